@@ -1,0 +1,133 @@
+//! `ferry serve`: flags, logger set-up, and the server's lifetime.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Args;
+use log::LevelFilter;
+
+use crate::config::Config;
+use crate::server::Server;
+
+/// Flags of `ferry serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, default_value = "127.0.0.1:5010")]
+    listen: SocketAddr,
+    /// Directory that holds the files (created if missing).
+    #[arg(long, default_value = "./ferry-data")]
+    root: PathBuf,
+    /// Most connections served at once; more get `ERR 503 busy`.
+    #[arg(long, default_value_t = 10_000)]
+    max_connections: usize,
+    /// Seconds without progress before a connection is closed.
+    #[arg(long, default_value = "60", value_parser = parse_seconds)]
+    idle_timeout: Duration,
+    /// Largest accepted upload, in bytes (suffixes K, M, G, T allowed).
+    #[arg(long, value_parser = parse_size)]
+    max_file_size: Option<u64>,
+    /// Refuse PUT and DEL.
+    #[arg(long)]
+    read_only: bool,
+    /// Seconds in-flight transfers may take to finish after SIGTERM/SIGINT.
+    #[arg(long, default_value = "10", value_parser = parse_seconds)]
+    grace_period: Duration,
+    /// Log level: error, warn, info, debug or trace (RUST_LOG overrides).
+    #[arg(long, default_value = "info")]
+    log_level: LevelFilter,
+}
+
+/// Runs the server until it is shut down by a signal.
+pub fn run(args: ServeArgs) -> ExitCode {
+    // Only fails if a logger is already set, which nothing here does.
+    let _ = simple_logger::SimpleLogger::new()
+        .with_level(args.log_level)
+        .with_utc_timestamps()
+        .env()
+        .init();
+    let config = Config {
+        listen: args.listen,
+        root: args.root,
+        max_connections: args.max_connections,
+        idle_timeout: args.idle_timeout,
+        max_file_size: args.max_file_size,
+        read_only: args.read_only,
+        grace_period: args.grace_period,
+    };
+    let started = Server::bind(config.clone()).and_then(|mut server| {
+        server.handle_signals()?;
+        Ok(server)
+    });
+    let server = match started {
+        Ok(server) => server,
+        Err(err) => {
+            eprintln!(
+                "ferry: cannot serve {} on {}: {err}",
+                config.root.display(),
+                config.listen
+            );
+            return ExitCode::from(1);
+        }
+    };
+    match server.run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("ferry: server failed: {err}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn parse_seconds(text: &str) -> Result<Duration, String> {
+    text.parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite() && *s > 0.0)
+        .map(Duration::from_secs_f64)
+        .ok_or_else(|| format!("expected a positive number of seconds, got {text:?}"))
+}
+
+/// Parses `1048576`, `512K`, `10M`, `2G`, `1T` (powers of 1024).
+fn parse_size(text: &str) -> Result<u64, String> {
+    let bad = || format!("expected a size such as 1048576, 512K, 10M or 2G, got {text:?}");
+    let (digits, shift) = match text.char_indices().last() {
+        Some((at, unit)) if unit.is_ascii_alphabetic() => {
+            let shift = match unit.to_ascii_uppercase() {
+                'K' => 10,
+                'M' => 20,
+                'G' => 30,
+                'T' => 40,
+                _ => return Err(bad()),
+            };
+            (&text[..at], shift)
+        }
+        _ => (text, 0),
+    };
+    let value: u64 = digits.parse().map_err(|_| bad())?;
+    value.checked_mul(1 << shift).ok_or_else(bad)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("100"), Ok(100));
+        assert_eq!(parse_size("2K"), Ok(2048));
+        assert_eq!(parse_size("3m"), Ok(3 << 20));
+        assert_eq!(parse_size("1G"), Ok(1 << 30));
+        assert!(parse_size("1X").is_err());
+        assert!(parse_size("").is_err());
+        assert!(parse_size("-1").is_err());
+    }
+
+    #[test]
+    fn seconds() {
+        assert_eq!(parse_seconds("0.5"), Ok(Duration::from_millis(500)));
+        assert!(parse_seconds("0").is_err());
+        assert!(parse_seconds("soon").is_err());
+    }
+}

@@ -1,0 +1,339 @@
+//! A blocking FERRY/1 client over `std::net`, used by the CLI and the tests.
+//!
+//! One [`Client`] is one connection; requests run one at a time. Every PUT
+//! carries the CRC-32C of its body, so the server refuses anything that was
+//! damaged on the way, and every reply is checked against what was asked.
+
+use std::fmt;
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::time::Duration;
+
+use crate::protocol::{MAX_HEADER, Reply, parse_reply};
+
+/// How long to wait for a connection or for the server to say anything.
+const TIMEOUT: Duration = Duration::from_secs(60);
+/// Copy buffer for bodies.
+const CHUNK: usize = 256 * 1024;
+
+/// Why a client call failed.
+#[derive(Debug)]
+pub enum ClientError {
+    /// The server answered `ERR`.
+    Remote {
+        /// Three-digit code.
+        code: u16,
+        /// The server's reason.
+        message: String,
+    },
+    /// The connection or a local file failed.
+    Io(io::Error),
+    /// The server said something that is not FERRY/1, or not what was asked.
+    Protocol(String),
+}
+
+impl ClientError {
+    fn protocol(what: impl Into<String>) -> ClientError {
+        ClientError::Protocol(what.into())
+    }
+}
+
+impl fmt::Display for ClientError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ClientError::Remote { code, message } => write!(f, "{message} (ERR {code})"),
+            ClientError::Io(err) => write!(f, "{err}"),
+            ClientError::Protocol(what) => write!(f, "protocol error: {what}"),
+        }
+    }
+}
+
+impl std::error::Error for ClientError {}
+
+impl From<io::Error> for ClientError {
+    fn from(err: io::Error) -> ClientError {
+        ClientError::Io(err)
+    }
+}
+
+/// Result alias for client calls.
+pub type Result<T> = std::result::Result<T, ClientError>;
+
+/// One LIST line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteFile {
+    /// Decoded name.
+    pub name: String,
+    /// Bytes.
+    pub size: u64,
+    /// Modification time, Unix seconds.
+    pub mtime: i64,
+}
+
+/// A connection to a ferry server.
+#[derive(Debug)]
+pub struct Client {
+    reader: BufReader<TcpStream>,
+    client_id: u64,
+}
+
+impl Client {
+    /// Connects and reads the greeting.
+    ///
+    /// # Errors
+    /// The server is unreachable, busy (`ERR 503`), or not a ferry server.
+    pub fn connect(addr: impl ToSocketAddrs) -> Result<Client> {
+        let mut last = None;
+        for addr in addr.to_socket_addrs()? {
+            match TcpStream::connect_timeout(&addr, TIMEOUT) {
+                Ok(stream) => return Client::from_stream(stream),
+                Err(err) => last = Some(err),
+            }
+        }
+        Err(last
+            .unwrap_or_else(|| {
+                io::Error::new(io::ErrorKind::NotFound, "address resolved to nothing")
+            })
+            .into())
+    }
+
+    fn from_stream(stream: TcpStream) -> Result<Client> {
+        stream.set_nodelay(true)?;
+        stream.set_read_timeout(Some(TIMEOUT))?;
+        stream.set_write_timeout(Some(TIMEOUT))?;
+        let mut client = Client {
+            reader: BufReader::with_capacity(CHUNK, stream),
+            client_id: 0,
+        };
+        let fields = client.read_ok()?;
+        match fields.as_slice() {
+            [proto, id, ..] if proto == "FERRY/1" => {
+                client.client_id = id
+                    .parse()
+                    .map_err(|_| ClientError::protocol("bad client id in greeting"))?;
+                Ok(client)
+            }
+            _ => Err(ClientError::protocol("not a FERRY/1 server")),
+        }
+    }
+
+    /// The id the server gave this connection.
+    pub fn client_id(&self) -> u64 {
+        self.client_id
+    }
+
+    /// Uploads `size` bytes from `body` as `name`; `crc` is their CRC-32C.
+    /// Returns the size and CRC the server stored.
+    ///
+    /// # Errors
+    /// `ERR` replies (e.g. 422 if the bytes did not match `crc`), I/O errors,
+    /// or a body shorter than `size`.
+    pub fn put(
+        &mut self,
+        name: &str,
+        body: &mut dyn Read,
+        size: u64,
+        crc: u32,
+    ) -> Result<(u64, u32)> {
+        self.send_line(&format!(
+            "PUT {} {size} {crc:08x}",
+            crate::name::encode(name)
+        ))?;
+        let copied = io::copy(&mut body.take(size), self.reader.get_mut())?;
+        if copied != size {
+            return Err(ClientError::Io(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!("local data ended after {copied} of {size} bytes"),
+            )));
+        }
+        let fields = self.read_ok()?;
+        let stored_size: u64 = field(&fields, 0)?;
+        let stored_crc = fields
+            .get(1)
+            .and_then(|f| u32::from_str_radix(f, 16).ok())
+            .ok_or_else(|| ClientError::protocol("PUT reply without a checksum"))?;
+        if stored_size != size || stored_crc != crc {
+            return Err(ClientError::protocol(
+                "server stored something else than was sent",
+            ));
+        }
+        Ok((stored_size, stored_crc))
+    }
+
+    /// Uploads `data` as `name`.
+    ///
+    /// # Errors
+    /// As [`Client::put`].
+    pub fn put_bytes(&mut self, name: &str, data: &[u8]) -> Result<(u64, u32)> {
+        self.put(
+            name,
+            &mut &data[..],
+            data.len() as u64,
+            crc32c::crc32c(data),
+        )
+    }
+
+    /// Downloads `name` into `out`; returns the bytes written.
+    ///
+    /// # Errors
+    /// `ERR` replies, I/O errors, or a body cut short.
+    pub fn get(&mut self, name: &str, out: &mut dyn Write) -> Result<u64> {
+        self.get_range(name, 0, None, out).map(|(n, _)| n)
+    }
+
+    /// Downloads at most `length` bytes of `name` from `offset` into `out`;
+    /// returns the bytes written and the whole file's size.
+    ///
+    /// # Errors
+    /// As [`Client::get`]; `ERR 416` for an offset past the end.
+    pub fn get_range(
+        &mut self,
+        name: &str,
+        offset: u64,
+        length: Option<u64>,
+        out: &mut dyn Write,
+    ) -> Result<(u64, u64)> {
+        let encoded = crate::name::encode(name);
+        let line = match length {
+            Some(length) => format!("GET {encoded} {offset} {length}"),
+            None if offset > 0 => format!("GET {encoded} {offset}"),
+            None => format!("GET {encoded}"),
+        };
+        self.send_line(&line)?;
+        let fields = self.read_ok()?;
+        let len: u64 = field(&fields, 0)?;
+        let total: u64 = field(&fields, 1)?;
+        self.read_body(len, out)?;
+        Ok((len, total))
+    }
+
+    /// Downloads `name` into memory.
+    ///
+    /// # Errors
+    /// As [`Client::get`].
+    pub fn get_bytes(&mut self, name: &str) -> Result<Vec<u8>> {
+        let mut out = Vec::new();
+        self.get(name, &mut out)?;
+        Ok(out)
+    }
+
+    /// Size and modification time (Unix seconds) of `name`.
+    ///
+    /// # Errors
+    /// `ERR 404` and the like.
+    pub fn stat(&mut self, name: &str) -> Result<(u64, i64)> {
+        self.send_line(&format!("STAT {}", crate::name::encode(name)))?;
+        let fields = self.read_ok()?;
+        Ok((field(&fields, 0)?, field(&fields, 1)?))
+    }
+
+    /// Every file whose name starts with `prefix`, sorted by name.
+    ///
+    /// # Errors
+    /// `ERR` replies, I/O errors, or a malformed listing.
+    pub fn list(&mut self, prefix: &str) -> Result<Vec<RemoteFile>> {
+        if prefix.is_empty() {
+            self.send_line("LIST")?;
+        } else {
+            self.send_line(&format!("LIST {}", crate::name::encode(prefix)))?;
+        }
+        let fields = self.read_ok()?;
+        let mut body = Vec::new();
+        self.read_body(field(&fields, 0)?, &mut body)?;
+        let text =
+            String::from_utf8(body).map_err(|_| ClientError::protocol("listing is not UTF-8"))?;
+        text.lines().map(parse_list_line).collect()
+    }
+
+    /// Removes `name`.
+    ///
+    /// # Errors
+    /// `ERR 404` and the like.
+    pub fn delete(&mut self, name: &str) -> Result<()> {
+        self.send_line(&format!("DEL {}", crate::name::encode(name)))?;
+        self.read_ok().map(drop)
+    }
+
+    /// Sends `data` and returns what the server echoed.
+    ///
+    /// # Errors
+    /// I/O errors.
+    pub fn echo(&mut self, data: &[u8]) -> Result<Vec<u8>> {
+        self.send_line(&format!("ECHO {}", data.len()))?;
+        self.reader.get_mut().write_all(data)?;
+        let fields = self.read_ok()?;
+        let mut out = Vec::new();
+        self.read_body(field(&fields, 0)?, &mut out)?;
+        Ok(out)
+    }
+
+    /// Says goodbye; the server closes the connection.
+    ///
+    /// # Errors
+    /// I/O errors.
+    pub fn quit(mut self) -> Result<()> {
+        self.send_line("QUIT")?;
+        self.read_ok().map(drop)
+    }
+
+    fn send_line(&mut self, line: &str) -> Result<()> {
+        let stream = self.reader.get_mut();
+        let mut buf = Vec::with_capacity(line.len() + 1);
+        buf.extend_from_slice(line.as_bytes());
+        buf.push(b'\n');
+        stream.write_all(&buf)?;
+        Ok(())
+    }
+
+    /// Reads one reply line; `OK` gives its fields, `ERR` an error.
+    fn read_ok(&mut self) -> Result<Vec<String>> {
+        let mut line = Vec::new();
+        (&mut self.reader)
+            .take(MAX_HEADER as u64)
+            .read_until(b'\n', &mut line)?;
+        if line.pop() != Some(b'\n') {
+            return Err(ClientError::Io(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "connection closed by the server",
+            )));
+        }
+        let line =
+            String::from_utf8(line).map_err(|_| ClientError::protocol("reply is not UTF-8"))?;
+        match parse_reply(&line) {
+            Some(Reply::Ok(fields)) => Ok(fields),
+            Some(Reply::Err { code, message }) => Err(ClientError::Remote { code, message }),
+            None => Err(ClientError::protocol(format!("unexpected reply {line:?}"))),
+        }
+    }
+
+    fn read_body(&mut self, len: u64, out: &mut dyn Write) -> Result<()> {
+        let copied = io::copy(&mut (&mut self.reader).take(len), out)?;
+        if copied != len {
+            return Err(ClientError::Io(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!("connection closed after {copied} of {len} bytes"),
+            )));
+        }
+        Ok(())
+    }
+}
+
+fn field<T: std::str::FromStr>(fields: &[String], index: usize) -> Result<T> {
+    fields
+        .get(index)
+        .and_then(|f| f.parse().ok())
+        .ok_or_else(|| ClientError::protocol(format!("reply field {index} missing or malformed")))
+}
+
+fn parse_list_line(line: &str) -> Result<RemoteFile> {
+    let bad = || ClientError::protocol(format!("bad listing line {line:?}"));
+    let mut parts = line.splitn(3, ' ');
+    let size = parts.next().and_then(|s| s.parse().ok()).ok_or_else(bad)?;
+    let mtime = parts.next().and_then(|s| s.parse().ok()).ok_or_else(bad)?;
+    let encoded = parts.next().ok_or_else(bad)?;
+    let name = crate::name::percent_decode(encoded.as_bytes())
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .ok_or_else(bad)?;
+    Ok(RemoteFile { name, size, mtime })
+}

@@ -1,0 +1,40 @@
+//! Server settings, with the defaults `ferry serve` documents.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Everything [`crate::Server::bind`] needs to know.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Address of the FERRY/1 listener (port 0 picks a free one).
+    pub listen: SocketAddr,
+    /// Directory that holds the files; created if missing.
+    pub root: PathBuf,
+    /// Connections served at once; more get `ERR 503 busy`. The server
+    /// lowers this if the open-files limit cannot back it.
+    pub max_connections: usize,
+    /// Time without progress (idle, half-sent header, stalled body) after
+    /// which a connection is closed.
+    pub idle_timeout: Duration,
+    /// Largest PUT accepted; `None` for no limit.
+    pub max_file_size: Option<u64>,
+    /// Refuse PUT and DEL with `ERR 403`.
+    pub read_only: bool,
+    /// How long in-flight transfers may run on after a shutdown request.
+    pub grace_period: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 5010)),
+            root: PathBuf::from("./ferry-data"),
+            max_connections: 10_000,
+            idle_timeout: Duration::from_secs(60),
+            max_file_size: None,
+            read_only: false,
+            grace_period: Duration::from_secs(10),
+        }
+    }
+}

@@ -1,0 +1,661 @@
+//! One client connection: the FERRY/1 state machine.
+//!
+//! ```text
+//!            greeting
+//!               |
+//!               v
+//!   +----> AwaitHeader ---- PUT ----> ReceivingBody --+
+//!   |        |  |  |  \---- GET ----> SendingBody ----+
+//!   |        |  |  \------- ECHO ---> EchoingBody ----+
+//!   |        |  \---- refused PUT --> DrainingBody ---+
+//!   |        |                                        |
+//!   +--------+---- STAT, LIST, DEL (answered at once) +
+//!            |
+//!            +---- QUIT, fatal error, EOF ----> Done (flush, then close)
+//! ```
+//!
+//! The state is an enum that owns exactly what it needs and is changed by
+//! value. A connection at rest holds no buffers: bytes are read into the
+//! reactor-wide scratch buffer and only a partial header, or requests
+//! pipelined behind a download, are kept. File bodies stream to disk from
+//! that scratch buffer and go out with `sendfile`, so they are never held
+//! per connection. Output (response lines, a LIST listing, echoed bytes) is
+//! queued and flushed before anything else happens, which keeps responses
+//! in request order and lets a slow reader hold back only itself.
+//!
+//! [`Connection::drive`] never blocks on the peer; it returns a [`Step`]
+//! saying what readiness to wait for, that it used its share of this turn,
+//! or that the connection is finished.
+
+use std::fs::File;
+use std::mem;
+use std::time::Instant;
+
+use log::{debug, info, warn};
+use mio::Interest;
+use mio::net::TcpStream;
+
+use crate::config::Config;
+use crate::name::Name;
+use crate::protocol::{self, Recovery, Request, Response};
+use crate::socket::{self, Outcome};
+use crate::storage::{Storage, StorageError, Upload};
+
+/// Bytes read at once while waiting for a request line. Larger reads pick
+/// up pipelined requests in one go but are kept if a download interrupts.
+const HEADER_READ: usize = 64 * 1024;
+/// Stop parsing further requests while this much output is queued.
+const OUTPUT_HIGH_WATER: usize = 64 * 1024;
+/// Largest `sendfile` call.
+const SEND_CHUNK: u64 = 1024 * 1024;
+/// Work one connection may do per turn before others get theirs, in bytes;
+/// every operation costs at least [`MIN_OPERATION_COST`].
+const TURN_BUDGET: usize = 2 * 1024 * 1024;
+const MIN_OPERATION_COST: usize = 4 * 1024;
+/// Buffers that grew past this are freed once empty.
+const KEEP_CAPACITY: usize = 4 * 1024;
+
+/// What the reactor should do with a connection after [`Connection::drive`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// Blocked: call again when this readiness arrives.
+    Wait(Interest),
+    /// Used its budget with work left: call again next turn.
+    Yield,
+    /// Finished or failed: deregister and drop.
+    Close,
+}
+
+/// What a connection borrows from the server while it is driven.
+#[derive(Debug)]
+pub struct Env<'a> {
+    /// The root directory.
+    pub storage: &'a mut Storage,
+    /// Limits and modes.
+    pub config: &'a Config,
+    /// The server is shutting down: take no new requests.
+    pub shutting_down: bool,
+}
+
+enum State {
+    AwaitHeader,
+    ReceivingBody(Box<Receive>),
+    SendingBody(Box<Send>),
+    EchoingBody { left: u64 },
+    DrainingBody { left: u64 },
+    Done,
+}
+
+/// A PUT whose body is arriving.
+struct Receive {
+    upload: Upload,
+    name: Name,
+    size: u64,
+    left: u64,
+    crc: u32,
+    expected_crc: Option<u32>,
+    started: Instant,
+}
+
+/// A GET whose body is going out.
+struct Send {
+    file: File,
+    name: Name,
+    offset: u64,
+    left: u64,
+    len: u64,
+    started: Instant,
+}
+
+/// One client connection.
+pub struct Connection {
+    stream: TcpStream,
+    id: u64,
+    state: State,
+    /// Received bytes not yet consumed: a partial request line, or requests
+    /// pipelined behind one that is still being answered. Empty at rest.
+    input: Vec<u8>,
+    /// Response bytes not yet sent; `output[sent..]` is pending.
+    output: Vec<u8>,
+    sent: usize,
+    peer_eof: bool,
+    interest: Interest,
+    last_progress: Instant,
+    opened: Instant,
+    requests: u64,
+    bytes_in: u64,
+    bytes_out: u64,
+}
+
+impl Connection {
+    /// Wraps an accepted stream and queues the greeting.
+    pub fn new(stream: TcpStream, id: u64, now: Instant) -> Connection {
+        let mut conn = Connection {
+            stream,
+            id,
+            state: State::AwaitHeader,
+            input: Vec::new(),
+            output: Vec::new(),
+            sent: 0,
+            peer_eof: false,
+            interest: Interest::READABLE,
+            last_progress: now,
+            opened: now,
+            requests: 0,
+            bytes_in: 0,
+            bytes_out: 0,
+        };
+        Response::Greeting { client_id: id }.write_to(&mut conn.output);
+        conn
+    }
+
+    /// The client id sent in the greeting.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The socket, for (de)registration.
+    pub fn stream_mut(&mut self) -> &mut TcpStream {
+        &mut self.stream
+    }
+
+    /// The interest the socket is registered with.
+    pub fn interest(&self) -> Interest {
+        self.interest
+    }
+
+    /// Records the interest the socket is now registered with.
+    pub fn set_interest(&mut self, interest: Interest) {
+        self.interest = interest;
+    }
+
+    /// When bytes last moved in either direction.
+    pub fn last_progress(&self) -> Instant {
+        self.last_progress
+    }
+
+    /// Between requests with nothing queued: safe to close at shutdown.
+    pub fn is_idle(&self) -> bool {
+        matches!(self.state, State::AwaitHeader) && self.sent == self.output.len()
+    }
+
+    /// Logs the summary line for a closing connection.
+    pub fn log_close(&self) {
+        info!(
+            "#{} closed: {} requests, {} bytes in, {} bytes out, {:.3}s",
+            self.id,
+            self.requests,
+            self.bytes_in,
+            self.bytes_out,
+            self.opened.elapsed().as_secs_f64()
+        );
+    }
+
+    /// Makes as much progress as the socket, the disk and this turn's
+    /// budget allow. `scratch` is the reactor-wide I/O buffer.
+    pub fn drive(&mut self, scratch: &mut [u8], env: &mut Env<'_>) -> Step {
+        let mut budget = TURN_BUDGET;
+        loop {
+            let moved = if self.sent < self.output.len() {
+                match self.flush() {
+                    Ok(n) => n,
+                    Err(step) => return step,
+                }
+            } else {
+                match self.state {
+                    State::Done => return Step::Close,
+                    State::SendingBody(_) => match self.send_body() {
+                        Ok(n) => n,
+                        Err(step) => return step,
+                    },
+                    State::AwaitHeader if env.shutting_down => return Step::Close,
+                    _ => match self.pump_input(scratch, env) {
+                        Ok(n) => n,
+                        Err(step) => return step,
+                    },
+                }
+            };
+            if moved > 0 {
+                self.last_progress = Instant::now();
+            }
+            budget = budget.saturating_sub(moved.max(MIN_OPERATION_COST));
+            if budget == 0 {
+                return Step::Yield;
+            }
+        }
+    }
+
+    /// Sends queued output. `Ok(bytes)` on progress.
+    fn flush(&mut self) -> Result<usize, Step> {
+        let more = matches!(self.state, State::SendingBody(_));
+        match socket::write(&self.stream, &self.output[self.sent..], more) {
+            Outcome::Done(n) => {
+                self.sent += n;
+                self.bytes_out += n as u64;
+                if self.sent == self.output.len() {
+                    self.output.clear();
+                    self.sent = 0;
+                    if self.output.capacity() > KEEP_CAPACITY {
+                        self.output = Vec::new();
+                    }
+                }
+                Ok(n)
+            }
+            Outcome::WouldBlock => Err(Step::Wait(Interest::WRITABLE)),
+            other => Err(self.socket_failed(other)),
+        }
+    }
+
+    /// Sends the next piece of a GET body.
+    fn send_body(&mut self) -> Result<usize, Step> {
+        let State::SendingBody(send) = &mut self.state else {
+            unreachable!("send_body outside SendingBody");
+        };
+        let chunk = send.left.min(SEND_CHUNK) as usize;
+        match socket::send_file(&self.stream, &send.file, send.offset, chunk) {
+            Outcome::Done(n) => {
+                send.offset += n as u64;
+                send.left -= n as u64;
+                self.bytes_out += n as u64;
+                if send.left == 0 {
+                    info!(
+                        "#{} GET {} {} bytes {:.3}s",
+                        self.id,
+                        send.name,
+                        send.len,
+                        send.started.elapsed().as_secs_f64()
+                    );
+                    self.state = State::AwaitHeader;
+                }
+                Ok(n)
+            }
+            Outcome::WouldBlock => Err(Step::Wait(Interest::WRITABLE)),
+            other => Err(self.socket_failed(other)),
+        }
+    }
+
+    /// Feeds buffered input to the state machine, reading more if needed.
+    fn pump_input(&mut self, scratch: &mut [u8], env: &mut Env<'_>) -> Result<usize, Step> {
+        if !self.input.is_empty() {
+            let input = mem::take(&mut self.input);
+            let used = self.consume(&input, env);
+            self.keep_input(&input[used..]);
+            if used > 0 {
+                return Ok(used);
+            }
+        }
+        if self.peer_eof {
+            self.on_eof();
+            return Ok(0);
+        }
+        // Not enough buffered to act on: read more behind what we hold.
+        let held = self.input.len();
+        scratch[..held].copy_from_slice(&self.input);
+        let want = self.read_size().min(scratch.len() - held);
+        match socket::read(&mut self.stream, &mut scratch[held..held + want]) {
+            Outcome::Done(n) => {
+                self.bytes_in += n as u64;
+                let data = &scratch[..held + n];
+                let used = self.consume(data, env);
+                self.keep_input(&data[used..]);
+                Ok(n)
+            }
+            Outcome::Eof => {
+                self.peer_eof = true;
+                Ok(0)
+            }
+            Outcome::WouldBlock => Err(Step::Wait(Interest::READABLE)),
+            other => Err(self.socket_failed(other)),
+        }
+    }
+
+    fn keep_input(&mut self, rest: &[u8]) {
+        self.input.clear();
+        if rest.is_empty() && self.input.capacity() > KEEP_CAPACITY {
+            self.input = Vec::new();
+        }
+        self.input.extend_from_slice(rest);
+    }
+
+    fn read_size(&self) -> usize {
+        match &self.state {
+            State::ReceivingBody(receive) => clamp(receive.left),
+            State::DrainingBody { left } => clamp(*left),
+            _ => HEADER_READ,
+        }
+    }
+
+    /// Runs the state machine over `data`; returns the bytes it used.
+    fn consume(&mut self, data: &[u8], env: &mut Env<'_>) -> usize {
+        let mut used = 0;
+        while used < data.len() {
+            let state = mem::replace(&mut self.state, State::Done);
+            let (next, n) = self.advance(state, &data[used..], env);
+            self.state = next;
+            if n == 0 {
+                break;
+            }
+            used += n;
+        }
+        used
+    }
+
+    /// One transition: returns the next state and the bytes of `data` used;
+    /// 0 means nothing more can happen with input until output drains.
+    fn advance(&mut self, state: State, data: &[u8], env: &mut Env<'_>) -> (State, usize) {
+        match state {
+            State::AwaitHeader => {
+                if self.output.len() >= OUTPUT_HIGH_WATER || env.shutting_down {
+                    return (State::AwaitHeader, 0);
+                }
+                match protocol::parse_request(data) {
+                    Ok(None) => (State::AwaitHeader, 0),
+                    Ok(Some((request, used))) => {
+                        self.requests += 1;
+                        (self.start(request, env), used)
+                    }
+                    Err(err) => {
+                        warn!("#{} bad request: {err}", self.id);
+                        self.queue_error(err.code, &err.message);
+                        match err.recovery {
+                            Recovery::Close => (State::Done, 0),
+                            Recovery::Skip { line, body } => (discard(body), line),
+                        }
+                    }
+                }
+            }
+            State::ReceivingBody(mut receive) => {
+                let take = clamp_to(receive.left, data.len());
+                let chunk = &data[..take];
+                receive.left -= take as u64;
+                if let Err(err) = receive.upload.write(chunk) {
+                    warn!("#{} PUT {} failed: {err}", self.id, receive.name);
+                    self.queue_error(err.code(), &err.to_string());
+                    return (discard(receive.left), take);
+                }
+                receive.crc = crc32c::crc32c_append(receive.crc, chunk);
+                if receive.left == 0 {
+                    return (self.finish_upload(*receive), take);
+                }
+                (State::ReceivingBody(receive), take)
+            }
+            State::DrainingBody { left } => {
+                let take = clamp_to(left, data.len());
+                (discard(left - take as u64), take)
+            }
+            State::EchoingBody { left } => {
+                let room = OUTPUT_HIGH_WATER.saturating_sub(self.output.len());
+                let take = clamp_to(left, data.len().min(room));
+                self.output.extend_from_slice(&data[..take]);
+                let left = left - take as u64;
+                let next = if left == 0 {
+                    State::AwaitHeader
+                } else {
+                    State::EchoingBody { left }
+                };
+                (next, take)
+            }
+            state @ (State::SendingBody(_) | State::Done) => (state, 0),
+        }
+    }
+
+    /// Acts on a parsed request: answers it at once or enters a body state.
+    fn start(&mut self, request: Request, env: &mut Env<'_>) -> State {
+        debug!("#{} {:?}", self.id, request);
+        match request {
+            Request::Put { name, size, crc } => self.start_put(name, size, crc, env),
+            Request::Get {
+                name,
+                offset,
+                length,
+            } => self.start_get(name, offset, length, env),
+            Request::Stat { name } => {
+                match env.storage.stat(&name) {
+                    Ok(info) => {
+                        info!("#{} STAT {name}", self.id);
+                        self.queue(Response::Stat {
+                            size: info.size,
+                            mtime: info.mtime,
+                        });
+                    }
+                    Err(err) => self.refuse("STAT", &name, &err),
+                }
+                State::AwaitHeader
+            }
+            Request::List { prefix } => {
+                match env.storage.list(&prefix) {
+                    Ok(entries) => {
+                        let mut body = Vec::new();
+                        for entry in &entries {
+                            let line = format!(
+                                "{} {} {}\n",
+                                entry.info.size,
+                                entry.info.mtime,
+                                crate::name::encode(&entry.name)
+                            );
+                            body.extend_from_slice(line.as_bytes());
+                        }
+                        info!(
+                            "#{} LIST {:?} {} files",
+                            self.id,
+                            prefix.as_str(),
+                            entries.len()
+                        );
+                        self.queue(Response::Length {
+                            len: body.len() as u64,
+                        });
+                        self.output.extend_from_slice(&body);
+                    }
+                    Err(err) => {
+                        warn!("#{} LIST failed: {err}", self.id);
+                        self.queue_error(err.code(), &err.to_string());
+                    }
+                }
+                State::AwaitHeader
+            }
+            Request::Del { name } => {
+                if env.config.read_only {
+                    self.queue_error(403, "server is read-only");
+                } else {
+                    match env.storage.delete(&name) {
+                        Ok(()) => {
+                            info!("#{} DEL {name}", self.id);
+                            self.queue(Response::Ok);
+                        }
+                        Err(err) => self.refuse("DEL", &name, &err),
+                    }
+                }
+                State::AwaitHeader
+            }
+            Request::Echo { size } => {
+                self.queue(Response::Length { len: size });
+                discard_or(size, State::EchoingBody { left: size })
+            }
+            Request::Quit => {
+                self.queue(Response::Ok);
+                State::Done
+            }
+        }
+    }
+
+    fn start_put(&mut self, name: Name, size: u64, crc: Option<u32>, env: &mut Env<'_>) -> State {
+        if env.config.read_only {
+            self.queue_error(403, "server is read-only");
+            return discard(size);
+        }
+        if let Some(max) = env.config.max_file_size.filter(|&max| size > max) {
+            // Reading a body we refuse could take forever: close instead.
+            warn!(
+                "#{} PUT {name}: {size} bytes is over the {max}-byte limit",
+                self.id
+            );
+            self.queue_error(413, &format!("file larger than the {max}-byte limit"));
+            return State::Done;
+        }
+        match env.storage.begin_upload(&name) {
+            Ok(upload) => {
+                let receive = Box::new(Receive {
+                    upload,
+                    name,
+                    size,
+                    left: size,
+                    crc: 0,
+                    expected_crc: crc,
+                    started: Instant::now(),
+                });
+                if size == 0 {
+                    self.finish_upload(*receive)
+                } else {
+                    State::ReceivingBody(receive)
+                }
+            }
+            Err(err) => {
+                self.refuse("PUT", &name, &err);
+                discard(size)
+            }
+        }
+    }
+
+    fn start_get(
+        &mut self,
+        name: Name,
+        offset: u64,
+        length: Option<u64>,
+        env: &mut Env<'_>,
+    ) -> State {
+        let (file, info) = match env.storage.open_read(&name) {
+            Ok(found) => found,
+            Err(err) => {
+                self.refuse("GET", &name, &err);
+                return State::AwaitHeader;
+            }
+        };
+        if offset > info.size {
+            self.queue_error(416, &format!("offset past the end ({} bytes)", info.size));
+            return State::AwaitHeader;
+        }
+        let len = (info.size - offset).min(length.unwrap_or(u64::MAX));
+        self.queue(Response::Body {
+            len,
+            total: info.size,
+        });
+        let send = Box::new(Send {
+            file,
+            name,
+            offset,
+            left: len,
+            len,
+            started: Instant::now(),
+        });
+        if len == 0 {
+            info!("#{} GET {} 0 bytes", self.id, send.name);
+            return State::AwaitHeader;
+        }
+        State::SendingBody(send)
+    }
+
+    /// Verifies and commits a fully received upload.
+    fn finish_upload(&mut self, receive: Receive) -> State {
+        let Receive {
+            upload,
+            name,
+            size,
+            crc,
+            expected_crc,
+            started,
+            ..
+        } = receive;
+        if let Some(expected) = expected_crc.filter(|&e| e != crc) {
+            warn!(
+                "#{} PUT {name}: checksum {crc:08x}, client said {expected:08x}",
+                self.id
+            );
+            self.queue_error(
+                422,
+                &format!("checksum mismatch: received {crc:08x}, expected {expected:08x}"),
+            );
+            return State::AwaitHeader; // dropping `upload` removes the temp file
+        }
+        match upload.commit() {
+            Ok(()) => {
+                info!(
+                    "#{} PUT {name} {size} bytes {:.3}s",
+                    self.id,
+                    started.elapsed().as_secs_f64()
+                );
+                self.queue(Response::Stored { size, crc });
+            }
+            Err(err) => self.refuse("PUT", &name, &err),
+        }
+        State::AwaitHeader
+    }
+
+    /// The peer finished sending: answer what can be answered, then close.
+    fn on_eof(&mut self) {
+        let state = mem::replace(&mut self.state, State::Done);
+        match state {
+            State::AwaitHeader if self.input.iter().all(|b| b.is_ascii_whitespace()) => {}
+            State::AwaitHeader => {
+                warn!("#{} connection closed inside a request line", self.id);
+                self.queue_error(400, "incomplete request line");
+            }
+            State::ReceivingBody(receive) => {
+                warn!(
+                    "#{} PUT {} truncated after {} of {} bytes; discarded",
+                    self.id,
+                    receive.name,
+                    receive.size - receive.left,
+                    receive.size
+                );
+                self.queue_error(400, "connection closed before the whole body arrived");
+            }
+            _ => {}
+        }
+        self.input = Vec::new();
+    }
+
+    /// Logs a socket failure and says to close.
+    fn socket_failed(&mut self, outcome: Outcome) -> Step {
+        let busy = !matches!(self.state, State::AwaitHeader | State::Done);
+        match outcome {
+            Outcome::Error(err) => warn!("#{} socket error: {err}", self.id),
+            _ if busy => warn!("#{} peer went away mid-request", self.id),
+            _ => debug!("#{} peer went away", self.id),
+        }
+        Step::Close
+    }
+
+    fn refuse(&mut self, verb: &str, name: &Name, err: &StorageError) {
+        info!("#{} {verb} {name}: ERR {} {err}", self.id, err.code());
+        self.queue_error(err.code(), &err.to_string());
+    }
+
+    fn queue(&mut self, response: Response<'_>) {
+        response.write_to(&mut self.output);
+    }
+
+    fn queue_error(&mut self, code: u16, message: &str) {
+        self.queue(Response::Error { code, message });
+    }
+}
+
+/// The state after a refused or failed PUT: skip its remaining body.
+fn discard(left: u64) -> State {
+    discard_or(left, State::DrainingBody { left })
+}
+
+/// `AwaitHeader` when there is no body left, else `state`.
+fn discard_or(left: u64, state: State) -> State {
+    if left == 0 { State::AwaitHeader } else { state }
+}
+
+/// A read size for `left` body bytes: enough to also pick up the next
+/// request line behind a small body.
+fn clamp(left: u64) -> usize {
+    usize::try_from(left).unwrap_or(usize::MAX).max(HEADER_READ)
+}
+
+/// `min(left, available)` as a usize.
+fn clamp_to(left: u64, available: usize) -> usize {
+    usize::try_from(left).map_or(available, |left| left.min(available))
+}

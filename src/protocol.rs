@@ -1,0 +1,611 @@
+//! The FERRY/1 codec: request lines in, response lines out. Sans-IO.
+//!
+//! Nothing here touches a socket or a file. [`parse_request`] looks at the
+//! bytes a connection has buffered and says "need more", "here is a request
+//! and how many bytes it used", or "this is an error, answered like so".
+//! Bodies are not parsed here: a request only says how long its body is, and
+//! the connection state machine streams it.
+//!
+//! ```text
+//! request  = verb *(" " token) [CR] LF        at most 4096 bytes with the LF
+//! PUT  <name> <size>[ <crc32c>]               then <size> body bytes
+//! GET  <name>[ <offset>[ <length>]]
+//! STAT <name> | DEL <name> | LIST[ <prefix>] | ECHO <size> | QUIT
+//! response = "OK" *(" " field) LF | "ERR " code " " message LF
+//! ```
+//!
+//! PROTOCOL.md is the normative description; this module implements it.
+
+use std::fmt;
+use std::io::Write;
+
+use crate::name::{Name, NameError, Prefix};
+
+/// Longest request line, newline included.
+pub const MAX_HEADER: usize = 4096;
+
+/// One parsed request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    /// Upload `size` bytes (which follow the line) to `name`.
+    Put {
+        /// Target name.
+        name: Name,
+        /// Exact body length.
+        size: u64,
+        /// CRC-32C the client computed, checked before commit.
+        crc: Option<u32>,
+    },
+    /// Download `name` from `offset`, at most `length` bytes.
+    Get {
+        /// File to read.
+        name: Name,
+        /// First byte to send.
+        offset: u64,
+        /// Upper bound on the bytes sent; `None` for "to the end".
+        length: Option<u64>,
+    },
+    /// Size and modification time of `name`.
+    Stat {
+        /// File to describe.
+        name: Name,
+    },
+    /// Every file whose name starts with `prefix`.
+    List {
+        /// Prefix to match; empty lists everything.
+        prefix: Prefix,
+    },
+    /// Remove `name`.
+    Del {
+        /// File to remove.
+        name: Name,
+    },
+    /// Send back the `size` body bytes that follow the line.
+    Echo {
+        /// Body length.
+        size: u64,
+    },
+    /// Say goodbye and close.
+    Quit,
+}
+
+impl Request {
+    /// The verb, for logs.
+    pub fn verb(&self) -> &'static str {
+        match self {
+            Request::Put { .. } => "PUT",
+            Request::Get { .. } => "GET",
+            Request::Stat { .. } => "STAT",
+            Request::List { .. } => "LIST",
+            Request::Del { .. } => "DEL",
+            Request::Echo { .. } => "ECHO",
+            Request::Quit => "QUIT",
+        }
+    }
+}
+
+/// What the connection must do after answering a [`ProtocolError`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recovery {
+    /// The stream is out of sync or hostile: close after the answer.
+    Close,
+    /// Skip the request line (`line` bytes, newline included), read and
+    /// discard `body` bytes, then carry on with the next request.
+    Skip {
+        /// Length of the refused line.
+        line: usize,
+        /// Body bytes to discard after it.
+        body: u64,
+    },
+}
+
+/// A request that gets an `ERR` answer instead of being served.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProtocolError {
+    /// The FERRY/1 error code (400, 403, 431 ...).
+    pub code: u16,
+    /// Human-readable reason, sent after the code.
+    pub message: String,
+    /// How the connection continues.
+    pub recovery: Recovery,
+}
+
+impl ProtocolError {
+    fn fatal(code: u16, message: impl Into<String>) -> ProtocolError {
+        ProtocolError {
+            code,
+            message: message.into(),
+            recovery: Recovery::Close,
+        }
+    }
+
+    /// A bad name in a well-formed line; [`parse_request`] fills in `line`.
+    fn bad_name(err: NameError, body: u64) -> ProtocolError {
+        ProtocolError {
+            code: err.code(),
+            message: err.to_string(),
+            recovery: Recovery::Skip { line: 0, body },
+        }
+    }
+}
+
+impl fmt::Display for ProtocolError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.code, self.message)
+    }
+}
+
+impl std::error::Error for ProtocolError {}
+
+/// Parses one request line from the front of `buf`.
+///
+/// Returns `Ok(None)` until a whole line is present; empty lines are skipped
+/// (their bytes are counted in the next request's length). On success the
+/// `usize` is the number of bytes the line used, newline included.
+///
+/// # Errors
+/// A [`ProtocolError`] carrying the answer: `431` once `MAX_HEADER` bytes pass
+/// without a newline (so a peer cannot make us buffer forever), `400` for a
+/// line that cannot be parsed (both close the connection), `400`/`403` for a
+/// bad name in a well-formed line (the connection continues; a PUT's body is
+/// discarded first; [`Recovery::Skip`] says how long the line was).
+pub fn parse_request(buf: &[u8]) -> Result<Option<(Request, usize)>, ProtocolError> {
+    // Blank lines before a request count towards its cap, so a peer cannot
+    // make us hold an endless run of them either.
+    let window = &buf[..buf.len().min(MAX_HEADER)];
+    let skipped = window
+        .iter()
+        .take_while(|&&b| b == b'\n' || b == b'\r')
+        .count();
+    let rest = &window[skipped..];
+    let Some(newline) = rest.iter().position(|&b| b == b'\n') else {
+        if window.len() >= MAX_HEADER {
+            return Err(ProtocolError::fatal(431, "request line too long"));
+        }
+        return Ok(None);
+    };
+    let mut line = &rest[..newline];
+    if let Some(stripped) = line.strip_suffix(b"\r") {
+        line = stripped;
+    }
+    let used = skipped + newline + 1;
+    match parse_line(line) {
+        Ok(request) => Ok(Some((request, used))),
+        Err(mut err) => {
+            if let Recovery::Skip { line, .. } = &mut err.recovery {
+                *line = used;
+            }
+            Err(err)
+        }
+    }
+}
+
+fn parse_line(line: &[u8]) -> Result<Request, ProtocolError> {
+    let mut tokens = line.split(|&b| b == b' ');
+    let verb = tokens.next().unwrap_or_default();
+    let args: Vec<&[u8]> = tokens.collect();
+    if args.iter().any(|t| t.is_empty()) {
+        return Err(ProtocolError::fatal(
+            400,
+            "tokens must be separated by one space",
+        ));
+    }
+    let arity = |min: usize, max: usize| {
+        if args.len() < min || args.len() > max {
+            Err(ProtocolError::fatal(400, "wrong number of arguments"))
+        } else {
+            Ok(())
+        }
+    };
+    match verb {
+        b"PUT" => {
+            arity(2, 3)?;
+            let size = number(args[1])?;
+            let crc = args.get(2).map(|t| checksum(t)).transpose()?;
+            let name = Name::decode(args[0]).map_err(|e| ProtocolError::bad_name(e, size))?;
+            Ok(Request::Put { name, size, crc })
+        }
+        b"GET" => {
+            arity(1, 3)?;
+            let offset = args.get(1).map(|t| number(t)).transpose()?.unwrap_or(0);
+            let length = args.get(2).map(|t| number(t)).transpose()?;
+            Ok(Request::Get {
+                name: name_arg(args[0])?,
+                offset,
+                length,
+            })
+        }
+        b"STAT" => {
+            arity(1, 1)?;
+            Ok(Request::Stat {
+                name: name_arg(args[0])?,
+            })
+        }
+        b"DEL" => {
+            arity(1, 1)?;
+            Ok(Request::Del {
+                name: name_arg(args[0])?,
+            })
+        }
+        b"LIST" => {
+            arity(0, 1)?;
+            let prefix = Prefix::decode(args.first().copied().unwrap_or_default())
+                .map_err(|e| ProtocolError::bad_name(e, 0))?;
+            Ok(Request::List { prefix })
+        }
+        b"ECHO" => {
+            arity(1, 1)?;
+            Ok(Request::Echo {
+                size: number(args[0])?,
+            })
+        }
+        b"QUIT" => {
+            arity(0, 0)?;
+            Ok(Request::Quit)
+        }
+        _ => Err(ProtocolError::fatal(400, "unknown verb")),
+    }
+}
+
+fn name_arg(token: &[u8]) -> Result<Name, ProtocolError> {
+    Name::decode(token).map_err(|e| ProtocolError::bad_name(e, 0))
+}
+
+/// A decimal u64: digits only, no sign, no overflow.
+fn number(token: &[u8]) -> Result<u64, ProtocolError> {
+    let bad = || ProtocolError::fatal(400, "expected a decimal number");
+    if token.is_empty() || !token.iter().all(u8::is_ascii_digit) {
+        return Err(bad());
+    }
+    std::str::from_utf8(token)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(bad)
+}
+
+/// Exactly eight hex digits (either case).
+fn checksum(token: &[u8]) -> Result<u32, ProtocolError> {
+    let bad = || ProtocolError::fatal(400, "expected a CRC-32C of 8 hex digits");
+    if token.len() != 8 || !token.iter().all(u8::is_ascii_hexdigit) {
+        return Err(bad());
+    }
+    std::str::from_utf8(token)
+        .ok()
+        .and_then(|s| u32::from_str_radix(s, 16).ok())
+        .ok_or_else(bad)
+}
+
+/// One response line, formatted by [`Response::write_to`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Response<'a> {
+    /// `OK FERRY/1 <client-id>`, sent on accept.
+    Greeting {
+        /// Unique for the life of the server process.
+        client_id: u64,
+    },
+    /// `OK`, for DEL and QUIT.
+    Ok,
+    /// `OK <size> <crc32c>`, for a committed PUT.
+    Stored {
+        /// Bytes stored.
+        size: u64,
+        /// Their CRC-32C.
+        crc: u32,
+    },
+    /// `OK <n> <total>`, then `n` bytes of file.
+    Body {
+        /// Bytes that follow.
+        len: u64,
+        /// Size of the whole file.
+        total: u64,
+    },
+    /// `OK <size> <mtime>`, for STAT.
+    Stat {
+        /// File size.
+        size: u64,
+        /// Modification time, Unix seconds.
+        mtime: i64,
+    },
+    /// `OK <n>`, then `n` bytes (LIST listing, ECHO body).
+    Length {
+        /// Bytes that follow.
+        len: u64,
+    },
+    /// `ERR <code> <message>`.
+    Error {
+        /// Three-digit code.
+        code: u16,
+        /// Reason; newlines are replaced so the answer stays one line.
+        message: &'a str,
+    },
+}
+
+impl Response<'_> {
+    /// Appends the line, newline included, to `out`.
+    pub fn write_to(&self, out: &mut Vec<u8>) {
+        // Writing into a Vec cannot fail.
+        let _ = match self {
+            Response::Greeting { client_id } => writeln!(out, "OK FERRY/1 {client_id}"),
+            Response::Ok => writeln!(out, "OK"),
+            Response::Stored { size, crc } => writeln!(out, "OK {size} {crc:08x}"),
+            Response::Body { len, total } => writeln!(out, "OK {len} {total}"),
+            Response::Stat { size, mtime } => writeln!(out, "OK {size} {mtime}"),
+            Response::Length { len } => writeln!(out, "OK {len}"),
+            Response::Error { code, message } => {
+                let message = message.replace(['\r', '\n'], " ");
+                writeln!(out, "ERR {code} {message}")
+            }
+        };
+    }
+}
+
+/// A response line as a client sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reply {
+    /// `OK` and its fields.
+    Ok(Vec<String>),
+    /// `ERR`, its code and message.
+    Err {
+        /// Three-digit code.
+        code: u16,
+        /// The server's reason.
+        message: String,
+    },
+}
+
+/// Parses one response line (without its newline). `None` if it is neither a
+/// well-formed `OK` nor `ERR` line.
+pub fn parse_reply(line: &str) -> Option<Reply> {
+    let line = line.strip_suffix('\r').unwrap_or(line);
+    if line == "OK" {
+        return Some(Reply::Ok(Vec::new()));
+    }
+    if let Some(fields) = line.strip_prefix("OK ") {
+        return Some(Reply::Ok(fields.split(' ').map(str::to_owned).collect()));
+    }
+    let rest = line.strip_prefix("ERR ")?;
+    let (code, message) = rest.split_once(' ').unwrap_or((rest, ""));
+    if code.len() != 3 {
+        return None;
+    }
+    Some(Reply::Err {
+        code: code.parse().ok()?,
+        message: message.to_owned(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> Result<Option<(Request, usize)>, ProtocolError> {
+        parse_request(s.as_bytes())
+    }
+
+    fn n(s: &str) -> Name {
+        Name::decode(s.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn parses_every_verb() {
+        let cases = vec![
+            (
+                "PUT a/b.csv 12 0000abcd\n",
+                Request::Put {
+                    name: n("a/b.csv"),
+                    size: 12,
+                    crc: Some(0xabcd),
+                },
+            ),
+            (
+                "PUT x 0\n",
+                Request::Put {
+                    name: n("x"),
+                    size: 0,
+                    crc: None,
+                },
+            ),
+            (
+                "GET x\n",
+                Request::Get {
+                    name: n("x"),
+                    offset: 0,
+                    length: None,
+                },
+            ),
+            (
+                "GET x 5 10\r\n",
+                Request::Get {
+                    name: n("x"),
+                    offset: 5,
+                    length: Some(10),
+                },
+            ),
+            ("STAT a%20b\n", Request::Stat { name: n("a b") }),
+            ("DEL x\n", Request::Del { name: n("x") }),
+            (
+                "LIST\n",
+                Request::List {
+                    prefix: Prefix::decode(b"").unwrap(),
+                },
+            ),
+            (
+                "LIST logs/\n",
+                Request::List {
+                    prefix: Prefix::decode(b"logs/").unwrap(),
+                },
+            ),
+            ("ECHO 3\n", Request::Echo { size: 3 }),
+            ("QUIT\n", Request::Quit),
+        ];
+        for (line, want) in cases {
+            assert_eq!(parse(line), Ok(Some((want, line.len()))), "{line:?}");
+        }
+    }
+
+    #[test]
+    fn every_split_point_of_a_valid_header_waits_for_more() {
+        let line = "PUT dir/file%20name.bin 1048576 deadbeef\r\n";
+        for cut in 0..line.len() {
+            assert_eq!(parse(&line[..cut]), Ok(None), "cut at {cut}");
+        }
+        assert!(matches!(parse(line), Ok(Some((_, used))) if used == line.len()));
+    }
+
+    #[test]
+    fn reports_only_the_first_of_pipelined_requests() {
+        let (req, used) = parse("QUIT\nGET x\n").unwrap().unwrap();
+        assert_eq!(req, Request::Quit);
+        assert_eq!(used, 5);
+    }
+
+    #[test]
+    fn skips_empty_lines() {
+        assert_eq!(parse("\r\n\n"), Ok(None));
+        assert_eq!(parse("\n\nQUIT\n"), Ok(Some((Request::Quit, 7))));
+    }
+
+    #[test]
+    fn malformed_lines_close_the_connection() {
+        for line in [
+            "put x 1\n",
+            "FETCH x\n",
+            "PUT x\n",
+            "PUT x -1\n",
+            "PUT x 1 2 3\n",
+            "PUT x 99999999999999999999999\n",
+            "PUT x 1 abc\n",
+            "PUT x 1 0000000g\n",
+            "GET  x\n",
+            "GET x \n",
+            "GET x y\n",
+            "QUIT now\n",
+            "ECHO\n",
+        ] {
+            let err = parse(line).unwrap_err();
+            assert_eq!((err.code, err.recovery), (400, Recovery::Close), "{line:?}");
+        }
+    }
+
+    #[test]
+    fn bad_names_keep_the_connection_and_discard_put_bodies() {
+        let err = parse("PUT ../etc/passwd 7\n").unwrap_err();
+        assert_eq!(
+            (err.code, err.recovery),
+            (400, Recovery::Skip { line: 20, body: 7 })
+        );
+        let err = parse("\nGET .ferry-tmp\n").unwrap_err();
+        assert_eq!(
+            (err.code, err.recovery),
+            (403, Recovery::Skip { line: 16, body: 0 })
+        );
+    }
+
+    #[test]
+    fn overlong_lines_get_431() {
+        let long = vec![b'A'; MAX_HEADER];
+        let err = parse_request(&long).unwrap_err();
+        assert_eq!((err.code, err.recovery), (431, Recovery::Close));
+        let mut just_fits = vec![b'A'; MAX_HEADER - 1];
+        just_fits.push(b'\n');
+        assert_eq!(parse_request(&just_fits).unwrap_err().code, 400);
+        assert_eq!(parse_request(&just_fits[..MAX_HEADER - 1]), Ok(None));
+    }
+
+    #[test]
+    fn formats_responses() {
+        let line = |r: Response| {
+            let mut out = Vec::new();
+            r.write_to(&mut out);
+            String::from_utf8(out).unwrap()
+        };
+        assert_eq!(line(Response::Greeting { client_id: 7 }), "OK FERRY/1 7\n");
+        assert_eq!(
+            line(Response::Stored { size: 3, crc: 0xab }),
+            "OK 3 000000ab\n"
+        );
+        assert_eq!(line(Response::Body { len: 1, total: 9 }), "OK 1 9\n");
+        let err = Response::Error {
+            code: 404,
+            message: "no\nsuch",
+        };
+        assert_eq!(line(err), "ERR 404 no such\n");
+    }
+
+    #[test]
+    fn parses_replies() {
+        assert_eq!(parse_reply("OK"), Some(Reply::Ok(vec![])));
+        assert_eq!(
+            parse_reply("OK 1 2"),
+            Some(Reply::Ok(vec!["1".into(), "2".into()]))
+        );
+        assert_eq!(
+            parse_reply("ERR 404 no such file"),
+            Some(Reply::Err {
+                code: 404,
+                message: "no such file".into()
+            })
+        );
+        assert_eq!(parse_reply("HELLO"), None);
+        assert_eq!(parse_reply("ERR x"), None);
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// Random bytes never panic, and an accepted request never claims
+        /// more bytes than it was given or a line over the cap.
+        #[test]
+        fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..6000)) {
+            if let Ok(Some((_, used))) = parse_request(&bytes) {
+                prop_assert!(used <= bytes.len());
+            }
+        }
+
+        /// Feeding a stream of valid requests in random fragments yields the
+        /// same requests as feeding it whole.
+        #[test]
+        fn fragmentation_does_not_change_the_result(
+            names in proptest::collection::vec("[a-z0-9 %ü/]{1,20}", 1..8),
+            cuts in proptest::collection::vec(1usize..50, 1..40),
+        ) {
+            let mut stream = Vec::new();
+            let mut want = Vec::new();
+            for (i, raw) in names.iter().enumerate() {
+                let Ok(name) = Name::new(raw.clone()) else { continue };
+                stream.extend_from_slice(format!("GET {} {i}\n", name.encoded()).as_bytes());
+                want.push(Request::Get { name, offset: i as u64, length: None });
+            }
+            let mut got = Vec::new();
+            let mut buffered = Vec::new();
+            let mut fed = 0;
+            let mut cut = cuts.iter().cycle();
+            while fed < stream.len() {
+                let step = (*cut.next().unwrap()).min(stream.len() - fed);
+                buffered.extend_from_slice(&stream[fed..fed + step]);
+                fed += step;
+                while let Some((req, used)) = parse_request(&buffered).unwrap() {
+                    got.push(req);
+                    buffered.drain(..used);
+                }
+            }
+            prop_assert_eq!(got, want);
+        }
+
+        /// Any UTF-8 name that validates survives encode -> parse.
+        #[test]
+        fn encoded_names_round_trip(raw in "\\PC{1,40}") {
+            if let Ok(name) = Name::new(raw) {
+                let line = format!("STAT {}\n", name.encoded());
+                let parsed = parse_request(line.as_bytes()).unwrap().unwrap().0;
+                prop_assert_eq!(parsed, Request::Stat { name });
+            }
+        }
+    }
+}

@@ -1,0 +1,465 @@
+//! The reactor: one thread, one `mio::Poll`, every connection in a slab.
+//!
+//! Owns the listener, the slab of [`Connection`]s (slab key = `Token`), the
+//! idle-timeout heap, the list of connections that still have work after
+//! using their share of a turn, the reactor-wide scratch buffer, and
+//! shutdown. It never blocks on a peer: all socket I/O is nonblocking and
+//! all per-connection logic lives in `connection.rs`.
+//!
+//! One turn of the loop:
+//!
+//! ```text
+//! poll (timeout 0 if work is queued, else until the next deadline)
+//!   -> drive each connection that has an event
+//!   -> drive the connections that yielded last turn
+//!   -> accept new connections (bounded per turn)
+//!   -> close connections idle past --idle-timeout
+//!   -> shutdown bookkeeping
+//! ```
+//!
+//! Events for a token whose connection is gone are ignored. New connections
+//! are only accepted after the event batch is handled, so a key freed
+//! during the batch is never reused by a newcomer that receives an old
+//! event; ready-list and timer entries carry the client id to the same end.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
+use std::io::{self, ErrorKind};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use log::{debug, error, info, warn};
+use mio::net::{TcpListener, TcpStream};
+use mio::{Events, Interest, Poll, Token, Waker};
+use slab::Slab;
+
+use crate::config::Config;
+use crate::connection::{Connection, Env, Step};
+use crate::protocol::Response;
+use crate::storage::Storage;
+
+const LISTENER: Token = Token(usize::MAX);
+const WAKER: Token = Token(usize::MAX - 1);
+const SIGNALS: Token = Token(usize::MAX - 2);
+
+/// The reactor-wide buffer every body passes through.
+const SCRATCH_SIZE: usize = 256 * 1024;
+/// Accepts per turn, so a connection storm cannot starve transfers.
+const ACCEPTS_PER_TURN: usize = 256;
+/// How long to stop accepting when out of descriptors.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+/// Descriptors kept back from the connection cap for files and directories.
+const RESERVED_FDS: u64 = 64;
+
+/// Asks a running server to shut down; cheap to clone, usable from any
+/// thread. The first request drains in-flight transfers for the grace
+/// period; a second one closes everything at once.
+#[derive(Debug, Clone)]
+pub struct ShutdownHandle {
+    requests: Arc<AtomicUsize>,
+    waker: Arc<Waker>,
+}
+
+impl ShutdownHandle {
+    /// Requests a shutdown.
+    pub fn shutdown(&self) {
+        self.requests.fetch_add(1, Ordering::SeqCst);
+        if let Err(err) = self.waker.wake() {
+            error!("could not wake the reactor: {err}");
+        }
+    }
+}
+
+/// A bound FERRY/1 server, ready to [`Server::run`].
+pub struct Server {
+    poll: Poll,
+    listener: Option<TcpListener>,
+    local_addr: SocketAddr,
+    config: Config,
+    storage: Storage,
+    connections: Slab<Connection>,
+    max_connections: usize,
+    scratch: Box<[u8]>,
+    /// `(deadline, slab key, client id)`: one entry per live connection.
+    timers: BinaryHeap<Reverse<(Instant, usize, u64)>>,
+    /// Connections that used their budget with work left: `(key, id)`.
+    ready: VecDeque<(usize, u64)>,
+    next_client_id: u64,
+    accept_pending: bool,
+    accept_paused_until: Option<Instant>,
+    shutdown_requests: Arc<AtomicUsize>,
+    shutdowns_seen: usize,
+    shutdown_deadline: Option<Instant>,
+    waker: Arc<Waker>,
+    signals: Option<signal_hook_mio::v1_0::Signals>,
+}
+
+impl Server {
+    /// Opens the root (removing stale temp files), raises the open-files
+    /// limit and binds the listener.
+    ///
+    /// # Errors
+    /// The root cannot be opened or the address cannot be bound.
+    pub fn bind(config: Config) -> io::Result<Server> {
+        let storage = Storage::open(&config.root)?;
+        match storage.remove_stale_temp_files() {
+            Ok(0) => {}
+            Ok(n) => info!("removed {n} stale temp files from an earlier run"),
+            Err(err) => warn!("could not sweep stale temp files: {err}"),
+        }
+        let fd_limit = raise_fd_limit();
+        let max_connections = config
+            .max_connections
+            .min(usize::try_from(fd_limit.saturating_sub(RESERVED_FDS)).unwrap_or(usize::MAX))
+            .max(1);
+        let poll = Poll::new()?;
+        let mut listener = TcpListener::bind(config.listen)?;
+        poll.registry()
+            .register(&mut listener, LISTENER, Interest::READABLE)?;
+        let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+        let local_addr = listener.local_addr()?;
+        info!(
+            "serving {} on {local_addr}, at most {max_connections} connections (open-files limit {fd_limit})",
+            config.root.display()
+        );
+        Ok(Server {
+            poll,
+            listener: Some(listener),
+            local_addr,
+            storage,
+            connections: Slab::new(),
+            max_connections,
+            scratch: vec![0; SCRATCH_SIZE].into_boxed_slice(),
+            timers: BinaryHeap::new(),
+            ready: VecDeque::new(),
+            next_client_id: 1,
+            accept_pending: true,
+            accept_paused_until: None,
+            shutdown_requests: Arc::new(AtomicUsize::new(0)),
+            shutdowns_seen: 0,
+            shutdown_deadline: None,
+            waker,
+            signals: None,
+            config,
+        })
+    }
+
+    /// The address the listener is bound to (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// A handle that can stop the server from another thread.
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        ShutdownHandle {
+            requests: Arc::clone(&self.shutdown_requests),
+            waker: Arc::clone(&self.waker),
+        }
+    }
+
+    /// Treats SIGINT and SIGTERM as shutdown requests (for the binary;
+    /// tests that run the server in-process use [`ShutdownHandle`]).
+    ///
+    /// # Errors
+    /// The handlers cannot be installed.
+    pub fn handle_signals(&mut self) -> io::Result<()> {
+        use signal_hook::consts::{SIGINT, SIGTERM};
+        let mut signals = signal_hook_mio::v1_0::Signals::new([SIGINT, SIGTERM])?;
+        self.poll
+            .registry()
+            .register(&mut signals, SIGNALS, Interest::READABLE)?;
+        self.signals = Some(signals);
+        Ok(())
+    }
+
+    /// Serves until shut down. Returns once every connection is closed.
+    ///
+    /// # Errors
+    /// Only if polling itself fails; peer and disk errors are handled.
+    pub fn run(mut self) -> io::Result<()> {
+        let mut events = Events::with_capacity(1024);
+        loop {
+            let timeout = self.poll_timeout(Instant::now());
+            if let Err(err) = self.poll.poll(&mut events, timeout) {
+                if err.kind() == ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(err);
+            }
+            for event in events.iter() {
+                match event.token() {
+                    LISTENER => self.accept_pending = true,
+                    WAKER => {}
+                    SIGNALS => self.collect_signals(),
+                    Token(key) => self.drive(key, None),
+                }
+            }
+            self.drive_ready();
+            let now = Instant::now();
+            if self.accept_pending && self.accept_paused_until.is_none_or(|until| now >= until) {
+                self.accept(now);
+            }
+            self.expire_idle(now);
+            if self.shutdown_step(now) {
+                info!("server stopped");
+                return Ok(());
+            }
+        }
+    }
+
+    fn poll_timeout(&self, now: Instant) -> Option<Duration> {
+        let accepting = self.accept_pending && self.listener.is_some();
+        if !self.ready.is_empty() || (accepting && self.accept_paused_until.is_none()) {
+            return Some(Duration::ZERO);
+        }
+        let deadlines = [
+            self.timers.peek().map(|Reverse((at, _, _))| *at),
+            self.accept_paused_until.filter(|_| accepting),
+            self.shutdown_deadline,
+        ];
+        deadlines
+            .into_iter()
+            .flatten()
+            .min()
+            .map(|at| at.saturating_duration_since(now))
+    }
+
+    fn drive_ready(&mut self) {
+        for _ in 0..self.ready.len() {
+            if let Some((key, id)) = self.ready.pop_front() {
+                self.drive(key, Some(id));
+            }
+        }
+    }
+
+    /// Drives the connection at `key` (if it is still the one with `id`)
+    /// and acts on the step it returns.
+    fn drive(&mut self, key: usize, id: Option<u64>) {
+        let Some(conn) = self.connections.get_mut(key) else {
+            return; // an event for a connection already closed
+        };
+        if id.is_some_and(|id| id != conn.id()) {
+            return;
+        }
+        let mut env = Env {
+            storage: &mut self.storage,
+            config: &self.config,
+            shutting_down: self.shutdown_deadline.is_some(),
+        };
+        match conn.drive(&mut self.scratch, &mut env) {
+            Step::Wait(interest) => {
+                if interest != conn.interest() {
+                    let id = conn.id();
+                    match self
+                        .poll
+                        .registry()
+                        .reregister(conn.stream_mut(), Token(key), interest)
+                    {
+                        Ok(()) => conn.set_interest(interest),
+                        Err(err) => {
+                            error!("#{id} reregister failed: {err}");
+                            self.close(key);
+                        }
+                    }
+                }
+            }
+            Step::Yield => self.ready.push_back((key, conn.id())),
+            Step::Close => self.close(key),
+        }
+    }
+
+    fn close(&mut self, key: usize) {
+        if !self.connections.contains(key) {
+            return;
+        }
+        let mut conn = self.connections.remove(key);
+        if let Err(err) = self.poll.registry().deregister(conn.stream_mut()) {
+            debug!("#{} deregister: {err}", conn.id());
+        }
+        conn.log_close();
+        if self.accept_paused_until.take().is_some() {
+            info!("a descriptor is free again; accepting resumed");
+        }
+    }
+
+    fn accept(&mut self, now: Instant) {
+        self.accept_paused_until = None;
+        for _ in 0..ACCEPTS_PER_TURN {
+            let Some(listener) = &self.listener else {
+                return;
+            };
+            match listener.accept() {
+                Ok((stream, peer)) => self.admit(stream, peer, now),
+                Err(err) if err.kind() == ErrorKind::WouldBlock => {
+                    self.accept_pending = false;
+                    return;
+                }
+                Err(err) if is_resource_exhaustion(&err) => {
+                    // The backlog keeps the waiting connections; retry when a
+                    // connection closes or after a pause, not in a busy loop.
+                    warn!(
+                        "accept: {err}; pausing accepts for {}ms",
+                        ACCEPT_BACKOFF.as_millis()
+                    );
+                    self.accept_paused_until = Some(now + ACCEPT_BACKOFF);
+                    return;
+                }
+                Err(err) => debug!("accept: {err}"),
+            }
+        }
+    }
+
+    fn admit(&mut self, stream: TcpStream, peer: SocketAddr, now: Instant) {
+        if self.connections.len() >= self.max_connections {
+            refuse_busy(&stream);
+            debug!(
+                "refused {peer}: {} connections open",
+                self.connections.len()
+            );
+            return;
+        }
+        if let Err(err) = stream.set_nodelay(true) {
+            debug!("set_nodelay for {peer}: {err}");
+        }
+        let id = self.next_client_id;
+        self.next_client_id += 1;
+        let entry = self.connections.vacant_entry();
+        let key = entry.key();
+        let mut conn = Connection::new(stream, id, now);
+        if let Err(err) =
+            self.poll
+                .registry()
+                .register(conn.stream_mut(), Token(key), Interest::READABLE)
+        {
+            warn!("register {peer}: {err}");
+            return;
+        }
+        entry.insert(conn);
+        info!("#{id} connected from {peer}");
+        self.timers
+            .push(Reverse((now + self.config.idle_timeout, key, id)));
+        self.drive(key, None);
+    }
+
+    /// Closes connections that made no progress for the idle timeout; each
+    /// connection has one heap entry, pushed back when it has been active.
+    fn expire_idle(&mut self, now: Instant) {
+        while let Some(&Reverse((deadline, key, id))) = self.timers.peek() {
+            if deadline > now {
+                break;
+            }
+            self.timers.pop();
+            let Some(conn) = self.connections.get(key).filter(|c| c.id() == id) else {
+                continue;
+            };
+            let due = conn.last_progress() + self.config.idle_timeout;
+            if due <= now {
+                warn!(
+                    "#{id} no progress for {:?}; closing",
+                    self.config.idle_timeout
+                );
+                self.close(key);
+            } else {
+                self.timers.push(Reverse((due, key, id)));
+            }
+        }
+    }
+
+    fn collect_signals(&mut self) {
+        if let Some(signals) = &mut self.signals {
+            for signal in signals.pending() {
+                info!("received signal {signal}");
+                self.shutdown_requests.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+    }
+
+    /// Acts on shutdown requests; returns true when the server should exit.
+    fn shutdown_step(&mut self, now: Instant) -> bool {
+        let requests = self.shutdown_requests.load(Ordering::SeqCst);
+        if requests > self.shutdowns_seen && self.shutdowns_seen == 0 {
+            self.begin_shutdown(now);
+        }
+        self.shutdowns_seen = requests;
+        let Some(deadline) = self.shutdown_deadline else {
+            return false;
+        };
+        if self.connections.is_empty() {
+            return true;
+        }
+        if requests > 1 || now >= deadline {
+            let keys: Vec<usize> = self.connections.iter().map(|(key, _)| key).collect();
+            warn!("closing {} unfinished connections", keys.len());
+            for key in keys {
+                self.close(key);
+            }
+            return true;
+        }
+        false
+    }
+
+    fn begin_shutdown(&mut self, now: Instant) {
+        if let Some(mut listener) = self.listener.take() {
+            let _ = self.poll.registry().deregister(&mut listener);
+        }
+        self.shutdown_deadline = Some(now + self.config.grace_period);
+        let idle: Vec<usize> = self
+            .connections
+            .iter()
+            .filter(|(_, conn)| conn.is_idle())
+            .map(|(key, _)| key)
+            .collect();
+        for key in idle {
+            self.close(key);
+        }
+        info!(
+            "shutting down: no new connections; {} transfers get up to {:?} to finish",
+            self.connections.len(),
+            self.config.grace_period
+        );
+    }
+}
+
+/// Tells a connection over the cap why it is being closed. Best effort: a
+/// fresh socket's send buffer has room for one short line.
+fn refuse_busy(stream: &TcpStream) {
+    let mut line = Vec::new();
+    Response::Error {
+        code: 503,
+        message: "busy",
+    }
+    .write_to(&mut line);
+    let _ = crate::socket::write(stream, &line, false);
+}
+
+fn is_resource_exhaustion(err: &io::Error) -> bool {
+    matches!(
+        err.raw_os_error(),
+        Some(libc_errno) if [
+            rustix::io::Errno::MFILE.raw_os_error(),
+            rustix::io::Errno::NFILE.raw_os_error(),
+            rustix::io::Errno::NOBUFS.raw_os_error(),
+            rustix::io::Errno::NOMEM.raw_os_error(),
+        ].contains(&libc_errno)
+    )
+}
+
+/// Raises the open-files soft limit to the hard limit; returns the limit
+/// now in force.
+fn raise_fd_limit() -> u64 {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let mut limit = getrlimit(Resource::Nofile);
+    let current = limit.current.unwrap_or(u64::MAX);
+    if limit.maximum != limit.current {
+        let wanted = limit.maximum;
+        limit.current = wanted;
+        if let Err(err) = setrlimit(Resource::Nofile, limit) {
+            warn!("could not raise the open-files limit: {err}");
+            return current;
+        }
+        return wanted.unwrap_or(u64::MAX);
+    }
+    current
+}

@@ -1,0 +1,87 @@
+//! The socket adapter: nonblocking reads, writes and `sendfile`, with every
+//! `io::Error` kind turned into an outcome the state machine can match on.
+//!
+//! This is the only place that looks at `io::ErrorKind`: `Interrupted` is
+//! retried, `WouldBlock` becomes a value, resets and broken pipes become
+//! `Closed`. The connection code never matches on error kinds itself.
+
+use std::fs::File;
+use std::io::{self, ErrorKind, Read};
+
+use mio::net::TcpStream;
+use rustix::net::SendFlags;
+
+/// What one nonblocking socket operation did.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Moved this many bytes (never 0 for writes; reads use `Eof`).
+    Done(usize),
+    /// Nothing can move now; wait for readiness.
+    WouldBlock,
+    /// The peer finished sending (reads only): `Ok(0)`, the authoritative EOF.
+    Eof,
+    /// The peer reset the connection or stopped reading.
+    Closed,
+    /// Any other error; the connection cannot go on.
+    Error(io::Error),
+}
+
+fn classify(err: io::Error) -> Outcome {
+    match err.kind() {
+        ErrorKind::WouldBlock => Outcome::WouldBlock,
+        ErrorKind::ConnectionReset
+        | ErrorKind::ConnectionAborted
+        | ErrorKind::BrokenPipe
+        | ErrorKind::NotConnected => Outcome::Closed,
+        _ => Outcome::Error(err),
+    }
+}
+
+/// Retries `op` while it is interrupted, then classifies the result.
+fn retry(mut op: impl FnMut() -> io::Result<usize>) -> io::Result<usize> {
+    loop {
+        match op() {
+            Err(err) if err.kind() == ErrorKind::Interrupted => continue,
+            other => return other,
+        }
+    }
+}
+
+/// Reads into `buf` (which must not be empty).
+pub fn read(stream: &mut TcpStream, buf: &mut [u8]) -> Outcome {
+    debug_assert!(!buf.is_empty());
+    match retry(|| stream.read(buf)) {
+        Ok(0) => Outcome::Eof,
+        Ok(n) => Outcome::Done(n),
+        Err(err) => classify(err),
+    }
+}
+
+/// Writes from `buf`. With `more`, tells the kernel further data follows at
+/// once (`MSG_MORE`), so a response line and its file body share a packet.
+pub fn write(stream: &TcpStream, buf: &[u8], more: bool) -> Outcome {
+    let mut flags = SendFlags::NOSIGNAL;
+    if more {
+        flags |= SendFlags::MORE;
+    }
+    match retry(|| rustix::net::send(stream, buf, flags).map_err(io::Error::from)) {
+        Ok(0) => Outcome::Closed,
+        Ok(n) => Outcome::Done(n),
+        Err(err) => classify(err),
+    }
+}
+
+/// Sends up to `len` bytes of `file` from `offset` without copying them
+/// through user space. A short file (truncated meanwhile) is an error.
+pub fn send_file(stream: &TcpStream, file: &File, offset: u64, len: usize) -> Outcome {
+    let mut at = offset;
+    match retry(|| rustix::fs::sendfile(stream, file, Some(&mut at), len).map_err(io::Error::from))
+    {
+        Ok(0) => Outcome::Error(io::Error::new(
+            ErrorKind::UnexpectedEof,
+            "file shrank while it was being sent",
+        )),
+        Ok(n) => Outcome::Done(n),
+        Err(err) => classify(err),
+    }
+}

@@ -1,0 +1,474 @@
+//! The root directory jail: every file operation the server performs.
+//!
+//! Names reach this module already validated ([`Name`]), and every path is
+//! walked one segment at a time with `openat(O_NOFOLLOW)` from a descriptor
+//! of the root, so no name and no symlink planted inside the root can lead
+//! outside it. Symlinks are never followed: a symlinked file reads as
+//! forbidden, a symlinked directory as absent, and LIST skips both.
+//!
+//! Uploads are atomic: bytes go to a hidden temp file (`.ferry-tmp-*`) in the
+//! target's directory, which is renamed over the target only once complete
+//! and verified. Readers see the old file or the new one, never a mix. A
+//! [`Upload`] that is dropped without [`Upload::commit`] removes its temp
+//! file, so every abort path (reset, timeout, shutdown) cleans up; temp files
+//! left by a killed process are removed by [`Storage::remove_stale_temp_files`]
+//! at startup.
+//!
+//! All calls here block the calling thread on the disk, never on a peer.
+
+use std::fmt;
+use std::fs::File;
+use std::io::{self, Write};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::Path;
+
+use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags, Stat};
+use rustix::io::Errno;
+
+use crate::name::{Name, Prefix, RESERVED_PREFIX};
+
+/// Flags for walking through a directory: a handle only, never a symlink.
+const WALK: OFlags = OFlags::PATH
+    .union(OFlags::DIRECTORY)
+    .union(OFlags::NOFOLLOW)
+    .union(OFlags::CLOEXEC);
+/// Flags for reading a directory's entries.
+const READ_DIR: OFlags = OFlags::RDONLY
+    .union(OFlags::DIRECTORY)
+    .union(OFlags::NOFOLLOW)
+    .union(OFlags::CLOEXEC);
+
+/// Why a storage operation failed, with the FERRY/1 code it answers with.
+#[derive(Debug)]
+pub enum StorageError {
+    /// No such file (404).
+    NotFound,
+    /// The name is a directory (409).
+    IsDirectory,
+    /// A parent of the name is a file, so it cannot be created (409).
+    ParentIsFile,
+    /// The name is a symlink, which ferry never follows (403).
+    Symlink,
+    /// The disk or quota is full (507).
+    NoSpace,
+    /// Out of file descriptors (503).
+    Busy,
+    /// Anything else the filesystem said (500).
+    Io(io::Error),
+}
+
+impl StorageError {
+    /// The FERRY/1 error code.
+    pub fn code(&self) -> u16 {
+        match self {
+            StorageError::NotFound => 404,
+            StorageError::IsDirectory | StorageError::ParentIsFile => 409,
+            StorageError::Symlink => 403,
+            StorageError::NoSpace => 507,
+            StorageError::Busy => 503,
+            StorageError::Io(_) => 500,
+        }
+    }
+
+    fn from_errno(errno: Errno) -> StorageError {
+        match errno {
+            Errno::NOENT | Errno::NOTDIR => StorageError::NotFound,
+            Errno::ISDIR => StorageError::IsDirectory,
+            Errno::LOOP => StorageError::Symlink,
+            Errno::NOSPC | Errno::DQUOT => StorageError::NoSpace,
+            Errno::MFILE | Errno::NFILE => StorageError::Busy,
+            other => StorageError::Io(other.into()),
+        }
+    }
+}
+
+impl From<Errno> for StorageError {
+    fn from(errno: Errno) -> StorageError {
+        StorageError::from_errno(errno)
+    }
+}
+
+impl From<io::Error> for StorageError {
+    fn from(err: io::Error) -> StorageError {
+        match err.raw_os_error() {
+            Some(raw) => StorageError::from_errno(Errno::from_raw_os_error(raw)),
+            None => StorageError::Io(err),
+        }
+    }
+}
+
+impl fmt::Display for StorageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StorageError::NotFound => f.write_str("no such file"),
+            StorageError::IsDirectory => f.write_str("is a directory"),
+            StorageError::ParentIsFile => f.write_str("a parent of the name is a file"),
+            StorageError::Symlink => f.write_str("symlinks are not followed"),
+            StorageError::NoSpace => f.write_str("no space left on device"),
+            StorageError::Busy => f.write_str("server out of file descriptors"),
+            StorageError::Io(err) => write!(f, "I/O error: {err}"),
+        }
+    }
+}
+
+impl std::error::Error for StorageError {}
+
+/// Size and modification time of a stored file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileInfo {
+    /// Bytes.
+    pub size: u64,
+    /// Modification time, Unix seconds.
+    pub mtime: i64,
+}
+
+impl FileInfo {
+    fn of(stat: &Stat) -> FileInfo {
+        FileInfo {
+            size: u64::try_from(stat.st_size).unwrap_or(0),
+            mtime: stat.st_mtime,
+        }
+    }
+}
+
+/// One LIST result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListEntry {
+    /// Decoded name relative to the root.
+    pub name: String,
+    /// Size and modification time.
+    pub info: FileInfo,
+}
+
+/// The root directory and everything done beneath it.
+#[derive(Debug)]
+pub struct Storage {
+    root: OwnedFd,
+    temp_serial: u64,
+}
+
+impl Storage {
+    /// Opens `root`, creating it (and its parents) if missing.
+    ///
+    /// # Errors
+    /// The directory cannot be created or opened.
+    pub fn open(root: &Path) -> io::Result<Storage> {
+        std::fs::create_dir_all(root)?;
+        let root = rustix::fs::open(root, READ_DIR, Mode::empty())?;
+        Ok(Storage {
+            root,
+            temp_serial: 0,
+        })
+    }
+
+    /// Size and modification time of `name`.
+    ///
+    /// # Errors
+    /// 404 if absent, 409 for a directory, 403 for a symlink.
+    pub fn stat(&self, name: &Name) -> Result<FileInfo, StorageError> {
+        let (dirs, leaf) = name.split_parent();
+        let dir = self.walk(dirs)?;
+        let stat = rustix::fs::statat(self.fd(&dir), leaf, AtFlags::SYMLINK_NOFOLLOW)?;
+        check_regular(&stat)?;
+        Ok(FileInfo::of(&stat))
+    }
+
+    /// Opens `name` for reading.
+    ///
+    /// # Errors
+    /// As [`Storage::stat`].
+    pub fn open_read(&self, name: &Name) -> Result<(File, FileInfo), StorageError> {
+        let (dirs, leaf) = name.split_parent();
+        let dir = self.walk(dirs)?;
+        // NONBLOCK so that a FIFO planted in the root cannot hang the server.
+        let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NONBLOCK;
+        let fd = rustix::fs::openat(self.fd(&dir), leaf, flags, Mode::empty())?;
+        let stat = rustix::fs::fstat(&fd)?;
+        check_regular(&stat)?;
+        Ok((File::from(fd), FileInfo::of(&stat)))
+    }
+
+    /// Starts an upload to `name`, creating missing parent directories.
+    ///
+    /// # Errors
+    /// 409 if `name` is a directory or a parent is a file; 507, 503 or 500
+    /// if the temp file cannot be created.
+    pub fn begin_upload(&mut self, name: &Name) -> Result<Upload, StorageError> {
+        let (dirs, leaf) = name.split_parent();
+        let dir = match self.walk_creating(dirs)? {
+            Some(dir) => dir,
+            None => rustix::io::dup(&self.root)?,
+        };
+        match rustix::fs::statat(&dir, leaf, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(stat) if FileType::from_raw_mode(stat.st_mode) == FileType::Directory => {
+                return Err(StorageError::IsDirectory);
+            }
+            Ok(_) | Err(Errno::NOENT) => {}
+            Err(errno) => return Err(errno.into()),
+        }
+        self.temp_serial += 1;
+        let temp = format!(
+            "{RESERVED_PREFIX}tmp-{}-{}",
+            std::process::id(),
+            self.temp_serial
+        );
+        let flags =
+            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let fd = rustix::fs::openat(&dir, temp.as_str(), flags, Mode::from_raw_mode(0o644))?;
+        Ok(Upload {
+            dir,
+            temp,
+            leaf: leaf.to_owned(),
+            file: File::from(fd),
+            committed: false,
+        })
+    }
+
+    /// Removes `name`, then any parent directories this left empty.
+    ///
+    /// # Errors
+    /// 404 if absent, 409 for a directory.
+    pub fn delete(&self, name: &Name) -> Result<(), StorageError> {
+        let (dirs, leaf) = name.split_parent();
+        let dirs: Vec<&str> = dirs.collect();
+        let mut chain = Vec::with_capacity(dirs.len());
+        for segment in &dirs {
+            let parent = chain.last().unwrap_or(&self.root);
+            chain.push(rustix::fs::openat(parent, *segment, WALK, Mode::empty())?);
+        }
+        let parent = chain.last().unwrap_or(&self.root);
+        rustix::fs::unlinkat(parent, leaf, AtFlags::empty())?;
+        // Directories are implicit in names: prune the ones this emptied.
+        // Stops at the first that is not empty (or cannot be removed).
+        while let Some(dir) = chain.pop() {
+            drop(dir);
+            let parent = chain.last().unwrap_or(&self.root);
+            let segment = dirs[chain.len()];
+            if rustix::fs::unlinkat(parent, segment, AtFlags::REMOVEDIR).is_err() {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Every regular file whose name starts with `prefix`, sorted by name.
+    /// Reserved, symlinked, special and unnameable entries are skipped.
+    ///
+    /// # Errors
+    /// A directory on the way cannot be read (500, 503).
+    pub fn list(&self, prefix: &Prefix) -> Result<Vec<ListEntry>, StorageError> {
+        let mut base = String::new();
+        let mut start: Option<OwnedFd> = None;
+        for segment in prefix.dir_segments() {
+            let parent = self.fd(&start);
+            match rustix::fs::openat(parent, segment, WALK, Mode::empty()) {
+                Ok(fd) => start = Some(fd),
+                Err(Errno::NOENT | Errno::NOTDIR) => return Ok(Vec::new()),
+                Err(errno) => return Err(errno.into()),
+            }
+            base.push_str(segment);
+            base.push('/');
+        }
+        let mut found = Vec::new();
+        let mut pending = vec![(
+            rustix::fs::openat(self.fd(&start), ".", READ_DIR, Mode::empty())?,
+            base,
+        )];
+        while let Some((dir, base)) = pending.pop() {
+            for entry in Dir::new(dir.try_clone()?)? {
+                let entry = entry?;
+                let Ok(leaf) = entry.file_name().to_str() else {
+                    continue;
+                };
+                if leaf == "." || leaf == ".." || leaf.starts_with(RESERVED_PREFIX) {
+                    continue;
+                }
+                let full = format!("{base}{leaf}");
+                let stat = match rustix::fs::statat(&dir, leaf, AtFlags::SYMLINK_NOFOLLOW) {
+                    Ok(stat) => stat,
+                    Err(Errno::NOENT) => continue, // removed while we looked
+                    Err(errno) => return Err(errno.into()),
+                };
+                match FileType::from_raw_mode(stat.st_mode) {
+                    FileType::Directory if could_contain(&full, prefix.as_str()) => {
+                        let sub = rustix::fs::openat(&dir, leaf, READ_DIR, Mode::empty())?;
+                        pending.push((sub, full + "/"));
+                    }
+                    FileType::RegularFile
+                        if full.starts_with(prefix.as_str()) && Name::new(full.clone()).is_ok() =>
+                    {
+                        found.push(ListEntry {
+                            name: full,
+                            info: FileInfo::of(&stat),
+                        });
+                    }
+                    _ => {}
+                }
+            }
+        }
+        found.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+        Ok(found)
+    }
+
+    /// Removes every `.ferry-` file beneath the root: temp files of uploads
+    /// that a killed process never finished. Returns how many went.
+    ///
+    /// # Errors
+    /// The tree cannot be read.
+    pub fn remove_stale_temp_files(&self) -> io::Result<usize> {
+        let mut removed = 0;
+        let mut pending = vec![rustix::fs::openat(
+            &self.root,
+            ".",
+            READ_DIR,
+            Mode::empty(),
+        )?];
+        while let Some(dir) = pending.pop() {
+            for entry in Dir::new(dir.try_clone()?)? {
+                let entry = entry?;
+                let leaf = entry.file_name();
+                if leaf == c"." || leaf == c".." {
+                    continue;
+                }
+                let stat = match rustix::fs::statat(&dir, leaf, AtFlags::SYMLINK_NOFOLLOW) {
+                    Ok(stat) => stat,
+                    Err(_) => continue,
+                };
+                let is_temp = leaf.to_bytes().starts_with(RESERVED_PREFIX.as_bytes());
+                match FileType::from_raw_mode(stat.st_mode) {
+                    FileType::Directory => {
+                        pending.push(rustix::fs::openat(&dir, leaf, READ_DIR, Mode::empty())?);
+                    }
+                    FileType::RegularFile if is_temp => {
+                        rustix::fs::unlinkat(&dir, leaf, AtFlags::empty())?;
+                        removed += 1;
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Opens the directories of a name for reading; `None` is the root.
+    fn walk<'a>(
+        &self,
+        dirs: impl Iterator<Item = &'a str>,
+    ) -> Result<Option<OwnedFd>, StorageError> {
+        let mut current: Option<OwnedFd> = None;
+        for segment in dirs {
+            let next = rustix::fs::openat(self.fd(&current), segment, WALK, Mode::empty())?;
+            current = Some(next);
+        }
+        Ok(current)
+    }
+
+    /// As [`Storage::walk`], creating missing directories.
+    fn walk_creating<'a>(
+        &self,
+        dirs: impl Iterator<Item = &'a str>,
+    ) -> Result<Option<OwnedFd>, StorageError> {
+        let mut current: Option<OwnedFd> = None;
+        for segment in dirs {
+            let parent = self.fd(&current);
+            let next = match rustix::fs::openat(parent, segment, WALK, Mode::empty()) {
+                Err(Errno::NOENT) => {
+                    match rustix::fs::mkdirat(parent, segment, Mode::from_raw_mode(0o755)) {
+                        Ok(()) | Err(Errno::EXIST) => {}
+                        Err(errno) => return Err(errno.into()),
+                    }
+                    rustix::fs::openat(parent, segment, WALK, Mode::empty())
+                }
+                other => other,
+            };
+            current = Some(next.map_err(|errno| match errno {
+                Errno::NOTDIR => StorageError::ParentIsFile,
+                other => other.into(),
+            })?);
+        }
+        Ok(current)
+    }
+
+    fn fd<'a>(&'a self, dir: &'a Option<OwnedFd>) -> BorrowedFd<'a> {
+        dir.as_ref().map_or(self.root.as_fd(), |fd| fd.as_fd())
+    }
+}
+
+/// Whether names under directory `dir` can start with `prefix`.
+fn could_contain(dir: &str, prefix: &str) -> bool {
+    let dir_len = dir.len() + 1;
+    if prefix.len() >= dir_len {
+        prefix.starts_with(dir) && prefix.as_bytes()[dir.len()] == b'/'
+    } else {
+        dir.starts_with(prefix)
+    }
+}
+
+fn check_regular(stat: &Stat) -> Result<(), StorageError> {
+    match FileType::from_raw_mode(stat.st_mode) {
+        FileType::RegularFile => Ok(()),
+        FileType::Directory => Err(StorageError::IsDirectory),
+        FileType::Symlink => Err(StorageError::Symlink),
+        _ => Err(StorageError::NotFound),
+    }
+}
+
+/// An upload in progress: a temp file beside its target.
+///
+/// Dropping it without [`Upload::commit`] removes the temp file.
+#[derive(Debug)]
+pub struct Upload {
+    dir: OwnedFd,
+    temp: String,
+    leaf: String,
+    file: File,
+    committed: bool,
+}
+
+impl Upload {
+    /// Appends body bytes to the temp file.
+    ///
+    /// # Errors
+    /// 507 on a full disk, 500 on other I/O errors.
+    pub fn write(&mut self, data: &[u8]) -> Result<(), StorageError> {
+        self.file.write_all(data).map_err(StorageError::from)
+    }
+
+    /// Renames the temp file over the target: the upload becomes visible, in
+    /// one step, to every later reader.
+    ///
+    /// # Errors
+    /// 409 if the target became a directory meanwhile, 500 otherwise; the
+    /// temp file is removed either way.
+    pub fn commit(mut self) -> Result<(), StorageError> {
+        rustix::fs::renameat(&self.dir, self.temp.as_str(), &self.dir, self.leaf.as_str())?;
+        self.committed = true;
+        Ok(())
+    }
+}
+
+impl Drop for Upload {
+    fn drop(&mut self) {
+        if self.committed {
+            return;
+        }
+        if let Err(errno) = rustix::fs::unlinkat(&self.dir, self.temp.as_str(), AtFlags::empty()) {
+            log::error!("could not remove temp file {}: {errno}", self.temp);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefix_pruning() {
+        assert!(could_contain("logs", ""));
+        assert!(could_contain("logs", "lo"));
+        assert!(could_contain("logs", "logs/2026"));
+        assert!(!could_contain("logs", "logsx"));
+        assert!(!could_contain("other", "logs/"));
+        assert!(could_contain("logs/a", "logs/"));
+    }
+}
