@@ -1,0 +1,239 @@
+//! FERRY/1 over real sockets, checked byte for byte: every verb, ranges,
+//! pipelining, fragmentation down to single bytes, half-closes, and what
+//! happens to malformed input.
+
+mod support;
+
+use support::{Raw, TestServer, crc_hex, pattern};
+
+#[test]
+fn greeting_carries_unique_increasing_client_ids() {
+    let server = TestServer::start();
+    let ids: Vec<u64> = (0..5)
+        .map(|_| {
+            let mut raw = Raw::connect(server.addr);
+            let line = raw.line();
+            let fields: Vec<&str> = line.split(' ').collect();
+            assert_eq!(&fields[..2], ["OK", "FERRY/1"], "{line:?}");
+            fields[2].parse().unwrap()
+        })
+        .collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+}
+
+#[test]
+fn every_verb_answers_exactly_as_specified() {
+    let server = TestServer::start();
+    let mut raw = server.raw();
+
+    raw.send("PUT dir/hello%20world.txt 5 9a71bb4c\nhello");
+    assert_eq!(raw.line(), "OK 5 9a71bb4c");
+    assert_eq!(std::fs::read(server.path("dir/hello world.txt")).unwrap(), b"hello");
+
+    raw.send("GET dir/hello%20world.txt\n");
+    assert_eq!(raw.line(), "OK 5 5");
+    assert_eq!(raw.bytes(5), b"hello");
+
+    raw.send("STAT dir/hello%20world.txt\n");
+    let mtime = std::fs::metadata(server.path("dir/hello world.txt"))
+        .unwrap()
+        .modified()
+        .unwrap()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    assert_eq!(raw.line(), format!("OK 5 {mtime}"));
+
+    raw.send("LIST\n");
+    let listing = format!("5 {mtime} dir/hello%20world.txt\n");
+    assert_eq!(raw.line(), format!("OK {}", listing.len()));
+    assert_eq!(raw.bytes(listing.len()), listing.as_bytes());
+
+    raw.send("ECHO 4\nping");
+    assert_eq!(raw.line(), "OK 4");
+    assert_eq!(raw.bytes(4), b"ping");
+
+    raw.send("DEL dir/hello%20world.txt\n");
+    assert_eq!(raw.line(), "OK");
+    raw.send("STAT dir/hello%20world.txt\n");
+    assert!(raw.line().starts_with("ERR 404 "));
+
+    raw.send("QUIT\n");
+    assert_eq!(raw.line(), "OK");
+    raw.expect_closed();
+}
+
+#[test]
+fn put_without_checksum_reports_the_one_computed() {
+    let server = TestServer::start();
+    let mut raw = server.raw();
+    let body = pattern(1000, 1);
+    raw.send(format!("PUT x {}\n", body.len()));
+    raw.send(&body);
+    assert_eq!(raw.line(), format!("OK 1000 {}", crc_hex(&body)));
+}
+
+#[test]
+fn ranged_gets_follow_offset_and_length() {
+    let server = TestServer::start();
+    let body = pattern(10_000, 2);
+    server.client().put_bytes("r", &body).unwrap();
+    let mut raw = server.raw();
+    for (request, start, len) in [
+        ("GET r 0\n", 0, 10_000),
+        ("GET r 9000\n", 9000, 1000),
+        ("GET r 100 50\n", 100, 50),
+        ("GET r 9990 50\n", 9990, 10),
+        ("GET r 10000\n", 10_000, 0),
+        ("GET r 0 0\n", 0, 0),
+    ] {
+        raw.send(request);
+        assert_eq!(raw.line(), format!("OK {len} 10000"), "{request:?}");
+        assert_eq!(raw.bytes(len), &body[start..start + len], "{request:?}");
+    }
+    raw.send("GET r 10001\n");
+    assert!(raw.line().starts_with("ERR 416 "));
+    raw.send("ECHO 1\n!");
+    assert_eq!(raw.line(), "OK 1", "416 leaves the connection usable");
+}
+
+#[test]
+fn empty_and_binary_files_round_trip() {
+    let server = TestServer::start();
+    let mut client = server.client();
+    client.put_bytes("empty", b"").unwrap();
+    assert_eq!(client.get_bytes("empty").unwrap(), b"");
+    assert_eq!(client.stat("empty").unwrap().0, 0);
+    let every_byte: Vec<u8> = (0..=255u8).cycle().take(256 * 40).collect();
+    client.put_bytes("bin/all-bytes", &every_byte).unwrap();
+    assert_eq!(client.get_bytes("bin/all-bytes").unwrap(), every_byte);
+}
+
+#[test]
+fn pipelined_requests_are_answered_in_order() {
+    let server = TestServer::start();
+    let big = pattern(3 * 1024 * 1024, 3);
+    server.client().put_bytes("big", &big).unwrap();
+
+    let mut raw = server.raw();
+    let mut batch = Vec::new();
+    batch.extend_from_slice(b"PUT a 3\nabcGET big\nSTAT a\nGET a 1\nECHO 2\nxyDEL a\nGET a\n");
+    raw.send(&batch);
+    assert_eq!(raw.line(), format!("OK 3 {}", crc_hex(b"abc")));
+    assert_eq!(raw.line(), format!("OK {0} {0}", big.len()));
+    assert!(raw.bytes(big.len()) == big, "big body intact");
+    assert!(raw.line().starts_with("OK 3 "));
+    assert_eq!(raw.line(), "OK 2 3");
+    assert_eq!(raw.bytes(2), b"bc");
+    assert_eq!(raw.line(), "OK 2");
+    assert_eq!(raw.bytes(2), b"xy");
+    assert_eq!(raw.line(), "OK");
+    assert!(raw.line().starts_with("ERR 404 "));
+}
+
+#[test]
+fn many_pipelined_small_puts_in_one_write() {
+    let server = TestServer::start();
+    let mut raw = server.raw();
+    let mut batch = Vec::new();
+    for i in 0..300 {
+        let body = format!("file number {i}");
+        batch.extend_from_slice(format!("PUT many/{i:03} {}\n{body}", body.len()).as_bytes());
+    }
+    raw.send(&batch);
+    for i in 0..300 {
+        let body = format!("file number {i}");
+        assert_eq!(raw.line(), format!("OK {} {}", body.len(), crc_hex(body.as_bytes())));
+    }
+    assert_eq!(server.client().list("many/").unwrap().len(), 300);
+}
+
+#[test]
+fn a_client_sending_one_byte_at_a_time_is_served() {
+    let server = TestServer::start();
+    let mut raw = server.raw();
+    let body = pattern(300, 4);
+    let mut script = format!("PUT slow/one {} {}\r\n", body.len(), crc_hex(&body)).into_bytes();
+    script.extend_from_slice(&body);
+    script.extend_from_slice(b"GET slow/one 10 20\n");
+    for byte in script {
+        raw.send([byte]);
+    }
+    assert_eq!(raw.line(), format!("OK 300 {}", crc_hex(&body)));
+    assert_eq!(raw.line(), "OK 20 300");
+    assert_eq!(raw.bytes(20), &body[10..30]);
+}
+
+#[test]
+fn half_closing_after_a_put_body_still_gets_the_answer() {
+    let server = TestServer::start();
+    let mut raw = server.raw();
+    raw.send("PUT hc 4\ndata");
+    raw.finish_sending();
+    assert_eq!(raw.line(), format!("OK 4 {}", crc_hex(b"data")));
+    raw.expect_closed();
+    assert_eq!(std::fs::read(server.path("hc")).unwrap(), b"data");
+}
+
+#[test]
+fn eof_inside_a_body_stores_nothing_and_says_why() {
+    let server = TestServer::start();
+    let mut raw = server.raw();
+    raw.send("PUT cut 100\nonly-part");
+    raw.finish_sending();
+    assert!(raw.line().starts_with("ERR 400 "));
+    raw.expect_closed();
+    assert!(server.files_on_disk().is_empty(), "{:?}", server.files_on_disk());
+}
+
+#[test]
+fn unparseable_lines_get_400_and_close() {
+    let server = TestServer::start();
+    for garbage in [
+        &b"HELLO\n"[..],
+        b"put x 1\n",
+        b"PUT x notanumber\n",
+        b"GET  x\n",
+        b"\x00\x01\x02\xff\n",
+        b"PUT x 1 nothex!!\n",
+    ] {
+        let mut raw = server.raw();
+        raw.send(garbage);
+        let line = raw.line();
+        assert!(line.starts_with("ERR 400 "), "{garbage:?} -> {line:?}");
+        raw.expect_closed();
+    }
+}
+
+#[test]
+fn overlong_request_lines_get_431_and_close() {
+    let server = TestServer::start();
+    let mut raw = server.raw();
+    raw.send(vec![b'A'; 5000]);
+    assert!(raw.line().starts_with("ERR 431 "));
+    raw.expect_closed();
+
+    // A line of exactly 4096 bytes with its newline is still parsed.
+    let mut raw = server.raw();
+    let name = "n".repeat(4096 - "STAT \n".len());
+    raw.send(format!("STAT {name}\n"));
+    assert!(raw.line().starts_with("ERR 400 "), "name too long, but the line was read");
+}
+
+#[test]
+fn echo_streams_bodies_larger_than_any_buffer() {
+    let server = TestServer::start();
+    let mut raw = server.raw();
+    let body = pattern(8 * 1024 * 1024, 5);
+    raw.send(format!("ECHO {}\n", body.len()));
+    // Write from another thread: the echo comes back while we still send.
+    let mut writer = raw.stream.try_clone().unwrap();
+    let to_send = body.clone();
+    let sender = std::thread::spawn(move || {
+        use std::io::Write;
+        writer.write_all(&to_send).unwrap();
+    });
+    assert_eq!(raw.line(), format!("OK {}", body.len()));
+    assert!(raw.bytes(body.len()) == body);
+    sender.join().unwrap();
+}

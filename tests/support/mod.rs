@@ -1,0 +1,207 @@
+//! Shared helpers for the integration tests: a real server on 127.0.0.1:0
+//! with a temporary root, and raw-socket clients that check exact bytes.
+#![allow(dead_code)] // each test crate uses a different subset
+
+use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::Once;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use ferry::{Client, Config, Server, ShutdownHandle};
+use tempfile::TempDir;
+
+/// Longest any single read in a test may wait before the test fails, so a
+/// hung server fails the test instead of hanging the suite.
+pub const PATIENCE: Duration = Duration::from_secs(20);
+
+/// Logs go to stderr when RUST_LOG is set (e.g. RUST_LOG=debug).
+fn init_logging() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let _ = simple_logger::SimpleLogger::new()
+            .with_level(log::LevelFilter::Off)
+            .env()
+            .init();
+    });
+}
+
+/// A server running in a thread of this test process.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub root: TempDir,
+    handle: ShutdownHandle,
+    thread: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl TestServer {
+    /// Starts a server with default settings.
+    pub fn start() -> TestServer {
+        TestServer::start_with(|_| {})
+    }
+
+    /// Starts a server after `adjust` has changed its config.
+    pub fn start_with(adjust: impl FnOnce(&mut Config)) -> TestServer {
+        let root = tempfile::tempdir().expect("temp dir");
+        TestServer::start_in(root, adjust)
+    }
+
+    /// Starts a server on an existing root directory.
+    pub fn start_in(root: TempDir, adjust: impl FnOnce(&mut Config)) -> TestServer {
+        init_logging();
+        let mut config = Config {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            root: root.path().to_path_buf(),
+            ..Config::default()
+        };
+        adjust(&mut config);
+        let server = Server::bind(config).expect("bind");
+        let addr = server.local_addr();
+        let handle = server.shutdown_handle();
+        let thread = std::thread::spawn(move || server.run());
+        TestServer {
+            addr,
+            root,
+            handle,
+            thread: Some(thread),
+        }
+    }
+
+    /// A connected blocking client.
+    pub fn client(&self) -> Client {
+        Client::connect(self.addr).expect("connect")
+    }
+
+    /// A raw connection whose greeting has been read and checked.
+    pub fn raw(&self) -> Raw {
+        let mut raw = Raw::connect(self.addr);
+        let greeting = raw.line();
+        assert!(greeting.starts_with("OK FERRY/1 "), "greeting {greeting:?}");
+        raw
+    }
+
+    /// Path of a name under the root.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.root.path().join(name)
+    }
+
+    /// Every file under the root, relative names, sorted (temp files too).
+    pub fn files_on_disk(&self) -> Vec<String> {
+        let mut found = Vec::new();
+        walk(self.root.path(), self.root.path(), &mut found);
+        found.sort();
+        found
+    }
+
+    /// Asks for a graceful shutdown and waits for the server to exit.
+    pub fn stop(mut self) -> std::io::Result<()> {
+        self.handle.shutdown();
+        self.thread.take().unwrap().join().expect("server thread panicked")
+    }
+
+    /// The shutdown handle, for tests of shutdown itself.
+    pub fn handle(&self) -> ShutdownHandle {
+        self.handle.clone()
+    }
+
+    /// Waits for the server thread to end by itself.
+    pub fn join(mut self) -> std::io::Result<()> {
+        self.thread.take().unwrap().join().expect("server thread panicked")
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(thread) = self.thread.take() {
+            self.handle.shutdown();
+            self.handle.shutdown();
+            let _ = thread.join();
+        }
+    }
+}
+
+fn walk(root: &Path, dir: &Path, found: &mut Vec<String>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let entry = entry.unwrap();
+        let path = entry.path();
+        let kind = entry.file_type().unwrap();
+        if kind.is_dir() {
+            walk(root, &path, found);
+        } else {
+            found.push(path.strip_prefix(root).unwrap().to_string_lossy().into_owned());
+        }
+    }
+}
+
+/// A raw TCP connection for byte-exact protocol checks.
+pub struct Raw {
+    pub stream: TcpStream,
+    reader: BufReader<TcpStream>,
+}
+
+impl Raw {
+    /// Connects without reading anything.
+    pub fn connect(addr: SocketAddr) -> Raw {
+        let stream = TcpStream::connect(addr).expect("connect");
+        stream.set_read_timeout(Some(PATIENCE)).unwrap();
+        stream.set_nodelay(true).unwrap();
+        let reader = BufReader::new(stream.try_clone().unwrap());
+        Raw { stream, reader }
+    }
+
+    /// Sends bytes.
+    pub fn send(&mut self, bytes: impl AsRef<[u8]>) {
+        self.stream.write_all(bytes.as_ref()).expect("send");
+    }
+
+    /// Reads one line, without its newline.
+    pub fn line(&mut self) -> String {
+        let mut line = String::new();
+        self.reader.read_line(&mut line).expect("read line");
+        assert!(line.ends_with('\n'), "connection ended inside a line: {line:?}");
+        line.pop();
+        line
+    }
+
+    /// Reads exactly `n` bytes.
+    pub fn bytes(&mut self, n: usize) -> Vec<u8> {
+        let mut buf = vec![0; n];
+        self.reader.read_exact(&mut buf).expect("read body");
+        buf
+    }
+
+    /// Half-closes the sending side.
+    pub fn finish_sending(&mut self) {
+        self.stream.shutdown(Shutdown::Write).unwrap();
+    }
+
+    /// Asserts that the server closes the connection with nothing more to
+    /// say (EOF or reset), within [`PATIENCE`].
+    pub fn expect_closed(&mut self) {
+        let mut rest = Vec::new();
+        match self.reader.read_to_end(&mut rest) {
+            Ok(_) => assert!(rest.is_empty(), "unexpected bytes: {:?}", String::from_utf8_lossy(&rest)),
+            Err(err) if err.kind() == ErrorKind::ConnectionReset => {}
+            Err(err) => panic!("expected the server to close the connection: {err}"),
+        }
+    }
+}
+
+/// Deterministic pseudo-random bytes (xorshift), so tests need no RNG crate.
+pub fn pattern(len: usize, seed: u64) -> Vec<u8> {
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 24) as u8
+        })
+        .collect()
+}
+
+/// The CRC-32C of `data` as the protocol writes it.
+pub fn crc_hex(data: &[u8]) -> String {
+    format!("{:08x}", crc32c::crc32c(data))
+}
