@@ -109,9 +109,11 @@ struct Send {
 
 /// One client connection.
 pub struct Connection {
+    // Declared first so it drops first: an abandoned upload's temp file is
+    // gone before the peer sees its socket close.
+    state: State,
     stream: TcpStream,
     id: u64,
-    state: State,
     /// Received bytes not yet consumed: a partial request line, or requests
     /// pipelined behind one that is still being answered. Empty at rest.
     input: Vec<u8>,

@@ -120,10 +120,7 @@ impl Server {
             .register(&mut listener, LISTENER, Interest::READABLE)?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         let local_addr = listener.local_addr()?;
-        info!(
-            "serving {} on {local_addr}, at most {max_connections} connections (open-files limit {fd_limit})",
-            config.root.display()
-        );
+        info!("open-files limit {fd_limit}");
         Ok(Server {
             poll,
             listener: Some(listener),
@@ -179,6 +176,14 @@ impl Server {
     /// # Errors
     /// Only if polling itself fails; peer and disk errors are handled.
     pub fn run(mut self) -> io::Result<()> {
+        // Logged only now that signal handlers (if any) are in place: tests
+        // and scripts wait for this line before they signal the process.
+        info!(
+            "serving {} on {}, at most {} connections",
+            self.config.root.display(),
+            self.local_addr,
+            self.max_connections
+        );
         let mut events = Events::with_capacity(1024);
         loop {
             let timeout = self.poll_timeout(Instant::now());
