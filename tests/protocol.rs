@@ -28,7 +28,10 @@ fn every_verb_answers_exactly_as_specified() {
 
     raw.send("PUT dir/hello%20world.txt 5 9a71bb4c\nhello");
     assert_eq!(raw.line(), "OK 5 9a71bb4c");
-    assert_eq!(std::fs::read(server.path("dir/hello world.txt")).unwrap(), b"hello");
+    assert_eq!(
+        std::fs::read(server.path("dir/hello world.txt")).unwrap(),
+        b"hello"
+    );
 
     raw.send("GET dir/hello%20world.txt\n");
     assert_eq!(raw.line(), "OK 5 5");
@@ -143,7 +146,10 @@ fn many_pipelined_small_puts_in_one_write() {
     raw.send(&batch);
     for i in 0..300 {
         let body = format!("file number {i}");
-        assert_eq!(raw.line(), format!("OK {} {}", body.len(), crc_hex(body.as_bytes())));
+        assert_eq!(
+            raw.line(),
+            format!("OK {} {}", body.len(), crc_hex(body.as_bytes()))
+        );
     }
     assert_eq!(server.client().list("many/").unwrap().len(), 300);
 }
@@ -183,7 +189,11 @@ fn eof_inside_a_body_stores_nothing_and_says_why() {
     raw.finish_sending();
     assert!(raw.line().starts_with("ERR 400 "));
     raw.expect_closed();
-    assert!(server.files_on_disk().is_empty(), "{:?}", server.files_on_disk());
+    assert!(
+        server.files_on_disk().is_empty(),
+        "{:?}",
+        server.files_on_disk()
+    );
 }
 
 #[test]
@@ -217,7 +227,10 @@ fn overlong_request_lines_get_431_and_close() {
     let mut raw = server.raw();
     let name = "n".repeat(4096 - "STAT \n".len());
     raw.send(format!("STAT {name}\n"));
-    assert!(raw.line().starts_with("ERR 400 "), "name too long, but the line was read");
+    assert!(
+        raw.line().starts_with("ERR 400 "),
+        "name too long, but the line was read"
+    );
 }
 
 #[test]

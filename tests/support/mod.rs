@@ -97,7 +97,11 @@ impl TestServer {
     /// Asks for a graceful shutdown and waits for the server to exit.
     pub fn stop(mut self) -> std::io::Result<()> {
         self.handle.shutdown();
-        self.thread.take().unwrap().join().expect("server thread panicked")
+        self.thread
+            .take()
+            .unwrap()
+            .join()
+            .expect("server thread panicked")
     }
 
     /// The shutdown handle, for tests of shutdown itself.
@@ -107,7 +111,11 @@ impl TestServer {
 
     /// Waits for the server thread to end by itself.
     pub fn join(mut self) -> std::io::Result<()> {
-        self.thread.take().unwrap().join().expect("server thread panicked")
+        self.thread
+            .take()
+            .unwrap()
+            .join()
+            .expect("server thread panicked")
     }
 }
 
@@ -129,7 +137,12 @@ fn walk(root: &Path, dir: &Path, found: &mut Vec<String>) {
         if kind.is_dir() {
             walk(root, &path, found);
         } else {
-            found.push(path.strip_prefix(root).unwrap().to_string_lossy().into_owned());
+            found.push(
+                path.strip_prefix(root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned(),
+            );
         }
     }
 }
@@ -159,7 +172,10 @@ impl Raw {
     pub fn line(&mut self) -> String {
         let mut line = String::new();
         self.reader.read_line(&mut line).expect("read line");
-        assert!(line.ends_with('\n'), "connection ended inside a line: {line:?}");
+        assert!(
+            line.ends_with('\n'),
+            "connection ended inside a line: {line:?}"
+        );
         line.pop();
         line
     }
@@ -181,7 +197,11 @@ impl Raw {
     pub fn expect_closed(&mut self) {
         let mut rest = Vec::new();
         match self.reader.read_to_end(&mut rest) {
-            Ok(_) => assert!(rest.is_empty(), "unexpected bytes: {:?}", String::from_utf8_lossy(&rest)),
+            Ok(_) => assert!(
+                rest.is_empty(),
+                "unexpected bytes: {:?}",
+                String::from_utf8_lossy(&rest)
+            ),
             Err(err) if err.kind() == ErrorKind::ConnectionReset => {}
             Err(err) => panic!("expected the server to close the connection: {err}"),
         }
