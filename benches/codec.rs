@@ -8,8 +8,14 @@ use std::hint::black_box;
 fn parse(c: &mut Criterion) {
     let mut group = c.benchmark_group("parse_request");
     for (label, line) in [
-        ("put", &b"PUT sensors/site-17/2026-11-21T12%3A00.csv 48213 1f2e3d4c\n"[..]),
-        ("get_range", b"GET firmware/v2.3.1/image.bin 1048576 65536\n"),
+        (
+            "put",
+            &b"PUT sensors/site-17/2026-11-21T12%3A00.csv 48213 1f2e3d4c\n"[..],
+        ),
+        (
+            "get_range",
+            b"GET firmware/v2.3.1/image.bin 1048576 65536\n",
+        ),
         ("quit", b"QUIT\n"),
     ] {
         group.throughput(Throughput::Bytes(line.len() as u64));

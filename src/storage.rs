@@ -45,8 +45,11 @@ pub enum StorageError {
     NotFound,
     /// The name is a directory (409).
     IsDirectory,
-    /// A parent of the name is a file, so it cannot be created (409).
-    ParentIsFile,
+    /// A parent of the name is a file (or a symlink), so it cannot be
+    /// created (409).
+    ParentNotDirectory,
+    /// The name is a special file (FIFO, socket, device) (409).
+    NotRegular,
     /// The name is a symlink, which ferry never follows (403).
     Symlink,
     /// The disk or quota is full (507).
@@ -62,7 +65,9 @@ impl StorageError {
     pub fn code(&self) -> u16 {
         match self {
             StorageError::NotFound => 404,
-            StorageError::IsDirectory | StorageError::ParentIsFile => 409,
+            StorageError::IsDirectory
+            | StorageError::ParentNotDirectory
+            | StorageError::NotRegular => 409,
             StorageError::Symlink => 403,
             StorageError::NoSpace => 507,
             StorageError::Busy => 503,
@@ -102,7 +107,10 @@ impl fmt::Display for StorageError {
         match self {
             StorageError::NotFound => f.write_str("no such file"),
             StorageError::IsDirectory => f.write_str("is a directory"),
-            StorageError::ParentIsFile => f.write_str("a parent of the name is a file"),
+            StorageError::ParentNotDirectory => {
+                f.write_str("a parent of the name is not a directory")
+            }
+            StorageError::NotRegular => f.write_str("not a regular file"),
             StorageError::Symlink => f.write_str("symlinks are not followed"),
             StorageError::NoSpace => f.write_str("no space left on device"),
             StorageError::Busy => f.write_str("server out of file descriptors"),
@@ -189,21 +197,26 @@ impl Storage {
     }
 
     /// Starts an upload to `name`, creating missing parent directories.
+    /// If the upload is dropped uncommitted, the directories it created are
+    /// removed again (when still empty).
     ///
     /// # Errors
-    /// 409 if `name` is a directory or a parent is a file; 507, 503 or 500
-    /// if the temp file cannot be created.
+    /// 409 if `name` is a directory or special file or a parent is not a
+    /// directory; 403 if it is a symlink; 507, 503 or 500 if the temp file
+    /// cannot be created.
     pub fn begin_upload(&mut self, name: &Name) -> Result<Upload, StorageError> {
         let (dirs, leaf) = name.split_parent();
-        let dir = match self.walk_creating(dirs)? {
+        let mut created = CreatedDirs(Vec::new());
+        let dir = match self.walk_creating(dirs, &mut created)? {
             Some(dir) => dir,
             None => rustix::io::dup(&self.root)?,
         };
         match rustix::fs::statat(&dir, leaf, AtFlags::SYMLINK_NOFOLLOW) {
-            Ok(stat) if FileType::from_raw_mode(stat.st_mode) == FileType::Directory => {
-                return Err(StorageError::IsDirectory);
-            }
-            Ok(_) | Err(Errno::NOENT) => {}
+            Ok(stat) => check_regular(&stat).map_err(|err| match err {
+                StorageError::NotFound => StorageError::NotRegular,
+                other => other,
+            })?,
+            Err(Errno::NOENT) => {}
             Err(errno) => return Err(errno.into()),
         }
         self.temp_serial += 1;
@@ -221,13 +234,15 @@ impl Storage {
             leaf: leaf.to_owned(),
             file: File::from(fd),
             committed: false,
+            created,
         })
     }
 
     /// Removes `name`, then any parent directories this left empty.
     ///
     /// # Errors
-    /// 404 if absent, 409 for a directory.
+    /// 404 if absent, 409 for a directory, 403 for a symlink: only regular
+    /// files are removed.
     pub fn delete(&self, name: &Name) -> Result<(), StorageError> {
         let (dirs, leaf) = name.split_parent();
         let dirs: Vec<&str> = dirs.collect();
@@ -237,6 +252,11 @@ impl Storage {
             chain.push(rustix::fs::openat(parent, *segment, WALK, Mode::empty())?);
         }
         let parent = chain.last().unwrap_or(&self.root);
+        check_regular(&rustix::fs::statat(
+            parent,
+            leaf,
+            AtFlags::SYMLINK_NOFOLLOW,
+        )?)?;
         rustix::fs::unlinkat(parent, leaf, AtFlags::empty())?;
         // Directories are implicit in names: prune the ones this emptied.
         // Stops at the first that is not empty (or cannot be removed).
@@ -363,28 +383,42 @@ impl Storage {
         Ok(current)
     }
 
-    /// As [`Storage::walk`], creating missing directories.
+    /// As [`Storage::walk`], creating missing directories and recording
+    /// them in `created` (which removes them again unless disarmed).
     fn walk_creating<'a>(
         &self,
         dirs: impl Iterator<Item = &'a str>,
+        created: &mut CreatedDirs,
     ) -> Result<Option<OwnedFd>, StorageError> {
+        let not_a_dir = |errno| match errno {
+            Errno::NOTDIR => StorageError::ParentNotDirectory,
+            other => other.into(),
+        };
         let mut current: Option<OwnedFd> = None;
         for segment in dirs {
             let parent = self.fd(&current);
             let next = match rustix::fs::openat(parent, segment, WALK, Mode::empty()) {
                 Err(Errno::NOENT) => {
-                    match rustix::fs::mkdirat(parent, segment, Mode::from_raw_mode(0o755)) {
-                        Ok(()) | Err(Errno::EXIST) => {}
-                        Err(errno) => return Err(errno.into()),
+                    let made =
+                        match rustix::fs::mkdirat(parent, segment, Mode::from_raw_mode(0o755)) {
+                            Ok(()) => true,
+                            Err(Errno::EXIST) => false,
+                            Err(errno) => return Err(errno.into()),
+                        };
+                    let next = rustix::fs::openat(parent, segment, WALK, Mode::empty())
+                        .map_err(not_a_dir)?;
+                    if made {
+                        let parent = match current.take() {
+                            Some(fd) => fd,
+                            None => rustix::io::dup(&self.root)?,
+                        };
+                        created.0.push((parent, segment.to_owned()));
                     }
-                    rustix::fs::openat(parent, segment, WALK, Mode::empty())
+                    next
                 }
-                other => other,
+                other => other.map_err(not_a_dir)?,
             };
-            current = Some(next.map_err(|errno| match errno {
-                Errno::NOTDIR => StorageError::ParentIsFile,
-                other => other.into(),
-            })?);
+            current = Some(next);
         }
         Ok(current)
     }
@@ -413,9 +447,26 @@ fn check_regular(stat: &Stat) -> Result<(), StorageError> {
     }
 }
 
+/// Directories an upload created, each as (descriptor of its parent, its
+/// name), outermost first. Dropped armed, it removes those still empty,
+/// innermost first, so a failed upload leaves no empty directories behind.
+#[derive(Debug)]
+struct CreatedDirs(Vec<(OwnedFd, String)>);
+
+impl Drop for CreatedDirs {
+    fn drop(&mut self) {
+        while let Some((parent, name)) = self.0.pop() {
+            if rustix::fs::unlinkat(&parent, name.as_str(), AtFlags::REMOVEDIR).is_err() {
+                break; // not empty: someone else's upload is using it
+            }
+        }
+    }
+}
+
 /// An upload in progress: a temp file beside its target.
 ///
-/// Dropping it without [`Upload::commit`] removes the temp file.
+/// Dropping it without [`Upload::commit`] removes the temp file and the
+/// directories created for it.
 #[derive(Debug)]
 pub struct Upload {
     dir: OwnedFd,
@@ -423,6 +474,8 @@ pub struct Upload {
     leaf: String,
     file: File,
     committed: bool,
+    /// Dropped after `Drop::drop` has removed the temp file.
+    created: CreatedDirs,
 }
 
 impl Upload {
@@ -443,6 +496,7 @@ impl Upload {
     pub fn commit(mut self) -> Result<(), StorageError> {
         rustix::fs::renameat(&self.dir, self.temp.as_str(), &self.dir, self.leaf.as_str())?;
         self.committed = true;
+        self.created.0.clear(); // they hold the file now: keep them
         Ok(())
     }
 }
