@@ -139,12 +139,26 @@ impl Client {
             "PUT {} {size} {crc:08x}",
             crate::name::encode(name)
         ))?;
-        let copied = io::copy(&mut body.take(size), self.reader.get_mut())?;
-        if copied != size {
-            return Err(ClientError::Io(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                format!("local data ended after {copied} of {size} bytes"),
-            )));
+        let mut buf = vec![0; CHUNK];
+        let mut left = size;
+        while left > 0 {
+            let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+            let n = body.read(&mut buf[..want])?;
+            if n == 0 {
+                return Err(ClientError::Io(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    format!("local data ended after {} of {size} bytes", size - left),
+                )));
+            }
+            if let Err(err) = self.reader.get_mut().write_all(&buf[..n]) {
+                // The server may have refused the upload mid-body (a 413)
+                // and closed: its answer explains more than a broken pipe.
+                return Err(match self.read_ok() {
+                    Err(remote @ ClientError::Remote { .. }) => remote,
+                    _ => err.into(),
+                });
+            }
+            left -= n as u64;
         }
         let fields = self.read_ok()?;
         let stored_size: u64 = field(&fields, 0)?;

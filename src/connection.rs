@@ -11,8 +11,14 @@
 //!   |        |                                        |
 //!   +--------+---- STAT, LIST, DEL (answered at once) +
 //!            |
-//!            +---- QUIT, fatal error, EOF ----> Done (flush, then close)
+//!            +---- QUIT, fatal error, EOF ----> Done (flush) ---> Lingering
 //! ```
+//!
+//! `Lingering` is the lingering close: when the server ends a connection
+//! whose peer may still be sending (a 413 in the middle of a body, say), it
+//! half-closes and reads and discards what still arrives, up to a limit,
+//! before it closes. Closing a socket with unread input makes the kernel
+//! send a reset, which can destroy the error line before the peer reads it.
 //!
 //! The state is an enum that owns exactly what it needs and is changed by
 //! value. A connection at rest holds no buffers: bytes are read into the
@@ -54,6 +60,8 @@ const TURN_BUDGET: usize = 2 * 1024 * 1024;
 const MIN_OPERATION_COST: usize = 4 * 1024;
 /// Buffers that grew past this are freed once empty.
 const KEEP_CAPACITY: usize = 4 * 1024;
+/// Most bytes discarded while lingering before closing anyway.
+const LINGER_LIMIT: u64 = 16 * 1024 * 1024;
 
 /// What the reactor should do with a connection after [`Connection::drive`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,6 +92,7 @@ enum State {
     EchoingBody { left: u64 },
     DrainingBody { left: u64 },
     Done,
+    Lingering { left: u64 },
 }
 
 /// A PUT whose body is arriving.
@@ -178,7 +187,11 @@ impl Connection {
 
     /// Between requests with nothing queued: safe to close at shutdown.
     pub fn is_idle(&self) -> bool {
-        matches!(self.state, State::AwaitHeader) && self.sent == self.output.len()
+        match self.state {
+            State::AwaitHeader => self.sent == self.output.len(),
+            State::Lingering { .. } => true,
+            _ => false,
+        }
     }
 
     /// Logs the summary line for a closing connection.
@@ -205,7 +218,20 @@ impl Connection {
                 }
             } else {
                 match self.state {
-                    State::Done => return Step::Close,
+                    State::Done => {
+                        if self.peer_eof {
+                            return Step::Close;
+                        }
+                        // The peer then sees our FIN after the last byte.
+                        let _ = self.stream.shutdown(std::net::Shutdown::Write);
+                        self.state = State::Lingering { left: LINGER_LIMIT };
+                        0
+                    }
+                    State::Lingering { .. } if env.shutting_down => return Step::Close,
+                    State::Lingering { left } => match self.linger(scratch, left) {
+                        Ok(n) => n,
+                        Err(step) => return step,
+                    },
                     State::SendingBody(_) => match self.send_body() {
                         Ok(n) => n,
                         Err(step) => return step,
@@ -273,6 +299,25 @@ impl Connection {
             }
             Outcome::WouldBlock => Err(Step::Wait(Interest::WRITABLE)),
             other => Err(self.socket_failed(other)),
+        }
+    }
+
+    /// Reads and discards input until the peer closes or `left` runs out.
+    fn linger(&mut self, scratch: &mut [u8], left: u64) -> Result<usize, Step> {
+        let want = clamp_to(left, scratch.len());
+        if want == 0 {
+            return Err(Step::Close);
+        }
+        match socket::read(&mut self.stream, &mut scratch[..want]) {
+            Outcome::Done(n) => {
+                self.bytes_in += n as u64;
+                self.state = State::Lingering {
+                    left: left - n as u64,
+                };
+                Ok(n)
+            }
+            Outcome::WouldBlock => Err(Step::Wait(Interest::READABLE)),
+            _ => Err(Step::Close),
         }
     }
 
@@ -361,7 +406,7 @@ impl Connection {
                         self.queue_error(err.code, &err.message);
                         match err.recovery {
                             Recovery::Close => (State::Done, 0),
-                            Recovery::Skip { line, body } => (discard(body), line),
+                            Recovery::Skip { line, body } => (refused_body(body, env.config), line),
                         }
                     }
                 }
@@ -397,7 +442,7 @@ impl Connection {
                 };
                 (next, take)
             }
-            state @ (State::SendingBody(_) | State::Done) => (state, 0),
+            state @ (State::SendingBody(_) | State::Done | State::Lingering { .. }) => (state, 0),
         }
     }
 
@@ -483,7 +528,7 @@ impl Connection {
     fn start_put(&mut self, name: Name, size: u64, crc: Option<u32>, env: &mut Env<'_>) -> State {
         if env.config.read_only {
             self.queue_error(403, "server is read-only");
-            return discard(size);
+            return refused_body(size, env.config);
         }
         if let Some(max) = env.config.max_file_size.filter(|&max| size > max) {
             // Reading a body we refuse could take forever: close instead.
@@ -513,7 +558,7 @@ impl Connection {
             }
             Err(err) => {
                 self.refuse("PUT", &name, &err);
-                discard(size)
+                refused_body(size, env.config)
             }
         }
     }
@@ -618,7 +663,10 @@ impl Connection {
 
     /// Logs a socket failure and says to close.
     fn socket_failed(&mut self, outcome: Outcome) -> Step {
-        let busy = !matches!(self.state, State::AwaitHeader | State::Done);
+        let busy = !matches!(
+            self.state,
+            State::AwaitHeader | State::Done | State::Lingering { .. }
+        );
         match outcome {
             Outcome::Error(err) => warn!("#{} socket error: {err}", self.id),
             _ if busy => warn!("#{} peer went away mid-request", self.id),
@@ -641,7 +689,17 @@ impl Connection {
     }
 }
 
-/// The state after a refused or failed PUT: skip its remaining body.
+/// The state after a PUT refused before its body: skip the body, unless it
+/// is over `--max-file-size`, which we would not read for a stored file
+/// either (then answer and close, as for a 413).
+fn refused_body(size: u64, config: &Config) -> State {
+    match config.max_file_size {
+        Some(max) if size > max => State::Done,
+        _ => discard(size),
+    }
+}
+
+/// The state after a failed PUT: skip its remaining body.
 fn discard(left: u64) -> State {
     discard_or(left, State::DrainingBody { left })
 }

@@ -150,6 +150,38 @@ fn uploads_over_max_file_size_get_413_and_close() {
 }
 
 #[test]
+fn a_client_still_sending_an_oversized_body_reads_the_413() {
+    // The server answers 413 mid-body, then discards what still arrives
+    // before closing, so the answer is not lost to a connection reset.
+    let server = TestServer::start_with(|c| c.max_file_size = Some(1 << 20));
+    let mut client = server.client();
+    let err = client
+        .put_bytes("too-big", &pattern(8 << 20, 11))
+        .unwrap_err();
+    assert!(
+        matches!(err, ferry::client::ClientError::Remote { code: 413, .. }),
+        "{err:?}"
+    );
+    assert!(server.files_on_disk().is_empty());
+}
+
+#[test]
+fn refused_puts_over_the_size_limit_are_not_drained() {
+    let server = TestServer::start_with(|c| {
+        c.max_file_size = Some(1000);
+        c.read_only = true;
+    });
+    let mut raw = server.raw();
+    raw.send("PUT small 3\nabcECHO 1\n!");
+    assert!(raw.line().starts_with("ERR 403 "));
+    assert_eq!(raw.line(), "OK 1", "a small refused body is skipped");
+    raw.bytes(1);
+    raw.send("PUT huge 1000000000000\n");
+    assert!(raw.line().starts_with("ERR 403 "));
+    raw.expect_closed();
+}
+
+#[test]
 fn read_only_refuses_put_and_del_but_serves_reads() {
     let root = tempfile::tempdir().unwrap();
     std::fs::write(root.path().join("kept"), b"original").unwrap();
