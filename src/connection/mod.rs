@@ -33,7 +33,8 @@
 //! saying what readiness to wait for, that it used its share of this turn,
 //! or that the connection is finished.
 
-use std::fs::File;
+mod requests;
+
 use std::mem;
 use std::time::Instant;
 
@@ -42,10 +43,10 @@ use mio::Interest;
 use mio::net::TcpStream;
 
 use crate::config::Config;
-use crate::name::Name;
-use crate::protocol::{self, Recovery, Request, Response};
+use crate::protocol::{self, Recovery, Response};
 use crate::socket::{self, Outcome};
-use crate::storage::{Storage, StorageError, Upload};
+use crate::storage::Storage;
+use requests::{Receive, Send, discard, refused_body};
 
 /// Bytes read at once while waiting for a request line. Larger reads pick
 /// up pipelined requests in one go but are kept if a download interrupts.
@@ -93,27 +94,6 @@ enum State {
     DrainingBody { left: u64 },
     Done,
     Lingering { left: u64 },
-}
-
-/// A PUT whose body is arriving.
-struct Receive {
-    upload: Upload,
-    name: Name,
-    size: u64,
-    left: u64,
-    crc: u32,
-    expected_crc: Option<u32>,
-    started: Instant,
-}
-
-/// A GET whose body is going out.
-struct Send {
-    file: File,
-    name: Name,
-    offset: u64,
-    left: u64,
-    len: u64,
-    started: Instant,
 }
 
 /// One client connection.
@@ -446,197 +426,6 @@ impl Connection {
         }
     }
 
-    /// Acts on a parsed request: answers it at once or enters a body state.
-    fn start(&mut self, request: Request, env: &mut Env<'_>) -> State {
-        debug!("#{} {:?}", self.id, request);
-        match request {
-            Request::Put { name, size, crc } => self.start_put(name, size, crc, env),
-            Request::Get {
-                name,
-                offset,
-                length,
-            } => self.start_get(name, offset, length, env),
-            Request::Stat { name } => {
-                match env.storage.stat(&name) {
-                    Ok(info) => {
-                        info!("#{} STAT {name}", self.id);
-                        self.queue(Response::Stat {
-                            size: info.size,
-                            mtime: info.mtime,
-                        });
-                    }
-                    Err(err) => self.refuse("STAT", &name, &err),
-                }
-                State::AwaitHeader
-            }
-            Request::List { prefix } => {
-                match env.storage.list(&prefix) {
-                    Ok(entries) => {
-                        let mut body = Vec::new();
-                        for entry in &entries {
-                            let line = format!(
-                                "{} {} {}\n",
-                                entry.info.size,
-                                entry.info.mtime,
-                                crate::name::encode(&entry.name)
-                            );
-                            body.extend_from_slice(line.as_bytes());
-                        }
-                        info!(
-                            "#{} LIST {:?} {} files",
-                            self.id,
-                            prefix.as_str(),
-                            entries.len()
-                        );
-                        self.queue(Response::Length {
-                            len: body.len() as u64,
-                        });
-                        self.output.extend_from_slice(&body);
-                    }
-                    Err(err) => {
-                        warn!("#{} LIST failed: {err}", self.id);
-                        self.queue_error(err.code(), &err.to_string());
-                    }
-                }
-                State::AwaitHeader
-            }
-            Request::Del { name } => {
-                if env.config.read_only {
-                    self.queue_error(403, "server is read-only");
-                } else {
-                    match env.storage.delete(&name) {
-                        Ok(()) => {
-                            info!("#{} DEL {name}", self.id);
-                            self.queue(Response::Ok);
-                        }
-                        Err(err) => self.refuse("DEL", &name, &err),
-                    }
-                }
-                State::AwaitHeader
-            }
-            Request::Echo { size } => {
-                self.queue(Response::Length { len: size });
-                discard_or(size, State::EchoingBody { left: size })
-            }
-            Request::Quit => {
-                self.queue(Response::Ok);
-                State::Done
-            }
-        }
-    }
-
-    fn start_put(&mut self, name: Name, size: u64, crc: Option<u32>, env: &mut Env<'_>) -> State {
-        if env.config.read_only {
-            self.queue_error(403, "server is read-only");
-            return refused_body(size, env.config);
-        }
-        if let Some(max) = env.config.max_file_size.filter(|&max| size > max) {
-            // Reading a body we refuse could take forever: close instead.
-            warn!(
-                "#{} PUT {name}: {size} bytes is over the {max}-byte limit",
-                self.id
-            );
-            self.queue_error(413, &format!("file larger than the {max}-byte limit"));
-            return State::Done;
-        }
-        match env.storage.begin_upload(&name) {
-            Ok(upload) => {
-                let receive = Box::new(Receive {
-                    upload,
-                    name,
-                    size,
-                    left: size,
-                    crc: 0,
-                    expected_crc: crc,
-                    started: Instant::now(),
-                });
-                if size == 0 {
-                    self.finish_upload(*receive)
-                } else {
-                    State::ReceivingBody(receive)
-                }
-            }
-            Err(err) => {
-                self.refuse("PUT", &name, &err);
-                refused_body(size, env.config)
-            }
-        }
-    }
-
-    fn start_get(
-        &mut self,
-        name: Name,
-        offset: u64,
-        length: Option<u64>,
-        env: &mut Env<'_>,
-    ) -> State {
-        let (file, info) = match env.storage.open_read(&name) {
-            Ok(found) => found,
-            Err(err) => {
-                self.refuse("GET", &name, &err);
-                return State::AwaitHeader;
-            }
-        };
-        if offset > info.size {
-            self.queue_error(416, &format!("offset past the end ({} bytes)", info.size));
-            return State::AwaitHeader;
-        }
-        let len = (info.size - offset).min(length.unwrap_or(u64::MAX));
-        self.queue(Response::Body {
-            len,
-            total: info.size,
-        });
-        let send = Box::new(Send {
-            file,
-            name,
-            offset,
-            left: len,
-            len,
-            started: Instant::now(),
-        });
-        if len == 0 {
-            info!("#{} GET {} 0 bytes", self.id, send.name);
-            return State::AwaitHeader;
-        }
-        State::SendingBody(send)
-    }
-
-    /// Verifies and commits a fully received upload.
-    fn finish_upload(&mut self, receive: Receive) -> State {
-        let Receive {
-            upload,
-            name,
-            size,
-            crc,
-            expected_crc,
-            started,
-            ..
-        } = receive;
-        if let Some(expected) = expected_crc.filter(|&e| e != crc) {
-            warn!(
-                "#{} PUT {name}: checksum {crc:08x}, client said {expected:08x}",
-                self.id
-            );
-            self.queue_error(
-                422,
-                &format!("checksum mismatch: received {crc:08x}, expected {expected:08x}"),
-            );
-            return State::AwaitHeader; // dropping `upload` removes the temp file
-        }
-        match upload.commit() {
-            Ok(()) => {
-                info!(
-                    "#{} PUT {name} {size} bytes {:.3}s",
-                    self.id,
-                    started.elapsed().as_secs_f64()
-                );
-                self.queue(Response::Stored { size, crc });
-            }
-            Err(err) => self.refuse("PUT", &name, &err),
-        }
-        State::AwaitHeader
-    }
-
     /// The peer finished sending: answer what can be answered, then close.
     fn on_eof(&mut self) {
         let state = mem::replace(&mut self.state, State::Done);
@@ -675,11 +464,6 @@ impl Connection {
         Step::Close
     }
 
-    fn refuse(&mut self, verb: &str, name: &Name, err: &StorageError) {
-        info!("#{} {verb} {name}: ERR {} {err}", self.id, err.code());
-        self.queue_error(err.code(), &err.to_string());
-    }
-
     fn queue(&mut self, response: Response<'_>) {
         response.write_to(&mut self.output);
     }
@@ -687,26 +471,6 @@ impl Connection {
     fn queue_error(&mut self, code: u16, message: &str) {
         self.queue(Response::Error { code, message });
     }
-}
-
-/// The state after a PUT refused before its body: skip the body, unless it
-/// is over `--max-file-size`, which we would not read for a stored file
-/// either (then answer and close, as for a 413).
-fn refused_body(size: u64, config: &Config) -> State {
-    match config.max_file_size {
-        Some(max) if size > max => State::Done,
-        _ => discard(size),
-    }
-}
-
-/// The state after a failed PUT: skip its remaining body.
-fn discard(left: u64) -> State {
-    discard_or(left, State::DrainingBody { left })
-}
-
-/// `AwaitHeader` when there is no body left, else `state`.
-fn discard_or(left: u64, state: State) -> State {
-    if left == 0 { State::AwaitHeader } else { state }
 }
 
 /// A read size for `left` body bytes: enough to also pick up the next
