@@ -17,6 +17,13 @@ pub struct Config {
     /// Time without progress (idle, half-sent header, stalled body) after
     /// which a connection is closed.
     pub idle_timeout: Duration,
+    /// Longest a request line may take to arrive once it has begun.
+    pub header_timeout: Duration,
+    /// Slowest a body may move, in bytes per second averaged over each
+    /// `rate_window`; 0 turns the check off.
+    pub min_rate: u64,
+    /// Length of the windows the body rate is measured over.
+    pub rate_window: Duration,
     /// Largest PUT accepted; `None` for no limit.
     pub max_file_size: Option<u64>,
     /// Refuse PUT and DEL with `ERR 403`.
@@ -32,6 +39,9 @@ impl Default for Config {
             root: PathBuf::from("./ferry-data"),
             max_connections: 10_000,
             idle_timeout: Duration::from_secs(60),
+            header_timeout: Duration::from_secs(20),
+            min_rate: 500,
+            rate_window: Duration::from_secs(30),
             max_file_size: None,
             read_only: false,
             grace_period: Duration::from_secs(10),

@@ -82,7 +82,8 @@ pub struct Server {
     connections: Slab<Connection>,
     max_connections: usize,
     scratch: Box<[u8]>,
-    /// `(deadline, slab key, client id)`: one entry per live connection.
+    /// `(deadline, slab key, client id)`: one authoritative entry per live
+    /// connection, plus superseded ones that are skipped when they pop.
     timers: BinaryHeap<Reverse<(Instant, usize, u64)>>,
     /// Connections that used their budget with work left: `(key, id)`.
     ready: VecDeque<(usize, u64)>,
@@ -206,7 +207,7 @@ impl Server {
             if self.accept_pending && self.accept_paused_until.is_none_or(|until| now >= until) {
                 self.accept(now);
             }
-            self.expire_idle(now);
+            self.expire_deadlines(now);
             if self.shutdown_step(now) {
                 info!("server stopped");
                 return Ok(());
@@ -253,7 +254,8 @@ impl Server {
             config: &self.config,
             shutting_down: self.shutdown_deadline.is_some(),
         };
-        match conn.drive(&mut self.scratch, &mut env) {
+        let step = conn.drive(&mut self.scratch, &mut env);
+        match step {
             Step::Wait(interest) => {
                 if interest != conn.interest() {
                     let id = conn.id();
@@ -271,8 +273,12 @@ impl Server {
                 }
             }
             Step::Yield => self.ready.push_back((key, conn.id())),
-            Step::Close => self.close(key),
+            Step::Close => {
+                self.close(key);
+                return;
+            }
         }
+        self.reschedule(key);
     }
 
     fn close(&mut self, key: usize) {
@@ -341,34 +347,54 @@ impl Server {
             warn!("register {peer}: {err}");
             return;
         }
+        let deadline = conn.deadline(&self.config);
+        conn.set_scheduled(deadline);
         entry.insert(conn);
         info!("#{id} connected from {peer}");
-        self.timers
-            .push(Reverse((now + self.config.idle_timeout, key, id)));
+        self.timers.push(Reverse((deadline, key, id)));
         self.drive(key, None);
     }
 
-    /// Closes connections that made no progress for the idle timeout; each
-    /// connection has one heap entry, pushed back when it has been active.
-    fn expire_idle(&mut self, now: Instant) {
-        while let Some(&Reverse((deadline, key, id))) = self.timers.peek() {
-            if deadline > now {
+    /// Closes connections past one of their deadlines (idle, request line,
+    /// body rate). Each connection has one authoritative heap entry, at the
+    /// time it last [scheduled](Connection::scheduled); entries superseded
+    /// by an earlier one are skipped when they come up.
+    fn expire_deadlines(&mut self, now: Instant) {
+        while let Some(&Reverse((at, key, id))) = self.timers.peek() {
+            if at > now {
                 break;
             }
             self.timers.pop();
-            let Some(conn) = self.connections.get(key).filter(|c| c.id() == id) else {
+            let Some(conn) = self.connections.get_mut(key).filter(|c| c.id() == id) else {
                 continue;
             };
-            let due = conn.last_progress() + self.config.idle_timeout;
-            if due <= now {
-                warn!(
-                    "#{id} no progress for {:?}; closing",
-                    self.config.idle_timeout
-                );
-                self.close(key);
-            } else {
-                self.timers.push(Reverse((due, key, id)));
+            if conn.scheduled() != at {
+                continue;
             }
+            match conn.expired(now, &self.config) {
+                Some(reason) => {
+                    warn!("#{id} {reason}; closing");
+                    self.close(key);
+                }
+                None => {
+                    let next = conn.deadline(&self.config);
+                    conn.set_scheduled(next);
+                    self.timers.push(Reverse((next, key, id)));
+                }
+            }
+        }
+    }
+
+    /// Adds a heap entry if a connection's deadline moved earlier than its
+    /// current one (a request line began, a body started).
+    fn reschedule(&mut self, key: usize) {
+        let Some(conn) = self.connections.get_mut(key) else {
+            return;
+        };
+        let deadline = conn.deadline(&self.config);
+        if deadline < conn.scheduled() {
+            conn.set_scheduled(deadline);
+            self.timers.push(Reverse((deadline, key, conn.id())));
         }
     }
 

@@ -26,6 +26,16 @@ pub struct ServeArgs {
     /// Seconds without progress before a connection is closed.
     #[arg(long, default_value = "60", value_parser = parse_seconds)]
     idle_timeout: Duration,
+    /// Seconds a request line may take to arrive once it has begun.
+    #[arg(long, default_value = "20", value_parser = parse_seconds)]
+    header_timeout: Duration,
+    /// Slowest a body may move, in bytes/s averaged over --rate-window
+    /// (0 turns the check off).
+    #[arg(long, default_value_t = 500)]
+    min_rate: u64,
+    /// Seconds over which --min-rate is measured.
+    #[arg(long, default_value = "30", value_parser = parse_seconds)]
+    rate_window: Duration,
     /// Largest accepted upload, in bytes (suffixes K, M, G, T allowed).
     #[arg(long, value_parser = parse_size)]
     max_file_size: Option<u64>,
@@ -53,6 +63,9 @@ pub fn run(args: ServeArgs) -> ExitCode {
         root: args.root,
         max_connections: args.max_connections,
         idle_timeout: args.idle_timeout,
+        header_timeout: args.header_timeout,
+        min_rate: args.min_rate,
+        rate_window: args.rate_window,
         max_file_size: args.max_file_size,
         read_only: args.read_only,
         grace_period: args.grace_period,

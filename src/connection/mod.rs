@@ -33,6 +33,7 @@
 //! saying what readiness to wait for, that it used its share of this turn,
 //! or that the connection is finished.
 
+mod deadline;
 mod requests;
 
 use std::mem;
@@ -46,6 +47,7 @@ use crate::config::Config;
 use crate::protocol::{self, Recovery, Response};
 use crate::socket::{self, Outcome};
 use crate::storage::Storage;
+use deadline::Timing;
 use requests::{Receive, Send, discard, refused_body};
 
 /// Bytes read at once while waiting for a request line. Larger reads pick
@@ -111,7 +113,7 @@ pub struct Connection {
     sent: usize,
     peer_eof: bool,
     interest: Interest,
-    last_progress: Instant,
+    timing: Timing,
     opened: Instant,
     requests: u64,
     bytes_in: u64,
@@ -130,7 +132,7 @@ impl Connection {
             sent: 0,
             peer_eof: false,
             interest: Interest::READABLE,
-            last_progress: now,
+            timing: Timing::new(now),
             opened: now,
             requests: 0,
             bytes_in: 0,
@@ -160,11 +162,6 @@ impl Connection {
         self.interest = interest;
     }
 
-    /// When bytes last moved in either direction.
-    pub fn last_progress(&self) -> Instant {
-        self.last_progress
-    }
-
     /// Between requests with nothing queued: safe to close at shutdown.
     pub fn is_idle(&self) -> bool {
         match self.state {
@@ -189,6 +186,12 @@ impl Connection {
     /// Makes as much progress as the socket, the disk and this turn's
     /// budget allow. `scratch` is the reactor-wide I/O buffer.
     pub fn drive(&mut self, scratch: &mut [u8], env: &mut Env<'_>) -> Step {
+        let step = self.drive_until_blocked(scratch, env);
+        self.note_phase(Instant::now());
+        step
+    }
+
+    fn drive_until_blocked(&mut self, scratch: &mut [u8], env: &mut Env<'_>) -> Step {
         let mut budget = TURN_BUDGET;
         loop {
             let moved = if self.sent < self.output.len() {
@@ -224,7 +227,7 @@ impl Connection {
                 }
             };
             if moved > 0 {
-                self.last_progress = Instant::now();
+                self.timing.progressed(Instant::now(), moved);
             }
             budget = budget.saturating_sub(moved.max(MIN_OPERATION_COST));
             if budget == 0 {

@@ -1,0 +1,106 @@
+//! Deadlines against slow peers: a request line must complete within
+//! `header_timeout` (slowloris), a body must keep `min_rate` (slow POST,
+//! slow reads), and neither touches an honest connection resting between
+//! requests.
+
+mod support;
+
+use std::io::{ErrorKind, Read};
+use std::time::{Duration, Instant};
+
+use support::{PATIENCE, Raw, TestServer, crc_hex, pattern};
+
+/// Sends `chunk` every `every` until the server closes the connection;
+/// returns how long that took. Each send counts as progress, so only a
+/// deadline other than the idle timeout can end this.
+fn trickle_until_closed(raw: &mut Raw, chunk: &[u8], every: Duration) -> Duration {
+    let started = Instant::now();
+    raw.stream.set_read_timeout(Some(every)).unwrap();
+    let mut buf = [0; 256];
+    loop {
+        assert!(started.elapsed() < PATIENCE, "the server never closed the connection");
+        let _ = std::io::Write::write_all(&mut raw.stream, chunk);
+        match raw.stream.read(&mut buf) {
+            Ok(0) => return started.elapsed(),
+            Ok(_) => continue, // an error line before the close
+            Err(err) if matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+            Err(_) => return started.elapsed(), // reset
+        }
+    }
+}
+
+#[test]
+fn a_request_line_dribbled_byte_by_byte_hits_the_header_deadline() {
+    let header_timeout = Duration::from_millis(300);
+    let server = TestServer::start_with(|c| c.header_timeout = header_timeout);
+    let mut raw = server.raw();
+    raw.send("GET slow");
+    let took = trickle_until_closed(&mut raw, b"o", Duration::from_millis(20));
+    assert!(took >= header_timeout - Duration::from_millis(50), "{took:?}");
+}
+
+#[test]
+fn a_body_under_the_minimum_rate_is_cut_off_and_leaves_nothing() {
+    let server = TestServer::start_with(|c| {
+        c.min_rate = 10_000;
+        c.rate_window = Duration::from_millis(300);
+    });
+    let mut raw = server.raw();
+    raw.send("PUT slow-post 1000000\n");
+    // 10 bytes every 20 ms: 500 bytes/s, far under 10,000.
+    trickle_until_closed(&mut raw, &[b'x'; 10], Duration::from_millis(20));
+    assert!(server.files_on_disk().is_empty(), "{:?}", server.files_on_disk());
+}
+
+#[test]
+fn a_reader_under_the_minimum_rate_is_cut_off() {
+    // One connection slot: a newcomer is served only once the server has
+    // dropped the slow reader (whose socket still holds megabytes of the
+    // file, so the reader itself would take ages to see the close).
+    let server = TestServer::start_with(|c| {
+        c.min_rate = 10_000;
+        c.rate_window = Duration::from_millis(300);
+        c.max_connections = 1;
+    });
+    let mut client = server.client();
+    client.put_bytes("big", &pattern(32 << 20, 1)).unwrap();
+    client.quit().unwrap();
+    let mut slow = Raw::connect(server.addr);
+    loop {
+        // The uploader's slot may not be free yet.
+        if slow.line().starts_with("OK FERRY/1") {
+            break;
+        }
+        slow = Raw::connect(server.addr);
+    }
+    slow.send("GET big\n");
+    assert_eq!(slow.line(), format!("OK {0} {0}", 32 << 20));
+    let started = Instant::now();
+    loop {
+        assert!(started.elapsed() < PATIENCE, "slow reader never cut off");
+        let mut newcomer = Raw::connect(server.addr);
+        if newcomer.line().starts_with("OK FERRY/1") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn fast_transfers_and_resting_connections_are_left_alone() {
+    let server = TestServer::start_with(|c| {
+        c.header_timeout = Duration::from_millis(200);
+        c.min_rate = 10_000;
+        c.rate_window = Duration::from_millis(200);
+    });
+    let mut raw = server.raw();
+    let body = pattern(4 << 20, 2);
+    raw.send(format!("PUT fast {}\n", body.len()));
+    raw.send(&body);
+    assert_eq!(raw.line(), format!("OK {} {}", body.len(), crc_hex(&body)));
+    // Resting between requests is governed by the idle timeout alone.
+    std::thread::sleep(Duration::from_millis(600));
+    raw.send("ECHO 2\nok");
+    assert_eq!(raw.line(), "OK 2");
+    assert_eq!(raw.bytes(2), b"ok");
+}
