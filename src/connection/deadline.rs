@@ -119,13 +119,13 @@ impl Connection {
         if now >= timing.last_progress + config.idle_timeout {
             return Some(format!("no progress for {}", secs(config.idle_timeout)));
         }
-        if let Some(started) = timing.header_started {
-            if now >= started + config.header_timeout {
-                return Some(format!(
-                    "request line not complete after {}",
-                    secs(config.header_timeout)
-                ));
-            }
+        if let Some(started) = timing.header_started
+            && now >= started + config.header_timeout
+        {
+            return Some(format!(
+                "request line not complete after {}",
+                secs(config.header_timeout)
+            ));
         }
         if let Some(window) = timing.window.filter(|_| config.min_rate > 0) {
             let elapsed = now.duration_since(window.started);
