@@ -31,14 +31,16 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use log::{debug, error, info, warn};
-use mio::net::{TcpListener, TcpStream};
+use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token, Waker};
 use slab::Slab;
 
 use crate::config::Config;
 use crate::connection::{Connection, Env, Step};
-use crate::protocol::Response;
 use crate::storage::Storage;
+use accept::{AcceptState, raise_fd_limit};
+
+mod accept;
 
 const LISTENER: Token = Token(usize::MAX);
 const WAKER: Token = Token(usize::MAX - 1);
@@ -46,12 +48,11 @@ const SIGNALS: Token = Token(usize::MAX - 2);
 
 /// The reactor-wide buffer every body passes through.
 const SCRATCH_SIZE: usize = 256 * 1024;
-/// Accepts per turn, so a connection storm cannot starve transfers.
-const ACCEPTS_PER_TURN: usize = 256;
-/// How long to stop accepting when out of descriptors.
-const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
-/// Descriptors kept back from the connection cap for files and directories.
-const RESERVED_FDS: u64 = 64;
+/// Descriptors kept back from the connection cap for the files and
+/// directories that transfers open: an eighth of the limit, at least 16.
+fn reserved_fds(limit: u64) -> u64 {
+    (limit / 8).max(16)
+}
 
 /// Asks a running server to shut down; cheap to clone, usable from any
 /// thread. The first request drains in-flight transfers for the grace
@@ -88,8 +89,7 @@ pub struct Server {
     /// Connections that used their budget with work left: `(key, id)`.
     ready: VecDeque<(usize, u64)>,
     next_client_id: u64,
-    accept_pending: bool,
-    accept_paused_until: Option<Instant>,
+    accepting: AcceptState,
     shutdown_requests: Arc<AtomicUsize>,
     shutdowns_seen: usize,
     shutdown_deadline: Option<Instant>,
@@ -113,7 +113,10 @@ impl Server {
         let fd_limit = raise_fd_limit();
         let max_connections = config
             .max_connections
-            .min(usize::try_from(fd_limit.saturating_sub(RESERVED_FDS)).unwrap_or(usize::MAX))
+            .min(
+                usize::try_from(fd_limit.saturating_sub(reserved_fds(fd_limit)))
+                    .unwrap_or(usize::MAX),
+            )
             .max(1);
         let poll = Poll::new()?;
         let mut listener = TcpListener::bind(config.listen)?;
@@ -133,8 +136,7 @@ impl Server {
             timers: BinaryHeap::new(),
             ready: VecDeque::new(),
             next_client_id: 1,
-            accept_pending: true,
-            accept_paused_until: None,
+            accepting: AcceptState::new(),
             shutdown_requests: Arc::new(AtomicUsize::new(0)),
             shutdowns_seen: 0,
             shutdown_deadline: None,
@@ -196,7 +198,7 @@ impl Server {
             }
             for event in events.iter() {
                 match event.token() {
-                    LISTENER => self.accept_pending = true,
+                    LISTENER => self.accepting.pending = true,
                     WAKER => {}
                     SIGNALS => self.collect_signals(),
                     Token(key) => self.drive(key, None),
@@ -204,7 +206,9 @@ impl Server {
             }
             self.drive_ready();
             let now = Instant::now();
-            if self.accept_pending && self.accept_paused_until.is_none_or(|until| now >= until) {
+            if self.accepting.pending
+                && self.accepting.paused_until.is_none_or(|until| now >= until)
+            {
                 self.accept(now);
             }
             self.expire_deadlines(now);
@@ -216,13 +220,13 @@ impl Server {
     }
 
     fn poll_timeout(&self, now: Instant) -> Option<Duration> {
-        let accepting = self.accept_pending && self.listener.is_some();
-        if !self.ready.is_empty() || (accepting && self.accept_paused_until.is_none()) {
+        let accepting = self.accepting.pending && self.listener.is_some();
+        if !self.ready.is_empty() || (accepting && self.accepting.paused_until.is_none()) {
             return Some(Duration::ZERO);
         }
         let deadlines = [
             self.timers.peek().map(|Reverse((at, _, _))| *at),
-            self.accept_paused_until.filter(|_| accepting),
+            self.accepting.paused_until.filter(|_| accepting),
             self.shutdown_deadline,
         ];
         deadlines
@@ -290,69 +294,9 @@ impl Server {
             debug!("#{} deregister: {err}", conn.id());
         }
         conn.log_close();
-        if self.accept_paused_until.take().is_some() {
+        if self.accepting.paused_until.take().is_some() {
             info!("a descriptor is free again; accepting resumed");
         }
-    }
-
-    fn accept(&mut self, now: Instant) {
-        self.accept_paused_until = None;
-        for _ in 0..ACCEPTS_PER_TURN {
-            let Some(listener) = &self.listener else {
-                return;
-            };
-            match listener.accept() {
-                Ok((stream, peer)) => self.admit(stream, peer, now),
-                Err(err) if err.kind() == ErrorKind::WouldBlock => {
-                    self.accept_pending = false;
-                    return;
-                }
-                Err(err) if is_resource_exhaustion(&err) => {
-                    // The backlog keeps the waiting connections; retry when a
-                    // connection closes or after a pause, not in a busy loop.
-                    warn!(
-                        "accept: {err}; pausing accepts for {}ms",
-                        ACCEPT_BACKOFF.as_millis()
-                    );
-                    self.accept_paused_until = Some(now + ACCEPT_BACKOFF);
-                    return;
-                }
-                Err(err) => debug!("accept: {err}"),
-            }
-        }
-    }
-
-    fn admit(&mut self, stream: TcpStream, peer: SocketAddr, now: Instant) {
-        if self.connections.len() >= self.max_connections {
-            refuse_busy(&stream);
-            debug!(
-                "refused {peer}: {} connections open",
-                self.connections.len()
-            );
-            return;
-        }
-        if let Err(err) = stream.set_nodelay(true) {
-            debug!("set_nodelay for {peer}: {err}");
-        }
-        let id = self.next_client_id;
-        self.next_client_id += 1;
-        let entry = self.connections.vacant_entry();
-        let key = entry.key();
-        let mut conn = Connection::new(stream, id, now);
-        if let Err(err) =
-            self.poll
-                .registry()
-                .register(conn.stream_mut(), Token(key), Interest::READABLE)
-        {
-            warn!("register {peer}: {err}");
-            return;
-        }
-        let deadline = conn.deadline(&self.config);
-        conn.set_scheduled(deadline);
-        entry.insert(conn);
-        info!("#{id} connected from {peer}");
-        self.timers.push(Reverse((deadline, key, id)));
-        self.drive(key, None);
     }
 
     /// Closes connections past one of their deadlines (idle, request line,
@@ -451,46 +395,4 @@ impl Server {
             self.config.grace_period
         );
     }
-}
-
-/// Tells a connection over the cap why it is being closed. Best effort: a
-/// fresh socket's send buffer has room for one short line.
-fn refuse_busy(stream: &TcpStream) {
-    let mut line = Vec::new();
-    Response::Error {
-        code: 503,
-        message: "busy",
-    }
-    .write_to(&mut line);
-    let _ = crate::socket::write(stream, &line, false);
-}
-
-fn is_resource_exhaustion(err: &io::Error) -> bool {
-    matches!(
-        err.raw_os_error(),
-        Some(libc_errno) if [
-            rustix::io::Errno::MFILE.raw_os_error(),
-            rustix::io::Errno::NFILE.raw_os_error(),
-            rustix::io::Errno::NOBUFS.raw_os_error(),
-            rustix::io::Errno::NOMEM.raw_os_error(),
-        ].contains(&libc_errno)
-    )
-}
-
-/// Raises the open-files soft limit to the hard limit; returns the limit
-/// now in force.
-fn raise_fd_limit() -> u64 {
-    use rustix::process::{Resource, getrlimit, setrlimit};
-    let mut limit = getrlimit(Resource::Nofile);
-    let current = limit.current.unwrap_or(u64::MAX);
-    if limit.maximum != limit.current {
-        let wanted = limit.maximum;
-        limit.current = wanted;
-        if let Err(err) = setrlimit(Resource::Nofile, limit) {
-            warn!("could not raise the open-files limit: {err}");
-            return current;
-        }
-        return wanted.unwrap_or(u64::MAX);
-    }
-    current
 }

@@ -1,0 +1,213 @@
+//! Accepting connections without ever taking the server down.
+//!
+//! Accepts are bounded per turn. Over `--max-connections` a newcomer gets
+//! `ERR 503 busy`. When the process runs out of descriptors, the server
+//! closes a spare descriptor it keeps for the purpose, accepts the waiting
+//! connection, answers `ERR 503 busy`, closes it and takes the spare back
+//! (the "reserve descriptor" technique): waiting clients get a clear answer
+//! instead of hanging in the backlog, and the loop never spins on EMFILE.
+//! If even that fails, accepting pauses until a connection closes or
+//! [`ACCEPT_BACKOFF`] passes. Each episode is logged once.
+
+use std::cmp::Reverse;
+use std::fs::File;
+use std::io::{self, ErrorKind};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use log::{debug, info, warn};
+use mio::net::TcpStream;
+use mio::{Interest, Token};
+
+use super::Server;
+use crate::connection::Connection;
+use crate::protocol::Response;
+
+/// Accepts per turn, so a connection storm cannot starve transfers.
+const ACCEPTS_PER_TURN: usize = 256;
+/// How long to stop accepting when even the spare descriptor cannot help.
+pub(super) const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// What happens to the connections at the head of the backlog.
+#[derive(Debug, Default)]
+pub(super) struct AcceptState {
+    /// The listener may have connections waiting.
+    pub(super) pending: bool,
+    /// Accepting is paused until then.
+    pub(super) paused_until: Option<Instant>,
+    /// Kept open to be given up when descriptors run out.
+    spare: Option<File>,
+    /// Connections refused in the current out-of-descriptors episode.
+    shed: Option<u64>,
+    /// A pause was logged in the current episode.
+    paused_logged: bool,
+}
+
+impl AcceptState {
+    pub(super) fn new() -> AcceptState {
+        AcceptState {
+            pending: true,
+            spare: open_spare(),
+            ..AcceptState::default()
+        }
+    }
+}
+
+fn open_spare() -> Option<File> {
+    File::open("/dev/null")
+        .map_err(|err| warn!("no spare descriptor for running out of descriptors: {err}"))
+        .ok()
+}
+
+impl Server {
+    pub(super) fn accept(&mut self, now: Instant) {
+        self.accepting.paused_until = None;
+        for _ in 0..ACCEPTS_PER_TURN {
+            let Some(listener) = &self.listener else {
+                return;
+            };
+            match listener.accept() {
+                Ok((stream, peer)) => {
+                    self.end_shedding();
+                    self.admit(stream, peer, now);
+                }
+                Err(err) if err.kind() == ErrorKind::WouldBlock => {
+                    self.accepting.pending = false;
+                    return;
+                }
+                Err(err) if is_out_of_descriptors(&err) && self.shed_one() => {}
+                Err(err) if is_out_of_descriptors(&err) || is_low_memory(&err) => {
+                    // Neither accepting nor refusing is possible: wait for a
+                    // connection to close, or a moment, instead of spinning.
+                    if self.accepting.paused_logged {
+                        debug!("accept: {err}; paused");
+                    } else {
+                        warn!(
+                            "accept: {err}; pausing accepts for {}ms",
+                            ACCEPT_BACKOFF.as_millis()
+                        );
+                        self.accepting.paused_logged = true;
+                    }
+                    self.accepting.paused_until = Some(now + ACCEPT_BACKOFF);
+                    return;
+                }
+                Err(err) => debug!("accept: {err}"),
+            }
+        }
+    }
+
+    /// Out of descriptors: uses the spare one to accept and refuse the next
+    /// waiting connection. Returns false if that was not possible.
+    fn shed_one(&mut self) -> bool {
+        let Some(listener) = &self.listener else {
+            return false;
+        };
+        if self.accepting.shed.is_none() {
+            warn!("out of file descriptors: refusing new connections until some close");
+            self.accepting.shed = Some(0);
+        }
+        let Some(spare) = self.accepting.spare.take() else {
+            return false;
+        };
+        drop(spare);
+        let accepted = listener.accept();
+        self.accepting.spare = open_spare();
+        match accepted {
+            Ok((stream, _)) => {
+                refuse_busy(&stream);
+                *self.accepting.shed.get_or_insert(0) += 1;
+                self.accepting.spare.is_some()
+            }
+            Err(err) if err.kind() == ErrorKind::WouldBlock => {
+                self.accepting.pending = false;
+                false
+            }
+            Err(_) => false,
+        }
+    }
+
+    fn end_shedding(&mut self) {
+        self.accepting.paused_logged = false;
+        if let Some(shed) = self.accepting.shed.take() {
+            info!("descriptors available again; refused {shed} connections meanwhile");
+        }
+        if self.accepting.spare.is_none() {
+            self.accepting.spare = open_spare();
+        }
+    }
+
+    fn admit(&mut self, stream: TcpStream, peer: SocketAddr, now: Instant) {
+        if self.connections.len() >= self.max_connections {
+            refuse_busy(&stream);
+            debug!(
+                "refused {peer}: {} connections open",
+                self.connections.len()
+            );
+            return;
+        }
+        if let Err(err) = stream.set_nodelay(true) {
+            debug!("set_nodelay for {peer}: {err}");
+        }
+        let id = self.next_client_id;
+        self.next_client_id += 1;
+        let entry = self.connections.vacant_entry();
+        let key = entry.key();
+        let mut conn = Connection::new(stream, id, now);
+        if let Err(err) =
+            self.poll
+                .registry()
+                .register(conn.stream_mut(), Token(key), Interest::READABLE)
+        {
+            warn!("register {peer}: {err}");
+            return;
+        }
+        let deadline = conn.deadline(&self.config);
+        conn.set_scheduled(deadline);
+        entry.insert(conn);
+        info!("#{id} connected from {peer}");
+        self.timers.push(Reverse((deadline, key, id)));
+        self.drive(key, None);
+    }
+}
+
+/// Tells a connection over the cap why it is being closed. Best effort: a
+/// fresh socket's send buffer has room for one short line.
+fn refuse_busy(stream: &TcpStream) {
+    let mut line = Vec::new();
+    Response::Error {
+        code: 503,
+        message: "busy",
+    }
+    .write_to(&mut line);
+    let _ = crate::socket::write(stream, &line, false);
+}
+
+fn is_out_of_descriptors(err: &io::Error) -> bool {
+    use rustix::io::Errno;
+    let errno = err.raw_os_error().map(Errno::from_raw_os_error);
+    matches!(errno, Some(Errno::MFILE | Errno::NFILE))
+}
+
+fn is_low_memory(err: &io::Error) -> bool {
+    use rustix::io::Errno;
+    let errno = err.raw_os_error().map(Errno::from_raw_os_error);
+    matches!(errno, Some(Errno::NOBUFS | Errno::NOMEM))
+}
+
+/// Raises the open-files soft limit to the hard limit; returns the limit
+/// now in force.
+pub(super) fn raise_fd_limit() -> u64 {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let mut limit = getrlimit(Resource::Nofile);
+    let current = limit.current.unwrap_or(u64::MAX);
+    if limit.maximum != limit.current {
+        let wanted = limit.maximum;
+        limit.current = wanted;
+        if let Err(err) = setrlimit(Resource::Nofile, limit) {
+            warn!("could not raise the open-files limit: {err}");
+            return current;
+        }
+        return wanted.unwrap_or(u64::MAX);
+    }
+    current
+}
