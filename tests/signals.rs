@@ -4,87 +4,16 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
-use std::path::Path;
-use std::process::{Child, ChildStderr, Command, Stdio};
 use std::time::Duration;
 
+use support::process::Process;
 use support::{Raw, crc_hex, pattern};
-
-/// A `ferry serve` child process on a free port.
-struct Process {
-    child: Child,
-    addr: SocketAddr,
-    _stderr: std::thread::JoinHandle<()>,
-}
-
-impl Process {
-    fn start(root: &Path) -> Process {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_ferry"))
-            .args([
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--grace-period",
-                "20",
-                "--root",
-            ])
-            .arg(root)
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn ferry serve");
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        // The startup log line names the bound address: "... on 127.0.0.1:PORT, ...".
-        let addr = loop {
-            let line = lines
-                .next()
-                .expect("server exited before listening")
-                .unwrap();
-            if let Some(rest) = line.split(" on 127.0.0.1:").nth(1) {
-                let port = rest.split(',').next().unwrap();
-                break format!("127.0.0.1:{port}").parse().unwrap();
-            }
-        };
-        // Keep draining stderr so the server never blocks on a full pipe.
-        let stderr = std::thread::spawn(move || drain(lines));
-        Process {
-            child,
-            addr,
-            _stderr: stderr,
-        }
-    }
-
-    fn signal(&self, signal: rustix::process::Signal) {
-        let pid = rustix::process::Pid::from_raw(self.child.id() as i32).unwrap();
-        rustix::process::kill_process(pid, signal).unwrap();
-    }
-
-    fn wait(&mut self) -> std::process::ExitStatus {
-        self.child.wait().unwrap()
-    }
-}
-
-impl Drop for Process {
-    /// A failed test must not leave a server running.
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn drain(lines: std::io::Lines<BufReader<ChildStderr>>) {
-    for _ in lines {}
-}
 
 #[test]
 fn sigterm_lets_an_upload_finish_then_exits_zero() {
     use rustix::process::Signal;
     let root = tempfile::tempdir().unwrap();
-    let mut server = Process::start(root.path());
+    let mut server = Process::start(root.path(), &["--grace-period", "20"]);
     let mut idle = Raw::connect(server.addr);
     idle.line();
     let mut uploading = Raw::connect(server.addr);
@@ -110,7 +39,7 @@ fn sigterm_lets_an_upload_finish_then_exits_zero() {
 fn sigint_on_an_idle_server_exits_zero_at_once() {
     use rustix::process::Signal;
     let root = tempfile::tempdir().unwrap();
-    let mut server = Process::start(root.path());
+    let mut server = Process::start(root.path(), &["--grace-period", "20"]);
     server.signal(Signal::INT);
     assert!(server.wait().success());
 }
@@ -119,7 +48,7 @@ fn sigint_on_an_idle_server_exits_zero_at_once() {
 fn sigkill_mid_upload_keeps_the_old_file_and_restart_sweeps_the_temp_file() {
     use rustix::process::Signal;
     let root = tempfile::tempdir().unwrap();
-    let mut server = Process::start(root.path());
+    let mut server = Process::start(root.path(), &["--grace-period", "20"]);
     let mut client = ferry::Client::connect(server.addr).unwrap();
     client.put_bytes("precious", b"version 1").unwrap();
 
@@ -151,10 +80,32 @@ fn sigkill_mid_upload_keeps_the_old_file_and_restart_sweeps_the_temp_file() {
         b"version 1"
     );
 
-    let mut restarted = Process::start(root.path());
+    let mut restarted = Process::start(root.path(), &["--grace-period", "20"]);
     assert!(!temp_exists(), "stale temp file swept at startup");
     let mut client = ferry::Client::connect(restarted.addr).unwrap();
     assert_eq!(client.get_bytes("precious").unwrap(), b"version 1");
     restarted.signal(Signal::TERM);
     assert!(restarted.wait().success());
+}
+
+#[test]
+fn a_second_signal_ends_the_grace_period_at_once() {
+    use rustix::process::Signal;
+    let root = tempfile::tempdir().unwrap();
+    let mut server = Process::start(root.path(), &["--grace-period", "600"]);
+    let mut uploading = Raw::connect(server.addr);
+    uploading.line();
+    uploading.send("PUT unfinished 1000000\n");
+    uploading.send(pattern(1000, 3));
+    let mut probe = Raw::connect(server.addr);
+    probe.line();
+    probe.send("ECHO 1\n.");
+    assert_eq!(probe.line(), "OK 1");
+
+    server.signal(Signal::TERM);
+    probe.expect_closed(); // the first signal was handled
+    server.signal(Signal::TERM);
+    assert!(server.wait().success(), "exit status 0");
+    let left: Vec<_> = std::fs::read_dir(root.path()).unwrap().collect();
+    assert!(left.is_empty(), "temp file left behind: {left:?}");
 }

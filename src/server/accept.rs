@@ -111,19 +111,21 @@ impl Server {
         };
         drop(spare);
         let accepted = listener.accept();
-        self.accepting.spare = open_spare();
-        match accepted {
+        let refused = match accepted {
             Ok((stream, _)) => {
                 refuse_busy(&stream);
+                drop(stream); // before taking the spare back, which needs its slot
                 *self.accepting.shed.get_or_insert(0) += 1;
-                self.accepting.spare.is_some()
+                true
             }
             Err(err) if err.kind() == ErrorKind::WouldBlock => {
                 self.accepting.pending = false;
                 false
             }
             Err(_) => false,
-        }
+        };
+        self.accepting.spare = open_spare();
+        refused && self.accepting.spare.is_some()
     }
 
     fn end_shedding(&mut self) {

@@ -2,6 +2,8 @@
 //! with a temporary root, and raw-socket clients that check exact bytes.
 #![allow(dead_code)] // each test crate uses a different subset
 
+pub mod process;
+
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};

@@ -1,0 +1,70 @@
+//! Overload: when the process runs out of file descriptors, new clients get
+//! a clear `ERR 503 busy` instead of hanging, the event loop does not spin,
+//! the episode is logged once, and service resumes when descriptors free up.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use support::process::Process;
+use support::{PATIENCE, Raw};
+
+/// Clock ticks per second of /proc/<pid>/stat (USER_HZ, 100 on Linux).
+const TICKS_PER_SECOND: u64 = 100;
+
+#[test]
+fn out_of_descriptors_refuses_cleanly_without_spinning_and_recovers() {
+    let root = tempfile::tempdir().unwrap();
+    // Sparse and far larger than any socket buffer: no GET of it finishes.
+    let big = std::fs::File::create(root.path().join("big")).unwrap();
+    big.set_len(1 << 30).unwrap();
+    let server = Process::start_with_fd_limit(root.path(), 128, &[]);
+
+    // Fill the descriptor table: every GET that a client does not read holds
+    // a socket and an open file.
+    let mut holders = Vec::new();
+    let exhausted_by = loop {
+        assert!(holders.len() < 200, "never ran out of descriptors");
+        let mut raw = Raw::connect(server.addr);
+        let greeting = raw.line();
+        if greeting == "ERR 503 busy" {
+            break "accept";
+        }
+        raw.send("GET big\n");
+        let answer = raw.line();
+        holders.push(raw);
+        if answer.starts_with("ERR 503 ") {
+            break "open";
+        }
+        assert!(answer.starts_with("OK "), "{answer:?}");
+    };
+
+    // A storm of newcomers: each is told the server is busy.
+    let ticks_before = server.cpu_ticks();
+    let mut storm: Vec<Raw> = (0..100).map(|_| Raw::connect(server.addr)).collect();
+    for raw in &mut storm {
+        assert_eq!(raw.line(), "ERR 503 busy", "(exhausted at {exhausted_by})");
+    }
+    // Nothing left to do: the loop must be asleep, not spinning on EMFILE.
+    std::thread::sleep(Duration::from_secs(1));
+    let used = server.cpu_ticks() - ticks_before;
+    assert!(
+        used < TICKS_PER_SECOND / 2,
+        "server used {used} ticks of CPU during the storm"
+    );
+    assert_eq!(server.log_lines("refusing new connections").len(), 1);
+
+    // Descriptors come back: service resumes.
+    drop(storm);
+    drop(holders);
+    let deadline = Instant::now() + PATIENCE;
+    let mut client = loop {
+        if let Ok(client) = ferry::Client::connect(server.addr) {
+            break client;
+        }
+        assert!(Instant::now() < deadline, "service never resumed");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    client.put_bytes("after", b"storm").unwrap();
+    assert_eq!(client.get_bytes("after").unwrap(), b"storm");
+}

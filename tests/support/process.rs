@@ -1,0 +1,105 @@
+//! `ferry serve` as a child process on a free port, for tests of what only
+//! a whole process shows: signals, exit status, resource limits.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+
+/// A running `ferry serve`; killed on drop if still running.
+pub struct Process {
+    pub child: Child,
+    pub addr: SocketAddr,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Process {
+    /// Starts `ferry serve --listen 127.0.0.1:0 --root <root> <extra...>`.
+    pub fn start(root: &Path, extra: &[&str]) -> Process {
+        Process::start_with(Command::new(env!("CARGO_BIN_EXE_ferry")), root, extra)
+    }
+
+    /// As [`Process::start`], with the open-files limit (soft and hard) set
+    /// to `limit` for the server, through the shell's `ulimit`.
+    pub fn start_with_fd_limit(root: &Path, limit: u64, extra: &[&str]) -> Process {
+        let mut command = Command::new("sh");
+        command.args([
+            "-c",
+            &format!("ulimit -n {limit} && exec \"$0\" \"$@\""),
+            env!("CARGO_BIN_EXE_ferry"),
+        ]);
+        Process::start_with(command, root, extra)
+    }
+
+    fn start_with(mut command: Command, root: &Path, extra: &[&str]) -> Process {
+        let mut child = command
+            .args(["serve", "--listen", "127.0.0.1:0", "--root"])
+            .arg(root)
+            .args(extra)
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn ferry serve");
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        // The line that names the address is logged once the server is
+        // ready, signal handlers included: "... on 127.0.0.1:PORT, ...".
+        let addr = loop {
+            let line = lines
+                .next()
+                .expect("server exited before listening")
+                .unwrap();
+            log.lock().unwrap().push(line.clone());
+            if let Some(rest) = line.split(" on 127.0.0.1:").nth(1) {
+                let port = rest.split(',').next().unwrap();
+                break format!("127.0.0.1:{port}").parse().unwrap();
+            }
+        };
+        // Keep draining stderr so the server never blocks on a full pipe.
+        let sink = Arc::clone(&log);
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                sink.lock().unwrap().push(line);
+            }
+        });
+        Process { child, addr, log }
+    }
+
+    /// Sends a signal.
+    pub fn signal(&self, signal: rustix::process::Signal) {
+        let pid = rustix::process::Pid::from_raw(self.child.id() as i32).unwrap();
+        rustix::process::kill_process(pid, signal).unwrap();
+    }
+
+    /// Waits for the process to exit.
+    pub fn wait(&mut self) -> ExitStatus {
+        self.child.wait().unwrap()
+    }
+
+    /// The log lines so far that contain `needle`.
+    pub fn log_lines(&self, needle: &str) -> Vec<String> {
+        let log = self.log.lock().unwrap();
+        log.iter().filter(|l| l.contains(needle)).cloned().collect()
+    }
+
+    /// User + system CPU time the server has used so far, in clock ticks.
+    pub fn cpu_ticks(&self) -> u64 {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap();
+        // Fields after the parenthesised command name; utime and stime are
+        // fields 14 and 15 of the whole line.
+        let after = &stat[stat.rfind(')').unwrap() + 2..];
+        let fields: Vec<&str> = after.split(' ').collect();
+        fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+    }
+}
+
+impl Drop for Process {
+    /// A failed test must not leave a server running.
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
