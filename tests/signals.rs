@@ -101,6 +101,7 @@ fn a_second_signal_ends_the_grace_period_at_once() {
     probe.line();
     probe.send("ECHO 1\n.");
     assert_eq!(probe.line(), "OK 1");
+    assert_eq!(probe.bytes(1), b".");
 
     server.signal(Signal::TERM);
     probe.expect_closed(); // the first signal was handled
