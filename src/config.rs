@@ -26,6 +26,9 @@ pub struct Config {
     pub rate_window: Duration,
     /// Largest PUT accepted; `None` for no limit.
     pub max_file_size: Option<u64>,
+    /// Make a PUT's `OK` mean "on stable storage": flush the file and its
+    /// directory (on a helper thread) before answering.
+    pub fsync: bool,
     /// Refuse PUT and DEL with `ERR 403`.
     pub read_only: bool,
     /// How long in-flight transfers may run on after a shutdown request.
@@ -43,6 +46,7 @@ impl Default for Config {
             min_rate: 500,
             rate_window: Duration::from_secs(30),
             max_file_size: None,
+            fsync: false,
             read_only: false,
             grace_period: Duration::from_secs(10),
         }

@@ -27,13 +27,9 @@ use rustix::io::Errno;
 
 use crate::name::{Name, Prefix, RESERVED_PREFIX};
 
-/// Flags for walking through a directory: a handle only, never a symlink.
-const WALK: OFlags = OFlags::PATH
-    .union(OFlags::DIRECTORY)
-    .union(OFlags::NOFOLLOW)
-    .union(OFlags::CLOEXEC);
-/// Flags for reading a directory's entries.
-const READ_DIR: OFlags = OFlags::RDONLY
+/// Flags for opening a directory: never through a symlink. Readable (not
+/// `O_PATH`) so that the same descriptor can be listed and fsynced.
+const DIR: OFlags = OFlags::RDONLY
     .union(OFlags::DIRECTORY)
     .union(OFlags::NOFOLLOW)
     .union(OFlags::CLOEXEC);
@@ -77,7 +73,8 @@ impl StorageError {
 
     fn from_errno(errno: Errno) -> StorageError {
         match errno {
-            Errno::NOENT | Errno::NOTDIR => StorageError::NotFound,
+            // ENXIO: a Unix socket (or a device without a driver) was opened.
+            Errno::NOENT | Errno::NOTDIR | Errno::NXIO => StorageError::NotFound,
             Errno::ISDIR => StorageError::IsDirectory,
             Errno::LOOP => StorageError::Symlink,
             Errno::NOSPC | Errno::DQUOT => StorageError::NoSpace,
@@ -162,7 +159,7 @@ impl Storage {
     /// The directory cannot be created or opened.
     pub fn open(root: &Path) -> io::Result<Storage> {
         std::fs::create_dir_all(root)?;
-        let root = rustix::fs::open(root, READ_DIR, Mode::empty())?;
+        let root = rustix::fs::open(root, DIR, Mode::empty())?;
         Ok(Storage {
             root,
             temp_serial: 0,
@@ -249,7 +246,7 @@ impl Storage {
         let mut chain = Vec::with_capacity(dirs.len());
         for segment in &dirs {
             let parent = chain.last().unwrap_or(&self.root);
-            chain.push(rustix::fs::openat(parent, *segment, WALK, Mode::empty())?);
+            chain.push(rustix::fs::openat(parent, *segment, DIR, Mode::empty())?);
         }
         let parent = chain.last().unwrap_or(&self.root);
         check_regular(&rustix::fs::statat(
@@ -281,7 +278,7 @@ impl Storage {
         let mut start: Option<OwnedFd> = None;
         for segment in prefix.dir_segments() {
             let parent = self.fd(&start);
-            match rustix::fs::openat(parent, segment, WALK, Mode::empty()) {
+            match rustix::fs::openat(parent, segment, DIR, Mode::empty()) {
                 Ok(fd) => start = Some(fd),
                 Err(Errno::NOENT | Errno::NOTDIR) => return Ok(Vec::new()),
                 Err(errno) => return Err(errno.into()),
@@ -291,7 +288,7 @@ impl Storage {
         }
         let mut found = Vec::new();
         let mut pending = vec![(
-            rustix::fs::openat(self.fd(&start), ".", READ_DIR, Mode::empty())?,
+            rustix::fs::openat(self.fd(&start), ".", DIR, Mode::empty())?,
             base,
         )];
         while let Some((dir, base)) = pending.pop() {
@@ -311,7 +308,7 @@ impl Storage {
                 };
                 match FileType::from_raw_mode(stat.st_mode) {
                     FileType::Directory if could_contain(&full, prefix.as_str()) => {
-                        let sub = rustix::fs::openat(&dir, leaf, READ_DIR, Mode::empty())?;
+                        let sub = rustix::fs::openat(&dir, leaf, DIR, Mode::empty())?;
                         pending.push((sub, full + "/"));
                     }
                     FileType::RegularFile
@@ -337,12 +334,7 @@ impl Storage {
     /// The tree cannot be read.
     pub fn remove_stale_temp_files(&self) -> io::Result<usize> {
         let mut removed = 0;
-        let mut pending = vec![rustix::fs::openat(
-            &self.root,
-            ".",
-            READ_DIR,
-            Mode::empty(),
-        )?];
+        let mut pending = vec![rustix::fs::openat(&self.root, ".", DIR, Mode::empty())?];
         while let Some(dir) = pending.pop() {
             for entry in Dir::new(dir.try_clone()?)? {
                 let entry = entry?;
@@ -357,7 +349,7 @@ impl Storage {
                 let is_temp = leaf.to_bytes().starts_with(RESERVED_PREFIX.as_bytes());
                 match FileType::from_raw_mode(stat.st_mode) {
                     FileType::Directory => {
-                        pending.push(rustix::fs::openat(&dir, leaf, READ_DIR, Mode::empty())?);
+                        pending.push(rustix::fs::openat(&dir, leaf, DIR, Mode::empty())?);
                     }
                     FileType::RegularFile if is_temp => {
                         rustix::fs::unlinkat(&dir, leaf, AtFlags::empty())?;
@@ -377,7 +369,7 @@ impl Storage {
     ) -> Result<Option<OwnedFd>, StorageError> {
         let mut current: Option<OwnedFd> = None;
         for segment in dirs {
-            let next = rustix::fs::openat(self.fd(&current), segment, WALK, Mode::empty())?;
+            let next = rustix::fs::openat(self.fd(&current), segment, DIR, Mode::empty())?;
             current = Some(next);
         }
         Ok(current)
@@ -397,7 +389,7 @@ impl Storage {
         let mut current: Option<OwnedFd> = None;
         for segment in dirs {
             let parent = self.fd(&current);
-            let next = match rustix::fs::openat(parent, segment, WALK, Mode::empty()) {
+            let next = match rustix::fs::openat(parent, segment, DIR, Mode::empty()) {
                 Err(Errno::NOENT) => {
                     let made =
                         match rustix::fs::mkdirat(parent, segment, Mode::from_raw_mode(0o755)) {
@@ -405,7 +397,7 @@ impl Storage {
                             Err(Errno::EXIST) => false,
                             Err(errno) => return Err(errno.into()),
                         };
-                    let next = rustix::fs::openat(parent, segment, WALK, Mode::empty())
+                    let next = rustix::fs::openat(parent, segment, DIR, Mode::empty())
                         .map_err(not_a_dir)?;
                     if made {
                         let parent = match current.take() {
@@ -497,6 +489,24 @@ impl Upload {
         rustix::fs::renameat(&self.dir, self.temp.as_str(), &self.dir, self.leaf.as_str())?;
         self.committed = true;
         self.created.0.clear(); // they hold the file now: keep them
+        Ok(())
+    }
+
+    /// As [`Upload::commit`], and on stable storage when it returns: the
+    /// data is flushed before the rename, then the directory entry (and the
+    /// entries of any directories this upload created) after it. Blocks
+    /// for as long as the disk takes: call it off the reactor thread.
+    ///
+    /// # Errors
+    /// As [`Upload::commit`], plus any error flushing (507, 500).
+    pub fn commit_durably(mut self) -> Result<(), StorageError> {
+        self.file.sync_data()?;
+        rustix::fs::renameat(&self.dir, self.temp.as_str(), &self.dir, self.leaf.as_str())?;
+        self.committed = true;
+        rustix::fs::fsync(&self.dir)?;
+        for (parent, _) in self.created.0.drain(..) {
+            rustix::fs::fsync(&parent)?;
+        }
         Ok(())
     }
 }

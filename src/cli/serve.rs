@@ -42,6 +42,10 @@ pub struct ServeArgs {
     /// Refuse PUT and DEL.
     #[arg(long)]
     read_only: bool,
+    /// Answer a PUT only once its data and directory entry are flushed to
+    /// stable storage (fsync, on a helper thread).
+    #[arg(long)]
+    fsync: bool,
     /// Seconds in-flight transfers may take to finish after SIGTERM/SIGINT.
     #[arg(long, default_value = "10", value_parser = parse_seconds)]
     grace_period: Duration,
@@ -68,6 +72,7 @@ pub fn run(args: ServeArgs) -> ExitCode {
         rate_window: args.rate_window,
         max_file_size: args.max_file_size,
         read_only: args.read_only,
+        fsync: args.fsync,
         grace_period: args.grace_period,
     };
     let started = Server::bind(config.clone()).and_then(|mut server| {

@@ -89,7 +89,7 @@ impl Connection {
             State::AwaitHeader if !self.input.is_empty() && !self.input.contains(&b'\n') => {
                 Phase::PartialHeader
             }
-            State::AwaitHeader => Phase::BetweenRequests,
+            State::AwaitHeader | State::Committing(_) => Phase::BetweenRequests,
             State::ReceivingBody(_)
             | State::SendingBody(_)
             | State::DrainingBody { .. }

@@ -39,16 +39,16 @@ mod requests;
 use std::mem;
 use std::time::Instant;
 
-use log::{debug, info, warn};
+use log::{debug, error, info, warn};
 use mio::Interest;
 use mio::net::TcpStream;
 
 use crate::config::Config;
 use crate::protocol::{self, Recovery, Response};
 use crate::socket::{self, Outcome};
-use crate::storage::Storage;
+use crate::storage::{Storage, StorageError, Upload};
 use deadline::Timing;
-use requests::{Receive, Send, discard, refused_body};
+use requests::{Commit, Receive, Send, discard, refused_body};
 
 /// Bytes read at once while waiting for a request line. Larger reads pick
 /// up pipelined requests in one go but are kept if a download interrupts.
@@ -94,6 +94,7 @@ enum State {
     SendingBody(Box<Send>),
     EchoingBody { left: u64 },
     DrainingBody { left: u64 },
+    Committing(Box<Commit>),
     Done,
     Lingering { left: u64 },
 }
@@ -162,6 +163,25 @@ impl Connection {
         self.interest = interest;
     }
 
+    /// A verified upload to hand to the fsync thread, once (`--fsync`).
+    pub fn take_pending_commit(&mut self) -> Option<Upload> {
+        match &mut self.state {
+            State::Committing(commit) => commit.upload.take(),
+            _ => None,
+        }
+    }
+
+    /// The fsync thread finished this connection's commit: answer the PUT.
+    pub fn commit_finished(&mut self, result: Result<(), StorageError>) {
+        match mem::replace(&mut self.state, State::Done) {
+            State::Committing(commit) => self.state = self.report_commit(*commit, result),
+            other => {
+                error!("#{} commit finished in an unexpected state", self.id);
+                self.state = other;
+            }
+        }
+    }
+
     /// Between requests with nothing queued: safe to close at shutdown.
     pub fn is_idle(&self) -> bool {
         match self.state {
@@ -215,6 +235,8 @@ impl Connection {
                         Ok(n) => n,
                         Err(step) => return step,
                     },
+                    // Nothing to do until the fsync thread reports back.
+                    State::Committing(_) => return Step::Wait(self.interest),
                     State::SendingBody(_) => match self.send_body() {
                         Ok(n) => n,
                         Err(step) => return step,
@@ -405,7 +427,7 @@ impl Connection {
                 }
                 receive.crc = crc32c::crc32c_append(receive.crc, chunk);
                 if receive.left == 0 {
-                    return (self.finish_upload(*receive), take);
+                    return (self.finish_upload(*receive, env.config), take);
                 }
                 (State::ReceivingBody(receive), take)
             }
@@ -425,7 +447,10 @@ impl Connection {
                 };
                 (next, take)
             }
-            state @ (State::SendingBody(_) | State::Done | State::Lingering { .. }) => (state, 0),
+            state @ (State::SendingBody(_)
+            | State::Committing(_)
+            | State::Done
+            | State::Lingering { .. }) => (state, 0),
         }
     }
 

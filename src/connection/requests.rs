@@ -24,6 +24,16 @@ pub(super) struct Receive {
     pub(super) started: Instant,
 }
 
+/// A verified upload waiting for the fsync thread (`--fsync`).
+pub(super) struct Commit {
+    /// Taken by the reactor, which hands it to the fsync thread.
+    pub(super) upload: Option<Upload>,
+    pub(super) name: Name,
+    pub(super) size: u64,
+    pub(super) crc: u32,
+    pub(super) started: Instant,
+}
+
 /// A GET whose body is going out.
 pub(super) struct Send {
     pub(super) file: File,
@@ -140,7 +150,7 @@ impl Connection {
                     started: Instant::now(),
                 });
                 if size == 0 {
-                    self.finish_upload(*receive)
+                    self.finish_upload(*receive, env.config)
                 } else {
                     State::ReceivingBody(receive)
                 }
@@ -191,7 +201,7 @@ impl Connection {
     }
 
     /// Verifies and commits a fully received upload.
-    pub(super) fn finish_upload(&mut self, receive: Receive) -> State {
+    pub(super) fn finish_upload(&mut self, receive: Receive, config: &Config) -> State {
         let Receive {
             upload,
             name,
@@ -212,7 +222,37 @@ impl Connection {
             );
             return State::AwaitHeader; // dropping `upload` removes the temp file
         }
-        match upload.commit() {
+        let mut commit = Commit {
+            upload: Some(upload),
+            name,
+            size,
+            crc,
+            started,
+        };
+        if config.fsync {
+            return State::Committing(Box::new(commit));
+        }
+        let result = match commit.upload.take() {
+            Some(upload) => upload.commit(),
+            None => unreachable!("the upload was just put there"),
+        };
+        self.report_commit(commit, result)
+    }
+
+    /// Answers a PUT once its commit is done (or failed).
+    pub(super) fn report_commit(
+        &mut self,
+        commit: Commit,
+        result: Result<(), StorageError>,
+    ) -> State {
+        let Commit {
+            name,
+            size,
+            crc,
+            started,
+            ..
+        } = commit;
+        match result {
             Ok(()) => {
                 info!(
                     "#{} PUT {name} {size} bytes {:.3}s",

@@ -39,8 +39,10 @@ use crate::config::Config;
 use crate::connection::{Connection, Env, Step};
 use crate::storage::Storage;
 use accept::{AcceptState, raise_fd_limit};
+use commit::Committer;
 
 mod accept;
+mod commit;
 
 const LISTENER: Token = Token(usize::MAX);
 const WAKER: Token = Token(usize::MAX - 1);
@@ -95,6 +97,8 @@ pub struct Server {
     shutdown_deadline: Option<Instant>,
     waker: Arc<Waker>,
     signals: Option<signal_hook_mio::v1_0::Signals>,
+    /// The fsync thread, with `--fsync`.
+    committer: Option<Committer>,
 }
 
 impl Server {
@@ -123,6 +127,11 @@ impl Server {
         poll.registry()
             .register(&mut listener, LISTENER, Interest::READABLE)?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+        let committer = if config.fsync {
+            Some(Committer::start(Arc::clone(&waker))?)
+        } else {
+            None
+        };
         let local_addr = listener.local_addr()?;
         info!("open-files limit {fd_limit}");
         Ok(Server {
@@ -142,6 +151,7 @@ impl Server {
             shutdown_deadline: None,
             waker,
             signals: None,
+            committer,
             config,
         })
     }
@@ -199,7 +209,7 @@ impl Server {
             for event in events.iter() {
                 match event.token() {
                     LISTENER => self.accepting.pending = true,
-                    WAKER => {}
+                    WAKER => self.finish_commits(),
                     SIGNALS => self.collect_signals(),
                     Token(key) => self.drive(key, None),
                 }
@@ -259,6 +269,12 @@ impl Server {
             shutting_down: self.shutdown_deadline.is_some(),
         };
         let step = conn.drive(&mut self.scratch, &mut env);
+        if let Some(upload) = conn.take_pending_commit() {
+            match &self.committer {
+                Some(committer) => committer.submit(key, conn.id(), upload),
+                None => error!("#{} durable commit without --fsync", conn.id()),
+            }
+        }
         match step {
             Step::Wait(interest) => {
                 if interest != conn.interest() {
@@ -283,6 +299,23 @@ impl Server {
             }
         }
         self.reschedule(key);
+    }
+
+    /// Answers the PUTs whose durable commits finished.
+    fn finish_commits(&mut self) {
+        let Some(committer) = &self.committer else {
+            return;
+        };
+        let finished: Vec<_> = committer.finished().collect();
+        for done in finished {
+            match self.connections.get_mut(done.key) {
+                Some(conn) if conn.id() == done.id => {
+                    conn.commit_finished(done.result);
+                    self.drive(done.key, Some(done.id));
+                }
+                _ => debug!("#{} gone before its commit finished", done.id),
+            }
+        }
     }
 
     fn close(&mut self, key: usize) {
