@@ -15,10 +15,12 @@
 //! - [`server`]: the reactor: poll loop, slab, accept, timeouts, shutdown.
 //! - [`config`]: server settings and their defaults.
 //! - [`client`]: a blocking client, used by the CLI and the tests.
+//! - [`bench`]: the `ferry bench` load generator (a mio client).
 //! - [`cli`]: the `ferry` command line (`main.rs` only calls into it).
 
 #![warn(missing_docs)]
 
+pub mod bench;
 pub mod cli;
 pub mod client;
 pub mod config;

@@ -8,6 +8,7 @@ use std::time::Duration;
 use clap::Args;
 use log::LevelFilter;
 
+use super::{parse_seconds, parse_size};
 use crate::config::Config;
 use crate::server::Server;
 
@@ -96,56 +97,5 @@ pub fn run(args: ServeArgs) -> ExitCode {
             eprintln!("ferry: server failed: {err}");
             ExitCode::from(1)
         }
-    }
-}
-
-fn parse_seconds(text: &str) -> Result<Duration, String> {
-    text.parse::<f64>()
-        .ok()
-        .filter(|s| s.is_finite() && *s > 0.0)
-        .map(Duration::from_secs_f64)
-        .ok_or_else(|| format!("expected a positive number of seconds, got {text:?}"))
-}
-
-/// Parses `1048576`, `512K`, `10M`, `2G`, `1T` (powers of 1024).
-fn parse_size(text: &str) -> Result<u64, String> {
-    let bad = || format!("expected a size such as 1048576, 512K, 10M or 2G, got {text:?}");
-    let (digits, shift) = match text.char_indices().last() {
-        Some((at, unit)) if unit.is_ascii_alphabetic() => {
-            let shift = match unit.to_ascii_uppercase() {
-                'K' => 10,
-                'M' => 20,
-                'G' => 30,
-                'T' => 40,
-                _ => return Err(bad()),
-            };
-            (&text[..at], shift)
-        }
-        _ => (text, 0),
-    };
-    let value: u64 = digits.parse().map_err(|_| bad())?;
-    value.checked_mul(1 << shift).ok_or_else(bad)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sizes() {
-        assert_eq!(parse_size("100"), Ok(100));
-        assert_eq!(parse_size("2K"), Ok(2048));
-        assert_eq!(parse_size("3m"), Ok(3 << 20));
-        assert_eq!(parse_size("1G"), Ok(1 << 30));
-        assert!(parse_size("1X").is_err());
-        assert!(parse_size("").is_err());
-        assert!(parse_size("-1").is_err());
-    }
-
-    #[test]
-    fn seconds() {
-        assert_eq!(parse_seconds("0.5"), Ok(Duration::from_millis(500)));
-        assert!(parse_seconds("0").is_err());
-        assert!(parse_seconds("soon").is_err());
     }
 }

@@ -198,7 +198,7 @@ fn is_low_memory(err: &io::Error) -> bool {
 
 /// Raises the open-files soft limit to the hard limit; returns the limit
 /// now in force.
-pub(super) fn raise_fd_limit() -> u64 {
+pub(crate) fn raise_fd_limit() -> u64 {
     use rustix::process::{Resource, getrlimit, setrlimit};
     let mut limit = getrlimit(Resource::Nofile);
     let current = limit.current.unwrap_or(u64::MAX);

@@ -38,7 +38,8 @@ use slab::Slab;
 use crate::config::Config;
 use crate::connection::{Connection, Env, Step};
 use crate::storage::Storage;
-use accept::{AcceptState, raise_fd_limit};
+use accept::AcceptState;
+pub(crate) use accept::raise_fd_limit;
 use commit::Committer;
 
 mod accept;

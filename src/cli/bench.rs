@@ -1,0 +1,75 @@
+//! `ferry bench`: flags and output of the load generator in `crate::bench`.
+
+use std::io::IsTerminal;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Args;
+
+use super::{parse_seconds, parse_size};
+use crate::bench::{self, BenchConfig, Op};
+
+/// Flags of `ferry bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Server address.
+    #[arg(long, env = "FERRY_SERVER", default_value = "127.0.0.1:5010")]
+    server: String,
+    /// Connections held open at once.
+    #[arg(long, default_value_t = 100)]
+    connections: usize,
+    /// Request to repeat: get, put or echo.
+    #[arg(long, value_enum, default_value = "get")]
+    op: Op,
+    /// Body size in bytes (suffixes K, M, G allowed).
+    #[arg(long, default_value = "4K", value_parser = parse_size)]
+    size: u64,
+    /// Seconds to measure.
+    #[arg(long, default_value = "10", value_parser = parse_seconds)]
+    duration: Duration,
+    /// Requests in flight per connection.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pipeline: u32,
+    /// Print the result as one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs the benchmark and prints its report.
+pub fn run(args: BenchArgs) -> ExitCode {
+    let server: SocketAddr = match args.server.to_socket_addrs().map(|mut a| a.next()) {
+        Ok(Some(addr)) => addr,
+        _ => {
+            eprintln!("ferry: cannot resolve {}", args.server);
+            return ExitCode::from(3);
+        }
+    };
+    let config = BenchConfig {
+        server,
+        connections: args.connections.max(1),
+        op: args.op,
+        size: args.size,
+        duration: args.duration,
+        pipeline: args.pipeline,
+        live: !args.json && std::io::stderr().is_terminal(),
+    };
+    match bench::run(&config) {
+        Ok(report) => {
+            if args.json {
+                println!("{}", report.to_json(&config));
+            } else {
+                println!("{}", report.to_text(&config));
+            }
+            if report.errors > 0 {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        Err(err) => {
+            eprintln!("ferry: bench against {}: {err}", args.server);
+            ExitCode::from(3)
+        }
+    }
+}
