@@ -18,7 +18,10 @@ fn trickle_until_closed(raw: &mut Raw, chunk: &[u8], every: Duration) -> Duratio
     raw.stream.set_read_timeout(Some(every)).unwrap();
     let mut buf = [0; 256];
     loop {
-        assert!(started.elapsed() < PATIENCE, "the server never closed the connection");
+        assert!(
+            started.elapsed() < PATIENCE,
+            "the server never closed the connection"
+        );
         let _ = std::io::Write::write_all(&mut raw.stream, chunk);
         match raw.stream.read(&mut buf) {
             Ok(0) => return started.elapsed(),
@@ -36,7 +39,10 @@ fn a_request_line_dribbled_byte_by_byte_hits_the_header_deadline() {
     let mut raw = server.raw();
     raw.send("GET slow");
     let took = trickle_until_closed(&mut raw, b"o", Duration::from_millis(20));
-    assert!(took >= header_timeout - Duration::from_millis(50), "{took:?}");
+    assert!(
+        took >= header_timeout - Duration::from_millis(50),
+        "{took:?}"
+    );
 }
 
 #[test]
@@ -49,7 +55,11 @@ fn a_body_under_the_minimum_rate_is_cut_off_and_leaves_nothing() {
     raw.send("PUT slow-post 1000000\n");
     // 10 bytes every 20 ms: 500 bytes/s, far under 10,000.
     trickle_until_closed(&mut raw, &[b'x'; 10], Duration::from_millis(20));
-    assert!(server.files_on_disk().is_empty(), "{:?}", server.files_on_disk());
+    assert!(
+        server.files_on_disk().is_empty(),
+        "{:?}",
+        server.files_on_disk()
+    );
 }
 
 #[test]
