@@ -30,6 +30,13 @@ pub enum ClientError {
     Io(io::Error),
     /// The server said something that is not FERRY/1, or not what was asked.
     Protocol(String),
+    /// A download's bytes do not match the CRC-32C the server reported.
+    Checksum {
+        /// What the server said the file's CRC-32C is.
+        expected: u32,
+        /// What the received bytes add up to.
+        received: u32,
+    },
 }
 
 impl ClientError {
@@ -44,6 +51,10 @@ impl fmt::Display for ClientError {
             ClientError::Remote { code, message } => write!(f, "{message} (ERR {code})"),
             ClientError::Io(err) => write!(f, "{err}"),
             ClientError::Protocol(what) => write!(f, "protocol error: {what}"),
+            ClientError::Checksum { expected, received } => write!(
+                f,
+                "checksum mismatch: received data has CRC-32C {received:08x}, the server's file {expected:08x}"
+            ),
         }
     }
 }
@@ -58,6 +69,28 @@ impl From<io::Error> for ClientError {
 
 /// Result alias for client calls.
 pub type Result<T> = std::result::Result<T, ClientError>;
+
+/// What `GET` said about the file and the part of it that was sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Download {
+    /// Bytes written.
+    pub len: u64,
+    /// Size of the whole file.
+    pub total: u64,
+    /// CRC-32C of the whole file (servers before 0.2 did not send it).
+    pub crc: Option<u32>,
+}
+
+/// What `STAT` said.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stat {
+    /// Bytes.
+    pub size: u64,
+    /// Modification time, Unix seconds.
+    pub mtime: i64,
+    /// CRC-32C of the file, where the server reports it.
+    pub crc: Option<u32>,
+}
 
 /// One LIST line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -187,16 +220,26 @@ impl Client {
         )
     }
 
-    /// Downloads `name` into `out`; returns the bytes written.
+    /// Downloads `name` into `out` and verifies it against the CRC-32C the
+    /// server reports; returns the bytes written.
     ///
     /// # Errors
-    /// `ERR` replies, I/O errors, or a body cut short.
+    /// `ERR` replies, I/O errors, a body cut short, or
+    /// [`ClientError::Checksum`] if the bytes do not match.
     pub fn get(&mut self, name: &str, out: &mut dyn Write) -> Result<u64> {
-        self.get_range(name, 0, None, out).map(|(n, _)| n)
+        let mut checked = CrcWriter { inner: out, crc: 0 };
+        let download = self.get_range(name, 0, None, &mut checked)?;
+        match download.crc {
+            Some(expected) if expected != checked.crc => Err(ClientError::Checksum {
+                expected,
+                received: checked.crc,
+            }),
+            _ => Ok(download.len),
+        }
     }
 
-    /// Downloads at most `length` bytes of `name` from `offset` into `out`;
-    /// returns the bytes written and the whole file's size.
+    /// Downloads at most `length` bytes of `name` from `offset` into `out`,
+    /// unverified (the reported CRC-32C is of the whole file).
     ///
     /// # Errors
     /// As [`Client::get`]; `ERR 416` for an offset past the end.
@@ -206,7 +249,7 @@ impl Client {
         offset: u64,
         length: Option<u64>,
         out: &mut dyn Write,
-    ) -> Result<(u64, u64)> {
+    ) -> Result<Download> {
         let encoded = crate::name::encode(name);
         let line = match length {
             Some(length) => format!("GET {encoded} {offset} {length}"),
@@ -217,8 +260,9 @@ impl Client {
         let fields = self.read_ok()?;
         let len: u64 = field(&fields, 0)?;
         let total: u64 = field(&fields, 1)?;
+        let crc = optional_crc(&fields, 2)?;
         self.read_body(len, out)?;
-        Ok((len, total))
+        Ok(Download { len, total, crc })
     }
 
     /// Downloads `name` into memory.
@@ -231,14 +275,18 @@ impl Client {
         Ok(out)
     }
 
-    /// Size and modification time (Unix seconds) of `name`.
+    /// Size, modification time and CRC-32C of `name`.
     ///
     /// # Errors
     /// `ERR 404` and the like.
-    pub fn stat(&mut self, name: &str) -> Result<(u64, i64)> {
+    pub fn stat(&mut self, name: &str) -> Result<Stat> {
         self.send_line(&format!("STAT {}", crate::name::encode(name)))?;
         let fields = self.read_ok()?;
-        Ok((field(&fields, 0)?, field(&fields, 1)?))
+        Ok(Stat {
+            size: field(&fields, 0)?,
+            mtime: field(&fields, 1)?,
+            crc: optional_crc(&fields, 2)?,
+        })
     }
 
     /// Every file whose name starts with `prefix`, sorted by name.
@@ -329,6 +377,35 @@ impl Client {
             )));
         }
         Ok(())
+    }
+}
+
+/// An optional CRC-32C field: absent is `None`, malformed an error.
+fn optional_crc(fields: &[String], index: usize) -> Result<Option<u32>> {
+    fields
+        .get(index)
+        .map(|f| {
+            u32::from_str_radix(f, 16)
+                .map_err(|_| ClientError::protocol(format!("bad checksum field {f:?}")))
+        })
+        .transpose()
+}
+
+/// Passes bytes through while adding up their CRC-32C.
+struct CrcWriter<'a> {
+    inner: &'a mut dyn Write,
+    crc: u32,
+}
+
+impl Write for CrcWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.crc = crc32c::crc32c_append(self.crc, &buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
     }
 }
 

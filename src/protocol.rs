@@ -292,19 +292,23 @@ pub enum Response<'a> {
         /// Their CRC-32C.
         crc: u32,
     },
-    /// `OK <n> <total>`, then `n` bytes of file.
+    /// `OK <n> <total> <crc32c>`, then `n` bytes of file.
     Body {
         /// Bytes that follow.
         len: u64,
         /// Size of the whole file.
         total: u64,
+        /// CRC-32C of the whole file (not of the range sent).
+        crc: u32,
     },
-    /// `OK <size> <mtime>`, for STAT.
+    /// `OK <size> <mtime> <crc32c>`, for STAT.
     Stat {
         /// File size.
         size: u64,
         /// Modification time, Unix seconds.
         mtime: i64,
+        /// CRC-32C of the file.
+        crc: u32,
     },
     /// `OK <n>`, then `n` bytes (LIST listing, ECHO body).
     Length {
@@ -328,8 +332,8 @@ impl Response<'_> {
             Response::Greeting { client_id } => writeln!(out, "OK FERRY/1 {client_id}"),
             Response::Ok => writeln!(out, "OK"),
             Response::Stored { size, crc } => writeln!(out, "OK {size} {crc:08x}"),
-            Response::Body { len, total } => writeln!(out, "OK {len} {total}"),
-            Response::Stat { size, mtime } => writeln!(out, "OK {size} {mtime}"),
+            Response::Body { len, total, crc } => writeln!(out, "OK {len} {total} {crc:08x}"),
+            Response::Stat { size, mtime, crc } => writeln!(out, "OK {size} {mtime} {crc:08x}"),
             Response::Length { len } => writeln!(out, "OK {len}"),
             Response::Error { code, message } => {
                 let message = message.replace(['\r', '\n'], " ");
@@ -524,7 +528,12 @@ mod tests {
             line(Response::Stored { size: 3, crc: 0xab }),
             "OK 3 000000ab\n"
         );
-        assert_eq!(line(Response::Body { len: 1, total: 9 }), "OK 1 9\n");
+        let body = Response::Body {
+            len: 1,
+            total: 9,
+            crc: 0xc0ffee,
+        };
+        assert_eq!(line(body), "OK 1 9 00c0ffee\n");
         let err = Response::Error {
             code: 404,
             message: "no\nsuch",

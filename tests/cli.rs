@@ -147,7 +147,7 @@ fn put_get_ls_stat_rm_round_trip() {
         &["stat", "reports/2026/report.bin"],
     ));
     let lines: Vec<&str> = out.lines().collect();
-    assert_eq!(lines.len(), 3, "{out:?}");
+    assert_eq!(lines.len(), 4, "{out:?}");
     assert_eq!(lines[0], "name:     reports/2026/report.bin");
     assert_eq!(lines[1], format!("size:     {}", data.len()));
     assert!(

@@ -28,7 +28,8 @@ fn five_hundred_concurrent_clients_are_all_served() {
     }
     for (i, raw) in conns.iter_mut().enumerate() {
         let body = format!("payload of client {i}");
-        assert_eq!(raw.line(), format!("OK {0} {0}", body.len()));
+        let crc = crc_hex(body.as_bytes());
+        assert_eq!(raw.line(), format!("OK {0} {0} {crc}", body.len()));
         assert_eq!(raw.bytes(body.len()), body.as_bytes());
     }
     assert_eq!(server.client().list("crowd/").unwrap().len(), 500);
@@ -70,7 +71,10 @@ fn a_reader_that_never_reads_does_not_hold_up_others() {
         assert_eq!(client.get_bytes(&name).unwrap(), name.as_bytes());
     }
     // The stuck reader can still catch up and gets every byte.
-    assert_eq!(stuck.line(), format!("OK {0} {0}", big.len()));
+    assert_eq!(
+        stuck.line(),
+        format!("OK {0} {0} {1}", big.len(), crc_hex(&big))
+    );
     assert!(stuck.bytes(big.len()) == big);
 }
 
@@ -192,7 +196,7 @@ fn read_only_refuses_put_and_del_but_serves_reads() {
     raw.send("DEL kept\n");
     assert!(raw.line().starts_with("ERR 403 "));
     raw.send("GET kept\n");
-    assert_eq!(raw.line(), "OK 8 8");
+    assert_eq!(raw.line(), format!("OK 8 8 {}", crc_hex(b"original")));
     assert_eq!(raw.bytes(8), b"original");
     assert_eq!(server.files_on_disk(), ["kept"]);
 }

@@ -34,7 +34,7 @@ fn every_verb_answers_exactly_as_specified() {
     );
 
     raw.send("GET dir/hello%20world.txt\n");
-    assert_eq!(raw.line(), "OK 5 5");
+    assert_eq!(raw.line(), "OK 5 5 9a71bb4c");
     assert_eq!(raw.bytes(5), b"hello");
 
     raw.send("STAT dir/hello%20world.txt\n");
@@ -45,7 +45,7 @@ fn every_verb_answers_exactly_as_specified() {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs();
-    assert_eq!(raw.line(), format!("OK 5 {mtime}"));
+    assert_eq!(raw.line(), format!("OK 5 {mtime} 9a71bb4c"));
 
     raw.send("LIST\n");
     let listing = format!("5 {mtime} dir/hello%20world.txt\n");
@@ -91,7 +91,8 @@ fn ranged_gets_follow_offset_and_length() {
         ("GET r 0 0\n", 0, 0),
     ] {
         raw.send(request);
-        assert_eq!(raw.line(), format!("OK {len} 10000"), "{request:?}");
+        let crc = crc_hex(&body);
+        assert_eq!(raw.line(), format!("OK {len} 10000 {crc}"), "{request:?}");
         assert_eq!(raw.bytes(len), &body[start..start + len], "{request:?}");
     }
     raw.send("GET r 10001\n");
@@ -106,7 +107,7 @@ fn empty_and_binary_files_round_trip() {
     let mut client = server.client();
     client.put_bytes("empty", b"").unwrap();
     assert_eq!(client.get_bytes("empty").unwrap(), b"");
-    assert_eq!(client.stat("empty").unwrap().0, 0);
+    assert_eq!(client.stat("empty").unwrap().size, 0);
     let every_byte: Vec<u8> = (0..=255u8).cycle().take(256 * 40).collect();
     client.put_bytes("bin/all-bytes", &every_byte).unwrap();
     assert_eq!(client.get_bytes("bin/all-bytes").unwrap(), every_byte);
@@ -123,10 +124,13 @@ fn pipelined_requests_are_answered_in_order() {
     batch.extend_from_slice(b"PUT a 3\nabcGET big\nSTAT a\nGET a 1\nECHO 2\nxyDEL a\nGET a\n");
     raw.send(&batch);
     assert_eq!(raw.line(), format!("OK 3 {}", crc_hex(b"abc")));
-    assert_eq!(raw.line(), format!("OK {0} {0}", big.len()));
+    assert_eq!(
+        raw.line(),
+        format!("OK {0} {0} {1}", big.len(), crc_hex(&big))
+    );
     assert!(raw.bytes(big.len()) == big, "big body intact");
     assert!(raw.line().starts_with("OK 3 "));
-    assert_eq!(raw.line(), "OK 2 3");
+    assert_eq!(raw.line(), format!("OK 2 3 {}", crc_hex(b"abc")));
     assert_eq!(raw.bytes(2), b"bc");
     assert_eq!(raw.line(), "OK 2");
     assert_eq!(raw.bytes(2), b"xy");
@@ -166,7 +170,7 @@ fn a_client_sending_one_byte_at_a_time_is_served() {
         raw.send([byte]);
     }
     assert_eq!(raw.line(), format!("OK 300 {}", crc_hex(&body)));
-    assert_eq!(raw.line(), "OK 20 300");
+    assert_eq!(raw.line(), format!("OK 20 300 {}", crc_hex(&body)));
     assert_eq!(raw.bytes(20), &body[10..30]);
 }
 

@@ -78,10 +78,12 @@ fn raw_get(raw: &mut Raw, encoded_name: &str) -> Vec<u8> {
     let line = raw.line();
     let fields: Vec<&str> = line.split(' ').collect();
     assert!(
-        fields.len() == 3 && fields[0] == "OK" && fields[1] == fields[2],
+        fields.len() == 4 && fields[0] == "OK" && fields[1] == fields[2],
         "GET {encoded_name}: {line:?}"
     );
-    raw.bytes(fields[1].parse().unwrap())
+    let body = raw.bytes(fields[1].parse().unwrap());
+    assert_eq!(fields[3], crc_hex(&body), "GET {encoded_name}: CRC-32C");
+    body
 }
 
 /// One listing line as sent: size, mtime, encoded name.
@@ -612,7 +614,7 @@ fn put_creates_missing_parent_directories() {
     assert!(server.path("a/b/c").is_dir());
     assert_eq!(fs::read(server.path("a/b/c/file.txt")).unwrap(), b"deep");
     assert_eq!(client.get_bytes("a/b/c/file.txt").unwrap(), b"deep");
-    assert_eq!(client.stat("a/b/c/file.txt").unwrap().0, 4);
+    assert_eq!(client.stat("a/b/c/file.txt").unwrap().size, 4);
 }
 
 #[test]
@@ -780,9 +782,9 @@ fn empty_files_are_stored_listed_and_served() {
     assert_eq!(raw.line(), "OK 0 00000000");
 
     raw.send("GET empty\n");
-    assert_eq!(raw.line(), "OK 0 0");
+    assert_eq!(raw.line(), "OK 0 0 00000000");
     raw.send("GET empty 0\n");
-    assert_eq!(raw.line(), "OK 0 0");
+    assert_eq!(raw.line(), "OK 0 0 00000000");
     raw.send("GET empty 1\n");
     expect_err(&mut raw, 416, "offset past the end of an empty file");
     raw.send("STAT empty\n");
@@ -805,7 +807,11 @@ fn binary_files_with_every_byte_value_round_trip() {
     raw_put(&mut raw, "bin/all-bytes", &data);
     assert_eq!(raw_get(&mut raw, "bin/all-bytes"), data);
     raw.send("GET bin/all-bytes 10 300\n");
-    assert_eq!(raw.line(), format!("OK 300 {}", data.len()));
+    assert_eq!(
+        raw.line(),
+        format!("OK 300 {} {}", data.len(), crc_hex(&data)),
+        "a range reports the whole file's CRC-32C"
+    );
     assert_eq!(raw.bytes(300), &data[10..310]);
     assert_usable(&mut raw);
     assert_eq!(fs::read(server.path("bin/all-bytes")).unwrap(), data);
@@ -881,4 +887,29 @@ fn list_without_prefix_shows_every_regular_file_once() {
     assert_eq!(got, want);
     let sorted: Vec<&String> = listed.iter().map(|f| &f.name).collect();
     assert!(sorted.windows(2).all(|w| w[0] < w[1]), "not sorted");
+}
+
+#[test]
+fn downloads_carry_the_crc_recorded_at_upload_and_notice_outside_changes() {
+    let server = TestServer::start();
+    let mut client = server.client();
+    let data = pattern(300_000, 9);
+    client.put_bytes("v/file", &data).unwrap();
+    assert_eq!(
+        client.stat("v/file").unwrap().crc,
+        Some(crc32c::crc32c(&data))
+    );
+    assert_eq!(client.get_bytes("v/file").unwrap(), data);
+
+    // A file placed or changed behind the server's back: its CRC is
+    // computed afresh, never reported stale.
+    let changed = pattern(300_001, 10);
+    fs::write(server.path("v/file"), &changed).unwrap();
+    fs::write(server.path("v/placed"), b"placed by hand").unwrap();
+    assert_eq!(
+        client.stat("v/file").unwrap().crc,
+        Some(crc32c::crc32c(&changed))
+    );
+    assert_eq!(client.get_bytes("v/file").unwrap(), changed);
+    assert_eq!(client.get_bytes("v/placed").unwrap(), b"placed by hand");
 }

@@ -84,7 +84,7 @@ fn a_reader_under_the_minimum_rate_is_cut_off() {
         slow = Raw::connect(server.addr);
     }
     slow.send("GET big\n");
-    assert_eq!(slow.line(), format!("OK {0} {0}", 32 << 20));
+    assert!(slow.line().starts_with(&format!("OK {0} {0} ", 32 << 20)));
     let started = Instant::now();
     loop {
         assert!(started.elapsed() < PATIENCE, "slow reader never cut off");

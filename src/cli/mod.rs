@@ -117,7 +117,7 @@ impl Failure {
     fn exit_code(&self) -> u8 {
         match self.error {
             ClientError::Remote { .. } => 1,
-            ClientError::Io(_) | ClientError::Protocol(_) => 3,
+            ClientError::Io(_) | ClientError::Protocol(_) | ClientError::Checksum { .. } => 3,
         }
     }
 }

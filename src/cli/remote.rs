@@ -20,13 +20,17 @@ pub fn list(server: &ServerArg, prefix: &str) -> Result<(), Failure> {
 /// Prints a file's size and modification time.
 pub fn stat(server: &ServerArg, name: &str) -> Result<(), Failure> {
     let mut client = server.connect()?;
-    let (size, mtime) = client
+    let stat = client
         .stat(name)
         .map_err(|err| Failure::new(name.to_owned(), err))?;
     println!(
-        "name:     {name}\nsize:     {size}\nmodified: {}",
-        utc(mtime)
+        "name:     {name}\nsize:     {}\nmodified: {}",
+        stat.size,
+        utc(stat.mtime)
     );
+    if let Some(crc) = stat.crc {
+        println!("crc32c:   {crc:08x}");
+    }
     Ok(())
 }
 

@@ -163,10 +163,11 @@ impl Connection {
         self.interest = interest;
     }
 
-    /// A verified upload to hand to the fsync thread, once (`--fsync`).
-    pub fn take_pending_commit(&mut self) -> Option<Upload> {
+    /// A verified upload and its CRC-32C to hand to the fsync thread, once
+    /// (`--fsync`).
+    pub fn take_pending_commit(&mut self) -> Option<(Upload, u32)> {
         match &mut self.state {
-            State::Committing(commit) => commit.upload.take(),
+            State::Committing(commit) => commit.upload.take().map(|upload| (upload, commit.crc)),
             _ => None,
         }
     }

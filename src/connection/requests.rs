@@ -11,7 +11,7 @@ use super::{Connection, Env, State};
 use crate::config::Config;
 use crate::name::Name;
 use crate::protocol::{Request, Response};
-use crate::storage::{StorageError, Upload};
+use crate::storage::{OpenFile, StorageError, Upload};
 
 /// A PUT whose body is arriving.
 pub(super) struct Receive {
@@ -57,11 +57,12 @@ impl Connection {
             } => self.start_get(name, offset, length, env),
             Request::Stat { name } => {
                 match env.storage.stat(&name) {
-                    Ok(info) => {
+                    Ok((info, crc)) => {
                         info!("#{} STAT {name}", self.id);
                         self.queue(Response::Stat {
                             size: info.size,
                             mtime: info.mtime,
+                            crc,
                         });
                     }
                     Err(err) => self.refuse("STAT", &name, &err),
@@ -169,7 +170,7 @@ impl Connection {
         length: Option<u64>,
         env: &mut Env<'_>,
     ) -> State {
-        let (file, info) = match env.storage.open_read(&name) {
+        let OpenFile { file, info, crc } = match env.storage.open_read(&name) {
             Ok(found) => found,
             Err(err) => {
                 self.refuse("GET", &name, &err);
@@ -184,6 +185,7 @@ impl Connection {
         self.queue(Response::Body {
             len,
             total: info.size,
+            crc,
         });
         let send = Box::new(Send {
             file,
@@ -233,7 +235,7 @@ impl Connection {
             return State::Committing(Box::new(commit));
         }
         let result = match commit.upload.take() {
-            Some(upload) => upload.commit(),
+            Some(upload) => upload.commit(commit.crc),
             None => unreachable!("the upload was just put there"),
         };
         self.report_commit(commit, result)

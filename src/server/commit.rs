@@ -24,6 +24,7 @@ struct Job {
     key: usize,
     id: u64,
     upload: Upload,
+    crc: u32,
 }
 
 /// A finished commit.
@@ -49,8 +50,14 @@ impl Committer {
         let thread = std::thread::Builder::new()
             .name("ferry-fsync".into())
             .spawn(move || {
-                for Job { key, id, upload } in inbox {
-                    let result = upload.commit_durably();
+                for Job {
+                    key,
+                    id,
+                    upload,
+                    crc,
+                } in inbox
+                {
+                    let result = upload.commit_durably(crc);
                     if outbox.send(Finished { key, id, result }).is_err() {
                         return; // the reactor is gone
                     }
@@ -67,11 +74,14 @@ impl Committer {
     }
 
     /// Queues `upload` for a durable commit.
-    pub(super) fn submit(&self, key: usize, id: u64, upload: Upload) {
-        let sent = self
-            .jobs
-            .as_ref()
-            .map(|jobs| jobs.send(Job { key, id, upload }));
+    pub(super) fn submit(&self, key: usize, id: u64, upload: Upload, crc: u32) {
+        let job = Job {
+            key,
+            id,
+            upload,
+            crc,
+        };
+        let sent = self.jobs.as_ref().map(|jobs| jobs.send(job));
         if !matches!(sent, Some(Ok(()))) {
             error!("#{id} fsync thread is gone; upload dropped");
         }

@@ -270,9 +270,9 @@ impl Server {
             shutting_down: self.shutdown_deadline.is_some(),
         };
         let step = conn.drive(&mut self.scratch, &mut env);
-        if let Some(upload) = conn.take_pending_commit() {
+        if let Some((upload, crc)) = conn.take_pending_commit() {
             match &self.committer {
-                Some(committer) => committer.submit(key, conn.id(), upload),
+                Some(committer) => committer.submit(key, conn.id(), upload, crc),
                 None => error!("#{} durable commit without --fsync", conn.id()),
             }
         }

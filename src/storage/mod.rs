@@ -27,6 +27,8 @@ use rustix::io::Errno;
 
 use crate::name::{Name, Prefix, RESERVED_PREFIX};
 
+mod checksum;
+
 /// Flags for opening a directory: never through a symlink. Readable (not
 /// `O_PATH`) so that the same descriptor can be listed and fsynced.
 const DIR: OFlags = OFlags::RDONLY
@@ -136,6 +138,17 @@ impl FileInfo {
     }
 }
 
+/// A stored file opened for reading, with its checksum.
+#[derive(Debug)]
+pub struct OpenFile {
+    /// The file, positioned nowhere in particular (read it by offset).
+    pub file: File,
+    /// Its size and modification time when opened.
+    pub info: FileInfo,
+    /// CRC-32C of the whole file.
+    pub crc: u32,
+}
+
 /// One LIST result.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListEntry {
@@ -166,31 +179,46 @@ impl Storage {
         })
     }
 
-    /// Size and modification time of `name`.
+    /// Size, modification time and CRC-32C of `name`. Special files are
+    /// refused before they are opened.
     ///
     /// # Errors
     /// 404 if absent, 409 for a directory, 403 for a symlink.
-    pub fn stat(&self, name: &Name) -> Result<FileInfo, StorageError> {
+    pub fn stat(&self, name: &Name) -> Result<(FileInfo, u32), StorageError> {
         let (dirs, leaf) = name.split_parent();
         let dir = self.walk(dirs)?;
-        let stat = rustix::fs::statat(self.fd(&dir), leaf, AtFlags::SYMLINK_NOFOLLOW)?;
-        check_regular(&stat)?;
-        Ok(FileInfo::of(&stat))
+        check_regular(&rustix::fs::statat(
+            self.fd(&dir),
+            leaf,
+            AtFlags::SYMLINK_NOFOLLOW,
+        )?)?;
+        let found = self.open_in(self.fd(&dir), leaf)?;
+        Ok((found.info, found.crc))
     }
 
     /// Opens `name` for reading.
     ///
     /// # Errors
-    /// As [`Storage::stat`].
-    pub fn open_read(&self, name: &Name) -> Result<(File, FileInfo), StorageError> {
+    /// As [`Storage::stat`], and 500 if its CRC has to be computed and the
+    /// file cannot be read.
+    pub fn open_read(&self, name: &Name) -> Result<OpenFile, StorageError> {
         let (dirs, leaf) = name.split_parent();
         let dir = self.walk(dirs)?;
+        self.open_in(self.fd(&dir), leaf)
+    }
+
+    fn open_in(&self, dir: BorrowedFd<'_>, leaf: &str) -> Result<OpenFile, StorageError> {
         // NONBLOCK so that a FIFO planted in the root cannot hang the server.
         let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NONBLOCK;
-        let fd = rustix::fs::openat(self.fd(&dir), leaf, flags, Mode::empty())?;
-        let stat = rustix::fs::fstat(&fd)?;
+        let file = File::from(rustix::fs::openat(dir, leaf, flags, Mode::empty())?);
+        let stat = rustix::fs::fstat(&file)?;
         check_regular(&stat)?;
-        Ok((File::from(fd), FileInfo::of(&stat)))
+        let crc = checksum::of(&file, &stat)?;
+        Ok(OpenFile {
+            file,
+            info: FileInfo::of(&stat),
+            crc,
+        })
     }
 
     /// Starts an upload to `name`, creating missing parent directories.
@@ -479,13 +507,15 @@ impl Upload {
         self.file.write_all(data).map_err(StorageError::from)
     }
 
-    /// Renames the temp file over the target: the upload becomes visible, in
-    /// one step, to every later reader.
+    /// Records the upload's CRC-32C with it and renames the temp file over
+    /// the target: the upload becomes visible, in one step, to every later
+    /// reader.
     ///
     /// # Errors
     /// 409 if the target became a directory meanwhile, 500 otherwise; the
     /// temp file is removed either way.
-    pub fn commit(mut self) -> Result<(), StorageError> {
+    pub fn commit(mut self, crc: u32) -> Result<(), StorageError> {
+        checksum::record(&self.file, crc);
         rustix::fs::renameat(&self.dir, self.temp.as_str(), &self.dir, self.leaf.as_str())?;
         self.committed = true;
         self.created.0.clear(); // they hold the file now: keep them
@@ -499,8 +529,9 @@ impl Upload {
     ///
     /// # Errors
     /// As [`Upload::commit`], plus any error flushing (507, 500).
-    pub fn commit_durably(mut self) -> Result<(), StorageError> {
-        self.file.sync_data()?;
+    pub fn commit_durably(mut self, crc: u32) -> Result<(), StorageError> {
+        checksum::record(&self.file, crc);
+        self.file.sync_all()?;
         rustix::fs::renameat(&self.dir, self.temp.as_str(), &self.dir, self.leaf.as_str())?;
         self.committed = true;
         rustix::fs::fsync(&self.dir)?;

@@ -1,0 +1,204 @@
+#!/usr/bin/env python3
+"""Client helpers for benches/compare.sh (standard library only).
+
+Subcommands:
+
+  xfer  One connection; GET or PUT one object COUNT times back to back over
+        FERRY/1 or HTTP/1.1 keep-alive, and print {"bytes":..,"seconds":..}.
+        The same code (1 MiB recv_into buffer for downloads, sendfile(2)
+        from the page cache for uploads) drives both servers, so the client
+        is not a difference between them.
+
+  hold  Open COUNT connections, make one small GET on each (so every
+        connection has been fully accepted and served once), write
+        "ready <n>" to --ready-file and then hold them, idle, until killed.
+
+  port  Print a free TCP port on 127.0.0.1.
+"""
+
+import argparse
+import json
+import os
+import resource
+import signal
+import socket
+import sys
+import time
+
+HOST = "127.0.0.1"
+RECV_BUF = 1 << 20
+
+
+class Conn:
+    """A blocking socket with a small read-ahead buffer for header lines."""
+
+    def __init__(self, port):
+        self.sock = socket.create_connection((HOST, port))
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.pending = b""
+
+    def read_until(self, marker):
+        while marker not in self.pending:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("connection closed by the server")
+            self.pending += chunk
+        head, _, self.pending = self.pending.partition(marker)
+        return head
+
+    def discard(self, left, buf, view):
+        """Reads and drops exactly `left` body bytes."""
+        take = min(left, len(self.pending))
+        self.pending = self.pending[take:]
+        left -= take
+        while left > 0:
+            n = self.sock.recv_into(view, min(left, len(buf)))
+            if n == 0:
+                raise ConnectionError("connection closed mid-body")
+            left -= n
+
+
+def ferry_greeting(conn):
+    line = conn.read_until(b"\n").decode()
+    if not line.startswith("OK FERRY/1"):
+        raise ConnectionError("unexpected greeting: " + line)
+
+
+def http_response(conn):
+    """Reads one response head; returns (status, content-length)."""
+    head = conn.read_until(b"\r\n\r\n").decode("latin-1")
+    lines = head.split("\r\n")
+    status = int(lines[0].split()[1])
+    length = 0
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        if name.strip().lower() == "content-length":
+            length = int(value.strip())
+    return status, length
+
+
+def get_once(conn, proto, name, buf, view):
+    if proto == "ferry":
+        conn.sock.sendall(("GET %s\n" % name).encode())
+        line = conn.read_until(b"\n").decode()
+        fields = line.split()
+        if fields[0] != "OK":
+            raise RuntimeError("ferry GET failed: " + line)
+        size = int(fields[1])
+    else:
+        conn.sock.sendall(
+            ("GET /%s HTTP/1.1\r\nHost: %s\r\n\r\n" % (name, HOST)).encode()
+        )
+        status, size = http_response(conn)
+        if status != 200:
+            raise RuntimeError("HTTP GET failed: status %d" % status)
+    conn.discard(size, buf, view)
+    return size
+
+
+def put_once(conn, proto, name, path):
+    size = os.path.getsize(path)
+    if proto == "ferry":
+        conn.sock.sendall(("PUT %s %d\n" % (name, size)).encode())
+    else:
+        conn.sock.sendall(
+            (
+                "PUT /%s HTTP/1.1\r\nHost: %s\r\nContent-Length: %d\r\n\r\n"
+                % (name, HOST, size)
+            ).encode()
+        )
+    with open(path, "rb") as f:
+        sent = conn.sock.sendfile(f, 0, size)
+    if sent != size:
+        raise RuntimeError("sent %d of %d bytes" % (sent, size))
+    if proto == "ferry":
+        line = conn.read_until(b"\n").decode()
+        if not line.startswith("OK %d " % size):
+            raise RuntimeError("ferry PUT failed: " + line)
+    else:
+        status, length = http_response(conn)
+        if status not in (200, 201, 204):
+            raise RuntimeError("HTTP PUT failed: status %d" % status)
+        buf = bytearray(65536)
+        conn.discard(length, buf, memoryview(buf))
+    return size
+
+
+def cmd_xfer(args):
+    conn = Conn(args.port)
+    if args.proto == "ferry":
+        ferry_greeting(conn)
+    buf = bytearray(RECV_BUF)
+    view = memoryview(buf)
+    total = 0
+    started = time.perf_counter()
+    for _ in range(args.count):
+        if args.op == "get":
+            total += get_once(conn, args.proto, args.name, buf, view)
+        else:
+            total += put_once(conn, args.proto, args.name, args.file)
+    seconds = time.perf_counter() - started
+    conn.sock.close()
+    print(json.dumps({"bytes": total, "seconds": round(seconds, 6)}))
+
+
+def cmd_hold(args):
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = args.count + 64
+    if soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(want, hard), hard))
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    buf = bytearray(65536)
+    view = memoryview(buf)
+    conns = []
+    failed = 0
+    for _ in range(args.count):
+        try:
+            conn = Conn(args.port)
+            if args.proto == "ferry":
+                ferry_greeting(conn)
+            get_once(conn, args.proto, args.name, buf, view)
+            conns.append(conn)
+        except (OSError, RuntimeError, ValueError, IndexError) as err:
+            failed += 1
+            if failed == 1:
+                print("hold: %s" % err, file=sys.stderr)
+    with open(args.ready_file + ".tmp", "w") as f:
+        f.write("ready %d failed %d\n" % (len(conns), failed))
+    os.rename(args.ready_file + ".tmp", args.ready_file)
+    while True:
+        signal.pause()
+
+
+def cmd_port(_args):
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        print(s.getsockname()[1])
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    xfer = sub.add_parser("xfer")
+    xfer.add_argument("--proto", choices=["ferry", "http"], required=True)
+    xfer.add_argument("--op", choices=["get", "put"], required=True)
+    xfer.add_argument("--port", type=int, required=True)
+    xfer.add_argument("--name", required=True)
+    xfer.add_argument("--file", help="local file to upload (put)")
+    xfer.add_argument("--count", type=int, default=1)
+    xfer.set_defaults(func=cmd_xfer)
+    hold = sub.add_parser("hold")
+    hold.add_argument("--proto", choices=["ferry", "http"], required=True)
+    hold.add_argument("--port", type=int, required=True)
+    hold.add_argument("--name", required=True)
+    hold.add_argument("--count", type=int, default=10000)
+    hold.add_argument("--ready-file", required=True)
+    hold.set_defaults(func=cmd_hold)
+    port = sub.add_parser("port")
+    port.set_defaults(func=cmd_port)
+    args = parser.parse_args()
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,76 @@
+//! The CRC-32C of every stored file, so downloads can be verified too.
+//!
+//! An upload's CRC is computed while its bytes arrive and recorded on the
+//! temp file, in the extended attribute `user.ferry.crc32c`, before the
+//! rename: content and checksum appear together. The record also holds the
+//! file's size and modification time, so a file changed behind ferry's back
+//! is noticed and its CRC computed afresh (and recorded again) rather than
+//! reported wrongly. (A same-size rewrite within one tick of the file
+//! system's clock, a few milliseconds, would go unnoticed.) Where extended
+//! attributes are not supported, the CRC is computed on each request.
+
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+
+use rustix::fs::{Stat, XattrFlags};
+
+const ATTRIBUTE: &str = "user.ferry.crc32c";
+/// Read size when a CRC has to be computed from the file.
+const CHUNK: usize = 256 * 1024;
+
+/// `"<size> <mtime seconds>.<nanoseconds> <crc32c hex>"`.
+fn record_text(stat: &Stat, crc: u32) -> String {
+    format!(
+        "{} {}.{} {crc:08x}",
+        stat.st_size, stat.st_mtime, stat.st_mtime_nsec
+    )
+}
+
+/// Records `crc` as the checksum of `file` as it is now. Best effort: a
+/// file system without user extended attributes just does not keep it.
+pub(super) fn record(file: &File, crc: u32) {
+    if let Ok(stat) = rustix::fs::fstat(file) {
+        let text = record_text(&stat, crc);
+        let _ = rustix::fs::fsetxattr(file, ATTRIBUTE, text.as_bytes(), XattrFlags::empty());
+    }
+}
+
+/// The recorded CRC-32C of `file`, if the record matches its current size
+/// and modification time.
+fn recorded(file: &File, stat: &Stat) -> Option<u32> {
+    let mut buf = [0u8; 64];
+    let len = rustix::fs::fgetxattr(file, ATTRIBUTE, &mut buf).ok()?;
+    let text = std::str::from_utf8(&buf[..len]).ok()?;
+    let (prefix, crc) = text.rsplit_once(' ')?;
+    if prefix != record_text(stat, 0).rsplit_once(' ')?.0 {
+        return None;
+    }
+    u32::from_str_radix(crc, 16).ok()
+}
+
+/// The CRC-32C of `file`: recorded, or else computed (reading the whole
+/// file, which blocks for as long as that takes) and recorded for next time.
+///
+/// # Errors
+/// Reading the file fails.
+pub(super) fn of(file: &File, stat: &Stat) -> std::io::Result<u32> {
+    if let Some(crc) = recorded(file, stat) {
+        return Ok(crc);
+    }
+    let size = u64::try_from(stat.st_size).unwrap_or(0);
+    let mut buf = vec![0; CHUNK.min(usize::try_from(size).unwrap_or(CHUNK)).max(1)];
+    let mut crc = 0;
+    let mut offset = 0;
+    while offset < size {
+        let n = file.read_at(&mut buf, offset)?;
+        if n == 0 {
+            break; // shrank meanwhile: the size check below catches it
+        }
+        crc = crc32c::crc32c_append(crc, &buf[..n]);
+        offset += n as u64;
+    }
+    if offset == size {
+        record(file, crc);
+    }
+    Ok(crc)
+}
