@@ -29,6 +29,8 @@ pub struct Config {
     /// Make a PUT's `OK` mean "on stable storage": flush the file and its
     /// directory (on a helper thread) before answering.
     pub fsync: bool,
+    /// How long an unfinished resumable upload is kept after last use.
+    pub upload_ttl: Duration,
     /// Refuse PUT and DEL with `ERR 403`.
     pub read_only: bool,
     /// How long in-flight transfers may run on after a shutdown request.
@@ -47,6 +49,7 @@ impl Default for Config {
             rate_window: Duration::from_secs(30),
             max_file_size: None,
             fsync: false,
+            upload_ttl: Duration::from_secs(24 * 3600),
             read_only: false,
             grace_period: Duration::from_secs(10),
         }

@@ -65,6 +65,34 @@ pub enum Request {
         /// Body length.
         size: u64,
     },
+    /// Start (or find) a resumable upload of `size` bytes to `name`.
+    Upload {
+        /// Target name.
+        name: Name,
+        /// Full size of the file.
+        size: u64,
+        /// Its CRC-32C, checked on commit.
+        crc: u32,
+    },
+    /// Stage `len` bytes (which follow the line) at `offset` of session `id`.
+    Append {
+        /// Session id (16 hex digits).
+        id: String,
+        /// Where the bytes go; must be where the session stands.
+        offset: u64,
+        /// Body length.
+        len: u64,
+    },
+    /// Verify and commit a complete session.
+    Commit {
+        /// Session id.
+        id: String,
+    },
+    /// Discard a session.
+    Abort {
+        /// Session id.
+        id: String,
+    },
     /// Say goodbye and close.
     Quit,
 }
@@ -79,6 +107,10 @@ impl Request {
             Request::List { .. } => "LIST",
             Request::Del { .. } => "DEL",
             Request::Echo { .. } => "ECHO",
+            Request::Upload { .. } => "UPLOAD",
+            Request::Append { .. } => "APPEND",
+            Request::Commit { .. } => "COMMIT",
+            Request::Abort { .. } => "ABORT",
             Request::Quit => "QUIT",
         }
     }
@@ -239,6 +271,38 @@ fn parse_line(line: &[u8]) -> Result<Request, ProtocolError> {
                 size: number(args[0])?,
             })
         }
+        b"UPLOAD" => {
+            arity(3, 3)?;
+            let size = number(args[1])?;
+            let crc = checksum(args[2])?;
+            Ok(Request::Upload {
+                name: name_arg(args[0])?,
+                size,
+                crc,
+            })
+        }
+        b"APPEND" => {
+            arity(3, 3)?;
+            let offset = number(args[1])?;
+            let len = number(args[2])?;
+            let id = session_arg(args[0]).map_err(|mut err| {
+                err.recovery = Recovery::Skip { line: 0, body: len };
+                err
+            })?;
+            Ok(Request::Append { id, offset, len })
+        }
+        b"COMMIT" => {
+            arity(1, 1)?;
+            Ok(Request::Commit {
+                id: session_arg(args[0])?,
+            })
+        }
+        b"ABORT" => {
+            arity(1, 1)?;
+            Ok(Request::Abort {
+                id: session_arg(args[0])?,
+            })
+        }
         b"QUIT" => {
             arity(0, 0)?;
             Ok(Request::Quit)
@@ -249,6 +313,20 @@ fn parse_line(line: &[u8]) -> Result<Request, ProtocolError> {
 
 fn name_arg(token: &[u8]) -> Result<Name, ProtocolError> {
     Name::decode(token).map_err(|e| ProtocolError::bad_name(e, 0))
+}
+
+/// An upload session id: 16 lowercase hex digits. A malformed one is a
+/// bad argument in a well-formed line (400, the connection continues).
+fn session_arg(token: &[u8]) -> Result<String, ProtocolError> {
+    if crate::storage::is_session_id(token) {
+        Ok(String::from_utf8_lossy(token).into_owned())
+    } else {
+        Err(ProtocolError {
+            code: 400,
+            message: "bad upload id".into(),
+            recovery: Recovery::Skip { line: 0, body: 0 },
+        })
+    }
 }
 
 /// A decimal u64: digits only, no sign, no overflow.
@@ -310,7 +388,15 @@ pub enum Response<'a> {
         /// CRC-32C of the file.
         crc: u32,
     },
-    /// `OK <n>`, then `n` bytes (LIST listing, ECHO body).
+    /// `OK <upload-id> <received>`, for UPLOAD.
+    Session {
+        /// Session id.
+        id: &'a str,
+        /// Bytes staged so far.
+        received: u64,
+    },
+    /// `OK <n>`, then `n` bytes (LIST listing, ECHO body); also APPEND's
+    /// `OK <received>`.
     Length {
         /// Bytes that follow.
         len: u64,
@@ -335,6 +421,7 @@ impl Response<'_> {
             Response::Body { len, total, crc } => writeln!(out, "OK {len} {total} {crc:08x}"),
             Response::Stat { size, mtime, crc } => writeln!(out, "OK {size} {mtime} {crc:08x}"),
             Response::Length { len } => writeln!(out, "OK {len}"),
+            Response::Session { id, received } => writeln!(out, "OK {id} {received}"),
             Response::Error { code, message } => {
                 let message = message.replace(['\r', '\n'], " ");
                 writeln!(out, "ERR {code} {message}")
@@ -440,6 +527,34 @@ mod tests {
                 },
             ),
             ("ECHO 3\n", Request::Echo { size: 3 }),
+            (
+                "UPLOAD big.iso 1000 0000abcd\n",
+                Request::Upload {
+                    name: n("big.iso"),
+                    size: 1000,
+                    crc: 0xabcd,
+                },
+            ),
+            (
+                "APPEND 0123456789abcdef 500 250\n",
+                Request::Append {
+                    id: "0123456789abcdef".into(),
+                    offset: 500,
+                    len: 250,
+                },
+            ),
+            (
+                "COMMIT 0123456789abcdef\n",
+                Request::Commit {
+                    id: "0123456789abcdef".into(),
+                },
+            ),
+            (
+                "ABORT 0123456789abcdef\n",
+                Request::Abort {
+                    id: "0123456789abcdef".into(),
+                },
+            ),
             ("QUIT\n", Request::Quit),
         ];
         for (line, want) in cases {
@@ -503,6 +618,19 @@ mod tests {
             (err.code, err.recovery),
             (403, Recovery::Skip { line: 16, body: 0 })
         );
+    }
+
+    #[test]
+    fn bad_upload_ids_keep_the_connection_and_discard_append_bodies() {
+        let err = parse("APPEND nothex 0 9\n").unwrap_err();
+        assert_eq!(
+            (err.code, err.recovery),
+            (400, Recovery::Skip { line: 18, body: 9 })
+        );
+        let err = parse("COMMIT 0123456789ABCDEF\n").unwrap_err();
+        assert_eq!(err.code, 400);
+        assert!(matches!(err.recovery, Recovery::Skip { body: 0, .. }));
+        assert_eq!(parse("UPLOAD x 1\n").unwrap_err().recovery, Recovery::Close);
     }
 
     #[test]

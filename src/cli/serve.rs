@@ -40,6 +40,9 @@ pub struct ServeArgs {
     /// Largest accepted upload, in bytes (suffixes K, M, G, T allowed).
     #[arg(long, value_parser = parse_size)]
     max_file_size: Option<u64>,
+    /// Seconds an unfinished resumable upload is kept after its last use.
+    #[arg(long, default_value = "86400", value_parser = parse_seconds)]
+    upload_ttl: Duration,
     /// Refuse PUT and DEL.
     #[arg(long)]
     read_only: bool,
@@ -74,6 +77,7 @@ pub fn run(args: ServeArgs) -> ExitCode {
         max_file_size: args.max_file_size,
         read_only: args.read_only,
         fsync: args.fsync,
+        upload_ttl: args.upload_ttl,
         grace_period: args.grace_period,
     };
     let started = Server::bind(config.clone()).and_then(|mut server| {

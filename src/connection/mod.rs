@@ -35,6 +35,7 @@
 
 mod deadline;
 mod requests;
+mod sessions;
 
 use std::mem;
 use std::time::Instant;
@@ -48,7 +49,7 @@ use crate::protocol::{self, Recovery, Response};
 use crate::socket::{self, Outcome};
 use crate::storage::{Storage, StorageError, Upload};
 use deadline::Timing;
-use requests::{Commit, Receive, Send, discard, refused_body};
+use requests::{Commit, Receive, Send, Sink, discard, refused_body};
 
 /// Bytes read at once while waiting for a request line. Larger reads pick
 /// up pipelined requests in one go but are kept if a download interrupts.
@@ -421,14 +422,18 @@ impl Connection {
                 let take = clamp_to(receive.left, data.len());
                 let chunk = &data[..take];
                 receive.left -= take as u64;
-                if let Err(err) = receive.upload.write(chunk) {
-                    warn!("#{} PUT {} failed: {err}", self.id, receive.name);
+                let written = match &mut receive.sink {
+                    Sink::File(upload) => upload.write(chunk),
+                    Sink::Session(appender) => appender.write(chunk),
+                };
+                if let Err(err) = written {
+                    warn!("#{} upload of {} failed: {err}", self.id, receive.name);
                     self.queue_error(err.code(), &err.to_string());
                     return (discard(receive.left), take);
                 }
                 receive.crc = crc32c::crc32c_append(receive.crc, chunk);
                 if receive.left == 0 {
-                    return (self.finish_upload(*receive, env.config), take);
+                    return (self.finish_receive(*receive, env.config), take);
                 }
                 (State::ReceivingBody(receive), take)
             }

@@ -11,11 +11,19 @@ use super::{Connection, Env, State};
 use crate::config::Config;
 use crate::name::Name;
 use crate::protocol::{Request, Response};
-use crate::storage::{OpenFile, StorageError, Upload};
+use crate::storage::{Appender, OpenFile, StorageError, Upload};
 
-/// A PUT whose body is arriving.
+/// Where a body that is arriving goes.
+pub(super) enum Sink {
+    /// A PUT's temp file.
+    File(Upload),
+    /// An upload session (APPEND).
+    Session(Appender),
+}
+
+/// A PUT or APPEND whose body is arriving.
 pub(super) struct Receive {
-    pub(super) upload: Upload,
+    pub(super) sink: Sink,
     pub(super) name: Name,
     pub(super) size: u64,
     pub(super) left: u64,
@@ -118,6 +126,10 @@ impl Connection {
                 self.queue(Response::Length { len: size });
                 discard_or(size, State::EchoingBody { left: size })
             }
+            Request::Upload { name, size, crc } => self.start_upload(name, size, crc, env),
+            Request::Append { id, offset, len } => self.start_append(&id, offset, len, env),
+            Request::Commit { id } => self.start_commit(&id, env),
+            Request::Abort { id } => self.start_abort(&id, env),
             Request::Quit => {
                 self.queue(Response::Ok);
                 State::Done
@@ -142,7 +154,7 @@ impl Connection {
         match env.storage.begin_upload(&name) {
             Ok(upload) => {
                 let receive = Box::new(Receive {
-                    upload,
+                    sink: Sink::File(upload),
                     name,
                     size,
                     left: size,
@@ -151,7 +163,7 @@ impl Connection {
                     started: Instant::now(),
                 });
                 if size == 0 {
-                    self.finish_upload(*receive, env.config)
+                    self.finish_receive(*receive, env.config)
                 } else {
                     State::ReceivingBody(receive)
                 }
@@ -203,9 +215,10 @@ impl Connection {
     }
 
     /// Verifies and commits a fully received upload.
-    pub(super) fn finish_upload(&mut self, receive: Receive, config: &Config) -> State {
+    /// A whole body has arrived: commit the PUT, or report the APPEND.
+    pub(super) fn finish_receive(&mut self, receive: Receive, config: &Config) -> State {
         let Receive {
-            upload,
+            sink,
             name,
             size,
             crc,
@@ -213,6 +226,10 @@ impl Connection {
             started,
             ..
         } = receive;
+        let upload = match sink {
+            Sink::File(upload) => upload,
+            Sink::Session(appender) => return self.finish_append(&name, size, &appender),
+        };
         if let Some(expected) = expected_crc.filter(|&e| e != crc) {
             warn!(
                 "#{} PUT {name}: checksum {crc:08x}, client said {expected:08x}",
@@ -224,13 +241,21 @@ impl Connection {
             );
             return State::AwaitHeader; // dropping `upload` removes the temp file
         }
-        let mut commit = Commit {
-            upload: Some(upload),
-            name,
-            size,
-            crc,
-            started,
-        };
+        self.commit_upload(
+            Commit {
+                upload: Some(upload),
+                name,
+                size,
+                crc,
+                started,
+            },
+            config,
+        )
+    }
+
+    /// Commits a verified upload: on the fsync thread with `--fsync` (the
+    /// connection waits in `Committing`), else at once.
+    pub(super) fn commit_upload(&mut self, mut commit: Commit, config: &Config) -> State {
         if config.fsync {
             return State::Committing(Box::new(commit));
         }
@@ -267,7 +292,7 @@ impl Connection {
         }
         State::AwaitHeader
     }
-    fn refuse(&mut self, verb: &str, name: &Name, err: &StorageError) {
+    pub(super) fn refuse(&mut self, verb: &str, name: &Name, err: &StorageError) {
         info!("#{} {verb} {name}: ERR {} {err}", self.id, err.code());
         self.queue_error(err.code(), &err.to_string());
     }

@@ -109,7 +109,11 @@ impl Server {
     /// # Errors
     /// The root cannot be opened or the address cannot be bound.
     pub fn bind(config: Config) -> io::Result<Server> {
-        let storage = Storage::open(&config.root)?;
+        let mut storage = Storage::open(&config.root)?;
+        match storage.expire_upload_sessions(config.upload_ttl) {
+            0 => {}
+            n => info!("removed {n} expired upload sessions"),
+        }
         match storage.remove_stale_temp_files() {
             Ok(0) => {}
             Ok(n) => info!("removed {n} stale temp files from an earlier run"),

@@ -58,19 +58,32 @@ pub(super) fn of(file: &File, stat: &Stat) -> std::io::Result<u32> {
         return Ok(crc);
     }
     let size = u64::try_from(stat.st_size).unwrap_or(0);
+    let crc = compute(file, size)?;
+    record(file, crc);
+    Ok(crc)
+}
+
+/// Computes the CRC-32C of the first `size` bytes of `file`.
+///
+/// # Errors
+/// Reading fails, or the file is shorter than `size`.
+pub(super) fn compute(file: &File, size: u64) -> std::io::Result<u32> {
     let mut buf = vec![0; CHUNK.min(usize::try_from(size).unwrap_or(CHUNK)).max(1)];
     let mut crc = 0;
     let mut offset = 0;
     while offset < size {
-        let n = file.read_at(&mut buf, offset)?;
+        let want = buf
+            .len()
+            .min(usize::try_from(size - offset).unwrap_or(usize::MAX));
+        let n = file.read_at(&mut buf[..want], offset)?;
         if n == 0 {
-            break; // shrank meanwhile: the size check below catches it
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "file shrank while its checksum was computed",
+            ));
         }
         crc = crc32c::crc32c_append(crc, &buf[..n]);
         offset += n as u64;
-    }
-    if offset == size {
-        record(file, crc);
     }
     Ok(crc)
 }

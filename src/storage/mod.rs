@@ -28,6 +28,9 @@ use rustix::io::Errno;
 use crate::name::{Name, Prefix, RESERVED_PREFIX};
 
 mod checksum;
+mod sessions;
+
+pub use sessions::{Appender, SESSIONS_DIR, SessionInfo, is_session_id, session_id};
 
 /// Flags for opening a directory: never through a symlink. Readable (not
 /// `O_PATH`) so that the same descriptor can be listed and fsynced.
@@ -54,6 +57,18 @@ pub enum StorageError {
     NoSpace,
     /// Out of file descriptors (503).
     Busy,
+    /// No upload session with that id (404).
+    NoSuchUpload,
+    /// An APPEND at the wrong offset; the session stands at this one (409).
+    WrongOffset(u64),
+    /// An APPEND past the session's declared size (400).
+    PastEnd(u64),
+    /// A COMMIT before all bytes arrived: received, size (409).
+    Incomplete(u64, u64),
+    /// Another APPEND is streaming into the session (409).
+    SessionBusy,
+    /// Staged bytes do not match the declared CRC-32C: staged, declared (422).
+    ChecksumMismatch(u32, u32),
     /// Anything else the filesystem said (500).
     Io(io::Error),
 }
@@ -69,6 +84,12 @@ impl StorageError {
             StorageError::Symlink => 403,
             StorageError::NoSpace => 507,
             StorageError::Busy => 503,
+            StorageError::NoSuchUpload => 404,
+            StorageError::WrongOffset(_)
+            | StorageError::Incomplete(..)
+            | StorageError::SessionBusy => 409,
+            StorageError::PastEnd(_) => 400,
+            StorageError::ChecksumMismatch(..) => 422,
             StorageError::Io(_) => 500,
         }
     }
@@ -113,6 +134,17 @@ impl fmt::Display for StorageError {
             StorageError::Symlink => f.write_str("symlinks are not followed"),
             StorageError::NoSpace => f.write_str("no space left on device"),
             StorageError::Busy => f.write_str("server out of file descriptors"),
+            StorageError::NoSuchUpload => f.write_str("no such upload"),
+            StorageError::WrongOffset(at) => write!(f, "upload is at offset {at}"),
+            StorageError::PastEnd(size) => write!(f, "past the upload's {size} bytes"),
+            StorageError::Incomplete(received, size) => {
+                write!(f, "upload incomplete: {received} of {size} bytes")
+            }
+            StorageError::SessionBusy => f.write_str("another APPEND is in progress"),
+            StorageError::ChecksumMismatch(staged, declared) => write!(
+                f,
+                "checksum mismatch: received {staged:08x}, expected {declared:08x}; upload discarded"
+            ),
             StorageError::Io(err) => write!(f, "I/O error: {err}"),
         }
     }
@@ -163,6 +195,7 @@ pub struct ListEntry {
 pub struct Storage {
     root: OwnedFd,
     temp_serial: u64,
+    sessions: sessions::Sessions,
 }
 
 impl Storage {
@@ -176,6 +209,7 @@ impl Storage {
         Ok(Storage {
             root,
             temp_serial: 0,
+            sessions: sessions::Sessions::default(),
         })
     }
 
@@ -261,6 +295,39 @@ impl Storage {
             committed: false,
             created,
         })
+    }
+
+    /// Refuses (as a PUT would) a name that cannot become a file: one that
+    /// is a directory, symlink or special file, or lies beneath a file.
+    /// Missing parents are fine: they would be created.
+    fn check_can_be_file(&self, name: &Name) -> Result<(), StorageError> {
+        let (dirs, leaf) = name.split_parent();
+        let mut current: Option<OwnedFd> = None;
+        for segment in dirs {
+            match rustix::fs::openat(self.fd(&current), segment, DIR, Mode::empty()) {
+                Ok(fd) => current = Some(fd),
+                Err(Errno::NOENT) => return Ok(()),
+                Err(Errno::NOTDIR | Errno::LOOP) => return Err(StorageError::ParentNotDirectory),
+                Err(errno) => return Err(errno.into()),
+            }
+        }
+        match rustix::fs::statat(self.fd(&current), leaf, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(stat) => check_regular(&stat).map_err(|err| match err {
+                StorageError::NotFound => StorageError::NotRegular,
+                other => other,
+            }),
+            Err(Errno::NOENT) => Ok(()),
+            Err(errno) => Err(errno.into()),
+        }
+    }
+
+    /// Removes upload sessions untouched for longer than `ttl` (at startup;
+    /// later, whenever a session begins). Returns how many went.
+    pub fn expire_upload_sessions(&mut self, ttl: std::time::Duration) -> usize {
+        match rustix::fs::openat(&self.root, SESSIONS_DIR, DIR, Mode::empty()) {
+            Ok(dir) => self.expire_sessions(&dir, ttl),
+            Err(_) => 0,
+        }
     }
 
     /// Removes `name`, then any parent directories this left empty.
@@ -505,6 +572,20 @@ impl Upload {
     /// 507 on a full disk, 500 on other I/O errors.
     pub fn write(&mut self, data: &[u8]) -> Result<(), StorageError> {
         self.file.write_all(data).map_err(StorageError::from)
+    }
+
+    /// Replaces the (empty) temp file with the file `name` in `dir`: how a
+    /// completed upload session becomes an upload ready to commit.
+    fn adopt(&mut self, dir: &OwnedFd, name: &str) -> Result<(), StorageError> {
+        rustix::fs::renameat(dir, name, &self.dir, self.temp.as_str())?;
+        let flags = OFlags::RDWR | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        self.file = File::from(rustix::fs::openat(
+            &self.dir,
+            self.temp.as_str(),
+            flags,
+            Mode::empty(),
+        )?);
+        Ok(())
     }
 
     /// Records the upload's CRC-32C with it and renames the temp file over

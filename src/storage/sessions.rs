@@ -1,0 +1,413 @@
+//! Resumable uploads: upload sessions whose bytes are staged on disk, so an
+//! interrupted large upload continues where it stopped, across dropped
+//! connections and server restarts, instead of starting over.
+//!
+//! A session is identified by what it uploads: its id is derived from the
+//! target name, size and CRC-32C, so a client that starts the same upload
+//! again gets the same session back and only needs to ask how far it got.
+//! Its bytes live in `<root>/.ferry-uploads/<id>.data`, described by
+//! `<id>.meta` (`<encoded name> <size> <crc32c>`); the directory is reserved
+//! (`.ferry-` prefix), so no client name can reach it and LIST skips it.
+//! A session untouched for the upload TTL is removed.
+//!
+//! Committing verifies the size and CRC-32C, then moves the data into the
+//! same hidden temp-file slot a plain PUT uses and commits it exactly like a
+//! PUT: atomically, with its checksum recorded, durably with `--fsync`.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{self, Write};
+use std::os::fd::OwnedFd;
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, SystemTime};
+
+use rustix::fs::{AtFlags, Dir, Mode, OFlags};
+use rustix::io::Errno;
+
+use super::{DIR, Storage, StorageError, Upload, checksum};
+use crate::name::{self, Name};
+
+/// The directory, beneath the root, that holds staged uploads.
+pub const SESSIONS_DIR: &str = ".ferry-uploads";
+
+/// What the server remembers about a session between requests. Only a
+/// cache: after a restart everything is read back from disk.
+#[derive(Debug, Default)]
+struct Live {
+    /// An APPEND is streaming into it right now.
+    busy: AtomicBool,
+    /// CRC-32C of the staged bytes and how many that is, if known.
+    progress: Mutex<Option<(u64, u32)>>,
+}
+
+/// The sessions known to this server process.
+#[derive(Debug, Default)]
+pub(super) struct Sessions {
+    live: HashMap<String, Arc<Live>>,
+}
+
+/// A session as its meta file describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionInfo {
+    /// The session id (16 hex digits).
+    pub id: String,
+    /// Where the file goes on commit.
+    pub name: Name,
+    /// Its full size.
+    pub size: u64,
+    /// Its CRC-32C, checked on commit.
+    pub crc: u32,
+    /// Bytes staged so far.
+    pub received: u64,
+}
+
+/// An APPEND streaming into a session.
+#[derive(Debug)]
+pub struct Appender {
+    file: File,
+    live: Arc<Live>,
+    /// Bytes staged when this APPEND began, and their CRC if known.
+    start: u64,
+    crc: Option<u32>,
+    written: u64,
+}
+
+impl Appender {
+    /// Stages body bytes.
+    ///
+    /// # Errors
+    /// 507 on a full disk, 500 on other I/O errors.
+    pub fn write(&mut self, data: &[u8]) -> Result<(), StorageError> {
+        if let Err(err) = self.file.write_all(data) {
+            self.crc = None; // some of it may have been written
+            return Err(err.into());
+        }
+        self.written += data.len() as u64;
+        self.crc = self.crc.map(|crc| crc32c::crc32c_append(crc, data));
+        Ok(())
+    }
+
+    /// Bytes staged in the session now.
+    pub fn received(&self) -> u64 {
+        self.start + self.written
+    }
+}
+
+impl Drop for Appender {
+    /// Whatever arrived stays staged (that is the point); the running CRC is
+    /// kept for the next APPEND or the commit.
+    fn drop(&mut self) {
+        if let Ok(mut progress) = self.live.progress.lock() {
+            *progress = self.crc.map(|crc| (self.start + self.written, crc));
+        }
+        self.live.busy.store(false, Ordering::SeqCst);
+    }
+}
+
+impl Storage {
+    /// Starts the upload of `name` (`size` bytes with CRC-32C `crc`), or
+    /// finds the session that already stages it. Also removes sessions
+    /// untouched for longer than `ttl`.
+    ///
+    /// # Errors
+    /// 409 if `name` cannot be a file (a directory, or beneath a file);
+    /// 507, 503 or 500 if the session cannot be created.
+    pub fn begin_session(
+        &mut self,
+        name: &Name,
+        size: u64,
+        crc: u32,
+        ttl: Duration,
+    ) -> Result<SessionInfo, StorageError> {
+        let dir = self.sessions_dir()?;
+        self.expire_sessions(&dir, ttl);
+        let id = session_id(name, size, crc);
+        let meta = format!("{} {size} {crc:08x}\n", name.encoded());
+        let meta_name = format!("{id}.meta");
+        match read_small(&dir, &meta_name) {
+            Ok(existing) if existing == meta => {}
+            Ok(_) => return Err(StorageError::Io(io::Error::other("session id collision"))),
+            Err(Errno::NOENT) => {
+                // Refuse now what a commit would refuse later.
+                self.check_can_be_file(name)?;
+                let data =
+                    rustix::fs::openat(&dir, format!("{id}.data"), create_flags(), file_mode())?;
+                drop(data);
+                let file = File::from(rustix::fs::openat(
+                    &dir,
+                    meta_name.as_str(),
+                    create_flags(),
+                    file_mode(),
+                )?);
+                (&file).write_all(meta.as_bytes())?;
+            }
+            Err(errno) => return Err(errno.into()),
+        }
+        let info = self.session(&id)?;
+        touch(&dir, &id);
+        Ok(info)
+    }
+
+    /// Reads a session's description and progress.
+    ///
+    /// # Errors
+    /// 404 if there is no such session.
+    pub fn session(&self, id: &str) -> Result<SessionInfo, StorageError> {
+        let dir = self.sessions_dir()?;
+        let meta = read_small(&dir, &format!("{id}.meta")).map_err(|errno| match errno {
+            Errno::NOENT => StorageError::NoSuchUpload,
+            other => other.into(),
+        })?;
+        let bad = || StorageError::Io(io::Error::other(format!("malformed session {id}")));
+        let mut fields = meta.trim_end().split(' ');
+        let name = fields
+            .next()
+            .and_then(|n| Name::decode(n.as_bytes()).ok())
+            .ok_or_else(bad)?;
+        let size = fields.next().and_then(|s| s.parse().ok()).ok_or_else(bad)?;
+        let crc = fields
+            .next()
+            .and_then(|c| u32::from_str_radix(c, 16).ok())
+            .ok_or_else(bad)?;
+        let data = rustix::fs::statat(&dir, format!("{id}.data"), AtFlags::SYMLINK_NOFOLLOW)
+            .map_err(|_| StorageError::NoSuchUpload)?;
+        Ok(SessionInfo {
+            id: id.to_owned(),
+            name,
+            size,
+            crc,
+            received: u64::try_from(data.st_size).unwrap_or(0),
+        })
+    }
+
+    /// Opens session `id` for `len` bytes at `offset`.
+    ///
+    /// # Errors
+    /// 404 for an unknown session; 409 if `offset` is not where the session
+    /// stands or another APPEND is streaming into it; 400 if the bytes would
+    /// run past the declared size.
+    pub fn append(
+        &mut self,
+        id: &str,
+        offset: u64,
+        len: u64,
+    ) -> Result<(Appender, SessionInfo), StorageError> {
+        let info = self.session(id)?;
+        if offset != info.received {
+            return Err(StorageError::WrongOffset(info.received));
+        }
+        if offset.checked_add(len).is_none_or(|end| end > info.size) {
+            return Err(StorageError::PastEnd(info.size));
+        }
+        let live = Arc::clone(self.sessions.live.entry(id.to_owned()).or_default());
+        if live.busy.swap(true, Ordering::SeqCst) {
+            return Err(StorageError::SessionBusy);
+        }
+        let crc = match *live.progress.lock().unwrap_or_else(|e| e.into_inner()) {
+            Some((at, crc)) if at == offset => Some(crc),
+            None if offset == 0 => Some(0),
+            _ => None,
+        };
+        let dir = self.sessions_dir()?;
+        touch(&dir, id);
+        let flags = OFlags::WRONLY | OFlags::APPEND | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let opened = rustix::fs::openat(&dir, format!("{id}.data"), flags, Mode::empty());
+        let file = match opened {
+            Ok(fd) => File::from(fd),
+            Err(errno) => {
+                live.busy.store(false, Ordering::SeqCst);
+                return Err(errno.into());
+            }
+        };
+        let appender = Appender {
+            file,
+            live,
+            start: offset,
+            crc,
+            written: 0,
+        };
+        Ok((appender, info))
+    }
+
+    /// Verifies a complete session and turns it into an [`Upload`] ready to
+    /// commit like a PUT's. Returns it with its size and CRC-32C.
+    ///
+    /// # Errors
+    /// 404 unknown, 409 incomplete or busy, 422 if the staged bytes do not
+    /// match the CRC-32C (the session is then removed), 409 if the name
+    /// became a directory.
+    pub fn finish_session(&mut self, id: &str) -> Result<(Upload, SessionInfo), StorageError> {
+        let info = self.session(id)?;
+        if info.received != info.size {
+            return Err(StorageError::Incomplete(info.received, info.size));
+        }
+        let live = self.sessions.live.get(id).cloned();
+        if live.as_ref().is_some_and(|l| l.busy.load(Ordering::SeqCst)) {
+            return Err(StorageError::SessionBusy);
+        }
+        let dir = self.sessions_dir()?;
+        let known = live
+            .as_ref()
+            .and_then(|l| *l.progress.lock().unwrap_or_else(|e| e.into_inner()))
+            .filter(|&(at, _)| at == info.size)
+            .map(|(_, crc)| crc);
+        let staged = match known {
+            Some(crc) => crc,
+            None => {
+                let file = File::from(rustix::fs::openat(
+                    &dir,
+                    format!("{id}.data"),
+                    OFlags::RDONLY | OFlags::CLOEXEC,
+                    Mode::empty(),
+                )?);
+                checksum::compute(&file, info.size)?
+            }
+        };
+        if staged != info.crc {
+            self.remove_session(&dir, id);
+            return Err(StorageError::ChecksumMismatch(staged, info.crc));
+        }
+        let mut upload = self.begin_upload(&info.name)?;
+        upload.adopt(&dir, &format!("{id}.data"))?;
+        self.remove_session(&dir, id);
+        Ok((upload, info))
+    }
+
+    /// Removes a session and its staged bytes.
+    ///
+    /// # Errors
+    /// 404 if there is no such session, 409 if an APPEND is streaming into it.
+    pub fn abort_session(&mut self, id: &str) -> Result<(), StorageError> {
+        self.session(id)?;
+        if self
+            .sessions
+            .live
+            .get(id)
+            .is_some_and(|l| l.busy.load(Ordering::SeqCst))
+        {
+            return Err(StorageError::SessionBusy);
+        }
+        let dir = self.sessions_dir()?;
+        self.remove_session(&dir, id);
+        Ok(())
+    }
+
+    fn remove_session(&mut self, dir: &OwnedFd, id: &str) {
+        let _ = rustix::fs::unlinkat(dir, format!("{id}.data"), AtFlags::empty());
+        let _ = rustix::fs::unlinkat(dir, format!("{id}.meta"), AtFlags::empty());
+        self.sessions.live.remove(id);
+    }
+
+    /// Removes sessions whose meta file is older than `ttl`; returns how
+    /// many. Busy sessions are left alone.
+    pub(super) fn expire_sessions(&mut self, dir: &OwnedFd, ttl: Duration) -> usize {
+        let Some(cutoff) = SystemTime::now().checked_sub(ttl) else {
+            return 0;
+        };
+        let cutoff = cutoff
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        let mut expired = Vec::new();
+        let Ok(entries) = rustix::fs::openat(dir, ".", DIR, Mode::empty()).and_then(Dir::new)
+        else {
+            return 0;
+        };
+        for entry in entries.flatten() {
+            let Ok(file) = entry.file_name().to_str() else {
+                continue;
+            };
+            let Some(id) = file.strip_suffix(".meta") else {
+                continue;
+            };
+            let stale = rustix::fs::statat(dir, file, AtFlags::SYMLINK_NOFOLLOW)
+                .is_ok_and(|stat| stat.st_mtime < cutoff);
+            let busy = self
+                .sessions
+                .live
+                .get(id)
+                .is_some_and(|l| l.busy.load(Ordering::SeqCst));
+            if stale && !busy {
+                expired.push(id.to_owned());
+            }
+        }
+        for id in &expired {
+            log::info!("upload session {id} expired");
+            self.remove_session(dir, id);
+        }
+        expired.len()
+    }
+
+    /// The sessions directory, created on first use.
+    fn sessions_dir(&self) -> Result<OwnedFd, StorageError> {
+        match rustix::fs::openat(&self.root, SESSIONS_DIR, DIR, Mode::empty()) {
+            Err(Errno::NOENT) => {
+                match rustix::fs::mkdirat(&self.root, SESSIONS_DIR, Mode::from_raw_mode(0o700)) {
+                    Ok(()) | Err(Errno::EXIST) => {}
+                    Err(errno) => return Err(errno.into()),
+                }
+                Ok(rustix::fs::openat(
+                    &self.root,
+                    SESSIONS_DIR,
+                    DIR,
+                    Mode::empty(),
+                )?)
+            }
+            other => Ok(other?),
+        }
+    }
+}
+
+/// The session id for an upload: 16 hex digits from the name, size and CRC.
+pub fn session_id(name: &Name, size: u64, crc: u32) -> String {
+    let key = format!("{} {size} {crc:08x}", name.as_str());
+    let high = crc32c::crc32c(key.as_bytes());
+    let low = crc32c::crc32c_append(high ^ 0x5bd1_e995, key.as_bytes());
+    format!("{high:08x}{low:08x}")
+}
+
+/// Whether `token` has the shape of a session id.
+pub fn is_session_id(token: &[u8]) -> bool {
+    token.len() == 16
+        && token
+            .iter()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b))
+}
+
+fn read_small(dir: &OwnedFd, file: &str) -> Result<String, Errno> {
+    let fd = rustix::fs::openat(
+        dir,
+        file,
+        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
+    let mut buf = vec![0; 2 * name::MAX_NAME + 64];
+    let n = rustix::io::read(&fd, &mut buf)?;
+    buf.truncate(n);
+    String::from_utf8(buf).map_err(|_| Errno::INVAL)
+}
+
+fn create_flags() -> OFlags {
+    OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC
+}
+
+fn file_mode() -> Mode {
+    Mode::from_raw_mode(0o600)
+}
+
+/// Marks a session as used now: its TTL counts from its last use.
+fn touch(dir: &OwnedFd, id: &str) {
+    let _ = rustix::fs::utimensat(dir, format!("{id}.meta"), &now_times(), AtFlags::empty());
+}
+
+fn now_times() -> rustix::fs::Timestamps {
+    let now = rustix::fs::Timespec {
+        tv_sec: 0,
+        tv_nsec: rustix::fs::UTIME_NOW,
+    };
+    rustix::fs::Timestamps {
+        last_access: now,
+        last_modification: now,
+    }
+}

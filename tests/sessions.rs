@@ -1,0 +1,198 @@
+//! Resumable uploads over the wire: UPLOAD finds or starts a session, APPEND
+//! stages bytes at the offset the session stands at, COMMIT verifies and
+//! commits like a PUT; staged bytes survive dropped connections and server
+//! restarts; mistakes are answered without losing what was staged.
+
+mod support;
+
+use support::{Raw, TestServer, crc_hex, pattern};
+
+/// `UPLOAD` → (session id, bytes staged).
+fn upload(raw: &mut Raw, name: &str, data: &[u8]) -> (String, u64) {
+    raw.send(format!("UPLOAD {name} {} {}\n", data.len(), crc_hex(data)));
+    let line = raw.line();
+    let fields: Vec<&str> = line.split(' ').collect();
+    assert_eq!(fields.len(), 3, "{line:?}");
+    assert_eq!(fields[0], "OK", "{line:?}");
+    (fields[1].to_owned(), fields[2].parse().unwrap())
+}
+
+fn append(raw: &mut Raw, id: &str, offset: usize, bytes: &[u8]) -> String {
+    raw.send(format!("APPEND {id} {offset} {}\n", bytes.len()));
+    raw.send(bytes);
+    raw.line()
+}
+
+#[test]
+fn a_session_is_staged_in_pieces_and_committed_atomically() {
+    let server = TestServer::start();
+    let data = pattern(1_000_000, 1);
+    let mut raw = server.raw();
+    let (id, received) = upload(&mut raw, "big/file.bin", &data);
+    assert_eq!((id.len(), received), (16, 0));
+
+    assert_eq!(append(&mut raw, &id, 0, &data[..300_000]), "OK 300000");
+    // The same upload asked for again finds the same session and offset.
+    let (again, received) = upload(&mut server.raw(), "big/file.bin", &data);
+    assert_eq!((again.as_str(), received), (id.as_str(), 300_000));
+    // Not visible until committed; committing early is refused.
+    assert!(server.client().stat("big/file.bin").is_err());
+    raw.send(format!("COMMIT {id}\n"));
+    assert!(raw.line().starts_with("ERR 409 "));
+
+    assert_eq!(
+        append(&mut raw, &id, 300_000, &data[300_000..]),
+        "OK 1000000"
+    );
+    raw.send(format!("COMMIT {id}\n"));
+    assert_eq!(raw.line(), format!("OK 1000000 {}", crc_hex(&data)));
+    assert_eq!(server.client().get_bytes("big/file.bin").unwrap(), data);
+    // The session is gone.
+    raw.send(format!("COMMIT {id}\n"));
+    assert!(raw.line().starts_with("ERR 404 "));
+    assert_eq!(server.files_on_disk(), ["big/file.bin"]);
+}
+
+#[test]
+fn bytes_staged_before_a_dropped_connection_are_kept() {
+    let server = TestServer::start();
+    let data = pattern(500_000, 2);
+    let mut first = server.raw();
+    let (id, _) = upload(&mut first, "cut", &data);
+    // Announce 400,000 bytes, send 123,456, and vanish.
+    first.send(format!("APPEND {id} 0 400000\n"));
+    first.send(&data[..123_456]);
+    let mut probe = server.raw();
+    drop(first);
+    // Until the server has seen the connection go, the session is busy
+    // (and may not have taken in every byte that arrived); then it stands
+    // at exactly what arrived.
+    let deadline = std::time::Instant::now() + support::PATIENCE;
+    loop {
+        let answer = append(&mut probe, &id, 123_456, &data[123_456..]);
+        if answer == "OK 500000" {
+            break;
+        }
+        assert!(answer.starts_with("ERR 409 "), "{answer:?}");
+        assert!(std::time::Instant::now() < deadline, "{answer:?}");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    probe.send(format!("COMMIT {id}\n"));
+    assert_eq!(probe.line(), format!("OK 500000 {}", crc_hex(&data)));
+    assert_eq!(server.client().get_bytes("cut").unwrap(), data);
+}
+
+#[test]
+fn sessions_survive_a_restart() {
+    let root = tempfile::tempdir().unwrap();
+    let on_root = |c: &mut ferry::Config| c.root = root.path().to_path_buf();
+    let data = pattern(200_000, 3);
+    let server = TestServer::start_in(tempfile::tempdir().unwrap(), on_root);
+    let mut raw = server.raw();
+    let (id, _) = upload(&mut raw, "across/restart", &data);
+    assert_eq!(append(&mut raw, &id, 0, &data[..50_000]), "OK 50000");
+    drop(raw);
+    server.stop().unwrap();
+
+    let server = TestServer::start_in(tempfile::tempdir().unwrap(), on_root);
+    let mut raw = server.raw();
+    let (same, received) = upload(&mut raw, "across/restart", &data);
+    assert_eq!((same.as_str(), received), (id.as_str(), 50_000));
+    assert_eq!(append(&mut raw, &id, 50_000, &data[50_000..]), "OK 200000");
+    raw.send(format!("COMMIT {id}\n"));
+    assert_eq!(raw.line(), format!("OK 200000 {}", crc_hex(&data)));
+    assert_eq!(
+        std::fs::read(root.path().join("across/restart")).unwrap(),
+        data
+    );
+}
+
+#[test]
+fn mistakes_are_answered_and_the_body_skipped() {
+    let server = TestServer::start();
+    let data = pattern(10_000, 4);
+    let mut raw = server.raw();
+    let (id, _) = upload(&mut raw, "m", &data);
+    assert_eq!(append(&mut raw, &id, 0, &data[..1000]), "OK 1000");
+    // Wrong offset: refused, body skipped, the session says where it is.
+    assert_eq!(
+        append(&mut raw, &id, 0, &data[..10]),
+        "ERR 409 upload is at offset 1000"
+    );
+    // Past the declared size.
+    assert!(append(&mut raw, &id, 1000, &pattern(9001, 5)).starts_with("ERR 400 "));
+    // Unknown and malformed ids.
+    assert!(append(&mut raw, "00000000deadbeef", 0, b"xyz").starts_with("ERR 404 "));
+    assert!(append(&mut raw, "not-an-id", 0, b"xyz").starts_with("ERR 400 "));
+    // Still in sync and still at 1000.
+    assert_eq!(append(&mut raw, &id, 1000, &data[1000..]), "OK 10000");
+    raw.send(format!("ABORT {id}\n"));
+    assert_eq!(raw.line(), "OK");
+    raw.send(format!("COMMIT {id}\n"));
+    assert!(raw.line().starts_with("ERR 404 "));
+    assert!(
+        server.files_on_disk().is_empty(),
+        "{:?}",
+        server.files_on_disk()
+    );
+}
+
+#[test]
+fn a_session_whose_bytes_do_not_match_its_checksum_is_discarded() {
+    let server = TestServer::start();
+    let data = pattern(5000, 6);
+    let mut raw = server.raw();
+    let (id, _) = upload(&mut raw, "bad", &data);
+    let mut wrong = data.clone();
+    wrong[100] ^= 1;
+    assert_eq!(append(&mut raw, &id, 0, &wrong), "OK 5000");
+    raw.send(format!("COMMIT {id}\n"));
+    assert!(raw.line().starts_with("ERR 422 "));
+    assert!(
+        server.files_on_disk().is_empty(),
+        "{:?}",
+        server.files_on_disk()
+    );
+}
+
+#[test]
+fn read_only_and_size_limits_apply_to_sessions() {
+    let server = TestServer::start_with(|c| c.max_file_size = Some(100));
+    let mut raw = server.raw();
+    raw.send(format!("UPLOAD x 101 {}\n", crc_hex(&[0; 101])));
+    assert!(raw.line().starts_with("ERR 413 "));
+    let server = TestServer::start_with(|c| c.read_only = true);
+    let mut raw = server.raw();
+    raw.send(format!("UPLOAD x 1 {}\n", crc_hex(b"x")));
+    assert!(raw.line().starts_with("ERR 403 "));
+}
+
+#[test]
+fn with_fsync_a_commit_is_acknowledged_once_durable() {
+    let server = TestServer::start_with(|c| c.fsync = true);
+    let data = pattern(70_000, 7);
+    let mut raw = server.raw();
+    let (id, _) = upload(&mut raw, "durable/x", &data);
+    assert_eq!(append(&mut raw, &id, 0, &data), "OK 70000");
+    raw.send(format!("COMMIT {id}\nSTAT durable/x\n"));
+    assert_eq!(raw.line(), format!("OK 70000 {}", crc_hex(&data)));
+    assert!(raw.line().starts_with("OK 70000 "));
+}
+
+#[test]
+fn sessions_unused_for_the_ttl_are_removed() {
+    let server = TestServer::start_with(|c| c.upload_ttl = std::time::Duration::from_secs(1));
+    let data = pattern(1000, 8);
+    let mut raw = server.raw();
+    let (id, _) = upload(&mut raw, "stale", &data);
+    assert_eq!(append(&mut raw, &id, 0, &data[..10]), "OK 10");
+    // Nothing to wait on but time itself: well past the TTL (whole seconds).
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    upload(&mut raw, "another", &data); // starting a session sweeps old ones
+    let (same, received) = upload(&mut raw, "stale", &data);
+    assert_eq!(
+        (same.as_str(), received),
+        (id.as_str(), 0),
+        "expired and begun anew"
+    );
+}
