@@ -111,7 +111,7 @@ impl Name {
     }
 
     /// The directory segments (all but the last) and the file's own segment.
-    pub fn split_parent(&self) -> (impl Iterator<Item = &str>, &str) {
+    pub fn split_parent(&self) -> (impl Iterator<Item = &str> + Clone, &str) {
         let (dirs, leaf) = match self.0.rfind('/') {
             Some(at) => (&self.0[..at], &self.0[at + 1..]),
             None => ("", self.0.as_str()),

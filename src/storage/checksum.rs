@@ -9,6 +9,7 @@
 //! system's clock, a few milliseconds, would go unnoticed.) Where extended
 //! attributes are not supported, the CRC is computed on each request.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 
@@ -48,19 +49,49 @@ fn recorded(file: &File, stat: &Stat) -> Option<u32> {
     u32::from_str_radix(crc, 16).ok()
 }
 
-/// The CRC-32C of `file`: recorded, or else computed (reading the whole
-/// file, which blocks for as long as that takes) and recorded for next time.
-///
-/// # Errors
-/// Reading the file fails.
-pub(super) fn of(file: &File, stat: &Stat) -> std::io::Result<u32> {
-    if let Some(crc) = recorded(file, stat) {
-        return Ok(crc);
+/// Checksums of files served lately, keyed by what identifies a version of
+/// a file (device, inode, size, modification time), so a hot file costs no
+/// extended-attribute read per request. Bounded: cleared when full.
+#[derive(Debug, Default)]
+pub(super) struct Cache {
+    known: HashMap<(u64, u64, i64, i64, u64), u32>,
+}
+
+/// Entries kept before the cache starts over.
+const CACHE_ENTRIES: usize = 16 * 1024;
+
+impl Cache {
+    /// The CRC-32C of `file`: cached, recorded, or else computed (reading
+    /// the whole file, which blocks for as long as that takes) and recorded
+    /// for next time.
+    ///
+    /// # Errors
+    /// Reading the file fails.
+    pub(super) fn of(&mut self, file: &File, stat: &Stat) -> std::io::Result<u32> {
+        let key = (
+            stat.st_dev,
+            stat.st_ino,
+            stat.st_size,
+            stat.st_mtime,
+            stat.st_mtime_nsec as u64,
+        );
+        if let Some(&crc) = self.known.get(&key) {
+            return Ok(crc);
+        }
+        let crc = match recorded(file, stat) {
+            Some(crc) => crc,
+            None => {
+                let crc = compute(file, u64::try_from(stat.st_size).unwrap_or(0))?;
+                record(file, crc);
+                crc
+            }
+        };
+        if self.known.len() >= CACHE_ENTRIES {
+            self.known.clear();
+        }
+        self.known.insert(key, crc);
+        Ok(crc)
     }
-    let size = u64::try_from(stat.st_size).unwrap_or(0);
-    let crc = compute(file, size)?;
-    record(file, crc);
-    Ok(crc)
 }
 
 /// Computes the CRC-32C of the first `size` bytes of `file`.

@@ -39,6 +39,21 @@ const DIR: OFlags = OFlags::RDONLY
     .union(OFlags::NOFOLLOW)
     .union(OFlags::CLOEXEC);
 
+/// Flags for opening a file to read. NONBLOCK so that a FIFO planted in the
+/// root cannot hang the server.
+const READ_FILE: OFlags = OFlags::RDONLY
+    .union(OFlags::NOFOLLOW)
+    .union(OFlags::CLOEXEC)
+    .union(OFlags::NONBLOCK);
+
+/// Opens `path` beneath `root` in one call, refusing any symlink on the way
+/// and any escape from `root`.
+fn open_beneath(root: &OwnedFd, path: &str, flags: OFlags) -> Result<OwnedFd, Errno> {
+    use rustix::fs::ResolveFlags;
+    let resolve = ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS;
+    rustix::fs::openat2(root, path, flags, Mode::empty(), resolve)
+}
+
 /// Why a storage operation failed, with the FERRY/1 code it answers with.
 #[derive(Debug)]
 pub enum StorageError {
@@ -196,6 +211,7 @@ pub struct Storage {
     root: OwnedFd,
     temp_serial: u64,
     sessions: sessions::Sessions,
+    checksums: checksum::Cache,
 }
 
 impl Storage {
@@ -210,6 +226,7 @@ impl Storage {
             root,
             temp_serial: 0,
             sessions: sessions::Sessions::default(),
+            checksums: checksum::Cache::default(),
         })
     }
 
@@ -218,7 +235,7 @@ impl Storage {
     ///
     /// # Errors
     /// 404 if absent, 409 for a directory, 403 for a symlink.
-    pub fn stat(&self, name: &Name) -> Result<(FileInfo, u32), StorageError> {
+    pub fn stat(&mut self, name: &Name) -> Result<(FileInfo, u32), StorageError> {
         let (dirs, leaf) = name.split_parent();
         let dir = self.walk(dirs)?;
         check_regular(&rustix::fs::statat(
@@ -226,7 +243,13 @@ impl Storage {
             leaf,
             AtFlags::SYMLINK_NOFOLLOW,
         )?)?;
-        let found = self.open_in(self.fd(&dir), leaf)?;
+        let file = File::from(rustix::fs::openat(
+            self.fd(&dir),
+            leaf,
+            READ_FILE,
+            Mode::empty(),
+        )?);
+        let found = self.opened(file)?;
         Ok((found.info, found.crc))
     }
 
@@ -235,19 +258,28 @@ impl Storage {
     /// # Errors
     /// As [`Storage::stat`], and 500 if its CRC has to be computed and the
     /// file cannot be read.
-    pub fn open_read(&self, name: &Name) -> Result<OpenFile, StorageError> {
+    pub fn open_read(&mut self, name: &Name) -> Result<OpenFile, StorageError> {
+        // The whole name in one call where the kernel can (see `walk`).
+        match open_beneath(&self.root, name.as_str(), READ_FILE) {
+            Ok(fd) => return self.opened(File::from(fd)),
+            Err(Errno::NOENT | Errno::NOTDIR) => return Err(StorageError::NotFound),
+            Err(_) => {}
+        }
         let (dirs, leaf) = name.split_parent();
         let dir = self.walk(dirs)?;
-        self.open_in(self.fd(&dir), leaf)
+        let file = File::from(rustix::fs::openat(
+            self.fd(&dir),
+            leaf,
+            READ_FILE,
+            Mode::empty(),
+        )?);
+        self.opened(file)
     }
 
-    fn open_in(&self, dir: BorrowedFd<'_>, leaf: &str) -> Result<OpenFile, StorageError> {
-        // NONBLOCK so that a FIFO planted in the root cannot hang the server.
-        let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NONBLOCK;
-        let file = File::from(rustix::fs::openat(dir, leaf, flags, Mode::empty())?);
+    fn opened(&mut self, file: File) -> Result<OpenFile, StorageError> {
         let stat = rustix::fs::fstat(&file)?;
         check_regular(&stat)?;
-        let crc = checksum::of(&file, &stat)?;
+        let crc = self.checksums.of(&file, &stat)?;
         Ok(OpenFile {
             file,
             info: FileInfo::of(&stat),
@@ -458,10 +490,30 @@ impl Storage {
     }
 
     /// Opens the directories of a name for reading; `None` is the root.
+    ///
+    /// One `openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS)` resolves the
+    /// whole path in the kernel without ever following a symlink. Where it
+    /// refuses (a symlink on the way, or a kernel without `openat2`), the
+    /// segment-by-segment walk decides and gives the precise error.
     fn walk<'a>(
         &self,
-        dirs: impl Iterator<Item = &'a str>,
+        dirs: impl Iterator<Item = &'a str> + Clone,
     ) -> Result<Option<OwnedFd>, StorageError> {
+        let mut path = String::new();
+        for segment in dirs.clone() {
+            if !path.is_empty() {
+                path.push('/');
+            }
+            path.push_str(segment);
+        }
+        if path.is_empty() {
+            return Ok(None);
+        }
+        match open_beneath(&self.root, &path, DIR) {
+            Ok(fd) => return Ok(Some(fd)),
+            Err(Errno::NOENT | Errno::NOTDIR) => return Err(StorageError::NotFound),
+            Err(_) => {}
+        }
         let mut current: Option<OwnedFd> = None;
         for segment in dirs {
             let next = rustix::fs::openat(self.fd(&current), segment, DIR, Mode::empty())?;
