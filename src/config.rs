@@ -9,6 +9,8 @@ use std::time::Duration;
 pub struct Config {
     /// Address of the FERRY/1 listener (port 0 picks a free one).
     pub listen: SocketAddr,
+    /// Address of the HTTP/1.1 listener; `None` for none.
+    pub http_listen: Option<SocketAddr>,
     /// Directory that holds the files; created if missing.
     pub root: PathBuf,
     /// Connections served at once; more get `ERR 503 busy`. The server
@@ -41,6 +43,7 @@ impl Default for Config {
     fn default() -> Config {
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 5010)),
+            http_listen: None,
             root: PathBuf::from("./ferry-data"),
             max_connections: 10_000,
             idle_timeout: Duration::from_secs(60),

@@ -11,6 +11,7 @@
 //! - [`protocol`]: the FERRY/1 codec: request lines in, responses out (sans-IO).
 //! - [`storage`]: the root-directory jail and atomic uploads.
 //! - [`socket`]: nonblocking socket calls mapped to outcomes.
+//! - [`http`]: the HTTP/1.1 codec (sans-IO), served beside FERRY/1.
 //! - [`connection`]: the per-connection state machine.
 //! - [`server`]: the reactor: poll loop, slab, accept, timeouts, shutdown.
 //! - [`config`]: server settings and their defaults.
@@ -25,6 +26,7 @@ pub mod cli;
 pub mod client;
 pub mod config;
 pub mod connection;
+pub mod http;
 pub mod name;
 pub mod protocol;
 pub mod server;

@@ -18,6 +18,9 @@ pub struct ServeArgs {
     /// Address to listen on (port 0 picks a free port).
     #[arg(long, default_value = "127.0.0.1:5010")]
     listen: SocketAddr,
+    /// Also serve HTTP/1.1 on this address (off by default).
+    #[arg(long, value_name = "ADDR")]
+    http: Option<SocketAddr>,
     /// Directory that holds the files (created if missing).
     #[arg(long, default_value = "./ferry-data")]
     root: PathBuf,
@@ -68,6 +71,7 @@ pub fn run(args: ServeArgs) -> ExitCode {
         .init();
     let config = Config {
         listen: args.listen,
+        http_listen: args.http,
         root: args.root,
         max_connections: args.max_connections,
         idle_timeout: args.idle_timeout,

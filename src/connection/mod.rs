@@ -34,6 +34,7 @@
 //! or that the connection is finished.
 
 mod deadline;
+mod http;
 mod requests;
 mod sessions;
 
@@ -49,7 +50,7 @@ use crate::protocol::{self, Recovery, Response};
 use crate::socket::{self, Outcome};
 use crate::storage::{Storage, StorageError, Upload};
 use deadline::Timing;
-use requests::{Commit, Receive, Send, Sink, discard, refused_body};
+use requests::{Commit, Receive, Send, discard, refused_body};
 
 /// Bytes read at once while waiting for a request line. Larger reads pick
 /// up pipelined requests in one go but are kept if a download interrupts.
@@ -66,6 +67,15 @@ const MIN_OPERATION_COST: usize = 4 * 1024;
 const KEEP_CAPACITY: usize = 4 * 1024;
 /// Most bytes discarded while lingering before closing anyway.
 const LINGER_LIMIT: u64 = 16 * 1024 * 1024;
+
+/// Which wire protocol a connection speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// FERRY/1 (PROTOCOL.md).
+    Ferry,
+    /// HTTP/1.1.
+    Http,
+}
 
 /// What the reactor should do with a connection after [`Connection::drive`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,6 +117,9 @@ pub struct Connection {
     state: State,
     stream: TcpStream,
     id: u64,
+    protocol: Protocol,
+    /// HTTP only: facts about the request being answered.
+    exchange: http::Exchange,
     /// Received bytes not yet consumed: a partial request line, or requests
     /// pipelined behind one that is still being answered. Empty at rest.
     input: Vec<u8>,
@@ -124,10 +137,12 @@ pub struct Connection {
 
 impl Connection {
     /// Wraps an accepted stream and queues the greeting.
-    pub fn new(stream: TcpStream, id: u64, now: Instant) -> Connection {
+    pub fn new(stream: TcpStream, id: u64, protocol: Protocol, now: Instant) -> Connection {
         let mut conn = Connection {
             stream,
             id,
+            protocol,
+            exchange: http::Exchange::default(),
             state: State::AwaitHeader,
             input: Vec::new(),
             output: Vec::new(),
@@ -140,7 +155,9 @@ impl Connection {
             bytes_in: 0,
             bytes_out: 0,
         };
-        Response::Greeting { client_id: id }.write_to(&mut conn.output);
+        if protocol == Protocol::Ferry {
+            Response::Greeting { client_id: id }.write_to(&mut conn.output);
+        }
         conn
     }
 
@@ -244,6 +261,11 @@ impl Connection {
                         Err(step) => return step,
                     },
                     State::AwaitHeader if env.shutting_down => return Step::Close,
+                    // HTTP: the last answer said `Connection: close`.
+                    State::AwaitHeader if self.exchange.close => {
+                        self.state = State::Done;
+                        0
+                    }
                     _ => match self.pump_input(scratch, env) {
                         Ok(n) => n,
                         Err(step) => return step,
@@ -402,6 +424,9 @@ impl Connection {
                 if self.output.len() >= OUTPUT_HIGH_WATER || env.shutting_down {
                     return (State::AwaitHeader, 0);
                 }
+                if self.protocol == Protocol::Http {
+                    return self.advance_http(data, env);
+                }
                 match protocol::parse_request(data) {
                     Ok(None) => (State::AwaitHeader, 0),
                     Ok(Some((request, used))) => {
@@ -418,20 +443,18 @@ impl Connection {
                     }
                 }
             }
+            State::ReceivingBody(receive) if receive.chunked.is_some() => {
+                self.receive_chunked(receive, data, env)
+            }
             State::ReceivingBody(mut receive) => {
                 let take = clamp_to(receive.left, data.len());
                 let chunk = &data[..take];
                 receive.left -= take as u64;
-                let written = match &mut receive.sink {
-                    Sink::File(upload) => upload.write(chunk),
-                    Sink::Session(appender) => appender.write(chunk),
-                };
-                if let Err(err) = written {
+                if let Err(err) = receive.write(chunk) {
                     warn!("#{} upload of {} failed: {err}", self.id, receive.name);
                     self.queue_error(err.code(), &err.to_string());
                     return (discard(receive.left), take);
                 }
-                receive.crc = crc32c::crc32c_append(receive.crc, chunk);
                 if receive.left == 0 {
                     return (self.finish_receive(*receive, env.config), take);
                 }
@@ -503,7 +526,28 @@ impl Connection {
     }
 
     fn queue_error(&mut self, code: u16, message: &str) {
-        self.queue(Response::Error { code, message });
+        match self.protocol {
+            Protocol::Ferry => self.queue(Response::Error { code, message }),
+            Protocol::Http => {
+                crate::http::response::error(&mut self.output, code, message, self.exchange.close)
+            }
+        }
+    }
+
+    /// AwaitHeader for HTTP: the next request head, or the close that the
+    /// previous exchange asked for.
+    fn advance_http(&mut self, data: &[u8], env: &mut Env<'_>) -> (State, usize) {
+        if self.exchange.close {
+            return (State::Done, 0);
+        }
+        match crate::http::parse_request(data) {
+            Ok(None) => (State::AwaitHeader, 0),
+            Ok(Some((request, used))) => {
+                self.requests += 1;
+                (self.start_http(request, env), used)
+            }
+            Err(err) => self.refuse_http(err, env),
+        }
     }
 }
 

@@ -7,8 +7,9 @@ use std::time::Instant;
 
 use log::{debug, info, warn};
 
-use super::{Connection, Env, State};
+use super::{Connection, Env, Protocol, State};
 use crate::config::Config;
+use crate::http::ChunkDecoder;
 use crate::name::Name;
 use crate::protocol::{Request, Response};
 use crate::storage::{Appender, OpenFile, StorageError, Upload};
@@ -30,6 +31,20 @@ pub(super) struct Receive {
     pub(super) crc: u32,
     pub(super) expected_crc: Option<u32>,
     pub(super) started: Instant,
+    /// For an HTTP chunked body: its decoder (`size` then counts up).
+    pub(super) chunked: Option<Box<ChunkDecoder>>,
+}
+
+impl Receive {
+    /// Passes body bytes to where they go.
+    pub(super) fn write(&mut self, data: &[u8]) -> Result<(), StorageError> {
+        let written = match &mut self.sink {
+            Sink::File(upload) => upload.write(data),
+            Sink::Session(appender) => appender.write(data),
+        };
+        self.crc = crc32c::crc32c_append(self.crc, data);
+        written
+    }
 }
 
 /// A verified upload waiting for the fsync thread (`--fsync`).
@@ -40,6 +55,8 @@ pub(super) struct Commit {
     pub(super) size: u64,
     pub(super) crc: u32,
     pub(super) started: Instant,
+    /// It replaces an existing file (HTTP answers 204 rather than 201).
+    pub(super) replaced: bool,
 }
 
 /// A GET whose body is going out.
@@ -161,6 +178,7 @@ impl Connection {
                     crc: 0,
                     expected_crc: crc,
                     started: Instant::now(),
+                    chunked: None,
                 });
                 if size == 0 {
                     self.finish_receive(*receive, env.config)
@@ -241,6 +259,7 @@ impl Connection {
             );
             return State::AwaitHeader; // dropping `upload` removes the temp file
         }
+        let replaced = upload.replaces_existing();
         self.commit_upload(
             Commit {
                 upload: Some(upload),
@@ -248,6 +267,7 @@ impl Connection {
                 size,
                 crc,
                 started,
+                replaced,
             },
             config,
         )
@@ -277,6 +297,7 @@ impl Connection {
             size,
             crc,
             started,
+            replaced,
             ..
         } = commit;
         match result {
@@ -286,7 +307,10 @@ impl Connection {
                     self.id,
                     started.elapsed().as_secs_f64()
                 );
-                self.queue(Response::Stored { size, crc });
+                match self.protocol {
+                    Protocol::Ferry => self.queue(Response::Stored { size, crc }),
+                    Protocol::Http => self.http_stored(replaced, crc),
+                }
             }
             Err(err) => self.refuse("PUT", &name, &err),
         }

@@ -67,6 +67,7 @@ impl Connection {
                     crc: 0,
                     expected_crc: None,
                     started: Instant::now(),
+                    chunked: None,
                 };
                 if len == 0 {
                     self.finish_receive(receive, env.config)
@@ -101,16 +102,20 @@ impl Connection {
             return State::AwaitHeader;
         }
         match env.storage.finish_session(id) {
-            Ok((upload, session)) => self.commit_upload(
-                Commit {
-                    upload: Some(upload),
-                    name: session.name,
-                    size: session.size,
-                    crc: session.crc,
-                    started: Instant::now(),
-                },
-                env.config,
-            ),
+            Ok((upload, session)) => {
+                let replaced = upload.replaces_existing();
+                self.commit_upload(
+                    Commit {
+                        upload: Some(upload),
+                        name: session.name,
+                        size: session.size,
+                        crc: session.crc,
+                        started: Instant::now(),
+                        replaced,
+                    },
+                    env.config,
+                )
+            }
             Err(err) => {
                 info!("#{} COMMIT {id}: ERR {} {err}", self.id, err.code());
                 self.queue_error(err.code(), &err.to_string());

@@ -16,11 +16,11 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use log::{debug, info, warn};
-use mio::net::TcpStream;
+use mio::net::{TcpListener, TcpStream};
 use mio::{Interest, Token};
 
 use super::Server;
-use crate::connection::Connection;
+use crate::connection::{Connection, Protocol};
 use crate::protocol::Response;
 
 /// Accepts per turn, so a connection storm cannot starve transfers.
@@ -31,8 +31,6 @@ pub(super) const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 /// What happens to the connections at the head of the backlog.
 #[derive(Debug, Default)]
 pub(super) struct AcceptState {
-    /// The listener may have connections waiting.
-    pub(super) pending: bool,
     /// Accepting is paused until then.
     pub(super) paused_until: Option<Instant>,
     /// Kept open to be given up when descriptors run out.
@@ -46,7 +44,6 @@ pub(super) struct AcceptState {
 impl AcceptState {
     pub(super) fn new() -> AcceptState {
         AcceptState {
-            pending: true,
             spare: open_spare(),
             ..AcceptState::default()
         }
@@ -59,23 +56,42 @@ fn open_spare() -> Option<File> {
         .ok()
 }
 
+/// A listening socket and the protocol its connections speak.
+#[derive(Debug)]
+pub(super) struct Listener {
+    pub(super) socket: TcpListener,
+    pub(super) protocol: Protocol,
+    /// It may have connections waiting.
+    pub(super) pending: bool,
+}
+
 impl Server {
+    /// Accepts from every listener with connections waiting.
     pub(super) fn accept(&mut self, now: Instant) {
         self.accepting.paused_until = None;
-        for _ in 0..ACCEPTS_PER_TURN {
-            let Some(listener) = &self.listener else {
+        for index in 0..self.listeners.len() {
+            if self.listeners[index].pending && !self.accept_from(index, now) {
                 return;
-            };
-            match listener.accept() {
+            }
+        }
+    }
+
+    /// Accepts from one listener until it is empty or this turn's share is
+    /// used; false if accepting had to pause.
+    fn accept_from(&mut self, index: usize, now: Instant) -> bool {
+        for _ in 0..ACCEPTS_PER_TURN {
+            let listener = &mut self.listeners[index];
+            let protocol = listener.protocol;
+            match listener.socket.accept() {
                 Ok((stream, peer)) => {
                     self.end_shedding();
-                    self.admit(stream, peer, now);
+                    self.admit(stream, peer, protocol, now);
                 }
                 Err(err) if err.kind() == ErrorKind::WouldBlock => {
-                    self.accepting.pending = false;
-                    return;
+                    listener.pending = false;
+                    return true;
                 }
-                Err(err) if is_out_of_descriptors(&err) && self.shed_one() => {}
+                Err(err) if is_out_of_descriptors(&err) && self.shed_one(index) => {}
                 Err(err) if is_out_of_descriptors(&err) || is_low_memory(&err) => {
                     // Neither accepting nor refusing is possible: wait for a
                     // connection to close, or a moment, instead of spinning.
@@ -89,19 +105,17 @@ impl Server {
                         self.accepting.paused_logged = true;
                     }
                     self.accepting.paused_until = Some(now + ACCEPT_BACKOFF);
-                    return;
+                    return false;
                 }
                 Err(err) => debug!("accept: {err}"),
             }
         }
+        true
     }
 
     /// Out of descriptors: uses the spare one to accept and refuse the next
     /// waiting connection. Returns false if that was not possible.
-    fn shed_one(&mut self) -> bool {
-        let Some(listener) = &self.listener else {
-            return false;
-        };
+    fn shed_one(&mut self, index: usize) -> bool {
         if self.accepting.shed.is_none() {
             warn!("out of file descriptors: refusing new connections until some close");
             self.accepting.shed = Some(0);
@@ -110,16 +124,16 @@ impl Server {
             return false;
         };
         drop(spare);
-        let accepted = listener.accept();
-        let refused = match accepted {
+        let listener = &mut self.listeners[index];
+        let refused = match listener.socket.accept() {
             Ok((stream, _)) => {
-                refuse_busy(&stream);
+                refuse_busy(&stream, listener.protocol);
                 drop(stream); // before taking the spare back, which needs its slot
                 *self.accepting.shed.get_or_insert(0) += 1;
                 true
             }
             Err(err) if err.kind() == ErrorKind::WouldBlock => {
-                self.accepting.pending = false;
+                listener.pending = false;
                 false
             }
             Err(_) => false,
@@ -138,9 +152,9 @@ impl Server {
         }
     }
 
-    fn admit(&mut self, stream: TcpStream, peer: SocketAddr, now: Instant) {
+    fn admit(&mut self, stream: TcpStream, peer: SocketAddr, protocol: Protocol, now: Instant) {
         if self.connections.len() >= self.max_connections {
-            refuse_busy(&stream);
+            refuse_busy(&stream, protocol);
             debug!(
                 "refused {peer}: {} connections open",
                 self.connections.len()
@@ -154,7 +168,7 @@ impl Server {
         self.next_client_id += 1;
         let entry = self.connections.vacant_entry();
         let key = entry.key();
-        let mut conn = Connection::new(stream, id, now);
+        let mut conn = Connection::new(stream, id, protocol, now);
         if let Err(err) =
             self.poll
                 .registry()
@@ -173,15 +187,18 @@ impl Server {
 }
 
 /// Tells a connection over the cap why it is being closed. Best effort: a
-/// fresh socket's send buffer has room for one short line.
-fn refuse_busy(stream: &TcpStream) {
-    let mut line = Vec::new();
-    Response::Error {
-        code: 503,
-        message: "busy",
+/// fresh socket's send buffer has room for one short answer.
+fn refuse_busy(stream: &TcpStream, protocol: Protocol) {
+    let mut answer = Vec::new();
+    match protocol {
+        Protocol::Ferry => Response::Error {
+            code: 503,
+            message: "busy",
+        }
+        .write_to(&mut answer),
+        Protocol::Http => crate::http::response::error(&mut answer, 503, "busy", true),
     }
-    .write_to(&mut line);
-    let _ = crate::socket::write(stream, &line, false);
+    let _ = crate::socket::write(stream, &answer, false);
 }
 
 fn is_out_of_descriptors(err: &io::Error) -> bool {

@@ -36,18 +36,21 @@ use mio::{Events, Interest, Poll, Token, Waker};
 use slab::Slab;
 
 use crate::config::Config;
-use crate::connection::{Connection, Env, Step};
+use crate::connection::{Connection, Env, Protocol, Step};
 use crate::storage::Storage;
-use accept::AcceptState;
 pub(crate) use accept::raise_fd_limit;
+use accept::{AcceptState, Listener};
 use commit::Committer;
 
 mod accept;
 mod commit;
 
-const LISTENER: Token = Token(usize::MAX);
+/// Listener `i` has token `FIRST_LISTENER - i`.
+const FIRST_LISTENER: usize = usize::MAX;
 const WAKER: Token = Token(usize::MAX - 1);
 const SIGNALS: Token = Token(usize::MAX - 2);
+/// Listener tokens go down from here (FERRY/1, then HTTP).
+const LISTENER_TOKENS: [usize; 2] = [FIRST_LISTENER, usize::MAX - 3];
 
 /// The reactor-wide buffer every body passes through.
 const SCRATCH_SIZE: usize = 256 * 1024;
@@ -79,7 +82,9 @@ impl ShutdownHandle {
 /// A bound FERRY/1 server, ready to [`Server::run`].
 pub struct Server {
     poll: Poll,
-    listener: Option<TcpListener>,
+    /// FERRY/1 first, then HTTP if enabled; emptied at shutdown.
+    listeners: Vec<Listener>,
+    http_addr: Option<SocketAddr>,
     local_addr: SocketAddr,
     config: Config,
     storage: Storage,
@@ -128,20 +133,39 @@ impl Server {
             )
             .max(1);
         let poll = Poll::new()?;
-        let mut listener = TcpListener::bind(config.listen)?;
-        poll.registry()
-            .register(&mut listener, LISTENER, Interest::READABLE)?;
+        let mut listeners = Vec::new();
+        let wanted = [
+            (Some(config.listen), Protocol::Ferry),
+            (config.http_listen, Protocol::Http),
+        ];
+        for (addr, protocol) in wanted {
+            let Some(addr) = addr else { continue };
+            let mut socket = TcpListener::bind(addr)?;
+            let token = Token(LISTENER_TOKENS[listeners.len()]);
+            poll.registry()
+                .register(&mut socket, token, Interest::READABLE)?;
+            listeners.push(Listener {
+                socket,
+                protocol,
+                pending: true,
+            });
+        }
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         let committer = if config.fsync {
             Some(Committer::start(Arc::clone(&waker))?)
         } else {
             None
         };
-        let local_addr = listener.local_addr()?;
+        let local_addr = listeners[0].socket.local_addr()?;
+        let http_addr = match listeners.get(1) {
+            Some(listener) => Some(listener.socket.local_addr()?),
+            None => None,
+        };
         info!("open-files limit {fd_limit}");
         Ok(Server {
             poll,
-            listener: Some(listener),
+            listeners,
+            http_addr,
             local_addr,
             storage,
             connections: Slab::new(),
@@ -159,6 +183,11 @@ impl Server {
             committer,
             config,
         })
+    }
+
+    /// The address of the HTTP listener, if there is one.
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        self.http_addr
     }
 
     /// The address the listener is bound to (useful with port 0).
@@ -196,8 +225,12 @@ impl Server {
     pub fn run(mut self) -> io::Result<()> {
         // Logged only now that signal handlers (if any) are in place: tests
         // and scripts wait for this line before they signal the process.
+        let http = self
+            .http_addr
+            .map(|addr| format!(" (HTTP on {addr})"))
+            .unwrap_or_default();
         info!(
-            "serving {} on {}, at most {} connections",
+            "serving {} on {}{http}, at most {} connections",
             self.config.root.display(),
             self.local_addr,
             self.max_connections
@@ -213,7 +246,12 @@ impl Server {
             }
             for event in events.iter() {
                 match event.token() {
-                    LISTENER => self.accepting.pending = true,
+                    Token(token) if LISTENER_TOKENS.contains(&token) => {
+                        let index = LISTENER_TOKENS.iter().position(|&t| t == token);
+                        if let Some(listener) = index.and_then(|i| self.listeners.get_mut(i)) {
+                            listener.pending = true;
+                        }
+                    }
                     WAKER => self.finish_commits(),
                     SIGNALS => self.collect_signals(),
                     Token(key) => self.drive(key, None),
@@ -221,7 +259,7 @@ impl Server {
             }
             self.drive_ready();
             let now = Instant::now();
-            if self.accepting.pending
+            if self.listeners.iter().any(|l| l.pending)
                 && self.accepting.paused_until.is_none_or(|until| now >= until)
             {
                 self.accept(now);
@@ -235,7 +273,7 @@ impl Server {
     }
 
     fn poll_timeout(&self, now: Instant) -> Option<Duration> {
-        let accepting = self.accepting.pending && self.listener.is_some();
+        let accepting = self.listeners.iter().any(|l| l.pending);
         if !self.ready.is_empty() || (accepting && self.accepting.paused_until.is_none()) {
             return Some(Duration::ZERO);
         }
@@ -414,8 +452,8 @@ impl Server {
     }
 
     fn begin_shutdown(&mut self, now: Instant) {
-        if let Some(mut listener) = self.listener.take() {
-            let _ = self.poll.registry().deregister(&mut listener);
+        for mut listener in self.listeners.drain(..) {
+            let _ = self.poll.registry().deregister(&mut listener.socket);
         }
         self.shutdown_deadline = Some(now + self.config.grace_period);
         let idle: Vec<usize> = self

@@ -73,7 +73,7 @@ impl Cache {
             stat.st_ino,
             stat.st_size,
             stat.st_mtime,
-            stat.st_mtime_nsec as u64,
+            stat.st_mtime_nsec,
         );
         if let Some(&crc) = self.known.get(&key) {
             return Ok(crc);

@@ -302,14 +302,17 @@ impl Storage {
             Some(dir) => dir,
             None => rustix::io::dup(&self.root)?,
         };
-        match rustix::fs::statat(&dir, leaf, AtFlags::SYMLINK_NOFOLLOW) {
-            Ok(stat) => check_regular(&stat).map_err(|err| match err {
-                StorageError::NotFound => StorageError::NotRegular,
-                other => other,
-            })?,
-            Err(Errno::NOENT) => {}
+        let replaces = match rustix::fs::statat(&dir, leaf, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(stat) => {
+                check_regular(&stat).map_err(|err| match err {
+                    StorageError::NotFound => StorageError::NotRegular,
+                    other => other,
+                })?;
+                true
+            }
+            Err(Errno::NOENT) => false,
             Err(errno) => return Err(errno.into()),
-        }
+        };
         self.temp_serial += 1;
         let temp = format!(
             "{RESERVED_PREFIX}tmp-{}-{}",
@@ -326,6 +329,7 @@ impl Storage {
             file: File::from(fd),
             committed: false,
             created,
+            replaces,
         })
     }
 
@@ -615,6 +619,8 @@ pub struct Upload {
     committed: bool,
     /// Dropped after `Drop::drop` has removed the temp file.
     created: CreatedDirs,
+    /// A file of that name existed when the upload began.
+    replaces: bool,
 }
 
 impl Upload {
@@ -624,6 +630,11 @@ impl Upload {
     /// 507 on a full disk, 500 on other I/O errors.
     pub fn write(&mut self, data: &[u8]) -> Result<(), StorageError> {
         self.file.write_all(data).map_err(StorageError::from)
+    }
+
+    /// Whether a file of the target's name existed when the upload began.
+    pub fn replaces_existing(&self) -> bool {
+        self.replaces
     }
 
     /// Replaces the (empty) temp file with the file `name` in `dir`: how a

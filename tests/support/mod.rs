@@ -32,6 +32,8 @@ fn init_logging() {
 /// A server running in a thread of this test process.
 pub struct TestServer {
     pub addr: SocketAddr,
+    /// The HTTP listener, when the config asked for one.
+    pub http: Option<SocketAddr>,
     pub root: TempDir,
     handle: ShutdownHandle,
     thread: Option<JoinHandle<std::io::Result<()>>>,
@@ -60,10 +62,12 @@ impl TestServer {
         adjust(&mut config);
         let server = Server::bind(config).expect("bind");
         let addr = server.local_addr();
+        let http = server.http_addr();
         let handle = server.shutdown_handle();
         let thread = std::thread::spawn(move || server.run());
         TestServer {
             addr,
+            http,
             root,
             handle,
             thread: Some(thread),

@@ -1,0 +1,395 @@
+//! Formatting HTTP/1.1 responses: status lines and headers, error bodies,
+//! entity tags, dates, content types and directory listings. Sans-IO.
+
+use std::io::Write;
+
+use time::OffsetDateTime;
+use time::format_description::BorrowedFormatItem;
+use time::macros::format_description;
+
+use super::request::url_path;
+use crate::storage::{FileInfo, ListEntry};
+
+/// The IMF-fixdate of RFC 9110 (`Sun, 06 Nov 1994 08:49:37 GMT`).
+const HTTP_DATE: &[BorrowedFormatItem<'static>] = format_description!(
+    "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+);
+
+/// The reason phrase for a status code.
+pub fn reason(status: u16) -> &'static str {
+    match status {
+        100 => "Continue",
+        200 => "OK",
+        201 => "Created",
+        204 => "No Content",
+        206 => "Partial Content",
+        304 => "Not Modified",
+        400 => "Bad Request",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        409 => "Conflict",
+        413 => "Content Too Large",
+        416 => "Range Not Satisfiable",
+        417 => "Expectation Failed",
+        422 => "Unprocessable Content",
+        431 => "Request Header Fields Too Large",
+        501 => "Not Implemented",
+        503 => "Service Unavailable",
+        507 => "Insufficient Storage",
+        _ => "Internal Server Error",
+    }
+}
+
+/// A response head under construction: the status line, then headers.
+pub struct Head<'a> {
+    out: &'a mut Vec<u8>,
+}
+
+impl<'a> Head<'a> {
+    /// Starts a response with `status`.
+    pub fn new(out: &'a mut Vec<u8>, status: u16) -> Head<'a> {
+        // Writing into a Vec cannot fail.
+        let _ = write!(out, "HTTP/1.1 {status} {}\r\n", reason(status));
+        if status >= 200 {
+            let _ = write!(out, "Date: {}\r\n", now_http_date());
+        }
+        Head { out }
+    }
+
+    /// Adds a header.
+    pub fn header(self, name: &str, value: impl std::fmt::Display) -> Head<'a> {
+        let _ = write!(self.out, "{name}: {value}\r\n");
+        self
+    }
+
+    /// Ends the head, with `Content-Length` and, if the connection is to
+    /// close after this response, `Connection: close`.
+    pub fn finish(self, content_length: u64, close: bool) {
+        let _ = write!(self.out, "Content-Length: {content_length}\r\n");
+        if close {
+            self.out.extend_from_slice(b"Connection: close\r\n");
+        }
+        self.out.extend_from_slice(b"\r\n");
+    }
+}
+
+/// A complete error response with a one-line text body.
+pub fn error(out: &mut Vec<u8>, status: u16, message: &str, close: bool) {
+    let body = format!(
+        "{status} {}: {}\n",
+        reason(status),
+        message.replace(['\r', '\n'], " ")
+    );
+    let mut head = Head::new(out, status).header("Content-Type", "text/plain; charset=utf-8");
+    if status == 405 {
+        head = head.header("Allow", "GET, HEAD, PUT, DELETE");
+    }
+    head.finish(body.len() as u64, close);
+    out.extend_from_slice(body.as_bytes());
+}
+
+/// The entity tag of a file version: size, modification time and CRC-32C.
+pub fn etag(info: &FileInfo, crc: u32) -> String {
+    format!("\"{:x}-{:x}-{crc:08x}\"", info.size, info.mtime)
+}
+
+/// A Unix time as an HTTP date.
+pub fn http_date(unix_seconds: i64) -> String {
+    OffsetDateTime::from_unix_timestamp(unix_seconds)
+        .ok()
+        .and_then(|t| t.format(HTTP_DATE).ok())
+        .unwrap_or_default()
+}
+
+/// The current time as an HTTP date, formatted once per second.
+fn now_http_date() -> String {
+    thread_local! {
+        static CACHED: std::cell::RefCell<(i64, String)> = const { std::cell::RefCell::new((i64::MIN, String::new())) };
+    }
+    let now = OffsetDateTime::now_utc().unix_timestamp();
+    CACHED.with(|cached| {
+        let mut cached = cached.borrow_mut();
+        if cached.0 != now {
+            *cached = (now, http_date(now));
+        }
+        cached.1.clone()
+    })
+}
+
+/// An HTTP date as Unix time, if it is a valid IMF-fixdate.
+pub fn parse_http_date(text: &str) -> Option<i64> {
+    time::PrimitiveDateTime::parse(text.trim(), HTTP_DATE)
+        .ok()
+        .map(|t| t.assume_utc().unix_timestamp())
+}
+
+/// Whether a conditional GET may be answered 304 Not Modified.
+pub fn not_modified(
+    if_none_match: Option<&str>,
+    if_modified_since: Option<&str>,
+    etag: &str,
+    mtime: i64,
+) -> bool {
+    if let Some(tags) = if_none_match {
+        // If-None-Match wins over If-Modified-Since (RFC 9110 13.2.2).
+        return tags
+            .split(',')
+            .map(|t| t.trim().trim_start_matches("W/"))
+            .any(|t| t == "*" || t == etag);
+    }
+    if_modified_since
+        .and_then(parse_http_date)
+        .is_some_and(|since| mtime <= since)
+}
+
+/// `Content-Type` from a name's extension.
+pub fn content_type(name: &str) -> &'static str {
+    let extension = name
+        .rsplit_once('.')
+        .map(|(_, ext)| ext.to_ascii_lowercase())
+        .unwrap_or_default();
+    match extension.as_str() {
+        "txt" | "log" | "md" => "text/plain; charset=utf-8",
+        "csv" => "text/csv; charset=utf-8",
+        "html" | "htm" => "text/html; charset=utf-8",
+        "css" => "text/css",
+        "js" => "text/javascript",
+        "json" => "application/json",
+        "xml" => "application/xml",
+        "pdf" => "application/pdf",
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "gif" => "image/gif",
+        "svg" => "image/svg+xml",
+        "webp" => "image/webp",
+        "gz" => "application/gzip",
+        "zip" => "application/zip",
+        "tar" => "application/x-tar",
+        "wasm" => "application/wasm",
+        _ => "application/octet-stream",
+    }
+}
+
+/// What a directory listing shows: the files directly in it and the
+/// subdirectories that hold more.
+pub struct Listing<'a> {
+    /// The directory, ending in `/` (empty for the root).
+    pub prefix: &'a str,
+    /// Files directly in it.
+    pub files: Vec<&'a ListEntry>,
+    /// Names of subdirectories, each ending in `/`.
+    pub dirs: Vec<&'a str>,
+}
+
+impl<'a> Listing<'a> {
+    /// Groups a recursive listing of `prefix` by its first level.
+    pub fn of(prefix: &'a str, entries: &'a [ListEntry]) -> Listing<'a> {
+        let mut files = Vec::new();
+        let mut dirs: Vec<&str> = Vec::new();
+        for entry in entries {
+            let rest = &entry.name[prefix.len()..];
+            match rest.find('/') {
+                None => files.push(entry),
+                Some(at) => {
+                    let dir = &entry.name[..prefix.len() + at + 1];
+                    if dirs.last() != Some(&dir) {
+                        dirs.push(dir);
+                    }
+                }
+            }
+        }
+        dirs.dedup();
+        Listing {
+            prefix,
+            files,
+            dirs,
+        }
+    }
+
+    /// A plain HTML page (no scripts, no styles from elsewhere).
+    pub fn html(&self) -> String {
+        let title = html_escape(&format!("/{}", self.prefix));
+        let mut page = format!(
+            "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{title}</title></head>\n<body><h1>{title}</h1>\n<table>\n<tr><th>name</th><th>size</th><th>modified</th></tr>\n"
+        );
+        if !self.prefix.is_empty() {
+            page.push_str("<tr><td><a href=\"../\">../</a></td><td></td><td></td></tr>\n");
+        }
+        for dir in &self.dirs {
+            let shown = &dir[self.prefix.len()..];
+            page.push_str(&format!(
+                "<tr><td><a href=\"/{}\">{}</a></td><td>-</td><td></td></tr>\n",
+                url_path(dir),
+                html_escape(shown)
+            ));
+        }
+        for file in &self.files {
+            let shown = &file.name[self.prefix.len()..];
+            page.push_str(&format!(
+                "<tr><td><a href=\"/{}\">{}</a></td><td>{}</td><td>{}</td></tr>\n",
+                url_path(&file.name),
+                html_escape(shown),
+                file.info.size,
+                http_date(file.info.mtime)
+            ));
+        }
+        page.push_str("</table>\n</body></html>\n");
+        page
+    }
+
+    /// `{"prefix": ..., "dirs": [...], "files": [{"name","size","mtime"}]}`.
+    pub fn json(&self) -> String {
+        let dirs: Vec<String> = self.dirs.iter().map(|d| json_string(d)).collect();
+        let files: Vec<String> = self
+            .files
+            .iter()
+            .map(|f| {
+                format!(
+                    "{{\"name\":{},\"size\":{},\"mtime\":{}}}",
+                    json_string(&f.name),
+                    f.info.size,
+                    f.info.mtime
+                )
+            })
+            .collect();
+        format!(
+            "{{\"prefix\":{},\"dirs\":[{}],\"files\":[{}]}}\n",
+            json_string(self.prefix),
+            dirs.join(","),
+            files.join(",")
+        )
+    }
+}
+
+fn html_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for ch in text.chars() {
+        match ch {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+fn json_string(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for ch in text.chars() {
+        match ch {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(name: &str, size: u64) -> ListEntry {
+        ListEntry {
+            name: name.into(),
+            info: FileInfo { size, mtime: 0 },
+        }
+    }
+
+    #[test]
+    fn dates_round_trip() {
+        assert_eq!(http_date(784111777), "Sun, 06 Nov 1994 08:49:37 GMT");
+        assert_eq!(
+            parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"),
+            Some(784111777)
+        );
+        assert_eq!(parse_http_date("yesterday"), None);
+    }
+
+    #[test]
+    fn conditionals() {
+        let tag = "\"a-b-0000000c\"";
+        assert!(not_modified(Some(tag), None, tag, 5));
+        assert!(not_modified(
+            Some("\"x\", W/\"a-b-0000000c\""),
+            None,
+            tag,
+            5
+        ));
+        assert!(not_modified(Some("*"), None, tag, 5));
+        assert!(!not_modified(
+            Some("\"other\""),
+            Some("Sun, 06 Nov 2094 08:49:37 GMT"),
+            tag,
+            5
+        ));
+        assert!(not_modified(
+            None,
+            Some("Sun, 06 Nov 1994 08:49:37 GMT"),
+            tag,
+            784111777
+        ));
+        assert!(!not_modified(
+            None,
+            Some("Sun, 06 Nov 1994 08:49:37 GMT"),
+            tag,
+            784111778
+        ));
+    }
+
+    #[test]
+    fn listings_group_by_first_level_and_escape() {
+        let entries = [
+            entry("d/a<b>.txt", 1),
+            entry("d/sub/x", 2),
+            entry("d/sub/y", 3),
+            entry("d/z", 4),
+        ];
+        let listing = Listing::of("d/", &entries);
+        assert_eq!(listing.dirs, ["d/sub/"]);
+        assert_eq!(listing.files.len(), 2);
+        let html = listing.html();
+        assert!(html.contains("a&lt;b&gt;.txt") && html.contains("href=\"/d/a%3Cb%3E.txt\""));
+        assert!(html.contains("href=\"/d/sub/\""));
+        assert_eq!(
+            listing.json(),
+            "{\"prefix\":\"d/\",\"dirs\":[\"d/sub/\"],\"files\":[{\"name\":\"d/a<b>.txt\",\"size\":1,\"mtime\":0},{\"name\":\"d/z\",\"size\":4,\"mtime\":0}]}\n"
+        );
+    }
+
+    #[test]
+    fn heads() {
+        let mut out = Vec::new();
+        Head::new(&mut out, 206)
+            .header("Content-Range", "bytes 0-1/9")
+            .finish(2, true);
+        let text = String::from_utf8(out).unwrap();
+        let (status, rest) = text.split_once("\r\n").unwrap();
+        let (date, rest) = rest.split_once("\r\n").unwrap();
+        assert_eq!(status, "HTTP/1.1 206 Partial Content");
+        assert!(
+            date.starts_with("Date: ") && date.ends_with(" GMT"),
+            "{date}"
+        );
+        assert_eq!(
+            rest,
+            "Content-Range: bytes 0-1/9\r\nContent-Length: 2\r\nConnection: close\r\n\r\n"
+        );
+        let mut out = Vec::new();
+        error(&mut out, 405, "nope", false);
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.starts_with("HTTP/1.1 405 Method Not Allowed\r\n")
+                && text.contains("Allow: GET, HEAD, PUT, DELETE\r\n")
+        );
+        assert_eq!(content_type("A.CSV"), "text/csv; charset=utf-8");
+        assert_eq!(content_type("noext"), "application/octet-stream");
+    }
+}

@@ -1,0 +1,433 @@
+//! HTTP/1.1 beside FERRY/1, over real sockets: a real client crate (ureq),
+//! curl where it is installed, and raw bytes where the exact framing
+//! matters (HEAD, ranges, conditional requests, chunked uploads,
+//! 100-continue, keep-alive, pipelining, malformed and hostile requests).
+
+mod support;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::Command;
+
+use support::{PATIENCE, TestServer, crc_hex, pattern};
+
+fn http_server() -> TestServer {
+    TestServer::start_with(|c| c.http_listen = Some("127.0.0.1:0".parse().unwrap()))
+}
+
+fn url(server: &TestServer, path: &str) -> String {
+    format!("http://{}{path}", server.http.expect("HTTP listener"))
+}
+
+/// One HTTP response as read off a raw connection.
+#[derive(Debug)]
+struct Reply {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A raw HTTP connection.
+struct Conn {
+    stream: TcpStream,
+    reader: BufReader<TcpStream>,
+}
+
+impl Conn {
+    fn open(addr: SocketAddr) -> Conn {
+        let stream = TcpStream::connect(addr).unwrap();
+        stream.set_read_timeout(Some(PATIENCE)).unwrap();
+        let reader = BufReader::new(stream.try_clone().unwrap());
+        Conn { stream, reader }
+    }
+
+    fn send(&mut self, bytes: impl AsRef<[u8]>) {
+        self.stream.write_all(bytes.as_ref()).unwrap();
+    }
+
+    /// Reads a response; `head_only` for answers to HEAD (no body follows).
+    fn reply(&mut self, head_only: bool) -> Reply {
+        let mut line = String::new();
+        self.reader.read_line(&mut line).unwrap();
+        let status = line
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("bad status line {line:?}"));
+        let mut headers = Vec::new();
+        loop {
+            let mut line = String::new();
+            self.reader.read_line(&mut line).unwrap();
+            let line = line.trim_end();
+            if line.is_empty() {
+                break;
+            }
+            let (name, value) = line.split_once(": ").unwrap();
+            headers.push((name.to_owned(), value.to_owned()));
+        }
+        let mut reply = Reply {
+            status,
+            headers,
+            body: Vec::new(),
+        };
+        let length: usize = reply
+            .header("Content-Length")
+            .map_or(0, |v| v.parse().unwrap());
+        if !head_only && status != 304 && status != 100 {
+            reply.body = vec![0; length];
+            self.reader.read_exact(&mut reply.body).unwrap();
+        }
+        reply
+    }
+
+    fn expect_closed(&mut self) {
+        let mut rest = Vec::new();
+        let _ = self.reader.read_to_end(&mut rest);
+        assert!(rest.is_empty(), "{:?}", String::from_utf8_lossy(&rest));
+    }
+}
+
+fn request(method: &str, path: &str, headers: &str) -> String {
+    format!("{method} {path} HTTP/1.1\r\nHost: test\r\n{headers}\r\n")
+}
+
+#[test]
+fn ureq_uploads_downloads_and_deletes() {
+    let server = http_server();
+    let data = pattern(300_000, 1);
+    let created = ureq::put(&url(&server, "/up/data.bin"))
+        .header("X-Checksum-Crc32c", &crc_hex(&data))
+        .send(&data[..])
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let replaced = ureq::put(&url(&server, "/up/data.bin"))
+        .send(&data[..])
+        .unwrap();
+    assert_eq!(replaced.status(), 204, "replacing an existing file");
+
+    let mut response = ureq::get(&url(&server, "/up/data.bin")).call().unwrap();
+    assert_eq!(
+        response.headers().get("x-checksum-crc32c").unwrap(),
+        crc_hex(&data).as_str()
+    );
+    assert_eq!(response.body_mut().read_to_vec().unwrap(), data);
+    // The same file over FERRY/1: one storage.
+    assert_eq!(server.client().get_bytes("up/data.bin").unwrap(), data);
+
+    assert_eq!(
+        ureq::delete(&url(&server, "/up/data.bin"))
+            .call()
+            .unwrap()
+            .status(),
+        204
+    );
+    let gone = ureq::get(&url(&server, "/up/data.bin")).call().unwrap_err();
+    assert!(matches!(gone, ureq::Error::StatusCode(404)), "{gone:?}");
+}
+
+#[test]
+fn a_checksum_header_that_does_not_match_refuses_the_upload() {
+    let server = http_server();
+    let err = ureq::put(&url(&server, "/bad"))
+        .header("X-Checksum-Crc32c", "00000000")
+        .send(&b"some bytes"[..])
+        .unwrap_err();
+    assert!(matches!(err, ureq::Error::StatusCode(422)), "{err:?}");
+    assert!(server.files_on_disk().is_empty());
+}
+
+#[test]
+fn curl_round_trips_byte_identically() {
+    if Command::new("curl").arg("--version").output().is_err() {
+        eprintln!("skipping: curl is not installed");
+        return;
+    }
+    let server = http_server();
+    let work = tempfile::tempdir().unwrap();
+    let source = work.path().join("report.csv");
+    let data = pattern(2_000_000, 2);
+    std::fs::write(&source, &data).unwrap();
+    let status = |args: &[&str]| {
+        let out = Command::new("curl")
+            .args(["-s", "-o", "/dev/null", "-w", "%{http_code}"])
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let target = url(&server, "/reports/report.csv");
+    assert_eq!(status(&["-T", source.to_str().unwrap(), &target]), "201");
+    let copy = work.path().join("copy.csv");
+    assert_eq!(status(&["-o", copy.to_str().unwrap(), &target]), "200");
+    // -o twice: curl uses the last one.
+    let out = Command::new("curl").args(["-s", &target]).output().unwrap();
+    assert!(out.stdout == data, "curl download differs");
+    // Chunked upload from standard input.
+    let mut child = Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-T", "-"])
+        .arg(url(&server, "/from-stdin"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(&data).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), "201");
+    assert_eq!(server.client().get_bytes("from-stdin").unwrap(), data);
+}
+
+#[test]
+fn head_ranges_and_conditional_requests() {
+    let server = http_server();
+    let data = pattern(1000, 3);
+    server.client().put_bytes("doc.txt", &data).unwrap();
+    let mut conn = Conn::open(server.http.unwrap());
+
+    conn.send(request("HEAD", "/doc.txt", ""));
+    let head = conn.reply(true);
+    assert_eq!(head.status, 200);
+    assert_eq!(head.header("Content-Length"), Some("1000"));
+    assert_eq!(
+        head.header("Content-Type"),
+        Some("text/plain; charset=utf-8")
+    );
+    assert_eq!(head.header("Accept-Ranges"), Some("bytes"));
+    let etag = head.header("ETag").unwrap().to_owned();
+    let modified = head.header("Last-Modified").unwrap().to_owned();
+
+    for (range, start, end) in [
+        ("bytes=10-19", 10, 19),
+        ("bytes=990-", 990, 999),
+        ("bytes=-5", 995, 999),
+    ] {
+        conn.send(request("GET", "/doc.txt", &format!("Range: {range}\r\n")));
+        let part = conn.reply(false);
+        assert_eq!(part.status, 206, "{range}");
+        assert_eq!(
+            part.header("Content-Range"),
+            Some(format!("bytes {start}-{end}/1000").as_str())
+        );
+        assert_eq!(part.body, &data[start..=end]);
+    }
+    conn.send(request("GET", "/doc.txt", "Range: bytes=1000-\r\n"));
+    let unsatisfiable = conn.reply(false);
+    assert_eq!(unsatisfiable.status, 416);
+    assert_eq!(unsatisfiable.header("Content-Range"), Some("bytes */1000"));
+
+    conn.send(request(
+        "GET",
+        "/doc.txt",
+        &format!("If-None-Match: {etag}\r\n"),
+    ));
+    assert_eq!(conn.reply(false).status, 304);
+    conn.send(request(
+        "GET",
+        "/doc.txt",
+        &format!("If-Modified-Since: {modified}\r\n"),
+    ));
+    assert_eq!(conn.reply(false).status, 304);
+    conn.send(request("GET", "/doc.txt", "If-None-Match: \"stale\"\r\n"));
+    let fresh = conn.reply(false);
+    assert_eq!((fresh.status, fresh.body.len()), (200, 1000));
+}
+
+#[test]
+fn listings_for_browsers_and_scripts() {
+    let server = http_server();
+    let mut client = server.client();
+    client.put_bytes("site/index.html", b"<p>hi</p>").unwrap();
+    client.put_bytes("site/img/a b.png", b"png").unwrap();
+    client.put_bytes("top.txt", b"t").unwrap();
+    let mut conn = Conn::open(server.http.unwrap());
+
+    conn.send(request("GET", "/", ""));
+    let page = conn.reply(false);
+    assert_eq!(page.status, 200);
+    assert_eq!(
+        page.header("Content-Type"),
+        Some("text/html; charset=utf-8")
+    );
+    let html = String::from_utf8(page.body).unwrap();
+    assert!(
+        html.contains("href=\"/site/\"") && html.contains("href=\"/top.txt\""),
+        "{html}"
+    );
+
+    conn.send(request("GET", "/site/", "Accept: application/json\r\n"));
+    let json = String::from_utf8(conn.reply(false).body).unwrap();
+    assert!(json.contains("\"dirs\":[\"site/img/\"]"), "{json}");
+    assert!(json.contains("\"name\":\"site/index.html\""), "{json}");
+
+    conn.send(request("GET", "/site/img/", ""));
+    let html = String::from_utf8(conn.reply(false).body).unwrap();
+    assert!(html.contains("href=\"/site/img/a%20b.png\""), "{html}");
+
+    conn.send(request("GET", "/nothing/", ""));
+    assert_eq!(conn.reply(false).status, 404);
+}
+
+#[test]
+fn chunked_uploads_in_odd_pieces() {
+    let server = http_server();
+    let data = pattern(70_000, 4);
+    let mut body = Vec::new();
+    for piece in data.chunks(7_777) {
+        body.extend_from_slice(format!("{:x};ext=1\r\n", piece.len()).as_bytes());
+        body.extend_from_slice(piece);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(b"0\r\nX-Trailer: ok\r\n\r\n");
+    let mut conn = Conn::open(server.http.unwrap());
+    conn.send(request(
+        "PUT",
+        "/chunked.bin",
+        "Transfer-Encoding: chunked\r\n",
+    ));
+    for piece in body.chunks(1000) {
+        conn.send(piece);
+    }
+    assert_eq!(conn.reply(false).status, 201);
+    conn.send(request("GET", "/chunked.bin", ""));
+    assert!(conn.reply(false).body == data);
+}
+
+#[test]
+fn expect_100_continue() {
+    let server = http_server();
+    let mut conn = Conn::open(server.http.unwrap());
+    conn.send(request(
+        "PUT",
+        "/continued",
+        "Content-Length: 5\r\nExpect: 100-continue\r\n",
+    ));
+    assert_eq!(conn.reply(true).status, 100);
+    conn.send("hello");
+    assert_eq!(conn.reply(false).status, 201);
+
+    // Refused before the body: the answer comes at once, and closes.
+    let server = TestServer::start_with(|c| {
+        c.http_listen = Some("127.0.0.1:0".parse().unwrap());
+        c.read_only = true;
+    });
+    let mut conn = Conn::open(server.http.unwrap());
+    conn.send(request(
+        "PUT",
+        "/refused",
+        "Content-Length: 5000000\r\nExpect: 100-continue\r\n",
+    ));
+    let refused = conn.reply(false);
+    assert_eq!(refused.status, 403);
+    assert_eq!(refused.header("Connection"), Some("close"));
+    conn.expect_closed();
+}
+
+#[test]
+fn keep_alive_and_pipelining() {
+    let server = http_server();
+    server.client().put_bytes("k", b"keep").unwrap();
+    let mut conn = Conn::open(server.http.unwrap());
+    for _ in 0..200 {
+        conn.send(request("GET", "/k", ""));
+        assert_eq!(conn.reply(false).body, b"keep");
+    }
+    // Three requests in one write, answered in order.
+    let mut batch = request("PUT", "/p", "Content-Length: 3\r\n");
+    batch.push_str("abc");
+    batch.push_str(&request("GET", "/p", ""));
+    batch.push_str(&request("DELETE", "/p", ""));
+    batch.push_str(&request("GET", "/p", "Connection: close\r\n"));
+    conn.send(batch);
+    assert_eq!(conn.reply(false).status, 201);
+    assert_eq!(conn.reply(false).body, b"abc");
+    assert_eq!(conn.reply(false).status, 204);
+    let last = conn.reply(false);
+    assert_eq!(
+        (last.status, last.header("Connection")),
+        (404, Some("close"))
+    );
+    conn.expect_closed();
+}
+
+#[test]
+fn malformed_and_hostile_requests() {
+    let server = http_server();
+    let addr = server.http.unwrap();
+    for (bytes, status) in [
+        ("NONSENSE\r\n\r\n".to_owned(), 400),
+        (
+            format!("GET /x HTTP/1.1\r\nX: {}\r\n\r\n", "a".repeat(9000)),
+            431,
+        ),
+    ] {
+        let mut conn = Conn::open(addr);
+        conn.send(&bytes);
+        assert_eq!(conn.reply(false).status, status, "{:?}", &bytes[..20]);
+        conn.expect_closed();
+    }
+    // Refused but well-formed: the connection goes on.
+    let mut conn = Conn::open(addr);
+    for (path, status) in [
+        ("http://elsewhere/x", 400),
+        ("*", 400),
+        ("/../etc/passwd", 400),
+        ("/a/%2e%2e/%2e%2e/b", 400),
+        ("/.ferry-uploads/x", 403),
+    ] {
+        conn.send(request("GET", path, ""));
+        assert_eq!(conn.reply(false).status, status, "{path}");
+    }
+    conn.send(request("POST", "/x", "Content-Length: 4\r\n") + "body");
+    let post = conn.reply(false);
+    assert_eq!(
+        (post.status, post.header("Allow")),
+        (405, Some("GET, HEAD, PUT, DELETE"))
+    );
+    conn.send(request("GET", "/", ""));
+    assert_eq!(
+        conn.reply(false).status,
+        200,
+        "still in sync after the 405 body"
+    );
+    assert!(server.files_on_disk().is_empty());
+}
+
+#[test]
+fn limits_and_read_only_apply() {
+    let server = TestServer::start_with(|c| {
+        c.http_listen = Some("127.0.0.1:0".parse().unwrap());
+        c.max_file_size = Some(1000);
+    });
+    let mut conn = Conn::open(server.http.unwrap());
+    conn.send(request("PUT", "/big", "Content-Length: 1001\r\n"));
+    assert_eq!(conn.reply(false).status, 413);
+    conn.expect_closed();
+    let mut conn = Conn::open(server.http.unwrap());
+    conn.send(request("PUT", "/big", "Transfer-Encoding: chunked\r\n") + "7d0\r\n");
+    conn.send(vec![b'x'; 2000]);
+    assert_eq!(conn.reply(false).status, 413);
+
+    let server = TestServer::start_with(|c| {
+        c.http_listen = Some("127.0.0.1:0".parse().unwrap());
+        c.read_only = true;
+    });
+    let mut conn = Conn::open(server.http.unwrap());
+    conn.send(request("DELETE", "/x", ""));
+    assert_eq!(conn.reply(false).status, 403);
+    conn.send(request("PUT", "/x", "Content-Length: 2\r\n") + "ab");
+    assert_eq!(conn.reply(false).status, 403);
+    conn.send(request("GET", "/", ""));
+    assert_eq!(
+        conn.reply(false).status,
+        200,
+        "the refused body was skipped"
+    );
+}
