@@ -16,21 +16,26 @@
 //!
 //! All calls here block the calling thread on the disk, never on a peer.
 
-use std::fmt;
 use std::fs::File;
-use std::io::{self, Write};
+use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 
-use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags, Stat};
+use rustix::fs::{AtFlags, FileType, Mode, OFlags, Stat};
 use rustix::io::Errno;
 
-use crate::name::{Name, Prefix, RESERVED_PREFIX};
+use crate::name::{Name, RESERVED_PREFIX};
 
 mod checksum;
+mod error;
 mod sessions;
+mod tree;
+mod upload;
 
+pub use error::StorageError;
 pub use sessions::{Appender, SESSIONS_DIR, SessionInfo, is_session_id, session_id};
+use upload::CreatedDirs;
+pub use upload::Upload;
 
 /// Flags for opening a directory: never through a symlink. Readable (not
 /// `O_PATH`) so that the same descriptor can be listed and fsynced.
@@ -53,119 +58,6 @@ fn open_beneath(root: &OwnedFd, path: &str, flags: OFlags) -> Result<OwnedFd, Er
     let resolve = ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS;
     rustix::fs::openat2(root, path, flags, Mode::empty(), resolve)
 }
-
-/// Why a storage operation failed, with the FERRY/1 code it answers with.
-#[derive(Debug)]
-pub enum StorageError {
-    /// No such file (404).
-    NotFound,
-    /// The name is a directory (409).
-    IsDirectory,
-    /// A parent of the name is a file (or a symlink), so it cannot be
-    /// created (409).
-    ParentNotDirectory,
-    /// The name is a special file (FIFO, socket, device) (409).
-    NotRegular,
-    /// The name is a symlink, which ferry never follows (403).
-    Symlink,
-    /// The disk or quota is full (507).
-    NoSpace,
-    /// Out of file descriptors (503).
-    Busy,
-    /// No upload session with that id (404).
-    NoSuchUpload,
-    /// An APPEND at the wrong offset; the session stands at this one (409).
-    WrongOffset(u64),
-    /// An APPEND past the session's declared size (400).
-    PastEnd(u64),
-    /// A COMMIT before all bytes arrived: received, size (409).
-    Incomplete(u64, u64),
-    /// Another APPEND is streaming into the session (409).
-    SessionBusy,
-    /// Staged bytes do not match the declared CRC-32C: staged, declared (422).
-    ChecksumMismatch(u32, u32),
-    /// Anything else the filesystem said (500).
-    Io(io::Error),
-}
-
-impl StorageError {
-    /// The FERRY/1 error code.
-    pub fn code(&self) -> u16 {
-        match self {
-            StorageError::NotFound => 404,
-            StorageError::IsDirectory
-            | StorageError::ParentNotDirectory
-            | StorageError::NotRegular => 409,
-            StorageError::Symlink => 403,
-            StorageError::NoSpace => 507,
-            StorageError::Busy => 503,
-            StorageError::NoSuchUpload => 404,
-            StorageError::WrongOffset(_)
-            | StorageError::Incomplete(..)
-            | StorageError::SessionBusy => 409,
-            StorageError::PastEnd(_) => 400,
-            StorageError::ChecksumMismatch(..) => 422,
-            StorageError::Io(_) => 500,
-        }
-    }
-
-    fn from_errno(errno: Errno) -> StorageError {
-        match errno {
-            // ENXIO: a Unix socket (or a device without a driver) was opened.
-            Errno::NOENT | Errno::NOTDIR | Errno::NXIO => StorageError::NotFound,
-            Errno::ISDIR => StorageError::IsDirectory,
-            Errno::LOOP => StorageError::Symlink,
-            Errno::NOSPC | Errno::DQUOT => StorageError::NoSpace,
-            Errno::MFILE | Errno::NFILE => StorageError::Busy,
-            other => StorageError::Io(other.into()),
-        }
-    }
-}
-
-impl From<Errno> for StorageError {
-    fn from(errno: Errno) -> StorageError {
-        StorageError::from_errno(errno)
-    }
-}
-
-impl From<io::Error> for StorageError {
-    fn from(err: io::Error) -> StorageError {
-        match err.raw_os_error() {
-            Some(raw) => StorageError::from_errno(Errno::from_raw_os_error(raw)),
-            None => StorageError::Io(err),
-        }
-    }
-}
-
-impl fmt::Display for StorageError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            StorageError::NotFound => f.write_str("no such file"),
-            StorageError::IsDirectory => f.write_str("is a directory"),
-            StorageError::ParentNotDirectory => {
-                f.write_str("a parent of the name is not a directory")
-            }
-            StorageError::NotRegular => f.write_str("not a regular file"),
-            StorageError::Symlink => f.write_str("symlinks are not followed"),
-            StorageError::NoSpace => f.write_str("no space left on device"),
-            StorageError::Busy => f.write_str("server out of file descriptors"),
-            StorageError::NoSuchUpload => f.write_str("no such upload"),
-            StorageError::WrongOffset(at) => write!(f, "upload is at offset {at}"),
-            StorageError::PastEnd(size) => write!(f, "past the upload's {size} bytes"),
-            StorageError::Incomplete(received, size) => {
-                write!(f, "upload incomplete: {received} of {size} bytes")
-            }
-            StorageError::SessionBusy => f.write_str("another APPEND is in progress"),
-            StorageError::ChecksumMismatch(staged, declared) => write!(
-                f,
-                "checksum mismatch: received {staged:08x}, expected {declared:08x}; upload discarded"
-            ),
-            StorageError::Io(err) => write!(f, "I/O error: {err}"),
-        }
-    }
-}
-
-impl std::error::Error for StorageError {}
 
 /// Size and modification time of a stored file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -399,100 +291,6 @@ impl Storage {
         Ok(())
     }
 
-    /// Every regular file whose name starts with `prefix`, sorted by name.
-    /// Reserved, symlinked, special and unnameable entries are skipped.
-    ///
-    /// # Errors
-    /// A directory on the way cannot be read (500, 503).
-    pub fn list(&self, prefix: &Prefix) -> Result<Vec<ListEntry>, StorageError> {
-        let mut base = String::new();
-        let mut start: Option<OwnedFd> = None;
-        for segment in prefix.dir_segments() {
-            let parent = self.fd(&start);
-            match rustix::fs::openat(parent, segment, DIR, Mode::empty()) {
-                Ok(fd) => start = Some(fd),
-                Err(Errno::NOENT | Errno::NOTDIR) => return Ok(Vec::new()),
-                Err(errno) => return Err(errno.into()),
-            }
-            base.push_str(segment);
-            base.push('/');
-        }
-        let mut found = Vec::new();
-        let mut pending = vec![(
-            rustix::fs::openat(self.fd(&start), ".", DIR, Mode::empty())?,
-            base,
-        )];
-        while let Some((dir, base)) = pending.pop() {
-            for entry in Dir::new(dir.try_clone()?)? {
-                let entry = entry?;
-                let Ok(leaf) = entry.file_name().to_str() else {
-                    continue;
-                };
-                if leaf == "." || leaf == ".." || leaf.starts_with(RESERVED_PREFIX) {
-                    continue;
-                }
-                let full = format!("{base}{leaf}");
-                let stat = match rustix::fs::statat(&dir, leaf, AtFlags::SYMLINK_NOFOLLOW) {
-                    Ok(stat) => stat,
-                    Err(Errno::NOENT) => continue, // removed while we looked
-                    Err(errno) => return Err(errno.into()),
-                };
-                match FileType::from_raw_mode(stat.st_mode) {
-                    FileType::Directory if could_contain(&full, prefix.as_str()) => {
-                        let sub = rustix::fs::openat(&dir, leaf, DIR, Mode::empty())?;
-                        pending.push((sub, full + "/"));
-                    }
-                    FileType::RegularFile
-                        if full.starts_with(prefix.as_str()) && Name::new(full.clone()).is_ok() =>
-                    {
-                        found.push(ListEntry {
-                            name: full,
-                            info: FileInfo::of(&stat),
-                        });
-                    }
-                    _ => {}
-                }
-            }
-        }
-        found.sort_unstable_by(|a, b| a.name.cmp(&b.name));
-        Ok(found)
-    }
-
-    /// Removes every `.ferry-` file beneath the root: temp files of uploads
-    /// that a killed process never finished. Returns how many went.
-    ///
-    /// # Errors
-    /// The tree cannot be read.
-    pub fn remove_stale_temp_files(&self) -> io::Result<usize> {
-        let mut removed = 0;
-        let mut pending = vec![rustix::fs::openat(&self.root, ".", DIR, Mode::empty())?];
-        while let Some(dir) = pending.pop() {
-            for entry in Dir::new(dir.try_clone()?)? {
-                let entry = entry?;
-                let leaf = entry.file_name();
-                if leaf == c"." || leaf == c".." {
-                    continue;
-                }
-                let stat = match rustix::fs::statat(&dir, leaf, AtFlags::SYMLINK_NOFOLLOW) {
-                    Ok(stat) => stat,
-                    Err(_) => continue,
-                };
-                let is_temp = leaf.to_bytes().starts_with(RESERVED_PREFIX.as_bytes());
-                match FileType::from_raw_mode(stat.st_mode) {
-                    FileType::Directory => {
-                        pending.push(rustix::fs::openat(&dir, leaf, DIR, Mode::empty())?);
-                    }
-                    FileType::RegularFile if is_temp => {
-                        rustix::fs::unlinkat(&dir, leaf, AtFlags::empty())?;
-                        removed += 1;
-                    }
-                    _ => {}
-                }
-            }
-        }
-        Ok(removed)
-    }
-
     /// Opens the directories of a name for reading; `None` is the root.
     ///
     /// One `openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS)` resolves the
@@ -571,143 +369,11 @@ impl Storage {
     }
 }
 
-/// Whether names under directory `dir` can start with `prefix`.
-fn could_contain(dir: &str, prefix: &str) -> bool {
-    let dir_len = dir.len() + 1;
-    if prefix.len() >= dir_len {
-        prefix.starts_with(dir) && prefix.as_bytes()[dir.len()] == b'/'
-    } else {
-        dir.starts_with(prefix)
-    }
-}
-
 fn check_regular(stat: &Stat) -> Result<(), StorageError> {
     match FileType::from_raw_mode(stat.st_mode) {
         FileType::RegularFile => Ok(()),
         FileType::Directory => Err(StorageError::IsDirectory),
         FileType::Symlink => Err(StorageError::Symlink),
         _ => Err(StorageError::NotFound),
-    }
-}
-
-/// Directories an upload created, each as (descriptor of its parent, its
-/// name), outermost first. Dropped armed, it removes those still empty,
-/// innermost first, so a failed upload leaves no empty directories behind.
-#[derive(Debug)]
-struct CreatedDirs(Vec<(OwnedFd, String)>);
-
-impl Drop for CreatedDirs {
-    fn drop(&mut self) {
-        while let Some((parent, name)) = self.0.pop() {
-            if rustix::fs::unlinkat(&parent, name.as_str(), AtFlags::REMOVEDIR).is_err() {
-                break; // not empty: someone else's upload is using it
-            }
-        }
-    }
-}
-
-/// An upload in progress: a temp file beside its target.
-///
-/// Dropping it without [`Upload::commit`] removes the temp file and the
-/// directories created for it.
-#[derive(Debug)]
-pub struct Upload {
-    dir: OwnedFd,
-    temp: String,
-    leaf: String,
-    file: File,
-    committed: bool,
-    /// Dropped after `Drop::drop` has removed the temp file.
-    created: CreatedDirs,
-    /// A file of that name existed when the upload began.
-    replaces: bool,
-}
-
-impl Upload {
-    /// Appends body bytes to the temp file.
-    ///
-    /// # Errors
-    /// 507 on a full disk, 500 on other I/O errors.
-    pub fn write(&mut self, data: &[u8]) -> Result<(), StorageError> {
-        self.file.write_all(data).map_err(StorageError::from)
-    }
-
-    /// Whether a file of the target's name existed when the upload began.
-    pub fn replaces_existing(&self) -> bool {
-        self.replaces
-    }
-
-    /// Replaces the (empty) temp file with the file `name` in `dir`: how a
-    /// completed upload session becomes an upload ready to commit.
-    fn adopt(&mut self, dir: &OwnedFd, name: &str) -> Result<(), StorageError> {
-        rustix::fs::renameat(dir, name, &self.dir, self.temp.as_str())?;
-        let flags = OFlags::RDWR | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-        self.file = File::from(rustix::fs::openat(
-            &self.dir,
-            self.temp.as_str(),
-            flags,
-            Mode::empty(),
-        )?);
-        Ok(())
-    }
-
-    /// Records the upload's CRC-32C with it and renames the temp file over
-    /// the target: the upload becomes visible, in one step, to every later
-    /// reader.
-    ///
-    /// # Errors
-    /// 409 if the target became a directory meanwhile, 500 otherwise; the
-    /// temp file is removed either way.
-    pub fn commit(mut self, crc: u32) -> Result<(), StorageError> {
-        checksum::record(&self.file, crc);
-        rustix::fs::renameat(&self.dir, self.temp.as_str(), &self.dir, self.leaf.as_str())?;
-        self.committed = true;
-        self.created.0.clear(); // they hold the file now: keep them
-        Ok(())
-    }
-
-    /// As [`Upload::commit`], and on stable storage when it returns: the
-    /// data is flushed before the rename, then the directory entry (and the
-    /// entries of any directories this upload created) after it. Blocks
-    /// for as long as the disk takes: call it off the reactor thread.
-    ///
-    /// # Errors
-    /// As [`Upload::commit`], plus any error flushing (507, 500).
-    pub fn commit_durably(mut self, crc: u32) -> Result<(), StorageError> {
-        checksum::record(&self.file, crc);
-        self.file.sync_all()?;
-        rustix::fs::renameat(&self.dir, self.temp.as_str(), &self.dir, self.leaf.as_str())?;
-        self.committed = true;
-        rustix::fs::fsync(&self.dir)?;
-        for (parent, _) in self.created.0.drain(..) {
-            rustix::fs::fsync(&parent)?;
-        }
-        Ok(())
-    }
-}
-
-impl Drop for Upload {
-    fn drop(&mut self) {
-        if self.committed {
-            return;
-        }
-        if let Err(errno) = rustix::fs::unlinkat(&self.dir, self.temp.as_str(), AtFlags::empty()) {
-            log::error!("could not remove temp file {}: {errno}", self.temp);
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn prefix_pruning() {
-        assert!(could_contain("logs", ""));
-        assert!(could_contain("logs", "lo"));
-        assert!(could_contain("logs", "logs/2026"));
-        assert!(!could_contain("logs", "logsx"));
-        assert!(!could_contain("other", "logs/"));
-        assert!(could_contain("logs/a", "logs/"));
     }
 }

@@ -1,0 +1,119 @@
+//! Storage errors and the FERRY/1 (and HTTP) status codes they answer with.
+
+use std::fmt;
+use std::io;
+
+use rustix::io::Errno;
+
+/// Why a storage operation failed, with the FERRY/1 code it answers with.
+#[derive(Debug)]
+pub enum StorageError {
+    /// No such file (404).
+    NotFound,
+    /// The name is a directory (409).
+    IsDirectory,
+    /// A parent of the name is a file (or a symlink), so it cannot be
+    /// created (409).
+    ParentNotDirectory,
+    /// The name is a special file (FIFO, socket, device) (409).
+    NotRegular,
+    /// The name is a symlink, which ferry never follows (403).
+    Symlink,
+    /// The disk or quota is full (507).
+    NoSpace,
+    /// Out of file descriptors (503).
+    Busy,
+    /// No upload session with that id (404).
+    NoSuchUpload,
+    /// An APPEND at the wrong offset; the session stands at this one (409).
+    WrongOffset(u64),
+    /// An APPEND past the session's declared size (400).
+    PastEnd(u64),
+    /// A COMMIT before all bytes arrived: received, size (409).
+    Incomplete(u64, u64),
+    /// Another APPEND is streaming into the session (409).
+    SessionBusy,
+    /// Staged bytes do not match the declared CRC-32C: staged, declared (422).
+    ChecksumMismatch(u32, u32),
+    /// Anything else the filesystem said (500).
+    Io(io::Error),
+}
+
+impl StorageError {
+    /// The FERRY/1 error code.
+    pub fn code(&self) -> u16 {
+        match self {
+            StorageError::NotFound => 404,
+            StorageError::IsDirectory
+            | StorageError::ParentNotDirectory
+            | StorageError::NotRegular => 409,
+            StorageError::Symlink => 403,
+            StorageError::NoSpace => 507,
+            StorageError::Busy => 503,
+            StorageError::NoSuchUpload => 404,
+            StorageError::WrongOffset(_)
+            | StorageError::Incomplete(..)
+            | StorageError::SessionBusy => 409,
+            StorageError::PastEnd(_) => 400,
+            StorageError::ChecksumMismatch(..) => 422,
+            StorageError::Io(_) => 500,
+        }
+    }
+
+    fn from_errno(errno: Errno) -> StorageError {
+        match errno {
+            // ENXIO: a Unix socket (or a device without a driver) was opened.
+            Errno::NOENT | Errno::NOTDIR | Errno::NXIO => StorageError::NotFound,
+            Errno::ISDIR => StorageError::IsDirectory,
+            Errno::LOOP => StorageError::Symlink,
+            Errno::NOSPC | Errno::DQUOT => StorageError::NoSpace,
+            Errno::MFILE | Errno::NFILE => StorageError::Busy,
+            other => StorageError::Io(other.into()),
+        }
+    }
+}
+
+impl From<Errno> for StorageError {
+    fn from(errno: Errno) -> StorageError {
+        StorageError::from_errno(errno)
+    }
+}
+
+impl From<io::Error> for StorageError {
+    fn from(err: io::Error) -> StorageError {
+        match err.raw_os_error() {
+            Some(raw) => StorageError::from_errno(Errno::from_raw_os_error(raw)),
+            None => StorageError::Io(err),
+        }
+    }
+}
+
+impl fmt::Display for StorageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StorageError::NotFound => f.write_str("no such file"),
+            StorageError::IsDirectory => f.write_str("is a directory"),
+            StorageError::ParentNotDirectory => {
+                f.write_str("a parent of the name is not a directory")
+            }
+            StorageError::NotRegular => f.write_str("not a regular file"),
+            StorageError::Symlink => f.write_str("symlinks are not followed"),
+            StorageError::NoSpace => f.write_str("no space left on device"),
+            StorageError::Busy => f.write_str("server out of file descriptors"),
+            StorageError::NoSuchUpload => f.write_str("no such upload"),
+            StorageError::WrongOffset(at) => write!(f, "upload is at offset {at}"),
+            StorageError::PastEnd(size) => write!(f, "past the upload's {size} bytes"),
+            StorageError::Incomplete(received, size) => {
+                write!(f, "upload incomplete: {received} of {size} bytes")
+            }
+            StorageError::SessionBusy => f.write_str("another APPEND is in progress"),
+            StorageError::ChecksumMismatch(staged, declared) => write!(
+                f,
+                "checksum mismatch: received {staged:08x}, expected {declared:08x}; upload discarded"
+            ),
+            StorageError::Io(err) => write!(f, "I/O error: {err}"),
+        }
+    }
+}
+
+impl std::error::Error for StorageError {}
