@@ -130,7 +130,7 @@ pub struct Connection {
     interest: Interest,
     timing: Timing,
     opened: Instant,
-    requests: u64,
+    requests: u32,
     bytes_in: u64,
     bytes_out: u64,
 }
@@ -227,6 +227,10 @@ impl Connection {
     pub fn drive(&mut self, scratch: &mut [u8], env: &mut Env<'_>) -> Step {
         let step = self.drive_until_blocked(scratch, env);
         self.note_phase(Instant::now());
+        if self.output.is_empty() && self.output.capacity() > 0 {
+            // Nothing queued: an idle connection keeps no buffer at all.
+            self.output = Vec::new();
+        }
         step
     }
 
@@ -430,7 +434,7 @@ impl Connection {
                 match protocol::parse_request(data) {
                     Ok(None) => (State::AwaitHeader, 0),
                     Ok(Some((request, used))) => {
-                        self.requests += 1;
+                        self.requests = self.requests.saturating_add(1);
                         (self.start(request, env), used)
                     }
                     Err(err) => {
@@ -543,7 +547,7 @@ impl Connection {
         match crate::http::parse_request(data) {
             Ok(None) => (State::AwaitHeader, 0),
             Ok(Some((request, used))) => {
-                self.requests += 1;
+                self.requests = self.requests.saturating_add(1);
                 (self.start_http(request, env), used)
             }
             Err(err) => self.refuse_http(err, env),
@@ -561,3 +565,6 @@ fn clamp(left: u64) -> usize {
 fn clamp_to(left: u64, available: usize) -> usize {
     usize::try_from(left).map_or(available, |left| left.min(available))
 }
+
+/// A connection at rest must stay small: thousands of them are the point.
+const _: () = assert!(std::mem::size_of::<Connection>() <= 216);

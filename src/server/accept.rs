@@ -9,7 +9,6 @@
 //! If even that fails, accepting pauses until a connection closes or
 //! [`ACCEPT_BACKOFF`] passes. Each episode is logged once.
 
-use std::cmp::Reverse;
 use std::fs::File;
 use std::io::{self, ErrorKind};
 use std::net::SocketAddr;
@@ -177,11 +176,10 @@ impl Server {
             warn!("register {peer}: {err}");
             return;
         }
-        let deadline = conn.deadline(&self.config);
+        let deadline = self.timers.push(conn.deadline(&self.config), key, id);
         conn.set_scheduled(deadline);
         entry.insert(conn);
         info!("#{id} connected from {peer}");
-        self.timers.push(Reverse((deadline, key, id)));
         self.drive(key, None);
     }
 }

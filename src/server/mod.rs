@@ -22,8 +22,7 @@
 //! during the batch is never reused by a newcomer that receives an old
 //! event; ready-list and timer entries carry the client id to the same end.
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::VecDeque;
 use std::io::{self, ErrorKind};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -41,9 +40,11 @@ use crate::storage::Storage;
 pub(crate) use accept::raise_fd_limit;
 use accept::{AcceptState, Listener};
 use commit::Committer;
+use timers::Timers;
 
 mod accept;
 mod commit;
+mod timers;
 
 /// Listener `i` has token `FIRST_LISTENER - i`.
 const FIRST_LISTENER: usize = usize::MAX;
@@ -91,9 +92,8 @@ pub struct Server {
     connections: Slab<Connection>,
     max_connections: usize,
     scratch: Box<[u8]>,
-    /// `(deadline, slab key, client id)`: one authoritative entry per live
-    /// connection, plus superseded ones that are skipped when they pop.
-    timers: BinaryHeap<Reverse<(Instant, usize, u64)>>,
+    /// Connection deadlines.
+    timers: Timers,
     /// Connections that used their budget with work left: `(key, id)`.
     ready: VecDeque<(usize, u64)>,
     next_client_id: u64,
@@ -171,7 +171,7 @@ impl Server {
             connections: Slab::new(),
             max_connections,
             scratch: vec![0; SCRATCH_SIZE].into_boxed_slice(),
-            timers: BinaryHeap::new(),
+            timers: Timers::new(Instant::now()),
             ready: VecDeque::new(),
             next_client_id: 1,
             accepting: AcceptState::new(),
@@ -278,7 +278,7 @@ impl Server {
             return Some(Duration::ZERO);
         }
         let deadlines = [
-            self.timers.peek().map(|Reverse((at, _, _))| *at),
+            self.timers.next(),
             self.accepting.paused_until.filter(|_| accepting),
             self.shutdown_deadline,
         ];
@@ -372,49 +372,6 @@ impl Server {
         conn.log_close();
         if self.accepting.paused_until.take().is_some() {
             info!("a descriptor is free again; accepting resumed");
-        }
-    }
-
-    /// Closes connections past one of their deadlines (idle, request line,
-    /// body rate). Each connection has one authoritative heap entry, at the
-    /// time it last [scheduled](Connection::scheduled); entries superseded
-    /// by an earlier one are skipped when they come up.
-    fn expire_deadlines(&mut self, now: Instant) {
-        while let Some(&Reverse((at, key, id))) = self.timers.peek() {
-            if at > now {
-                break;
-            }
-            self.timers.pop();
-            let Some(conn) = self.connections.get_mut(key).filter(|c| c.id() == id) else {
-                continue;
-            };
-            if conn.scheduled() != at {
-                continue;
-            }
-            match conn.expired(now, &self.config) {
-                Some(reason) => {
-                    warn!("#{id} {reason}; closing");
-                    self.close(key);
-                }
-                None => {
-                    let next = conn.deadline(&self.config);
-                    conn.set_scheduled(next);
-                    self.timers.push(Reverse((next, key, id)));
-                }
-            }
-        }
-    }
-
-    /// Adds a heap entry if a connection's deadline moved earlier than its
-    /// current one (a request line began, a body started).
-    fn reschedule(&mut self, key: usize) {
-        let Some(conn) = self.connections.get_mut(key) else {
-            return;
-        };
-        let deadline = conn.deadline(&self.config);
-        if deadline < conn.scheduled() {
-            conn.set_scheduled(deadline);
-            self.timers.push(Reverse((deadline, key, conn.id())));
         }
     }
 

@@ -1,0 +1,109 @@
+//! Connection deadlines: a binary heap with one authoritative entry per
+//! connection, so checking them costs O(log n) per deadline, never a scan
+//! of every connection per turn.
+//!
+//! A connection records when its entry is due ([`Connection::scheduled`]).
+//! When its deadline moves later (it made progress), nothing happens until
+//! the entry comes due and is pushed back; when it moves earlier (a request
+//! line began, a body started), a new, earlier entry is pushed and the old
+//! one is skipped when it surfaces. Entries are 16 bytes: milliseconds since
+//! the server started, the slab key and the low half of the client id (a
+//! stale entry that matched a newer connection would only make it check its
+//! own deadlines early).
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::time::{Duration, Instant};
+
+use log::warn;
+
+use super::Server;
+
+/// The heap.
+pub(super) struct Timers {
+    epoch: Instant,
+    heap: BinaryHeap<Reverse<(u64, u32, u32)>>,
+}
+
+impl Timers {
+    pub(super) fn new(epoch: Instant) -> Timers {
+        Timers {
+            epoch,
+            heap: BinaryHeap::new(),
+        }
+    }
+
+    /// Adds an entry for connection `key`/`id` due at `at` (rounded up to
+    /// the millisecond); returns the instant it was stored as.
+    pub(super) fn push(&mut self, at: Instant, key: usize, id: u64) -> Instant {
+        let since = at.saturating_duration_since(self.epoch);
+        let millis = u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+            + u64::from(!since.subsec_nanos().is_multiple_of(1_000_000));
+        let key = u32::try_from(key).unwrap_or(u32::MAX);
+        self.heap.push(Reverse((millis, key, id as u32)));
+        self.instant(millis)
+    }
+
+    /// When the earliest entry is due.
+    pub(super) fn next(&self) -> Option<Instant> {
+        self.heap
+            .peek()
+            .map(|Reverse((millis, _, _))| self.instant(*millis))
+    }
+
+    /// Removes and returns the earliest entry if it is due at `now`.
+    fn pop_due(&mut self, now: Instant) -> Option<(Instant, usize, u32)> {
+        let &Reverse((millis, key, id)) = self.heap.peek()?;
+        let at = self.instant(millis);
+        if at > now {
+            return None;
+        }
+        self.heap.pop();
+        Some((at, key as usize, id))
+    }
+
+    fn instant(&self, millis: u64) -> Instant {
+        self.epoch + Duration::from_millis(millis)
+    }
+}
+
+impl Server {
+    /// Closes connections past one of their deadlines (idle, request line,
+    /// body rate); pushes back the entries of the others.
+    pub(super) fn expire_deadlines(&mut self, now: Instant) {
+        while let Some((at, key, id)) = self.timers.pop_due(now) {
+            let Some(conn) = self
+                .connections
+                .get_mut(key)
+                .filter(|c| c.id() as u32 == id && c.scheduled() == at)
+            else {
+                continue; // closed, or superseded by an earlier entry
+            };
+            match conn.expired(now, &self.config) {
+                Some(reason) => {
+                    warn!("#{} {reason}; closing", conn.id());
+                    self.close(key);
+                }
+                None => {
+                    let next = self
+                        .timers
+                        .push(conn.deadline(&self.config), key, conn.id());
+                    conn.set_scheduled(next);
+                }
+            }
+        }
+    }
+
+    /// Adds an entry if a connection's deadline moved earlier than its
+    /// current one.
+    pub(super) fn reschedule(&mut self, key: usize) {
+        let Some(conn) = self.connections.get_mut(key) else {
+            return;
+        };
+        let deadline = conn.deadline(&self.config);
+        if deadline < conn.scheduled() {
+            let stored = self.timers.push(deadline, key, conn.id());
+            conn.set_scheduled(stored);
+        }
+    }
+}
