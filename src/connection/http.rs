@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use log::{info, warn};
 
-use super::requests::{Receive, Send, Sink, refused_body};
+use super::requests::{Receive, Sink, refused_body};
 use super::{Connection, Env, State};
 use crate::http::request::{HttpError, resolve_range};
 use crate::http::response::{self, Head, Listing};
@@ -137,14 +137,7 @@ impl Connection {
             );
             return State::AwaitHeader;
         }
-        State::SendingBody(Box::new(Send {
-            file,
-            name,
-            offset: start,
-            left: len,
-            len,
-            started: Instant::now(),
-        }))
+        self.send_body_of(file, name, start, len)
     }
 
     fn http_listing(&mut self, request: &HttpRequest, prefix: &Prefix, env: &mut Env<'_>) -> State {

@@ -3,6 +3,7 @@
 //! (see `mod.rs`); everything here runs inside [`Connection::drive`].
 
 use std::fs::File;
+use std::os::unix::fs::FileExt;
 use std::time::Instant;
 
 use log::{debug, info, warn};
@@ -13,6 +14,10 @@ use crate::http::ChunkDecoder;
 use crate::name::Name;
 use crate::protocol::{Request, Response};
 use crate::storage::{Appender, OpenFile, StorageError, Upload};
+
+/// GET bodies up to this size are sent from the output queue together with
+/// the response head, not with `sendfile`.
+const INLINE_BODY: u64 = 16 * 1024;
 
 /// Where a body that is arriving goes.
 pub(super) enum Sink {
@@ -217,19 +222,39 @@ impl Connection {
             total: info.size,
             crc,
         });
-        let send = Box::new(Send {
+        self.send_body_of(file, name, offset, len)
+    }
+
+    /// The body of a GET: small ones are read straight behind the response
+    /// head so both leave in one write (cheaper than a second system call
+    /// for `sendfile`); larger ones go out with `sendfile` from
+    /// `SendingBody`.
+    pub(super) fn send_body_of(&mut self, file: File, name: Name, offset: u64, len: u64) -> State {
+        if len <= INLINE_BODY {
+            let start = self.output.len();
+            self.output.resize(start + len as usize, 0);
+            match file.read_exact_at(&mut self.output[start..], offset) {
+                Ok(()) => {
+                    info!("#{} GET {name} {len} bytes", self.id);
+                    return State::AwaitHeader;
+                }
+                Err(err) => {
+                    // The head is queued: the only honest answer left is
+                    // to stop sending, as when sendfile fails.
+                    warn!("#{} GET {name}: {err}", self.id);
+                    self.output.truncate(start);
+                    return State::Done;
+                }
+            }
+        }
+        State::SendingBody(Box::new(Send {
             file,
             name,
             offset,
             left: len,
             len,
             started: Instant::now(),
-        });
-        if len == 0 {
-            info!("#{} GET {} 0 bytes", self.id, send.name);
-            return State::AwaitHeader;
-        }
-        State::SendingBody(send)
+        }))
     }
 
     /// Verifies and commits a fully received upload.
