@@ -23,6 +23,7 @@ fn ferry(dir: &Path) -> Command {
         .current_dir(dir)
         .env_remove("FERRY_SERVER")
         .env_remove("RUST_BACKTRACE")
+        .env("TZ", "UTC")
         .stdin(Stdio::null());
     command
 }
@@ -130,10 +131,13 @@ fn put_get_ls_stat_rm_round_trip() {
     let out = success(&run(work.path(), server.addr, &["ls"]));
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), 1, "{out:?}");
-    let fields: Vec<&str> = lines[0].split_whitespace().collect();
-    assert_eq!(fields[0], data.len().to_string(), "{out:?}");
-    assert_eq!(fields.last(), Some(&"reports/2026/report.bin"), "{out:?}");
-    assert!(lines[0].contains(" UTC "), "{out:?}");
+    // "<human size>  <YYYY-MM-DD HH:MM, local time>  <name>"
+    let (size, rest) = lines[0].trim_start().split_once("  ").unwrap();
+    assert_eq!(size, "293.0 KiB", "{out:?}");
+    let (when, name) = rest.split_once("  ").unwrap();
+    assert_eq!(name, "reports/2026/report.bin", "{out:?}");
+    assert_eq!(when.len(), "2026-11-21 13:00".len(), "{out:?}");
+    assert!(when.starts_with("20") && when.as_bytes()[10] == b' ', "{out:?}");
     let out = success(&run(work.path(), server.addr, &["ls", "reports/20"]));
     assert!(out.contains("reports/2026/report.bin"), "{out:?}");
     assert_eq!(
@@ -149,11 +153,12 @@ fn put_get_ls_stat_rm_round_trip() {
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), 4, "{out:?}");
     assert_eq!(lines[0], "name:     reports/2026/report.bin");
-    assert_eq!(lines[1], format!("size:     {}", data.len()));
+    assert_eq!(lines[1], format!("size:     {} (293.0 KiB)", data.len()));
     assert!(
-        lines[2].starts_with("modified: ") && lines[2].ends_with(" UTC"),
+        lines[2].starts_with("modified: ") && lines[2].ends_with(" +00:00"),
         "{out:?}"
     );
+    assert_eq!(lines[3], format!("crc32c:   {}", crc_hex(&data)));
 
     let out = success(&run(
         work.path(),
@@ -302,7 +307,7 @@ fn ferry_server_variable_is_used_without_the_flag() {
         .args(["stat", "env.txt"])
         .output()
         .unwrap();
-    assert!(success(&output).contains("size:     8"));
+    assert!(success(&output).contains("size:     8 (8 B)"));
 }
 
 #[test]

@@ -1,21 +1,27 @@
-//! The `ferry` command line: argument definitions and dispatch.
+//! The `ferry` command line: argument definitions, dispatch, and how a
+//! failure becomes one line on stderr and an exit code.
 //!
 //! `main.rs` parses a [`Cli`] and calls [`run`]; each subcommand lives in its
 //! own file. Exit codes: 0 success, 1 the server refused (an `ERR` reply),
-//! 2 usage error (clap's own), 3 connection or local I/O failure.
+//! 2 usage error, 3 connection or local I/O failure (a checksum mismatch
+//! included). When several files of a folder fail, 3 if any failure was of
+//! the connection or local kind, else 1.
 
+mod args;
 mod bench;
+mod output;
 mod remote;
 mod serve;
 mod transfer;
+mod tree;
 
-use std::path::PathBuf;
+use std::io;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
-use crate::client::{Client, ClientError};
+use crate::client::ClientError;
 
 /// Command-line interface of the `ferry` binary.
 #[derive(Debug, Parser)]
@@ -37,88 +43,108 @@ pub enum Command {
     Serve(serve::ServeArgs),
     /// Measure a running server: many connections, one repeated request.
     Bench(bench::BenchArgs),
-    /// Upload a local file.
-    Put {
-        /// Local file to upload.
-        local: PathBuf,
-        /// Remote name (default: the local file's name).
-        remote: Option<String>,
-        /// Where the server is.
-        #[command(flatten)]
-        server: ServerArg,
-    },
-    /// Download a remote file.
-    Get {
-        /// Remote name.
-        remote: String,
-        /// Local path, or `-` for standard output (default: the remote
-        /// name's last segment, in the current directory).
-        local: Option<PathBuf>,
-        /// Where the server is.
-        #[command(flatten)]
-        server: ServerArg,
-    },
+    /// Upload a local file, or a folder with -r.
+    Put(args::PutArgs),
+    /// Download a remote file, or many with -r.
+    Get(args::GetArgs),
     /// List remote files whose names start with a prefix.
-    Ls {
-        /// Name prefix (default: everything).
-        prefix: Option<String>,
-        /// Where the server is.
-        #[command(flatten)]
-        server: ServerArg,
-    },
-    /// Show a remote file's size and modification time.
-    Stat {
-        /// Remote name.
-        name: String,
-        /// Where the server is.
-        #[command(flatten)]
-        server: ServerArg,
-    },
+    Ls(remote::LsArgs),
+    /// Show a remote file's size, modification time and CRC-32C.
+    Stat(remote::StatArgs),
     /// Remove a remote file.
-    Rm {
-        /// Remote name.
-        name: String,
-        /// Where the server is.
-        #[command(flatten)]
-        server: ServerArg,
+    Rm(remote::RmArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions {
+        /// The shell to complete for.
+        shell: clap_complete::Shell,
     },
-}
-
-/// The `--server` option every client subcommand takes.
-#[derive(Debug, Args)]
-pub struct ServerArg {
-    /// Server address.
-    #[arg(long, env = "FERRY_SERVER", default_value = "127.0.0.1:5010")]
-    pub server: String,
-}
-
-impl ServerArg {
-    fn connect(&self) -> Result<Client, Failure> {
-        Client::connect(self.server.as_str())
-            .map_err(|err| Failure::new(format!("cannot connect to {}", self.server), err))
-    }
 }
 
 /// A failed client command: what was being done, and why it failed.
 #[derive(Debug)]
 pub struct Failure {
     context: String,
-    error: ClientError,
+    cause: Cause,
+}
+
+#[derive(Debug)]
+enum Cause {
+    Client(ClientError),
+    /// The command line asks for something that cannot be done.
+    Usage(String),
+    /// A message already composed, with its exit code (several files
+    /// failed, say, each reported on its own line before).
+    Explained {
+        code: u8,
+        message: String,
+    },
 }
 
 impl Failure {
     fn new(context: impl Into<String>, error: impl Into<ClientError>) -> Failure {
         Failure {
             context: context.into(),
-            error: error.into(),
+            cause: Cause::Client(error.into()),
+        }
+    }
+
+    /// A local file failed.
+    fn local(path: &std::path::Path, err: io::Error) -> Failure {
+        Failure::new(path.display().to_string(), ClientError::Local(err))
+    }
+
+    fn usage(context: impl Into<String>, message: impl Into<String>) -> Failure {
+        Failure {
+            context: context.into(),
+            cause: Cause::Usage(message.into()),
+        }
+    }
+
+    fn explained(context: impl Into<String>, code: u8, message: impl Into<String>) -> Failure {
+        Failure {
+            context: context.into(),
+            cause: Cause::Explained {
+                code,
+                message: message.into(),
+            },
         }
     }
 
     fn exit_code(&self) -> u8 {
-        match self.error {
-            ClientError::Remote { .. } => 1,
-            ClientError::Io(_) | ClientError::Protocol(_) | ClientError::Checksum { .. } => 3,
+        match &self.cause {
+            Cause::Client(err) => exit_code(err),
+            Cause::Usage(_) => 2,
+            Cause::Explained { code, .. } => *code,
         }
+    }
+
+    /// The line to print after `ferry: `.
+    fn line(&self) -> String {
+        let reason = match &self.cause {
+            Cause::Client(err) => reason(err),
+            Cause::Usage(message) | Cause::Explained { message, .. } => message.clone(),
+        };
+        format!("{}: {reason}", self.context)
+    }
+}
+
+/// The exit code for a client error: 1 for a refusal, else 3.
+fn exit_code(err: &ClientError) -> u8 {
+    match err {
+        ClientError::Remote { .. } => 1,
+        ClientError::Io(_)
+        | ClientError::Local(_)
+        | ClientError::Protocol(_)
+        | ClientError::Checksum { .. } => 3,
+    }
+}
+
+/// A client error as the end of a one-line message.
+fn reason(err: &ClientError) -> String {
+    match err {
+        ClientError::Remote { message, .. } => message.clone(),
+        ClientError::Local(err) => err.to_string(),
+        other => other.to_string(),
     }
 }
 
@@ -127,28 +153,23 @@ pub fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => return serve::run(args),
         Command::Bench(args) => return bench::run(args),
-        Command::Put {
-            local,
-            remote,
-            server,
-        } => transfer::put(&server, &local, remote.as_deref()),
-        Command::Get {
-            remote,
-            local,
-            server,
-        } => transfer::get(&server, &remote, local.as_deref()),
-        Command::Ls { prefix, server } => remote::list(&server, prefix.as_deref().unwrap_or("")),
-        Command::Stat { name, server } => remote::stat(&server, &name),
-        Command::Rm { name, server } => remote::remove(&server, &name),
+        Command::Completions { shell } => {
+            let mut command = Cli::command();
+            clap_complete::generate(shell, &mut command, "ferry", &mut io::stdout());
+            return ExitCode::SUCCESS;
+        }
+        Command::Put(args) if args.effort.recursive => tree::put(&args),
+        Command::Put(args) => transfer::put(&args),
+        Command::Get(args) if args.effort.recursive => tree::get(&args),
+        Command::Get(args) => transfer::get(&args),
+        Command::Ls(args) => remote::list(&args),
+        Command::Stat(args) => remote::stat(&args),
+        Command::Rm(args) => remote::remove(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
-            let reason = match &failure.error {
-                ClientError::Remote { message, .. } => message.clone(),
-                other => other.to_string(),
-            };
-            eprintln!("ferry: {}: {reason}", failure.context);
+            eprintln!("ferry: {}", failure.line());
             ExitCode::from(failure.exit_code())
         }
     }

@@ -1,53 +1,193 @@
-//! `ferry ls`, `ferry stat` and `ferry rm`: looking at and removing remote files.
+//! `ferry ls`, `ferry stat` and `ferry rm`: looking at and removing remote
+//! files. Tables are for people (sizes like `1.2 MiB`, local times);
+//! `--json` is for programs (exact numbers, Unix times, UTC).
 
+use clap::Args;
 use time::OffsetDateTime;
-use time::macros::format_description;
+use time::format_description::well_known::Rfc3339;
 
-use super::{Failure, ServerArg};
+use super::Failure;
+use super::args::ClientArgs;
+use super::output::{Output, ProgressMode, human_size, local_minute, local_time};
 
-/// Prints one line per file: size, modification time (UTC), name.
-pub fn list(server: &ServerArg, prefix: &str) -> Result<(), Failure> {
-    let mut client = server.connect()?;
-    let files = client
+/// `ferry ls`.
+#[derive(Debug, Args)]
+pub struct LsArgs {
+    /// Name prefix (default: everything); `logs/` lists the folder `logs`.
+    pub prefix: Option<String>,
+    /// Print a JSON array of {name, size, mtime, modified} instead.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+/// `ferry stat`.
+#[derive(Debug, Args)]
+pub struct StatArgs {
+    /// Remote name.
+    pub name: String,
+    /// Print a JSON object of {name, size, mtime, modified, crc32c} instead.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+/// `ferry rm`.
+#[derive(Debug, Args)]
+pub struct RmArgs {
+    /// Remote names.
+    #[arg(required = true)]
+    pub names: Vec<String>,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+/// Prints one line per file: size, modification time (local), name.
+pub fn list(args: &LsArgs) -> Result<(), Failure> {
+    quiet_output(&args.client);
+    let prefix = args.prefix.as_deref().unwrap_or("");
+    let files = args
+        .client
+        .connect()?
         .list(prefix)
         .map_err(|err| Failure::new(format!("listing {prefix:?}"), err))?;
+    if args.json {
+        let objects: Vec<String> = files
+            .iter()
+            .map(|file| {
+                format!(
+                    "  {{\"name\": {}, \"size\": {}, \"mtime\": {}, \"modified\": {}}}",
+                    json_string(&file.name),
+                    file.size,
+                    file.mtime,
+                    json_string(&utc(file.mtime))
+                )
+            })
+            .collect();
+        if objects.is_empty() {
+            println!("[]");
+        } else {
+            println!("[\n{}\n]", objects.join(",\n"));
+        }
+        return Ok(());
+    }
     for file in files {
-        println!("{:>14}  {}  {}", file.size, utc(file.mtime), file.name);
+        println!(
+            "{:>10}  {}  {}",
+            human_size(file.size),
+            local_minute(file.mtime),
+            file.name
+        );
     }
     Ok(())
 }
 
-/// Prints a file's size and modification time.
-pub fn stat(server: &ServerArg, name: &str) -> Result<(), Failure> {
-    let mut client = server.connect()?;
-    let stat = client
+/// Prints a file's size, modification time and CRC-32C.
+pub fn stat(args: &StatArgs) -> Result<(), Failure> {
+    quiet_output(&args.client);
+    let name = &args.name;
+    let stat = args
+        .client
+        .connect()?
         .stat(name)
-        .map_err(|err| Failure::new(name.to_owned(), err))?;
-    println!(
-        "name:     {name}\nsize:     {}\nmodified: {}",
-        stat.size,
-        utc(stat.mtime)
-    );
-    if let Some(crc) = stat.crc {
-        println!("crc32c:   {crc:08x}");
+        .map_err(|err| Failure::new(name.clone(), err))?;
+    let crc = stat.crc.map(|crc| format!("{crc:08x}"));
+    if args.json {
+        println!(
+            "{{\"name\": {}, \"size\": {}, \"mtime\": {}, \"modified\": {}, \"crc32c\": {}}}",
+            json_string(name),
+            stat.size,
+            stat.mtime,
+            json_string(&utc(stat.mtime)),
+            crc.as_deref()
+                .map_or_else(|| "null".to_owned(), json_string)
+        );
+        return Ok(());
+    }
+    println!("name:     {name}");
+    println!("size:     {} ({})", stat.size, human_size(stat.size));
+    println!("modified: {}", local_time(stat.mtime));
+    if let Some(crc) = crc {
+        println!("crc32c:   {crc}");
     }
     Ok(())
 }
 
-/// Removes a file.
-pub fn remove(server: &ServerArg, name: &str) -> Result<(), Failure> {
-    let mut client = server.connect()?;
-    client
-        .delete(name)
-        .map_err(|err| Failure::new(name.to_owned(), err))?;
-    println!("removed {name}");
-    Ok(())
+/// Removes files, one after another on one connection; reports each
+/// failure and carries on.
+pub fn remove(args: &RmArgs) -> Result<(), Failure> {
+    let output = quiet_output(&args.client);
+    let mut client = args.client.connect()?;
+    let mut failed = Vec::new();
+    for name in &args.names {
+        match client.delete(name) {
+            Ok(()) => output.say(&format!("removed {name}")),
+            Err(err) if err.keeps_connection() && args.names.len() > 1 => {
+                output.error(&Failure::new(name.clone(), err).line());
+                failed.push(name);
+            }
+            Err(err) => return Err(Failure::new(name.clone(), err)),
+        }
+    }
+    match failed.len() {
+        0 => Ok(()),
+        n => Err(Failure::explained(
+            "rm",
+            1,
+            format!("{n} of {} files not removed", args.names.len()),
+        )),
+    }
 }
 
+/// Output without progress bars, with the client log set up.
+fn quiet_output(client: &ClientArgs) -> Output {
+    let output = Output::new(ProgressMode::Never, false);
+    output.install_log(client.verbose);
+    output
+}
+
+/// A Unix time as RFC 3339 in UTC, e.g. `2026-11-21T12:00:03Z`.
 fn utc(unix_seconds: i64) -> String {
-    let format = format_description!("[year]-[month]-[day] [hour]:[minute]:[second] UTC");
     OffsetDateTime::from_unix_timestamp(unix_seconds)
         .ok()
-        .and_then(|t| t.format(&format).ok())
+        .and_then(|t| t.format(&Rfc3339).ok())
         .unwrap_or_else(|| unix_seconds.to_string())
+}
+
+/// `text` as a JSON string literal.
+fn json_string(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if u32::from(c) < 0x20 => out.push_str(&format!("\\u{:04x}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_strings_are_escaped() {
+        assert_eq!(json_string("plain/ü.txt"), "\"plain/ü.txt\"");
+        assert_eq!(json_string("a\"b\\c"), "\"a\\\"b\\\\c\"");
+        assert_eq!(json_string("\u{1}"), "\"\\u0001\"");
+    }
+
+    #[test]
+    fn utc_times_are_rfc3339() {
+        assert_eq!(utc(0), "1970-01-01T00:00:00Z");
+    }
 }

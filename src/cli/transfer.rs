@@ -1,80 +1,237 @@
-//! `ferry put` and `ferry get`: moving whole files.
+//! `ferry put` and `ferry get` of one file, with a progress bar: plain (one
+//! connection, all or nothing) or `--resume` (reconnecting, continuing from
+//! where the bytes stand). Downloads are always verified against the
+//! server's CRC-32C; a file that does not match is removed.
 
-use std::fs::File;
-use std::io::{self, BufReader, Read, Seek, Write};
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufReader, Seek};
 use std::path::{Path, PathBuf};
 
-use super::{Failure, ServerArg};
+use indicatif::ProgressBar;
 
-/// Uploads `local` as `remote` (default: the local file name).
-pub fn put(server: &ServerArg, local: &Path, remote: Option<&str>) -> Result<(), Failure> {
-    let remote = match remote {
-        Some(remote) => remote.to_owned(),
-        None => local
-            .file_name()
-            .and_then(|n| n.to_str())
-            .ok_or_else(|| {
-                let err = io::Error::new(io::ErrorKind::InvalidInput, "give a remote name");
-                Failure::new(local.display().to_string(), err)
-            })?
-            .to_owned(),
+use super::Failure;
+use super::args::{ClientArgs, GetArgs, PutArgs};
+use super::output::{Counted, Output};
+use crate::client::resume::{self, Upload};
+use crate::client::retry::RetryPolicy;
+use crate::client::{ClientError, crc_of};
+
+/// Uploads one file.
+pub fn put(args: &PutArgs) -> Result<(), Failure> {
+    let local = args.local.as_path();
+    let remote = match &args.remote {
+        Some(remote) => remote.clone(),
+        None => last_component(local)?,
     };
-    let local_failure = |err: io::Error| Failure::new(local.display().to_string(), err);
-    let mut file = File::open(local).map_err(local_failure)?;
-    let size = file.metadata().map_err(local_failure)?.len();
+    let output = args.show.output(&args.client);
+    let mut file = File::open(local).map_err(|err| Failure::local(local, err))?;
+    if file.metadata().is_ok_and(|m| m.is_dir()) {
+        return Err(Failure::usage(
+            local.display().to_string(),
+            "is a folder (use -r to upload a folder)",
+        ));
+    }
     // The checksum goes in the request line, so it is computed first.
-    let crc = crc_of(&mut file).map_err(local_failure)?;
-    file.rewind().map_err(local_failure)?;
-    let mut client = server.connect()?;
-    let mut body = BufReader::with_capacity(256 * 1024, file);
-    let (size, crc) = client
-        .put(&remote, &mut body, size, crc)
-        .map_err(|err| Failure::new(remote.clone(), err))?;
-    println!("stored {remote} ({size} bytes, crc32c {crc:08x})");
+    let (size, crc) = crc_of(&mut file).map_err(|err| Failure::local(local, err))?;
+    file.rewind().map_err(|err| Failure::local(local, err))?;
+    if args.effort.skip_existing && remote_has(&args.client, &remote, size, crc)? {
+        output.say(&format!(
+            "unchanged {remote} ({size} bytes, crc32c {crc:08x})"
+        ));
+        return Ok(());
+    }
+    let failure = |err| Failure::new(remote.clone(), err);
+    let bar = output.file_bar(&remote, size);
+    let result = if args.resume {
+        let upload = Upload {
+            addr: &args.client.server,
+            name: &remote,
+            size,
+            crc,
+            chunk: args.chunk_size,
+        };
+        resume::upload(upload, &mut bar.wrap_read(file), args.effort.policy()).map_err(failure)
+    } else {
+        args.client.connect().and_then(|mut client| {
+            let mut body = bar.wrap_read(BufReader::with_capacity(256 * 1024, file));
+            client.put(&remote, &mut body, size, crc).map_err(failure)
+        })
+    };
+    finish(&bar, result.is_ok());
+    let (size, crc) = result?;
+    output.say(&format!("stored {remote} ({size} bytes, crc32c {crc:08x})"));
     Ok(())
 }
 
-/// Downloads `remote` to `local` (default: its last segment; `-` for
-/// standard output). The file appears only when complete: it is written
-/// beside its target under a temporary name and renamed at the end.
-pub fn get(server: &ServerArg, remote: &str, local: Option<&Path>) -> Result<(), Failure> {
-    let mut client = server.connect()?;
-    let failure = |err| Failure::new(remote.to_owned(), err);
-    if local == Some(Path::new("-")) {
-        let stdout = io::stdout();
-        let mut out = stdout.lock();
-        client.get(remote, &mut out).map_err(failure)?;
-        return out.flush().map_err(|err| failure(err.into()));
-    }
-    let target = match local {
-        Some(path) => path.to_path_buf(),
-        None => PathBuf::from(remote.rsplit('/').next().unwrap_or(remote)),
-    };
-    let local_failure = |err: io::Error| Failure::new(target.display().to_string(), err);
-    let partial = partial_path(&target);
-    let mut file = File::create(&partial).map_err(local_failure)?;
-    let result = client
-        .get(remote, &mut file)
-        .map_err(failure)
-        .and_then(|n| file.sync_all().map(|()| n).map_err(local_failure))
-        .and_then(|n| {
-            std::fs::rename(&partial, &target)
-                .map(|()| n)
-                .map_err(local_failure)
-        });
-    match result {
-        Ok(n) => {
-            println!("saved {} ({n} bytes)", target.display());
-            Ok(())
+/// Downloads one file, to a local file or to standard output.
+pub fn get(args: &GetArgs) -> Result<(), Failure> {
+    let output = args.show.output(&args.client);
+    if args.local.as_deref() == Some(Path::new("-")) {
+        if args.resume {
+            return Err(Failure::usage("-", "--resume needs a local file"));
         }
-        Err(failure) => {
-            let _ = std::fs::remove_file(&partial);
-            Err(failure)
+        return get_to_stdout(args, &output);
+    }
+    let leaf = args.remote.rsplit('/').next().unwrap_or(&args.remote);
+    let target = match &args.local {
+        Some(dir) if dir.is_dir() => dir.join(leaf),
+        Some(path) => path.clone(),
+        None => PathBuf::from(leaf),
+    };
+    if args.effort.skip_existing
+        && let Some((size, crc)) = local_checksum(&target)?
+        && remote_has(&args.client, &args.remote, size, crc)?
+    {
+        output.say(&format!("unchanged {} ({size} bytes)", target.display()));
+        return Ok(());
+    }
+    let total = download(args, &target, &output)?;
+    output.say(&format!("saved {} ({total} bytes)", target.display()));
+    Ok(())
+}
+
+/// Downloads into the partial file beside `target`, verifies, and renames
+/// it into place; returns the file's size.
+fn download(args: &GetArgs, target: &Path, output: &Output) -> Result<u64, Failure> {
+    let partial = partial_path(target);
+    let local_failure = |err| Failure::local(&partial, err);
+    let (mut file, have, crc_so_far) = if args.resume {
+        let mut file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .read(true)
+            .open(&partial)
+            .map_err(local_failure)?;
+        let (have, crc) = crc_of(&mut file).map_err(local_failure)?;
+        (file, have, crc)
+    } else {
+        (File::create(&partial).map_err(local_failure)?, 0, 0)
+    };
+    let policy = if args.resume {
+        args.effort.policy()
+    } else {
+        RetryPolicy {
+            retries: 0,
+            ..RetryPolicy::default()
+        }
+    };
+    let bar = output.pending_bar(&args.remote);
+    bar.set_position(have);
+    let bars = [&bar];
+    let mut sink = Counted::new(&mut file, &bars);
+    let result = resume::download(
+        &args.client.server,
+        &args.remote,
+        &mut sink,
+        have,
+        crc_so_far,
+        policy,
+        &mut |head| output.reveal(&bar, head.total),
+    );
+    finish(&bar, result.is_ok());
+    let outcome = result.and_then(|download| {
+        file.sync_all().map_err(ClientError::Local)?;
+        fs::rename(&partial, target).map_err(ClientError::Local)?;
+        Ok(download.total)
+    });
+    match outcome {
+        Ok(total) => Ok(total),
+        Err(ClientError::Remote { code: 416, .. }) if have > 0 => {
+            // What we hold is longer than the file: not a prefix of it.
+            output.warn(&format!(
+                "{}: partial download is longer than {}; starting over",
+                partial.display(),
+                args.remote
+            ));
+            fs::remove_file(&partial).map_err(local_failure)?;
+            download(args, target, output)
+        }
+        Err(err) => {
+            // A partial download is kept for --resume to continue, unless
+            // its bytes are wrong (they cannot be the start of the file).
+            let wrong = matches!(err, ClientError::Checksum { .. } | ClientError::Protocol(_));
+            if !args.resume || wrong {
+                let _ = fs::remove_file(&partial);
+                return Err(Failure::new(args.remote.clone(), err));
+            }
+            let hint = format!(
+                "{} (partial download kept in {}: run the same command again to resume)",
+                super::reason(&err),
+                partial.display()
+            );
+            Err(Failure::explained(
+                args.remote.clone(),
+                super::exit_code(&err),
+                hint,
+            ))
         }
     }
 }
 
-fn partial_path(target: &Path) -> PathBuf {
+fn get_to_stdout(args: &GetArgs, output: &Output) -> Result<(), Failure> {
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    let bar = output.pending_bar(&args.remote);
+    let bars = [&bar];
+    let no_retries = RetryPolicy {
+        retries: 0,
+        ..RetryPolicy::default()
+    };
+    let result = resume::download(
+        &args.client.server,
+        &args.remote,
+        &mut Counted::new(&mut out, &bars),
+        0,
+        0,
+        no_retries,
+        &mut |head| output.reveal(&bar, head.total),
+    )
+    .and_then(|_| io::Write::flush(&mut out).map_err(ClientError::Local));
+    finish(&bar, result.is_ok());
+    result
+        .map(drop)
+        .map_err(|err| Failure::new(args.remote.clone(), err))
+}
+
+/// Leaves a finished bar on screen, or a failed one where it stopped.
+pub(super) fn finish(bar: &ProgressBar, ok: bool) {
+    if ok {
+        bar.finish();
+    } else {
+        bar.abandon();
+    }
+}
+
+/// Whether the server holds `name` with this size and CRC-32C. A refusal
+/// (no such file, a directory ...) counts as "no": the transfer itself
+/// will say what is wrong, if anything.
+pub(super) fn remote_has(
+    client: &ClientArgs,
+    name: &str,
+    size: u64,
+    crc: u32,
+) -> Result<bool, Failure> {
+    match client.connect()?.stat(name) {
+        Ok(stat) => Ok(stat.size == size && stat.crc == Some(crc)),
+        Err(ClientError::Remote { .. }) => Ok(false),
+        Err(err) => Err(Failure::new(name.to_owned(), err)),
+    }
+}
+
+/// Size and CRC-32C of a local file; `None` if there is none.
+pub(super) fn local_checksum(path: &Path) -> Result<Option<(u64, u32)>, Failure> {
+    match File::open(path) {
+        Ok(mut file) => crc_of(&mut file)
+            .map(Some)
+            .map_err(|err| Failure::local(path, err)),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(err) => Err(Failure::local(path, err)),
+    }
+}
+
+/// Where a download of `target` is written until it is complete and
+/// verified: `.<name>.ferry-part` beside it.
+pub(super) fn partial_path(target: &Path) -> PathBuf {
     let name = target
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -82,13 +239,16 @@ fn partial_path(target: &Path) -> PathBuf {
     target.with_file_name(format!(".{name}.ferry-part"))
 }
 
-fn crc_of(reader: &mut dyn Read) -> io::Result<u32> {
-    let mut buf = vec![0; 256 * 1024];
-    let mut crc = 0;
-    loop {
-        match reader.read(&mut buf)? {
-            0 => return Ok(crc),
-            n => crc = crc32c::crc32c_append(crc, &buf[..n]),
-        }
-    }
+/// The last component of a local path, as a remote name.
+fn last_component(local: &Path) -> Result<String, Failure> {
+    local
+        .file_name()
+        .and_then(|n| n.to_str())
+        .map(str::to_owned)
+        .ok_or_else(|| {
+            Failure::usage(
+                local.display().to_string(),
+                "cannot make a remote name of this path: give one",
+            )
+        })
 }

@@ -1,0 +1,567 @@
+//! Invariants of the FERRY/1 parsers, written once and checked twice: by the
+//! cargo-fuzz targets in `fuzz_targets/` and by `tests/parser_properties.rs`
+//! (which includes this file with `#[path]`), so the fuzzers and the proptest
+//! suite hold the code to exactly the same rules.
+//!
+//! Every check panics on a violation (libFuzzer keeps the input as a crash,
+//! proptest shrinks it). Besides fixed invariants (no panic, byte counts
+//! within the input and the cap, names that cannot leave the root) the checks
+//! compare the code with a small *reference* written from PROTOCOL.md §3 and
+//! §5 alone, so that a line or name the spec refuses cannot slip through and
+//! a valid one cannot be refused. The resumable-upload verbs (`UPLOAD`,
+//! `APPEND`, `COMMIT`, `ABORT`) follow the grammar documented on
+//! `ferry::protocol::Request`: a session id is 16 lower-case hex digits, and
+//! a bad one is refused like a bad name (400, connection kept, an `APPEND`
+//! body discarded).
+
+use std::path::{Component, Path};
+
+use ferry::name::{MAX_NAME, MAX_SEGMENT, Name, NameError, Prefix, RESERVED_PREFIX, encode};
+use ferry::protocol::{MAX_HEADER, ProtocolError, Recovery, Request, parse_request};
+
+/// A root to join names onto; only ever used as a path, never touched.
+const ROOT: &str = "/srv/ferry-root";
+
+/// Feeds `input` to [`parse_request`] and checks its answer.
+///
+/// - no panic; `Ok(None)` only for fewer than `MAX_HEADER` bytes and no line;
+/// - a request uses exactly its first line (blank lines before it included):
+///   `used <= input.len()`, `used <= MAX_HEADER`, `input[used - 1] == LF`;
+/// - `431` exactly when `MAX_HEADER` bytes hold no LF after the leading run
+///   of blank-line bytes (PROTOCOL.md §3.2: that run counts towards the cap,
+///   so 4096 LFs are a 431 although they contain newlines);
+/// - the answer (request, or code and recovery) is what the spec's grammar
+///   gives for that line, and every name in it satisfies [`check_valid_name`];
+/// - the request re-rendered canonically parses back to itself, and cutting
+///   the input at the end of the line, or one byte before, gives the same
+///   answer, or "need more".
+pub fn check_parse_request(input: &[u8]) {
+    let result = parse_request(input);
+    let window = &input[..input.len().min(MAX_HEADER)];
+    let blank = window
+        .iter()
+        .take_while(|&&b| b == b'\n' || b == b'\r')
+        .count();
+    // End of the first non-blank line (its LF included), if it is complete
+    // within the cap.
+    let line_end = window[blank..]
+        .iter()
+        .position(|&b| b == b'\n')
+        .map(|at| blank + at + 1);
+
+    let Some(end) = line_end else {
+        if input.len() >= MAX_HEADER {
+            let err = result.expect_err("a full window without LF must be refused");
+            assert_eq!(
+                (err.code, err.recovery),
+                (431, Recovery::Close),
+                "{} bytes without a line",
+                input.len()
+            );
+            check_message(&err);
+        } else {
+            assert_eq!(result, Ok(None), "no complete line yet");
+        }
+        return;
+    };
+    assert!(end <= input.len() && end <= MAX_HEADER && input[end - 1] == b'\n');
+
+    let mut line = &input[blank..end - 1];
+    if let Some(stripped) = line.strip_suffix(b"\r") {
+        line = stripped;
+    }
+    match (&result, reference_line(line)) {
+        (Ok(Some((request, used))), Expected::Request(want)) => {
+            assert_eq!(*used, end, "a request must use exactly its line");
+            assert!(*used <= input.len() && *used <= MAX_HEADER);
+            assert_eq!(request, &want);
+            check_request(request);
+            let canonical = render(request);
+            assert_eq!(
+                parse_request(canonical.as_bytes()),
+                Ok(Some((request.clone(), canonical.len()))),
+                "canonical form {canonical:?} does not parse back"
+            );
+        }
+        (Err(err), Expected::Unparseable) => {
+            assert_eq!((err.code, err.recovery), (400, Recovery::Close), "{err}");
+            check_message(err);
+        }
+        (Err(err), Expected::BadName { verdict, body }) => {
+            assert_eq!(err.recovery, Recovery::Skip { line: end, body }, "{err}");
+            assert!(
+                verdict.allows(Err(err.code)),
+                "line {line:?} refused with {err} but the spec says {verdict:?}"
+            );
+            check_message(err);
+        }
+        (got, want) => panic!("line {line:?}: parse_request gave {got:?}, the spec {want:?}"),
+    }
+
+    // Nothing after the line matters, and the line is not complete before
+    // its LF.
+    assert_eq!(parse_request(&input[..end]), result, "bytes after the line");
+    assert_eq!(parse_request(&input[..end - 1]), Ok(None), "cut before LF");
+}
+
+/// Feeds `input` to [`Name::decode`] and checks its answer: it accepts exactly
+/// what PROTOCOL.md §5 accepts, with the right error code, and every accepted
+/// name satisfies [`check_valid_name`] and is the decoded input.
+pub fn check_name(input: &[u8]) {
+    let verdict = name_verdict(input);
+    match Name::decode(input) {
+        Ok(name) => {
+            assert!(
+                verdict.allows(Ok(())),
+                "{input:?} accepted as {name:?} but the spec says {verdict:?}"
+            );
+            assert_eq!(
+                reference_decode(input).as_deref(),
+                Some(name.as_str().as_bytes())
+            );
+            check_valid_name(&name);
+        }
+        Err(err) => {
+            assert!(
+                verdict.allows(Err(err.code())),
+                "{input:?} refused with {err:?} but the spec says {verdict:?}"
+            );
+            check_decode_error(input, err);
+        }
+    }
+}
+
+/// Feeds `input` to [`Prefix::decode`] and checks its answer the same way
+/// (PROTOCOL.md §5.5), and every accepted prefix with [`check_valid_prefix`].
+pub fn check_prefix(input: &[u8]) {
+    let verdict = prefix_verdict(input);
+    match Prefix::decode(input) {
+        Ok(prefix) => {
+            assert!(
+                verdict.allows(Ok(())),
+                "{input:?} accepted as {prefix:?} but the spec says {verdict:?}"
+            );
+            assert_eq!(
+                reference_decode(input).as_deref(),
+                Some(prefix.as_str().as_bytes())
+            );
+            check_valid_prefix(&prefix);
+        }
+        Err(err) => {
+            assert!(
+                verdict.allows(Err(err.code())),
+                "{input:?} refused with {err:?} but the spec says {verdict:?}"
+            );
+            check_decode_error(input, err);
+        }
+    }
+}
+
+/// What every accepted [`Name`] must be: 1..=1024 bytes, no control
+/// characters, segments of 1..=255 bytes that are not `.`, `..` or reserved;
+/// its encoding decodes back to it, and its segments joined beneath a root
+/// stay there as plain components.
+pub fn check_valid_name(name: &Name) {
+    let text = name.as_str();
+    assert!((1..=MAX_NAME).contains(&text.len()), "{name:?}: length");
+    assert!(!text.chars().any(is_control), "{name:?}: control character");
+    let segments: Vec<&str> = text.split('/').collect();
+    for segment in &segments {
+        assert_eq!(
+            segment_verdict(segment),
+            Verdict::OK,
+            "{name:?}: {segment:?}"
+        );
+    }
+
+    let encoded = name.encoded();
+    assert!(
+        !encoded.bytes().any(|b| b == b' ' || b.is_ascii_control()),
+        "{name:?}: encoding {encoded:?} is not one token"
+    );
+    assert_eq!(Name::decode(encoded.as_bytes()).as_ref(), Ok(name));
+    assert_eq!(Name::new(text.to_owned()).as_ref(), Ok(name));
+
+    // What storage walks: the directories, then the leaf.
+    let (dirs, leaf) = name.split_parent();
+    let walked: Vec<&str> = dirs.chain([leaf]).collect();
+    assert_eq!(walked, segments, "{name:?}: split_parent");
+
+    assert_beneath_root(&segments);
+    let whole = Path::new(ROOT).join(text);
+    let mut joined = Path::new(ROOT).to_path_buf();
+    for segment in &segments {
+        joined = joined.join(segment);
+    }
+    assert_eq!(whole, joined, "{name:?}: joined whole vs by segment");
+}
+
+/// What every accepted [`Prefix`] must be: at most 1024 bytes, no control
+/// characters, a directory part of valid segments (which `dir_segments`
+/// yields and which stay beneath a root), and an encoding that decodes back.
+pub fn check_valid_prefix(prefix: &Prefix) {
+    let text = prefix.as_str();
+    assert!(text.len() <= MAX_NAME, "{prefix:?}: length");
+    assert!(
+        !text.chars().any(is_control),
+        "{prefix:?}: control character"
+    );
+    let dir: Vec<&str> = match text.rfind('/') {
+        Some(at) => text[..at].split('/').collect(),
+        None => Vec::new(),
+    };
+    for segment in &dir {
+        assert_eq!(
+            segment_verdict(segment),
+            Verdict::OK,
+            "{prefix:?}: {segment:?}"
+        );
+    }
+    assert_eq!(prefix.dir_segments().collect::<Vec<_>>(), dir, "{prefix:?}");
+    assert_beneath_root(&dir);
+    assert_eq!(
+        Prefix::decode(encode(text).as_bytes()).as_ref(),
+        Ok(prefix),
+        "{prefix:?}: encode/decode"
+    );
+}
+
+/// The canonical line for `request`: minimal encoding, lower-case CRC, `LF`.
+pub fn render(request: &Request) -> String {
+    match request {
+        Request::Put { name, size, crc } => match crc {
+            Some(crc) => format!("PUT {} {size} {crc:08x}\n", name.encoded()),
+            None => format!("PUT {} {size}\n", name.encoded()),
+        },
+        Request::Get {
+            name,
+            offset,
+            length,
+        } => match length {
+            Some(length) => format!("GET {} {offset} {length}\n", name.encoded()),
+            None => format!("GET {} {offset}\n", name.encoded()),
+        },
+        Request::Stat { name } => format!("STAT {}\n", name.encoded()),
+        Request::Del { name } => format!("DEL {}\n", name.encoded()),
+        Request::List { prefix } if prefix.as_str().is_empty() => "LIST\n".to_owned(),
+        Request::List { prefix } => format!("LIST {}\n", encode(prefix.as_str())),
+        Request::Echo { size } => format!("ECHO {size}\n"),
+        Request::Upload { name, size, crc } => {
+            format!("UPLOAD {} {size} {crc:08x}\n", name.encoded())
+        }
+        Request::Append { id, offset, len } => format!("APPEND {id} {offset} {len}\n"),
+        Request::Commit { id } => format!("COMMIT {id}\n"),
+        Request::Abort { id } => format!("ABORT {id}\n"),
+        Request::Quit => "QUIT\n".to_owned(),
+    }
+}
+
+fn check_request(request: &Request) {
+    match request {
+        Request::Put { name, .. }
+        | Request::Get { name, .. }
+        | Request::Stat { name }
+        | Request::Del { name }
+        | Request::Upload { name, .. } => check_valid_name(name),
+        Request::List { prefix } => check_valid_prefix(prefix),
+        Request::Append { id, .. } | Request::Commit { id } | Request::Abort { id } => {
+            assert!(is_session_id(id.as_bytes()), "bad session id {id:?}");
+        }
+        Request::Echo { .. } | Request::Quit => {}
+    }
+}
+
+/// An error answer must fit on its one line.
+fn check_message(err: &ProtocolError) {
+    assert!(!err.message.is_empty(), "{err:?}: empty message");
+    assert!(
+        !err.message.contains(['\r', '\n']),
+        "{err:?}: message breaks the line"
+    );
+}
+
+/// The cheap-to-tell refusals must be reported as what they are.
+fn check_decode_error(input: &[u8], err: NameError) {
+    match reference_decode(input) {
+        None => assert_eq!(err, NameError::BadEscape, "{input:?}"),
+        Some(bytes) if std::str::from_utf8(&bytes).is_err() => {
+            assert_eq!(err, NameError::NotUtf8, "{input:?}");
+        }
+        Some(_) => assert!(
+            !matches!(err, NameError::BadEscape | NameError::NotUtf8),
+            "{input:?}: {err:?}"
+        ),
+    }
+}
+
+fn assert_beneath_root(segments: &[&str]) {
+    let root = Path::new(ROOT);
+    let mut path = root.to_path_buf();
+    for segment in segments {
+        path = path.join(segment);
+    }
+    let inside = path
+        .strip_prefix(root)
+        .unwrap_or_else(|_| panic!("{segments:?} leaves the root: {path:?}"));
+    let components: Vec<Component> = inside.components().collect();
+    assert!(
+        components.iter().all(|c| matches!(c, Component::Normal(_))),
+        "{segments:?} gives {components:?}"
+    );
+    assert_eq!(components.len(), segments.len(), "{segments:?}");
+}
+
+// ---------------------------------------------------------------------------
+// The reference: PROTOCOL.md §3 and §5 transcribed, independent of src/.
+
+/// Which refusals the spec allows for a name. When a name breaks both a
+/// 400 rule and the 403 rule, either code is allowed (§5.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Verdict {
+    /// Breaks a rule answered with 400.
+    pub bad: bool,
+    /// Has a segment starting with `.ferry-` (403).
+    pub reserved: bool,
+}
+
+impl Verdict {
+    const OK: Verdict = Verdict {
+        bad: false,
+        reserved: false,
+    };
+    const BAD: Verdict = Verdict {
+        bad: true,
+        reserved: false,
+    };
+
+    fn and(self, other: Verdict) -> Verdict {
+        Verdict {
+            bad: self.bad || other.bad,
+            reserved: self.reserved || other.reserved,
+        }
+    }
+
+    /// Whether the spec allows this outcome (`Err` holds the code).
+    pub fn allows(self, outcome: Result<(), u16>) -> bool {
+        match outcome {
+            Ok(()) => self == Verdict::OK,
+            Err(400) => self.bad,
+            Err(403) => self.reserved,
+            Err(_) => false,
+        }
+    }
+}
+
+/// The spec's answer to one request line (without CR/LF).
+#[derive(Debug)]
+enum Expected {
+    Request(Request),
+    Unparseable,
+    BadName { verdict: Verdict, body: u64 },
+}
+
+#[derive(Clone, Copy)]
+enum Arg {
+    Name,
+    Prefix,
+    Session,
+    Number,
+    Crc,
+}
+
+/// §3.1/§3.3: syntax first (verb, arity, single spaces, numbers, CRC), then
+/// the name.
+fn reference_line(line: &[u8]) -> Expected {
+    let tokens: Vec<&[u8]> = line.split(|&b| b == b' ').collect();
+    let (verb, args) = tokens.split_first().expect("split yields a token");
+    let (shape, required): (&[Arg], usize) = match *verb {
+        b"PUT" => (&[Arg::Name, Arg::Number, Arg::Crc], 2),
+        b"GET" => (&[Arg::Name, Arg::Number, Arg::Number], 1),
+        b"STAT" | b"DEL" => (&[Arg::Name], 1),
+        b"LIST" => (&[Arg::Prefix], 0),
+        b"ECHO" => (&[Arg::Number], 1),
+        b"UPLOAD" => (&[Arg::Name, Arg::Number, Arg::Crc], 3),
+        b"APPEND" => (&[Arg::Session, Arg::Number, Arg::Number], 3),
+        b"COMMIT" | b"ABORT" => (&[Arg::Session], 1),
+        b"QUIT" => (&[], 0),
+        _ => return Expected::Unparseable,
+    };
+    if args.len() < required || args.len() > shape.len() {
+        return Expected::Unparseable;
+    }
+    let mut numbers = Vec::new();
+    let mut crc = None;
+    let mut name_token: &[u8] = b"";
+    for (arg, kind) in args.iter().zip(shape) {
+        match kind {
+            Arg::Name | Arg::Prefix | Arg::Session if arg.is_empty() => {
+                return Expected::Unparseable;
+            }
+            Arg::Name | Arg::Prefix | Arg::Session => name_token = arg,
+            Arg::Number => match reference_number(arg) {
+                Some(n) => numbers.push(n),
+                None => return Expected::Unparseable,
+            },
+            Arg::Crc => match reference_crc(arg) {
+                Some(c) => crc = Some(c),
+                None => return Expected::Unparseable,
+            },
+        }
+    }
+
+    let is_list = *verb == b"LIST";
+    let verdict = match shape.first() {
+        Some(Arg::Name) => name_verdict(name_token),
+        Some(Arg::Prefix) => prefix_verdict(name_token),
+        Some(Arg::Session) if !is_session_id(name_token) => Verdict::BAD,
+        _ => Verdict::OK,
+    };
+    if verdict != Verdict::OK {
+        // The body a refused line announces is still discarded.
+        let body = match *verb {
+            b"PUT" => numbers[0],
+            b"APPEND" => numbers[1],
+            _ => 0,
+        };
+        return Expected::BadName { verdict, body };
+    }
+    if is_list {
+        let prefix = Prefix::decode(name_token).expect("the spec accepts this prefix");
+        return Expected::Request(Request::List { prefix });
+    }
+    let name = || Name::decode(name_token).expect("the spec accepts this name");
+    let id = || String::from_utf8(name_token.to_vec()).expect("session ids are ASCII");
+    Expected::Request(match *verb {
+        b"PUT" => Request::Put {
+            name: name(),
+            size: numbers[0],
+            crc,
+        },
+        b"GET" => Request::Get {
+            name: name(),
+            offset: numbers.first().copied().unwrap_or(0),
+            length: numbers.get(1).copied(),
+        },
+        b"STAT" => Request::Stat { name: name() },
+        b"DEL" => Request::Del { name: name() },
+        b"ECHO" => Request::Echo { size: numbers[0] },
+        b"UPLOAD" => Request::Upload {
+            name: name(),
+            size: numbers[0],
+            crc: crc.expect("UPLOAD requires a CRC"),
+        },
+        b"APPEND" => Request::Append {
+            id: id(),
+            offset: numbers[0],
+            len: numbers[1],
+        },
+        b"COMMIT" => Request::Commit { id: id() },
+        b"ABORT" => Request::Abort { id: id() },
+        _ => Request::Quit,
+    })
+}
+
+/// An upload session id: exactly 16 lower-case hex digits.
+fn is_session_id(token: &[u8]) -> bool {
+    token.len() == 16 && token.iter().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// `1*DIGIT`, at most 2^64 - 1.
+fn reference_number(token: &[u8]) -> Option<u64> {
+    if token.is_empty() {
+        return None;
+    }
+    token.iter().try_fold(0u64, |acc, &b| {
+        let digit = (b as char).to_digit(10)?;
+        acc.checked_mul(10)?.checked_add(u64::from(digit))
+    })
+}
+
+/// `8HEXDIG`, either case.
+fn reference_crc(token: &[u8]) -> Option<u32> {
+    if token.len() != 8 {
+        return None;
+    }
+    token
+        .iter()
+        .try_fold(0u32, |acc, &b| Some((acc << 4) | u32::from(hex(b)?)))
+}
+
+fn hex(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// §5.1: `%XX` is the byte 0xXX, anything else stands for itself, a `%`
+/// without two hex digits is refused.
+fn reference_decode(encoded: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(encoded.len());
+    let mut rest = encoded;
+    while let Some((&first, tail)) = rest.split_first() {
+        if first == b'%' {
+            let [hi, lo, after @ ..] = tail else {
+                return None;
+            };
+            out.push((hex(*hi)? << 4) | hex(*lo)?);
+            rest = after;
+        } else {
+            out.push(first);
+            rest = tail;
+        }
+    }
+    Some(out)
+}
+
+/// C0, DEL and C1 (§5.2 rule 3), spelled out rather than `char::is_control`.
+fn is_control(c: char) -> bool {
+    matches!(c, '\u{0}'..='\u{1f}' | '\u{7f}'..='\u{9f}')
+}
+
+/// Decoding (§5.1) and rules 1 to 3, shared by names and prefixes. A name
+/// that cannot be decoded breaks no other rule: decoding comes first.
+fn decoded_text(encoded: &[u8]) -> Result<(String, Verdict), Verdict> {
+    let bytes = reference_decode(encoded).ok_or(Verdict::BAD)?;
+    let text = String::from_utf8(bytes).map_err(|_| Verdict::BAD)?;
+    let verdict = Verdict {
+        bad: text.len() > MAX_NAME || text.chars().any(is_control),
+        reserved: false,
+    };
+    Ok((text, verdict))
+}
+
+/// Rules 5 to 7 for one segment.
+fn segment_verdict(segment: &str) -> Verdict {
+    Verdict {
+        bad: segment.is_empty() || segment.len() > MAX_SEGMENT || segment == "." || segment == "..",
+        reserved: segment.starts_with(RESERVED_PREFIX),
+    }
+}
+
+/// §5.2, all rules (an empty name is one empty segment).
+fn name_verdict(encoded: &[u8]) -> Verdict {
+    match decoded_text(encoded) {
+        Err(verdict) => verdict,
+        Ok((text, verdict)) => text
+            .split('/')
+            .map(segment_verdict)
+            .fold(verdict, Verdict::and),
+    }
+}
+
+/// §5.5: rules 1 to 3, and valid segments before the last `/`.
+fn prefix_verdict(encoded: &[u8]) -> Verdict {
+    match decoded_text(encoded) {
+        Err(verdict) => verdict,
+        Ok((text, verdict)) => match text.rfind('/') {
+            Some(at) => text[..at]
+                .split('/')
+                .map(segment_verdict)
+                .fold(verdict, Verdict::and),
+            None => verdict,
+        },
+    }
+}

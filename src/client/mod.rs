@@ -1,0 +1,335 @@
+//! A blocking FERRY/1 client over `std::net`, used by the CLI and the tests.
+//!
+//! One [`Client`] is one connection; its methods run one request at a time.
+//! Every upload carries the CRC-32C of its body, so the server refuses
+//! anything damaged on the way, and every whole download is checked against
+//! the CRC-32C the server reports. Beyond that:
+//!
+//! - [`wire`]: the two halves of a connection, request writer and reply
+//!   reader, which the methods here use in lock step;
+//! - [`pipeline`]: many requests in flight on one connection (folders);
+//! - [`sessions`]: resumable uploads (`UPLOAD`/`APPEND`/`COMMIT`/`ABORT`);
+//! - [`resume`]: uploads and downloads that reconnect and carry on;
+//! - [`retry`]: how often and how patiently to reconnect.
+
+mod error;
+pub mod pipeline;
+pub mod resume;
+pub mod retry;
+pub mod sessions;
+pub mod wire;
+
+use std::io::{self, Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::time::Duration;
+
+pub use error::{ClientError, Result};
+pub use wire::{Replies, Requests};
+
+/// How long to wait for a connection or for the server to say anything.
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+/// What `GET` said about the file and the part of it that was sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Download {
+    /// Bytes written.
+    pub len: u64,
+    /// Size of the whole file.
+    pub total: u64,
+    /// CRC-32C of the whole file (servers before 0.2 did not send it).
+    pub crc: Option<u32>,
+}
+
+/// What `STAT` said.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stat {
+    /// Bytes.
+    pub size: u64,
+    /// Modification time, Unix seconds.
+    pub mtime: i64,
+    /// CRC-32C of the file, where the server reports it.
+    pub crc: Option<u32>,
+}
+
+/// One LIST line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteFile {
+    /// Decoded name.
+    pub name: String,
+    /// Bytes.
+    pub size: u64,
+    /// Modification time, Unix seconds.
+    pub mtime: i64,
+}
+
+/// A resumable upload as `UPLOAD` describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadSession {
+    /// The server's id for the session (16 hex digits).
+    pub id: String,
+    /// Bytes the server holds; the next `APPEND` goes at this offset.
+    pub received: u64,
+}
+
+/// A connection to a ferry server.
+#[derive(Debug)]
+pub struct Client {
+    requests: Requests,
+    replies: Replies,
+    client_id: u64,
+}
+
+impl Client {
+    /// Connects and reads the greeting.
+    ///
+    /// # Errors
+    /// The server is unreachable, busy (`ERR 503`), or not a ferry server.
+    pub fn connect(addr: impl ToSocketAddrs) -> Result<Client> {
+        let mut last = None;
+        for addr in addr.to_socket_addrs()? {
+            match TcpStream::connect_timeout(&addr, TIMEOUT) {
+                Ok(stream) => return Client::from_stream(stream),
+                Err(err) => last = Some(err),
+            }
+        }
+        Err(last
+            .unwrap_or_else(|| {
+                io::Error::new(io::ErrorKind::NotFound, "address resolved to nothing")
+            })
+            .into())
+    }
+
+    fn from_stream(stream: TcpStream) -> Result<Client> {
+        stream.set_nodelay(true)?;
+        stream.set_read_timeout(Some(TIMEOUT))?;
+        stream.set_write_timeout(Some(TIMEOUT))?;
+        let (mut requests, mut replies) = wire::halves(stream)?;
+        let client_id = replies.greeting()?;
+        requests.set_conn(client_id);
+        replies.set_conn(client_id);
+        Ok(Client {
+            requests,
+            replies,
+            client_id,
+        })
+    }
+
+    /// The id the server gave this connection.
+    pub fn client_id(&self) -> u64 {
+        self.client_id
+    }
+
+    /// Splits the connection into its writing and reading halves, to have
+    /// several requests in flight (see [`pipeline`]).
+    pub fn split(self) -> (Requests, Replies) {
+        (self.requests, self.replies)
+    }
+
+    /// Uploads `size` bytes from `body` as `name`; `crc` is their CRC-32C.
+    /// Returns the size and CRC the server stored.
+    ///
+    /// # Errors
+    /// `ERR` replies (e.g. 422 if the bytes did not match `crc`), connection
+    /// failures, or [`ClientError::Local`] if `body` fails or is shorter
+    /// than `size`.
+    pub fn put(
+        &mut self,
+        name: &str,
+        body: &mut dyn Read,
+        size: u64,
+        crc: u32,
+    ) -> Result<(u64, u32)> {
+        self.exchange(
+            |requests| requests.put(name, body, size, crc),
+            |replies| replies.put(size, crc),
+        )
+    }
+
+    /// Uploads `data` as `name`.
+    ///
+    /// # Errors
+    /// As [`Client::put`].
+    pub fn put_bytes(&mut self, name: &str, data: &[u8]) -> Result<(u64, u32)> {
+        let crc = crc32c::crc32c(data);
+        self.put(name, &mut &data[..], data.len() as u64, crc)
+    }
+
+    /// Downloads `name` into `out` and verifies it against the CRC-32C the
+    /// server reports; returns the bytes written.
+    ///
+    /// # Errors
+    /// `ERR` replies, connection failures, a body cut short,
+    /// [`ClientError::Local`] if `out` fails, or [`ClientError::Checksum`]
+    /// if the bytes do not match.
+    pub fn get(&mut self, name: &str, out: &mut dyn Write) -> Result<u64> {
+        let mut checked = CrcWriter::new(out, 0);
+        let download = self.get_range(name, 0, None, &mut checked)?;
+        checked.verify(download.crc)?;
+        Ok(download.len)
+    }
+
+    /// Downloads at most `length` bytes of `name` from `offset` into `out`,
+    /// unverified (the reported CRC-32C is of the whole file).
+    ///
+    /// # Errors
+    /// As [`Client::get`]; `ERR 416` for an offset past the end.
+    pub fn get_range(
+        &mut self,
+        name: &str,
+        offset: u64,
+        length: Option<u64>,
+        out: &mut dyn Write,
+    ) -> Result<Download> {
+        self.exchange(
+            |requests| requests.get(name, offset, length),
+            |replies| replies.get(out),
+        )
+    }
+
+    /// Downloads `name` into memory.
+    ///
+    /// # Errors
+    /// As [`Client::get`].
+    pub fn get_bytes(&mut self, name: &str) -> Result<Vec<u8>> {
+        let mut out = Vec::new();
+        self.get(name, &mut out)?;
+        Ok(out)
+    }
+
+    /// Size, modification time and CRC-32C of `name`.
+    ///
+    /// # Errors
+    /// `ERR 404` and the like.
+    pub fn stat(&mut self, name: &str) -> Result<Stat> {
+        self.exchange(|requests| requests.stat(name), Replies::stat)
+    }
+
+    /// Every file whose name starts with `prefix`, sorted by name.
+    ///
+    /// # Errors
+    /// `ERR` replies, connection failures, or a malformed listing.
+    pub fn list(&mut self, prefix: &str) -> Result<Vec<RemoteFile>> {
+        self.exchange(|requests| requests.list(prefix), Replies::list)
+    }
+
+    /// Removes `name`.
+    ///
+    /// # Errors
+    /// `ERR 404` and the like.
+    pub fn delete(&mut self, name: &str) -> Result<()> {
+        self.exchange(|requests| requests.delete(name), Replies::done)
+    }
+
+    /// Sends `data` and returns what the server echoed. Keep it under
+    /// 64 KiB: the echo is only read once all of `data` has been written.
+    ///
+    /// # Errors
+    /// Connection failures.
+    pub fn echo(&mut self, data: &[u8]) -> Result<Vec<u8>> {
+        self.exchange(|requests| requests.echo(data), Replies::echo)
+    }
+
+    /// Says goodbye; the server closes the connection.
+    ///
+    /// # Errors
+    /// Connection failures.
+    pub fn quit(mut self) -> Result<()> {
+        self.exchange(Requests::quit, Replies::done)
+    }
+
+    /// One request and its reply. If sending fails, the server may have
+    /// refused the request and closed (a `413` mid-body): its answer
+    /// explains more than a broken pipe, so it is read if it is there.
+    fn exchange<T>(
+        &mut self,
+        send: impl FnOnce(&mut Requests) -> Result<()>,
+        receive: impl FnOnce(&mut Replies) -> Result<T>,
+    ) -> Result<T> {
+        match send(&mut self.requests).and_then(|()| self.requests.flush()) {
+            Ok(()) => receive(&mut self.replies),
+            Err(err @ ClientError::Io(_)) => Err(match receive(&mut self.replies) {
+                Err(remote @ ClientError::Remote { .. }) => remote,
+                _ => err,
+            }),
+            Err(err) => Err(err),
+        }
+    }
+}
+
+/// Passes bytes through while adding up their CRC-32C and counting them.
+#[derive(Debug)]
+pub struct CrcWriter<W> {
+    inner: W,
+    crc: u32,
+    written: u64,
+}
+
+impl<W: Write> CrcWriter<W> {
+    /// Continues a CRC-32C of `crc` (0 for a fresh one).
+    pub fn new(inner: W, crc: u32) -> CrcWriter<W> {
+        CrcWriter {
+            inner,
+            crc,
+            written: 0,
+        }
+    }
+
+    /// The CRC-32C of everything so far.
+    pub fn crc(&self) -> u32 {
+        self.crc
+    }
+
+    /// Bytes written through this writer.
+    pub fn written(&self) -> u64 {
+        self.written
+    }
+
+    /// Checks the CRC-32C so far against the one a server reported (none
+    /// from servers that do not report one: nothing to check).
+    ///
+    /// # Errors
+    /// [`ClientError::Checksum`] if they differ.
+    pub fn verify(&self, expected: Option<u32>) -> Result<()> {
+        match expected {
+            Some(expected) if expected != self.crc => Err(ClientError::Checksum {
+                expected,
+                received: self.crc,
+            }),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl<W: Write> Write for CrcWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.crc = crc32c::crc32c_append(self.crc, &buf[..n]);
+        self.written += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// The CRC-32C and length of everything `reader` yields.
+///
+/// # Errors
+/// `reader`'s errors.
+pub fn crc_of(reader: &mut dyn Read) -> io::Result<(u64, u32)> {
+    let mut buf = vec![0; wire::CHUNK];
+    let mut crc = 0;
+    let mut len = 0;
+    loop {
+        match reader.read(&mut buf) {
+            Ok(0) => return Ok((len, crc)),
+            Ok(n) => {
+                crc = crc32c::crc32c_append(crc, &buf[..n]);
+                len += n as u64;
+            }
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+            Err(err) => return Err(err),
+        }
+    }
+}

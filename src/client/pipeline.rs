@@ -1,0 +1,264 @@
+//! Many requests in flight on one connection, and a few connections side by
+//! side: what makes copying a folder of small files fast.
+//!
+//! [`run`] splits a connection in two: a helper thread writes requests
+//! (bodies included) while the calling thread reads the answers in order.
+//! A bounded channel between them holds the jobs whose answers are due, so
+//! at most `window` requests are unanswered. Reading while writing is what
+//! keeps both sides moving: the server stops reading a connection while it
+//! cannot send, and stops taking new requests once 64 KiB of answers wait
+//! (PROTOCOL.md §7.2); a client that only wrote would end up waiting for a
+//! server that waits for it.
+//!
+//! Requests gather in a buffer and are flushed before the writer would
+//! wait (window full, or no more jobs), so a run of small requests leaves
+//! in few packets but an answer is never held up by an unsent request.
+//!
+//! [`run_all`] spreads a queue of jobs over several connections, and puts
+//! the jobs of a connection that failed back in the queue for a new one.
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+use std::sync::mpsc::{TrySendError, sync_channel};
+
+use super::retry::{Backoff, RetryPolicy};
+use super::{Client, ClientError, Replies, Requests, Result};
+
+/// One request of a pipelined batch, with what to do before and after.
+pub trait Exchange: Send {
+    /// Gets ready to send (opens a local file, say), on the writing
+    /// thread. An error fails this job only: nothing was sent.
+    ///
+    /// # Errors
+    /// Whatever keeps this job from being sent.
+    fn prepare(&mut self) -> Result<()> {
+        Ok(())
+    }
+
+    /// Writes the request, with its body if it has one.
+    ///
+    /// # Errors
+    /// Connection failures, or a local failure halfway through a body
+    /// (which leaves the connection out of step: it is given up).
+    fn send(&mut self, requests: &mut Requests) -> Result<()>;
+
+    /// Reads and handles the answer.
+    ///
+    /// # Errors
+    /// Refusals (the connection carries on), connection failures, local
+    /// failures and checksum mismatches.
+    fn receive(&mut self, replies: &mut Replies) -> Result<()>;
+}
+
+/// How far a job got on the writing side.
+enum Sent {
+    /// The whole request is written (or buffered).
+    Whole,
+    /// [`Exchange::prepare`] failed: nothing was sent.
+    Not(ClientError),
+    /// Writing failed partway: the connection is out of step.
+    Broken(ClientError),
+}
+
+/// Why [`run`] ended before the jobs ran out.
+#[derive(Debug)]
+pub struct Stopped<J> {
+    /// Jobs whose answers did not arrive, in order: they may or may not
+    /// have been carried out, and can be sent again on a new connection.
+    pub unfinished: Vec<J>,
+    /// The connection's failure; `None` if it was given up because a job
+    /// failed locally halfway through its exchange (that job was reported).
+    pub error: Option<ClientError>,
+}
+
+/// Runs jobs taken from `next` over `client`, with up to `window` of them
+/// unanswered, until `next` has no more; calls `done` with each job and its
+/// outcome, in order, on this thread.
+///
+/// # Errors
+/// [`Stopped`] if the connection failed or had to be given up.
+pub fn run<J: Exchange>(
+    client: Client,
+    window: usize,
+    next: &(dyn Fn() -> Option<J> + Sync),
+    done: &mut dyn FnMut(J, Result<()>),
+) -> std::result::Result<(), Stopped<J>> {
+    let (mut requests, mut replies) = client.split();
+    let (due, answers) = sync_channel::<(J, Sent)>(window.max(1));
+    std::thread::scope(|scope| {
+        scope.spawn(move || {
+            while let Some(mut job) = next() {
+                let sent = match job.prepare() {
+                    Err(err) => Sent::Not(err),
+                    Ok(()) => match job.send(&mut requests) {
+                        Ok(()) => Sent::Whole,
+                        Err(err) => Sent::Broken(err),
+                    },
+                };
+                let broken = matches!(sent, Sent::Broken(_));
+                let item = match due.try_send((job, sent)) {
+                    Ok(()) => None,
+                    Err(TrySendError::Full(item)) => Some(item),
+                    Err(TrySendError::Disconnected(_)) => return,
+                };
+                if let Some((job, mut sent)) = item {
+                    // About to wait for the reader, which may be waiting
+                    // for answers to requests still in our buffer.
+                    if let (Sent::Whole, Err(err)) = (&sent, requests.flush()) {
+                        sent = Sent::Broken(err);
+                    }
+                    let broken = matches!(sent, Sent::Broken(_));
+                    if due.send((job, sent)).is_err() || broken {
+                        return;
+                    }
+                }
+                if broken {
+                    return;
+                }
+            }
+            // A failure here shows up on the reading side as well.
+            let _ = requests.flush();
+        });
+
+        let mut stopped: Option<Stopped<J>> = None;
+        for (mut job, sent) in answers {
+            if let Some(stopped) = &mut stopped {
+                stopped.unfinished.push(job);
+                continue;
+            }
+            let error = match sent {
+                Sent::Not(err) => {
+                    done(job, Err(err));
+                    continue;
+                }
+                Sent::Whole => match job.receive(&mut replies) {
+                    Ok(()) => {
+                        done(job, Ok(()));
+                        continue;
+                    }
+                    Err(err) if err.keeps_connection() => {
+                        done(job, Err(err));
+                        continue;
+                    }
+                    Err(err) => err,
+                },
+                // Writing failed; the server may have refused and closed
+                // (a 413), and then its answer is the better explanation.
+                Sent::Broken(err @ ClientError::Io(_)) => match job.receive(&mut replies) {
+                    Err(refusal @ ClientError::Remote { .. }) => {
+                        done(job, Err(refusal));
+                        replies.shut_down();
+                        stopped = Some(Stopped {
+                            unfinished: Vec::new(),
+                            error: Some(err),
+                        });
+                        continue;
+                    }
+                    _ => err,
+                },
+                Sent::Broken(err) => err,
+            };
+            // Stop the writer (a write to a shut-down socket fails at once)
+            // and collect what it still hands over.
+            replies.shut_down();
+            stopped = Some(if let ClientError::Local(_) = error {
+                done(job, Err(error));
+                Stopped {
+                    unfinished: Vec::new(),
+                    error: None,
+                }
+            } else {
+                Stopped {
+                    unfinished: vec![job],
+                    error: Some(error),
+                }
+            });
+        }
+        stopped.map_or(Ok(()), Err)
+    })
+}
+
+/// Runs every job in `jobs` over up to `connections` connections to `addr`
+/// side by side, each with up to `window` requests unanswered; calls `done`
+/// with each job and its outcome, from any of the connections' threads.
+/// A connection that fails is replaced, as `policy` allows, and its
+/// unanswered jobs go back to the queue.
+///
+/// # Errors
+/// The last connection failure, with the jobs never carried out, once no
+/// connection is left to carry them.
+pub fn run_all<J: Exchange>(
+    addr: &str,
+    jobs: Vec<J>,
+    connections: usize,
+    window: usize,
+    policy: RetryPolicy,
+    done: &(dyn Fn(J, Result<()>) + Sync),
+) -> std::result::Result<(), (ClientError, Vec<J>)> {
+    let queue = Mutex::new(VecDeque::from(jobs));
+    let failures: Vec<ClientError> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..connections.max(1))
+            .map(|_| scope.spawn(|| work(addr, &queue, window, policy, done)))
+            .collect();
+        workers
+            .into_iter()
+            .filter_map(|worker| match worker.join() {
+                Ok(result) => result.err(),
+                Err(panic) => std::panic::resume_unwind(panic),
+            })
+            .collect()
+    });
+    let left: Vec<J> = queue
+        .into_inner()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .into();
+    match failures.into_iter().last() {
+        Some(err) if !left.is_empty() => Err((err, left)),
+        _ => Ok(()),
+    }
+}
+
+/// One connection's worth of workers in [`run_all`]: runs pipelines until
+/// the queue is empty, reconnecting after failures.
+fn work<J: Exchange>(
+    addr: &str,
+    queue: &Mutex<VecDeque<J>>,
+    window: usize,
+    policy: RetryPolicy,
+    done: &(dyn Fn(J, Result<()>) + Sync),
+) -> Result<()> {
+    let take = || lock(queue).pop_front();
+    let mut backoff = Backoff::new(policy);
+    while !lock(queue).is_empty() {
+        let client = backoff.connect(addr)?;
+        let mut answered = false;
+        let result = run(client, window, &take, &mut |job, outcome| {
+            answered = true;
+            done(job, outcome);
+        });
+        let Err(stopped) = result else {
+            continue;
+        };
+        {
+            let mut queue = lock(queue);
+            for job in stopped.unfinished.into_iter().rev() {
+                queue.push_front(job);
+            }
+        }
+        if answered {
+            backoff.progressed();
+        }
+        if let Some(err) = stopped.error {
+            backoff.after(err)?;
+        }
+    }
+    Ok(())
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panicking job cannot leave the queue half-changed: every change is
+    // one push or pop.
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}

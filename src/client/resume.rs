@@ -1,0 +1,214 @@
+//! Transfers that survive dropped connections: they reconnect (as a
+//! [`RetryPolicy`] allows) and carry on from where the bytes stand instead of
+//! starting over.
+//!
+//! - [`upload`] uses an upload session: it asks the server how much it
+//!   holds, sends the rest in `APPEND` chunks, and commits. After a lost
+//!   `COMMIT` answer it checks with `STAT` whether the commit happened, so
+//!   no session is left behind and nothing is sent twice.
+//! - [`download`] appends to what the caller already has with ranged
+//!   `GET`s, and verifies the whole result against the server's CRC-32C.
+
+use std::io::{self, Read, Seek, SeekFrom, Write};
+
+use super::retry::{Backoff, RetryPolicy};
+use super::{Client, ClientError, CrcWriter, Download, Result};
+
+/// A resumable upload's fixed facts.
+#[derive(Debug, Clone, Copy)]
+pub struct Upload<'a> {
+    /// Server address.
+    pub addr: &'a str,
+    /// Remote name.
+    pub name: &'a str,
+    /// Size of the whole file.
+    pub size: u64,
+    /// CRC-32C of the whole file.
+    pub crc: u32,
+    /// Bytes per `APPEND`: what a dropped connection can cost at most.
+    pub chunk: u64,
+}
+
+/// Uploads `source` (positioned anywhere; it is read from the offsets the
+/// server asks for) through an upload session; returns the stored size and
+/// CRC-32C.
+///
+/// # Errors
+/// Refusals (`ERR 422` if the staged bytes did not match: the session is
+/// then gone), [`ClientError::Local`] if `source` fails, and connection
+/// failures once the policy gives up.
+pub fn upload(
+    upload: Upload<'_>,
+    source: &mut (impl Read + Seek),
+    policy: RetryPolicy,
+) -> Result<(u64, u32)> {
+    let mut uploader = Uploader {
+        upload,
+        backoff: Backoff::new(policy),
+        commit_sent: false,
+    };
+    loop {
+        match uploader.attempt(source) {
+            Ok(stored) => return Ok(stored),
+            Err(err) => uploader.backoff.after(err)?,
+        }
+    }
+}
+
+struct Uploader<'a> {
+    upload: Upload<'a>,
+    backoff: Backoff,
+    /// A COMMIT went out; if its answer was lost, it may have happened.
+    commit_sent: bool,
+}
+
+impl Uploader<'_> {
+    /// One connection's worth of the upload.
+    fn attempt(&mut self, source: &mut (impl Read + Seek)) -> Result<(u64, u32)> {
+        let Upload {
+            addr,
+            name,
+            size,
+            crc,
+            chunk,
+        } = self.upload;
+        let mut client = self.backoff.connect(addr)?;
+        if self.commit_sent {
+            match client.stat(name) {
+                Ok(stat) if stat.size == size && stat.crc == Some(crc) => return Ok((size, crc)),
+                Ok(_) | Err(ClientError::Remote { code: 404, .. }) => {}
+                Err(err) => return Err(err),
+            }
+        }
+        let session = client.upload(name, size, crc)?;
+        let mut at = session.received;
+        loop {
+            let moved = if at == size {
+                self.commit_sent = true;
+                match client.commit(&session.id, size, crc) {
+                    Err(ClientError::Remote { code: 409, .. }) => None,
+                    other => return other,
+                }
+            } else {
+                source
+                    .seek(SeekFrom::Start(at))
+                    .map_err(ClientError::Local)?;
+                let len = chunk.max(1).min(size - at);
+                match client.append(&session.id, at, &mut source.by_ref().take(len), len) {
+                    Ok(received) => Some(received),
+                    Err(ClientError::Remote { code: 409, .. }) => None,
+                    Err(err) => return Err(err),
+                }
+            };
+            at = match moved {
+                Some(received) => {
+                    self.backoff.progressed();
+                    received
+                }
+                // Not where we thought (an answer was lost), or another
+                // connection's APPEND is still open on the server (ours,
+                // cut off, until the server notices).
+                None => self.resync(&mut client, at)?,
+            };
+        }
+    }
+
+    /// Asks the session where it stands after a `409`. If it has not moved,
+    /// the server is still busy with an earlier connection's APPEND: wait as
+    /// after a failure before trying again.
+    fn resync(&mut self, client: &mut Client, at: u64) -> Result<u64> {
+        let Upload {
+            name, size, crc, ..
+        } = self.upload;
+        let now = client.upload(name, size, crc)?.received;
+        if now == at {
+            let busy = io::Error::new(
+                io::ErrorKind::WouldBlock,
+                "the server is still receiving an earlier APPEND to this upload",
+            );
+            self.backoff.after(ClientError::Io(busy))?;
+        }
+        Ok(now)
+    }
+}
+
+/// Downloads `name` from offset `have` to its end into `out`, reconnecting
+/// as the policy allows, and verifies the whole file: `crc_so_far` is the
+/// CRC-32C of the `have` bytes the caller already holds. Returns the whole
+/// file's size and CRC-32C as the server reported them.
+///
+/// Bytes reach `out` as they arrive, so after a failure `out` holds a
+/// longer prefix to resume from. `on_head` hears each answer's line before
+/// its bytes (to size a progress bar, say). With nothing held and a policy
+/// of no retries, this is a plain verified download.
+///
+/// # Errors
+/// Refusals (`ERR 416` if `have` is past the end of the file),
+/// [`ClientError::Local`] if `out` fails, [`ClientError::Checksum`] if the
+/// whole does not match, [`ClientError::Protocol`] if the file changed on
+/// the server between two attempts, and connection failures once the policy
+/// gives up.
+pub fn download(
+    addr: &str,
+    name: &str,
+    out: &mut dyn Write,
+    have: u64,
+    crc_so_far: u32,
+    policy: RetryPolicy,
+    on_head: &mut dyn FnMut(&Download),
+) -> Result<Download> {
+    let mut backoff = Backoff::new(policy);
+    let mut out = CrcWriter::new(out, crc_so_far);
+    // The file as the first answer described it: later answers must agree,
+    // or the pieces would be of different versions.
+    let mut version = None;
+    loop {
+        let before = out.written();
+        let result = download_attempt(
+            &mut backoff,
+            addr,
+            name,
+            have,
+            &mut out,
+            &mut version,
+            on_head,
+        );
+        if out.written() > before {
+            backoff.progressed();
+        }
+        match result {
+            Ok(download) => return Ok(download),
+            Err(err) => backoff.after(err)?,
+        }
+    }
+}
+
+fn download_attempt(
+    backoff: &mut Backoff,
+    addr: &str,
+    name: &str,
+    have: u64,
+    out: &mut CrcWriter<&mut dyn Write>,
+    version: &mut Option<(u64, Option<u32>)>,
+    on_head: &mut dyn FnMut(&Download),
+) -> Result<Download> {
+    let offset = have + out.written();
+    let (mut requests, mut replies) = backoff.connect(addr)?.split();
+    requests.get(name, offset, None)?;
+    requests.flush()?;
+    let head = replies.get_head()?;
+    let this = (head.total, head.crc);
+    if *version.get_or_insert(this) != this {
+        return Err(ClientError::protocol(
+            "the file changed on the server during the download",
+        ));
+    }
+    on_head(&head);
+    replies.body(head.len, out)?;
+    out.verify(head.crc)?;
+    Ok(Download {
+        len: offset + head.len,
+        total: head.total,
+        crc: head.crc,
+    })
+}

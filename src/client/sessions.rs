@@ -1,0 +1,70 @@
+//! Resumable uploads, one request at a time: a session is found or started
+//! with [`Client::upload`], filled with [`Client::append`] from wherever it
+//! stands, and made visible with [`Client::commit`] (atomically, exactly
+//! like a `PUT`). Staged bytes survive dropped connections and server
+//! restarts until the server's `--upload-ttl` passes unused.
+//!
+//! ```text
+//! UPLOAD <name> <size> <crc32c>   -> OK <id> <received>
+//! APPEND <id> <offset> <n> + body -> OK <received>    (offset = received)
+//! COMMIT <id>                     -> OK <size> <crc32c>
+//! ABORT <id>                      -> OK
+//! ```
+//!
+//! [`super::resume`] drives these across reconnections.
+
+use std::io::Read;
+
+use super::{Client, Replies, Result, UploadSession};
+
+impl Client {
+    /// Starts the upload of `size` bytes with CRC-32C `crc` to `name`, or
+    /// finds the session already staging exactly that (the server derives
+    /// the id from all three), and says how many bytes it holds.
+    ///
+    /// # Errors
+    /// `ERR 403` read-only, `413` over the size limit, `409` if `name`
+    /// cannot be a file, `400`/`403` bad name; connection failures.
+    pub fn upload(&mut self, name: &str, size: u64, crc: u32) -> Result<UploadSession> {
+        self.exchange(|requests| requests.upload(name, size, crc), Replies::upload)
+    }
+
+    /// Stages `len` bytes from `body` at `offset` of session `id`, which
+    /// must be where the session stands. Returns the bytes it now holds.
+    ///
+    /// # Errors
+    /// `ERR 409` if `offset` is not where the session stands, or another
+    /// connection's `APPEND` to it is still open on the server (ask
+    /// [`Client::upload`] where it stands, wait a moment, try again);
+    /// `400` past the declared size; `404` unknown session; connection
+    /// failures; [`super::ClientError::Local`] if `body` fails.
+    pub fn append(&mut self, id: &str, offset: u64, body: &mut dyn Read, len: u64) -> Result<u64> {
+        self.exchange(
+            |requests| requests.append(id, offset, body, len),
+            Replies::append,
+        )
+    }
+
+    /// Verifies a complete session (size and CRC-32C) and commits it like a
+    /// `PUT`. Returns the size and CRC-32C stored, which must be
+    /// `size` and `crc`, the session's.
+    ///
+    /// # Errors
+    /// `ERR 409` if bytes are missing, `422` if the staged bytes do not
+    /// match the CRC-32C (the server then discards the session), `404`
+    /// unknown session; connection failures.
+    pub fn commit(&mut self, id: &str, size: u64, crc: u32) -> Result<(u64, u32)> {
+        self.exchange(
+            |requests| requests.commit(id),
+            |replies| replies.put(size, crc),
+        )
+    }
+
+    /// Discards a session and its staged bytes.
+    ///
+    /// # Errors
+    /// `ERR 404` unknown session, `409` while an `APPEND` to it is open.
+    pub fn abort(&mut self, id: &str) -> Result<()> {
+        self.exchange(|requests| requests.abort(id), Replies::done)
+    }
+}

@@ -1,0 +1,435 @@
+//! The two halves of a client connection: [`Requests`] writes request lines
+//! and bodies, [`Replies`] reads and checks the answers. A [`super::Client`]
+//! uses them in lock step; a pipeline ([`super::pipeline`]) drives them from
+//! two threads, so many requests can be on the wire before the first answer.
+//!
+//! ```text
+//! PUT <name> <size> <crc32c>\n<body>   -> OK <size> <crc32c>
+//! GET <name>[ <offset>[ <length>]]\n   -> OK <n> <total>[ <crc32c>]\n<n bytes>
+//! STAT <name>\n                        -> OK <size> <mtime>[ <crc32c>]
+//! LIST[ <prefix>]\n                    -> OK <n>\n<listing>
+//! DEL <name>\n | ABORT <id>\n | QUIT\n -> OK
+//! UPLOAD <name> <size> <crc32c>\n      -> OK <id> <received>
+//! APPEND <id> <offset> <n>\n<n bytes>  -> OK <received>
+//! COMMIT <id>\n                        -> OK <size> <crc32c>
+//! ```
+//!
+//! Fields a reply has beyond the ones read here are ignored, as PROTOCOL.md
+//! asks of clients.
+
+use std::io::{self, BufRead, BufReader, BufWriter, ErrorKind, Read, Write};
+use std::net::{Shutdown, TcpStream};
+
+use log::debug;
+
+use super::error::{ClientError, Result};
+use super::{Download, RemoteFile, Stat, UploadSession};
+use crate::name::encode;
+use crate::protocol::{MAX_HEADER, Reply, parse_reply};
+
+/// Copy buffer for bodies, and the size of the reply buffer.
+pub(crate) const CHUNK: usize = 256 * 1024;
+/// Request lines gather here until a flush, so a pipeline of small
+/// requests leaves in few packets; larger writes go straight through.
+const WRITE_BUFFER: usize = 64 * 1024;
+
+/// The sending half of a connection.
+#[derive(Debug)]
+pub struct Requests {
+    out: BufWriter<TcpStream>,
+    /// The server's id for this connection, for log lines.
+    conn: u64,
+}
+
+/// The receiving half of a connection.
+#[derive(Debug)]
+pub struct Replies {
+    input: BufReader<TcpStream>,
+    conn: u64,
+}
+
+/// Splits a connected stream into its halves.
+pub(crate) fn halves(stream: TcpStream) -> io::Result<(Requests, Replies)> {
+    let reading = stream.try_clone()?;
+    Ok((
+        Requests {
+            out: BufWriter::with_capacity(WRITE_BUFFER, stream),
+            conn: 0,
+        },
+        Replies {
+            input: BufReader::with_capacity(CHUNK, reading),
+            conn: 0,
+        },
+    ))
+}
+
+impl Requests {
+    pub(crate) fn set_conn(&mut self, conn: u64) {
+        self.conn = conn;
+    }
+
+    /// `PUT`: the line, then `size` bytes from `body`, whose CRC-32C is `crc`.
+    ///
+    /// # Errors
+    /// [`ClientError::Io`] if the connection fails; [`ClientError::Local`] if
+    /// `body` fails or ends early (the connection is then out of step: the
+    /// server still waits for the rest of the body).
+    pub fn put(&mut self, name: &str, body: &mut dyn Read, size: u64, crc: u32) -> Result<()> {
+        self.line(&format!("PUT {} {size} {crc:08x}", encode(name)))?;
+        self.body(body, size)
+    }
+
+    /// `GET`, the whole file or a range.
+    ///
+    /// # Errors
+    /// [`ClientError::Io`] if the connection fails.
+    pub fn get(&mut self, name: &str, offset: u64, length: Option<u64>) -> Result<()> {
+        let name = encode(name);
+        match length {
+            Some(length) => self.line(&format!("GET {name} {offset} {length}")),
+            None if offset > 0 => self.line(&format!("GET {name} {offset}")),
+            None => self.line(&format!("GET {name}")),
+        }
+    }
+
+    /// `STAT`.
+    ///
+    /// # Errors
+    /// [`ClientError::Io`] if the connection fails.
+    pub fn stat(&mut self, name: &str) -> Result<()> {
+        self.line(&format!("STAT {}", encode(name)))
+    }
+
+    /// `LIST`; an empty prefix lists everything.
+    ///
+    /// # Errors
+    /// [`ClientError::Io`] if the connection fails.
+    pub fn list(&mut self, prefix: &str) -> Result<()> {
+        if prefix.is_empty() {
+            self.line("LIST")
+        } else {
+            self.line(&format!("LIST {}", encode(prefix)))
+        }
+    }
+
+    /// `DEL`.
+    ///
+    /// # Errors
+    /// [`ClientError::Io`] if the connection fails.
+    pub fn delete(&mut self, name: &str) -> Result<()> {
+        self.line(&format!("DEL {}", encode(name)))
+    }
+
+    /// `ECHO` with its body.
+    ///
+    /// # Errors
+    /// [`ClientError::Io`] if the connection fails.
+    pub fn echo(&mut self, data: &[u8]) -> Result<()> {
+        self.line(&format!("ECHO {}", data.len()))?;
+        self.out.write_all(data)?;
+        Ok(())
+    }
+
+    /// `UPLOAD`: start or find the session for this name, size and CRC-32C.
+    ///
+    /// # Errors
+    /// [`ClientError::Io`] if the connection fails.
+    pub fn upload(&mut self, name: &str, size: u64, crc: u32) -> Result<()> {
+        self.line(&format!("UPLOAD {} {size} {crc:08x}", encode(name)))
+    }
+
+    /// `APPEND`: `len` bytes from `body`, to go at `offset` of session `id`.
+    ///
+    /// # Errors
+    /// As [`Requests::put`].
+    pub fn append(&mut self, id: &str, offset: u64, body: &mut dyn Read, len: u64) -> Result<()> {
+        self.line(&format!("APPEND {id} {offset} {len}"))?;
+        self.body(body, len)
+    }
+
+    /// `COMMIT`.
+    ///
+    /// # Errors
+    /// [`ClientError::Io`] if the connection fails.
+    pub fn commit(&mut self, id: &str) -> Result<()> {
+        self.line(&format!("COMMIT {id}"))
+    }
+
+    /// `ABORT`.
+    ///
+    /// # Errors
+    /// [`ClientError::Io`] if the connection fails.
+    pub fn abort(&mut self, id: &str) -> Result<()> {
+        self.line(&format!("ABORT {id}"))
+    }
+
+    /// `QUIT`.
+    ///
+    /// # Errors
+    /// [`ClientError::Io`] if the connection fails.
+    pub fn quit(&mut self) -> Result<()> {
+        self.line("QUIT")
+    }
+
+    /// Sends whatever is buffered.
+    ///
+    /// # Errors
+    /// [`ClientError::Io`] if the connection fails.
+    pub fn flush(&mut self) -> Result<()> {
+        self.out.flush()?;
+        Ok(())
+    }
+
+    fn line(&mut self, line: &str) -> Result<()> {
+        debug!(target: "ferry::client", "#{} > {line}", self.conn);
+        self.out.write_all(line.as_bytes())?;
+        self.out.write_all(b"\n")?;
+        Ok(())
+    }
+
+    /// Copies exactly `size` bytes of `body` to the connection.
+    fn body(&mut self, body: &mut dyn Read, size: u64) -> Result<()> {
+        let mut buf = vec![0; CHUNK.min(usize::try_from(size).unwrap_or(CHUNK))];
+        let mut left = size;
+        while left > 0 {
+            let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+            let n = match body.read(&mut buf[..want]) {
+                Ok(0) => {
+                    return Err(ClientError::Local(io::Error::new(
+                        ErrorKind::UnexpectedEof,
+                        format!("ended after {} of {size} bytes", size - left),
+                    )));
+                }
+                Ok(n) => n,
+                Err(err) if err.kind() == ErrorKind::Interrupted => continue,
+                Err(err) => return Err(ClientError::Local(err)),
+            };
+            self.out.write_all(&buf[..n])?;
+            left -= n as u64;
+        }
+        Ok(())
+    }
+}
+
+impl Replies {
+    pub(crate) fn set_conn(&mut self, conn: u64) {
+        self.conn = conn;
+    }
+
+    /// The greeting: returns the connection's id.
+    ///
+    /// # Errors
+    /// `ERR 503 busy`, or not a FERRY/1 server.
+    pub fn greeting(&mut self) -> Result<u64> {
+        let fields = self.ok_line()?;
+        match fields.as_slice() {
+            [proto, id, ..] if proto == "FERRY/1" => id
+                .parse()
+                .map_err(|_| ClientError::protocol("bad client id in greeting")),
+            _ => Err(ClientError::protocol("not a FERRY/1 server")),
+        }
+    }
+
+    /// The answer to `PUT` or `COMMIT` of `size` bytes with CRC-32C `crc`.
+    ///
+    /// # Errors
+    /// `ERR` replies; [`ClientError::Protocol`] if the server stored
+    /// something other than what was sent.
+    pub fn put(&mut self, size: u64, crc: u32) -> Result<(u64, u32)> {
+        let fields = self.ok_line()?;
+        let stored_size: u64 = field(&fields, 0)?;
+        let stored_crc = optional_crc(&fields, 1)?
+            .ok_or_else(|| ClientError::protocol("reply without a checksum"))?;
+        if stored_size != size || stored_crc != crc {
+            return Err(ClientError::protocol(format!(
+                "server stored {stored_size} bytes with CRC-32C {stored_crc:08x}, \
+                 not the {size} bytes with {crc:08x} that were sent"
+            )));
+        }
+        Ok((stored_size, stored_crc))
+    }
+
+    /// The answer to `GET`: its body goes to `out`.
+    ///
+    /// # Errors
+    /// `ERR` replies; [`ClientError::Io`] if the body is cut short;
+    /// [`ClientError::Local`] if `out` fails (the rest of the body is then
+    /// left unread, so the connection is out of step).
+    pub fn get(&mut self, out: &mut dyn Write) -> Result<Download> {
+        let download = self.get_head()?;
+        self.body(download.len, out)?;
+        Ok(download)
+    }
+
+    /// The line of a `GET` answer; its body of `len` bytes follows, to be
+    /// read with [`Replies::body`]. For callers that need to know the file
+    /// before its bytes arrive, or even if they do not all arrive.
+    ///
+    /// # Errors
+    /// `ERR` replies or a malformed line.
+    pub fn get_head(&mut self) -> Result<Download> {
+        let fields = self.ok_line()?;
+        Ok(Download {
+            len: field(&fields, 0)?,
+            total: field(&fields, 1)?,
+            crc: optional_crc(&fields, 2)?,
+        })
+    }
+
+    /// The answer to `STAT`.
+    ///
+    /// # Errors
+    /// `ERR` replies or a malformed line.
+    pub fn stat(&mut self) -> Result<Stat> {
+        let fields = self.ok_line()?;
+        Ok(Stat {
+            size: field(&fields, 0)?,
+            mtime: field(&fields, 1)?,
+            crc: optional_crc(&fields, 2)?,
+        })
+    }
+
+    /// The answer to `LIST`.
+    ///
+    /// # Errors
+    /// `ERR` replies or a malformed listing.
+    pub fn list(&mut self) -> Result<Vec<RemoteFile>> {
+        let fields = self.ok_line()?;
+        let mut body = Vec::new();
+        self.body(field(&fields, 0)?, &mut body)?;
+        let text =
+            String::from_utf8(body).map_err(|_| ClientError::protocol("listing is not UTF-8"))?;
+        text.lines().map(parse_list_line).collect()
+    }
+
+    /// A bare `OK` (`DEL`, `ABORT`, `QUIT`).
+    ///
+    /// # Errors
+    /// `ERR` replies.
+    pub fn done(&mut self) -> Result<()> {
+        self.ok_line().map(drop)
+    }
+
+    /// The answer to `ECHO`.
+    ///
+    /// # Errors
+    /// `ERR` replies or a body cut short.
+    pub fn echo(&mut self) -> Result<Vec<u8>> {
+        let fields = self.ok_line()?;
+        let mut out = Vec::new();
+        self.body(field(&fields, 0)?, &mut out)?;
+        Ok(out)
+    }
+
+    /// The answer to `UPLOAD`.
+    ///
+    /// # Errors
+    /// `ERR` replies or a malformed line.
+    pub fn upload(&mut self) -> Result<UploadSession> {
+        let fields = self.ok_line()?;
+        let id = fields
+            .first()
+            .filter(|id| crate::storage::is_session_id(id.as_bytes()))
+            .ok_or_else(|| ClientError::protocol("UPLOAD reply without an upload id"))?;
+        Ok(UploadSession {
+            id: id.clone(),
+            received: field(&fields, 1)?,
+        })
+    }
+
+    /// The answer to `APPEND`: how many bytes the session now holds.
+    ///
+    /// # Errors
+    /// `ERR` replies or a malformed line.
+    pub fn append(&mut self) -> Result<u64> {
+        field(&self.ok_line()?, 0)
+    }
+
+    /// Closes both directions of the connection, so that a thread blocked
+    /// writing to it wakes up with an error.
+    pub fn shut_down(&self) {
+        let _ = self.input.get_ref().shutdown(Shutdown::Both);
+    }
+
+    /// Reads one reply line; `OK` gives its fields, `ERR` an error.
+    fn ok_line(&mut self) -> Result<Vec<String>> {
+        let mut line = Vec::new();
+        (&mut self.input)
+            .take(MAX_HEADER as u64)
+            .read_until(b'\n', &mut line)?;
+        if line.pop() != Some(b'\n') {
+            return Err(ClientError::closed("connection closed by the server"));
+        }
+        let line =
+            String::from_utf8(line).map_err(|_| ClientError::protocol("reply is not UTF-8"))?;
+        debug!(target: "ferry::client", "#{} < {line}", self.conn);
+        match parse_reply(&line) {
+            Some(Reply::Ok(fields)) => Ok(fields),
+            Some(Reply::Err { code, message }) => Err(ClientError::Remote { code, message }),
+            None => Err(ClientError::protocol(format!("unexpected reply {line:?}"))),
+        }
+    }
+
+    /// Copies a `len`-byte body to `out`, telling the connection's failures
+    /// from `out`'s: whatever arrived before a failure has been written.
+    ///
+    /// # Errors
+    /// [`ClientError::Io`] if the connection fails or closes early,
+    /// [`ClientError::Local`] if `out` fails.
+    pub fn body(&mut self, len: u64, out: &mut dyn Write) -> Result<()> {
+        let mut left = len;
+        while left > 0 {
+            let available = match self.input.fill_buf() {
+                Ok([]) => {
+                    return Err(ClientError::closed(format!(
+                        "connection closed after {} of {len} bytes",
+                        len - left
+                    )));
+                }
+                Ok(available) => available,
+                Err(err) if err.kind() == ErrorKind::Interrupted => continue,
+                Err(err) => return Err(err.into()),
+            };
+            let n = available
+                .len()
+                .min(usize::try_from(left).unwrap_or(usize::MAX));
+            out.write_all(&available[..n]).map_err(ClientError::Local)?;
+            self.input.consume(n);
+            left -= n as u64;
+        }
+        Ok(())
+    }
+}
+
+/// Field `index` of an `OK` line, parsed.
+fn field<T: std::str::FromStr>(fields: &[String], index: usize) -> Result<T> {
+    fields
+        .get(index)
+        .and_then(|f| f.parse().ok())
+        .ok_or_else(|| ClientError::protocol(format!("reply field {index} missing or malformed")))
+}
+
+/// An optional CRC-32C field: absent is `None` (older servers), malformed
+/// an error.
+fn optional_crc(fields: &[String], index: usize) -> Result<Option<u32>> {
+    fields
+        .get(index)
+        .map(|f| match u32::from_str_radix(f, 16) {
+            Ok(crc) if f.len() == 8 => Ok(crc),
+            _ => Err(ClientError::protocol(format!("bad checksum field {f:?}"))),
+        })
+        .transpose()
+}
+
+fn parse_list_line(line: &str) -> Result<RemoteFile> {
+    let bad = || ClientError::protocol(format!("bad listing line {line:?}"));
+    let mut parts = line.splitn(3, ' ');
+    let size = parts.next().and_then(|s| s.parse().ok()).ok_or_else(bad)?;
+    let mtime = parts.next().and_then(|s| s.parse().ok()).ok_or_else(bad)?;
+    let encoded = parts.next().ok_or_else(bad)?;
+    let name = crate::name::percent_decode(encoded.as_bytes())
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .ok_or_else(bad)?;
+    Ok(RemoteFile { name, size, mtime })
+}
