@@ -357,10 +357,15 @@ impl Connection {
     /// Feeds buffered input to the state machine, reading more if needed.
     fn pump_input(&mut self, scratch: &mut [u8], env: &mut Env<'_>) -> Result<usize, Step> {
         if !self.input.is_empty() {
+            let queued = self.output.len();
+            let before = mem::discriminant(&self.state);
             let input = mem::take(&mut self.input);
             let used = self.consume(&input, env);
             self.keep_input(&input[used..]);
-            if used > 0 {
+            // A fatal error uses no bytes but queues an answer and ends the
+            // connection: that is progress too, to be flushed, not a reason
+            // to wait for more input.
+            if used > 0 || self.output.len() > queued || mem::discriminant(&self.state) != before {
                 return Ok(used);
             }
         }

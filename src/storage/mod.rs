@@ -20,6 +20,7 @@ use std::fs::File;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::Path;
+use std::sync::Arc;
 
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, Stat};
 use rustix::io::Errno;
@@ -34,7 +35,7 @@ mod upload;
 
 pub use error::StorageError;
 pub use sessions::{Appender, SESSIONS_DIR, SessionInfo, is_session_id, session_id};
-use upload::CreatedDirs;
+
 pub use upload::Upload;
 
 /// Flags for opening a directory: never through a symlink. Readable (not
@@ -50,6 +51,45 @@ const READ_FILE: OFlags = OFlags::RDONLY
     .union(OFlags::NOFOLLOW)
     .union(OFlags::CLOEXEC)
     .union(OFlags::NONBLOCK);
+
+/// Opens directory `path` (not empty) beneath `root` without following any
+/// symlink: one `openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS)` where the
+/// kernel has it and allows it, else segment by segment with `O_NOFOLLOW`,
+/// which also gives the precise error.
+fn open_dir_beneath(root: &OwnedFd, path: &str) -> Result<OwnedFd, StorageError> {
+    match open_beneath(root, path, DIR) {
+        Ok(fd) => return Ok(fd),
+        Err(Errno::NOENT | Errno::NOTDIR) => return Err(StorageError::NotFound),
+        Err(_) => {}
+    }
+    let mut current: Option<OwnedFd> = None;
+    for segment in path.split('/') {
+        let parent = current.as_ref().unwrap_or(root);
+        current = Some(rustix::fs::openat(parent, segment, DIR, Mode::empty())?);
+    }
+    current.ok_or(StorageError::NotFound)
+}
+
+/// Removes directory `path` and then its ancestors while they are empty
+/// (never the root): directories exist only through the files in them, so
+/// removing the last file (DEL, or a failed upload's temp file) removes the
+/// directories it leaves empty.
+fn prune_empty_dirs(root: &OwnedFd, path: &str) {
+    let mut path = path;
+    while !path.is_empty() {
+        let (parent, leaf) = path.rsplit_once('/').unwrap_or(("", path));
+        let removed = if parent.is_empty() {
+            rustix::fs::unlinkat(root, leaf, AtFlags::REMOVEDIR).is_ok()
+        } else {
+            open_dir_beneath(root, parent)
+                .is_ok_and(|dir| rustix::fs::unlinkat(&dir, leaf, AtFlags::REMOVEDIR).is_ok())
+        };
+        if !removed {
+            break; // not empty, or gone already
+        }
+        path = parent;
+    }
+}
 
 /// Opens `path` beneath `root` in one call, refusing any symlink on the way
 /// and any escape from `root`.
@@ -100,7 +140,8 @@ pub struct ListEntry {
 /// The root directory and everything done beneath it.
 #[derive(Debug)]
 pub struct Storage {
-    root: OwnedFd,
+    /// Shared with uploads in flight, which prune directories on abort.
+    root: Arc<OwnedFd>,
     temp_serial: u64,
     sessions: sessions::Sessions,
     checksums: checksum::Cache,
@@ -115,7 +156,7 @@ impl Storage {
         std::fs::create_dir_all(root)?;
         let root = rustix::fs::open(root, DIR, Mode::empty())?;
         Ok(Storage {
-            root,
+            root: Arc::new(root),
             temp_serial: 0,
             sessions: sessions::Sessions::default(),
             checksums: checksum::Cache::default(),
@@ -189,11 +230,31 @@ impl Storage {
     /// cannot be created.
     pub fn begin_upload(&mut self, name: &Name) -> Result<Upload, StorageError> {
         let (dirs, leaf) = name.split_parent();
-        let mut created = CreatedDirs(Vec::new());
-        let dir = match self.walk_creating(dirs, &mut created)? {
-            Some(dir) => dir,
-            None => rustix::io::dup(&self.root)?,
+        let dir_path = name.as_str().rsplit_once('/').map_or("", |(dir, _)| dir);
+        let dir = match self.walk_creating(dirs) {
+            Ok(Some(dir)) => dir,
+            Ok(None) => rustix::io::dup(&*self.root)?,
+            Err(err) => {
+                prune_empty_dirs(&self.root, dir_path);
+                return Err(err);
+            }
         };
+        let started = self.temp_file_in(dir, dir_path, leaf);
+        if started.is_err() {
+            // Whatever failed, directories this call created stay no longer.
+            prune_empty_dirs(&self.root, dir_path);
+        }
+        started
+    }
+
+    /// The second half of [`Storage::begin_upload`]: checks the target and
+    /// creates the temp file in `dir`.
+    fn temp_file_in(
+        &mut self,
+        dir: OwnedFd,
+        dir_path: &str,
+        leaf: &str,
+    ) -> Result<Upload, StorageError> {
         let replaces = match rustix::fs::statat(&dir, leaf, AtFlags::SYMLINK_NOFOLLOW) {
             Ok(stat) => {
                 check_regular(&stat).map_err(|err| match err {
@@ -220,7 +281,8 @@ impl Storage {
             leaf: leaf.to_owned(),
             file: File::from(fd),
             committed: false,
-            created,
+            root: Arc::clone(&self.root),
+            dir_path: dir_path.to_owned(),
             replaces,
         })
     }
@@ -265,29 +327,18 @@ impl Storage {
     /// files are removed.
     pub fn delete(&self, name: &Name) -> Result<(), StorageError> {
         let (dirs, leaf) = name.split_parent();
-        let dirs: Vec<&str> = dirs.collect();
-        let mut chain = Vec::with_capacity(dirs.len());
-        for segment in &dirs {
-            let parent = chain.last().unwrap_or(&self.root);
-            chain.push(rustix::fs::openat(parent, *segment, DIR, Mode::empty())?);
-        }
-        let parent = chain.last().unwrap_or(&self.root);
+        let dir = self.walk(dirs)?;
+        let parent = self.fd(&dir);
         check_regular(&rustix::fs::statat(
             parent,
             leaf,
             AtFlags::SYMLINK_NOFOLLOW,
         )?)?;
         rustix::fs::unlinkat(parent, leaf, AtFlags::empty())?;
-        // Directories are implicit in names: prune the ones this emptied.
-        // Stops at the first that is not empty (or cannot be removed).
-        while let Some(dir) = chain.pop() {
-            drop(dir);
-            let parent = chain.last().unwrap_or(&self.root);
-            let segment = dirs[chain.len()];
-            if rustix::fs::unlinkat(parent, segment, AtFlags::REMOVEDIR).is_err() {
-                break;
-            }
-        }
+        prune_empty_dirs(
+            &self.root,
+            name.as_str().rsplit_once('/').map_or("", |(dir, _)| dir),
+        );
         Ok(())
     }
 
@@ -311,25 +362,13 @@ impl Storage {
         if path.is_empty() {
             return Ok(None);
         }
-        match open_beneath(&self.root, &path, DIR) {
-            Ok(fd) => return Ok(Some(fd)),
-            Err(Errno::NOENT | Errno::NOTDIR) => return Err(StorageError::NotFound),
-            Err(_) => {}
-        }
-        let mut current: Option<OwnedFd> = None;
-        for segment in dirs {
-            let next = rustix::fs::openat(self.fd(&current), segment, DIR, Mode::empty())?;
-            current = Some(next);
-        }
-        Ok(current)
+        Ok(Some(open_dir_beneath(&self.root, &path)?))
     }
 
-    /// As [`Storage::walk`], creating missing directories and recording
-    /// them in `created` (which removes them again unless disarmed).
+    /// As [`Storage::walk`], creating missing directories.
     fn walk_creating<'a>(
         &self,
         dirs: impl Iterator<Item = &'a str>,
-        created: &mut CreatedDirs,
     ) -> Result<Option<OwnedFd>, StorageError> {
         let not_a_dir = |errno| match errno {
             Errno::NOTDIR => StorageError::ParentNotDirectory,
@@ -340,22 +379,11 @@ impl Storage {
             let parent = self.fd(&current);
             let next = match rustix::fs::openat(parent, segment, DIR, Mode::empty()) {
                 Err(Errno::NOENT) => {
-                    let made =
-                        match rustix::fs::mkdirat(parent, segment, Mode::from_raw_mode(0o755)) {
-                            Ok(()) => true,
-                            Err(Errno::EXIST) => false,
-                            Err(errno) => return Err(errno.into()),
-                        };
-                    let next = rustix::fs::openat(parent, segment, DIR, Mode::empty())
-                        .map_err(not_a_dir)?;
-                    if made {
-                        let parent = match current.take() {
-                            Some(fd) => fd,
-                            None => rustix::io::dup(&self.root)?,
-                        };
-                        created.0.push((parent, segment.to_owned()));
+                    match rustix::fs::mkdirat(parent, segment, Mode::from_raw_mode(0o755)) {
+                        Ok(()) | Err(Errno::EXIST) => {}
+                        Err(errno) => return Err(errno.into()),
                     }
-                    next
+                    rustix::fs::openat(parent, segment, DIR, Mode::empty()).map_err(not_a_dir)?
                 }
                 other => other.map_err(not_a_dir)?,
             };

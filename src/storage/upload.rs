@@ -1,35 +1,20 @@
-//! An upload in progress: its hidden temp file beside the target, the
-//! directories created for it, and the atomic commit (plain or durable).
-//! Dropping an [`Upload`] uncommitted removes all of it.
+//! An upload in progress: its hidden temp file beside the target, and the
+//! atomic commit (plain or durable). Dropping an [`Upload`] uncommitted
+//! removes the temp file and any directories that leaves empty.
 
 use std::fs::File;
 use std::io::Write;
 use std::os::fd::OwnedFd;
+use std::sync::Arc;
 
 use rustix::fs::{AtFlags, Mode, OFlags};
 
-use super::{StorageError, checksum};
-
-/// Directories an upload created, each as (descriptor of its parent, its
-/// name), outermost first. Dropped armed, it removes those still empty,
-/// innermost first, so a failed upload leaves no empty directories behind.
-#[derive(Debug)]
-pub(super) struct CreatedDirs(pub(super) Vec<(OwnedFd, String)>);
-
-impl Drop for CreatedDirs {
-    fn drop(&mut self) {
-        while let Some((parent, name)) = self.0.pop() {
-            if rustix::fs::unlinkat(&parent, name.as_str(), AtFlags::REMOVEDIR).is_err() {
-                break; // not empty: someone else's upload is using it
-            }
-        }
-    }
-}
+use super::{StorageError, checksum, open_dir_beneath, prune_empty_dirs};
 
 /// An upload in progress: a temp file beside its target.
 ///
 /// Dropping it without [`Upload::commit`] removes the temp file and the
-/// directories created for it.
+/// directories left empty by that (as DEL does).
 #[derive(Debug)]
 pub struct Upload {
     pub(super) dir: OwnedFd,
@@ -37,8 +22,10 @@ pub struct Upload {
     pub(super) leaf: String,
     pub(super) file: File,
     pub(super) committed: bool,
-    /// Dropped after `Drop::drop` has removed the temp file.
-    pub(super) created: CreatedDirs,
+    /// The root, and the target's directory relative to it ("" for the
+    /// root), for pruning empty directories and flushing new ones.
+    pub(super) root: Arc<OwnedFd>,
+    pub(super) dir_path: String,
     /// A file of that name existed when the upload began.
     pub(super) replaces: bool,
 }
@@ -82,13 +69,12 @@ impl Upload {
         checksum::record(&self.file, crc);
         rustix::fs::renameat(&self.dir, self.temp.as_str(), &self.dir, self.leaf.as_str())?;
         self.committed = true;
-        self.created.0.clear(); // they hold the file now: keep them
         Ok(())
     }
 
     /// As [`Upload::commit`], and on stable storage when it returns: the
-    /// data is flushed before the rename, then the directory entry (and the
-    /// entries of any directories this upload created) after it. Blocks
+    /// data is flushed before the rename, then the directory entry and those
+    /// of its ancestors (directories this upload may have created). Blocks
     /// for as long as the disk takes: call it off the reactor thread.
     ///
     /// # Errors
@@ -99,8 +85,14 @@ impl Upload {
         rustix::fs::renameat(&self.dir, self.temp.as_str(), &self.dir, self.leaf.as_str())?;
         self.committed = true;
         rustix::fs::fsync(&self.dir)?;
-        for (parent, _) in self.created.0.drain(..) {
-            rustix::fs::fsync(&parent)?;
+        let mut path = self.dir_path.as_str();
+        while !path.is_empty() {
+            path = path.rsplit_once('/').map_or("", |(parent, _)| parent);
+            if path.is_empty() {
+                rustix::fs::fsync(&*self.root)?;
+            } else {
+                rustix::fs::fsync(open_dir_beneath(&self.root, path)?)?;
+            }
         }
         Ok(())
     }
@@ -114,5 +106,6 @@ impl Drop for Upload {
         if let Err(errno) = rustix::fs::unlinkat(&self.dir, self.temp.as_str(), AtFlags::empty()) {
             log::error!("could not remove temp file {}: {errno}", self.temp);
         }
+        prune_empty_dirs(&self.root, &self.dir_path);
     }
 }
