@@ -6,88 +6,16 @@
 //! stderr: server refusals (1, and a failed `get` leaves no local file),
 //! usage errors (2), an unreachable server or a missing local file (3).
 
+#[path = "support/binary.rs"]
+mod binary;
 mod support;
 
 use std::fs;
-use std::net::{SocketAddr, TcpListener};
-use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::net::TcpListener;
 
+use binary::{entries, failure, ferry, run, stderr, stdout, success};
 use ferry::client::ClientError;
 use support::{TestServer, crc_hex, pattern};
-
-/// A `ferry` command run in `dir`, with no `FERRY_SERVER` from outside.
-fn ferry(dir: &Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_ferry"));
-    command
-        .current_dir(dir)
-        .env_remove("FERRY_SERVER")
-        .env_remove("RUST_BACKTRACE")
-        .env("TZ", "UTC")
-        .stdin(Stdio::null());
-    command
-}
-
-/// Runs `ferry <args> --server <addr>` in `dir`.
-fn run(dir: &Path, addr: SocketAddr, args: &[&str]) -> Output {
-    ferry(dir)
-        .args(args)
-        .arg("--server")
-        .arg(addr.to_string())
-        .output()
-        .expect("run ferry")
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8(output.stdout.clone()).expect("stdout is UTF-8")
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8(output.stderr.clone()).expect("stderr is UTF-8")
-}
-
-/// Asserts success with nothing on stderr; returns stdout.
-fn success(output: &Output) -> String {
-    assert!(
-        output.status.success(),
-        "ferry failed ({:?}): {}",
-        output.status,
-        stderr(output)
-    );
-    assert_eq!(stderr(output), "", "stderr of a successful command");
-    stdout(output)
-}
-
-/// Asserts the process exited with `code` and wrote exactly one
-/// `ferry: ...` line to stderr (no panic, no backtrace); returns that line.
-fn failure(output: &Output, code: i32) -> String {
-    let err = stderr(output);
-    assert_eq!(
-        output.status.code(),
-        Some(code),
-        "exit status {:?}, stderr {err:?}",
-        output.status
-    );
-    assert!(
-        err.starts_with("ferry: ") && err.ends_with('\n') && err.lines().count() == 1,
-        "stderr is not one `ferry: ` line: {err:?}"
-    );
-    assert!(
-        !err.contains("panicked") && !err.contains("backtrace"),
-        "{err:?}"
-    );
-    err.trim_end().to_owned()
-}
-
-/// Entries of a local directory, sorted.
-fn entries(dir: &Path) -> Vec<String> {
-    let mut found: Vec<String> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    found.sort();
-    found
-}
 
 #[test]
 fn put_get_ls_stat_rm_round_trip() {
@@ -137,7 +65,10 @@ fn put_get_ls_stat_rm_round_trip() {
     let (when, name) = rest.split_once("  ").unwrap();
     assert_eq!(name, "reports/2026/report.bin", "{out:?}");
     assert_eq!(when.len(), "2026-11-21 13:00".len(), "{out:?}");
-    assert!(when.starts_with("20") && when.as_bytes()[10] == b' ', "{out:?}");
+    assert!(
+        when.starts_with("20") && when.as_bytes()[10] == b' ',
+        "{out:?}"
+    );
     let out = success(&run(work.path(), server.addr, &["ls", "reports/20"]));
     assert!(out.contains("reports/2026/report.bin"), "{out:?}");
     assert_eq!(
