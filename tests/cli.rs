@@ -2,9 +2,11 @@
 //!
 //! Covers: put / get / ls / stat / rm round trip with their output lines and
 //! default names; `get` to standard output; `FERRY_SERVER` and `--server`;
+//! `ls --json` and `stat --json`; `rm` of several names; shell completions;
 //! and the exit codes of failures, each with exactly one `ferry: ` line on
 //! stderr: server refusals (1, and a failed `get` leaves no local file),
 //! usage errors (2), an unreachable server or a missing local file (3).
+//! Resuming, folders, verification and progress have their own files.
 
 #[path = "support/binary.rs"]
 mod binary;
@@ -301,4 +303,87 @@ fn usage_errors_exit_2() {
         assert!(!output.stderr.is_empty(), "{args:?}");
         assert!(!stderr(&output).contains("panicked"), "{args:?}");
     }
+}
+
+#[test]
+fn ls_and_stat_speak_json_for_programs() {
+    let server = TestServer::start();
+    let work = tempfile::tempdir().unwrap();
+    server
+        .client()
+        .put_bytes("j/a \"quoted\".txt", b"abc")
+        .unwrap();
+    server.client().put_bytes("j/b.bin", &[0; 2048]).unwrap();
+    let mtime = server.client().stat("j/b.bin").unwrap().mtime;
+
+    let out = success(&run(work.path(), server.addr, &["ls", "j/", "--json"]));
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 4, "{out}");
+    assert_eq!((lines[0], lines[3]), ("[", "]"));
+    assert!(
+        lines[1].starts_with(r#"  {"name": "j/a \"quoted\".txt", "size": 3, "mtime": "#),
+        "{out}"
+    );
+    assert!(
+        lines[2].starts_with(&format!(
+            r#"  {{"name": "j/b.bin", "size": 2048, "mtime": {mtime}, "modified": "20"#
+        )),
+        "{out}"
+    );
+    assert!(lines[2].ends_with(r#"Z"}"#), "{out}");
+    assert_eq!(
+        success(&run(work.path(), server.addr, &["ls", "none/", "--json"])),
+        "[]\n"
+    );
+
+    let out = success(&run(
+        work.path(),
+        server.addr,
+        &["stat", "j/b.bin", "--json"],
+    ));
+    assert!(
+        out.starts_with(&format!(
+            r#"{{"name": "j/b.bin", "size": 2048, "mtime": {mtime}, "modified": ""#
+        )),
+        "{out}"
+    );
+    assert!(
+        out.ends_with(&format!("\"crc32c\": \"{}\"}}\n", crc_hex(&[0; 2048]))),
+        "{out}"
+    );
+}
+
+#[test]
+fn rm_removes_several_and_reports_each_failure() {
+    let server = TestServer::start();
+    let work = tempfile::tempdir().unwrap();
+    server.client().put_bytes("a", b"a").unwrap();
+    server.client().put_bytes("b", b"b").unwrap();
+    let output = run(work.path(), server.addr, &["rm", "a", "missing", "b"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(stdout(&output), "removed a\nremoved b\n");
+    assert_eq!(
+        stderr(&output),
+        "ferry: missing: no such file\nferry: 1 of 3 files not removed\n"
+    );
+    assert_eq!(server.files_on_disk(), Vec::<String>::new());
+}
+
+#[test]
+fn completions_are_printed_for_each_shell() {
+    let work = tempfile::tempdir().unwrap();
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let output = ferry(work.path())
+            .args(["completions", shell])
+            .output()
+            .unwrap();
+        let script = success(&output);
+        assert!(script.contains("ferry"), "{shell}");
+        assert!(script.contains("skip-existing"), "{shell}: flags missing");
+    }
+    let output = ferry(work.path())
+        .args(["completions", "tcsh"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
 }
