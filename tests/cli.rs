@@ -2,92 +2,22 @@
 //!
 //! Covers: put / get / ls / stat / rm round trip with their output lines and
 //! default names; `get` to standard output; `FERRY_SERVER` and `--server`;
+//! `ls --json` and `stat --json`; `rm` of several names; shell completions;
 //! and the exit codes of failures, each with exactly one `ferry: ` line on
 //! stderr: server refusals (1, and a failed `get` leaves no local file),
 //! usage errors (2), an unreachable server or a missing local file (3).
+//! Resuming, folders, verification and progress have their own files.
 
+#[path = "support/binary.rs"]
+mod binary;
 mod support;
 
 use std::fs;
-use std::net::{SocketAddr, TcpListener};
-use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::net::TcpListener;
 
+use binary::{entries, failure, ferry, run, stderr, stdout, success};
 use ferry::client::ClientError;
 use support::{TestServer, crc_hex, pattern};
-
-/// A `ferry` command run in `dir`, with no `FERRY_SERVER` from outside.
-fn ferry(dir: &Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_ferry"));
-    command
-        .current_dir(dir)
-        .env_remove("FERRY_SERVER")
-        .env_remove("RUST_BACKTRACE")
-        .env("TZ", "UTC")
-        .stdin(Stdio::null());
-    command
-}
-
-/// Runs `ferry <args> --server <addr>` in `dir`.
-fn run(dir: &Path, addr: SocketAddr, args: &[&str]) -> Output {
-    ferry(dir)
-        .args(args)
-        .arg("--server")
-        .arg(addr.to_string())
-        .output()
-        .expect("run ferry")
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8(output.stdout.clone()).expect("stdout is UTF-8")
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8(output.stderr.clone()).expect("stderr is UTF-8")
-}
-
-/// Asserts success with nothing on stderr; returns stdout.
-fn success(output: &Output) -> String {
-    assert!(
-        output.status.success(),
-        "ferry failed ({:?}): {}",
-        output.status,
-        stderr(output)
-    );
-    assert_eq!(stderr(output), "", "stderr of a successful command");
-    stdout(output)
-}
-
-/// Asserts the process exited with `code` and wrote exactly one
-/// `ferry: ...` line to stderr (no panic, no backtrace); returns that line.
-fn failure(output: &Output, code: i32) -> String {
-    let err = stderr(output);
-    assert_eq!(
-        output.status.code(),
-        Some(code),
-        "exit status {:?}, stderr {err:?}",
-        output.status
-    );
-    assert!(
-        err.starts_with("ferry: ") && err.ends_with('\n') && err.lines().count() == 1,
-        "stderr is not one `ferry: ` line: {err:?}"
-    );
-    assert!(
-        !err.contains("panicked") && !err.contains("backtrace"),
-        "{err:?}"
-    );
-    err.trim_end().to_owned()
-}
-
-/// Entries of a local directory, sorted.
-fn entries(dir: &Path) -> Vec<String> {
-    let mut found: Vec<String> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    found.sort();
-    found
-}
 
 #[test]
 fn put_get_ls_stat_rm_round_trip() {
@@ -137,7 +67,10 @@ fn put_get_ls_stat_rm_round_trip() {
     let (when, name) = rest.split_once("  ").unwrap();
     assert_eq!(name, "reports/2026/report.bin", "{out:?}");
     assert_eq!(when.len(), "2026-11-21 13:00".len(), "{out:?}");
-    assert!(when.starts_with("20") && when.as_bytes()[10] == b' ', "{out:?}");
+    assert!(
+        when.starts_with("20") && when.as_bytes()[10] == b' ',
+        "{out:?}"
+    );
     let out = success(&run(work.path(), server.addr, &["ls", "reports/20"]));
     assert!(out.contains("reports/2026/report.bin"), "{out:?}");
     assert_eq!(
@@ -370,4 +303,87 @@ fn usage_errors_exit_2() {
         assert!(!output.stderr.is_empty(), "{args:?}");
         assert!(!stderr(&output).contains("panicked"), "{args:?}");
     }
+}
+
+#[test]
+fn ls_and_stat_speak_json_for_programs() {
+    let server = TestServer::start();
+    let work = tempfile::tempdir().unwrap();
+    server
+        .client()
+        .put_bytes("j/a \"quoted\".txt", b"abc")
+        .unwrap();
+    server.client().put_bytes("j/b.bin", &[0; 2048]).unwrap();
+    let mtime = server.client().stat("j/b.bin").unwrap().mtime;
+
+    let out = success(&run(work.path(), server.addr, &["ls", "j/", "--json"]));
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 4, "{out}");
+    assert_eq!((lines[0], lines[3]), ("[", "]"));
+    assert!(
+        lines[1].starts_with(r#"  {"name": "j/a \"quoted\".txt", "size": 3, "mtime": "#),
+        "{out}"
+    );
+    assert!(
+        lines[2].starts_with(&format!(
+            r#"  {{"name": "j/b.bin", "size": 2048, "mtime": {mtime}, "modified": "20"#
+        )),
+        "{out}"
+    );
+    assert!(lines[2].ends_with(r#"Z"}"#), "{out}");
+    assert_eq!(
+        success(&run(work.path(), server.addr, &["ls", "none/", "--json"])),
+        "[]\n"
+    );
+
+    let out = success(&run(
+        work.path(),
+        server.addr,
+        &["stat", "j/b.bin", "--json"],
+    ));
+    assert!(
+        out.starts_with(&format!(
+            r#"{{"name": "j/b.bin", "size": 2048, "mtime": {mtime}, "modified": ""#
+        )),
+        "{out}"
+    );
+    assert!(
+        out.ends_with(&format!("\"crc32c\": \"{}\"}}\n", crc_hex(&[0; 2048]))),
+        "{out}"
+    );
+}
+
+#[test]
+fn rm_removes_several_and_reports_each_failure() {
+    let server = TestServer::start();
+    let work = tempfile::tempdir().unwrap();
+    server.client().put_bytes("a", b"a").unwrap();
+    server.client().put_bytes("b", b"b").unwrap();
+    let output = run(work.path(), server.addr, &["rm", "a", "missing", "b"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(stdout(&output), "removed a\nremoved b\n");
+    assert_eq!(
+        stderr(&output),
+        "ferry: missing: no such file\nferry: 1 of 3 files not removed\n"
+    );
+    assert_eq!(server.files_on_disk(), Vec::<String>::new());
+}
+
+#[test]
+fn completions_are_printed_for_each_shell() {
+    let work = tempfile::tempdir().unwrap();
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let output = ferry(work.path())
+            .args(["completions", shell])
+            .output()
+            .unwrap();
+        let script = success(&output);
+        assert!(script.contains("ferry"), "{shell}");
+        assert!(script.contains("skip-existing"), "{shell}: flags missing");
+    }
+    let output = ferry(work.path())
+        .args(["completions", "tcsh"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
 }

@@ -2,6 +2,7 @@
 //! say (every client command), and what `put` and `get` take.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::Args;
 
@@ -70,6 +71,10 @@ pub struct EffortArgs {
     /// 1 s ... up to 8 s).
     #[arg(long, default_value_t = 5)]
     pub retries: u32,
+    /// Seconds to wait after the first connection failure (doubling after
+    /// each further one); for tests.
+    #[arg(long, value_parser = super::parse_seconds, default_value = "0.25", hide = true)]
+    pub retry_delay: Duration,
 }
 
 impl EffortArgs {
@@ -77,6 +82,7 @@ impl EffortArgs {
     pub fn policy(&self) -> RetryPolicy {
         RetryPolicy {
             retries: self.retries,
+            first_delay: self.retry_delay,
             ..RetryPolicy::default()
         }
     }

@@ -124,7 +124,11 @@ impl Failure {
             Cause::Client(err) => reason(err),
             Cause::Usage(message) | Cause::Explained { message, .. } => message.clone(),
         };
-        format!("{}: {reason}", self.context)
+        if self.context.is_empty() {
+            reason
+        } else {
+            format!("{}: {reason}", self.context)
+        }
     }
 }
 

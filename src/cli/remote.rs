@@ -134,7 +134,7 @@ pub fn remove(args: &RmArgs) -> Result<(), Failure> {
     match failed.len() {
         0 => Ok(()),
         n => Err(Failure::explained(
-            "rm",
+            "",
             1,
             format!("{n} of {} files not removed", args.names.len()),
         )),

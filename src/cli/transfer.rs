@@ -150,7 +150,8 @@ fn download(args: &GetArgs, target: &Path, output: &Output) -> Result<u64, Failu
             // A partial download is kept for --resume to continue, unless
             // its bytes are wrong (they cannot be the start of the file).
             let wrong = matches!(err, ClientError::Checksum { .. } | ClientError::Protocol(_));
-            if !args.resume || wrong {
+            let empty = fs::metadata(&partial).is_ok_and(|m| m.len() == 0);
+            if !args.resume || wrong || empty {
                 let _ = fs::remove_file(&partial);
                 return Err(Failure::new(args.remote.clone(), err));
             }

@@ -3,12 +3,14 @@
 //!
 //! [`run`] splits a connection in two: a helper thread writes requests
 //! (bodies included) while the calling thread reads the answers in order.
-//! A bounded channel between them holds the jobs whose answers are due, so
-//! at most `window` requests are unanswered. Reading while writing is what
-//! keeps both sides moving: the server stops reading a connection while it
-//! cannot send, and stops taking new requests once 64 KiB of answers wait
-//! (PROTOCOL.md §7.2); a client that only wrote would end up waiting for a
-//! server that waits for it.
+//! A bounded channel between them holds the jobs whose answers are due; a
+//! [`Window`] caps how many requests and how many body bytes may be
+//! unanswered. Reading while writing is what keeps both sides moving: the
+//! server stops reading a connection while it cannot send, and stops taking
+//! new requests once 64 KiB of answers wait (PROTOCOL.md §7.2); a client
+//! that only wrote would end up waiting for a server that waits for it. The
+//! byte cap bounds what a dropped connection wastes: answers lost with it
+//! mean its unanswered uploads are sent again.
 //!
 //! Requests gather in a buffer and are flushed before the writer would
 //! wait (window full, or no more jobs), so a run of small requests leaves
@@ -18,14 +20,28 @@
 //! the jobs of a connection that failed back in the queue for a new one.
 
 use std::collections::VecDeque;
-use std::sync::Mutex;
 use std::sync::mpsc::{TrySendError, sync_channel};
+use std::sync::{Condvar, Mutex};
 
 use super::retry::{Backoff, RetryPolicy};
 use super::{Client, ClientError, Replies, Requests, Result};
 
+/// What one connection may have unanswered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    /// Requests.
+    pub requests: usize,
+    /// Body bytes of those requests (one larger request may always go).
+    pub bytes: u64,
+}
+
 /// One request of a pipelined batch, with what to do before and after.
 pub trait Exchange: Send {
+    /// Body bytes the request carries, for [`Window::bytes`].
+    fn weight(&self) -> u64 {
+        0
+    }
+
     /// Gets ready to send (opens a local file, say), on the writing
     /// thread. An error fails this job only: nothing was sent.
     ///
@@ -71,7 +87,7 @@ pub struct Stopped<J> {
     pub error: Option<ClientError>,
 }
 
-/// Runs jobs taken from `next` over `client`, with up to `window` of them
+/// Runs jobs taken from `next` over `client`, with at most `window` of them
 /// unanswered, until `next` has no more; calls `done` with each job and its
 /// outcome, in order, on this thread.
 ///
@@ -79,15 +95,28 @@ pub struct Stopped<J> {
 /// [`Stopped`] if the connection failed or had to be given up.
 pub fn run<J: Exchange>(
     client: Client,
-    window: usize,
+    window: Window,
     next: &(dyn Fn() -> Option<J> + Sync),
     done: &mut dyn FnMut(J, Result<()>),
 ) -> std::result::Result<(), Stopped<J>> {
     let (mut requests, mut replies) = client.split();
-    let (due, answers) = sync_channel::<(J, Sent)>(window.max(1));
+    let (due, answers) = sync_channel::<(J, Sent, u64)>(window.requests.max(1));
+    let unanswered = Unanswered::default();
     std::thread::scope(|scope| {
+        let unanswered = &unanswered;
         scope.spawn(move || {
             while let Some(mut job) = next() {
+                let weight = job.weight();
+                let admitted = unanswered.admit(weight, window.bytes, || {
+                    // About to wait for answers to what may still be in
+                    // our buffer. A failure shows up on the reading side.
+                    let _ = requests.flush();
+                });
+                if !admitted {
+                    // The reader stopped: hand the job back.
+                    let _ = due.send((job, Sent::Whole, 0));
+                    return;
+                }
                 let sent = match job.prepare() {
                     Err(err) => Sent::Not(err),
                     Ok(()) => match job.send(&mut requests) {
@@ -96,19 +125,19 @@ pub fn run<J: Exchange>(
                     },
                 };
                 let broken = matches!(sent, Sent::Broken(_));
-                let item = match due.try_send((job, sent)) {
+                let item = match due.try_send((job, sent, weight)) {
                     Ok(()) => None,
                     Err(TrySendError::Full(item)) => Some(item),
                     Err(TrySendError::Disconnected(_)) => return,
                 };
-                if let Some((job, mut sent)) = item {
+                if let Some((job, mut sent, weight)) = item {
                     // About to wait for the reader, which may be waiting
                     // for answers to requests still in our buffer.
                     if let (Sent::Whole, Err(err)) = (&sent, requests.flush()) {
                         sent = Sent::Broken(err);
                     }
                     let broken = matches!(sent, Sent::Broken(_));
-                    if due.send((job, sent)).is_err() || broken {
+                    if due.send((job, sent, weight)).is_err() || broken {
                         return;
                     }
                 }
@@ -121,11 +150,12 @@ pub fn run<J: Exchange>(
         });
 
         let mut stopped: Option<Stopped<J>> = None;
-        for (mut job, sent) in answers {
+        for (mut job, sent, weight) in answers {
             if let Some(stopped) = &mut stopped {
                 stopped.unfinished.push(job);
                 continue;
             }
+            unanswered.release(weight);
             let error = match sent {
                 Sent::Not(err) => {
                     done(job, Err(err));
@@ -148,6 +178,7 @@ pub fn run<J: Exchange>(
                     Err(refusal @ ClientError::Remote { .. }) => {
                         done(job, Err(refusal));
                         replies.shut_down();
+                        unanswered.stop();
                         stopped = Some(Stopped {
                             unfinished: Vec::new(),
                             error: Some(err),
@@ -161,6 +192,7 @@ pub fn run<J: Exchange>(
             // Stop the writer (a write to a shut-down socket fails at once)
             // and collect what it still hands over.
             replies.shut_down();
+            unanswered.stop();
             stopped = Some(if let ClientError::Local(_) = error {
                 done(job, Err(error));
                 Stopped {
@@ -179,7 +211,7 @@ pub fn run<J: Exchange>(
 }
 
 /// Runs every job in `jobs` over up to `connections` connections to `addr`
-/// side by side, each with up to `window` requests unanswered; calls `done`
+/// side by side, each with at most `window` unanswered; calls `done`
 /// with each job and its outcome, from any of the connections' threads.
 /// A connection that fails is replaced, as `policy` allows, and its
 /// unanswered jobs go back to the queue.
@@ -191,7 +223,7 @@ pub fn run_all<J: Exchange>(
     addr: &str,
     jobs: Vec<J>,
     connections: usize,
-    window: usize,
+    window: Window,
     policy: RetryPolicy,
     done: &(dyn Fn(J, Result<()>) + Sync),
 ) -> std::result::Result<(), (ClientError, Vec<J>)> {
@@ -223,7 +255,7 @@ pub fn run_all<J: Exchange>(
 fn work<J: Exchange>(
     addr: &str,
     queue: &Mutex<VecDeque<J>>,
-    window: usize,
+    window: Window,
     policy: RetryPolicy,
     done: &(dyn Fn(J, Result<()>) + Sync),
 ) -> Result<()> {
@@ -255,9 +287,53 @@ fn work<J: Exchange>(
     Ok(())
 }
 
+/// Body bytes sent and not yet answered, shared by a pipeline's writer
+/// (which waits for room) and reader (which makes room).
+#[derive(Default)]
+struct Unanswered {
+    state: Mutex<(u64, bool)>,
+    changed: Condvar,
+}
+
+impl Unanswered {
+    /// Waits until `weight` more bytes fit under `limit` (anything fits
+    /// when nothing is unanswered), calling `before_waiting` first if it
+    /// must wait; then counts them. False if the reader stopped.
+    fn admit(&self, weight: u64, limit: u64, before_waiting: impl FnOnce()) -> bool {
+        let mut state = lock(&self.state);
+        let fits = |(bytes, _): &(u64, bool)| *bytes == 0 || bytes + weight <= limit;
+        if !fits(&state) && !state.1 {
+            before_waiting();
+            while !fits(&state) && !state.1 {
+                state = self
+                    .changed
+                    .wait(state)
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+            }
+        }
+        if state.1 {
+            return false;
+        }
+        state.0 += weight;
+        true
+    }
+
+    /// An answer arrived for a request of `weight` bytes.
+    fn release(&self, weight: u64) {
+        lock(&self.state).0 -= weight;
+        self.changed.notify_all();
+    }
+
+    /// The reader stopped: no more room will be made.
+    fn stop(&self) {
+        lock(&self.state).1 = true;
+        self.changed.notify_all();
+    }
+}
+
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // A panicking job cannot leave the queue half-changed: every change is
-    // one push or pop.
+    // A panic elsewhere cannot leave these half-changed: every change under
+    // them is one push, pop or assignment.
     mutex
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())

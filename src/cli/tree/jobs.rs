@@ -73,6 +73,10 @@ impl<'a> PutJob<'a> {
 }
 
 impl Exchange for PutJob<'_> {
+    fn weight(&self) -> u64 {
+        self.size
+    }
+
     fn prepare(&mut self) -> Result<()> {
         let mut file = File::open(&self.path).map_err(ClientError::Local)?;
         let size = file.metadata().map_err(ClientError::Local)?.len();

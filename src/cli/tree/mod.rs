@@ -20,14 +20,19 @@ use indicatif::ProgressBar;
 use super::args::{EffortArgs, GetArgs, PutArgs};
 use super::output::{Output, human_size};
 use super::{Failure, exit_code, transfer};
-use crate::client::pipeline;
+use crate::client::pipeline::{self, Window};
 use crate::client::{self, ClientError};
 use jobs::{GetJob, PutJob, Show, StatJob};
 
-/// Requests a connection may have unanswered. Answers are short lines, so
-/// even a full window of them is far below what the server queues before
-/// it stops taking requests (64 KiB).
-const WINDOW: usize = 64;
+/// What a connection may have unanswered: 64 requests (answers are short
+/// lines, so even 64 of them are far below the 64 KiB the server queues
+/// before it stops taking requests), and 1 MiB of upload bodies (what a
+/// dropped connection may cost; at 100 ms round trips, 80 Mbit/s per
+/// connection).
+const WINDOW: Window = Window {
+    requests: 64,
+    bytes: 1024 * 1024,
+};
 
 /// Uploads a folder.
 pub fn put(args: &PutArgs) -> Result<(), Failure> {
@@ -271,9 +276,9 @@ impl<'a> Tally<'a> {
         match counts.failed {
             0 => Ok(()),
             failed => Err(Failure::explained(
-                format!("{failed} of {} {}", self.files, plural(self.files)),
+                "",
                 counts.code,
-                "failed",
+                format!("{failed} of {} {} failed", self.files, plural(self.files)),
             )),
         }
     }

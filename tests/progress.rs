@@ -1,0 +1,169 @@
+//! What `put` and `get` show on stderr: progress bars (forced on with the
+//! hidden `--progress=always`, and under a real pseudo-terminal when
+//! `script` is installed), nothing with `--quiet` or into a pipe, and the
+//! per-request log of `--verbose`.
+
+#[path = "support/binary.rs"]
+mod binary;
+mod support;
+
+use std::fs;
+use std::process::Command;
+
+use binary::{ferry, run, stderr, stdout, success};
+use support::{TestServer, crc_hex, pattern};
+
+/// The last frame of the bar of a 3,000,000-byte file.
+const FULL_BAR: &str = "[==============================] 2.86 MiB/2.86 MiB";
+
+#[test]
+fn put_and_get_draw_a_bar_with_bytes_rate_and_eta() {
+    let server = TestServer::start();
+    let work = tempfile::tempdir().unwrap();
+    fs::write(work.path().join("big.bin"), pattern(3_000_000, 1)).unwrap();
+
+    // The bar is named after the remote file.
+    for (args, name) in [
+        (&["put", "big.bin", "--progress=always"][..], "big.bin"),
+        (
+            &["get", "big.bin", "copy.bin", "--progress=always"],
+            "big.bin",
+        ),
+        (
+            &[
+                "put",
+                "--resume",
+                "big.bin",
+                "again.bin",
+                "--progress=always",
+            ],
+            "again.bin",
+        ),
+        (
+            &[
+                "get",
+                "--resume",
+                "again.bin",
+                "copy2.bin",
+                "--progress=always",
+            ],
+            "again.bin",
+        ),
+    ] {
+        let output = run(work.path(), server.addr, args);
+        assert!(output.status.success(), "{args:?}: {}", stderr(&output));
+        let err = stderr(&output);
+        let last = err
+            .rsplit(['\r', '\n'])
+            .find(|frame| frame.contains(FULL_BAR))
+            .unwrap_or_else(|| panic!("{args:?}: no full bar in {err:?}"));
+        assert!(last.contains(&format!("{name} {FULL_BAR} ")), "{last:?}");
+        assert!(last.contains("/s ETA "), "{last:?}");
+        // Frames are redrawn in place, and the result line stays on stdout.
+        assert!(err.contains("\r\x1b[2K"), "{args:?}");
+        assert_eq!(stdout(&output).lines().count(), 1, "{args:?}");
+    }
+}
+
+#[test]
+fn folders_show_overall_progress() {
+    let server = TestServer::start();
+    let work = tempfile::tempdir().unwrap();
+    for i in 0..50 {
+        fs::create_dir_all(work.path().join("t/sub")).unwrap();
+        fs::write(work.path().join(format!("t/sub/{i}")), pattern(1000, i)).unwrap();
+    }
+    let output = run(
+        work.path(),
+        server.addr,
+        &["put", "-r", "t", "--progress=always"],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let err = stderr(&output);
+    assert!(err.contains("total [==="), "{err:?}");
+    assert!(err.contains("48.83 KiB/48.83 KiB"), "{err:?}");
+    assert!(err.contains(" 50/50 files "), "{err:?}");
+
+    let output = run(
+        work.path(),
+        server.addr,
+        &["get", "-r", "t/", "back", "--progress=always"],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains(" 50/50 files "),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn quiet_shows_nothing_and_a_pipe_gets_no_bar() {
+    let server = TestServer::start();
+    let work = tempfile::tempdir().unwrap();
+    fs::write(work.path().join("f"), pattern(100_000, 2)).unwrap();
+    let output = run(
+        work.path(),
+        server.addr,
+        &["put", "f", "--quiet", "--progress=always"],
+    );
+    assert!(output.status.success());
+    assert_eq!(
+        (stdout(&output), stderr(&output)),
+        (String::new(), String::new())
+    );
+    // stderr is a pipe here: no bar unless forced.
+    success(&run(work.path(), server.addr, &["get", "f", "g"]));
+}
+
+#[test]
+fn on_a_terminal_the_bar_appears_by_itself() {
+    // `script` runs the command under a pseudo-terminal (util-linux).
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("skipped: `script` is not installed");
+        return;
+    }
+    let server = TestServer::start();
+    let work = tempfile::tempdir().unwrap();
+    fs::write(work.path().join("big.bin"), pattern(3_000_000, 3)).unwrap();
+    let command = format!(
+        "{} put big.bin --server {}",
+        env!("CARGO_BIN_EXE_ferry"),
+        server.addr
+    );
+    let output = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .current_dir(work.path())
+        .env("TERM", "xterm")
+        .output()
+        .unwrap();
+    let screen = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{screen}");
+    assert!(screen.contains(FULL_BAR), "{screen:?}");
+    assert!(screen.contains("stored big.bin"), "{screen:?}");
+}
+
+#[test]
+fn verbose_logs_every_request_and_answer() {
+    let server = TestServer::start();
+    let work = tempfile::tempdir().unwrap();
+    let data = b"hello, verbose\n";
+    fs::write(work.path().join("v.txt"), data).unwrap();
+    let output = ferry(work.path())
+        .args(["put", "v.txt", "dir/v 1.txt", "-v", "--server"])
+        .arg(server.addr.to_string())
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let err = stderr(&output);
+    let lines: Vec<&str> = err.lines().collect();
+    let crc = crc_hex(data);
+    assert_eq!(lines.len(), 3, "{err}");
+    assert!(lines[0].starts_with("ferry: #0 < OK FERRY/1 "), "{err}");
+    let id = lines[0].rsplit(' ').next().unwrap();
+    assert_eq!(
+        lines[1],
+        format!("ferry: #{id} > PUT dir/v%201.txt 15 {crc}")
+    );
+    assert_eq!(lines[2], format!("ferry: #{id} < OK 15 {crc}"));
+}
