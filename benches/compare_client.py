@@ -9,24 +9,32 @@ Subcommands:
         from the page cache for uploads) drives both servers, so the client
         is not a difference between them.
 
-  hold  Open COUNT connections, make one small GET on each (so every
-        connection has been fully accepted and served once), write
-        "ready <n>" to --ready-file and then hold them, idle, until killed.
+  hold  Open COUNT connections (for ferry, reading each greeting), optionally
+        make one GET of --name on each, write "ready <n> failed <m>" to
+        --ready-file and then hold them, idle, until killed.
 
-  port  Print a free TCP port on 127.0.0.1.
+  burst Open COUNT connections, then put one GET in flight on every one of
+        them at once and read all the answers with epoll; print how many
+        completed, failed or were still incomplete at --timeout, and the
+        aggregate rate. Unlike `ferry bench` (which keeps requests going for
+        a fixed time and stops counting what is unfinished when it ends),
+        this checks that every single request completes.
+
+  port  Print --count distinct free TCP ports on 127.0.0.1.
 """
 
 import argparse
 import json
 import os
 import resource
+import selectors
 import signal
 import socket
 import sys
 import time
 
 HOST = "127.0.0.1"
-RECV_BUF = 1 << 20
+RECV_BUF = int(os.environ.get("RECV_BUF", 256 << 10))
 
 
 class Conn:
@@ -143,10 +151,7 @@ def cmd_xfer(args):
 
 
 def cmd_hold(args):
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    want = args.count + 64
-    if soft < want:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (min(want, hard), hard))
+    raise_nofile(args.count)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     buf = bytearray(65536)
     view = memoryview(buf)
@@ -157,7 +162,8 @@ def cmd_hold(args):
             conn = Conn(args.port)
             if args.proto == "ferry":
                 ferry_greeting(conn)
-            get_once(conn, args.proto, args.name, buf, view)
+            if args.name:
+                get_once(conn, args.proto, args.name, buf, view)
             conns.append(conn)
         except (OSError, RuntimeError, ValueError, IndexError) as err:
             failed += 1
@@ -170,10 +176,127 @@ def cmd_hold(args):
         signal.pause()
 
 
-def cmd_port(_args):
-    with socket.socket() as s:
+def raise_nofile(count):
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = count + 64
+    if soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(want, hard), hard))
+
+
+class Pending:
+    """One request of a burst: its header, then its body, arriving."""
+
+    __slots__ = ("conn", "head", "left", "done")
+
+    def __init__(self, conn):
+        self.conn = conn
+        self.head = b""
+        self.left = None
+        self.done = False
+
+
+def cmd_burst(args):
+    raise_nofile(args.count)
+    marker = b"\n" if args.proto == "ferry" else b"\r\n\r\n"
+    if args.proto == "ferry":
+        request = ("GET %s\n" % args.name).encode()
+    else:
+        request = ("GET /%s HTTP/1.1\r\nHost: %s\r\n\r\n" % (args.name, HOST)).encode()
+    pending = []
+    errors = 0
+    for _ in range(args.count):
+        try:
+            conn = Conn(args.port)
+            if args.proto == "ferry":
+                ferry_greeting(conn)
+            pending.append(Pending(conn))
+        except (OSError, ConnectionError) as err:
+            errors += 1
+            if errors == 1:
+                print("burst: connect: %s" % err, file=sys.stderr)
+    connected = len(pending)
+    sel = selectors.DefaultSelector()
+    started = time.perf_counter()
+    for p in pending:
+        p.conn.sock.sendall(request)
+        p.conn.sock.setblocking(False)
+        sel.register(p.conn.sock, selectors.EVENT_READ, p)
+    buf = bytearray(RECV_BUF)
+    view = memoryview(buf)
+    completed = 0
+    payload = 0
+    left_open = connected
+    deadline = started + args.timeout
+    while left_open > 0 and time.perf_counter() < deadline:
+        for key, _ in sel.select(timeout=0.5):
+            p = key.data
+            try:
+                n = p.conn.sock.recv_into(view)
+            except BlockingIOError:
+                continue
+            except OSError:
+                n = 0
+            failed = n == 0
+            data = view[:n]
+            if not failed and p.left is None:
+                p.head += bytes(data)
+                data = b""
+                if marker in p.head:
+                    head, _, rest = p.head.partition(marker)
+                    text = head.decode("latin-1")
+                    try:
+                        if args.proto == "ferry":
+                            fields = text.split()
+                            failed = fields[0] != "OK"
+                            p.left = int(fields[1])
+                        else:
+                            lines = text.split("\r\n")
+                            failed = int(lines[0].split()[1]) != 200
+                            p.left = 0
+                            for line in lines[1:]:
+                                name, _, value = line.partition(":")
+                                if name.strip().lower() == "content-length":
+                                    p.left = int(value)
+                    except (IndexError, ValueError):
+                        failed = True
+                    if not failed:
+                        p.left -= len(rest)
+                        payload += len(rest)
+            elif not failed:
+                p.left -= n
+                payload += n
+            if failed:
+                errors += 1
+            elif p.left is not None and p.left <= 0:
+                completed += 1
+                if p.left < 0:
+                    errors += 1
+            else:
+                continue
+            sel.unregister(p.conn.sock)
+            p.conn.sock.close()
+            left_open -= 1
+    seconds = time.perf_counter() - started
+    print(json.dumps({
+        "connections": args.count,
+        "connected": connected,
+        "completed": completed,
+        "errors": errors,
+        "incomplete": left_open,
+        "seconds": round(seconds, 3),
+        "mb_per_sec": round(payload / 1e6 / seconds, 1),
+    }))
+
+
+def cmd_port(args):
+    socks = []
+    for _ in range(args.count):
+        s = socket.socket()
         s.bind((HOST, 0))
-        print(s.getsockname()[1])
+        socks.append(s)
+    print(" ".join(str(s.getsockname()[1]) for s in socks))
+    for s in socks:
+        s.close()
 
 
 def main():
@@ -190,11 +313,19 @@ def main():
     hold = sub.add_parser("hold")
     hold.add_argument("--proto", choices=["ferry", "http"], required=True)
     hold.add_argument("--port", type=int, required=True)
-    hold.add_argument("--name", required=True)
+    hold.add_argument("--name", default="", help="GET this once on each connection first")
     hold.add_argument("--count", type=int, default=10000)
     hold.add_argument("--ready-file", required=True)
     hold.set_defaults(func=cmd_hold)
+    burst = sub.add_parser("burst")
+    burst.add_argument("--proto", choices=["ferry", "http"], required=True)
+    burst.add_argument("--port", type=int, required=True)
+    burst.add_argument("--name", required=True)
+    burst.add_argument("--count", type=int, default=10000)
+    burst.add_argument("--timeout", type=float, default=60.0)
+    burst.set_defaults(func=cmd_burst)
     port = sub.add_parser("port")
+    port.add_argument("--count", type=int, default=1)
     port.set_defaults(func=cmd_port)
     args = parser.parse_args()
     args.func(args)

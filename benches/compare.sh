@@ -1,0 +1,684 @@
+#!/usr/bin/env bash
+# benches/compare.sh: ferry against nginx (and loopback TCP, measured with
+# iperf3) on this machine, everything on 127.0.0.1.
+#
+#   benches/compare.sh [--quick] [--reps N]
+#
+# Installs nginx, wrk and iperf3 with apt-get where missing (needs root),
+# builds ferry in release mode (honouring CARGO_TARGET_DIR), creates a
+# temporary directory with a 1 GiB, a 1 MiB and a 4 KiB file, serves it with
+# nginx (1 worker, sendfile, WebDAV PUT) and `ferry serve`, and measures:
+#
+#   1. one-connection GET of the hot 1 GiB file, GB/s (iperf3 -R as the
+#      loopback reference);
+#   2. one-connection PUT of 1 GiB, GB/s (iperf3 as the reference);
+#   3. 4 KiB GETs over 100 keep-alive connections: requests/s and the
+#      server's CPU time per request (utime+stime from /proc/<pid>/stat);
+#   4. 10,000 idle connections: server RSS growth per connection;
+#   5. 10,000 concurrent 1 MiB GETs: completion, errors, peak server RSS,
+#      aggregate MB/s.
+#
+# Every figure is the median of the repetitions (default 5), taken in
+# interleaved order so both servers see the same machine noise; a markdown
+# table with the targets comes last. The whole run is bounded in time, and
+# servers and the temporary directory are removed on exit.
+#
+# Options and environment:
+#   --quick            smoke run: 1 repetition, shorter runs
+#   --reps N           repetitions (or COMPARE_REPS=N); default 5
+#   COMPARE_TMPDIR     where to create the work directory (default: /dev/shm
+#                      if it is a tmpfs with room, else $TMPDIR or /tmp)
+#   COMPARE_MAX_SECONDS  hard limit for the whole run (default 1800; 600 quick)
+#   CARGO_TARGET_DIR   as for cargo (default: target/ in the repository)
+#   FERRY_BIN          use this ferry binary instead of building one
+
+set -euo pipefail
+shopt -s inherit_errexit
+
+SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$SCRIPT_DIR/.." && pwd)
+CLIENT="$SCRIPT_DIR/compare_client.py"
+
+QUICK=0
+REPS=${COMPARE_REPS:-}
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --quick) QUICK=1 ;;
+    --reps)
+      [[ $# -ge 2 ]] || { echo "compare.sh: --reps needs a number" >&2; exit 2; }
+      REPS=$2
+      shift
+      ;;
+    --reps=*) REPS=${1#--reps=} ;;
+    -h | --help)
+      sed -n '2,/^$/p' "$0" | sed 's/^# \{0,1\}//'
+      exit 0
+      ;;
+    *)
+      echo "compare.sh: unknown argument: $1 (try --help)" >&2
+      exit 2
+      ;;
+  esac
+  shift
+done
+
+if [[ $QUICK -eq 1 ]]; then
+  REPS=${REPS:-1}
+  IPERF_SECS=2     # iperf3 -t
+  GET_COUNT=1      # 1 GiB GETs per repetition, back to back on one connection
+  PUT_COUNT=1      # 1 GiB PUTs per repetition
+  SMALL_SECS=2     # 4 KiB GET runs
+  BIG_SECS=10      # ferry bench 10k x 1 MiB run: shorter is meaningless, as
+                   # 10k fairly shared 1 MiB answers take ~5 s to complete
+  CHECK_SECS=2     # ferry bench 1 GiB cross-checks
+  MAX_SECONDS=${COMPARE_MAX_SECONDS:-600}
+else
+  REPS=${REPS:-5}
+  IPERF_SECS=3
+  GET_COUNT=4
+  PUT_COUNT=2
+  SMALL_SECS=5
+  BIG_SECS=10
+  CHECK_SECS=5
+  MAX_SECONDS=${COMPARE_MAX_SECONDS:-1800}
+fi
+IDLE_CONNS=10000
+BURST_CONNS=10000
+if ! [[ $REPS =~ ^[1-9][0-9]*$ ]]; then
+  echo "compare.sh: repetitions must be a positive integer, got '$REPS'" >&2
+  exit 2
+fi
+
+STARTED=$SECONDS
+say() { printf '[%4ds] %s\n' "$((SECONDS - STARTED))" "$*"; }
+die() {
+  echo "compare.sh: $*" >&2
+  exit 1
+}
+
+# ---------------------------------------------------------------- cleanup
+
+WORK=""
+FERRY_PID=""
+NGINX_PID=""
+IPERF_PID=""
+HOLD_PID=""
+WATCHDOG_PID=""
+
+stop_pid() { # pid [signal]: signal it, wait up to 15 s, then SIGKILL
+  local pid=$1 sig=${2:-TERM} i
+  [[ -n $pid ]] || return 0
+  kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
+  kill "-$sig" "$pid" 2>/dev/null || true
+  for ((i = 0; i < 150; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  stop_pid "$HOLD_PID"
+  stop_pid "$FERRY_PID"
+  stop_pid "$NGINX_PID"
+  stop_pid "$IPERF_PID"
+  if [[ -n $WATCHDOG_PID ]]; then
+    kill "$WATCHDOG_PID" 2>/dev/null || true
+    wait "$WATCHDOG_PID" 2>/dev/null || true
+  fi
+  if [[ -n $WORK && -d $WORK ]]; then
+    rm -rf -- "$WORK"
+  fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# The whole run is bounded: past MAX_SECONDS the script is told to stop
+# (every command below has its own, shorter timeout too).
+(
+  sleep "$MAX_SECONDS" &
+  sleeper=$!
+  trap 'kill "$sleeper" 2>/dev/null; exit 0' TERM
+  wait "$sleeper"
+  echo "compare.sh: time limit of ${MAX_SECONDS}s reached, stopping" >&2
+  kill -TERM $$
+) &
+WATCHDOG_PID=$!
+
+# ---------------------------------------------------------------- tools
+
+need=()
+command -v python3 >/dev/null 2>&1 || need+=(python3)
+command -v nginx >/dev/null 2>&1 || [[ -x /usr/sbin/nginx ]] || need+=(nginx)
+command -v wrk >/dev/null 2>&1 || need+=(wrk)
+command -v iperf3 >/dev/null 2>&1 || need+=(iperf3)
+if [[ ${#need[@]} -gt 0 ]]; then
+  [[ $EUID -eq 0 ]] || die "missing ${need[*]}; run as root to install them with apt-get"
+  command -v apt-get >/dev/null 2>&1 || die "missing ${need[*]} and no apt-get to install them"
+  say "installing ${need[*]} with apt-get"
+  timeout 300 apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive timeout 600 \
+    apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+PATH=$PATH:/usr/sbin:/sbin
+nginx -V 2>&1 | grep -q -- --with-http_dav_module || die "this nginx has no WebDAV module"
+
+if [[ -n ${FERRY_BIN:-} ]]; then
+  FERRY=$FERRY_BIN
+  say "using FERRY_BIN=$FERRY (not building)"
+else
+  say "building ferry (cargo build --release)"
+  FERRY=$(
+    cd "$REPO" && timeout 1200 cargo build --release --bin ferry \
+      --message-format=json-render-diagnostics |
+      python3 -c '
+import json, sys
+path = ""
+for line in sys.stdin:
+    try:
+        msg = json.loads(line)
+    except ValueError:
+        continue
+    if msg.get("reason") == "compiler-artifact" and msg.get("executable") \
+            and msg["target"]["name"] == "ferry":
+        path = msg["executable"]
+print(path)'
+  )
+fi
+[[ -n $FERRY && -x $FERRY ]] || die "no ferry binary (cargo build failed?)"
+
+# Generous limits for the 10k-connection tests: raise the soft open-files
+# limit to the hard one for everything started from here.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+NOFILE=$(ulimit -n)
+[[ $NOFILE == unlimited ]] && NOFILE=1048576
+if ((NOFILE < IDLE_CONNS + 200)); then
+  say "warning: open-files limit $NOFILE is too low for $IDLE_CONNS connections per process"
+fi
+CLK_TCK=$(getconf CLK_TCK)
+
+# ---------------------------------------------------------------- work dir
+
+pick_base() {
+  if [[ -n ${COMPARE_TMPDIR:-} ]]; then
+    echo "$COMPARE_TMPDIR"
+    return
+  fi
+  local avail_kb mem_kb
+  if [[ -d /dev/shm && -w /dev/shm ]] && [[ $(stat -f -c %T /dev/shm 2>/dev/null) == tmpfs ]]; then
+    avail_kb=$(df -Pk /dev/shm | awk 'NR==2 {print $4}')
+    mem_kb=$(awk '/^MemAvailable:/ {print $2}' /proc/meminfo)
+    if ((avail_kb > 8 * 1024 * 1024 && mem_kb > 12 * 1024 * 1024)); then
+      echo /dev/shm
+      return
+    fi
+  fi
+  echo "${TMPDIR:-/tmp}"
+}
+BASE=$(pick_base)
+WORK=$(mktemp -d "$BASE/ferry-compare.XXXXXX")
+FILES=$WORK/files
+mkdir -p "$FILES/put" "$WORK/nginx/logs" "$WORK/nginx/tmp" "$WORK/out"
+say "work dir $WORK ($(stat -f -c %T "$WORK") file system)"
+say "creating big.bin (1 GiB), medium.bin (1 MiB), small.bin (4 KiB)"
+head -c $((1 << 30)) /dev/urandom >"$FILES/big.bin"
+head -c $((1 << 20)) /dev/urandom >"$FILES/medium.bin"
+head -c 4096 /dev/urandom >"$FILES/small.bin"
+BIG_BYTES=$((1 << 30))
+
+read -r FERRY_PORT NGINX_PORT IPERF_PORT < <(python3 "$CLIENT" port --count 3)
+
+WORKER_CONNECTIONS=$((NOFILE - 100))
+((WORKER_CONNECTIONS > 16384)) && WORKER_CONNECTIONS=16384
+NGINX_USER=""
+[[ $EUID -eq 0 ]] && NGINX_USER="user root;"
+cat >"$WORK/nginx/nginx.conf" <<EOF
+$NGINX_USER
+worker_processes 1;
+worker_rlimit_nofile $NOFILE;
+daemon off;
+master_process on;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/logs/error.log warn;
+events {
+  worker_connections $WORKER_CONNECTIONS;
+}
+http {
+  access_log off;
+  sendfile on;
+  tcp_nopush on;
+  keepalive_timeout 120s;
+  keepalive_requests 100000000;
+  client_max_body_size 0;
+  client_body_temp_path $WORK/nginx/tmp/body;
+  proxy_temp_path $WORK/nginx/tmp/proxy;
+  fastcgi_temp_path $WORK/nginx/tmp/fastcgi;
+  uwsgi_temp_path $WORK/nginx/tmp/uwsgi;
+  scgi_temp_path $WORK/nginx/tmp/scgi;
+  default_type application/octet-stream;
+  server {
+    listen 127.0.0.1:$NGINX_PORT backlog=4096;
+    root $FILES;
+    location / {
+      dav_methods PUT;
+      create_full_put_path on;
+    }
+  }
+}
+EOF
+
+# ---------------------------------------------------------------- servers
+
+wait_port() { # port: until something accepts on it (10 s at most)
+  local i
+  for ((i = 0; i < 100; i++)); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then
+      return 0
+    fi
+    sleep 0.1
+  done
+  die "nothing listens on 127.0.0.1:$1"
+}
+
+start_ferry() {
+  "$FERRY" serve --listen "127.0.0.1:$FERRY_PORT" --root "$FILES" --log-level warn \
+    >>"$WORK/ferry.log" 2>&1 &
+  FERRY_PID=$!
+  wait_port "$FERRY_PORT"
+}
+stop_ferry() {
+  stop_pid "$FERRY_PID"
+  FERRY_PID=""
+}
+start_nginx() {
+  nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" >>"$WORK/nginx/logs/stdout.log" 2>&1 &
+  NGINX_PID=$!
+  wait_port "$NGINX_PORT"
+}
+stop_nginx() {
+  stop_pid "$NGINX_PID"
+  NGINX_PID=""
+}
+nginx_pids() { # the master and its workers
+  local workers
+  workers=$(pgrep -P "$NGINX_PID" | tr '\n' ' ' || true)
+  echo "$NGINX_PID $workers"
+}
+restart_servers() {
+  stop_ferry
+  stop_nginx
+  start_ferry
+  start_nginx
+}
+
+cpu_ticks() { # pids...: utime+stime summed, in clock ticks
+  local total=0 pid t
+  for pid in "$@"; do
+    t=$(sed 's/.*) //' "/proc/$pid/stat" | awk '{print $12 + $13}')
+    total=$((total + t))
+  done
+  echo "$total"
+}
+status_kb() { # field pids...: a /proc/<pid>/status field (kB) summed
+  local field=$1 total=0 pid v
+  shift
+  for pid in "$@"; do
+    v=$(awk -v f="$field:" '$1 == f {print $2}' "/proc/$pid/status")
+    total=$((total + v))
+  done
+  echo "$total"
+}
+reset_peak() { # pids...: restart VmHWM from the current RSS (clear_refs 5)
+  local pid
+  for pid in "$@"; do
+    echo 5 >"/proc/$pid/clear_refs" 2>/dev/null || PEAK_NOTE=" (lifetime peak: clear_refs failed)"
+  done
+}
+PEAK_NOTE=""
+
+# ---------------------------------------------------------------- helpers
+
+calc() { # expression [decimals]
+  awk "BEGIN { printf \"%.${2:-3}f\", $1 }"
+}
+median() {
+  printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 }
+    END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+max_of() { printf '%s\n' "$@" | sort -g | tail -n 1; }
+jget() { # file key[.key...]
+  python3 -c '
+import json, sys
+value = json.load(open(sys.argv[1]))
+for key in sys.argv[2].split("."):
+    value = value[key]
+print(value)' "$1" "$2"
+}
+xfer() { # proto op name count -> GB/s
+  local out=$WORK/out/xfer.json
+  timeout 300 python3 "$CLIENT" xfer --proto "$1" --op "$2" --port "$3" --name "$4" \
+    --file "$FILES/big.bin" --count "$5" >"$out"
+  calc "$(jget "$out" bytes) / $(jget "$out" seconds) / 1e9" 3
+}
+iperf() { # extra-args... -> GB/s received
+  local out=$WORK/out/iperf.json
+  timeout $((IPERF_SECS + 30)) iperf3 -c 127.0.0.1 -p "$IPERF_PORT" -l 1M -t "$IPERF_SECS" \
+    -J "$@" >"$out"
+  calc "$(jget "$out" end.sum_received.bits_per_second) / 8e9" 3
+}
+verdict() { # condition-expression-for-awk -> met/missed
+  if awk "BEGIN { exit !($1) }"; then echo "met"; else echo "**missed**"; fi
+}
+
+# ---------------------------------------------------------------- start
+
+say "ferry $FERRY on 127.0.0.1:$FERRY_PORT, nginx on :$NGINX_PORT, iperf3 on :$IPERF_PORT"
+start_ferry
+start_nginx
+iperf3 -s -B 127.0.0.1 -p "$IPERF_PORT" >"$WORK/iperf3.log" 2>&1 &
+IPERF_PID=$!
+wait_port "$IPERF_PORT"
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+say "repetitions: $REPS$([[ $QUICK -eq 1 ]] && echo ' (quick)'); load average: $LOAD_START"
+
+# Warm both servers and the page cache.
+xfer ferry get "$FERRY_PORT" big.bin 1 >/dev/null
+xfer http get "$NGINX_PORT" big.bin 1 >/dev/null
+
+# ---------------------------------------------------------------- 1. GET
+
+say "1. single-stream GET of the 1 GiB file (${GET_COUNT}x per repetition, same client for both)"
+G_FERRY=() G_NGINX=() G_IPERF=()
+for ((r = 0; r < REPS; r++)); do
+  for ((k = 0; k < 3; k++)); do
+    case $(((k + r) % 3)) in
+      0) G_FERRY+=("$(xfer ferry get "$FERRY_PORT" big.bin "$GET_COUNT")") ;;
+      1) G_NGINX+=("$(xfer http get "$NGINX_PORT" big.bin "$GET_COUNT")") ;;
+      2) G_IPERF+=("$(iperf -R)") ;;
+    esac
+  done
+  say "   rep $((r + 1)): ferry ${G_FERRY[r]}  nginx ${G_NGINX[r]}  iperf3 -R ${G_IPERF[r]} GB/s"
+done
+timeout $((CHECK_SECS + 120)) "$FERRY" bench --server "127.0.0.1:$FERRY_PORT" --op get --size 1G \
+  --connections 1 --duration "$CHECK_SECS" --json >"$WORK/out/bench-get.json" || true
+G_BENCH=$(calc "$(jget "$WORK/out/bench-get.json" mb_per_sec) / 1000" 3)
+G_BENCH_P50=$(calc "$BIG_BYTES / $(jget "$WORK/out/bench-get.json" latency_us.p50) / 1000" 3)
+say "   cross-check: ferry bench --op get --size 1G --connections 1: $G_BENCH GB/s" \
+  "(1 GiB / p50 latency: $G_BENCH_P50 GB/s)"
+CURL_GET=$(timeout 120 curl -s -o /dev/null -w '%{speed_download}' "http://127.0.0.1:$NGINX_PORT/big.bin")
+CURL_GET=$(calc "$CURL_GET / 1e9" 3)
+say "   cross-check: curl -o /dev/null from nginx: $CURL_GET GB/s"
+rm -f "$FILES/bench/object-$BIG_BYTES"
+
+# ---------------------------------------------------------------- 2. PUT
+
+say "2. single-stream PUT of 1 GiB (${PUT_COUNT}x per repetition, sendfile from the page cache)"
+P_FERRY=() P_NGINX=() P_IPERF=()
+for ((r = 0; r < REPS; r++)); do
+  for ((k = 0; k < 3; k++)); do
+    case $(((k + r) % 3)) in
+      0) P_FERRY+=("$(xfer ferry put "$FERRY_PORT" put/ferry.bin "$PUT_COUNT")") ;;
+      1) P_NGINX+=("$(xfer http put "$NGINX_PORT" put/nginx.bin "$PUT_COUNT")") ;;
+      2) P_IPERF+=("$(iperf)") ;;
+    esac
+  done
+  say "   rep $((r + 1)): ferry ${P_FERRY[r]}  nginx ${P_NGINX[r]}  iperf3 ${P_IPERF[r]} GB/s"
+done
+cmp -s "$FILES/put/ferry.bin" "$FILES/big.bin" || die "ferry stored a different file"
+cmp -s "$FILES/put/nginx.bin" "$FILES/big.bin" || die "nginx stored a different file"
+timeout $((CHECK_SECS + 120)) "$FERRY" bench --server "127.0.0.1:$FERRY_PORT" --op put --size 1G \
+  --connections 1 --duration "$CHECK_SECS" --json >"$WORK/out/bench-put.json" || true
+P_BENCH=$(calc "$(jget "$WORK/out/bench-put.json" mb_per_sec) / 1000" 3)
+P_BENCH_P50=$(calc "$BIG_BYTES / $(jget "$WORK/out/bench-put.json" latency_us.p50) / 1000" 3)
+say "   cross-check: ferry bench --op put --size 1G --connections 1: $P_BENCH GB/s" \
+  "(1 GiB / p50 latency: $P_BENCH_P50 GB/s)"
+CURL_PUT=$(timeout 120 curl -s -o /dev/null -w '%{speed_upload}' -T "$FILES/big.bin" \
+  "http://127.0.0.1:$NGINX_PORT/put/curl.bin")
+CURL_PUT=$(calc "$CURL_PUT / 1e9" 3)
+say "   cross-check: curl -T to nginx: $CURL_PUT GB/s"
+rm -rf "$FILES/put" "$FILES/bench"
+
+# ---------------------------------------------------------------- 3. 4 KiB
+
+say "3. 4 KiB GETs, 100 keep-alive connections, ${SMALL_SECS}s runs (ferry bench / wrk -t2)"
+S_FRPS=() S_NRPS=() S_FCPU=() S_NCPU=() S_ERR=()
+small_ferry() {
+  local before after out=$WORK/out/small-ferry.json ops
+  before=$(cpu_ticks "$FERRY_PID")
+  timeout $((SMALL_SECS + 60)) "$FERRY" bench --server "127.0.0.1:$FERRY_PORT" --op get --size 4K \
+    --connections 100 --duration "$SMALL_SECS" --json >"$out" || true
+  after=$(cpu_ticks "$FERRY_PID")
+  ops=$(jget "$out" ops)
+  S_FRPS+=("$(jget "$out" ops_per_sec)")
+  S_FCPU+=("$(calc "($after - $before) * 1e6 / $CLK_TCK / $ops" 2)")
+  S_ERR+=("ferry:$(jget "$out" errors)")
+}
+small_nginx() {
+  local before after out=$WORK/out/small-nginx.txt reqs
+  # shellcheck disable=SC2046 # word splitting of the pid list is intended
+  before=$(cpu_ticks $(nginx_pids))
+  timeout $((SMALL_SECS + 60)) wrk -t2 -c100 -d"${SMALL_SECS}s" \
+    "http://127.0.0.1:$NGINX_PORT/small.bin" >"$out" || true
+  # shellcheck disable=SC2046
+  after=$(cpu_ticks $(nginx_pids))
+  reqs=$(awk '/requests in/ {print $1}' "$out")
+  S_NRPS+=("$(awk '/^Requests\/sec:/ {print $2}' "$out")")
+  S_NCPU+=("$(calc "($after - $before) * 1e6 / $CLK_TCK / $reqs" 2)")
+  S_ERR+=("nginx:$(awk '/Socket errors|Non-2xx/ {printf "%s ", $0}' "$out")")
+}
+for ((r = 0; r < REPS; r++)); do
+  if ((r % 2 == 0)); then small_ferry; small_nginx; else small_nginx; small_ferry; fi
+  say "   rep $((r + 1)): ferry ${S_FRPS[r]} req/s ${S_FCPU[r]} µs CPU/req;" \
+    "nginx ${S_NRPS[r]} req/s ${S_NCPU[r]} µs CPU/req"
+done
+S_ERRORS=$(printf '%s\n' "${S_ERR[@]}" | grep -v -e '^ferry:0$' -e '^nginx:$' || true)
+
+# ---------------------------------------------------------------- 4. idle
+
+say "4. $IDLE_CONNS idle connections (fresh servers each repetition; one 4 KiB GET per connection, then idle)"
+I_FERRY=() I_NGINX=() I_NOTE=""
+idle_run() { # proto port: sets IDLE_RESULT, bytes of RSS per connection
+  local proto=$1 port=$2 before after ready=$WORK/out/ready pids
+  if [[ $proto == ferry ]]; then pids=$FERRY_PID; else pids=$(nginx_pids); fi
+  # warm-up: a few requests, so buffers touched on first use are counted
+  # before, not charged to the idle connections
+  timeout 60 python3 "$CLIENT" xfer --proto "$proto" --op get --port "$port" --name small.bin \
+    --count 10 >/dev/null
+  timeout 60 python3 "$CLIENT" xfer --proto "$proto" --op get --port "$port" --name medium.bin \
+    --count 2 >/dev/null
+  sleep 0.5
+  # shellcheck disable=SC2086
+  before=$(status_kb VmRSS $pids)
+  rm -f "$ready"
+  python3 "$CLIENT" hold --proto "$proto" --port "$port" --name small.bin \
+    --count "$IDLE_CONNS" --ready-file "$ready" >/dev/null 2>"$WORK/out/hold.err" &
+  HOLD_PID=$!
+  local i
+  for ((i = 0; i < 1200; i++)); do
+    [[ -f $ready ]] && break
+    sleep 0.1
+  done
+  [[ -f $ready ]] || die "the idle-connection client did not finish connecting in 120 s"
+  sleep 1
+  # shellcheck disable=SC2086
+  after=$(status_kb VmRSS $pids)
+  stop_pid "$HOLD_PID"
+  HOLD_PID=""
+  read -r _ held _ failed <"$ready"
+  if [[ $held != "$IDLE_CONNS" ]]; then
+    I_NOTE+=" $proto held only $held (failed $failed: $(head -c 200 "$WORK/out/hold.err"))."
+  fi
+  IDLE_RESULT=$(calc "($after - $before) * 1024 / $held" 0)
+}
+for ((r = 0; r < REPS; r++)); do
+  restart_servers
+  idle_run ferry "$FERRY_PORT"
+  I_FERRY+=("$IDLE_RESULT")
+  idle_run http "$NGINX_PORT"
+  I_NGINX+=("$IDLE_RESULT")
+  say "   rep $((r + 1)): ferry ${I_FERRY[r]} B/conn  nginx ${I_NGINX[r]} B/conn"
+done
+
+# ---------------------------------------------------------------- 5. 10k x 1 MiB
+
+say "5. $BURST_CONNS concurrent 1 MiB GETs"
+B_OK=() B_ERR=() B_MB=() B_PEAK=() B_OPS=()
+C_DONE=() C_ERR=() C_MB=() C_PEAK=() C_SECS=()
+N_DONE=() N_ERR=() N_MB=() N_PEAK=() N_SECS=()
+W_REQ=() W_ERR=() W_MB=() W_PEAK=()
+for ((r = 0; r < REPS; r++)); do
+  restart_servers
+  # (a) ferry bench, the figure the targets refer to
+  out=$WORK/out/burst-bench.json
+  reset_peak "$FERRY_PID"
+  timeout $((BIG_SECS + 120)) "$FERRY" bench --server "127.0.0.1:$FERRY_PORT" --op get --size 1M \
+    --connections "$BURST_CONNS" --duration "$BIG_SECS" --json >"$out" || true
+  B_PEAK+=("$(calc "$(status_kb VmHWM "$FERRY_PID") / 1024" 1)")
+  B_OK+=("$(jget "$out" connected)")
+  B_ERR+=("$(jget "$out" errors)")
+  B_OPS+=("$(jget "$out" ops)")
+  B_MB+=("$(jget "$out" mb_per_sec)")
+  sleep 1
+  # (b) one GET in flight on each of 10k connections at once, every answer
+  # checked, same client for both servers
+  for proto in ferry http; do
+    if [[ $proto == ferry ]]; then pids=$FERRY_PID port=$FERRY_PORT; else pids=$(nginx_pids) port=$NGINX_PORT; fi
+    # shellcheck disable=SC2086
+    reset_peak $pids
+    out=$WORK/out/burst-$proto.json
+    timeout 180 python3 "$CLIENT" burst --proto "$proto" --port "$port" --name medium.bin \
+      --count "$BURST_CONNS" --timeout 90 >"$out"
+    # shellcheck disable=SC2086
+    peak=$(calc "$(status_kb VmHWM $pids) / 1024" 1)
+    if [[ $proto == ferry ]]; then
+      C_DONE+=("$(jget "$out" completed)") C_ERR+=("$(jget "$out" errors)")
+      C_MB+=("$(jget "$out" mb_per_sec)") C_PEAK+=("$peak") C_SECS+=("$(jget "$out" seconds)")
+    else
+      N_DONE+=("$(jget "$out" completed)") N_ERR+=("$(jget "$out" errors)")
+      N_MB+=("$(jget "$out" mb_per_sec)") N_PEAK+=("$peak") N_SECS+=("$(jget "$out" seconds)")
+    fi
+    sleep 1
+  done
+  # (c) nginx under wrk -c10000 (optional comparison for (a))
+  # shellcheck disable=SC2046
+  reset_peak $(nginx_pids)
+  out=$WORK/out/burst-wrk.txt
+  timeout $((BIG_SECS + 120)) wrk -t2 -c"$BURST_CONNS" -d"${BIG_SECS}s" --timeout 60s \
+    "http://127.0.0.1:$NGINX_PORT/medium.bin" >"$out" 2>&1 || true
+  # shellcheck disable=SC2046
+  W_PEAK+=("$(calc "$(status_kb VmHWM $(nginx_pids)) / 1024" 1)")
+  reqs=$(awk '/requests in/ {print $1}' "$out")
+  secs=$(awk '/requests in/ {sub(/s,?$/, "", $4); print $4}' "$out")
+  W_REQ+=("$reqs")
+  W_MB+=("$(calc "$reqs * 1.048576 / $secs" 1)")
+  W_ERR+=("$(awk '/Socket errors/ {gsub(/,/, ""); print $4 + $6 + $8 + $10; f = 1} END {if (!f) print 0}' "$out")")
+  say "   rep $((r + 1)): ferry bench: ${B_OK[r]} connected, ${B_OPS[r]} GETs, ${B_ERR[r]} errors," \
+    "${B_MB[r]} MB/s, peak RSS ${B_PEAK[r]} MiB"
+  say "          burst ferry: ${C_DONE[r]}/$BURST_CONNS done, ${C_ERR[r]} errors, ${C_SECS[r]} s," \
+    "${C_MB[r]} MB/s, peak ${C_PEAK[r]} MiB | burst nginx: ${N_DONE[r]}/$BURST_CONNS," \
+    "${N_ERR[r]} errors, ${N_SECS[r]} s, ${N_MB[r]} MB/s, peak ${N_PEAK[r]} MiB"
+  say "          wrk -c$BURST_CONNS nginx: ${W_REQ[r]} GETs, ${W_ERR[r]} socket errors," \
+    "${W_MB[r]} MB/s, peak ${W_PEAK[r]} MiB"
+done
+
+LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
+ELAPSED=$((SECONDS - STARTED))
+
+# ---------------------------------------------------------------- report
+
+spread() { # decimals values... -> "median [min–max]" (just the value if only one)
+  local d=$1 lo hi mid
+  shift
+  lo=$(calc "$(printf '%s\n' "$@" | sort -g | head -n 1)" "$d")
+  hi=$(calc "$(max_of "$@")" "$d")
+  mid=$(calc "$(median "$@")" "$d")
+  if [[ $# -gt 1 ]]; then echo "$mid [$lo–$hi]"; else echo "$mid"; fi
+}
+paired() { # array-name array-name -> median over repetitions of a[i] / b[i]
+  local -n pa=$1 pb=$2
+  local i ratios=()
+  for ((i = 0; i < ${#pa[@]}; i++)); do
+    ratios+=("$(calc "${pa[i]} / ${pb[i]}" 4)")
+  done
+  calc "$(median "${ratios[@]}")" 2
+}
+ok_word() { if [[ $1 -eq 1 ]]; then echo "${2:-met}"; else echo "**${3:-missed}**"; fi; }
+
+R_GN=$(paired G_FERRY G_NGINX) R_GI=$(paired G_FERRY G_IPERF)
+R_PN=$(paired P_FERRY P_NGINX) R_PI=$(paired P_FERRY P_IPERF)
+R_SC=$(paired S_FCPU S_NCPU) R_SR=$(paired S_FRPS S_NRPS)
+R_I=$(paired I_FERRY I_NGINX) R_C=$(paired C_MB N_MB)
+IF=$(median "${I_FERRY[@]}")
+BPKMAX=$(max_of "${B_PEAK[@]}") CPKMAX=$(max_of "${C_PEAK[@]}")
+
+bench_all_ok=1 burst_all_ok=1 n_all_ok=1
+for ((r = 0; r < REPS; r++)); do
+  [[ ${B_OK[r]} == "$BURST_CONNS" && ${B_ERR[r]} == 0 ]] || bench_all_ok=0
+  [[ ${C_DONE[r]} == "$BURST_CONNS" && ${C_ERR[r]} == 0 ]] || burst_all_ok=0
+  [[ ${N_DONE[r]} == "$BURST_CONNS" && ${N_ERR[r]} == 0 ]] || n_all_ok=0
+done
+all_ok=$((bench_all_ok && burst_all_ok))
+
+echo
+echo "## ferry vs nginx vs loopback TCP"
+echo
+echo "- date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
+echo "- machine: $(nproc) CPUs, $(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)," \
+  "$(awk '/^MemTotal:/ {printf "%.1f GiB RAM", $2 / 1048576}' /proc/meminfo), kernel $(uname -r)"
+echo "- load average at start / end: $LOAD_START / $LOAD_END"
+echo "- versions: $(nginx -v 2>&1 | sed 's/^nginx version: //'), $(wrk -v 2>&1 | head -n 1 | cut -d' ' -f1-2)," \
+  "$(iperf3 --version | head -n 1 | cut -d' ' -f1-2), python $(python3 -c 'import platform; print(platform.python_version())')"
+echo "- files on $(stat -f -c %T "$WORK") ($BASE); $REPS repetitions$([[ $QUICK -eq 1 ]] && echo ' (--quick)'); run took ${ELAPSED}s"
+echo "- open-files limit $NOFILE; nginx: 1 worker, worker_connections $WORKER_CONNECTIONS, sendfile, tcp_nopush, dav PUT"
+echo
+echo "Cells: median [min–max] over the repetitions. Ratios: median over repetitions of the"
+echo "ferry/other ratio within each repetition (the runs of one repetition are back to back)."
+echo "A load average above the CPU count means other work shared the machine: expect wide ranges."
+echo
+echo "| # | measurement | ferry | nginx | reference | ratio (ferry / other) | target | result |"
+echo "|---|---|---|---|---|---|---|---|"
+echo "| 1 | GET 1 GiB, 1 connection (GB/s) | $(spread 3 "${G_FERRY[@]}") | $(spread 3 "${G_NGINX[@]}") | iperf3 -R: $(spread 3 "${G_IPERF[@]}") | ×$R_GN nginx, ×$R_GI iperf3 | ≥1.2× nginx, ≥0.8× iperf3 | nginx $(verdict "$R_GN >= 1.2"), iperf3 $(verdict "$R_GI >= 0.8") |"
+echo "| 2 | PUT 1 GiB, 1 connection (GB/s) | $(spread 3 "${P_FERRY[@]}") | $(spread 3 "${P_NGINX[@]}") | iperf3: $(spread 3 "${P_IPERF[@]}") | ×$R_PN nginx, ×$R_PI iperf3 | ≥4× nginx, ≥0.6× iperf3 | nginx $(verdict "$R_PN >= 4"), iperf3 $(verdict "$R_PI >= 0.6") |"
+echo "| 3 | 4 KiB GET, 100 conns: server CPU per request (µs) | $(spread 2 "${S_FCPU[@]}") | $(spread 2 "${S_NCPU[@]}") | | ×$R_SC | ≤0.8× nginx | $(verdict "$R_SC <= 0.8") |"
+echo "| 3 | 4 KiB GET, 100 conns: requests/s (ferry bench / wrk -t2) | $(spread 0 "${S_FRPS[@]}") | $(spread 0 "${S_NRPS[@]}") | | ×$R_SR | (generators differ) | |"
+echo "| 4 | $IDLE_CONNS idle connections: RSS growth per connection (B) | $(spread 0 "${I_FERRY[@]}") | $(spread 0 "${I_NGINX[@]}") | | ×$R_I | ≤256 B | $(verdict "$IF <= 256") |"
+echo "| 5 | 10k × 1 MiB GET, ferry bench ${BIG_SECS}s: connected / errors, all repetitions | $(ok_word "$bench_all_ok" "10000 / 0" "see log") | | | | all complete, 0 errors | $(ok_word "$all_ok") (with the burst row) |"
+echo "| 5 | 10k × 1 MiB GET, ferry bench: GETs completed in ${BIG_SECS}s | $(spread 0 "${B_OPS[@]}") | wrk -c10k: $(spread 0 "${W_REQ[@]}") | | | | |"
+echo "| 5 | 10k × 1 MiB GET, ferry bench: aggregate (MB/s) | $(spread 0 "${B_MB[@]}") | wrk -c10k: $(spread 0 "${W_MB[@]}") | | | | |"
+echo "| 5 | 10k × 1 MiB GET, ferry bench: peak server RSS (MiB) | $(spread 1 "${B_PEAK[@]}") | wrk -c10k: $(spread 1 "${W_PEAK[@]}") | | | <64 MiB (max) | $(verdict "$BPKMAX < 64") |"
+echo "| 5 | 10k × 1 MiB GET, one burst, every answer read: all complete | $(ok_word "$burst_all_ok" "yes" "no, see log") | $(ok_word "$n_all_ok" "yes" "no, see log") | | | all complete, 0 errors | $(ok_word "$burst_all_ok") |"
+echo "| 5 | 10k × 1 MiB GET, one burst: aggregate (MB/s) | $(spread 0 "${C_MB[@]}") | $(spread 0 "${N_MB[@]}") | | ×$R_C | | |"
+echo "| 5 | 10k × 1 MiB GET, one burst: peak server RSS (MiB) | $(spread 1 "${C_PEAK[@]}") | $(spread 1 "${N_PEAK[@]}") | | | <64 MiB (max) | $(verdict "$CPKMAX < 64") |"
+echo
+echo "Notes:"
+echo "- 1/2: one client program drives both servers (benches/compare_client.py: one keep-alive"
+echo "  connection, ${GET_COUNT}× GET / ${PUT_COUNT}× PUT of 1 GiB back to back, 256 KiB recv_into buffer"
+echo "  for GET, sendfile(2) from the page cache for PUT); GB = 10^9 bytes. Cross-checks, one run each:"
+echo "  ferry bench GET $G_BENCH GB/s and PUT $P_BENCH GB/s as it reports them (it counts only transfers"
+echo "  completed within ${CHECK_SECS}s, so it under-reports 1 GiB ones), or $G_BENCH_P50 and $P_BENCH_P50 GB/s"
+echo "  taken as 1 GiB / its p50 latency; curl -o /dev/null from nginx $CURL_GET GB/s;"
+echo "  curl -T to nginx $CURL_PUT GB/s. iperf3 runs -l 1M for ${IPERF_SECS}s (-R for GET: server sends)."
+echo "- 3: server CPU = utime+stime from /proc/<pid>/stat (1/$CLK_TCK s ticks; nginx: master + worker)"
+if awk "BEGIN { exit !($R_SR >= 1) }"; then
+  faster="ferry bench (1 thread) drove ferry harder than wrk (2 threads) drove nginx, which if anything flatters ferry"
+else
+  faster="wrk (2 threads) drove nginx harder than ferry bench (1 thread) drove ferry, which if anything flatters nginx"
+fi
+echo "  over the whole load-generator run, divided by the requests it reports. The load generators"
+echo "  share the $(nproc) CPUs with the server, so requests/s mostly measures them. A server's CPU per"
+echo "  request falls when it is driven harder (more events per epoll_wait); here $faster."
+if [[ -n $S_ERRORS ]]; then echo "  Errors: $S_ERRORS"; fi
+echo "- 4: VmRSS (nginx: master + worker) before and after a separate client opened $IDLE_CONNS connections,"
+echo "  made one 4 KiB GET on each and left them idle; fresh servers each repetition, warmed up first"
+echo "  (without the GET the figures are the same to a byte or two).${I_NOTE}"
+echo "- 5: peak RSS = VmHWM after resetting it (clear_refs) before each run${PEAK_NOTE}; target judged on the"
+echo "  maximum over repetitions. ferry bench counts only GETs completed within its ${BIG_SECS}s, and"
+echo "  with 10k answers sharing the link fairly none completes in the first seconds, so its MB/s"
+echo "  is low by the data still in flight at the end; nor does it report requests still unfinished"
+echo "  when its drain ends. The burst run (one GET on each of $BURST_CONNS connections at once, every"
+echo "  answer read to the end, same client for both servers) is what shows that all complete."
