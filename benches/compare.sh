@@ -16,7 +16,10 @@
 #      server's CPU time per request (utime+stime from /proc/<pid>/stat);
 #   4. 10,000 idle connections: server RSS growth per connection;
 #   5. 10,000 concurrent 1 MiB GETs: completion, errors, peak server RSS,
-#      aggregate MB/s.
+#      aggregate MB/s;
+#   6. HTTP: wrk against ferry's HTTP listener and against nginx on the same
+#      4 KiB and 1 MiB files, 100 keep-alive connections: requests/s and
+#      server CPU per request.
 #
 # Every figure is the median of the repetitions (default 5), taken in
 # interleaved order so both servers see the same machine noise; a markdown
@@ -231,7 +234,7 @@ head -c $((1 << 20)) /dev/urandom >"$FILES/medium.bin"
 head -c 4096 /dev/urandom >"$FILES/small.bin"
 BIG_BYTES=$((1 << 30))
 
-read -r FERRY_PORT NGINX_PORT IPERF_PORT < <(python3 "$CLIENT" port --count 3)
+read -r FERRY_PORT NGINX_PORT IPERF_PORT FERRY_HTTP_PORT < <(python3 "$CLIENT" port --count 4)
 
 WORKER_CONNECTIONS=$((NOFILE - 100))
 ((WORKER_CONNECTIONS > 16384)) && WORKER_CONNECTIONS=16384
@@ -286,7 +289,8 @@ wait_port() { # port: until something accepts on it (10 s at most)
 }
 
 start_ferry() {
-  "$FERRY" serve --listen "127.0.0.1:$FERRY_PORT" --root "$FILES" --log-level warn \
+  "$FERRY" serve --listen "127.0.0.1:$FERRY_PORT" --http "127.0.0.1:$FERRY_HTTP_PORT" \
+    --root "$FILES" --log-level warn \
     >>"$WORK/ferry.log" 2>&1 &
   FERRY_PID=$!
   wait_port "$FERRY_PORT"
@@ -586,6 +590,39 @@ for ((r = 0; r < REPS; r++)); do
     "${W_MB[r]} MB/s, peak ${W_PEAK[r]} MiB"
 done
 
+# ---------------------------------------------------------------- 6. HTTP
+
+say "6. HTTP: wrk -t2 -c100 against ferry --http and nginx, 4 KiB and 1 MiB, ${SMALL_SECS}s runs"
+declare -A H_RPS H_CPU
+http_run() { # server port pids file -> appends "rps cpu" to H_RPS/H_CPU[server-file]
+  local server=$1 port=$2 pids=$3 file=$4 before after out=$WORK/out/http.txt reqs
+  # shellcheck disable=SC2086 # word splitting of the pid list is intended
+  before=$(cpu_ticks $pids)
+  timeout $((SMALL_SECS + 60)) wrk -t2 -c100 -d"${SMALL_SECS}s" \
+    "http://127.0.0.1:$port/$file" >"$out" 2>&1 || true
+  # shellcheck disable=SC2086
+  after=$(cpu_ticks $pids)
+  reqs=$(awk '/requests in/ {print $1}' "$out")
+  H_RPS[$server-$file]+="$(awk '/^Requests\/sec:/ {print $2}' "$out") "
+  H_CPU[$server-$file]+="$(calc "($after - $before) * 1e6 / $CLK_TCK / $reqs" 2) "
+  if grep -q -e 'Socket errors' -e 'Non-2xx' "$out"; then
+    H_ERR+="$server $file: $(grep -e 'Socket errors' -e 'Non-2xx' "$out" | tr '\n' ' ')"
+  fi
+}
+H_ERR=""
+for ((r = 0; r < REPS; r++)); do
+  for file in small.bin medium.bin; do
+    if ((r % 2 == 0)); then
+      http_run ferry "$FERRY_HTTP_PORT" "$FERRY_PID" "$file"
+      http_run nginx "$NGINX_PORT" "$(nginx_pids)" "$file"
+    else
+      http_run nginx "$NGINX_PORT" "$(nginx_pids)" "$file"
+      http_run ferry "$FERRY_HTTP_PORT" "$FERRY_PID" "$file"
+    fi
+  done
+  say "   rep $((r + 1)) done"
+done
+
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
 ELAPSED=$((SECONDS - STARTED))
 
@@ -654,6 +691,13 @@ echo "| 5 | 10k × 1 MiB GET, ferry bench: peak server RSS (MiB) | $(spread 1 "$
 echo "| 5 | 10k × 1 MiB GET, one burst, every answer read: all complete | $(ok_word "$burst_all_ok" "yes" "no, see log") | $(ok_word "$n_all_ok" "yes" "no, see log") | | | all complete, 0 errors | $(ok_word "$burst_all_ok") |"
 echo "| 5 | 10k × 1 MiB GET, one burst: aggregate (MB/s) | $(spread 0 "${C_MB[@]}") | $(spread 0 "${N_MB[@]}") | | ×$R_C | | |"
 echo "| 5 | 10k × 1 MiB GET, one burst: peak server RSS (MiB) | $(spread 1 "${C_PEAK[@]}") | $(spread 1 "${N_PEAK[@]}") | | | <64 MiB (max) | $(verdict "$CPKMAX < 64") |"
+for file in small.bin medium.bin; do
+  label=$([[ $file == small.bin ]] && echo "4 KiB" || echo "1 MiB")
+  # shellcheck disable=SC2206 # the values are plain numbers
+  FR=(${H_RPS[ferry-$file]}) NR=(${H_RPS[nginx-$file]}) FC=(${H_CPU[ferry-$file]}) NC=(${H_CPU[nginx-$file]})
+  echo "| 6 | HTTP $label GET, wrk -c100: requests/s | $(spread 0 "${FR[@]}") | $(spread 0 "${NR[@]}") | | ×$(paired FR NR) | | |"
+  echo "| 6 | HTTP $label GET, wrk -c100: server CPU per request (µs) | $(spread 2 "${FC[@]}") | $(spread 2 "${NC[@]}") | | ×$(paired FC NC) | | |"
+done
 echo
 echo "Notes:"
 echo "- 1/2: one client program drives both servers (benches/compare_client.py: one keep-alive"
@@ -676,6 +720,7 @@ if [[ -n $S_ERRORS ]]; then echo "  Errors: $S_ERRORS"; fi
 echo "- 4: VmRSS (nginx: master + worker) before and after a separate client opened $IDLE_CONNS connections,"
 echo "  made one 4 KiB GET on each and left them idle; fresh servers each repetition, warmed up first"
 echo "  (without the GET the figures are the same to a byte or two).${I_NOTE}"
+echo "- 6: the same load generator (wrk) for both servers; zero errors expected.${H_ERR:+ Errors: $H_ERR}"
 echo "- 5: peak RSS = VmHWM after resetting it (clear_refs) before each run${PEAK_NOTE}; target judged on the"
 echo "  maximum over repetitions. ferry bench counts only GETs completed within its ${BIG_SECS}s, and"
 echo "  with 10k answers sharing the link fairly none completes in the first seconds, so its MB/s"
