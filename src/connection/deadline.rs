@@ -25,59 +25,55 @@ enum Phase {
     Closing,
 }
 
-/// Bytes moved since a window of the rate check began.
+/// The deadline of the current phase, besides the idle timeout.
 #[derive(Debug, Clone, Copy)]
-struct RateWindow {
-    started: Instant,
-    bytes: u64,
+enum Clock {
+    /// None: resting between requests, or closing.
+    Off,
+    /// A request line began arriving at this instant.
+    Header(Instant),
+    /// A body is moving: bytes moved since this rate window began.
+    Body { started: Instant, bytes: u64 },
 }
 
 /// The times a connection's deadlines are computed from.
 #[derive(Debug)]
 pub(super) struct Timing {
     last_progress: Instant,
-    header_started: Option<Instant>,
-    window: Option<RateWindow>,
-    /// When the reactor's timer heap will next look at this connection.
-    scheduled: Instant,
+    clock: Clock,
+    /// When the reactor's timer heap will next look at this connection, in
+    /// the heap's own unit (see `server/timers.rs`).
+    scheduled: u64,
 }
 
 impl Timing {
     pub(super) fn new(now: Instant) -> Timing {
         Timing {
             last_progress: now,
-            header_started: None,
-            window: None,
-            scheduled: now,
+            clock: Clock::Off,
+            scheduled: 0,
         }
     }
 
     /// Bytes moved: resets the idle timer and counts towards the rate.
-    pub(super) fn progressed(&mut self, now: Instant, bytes: usize) {
+    pub(super) fn progressed(&mut self, now: Instant, moved: usize) {
         self.last_progress = now;
-        if let Some(window) = &mut self.window {
-            window.bytes += bytes as u64;
+        if let Clock::Body { bytes, .. } = &mut self.clock {
+            *bytes += moved as u64;
         }
     }
 
     fn enter(&mut self, phase: Phase, now: Instant) {
-        match phase {
-            Phase::PartialHeader => {
-                self.header_started.get_or_insert(now);
-                self.window = None;
-            }
-            Phase::Body => {
-                self.header_started = None;
-                self.window.get_or_insert(RateWindow {
-                    started: now,
-                    bytes: 0,
-                });
-            }
-            Phase::BetweenRequests | Phase::Closing => {
-                self.header_started = None;
-                self.window = None;
-            }
-        }
+        self.clock = match (phase, self.clock) {
+            (Phase::PartialHeader, clock @ Clock::Header(_)) => clock,
+            (Phase::PartialHeader, _) => Clock::Header(now),
+            (Phase::Body, clock @ Clock::Body { .. }) => clock,
+            (Phase::Body, _) => Clock::Body {
+                started: now,
+                bytes: 0,
+            },
+            (Phase::BetweenRequests | Phase::Closing, _) => Clock::Off,
+        };
     }
 }
 
@@ -102,14 +98,14 @@ impl Connection {
     /// The earliest moment one of this connection's deadlines can pass.
     pub fn deadline(&self, config: &Config) -> Instant {
         let timing = &self.timing;
-        let mut at = timing.last_progress + config.idle_timeout;
-        if let Some(started) = timing.header_started {
-            at = at.min(started + config.header_timeout);
+        let idle = timing.last_progress + config.idle_timeout;
+        match timing.clock {
+            Clock::Header(started) => idle.min(started + config.header_timeout),
+            Clock::Body { started, .. } if config.min_rate > 0 => {
+                idle.min(started + config.rate_window)
+            }
+            _ => idle,
         }
-        if let Some(window) = timing.window.filter(|_| config.min_rate > 0) {
-            at = at.min(window.started + config.rate_window);
-        }
-        at
     }
 
     /// Checks the deadlines at `now`: `Some(reason)` if the connection must
@@ -119,41 +115,40 @@ impl Connection {
         if now >= timing.last_progress + config.idle_timeout {
             return Some(format!("no progress for {}", secs(config.idle_timeout)));
         }
-        if let Some(started) = timing.header_started
-            && now >= started + config.header_timeout
-        {
-            return Some(format!(
+        match timing.clock {
+            Clock::Header(started) if now >= started + config.header_timeout => Some(format!(
                 "request line not complete after {}",
                 secs(config.header_timeout)
-            ));
-        }
-        if let Some(window) = timing.window.filter(|_| config.min_rate > 0) {
-            let elapsed = now.duration_since(window.started);
-            if elapsed >= config.rate_window {
-                let needed = config.min_rate as f64 * elapsed.as_secs_f64();
-                if (window.bytes as f64) < needed {
+            )),
+            Clock::Body { started, bytes } if config.min_rate > 0 => {
+                let elapsed = now.duration_since(started);
+                if elapsed < config.rate_window {
+                    return None;
+                }
+                let rate = bytes as f64 / elapsed.as_secs_f64();
+                if rate < config.min_rate as f64 {
                     return Some(format!(
-                        "body moving at {:.0} bytes/s, under the {} bytes/s minimum",
-                        window.bytes as f64 / elapsed.as_secs_f64(),
+                        "body moving at {rate:.0} bytes/s, under the {} bytes/s minimum",
                         config.min_rate
                     ));
                 }
-                timing.window = Some(RateWindow {
+                timing.clock = Clock::Body {
                     started: now,
                     bytes: 0,
-                });
+                };
+                None
             }
+            _ => None,
         }
-        None
     }
 
     /// When the timer heap will next look at this connection.
-    pub fn scheduled(&self) -> Instant {
+    pub fn scheduled(&self) -> u64 {
         self.timing.scheduled
     }
 
     /// Records that the timer heap has an entry for this connection at `at`.
-    pub fn set_scheduled(&mut self, at: Instant) {
+    pub fn set_scheduled(&mut self, at: u64) {
         self.timing.scheduled = at;
     }
 }

@@ -572,4 +572,4 @@ fn clamp_to(left: u64, available: usize) -> usize {
 }
 
 /// A connection at rest must stay small: thousands of them are the point.
-const _: () = assert!(std::mem::size_of::<Connection>() <= 216);
+const _: () = assert!(std::mem::size_of::<Connection>() <= 192);

@@ -18,6 +18,8 @@ use std::time::{Duration, Instant};
 use log::warn;
 
 use super::Server;
+#[cfg(doc)]
+use crate::connection::Connection;
 
 /// The heap.
 pub(super) struct Timers {
@@ -34,14 +36,20 @@ impl Timers {
     }
 
     /// Adds an entry for connection `key`/`id` due at `at` (rounded up to
-    /// the millisecond); returns the instant it was stored as.
-    pub(super) fn push(&mut self, at: Instant, key: usize, id: u64) -> Instant {
+    /// the millisecond); returns the time it was stored as, in milliseconds
+    /// since the epoch, for [`Connection::set_scheduled`].
+    pub(super) fn push(&mut self, at: Instant, key: usize, id: u64) -> u64 {
         let since = at.saturating_duration_since(self.epoch);
         let millis = u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
             + u64::from(!since.subsec_nanos().is_multiple_of(1_000_000));
         let key = u32::try_from(key).unwrap_or(u32::MAX);
         self.heap.push(Reverse((millis, key, id as u32)));
-        self.instant(millis)
+        millis
+    }
+
+    /// `at` in the heap's unit, rounded down.
+    fn millis(&self, at: Instant) -> u64 {
+        u64::try_from(at.saturating_duration_since(self.epoch).as_millis()).unwrap_or(u64::MAX)
     }
 
     /// When the earliest entry is due.
@@ -52,14 +60,13 @@ impl Timers {
     }
 
     /// Removes and returns the earliest entry if it is due at `now`.
-    fn pop_due(&mut self, now: Instant) -> Option<(Instant, usize, u32)> {
+    fn pop_due(&mut self, now: Instant) -> Option<(u64, usize, u32)> {
         let &Reverse((millis, key, id)) = self.heap.peek()?;
-        let at = self.instant(millis);
-        if at > now {
+        if self.instant(millis) > now {
             return None;
         }
         self.heap.pop();
-        Some((at, key as usize, id))
+        Some((millis, key as usize, id))
     }
 
     fn instant(&self, millis: u64) -> Instant {
@@ -101,7 +108,7 @@ impl Server {
             return;
         };
         let deadline = conn.deadline(&self.config);
-        if deadline < conn.scheduled() {
+        if self.timers.millis(deadline) < conn.scheduled() {
             let stored = self.timers.push(deadline, key, conn.id());
             conn.set_scheduled(stored);
         }
