@@ -116,6 +116,9 @@ impl Connection {
                 return State::AwaitHeader;
             }
         };
+        // One allocation for the head and a body sent inline.
+        self.output
+            .reserve(512 + len.min(super::requests::INLINE_BODY) as usize);
         let mut head = Head::new(&mut self.output, status)
             .header("Content-Type", response::content_type(name.as_str()))
             .header("Last-Modified", response::http_date(info.mtime))

@@ -17,7 +17,7 @@ use crate::storage::{Appender, OpenFile, StorageError, Upload};
 
 /// GET bodies up to this size are sent from the output queue together with
 /// the response head, not with `sendfile`.
-const INLINE_BODY: u64 = 16 * 1024;
+pub(super) const INLINE_BODY: u64 = 16 * 1024;
 
 /// Where a body that is arriving goes.
 pub(super) enum Sink {
@@ -217,6 +217,8 @@ impl Connection {
             return State::AwaitHeader;
         }
         let len = (info.size - offset).min(length.unwrap_or(u64::MAX));
+        // One allocation for the response line and a body sent inline.
+        self.output.reserve(64 + len.min(INLINE_BODY) as usize);
         self.queue(Response::Body {
             len,
             total: info.size,
