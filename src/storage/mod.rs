@@ -176,13 +176,7 @@ impl Storage {
             leaf,
             AtFlags::SYMLINK_NOFOLLOW,
         )?)?;
-        let file = File::from(rustix::fs::openat(
-            self.fd(&dir),
-            leaf,
-            READ_FILE,
-            Mode::empty(),
-        )?);
-        let found = self.opened(file)?;
+        let found = self.open_in(&dir, leaf)?;
         Ok((found.info, found.crc))
     }
 
@@ -200,13 +194,13 @@ impl Storage {
         }
         let (dirs, leaf) = name.split_parent();
         let dir = self.walk(dirs)?;
-        let file = File::from(rustix::fs::openat(
-            self.fd(&dir),
-            leaf,
-            READ_FILE,
-            Mode::empty(),
-        )?);
-        self.opened(file)
+        self.open_in(&dir, leaf)
+    }
+
+    /// Opens `leaf` in `dir` (`None`: the root) for reading.
+    fn open_in(&mut self, dir: &Option<OwnedFd>, leaf: &str) -> Result<OpenFile, StorageError> {
+        let fd = rustix::fs::openat(self.fd(dir), leaf, READ_FILE, Mode::empty())?;
+        self.opened(File::from(fd))
     }
 
     fn opened(&mut self, file: File) -> Result<OpenFile, StorageError> {
