@@ -15,9 +15,9 @@ mod support;
 use std::fs;
 use std::net::TcpListener;
 
-use binary::{entries, failure, ferry, run, stderr, stdout, success};
+use binary::{failure, ferry, run, stderr, stdout, success};
 use ferry::client::ClientError;
-use support::{TestServer, crc_hex, pattern};
+use support::{TestServer, crc_hex, entries, pattern};
 
 #[test]
 fn put_get_ls_stat_rm_round_trip() {

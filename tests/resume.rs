@@ -16,9 +16,9 @@ mod support;
 
 use std::fs;
 
-use binary::{entries, failure, run, stderr, success};
+use binary::{failure, run, stderr, success};
 use support::proxy::CuttingProxy;
-use support::{TestServer, crc_hex, pattern};
+use support::{TestServer, crc_hex, entries, pattern};
 
 /// Flags that make retries quick and plentiful, for runs through the proxy.
 const PATIENT: [&str; 4] = ["--retries", "50", "--retry-delay", "0.01"];

@@ -14,11 +14,10 @@ mod support;
 use std::collections::BTreeSet;
 use std::fs;
 use std::os::unix::fs::symlink;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use ferry::client::ClientError;
-use support::{Raw, TestServer, crc_hex, pattern};
+use support::{Raw, TestServer, crc_hex, entries, pattern};
 use tempfile::TempDir;
 
 // ---------------------------------------------------------------------------
@@ -123,16 +122,6 @@ fn raw_list(raw: &mut Raw, encoded_prefix: &str) -> Vec<Listed> {
 /// The encoded names of a listing.
 fn names(listing: &[Listed]) -> Vec<&str> {
     listing.iter().map(|l| l.encoded.as_str()).collect()
-}
-
-/// Entries directly inside `dir`, sorted.
-fn entries(dir: &Path) -> Vec<String> {
-    let mut found: Vec<String> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    found.sort();
-    found
 }
 
 /// Polls `condition` (the server works on another thread) for up to 10 s.

@@ -12,8 +12,8 @@ mod support;
 use std::fs::{self, File, FileTimes};
 use std::path::Path;
 
-use binary::{entries, failure, run, stdout};
-use support::{TestServer, crc_hex, pattern};
+use binary::{failure, run, stdout};
+use support::{TestServer, crc_hex, entries, pattern};
 
 /// Flips one byte of `path` in place, keeping its size and mtime.
 fn rot(path: &Path) {

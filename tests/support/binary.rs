@@ -4,7 +4,6 @@
 //! run the binary.
 #![allow(dead_code)] // each test crate uses a different subset
 
-use std::fs;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -70,14 +69,4 @@ pub fn failure(output: &Output, code: i32) -> String {
         "{err:?}"
     );
     err.trim_end().to_owned()
-}
-
-/// Entries of a local directory, sorted.
-pub fn entries(dir: &Path) -> Vec<String> {
-    let mut found: Vec<String> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    found.sort();
-    found
 }

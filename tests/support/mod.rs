@@ -215,6 +215,16 @@ impl Raw {
     }
 }
 
+/// Entries directly inside a local directory, sorted.
+pub fn entries(dir: &Path) -> Vec<String> {
+    let mut found: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    found.sort();
+    found
+}
+
 /// Deterministic pseudo-random bytes (xorshift), so tests need no RNG crate.
 pub fn pattern(len: usize, seed: u64) -> Vec<u8> {
     let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
