@@ -5,6 +5,8 @@
 
 mod support;
 
+use std::os::unix::fs::PermissionsExt;
+
 use support::{Raw, TestServer, crc_hex, pattern};
 
 /// `UPLOAD` → (session id, bytes staged).
@@ -51,6 +53,25 @@ fn a_session_is_staged_in_pieces_and_committed_atomically() {
     raw.send(format!("COMMIT {id}\n"));
     assert!(raw.line().starts_with("ERR 404 "));
     assert_eq!(server.files_on_disk(), ["big/file.bin"]);
+}
+
+#[test]
+fn a_committed_session_has_the_permissions_of_a_put_file() {
+    let server = TestServer::start();
+    let data = pattern(1000, 9);
+    server.client().put_bytes("plain", &data).unwrap();
+    let mut raw = server.raw();
+    let (id, _) = upload(&mut raw, "staged", &data);
+    assert_eq!(append(&mut raw, &id, 0, &data), "OK 1000");
+    raw.send(format!("COMMIT {id}\n"));
+    assert!(raw.line().starts_with("OK 1000 "));
+
+    let mode = |name: &str| {
+        let meta = std::fs::metadata(server.path(name)).unwrap();
+        meta.permissions().mode() & 0o777
+    };
+    // Whatever the umask, readers see no difference between the two.
+    assert_eq!(mode("staged"), mode("plain"));
 }
 
 #[test]

@@ -268,7 +268,7 @@ impl Storage {
         );
         let flags =
             OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-        let fd = rustix::fs::openat(&dir, temp.as_str(), flags, Mode::from_raw_mode(0o644))?;
+        let fd = rustix::fs::openat(&dir, temp.as_str(), flags, stored_file_mode())?;
         Ok(Upload {
             dir,
             temp,
@@ -389,6 +389,12 @@ impl Storage {
     fn fd<'a>(&'a self, dir: &'a Option<OwnedFd>) -> BorrowedFd<'a> {
         dir.as_ref().map_or(self.root.as_fd(), |fd| fd.as_fd())
     }
+}
+
+/// Permissions of a stored file, as the umask leaves them: uploads and
+/// committed sessions alike, so how a file arrived does not show.
+pub(super) fn stored_file_mode() -> Mode {
+    Mode::from_raw_mode(0o644)
 }
 
 fn check_regular(stat: &Stat) -> Result<(), StorageError> {

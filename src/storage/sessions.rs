@@ -26,7 +26,7 @@ use std::time::{Duration, SystemTime};
 use rustix::fs::{AtFlags, Dir, Mode, OFlags};
 use rustix::io::Errno;
 
-use super::{DIR, Storage, StorageError, Upload, checksum};
+use super::{DIR, Storage, StorageError, Upload, checksum, stored_file_mode};
 use crate::name::{self, Name};
 
 /// The directory, beneath the root, that holds staged uploads.
@@ -132,14 +132,17 @@ impl Storage {
             Err(Errno::NOENT) => {
                 // Refuse now what a commit would refuse later.
                 self.check_can_be_file(name)?;
-                let data =
-                    rustix::fs::openat(&dir, format!("{id}.data"), create_flags(), file_mode())?;
+                // Created with the mode a PUT gives, since COMMIT renames
+                // it into place; the 0700 sessions folder keeps it private
+                // until then.
+                let data_name = format!("{id}.data");
+                let data = rustix::fs::openat(&dir, data_name, create_flags(), stored_file_mode())?;
                 drop(data);
                 let file = File::from(rustix::fs::openat(
                     &dir,
                     meta_name.as_str(),
                     create_flags(),
-                    file_mode(),
+                    metadata_mode(),
                 )?);
                 (&file).write_all(meta.as_bytes())?;
             }
@@ -392,7 +395,8 @@ fn create_flags() -> OFlags {
     OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC
 }
 
-fn file_mode() -> Mode {
+/// Session metadata is the server's own: private.
+fn metadata_mode() -> Mode {
     Mode::from_raw_mode(0o600)
 }
 
