@@ -298,14 +298,25 @@ fn special_files_in_the_root_are_absent_and_never_block() {
         rustix::fs::Mode::from_raw_mode(0o644),
     )
     .unwrap();
+    let _socket = std::os::unix::net::UnixListener::bind(server.path("sock")).unwrap();
     let mut raw = server.raw();
     // Opening a FIFO without a writer would block a careless server forever.
-    for request in ["GET pipe", "GET pipe 0 1", "STAT pipe"] {
-        raw.send(format!("{request}\n"));
-        expect_err(&mut raw, 404, request);
+    for special in ["pipe", "sock"] {
+        for verb in ["GET", "STAT", "DEL"] {
+            let request = format!("{verb} {special}");
+            raw.send(format!("{request}\n"));
+            expect_err(&mut raw, 404, &request);
+        }
+        raw.send(format!("GET {special} 0 1\n"));
+        expect_err(&mut raw, 404, "ranged GET");
+        raw.send(format!("PUT {special} 1\nx"));
+        expect_err(&mut raw, 409, "PUT onto a special file");
     }
     assert_eq!(names(&raw_list(&mut raw, "")), ["plain"]);
     assert_usable(&mut raw);
+    for special in ["pipe", "sock"] {
+        assert!(server.path(special).exists(), "{special} was removed");
+    }
 }
 
 // ---------------------------------------------------------------------------
