@@ -431,3 +431,173 @@ fn limits_and_read_only_apply() {
         "the refused body was skipped"
     );
 }
+
+#[test]
+fn a_body_on_get_head_or_delete_is_skipped_never_run_as_a_request() {
+    let server = http_server();
+    server.client().put_bytes("keep", b"kept").unwrap();
+    let smuggled = request("DELETE", "/keep", "");
+    let mut conn = Conn::open(server.http.unwrap());
+    for method in ["GET", "HEAD", "DELETE"] {
+        let headers = format!("Content-Length: {}\r\n", smuggled.len());
+        conn.send(request(method, "/keep", &headers) + &smuggled);
+        let reply = conn.reply(method == "HEAD");
+        assert_eq!(reply.status, 400, "{method} with a body");
+    }
+    // Still in sync, and nothing hidden in a body was carried out.
+    conn.send(request("GET", "/keep", ""));
+    assert_eq!(conn.reply(false).body, b"kept");
+    // A chunked body cannot be skipped safely: refused, then closed.
+    conn.send(request("GET", "/keep", "Transfer-Encoding: chunked\r\n") + "0\r\n\r\n");
+    let reply = conn.reply(false);
+    assert_eq!(
+        (reply.status, reply.header("Connection")),
+        (400, Some("close"))
+    );
+    conn.expect_closed();
+    assert_eq!(server.client().get_bytes("keep").unwrap(), b"kept");
+}
+
+#[test]
+fn answers_to_head_never_carry_a_body_even_errors() {
+    let server = http_server();
+    let mut conn = Conn::open(server.http.unwrap());
+    for path in ["/missing", "/.ferry-x", "/a/%2e%2e/b"] {
+        conn.send(request("HEAD", path, ""));
+        let reply = conn.reply(true);
+        assert!(reply.status >= 400, "{path}: {}", reply.status);
+        assert!(reply.header("Content-Length").is_some());
+    }
+    // Had any body been sent, this would read it as the status line.
+    conn.send(request("GET", "/", ""));
+    assert_eq!(conn.reply(false).status, 200);
+}
+
+#[test]
+fn refusals_by_the_parser_keep_close_and_expect_continue() {
+    let server = http_server();
+    let addr = server.http.unwrap();
+    // The client waits for 100 before sending its body: the refusal must
+    // end the connection, or its next request would be read as that body.
+    let mut conn = Conn::open(addr);
+    conn.send(request(
+        "PUT",
+        "/a/../b",
+        "Content-Length: 10\r\nExpect: 100-continue\r\n",
+    ));
+    let reply = conn.reply(false);
+    assert_eq!(
+        (reply.status, reply.header("Connection")),
+        (400, Some("close"))
+    );
+    conn.expect_closed();
+    // Connection: close, and HTTP/1.0's default, hold for refusals too.
+    for bytes in [
+        request("POST", "/x", "Connection: close\r\n"),
+        "OPTIONS /x HTTP/1.0\r\n\r\n".to_owned(),
+        request("GET", "/.ferry-x", "Connection: close\r\n"),
+    ] {
+        let mut conn = Conn::open(addr);
+        conn.send(&bytes);
+        let reply = conn.reply(false);
+        assert_eq!(reply.header("Connection"), Some("close"), "{bytes:?}");
+        conn.expect_closed();
+    }
+    // Listings allow only reading.
+    let mut conn = Conn::open(addr);
+    conn.send(request("DELETE", "/dir/", ""));
+    let reply = conn.reply(false);
+    assert_eq!(
+        (reply.status, reply.header("Allow")),
+        (405, Some("GET, HEAD"))
+    );
+}
+
+#[test]
+fn host_and_content_length_are_checked_as_rfc_9112_says() {
+    let server = http_server();
+    let addr = server.http.unwrap();
+    let mut conn = Conn::open(addr);
+    for head in [
+        "GET / HTTP/1.1\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+    ] {
+        conn.send(head);
+        assert_eq!(conn.reply(false).status, 400, "{head:?}");
+    }
+    conn.send(request("GET", "/", ""));
+    assert_eq!(conn.reply(false).status, 200, "still usable");
+    // A length a proxy might read differently ends the connection.
+    let mut conn = Conn::open(addr);
+    conn.send(request("PUT", "/x", "Content-Length: +3\r\n") + "abc");
+    assert_eq!(conn.reply(false).status, 400);
+    conn.expect_closed();
+    assert!(server.files_on_disk().is_empty());
+}
+
+#[test]
+fn if_range_serves_a_range_only_of_the_same_version() {
+    let server = http_server();
+    let data = pattern(1000, 4);
+    server.client().put_bytes("f", &data).unwrap();
+    let mut conn = Conn::open(server.http.unwrap());
+    conn.send(request("HEAD", "/f", ""));
+    let head = conn.reply(true);
+    let etag = head.header("ETag").unwrap().to_owned();
+    let modified = head.header("Last-Modified").unwrap().to_owned();
+    for (validator, status) in [
+        (etag.as_str(), 206),
+        (modified.as_str(), 206),
+        ("\"another-version\"", 200),
+        ("Thu, 01 Jan 1970 00:00:00 GMT", 200),
+    ] {
+        let headers = format!("Range: bytes=10-19\r\nIf-Range: {validator}\r\n");
+        conn.send(request("GET", "/f", &headers));
+        let reply = conn.reply(false);
+        assert_eq!(reply.status, status, "If-Range: {validator}");
+        let expected = if status == 206 {
+            &data[10..20]
+        } else {
+            &data[..]
+        };
+        assert_eq!(reply.body, expected);
+    }
+    // HEAD ignores Range (RFC 9110 14.2); malformed ranges are ignored.
+    conn.send(request("HEAD", "/f", "Range: bytes=0-1\r\n"));
+    let reply = conn.reply(true);
+    assert_eq!(
+        (reply.status, reply.header("Content-Length")),
+        (200, Some("1000"))
+    );
+    conn.send(request("GET", "/f", "Range: bytes=100-x\r\n"));
+    assert_eq!(conn.reply(false).status, 200);
+}
+
+#[test]
+fn folders_redirect_and_answers_are_framed_for_every_client() {
+    let server = http_server();
+    server.client().put_bytes("docs/a.txt", b"a").unwrap();
+    let mut conn = Conn::open(server.http.unwrap());
+    conn.send(request("GET", "/docs", ""));
+    let reply = conn.reply(false);
+    assert_eq!(
+        (reply.status, reply.header("Location")),
+        (301, Some("/docs/"))
+    );
+    conn.send(request("GET", "/docs/", ""));
+    assert_eq!(conn.reply(false).header("Vary"), Some("Accept"));
+    // 204 carries no Content-Length (RFC 9110 8.6).
+    conn.send(request("PUT", "/docs/a.txt", "Content-Length: 1\r\n") + "b");
+    let replaced = conn.reply(false);
+    assert_eq!(replaced.status, 204);
+    assert_eq!(replaced.header("Content-Length"), None);
+    // An HTTP/1.0 client that asked to keep the connection is told it may.
+    conn.send("GET /docs/a.txt HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    let reply = conn.reply(false);
+    assert_eq!(
+        (reply.header("Connection"), reply.body.as_slice()),
+        (Some("keep-alive"), &b"b"[..])
+    );
+    conn.send(request("GET", "/docs/a.txt", ""));
+    assert_eq!(conn.reply(false).status, 200, "and it did stay open");
+}

@@ -9,11 +9,11 @@ use log::{info, warn};
 
 use super::requests::{Receive, Sink, refused_body};
 use super::{Connection, Env, State};
-use crate::http::request::{HttpError, resolve_range};
-use crate::http::response::{self, Head, Listing};
+use crate::http::request::{HttpError, resolve_range, url_path};
+use crate::http::response::{self, Framing, Head, Listing, Persistence};
 use crate::http::{BodyLength, ChunkDecoder, HttpRequest, Method, Range, Target};
 use crate::name::{Name, Prefix};
-use crate::storage::OpenFile;
+use crate::storage::{OpenFile, StorageError};
 
 /// Per-request HTTP facts the response depends on.
 #[derive(Debug, Default, Clone, Copy)]
@@ -22,14 +22,44 @@ pub(super) struct Exchange {
     pub(super) close: bool,
     /// The request was HEAD: headers only.
     pub(super) head: bool,
+    /// HTTP/1.0: a connection kept open says so.
+    pub(super) http10: bool,
+    /// The target was a listing: only GET and HEAD are allowed.
+    pub(super) listing: bool,
+}
+
+impl Exchange {
+    /// How an error answer to this exchange is framed.
+    pub(super) fn framing(&self) -> Framing {
+        Framing {
+            persistence: self.persistence(),
+            head_only: self.head,
+            allow: if self.listing {
+                response::ALLOW_LISTING
+            } else {
+                response::ALLOW_FILE
+            },
+        }
+    }
+
+    pub(super) fn persistence(&self) -> Persistence {
+        match (self.close, self.http10) {
+            (true, _) => Persistence::Close,
+            (false, true) => Persistence::KeepAlive,
+            (false, false) => Persistence::Open,
+        }
+    }
 }
 
 impl Connection {
     /// Acts on a parsed HTTP request: answers it or enters a body state.
     pub(super) fn start_http(&mut self, request: HttpRequest, env: &mut Env<'_>) -> State {
         self.exchange = Exchange {
-            close: request.close,
+            // Once shutting down, every answer is the connection's last.
+            close: request.close || env.shutting_down,
             head: request.method == Method::Head,
+            http10: request.http10,
+            listing: matches!(request.target, Target::Listing(_)),
         };
         let target = request.target.clone();
         match (request.method, target) {
@@ -45,7 +75,7 @@ impl Connection {
                     match env.storage.delete(&name) {
                         Ok(()) => {
                             info!("#{} DELETE {name}", self.id);
-                            Head::new(&mut self.output, 204).finish(0, self.exchange.close);
+                            Head::new(&mut self.output, 204).finish(0, self.exchange.persistence());
                         }
                         Err(err) => self.refuse("DELETE", &name, &err),
                     }
@@ -68,11 +98,16 @@ impl Connection {
             self.id, err.status, err.message
         );
         match err.resume {
-            Some((used, body)) => {
-                self.exchange = Exchange::default();
-                let next = self.skip_body(body, false, env);
+            Some(resume) => {
+                self.exchange = Exchange {
+                    close: resume.close || env.shutting_down,
+                    head: resume.head,
+                    http10: resume.http10,
+                    listing: false,
+                };
+                let next = self.skip_body(resume.body, resume.expect_continue, env);
                 self.queue_error(err.status, &err.message);
-                (next, used)
+                (next, resume.used)
             }
             None => {
                 self.exchange.close = true;
@@ -85,34 +120,44 @@ impl Connection {
     fn http_get(&mut self, request: &HttpRequest, name: Name, env: &mut Env<'_>) -> State {
         let OpenFile { file, info, crc } = match env.storage.open_read(&name) {
             Ok(found) => found,
+            Err(StorageError::IsDirectory) => {
+                // What a browser expects of `/dir`: go to its listing.
+                Head::new(&mut self.output, 301)
+                    .header("Location", format!("/{}/", url_path(name.as_str())))
+                    .finish(0, self.exchange.persistence());
+                return State::AwaitHeader;
+            }
             Err(err) => {
                 self.refuse("GET", &name, &err);
                 return State::AwaitHeader;
             }
         };
         let etag = response::etag(&info, crc);
-        let close = self.exchange.close;
+        let persistence = self.exchange.persistence();
         if response::not_modified(
             request.if_none_match.as_deref(),
             request.if_modified_since.as_deref(),
             &etag,
             info.mtime,
         ) {
-            let _ = Head::new(&mut self.output, 304).header("ETag", &etag);
-            self.output.extend_from_slice(if close {
-                b"Connection: close\r\n\r\n"
-            } else {
-                b"\r\n"
-            });
+            Head::new(&mut self.output, 304)
+                .header("ETag", &etag)
+                .finish(0, persistence);
             return State::AwaitHeader;
         }
-        let (status, start, len) = match resolve_range(request.range.as_deref(), info.size) {
+        // Ranges are for GET alone (RFC 9110 14.2), and only of the version
+        // the client already holds part of.
+        let range = request.range.as_deref().filter(|_| {
+            !self.exchange.head
+                && response::if_range_holds(request.if_range.as_deref(), &etag, info.mtime)
+        });
+        let (status, start, len) = match resolve_range(range, info.size) {
             Range::Whole => (200, 0, info.size),
             Range::Part { start, len } => (206, start, len),
             Range::Unsatisfiable => {
                 Head::new(&mut self.output, 416)
                     .header("Content-Range", format!("bytes */{}", info.size))
-                    .finish(0, close);
+                    .finish(0, persistence);
                 return State::AwaitHeader;
             }
         };
@@ -131,7 +176,7 @@ impl Connection {
                 format!("bytes {start}-{}/{}", start + len - 1, info.size),
             );
         }
-        head.finish(len, close);
+        head.finish(len, persistence);
         if self.exchange.head || len == 0 {
             info!(
                 "#{} {} {name} headers only",
@@ -170,7 +215,8 @@ impl Connection {
         );
         Head::new(&mut self.output, 200)
             .header("Content-Type", kind)
-            .finish(body.len() as u64, self.exchange.close);
+            .header("Vary", "Accept")
+            .finish(body.len() as u64, self.exchange.persistence());
         if !self.exchange.head {
             self.output.extend_from_slice(body.as_bytes());
         }
@@ -249,7 +295,7 @@ impl Connection {
     pub(super) fn http_stored(&mut self, replaced: bool, crc: u32) {
         Head::new(&mut self.output, if replaced { 204 } else { 201 })
             .header("X-Checksum-Crc32c", format!("{crc:08x}"))
-            .finish(0, self.exchange.close);
+            .finish(0, self.exchange.persistence());
     }
 
     /// Feeds chunked body bytes to the upload. Returns the next state and

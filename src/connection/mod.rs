@@ -537,9 +537,12 @@ impl Connection {
     fn queue_error(&mut self, code: u16, message: &str) {
         match self.protocol {
             Protocol::Ferry => self.queue(Response::Error { code, message }),
-            Protocol::Http => {
-                crate::http::response::error(&mut self.output, code, message, self.exchange.close)
-            }
+            Protocol::Http => crate::http::response::error(
+                &mut self.output,
+                code,
+                message,
+                self.exchange.framing(),
+            ),
         }
     }
 

@@ -59,10 +59,14 @@ pub struct HttpRequest {
     pub if_none_match: Option<String>,
     /// `If-Modified-Since`.
     pub if_modified_since: Option<String>,
+    /// `If-Range`: serve the range only if the file is still this version.
+    pub if_range: Option<String>,
     /// The client prefers JSON (`Accept: application/json`).
     pub wants_json: bool,
     /// `X-Checksum-Crc32c`, hex.
     pub checksum: Option<u32>,
+    /// HTTP/1.0: persistent only when asked, and then told so.
+    pub http10: bool,
 }
 
 /// A request that is answered with an error status instead of served.
@@ -72,9 +76,27 @@ pub struct HttpError {
     pub status: u16,
     /// Reason, for the body.
     pub message: String,
-    /// Bytes of the head, if it was complete (the connection may go on
-    /// after skipping them and `body`); `None` closes the connection.
-    pub resume: Option<(usize, BodyLength)>,
+    /// How to go on past a complete, soundly framed head; `None` when the
+    /// framing is lost and the connection must close.
+    pub resume: Option<Resume>,
+}
+
+/// What a refused request's head still tells: its length and body framing
+/// (to skip both) and how the answer must be framed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Resume {
+    /// Bytes of the head.
+    pub used: usize,
+    /// The body to skip after the answer.
+    pub body: BodyLength,
+    /// The client asked for the connection to close, or HTTP/1.0 default.
+    pub close: bool,
+    /// The client waits for `100 Continue` before sending the body.
+    pub expect_continue: bool,
+    /// The request was HEAD: the answer has no body.
+    pub head: bool,
+    /// HTTP/1.0.
+    pub http10: bool,
 }
 
 impl HttpError {
@@ -107,9 +129,16 @@ pub fn parse_request(buf: &[u8]) -> Result<Option<(HttpRequest, usize)>, HttpErr
         Err(httparse::Error::TooManyHeaders) => {
             return Err(HttpError::fatal(431, "too many headers"));
         }
+        Err(httparse::Error::Version) => {
+            return Err(HttpError::fatal(
+                505,
+                "only HTTP/1.0 and HTTP/1.1 are served",
+            ));
+        }
         Err(err) => return Err(HttpError::fatal(400, format!("malformed request: {err}"))),
     };
     let version = parsed.version.unwrap_or(1);
+    let method = parsed.method.unwrap_or_default();
     let mut request = HttpRequest {
         method: Method::Get,
         target: Target::Listing(Prefix::decode(b"").map_err(|e| bad_name(e, None))?),
@@ -119,59 +148,95 @@ pub fn parse_request(buf: &[u8]) -> Result<Option<(HttpRequest, usize)>, HttpErr
         range: None,
         if_none_match: None,
         if_modified_since: None,
+        if_range: None,
         wants_json: false,
         checksum: None,
+        http10: version == 0,
     };
     let mut length: Option<u64> = None;
     let mut chunked = false;
+    let mut hosts = 0;
+    // A refusal that leaves the framing intact: answered once the whole
+    // head is read, so the connection can go on past the body.
+    let mut refusal: Option<(u16, &str)> = None;
     for header in parsed.headers.iter() {
-        let value = std::str::from_utf8(header.value)
-            .map_err(|_| HttpError::fatal(400, "header value is not UTF-8"))?
-            .trim();
         let name = header.name;
+        // Only the fields ferry uses need to be text; others pass as they are.
+        let text = || std::str::from_utf8(header.value).map(str::trim);
         if name.eq_ignore_ascii_case("content-length") {
-            let parsed: u64 = value
-                .parse()
-                .map_err(|_| HttpError::fatal(400, "bad Content-Length"))?;
+            let parsed = decimal(header.value.trim_ascii())
+                .ok_or_else(|| HttpError::fatal(400, "bad Content-Length"))?;
             if length.is_some_and(|l| l != parsed) {
                 return Err(HttpError::fatal(400, "conflicting Content-Length"));
             }
             length = Some(parsed);
         } else if name.eq_ignore_ascii_case("transfer-encoding") {
-            if !value.eq_ignore_ascii_case("chunked") {
+            if !header.value.trim_ascii().eq_ignore_ascii_case(b"chunked") {
                 return Err(HttpError::fatal(
                     501,
                     "only chunked transfer coding is supported",
                 ));
             }
+            // RFC 9112 6.1: chunked twice, or in HTTP/1.0, is faulty framing.
+            if chunked || version == 0 {
+                return Err(HttpError::fatal(400, "bad Transfer-Encoding"));
+            }
             chunked = true;
         } else if name.eq_ignore_ascii_case("connection") {
-            for option in value.split(',').map(str::trim) {
-                if option.eq_ignore_ascii_case("close") {
+            for option in header.value.split(|&b| b == b',').map(<[u8]>::trim_ascii) {
+                if option.eq_ignore_ascii_case(b"close") {
                     request.close = true;
-                } else if option.eq_ignore_ascii_case("keep-alive") && version == 0 {
+                } else if option.eq_ignore_ascii_case(b"keep-alive") && version == 0 {
                     request.close = false;
                 }
             }
-        } else if name.eq_ignore_ascii_case("expect") {
-            if !value.eq_ignore_ascii_case("100-continue") {
-                return Err(HttpError::fatal(417, "only 100-continue is supported"));
+        } else if name.eq_ignore_ascii_case("host") {
+            hosts += 1;
+            if !header
+                .value
+                .iter()
+                .all(|&b| b.is_ascii_graphic() && b != b'/')
+            {
+                refusal.get_or_insert((400, "bad Host"));
             }
-            request.expect_continue = version >= 1;
+        } else if name.eq_ignore_ascii_case("expect") {
+            if header
+                .value
+                .trim_ascii()
+                .eq_ignore_ascii_case(b"100-continue")
+            {
+                request.expect_continue = version >= 1;
+            } else {
+                refusal.get_or_insert((417, "only 100-continue is supported"));
+            }
         } else if name.eq_ignore_ascii_case("range") {
-            request.range = Some(value.to_owned());
+            request.range = text().ok().map(str::to_owned);
         } else if name.eq_ignore_ascii_case("if-none-match") {
-            request.if_none_match = Some(value.to_owned());
+            // Repeated fields are one comma-separated list (RFC 9110 5.3).
+            if let Ok(value) = text() {
+                request.if_none_match = Some(match request.if_none_match.take() {
+                    Some(earlier) => format!("{earlier}, {value}"),
+                    None => value.to_owned(),
+                });
+            }
         } else if name.eq_ignore_ascii_case("if-modified-since") {
-            request.if_modified_since = Some(value.to_owned());
+            request.if_modified_since = text().ok().map(str::to_owned);
+        } else if name.eq_ignore_ascii_case("if-range") {
+            // Unreadable, it can match no version: the whole file is sent.
+            request.if_range = Some(text().unwrap_or_default().to_owned());
         } else if name.eq_ignore_ascii_case("accept") {
-            request.wants_json = value.contains("application/json");
+            request.wants_json |= text().is_ok_and(accepts_json);
         } else if name.eq_ignore_ascii_case("x-checksum-crc32c") {
-            let crc = (value.len() == 8)
-                .then(|| u32::from_str_radix(value, 16).ok())
-                .flatten()
-                .ok_or_else(|| HttpError::fatal(400, "X-Checksum-Crc32c must be 8 hex digits"))?;
-            request.checksum = Some(crc);
+            match text()
+                .ok()
+                .filter(|v| v.len() == 8)
+                .map(|v| u32::from_str_radix(v, 16))
+            {
+                Some(Ok(crc)) => request.checksum = Some(crc),
+                _ => {
+                    refusal.get_or_insert((400, "X-Checksum-Crc32c must be 8 hex digits"));
+                }
+            }
         }
     }
     if chunked && length.is_some() {
@@ -183,25 +248,65 @@ pub fn parse_request(buf: &[u8]) -> Result<Option<(HttpRequest, usize)>, HttpErr
     } else {
         BodyLength::Fixed(length.unwrap_or(0))
     };
-    let body = request.body;
-    request.method = match parsed.method.unwrap_or_default() {
+    // RFC 9112 3.2: exactly one Host in HTTP/1.1.
+    if version >= 1 && hosts != 1 {
+        refusal.get_or_insert((400, "an HTTP/1.1 request needs exactly one Host"));
+    }
+    let resume = Resume {
+        used,
+        body: request.body,
+        close: request.close || refusal.is_some_and(|(status, _)| status == 417),
+        expect_continue: request.expect_continue,
+        head: method == "HEAD",
+        http10: request.http10,
+    };
+    let refuse = |status: u16, message: &str| HttpError {
+        status,
+        message: message.to_owned(),
+        resume: Some(resume),
+    };
+    request.method = match method {
         "GET" => Method::Get,
         "HEAD" => Method::Head,
         "PUT" => Method::Put,
         "DELETE" => Method::Delete,
-        _ => {
-            return Err(HttpError {
-                status: 405,
-                message: "method not allowed".into(),
-                resume: Some((used, body)),
-            });
-        }
+        _ => return Err(refuse(405, "method not allowed")),
     };
+    if let Some((status, message)) = refusal {
+        return Err(refuse(status, message));
+    }
+    if request.method != Method::Put && request.body != BodyLength::Fixed(0) {
+        // A body here has no meaning (RFC 9110 9.3.1); skipped, never read
+        // as the next request.
+        return Err(refuse(400, "only PUT may carry a body"));
+    }
     request.target = parse_target(parsed.path.unwrap_or_default()).map_err(|err| HttpError {
-        resume: Some((used, body)),
+        resume: Some(resume),
         ..err
     })?;
     Ok(Some((request, used)))
+}
+
+/// A `Content-Length` value: digits only (no sign, no spaces), as a u64.
+fn decimal(digits: &[u8]) -> Option<u64> {
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(digits).ok()?.parse().ok()
+}
+
+/// Whether an `Accept` value lists JSON with a non-zero weight.
+fn accepts_json(accept: &str) -> bool {
+    accept.split(',').any(|item| {
+        let mut parts = item.split(';').map(str::trim);
+        let media = parts.next().unwrap_or_default();
+        let refused = parts.any(|p| {
+            p.strip_prefix("q=")
+                .and_then(|q| q.parse::<f32>().ok())
+                .is_some_and(|q| q <= 0.0)
+        });
+        media.eq_ignore_ascii_case("application/json") && !refused
+    })
 }
 
 /// An origin-form target (`/path[?query]`) as a file or a listing. The
@@ -227,7 +332,7 @@ fn parse_target(target: &str) -> Result<Target, HttpError> {
         .map_err(|e| bad_name(e, None))
 }
 
-fn bad_name(err: NameError, resume: Option<(usize, BodyLength)>) -> HttpError {
+fn bad_name(err: NameError, resume: Option<Resume>) -> HttpError {
     HttpError {
         status: err.code(),
         message: err.to_string(),
@@ -251,40 +356,47 @@ pub enum Range {
     Unsatisfiable,
 }
 
-/// Resolves a `Range` header (`bytes=a-b`, `bytes=a-`, `bytes=-n`). Multiple
-/// ranges and other units are ignored (the whole file is sent), as RFC 9110
-/// allows.
+/// Resolves a `Range` header (`bytes=a-b`, `bytes=a-`, `bytes=-n`).
+/// Multiple ranges, other units and malformed specs are ignored (the whole
+/// file is sent), as RFC 9110 14.2 allows.
 pub fn resolve_range(header: Option<&str>, size: u64) -> Range {
     let Some(spec) = header.and_then(|h| h.trim().strip_prefix("bytes=")) else {
         return Range::Whole;
     };
-    if spec.contains(',') {
-        return Range::Whole;
-    }
     let Some((first, last)) = spec.trim().split_once('-') else {
         return Range::Whole;
     };
-    let number = |s: &str| s.trim().parse::<u64>().ok();
-    match (first.trim().is_empty(), number(first), number(last)) {
-        // bytes=-n: the last n bytes.
-        (true, _, Some(n)) if n > 0 && size > 0 => {
+    // Each side is empty or all digits; anything else is not a range.
+    let position = |s: &str| match s.trim() {
+        "" => Some(None),
+        digits => decimal(digits.as_bytes()).map(Some),
+    };
+    let (Some(first), Some(last)) = (position(first), position(last)) else {
+        return Range::Whole;
+    };
+    match (first, last) {
+        (None, None) => Range::Whole,
+        // bytes=-n: the last n bytes; of an empty file, the whole (empty)
+        // file, since a non-zero suffix is satisfiable (RFC 9110 14.1.3).
+        (None, Some(0)) => Range::Unsatisfiable,
+        (None, Some(_)) if size == 0 => Range::Whole,
+        (None, Some(n)) => {
             let len = n.min(size);
             Range::Part {
                 start: size - len,
                 len,
             }
         }
-        (true, _, _) => Range::Unsatisfiable,
-        (false, Some(start), _) if start >= size => Range::Unsatisfiable,
-        (false, Some(start), None) if last.trim().is_empty() => Range::Part {
+        (Some(start), Some(end)) if end < start => Range::Whole,
+        (Some(start), _) if start >= size => Range::Unsatisfiable,
+        (Some(start), None) => Range::Part {
             start,
             len: size - start,
         },
-        (false, Some(start), Some(end)) if end >= start => Range::Part {
+        (Some(start), Some(end)) => Range::Part {
             start,
             len: end.min(size - 1) - start + 1,
         },
-        _ => Range::Whole,
     }
 }
 
@@ -333,7 +445,8 @@ mod tests {
 
     #[test]
     fn every_split_point_waits_for_more() {
-        let text = "PUT /x HTTP/1.1\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n";
+        let text =
+            "PUT /x HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n";
         for cut in 0..text.len() {
             assert_eq!(parse(&text[..cut]), Ok(None), "cut at {cut}");
         }
@@ -344,10 +457,11 @@ mod tests {
 
     #[test]
     fn framing_and_connection_options() {
-        let (request, _) =
-            parse("PUT /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n")
-                .unwrap()
-                .unwrap();
+        let (request, _) = parse(
+            "PUT /x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
+        )
+        .unwrap()
+        .unwrap();
         assert_eq!((request.body, request.close), (BodyLength::Chunked, true));
         let (request, _) = parse("GET /x HTTP/1.0\r\n\r\n").unwrap().unwrap();
         assert!(request.close, "HTTP/1.0 closes by default");
@@ -357,12 +471,87 @@ mod tests {
         assert!(!request.close);
         let both = "PUT /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n";
         assert_eq!(parse(both).unwrap_err().status, 400);
+        // Framing a proxy might read differently is refused, and closes.
+        for faulty in [
+            "PUT /x HTTP/1.1\r\nHost: h\r\nContent-Length: +3\r\n\r\n",
+            "PUT /x HTTP/1.1\r\nHost: h\r\nContent-Length: 3 3\r\n\r\n",
+            "PUT /x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
+            "PUT /x HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n",
+        ] {
+            let err = parse(faulty).unwrap_err();
+            assert_eq!((err.status, err.resume), (400, None), "{faulty:?}");
+        }
+    }
+
+    #[test]
+    fn refusals_keep_what_the_answer_and_the_next_request_need() {
+        let err = parse("HEAD /.ferry-x HTTP/1.0\r\n\r\n").unwrap_err();
+        let resume = err.resume.unwrap();
+        assert_eq!(err.status, 403);
+        assert!(resume.head && resume.close && resume.http10);
+        let err = parse("PUT /a/../b HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n").unwrap_err();
+        let resume = err.resume.unwrap();
+        assert_eq!(err.status, 400);
+        assert!(resume.expect_continue && resume.close);
+        assert_eq!(resume.body, BodyLength::Fixed(10));
+    }
+
+    #[test]
+    fn host_is_required_once_in_http_1_1() {
+        let status = |headers: &str| {
+            parse(&format!("GET /x HTTP/1.1\r\n{headers}\r\n"))
+                .map(|r| r.map(|_| 200))
+                .unwrap_or_else(|e| Some(e.status))
+        };
+        assert_eq!(status("Host: a.example:80\r\n"), Some(200));
+        assert_eq!(status("Host:\r\n"), Some(200), "empty is allowed");
+        assert_eq!(status(""), Some(400));
+        assert_eq!(status("Host: a\r\nHost: b\r\n"), Some(400));
+        assert_eq!(status("Host: a/b\r\n"), Some(400));
+        assert!(parse("GET /x HTTP/1.0\r\n\r\n").unwrap().is_some());
+    }
+
+    #[test]
+    fn only_put_carries_a_body_and_other_bodies_are_skipped() {
+        for method in ["GET", "HEAD", "DELETE"] {
+            let text = format!("{method} /x HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\n\r\n");
+            let err = parse(&text).unwrap_err();
+            let resume = err.resume.unwrap();
+            assert_eq!((err.status, resume.body), (400, BodyLength::Fixed(4)));
+            assert_eq!(resume.used, text.len());
+        }
+        let zero = "DELETE /x HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n";
+        assert!(parse(zero).unwrap().is_some());
+    }
+
+    #[test]
+    fn unused_headers_need_not_be_text_and_accept_weighs_json() {
+        let (request, _) =
+            parse_request(b"GET / HTTP/1.1\r\nHost: h\r\nUser-Agent: caf\xe9\r\n\r\n")
+                .unwrap()
+                .unwrap();
+        assert!(!request.wants_json);
+        let wants = |accept: &str| {
+            parse(&format!(
+                "GET / HTTP/1.1\r\nHost: h\r\nAccept: {accept}\r\n\r\n"
+            ))
+            .unwrap()
+            .unwrap()
+            .0
+            .wants_json
+        };
+        assert!(wants("application/json"));
+        assert!(wants("text/html;q=0.5, application/json"));
+        assert!(!wants("application/json;q=0, text/html"));
+        assert!(!wants("text/html"));
+        assert_eq!(parse("GET / HTTP/2.0\r\n\r\n").unwrap_err().status, 505);
     }
 
     #[test]
     fn targets() {
-        let target =
-            |t: &str| parse(&format!("GET {t} HTTP/1.1\r\n\r\n")).map(|r| r.unwrap().0.target);
+        let target = |t: &str| {
+            parse(&format!("GET {t} HTTP/1.1\r\nHost: h\r\n\r\n")).map(|r| r.unwrap().0.target)
+        };
         assert_eq!(
             target("/"),
             Ok(Target::Listing(Prefix::decode(b"").unwrap()))
@@ -389,7 +578,7 @@ mod tests {
     fn limits_and_methods() {
         let big = format!("GET / HTTP/1.1\r\nX: {}\r\n\r\n", "a".repeat(MAX_HEAD));
         assert_eq!(parse(&big).unwrap_err().status, 431);
-        let err = parse("POST /x HTTP/1.1\r\nContent-Length: 3\r\n\r\n").unwrap_err();
+        let err = parse("POST /x HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\n").unwrap_err();
         assert_eq!(err.status, 405);
         assert!(err.resume.is_some(), "a 405 keeps the connection");
         assert_eq!(parse("GARBAGE\r\n\r\n").unwrap_err().status, 400);
@@ -422,6 +611,27 @@ mod tests {
         assert_eq!(resolve_range(Some("bytes=0-0,5-6"), 10), Range::Whole);
         assert_eq!(resolve_range(Some("bytes=4-2"), 10), Range::Whole);
         assert_eq!(resolve_range(Some("items=0-1"), 10), Range::Whole);
+        // Malformed specs are ignored rather than refused (RFC 9110 14.2).
+        for malformed in [
+            "bytes=-",
+            "bytes=-x",
+            "bytes=100-x",
+            "bytes=+1-2",
+            "bytes=1",
+        ] {
+            assert_eq!(
+                resolve_range(Some(malformed), 10),
+                Range::Whole,
+                "{malformed}"
+            );
+        }
+        assert_eq!(resolve_range(Some("bytes=-0"), 10), Range::Unsatisfiable);
+        assert_eq!(
+            resolve_range(Some("bytes=-5"), 0),
+            Range::Whole,
+            "empty file"
+        );
+        assert_eq!(resolve_range(Some("bytes=0-"), 0), Range::Unsatisfiable);
     }
 
     #[test]

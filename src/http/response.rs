@@ -23,6 +23,7 @@ pub fn reason(status: u16) -> &'static str {
         201 => "Created",
         204 => "No Content",
         206 => "Partial Content",
+        301 => "Moved Permanently",
         304 => "Not Modified",
         400 => "Bad Request",
         403 => "Forbidden",
@@ -36,14 +37,50 @@ pub fn reason(status: u16) -> &'static str {
         431 => "Request Header Fields Too Large",
         501 => "Not Implemented",
         503 => "Service Unavailable",
+        505 => "HTTP Version Not Supported",
         507 => "Insufficient Storage",
         _ => "Internal Server Error",
     }
 }
 
+/// What a response says about the connection: HTTP/1.1 stays open unless
+/// told otherwise; an HTTP/1.0 client that asked to keep it open is told
+/// that it stays open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Persistence {
+    /// HTTP/1.1 default: no header.
+    Open,
+    /// `Connection: keep-alive` (HTTP/1.0).
+    KeepAlive,
+    /// `Connection: close`: this is the connection's last response.
+    Close,
+}
+
+/// How an error response is framed: its `Connection` header, whether it
+/// answers HEAD (headers only), and the `Allow` header should it be a 405.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Framing {
+    /// The `Connection` header.
+    pub persistence: Persistence,
+    /// Answer to HEAD: no body, whatever the status.
+    pub head_only: bool,
+    /// The methods the target allows.
+    pub allow: &'static str,
+}
+
+impl Framing {
+    /// A connection's last answer, to a request not even read.
+    pub const LAST: Framing = Framing {
+        persistence: Persistence::Close,
+        head_only: false,
+        allow: ALLOW_FILE,
+    };
+}
+
 /// A response head under construction: the status line, then headers.
 pub struct Head<'a> {
     out: &'a mut Vec<u8>,
+    status: u16,
 }
 
 impl<'a> Head<'a> {
@@ -54,7 +91,7 @@ impl<'a> Head<'a> {
         if status >= 200 {
             let _ = write!(out, "Date: {}\r\n", now_http_date());
         }
-        Head { out }
+        Head { out, status }
     }
 
     /// Adds a header.
@@ -63,19 +100,28 @@ impl<'a> Head<'a> {
         self
     }
 
-    /// Ends the head, with `Content-Length` and, if the connection is to
-    /// close after this response, `Connection: close`.
-    pub fn finish(self, content_length: u64, close: bool) {
-        let _ = write!(self.out, "Content-Length: {content_length}\r\n");
-        if close {
-            self.out.extend_from_slice(b"Connection: close\r\n");
+    /// Ends the head, with `Content-Length` (which a 204 or 304 must not
+    /// carry, RFC 9110 8.6) and the `Connection` header.
+    pub fn finish(self, content_length: u64, persistence: Persistence) {
+        if !matches!(self.status, 204 | 304) {
+            let _ = write!(self.out, "Content-Length: {content_length}\r\n");
         }
-        self.out.extend_from_slice(b"\r\n");
+        self.out.extend_from_slice(match persistence {
+            Persistence::Open => b"\r\n".as_slice(),
+            Persistence::KeepAlive => b"Connection: keep-alive\r\n\r\n",
+            Persistence::Close => b"Connection: close\r\n\r\n",
+        });
     }
 }
 
-/// A complete error response with a one-line text body.
-pub fn error(out: &mut Vec<u8>, status: u16, message: &str, close: bool) {
+/// The methods a file allows, for 405 answers.
+pub const ALLOW_FILE: &str = "GET, HEAD, PUT, DELETE";
+/// The methods a listing (a name ending in `/`) allows.
+pub const ALLOW_LISTING: &str = "GET, HEAD";
+
+/// A complete error response with a one-line text body (announced but not
+/// sent in answer to HEAD).
+pub fn error(out: &mut Vec<u8>, status: u16, message: &str, framing: Framing) {
     let body = format!(
         "{status} {}: {}\n",
         reason(status),
@@ -83,10 +129,23 @@ pub fn error(out: &mut Vec<u8>, status: u16, message: &str, close: bool) {
     );
     let mut head = Head::new(out, status).header("Content-Type", "text/plain; charset=utf-8");
     if status == 405 {
-        head = head.header("Allow", "GET, HEAD, PUT, DELETE");
+        head = head.header("Allow", framing.allow);
     }
-    head.finish(body.len() as u64, close);
-    out.extend_from_slice(body.as_bytes());
+    head.finish(body.len() as u64, framing.persistence);
+    if !framing.head_only {
+        out.extend_from_slice(body.as_bytes());
+    }
+}
+
+/// Whether an `If-Range` value still names this version of the file, so a
+/// range may be served (RFC 9110 13.1.5): a strong entity tag equal to
+/// `etag`, or exactly the file's `Last-Modified` date. Absent, it holds.
+pub fn if_range_holds(if_range: Option<&str>, etag: &str, mtime: i64) -> bool {
+    match if_range.map(str::trim) {
+        None => true,
+        Some(tag) if tag.starts_with('"') => tag == etag,
+        Some(date) => parse_http_date(date) == Some(mtime),
+    }
 }
 
 /// The entity tag of a file version: size, modification time and CRC-32C.
@@ -369,7 +428,7 @@ mod tests {
         let mut out = Vec::new();
         Head::new(&mut out, 206)
             .header("Content-Range", "bytes 0-1/9")
-            .finish(2, true);
+            .finish(2, Persistence::Close);
         let text = String::from_utf8(out).unwrap();
         let (status, rest) = text.split_once("\r\n").unwrap();
         let (date, rest) = rest.split_once("\r\n").unwrap();
@@ -383,12 +442,38 @@ mod tests {
             "Content-Range: bytes 0-1/9\r\nContent-Length: 2\r\nConnection: close\r\n\r\n"
         );
         let mut out = Vec::new();
-        error(&mut out, 405, "nope", false);
+        error(&mut out, 405, "nope", Framing::LAST);
         let text = String::from_utf8(out).unwrap();
         assert!(
             text.starts_with("HTTP/1.1 405 Method Not Allowed\r\n")
                 && text.contains("Allow: GET, HEAD, PUT, DELETE\r\n")
+                && text.ends_with("\r\n\r\n405 Method Not Allowed: nope\n")
         );
+        // HEAD: the same head, no body; 204 and 304 carry no length.
+        let head_only = Framing {
+            head_only: true,
+            ..Framing::LAST
+        };
+        let mut out = Vec::new();
+        error(&mut out, 404, "gone", head_only);
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("Content-Length: 20\r\n") && text.ends_with("\r\n\r\n"));
+        for status in [204, 304] {
+            let mut out = Vec::new();
+            Head::new(&mut out, status).finish(0, Persistence::KeepAlive);
+            let text = String::from_utf8(out).unwrap();
+            assert!(!text.contains("Content-Length"), "{text}");
+            assert!(text.ends_with("Connection: keep-alive\r\n\r\n"), "{text}");
+        }
+        assert!(if_range_holds(None, "\"e\"", 0));
+        assert!(if_range_holds(Some("\"e\""), "\"e\"", 0));
+        assert!(!if_range_holds(Some("\"old\""), "\"e\"", 0));
+        assert!(
+            !if_range_holds(Some("W/\"e\""), "\"e\"", 0),
+            "weak never matches"
+        );
+        assert!(if_range_holds(Some(&http_date(1000)), "\"e\"", 1000));
+        assert!(!if_range_holds(Some(&http_date(999)), "\"e\"", 1000));
         assert_eq!(content_type("A.CSV"), "text/csv; charset=utf-8");
         assert_eq!(content_type("noext"), "application/octet-stream");
     }

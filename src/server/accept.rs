@@ -194,7 +194,10 @@ fn refuse_busy(stream: &TcpStream, protocol: Protocol) {
             message: "busy",
         }
         .write_to(&mut answer),
-        Protocol::Http => crate::http::response::error(&mut answer, 503, "busy", true),
+        Protocol::Http => {
+            use crate::http::response::{Framing, error};
+            error(&mut answer, 503, "busy", Framing::LAST)
+        }
     }
     let _ = crate::socket::write(stream, &answer, false);
 }
