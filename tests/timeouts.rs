@@ -46,6 +46,36 @@ fn a_request_line_dribbled_byte_by_byte_hits_the_header_deadline() {
 }
 
 #[test]
+fn a_blank_line_does_not_exempt_the_request_behind_it() {
+    let header_timeout = Duration::from_millis(300);
+    let server = TestServer::start_with(|c| c.header_timeout = header_timeout);
+    let mut raw = server.raw();
+    raw.send("\r\nGET slow");
+    let took = trickle_until_closed(&mut raw, b"o", Duration::from_millis(20));
+    assert!(
+        took >= header_timeout - Duration::from_millis(50),
+        "{took:?}"
+    );
+}
+
+#[test]
+fn http_headers_dribbled_after_the_request_line_hit_the_header_deadline() {
+    let header_timeout = Duration::from_millis(300);
+    let server = TestServer::start_with(|c| {
+        c.header_timeout = header_timeout;
+        c.http_listen = Some("127.0.0.1:0".parse().unwrap());
+    });
+    let mut raw = Raw::connect(server.http.unwrap());
+    // The request line is whole; the head is not until its empty line.
+    raw.send("GET /x HTTP/1.1\r\nHost: h\r\nX-Slow: ");
+    let took = trickle_until_closed(&mut raw, b"a", Duration::from_millis(20));
+    assert!(
+        took >= header_timeout - Duration::from_millis(50),
+        "{took:?}"
+    );
+}
+
+#[test]
 fn a_body_under_the_minimum_rate_is_cut_off_and_leaves_nothing() {
     let server = TestServer::start_with(|c| {
         c.min_rate = 10_000;

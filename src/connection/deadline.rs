@@ -9,7 +9,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::{Connection, State};
+use super::{Connection, Protocol, State};
 use crate::config::Config;
 
 /// What a connection is doing, as far as its deadlines care.
@@ -82,7 +82,7 @@ impl Connection {
     pub(super) fn note_phase(&mut self, now: Instant) {
         let phase = match &self.state {
             // Whole requests waiting behind queued output are not late.
-            State::AwaitHeader if !self.input.is_empty() && !self.input.contains(&b'\n') => {
+            State::AwaitHeader if !self.input.is_empty() && !self.holds_whole_head() => {
                 Phase::PartialHeader
             }
             State::AwaitHeader | State::Committing(_) => Phase::BetweenRequests,
@@ -93,6 +93,25 @@ impl Connection {
             State::Done | State::Lingering { .. } => Phase::Closing,
         };
         self.timing.enter(phase, now);
+    }
+
+    /// Whether the held input has a whole request head: for FERRY/1 its
+    /// line, for HTTP everything up to the empty line. Blank lines before
+    /// a request do not count, or a peer could send one and then dribble
+    /// the request past the header deadline.
+    fn holds_whole_head(&self) -> bool {
+        let start = self
+            .input
+            .iter()
+            .position(|b| !matches!(b, b'\r' | b'\n'))
+            .unwrap_or(self.input.len());
+        let held = &self.input[start..];
+        match self.protocol {
+            Protocol::Ferry => held.contains(&b'\n'),
+            Protocol::Http => held.windows(2).enumerate().any(|(at, pair)| {
+                pair == b"\n\n" || (pair == b"\n\r" && held.get(at + 2) == Some(&b'\n'))
+            }),
+        }
     }
 
     /// The earliest moment one of this connection's deadlines can pass.
@@ -117,7 +136,7 @@ impl Connection {
         }
         match timing.clock {
             Clock::Header(started) if now >= started + config.header_timeout => Some(format!(
-                "request line not complete after {}",
+                "request not complete after {}",
                 secs(config.header_timeout)
             )),
             Clock::Body { started, bytes } if config.min_rate > 0 => {
