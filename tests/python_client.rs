@@ -1,8 +1,10 @@
 //! The Python client (`clients/python/ferry_client.py`) against a real
 //! server: its CRC-32C matches the check values, put/get/ls interoperate
-//! with the Rust client byte for byte, refusals and unreachable servers get
-//! one line and the documented exit code, and a download whose bytes do not
-//! match the server's checksum is refused and leaves nothing behind.
+//! with the Rust client byte for byte, stat reports what the server stored,
+//! rm removes one name or several (reporting each failure on its own line),
+//! refusals and unreachable servers get one line and the documented exit
+//! code, and a download whose bytes do not match the server's checksum is
+//! refused and leaves nothing behind.
 //! Skipped, saying so, where `python3` is not installed.
 
 mod support;
@@ -51,7 +53,7 @@ fn crc32c_matches_the_check_values() {
                  print('%08x %08x %08x %08x' % (crc32c(b'123456789'), crc32c(b'hello'), \
                  crc32c(b''), crc32c(b'lo', crc32c(b'hel'))))";
     let output = Command::new("python3")
-        .args(["-c", check])
+        .args(["-B", "-c", check])
         .arg(script().parent().unwrap())
         .output()
         .unwrap();
@@ -163,4 +165,75 @@ fn failures_get_one_line_and_the_documented_exit_code() {
             && err.lines().count() == 1,
         "{err}"
     );
+}
+
+#[test]
+fn stat_and_rm_work_over_a_real_server() {
+    if !have_python() {
+        return;
+    }
+    let server = TestServer::start();
+    let work = tempfile::tempdir().unwrap();
+    let data = pattern(70_000, 4);
+    server.client().put_bytes("py/stat me.bin", &data).unwrap();
+    let mtime = server.client().stat("py/stat me.bin").unwrap().mtime;
+
+    let output = python(work.path(), &server, &["stat", "py/stat me.bin"]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert_eq!(
+        text(&output.stdout),
+        format!(
+            "name:     py/stat me.bin\nsize:     70000\nmtime:    {mtime}\ncrc32c:   {}\n",
+            crc_hex(&data)
+        )
+    );
+    assert_eq!(text(&output.stderr), "");
+
+    let output = python(work.path(), &server, &["rm", "py/stat me.bin"]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert_eq!(text(&output.stdout), "removed py/stat me.bin\n");
+    assert_eq!(text(&output.stderr), "");
+    assert!(!server.path("py/stat me.bin").exists());
+
+    for name in ["a.txt", "c.txt"] {
+        server.client().put_bytes(name, b"x").unwrap();
+    }
+    let output = python(work.path(), &server, &["rm", "a.txt", "b.txt", "c.txt"]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+    assert_eq!(text(&output.stdout), "removed a.txt\nremoved c.txt\n");
+    assert_eq!(
+        text(&output.stderr),
+        "ferry: b.txt: no such file\nferry: 1 of 3 files not removed\n"
+    );
+    assert!(!server.path("a.txt").exists() && !server.path("c.txt").exists());
+}
+
+#[test]
+fn stat_and_rm_of_a_missing_name_get_one_line_and_exit_1() {
+    if !have_python() {
+        return;
+    }
+    let server = TestServer::start();
+    let work = tempfile::tempdir().unwrap();
+
+    for command in ["stat", "rm"] {
+        let output = python(work.path(), &server, &[command, "no/such.txt"]);
+        assert_eq!(output.status.code(), Some(1), "{command}");
+        assert_eq!(text(&output.stdout), "", "{command}");
+        assert_eq!(
+            text(&output.stderr),
+            "ferry: no/such.txt: no such file\n",
+            "{command}"
+        );
+    }
+
+    // A directory is refused as such, and usage errors exit 2.
+    server.client().put_bytes("dir/f", b"f").unwrap();
+    let output = python(work.path(), &server, &["stat", "dir"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(text(&output.stderr), "ferry: dir: is a directory\n");
+    for args in [&["stat"][..], &["rm"], &["stat", "a", "b"]] {
+        let output = python(work.path(), &server, args);
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+    }
 }

@@ -14,16 +14,21 @@ As a library:
         data = ferry.get("notes/hello.txt")
         for size, mtime, name in ferry.ls("notes/"):
             print(size, name)
+        size, mtime, crc = ferry.stat("notes/hello.txt")
+        ferry.rm("notes/hello.txt")
 
 As a command:
 
     python3 ferry_client.py [--server HOST:PORT] put LOCAL [REMOTE]
     python3 ferry_client.py [--server HOST:PORT] get REMOTE [LOCAL]
     python3 ferry_client.py [--server HOST:PORT] ls [PREFIX]
+    python3 ferry_client.py [--server HOST:PORT] stat NAME
+    python3 ferry_client.py [--server HOST:PORT] rm NAME [NAME...]
 
 The server defaults to $FERRY_SERVER, else 127.0.0.1:5010. Exit codes as
 for the `ferry` binary: 0 ok, 1 the server refused, 2 usage, 3 connection,
-local I/O or checksum failure.
+local I/O or checksum failure. `rm` of several names removes each it can,
+reports each failure on its own line, and exits 1 if any failed.
 """
 
 import argparse
@@ -210,6 +215,10 @@ def main(argv=None):
     get.add_argument("local", nargs="?")
     ls = commands.add_parser("ls", help="list remote files")
     ls.add_argument("prefix", nargs="?", default="")
+    stat = commands.add_parser("stat", help="show a remote file's size, mtime and CRC-32C")
+    stat.add_argument("name")
+    rm = commands.add_parser("rm", help="remove remote files")
+    rm.add_argument("names", nargs="+", metavar="name")
     args = parser.parse_args(argv)
 
     host, _, port = args.server.rpartition(":")
@@ -218,7 +227,14 @@ def main(argv=None):
     except (OSError, ValueError) as err:
         print(f"ferry: cannot connect to {args.server}: {err}", file=sys.stderr)
         return 3
-    subject = getattr(args, "remote", None) or f"listing {args.prefix!r}"
+    if args.command in ("put", "get"):
+        subject = args.remote
+    elif args.command == "ls":
+        subject = f"listing {args.prefix!r}"
+    elif args.command == "stat":
+        subject = args.name
+    else:
+        subject = args.names[0]
     try:
         with ferry:
             if args.command == "put":
@@ -238,9 +254,34 @@ def main(argv=None):
                     if os.path.exists(partial):
                         os.remove(partial)
                 print(f"saved {target} ({size} bytes)")
-            else:
+            elif args.command == "ls":
                 for size, mtime, name in ferry.ls(args.prefix):
                     print(f"{size:>12}  {mtime}  {name}")
+            elif args.command == "stat":
+                size, mtime, crc = ferry.stat(args.name)
+                print(f"name:     {args.name}")
+                print(f"size:     {size}")
+                print(f"mtime:    {mtime}")
+                if crc is not None:
+                    print(f"crc32c:   {crc:08x}")
+            else:
+                failed = 0
+                for subject in args.names:
+                    try:
+                        ferry.rm(subject)
+                    except FerryError as err:
+                        if len(args.names) == 1:
+                            raise
+                        print(f"ferry: {subject}: {err.message}", file=sys.stderr)
+                        failed += 1
+                    else:
+                        print(f"removed {subject}")
+                if failed:
+                    print(
+                        f"ferry: {failed} of {len(args.names)} files not removed",
+                        file=sys.stderr,
+                    )
+                    return 1
     except FerryError as err:
         print(f"ferry: {subject}: {err.message}", file=sys.stderr)
         return 1
