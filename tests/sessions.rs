@@ -103,6 +103,69 @@ fn bytes_staged_before_a_dropped_connection_are_kept() {
     assert_eq!(server.client().get_bytes("cut").unwrap(), data);
 }
 
+/// Asks `UPLOAD` until the session stands at `at` (the server takes in
+/// bytes that were sent on another connection at its own pace).
+fn wait_for_received(raw: &mut Raw, name: &str, data: &[u8], at: u64) -> String {
+    let deadline = std::time::Instant::now() + support::PATIENCE;
+    loop {
+        let (id, received) = upload(raw, name, data);
+        if received == at {
+            return id;
+        }
+        assert!(std::time::Instant::now() < deadline, "stuck at {received}");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn a_new_append_takes_over_from_a_connection_gone_silent() {
+    let server = TestServer::start();
+    let data = pattern(500_000, 5);
+    let mut silent = server.raw();
+    let (id, _) = upload(&mut silent, "flaky", &data);
+    // The link drops without a FIN or RST: the server still holds this
+    // connection open, mid-APPEND.
+    silent.send(format!("APPEND {id} 0 400000\n"));
+    silent.send(&data[..123_456]);
+    let mut again = server.raw();
+    assert_eq!(wait_for_received(&mut again, "flaky", &data, 123_456), id);
+    // The client, reconnected, goes on at once instead of waiting for the
+    // server to give up on the old connection.
+    assert_eq!(
+        append(&mut again, &id, 123_456, &data[123_456..]),
+        "OK 500000"
+    );
+    again.send(format!("COMMIT {id}\n"));
+    assert_eq!(again.line(), format!("OK 500000 {}", crc_hex(&data)));
+    assert_eq!(server.client().get_bytes("flaky").unwrap(), data);
+    // Should the old connection come back to life, its bytes are refused
+    // and the committed file is untouched.
+    silent.send(vec![b'x'; 400_000 - 123_456]);
+    assert!(silent.line().starts_with("ERR "));
+    assert_eq!(server.client().get_bytes("flaky").unwrap(), data);
+}
+
+#[test]
+fn abort_cuts_off_an_append_in_progress() {
+    let server = TestServer::start();
+    let data = pattern(100_000, 6);
+    let mut writer = server.raw();
+    let (id, _) = upload(&mut writer, "dropped", &data);
+    writer.send(format!("APPEND {id} 0 100000\n"));
+    writer.send(&data[..1000]);
+    let mut other = server.raw();
+    wait_for_received(&mut other, "dropped", &data, 1000);
+    other.send(format!("ABORT {id}\n"));
+    assert_eq!(other.line(), "OK");
+    writer.send(&data[1000..]);
+    assert_eq!(
+        writer.line(),
+        "ERR 409 a newer APPEND or ABORT took over this upload"
+    );
+    assert!(server.files_on_disk().is_empty());
+    assert_eq!(server.path(".ferry-uploads").read_dir().unwrap().count(), 0);
+}
+
 #[test]
 fn sessions_survive_a_restart() {
     let root = tempfile::tempdir().unwrap();

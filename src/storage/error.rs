@@ -31,8 +31,10 @@ pub enum StorageError {
     PastEnd(u64),
     /// A COMMIT before all bytes arrived: received, size (409).
     Incomplete(u64, u64),
-    /// Another APPEND is streaming into the session (409).
+    /// An APPEND is streaming into the session, so it cannot commit (409).
     SessionBusy,
+    /// A newer APPEND or an ABORT took the session from this APPEND (409).
+    Superseded,
     /// Staged bytes do not match the declared CRC-32C: staged, declared (422).
     ChecksumMismatch(u32, u32),
     /// Anything else the filesystem said (500).
@@ -53,7 +55,8 @@ impl StorageError {
             StorageError::NoSuchUpload => 404,
             StorageError::WrongOffset(_)
             | StorageError::Incomplete(..)
-            | StorageError::SessionBusy => 409,
+            | StorageError::SessionBusy
+            | StorageError::Superseded => 409,
             StorageError::PastEnd(_) => 400,
             StorageError::ChecksumMismatch(..) => 422,
             StorageError::Io(_) => 500,
@@ -107,6 +110,9 @@ impl fmt::Display for StorageError {
                 write!(f, "upload incomplete: {received} of {size} bytes")
             }
             StorageError::SessionBusy => f.write_str("another APPEND is in progress"),
+            StorageError::Superseded => {
+                f.write_str("a newer APPEND or ABORT took over this upload")
+            }
             StorageError::ChecksumMismatch(staged, declared) => write!(
                 f,
                 "checksum mismatch: received {staged:08x}, expected {declared:08x}; upload discarded"

@@ -20,7 +20,7 @@ use std::io::{self, Write};
 use std::os::fd::OwnedFd;
 use std::sync::Arc;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use rustix::fs::{AtFlags, Dir, Mode, OFlags};
@@ -36,8 +36,13 @@ pub const SESSIONS_DIR: &str = ".ferry-uploads";
 /// cache: after a restart everything is read back from disk.
 #[derive(Debug, Default)]
 struct Live {
-    /// An APPEND is streaming into it right now.
-    busy: AtomicBool,
+    /// The ticket of the APPEND streaming into it, 0 for none. A newer
+    /// APPEND takes the session over: the older one's connection is most
+    /// likely gone without a word (a silent network drop), and its client
+    /// is the one asking again.
+    owner: AtomicU64,
+    /// The last ticket handed out.
+    tickets: AtomicU64,
     /// CRC-32C of the staged bytes and how many that is, if known.
     progress: Mutex<Option<(u64, u32)>>,
 }
@@ -68,6 +73,8 @@ pub struct SessionInfo {
 pub struct Appender {
     file: File,
     live: Arc<Live>,
+    /// Which APPEND this is; it may write only while it owns the session.
+    ticket: u64,
     /// Bytes staged when this APPEND began, and their CRC if known.
     start: u64,
     crc: Option<u32>,
@@ -80,13 +87,25 @@ impl Appender {
     /// # Errors
     /// 507 on a full disk, 500 on other I/O errors.
     pub fn write(&mut self, data: &[u8]) -> Result<(), StorageError> {
-        if let Err(err) = self.file.write_all(data) {
-            self.crc = None; // some of it may have been written
-            return Err(err.into());
+        if !self.owns_session() {
+            return Err(StorageError::Superseded);
         }
-        self.written += data.len() as u64;
-        self.crc = self.crc.map(|crc| crc32c::crc32c_append(crc, data));
-        Ok(())
+        let written = self.file.write_all(data);
+        if written.is_err() {
+            self.crc = None; // some of it may have been written
+        } else {
+            self.written += data.len() as u64;
+            self.crc = self.crc.map(|crc| crc32c::crc32c_append(crc, data));
+        }
+        // Kept current, so an APPEND that takes over continues the CRC.
+        if let Ok(mut progress) = self.live.progress.lock() {
+            *progress = self.crc.map(|crc| (self.start + self.written, crc));
+        }
+        written.map_err(StorageError::from)
+    }
+
+    fn owns_session(&self) -> bool {
+        self.live.owner.load(Ordering::SeqCst) == self.ticket
     }
 
     /// Bytes staged in the session now.
@@ -96,13 +115,28 @@ impl Appender {
 }
 
 impl Drop for Appender {
-    /// Whatever arrived stays staged (that is the point); the running CRC is
-    /// kept for the next APPEND or the commit.
+    /// Whatever arrived stays staged (that is the point), with its running
+    /// CRC for the next APPEND or the commit; the session is free again,
+    /// unless a newer APPEND owns it already.
     fn drop(&mut self) {
-        if let Ok(mut progress) = self.live.progress.lock() {
-            *progress = self.crc.map(|crc| (self.start + self.written, crc));
-        }
-        self.live.busy.store(false, Ordering::SeqCst);
+        let _ =
+            self.live
+                .owner
+                .compare_exchange(self.ticket, 0, Ordering::SeqCst, Ordering::SeqCst);
+    }
+}
+
+impl Live {
+    fn busy(&self) -> bool {
+        self.owner.load(Ordering::SeqCst) != 0
+    }
+
+    /// Makes a new APPEND the owner, cutting off any older one; returns its
+    /// ticket and whether it took the session from another.
+    fn take_over(&self) -> (u64, bool) {
+        let ticket = self.tickets.fetch_add(1, Ordering::SeqCst) + 1;
+        let previous = self.owner.swap(ticket, Ordering::SeqCst);
+        (ticket, previous != 0)
     }
 }
 
@@ -185,12 +219,12 @@ impl Storage {
         })
     }
 
-    /// Opens session `id` for `len` bytes at `offset`.
+    /// Opens session `id` for `len` bytes at `offset`. An APPEND still
+    /// streaming into the session is cut off: its next write fails.
     ///
     /// # Errors
     /// 404 for an unknown session; 409 if `offset` is not where the session
-    /// stands or another APPEND is streaming into it; 400 if the bytes would
-    /// run past the declared size.
+    /// stands; 400 if the bytes would run past the declared size.
     pub fn append(
         &mut self,
         id: &str,
@@ -205,8 +239,9 @@ impl Storage {
             return Err(StorageError::PastEnd(info.size));
         }
         let live = Arc::clone(self.sessions.live.entry(id.to_owned()).or_default());
-        if live.busy.swap(true, Ordering::SeqCst) {
-            return Err(StorageError::SessionBusy);
+        let (ticket, took_over) = live.take_over();
+        if took_over {
+            log::info!("upload session {id}: a new APPEND takes over from one still open");
         }
         let crc = match *live.progress.lock().unwrap_or_else(|e| e.into_inner()) {
             Some((at, crc)) if at == offset => Some(crc),
@@ -220,13 +255,16 @@ impl Storage {
         let file = match opened {
             Ok(fd) => File::from(fd),
             Err(errno) => {
-                live.busy.store(false, Ordering::SeqCst);
+                let _ = live
+                    .owner
+                    .compare_exchange(ticket, 0, Ordering::SeqCst, Ordering::SeqCst);
                 return Err(errno.into());
             }
         };
         let appender = Appender {
             file,
             live,
+            ticket,
             start: offset,
             crc,
             written: 0,
@@ -247,7 +285,7 @@ impl Storage {
             return Err(StorageError::Incomplete(info.received, info.size));
         }
         let live = self.sessions.live.get(id).cloned();
-        if live.as_ref().is_some_and(|l| l.busy.load(Ordering::SeqCst)) {
+        if live.as_ref().is_some_and(|l| l.busy()) {
             return Err(StorageError::SessionBusy);
         }
         let dir = self.sessions_dir()?;
@@ -281,16 +319,14 @@ impl Storage {
     /// Removes a session and its staged bytes.
     ///
     /// # Errors
-    /// 404 if there is no such session, 409 if an APPEND is streaming into it.
+    /// Discards a session; an APPEND still streaming into it is cut off.
+    ///
+    /// # Errors
+    /// 404 if there is no such session.
     pub fn abort_session(&mut self, id: &str) -> Result<(), StorageError> {
         self.session(id)?;
-        if self
-            .sessions
-            .live
-            .get(id)
-            .is_some_and(|l| l.busy.load(Ordering::SeqCst))
-        {
-            return Err(StorageError::SessionBusy);
+        if let Some(live) = self.sessions.live.get(id) {
+            live.take_over();
         }
         let dir = self.sessions_dir()?;
         self.remove_session(&dir, id);
@@ -326,11 +362,7 @@ impl Storage {
             };
             let stale = rustix::fs::statat(dir, file, AtFlags::SYMLINK_NOFOLLOW)
                 .is_ok_and(|stat| stat.st_mtime < cutoff);
-            let busy = self
-                .sessions
-                .live
-                .get(id)
-                .is_some_and(|l| l.busy.load(Ordering::SeqCst));
+            let busy = self.sessions.live.get(id).is_some_and(|l| l.busy());
             if stale && !busy {
                 expired.push(id.to_owned());
             }
