@@ -1,5 +1,6 @@
 //! The client commands' arguments: where the server is and how much to
-//! say (every client command), and what `put` and `get` take.
+//! say (every client command, before or after its name), and what `put`
+//! and `get` take.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -11,7 +12,8 @@ use super::output::{Output, ProgressMode};
 use crate::client::Client;
 use crate::client::retry::RetryPolicy;
 
-/// Options every client command takes.
+/// Options every client command takes. They may also come before the
+/// command's name: see [`LeadingClientArgs`].
 #[derive(Debug, Args)]
 pub struct ClientArgs {
     /// Server address, host:port.
@@ -20,9 +22,30 @@ pub struct ClientArgs {
     /// Log every request and answer on stderr.
     #[arg(short, long)]
     pub verbose: bool,
+    /// Print only errors: no progress bars, no warnings, no result lines
+    /// such as `stored ...` or `removed ...`.
+    #[arg(short, long, conflicts_with = "verbose")]
+    pub quiet: bool,
 }
 
 impl ClientArgs {
+    /// The command's output, with the client log installed.
+    ///
+    /// # Errors
+    /// `-q` and `-v` both given, one of them before the command's name
+    /// (clap sees only the pairs given on the same side of it).
+    pub fn output(&self, progress: ProgressMode) -> Result<Output, Failure> {
+        if self.quiet && self.verbose {
+            return Err(Failure::usage(
+                "",
+                "-q/--quiet cannot be used with -v/--verbose",
+            ));
+        }
+        let output = Output::new(progress, self.quiet);
+        output.install_log(self.verbose);
+        Ok(output)
+    }
+
     /// Connects, naming the server in the error.
     pub fn connect(&self) -> Result<Client, Failure> {
         Client::connect(self.server.as_str()).map_err(|err| self.unreachable(err))
@@ -34,12 +57,46 @@ impl ClientArgs {
     }
 }
 
+/// The client options written before the command's name (`ferry -v put
+/// a.txt`, `ferry --server host:5010 ls`).
+///
+/// They are global, so clap accepts them there and hands their values on
+/// by id to the command's own [`ClientArgs`], which define and document
+/// them (given on both sides, the one after the name wins). `serve`,
+/// `bench` and `completions` receive them too, which is why they are
+/// hidden and [`LeadingClientArgs::misplaced`] refuses them there.
+#[derive(Debug, Args)]
+pub struct LeadingClientArgs {
+    /// No default and no variable here: `Some` only when given, for
+    /// commands without a `--server` of their own.
+    #[arg(long, global = true, hide = true)]
+    server: Option<String>,
+    #[arg(short, long, global = true, hide = true)]
+    verbose: bool,
+    #[arg(short, long, global = true, hide = true, conflicts_with = "verbose")]
+    quiet: bool,
+}
+
+impl LeadingClientArgs {
+    /// The first client option given to a command that does not take it,
+    /// as written in messages; `has_server`: the command has a `--server`
+    /// of its own.
+    pub fn misplaced(&self, has_server: bool) -> Option<&'static str> {
+        if self.server.is_some() && !has_server {
+            Some("--server")
+        } else if self.verbose {
+            Some("-v/--verbose")
+        } else if self.quiet {
+            Some("-q/--quiet")
+        } else {
+            None
+        }
+    }
+}
+
 /// How `put` and `get` report progress.
 #[derive(Debug, Args)]
 pub struct ShowArgs {
-    /// Print only errors: no progress bars, no summary.
-    #[arg(short, long, conflicts_with = "verbose")]
-    pub quiet: bool,
     /// When to draw progress bars (default: when stderr is a terminal).
     #[arg(long, value_enum, default_value_t = ProgressMode::Auto, hide = true)]
     pub progress: ProgressMode,
@@ -47,10 +104,11 @@ pub struct ShowArgs {
 
 impl ShowArgs {
     /// The command's output, with the client log installed.
-    pub fn output(&self, client: &ClientArgs) -> Output {
-        let output = Output::new(self.progress, self.quiet);
-        output.install_log(client.verbose);
-        output
+    ///
+    /// # Errors
+    /// As [`ClientArgs::output`].
+    pub fn output(&self, client: &ClientArgs) -> Result<Output, Failure> {
+        client.output(self.progress)
     }
 }
 
@@ -93,9 +151,10 @@ impl EffortArgs {
 pub struct PutArgs {
     /// Local file, or folder with -r.
     pub local: PathBuf,
-    /// Remote name (default: the local file's name). With -r, the prefix
-    /// the folder's files go under (default: the folder's name; "" for the
-    /// top of the server).
+    /// Remote name (default: the local file's name; ending in /, a remote
+    /// folder to put it in). With -r, the prefix the folder's files go
+    /// under (default: the folder's name; "" for the top of the server;
+    /// ending in /, a remote folder to put the folder in).
     pub remote: Option<String>,
     /// Upload through a resumable session: continue where an interrupted
     /// upload of the same file stopped, reconnecting after failures.
@@ -120,7 +179,9 @@ pub struct GetArgs {
     /// with it (use a trailing / for a folder's contents only).
     pub remote: String,
     /// Local path, or `-` for standard output (default: the remote name's
-    /// last segment). With -r, the folder to copy into (default: .).
+    /// last segment; a folder, or a path ending in / (made if missing):
+    /// that segment in there). With -r, the folder to copy into
+    /// (default: .).
     pub local: Option<PathBuf>,
     /// Continue a partial download (kept when an interrupted --resume
     /// download fails) and reconnect after failures; the whole file is

@@ -28,9 +28,14 @@ use crate::client::ClientError;
 #[command(
     name = "ferry",
     version,
-    about = "A single-threaded file-transfer server and its client"
+    about = "A single-threaded file-transfer server and its client",
+    after_help = "The client commands' --server, -v/--verbose and -q/--quiet may also \
+                  come before the command: ferry -v put a.txt"
 )]
 pub struct Cli {
+    /// Client options given before the command's name.
+    #[command(flatten)]
+    pub leading: args::LeadingClientArgs,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -154,6 +159,9 @@ fn reason(err: &ClientError) -> String {
 
 /// Runs a parsed command line and returns the process exit code.
 pub fn run(cli: Cli) -> ExitCode {
+    if let Some(failure) = misplaced_client_option(&cli) {
+        return report(Err(failure));
+    }
     let result = match cli.command {
         Command::Serve(args) => return serve::run(args),
         Command::Bench(args) => return bench::run(args),
@@ -170,6 +178,33 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Stat(args) => remote::stat(&args),
         Command::Rm(args) => remote::remove(&args),
     };
+    report(result)
+}
+
+/// A client option (global, so clap takes it anywhere) given to a command
+/// that has no use for it: `ferry serve --server ...` must not quietly
+/// listen elsewhere than the user meant.
+fn misplaced_client_option(cli: &Cli) -> Option<Failure> {
+    let (command, has_server) = match cli.command {
+        Command::Serve(_) => ("serve", false),
+        Command::Bench(_) => ("bench", true),
+        Command::Completions { .. } => ("completions", false),
+        _ => return None,
+    };
+    let option = cli.leading.misplaced(has_server)?;
+    let hint = match (command, option) {
+        ("serve", "--server") => "; serve listens on --listen",
+        ("serve", _) => "; serve's own log is set with --log-level",
+        _ => "",
+    };
+    Some(Failure::usage(
+        command,
+        format!("{option} is an option of the client commands (put, get, ls, stat, rm){hint}"),
+    ))
+}
+
+/// Prints a failure's line on stderr; the exit code.
+fn report(result: Result<(), Failure>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {

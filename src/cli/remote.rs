@@ -8,7 +8,7 @@ use time::format_description::well_known::Rfc3339;
 
 use super::Failure;
 use super::args::ClientArgs;
-use super::output::{Output, ProgressMode, human_size, local_minute, local_time};
+use super::output::{ProgressMode, human_size, local_minute, local_time};
 
 /// `ferry ls`.
 #[derive(Debug, Args)]
@@ -46,7 +46,7 @@ pub struct RmArgs {
 
 /// Prints one line per file: size, modification time (local), name.
 pub fn list(args: &LsArgs) -> Result<(), Failure> {
-    quiet_output(&args.client);
+    args.client.output(ProgressMode::Never)?;
     let prefix = args.prefix.as_deref().unwrap_or("");
     let files = args
         .client
@@ -86,7 +86,7 @@ pub fn list(args: &LsArgs) -> Result<(), Failure> {
 
 /// Prints a file's size, modification time and CRC-32C.
 pub fn stat(args: &StatArgs) -> Result<(), Failure> {
-    quiet_output(&args.client);
+    args.client.output(ProgressMode::Never)?;
     let name = &args.name;
     let stat = args
         .client
@@ -118,7 +118,7 @@ pub fn stat(args: &StatArgs) -> Result<(), Failure> {
 /// Removes files, one after another on one connection; reports each
 /// failure and carries on.
 pub fn remove(args: &RmArgs) -> Result<(), Failure> {
-    let output = quiet_output(&args.client);
+    let output = args.client.output(ProgressMode::Never)?;
     let mut client = args.client.connect()?;
     let mut failed = Vec::new();
     for name in &args.names {
@@ -139,13 +139,6 @@ pub fn remove(args: &RmArgs) -> Result<(), Failure> {
             format!("{n} of {} files not removed", args.names.len()),
         )),
     }
-}
-
-/// Output without progress bars, with the client log set up.
-fn quiet_output(client: &ClientArgs) -> Output {
-    let output = Output::new(ProgressMode::Never, false);
-    output.install_log(client.verbose);
-    output
 }
 
 /// A Unix time as RFC 3339 in UTC, e.g. `2026-11-21T12:00:03Z`.

@@ -19,11 +19,13 @@ use crate::client::{ClientError, crc_of};
 /// Uploads one file.
 pub fn put(args: &PutArgs) -> Result<(), Failure> {
     let local = args.local.as_path();
-    let remote = match &args.remote {
-        Some(remote) => remote.clone(),
+    let remote = match args.remote.as_deref() {
+        // Like cp and scp: a name ending in `/` is a folder to put it into.
+        Some(folder) if folder.ends_with('/') => format!("{folder}{}", last_component(local)?),
+        Some(remote) => remote.to_owned(),
         None => last_component(local)?,
     };
-    let output = args.show.output(&args.client);
+    let output = args.show.output(&args.client)?;
     let mut file = File::open(local).map_err(|err| Failure::local(local, err))?;
     if file.metadata().is_ok_and(|m| m.is_dir()) {
         return Err(Failure::usage(
@@ -65,7 +67,13 @@ pub fn put(args: &PutArgs) -> Result<(), Failure> {
 
 /// Downloads one file, to a local file or to standard output.
 pub fn get(args: &GetArgs) -> Result<(), Failure> {
-    let output = args.show.output(&args.client);
+    if args.remote.ends_with('/') {
+        return Err(Failure::usage(
+            args.remote.clone(),
+            "names a folder (use -r to download a folder)",
+        ));
+    }
+    let output = args.show.output(&args.client)?;
     if args.local.as_deref() == Some(Path::new("-")) {
         if args.resume {
             return Err(Failure::usage("-", "--resume needs a local file"));
@@ -75,6 +83,12 @@ pub fn get(args: &GetArgs) -> Result<(), Failure> {
     let leaf = args.remote.rsplit('/').next().unwrap_or(&args.remote);
     let target = match &args.local {
         Some(dir) if dir.is_dir() => dir.join(leaf),
+        // As for `put`: a path ending in `/` is a folder to put it into,
+        // made if missing (as `get -r` makes its target).
+        Some(dir) if dir.as_os_str().as_encoded_bytes().ends_with(b"/") => {
+            fs::create_dir_all(dir).map_err(|err| Failure::local(dir, err))?;
+            dir.join(leaf)
+        }
         Some(path) => path.clone(),
         None => PathBuf::from(leaf),
     };

@@ -43,11 +43,14 @@ pub fn put(args: &PutArgs) -> Result<(), Failure> {
             "not a folder (without -r, put uploads one file)",
         ));
     }
-    let prefix = match &args.remote {
-        Some(prefix) => prefix.clone(),
+    let prefix = match args.remote.as_deref() {
+        // As for one file: a prefix ending in `/` is a folder to put the
+        // folder into (`put -r photos backup/` makes `backup/photos/...`).
+        Some(folder) if folder.ends_with('/') => format!("{folder}{}", folder_name(root)?),
+        Some(prefix) => prefix.to_owned(),
         None => folder_name(root)?,
     };
-    let output = args.show.output(&args.client);
+    let output = args.show.output(&args.client)?;
     let started = Instant::now();
     let files = names::walk(root, &prefix, &mut |path, why| {
         output.warn(&format!("skipping {}: {why}", path.display()));
@@ -102,7 +105,7 @@ pub fn get(args: &GetArgs) -> Result<(), Failure> {
     if target == Path::new("-") {
         return Err(Failure::usage("-", "-r needs a local folder"));
     }
-    let output = args.show.output(&args.client);
+    let output = args.show.output(&args.client)?;
     let started = Instant::now();
     let listing = args
         .client
@@ -268,7 +271,12 @@ impl<'a> Tally<'a> {
         if unchanged > 0 {
             summary.push_str(&format!("; {unchanged} unchanged"));
         }
-        self.output.say(&summary);
+        // A run that ended before anything was even tried (the server is
+        // down, say) has only its error to report.
+        let tried = counts.done + counts.failed + unchanged > 0;
+        if tried || left.is_none() {
+            self.output.say(&summary);
+        }
         if let Some((err, left)) = left {
             let context = format!("{left} {} not transferred", plural(left));
             return Err(Failure::new(context, err));

@@ -13,6 +13,7 @@
 
 use std::fs;
 use std::io;
+use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
 
 use crate::name::Name;
@@ -81,7 +82,7 @@ fn walk_into(
             }
             walk_into(&path, &join(relative, &segment), prefix, skipped, found)?;
         } else if !kind.is_file() {
-            skipped(&path, "not a regular file (symlinks are not followed)");
+            skipped(&path, not_regular(kind));
         } else if segment.ends_with(PARTIAL_SUFFIX) {
             skipped(&path, "a partial download");
         } else if let Err(err) = Name::new(name.clone()) {
@@ -92,6 +93,24 @@ fn walk_into(
         }
     }
     Ok(())
+}
+
+/// Why an entry that is neither a folder nor a regular file is skipped,
+/// saying what it is.
+fn not_regular(kind: fs::FileType) -> &'static str {
+    if kind.is_symlink() {
+        "a symlink (symlinks are not followed)"
+    } else if kind.is_fifo() {
+        "a FIFO (named pipe), not a regular file"
+    } else if kind.is_socket() {
+        "a socket, not a regular file"
+    } else if kind.is_block_device() {
+        "a block device, not a regular file"
+    } else if kind.is_char_device() {
+        "a character device, not a regular file"
+    } else {
+        "not a regular file"
+    }
 }
 
 /// The local path for remote `name`, listed under `prefix`, inside
@@ -159,6 +178,7 @@ mod tests {
         fs::create_dir(root.join(".ferry-reserved")).unwrap();
         fs::write(root.join(".ferry-reserved/c"), "c").unwrap();
         std::os::unix::fs::symlink("a.txt", root.join("link")).unwrap();
+        let _socket = std::os::unix::net::UnixListener::bind(root.join("sock")).unwrap();
 
         let mut skipped = Vec::new();
         let files = walk(root, "up", &mut |path, why| {
@@ -177,8 +197,11 @@ mod tests {
                 ".ferry-reserved",
                 "bad\u{1}name",
                 "link",
+                "sock",
                 "sub/.b.txt.ferry-part"
             ]
         );
+        assert_eq!(skipped[2].1, "a symlink (symlinks are not followed)");
+        assert_eq!(skipped[3].1, "a socket, not a regular file");
     }
 }
