@@ -159,8 +159,8 @@ fn verbose_logs_every_request_and_answer() {
     let lines: Vec<&str> = err.lines().collect();
     let crc = crc_hex(data);
     assert_eq!(lines.len(), 3, "{err}");
-    assert!(lines[0].starts_with("ferry: #0 < OK FERRY/1 "), "{err}");
     let id = lines[0].rsplit(' ').next().unwrap();
+    assert_eq!(lines[0], format!("ferry: #{id} < OK FERRY/1 {id}"));
     assert_eq!(
         lines[1],
         format!("ferry: #{id} > PUT dir/v%201.txt 15 {crc}")

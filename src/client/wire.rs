@@ -221,13 +221,15 @@ impl Replies {
     /// # Errors
     /// `ERR 503 busy`, or not a FERRY/1 server.
     pub fn greeting(&mut self) -> Result<u64> {
-        let fields = self.ok_line()?;
-        match fields.as_slice() {
-            [proto, id, ..] if proto == "FERRY/1" => id
-                .parse()
-                .map_err(|_| ClientError::protocol("bad client id in greeting")),
-            _ => Err(ClientError::protocol("not a FERRY/1 server")),
+        let line = self.read_line()?;
+        let id = greeting_id(&line);
+        // Learned before the line is logged, so that the greeting's log
+        // line names the connection like every later one.
+        if let Ok(id) = id {
+            self.conn = id;
         }
+        self.answer(&line)?;
+        id
     }
 
     /// The answer to `PUT` or `COMMIT` of `size` bytes with CRC-32C `crc`.
@@ -353,6 +355,12 @@ impl Replies {
 
     /// Reads one reply line; `OK` gives its fields, `ERR` an error.
     fn ok_line(&mut self) -> Result<Vec<String>> {
+        let line = self.read_line()?;
+        self.answer(&line)
+    }
+
+    /// Reads one reply line, without its `\n`.
+    fn read_line(&mut self) -> Result<String> {
         let mut line = Vec::new();
         (&mut self.input)
             .take(MAX_HEADER as u64)
@@ -360,10 +368,13 @@ impl Replies {
         if line.pop() != Some(b'\n') {
             return Err(ClientError::closed("connection closed by the server"));
         }
-        let line =
-            String::from_utf8(line).map_err(|_| ClientError::protocol("reply is not UTF-8"))?;
+        String::from_utf8(line).map_err(|_| ClientError::protocol("reply is not UTF-8"))
+    }
+
+    /// Logs a reply line; `OK` gives its fields, `ERR` an error.
+    fn answer(&self, line: &str) -> Result<Vec<String>> {
         debug!(target: "ferry::client", "#{} < {line}", self.conn);
-        match parse_reply(&line) {
+        match parse_reply(line) {
             Some(Reply::Ok(fields)) => Ok(fields),
             Some(Reply::Err { code, message }) => Err(ClientError::Remote { code, message }),
             None => Err(ClientError::protocol(format!("unexpected reply {line:?}"))),
@@ -398,6 +409,19 @@ impl Replies {
             left -= n as u64;
         }
         Ok(())
+    }
+}
+
+/// The client id a greeting line (`OK FERRY/1 <id>`) gives.
+fn greeting_id(line: &str) -> Result<u64> {
+    match parse_reply(line) {
+        Some(Reply::Ok(fields)) => match fields.as_slice() {
+            [proto, id, ..] if proto == "FERRY/1" => id
+                .parse()
+                .map_err(|_| ClientError::protocol("bad client id in greeting")),
+            _ => Err(ClientError::protocol("not a FERRY/1 server")),
+        },
+        _ => Err(ClientError::protocol("not a FERRY/1 greeting")),
     }
 }
 
