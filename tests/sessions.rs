@@ -85,9 +85,9 @@ fn bytes_staged_before_a_dropped_connection_are_kept() {
     first.send(&data[..123_456]);
     let mut probe = server.raw();
     drop(first);
-    // Until the server has seen the connection go, the session is busy
-    // (and may not have taken in every byte that arrived); then it stands
-    // at exactly what arrived.
+    // Until the server has taken in every byte that arrived, the session
+    // stands short of 123,456 (409 upload is at offset ...); then exactly
+    // there.
     let deadline = std::time::Instant::now() + support::PATIENCE;
     loop {
         let answer = append(&mut probe, &id, 123_456, &data[123_456..]);

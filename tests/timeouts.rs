@@ -32,17 +32,23 @@ fn trickle_until_closed(raw: &mut Raw, chunk: &[u8], every: Duration) -> Duratio
     }
 }
 
+/// Dribbles `chunk` every 20 ms and asserts that the header deadline, not
+/// anything sooner, closed the connection.
+fn trickle_past_the_header_deadline(raw: &mut Raw, chunk: &[u8], header_timeout: Duration) {
+    let took = trickle_until_closed(raw, chunk, Duration::from_millis(20));
+    assert!(
+        took >= header_timeout - Duration::from_millis(50),
+        "{took:?}"
+    );
+}
+
 #[test]
 fn a_request_line_dribbled_byte_by_byte_hits_the_header_deadline() {
     let header_timeout = Duration::from_millis(300);
     let server = TestServer::start_with(|c| c.header_timeout = header_timeout);
     let mut raw = server.raw();
     raw.send("GET slow");
-    let took = trickle_until_closed(&mut raw, b"o", Duration::from_millis(20));
-    assert!(
-        took >= header_timeout - Duration::from_millis(50),
-        "{took:?}"
-    );
+    trickle_past_the_header_deadline(&mut raw, b"o", header_timeout);
 }
 
 #[test]
@@ -51,11 +57,7 @@ fn a_blank_line_does_not_exempt_the_request_behind_it() {
     let server = TestServer::start_with(|c| c.header_timeout = header_timeout);
     let mut raw = server.raw();
     raw.send("\r\nGET slow");
-    let took = trickle_until_closed(&mut raw, b"o", Duration::from_millis(20));
-    assert!(
-        took >= header_timeout - Duration::from_millis(50),
-        "{took:?}"
-    );
+    trickle_past_the_header_deadline(&mut raw, b"o", header_timeout);
 }
 
 #[test]
@@ -68,11 +70,7 @@ fn http_headers_dribbled_after_the_request_line_hit_the_header_deadline() {
     let mut raw = Raw::connect(server.http.unwrap());
     // The request line is whole; the head is not until its empty line.
     raw.send("GET /x HTTP/1.1\r\nHost: h\r\nX-Slow: ");
-    let took = trickle_until_closed(&mut raw, b"a", Duration::from_millis(20));
-    assert!(
-        took >= header_timeout - Duration::from_millis(50),
-        "{took:?}"
-    );
+    trickle_past_the_header_deadline(&mut raw, b"a", header_timeout);
 }
 
 #[test]
