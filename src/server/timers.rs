@@ -39,17 +39,33 @@ impl Timers {
     /// the millisecond); returns the time it was stored as, in milliseconds
     /// since the epoch, for [`Connection::set_scheduled`].
     pub(super) fn push(&mut self, at: Instant, key: usize, id: u64) -> u64 {
-        let since = at.saturating_duration_since(self.epoch);
-        let millis = u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
-            + u64::from(!since.subsec_nanos().is_multiple_of(1_000_000));
+        let millis = self.due_millis(at);
         let key = u32::try_from(key).unwrap_or(u32::MAX);
         self.heap.push(Reverse((millis, key, id as u32)));
         millis
     }
 
-    /// `at` in the heap's unit, rounded down.
-    fn millis(&self, at: Instant) -> u64 {
-        u64::try_from(at.saturating_duration_since(self.epoch).as_millis()).unwrap_or(u64::MAX)
+    /// Pushes an entry for a deadline `at` only if it falls before the one
+    /// the connection has (`scheduled`); returns the new one if pushed.
+    /// Compared in the unit and rounding entries are stored in: a deadline
+    /// that did not move must never count as earlier, or a busy connection
+    /// would add an entry on every turn.
+    pub(super) fn advance(
+        &mut self,
+        at: Instant,
+        scheduled: u64,
+        key: usize,
+        id: u64,
+    ) -> Option<u64> {
+        (self.due_millis(at) < scheduled).then(|| self.push(at, key, id))
+    }
+
+    /// `at` in the heap's unit: milliseconds since the epoch, rounded up so
+    /// an entry never comes due before its deadline.
+    fn due_millis(&self, at: Instant) -> u64 {
+        let since = at.saturating_duration_since(self.epoch);
+        u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+            + u64::from(!since.subsec_nanos().is_multiple_of(1_000_000))
     }
 
     /// When the earliest entry is due.
@@ -108,9 +124,35 @@ impl Server {
             return;
         };
         let deadline = conn.deadline(&self.config);
-        if self.timers.millis(deadline) < conn.scheduled() {
-            let stored = self.timers.push(deadline, key, conn.id());
+        if let Some(stored) = self
+            .timers
+            .advance(deadline, conn.scheduled(), key, conn.id())
+        {
             conn.set_scheduled(stored);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_deadline_that_did_not_move_adds_no_entry() {
+        let epoch = Instant::now();
+        let mut timers = Timers::new(epoch);
+        // Not a whole millisecond: stored rounded up.
+        let deadline = epoch + Duration::from_micros(30_000_400);
+        let scheduled = timers.push(deadline, 1, 7);
+        assert_eq!(scheduled, 30_001);
+        for _ in 0..1000 {
+            assert_eq!(timers.advance(deadline, scheduled, 1, 7), None);
+        }
+        assert_eq!(timers.heap.len(), 1);
+        // Earlier by a whole millisecond: a new entry, due first.
+        let earlier = deadline - Duration::from_millis(1);
+        assert_eq!(timers.advance(earlier, scheduled, 1, 7), Some(30_000));
+        assert_eq!(timers.heap.len(), 2);
+        assert_eq!(timers.next(), Some(epoch + Duration::from_millis(30_000)));
     }
 }
