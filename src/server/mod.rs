@@ -96,6 +96,8 @@ pub struct Server {
     timers: Timers,
     /// Connections that used their budget with work left: `(key, id)`.
     ready: VecDeque<(usize, u64)>,
+    /// Input buffered by all connections (kept by [`Connection::drive`]).
+    held_input: usize,
     next_client_id: u64,
     accepting: AcceptState,
     shutdown_requests: Arc<AtomicUsize>,
@@ -173,6 +175,7 @@ impl Server {
             scratch: vec![0; SCRATCH_SIZE].into_boxed_slice(),
             timers: Timers::new(Instant::now()),
             ready: VecDeque::new(),
+            held_input: 0,
             next_client_id: 1,
             accepting: AcceptState::new(),
             shutdown_requests: Arc::new(AtomicUsize::new(0)),
@@ -310,6 +313,7 @@ impl Server {
             storage: &mut self.storage,
             config: &self.config,
             shutting_down: self.shutdown_deadline.is_some(),
+            held_input: &mut self.held_input,
         };
         let step = conn.drive(&mut self.scratch, &mut env);
         if let Some((upload, crc)) = conn.take_pending_commit() {
@@ -366,6 +370,7 @@ impl Server {
             return;
         }
         let mut conn = self.connections.remove(key);
+        self.held_input = self.held_input.saturating_sub(conn.held_input());
         if let Err(err) = self.poll.registry().deregister(conn.stream_mut()) {
             debug!("#{} deregister: {err}", conn.id());
         }
