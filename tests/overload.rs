@@ -113,3 +113,41 @@ fn input_held_behind_unread_downloads_stays_bounded() {
         grown as f64 / f64::from(1 << 20)
     );
 }
+
+#[test]
+fn wide_trees_are_listed_and_swept_under_a_low_descriptor_limit() {
+    const DIRS: usize = 300;
+    let root = tempfile::tempdir().unwrap();
+    for i in 0..DIRS {
+        let dir = root.path().join(format!("wide/{i:03}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("data.csv"), b"x").unwrap();
+    }
+    // Left by a killed upload, deep in the tree and at the top.
+    let stale = [
+        root.path().join("wide/150/.ferry-tmp-1-1"),
+        root.path().join("wide/299/.ferry-tmp-1-2"),
+        root.path().join(".ferry-tmp-1-3"),
+    ];
+    for path in &stale {
+        std::fs::write(path, b"partial").unwrap();
+    }
+    // Far fewer descriptors than directories: a walk that kept one open
+    // per directory still to visit would run out.
+    let server = Process::start_with_fd_limit(root.path(), 128, &[]);
+    for path in &stale {
+        assert!(!path.exists(), "{} survived the startup sweep", path.display());
+    }
+    let mut raw = Raw::connect(server.addr);
+    raw.line();
+    raw.send("LIST wide/\n");
+    let answer = raw.line();
+    let len: usize = answer
+        .strip_prefix("OK ")
+        .unwrap_or_else(|| panic!("{answer:?}"))
+        .parse()
+        .unwrap();
+    let listing = String::from_utf8(raw.bytes(len)).unwrap();
+    assert_eq!(listing.lines().count(), DIRS);
+    assert!(listing.lines().all(|l| l.ends_with("/data.csv")));
+}

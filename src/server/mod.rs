@@ -121,12 +121,12 @@ impl Server {
             0 => {}
             n => info!("removed {n} expired upload sessions"),
         }
-        match storage.remove_stale_temp_files() {
-            Ok(0) => {}
-            Ok(n) => info!("removed {n} stale temp files from an earlier run"),
-            Err(err) => warn!("could not sweep stale temp files: {err}"),
-        }
+        // Before any tree walk: a wide tree must not meet a low soft limit.
         let fd_limit = raise_fd_limit();
+        match storage.remove_stale_temp_files() {
+            0 => {}
+            n => info!("removed {n} stale temp files from an earlier run"),
+        }
         let max_connections = config
             .max_connections
             .min(

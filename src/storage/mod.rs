@@ -57,9 +57,17 @@ const READ_FILE: OFlags = OFlags::RDONLY
 /// kernel has it and allows it, else segment by segment with `O_NOFOLLOW`,
 /// which also gives the precise error.
 fn open_dir_beneath(root: &OwnedFd, path: &str) -> Result<OwnedFd, StorageError> {
+    open_dir_at(root, path).map_err(|errno| match errno {
+        Errno::NOENT | Errno::NOTDIR => StorageError::NotFound,
+        errno => errno.into(),
+    })
+}
+
+/// [`open_dir_beneath`] with the system's error.
+fn open_dir_at(root: &OwnedFd, path: &str) -> Result<OwnedFd, Errno> {
     match open_beneath(root, path, DIR) {
         Ok(fd) => return Ok(fd),
-        Err(Errno::NOENT | Errno::NOTDIR) => return Err(StorageError::NotFound),
+        Err(errno @ (Errno::NOENT | Errno::NOTDIR)) => return Err(errno),
         Err(_) => {}
     }
     let mut current: Option<OwnedFd> = None;
@@ -67,7 +75,7 @@ fn open_dir_beneath(root: &OwnedFd, path: &str) -> Result<OwnedFd, StorageError>
         let parent = current.as_ref().unwrap_or(root);
         current = Some(rustix::fs::openat(parent, segment, DIR, Mode::empty())?);
     }
-    current.ok_or(StorageError::NotFound)
+    current.ok_or(Errno::NOENT)
 }
 
 /// Removes directory `path` and then its ancestors while they are empty

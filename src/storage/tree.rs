@@ -1,10 +1,9 @@
 //! Walking the tree beneath the root: LIST, and the startup sweep of temp
 //! files left by a killed process. Neither follows a symlink.
 
-use std::io;
 use std::os::fd::OwnedFd;
 
-use rustix::fs::{AtFlags, Dir, FileType, Mode};
+use rustix::fs::{AtFlags, Dir, FileType, Mode, Stat};
 use rustix::io::Errno;
 
 use super::{DIR, FileInfo, ListEntry, Storage, StorageError};
@@ -17,93 +16,150 @@ impl Storage {
     /// # Errors
     /// A directory on the way cannot be read (500, 503).
     pub fn list(&self, prefix: &Prefix) -> Result<Vec<ListEntry>, StorageError> {
-        let mut base = String::new();
-        let mut start: Option<OwnedFd> = None;
-        for segment in prefix.dir_segments() {
-            let parent = self.fd(&start);
-            match rustix::fs::openat(parent, segment, DIR, Mode::empty()) {
-                Ok(fd) => start = Some(fd),
-                Err(Errno::NOENT | Errno::NOTDIR) => return Ok(Vec::new()),
-                Err(errno) => return Err(errno.into()),
-            }
-            base.push_str(segment);
-            base.push('/');
-        }
+        let start = prefix.dir_segments().collect::<Vec<_>>().join("/");
         let mut found = Vec::new();
-        let mut pending = vec![(
-            rustix::fs::openat(self.fd(&start), ".", DIR, Mode::empty())?,
-            base,
-        )];
-        while let Some((dir, base)) = pending.pop() {
-            for entry in Dir::new(dir.try_clone()?)? {
-                let entry = entry?;
-                let Ok(leaf) = entry.file_name().to_str() else {
-                    continue;
-                };
-                if leaf == "." || leaf == ".." || leaf.starts_with(RESERVED_PREFIX) {
-                    continue;
+        let walked = self.walk_tree(
+            start.clone(),
+            |_, path, stat| {
+                let leaf = path.rsplit('/').next().unwrap_or(path);
+                if leaf.starts_with(RESERVED_PREFIX) {
+                    return Ok(false);
                 }
-                let full = format!("{base}{leaf}");
-                let stat = match rustix::fs::statat(&dir, leaf, AtFlags::SYMLINK_NOFOLLOW) {
-                    Ok(stat) => stat,
-                    Err(Errno::NOENT) => continue, // removed while we looked
-                    Err(errno) => return Err(errno.into()),
-                };
                 match FileType::from_raw_mode(stat.st_mode) {
-                    FileType::Directory if could_contain(&full, prefix.as_str()) => {
-                        let sub = rustix::fs::openat(&dir, leaf, DIR, Mode::empty())?;
-                        pending.push((sub, full + "/"));
-                    }
+                    FileType::Directory => return Ok(could_contain(path, prefix.as_str())),
                     FileType::RegularFile
-                        if full.starts_with(prefix.as_str()) && Name::new(full.clone()).is_ok() =>
+                        if path.starts_with(prefix.as_str())
+                            && Name::new(path.to_owned()).is_ok() =>
                     {
                         found.push(ListEntry {
-                            name: full,
-                            info: FileInfo::of(&stat),
+                            name: path.to_owned(),
+                            info: FileInfo::of(stat),
                         });
                     }
                     _ => {}
                 }
-            }
+                Ok(false)
+            },
+            |dir, errno| match errno {
+                // Gone, or made a symlink, since it was seen: as if never there.
+                Errno::NOENT | Errno::NOTDIR | Errno::LOOP if dir != start => Ok(()),
+                errno => Err(errno),
+            },
+        );
+        match walked {
+            Ok(()) => {}
+            // The prefix names a directory that is not there.
+            Err(Errno::NOENT | Errno::NOTDIR) => return Ok(Vec::new()),
+            Err(errno) => return Err(errno.into()),
         }
         found.sort_unstable_by(|a, b| a.name.cmp(&b.name));
         Ok(found)
     }
 
     /// Removes every `.ferry-` file beneath the root: temp files of uploads
-    /// that a killed process never finished. Returns how many went.
-    ///
-    /// # Errors
-    /// The tree cannot be read.
-    pub fn remove_stale_temp_files(&self) -> io::Result<usize> {
+    /// that a killed process never finished. Returns how many went. A
+    /// directory or file that cannot be read or removed is logged and
+    /// passed over: the rest of the tree is still swept.
+    pub fn remove_stale_temp_files(&self) -> usize {
         let mut removed = 0;
-        let mut pending = vec![rustix::fs::openat(&self.root, ".", DIR, Mode::empty())?];
-        while let Some(dir) = pending.pop() {
-            for entry in Dir::new(dir.try_clone()?)? {
-                let entry = entry?;
-                let leaf = entry.file_name();
-                if leaf == c"." || leaf == c".." {
-                    continue;
-                }
-                let stat = match rustix::fs::statat(&dir, leaf, AtFlags::SYMLINK_NOFOLLOW) {
-                    Ok(stat) => stat,
-                    Err(_) => continue,
-                };
-                let is_temp = leaf.to_bytes().starts_with(RESERVED_PREFIX.as_bytes());
+        let walked = self.walk_tree(
+            String::new(),
+            |dir, path, stat| {
+                let leaf = path.rsplit('/').next().unwrap_or(path);
                 match FileType::from_raw_mode(stat.st_mode) {
-                    FileType::Directory => {
-                        pending.push(rustix::fs::openat(&dir, leaf, DIR, Mode::empty())?);
-                    }
-                    FileType::RegularFile if is_temp => {
-                        rustix::fs::unlinkat(&dir, leaf, AtFlags::empty())?;
-                        removed += 1;
+                    FileType::Directory => return Ok(true),
+                    FileType::RegularFile if leaf.starts_with(RESERVED_PREFIX) => {
+                        match rustix::fs::unlinkat(dir, leaf, AtFlags::empty()) {
+                            Ok(()) => removed += 1,
+                            Err(errno) => log::warn!("could not remove stale {path}: {errno}"),
+                        }
                     }
                     _ => {}
                 }
+                Ok(false)
+            },
+            |dir, errno| {
+                log::warn!("could not sweep {}/: {errno}", display(dir));
+                Ok(())
+            },
+        );
+        if let Err(errno) = walked {
+            log::warn!("could not sweep stale temp files: {errno}");
+        }
+        removed
+    }
+
+    /// Walks the tree below directory `start` ("" for the root), depth
+    /// first, holding one directory open at a time however wide the tree:
+    /// the directories still to visit are kept as names, not descriptors.
+    /// `visit` gets each entry's directory (open), its path from the root
+    /// and its `lstat`, and
+    /// says whether to descend into it; `unreadable` decides whether a
+    /// directory that cannot be opened or read ends the walk. Symlinks are
+    /// never followed, names that are not UTF-8 are passed over.
+    fn walk_tree(
+        &self,
+        start: String,
+        mut visit: impl FnMut(&OwnedFd, &str, &Stat) -> Result<bool, Errno>,
+        mut unreadable: impl FnMut(&str, Errno) -> Result<(), Errno>,
+    ) -> Result<(), Errno> {
+        let mut pending = vec![start];
+        while let Some(dir_path) = pending.pop() {
+            let entries = match self.read_dir(&dir_path) {
+                Ok(entries) => entries,
+                Err(errno) => {
+                    unreadable(&dir_path, errno)?;
+                    continue;
+                }
+            };
+            let (dir, names) = entries;
+            for leaf in names {
+                let stat = match rustix::fs::statat(&dir, leaf.as_str(), AtFlags::SYMLINK_NOFOLLOW)
+                {
+                    Ok(stat) => stat,
+                    Err(Errno::NOENT) => continue, // removed while we looked
+                    Err(errno) => return Err(errno),
+                };
+                let path = if dir_path.is_empty() {
+                    leaf
+                } else {
+                    format!("{dir_path}/{leaf}")
+                };
+                if visit(&dir, &path, &stat)?
+                    && FileType::from_raw_mode(stat.st_mode) == FileType::Directory
+                {
+                    pending.push(path);
+                }
             }
         }
-        Ok(removed)
+        Ok(())
     }
+
+    /// Opens directory `path` beneath the root ("" for the root) and reads
+    /// the names in it (UTF-8 ones, without `.` and `..`).
+    fn read_dir(&self, path: &str) -> Result<(OwnedFd, Vec<String>), Errno> {
+        let dir = if path.is_empty() {
+            rustix::fs::openat(&*self.root, ".", DIR, Mode::empty())?
+        } else {
+            super::open_dir_at(&self.root, path)?
+        };
+        let mut names = Vec::new();
+        for entry in Dir::read_from(&dir)? {
+            let entry = entry?;
+            if let Ok(leaf) = entry.file_name().to_str()
+                && leaf != "."
+                && leaf != ".."
+            {
+                names.push(leaf.to_owned());
+            }
+        }
+        Ok((dir, names))
+    }
+}
+
+/// A directory path for messages: "." for the root.
+fn display(dir: &str) -> &str {
+    if dir.is_empty() { "." } else { dir }
 }
 
 /// Whether names under directory `dir` can start with `prefix`.
