@@ -297,7 +297,14 @@ fn put_refused_by_the_server_exits_1_and_names_the_remote_file() {
 #[test]
 fn usage_errors_exit_2() {
     let work = tempfile::tempdir().unwrap();
-    for args in [&["get"][..], &["frobnicate"], &["put"]] {
+    for args in [
+        &["get"][..],
+        &["frobnicate"],
+        &["put"],
+        // Too long to add to a clock: refused, never a panic.
+        &["serve", "--grace-period", "1e20"],
+        &["serve", "--idle-timeout", "inf"],
+    ] {
         let output = ferry(work.path()).args(args).output().unwrap();
         assert_eq!(output.status.code(), Some(2), "{args:?}");
         assert!(!output.stderr.is_empty(), "{args:?}");

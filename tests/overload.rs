@@ -136,7 +136,11 @@ fn wide_trees_are_listed_and_swept_under_a_low_descriptor_limit() {
     // per directory still to visit would run out.
     let server = Process::start_with_fd_limit(root.path(), 128, &[]);
     for path in &stale {
-        assert!(!path.exists(), "{} survived the startup sweep", path.display());
+        assert!(
+            !path.exists(),
+            "{} survived the startup sweep",
+            path.display()
+        );
     }
     let mut raw = Raw::connect(server.addr);
     raw.line();

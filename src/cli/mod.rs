@@ -214,13 +214,20 @@ fn report(result: Result<(), Failure>) -> ExitCode {
     }
 }
 
-/// Parses a positive number of seconds, fractions allowed.
+/// Longest duration any setting takes, in seconds (about 31 years): far
+/// beyond any sensible timeout, and safe to add to any `Instant`.
+const MAX_SECONDS: f64 = 1e9;
+
+/// Parses a positive number of seconds, fractions allowed, up to
+/// [`MAX_SECONDS`].
 pub(crate) fn parse_seconds(text: &str) -> Result<Duration, String> {
     text.parse::<f64>()
         .ok()
-        .filter(|s| s.is_finite() && *s > 0.0)
+        .filter(|s| s.is_finite() && *s > 0.0 && *s <= MAX_SECONDS)
         .map(Duration::from_secs_f64)
-        .ok_or_else(|| format!("expected a positive number of seconds, got {text:?}"))
+        .ok_or_else(|| {
+            format!("expected a positive number of seconds up to {MAX_SECONDS:.0}, got {text:?}")
+        })
 }
 
 /// Parses `1048576`, `512K`, `10M`, `2G`, `1T` (powers of 1024).
@@ -263,5 +270,10 @@ mod tests {
         assert_eq!(parse_seconds("0.5"), Ok(Duration::from_millis(500)));
         assert!(parse_seconds("0").is_err());
         assert!(parse_seconds("soon").is_err());
+        // Bounded, so no deadline can overflow the clock.
+        assert_eq!(parse_seconds("1e9"), Ok(Duration::from_secs(1_000_000_000)));
+        for bad in ["-1", "inf", "NaN", "1e19", "1e20"] {
+            assert!(parse_seconds(bad).is_err(), "{bad:?}");
+        }
     }
 }
