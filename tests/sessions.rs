@@ -280,3 +280,42 @@ fn sessions_unused_for_the_ttl_are_removed() {
         "expired and begun anew"
     );
 }
+
+#[test]
+fn colliding_and_half_made_sessions_do_not_block_an_upload() {
+    let server = TestServer::start();
+    let data = pattern(10_000, 7);
+    let crc = crc32c::crc32c(&data);
+    let staged = server.path(".ferry-uploads");
+    std::fs::create_dir_all(&staged).unwrap();
+    let id_of = |name: &str, probe| {
+        let name = ferry::name::Name::new(name.to_owned()).unwrap();
+        ferry::storage::session_id(&name, data.len() as u64, crc, probe)
+    };
+    // Another upload's session already holds this upload's first id.
+    let taken = id_of("collides", 0);
+    std::fs::write(staged.join(format!("{taken}.meta")), "other 1 00000000\n").unwrap();
+    std::fs::write(staged.join(format!("{taken}.data")), "").unwrap();
+    // What a process killed while creating a session leaves: staged bytes
+    // without a description, or a description cut short.
+    let orphan = id_of("orphan", 0);
+    std::fs::write(staged.join(format!("{orphan}.data")), "junk").unwrap();
+    let cut = id_of("cut", 0);
+    std::fs::write(staged.join(format!("{cut}.meta")), "cu").unwrap();
+
+    let mut raw = server.raw();
+    for (name, expected_id) in [
+        ("collides", id_of("collides", 1)),
+        ("orphan", orphan),
+        ("cut", cut),
+    ] {
+        let (id, received) = upload(&mut raw, name, &data);
+        assert_eq!((id.as_str(), received), (expected_id.as_str(), 0), "{name}");
+        assert_eq!(append(&mut raw, &id, 0, &data), "OK 10000");
+        raw.send(format!("COMMIT {id}\n"));
+        assert_eq!(raw.line(), format!("OK 10000 {}", crc_hex(&data)));
+        assert_eq!(server.client().get_bytes(name).unwrap(), data);
+    }
+    // The session it collided with is untouched.
+    assert!(staged.join(format!("{taken}.meta")).exists());
+}

@@ -157,34 +157,30 @@ impl Storage {
     ) -> Result<SessionInfo, StorageError> {
         let dir = self.sessions_dir()?;
         self.expire_sessions(&dir, ttl);
-        let id = session_id(name, size, crc);
         let meta = format!("{} {size} {crc:08x}\n", name.encoded());
-        let meta_name = format!("{id}.meta");
-        match read_small(&dir, &meta_name) {
-            Ok(existing) if existing == meta => {}
-            Ok(_) => return Err(StorageError::Io(io::Error::other("session id collision"))),
-            Err(Errno::NOENT) => {
-                // Refuse now what a commit would refuse later.
-                self.check_can_be_file(name)?;
-                // Created with the mode a PUT gives, since COMMIT renames
-                // it into place; the 0700 sessions folder keeps it private
-                // until then.
-                let data_name = format!("{id}.data");
-                let data = rustix::fs::openat(&dir, data_name, create_flags(), stored_file_mode())?;
-                drop(data);
-                let file = File::from(rustix::fs::openat(
-                    &dir,
-                    meta_name.as_str(),
-                    create_flags(),
-                    metadata_mode(),
-                )?);
-                (&file).write_all(meta.as_bytes())?;
+        // Ids are derived from the upload, so the same upload finds its
+        // session again; another upload whose id collides (by chance, or
+        // crafted) moves on to the next candidate instead of failing.
+        for probe in 0..ID_PROBES {
+            let id = session_id(name, size, crc, probe);
+            match read_small(&dir, &format!("{id}.meta")) {
+                Ok(existing) if existing == meta => {}
+                // A description cut short (the process was killed while
+                // writing it) describes nothing: make the session anew.
+                Ok(existing) if existing.ends_with('\n') => continue,
+                Ok(_) | Err(Errno::NOENT) => {
+                    // Refuse now what a commit would refuse later.
+                    self.check_can_be_file(name)?;
+                    self.remove_session(&dir, &id);
+                    create_session(&dir, &id, &meta)?;
+                }
+                Err(errno) => return Err(errno.into()),
             }
-            Err(errno) => return Err(errno.into()),
+            let info = self.session(&id)?;
+            touch(&dir, &id);
+            return Ok(info);
         }
-        let info = self.session(&id)?;
-        touch(&dir, &id);
-        Ok(info)
+        Err(StorageError::Io(io::Error::other("session id collision")))
     }
 
     /// Reads a session's description and progress.
@@ -394,9 +390,14 @@ impl Storage {
     }
 }
 
-/// The session id for an upload: 16 hex digits from the name, size and CRC.
-pub fn session_id(name: &Name, size: u64, crc: u32) -> String {
-    let key = format!("{} {size} {crc:08x}", name.as_str());
+/// The session id for an upload: 16 hex digits from the name, size and
+/// CRC; `probe` picks the next candidate after a collision (0 gives the ids
+/// earlier versions gave, so their sessions are found again).
+pub fn session_id(name: &Name, size: u64, crc: u32, probe: u32) -> String {
+    let key = match probe {
+        0 => format!("{} {size} {crc:08x}", name.as_str()),
+        _ => format!("{} {size} {crc:08x} {probe}", name.as_str()),
+    };
     let high = crc32c::crc32c(key.as_bytes());
     let low = crc32c::crc32c_append(high ^ 0x5bd1_e995, key.as_bytes());
     format!("{high:08x}{low:08x}")
@@ -421,6 +422,40 @@ fn read_small(dir: &OwnedFd, file: &str) -> Result<String, Errno> {
     let n = rustix::io::read(&fd, &mut buf)?;
     buf.truncate(n);
     String::from_utf8(buf).map_err(|_| Errno::INVAL)
+}
+
+/// Candidate ids tried for one upload before giving up.
+const ID_PROBES: u32 = 16;
+
+/// Creates session `id`'s files: the empty data file, then its description.
+/// All or nothing: on any failure (a full disk) neither is left, so the
+/// next `UPLOAD` starts cleanly.
+fn create_session(dir: &OwnedFd, id: &str, meta: &str) -> Result<(), StorageError> {
+    let data_name = format!("{id}.data");
+    let meta_name = format!("{id}.meta");
+    let created = (|| -> Result<(), StorageError> {
+        // Created with the mode a PUT gives, since COMMIT renames it into
+        // place; the 0700 sessions folder keeps it private until then.
+        drop(rustix::fs::openat(
+            dir,
+            data_name.as_str(),
+            create_flags(),
+            stored_file_mode(),
+        )?);
+        let file = File::from(rustix::fs::openat(
+            dir,
+            meta_name.as_str(),
+            create_flags(),
+            metadata_mode(),
+        )?);
+        (&file).write_all(meta.as_bytes())?;
+        Ok(())
+    })();
+    if created.is_err() {
+        let _ = rustix::fs::unlinkat(dir, data_name.as_str(), AtFlags::empty());
+        let _ = rustix::fs::unlinkat(dir, meta_name.as_str(), AtFlags::empty());
+    }
+    created
 }
 
 fn create_flags() -> OFlags {
