@@ -47,10 +47,14 @@ const DIR: OFlags = OFlags::RDONLY
 
 /// Flags for opening a file to read. NONBLOCK so that a FIFO planted in the
 /// root cannot hang the server.
+/// Read-only, never through a symlink, never blocking on a FIFO, and never
+/// making a terminal device someone left in the root our controlling one
+/// (special files are refused after the `fstat` that tells them apart).
 const READ_FILE: OFlags = OFlags::RDONLY
     .union(OFlags::NOFOLLOW)
     .union(OFlags::CLOEXEC)
-    .union(OFlags::NONBLOCK);
+    .union(OFlags::NONBLOCK)
+    .union(OFlags::NOCTTY);
 
 /// Opens directory `path` (not empty) beneath `root` without following any
 /// symlink: one `openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS)` where the
