@@ -45,10 +45,9 @@ const DIR: OFlags = OFlags::RDONLY
     .union(OFlags::NOFOLLOW)
     .union(OFlags::CLOEXEC);
 
-/// Flags for opening a file to read. NONBLOCK so that a FIFO planted in the
-/// root cannot hang the server.
-/// Read-only, never through a symlink, never blocking on a FIFO, and never
-/// making a terminal device someone left in the root our controlling one
+/// Flags for opening a file to read: never through a symlink, NONBLOCK so
+/// that a FIFO planted in the root cannot hang the server, NOCTTY so that a
+/// terminal device left there never becomes our controlling terminal
 /// (special files are refused after the `fstat` that tells them apart).
 const READ_FILE: OFlags = OFlags::RDONLY
     .union(OFlags::NOFOLLOW)
