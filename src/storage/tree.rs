@@ -93,10 +93,10 @@ impl Storage {
     /// first, holding one directory open at a time however wide the tree:
     /// the directories still to visit are kept as names, not descriptors.
     /// `visit` gets each entry's directory (open), its path from the root
-    /// and its `lstat`, and
-    /// says whether to descend into it; `unreadable` decides whether a
-    /// directory that cannot be opened or read ends the walk. Symlinks are
-    /// never followed, names that are not UTF-8 are passed over.
+    /// and its `lstat`, and says whether to descend into it; `unreadable`
+    /// decides whether a directory that cannot be opened, read or looked
+    /// into ends the walk. Symlinks are never followed, names that are not
+    /// UTF-8 are passed over.
     fn walk_tree(
         &self,
         start: String,
@@ -118,7 +118,10 @@ impl Storage {
                 {
                     Ok(stat) => stat,
                     Err(Errno::NOENT) => continue, // removed while we looked
-                    Err(errno) => return Err(errno),
+                    Err(errno) => {
+                        unreadable(&dir_path, errno)?;
+                        continue;
+                    }
                 };
                 let path = if dir_path.is_empty() {
                     leaf
