@@ -318,4 +318,13 @@ fn colliding_and_half_made_sessions_do_not_block_an_upload() {
     }
     // The session it collided with is untouched.
     assert!(staged.join(format!("{taken}.meta")).exists());
+
+    // A session made on a later candidate is found again after the one
+    // that pushed it there has gone.
+    let (id, _) = upload(&mut raw, "collides", &data);
+    assert_eq!(id, id_of("collides", 1));
+    assert_eq!(append(&mut raw, &id, 0, &data[..4000]), "OK 4000");
+    std::fs::remove_file(staged.join(format!("{taken}.meta"))).unwrap();
+    std::fs::remove_file(staged.join(format!("{taken}.data"))).unwrap();
+    assert_eq!(upload(&mut raw, "collides", &data), (id, 4000));
 }

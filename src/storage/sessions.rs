@@ -159,28 +159,43 @@ impl Storage {
         self.expire_sessions(&dir, ttl);
         let meta = format!("{} {size} {crc:08x}\n", name.encoded());
         // Ids are derived from the upload, so the same upload finds its
-        // session again; another upload whose id collides (by chance, or
-        // crafted) moves on to the next candidate instead of failing.
+        // session again; an upload whose id is taken by another (by chance,
+        // or crafted) uses the next free candidate instead of failing. Every
+        // candidate is looked at, since the one taken may have gone since.
+        let mut free = None;
+        let mut found = None;
         for probe in 0..ID_PROBES {
             let id = session_id(name, size, crc, probe);
             match read_small(&dir, &format!("{id}.meta")) {
-                Ok(existing) if existing == meta => {}
-                // A description cut short (the process was killed while
-                // writing it) describes nothing: make the session anew.
-                Ok(existing) if existing.ends_with('\n') => continue,
+                Ok(existing) if existing == meta => {
+                    found = Some(id);
+                    break;
+                }
+                Ok(existing) if existing.ends_with('\n') => {} // another upload's
+                // Missing, or cut short by a process killed while writing it:
+                // describes nothing, so the session can be made here anew.
                 Ok(_) | Err(Errno::NOENT) => {
-                    // Refuse now what a commit would refuse later.
-                    self.check_can_be_file(name)?;
-                    self.remove_session(&dir, &id);
-                    create_session(&dir, &id, &meta)?;
+                    free.get_or_insert(id);
                 }
                 Err(errno) => return Err(errno.into()),
             }
-            let info = self.session(&id)?;
-            touch(&dir, &id);
-            return Ok(info);
         }
-        Err(StorageError::Io(io::Error::other("session id collision")))
+        let id = match (found, free) {
+            (Some(id), _) => id,
+            (None, Some(id)) => {
+                // Refuse now what a commit would refuse later.
+                self.check_can_be_file(name)?;
+                self.remove_session(&dir, &id);
+                create_session(&dir, &id, &meta)?;
+                id
+            }
+            (None, None) => {
+                return Err(StorageError::Io(io::Error::other("session id collision")));
+            }
+        };
+        let info = self.session(&id)?;
+        touch(&dir, &id);
+        Ok(info)
     }
 
     /// Reads a session's description and progress.
