@@ -20,6 +20,7 @@ use mio::{Interest, Token};
 
 use super::Server;
 use crate::connection::{Connection, Protocol};
+use crate::http::response::{Framing, error as http_error};
 use crate::protocol::Response;
 
 /// Accepts per turn, so a connection storm cannot starve transfers.
@@ -194,10 +195,7 @@ fn refuse_busy(stream: &TcpStream, protocol: Protocol) {
             message: "busy",
         }
         .write_to(&mut answer),
-        Protocol::Http => {
-            use crate::http::response::{Framing, error};
-            error(&mut answer, 503, "busy", Framing::LAST)
-        }
+        Protocol::Http => http_error(&mut answer, 503, "busy", Framing::LAST),
     }
     let _ = crate::socket::write(stream, &answer, false);
 }

@@ -119,10 +119,7 @@ impl Drop for Appender {
     /// CRC for the next APPEND or the commit; the session is free again,
     /// unless a newer APPEND owns it already.
     fn drop(&mut self) {
-        let _ =
-            self.live
-                .owner
-                .compare_exchange(self.ticket, 0, Ordering::SeqCst, Ordering::SeqCst);
+        self.live.release(self.ticket);
     }
 }
 
@@ -137,6 +134,13 @@ impl Live {
         let ticket = self.tickets.fetch_add(1, Ordering::SeqCst) + 1;
         let previous = self.owner.swap(ticket, Ordering::SeqCst);
         (ticket, previous != 0)
+    }
+
+    /// Frees the session, unless a newer APPEND owns it already.
+    fn release(&self, ticket: u64) {
+        let _ = self
+            .owner
+            .compare_exchange(ticket, 0, Ordering::SeqCst, Ordering::SeqCst);
     }
 }
 
@@ -266,9 +270,7 @@ impl Storage {
         let file = match opened {
             Ok(fd) => File::from(fd),
             Err(errno) => {
-                let _ = live
-                    .owner
-                    .compare_exchange(ticket, 0, Ordering::SeqCst, Ordering::SeqCst);
+                live.release(ticket);
                 return Err(errno.into());
             }
         };
@@ -327,10 +329,8 @@ impl Storage {
         Ok((upload, info))
     }
 
-    /// Removes a session and its staged bytes.
-    ///
-    /// # Errors
-    /// Discards a session; an APPEND still streaming into it is cut off.
+    /// Removes a session and its staged bytes; an APPEND still streaming
+    /// into it is cut off (it no longer owns the session).
     ///
     /// # Errors
     /// 404 if there is no such session.
