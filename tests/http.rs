@@ -601,3 +601,33 @@ fn folders_redirect_and_answers_are_framed_for_every_client() {
     conn.send(request("GET", "/docs/a.txt", ""));
     assert_eq!(conn.reply(false).status, 200, "and it did stay open");
 }
+
+#[test]
+fn an_upload_finished_during_shutdown_is_told_the_connection_closes() {
+    let server = TestServer::start_with(|c| {
+        c.http_listen = Some("127.0.0.1:0".parse().unwrap());
+        c.grace_period = PATIENCE;
+    });
+    let addr = server.http.unwrap();
+    let mut idle = Conn::open(addr);
+    let mut uploading = Conn::open(addr);
+    let body = pattern(100_000, 11);
+    uploading.send(request("PUT", "/late", "Content-Length: 100000\r\n"));
+    uploading.send(&body[..50_000]);
+    // The server has taken the upload's head once a later request is answered.
+    let mut probe = Conn::open(addr);
+    probe.send(request("GET", "/", ""));
+    assert_eq!(probe.reply(false).status, 200);
+
+    server.handle().shutdown();
+    idle.expect_closed(); // the server has seen the shutdown
+    uploading.send(&body[50_000..]);
+    let reply = uploading.reply(false);
+    assert_eq!(
+        (reply.status, reply.header("Connection")),
+        (201, Some("close"))
+    );
+    uploading.expect_closed();
+    assert_eq!(std::fs::read(server.path("late")).unwrap(), body);
+    server.join().unwrap();
+}

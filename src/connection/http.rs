@@ -29,17 +29,6 @@ pub(super) struct Exchange {
 }
 
 impl Exchange {
-    /// The facts of one request. Once the server is shutting down, every
-    /// answer is the connection's last.
-    fn new(close: bool, head: bool, http10: bool, listing: bool, env: &Env<'_>) -> Exchange {
-        Exchange {
-            close: close || env.shutting_down,
-            head,
-            http10,
-            listing,
-        }
-    }
-
     /// How an error answer to this exchange is framed.
     pub(super) fn framing(&self) -> Framing {
         Framing {
@@ -66,13 +55,12 @@ impl Exchange {
 impl Connection {
     /// Acts on a parsed HTTP request: answers it or enters a body state.
     pub(super) fn start_http(&mut self, request: HttpRequest, env: &mut Env<'_>) -> State {
-        self.exchange = Exchange::new(
-            request.close,
-            request.method == Method::Head,
-            request.http10,
-            matches!(request.target, Target::Listing(_)),
-            env,
-        );
+        self.exchange = Exchange {
+            close: request.close,
+            head: request.method == Method::Head,
+            http10: request.http10,
+            listing: matches!(request.target, Target::Listing(_)),
+        };
         let target = request.target.clone();
         match (request.method, target) {
             (Method::Get | Method::Head, Target::File(name)) => self.http_get(&request, name, env),
@@ -111,7 +99,12 @@ impl Connection {
         );
         match err.resume {
             Some(resume) => {
-                self.exchange = Exchange::new(resume.close, resume.head, resume.http10, false, env);
+                self.exchange = Exchange {
+                    close: resume.close,
+                    head: resume.head,
+                    http10: resume.http10,
+                    listing: false,
+                };
                 let next = self.skip_body(resume.body, resume.expect_continue, env);
                 self.queue_error(err.status, &err.message);
                 (next, resume.used)

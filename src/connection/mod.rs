@@ -212,6 +212,12 @@ impl Connection {
         }
     }
 
+    /// The server is shutting down: whatever this connection answers next
+    /// (the request in flight) is its last, and an HTTP answer says so.
+    pub fn answer_is_last(&mut self) {
+        self.exchange.close = true;
+    }
+
     /// Between requests with nothing queued: safe to close at shutdown.
     pub fn is_idle(&self) -> bool {
         match self.state {

@@ -427,6 +427,9 @@ impl Server {
         for key in idle {
             self.close(key);
         }
+        for (_, conn) in self.connections.iter_mut() {
+            conn.answer_is_last();
+        }
         info!(
             "shutting down: no new connections; {} transfers get up to {:?} to finish",
             self.connections.len(),
