@@ -7,12 +7,22 @@
 //!
 //! # Layout
 //!
+//! ```text
+//! bytes --codec--> Operation --serve--> storage --> Reply --codec--> bytes
+//! ```
+//!
 //! - [`name`]: file names: percent-encoding and the naming rules (pure).
-//! - [`protocol`]: the FERRY/1 codec: request lines in, responses out (sans-IO).
-//! - [`storage`]: the root-directory jail and atomic uploads.
-//! - [`socket`]: nonblocking socket calls mapped to outcomes.
+//! - [`protocol`]: the FERRY/1 codec: request lines to operations, replies
+//!   to response lines (sans-IO).
 //! - [`http`]: the HTTP/1.1 codec (sans-IO), served beside FERRY/1.
-//! - [`connection`]: the per-connection state machine.
+//! - [`codec`]: the one place that picks a connection's codec.
+//! - [`serve`]: one function per operation, every rule once (names,
+//!   read-only, size limits, storage calls, the per-request log line);
+//!   protocol-neutral operations, replies and error kinds.
+//! - [`storage`]: the root-directory jail and atomic uploads (no wire codes).
+//! - [`socket`]: nonblocking socket calls mapped to outcomes.
+//! - [`connection`]: the per-connection state machine, which only moves
+//!   bytes (reads, writes, sendfile, deadlines, lingering).
 //! - [`server`]: the reactor: poll loop, slab, accept, timeouts, shutdown.
 //! - [`config`]: server settings and their defaults.
 //! - [`client`]: a blocking client, used by the CLI and the tests.
@@ -24,11 +34,13 @@
 pub mod bench;
 pub mod cli;
 pub mod client;
+pub mod codec;
 pub mod config;
 pub mod connection;
 pub mod http;
 pub mod name;
 pub mod protocol;
+pub mod serve;
 pub mod server;
 pub mod socket;
 pub mod storage;

@@ -21,8 +21,8 @@ pub const MAX_SEGMENT: usize = 255;
 /// Segments starting with this are the server's own (temp files).
 pub const RESERVED_PREFIX: &str = ".ferry-";
 
-/// Why a name was refused. Every variant maps to `ERR 400`, except
-/// [`NameError::Reserved`] which is `ERR 403`.
+/// Why a name was refused. Every variant is a bad request, except
+/// [`NameError::Reserved`], which is forbidden (see `serve::ErrorKind`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NameError {
     /// A `%` not followed by two hex digits.
@@ -43,16 +43,6 @@ pub enum NameError {
     ControlCharacter,
     /// A segment starting with [`RESERVED_PREFIX`].
     Reserved,
-}
-
-impl NameError {
-    /// The FERRY/1 error code for this refusal.
-    pub fn code(self) -> u16 {
-        match self {
-            NameError::Reserved => 403,
-            _ => 400,
-        }
-    }
 }
 
 impl fmt::Display for NameError {
@@ -285,8 +275,6 @@ mod tests {
         for (input, want) in cases {
             assert_eq!(name(input), Err(*want), "{input:?}");
         }
-        assert_eq!(NameError::Reserved.code(), 403);
-        assert_eq!(NameError::DotSegment.code(), 400);
     }
 
     #[test]

@@ -21,6 +21,10 @@ use std::io::Write;
 
 use crate::name::{Name, NameError, Prefix};
 
+pub mod codec;
+
+pub use codec::error_code;
+
 /// Longest request line, newline included.
 pub const MAX_HEADER: usize = 4096;
 
@@ -154,7 +158,7 @@ impl ProtocolError {
     /// A bad name in a well-formed line; [`parse_request`] fills in `line`.
     fn bad_name(err: NameError, body: u64) -> ProtocolError {
         ProtocolError {
-            code: err.code(),
+            code: error_code(err.into()),
             message: err.to_string(),
             recovery: Recovery::Skip { line: 0, body },
         }
@@ -318,7 +322,7 @@ fn name_arg(token: &[u8]) -> Result<Name, ProtocolError> {
 /// An upload session id: 16 lowercase hex digits. A malformed one is a
 /// bad argument in a well-formed line (400, the connection continues).
 fn session_arg(token: &[u8]) -> Result<String, ProtocolError> {
-    if crate::storage::is_session_id(token) {
+    if is_upload_id(token) {
         Ok(String::from_utf8_lossy(token).into_owned())
     } else {
         Err(ProtocolError {
@@ -327,6 +331,15 @@ fn session_arg(token: &[u8]) -> Result<String, ProtocolError> {
             recovery: Recovery::Skip { line: 0, body: 0 },
         })
     }
+}
+
+/// Whether `token` has the shape of an upload id: 16 lower-case hex
+/// digits (the ids the server hands out in `OK <upload-id> <received>`).
+pub fn is_upload_id(token: &[u8]) -> bool {
+    token.len() == 16
+        && token
+            .iter()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b))
 }
 
 /// A decimal u64: digits only, no sign, no overflow.

@@ -17,7 +17,7 @@
 use std::path::{Component, Path};
 
 use ferry::name::{MAX_NAME, MAX_SEGMENT, Name, NameError, Prefix, RESERVED_PREFIX, encode};
-use ferry::protocol::{MAX_HEADER, ProtocolError, Recovery, Request, parse_request};
+use ferry::protocol::{MAX_HEADER, ProtocolError, Recovery, Request, error_code, parse_request};
 
 /// A root to join names onto; only ever used as a path, never touched.
 const ROOT: &str = "/srv/ferry-root";
@@ -123,7 +123,7 @@ pub fn check_name(input: &[u8]) {
         }
         Err(err) => {
             assert!(
-                verdict.allows(Err(err.code())),
+                verdict.allows(Err(error_code(err.into()))),
                 "{input:?} refused with {err:?} but the spec says {verdict:?}"
             );
             check_decode_error(input, err);
@@ -149,7 +149,7 @@ pub fn check_prefix(input: &[u8]) {
         }
         Err(err) => {
             assert!(
-                verdict.allows(Err(err.code())),
+                verdict.allows(Err(error_code(err.into()))),
                 "{input:?} refused with {err:?} but the spec says {verdict:?}"
             );
             check_decode_error(input, err);

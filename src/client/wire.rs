@@ -331,7 +331,7 @@ impl Replies {
         let fields = self.ok_line()?;
         let id = fields
             .first()
-            .filter(|id| crate::storage::is_session_id(id.as_bytes()))
+            .filter(|id| crate::protocol::is_upload_id(id.as_bytes()))
             .ok_or_else(|| ClientError::protocol("UPLOAD reply without an upload id"))?;
         Ok(UploadSession {
             id: id.clone(),

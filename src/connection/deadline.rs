@@ -9,7 +9,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::{Connection, Protocol, State};
+use super::{Connection, State};
 use crate::config::Config;
 
 /// What a connection is doing, as far as its deadlines care.
@@ -95,23 +95,9 @@ impl Connection {
         self.timing.enter(phase, now);
     }
 
-    /// Whether the held input has a whole request head: for FERRY/1 its
-    /// line, for HTTP everything up to the empty line. Blank lines before
-    /// a request do not count, or a peer could send one and then dribble
-    /// the request past the header deadline.
+    /// Whether the held input has a whole request head (the codec's rule).
     fn holds_whole_head(&self) -> bool {
-        let start = self
-            .input
-            .iter()
-            .position(|b| !matches!(b, b'\r' | b'\n'))
-            .unwrap_or(self.input.len());
-        let held = &self.input[start..];
-        match self.protocol {
-            Protocol::Ferry => held.contains(&b'\n'),
-            Protocol::Http => held.windows(2).enumerate().any(|(at, pair)| {
-                pair == b"\n\n" || (pair == b"\n\r" && held.get(at + 2) == Some(&b'\n'))
-            }),
-        }
+        self.codec.holds_whole_head(&self.input)
     }
 
     /// The earliest moment one of this connection's deadlines can pass.

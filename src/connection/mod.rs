@@ -1,18 +1,26 @@
-//! One client connection: the FERRY/1 state machine.
+//! One client connection: the I/O engine that moves its bytes.
 //!
 //! ```text
-//!            greeting
+//!          greeting (FERRY/1)
 //!               |
 //!               v
-//!   +----> AwaitHeader ---- PUT ----> ReceivingBody --+
-//!   |        |  |  |  \---- GET ----> SendingBody ----+
-//!   |        |  |  \------- ECHO ---> EchoingBody ----+
-//!   |        |  \---- refused PUT --> DrainingBody ---+
-//!   |        |                                        |
-//!   +--------+---- STAT, LIST, DEL (answered at once) +
+//!   +----> AwaitHeader -- PUT, APPEND ---> ReceivingBody --> Committing --+
+//!   |        |  |  |  \                        |   (--fsync)             |
+//!   |        |  |  |   \-- GET (large) -> SendingBody <----+-------------+
+//!   |        |  |  \------ ECHO --------> EchoingBody ------+
+//!   |        |  \-------- refused body --> DrainingBody -----+
+//!   |        |                                               |
+//!   +--------+-- STAT, LIST, DEL, small GET, HEAD (at once) --+
 //!            |
-//!            +---- QUIT, fatal error, EOF ----> Done (flush) ---> Lingering
+//!            +-- QUIT, fatal error, EOF, HTTP close --> Done (flush) --> Lingering
 //! ```
+//!
+//! The connection never asks which protocol it speaks: its [`Codec`] turns
+//! input into operations and replies into output, and the serve layer
+//! ([`crate::serve`]) says what each operation answers and what comes next
+//! (`advance.rs` applies that). Both protocols share every state; HTTP
+//! chunked bodies arrive in `ReceivingBody` through their decoder, and
+//! HTTP's `Connection: close` ends in `Done` like QUIT.
 //!
 //! `Lingering` is the lingering close: when the server ends a connection
 //! whose peer may still be sending (a 413 in the middle of a body, say), it
@@ -33,10 +41,8 @@
 //! saying what readiness to wait for, that it used its share of this turn,
 //! or that the connection is finished.
 
+mod advance;
 mod deadline;
-mod http;
-mod requests;
-mod sessions;
 
 use std::mem;
 use std::time::Instant;
@@ -45,12 +51,12 @@ use log::{debug, error, info, warn};
 use mio::Interest;
 use mio::net::TcpStream;
 
+use crate::codec::Codec;
 use crate::config::Config;
-use crate::protocol::{self, Recovery, Response};
+use crate::serve::{self, Commit, Receive, Send};
 use crate::socket::{self, Outcome};
 use crate::storage::{Storage, StorageError, Upload};
 use deadline::Timing;
-use requests::{Commit, Receive, Send, discard, refused_body};
 
 /// Bytes read at once while waiting for a request line. Larger reads pick
 /// up pipelined requests in one go (a third less CPU per pipelined 4 KiB
@@ -75,15 +81,6 @@ const MIN_OPERATION_COST: usize = 4 * 1024;
 const KEEP_CAPACITY: usize = 4 * 1024;
 /// Most bytes discarded while lingering before closing anyway.
 const LINGER_LIMIT: u64 = 16 * 1024 * 1024;
-
-/// Which wire protocol a connection speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Protocol {
-    /// FERRY/1 (PROTOCOL.md).
-    Ferry,
-    /// HTTP/1.1.
-    Http,
-}
 
 /// What the reactor should do with a connection after [`Connection::drive`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,9 +125,8 @@ pub struct Connection {
     state: State,
     stream: TcpStream,
     id: u64,
-    protocol: Protocol,
-    /// HTTP only: facts about the request being answered.
-    exchange: http::Exchange,
+    /// The protocol, and what it keeps between a request and its answer.
+    codec: Codec,
     /// Received bytes not yet consumed: a partial request line, or requests
     /// pipelined behind one that is still being answered. Empty at rest.
     input: Vec<u8>,
@@ -148,12 +144,11 @@ pub struct Connection {
 
 impl Connection {
     /// Wraps an accepted stream and queues the greeting.
-    pub fn new(stream: TcpStream, id: u64, protocol: Protocol, now: Instant) -> Connection {
+    pub fn new(stream: TcpStream, id: u64, codec: Codec, now: Instant) -> Connection {
         let mut conn = Connection {
             stream,
             id,
-            protocol,
-            exchange: http::Exchange::default(),
+            codec,
             state: State::AwaitHeader,
             input: Vec::new(),
             output: Vec::new(),
@@ -166,9 +161,7 @@ impl Connection {
             bytes_in: 0,
             bytes_out: 0,
         };
-        if protocol == Protocol::Ferry {
-            Response::Greeting { client_id: id }.write_to(&mut conn.output);
-        }
+        conn.codec.greeting(id, &mut conn.output);
         conn
     }
 
@@ -202,9 +195,12 @@ impl Connection {
     }
 
     /// The fsync thread finished this connection's commit: answer the PUT.
-    pub fn commit_finished(&mut self, result: Result<(), StorageError>) {
+    pub fn commit_finished(&mut self, result: Result<(), StorageError>, config: &Config) {
         match mem::replace(&mut self.state, State::Done) {
-            State::Committing(commit) => self.state = self.report_commit(*commit, result),
+            State::Committing(commit) => {
+                let outcome = serve::report_commit(&commit, result, self.id);
+                self.state = self.apply(outcome, config);
+            }
             other => {
                 error!("#{} commit finished in an unexpected state", self.id);
                 self.state = other;
@@ -215,7 +211,7 @@ impl Connection {
     /// The server is shutting down: whatever this connection answers next
     /// (the request in flight) is its last, and an HTTP answer says so.
     pub fn answer_is_last(&mut self) {
-        self.exchange.close = true;
+        self.codec.answer_is_last();
     }
 
     /// Between requests with nothing queued: safe to close at shutdown.
@@ -289,8 +285,8 @@ impl Connection {
                         Err(step) => return step,
                     },
                     State::AwaitHeader if env.shutting_down => return Step::Close,
-                    // HTTP: the last answer said `Connection: close`.
-                    State::AwaitHeader if self.exchange.close => {
+                    // The last answer said it was the last (HTTP).
+                    State::AwaitHeader if self.codec.is_closing() => {
                         self.state = State::Done;
                         0
                     }
@@ -343,13 +339,7 @@ impl Connection {
                 send.left -= n as u64;
                 self.bytes_out += n as u64;
                 if send.left == 0 {
-                    info!(
-                        "#{} GET {} {} bytes {:.3}s",
-                        self.id,
-                        send.name,
-                        send.len,
-                        send.started.elapsed().as_secs_f64()
-                    );
+                    serve::sent(self.id, send);
                     self.state = State::AwaitHeader;
                 }
                 Ok(n)
@@ -444,112 +434,6 @@ impl Connection {
         usize::try_from(body_left).unwrap_or(usize::MAX).max(ahead)
     }
 
-    /// Runs the state machine over `data`; returns the bytes it used.
-    fn consume(&mut self, data: &[u8], env: &mut Env<'_>) -> usize {
-        let mut used = 0;
-        while used < data.len() {
-            let state = mem::replace(&mut self.state, State::Done);
-            let (next, n) = self.advance(state, &data[used..], env);
-            self.state = next;
-            if n == 0 {
-                break;
-            }
-            used += n;
-        }
-        used
-    }
-
-    /// One transition: returns the next state and the bytes of `data` used;
-    /// 0 means nothing more can happen with input until output drains.
-    fn advance(&mut self, state: State, data: &[u8], env: &mut Env<'_>) -> (State, usize) {
-        match state {
-            State::AwaitHeader => {
-                if self.output.len() >= OUTPUT_HIGH_WATER || env.shutting_down {
-                    return (State::AwaitHeader, 0);
-                }
-                if self.protocol == Protocol::Http {
-                    return self.advance_http(data, env);
-                }
-                match protocol::parse_request(data) {
-                    Ok(None) => (State::AwaitHeader, 0),
-                    Ok(Some((request, used))) => {
-                        self.requests = self.requests.saturating_add(1);
-                        (self.start(request, env), used)
-                    }
-                    Err(err) => {
-                        warn!("#{} bad request: {err}", self.id);
-                        self.queue_error(err.code, &err.message);
-                        match err.recovery {
-                            Recovery::Close => (State::Done, 0),
-                            Recovery::Skip { line, body } => (refused_body(body, env.config), line),
-                        }
-                    }
-                }
-            }
-            State::ReceivingBody(receive) if receive.chunked.is_some() => {
-                self.receive_chunked(receive, data, env)
-            }
-            State::ReceivingBody(mut receive) => {
-                let take = clamp_to(receive.left, data.len());
-                let chunk = &data[..take];
-                receive.left -= take as u64;
-                if let Err(err) = receive.write(chunk) {
-                    warn!("#{} upload of {} failed: {err}", self.id, receive.name);
-                    self.queue_error(err.code(), &err.to_string());
-                    return (discard(receive.left), take);
-                }
-                if receive.left == 0 {
-                    return (self.finish_receive(*receive, env.config), take);
-                }
-                (State::ReceivingBody(receive), take)
-            }
-            State::DrainingBody { left } => {
-                let take = clamp_to(left, data.len());
-                (discard(left - take as u64), take)
-            }
-            State::EchoingBody { left } => {
-                let room = OUTPUT_HIGH_WATER.saturating_sub(self.output.len());
-                let take = clamp_to(left, data.len().min(room));
-                self.output.extend_from_slice(&data[..take]);
-                let left = left - take as u64;
-                let next = if left == 0 {
-                    State::AwaitHeader
-                } else {
-                    State::EchoingBody { left }
-                };
-                (next, take)
-            }
-            state @ (State::SendingBody(_)
-            | State::Committing(_)
-            | State::Done
-            | State::Lingering { .. }) => (state, 0),
-        }
-    }
-
-    /// The peer finished sending: answer what can be answered, then close.
-    fn on_eof(&mut self) {
-        let state = mem::replace(&mut self.state, State::Done);
-        match state {
-            State::AwaitHeader if self.input.iter().all(|b| b.is_ascii_whitespace()) => {}
-            State::AwaitHeader => {
-                warn!("#{} connection closed inside a request line", self.id);
-                self.queue_error(400, "incomplete request line");
-            }
-            State::ReceivingBody(receive) => {
-                warn!(
-                    "#{} PUT {} truncated after {} of {} bytes; discarded",
-                    self.id,
-                    receive.name,
-                    receive.size - receive.left,
-                    receive.size
-                );
-                self.queue_error(400, "connection closed before the whole body arrived");
-            }
-            _ => {}
-        }
-        self.input = Vec::new();
-    }
-
     /// Logs a socket failure and says to close.
     fn socket_failed(&mut self, outcome: Outcome) -> Step {
         let busy = !matches!(
@@ -562,38 +446,6 @@ impl Connection {
             _ => debug!("#{} peer went away", self.id),
         }
         Step::Close
-    }
-
-    fn queue(&mut self, response: Response<'_>) {
-        response.write_to(&mut self.output);
-    }
-
-    fn queue_error(&mut self, code: u16, message: &str) {
-        match self.protocol {
-            Protocol::Ferry => self.queue(Response::Error { code, message }),
-            Protocol::Http => crate::http::response::error(
-                &mut self.output,
-                code,
-                message,
-                self.exchange.framing(),
-            ),
-        }
-    }
-
-    /// AwaitHeader for HTTP: the next request head, or the close that the
-    /// previous exchange asked for.
-    fn advance_http(&mut self, data: &[u8], env: &mut Env<'_>) -> (State, usize) {
-        if self.exchange.close {
-            return (State::Done, 0);
-        }
-        match crate::http::parse_request(data) {
-            Ok(None) => (State::AwaitHeader, 0),
-            Ok(Some((request, used))) => {
-                self.requests = self.requests.saturating_add(1);
-                (self.start_http(request, env), used)
-            }
-            Err(err) => self.refuse_http(err, env),
-        }
     }
 }
 

@@ -31,14 +31,9 @@ pub enum Method {
     Delete,
 }
 
-/// How a request body is framed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BodyLength {
-    /// `Content-Length` (0 when there is neither header).
-    Fixed(u64),
-    /// `Transfer-Encoding: chunked`.
-    Chunked,
-}
+/// How a request body is framed: `Content-Length` (0 when there is
+/// neither header) or `Transfer-Encoding: chunked`.
+pub use crate::serve::BodyLength;
 
 /// A parsed request head.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -334,7 +329,7 @@ fn parse_target(target: &str) -> Result<Target, HttpError> {
 
 fn bad_name(err: NameError, resume: Option<Resume>) -> HttpError {
     HttpError {
-        status: err.code(),
+        status: super::codec::status(err.into()),
         message: err.to_string(),
         resume,
     }

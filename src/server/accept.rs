@@ -19,9 +19,8 @@ use mio::net::{TcpListener, TcpStream};
 use mio::{Interest, Token};
 
 use super::Server;
-use crate::connection::{Connection, Protocol};
-use crate::http::response::{Framing, error as http_error};
-use crate::protocol::Response;
+use crate::codec::{Codec, Protocol};
+use crate::connection::Connection;
 
 /// Accepts per turn, so a connection storm cannot starve transfers.
 const ACCEPTS_PER_TURN: usize = 256;
@@ -168,7 +167,7 @@ impl Server {
         self.next_client_id += 1;
         let entry = self.connections.vacant_entry();
         let key = entry.key();
-        let mut conn = Connection::new(stream, id, protocol, now);
+        let mut conn = Connection::new(stream, id, Codec::new(protocol), now);
         if let Err(err) =
             self.poll
                 .registry()
@@ -189,14 +188,7 @@ impl Server {
 /// fresh socket's send buffer has room for one short answer.
 fn refuse_busy(stream: &TcpStream, protocol: Protocol) {
     let mut answer = Vec::new();
-    match protocol {
-        Protocol::Ferry => Response::Error {
-            code: 503,
-            message: "busy",
-        }
-        .write_to(&mut answer),
-        Protocol::Http => http_error(&mut answer, 503, "busy", Framing::LAST),
-    }
+    Codec::new(protocol).busy(&mut answer);
     let _ = crate::socket::write(stream, &answer, false);
 }
 

@@ -34,8 +34,9 @@ use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token, Waker};
 use slab::Slab;
 
+use crate::codec::Protocol;
 use crate::config::Config;
-use crate::connection::{Connection, Env, Protocol, Step};
+use crate::connection::{Connection, Env, Step};
 use crate::storage::Storage;
 pub(crate) use accept::raise_fd_limit;
 use accept::{AcceptState, Listener};
@@ -357,7 +358,7 @@ impl Server {
         for done in finished {
             match self.connections.get_mut(done.key) {
                 Some(conn) if conn.id() == done.id => {
-                    conn.commit_finished(done.result);
+                    conn.commit_finished(done.result, &self.config);
                     self.drive(done.key, Some(done.id));
                 }
                 _ => debug!("#{} gone before its commit finished", done.id),

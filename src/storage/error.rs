@@ -1,68 +1,49 @@
-//! Storage errors and the FERRY/1 (and HTTP) status codes they answer with.
+//! Storage errors: what went wrong beneath the root, in the storage layer's
+//! own terms (the serve layer maps them to error kinds, and codecs those to
+//! status codes).
 
 use std::fmt;
 use std::io;
 
 use rustix::io::Errno;
 
-/// Why a storage operation failed, with the FERRY/1 code it answers with.
+/// Why a storage operation failed.
 #[derive(Debug)]
 pub enum StorageError {
-    /// No such file (404).
+    /// No such file.
     NotFound,
-    /// The name is a directory (409).
+    /// The name is a directory.
     IsDirectory,
     /// A parent of the name is a file (or a symlink), so it cannot be
-    /// created (409).
+    /// created.
     ParentNotDirectory,
-    /// The name is a special file (FIFO, socket, device) (409).
+    /// The name is a special file (FIFO, socket, device).
     NotRegular,
-    /// The name is a symlink, which ferry never follows (403).
+    /// The name is a symlink, which ferry never follows.
     Symlink,
-    /// The disk or quota is full (507).
+    /// The disk or quota is full.
     NoSpace,
-    /// Out of file descriptors (503).
+    /// Out of file descriptors.
     Busy,
-    /// No upload session with that id (404).
+    /// No upload session with that id.
     NoSuchUpload,
-    /// An APPEND at the wrong offset; the session stands at this one (409).
+    /// An APPEND at the wrong offset; the session stands at this one.
     WrongOffset(u64),
-    /// An APPEND past the session's declared size (400).
+    /// An APPEND past the session's declared size.
     PastEnd(u64),
-    /// A COMMIT before all bytes arrived: received, size (409).
+    /// A COMMIT before all bytes arrived: received, size.
     Incomplete(u64, u64),
-    /// An APPEND is streaming into the session, so it cannot commit (409).
+    /// An APPEND is streaming into the session, so it cannot commit.
     SessionBusy,
-    /// A newer APPEND or an ABORT took the session from this APPEND (409).
+    /// A newer APPEND or an ABORT took the session from this APPEND.
     Superseded,
-    /// Staged bytes do not match the declared CRC-32C: staged, declared (422).
+    /// Staged bytes do not match the declared CRC-32C: staged, declared.
     ChecksumMismatch(u32, u32),
-    /// Anything else the filesystem said (500).
+    /// Anything else the filesystem said.
     Io(io::Error),
 }
 
 impl StorageError {
-    /// The FERRY/1 error code.
-    pub fn code(&self) -> u16 {
-        match self {
-            StorageError::NotFound => 404,
-            StorageError::IsDirectory
-            | StorageError::ParentNotDirectory
-            | StorageError::NotRegular => 409,
-            StorageError::Symlink => 403,
-            StorageError::NoSpace => 507,
-            StorageError::Busy => 503,
-            StorageError::NoSuchUpload => 404,
-            StorageError::WrongOffset(_)
-            | StorageError::Incomplete(..)
-            | StorageError::SessionBusy
-            | StorageError::Superseded => 409,
-            StorageError::PastEnd(_) => 400,
-            StorageError::ChecksumMismatch(..) => 422,
-            StorageError::Io(_) => 500,
-        }
-    }
-
     fn from_errno(errno: Errno) -> StorageError {
         match errno {
             // ENXIO: a Unix socket (or a device without a driver) was opened.

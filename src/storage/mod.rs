@@ -34,7 +34,7 @@ mod tree;
 mod upload;
 
 pub use error::StorageError;
-pub use sessions::{Appender, SESSIONS_DIR, SessionInfo, is_session_id, session_id};
+pub use sessions::{Appender, SESSIONS_DIR, SessionInfo, session_id};
 
 pub use upload::Upload;
 

@@ -207,6 +207,11 @@ impl Storage {
     /// # Errors
     /// 404 if there is no such session.
     pub fn session(&self, id: &str) -> Result<SessionInfo, StorageError> {
+        // Every id this module hands out is a plain hex word; anything else
+        // (a `/`, a dot...) names no session, and never a path.
+        if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Err(StorageError::NoSuchUpload);
+        }
         let dir = self.sessions_dir()?;
         let meta = read_small(&dir, &format!("{id}.meta")).map_err(|errno| match errno {
             Errno::NOENT => StorageError::NoSuchUpload,
@@ -416,14 +421,6 @@ pub fn session_id(name: &Name, size: u64, crc: u32, probe: u32) -> String {
     let high = crc32c::crc32c(key.as_bytes());
     let low = crc32c::crc32c_append(high ^ 0x5bd1_e995, key.as_bytes());
     format!("{high:08x}{low:08x}")
-}
-
-/// Whether `token` has the shape of a session id.
-pub fn is_session_id(token: &[u8]) -> bool {
-    token.len() == 16
-        && token
-            .iter()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b))
 }
 
 fn read_small(dir: &OwnedFd, file: &str) -> Result<String, Errno> {

@@ -1,0 +1,144 @@
+//! The codec a connection speaks: the one place that chooses between
+//! FERRY/1 ([`crate::protocol::codec`]) and HTTP/1.1
+//! ([`crate::http::codec`]).
+//!
+//! A connection holds a [`Codec`] and asks it everything protocol-specific:
+//! the greeting and the busy answer, whether a request head is complete
+//! (the header deadline's rule), the next request as an [`Operation`] (or a
+//! [`Refusal`]), the bytes of each [`Reply`], and whether the last answer
+//! ended the connection. The connection itself never asks which protocol
+//! it speaks.
+
+use crate::http::codec::{self as http, Exchange};
+use crate::protocol::codec as ferry;
+use crate::serve::{Body, Operation, Reply};
+
+/// Which wire protocol a listener's connections speak.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// FERRY/1 (PROTOCOL.md).
+    Ferry,
+    /// HTTP/1.1.
+    Http,
+}
+
+/// What the front of a connection's input holds.
+#[derive(Debug)]
+pub enum Decoded {
+    /// Not a whole request head yet.
+    Incomplete,
+    /// A request, and the bytes of its head.
+    Request(Operation, usize),
+    /// A request answered with an error instead of being served.
+    Refused(Refusal),
+}
+
+/// A request the codec refuses: its answer, and how the connection goes on.
+#[derive(Debug)]
+pub struct Refusal {
+    /// The codec's own status code.
+    pub code: u16,
+    /// The reason.
+    pub message: String,
+    /// The refused head's length and its body, to skip before the next
+    /// request; `None` when the stream is out of sync: close after the
+    /// answer.
+    pub skip: Option<(usize, Body)>,
+}
+
+/// A connection's codec and its per-exchange state.
+#[derive(Debug)]
+pub enum Codec {
+    /// FERRY/1: stateless.
+    Ferry,
+    /// HTTP/1.1 and the exchange being answered.
+    Http(Exchange),
+}
+
+impl Codec {
+    /// The codec for `protocol`.
+    pub fn new(protocol: Protocol) -> Codec {
+        match protocol {
+            Protocol::Ferry => Codec::Ferry,
+            Protocol::Http => Codec::Http(Exchange::default()),
+        }
+    }
+
+    /// What a new connection is told before it sends anything.
+    pub fn greeting(&self, client_id: u64, out: &mut Vec<u8>) {
+        match self {
+            Codec::Ferry => ferry::greeting(client_id, out),
+            Codec::Http(_) => {}
+        }
+    }
+
+    /// The answer for a connection refused because the server is full.
+    pub fn busy(&self, out: &mut Vec<u8>) {
+        match self {
+            Codec::Ferry => ferry::busy(out),
+            Codec::Http(_) => http::busy(out),
+        }
+    }
+
+    /// Decodes the request at the front of `data`.
+    pub fn decode(&mut self, data: &[u8]) -> Decoded {
+        match self {
+            Codec::Ferry => ferry::decode(data),
+            Codec::Http(exchange) => exchange.decode(data),
+        }
+    }
+
+    /// Appends the bytes of `reply` to `out`; `last`: the connection closes
+    /// after it (HTTP says so).
+    pub fn encode(&mut self, reply: &Reply, last: bool, out: &mut Vec<u8>) {
+        match self {
+            Codec::Ferry => ferry::encode(reply, out),
+            Codec::Http(exchange) => exchange.encode(reply, last, out),
+        }
+    }
+
+    /// Appends the answer to a refused request; `last` as for
+    /// [`Codec::encode`].
+    pub fn refuse(&mut self, refusal: &Refusal, last: bool, out: &mut Vec<u8>) {
+        match self {
+            Codec::Ferry => ferry::refuse(refusal, out),
+            Codec::Http(exchange) => exchange.refuse(refusal, last, out),
+        }
+    }
+
+    /// Whether `input` holds a whole request head. Blank lines before a
+    /// request do not count, or a peer could send one and then dribble the
+    /// request past the header deadline.
+    pub fn holds_whole_head(&self, input: &[u8]) -> bool {
+        match self {
+            Codec::Ferry => ferry::holds_whole_head(input),
+            Codec::Http(_) => http::holds_whole_head(input),
+        }
+    }
+
+    /// The server is shutting down: whatever is answered next is the
+    /// connection's last, and says so where the protocol can.
+    pub fn answer_is_last(&mut self) {
+        if let Codec::Http(exchange) = self {
+            exchange.close = true;
+        }
+    }
+
+    /// The last answer ended the connection (HTTP's `Connection: close`):
+    /// read no further request.
+    pub fn is_closing(&self) -> bool {
+        match self {
+            Codec::Ferry => false,
+            Codec::Http(exchange) => exchange.close,
+        }
+    }
+}
+
+/// `input` without the blank lines (CR and LF bytes) before a request.
+pub fn after_blank_lines(input: &[u8]) -> &[u8] {
+    let start = input
+        .iter()
+        .position(|b| !matches!(b, b'\r' | b'\n'))
+        .unwrap_or(input.len());
+    &input[start..]
+}

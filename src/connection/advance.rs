@@ -1,0 +1,258 @@
+//! The state machine's transitions over input: decode a request with the
+//! codec, serve it, encode the reply and enter the state the serve layer
+//! asked for; stream body bytes into their sink (fixed-length or chunked),
+//! echo or discard them. Part of the connection (see `mod.rs`); everything
+//! here runs inside [`Connection::drive`].
+
+use std::mem;
+use std::os::unix::fs::FileExt;
+
+use log::warn;
+
+use super::{Connection, Env, OUTPUT_HIGH_WATER, State, clamp_to};
+use crate::codec::Decoded;
+use crate::config::Config;
+use crate::serve::{self, Ctx, ErrorKind, Failure, Next, Outcome, Receive, Reply, Send};
+
+/// GET bodies up to this size are sent from the output queue together with
+/// the response head, not with `sendfile`.
+const INLINE_BODY: u64 = 16 * 1024;
+/// Room reserved for a response head, so that the head and an inline body
+/// take one allocation.
+const HEAD_ROOM: usize = 512;
+
+impl Connection {
+    /// Runs the state machine over `data`; returns the bytes it used.
+    pub(super) fn consume(&mut self, data: &[u8], env: &mut Env<'_>) -> usize {
+        let mut used = 0;
+        while used < data.len() {
+            let state = mem::replace(&mut self.state, State::Done);
+            let (next, n) = self.advance(state, &data[used..], env);
+            self.state = next;
+            if n == 0 {
+                break;
+            }
+            used += n;
+        }
+        used
+    }
+
+    /// One transition: returns the next state and the bytes of `data` used;
+    /// 0 means nothing more can happen with input until output drains.
+    fn advance(&mut self, state: State, data: &[u8], env: &mut Env<'_>) -> (State, usize) {
+        match state {
+            State::AwaitHeader => {
+                if self.output.len() >= OUTPUT_HIGH_WATER || env.shutting_down {
+                    return (State::AwaitHeader, 0);
+                }
+                if self.codec.is_closing() {
+                    return (State::Done, 0);
+                }
+                self.next_request(data, env)
+            }
+            State::ReceivingBody(receive) if receive.chunked.is_some() => {
+                self.receive_chunked(receive, data, env.config)
+            }
+            State::ReceivingBody(mut receive) => {
+                let take = clamp_to(receive.left, data.len());
+                receive.left -= take as u64;
+                if let Err(err) = receive.write(&data[..take]) {
+                    warn!("#{} upload of {} failed: {err}", self.id, receive.name);
+                    let rest = match receive.left {
+                        0 => Next::Request,
+                        left => Next::Drain { left },
+                    };
+                    return (
+                        self.apply(Outcome::failed(err.into(), rest), env.config),
+                        take,
+                    );
+                }
+                (self.enter(Next::Receive(receive), env.config), take)
+            }
+            State::DrainingBody { left } => {
+                let take = clamp_to(left, data.len());
+                let next = match left - take as u64 {
+                    0 => State::AwaitHeader,
+                    left => State::DrainingBody { left },
+                };
+                (next, take)
+            }
+            State::EchoingBody { left } => {
+                let room = OUTPUT_HIGH_WATER.saturating_sub(self.output.len());
+                let take = clamp_to(left, data.len().min(room));
+                self.output.extend_from_slice(&data[..take]);
+                let next = match left - take as u64 {
+                    0 => State::AwaitHeader,
+                    left => State::EchoingBody { left },
+                };
+                (next, take)
+            }
+            state @ (State::SendingBody(_)
+            | State::Committing(_)
+            | State::Done
+            | State::Lingering { .. }) => (state, 0),
+        }
+    }
+
+    /// AwaitHeader: decode the next request and serve it, or answer the
+    /// codec's refusal.
+    fn next_request(&mut self, data: &[u8], env: &mut Env<'_>) -> (State, usize) {
+        match self.codec.decode(data) {
+            Decoded::Incomplete => (State::AwaitHeader, 0),
+            Decoded::Request(operation, used) => {
+                self.requests = self.requests.saturating_add(1);
+                let mut ctx = Ctx {
+                    storage: env.storage,
+                    config: env.config,
+                    client: self.id,
+                };
+                let outcome = serve::serve(operation, &mut ctx);
+                (self.apply(outcome, env.config), used)
+            }
+            Decoded::Refused(refusal) => {
+                warn!(
+                    "#{} bad request: {} {}",
+                    self.id, refusal.code, refusal.message
+                );
+                let (used, next) = match refusal.skip {
+                    Some((used, body)) => (used, serve::skip_body(body, env.config)),
+                    None => (0, Next::Close),
+                };
+                let last = matches!(next, Next::Close);
+                self.codec.refuse(&refusal, last, &mut self.output);
+                (self.enter(next, env.config), used)
+            }
+        }
+    }
+
+    /// Queues the reply of `outcome` and enters the state it leads to.
+    pub(super) fn apply(&mut self, outcome: Outcome, config: &Config) -> State {
+        let Outcome { reply, next } = outcome;
+        if let Next::Send(send) = &next {
+            // One allocation for the head and a body sent inline.
+            self.output
+                .reserve(HEAD_ROOM + send.len.min(INLINE_BODY) as usize);
+        }
+        let last = matches!(next, Next::Close);
+        self.codec.encode(&reply, last, &mut self.output);
+        self.enter(next, config)
+    }
+
+    /// The state for what the serve layer said comes next.
+    fn enter(&mut self, next: Next, config: &Config) -> State {
+        match next {
+            Next::Request => State::AwaitHeader,
+            Next::Receive(receive) if receive.is_complete() => {
+                let outcome = serve::finish_receive(*receive, config, self.id);
+                self.apply(outcome, config)
+            }
+            Next::Receive(receive) => State::ReceivingBody(receive),
+            Next::Send(send) => self.start_send(send),
+            Next::Echo { left } => State::EchoingBody { left },
+            Next::Drain { left } => State::DrainingBody { left },
+            Next::Commit(commit) => State::Committing(commit),
+            Next::Close => State::Done,
+        }
+    }
+
+    /// The body of a GET: small ones are read straight behind the response
+    /// head so both leave in one write (cheaper than a second system call
+    /// for `sendfile`); larger ones go out with `sendfile` from
+    /// `SendingBody`.
+    fn start_send(&mut self, send: Box<Send>) -> State {
+        if send.len > INLINE_BODY {
+            return State::SendingBody(send);
+        }
+        let start = self.output.len();
+        self.output.resize(start + send.len as usize, 0);
+        match send
+            .file
+            .read_exact_at(&mut self.output[start..], send.offset)
+        {
+            Ok(()) => {
+                serve::sent(self.id, &send);
+                State::AwaitHeader
+            }
+            Err(err) => {
+                // The head is queued: the only honest answer left is to
+                // stop sending, as when sendfile fails.
+                warn!("#{} GET {}: {err}", self.id, send.name);
+                self.output.truncate(start);
+                State::Done
+            }
+        }
+    }
+
+    /// Feeds chunked body bytes to the upload. Returns the next state and
+    /// the bytes used. A chunked body has no known end to skip to, so every
+    /// failure here is the connection's last answer.
+    fn receive_chunked(
+        &mut self,
+        mut receive: Box<Receive>,
+        data: &[u8],
+        config: &Config,
+    ) -> (State, usize) {
+        let Some(decoder) = receive.chunked.as_mut() else {
+            unreachable!("receive_chunked without a decoder");
+        };
+        let (used, payload) = match decoder.decode(data) {
+            Ok(decoded) => decoded,
+            Err(err) => {
+                warn!("#{} PUT {}: {}", self.id, receive.name, err.0);
+                let failure = Failure::new(ErrorKind::BadRequest, err.0);
+                return (
+                    self.apply(Outcome::failed(failure, Next::Close), config),
+                    data.len(),
+                );
+            }
+        };
+        receive.size += payload.len() as u64;
+        if let Err(failure) = serve::check_size(config, receive.size) {
+            warn!("#{} PUT {}: {failure}", self.id, receive.name);
+            return (
+                self.apply(Outcome::failed(failure, Next::Close), config),
+                used,
+            );
+        }
+        if !payload.is_empty()
+            && let Err(err) = receive.write(payload)
+        {
+            warn!("#{} PUT {} failed: {err}", self.id, receive.name);
+            return (
+                self.apply(Outcome::failed(err.into(), Next::Close), config),
+                used,
+            );
+        }
+        (self.enter(Next::Receive(receive), config), used)
+    }
+
+    /// The peer finished sending: answer what can be answered, then close.
+    pub(super) fn on_eof(&mut self) {
+        let state = mem::replace(&mut self.state, State::Done);
+        let message = match state {
+            State::AwaitHeader if self.input.iter().all(|b| b.is_ascii_whitespace()) => None,
+            State::AwaitHeader => {
+                warn!("#{} connection closed inside a request line", self.id);
+                Some("incomplete request line")
+            }
+            State::ReceivingBody(receive) => {
+                warn!(
+                    "#{} PUT {} truncated after {} of {} bytes; discarded",
+                    self.id,
+                    receive.name,
+                    receive.size - receive.left,
+                    receive.size
+                );
+                Some("connection closed before the whole body arrived")
+            }
+            _ => None,
+        };
+        if let Some(message) = message {
+            let reply = Reply::Failed(Failure::new(ErrorKind::BadRequest, message));
+            // Not marked as the last answer: the peer has gone, and the
+            // answer stays the one it always was.
+            self.codec.encode(&reply, false, &mut self.output);
+        }
+        self.input = Vec::new();
+    }
+}

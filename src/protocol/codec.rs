@@ -1,0 +1,194 @@
+//! The FERRY/1 side of the serve layer: request lines become protocol-neutral
+//! [`Operation`]s, [`Reply`]s become response lines. Sans-IO and stateless:
+//! FERRY/1 carries no per-exchange state.
+
+use super::{ProtocolError, Recovery, Request, Response, parse_request};
+use crate::codec::{Decoded, Refusal, after_blank_lines};
+use crate::serve::{Body, ErrorKind, Failure, Operation, Reply, Want};
+use crate::storage::StorageError;
+
+/// The FERRY/1 code for a kind of failure.
+pub fn error_code(kind: ErrorKind) -> u16 {
+    match kind {
+        ErrorKind::BadRequest => 400,
+        ErrorKind::Forbidden | ErrorKind::ReadOnly => 403,
+        ErrorKind::NotFound => 404,
+        ErrorKind::Conflict => 409,
+        ErrorKind::TooLarge => 413,
+        ErrorKind::ChecksumMismatch => 422,
+        ErrorKind::Internal => 500,
+        ErrorKind::Busy => 503,
+        ErrorKind::NoSpace => 507,
+    }
+}
+
+/// Decodes the next request line of `data`.
+pub fn decode(data: &[u8]) -> Decoded {
+    match parse_request(data) {
+        Ok(None) => Decoded::Incomplete,
+        Ok(Some((request, used))) => Decoded::Request(operation(request), used),
+        Err(ProtocolError {
+            code,
+            message,
+            recovery,
+        }) => Decoded::Refused(Refusal {
+            code,
+            message,
+            skip: match recovery {
+                Recovery::Close => None,
+                Recovery::Skip { line, body } => Some((line, Body::fixed(body))),
+            },
+        }),
+    }
+}
+
+/// What a FERRY/1 request line asks for.
+fn operation(request: Request) -> Operation {
+    match request {
+        Request::Put { name, size, crc } => Operation::Put {
+            name,
+            body: Body::fixed(size),
+            crc,
+        },
+        Request::Get {
+            name,
+            offset,
+            length,
+        } => Operation::Get {
+            name,
+            want: Want::Span { offset, length },
+        },
+        Request::Stat { name } => Operation::Stat { name },
+        Request::List { prefix } => Operation::List {
+            prefix,
+            directory: false,
+        },
+        Request::Del { name } => Operation::Delete { name },
+        Request::Echo { size } => Operation::Echo { size },
+        Request::Upload { name, size, crc } => Operation::Upload { name, size, crc },
+        Request::Append { id, offset, len } => Operation::Append { id, offset, len },
+        Request::Commit { id } => Operation::Commit { id },
+        Request::Abort { id } => Operation::Abort { id },
+        Request::Quit => Operation::Quit,
+    }
+}
+
+/// Whether `input` holds a whole request line (blank lines before it do
+/// not count).
+pub fn holds_whole_head(input: &[u8]) -> bool {
+    after_blank_lines(input).contains(&b'\n')
+}
+
+/// Appends the answer to `reply` (and a listing's body) to `out`.
+pub fn encode(reply: &Reply, out: &mut Vec<u8>) {
+    let response = match reply {
+        Reply::Nothing | Reply::GoAhead => return,
+        Reply::Done => Response::Ok,
+        Reply::Stored { size, crc, .. } => Response::Stored {
+            size: *size,
+            crc: *crc,
+        },
+        Reply::File { version, len, .. } => Response::Body {
+            len: *len,
+            total: version.info.size,
+            crc: version.crc,
+        },
+        Reply::Stat { version } => Response::Stat {
+            size: version.info.size,
+            mtime: version.info.mtime,
+            crc: version.crc,
+        },
+        Reply::Listing { entries, .. } => {
+            let mut body = Vec::new();
+            for entry in entries {
+                let line = format!(
+                    "{} {} {}\n",
+                    entry.info.size,
+                    entry.info.mtime,
+                    crate::name::encode(&entry.name)
+                );
+                body.extend_from_slice(line.as_bytes());
+            }
+            let len = body.len() as u64;
+            Response::Length { len }.write_to(out);
+            out.extend_from_slice(&body);
+            return;
+        }
+        Reply::Echo { size } => Response::Length { len: *size },
+        Reply::Appended { received } => Response::Length { len: *received },
+        Reply::Session { id, received } => Response::Session {
+            id,
+            received: *received,
+        },
+        Reply::Unsatisfiable { size } => {
+            let message = format!("offset past the end ({size} bytes)");
+            return Response::Error {
+                code: 416,
+                message: &message,
+            }
+            .write_to(out);
+        }
+        Reply::Directory { .. } => return failure(&StorageError::IsDirectory.into(), out),
+        Reply::Failed(failed) => return failure(failed, out),
+        Reply::NotModified { .. } => {
+            debug_assert!(false, "FERRY/1 never asks conditionally");
+            let failed = Failure::new(ErrorKind::Internal, "unexpected answer");
+            return failure(&failed, out);
+        }
+    };
+    response.write_to(out);
+}
+
+/// `ERR <code> <message>`.
+pub fn failure(failure: &Failure, out: &mut Vec<u8>) {
+    Response::Error {
+        code: error_code(failure.kind),
+        message: &failure.message,
+    }
+    .write_to(out);
+}
+
+/// The answer to a refused request line.
+pub fn refuse(refusal: &Refusal, out: &mut Vec<u8>) {
+    Response::Error {
+        code: refusal.code,
+        message: &refusal.message,
+    }
+    .write_to(out);
+}
+
+/// `OK FERRY/1 <client-id>`, sent on accept.
+pub fn greeting(client_id: u64, out: &mut Vec<u8>) {
+    Response::Greeting { client_id }.write_to(out);
+}
+
+/// `ERR 503 busy`, for a connection over the cap.
+pub fn busy(out: &mut Vec<u8>) {
+    Response::Error {
+        code: 503,
+        message: "busy",
+    }
+    .write_to(out);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::name::NameError;
+
+    #[test]
+    fn name_refusals_keep_their_codes() {
+        assert_eq!(error_code(NameError::Reserved.into()), 403);
+        assert_eq!(error_code(NameError::DotSegment.into()), 400);
+    }
+
+    #[test]
+    fn replies_that_say_nothing_write_nothing() {
+        let mut out = Vec::new();
+        encode(&Reply::Nothing, &mut out);
+        encode(&Reply::GoAhead, &mut out);
+        assert!(out.is_empty());
+        encode(&Reply::Unsatisfiable { size: 9 }, &mut out);
+        assert_eq!(out, b"ERR 416 offset past the end (9 bytes)\n");
+    }
+}

@@ -1,0 +1,164 @@
+//! The serve layer: what every operation does, whichever protocol asked.
+//!
+//! One function per operation (`files.rs`: PUT, GET, STAT, LIST, DELETE,
+//! ECHO; `sessions.rs`: UPLOAD, APPEND, COMMIT, ABORT) holds every rule
+//! once: names (already validated by [`crate::name`]), the read-only mode,
+//! the size limit, the storage calls and the per-request log line. Each
+//! returns an [`Outcome`]: the [`Reply`] to encode now and what the
+//! connection does [`Next`] (receive a body, send a file range, drain,
+//! close...).
+//!
+//! Nothing here knows a wire format, touches a socket or matches on the
+//! protocol: codecs turn bytes into an [`Operation`] and a [`Reply`] into
+//! bytes, and the connection moves the bytes.
+
+mod files;
+pub mod op;
+mod sessions;
+mod transfer;
+
+use log::{debug, info, warn};
+
+use crate::config::Config;
+use crate::storage::{Storage, StorageError};
+pub use files::{finish_receive, report_commit, sent};
+pub use op::{Body, BodyLength, ErrorKind, Failure, Operation, Reply, Selection, Version, Want};
+pub use transfer::{Commit, Receive, Send, Sink};
+
+/// What an operation borrows while it is served.
+#[derive(Debug)]
+pub struct Ctx<'a> {
+    /// The root directory.
+    pub storage: &'a mut Storage,
+    /// Limits and modes.
+    pub config: &'a Config,
+    /// The client's id, for the log.
+    pub client: u64,
+}
+
+/// The answer to an operation and what the connection does after it.
+pub struct Outcome {
+    /// What to tell the client now.
+    pub reply: Reply,
+    /// What happens next.
+    pub next: Next,
+}
+
+/// What the connection does once the reply is queued.
+pub enum Next {
+    /// Wait for the next request.
+    Request,
+    /// Receive a body into its sink; hand it to [`finish_receive`] once
+    /// complete.
+    Receive(Box<Receive>),
+    /// Send a file range.
+    Send(Box<Send>),
+    /// Send back this many body bytes.
+    Echo {
+        /// Bytes still to echo.
+        left: u64,
+    },
+    /// Read and discard this many body bytes, then go on.
+    Drain {
+        /// Bytes still to discard.
+        left: u64,
+    },
+    /// Wait for the fsync thread to commit the upload, then
+    /// [`report_commit`].
+    Commit(Box<Commit>),
+    /// The reply is the connection's last: close after it.
+    Close,
+}
+
+impl Outcome {
+    /// `reply`, then `next`.
+    pub fn new(reply: Reply, next: Next) -> Outcome {
+        Outcome { reply, next }
+    }
+
+    /// `reply`, then the next request.
+    pub fn answer(reply: Reply) -> Outcome {
+        Outcome::new(reply, Next::Request)
+    }
+
+    /// A failure, then `next`.
+    pub fn failed(failure: Failure, next: Next) -> Outcome {
+        Outcome::new(Reply::Failed(failure), next)
+    }
+}
+
+/// Serves one decoded operation.
+pub fn serve(op: Operation, ctx: &mut Ctx<'_>) -> Outcome {
+    debug!("#{} {op:?}", ctx.client);
+    match op {
+        Operation::Put { name, body, crc } => files::put(ctx, name, body, crc),
+        Operation::Get { name, want } => files::get(ctx, name, &want),
+        Operation::Stat { name } => files::stat(ctx, &name),
+        Operation::List { prefix, directory } => files::list(ctx, prefix, directory),
+        Operation::Delete { name } => files::delete(ctx, &name),
+        Operation::Echo { size } => files::echo(size),
+        Operation::Upload { name, size, crc } => sessions::upload(ctx, &name, size, crc),
+        Operation::Append { id, offset, len } => sessions::append(ctx, &id, offset, len),
+        Operation::Commit { id } => sessions::commit(ctx, &id),
+        Operation::Abort { id } => sessions::abort(ctx, &id),
+        Operation::Quit => Outcome::new(Reply::Done, Next::Close),
+    }
+}
+
+/// A request the codec refused before it was served: answer `failure`,
+/// then skip its body (see [`skip_body`]).
+pub fn refused(client: u64, failure: Failure, body: Option<Body>, config: &Config) -> Outcome {
+    warn!("#{client} bad request: {failure}");
+    let next = body.map_or(Next::Close, |body| skip_body(body, config));
+    Outcome::failed(failure, next)
+}
+
+/// What to do with the body of a request that is answered without being
+/// served: read and discard it when its length is known and it is on its
+/// way; close after the answer when it may never come (the client awaits a
+/// go-ahead), has no known end (chunked), or is over the size limit (which
+/// we would not read for a stored file either).
+pub fn skip_body(body: Body, config: &Config) -> Next {
+    match body.length {
+        BodyLength::Fixed(0) => Next::Request,
+        _ if body.awaits_go_ahead => Next::Close,
+        BodyLength::Fixed(size) if check_size(config, size).is_err() => Next::Close,
+        BodyLength::Fixed(size) => Next::Drain { left: size },
+        BodyLength::Chunked => Next::Close,
+    }
+}
+
+/// The size limit (`--max-file-size`): one home for the rule, checked
+/// before a body is read and again as a chunked one grows.
+///
+/// # Errors
+/// `size` is over the limit.
+pub fn check_size(config: &Config, size: u64) -> Result<(), Failure> {
+    match config.max_file_size {
+        Some(max) if size > max => Err(Failure::new(
+            ErrorKind::TooLarge,
+            format!("file larger than the {max}-byte limit"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// The read-only mode (`--read-only`): one home for the rule, checked by
+/// every operation that writes.
+fn check_writable(config: &Config) -> Result<(), Failure> {
+    if config.read_only {
+        return Err(Failure::new(ErrorKind::ReadOnly, "server is read-only"));
+    }
+    Ok(())
+}
+
+/// Logs a refused operation on `subject` and answers it, then `next`.
+fn refuse(ctx: &Ctx<'_>, verb: &str, subject: &str, failure: Failure, next: Next) -> Outcome {
+    info!("#{} {verb} {subject}: {failure}", ctx.client);
+    Outcome::failed(failure, next)
+}
+
+/// [`refuse`] for a storage error.
+fn storage_refusal(ctx: &Ctx<'_>, verb: &str, subject: &str, err: StorageError) -> Outcome {
+    refuse(ctx, verb, subject, err.into(), Next::Request)
+}

@@ -1,0 +1,372 @@
+//! The protocol-neutral vocabulary between the codecs and the serve layer:
+//! what a client asks for ([`Operation`]), what it is told ([`Reply`]) and
+//! why something failed ([`ErrorKind`]).
+//!
+//! Codecs decode bytes into an [`Operation`] and encode a [`Reply`] into
+//! bytes; nothing here knows a wire format or a status code. Each codec
+//! maps an [`ErrorKind`] to its own code.
+
+use std::fmt;
+
+use crate::name::{Name, NameError, Prefix};
+use crate::storage::{FileInfo, ListEntry, StorageError};
+
+/// One request, whatever protocol carried it.
+#[derive(Debug)]
+pub enum Operation {
+    /// Store the body that follows as `name`, atomically.
+    Put {
+        /// Target name.
+        name: Name,
+        /// How the body arrives.
+        body: Body,
+        /// The CRC-32C the client computed, checked before commit.
+        crc: Option<u32>,
+    },
+    /// Send (part of) `name`.
+    Get {
+        /// File to read.
+        name: Name,
+        /// Which bytes, decided once the file's version is known.
+        want: Want,
+    },
+    /// Describe `name`: size, modification time, checksum.
+    Stat {
+        /// File to describe.
+        name: Name,
+    },
+    /// Every file whose name starts with `prefix`.
+    List {
+        /// Prefix to match; empty lists everything.
+        prefix: Prefix,
+        /// The prefix names a directory, which must hold something: an
+        /// empty result for a non-empty prefix is "not found".
+        directory: bool,
+    },
+    /// Remove `name`.
+    Delete {
+        /// File to remove.
+        name: Name,
+    },
+    /// Send back the `size` body bytes that follow.
+    Echo {
+        /// Body length.
+        size: u64,
+    },
+    /// Start (or find) a resumable upload of `size` bytes to `name`.
+    Upload {
+        /// Target name.
+        name: Name,
+        /// Full size of the file.
+        size: u64,
+        /// Its CRC-32C, checked on commit.
+        crc: u32,
+    },
+    /// Stage the `len` body bytes that follow at `offset` of upload `id`.
+    Append {
+        /// Upload id, as the codec accepted it.
+        id: String,
+        /// Where the bytes go; must be where the upload stands.
+        offset: u64,
+        /// Body length.
+        len: u64,
+    },
+    /// Verify and commit a complete upload.
+    Commit {
+        /// Upload id.
+        id: String,
+    },
+    /// Discard an upload.
+    Abort {
+        /// Upload id.
+        id: String,
+    },
+    /// Say goodbye and close.
+    Quit,
+}
+
+/// How a request body is framed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyLength {
+    /// Exactly this many bytes (0: no body).
+    Fixed(u64),
+    /// `Transfer-Encoding: chunked`: the length is known at its end.
+    Chunked,
+}
+
+/// A request's body as the serve layer sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Body {
+    /// Its framing.
+    pub length: BodyLength,
+    /// The client sends it only once told to go ahead (HTTP's
+    /// `Expect: 100-continue`): a refusal cannot count on it arriving.
+    pub awaits_go_ahead: bool,
+}
+
+impl Body {
+    /// `size` bytes that follow the request at once.
+    pub fn fixed(size: u64) -> Body {
+        Body {
+            length: BodyLength::Fixed(size),
+            awaits_go_ahead: false,
+        }
+    }
+}
+
+/// A file's identity at one moment: what conditional requests compare.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Version {
+    /// Size and modification time.
+    pub info: FileInfo,
+    /// CRC-32C of the whole file.
+    pub crc: u32,
+}
+
+/// Which bytes of a file a GET wants.
+#[derive(Debug)]
+pub enum Want {
+    /// `length` bytes (all that are left if `None`) from `offset`, which
+    /// may be the end of the file (nothing is sent) but not beyond it.
+    Span {
+        /// First byte.
+        offset: u64,
+        /// Most bytes to send.
+        length: Option<u64>,
+    },
+    /// The codec's own rules, applied to the file's version (HTTP's
+    /// `Range`, `If-Range`, `If-None-Match`, HEAD...).
+    Chosen(Box<dyn Choose>),
+}
+
+/// A codec's rule for which bytes of a file version to send.
+pub trait Choose: fmt::Debug {
+    /// What to send of `version`.
+    fn choose(&self, version: &Version) -> Selection;
+}
+
+/// What a GET gets once its file's version is known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Selection {
+    /// `len` bytes from `start`.
+    Bytes {
+        /// First byte.
+        start: u64,
+        /// Bytes.
+        len: u64,
+        /// A part was asked for and is answered as one (HTTP's 206).
+        part: bool,
+        /// The bytes follow the answer (false: only their description).
+        body: bool,
+    },
+    /// The client's copy is current.
+    NotModified,
+    /// Nothing of the file matches what was asked for.
+    Unsatisfiable,
+}
+
+impl Want {
+    /// Applies this wish to `version`.
+    pub fn select(&self, version: &Version) -> Selection {
+        let size = version.info.size;
+        match self {
+            Want::Span { offset, .. } if *offset > size => Selection::Unsatisfiable,
+            Want::Span { offset, length } => Selection::Bytes {
+                start: *offset,
+                len: (size - offset).min(length.unwrap_or(u64::MAX)),
+                part: false,
+                body: true,
+            },
+            Want::Chosen(rule) => rule.choose(version),
+        }
+    }
+}
+
+/// What a client is told, whatever protocol it speaks.
+#[derive(Debug)]
+pub enum Reply {
+    /// Nothing yet (the answer comes when a body has arrived).
+    Nothing,
+    /// A body is welcome now (HTTP's `100 Continue` where it was asked for).
+    GoAhead,
+    /// Done, nothing to report (DELETE, ABORT, QUIT).
+    Done,
+    /// An upload is stored.
+    Stored {
+        /// Bytes stored.
+        size: u64,
+        /// Their CRC-32C.
+        crc: u32,
+        /// It replaced an existing file.
+        replaced: bool,
+    },
+    /// (Part of) a file follows, or only its description.
+    File {
+        /// The file's name.
+        name: Name,
+        /// The version being sent.
+        version: Version,
+        /// First byte sent.
+        start: u64,
+        /// Bytes sent (or that would be, without a body).
+        len: u64,
+        /// Answered as a part (see [`Selection::Bytes`]).
+        part: bool,
+    },
+    /// The client's copy is current.
+    NotModified {
+        /// The current version.
+        version: Version,
+    },
+    /// No bytes match the range asked for.
+    Unsatisfiable {
+        /// The file's size.
+        size: u64,
+    },
+    /// The name is a directory (HTTP redirects to its listing).
+    Directory {
+        /// The directory's name.
+        name: Name,
+    },
+    /// A file's description.
+    Stat {
+        /// Its version.
+        version: Version,
+    },
+    /// The files under a prefix, in name order.
+    Listing {
+        /// The prefix listed.
+        prefix: Prefix,
+        /// Every file beneath it.
+        entries: Vec<ListEntry>,
+    },
+    /// `size` echoed bytes follow.
+    Echo {
+        /// Bytes that follow.
+        size: u64,
+    },
+    /// An APPEND is staged; the upload now holds this many bytes.
+    Appended {
+        /// Bytes staged in all.
+        received: u64,
+    },
+    /// An upload session, new or found again.
+    Session {
+        /// Its id.
+        id: String,
+        /// Bytes staged so far.
+        received: u64,
+    },
+    /// The request failed.
+    Failed(Failure),
+}
+
+/// Why a request failed: a kind for the codec's status code, and a reason
+/// for people.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// What went wrong.
+    pub kind: ErrorKind,
+    /// The reason, one line.
+    pub message: String,
+}
+
+impl Failure {
+    /// A failure of `kind` with `message`.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Failure {
+        Failure {
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.kind, self.message)
+    }
+}
+
+impl From<StorageError> for Failure {
+    fn from(err: StorageError) -> Failure {
+        Failure::new(ErrorKind::from(&err), err.to_string())
+    }
+}
+
+impl From<NameError> for Failure {
+    fn from(err: NameError) -> Failure {
+        Failure::new(ErrorKind::from(err), err.to_string())
+    }
+}
+
+/// The kinds of failure a client can be told about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The request is malformed or cannot be honoured as asked.
+    BadRequest,
+    /// The name is reserved or a symlink: never served.
+    Forbidden,
+    /// The server is read-only and this request writes.
+    ReadOnly,
+    /// No such file or upload.
+    NotFound,
+    /// The name's kind or an upload's state is in the way.
+    Conflict,
+    /// The body is over the server's size limit.
+    TooLarge,
+    /// The bytes received do not match the client's checksum.
+    ChecksumMismatch,
+    /// The disk or quota is full.
+    NoSpace,
+    /// The server is out of a resource (descriptors); try again.
+    Busy,
+    /// Anything else.
+    Internal,
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ErrorKind::BadRequest => "bad request",
+            ErrorKind::Forbidden => "forbidden",
+            ErrorKind::ReadOnly => "read-only",
+            ErrorKind::NotFound => "not found",
+            ErrorKind::Conflict => "conflict",
+            ErrorKind::TooLarge => "too large",
+            ErrorKind::ChecksumMismatch => "checksum mismatch",
+            ErrorKind::NoSpace => "no space",
+            ErrorKind::Busy => "busy",
+            ErrorKind::Internal => "internal error",
+        })
+    }
+}
+
+impl From<NameError> for ErrorKind {
+    fn from(err: NameError) -> ErrorKind {
+        match err {
+            NameError::Reserved => ErrorKind::Forbidden,
+            _ => ErrorKind::BadRequest,
+        }
+    }
+}
+
+impl From<&StorageError> for ErrorKind {
+    fn from(err: &StorageError) -> ErrorKind {
+        match err {
+            StorageError::NotFound | StorageError::NoSuchUpload => ErrorKind::NotFound,
+            StorageError::IsDirectory
+            | StorageError::ParentNotDirectory
+            | StorageError::NotRegular
+            | StorageError::WrongOffset(_)
+            | StorageError::Incomplete(..)
+            | StorageError::SessionBusy
+            | StorageError::Superseded => ErrorKind::Conflict,
+            StorageError::Symlink => ErrorKind::Forbidden,
+            StorageError::NoSpace => ErrorKind::NoSpace,
+            StorageError::Busy => ErrorKind::Busy,
+            StorageError::PastEnd(_) => ErrorKind::BadRequest,
+            StorageError::ChecksumMismatch(..) => ErrorKind::ChecksumMismatch,
+            StorageError::Io(_) => ErrorKind::Internal,
+        }
+    }
+}

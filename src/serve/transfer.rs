@@ -1,0 +1,116 @@
+//! What a request in progress carries between the serve layer and the
+//! connection: a body arriving into its sink, a file range going out, an
+//! upload waiting for its durable commit. The serve layer makes them; the
+//! connection moves their bytes and hands them back when they are done.
+
+use std::fs::File;
+use std::time::Instant;
+
+use crate::http::ChunkDecoder;
+use crate::name::Name;
+use crate::storage::{Appender, StorageError, Upload};
+
+/// Where a body that is arriving goes.
+pub enum Sink {
+    /// A PUT's temp file.
+    File(Upload),
+    /// An upload session (APPEND).
+    Session(Appender),
+}
+
+/// A PUT or APPEND whose body is arriving.
+pub struct Receive {
+    /// Where its bytes go.
+    pub sink: Sink,
+    /// The file it is for.
+    pub name: Name,
+    /// Its declared length, or for a chunked body the bytes so far.
+    pub size: u64,
+    /// Bytes still to come of a fixed-length body.
+    pub left: u64,
+    /// CRC-32C of the bytes so far.
+    pub crc: u32,
+    /// The CRC-32C the client declared, checked at the end.
+    pub expected_crc: Option<u32>,
+    /// When the request began.
+    pub started: Instant,
+    /// For a chunked body: its decoder (`size` then counts up).
+    pub chunked: Option<Box<ChunkDecoder>>,
+}
+
+impl Receive {
+    /// A body of `size` bytes (or chunked) for `name`, going to `sink`.
+    pub fn new(
+        sink: Sink,
+        name: Name,
+        size: Option<u64>,
+        expected_crc: Option<u32>,
+    ) -> Box<Receive> {
+        Box::new(Receive {
+            sink,
+            name,
+            size: size.unwrap_or(0),
+            left: size.unwrap_or(0),
+            crc: 0,
+            expected_crc,
+            started: Instant::now(),
+            chunked: match size {
+                Some(_) => None,
+                None => Some(Box::default()),
+            },
+        })
+    }
+
+    /// Passes body bytes to where they go.
+    ///
+    /// # Errors
+    /// The sink could not take them (disk full, upload taken over...).
+    pub fn write(&mut self, data: &[u8]) -> Result<(), StorageError> {
+        let written = match &mut self.sink {
+            Sink::File(upload) => upload.write(data),
+            Sink::Session(appender) => appender.write(data),
+        };
+        self.crc = crc32c::crc32c_append(self.crc, data);
+        written
+    }
+
+    /// Whether the whole body has arrived.
+    pub fn is_complete(&self) -> bool {
+        match &self.chunked {
+            Some(decoder) => decoder.is_done(),
+            None => self.left == 0,
+        }
+    }
+}
+
+/// A verified upload waiting for the fsync thread (`--fsync`).
+pub struct Commit {
+    /// Taken by the reactor, which hands it to the fsync thread.
+    pub upload: Option<Upload>,
+    /// The file it becomes.
+    pub name: Name,
+    /// Its size.
+    pub size: u64,
+    /// Its CRC-32C.
+    pub crc: u32,
+    /// When the request began.
+    pub started: Instant,
+    /// It replaces an existing file.
+    pub replaced: bool,
+}
+
+/// A GET body going out.
+pub struct Send {
+    /// The file, read by offset.
+    pub file: File,
+    /// Its name, for the log.
+    pub name: Name,
+    /// Next byte to send.
+    pub offset: u64,
+    /// Bytes still to send.
+    pub left: u64,
+    /// Bytes in all.
+    pub len: u64,
+    /// When the request began.
+    pub started: Instant,
+}
