@@ -71,18 +71,7 @@ pub(super) fn get(ctx: &mut Ctx<'_>, name: Name, want: &Want) -> Outcome {
             body,
         } => (start, len, part, body),
     };
-    if !body || len == 0 {
-        info!("#{} GET {name} headers only", ctx.client);
-        let reply = Reply::File {
-            name,
-            version,
-            start,
-            len,
-            part,
-        };
-        return Outcome::answer(reply);
-    }
-    let send = Box::new(Send {
+    let send = (body && len > 0).then(|| Send {
         file,
         name: name.clone(),
         offset: start,
@@ -90,6 +79,9 @@ pub(super) fn get(ctx: &mut Ctx<'_>, name: Name, want: &Want) -> Outcome {
         len,
         started: Instant::now(),
     });
+    if send.is_none() {
+        info!("#{} GET {name} headers only", ctx.client);
+    }
     let reply = Reply::File {
         name,
         version,
@@ -97,7 +89,10 @@ pub(super) fn get(ctx: &mut Ctx<'_>, name: Name, want: &Want) -> Outcome {
         len,
         part,
     };
-    Outcome::new(reply, Next::Send(send))
+    match send {
+        Some(send) => Outcome::new(reply, Next::Send(Box::new(send))),
+        None => Outcome::answer(reply),
+    }
 }
 
 /// A GET body has gone out.

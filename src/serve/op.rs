@@ -11,7 +11,9 @@ use std::fmt;
 use crate::name::{Name, NameError, Prefix};
 use crate::storage::{FileInfo, ListEntry, StorageError};
 
-/// One request, whatever protocol carried it.
+/// One request, whatever protocol carried it. (FERRY/1's own parse result,
+/// `protocol::Request`, mirrors that protocol's grammar word for word, as
+/// its fuzzers check it against PROTOCOL.md; its codec maps it to this.)
 #[derive(Debug)]
 pub enum Operation {
     /// Store the body that follows as `name`, atomically.
