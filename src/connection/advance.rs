@@ -159,9 +159,9 @@ impl Connection {
     /// head so both leave in one write (cheaper than a second system call
     /// for `sendfile`); larger ones go out with `sendfile` from
     /// `SendingBody`.
-    fn start_send(&mut self, send: Box<Send>) -> State {
+    fn start_send(&mut self, send: Send) -> State {
         if send.len > INLINE_BODY {
-            return State::SendingBody(send);
+            return State::SendingBody(Box::new(send));
         }
         let start = self.output.len();
         self.output.resize(start + send.len as usize, 0);

@@ -11,7 +11,7 @@
 use super::request::{
     HttpError, HttpRequest, Method, Range, Target, parse_request, resolve_range, url_path,
 };
-use super::response::{self, Framing, Head, Listing, Persistence};
+use super::response::{self, Framing, Head, Listing, MediaType, Persistence};
 use crate::codec::{Decoded, Refusal, after_blank_lines};
 use crate::serve::op::Choose;
 use crate::serve::{Body, ErrorKind, Failure, Operation, Reply, Selection, Version, Want};
@@ -46,6 +46,8 @@ pub struct Exchange {
     wants_json: bool,
     /// The client waits for `100 Continue` before sending its body.
     expect_continue: bool,
+    /// The `Content-Type` of the file asked for, from its name.
+    media_type: MediaType,
 }
 
 impl Exchange {
@@ -89,22 +91,31 @@ impl Exchange {
             listing: matches!(request.target, Target::Listing(_)),
             wants_json: request.wants_json,
             expect_continue: request.expect_continue,
+            media_type: match &request.target {
+                Target::File(name) => MediaType::of(name.as_str()),
+                Target::Listing(_) => MediaType::default(),
+            },
         };
         let body = Body {
             length: request.body,
             awaits_go_ahead: request.expect_continue,
         };
         let operation = match (request.method, request.target) {
-            (Method::Get | Method::Head, Target::File(name)) => Operation::Get {
-                name,
-                want: Want::Chosen(Box::new(Conditions {
+            (Method::Get | Method::Head, Target::File(name)) => {
+                let conditions = Conditions {
                     head: self.head,
                     range: request.range,
                     if_range: request.if_range,
                     if_none_match: request.if_none_match,
                     if_modified_since: request.if_modified_since,
-                })),
-            },
+                };
+                let want = if conditions.is_plain() {
+                    Want::Whole { body: !self.head }
+                } else {
+                    Want::Chosen(Box::new(conditions))
+                };
+                Operation::Get { name, want }
+            }
             (Method::Get | Method::Head, Target::Listing(prefix)) => Operation::List {
                 prefix,
                 directory: true,
@@ -176,7 +187,6 @@ impl Exchange {
                     .finish(0, persistence);
             }
             Reply::File {
-                name,
                 version,
                 start,
                 len,
@@ -184,7 +194,7 @@ impl Exchange {
             } => {
                 let info = &version.info;
                 let mut head = Head::new(out, if *part { 206 } else { 200 })
-                    .header("Content-Type", response::content_type(name.as_str()))
+                    .header("Content-Type", self.media_type.as_str())
                     .header("Last-Modified", response::http_date(info.mtime))
                     .header("ETag", response::etag(info, version.crc))
                     .header("Accept-Ranges", "bytes")
@@ -268,6 +278,13 @@ struct Conditions {
     if_range: Option<String>,
     if_none_match: Option<String>,
     if_modified_since: Option<String>,
+}
+
+impl Conditions {
+    /// No range and no condition: the whole file, no rule needed.
+    fn is_plain(&self) -> bool {
+        self.range.is_none() && self.if_none_match.is_none() && self.if_modified_since.is_none()
+    }
 }
 
 impl Choose for Conditions {

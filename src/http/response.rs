@@ -202,32 +202,54 @@ pub fn not_modified(
         .is_some_and(|since| mtime <= since)
 }
 
+/// Media types by extension; the first is the default.
+const MEDIA_TYPES: [(&str, &[&str]); 18] = [
+    ("application/octet-stream", &[]),
+    ("text/plain; charset=utf-8", &["txt", "log", "md"]),
+    ("text/csv; charset=utf-8", &["csv"]),
+    ("text/html; charset=utf-8", &["html", "htm"]),
+    ("text/css", &["css"]),
+    ("text/javascript", &["js"]),
+    ("application/json", &["json"]),
+    ("application/xml", &["xml"]),
+    ("application/pdf", &["pdf"]),
+    ("image/png", &["png"]),
+    ("image/jpeg", &["jpg", "jpeg"]),
+    ("image/gif", &["gif"]),
+    ("image/svg+xml", &["svg"]),
+    ("image/webp", &["webp"]),
+    ("application/gzip", &["gz"]),
+    ("application/zip", &["zip"]),
+    ("application/x-tar", &["tar"]),
+    ("application/wasm", &["wasm"]),
+];
+
+/// A file's `Content-Type`, from its name's extension: one byte, so that
+/// an exchange can remember it between a request and its answer.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct MediaType(u8);
+
+impl MediaType {
+    /// The media type of a file called `name`.
+    pub fn of(name: &str) -> MediaType {
+        let extension = name.rsplit_once('.').map_or("", |(_, ext)| ext);
+        let found = MEDIA_TYPES.iter().position(|(_, extensions)| {
+            extensions
+                .iter()
+                .any(|known| known.eq_ignore_ascii_case(extension))
+        });
+        MediaType(found.and_then(|at| u8::try_from(at).ok()).unwrap_or(0))
+    }
+
+    /// The header value.
+    pub fn as_str(self) -> &'static str {
+        MEDIA_TYPES[usize::from(self.0)].0
+    }
+}
+
 /// `Content-Type` from a name's extension.
 pub fn content_type(name: &str) -> &'static str {
-    let extension = name
-        .rsplit_once('.')
-        .map(|(_, ext)| ext.to_ascii_lowercase())
-        .unwrap_or_default();
-    match extension.as_str() {
-        "txt" | "log" | "md" => "text/plain; charset=utf-8",
-        "csv" => "text/csv; charset=utf-8",
-        "html" | "htm" => "text/html; charset=utf-8",
-        "css" => "text/css",
-        "js" => "text/javascript",
-        "json" => "application/json",
-        "xml" => "application/xml",
-        "pdf" => "application/pdf",
-        "png" => "image/png",
-        "jpg" | "jpeg" => "image/jpeg",
-        "gif" => "image/gif",
-        "svg" => "image/svg+xml",
-        "webp" => "image/webp",
-        "gz" => "application/gzip",
-        "zip" => "application/zip",
-        "tar" => "application/x-tar",
-        "wasm" => "application/wasm",
-        _ => "application/octet-stream",
-    }
+    MediaType::of(name).as_str()
 }
 
 /// What a directory listing shows: the files directly in it and the

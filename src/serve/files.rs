@@ -71,28 +71,25 @@ pub(super) fn get(ctx: &mut Ctx<'_>, name: Name, want: &Want) -> Outcome {
             body,
         } => (start, len, part, body),
     };
-    let send = (body && len > 0).then(|| Send {
-        file,
-        name: name.clone(),
-        offset: start,
-        left: len,
-        len,
-        started: Instant::now(),
-    });
-    if send.is_none() {
-        info!("#{} GET {name} headers only", ctx.client);
-    }
     let reply = Reply::File {
-        name,
         version,
         start,
         len,
         part,
     };
-    match send {
-        Some(send) => Outcome::new(reply, Next::Send(Box::new(send))),
-        None => Outcome::answer(reply),
+    if !body || len == 0 {
+        info!("#{} GET {name} headers only", ctx.client);
+        return Outcome::answer(reply);
     }
+    let send = Send {
+        file,
+        name,
+        offset: start,
+        left: len,
+        len,
+        started: Instant::now(),
+    };
+    Outcome::new(reply, Next::Send(send))
 }
 
 /// A GET body has gone out.

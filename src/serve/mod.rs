@@ -52,7 +52,7 @@ pub enum Next {
     /// complete.
     Receive(Box<Receive>),
     /// Send a file range.
-    Send(Box<Send>),
+    Send(Send),
     /// Send back this many body bytes.
     Echo {
         /// Bytes still to echo.

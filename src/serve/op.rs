@@ -136,8 +136,13 @@ pub enum Want {
         /// Most bytes to send.
         length: Option<u64>,
     },
+    /// The whole file, or (`body` false) only its description.
+    Whole {
+        /// The bytes follow the answer.
+        body: bool,
+    },
     /// The codec's own rules, applied to the file's version (HTTP's
-    /// `Range`, `If-Range`, `If-None-Match`, HEAD...).
+    /// `Range`, `If-Range`, `If-None-Match`...).
     Chosen(Box<dyn Choose>),
 }
 
@@ -179,6 +184,12 @@ impl Want {
                 part: false,
                 body: true,
             },
+            Want::Whole { body } => Selection::Bytes {
+                start: 0,
+                len: size,
+                part: false,
+                body: *body,
+            },
             Want::Chosen(rule) => rule.choose(version),
         }
     }
@@ -204,8 +215,6 @@ pub enum Reply {
     },
     /// (Part of) a file follows, or only its description.
     File {
-        /// The file's name.
-        name: Name,
         /// The version being sent.
         version: Version,
         /// First byte sent.
