@@ -162,3 +162,75 @@ fn refuse(ctx: &Ctx<'_>, verb: &str, subject: &str, failure: Failure, next: Next
 fn storage_refusal(ctx: &Ctx<'_>, verb: &str, subject: &str, err: StorageError) -> Outcome {
     refuse(ctx, verb, subject, err.into(), Next::Request)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::FileInfo;
+
+    fn limited(max: u64) -> Config {
+        Config {
+            max_file_size: Some(max),
+            ..Config::default()
+        }
+    }
+
+    #[test]
+    fn refused_bodies_are_skipped_only_when_they_surely_come_and_end() {
+        let config = limited(100);
+        let skip = |length, awaits_go_ahead| {
+            skip_body(
+                Body {
+                    length,
+                    awaits_go_ahead,
+                },
+                &config,
+            )
+        };
+        assert!(matches!(skip(BodyLength::Fixed(0), true), Next::Request));
+        assert!(matches!(
+            skip(BodyLength::Fixed(100), false),
+            Next::Drain { left: 100 }
+        ));
+        assert!(matches!(skip(BodyLength::Fixed(101), false), Next::Close));
+        assert!(matches!(skip(BodyLength::Fixed(5), true), Next::Close));
+        assert!(matches!(skip(BodyLength::Chunked, false), Next::Close));
+    }
+
+    #[test]
+    fn the_size_limit_is_inclusive() {
+        assert!(check_size(&limited(10), 10).is_ok());
+        let failure = check_size(&limited(10), 11).unwrap_err();
+        assert_eq!(failure.kind, ErrorKind::TooLarge);
+        assert!(check_size(&Config::default(), u64::MAX).is_ok());
+    }
+
+    #[test]
+    fn spans_may_start_at_the_end_but_not_beyond() {
+        let version = Version {
+            info: FileInfo { size: 10, mtime: 0 },
+            crc: 0,
+        };
+        let span = |offset, length| Want::Span { offset, length }.select(&version);
+        assert_eq!(
+            span(4, Some(100)),
+            Selection::Bytes {
+                start: 4,
+                len: 6,
+                part: false,
+                body: true
+            }
+        );
+        assert!(matches!(span(10, None), Selection::Bytes { len: 0, .. }));
+        assert_eq!(span(11, None), Selection::Unsatisfiable);
+        let head = Want::Whole { body: false }.select(&version);
+        assert!(matches!(
+            head,
+            Selection::Bytes {
+                len: 10,
+                body: false,
+                ..
+            }
+        ));
+    }
+}

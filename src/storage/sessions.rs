@@ -85,7 +85,8 @@ impl Appender {
     /// Stages body bytes.
     ///
     /// # Errors
-    /// 507 on a full disk, 500 on other I/O errors.
+    /// [`StorageError::NoSpace`] on a full disk, [`StorageError::Io`] on
+    /// other I/O errors.
     pub fn write(&mut self, data: &[u8]) -> Result<(), StorageError> {
         if !self.owns_session() {
             return Err(StorageError::Superseded);
@@ -150,8 +151,9 @@ impl Storage {
     /// untouched for longer than `ttl`.
     ///
     /// # Errors
-    /// 409 if `name` cannot be a file (a directory, or beneath a file);
-    /// 507, 503 or 500 if the session cannot be created.
+    /// A conflict if `name` cannot be a file (a directory, or beneath a
+    /// file); no space, no descriptors or I/O if the session cannot be
+    /// created.
     pub fn begin_session(
         &mut self,
         name: &Name,
@@ -205,7 +207,7 @@ impl Storage {
     /// Reads a session's description and progress.
     ///
     /// # Errors
-    /// 404 if there is no such session.
+    /// [`StorageError::NoSuchUpload`] if there is no such session.
     pub fn session(&self, id: &str) -> Result<SessionInfo, StorageError> {
         // Every id this module hands out is a plain hex word; anything else
         // (a `/`, a dot...) names no session, and never a path.
@@ -243,8 +245,10 @@ impl Storage {
     /// streaming into the session is cut off: its next write fails.
     ///
     /// # Errors
-    /// 404 for an unknown session; 409 if `offset` is not where the session
-    /// stands; 400 if the bytes would run past the declared size.
+    /// [`StorageError::NoSuchUpload`] for an unknown session,
+    /// [`StorageError::WrongOffset`] if `offset` is not where the session
+    /// stands, [`StorageError::PastEnd`] if the bytes would run past the
+    /// declared size.
     pub fn append(
         &mut self,
         id: &str,
@@ -294,9 +298,9 @@ impl Storage {
     /// commit like a PUT's. Returns it with its size and CRC-32C.
     ///
     /// # Errors
-    /// 404 unknown, 409 incomplete or busy, 422 if the staged bytes do not
-    /// match the CRC-32C (the session is then removed), 409 if the name
-    /// became a directory.
+    /// Unknown, incomplete or busy; [`StorageError::ChecksumMismatch`] if
+    /// the staged bytes do not match the CRC-32C (the session is then
+    /// removed); [`StorageError::IsDirectory`] if the name became one.
     pub fn finish_session(&mut self, id: &str) -> Result<(Upload, SessionInfo), StorageError> {
         let info = self.session(id)?;
         if info.received != info.size {
@@ -338,7 +342,7 @@ impl Storage {
     /// into it is cut off (it no longer owns the session).
     ///
     /// # Errors
-    /// 404 if there is no such session.
+    /// [`StorageError::NoSuchUpload`] if there is no such session.
     pub fn abort_session(&mut self, id: &str) -> Result<(), StorageError> {
         self.session(id)?;
         if let Some(live) = self.sessions.live.get(id) {

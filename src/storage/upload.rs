@@ -34,7 +34,8 @@ impl Upload {
     /// Appends body bytes to the temp file.
     ///
     /// # Errors
-    /// 507 on a full disk, 500 on other I/O errors.
+    /// [`StorageError::NoSpace`] on a full disk, [`StorageError::Io`] on
+    /// other I/O errors.
     pub fn write(&mut self, data: &[u8]) -> Result<(), StorageError> {
         self.file.write_all(data).map_err(StorageError::from)
     }
