@@ -150,6 +150,9 @@ pub fn parse_request(buf: &[u8]) -> Result<Option<(HttpRequest, usize)>, HttpErr
     };
     let mut length: Option<u64> = None;
     let mut chunked = false;
+    // RFC 9112 9.3: `close` anywhere among the options wins, whatever order
+    // they come in; HTTP/1.0 stays open only when asked.
+    let (mut close_asked, mut keep_alive_asked) = (false, false);
     let mut hosts = 0;
     // A refusal that leaves the framing intact: answered once the whole
     // head is read, so the connection can go on past the body.
@@ -179,11 +182,8 @@ pub fn parse_request(buf: &[u8]) -> Result<Option<(HttpRequest, usize)>, HttpErr
             chunked = true;
         } else if name.eq_ignore_ascii_case("connection") {
             for option in header.value.split(|&b| b == b',').map(<[u8]>::trim_ascii) {
-                if option.eq_ignore_ascii_case(b"close") {
-                    request.close = true;
-                } else if option.eq_ignore_ascii_case(b"keep-alive") && version == 0 {
-                    request.close = false;
-                }
+                close_asked |= option.eq_ignore_ascii_case(b"close");
+                keep_alive_asked |= option.eq_ignore_ascii_case(b"keep-alive");
             }
         } else if name.eq_ignore_ascii_case("host") {
             hosts += 1;
@@ -222,18 +222,15 @@ pub fn parse_request(buf: &[u8]) -> Result<Option<(HttpRequest, usize)>, HttpErr
         } else if name.eq_ignore_ascii_case("accept") {
             request.wants_json |= text().is_ok_and(accepts_json);
         } else if name.eq_ignore_ascii_case("x-checksum-crc32c") {
-            match text()
-                .ok()
-                .filter(|v| v.len() == 8)
-                .map(|v| u32::from_str_radix(v, 16))
-            {
-                Some(Ok(crc)) => request.checksum = Some(crc),
-                _ => {
+            match hex_crc(header.value.trim_ascii()) {
+                Some(crc) => request.checksum = Some(crc),
+                None => {
                     refusal.get_or_insert((400, "X-Checksum-Crc32c must be 8 hex digits"));
                 }
             }
         }
     }
+    request.close = close_asked || (version == 0 && !keep_alive_asked);
     if chunked && length.is_some() {
         // RFC 9112 6.3: a message with both is suspect; refuse it.
         return Err(HttpError::fatal(400, "both Content-Length and chunked"));
@@ -288,6 +285,15 @@ fn decimal(digits: &[u8]) -> Option<u64> {
         return None;
     }
     std::str::from_utf8(digits).ok()?.parse().ok()
+}
+
+/// Exactly eight hex digits (either case), as FERRY/1 takes a CRC-32C: no
+/// sign, no spaces inside.
+fn hex_crc(digits: &[u8]) -> Option<u32> {
+    if digits.len() != 8 || !digits.iter().all(u8::is_ascii_hexdigit) {
+        return None;
+    }
+    u32::from_str_radix(std::str::from_utf8(digits).ok()?, 16).ok()
 }
 
 /// Whether an `Accept` value lists JSON with a non-zero weight.
