@@ -631,3 +631,40 @@ fn an_upload_finished_during_shutdown_is_told_the_connection_closes() {
     assert_eq!(std::fs::read(server.path("late")).unwrap(), body);
     server.join().unwrap();
 }
+
+#[test]
+fn close_wins_among_connection_options_and_checksums_are_eight_hex_digits() {
+    let server = http_server();
+    let addr = server.http.unwrap();
+    // RFC 9112 9.3: `close` anywhere closes, whatever follows it.
+    for head in [
+        "GET / HTTP/1.0\r\nConnection: close, keep-alive\r\n\r\n",
+        "GET / HTTP/1.0\r\nConnection: close\r\nConnection: keep-alive\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: h\r\nConnection: keep-alive, close\r\n\r\n",
+    ] {
+        let mut conn = Conn::open(addr);
+        conn.send(head);
+        let reply = conn.reply(false);
+        assert_eq!(
+            (reply.status, reply.header("Connection")),
+            (200, Some("close")),
+            "{head:?}"
+        );
+        conn.expect_closed();
+    }
+    // A signed or padded checksum is refused before the body, which is
+    // skipped: the connection goes on and nothing is stored.
+    let mut conn = Conn::open(addr);
+    for value in ["+1234567", "\u{a0}deadbeef", "deadbee"] {
+        let headers = format!("Content-Length: 3\r\nX-Checksum-Crc32c: {value}\r\n");
+        conn.send(request("PUT", "/x", &headers) + "abc");
+        assert_eq!(conn.reply(false).status, 400, "{value:?}");
+    }
+    let good = format!(
+        "Content-Length: 3\r\nX-Checksum-Crc32c: {}\r\n",
+        crc_hex(b"abc")
+    );
+    conn.send(request("PUT", "/x", &good) + "abc");
+    assert_eq!(conn.reply(false).status, 201);
+    assert_eq!(server.files_on_disk().len(), 1);
+}
