@@ -4,15 +4,17 @@
 //!          greeting (FERRY/1)
 //!               |
 //!               v
-//!   +----> AwaitHeader -- PUT, APPEND ---> ReceivingBody --> Committing --+
-//!   |        |  |  |  \                        |   (--fsync)             |
-//!   |        |  |  |   \-- GET (large) -> SendingBody <----+-------------+
-//!   |        |  |  \------ ECHO --------> EchoingBody ------+
-//!   |        |  \-------- refused body --> DrainingBody -----+
-//!   |        |                                               |
-//!   +--------+-- STAT, LIST, DEL, small GET, HEAD (at once) --+
-//!            |
-//!            +-- QUIT, fatal error, EOF, HTTP close --> Done (flush) --> Lingering
+//!   +----> AwaitHeader --PUT, APPEND--> ReceivingBody ---+---> Committing --+
+//!   |        |  |  |                   (fixed, chunked)  |     (--fsync)    |
+//!   |        |  |  \--GET (> 16 KiB)--> SendingBody -----+                  |
+//!   |        |  \-----ECHO------------> EchoingBody -----+                  |
+//!   |        \--------refused body----> DrainingBody ----+                  |
+//!   |                                                    |                  |
+//!   +----------------------------------------------------+------------------+
+//!
+//!   STAT, LIST, DEL, small GETs, HEAD: answered at once, back to AwaitHeader
+//!   QUIT, fatal error, EOF, HTTP "Connection: close"
+//!        --> Done (flush) --> Lingering --> close
 //! ```
 //!
 //! The connection never asks which protocol it speaks: its [`Codec`] turns
