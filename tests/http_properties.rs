@@ -34,9 +34,11 @@
 //! printed shrunk; add it to `nasty_inputs_hold_every_invariant`. Parser
 //! bugs found this way keep a test of their own (`regression_*`).
 
+mod edits;
 #[path = "../fuzz/src/http.rs"]
 mod invariants;
 
+use edits::{config, mutate, mutation};
 use ferry::http::request::{HttpError, MAX_HEAD, Resume, url_path};
 use ferry::http::{BodyLength, ChunkDecoder, HttpRequest, Method, Target, parse_request};
 use ferry::name::{Name, Prefix, encode};
@@ -48,18 +50,10 @@ use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::sample::{Index, select};
 
-/// `cases` per property (or `PROPTEST_CASES`), failures printed, not saved.
-fn config(cases: u32) -> ProptestConfig {
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(cases);
-    ProptestConfig {
-        cases,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    }
-}
+/// Bytes HTTP heads and chunked framing turn on, for inserted bytes.
+const TELLING: &[u8] = &[
+    b' ', b'\t', b'\r', b'\n', b':', b',', b';', b'%', b'/', b'?', b'0', b'f', 0, 0x7f, 0x80, 0xff,
+];
 
 // ---------------------------------------------------------------------------
 // Heads: what a request says, and how it is spelled
@@ -727,51 +721,6 @@ fn lost_framing(spec: &Spec, lost: &Lost) -> (Vec<u8>, Fields, u16) {
 // ---------------------------------------------------------------------------
 // Bytes to break things with
 
-/// One edit to a valid input.
-#[derive(Debug, Clone)]
-enum Mutation {
-    Flip(Index, u8),
-    Insert(Index, u8),
-    Delete(Index),
-    Duplicate(Index, Index),
-}
-
-fn mutation() -> impl Strategy<Value = Mutation> {
-    let byte = prop_oneof![
-        select(vec![
-            b' ', b'\t', b'\r', b'\n', b':', b',', b';', b'%', b'/', b'?', b'0', b'f', 0, 0x7f,
-            0x80, 0xff
-        ]),
-        any::<u8>(),
-    ];
-    prop_oneof![
-        (any::<Index>(), 0u8..8).prop_map(|(at, bit)| Mutation::Flip(at, bit)),
-        (any::<Index>(), byte).prop_map(|(at, b)| Mutation::Insert(at, b)),
-        any::<Index>().prop_map(Mutation::Delete),
-        (any::<Index>(), any::<Index>()).prop_map(|(a, b)| Mutation::Duplicate(a, b)),
-    ]
-}
-
-fn mutate(bytes: &mut Vec<u8>, mutation: &Mutation) {
-    if bytes.is_empty() {
-        bytes.push(b'\n');
-    }
-    let len = bytes.len();
-    match mutation {
-        Mutation::Flip(at, bit) => bytes[at.index(len)] ^= 1 << bit,
-        Mutation::Insert(at, byte) => bytes.insert(at.index(len + 1), *byte),
-        Mutation::Delete(at) => {
-            bytes.remove(at.index(len));
-        }
-        Mutation::Duplicate(from, to) => {
-            let from = from.index(len);
-            let piece = bytes[from..(from + 12).min(len)].to_vec();
-            let to = to.index(len + 1);
-            bytes.splice(to..to, piece);
-        }
-    }
-}
-
 /// Byte strings of HTTP-shaped pieces, which random bytes rarely hit.
 fn head_soup() -> impl Strategy<Value = Vec<u8>> {
     let piece = prop_oneof![
@@ -1152,7 +1101,7 @@ proptest! {
     fn mutated_heads_hold_every_invariant(
         spec in spec(64),
         refusal in proptest::option::weighted(0.3, refusal()),
-        mutations in vec(mutation(), 1..5),
+        mutations in vec(mutation(TELLING), 1..5),
         after in vec(any::<u8>(), 0..16),
     ) {
         let mut head = match &refusal {
@@ -1160,7 +1109,7 @@ proptest! {
             None => render(&spec),
         };
         for mutation in &mutations {
-            mutate(&mut head, mutation);
+            mutate(&mut head, mutation, 12);
         }
         check_parse_request(&head);
         head.extend(after);
@@ -1239,14 +1188,14 @@ proptest! {
     #[test]
     fn broken_chunked_bodies_hold_every_invariant(
         body in chunked_body(40),
-        mutations in vec(mutation(), 1..5),
+        mutations in vec(mutation(TELLING), 1..5),
         soup in chunk_soup(),
         random in vec(any::<u8>(), 0..200),
         pieces in vec(1usize..24, 0..8),
     ) {
         let mut encoded = body.encode();
         for mutation in &mutations {
-            mutate(&mut encoded, mutation);
+            mutate(&mut encoded, mutation, 12);
         }
         check_chunked(&encoded, &pieces);
         check_chunked(&soup, &pieces);

@@ -22,28 +22,19 @@
 //! parser_properties`, or the fuzzers (`fuzz/README.md`). A failing case is
 //! printed shrunk; add it to `nasty_inputs_hold_every_invariant`.
 
+mod edits;
 #[path = "../fuzz/src/lib.rs"]
 mod invariants;
 
+use edits::{config, mutate, mutation};
 use ferry::name::{MAX_NAME, MAX_SEGMENT, Name, NameError, Prefix, encode, percent_decode};
 use ferry::protocol::{MAX_HEADER, Recovery, Request, parse_request};
 use invariants::{check_name, check_parse_request, check_prefix, render};
 use proptest::collection::vec;
 use proptest::prelude::*;
-use proptest::sample::Index;
 
-/// `cases` per property (or `PROPTEST_CASES`), failures printed, not saved.
-fn config(cases: u32) -> ProptestConfig {
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(cases);
-    ProptestConfig {
-        cases,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    }
-}
+/// Bytes FERRY/1 lines and names turn on, for inserted bytes.
+const TELLING: &[u8] = &[b' ', b'\r', b'\n', b'%', b'/', b'.', 0, 0x7f, 0xc2, 0xff];
 
 // ---------------------------------------------------------------------------
 // Generators
@@ -299,50 +290,6 @@ fn token_soup() -> impl Strategy<Value = Vec<u8>> {
     vec(piece, 0..40).prop_map(|pieces| pieces.concat())
 }
 
-/// One edit to a valid line.
-#[derive(Debug, Clone)]
-enum Mutation {
-    Flip(Index, u8),
-    Insert(Index, u8),
-    Delete(Index),
-    Duplicate(Index, Index),
-}
-
-fn mutation() -> impl Strategy<Value = Mutation> {
-    let byte = prop_oneof![
-        prop::sample::select(vec![
-            b' ', b'\r', b'\n', b'%', b'/', b'.', 0, 0x7f, 0xc2, 0xff
-        ]),
-        any::<u8>(),
-    ];
-    prop_oneof![
-        (any::<Index>(), 0u8..8).prop_map(|(at, bit)| Mutation::Flip(at, bit)),
-        (any::<Index>(), byte).prop_map(|(at, b)| Mutation::Insert(at, b)),
-        any::<Index>().prop_map(Mutation::Delete),
-        (any::<Index>(), any::<Index>()).prop_map(|(a, b)| Mutation::Duplicate(a, b)),
-    ]
-}
-
-fn mutate(bytes: &mut Vec<u8>, mutation: &Mutation) {
-    if bytes.is_empty() {
-        bytes.push(b'\n');
-    }
-    let len = bytes.len();
-    match mutation {
-        Mutation::Flip(at, bit) => bytes[at.index(len)] ^= 1 << bit,
-        Mutation::Insert(at, byte) => bytes.insert(at.index(len + 1), *byte),
-        Mutation::Delete(at) => {
-            bytes.remove(at.index(len));
-        }
-        Mutation::Duplicate(from, to) => {
-            let from = from.index(len);
-            let piece = bytes[from..(from + 8).min(len)].to_vec();
-            let to = to.index(len + 1);
-            bytes.splice(to..to, piece);
-        }
-    }
-}
-
 // ---------------------------------------------------------------------------
 // A connection's view of a stream: requests, bodies skipped, refusals.
 
@@ -524,12 +471,12 @@ proptest! {
     fn mutated_lines_hold_every_invariant(
         request in request(u64::MAX),
         style in style(),
-        mutations in vec(mutation(), 1..5),
+        mutations in vec(mutation(TELLING), 1..5),
         more in vec(any::<u8>(), 0..16),
     ) {
         let mut line = render_with(&request, &style);
         for mutation in &mutations {
-            mutate(&mut line, mutation);
+            mutate(&mut line, mutation, 8);
         }
         check_parse_request(&line);
         line.extend(more);
