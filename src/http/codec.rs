@@ -5,7 +5,7 @@
 //! the connection closes after the answer, HEAD (headers only), HTTP/1.0's
 //! keep-alive, `Expect: 100-continue`, the listing format. Conditional and
 //! range requests (`If-None-Match`, `If-Modified-Since`, `Range`,
-//! `If-Range`) travel with the GET as a [`Choose`] rule ([`Conditions`]),
+//! `If-Range`) travel with the GET as a [`Choose`] rule (`Conditions`),
 //! which the serve layer applies once the file's version is known.
 
 use super::request::{
