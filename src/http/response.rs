@@ -247,11 +247,6 @@ impl MediaType {
     }
 }
 
-/// `Content-Type` from a name's extension.
-pub fn content_type(name: &str) -> &'static str {
-    MediaType::of(name).as_str()
-}
-
 /// What a directory listing shows: the files directly in it and the
 /// subdirectories that hold more.
 pub struct Listing<'a> {
@@ -496,7 +491,7 @@ mod tests {
         );
         assert!(if_range_holds(Some(&http_date(1000)), "\"e\"", 1000));
         assert!(!if_range_holds(Some(&http_date(999)), "\"e\"", 1000));
-        assert_eq!(content_type("A.CSV"), "text/csv; charset=utf-8");
-        assert_eq!(content_type("noext"), "application/octet-stream");
+        assert_eq!(MediaType::of("A.CSV").as_str(), "text/csv; charset=utf-8");
+        assert_eq!(MediaType::of("noext").as_str(), "application/octet-stream");
     }
 }

@@ -17,7 +17,7 @@ pub mod op;
 mod sessions;
 mod transfer;
 
-use log::{debug, info, warn};
+use log::{debug, info};
 
 use crate::config::Config;
 use crate::storage::{Storage, StorageError};
@@ -103,14 +103,6 @@ pub fn serve(op: Operation, ctx: &mut Ctx<'_>) -> Outcome {
         Operation::Abort { id } => sessions::abort(ctx, &id),
         Operation::Quit => Outcome::new(Reply::Done, Next::Close),
     }
-}
-
-/// A request the codec refused before it was served: answer `failure`,
-/// then skip its body (see [`skip_body`]).
-pub fn refused(client: u64, failure: Failure, body: Option<Body>, config: &Config) -> Outcome {
-    warn!("#{client} bad request: {failure}");
-    let next = body.map_or(Next::Close, |body| skip_body(body, config));
-    Outcome::failed(failure, next)
 }
 
 /// What to do with the body of a request that is answered without being
