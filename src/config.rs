@@ -2,7 +2,10 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
+
+use crate::storage::gate::Gate;
 
 /// Everything [`crate::Server::bind`] needs to know.
 #[derive(Debug, Clone)]
@@ -37,7 +40,18 @@ pub struct Config {
     pub read_only: bool,
     /// How long in-flight transfers may run on after a shutdown request.
     pub grace_period: Duration,
+    /// Threads that make the file-system calls (see [`crate::pool`]).
+    pub io_threads: usize,
+    /// Holds chosen storage calls until a test lets them go (tests only).
+    #[doc(hidden)]
+    pub gate: Option<Arc<Gate>>,
 }
+
+/// The default number of I/O threads. They mostly wait on the disk, not
+/// the CPU, so there are more of them than cores: enough to keep a network
+/// file system's round trips overlapped, while an idle one costs only its
+/// stack's address space.
+pub const DEFAULT_IO_THREADS: usize = 16;
 
 impl Default for Config {
     fn default() -> Config {
@@ -55,6 +69,8 @@ impl Default for Config {
             upload_ttl: Duration::from_secs(24 * 3600),
             read_only: false,
             grace_period: Duration::from_secs(10),
+            io_threads: DEFAULT_IO_THREADS,
+            gate: None,
         }
     }
 }

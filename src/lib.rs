@@ -39,6 +39,7 @@ pub mod config;
 pub mod connection;
 pub mod http;
 pub mod name;
+pub mod pool;
 pub mod protocol;
 pub mod serve;
 pub mod server;
@@ -47,4 +48,4 @@ pub mod storage;
 
 pub use client::Client;
 pub use config::Config;
-pub use server::{Server, ShutdownHandle};
+pub use server::{Server, ShutdownHandle, StartupSweep};

@@ -350,8 +350,10 @@ fn folders_survive_connections_cut_at_random_points() {
         let server = TestServer::start();
         // Each connection can carry more than what a connection may have
         // unanswered (1 MiB) and the largest file (300 KB): a folder
-        // transfer resends cut and unanswered files whole.
-        let proxy = CuttingProxy::start(server.addr, seed, 1_500_000..=2_500_000);
+        // transfer resends cut and unanswered files whole. And less than
+        // half the tree (4.3 MB), so that however the two connections
+        // share it, one of them is cut.
+        let proxy = CuttingProxy::start(server.addr, seed, 1_400_000..=2_000_000);
         let work = tempfile::tempdir().unwrap();
         let files = make_tree(&work.path().join("t"), 200, seed);
         let patient = ["--retries", "50", "--retry-delay", "0.01"];
@@ -366,6 +368,7 @@ fn folders_survive_connections_cut_at_random_points() {
             &format!("seed {seed} up"),
         );
         let cuts_up = proxy.cuts();
+        let connections_up = proxy.connections();
 
         let mut args = vec!["get", "-r", "", "back"];
         args.extend(patient);
@@ -378,8 +381,9 @@ fn folders_survive_connections_cut_at_random_points() {
         );
         assert!(
             cuts_up >= 1 && proxy.cuts() > cuts_up,
-            "seed {seed}: {cuts_up}, {}",
-            proxy.cuts()
+            "seed {seed}: {cuts_up} cuts over {connections_up} connections up, {} in all over {}",
+            proxy.cuts(),
+            proxy.connections()
         );
     }
 }

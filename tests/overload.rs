@@ -135,6 +135,9 @@ fn wide_trees_are_listed_and_swept_under_a_low_descriptor_limit() {
     // Far fewer descriptors than directories: a walk that kept one open
     // per directory still to visit would run out.
     let server = Process::start_with_fd_limit(root.path(), 128, &[]);
+    // The sweep runs beside the listening server.
+    let swept = server.wait_for_log("start-up sweep done");
+    assert!(swept.contains(" 3 stale temp files"), "{swept}");
     for path in &stale {
         assert!(
             !path.exists(),

@@ -50,9 +50,15 @@ pub struct ServeArgs {
     #[arg(long)]
     read_only: bool,
     /// Answer a PUT only once its data and directory entry are flushed to
-    /// stable storage (fsync, on a helper thread).
+    /// stable storage (fsync, on an I/O thread).
     #[arg(long)]
     fsync: bool,
+    /// Threads that make the file-system calls, so the event loop never
+    /// waits on the disk. They mostly wait, not compute: more than the
+    /// cores helps on slow or network file systems.
+    #[arg(long, default_value_t = crate::config::DEFAULT_IO_THREADS as u16,
+          value_parser = clap::value_parser!(u16).range(1..=1024))]
+    io_threads: u16,
     /// Seconds in-flight transfers may take to finish after SIGTERM/SIGINT.
     #[arg(long, default_value = "10", value_parser = parse_seconds)]
     grace_period: Duration,
@@ -83,6 +89,8 @@ pub fn run(args: ServeArgs) -> ExitCode {
         fsync: args.fsync,
         upload_ttl: args.upload_ttl,
         grace_period: args.grace_period,
+        io_threads: usize::from(args.io_threads),
+        gate: None,
     };
     let started = Server::bind(config.clone()).and_then(|mut server| {
         server.handle_signals()?;

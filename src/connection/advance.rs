@@ -17,6 +17,26 @@ use crate::serve::{self, Ctx, ErrorKind, Failure, Next, Outcome, Receive, Reply,
 /// GET bodies up to this size are sent from the output queue together with
 /// the response head, not with `sendfile`.
 const INLINE_BODY: u64 = 16 * 1024;
+/// Fills `buf` from `offset` if the bytes are all in the page cache:
+/// `Ok(false)` if reading them would wait for the disk (or the file system
+/// cannot say), so the I/O pool should read them in first.
+fn read_if_cached(file: &std::fs::File, buf: &mut [u8], offset: u64) -> std::io::Result<bool> {
+    use rustix::io::{Errno, ReadWriteFlags};
+    let mut done = 0;
+    while done < buf.len() {
+        let at = offset + done as u64;
+        let mut slices = [std::io::IoSliceMut::new(&mut buf[done..])];
+        match rustix::io::preadv2(file, &mut slices, at, ReadWriteFlags::NOWAIT) {
+            Ok(0) => return Ok(false), // past the end, or nothing cached
+            Ok(n) => done += n,
+            Err(Errno::AGAIN | Errno::OPNOTSUPP) => return Ok(false),
+            Err(Errno::INTR) => {}
+            Err(errno) => return Err(errno.into()),
+        }
+    }
+    Ok(true)
+}
+
 /// Room reserved for a response head, so that the head and an inline body
 /// take one allocation.
 const HEAD_ROOM: usize = 512;
@@ -62,12 +82,9 @@ impl Connection {
                         0 => Next::Request,
                         left => Next::Drain { left },
                     };
-                    return (
-                        self.apply(Outcome::failed(err.into(), rest), env.config),
-                        take,
-                    );
+                    return (self.apply(Outcome::failed(err.into(), rest)), take);
                 }
-                (self.enter(Next::Receive(receive), env.config), take)
+                (self.enter(Next::Receive(receive)), take)
             }
             State::DrainingBody { left } => {
                 let take = clamp_to(left, data.len());
@@ -88,7 +105,7 @@ impl Connection {
                 (next, take)
             }
             state @ (State::SendingBody(_)
-            | State::Committing(_)
+            | State::Waiting(_)
             | State::Done
             | State::Lingering { .. }) => (state, 0),
         }
@@ -101,13 +118,13 @@ impl Connection {
             Decoded::Incomplete => (State::AwaitHeader, 0),
             Decoded::Request(operation, used) => {
                 self.requests = self.requests.saturating_add(1);
-                let mut ctx = Ctx {
+                let ctx = Ctx {
                     storage: env.storage,
                     config: env.config,
                     client: self.id,
                 };
-                let outcome = serve::serve(operation, &mut ctx);
-                (self.apply(outcome, env.config), used)
+                let outcome = serve::serve(operation, &ctx);
+                (self.apply(outcome), used)
             }
             Decoded::Refused(refusal) => {
                 warn!(
@@ -120,13 +137,13 @@ impl Connection {
                 };
                 let last = matches!(next, Next::Close);
                 self.codec.refuse(&refusal, last, &mut self.output);
-                (self.enter(next, env.config), used)
+                (self.enter(next), used)
             }
         }
     }
 
     /// Queues the reply of `outcome` and enters the state it leads to.
-    pub(super) fn apply(&mut self, outcome: Outcome, config: &Config) -> State {
+    pub(super) fn apply(&mut self, outcome: Outcome) -> State {
         let Outcome { reply, next } = outcome;
         if let Next::Send(send) = &next {
             // One allocation for the head and a body sent inline.
@@ -135,22 +152,22 @@ impl Connection {
         }
         let last = matches!(next, Next::Close);
         self.codec.encode(&reply, last, &mut self.output);
-        self.enter(next, config)
+        self.enter(next)
     }
 
     /// The state for what the serve layer said comes next.
-    fn enter(&mut self, next: Next, config: &Config) -> State {
+    fn enter(&mut self, next: Next) -> State {
         match next {
             Next::Request => State::AwaitHeader,
             Next::Receive(receive) if receive.is_complete() => {
-                let outcome = serve::finish_receive(*receive, config, self.id);
-                self.apply(outcome, config)
+                let outcome = serve::finish_receive(*receive, self.id);
+                self.apply(outcome)
             }
             Next::Receive(receive) => State::ReceivingBody(receive),
             Next::Send(send) => self.start_send(send),
             Next::Echo { left } => State::EchoingBody { left },
             Next::Drain { left } => State::DrainingBody { left },
-            Next::Commit(commit) => State::Committing(commit),
+            Next::Pool(job) => State::Waiting(Some(job)),
             Next::Close => State::Done,
         }
     }
@@ -158,20 +175,30 @@ impl Connection {
     /// The body of a GET: small ones are read straight behind the response
     /// head so both leave in one write (cheaper than a second system call
     /// for `sendfile`); larger ones go out with `sendfile` from
-    /// `SendingBody`.
-    fn start_send(&mut self, send: Send) -> State {
+    /// `SendingBody`. A small body that is not in memory is read in by the
+    /// I/O pool first: the reactor reads only what cannot make it wait.
+    fn start_send(&mut self, mut send: Send) -> State {
         if send.len > INLINE_BODY {
             return State::SendingBody(Box::new(send));
         }
         let start = self.output.len();
         self.output.resize(start + send.len as usize, 0);
-        match send
-            .file
-            .read_exact_at(&mut self.output[start..], send.offset)
-        {
-            Ok(()) => {
+        let read = if send.in_memory {
+            send.file
+                .read_exact_at(&mut self.output[start..], send.offset)
+                .map(|()| true)
+        } else {
+            read_if_cached(&send.file, &mut self.output[start..], send.offset)
+        };
+        match read {
+            Ok(true) => {
                 serve::sent(self.id, &send);
                 State::AwaitHeader
+            }
+            Ok(false) => {
+                self.output.truncate(start);
+                send.in_memory = true; // once the pool has read it in
+                self.enter(serve::read_ahead(send))
             }
             Err(err) => {
                 // The head is queued: the only honest answer left is to
@@ -201,7 +228,7 @@ impl Connection {
                 warn!("#{} PUT {}: {}", self.id, receive.name, err.0);
                 let failure = Failure::new(ErrorKind::BadRequest, err.0);
                 return (
-                    self.apply(Outcome::failed(failure, Next::Close), config),
+                    self.apply(Outcome::failed(failure, Next::Close)),
                     data.len(),
                 );
             }
@@ -209,21 +236,15 @@ impl Connection {
         receive.size += payload.len() as u64;
         if let Err(failure) = serve::check_size(config, receive.size) {
             warn!("#{} PUT {}: {failure}", self.id, receive.name);
-            return (
-                self.apply(Outcome::failed(failure, Next::Close), config),
-                used,
-            );
+            return (self.apply(Outcome::failed(failure, Next::Close)), used);
         }
         if !payload.is_empty()
             && let Err(err) = receive.write(payload)
         {
             warn!("#{} PUT {} failed: {err}", self.id, receive.name);
-            return (
-                self.apply(Outcome::failed(err.into(), Next::Close), config),
-                used,
-            );
+            return (self.apply(Outcome::failed(err.into(), Next::Close)), used);
         }
-        (self.enter(Next::Receive(receive), config), used)
+        (self.enter(Next::Receive(receive)), used)
     }
 
     /// The peer finished sending: answer what can be answered, then close.

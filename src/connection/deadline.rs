@@ -85,7 +85,7 @@ impl Connection {
             State::AwaitHeader if !self.input.is_empty() && !self.holds_whole_head() => {
                 Phase::PartialHeader
             }
-            State::AwaitHeader | State::Committing(_) => Phase::BetweenRequests,
+            State::AwaitHeader | State::Waiting(_) => Phase::BetweenRequests,
             State::ReceivingBody(_)
             | State::SendingBody(_)
             | State::DrainingBody { .. }
@@ -117,6 +117,11 @@ impl Connection {
     /// be closed. A rate window that passed its check starts anew.
     pub fn expired(&mut self, now: Instant, config: &Config) -> Option<String> {
         let timing = &mut self.timing;
+        if matches!(self.state, State::Waiting(_)) {
+            // The server is the slow one: the client is owed its answer.
+            timing.progressed(now, 0);
+            return None;
+        }
         if now >= timing.last_progress + config.idle_timeout {
             return Some(format!("no progress for {}", secs(config.idle_timeout)));
         }

@@ -4,15 +4,18 @@
 //!          greeting (FERRY/1)
 //!               |
 //!               v
-//!   +----> AwaitHeader --PUT, APPEND--> ReceivingBody ---+---> Committing --+
-//!   |        |  |  |                   (fixed, chunked)  |     (--fsync)    |
-//!   |        |  |  \--GET (> 16 KiB)--> SendingBody -----+                  |
-//!   |        |  \-----ECHO------------> EchoingBody -----+                  |
-//!   |        \--------refused body----> DrainingBody ----+                  |
-//!   |                                                    |                  |
-//!   +----------------------------------------------------+------------------+
+//!   +----> AwaitHeader --PUT, APPEND--> ReceivingBody ---+
+//!   |        |  |  |                   (fixed, chunked)  |
+//!   |        |  |  \--GET (> 16 KiB)--> SendingBody -----+
+//!   |        |  \-----ECHO------------> EchoingBody -----+
+//!   |        \--------refused body----> DrainingBody ----+
+//!   |                                                    |
+//!   +----------------------------------------------------+
 //!
-//!   STAT, LIST, DEL, small GETs, HEAD: answered at once, back to AwaitHeader
+//!   Waiting: any step that needs the disk (opening, creating, committing,
+//!   a listing, a cold read...) waits here while the I/O pool works, then
+//!   goes where the job's outcome says (ReceivingBody, SendingBody, ...).
+//!   STAT, small GETs, HEAD whose file is cached: answered at once.
 //!   QUIT, fatal error, EOF, HTTP "Connection: close"
 //!        --> Done (flush) --> Lingering --> close
 //! ```
@@ -55,9 +58,9 @@ use mio::net::TcpStream;
 
 use crate::codec::Codec;
 use crate::config::Config;
-use crate::serve::{self, Commit, Receive, Send};
+use crate::serve::{self, Job, Receive, Send};
 use crate::socket::{self, Outcome};
-use crate::storage::{Storage, StorageError, Upload};
+use crate::storage::Storage;
 use deadline::Timing;
 
 /// Bytes read at once while waiting for a request line. Larger reads pick
@@ -99,7 +102,7 @@ pub enum Step {
 #[derive(Debug)]
 pub struct Env<'a> {
     /// The root directory.
-    pub storage: &'a mut Storage,
+    pub storage: &'a Storage,
     /// Limits and modes.
     pub config: &'a Config,
     /// The server is shutting down: take no new requests.
@@ -113,11 +116,19 @@ enum State {
     AwaitHeader,
     ReceivingBody(Box<Receive>),
     SendingBody(Box<Send>),
-    EchoingBody { left: u64 },
-    DrainingBody { left: u64 },
-    Committing(Box<Commit>),
+    EchoingBody {
+        left: u64,
+    },
+    DrainingBody {
+        left: u64,
+    },
+    /// Waiting for the I/O pool; the job is here until the reactor takes
+    /// it to the pool.
+    Waiting(Option<Job>),
     Done,
-    Lingering { left: u64 },
+    Lingering {
+        left: u64,
+    },
 }
 
 /// One client connection.
@@ -187,24 +198,29 @@ impl Connection {
         self.interest = interest;
     }
 
-    /// A verified upload and its CRC-32C to hand to the fsync thread, once
-    /// (`--fsync`).
-    pub fn take_pending_commit(&mut self) -> Option<(Upload, u32)> {
+    /// The job this connection waits for, once: the reactor hands it to
+    /// the I/O pool.
+    pub fn take_job(&mut self) -> Option<Job> {
         match &mut self.state {
-            State::Committing(commit) => commit.upload.take().map(|upload| (upload, commit.crc)),
+            State::Waiting(job) => job.take(),
             _ => None,
         }
     }
 
-    /// The fsync thread finished this connection's commit: answer the PUT.
-    pub fn commit_finished(&mut self, result: Result<(), StorageError>, config: &Config) {
+    /// Gives back a job the pool could not take yet.
+    pub fn return_job(&mut self, job: Job) {
+        match &mut self.state {
+            State::Waiting(slot @ None) => *slot = Some(job),
+            _ => error!("#{} job returned in an unexpected state", self.id),
+        }
+    }
+
+    /// The I/O pool finished this connection's job: act on its outcome.
+    pub fn job_finished(&mut self, outcome: serve::Outcome) {
         match mem::replace(&mut self.state, State::Done) {
-            State::Committing(commit) => {
-                let outcome = serve::report_commit(&commit, result, self.id);
-                self.state = self.apply(outcome, config);
-            }
+            State::Waiting(None) => self.state = self.apply(outcome),
             other => {
-                error!("#{} commit finished in an unexpected state", self.id);
+                error!("#{} a job finished in an unexpected state", self.id);
                 self.state = other;
             }
         }
@@ -280,8 +296,8 @@ impl Connection {
                         Ok(n) => n,
                         Err(step) => return step,
                     },
-                    // Nothing to do until the fsync thread reports back.
-                    State::Committing(_) => return Step::Wait(self.interest),
+                    // Nothing to do until the I/O pool reports back.
+                    State::Waiting(_) => return Step::Wait(self.interest),
                     State::SendingBody(_) => match self.send_body() {
                         Ok(n) => n,
                         Err(step) => return step,

@@ -1,21 +1,22 @@
 //! Serving files: PUT, GET, STAT, LIST, DELETE and ECHO, and what happens
 //! when a body has arrived (verify, commit, answer) or a file has gone out.
 
+use std::os::unix::fs::FileExt;
 use std::time::Instant;
 
 use log::{info, warn};
 
-use super::{Body, BodyLength, Commit, Receive, Send, Sink};
+use super::{Body, BodyLength, Receive, Send, Sink};
 use super::{
     Ctx, ErrorKind, Failure, Next, Outcome, Reply, Selection, Version, Want, check_size,
     check_writable, refuse, skip_body, storage_refusal,
 };
-use crate::config::Config;
 use crate::name::{Name, Prefix};
-use crate::storage::{OpenFile, StorageError};
+use crate::storage::{OpenFile, StorageError, Upload};
 
-/// PUT: refuse (skipping the body where we can) or start receiving it.
-pub(super) fn put(ctx: &mut Ctx<'_>, name: Name, body: Body, crc: Option<u32>) -> Outcome {
+/// PUT: refuse (skipping the body where we can) or, on the pool, create
+/// the temp file and start receiving the body.
+pub(super) fn put(ctx: &Ctx<'_>, name: Name, body: Body, crc: Option<u32>) -> Outcome {
     if let Err(failure) = check_writable(ctx.config) {
         return refuse(
             ctx,
@@ -33,7 +34,7 @@ pub(super) fn put(ctx: &mut Ctx<'_>, name: Name, body: Body, crc: Option<u32>) -
         // Reading a body we refuse could take forever: close instead.
         return refuse(ctx, "PUT", name.as_str(), failure, Next::Close);
     }
-    match ctx.storage.begin_upload(&name) {
+    Outcome::on_pool(move |ctx| match ctx.storage.begin_upload(&name) {
         Ok(upload) => {
             let receive = Receive::new(Sink::File(upload), name, size, crc);
             Outcome::new(Reply::GoAhead, Next::Receive(receive))
@@ -45,19 +46,30 @@ pub(super) fn put(ctx: &mut Ctx<'_>, name: Name, body: Body, crc: Option<u32>) -
             err.into(),
             skip_body(body, ctx.config),
         ),
+    })
+}
+
+/// GET: open the file and send what `want` selects of it; at once if the
+/// name and checksum are cached, else on the pool.
+pub(super) fn get(ctx: &Ctx<'_>, name: Name, want: Want) -> Outcome {
+    match ctx.storage.open_read_cached(&name) {
+        Ok(Some(found)) => send(ctx, name, &want, found),
+        Ok(None) => Outcome::on_pool(move |ctx| match ctx.storage.open_read(&name) {
+            Ok(found) => send(ctx, name, &want, found),
+            Err(err) => not_sent(ctx, name, err),
+        }),
+        Err(err) => not_sent(ctx, name, err),
     }
 }
 
-/// GET: open the file and send what `want` selects of it.
-pub(super) fn get(ctx: &mut Ctx<'_>, name: Name, want: &Want) -> Outcome {
-    let OpenFile { file, info, crc } = match ctx.storage.open_read(&name) {
-        Ok(found) => found,
-        Err(StorageError::IsDirectory) => {
-            info!("#{} GET {name}: is a directory", ctx.client);
-            return Outcome::answer(Reply::Directory { name });
-        }
-        Err(err) => return storage_refusal(ctx, "GET", name.as_str(), err),
-    };
+/// The answer to a GET of a file that is open.
+fn send(ctx: &Ctx<'_>, name: Name, want: &Want, found: OpenFile) -> Outcome {
+    let OpenFile {
+        file,
+        info,
+        crc,
+        in_memory,
+    } = found;
     let version = Version { info, crc };
     let (start, len, part, body) = match want.select(&version) {
         Selection::NotModified => return Outcome::answer(Reply::NotModified { version }),
@@ -88,9 +100,39 @@ pub(super) fn get(ctx: &mut Ctx<'_>, name: Name, want: &Want) -> Outcome {
         left: len,
         len,
         started: Instant::now(),
+        in_memory,
     };
     Outcome::new(reply, Next::Send(send))
 }
+
+/// The answer to a GET of a file that could not be opened.
+fn not_sent(ctx: &Ctx<'_>, name: Name, err: StorageError) -> Outcome {
+    match err {
+        StorageError::IsDirectory => {
+            info!("#{} GET {name}: is a directory", ctx.client);
+            Outcome::answer(Reply::Directory { name })
+        }
+        err => storage_refusal(ctx, "GET", name.as_str(), err),
+    }
+}
+
+/// A GET body that is not in the page cache: the pool reads it in (so the
+/// reactor's read or `sendfile` finds it there), then it goes out.
+pub fn read_ahead(send: Send) -> Next {
+    let outcome = Outcome::on_pool(move |ctx| {
+        let mut buf = vec![0; usize::try_from(send.len.min(READ_AHEAD)).unwrap_or(0)];
+        if let Err(err) = send.file.read_exact_at(&mut buf, send.offset) {
+            // Sent anyway: the reactor meets the same error and ends the
+            // answer the way a failed read always does.
+            warn!("#{} GET {}: read ahead: {err}", ctx.client, send.name);
+        }
+        Outcome::new(Reply::Nothing, Next::Send(send))
+    });
+    outcome.next
+}
+
+/// Most bytes [`read_ahead`] reads in at once.
+const READ_AHEAD: u64 = 256 * 1024;
 
 /// A GET body has gone out.
 pub fn sent(client: u64, send: &Send) {
@@ -102,8 +144,21 @@ pub fn sent(client: u64, send: &Send) {
     );
 }
 
-pub(super) fn stat(ctx: &mut Ctx<'_>, name: &Name) -> Outcome {
-    match ctx.storage.stat(name) {
+/// STAT: at once if the name and checksum are cached, else on the pool.
+pub(super) fn stat(ctx: &Ctx<'_>, name: Name) -> Outcome {
+    match ctx.storage.open_read_cached(&name) {
+        Ok(Some(found)) => stated(ctx, &name, Ok((found.info, found.crc))),
+        Ok(None) => Outcome::on_pool(move |ctx| stated(ctx, &name, ctx.storage.stat(&name))),
+        Err(err) => stated(ctx, &name, Err(err)),
+    }
+}
+
+fn stated(
+    ctx: &Ctx<'_>,
+    name: &Name,
+    found: Result<(crate::storage::FileInfo, u32), StorageError>,
+) -> Outcome {
+    match found {
         Ok((info, crc)) => {
             info!("#{} STAT {name}", ctx.client);
             Outcome::answer(Reply::Stat {
@@ -114,36 +169,39 @@ pub(super) fn stat(ctx: &mut Ctx<'_>, name: &Name) -> Outcome {
     }
 }
 
-pub(super) fn list(ctx: &mut Ctx<'_>, prefix: Prefix, directory: bool) -> Outcome {
-    let entries = match ctx.storage.list(&prefix) {
-        Ok(entries) => entries,
-        Err(err) => return storage_refusal(ctx, "LIST", prefix.as_str(), err),
-    };
-    // Directories exist only through the files in them.
-    if directory && entries.is_empty() && !prefix.as_str().is_empty() {
-        let failure = Failure::new(ErrorKind::NotFound, "no such directory");
-        return refuse(ctx, "LIST", prefix.as_str(), failure, Next::Request);
-    }
-    info!(
-        "#{} LIST {:?} {} files",
-        ctx.client,
-        prefix.as_str(),
-        entries.len()
-    );
-    Outcome::answer(Reply::Listing { prefix, entries })
+/// LIST: the walk runs on the pool.
+pub(super) fn list(_: &Ctx<'_>, prefix: Prefix, directory: bool) -> Outcome {
+    Outcome::on_pool(move |ctx| {
+        let entries = match ctx.storage.list(&prefix) {
+            Ok(entries) => entries,
+            Err(err) => return storage_refusal(ctx, "LIST", prefix.as_str(), err),
+        };
+        // Directories exist only through the files in them.
+        if directory && entries.is_empty() && !prefix.as_str().is_empty() {
+            let failure = Failure::new(ErrorKind::NotFound, "no such directory");
+            return refuse(ctx, "LIST", prefix.as_str(), failure, Next::Request);
+        }
+        info!(
+            "#{} LIST {:?} {} files",
+            ctx.client,
+            prefix.as_str(),
+            entries.len()
+        );
+        Outcome::answer(Reply::Listing { prefix, entries })
+    })
 }
 
-pub(super) fn delete(ctx: &mut Ctx<'_>, name: &Name) -> Outcome {
+pub(super) fn delete(ctx: &Ctx<'_>, name: Name) -> Outcome {
     if let Err(failure) = check_writable(ctx.config) {
         return refuse(ctx, "DELETE", name.as_str(), failure, Next::Request);
     }
-    match ctx.storage.delete(name) {
+    Outcome::on_pool(move |ctx| match ctx.storage.delete(&name) {
         Ok(()) => {
             info!("#{} DELETE {name}", ctx.client);
             Outcome::answer(Reply::Done)
         }
         Err(err) => storage_refusal(ctx, "DELETE", name.as_str(), err),
-    }
+    })
 }
 
 pub(super) fn echo(size: u64) -> Outcome {
@@ -154,8 +212,9 @@ pub(super) fn echo(size: u64) -> Outcome {
     Outcome::new(Reply::Echo { size }, next)
 }
 
-/// A whole body has arrived: commit the PUT, or report the APPEND.
-pub fn finish_receive(receive: Receive, config: &Config, client: u64) -> Outcome {
+/// A whole body has arrived: commit the PUT (on the pool), or report the
+/// APPEND.
+pub fn finish_receive(receive: Receive, client: u64) -> Outcome {
     let Receive {
         sink,
         name,
@@ -179,53 +238,71 @@ pub fn finish_receive(receive: Receive, config: &Config, client: u64) -> Outcome
             ErrorKind::ChecksumMismatch,
             format!("checksum mismatch: received {crc:08x}, expected {expected:08x}"),
         );
-        return Outcome::failed(failure, Next::Request); // dropping `upload` removes the temp file
+        // Dropping `upload` removes the temp file: disk work, on the pool.
+        return Outcome::on_pool(move |_| {
+            drop(upload);
+            Outcome::failed(failure, Next::Request)
+        });
     }
     let replaced = upload.replaces_existing();
-    let commit = Commit {
-        upload: Some(upload),
+    commit_upload(Commit {
+        upload,
         name,
         size,
         crc,
         started,
         replaced,
-    };
-    commit_upload(commit, config, client)
+    })
 }
 
-/// Commits a verified upload: on the fsync thread with `--fsync` (the
-/// connection waits in `Committing`), else at once.
-pub(super) fn commit_upload(mut commit: Commit, config: &Config, client: u64) -> Outcome {
-    if config.fsync {
-        return Outcome::new(Reply::Nothing, Next::Commit(Box::new(commit)));
-    }
-    let result = match commit.upload.take() {
-        Some(upload) => upload.commit(commit.crc),
-        None => unreachable!("the upload was just put there"),
-    };
-    report_commit(&commit, result, client)
+/// A verified upload to make visible.
+pub(super) struct Commit {
+    pub(super) upload: Upload,
+    /// The file it becomes.
+    pub(super) name: Name,
+    pub(super) size: u64,
+    pub(super) crc: u32,
+    /// When the request began.
+    pub(super) started: Instant,
+    /// It replaces an existing file.
+    pub(super) replaced: bool,
 }
 
-/// Answers a PUT or COMMIT once its commit is done (or failed).
-pub fn report_commit(commit: &Commit, result: Result<(), StorageError>, client: u64) -> Outcome {
-    let name = &commit.name;
-    match result {
-        Ok(()) => {
-            info!(
-                "#{client} PUT {name} {} bytes {:.3}s",
-                commit.size,
-                commit.started.elapsed().as_secs_f64()
-            );
-            Outcome::answer(Reply::Stored {
-                size: commit.size,
-                crc: commit.crc,
-                replaced: commit.replaced,
-            })
+/// Commits a verified upload on the pool: renamed into place, and with
+/// `--fsync` flushed to stable storage first, before the answer.
+pub(super) fn commit_upload(commit: Commit) -> Outcome {
+    Outcome::on_pool(move |ctx| {
+        let Commit {
+            upload,
+            name,
+            size,
+            crc,
+            started,
+            replaced,
+        } = commit;
+        let result = if ctx.config.fsync {
+            upload.commit_durably(crc)
+        } else {
+            upload.commit(crc)
+        };
+        let client = ctx.client;
+        match result {
+            Ok(()) => {
+                info!(
+                    "#{client} PUT {name} {size} bytes {:.3}s",
+                    started.elapsed().as_secs_f64()
+                );
+                Outcome::answer(Reply::Stored {
+                    size,
+                    crc,
+                    replaced,
+                })
+            }
+            Err(err) => {
+                let failure = Failure::from(err);
+                info!("#{client} PUT {name}: {failure}");
+                Outcome::failed(failure, Next::Request)
+            }
         }
-        Err(err) => {
-            let failure = Failure::from(err);
-            info!("#{client} PUT {name}: {failure}");
-            Outcome::failed(failure, Next::Request)
-        }
-    }
+    })
 }

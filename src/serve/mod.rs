@@ -11,6 +11,13 @@
 //! Nothing here knows a wire format, touches a socket or matches on the
 //! protocol: codecs turn bytes into an [`Operation`] and a [`Reply`] into
 //! bytes, and the connection moves the bytes.
+//!
+//! Nor does anything here wait on the disk on the reactor's thread. An
+//! operation checks its rules at once and hands its file-system work to the
+//! I/O pool as a [`Job`] ([`Next::Pool`]); the job runs the rest of the
+//! same function there, where blocking is allowed, and comes back with the
+//! real [`Outcome`]. Only what promises not to wait is done inline: a GET
+//! or STAT whose name and checksum are cached.
 
 mod files;
 pub mod op;
@@ -21,15 +28,16 @@ use log::{debug, info};
 
 use crate::config::Config;
 use crate::storage::{Storage, StorageError};
-pub use files::{finish_receive, report_commit, sent};
+pub use files::{finish_receive, read_ahead, sent};
 pub use op::{Body, BodyLength, ErrorKind, Failure, Operation, Reply, Selection, Version, Want};
-pub use transfer::{Commit, Receive, Send, Sink};
+pub use transfer::{Receive, Send, Sink};
 
-/// What an operation borrows while it is served.
-#[derive(Debug)]
+/// What an operation borrows while it is served, on the reactor or on an
+/// I/O thread.
+#[derive(Debug, Clone, Copy)]
 pub struct Ctx<'a> {
     /// The root directory.
-    pub storage: &'a mut Storage,
+    pub storage: &'a Storage,
     /// Limits and modes.
     pub config: &'a Config,
     /// The client's id, for the log.
@@ -63,9 +71,8 @@ pub enum Next {
         /// Bytes still to discard.
         left: u64,
     },
-    /// Wait for the fsync thread to commit the upload, then
-    /// [`report_commit`].
-    Commit(Box<Commit>),
+    /// Wait while the I/O pool runs this job; its outcome comes next.
+    Pool(Job),
     /// The reply is the connection's last: close after it.
     Close,
 }
@@ -85,22 +92,54 @@ impl Outcome {
     pub fn failed(failure: Failure, next: Next) -> Outcome {
         Outcome::new(Reply::Failed(failure), next)
     }
+
+    /// Nothing to say yet: `work` runs on the I/O pool and its outcome is
+    /// the answer.
+    pub fn on_pool(
+        work: impl FnOnce(&Ctx<'_>) -> Outcome + std::marker::Send + 'static,
+    ) -> Outcome {
+        Outcome::new(Reply::Nothing, Next::Pool(Job(Box::new(Box::new(work)))))
+    }
 }
 
-/// Serves one decoded operation.
-pub fn serve(op: Operation, ctx: &mut Ctx<'_>) -> Outcome {
+impl Outcome {
+    /// For code already on the pool: runs a job it would hand there.
+    fn run_here(self, ctx: &Ctx<'_>) -> Outcome {
+        match self.next {
+            Next::Pool(job) => job.run(ctx),
+            _ => self,
+        }
+    }
+}
+
+/// The part of an operation that may wait on the disk, for the I/O pool.
+/// One pointer wide, so that a connection waiting for one stays small.
+pub struct Job(Box<Work>);
+
+type Work = Box<dyn FnOnce(&Ctx<'_>) -> Outcome + std::marker::Send>;
+
+impl Job {
+    /// Runs the job (on an I/O thread: it may block on the disk).
+    pub fn run(self, ctx: &Ctx<'_>) -> Outcome {
+        (self.0)(ctx)
+    }
+}
+
+/// Serves one decoded operation (on the reactor: what may wait on the disk
+/// comes back as a [`Job`]).
+pub fn serve(op: Operation, ctx: &Ctx<'_>) -> Outcome {
     debug!("#{} {op:?}", ctx.client);
     match op {
         Operation::Put { name, body, crc } => files::put(ctx, name, body, crc),
-        Operation::Get { name, want } => files::get(ctx, name, &want),
-        Operation::Stat { name } => files::stat(ctx, &name),
+        Operation::Get { name, want } => files::get(ctx, name, want),
+        Operation::Stat { name } => files::stat(ctx, name),
         Operation::List { prefix, directory } => files::list(ctx, prefix, directory),
-        Operation::Delete { name } => files::delete(ctx, &name),
+        Operation::Delete { name } => files::delete(ctx, name),
         Operation::Echo { size } => files::echo(size),
-        Operation::Upload { name, size, crc } => sessions::upload(ctx, &name, size, crc),
-        Operation::Append { id, offset, len } => sessions::append(ctx, &id, offset, len),
-        Operation::Commit { id } => sessions::commit(ctx, &id),
-        Operation::Abort { id } => sessions::abort(ctx, &id),
+        Operation::Upload { name, size, crc } => sessions::upload(ctx, name, size, crc),
+        Operation::Append { id, offset, len } => sessions::append(ctx, id, offset, len),
+        Operation::Commit { id } => sessions::commit(ctx, id),
+        Operation::Abort { id } => sessions::abort(ctx, id),
         Operation::Quit => Outcome::new(Reply::Done, Next::Close),
     }
 }

@@ -147,7 +147,7 @@ pub enum Want {
 }
 
 /// A codec's rule for which bytes of a file version to send.
-pub trait Choose: fmt::Debug {
+pub trait Choose: fmt::Debug + Send {
     /// What to send of `version`.
     fn choose(&self, version: &Version) -> Selection;
 }

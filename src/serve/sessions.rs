@@ -7,78 +7,80 @@ use std::time::Instant;
 
 use log::info;
 
-use super::files::commit_upload;
+use super::files::{Commit, commit_upload};
 use super::{
-    Body, Commit, Ctx, Next, Outcome, Receive, Reply, Sink, check_size, check_writable, refuse,
-    skip_body,
+    Body, Ctx, Next, Outcome, Receive, Reply, Sink, check_size, check_writable, refuse, skip_body,
 };
 use crate::name::Name;
 
-pub(super) fn upload(ctx: &mut Ctx<'_>, name: &Name, size: u64, crc: u32) -> Outcome {
+pub(super) fn upload(ctx: &Ctx<'_>, name: Name, size: u64, crc: u32) -> Outcome {
     let allowed = check_writable(ctx.config).and_then(|()| check_size(ctx.config, size));
     if let Err(failure) = allowed {
         return refuse(ctx, "UPLOAD", name.as_str(), failure, Next::Request);
     }
-    let ttl = ctx.config.upload_ttl;
-    match ctx.storage.begin_session(name, size, crc, ttl) {
-        Ok(session) => {
-            info!(
-                "#{} UPLOAD {name} session {} at {} of {size} bytes",
-                ctx.client, session.id, session.received
-            );
-            Outcome::answer(Reply::Session {
-                id: session.id,
-                received: session.received,
-            })
+    Outcome::on_pool(move |ctx| {
+        let ttl = ctx.config.upload_ttl;
+        match ctx.storage.begin_session(&name, size, crc, ttl) {
+            Ok(session) => {
+                info!(
+                    "#{} UPLOAD {name} session {} at {} of {size} bytes",
+                    ctx.client, session.id, session.received
+                );
+                Outcome::answer(Reply::Session {
+                    id: session.id,
+                    received: session.received,
+                })
+            }
+            Err(err) => refuse(ctx, "UPLOAD", name.as_str(), err.into(), Next::Request),
         }
-        Err(err) => refuse(ctx, "UPLOAD", name.as_str(), err.into(), Next::Request),
-    }
+    })
 }
 
-pub(super) fn append(ctx: &mut Ctx<'_>, id: &str, offset: u64, len: u64) -> Outcome {
+pub(super) fn append(ctx: &Ctx<'_>, id: String, offset: u64, len: u64) -> Outcome {
     let body = Body::fixed(len);
     if let Err(failure) = check_writable(ctx.config) {
-        return refuse(ctx, "APPEND", id, failure, skip_body(body, ctx.config));
+        return refuse(ctx, "APPEND", &id, failure, skip_body(body, ctx.config));
     }
-    match ctx.storage.append(id, offset, len) {
+    Outcome::on_pool(move |ctx| match ctx.storage.append(&id, offset, len) {
         Ok((appender, session)) => {
             let receive = Receive::new(Sink::Session(appender), session.name, Some(len), None);
             Outcome::new(Reply::GoAhead, Next::Receive(receive))
         }
-        Err(err) => refuse(ctx, "APPEND", id, err.into(), skip_body(body, ctx.config)),
-    }
+        Err(err) => refuse(ctx, "APPEND", &id, err.into(), skip_body(body, ctx.config)),
+    })
 }
 
-pub(super) fn commit(ctx: &mut Ctx<'_>, id: &str) -> Outcome {
+pub(super) fn commit(ctx: &Ctx<'_>, id: String) -> Outcome {
     if let Err(failure) = check_writable(ctx.config) {
-        return refuse(ctx, "COMMIT", id, failure, Next::Request);
+        return refuse(ctx, "COMMIT", &id, failure, Next::Request);
     }
-    match ctx.storage.finish_session(id) {
+    Outcome::on_pool(move |ctx| match ctx.storage.finish_session(&id) {
         Ok((upload, session)) => {
             let replaced = upload.replaces_existing();
-            let commit = Commit {
-                upload: Some(upload),
+            // Already on the pool: the commit runs here too.
+            commit_upload(Commit {
+                upload,
                 name: session.name,
                 size: session.size,
                 crc: session.crc,
                 started: Instant::now(),
                 replaced,
-            };
-            commit_upload(commit, ctx.config, ctx.client)
+            })
+            .run_here(ctx)
         }
-        Err(err) => refuse(ctx, "COMMIT", id, err.into(), Next::Request),
-    }
+        Err(err) => refuse(ctx, "COMMIT", &id, err.into(), Next::Request),
+    })
 }
 
-pub(super) fn abort(ctx: &mut Ctx<'_>, id: &str) -> Outcome {
+pub(super) fn abort(ctx: &Ctx<'_>, id: String) -> Outcome {
     if let Err(failure) = check_writable(ctx.config) {
-        return refuse(ctx, "ABORT", id, failure, Next::Request);
+        return refuse(ctx, "ABORT", &id, failure, Next::Request);
     }
-    match ctx.storage.abort_session(id) {
+    Outcome::on_pool(move |ctx| match ctx.storage.abort_session(&id) {
         Ok(()) => {
             info!("#{} ABORT {id}", ctx.client);
             Outcome::answer(Reply::Done)
         }
-        Err(err) => refuse(ctx, "ABORT", id, err.into(), Next::Request),
-    }
+        Err(err) => refuse(ctx, "ABORT", &id, err.into(), Next::Request),
+    })
 }

@@ -1,7 +1,7 @@
 //! What a request in progress carries between the serve layer and the
-//! connection: a body arriving into its sink, a file range going out, an
-//! upload waiting for its durable commit. The serve layer makes them; the
-//! connection moves their bytes and hands them back when they are done.
+//! connection: a body arriving into its sink, a file range going out. The
+//! serve layer makes them; the connection moves their bytes and hands them
+//! back when they are done.
 
 use std::fs::File;
 use std::time::Instant;
@@ -83,22 +83,6 @@ impl Receive {
     }
 }
 
-/// A verified upload waiting for the fsync thread (`--fsync`).
-pub struct Commit {
-    /// Taken by the reactor, which hands it to the fsync thread.
-    pub upload: Option<Upload>,
-    /// The file it becomes.
-    pub name: Name,
-    /// Its size.
-    pub size: u64,
-    /// Its CRC-32C.
-    pub crc: u32,
-    /// When the request began.
-    pub started: Instant,
-    /// It replaces an existing file.
-    pub replaced: bool,
-}
-
 /// A GET body going out.
 pub struct Send {
     /// The file, read by offset.
@@ -113,4 +97,7 @@ pub struct Send {
     pub len: u64,
     /// When the request began.
     pub started: Instant,
+    /// Its bytes are in memory (a memory file system, or read in by the
+    /// I/O pool): reading them cannot wait on the disk.
+    pub in_memory: bool,
 }

@@ -176,7 +176,9 @@ impl Server {
             warn!("register {peer}: {err}");
             return;
         }
-        let deadline = self.timers.push(conn.deadline(&self.config), key, id);
+        let deadline = self
+            .timers
+            .push(conn.deadline(&self.shared.config), key, id);
         conn.set_scheduled(deadline);
         entry.insert(conn);
         info!("#{id} connected from {peer}");

@@ -2,15 +2,17 @@
 //!
 //! Owns the listener, the slab of [`Connection`]s (slab key = `Token`), the
 //! idle-timeout heap, the list of connections that still have work after
-//! using their share of a turn, the reactor-wide scratch buffer, and
-//! shutdown. It never blocks on a peer: all socket I/O is nonblocking and
-//! all per-connection logic lives in `connection.rs`.
+//! using their share of a turn, the reactor-wide scratch buffer, the I/O
+//! pool ([`crate::pool`]) and shutdown. It never blocks on a peer (all
+//! socket I/O is nonblocking and all per-connection logic lives in
+//! `connection/`) nor on the disk: a connection's file-system work goes to
+//! the pool, whose answers arrive through the waker.
 //!
 //! One turn of the loop:
 //!
 //! ```text
 //! poll (timeout 0 if work is queued, else until the next deadline)
-//!   -> drive each connection that has an event
+//!   -> drive each connection that has an event (or whose I/O job is done)
 //!   -> drive the connections that yielded last turn
 //!   -> accept new connections (bounded per turn)
 //!   -> close connections idle past --idle-timeout
@@ -25,8 +27,8 @@
 use std::collections::VecDeque;
 use std::io::{self, ErrorKind};
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use log::{debug, error, info, warn};
@@ -37,14 +39,13 @@ use slab::Slab;
 use crate::codec::Protocol;
 use crate::config::Config;
 use crate::connection::{Connection, Env, Step};
+use crate::pool::{Pool, Shared, Task};
 use crate::storage::Storage;
 pub(crate) use accept::raise_fd_limit;
 use accept::{AcceptState, Listener};
-use commit::Committer;
 use timers::Timers;
 
 mod accept;
-mod commit;
 mod timers;
 
 /// Listener `i` has token `FIRST_LISTENER - i`.
@@ -56,6 +57,53 @@ const LISTENER_TOKENS: [usize; 2] = [FIRST_LISTENER, usize::MAX - 3];
 
 /// The reactor-wide buffer every body passes through.
 const SCRATCH_SIZE: usize = 256 * 1024;
+/// Jobs queued per I/O thread before connections wait in the backlog.
+const POOL_QUEUE_PER_THREAD: usize = 64;
+
+/// Removes expired upload sessions and the temp files of earlier runs, on a
+/// thread of its own: the server listens meanwhile (a wide tree on a slow
+/// file system takes seconds to walk).
+fn sweep_in_background(shared: Arc<Shared>) -> io::Result<StartupSweep> {
+    let sweep = StartupSweep::default();
+    let done = sweep.clone();
+    std::thread::Builder::new()
+        .name("ferry-sweep".into())
+        .spawn(move || {
+            let storage = &shared.storage;
+            let expired = storage.expire_upload_sessions(shared.config.upload_ttl);
+            let removed = storage.remove_stale_temp_files();
+            info!(
+                "start-up sweep done: {removed} stale temp files and {expired} expired upload sessions removed"
+            );
+            done.finish();
+        })?;
+    Ok(sweep)
+}
+
+/// The start-up sweep of stale temp files and expired upload sessions,
+/// which runs while the server already serves.
+#[derive(Debug, Clone, Default)]
+pub struct StartupSweep {
+    done: Arc<(Mutex<bool>, Condvar)>,
+}
+
+impl StartupSweep {
+    /// Waits until the sweep has finished.
+    pub fn wait(&self) {
+        let (done, finished) = &*self.done;
+        let mut done = done.lock().unwrap_or_else(|e| e.into_inner());
+        while !*done {
+            done = finished.wait(done).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    fn finish(&self) {
+        let (done, finished) = &*self.done;
+        *done.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        finished.notify_all();
+    }
+}
+
 /// Descriptors kept back from the connection cap for the files and
 /// directories that transfers open: an eighth of the limit, at least 16.
 fn reserved_fds(limit: u64) -> u64 {
@@ -88,8 +136,8 @@ pub struct Server {
     listeners: Vec<Listener>,
     http_addr: Option<SocketAddr>,
     local_addr: SocketAddr,
-    config: Config,
-    storage: Storage,
+    /// The configuration and the root, shared with the I/O pool.
+    shared: Arc<Shared>,
     connections: Slab<Connection>,
     max_connections: usize,
     scratch: Box<[u8]>,
@@ -106,28 +154,26 @@ pub struct Server {
     shutdown_deadline: Option<Instant>,
     waker: Arc<Waker>,
     signals: Option<signal_hook_mio::v1_0::Signals>,
-    /// The fsync thread, with `--fsync`.
-    committer: Option<Committer>,
+    /// The threads that do the file-system work.
+    pool: Pool,
+    /// Jobs waiting for room in the pool's queue, oldest first.
+    backlog: VecDeque<Task>,
+    sweep: StartupSweep,
 }
 
 impl Server {
-    /// Opens the root (removing stale temp files), raises the open-files
-    /// limit and binds the listener.
+    /// Opens the root, raises the open-files limit, binds the listeners
+    /// and starts the I/O pool; stale temp files and expired upload
+    /// sessions are swept in the background.
     ///
     /// # Errors
-    /// The root cannot be opened or the address cannot be bound.
+    /// The root cannot be opened, the address cannot be bound or a thread
+    /// cannot be started.
     pub fn bind(config: Config) -> io::Result<Server> {
         let mut storage = Storage::open(&config.root)?;
-        match storage.expire_upload_sessions(config.upload_ttl) {
-            0 => {}
-            n => info!("removed {n} expired upload sessions"),
-        }
+        storage.set_gate(config.gate.clone());
         // Before any tree walk: a wide tree must not meet a low soft limit.
         let fd_limit = raise_fd_limit();
-        match storage.remove_stale_temp_files() {
-            0 => {}
-            n => info!("removed {n} stale temp files from an earlier run"),
-        }
         let max_connections = config
             .max_connections
             .min(
@@ -154,11 +200,15 @@ impl Server {
             });
         }
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
-        let committer = if config.fsync {
-            Some(Committer::start(Arc::clone(&waker))?)
-        } else {
-            None
-        };
+        let threads = config.io_threads;
+        let shared = Arc::new(Shared { storage, config });
+        let pool = Pool::start(
+            threads,
+            threads * POOL_QUEUE_PER_THREAD,
+            Arc::clone(&shared),
+            Arc::clone(&waker),
+        )?;
+        let sweep = sweep_in_background(Arc::clone(&shared))?;
         let local_addr = listeners[0].socket.local_addr()?;
         let http_addr = match listeners.get(1) {
             Some(listener) => Some(listener.socket.local_addr()?),
@@ -170,7 +220,6 @@ impl Server {
             listeners,
             http_addr,
             local_addr,
-            storage,
             connections: Slab::new(),
             max_connections,
             scratch: vec![0; SCRATCH_SIZE].into_boxed_slice(),
@@ -184,8 +233,10 @@ impl Server {
             shutdown_deadline: None,
             waker,
             signals: None,
-            committer,
-            config,
+            pool,
+            backlog: VecDeque::new(),
+            sweep,
+            shared,
         })
     }
 
@@ -197,6 +248,11 @@ impl Server {
     /// The address the listener is bound to (useful with port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The start-up sweep, which runs while the server serves.
+    pub fn startup_sweep(&self) -> StartupSweep {
+        self.sweep.clone()
     }
 
     /// A handle that can stop the server from another thread.
@@ -234,10 +290,11 @@ impl Server {
             .map(|addr| format!(" (HTTP on {addr})"))
             .unwrap_or_default();
         info!(
-            "serving {} on {}{http}, at most {} connections",
-            self.config.root.display(),
+            "serving {} on {}{http}, at most {} connections, {} I/O threads",
+            self.shared.config.root.display(),
             self.local_addr,
-            self.max_connections
+            self.max_connections,
+            self.shared.config.io_threads.max(1)
         );
         let mut events = Events::with_capacity(1024);
         loop {
@@ -256,7 +313,7 @@ impl Server {
                             listener.pending = true;
                         }
                     }
-                    WAKER => self.finish_commits(),
+                    WAKER => self.finish_jobs(),
                     SIGNALS => self.collect_signals(),
                     Token(key) => self.drive(key, None),
                 }
@@ -311,16 +368,23 @@ impl Server {
             return;
         }
         let mut env = Env {
-            storage: &mut self.storage,
-            config: &self.config,
+            storage: &self.shared.storage,
+            config: &self.shared.config,
             shutting_down: self.shutdown_deadline.is_some(),
             held_input: &mut self.held_input,
         };
         let step = conn.drive(&mut self.scratch, &mut env);
-        if let Some((upload, crc)) = conn.take_pending_commit() {
-            match &self.committer {
-                Some(committer) => committer.submit(key, conn.id(), upload, crc),
-                None => error!("#{} durable commit without --fsync", conn.id()),
+        if let Some(job) = conn.take_job() {
+            let task = Task {
+                key,
+                id: conn.id(),
+                job,
+            };
+            // Behind any backlog: jobs start in the order they were asked.
+            if !self.backlog.is_empty() {
+                self.backlog.push_back(task);
+            } else if let Err(task) = self.pool.submit(task) {
+                self.backlog.push_back(task);
             }
         }
         match step {
@@ -349,19 +413,31 @@ impl Server {
         self.reschedule(key);
     }
 
-    /// Answers the PUTs whose durable commits finished.
-    fn finish_commits(&mut self) {
-        let Some(committer) = &self.committer else {
-            return;
-        };
-        let finished: Vec<_> = committer.finished().collect();
+    /// Hands finished I/O jobs to their connections and drives them, then
+    /// moves waiting jobs into the room that made in the pool's queue.
+    fn finish_jobs(&mut self) {
+        let finished: Vec<_> = self.pool.finished().collect();
         for done in finished {
             match self.connections.get_mut(done.key) {
                 Some(conn) if conn.id() == done.id => {
-                    conn.commit_finished(done.result, &self.config);
+                    conn.job_finished(done.outcome);
                     self.drive(done.key, Some(done.id));
                 }
-                _ => debug!("#{} gone before its commit finished", done.id),
+                // Dropping the outcome releases what it holds.
+                _ => debug!("#{} gone before its I/O finished", done.id),
+            }
+        }
+        while let Some(task) = self.backlog.pop_front() {
+            let wanted = self
+                .connections
+                .get(task.key)
+                .is_some_and(|conn| conn.id() == task.id);
+            if !wanted {
+                continue;
+            }
+            if let Err(task) = self.pool.submit(task) {
+                self.backlog.push_front(task);
+                break;
             }
         }
     }
@@ -418,7 +494,7 @@ impl Server {
         for mut listener in self.listeners.drain(..) {
             let _ = self.poll.registry().deregister(&mut listener.socket);
         }
-        self.shutdown_deadline = Some(now + self.config.grace_period);
+        self.shutdown_deadline = Some(now + self.shared.config.grace_period);
         let idle: Vec<usize> = self
             .connections
             .iter()
@@ -434,7 +510,7 @@ impl Server {
         info!(
             "shutting down: no new connections; {} transfers get up to {:?} to finish",
             self.connections.len(),
-            self.config.grace_period
+            self.shared.config.grace_period
         );
     }
 }

@@ -102,7 +102,7 @@ impl Server {
             else {
                 continue; // closed, or superseded by an earlier entry
             };
-            match conn.expired(now, &self.config) {
+            match conn.expired(now, &self.shared.config) {
                 Some(reason) => {
                     warn!("#{} {reason}; closing", conn.id());
                     self.close(key);
@@ -110,7 +110,7 @@ impl Server {
                 None => {
                     let next = self
                         .timers
-                        .push(conn.deadline(&self.config), key, conn.id());
+                        .push(conn.deadline(&self.shared.config), key, conn.id());
                     conn.set_scheduled(next);
                 }
             }
@@ -123,7 +123,7 @@ impl Server {
         let Some(conn) = self.connections.get_mut(key) else {
             return;
         };
-        let deadline = conn.deadline(&self.config);
+        let deadline = conn.deadline(&self.shared.config);
         if let Some(stored) = self
             .timers
             .advance(deadline, conn.scheduled(), key, conn.id())

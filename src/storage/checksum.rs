@@ -9,9 +9,10 @@
 //! system's clock, a few milliseconds, would go unnoticed.) Where extended
 //! attributes are not supported, the CRC is computed on each request.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::os::unix::fs::FileExt;
+use std::sync::{Condvar, Mutex, MutexGuard};
 
 use rustix::fs::{Stat, XattrFlags};
 
@@ -52,45 +53,94 @@ fn recorded(file: &File, stat: &Stat) -> Option<u32> {
 /// Checksums of files served lately, keyed by what identifies a version of
 /// a file (device, inode, size, modification time), so a hot file costs no
 /// extended-attribute read per request. Bounded: cleared when full.
+///
+/// Shared by the I/O pool's threads: a version whose CRC one thread is
+/// computing is not computed again by another; that one waits for the
+/// result instead, so a burst of first downloads of a large file reads it
+/// once.
 #[derive(Debug, Default)]
 pub(super) struct Cache {
-    known: HashMap<(u64, u64, i64, i64, u64), u32>,
+    state: Mutex<Known>,
+    computed: Condvar,
 }
+
+#[derive(Debug, Default)]
+struct Known {
+    crcs: HashMap<Key, u32>,
+    /// Versions whose CRC a thread is computing now.
+    computing: HashSet<Key>,
+}
+
+type Key = (u64, u64, i64, i64, u64);
 
 /// Entries kept before the cache starts over.
 const CACHE_ENTRIES: usize = 16 * 1024;
 
+fn key(stat: &Stat) -> Key {
+    (
+        stat.st_dev,
+        stat.st_ino,
+        stat.st_size,
+        stat.st_mtime,
+        stat.st_mtime_nsec,
+    )
+}
+
 impl Cache {
+    /// The CRC-32C of the file version `stat` describes, if cached.
+    pub(super) fn cached(&self, stat: &Stat) -> Option<u32> {
+        self.lock().crcs.get(&key(stat)).copied()
+    }
+
     /// The CRC-32C of `file`: cached, recorded, or else computed (reading
     /// the whole file, which blocks for as long as that takes) and recorded
-    /// for next time.
+    /// for next time. `before_computing` runs before a computation (a test
+    /// hook).
     ///
     /// # Errors
     /// Reading the file fails.
-    pub(super) fn of(&mut self, file: &File, stat: &Stat) -> std::io::Result<u32> {
-        let key = (
-            stat.st_dev,
-            stat.st_ino,
-            stat.st_size,
-            stat.st_mtime,
-            stat.st_mtime_nsec,
-        );
-        if let Some(&crc) = self.known.get(&key) {
-            return Ok(crc);
+    pub(super) fn of(
+        &self,
+        file: &File,
+        stat: &Stat,
+        before_computing: impl FnOnce(),
+    ) -> std::io::Result<u32> {
+        let key = key(stat);
+        let mut known = self.lock();
+        loop {
+            if let Some(&crc) = known.crcs.get(&key) {
+                return Ok(crc);
+            }
+            if known.computing.insert(key) {
+                break;
+            }
+            known = self.computed.wait(known).unwrap_or_else(|e| e.into_inner());
         }
-        let crc = match recorded(file, stat) {
-            Some(crc) => crc,
+        drop(known);
+        let result = match recorded(file, stat) {
+            Some(crc) => Ok(crc),
             None => {
-                let crc = compute(file, u64::try_from(stat.st_size).unwrap_or(0))?;
-                record(file, crc);
-                crc
+                before_computing();
+                compute(file, u64::try_from(stat.st_size).unwrap_or(0)).inspect(|&crc| {
+                    record(file, crc);
+                })
             }
         };
-        if self.known.len() >= CACHE_ENTRIES {
-            self.known.clear();
+        let mut known = self.lock();
+        known.computing.remove(&key);
+        if let Ok(crc) = result {
+            if known.crcs.len() >= CACHE_ENTRIES {
+                known.crcs.clear();
+            }
+            known.crcs.insert(key, crc);
         }
-        self.known.insert(key, crc);
-        Ok(crc)
+        drop(known);
+        self.computed.notify_all();
+        result
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Known> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 

@@ -14,26 +14,33 @@
 //! left by a killed process are removed by [`Storage::remove_stale_temp_files`]
 //! at startup.
 //!
-//! All calls here block the calling thread on the disk, never on a peer.
+//! All calls here block the calling thread on the disk, never on a peer, so
+//! the reactor makes them through the I/O pool ([`crate::pool`]); the only
+//! ones it makes itself are those that promise not to wait
+//! ([`Storage::open_read_cached`]). `Storage` is shared by the reactor and
+//! the pool's threads: every method takes `&self`.
 
 use std::fs::File;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
-use rustix::fs::{AtFlags, FileType, Mode, OFlags, Stat};
+use rustix::fs::{AtFlags, FileType, Mode, OFlags, ResolveFlags, Stat};
 use rustix::io::Errno;
 
 use crate::name::{Name, RESERVED_PREFIX};
 
 mod checksum;
 mod error;
+pub mod gate;
 mod sessions;
 mod tree;
 mod upload;
 
 pub use error::StorageError;
+use gate::{Gate, Point};
 pub use sessions::{Appender, SESSIONS_DIR, SessionInfo, session_id};
 
 pub use upload::Upload;
@@ -105,10 +112,13 @@ fn prune_empty_dirs(root: &OwnedFd, path: &str) {
 /// Opens `path` beneath `root` in one call, refusing any symlink on the way
 /// and any escape from `root`.
 fn open_beneath(root: &OwnedFd, path: &str, flags: OFlags) -> Result<OwnedFd, Errno> {
-    use rustix::fs::ResolveFlags;
-    let resolve = ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS;
-    rustix::fs::openat2(root, path, flags, Mode::empty(), resolve)
+    rustix::fs::openat2(root, path, flags, Mode::empty(), BENEATH)
 }
+
+/// Path resolution that stays beneath the root and follows no symlink.
+const BENEATH: ResolveFlags = ResolveFlags::BENEATH
+    .union(ResolveFlags::NO_SYMLINKS)
+    .union(ResolveFlags::NO_MAGICLINKS);
 
 /// Size and modification time of a stored file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -137,6 +147,9 @@ pub struct OpenFile {
     pub info: FileInfo,
     /// CRC-32C of the whole file.
     pub crc: u32,
+    /// It lives on a memory file system (tmpfs): reading it never waits
+    /// on a disk.
+    pub in_memory: bool,
 }
 
 /// One LIST result.
@@ -153,9 +166,18 @@ pub struct ListEntry {
 pub struct Storage {
     /// Shared with uploads in flight, which prune directories on abort.
     root: Arc<OwnedFd>,
-    temp_serial: u64,
+    /// Names this process's temp files apart from those of earlier runs,
+    /// which the start-up sweep removes while new uploads are under way.
+    run: String,
+    temp_serial: AtomicU64,
     sessions: sessions::Sessions,
     checksums: checksum::Cache,
+    /// A test's hold on chosen calls (see [`gate`]).
+    gate: Option<Arc<Gate>>,
+    /// The root is on a memory file system (tmpfs, ramfs): its files'
+    /// bytes are read without asking whether they are cached (tmpfs cannot
+    /// say). A file system mounted beneath the root is taken to be alike.
+    in_memory: bool,
 }
 
 impl Storage {
@@ -166,12 +188,35 @@ impl Storage {
     pub fn open(root: &Path) -> io::Result<Storage> {
         std::fs::create_dir_all(root)?;
         let root = rustix::fs::open(root, DIR, Mode::empty())?;
+        let in_memory = rustix::fs::fstatfs(&root)
+            .is_ok_and(|fs| MEMORY_FILE_SYSTEMS.contains(&(fs.f_type as u64)));
         Ok(Storage {
+            in_memory,
             root: Arc::new(root),
-            temp_serial: 0,
+            run: run_id(),
+            temp_serial: AtomicU64::new(0),
             sessions: sessions::Sessions::default(),
             checksums: checksum::Cache::default(),
+            gate: None,
         })
+    }
+
+    /// Holds the calls that reach the gate's point until a test opens it.
+    #[doc(hidden)]
+    pub fn set_gate(&mut self, gate: Option<Arc<Gate>>) {
+        self.gate = gate;
+    }
+
+    /// Waits at `point` if a test holds it.
+    fn pause(&self, point: Point) {
+        if let Some(gate) = &self.gate {
+            gate.pass(point);
+        }
+    }
+
+    /// The prefix of this process's temp files.
+    fn temp_prefix(&self) -> String {
+        format!("{RESERVED_PREFIX}tmp-{}-", self.run)
     }
 
     /// Size, modification time and CRC-32C of `name`. Special files are
@@ -179,7 +224,8 @@ impl Storage {
     ///
     /// # Errors
     /// 404 if absent, 409 for a directory, 403 for a symlink.
-    pub fn stat(&mut self, name: &Name) -> Result<(FileInfo, u32), StorageError> {
+    pub fn stat(&self, name: &Name) -> Result<(FileInfo, u32), StorageError> {
+        self.pause(Point::Open);
         let (dirs, leaf) = name.split_parent();
         let dir = self.walk(dirs)?;
         check_regular(&rustix::fs::statat(
@@ -196,7 +242,8 @@ impl Storage {
     /// # Errors
     /// As [`Storage::stat`], and 500 if its CRC has to be computed and the
     /// file cannot be read.
-    pub fn open_read(&mut self, name: &Name) -> Result<OpenFile, StorageError> {
+    pub fn open_read(&self, name: &Name) -> Result<OpenFile, StorageError> {
+        self.pause(Point::Open);
         // The whole name in one call where the kernel can (see `walk`).
         match open_beneath(&self.root, name.as_str(), READ_FILE) {
             Ok(fd) => return self.opened(File::from(fd)),
@@ -208,20 +255,58 @@ impl Storage {
         self.open_in(&dir, leaf)
     }
 
+    /// Opens `name` for reading if that needs no disk access: every
+    /// directory entry on the way is cached, and so is the file's CRC-32C.
+    /// `Ok(None)` means it would have to wait for the disk: ask
+    /// [`Storage::open_read`] on the I/O pool instead. Errors are only
+    /// those the cache can tell for sure (a name cached as absent).
+    ///
+    /// # Errors
+    /// [`StorageError::NotFound`], or a special file or directory.
+    pub fn open_read_cached(&self, name: &Name) -> Result<Option<OpenFile>, StorageError> {
+        if self.gate.is_some() {
+            return Ok(None); // a test is holding opens: let the pool meet the gate
+        }
+        let flags = BENEATH.union(ResolveFlags::CACHED);
+        let fd =
+            match rustix::fs::openat2(&self.root, name.as_str(), READ_FILE, Mode::empty(), flags) {
+                Ok(fd) => fd,
+                Err(Errno::NOENT | Errno::NOTDIR) => return Err(StorageError::NotFound),
+                // Not cached (AGAIN), a symlink on the way (the pool's walk
+                // gives the precise answer), or no openat2 here.
+                Err(_) => return Ok(None),
+            };
+        let file = File::from(fd);
+        let stat = rustix::fs::fstat(&file)?;
+        check_regular(&stat)?;
+        let Some(crc) = self.checksums.cached(&stat) else {
+            return Ok(None);
+        };
+        Ok(Some(OpenFile {
+            file,
+            info: FileInfo::of(&stat),
+            crc,
+            in_memory: self.in_memory,
+        }))
+    }
+
     /// Opens `leaf` in `dir` (`None`: the root) for reading.
-    fn open_in(&mut self, dir: &Option<OwnedFd>, leaf: &str) -> Result<OpenFile, StorageError> {
+    fn open_in(&self, dir: &Option<OwnedFd>, leaf: &str) -> Result<OpenFile, StorageError> {
         let fd = rustix::fs::openat(self.fd(dir), leaf, READ_FILE, Mode::empty())?;
         self.opened(File::from(fd))
     }
 
-    fn opened(&mut self, file: File) -> Result<OpenFile, StorageError> {
+    fn opened(&self, file: File) -> Result<OpenFile, StorageError> {
         let stat = rustix::fs::fstat(&file)?;
         check_regular(&stat)?;
-        let crc = self.checksums.of(&file, &stat)?;
+        let crc = self
+            .checksums
+            .of(&file, &stat, || self.pause(Point::Checksum))?;
         Ok(OpenFile {
             file,
             info: FileInfo::of(&stat),
             crc,
+            in_memory: self.in_memory,
         })
     }
 
@@ -233,29 +318,42 @@ impl Storage {
     /// 409 if `name` is a directory or special file or a parent is not a
     /// directory; 403 if it is a symlink; 507, 503 or 500 if the temp file
     /// cannot be created.
-    pub fn begin_upload(&mut self, name: &Name) -> Result<Upload, StorageError> {
-        let (dirs, leaf) = name.split_parent();
+    pub fn begin_upload(&self, name: &Name) -> Result<Upload, StorageError> {
+        self.pause(Point::Create);
         let dir_path = name.as_str().rsplit_once('/').map_or("", |(dir, _)| dir);
-        let dir = match self.walk_creating(dirs) {
-            Ok(Some(dir)) => dir,
-            Ok(None) => rustix::io::dup(&*self.root)?,
-            Err(err) => {
-                prune_empty_dirs(&self.root, dir_path);
-                return Err(err);
+        let mut attempts = 0;
+        loop {
+            let started = self.try_begin_upload(name, dir_path);
+            attempts += 1;
+            match started {
+                // A directory just made (or found) was removed before the
+                // temp file landed in it: another thread's DEL pruned it
+                // as empty. Walk again.
+                Err(StorageError::NotFound) if attempts < 3 => {}
+                Err(err) => {
+                    // Whatever failed, directories this call created stay
+                    // no longer.
+                    prune_empty_dirs(&self.root, dir_path);
+                    return Err(err);
+                }
+                ok => return ok,
             }
-        };
-        let started = self.temp_file_in(dir, dir_path, leaf);
-        if started.is_err() {
-            // Whatever failed, directories this call created stay no longer.
-            prune_empty_dirs(&self.root, dir_path);
         }
-        started
+    }
+
+    fn try_begin_upload(&self, name: &Name, dir_path: &str) -> Result<Upload, StorageError> {
+        let (dirs, leaf) = name.split_parent();
+        let dir = match self.walk_creating(dirs)? {
+            Some(dir) => dir,
+            None => rustix::io::dup(&*self.root)?,
+        };
+        self.temp_file_in(dir, dir_path, leaf)
     }
 
     /// The second half of [`Storage::begin_upload`]: checks the target and
     /// creates the temp file in `dir`.
     fn temp_file_in(
-        &mut self,
+        &self,
         dir: OwnedFd,
         dir_path: &str,
         leaf: &str,
@@ -271,12 +369,8 @@ impl Storage {
             Err(Errno::NOENT) => false,
             Err(errno) => return Err(errno.into()),
         };
-        self.temp_serial += 1;
-        let temp = format!(
-            "{RESERVED_PREFIX}tmp-{}-{}",
-            std::process::id(),
-            self.temp_serial
-        );
+        let serial = self.temp_serial.fetch_add(1, Ordering::Relaxed) + 1;
+        let temp = format!("{}{serial}", self.temp_prefix());
         let flags =
             OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
         let fd = rustix::fs::openat(&dir, temp.as_str(), flags, stored_file_mode())?;
@@ -289,6 +383,7 @@ impl Storage {
             root: Arc::clone(&self.root),
             dir_path: dir_path.to_owned(),
             replaces,
+            gate: self.gate.clone(),
         })
     }
 
@@ -316,21 +411,13 @@ impl Storage {
         }
     }
 
-    /// Removes upload sessions untouched for longer than `ttl` (at startup;
-    /// later, whenever a session begins). Returns how many went.
-    pub fn expire_upload_sessions(&mut self, ttl: std::time::Duration) -> usize {
-        match rustix::fs::openat(&self.root, SESSIONS_DIR, DIR, Mode::empty()) {
-            Ok(dir) => self.expire_sessions(&dir, ttl),
-            Err(_) => 0,
-        }
-    }
-
     /// Removes `name`, then any parent directories this left empty.
     ///
     /// # Errors
     /// 404 if absent, 409 for a directory, 403 for a symlink: only regular
     /// files are removed.
     pub fn delete(&self, name: &Name) -> Result<(), StorageError> {
+        self.pause(Point::Delete);
         let (dirs, leaf) = name.split_parent();
         let dir = self.walk(dirs)?;
         let parent = self.fd(&dir);
@@ -406,6 +493,19 @@ impl Storage {
 /// committed sessions alike, so how a file arrived does not show.
 pub(super) fn stored_file_mode() -> Mode {
     Mode::from_raw_mode(0o644)
+}
+
+/// `statfs` magic numbers of file systems that live in memory: tmpfs,
+/// ramfs.
+const MEMORY_FILE_SYSTEMS: [u64; 2] = [0x0102_1994, 0x8584_58f6];
+
+/// An id for this run of the server: the process id alone repeats (a
+/// server in a container is always process 1), so the start time joins it.
+fn run_id() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!("{:x}{:x}", std::process::id(), nanos & 0xffff_ffff_ffff)
 }
 
 fn check_regular(stat: &Stat) -> Result<(), StorageError> {

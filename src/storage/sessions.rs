@@ -19,13 +19,14 @@ use std::fs::File;
 use std::io::{self, Write};
 use std::os::fd::OwnedFd;
 use std::sync::Arc;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
 use rustix::fs::{AtFlags, Dir, Mode, OFlags};
 use rustix::io::Errno;
 
+use super::gate::Point;
 use super::{DIR, Storage, StorageError, Upload, checksum, stored_file_mode};
 use crate::name::{self, Name};
 
@@ -50,7 +51,25 @@ struct Live {
 /// The sessions known to this server process.
 #[derive(Debug, Default)]
 pub(super) struct Sessions {
-    live: HashMap<String, Arc<Live>>,
+    live: Mutex<HashMap<String, Arc<Live>>>,
+    /// Held through each UPLOAD, APPEND start, COMMIT, ABORT and expiry:
+    /// they run on several I/O threads, and each reads and changes a
+    /// session's files as one step.
+    bookkeeping: Mutex<()>,
+}
+
+impl Sessions {
+    fn bookkeeping(&self) -> MutexGuard<'_, ()> {
+        self.bookkeeping.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn live(&self) -> MutexGuard<'_, HashMap<String, Arc<Live>>> {
+        self.live.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn get(&self, id: &str) -> Option<Arc<Live>> {
+        self.live().get(id).cloned()
+    }
 }
 
 /// A session as its meta file describes it.
@@ -155,12 +174,14 @@ impl Storage {
     /// file); no space, no descriptors or I/O if the session cannot be
     /// created.
     pub fn begin_session(
-        &mut self,
+        &self,
         name: &Name,
         size: u64,
         crc: u32,
         ttl: Duration,
     ) -> Result<SessionInfo, StorageError> {
+        self.pause(Point::Session);
+        let _bookkeeping = self.sessions.bookkeeping();
         let dir = self.sessions_dir()?;
         self.expire_sessions(&dir, ttl);
         let meta = format!("{} {size} {crc:08x}\n", name.encoded());
@@ -250,11 +271,13 @@ impl Storage {
     /// stands, [`StorageError::PastEnd`] if the bytes would run past the
     /// declared size.
     pub fn append(
-        &mut self,
+        &self,
         id: &str,
         offset: u64,
         len: u64,
     ) -> Result<(Appender, SessionInfo), StorageError> {
+        self.pause(Point::Session);
+        let _bookkeeping = self.sessions.bookkeeping();
         let info = self.session(id)?;
         if offset != info.received {
             return Err(StorageError::WrongOffset(info.received));
@@ -262,7 +285,7 @@ impl Storage {
         if offset.checked_add(len).is_none_or(|end| end > info.size) {
             return Err(StorageError::PastEnd(info.size));
         }
-        let live = Arc::clone(self.sessions.live.entry(id.to_owned()).or_default());
+        let live = Arc::clone(self.sessions.live().entry(id.to_owned()).or_default());
         let (ticket, took_over) = live.take_over();
         if took_over {
             log::info!("upload session {id}: a new APPEND takes over from one still open");
@@ -301,12 +324,14 @@ impl Storage {
     /// Unknown, incomplete or busy; [`StorageError::ChecksumMismatch`] if
     /// the staged bytes do not match the CRC-32C (the session is then
     /// removed); [`StorageError::IsDirectory`] if the name became one.
-    pub fn finish_session(&mut self, id: &str) -> Result<(Upload, SessionInfo), StorageError> {
+    pub fn finish_session(&self, id: &str) -> Result<(Upload, SessionInfo), StorageError> {
+        self.pause(Point::Session);
+        let _bookkeeping = self.sessions.bookkeeping();
         let info = self.session(id)?;
         if info.received != info.size {
             return Err(StorageError::Incomplete(info.received, info.size));
         }
-        let live = self.sessions.live.get(id).cloned();
+        let live = self.sessions.get(id);
         if live.as_ref().is_some_and(|l| l.busy()) {
             return Err(StorageError::SessionBusy);
         }
@@ -343,9 +368,11 @@ impl Storage {
     ///
     /// # Errors
     /// [`StorageError::NoSuchUpload`] if there is no such session.
-    pub fn abort_session(&mut self, id: &str) -> Result<(), StorageError> {
+    pub fn abort_session(&self, id: &str) -> Result<(), StorageError> {
+        self.pause(Point::Session);
+        let _bookkeeping = self.sessions.bookkeeping();
         self.session(id)?;
-        if let Some(live) = self.sessions.live.get(id) {
+        if let Some(live) = self.sessions.get(id) {
             live.take_over();
         }
         let dir = self.sessions_dir()?;
@@ -353,15 +380,26 @@ impl Storage {
         Ok(())
     }
 
-    fn remove_session(&mut self, dir: &OwnedFd, id: &str) {
+    fn remove_session(&self, dir: &OwnedFd, id: &str) {
         let _ = rustix::fs::unlinkat(dir, format!("{id}.data"), AtFlags::empty());
         let _ = rustix::fs::unlinkat(dir, format!("{id}.meta"), AtFlags::empty());
-        self.sessions.live.remove(id);
+        self.sessions.live().remove(id);
+    }
+
+    /// Removes upload sessions untouched for longer than `ttl` (at startup;
+    /// later, whenever a session begins). Returns how many went.
+    pub fn expire_upload_sessions(&self, ttl: Duration) -> usize {
+        let _bookkeeping = self.sessions.bookkeeping();
+        match rustix::fs::openat(&*self.root, SESSIONS_DIR, DIR, Mode::empty()) {
+            Ok(dir) => self.expire_sessions(&dir, ttl),
+            Err(_) => 0,
+        }
     }
 
     /// Removes sessions whose meta file is older than `ttl`; returns how
-    /// many. Busy sessions are left alone.
-    pub(super) fn expire_sessions(&mut self, dir: &OwnedFd, ttl: Duration) -> usize {
+    /// many. Busy sessions are left alone. The caller holds the
+    /// bookkeeping lock.
+    fn expire_sessions(&self, dir: &OwnedFd, ttl: Duration) -> usize {
         let Some(cutoff) = SystemTime::now().checked_sub(ttl) else {
             return 0;
         };
@@ -382,7 +420,7 @@ impl Storage {
             };
             let stale = rustix::fs::statat(dir, file, AtFlags::SYMLINK_NOFOLLOW)
                 .is_ok_and(|stat| stat.st_mtime < cutoff);
-            let busy = self.sessions.live.get(id).is_some_and(|l| l.busy());
+            let busy = self.sessions.get(id).is_some_and(|l| l.busy());
             if stale && !busy {
                 expired.push(id.to_owned());
             }

@@ -6,6 +6,7 @@ use std::os::fd::OwnedFd;
 use rustix::fs::{AtFlags, Dir, FileType, Mode, Stat};
 use rustix::io::Errno;
 
+use super::gate::Point;
 use super::{DIR, FileInfo, ListEntry, Storage, StorageError};
 use crate::name::{Name, Prefix, RESERVED_PREFIX};
 
@@ -16,6 +17,7 @@ impl Storage {
     /// # Errors
     /// A directory on the way cannot be read (500, 503).
     pub fn list(&self, prefix: &Prefix) -> Result<Vec<ListEntry>, StorageError> {
+        self.pause(Point::Walk);
         let start = prefix.dir_segments().collect::<Vec<_>>().join("/");
         let mut found = Vec::new();
         let walked = self.walk_tree(
@@ -56,11 +58,14 @@ impl Storage {
         Ok(found)
     }
 
-    /// Removes every `.ferry-` file beneath the root: temp files of uploads
-    /// that a killed process never finished. Returns how many went. A
-    /// directory or file that cannot be read or removed is logged and
-    /// passed over: the rest of the tree is still swept.
+    /// Removes every `.ferry-` file beneath the root but this run's own
+    /// temp files: temp files of uploads that a killed process never
+    /// finished. Returns how many went. A directory or file that cannot be
+    /// read or removed is logged and passed over: the rest of the tree is
+    /// still swept. Safe while uploads are under way.
     pub fn remove_stale_temp_files(&self) -> usize {
+        self.pause(Point::Sweep);
+        let ours = self.temp_prefix();
         let mut removed = 0;
         let walked = self.walk_tree(
             String::new(),
@@ -68,7 +73,9 @@ impl Storage {
                 let leaf = path.rsplit('/').next().unwrap_or(path);
                 match FileType::from_raw_mode(stat.st_mode) {
                     FileType::Directory => return Ok(true),
-                    FileType::RegularFile if leaf.starts_with(RESERVED_PREFIX) => {
+                    FileType::RegularFile
+                        if leaf.starts_with(RESERVED_PREFIX) && !leaf.starts_with(&ours) =>
+                    {
                         match rustix::fs::unlinkat(dir, leaf, AtFlags::empty()) {
                             Ok(()) => removed += 1,
                             Err(errno) => log::warn!("could not remove stale {path}: {errno}"),

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use rustix::fs::{AtFlags, Mode, OFlags};
 
+use super::gate::{Gate, Point};
 use super::{StorageError, checksum, open_dir_beneath, prune_empty_dirs};
 
 /// An upload in progress: a temp file beside its target.
@@ -28,6 +29,8 @@ pub struct Upload {
     pub(super) dir_path: String,
     /// A file of that name existed when the upload began.
     pub(super) replaces: bool,
+    /// A test's hold on commits (see [`super::gate`]).
+    pub(super) gate: Option<Arc<Gate>>,
 }
 
 impl Upload {
@@ -67,6 +70,7 @@ impl Upload {
     /// 409 if the target became a directory meanwhile, 500 otherwise; the
     /// temp file is removed either way.
     pub fn commit(mut self, crc: u32) -> Result<(), StorageError> {
+        self.pause();
         checksum::record(&self.file, crc);
         rustix::fs::renameat(&self.dir, self.temp.as_str(), &self.dir, self.leaf.as_str())?;
         self.committed = true;
@@ -81,6 +85,7 @@ impl Upload {
     /// # Errors
     /// As [`Upload::commit`], plus any error flushing (507, 500).
     pub fn commit_durably(mut self, crc: u32) -> Result<(), StorageError> {
+        self.pause();
         checksum::record(&self.file, crc);
         self.file.sync_all()?;
         rustix::fs::renameat(&self.dir, self.temp.as_str(), &self.dir, self.leaf.as_str())?;
@@ -96,6 +101,14 @@ impl Upload {
             }
         }
         Ok(())
+    }
+}
+
+impl Upload {
+    fn pause(&self) {
+        if let Some(gate) = &self.gate {
+            gate.pass(Point::Commit);
+        }
     }
 }
 

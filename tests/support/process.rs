@@ -5,13 +5,21 @@ use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
 
 /// A running `ferry serve`; killed on drop if still running.
 pub struct Process {
     pub child: Child,
     pub addr: SocketAddr,
-    log: Arc<Mutex<Vec<String>>>,
+    log: Arc<Log>,
+}
+
+/// The server's log lines so far, and a signal for each new one.
+#[derive(Default)]
+struct Log {
+    lines: Mutex<Vec<String>>,
+    grew: Condvar,
 }
 
 impl Process {
@@ -44,7 +52,7 @@ impl Process {
             .spawn()
             .expect("spawn ferry serve");
         let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let log = Arc::new(Mutex::new(Vec::new()));
+        let log = Arc::new(Log::default());
         // The line that names the address is logged once the server is
         // ready, signal handlers included: "... on 127.0.0.1:PORT, ...".
         let addr = loop {
@@ -52,7 +60,7 @@ impl Process {
                 .next()
                 .expect("server exited before listening")
                 .unwrap();
-            log.lock().unwrap().push(line.clone());
+            log.lines.lock().unwrap().push(line.clone());
             if let Some(rest) = line.split(" on 127.0.0.1:").nth(1) {
                 let port = rest.split(',').next().unwrap();
                 break format!("127.0.0.1:{port}").parse().unwrap();
@@ -62,7 +70,8 @@ impl Process {
         let sink = Arc::clone(&log);
         std::thread::spawn(move || {
             for line in lines.map_while(Result::ok) {
-                sink.lock().unwrap().push(line);
+                sink.lines.lock().unwrap().push(line);
+                sink.grew.notify_all();
             }
         });
         Process { child, addr, log }
@@ -81,8 +90,23 @@ impl Process {
 
     /// The log lines so far that contain `needle`.
     pub fn log_lines(&self, needle: &str) -> Vec<String> {
-        let log = self.log.lock().unwrap();
+        let log = self.log.lines.lock().unwrap();
         log.iter().filter(|l| l.contains(needle)).cloned().collect()
+    }
+
+    /// Waits until the server logs a line containing `needle`, and returns
+    /// it. Panics if none comes within 30 seconds.
+    pub fn wait_for_log(&self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut lines = self.log.lines.lock().unwrap();
+        loop {
+            if let Some(line) = lines.iter().find(|l| l.contains(needle)) {
+                return line.clone();
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(!left.is_zero(), "the server never logged {needle:?}");
+            lines = self.log.grew.wait_timeout(lines, left).unwrap().0;
+        }
     }
 
     /// The server's resident memory (VmRSS), in bytes.

@@ -1,0 +1,226 @@
+//! The I/O pool: threads that make the file-system calls that may block,
+//! so that the reactor never waits on the disk.
+//!
+//! nginx met the same wall (one event loop, a slow disk) and answered it
+//! with thread pools; this is ferry's. The serve layer hands the part of an
+//! operation that touches the disk (open, create, rename, unlink, a
+//! directory walk, a checksum, session bookkeeping, fsync) to the pool as a
+//! [`Job`]; the connection waits for it in its `Waiting` state while the
+//! reactor serves everyone else. A worker runs the job and sends its
+//! [`Outcome`] back through a channel, waking the reactor with its
+//! `mio::Waker`; the reactor hands the outcome to the connection, tagged by
+//! slab key and client id so that an answer for a connection that has gone
+//! meanwhile is dropped (which drops what it holds: an open file, an
+//! upload's temp file).
+//!
+//! The queue is bounded. When it is full, [`Pool::submit`] gives the job
+//! back and the reactor keeps it until a worker is free; a connection has
+//! at most one job at a time and reads nothing while it waits, so a flood
+//! of requests holds back their own connections, not the server's memory.
+//!
+//! Nothing here knows an operation: a job is a closure over [`Ctx`].
+
+use std::collections::VecDeque;
+use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+
+use log::error;
+use mio::Waker;
+
+use crate::config::Config;
+use crate::serve::{Ctx, Job, Outcome};
+use crate::storage::Storage;
+
+/// Stack of a worker: jobs keep their buffers on the heap.
+const WORKER_STACK: usize = 256 * 1024;
+
+/// What the reactor and the workers share.
+#[derive(Debug)]
+pub struct Shared {
+    /// The root directory.
+    pub storage: Storage,
+    /// Limits and modes.
+    pub config: Config,
+}
+
+/// A job and the connection (slab key, client id) that waits for it.
+pub struct Task {
+    /// The connection's slab key.
+    pub key: usize,
+    /// Its client id: a key can be reused by a newer connection.
+    pub id: u64,
+    /// What to run.
+    pub job: Job,
+}
+
+/// A finished job.
+pub struct Finished {
+    /// The connection's slab key.
+    pub key: usize,
+    /// Its client id.
+    pub id: u64,
+    /// What the job came to.
+    pub outcome: Outcome,
+}
+
+struct Queue {
+    state: Mutex<Pending>,
+    /// Signalled when a task is queued or the pool closes.
+    work: Condvar,
+}
+
+struct Pending {
+    tasks: VecDeque<Task>,
+    closed: bool,
+}
+
+/// The worker threads, their queue and the channel back.
+pub struct Pool {
+    queue: Arc<Queue>,
+    capacity: usize,
+    finished: Receiver<Finished>,
+    /// Set by a worker that woke the reactor; cleared by the reactor before
+    /// it collects, so a burst of finished jobs costs one wake-up.
+    woken: Arc<AtomicBool>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl Pool {
+    /// Starts `threads` workers (at least one) with a queue of `capacity`
+    /// tasks; they wake the reactor through `waker`.
+    ///
+    /// # Errors
+    /// A thread cannot be started.
+    pub fn start(
+        threads: usize,
+        capacity: usize,
+        shared: Arc<Shared>,
+        waker: Arc<Waker>,
+    ) -> io::Result<Pool> {
+        let queue = Arc::new(Queue {
+            state: Mutex::new(Pending {
+                tasks: VecDeque::new(),
+                closed: false,
+            }),
+            work: Condvar::new(),
+        });
+        let woken = Arc::new(AtomicBool::new(false));
+        let (outbox, finished) = mpsc::channel();
+        let mut pool = Pool {
+            queue,
+            capacity: capacity.max(1),
+            finished,
+            woken,
+            threads: Vec::new(),
+        };
+        for n in 0..threads.max(1) {
+            let worker = Worker {
+                queue: Arc::clone(&pool.queue),
+                shared: Arc::clone(&shared),
+                outbox: outbox.clone(),
+                waker: Arc::clone(&waker),
+                woken: Arc::clone(&pool.woken),
+            };
+            let thread = std::thread::Builder::new()
+                .name(format!("ferry-io-{n}"))
+                .stack_size(WORKER_STACK)
+                .spawn(move || worker.run())?;
+            pool.threads.push(thread);
+        }
+        Ok(pool)
+    }
+
+    /// Queues `task`, or gives it back if the queue is full.
+    ///
+    /// # Errors
+    /// The queue is full: keep the task and submit it again once
+    /// [`Pool::finished`] has returned something.
+    pub fn submit(&self, task: Task) -> Result<(), Task> {
+        let mut pending = self.queue.lock();
+        if pending.tasks.len() >= self.capacity {
+            return Err(task);
+        }
+        pending.tasks.push_back(task);
+        drop(pending);
+        self.queue.work.notify_one();
+        Ok(())
+    }
+
+    /// Jobs finished since the last call.
+    pub fn finished(&self) -> impl Iterator<Item = Finished> + '_ {
+        // Cleared before collecting: a job finishing after this wakes the
+        // reactor again.
+        self.woken.store(false, Ordering::SeqCst);
+        self.finished.try_iter()
+    }
+}
+
+impl Drop for Pool {
+    /// Runs the queued jobs (a commit among them must not be lost), then
+    /// joins the workers.
+    fn drop(&mut self) {
+        self.queue.lock().closed = true;
+        self.queue.work.notify_all();
+        for thread in self.threads.drain(..) {
+            if thread.join().is_err() {
+                error!("an I/O thread panicked");
+            }
+        }
+    }
+}
+
+impl Queue {
+    fn lock(&self) -> MutexGuard<'_, Pending> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+struct Worker {
+    queue: Arc<Queue>,
+    shared: Arc<Shared>,
+    outbox: Sender<Finished>,
+    waker: Arc<Waker>,
+    woken: Arc<AtomicBool>,
+}
+
+impl Worker {
+    fn run(self) {
+        while let Some(Task { key, id, job }) = self.next() {
+            let ctx = Ctx {
+                storage: &self.shared.storage,
+                config: &self.shared.config,
+                client: id,
+            };
+            let outcome = job.run(&ctx);
+            if self.outbox.send(Finished { key, id, outcome }).is_err() {
+                return; // the reactor is gone
+            }
+            if !self.woken.swap(true, Ordering::SeqCst)
+                && let Err(err) = self.waker.wake()
+            {
+                error!("an I/O thread could not wake the reactor: {err}");
+            }
+        }
+    }
+
+    /// The next task; `None` once the pool is closed and drained.
+    fn next(&self) -> Option<Task> {
+        let mut pending = self.queue.lock();
+        loop {
+            if let Some(task) = pending.tasks.pop_front() {
+                return Some(task);
+            }
+            if pending.closed {
+                return None;
+            }
+            pending = self
+                .queue
+                .work
+                .wait(pending)
+                .unwrap_or_else(|e| e.into_inner());
+        }
+    }
+}

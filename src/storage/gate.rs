@@ -1,0 +1,118 @@
+//! A test hook that makes the disk slow on purpose, deterministically.
+//!
+//! A [`Gate`] armed at a [`Point`] holds every storage call that reaches
+//! that point until the test opens it. A test can then wait until a request
+//! is held there ("the slow disk call is in progress"), show that other
+//! clients are still served, and let the call go. Timing plays no part, so
+//! the tests that prove the reactor never waits on the disk cannot flake.
+//!
+//! Servers carry a gate only when a test puts one in their
+//! [`crate::Config`]; otherwise a point costs one `Option` check.
+
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// Where in the storage layer a call can be held.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Point {
+    /// Opening a stored file to read it (GET, STAT) off the fast path.
+    Open,
+    /// Computing a file's CRC-32C from its bytes.
+    Checksum,
+    /// Creating an upload's temp file (PUT).
+    Create,
+    /// Renaming a finished upload over its target.
+    Commit,
+    /// Removing a file (DEL).
+    Delete,
+    /// Walking a directory tree (LIST, listings).
+    Walk,
+    /// Upload-session bookkeeping (UPLOAD, APPEND, COMMIT, ABORT).
+    Session,
+    /// The start-up sweep of stale temp files.
+    Sweep,
+}
+
+/// Holds storage calls at one [`Point`] until opened.
+#[derive(Debug)]
+pub struct Gate {
+    point: Point,
+    state: Mutex<State>,
+    changed: Condvar,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    /// Calls waiting at the point now.
+    held: usize,
+    /// Calls that have reached the point in all.
+    arrived: usize,
+    open: bool,
+}
+
+/// How long a test waits for a call to arrive before it fails.
+const ARRIVAL_TIMEOUT: Duration = Duration::from_secs(20);
+
+impl Gate {
+    /// A closed gate at `point`.
+    pub fn new(point: Point) -> Gate {
+        Gate {
+            point,
+            state: Mutex::new(State::default()),
+            changed: Condvar::new(),
+        }
+    }
+
+    /// The point it holds.
+    pub fn point(&self) -> Point {
+        self.point
+    }
+
+    /// Called by storage at `point`: waits while the gate is closed.
+    pub(crate) fn pass(&self, point: Point) {
+        if point != self.point {
+            return;
+        }
+        let mut state = self.lock();
+        state.arrived += 1;
+        state.held += 1;
+        self.changed.notify_all();
+        while !state.open {
+            state = self.changed.wait(state).unwrap_or_else(|e| e.into_inner());
+        }
+        state.held -= 1;
+    }
+
+    /// Waits until `count` calls in all have reached the point.
+    ///
+    /// # Panics
+    /// None arrives within 20 seconds (the test is broken, not slow).
+    pub fn wait_for_arrivals(&self, count: usize) {
+        let deadline = Instant::now() + ARRIVAL_TIMEOUT;
+        let mut state = self.lock();
+        while state.arrived < count {
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(!left.is_zero(), "no call reached {:?}", self.point);
+            state = self
+                .changed
+                .wait_timeout(state, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+
+    /// Calls held at the point now.
+    pub fn held(&self) -> usize {
+        self.lock().held
+    }
+
+    /// Lets every held call go, and every later one pass.
+    pub fn open(&self) {
+        self.lock().open = true;
+        self.changed.notify_all();
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
