@@ -101,6 +101,11 @@ impl Gate {
         }
     }
 
+    /// Calls that have reached the point in all.
+    pub fn arrivals(&self) -> usize {
+        self.lock().arrived
+    }
+
     /// Calls held at the point now.
     pub fn held(&self) -> usize {
         self.lock().held

@@ -13,7 +13,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use ferry::storage::gate::Point;
-use ferry::{Client, Config, Server, ShutdownHandle};
+use ferry::{Client, Config, Server, ShutdownHandle, StartupSweep};
 use tempfile::TempDir;
 
 /// Longest any single read in a test may wait before the test fails, so a
@@ -38,6 +38,7 @@ pub struct TestServer {
     pub http: Option<SocketAddr>,
     pub root: TempDir,
     handle: ShutdownHandle,
+    sweep: StartupSweep,
     thread: Option<JoinHandle<std::io::Result<()>>>,
 }
 
@@ -68,9 +69,10 @@ impl TestServer {
             .as_ref()
             .is_some_and(|g| g.point() == Point::Sweep);
         let server = Server::bind(config).expect("bind");
+        let sweep = server.startup_sweep();
         if !sweep_held {
             // Tests see the root as the sweep leaves it, not midway.
-            server.startup_sweep().wait();
+            sweep.wait();
         }
         let addr = server.local_addr();
         let http = server.http_addr();
@@ -81,8 +83,14 @@ impl TestServer {
             http,
             root,
             handle,
+            sweep,
             thread: Some(thread),
         }
+    }
+
+    /// Waits until the start-up sweep has finished.
+    pub fn wait_for_sweep(&self) {
+        self.sweep.wait();
     }
 
     /// A connected blocking client.

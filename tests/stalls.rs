@@ -1,0 +1,298 @@
+//! The reactor never waits on the disk: while one client's file-system call
+//! is in progress (held at a test gate, so "slow" is certain rather than
+//! likely), other clients are answered, over both protocols. Then the held
+//! call finishes and its client gets a correct answer.
+//!
+//! Each test holds one storage point (see `ferry::storage::gate`): a
+//! checksum of a file placed by other means, a commit (the rename that frees
+//! a replaced file's blocks), a delete, a directory walk, session
+//! bookkeeping, an open, a temp-file creation, the start-up sweep.
+
+mod support;
+
+use std::fs;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::sync::Arc;
+
+use ferry::storage::gate::{Gate, Point};
+use support::{Raw, TestServer, crc_hex, pattern};
+
+/// A server whose storage holds every call at `point` until the gate opens.
+fn held_at(point: Point, adjust: impl FnOnce(&mut ferry::Config)) -> (TestServer, Arc<Gate>) {
+    let gate = Arc::new(Gate::new(point));
+    let server = TestServer::start_with(|config| {
+        config.gate = Some(Arc::clone(&gate));
+        config.http_listen = Some("127.0.0.1:0".parse().unwrap());
+        adjust(config);
+    });
+    (server, gate)
+}
+
+/// Stores `data` as `name` before any gate matters (PUT over FERRY/1).
+fn put(raw: &mut Raw, name: &str, data: &[u8]) {
+    raw.send(format!("PUT {name} {}\n", data.len()));
+    raw.send(data);
+    assert_eq!(raw.line(), format!("OK {} {}", data.len(), crc_hex(data)));
+}
+
+/// Another client is served, over FERRY/1 and HTTP, while a call is held:
+/// operations that do not reach `point` are answered in full.
+fn others_are_served(server: &TestServer, point: Point) {
+    let mut other = server.raw();
+    other.send("ECHO 3\nabc");
+    assert_eq!(other.line(), "OK 3");
+    assert_eq!(other.bytes(3), b"abc");
+    if point != Point::Open {
+        // Cached: answered on the reactor.
+        other.send("STAT warm\n");
+        assert!(other.line().starts_with("OK 4 "));
+        other.send("GET warm\n");
+        assert_eq!(other.line(), format!("OK 4 4 {}", crc_hex(b"warm")));
+        assert_eq!(other.bytes(4), b"warm");
+        let answer = http(
+            server,
+            "GET /warm HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+        );
+        assert!(answer.starts_with("HTTP/1.1 200 "), "{answer}");
+        assert!(answer.ends_with("\r\n\r\nwarm"), "{answer}");
+    }
+    if !matches!(point, Point::Create | Point::Commit) {
+        put(&mut other, "other/new", b"fresh");
+    }
+}
+
+/// One HTTP exchange on a new connection; the whole answer.
+fn http(server: &TestServer, request: &str) -> String {
+    let mut stream = TcpStream::connect(server.http.expect("http")).unwrap();
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    answer
+}
+
+/// A started server with a cached file `warm`, and its gate.
+fn started(point: Point, adjust: impl FnOnce(&mut ferry::Config)) -> (TestServer, Arc<Gate>) {
+    let (server, gate) = held_at(point, adjust);
+    let mut raw = server.raw();
+    match point {
+        // Creating and committing are what the gate holds: plant it.
+        Point::Create | Point::Commit => fs::write(server.path("warm"), b"warm").unwrap(),
+        _ => put(&mut raw, "warm", b"warm"),
+    }
+    if point != Point::Open {
+        // Opened once on the pool: the fast path knows it from now on.
+        raw.send("STAT warm\n");
+        assert!(raw.line().starts_with("OK 4 "));
+    }
+    (server, gate)
+}
+
+#[test]
+fn a_checksum_of_a_file_placed_by_other_means_stalls_only_its_own_client() {
+    let (server, gate) = started(Point::Checksum, |_| {});
+    let data = pattern(3 << 20, 1);
+    fs::write(server.path("placed.bin"), &data).unwrap();
+
+    let mut slow = server.raw();
+    slow.send("GET placed.bin\n");
+    gate.wait_for_arrivals(1);
+    others_are_served(&server, Point::Checksum);
+    assert_eq!(gate.held(), 1, "the checksum finished early");
+
+    gate.open();
+    let crc = crc_hex(&data);
+    assert_eq!(slow.line(), format!("OK {0} {0} {crc}", data.len()));
+    assert_eq!(slow.bytes(data.len()), data);
+}
+
+#[test]
+fn a_burst_of_first_downloads_computes_one_checksum() {
+    let (server, gate) = started(Point::Checksum, |_| {});
+    let data = pattern(1 << 20, 2);
+    fs::write(server.path("placed.bin"), &data).unwrap();
+    let mut first = server.raw();
+    first.send("STAT placed.bin\n");
+    gate.wait_for_arrivals(1);
+    // Asked while the first computation is held: they wait for it (or, if
+    // they reach the pool after it, find its result).
+    let mut second = server.raw();
+    second.send("GET placed.bin\n");
+    let mut third = server.raw();
+    third.send("STAT placed.bin\n");
+    others_are_served(&server, Point::Checksum);
+    gate.open();
+    let crc = crc_hex(&data);
+    assert!(first.line().ends_with(&crc));
+    assert_eq!(second.line(), format!("OK {0} {0} {crc}", data.len()));
+    assert_eq!(second.bytes(data.len()), data);
+    assert!(third.line().ends_with(&crc));
+    let mut again = server.raw();
+    again.send("STAT placed.bin\n");
+    assert!(again.line().ends_with(&crc));
+    assert_eq!(gate.arrivals(), 1, "the checksum was computed twice");
+}
+
+#[test]
+fn a_commit_replacing_a_file_stalls_only_its_own_client() {
+    for fsync in [false, true] {
+        let (server, gate) = started(Point::Commit, |c| c.fsync = fsync);
+        fs::write(server.path("big"), pattern(1 << 20, 3)).unwrap();
+        let mut slow = server.raw();
+        slow.send("PUT big 5\nnewer");
+        gate.wait_for_arrivals(1);
+        others_are_served(&server, Point::Commit);
+        assert_eq!(fs::read(server.path("big")).unwrap().len(), 1 << 20);
+        gate.open();
+        assert_eq!(slow.line(), format!("OK 5 {}", crc_hex(b"newer")));
+        assert_eq!(fs::read(server.path("big")).unwrap(), b"newer");
+    }
+}
+
+#[test]
+fn a_delete_stalls_only_its_own_client() {
+    let (server, gate) = started(Point::Delete, |_| {});
+    let mut slow = server.raw();
+    put(&mut slow, "doomed", b"x");
+    slow.send("DEL doomed\n");
+    gate.wait_for_arrivals(1);
+    others_are_served(&server, Point::Delete);
+    gate.open();
+    assert_eq!(slow.line(), "OK");
+    assert!(!server.path("doomed").exists());
+}
+
+#[test]
+fn a_listing_stalls_only_its_own_client_over_both_protocols() {
+    let (server, gate) = started(Point::Walk, |_| {});
+    let mut slow = server.raw();
+    slow.send("LIST\n");
+    gate.wait_for_arrivals(1);
+    let http_slow = {
+        let addr = server.http.unwrap();
+        std::thread::spawn(move || {
+            let mut stream = TcpStream::connect(addr).unwrap();
+            stream
+                .write_all(b"GET / HTTP/1.1\r\nHost: t\r\nAccept: application/json\r\nConnection: close\r\n\r\n")
+                .unwrap();
+            let mut answer = String::new();
+            stream.read_to_string(&mut answer).unwrap();
+            answer
+        })
+    };
+    gate.wait_for_arrivals(2);
+    others_are_served(&server, Point::Walk);
+    gate.open();
+    let head = slow.line();
+    let len: usize = head.strip_prefix("OK ").unwrap().parse().unwrap();
+    let listing = String::from_utf8(slow.bytes(len)).unwrap();
+    assert!(listing.ends_with(" warm\n"), "{listing}");
+    let answer = http_slow.join().unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200 "), "{answer}");
+    assert!(answer.contains("\"warm\""), "{answer}");
+}
+
+#[test]
+fn session_bookkeeping_stalls_only_its_own_client() {
+    let (server, gate) = started(Point::Session, |_| {});
+    let data = b"resumable";
+    let mut slow = server.raw();
+    slow.send(format!("UPLOAD r {} {}\n", data.len(), crc_hex(data)));
+    gate.wait_for_arrivals(1);
+    others_are_served(&server, Point::Session);
+    gate.open();
+    let line = slow.line();
+    assert!(line.starts_with("OK ") && line.ends_with(" 0"), "{line}");
+}
+
+#[test]
+fn an_open_off_the_fast_path_stalls_only_its_own_client() {
+    let (server, gate) = started(Point::Open, |_| {});
+    let mut slow = server.raw();
+    slow.send("GET warm\n");
+    gate.wait_for_arrivals(1);
+    others_are_served(&server, Point::Open);
+    gate.open();
+    assert_eq!(slow.line(), format!("OK 4 4 {}", crc_hex(b"warm")));
+    assert_eq!(slow.bytes(4), b"warm");
+}
+
+#[test]
+fn creating_a_temp_file_stalls_only_its_own_client_and_keeps_its_body_waiting() {
+    let (server, gate) = started(Point::Create, |_| {});
+    let mut slow = server.raw();
+    // The body follows the request line at once; it must wait, unread, for
+    // the temp file, and then arrive whole.
+    let data = pattern(100_000, 4);
+    slow.send(format!("PUT sent/early {}\n", data.len()));
+    slow.send(&data);
+    gate.wait_for_arrivals(1);
+    others_are_served(&server, Point::Create);
+    gate.open();
+    assert_eq!(slow.line(), format!("OK {} {}", data.len(), crc_hex(&data)));
+    assert_eq!(fs::read(server.path("sent/early")).unwrap(), data);
+}
+
+#[test]
+fn the_startup_sweep_runs_while_the_server_serves() {
+    let root = tempfile::tempdir().unwrap();
+    fs::create_dir_all(root.path().join("deep/er")).unwrap();
+    let stale = root.path().join("deep/er/.ferry-tmp-1-1");
+    fs::write(&stale, b"partial").unwrap();
+    let gate = Arc::new(Gate::new(Point::Sweep));
+    let server = TestServer::start_in(root, |config| {
+        config.gate = Some(Arc::clone(&gate));
+        config.http_listen = Some("127.0.0.1:0".parse().unwrap());
+    });
+    gate.wait_for_arrivals(1);
+    let mut raw = server.raw();
+    put(&mut raw, "deep/er/done", b"done");
+    // An upload under way, its temp file made (the go-ahead says so): the
+    // sweep must spare it.
+    let mut upload = TcpStream::connect(server.http.unwrap()).unwrap();
+    upload
+        .write_all(b"PUT /deep/er/new HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut go_ahead = [0; 25];
+    upload.read_exact(&mut go_ahead).unwrap();
+    assert_eq!(&go_ahead, b"HTTP/1.1 100 Continue\r\n\r\n");
+    assert!(stale.exists(), "swept before the gate opened");
+
+    gate.open();
+    server.wait_for_sweep();
+    assert!(!stale.exists(), "the stale temp file survived the sweep");
+    upload.write_all(b"hello").unwrap();
+    let mut answer = String::new();
+    upload.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 201 "), "{answer}");
+    assert_eq!(fs::read(server.path("deep/er/new")).unwrap(), b"hello");
+    assert_eq!(fs::read(server.path("deep/er/done")).unwrap(), b"done");
+}
+
+#[test]
+fn jobs_beyond_the_queue_wait_their_turn_and_all_are_answered() {
+    // One I/O thread, held: its queue (64 jobs) fills and the rest wait in
+    // the reactor's backlog, each connection reading nothing meanwhile.
+    let (server, gate) = started(Point::Delete, |c| c.io_threads = 1);
+    let mut clients: Vec<Raw> = (0..100)
+        .map(|i| {
+            let mut raw = server.raw();
+            put(&mut raw, &format!("many/{i}"), b"x");
+            raw
+        })
+        .collect();
+    for (i, raw) in clients.iter_mut().enumerate() {
+        raw.send(format!("DEL many/{i}\nECHO 1\nz"));
+    }
+    gate.wait_for_arrivals(1);
+    let mut other = server.raw();
+    other.send("ECHO 2\nok");
+    assert_eq!(other.line(), "OK 2");
+    gate.open();
+    for raw in &mut clients {
+        assert_eq!(raw.line(), "OK");
+        assert_eq!(raw.line(), "OK 1");
+        assert_eq!(raw.bytes(1), b"z");
+    }
+    assert!(!server.path("many").exists());
+}
