@@ -301,6 +301,44 @@ fn chunked_uploads_in_odd_pieces() {
 }
 
 #[test]
+fn tiny_and_large_chunks_mixed_arrive_intact() {
+    // Tiny chunks are gathered into large writes and large ones written
+    // where they lie; their order must survive both.
+    let server = http_server();
+    let data = pattern(300_000, 5);
+    let mut body = Vec::new();
+    let mut rest = &data[..];
+    for size in [1usize, 1, 3, 40_000, 1, 17_000, 2].iter().cycle() {
+        if rest.is_empty() {
+            break;
+        }
+        let (piece, tail) = rest.split_at((*size).min(rest.len()));
+        body.extend_from_slice(format!("{:x}\r\n", piece.len()).as_bytes());
+        body.extend_from_slice(piece);
+        body.extend_from_slice(b"\r\n");
+        rest = tail;
+    }
+    for _ in 0..20_000 {
+        // Many one-byte chunks in a row, more than one read holds.
+        body.extend_from_slice(b"1\r\nz\r\n");
+    }
+    body.extend_from_slice(b"0\r\n\r\n");
+    let mut expected = data.clone();
+    expected.extend(std::iter::repeat_n(b'z', 20_000));
+    let mut conn = Conn::open(server.http.unwrap());
+    conn.send(request(
+        "PUT",
+        "/mixed.bin",
+        "Transfer-Encoding: chunked\r\n",
+    ));
+    for piece in body.chunks(50_000) {
+        conn.send(piece);
+    }
+    assert_eq!(conn.reply(false).status, 201);
+    assert_eq!(std::fs::read(server.path("mixed.bin")).unwrap(), expected);
+}
+
+#[test]
 fn expect_100_continue() {
     let server = http_server();
     let mut conn = Conn::open(server.http.unwrap());

@@ -9,7 +9,7 @@ use std::os::unix::fs::FileExt;
 
 use log::warn;
 
-use super::{Connection, Env, OUTPUT_HIGH_WATER, State, clamp_to};
+use super::{Connection, Env, OUTPUT_HIGH_WATER, REQUEST_COST, State, TURN_BUDGET, clamp_to};
 use crate::codec::Decoded;
 use crate::config::Config;
 use crate::serve::{self, Ctx, ErrorKind, Failure, Next, Outcome, Receive, Reply, Send};
@@ -37,15 +37,30 @@ fn read_if_cached(file: &std::fs::File, buf: &mut [u8], offset: u64) -> std::io:
     Ok(true)
 }
 
+/// Requests served from one buffer before the turn budget is consulted:
+/// the most one turn allows anyway.
+const REQUESTS_PER_PASS: usize = TURN_BUDGET / REQUEST_COST;
+
+/// Chunk payloads this large are written on their own; smaller ones are
+/// gathered, up to [`GATHER_LIMIT`] bytes per write.
+const DIRECT_WRITE: usize = 16 * 1024;
+const GATHER_LIMIT: usize = 64 * 1024;
+
 /// Room reserved for a response head, so that the head and an inline body
 /// take one allocation.
 const HEAD_ROOM: usize = 512;
 
 impl Connection {
-    /// Runs the state machine over `data`; returns the bytes it used.
+    /// Runs the state machine over `data`; returns the bytes it used. Stops
+    /// after [`REQUESTS_PER_PASS`] requests, so that a buffer full of tiny
+    /// pipelined requests is served a share at a time (the rest stays
+    /// buffered for the next pass, and the turn budget counts each one).
     pub(super) fn consume(&mut self, data: &[u8], env: &mut Env<'_>) -> usize {
         let mut used = 0;
-        while used < data.len() {
+        let first_request = self.requests;
+        while used < data.len()
+            && (self.requests.saturating_sub(first_request) as usize) < REQUESTS_PER_PASS
+        {
             let state = mem::replace(&mut self.state, State::Done);
             let (next, n) = self.advance(state, &data[used..], env);
             self.state = next;
@@ -211,40 +226,77 @@ impl Connection {
     }
 
     /// Feeds chunked body bytes to the upload. Returns the next state and
-    /// the bytes used. A chunked body has no known end to skip to, so every
-    /// failure here is the connection's last answer.
+    /// the bytes used. Chunks are decoded as far as `data` goes and small
+    /// ones are gathered into one write, so a body of one-byte chunks costs
+    /// a system call per read, not per chunk. A chunked body has no known
+    /// end to skip to, so every failure here is the connection's last
+    /// answer.
     fn receive_chunked(
         &mut self,
         mut receive: Box<Receive>,
         data: &[u8],
         config: &Config,
     ) -> (State, usize) {
-        let Some(decoder) = receive.chunked.as_mut() else {
-            unreachable!("receive_chunked without a decoder");
-        };
-        let (used, payload) = match decoder.decode(data) {
-            Ok(decoded) => decoded,
-            Err(err) => {
-                warn!("#{} PUT {}: {}", self.id, receive.name, err.0);
-                let failure = Failure::new(ErrorKind::BadRequest, err.0);
-                return (
-                    self.apply(Outcome::failed(failure, Next::Close)),
-                    data.len(),
-                );
+        let mut used = 0;
+        let mut gathered = Vec::new();
+        let failure = loop {
+            let Some(decoder) = receive.chunked.as_mut() else {
+                unreachable!("receive_chunked without a decoder");
+            };
+            let (n, payload) = match decoder.decode(&data[used..]) {
+                Ok(decoded) => decoded,
+                Err(err) => {
+                    warn!("#{} PUT {}: {}", self.id, receive.name, err.0);
+                    used = data.len();
+                    break Some(Failure::new(ErrorKind::BadRequest, err.0));
+                }
+            };
+            let done = decoder.is_done();
+            used += n;
+            receive.size += payload.len() as u64;
+            if let Err(failure) = serve::check_size(config, receive.size) {
+                warn!("#{} PUT {}: {failure}", self.id, receive.name);
+                break Some(failure);
+            }
+            let written = if payload.len() >= DIRECT_WRITE {
+                // Large enough to write from where it lies.
+                self.write_gathered(&mut receive, &mut gathered)
+                    .and_then(|()| self.write_body(&mut receive, payload))
+            } else {
+                gathered.extend_from_slice(payload);
+                match gathered.len() >= GATHER_LIMIT {
+                    true => self.write_gathered(&mut receive, &mut gathered),
+                    false => Ok(()),
+                }
+            };
+            if let Err(failure) = written {
+                break Some(failure);
+            }
+            if n == 0 || used == data.len() || done {
+                break self.write_gathered(&mut receive, &mut gathered).err();
             }
         };
-        receive.size += payload.len() as u64;
-        if let Err(failure) = serve::check_size(config, receive.size) {
-            warn!("#{} PUT {}: {failure}", self.id, receive.name);
-            return (self.apply(Outcome::failed(failure, Next::Close)), used);
+        match failure {
+            Some(failure) => (self.apply(Outcome::failed(failure, Next::Close)), used),
+            None => (self.enter(Next::Receive(receive)), used),
         }
-        if !payload.is_empty()
-            && let Err(err) = receive.write(payload)
-        {
+    }
+
+    /// Writes the gathered body bytes (if any) and empties `gathered`.
+    fn write_gathered(&self, receive: &mut Receive, gathered: &mut Vec<u8>) -> Result<(), Failure> {
+        let written = self.write_body(receive, gathered);
+        gathered.clear();
+        written
+    }
+
+    fn write_body(&self, receive: &mut Receive, bytes: &[u8]) -> Result<(), Failure> {
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        receive.write(bytes).map_err(|err| {
             warn!("#{} PUT {} failed: {err}", self.id, receive.name);
-            return (self.apply(Outcome::failed(err.into(), Next::Close)), used);
-        }
-        (self.enter(Next::Receive(receive)), used)
+            Failure::from(err)
+        })
     }
 
     /// The peer finished sending: answer what can be answered, then close.

@@ -82,6 +82,9 @@ const SEND_CHUNK: u64 = 1024 * 1024;
 /// every operation costs at least [`MIN_OPERATION_COST`].
 const TURN_BUDGET: usize = 2 * 1024 * 1024;
 const MIN_OPERATION_COST: usize = 4 * 1024;
+/// What serving one request costs from the budget, whatever its bytes: at
+/// most 128 requests per connection per turn.
+const REQUEST_COST: usize = 16 * 1024;
 /// Buffers that grew past this are freed once empty.
 const KEEP_CAPACITY: usize = 4 * 1024;
 /// Most bytes discarded while lingering before closing anyway.
@@ -147,6 +150,8 @@ pub struct Connection {
     output: Vec<u8>,
     sent: usize,
     peer_eof: bool,
+    /// On the reactor's ready list (see [`Connection::set_queued`]).
+    queued: bool,
     interest: Interest,
     timing: Timing,
     opened: Instant,
@@ -167,6 +172,7 @@ impl Connection {
             output: Vec::new(),
             sent: 0,
             peer_eof: false,
+            queued: false,
             interest: Interest::READABLE,
             timing: Timing::new(now),
             opened: now,
@@ -196,6 +202,18 @@ impl Connection {
     /// Records the interest the socket is now registered with.
     pub fn set_interest(&mut self, interest: Interest) {
         self.interest = interest;
+    }
+
+    /// Whether the connection is on the reactor's ready list.
+    pub fn is_queued(&self) -> bool {
+        self.queued
+    }
+
+    /// Records whether the connection is on the reactor's ready list: it
+    /// is there at most once, and an event for it meanwhile waits for its
+    /// turn there rather than earning it a second share of the turn.
+    pub fn set_queued(&mut self, queued: bool) {
+        self.queued = queued;
     }
 
     /// The job this connection waits for, once: the reactor hands it to
@@ -275,6 +293,7 @@ impl Connection {
     fn drive_until_blocked(&mut self, scratch: &mut [u8], env: &mut Env<'_>) -> Step {
         let mut budget = TURN_BUDGET;
         loop {
+            let requests_before = self.requests;
             let moved = if self.sent < self.output.len() {
                 match self.flush() {
                     Ok(n) => n,
@@ -317,7 +336,11 @@ impl Connection {
             if moved > 0 {
                 self.timing.progressed(Instant::now(), moved);
             }
-            budget = budget.saturating_sub(moved.max(MIN_OPERATION_COST));
+            // Work, not only bytes: a buffer of small pipelined requests is
+            // many system calls for few bytes.
+            let served = self.requests.saturating_sub(requests_before) as usize;
+            let cost = moved.max(served * REQUEST_COST).max(MIN_OPERATION_COST);
+            budget = budget.saturating_sub(cost);
             if budget == 0 {
                 return Step::Yield;
             }

@@ -353,6 +353,10 @@ impl Server {
     fn drive_ready(&mut self) {
         for _ in 0..self.ready.len() {
             if let Some((key, id)) = self.ready.pop_front() {
+                match self.connections.get_mut(key) {
+                    Some(conn) if conn.id() == id => conn.set_queued(false),
+                    _ => continue,
+                }
                 self.drive(key, Some(id));
             }
         }
@@ -366,6 +370,9 @@ impl Server {
         };
         if id.is_some_and(|id| id != conn.id()) {
             return;
+        }
+        if id.is_none() && conn.is_queued() {
+            return; // an event; its turn comes on the ready list
         }
         let mut env = Env {
             storage: &self.shared.storage,
@@ -404,7 +411,12 @@ impl Server {
                     }
                 }
             }
-            Step::Yield => self.ready.push_back((key, conn.id())),
+            Step::Yield => {
+                if !conn.is_queued() {
+                    conn.set_queued(true);
+                    self.ready.push_back((key, conn.id()));
+                }
+            }
             Step::Close => {
                 self.close(key);
                 return;
