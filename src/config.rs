@@ -32,7 +32,7 @@ pub struct Config {
     /// Largest PUT accepted; `None` for no limit.
     pub max_file_size: Option<u64>,
     /// Make a PUT's `OK` mean "on stable storage": flush the file and its
-    /// directory (on a helper thread) before answering.
+    /// directory (on an I/O thread) before answering.
     pub fsync: bool,
     /// How long an unfinished resumable upload is kept after last use.
     pub upload_ttl: Duration,
