@@ -150,6 +150,47 @@ fn a_commit_replacing_a_file_stalls_only_its_own_client() {
 }
 
 #[test]
+fn removing_an_abandoned_upload_stalls_nobody() {
+    let (server, gate) = started(Point::Discard, |_| {});
+    let mut cut = server.raw();
+    cut.send("PUT big/cut.bin 1000000\n");
+    cut.send(pattern(100_000, 5));
+    // Reset mid-body, once the temp file exists: the server closes the
+    // connection and its temp file must go, on the pool.
+    wait_for_temp_files(&server, true);
+    rustix::net::sockopt::set_socket_linger(&cut.stream, Some(std::time::Duration::ZERO)).unwrap();
+    drop(cut);
+    gate.wait_for_arrivals(1);
+    others_are_served(&server, Point::Discard);
+    let mut truncated = server.raw();
+    truncated.send("PUT half.bin 10\nhalf");
+    truncated.finish_sending();
+    gate.wait_for_arrivals(2);
+    others_are_served(&server, Point::Discard);
+    gate.open();
+    // The answer to a truncated body comes once its temp file is gone.
+    assert!(truncated.line().starts_with("ERR 400 "));
+    truncated.expect_closed();
+    wait_for_temp_files(&server, false);
+    assert!(!server.path("big").exists(), "an empty directory survived");
+}
+
+/// Waits until temp files exist (or none do). Nothing signals that moment
+/// to a client, so this polls, within 20 seconds.
+fn wait_for_temp_files(server: &TestServer, exist: bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while server
+        .files_on_disk()
+        .iter()
+        .any(|f| f.contains(".ferry-tmp-"))
+        != exist
+    {
+        assert!(std::time::Instant::now() < deadline, "temp files: {exist}?");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
+#[test]
 fn a_delete_stalls_only_its_own_client() {
     let (server, gate) = started(Point::Delete, |_| {});
     let mut slow = server.raw();

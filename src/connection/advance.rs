@@ -277,7 +277,10 @@ impl Connection {
             }
         };
         match failure {
-            Some(failure) => (self.apply(Outcome::failed(failure, Next::Close)), used),
+            Some(failure) => (
+                self.apply(serve::abandon(receive, failure, Next::Close)),
+                used,
+            ),
             None => (self.enter(Next::Receive(receive)), used),
         }
     }
@@ -316,7 +319,13 @@ impl Connection {
                     receive.size - receive.left,
                     receive.size
                 );
-                Some("connection closed before the whole body arrived")
+                // Answered once the temp file is gone (on the pool); then
+                // this runs again and finds nothing more to say.
+                let message = "connection closed before the whole body arrived";
+                let failure = Failure::new(ErrorKind::BadRequest, message);
+                self.state = self.apply(serve::abandon(receive, failure, Next::Request));
+                self.input = Vec::new();
+                return;
             }
             _ => None,
         };

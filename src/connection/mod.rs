@@ -136,8 +136,9 @@ enum State {
 
 /// One client connection.
 pub struct Connection {
-    // Declared first so it drops first: an abandoned upload's temp file is
-    // gone before the peer sees its socket close.
+    // Declared first so it drops first. (The reactor hands an abandoned
+    // upload to the I/O pool before it drops a connection: see
+    // `abandon_upload`.)
     state: State,
     stream: TcpStream,
     id: u64,
@@ -225,11 +226,15 @@ impl Connection {
         }
     }
 
-    /// Gives back a job the pool could not take yet.
-    pub fn return_job(&mut self, job: Job) {
-        match &mut self.state {
-            State::Waiting(slot @ None) => *slot = Some(job),
-            _ => error!("#{} job returned in an unexpected state", self.id),
+    /// The connection is closing: a job that drops the upload it was
+    /// receiving (removing the temp file is disk work, for the pool).
+    pub fn abandon_upload(&mut self) -> Option<Job> {
+        match mem::replace(&mut self.state, State::Done) {
+            State::ReceivingBody(receive) => Some(serve::discard(receive)),
+            other => {
+                self.state = other;
+                None
+            }
         }
     }
 

@@ -238,11 +238,7 @@ pub fn finish_receive(receive: Receive, client: u64) -> Outcome {
             ErrorKind::ChecksumMismatch,
             format!("checksum mismatch: received {crc:08x}, expected {expected:08x}"),
         );
-        // Dropping `upload` removes the temp file: disk work, on the pool.
-        return Outcome::on_pool(move |_| {
-            drop(upload);
-            Outcome::failed(failure, Next::Request)
-        });
+        return abandon(upload, failure, Next::Request);
     }
     let replaced = upload.replaces_existing();
     commit_upload(Commit {
@@ -252,6 +248,23 @@ pub fn finish_receive(receive: Receive, client: u64) -> Outcome {
         crc,
         started,
         replaced,
+    })
+}
+
+/// Drops `held` on the pool (an upload: removing its temp file is disk
+/// work), then answers `failure` and goes on to `next`.
+pub fn abandon(held: impl std::marker::Send + 'static, failure: Failure, next: Next) -> Outcome {
+    Outcome::on_pool(move |_| {
+        drop(held);
+        Outcome::failed(failure, next)
+    })
+}
+
+/// Drops `held` on the pool, for a connection that has gone.
+pub fn discard(held: impl std::marker::Send + 'static) -> super::Job {
+    super::Job::new(move |_| {
+        drop(held);
+        Outcome::answer(Reply::Nothing)
     })
 }
 

@@ -28,7 +28,7 @@ use log::{debug, info};
 
 use crate::config::Config;
 use crate::storage::{Storage, StorageError};
-pub use files::{finish_receive, read_ahead, sent};
+pub use files::{abandon, discard, finish_receive, read_ahead, sent};
 pub use op::{Body, BodyLength, ErrorKind, Failure, Operation, Reply, Selection, Version, Want};
 pub use transfer::{Receive, Send, Sink};
 
@@ -98,7 +98,7 @@ impl Outcome {
     pub fn on_pool(
         work: impl FnOnce(&Ctx<'_>) -> Outcome + std::marker::Send + 'static,
     ) -> Outcome {
-        Outcome::new(Reply::Nothing, Next::Pool(Job(Box::new(Box::new(work)))))
+        Outcome::new(Reply::Nothing, Next::Pool(Job::new(work)))
     }
 }
 
@@ -119,6 +119,11 @@ pub struct Job(Box<Work>);
 type Work = Box<dyn FnOnce(&Ctx<'_>) -> Outcome + std::marker::Send>;
 
 impl Job {
+    /// `work` as a job.
+    pub fn new(work: impl FnOnce(&Ctx<'_>) -> Outcome + std::marker::Send + 'static) -> Job {
+        Job(Box::new(Box::new(work)))
+    }
+
     /// Runs the job (on an I/O thread: it may block on the disk).
     pub fn run(self, ctx: &Ctx<'_>) -> Outcome {
         (self.0)(ctx)

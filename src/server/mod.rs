@@ -382,18 +382,12 @@ impl Server {
         };
         let step = conn.drive(&mut self.scratch, &mut env);
         if let Some(job) = conn.take_job() {
-            let task = Task {
-                key,
-                id: conn.id(),
-                job,
-            };
-            // Behind any backlog: jobs start in the order they were asked.
-            if !self.backlog.is_empty() {
-                self.backlog.push_back(task);
-            } else if let Err(task) = self.pool.submit(task) {
-                self.backlog.push_back(task);
-            }
+            let id = conn.id();
+            self.submit(Task { key, id, job });
         }
+        let Some(conn) = self.connections.get_mut(key) else {
+            unreachable!("the connection was just driven");
+        };
         match step {
             Step::Wait(interest) => {
                 if interest != conn.interest() {
@@ -425,6 +419,16 @@ impl Server {
         self.reschedule(key);
     }
 
+    /// Queues a job for the pool, behind any backlog: jobs start in the
+    /// order they were asked.
+    fn submit(&mut self, task: Task) {
+        if !self.backlog.is_empty() {
+            self.backlog.push_back(task);
+        } else if let Err(task) = self.pool.submit(task) {
+            self.backlog.push_back(task);
+        }
+    }
+
     /// Hands finished I/O jobs to their connections and drives them, then
     /// moves waiting jobs into the room that made in the pool's queue.
     fn finish_jobs(&mut self) {
@@ -440,13 +444,8 @@ impl Server {
             }
         }
         while let Some(task) = self.backlog.pop_front() {
-            let wanted = self
-                .connections
-                .get(task.key)
-                .is_some_and(|conn| conn.id() == task.id);
-            if !wanted {
-                continue;
-            }
+            // A job whose connection has gone still runs: it may be the
+            // clean-up of an upload that connection left.
             if let Err(task) = self.pool.submit(task) {
                 self.backlog.push_front(task);
                 break;
@@ -459,6 +458,13 @@ impl Server {
             return;
         }
         let mut conn = self.connections.remove(key);
+        if let Some(job) = conn.abandon_upload() {
+            self.submit(Task {
+                key,
+                id: conn.id(),
+                job,
+            });
+        }
         self.held_input = self.held_input.saturating_sub(conn.held_input());
         if let Err(err) = self.poll.registry().deregister(conn.stream_mut()) {
             debug!("#{} deregister: {err}", conn.id());

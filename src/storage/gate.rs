@@ -23,6 +23,8 @@ pub enum Point {
     Create,
     /// Renaming a finished upload over its target.
     Commit,
+    /// Removing the temp file of an upload that will not be finished.
+    Discard,
     /// Removing a file (DEL).
     Delete,
     /// Walking a directory tree (LIST, listings).

@@ -70,7 +70,7 @@ impl Upload {
     /// 409 if the target became a directory meanwhile, 500 otherwise; the
     /// temp file is removed either way.
     pub fn commit(mut self, crc: u32) -> Result<(), StorageError> {
-        self.pause();
+        self.pause(Point::Commit);
         checksum::record(&self.file, crc);
         rustix::fs::renameat(&self.dir, self.temp.as_str(), &self.dir, self.leaf.as_str())?;
         self.committed = true;
@@ -85,7 +85,7 @@ impl Upload {
     /// # Errors
     /// As [`Upload::commit`], plus any error flushing (507, 500).
     pub fn commit_durably(mut self, crc: u32) -> Result<(), StorageError> {
-        self.pause();
+        self.pause(Point::Commit);
         checksum::record(&self.file, crc);
         self.file.sync_all()?;
         rustix::fs::renameat(&self.dir, self.temp.as_str(), &self.dir, self.leaf.as_str())?;
@@ -105,9 +105,9 @@ impl Upload {
 }
 
 impl Upload {
-    fn pause(&self) {
+    fn pause(&self, point: Point) {
         if let Some(gate) = &self.gate {
-            gate.pass(Point::Commit);
+            gate.pass(point);
         }
     }
 }
@@ -117,6 +117,7 @@ impl Drop for Upload {
         if self.committed {
             return;
         }
+        self.pause(Point::Discard);
         if let Err(errno) = rustix::fs::unlinkat(&self.dir, self.temp.as_str(), AtFlags::empty()) {
             log::error!("could not remove temp file {}: {errno}", self.temp);
         }
