@@ -1893,7 +1893,7 @@ fn hundreds_of_abusive_connections_leave_the_server_consistent() {
         .collect();
     assert_eq!(listed, present, "LIST after the storm");
     let on_disk: Vec<String> = present.keys().cloned().collect();
-    assert_eq!(server.files_on_disk(), on_disk);
+    assert_eq!(server.settled_files_on_disk(), on_disk);
 
     let mut endings: BTreeMap<&str, usize> = BTreeMap::new();
     for conn in &conns {

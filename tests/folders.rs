@@ -75,20 +75,10 @@ fn assert_same(got: &[(String, Vec<u8>)], want: &[(String, Vec<u8>)], what: &str
     }
 }
 
-/// The server's tree once the uploads it saw cut off are cleaned up: the
-/// client may finish (on a new connection) before the server has handled
-/// the end of a cut one and removed its temp file; nothing signals that
-/// moment, so this polls, within [`support::PATIENCE`].
+/// The server's tree once the uploads it saw cut off are cleaned up (see
+/// [`TestServer::settled_files_on_disk`]).
 fn settled_server_tree(server: &TestServer) -> Vec<(String, Vec<u8>)> {
-    let deadline = std::time::Instant::now() + support::PATIENCE;
-    while server
-        .files_on_disk()
-        .iter()
-        .any(|f| f.contains(".ferry-tmp-"))
-        && std::time::Instant::now() < deadline
-    {
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
+    server.settled_files_on_disk();
     read_tree(server.root.path())
 }
 

@@ -119,8 +119,7 @@ fn idle_connections_are_closed_after_the_idle_timeout() {
     half_header.expect_closed();
     stalled_body.expect_closed();
     assert!(started.elapsed() >= timeout);
-    let stalled_left_nothing = || server.files_on_disk().is_empty();
-    assert!(stalled_left_nothing(), "{:?}", server.files_on_disk());
+    assert_eq!(server.settled_files_on_disk(), Vec::<String>::new());
 }
 
 #[test]

@@ -119,6 +119,23 @@ impl TestServer {
         found
     }
 
+    /// As [`TestServer::files_on_disk`], once the temp files of uploads
+    /// whose connections closed are gone: the server removes them on its
+    /// I/O pool after the close, and nothing tells a client when, so this
+    /// polls, within [`PATIENCE`].
+    pub fn settled_files_on_disk(&self) -> Vec<String> {
+        let deadline = std::time::Instant::now() + PATIENCE;
+        loop {
+            let files = self.files_on_disk();
+            if !files.iter().any(|f| f.contains(".ferry-tmp-"))
+                || std::time::Instant::now() >= deadline
+            {
+                return files;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
     /// Asks for a graceful shutdown and waits for the server to exit.
     pub fn stop(mut self) -> std::io::Result<()> {
         self.handle.shutdown();
