@@ -139,11 +139,7 @@ impl TestServer {
     /// Asks for a graceful shutdown and waits for the server to exit.
     pub fn stop(mut self) -> std::io::Result<()> {
         self.handle.shutdown();
-        self.thread
-            .take()
-            .unwrap()
-            .join()
-            .expect("server thread panicked")
+        self.wait_for_exit()
     }
 
     /// The shutdown handle, for tests of shutdown itself.
@@ -153,9 +149,15 @@ impl TestServer {
 
     /// Waits for the server thread to end by itself.
     pub fn join(mut self) -> std::io::Result<()> {
+        self.wait_for_exit()
+    }
+
+    /// Waits for the server to exit (after a shutdown request), keeping
+    /// the root to look at.
+    pub fn wait_for_exit(&mut self) -> std::io::Result<()> {
         self.thread
             .take()
-            .unwrap()
+            .expect("the server was already joined")
             .join()
             .expect("server thread panicked")
     }
