@@ -173,11 +173,21 @@ impl Drop for TestServer {
     }
 }
 
+/// Lists the files below `dir`. The server may be removing files and
+/// directories meanwhile (on its I/O threads): what vanishes during the
+/// walk is simply not there.
 fn walk(root: &Path, dir: &Path, found: &mut Vec<String>) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let entry = entry.unwrap();
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(err) if err.kind() == ErrorKind::NotFound && dir != root => return,
+        Err(err) => panic!("cannot list {}: {err}", dir.display()),
+    };
+    for entry in entries {
+        let Ok(entry) = entry else { continue };
         let path = entry.path();
-        let kind = entry.file_type().unwrap();
+        let Ok(kind) = entry.file_type() else {
+            continue;
+        };
         if kind.is_dir() {
             walk(root, &path, found);
         } else {
