@@ -157,7 +157,7 @@ fn removing_an_abandoned_upload_stalls_nobody() {
     cut.send(pattern(100_000, 5));
     // Reset mid-body, once the temp file exists: the server closes the
     // connection and its temp file must go, on the pool.
-    wait_for_temp_files(&server, true);
+    wait_for_a_temp_file(&server);
     rustix::net::sockopt::set_socket_linger(&cut.stream, Some(std::time::Duration::ZERO)).unwrap();
     drop(cut);
     gate.wait_for_arrivals(1);
@@ -171,21 +171,23 @@ fn removing_an_abandoned_upload_stalls_nobody() {
     // The answer to a truncated body comes once its temp file is gone.
     assert!(truncated.line().starts_with("ERR 400 "));
     truncated.expect_closed();
-    wait_for_temp_files(&server, false);
-    assert!(!server.path("big").exists(), "an empty directory survived");
+    // The directory made for the cut upload is gone with its temp file.
+    assert_eq!(server.settled_files_on_disk(), ["other/new", "warm"]);
 }
 
-/// Waits until temp files exist (or none do). Nothing signals that moment
+/// Waits until an upload's temp file exists. Nothing signals that moment
 /// to a client, so this polls, within 20 seconds.
-fn wait_for_temp_files(server: &TestServer, exist: bool) {
+fn wait_for_a_temp_file(server: &TestServer) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while server
+    while !server
         .files_on_disk()
         .iter()
         .any(|f| f.contains(".ferry-tmp-"))
-        != exist
     {
-        assert!(std::time::Instant::now() < deadline, "temp files: {exist}?");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no temp file appeared"
+        );
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
 }

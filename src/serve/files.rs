@@ -240,15 +240,14 @@ pub fn finish_receive(receive: Receive, client: u64) -> Outcome {
         );
         return abandon(upload, failure, Next::Request);
     }
-    let replaced = upload.replaces_existing();
-    commit_upload(Commit {
+    let commit = Commit {
         upload,
         name,
         size,
         crc,
         started,
-        replaced,
-    })
+    };
+    Outcome::on_pool(move |ctx| commit_now(ctx, commit))
 }
 
 /// Drops `held` on the pool (an upload: removing its temp file is disk
@@ -277,45 +276,42 @@ pub(super) struct Commit {
     pub(super) crc: u32,
     /// When the request began.
     pub(super) started: Instant,
-    /// It replaces an existing file.
-    pub(super) replaced: bool,
 }
 
-/// Commits a verified upload on the pool: renamed into place, and with
-/// `--fsync` flushed to stable storage first, before the answer.
-pub(super) fn commit_upload(commit: Commit) -> Outcome {
-    Outcome::on_pool(move |ctx| {
-        let Commit {
-            upload,
-            name,
-            size,
-            crc,
-            started,
-            replaced,
-        } = commit;
-        let result = if ctx.config.fsync {
-            upload.commit_durably(crc)
-        } else {
-            upload.commit(crc)
-        };
-        let client = ctx.client;
-        match result {
-            Ok(()) => {
-                info!(
-                    "#{client} PUT {name} {size} bytes {:.3}s",
-                    started.elapsed().as_secs_f64()
-                );
-                Outcome::answer(Reply::Stored {
-                    size,
-                    crc,
-                    replaced,
-                })
-            }
-            Err(err) => {
-                let failure = Failure::from(err);
-                info!("#{client} PUT {name}: {failure}");
-                Outcome::failed(failure, Next::Request)
-            }
+/// Commits a verified upload (on the pool: it blocks on the disk): renamed
+/// into place, and with `--fsync` flushed to stable storage first, before
+/// the answer.
+pub(super) fn commit_now(ctx: &Ctx<'_>, commit: Commit) -> Outcome {
+    let Commit {
+        upload,
+        name,
+        size,
+        crc,
+        started,
+    } = commit;
+    let replaced = upload.replaces_existing();
+    let result = if ctx.config.fsync {
+        upload.commit_durably(crc)
+    } else {
+        upload.commit(crc)
+    };
+    let client = ctx.client;
+    match result {
+        Ok(()) => {
+            info!(
+                "#{client} PUT {name} {size} bytes {:.3}s",
+                started.elapsed().as_secs_f64()
+            );
+            Outcome::answer(Reply::Stored {
+                size,
+                crc,
+                replaced,
+            })
         }
-    })
+        Err(err) => {
+            let failure = Failure::from(err);
+            info!("#{client} PUT {name}: {failure}");
+            Outcome::failed(failure, Next::Request)
+        }
+    }
 }

@@ -102,16 +102,6 @@ impl Outcome {
     }
 }
 
-impl Outcome {
-    /// For code already on the pool: runs a job it would hand there.
-    fn run_here(self, ctx: &Ctx<'_>) -> Outcome {
-        match self.next {
-            Next::Pool(job) => job.run(ctx),
-            _ => self,
-        }
-    }
-}
-
 /// The part of an operation that may wait on the disk, for the I/O pool.
 /// One pointer wide, so that a connection waiting for one stays small.
 pub struct Job(Box<Work>);

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use log::info;
 
-use super::files::{Commit, commit_upload};
+use super::files::{Commit, commit_now};
 use super::{
     Body, Ctx, Next, Outcome, Receive, Reply, Sink, check_size, check_writable, refuse, skip_body,
 };
@@ -56,17 +56,15 @@ pub(super) fn commit(ctx: &Ctx<'_>, id: String) -> Outcome {
     }
     Outcome::on_pool(move |ctx| match ctx.storage.finish_session(&id) {
         Ok((upload, session)) => {
-            let replaced = upload.replaces_existing();
             // Already on the pool: the commit runs here too.
-            commit_upload(Commit {
+            let commit = Commit {
                 upload,
                 name: session.name,
                 size: session.size,
                 crc: session.crc,
                 started: Instant::now(),
-                replaced,
-            })
-            .run_here(ctx)
+            };
+            commit_now(ctx, commit)
         }
         Err(err) => refuse(ctx, "COMMIT", &id, err.into(), Next::Request),
     })
