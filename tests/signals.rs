@@ -81,6 +81,9 @@ fn sigkill_mid_upload_keeps_the_old_file_and_restart_sweeps_the_temp_file() {
     );
 
     let mut restarted = Process::start(root.path(), &["--grace-period", "20"]);
+    // The sweep runs beside the listening server.
+    let swept = restarted.wait_for_log("start-up sweep done");
+    assert!(swept.contains(" 1 stale temp files"), "{swept}");
     assert!(!temp_exists(), "stale temp file swept at startup");
     let mut client = ferry::Client::connect(restarted.addr).unwrap();
     assert_eq!(client.get_bytes("precious").unwrap(), b"version 1");
