@@ -218,7 +218,7 @@ impl Connection {
             Err(err) => {
                 // The head is queued: the only honest answer left is to
                 // stop sending, as when sendfile fails.
-                warn!("#{} GET {}: {err}", self.id, send.name);
+                warn!("#{} {}: {err}", self.id, send.source);
                 self.output.truncate(start);
                 State::Done
             }

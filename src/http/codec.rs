@@ -8,13 +8,14 @@
 //! `If-Range`) travel with the GET as a [`Choose`] rule (`Conditions`),
 //! which the serve layer applies once the file's version is known.
 
+use super::listing;
 use super::request::{
     HttpError, HttpRequest, Method, Range, Target, parse_request, resolve_range, url_path,
 };
-use super::response::{self, Framing, Head, Listing, MediaType, Persistence};
+use super::response::{self, Framing, Head, MediaType, Persistence};
 use crate::codec::{Decoded, Refusal, after_blank_lines};
 use crate::serve::op::Choose;
-use crate::serve::{Body, ErrorKind, Failure, Operation, Reply, Selection, Version, Want};
+use crate::serve::{Body, ErrorKind, Failure, Operation, Reply, Scope, Selection, Version, Want};
 
 /// The HTTP status for a kind of failure.
 pub fn status(kind: ErrorKind) -> u16 {
@@ -118,7 +119,9 @@ impl Exchange {
             }
             (Method::Get | Method::Head, Target::Listing(prefix)) => Operation::List {
                 prefix,
-                directory: true,
+                scope: Scope::Directory,
+                format: listing::format(self.wants_json),
+                body: !self.head,
             },
             (Method::Put, Target::File(name)) => Operation::Put {
                 name,
@@ -217,21 +220,10 @@ impl Exchange {
             Reply::Directory { name } => Head::new(out, 301)
                 .header("Location", format!("/{}/", url_path(name.as_str())))
                 .finish(0, persistence),
-            Reply::Listing { prefix, entries } => {
-                let listing = Listing::of(prefix.as_str(), entries);
-                let (body, kind) = if self.wants_json {
-                    (listing.json(), "application/json")
-                } else {
-                    (listing.html(), "text/html; charset=utf-8")
-                };
-                Head::new(out, 200)
-                    .header("Content-Type", kind)
-                    .header("Vary", "Accept")
-                    .finish(body.len() as u64, persistence);
-                if !self.head {
-                    out.extend_from_slice(body.as_bytes());
-                }
-            }
+            Reply::Listing { len } => Head::new(out, 200)
+                .header("Content-Type", listing::media_type(self.wants_json))
+                .header("Vary", "Accept")
+                .finish(*len, persistence),
             Reply::Failed(failure) => self.failure(failure, out),
             Reply::Stat { .. }
             | Reply::Echo { .. }

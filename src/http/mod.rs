@@ -1,11 +1,12 @@
 //! HTTP/1.1 beside FERRY/1: the same reactor, state machine, serve layer
 //! and storage, another codec. `request.rs` parses request heads (with
-//! `httparse`), `response.rs` formats responses and listings, `chunked.rs`
+//! `httparse`), `response.rs` formats responses, `listing.rs` directory listings, `chunked.rs`
 //! decodes chunked uploads, and `codec.rs` turns heads into operations and
 //! replies into responses, keeping the per-exchange state in between.
 
 pub mod chunked;
 pub mod codec;
+pub mod listing;
 pub mod request;
 pub mod response;
 

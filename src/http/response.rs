@@ -7,8 +7,7 @@ use time::OffsetDateTime;
 use time::format_description::BorrowedFormatItem;
 use time::macros::format_description;
 
-use super::request::url_path;
-use crate::storage::{FileInfo, ListEntry};
+use crate::storage::FileInfo;
 
 /// The IMF-fixdate of RFC 9110 (`Sun, 06 Nov 1994 08:49:37 GMT`).
 const HTTP_DATE: &[BorrowedFormatItem<'static>] = format_description!(
@@ -247,137 +246,9 @@ impl MediaType {
     }
 }
 
-/// What a directory listing shows: the files directly in it and the
-/// subdirectories that hold more.
-pub struct Listing<'a> {
-    /// The directory, ending in `/` (empty for the root).
-    pub prefix: &'a str,
-    /// Files directly in it.
-    pub files: Vec<&'a ListEntry>,
-    /// Names of subdirectories, each ending in `/`.
-    pub dirs: Vec<&'a str>,
-}
-
-impl<'a> Listing<'a> {
-    /// Groups a recursive listing of `prefix` by its first level.
-    pub fn of(prefix: &'a str, entries: &'a [ListEntry]) -> Listing<'a> {
-        let mut files = Vec::new();
-        let mut dirs: Vec<&str> = Vec::new();
-        for entry in entries {
-            let rest = &entry.name[prefix.len()..];
-            match rest.find('/') {
-                None => files.push(entry),
-                Some(at) => {
-                    let dir = &entry.name[..prefix.len() + at + 1];
-                    if dirs.last() != Some(&dir) {
-                        dirs.push(dir);
-                    }
-                }
-            }
-        }
-        dirs.dedup();
-        Listing {
-            prefix,
-            files,
-            dirs,
-        }
-    }
-
-    /// A plain HTML page (no scripts, no styles from elsewhere).
-    pub fn html(&self) -> String {
-        let title = html_escape(&format!("/{}", self.prefix));
-        let mut page = format!(
-            "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{title}</title></head>\n<body><h1>{title}</h1>\n<table>\n<tr><th>name</th><th>size</th><th>modified</th></tr>\n"
-        );
-        if !self.prefix.is_empty() {
-            page.push_str("<tr><td><a href=\"../\">../</a></td><td></td><td></td></tr>\n");
-        }
-        for dir in &self.dirs {
-            let shown = &dir[self.prefix.len()..];
-            page.push_str(&format!(
-                "<tr><td><a href=\"/{}\">{}</a></td><td>-</td><td></td></tr>\n",
-                url_path(dir),
-                html_escape(shown)
-            ));
-        }
-        for file in &self.files {
-            let shown = &file.name[self.prefix.len()..];
-            page.push_str(&format!(
-                "<tr><td><a href=\"/{}\">{}</a></td><td>{}</td><td>{}</td></tr>\n",
-                url_path(&file.name),
-                html_escape(shown),
-                file.info.size,
-                http_date(file.info.mtime)
-            ));
-        }
-        page.push_str("</table>\n</body></html>\n");
-        page
-    }
-
-    /// `{"prefix": ..., "dirs": [...], "files": [{"name","size","mtime"}]}`.
-    pub fn json(&self) -> String {
-        let dirs: Vec<String> = self.dirs.iter().map(|d| json_string(d)).collect();
-        let files: Vec<String> = self
-            .files
-            .iter()
-            .map(|f| {
-                format!(
-                    "{{\"name\":{},\"size\":{},\"mtime\":{}}}",
-                    json_string(&f.name),
-                    f.info.size,
-                    f.info.mtime
-                )
-            })
-            .collect();
-        format!(
-            "{{\"prefix\":{},\"dirs\":[{}],\"files\":[{}]}}\n",
-            json_string(self.prefix),
-            dirs.join(","),
-            files.join(",")
-        )
-    }
-}
-
-fn html_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for ch in text.chars() {
-        match ch {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            other => out.push(other),
-        }
-    }
-    out
-}
-
-fn json_string(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push('"');
-    for ch in text.chars() {
-        match ch {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn entry(name: &str, size: u64) -> ListEntry {
-        ListEntry {
-            name: name.into(),
-            info: FileInfo { size, mtime: 0 },
-        }
-    }
 
     #[test]
     fn dates_round_trip() {
@@ -418,26 +289,6 @@ mod tests {
             tag,
             784111778
         ));
-    }
-
-    #[test]
-    fn listings_group_by_first_level_and_escape() {
-        let entries = [
-            entry("d/a<b>.txt", 1),
-            entry("d/sub/x", 2),
-            entry("d/sub/y", 3),
-            entry("d/z", 4),
-        ];
-        let listing = Listing::of("d/", &entries);
-        assert_eq!(listing.dirs, ["d/sub/"]);
-        assert_eq!(listing.files.len(), 2);
-        let html = listing.html();
-        assert!(html.contains("a&lt;b&gt;.txt") && html.contains("href=\"/d/a%3Cb%3E.txt\""));
-        assert!(html.contains("href=\"/d/sub/\""));
-        assert_eq!(
-            listing.json(),
-            "{\"prefix\":\"d/\",\"dirs\":[\"d/sub/\"],\"files\":[{\"name\":\"d/a<b>.txt\",\"size\":1,\"mtime\":0},{\"name\":\"d/z\",\"size\":4,\"mtime\":0}]}\n"
-        );
     }
 
     #[test]

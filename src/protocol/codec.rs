@@ -4,7 +4,7 @@
 
 use super::{ProtocolError, Recovery, Request, Response, parse_request};
 use crate::codec::{Decoded, Refusal, after_blank_lines};
-use crate::serve::{Body, ErrorKind, Failure, Operation, Reply, Want};
+use crate::serve::{Body, ErrorKind, Failure, Operation, Piece, Reply, Scope, Want};
 use crate::storage::StorageError;
 
 /// The FERRY/1 code for a kind of failure.
@@ -61,7 +61,9 @@ fn operation(request: Request) -> Operation {
         Request::Stat { name } => Operation::Stat { name },
         Request::List { prefix } => Operation::List {
             prefix,
-            directory: false,
+            scope: Scope::Tree,
+            format: listing_line,
+            body: true,
         },
         Request::Del { name } => Operation::Delete { name },
         Request::Echo { size } => Operation::Echo { size },
@@ -73,13 +75,22 @@ fn operation(request: Request) -> Operation {
     }
 }
 
+/// A LIST body: one line per file, `<size> <mtime> <encoded-name>`.
+fn listing_line(_: &str, piece: Piece<'_>, out: &mut Vec<u8>) {
+    if let Piece::File { entry, .. } = piece {
+        let name = crate::name::encode(&entry.name);
+        let line = format!("{} {} {name}\n", entry.info.size, entry.info.mtime);
+        out.extend_from_slice(line.as_bytes());
+    }
+}
+
 /// Whether `input` holds a whole request line (blank lines before it do
 /// not count).
 pub fn holds_whole_head(input: &[u8]) -> bool {
     after_blank_lines(input).contains(&b'\n')
 }
 
-/// Appends the answer to `reply` (and a listing's body) to `out`.
+/// Appends the answer to `reply` to `out`.
 pub fn encode(reply: &Reply, out: &mut Vec<u8>) {
     let response = match reply {
         Reply::Nothing | Reply::GoAhead => return,
@@ -98,22 +109,7 @@ pub fn encode(reply: &Reply, out: &mut Vec<u8>) {
             mtime: version.info.mtime,
             crc: version.crc,
         },
-        Reply::Listing { entries, .. } => {
-            let mut body = Vec::new();
-            for entry in entries {
-                let line = format!(
-                    "{} {} {}\n",
-                    entry.info.size,
-                    entry.info.mtime,
-                    crate::name::encode(&entry.name)
-                );
-                body.extend_from_slice(line.as_bytes());
-            }
-            let len = body.len() as u64;
-            Response::Length { len }.write_to(out);
-            out.extend_from_slice(&body);
-            return;
-        }
+        Reply::Listing { len } => Response::Length { len: *len },
         Reply::Echo { size } => Response::Length { len: *size },
         Reply::Appended { received } => Response::Length { len: *received },
         Reply::Session { id, received } => Response::Session {

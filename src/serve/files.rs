@@ -6,12 +6,12 @@ use std::time::Instant;
 
 use log::{info, warn};
 
-use super::{Body, BodyLength, Receive, Send, Sink};
+use super::{Body, BodyLength, Receive, Send, Sink, Source};
 use super::{
     Ctx, ErrorKind, Failure, Next, Outcome, Reply, Selection, Version, Want, check_size,
     check_writable, refuse, skip_body, storage_refusal,
 };
-use crate::name::{Name, Prefix};
+use crate::name::Name;
 use crate::storage::{OpenFile, StorageError, Upload};
 
 /// PUT: refuse (skipping the body where we can) or, on the pool, create
@@ -93,15 +93,7 @@ fn send(ctx: &Ctx<'_>, name: Name, want: &Want, found: OpenFile) -> Outcome {
         info!("#{} GET {name} headers only", ctx.client);
         return Outcome::answer(reply);
     }
-    let send = Send {
-        file,
-        name,
-        offset: start,
-        left: len,
-        len,
-        started: Instant::now(),
-        in_memory,
-    };
+    let send = Send::new(file, Source::File(name), start, len, in_memory);
     Outcome::new(reply, Next::Send(send))
 }
 
@@ -124,7 +116,7 @@ pub fn read_ahead(send: Send) -> Next {
         if let Err(err) = send.file.read_exact_at(&mut buf, send.offset) {
             // Sent anyway: the reactor meets the same error and ends the
             // answer the way a failed read always does.
-            warn!("#{} GET {}: read ahead: {err}", ctx.client, send.name);
+            warn!("#{} {}: read ahead: {err}", ctx.client, send.source);
         }
         Outcome::new(Reply::Nothing, Next::Send(send))
     });
@@ -134,11 +126,11 @@ pub fn read_ahead(send: Send) -> Next {
 /// Most bytes [`read_ahead`] reads in at once.
 const READ_AHEAD: u64 = 256 * 1024;
 
-/// A GET body has gone out.
+/// A GET body or a listing has gone out.
 pub fn sent(client: u64, send: &Send) {
     info!(
-        "#{client} GET {} {} bytes {:.3}s",
-        send.name,
+        "#{client} {} {} bytes {:.3}s",
+        send.source,
         send.len,
         send.started.elapsed().as_secs_f64()
     );
@@ -167,28 +159,6 @@ fn stated(
         }
         Err(err) => storage_refusal(ctx, "STAT", name.as_str(), err),
     }
-}
-
-/// LIST: the walk runs on the pool.
-pub(super) fn list(_: &Ctx<'_>, prefix: Prefix, directory: bool) -> Outcome {
-    Outcome::on_pool(move |ctx| {
-        let entries = match ctx.storage.list(&prefix) {
-            Ok(entries) => entries,
-            Err(err) => return storage_refusal(ctx, "LIST", prefix.as_str(), err),
-        };
-        // Directories exist only through the files in them.
-        if directory && entries.is_empty() && !prefix.as_str().is_empty() {
-            let failure = Failure::new(ErrorKind::NotFound, "no such directory");
-            return refuse(ctx, "LIST", prefix.as_str(), failure, Next::Request);
-        }
-        info!(
-            "#{} LIST {:?} {} files",
-            ctx.client,
-            prefix.as_str(),
-            entries.len()
-        );
-        Outcome::answer(Reply::Listing { prefix, entries })
-    })
 }
 
 pub(super) fn delete(ctx: &Ctx<'_>, name: Name) -> Outcome {

@@ -1,8 +1,8 @@
 //! The serve layer: what every operation does, whichever protocol asked.
 //!
-//! One function per operation (`files.rs`: PUT, GET, STAT, LIST, DELETE,
-//! ECHO; `sessions.rs`: UPLOAD, APPEND, COMMIT, ABORT) holds every rule
-//! once: names (already validated by [`crate::name`]), the read-only mode,
+//! One function per operation (`files.rs`: PUT, GET, STAT, DELETE, ECHO;
+//! `listing.rs`: LIST and directory listings; `sessions.rs`: UPLOAD,
+//! APPEND, COMMIT, ABORT) holds every rule once: names (already validated by [`crate::name`]), the read-only mode,
 //! the size limit, the storage calls and the per-request log line. Each
 //! returns an [`Outcome`]: the [`Reply`] to encode now and what the
 //! connection does [`Next`] (receive a body, send a file range, drain,
@@ -20,6 +20,7 @@
 //! or STAT whose name and checksum are cached.
 
 mod files;
+mod listing;
 pub mod op;
 mod sessions;
 mod transfer;
@@ -29,8 +30,11 @@ use log::{debug, info};
 use crate::config::Config;
 use crate::storage::{Storage, StorageError};
 pub use files::{abandon, discard, finish_receive, read_ahead, sent};
-pub use op::{Body, BodyLength, ErrorKind, Failure, Operation, Reply, Selection, Version, Want};
-pub use transfer::{Receive, Send, Sink};
+pub use op::{
+    Body, BodyLength, ErrorKind, Failure, ListingFormat, Operation, Piece, Reply, Scope, Selection,
+    Version, Want,
+};
+pub use transfer::{Receive, Send, Sink, Source};
 
 /// What an operation borrows while it is served, on the reactor or on an
 /// I/O thread.
@@ -128,7 +132,12 @@ pub fn serve(op: Operation, ctx: &Ctx<'_>) -> Outcome {
         Operation::Put { name, body, crc } => files::put(ctx, name, body, crc),
         Operation::Get { name, want } => files::get(ctx, name, want),
         Operation::Stat { name } => files::stat(ctx, name),
-        Operation::List { prefix, directory } => files::list(ctx, prefix, directory),
+        Operation::List {
+            prefix,
+            scope,
+            format,
+            body,
+        } => listing::list(ctx, prefix, scope, format, body),
         Operation::Delete { name } => files::delete(ctx, name),
         Operation::Echo { size } => files::echo(size),
         Operation::Upload { name, size, crc } => sessions::upload(ctx, name, size, crc),

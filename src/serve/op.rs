@@ -37,13 +37,16 @@ pub enum Operation {
         /// File to describe.
         name: Name,
     },
-    /// Every file whose name starts with `prefix`.
+    /// The files whose names start with `prefix`.
     List {
         /// Prefix to match; empty lists everything.
         prefix: Prefix,
-        /// The prefix names a directory, which must hold something: an
-        /// empty result for a non-empty prefix is "not found".
-        directory: bool,
+        /// The whole tree below it, or one directory.
+        scope: Scope,
+        /// How the codec writes it.
+        format: ListingFormat,
+        /// The listing follows the answer (false: only its length).
+        body: bool,
     },
     /// Remove `name`.
     Delete {
@@ -86,6 +89,51 @@ pub enum Operation {
     /// Say goodbye and close.
     Quit,
 }
+
+/// How much of the tree below a prefix a listing shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Every file at any depth whose name starts with the prefix (FERRY/1
+    /// `LIST`); a prefix with nothing under it lists nothing.
+    Tree,
+    /// The files and subdirectories directly in the directory the prefix
+    /// names (an HTTP listing); a prefix that is no directory is "not
+    /// found". Nothing below the subdirectories is read.
+    Directory,
+}
+
+/// One piece of a listing. A codec's [`ListingFormat`] is given, in this
+/// order: `Start`, each `Directory` (only for [`Scope::Directory`]),
+/// `Files`, each `File`, `End`.
+#[derive(Debug, Clone, Copy)]
+pub enum Piece<'a> {
+    /// Before anything else.
+    Start,
+    /// A subdirectory, by full name ending in `/`.
+    Directory {
+        /// Its name.
+        name: &'a str,
+        /// It is the first one.
+        first: bool,
+    },
+    /// After the directories, before the files.
+    Files,
+    /// A file.
+    File {
+        /// Its name, size and time.
+        entry: &'a ListEntry,
+        /// It is the first one.
+        first: bool,
+    },
+    /// After everything else.
+    End,
+}
+
+/// A codec's way of writing a listing of `prefix`: appends `piece` to
+/// `out`. The serve layer calls it on the I/O pool, streaming the pieces
+/// into a file the listing is then sent from, so no listing is ever held
+/// whole in memory.
+pub type ListingFormat = fn(prefix: &str, piece: Piece<'_>, out: &mut Vec<u8>);
 
 /// How a request body is framed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -244,12 +292,11 @@ pub enum Reply {
         /// Its version.
         version: Version,
     },
-    /// The files under a prefix, in name order.
+    /// A listing of `len` bytes (as its [`ListingFormat`] wrote it)
+    /// follows, or would.
     Listing {
-        /// The prefix listed.
-        prefix: Prefix,
-        /// Every file beneath it.
-        entries: Vec<ListEntry>,
+        /// Its length.
+        len: u64,
     },
     /// `size` echoed bytes follow.
     Echo {

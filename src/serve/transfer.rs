@@ -3,11 +3,12 @@
 //! serve layer makes them; the connection moves their bytes and hands them
 //! back when they are done.
 
+use std::fmt;
 use std::fs::File;
 use std::time::Instant;
 
 use crate::http::ChunkDecoder;
-use crate::name::Name;
+use crate::name::{Name, Prefix};
 use crate::storage::{Appender, StorageError, Upload};
 
 /// Where a body that is arriving goes.
@@ -83,12 +84,12 @@ impl Receive {
     }
 }
 
-/// A GET body going out.
+/// A GET body or a listing going out.
 pub struct Send {
     /// The file, read by offset.
     pub file: File,
-    /// Its name, for the log.
-    pub name: Name,
+    /// What it is, for the log.
+    pub source: Source,
     /// Next byte to send.
     pub offset: u64,
     /// Bytes still to send.
@@ -100,4 +101,36 @@ pub struct Send {
     /// Its bytes are in memory (a memory file system, or read in by the
     /// I/O pool): reading them cannot wait on the disk.
     pub in_memory: bool,
+}
+
+impl Send {
+    /// `len` bytes of `file` from `offset`, starting now.
+    pub fn new(file: File, source: Source, offset: u64, len: u64, in_memory: bool) -> Send {
+        Send {
+            file,
+            source,
+            offset,
+            left: len,
+            len,
+            started: Instant::now(),
+            in_memory,
+        }
+    }
+}
+
+/// What a [`Send`] sends, for the log.
+pub enum Source {
+    /// (Part of) the file of this name.
+    File(Name),
+    /// The listing of this prefix (from its spool file).
+    Listing(Prefix),
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::File(name) => write!(f, "GET {name}"),
+            Source::Listing(prefix) => write!(f, "LIST {:?}", prefix.as_str()),
+        }
+    }
 }

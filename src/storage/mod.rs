@@ -37,6 +37,7 @@ mod error;
 pub mod gate;
 mod sessions;
 mod tree;
+pub use tree::DirectoryListing;
 mod upload;
 
 pub use error::StorageError;

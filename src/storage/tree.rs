@@ -1,61 +1,141 @@
-//! Walking the tree beneath the root: LIST, and the startup sweep of temp
-//! files left by a killed process. Neither follows a symlink.
+//! Walking the tree beneath the root: LIST (every file below a prefix, in
+//! name order, streamed), a directory listing (one level), and the startup
+//! sweep of temp files left by a killed process. None follows a symlink.
+//!
+//! The walk holds no directory open while it descends: each directory is
+//! read, its entries `lstat`ed and sorted, and closed again, so a deep tree
+//! costs no descriptors and a wide one costs the names of one directory at
+//! each level of the current path, never the whole tree.
 
-use std::os::fd::OwnedFd;
+use std::cmp::Ordering;
+use std::fs::File;
 
-use rustix::fs::{AtFlags, Dir, FileType, Mode, Stat};
+use rustix::fs::{AtFlags, Dir, FileType, MemfdFlags, Mode, OFlags};
 use rustix::io::Errno;
 
 use super::gate::Point;
 use super::{DIR, FileInfo, ListEntry, Storage, StorageError};
 use crate::name::{Name, Prefix, RESERVED_PREFIX};
 
+/// One level of a directory, as [`Storage::list_directory`] returns it.
+#[derive(Debug, Default)]
+pub struct DirectoryListing {
+    /// Subdirectories, by full name ending in `/`, in name order.
+    pub dirs: Vec<String>,
+    /// Files directly in it, in name order.
+    pub files: Vec<ListEntry>,
+}
+
+/// An entry of a directory being walked.
+struct Seen {
+    leaf: String,
+    kind: FileType,
+    info: FileInfo,
+}
+
+impl Seen {
+    /// Name order of the full paths: a directory's contents all start with
+    /// `leaf/`, so it sorts as `leaf/` among its siblings (`a.txt` before
+    /// `a/`, since `.` < `/`), which makes a depth-first walk in this order
+    /// visit the whole tree in the order of its full names.
+    fn order(&self, other: &Seen) -> Ordering {
+        self.key().cmp(other.key())
+    }
+
+    fn key(&self) -> impl Iterator<Item = u8> + '_ {
+        let slash: &[u8] = if self.kind == FileType::Directory {
+            b"/"
+        } else {
+            b""
+        };
+        self.leaf.bytes().chain(slash.iter().copied())
+    }
+}
+
 impl Storage {
-    /// Every regular file whose name starts with `prefix`, sorted by name.
-    /// Reserved, symlinked, special and unnameable entries are skipped.
+    /// Calls `found` with every regular file whose name starts with
+    /// `prefix`, in name order, as the walk finds them. Reserved,
+    /// symlinked, special and unnameable entries are skipped; a directory
+    /// that vanishes or turns into a symlink meanwhile is as if never there.
     ///
     /// # Errors
-    /// A directory on the way cannot be read (500, 503).
-    pub fn list(&self, prefix: &Prefix) -> Result<Vec<ListEntry>, StorageError> {
+    /// A directory on the way cannot be read (500, 503), or `found` failed
+    /// (its error, as [`StorageError::Io`]).
+    pub fn list(
+        &self,
+        prefix: &Prefix,
+        mut found: impl FnMut(&ListEntry) -> std::io::Result<()>,
+    ) -> Result<(), StorageError> {
         self.pause(Point::Walk);
         let start = prefix.dir_segments().collect::<Vec<_>>().join("/");
-        let mut found = Vec::new();
+        let mut failed = None;
         let walked = self.walk_tree(
-            start.clone(),
-            |_, path, stat| {
-                let leaf = path.rsplit('/').next().unwrap_or(path);
-                if leaf.starts_with(RESERVED_PREFIX) {
-                    return Ok(false);
+            &start,
+            |path, kind, info| match kind {
+                _ if is_reserved(path) => Ok(false),
+                FileType::Directory => Ok(could_contain(path, prefix.as_str())),
+                FileType::RegularFile
+                    if path.starts_with(prefix.as_str()) && Name::new(path.to_owned()).is_ok() =>
+                {
+                    let entry = ListEntry {
+                        name: path.to_owned(),
+                        info,
+                    };
+                    match found(&entry) {
+                        Ok(()) => Ok(false),
+                        Err(err) => {
+                            failed = Some(err);
+                            Err(Errno::CANCELED)
+                        }
+                    }
                 }
-                match FileType::from_raw_mode(stat.st_mode) {
-                    FileType::Directory => return Ok(could_contain(path, prefix.as_str())),
-                    FileType::RegularFile
-                        if path.starts_with(prefix.as_str())
-                            && Name::new(path.to_owned()).is_ok() =>
-                    {
-                        found.push(ListEntry {
+                _ => Ok(false),
+            },
+            |dir, errno| vanished_or(dir != start, errno),
+        );
+        match (walked, failed) {
+            (_, Some(err)) => Err(err.into()),
+            (Ok(()), None) => Ok(()),
+            // The prefix names a directory that is not there: nothing in it.
+            (Err(Errno::NOENT | Errno::NOTDIR), None) => Ok(()),
+            (Err(errno), None) => Err(errno.into()),
+        }
+    }
+
+    /// The files and subdirectories directly in directory `prefix` (empty
+    /// for the root, else ending in `/`), each in name order; nothing below
+    /// them is read. A subdirectory is shown whatever it holds.
+    ///
+    /// # Errors
+    /// [`StorageError::NotFound`] if `prefix` is not a directory (a file, a
+    /// symlink, nothing); 500 or 503 if it cannot be read.
+    pub fn list_directory(&self, prefix: &Prefix) -> Result<DirectoryListing, StorageError> {
+        self.pause(Point::Walk);
+        let start = prefix.dir_segments().collect::<Vec<_>>().join("/");
+        let mut listing = DirectoryListing::default();
+        let walked = self.walk_tree(
+            &start,
+            |path, kind, info| {
+                match kind {
+                    _ if is_reserved(path) => {}
+                    FileType::Directory => listing.dirs.push(format!("{path}/")),
+                    FileType::RegularFile if Name::new(path.to_owned()).is_ok() => {
+                        listing.files.push(ListEntry {
                             name: path.to_owned(),
-                            info: FileInfo::of(stat),
+                            info,
                         });
                     }
                     _ => {}
                 }
                 Ok(false)
             },
-            |dir, errno| match errno {
-                // Gone, or made a symlink, since it was seen: as if never there.
-                Errno::NOENT | Errno::NOTDIR | Errno::LOOP if dir != start => Ok(()),
-                errno => Err(errno),
-            },
+            |_, errno| Err(errno),
         );
         match walked {
-            Ok(()) => {}
-            // The prefix names a directory that is not there.
-            Err(Errno::NOENT | Errno::NOTDIR) => return Ok(Vec::new()),
-            Err(errno) => return Err(errno.into()),
+            Ok(()) => Ok(listing),
+            Err(Errno::NOENT | Errno::NOTDIR | Errno::LOOP) => Err(StorageError::NotFound),
+            Err(errno) => Err(errno.into()),
         }
-        found.sort_unstable_by(|a, b| a.name.cmp(&b.name));
-        Ok(found)
     }
 
     /// Removes every `.ferry-` file beneath the root but this run's own
@@ -68,15 +148,15 @@ impl Storage {
         let ours = self.temp_prefix();
         let mut removed = 0;
         let walked = self.walk_tree(
-            String::new(),
-            |dir, path, stat| {
-                let leaf = path.rsplit('/').next().unwrap_or(path);
-                match FileType::from_raw_mode(stat.st_mode) {
+            "",
+            |path, kind, _| {
+                let (dir, leaf) = path.rsplit_once('/').unwrap_or(("", path));
+                match kind {
                     FileType::Directory => return Ok(true),
                     FileType::RegularFile
                         if leaf.starts_with(RESERVED_PREFIX) && !leaf.starts_with(&ours) =>
                     {
-                        match rustix::fs::unlinkat(dir, leaf, AtFlags::empty()) {
+                        match self.unlink_file(dir, leaf) {
                             Ok(()) => removed += 1,
                             Err(errno) => log::warn!("could not remove stale {path}: {errno}"),
                         }
@@ -96,74 +176,121 @@ impl Storage {
         removed
     }
 
+    /// A file to write a listing into before it is sent: unnamed, so it
+    /// vanishes when closed, even if the process is killed. Made with
+    /// `O_TMPFILE` beside the files (on disk, not in memory); where the
+    /// root's file system cannot (FUSE, read-only, full), in memory.
+    ///
+    /// # Errors
+    /// Neither could be made (out of descriptors: 503).
+    pub fn listing_spool(&self) -> Result<File, StorageError> {
+        let flags = OFlags::RDWR | OFlags::TMPFILE | OFlags::CLOEXEC;
+        let fd = match rustix::fs::openat(&*self.root, ".", flags, Mode::from_raw_mode(0o600)) {
+            Ok(fd) => fd,
+            Err(errno @ (Errno::MFILE | Errno::NFILE)) => return Err(errno.into()),
+            Err(_) => rustix::fs::memfd_create("ferry-listing", MemfdFlags::CLOEXEC)?,
+        };
+        Ok(File::from(fd))
+    }
+
+    /// Unlinks file `leaf` of directory `dir` ("" for the root).
+    fn unlink_file(&self, dir: &str, leaf: &str) -> Result<(), Errno> {
+        if dir.is_empty() {
+            rustix::fs::unlinkat(&*self.root, leaf, AtFlags::empty())
+        } else {
+            let dir = super::open_dir_at(&self.root, dir)?;
+            rustix::fs::unlinkat(&dir, leaf, AtFlags::empty())
+        }
+    }
+
     /// Walks the tree below directory `start` ("" for the root), depth
-    /// first, holding one directory open at a time however wide the tree:
-    /// the directories still to visit are kept as names, not descriptors.
-    /// `visit` gets each entry's directory (open), its path from the root
-    /// and its `lstat`, and says whether to descend into it; `unreadable`
+    /// first in name order (see [`Seen::order`]). `visit` gets each entry's
+    /// path from the root, its type and its size and time (from `lstat`),
+    /// and says whether to descend into it (a directory); `unreadable`
     /// decides whether a directory that cannot be opened, read or looked
     /// into ends the walk. Symlinks are never followed, names that are not
     /// UTF-8 are passed over.
     fn walk_tree(
         &self,
-        start: String,
-        mut visit: impl FnMut(&OwnedFd, &str, &Stat) -> Result<bool, Errno>,
+        start: &str,
+        mut visit: impl FnMut(&str, FileType, FileInfo) -> Result<bool, Errno>,
         mut unreadable: impl FnMut(&str, Errno) -> Result<(), Errno>,
     ) -> Result<(), Errno> {
-        let mut pending = vec![start];
-        while let Some(dir_path) = pending.pop() {
-            let entries = match self.read_dir(&dir_path) {
-                Ok(entries) => entries,
-                Err(errno) => {
-                    unreadable(&dir_path, errno)?;
-                    continue;
-                }
-            };
-            let (dir, names) = entries;
-            for leaf in names {
-                let stat = match rustix::fs::statat(&dir, leaf.as_str(), AtFlags::SYMLINK_NOFOLLOW)
-                {
-                    Ok(stat) => stat,
-                    Err(Errno::NOENT) => continue, // removed while we looked
-                    Err(errno) => {
-                        unreadable(&dir_path, errno)?;
-                        continue;
-                    }
-                };
-                let path = if dir_path.is_empty() {
-                    leaf
-                } else {
-                    format!("{dir_path}/{leaf}")
-                };
-                if visit(&dir, &path, &stat)?
-                    && FileType::from_raw_mode(stat.st_mode) == FileType::Directory
-                {
-                    pending.push(path);
+        let mut levels = Vec::new();
+        let mut next = Some(start.to_owned());
+        loop {
+            if let Some(dir_path) = next.take() {
+                match self.read_dir(&dir_path) {
+                    Ok(seen) => levels.push((dir_path, seen.into_iter())),
+                    Err(errno) => unreadable(&dir_path, errno)?,
                 }
             }
+            let Some((dir_path, entries)) = levels.last_mut() else {
+                return Ok(());
+            };
+            let Some(seen) = entries.next() else {
+                levels.pop();
+                continue;
+            };
+            let path = if dir_path.is_empty() {
+                seen.leaf
+            } else {
+                format!("{dir_path}/{}", seen.leaf)
+            };
+            if visit(&path, seen.kind, seen.info)? && seen.kind == FileType::Directory {
+                next = Some(path);
+            }
         }
-        Ok(())
     }
 
-    /// Opens directory `path` beneath the root ("" for the root) and reads
-    /// the names in it (UTF-8 ones, without `.` and `..`).
-    fn read_dir(&self, path: &str) -> Result<(OwnedFd, Vec<String>), Errno> {
+    /// Reads directory `path` beneath the root ("" for the root): its
+    /// entries (UTF-8 names, without `.` and `..`, not gone meanwhile) with
+    /// their `lstat`, sorted in name order.
+    fn read_dir(&self, path: &str) -> Result<Vec<Seen>, Errno> {
         let dir = if path.is_empty() {
             rustix::fs::openat(&*self.root, ".", DIR, Mode::empty())?
         } else {
             super::open_dir_at(&self.root, path)?
         };
-        let mut names = Vec::new();
+        let mut seen = Vec::new();
         for entry in Dir::read_from(&dir)? {
             let entry = entry?;
-            if let Ok(leaf) = entry.file_name().to_str()
-                && leaf != "."
-                && leaf != ".."
-            {
-                names.push(leaf.to_owned());
+            let Ok(leaf) = entry.file_name().to_str() else {
+                continue;
+            };
+            if leaf == "." || leaf == ".." {
+                continue;
             }
+            let stat = match rustix::fs::statat(&dir, leaf, AtFlags::SYMLINK_NOFOLLOW) {
+                Ok(stat) => stat,
+                Err(Errno::NOENT) => continue, // removed while we looked
+                Err(errno) => return Err(errno),
+            };
+            seen.push(Seen {
+                leaf: leaf.to_owned(),
+                kind: FileType::from_raw_mode(stat.st_mode),
+                info: FileInfo::of(&stat),
+            });
         }
-        Ok((dir, names))
+        seen.sort_unstable_by(Seen::order);
+        Ok(seen)
+    }
+}
+
+/// Whether the entry at `path` is reserved (its last segment is; reserved
+/// directories are never entered, so no earlier one is).
+fn is_reserved(path: &str) -> bool {
+    path.rsplit('/')
+        .next()
+        .is_some_and(|leaf| leaf.starts_with(RESERVED_PREFIX))
+}
+
+/// For LIST: a directory below the start that vanished or became a symlink
+/// since it was seen is as if never there; any other failure ends the walk.
+fn vanished_or(below_start: bool, errno: Errno) -> Result<(), Errno> {
+    match errno {
+        Errno::NOENT | Errno::NOTDIR | Errno::LOOP if below_start => Ok(()),
+        errno => Err(errno),
     }
 }
 

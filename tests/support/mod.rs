@@ -217,6 +217,19 @@ impl Raw {
         Raw { stream, reader }
     }
 
+    /// Connects with a receive buffer of about `bytes`: a reader whose
+    /// kernel holds little of what the server sends and does not read.
+    pub fn connect_narrow(addr: SocketAddr, bytes: usize) -> Raw {
+        use rustix::net::{AddressFamily, SocketType, sockopt};
+        let socket = rustix::net::socket(AddressFamily::INET, SocketType::STREAM, None).unwrap();
+        sockopt::set_socket_recv_buffer_size(&socket, bytes).unwrap();
+        rustix::net::connect(&socket, &addr).expect("connect");
+        let stream = TcpStream::from(socket);
+        stream.set_read_timeout(Some(PATIENCE)).unwrap();
+        let reader = BufReader::with_capacity(64, stream.try_clone().unwrap());
+        Raw { stream, reader }
+    }
+
     /// Sends bytes.
     pub fn send(&mut self, bytes: impl AsRef<[u8]>) {
         self.stream.write_all(bytes.as_ref()).expect("send");

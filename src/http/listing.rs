@@ -1,0 +1,191 @@
+//! Directory listings as HTTP serves them: an HTML page for browsers, JSON
+//! for programs (`Accept: application/json`). Each is a [`ListingFormat`]:
+//! written piece by piece as the walk goes, never built whole.
+//!
+//! ```text
+//! {"prefix":"d/","dirs":["d/sub/"],"files":[{"name":"d/a","size":1,"mtime":0}]}
+//! ```
+
+use std::fmt::Write;
+
+use super::request::url_path;
+use super::response::http_date;
+use crate::serve::{ListingFormat, Piece};
+
+/// The format for a request that wants JSON (`true`) or HTML.
+pub fn format(json: bool) -> ListingFormat {
+    if json { json_listing } else { html_listing }
+}
+
+/// The media type of [`format`]'s output.
+pub fn media_type(json: bool) -> &'static str {
+    if json {
+        "application/json"
+    } else {
+        "text/html; charset=utf-8"
+    }
+}
+
+/// A plain HTML page (no scripts, no styles from elsewhere): a table of
+/// the subdirectories, then the files.
+fn html_listing(prefix: &str, piece: Piece<'_>, out: &mut Vec<u8>) {
+    let mut text = String::new();
+    match piece {
+        Piece::Start => {
+            let title = html_escape(&format!("/{prefix}"));
+            text = format!(
+                "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{title}</title></head>\n<body><h1>{title}</h1>\n<table>\n<tr><th>name</th><th>size</th><th>modified</th></tr>\n"
+            );
+            if !prefix.is_empty() {
+                text.push_str("<tr><td><a href=\"../\">../</a></td><td></td><td></td></tr>\n");
+            }
+        }
+        Piece::Directory { name, .. } => {
+            let _ = writeln!(
+                text,
+                "<tr><td><a href=\"/{}\">{}</a></td><td>-</td><td></td></tr>",
+                url_path(name),
+                html_escape(&name[prefix.len()..])
+            );
+        }
+        Piece::Files => {}
+        Piece::File { entry, .. } => {
+            let _ = writeln!(
+                text,
+                "<tr><td><a href=\"/{}\">{}</a></td><td>{}</td><td>{}</td></tr>",
+                url_path(&entry.name),
+                html_escape(&entry.name[prefix.len()..]),
+                entry.info.size,
+                http_date(entry.info.mtime)
+            );
+        }
+        Piece::End => text.push_str("</table>\n</body></html>\n"),
+    }
+    out.extend_from_slice(text.as_bytes());
+}
+
+/// `{"prefix": ..., "dirs": [...], "files": [{"name","size","mtime"}]}`.
+fn json_listing(prefix: &str, piece: Piece<'_>, out: &mut Vec<u8>) {
+    let text = match piece {
+        Piece::Start => format!("{{\"prefix\":{},\"dirs\":[", json_string(prefix)),
+        Piece::Directory { name, first } => {
+            format!("{}{}", if first { "" } else { "," }, json_string(name))
+        }
+        Piece::Files => "],\"files\":[".to_owned(),
+        Piece::File { entry, first } => format!(
+            "{}{{\"name\":{},\"size\":{},\"mtime\":{}}}",
+            if first { "" } else { "," },
+            json_string(&entry.name),
+            entry.info.size,
+            entry.info.mtime
+        ),
+        Piece::End => "]}\n".to_owned(),
+    };
+    out.extend_from_slice(text.as_bytes());
+}
+
+fn html_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for ch in text.chars() {
+        match ch {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+fn json_string(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for ch in text.chars() {
+        match ch {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::{FileInfo, ListEntry};
+
+    fn render(format: ListingFormat, prefix: &str, dirs: &[&str], files: &[(&str, u64)]) -> String {
+        let entries: Vec<ListEntry> = files
+            .iter()
+            .map(|(name, size)| ListEntry {
+                name: (*name).into(),
+                info: FileInfo {
+                    size: *size,
+                    mtime: 0,
+                },
+            })
+            .collect();
+        let mut out = Vec::new();
+        format(prefix, Piece::Start, &mut out);
+        for (at, name) in dirs.iter().enumerate() {
+            format(
+                prefix,
+                Piece::Directory {
+                    name,
+                    first: at == 0,
+                },
+                &mut out,
+            );
+        }
+        format(prefix, Piece::Files, &mut out);
+        for (at, entry) in entries.iter().enumerate() {
+            format(
+                prefix,
+                Piece::File {
+                    entry,
+                    first: at == 0,
+                },
+                &mut out,
+            );
+        }
+        format(prefix, Piece::End, &mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn html_links_and_escapes() {
+        let html = render(
+            format(false),
+            "d/",
+            &["d/sub/"],
+            &[("d/a<b>.txt", 1), ("d/z", 4)],
+        );
+        assert!(html.contains("a&lt;b&gt;.txt") && html.contains("href=\"/d/a%3Cb%3E.txt\""));
+        assert!(html.contains("href=\"/d/sub/\">sub/<"));
+        assert!(html.contains("href=\"../\""));
+        assert!(html.find("sub/").unwrap() < html.find("a&lt;b").unwrap());
+        assert!(html.ends_with("</table>\n</body></html>\n"));
+    }
+
+    #[test]
+    fn json_is_one_object() {
+        assert_eq!(
+            render(
+                format(true),
+                "d/",
+                &["d/sub/", "d/t/"],
+                &[("d/a<b>.txt", 1), ("d/z", 4)]
+            ),
+            "{\"prefix\":\"d/\",\"dirs\":[\"d/sub/\",\"d/t/\"],\"files\":[{\"name\":\"d/a<b>.txt\",\"size\":1,\"mtime\":0},{\"name\":\"d/z\",\"size\":4,\"mtime\":0}]}\n"
+        );
+        assert_eq!(
+            render(format(true), "", &[], &[]),
+            "{\"prefix\":\"\",\"dirs\":[],\"files\":[]}\n"
+        );
+    }
+}

@@ -1,0 +1,147 @@
+//! LIST and directory listings. The walk runs on the I/O pool and the
+//! codec's [`ListingFormat`] writes the listing piece by piece into a spool
+//! file ([`Storage::listing_spool`](crate::storage::Storage::listing_spool)),
+//! which is then sent like a file: a listing of any size costs the
+//! connection a descriptor, not memory, and a client that never reads it
+//! holds nothing else. The spool also gives the length that both protocols
+//! announce before the body.
+
+use std::fs::File;
+use std::io::Write;
+
+use log::info;
+
+use super::{
+    Ctx, ErrorKind, Failure, ListingFormat, Next, Outcome, Piece, Reply, Scope, Send, Source,
+    refuse, storage_refusal,
+};
+use crate::name::Prefix;
+use crate::storage::StorageError;
+
+/// Listing bytes gathered before each write to the spool file.
+const SPOOL_BUFFER: usize = 64 * 1024;
+
+/// LIST, or an HTTP listing of one directory: walked and spooled on the
+/// pool, then sent from the spool (or only announced, when `body` is false).
+pub(super) fn list(
+    _: &Ctx<'_>,
+    prefix: Prefix,
+    scope: Scope,
+    format: ListingFormat,
+    body: bool,
+) -> Outcome {
+    Outcome::on_pool(move |ctx| {
+        let spooled = Spool::new(ctx, &prefix, format).and_then(|spool| match scope {
+            Scope::Tree => spool_tree(ctx, &prefix, spool),
+            Scope::Directory => spool_directory(ctx, &prefix, spool),
+        });
+        let (file, len, files) = match spooled {
+            Ok(spooled) => spooled,
+            Err(StorageError::NotFound) => {
+                let failure = Failure::new(ErrorKind::NotFound, "no such directory");
+                return refuse(ctx, "LIST", prefix.as_str(), failure, Next::Request);
+            }
+            Err(err) => return storage_refusal(ctx, "LIST", prefix.as_str(), err),
+        };
+        info!(
+            "#{} LIST {:?} {files} files, {len} bytes",
+            ctx.client,
+            prefix.as_str()
+        );
+        let reply = Reply::Listing { len };
+        if !body || len == 0 {
+            return Outcome::answer(reply);
+        }
+        let send = Send::new(file, Source::Listing(prefix), 0, len, false);
+        Outcome::new(reply, Next::Send(send))
+    })
+}
+
+/// Every file below `prefix`, written as the walk finds them.
+fn spool_tree(
+    ctx: &Ctx<'_>,
+    prefix: &Prefix,
+    mut spool: Spool<'_>,
+) -> Result<(File, u64, u64), StorageError> {
+    spool.put(Piece::Start)?;
+    spool.put(Piece::Files)?;
+    let mut files = 0;
+    ctx.storage.list(prefix, |entry| {
+        files += 1;
+        spool.put(Piece::File {
+            entry,
+            first: files == 1,
+        })
+    })?;
+    spool.put(Piece::End)?;
+    spool.finish(files)
+}
+
+/// The directory `prefix` names, one level: its subdirectories, then its
+/// files.
+fn spool_directory(
+    ctx: &Ctx<'_>,
+    prefix: &Prefix,
+    mut spool: Spool<'_>,
+) -> Result<(File, u64, u64), StorageError> {
+    let listing = ctx.storage.list_directory(prefix)?;
+    spool.put(Piece::Start)?;
+    for (at, name) in listing.dirs.iter().enumerate() {
+        spool.put(Piece::Directory {
+            name,
+            first: at == 0,
+        })?;
+    }
+    spool.put(Piece::Files)?;
+    for (at, entry) in listing.files.iter().enumerate() {
+        spool.put(Piece::File {
+            entry,
+            first: at == 0,
+        })?;
+    }
+    spool.put(Piece::End)?;
+    spool.finish(listing.files.len() as u64)
+}
+
+/// A listing being written into its spool file, through a bounded buffer.
+struct Spool<'a> {
+    file: File,
+    prefix: &'a str,
+    format: ListingFormat,
+    buffer: Vec<u8>,
+    len: u64,
+}
+
+impl<'a> Spool<'a> {
+    fn new(ctx: &Ctx<'_>, prefix: &'a Prefix, format: ListingFormat) -> Result<Self, StorageError> {
+        Ok(Spool {
+            file: ctx.storage.listing_spool()?,
+            prefix: prefix.as_str(),
+            format,
+            buffer: Vec::with_capacity(SPOOL_BUFFER),
+            len: 0,
+        })
+    }
+
+    /// Writes `piece`; the buffer goes to the file once it is full.
+    fn put(&mut self, piece: Piece<'_>) -> std::io::Result<()> {
+        (self.format)(self.prefix, piece, &mut self.buffer);
+        if self.buffer.len() >= SPOOL_BUFFER {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.write_all(&self.buffer)?;
+        self.len += self.buffer.len() as u64;
+        self.buffer.clear();
+        Ok(())
+    }
+
+    /// The spool file and the listing's length, with `files` for the log.
+    fn finish(mut self, files: u64) -> Result<(File, u64, u64), StorageError> {
+        self.flush()?;
+        Ok((self.file, self.len, files))
+    }
+}
