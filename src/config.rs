@@ -36,6 +36,10 @@ pub struct Config {
     pub fsync: bool,
     /// How long an unfinished resumable upload is kept after last use.
     pub upload_ttl: Duration,
+    /// Most resumable uploads kept at once; an `UPLOAD` beyond gets `503`.
+    pub max_upload_sessions: usize,
+    /// Most resumable uploads kept at once that one client address began.
+    pub max_upload_sessions_per_client: usize,
     /// Refuse PUT and DEL with `ERR 403`.
     pub read_only: bool,
     /// How long in-flight transfers may run on after a shutdown request.
@@ -67,6 +71,8 @@ impl Default for Config {
             max_file_size: None,
             fsync: false,
             upload_ttl: Duration::from_secs(24 * 3600),
+            max_upload_sessions: 16_384,
+            max_upload_sessions_per_client: 1_024,
             read_only: false,
             grace_period: Duration::from_secs(10),
             io_threads: DEFAULT_IO_THREADS,

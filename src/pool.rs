@@ -22,6 +22,7 @@
 
 use std::collections::VecDeque;
 use std::io;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -52,6 +53,8 @@ pub struct Task {
     pub key: usize,
     /// Its client id: a key can be reused by a newer connection.
     pub id: u64,
+    /// The client's address.
+    pub peer: IpAddr,
     /// What to run.
     pub job: Job,
 }
@@ -188,11 +191,12 @@ struct Worker {
 
 impl Worker {
     fn run(self) {
-        while let Some(Task { key, id, job }) = self.next() {
+        while let Some(Task { key, id, peer, job }) = self.next() {
             let ctx = Ctx {
                 storage: &self.shared.storage,
                 config: &self.shared.config,
                 client: id,
+                peer,
             };
             let outcome = job.run(&ctx);
             if self.outbox.send(Finished { key, id, outcome }).is_err() {

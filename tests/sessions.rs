@@ -6,6 +6,9 @@
 mod support;
 
 use std::os::unix::fs::PermissionsExt;
+use std::sync::Arc;
+
+use ferry::storage::gate::{Gate, Point};
 
 use support::{Raw, TestServer, crc_hex, pattern};
 
@@ -327,4 +330,136 @@ fn colliding_and_half_made_sessions_do_not_block_an_upload() {
     std::fs::remove_file(staged.join(format!("{taken}.meta"))).unwrap();
     std::fs::remove_file(staged.join(format!("{taken}.data"))).unwrap();
     assert_eq!(upload(&mut raw, "collides", &data), (id, 4000));
+}
+
+/// Whether the file system of `dir` keeps user extended attributes (where
+/// it does not, a restarted server has to read staged bytes again).
+fn keeps_xattrs(dir: &std::path::Path) -> bool {
+    let probe = dir.join("xattr-probe");
+    std::fs::write(&probe, b"").unwrap();
+    let kept = rustix::fs::setxattr(&probe, "user.probe", b"1", rustix::fs::XattrFlags::empty());
+    std::fs::remove_file(probe).unwrap();
+    kept.is_ok()
+}
+
+#[test]
+fn after_a_restart_appends_and_commit_go_on_from_the_recorded_crc() {
+    let root = tempfile::tempdir().unwrap();
+    if !keeps_xattrs(root.path()) {
+        eprintln!(
+            "skipped: {} keeps no user extended attributes",
+            root.path().display()
+        );
+        return;
+    }
+    let on_root = |c: &mut ferry::Config| c.root = root.path().to_path_buf();
+    let data = pattern(300_000, 5);
+    let server = TestServer::start_in(tempfile::tempdir().unwrap(), on_root);
+    let mut raw = server.raw();
+    let (id, _) = upload(&mut raw, "resumed", &data);
+    assert_eq!(append(&mut raw, &id, 0, &data[..120_000]), "OK 120000");
+    drop(raw);
+    server.stop().unwrap();
+
+    // A reading of the staged bytes would stop at this gate, unanswered.
+    let gate = Arc::new(Gate::new(Point::Checksum));
+    let server = TestServer::start_in(tempfile::tempdir().unwrap(), |c| {
+        on_root(c);
+        c.gate = Some(Arc::clone(&gate));
+    });
+    // Dropped before the server, so a failing test ends instead of waiting
+    // for a held read forever.
+    let _opened = OpenOnDrop(Arc::clone(&gate));
+    let mut raw = server.raw();
+    assert_eq!(upload(&mut raw, "resumed", &data), (id.clone(), 120_000));
+    assert_eq!(
+        append(&mut raw, &id, 120_000, &data[120_000..]),
+        "OK 300000"
+    );
+    raw.send(format!("COMMIT {id}\n"));
+    assert_eq!(raw.line(), format!("OK 300000 {}", crc_hex(&data)));
+    assert_eq!(gate.arrivals(), 0, "the staged bytes were read again");
+    assert_eq!(std::fs::read(root.path().join("resumed")).unwrap(), data);
+}
+
+struct OpenOnDrop(Arc<Gate>);
+
+impl Drop for OpenOnDrop {
+    fn drop(&mut self) {
+        self.0.open();
+    }
+}
+
+#[test]
+fn a_commit_after_a_restart_checks_bytes_it_has_no_record_of() {
+    let root = tempfile::tempdir().unwrap();
+    let on_root = |c: &mut ferry::Config| c.root = root.path().to_path_buf();
+    let data = pattern(50_000, 6);
+    let server = TestServer::start_in(tempfile::tempdir().unwrap(), on_root);
+    let mut raw = server.raw();
+    let (id, _) = upload(&mut raw, "unrecorded", &data);
+    assert_eq!(append(&mut raw, &id, 0, &data), "OK 50000");
+    drop(raw);
+    server.stop().unwrap();
+    // Staged bytes changed behind the server's back: the record no longer
+    // matches them, so the commit reads them and finds the damage.
+    let staged = root.path().join(format!(".ferry-uploads/{id}.data"));
+    let mut bytes = std::fs::read(&staged).unwrap();
+    bytes[10] ^= 1;
+    std::thread::sleep(std::time::Duration::from_millis(20)); // a new mtime
+    std::fs::write(&staged, &bytes).unwrap();
+
+    let server = TestServer::start_in(tempfile::tempdir().unwrap(), on_root);
+    let mut raw = server.raw();
+    raw.send(format!("COMMIT {id}\n"));
+    assert!(raw.line().starts_with("ERR 422 checksum mismatch"));
+    assert!(!root.path().join("unrecorded").exists());
+}
+
+#[test]
+fn live_sessions_are_capped_per_client_and_in_all_across_restarts() {
+    let root = tempfile::tempdir().unwrap();
+    let caps = |c: &mut ferry::Config| {
+        c.root = root.path().to_path_buf();
+        c.max_upload_sessions = 3;
+        c.max_upload_sessions_per_client = 2;
+    };
+    let data = pattern(100, 9);
+    let try_upload = |raw: &mut Raw, name: &str| {
+        raw.send(format!("UPLOAD {name} {} {}\n", data.len(), crc_hex(&data)));
+        raw.line()
+    };
+    let server = TestServer::start_in(tempfile::tempdir().unwrap(), caps);
+    let mut one = server.raw();
+    let mut other = Raw::connect_from(server.addr, "127.0.0.2".parse().unwrap());
+    assert!(other.line().starts_with("OK FERRY/1 "));
+    let (first, _) = upload(&mut one, "a", &data);
+    upload(&mut one, "b", &data);
+    let refused = try_upload(&mut one, "c");
+    assert!(
+        refused.starts_with("ERR 503 too many upload sessions from this address"),
+        "{refused}"
+    );
+    // Finding a session again is no new session.
+    assert_eq!(upload(&mut one, "a", &data).0, first);
+    upload(&mut other, "d", &data);
+    let refused = try_upload(&mut other, "e");
+    assert!(
+        refused.starts_with("ERR 503 too many upload sessions on this server"),
+        "{refused}"
+    );
+    one.send(format!("ABORT {first}\n"));
+    assert_eq!(one.line(), "OK");
+    upload(&mut one, "c", &data);
+    let (gone, _) = upload(&mut other, "d", &data);
+    other.send(format!("ABORT {gone}\n"));
+    assert_eq!(other.line(), "OK");
+    drop((one, other));
+    server.stop().unwrap();
+
+    // The sessions, and whose they are, outlive the process.
+    let server = TestServer::start_in(tempfile::tempdir().unwrap(), caps);
+    let mut one = server.raw();
+    assert!(try_upload(&mut one, "f").starts_with("ERR 503 too many upload sessions from"));
+    assert_eq!(upload(&mut one, "c", &data).1, 0);
 }

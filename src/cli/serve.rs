@@ -46,6 +46,14 @@ pub struct ServeArgs {
     /// Seconds an unfinished resumable upload is kept after its last use.
     #[arg(long, default_value = "86400", value_parser = parse_seconds)]
     upload_ttl: Duration,
+    /// Most unfinished resumable uploads kept at once; an UPLOAD beyond
+    /// gets 503 until some are committed, aborted or expired.
+    #[arg(long, default_value_t = 16_384)]
+    max_upload_sessions: usize,
+    /// Most unfinished resumable uploads kept at once for one client
+    /// address.
+    #[arg(long, default_value_t = 1_024)]
+    max_upload_sessions_per_client: usize,
     /// Refuse PUT and DEL.
     #[arg(long)]
     read_only: bool,
@@ -88,6 +96,8 @@ pub fn run(args: ServeArgs) -> ExitCode {
         read_only: args.read_only,
         fsync: args.fsync,
         upload_ttl: args.upload_ttl,
+        max_upload_sessions: args.max_upload_sessions,
+        max_upload_sessions_per_client: args.max_upload_sessions_per_client,
         grace_period: args.grace_period,
         io_threads: usize::from(args.io_threads),
         gate: None,

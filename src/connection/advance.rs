@@ -137,6 +137,7 @@ impl Connection {
                     storage: env.storage,
                     config: env.config,
                     client: self.id,
+                    peer: self.peer(),
                 };
                 let outcome = serve::serve(operation, &ctx);
                 (self.apply(outcome), used)

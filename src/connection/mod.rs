@@ -50,6 +50,7 @@ mod advance;
 mod deadline;
 
 use std::mem;
+use std::net::{IpAddr, Ipv6Addr};
 use std::time::Instant;
 
 use log::{debug, error, info, warn};
@@ -142,6 +143,9 @@ pub struct Connection {
     state: State,
     stream: TcpStream,
     id: u64,
+    /// The client's address, whom per-client limits count against (IPv4
+    /// mapped: 16 bytes, where an `IpAddr` would take 24 here).
+    peer: Ipv6Addr,
     /// The protocol, and what it keeps between a request and its answer.
     codec: Codec,
     /// Received bytes not yet consumed: a partial request line, or requests
@@ -163,10 +167,14 @@ pub struct Connection {
 
 impl Connection {
     /// Wraps an accepted stream and queues the greeting.
-    pub fn new(stream: TcpStream, id: u64, codec: Codec, now: Instant) -> Connection {
+    pub fn new(stream: TcpStream, peer: IpAddr, id: u64, codec: Codec, now: Instant) -> Connection {
         let mut conn = Connection {
             stream,
             id,
+            peer: match peer {
+                IpAddr::V4(v4) => v4.to_ipv6_mapped(),
+                IpAddr::V6(v6) => v6,
+            },
             codec,
             state: State::AwaitHeader,
             input: Vec::new(),
@@ -188,6 +196,11 @@ impl Connection {
     /// The client id sent in the greeting.
     pub fn id(&self) -> u64 {
         self.id
+    }
+
+    /// The client's address.
+    pub fn peer(&self) -> IpAddr {
+        self.peer.to_canonical()
     }
 
     /// The socket, for (de)registration.
@@ -501,4 +514,4 @@ fn clamp_to(left: u64, available: usize) -> usize {
 }
 
 /// A connection at rest must stay small: thousands of them are the point.
-const _: () = assert!(std::mem::size_of::<Connection>() <= 192);
+const _: () = assert!(std::mem::size_of::<Connection>() <= 208);

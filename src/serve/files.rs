@@ -197,9 +197,13 @@ pub fn finish_receive(receive: Receive, client: u64) -> Outcome {
     let upload = match sink {
         Sink::File(upload) => upload,
         Sink::Session(appender) => {
-            let received = appender.received();
-            info!("#{client} APPEND {name} {size} bytes, now at {received}");
-            return Outcome::answer(Reply::Appended { received });
+            // Ending an APPEND records its CRC on the data file: disk work.
+            return Outcome::on_pool(move |_| {
+                let received = appender.received();
+                drop(appender);
+                info!("#{client} APPEND {name} {size} bytes, now at {received}");
+                Outcome::answer(Reply::Appended { received })
+            });
         }
     };
     if let Some(expected) = expected_crc.filter(|&e| e != crc) {

@@ -25,6 +25,8 @@ pub mod op;
 mod sessions;
 mod transfer;
 
+use std::net::IpAddr;
+
 use log::{debug, info};
 
 use crate::config::Config;
@@ -46,6 +48,8 @@ pub struct Ctx<'a> {
     pub config: &'a Config,
     /// The client's id, for the log.
     pub client: u64,
+    /// The client's address, for per-client limits.
+    pub peer: IpAddr,
 }
 
 /// The answer to an operation and what the connection does after it.

@@ -421,7 +421,7 @@ impl From<&StorageError> for ErrorKind {
             | StorageError::Superseded => ErrorKind::Conflict,
             StorageError::Symlink => ErrorKind::Forbidden,
             StorageError::NoSpace => ErrorKind::NoSpace,
-            StorageError::Busy => ErrorKind::Busy,
+            StorageError::Busy | StorageError::TooManySessions(_) => ErrorKind::Busy,
             StorageError::PastEnd(_) => ErrorKind::BadRequest,
             StorageError::ChecksumMismatch(..) => ErrorKind::ChecksumMismatch,
             StorageError::Io(_) => ErrorKind::Internal,

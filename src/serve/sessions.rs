@@ -12,6 +12,7 @@ use super::{
     Body, Ctx, Next, Outcome, Receive, Reply, Sink, check_size, check_writable, refuse, skip_body,
 };
 use crate::name::Name;
+use crate::storage::SessionLimits;
 
 pub(super) fn upload(ctx: &Ctx<'_>, name: Name, size: u64, crc: u32) -> Outcome {
     let allowed = check_writable(ctx.config).and_then(|()| check_size(ctx.config, size));
@@ -19,8 +20,13 @@ pub(super) fn upload(ctx: &Ctx<'_>, name: Name, size: u64, crc: u32) -> Outcome 
         return refuse(ctx, "UPLOAD", name.as_str(), failure, Next::Request);
     }
     Outcome::on_pool(move |ctx| {
-        let ttl = ctx.config.upload_ttl;
-        match ctx.storage.begin_session(&name, size, crc, ttl) {
+        let limits = SessionLimits {
+            ttl: ctx.config.upload_ttl,
+            total: ctx.config.max_upload_sessions,
+            per_client: ctx.config.max_upload_sessions_per_client,
+            client: ctx.peer,
+        };
+        match ctx.storage.begin_session(&name, size, crc, &limits) {
             Ok(session) => {
                 info!(
                     "#{} UPLOAD {name} session {} at {} of {size} bytes",

@@ -382,8 +382,8 @@ impl Server {
         };
         let step = conn.drive(&mut self.scratch, &mut env);
         if let Some(job) = conn.take_job() {
-            let id = conn.id();
-            self.submit(Task { key, id, job });
+            let (id, peer) = (conn.id(), conn.peer());
+            self.submit(Task { key, id, peer, job });
         }
         let Some(conn) = self.connections.get_mut(key) else {
             unreachable!("the connection was just driven");
@@ -462,6 +462,7 @@ impl Server {
             self.submit(Task {
                 key,
                 id: conn.id(),
+                peer: conn.peer(),
                 job,
             });
         }

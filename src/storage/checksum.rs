@@ -37,6 +37,28 @@ pub(super) fn record(file: &File, crc: u32) {
     }
 }
 
+/// Records `crc` as the checksum of `file` only if the file holds `size`
+/// bytes now: the CRC of bytes that someone else may have added to since
+/// must not be recorded as the whole file's.
+pub(super) fn record_at(file: &File, size: u64, crc: u32) {
+    if let Ok(stat) = rustix::fs::fstat(file)
+        && u64::try_from(stat.st_size) == Ok(size)
+    {
+        let text = record_text(&stat, crc);
+        let _ = rustix::fs::fsetxattr(file, ATTRIBUTE, text.as_bytes(), XattrFlags::empty());
+    }
+}
+
+/// The recorded CRC-32C of `file`, if the file holds `size` bytes and the
+/// record matches them.
+pub(super) fn recorded_at(file: &File, size: u64) -> Option<u32> {
+    let stat = rustix::fs::fstat(file).ok()?;
+    if u64::try_from(stat.st_size) != Ok(size) {
+        return None;
+    }
+    recorded(file, &stat)
+}
+
 /// The recorded CRC-32C of `file`, if the record matches its current size
 /// and modification time.
 fn recorded(file: &File, stat: &Stat) -> Option<u32> {

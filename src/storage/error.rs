@@ -37,6 +37,9 @@ pub enum StorageError {
     SessionBusy,
     /// A newer APPEND or an ABORT took the session from this APPEND.
     Superseded,
+    /// A new upload session would pass a cap: the per-client one (its
+    /// value) or, with `None`, the server's.
+    TooManySessions(Option<usize>),
     /// Staged bytes do not match the declared CRC-32C: staged, declared.
     ChecksumMismatch(u32, u32),
     /// Anything else the filesystem said.
@@ -91,6 +94,13 @@ impl fmt::Display for StorageError {
                 write!(f, "upload incomplete: {received} of {size} bytes")
             }
             StorageError::SessionBusy => f.write_str("another APPEND is in progress"),
+            StorageError::TooManySessions(Some(cap)) => write!(
+                f,
+                "too many upload sessions from this address (cap {cap}): commit or abort one, or wait for one to expire"
+            ),
+            StorageError::TooManySessions(None) => f.write_str(
+                "too many upload sessions on this server: try again once some are committed or expire",
+            ),
             StorageError::Superseded => {
                 f.write_str("a newer APPEND or ABORT took over this upload")
             }

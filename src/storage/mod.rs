@@ -35,6 +35,7 @@ use crate::name::{Name, RESERVED_PREFIX};
 mod checksum;
 mod error;
 pub mod gate;
+mod session_index;
 mod sessions;
 mod tree;
 pub use tree::DirectoryListing;
@@ -42,7 +43,7 @@ mod upload;
 
 pub use error::StorageError;
 use gate::{Gate, Point};
-pub use sessions::{Appender, SESSIONS_DIR, SessionInfo, session_id};
+pub use sessions::{Appender, SESSIONS_DIR, SessionInfo, SessionLimits, session_id};
 
 pub use upload::Upload;
 

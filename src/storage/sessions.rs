@@ -8,7 +8,14 @@
 //! Its bytes live in `<root>/.ferry-uploads/<id>.data`, described by
 //! `<id>.meta` (`<encoded name> <size> <crc32c>`); the directory is reserved
 //! (`.ferry-` prefix), so no client name can reach it and LIST skips it.
-//! A session untouched for the upload TTL is removed.
+//! A session untouched for the upload TTL is removed; an index in memory
+//! (`session_index.rs`) knows every session's age and owner, so expiry and
+//! the caps on live sessions cost no directory scan.
+//!
+//! The CRC-32C of the staged bytes is kept as they arrive and recorded on
+//! the data file when an APPEND ends (as `checksum.rs` records a stored
+//! file's), so an APPEND or COMMIT after a restart goes on from it instead
+//! of reading the staged bytes again.
 //!
 //! Committing verifies the size and CRC-32C, then moves the data into the
 //! same hidden temp-file slot a plain PUT uses and commits it exactly like a
@@ -17,6 +24,7 @@
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, Write};
+use std::net::IpAddr;
 use std::os::fd::OwnedFd;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -27,6 +35,7 @@ use rustix::fs::{AtFlags, Dir, Mode, OFlags};
 use rustix::io::Errno;
 
 use super::gate::Point;
+use super::session_index::Index;
 use super::{DIR, Storage, StorageError, Upload, checksum, stored_file_mode};
 use crate::name::{self, Name};
 
@@ -54,12 +63,25 @@ pub(super) struct Sessions {
     live: Mutex<HashMap<String, Arc<Live>>>,
     /// Held through each UPLOAD, APPEND start, COMMIT, ABORT and expiry:
     /// they run on several I/O threads, and each reads and changes a
-    /// session's files as one step.
-    bookkeeping: Mutex<()>,
+    /// session's files (and the index) as one step.
+    bookkeeping: Mutex<Index>,
+}
+
+/// What bounds the sessions an `UPLOAD` may begin.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionLimits {
+    /// Sessions untouched for longer are removed.
+    pub ttl: Duration,
+    /// Most sessions at once.
+    pub total: usize,
+    /// Most sessions begun by one client address.
+    pub per_client: usize,
+    /// The client asking.
+    pub client: IpAddr,
 }
 
 impl Sessions {
-    fn bookkeeping(&self) -> MutexGuard<'_, ()> {
+    fn bookkeeping(&self) -> MutexGuard<'_, Index> {
         self.bookkeeping.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -138,7 +160,15 @@ impl Drop for Appender {
     /// Whatever arrived stays staged (that is the point), with its running
     /// CRC for the next APPEND or the commit; the session is free again,
     /// unless a newer APPEND owns it already.
+    /// The CRC is also recorded on the data file for after a restart,
+    /// unless a newer APPEND has written since (the record would not match
+    /// the file's size, and is not made).
     fn drop(&mut self) {
+        if let Some(crc) = self.crc
+            && self.owns_session()
+        {
+            checksum::record_at(&self.file, self.received(), crc);
+        }
         self.live.release(self.ticket);
     }
 }
@@ -167,23 +197,25 @@ impl Live {
 impl Storage {
     /// Starts the upload of `name` (`size` bytes with CRC-32C `crc`), or
     /// finds the session that already stages it. Also removes sessions
-    /// untouched for longer than `ttl`.
+    /// untouched for longer than the TTL.
     ///
     /// # Errors
-    /// A conflict if `name` cannot be a file (a directory, or beneath a
-    /// file); no space, no descriptors or I/O if the session cannot be
-    /// created.
+    /// [`StorageError::TooManySessions`] if a new session would exceed
+    /// `limits`; a conflict if `name` cannot be a file (a directory, or
+    /// beneath a file); no space, no descriptors or I/O if the session
+    /// cannot be created.
     pub fn begin_session(
         &self,
         name: &Name,
         size: u64,
         crc: u32,
-        ttl: Duration,
+        limits: &SessionLimits,
     ) -> Result<SessionInfo, StorageError> {
         self.pause(Point::Session);
-        let _bookkeeping = self.sessions.bookkeeping();
+        let mut index = self.sessions.bookkeeping();
         let dir = self.sessions_dir()?;
-        self.expire_sessions(&dir, ttl);
+        self.load_index(&dir, &mut index);
+        self.expire_sessions(&dir, &mut index, limits.ttl);
         let meta = format!("{} {size} {crc:08x}\n", name.encoded());
         // Ids are derived from the upload, so the same upload finds its
         // session again; an upload whose id is taken by another (by chance,
@@ -194,11 +226,11 @@ impl Storage {
         for probe in 0..ID_PROBES {
             let id = session_id(name, size, crc, probe);
             match read_small(&dir, &format!("{id}.meta")) {
-                Ok(existing) if existing == meta => {
+                Ok(existing) if first_line(&existing) == Some(meta.as_str()) => {
                     found = Some(id);
                     break;
                 }
-                Ok(existing) if existing.ends_with('\n') => {} // another upload's
+                Ok(existing) if first_line(&existing).is_some() => {} // another upload's
                 // Missing, or cut short by a process killed while writing it:
                 // describes nothing, so the session can be made here anew.
                 Ok(_) | Err(Errno::NOENT) => {
@@ -210,10 +242,13 @@ impl Storage {
         let id = match (found, free) {
             (Some(id), _) => id,
             (None, Some(id)) => {
+                check_room(&index, limits)?;
                 // Refuse now what a commit would refuse later.
                 self.check_can_be_file(name)?;
-                self.remove_session(&dir, &id);
-                create_session(&dir, &id, &meta)?;
+                self.remove_session(&dir, &mut index, &id);
+                let owner = format!("client {}\n", limits.client);
+                create_session(&dir, &id, &(meta + &owner))?;
+                index.insert(&id, now_seconds(), Some(limits.client));
                 id
             }
             (None, None) => {
@@ -221,7 +256,7 @@ impl Storage {
             }
         };
         let info = self.session(&id)?;
-        touch(&dir, &id);
+        touch(&dir, &mut index, &id);
         Ok(info)
     }
 
@@ -241,7 +276,7 @@ impl Storage {
             other => other.into(),
         })?;
         let bad = || StorageError::Io(io::Error::other(format!("malformed session {id}")));
-        let mut fields = meta.trim_end().split(' ');
+        let mut fields = first_line(&meta).ok_or_else(bad)?.trim_end().split(' ');
         let name = fields
             .next()
             .and_then(|n| Name::decode(n.as_bytes()).ok())
@@ -277,7 +312,7 @@ impl Storage {
         len: u64,
     ) -> Result<(Appender, SessionInfo), StorageError> {
         self.pause(Point::Session);
-        let _bookkeeping = self.sessions.bookkeeping();
+        let mut index = self.sessions.bookkeeping();
         let info = self.session(id)?;
         if offset != info.received {
             return Err(StorageError::WrongOffset(info.received));
@@ -290,13 +325,8 @@ impl Storage {
         if took_over {
             log::info!("upload session {id}: a new APPEND takes over from one still open");
         }
-        let crc = match *live.progress.lock().unwrap_or_else(|e| e.into_inner()) {
-            Some((at, crc)) if at == offset => Some(crc),
-            None if offset == 0 => Some(0),
-            _ => None,
-        };
         let dir = self.sessions_dir()?;
-        touch(&dir, id);
+        touch(&dir, &mut index, id);
         let flags = OFlags::WRONLY | OFlags::APPEND | OFlags::NOFOLLOW | OFlags::CLOEXEC;
         let opened = rustix::fs::openat(&dir, format!("{id}.data"), flags, Mode::empty());
         let file = match opened {
@@ -306,6 +336,7 @@ impl Storage {
                 return Err(errno.into());
             }
         };
+        let crc = staged_crc(Some(&live), &file, offset);
         let appender = Appender {
             file,
             live,
@@ -326,7 +357,7 @@ impl Storage {
     /// removed); [`StorageError::IsDirectory`] if the name became one.
     pub fn finish_session(&self, id: &str) -> Result<(Upload, SessionInfo), StorageError> {
         self.pause(Point::Session);
-        let _bookkeeping = self.sessions.bookkeeping();
+        let mut index = self.sessions.bookkeeping();
         let info = self.session(id)?;
         if info.received != info.size {
             return Err(StorageError::Incomplete(info.received, info.size));
@@ -336,30 +367,26 @@ impl Storage {
             return Err(StorageError::SessionBusy);
         }
         let dir = self.sessions_dir()?;
-        let known = live
-            .as_ref()
-            .and_then(|l| *l.progress.lock().unwrap_or_else(|e| e.into_inner()))
-            .filter(|&(at, _)| at == info.size)
-            .map(|(_, crc)| crc);
-        let staged = match known {
+        let file = File::from(rustix::fs::openat(
+            &dir,
+            format!("{id}.data"),
+            OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?);
+        let staged = match staged_crc(live.as_deref(), &file, info.size) {
             Some(crc) => crc,
             None => {
-                let file = File::from(rustix::fs::openat(
-                    &dir,
-                    format!("{id}.data"),
-                    OFlags::RDONLY | OFlags::CLOEXEC,
-                    Mode::empty(),
-                )?);
+                self.pause(Point::Checksum);
                 checksum::compute(&file, info.size)?
             }
         };
         if staged != info.crc {
-            self.remove_session(&dir, id);
+            self.remove_session(&dir, &mut index, id);
             return Err(StorageError::ChecksumMismatch(staged, info.crc));
         }
         let mut upload = self.begin_upload(&info.name)?;
         upload.adopt(&dir, &format!("{id}.data"))?;
-        self.remove_session(&dir, id);
+        self.remove_session(&dir, &mut index, id);
         Ok((upload, info))
     }
 
@@ -370,64 +397,85 @@ impl Storage {
     /// [`StorageError::NoSuchUpload`] if there is no such session.
     pub fn abort_session(&self, id: &str) -> Result<(), StorageError> {
         self.pause(Point::Session);
-        let _bookkeeping = self.sessions.bookkeeping();
+        let mut index = self.sessions.bookkeeping();
         self.session(id)?;
         if let Some(live) = self.sessions.get(id) {
             live.take_over();
         }
         let dir = self.sessions_dir()?;
-        self.remove_session(&dir, id);
+        self.remove_session(&dir, &mut index, id);
         Ok(())
     }
 
-    fn remove_session(&self, dir: &OwnedFd, id: &str) {
+    fn remove_session(&self, dir: &OwnedFd, index: &mut Index, id: &str) {
         let _ = rustix::fs::unlinkat(dir, format!("{id}.data"), AtFlags::empty());
         let _ = rustix::fs::unlinkat(dir, format!("{id}.meta"), AtFlags::empty());
         self.sessions.live().remove(id);
+        index.remove(id);
     }
 
-    /// Removes upload sessions untouched for longer than `ttl` (at startup;
-    /// later, whenever a session begins). Returns how many went.
+    /// Reads the sessions directory into the index, then removes
+    /// sessions untouched for longer than `ttl`; returns how many went.
+    /// Run at startup (off the loop); later, every `UPLOAD` expires from
+    /// the index.
     pub fn expire_upload_sessions(&self, ttl: Duration) -> usize {
-        let _bookkeeping = self.sessions.bookkeeping();
+        let mut index = self.sessions.bookkeeping();
         match rustix::fs::openat(&*self.root, SESSIONS_DIR, DIR, Mode::empty()) {
-            Ok(dir) => self.expire_sessions(&dir, ttl),
+            Ok(dir) => {
+                self.load_index(&dir, &mut index);
+                self.expire_sessions(&dir, &mut index, ttl)
+            }
             Err(_) => 0,
         }
     }
 
-    /// Removes sessions whose meta file is older than `ttl`; returns how
-    /// many. Busy sessions are left alone. The caller holds the
+    /// Reads every session of directory `dir` into `index`, once: its age
+    /// from its meta file's mtime, its owner from the file's second line.
+    fn load_index(&self, dir: &OwnedFd, index: &mut Index) {
+        if index.is_loaded() {
+            return;
+        }
+        index.set_loaded();
+        let Ok(entries) = rustix::fs::openat(dir, ".", DIR, Mode::empty()).and_then(Dir::new)
+        else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let Some(id) = entry
+                .file_name()
+                .to_str()
+                .ok()
+                .and_then(|f| f.strip_suffix(".meta"))
+            else {
+                continue;
+            };
+            let meta = format!("{id}.meta");
+            let Ok(stat) = rustix::fs::statat(dir, meta.as_str(), AtFlags::SYMLINK_NOFOLLOW) else {
+                continue;
+            };
+            let client = read_small(dir, &meta).ok().and_then(|text| owner(&text));
+            index.insert(id, stat.st_mtime, client);
+        }
+    }
+
+    /// Removes sessions last used before `ttl` ago, found in the index;
+    /// returns how many. Busy sessions are left alone. The caller holds the
     /// bookkeeping lock.
-    fn expire_sessions(&self, dir: &OwnedFd, ttl: Duration) -> usize {
+    fn expire_sessions(&self, dir: &OwnedFd, index: &mut Index, ttl: Duration) -> usize {
         let Some(cutoff) = SystemTime::now().checked_sub(ttl) else {
             return 0;
         };
         let cutoff = cutoff
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs() as i64);
-        let mut expired = Vec::new();
-        let Ok(entries) = rustix::fs::openat(dir, ".", DIR, Mode::empty()).and_then(Dir::new)
-        else {
-            return 0;
-        };
-        for entry in entries.flatten() {
-            let Ok(file) = entry.file_name().to_str() else {
-                continue;
-            };
-            let Some(id) = file.strip_suffix(".meta") else {
-                continue;
-            };
-            let stale = rustix::fs::statat(dir, file, AtFlags::SYMLINK_NOFOLLOW)
-                .is_ok_and(|stat| stat.st_mtime < cutoff);
-            let busy = self.sessions.get(id).is_some_and(|l| l.busy());
-            if stale && !busy {
-                expired.push(id.to_owned());
-            }
-        }
+        let expired: Vec<String> = index
+            .used_before(cutoff)
+            .filter(|id| !self.sessions.get(id).is_some_and(|l| l.busy()))
+            .map(str::to_owned)
+            .collect();
         for id in &expired {
             log::info!("upload session {id} expired");
-            self.remove_session(dir, id);
+            self.remove_session(dir, index, id);
         }
         expired.len()
     }
@@ -522,8 +570,50 @@ fn metadata_mode() -> Mode {
 }
 
 /// Marks a session as used now: its TTL counts from its last use.
-fn touch(dir: &OwnedFd, id: &str) {
+fn touch(dir: &OwnedFd, index: &mut Index, id: &str) {
     let _ = rustix::fs::utimensat(dir, format!("{id}.meta"), &now_times(), AtFlags::empty());
+    index.touch(id, now_seconds());
+}
+
+fn now_seconds() -> i64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// The first line of a meta file, with its newline: the session's
+/// description. `None` if it was cut short.
+fn first_line(meta: &str) -> Option<&str> {
+    meta.find('\n').map(|end| &meta[..=end])
+}
+
+/// The client that began a session, from its meta file's `client <addr>`
+/// line.
+fn owner(meta: &str) -> Option<IpAddr> {
+    meta.lines().nth(1)?.strip_prefix("client ")?.parse().ok()
+}
+
+/// Whether `limits` leave room for one more session.
+fn check_room(index: &Index, limits: &SessionLimits) -> Result<(), StorageError> {
+    if index.len() >= limits.total {
+        return Err(StorageError::TooManySessions(None));
+    }
+    if index.of_client(limits.client) >= limits.per_client {
+        return Err(StorageError::TooManySessions(Some(limits.per_client)));
+    }
+    Ok(())
+}
+
+/// The CRC-32C of the first `len` staged bytes of a session, if known
+/// without reading them: kept by the APPENDs of this process, or recorded
+/// on the data file by an earlier one.
+fn staged_crc(live: Option<&Live>, file: &File, len: u64) -> Option<u32> {
+    let kept = live.and_then(|live| *live.progress.lock().unwrap_or_else(|e| e.into_inner()));
+    match kept {
+        Some((at, crc)) if at == len => Some(crc),
+        _ if len == 0 => Some(0),
+        _ => checksum::recorded_at(file, len),
+    }
 }
 
 fn now_times() -> rustix::fs::Timestamps {

@@ -217,6 +217,18 @@ impl Raw {
         Raw { stream, reader }
     }
 
+    /// Connects from `source` (another loopback address: another client).
+    pub fn connect_from(addr: SocketAddr, source: std::net::IpAddr) -> Raw {
+        use rustix::net::{AddressFamily, SocketType};
+        let socket = rustix::net::socket(AddressFamily::INET, SocketType::STREAM, None).unwrap();
+        rustix::net::bind(&socket, &SocketAddr::new(source, 0)).expect("bind");
+        rustix::net::connect(&socket, &addr).expect("connect");
+        let stream = TcpStream::from(socket);
+        stream.set_read_timeout(Some(PATIENCE)).unwrap();
+        let reader = BufReader::new(stream.try_clone().unwrap());
+        Raw { stream, reader }
+    }
+
     /// Connects with a receive buffer of about `bytes`: a reader whose
     /// kernel holds little of what the server sends and does not read.
     pub fn connect_narrow(addr: SocketAddr, bytes: usize) -> Raw {
