@@ -107,6 +107,38 @@ fn a_checksum_of_a_file_placed_by_other_means_stalls_only_its_own_client() {
 }
 
 #[test]
+fn a_download_not_in_the_page_cache_is_read_in_on_the_pool() {
+    let (server, gate) = started(Point::ReadAhead, |_| {});
+    let data = pattern(6 << 20, 3);
+    let mut slow = server.raw();
+    put(&mut slow, "cold.bin", &data);
+    // Opened and checksummed once: the GET is answered on the reactor.
+    slow.send("STAT cold.bin\n");
+    assert!(slow.line().starts_with("OK "));
+    // Out of the page cache: written back, then dropped.
+    let file = fs::File::open(server.path("cold.bin")).unwrap();
+    file.sync_all().unwrap();
+    rustix::fs::fadvise(&file, 0, None, rustix::fs::Advice::DontNeed).unwrap();
+    let mut one = [0u8; 1];
+    let mut byte = [std::io::IoSliceMut::new(&mut one)];
+    let nowait = rustix::io::ReadWriteFlags::NOWAIT;
+    if rustix::io::preadv2(&file, &mut byte, 0, nowait).is_ok_and(|n| n == 1) {
+        eprintln!("skipped: this file system keeps the file cached (tmpfs?)");
+        gate.open();
+        return;
+    }
+
+    slow.send("GET cold.bin\n");
+    gate.wait_for_arrivals(1);
+    others_are_served(&server, Point::ReadAhead);
+    assert_eq!(gate.held(), 1, "the read finished early");
+    gate.open();
+    let crc = crc_hex(&data);
+    assert_eq!(slow.line(), format!("OK {0} {0} {crc}", data.len()));
+    assert_eq!(slow.bytes(data.len()), data);
+}
+
+#[test]
 fn a_burst_of_first_downloads_computes_one_checksum() {
     let (server, gate) = started(Point::Checksum, |_| {});
     let data = pattern(1 << 20, 2);

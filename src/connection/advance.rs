@@ -20,7 +20,11 @@ const INLINE_BODY: u64 = 16 * 1024;
 /// Fills `buf` from `offset` if the bytes are all in the page cache:
 /// `Ok(false)` if reading them would wait for the disk (or the file system
 /// cannot say), so the I/O pool should read them in first.
-fn read_if_cached(file: &std::fs::File, buf: &mut [u8], offset: u64) -> std::io::Result<bool> {
+pub(super) fn read_if_cached(
+    file: &std::fs::File,
+    buf: &mut [u8],
+    offset: u64,
+) -> std::io::Result<bool> {
     use rustix::io::{Errno, ReadWriteFlags};
     let mut done = 0;
     while done < buf.len() {
@@ -172,7 +176,7 @@ impl Connection {
     }
 
     /// The state for what the serve layer said comes next.
-    fn enter(&mut self, next: Next) -> State {
+    pub(super) fn enter(&mut self, next: Next) -> State {
         match next {
             Next::Request => State::AwaitHeader,
             Next::Receive(receive) if receive.is_complete() => {
@@ -193,13 +197,13 @@ impl Connection {
     /// for `sendfile`); larger ones go out with `sendfile` from
     /// `SendingBody`. A small body that is not in memory is read in by the
     /// I/O pool first: the reactor reads only what cannot make it wait.
-    fn start_send(&mut self, mut send: Send) -> State {
+    fn start_send(&mut self, send: Send) -> State {
         if send.len > INLINE_BODY {
             return State::SendingBody(Box::new(send));
         }
         let start = self.output.len();
         self.output.resize(start + send.len as usize, 0);
-        let read = if send.in_memory {
+        let read = if send.is_cached(send.offset + send.len) {
             send.file
                 .read_exact_at(&mut self.output[start..], send.offset)
                 .map(|()| true)
@@ -213,7 +217,6 @@ impl Connection {
             }
             Ok(false) => {
                 self.output.truncate(start);
-                send.in_memory = true; // once the pool has read it in
                 self.enter(serve::read_ahead(send))
             }
             Err(err) => {

@@ -59,7 +59,7 @@ use mio::net::TcpStream;
 
 use crate::codec::Codec;
 use crate::config::Config;
-use crate::serve::{self, Job, Receive, Send};
+use crate::serve::{self, Job, READ_AHEAD_WINDOW, Receive, Send};
 use crate::socket::{self, Outcome};
 use crate::storage::Storage;
 use deadline::Timing;
@@ -391,7 +391,23 @@ impl Connection {
         let State::SendingBody(send) = &mut self.state else {
             unreachable!("send_body outside SendingBody");
         };
-        let chunk = send.left.min(SEND_CHUNK) as usize;
+        let window = send.left.min(READ_AHEAD_WINDOW);
+        if !send.is_cached(send.offset + 1) {
+            if !is_cached_window(&send.file, send.offset, window) {
+                let State::SendingBody(send) = mem::replace(&mut self.state, State::Done) else {
+                    unreachable!("matched above");
+                };
+                self.state = self.enter(serve::read_ahead(*send));
+                return Ok(0);
+            }
+            send.cached_until = send.offset + window;
+        }
+        let cached = if send.in_memory {
+            send.left
+        } else {
+            send.cached_until - send.offset
+        };
+        let chunk = send.left.min(cached).min(SEND_CHUNK) as usize;
         match socket::send_file(&self.stream, &send.file, send.offset, chunk) {
             Outcome::Done(n) => {
                 send.offset += n as u64;
@@ -506,6 +522,19 @@ impl Connection {
         }
         Step::Close
     }
+}
+
+/// Whether the `len` bytes of `file` from `offset` look cached: their first
+/// and last bytes are (a one-byte `preadv2(RWF_NOWAIT)` each). Pages read
+/// in together are cached together, so two probes per window catch a cold
+/// stretch without a `mincore` map; a gap between them costs one `sendfile`
+/// a wait on the disk, not the loop a stall per page.
+fn is_cached_window(file: &std::fs::File, offset: u64, len: u64) -> bool {
+    let mut byte = [0u8; 1];
+    let last = offset + len.max(1) - 1;
+    [offset, last]
+        .iter()
+        .all(|&at| advance::read_if_cached(file, &mut byte, at).unwrap_or(false))
 }
 
 /// `min(left, available)` as a usize.

@@ -1,11 +1,11 @@
 //! Serving files: PUT, GET, STAT, LIST, DELETE and ECHO, and what happens
 //! when a body has arrived (verify, commit, answer) or a file has gone out.
 
-use std::os::unix::fs::FileExt;
 use std::time::Instant;
 
 use log::{info, warn};
 
+use super::transfer::READ_AHEAD_WINDOW;
 use super::{Body, BodyLength, Receive, Send, Sink, Source};
 use super::{
     Ctx, ErrorKind, Failure, Next, Outcome, Reply, Selection, Version, Want, check_size,
@@ -108,23 +108,23 @@ fn not_sent(ctx: &Ctx<'_>, name: Name, err: StorageError) -> Outcome {
     }
 }
 
-/// A GET body that is not in the page cache: the pool reads it in (so the
-/// reactor's read or `sendfile` finds it there), then it goes out.
-pub fn read_ahead(send: Send) -> Next {
+/// The next bytes of a body going out are not in the page cache: the pool
+/// reads in up to [`READ_AHEAD_WINDOW`] of them (so the reactor's read or
+/// `sendfile` finds them there, as nginx's `aio threads` does), then the
+/// body goes on.
+pub fn read_ahead(mut send: Send) -> Next {
     let outcome = Outcome::on_pool(move |ctx| {
-        let mut buf = vec![0; usize::try_from(send.len.min(READ_AHEAD)).unwrap_or(0)];
-        if let Err(err) = send.file.read_exact_at(&mut buf, send.offset) {
+        let window = send.left.min(READ_AHEAD_WINDOW);
+        if let Err(err) = ctx.storage.read_ahead(&send.file, send.offset, window) {
             // Sent anyway: the reactor meets the same error and ends the
             // answer the way a failed read always does.
             warn!("#{} {}: read ahead: {err}", ctx.client, send.source);
         }
+        send.cached_until = send.offset + window;
         Outcome::new(Reply::Nothing, Next::Send(send))
     });
     outcome.next
 }
-
-/// Most bytes [`read_ahead`] reads in at once.
-const READ_AHEAD: u64 = 256 * 1024;
 
 /// A GET body or a listing has gone out.
 pub fn sent(client: u64, send: &Send) {

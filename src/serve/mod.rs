@@ -36,7 +36,7 @@ pub use op::{
     Body, BodyLength, ErrorKind, Failure, ListingFormat, Operation, Piece, Reply, Scope, Selection,
     Version, Want,
 };
-pub use transfer::{Receive, Send, Sink, Source};
+pub use transfer::{READ_AHEAD_WINDOW, Receive, Send, Sink, Source};
 
 /// What an operation borrows while it is served, on the reactor or on an
 /// I/O thread.

@@ -98,12 +98,26 @@ pub struct Send {
     pub len: u64,
     /// When the request began.
     pub started: Instant,
-    /// Its bytes are in memory (a memory file system, or read in by the
-    /// I/O pool): reading them cannot wait on the disk.
+    /// Its bytes are in memory (a memory file system): reading them
+    /// cannot wait on the disk.
     pub in_memory: bool,
+    /// Bytes before this offset are in the page cache (read in by the I/O
+    /// pool, or found there): sending them cannot wait on the disk.
+    pub cached_until: u64,
 }
 
+/// Bytes of a body the I/O pool reads in at once, and that the reactor
+/// checks are cached before it sends them: large enough that the checks
+/// and the trips to the pool cost little per byte.
+pub const READ_AHEAD_WINDOW: u64 = 2 * 1024 * 1024;
+
 impl Send {
+    /// Whether the bytes from `offset` up to `end` can be read without
+    /// waiting on the disk, as far as is known.
+    pub fn is_cached(&self, end: u64) -> bool {
+        self.in_memory || end <= self.cached_until
+    }
+
     /// `len` bytes of `file` from `offset`, starting now.
     pub fn new(file: File, source: Source, offset: u64, len: u64, in_memory: bool) -> Send {
         Send {
@@ -114,6 +128,7 @@ impl Send {
             len,
             started: Instant::now(),
             in_memory,
+            cached_until: 0,
         }
     }
 }

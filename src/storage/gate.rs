@@ -19,6 +19,8 @@ pub enum Point {
     Open,
     /// Computing a file's CRC-32C from its bytes.
     Checksum,
+    /// Reading a body that is going out into the page cache.
+    ReadAhead,
     /// Creating an upload's temp file (PUT).
     Create,
     /// Renaming a finished upload over its target.

@@ -23,6 +23,7 @@
 use std::fs::File;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -310,6 +311,25 @@ impl Storage {
             crc,
             in_memory: self.in_memory,
         })
+    }
+
+    /// Reads `len` bytes of `file` from `offset` into the page cache, so
+    /// that the reactor can then send them without waiting on the disk.
+    ///
+    /// # Errors
+    /// The read failed (or the file is shorter than expected).
+    pub fn read_ahead(&self, file: &File, offset: u64, len: u64) -> io::Result<()> {
+        /// Bytes read per system call.
+        const PIECE: u64 = 256 * 1024;
+        self.pause(Point::ReadAhead);
+        let mut buf = vec![0; usize::try_from(len.min(PIECE)).unwrap_or(0)];
+        let mut done = 0;
+        while done < len {
+            let piece = (len - done).min(PIECE) as usize;
+            file.read_exact_at(&mut buf[..piece], offset + done)?;
+            done += piece as u64;
+        }
+        Ok(())
     }
 
     /// Starts an upload to `name`, creating missing parent directories.
