@@ -463,3 +463,31 @@ fn live_sessions_are_capped_per_client_and_in_all_across_restarts() {
     assert!(try_upload(&mut one, "f").starts_with("ERR 503 too many upload sessions from"));
     assert_eq!(upload(&mut one, "c", &data).1, 0);
 }
+
+#[test]
+fn written_through_the_pool_staged_bytes_are_kept_and_resumed() {
+    let server = TestServer::start_with(|c| c.pool_writes = ferry::config::PoolWrites::Always);
+    let data = pattern(900_000, 11);
+    let mut first = server.raw();
+    let (id, _) = upload(&mut first, "pooled", &data);
+    // More than the gathering buffer holds, then a pause mid-body: what
+    // arrived is written without waiting for more.
+    first.send(format!("APPEND {id} 0 800000\n"));
+    first.send(&data[..300_000]);
+    let mut other = server.raw();
+    assert_eq!(wait_for_received(&mut other, "pooled", &data, 300_000), id);
+    drop(first);
+    assert_eq!(
+        append(&mut other, &id, 300_000, &data[300_000..]),
+        "OK 900000"
+    );
+    other.send(format!("COMMIT {id}\n"));
+    assert_eq!(other.line(), format!("OK 900000 {}", crc_hex(&data)));
+    let mut put = server.raw();
+    put.send(format!("PUT whole {}\n", data.len()));
+    put.send(&data);
+    assert_eq!(put.line(), format!("OK 900000 {}", crc_hex(&data)));
+    let mut client = server.client();
+    assert_eq!(client.get_bytes("pooled").unwrap(), data);
+    assert_eq!(client.get_bytes("whole").unwrap(), data);
+}

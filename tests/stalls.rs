@@ -57,7 +57,7 @@ fn others_are_served(server: &TestServer, point: Point) {
         assert!(answer.starts_with("HTTP/1.1 200 "), "{answer}");
         assert!(answer.ends_with("\r\n\r\nwarm"), "{answer}");
     }
-    if !matches!(point, Point::Create | Point::Commit) {
+    if !matches!(point, Point::Create | Point::Commit | Point::Write) {
         put(&mut other, "other/new", b"fresh");
     }
 }
@@ -76,8 +76,10 @@ fn started(point: Point, adjust: impl FnOnce(&mut ferry::Config)) -> (TestServer
     let (server, gate) = held_at(point, adjust);
     let mut raw = server.raw();
     match point {
-        // Creating and committing are what the gate holds: plant it.
-        Point::Create | Point::Commit => fs::write(server.path("warm"), b"warm").unwrap(),
+        // Creating, writing and committing are what the gate holds: plant it.
+        Point::Create | Point::Write | Point::Commit => {
+            fs::write(server.path("warm"), b"warm").unwrap()
+        }
         _ => put(&mut raw, "warm", b"warm"),
     }
     if point != Point::Open {
@@ -136,6 +138,23 @@ fn a_download_not_in_the_page_cache_is_read_in_on_the_pool() {
     let crc = crc_hex(&data);
     assert_eq!(slow.line(), format!("OK {0} {0} {crc}", data.len()));
     assert_eq!(slow.bytes(data.len()), data);
+}
+
+#[test]
+fn a_slow_write_through_the_pool_stalls_only_its_own_upload() {
+    let (server, gate) = started(Point::Write, |config| {
+        config.pool_writes = ferry::config::PoolWrites::Always;
+    });
+    let data = pattern(700_000, 4);
+    let mut slow = server.raw();
+    slow.send(format!("PUT written.bin {}\n", data.len()));
+    slow.send(&data);
+    gate.wait_for_arrivals(1);
+    others_are_served(&server, Point::Write);
+    assert_eq!(gate.held(), 1, "the write finished early");
+    gate.open();
+    assert_eq!(slow.line(), format!("OK {} {}", data.len(), crc_hex(&data)));
+    assert_eq!(fs::read(server.path("written.bin")).unwrap(), data);
 }
 
 #[test]

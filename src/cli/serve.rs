@@ -9,7 +9,7 @@ use clap::Args;
 use log::LevelFilter;
 
 use super::{parse_seconds, parse_size};
-use crate::config::Config;
+use crate::config::{Config, PoolWrites};
 use crate::server::Server;
 
 /// Flags of `ferry serve`.
@@ -67,6 +67,12 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = crate::config::DEFAULT_IO_THREADS as u16,
           value_parser = clap::value_parser!(u16).range(1..=1024))]
     io_threads: u16,
+    /// Where upload bodies are written: `auto` has the I/O threads write
+    /// them where every write is a round trip (FUSE, NFS, SMB...) and the
+    /// event loop elsewhere (a write to a local disk lands in the page
+    /// cache); `always` suits a local disk that cannot keep up.
+    #[arg(long, value_enum, default_value_t = PoolWrites::Auto)]
+    pool_writes: PoolWrites,
     /// Seconds in-flight transfers may take to finish after SIGTERM/SIGINT.
     #[arg(long, default_value = "10", value_parser = parse_seconds)]
     grace_period: Duration,
@@ -100,6 +106,7 @@ pub fn run(args: ServeArgs) -> ExitCode {
         max_upload_sessions_per_client: args.max_upload_sessions_per_client,
         grace_period: args.grace_period,
         io_threads: usize::from(args.io_threads),
+        pool_writes: args.pool_writes,
         gate: None,
     };
     let started = Server::bind(config.clone()).and_then(|mut server| {

@@ -93,7 +93,7 @@ impl Connection {
                 self.receive_chunked(receive, data, env.config)
             }
             State::ReceivingBody(mut receive) => {
-                let take = clamp_to(receive.left, data.len());
+                let take = clamp_to(receive.left, data.len().min(receive.room()));
                 receive.left -= take as u64;
                 if let Err(err) = receive.write(&data[..take]) {
                     warn!("#{} upload of {} failed: {err}", self.id, receive.name);
@@ -180,8 +180,11 @@ impl Connection {
         match next {
             Next::Request => State::AwaitHeader,
             Next::Receive(receive) if receive.is_complete() => {
-                let outcome = serve::finish_receive(*receive, self.id);
+                let outcome = serve::finish_receive(receive, self.id);
                 self.apply(outcome)
+            }
+            Next::Receive(receive) if receive.wants_flush() => {
+                self.enter(serve::flush_receive(receive, self.id))
             }
             Next::Receive(receive) => State::ReceivingBody(receive),
             Next::Send(send) => self.start_send(send),
@@ -276,7 +279,7 @@ impl Connection {
             if let Err(failure) = written {
                 break Some(failure);
             }
-            if n == 0 || used == data.len() || done {
+            if n == 0 || used == data.len() || done || receive.wants_flush() {
                 break self.write_gathered(&mut receive, &mut gathered).err();
             }
         };

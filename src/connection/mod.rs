@@ -478,7 +478,20 @@ impl Connection {
                 self.peer_eof = true;
                 Ok(0)
             }
-            Outcome::WouldBlock => Err(Step::Wait(Interest::READABLE)),
+            Outcome::WouldBlock => match mem::replace(&mut self.state, State::Done) {
+                // All that has arrived is in: write what is gathered now,
+                // not once more comes (it may never: a link gone silent),
+                // so staged bytes are on disk as promptly as when written
+                // directly.
+                State::ReceivingBody(receive) if receive.has_pending() => {
+                    self.state = self.enter(serve::flush_receive(receive, self.id));
+                    Ok(0)
+                }
+                state => {
+                    self.state = state;
+                    Err(Step::Wait(Interest::READABLE))
+                }
+            },
             other => Err(self.socket_failed(other)),
         }
     }

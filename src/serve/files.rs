@@ -36,7 +36,8 @@ pub(super) fn put(ctx: &Ctx<'_>, name: Name, body: Body, crc: Option<u32>) -> Ou
     }
     Outcome::on_pool(move |ctx| match ctx.storage.begin_upload(&name) {
         Ok(upload) => {
-            let receive = Receive::new(Sink::File(upload), name, size, crc);
+            let receive = Receive::new(Sink::File(upload), name, size, crc)
+                .deferred(ctx.config.pool_writes.on(ctx.storage));
             Outcome::new(Reply::GoAhead, Next::Receive(receive))
         }
         Err(err) => refuse(
@@ -182,61 +183,91 @@ pub(super) fn echo(size: u64) -> Outcome {
     Outcome::new(Reply::Echo { size }, next)
 }
 
-/// A whole body has arrived: commit the PUT (on the pool), or report the
-/// APPEND.
-pub fn finish_receive(receive: Receive, client: u64) -> Outcome {
-    let Receive {
-        sink,
-        name,
-        size,
-        crc,
-        expected_crc,
-        started,
-        ..
-    } = receive;
-    let upload = match sink {
-        Sink::File(upload) => upload,
-        Sink::Session(appender) => {
-            // Ending an APPEND records its CRC on the data file: disk work.
-            return Outcome::on_pool(move |_| {
-                let received = appender.received();
-                drop(appender);
-                info!("#{client} APPEND {name} {size} bytes, now at {received}");
-                Outcome::answer(Reply::Appended { received })
-            });
+/// A whole body has arrived: on the pool, write what is gathered, then
+/// commit the PUT or report the APPEND.
+pub fn finish_receive(receive: Box<Receive>, client: u64) -> Outcome {
+    Outcome::on_pool(move |ctx| {
+        let mut receive = receive;
+        if let Err(err) = receive.flush() {
+            warn!("#{client} upload of {} failed: {err}", receive.name);
+            drop(receive);
+            return Outcome::failed(err.into(), Next::Request);
         }
-    };
-    if let Some(expected) = expected_crc.filter(|&e| e != crc) {
-        warn!("#{client} PUT {name}: checksum {crc:08x}, client said {expected:08x}");
-        let failure = Failure::new(
-            ErrorKind::ChecksumMismatch,
-            format!("checksum mismatch: received {crc:08x}, expected {expected:08x}"),
-        );
-        return abandon(upload, failure, Next::Request);
-    }
-    let commit = Commit {
-        upload,
-        name,
-        size,
-        crc,
-        started,
-    };
-    Outcome::on_pool(move |ctx| commit_now(ctx, commit))
+        let Receive {
+            sink,
+            name,
+            size,
+            crc,
+            expected_crc,
+            started,
+            ..
+        } = *receive;
+        let upload = match sink {
+            Sink::File(upload) => upload,
+            Sink::Session(appender) => {
+                let received = appender.received();
+                drop(appender); // records the CRC on the staged bytes
+                info!("#{client} APPEND {name} {size} bytes, now at {received}");
+                return Outcome::answer(Reply::Appended { received });
+            }
+        };
+        if let Some(expected) = expected_crc.filter(|&e| e != crc) {
+            warn!("#{client} PUT {name}: checksum {crc:08x}, client said {expected:08x}");
+            drop(upload);
+            let failure = Failure::new(
+                ErrorKind::ChecksumMismatch,
+                format!("checksum mismatch: received {crc:08x}, expected {expected:08x}"),
+            );
+            return Outcome::failed(failure, Next::Request);
+        }
+        let commit = Commit {
+            upload,
+            name,
+            size,
+            crc,
+            started,
+        };
+        commit_now(ctx, commit)
+    })
 }
 
-/// Drops `held` on the pool (an upload: removing its temp file is disk
-/// work), then answers `failure` and goes on to `next`.
-pub fn abandon(held: impl std::marker::Send + 'static, failure: Failure, next: Next) -> Outcome {
+/// Writes a receive's gathered bytes on the pool, then takes more of its
+/// body. A failure is answered as a failed write always is: the rest of a
+/// fixed-length body is skipped, a chunked one ends the connection.
+pub fn flush_receive(receive: Box<Receive>, client: u64) -> Next {
+    let outcome = Outcome::on_pool(move |_| {
+        let mut receive = receive;
+        match receive.flush() {
+            Ok(()) => Outcome::new(Reply::Nothing, Next::Receive(receive)),
+            Err(err) => {
+                warn!("#{client} upload of {} failed: {err}", receive.name);
+                let rest = match (&receive.chunked, receive.left) {
+                    (Some(_), _) => Next::Close,
+                    (None, 0) => Next::Request,
+                    (None, left) => Next::Drain { left },
+                };
+                receive.settle();
+                Outcome::failed(err.into(), rest)
+            }
+        }
+    });
+    outcome.next
+}
+
+/// Ends a receive on the pool (an APPEND keeps what arrived; a PUT's temp
+/// file goes: disk work either way), then answers `failure` and goes on to
+/// `next`.
+pub fn abandon(receive: Box<Receive>, failure: Failure, next: Next) -> Outcome {
     Outcome::on_pool(move |_| {
-        drop(held);
+        receive.settle();
         Outcome::failed(failure, next)
     })
 }
 
-/// Drops `held` on the pool, for a connection that has gone.
-pub fn discard(held: impl std::marker::Send + 'static) -> super::Job {
+/// Ends a receive on the pool, for a connection that has gone.
+pub fn discard(receive: Box<Receive>) -> super::Job {
     super::Job::new(move |_| {
-        drop(held);
+        receive.settle();
         Outcome::answer(Reply::Nothing)
     })
 }

@@ -31,7 +31,7 @@ use log::{debug, info};
 
 use crate::config::Config;
 use crate::storage::{Storage, StorageError};
-pub use files::{abandon, discard, finish_receive, read_ahead, sent};
+pub use files::{abandon, discard, finish_receive, flush_receive, read_ahead, sent};
 pub use op::{
     Body, BodyLength, ErrorKind, Failure, ListingFormat, Operation, Piece, Reply, Scope, Selection,
     Version, Want,

@@ -49,7 +49,8 @@ pub(super) fn append(ctx: &Ctx<'_>, id: String, offset: u64, len: u64) -> Outcom
     }
     Outcome::on_pool(move |ctx| match ctx.storage.append(&id, offset, len) {
         Ok((appender, session)) => {
-            let receive = Receive::new(Sink::Session(appender), session.name, Some(len), None);
+            let receive = Receive::new(Sink::Session(appender), session.name, Some(len), None)
+                .deferred(ctx.config.pool_writes.on(ctx.storage));
             Outcome::new(Reply::GoAhead, Next::Receive(receive))
         }
         Err(err) => refuse(ctx, "APPEND", &id, err.into(), skip_body(body, ctx.config)),

@@ -37,7 +37,16 @@ pub struct Receive {
     pub started: Instant,
     /// For a chunked body: its decoder (`size` then counts up).
     pub chunked: Option<Box<ChunkDecoder>>,
+    /// Body bytes received but not yet written: where a write may wait
+    /// (see [`Receive::deferred`]), they are gathered here and written by
+    /// the I/O pool.
+    pending: Vec<u8>,
+    defer: bool,
 }
+
+/// Body bytes gathered before the I/O pool writes them, where writes are
+/// deferred: at most this much (plus one read) per uploading connection.
+pub const DEFERRED_WRITE: usize = 128 * 1024;
 
 impl Receive {
     /// A body of `size` bytes (or chunked) for `name`, going to `sink`.
@@ -59,20 +68,81 @@ impl Receive {
                 Some(_) => None,
                 None => Some(Box::default()),
             },
+            pending: Vec::new(),
+            defer: false,
         })
     }
 
-    /// Passes body bytes to where they go.
+    /// Writes go through the I/O pool: bytes are gathered (up to
+    /// [`DEFERRED_WRITE`]) and written there, for a file system where a
+    /// write can wait (see [`crate::storage::Storage::writes_may_wait`]).
+    pub fn deferred(mut self: Box<Self>, defer: bool) -> Box<Receive> {
+        self.defer = defer;
+        self
+    }
+
+    /// How many more body bytes this receive takes now: all of them when
+    /// writing directly, else what the gathering buffer has room for.
+    pub fn room(&self) -> usize {
+        match self.defer {
+            true => DEFERRED_WRITE.saturating_sub(self.pending.len()),
+            false => usize::MAX,
+        }
+    }
+
+    /// Whether bytes are gathered that are not written yet.
+    pub fn has_pending(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
+    /// Whether gathered bytes wait for the I/O pool to write them before
+    /// more can be taken.
+    pub fn wants_flush(&self) -> bool {
+        self.defer && self.pending.len() >= DEFERRED_WRITE
+    }
+
+    /// Writes the gathered bytes (on the I/O pool).
+    ///
+    /// # Errors
+    /// As for [`Receive::write`].
+    pub fn flush(&mut self) -> Result<(), StorageError> {
+        let pending = std::mem::take(&mut self.pending);
+        let written = self.write_now(&pending);
+        self.pending = pending;
+        self.pending.clear();
+        written
+    }
+
+    /// Ends a receive that will not complete, on the I/O pool: an APPEND
+    /// keeps what arrived (its gathered bytes are written); a PUT's temp
+    /// file goes.
+    pub fn settle(mut self: Box<Self>) {
+        if matches!(self.sink, Sink::Session(_)) {
+            let _ = self.flush();
+        }
+    }
+
+    /// Passes body bytes to where they go (or gathers them, if deferred).
     ///
     /// # Errors
     /// The sink could not take them (disk full, upload taken over...).
     pub fn write(&mut self, data: &[u8]) -> Result<(), StorageError> {
-        let written = match &mut self.sink {
+        self.crc = crc32c::crc32c_append(self.crc, data);
+        if self.defer {
+            self.pending.extend_from_slice(data);
+            return Ok(());
+        }
+        self.write_now(data)
+    }
+
+    fn write_now(&mut self, data: &[u8]) -> Result<(), StorageError> {
+        if data.is_empty() {
+            return Ok(());
+        }
+        match &mut self.sink {
             Sink::File(upload) => upload.write(data),
             Sink::Session(appender) => appender.write(data),
-        };
-        self.crc = crc32c::crc32c_append(self.crc, data);
-        written
+        }
     }
 
     /// Whether the whole body has arrived.

@@ -21,6 +21,9 @@ pub enum Point {
     Checksum,
     /// Reading a body that is going out into the page cache.
     ReadAhead,
+    /// Writing a PUT's body bytes (only ever held where they are written
+    /// on the I/O pool).
+    Write,
     /// Creating an upload's temp file (PUT).
     Create,
     /// Renaming a finished upload over its target.

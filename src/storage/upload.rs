@@ -40,6 +40,7 @@ impl Upload {
     /// [`StorageError::NoSpace`] on a full disk, [`StorageError::Io`] on
     /// other I/O errors.
     pub fn write(&mut self, data: &[u8]) -> Result<(), StorageError> {
+        self.pause(Point::Write);
         self.file.write_all(data).map_err(StorageError::from)
     }
 
