@@ -69,8 +69,19 @@ def reply(f):
 # ---------------------------------------------------------------- probe
 
 
+def schedstat(path="/proc/self/schedstat"):
+    """(ns on a CPU, ns waiting for one) of this process's main thread."""
+    try:
+        with open(path) as f:
+            on_cpu, waiting, _ = f.read().split()
+        return int(on_cpu), int(waiting)
+    except (OSError, ValueError):
+        return None
+
+
 class ProbeConn:
-    __slots__ = ("sock", "buf", "need_line", "body_left", "sent_at", "op", "next_at", "greeted")
+    __slots__ = ("sock", "buf", "need_line", "body_left", "sent_at", "op", "next_at", "greeted",
+                 "count")
 
     def __init__(self, sock):
         self.sock = sock
@@ -81,6 +92,83 @@ class ProbeConn:
         self.op = None
         self.next_at = 0.0
         self.greeted = False
+        self.count = 0
+
+
+# x86-64 system call numbers, for naming where the loop was blocked
+EPOLL = {232, 281, 441}  # epoll_wait, epoll_pwait, epoll_pwait2
+SYSCALLS = {0: "read", 1: "write", 3: "close", 4: "stat", 5: "fstat", 6: "lstat", 8: "lseek",
+            17: "pread64", 18: "pwrite64", 19: "readv", 20: "writev", 40: "sendfile",
+            44: "sendto", 45: "recvfrom", 46: "sendmsg", 47: "recvmsg", 74: "fsync", 75: "fdatasync",
+            76: "truncate", 77: "ftruncate", 78: "getdents", 82: "rename", 83: "mkdir",
+            84: "rmdir", 87: "unlink", 188: "setxattr", 190: "fsetxattr", 191: "getxattr",
+            193: "fgetxattr", 202: "futex", 217: "getdents64", 257: "openat", 262: "newfstatat",
+            263: "unlinkat", 264: "renameat", 275: "splice", 285: "fallocate", 295: "preadv",
+            296: "pwritev", 316: "renameat2", 327: "preadv2", 328: "pwritev2", 332: "statx",
+            437: "openat2"}
+
+
+class LoopWatch(threading.Thread):
+    """Samples the server's event-loop thread (its main thread) every 2 ms
+    from /proc/PID/task/PID/schedstat, and keeps the longest stretch in
+    which it never slept (on a CPU or waiting for one at least 80 % of
+    the time: a loop that has work and is doing it, or is starved of a
+    CPU by other threads), and how much of that stretch it spent waiting
+    for a CPU. From /proc/PID/task/PID/syscall
+    it also keeps the longest stretch spent in one system call other than
+    epoll_wait (blocked: the loop waiting on the disk or a lock), and
+    which call that was."""
+
+    def __init__(self, pid):
+        super().__init__(daemon=True)
+        self.path = f"/proc/{pid}/task/{pid}/schedstat"
+        self.counting = threading.Event()
+        self.done = threading.Event()
+        self.busy_ms = 0.0  # longest stretch awake
+        self.starved_ms = 0.0  # time waiting for a CPU within it
+        self.busy_at = None
+        self.syscall_path = f"/proc/{pid}/task/{pid}/syscall"
+        self.blocked_ms = 0.0
+        self.blocked_in = None
+
+    def syscall(self):
+        try:
+            with open(self.syscall_path) as f:
+                first = f.read().split(" ", 1)[0].strip()
+        except OSError:
+            return None
+        return None if first in ("running", "-1") else int(first)
+
+    def run(self):
+        prev = schedstat(self.path)
+        prev_t = time.perf_counter()
+        busy = starved = 0.0  # current stretch awake, and waiting within it
+        call, call_since = None, None
+        while not self.done.is_set() and prev:
+            time.sleep(0.002)
+            cur = schedstat(self.path)
+            t = time.perf_counter()
+            if not cur:
+                break
+            dt = t - prev_t
+            ran = (cur[0] - prev[0]) / 1e9
+            waited = (cur[1] - prev[1]) / 1e9
+            if ran + waited >= 0.8 * dt:
+                busy += dt
+                starved += waited
+            else:
+                busy = starved = 0.0
+            nr = self.syscall()
+            if nr != call:
+                call, call_since = nr, t
+            in_call = (t - call_since) * 1000 if call is not None and call not in EPOLL else 0.0
+            if self.counting.is_set():
+                if in_call > self.blocked_ms:
+                    self.blocked_ms, self.blocked_in = in_call, SYSCALLS.get(call, str(call))
+                if busy * 1000 > self.busy_ms:
+                    self.busy_ms, self.busy_at = busy * 1000, t
+                    self.starved_ms = starved * 1000
+            prev, prev_t = cur, t
 
 
 def cmd_probe(a):
@@ -116,13 +204,22 @@ def cmd_probe(a):
     err_samples = []
     in_flight = 0
     ready_written = False
-    counter = 0
     stopping_at = None
+    # Only requests sent once the start file exists count (the warm-up
+    # before the disturbance begins does not); without one, all do.
+    start_mark = None if a.start_file else started
+    sched_start = None if a.start_file else schedstat()
+    watch = None
+    if a.server_pid:
+        watch = LoopWatch(a.server_pid)
+        watch.start()
+        if start_mark is not None:
+            watch.counting.set()
 
     def send(c, now):
-        nonlocal in_flight, counter
-        counter += 1
-        c.op = "GET" if counter % 2 else "STAT"
+        nonlocal in_flight
+        c.count += 1
+        c.op = "GET" if c.count % 2 else "STAT"
         c.sent_at = now
         c.need_line = True
         c.body_left = 0
@@ -131,6 +228,11 @@ def cmd_probe(a):
 
     while True:
         now = time.perf_counter()
+        if start_mark is None and os.path.exists(a.start_file):
+            start_mark = now
+            sched_start = schedstat()
+            if watch:
+                watch.counting.set()
         if stopping_at is None and (stop.is_set() or now >= deadline or
                                     (a.stop_file and os.path.exists(a.stop_file))):
             stopping_at = now
@@ -166,8 +268,6 @@ def cmd_probe(a):
                         out({"error": f"bad greeting {line!r}"})
                         return 1
                     c.greeted = True
-                    if first_answer is None:
-                        first_answer = time.time()
                     continue
                 if c.sent_at is None:
                     break
@@ -188,6 +288,8 @@ def cmd_probe(a):
                 if c.body_left:
                     break
                 t = time.perf_counter()
+                if first_answer is None:
+                    first_answer = time.time()
                 lat.append((t - c.sent_at, c.sent_at - started, c.op))
                 in_flight -= 1
                 c.sent_at = None
@@ -205,6 +307,13 @@ def cmd_probe(a):
             unanswered += 1
             lat.append((now - c.sent_at, c.sent_at - started, c.op + " (unanswered)"))
         c.sock.close()
+    sched_end = schedstat()
+    if watch:
+        watch.done.set()
+        watch.join()
+    if start_mark is None:  # never told to start: nothing counts
+        start_mark = now
+    lat = [x for x in lat if x[1] >= start_mark - started]
     ms = sorted(x[0] * 1000 for x in lat)
     worst = sorted(lat, reverse=True)[:5]
     slow = [x for x in lat if x[0] * 1000 > a.slow_ms]
@@ -217,12 +326,25 @@ def cmd_probe(a):
         "max_ms": ms[-1] if ms else None,
         "over_slow_ms": len(slow),
         "slow_ms": a.slow_ms,
-        "seconds": (stopping_at or now) - started,
+        "seconds": (stopping_at or now) - start_mark,
+        # The probe's own scheduling while it counted: time waiting for a
+        # CPU is noise from other work on the machine, not the server.
+        "probe_runqueue_wait_ms": None if not (sched_start and sched_end) else
+        round((sched_end[1] - sched_start[1]) / 1e6, 1),
         "worst": [{"ms": round(x[0] * 1000, 2), "at_s": round(x[1], 3), "op": x[2]} for x in worst],
         # Start times (s after the probe began) of requests over slow_ms,
         # in order: shows whether the stalls are one long wait or many.
         "slow_starts": [round(x[1], 3) for x in sorted(slow, key=lambda x: x[1])][:50],
+        # the server's loop thread: its longest stretch awake (never asleep
+        # in epoll_wait), the part of it spent waiting for a CPU, and its
+        # longest stretch in one other system call (sampled every 2 ms)
+        "loop_busy_ms": round(watch.busy_ms, 1) if watch else None,
+        "loop_busy_at_s": round(watch.busy_at - started, 3) if watch and watch.busy_at else None,
+        "loop_starved_ms": round(watch.starved_ms, 1) if watch else None,
+        "loop_blocked_ms": round(watch.blocked_ms, 1) if watch else None,
+        "loop_blocked_in": watch.blocked_in if watch else None,
         "probe_started_epoch": time.time() - (time.perf_counter() - started),
+        "counting_from_s": round(start_mark - started, 3),
         "error_samples": err_samples,
     }
     if first_answer is not None:
@@ -500,6 +622,8 @@ def main():
     p.add_argument("--gap-ms", type=float, default=5.0, help="pause between a connection's requests")
     p.add_argument("--stop-file")
     p.add_argument("--ready-file")
+    p.add_argument("--start-file", help="count only requests sent once this file exists")
+    p.add_argument("--server-pid", type=int, help="watch this server's event-loop thread")
     p.add_argument("--max-secs", type=float, default=600)
     p.add_argument("--drain-secs", type=float, default=30)
     p.add_argument("--connect-secs", type=float, default=10, help="keep trying to connect this long")
