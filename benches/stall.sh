@@ -28,8 +28,18 @@
 #      sessions folder, so making 64k of them would take hours); notes give
 #      the UPLOADs' own median and max latency
 #   7. start-up with the tree of 4 plus stale .ferry-tmp-* files: time from
-#      exec to the first answered request; the probe connects as soon as the
-#      server listens and runs until the server logs "start-up sweep done"
+#      exec to the first answered request; the probe keeps connecting from
+#      before the start and runs until the start-up sweep is over (the log's
+#      "start-up sweep done"; a binary without the pool sweeps before it
+#      listens)
+#
+# Beside the probe's latencies the table reads the server's event-loop
+# thread from /proc (time on a CPU and waiting for one; longest stretch
+# awake; longest stretch in one system call, named), which tells a loop
+# doing disk work (on a CPU, or blocked in pread/renameat/...) from one
+# starved of a CPU, or from a probe request waiting elsewhere (an idle
+# loop). As root the server runs at nice -10 and the probe SCHED_FIFO, so a
+# busy shared machine adds less noise.
 #
 # Run it once per binary to compare (the table says which binary it used):
 #
@@ -254,9 +264,11 @@ SERVE_HELP=$("$FERRY" serve --help)
 EXTRA=()
 if grep -q -- '--io-threads' <<<"$SERVE_HELP"; then
   KIND="I/O pool (--io-threads ${STALL_IO_THREADS:-default})"
+  SWEPT='start-up sweep done' # the start-up sweep runs beside the loop
   [[ -n ${STALL_IO_THREADS:-} ]] && EXTRA+=(--io-threads "$STALL_IO_THREADS")
 else
   KIND="no I/O pool (no --io-threads)"
+  SWEPT='serving ' # the start-up sweep is over before it listens
 fi
 say "binary $FERRY: $KIND; work directory $WORK ($fstype)"
 
@@ -397,6 +409,7 @@ stop_probe() {
 # results, one row per disturbance
 declare -a ROWS=()
 FAILED=0
+orx() { echo "${1:-–}"; }
 blocked_in() { # probe json -> " (in CALL)" when the loop was blocked in one
   local call
   call=$(jget "$1" loop_blocked_in)
@@ -417,7 +430,7 @@ row() { # number label took notes
   local extra=""
   [[ $(jget "$p" unanswered) =~ ^[1-9] ]] && extra+="; $(jget "$p" unanswered) probe requests unanswered after 60 s"
   [[ $(jget "$p" errors) =~ ^[1-9] ]] && extra+="; $(jget "$p" errors) probe errors"
-  ROWS+=("| $1 | $2 | $3 | $(jget "$p" n) | $(ms "$(jget "$p" p50_ms)") | $(ms "$(jget "$p" p99_ms)") | $(ms "$max") | $(jget "$p" over_slow_ms) | $met | ${LOOP_CPU:-?} / ${LOOP_WAIT:-?} | $(jget "$p" loop_busy_ms) ($(jget "$p" loop_starved_ms)) / $(jget "$p" loop_blocked_ms)$(blocked_in "$p") | $(jget "$p" probe_runqueue_wait_ms) | $4$extra |")
+  ROWS+=("| $1 | $2 | $3 | $(jget "$p" n) | $(ms "$(jget "$p" p50_ms)") | $(ms "$(jget "$p" p99_ms)") | $(ms "$max") | $(jget "$p" over_slow_ms) | $met | ${LOOP_CPU:-?} / ${LOOP_WAIT:-?} | $(orx "$(jget "$p" loop_busy_ms)") ($(orx "$(jget "$p" loop_starved_ms)")) / $(orx "$(jget "$p" loop_blocked_ms)")$(blocked_in "$p") | $(jget "$p" probe_runqueue_wait_ms) | $4$extra |")
   say "   $2: took $3; probe n=$(jget "$p" n) p50 $(ms "$(jget "$p" p50_ms)") ms, p99 $(ms "$(jget "$p" p99_ms)") ms, max $(ms "$max") ms ($met); loop on CPU ${LOOP_CPU:-?} ms, waiting ${LOOP_WAIT:-?} ms, longest awake $(jget "$p" loop_busy_ms) ms (waiting for CPU $(jget "$p" loop_starved_ms) ms), in one call $(jget "$p" loop_blocked_ms) ms$(blocked_in "$p"); $4$extra"
 }
 fresh_root() { # name -> path of a new root with small.bin
@@ -487,7 +500,7 @@ if wanted 2; then
   uncache "$root/.ferry-uploads/$id.data"
   drop_caches 1
   start_server commit "$root"
-  wait_log 'start-up sweep done' 60 || true
+  wait_log "$SWEPT" 60 || true
   start_probe commit
   python3 "$HELPER" commit --port "$PORT" --id "$id" --timeout 600 >"$WORK/out/d2.json"
   stop_probe
@@ -588,7 +601,7 @@ if wanted 6; then
   python3 "$HELPER" sessions --root "$root" --count "$SESSIONS" >"$WORK/out/d6-setup.json"
   check_id=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["check"]["id"])' "$WORK/out/d6-setup.json")
   start_server uploads "$root"
-  wait_log 'start-up sweep done' 120 || true
+  wait_log "$SWEPT" 120 || true
   start_probe uploads
   t0=$(now)
   python3 "$HELPER" uploads --port "$PORT" --count "$UPLOADS" --check-id "$check_id" \
@@ -635,7 +648,7 @@ EOF
   listening=$(since "$t0")
   grep -q 'serving ' "$LOG" || die "server did not start listening in 60 s"
   wait_probe
-  wait_log 'start-up sweep done' 120 || say "   no 'start-up sweep done' in the log after 120 s"
+  wait_log "$SWEPT" 120 || say "   no '$SWEPT' in the log after 120 s"
   swept=$(since "$t0")
   stop_probe
   stop_server
