@@ -208,25 +208,48 @@ for bin in "${BINS[@]}"; do
     mount_fs
     log="$WORK/server.log"
     : >"$log"
-    "$bin" serve --root "$MNT" --listen 127.0.0.1:0 --log-level warn "${extra[@]}" >"$log" 2>&1 &
+    "$bin" serve --root "$MNT" --listen 127.0.0.1:0 "${extra[@]}" >"$log" 2>&1 &
     SERVER_PID=$!
     for ((i = 0; i < 1000; i++)); do
       grep -q 'serving ' "$log" && break
       kill -0 "$SERVER_PID" 2>/dev/null || die "server exited: $(tail -n 3 "$log")"
       sleep 0.02
     done
-    # with --log-level warn the address line may not be printed: ask ss
     port=$(grep -m1 'serving ' "$log" | grep -o ' on 127\.0\.0\.1:[0-9]*' | head -n 1 | cut -d: -f2 || true)
-    if [[ -z $port ]]; then
-      sleep 0.5
-      port=$(ss -ltnpH 2>/dev/null | grep "pid=$SERVER_PID," | grep -o '127\.0\.0\.1:[0-9]*' | head -n 1 | cut -d: -f2)
-    fi
     [[ -n $port ]] || die "cannot find the server's port"
     say "$kind ($bin): $op 4 KiB, $CONNS connections, ${SECS}s, ${DELAY_US} µs per file-system call"
     out="$WORK/bench.json"
+    # What the event loop (the server's main thread) is doing, 1,000 times a
+    # second while the bench runs: the share of samples in each system call
+    # (epoll_wait = idle; a file-system call = the loop waits on the disk).
+    python3 - "$SERVER_PID" "$SECS" >"$WORK/loop.txt" <<'PYEOF' &
+import collections, sys, time
+pid, secs = sys.argv[1], float(sys.argv[2])
+names = {"232": "epoll_wait", "281": "epoll_pwait", "0": "read", "1": "write", "17": "pread64",
+         "18": "pwrite64", "40": "sendfile", "45": "recvfrom", "44": "sendto", "257": "openat",
+         "437": "openat2", "262": "newfstatat", "332": "statx", "3": "close", "202": "futex",
+         "188": "setxattr", "190": "fsetxattr", "191": "getxattr", "193": "fgetxattr",
+         "316": "renameat2", "264": "renameat", "263": "unlinkat", "327": "preadv2",
+         "328": "pwritev2", "74": "fsync", "77": "ftruncate", "47": "recvmsg", "46": "sendmsg"}
+seen = collections.Counter()
+end = time.monotonic() + secs
+while time.monotonic() < end:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/syscall") as f:
+            first = f.read().split(" ", 1)[0].strip()
+    except OSError:
+        break
+    seen[names.get(first, "on CPU" if first == "running" else "syscall " + first)] += 1
+    time.sleep(0.001)
+total = sum(seen.values()) or 1
+print(", ".join(f"{k} {v * 100 // total}%" for k, v in seen.most_common(4)))
+PYEOF
+    sampler=$!
     timeout $((SECS + 120)) "$bin" bench --server "127.0.0.1:$port" --op "$op" --size 4K \
       --connections "$CONNS" --duration "$SECS" --json >"$out" 2>"$WORK/bench.err" || true
     [[ -s $out ]] || die "ferry bench failed: $(tail -n 3 "$WORK/bench.err")"
+    wait "$sampler" || true
+    loop=$(cat "$WORK/loop.txt")
     stop_pid "$SERVER_PID"
     SERVER_PID=""
     unmount
@@ -238,8 +261,8 @@ import json, sys
 d = json.load(open(sys.argv[1]))["latency_us"]
 p50, p99 = d["p50"] / 1000, d["p99"] / 1000
 print(f"p50 {p50:.1f}, p99 {p99:.1f}")' "$out")
-    ROWS+=("| $kind | $op | $rps | $(jget "$out" errors) | $lat | ${calls:-?} |")
-    say "   $rps requests/s, $(jget "$out" errors) errors; $lat; $calls file-system calls"
+    ROWS+=("| $kind | $op | $rps | $(jget "$out" errors) | $lat | ${calls:-?} | $loop |")
+    say "   $rps requests/s, $(jget "$out" errors) errors; $lat; $calls file-system calls; loop: $loop"
   done
 done
 
@@ -249,8 +272,8 @@ echo
 echo "- date: $(date -u '+%Y-%m-%d %H:%M:%S UTC'); $(nproc) CPUs; load average now $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "- ferry bench --size 4K --connections $CONNS --duration $SECS; root on benches/slowfs.c over $(stat -f -c %T "$WORK/backing")"
 echo
-echo "| server | op | requests/s | errors | latency (ms) | file-system calls |"
-echo "|---|---|---|---|---|---|"
+echo "| server | op | requests/s | errors | latency (ms) | file-system calls | event loop thread (share of 1 ms samples) |"
+echo "|---|---|---|---|---|---|---|"
 for r in "${ROWS[@]}"; do echo "$r"; done
 if [[ -n ${FERRY_BASELINE:-} ]]; then
   echo
