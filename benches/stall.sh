@@ -600,7 +600,11 @@ if wanted 6; then
   root=$(fresh_root r6)
   python3 "$HELPER" sessions --root "$root" --count "$SESSIONS" >"$WORK/out/d6-setup.json"
   check_id=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["check"]["id"])' "$WORK/out/d6-setup.json")
-  start_server uploads "$root"
+  caps=()
+  # Room for every abandoned session where the binary caps them.
+  grep -q -- '--max-upload-sessions' <<<"$SERVE_HELP" &&
+    caps=(--max-upload-sessions "$((SESSIONS + UPLOADS + 1))")
+  start_server uploads "$root" "${caps[@]}"
   wait_log "$SWEPT" 120 || true
   start_probe uploads
   t0=$(now)
