@@ -33,6 +33,8 @@ pub(super) struct Workload {
     pub(super) body: Vec<u8>,
     /// Name fetched by GET.
     pub(super) get_name: String,
+    /// Each connection PUTs into a folder of its own.
+    pub(super) put_folders: bool,
 }
 
 enum Receiving {
@@ -143,6 +145,9 @@ impl Conn {
         self.header_sent = 0;
         let line = match work.op {
             Op::Get => format!("GET {}\n", work.get_name),
+            Op::Put if work.put_folders => {
+                format!("PUT bench/{0}/put-{0} {1}\n", self.index, work.size)
+            }
             Op::Put => format!("PUT bench/put-{} {}\n", self.index, work.size),
             Op::Echo => format!("ECHO {}\n", work.size),
         };

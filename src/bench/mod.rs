@@ -53,6 +53,8 @@ pub struct BenchConfig {
     pub duration: Duration,
     /// Requests in flight per connection.
     pub pipeline: u32,
+    /// PUT into `bench/<connection>/` rather than all into `bench/`.
+    pub folder_per_connection: bool,
     /// Print a progress line every second on standard error.
     pub live: bool,
 }
@@ -151,6 +153,7 @@ pub fn run(config: &BenchConfig) -> io::Result<Report> {
         size: config.size,
         body,
         get_name,
+        put_folders: config.folder_per_connection,
     };
     Runner::new(config, work)?.run()
 }

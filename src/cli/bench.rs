@@ -31,6 +31,11 @@ pub struct BenchArgs {
     /// Requests in flight per connection.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     pipeline: u32,
+    /// PUT each connection's file into a folder of its own, as a fleet of
+    /// clients with a folder each does (else all go to one folder, where
+    /// the kernel makes their creates and renames take turns).
+    #[arg(long)]
+    folder_per_connection: bool,
     /// Print the result as one JSON object.
     #[arg(long)]
     json: bool,
@@ -52,6 +57,7 @@ pub fn run(args: BenchArgs) -> ExitCode {
         size: args.size,
         duration: args.duration,
         pipeline: args.pipeline,
+        folder_per_connection: args.folder_per_connection,
         live: !args.json && std::io::stderr().is_terminal(),
     };
     match bench::run(&config) {

@@ -214,10 +214,7 @@ impl Connection {
             read_if_cached(&send.file, &mut self.output[start..], send.offset)
         };
         match read {
-            Ok(true) => {
-                serve::sent(self.id, &send);
-                State::AwaitHeader
-            }
+            Ok(true) => self.enter(serve::sent(self.id, send)),
             Ok(false) => {
                 self.output.truncate(start);
                 self.enter(serve::read_ahead(send))

@@ -414,8 +414,11 @@ impl Connection {
                 send.left -= n as u64;
                 self.bytes_out += n as u64;
                 if send.left == 0 {
-                    serve::sent(self.id, send);
-                    self.state = State::AwaitHeader;
+                    let State::SendingBody(send) = mem::replace(&mut self.state, State::Done)
+                    else {
+                        unreachable!("matched above");
+                    };
+                    self.state = self.enter(serve::sent(self.id, *send));
                 }
                 Ok(n)
             }

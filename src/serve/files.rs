@@ -70,6 +70,7 @@ fn send(ctx: &Ctx<'_>, name: Name, want: &Want, found: OpenFile) -> Outcome {
         info,
         crc,
         in_memory,
+        round_trips,
     } = found;
     let version = Version { info, crc };
     let (start, len, part, body) = match want.select(&version) {
@@ -94,7 +95,13 @@ fn send(ctx: &Ctx<'_>, name: Name, want: &Want, found: OpenFile) -> Outcome {
         info!("#{} GET {name} headers only", ctx.client);
         return Outcome::answer(reply);
     }
-    let send = Send::new(file, Source::File(name), start, len, in_memory);
+    let send = Send::new(
+        file,
+        Source::File(name),
+        start,
+        len,
+        (in_memory, round_trips),
+    );
     Outcome::new(reply, Next::Send(send))
 }
 
@@ -127,14 +134,23 @@ pub fn read_ahead(mut send: Send) -> Next {
     outcome.next
 }
 
-/// A GET body or a listing has gone out.
-pub fn sent(client: u64, send: &Send) {
+/// A GET body or a listing has gone out: its file is closed (by the pool
+/// where that is a round trip) and the next request is welcome.
+pub fn sent(client: u64, send: Send) -> Next {
     info!(
         "#{client} {} {} bytes {:.3}s",
         send.source,
         send.len,
         send.started.elapsed().as_secs_f64()
     );
+    if !send.round_trips {
+        return Next::Request;
+    }
+    let outcome = Outcome::on_pool(move |_| {
+        drop(send);
+        Outcome::answer(Reply::Nothing)
+    });
+    outcome.next
 }
 
 /// STAT: at once if the name and checksum are cached, else on the pool.

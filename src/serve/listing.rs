@@ -52,7 +52,7 @@ pub(super) fn list(
         if !body || len == 0 {
             return Outcome::answer(reply);
         }
-        let send = Send::new(file, Source::Listing(prefix), 0, len, false);
+        let send = Send::new(file, Source::Listing(prefix), 0, len, (false, false));
         Outcome::new(reply, Next::Send(send))
     })
 }

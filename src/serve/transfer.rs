@@ -171,6 +171,9 @@ pub struct Send {
     /// Its bytes are in memory (a memory file system): reading them
     /// cannot wait on the disk.
     pub in_memory: bool,
+    /// Closing the file is a round trip (FUSE, NFS...): the I/O pool
+    /// closes it.
+    pub round_trips: bool,
     /// Bytes before this offset are in the page cache (read in by the I/O
     /// pool, or found there): sending them cannot wait on the disk.
     pub cached_until: u64,
@@ -189,7 +192,13 @@ impl Send {
     }
 
     /// `len` bytes of `file` from `offset`, starting now.
-    pub fn new(file: File, source: Source, offset: u64, len: u64, in_memory: bool) -> Send {
+    pub fn new(
+        file: File,
+        source: Source,
+        offset: u64,
+        len: u64,
+        (in_memory, round_trips): (bool, bool),
+    ) -> Send {
         Send {
             file,
             source,
@@ -198,6 +207,7 @@ impl Send {
             len,
             started: Instant::now(),
             in_memory,
+            round_trips,
             cached_until: 0,
         }
     }
