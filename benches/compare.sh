@@ -93,11 +93,11 @@ if ! [[ $REPS =~ ^[1-9][0-9]*$ ]]; then
 fi
 
 STARTED=$SECONDS
+NAME=compare.sh
+# shellcheck source=benches/lib.sh
+source "$SCRIPT_DIR/lib.sh"
+# Progress goes to standard output here, with the table.
 say() { printf '[%4ds] %s\n' "$((SECONDS - STARTED))" "$*"; }
-die() {
-  echo "compare.sh: $*" >&2
-  exit 1
-}
 
 # ---------------------------------------------------------------- cleanup
 
@@ -108,18 +108,6 @@ IPERF_PID=""
 HOLD_PID=""
 WATCHDOG_PID=""
 
-stop_pid() { # pid [signal]: signal it, wait up to 15 s, then SIGKILL
-  local pid=$1 sig=${2:-TERM} i
-  [[ -n $pid ]] || return 0
-  kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
-  kill "-$sig" "$pid" 2>/dev/null || true
-  for ((i = 0; i < 150; i++)); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
 
 cleanup() {
   local rc=$?

@@ -62,11 +62,9 @@ else
 fi
 
 STARTED=$SECONDS
-say() { printf '[%4ds] %s\n' "$((SECONDS - STARTED))" "$*" >&2; }
-die() {
-  echo "slowfs.sh: $*" >&2
-  exit 1
-}
+NAME=slowfs.sh
+# shellcheck source=benches/lib.sh
+source "$SCRIPT_DIR/lib.sh"
 
 WORK=""
 SERVER_PID=""
@@ -74,18 +72,6 @@ FS_PID=""
 WATCHDOG_PID=""
 MNT=""
 
-stop_pid() { # pid [signal]: signal it, wait up to 15 s, then SIGKILL
-  local pid=$1 sig=${2:-TERM} i
-  [[ -n $pid ]] || return 0
-  kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
-  kill "-$sig" "$pid" 2>/dev/null || true
-  for ((i = 0; i < 150; i++)); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
 unmount() {
   if [[ -n $MNT ]] && mountpoint -q "$MNT"; then
     umount "$MNT" 2>/dev/null || umount -l "$MNT" 2>/dev/null || true

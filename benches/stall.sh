@@ -166,11 +166,9 @@ CACHE=${STALL_CACHE:-$BASE/ferry-stall-cache}
 TREE="$CACHE/tree-${LIST_FILES}-${LIST_DIRS}"
 
 STARTED=$SECONDS
-say() { printf '[%4ds] %s\n' "$((SECONDS - STARTED))" "$*" >&2; }
-die() {
-  echo "stall.sh: $*" >&2
-  exit 1
-}
+NAME=stall.sh
+# shellcheck source=benches/lib.sh
+source "$SCRIPT_DIR/lib.sh"
 wanted() { [[ -z $ONLY || ",$ONLY," == *",$1,"* ]]; }
 
 # ---------------------------------------------------------------- cleanup
@@ -180,18 +178,6 @@ SERVER_PID=""
 PROBE_PID=""
 WATCHDOG_PID=""
 
-stop_pid() { # pid [signal]: signal it, wait up to 15 s, then SIGKILL
-  local pid=$1 sig=${2:-TERM} i
-  [[ -n $pid ]] || return 0
-  kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
-  kill "-$sig" "$pid" 2>/dev/null || true
-  for ((i = 0; i < 150; i++)); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
 
 # shellcheck disable=SC2317 # run by the EXIT trap
 cleanup() {

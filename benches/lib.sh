@@ -1,0 +1,24 @@
+# shellcheck shell=bash
+# benches/lib.sh: shell helpers the bench scripts share (sourced, not run).
+# Expects STARTED (the script's $SECONDS at start) and NAME (for messages).
+
+# Progress to standard error: "[  12s] what".
+say() { printf '[%4ds] %s\n' "$((SECONDS - STARTED))" "$*" >&2; }
+
+die() {
+  echo "$NAME: $*" >&2
+  exit 1
+}
+
+stop_pid() { # pid [signal]: signal it, wait up to 15 s, then SIGKILL
+  local pid=$1 sig=${2:-TERM} i
+  [[ -n $pid ]] || return 0
+  kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
+  kill "-$sig" "$pid" 2>/dev/null || true
+  for ((i = 0; i < 150; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
