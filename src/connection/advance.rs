@@ -101,7 +101,8 @@ impl Connection {
                         0 => Next::Request,
                         left => Next::Drain { left },
                     };
-                    return (self.apply(Outcome::failed(err.into(), rest)), take);
+                    // Removing the temp file is disk work: on the pool.
+                    return (self.apply(serve::abandon(receive, err.into(), rest)), take);
                 }
                 (self.enter(Next::Receive(receive)), take)
             }

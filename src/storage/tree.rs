@@ -179,13 +179,19 @@ impl Storage {
     /// A file to write a listing into before it is sent: unnamed, so it
     /// vanishes when closed, even if the process is killed. Made with
     /// `O_TMPFILE` beside the files (on disk, not in memory); where the
-    /// root's file system cannot (FUSE, read-only, full), in memory.
+    /// root's file system cannot (read-only, full) or where each read of it
+    /// would be a round trip (FUSE, NFS...), in memory.
     ///
     /// # Errors
     /// Neither could be made (out of descriptors: 503).
     pub fn listing_spool(&self) -> Result<File, StorageError> {
         let flags = OFlags::RDWR | OFlags::TMPFILE | OFlags::CLOEXEC;
-        let fd = match rustix::fs::openat(&*self.root, ".", flags, Mode::from_raw_mode(0o600)) {
+        let in_root = match self.round_trips {
+            // Sending from it would make the loop wait on every read.
+            true => Err(Errno::OPNOTSUPP),
+            false => rustix::fs::openat(&*self.root, ".", flags, Mode::from_raw_mode(0o600)),
+        };
+        let fd = match in_root {
             Ok(fd) => fd,
             Err(errno @ (Errno::MFILE | Errno::NFILE)) => return Err(errno.into()),
             Err(_) => rustix::fs::memfd_create("ferry-listing", MemfdFlags::CLOEXEC)?,
