@@ -159,29 +159,7 @@ fi
 PATH=$PATH:/usr/sbin:/sbin
 nginx -V 2>&1 | grep -q -- --with-http_dav_module || die "this nginx has no WebDAV module"
 
-if [[ -n ${FERRY_BIN:-} ]]; then
-  FERRY=$FERRY_BIN
-  say "using FERRY_BIN=$FERRY (not building)"
-else
-  say "building ferry (cargo build --release)"
-  FERRY=$(
-    cd "$REPO" && timeout 1200 cargo build --release --bin ferry \
-      --message-format=json-render-diagnostics |
-      python3 -c '
-import json, sys
-path = ""
-for line in sys.stdin:
-    try:
-        msg = json.loads(line)
-    except ValueError:
-        continue
-    if msg.get("reason") == "compiler-artifact" and msg.get("executable") \
-            and msg["target"]["name"] == "ferry":
-        path = msg["executable"]
-print(path)'
-  )
-fi
-[[ -n $FERRY && -x $FERRY ]] || die "no ferry binary (cargo build failed?)"
+find_ferry
 
 # Generous limits for the 10k-connection tests: raise the soft open-files
 # limit to the hard one for everything started from here.

@@ -22,3 +22,31 @@ stop_pid() { # pid [signal]: signal it, wait up to 15 s, then SIGKILL
   kill -KILL "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
 }
+
+# The ferry binary to measure: $FERRY_BIN, or a release build of the
+# checkout at $REPO (honouring CARGO_TARGET_DIR). Sets FERRY; dies without.
+find_ferry() {
+  if [[ -n ${FERRY_BIN:-} ]]; then
+    FERRY=$FERRY_BIN
+    say "using FERRY_BIN=$FERRY (not building)"
+  else
+    say "building ferry (cargo build --release)"
+    FERRY=$(
+      cd "$REPO" && timeout 1200 cargo build --release --bin ferry \
+        --message-format=json-render-diagnostics |
+        python3 -c '
+import json, sys
+path = ""
+for line in sys.stdin:
+    try:
+        msg = json.loads(line)
+    except ValueError:
+        continue
+    if msg.get("reason") == "compiler-artifact" and msg.get("executable") \
+            and msg["target"]["name"] == "ferry":
+        path = msg["executable"]
+print(path)'
+    )
+  fi
+  [[ -n $FERRY && -x $FERRY ]] || die "no ferry binary (cargo build failed?)"
+}

@@ -132,31 +132,7 @@ cc -O2 -Wall -o "$WORK/slowfs" "$SCRIPT_DIR/slowfs.c" $(pkg-config --cflags --li
   die "cannot compile slowfs.c"
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
-build() {
-  (
-    cd "$REPO" && timeout 1200 cargo build --release --bin ferry \
-      --message-format=json-render-diagnostics |
-      python3 -c '
-import json, sys
-path = ""
-for line in sys.stdin:
-    try:
-        msg = json.loads(line)
-    except ValueError:
-        continue
-    if msg.get("reason") == "compiler-artifact" and msg.get("executable") \
-            and msg["target"]["name"] == "ferry":
-        path = msg["executable"]
-print(path)'
-  )
-}
-if [[ -n ${FERRY_BIN:-} ]]; then
-  FERRY=$FERRY_BIN
-else
-  say "building ferry (cargo build --release)"
-  FERRY=$(build)
-fi
-[[ -n $FERRY && -x $FERRY ]] || die "no ferry binary (cargo build failed?)"
+find_ferry
 BINS=()
 [[ -n ${FERRY_BASELINE:-} ]] && BINS+=("$FERRY_BASELINE")
 BINS+=("$FERRY")

@@ -224,28 +224,7 @@ WORK=$(mktemp -d "$BASE/ferry-stall.XXXXXX")
 mkdir -p "$WORK/out"
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
-if [[ -n ${FERRY_BIN:-} ]]; then
-  FERRY=$FERRY_BIN
-else
-  say "building ferry (cargo build --release)"
-  FERRY=$(
-    cd "$REPO" && timeout 1200 cargo build --release --bin ferry \
-      --message-format=json-render-diagnostics |
-      python3 -c '
-import json, sys
-path = ""
-for line in sys.stdin:
-    try:
-        msg = json.loads(line)
-    except ValueError:
-        continue
-    if msg.get("reason") == "compiler-artifact" and msg.get("executable") \
-            and msg["target"]["name"] == "ferry":
-        path = msg["executable"]
-print(path)'
-  )
-fi
-[[ -n $FERRY && -x $FERRY ]] || die "no ferry binary (cargo build failed?)"
+find_ferry
 SERVE_HELP=$("$FERRY" serve --help)
 EXTRA=()
 if grep -q -- '--io-threads' <<<"$SERVE_HELP"; then
