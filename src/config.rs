@@ -57,15 +57,16 @@ pub struct Config {
 /// Whether upload bodies are written by the I/O pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum PoolWrites {
-    /// Where each write is a round trip (FUSE, NFS, SMB...): there the
-    /// event loop would wait on every write. Elsewhere a write lands in
-    /// the page cache, and writing directly is three times faster.
+    /// Wherever a write can wait on a device or a round trip: the I/O pool
+    /// writes behind each uploading connection while it reads on (disks,
+    /// FUSE, NFS...). On a memory file system (tmpfs) a write never waits:
+    /// the event loop writes directly, which saves the copy.
     #[default]
     Auto,
-    /// Always: a local disk that cannot keep up (its writers are throttled)
-    /// then holds up only its own uploads.
+    /// Always, on a memory file system too.
     Always,
-    /// Never.
+    /// Never: the event loop writes each body itself, and waits when the
+    /// kernel throttles it to the disk's pace.
     Never,
 }
 
@@ -73,7 +74,7 @@ impl PoolWrites {
     /// Whether to write through the pool on `storage`.
     pub fn on(self, storage: &crate::storage::Storage) -> bool {
         match self {
-            PoolWrites::Auto => storage.writes_are_round_trips(),
+            PoolWrites::Auto => !storage.is_in_memory(),
             PoolWrites::Always => true,
             PoolWrites::Never => false,
         }

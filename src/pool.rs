@@ -18,6 +18,12 @@
 //! at most one job at a time and reads nothing while it waits, so a flood
 //! of requests holds back their own connections, not the server's memory.
 //!
+//! Long jobs ([`Job::is_long`]: listings, which walk cached directories
+//! on the CPU) have a queue of their own, and at most [`Pool::long_limit`]
+//! of them run at once: twenty clients listing a tree of 200,000 files
+//! would otherwise keep sixteen threads on two CPUs, and the reactor would
+//! wait its turn for a CPU for tens of milliseconds. Short jobs go first.
+//!
 //! Nothing here knows an operation: a job is a closure over [`Ctx`].
 
 use std::collections::VecDeque;
@@ -28,7 +34,7 @@ use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 
-use log::error;
+use log::{error, warn};
 use mio::Waker;
 
 use crate::config::Config;
@@ -71,13 +77,38 @@ pub struct Finished {
 
 struct Queue {
     state: Mutex<Pending>,
-    /// Signalled when a task is queued or the pool closes.
+    /// Signalled when a short task is queued or the pool closes.
     work: Condvar,
+    /// Signalled when a long task is queued or the pool closes.
+    long_work: Condvar,
+}
+
+/// Which tasks a worker takes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Lane {
+    Short,
+    Long,
 }
 
 struct Pending {
     tasks: VecDeque<Task>,
+    /// Long jobs, for the long-job workers only.
+    long_tasks: VecDeque<Task>,
     closed: bool,
+}
+
+impl Pending {
+    fn len(&self) -> usize {
+        self.tasks.len() + self.long_tasks.len()
+    }
+
+    /// The next task for a worker of `lane`.
+    fn take(&mut self, lane: Lane) -> Option<Task> {
+        match lane {
+            Lane::Short => self.tasks.pop_front(),
+            Lane::Long => self.long_tasks.pop_front(),
+        }
+    }
 }
 
 /// The worker threads, their queue and the channel back.
@@ -106,9 +137,11 @@ impl Pool {
         let queue = Arc::new(Queue {
             state: Mutex::new(Pending {
                 tasks: VecDeque::new(),
+                long_tasks: VecDeque::new(),
                 closed: false,
             }),
             work: Condvar::new(),
+            long_work: Condvar::new(),
         });
         let woken = Arc::new(AtomicBool::new(false));
         let (outbox, finished) = mpsc::channel();
@@ -119,8 +152,11 @@ impl Pool {
             woken,
             threads: Vec::new(),
         };
-        for n in 0..threads.max(1) {
+        let short = (0..threads.max(1)).map(|n| (Lane::Short, format!("ferry-io-{n}")));
+        let long = (0..Pool::long_threads()).map(|n| (Lane::Long, format!("ferry-long-{n}")));
+        for (lane, name) in short.chain(long) {
             let worker = Worker {
+                lane,
                 queue: Arc::clone(&pool.queue),
                 shared: Arc::clone(&shared),
                 outbox: outbox.clone(),
@@ -128,12 +164,19 @@ impl Pool {
                 woken: Arc::clone(&pool.woken),
             };
             let thread = std::thread::Builder::new()
-                .name(format!("ferry-io-{n}"))
+                .name(name)
                 .stack_size(WORKER_STACK)
                 .spawn(move || worker.run())?;
             pool.threads.push(thread);
         }
         Ok(pool)
+    }
+
+    /// How many long jobs run at once, each on a thread of its own: half
+    /// the host's CPUs, at least one, so that the reactor always finds a
+    /// CPU free of them.
+    pub fn long_threads() -> usize {
+        std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))
     }
 
     /// Queues `task`, or gives it back if the queue is full.
@@ -143,12 +186,18 @@ impl Pool {
     /// [`Pool::finished`] has returned something.
     pub fn submit(&self, task: Task) -> Result<(), Task> {
         let mut pending = self.queue.lock();
-        if pending.tasks.len() >= self.capacity {
+        if pending.len() >= self.capacity {
             return Err(task);
         }
-        pending.tasks.push_back(task);
+        let wake = if task.job.is_long() {
+            pending.long_tasks.push_back(task);
+            &self.queue.long_work
+        } else {
+            pending.tasks.push_back(task);
+            &self.queue.work
+        };
         drop(pending);
-        self.queue.work.notify_one();
+        wake.notify_one();
         Ok(())
     }
 
@@ -167,6 +216,7 @@ impl Drop for Pool {
     fn drop(&mut self) {
         self.queue.lock().closed = true;
         self.queue.work.notify_all();
+        self.queue.long_work.notify_all();
         for thread in self.threads.drain(..) {
             if thread.join().is_err() {
                 error!("an I/O thread panicked");
@@ -182,6 +232,7 @@ impl Queue {
 }
 
 struct Worker {
+    lane: Lane,
     queue: Arc<Queue>,
     shared: Arc<Shared>,
     outbox: Sender<Finished>,
@@ -191,6 +242,9 @@ struct Worker {
 
 impl Worker {
     fn run(self) {
+        if self.lane == Lane::Long {
+            yield_to_the_reactor();
+        }
         while let Some(Task { key, id, peer, job }) = self.next() {
             let ctx = Ctx {
                 storage: &self.shared.storage,
@@ -214,17 +268,35 @@ impl Worker {
     fn next(&self) -> Option<Task> {
         let mut pending = self.queue.lock();
         loop {
-            if let Some(task) = pending.tasks.pop_front() {
+            if let Some(task) = pending.take(self.lane) {
                 return Some(task);
             }
             if pending.closed {
                 return None;
             }
-            pending = self
-                .queue
-                .work
-                .wait(pending)
-                .unwrap_or_else(|e| e.into_inner());
+            let signal = match self.lane {
+                Lane::Short => &self.queue.work,
+                Lane::Long => &self.queue.long_work,
+            };
+            pending = signal.wait(pending).unwrap_or_else(|e| e.into_inner());
         }
+    }
+}
+
+/// How much lower than the reactor's a long-job thread's priority is (in
+/// nice steps): when a listing and the reactor both want the one free CPU,
+/// the reactor gets it. Only lowered, never raised again, so it needs no
+/// privilege; and a long-job thread holds no lock that the reactor waits
+/// for while it works, so nothing waits on it the other way round.
+const LONG_JOB_NICENESS: i32 = 10;
+
+/// Lowers the calling thread's priority by [`LONG_JOB_NICENESS`] (Linux's
+/// nice value is per thread).
+fn yield_to_the_reactor() {
+    let lowered = rustix::process::getpriority_process(None).and_then(|nice| {
+        rustix::process::setpriority_process(None, (nice + LONG_JOB_NICENESS).min(19))
+    });
+    if let Err(err) = lowered {
+        warn!("a long-job thread keeps its priority: {err}");
     }
 }

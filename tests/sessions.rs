@@ -367,9 +367,6 @@ fn after_a_restart_appends_and_commit_go_on_from_the_recorded_crc() {
         on_root(c);
         c.gate = Some(Arc::clone(&gate));
     });
-    // Dropped before the server, so a failing test ends instead of waiting
-    // for a held read forever.
-    let _opened = OpenOnDrop(Arc::clone(&gate));
     let mut raw = server.raw();
     assert_eq!(upload(&mut raw, "resumed", &data), (id.clone(), 120_000));
     assert_eq!(
@@ -380,14 +377,6 @@ fn after_a_restart_appends_and_commit_go_on_from_the_recorded_crc() {
     assert_eq!(raw.line(), format!("OK 300000 {}", crc_hex(&data)));
     assert_eq!(gate.arrivals(), 0, "the staged bytes were read again");
     assert_eq!(std::fs::read(root.path().join("resumed")).unwrap(), data);
-}
-
-struct OpenOnDrop(Arc<Gate>);
-
-impl Drop for OpenOnDrop {
-    fn drop(&mut self) {
-        self.0.open();
-    }
 }
 
 #[test]

@@ -96,13 +96,8 @@ impl Connection {
                 let take = clamp_to(receive.left, data.len().min(receive.room()));
                 receive.left -= take as u64;
                 if let Err(err) = receive.write(&data[..take]) {
-                    warn!("#{} upload of {} failed: {err}", self.id, receive.name);
-                    let rest = match receive.left {
-                        0 => Next::Request,
-                        left => Next::Drain { left },
-                    };
                     // Removing the temp file is disk work: on the pool.
-                    return (self.apply(serve::abandon(receive, err.into(), rest)), take);
+                    return (self.apply(serve::write_failed(receive, err, self.id)), take);
                 }
                 (self.enter(Next::Receive(receive)), take)
             }
@@ -180,18 +175,20 @@ impl Connection {
     pub(super) fn enter(&mut self, next: Next) -> State {
         match next {
             Next::Request => State::AwaitHeader,
-            Next::Receive(receive) if receive.is_complete() => {
-                let outcome = serve::finish_receive(receive, self.id);
-                self.apply(outcome)
-            }
-            Next::Receive(receive) if receive.wants_flush() => {
-                self.enter(serve::flush_receive(receive, self.id))
-            }
-            Next::Receive(receive) => State::ReceivingBody(receive),
+            Next::Receive(mut receive) => match receive.take_failure() {
+                Some(err) => self.apply(serve::write_failed(receive, err, self.id)),
+                // Complete, once a write behind it is back.
+                None if receive.is_complete() && !receive.is_writing() => {
+                    let outcome = serve::finish_receive(receive, self.id);
+                    self.apply(outcome)
+                }
+                None => State::ReceivingBody(receive),
+            },
             Next::Send(send) => self.start_send(send),
             Next::Echo { left } => State::EchoingBody { left },
             Next::Drain { left } => State::DrainingBody { left },
             Next::Pool(job) => State::Waiting(Some(job)),
+            Next::Wrote(_) => unreachable!("a write behind goes to its receive (job_finished)"),
             Next::Close => State::Done,
         }
     }
@@ -277,7 +274,7 @@ impl Connection {
             if let Err(failure) = written {
                 break Some(failure);
             }
-            if n == 0 || used == data.len() || done || receive.wants_flush() {
+            if n == 0 || used == data.len() || done || receive.is_full() {
                 break self.write_gathered(&mut receive, &mut gathered).err();
             }
         };

@@ -59,7 +59,7 @@ use mio::net::TcpStream;
 
 use crate::codec::Codec;
 use crate::config::Config;
-use crate::serve::{self, Job, READ_AHEAD_WINDOW, Receive, Send};
+use crate::serve::{self, Job, Next, READ_AHEAD_WINDOW, Receive, Send};
 use crate::socket::{self, Outcome};
 use crate::storage::Storage;
 use deadline::Timing;
@@ -235,6 +235,8 @@ impl Connection {
     pub fn take_job(&mut self) -> Option<Job> {
         match &mut self.state {
             State::Waiting(job) => job.take(),
+            // What it gathered is written behind it while it reads on.
+            State::ReceivingBody(receive) => serve::write_behind(receive),
             _ => None,
         }
     }
@@ -252,12 +254,27 @@ impl Connection {
     }
 
     /// The I/O pool finished this connection's job: act on its outcome.
-    pub fn job_finished(&mut self, outcome: serve::Outcome) {
-        match mem::replace(&mut self.state, State::Done) {
-            State::Waiting(None) => self.state = self.apply(outcome),
-            other => {
+    /// Returns a job for the pool if what came back is not wanted any more
+    /// (a write behind an upload that has ended meanwhile).
+    pub fn job_finished(&mut self, outcome: serve::Outcome) -> Option<Job> {
+        match (mem::replace(&mut self.state, State::Done), outcome.next) {
+            (State::ReceivingBody(mut receive), Next::Wrote(write)) => {
+                receive.wrote(*write);
+                self.state = self.enter(Next::Receive(receive));
+                None
+            }
+            (state, Next::Wrote(write)) => {
+                self.state = state;
+                Some(serve::dispose(write))
+            }
+            (State::Waiting(None), next) => {
+                self.state = self.apply(serve::Outcome::new(outcome.reply, next));
+                None
+            }
+            (state, _) => {
                 error!("#{} a job finished in an unexpected state", self.id);
-                self.state = other;
+                self.state = state;
+                None
             }
         }
     }
@@ -335,6 +352,9 @@ impl Connection {
                     },
                     // Nothing to do until the I/O pool reports back.
                     State::Waiting(_) => return Step::Wait(self.interest),
+                    State::ReceivingBody(ref receive) if receive.waits_for_write() => {
+                        return Step::Wait(self.interest);
+                    }
                     State::SendingBody(_) => match self.send_body() {
                         Ok(n) => n,
                         Err(step) => return step,
@@ -481,20 +501,11 @@ impl Connection {
                 self.peer_eof = true;
                 Ok(0)
             }
-            Outcome::WouldBlock => match mem::replace(&mut self.state, State::Done) {
-                // All that has arrived is in: write what is gathered now,
-                // not once more comes (it may never: a link gone silent),
-                // so staged bytes are on disk as promptly as when written
-                // directly.
-                State::ReceivingBody(receive) if receive.has_pending() => {
-                    self.state = self.enter(serve::flush_receive(receive, self.id));
-                    Ok(0)
-                }
-                state => {
-                    self.state = state;
-                    Err(Step::Wait(Interest::READABLE))
-                }
-            },
+            // All that has arrived is in. What is gathered is written now
+            // (`take_job`), not once more comes (it may never: a link gone
+            // silent), so staged bytes are on disk as promptly as when
+            // written directly.
+            Outcome::WouldBlock => Err(Step::Wait(Interest::READABLE)),
             other => Err(self.socket_failed(other)),
         }
     }
@@ -517,7 +528,8 @@ impl Connection {
             LEAN_READ
         };
         let body_left = match &self.state {
-            State::ReceivingBody(receive) => receive.left,
+            // Deferred writes: no more than the buffers take.
+            State::ReceivingBody(receive) => receive.left.min(receive.room() as u64),
             State::DrainingBody { left } => *left,
             _ => 0,
         };

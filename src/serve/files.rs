@@ -6,7 +6,7 @@ use std::time::Instant;
 use log::{info, warn};
 
 use super::transfer::READ_AHEAD_WINDOW;
-use super::{Body, BodyLength, Receive, Send, Sink, Source};
+use super::{Body, BodyLength, Receive, Send, Sink, Source, WriteBehind};
 use super::{
     Ctx, ErrorKind, Failure, Next, Outcome, Reply, Selection, Version, Want, check_size,
     check_writable, refuse, skip_body, storage_refusal,
@@ -209,8 +209,8 @@ pub fn finish_receive(receive: Box<Receive>, client: u64) -> Outcome {
             drop(receive);
             return Outcome::failed(err.into(), Next::Request);
         }
+        let sink = receive.take_sink();
         let Receive {
-            sink,
             name,
             size,
             crc,
@@ -219,8 +219,9 @@ pub fn finish_receive(receive: Box<Receive>, client: u64) -> Outcome {
             ..
         } = *receive;
         let upload = match sink {
-            Sink::File(upload) => upload,
-            Sink::Session(appender) => {
+            Some(Sink::File(upload)) => upload,
+            None => unreachable!("flush succeeds only with the sink home"),
+            Some(Sink::Session(appender)) => {
                 let received = appender.received();
                 drop(appender); // records the CRC on the staged bytes
                 info!("#{client} APPEND {name} {size} bytes, now at {received}");
@@ -247,27 +248,45 @@ pub fn finish_receive(receive: Box<Receive>, client: u64) -> Outcome {
     })
 }
 
-/// Writes a receive's gathered bytes on the pool, then takes more of its
-/// body. A failure is answered as a failed write always is: the rest of a
-/// fixed-length body is skipped, a chunked one ends the connection.
-pub fn flush_receive(receive: Box<Receive>, client: u64) -> Next {
-    let outcome = Outcome::on_pool(move |_| {
-        let mut receive = receive;
-        match receive.flush() {
-            Ok(()) => Outcome::new(Reply::Nothing, Next::Receive(receive)),
-            Err(err) => {
-                warn!("#{client} upload of {} failed: {err}", receive.name);
-                let rest = match (&receive.chunked, receive.left) {
-                    (Some(_), _) => Next::Close,
-                    (None, 0) => Next::Request,
-                    (None, left) => Next::Drain { left },
-                };
-                receive.settle();
-                Outcome::failed(err.into(), rest)
-            }
-        }
-    });
-    outcome.next
+/// The write the I/O pool makes behind `receive` while its connection
+/// reads on, if its bytes and sink are ready for one; the pool hands the
+/// sink back as [`Next::Wrote`].
+pub fn write_behind(receive: &mut Receive) -> Option<super::Job> {
+    let write = receive.take_write()?;
+    Some(super::Job::new(move |_| {
+        Outcome::new(Reply::Nothing, Next::Wrote(Box::new(write.run())))
+    }))
+}
+
+/// Ends, on the pool, a write behind whose receive has gone.
+pub fn dispose(write: Box<WriteBehind>) -> super::Job {
+    super::Job::new(move |_| {
+        write.settle();
+        Outcome::answer(Reply::Nothing)
+    })
+}
+
+/// For an outcome whose connection has gone: a job that releases what it
+/// holds on the pool, where that is disk work (an upload's temp file).
+pub fn leftover(outcome: Outcome) -> Option<super::Job> {
+    match outcome.next {
+        Next::Wrote(write) => Some(dispose(write)),
+        Next::Receive(receive) => Some(discard(receive)),
+        _ => None,
+    }
+}
+
+/// A body write failed: the upload ends (on the pool) and its failure is
+/// answered as a failed write always is: the rest of a fixed-length body is
+/// skipped, a chunked one ends the connection.
+pub fn write_failed(receive: Box<Receive>, err: StorageError, client: u64) -> Outcome {
+    warn!("#{client} upload of {} failed: {err}", receive.name);
+    let rest = match (&receive.chunked, receive.left) {
+        (Some(_), _) => Next::Close,
+        (None, 0) => Next::Request,
+        (None, left) => Next::Drain { left },
+    };
+    abandon(receive, err.into(), rest)
 }
 
 /// Ends a receive on the pool (an APPEND keeps what arrived; a PUT's temp

@@ -30,7 +30,7 @@ pub(super) fn list(
     format: ListingFormat,
     body: bool,
 ) -> Outcome {
-    Outcome::on_pool(move |ctx| {
+    let walk = move |ctx: &Ctx<'_>| {
         let spooled = Spool::new(ctx, &prefix, format).and_then(|spool| match scope {
             Scope::Tree => spool_tree(ctx, &prefix, spool),
             Scope::Directory => spool_directory(ctx, &prefix, spool),
@@ -54,7 +54,10 @@ pub(super) fn list(
         }
         let send = Send::new(file, Source::Listing(prefix), 0, len, (false, false));
         Outcome::new(reply, Next::Send(send))
-    })
+    };
+    // Reading a big tree or folder is CPU work (its directories are
+    // usually cached): the pool runs few listings at once.
+    Outcome::on_pool_long(walk)
 }
 
 /// Every file below `prefix`, written as the walk finds them.

@@ -31,12 +31,15 @@ use log::{debug, info};
 
 use crate::config::Config;
 use crate::storage::{Storage, StorageError};
-pub use files::{abandon, discard, finish_receive, flush_receive, read_ahead, sent};
+pub use files::{
+    abandon, discard, dispose, finish_receive, leftover, read_ahead, sent, write_behind,
+    write_failed,
+};
 pub use op::{
     Body, BodyLength, ErrorKind, Failure, ListingFormat, Operation, Piece, Reply, Scope, Selection,
     Version, Want,
 };
-pub use transfer::{READ_AHEAD_WINDOW, Receive, Send, Sink, Source};
+pub use transfer::{READ_AHEAD_WINDOW, Receive, Send, Sink, Source, WriteBehind};
 
 /// What an operation borrows while it is served, on the reactor or on an
 /// I/O thread.
@@ -81,6 +84,9 @@ pub enum Next {
     },
     /// Wait while the I/O pool runs this job; its outcome comes next.
     Pool(Job),
+    /// A write behind a receive came back from the I/O pool: for that
+    /// receive (it is no step of its own).
+    Wrote(Box<WriteBehind>),
     /// The reply is the connection's last: close after it.
     Close,
 }
@@ -108,23 +114,54 @@ impl Outcome {
     ) -> Outcome {
         Outcome::new(Reply::Nothing, Next::Pool(Job::new(work)))
     }
+
+    /// As [`Outcome::on_pool`], for work that may keep a CPU busy for long
+    /// ([`Job::long`]).
+    pub fn on_pool_long(
+        work: impl FnOnce(&Ctx<'_>) -> Outcome + std::marker::Send + 'static,
+    ) -> Outcome {
+        Outcome::new(Reply::Nothing, Next::Pool(Job::long(work)))
+    }
 }
 
 /// The part of an operation that may wait on the disk, for the I/O pool.
 /// One pointer wide, so that a connection waiting for one stays small.
 pub struct Job(Box<Work>);
 
-type Work = Box<dyn FnOnce(&Ctx<'_>) -> Outcome + std::marker::Send>;
+struct Work {
+    /// May keep a CPU busy for long (see [`Job::is_long`]).
+    long: bool,
+    work: Box<dyn FnOnce(&Ctx<'_>) -> Outcome + std::marker::Send>,
+}
 
 impl Job {
     /// `work` as a job.
     pub fn new(work: impl FnOnce(&Ctx<'_>) -> Outcome + std::marker::Send + 'static) -> Job {
-        Job(Box::new(Box::new(work)))
+        Job(Box::new(Work {
+            long: false,
+            work: Box::new(work),
+        }))
+    }
+
+    /// `work` as a job that may keep a CPU busy for long: a walk of a
+    /// whole tree, whose directories are usually cached.
+    pub fn long(work: impl FnOnce(&Ctx<'_>) -> Outcome + std::marker::Send + 'static) -> Job {
+        Job(Box::new(Work {
+            long: true,
+            work: Box::new(work),
+        }))
+    }
+
+    /// Whether the job may keep a CPU busy for long; the pool runs only a
+    /// few of those at once, so that they cannot crowd the reactor off the
+    /// host's CPUs.
+    pub fn is_long(&self) -> bool {
+        self.0.long
     }
 
     /// Runs the job (on an I/O thread: it may block on the disk).
     pub fn run(self, ctx: &Ctx<'_>) -> Outcome {
-        (self.0)(ctx)
+        (self.0.work)(ctx)
     }
 }
 

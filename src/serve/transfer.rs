@@ -20,9 +20,17 @@ pub enum Sink {
 }
 
 /// A PUT or APPEND whose body is arriving.
+///
+/// Where writes may wait ([`Receive::deferred`]), its bytes are gathered
+/// and the I/O pool writes them behind the connection, which reads on
+/// meanwhile: `pending` fills while `ready` (a full buffer) waits for the
+/// sink, and the sink is away ([`Receive::take_write`]) while the pool
+/// writes one buffer. Only when both buffers are full, or the body is
+/// complete, does the connection wait for the write to come back. At most
+/// 2 × [`DEFERRED_WRITE`] per uploading connection.
 pub struct Receive {
-    /// Where its bytes go.
-    pub sink: Sink,
+    /// Where its bytes go; `None` while the I/O pool writes to it.
+    sink: Option<Sink>,
     /// The file it is for.
     pub name: Name,
     /// Its declared length, or for a chunked body the bytes so far.
@@ -37,16 +45,42 @@ pub struct Receive {
     pub started: Instant,
     /// For a chunked body: its decoder (`size` then counts up).
     pub chunked: Option<Box<ChunkDecoder>>,
-    /// Body bytes received but not yet written: where a write may wait
-    /// (see [`Receive::deferred`]), they are gathered here and written by
-    /// the I/O pool.
+    /// Body bytes gathered, newest, not yet written.
     pending: Vec<u8>,
+    /// A full buffer of body bytes (older than `pending`) waiting for the
+    /// sink to come back from the pool.
+    ready: Vec<u8>,
+    /// A write behind the connection failed: the upload is over.
+    failed: Option<StorageError>,
     defer: bool,
 }
 
 /// Body bytes gathered before the I/O pool writes them, where writes are
-/// deferred: at most this much (plus one read) per uploading connection.
-pub const DEFERRED_WRITE: usize = 128 * 1024;
+/// deferred; an uploading connection gathers into a second buffer of this
+/// size while the pool writes the first.
+pub const DEFERRED_WRITE: usize = 512 * 1024;
+
+/// A receive's sink and a buffer of its bytes, on their way to the I/O
+/// pool to be written, and back.
+pub struct WriteBehind {
+    sink: Sink,
+    buffer: Vec<u8>,
+    result: Result<(), StorageError>,
+}
+
+impl WriteBehind {
+    /// Writes the buffer (on the I/O pool).
+    pub fn run(mut self) -> WriteBehind {
+        self.result = write_to(&mut self.sink, &self.buffer);
+        self
+    }
+
+    /// Ends it for a receive that has gone (on the I/O pool): what was
+    /// written of an APPEND stays staged; a PUT's temp file goes.
+    pub fn settle(self) {
+        drop(self.sink);
+    }
+}
 
 impl Receive {
     /// A body of `size` bytes (or chunked) for `name`, going to `sink`.
@@ -57,7 +91,7 @@ impl Receive {
         expected_crc: Option<u32>,
     ) -> Box<Receive> {
         Box::new(Receive {
-            sink,
+            sink: Some(sink),
             name,
             size: size.unwrap_or(0),
             left: size.unwrap_or(0),
@@ -69,20 +103,22 @@ impl Receive {
                 None => Some(Box::default()),
             },
             pending: Vec::new(),
+            ready: Vec::new(),
+            failed: None,
             defer: false,
         })
     }
 
     /// Writes go through the I/O pool: bytes are gathered (up to
-    /// [`DEFERRED_WRITE`]) and written there, for a file system where a
-    /// write can wait (see [`crate::storage::Storage::writes_may_wait`]).
+    /// [`DEFERRED_WRITE`]) and written there, behind the connection, for a
+    /// file system where a write can wait (see [`crate::config::PoolWrites`]).
     pub fn deferred(mut self: Box<Self>, defer: bool) -> Box<Receive> {
         self.defer = defer;
         self
     }
 
     /// How many more body bytes this receive takes now: all of them when
-    /// writing directly, else what the gathering buffer has room for.
+    /// writing directly, else what the gathering buffers have room for.
     pub fn room(&self) -> usize {
         match self.defer {
             true => DEFERRED_WRITE.saturating_sub(self.pending.len()),
@@ -90,34 +126,112 @@ impl Receive {
         }
     }
 
-    /// Whether bytes are gathered that are not written yet.
-    pub fn has_pending(&self) -> bool {
-        !self.pending.is_empty()
+    /// Whether it takes no more bytes until a write behind it comes back.
+    pub fn is_full(&self) -> bool {
+        self.room() == 0
     }
 
-    /// Whether gathered bytes wait for the I/O pool to write them before
-    /// more can be taken.
-    pub fn wants_flush(&self) -> bool {
-        self.defer && self.pending.len() >= DEFERRED_WRITE
+    /// Whether the I/O pool is writing behind it (its sink is away).
+    pub fn is_writing(&self) -> bool {
+        self.sink.is_none()
     }
 
-    /// Writes the gathered bytes (on the I/O pool).
+    /// Whether the connection has to wait for a write behind it: its
+    /// buffers are full (the next write starts as soon as the sink is
+    /// home), or the body is complete and the sink is away.
+    pub fn waits_for_write(&self) -> bool {
+        self.is_full() || (self.is_writing() && self.is_complete())
+    }
+
+    /// The gathered bytes (oldest first) and the sink, to be written by the
+    /// I/O pool behind the connection; `None` if the sink is already away
+    /// or nothing is gathered.
+    pub fn take_write(&mut self) -> Option<WriteBehind> {
+        if !self.defer || self.failed.is_some() {
+            return None;
+        }
+        let sink = self.sink.take()?;
+        let buffer = match (self.ready.is_empty(), self.pending.is_empty()) {
+            (false, _) => std::mem::take(&mut self.ready),
+            (true, false) => std::mem::take(&mut self.pending),
+            (true, true) => {
+                self.sink = Some(sink);
+                return None;
+            }
+        };
+        Some(WriteBehind {
+            sink,
+            buffer,
+            result: Ok(()),
+        })
+    }
+
+    /// A write behind came back: the sink is home again, its buffer is
+    /// reused, and a failure ends the upload ([`Receive::take_failure`]).
+    pub fn wrote(&mut self, back: WriteBehind) {
+        let WriteBehind {
+            sink,
+            mut buffer,
+            result,
+        } = back;
+        self.sink = Some(sink);
+        if let Err(err) = result {
+            self.failed = Some(err);
+        }
+        buffer.clear();
+        if self.pending.capacity() == 0 {
+            self.pending = buffer;
+        } else if self.ready.capacity() == 0 {
+            self.ready = buffer;
+        }
+        self.move_full_pending();
+    }
+
+    /// The failure of a write behind, once.
+    pub fn take_failure(&mut self) -> Option<StorageError> {
+        self.failed.take()
+    }
+
+    /// A full `pending` becomes `ready` (if that is free), so that bytes
+    /// can be gathered again while it waits to be written.
+    fn move_full_pending(&mut self) {
+        if self.ready.is_empty() && self.pending.len() >= DEFERRED_WRITE {
+            std::mem::swap(&mut self.pending, &mut self.ready);
+        }
+    }
+
+    /// Writes the gathered bytes (on the I/O pool), oldest first.
     ///
     /// # Errors
-    /// As for [`Receive::write`].
+    /// As for [`Receive::write`]; a write behind that failed, or a sink
+    /// still away (a broken invariant: the connection waits for it).
     pub fn flush(&mut self) -> Result<(), StorageError> {
-        let pending = std::mem::take(&mut self.pending);
-        let written = self.write_now(&pending);
-        self.pending = pending;
+        if let Some(err) = self.failed.take() {
+            return Err(err);
+        }
+        let Some(sink) = &mut self.sink else {
+            log::error!("{}: flushed while a write behind was away", self.name);
+            return Err(StorageError::Io(std::io::Error::other(
+                "write still in progress",
+            )));
+        };
+        let written = write_to(sink, &self.ready).and_then(|()| write_to(sink, &self.pending));
+        self.ready.clear();
         self.pending.clear();
         written
     }
 
+    /// The sink, for a receive that is complete and flushed.
+    pub fn take_sink(&mut self) -> Option<Sink> {
+        self.sink.take()
+    }
+
     /// Ends a receive that will not complete, on the I/O pool: an APPEND
-    /// keeps what arrived (its gathered bytes are written); a PUT's temp
+    /// keeps what arrived (its gathered bytes are written, unless a write
+    /// behind is still away: they would land after a gap); a PUT's temp
     /// file goes.
     pub fn settle(mut self: Box<Self>) {
-        if matches!(self.sink, Sink::Session(_)) {
+        if matches!(self.sink, Some(Sink::Session(_))) {
             let _ = self.flush();
         }
     }
@@ -129,19 +243,20 @@ impl Receive {
     pub fn write(&mut self, data: &[u8]) -> Result<(), StorageError> {
         self.crc = crc32c::crc32c_append(self.crc, data);
         if self.defer {
+            if self.pending.capacity() == 0 {
+                // No more than the body still needs (a chunked body's
+                // buffer grows as it fills).
+                let body = usize::try_from(self.left).unwrap_or(usize::MAX);
+                self.pending
+                    .reserve_exact(DEFERRED_WRITE.min(data.len().saturating_add(body)));
+            }
             self.pending.extend_from_slice(data);
-            return Ok(());
-        }
-        self.write_now(data)
-    }
-
-    fn write_now(&mut self, data: &[u8]) -> Result<(), StorageError> {
-        if data.is_empty() {
+            self.move_full_pending();
             return Ok(());
         }
         match &mut self.sink {
-            Sink::File(upload) => upload.write(data),
-            Sink::Session(appender) => appender.write(data),
+            Some(sink) => write_to(sink, data),
+            None => unreachable!("the sink leaves only for deferred writes"),
         }
     }
 
@@ -151,6 +266,17 @@ impl Receive {
             Some(decoder) => decoder.is_done(),
             None => self.left == 0,
         }
+    }
+}
+
+/// Writes `data` to `sink`.
+fn write_to(sink: &mut Sink, data: &[u8]) -> Result<(), StorageError> {
+    if data.is_empty() {
+        return Ok(());
+    }
+    match sink {
+        Sink::File(upload) => upload.write(data),
+        Sink::Session(appender) => appender.write(data),
     }
 }
 

@@ -436,11 +436,30 @@ impl Server {
         for done in finished {
             match self.connections.get_mut(done.key) {
                 Some(conn) if conn.id() == done.id => {
-                    conn.job_finished(done.outcome);
+                    if let Some(job) = conn.job_finished(done.outcome) {
+                        let peer = conn.peer();
+                        self.submit(Task {
+                            key: done.key,
+                            id: done.id,
+                            peer,
+                            job,
+                        });
+                    }
                     self.drive(done.key, Some(done.id));
                 }
-                // Dropping the outcome releases what it holds.
-                _ => debug!("#{} gone before its I/O finished", done.id),
+                _ => {
+                    debug!("#{} gone before its I/O finished", done.id);
+                    // What it holds is released on the pool where that is
+                    // disk work (an upload's temp file), else here.
+                    if let Some(job) = crate::serve::leftover(done.outcome) {
+                        self.submit(Task {
+                            key: done.key,
+                            id: done.id,
+                            peer: std::net::Ipv4Addr::UNSPECIFIED.into(),
+                            job,
+                        });
+                    }
+                }
             }
         }
         while let Some(task) = self.backlog.pop_front() {

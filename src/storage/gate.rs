@@ -21,8 +21,8 @@ pub enum Point {
     Checksum,
     /// Reading a body that is going out into the page cache.
     ReadAhead,
-    /// Writing a PUT's body bytes (only ever held where they are written
-    /// on the I/O pool).
+    /// Writing a PUT's or APPEND's body bytes (only ever held where they
+    /// are written on the I/O pool).
     Write,
     /// Creating an upload's temp file (PUT).
     Create,

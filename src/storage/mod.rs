@@ -185,7 +185,7 @@ pub struct Storage {
     /// say). A file system mounted beneath the root is taken to be alike.
     in_memory: bool,
     /// The root is on a file system where each call is a round trip
-    /// (FUSE, NFS...): see [`Storage::writes_may_wait`].
+    /// (FUSE, NFS...).
     round_trips: bool,
 }
 
@@ -210,13 +210,16 @@ impl Storage {
         })
     }
 
-    /// Whether writing an upload's bytes makes the caller wait for
-    /// another process or host: on FUSE and network file systems every
-    /// write is a round trip, so the serve layer has the I/O pool write
-    /// them. On a local disk a write lands in the page cache, and writing
-    /// on the reactor keeps uploads three times faster (see README).
+    /// Whether every call is a round trip to another process or host
+    /// (FUSE and network file systems).
     pub fn writes_are_round_trips(&self) -> bool {
         self.round_trips
+    }
+
+    /// Whether the root is on a memory file system (tmpfs, ramfs): writing
+    /// there never waits on a device.
+    pub fn is_in_memory(&self) -> bool {
+        self.in_memory
     }
 
     /// Holds the calls that reach the gate's point until a test opens it.

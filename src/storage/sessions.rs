@@ -34,7 +34,7 @@ use std::time::{Duration, SystemTime};
 use rustix::fs::{AtFlags, Dir, Mode, OFlags};
 use rustix::io::Errno;
 
-use super::gate::Point;
+use super::gate::{Gate, Point};
 use super::session_index::Index;
 use super::{DIR, Storage, StorageError, Upload, checksum, stored_file_mode};
 use crate::name::{self, Name};
@@ -120,6 +120,8 @@ pub struct Appender {
     start: u64,
     crc: Option<u32>,
     written: u64,
+    /// A test's hold on writes (see [`super::gate`]).
+    gate: Option<Arc<Gate>>,
 }
 
 impl Appender {
@@ -129,6 +131,9 @@ impl Appender {
     /// [`StorageError::NoSpace`] on a full disk, [`StorageError::Io`] on
     /// other I/O errors.
     pub fn write(&mut self, data: &[u8]) -> Result<(), StorageError> {
+        if let Some(gate) = &self.gate {
+            gate.pass(Point::Write);
+        }
         if !self.owns_session() {
             return Err(StorageError::Superseded);
         }
@@ -344,6 +349,7 @@ impl Storage {
             start: offset,
             crc,
             written: 0,
+            gate: self.gate.clone(),
         };
         Ok((appender, info))
     }

@@ -8,11 +8,11 @@ pub mod proxy;
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::sync::Once;
+use std::sync::{Arc, Once};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use ferry::storage::gate::Point;
+use ferry::storage::gate::{Gate, Point};
 use ferry::{Client, Config, Server, ShutdownHandle, StartupSweep};
 use tempfile::TempDir;
 
@@ -39,6 +39,10 @@ pub struct TestServer {
     pub root: TempDir,
     handle: ShutdownHandle,
     sweep: StartupSweep,
+    /// The test gate, opened when the server is dropped: its shutdown waits
+    /// for the I/O threads, and a failing test must end, not hang on a call
+    /// still held.
+    gate: Option<Arc<Gate>>,
     thread: Option<JoinHandle<std::io::Result<()>>>,
 }
 
@@ -68,6 +72,7 @@ impl TestServer {
             .gate
             .as_ref()
             .is_some_and(|g| g.point() == Point::Sweep);
+        let gate = config.gate.clone();
         let server = Server::bind(config).expect("bind");
         let sweep = server.startup_sweep();
         if !sweep_held {
@@ -84,6 +89,7 @@ impl TestServer {
             root,
             handle,
             sweep,
+            gate,
             thread: Some(thread),
         }
     }
@@ -165,6 +171,9 @@ impl TestServer {
 
 impl Drop for TestServer {
     fn drop(&mut self) {
+        if let Some(gate) = &self.gate {
+            gate.open();
+        }
         if let Some(thread) = self.thread.take() {
             self.handle.shutdown();
             self.handle.shutdown();

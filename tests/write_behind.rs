@@ -1,0 +1,156 @@
+//! Upload bodies written by the I/O pool behind the connection
+//! (`--pool-writes always`): the connection gathers bytes into one buffer
+//! while the pool writes the other. Every byte lands once and in order at
+//! every buffer boundary, over both protocols and chunked, and a write
+//! that fails behind the connection is answered like any failed write.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::sync::Arc;
+
+use ferry::config::PoolWrites;
+use ferry::storage::gate::{Gate, Point};
+use support::{Raw, TestServer, crc_hex, pattern};
+
+/// The gathering buffer's size (`serve::DEFERRED_WRITE`).
+const BUFFER: usize = 512 * 1024;
+
+fn pooled() -> TestServer {
+    TestServer::start_with(|c| {
+        c.pool_writes = PoolWrites::Always;
+        c.http_listen = Some("127.0.0.1:0".parse().unwrap());
+    })
+}
+
+#[test]
+fn pipelined_puts_at_every_buffer_boundary_arrive_whole() {
+    let server = pooled();
+    let sizes = [
+        0,
+        1,
+        BUFFER - 1,
+        BUFFER,
+        BUFFER + 1,
+        2 * BUFFER,
+        2 * BUFFER + 1,
+        3 * BUFFER - 1,
+        1_000_003,
+    ];
+    let bodies: Vec<Vec<u8>> = (0..sizes.len())
+        .map(|i| pattern(sizes[i], i as u64 + 1))
+        .collect();
+    let mut raw = server.raw();
+    // All at once: each body is gathered behind the one before it.
+    let mut wire = Vec::new();
+    for (i, body) in bodies.iter().enumerate() {
+        wire.extend_from_slice(format!("PUT sizes/{i} {}\n", body.len()).as_bytes());
+        wire.extend_from_slice(body);
+    }
+    let writer = {
+        let mut stream = raw.stream.try_clone().unwrap();
+        std::thread::spawn(move || stream.write_all(&wire).unwrap())
+    };
+    for body in &bodies {
+        assert_eq!(raw.line(), format!("OK {} {}", body.len(), crc_hex(body)));
+    }
+    writer.join().unwrap();
+    for (i, body) in bodies.iter().enumerate() {
+        let stored = std::fs::read(server.path(&format!("sizes/{i}"))).unwrap();
+        assert!(stored == *body, "sizes/{i} differs");
+    }
+}
+
+#[test]
+fn a_chunked_http_put_of_small_and_large_chunks_arrives_whole() {
+    let server = pooled();
+    let data = pattern(900_000, 7);
+    let mut wire = b"PUT /chunked.bin HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n".to_vec();
+    let mut at = 0;
+    let mut n = 0;
+    while at < data.len() {
+        // Runs of tiny chunks (gathered) between large ones (written from
+        // where they lie).
+        let len = match n % 50 {
+            0 => 70_000,
+            _ => 97,
+        }
+        .min(data.len() - at);
+        wire.extend_from_slice(format!("{len:x}\r\n").as_bytes());
+        wire.extend_from_slice(&data[at..at + len]);
+        wire.extend_from_slice(b"\r\n");
+        at += len;
+        n += 1;
+    }
+    wire.extend_from_slice(b"0\r\n\r\n");
+    let mut stream = TcpStream::connect(server.http.unwrap()).unwrap();
+    let writer = {
+        let mut stream = stream.try_clone().unwrap();
+        std::thread::spawn(move || stream.write_all(&wire).unwrap())
+    };
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    writer.join().unwrap();
+    assert!(answer.starts_with("HTTP/1.1 201 "), "{answer}");
+    assert_eq!(std::fs::read(server.path("chunked.bin")).unwrap(), data);
+}
+
+#[test]
+fn a_write_that_fails_behind_the_connection_is_answered_and_the_connection_goes_on() {
+    // Writes are held until both APPENDs are under way; the first one's
+    // write then finds the session taken over.
+    let gate = Arc::new(Gate::new(Point::Write));
+    let server = TestServer::start_with(|c| {
+        c.pool_writes = PoolWrites::Always;
+        c.gate = Some(Arc::clone(&gate));
+    });
+    let data = pattern(3 * BUFFER + 5, 3);
+    let mut first = server.raw();
+    first.send(format!("UPLOAD behind {} {}\n", data.len(), crc_hex(&data)));
+    let line = first.line();
+    let id = line.split(' ').nth(1).unwrap().to_owned();
+    first.send(format!("APPEND {id} 0 {}\n", data.len()));
+    first.send(&data);
+    gate.wait_for_arrivals(1);
+    let mut second = server.raw();
+    second.send(format!("APPEND {id} 0 {}\n", data.len()));
+    second.send(&data);
+    gate.wait_for_arrivals(2);
+    gate.open();
+    let answer = first.line();
+    assert!(answer.starts_with("ERR 409 "), "{answer}");
+    // The rest of its body was skipped: the connection is in step.
+    first.send("ECHO 2\nok");
+    assert_eq!(first.line(), "OK 2");
+    assert_eq!(first.bytes(2), b"ok");
+    assert_eq!(second.line(), format!("OK {}", data.len()));
+    second.send(format!("COMMIT {id}\n"));
+    assert_eq!(
+        second.line(),
+        format!("OK {} {}", data.len(), crc_hex(&data))
+    );
+    assert_eq!(std::fs::read(server.path("behind")).unwrap(), data);
+}
+
+#[test]
+fn an_upload_cut_off_while_its_bytes_are_written_leaves_no_trace() {
+    let gate = Arc::new(Gate::new(Point::Write));
+    let server = TestServer::start_with(|c| {
+        c.pool_writes = PoolWrites::Always;
+        c.gate = Some(Arc::clone(&gate));
+    });
+    let data = pattern(2 * BUFFER + 10, 9);
+    let mut raw: Raw = server.raw();
+    raw.send(format!("PUT gone.bin {}\n", data.len() + 1000));
+    raw.send(&data);
+    gate.wait_for_arrivals(1);
+    drop(raw);
+    // The write comes back to a connection that has gone: its temp file
+    // is removed (on the pool).
+    let mut other = server.raw();
+    other.send("ECHO 1\nz");
+    assert_eq!(other.line(), "OK 1");
+    gate.open();
+    assert_eq!(server.settled_files_on_disk(), Vec::<String>::new());
+}
