@@ -15,14 +15,16 @@
 //!
 //! The queue is bounded. When it is full, [`Pool::submit`] gives the job
 //! back and the reactor keeps it until a worker is free; a connection has
-//! at most one job at a time and reads nothing while it waits, so a flood
-//! of requests holds back their own connections, not the server's memory.
+//! at most one job at a time (an upload: one write behind it) and reads
+//! nothing while it waits, so a flood of requests holds back their own
+//! connections, not the server's memory.
 //!
 //! Long jobs ([`Job::is_long`]: listings, which walk cached directories
-//! on the CPU) have a queue of their own, and at most [`Pool::long_limit`]
-//! of them run at once: twenty clients listing a tree of 200,000 files
-//! would otherwise keep sixteen threads on two CPUs, and the reactor would
-//! wait its turn for a CPU for tens of milliseconds. Short jobs go first.
+//! on the CPU) have a queue and threads of their own
+//! ([`Pool::long_threads`], at a lower priority): twenty clients listing a
+//! tree of 200,000 files would otherwise keep sixteen threads busy on two
+//! CPUs, hold up every other job, and the reactor would wait for a CPU for
+//! tens of milliseconds at a time.
 //!
 //! Nothing here knows an operation: a job is a closure over [`Ctx`].
 

@@ -230,8 +230,8 @@ impl Connection {
         self.queued = queued;
     }
 
-    /// The job this connection waits for, once: the reactor hands it to
-    /// the I/O pool.
+    /// The job this connection waits for, or a write behind its upload,
+    /// once: the reactor hands it to the I/O pool.
     pub fn take_job(&mut self) -> Option<Job> {
         match &mut self.state {
             State::Waiting(job) => job.take(),
