@@ -24,6 +24,16 @@ fn pooled() -> TestServer {
     })
 }
 
+/// A server writing through the pool whose writes wait at a gate.
+fn writes_held() -> (TestServer, Arc<Gate>) {
+    let gate = Arc::new(Gate::new(Point::Write));
+    let server = TestServer::start_with(|c| {
+        c.pool_writes = PoolWrites::Always;
+        c.gate = Some(Arc::clone(&gate));
+    });
+    (server, gate)
+}
+
 #[test]
 fn pipelined_puts_at_every_buffer_boundary_arrive_whole() {
     let server = pooled();
@@ -100,11 +110,7 @@ fn a_chunked_http_put_of_small_and_large_chunks_arrives_whole() {
 fn a_write_that_fails_behind_the_connection_is_answered_and_the_connection_goes_on() {
     // Writes are held until both APPENDs are under way; the first one's
     // write then finds the session taken over.
-    let gate = Arc::new(Gate::new(Point::Write));
-    let server = TestServer::start_with(|c| {
-        c.pool_writes = PoolWrites::Always;
-        c.gate = Some(Arc::clone(&gate));
-    });
+    let (server, gate) = writes_held();
     let data = pattern(3 * BUFFER + 5, 3);
     let mut first = server.raw();
     first.send(format!("UPLOAD behind {} {}\n", data.len(), crc_hex(&data)));
@@ -135,11 +141,7 @@ fn a_write_that_fails_behind_the_connection_is_answered_and_the_connection_goes_
 
 #[test]
 fn an_upload_cut_off_while_its_bytes_are_written_leaves_no_trace() {
-    let gate = Arc::new(Gate::new(Point::Write));
-    let server = TestServer::start_with(|c| {
-        c.pool_writes = PoolWrites::Always;
-        c.gate = Some(Arc::clone(&gate));
-    });
+    let (server, gate) = writes_held();
     let data = pattern(2 * BUFFER + 10, 9);
     let mut raw: Raw = server.raw();
     raw.send(format!("PUT gone.bin {}\n", data.len() + 1000));
