@@ -67,6 +67,23 @@ pub struct Task {
     pub job: Job,
 }
 
+impl Task {
+    /// A job that no connection waits for (the release of what a finished
+    /// job brought back that nobody wants any more): its outcome is
+    /// dropped, never taken for the answer a connection is waiting for.
+    pub fn detached(job: Job) -> Task {
+        Task {
+            key: usize::MAX,
+            id: NOBODY,
+            peer: IpAddr::from([0, 0, 0, 0]),
+            job,
+        }
+    }
+}
+
+/// The client id of a detached task: client ids count up from 1.
+const NOBODY: u64 = u64::MAX;
+
 /// A finished job.
 pub struct Finished {
     /// The connection's slab key.

@@ -156,3 +156,22 @@ fn an_upload_cut_off_while_its_bytes_are_written_leaves_no_trace() {
     gate.open();
     assert_eq!(server.settled_files_on_disk(), Vec::<String>::new());
 }
+
+#[test]
+fn a_body_cut_short_while_its_bytes_are_written_is_answered() {
+    let (server, gate) = writes_held();
+    let data = pattern(100_000, 5);
+    let mut raw = server.raw();
+    raw.send(format!("PUT short.bin {}\n", data.len() + 1));
+    raw.send(&data);
+    gate.wait_for_arrivals(1);
+    raw.stream.shutdown(std::net::Shutdown::Write).unwrap();
+    // The end of the body is seen while its first bytes are being written.
+    let mut other = server.raw();
+    other.send("ECHO 1\nz");
+    assert_eq!(other.line(), "OK 1");
+    gate.open();
+    let answer = raw.line();
+    assert!(answer.starts_with("ERR 400 "), "{answer}");
+    assert_eq!(server.settled_files_on_disk(), Vec::<String>::new());
+}

@@ -117,8 +117,14 @@ impl Connection {
     /// be closed. A rate window that passed its check starts anew.
     pub fn expired(&mut self, now: Instant, config: &Config) -> Option<String> {
         let timing = &mut self.timing;
-        if matches!(self.state, State::Waiting(_)) {
-            // The server is the slow one: the client is owed its answer.
+        let server_is_slow = match &self.state {
+            State::Waiting(_) => true,
+            // Its body waits for the disk, not for the client.
+            State::ReceivingBody(receive) => receive.waits_for_write(),
+            _ => false,
+        };
+        if server_is_slow {
+            // The client is owed its answer, or the room to send more.
             timing.progressed(now, 0);
             return None;
         }

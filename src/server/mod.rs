@@ -437,13 +437,9 @@ impl Server {
             match self.connections.get_mut(done.key) {
                 Some(conn) if conn.id() == done.id => {
                     if let Some(job) = conn.job_finished(done.outcome) {
-                        let peer = conn.peer();
-                        self.submit(Task {
-                            key: done.key,
-                            id: done.id,
-                            peer,
-                            job,
-                        });
+                        // Not the connection's: it may be waiting for
+                        // another job's answer.
+                        self.submit(Task::detached(job));
                     }
                     self.drive(done.key, Some(done.id));
                 }
@@ -452,12 +448,7 @@ impl Server {
                     // What it holds is released on the pool where that is
                     // disk work (an upload's temp file), else here.
                     if let Some(job) = crate::serve::leftover(done.outcome) {
-                        self.submit(Task {
-                            key: done.key,
-                            id: done.id,
-                            peer: std::net::Ipv4Addr::UNSPECIFIED.into(),
-                            job,
-                        });
+                        self.submit(Task::detached(job));
                     }
                 }
             }
