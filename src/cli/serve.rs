@@ -116,11 +116,14 @@ pub fn run(args: ServeArgs) -> ExitCode {
     let server = match started {
         Ok(server) => server,
         Err(err) => {
-            eprintln!(
-                "ferry: cannot serve {} on {}: {err}",
-                config.root.display(),
-                config.listen
-            );
+            match crate::storage::root_in_use(&err) {
+                Some(in_use) => eprintln!("ferry: {in_use}"),
+                None => eprintln!(
+                    "ferry: cannot serve {} on {}: {err}",
+                    config.root.display(),
+                    config.listen
+                ),
+            }
             return ExitCode::from(1);
         }
     };

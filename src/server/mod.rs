@@ -162,16 +162,15 @@ pub struct Server {
 }
 
 impl Server {
-    /// Opens the root, raises the open-files limit, binds the listeners
-    /// and starts the I/O pool; stale temp files and expired upload
+    /// Raises the open-files limit, binds the listeners, then creates,
+    /// opens and locks the root and starts the I/O pool; stale temp files and expired upload
     /// sessions are swept in the background.
     ///
     /// # Errors
-    /// The root cannot be opened, the address cannot be bound or a thread
-    /// cannot be started.
+    /// The address cannot be bound, the root cannot be opened or another
+    /// server holds it ([`crate::storage::root_in_use`]), or a thread cannot
+    /// be started.
     pub fn bind(config: Config) -> io::Result<Server> {
-        let mut storage = Storage::open(&config.root)?;
-        storage.set_gate(config.gate.clone());
         // Before any tree walk: a wide tree must not meet a low soft limit.
         let fd_limit = raise_fd_limit();
         let max_connections = config
@@ -199,6 +198,11 @@ impl Server {
                 pending: true,
             });
         }
+        // Only now that the addresses are ours: the root is created and
+        // locked, so a server that cannot start leaves no root behind and
+        // touches nothing in another server's.
+        let mut storage = Storage::open(&config.root)?;
+        storage.set_gate(config.gate.clone());
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         let threads = config.io_threads;
         let shared = Arc::new(Shared { storage, config });

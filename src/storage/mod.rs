@@ -36,6 +36,7 @@ use crate::name::{Name, RESERVED_PREFIX};
 mod checksum;
 mod error;
 pub mod gate;
+mod lock;
 mod session_index;
 mod sessions;
 mod tree;
@@ -44,6 +45,8 @@ mod upload;
 
 pub use error::StorageError;
 use gate::{Gate, Point};
+use lock::RootLock;
+pub use lock::{RootInUse, root_in_use};
 pub use sessions::{Appender, SESSIONS_DIR, SessionInfo, SessionLimits, session_id};
 
 pub use upload::Upload;
@@ -170,6 +173,8 @@ pub struct ListEntry {
 /// The root directory and everything done beneath it.
 #[derive(Debug)]
 pub struct Storage {
+    /// This server's hold on the root: one server per root.
+    _lock: RootLock,
     /// Shared with uploads in flight, which prune directories on abort.
     root: Arc<OwnedFd>,
     /// Names this process's temp files apart from those of earlier runs,
@@ -190,15 +195,20 @@ pub struct Storage {
 }
 
 impl Storage {
-    /// Opens `root`, creating it (and its parents) if missing.
+    /// Opens `root`, creating it (and its parents) if missing, and locks
+    /// it (see [`lock`]): nothing in it is touched before.
     ///
     /// # Errors
-    /// The directory cannot be created or opened.
+    /// The directory cannot be created or opened; another server holds it
+    /// ([`RootInUse`], see [`root_in_use`]).
     pub fn open(root: &Path) -> io::Result<Storage> {
         std::fs::create_dir_all(root)?;
+        let path = root;
         let root = rustix::fs::open(root, DIR, Mode::empty())?;
+        let lock = RootLock::acquire(&root, path)?;
         let kind = rustix::fs::fstatfs(&root).map_or(0, |fs| fs.f_type as u64);
         Ok(Storage {
+            _lock: lock,
             in_memory: MEMORY_FILE_SYSTEMS.contains(&kind),
             round_trips: ROUND_TRIP_FILE_SYSTEMS.contains(&kind),
             root: Arc::new(root),
