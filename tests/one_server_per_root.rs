@@ -7,24 +7,17 @@ mod support;
 use std::io::Read;
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use support::process::Process;
+use support::process::{Process, serve_args};
 use support::{PATIENCE, Raw, crc_hex, pattern};
 
 /// Runs `ferry serve` with `args` to its end (within [`PATIENCE`]; one
 /// still running then fails the test); its exit code and stderr.
 fn serve_to_the_end(args: &[&str], root: &Path) -> (Option<i32>, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ferry"))
-        .arg("serve")
-        .args(args)
-        .arg("--root")
-        .arg(root)
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
+    let mut command = Command::new(env!("CARGO_BIN_EXE_ferry"));
+    let mut child = serve_args(&mut command, root, args)
         .spawn()
         .expect("run ferry serve");
     let deadline = Instant::now() + PATIENCE;

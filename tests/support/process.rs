@@ -22,6 +22,20 @@ struct Log {
     grew: Condvar,
 }
 
+/// `command` as `... serve --root <root> <args...>`, logging to a piped
+/// stderr at the default level, its stdin and stdout closed.
+pub fn serve_args<'a>(command: &'a mut Command, root: &Path, args: &[&str]) -> &'a mut Command {
+    command
+        .arg("serve")
+        .arg("--root")
+        .arg(root)
+        .args(args)
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+}
+
 impl Process {
     /// Starts `ferry serve --listen 127.0.0.1:0 --root <root> <extra...>`.
     pub fn start(root: &Path, extra: &[&str]) -> Process {
@@ -41,16 +55,13 @@ impl Process {
     }
 
     fn start_with(mut command: Command, root: &Path, extra: &[&str]) -> Process {
-        let mut child = command
-            .args(["serve", "--listen", "127.0.0.1:0", "--root"])
-            .arg(root)
-            .args(extra)
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn ferry serve");
+        let mut child = serve_args(
+            &mut command,
+            root,
+            &[&["--listen", "127.0.0.1:0"], extra].concat(),
+        )
+        .spawn()
+        .expect("spawn ferry serve");
         let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
         let log = Arc::new(Log::default());
         // The line that names the address is logged once the server is
