@@ -480,3 +480,51 @@ fn written_through_the_pool_staged_bytes_are_kept_and_resumed() {
     assert_eq!(client.get_bytes("pooled").unwrap(), data);
     assert_eq!(client.get_bytes("whole").unwrap(), data);
 }
+
+#[test]
+fn a_session_file_planted_as_a_symlink_is_never_followed() {
+    let server = TestServer::start();
+    let outside = tempfile::tempdir().unwrap();
+    let secret = pattern(5_000, 21);
+    let secret_path = outside.path().join("secret");
+    std::fs::write(&secret_path, &secret).unwrap();
+    // A session for exactly the outside file's bytes, its data file then
+    // replaced by a link to it: followed, COMMIT would publish the file.
+    let mut raw = server.raw();
+    let (id, _) = upload(&mut raw, "stolen", &secret);
+    let data = server.path(&format!("{}/{id}.data", ferry::storage::SESSIONS_DIR));
+    std::fs::remove_file(&data).unwrap();
+    std::os::unix::fs::symlink(&secret_path, &data).unwrap();
+    raw.send(format!("COMMIT {id}\n"));
+    let answer = raw.line();
+    assert_eq!(
+        answer, "ERR 403 symlinks are not followed",
+        "the link was read?"
+    );
+    assert!(!server.path("stolen").exists());
+    assert_eq!(std::fs::read(&secret_path).unwrap(), secret);
+    // The connection goes on.
+    raw.send("ECHO 1\nz");
+    assert_eq!(raw.line(), "OK 1");
+}
+
+#[test]
+fn a_sessions_folder_that_is_a_symlink_is_refused_at_start_up() {
+    let root = tempfile::tempdir().unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let sessions = root.path().join(ferry::storage::SESSIONS_DIR);
+    std::os::unix::fs::symlink(elsewhere.path(), &sessions).unwrap();
+    let config = ferry::Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        root: root.path().to_path_buf(),
+        ..ferry::Config::default()
+    };
+    let err = ferry::Server::bind(config)
+        .err()
+        .expect("the server started");
+    let message = err.to_string();
+    assert!(
+        message.contains(&sessions.display().to_string()) && message.contains("is a symlink"),
+        "{message}"
+    );
+}

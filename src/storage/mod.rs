@@ -206,6 +206,7 @@ impl Storage {
         let path = root;
         let root = rustix::fs::open(root, DIR, Mode::empty())?;
         let lock = RootLock::acquire(&root, path)?;
+        sessions::check_sessions_dir(&root, path)?;
         let kind = rustix::fs::fstatfs(&root).map_or(0, |fs| fs.f_type as u64);
         Ok(Storage {
             _lock: lock,

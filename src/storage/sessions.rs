@@ -293,6 +293,12 @@ impl Storage {
             .ok_or_else(bad)?;
         let data = rustix::fs::statat(&dir, format!("{id}.data"), AtFlags::SYMLINK_NOFOLLOW)
             .map_err(|_| StorageError::NoSuchUpload)?;
+        // Planted: its size is not bytes received, and it is never opened.
+        match rustix::fs::FileType::from_raw_mode(data.st_mode) {
+            rustix::fs::FileType::RegularFile => {}
+            rustix::fs::FileType::Symlink => return Err(StorageError::Symlink),
+            _ => return Err(StorageError::NotRegular),
+        }
         Ok(SessionInfo {
             id: id.to_owned(),
             name,
@@ -502,6 +508,33 @@ impl Storage {
                 )?)
             }
             other => Ok(other?),
+        }
+    }
+}
+
+/// Refuses a sessions folder that is not a plain directory (a symlink, a
+/// file): every session open refuses to follow it, so uploads would fail
+/// one by one with puzzling errors; better to say so at start-up.
+///
+/// # Errors
+/// What it is instead, naming the path.
+pub(super) fn check_sessions_dir(root: &OwnedFd, path: &std::path::Path) -> io::Result<()> {
+    match rustix::fs::statat(root, SESSIONS_DIR, AtFlags::SYMLINK_NOFOLLOW) {
+        Err(Errno::NOENT) => Ok(()), // made when first needed
+        Err(errno) => Err(errno.into()),
+        Ok(stat) => {
+            let kind = rustix::fs::FileType::from_raw_mode(stat.st_mode);
+            if kind == rustix::fs::FileType::Directory {
+                return Ok(());
+            }
+            let what = match kind {
+                rustix::fs::FileType::Symlink => "a symlink",
+                _ => "not a directory",
+            };
+            Err(io::Error::other(format!(
+                "{} is {what}: ferry keeps upload sessions in a directory of that name and follows no symlink; move it away",
+                path.join(SESSIONS_DIR).display()
+            )))
         }
     }
 }
