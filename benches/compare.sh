@@ -108,7 +108,6 @@ IPERF_PID=""
 HOLD_PID=""
 WATCHDOG_PID=""
 
-
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
@@ -116,10 +115,7 @@ cleanup() {
   stop_pid "$FERRY_PID"
   stop_pid "$NGINX_PID"
   stop_pid "$IPERF_PID"
-  if [[ -n $WATCHDOG_PID ]]; then
-    kill "$WATCHDOG_PID" 2>/dev/null || true
-    wait "$WATCHDOG_PID" 2>/dev/null || true
-  fi
+  stop_watchdog
   if [[ -n $WORK && -d $WORK ]]; then
     rm -rf -- "$WORK"
   fi
@@ -131,15 +127,7 @@ trap 'exit 143' TERM
 
 # The whole run is bounded: past MAX_SECONDS the script is told to stop
 # (every command below has its own, shorter timeout too).
-(
-  sleep "$MAX_SECONDS" &
-  sleeper=$!
-  trap 'kill "$sleeper" 2>/dev/null; exit 0' TERM
-  wait "$sleeper"
-  echo "compare.sh: time limit of ${MAX_SECONDS}s reached, stopping" >&2
-  kill -TERM $$
-) &
-WATCHDOG_PID=$!
+start_watchdog "$MAX_SECONDS"
 
 # ---------------------------------------------------------------- tools
 

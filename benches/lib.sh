@@ -50,3 +50,24 @@ print(path)'
   fi
   [[ -n $FERRY && -x $FERRY ]] || die "no ferry binary (cargo build failed?)"
 }
+
+# Bounds the whole run: past $1 seconds the script is sent SIGTERM (its
+# cleanup trap runs). Sets WATCHDOG_PID; stop_watchdog ends it.
+start_watchdog() {
+  local limit=$1
+  (
+    sleep "$limit" &
+    sleeper=$!
+    trap 'kill "$sleeper" 2>/dev/null; exit 0' TERM
+    wait "$sleeper"
+    echo "$NAME: time limit of ${limit}s reached, stopping" >&2
+    kill -TERM $$
+  ) &
+  WATCHDOG_PID=$!
+}
+
+stop_watchdog() {
+  [[ -n ${WATCHDOG_PID:-} ]] || return 0
+  kill "$WATCHDOG_PID" 2>/dev/null || true
+  wait "$WATCHDOG_PID" 2>/dev/null || true
+}

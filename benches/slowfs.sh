@@ -86,10 +86,7 @@ cleanup() {
   trap - EXIT INT TERM
   stop_pid "$SERVER_PID"
   unmount
-  if [[ -n $WATCHDOG_PID ]]; then
-    kill "$WATCHDOG_PID" 2>/dev/null || true
-    wait "$WATCHDOG_PID" 2>/dev/null || true
-  fi
+  stop_watchdog
   # never remove anything through a mount that is still there
   if [[ -n $WORK && -d $WORK ]] && ! mountpoint -q "$MNT"; then
     rm -rf -- "$WORK"
@@ -100,15 +97,7 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-(
-  sleep "$MAX_SECONDS" &
-  sleeper=$!
-  trap 'kill "$sleeper" 2>/dev/null; exit 0' TERM
-  wait "$sleeper"
-  echo "slowfs.sh: time limit of ${MAX_SECONDS}s reached, stopping" >&2
-  kill -TERM $$
-) &
-WATCHDOG_PID=$!
+start_watchdog "$MAX_SECONDS"
 
 [[ $EUID -eq 0 ]] || die "needs root (FUSE mount)"
 [[ -e /dev/fuse ]] || die "no /dev/fuse"

@@ -178,17 +178,13 @@ SERVER_PID=""
 PROBE_PID=""
 WATCHDOG_PID=""
 
-
 # shellcheck disable=SC2317 # run by the EXIT trap
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
   stop_pid "$PROBE_PID"
   stop_pid "$SERVER_PID"
-  if [[ -n $WATCHDOG_PID ]]; then
-    kill "$WATCHDOG_PID" 2>/dev/null || true
-    wait "$WATCHDOG_PID" 2>/dev/null || true
-  fi
+  stop_watchdog
   # the cached tree gets back the state it was made in
   if [[ -d $TREE ]]; then
     find "$TREE" -name '.ferry-*' -prune -exec rm -rf {} + 2>/dev/null || true
@@ -202,15 +198,7 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-(
-  sleep "$MAX_SECONDS" &
-  sleeper=$!
-  trap 'kill "$sleeper" 2>/dev/null; exit 0' TERM
-  wait "$sleeper"
-  echo "stall.sh: time limit of ${MAX_SECONDS}s reached, stopping" >&2
-  kill -TERM $$
-) &
-WATCHDOG_PID=$!
+start_watchdog "$MAX_SECONDS"
 
 # ---------------------------------------------------------------- set-up
 
