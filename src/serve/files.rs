@@ -222,10 +222,18 @@ pub fn finish_receive(receive: Box<Receive>, client: u64) -> Outcome {
             Some(Sink::File(upload)) => upload,
             None => unreachable!("flush succeeds only with the sink home"),
             Some(Sink::Session(appender)) => {
-                let received = appender.received();
-                drop(appender); // records the CRC on the staged bytes
-                info!("#{client} APPEND {name} {size} bytes, now at {received}");
-                return Outcome::answer(Reply::Appended { received });
+                // Records the CRC on the staged bytes; with --fsync, the
+                // answer waits for them to be on stable storage.
+                return match appender.finish(ctx.config.fsync) {
+                    Ok(received) => {
+                        info!("#{client} APPEND {name} {size} bytes, now at {received}");
+                        Outcome::answer(Reply::Appended { received })
+                    }
+                    Err(err) => {
+                        warn!("#{client} APPEND {name} could not be flushed: {err}");
+                        Outcome::failed(err.into(), Next::Request)
+                    }
+                };
             }
         };
         if let Some(expected) = expected_crc.filter(|&e| e != crc) {

@@ -418,6 +418,7 @@ impl From<&StorageError> for ErrorKind {
             | StorageError::WrongOffset(_)
             | StorageError::Incomplete(..)
             | StorageError::SessionBusy
+            | StorageError::Committing
             | StorageError::Superseded => ErrorKind::Conflict,
             StorageError::Symlink => ErrorKind::Forbidden,
             StorageError::NoSpace => ErrorKind::NoSpace,

@@ -70,11 +70,16 @@ fn sweep_in_background(shared: Arc<Shared>) -> io::Result<StartupSweep> {
         .name("ferry-sweep".into())
         .spawn(move || {
             let storage = &shared.storage;
-            let expired = storage.expire_upload_sessions(shared.config.upload_ttl);
-            let removed = storage.remove_stale_temp_files();
-            info!(
-                "start-up sweep done: {removed} stale temp files and {expired} expired upload sessions removed"
-            );
+            if shared.config.read_only {
+                // Read-only writes nothing, not even to clean up.
+                info!("read-only: stale temp files and expired upload sessions are left alone");
+            } else {
+                let expired = storage.expire_upload_sessions(shared.config.upload_ttl);
+                let removed = storage.remove_stale_temp_files();
+                info!(
+                    "start-up sweep done: {removed} stale temp files and {expired} expired upload sessions removed"
+                );
+            }
             done.finish();
         })?;
     Ok(sweep)
@@ -203,6 +208,7 @@ impl Server {
         // touches nothing in another server's.
         let mut storage = Storage::open(&config.root)?;
         storage.set_gate(config.gate.clone());
+        storage.set_read_only(config.read_only);
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         let threads = config.io_threads;
         let shared = Arc::new(Shared { storage, config });

@@ -8,6 +8,11 @@
 //! reported wrongly. (A same-size rewrite within one tick of the file
 //! system's clock, a few milliseconds, would go unnoticed.) Where extended
 //! attributes are not supported, the CRC is computed on each request.
+//!
+//! A CRC computed for a download is recorded too, except in read-only mode
+//! (which writes nothing) and on a file with more than one link: a hard
+//! link planted in the root may lead to a file outside it, which ferry
+//! reads but must not change.
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
@@ -35,28 +40,6 @@ pub(super) fn record(file: &File, crc: u32) {
         let text = record_text(&stat, crc);
         let _ = rustix::fs::fsetxattr(file, ATTRIBUTE, text.as_bytes(), XattrFlags::empty());
     }
-}
-
-/// Records `crc` as the checksum of `file` only if the file holds `size`
-/// bytes now: the CRC of bytes that someone else may have added to since
-/// must not be recorded as the whole file's.
-pub(super) fn record_at(file: &File, size: u64, crc: u32) {
-    if let Ok(stat) = rustix::fs::fstat(file)
-        && u64::try_from(stat.st_size) == Ok(size)
-    {
-        let text = record_text(&stat, crc);
-        let _ = rustix::fs::fsetxattr(file, ATTRIBUTE, text.as_bytes(), XattrFlags::empty());
-    }
-}
-
-/// The recorded CRC-32C of `file`, if the file holds `size` bytes and the
-/// record matches them.
-pub(super) fn recorded_at(file: &File, size: u64) -> Option<u32> {
-    let stat = rustix::fs::fstat(file).ok()?;
-    if u64::try_from(stat.st_size) != Ok(size) {
-        return None;
-    }
-    recorded(file, &stat)
 }
 
 /// The recorded CRC-32C of `file`, if the record matches its current size
@@ -116,8 +99,9 @@ impl Cache {
 
     /// The CRC-32C of `file`: cached, recorded, or else computed (reading
     /// the whole file, which blocks for as long as that takes) and recorded
-    /// for next time. `before_computing` runs before a computation (a test
-    /// hook).
+    /// for next time, if `may_record` (not in read-only mode, and never
+    /// through a file with other links, which may lie outside the root).
+    /// `before_computing` runs before a computation (a test hook).
     ///
     /// # Errors
     /// Reading the file fails.
@@ -125,6 +109,7 @@ impl Cache {
         &self,
         file: &File,
         stat: &Stat,
+        may_record: bool,
         before_computing: impl FnOnce(),
     ) -> std::io::Result<u32> {
         let key = key(stat);
@@ -144,7 +129,9 @@ impl Cache {
             None => {
                 before_computing();
                 compute(file, u64::try_from(stat.st_size).unwrap_or(0)).inspect(|&crc| {
-                    record(file, crc);
+                    if may_record {
+                        record(file, crc);
+                    }
                 })
             }
         };
@@ -171,13 +158,23 @@ impl Cache {
 /// # Errors
 /// Reading fails, or the file is shorter than `size`.
 pub(super) fn compute(file: &File, size: u64) -> std::io::Result<u32> {
-    let mut buf = vec![0; CHUNK.min(usize::try_from(size).unwrap_or(CHUNK)).max(1)];
-    let mut crc = 0;
-    let mut offset = 0;
-    while offset < size {
+    compute_from(file, 0, size, 0)
+}
+
+/// Carries on CRC-32C `crc` of the first `from` bytes of `file` over the
+/// bytes up to `to`: the CRC of the first `to` bytes.
+///
+/// # Errors
+/// Reading fails, or the file is shorter than `to`.
+pub(super) fn compute_from(file: &File, from: u64, to: u64, crc: u32) -> std::io::Result<u32> {
+    let left = to.saturating_sub(from);
+    let mut buf = vec![0; CHUNK.min(usize::try_from(left).unwrap_or(CHUNK)).max(1)];
+    let mut crc = crc;
+    let mut offset = from;
+    while offset < to {
         let want = buf
             .len()
-            .min(usize::try_from(size - offset).unwrap_or(usize::MAX));
+            .min(usize::try_from(to - offset).unwrap_or(usize::MAX));
         let n = file.read_at(&mut buf[..want], offset)?;
         if n == 0 {
             return Err(std::io::Error::new(

@@ -35,6 +35,8 @@ pub enum StorageError {
     Incomplete(u64, u64),
     /// An APPEND is streaming into the session, so it cannot commit.
     SessionBusy,
+    /// A COMMIT of the session is under way.
+    Committing,
     /// A newer APPEND or an ABORT took the session from this APPEND.
     Superseded,
     /// A new upload session would pass a cap: the per-client one (its
@@ -94,6 +96,7 @@ impl fmt::Display for StorageError {
                 write!(f, "upload incomplete: {received} of {size} bytes")
             }
             StorageError::SessionBusy => f.write_str("another APPEND is in progress"),
+            StorageError::Committing => f.write_str("the upload is being committed"),
             StorageError::TooManySessions(Some(cap)) => write!(
                 f,
                 "too many upload sessions from this address (cap {cap}): commit or abort one, or wait for one to expire"

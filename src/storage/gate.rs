@@ -28,6 +28,9 @@ pub enum Point {
     Create,
     /// Renaming a finished upload over its target.
     Commit,
+    /// Removing the record of a session whose data a COMMIT has just put
+    /// in place.
+    Forget,
     /// Removing the temp file of an upload that will not be finished.
     Discard,
     /// Removing a file (DEL).

@@ -37,6 +37,7 @@ mod checksum;
 mod error;
 pub mod gate;
 mod lock;
+mod session_files;
 mod session_index;
 mod sessions;
 mod tree;
@@ -47,9 +48,20 @@ pub use error::StorageError;
 use gate::{Gate, Point};
 use lock::RootLock;
 pub use lock::{RootInUse, root_in_use};
-pub use sessions::{Appender, SESSIONS_DIR, SessionInfo, SessionLimits, session_id};
+pub use session_files::{IdKey, SESSIONS_DIR, session_id};
+pub use sessions::{Appender, SessionInfo, SessionLimits};
 
+use upload::Staged;
 pub use upload::Upload;
+
+/// Where an upload lands: the directory, its path from the root ("" for
+/// the root), the file's name in it, and whether one exists already.
+struct Target {
+    dir: OwnedFd,
+    dir_path: String,
+    leaf: String,
+    replaces: bool,
+}
 
 /// Flags for opening a directory: never through a symlink. Readable (not
 /// `O_PATH`) so that the same descriptor can be listed and fsynced.
@@ -181,10 +193,12 @@ pub struct Storage {
     /// which the start-up sweep removes while new uploads are under way.
     run: String,
     temp_serial: AtomicU64,
-    sessions: sessions::Sessions,
+    sessions: Arc<sessions::Sessions>,
     checksums: checksum::Cache,
     /// A test's hold on chosen calls (see [`gate`]).
     gate: Option<Arc<Gate>>,
+    /// Nothing may be written, not even a checksum record.
+    read_only: bool,
     /// The root is on a memory file system (tmpfs, ramfs): its files'
     /// bytes are read without asking whether they are cached (tmpfs cannot
     /// say). A file system mounted beneath the root is taken to be alike.
@@ -206,7 +220,7 @@ impl Storage {
         let path = root;
         let root = rustix::fs::open(root, DIR, Mode::empty())?;
         let lock = RootLock::acquire(&root, path)?;
-        sessions::check_sessions_dir(&root, path)?;
+        session_files::check_sessions_dir(&root, path)?;
         let kind = rustix::fs::fstatfs(&root).map_or(0, |fs| fs.f_type as u64);
         Ok(Storage {
             _lock: lock,
@@ -215,9 +229,10 @@ impl Storage {
             root: Arc::new(root),
             run: run_id(),
             temp_serial: AtomicU64::new(0),
-            sessions: sessions::Sessions::default(),
+            sessions: Arc::default(),
             checksums: checksum::Cache::default(),
             gate: None,
+            read_only: false,
         })
     }
 
@@ -231,6 +246,12 @@ impl Storage {
     /// there never waits on a device.
     pub fn is_in_memory(&self) -> bool {
         self.in_memory
+    }
+
+    /// In read-only mode, reads record nothing (no CRC attribute); the
+    /// serve layer refuses every write.
+    pub fn set_read_only(&mut self, read_only: bool) {
+        self.read_only = read_only;
     }
 
     /// Holds the calls that reach the gate's point until a test opens it.
@@ -337,9 +358,10 @@ impl Storage {
     fn opened(&self, file: File) -> Result<OpenFile, StorageError> {
         let stat = rustix::fs::fstat(&file)?;
         check_regular(&stat)?;
+        let may_record = !self.read_only && stat.st_nlink == 1;
         let crc = self
             .checksums
-            .of(&file, &stat, || self.pause(Point::Checksum))?;
+            .of(&file, &stat, may_record, || self.pause(Point::Checksum))?;
         Ok(OpenFile {
             file,
             info: FileInfo::of(&stat),
@@ -378,15 +400,60 @@ impl Storage {
     /// cannot be created.
     pub fn begin_upload(&self, name: &Name) -> Result<Upload, StorageError> {
         self.pause(Point::Create);
+        self.with_target(name, |target| {
+            let serial = self.temp_serial.fetch_add(1, Ordering::Relaxed) + 1;
+            let temp = format!("{}{serial}", self.temp_prefix());
+            let flags =
+                OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+            let fd = rustix::fs::openat(&target.dir, temp.as_str(), flags, stored_file_mode())?;
+            Ok(self.upload(target, Staged::Temp(temp), File::from(fd)))
+        })
+    }
+
+    /// An [`Upload`] that commits a complete session's data `file` to
+    /// `name`, creating missing parent directories (see
+    /// [`Storage::begin_upload`]).
+    fn begin_commit(
+        &self,
+        name: &Name,
+        file: File,
+        staging: sessions::Staging,
+    ) -> Result<Upload, StorageError> {
+        let target = self.with_target(name, Ok)?;
+        Ok(self.upload(target, Staged::Session(staging), file))
+    }
+
+    fn upload(&self, target: Target, staged: Staged, file: File) -> Upload {
+        Upload {
+            dir: target.dir,
+            leaf: target.leaf,
+            staged,
+            file,
+            committed: false,
+            root: Arc::clone(&self.root),
+            dir_path: target.dir_path,
+            replaces: target.replaces,
+            gate: self.gate.clone(),
+        }
+    }
+
+    /// Finds (creating missing directories) and checks the place of a
+    /// file `name`, and `make`s something there. Directories this call
+    /// created are removed again if that fails.
+    fn with_target<T>(
+        &self,
+        name: &Name,
+        mut make: impl FnMut(Target) -> Result<T, StorageError>,
+    ) -> Result<T, StorageError> {
         let dir_path = name.as_str().rsplit_once('/').map_or("", |(dir, _)| dir);
         let mut attempts = 0;
         loop {
-            let started = self.try_begin_upload(name, dir_path);
+            let made = self.target(name, dir_path).and_then(&mut make);
             attempts += 1;
-            match started {
+            match made {
                 // A directory just made (or found) was removed before the
-                // temp file landed in it: another thread's DEL pruned it
-                // as empty. Walk again.
+                // file landed in it: another thread's DEL pruned it as
+                // empty. Walk again.
                 Err(StorageError::NotFound) if attempts < 3 => {}
                 Err(err) => {
                     // Whatever failed, directories this call created stay
@@ -399,23 +466,15 @@ impl Storage {
         }
     }
 
-    fn try_begin_upload(&self, name: &Name, dir_path: &str) -> Result<Upload, StorageError> {
+    /// One try of [`Storage::with_target`]'s walk: the target's directory
+    /// and whether a file of that name exists (a special file or a
+    /// directory there is refused).
+    fn target(&self, name: &Name, dir_path: &str) -> Result<Target, StorageError> {
         let (dirs, leaf) = name.split_parent();
         let dir = match self.walk_creating(dirs)? {
             Some(dir) => dir,
             None => rustix::io::dup(&*self.root)?,
         };
-        self.temp_file_in(dir, dir_path, leaf)
-    }
-
-    /// The second half of [`Storage::begin_upload`]: checks the target and
-    /// creates the temp file in `dir`.
-    fn temp_file_in(
-        &self,
-        dir: OwnedFd,
-        dir_path: &str,
-        leaf: &str,
-    ) -> Result<Upload, StorageError> {
         let replaces = match rustix::fs::statat(&dir, leaf, AtFlags::SYMLINK_NOFOLLOW) {
             Ok(stat) => {
                 check_regular(&stat).map_err(|err| match err {
@@ -427,21 +486,11 @@ impl Storage {
             Err(Errno::NOENT) => false,
             Err(errno) => return Err(errno.into()),
         };
-        let serial = self.temp_serial.fetch_add(1, Ordering::Relaxed) + 1;
-        let temp = format!("{}{serial}", self.temp_prefix());
-        let flags =
-            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-        let fd = rustix::fs::openat(&dir, temp.as_str(), flags, stored_file_mode())?;
-        Ok(Upload {
+        Ok(Target {
             dir,
-            temp,
-            leaf: leaf.to_owned(),
-            file: File::from(fd),
-            committed: false,
-            root: Arc::clone(&self.root),
             dir_path: dir_path.to_owned(),
+            leaf: leaf.to_owned(),
             replaces,
-            gate: self.gate.clone(),
         })
     }
 

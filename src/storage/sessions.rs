@@ -2,45 +2,47 @@
 //! interrupted large upload continues where it stopped, across dropped
 //! connections and server restarts, instead of starting over.
 //!
-//! A session is identified by what it uploads: its id is derived from the
+//! A session is identified by what it uploads: its id is keyed from the
 //! target name, size and CRC-32C, so a client that starts the same upload
 //! again gets the same session back and only needs to ask how far it got.
-//! Its bytes live in `<root>/.ferry-uploads/<id>.data`, described by
-//! `<id>.meta` (`<encoded name> <size> <crc32c>`); the directory is reserved
-//! (`.ferry-` prefix), so no client name can reach it and LIST skips it.
-//! A session untouched for the upload TTL is removed; an index in memory
+//! How a session is kept on disk (its data file and record in the reserved
+//! `.ferry-uploads` directory) is `session_files.rs`'s; an index in memory
 //! (`session_index.rs`) knows every session's age and owner, so expiry and
 //! the caps on live sessions cost no directory scan.
 //!
 //! The CRC-32C of the staged bytes is kept as they arrive and recorded on
-//! the data file when an APPEND ends (as `checksum.rs` records a stored
-//! file's), so an APPEND or COMMIT after a restart goes on from it instead
-//! of reading the staged bytes again.
+//! the data file as an APPEND goes (every [`RECORD_EVERY`] bytes, and when
+//! it ends), so an APPEND or COMMIT after a restart, even one that cut an
+//! APPEND short, reads at most the bytes staged since the last record.
 //!
-//! Committing verifies the size and CRC-32C, then moves the data into the
-//! same hidden temp-file slot a plain PUT uses and commits it exactly like a
-//! PUT: atomically, with its checksum recorded, durably with `--fsync`.
+//! Every transition leaves the session either still resumable or
+//! committed, whenever the process dies: COMMIT verifies the staged bytes,
+//! then renames the data file itself onto the target (flushed first with
+//! `--fsync`), which is the commit; only then is the record removed. A
+//! COMMIT that fails before the rename (out of descriptors, a full disk,
+//! the name taken by a directory) leaves the session as it was.
 
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, Write};
 use std::net::IpAddr;
 use std::os::fd::OwnedFd;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, SystemTime};
 
-use rustix::fs::{AtFlags, Dir, Mode, OFlags};
+use rustix::fs::{AtFlags, Mode, OFlags};
 use rustix::io::Errno;
 
 use super::gate::{Gate, Point};
+use super::session_files::{self as files, IdKey, Record, session_id};
 use super::session_index::Index;
-use super::{DIR, Storage, StorageError, Upload, checksum, stored_file_mode};
-use crate::name::{self, Name};
+use super::{Storage, StorageError, Upload};
+use crate::name::Name;
 
-/// The directory, beneath the root, that holds staged uploads.
-pub const SESSIONS_DIR: &str = ".ferry-uploads";
+/// How often a long APPEND records the CRC of what it has staged, in
+/// bytes: what a COMMIT after a crash reads again at most.
+pub const RECORD_EVERY: u64 = 16 * 1024 * 1024;
 
 /// What the server remembers about a session between requests. Only a
 /// cache: after a restart everything is read back from disk.
@@ -53,6 +55,8 @@ struct Live {
     owner: AtomicU64,
     /// The last ticket handed out.
     tickets: AtomicU64,
+    /// A COMMIT is under way: nothing else may touch the session.
+    committing: AtomicBool,
     /// CRC-32C of the staged bytes and how many that is, if known.
     progress: Mutex<Option<(u64, u32)>>,
 }
@@ -61,10 +65,12 @@ struct Live {
 #[derive(Debug, Default)]
 pub(super) struct Sessions {
     live: Mutex<HashMap<String, Arc<Live>>>,
-    /// Held through each UPLOAD, APPEND start, COMMIT, ABORT and expiry:
-    /// they run on several I/O threads, and each reads and changes a
-    /// session's files (and the index) as one step.
+    /// Held through each UPLOAD, APPEND start, COMMIT's checks and end,
+    /// ABORT and expiry: they run on several I/O threads, and each reads
+    /// and changes a session's files (and the index) as one step.
     bookkeeping: Mutex<Index>,
+    /// The root's id key, once read (or made).
+    key: OnceLock<IdKey>,
 }
 
 /// What bounds the sessions an `UPLOAD` may begin.
@@ -92,9 +98,24 @@ impl Sessions {
     fn get(&self, id: &str) -> Option<Arc<Live>> {
         self.live().get(id).cloned()
     }
+
+    fn is_committing(&self, id: &str) -> bool {
+        self.get(id)
+            .is_some_and(|live| live.committing.load(Ordering::SeqCst))
+    }
+
+    /// The id key of sessions directory `dir`; the caller holds the
+    /// bookkeeping lock, so it is made at most once.
+    fn key(&self, dir: &OwnedFd) -> Result<IdKey, StorageError> {
+        if let Some(key) = self.key.get() {
+            return Ok(*key);
+        }
+        let key = IdKey::of(dir)?;
+        Ok(*self.key.get_or_init(|| key))
+    }
 }
 
-/// A session as its meta file describes it.
+/// A session as its record describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionInfo {
     /// The session id (16 hex digits).
@@ -120,6 +141,8 @@ pub struct Appender {
     start: u64,
     crc: Option<u32>,
     written: u64,
+    /// How many staged bytes the CRC recorded on the data file covers.
+    recorded: u64,
     /// A test's hold on writes (see [`super::gate`]).
     gate: Option<Arc<Gate>>,
 }
@@ -146,7 +169,10 @@ impl Appender {
         }
         // Kept current, so an APPEND that takes over continues the CRC.
         if let Ok(mut progress) = self.live.progress.lock() {
-            *progress = self.crc.map(|crc| (self.start + self.written, crc));
+            *progress = self.crc.map(|crc| (self.received(), crc));
+        }
+        if self.received() - self.recorded >= RECORD_EVERY {
+            self.record();
         }
         written.map_err(StorageError::from)
     }
@@ -159,21 +185,40 @@ impl Appender {
     pub fn received(&self) -> u64 {
         self.start + self.written
     }
+
+    /// Records the CRC of the bytes staged so far on the data file, for a
+    /// COMMIT after a restart; not once a newer APPEND owns the session.
+    fn record(&mut self) {
+        if let Some(crc) = self.crc
+            && self.owns_session()
+            && self.recorded != self.received()
+        {
+            files::record_staged(&self.file, self.received(), crc);
+            self.recorded = self.received();
+        }
+    }
+
+    /// Ends a complete APPEND: records its CRC and, with `durable`
+    /// (`--fsync`), flushes the staged bytes to stable storage, so that the
+    /// `received` it answers survives a power failure too.
+    ///
+    /// # Errors
+    /// The flush fails (the bytes stay staged; `UPLOAD` tells how many).
+    pub fn finish(mut self, durable: bool) -> Result<u64, StorageError> {
+        self.record();
+        if durable {
+            self.file.sync_all()?;
+        }
+        Ok(self.received())
+    }
 }
 
 impl Drop for Appender {
     /// Whatever arrived stays staged (that is the point), with its running
     /// CRC for the next APPEND or the commit; the session is free again,
     /// unless a newer APPEND owns it already.
-    /// The CRC is also recorded on the data file for after a restart,
-    /// unless a newer APPEND has written since (the record would not match
-    /// the file's size, and is not made).
     fn drop(&mut self) {
-        if let Some(crc) = self.crc
-            && self.owns_session()
-        {
-            checksum::record_at(&self.file, self.received(), crc);
-        }
+        self.record();
         self.live.release(self.ticket);
     }
 }
@@ -199,6 +244,39 @@ impl Live {
     }
 }
 
+/// A complete session being committed: its data file is what the
+/// [`Upload`] renames into place. Until then the session is intact, and
+/// nothing else may touch it; dropping this frees it again.
+#[derive(Debug)]
+pub(super) struct Staging {
+    /// The sessions directory.
+    pub dir: OwnedFd,
+    pub id: String,
+    live: Arc<Live>,
+    sessions: Arc<Sessions>,
+}
+
+impl Staging {
+    /// The data file's name in [`Staging::dir`].
+    pub fn data_name(&self) -> String {
+        files::data_name(&self.id)
+    }
+
+    /// The data file is in place: the session's record goes too.
+    pub fn forget(&self) {
+        let mut index = self.sessions.bookkeeping();
+        files::remove(&self.dir, &self.id);
+        self.sessions.live().remove(&self.id);
+        index.remove(&self.id);
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        self.live.committing.store(false, Ordering::SeqCst);
+    }
+}
+
 impl Storage {
     /// Starts the upload of `name` (`size` bytes with CRC-32C `crc`), or
     /// finds the session that already stages it. Also removes sessions
@@ -221,48 +299,58 @@ impl Storage {
         let dir = self.sessions_dir()?;
         self.load_index(&dir, &mut index);
         self.expire_sessions(&dir, &mut index, limits.ttl);
-        let meta = format!("{} {size} {crc:08x}\n", name.encoded());
-        // Ids are derived from the upload, so the same upload finds its
-        // session again; an upload whose id is taken by another (by chance,
-        // or crafted) uses the next free candidate instead of failing. Every
-        // candidate is looked at, since the one taken may have gone since.
+        let key = self.sessions.key(&dir)?;
+        // An id taken by another upload (one chance in 2^64) moves this one
+        // to the next candidate. Every candidate is looked at, since the
+        // one taken may have gone since.
         let mut free = None;
         let mut found = None;
         for probe in 0..ID_PROBES {
-            let id = session_id(name, size, crc, probe);
-            match read_small(&dir, &format!("{id}.meta")) {
-                Ok(existing) if first_line(&existing) == Some(meta.as_str()) => {
+            let id = session_id(&key, name, size, crc, probe);
+            match files::read_record(&dir, &id) {
+                Ok(Some(record)) if record.is_for(name, size, crc) => {
                     found = Some(id);
                     break;
                 }
-                Ok(existing) if first_line(&existing).is_some() => {} // another upload's
-                // Missing, or cut short by a process killed while writing it:
-                // describes nothing, so the session can be made here anew.
-                Ok(_) | Err(Errno::NOENT) => {
+                Ok(Some(_)) => {} // another upload's
+                // Missing, or cut short by a process killed while writing
+                // it: describes nothing, so the session can be made here.
+                Ok(None) | Err(Errno::NOENT) => {
                     free.get_or_insert(id);
                 }
                 Err(errno) => return Err(errno.into()),
             }
         }
-        let id = match (found, free) {
-            (Some(id), _) => id,
-            (None, Some(id)) => {
-                check_room(&index, limits)?;
-                // Refuse now what a commit would refuse later.
-                self.check_can_be_file(name)?;
-                self.remove_session(&dir, &mut index, &id);
-                let owner = format!("client {}\n", limits.client);
-                create_session(&dir, &id, &(meta + &owner))?;
-                index.insert(&id, now_seconds(), Some(limits.client));
-                id
+        if let Some(id) = found {
+            if self.sessions.is_committing(&id) {
+                return Err(StorageError::Committing);
             }
-            (None, None) => {
-                return Err(StorageError::Io(io::Error::other("session id collision")));
+            match self.session_in(&dir, &id) {
+                Ok(info) => {
+                    files::touch(&dir, &id);
+                    index.touch(&id, now_seconds());
+                    return Ok(info);
+                }
+                // Its data is gone: the record of a session committed by a
+                // process that died before removing it. Begin anew here.
+                Err(StorageError::NoSuchUpload) => free = Some(id),
+                Err(err) => return Err(err),
             }
+        }
+        let id = free.ok_or_else(|| StorageError::Io(io::Error::other("session id collision")))?;
+        check_room(&index, limits)?;
+        // Refuse now what a commit would refuse later.
+        self.check_can_be_file(name)?;
+        self.remove_session(&dir, &mut index, &id);
+        let record = Record {
+            name: name.clone(),
+            size,
+            crc,
+            client: Some(limits.client),
         };
-        let info = self.session(&id)?;
-        touch(&dir, &mut index, &id);
-        Ok(info)
+        files::create(&dir, &id, &record)?;
+        index.insert(&id, now_seconds(), Some(limits.client));
+        self.session_in(&dir, &id)
     }
 
     /// Reads a session's description and progress.
@@ -275,23 +363,20 @@ impl Storage {
         if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
             return Err(StorageError::NoSuchUpload);
         }
-        let dir = self.sessions_dir()?;
-        let meta = read_small(&dir, &format!("{id}.meta")).map_err(|errno| match errno {
-            Errno::NOENT => StorageError::NoSuchUpload,
-            other => other.into(),
-        })?;
-        let bad = || StorageError::Io(io::Error::other(format!("malformed session {id}")));
-        let mut fields = first_line(&meta).ok_or_else(bad)?.trim_end().split(' ');
-        let name = fields
-            .next()
-            .and_then(|n| Name::decode(n.as_bytes()).ok())
-            .ok_or_else(bad)?;
-        let size = fields.next().and_then(|s| s.parse().ok()).ok_or_else(bad)?;
-        let crc = fields
-            .next()
-            .and_then(|c| u32::from_str_radix(c, 16).ok())
-            .ok_or_else(bad)?;
-        let data = rustix::fs::statat(&dir, format!("{id}.data"), AtFlags::SYMLINK_NOFOLLOW)
+        self.session_in(&self.sessions_dir()?, id)
+    }
+
+    fn session_in(&self, dir: &OwnedFd, id: &str) -> Result<SessionInfo, StorageError> {
+        let record = match files::read_record(dir, id) {
+            Ok(Some(record)) => record,
+            Ok(None) => {
+                let malformed = format!("malformed session {id}");
+                return Err(StorageError::Io(io::Error::other(malformed)));
+            }
+            Err(Errno::NOENT) => return Err(StorageError::NoSuchUpload),
+            Err(errno) => return Err(errno.into()),
+        };
+        let data = rustix::fs::statat(dir, files::data_name(id), AtFlags::SYMLINK_NOFOLLOW)
             .map_err(|_| StorageError::NoSuchUpload)?;
         // Planted: its size is not bytes received, and it is never opened.
         match rustix::fs::FileType::from_raw_mode(data.st_mode) {
@@ -301,9 +386,9 @@ impl Storage {
         }
         Ok(SessionInfo {
             id: id.to_owned(),
-            name,
-            size,
-            crc,
+            name: record.name,
+            size: record.size,
+            crc: record.crc,
             received: u64::try_from(data.st_size).unwrap_or(0),
         })
     }
@@ -315,7 +400,7 @@ impl Storage {
     /// [`StorageError::NoSuchUpload`] for an unknown session,
     /// [`StorageError::WrongOffset`] if `offset` is not where the session
     /// stands, [`StorageError::PastEnd`] if the bytes would run past the
-    /// declared size.
+    /// declared size, [`StorageError::Committing`] while it is committed.
     pub fn append(
         &self,
         id: &str,
@@ -325,6 +410,9 @@ impl Storage {
         self.pause(Point::Session);
         let mut index = self.sessions.bookkeeping();
         let info = self.session(id)?;
+        if self.sessions.is_committing(id) {
+            return Err(StorageError::Committing);
+        }
         if offset != info.received {
             return Err(StorageError::WrongOffset(info.received));
         }
@@ -337,9 +425,10 @@ impl Storage {
             log::info!("upload session {id}: a new APPEND takes over from one still open");
         }
         let dir = self.sessions_dir()?;
-        touch(&dir, &mut index, id);
+        files::touch(&dir, id);
+        index.touch(id, now_seconds());
         let flags = OFlags::WRONLY | OFlags::APPEND | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-        let opened = rustix::fs::openat(&dir, format!("{id}.data"), flags, Mode::empty());
+        let opened = rustix::fs::openat(&dir, files::data_name(id), flags, Mode::empty());
         let file = match opened {
             Ok(fd) => File::from(fd),
             Err(errno) => {
@@ -347,7 +436,9 @@ impl Storage {
                 return Err(errno.into());
             }
         };
-        let crc = staged_crc(Some(&live), &file, offset);
+        // Reading back what a crash left unrecorded is worth it only if
+        // that is little; otherwise the COMMIT computes the CRC once.
+        let crc = staged_crc(&live, &file, offset, RECORD_EVERY);
         let appender = Appender {
             file,
             live,
@@ -355,18 +446,23 @@ impl Storage {
             start: offset,
             crc,
             written: 0,
+            recorded: offset,
             gate: self.gate.clone(),
         };
         Ok((appender, info))
     }
 
-    /// Verifies a complete session and turns it into an [`Upload`] ready to
-    /// commit like a PUT's. Returns it with its size and CRC-32C.
+    /// Verifies a complete session and prepares its commit: an [`Upload`]
+    /// that renames the staged data file onto the target, with the
+    /// session's size and CRC-32C. Until that rename, and if the upload is
+    /// dropped uncommitted, the session stays as it was.
     ///
     /// # Errors
-    /// Unknown, incomplete or busy; [`StorageError::ChecksumMismatch`] if
-    /// the staged bytes do not match the CRC-32C (the session is then
-    /// removed); [`StorageError::IsDirectory`] if the name became one.
+    /// Unknown, incomplete, busy or being committed;
+    /// [`StorageError::ChecksumMismatch`] if the staged bytes do not match
+    /// the CRC-32C (the session is then removed); [`StorageError::IsDirectory`]
+    /// if the name became one; out of descriptors or I/O errors (the
+    /// session stays).
     pub fn finish_session(&self, id: &str) -> Result<(Upload, SessionInfo), StorageError> {
         self.pause(Point::Session);
         let mut index = self.sessions.bookkeeping();
@@ -374,31 +470,41 @@ impl Storage {
         if info.received != info.size {
             return Err(StorageError::Incomplete(info.received, info.size));
         }
-        let live = self.sessions.get(id);
-        if live.as_ref().is_some_and(|l| l.busy()) {
+        let live = Arc::clone(self.sessions.live().entry(id.to_owned()).or_default());
+        if live.busy() {
             return Err(StorageError::SessionBusy);
+        }
+        if live.committing.load(Ordering::SeqCst) {
+            return Err(StorageError::Committing);
         }
         let dir = self.sessions_dir()?;
         let file = File::from(rustix::fs::openat(
             &dir,
-            format!("{id}.data"),
+            files::data_name(id),
             OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
             Mode::empty(),
         )?);
-        let staged = match staged_crc(live.as_deref(), &file, info.size) {
+        let staged = match staged_crc(&live, &file, info.size, 0) {
             Some(crc) => crc,
             None => {
                 self.pause(Point::Checksum);
-                checksum::compute(&file, info.size)?
+                files::staged_crc(&file, info.size)?
             }
         };
         if staged != info.crc {
             self.remove_session(&dir, &mut index, id);
             return Err(StorageError::ChecksumMismatch(staged, info.crc));
         }
-        let mut upload = self.begin_upload(&info.name)?;
-        upload.adopt(&dir, &format!("{id}.data"))?;
-        self.remove_session(&dir, &mut index, id);
+        live.committing.store(true, Ordering::SeqCst);
+        let staging = Staging {
+            dir,
+            id: id.to_owned(),
+            live,
+            sessions: Arc::clone(&self.sessions),
+        };
+        // The rest waits on the disk, not on other sessions.
+        drop(index);
+        let upload = self.begin_commit(&info.name, file, staging)?;
         Ok((upload, info))
     }
 
@@ -406,12 +512,16 @@ impl Storage {
     /// into it is cut off (it no longer owns the session).
     ///
     /// # Errors
-    /// [`StorageError::NoSuchUpload`] if there is no such session.
+    /// [`StorageError::NoSuchUpload`] if there is no such session,
+    /// [`StorageError::Committing`] if it is being committed.
     pub fn abort_session(&self, id: &str) -> Result<(), StorageError> {
         self.pause(Point::Session);
         let mut index = self.sessions.bookkeeping();
         self.session(id)?;
         if let Some(live) = self.sessions.get(id) {
+            if live.committing.load(Ordering::SeqCst) {
+                return Err(StorageError::Committing);
+            }
             live.take_over();
         }
         let dir = self.sessions_dir()?;
@@ -420,8 +530,7 @@ impl Storage {
     }
 
     fn remove_session(&self, dir: &OwnedFd, index: &mut Index, id: &str) {
-        let _ = rustix::fs::unlinkat(dir, format!("{id}.data"), AtFlags::empty());
-        let _ = rustix::fs::unlinkat(dir, format!("{id}.meta"), AtFlags::empty());
+        files::remove(dir, id);
         self.sessions.live().remove(id);
         index.remove(id);
     }
@@ -432,7 +541,7 @@ impl Storage {
     /// the index.
     pub fn expire_upload_sessions(&self, ttl: Duration) -> usize {
         let mut index = self.sessions.bookkeeping();
-        match rustix::fs::openat(&*self.root, SESSIONS_DIR, DIR, Mode::empty()) {
+        match rustix::fs::openat(&*self.root, files::SESSIONS_DIR, super::DIR, Mode::empty()) {
             Ok(dir) => {
                 self.load_index(&dir, &mut index);
                 self.expire_sessions(&dir, &mut index, ttl)
@@ -441,32 +550,15 @@ impl Storage {
         }
     }
 
-    /// Reads every session of directory `dir` into `index`, once: its age
-    /// from its meta file's mtime, its owner from the file's second line.
+    /// Reads every session of directory `dir` into `index`, once, with
+    /// the halves of sessions a crash left, so that they expire too.
     fn load_index(&self, dir: &OwnedFd, index: &mut Index) {
         if index.is_loaded() {
             return;
         }
         index.set_loaded();
-        let Ok(entries) = rustix::fs::openat(dir, ".", DIR, Mode::empty()).and_then(Dir::new)
-        else {
-            return;
-        };
-        for entry in entries.flatten() {
-            let Some(id) = entry
-                .file_name()
-                .to_str()
-                .ok()
-                .and_then(|f| f.strip_suffix(".meta"))
-            else {
-                continue;
-            };
-            let meta = format!("{id}.meta");
-            let Ok(stat) = rustix::fs::statat(dir, meta.as_str(), AtFlags::SYMLINK_NOFOLLOW) else {
-                continue;
-            };
-            let client = read_small(dir, &meta).ok().and_then(|text| owner(&text));
-            index.insert(id, stat.st_mtime, client);
+        for found in files::scan(dir) {
+            index.insert(&found.id, found.used, found.client);
         }
     }
 
@@ -482,7 +574,12 @@ impl Storage {
             .map_or(0, |d| d.as_secs() as i64);
         let expired: Vec<String> = index
             .used_before(cutoff)
-            .filter(|id| !self.sessions.get(id).is_some_and(|l| l.busy()))
+            .filter(|id| {
+                !self
+                    .sessions
+                    .get(id)
+                    .is_some_and(|live| live.busy() || live.committing.load(Ordering::SeqCst))
+            })
             .map(str::to_owned)
             .collect();
         for id in &expired {
@@ -494,142 +591,17 @@ impl Storage {
 
     /// The sessions directory, created on first use.
     fn sessions_dir(&self) -> Result<OwnedFd, StorageError> {
-        match rustix::fs::openat(&self.root, SESSIONS_DIR, DIR, Mode::empty()) {
-            Err(Errno::NOENT) => {
-                match rustix::fs::mkdirat(&self.root, SESSIONS_DIR, Mode::from_raw_mode(0o700)) {
-                    Ok(()) | Err(Errno::EXIST) => {}
-                    Err(errno) => return Err(errno.into()),
-                }
-                Ok(rustix::fs::openat(
-                    &self.root,
-                    SESSIONS_DIR,
-                    DIR,
-                    Mode::empty(),
-                )?)
-            }
-            other => Ok(other?),
-        }
+        files::open_dir(&self.root)
     }
-}
-
-/// Refuses a sessions folder that is not a plain directory (a symlink, a
-/// file): every session open refuses to follow it, so uploads would fail
-/// one by one with puzzling errors; better to say so at start-up.
-///
-/// # Errors
-/// What it is instead, naming the path.
-pub(super) fn check_sessions_dir(root: &OwnedFd, path: &std::path::Path) -> io::Result<()> {
-    match rustix::fs::statat(root, SESSIONS_DIR, AtFlags::SYMLINK_NOFOLLOW) {
-        Err(Errno::NOENT) => Ok(()), // made when first needed
-        Err(errno) => Err(errno.into()),
-        Ok(stat) => {
-            let kind = rustix::fs::FileType::from_raw_mode(stat.st_mode);
-            if kind == rustix::fs::FileType::Directory {
-                return Ok(());
-            }
-            let what = match kind {
-                rustix::fs::FileType::Symlink => "a symlink",
-                _ => "not a directory",
-            };
-            Err(io::Error::other(format!(
-                "{} is {what}: ferry keeps upload sessions in a directory of that name and follows no symlink; move it away",
-                path.join(SESSIONS_DIR).display()
-            )))
-        }
-    }
-}
-
-/// The session id for an upload: 16 hex digits from the name, size and
-/// CRC; `probe` picks the next candidate after a collision (0 gives the ids
-/// earlier versions gave, so their sessions are found again).
-pub fn session_id(name: &Name, size: u64, crc: u32, probe: u32) -> String {
-    let key = match probe {
-        0 => format!("{} {size} {crc:08x}", name.as_str()),
-        _ => format!("{} {size} {crc:08x} {probe}", name.as_str()),
-    };
-    let high = crc32c::crc32c(key.as_bytes());
-    let low = crc32c::crc32c_append(high ^ 0x5bd1_e995, key.as_bytes());
-    format!("{high:08x}{low:08x}")
-}
-
-fn read_small(dir: &OwnedFd, file: &str) -> Result<String, Errno> {
-    let fd = rustix::fs::openat(
-        dir,
-        file,
-        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-        Mode::empty(),
-    )?;
-    let mut buf = vec![0; 2 * name::MAX_NAME + 64];
-    let n = rustix::io::read(&fd, &mut buf)?;
-    buf.truncate(n);
-    String::from_utf8(buf).map_err(|_| Errno::INVAL)
 }
 
 /// Candidate ids tried for one upload before giving up.
-const ID_PROBES: u32 = 16;
-
-/// Creates session `id`'s files: the empty data file, then its description.
-/// All or nothing: on any failure (a full disk) neither is left, so the
-/// next `UPLOAD` starts cleanly.
-fn create_session(dir: &OwnedFd, id: &str, meta: &str) -> Result<(), StorageError> {
-    let data_name = format!("{id}.data");
-    let meta_name = format!("{id}.meta");
-    let created = (|| -> Result<(), StorageError> {
-        // Created with the mode a PUT gives, since COMMIT renames it into
-        // place; the 0700 sessions folder keeps it private until then.
-        drop(rustix::fs::openat(
-            dir,
-            data_name.as_str(),
-            create_flags(),
-            stored_file_mode(),
-        )?);
-        let file = File::from(rustix::fs::openat(
-            dir,
-            meta_name.as_str(),
-            create_flags(),
-            metadata_mode(),
-        )?);
-        (&file).write_all(meta.as_bytes())?;
-        Ok(())
-    })();
-    if created.is_err() {
-        let _ = rustix::fs::unlinkat(dir, data_name.as_str(), AtFlags::empty());
-        let _ = rustix::fs::unlinkat(dir, meta_name.as_str(), AtFlags::empty());
-    }
-    created
-}
-
-fn create_flags() -> OFlags {
-    OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC
-}
-
-/// Session metadata is the server's own: private.
-fn metadata_mode() -> Mode {
-    Mode::from_raw_mode(0o600)
-}
-
-/// Marks a session as used now: its TTL counts from its last use.
-fn touch(dir: &OwnedFd, index: &mut Index, id: &str) {
-    let _ = rustix::fs::utimensat(dir, format!("{id}.meta"), &now_times(), AtFlags::empty());
-    index.touch(id, now_seconds());
-}
+const ID_PROBES: u32 = 4;
 
 fn now_seconds() -> i64 {
     SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64)
-}
-
-/// The first line of a meta file, with its newline: the session's
-/// description. `None` if it was cut short.
-fn first_line(meta: &str) -> Option<&str> {
-    meta.find('\n').map(|end| &meta[..=end])
-}
-
-/// The client that began a session, from its meta file's `client <addr>`
-/// line.
-fn owner(meta: &str) -> Option<IpAddr> {
-    meta.lines().nth(1)?.strip_prefix("client ")?.parse().ok()
 }
 
 /// Whether `limits` leave room for one more session.
@@ -644,24 +616,14 @@ fn check_room(index: &Index, limits: &SessionLimits) -> Result<(), StorageError>
 }
 
 /// The CRC-32C of the first `len` staged bytes of a session, if known
-/// without reading them: kept by the APPENDs of this process, or recorded
-/// on the data file by an earlier one.
-fn staged_crc(live: Option<&Live>, file: &File, len: u64) -> Option<u32> {
-    let kept = live.and_then(|live| *live.progress.lock().unwrap_or_else(|e| e.into_inner()));
+/// without reading more than `read_at_most` of them: kept by the APPENDs
+/// of this process, or recorded on the data file by an earlier one (and
+/// carried over the bytes staged after the record).
+fn staged_crc(live: &Live, file: &File, len: u64, read_at_most: u64) -> Option<u32> {
+    let kept = *live.progress.lock().unwrap_or_else(|e| e.into_inner());
     match kept {
         Some((at, crc)) if at == len => Some(crc),
         _ if len == 0 => Some(0),
-        _ => checksum::recorded_at(file, len),
-    }
-}
-
-fn now_times() -> rustix::fs::Timestamps {
-    let now = rustix::fs::Timespec {
-        tv_sec: 0,
-        tv_nsec: rustix::fs::UTIME_NOW,
-    };
-    rustix::fs::Timestamps {
-        last_access: now,
-        last_modification: now,
+        _ => files::staged_crc_reading_at_most(file, len, read_at_most),
     }
 }

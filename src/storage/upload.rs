@@ -1,26 +1,41 @@
-//! An upload in progress: its hidden temp file beside the target, and the
-//! atomic commit (plain or durable). Dropping an [`Upload`] uncommitted
-//! removes the temp file and any directories that leaves empty.
+//! An upload in progress, and its atomic commit (plain or durable): the
+//! bytes are staged in a hidden temp file beside the target (a PUT), or in
+//! a complete upload session's data file (a COMMIT), and one rename puts
+//! them in place. Dropping an [`Upload`] uncommitted removes a PUT's temp
+//! file (a session keeps its data) and any directories left empty.
 
 use std::fs::File;
 use std::io::Write;
 use std::os::fd::OwnedFd;
 use std::sync::Arc;
 
-use rustix::fs::{AtFlags, Mode, OFlags};
+use rustix::fs::AtFlags;
 
 use super::gate::{Gate, Point};
+use super::sessions::Staging;
 use super::{StorageError, checksum, open_dir_beneath, prune_empty_dirs};
 
-/// An upload in progress: a temp file beside its target.
+/// Where an upload's bytes wait for the commit.
+#[derive(Debug)]
+pub(super) enum Staged {
+    /// This upload's own temp file of this name, in the target's
+    /// directory: removed if the upload is not committed.
+    Temp(String),
+    /// A complete upload session's data file: the session keeps it if the
+    /// upload is not committed, and forgets it once it is.
+    Session(Staging),
+}
+
+/// An upload in progress: bytes staged for a target.
 ///
-/// Dropping it without [`Upload::commit`] removes the temp file and the
+/// Dropping it without [`Upload::commit`] removes a temp file and the
 /// directories left empty by that (as DEL does).
 #[derive(Debug)]
 pub struct Upload {
+    /// The target's directory, and its name there.
     pub(super) dir: OwnedFd,
-    pub(super) temp: String,
     pub(super) leaf: String,
+    pub(super) staged: Staged,
     pub(super) file: File,
     pub(super) committed: bool,
     /// The root, and the target's directory relative to it ("" for the
@@ -49,32 +64,18 @@ impl Upload {
         self.replaces
     }
 
-    /// Replaces the (empty) temp file with the file `name` in `dir`: how a
-    /// completed upload session becomes an upload ready to commit.
-    pub(super) fn adopt(&mut self, dir: &OwnedFd, name: &str) -> Result<(), StorageError> {
-        rustix::fs::renameat(dir, name, &self.dir, self.temp.as_str())?;
-        let flags = OFlags::RDWR | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-        self.file = File::from(rustix::fs::openat(
-            &self.dir,
-            self.temp.as_str(),
-            flags,
-            Mode::empty(),
-        )?);
-        Ok(())
-    }
-
-    /// Records the upload's CRC-32C with it and renames the temp file over
-    /// the target: the upload becomes visible, in one step, to every later
-    /// reader.
+    /// Records the upload's CRC-32C with it and renames the staged bytes
+    /// over the target: the upload becomes visible, in one step, to every
+    /// later reader.
     ///
     /// # Errors
-    /// 409 if the target became a directory meanwhile, 500 otherwise; the
-    /// temp file is removed either way.
+    /// 409 if the target became a directory meanwhile, 500 otherwise; a
+    /// temp file is removed either way, a session stays.
     pub fn commit(mut self, crc: u32) -> Result<(), StorageError> {
         self.pause(Point::Commit);
         checksum::record(&self.file, crc);
-        rustix::fs::renameat(&self.dir, self.temp.as_str(), &self.dir, self.leaf.as_str())?;
-        self.committed = true;
+        self.rename_into_place()?;
+        self.forget_session();
         Ok(())
     }
 
@@ -84,24 +85,60 @@ impl Upload {
     /// for as long as the disk takes: call it off the reactor thread.
     ///
     /// # Errors
-    /// As [`Upload::commit`], plus any error flushing (507, 500).
+    /// As [`Upload::commit`], plus any error flushing (507, 500); a flush
+    /// that fails after the rename still leaves the file in place.
     pub fn commit_durably(mut self, crc: u32) -> Result<(), StorageError> {
         self.pause(Point::Commit);
         checksum::record(&self.file, crc);
         self.file.sync_all()?;
-        rustix::fs::renameat(&self.dir, self.temp.as_str(), &self.dir, self.leaf.as_str())?;
+        // Opened before the rename: running out of descriptors must fail
+        // the commit before it happens, not after.
+        let ancestors = self.ancestors()?;
+        self.rename_into_place()?;
+        let flushed = (|| {
+            rustix::fs::fsync(&self.dir)?;
+            for dir in &ancestors {
+                rustix::fs::fsync(dir)?;
+            }
+            Ok(())
+        })();
+        // Only once the file is durably in place does the session go: a
+        // crash before leaves it, and its bytes, where they were.
+        self.forget_session();
+        flushed
+    }
+
+    /// The one step that commits.
+    fn rename_into_place(&mut self) -> Result<(), StorageError> {
+        let (from_dir, from) = match &self.staged {
+            Staged::Temp(temp) => (&self.dir, temp.clone()),
+            Staged::Session(staging) => (&staging.dir, staging.data_name()),
+        };
+        rustix::fs::renameat(from_dir, from.as_str(), &self.dir, self.leaf.as_str())?;
         self.committed = true;
-        rustix::fs::fsync(&self.dir)?;
+        Ok(())
+    }
+
+    fn forget_session(&self) {
+        if let Staged::Session(staging) = &self.staged {
+            self.pause(Point::Forget);
+            staging.forget();
+        }
+    }
+
+    /// The directories above the target's, up to the root, for flushing
+    /// the entries of directories this upload may have created.
+    fn ancestors(&self) -> Result<Vec<OwnedFd>, StorageError> {
+        let mut ancestors = Vec::new();
         let mut path = self.dir_path.as_str();
         while !path.is_empty() {
             path = path.rsplit_once('/').map_or("", |(parent, _)| parent);
-            if path.is_empty() {
-                rustix::fs::fsync(&*self.root)?;
-            } else {
-                rustix::fs::fsync(open_dir_beneath(&self.root, path)?)?;
-            }
+            ancestors.push(match path {
+                "" => rustix::io::dup(&*self.root)?,
+                path => open_dir_beneath(&self.root, path)?,
+            });
         }
-        Ok(())
+        Ok(ancestors)
     }
 }
 
@@ -118,9 +155,11 @@ impl Drop for Upload {
         if self.committed {
             return;
         }
-        self.pause(Point::Discard);
-        if let Err(errno) = rustix::fs::unlinkat(&self.dir, self.temp.as_str(), AtFlags::empty()) {
-            log::error!("could not remove temp file {}: {errno}", self.temp);
+        if let Staged::Temp(temp) = &self.staged {
+            self.pause(Point::Discard);
+            if let Err(errno) = rustix::fs::unlinkat(&self.dir, temp.as_str(), AtFlags::empty()) {
+                log::error!("could not remove temp file {temp}: {errno}");
+            }
         }
         prune_empty_dirs(&self.root, &self.dir_path);
     }

@@ -1,0 +1,420 @@
+//! Upload sessions on disk: the layout of the sessions directory and every
+//! file format in it. `sessions.rs` decides what happens to a session; this
+//! module only knows how a session is written down and read back.
+//!
+//! ```text
+//! <root>/.ferry-uploads/           0700, refused at start-up if not a plain directory
+//!     id-key                       32 hex digits: the key session ids are made with
+//!     <id>.data                    the staged bytes (mode of a stored file: COMMIT renames it into place)
+//!         user.ferry.staged        xattr "<length> <crc32c hex>": the CRC of the first <length> bytes
+//!     <id>.meta                    "<encoded name> <size> <crc32c hex>\n" then "client <addr>\n"
+//! ```
+//!
+//! A session exists while both files do. Every change is one step that
+//! leaves either the old state or the new one after a crash: creation
+//! makes the data file before the record, COMMIT renames the data file
+//! onto its target (the session is then committed) and only afterwards
+//! removes the record. What a crash can leave half-made (a data file without
+//! a record, a record without a data file) is not a session; the index
+//! knows it by its age, and it is removed with the expired sessions.
+//!
+//! Ids are keyed (SipHash-2-4 under a random key made once per root), so
+//! the same upload finds its session again, but nobody without the key can
+//! craft names whose ids collide.
+
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::net::IpAddr;
+use std::os::fd::OwnedFd;
+use std::path::Path;
+
+use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags, XattrFlags};
+use rustix::io::Errno;
+use siphasher::sip128::{Hasher128, SipHasher24};
+
+use super::{DIR, StorageError, checksum, stored_file_mode};
+use crate::name::{self, Name};
+
+/// The directory, beneath the root, that holds staged uploads.
+pub const SESSIONS_DIR: &str = ".ferry-uploads";
+
+/// The file in it that holds the id key.
+const KEY_FILE: &str = "id-key";
+
+/// The extended attribute of a data file that records the CRC-32C of its
+/// first bytes.
+const STAGED_ATTRIBUTE: &str = "user.ferry.staged";
+
+/// The longest record read back: a name percent-encodes to at most three
+/// bytes per byte, and the rest is numbers and an address.
+const MAX_RECORD: usize = 3 * name::MAX_NAME + 256;
+
+/// Refuses a sessions folder that is not a plain directory (a symlink, a
+/// file): every session open refuses to follow it, so uploads would fail
+/// one by one with puzzling errors; better to say so at start-up.
+///
+/// # Errors
+/// What it is instead, naming the path.
+pub(super) fn check_sessions_dir(root: &OwnedFd, path: &Path) -> io::Result<()> {
+    match rustix::fs::statat(root, SESSIONS_DIR, AtFlags::SYMLINK_NOFOLLOW) {
+        Err(Errno::NOENT) => Ok(()), // made when first needed
+        Err(errno) => Err(errno.into()),
+        Ok(stat) => {
+            let kind = FileType::from_raw_mode(stat.st_mode);
+            if kind == FileType::Directory {
+                return Ok(());
+            }
+            let what = match kind {
+                FileType::Symlink => "a symlink",
+                _ => "not a directory",
+            };
+            Err(io::Error::other(format!(
+                "{} is {what}: ferry keeps upload sessions in a directory of that name and follows no symlink; move it away",
+                path.join(SESSIONS_DIR).display()
+            )))
+        }
+    }
+}
+
+/// Opens the sessions directory, creating it on first use.
+pub(super) fn open_dir(root: &OwnedFd) -> Result<OwnedFd, StorageError> {
+    match rustix::fs::openat(root, SESSIONS_DIR, DIR, Mode::empty()) {
+        Err(Errno::NOENT) => {
+            match rustix::fs::mkdirat(root, SESSIONS_DIR, Mode::from_raw_mode(0o700)) {
+                Ok(()) | Err(Errno::EXIST) => {}
+                Err(errno) => return Err(errno.into()),
+            }
+            Ok(rustix::fs::openat(root, SESSIONS_DIR, DIR, Mode::empty())?)
+        }
+        other => Ok(other?),
+    }
+}
+
+/// The key session ids are made with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IdKey(pub [u8; 16]);
+
+impl IdKey {
+    /// The key of sessions directory `dir`, made (from the kernel's random
+    /// numbers) if it has none yet. Made once and kept: a new key would
+    /// lose every session's id.
+    ///
+    /// # Errors
+    /// The key file cannot be read or written.
+    pub(super) fn of(dir: &OwnedFd) -> Result<IdKey, StorageError> {
+        if let Some(key) = read_key(dir)? {
+            return Ok(key);
+        }
+        let mut key = [0u8; 16];
+        let mut filled = 0;
+        while filled < key.len() {
+            filled +=
+                rustix::rand::getrandom(&mut key[filled..], rustix::rand::GetRandomFlags::empty())?;
+        }
+        // Written aside and linked into place: the key file is whole or
+        // absent, and if another process made one meanwhile, theirs wins.
+        let temp = format!("{KEY_FILE}.{}", std::process::id());
+        let _ = rustix::fs::unlinkat(dir, temp.as_str(), AtFlags::empty());
+        let file = File::from(rustix::fs::openat(
+            dir,
+            temp.as_str(),
+            create_flags(),
+            record_mode(),
+        )?);
+        let written = (&file)
+            .write_all(format!("{}\n", hex(&key)).as_bytes())
+            .and_then(|()| file.sync_all());
+        let linked = written.map_err(StorageError::from).and_then(|()| {
+            match rustix::fs::linkat(dir, temp.as_str(), dir, KEY_FILE, AtFlags::empty()) {
+                Ok(()) | Err(Errno::EXIST) => Ok(()),
+                Err(errno) => Err(errno.into()),
+            }
+        });
+        let _ = rustix::fs::unlinkat(dir, temp.as_str(), AtFlags::empty());
+        linked?;
+        let _ = rustix::fs::fsync(dir);
+        read_key(dir)?.ok_or_else(|| StorageError::Io(io::Error::other("session key vanished")))
+    }
+}
+
+fn read_key(dir: &OwnedFd) -> Result<Option<IdKey>, StorageError> {
+    let text = match read_small(dir, KEY_FILE, 64) {
+        Ok(text) => text,
+        Err(Errno::NOENT) => return Ok(None),
+        Err(errno) => return Err(errno.into()),
+    };
+    let digits = text.trim_end();
+    let mut key = [0u8; 16];
+    let parsed = digits.len() == 32
+        && key.iter_mut().enumerate().all(|(i, byte)| {
+            u8::from_str_radix(&digits[2 * i..2 * i + 2], 16).is_ok_and(|b| {
+                *byte = b;
+                true
+            })
+        });
+    if !parsed {
+        return Err(StorageError::Io(io::Error::other(format!(
+            "{SESSIONS_DIR}/{KEY_FILE} is damaged; remove it (sessions in progress are then lost)"
+        ))));
+    }
+    Ok(Some(IdKey(key)))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The session id for an upload: 16 hex digits, keyed by `key` over the
+/// name, size and CRC; `probe` picks the next candidate should an id be
+/// taken by another upload (a one-in-2^64 chance).
+pub fn session_id(key: &IdKey, name: &Name, size: u64, crc: u32, probe: u32) -> String {
+    let mut hasher = SipHasher24::new_with_key(&key.0);
+    std::hash::Hasher::write(&mut hasher, name.as_str().as_bytes());
+    std::hash::Hasher::write(&mut hasher, &[0]);
+    std::hash::Hasher::write(&mut hasher, &size.to_le_bytes());
+    std::hash::Hasher::write(&mut hasher, &crc.to_le_bytes());
+    std::hash::Hasher::write(&mut hasher, &probe.to_le_bytes());
+    format!("{:016x}", hasher.finish128().h1)
+}
+
+/// What a session's record (`<id>.meta`) says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Record {
+    pub name: Name,
+    pub size: u64,
+    pub crc: u32,
+    /// The client that began it (sessions of older versions do not say).
+    pub client: Option<IpAddr>,
+}
+
+impl Record {
+    /// Whether it describes the upload of `name`, `size` bytes, `crc`.
+    pub fn is_for(&self, name: &Name, size: u64, crc: u32) -> bool {
+        self.name == *name && self.size == size && self.crc == crc
+    }
+
+    fn text(&self) -> String {
+        let mut text = format!("{} {} {:08x}\n", self.name.encoded(), self.size, self.crc);
+        if let Some(client) = self.client {
+            text += &format!("client {client}\n");
+        }
+        text
+    }
+
+    fn parse(text: &str) -> Option<Record> {
+        // The first line ends with its newline, or was cut short.
+        let (first, rest) = text.split_once('\n')?;
+        let mut fields = first.split(' ');
+        let name = Name::decode(fields.next()?.as_bytes()).ok()?;
+        let size = fields.next()?.parse().ok()?;
+        let crc = u32::from_str_radix(fields.next()?, 16).ok()?;
+        let client = rest
+            .lines()
+            .next()
+            .and_then(|line| line.strip_prefix("client "))
+            .and_then(|addr| addr.parse().ok());
+        Some(Record {
+            name,
+            size,
+            crc,
+            client,
+        })
+    }
+}
+
+/// Reads session `id`'s record: `Ok(None)` if it is cut short or garbled
+/// (a process killed while writing it), which describes no session.
+///
+/// # Errors
+/// `NOENT` if there is none; what reading it said otherwise.
+pub(super) fn read_record(dir: &OwnedFd, id: &str) -> Result<Option<Record>, Errno> {
+    match read_small(dir, &meta_name(id), MAX_RECORD) {
+        Ok(text) => Ok(Record::parse(&text)),
+        Err(Errno::INVAL) => Ok(None), // not UTF-8
+        Err(errno) => Err(errno),
+    }
+}
+
+/// Reads file `file` of `dir`, up to `limit` bytes, never through a
+/// symlink. `INVAL` if it is not UTF-8.
+fn read_small(dir: &OwnedFd, file: &str, limit: usize) -> Result<String, Errno> {
+    let fd = rustix::fs::openat(
+        dir,
+        file,
+        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
+    let mut text = Vec::new();
+    File::from(fd)
+        .take(limit as u64)
+        .read_to_end(&mut text)
+        .map_err(|err| Errno::from_io_error(&err).unwrap_or(Errno::IO))?;
+    String::from_utf8(text).map_err(|_| Errno::INVAL)
+}
+
+pub(super) fn data_name(id: &str) -> String {
+    format!("{id}.data")
+}
+
+pub(super) fn meta_name(id: &str) -> String {
+    format!("{id}.meta")
+}
+
+/// Creates session `id`'s files: the empty data file, then its record.
+/// All or nothing: on any failure (a full disk) neither is left, so the
+/// next `UPLOAD` starts cleanly. A kill in between leaves a data file
+/// without a record: no session, removed at expiry.
+pub(super) fn create(dir: &OwnedFd, id: &str, record: &Record) -> Result<(), StorageError> {
+    let (data, meta) = (data_name(id), meta_name(id));
+    let created = (|| -> Result<(), StorageError> {
+        // Created with the mode a PUT gives, since COMMIT renames it into
+        // place; the 0700 sessions folder keeps it private until then.
+        drop(rustix::fs::openat(
+            dir,
+            data.as_str(),
+            create_flags(),
+            stored_file_mode(),
+        )?);
+        let file = File::from(rustix::fs::openat(
+            dir,
+            meta.as_str(),
+            create_flags(),
+            record_mode(),
+        )?);
+        (&file).write_all(record.text().as_bytes())?;
+        Ok(())
+    })();
+    if created.is_err() {
+        remove(dir, id);
+    }
+    created
+}
+
+/// Removes session `id`'s files, whichever exist.
+pub(super) fn remove(dir: &OwnedFd, id: &str) {
+    let _ = rustix::fs::unlinkat(dir, data_name(id), AtFlags::empty());
+    let _ = rustix::fs::unlinkat(dir, meta_name(id), AtFlags::empty());
+}
+
+fn create_flags() -> OFlags {
+    OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC
+}
+
+/// Session records are the server's own: private.
+fn record_mode() -> Mode {
+    Mode::from_raw_mode(0o600)
+}
+
+/// Marks a session as used now: its TTL counts from its last use.
+pub(super) fn touch(dir: &OwnedFd, id: &str) {
+    let now = rustix::fs::Timespec {
+        tv_sec: 0,
+        tv_nsec: rustix::fs::UTIME_NOW,
+    };
+    let times = rustix::fs::Timestamps {
+        last_access: now,
+        last_modification: now,
+    };
+    let _ = rustix::fs::utimensat(dir, meta_name(id), &times, AtFlags::empty());
+}
+
+/// One entry of the sessions directory, as the index needs it.
+pub(super) struct Found {
+    pub id: String,
+    /// Last use, seconds since the epoch.
+    pub used: i64,
+    /// Who began it; `None` for a leftover, or a session of an older
+    /// version.
+    pub client: Option<IpAddr>,
+}
+
+/// Every session of `dir`, and every leftover half of one (a data file
+/// without its record, or the reverse), so that expiry removes those too.
+/// A session's age is its record's mtime; a lone data file's, its own.
+pub(super) fn scan(dir: &OwnedFd) -> Vec<Found> {
+    let Ok(entries) = rustix::fs::openat(dir, ".", DIR, Mode::empty()).and_then(Dir::new) else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
+    for entry in entries.flatten() {
+        let Ok(file) = entry.file_name().to_str() else {
+            continue;
+        };
+        let (id, is_record) = match (file.strip_suffix(".meta"), file.strip_suffix(".data")) {
+            (Some(id), _) => (id, true),
+            (_, Some(id)) => (id, false),
+            _ => continue,
+        };
+        if !is_record && rustix::fs::statat(dir, meta_name(id), AtFlags::SYMLINK_NOFOLLOW).is_ok() {
+            continue; // a whole session: found by its record
+        }
+        let Ok(stat) = rustix::fs::statat(dir, file, AtFlags::SYMLINK_NOFOLLOW) else {
+            continue;
+        };
+        let client = match is_record {
+            true => read_record(dir, id).ok().flatten().and_then(|r| r.client),
+            false => None,
+        };
+        found.push(Found {
+            id: id.to_owned(),
+            used: stat.st_mtime,
+            client,
+        });
+    }
+    found
+}
+
+/// Records on a session's data file that its first `len` bytes have
+/// CRC-32C `crc`. Best effort: without extended attributes, a COMMIT after
+/// a restart reads the staged bytes again.
+pub(super) fn record_staged(file: &File, len: u64, crc: u32) {
+    let Ok(stat) = rustix::fs::fstat(file) else {
+        return;
+    };
+    let text = format!("{len} {crc:08x} {}.{}", stat.st_mtime, stat.st_mtime_nsec);
+    let _ = rustix::fs::fsetxattr(file, STAGED_ATTRIBUTE, text.as_bytes(), XattrFlags::empty());
+}
+
+/// The CRC-32C of the first `len` bytes of a data file: from its record
+/// where that covers them, reading only the bytes staged after the record
+/// (an APPEND cut off by a crash), or all of them if there is no record.
+///
+/// A record of the whole file holds only while the file's modification
+/// time is the one recorded, so staged bytes changed behind the server's
+/// back are read again (and fail the COMMIT's check). Bytes staged after
+/// a record change that time by necessity; a change to the bytes before
+/// such a record would go unnoticed, but the directory is the server's
+/// own (0700) and its sessions only grow.
+///
+/// # Errors
+/// Reading fails, or the file is shorter than `len`.
+pub(super) fn staged_crc(file: &File, len: u64) -> io::Result<u32> {
+    let (from, crc) = usable_record(file, len).unwrap_or((0, 0));
+    checksum::compute_from(file, from, len, crc)
+}
+
+/// As [`staged_crc`], but only if that reads at most `limit` bytes.
+pub(super) fn staged_crc_reading_at_most(file: &File, len: u64, limit: u64) -> Option<u32> {
+    let (from, crc) = usable_record(file, len)?;
+    if len - from > limit {
+        return None;
+    }
+    checksum::compute_from(file, from, len, crc).ok()
+}
+
+/// The recorded length and CRC, if they can stand for the first `len`
+/// bytes (see [`staged_crc`]).
+fn usable_record(file: &File, len: u64) -> Option<(u64, u32)> {
+    let mut buf = [0u8; 64];
+    let n = rustix::fs::fgetxattr(file, STAGED_ATTRIBUTE, &mut buf).ok()?;
+    let mut fields = std::str::from_utf8(&buf[..n]).ok()?.split(' ');
+    let at: u64 = fields.next()?.parse().ok()?;
+    let crc = u32::from_str_radix(fields.next()?, 16).ok()?;
+    let mtime = fields.next()?;
+    let stat = rustix::fs::fstat(file).ok()?;
+    let whole = u64::try_from(stat.st_size) == Ok(at);
+    if at > len || (whole && mtime != format!("{}.{}", stat.st_mtime, stat.st_mtime_nsec)) {
+        return None;
+    }
+    Some((at, crc))
+}
