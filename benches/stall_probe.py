@@ -533,35 +533,6 @@ def cmd_chunked(a):
 # ---------------------------------------------------------------- sessions
 
 
-def _crc_table():
-    poly = 0x82F63B78
-    table = []
-    for i in range(256):
-        c = i
-        for _ in range(8):
-            c = (c >> 1) ^ poly if c & 1 else c >> 1
-        table.append(c)
-    return table
-
-
-CRC_TABLE = _crc_table()
-
-
-def crc32c(data, crc=0):
-    crc ^= 0xFFFFFFFF
-    for b in data:
-        crc = CRC_TABLE[(crc ^ b) & 0xFF] ^ (crc >> 8)
-    return crc ^ 0xFFFFFFFF
-
-
-def session_id(name, size, crc):
-    """What the server computes for a new session (storage/sessions.rs)."""
-    key = f"{name} {size} {crc:08x}".encode()
-    high = crc32c(key)
-    low = crc32c(key, high ^ 0x5BD1E995)
-    return f"{high:08x}{low:08x}"
-
-
 def cmd_sessions(a):
     d = os.path.join(a.root, ".ferry-uploads")
     os.makedirs(d, mode=0o700, exist_ok=True)
@@ -570,25 +541,27 @@ def cmd_sessions(a):
     for i in range(a.count):
         name = f"abandoned/{i:07d}.bin"
         size, crc = 1048576, i
-        sid = session_id(name, size, crc)
+        # Any 16 hex digits will do: the server keys the ids it makes, but
+        # finds a session by whatever id its files carry.
+        sid = f"{i:016x}"
         fd = os.open(os.path.join(d, sid + ".data"), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         os.close(fd)
         fd = os.open(os.path.join(d, sid + ".meta"), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         os.write(fd, f"{name} {size} {crc:08x}\n".encode())
         os.close(fd)
     out({"created": a.count, "seconds": time.perf_counter() - t,
-         "check": {"name": "abandoned/0000000.bin", "size": 1048576, "crc": "00000000",
-                   "id": session_id("abandoned/0000000.bin", 1048576, 0)}})
+         "check": {"id": f"{0:016x}"}})
 
 
 def cmd_uploads(a):
     s, f = connect(a.port, timeout=a.timeout)
-    # The server must find a session made on disk by `sessions`: same id.
+    # The server must find a session made on disk by `sessions`: an empty
+    # APPEND to it answers where it stands.
     check = None
     if a.check_id:
-        s.sendall(b"UPLOAD abandoned/0000000.bin 1048576 00000000\n")
+        s.sendall(f"APPEND {a.check_id} 0 0\n".encode())
         line = reply(f)
-        check = line.split()[1] == a.check_id if line.startswith("OK") else line
+        check = line == "OK 0" or line
     ms = []
     for i in range(a.count):
         t = time.perf_counter()

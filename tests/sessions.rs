@@ -10,23 +10,7 @@ use std::sync::Arc;
 
 use ferry::storage::gate::{Gate, Point};
 
-use support::{Raw, TestServer, crc_hex, pattern};
-
-/// `UPLOAD` → (session id, bytes staged).
-fn upload(raw: &mut Raw, name: &str, data: &[u8]) -> (String, u64) {
-    raw.send(format!("UPLOAD {name} {} {}\n", data.len(), crc_hex(data)));
-    let line = raw.line();
-    let fields: Vec<&str> = line.split(' ').collect();
-    assert_eq!(fields.len(), 3, "{line:?}");
-    assert_eq!(fields[0], "OK", "{line:?}");
-    (fields[1].to_owned(), fields[2].parse().unwrap())
-}
-
-fn append(raw: &mut Raw, id: &str, offset: usize, bytes: &[u8]) -> String {
-    raw.send(format!("APPEND {id} {offset} {}\n", bytes.len()));
-    raw.send(bytes);
-    raw.line()
-}
+use support::{Raw, TestServer, append, crc_hex, pattern, upload};
 
 #[test]
 fn a_session_is_staged_in_pieces_and_committed_atomically() {

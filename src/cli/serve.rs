@@ -81,6 +81,23 @@ pub struct ServeArgs {
     log_level: LevelFilter,
 }
 
+/// A test hook for tests that can only use a whole process (to kill it at
+/// a chosen instant): `FERRY_TEST_GATE=<point>` holds every storage call
+/// that reaches that point until the process ends. Nothing else sets it.
+fn test_gate() -> Option<std::sync::Arc<crate::storage::gate::Gate>> {
+    use crate::storage::gate::{Gate, Point};
+    let point = match std::env::var("FERRY_TEST_GATE").ok()?.as_str() {
+        "commit" => Point::Commit,
+        "forget" => Point::Forget,
+        other => {
+            log::warn!("FERRY_TEST_GATE={other} names no point; ignored");
+            return None;
+        }
+    };
+    log::warn!("test gate: storage calls at {point:?} are held until the process ends");
+    Some(std::sync::Arc::new(Gate::new(point)))
+}
+
 /// Runs the server until it is shut down by a signal.
 pub fn run(args: ServeArgs) -> ExitCode {
     // Only fails if a logger is already set, which nothing here does.
@@ -107,7 +124,7 @@ pub fn run(args: ServeArgs) -> ExitCode {
         grace_period: args.grace_period,
         io_threads: usize::from(args.io_threads),
         pool_writes: args.pool_writes,
-        gate: None,
+        gate: test_gate(),
     };
     let started = Server::bind(config.clone()).and_then(|mut server| {
         server.handle_signals()?;

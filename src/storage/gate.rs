@@ -83,6 +83,7 @@ impl Gate {
         if point != self.point {
             return;
         }
+        log::info!("test gate: a call is held at {point:?}");
         let mut state = self.lock();
         state.arrived += 1;
         state.held += 1;

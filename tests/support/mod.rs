@@ -325,3 +325,20 @@ pub fn pattern(len: usize, seed: u64) -> Vec<u8> {
 pub fn crc_hex(data: &[u8]) -> String {
     format!("{:08x}", crc32c::crc32c(data))
 }
+
+/// `UPLOAD` of `data` as `name` → (session id, bytes staged).
+pub fn upload(raw: &mut Raw, name: &str, data: &[u8]) -> (String, u64) {
+    raw.send(format!("UPLOAD {name} {} {}\n", data.len(), crc_hex(data)));
+    let line = raw.line();
+    let fields: Vec<&str> = line.split(' ').collect();
+    assert_eq!(fields.len(), 3, "{line:?}");
+    assert_eq!(fields[0], "OK", "{line:?}");
+    (fields[1].to_owned(), fields[2].parse().unwrap())
+}
+
+/// `APPEND` of `bytes` at `offset` → the answer line.
+pub fn append(raw: &mut Raw, id: &str, offset: usize, bytes: &[u8]) -> String {
+    raw.send(format!("APPEND {id} {offset} {}\n", bytes.len()));
+    raw.send(bytes);
+    raw.line()
+}

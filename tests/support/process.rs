@@ -54,7 +54,9 @@ impl Process {
         Process::start_with(command, root, extra)
     }
 
-    fn start_with(mut command: Command, root: &Path, extra: &[&str]) -> Process {
+    /// As [`Process::start`], running `command` (the ferry binary, with
+    /// whatever environment a test gives it, or a shell that execs it).
+    pub fn start_with(mut command: Command, root: &Path, extra: &[&str]) -> Process {
         let mut child = serve_args(
             &mut command,
             root,
