@@ -273,3 +273,71 @@ fn reads_record_no_checksum_in_read_only_mode_or_through_a_hard_link() {
     assert_eq!(server.client().get_bytes("plain").unwrap(), b"some bytes");
     assert!(has_crc_record(&root.path().join("plain")));
 }
+
+#[test]
+fn a_session_being_committed_is_left_alone_until_the_commit_ends() {
+    use ferry::storage::gate::{Gate, Point};
+    let gate = std::sync::Arc::new(Gate::new(Point::Commit));
+    let server = TestServer::start_with(|c| c.gate = Some(std::sync::Arc::clone(&gate)));
+    let data = pattern(50_000, 6);
+    let mut committer = server.raw();
+    let (id, _) = upload(&mut committer, "held", &data);
+    assert_eq!(append(&mut committer, &id, 0, &data), "OK 50000");
+    committer.send(format!("COMMIT {id}\n"));
+    gate.wait_for_arrivals(1);
+
+    let mut other = server.raw();
+    let busy = "ERR 503 the upload is being committed: try again shortly";
+    for request in [
+        format!("UPLOAD held 50000 {}\n", crc_hex(&data)),
+        format!("APPEND {id} 50000 0\n"),
+        format!("COMMIT {id}\n"),
+        format!("ABORT {id}\n"),
+    ] {
+        other.send(&request);
+        assert_eq!(other.line(), busy, "{request}");
+    }
+    gate.open();
+    assert_eq!(committer.line(), format!("OK 50000 {}", crc_hex(&data)));
+    assert_eq!(server.client().get_bytes("held").unwrap(), data);
+    other.send(format!("COMMIT {id}\n"));
+    assert_eq!(other.line(), "ERR 404 no such upload");
+}
+
+#[test]
+fn a_long_append_cut_by_a_kill_has_recorded_the_crc_of_most_of_its_bytes() {
+    let root = tempfile::tempdir().unwrap();
+    let data = pattern(40 << 20, 7);
+    let mut server = Process::start(root.path(), &[]);
+    let mut raw = connect(&server);
+    let (id, _) = upload(&mut raw, "long", &data);
+    raw.send(format!("APPEND {id} 0 {}\n", data.len()));
+    raw.send(&data[..20 << 20]);
+    let staged = root.path().join(format!(".ferry-uploads/{id}.data"));
+    let record = || {
+        let mut buf = [0u8; 64];
+        let n = rustix::fs::getxattr(&staged, "user.ferry.staged", &mut buf).ok()?;
+        let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+        text.split(' ').next()?.parse::<u64>().ok()
+    };
+    let deadline = Instant::now() + PATIENCE;
+    while record().is_none() {
+        assert!(Instant::now() < deadline, "no CRC recorded mid-APPEND");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    server.signal(Signal::KILL);
+    assert!(!server.wait().success());
+    let recorded = record().unwrap();
+    assert!(recorded >= 16 << 20, "recorded at {recorded}");
+
+    let server = Process::start(root.path(), &[]);
+    let mut raw = connect(&server);
+    let (again, received) = upload(&mut raw, "long", &data);
+    assert_eq!(again, id);
+    assert!(received >= recorded, "{received} < {recorded}");
+    let received = received as usize;
+    let rest = format!("OK {}", data.len());
+    assert_eq!(append(&mut raw, &id, received, &data[received..]), rest);
+    raw.send(format!("COMMIT {id}\n"));
+    assert_eq!(raw.line(), format!("OK {} {}", data.len(), crc_hex(&data)));
+}

@@ -418,11 +418,12 @@ impl From<&StorageError> for ErrorKind {
             | StorageError::WrongOffset(_)
             | StorageError::Incomplete(..)
             | StorageError::SessionBusy
-            | StorageError::Committing
             | StorageError::Superseded => ErrorKind::Conflict,
             StorageError::Symlink => ErrorKind::Forbidden,
             StorageError::NoSpace => ErrorKind::NoSpace,
-            StorageError::Busy | StorageError::TooManySessions(_) => ErrorKind::Busy,
+            StorageError::Busy | StorageError::TooManySessions(_) | StorageError::Committing => {
+                ErrorKind::Busy
+            }
             StorageError::PastEnd(_) => ErrorKind::BadRequest,
             StorageError::ChecksumMismatch(..) => ErrorKind::ChecksumMismatch,
             StorageError::Io(_) => ErrorKind::Internal,

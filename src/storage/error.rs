@@ -96,7 +96,9 @@ impl fmt::Display for StorageError {
                 write!(f, "upload incomplete: {received} of {size} bytes")
             }
             StorageError::SessionBusy => f.write_str("another APPEND is in progress"),
-            StorageError::Committing => f.write_str("the upload is being committed"),
+            StorageError::Committing => {
+                f.write_str("the upload is being committed: try again shortly")
+            }
             StorageError::TooManySessions(Some(cap)) => write!(
                 f,
                 "too many upload sessions from this address (cap {cap}): commit or abort one, or wait for one to expire"
