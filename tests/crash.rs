@@ -27,7 +27,7 @@ use std::sync::{Arc, Condvar, Mutex};
 
 use rustix::process::Signal;
 use support::process::Process;
-use support::{PATIENCE, crc_hex, pattern};
+use support::{PATIENCE, crc_hex, pattern, temp_files};
 
 /// Client threads per round.
 const CLIENTS: u64 = 4;
@@ -128,18 +128,8 @@ fn client(addr: SocketAddr, round: u64, who: u64, shared: &Shared) -> io::Result
             let name = format!("put/r{round}/c{who}/{n}");
             let len = 1 + dice.below(600_000) as usize;
             let data = pattern(len, seed);
-            shared
-                .model
-                .lock()
-                .unwrap()
-                .in_flight
-                .insert(name.clone(), (len, seed));
-            let answer = wire.ask(&format!("PUT {name} {len}\n"), &data)?;
-            assert!(answer.starts_with("OK "), "{name}: {answer}");
-            shared.update(|m| {
-                m.in_flight.remove(&name);
-                m.stored.insert(name, (len, seed));
-            });
+            let request = format!("PUT {name} {len}\n");
+            store(&mut wire, shared, (&request, &data), &name, (len, seed))?;
         } else {
             let name = format!("res/r{round}/c{who}/{n}");
             let len = 1 + dice.below(2_000_000) as usize;
@@ -161,43 +151,33 @@ fn client(addr: SocketAddr, round: u64, who: u64, shared: &Shared) -> io::Result
                     m.sessions.insert(name.clone(), (len, seed, at as u64));
                 });
             }
-            shared
-                .model
-                .lock()
-                .unwrap()
-                .in_flight
-                .insert(name.clone(), (len, seed));
-            let answer = wire.ask(&format!("COMMIT {id}\n"), b"")?;
-            assert!(answer.starts_with("OK "), "{name}: {answer}");
-            shared.update(|m| {
-                m.in_flight.remove(&name);
-                m.sessions.remove(&name);
-                m.stored.insert(name, (len, seed));
-            });
+            let request = format!("COMMIT {id}\n");
+            store(&mut wire, shared, (&request, b""), &name, (len, seed))?;
         }
     }
     Ok(())
 }
 
-/// Every file under `root` whose name marks it as a temp file.
-fn temp_files(root: &Path) -> Vec<String> {
-    let mut found = Vec::new();
-    let mut dirs = vec![root.to_path_buf()];
-    while let Some(dir) = dirs.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let entry = entry.unwrap();
-            if entry.file_type().unwrap().is_dir() {
-                dirs.push(entry.path());
-            } else if entry
-                .file_name()
-                .to_string_lossy()
-                .starts_with(".ferry-tmp-")
-            {
-                found.push(entry.path().display().to_string());
-            }
-        }
-    }
-    found
+/// Sends the request that makes file `name` of `len` bytes (`PUT` and its
+/// body, or `COMMIT`), keeping it in flight in the model until it is
+/// acknowledged.
+fn store(
+    wire: &mut Wire,
+    shared: &Shared,
+    (request, body): (&str, &[u8]),
+    name: &str,
+    (len, seed): (usize, u64),
+) -> io::Result<()> {
+    let in_flight = (name.to_owned(), (len, seed));
+    shared.model.lock().unwrap().in_flight.extend([in_flight]);
+    let answer = wire.ask(request, body)?;
+    assert!(answer.starts_with("OK "), "{name}: {answer}");
+    shared.update(|m| {
+        m.in_flight.remove(name);
+        m.sessions.remove(name);
+        m.stored.insert(name.to_owned(), (len, seed));
+    });
+    Ok(())
 }
 
 /// Checks the model against a freshly restarted server, and finishes every

@@ -14,24 +14,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use rustix::process::Signal;
 use support::process::Process;
-use support::{PATIENCE, Raw, TestServer, append, crc_hex, pattern, upload};
-
-/// Files under `root` whose names mark them as temp files.
-fn temp_files(root: &Path) -> Vec<String> {
-    let mut found = Vec::new();
-    let mut dirs = vec![root.to_path_buf()];
-    while let Some(dir) = dirs.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let entry = entry.unwrap();
-            if entry.file_type().unwrap().is_dir() {
-                dirs.push(entry.path());
-            } else if entry.file_name().to_string_lossy().contains(".ferry-tmp-") {
-                found.push(entry.path().display().to_string());
-            }
-        }
-    }
-    found
-}
+use support::{PATIENCE, Raw, TestServer, append, crc_hex, pattern, temp_files, upload};
 
 fn connect(server: &Process) -> Raw {
     let mut raw = Raw::connect(server.addr);
@@ -49,24 +32,27 @@ fn stage_and_commit(raw: &mut Raw, name: &str, data: &[u8]) -> String {
     id
 }
 
-/// Starts a server on `root` that holds every call reaching `point` (see
-/// `FERRY_TEST_GATE` in `cli/serve.rs`), so a test can kill it there.
-fn start_held_at(root: &Path, point: &str, extra: &[&str]) -> Process {
+/// Stages `data` as `name` on a server that holds every storage call
+/// reaching `point` (see `FERRY_TEST_GATE` in `cli/serve.rs`), sends
+/// `COMMIT`, and kills the server with SIGKILL once the commit is held
+/// there; returns the session id.
+fn commit_killed_at(root: &Path, point: &str, name: &str, data: &[u8]) -> String {
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_ferry"));
     command.env("FERRY_TEST_GATE", point);
-    Process::start_with(command, root, extra)
+    let mut server = Process::start_with(command, root, &["--fsync"]);
+    let mut raw = connect(&server);
+    let id = stage_and_commit(&mut raw, name, data);
+    server.wait_for_log("a call is held at");
+    server.signal(Signal::KILL);
+    assert!(!server.wait().success());
+    id
 }
 
 #[test]
 fn a_commit_killed_before_its_rename_leaves_the_session_resumable() {
     let root = tempfile::tempdir().unwrap();
     let data = pattern(3_000_000, 1);
-    let mut server = start_held_at(root.path(), "commit", &["--fsync"]);
-    let mut raw = connect(&server);
-    let id = stage_and_commit(&mut raw, "deep/dir/f.bin", &data);
-    server.wait_for_log("a call is held at Commit");
-    server.signal(Signal::KILL);
-    assert!(!server.wait().success());
+    let id = commit_killed_at(root.path(), "commit", "deep/dir/f.bin", &data);
 
     let server = Process::start(root.path(), &["--fsync"]);
     let mut raw = connect(&server);
@@ -87,12 +73,7 @@ fn a_commit_killed_before_its_rename_leaves_the_session_resumable() {
 fn a_commit_killed_after_its_rename_is_committed_and_leaves_nothing_behind() {
     let root = tempfile::tempdir().unwrap();
     let data = pattern(1_000_000, 2);
-    let mut server = start_held_at(root.path(), "forget", &["--fsync"]);
-    let mut raw = connect(&server);
-    let id = stage_and_commit(&mut raw, "f.bin", &data);
-    server.wait_for_log("a call is held at Forget");
-    server.signal(Signal::KILL);
-    assert!(!server.wait().success());
+    let id = commit_killed_at(root.path(), "forget", "f.bin", &data);
 
     let server = Process::start(root.path(), &[]);
     let mut raw = connect(&server);

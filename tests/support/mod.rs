@@ -342,3 +342,24 @@ pub fn append(raw: &mut Raw, id: &str, offset: usize, bytes: &[u8]) -> String {
     raw.send(bytes);
     raw.line()
 }
+
+/// Every file under `root` whose name marks it as a temp file.
+pub fn temp_files(root: &Path) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut dirs = vec![root.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let entry = entry.unwrap();
+            if entry.file_type().unwrap().is_dir() {
+                dirs.push(entry.path());
+            } else if entry
+                .file_name()
+                .to_string_lossy()
+                .starts_with(".ferry-tmp-")
+            {
+                found.push(entry.path().display().to_string());
+            }
+        }
+    }
+    found
+}
