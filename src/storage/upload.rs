@@ -3,17 +3,27 @@
 //! a complete upload session's data file (a COMMIT), and one rename puts
 //! them in place. Dropping an [`Upload`] uncommitted removes a PUT's temp
 //! file (a session keeps its data) and any directories left empty.
+//!
+//! Also where an upload begins: finding (and creating) the target's
+//! directory and checking that the name can become a file, the same for a
+//! PUT and for a session's COMMIT.
 
 use std::fs::File;
 use std::io::Write;
 use std::os::fd::OwnedFd;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
-use rustix::fs::AtFlags;
+use rustix::fs::{AtFlags, Mode, OFlags};
+use rustix::io::Errno;
 
 use super::gate::{Gate, Point};
 use super::sessions::Staging;
-use super::{StorageError, checksum, open_dir_beneath, prune_empty_dirs};
+use super::{
+    DIR, Storage, StorageError, check_regular, checksum, open_dir_beneath, prune_empty_dirs,
+    stored_file_mode,
+};
+use crate::name::Name;
 
 /// Where an upload's bytes wait for the commit.
 #[derive(Debug)]
@@ -162,5 +172,144 @@ impl Drop for Upload {
             }
         }
         prune_empty_dirs(&self.root, &self.dir_path);
+    }
+}
+
+/// Where an upload lands: the directory, its path from the root ("" for
+/// the root), the file's name in it, and whether one exists already.
+struct Target {
+    dir: OwnedFd,
+    dir_path: String,
+    leaf: String,
+    replaces: bool,
+}
+
+impl Storage {
+    /// Starts an upload to `name`, creating missing parent directories.
+    /// If the upload is dropped uncommitted, the directories it created are
+    /// removed again (when still empty).
+    ///
+    /// # Errors
+    /// 409 if `name` is a directory or special file or a parent is not a
+    /// directory; 403 if it is a symlink; 507, 503 or 500 if the temp file
+    /// cannot be created.
+    pub fn begin_upload(&self, name: &Name) -> Result<Upload, StorageError> {
+        self.pause(Point::Create);
+        self.with_target(name, |target| {
+            let serial = self.temp_serial.fetch_add(1, Ordering::Relaxed) + 1;
+            let temp = format!("{}{serial}", self.temp_prefix());
+            let flags =
+                OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+            let fd = rustix::fs::openat(&target.dir, temp.as_str(), flags, stored_file_mode())?;
+            Ok(self.upload(target, Staged::Temp(temp), File::from(fd)))
+        })
+    }
+
+    /// An [`Upload`] that commits a complete session's data `file` to
+    /// `name`, creating missing parent directories (see
+    /// [`Storage::begin_upload`]).
+    pub(super) fn begin_commit(
+        &self,
+        name: &Name,
+        file: File,
+        staging: Staging,
+    ) -> Result<Upload, StorageError> {
+        let target = self.with_target(name, Ok)?;
+        Ok(self.upload(target, Staged::Session(staging), file))
+    }
+
+    fn upload(&self, target: Target, staged: Staged, file: File) -> Upload {
+        Upload {
+            dir: target.dir,
+            leaf: target.leaf,
+            staged,
+            file,
+            committed: false,
+            root: Arc::clone(&self.root),
+            dir_path: target.dir_path,
+            replaces: target.replaces,
+            gate: self.gate.clone(),
+        }
+    }
+
+    /// Finds (creating missing directories) and checks the place of a
+    /// file `name`, and `make`s something there. Directories this call
+    /// created are removed again if that fails.
+    fn with_target<T>(
+        &self,
+        name: &Name,
+        mut make: impl FnMut(Target) -> Result<T, StorageError>,
+    ) -> Result<T, StorageError> {
+        let dir_path = name.as_str().rsplit_once('/').map_or("", |(dir, _)| dir);
+        let mut attempts = 0;
+        loop {
+            let made = self.target(name, dir_path).and_then(&mut make);
+            attempts += 1;
+            match made {
+                // A directory just made (or found) was removed before the
+                // file landed in it: another thread's DEL pruned it as
+                // empty. Walk again.
+                Err(StorageError::NotFound) if attempts < 3 => {}
+                Err(err) => {
+                    // Whatever failed, directories this call created stay
+                    // no longer.
+                    prune_empty_dirs(&self.root, dir_path);
+                    return Err(err);
+                }
+                ok => return ok,
+            }
+        }
+    }
+
+    /// One try of [`Storage::with_target`]'s walk: the target's directory
+    /// and whether a file of that name exists (a special file or a
+    /// directory there is refused).
+    fn target(&self, name: &Name, dir_path: &str) -> Result<Target, StorageError> {
+        let (dirs, leaf) = name.split_parent();
+        let dir = match self.walk_creating(dirs)? {
+            Some(dir) => dir,
+            None => rustix::io::dup(&*self.root)?,
+        };
+        let replaces = match rustix::fs::statat(&dir, leaf, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(stat) => {
+                check_regular(&stat).map_err(|err| match err {
+                    StorageError::NotFound => StorageError::NotRegular,
+                    other => other,
+                })?;
+                true
+            }
+            Err(Errno::NOENT) => false,
+            Err(errno) => return Err(errno.into()),
+        };
+        Ok(Target {
+            dir,
+            dir_path: dir_path.to_owned(),
+            leaf: leaf.to_owned(),
+            replaces,
+        })
+    }
+
+    /// Refuses (as a PUT would) a name that cannot become a file: one that
+    /// is a directory, symlink or special file, or lies beneath a file.
+    /// Missing parents are fine: they would be created.
+    pub(super) fn check_can_be_file(&self, name: &Name) -> Result<(), StorageError> {
+        let (dirs, leaf) = name.split_parent();
+        let mut current: Option<OwnedFd> = None;
+        for segment in dirs {
+            match rustix::fs::openat(self.fd(&current), segment, DIR, Mode::empty()) {
+                Ok(fd) => current = Some(fd),
+                Err(Errno::NOENT) => return Ok(()),
+                Err(Errno::NOTDIR | Errno::LOOP) => return Err(StorageError::ParentNotDirectory),
+                Err(errno) => return Err(errno.into()),
+            }
+        }
+        match rustix::fs::statat(self.fd(&current), leaf, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(stat) => check_regular(&stat).map_err(|err| match err {
+                StorageError::NotFound => StorageError::NotRegular,
+                other => other,
+            }),
+            Err(Errno::NOENT) => Ok(()),
+            Err(errno) => Err(errno.into()),
+        }
     }
 }
