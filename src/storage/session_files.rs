@@ -143,19 +143,19 @@ fn read_key(dir: &OwnedFd) -> Result<Option<IdKey>, StorageError> {
         Err(Errno::NOENT) => return Ok(None),
         Err(errno) => return Err(errno.into()),
     };
-    let digits = text.trim_end();
-    let mut key = [0u8; 16];
-    let parsed = digits.len() == 32
-        && key.iter_mut().enumerate().all(|(i, byte)| {
-            u8::from_str_radix(&digits[2 * i..2 * i + 2], 16).is_ok_and(|b| {
-                *byte = b;
-                true
-            })
-        });
-    if !parsed {
-        return Err(StorageError::Io(io::Error::other(format!(
+    let damaged = || {
+        StorageError::Io(io::Error::other(format!(
             "{SESSIONS_DIR}/{KEY_FILE} is damaged; remove it (sessions in progress are then lost)"
-        ))));
+        )))
+    };
+    let digits = text.trim_end().as_bytes();
+    if digits.len() != 32 {
+        return Err(damaged());
+    }
+    let mut key = [0u8; 16];
+    for (byte, pair) in key.iter_mut().zip(digits.chunks(2)) {
+        let pair = std::str::from_utf8(pair).map_err(|_| damaged())?;
+        *byte = u8::from_str_radix(pair, 16).map_err(|_| damaged())?;
     }
     Ok(Some(IdKey(key)))
 }
@@ -386,20 +386,25 @@ pub(super) fn record_staged(file: &File, len: u64, crc: u32) {
 /// such a record would go unnoticed, but the directory is the server's
 /// own (0700) and its sessions only grow.
 ///
+/// Reads at most `limit` bytes: `Ok(None)` if it would have to read
+/// more. `before_reading` runs before any byte is read (a test hook).
+///
 /// # Errors
 /// Reading fails, or the file is shorter than `len`.
-pub(super) fn staged_crc(file: &File, len: u64) -> io::Result<u32> {
+pub(super) fn staged_crc(
+    file: &File,
+    len: u64,
+    limit: u64,
+    before_reading: impl FnOnce(),
+) -> io::Result<Option<u32>> {
     let (from, crc) = usable_record(file, len).unwrap_or((0, 0));
-    checksum::compute_from(file, from, len, crc)
-}
-
-/// As [`staged_crc`], but only if that reads at most `limit` bytes.
-pub(super) fn staged_crc_reading_at_most(file: &File, len: u64, limit: u64) -> Option<u32> {
-    let (from, crc) = usable_record(file, len)?;
     if len - from > limit {
-        return None;
+        return Ok(None);
     }
-    checksum::compute_from(file, from, len, crc).ok()
+    if from < len {
+        before_reading();
+    }
+    checksum::compute_from(file, from, len, crc).map(Some)
 }
 
 /// The recorded length and CRC, if they can stand for the first `len`

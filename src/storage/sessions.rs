@@ -100,8 +100,7 @@ impl Sessions {
     }
 
     fn is_committing(&self, id: &str) -> bool {
-        self.get(id)
-            .is_some_and(|live| live.committing.load(Ordering::SeqCst))
+        self.get(id).is_some_and(|live| live.is_committing())
     }
 
     /// The id key of sessions directory `dir`; the caller holds the
@@ -228,6 +227,10 @@ impl Live {
         self.owner.load(Ordering::SeqCst) != 0
     }
 
+    fn is_committing(&self) -> bool {
+        self.committing.load(Ordering::SeqCst)
+    }
+
     /// Makes a new APPEND the owner, cutting off any older one; returns its
     /// ticket and whether it took the session from another.
     fn take_over(&self) -> (u64, bool) {
@@ -327,8 +330,7 @@ impl Storage {
             }
             match self.session_in(&dir, &id) {
                 Ok(info) => {
-                    files::touch(&dir, &id);
-                    index.touch(&id, now_seconds());
+                    touch(&dir, &mut index, &id);
                     return Ok(info);
                 }
                 // Its data is gone: the record of a session committed by a
@@ -425,8 +427,7 @@ impl Storage {
             log::info!("upload session {id}: a new APPEND takes over from one still open");
         }
         let dir = self.sessions_dir()?;
-        files::touch(&dir, id);
-        index.touch(id, now_seconds());
+        touch(&dir, &mut index, id);
         let flags = OFlags::WRONLY | OFlags::APPEND | OFlags::NOFOLLOW | OFlags::CLOEXEC;
         let opened = rustix::fs::openat(&dir, files::data_name(id), flags, Mode::empty());
         let file = match opened {
@@ -438,7 +439,9 @@ impl Storage {
         };
         // Reading back what a crash left unrecorded is worth it only if
         // that is little; otherwise the COMMIT computes the CRC once.
-        let crc = staged_crc(&live, &file, offset, RECORD_EVERY);
+        let crc = staged_crc(&live, &file, offset, RECORD_EVERY, || {})
+            .ok()
+            .flatten();
         let appender = Appender {
             file,
             live,
@@ -474,7 +477,7 @@ impl Storage {
         if live.busy() {
             return Err(StorageError::SessionBusy);
         }
-        if live.committing.load(Ordering::SeqCst) {
+        if live.is_committing() {
             return Err(StorageError::Committing);
         }
         let dir = self.sessions_dir()?;
@@ -484,13 +487,10 @@ impl Storage {
             OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
             Mode::empty(),
         )?);
-        let staged = match staged_crc(&live, &file, info.size, 0) {
-            Some(crc) => crc,
-            None => {
-                self.pause(Point::Checksum);
-                files::staged_crc(&file, info.size)?
-            }
-        };
+        let staged = staged_crc(&live, &file, info.size, u64::MAX, || {
+            self.pause(Point::Checksum)
+        })?
+        .unwrap_or_else(|| unreachable!("no read is longer than u64::MAX bytes"));
         if staged != info.crc {
             self.remove_session(&dir, &mut index, id);
             return Err(StorageError::ChecksumMismatch(staged, info.crc));
@@ -519,7 +519,7 @@ impl Storage {
         let mut index = self.sessions.bookkeeping();
         self.session(id)?;
         if let Some(live) = self.sessions.get(id) {
-            if live.committing.load(Ordering::SeqCst) {
+            if live.is_committing() {
                 return Err(StorageError::Committing);
             }
             live.take_over();
@@ -615,15 +615,26 @@ fn check_room(index: &Index, limits: &SessionLimits) -> Result<(), StorageError>
     Ok(())
 }
 
-/// The CRC-32C of the first `len` staged bytes of a session, if known
-/// without reading more than `read_at_most` of them: kept by the APPENDs
-/// of this process, or recorded on the data file by an earlier one (and
-/// carried over the bytes staged after the record).
-fn staged_crc(live: &Live, file: &File, len: u64, read_at_most: u64) -> Option<u32> {
+/// Marks a session as used now: its TTL counts from its last use.
+fn touch(dir: &OwnedFd, index: &mut Index, id: &str) {
+    files::touch(dir, id);
+    index.touch(id, now_seconds());
+}
+
+/// The CRC-32C of the first `len` staged bytes of a session: kept by the
+/// APPENDs of this process, or else from the data file (see
+/// [`files::staged_crc`], which reads at most `limit` bytes: `Ok(None)` if
+/// it would have to read more).
+fn staged_crc(
+    live: &Live,
+    file: &File,
+    len: u64,
+    limit: u64,
+    before_reading: impl FnOnce(),
+) -> io::Result<Option<u32>> {
     let kept = *live.progress.lock().unwrap_or_else(|e| e.into_inner());
     match kept {
-        Some((at, crc)) if at == len => Some(crc),
-        _ if len == 0 => Some(0),
-        _ => files::staged_crc_reading_at_most(file, len, read_at_most),
+        Some((at, crc)) if at == len => Ok(Some(crc)),
+        _ => files::staged_crc(file, len, limit, before_reading),
     }
 }

@@ -120,11 +120,13 @@ impl Upload {
 
     /// The one step that commits.
     fn rename_into_place(&mut self) -> Result<(), StorageError> {
-        let (from_dir, from) = match &self.staged {
-            Staged::Temp(temp) => (&self.dir, temp.clone()),
-            Staged::Session(staging) => (&staging.dir, staging.data_name()),
-        };
-        rustix::fs::renameat(from_dir, from.as_str(), &self.dir, self.leaf.as_str())?;
+        let to = self.leaf.as_str();
+        match &self.staged {
+            Staged::Temp(temp) => rustix::fs::renameat(&self.dir, temp.as_str(), &self.dir, to)?,
+            Staged::Session(staging) => {
+                rustix::fs::renameat(&staging.dir, staging.data_name(), &self.dir, to)?;
+            }
+        }
         self.committed = true;
         Ok(())
     }
