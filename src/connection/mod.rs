@@ -352,7 +352,12 @@ impl Connection {
                     },
                     // Nothing to do until the I/O pool reports back.
                     State::Waiting(_) => return Step::Wait(self.interest),
-                    State::ReceivingBody(ref receive) if receive.waits_for_write() => {
+                    // A peer that has gone waits too while a write is away:
+                    // its temp file goes (`on_eof`) only once the sink is
+                    // back, before the answer is queued.
+                    State::ReceivingBody(ref receive)
+                        if receive.waits_for_write() || (self.peer_eof && receive.is_writing()) =>
+                    {
                         return Step::Wait(self.interest);
                     }
                     State::SendingBody(_) => match self.send_body() {
