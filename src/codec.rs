@@ -4,14 +4,14 @@
 //!
 //! A connection holds a [`Codec`] and asks it everything protocol-specific:
 //! the greeting and the busy answer, whether a request head is complete
-//! (the header deadline's rule), the next request as an [`Operation`] (or a
+//! (the header deadline's rule), the next request as an [`crate::serve::Operation`] (or a
 //! [`Refusal`]), the bytes of each [`Reply`], and whether the last answer
 //! ended the connection. The connection itself never asks which protocol
 //! it speaks.
 
 use crate::http::codec::{self as http, Exchange};
 use crate::protocol::codec as ferry;
-use crate::serve::{Body, Operation, Reply};
+use crate::serve::{Body, Reply, Request};
 
 /// Which wire protocol a listener's connections speak.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,7 +28,7 @@ pub enum Decoded {
     /// Not a whole request head yet.
     Incomplete,
     /// A request, and the bytes of its head.
-    Request(Operation, usize),
+    Request(Request, usize),
     /// A request answered with an error instead of being served.
     Refused(Refusal),
 }
@@ -64,10 +64,11 @@ impl Codec {
         }
     }
 
-    /// What a new connection is told before it sends anything.
-    pub fn greeting(&self, client_id: u64, out: &mut Vec<u8>) {
+    /// What a new connection is told before it sends anything; `auth`:
+    /// access control is on.
+    pub fn greeting(&self, client_id: u64, auth: bool, out: &mut Vec<u8>) {
         match self {
-            Codec::Ferry => ferry::greeting(client_id, out),
+            Codec::Ferry => ferry::greeting(client_id, auth, out),
             Codec::Http(_) => {}
         }
     }

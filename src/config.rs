@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::access::AccessConfig;
 use crate::storage::gate::Gate;
 
 /// Everything [`crate::Server::bind`] needs to know.
@@ -49,6 +50,8 @@ pub struct Config {
     /// Where upload bodies are written: on the event loop, or gathered and
     /// written by the I/O pool.
     pub pool_writes: PoolWrites,
+    /// Tokens, grants and what clients without a token may do.
+    pub access: AccessConfig,
     /// Holds chosen storage calls until a test lets them go (tests only).
     #[doc(hidden)]
     pub gate: Option<Arc<Gate>>,
@@ -107,6 +110,7 @@ impl Default for Config {
             grace_period: Duration::from_secs(10),
             io_threads: DEFAULT_IO_THREADS,
             pool_writes: PoolWrites::Auto,
+            access: AccessConfig::default(),
             gate: None,
         }
     }

@@ -19,6 +19,8 @@
 //! - [`serve`]: one function per operation, every rule once (names,
 //!   read-only, size limits, storage calls, the per-request log line);
 //!   protocol-neutral operations, replies and error kinds.
+//! - [`access`]: tokens, grants, the failed-authentication throttle (the
+//!   serve layer decides with them which request may do what).
 //! - [`storage`]: the root-directory jail and atomic uploads (no wire codes).
 //! - [`socket`]: nonblocking socket calls mapped to outcomes.
 //! - [`connection`]: the per-connection state machine, which only moves
@@ -31,6 +33,7 @@
 
 #![warn(missing_docs)]
 
+pub mod access;
 pub mod bench;
 pub mod cli;
 pub mod client;

@@ -11,6 +11,7 @@
 //! PUT  <name> <size>[ <crc32c>]               then <size> body bytes
 //! GET  <name>[ <offset>[ <length>]]
 //! STAT <name> | DEL <name> | LIST[ <prefix>] | ECHO <size> | QUIT
+//! AUTH <token>
 //! response = "OK" *(" " field) LF | "ERR " code " " message LF
 //! ```
 //!
@@ -19,6 +20,7 @@
 use std::fmt;
 use std::io::Write;
 
+use crate::access::Secret;
 use crate::name::{Name, NameError, Prefix};
 
 pub mod codec;
@@ -97,9 +99,17 @@ pub enum Request {
         /// Session id.
         id: String,
     },
+    /// Authenticate with a token.
+    Auth {
+        /// The token (never logged).
+        token: Secret,
+    },
     /// Say goodbye and close.
     Quit,
 }
+
+/// Longest token `AUTH` accepts.
+pub const MAX_TOKEN: usize = 256;
 
 impl Request {
     /// The verb, for logs.
@@ -115,6 +125,7 @@ impl Request {
             Request::Append { .. } => "APPEND",
             Request::Commit { .. } => "COMMIT",
             Request::Abort { .. } => "ABORT",
+            Request::Auth { .. } => "AUTH",
             Request::Quit => "QUIT",
         }
     }
@@ -311,6 +322,12 @@ fn parse_line(line: &[u8]) -> Result<Request, ProtocolError> {
             arity(0, 0)?;
             Ok(Request::Quit)
         }
+        b"AUTH" => {
+            arity(1, 1)?;
+            Ok(Request::Auth {
+                token: token_arg(args[0])?,
+            })
+        }
         _ => Err(ProtocolError::fatal(400, "unknown verb")),
     }
 }
@@ -331,6 +348,20 @@ fn session_arg(token: &[u8]) -> Result<String, ProtocolError> {
             recovery: Recovery::Skip { line: 0, body: 0 },
         })
     }
+}
+
+/// An `AUTH` token: 1 to [`MAX_TOKEN`] visible ASCII characters. A
+/// malformed one is a bad argument in a well-formed line (400, the
+/// connection continues).
+fn token_arg(token: &[u8]) -> Result<Secret, ProtocolError> {
+    if token.len() > MAX_TOKEN || !token.iter().all(u8::is_ascii_graphic) {
+        return Err(ProtocolError {
+            code: 400,
+            message: "malformed token".into(),
+            recovery: Recovery::Skip { line: 0, body: 0 },
+        });
+    }
+    Ok(Secret::new(String::from_utf8_lossy(token).into_owned()))
 }
 
 /// Whether `token` has the shape of an upload id: 16 lower-case hex
@@ -369,10 +400,18 @@ fn checksum(token: &[u8]) -> Result<u32, ProtocolError> {
 /// One response line, formatted by [`Response::write_to`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Response<'a> {
-    /// `OK FERRY/1 <client-id>`, sent on accept.
+    /// `OK FERRY/1 <client-id>`, sent on accept; ` auth` follows when
+    /// the server requires tokens for some requests.
     Greeting {
         /// Unique for the life of the server process.
         client_id: u64,
+        /// Access control is on.
+        auth: bool,
+    },
+    /// `OK <name>`, for AUTH.
+    Authenticated {
+        /// The token's name.
+        name: &'a str,
     },
     /// `OK`, for DEL and QUIT.
     Ok,
@@ -428,7 +467,15 @@ impl Response<'_> {
     pub fn write_to(&self, out: &mut Vec<u8>) {
         // Writing into a Vec cannot fail.
         let _ = match self {
-            Response::Greeting { client_id } => writeln!(out, "OK FERRY/1 {client_id}"),
+            Response::Greeting {
+                client_id,
+                auth: false,
+            } => writeln!(out, "OK FERRY/1 {client_id}"),
+            Response::Greeting {
+                client_id,
+                auth: true,
+            } => writeln!(out, "OK FERRY/1 {client_id} auth"),
+            Response::Authenticated { name } => writeln!(out, "OK {name}"),
             Response::Ok => writeln!(out, "OK"),
             Response::Stored { size, crc } => writeln!(out, "OK {size} {crc:08x}"),
             Response::Body { len, total, crc } => writeln!(out, "OK {len} {total} {crc:08x}"),
@@ -664,7 +711,13 @@ mod tests {
             r.write_to(&mut out);
             String::from_utf8(out).unwrap()
         };
-        assert_eq!(line(Response::Greeting { client_id: 7 }), "OK FERRY/1 7\n");
+        let greeting = |auth| Response::Greeting { client_id: 7, auth };
+        assert_eq!(line(greeting(false)), "OK FERRY/1 7\n");
+        assert_eq!(line(greeting(true)), "OK FERRY/1 7 auth\n");
+        assert_eq!(
+            line(Response::Authenticated { name: "build" }),
+            "OK build\n"
+        );
         assert_eq!(
             line(Response::Stored { size: 3, crc: 0xab }),
             "OK 3 000000ab\n"

@@ -106,6 +106,9 @@ fn request(max_body: u64) -> impl Strategy<Value = Request> {
         }),
         session_id().prop_map(|id| Request::Commit { id }),
         session_id().prop_map(|id| Request::Abort { id }),
+        "[!-~]{1,256}".prop_map(|token| Request::Auth {
+            token: ferry::access::Secret::new(token)
+        }),
         Just(Request::Quit),
     ]
 }
@@ -224,6 +227,9 @@ fn render_with(request: &Request, style: &Style) -> Vec<u8> {
         ]),
         Request::Commit { id } => tokens.extend([b"COMMIT".to_vec(), id.clone().into_bytes()]),
         Request::Abort { id } => tokens.extend([b"ABORT".to_vec(), id.clone().into_bytes()]),
+        Request::Auth { token } => {
+            tokens.extend([b"AUTH".to_vec(), token.expose().as_bytes().to_vec()]);
+        }
         Request::Quit => tokens.push(b"QUIT".to_vec()),
     }
     let mut line = style.blank.clone();
@@ -251,6 +257,7 @@ fn token_soup() -> impl Strategy<Value = Vec<u8>> {
             "APPEND",
             "COMMIT",
             "ABORT",
+            "AUTH",
             "0123456789abcdef",
             "0123456789ABCDEF",
             " ",

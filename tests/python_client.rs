@@ -4,7 +4,12 @@
 //! rm removes one name or several (reporting each failure on its own line),
 //! refusals and unreachable servers get one line and the documented exit
 //! code, and a download whose bytes do not match the server's checksum is
-//! refused and leaves nothing behind.
+//! refused and leaves nothing behind. Against a server with access
+//! control: a token (`--token` or `FERRY_TOKEN`) with the grants puts and
+//! gets, a token the server does not know or a missing grant is refused
+//! with one line that never shows the token and exit code 1, too many
+//! failures from one address are throttled, and anonymous clients get
+//! what the anonymous grants allow and a 401 for the rest.
 //! Skipped, saying so, where `python3` is not installed.
 
 mod support;
@@ -13,6 +18,8 @@ use std::fs::{self, File, FileTimes};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use ferry::access::tokens::{Entry, TokensFile, digest, new_token};
+use ferry::access::{AccessConfig, Grant, Grants};
 use support::{TestServer, crc_hex, pattern};
 
 fn script() -> PathBuf {
@@ -29,15 +36,61 @@ fn have_python() -> bool {
 
 /// Runs `python3 ferry_client.py --server <addr> <args>` in `dir`.
 fn python(dir: &Path, server: &TestServer, args: &[&str]) -> Output {
-    Command::new("python3")
+    python_with_token(dir, server, args, None)
+}
+
+/// As [`python`], with `FERRY_TOKEN` set to `token` (else unset).
+fn python_with_token(
+    dir: &Path,
+    server: &TestServer,
+    args: &[&str],
+    token: Option<&str>,
+) -> Output {
+    let mut command = Command::new("python3");
+    command
         .arg(script())
         .arg("--server")
         .arg(server.addr.to_string())
         .args(args)
         .current_dir(dir)
         .env_remove("FERRY_SERVER")
-        .output()
-        .expect("run python3")
+        .env_remove("FERRY_TOKEN");
+    if let Some(token) = token {
+        command.env("FERRY_TOKEN", token);
+    }
+    command.output().expect("run python3")
+}
+
+/// A server with access control: one token per `(name, grants)` of
+/// `holders` (returned in the same order), and `anonymous` grants for
+/// clients without one.
+fn guarded_server(holders: &[(&str, &[&str])], anonymous: &[&str]) -> (TestServer, Vec<String>) {
+    let grants =
+        |texts: &[&str]| -> Vec<Grant> { texts.iter().map(|t| Grant::parse(t).unwrap()).collect() };
+    let tokens: Vec<String> = holders.iter().map(|_| new_token().unwrap()).collect();
+    let file = TokensFile {
+        entries: holders
+            .iter()
+            .zip(&tokens)
+            .map(|((name, granted), token)| Entry {
+                name: (*name).into(),
+                digest: digest(token),
+                grants: Grants::new(grants(granted)),
+            })
+            .collect(),
+    };
+    // The server reads the file when it starts (and again on SIGHUP only).
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tokens");
+    fs::write(&path, file.render()).unwrap();
+    let server = TestServer::start_with(|c| {
+        c.access = AccessConfig {
+            tokens: Some(path.clone()),
+            anonymous: grants(anonymous),
+            no_auth: false,
+        }
+    });
+    (server, tokens)
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -236,4 +289,225 @@ fn stat_and_rm_of_a_missing_name_get_one_line_and_exit_1() {
         let output = python(work.path(), &server, args);
         assert_eq!(output.status.code(), Some(2), "{args:?}");
     }
+}
+
+#[test]
+fn a_token_with_the_grants_puts_and_gets_via_flag_or_environment() {
+    if !have_python() {
+        return;
+    }
+    let (server, tokens) = guarded_server(&[("alice", &["read:/", "write:/"])], &["read:pub/"]);
+    let token = tokens[0].as_str();
+    let work = tempfile::tempdir().unwrap();
+    let data = pattern(100_000, 5);
+    fs::write(work.path().join("up.bin"), &data).unwrap();
+
+    let output = python(
+        work.path(),
+        &server,
+        &["--token", token, "put", "up.bin", "priv/up.bin"],
+    );
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert_eq!(
+        text(&output.stdout),
+        format!(
+            "stored priv/up.bin (100000 bytes, crc32c {})\n",
+            crc_hex(&data)
+        )
+    );
+    assert!(fs::read(server.path("priv/up.bin")).unwrap() == data);
+
+    let output = python_with_token(
+        work.path(),
+        &server,
+        &["get", "priv/up.bin", "down.bin"],
+        Some(token),
+    );
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert_eq!(text(&output.stdout), "saved down.bin (100000 bytes)\n");
+    assert!(fs::read(work.path().join("down.bin")).unwrap() == data);
+
+    // The flag wins over the environment.
+    let output = python_with_token(
+        work.path(),
+        &server,
+        &["--token", token, "stat", "priv/up.bin"],
+        Some("ferry_not-a-token"),
+    );
+    assert!(output.status.success(), "{}", text(&output.stderr));
+
+    // The library: the token's name, and the greeting's `auth`.
+    let check = "import sys; sys.path.insert(0, sys.argv[1]); from ferry_client import Ferry; \
+                 f = Ferry('127.0.0.1', int(sys.argv[2]), token=sys.argv[3]); \
+                 print(f.token_name, f.access_control, f.get('priv/up.bin') == open(sys.argv[4], 'rb').read()); \
+                 f.close()";
+    let output = Command::new("python3")
+        .args(["-B", "-c", check])
+        .arg(script().parent().unwrap())
+        .arg(server.addr.port().to_string())
+        .arg(token)
+        .arg(work.path().join("down.bin"))
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert_eq!(text(&output.stdout), "alice True True\n");
+}
+
+#[test]
+fn a_token_the_server_does_not_know_gets_one_line_without_it() {
+    if !have_python() {
+        return;
+    }
+    let (server, _) = guarded_server(&[("alice", &["read:/", "write:/"])], &[]);
+    let wrong = new_token().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    fs::write(work.path().join("up.bin"), b"data").unwrap();
+
+    let expected = format!("ferry: {}: unknown token\n", server.addr);
+    let by_flag = python(work.path(), &server, &["--token", &wrong, "put", "up.bin"]);
+    let by_env = python_with_token(work.path(), &server, &["get", "x"], Some(&wrong));
+    for output in [by_flag, by_env] {
+        assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+        assert_eq!(text(&output.stderr), expected);
+        assert_eq!(text(&output.stdout), "");
+    }
+    assert!(!server.path("up.bin").exists());
+    assert_eq!(fs::read_dir(work.path()).unwrap().count(), 1);
+
+    // One that cannot be sent at all is a usage error, not echoed either.
+    let malformed = format!("{wrong} {wrong}");
+    let output = python(work.path(), &server, &["--token", &malformed, "ls"]);
+    assert_eq!(output.status.code(), Some(2));
+    let err = text(&output.stderr);
+    assert!(err.contains("--token") && !err.contains(&wrong), "{err}");
+
+    // The library raises FerryError 401 and leaves nothing open.
+    let check = "import sys; sys.path.insert(0, sys.argv[1]); \
+                 from ferry_client import Ferry, FerryError\n\
+                 try:\n    Ferry('127.0.0.1', int(sys.argv[2]), token=sys.argv[3])\n\
+                 except FerryError as err:\n    print(err.code, err)";
+    let output = Command::new("python3")
+        .args(["-B", "-W", "error", "-c", check])
+        .arg(script().parent().unwrap())
+        .arg(server.addr.port().to_string())
+        .arg(&wrong)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert_eq!(text(&output.stdout), "401 unknown token (ERR 401)\n");
+}
+
+#[test]
+fn repeated_failures_are_throttled_with_exit_code_1() {
+    if !have_python() {
+        return;
+    }
+    let (server, _) = guarded_server(&[("alice", &["read:/"])], &[]);
+    let wrong = new_token().unwrap();
+    let work = tempfile::tempdir().unwrap();
+
+    // Five failures are free; the sixth may come a second later, and
+    // after it the address must wait two seconds, doubling after each.
+    let mut raw = server.raw();
+    for _ in 0..5 {
+        raw.send(format!("AUTH {wrong}\n"));
+        assert_eq!(raw.line(), "ERR 401 unknown token");
+    }
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    raw.send(format!("AUTH {wrong}\n"));
+    assert_eq!(raw.line(), "ERR 401 unknown token");
+    // Within the wait, an attempt is refused unread. A python3 that took
+    // longer than the wait to start is refused as unknown instead, and
+    // the next one then has twice as long.
+    let mut throttled = None;
+    for _ in 0..4 {
+        let output = python(work.path(), &server, &["--token", &wrong, "ls"]);
+        assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+        let err = text(&output.stderr);
+        assert!(!err.contains(&wrong) && err.lines().count() == 1, "{err}");
+        if err.contains("too many failed authentications") {
+            throttled = Some(err);
+            break;
+        }
+    }
+    let err = throttled.expect("never throttled");
+    assert!(
+        err.starts_with(&format!(
+            "ferry: {}: too many failed authentications from this address",
+            server.addr
+        )),
+        "{err}"
+    );
+}
+
+#[test]
+fn grants_decide_what_a_token_and_anonymous_clients_may_do() {
+    if !have_python() {
+        return;
+    }
+    let (server, tokens) = guarded_server(&[("reader", &["read:pub/"])], &["read:pub/"]);
+    let reader = tokens[0].as_str();
+    let work = tempfile::tempdir().unwrap();
+    fs::write(work.path().join("x"), b"local").unwrap();
+    fs::create_dir_all(server.path("pub")).unwrap();
+    fs::write(server.path("pub/x"), b"public").unwrap();
+    fs::create_dir_all(server.path("priv")).unwrap();
+    fs::write(server.path("priv/y"), b"private").unwrap();
+
+    // A token with read:pub/ only may not write there: 403.
+    let output = python(
+        work.path(),
+        &server,
+        &["--token", reader, "put", "x", "pub/x"],
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+    assert_eq!(
+        text(&output.stderr),
+        "ferry: pub/x: token reader may not write \"pub/x\"\n"
+    );
+    assert_eq!(fs::read(server.path("pub/x")).unwrap(), b"public");
+    let output = python(work.path(), &server, &["--token", reader, "get", "priv/y"]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+    assert_eq!(
+        text(&output.stderr),
+        "ferry: priv/y: token reader may not read \"priv/y\"\n"
+    );
+
+    // Without a token: what the anonymous grants allow, 401 for the rest.
+    let output = python(work.path(), &server, &["get", "pub/x", "got"]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert_eq!(fs::read(work.path().join("got")).unwrap(), b"public");
+    let output = python(work.path(), &server, &["put", "x", "pub/x"]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+    assert_eq!(
+        text(&output.stderr),
+        "ferry: pub/x: a token is required to write \"pub/x\"\n"
+    );
+    let output = python(work.path(), &server, &["rm", "priv/y"]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+    assert_eq!(
+        text(&output.stderr),
+        "ferry: priv/y: a token is required to delete \"priv/y\"\n"
+    );
+    assert!(server.path("priv/y").exists());
+
+    // The library sees the codes, and the connection stays usable.
+    let check = "import sys; sys.path.insert(0, sys.argv[1]); \
+                 from ferry_client import Ferry, FerryError\n\
+                 def code(call):\n    try:\n        call()\n    except FerryError as err:\n        return err.code\n\
+                 for token in (None, sys.argv[3]):\n    \
+                 with Ferry('127.0.0.1', int(sys.argv[2]), token=token) as f:\n        \
+                 print(code(lambda: f.put('pub/z', b'z')), code(lambda: f.stat('priv/y')), f.get('pub/x'))";
+    let output = Command::new("python3")
+        .args(["-B", "-W", "error", "-c", check])
+        .arg(script().parent().unwrap())
+        .arg(server.addr.port().to_string())
+        .arg(reader)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert_eq!(
+        text(&output.stdout),
+        "401 401 b'public'\n403 403 b'public'\n"
+    );
 }

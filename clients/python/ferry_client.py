@@ -9,7 +9,7 @@ at the top of the repository.
 As a library:
 
     from ferry_client import Ferry
-    with Ferry("127.0.0.1", 5010) as ferry:
+    with Ferry("127.0.0.1", 5010, token="ferry_...") as ferry:
         ferry.put("notes/hello.txt", b"hello\\n")
         data = ferry.get("notes/hello.txt")
         for size, mtime, name in ferry.ls("notes/"):
@@ -17,18 +17,31 @@ As a library:
         size, mtime, crc = ferry.stat("notes/hello.txt")
         ferry.rm("notes/hello.txt")
 
+With a token, the connection authenticates
+(`AUTH`) right after the greeting; a token the server does not accept
+raises FerryError: 401 unknown or revoked, 429 too many failures from this
+address, 400 from a server without access control (which needs none).
+Without one the client is anonymous: a server with access control (its
+greeting says `auth`: `ferry.access_control`) allows what its anonymous
+grants allow and refuses the rest with FerryError 401; a token without the
+grant an operation needs gets 403.
+
 As a command:
 
-    python3 ferry_client.py [--server HOST:PORT] put LOCAL [REMOTE]
-    python3 ferry_client.py [--server HOST:PORT] get REMOTE [LOCAL]
-    python3 ferry_client.py [--server HOST:PORT] ls [PREFIX]
-    python3 ferry_client.py [--server HOST:PORT] stat NAME
-    python3 ferry_client.py [--server HOST:PORT] rm NAME [NAME...]
+    python3 ferry_client.py [--server HOST:PORT] [--token TOKEN] put LOCAL [REMOTE]
+    python3 ferry_client.py [--server HOST:PORT] [--token TOKEN] get REMOTE [LOCAL]
+    python3 ferry_client.py [--server HOST:PORT] [--token TOKEN] ls [PREFIX]
+    python3 ferry_client.py [--server HOST:PORT] [--token TOKEN] stat NAME
+    python3 ferry_client.py [--server HOST:PORT] [--token TOKEN] rm NAME [NAME...]
 
-The server defaults to $FERRY_SERVER, else 127.0.0.1:5010. Exit codes as
-for the `ferry` binary: 0 ok, 1 the server refused, 2 usage, 3 connection,
-local I/O or checksum failure. `rm` of several names removes each it can,
-reports each failure on its own line, and exits 1 if any failed.
+The server defaults to $FERRY_SERVER, else 127.0.0.1:5010; the token to
+$FERRY_TOKEN, else none (anonymous). Prefer $FERRY_TOKEN: other users can
+see a command line in the process list. No message ever shows the token.
+Exit codes as for the `ferry` binary: 0 ok, 1 the server refused (a token
+it does not accept, or a missing grant: 401, 403, 429 included), 2 usage,
+3 connection, local I/O or checksum failure. `rm` of several names removes
+each it can, reports each failure on its own line, and exits 1 if any
+failed.
 """
 
 import argparse
@@ -38,6 +51,9 @@ import sys
 from urllib.parse import quote, unquote_to_bytes
 
 CHUNK = 256 * 1024
+
+# Longest token the server accepts in `AUTH`.
+MAX_TOKEN = 256
 
 
 def _crc32c_table():
@@ -84,16 +100,46 @@ def encode(name):
     return quote(name, safe="/")
 
 
-class Ferry:
-    """One connection to a ferry server; one request at a time."""
+def check_token(token):
+    """Raises ValueError unless `token` can go in an `AUTH` line: 1 to 256
+    visible ASCII characters (no space, no newline). The message never
+    shows the token."""
+    if not 0 < len(token) <= MAX_TOKEN or not all("!" <= c <= "~" for c in token):
+        raise ValueError(f"a token is 1 to {MAX_TOKEN} visible ASCII characters")
 
-    def __init__(self, host="127.0.0.1", port=5010, timeout=60):
+
+class Ferry:
+    """One connection to a ferry server; one request at a time.
+
+    With `token`, authenticates as its holder before anything else
+    (`token_name` is then the name the server knows it by); a refused
+    token raises FerryError and leaves no connection open.
+    """
+
+    def __init__(self, host="127.0.0.1", port=5010, timeout=60, token=None):
+        if token is not None:
+            check_token(token)
         self.sock = socket.create_connection((host, port), timeout=timeout)
         self.reader = self.sock.makefile("rb")
+        try:
+            self._greeting()
+            # A server without access control needs no token: it is not
+            # sent (nor exposed on the way) to one that would refuse it.
+            wanted = token is not None and self.access_control
+            self.token_name = self.auth(token) if wanted else None
+        except BaseException:
+            self.reader.close()
+            self.sock.close()
+            raise
+
+    def _greeting(self):
+        """Reads `OK FERRY/1 <client-id>[ auth]` (further tokens ignored)."""
         fields = self._reply()
         if len(fields) < 2 or fields[0] != "FERRY/1":
             raise ConnectionError("not a FERRY/1 server")
         self.client_id = int(fields[1])
+        # Access control is on: some requests may need a token.
+        self.access_control = len(fields) > 2 and fields[2] == "auth"
 
     def __enter__(self):
         return self
@@ -124,6 +170,16 @@ class Ferry:
             code, _, message = text[4:].partition(" ")
             raise FerryError(int(code), message)
         raise ConnectionError(f"unexpected reply {text!r}")
+
+    def auth(self, token):
+        """Authenticates with `token` for the rest of the connection;
+        returns the token's name. FerryError 401 (unknown or revoked), 429
+        (too many failures from this address) or 400 (the server has no
+        access control) leaves the connection usable, as an anonymous one."""
+        check_token(token)
+        self.sock.sendall(b"AUTH %s\n" % token.encode("ascii"))
+        fields = self._reply()
+        return fields[0] if fields else None
 
     def _body(self, n, out):
         """Copies an n-byte body to out; returns its CRC-32C."""
@@ -206,6 +262,11 @@ def _partial_path(target):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="ferry_client.py", description=__doc__.splitlines()[0])
     parser.add_argument("--server", default=os.environ.get("FERRY_SERVER", "127.0.0.1:5010"))
+    parser.add_argument(
+        "--token",
+        default=os.environ.get("FERRY_TOKEN") or None,
+        help="authenticate with this token (default $FERRY_TOKEN, else anonymous)",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     put = commands.add_parser("put", help="upload a local file")
     put.add_argument("local")
@@ -220,10 +281,19 @@ def main(argv=None):
     rm = commands.add_parser("rm", help="remove remote files")
     rm.add_argument("names", nargs="+", metavar="name")
     args = parser.parse_args(argv)
+    if args.token is not None:
+        try:
+            check_token(args.token)
+        except ValueError as err:
+            parser.error(f"--token (or $FERRY_TOKEN): {err}")
 
     host, _, port = args.server.rpartition(":")
     try:
-        ferry = Ferry(host, int(port))
+        ferry = Ferry(host, int(port), token=args.token)
+    except FerryError as err:
+        # The token refused (401, 429), or the server busy (503).
+        print(f"ferry: {args.server}: {err.message}", file=sys.stderr)
+        return 1
     except (OSError, ValueError) as err:
         print(f"ferry: cannot connect to {args.server}: {err}", file=sys.stderr)
         return 3

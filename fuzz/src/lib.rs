@@ -259,6 +259,7 @@ pub fn render(request: &Request) -> String {
         Request::Append { id, offset, len } => format!("APPEND {id} {offset} {len}\n"),
         Request::Commit { id } => format!("COMMIT {id}\n"),
         Request::Abort { id } => format!("ABORT {id}\n"),
+        Request::Auth { token } => format!("AUTH {}\n", token.expose()),
         Request::Quit => "QUIT\n".to_owned(),
     }
 }
@@ -273,6 +274,11 @@ fn check_request(request: &Request) {
         Request::List { prefix } => check_valid_prefix(prefix),
         Request::Append { id, .. } | Request::Commit { id } | Request::Abort { id } => {
             assert!(is_session_id(id.as_bytes()), "bad session id {id:?}");
+        }
+        Request::Auth { token } => {
+            let token = token.expose();
+            assert!(!token.is_empty() && token.len() <= ferry::protocol::MAX_TOKEN);
+            assert!(token.bytes().all(|b| b.is_ascii_graphic()), "{token:?}");
         }
         Request::Echo { .. } | Request::Quit => {}
     }
@@ -372,6 +378,7 @@ enum Arg {
     Name,
     Prefix,
     Session,
+    Token,
     Number,
     Crc,
 }
@@ -391,6 +398,7 @@ fn reference_line(line: &[u8]) -> Expected {
         b"APPEND" => (&[Arg::Session, Arg::Number, Arg::Number], 3),
         b"COMMIT" | b"ABORT" => (&[Arg::Session], 1),
         b"QUIT" => (&[], 0),
+        b"AUTH" => (&[Arg::Token], 1),
         _ => return Expected::Unparseable,
     };
     if args.len() < required || args.len() > shape.len() {
@@ -401,10 +409,10 @@ fn reference_line(line: &[u8]) -> Expected {
     let mut name_token: &[u8] = b"";
     for (arg, kind) in args.iter().zip(shape) {
         match kind {
-            Arg::Name | Arg::Prefix | Arg::Session if arg.is_empty() => {
+            Arg::Name | Arg::Prefix | Arg::Session | Arg::Token if arg.is_empty() => {
                 return Expected::Unparseable;
             }
-            Arg::Name | Arg::Prefix | Arg::Session => name_token = arg,
+            Arg::Name | Arg::Prefix | Arg::Session | Arg::Token => name_token = arg,
             Arg::Number => match reference_number(arg) {
                 Some(n) => numbers.push(n),
                 None => return Expected::Unparseable,
@@ -421,6 +429,12 @@ fn reference_line(line: &[u8]) -> Expected {
         Some(Arg::Name) => name_verdict(name_token),
         Some(Arg::Prefix) => prefix_verdict(name_token),
         Some(Arg::Session) if !is_session_id(name_token) => Verdict::BAD,
+        // §6.9: 1 to 256 visible ASCII bytes.
+        Some(Arg::Token)
+            if name_token.len() > 256 || !name_token.iter().all(u8::is_ascii_graphic) =>
+        {
+            Verdict::BAD
+        }
         _ => Verdict::OK,
     };
     if verdict != Verdict::OK {
@@ -464,6 +478,9 @@ fn reference_line(line: &[u8]) -> Expected {
         },
         b"COMMIT" => Request::Commit { id: id() },
         b"ABORT" => Request::Abort { id: id() },
+        b"AUTH" => Request::Auth {
+            token: ferry::access::Secret::new(id()),
+        },
         _ => Request::Quit,
     })
 }

@@ -9,8 +9,8 @@ use clap::Args;
 
 use super::Failure;
 use super::output::{Output, ProgressMode};
-use crate::client::Client;
 use crate::client::retry::RetryPolicy;
+use crate::client::{Client, Endpoint};
 
 /// Options every client command takes. They may also come before the
 /// command's name: see [`LeadingClientArgs`].
@@ -19,6 +19,11 @@ pub struct ClientArgs {
     /// Server address, host:port.
     #[arg(long, env = "FERRY_SERVER", default_value = "127.0.0.1:5010")]
     pub server: String,
+    /// The token to authenticate with, where the server requires one
+    /// (made with `ferry token add`). Prefer FERRY_TOKEN: a command line
+    /// can be seen by other users of the machine.
+    #[arg(long, env = "FERRY_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
     /// Log every request and answer on stderr.
     #[arg(short, long)]
     pub verbose: bool,
@@ -46,9 +51,20 @@ impl ClientArgs {
         Ok(output)
     }
 
-    /// Connects, naming the server in the error.
+    /// The server and the token to present to it.
+    pub fn endpoint(&self) -> Endpoint {
+        Endpoint {
+            addr: self.server.clone(),
+            token: self.token.clone().filter(|token| !token.is_empty()),
+        }
+    }
+
+    /// Connects (and authenticates), naming the server in the error.
     pub fn connect(&self) -> Result<Client, Failure> {
-        Client::connect(self.server.as_str()).map_err(|err| self.unreachable(err))
+        self.endpoint().connect().map_err(|err| match err {
+            crate::client::ClientError::Remote { .. } => Failure::new("", err),
+            err => self.unreachable(err),
+        })
     }
 
     /// A failure to reach the server.

@@ -12,6 +12,7 @@ mod bench;
 mod output;
 mod remote;
 mod serve;
+mod token;
 mod transfer;
 mod tree;
 
@@ -58,6 +59,8 @@ pub enum Command {
     Stat(remote::StatArgs),
     /// Remove a remote file.
     Rm(remote::RmArgs),
+    /// Make, list and remove access tokens (see `serve --tokens`).
+    Token(token::TokenArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions {
         /// The shell to complete for.
@@ -170,6 +173,7 @@ pub fn run(cli: Cli) -> ExitCode {
             clap_complete::generate(shell, &mut command, "ferry", &mut io::stdout());
             return ExitCode::SUCCESS;
         }
+        Command::Token(args) => token::run(args),
         Command::Put(args) if args.effort.recursive => tree::put(&args),
         Command::Put(args) => transfer::put(&args),
         Command::Get(args) if args.effort.recursive => tree::get(&args),
@@ -189,6 +193,7 @@ fn misplaced_client_option(cli: &Cli) -> Option<Failure> {
         Command::Serve(_) => ("serve", false),
         Command::Bench(_) => ("bench", true),
         Command::Completions { .. } => ("completions", false),
+        Command::Token(_) => ("token", false),
         _ => return None,
     };
     let option = cli.leading.misplaced(has_server)?;

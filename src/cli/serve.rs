@@ -9,6 +9,7 @@ use clap::Args;
 use log::LevelFilter;
 
 use super::{parse_seconds, parse_size};
+use crate::access::{AccessConfig, Grant};
 use crate::config::{Config, PoolWrites};
 use crate::server::Server;
 
@@ -76,9 +77,27 @@ pub struct ServeArgs {
     /// Seconds in-flight transfers may take to finish after SIGTERM/SIGINT.
     #[arg(long, default_value = "10", value_parser = parse_seconds)]
     grace_period: Duration,
+    /// Turn access control on: the tokens file (made with `ferry token
+    /// add`); re-read on SIGHUP.
+    #[arg(long, value_name = "FILE")]
+    tokens: Option<PathBuf>,
+    /// What clients without a token may do, as <perm>:<folder> (perm:
+    /// read, write or delete; folder `/` for everything); repeatable. Needs
+    /// --tokens.
+    #[arg(long, value_name = "GRANT", value_parser = parse_grant)]
+    anonymous: Vec<Grant>,
+    /// Serve an address other hosts can reach without --tokens anyway
+    /// (anyone who reaches it may read, write and delete every file).
+    #[arg(long, conflicts_with = "tokens")]
+    no_auth: bool,
     /// Log level: error, warn, info, debug or trace (RUST_LOG overrides).
     #[arg(long, default_value = "info")]
     log_level: LevelFilter,
+}
+
+/// A grant given on the command line.
+pub(super) fn parse_grant(text: &str) -> Result<Grant, String> {
+    Grant::parse(text)
 }
 
 /// A test hook for tests that can only use a whole process (to kill it at
@@ -124,6 +143,11 @@ pub fn run(args: ServeArgs) -> ExitCode {
         grace_period: args.grace_period,
         io_threads: usize::from(args.io_threads),
         pool_writes: args.pool_writes,
+        access: AccessConfig {
+            tokens: args.tokens,
+            anonymous: args.anonymous,
+            no_auth: args.no_auth,
+        },
         gate: test_gate(),
     };
     let started = Server::bind(config.clone()).and_then(|mut server| {

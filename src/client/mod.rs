@@ -71,12 +71,57 @@ pub struct UploadSession {
     pub received: u64,
 }
 
+/// Where a server is and how to present oneself to it: what every
+/// connection, and every reconnection, of a command starts from.
+#[derive(Clone, Default)]
+pub struct Endpoint {
+    /// `host:port`.
+    pub addr: String,
+    /// The token to authenticate with (`AUTH`) on each connection.
+    pub token: Option<String>,
+}
+
+impl std::fmt::Debug for Endpoint {
+    /// The address only: the token stays out of every log line.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("addr", &self.addr)
+            .finish()
+    }
+}
+
+impl Endpoint {
+    /// The server at `addr`, without a token.
+    pub fn new(addr: impl Into<String>) -> Endpoint {
+        Endpoint {
+            addr: addr.into(),
+            token: None,
+        }
+    }
+
+    /// Connects, reads the greeting and, with a token, authenticates.
+    ///
+    /// # Errors
+    /// As for [`Client::connect`]; `ERR 401`/`429` for the token.
+    pub fn connect(&self) -> Result<Client> {
+        let mut client = Client::connect(self.addr.as_str())?;
+        // A server without access control needs no token: it is not sent
+        // (nor exposed on the way) to one that would refuse it.
+        if let Some(token) = self.token.as_ref().filter(|_| client.server_requires_auth) {
+            client.auth(token)?;
+        }
+        Ok(client)
+    }
+}
+
 /// A connection to a ferry server.
 #[derive(Debug)]
 pub struct Client {
     requests: Requests,
     replies: Replies,
     client_id: u64,
+    /// The greeting said `auth`: some requests need a token.
+    server_requires_auth: bool,
 }
 
 impl Client {
@@ -104,14 +149,27 @@ impl Client {
         stream.set_read_timeout(Some(TIMEOUT))?;
         stream.set_write_timeout(Some(TIMEOUT))?;
         let (mut requests, mut replies) = wire::halves(stream)?;
-        let client_id = replies.greeting()?;
+        let (client_id, server_requires_auth) = replies.greeting()?;
         requests.set_conn(client_id);
         replies.set_conn(client_id);
         Ok(Client {
             requests,
             replies,
             client_id,
+            server_requires_auth,
         })
+    }
+
+    /// Authenticates with `token` for the rest of the connection; returns
+    /// the token's name.
+    ///
+    /// # Errors
+    /// `ERR 401` (unknown or revoked token), `ERR 429` (too many failures
+    /// from this address), connection failures.
+    pub fn auth(&mut self, token: &str) -> Result<String> {
+        self.requests.auth(token)?;
+        self.requests.flush()?;
+        self.replies.auth()
     }
 
     /// The id the server gave this connection.

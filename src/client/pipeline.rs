@@ -24,7 +24,7 @@ use std::sync::mpsc::{TrySendError, sync_channel};
 use std::sync::{Condvar, Mutex};
 
 use super::retry::{Backoff, RetryPolicy};
-use super::{Client, ClientError, Replies, Requests, Result};
+use super::{Client, ClientError, Endpoint, Replies, Requests, Result};
 
 /// What one connection may have unanswered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -220,7 +220,7 @@ pub fn run<J: Exchange>(
 /// The last connection failure, with the jobs never carried out, once no
 /// connection is left to carry them.
 pub fn run_all<J: Exchange>(
-    addr: &str,
+    endpoint: &Endpoint,
     jobs: Vec<J>,
     connections: usize,
     window: Window,
@@ -230,7 +230,7 @@ pub fn run_all<J: Exchange>(
     let queue = Mutex::new(VecDeque::from(jobs));
     let failures: Vec<ClientError> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..connections.max(1))
-            .map(|_| scope.spawn(|| work(addr, &queue, window, policy, done)))
+            .map(|_| scope.spawn(|| work(endpoint, &queue, window, policy, done)))
             .collect();
         workers
             .into_iter()
@@ -253,7 +253,7 @@ pub fn run_all<J: Exchange>(
 /// One connection's worth of workers in [`run_all`]: runs pipelines until
 /// the queue is empty, reconnecting after failures.
 fn work<J: Exchange>(
-    addr: &str,
+    endpoint: &Endpoint,
     queue: &Mutex<VecDeque<J>>,
     window: Window,
     policy: RetryPolicy,
@@ -262,7 +262,7 @@ fn work<J: Exchange>(
     let take = || lock(queue).pop_front();
     let mut backoff = Backoff::new(policy);
     while !lock(queue).is_empty() {
-        let client = backoff.connect(addr)?;
+        let client = backoff.connect(endpoint)?;
         let mut answered = false;
         let result = run(client, window, &take, &mut |job, outcome| {
             answered = true;

@@ -12,13 +12,13 @@
 use std::io::{self, Read, Seek, SeekFrom, Write};
 
 use super::retry::{Backoff, RetryPolicy};
-use super::{Client, ClientError, CrcWriter, Download, Result};
+use super::{Client, ClientError, CrcWriter, Download, Endpoint, Result};
 
 /// A resumable upload's fixed facts.
 #[derive(Debug, Clone, Copy)]
 pub struct Upload<'a> {
-    /// Server address.
-    pub addr: &'a str,
+    /// The server.
+    pub endpoint: &'a Endpoint,
     /// Remote name.
     pub name: &'a str,
     /// Size of the whole file.
@@ -66,13 +66,13 @@ impl Uploader<'_> {
     /// One connection's worth of the upload.
     fn attempt(&mut self, source: &mut (impl Read + Seek)) -> Result<(u64, u32)> {
         let Upload {
-            addr,
+            endpoint,
             name,
             size,
             crc,
             chunk,
         } = self.upload;
-        let mut client = self.backoff.connect(addr)?;
+        let mut client = self.backoff.connect(endpoint)?;
         if self.commit_sent {
             match client.stat(name) {
                 Ok(stat) if stat.size == size && stat.crc == Some(crc) => return Ok((size, crc)),
@@ -149,7 +149,7 @@ impl Uploader<'_> {
 /// the server between two attempts, and connection failures once the policy
 /// gives up.
 pub fn download(
-    addr: &str,
+    endpoint: &Endpoint,
     name: &str,
     out: &mut dyn Write,
     have: u64,
@@ -166,7 +166,7 @@ pub fn download(
         let before = out.written();
         let result = download_attempt(
             &mut backoff,
-            addr,
+            endpoint,
             name,
             have,
             &mut out,
@@ -185,7 +185,7 @@ pub fn download(
 
 fn download_attempt(
     backoff: &mut Backoff,
-    addr: &str,
+    endpoint: &Endpoint,
     name: &str,
     have: u64,
     out: &mut CrcWriter<&mut dyn Write>,
@@ -193,7 +193,7 @@ fn download_attempt(
     on_head: &mut dyn FnMut(&Download),
 ) -> Result<Download> {
     let offset = have + out.written();
-    let (mut requests, mut replies) = backoff.connect(addr)?.split();
+    let (mut requests, mut replies) = backoff.connect(endpoint)?.split();
     requests.get(name, offset, None)?;
     requests.flush()?;
     let head = replies.get_head()?;

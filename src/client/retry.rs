@@ -7,7 +7,7 @@ use std::io::ErrorKind;
 use std::net::ToSocketAddrs;
 use std::time::Duration;
 
-use super::{Client, ClientError, Result};
+use super::{Client, ClientError, Endpoint, Result};
 
 /// Limits on retrying after connection failures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,9 +94,10 @@ impl Backoff {
     ///
     /// # Errors
     /// The last failure, once no more attempts are due.
-    pub fn connect(&mut self, addr: &(impl ToSocketAddrs + ?Sized)) -> Result<Client> {
+    pub fn connect(&mut self, endpoint: &Endpoint) -> Result<Client> {
+        let addr = endpoint.addr.as_str();
         loop {
-            match Client::connect(addr) {
+            match endpoint.connect() {
                 Ok(client) => {
                     self.connected_once = true;
                     return Ok(client);

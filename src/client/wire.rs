@@ -163,6 +163,16 @@ impl Requests {
         self.line(&format!("ABORT {id}"))
     }
 
+    /// `AUTH`; the token is left out of the log.
+    ///
+    /// # Errors
+    /// [`ClientError::Io`] if the connection fails.
+    pub fn auth(&mut self, token: &str) -> Result<()> {
+        debug!(target: "ferry::client", "#{} > AUTH (token)", self.conn);
+        self.out.write_all(format!("AUTH {token}\n").as_bytes())?;
+        Ok(())
+    }
+
     /// `QUIT`.
     ///
     /// # Errors
@@ -216,11 +226,12 @@ impl Replies {
         self.conn = conn;
     }
 
-    /// The greeting: returns the connection's id.
+    /// The greeting: returns the connection's id, and whether the server
+    /// has access control on (the greeting's `auth`).
     ///
     /// # Errors
     /// `ERR 503 busy`, or not a FERRY/1 server.
-    pub fn greeting(&mut self) -> Result<u64> {
+    pub fn greeting(&mut self) -> Result<(u64, bool)> {
         let line = self.read_line()?;
         let id = greeting_id(&line);
         // Learned before the line is logged, so that the greeting's log
@@ -229,7 +240,7 @@ impl Replies {
             self.conn = id;
         }
         self.answer(&line)?;
-        id
+        Ok((id?, line.split(' ').nth(3) == Some("auth")))
     }
 
     /// The answer to `PUT` or `COMMIT` of `size` bytes with CRC-32C `crc`.
@@ -302,6 +313,18 @@ impl Replies {
         let text =
             String::from_utf8(body).map_err(|_| ClientError::protocol("listing is not UTF-8"))?;
         text.lines().map(parse_list_line).collect()
+    }
+
+    /// The answer to `AUTH`: the token's name.
+    ///
+    /// # Errors
+    /// `ERR` replies or a malformed line.
+    pub fn auth(&mut self) -> Result<String> {
+        let fields = self.ok_line()?;
+        fields
+            .into_iter()
+            .next()
+            .ok_or_else(|| ClientError::protocol("AUTH answered without a name"))
     }
 
     /// A bare `OK` (`DEL`, `ABORT`, `QUIT`).

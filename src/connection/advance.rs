@@ -12,7 +12,7 @@ use log::warn;
 use super::{Connection, Env, OUTPUT_HIGH_WATER, REQUEST_COST, State, TURN_BUDGET, clamp_to};
 use crate::codec::Decoded;
 use crate::config::Config;
-use crate::serve::{self, Ctx, ErrorKind, Failure, Next, Outcome, Receive, Reply, Send};
+use crate::serve::{self, Ctx, ErrorKind, Failure, Guard, Next, Outcome, Receive, Reply, Send};
 
 /// GET bodies up to this size are sent from the output queue together with
 /// the response head, not with `sendfile`.
@@ -131,7 +131,7 @@ impl Connection {
     fn next_request(&mut self, data: &[u8], env: &mut Env<'_>) -> (State, usize) {
         match self.codec.decode(data) {
             Decoded::Incomplete => (State::AwaitHeader, 0),
-            Decoded::Request(operation, used) => {
+            Decoded::Request(request, used) => {
                 self.requests = self.requests.saturating_add(1);
                 let ctx = Ctx {
                     storage: env.storage,
@@ -139,7 +139,11 @@ impl Connection {
                     client: self.id,
                     peer: self.peer(),
                 };
-                let outcome = serve::serve(operation, &ctx);
+                let mut guard = Guard {
+                    access: env.access,
+                    held: &mut self.held,
+                };
+                let outcome = serve::serve(request, &ctx, &mut guard);
                 (self.apply(outcome), used)
             }
             Decoded::Refused(refusal) => {

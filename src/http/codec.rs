@@ -15,17 +15,21 @@ use super::request::{
 use super::response::{self, Framing, Head, MediaType, Persistence};
 use crate::codec::{Decoded, Refusal, after_blank_lines};
 use crate::serve::op::Choose;
-use crate::serve::{Body, ErrorKind, Failure, Operation, Reply, Scope, Selection, Version, Want};
+use crate::serve::{
+    Body, ErrorKind, Failure, Operation, Reply, Request, Scope, Selection, Version, Want,
+};
 
 /// The HTTP status for a kind of failure.
 pub fn status(kind: ErrorKind) -> u16 {
     match kind {
         ErrorKind::BadRequest => 400,
+        ErrorKind::Unauthorized => 401,
         ErrorKind::Forbidden | ErrorKind::ReadOnly => 403,
         ErrorKind::NotFound => 404,
         ErrorKind::Conflict => 409,
         ErrorKind::TooLarge => 413,
         ErrorKind::ChecksumMismatch => 422,
+        ErrorKind::Throttled => 429,
         ErrorKind::Internal => 500,
         ErrorKind::Busy => 503,
         ErrorKind::NoSpace => 507,
@@ -101,6 +105,7 @@ impl Exchange {
             length: request.body,
             awaits_go_ahead: request.expect_continue,
         };
+        let token = request.token;
         let operation = match (request.method, request.target) {
             (Method::Get | Method::Head, Target::File(name)) => {
                 let conditions = Conditions {
@@ -137,7 +142,7 @@ impl Exchange {
                 });
             }
         };
-        Decoded::Request(operation, used)
+        Decoded::Request(Request { operation, token }, used)
     }
 
     /// A request the parser refused: answered so that the client can tell,
@@ -228,7 +233,8 @@ impl Exchange {
             Reply::Stat { .. }
             | Reply::Echo { .. }
             | Reply::Appended { .. }
-            | Reply::Session { .. } => {
+            | Reply::Session { .. }
+            | Reply::Authenticated { .. } => {
                 debug_assert!(false, "no HTTP request leads to {reply:?}");
                 self.failure(&Failure::new(ErrorKind::Internal, "unexpected answer"), out);
             }

@@ -4,6 +4,7 @@
 //! decodes chunked uploads, and `codec.rs` turns heads into operations and
 //! replies into responses, keeping the per-exchange state in between.
 
+pub mod auth;
 pub mod chunked;
 pub mod codec;
 pub mod listing;

@@ -2,6 +2,7 @@
 //! Sans-IO, like the FERRY/1 codec: bytes in, a request (or "need more", or
 //! an error with its status) out.
 
+use crate::access::Secret;
 use crate::name::{self, Name, NameError, Prefix};
 
 /// Largest request head (request line and headers) accepted.
@@ -62,6 +63,8 @@ pub struct HttpRequest {
     pub checksum: Option<u32>,
     /// HTTP/1.0: persistent only when asked, and then told so.
     pub http10: bool,
+    /// The token of its `Authorization` header.
+    pub token: Option<Secret>,
 }
 
 /// A request that is answered with an error status instead of served.
@@ -147,6 +150,7 @@ pub fn parse_request(buf: &[u8]) -> Result<Option<(HttpRequest, usize)>, HttpErr
         wants_json: false,
         checksum: None,
         http10: version == 0,
+        token: None,
     };
     let mut length: Option<u64> = None;
     let mut chunked = false;
@@ -221,6 +225,8 @@ pub fn parse_request(buf: &[u8]) -> Result<Option<(HttpRequest, usize)>, HttpErr
             request.if_range = Some(text().unwrap_or_default().to_owned());
         } else if name.eq_ignore_ascii_case("accept") {
             request.wants_json |= text().is_ok_and(accepts_json);
+        } else if name.eq_ignore_ascii_case("authorization") {
+            request.token = Some(super::auth::token(header.value));
         } else if name.eq_ignore_ascii_case("x-checksum-crc32c") {
             match hex_crc(header.value.trim_ascii()) {
                 Some(crc) => request.checksum = Some(crc),

@@ -25,6 +25,7 @@ pub fn reason(status: u16) -> &'static str {
         301 => "Moved Permanently",
         304 => "Not Modified",
         400 => "Bad Request",
+        401 => "Unauthorized",
         403 => "Forbidden",
         404 => "Not Found",
         405 => "Method Not Allowed",
@@ -33,6 +34,7 @@ pub fn reason(status: u16) -> &'static str {
         416 => "Range Not Satisfiable",
         417 => "Expectation Failed",
         422 => "Unprocessable Content",
+        429 => "Too Many Requests",
         431 => "Request Header Fields Too Large",
         501 => "Not Implemented",
         503 => "Service Unavailable",
@@ -129,6 +131,9 @@ pub fn error(out: &mut Vec<u8>, status: u16, message: &str, framing: Framing) {
     let mut head = Head::new(out, status).header("Content-Type", "text/plain; charset=utf-8");
     if status == 405 {
         head = head.header("Allow", framing.allow);
+    }
+    if status == 401 {
+        head = head.header("WWW-Authenticate", super::auth::CHALLENGE);
     }
     head.finish(body.len() as u64, framing.persistence);
     if !framing.head_only {

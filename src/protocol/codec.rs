@@ -11,11 +11,13 @@ use crate::storage::StorageError;
 pub fn error_code(kind: ErrorKind) -> u16 {
     match kind {
         ErrorKind::BadRequest => 400,
+        ErrorKind::Unauthorized => 401,
         ErrorKind::Forbidden | ErrorKind::ReadOnly => 403,
         ErrorKind::NotFound => 404,
         ErrorKind::Conflict => 409,
         ErrorKind::TooLarge => 413,
         ErrorKind::ChecksumMismatch => 422,
+        ErrorKind::Throttled => 429,
         ErrorKind::Internal => 500,
         ErrorKind::Busy => 503,
         ErrorKind::NoSpace => 507,
@@ -26,7 +28,7 @@ pub fn error_code(kind: ErrorKind) -> u16 {
 pub fn decode(data: &[u8]) -> Decoded {
     match parse_request(data) {
         Ok(None) => Decoded::Incomplete,
-        Ok(Some((request, used))) => Decoded::Request(operation(request), used),
+        Ok(Some((request, used))) => Decoded::Request(operation(request).into(), used),
         Err(ProtocolError {
             code,
             message,
@@ -71,6 +73,7 @@ fn operation(request: Request) -> Operation {
         Request::Append { id, offset, len } => Operation::Append { id, offset, len },
         Request::Commit { id } => Operation::Commit { id },
         Request::Abort { id } => Operation::Abort { id },
+        Request::Auth { token } => Operation::Auth { token },
         Request::Quit => Operation::Quit,
     }
 }
@@ -116,6 +119,7 @@ pub fn encode(reply: &Reply, out: &mut Vec<u8>) {
             id,
             received: *received,
         },
+        Reply::Authenticated { name } => Response::Authenticated { name },
         Reply::Unsatisfiable { size } => {
             let message = format!("offset past the end ({size} bytes)");
             return Response::Error {
@@ -154,8 +158,8 @@ pub fn refuse(refusal: &Refusal, out: &mut Vec<u8>) {
 }
 
 /// `OK FERRY/1 <client-id>`, sent on accept.
-pub fn greeting(client_id: u64, out: &mut Vec<u8>) {
-    Response::Greeting { client_id }.write_to(out);
+pub fn greeting(client_id: u64, auth: bool, out: &mut Vec<u8>) {
+    Response::Greeting { client_id, auth }.write_to(out);
 }
 
 /// `ERR 503 busy`, for a connection over the cap.

@@ -15,6 +15,7 @@ use super::{
     Ctx, ErrorKind, Failure, ListingFormat, Next, Outcome, Piece, Reply, Scope, Send, Source,
     refuse, storage_refusal,
 };
+use crate::access::{Perm, Who};
 use crate::name::Prefix;
 use crate::storage::StorageError;
 
@@ -23,8 +24,10 @@ const SPOOL_BUFFER: usize = 64 * 1024;
 
 /// LIST, or an HTTP listing of one directory: walked and spooled on the
 /// pool, then sent from the spool (or only announced, when `body` is false).
+/// It shows only what `who` may read: files it may read, folders that lead
+/// to some.
 pub(super) fn list(
-    _: &Ctx<'_>,
+    who: Who,
     prefix: Prefix,
     scope: Scope,
     format: ListingFormat,
@@ -32,8 +35,8 @@ pub(super) fn list(
 ) -> Outcome {
     let walk = move |ctx: &Ctx<'_>| {
         let spooled = Spool::new(ctx, &prefix, format).and_then(|spool| match scope {
-            Scope::Tree => spool_tree(ctx, &prefix, spool),
-            Scope::Directory => spool_directory(ctx, &prefix, spool),
+            Scope::Tree => spool_tree(ctx, &who, &prefix, spool),
+            Scope::Directory => spool_directory(ctx, &who, &prefix, spool),
         });
         let (file, len, files) = match spooled {
             Ok(spooled) => spooled,
@@ -63,6 +66,7 @@ pub(super) fn list(
 /// Every file below `prefix`, written as the walk finds them.
 fn spool_tree(
     ctx: &Ctx<'_>,
+    who: &Who,
     prefix: &Prefix,
     mut spool: Spool<'_>,
 ) -> Result<(File, u64, u64), StorageError> {
@@ -70,6 +74,9 @@ fn spool_tree(
     spool.put(Piece::Files)?;
     let mut files = 0;
     ctx.storage.list(prefix, |entry| {
+        if !who.allows(Perm::Read, &entry.name) {
+            return Ok(());
+        }
         files += 1;
         spool.put(Piece::File {
             entry,
@@ -84,26 +91,34 @@ fn spool_tree(
 /// files.
 fn spool_directory(
     ctx: &Ctx<'_>,
+    who: &Who,
     prefix: &Prefix,
     mut spool: Spool<'_>,
 ) -> Result<(File, u64, u64), StorageError> {
     let listing = ctx.storage.list_directory(prefix)?;
     spool.put(Piece::Start)?;
-    for (at, name) in listing.dirs.iter().enumerate() {
+    let dirs = listing.dirs.iter().filter(|dir| who.may_list(dir));
+    for (at, name) in dirs.enumerate() {
         spool.put(Piece::Directory {
             name,
             first: at == 0,
         })?;
     }
     spool.put(Piece::Files)?;
-    for (at, entry) in listing.files.iter().enumerate() {
+    let files = listing
+        .files
+        .iter()
+        .filter(|entry| who.allows(Perm::Read, &entry.name));
+    let mut count = 0;
+    for (at, entry) in files.enumerate() {
         spool.put(Piece::File {
             entry,
             first: at == 0,
         })?;
+        count += 1;
     }
     spool.put(Piece::End)?;
-    spool.finish(listing.files.len() as u64)
+    spool.finish(count)
 }
 
 /// A listing being written into its spool file, through a bounded buffer.

@@ -19,6 +19,7 @@
 //! real [`Outcome`]. Only what promises not to wait is done inline: a GET
 //! or STAT whose name and checksum are cached.
 
+mod access;
 mod files;
 mod listing;
 pub mod op;
@@ -31,13 +32,14 @@ use log::{debug, info};
 
 use crate::config::Config;
 use crate::storage::{Storage, StorageError};
+pub use access::Guard;
 pub use files::{
     abandon, discard, dispose, finish_receive, leftover, read_ahead, sent, write_behind,
     write_failed,
 };
 pub use op::{
-    Body, BodyLength, ErrorKind, Failure, ListingFormat, Operation, Piece, Reply, Scope, Selection,
-    Version, Want,
+    Body, BodyLength, ErrorKind, Failure, ListingFormat, Operation, Piece, Reply, Request, Scope,
+    Selection, Version, Want,
 };
 pub use transfer::{READ_AHEAD_WINDOW, Receive, Send, Sink, Source, WriteBehind};
 
@@ -165,11 +167,25 @@ impl Job {
     }
 }
 
-/// Serves one decoded operation (on the reactor: what may wait on the disk
-/// comes back as a [`Job`]).
-pub fn serve(op: Operation, ctx: &Ctx<'_>) -> Outcome {
-    debug!("#{} {op:?}", ctx.client);
-    match op {
+/// Serves one decoded request (on the reactor: what may wait on the disk
+/// comes back as a [`Job`]): who it is from, whether they may, then the
+/// operation's own function.
+pub fn serve(request: Request, ctx: &Ctx<'_>, guard: &mut Guard<'_>) -> Outcome {
+    let Request { operation, token } = request;
+    debug!("#{} {operation:?}", ctx.client);
+    if let Operation::Auth { token } = &operation {
+        return access::auth(ctx, guard, token);
+    }
+    let body = operation.body();
+    let who = match access::identify(ctx, guard, token.as_ref()) {
+        Ok(who) => who,
+        Err(failure) => return Outcome::failed(failure, skip_body(body, ctx.config)),
+    };
+    if let Err(failure) = access::authorize(&who, &operation) {
+        info!("#{} {}: {failure}", ctx.client, operation.verb());
+        return Outcome::failed(failure, skip_body(body, ctx.config));
+    }
+    match operation {
         Operation::Put { name, body, crc } => files::put(ctx, name, body, crc),
         Operation::Get { name, want } => files::get(ctx, name, want),
         Operation::Stat { name } => files::stat(ctx, name),
@@ -178,13 +194,14 @@ pub fn serve(op: Operation, ctx: &Ctx<'_>) -> Outcome {
             scope,
             format,
             body,
-        } => listing::list(ctx, prefix, scope, format, body),
+        } => listing::list(who, prefix, scope, format, body),
         Operation::Delete { name } => files::delete(ctx, name),
         Operation::Echo { size } => files::echo(size),
         Operation::Upload { name, size, crc } => sessions::upload(ctx, name, size, crc),
-        Operation::Append { id, offset, len } => sessions::append(ctx, id, offset, len),
-        Operation::Commit { id } => sessions::commit(ctx, id),
-        Operation::Abort { id } => sessions::abort(ctx, id),
+        Operation::Append { id, offset, len } => sessions::append(ctx, who, id, offset, len),
+        Operation::Commit { id } => sessions::commit(ctx, who, id),
+        Operation::Abort { id } => sessions::abort(ctx, who, id),
+        Operation::Auth { .. } => unreachable!("answered above"),
         Operation::Quit => Outcome::new(Reply::Done, Next::Close),
     }
 }

@@ -8,8 +8,29 @@
 
 use std::fmt;
 
+use crate::access::Secret;
 use crate::name::{Name, NameError, Prefix};
 use crate::storage::{FileInfo, ListEntry, StorageError};
+
+/// A decoded request: the operation, and the token it presented with it
+/// (HTTP's `Authorization`; FERRY/1 authenticates with its own
+/// [`Operation::Auth`] instead).
+#[derive(Debug)]
+pub struct Request {
+    /// What it asks for.
+    pub operation: Operation,
+    /// The token it carries.
+    pub token: Option<Secret>,
+}
+
+impl From<Operation> for Request {
+    fn from(operation: Operation) -> Request {
+        Request {
+            operation,
+            token: None,
+        }
+    }
+}
 
 /// One request, whatever protocol carried it. (FERRY/1's own parse result,
 /// `protocol::Request`, mirrors that protocol's grammar word for word, as
@@ -86,8 +107,42 @@ pub enum Operation {
         /// Upload id.
         id: String,
     },
+    /// Authenticate with a token for the rest of the connection.
+    Auth {
+        /// The token.
+        token: Secret,
+    },
     /// Say goodbye and close.
     Quit,
+}
+
+impl Operation {
+    /// The body that follows the request (none for most).
+    pub fn body(&self) -> Body {
+        match self {
+            Operation::Put { body, .. } => *body,
+            Operation::Append { len: size, .. } | Operation::Echo { size } => Body::fixed(*size),
+            _ => Body::fixed(0),
+        }
+    }
+
+    /// The verb, for logs.
+    pub fn verb(&self) -> &'static str {
+        match self {
+            Operation::Put { .. } => "PUT",
+            Operation::Get { .. } => "GET",
+            Operation::Stat { .. } => "STAT",
+            Operation::List { .. } => "LIST",
+            Operation::Delete { .. } => "DEL",
+            Operation::Echo { .. } => "ECHO",
+            Operation::Upload { .. } => "UPLOAD",
+            Operation::Append { .. } => "APPEND",
+            Operation::Commit { .. } => "COMMIT",
+            Operation::Abort { .. } => "ABORT",
+            Operation::Auth { .. } => "AUTH",
+            Operation::Quit => "QUIT",
+        }
+    }
 }
 
 /// How much of the tree below a prefix a listing shows.
@@ -315,6 +370,11 @@ pub enum Reply {
         /// Bytes staged so far.
         received: u64,
     },
+    /// The client authenticated as the token named `name`.
+    Authenticated {
+        /// The token's name.
+        name: String,
+    },
     /// The request failed.
     Failed(Failure),
 }
@@ -362,7 +422,10 @@ impl From<NameError> for Failure {
 pub enum ErrorKind {
     /// The request is malformed or cannot be honoured as asked.
     BadRequest,
-    /// The name is reserved or a symlink: never served.
+    /// No token, or none that the server knows: authenticate.
+    Unauthorized,
+    /// The name is reserved or a symlink (never served), or the client's
+    /// token does not grant what the request needs.
     Forbidden,
     /// The server is read-only and this request writes.
     ReadOnly,
@@ -378,6 +441,8 @@ pub enum ErrorKind {
     NoSpace,
     /// The server is out of a resource (descriptors); try again.
     Busy,
+    /// Too many failed authentications from this address: wait.
+    Throttled,
     /// Anything else.
     Internal,
 }
@@ -386,6 +451,7 @@ impl fmt::Display for ErrorKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             ErrorKind::BadRequest => "bad request",
+            ErrorKind::Unauthorized => "unauthorized",
             ErrorKind::Forbidden => "forbidden",
             ErrorKind::ReadOnly => "read-only",
             ErrorKind::NotFound => "not found",
@@ -394,6 +460,7 @@ impl fmt::Display for ErrorKind {
             ErrorKind::ChecksumMismatch => "checksum mismatch",
             ErrorKind::NoSpace => "no space",
             ErrorKind::Busy => "busy",
+            ErrorKind::Throttled => "throttled",
             ErrorKind::Internal => "internal error",
         })
     }

@@ -7,10 +7,13 @@ use std::time::Instant;
 
 use log::info;
 
+use super::access::authorize_session;
 use super::files::{Commit, commit_now};
 use super::{
-    Body, Ctx, Next, Outcome, Receive, Reply, Sink, check_size, check_writable, refuse, skip_body,
+    Body, Ctx, Failure, Next, Outcome, Receive, Reply, Sink, check_size, check_writable, refuse,
+    skip_body,
 };
+use crate::access::Who;
 use crate::name::Name;
 use crate::storage::SessionLimits;
 
@@ -42,26 +45,58 @@ pub(super) fn upload(ctx: &Ctx<'_>, name: Name, size: u64, crc: u32) -> Outcome 
     })
 }
 
-pub(super) fn append(ctx: &Ctx<'_>, id: String, offset: u64, len: u64) -> Outcome {
+/// Whether `who` may write what session `id` is for: its record is read
+/// only where access control is on (on the pool: it is disk work). An
+/// unknown id is left for the operation itself to answer.
+fn may_write_session(ctx: &Ctx<'_>, who: &Who, id: &str) -> Result<(), Failure> {
+    if who.is_everyone() {
+        return Ok(());
+    }
+    match ctx.storage.session(id) {
+        Ok(session) => authorize_session(who, session.name.as_str()),
+        Err(_) => Ok(()),
+    }
+}
+
+pub(super) fn append(ctx: &Ctx<'_>, who: Who, id: String, offset: u64, len: u64) -> Outcome {
     let body = Body::fixed(len);
     if let Err(failure) = check_writable(ctx.config) {
         return refuse(ctx, "APPEND", &id, failure, skip_body(body, ctx.config));
     }
-    Outcome::on_pool(move |ctx| match ctx.storage.append(&id, offset, len) {
+    Outcome::on_pool(move |ctx| {
+        if let Err(failure) = may_write_session(ctx, &who, &id) {
+            return refuse(ctx, "APPEND", &id, failure, skip_body(body, ctx.config));
+        }
+        append_now(ctx, &id, offset, len)
+    })
+}
+
+fn append_now(ctx: &Ctx<'_>, id: &str, offset: u64, len: u64) -> Outcome {
+    let body = Body::fixed(len);
+    match ctx.storage.append(id, offset, len) {
         Ok((appender, session)) => {
             let receive = Receive::new(Sink::Session(appender), session.name, Some(len), None)
                 .deferred(ctx.config.pool_writes.on(ctx.storage));
             Outcome::new(Reply::GoAhead, Next::Receive(receive))
         }
-        Err(err) => refuse(ctx, "APPEND", &id, err.into(), skip_body(body, ctx.config)),
-    })
+        Err(err) => refuse(ctx, "APPEND", id, err.into(), skip_body(body, ctx.config)),
+    }
 }
 
-pub(super) fn commit(ctx: &Ctx<'_>, id: String) -> Outcome {
+pub(super) fn commit(ctx: &Ctx<'_>, who: Who, id: String) -> Outcome {
     if let Err(failure) = check_writable(ctx.config) {
         return refuse(ctx, "COMMIT", &id, failure, Next::Request);
     }
-    Outcome::on_pool(move |ctx| match ctx.storage.finish_session(&id) {
+    Outcome::on_pool(move |ctx| {
+        if let Err(failure) = may_write_session(ctx, &who, &id) {
+            return refuse(ctx, "COMMIT", &id, failure, Next::Request);
+        }
+        commit_session(ctx, &id)
+    })
+}
+
+fn commit_session(ctx: &Ctx<'_>, id: &str) -> Outcome {
+    match ctx.storage.finish_session(id) {
         Ok((upload, session)) => {
             // Already on the pool: the commit runs here too.
             let commit = Commit {
@@ -73,19 +108,24 @@ pub(super) fn commit(ctx: &Ctx<'_>, id: String) -> Outcome {
             };
             commit_now(ctx, commit)
         }
-        Err(err) => refuse(ctx, "COMMIT", &id, err.into(), Next::Request),
-    })
+        Err(err) => refuse(ctx, "COMMIT", id, err.into(), Next::Request),
+    }
 }
 
-pub(super) fn abort(ctx: &Ctx<'_>, id: String) -> Outcome {
+pub(super) fn abort(ctx: &Ctx<'_>, who: Who, id: String) -> Outcome {
     if let Err(failure) = check_writable(ctx.config) {
         return refuse(ctx, "ABORT", &id, failure, Next::Request);
     }
-    Outcome::on_pool(move |ctx| match ctx.storage.abort_session(&id) {
-        Ok(()) => {
-            info!("#{} ABORT {id}", ctx.client);
-            Outcome::answer(Reply::Done)
+    Outcome::on_pool(move |ctx| {
+        if let Err(failure) = may_write_session(ctx, &who, &id) {
+            return refuse(ctx, "ABORT", &id, failure, Next::Request);
         }
-        Err(err) => refuse(ctx, "ABORT", &id, err.into(), Next::Request),
+        match ctx.storage.abort_session(&id) {
+            Ok(()) => {
+                info!("#{} ABORT {id}", ctx.client);
+                Outcome::answer(Reply::Done)
+            }
+            Err(err) => refuse(ctx, "ABORT", &id, err.into(), Next::Request),
+        }
     })
 }

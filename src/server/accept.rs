@@ -167,7 +167,8 @@ impl Server {
         self.next_client_id += 1;
         let entry = self.connections.vacant_entry();
         let key = entry.key();
-        let mut conn = Connection::new(stream, peer.ip(), id, Codec::new(protocol), now);
+        let auth = self.access.is_on();
+        let mut conn = Connection::new(stream, peer.ip(), id, Codec::new(protocol), now, auth);
         if let Err(err) =
             self.poll
                 .registry()

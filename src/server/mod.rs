@@ -36,6 +36,7 @@ use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token, Waker};
 use slab::Slab;
 
+use crate::access::{self, Access};
 use crate::codec::Protocol;
 use crate::config::Config;
 use crate::connection::{Connection, Env, Step};
@@ -164,6 +165,8 @@ pub struct Server {
     /// Jobs waiting for room in the pool's queue, oldest first.
     backlog: VecDeque<Task>,
     sweep: StartupSweep,
+    /// Tokens and grants (re-read on SIGHUP).
+    access: Access,
 }
 
 impl Server {
@@ -176,6 +179,12 @@ impl Server {
     /// server holds it ([`crate::storage::root_in_use`]), or a thread cannot
     /// be started.
     pub fn bind(config: Config) -> io::Result<Server> {
+        let addrs: Vec<SocketAddr> = [Some(config.listen), config.http_listen]
+            .into_iter()
+            .flatten()
+            .collect();
+        access::check_exposure(&addrs, &config.access)?;
+        let access = Access::new(&config.access)?;
         // Before any tree walk: a wide tree must not meet a low soft limit.
         let fd_limit = raise_fd_limit();
         let max_connections = config
@@ -247,6 +256,7 @@ impl Server {
             backlog: VecDeque::new(),
             sweep,
             shared,
+            access,
         })
     }
 
@@ -273,14 +283,15 @@ impl Server {
         }
     }
 
-    /// Treats SIGINT and SIGTERM as shutdown requests (for the binary;
+    /// Treats SIGINT and SIGTERM as shutdown requests, and SIGHUP as the
+    /// request to re-read the tokens file (for the binary;
     /// tests that run the server in-process use [`ShutdownHandle`]).
     ///
     /// # Errors
     /// The handlers cannot be installed.
     pub fn handle_signals(&mut self) -> io::Result<()> {
-        use signal_hook::consts::{SIGINT, SIGTERM};
-        let mut signals = signal_hook_mio::v1_0::Signals::new([SIGINT, SIGTERM])?;
+        use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+        let mut signals = signal_hook_mio::v1_0::Signals::new([SIGINT, SIGTERM, SIGHUP])?;
         self.poll
             .registry()
             .register(&mut signals, SIGNALS, Interest::READABLE)?;
@@ -387,6 +398,7 @@ impl Server {
         let mut env = Env {
             storage: &self.shared.storage,
             config: &self.shared.config,
+            access: &self.access,
             shutting_down: self.shutdown_deadline.is_some(),
             held_input: &mut self.held_input,
         };
@@ -500,7 +512,11 @@ impl Server {
         if let Some(signals) = &mut self.signals {
             for signal in signals.pending() {
                 info!("received signal {signal}");
-                self.shutdown_requests.fetch_add(1, Ordering::SeqCst);
+                if signal == signal_hook::consts::SIGHUP {
+                    self.access.reload_in_background();
+                } else {
+                    self.shutdown_requests.fetch_add(1, Ordering::SeqCst);
+                }
             }
         }
     }

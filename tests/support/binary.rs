@@ -14,6 +14,7 @@ pub fn ferry(dir: &Path) -> Command {
     command
         .current_dir(dir)
         .env_remove("FERRY_SERVER")
+        .env_remove("FERRY_TOKEN")
         .env_remove("RUST_BACKTRACE")
         .env("TZ", "UTC")
         .stdin(Stdio::null());

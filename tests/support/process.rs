@@ -75,7 +75,8 @@ impl Process {
                 .unwrap();
             log.lines.lock().unwrap().push(line.clone());
             if let Some(rest) = line.split(" on 127.0.0.1:").nth(1) {
-                let port = rest.split(',').next().unwrap();
+                // The FERRY/1 port, before any " (HTTP on ...)".
+                let port = rest.split([',', ' ']).next().unwrap();
                 break format!("127.0.0.1:{port}").parse().unwrap();
             }
         };

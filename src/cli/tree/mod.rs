@@ -21,7 +21,7 @@ use super::args::{EffortArgs, GetArgs, PutArgs};
 use super::output::{Output, human_size};
 use super::{Failure, exit_code, transfer};
 use crate::client::pipeline::{self, Window};
-use crate::client::{self, ClientError};
+use crate::client::{self, ClientError, Endpoint};
 use jobs::{GetJob, PutJob, Show, StatJob};
 
 /// What a connection may have unanswered: 64 requests (answers are short
@@ -61,7 +61,7 @@ pub fn put(args: &PutArgs) -> Result<(), Failure> {
             .into_iter()
             .map(|file| StatJob::new(file.name.clone(), file.path.clone(), file))
             .collect();
-        split_unchanged(&args.client.server, &args.effort, checks)?
+        split_unchanged(&args.client.endpoint(), &args.effort, checks)?
     } else {
         (files, 0)
     };
@@ -78,7 +78,7 @@ pub fn put(args: &PutArgs) -> Result<(), Failure> {
         .map(|file| PutJob::new(file.path, file.name, file.size, show))
         .collect();
     let result = pipeline::run_all(
-        &args.client.server,
+        &args.client.endpoint(),
         jobs,
         usize::from(args.effort.parallel),
         WINDOW,
@@ -132,7 +132,8 @@ pub fn get(args: &GetArgs) -> Result<(), Failure> {
             .into_iter()
             .map(|(file, path)| StatJob::new(file.name.clone(), path.clone(), (file, path)))
             .collect();
-        let (mut changed, unchanged) = split_unchanged(&args.client.server, &args.effort, checks)?;
+        let (mut changed, unchanged) =
+            split_unchanged(&args.client.endpoint(), &args.effort, checks)?;
         changed.extend(others);
         (changed, unchanged)
     } else {
@@ -151,7 +152,7 @@ pub fn get(args: &GetArgs) -> Result<(), Failure> {
         .map(|(file, path)| GetJob::new(file.name, path, file.size, show))
         .collect();
     let result = pipeline::run_all(
-        &args.client.server,
+        &args.client.endpoint(),
         jobs,
         usize::from(args.effort.parallel),
         WINDOW,
@@ -174,7 +175,7 @@ pub fn get(args: &GetArgs) -> Result<(), Failure> {
 /// Asks the server about every file in `checks`; returns the items whose
 /// copies differ (or could not be compared) and how many are the same.
 fn split_unchanged<T: Send>(
-    server: &str,
+    server: &Endpoint,
     effort: &EffortArgs,
     checks: Vec<StatJob<T>>,
 ) -> Result<(Vec<T>, usize), Failure> {

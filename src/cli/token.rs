@@ -1,0 +1,152 @@
+//! `ferry token add|list|rm`: the tokens file, edited from the command
+//! line. A new token is printed once, on stdout; the file keeps only its
+//! digest (format: [`crate::access::tokens`]). The file is replaced whole
+//! (written aside, then renamed), mode 0600, so a server re-reading it on
+//! SIGHUP never sees half a file.
+
+use std::fs;
+use std::io::{self, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Subcommand};
+
+use super::Failure;
+use super::serve::parse_grant;
+use crate::access::tokens::{Entry, TokensFile, check_token_name, digest, new_token};
+use crate::access::{Grant, Grants};
+
+/// `ferry token ...`.
+#[derive(Debug, Args)]
+pub struct TokenArgs {
+    /// What to do with the tokens file.
+    #[command(subcommand)]
+    action: Action,
+}
+
+#[derive(Debug, Subcommand)]
+enum Action {
+    /// Make a token: prints it once; the file keeps only its digest.
+    Add {
+        /// Who holds it (letters, digits, '.', '_', '-', '@'), for logs
+        /// and `ferry token rm`.
+        name: String,
+        /// The tokens file (created if missing).
+        #[arg(long, value_name = "FILE")]
+        tokens: PathBuf,
+        /// What it may do, as <perm>:<folder>: perm read, write or delete;
+        /// folder such as `sensors/`, or `/` for everything. Repeatable.
+        #[arg(long, value_name = "GRANT", required = true, value_parser = parse_grant)]
+        grant: Vec<Grant>,
+    },
+    /// List the tokens by name, with their grants (never the tokens).
+    List {
+        /// The tokens file.
+        #[arg(long, value_name = "FILE")]
+        tokens: PathBuf,
+    },
+    /// Remove a token; a server stops accepting it on its next SIGHUP.
+    Rm {
+        /// The token's name.
+        name: String,
+        /// The tokens file.
+        #[arg(long, value_name = "FILE")]
+        tokens: PathBuf,
+    },
+}
+
+/// Runs `ferry token ...`.
+///
+/// # Errors
+/// The file cannot be read or written, is malformed, or the name is taken
+/// (add) or unknown (rm).
+pub fn run(args: TokenArgs) -> Result<(), Failure> {
+    match args.action {
+        Action::Add {
+            name,
+            tokens,
+            grant,
+        } => add(&tokens, name, grant),
+        Action::List { tokens } => {
+            let file = read(&tokens)?;
+            let mut out = io::stdout().lock();
+            for entry in &file.entries {
+                let grants: Vec<String> = entry.grants.iter().map(Grant::to_string).collect();
+                let _ = writeln!(out, "{} {}", entry.name, grants.join(" "));
+            }
+            Ok(())
+        }
+        Action::Rm { name, tokens } => {
+            let mut file = read(&tokens)?;
+            let before = file.entries.len();
+            file.entries.retain(|entry| entry.name != name);
+            if file.entries.len() == before {
+                return Err(Failure::explained(
+                    tokens.display().to_string(),
+                    1,
+                    format!("no token named {name}"),
+                ));
+            }
+            write(&tokens, &file)?;
+            eprintln!("removed {name}; send the server SIGHUP to apply");
+            Ok(())
+        }
+    }
+}
+
+fn add(path: &Path, name: String, grants: Vec<Grant>) -> Result<(), Failure> {
+    check_token_name(&name).map_err(|err| Failure::usage("token add", err))?;
+    let mut file = match fs::metadata(path) {
+        Ok(_) => read(path)?,
+        Err(err) if err.kind() == io::ErrorKind::NotFound => TokensFile::default(),
+        Err(err) => return Err(Failure::local(path, err)),
+    };
+    if file.entries.iter().any(|entry| entry.name == name) {
+        return Err(Failure::usage(
+            "token add",
+            format!("{name} exists already (ferry token rm {name} first)"),
+        ));
+    }
+    let token = new_token().map_err(|err| Failure::local(path, err))?;
+    file.entries.push(Entry {
+        name: name.clone(),
+        digest: digest(&token),
+        grants: Grants::new(grants),
+    });
+    write(path, &file)?;
+    println!("{token}");
+    eprintln!(
+        "added {name}: the line above is its token, shown only now; \
+         send the server SIGHUP to apply"
+    );
+    Ok(())
+}
+
+fn read(path: &Path) -> Result<TokensFile, Failure> {
+    let text = fs::read_to_string(path).map_err(|err| Failure::local(path, err))?;
+    TokensFile::parse(&text).map_err(|err| Failure::explained(path.display().to_string(), 3, err))
+}
+
+/// Replaces the file: written aside (mode 0600), flushed, renamed over.
+fn write(path: &Path, file: &TokensFile) -> Result<(), Failure> {
+    let aside = path.with_file_name(format!(
+        ".{}.ferry-new",
+        path.file_name()
+            .map_or("tokens".into(), |n| n.to_string_lossy())
+    ));
+    let written = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&aside)
+        .and_then(|mut out| {
+            out.write_all(file.render().as_bytes())?;
+            out.sync_all()
+        })
+        .and_then(|()| fs::rename(&aside, path));
+    written.map_err(|err| {
+        let _ = fs::remove_file(&aside);
+        Failure::local(path, err)
+    })
+}

@@ -1,0 +1,161 @@
+//! Access control in the serve layer: who a request is from, and which
+//! permission each operation needs, written once for every protocol. The
+//! state (tokens, grants, throttle) is [`crate::access`]'s; this file only
+//! decides and says why.
+//!
+//! | operation | needs |
+//! |---|---|
+//! | GET, HEAD, STAT | `read` on the name |
+//! | LIST, listings | `read` on something under the prefix; entries filtered |
+//! | PUT, UPLOAD | `write` on the name |
+//! | APPEND, COMMIT, ABORT | `write` on the session's name (checked on the pool) |
+//! | DEL | `delete` on the name |
+//! | ECHO | any token (it moves bytes, not files) |
+//! | AUTH, QUIT | nothing |
+//!
+//! A client without a token that lacks a permission is told `401` (a token
+//! may help); a token's holder is told `403`.
+
+use std::sync::Arc;
+
+use log::{info, warn};
+
+use super::{Ctx, ErrorKind, Failure, Next, Operation, Outcome, Reply};
+use crate::access::{Access, Perm, Principal, Rejection, Secret, Who};
+
+/// What serving a request may consult and change about who the client is:
+/// the server's access control, and the token this connection has
+/// authenticated with (FERRY/1's `AUTH`; HTTP sends one per request).
+pub struct Guard<'a> {
+    /// The server's access control.
+    pub access: &'a Access,
+    /// The token the connection holds, if any.
+    pub held: &'a mut Option<Arc<Principal>>,
+}
+
+/// Who sent a request that presented `token` (HTTP's `Authorization`) or
+/// none (then the connection's own).
+///
+/// # Errors
+/// The token is unknown, revoked or throttled.
+pub(super) fn identify(
+    ctx: &Ctx<'_>,
+    guard: &mut Guard<'_>,
+    token: Option<&Secret>,
+) -> Result<Who, Failure> {
+    match token {
+        Some(token) if guard.access.is_on() => guard
+            .access
+            .authenticate(token, ctx.peer)
+            .map(Who::Holder)
+            .map_err(|rejection| rejected(ctx, rejection)),
+        _ => guard
+            .access
+            .identify(guard.held)
+            .map_err(|rejection| rejected(ctx, rejection)),
+    }
+}
+
+/// `AUTH <token>`: the connection holds the token from now on (a failed
+/// `AUTH` drops whatever it held).
+pub(super) fn auth(ctx: &Ctx<'_>, guard: &mut Guard<'_>, token: &Secret) -> Outcome {
+    *guard.held = None;
+    if !guard.access.is_on() {
+        let failure = Failure::new(
+            ErrorKind::BadRequest,
+            "access control is off: no token is needed",
+        );
+        return Outcome::failed(failure, Next::Request);
+    }
+    match guard.access.authenticate(token, ctx.peer) {
+        Ok(principal) => {
+            info!("#{} AUTH as {}", ctx.client, principal.entry.name);
+            let name = principal.entry.name.clone();
+            *guard.held = Some(principal);
+            Outcome::answer(Reply::Authenticated { name })
+        }
+        Err(rejection) => Outcome::failed(rejected(ctx, rejection), Next::Request),
+    }
+}
+
+/// The answer to a token that was not accepted (logged without it).
+fn rejected(ctx: &Ctx<'_>, rejection: Rejection) -> Failure {
+    let failure = match rejection {
+        Rejection::Unknown => Failure::new(ErrorKind::Unauthorized, "unknown token"),
+        Rejection::Revoked => Failure::new(ErrorKind::Unauthorized, "token revoked"),
+        Rejection::Throttled(wait) => Failure::new(
+            ErrorKind::Throttled,
+            format!(
+                "too many failed authentications from this address: try again in {} s",
+                wait.as_secs().max(1)
+            ),
+        ),
+    };
+    warn!(
+        "#{} authentication from {} refused: {failure}",
+        ctx.client, ctx.peer
+    );
+    failure
+}
+
+/// Whether `who` may ask for `op` (listings and sessions are checked
+/// further where their names are known: `listing.rs`, `sessions.rs`).
+///
+/// # Errors
+/// 401 or 403, naming what is missing.
+pub(super) fn authorize(who: &Who, op: &Operation) -> Result<(), Failure> {
+    let (perm, subject) = match op {
+        Operation::Get { name, .. } | Operation::Stat { name } => (Perm::Read, name.as_str()),
+        Operation::Put { name, .. } | Operation::Upload { name, .. } => {
+            (Perm::Write, name.as_str())
+        }
+        Operation::Delete { name } => (Perm::Delete, name.as_str()),
+        Operation::List { prefix, .. } => {
+            return match who.may_list(prefix.as_str()) {
+                true => Ok(()),
+                false => Err(refusal(who, Perm::Read, prefix.as_str())),
+            };
+        }
+        Operation::Echo { .. } => {
+            return match who.is_everyone() || who.is_holder() {
+                true => Ok(()),
+                false => Err(Failure::new(ErrorKind::Unauthorized, "ECHO needs a token")),
+            };
+        }
+        // Their names are known once the session is found (on the pool).
+        Operation::Append { .. } | Operation::Commit { .. } | Operation::Abort { .. } => {
+            return Ok(());
+        }
+        Operation::Auth { .. } | Operation::Quit => return Ok(()),
+    };
+    match who.allows(perm, subject) {
+        true => Ok(()),
+        false => Err(refusal(who, perm, subject)),
+    }
+}
+
+/// Whether `who` may write the session target `name` (APPEND, COMMIT,
+/// ABORT).
+///
+/// # Errors
+/// As for [`authorize`].
+pub(super) fn authorize_session(who: &Who, name: &str) -> Result<(), Failure> {
+    match who.allows(Perm::Write, name) {
+        true => Ok(()),
+        false => Err(refusal(who, Perm::Write, name)),
+    }
+}
+
+/// The refusal of `perm` on `subject`: 401 without a token, 403 with one.
+fn refusal(who: &Who, perm: Perm, subject: &str) -> Failure {
+    match who.name() {
+        None => Failure::new(
+            ErrorKind::Unauthorized,
+            format!("a token is required to {} {subject:?}", perm.as_str()),
+        ),
+        Some(name) => Failure::new(
+            ErrorKind::Forbidden,
+            format!("token {name} may not {} {subject:?}", perm.as_str()),
+        ),
+    }
+}
