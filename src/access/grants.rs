@@ -117,11 +117,6 @@ impl Grants {
         Grants(grants)
     }
 
-    /// Whether there are none.
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
     /// The grants, in the order given.
     pub fn iter(&self) -> impl Iterator<Item = &Grant> {
         self.0.iter()
@@ -140,11 +135,6 @@ impl Grants {
         self.0
             .iter()
             .any(|g| g.perm == Perm::Read && g.meets(prefix))
-    }
-
-    /// Whether these grants allow anything at all.
-    pub fn any(&self) -> bool {
-        !self.0.is_empty()
     }
 }
 

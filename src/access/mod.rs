@@ -224,15 +224,6 @@ impl Access {
         })
     }
 
-    /// Access control is off: everyone may do everything.
-    pub fn open() -> Access {
-        Access {
-            tokens: None,
-            anonymous: Arc::default(),
-            throttle: Mutex::default(),
-        }
-    }
-
     /// Whether access control is on.
     pub fn is_on(&self) -> bool {
         self.tokens.is_some()

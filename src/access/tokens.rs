@@ -214,16 +214,6 @@ impl Table {
         let found = self.by_digest.get(digest)?;
         same_digest(&found.entry.digest, digest).then(|| Arc::clone(found))
     }
-
-    /// How many tokens it holds.
-    pub fn len(&self) -> usize {
-        self.by_digest.len()
-    }
-
-    /// Whether it holds none.
-    pub fn is_empty(&self) -> bool {
-        self.by_digest.is_empty()
-    }
 }
 
 #[cfg(test)]
