@@ -81,6 +81,15 @@ impl Codec {
         }
     }
 
+    /// The answer, in plaintext, for a client that spoke plaintext to a
+    /// TLS port (the connection then closes).
+    pub fn plaintext_on_tls_port(&self, out: &mut Vec<u8>) {
+        match self {
+            Codec::Ferry => ferry::plaintext_on_tls_port(out),
+            Codec::Http(_) => http::plaintext_on_tls_port(out),
+        }
+    }
+
     /// Decodes the request at the front of `data`.
     pub fn decode(&mut self, data: &[u8]) -> Decoded {
         match self {

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::access::AccessConfig;
 use crate::storage::gate::Gate;
+use crate::tls::TlsFiles;
 
 /// Everything [`crate::Server::bind`] needs to know.
 #[derive(Debug, Clone)]
@@ -52,6 +53,8 @@ pub struct Config {
     pub pool_writes: PoolWrites,
     /// Tokens, grants and what clients without a token may do.
     pub access: AccessConfig,
+    /// Serve both listeners over TLS with this certificate and key.
+    pub tls: Option<TlsFiles>,
     /// Holds chosen storage calls until a test lets them go (tests only).
     #[doc(hidden)]
     pub gate: Option<Arc<Gate>>,
@@ -111,6 +114,7 @@ impl Default for Config {
             io_threads: DEFAULT_IO_THREADS,
             pool_writes: PoolWrites::Auto,
             access: AccessConfig::default(),
+            tls: None,
             gate: None,
         }
     }

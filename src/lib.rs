@@ -23,6 +23,8 @@
 //!   serve layer decides with them which request may do what).
 //! - [`storage`]: the root-directory jail and atomic uploads (no wire codes).
 //! - [`socket`]: nonblocking socket calls mapped to outcomes.
+//! - [`tls`]: certificates and the rustls set-up of both listeners (the
+//!   connection's transport drives the sessions).
 //! - [`connection`]: the per-connection state machine, which only moves
 //!   bytes (reads, writes, sendfile, deadlines, lingering).
 //! - [`server`]: the reactor: poll loop, slab, accept, timeouts, shutdown.
@@ -48,6 +50,7 @@ pub mod serve;
 pub mod server;
 pub mod socket;
 pub mod storage;
+pub mod tls;
 
 pub use client::Client;
 pub use config::Config;

@@ -24,9 +24,12 @@ pub enum Outcome {
     Closed,
     /// Any other error; the connection cannot go on.
     Error(io::Error),
+    /// The peer spoke plaintext to a TLS port (TLS transports only).
+    NotTls,
 }
 
-fn classify(err: io::Error) -> Outcome {
+/// The outcome an error from a socket call stands for.
+pub fn classify(err: io::Error) -> Outcome {
     match err.kind() {
         ErrorKind::WouldBlock => Outcome::WouldBlock,
         ErrorKind::ConnectionReset
@@ -37,8 +40,8 @@ fn classify(err: io::Error) -> Outcome {
     }
 }
 
-/// Retries `op` while it is interrupted, then classifies the result.
-fn retry(mut op: impl FnMut() -> io::Result<usize>) -> io::Result<usize> {
+/// Retries `op` while it is interrupted.
+pub fn retry(mut op: impl FnMut() -> io::Result<usize>) -> io::Result<usize> {
     loop {
         match op() {
             Err(err) if err.kind() == ErrorKind::Interrupted => continue,

@@ -26,6 +26,11 @@ greeting says `auth`: `ferry.access_control`) allows what its anonymous
 grants allow and refuses the rest with FerryError 401; a token without the
 grant an operation needs gets 403.
 
+Over TLS (a server started with `--tls-cert`), pass an `ssl.SSLContext`:
+
+    context = ssl.create_default_context(cafile="ferry-cert.pem")
+    with Ferry("localhost", 5010, tls=context) as ferry: ...
+
 As a command:
 
     python3 ferry_client.py [--server HOST:PORT] [--token TOKEN] put LOCAL [REMOTE]
@@ -33,6 +38,10 @@ As a command:
     python3 ferry_client.py [--server HOST:PORT] [--token TOKEN] ls [PREFIX]
     python3 ferry_client.py [--server HOST:PORT] [--token TOKEN] stat NAME
     python3 ferry_client.py [--server HOST:PORT] [--token TOKEN] rm NAME [NAME...]
+
+Add --tls (the system's certificate authorities), --ca PEM (only those in
+the file, such as `ferry cert`'s certificate) or --insecure (no check of
+the certificate at all) to connect over TLS.
 
 The server defaults to $FERRY_SERVER, else 127.0.0.1:5010; the token to
 $FERRY_TOKEN, else none (anonymous). Prefer $FERRY_TOKEN: other users can
@@ -47,6 +56,7 @@ failed.
 import argparse
 import os
 import socket
+import ssl
 import sys
 from urllib.parse import quote, unquote_to_bytes
 
@@ -116,10 +126,17 @@ class Ferry:
     token raises FerryError and leaves no connection open.
     """
 
-    def __init__(self, host="127.0.0.1", port=5010, timeout=60, token=None):
+    def __init__(self, host="127.0.0.1", port=5010, timeout=60, token=None, tls=None):
         if token is not None:
             check_token(token)
-        self.sock = socket.create_connection((host, port), timeout=timeout)
+        sock = socket.create_connection((host, port), timeout=timeout)
+        if tls is not None:
+            try:
+                sock = tls.wrap_socket(sock, server_hostname=host)
+            except BaseException:
+                sock.close()
+                raise
+        self.sock = sock
         self.reader = self.sock.makefile("rb")
         try:
             self._greeting()
@@ -259,6 +276,20 @@ def _partial_path(target):
     return os.path.join(head, f".{tail}.ferry-part")
 
 
+def _tls_context(args):
+    """The SSL context the command line asks for, or None for plaintext."""
+    if args.ca:
+        return ssl.create_default_context(cafile=args.ca)
+    if args.insecure:
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        return context
+    if args.tls:
+        return ssl.create_default_context()
+    return None
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="ferry_client.py", description=__doc__.splitlines()[0])
     parser.add_argument("--server", default=os.environ.get("FERRY_SERVER", "127.0.0.1:5010"))
@@ -266,6 +297,12 @@ def main(argv=None):
         "--token",
         default=os.environ.get("FERRY_TOKEN") or None,
         help="authenticate with this token (default $FERRY_TOKEN, else anonymous)",
+    )
+    trust = parser.add_mutually_exclusive_group()
+    trust.add_argument("--tls", action="store_true", help="connect over TLS (system CAs)")
+    trust.add_argument("--ca", metavar="PEM", help="connect over TLS, trusting only these certificates")
+    trust.add_argument(
+        "--insecure", action="store_true", help="connect over TLS without checking the certificate"
     )
     commands = parser.add_subparsers(dest="command", required=True)
     put = commands.add_parser("put", help="upload a local file")
@@ -289,7 +326,7 @@ def main(argv=None):
 
     host, _, port = args.server.rpartition(":")
     try:
-        ferry = Ferry(host, int(port), token=args.token)
+        ferry = Ferry(host, int(port), token=args.token, tls=_tls_context(args))
     except FerryError as err:
         # The token refused (401, 429), or the server busy (503).
         print(f"ferry: {args.server}: {err.message}", file=sys.stderr)

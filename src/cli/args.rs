@@ -10,7 +10,7 @@ use clap::Args;
 use super::Failure;
 use super::output::{Output, ProgressMode};
 use crate::client::retry::RetryPolicy;
-use crate::client::{Client, Endpoint};
+use crate::client::{Client, ClientTls, Endpoint, Trust};
 
 /// Options every client command takes. They may also come before the
 /// command's name: see [`LeadingClientArgs`].
@@ -24,6 +24,17 @@ pub struct ClientArgs {
     /// can be seen by other users of the machine.
     #[arg(long, env = "FERRY_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// Connect over TLS, trusting the system's certificate authorities.
+    #[arg(long)]
+    pub tls: bool,
+    /// Connect over TLS, trusting only the certificates in this PEM file
+    /// (a private authority, or `ferry cert`'s certificate).
+    #[arg(long, env = "FERRY_CA", value_name = "PEM")]
+    pub ca: Option<PathBuf>,
+    /// Connect over TLS without checking the server's certificate: the
+    /// connection is encrypted, but to whoever answers.
+    #[arg(long, conflicts_with = "ca")]
+    pub insecure: bool,
     /// Log every request and answer on stderr.
     #[arg(short, long)]
     pub verbose: bool,
@@ -51,17 +62,32 @@ impl ClientArgs {
         Ok(output)
     }
 
-    /// The server and the token to present to it.
-    pub fn endpoint(&self) -> Endpoint {
-        Endpoint {
+    /// The server, how to reach it and the token to present to it.
+    ///
+    /// # Errors
+    /// The `--ca` file cannot be used, or (`--tls`) the system has no
+    /// certificate authorities.
+    pub fn endpoint(&self) -> Result<Endpoint, Failure> {
+        let trust = match (&self.ca, self.insecure, self.tls) {
+            (Some(ca), _, _) => Some(Trust::Ca(ca.clone())),
+            (None, true, _) => Some(Trust::Insecure),
+            (None, false, true) => Some(Trust::System),
+            (None, false, false) => None,
+        };
+        let tls = trust
+            .map(|trust| ClientTls::new(&trust))
+            .transpose()
+            .map_err(|err| Failure::new("TLS", err))?;
+        Ok(Endpoint {
             addr: self.server.clone(),
             token: self.token.clone().filter(|token| !token.is_empty()),
-        }
+            tls,
+        })
     }
 
     /// Connects (and authenticates), naming the server in the error.
     pub fn connect(&self) -> Result<Client, Failure> {
-        self.endpoint().connect().map_err(|err| match err {
+        self.endpoint()?.connect().map_err(|err| match err {
             crate::client::ClientError::Remote { .. } => Failure::new("", err),
             err => self.unreachable(err),
         })

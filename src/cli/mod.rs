@@ -9,6 +9,7 @@
 
 mod args;
 mod bench;
+mod cert;
 mod output;
 mod remote;
 mod serve;
@@ -61,6 +62,9 @@ pub enum Command {
     Rm(remote::RmArgs),
     /// Make, list and remove access tokens (see `serve --tokens`).
     Token(token::TokenArgs),
+    /// Write a self-signed certificate and key, to try TLS out (see
+    /// `serve --tls-cert`).
+    Cert(cert::CertArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions {
         /// The shell to complete for.
@@ -174,6 +178,7 @@ pub fn run(cli: Cli) -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Command::Token(args) => token::run(args),
+        Command::Cert(args) => cert::run(&args),
         Command::Put(args) if args.effort.recursive => tree::put(&args),
         Command::Put(args) => transfer::put(&args),
         Command::Get(args) if args.effort.recursive => tree::get(&args),
@@ -194,6 +199,7 @@ fn misplaced_client_option(cli: &Cli) -> Option<Failure> {
         Command::Bench(_) => ("bench", true),
         Command::Completions { .. } => ("completions", false),
         Command::Token(_) => ("token", false),
+        Command::Cert(_) => ("cert", false),
         _ => return None,
     };
     let option = cli.leading.misplaced(has_server)?;
@@ -217,6 +223,34 @@ fn report(result: Result<(), Failure>) -> ExitCode {
             ExitCode::from(failure.exit_code())
         }
     }
+}
+
+/// Replaces the file at `path` with `contents`, readable by its owner only
+/// (mode 0600): written aside, flushed, renamed over, so that a server
+/// re-reading it on SIGHUP never sees half a file.
+pub(crate) fn replace_private_file(path: &std::path::Path, contents: &[u8]) -> Result<(), Failure> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let aside = path.with_file_name(format!(
+        ".{}.ferry-new",
+        path.file_name()
+            .map_or("file".into(), |n| n.to_string_lossy())
+    ));
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&aside)
+        .and_then(|mut out| {
+            out.write_all(contents)?;
+            out.sync_all()
+        })
+        .and_then(|()| std::fs::rename(&aside, path));
+    written.map_err(|err| {
+        let _ = std::fs::remove_file(&aside);
+        Failure::local(path, err)
+    })
 }
 
 /// Longest duration any setting takes, in seconds (about 31 years): far

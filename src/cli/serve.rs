@@ -12,6 +12,7 @@ use super::{parse_seconds, parse_size};
 use crate::access::{AccessConfig, Grant};
 use crate::config::{Config, PoolWrites};
 use crate::server::Server;
+use crate::tls::TlsFiles;
 
 /// Flags of `ferry serve`.
 #[derive(Debug, Args)]
@@ -90,6 +91,14 @@ pub struct ServeArgs {
     /// (anyone who reaches it may read, write and delete every file).
     #[arg(long, conflicts_with = "tokens")]
     no_auth: bool,
+    /// Serve FERRY/1 and HTTP over TLS with this certificate chain (PEM,
+    /// leaf first; `ferry cert` makes one to try it out); re-read on
+    /// SIGHUP. Needs --tls-key.
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM).
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
     /// Log level: error, warn, info, debug or trace (RUST_LOG overrides).
     #[arg(long, default_value = "info")]
     log_level: LevelFilter,
@@ -148,6 +157,10 @@ pub fn run(args: ServeArgs) -> ExitCode {
             anonymous: args.anonymous,
             no_auth: args.no_auth,
         },
+        tls: args
+            .tls_cert
+            .zip(args.tls_key)
+            .map(|(cert, key)| TlsFiles { cert, key }),
         gate: test_gate(),
     };
     let started = Server::bind(config.clone()).and_then(|mut server| {

@@ -6,7 +6,6 @@
 
 use std::fs;
 use std::io::{self, Write};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
@@ -127,26 +126,7 @@ fn read(path: &Path) -> Result<TokensFile, Failure> {
     TokensFile::parse(&text).map_err(|err| Failure::explained(path.display().to_string(), 3, err))
 }
 
-/// Replaces the file: written aside (mode 0600), flushed, renamed over.
+/// Replaces the tokens file (see [`super::replace_private_file`]).
 fn write(path: &Path, file: &TokensFile) -> Result<(), Failure> {
-    let aside = path.with_file_name(format!(
-        ".{}.ferry-new",
-        path.file_name()
-            .map_or("tokens".into(), |n| n.to_string_lossy())
-    ));
-    let written = fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&aside)
-        .and_then(|mut out| {
-            out.write_all(file.render().as_bytes())?;
-            out.sync_all()
-        })
-        .and_then(|()| fs::rename(&aside, path));
-    written.map_err(|err| {
-        let _ = fs::remove_file(&aside);
-        Failure::local(path, err)
-    })
+    super::replace_private_file(path, file.render().as_bytes())
 }

@@ -45,7 +45,7 @@ pub fn put(args: &PutArgs) -> Result<(), Failure> {
     let failure = |err| Failure::new(remote.clone(), err);
     let bar = output.file_bar(&remote, size);
     let result = if args.resume {
-        let endpoint = args.client.endpoint();
+        let endpoint = args.client.endpoint()?;
         let upload = Upload {
             endpoint: &endpoint,
             name: &remote,
@@ -135,7 +135,7 @@ fn download(args: &GetArgs, target: &Path, output: &Output) -> Result<u64, Failu
     let bars = [&bar];
     let mut sink = Counted::new(&mut file, &bars);
     let result = resume::download(
-        &args.client.endpoint(),
+        &args.client.endpoint()?,
         &args.remote,
         &mut sink,
         have,
@@ -194,7 +194,7 @@ fn get_to_stdout(args: &GetArgs, output: &Output) -> Result<(), Failure> {
         ..RetryPolicy::default()
     };
     let result = resume::download(
-        &args.client.endpoint(),
+        &args.client.endpoint()?,
         &args.remote,
         &mut Counted::new(&mut out, &bars),
         0,

@@ -17,6 +17,7 @@ pub mod pipeline;
 pub mod resume;
 pub mod retry;
 pub mod sessions;
+pub mod stream;
 pub mod wire;
 
 use std::io::{self, Read, Write};
@@ -24,10 +25,30 @@ use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
 pub use error::{ClientError, Result};
+pub use stream::{ClientTls, Trust};
 pub use wire::{Replies, Requests};
 
 /// How long to wait for a connection or for the server to say anything.
 const TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A TCP connection to the first address of `addr` that answers, with the
+/// client's options set.
+fn tcp_connect(addr: impl ToSocketAddrs) -> io::Result<TcpStream> {
+    let mut last = None;
+    for addr in addr.to_socket_addrs()? {
+        match TcpStream::connect_timeout(&addr, TIMEOUT) {
+            Ok(stream) => {
+                stream.set_nodelay(true)?;
+                stream.set_read_timeout(Some(TIMEOUT))?;
+                stream.set_write_timeout(Some(TIMEOUT))?;
+                return Ok(stream);
+            }
+            Err(err) => last = Some(err),
+        }
+    }
+    Err(last
+        .unwrap_or_else(|| io::Error::new(io::ErrorKind::NotFound, "address resolved to nothing")))
+}
 
 /// What `GET` said about the file and the part of it that was sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,6 +100,8 @@ pub struct Endpoint {
     pub addr: String,
     /// The token to authenticate with (`AUTH`) on each connection.
     pub token: Option<String>,
+    /// Speak TLS, trusting certificates as this set-up says.
+    pub tls: Option<ClientTls>,
 }
 
 impl std::fmt::Debug for Endpoint {
@@ -86,6 +109,7 @@ impl std::fmt::Debug for Endpoint {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Endpoint")
             .field("addr", &self.addr)
+            .field("tls", &self.tls.is_some())
             .finish()
     }
 }
@@ -96,6 +120,7 @@ impl Endpoint {
         Endpoint {
             addr: addr.into(),
             token: None,
+            tls: None,
         }
     }
 
@@ -104,7 +129,10 @@ impl Endpoint {
     /// # Errors
     /// As for [`Client::connect`]; `ERR 401`/`429` for the token.
     pub fn connect(&self) -> Result<Client> {
-        let mut client = Client::connect(self.addr.as_str())?;
+        let mut client = match &self.tls {
+            Some(tls) => Client::connect_tls(self.addr.as_str(), tls)?,
+            None => Client::connect(self.addr.as_str())?,
+        };
         // A server without access control needs no token: it is not sent
         // (nor exposed on the way) to one that would refuse it.
         if let Some(token) = self.token.as_ref().filter(|_| client.server_requires_auth) {
@@ -130,25 +158,23 @@ impl Client {
     /// # Errors
     /// The server is unreachable, busy (`ERR 503`), or not a ferry server.
     pub fn connect(addr: impl ToSocketAddrs) -> Result<Client> {
-        let mut last = None;
-        for addr in addr.to_socket_addrs()? {
-            match TcpStream::connect_timeout(&addr, TIMEOUT) {
-                Ok(stream) => return Client::from_stream(stream),
-                Err(err) => last = Some(err),
-            }
-        }
-        Err(last
-            .unwrap_or_else(|| {
-                io::Error::new(io::ErrorKind::NotFound, "address resolved to nothing")
-            })
-            .into())
+        Client::from_halves(stream::Halves::plain(tcp_connect(addr)?)?)
     }
 
-    fn from_stream(stream: TcpStream) -> Result<Client> {
-        stream.set_nodelay(true)?;
-        stream.set_read_timeout(Some(TIMEOUT))?;
-        stream.set_write_timeout(Some(TIMEOUT))?;
-        let (mut requests, mut replies) = wire::halves(stream)?;
+    /// Connects to `addr` (`host:port`) over TLS, checks the server's
+    /// certificate for `host`, and reads the greeting.
+    ///
+    /// # Errors
+    /// As [`Client::connect`]; the handshake fails (a certificate that is
+    /// not trusted or not for `host`, a server without TLS).
+    pub fn connect_tls(addr: &str, tls: &ClientTls) -> Result<Client> {
+        let host = addr.rsplit_once(':').map_or(addr, |(host, _port)| host);
+        let tcp = tcp_connect(addr)?;
+        Client::from_halves(tls.handshake(tcp, host)?)
+    }
+
+    fn from_halves(halves: stream::Halves) -> Result<Client> {
+        let (mut requests, mut replies) = wire::halves(halves);
         let (client_id, server_requires_auth) = replies.greeting()?;
         requests.set_conn(client_id);
         replies.set_conn(client_id);

@@ -18,11 +18,11 @@
 //! asks of clients.
 
 use std::io::{self, BufRead, BufReader, BufWriter, ErrorKind, Read, Write};
-use std::net::{Shutdown, TcpStream};
 
 use log::debug;
 
 use super::error::{ClientError, Result};
+use super::stream::{Halves, ReadHalf, WriteHalf};
 use super::{Download, RemoteFile, Stat, UploadSession};
 use crate::name::encode;
 use crate::protocol::{MAX_HEADER, Reply, parse_reply};
@@ -36,7 +36,7 @@ const WRITE_BUFFER: usize = 64 * 1024;
 /// The sending half of a connection.
 #[derive(Debug)]
 pub struct Requests {
-    out: BufWriter<TcpStream>,
+    out: BufWriter<WriteHalf>,
     /// The server's id for this connection, for log lines.
     conn: u64,
 }
@@ -44,23 +44,22 @@ pub struct Requests {
 /// The receiving half of a connection.
 #[derive(Debug)]
 pub struct Replies {
-    input: BufReader<TcpStream>,
+    input: BufReader<ReadHalf>,
     conn: u64,
 }
 
-/// Splits a connected stream into its halves.
-pub(crate) fn halves(stream: TcpStream) -> io::Result<(Requests, Replies)> {
-    let reading = stream.try_clone()?;
-    Ok((
+/// Wraps a connection's halves.
+pub(crate) fn halves(halves: Halves) -> (Requests, Replies) {
+    (
         Requests {
-            out: BufWriter::with_capacity(WRITE_BUFFER, stream),
+            out: BufWriter::with_capacity(WRITE_BUFFER, halves.write),
             conn: 0,
         },
         Replies {
-            input: BufReader::with_capacity(CHUNK, reading),
+            input: BufReader::with_capacity(CHUNK, halves.read),
             conn: 0,
         },
-    ))
+    )
 }
 
 impl Requests {
@@ -232,7 +231,16 @@ impl Replies {
     /// # Errors
     /// `ERR 503 busy`, or not a FERRY/1 server.
     pub fn greeting(&mut self) -> Result<(u64, bool)> {
-        let line = self.read_line()?;
+        let line = self.read_line().map_err(|err| match err {
+            // A TLS port waits for a handshake, then gives up on us.
+            ClientError::Io(err) if err.kind() == io::ErrorKind::UnexpectedEof => {
+                ClientError::closed(
+                    "connection closed before the server's greeting \
+                     (if it serves TLS, connect with --tls or --ca)",
+                )
+            }
+            other => other,
+        })?;
         let id = greeting_id(&line);
         // Learned before the line is logged, so that the greeting's log
         // line names the connection like every later one.
@@ -373,7 +381,7 @@ impl Replies {
     /// Closes both directions of the connection, so that a thread blocked
     /// writing to it wakes up with an error.
     pub fn shut_down(&self) {
-        let _ = self.input.get_ref().shutdown(Shutdown::Both);
+        self.input.get_ref().shut_down();
     }
 
     /// Reads one reply line; `OK` gives its fields, `ERR` an error.

@@ -81,6 +81,8 @@ impl Connection {
     /// Records which deadlines apply now; called at the end of every drive.
     pub(super) fn note_phase(&mut self, now: Instant) {
         let phase = match &self.state {
+            // A TLS handshake is the first part of the first request.
+            State::AwaitHeader if self.transport.is_handshaking() => Phase::PartialHeader,
             // Whole requests waiting behind queued output are not late.
             State::AwaitHeader if !self.input.is_empty() && !self.holds_whole_head() => {
                 Phase::PartialHeader

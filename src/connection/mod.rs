@@ -48,6 +48,7 @@
 
 mod advance;
 mod deadline;
+mod transport;
 
 use std::mem;
 use std::net::{IpAddr, Ipv6Addr};
@@ -57,14 +58,16 @@ use std::time::Instant;
 use log::{debug, error, info, warn};
 use mio::Interest;
 use mio::net::TcpStream;
+use rustls::ServerConnection;
 
 use crate::access::{Access, Principal};
 use crate::codec::Codec;
 use crate::config::Config;
 use crate::serve::{self, Job, Next, READ_AHEAD_WINDOW, Receive, Send};
-use crate::socket::{self, Outcome};
+use crate::socket::Outcome;
 use crate::storage::Storage;
 use deadline::Timing;
+use transport::Transport;
 
 /// Bytes read at once while waiting for a request line. Larger reads pick
 /// up pipelined requests in one go (a third less CPU per pipelined 4 KiB
@@ -145,7 +148,8 @@ pub struct Connection {
     // upload to the I/O pool before it drops a connection: see
     // `abandon_upload`.)
     state: State,
-    stream: TcpStream,
+    /// The socket, under TLS on a TLS listener.
+    transport: Transport,
     id: u64,
     /// The client's address, whom per-client limits count against (IPv4
     /// mapped: 16 bytes, where an `IpAddr` would take 24 here).
@@ -174,10 +178,11 @@ pub struct Connection {
 }
 
 impl Connection {
-    /// Wraps an accepted stream and queues the greeting (which says so when
-    /// `auth`: access control is on).
+    /// Wraps an accepted stream, under `tls` if given, and queues the
+    /// greeting (which says so when `auth`: access control is on).
     pub fn new(
         stream: TcpStream,
+        tls: Option<ServerConnection>,
         peer: IpAddr,
         id: u64,
         codec: Codec,
@@ -185,7 +190,7 @@ impl Connection {
         auth: bool,
     ) -> Connection {
         let mut conn = Connection {
-            stream,
+            transport: Transport::new(stream, tls),
             id,
             peer: match peer {
                 IpAddr::V4(v4) => v4.to_ipv6_mapped(),
@@ -222,7 +227,7 @@ impl Connection {
 
     /// The socket, for (de)registration.
     pub fn stream_mut(&mut self) -> &mut TcpStream {
-        &mut self.stream
+        self.transport.stream_mut()
     }
 
     /// The interest the socket is registered with.
@@ -305,7 +310,9 @@ impl Connection {
     /// Between requests with nothing queued: safe to close at shutdown.
     pub fn is_idle(&self) -> bool {
         match self.state {
-            State::AwaitHeader => self.sent as usize == self.output.len(),
+            State::AwaitHeader => {
+                self.sent as usize == self.output.len() && !self.transport.holds_output()
+            }
             State::Lingering { .. } => true,
             _ => false,
         }
@@ -327,7 +334,14 @@ impl Connection {
     /// budget allow. `scratch` is the reactor-wide I/O buffer.
     pub fn drive(&mut self, scratch: &mut [u8], env: &mut Env<'_>) -> Step {
         let held_before = self.held_input();
-        let step = self.drive_until_blocked(scratch, env);
+        let step = match self.transport.send_held() {
+            // What TLS holds goes out whatever the state waits for.
+            outcome @ (Outcome::Closed | Outcome::Error(_)) => self.socket_failed(outcome),
+            _ => match self.drive_until_blocked(scratch, env) {
+                Step::Wait(wanted) => Step::Wait(self.transport.interest(wanted)),
+                other => other,
+            },
+        };
         self.note_phase(Instant::now());
         if self.output.is_empty() && self.output.capacity() > 0 {
             // Nothing queued: an idle connection keeps no buffer at all.
@@ -354,11 +368,16 @@ impl Connection {
             } else {
                 match self.state {
                     State::Done => {
+                        match self.transport.finish() {
+                            Outcome::Done(_) => {}
+                            Outcome::WouldBlock => return Step::Wait(Interest::WRITABLE),
+                            _ => return Step::Close,
+                        }
                         if self.peer_eof {
                             return Step::Close;
                         }
                         // The peer then sees our FIN after the last byte.
-                        let _ = self.stream.shutdown(std::net::Shutdown::Write);
+                        let _ = self.transport.stream().shutdown(std::net::Shutdown::Write);
                         self.state = State::Lingering { left: LINGER_LIMIT };
                         0
                     }
@@ -377,7 +396,7 @@ impl Connection {
                     {
                         return Step::Wait(self.interest);
                     }
-                    State::SendingBody(_) => match self.send_body() {
+                    State::SendingBody(_) => match self.send_body(scratch) {
                         Ok(n) => n,
                         Err(step) => return step,
                     },
@@ -414,7 +433,10 @@ impl Connection {
             u32::try_from(self.output.len()).is_ok(),
             "output over 4 GiB"
         );
-        match socket::write(&self.stream, &self.output[self.sent as usize..], more) {
+        match self
+            .transport
+            .write(&self.output[self.sent as usize..], more)
+        {
             Outcome::Done(n) => {
                 self.sent += n as u32;
                 self.bytes_out += n as u64;
@@ -433,7 +455,7 @@ impl Connection {
     }
 
     /// Sends the next piece of a GET body.
-    fn send_body(&mut self) -> Result<usize, Step> {
+    fn send_body(&mut self, scratch: &mut [u8]) -> Result<usize, Step> {
         let State::SendingBody(send) = &mut self.state else {
             unreachable!("send_body outside SendingBody");
         };
@@ -454,7 +476,10 @@ impl Connection {
             send.cached_until - send.offset
         };
         let chunk = send.left.min(cached).min(SEND_CHUNK) as usize;
-        match socket::send_file(&self.stream, &send.file, send.offset, chunk) {
+        match self
+            .transport
+            .send_file(&send.file, send.offset, chunk, scratch)
+        {
             Outcome::Done(n) => {
                 send.offset += n as u64;
                 send.left -= n as u64;
@@ -479,7 +504,7 @@ impl Connection {
         if want == 0 {
             return Err(Step::Close);
         }
-        match socket::read(&mut self.stream, &mut scratch[..want]) {
+        match self.transport.read_raw(&mut scratch[..want]) {
             Outcome::Done(n) => {
                 self.bytes_in += n as u64;
                 self.state = State::Lingering {
@@ -515,7 +540,7 @@ impl Connection {
         let held = self.input.len();
         scratch[..held].copy_from_slice(&self.input);
         let want = self.read_size(*env.held_input).min(scratch.len() - held);
-        match socket::read(&mut self.stream, &mut scratch[held..held + want]) {
+        match self.transport.read(&mut scratch[held..held + want]) {
             Outcome::Done(n) => {
                 self.bytes_in += n as u64;
                 let data = &scratch[..held + n];
@@ -525,6 +550,14 @@ impl Connection {
             }
             Outcome::Eof => {
                 self.peer_eof = true;
+                Ok(0)
+            }
+            Outcome::NotTls => {
+                // Told in plaintext, which is what it understands.
+                debug!("#{} spoke plaintext to a TLS port", self.id);
+                self.transport.drop_tls();
+                self.codec.plaintext_on_tls_port(&mut self.output);
+                self.state = State::Done;
                 Ok(0)
             }
             // All that has arrived is in. What is gathered is written now
@@ -597,10 +630,11 @@ fn clamp_to(left: u64, available: usize) -> usize {
 }
 
 /// A connection at rest must stay small: thousands of them are the point.
-// 216 bytes in a debug build (where mio keeps a selector id in each
-// stream); 200 in a release build, the token a FERRY/1 connection holds
-// (`held`) included.
+// 224 bytes in a debug build (where mio keeps a selector id in each
+// stream); 208 in a release build, the token a FERRY/1 connection holds
+// (`held`) and the pointer to a TLS session included. The session itself
+// (rustls state and a 4 KiB receive buffer) is only there under TLS.
 #[cfg(debug_assertions)]
-const _: () = assert!(std::mem::size_of::<Connection>() <= 216);
+const _: () = assert!(std::mem::size_of::<Connection>() <= 224);
 #[cfg(not(debug_assertions))]
-const _: () = assert!(std::mem::size_of::<Connection>() <= 200);
+const _: () = assert!(std::mem::size_of::<Connection>() <= 208);

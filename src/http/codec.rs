@@ -267,6 +267,16 @@ pub fn busy(out: &mut Vec<u8>) {
     response::error(out, 503, "busy", Framing::LAST);
 }
 
+/// The answer for a plain HTTP request sent to a TLS port.
+pub fn plaintext_on_tls_port(out: &mut Vec<u8>) {
+    response::error(
+        out,
+        400,
+        "plain HTTP request sent to a TLS port: use https://",
+        Framing::LAST,
+    );
+}
+
 /// A GET's conditions and range, applied once the file's version is known.
 #[derive(Debug)]
 struct Conditions {

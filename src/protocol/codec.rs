@@ -171,6 +171,15 @@ pub fn busy(out: &mut Vec<u8>) {
     .write_to(out);
 }
 
+/// The answer for a client that spoke plaintext to a TLS port.
+pub fn plaintext_on_tls_port(out: &mut Vec<u8>) {
+    Response::Error {
+        code: 400,
+        message: "this port speaks TLS: connect with TLS (ferry --tls)",
+    }
+    .write_to(out);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

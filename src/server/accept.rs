@@ -21,6 +21,7 @@ use mio::{Interest, Token};
 use super::Server;
 use crate::codec::{Codec, Protocol};
 use crate::connection::Connection;
+use crate::tls::ServerTls;
 
 /// Accepts per turn, so a connection storm cannot starve transfers.
 const ACCEPTS_PER_TURN: usize = 256;
@@ -123,10 +124,11 @@ impl Server {
             return false;
         };
         drop(spare);
+        let plain = self.tls.is_none();
         let listener = &mut self.listeners[index];
         let refused = match listener.socket.accept() {
             Ok((stream, _)) => {
-                refuse_busy(&stream, listener.protocol);
+                refuse_busy(&stream, listener.protocol, plain);
                 drop(stream); // before taking the spare back, which needs its slot
                 *self.accepting.shed.get_or_insert(0) += 1;
                 true
@@ -153,7 +155,7 @@ impl Server {
 
     fn admit(&mut self, stream: TcpStream, peer: SocketAddr, protocol: Protocol, now: Instant) {
         if self.connections.len() >= self.max_connections {
-            refuse_busy(&stream, protocol);
+            refuse_busy(&stream, protocol, self.tls.is_none());
             debug!(
                 "refused {peer}: {} connections open",
                 self.connections.len()
@@ -167,8 +169,16 @@ impl Server {
         self.next_client_id += 1;
         let entry = self.connections.vacant_entry();
         let key = entry.key();
+        let tls = match self.tls.as_ref().map(ServerTls::session).transpose() {
+            Ok(tls) => tls,
+            Err(err) => {
+                warn!("#{id} TLS session for {peer}: {err}");
+                return;
+            }
+        };
         let auth = self.access.is_on();
-        let mut conn = Connection::new(stream, peer.ip(), id, Codec::new(protocol), now, auth);
+        let codec = Codec::new(protocol);
+        let mut conn = Connection::new(stream, tls, peer.ip(), id, codec, now, auth);
         if let Err(err) =
             self.poll
                 .registry()
@@ -188,8 +198,12 @@ impl Server {
 }
 
 /// Tells a connection over the cap why it is being closed. Best effort: a
-/// fresh socket's send buffer has room for one short answer.
-fn refuse_busy(stream: &TcpStream, protocol: Protocol) {
+/// fresh socket's send buffer has room for one short answer. A TLS client
+/// (not `plain`) could not read a plaintext one: it is only closed.
+fn refuse_busy(stream: &TcpStream, protocol: Protocol, plain: bool) {
+    if !plain {
+        return;
+    }
     let mut answer = Vec::new();
     Codec::new(protocol).busy(&mut answer);
     let _ = crate::socket::write(stream, &answer, false);

@@ -42,6 +42,7 @@ use crate::config::Config;
 use crate::connection::{Connection, Env, Step};
 use crate::pool::{Pool, Shared, Task};
 use crate::storage::Storage;
+use crate::tls::ServerTls;
 pub(crate) use accept::raise_fd_limit;
 use accept::{AcceptState, Listener};
 use timers::Timers;
@@ -167,6 +168,8 @@ pub struct Server {
     sweep: StartupSweep,
     /// Tokens and grants (re-read on SIGHUP).
     access: Access,
+    /// The certificate both listeners serve TLS with (re-read on SIGHUP).
+    tls: Option<ServerTls>,
 }
 
 impl Server {
@@ -185,6 +188,7 @@ impl Server {
             .collect();
         access::check_exposure(&addrs, &config.access)?;
         let access = Access::new(&config.access)?;
+        let tls = config.tls.as_ref().map(ServerTls::load).transpose()?;
         // Before any tree walk: a wide tree must not meet a low soft limit.
         let fd_limit = raise_fd_limit();
         let max_connections = config
@@ -257,6 +261,7 @@ impl Server {
             sweep,
             shared,
             access,
+            tls,
         })
     }
 
@@ -310,8 +315,9 @@ impl Server {
             .http_addr
             .map(|addr| format!(" (HTTP on {addr})"))
             .unwrap_or_default();
+        let tls = if self.tls.is_some() { ", over TLS" } else { "" };
         info!(
-            "serving {} on {}{http}, at most {} connections, {} I/O threads",
+            "serving {} on {}{http}{tls}, at most {} connections, {} I/O threads",
             self.shared.config.root.display(),
             self.local_addr,
             self.max_connections,
@@ -514,6 +520,9 @@ impl Server {
                 info!("received signal {signal}");
                 if signal == signal_hook::consts::SIGHUP {
                     self.access.reload_in_background();
+                    if let Some(tls) = &self.tls {
+                        tls.reload_in_background();
+                    }
                 } else {
                     self.shutdown_requests.fetch_add(1, Ordering::SeqCst);
                 }

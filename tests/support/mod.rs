@@ -4,6 +4,7 @@
 
 pub mod process;
 pub mod proxy;
+pub mod tls;
 pub mod tokens;
 
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};

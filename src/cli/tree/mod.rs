@@ -61,7 +61,7 @@ pub fn put(args: &PutArgs) -> Result<(), Failure> {
             .into_iter()
             .map(|file| StatJob::new(file.name.clone(), file.path.clone(), file))
             .collect();
-        split_unchanged(&args.client.endpoint(), &args.effort, checks)?
+        split_unchanged(&args.client.endpoint()?, &args.effort, checks)?
     } else {
         (files, 0)
     };
@@ -78,7 +78,7 @@ pub fn put(args: &PutArgs) -> Result<(), Failure> {
         .map(|file| PutJob::new(file.path, file.name, file.size, show))
         .collect();
     let result = pipeline::run_all(
-        &args.client.endpoint(),
+        &args.client.endpoint()?,
         jobs,
         usize::from(args.effort.parallel),
         WINDOW,
@@ -133,7 +133,7 @@ pub fn get(args: &GetArgs) -> Result<(), Failure> {
             .map(|(file, path)| StatJob::new(file.name.clone(), path.clone(), (file, path)))
             .collect();
         let (mut changed, unchanged) =
-            split_unchanged(&args.client.endpoint(), &args.effort, checks)?;
+            split_unchanged(&args.client.endpoint()?, &args.effort, checks)?;
         changed.extend(others);
         (changed, unchanged)
     } else {
@@ -152,7 +152,7 @@ pub fn get(args: &GetArgs) -> Result<(), Failure> {
         .map(|(file, path)| GetJob::new(file.name, path, file.size, show))
         .collect();
     let result = pipeline::run_all(
-        &args.client.endpoint(),
+        &args.client.endpoint()?,
         jobs,
         usize::from(args.effort.parallel),
         WINDOW,

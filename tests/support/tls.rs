@@ -1,0 +1,32 @@
+//! Certificates for TLS tests: a self-signed pair written to a directory,
+//! and client set-ups that trust it.
+
+use std::path::{Path, PathBuf};
+
+use ferry::client::{ClientTls, Endpoint, Trust};
+use ferry::tls::TlsFiles;
+
+/// Writes a self-signed certificate for `localhost` and 127.0.0.1 and its
+/// key into `dir` as `<stem>-cert.pem` and `<stem>-key.pem`.
+pub fn self_signed(dir: &Path, stem: &str) -> TlsFiles {
+    let made = rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()])
+        .expect("certificate");
+    let cert = dir.join(format!("{stem}-cert.pem"));
+    let key = dir.join(format!("{stem}-key.pem"));
+    std::fs::write(&cert, made.cert.pem()).unwrap();
+    std::fs::write(&key, made.signing_key.serialize_pem()).unwrap();
+    TlsFiles { cert, key }
+}
+
+/// A client that trusts only `ca`.
+pub fn trusting(ca: &Path) -> ClientTls {
+    ClientTls::new(&Trust::Ca(PathBuf::from(ca))).expect("client TLS")
+}
+
+/// The server at `addr` (as `host:port`), over TLS trusting only `ca`.
+pub fn endpoint(addr: &str, ca: &Path) -> Endpoint {
+    Endpoint {
+        tls: Some(trusting(ca)),
+        ..Endpoint::new(addr)
+    }
+}

@@ -1,0 +1,296 @@
+//! TLS on both listeners (issue 12): round trips with the ferry client,
+//! the binary, curl and Python's `ssl` module; a plaintext client on a TLS
+//! port and a TLS client on a plaintext port each fail cleanly; a stalled
+//! handshake is cut by the header deadline while others are served; the
+//! certificate is re-read on SIGHUP. curl and python3 are skipped, saying
+//! so, where they are not installed.
+
+#[path = "support/binary.rs"]
+mod binary;
+mod support;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use rustix::process::Signal;
+use support::process::Process;
+use support::tls::{endpoint, self_signed};
+use support::{PATIENCE, TestServer, pattern};
+
+/// A server with both listeners over TLS, its certificate in `dir`.
+fn tls_server(dir: &Path) -> TestServer {
+    let files = self_signed(dir, "server");
+    TestServer::start_with(|config| {
+        config.http_listen = Some("127.0.0.1:0".parse().unwrap());
+        config.tls = Some(files);
+        config.header_timeout = Duration::from_secs(1);
+    })
+}
+
+fn cert(dir: &Path) -> std::path::PathBuf {
+    dir.join("server-cert.pem")
+}
+
+fn installed(tool: &str) -> bool {
+    let found = Command::new(tool).arg("--version").output().is_ok();
+    if !found {
+        eprintln!("skipped: {tool} is not installed");
+    }
+    found
+}
+
+#[test]
+fn the_ferry_client_round_trips_over_tls() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = tls_server(dir.path());
+    let endpoint = endpoint(
+        &format!("localhost:{}", server.addr.port()),
+        &cert(dir.path()),
+    );
+    let mut client = endpoint.connect().expect("TLS connect");
+    // Larger than the TLS buffer and many records: the file-read path
+    // (no sendfile under TLS) and partial writes both run.
+    for (name, len) in [("small.txt", 5), ("big.bin", 3 << 20)] {
+        let data = pattern(len, len as u64);
+        client.put_bytes(name, &data).expect("put");
+        assert_eq!(client.get_bytes(name).expect("get"), data);
+        assert!(std::fs::read(server.path(name)).unwrap() == data);
+    }
+    let listed = client.list("").expect("list");
+    assert_eq!(listed.len(), 2);
+}
+
+#[test]
+fn the_binary_puts_and_gets_folders_over_tls_with_ca_and_refuses_an_unknown_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = tls_server(dir.path());
+    let work = tempfile::tempdir().unwrap();
+    let folder = work.path().join("up");
+    std::fs::create_dir(&folder).unwrap();
+    for i in 0..20 {
+        std::fs::write(folder.join(format!("f{i}")), pattern(100_000 + i, i as u64)).unwrap();
+    }
+    let ca = cert(dir.path());
+    let ca = ca.to_str().unwrap();
+    let addr = format!("localhost:{}", server.addr.port());
+    let ferry = |args: &[&str]| {
+        binary::ferry(work.path())
+            .args(args)
+            .args(["--server", &addr])
+            .output()
+            .unwrap()
+    };
+    binary::success(&ferry(&["put", "-q", "-r", "up", "--ca", ca]));
+    binary::success(&ferry(&["get", "-q", "-r", "up/", "down", "--ca", ca]));
+    for i in 0..20 {
+        let name = format!("f{i}");
+        assert!(
+            std::fs::read(work.path().join("down").join(&name)).unwrap()
+                == std::fs::read(folder.join(&name)).unwrap()
+        );
+    }
+    // Another certificate than the server's: refused before any request.
+    let other = self_signed(work.path(), "other");
+    let line = binary::failure(&ferry(&["ls", "--ca", other.cert.to_str().unwrap()]), 3);
+    assert!(line.contains("certificate"), "{line}");
+    // --insecure encrypts without checking.
+    let listed = binary::success(&ferry(&["ls", "--insecure"]));
+    assert_eq!(listed.lines().count(), 20, "{listed}");
+}
+
+#[test]
+fn curl_round_trips_over_https_and_fails_cleanly_on_plain_http() {
+    if !installed("curl") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let server = tls_server(dir.path());
+    let url = format!(
+        "https://localhost:{}/c/data.bin",
+        server.http.unwrap().port()
+    );
+    let data = pattern(1 << 20, 7);
+    let local = dir.path().join("data.bin");
+    std::fs::write(&local, &data).unwrap();
+    let ca = cert(dir.path());
+    let curl = |args: &[&str]| {
+        Command::new("curl")
+            .args(["-sS", "--fail", "--max-time", "20", "--cacert"])
+            .arg(&ca)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let put = curl(&["-T", local.to_str().unwrap(), &url]);
+    assert!(put.status.success(), "{put:?}");
+    let got = curl(&[&url]);
+    assert!(got.status.success(), "{got:?}");
+    assert!(got.stdout == data);
+
+    // curl speaking TLS to a plain HTTP listener gets a handshake error.
+    let plain = TestServer::start_with(|config| {
+        config.http_listen = Some("127.0.0.1:0".parse().unwrap());
+    });
+    let https_to_plain = curl(&[&format!(
+        "https://localhost:{}/",
+        plain.http.unwrap().port()
+    )]);
+    assert!(!https_to_plain.status.success());
+    assert_eq!(https_to_plain.status.code(), Some(35), "{https_to_plain:?}");
+}
+
+#[test]
+fn python_ssl_round_trips_with_the_python_client() {
+    if !installed("python3") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let server = tls_server(dir.path());
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("clients/python/ferry_client.py");
+    let data = pattern(500_000, 9);
+    std::fs::write(dir.path().join("p.bin"), &data).unwrap();
+    let python = |args: &[&str]| {
+        Command::new("python3")
+            .arg(&script)
+            .args(["--server", &format!("localhost:{}", server.addr.port())])
+            .args(args)
+            .current_dir(dir.path())
+            .env_remove("FERRY_TOKEN")
+            .env_remove("FERRY_SERVER")
+            .output()
+            .unwrap()
+    };
+    let ca = cert(dir.path());
+    let ca = ca.to_str().unwrap();
+    let put = python(&["--ca", ca, "put", "p.bin", "py/p.bin"]);
+    assert!(put.status.success(), "{put:?}");
+    assert!(std::fs::read(server.path("py/p.bin")).unwrap() == data);
+    let get = python(&["--ca", ca, "get", "py/p.bin", "back.bin"]);
+    assert!(get.status.success(), "{get:?}");
+    assert!(std::fs::read(dir.path().join("back.bin")).unwrap() == data);
+    // The system's authorities do not know a self-signed certificate.
+    let refused = python(&["--tls", "ls"]);
+    assert_eq!(refused.status.code(), Some(3), "{refused:?}");
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(said.contains("CERTIFICATE_VERIFY_FAILED"), "{said}");
+}
+
+#[test]
+fn a_plaintext_client_on_a_tls_port_is_told_or_let_go() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = tls_server(dir.path());
+    // HTTP speaks first: it is answered in plaintext, as nginx does.
+    let mut http = TcpStream::connect(server.http.unwrap()).unwrap();
+    http.set_read_timeout(Some(PATIENCE)).unwrap();
+    http.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut answer = String::new();
+    http.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 400 "), "{answer}");
+    assert!(answer.contains("TLS port"), "{answer}");
+    // So is a FERRY/1 request line.
+    let mut ferry = TcpStream::connect(server.addr).unwrap();
+    ferry.set_read_timeout(Some(PATIENCE)).unwrap();
+    ferry.write_all(b"STAT x\n").unwrap();
+    let mut answer = String::new();
+    ferry.read_to_string(&mut answer).unwrap();
+    assert_eq!(
+        answer,
+        "ERR 400 this port speaks TLS: connect with TLS (ferry --tls)\n"
+    );
+    // A FERRY/1 client waits for a greeting that a TLS port cannot send
+    // in plaintext; the header deadline lets it go, with a hint.
+    let err = ferry::Client::connect(server.addr).unwrap_err().to_string();
+    assert!(err.contains("--tls"), "{err}");
+}
+
+#[test]
+fn a_tls_client_on_a_plaintext_port_fails_the_handshake() {
+    let dir = tempfile::tempdir().unwrap();
+    self_signed(dir.path(), "server");
+    let plain = TestServer::start();
+    let endpoint = endpoint(
+        &format!("localhost:{}", plain.addr.port()),
+        &cert(dir.path()),
+    );
+    let err = endpoint.connect().unwrap_err().to_string();
+    assert!(err.contains("TLS handshake failed"), "{err}");
+    assert!(err.contains("plaintext"), "{err}");
+    // The server is none the worse.
+    plain.client().put_bytes("after", b"ok").unwrap();
+}
+
+#[test]
+fn a_stalled_handshake_is_cut_by_the_header_deadline_while_others_are_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = tls_server(dir.path());
+    // A record header that promises 512 bytes of ClientHello, and 4 of them.
+    let mut stalled = TcpStream::connect(server.addr).unwrap();
+    stalled.set_read_timeout(Some(PATIENCE)).unwrap();
+    stalled
+        .write_all(&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01])
+        .unwrap();
+    // One that never says anything at all.
+    let mut silent = TcpStream::connect(server.addr).unwrap();
+    silent.set_read_timeout(Some(PATIENCE)).unwrap();
+    let endpoint = endpoint(
+        &format!("localhost:{}", server.addr.port()),
+        &cert(dir.path()),
+    );
+    let mut other = endpoint.connect().expect("served meanwhile");
+    other.put_bytes("meanwhile", b"served").unwrap();
+    for peer in [&mut stalled, &mut silent] {
+        let mut rest = Vec::new();
+        // EOF (or a reset) well before PATIENCE: the 1 s header deadline,
+        // not the 60 s idle timeout.
+        if let Err(err) = peer.read_to_end(&mut rest) {
+            assert_eq!(err.kind(), std::io::ErrorKind::ConnectionReset, "{err}");
+        }
+        assert!(
+            rest.is_empty() || rest[0] == 0x15,
+            "only an alert, if anything"
+        );
+    }
+    // The connection that finished its handshake is not bound by it.
+    assert_eq!(other.get_bytes("meanwhile").unwrap(), b"served");
+}
+
+#[test]
+fn sighup_reloads_the_certificate_and_a_broken_one_keeps_the_old() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let first = self_signed(dir.path(), "first");
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::copy(&first.cert, &cert).unwrap();
+    std::fs::copy(&first.key, &key).unwrap();
+    let server = Process::start(
+        root.path(),
+        &[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
+    );
+    let addr = format!("localhost:{}", server.addr.port());
+    endpoint(&addr, &first.cert).connect().expect("first");
+
+    let second = self_signed(dir.path(), "second");
+    std::fs::copy(&second.cert, &cert).unwrap();
+    std::fs::copy(&second.key, &key).unwrap();
+    server.signal(Signal::HUP);
+    server.wait_for_log("certificate reloaded");
+    endpoint(&addr, &second.cert).connect().expect("second");
+    assert!(endpoint(&addr, &first.cert).connect().is_err());
+
+    // A key that is not the certificate's: the second pair stays.
+    std::fs::copy(&first.key, &key).unwrap();
+    server.signal(Signal::HUP);
+    server.wait_for_log("certificate not reloaded");
+    endpoint(&addr, &second.cert)
+        .connect()
+        .expect("still second");
+}
