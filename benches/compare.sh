@@ -131,19 +131,7 @@ start_watchdog "$MAX_SECONDS"
 
 # ---------------------------------------------------------------- tools
 
-need=()
-command -v python3 >/dev/null 2>&1 || need+=(python3)
-command -v nginx >/dev/null 2>&1 || [[ -x /usr/sbin/nginx ]] || need+=(nginx)
-command -v wrk >/dev/null 2>&1 || need+=(wrk)
-command -v iperf3 >/dev/null 2>&1 || need+=(iperf3)
-if [[ ${#need[@]} -gt 0 ]]; then
-  [[ $EUID -eq 0 ]] || die "missing ${need[*]}; run as root to install them with apt-get"
-  command -v apt-get >/dev/null 2>&1 || die "missing ${need[*]} and no apt-get to install them"
-  say "installing ${need[*]} with apt-get"
-  timeout 300 apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive timeout 600 \
-    apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-fi
+install_missing python3 nginx wrk iperf3
 PATH=$PATH:/usr/sbin:/sbin
 nginx -V 2>&1 | grep -q -- --with-http_dav_module || die "this nginx has no WebDAV module"
 
@@ -231,16 +219,6 @@ EOF
 
 # ---------------------------------------------------------------- servers
 
-wait_port() { # port: until something accepts on it (10 s at most)
-  local i
-  for ((i = 0; i < 100; i++)); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then
-      return 0
-    fi
-    sleep 0.1
-  done
-  die "nothing listens on 127.0.0.1:$1"
-}
 
 start_ferry() {
   "$FERRY" serve --listen "127.0.0.1:$FERRY_PORT" --http "127.0.0.1:$FERRY_HTTP_PORT" \
@@ -274,23 +252,6 @@ restart_servers() {
   start_nginx
 }
 
-cpu_ticks() { # pids...: utime+stime summed, in clock ticks
-  local total=0 pid t
-  for pid in "$@"; do
-    t=$(sed 's/.*) //' "/proc/$pid/stat" | awk '{print $12 + $13}')
-    total=$((total + t))
-  done
-  echo "$total"
-}
-status_kb() { # field pids...: a /proc/<pid>/status field (kB) summed
-  local field=$1 total=0 pid v
-  shift
-  for pid in "$@"; do
-    v=$(awk -v f="$field:" '$1 == f {print $2}' "/proc/$pid/status")
-    total=$((total + v))
-  done
-  echo "$total"
-}
 reset_peak() { # pids...: restart VmHWM from the current RSS (clear_refs 5)
   local pid
   for pid in "$@"; do
@@ -301,22 +262,6 @@ PEAK_NOTE=""
 
 # ---------------------------------------------------------------- helpers
 
-calc() { # expression [decimals]
-  awk "BEGIN { printf \"%.${2:-3}f\", $1 }"
-}
-median() {
-  printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 }
-    END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
-max_of() { printf '%s\n' "$@" | sort -g | tail -n 1; }
-jget() { # file key[.key...]
-  python3 -c '
-import json, sys
-value = json.load(open(sys.argv[1]))
-for key in sys.argv[2].split("."):
-    value = value[key]
-print(value)' "$1" "$2"
-}
 xfer() { # proto op name count -> GB/s
   local out=$WORK/out/xfer.json
   timeout 300 python3 "$CLIENT" xfer --proto "$1" --op "$2" --port "$3" --name "$4" \
@@ -328,9 +273,6 @@ iperf() { # extra-args... -> GB/s received
   timeout $((IPERF_SECS + 30)) iperf3 -c 127.0.0.1 -p "$IPERF_PORT" -l 1M -t "$IPERF_SECS" \
     -J "$@" >"$out"
   calc "$(jget "$out" end.sum_received.bits_per_second) / 8e9" 3
-}
-verdict() { # condition-expression-for-awk -> met/missed
-  if awk "BEGIN { exit !($1) }"; then echo "met"; else echo "**missed**"; fi
 }
 
 # ---------------------------------------------------------------- start
@@ -582,22 +524,6 @@ ELAPSED=$((SECONDS - STARTED))
 
 # ---------------------------------------------------------------- report
 
-spread() { # decimals values... -> "median [min–max]" (just the value if only one)
-  local d=$1 lo hi mid
-  shift
-  lo=$(calc "$(printf '%s\n' "$@" | sort -g | head -n 1)" "$d")
-  hi=$(calc "$(max_of "$@")" "$d")
-  mid=$(calc "$(median "$@")" "$d")
-  if [[ $# -gt 1 ]]; then echo "$mid [$lo–$hi]"; else echo "$mid"; fi
-}
-paired() { # array-name array-name -> median over repetitions of a[i] / b[i]
-  local -n pa=$1 pb=$2
-  local i ratios=()
-  for ((i = 0; i < ${#pa[@]}; i++)); do
-    ratios+=("$(calc "${pa[i]} / ${pb[i]}" 4)")
-  done
-  calc "$(median "${ratios[@]}")" 2
-}
 ok_word() { if [[ $1 -eq 1 ]]; then echo "${2:-met}"; else echo "**${3:-missed}**"; fi; }
 
 R_GN=$(paired G_FERRY G_NGINX) R_GI=$(paired G_FERRY G_IPERF)

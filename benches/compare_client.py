@@ -21,6 +21,9 @@ Subcommands:
         this checks that every single request completes.
 
   port  Print --count distinct free TCP ports on 127.0.0.1.
+
+xfer and hold take --ca PEM: connect over TLS, trusting that certificate
+(benches/compare_tls.sh).
 """
 
 import argparse
@@ -30,6 +33,7 @@ import resource
 import selectors
 import signal
 import socket
+import ssl
 import sys
 import time
 
@@ -40,9 +44,11 @@ RECV_BUF = int(os.environ.get("RECV_BUF", 256 << 10))
 class Conn:
     """A blocking socket with a small read-ahead buffer for header lines."""
 
-    def __init__(self, port):
+    def __init__(self, port, tls=None):
         self.sock = socket.create_connection((HOST, port))
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if tls is not None:
+            self.sock = tls.wrap_socket(self.sock, server_hostname="localhost")
         self.pending = b""
 
     def read_until(self, marker):
@@ -133,7 +139,7 @@ def put_once(conn, proto, name, path):
 
 
 def cmd_xfer(args):
-    conn = Conn(args.port)
+    conn = Conn(args.port, tls_context(args))
     if args.proto == "ferry":
         ferry_greeting(conn)
     buf = bytearray(RECV_BUF)
@@ -159,7 +165,7 @@ def cmd_hold(args):
     failed = 0
     for _ in range(args.count):
         try:
-            conn = Conn(args.port)
+            conn = Conn(args.port, tls_context(args))
             if args.proto == "ferry":
                 ferry_greeting(conn)
             if args.name:
@@ -174,6 +180,15 @@ def cmd_hold(args):
     os.rename(args.ready_file + ".tmp", args.ready_file)
     while True:
         signal.pause()
+
+
+def tls_context(args):
+    """The client TLS context --ca asks for, or None (plaintext)."""
+    if not getattr(args, "ca", None):
+        return None
+    if not hasattr(tls_context, "cached"):
+        tls_context.cached = ssl.create_default_context(cafile=args.ca)
+    return tls_context.cached
 
 
 def raise_nofile(count):
@@ -309,6 +324,7 @@ def main():
     xfer.add_argument("--name", required=True)
     xfer.add_argument("--file", help="local file to upload (put)")
     xfer.add_argument("--count", type=int, default=1)
+    xfer.add_argument("--ca", help="connect over TLS, trusting this certificate")
     xfer.set_defaults(func=cmd_xfer)
     hold = sub.add_parser("hold")
     hold.add_argument("--proto", choices=["ferry", "http"], required=True)
@@ -316,6 +332,7 @@ def main():
     hold.add_argument("--name", default="", help="GET this once on each connection first")
     hold.add_argument("--count", type=int, default=10000)
     hold.add_argument("--ready-file", required=True)
+    hold.add_argument("--ca", help="connect over TLS, trusting this certificate")
     hold.set_defaults(func=cmd_hold)
     burst = sub.add_parser("burst")
     burst.add_argument("--proto", choices=["ferry", "http"], required=True)

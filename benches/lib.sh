@@ -71,3 +71,82 @@ stop_watchdog() {
   kill "$WATCHDOG_PID" 2>/dev/null || true
   wait "$WATCHDOG_PID" 2>/dev/null || true
 }
+
+# ---- measuring and reporting (compare.sh, compare_tls.sh)
+
+install_missing() { # command...: installs (Debian packages of the same names) those not found
+  local need=() tool
+  for tool in "$@"; do
+    command -v "$tool" >/dev/null 2>&1 || [[ -x /usr/sbin/$tool ]] || need+=("$tool")
+  done
+  [[ ${#need[@]} -gt 0 ]] || return 0
+  [[ $EUID -eq 0 ]] || die "missing ${need[*]}; run as root to install them with apt-get"
+  command -v apt-get >/dev/null 2>&1 || die "missing ${need[*]} and no apt-get to install them"
+  say "installing ${need[*]} with apt-get"
+  timeout 300 apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive timeout 600 \
+    apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+}
+
+wait_port() { # port: until something accepts on it (10 s at most)
+  local i
+  for ((i = 0; i < 100; i++)); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then
+      return 0
+    fi
+    sleep 0.1
+  done
+  die "nothing listens on 127.0.0.1:$1"
+}
+cpu_ticks() { # pids...: utime+stime summed, in clock ticks
+  local total=0 pid t
+  for pid in "$@"; do
+    t=$(sed 's/.*) //' "/proc/$pid/stat" | awk '{print $12 + $13}')
+    total=$((total + t))
+  done
+  echo "$total"
+}
+status_kb() { # field pids...: a /proc/<pid>/status field (kB) summed
+  local field=$1 total=0 pid v
+  shift
+  for pid in "$@"; do
+    v=$(awk -v f="$field:" '$1 == f {print $2}' "/proc/$pid/status")
+    total=$((total + v))
+  done
+  echo "$total"
+}
+calc() { # expression [decimals]
+  awk "BEGIN { printf \"%.${2:-3}f\", $1 }"
+}
+median() {
+  printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 }
+    END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+max_of() { printf '%s\n' "$@" | sort -g | tail -n 1; }
+jget() { # file key[.key...]
+  python3 -c '
+import json, sys
+value = json.load(open(sys.argv[1]))
+for key in sys.argv[2].split("."):
+    value = value[key]
+print(value)' "$1" "$2"
+}
+verdict() { # condition-expression-for-awk -> met/missed
+  if awk "BEGIN { exit !($1) }"; then echo "met"; else echo "**missed**"; fi
+}
+spread() { # decimals values... -> "median [min–max]" (just the value if only one)
+  local d=$1 lo hi mid
+  shift
+  lo=$(calc "$(printf '%s\n' "$@" | sort -g | head -n 1)" "$d")
+  hi=$(calc "$(max_of "$@")" "$d")
+  mid=$(calc "$(median "$@")" "$d")
+  if [[ $# -gt 1 ]]; then echo "$mid [$lo–$hi]"; else echo "$mid"; fi
+}
+paired() { # array-name array-name -> median over repetitions of a[i] / b[i]
+  local -n pa=$1 pb=$2
+  local i ratios=()
+  for ((i = 0; i < ${#pa[@]}; i++)); do
+    ratios+=("$(calc "${pa[i]} / ${pb[i]}" 4)")
+  done
+  calc "$(median "${ratios[@]}")" 2
+}
