@@ -210,7 +210,7 @@ for ((r = 0; r < REPS; r++)); do
     python3 "$CLIENT" hold --proto http --port "$(port_of $server)" --name small.bin \
       --count "$IDLE_CONNS" --ready-file "$ready" --ca "$CERT" 2>>"$WORK/out/hold.log" &
     HOLD_PID=$!
-    for ((i = 0; i < 3000 && ! -s $ready; i++)); do sleep 0.1; done
+    for ((i = 0; i < 3000; i++)); do [[ -s $ready ]] && break; sleep 0.1; done
     [[ -s $ready ]] || die "the idle client did not get ready"
     read -r _ held _ failed <"$ready"
     # shellcheck disable=SC2046
