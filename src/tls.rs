@@ -25,8 +25,8 @@ use rustls::crypto::CryptoProvider;
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 use rustls::{ServerConfig, ServerConnection};
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 /// Ciphertext (and early plaintext) one TLS connection may hold unsent:
 /// four full records. Beyond it the connection waits for the socket, as a
@@ -179,9 +179,9 @@ pub fn read_certificates(path: &Path) -> io::Result<Vec<CertificateDer<'static>>
     Ok(chain)
 }
 
-fn pem_error(path: &Path, what: &str, err: rustls_pki_types::pem::Error) -> io::Error {
+fn pem_error(path: &Path, what: &str, err: rustls::pki_types::pem::Error) -> io::Error {
     match err {
-        rustls_pki_types::pem::Error::Io(err) => {
+        rustls::pki_types::pem::Error::Io(err) => {
             io::Error::new(err.kind(), format!("{}: {err}", path.display()))
         }
         other => io::Error::new(
