@@ -22,11 +22,11 @@ use std::sync::{Arc, PoisonError, RwLock};
 
 use log::{error, info};
 use rustls::crypto::CryptoProvider;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 use rustls::{ServerConfig, ServerConnection};
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 /// Ciphertext (and early plaintext) one TLS connection may hold unsent:
 /// four full records. Beyond it the connection waits for the socket, as a

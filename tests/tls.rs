@@ -96,9 +96,77 @@ fn the_binary_puts_and_gets_folders_over_tls_with_ca_and_refuses_an_unknown_cert
     let other = self_signed(work.path(), "other");
     let line = binary::failure(&ferry(&["ls", "--ca", other.cert.to_str().unwrap()]), 3);
     assert!(line.contains("certificate"), "{line}");
+    // The system's authorities do not know a self-signed certificate.
+    let line = binary::failure(&ferry(&["ls", "--tls"]), 3);
+    assert!(line.contains("certificate"), "{line}");
     // --insecure encrypts without checking.
     let listed = binary::success(&ferry(&["ls", "--insecure"]));
     assert_eq!(listed.lines().count(), 20, "{listed}");
+}
+
+#[test]
+fn ferry_cert_makes_a_pair_the_server_serves_and_the_client_trusts() {
+    let dir = tempfile::tempdir().unwrap();
+    let made = binary::ferry(dir.path())
+        .args(["cert", "localhost", "127.0.0.1"])
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{made:?}");
+    let (cert, key) = (
+        dir.path().join("ferry-cert.pem"),
+        dir.path().join("ferry-key.pem"),
+    );
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&key).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "the key is its owner's only");
+    // A second run would replace the key a server uses: refused.
+    let again = binary::ferry(dir.path())
+        .args(["cert", "localhost"])
+        .output()
+        .unwrap();
+    assert!(binary::failure(&again, 2).contains("--force"));
+
+    let root = tempfile::tempdir().unwrap();
+    let server = Process::start(
+        root.path(),
+        &[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
+    );
+    for host in ["localhost", "127.0.0.1"] {
+        let mut client = endpoint(&format!("{host}:{}", server.addr.port()), &cert)
+            .connect()
+            .expect("trusted for both names");
+        client.put_bytes(host, b"x").unwrap();
+    }
+}
+
+#[test]
+fn a_tls_connection_over_the_cap_is_closed_without_a_plaintext_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = self_signed(dir.path(), "server");
+    let server = TestServer::start_with(|config| {
+        config.tls = Some(files);
+        config.max_connections = 1;
+    });
+    let endpoint = endpoint(
+        &format!("localhost:{}", server.addr.port()),
+        &cert(dir.path()),
+    );
+    let _first = endpoint.connect().expect("the one allowed");
+    let mut over = TcpStream::connect(server.addr).unwrap();
+    over.set_read_timeout(Some(PATIENCE)).unwrap();
+    let mut said = Vec::new();
+    if let Err(err) = over.read_to_end(&mut said) {
+        assert_eq!(err.kind(), std::io::ErrorKind::ConnectionReset, "{err}");
+    }
+    assert_eq!(
+        said, b"",
+        "a TLS client could not read ERR 503 in plaintext"
+    );
 }
 
 #[test]
