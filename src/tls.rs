@@ -13,7 +13,7 @@
 //! 8-9% faster, and it builds with the C compiler alone (no cmake, nasm or
 //! bindgen on x86-64 Linux); the price is a longer first build and 2 MB
 //! more binary (docs/security.md has the figures). What the
-//! connection does with a session lives in `connection/transport.rs`.
+//! connection does with a session lives in `connection/tls_session.rs`.
 
 use std::fmt;
 use std::io;
@@ -21,12 +21,13 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, PoisonError, RwLock};
 
 use log::{error, info};
+use rustls::ServerConfig;
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::server::UnbufferedServerConnection;
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
-use rustls::{ServerConfig, ServerConnection};
 
 /// Ciphertext (and early plaintext) one TLS connection may hold unsent:
 /// four full records. Beyond it the connection waits for the socket, as a
@@ -92,10 +93,8 @@ impl ServerTls {
     ///
     /// # Errors
     /// Only if rustls cannot set up a session (out of memory, in effect).
-    pub fn session(&self) -> Result<ServerConnection, rustls::Error> {
-        let mut session = ServerConnection::new(Arc::clone(&self.config))?;
-        session.set_buffer_limit(Some(SEND_BUFFER_LIMIT));
-        Ok(session)
+    pub fn session(&self) -> Result<UnbufferedServerConnection, rustls::Error> {
+        UnbufferedServerConnection::new(Arc::clone(&self.config))
     }
 
     /// Re-reads the certificate and key on a thread of its own; the old

@@ -48,6 +48,7 @@
 
 mod advance;
 mod deadline;
+mod tls_session;
 mod transport;
 
 use std::mem;
@@ -58,7 +59,7 @@ use std::time::Instant;
 use log::{debug, error, info, warn};
 use mio::Interest;
 use mio::net::TcpStream;
-use rustls::ServerConnection;
+use rustls::server::UnbufferedServerConnection;
 
 use crate::access::{Access, Principal};
 use crate::codec::Codec;
@@ -182,7 +183,7 @@ impl Connection {
     /// greeting (which says so when `auth`: access control is on).
     pub fn new(
         stream: TcpStream,
-        tls: Option<ServerConnection>,
+        tls: Option<UnbufferedServerConnection>,
         peer: IpAddr,
         id: u64,
         codec: Codec,
@@ -347,6 +348,7 @@ impl Connection {
             // Nothing queued: an idle connection keeps no buffer at all.
             self.output = Vec::new();
         }
+        self.transport.shed();
         *env.held_input = (*env.held_input + self.held_input()).saturating_sub(held_before);
         step
     }
@@ -539,8 +541,10 @@ impl Connection {
         // Not enough buffered to act on: read more behind what we hold.
         let held = self.input.len();
         scratch[..held].copy_from_slice(&self.input);
-        let want = self.read_size(*env.held_input).min(scratch.len() - held);
-        match self.transport.read(&mut scratch[held..held + want]) {
+        let room = self.transport.read_room(scratch.len() - held);
+        let want = self.read_size(*env.held_input).min(room);
+        let (read_into, spare) = scratch[held..].split_at_mut(want);
+        match self.transport.read(read_into, spare) {
             Outcome::Done(n) => {
                 self.bytes_in += n as u64;
                 let data = &scratch[..held + n];

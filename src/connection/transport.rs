@@ -1,62 +1,43 @@
 //! The connection's byte pipe: the socket itself, or the socket under a
-//! rustls session. The state machine reads, writes and sends file data
-//! through it the same way either way; only this file knows which.
+//! TLS session. The state machine reads, writes and sends file data
+//! through it the same way either way; only this file knows which, and
+//! `tls_session.rs` how a session moves its bytes.
 //!
-//! Under TLS this is the rustls `tlsserver-mio` pattern: ciphertext moves
-//! between the socket and the session on every call, and the interest the
-//! connection waits with is widened by what the session wants
-//! ([`Transport::interest`]): to write records it holds, or to read the
-//! rest of a handshake. Every call first sends what the session holds, so
-//! a writable event always finds work.
+//! Under TLS the interest the connection waits with is widened by what the
+//! session needs ([`Transport::interest`]): to send records it holds, or
+//! to read the rest of a handshake. Every drive of the connection first
+//! sends what the session holds, so a writable event always finds work.
 //!
 //! Without kernel TLS, `sendfile` cannot encrypt: file data is read into
 //! the reactor-wide scratch buffer (only from ranges the connection has
-//! found cached, as for `sendfile`) and handed to the session, which keeps
-//! at most [`crate::tls::SEND_BUFFER_LIMIT`] of ciphertext unsent. Kernel
+//! found cached, as for `sendfile`) and sealed from there; at most
+//! [`crate::tls::SEND_BUFFER_LIMIT`] of ciphertext waits unsent. Kernel
 //! TLS would be a third variant that hands the session's keys to the
 //! socket and goes back to `sendfile`.
 
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io;
 use std::os::unix::fs::FileExt;
 
 use mio::Interest;
 use mio::net::TcpStream;
-use rustls::ServerConnection;
+use rustls::server::UnbufferedServerConnection;
 
-use crate::socket::{self, Outcome, retry};
-
-/// The first byte of every TLS handshake record; anything else at the
-/// start of a TLS connection is a client speaking plaintext.
-const HANDSHAKE_RECORD: u8 = 0x16;
-/// Largest piece of a file encrypted at once: one full TLS record.
-const TLS_FILE_CHUNK: usize = 16 * 1024;
+use super::tls_session::TlsSession;
+use crate::socket::{self, Outcome};
+use crate::tls::SEND_BUFFER_LIMIT;
 
 /// A socket, with or without a TLS session on it.
 pub(super) struct Transport {
     stream: TcpStream,
-    tls: Option<Box<Tls>>,
-}
-
-struct Tls {
-    session: ServerConnection,
-    /// Nothing has been read yet: the first byte tells TLS from plaintext.
-    first_read: bool,
-    /// `close_notify` is queued.
-    closing: bool,
+    tls: Option<Box<TlsSession>>,
 }
 
 impl Transport {
-    pub(super) fn new(stream: TcpStream, tls: Option<ServerConnection>) -> Transport {
+    pub(super) fn new(stream: TcpStream, tls: Option<UnbufferedServerConnection>) -> Transport {
         Transport {
             stream,
-            tls: tls.map(|session| {
-                Box::new(Tls {
-                    session,
-                    first_read: true,
-                    closing: false,
-                })
-            }),
+            tls: tls.map(|session| Box::new(TlsSession::new(session))),
         }
     }
 
@@ -72,9 +53,7 @@ impl Transport {
     /// Whether the TLS handshake is still going on (the connection treats
     /// it like a request line being received: the header deadline runs).
     pub(super) fn is_handshaking(&self) -> bool {
-        self.tls
-            .as_ref()
-            .is_some_and(|tls| tls.session.is_handshaking())
+        self.tls.as_ref().is_some_and(|tls| tls.is_handshaking())
     }
 
     /// The peer spoke plaintext to a TLS port: forget the session, so the
@@ -89,10 +68,10 @@ impl Transport {
             return wanted;
         };
         let mut interest = wanted;
-        if tls.session.wants_write() {
+        if tls.holds_output() {
             interest |= Interest::WRITABLE;
         }
-        if tls.session.is_handshaking() {
+        if tls.is_handshaking() {
             interest |= Interest::READABLE;
         }
         interest
@@ -100,31 +79,33 @@ impl Transport {
 
     /// Whether output handed over is still held here, not yet sent.
     pub(super) fn holds_output(&self) -> bool {
-        self.tls
-            .as_ref()
-            .is_some_and(|tls| tls.session.wants_write())
+        self.tls.as_ref().is_some_and(|tls| tls.holds_output())
     }
 
-    /// Reads into `buf` (not empty).
-    pub(super) fn read(&mut self, buf: &mut [u8]) -> Outcome {
-        let Some(tls) = &mut self.tls else {
-            return socket::read(&mut self.stream, buf);
-        };
-        loop {
-            match tls.session.reader().read(buf) {
-                Ok(0) => return Outcome::Eof, // close_notify
-                Ok(n) => return Outcome::Done(n),
-                // A peer gone without close_notify; bodies carry their
-                // lengths and checksums, so a cut is seen either way.
-                Err(err) if err.kind() == io::ErrorKind::UnexpectedEof => return Outcome::Eof,
-                Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
-                Err(err) => return Outcome::Error(err),
-            }
-            match tls.receive(&self.stream) {
-                Outcome::Done(_) => continue,
-                Outcome::Eof => continue, // the reader says how it ended
-                other => return other,
-            }
+    /// Lets go of buffers the TLS session no longer needs: called at the
+    /// end of every drive, so a connection at rest holds none.
+    pub(super) fn shed(&mut self) {
+        if let Some(tls) = &mut self.tls {
+            tls.shed();
+        }
+    }
+
+    /// Reads into `buf` (not empty). Under TLS, ciphertext is read into
+    /// `spare` (the rest of the reactor-wide buffer) and decrypted into
+    /// `buf`.
+    pub(super) fn read(&mut self, buf: &mut [u8], spare: &mut [u8]) -> Outcome {
+        match &mut self.tls {
+            None => socket::read(&mut self.stream, buf),
+            Some(tls) => tls.read(&self.stream, buf, spare),
+        }
+    }
+
+    /// How much of `room` bytes of scratch a read may fill with data: under
+    /// TLS the rest holds the ciphertext it is decrypted from.
+    pub(super) fn read_room(&self, room: usize) -> usize {
+        match self.tls {
+            None => room,
+            Some(_) => room / 2,
         }
     }
 
@@ -137,10 +118,10 @@ impl Transport {
     /// Writes from `buf` (not empty). With `more`, further data follows at
     /// once.
     pub(super) fn write(&mut self, buf: &[u8], more: bool) -> Outcome {
-        let Some(tls) = &mut self.tls else {
-            return socket::write(&self.stream, buf, more);
-        };
-        tls.seal(&self.stream, buf)
+        match &mut self.tls {
+            None => socket::write(&self.stream, buf, more),
+            Some(tls) => tls.seal(&self.stream, buf),
+        }
     }
 
     /// Sends up to `len` bytes of `file` from `offset`, from a range known
@@ -158,7 +139,11 @@ impl Transport {
         if let outcome @ (Outcome::Closed | Outcome::Error(_)) = tls.send_held(&self.stream) {
             return outcome;
         }
-        let piece = &mut scratch[..len.min(TLS_FILE_CHUNK)];
+        if tls.holds_output() {
+            // Nothing more is read from the file until the socket drains.
+            return Outcome::WouldBlock;
+        }
+        let piece = &mut scratch[..len.min(SEND_BUFFER_LIMIT)];
         match file.read_at(piece, offset) {
             Ok(0) => Outcome::Error(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
@@ -181,131 +166,9 @@ impl Transport {
     /// holds: `Done` once all is out, `WouldBlock` until then. Nothing to
     /// do on a plain socket.
     pub(super) fn finish(&mut self) -> Outcome {
-        let Some(tls) = &mut self.tls else {
-            return Outcome::Done(0);
-        };
-        if !tls.closing {
-            tls.closing = true;
-            tls.session.send_close_notify();
+        match &mut self.tls {
+            Some(tls) => tls.finish(&self.stream),
+            None => Outcome::Done(0),
         }
-        match tls.send_held(&self.stream) {
-            Outcome::Done(_) if tls.session.wants_write() => Outcome::WouldBlock,
-            Outcome::Done(n) => Outcome::Done(n),
-            other => other,
-        }
-    }
-}
-
-impl Tls {
-    /// Reads ciphertext from the socket and processes it; sends what the
-    /// session answers (handshake messages, alerts).
-    fn receive(&mut self, stream: &TcpStream) -> Outcome {
-        if let outcome @ (Outcome::Closed | Outcome::Error(_)) = self.send_held(stream) {
-            return outcome;
-        }
-        let first_read = self.first_read;
-        let mut sniffing = Sniff {
-            stream,
-            first_read,
-            plaintext: false,
-        };
-        let read = self.session.read_tls(&mut sniffing);
-        if sniffing.plaintext {
-            return Outcome::NotTls;
-        }
-        let n = match read {
-            Ok(0) => return Outcome::Eof,
-            Ok(n) => n,
-            Err(err) => return socket::classify(err),
-        };
-        self.first_read = false;
-        let processed = self.session.process_new_packets();
-        // Handshake messages, or the alert that explains a failure.
-        let sent = self.send_held(stream);
-        if let Err(err) = processed {
-            return Outcome::Error(io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("TLS: {err}"),
-            ));
-        }
-        match sent {
-            Outcome::Closed | Outcome::Error(_) => sent,
-            _ => Outcome::Done(n),
-        }
-    }
-
-    /// Encrypts as much of `buf` as the session takes and sends what it
-    /// can: `Done(taken)`, or `WouldBlock` if it takes nothing until the
-    /// socket drains.
-    fn seal(&mut self, stream: &TcpStream, buf: &[u8]) -> Outcome {
-        if let outcome @ (Outcome::Closed | Outcome::Error(_)) = self.send_held(stream) {
-            return outcome;
-        }
-        let taken = match self.session.writer().write(buf) {
-            Ok(taken) => taken,
-            Err(err) => return Outcome::Error(err),
-        };
-        match self.send_held(stream) {
-            outcome @ (Outcome::Closed | Outcome::Error(_)) => outcome,
-            _ if taken == 0 => Outcome::WouldBlock,
-            _ => Outcome::Done(taken),
-        }
-    }
-
-    /// Sends ciphertext the session holds until it holds none or the socket
-    /// is full: `Done(bytes)` or `WouldBlock` (nothing moved).
-    fn send_held(&mut self, stream: &TcpStream) -> Outcome {
-        let mut total = 0;
-        while self.session.wants_write() {
-            match self.session.write_tls(&mut SocketWriter(stream)) {
-                Ok(0) => break,
-                Ok(n) => total += n,
-                Err(err) => match socket::classify(err) {
-                    Outcome::WouldBlock if total > 0 => break,
-                    other => return other,
-                },
-            }
-        }
-        Outcome::Done(total)
-    }
-}
-
-/// The socket as rustls reads it, noting a first byte that cannot begin a
-/// TLS connection.
-struct Sniff<'a> {
-    stream: &'a TcpStream,
-    first_read: bool,
-    plaintext: bool,
-}
-
-impl Read for Sniff<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = retry(|| (&mut &*self.stream).read(buf))?;
-        if self.first_read && n > 0 && buf[0] != HANDSHAKE_RECORD {
-            self.plaintext = true;
-            return Err(io::Error::new(io::ErrorKind::InvalidData, "plaintext"));
-        }
-        Ok(n)
-    }
-}
-
-/// The socket as rustls writes to it (vectored: one call per flight).
-struct SocketWriter<'a>(&'a TcpStream);
-
-impl Write for SocketWriter<'_> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.write_vectored(&[io::IoSlice::new(buf)])
-    }
-
-    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
-        use rustix::net::{SendAncillaryBuffer, SendFlags, sendmsg};
-        retry(|| {
-            let mut no_control = SendAncillaryBuffer::default();
-            sendmsg(self.0, bufs, &mut no_control, SendFlags::NOSIGNAL).map_err(io::Error::from)
-        })
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
     }
 }

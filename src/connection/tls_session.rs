@@ -1,0 +1,513 @@
+//! One connection's TLS session, driven through rustls's unbuffered API so
+//! that a session at rest holds no buffer at all.
+//!
+//! rustls's buffered `ServerConnection` keeps a 4 KiB receive buffer for
+//! the whole life of a connection, busy or idle: more than half of what an
+//! idle TLS connection cost. Here rustls owns no buffer; ciphertext is
+//! read into the reactor-wide scratch buffer and processed there, records
+//! are decrypted straight into the room the connection gives, and sealed
+//! records go to the socket at once. Only what cannot be handed on waits,
+//! each in a buffer of its own that [`TlsSession::shed`] drops once empty:
+//!
+//! - `incoming`: a partial record (or handshake flight), until the rest
+//!   arrives;
+//! - `plaintext`: the part of a decrypted record the connection had no
+//!   room for;
+//! - `outgoing`: sealed records the socket has not taken, at most
+//!   [`SEND_BUFFER_LIMIT`] before the connection is told to wait;
+//! - `early`: plaintext handed over before the handshake allows
+//!   encryption (FERRY/1's greeting: its server speaks first), sealed as
+//!   soon as it does.
+//!
+//! Every call processes what the session has in hand through
+//! [`process`], which answers each rustls state the same way wherever it
+//! comes up. Kernel TLS would take over from here after the handshake
+//! (rustls's `dangerous_into_kernel_connection`), with `sendfile` back.
+
+use std::io::{self, Read};
+use std::mem;
+
+use mio::net::TcpStream;
+use rustls::server::UnbufferedServerConnection;
+use rustls::unbuffered::{ConnectionState, EncodeError, EncryptError, UnbufferedStatus};
+
+use crate::socket::{self, Outcome, retry};
+use crate::tls::SEND_BUFFER_LIMIT;
+
+/// The first byte of every TLS handshake record; anything else at the
+/// start of a TLS connection is a client speaking plaintext.
+const HANDSHAKE_RECORD: u8 = 0x16;
+/// The least ciphertext asked of the socket at once: a whole record of the
+/// largest size, so a record never takes two reads for want of room.
+const MIN_CIPHERTEXT_READ: usize = 16 * 1024 + 256;
+/// Bytes a record adds to the data it carries (TLS 1.2 GCM adds 29, TLS
+/// 1.3 22), rounded up: a first guess at the room sealing needs.
+const RECORD_OVERHEAD: usize = 32;
+/// Plaintext per record.
+const MAX_FRAGMENT: usize = 16 * 1024;
+
+/// A TLS session on a connection, and the little it holds between calls.
+pub(super) struct TlsSession {
+    session: UnbufferedServerConnection,
+    held: Held,
+    /// Nothing has been read yet: the first byte tells TLS from plaintext.
+    first_read: bool,
+    /// `close_notify` is queued (or could not be: the handshake never ended).
+    closing: bool,
+}
+
+/// What a session holds between calls; see the module header.
+#[derive(Default)]
+struct Held {
+    incoming: Vec<u8>,
+    plaintext: Vec<u8>,
+    /// How much of `plaintext` the connection has taken.
+    plaintext_taken: usize,
+    outgoing: Vec<u8>,
+    /// How much of `outgoing` the socket has taken.
+    sent: usize,
+    early: Vec<u8>,
+    /// The peer's `close_notify` has arrived.
+    peer_closed: bool,
+}
+
+/// Where decrypted application data goes: the connection's room first,
+/// `Held::plaintext` for what does not fit.
+struct Decrypted<'a> {
+    room: &'a mut [u8],
+    filled: usize,
+}
+
+/// What to seal once the session may: `data` (of which `taken` so far),
+/// then `close_notify` if `close`.
+struct Seal<'a> {
+    data: &'a [u8],
+    taken: usize,
+    close: bool,
+}
+
+/// Where processing the ciphertext in hand stopped.
+enum Stop {
+    /// The handshake needs more from the peer.
+    Handshaking,
+    /// Application data may flow; anything more needs more from the peer.
+    Open,
+    /// Both sides have sent `close_notify`.
+    Closed,
+}
+
+impl TlsSession {
+    pub(super) fn new(session: UnbufferedServerConnection) -> TlsSession {
+        TlsSession {
+            session,
+            held: Held::default(),
+            first_read: true,
+            closing: false,
+        }
+    }
+
+    /// Whether the handshake is still going on.
+    pub(super) fn is_handshaking(&self) -> bool {
+        self.session.is_handshaking()
+    }
+
+    /// Whether sealed records wait for the socket.
+    pub(super) fn holds_output(&self) -> bool {
+        self.held.sent < self.held.outgoing.len()
+    }
+
+    /// Drops the buffers that are empty, so a session at rest holds none.
+    pub(super) fn shed(&mut self) {
+        let held = &mut self.held;
+        for buf in [&mut held.incoming, &mut held.outgoing, &mut held.early] {
+            if buf.is_empty() && buf.capacity() > 0 {
+                *buf = Vec::new();
+            }
+        }
+        if held.plaintext_taken == held.plaintext.len() && held.plaintext.capacity() > 0 {
+            held.plaintext = Vec::new();
+            held.plaintext_taken = 0;
+        }
+    }
+
+    /// Reads application data into `room` (not empty). `spare` is scratch
+    /// space for ciphertext, at least 64 KiB + a record.
+    pub(super) fn read(
+        &mut self,
+        stream: &TcpStream,
+        room: &mut [u8],
+        spare: &mut [u8],
+    ) -> Outcome {
+        if let Some(n) = self.held.take_plaintext(room) {
+            return Outcome::Done(n);
+        }
+        if let outcome @ (Outcome::Closed | Outcome::Error(_)) = self.send_held(stream) {
+            return outcome;
+        }
+        // The partial record held goes in front of what is read now.
+        let mut end = self.held.incoming.len();
+        if end > spare.len() {
+            return tls_failure("a handshake message larger than the server takes");
+        }
+        spare[..end].copy_from_slice(&self.held.incoming);
+        self.held.incoming.clear();
+        let mut start = 0;
+        let mut out = Decrypted { room, filled: 0 };
+        let outcome = loop {
+            let mut nothing = Seal::nothing();
+            let processed = process(
+                &mut self.session,
+                &mut self.held,
+                &mut spare[start..end],
+                &mut out,
+                &mut nothing,
+            );
+            let stop = match processed {
+                Ok((used, stop)) => {
+                    start += used;
+                    stop
+                }
+                Err(err) => {
+                    self.send_alert(stream);
+                    break Outcome::Error(err);
+                }
+            };
+            // Handshake flights, and what was sealed once the handshake
+            // allowed it, go out before anything waits.
+            if let outcome @ (Outcome::Closed | Outcome::Error(_)) = self.send_held(stream) {
+                break outcome;
+            }
+            if out.filled > 0 {
+                break Outcome::Done(out.filled);
+            }
+            if self.held.peer_closed || matches!(stop, Stop::Closed) {
+                break Outcome::Eof;
+            }
+            if start > 0 {
+                spare.copy_within(start..end, 0);
+                end -= start;
+                start = 0;
+            }
+            let limit = spare
+                .len()
+                .min(end + out.room.len().max(MIN_CIPHERTEXT_READ));
+            if end == limit {
+                break tls_failure("a record larger than TLS allows");
+            }
+            match self.read_ciphertext(stream, &mut spare[end..limit]) {
+                Outcome::Done(n) => end += n,
+                // Without close_notify: a truncation attack, or a peer that
+                // did not bother. Bodies carry their lengths and checksums,
+                // so a cut is seen either way.
+                other => break other,
+            }
+        };
+        if !matches!(outcome, Outcome::NotTls) {
+            self.held.incoming.extend_from_slice(&spare[start..end]);
+        }
+        outcome
+    }
+
+    /// Seals as much of `data` (not empty) as the session takes and sends
+    /// what it can: `Done(taken)`, or `WouldBlock` if it takes nothing
+    /// until the socket drains.
+    pub(super) fn seal(&mut self, stream: &TcpStream, data: &[u8]) -> Outcome {
+        if let outcome @ (Outcome::Closed | Outcome::Error(_)) = self.send_held(stream) {
+            return outcome;
+        }
+        let unsent = self.held.outgoing.len() - self.held.sent;
+        let room = SEND_BUFFER_LIMIT.saturating_sub(unsent + self.held.early.len());
+        if room == 0 {
+            return Outcome::WouldBlock;
+        }
+        let mut seal = Seal {
+            data: &data[..data.len().min(room)],
+            taken: 0,
+            close: false,
+        };
+        if let Err(err) = self.process_held(&mut seal) {
+            self.send_alert(stream);
+            return Outcome::Error(err);
+        }
+        if seal.taken == 0 && self.session.is_handshaking() {
+            // Sealed once the handshake allows (FERRY/1's greeting).
+            self.held.early.extend_from_slice(seal.data);
+            seal.taken = seal.data.len();
+        }
+        match self.send_held(stream) {
+            outcome @ (Outcome::Closed | Outcome::Error(_)) => outcome,
+            _ if seal.taken == 0 => Outcome::Error(io::Error::other("TLS: the session is closed")),
+            _ => Outcome::Done(seal.taken),
+        }
+    }
+
+    /// Ends the session politely (`close_notify`) and sends what it holds:
+    /// `Done` once all is out, `WouldBlock` until then.
+    pub(super) fn finish(&mut self, stream: &TcpStream) -> Outcome {
+        if !self.closing {
+            self.closing = true;
+            let mut seal = Seal {
+                data: &[],
+                taken: 0,
+                close: true,
+            };
+            // A session that cannot say goodbye (mid-handshake, broken) is
+            // simply closed.
+            let _ = self.process_held(&mut seal);
+        }
+        match self.send_held(stream) {
+            Outcome::Done(_) if self.holds_output() => Outcome::WouldBlock,
+            other => other,
+        }
+    }
+
+    /// Sends sealed records as far as the socket takes them: `Done(bytes)`,
+    /// or `WouldBlock` if it took none of those waiting.
+    pub(super) fn send_held(&mut self, stream: &TcpStream) -> Outcome {
+        let held = &mut self.held;
+        let mut total = 0;
+        while held.sent < held.outgoing.len() {
+            match socket::write(stream, &held.outgoing[held.sent..], false) {
+                Outcome::Done(n) => {
+                    held.sent += n;
+                    total += n;
+                }
+                Outcome::WouldBlock if total > 0 => break,
+                other => return other,
+            }
+        }
+        if held.sent == held.outgoing.len() {
+            held.outgoing.clear();
+            held.sent = 0;
+        }
+        Outcome::Done(total)
+    }
+
+    /// Processes the partial record held (in practice: moves the session on
+    /// to where it may seal) and seals what `seal` asks for.
+    fn process_held(&mut self, seal: &mut Seal<'_>) -> io::Result<()> {
+        let mut incoming = mem::take(&mut self.held.incoming);
+        let mut no_room = Decrypted {
+            room: &mut [],
+            filled: 0,
+        };
+        let processed = process(
+            &mut self.session,
+            &mut self.held,
+            &mut incoming,
+            &mut no_room,
+            seal,
+        );
+        if let Ok((used, _)) = processed {
+            incoming.drain(..used);
+        }
+        self.held.incoming = incoming;
+        processed.map(|_| ())
+    }
+
+    /// Reads ciphertext from the socket, telling plaintext from TLS by the
+    /// first byte of the connection.
+    fn read_ciphertext(&mut self, stream: &TcpStream, buf: &mut [u8]) -> Outcome {
+        match retry(|| (&mut &*stream).read(buf)) {
+            Ok(0) => Outcome::Eof,
+            Ok(_) if mem::take(&mut self.first_read) && buf[0] != HANDSHAKE_RECORD => {
+                Outcome::NotTls
+            }
+            Ok(n) => Outcome::Done(n),
+            Err(err) => socket::classify(err),
+        }
+    }
+
+    /// After a TLS error: the alert that explains it, best effort, so the
+    /// peer can say why it was refused.
+    fn send_alert(&mut self, stream: &TcpStream) {
+        for _ in 0..4 {
+            let UnbufferedStatus { state, .. } = self.session.process_tls_records(&mut []);
+            match state {
+                Ok(ConnectionState::EncodeTlsData(mut encode)) => {
+                    if self.held.append_encoded(|buf| encode.encode(buf)).is_err() {
+                        break;
+                    }
+                }
+                Ok(ConnectionState::TransmitTlsData(transmit)) => transmit.done(),
+                _ => break,
+            }
+        }
+        let _ = self.send_held(stream);
+    }
+}
+
+impl Seal<'_> {
+    fn nothing() -> Seal<'static> {
+        Seal {
+            data: &[],
+            taken: 0,
+            close: false,
+        }
+    }
+}
+
+/// Processes the complete records at the front of `buf`, answering each
+/// state rustls comes to: decrypted data goes to `out`, records to send
+/// to `held.outgoing`, and once the session may seal, what was handed over
+/// early and then `seal`. Returns how many bytes of `buf` are done with
+/// and where it stopped.
+///
+/// # Errors
+/// A TLS failure (a bad record, a refused handshake); the session then
+/// holds the alert that says why ([`TlsSession::send_alert`]).
+fn process(
+    session: &mut UnbufferedServerConnection,
+    held: &mut Held,
+    buf: &mut [u8],
+    out: &mut Decrypted<'_>,
+    seal: &mut Seal<'_>,
+) -> io::Result<(usize, Stop)> {
+    let mut used = 0;
+    loop {
+        let UnbufferedStatus { mut discard, state } = session.process_tls_records(&mut buf[used..]);
+        let stop = match state.map_err(tls_error)? {
+            ConnectionState::ReadTraffic(mut traffic) => {
+                while let Some(record) = traffic.next_record() {
+                    let record = record.map_err(tls_error)?;
+                    discard += record.discard;
+                    held.deliver(record.payload, out);
+                }
+                None
+            }
+            ConnectionState::EncodeTlsData(mut encode) => {
+                held.append_encoded(|buf| encode.encode(buf))?;
+                None
+            }
+            ConnectionState::TransmitTlsData(transmit) => {
+                // Kept in order in `outgoing`; sent by the caller.
+                transmit.done();
+                None
+            }
+            ConnectionState::BlockedHandshake => Some(Stop::Handshaking),
+            ConnectionState::WriteTraffic(mut traffic) => {
+                if !held.early.is_empty() {
+                    let early = mem::take(&mut held.early);
+                    held.append_sealed(|buf| traffic.encrypt(&early, buf), early.len())?;
+                }
+                if !seal.data.is_empty() && seal.taken == 0 {
+                    held.append_sealed(|buf| traffic.encrypt(seal.data, buf), seal.data.len())?;
+                    seal.taken = seal.data.len();
+                }
+                if seal.close {
+                    held.append_sealed(|buf| traffic.queue_close_notify(buf), 0)?;
+                    seal.close = false;
+                }
+                Some(Stop::Open)
+            }
+            // Reported once; data may still be sent after it.
+            ConnectionState::PeerClosed => {
+                held.peer_closed = true;
+                None
+            }
+            ConnectionState::Closed => Some(Stop::Closed),
+            // Early data is never offered (`max_early_data_size` is 0).
+            _ => return Err(tls_error("unexpected TLS state")),
+        };
+        used += discard;
+        if let Some(stop) = stop {
+            return Ok((used, stop));
+        }
+    }
+}
+
+impl Held {
+    /// Hands on plaintext kept from an earlier record, if any.
+    fn take_plaintext(&mut self, room: &mut [u8]) -> Option<usize> {
+        let kept = &self.plaintext[self.plaintext_taken..];
+        if kept.is_empty() {
+            return None;
+        }
+        let n = kept.len().min(room.len());
+        room[..n].copy_from_slice(&kept[..n]);
+        self.plaintext_taken += n;
+        if self.plaintext_taken == self.plaintext.len() {
+            self.plaintext.clear();
+            self.plaintext_taken = 0;
+        }
+        Some(n)
+    }
+
+    /// A decrypted record: into the connection's room while it has some
+    /// (and nothing kept is waiting in front), the rest kept.
+    fn deliver(&mut self, payload: &[u8], out: &mut Decrypted<'_>) {
+        let fits = if self.plaintext.is_empty() {
+            payload.len().min(out.room.len() - out.filled)
+        } else {
+            0
+        };
+        out.room[out.filled..out.filled + fits].copy_from_slice(&payload[..fits]);
+        out.filled += fits;
+        self.plaintext.extend_from_slice(&payload[fits..]);
+    }
+
+    /// Appends a handshake record to `outgoing`.
+    fn append_encoded(
+        &mut self,
+        mut encode: impl FnMut(&mut [u8]) -> Result<usize, EncodeError>,
+    ) -> io::Result<()> {
+        append(&mut self.outgoing, 1024, |buf| {
+            encode(buf).map_err(|err| match err {
+                EncodeError::InsufficientSize(size) => Ok(size.required_size),
+                other => Err(tls_error(other)),
+            })
+        })
+    }
+
+    /// Appends sealed records carrying `len` bytes to `outgoing`.
+    fn append_sealed(
+        &mut self,
+        mut encrypt: impl FnMut(&mut [u8]) -> Result<usize, EncryptError>,
+        len: usize,
+    ) -> io::Result<()> {
+        let guess = len + (len / MAX_FRAGMENT + 1) * RECORD_OVERHEAD;
+        append(&mut self.outgoing, guess, |buf| {
+            encrypt(buf).map_err(|err| match err {
+                EncryptError::InsufficientSize(size) => Ok(size.required_size),
+                other => Err(tls_error(other)),
+            })
+        })
+    }
+}
+
+/// Appends to `out` what `write` writes, giving it the room it asks for:
+/// `write` fails with `Ok(size)` when it needs `size` bytes of room.
+fn append(
+    out: &mut Vec<u8>,
+    guess: usize,
+    mut write: impl FnMut(&mut [u8]) -> Result<usize, Result<usize, io::Error>>,
+) -> io::Result<()> {
+    let start = out.len();
+    let mut room = guess;
+    loop {
+        out.resize(start + room, 0);
+        match write(&mut out[start..]) {
+            Ok(n) => {
+                out.truncate(start + n);
+                return Ok(());
+            }
+            Err(Ok(needed)) if needed > room => room = needed,
+            Err(Ok(_)) => {
+                out.truncate(start);
+                return Err(tls_error("rustls asked for less room than it was given"));
+            }
+            Err(Err(err)) => {
+                out.truncate(start);
+                return Err(err);
+            }
+        }
+    }
+}
+
+fn tls_error(err: impl std::fmt::Display) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, format!("TLS: {err}"))
+}
+
+fn tls_failure(what: &str) -> Outcome {
+    Outcome::Error(tls_error(what))
+}
