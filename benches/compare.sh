@@ -19,7 +19,10 @@
 #      aggregate MB/s;
 #   6. HTTP: wrk against ferry's HTTP listener and against nginx on the same
 #      4 KiB and 1 MiB files, 100 keep-alive connections: requests/s and
-#      server CPU per request.
+#      server CPU per request;
+#   7. over TLS (benches/compare_tls.sh, run after the rest with the same
+#      repetitions, its table last): 1 GiB GET, 4 KiB GETs with CPU per
+#      request, 10,000 idle TLS connections, full handshakes.
 #
 # Every figure is the median of the repetitions (default 5), taken in
 # interleaved order so both servers see the same machine noise; a markdown
@@ -29,6 +32,7 @@
 # Options and environment:
 #   --quick            smoke run: 1 repetition, shorter runs
 #   --reps N           repetitions (or COMPARE_REPS=N); default 5
+#   --no-tls           leave out the TLS rows (7)
 #   COMPARE_TMPDIR     where to create the work directory (default: /dev/shm
 #                      if it is a tmpfs with room, else $TMPDIR or /tmp)
 #   COMPARE_MAX_SECONDS  hard limit for the whole run (default 1800; 600 quick)
@@ -43,10 +47,12 @@ REPO=$(cd "$SCRIPT_DIR/.." && pwd)
 CLIENT="$SCRIPT_DIR/compare_client.py"
 
 QUICK=0
+TLS=1
 REPS=${COMPARE_REPS:-}
 while [[ $# -gt 0 ]]; do
   case $1 in
     --quick) QUICK=1 ;;
+    --no-tls) TLS=0 ;;
     --reps)
       [[ $# -ge 2 ]] || { echo "compare.sh: --reps needs a number" >&2; exit 2; }
       REPS=$2
@@ -108,9 +114,8 @@ IPERF_PID=""
 HOLD_PID=""
 WATCHDOG_PID=""
 
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
+# Stops the servers and the watchdog and removes the work directory.
+release() {
   stop_pid "$HOLD_PID"
   stop_pid "$FERRY_PID"
   stop_pid "$NGINX_PID"
@@ -119,6 +124,12 @@ cleanup() {
   if [[ -n $WORK && -d $WORK ]]; then
     rm -rf -- "$WORK"
   fi
+}
+
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  release
   exit "$rc"
 }
 trap cleanup EXIT
@@ -607,3 +618,13 @@ echo "  with 10k answers sharing the link fairly none completes in the first sec
 echo "  is low by the data still in flight at the end; nor does it report requests still unfinished"
 echo "  when its drain ends. The burst run (one GET on each of $BURST_CONNS connections at once, every"
 echo "  answer read to the end, same client for both servers) is what shows that all complete."
+
+# 7. The TLS rows: a run of their own, with its own servers, files and time
+# limit, once this run's are gone.
+if [[ $TLS -eq 1 ]]; then
+  release
+  echo
+  TLS_ARGS=(--reps "$REPS")
+  if [[ $QUICK -eq 1 ]]; then TLS_ARGS+=(--quick); fi
+  "$SCRIPT_DIR/compare_tls.sh" "${TLS_ARGS[@]}"
+fi
