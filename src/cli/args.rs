@@ -65,9 +65,17 @@ impl ClientArgs {
     /// The server, how to reach it and the token to present to it.
     ///
     /// # Errors
-    /// The `--ca` file cannot be used, or (`--tls`) the system has no
+    /// `--insecure` with `--ca` (or `FERRY_CA`), one of them before the
+    /// command's name (as for `-q` and `-v` in [`ClientArgs::output`]); the
+    /// `--ca` file cannot be used, or (`--tls`) the system has no
     /// certificate authorities.
     pub fn endpoint(&self) -> Result<Endpoint, Failure> {
+        if self.insecure && self.ca.is_some() {
+            return Err(Failure::usage(
+                "",
+                "--insecure cannot be used with --ca (or FERRY_CA)",
+            ));
+        }
         let trust = match (&self.ca, self.insecure, self.tls) {
             (Some(ca), _, _) => Some(Trust::Ca(ca.clone())),
             (None, true, _) => Some(Trust::Insecure),
@@ -100,19 +108,31 @@ impl ClientArgs {
 }
 
 /// The client options written before the command's name (`ferry -v put
-/// a.txt`, `ferry --server host:5010 ls`).
+/// a.txt`, `ferry --server host:5010 --ca cert.pem ls`).
 ///
 /// They are global, so clap accepts them there and hands their values on
 /// by id to the command's own [`ClientArgs`], which define and document
-/// them (given on both sides, the one after the name wins). `serve`,
-/// `bench` and `completions` receive them too, which is why they are
-/// hidden and [`LeadingClientArgs::misplaced`] refuses them there.
+/// them. Given on both sides, the one after the name wins; given before
+/// the name, it beats the command's variable (`FERRY_TOKEN`, `FERRY_CA`),
+/// as clap ranks a value from the command line above one from the
+/// environment. `serve`, `bench`, `token`, `cert` and `completions`
+/// receive them too, which is why they are hidden and
+/// [`LeadingClientArgs::misplaced`] refuses them there.
+///
+/// No defaults and no variables here: for commands without the option of
+/// their own, each is `Some` or `true` only when given.
 #[derive(Debug, Args)]
 pub struct LeadingClientArgs {
-    /// No default and no variable here: `Some` only when given, for
-    /// commands without a `--server` of their own.
     #[arg(long, global = true, hide = true)]
     server: Option<String>,
+    #[arg(long, global = true, hide = true)]
+    token: Option<String>,
+    #[arg(long, global = true, hide = true)]
+    tls: bool,
+    #[arg(long, global = true, hide = true)]
+    ca: Option<PathBuf>,
+    #[arg(long, global = true, hide = true, conflicts_with = "ca")]
+    insecure: bool,
     #[arg(short, long, global = true, hide = true)]
     verbose: bool,
     #[arg(short, long, global = true, hide = true, conflicts_with = "verbose")]
@@ -126,6 +146,14 @@ impl LeadingClientArgs {
     pub fn misplaced(&self, has_server: bool) -> Option<&'static str> {
         if self.server.is_some() && !has_server {
             Some("--server")
+        } else if self.token.is_some() {
+            Some("--token")
+        } else if self.tls {
+            Some("--tls")
+        } else if self.ca.is_some() {
+            Some("--ca")
+        } else if self.insecure {
+            Some("--insecure")
         } else if self.verbose {
             Some("-v/--verbose")
         } else if self.quiet {
