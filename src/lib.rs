@@ -23,8 +23,10 @@
 //!   serve layer decides with them which request may do what).
 //! - [`storage`]: the root-directory jail and atomic uploads (no wire codes).
 //! - [`socket`]: nonblocking socket calls mapped to outcomes.
+//! - `transport`: the socket, or the socket under a rustls session, as one
+//!   byte pipe (the server's connections and `ferry bench`'s).
 //! - [`tls`]: certificates and the rustls set-up of both listeners (the
-//!   connection's transport drives the sessions).
+//!   transport drives the sessions).
 //! - [`connection`]: the per-connection state machine, which only moves
 //!   bytes (reads, writes, sendfile, deadlines, lingering).
 //! - [`server`]: the reactor: poll loop, slab, accept, timeouts, shutdown.
@@ -51,6 +53,7 @@ pub mod server;
 pub mod socket;
 pub mod storage;
 pub mod tls;
+mod transport;
 
 pub use client::Client;
 pub use config::Config;

@@ -13,7 +13,7 @@
 //! 8-9% faster, and it builds with the C compiler alone (no cmake, nasm or
 //! bindgen on x86-64 Linux); the price is a longer first build and 2 MB
 //! more binary (docs/security.md has the figures). What the
-//! connection does with a session lives in `connection/transport.rs`.
+//! connection does with a session lives in `transport.rs`.
 
 use std::fmt;
 use std::io;

@@ -48,7 +48,6 @@
 
 mod advance;
 mod deadline;
-mod transport;
 
 use std::mem;
 use std::net::{IpAddr, Ipv6Addr};
@@ -66,8 +65,8 @@ use crate::config::Config;
 use crate::serve::{self, Job, Next, READ_AHEAD_WINDOW, Receive, Send};
 use crate::socket::Outcome;
 use crate::storage::Storage;
+use crate::transport::Transport;
 use deadline::Timing;
-use transport::Transport;
 
 /// Bytes read at once while waiting for a request line. Larger reads pick
 /// up pipelined requests in one go (a third less CPU per pipelined 4 KiB

@@ -1,13 +1,16 @@
-//! The connection's byte pipe: the socket itself, or the socket under a
-//! rustls session. The state machine reads, writes and sends file data
-//! through it the same way either way; only this file knows which.
+//! A connection's byte pipe: the socket itself, or the socket under a
+//! rustls session. The server's connection state machine reads, writes
+//! and sends file data through it the same way either way, and so do
+//! `ferry bench`'s connections; only this file knows which.
 //!
 //! Under TLS this is the rustls `tlsserver-mio` pattern: ciphertext moves
 //! between the socket and the session on every call, and the interest the
 //! connection waits with is widened by what the session wants
 //! ([`Transport::interest`]): to write records it holds, or to read the
 //! rest of a handshake. Every call first sends what the session holds, so
-//! a writable event always finds work.
+//! a writable event always finds work. It is generic over the session's
+//! side (the server's `ServerConnection`, bench's `ClientConnection`), so
+//! both share one adapter and the server's calls stay direct.
 //!
 //! Without kernel TLS, `sendfile` cannot encrypt: file data is read into
 //! the reactor-wide scratch buffer (only from ranges the connection has
@@ -20,34 +23,40 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::unix::fs::FileExt;
 
+use std::ops::DerefMut;
+
 use mio::Interest;
 use mio::net::TcpStream;
-use rustls::ServerConnection;
+use rustls::{ConnectionCommon, ServerConnection};
 
 use crate::socket::{self, Outcome, retry};
 
 /// The first byte of every TLS handshake record; anything else at the
-/// start of a TLS connection is a client speaking plaintext.
+/// start of a TLS connection is a peer speaking plaintext.
 const HANDSHAKE_RECORD: u8 = 0x16;
 /// Largest piece of a file encrypted at once: one full TLS record.
 const TLS_FILE_CHUNK: usize = 16 * 1024;
 
-/// A socket, with or without a TLS session on it.
-pub(super) struct Transport {
+/// A socket, with or without a TLS session (`S`: a rustls
+/// `ServerConnection` or `ClientConnection`) on it.
+pub(crate) struct Transport<S = ServerConnection> {
     stream: TcpStream,
-    tls: Option<Box<Tls>>,
+    tls: Option<Box<Tls<S>>>,
 }
 
-struct Tls {
-    session: ServerConnection,
+struct Tls<S> {
+    session: S,
     /// Nothing has been read yet: the first byte tells TLS from plaintext.
     first_read: bool,
     /// `close_notify` is queued.
     closing: bool,
 }
 
-impl Transport {
-    pub(super) fn new(stream: TcpStream, tls: Option<ServerConnection>) -> Transport {
+impl<S, D> Transport<S>
+where
+    S: DerefMut<Target = ConnectionCommon<D>>,
+{
+    pub(crate) fn new(stream: TcpStream, tls: Option<S>) -> Transport<S> {
         Transport {
             stream,
             tls: tls.map(|session| {
@@ -61,17 +70,17 @@ impl Transport {
     }
 
     /// The socket, for registration and options.
-    pub(super) fn stream(&self) -> &TcpStream {
+    pub(crate) fn stream(&self) -> &TcpStream {
         &self.stream
     }
 
-    pub(super) fn stream_mut(&mut self) -> &mut TcpStream {
+    pub(crate) fn stream_mut(&mut self) -> &mut TcpStream {
         &mut self.stream
     }
 
     /// Whether the TLS handshake is still going on (the connection treats
     /// it like a request line being received: the header deadline runs).
-    pub(super) fn is_handshaking(&self) -> bool {
+    pub(crate) fn is_handshaking(&self) -> bool {
         self.tls
             .as_ref()
             .is_some_and(|tls| tls.session.is_handshaking())
@@ -79,12 +88,12 @@ impl Transport {
 
     /// The peer spoke plaintext to a TLS port: forget the session, so the
     /// connection can tell it so in plaintext and close.
-    pub(super) fn drop_tls(&mut self) {
+    pub(crate) fn drop_tls(&mut self) {
         self.tls = None;
     }
 
     /// `wanted`, widened by what the TLS session needs to move on.
-    pub(super) fn interest(&self, wanted: Interest) -> Interest {
+    pub(crate) fn interest(&self, wanted: Interest) -> Interest {
         let Some(tls) = &self.tls else {
             return wanted;
         };
@@ -99,14 +108,14 @@ impl Transport {
     }
 
     /// Whether output handed over is still held here, not yet sent.
-    pub(super) fn holds_output(&self) -> bool {
+    pub(crate) fn holds_output(&self) -> bool {
         self.tls
             .as_ref()
             .is_some_and(|tls| tls.session.wants_write())
     }
 
     /// Reads into `buf` (not empty).
-    pub(super) fn read(&mut self, buf: &mut [u8]) -> Outcome {
+    pub(crate) fn read(&mut self, buf: &mut [u8]) -> Outcome {
         let Some(tls) = &mut self.tls else {
             return socket::read(&mut self.stream, buf);
         };
@@ -130,13 +139,13 @@ impl Transport {
 
     /// Reads and throws away raw bytes (lingering: nothing more is
     /// decrypted once the connection is closing).
-    pub(super) fn read_raw(&mut self, buf: &mut [u8]) -> Outcome {
+    pub(crate) fn read_raw(&mut self, buf: &mut [u8]) -> Outcome {
         socket::read(&mut self.stream, buf)
     }
 
     /// Writes from `buf` (not empty). With `more`, further data follows at
     /// once.
-    pub(super) fn write(&mut self, buf: &[u8], more: bool) -> Outcome {
+    pub(crate) fn write(&mut self, buf: &[u8], more: bool) -> Outcome {
         let Some(tls) = &mut self.tls else {
             return socket::write(&self.stream, buf, more);
         };
@@ -145,7 +154,7 @@ impl Transport {
 
     /// Sends up to `len` bytes of `file` from `offset`, from a range known
     /// to be cached. `scratch` is the reactor-wide buffer, used under TLS.
-    pub(super) fn send_file(
+    pub(crate) fn send_file(
         &mut self,
         file: &File,
         offset: u64,
@@ -170,7 +179,7 @@ impl Transport {
     }
 
     /// Sends what the TLS session holds, as far as the socket takes it.
-    pub(super) fn send_held(&mut self) -> Outcome {
+    pub(crate) fn send_held(&mut self) -> Outcome {
         match &mut self.tls {
             Some(tls) => tls.send_held(&self.stream),
             None => Outcome::Done(0),
@@ -180,7 +189,7 @@ impl Transport {
     /// Ends the TLS session politely (`close_notify`) and sends what it
     /// holds: `Done` once all is out, `WouldBlock` until then. Nothing to
     /// do on a plain socket.
-    pub(super) fn finish(&mut self) -> Outcome {
+    pub(crate) fn finish(&mut self) -> Outcome {
         let Some(tls) = &mut self.tls else {
             return Outcome::Done(0);
         };
@@ -196,7 +205,10 @@ impl Transport {
     }
 }
 
-impl Tls {
+impl<S, D> Tls<S>
+where
+    S: DerefMut<Target = ConnectionCommon<D>>,
+{
     /// Reads ciphertext from the socket and processes it; sends what the
     /// session answers (handshake messages, alerts).
     fn receive(&mut self, stream: &TcpStream) -> Outcome {
