@@ -3,8 +3,9 @@
 //!
 //! Covers: client options (`--server`, `--token`, `--tls`, `--ca`,
 //! `--insecure`, `-v`, `-q`) before the command's name as well as after
-//! it, against their variables too, and refused by `serve`, `bench`,
-//! `token`, `cert` and `completions`, whose own flags still work; `-q` for `ls`, `stat` and
+//! it, against their variables too, and refused by `serve`, `token`,
+//! `cert` and `completions` (and `-v`, `-q` by `bench`), whose own flags
+//! still work; `-q` for `ls`, `stat` and
 //! `rm`; a remote name (or local path) ending in `/` meaning "into that
 //! folder" for `put`, `put -r` and `get`; the `-v` greeting line carrying
 //! the connection's id; `put -r` naming what a skipped special file is;

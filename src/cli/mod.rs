@@ -195,7 +195,7 @@ pub fn run(cli: Cli) -> ExitCode {
 /// that has no use for it: `ferry serve --server ...` must not quietly
 /// listen elsewhere than the user meant.
 fn misplaced_client_option(cli: &Cli) -> Option<Failure> {
-    let (command, has_server) = match cli.command {
+    let (command, connects) = match cli.command {
         Command::Serve(_) => ("serve", false),
         Command::Bench(_) => ("bench", true),
         Command::Completions { .. } => ("completions", false),
@@ -203,7 +203,7 @@ fn misplaced_client_option(cli: &Cli) -> Option<Failure> {
         Command::Cert(_) => ("cert", false),
         _ => return None,
     };
-    let option = cli.leading.misplaced(has_server)?;
+    let option = cli.leading.misplaced(connects)?;
     let hint = match (command, option) {
         ("serve", "--server") => "; serve listens on --listen",
         ("serve", "--token") => "; serve reads its tokens from --tokens",

@@ -168,9 +168,8 @@ impl Client {
     /// As [`Client::connect`]; the handshake fails (a certificate that is
     /// not trusted or not for `host`, a server without TLS).
     pub fn connect_tls(addr: &str, tls: &ClientTls) -> Result<Client> {
-        let host = addr.rsplit_once(':').map_or(addr, |(host, _port)| host);
         let tcp = tcp_connect(addr)?;
-        Client::from_halves(tls.handshake(tcp, host)?)
+        Client::from_halves(tls.handshake(tcp, addr)?)
     }
 
     fn from_halves(halves: stream::Halves) -> Result<Client> {
