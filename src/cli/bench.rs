@@ -8,6 +8,7 @@ use std::time::Duration;
 use clap::Args;
 
 use super::args::ConnectionArgs;
+use super::output::{Output, ProgressMode};
 use super::{parse_seconds, parse_size};
 use crate::bench::{self, BenchConfig, Op};
 
@@ -51,6 +52,9 @@ pub fn run(args: BenchArgs) -> ExitCode {
             return ExitCode::from(3);
         }
     };
+    // The client's warnings (a silent TLS port, say) for the set-up
+    // connection, which is the client's own.
+    Output::new(ProgressMode::Never, false).install_log(false);
     let endpoint = match args.connection.endpoint() {
         Ok(endpoint) => endpoint,
         Err(failure) => return super::report(Err(failure)),

@@ -201,6 +201,13 @@ impl std::fmt::Debug for ReadHalf {
 }
 
 impl ReadHalf {
+    /// How long a read may wait (the socket's; both halves share it).
+    pub(crate) fn set_read_timeout(&self, timeout: Option<std::time::Duration>) -> io::Result<()> {
+        match self {
+            ReadHalf::Plain(tcp) | ReadHalf::Tls { tcp, .. } => tcp.set_read_timeout(timeout),
+        }
+    }
+
     /// Closes both directions, so that a thread blocked on the other half
     /// wakes up with an error.
     pub(crate) fn shut_down(&self) {

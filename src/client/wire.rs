@@ -18,8 +18,10 @@
 //! asks of clients.
 
 use std::io::{self, BufRead, BufReader, BufWriter, ErrorKind, Read, Write};
+use std::net::SocketAddr;
+use std::time::Duration;
 
-use log::debug;
+use log::{debug, warn};
 
 use super::error::{ClientError, Result};
 use super::stream::{Halves, ReadHalf, WriteHalf};
@@ -223,6 +225,40 @@ impl Requests {
 impl Replies {
     pub(crate) fn set_conn(&mut self, conn: u64) {
         self.conn = conn;
+    }
+
+    /// Waits for the server's first bytes on a plaintext connection to
+    /// `server`. If none come within `after`, warns (once) that a TLS port
+    /// would be this silent, and waits on with the connection's usual
+    /// read `timeout`, which is in force again either way.
+    ///
+    /// # Errors
+    /// The connection fails (an end of stream is left for
+    /// [`Replies::greeting`] to explain).
+    pub(crate) fn hint_if_silent(
+        &mut self,
+        server: SocketAddr,
+        after: Duration,
+        timeout: Duration,
+    ) -> Result<()> {
+        self.input.get_ref().set_read_timeout(Some(after))?;
+        let waited = self.input.fill_buf().map(drop);
+        self.input.get_ref().set_read_timeout(Some(timeout))?;
+        match waited {
+            // What an expired receive timeout looks like, by platform.
+            Err(err) if matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                warn!(
+                    target: "ferry::client",
+                    "no greeting from {server} after {} s: if it serves TLS, \
+                     connect with --tls or --ca",
+                    after.as_secs_f64()
+                );
+                Ok(())
+            }
+            Err(err) if err.kind() == ErrorKind::Interrupted => Ok(()),
+            Err(err) => Err(err.into()),
+            Ok(()) => Ok(()),
+        }
     }
 
     /// The greeting: returns the connection's id, and whether the server
