@@ -1,9 +1,11 @@
 //! Rough edges of the `ferry` command line a new user runs into, each
 //! checked against a real server over real sockets.
 //!
-//! Covers: client options (`--server`, `-v`, `-q`) before the command's
-//! name as well as after it, and refused by `serve`, `bench` and
-//! `completions`, whose own flags still work; `-q` for `ls`, `stat` and
+//! Covers: client options (`--server`, `--token`, `--tls`, `--ca`,
+//! `--insecure`, `-v`, `-q`) before the command's name as well as after
+//! it, against their variables too, and refused by `serve`, `token`,
+//! `cert` and `completions` (and `-v`, `-q` by `bench`), whose own flags
+//! still work; `-q` for `ls`, `stat` and
 //! `rm`; a remote name (or local path) ending in `/` meaning "into that
 //! folder" for `put`, `put -r` and `get`; the `-v` greeting line carrying
 //! the connection's id; `put -r` naming what a skipped special file is;
@@ -20,7 +22,10 @@ use std::process::Output;
 use std::time::{Duration, Instant};
 
 use binary::{failure, ferry, run, stderr, stdout, success};
+use ferry::access::AccessConfig;
 use support::process::Process;
+use support::tls::{endpoint, self_signed};
+use support::tokens::tokens_in;
 use support::{TestServer, crc_hex};
 
 /// Runs `ferry <args>` in `dir` with nothing else added.
@@ -74,6 +79,117 @@ fn client_options_work_before_the_command_name() {
         .output()
         .unwrap();
     success(&output);
+}
+
+#[test]
+fn token_options_work_before_the_command_name_and_beat_ferry_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, tokens) = tokens_in(dir.path(), &[("writer", &["write:/", "read:/"])]);
+    let server = TestServer::start_with(|c| {
+        c.access = AccessConfig {
+            tokens: Some(path),
+            anonymous: Vec::new(),
+            no_auth: false,
+        };
+    });
+    let token = tokens[0].as_str();
+    let addr = server.addr.to_string();
+    let work = tempfile::tempdir().unwrap();
+    fs::write(work.path().join("a.txt"), "token\n").unwrap();
+    let with_env = |env: Option<&str>, args: &[&str]| {
+        let mut command = ferry(work.path());
+        command.args(args).args(["--server", &addr]);
+        if let Some(value) = env {
+            command.env("FERRY_TOKEN", value);
+        }
+        command.output().unwrap()
+    };
+
+    success(&with_env(
+        None,
+        &["--token", token, "put", "-q", "a.txt", "a"],
+    ));
+    assert_eq!(fs::read(server.path("a")).unwrap(), b"token\n");
+    // Before the name, --token beats FERRY_TOKEN, as after it.
+    success(&with_env(
+        Some("ferry_wrong"),
+        &["--token", token, "stat", "a"],
+    ));
+    let line = failure(
+        &with_env(Some(token), &["--token", "ferry_wrong", "stat", "a"]),
+        1,
+    );
+    assert!(line.contains("unknown token"), "{line}");
+    assert!(!line.contains("ferry_wrong"), "the token stays out: {line}");
+    // Given on both sides, the one after the name wins.
+    success(&with_env(
+        None,
+        &["--token", "ferry_wrong", "stat", "a", "--token", token],
+    ));
+    let line = failure(
+        &with_env(None, &["--token", token, "stat", "a", "--token", "x"]),
+        1,
+    );
+    assert!(line.contains("unknown token"), "{line}");
+    // Without either, the variable still counts.
+    success(&with_env(Some(token), &["ls"]));
+}
+
+#[test]
+fn tls_options_work_before_the_command_name_and_beat_ferry_ca() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = self_signed(dir.path(), "server");
+    let other = self_signed(dir.path(), "other");
+    let (ca, other) = (files.cert.clone(), other.cert);
+    let (ca, other) = (ca.to_str().unwrap(), other.to_str().unwrap());
+    let server = TestServer::start_with(|c| c.tls = Some(files));
+    let addr = format!("localhost:{}", server.addr.port());
+    endpoint(&addr, Path::new(ca))
+        .connect()
+        .unwrap()
+        .put_bytes("t", b"tls")
+        .unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let with_env = |env: Option<&str>, args: &[&str]| {
+        let mut command = ferry(work.path());
+        command
+            .env_remove("FERRY_CA")
+            .args(args)
+            .args(["--server", &addr]);
+        if let Some(value) = env {
+            command.env("FERRY_CA", value);
+        }
+        command.output().unwrap()
+    };
+
+    let out = success(&with_env(None, &["--ca", ca, "ls"]));
+    assert!(out.ends_with("  t\n"), "{out:?}");
+    success(&with_env(Some(other), &["--ca", ca, "stat", "t"]));
+    success(&with_env(None, &["--ca", other, "stat", "t", "--ca", ca]));
+    let line = failure(
+        &with_env(None, &["--ca", ca, "stat", "t", "--ca", other]),
+        3,
+    );
+    assert!(line.contains("certificate"), "{line}");
+    success(&with_env(None, &["--insecure", "stat", "t"]));
+    // --tls trusts the system's authorities, which do not know this one.
+    let line = failure(&with_env(None, &["--tls", "stat", "t"]), 3);
+    assert!(line.contains("certificate"), "{line}");
+    // --insecure and --ca conflict on whichever sides they are given.
+    for (env, args) in [
+        (None, &["--insecure", "ls", "--ca", ca][..]),
+        (None, &["--ca", ca, "ls", "--insecure"]),
+        (Some(ca), &["--insecure", "ls"]),
+    ] {
+        let output = with_env(env, args);
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+        assert!(stderr(&output).contains("--insecure"), "{args:?}");
+    }
 }
 
 #[test]
@@ -147,7 +263,7 @@ fn run_briefly(dir: &Path, args: &[&str]) -> Output {
 }
 
 #[test]
-fn serve_bench_and_completions_keep_their_flags_and_refuse_client_options() {
+fn serve_bench_token_cert_and_completions_keep_their_flags_and_refuse_client_options() {
     let work = tempfile::tempdir().unwrap();
     let root = work.path().join("root");
     let root_arg = root.to_str().unwrap();
@@ -197,6 +313,34 @@ fn serve_bench_and_completions_keep_their_flags_and_refuse_client_options() {
     assert!(line.contains("-v/--verbose"), "{line}");
 
     failure(&plain(work.path(), &["-q", "completions", "bash"]), 2);
+    let line = failure(
+        &plain(work.path(), &["--token", "T", "completions", "bash"]),
+        2,
+    );
+    assert!(line.starts_with("ferry: completions: --token "), "{line}");
+    let tokens = work.path().join("tokens");
+    let tokens = tokens.to_str().unwrap();
+    let line = failure(
+        &plain(
+            work.path(),
+            &["--token", "T", "token", "list", "--tokens", tokens],
+        ),
+        2,
+    );
+    assert!(
+        line.contains("--token ") && line.contains("--tokens"),
+        "{line}"
+    );
+    let line = failure(
+        &plain(work.path(), &["--ca", "c.pem", "cert", "localhost"]),
+        2,
+    );
+    assert!(line.starts_with("ferry: cert: --ca "), "{line}");
+    assert!(!work.path().join("ferry-cert.pem").exists());
+    for option in [&["--tls"][..], &["--insecure"], &["--ca", "c.pem"]] {
+        let line = failure(&run_briefly(work.path(), &[option, &serve[..]].concat()), 2);
+        assert!(line.contains("--tls-cert"), "{line}");
+    }
 }
 
 #[test]

@@ -1,6 +1,8 @@
 //! TLS on both listeners (issue 12): round trips with the ferry client,
 //! the binary, curl and Python's `ssl` module; a plaintext client on a TLS
-//! port and a TLS client on a plaintext port each fail cleanly; a stalled
+//! port and a TLS client on a plaintext port each fail cleanly, and the
+//! plaintext `ferry` hints at TLS within seconds (unless `-q`) while still
+//! waiting for a greeting that is only slow; a stalled
 //! handshake is cut by the header deadline while others are served; the
 //! certificate is re-read on SIGHUP. curl and python3 are skipped, saying
 //! so, where they are not installed.
@@ -9,11 +11,12 @@
 mod binary;
 mod support;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
 use std::path::Path;
-use std::process::Command;
-use std::time::Duration;
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 use rustix::process::Signal;
 use support::process::Process;
@@ -361,4 +364,107 @@ fn sighup_reloads_the_certificate_and_a_broken_one_keeps_the_old() {
     endpoint(&addr, &second.cert)
         .connect()
         .expect("still second");
+}
+
+/// Reads `child`'s stderr on a thread, one line per message.
+fn stderr_lines(child: &mut std::process::Child) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    let err = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(err).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    rx
+}
+
+/// `ferry <args>` in `dir`, its stderr piped.
+fn spawn_ferry(dir: &Path, args: &[&str]) -> std::process::Child {
+    binary::ferry(dir)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+#[test]
+fn a_plaintext_ferry_client_on_a_tls_port_hints_at_tls_long_before_the_deadline() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = self_signed(dir.path(), "server");
+    let (cert, key) = (files.cert.to_str().unwrap(), files.key.to_str().unwrap());
+    // A deadline so long that only the client's own hint can explain a
+    // line within PATIENCE.
+    let server = Process::start(
+        &dir.path().join("root"),
+        &[
+            "--tls-cert",
+            cert,
+            "--tls-key",
+            key,
+            "--header-timeout",
+            "30",
+        ],
+    );
+    let addr = server.addr.to_string();
+    // -q says nothing but errors: started first, so it has waited at
+    // least as long as the other by the time the other speaks.
+    let mut quiet = spawn_ferry(dir.path(), &["-q", "ls", "--server", &addr]);
+    let started = Instant::now();
+    let mut child = spawn_ferry(dir.path(), &["ls", "--server", &addr]);
+    let line = stderr_lines(&mut child)
+        .recv_timeout(PATIENCE)
+        .expect("a hint on stderr before the header deadline");
+    assert!(started.elapsed() < PATIENCE, "{:?}", started.elapsed());
+    assert!(
+        line.starts_with(&format!("ferry: no greeting from {addr} after 3 s"))
+            && line.contains("--tls or --ca"),
+        "{line}"
+    );
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "it waits on after the hint"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    quiet.kill().unwrap();
+    let quiet = quiet.wait_with_output().unwrap();
+    assert_eq!(binary::stderr(&quiet), "", "-q: no hint");
+}
+
+#[test]
+fn a_slow_greeting_gets_the_hint_and_is_still_waited_for() {
+    // A stand-in server that greets only once the test has seen the hint.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let (greet, greet_now) = mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let mut out = &stream;
+        if greet_now.recv().is_err() {
+            return;
+        }
+        out.write_all(b"OK FERRY/1 1\n").unwrap();
+        for line in BufReader::new(&stream).lines().map_while(Result::ok) {
+            let answer: &[u8] = if line.starts_with("LIST") {
+                b"OK 0\n"
+            } else {
+                b"OK\n"
+            };
+            if out.write_all(answer).is_err() {
+                return;
+            }
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = spawn_ferry(dir.path(), &["ls", "--server", &addr]);
+    let lines = stderr_lines(&mut child);
+    let line = lines.recv_timeout(PATIENCE).expect("a hint");
+    assert!(line.contains("no greeting from"), "{line}");
+    greet.send(()).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "{output:?}");
+    assert!(lines.recv().is_err(), "nothing more on stderr");
 }

@@ -1,15 +1,19 @@
-//! One load-generator connection: keeps `pipeline` requests in flight,
-//! writes bodies from a shared buffer and reads responses into a shared
-//! scratch buffer, so 10,000 of them fit in a few megabytes.
+//! One load-generator connection: reads the greeting, authenticates if
+//! the server asks for a token and one was given, then keeps `pipeline`
+//! requests in flight, writes bodies from a shared buffer and reads
+//! responses into a shared scratch buffer, so 10,000 plain ones fit in a
+//! few megabytes.
 
 use std::collections::VecDeque;
 use std::io::{self, Read};
 use std::time::Instant;
 
-use mio::net::TcpStream;
-
 use super::Op;
-use crate::socket::{self, Outcome};
+use super::transport::Transport;
+use crate::client::ClientError;
+use crate::client::wire::parse_greeting;
+use crate::protocol::{Reply, parse_reply};
+use crate::socket::Outcome;
 
 /// Longest response line accepted.
 const MAX_LINE: usize = 4096;
@@ -35,6 +39,19 @@ pub(super) struct Workload {
     pub(super) get_name: String,
     /// Each connection PUTs into a folder of its own.
     pub(super) put_folders: bool,
+    /// Sent with `AUTH` to a server whose greeting says `auth`.
+    pub(super) token: Option<String>,
+}
+
+/// How far the connection is from sending requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Waiting for the server's greeting.
+    Greeting,
+    /// `AUTH` sent (or being sent); waiting for its answer.
+    Authenticating,
+    /// Requests may go.
+    Ready,
 }
 
 enum Receiving {
@@ -43,9 +60,9 @@ enum Receiving {
 }
 
 pub(super) struct Conn {
-    pub(super) stream: TcpStream,
+    pub(super) transport: Transport,
     index: usize,
-    greeted: bool,
+    phase: Phase,
     /// Start times of requests sent (or being sent), oldest first.
     in_flight: VecDeque<Instant>,
     /// Unsent part of the request being written.
@@ -56,14 +73,16 @@ pub(super) struct Conn {
     /// Requests that may still be started.
     pub(super) allowed: u32,
     pub(super) failed: bool,
+    /// Why the server refused the token, when it did.
+    pub(super) refused: Option<ClientError>,
 }
 
 impl Conn {
-    pub(super) fn new(stream: TcpStream, index: usize) -> Conn {
+    pub(super) fn new(transport: Transport, index: usize) -> Conn {
         Conn {
-            stream,
+            transport,
             index,
-            greeted: false,
+            phase: Phase::Greeting,
             in_flight: VecDeque::new(),
             header: Vec::new(),
             header_sent: 0,
@@ -71,12 +90,14 @@ impl Conn {
             receiving: Receiving::Line(Vec::new()),
             allowed: 0,
             failed: false,
+            refused: None,
         }
     }
 
-    /// Whether the server's greeting has arrived.
-    pub(super) fn greeted(&self) -> bool {
-        self.greeted
+    /// Whether the connection is ready for requests: greeted, and
+    /// authenticated where the server asked for a token.
+    pub(super) fn ready(&self) -> bool {
+        self.phase == Phase::Ready
     }
 
     /// Requests sent whose responses have not completed.
@@ -92,7 +113,7 @@ impl Conn {
     /// Reads and writes until the socket blocks.
     pub(super) fn drive(&mut self, work: &Workload, scratch: &mut [u8], progress: &mut Progress) {
         while !self.failed {
-            let wrote = self.greeted && self.write_some(work);
+            let wrote = self.phase != Phase::Greeting && self.write_some(work);
             let read = self.read_some(work, scratch, progress);
             if !wrote && !read {
                 return;
@@ -112,14 +133,14 @@ impl Conn {
             }
             let outcome = if self.header_sent < self.header.len() {
                 let more = self.body_left > 0;
-                socket::write(&self.stream, &self.header[self.header_sent..], more)
+                self.transport.write(&self.header[self.header_sent..], more)
             } else {
                 let offset = ((work.size - self.body_left) % work.body.len() as u64) as usize;
                 let end = work
                     .body
                     .len()
                     .min(offset + self.body_left.min(usize::MAX as u64) as usize);
-                socket::write(&self.stream, &work.body[offset..end], false)
+                self.transport.write(&work.body[offset..end], false)
             };
             match outcome {
                 Outcome::Done(n) => {
@@ -161,7 +182,7 @@ impl Conn {
 
     /// Reads what it can; true if anything moved.
     fn read_some(&mut self, work: &Workload, scratch: &mut [u8], progress: &mut Progress) -> bool {
-        let n = match socket::read(&mut self.stream, scratch) {
+        let n = match self.transport.read(scratch) {
             Outcome::Done(n) => n,
             Outcome::WouldBlock => return false,
             _ => {
@@ -200,12 +221,13 @@ impl Conn {
 
     fn on_line(&mut self, line: &[u8], work: &Workload, progress: &mut Progress) {
         let text = String::from_utf8_lossy(line);
-        let mut fields = text.trim_end().split(' ');
-        if !self.greeted {
-            self.greeted = fields.next() == Some("OK");
-            self.failed = !self.greeted;
-            return;
+        let text = text.trim_end();
+        match self.phase {
+            Phase::Greeting => return self.on_greeting(text, work),
+            Phase::Authenticating => return self.on_auth(text),
+            Phase::Ready => {}
         }
+        let mut fields = text.split(' ');
         if fields.next() != Some("OK") {
             progress.errors += 1;
             self.in_flight.pop_front();
@@ -219,6 +241,41 @@ impl Conn {
             self.receiving = Receiving::Body { left: body };
         } else {
             self.complete(work, progress);
+        }
+    }
+
+    /// Sends the token if the server asks for one (and only then, as
+    /// PROTOCOL.md §6.9 asks); a busy server or another protocol fails the
+    /// connection.
+    fn on_greeting(&mut self, line: &str, work: &Workload) {
+        match (parse_greeting(line), &work.token) {
+            (Ok((_, true)), Some(token)) => {
+                self.header.clear();
+                self.header
+                    .extend_from_slice(format!("AUTH {token}\n").as_bytes());
+                self.header_sent = 0;
+                self.phase = Phase::Authenticating;
+            }
+            (Ok(_), _) => self.phase = Phase::Ready,
+            (Err(_), _) => self.failed = true,
+        }
+    }
+
+    /// The answer to `AUTH`: anything but `OK` is kept for the run to
+    /// report.
+    fn on_auth(&mut self, line: &str) {
+        match parse_reply(line) {
+            Some(Reply::Ok(_)) => self.phase = Phase::Ready,
+            Some(Reply::Err { code, message }) => {
+                self.refused = Some(ClientError::Remote { code, message });
+                self.failed = true;
+            }
+            None => {
+                self.refused = Some(ClientError::protocol(format!(
+                    "unexpected answer to AUTH {line:?}"
+                )));
+                self.failed = true;
+            }
         }
     }
 

@@ -4,10 +4,18 @@
 //! flight for the duration, and the run reports operations and bytes per
 //! second, latency percentiles and errors.
 //!
+//! Each connection speaks as the client commands do: over TLS when the
+//! endpoint says so (a rustls `ClientConnection` over the socket), and with `AUTH <token>` after a greeting
+//! that says `auth`; a connection counts as connected only once that is
+//! answered `OK`. A refused token ends the run with the server's answer,
+//! so a misconfigured run never reports a page of failed requests.
+//!
 //! Layout: this file runs the event loop and reports; `conn.rs` is one
-//! connection's request/response state machine.
+//! connection's request/response state machine; `transport.rs` its socket,
+//! with or without TLS.
 
 mod conn;
+mod transport;
 
 use std::io::{self, Write};
 use std::net::SocketAddr;
@@ -16,8 +24,9 @@ use std::time::{Duration, Instant};
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 
-use crate::client::Client;
+use crate::client::{ClientError, Endpoint};
 use conn::{Conn, Progress, Repeat, Workload};
+use transport::Transport;
 
 /// Connects in progress at once, so the server's accept backlog is not
 /// overrun (dropped SYNs cost a one-second retransmit).
@@ -41,8 +50,11 @@ pub enum Op {
 /// What to run.
 #[derive(Debug, Clone)]
 pub struct BenchConfig {
-    /// Server address.
+    /// Server address, resolved.
     pub server: SocketAddr,
+    /// The server as the client commands reach it: the name its
+    /// certificate is checked against, the token, TLS or not.
+    pub endpoint: Endpoint,
     /// Connections held open at once.
     pub connections: usize,
     /// Request type.
@@ -139,14 +151,21 @@ impl Report {
 /// Runs a benchmark against a running server.
 ///
 /// # Errors
-/// Setting up (polling, or uploading the object GET fetches) fails.
-pub fn run(config: &BenchConfig) -> io::Result<Report> {
+/// Setting up fails: polling; the first connection, made as the client
+/// commands make theirs (unreachable, an untrusted certificate, a refused
+/// token: [`ClientError::Remote`]); uploading the object GET fetches; or a
+/// bench connection's token is refused.
+pub fn run(config: &BenchConfig) -> Result<Report, ClientError> {
     crate::server::raise_fd_limit();
     let body_len = usize::try_from(config.size.clamp(1, 1 << 20)).unwrap_or(1 << 20);
     let body: Vec<u8> = (0..body_len).map(|i| (i % 251) as u8).collect();
     let get_name = format!("bench/object-{}", config.size);
+    // Whatever the op, one ordinary connection first: what keeps every
+    // bench connection out (the address, TLS trust, the token) is said
+    // once, as `ferry ls` would say it.
+    let mut setup = config.endpoint.connect()?;
     if config.op == Op::Get {
-        upload_object(config.server, &get_name, &body, config.size)?;
+        upload_object(&mut setup, &get_name, &body, config.size)?;
     }
     let work = Workload {
         op: config.op,
@@ -154,11 +173,17 @@ pub fn run(config: &BenchConfig) -> io::Result<Report> {
         body,
         get_name,
         put_folders: config.folder_per_connection,
+        token: config.endpoint.token.clone(),
     };
     Runner::new(config, work)?.run()
 }
 
-fn upload_object(server: SocketAddr, name: &str, block: &[u8], size: u64) -> io::Result<()> {
+fn upload_object(
+    client: &mut crate::client::Client,
+    name: &str,
+    block: &[u8],
+    size: u64,
+) -> Result<(), ClientError> {
     let reader = |left| Repeat {
         block,
         left,
@@ -174,13 +199,7 @@ fn upload_object(server: SocketAddr, name: &str, block: &[u8], size: u64) -> io:
         }
         crc = crc32c::crc32c_append(crc, &buf[..n]);
     }
-    let setup =
-        |err: crate::client::ClientError| io::Error::other(format!("uploading {name}: {err}"));
-    let mut client = Client::connect(server).map_err(setup)?;
-    client
-        .put(name, &mut reader(size), size, crc)
-        .map_err(setup)?;
-    Ok(())
+    client.put(name, &mut reader(size), size, crc).map(drop)
 }
 
 struct Runner<'a> {
@@ -193,6 +212,8 @@ struct Runner<'a> {
     ops: u64,
     payload: u64,
     errors: u64,
+    /// The answer to a bench connection's `AUTH` that was not `OK`.
+    refused: Option<ClientError>,
 }
 
 impl<'a> Runner<'a> {
@@ -207,10 +228,11 @@ impl<'a> Runner<'a> {
             ops: 0,
             payload: 0,
             errors: 0,
+            refused: None,
         })
     }
 
-    fn run(mut self) -> io::Result<Report> {
+    fn run(mut self) -> Result<Report, ClientError> {
         let mut events = Events::with_capacity(4096);
         let connected = self.connect_all(&mut events)?;
         for conn in self.conns.iter_mut().flatten() {
@@ -263,41 +285,56 @@ impl<'a> Runner<'a> {
         })
     }
 
-    /// Opens every connection and waits for the greetings; returns how
-    /// many succeeded.
-    fn connect_all(&mut self, events: &mut Events) -> io::Result<usize> {
+    /// Opens every connection and waits for the greetings (and the
+    /// answers to `AUTH`); returns how many succeeded.
+    ///
+    /// # Errors
+    /// Polling fails, or the server refuses a connection's token.
+    fn connect_all(&mut self, events: &mut Events) -> Result<usize, ClientError> {
         let deadline = Instant::now() + CONNECT_TIMEOUT;
-        let mut greeted = 0;
+        let mut settled = 0;
         loop {
-            let pending = self.conns.len() - greeted;
+            let pending = self.conns.len() - settled;
             while self.conns.len() < self.config.connections && pending < CONNECTS_IN_FLIGHT {
                 let index = self.conns.len();
                 match TcpStream::connect(self.config.server) {
-                    Ok(mut stream) => {
+                    Ok(stream) => {
                         let _ = stream.set_nodelay(true);
+                        let session = match &self.config.endpoint.tls {
+                            Some(tls) => Some(tls.session(&self.config.endpoint.addr)?),
+                            None => None,
+                        };
+                        let mut transport = Transport::new(stream, session);
+                        // Readable and writable once, edge-triggered, TLS
+                        // or not: what a session wants is met without
+                        // re-registering, since every transport call first
+                        // sends what the session holds, and a send cut
+                        // short by a full socket is followed by a writable
+                        // edge. (Interest per request would cost the plain
+                        // runs two system calls a request.)
                         self.poll.registry().register(
-                            &mut stream,
+                            transport.stream_mut(),
                             Token(index),
                             Interest::READABLE | Interest::WRITABLE,
                         )?;
-                        self.conns.push(Some(Conn::new(stream, index)));
+                        self.conns.push(Some(Conn::new(transport, index)));
                     }
                     Err(_) => {
                         self.errors += 1;
                         self.conns.push(None);
                     }
                 }
-                if self.conns.len() - greeted >= CONNECTS_IN_FLIGHT {
+                if self.conns.len() - settled >= CONNECTS_IN_FLIGHT {
                     break;
                 }
             }
-            greeted = self
+            settled = self
                 .conns
                 .iter()
-                .filter(|c| c.as_ref().is_some_and(Conn::greeted))
+                .filter(|c| c.as_ref().is_some_and(Conn::ready))
                 .count()
                 + self.conns.iter().filter(|c| c.is_none()).count();
-            if greeted >= self.config.connections || Instant::now() >= deadline {
+            if settled >= self.config.connections || Instant::now() >= deadline {
                 break;
             }
             self.poll.poll(events, Some(Duration::from_millis(50)))?;
@@ -305,7 +342,10 @@ impl<'a> Runner<'a> {
                 self.drive(event.token().0, false);
             }
         }
-        Ok(self.conns.iter().flatten().filter(|c| c.greeted()).count())
+        if let Some(refused) = self.refused.take() {
+            return Err(refused);
+        }
+        Ok(self.conns.iter().flatten().filter(|c| c.ready()).count())
     }
 
     /// Drives one connection and, while measuring, tops its pipeline up.
@@ -318,7 +358,7 @@ impl<'a> Runner<'a> {
             conn.drive(&self.work, &mut self.scratch, &mut progress);
             let free = self.config.pipeline as usize
                 - conn.outstanding().min(self.config.pipeline as usize);
-            let topped = measuring && conn.greeted() && free > conn.allowed as usize;
+            let topped = measuring && conn.ready() && free > conn.allowed as usize;
             if topped {
                 conn.allowed = free as u32;
             }
@@ -332,7 +372,10 @@ impl<'a> Runner<'a> {
         self.latencies.extend_from_slice(&progress.completed);
         if conn.failed {
             self.errors += 1;
-            let _ = self.poll.registry().deregister(&mut conn.stream);
+            if let Some(refused) = conn.refused.take() {
+                self.refused = Some(refused);
+            }
+            let _ = self.poll.registry().deregister(conn.transport.stream_mut());
             self.conns[index] = None;
         }
     }

@@ -12,10 +12,11 @@ use super::output::{Output, ProgressMode};
 use crate::client::retry::RetryPolicy;
 use crate::client::{Client, ClientTls, Endpoint, Trust};
 
-/// Options every client command takes. They may also come before the
-/// command's name: see [`LeadingClientArgs`].
+/// Where the server is and how to connect to it: every client command
+/// takes these, and `ferry bench` too (flattened into both, so they are
+/// defined and documented once).
 #[derive(Debug, Args)]
-pub struct ClientArgs {
+pub struct ConnectionArgs {
     /// Server address, host:port.
     #[arg(long, env = "FERRY_SERVER", default_value = "127.0.0.1:5010")]
     pub server: String,
@@ -35,6 +36,60 @@ pub struct ClientArgs {
     /// connection is encrypted, but to whoever answers.
     #[arg(long, conflicts_with = "ca")]
     pub insecure: bool,
+}
+
+impl ConnectionArgs {
+    /// The server, how to reach it and the token to present to it.
+    ///
+    /// # Errors
+    /// `--insecure` with `--ca` (or `FERRY_CA`), one of them before the
+    /// command's name (clap sees only the pairs given on the same side of
+    /// it, as for `-q` and `-v` in [`ClientArgs::output`]); the `--ca` file
+    /// cannot be used, or (`--tls`) the system has no certificate
+    /// authorities.
+    pub fn endpoint(&self) -> Result<Endpoint, Failure> {
+        if self.insecure && self.ca.is_some() {
+            return Err(Failure::usage(
+                "",
+                "--insecure cannot be used with --ca (or FERRY_CA)",
+            ));
+        }
+        let trust = match (&self.ca, self.insecure, self.tls) {
+            (Some(ca), _, _) => Some(Trust::Ca(ca.clone())),
+            (None, true, _) => Some(Trust::Insecure),
+            (None, false, true) => Some(Trust::System),
+            (None, false, false) => None,
+        };
+        let tls = trust
+            .map(|trust| ClientTls::new(&trust))
+            .transpose()
+            .map_err(|err| Failure::new("TLS", err))?;
+        Ok(Endpoint {
+            addr: self.server.clone(),
+            token: self.token.clone().filter(|token| !token.is_empty()),
+            tls,
+        })
+    }
+
+    /// Connects (and authenticates), naming the server in the error.
+    ///
+    /// # Errors
+    /// As [`ConnectionArgs::endpoint`]; the server cannot be reached, or
+    /// refuses the token.
+    pub fn connect(&self) -> Result<Client, Failure> {
+        self.endpoint()?.connect().map_err(|err| match err {
+            crate::client::ClientError::Remote { .. } => Failure::new("", err),
+            err => Failure::new(format!("cannot connect to {}", self.server), err),
+        })
+    }
+}
+
+/// Options every client command takes. They may also come before the
+/// command's name: see [`LeadingClientArgs`].
+#[derive(Debug, Args)]
+pub struct ClientArgs {
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
     /// Log every request and answer on stderr.
     #[arg(short, long)]
     pub verbose: bool,
@@ -61,58 +116,35 @@ impl ClientArgs {
         output.install_log(self.verbose);
         Ok(output)
     }
-
-    /// The server, how to reach it and the token to present to it.
-    ///
-    /// # Errors
-    /// The `--ca` file cannot be used, or (`--tls`) the system has no
-    /// certificate authorities.
-    pub fn endpoint(&self) -> Result<Endpoint, Failure> {
-        let trust = match (&self.ca, self.insecure, self.tls) {
-            (Some(ca), _, _) => Some(Trust::Ca(ca.clone())),
-            (None, true, _) => Some(Trust::Insecure),
-            (None, false, true) => Some(Trust::System),
-            (None, false, false) => None,
-        };
-        let tls = trust
-            .map(|trust| ClientTls::new(&trust))
-            .transpose()
-            .map_err(|err| Failure::new("TLS", err))?;
-        Ok(Endpoint {
-            addr: self.server.clone(),
-            token: self.token.clone().filter(|token| !token.is_empty()),
-            tls,
-        })
-    }
-
-    /// Connects (and authenticates), naming the server in the error.
-    pub fn connect(&self) -> Result<Client, Failure> {
-        self.endpoint()?.connect().map_err(|err| match err {
-            crate::client::ClientError::Remote { .. } => Failure::new("", err),
-            err => self.unreachable(err),
-        })
-    }
-
-    /// A failure to reach the server.
-    pub fn unreachable(&self, err: crate::client::ClientError) -> Failure {
-        Failure::new(format!("cannot connect to {}", self.server), err)
-    }
 }
 
 /// The client options written before the command's name (`ferry -v put
-/// a.txt`, `ferry --server host:5010 ls`).
+/// a.txt`, `ferry --server host:5010 --ca cert.pem ls`).
 ///
 /// They are global, so clap accepts them there and hands their values on
 /// by id to the command's own [`ClientArgs`], which define and document
-/// them (given on both sides, the one after the name wins). `serve`,
-/// `bench` and `completions` receive them too, which is why they are
-/// hidden and [`LeadingClientArgs::misplaced`] refuses them there.
+/// them. Given on both sides, the one after the name wins; given before
+/// the name, it beats the command's variable (`FERRY_TOKEN`, `FERRY_CA`),
+/// as clap ranks a value from the command line above one from the
+/// environment. `bench` takes the [`ConnectionArgs`] among them; `serve`,
+/// `token`, `cert` and `completions` receive them too, which is why they
+/// are hidden and [`LeadingClientArgs::misplaced`] refuses what a command
+/// does not take.
+///
+/// No defaults and no variables here: for commands without the option of
+/// their own, each is `Some` or `true` only when given.
 #[derive(Debug, Args)]
 pub struct LeadingClientArgs {
-    /// No default and no variable here: `Some` only when given, for
-    /// commands without a `--server` of their own.
     #[arg(long, global = true, hide = true)]
     server: Option<String>,
+    #[arg(long, global = true, hide = true)]
+    token: Option<String>,
+    #[arg(long, global = true, hide = true)]
+    tls: bool,
+    #[arg(long, global = true, hide = true)]
+    ca: Option<PathBuf>,
+    #[arg(long, global = true, hide = true, conflicts_with = "ca")]
+    insecure: bool,
     #[arg(short, long, global = true, hide = true)]
     verbose: bool,
     #[arg(short, long, global = true, hide = true, conflicts_with = "verbose")]
@@ -121,11 +153,21 @@ pub struct LeadingClientArgs {
 
 impl LeadingClientArgs {
     /// The first client option given to a command that does not take it,
-    /// as written in messages; `has_server`: the command has a `--server`
-    /// of its own.
-    pub fn misplaced(&self, has_server: bool) -> Option<&'static str> {
-        if self.server.is_some() && !has_server {
-            Some("--server")
+    /// as written in messages; `connects`: the command has the
+    /// [`ConnectionArgs`] of its own.
+    pub fn misplaced(&self, connects: bool) -> Option<&'static str> {
+        let connection = [
+            (self.server.is_some(), "--server"),
+            (self.token.is_some(), "--token"),
+            (self.tls, "--tls"),
+            (self.ca.is_some(), "--ca"),
+            (self.insecure, "--insecure"),
+        ];
+        let misplaced = connection
+            .into_iter()
+            .find(|(given, _)| *given && !connects);
+        if let Some((_, option)) = misplaced {
+            Some(option)
         } else if self.verbose {
             Some("-v/--verbose")
         } else if self.quiet {

@@ -7,15 +7,16 @@ use std::time::Duration;
 
 use clap::Args;
 
+use super::args::ConnectionArgs;
+use super::output::{Output, ProgressMode};
 use super::{parse_seconds, parse_size};
 use crate::bench::{self, BenchConfig, Op};
 
 /// Flags of `ferry bench`.
 #[derive(Debug, Args)]
 pub struct BenchArgs {
-    /// Server address.
-    #[arg(long, env = "FERRY_SERVER", default_value = "127.0.0.1:5010")]
-    server: String,
+    #[command(flatten)]
+    connection: ConnectionArgs,
     /// Connections held open at once.
     #[arg(long, default_value_t = 100)]
     connections: usize,
@@ -43,15 +44,24 @@ pub struct BenchArgs {
 
 /// Runs the benchmark and prints its report.
 pub fn run(args: BenchArgs) -> ExitCode {
-    let server: SocketAddr = match args.server.to_socket_addrs().map(|mut a| a.next()) {
+    let name = &args.connection.server;
+    let server: SocketAddr = match name.to_socket_addrs().map(|mut a| a.next()) {
         Ok(Some(addr)) => addr,
         _ => {
-            eprintln!("ferry: cannot resolve {}", args.server);
+            eprintln!("ferry: cannot resolve {name}");
             return ExitCode::from(3);
         }
     };
+    // The client's warnings (a silent TLS port, say) for the set-up
+    // connection, which is the client's own.
+    Output::new(ProgressMode::Never, false).install_log(false);
+    let endpoint = match args.connection.endpoint() {
+        Ok(endpoint) => endpoint,
+        Err(failure) => return super::report(Err(failure)),
+    };
     let config = BenchConfig {
         server,
+        endpoint,
         connections: args.connections.max(1),
         op: args.op,
         size: args.size,
@@ -73,9 +83,9 @@ pub fn run(args: BenchArgs) -> ExitCode {
                 ExitCode::SUCCESS
             }
         }
-        Err(err) => {
-            eprintln!("ferry: bench against {}: {err}", args.server);
-            ExitCode::from(3)
-        }
+        Err(err) => super::report(Err(super::Failure::new(
+            format!("bench against {name}"),
+            err,
+        ))),
     }
 }

@@ -31,8 +31,9 @@ use crate::client::ClientError;
     name = "ferry",
     version,
     about = "A single-threaded file-transfer server and its client",
-    after_help = "The client commands' --server, -v/--verbose and -q/--quiet may also \
-                  come before the command: ferry -v put a.txt"
+    after_help = "The client commands' --server, --token, --tls, --ca, --insecure, \
+                  -v/--verbose and -q/--quiet may also come before the command: \
+                  ferry -v --ca cert.pem put a.txt"
 )]
 pub struct Cli {
     /// Client options given before the command's name.
@@ -194,7 +195,7 @@ pub fn run(cli: Cli) -> ExitCode {
 /// that has no use for it: `ferry serve --server ...` must not quietly
 /// listen elsewhere than the user meant.
 fn misplaced_client_option(cli: &Cli) -> Option<Failure> {
-    let (command, has_server) = match cli.command {
+    let (command, connects) = match cli.command {
         Command::Serve(_) => ("serve", false),
         Command::Bench(_) => ("bench", true),
         Command::Completions { .. } => ("completions", false),
@@ -202,10 +203,15 @@ fn misplaced_client_option(cli: &Cli) -> Option<Failure> {
         Command::Cert(_) => ("cert", false),
         _ => return None,
     };
-    let option = cli.leading.misplaced(has_server)?;
+    let option = cli.leading.misplaced(connects)?;
     let hint = match (command, option) {
         ("serve", "--server") => "; serve listens on --listen",
+        ("serve", "--token") => "; serve reads its tokens from --tokens",
+        ("serve", "--tls" | "--ca" | "--insecure") => {
+            "; serve's certificate is given with --tls-cert and --tls-key"
+        }
         ("serve", _) => "; serve's own log is set with --log-level",
+        ("token", "--token") => "; token names its file with --tokens",
         _ => "",
     };
     Some(Failure::usage(

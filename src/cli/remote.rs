@@ -50,6 +50,7 @@ pub fn list(args: &LsArgs) -> Result<(), Failure> {
     let prefix = args.prefix.as_deref().unwrap_or("");
     let files = args
         .client
+        .connection
         .connect()?
         .list(prefix)
         .map_err(|err| Failure::new(format!("listing {prefix:?}"), err))?;
@@ -90,6 +91,7 @@ pub fn stat(args: &StatArgs) -> Result<(), Failure> {
     let name = &args.name;
     let stat = args
         .client
+        .connection
         .connect()?
         .stat(name)
         .map_err(|err| Failure::new(name.clone(), err))?;
@@ -119,7 +121,7 @@ pub fn stat(args: &StatArgs) -> Result<(), Failure> {
 /// failure and carries on.
 pub fn remove(args: &RmArgs) -> Result<(), Failure> {
     let output = args.client.output(ProgressMode::Never)?;
-    let mut client = args.client.connect()?;
+    let mut client = args.client.connection.connect()?;
     let mut failed = Vec::new();
     for name in &args.names {
         match client.delete(name) {

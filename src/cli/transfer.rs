@@ -45,7 +45,7 @@ pub fn put(args: &PutArgs) -> Result<(), Failure> {
     let failure = |err| Failure::new(remote.clone(), err);
     let bar = output.file_bar(&remote, size);
     let result = if args.resume {
-        let endpoint = args.client.endpoint()?;
+        let endpoint = args.client.connection.endpoint()?;
         let upload = Upload {
             endpoint: &endpoint,
             name: &remote,
@@ -55,7 +55,7 @@ pub fn put(args: &PutArgs) -> Result<(), Failure> {
         };
         resume::upload(upload, &mut bar.wrap_read(file), args.effort.policy()).map_err(failure)
     } else {
-        args.client.connect().and_then(|mut client| {
+        args.client.connection.connect().and_then(|mut client| {
             let mut body = bar.wrap_read(BufReader::with_capacity(256 * 1024, file));
             client.put(&remote, &mut body, size, crc).map_err(failure)
         })
@@ -135,7 +135,7 @@ fn download(args: &GetArgs, target: &Path, output: &Output) -> Result<u64, Failu
     let bars = [&bar];
     let mut sink = Counted::new(&mut file, &bars);
     let result = resume::download(
-        &args.client.endpoint()?,
+        &args.client.connection.endpoint()?,
         &args.remote,
         &mut sink,
         have,
@@ -194,7 +194,7 @@ fn get_to_stdout(args: &GetArgs, output: &Output) -> Result<(), Failure> {
         ..RetryPolicy::default()
     };
     let result = resume::download(
-        &args.client.endpoint()?,
+        &args.client.connection.endpoint()?,
         &args.remote,
         &mut Counted::new(&mut out, &bars),
         0,
@@ -227,7 +227,7 @@ pub(super) fn remote_has(
     size: u64,
     crc: u32,
 ) -> Result<bool, Failure> {
-    match client.connect()?.stat(name) {
+    match client.connection.connect()?.stat(name) {
         Ok(stat) => Ok(stat.size == size && stat.crc == Some(crc)),
         Err(ClientError::Remote { .. }) => Ok(false),
         Err(err) => Err(Failure::new(name.to_owned(), err)),

@@ -30,6 +30,13 @@ pub use wire::{Replies, Requests};
 
 /// How long to wait for a connection or for the server to say anything.
 const TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a plaintext connection waits for the greeting before saying
+/// that the port may serve TLS. A FERRY/1 server greets at once, so by
+/// then something is off; a TLS port says nothing until its header
+/// deadline (20 s by default) closes the connection, which is long to sit
+/// in silence. The wait goes on after the hint: a slow server or link is
+/// still allowed [`TIMEOUT`].
+const GREETING_HINT_AFTER: Duration = Duration::from_secs(3);
 
 /// A TCP connection to the first address of `addr` that answers, with the
 /// client's options set.
@@ -158,7 +165,11 @@ impl Client {
     /// # Errors
     /// The server is unreachable, busy (`ERR 503`), or not a ferry server.
     pub fn connect(addr: impl ToSocketAddrs) -> Result<Client> {
-        Client::from_halves(stream::Halves::plain(tcp_connect(addr)?)?)
+        let tcp = tcp_connect(addr)?;
+        let server = tcp.peer_addr()?;
+        let (requests, mut replies) = wire::halves(stream::Halves::plain(tcp)?);
+        replies.hint_if_silent(server, GREETING_HINT_AFTER, TIMEOUT)?;
+        Client::greeted(requests, replies)
     }
 
     /// Connects to `addr` (`host:port`) over TLS, checks the server's
@@ -168,13 +179,13 @@ impl Client {
     /// As [`Client::connect`]; the handshake fails (a certificate that is
     /// not trusted or not for `host`, a server without TLS).
     pub fn connect_tls(addr: &str, tls: &ClientTls) -> Result<Client> {
-        let host = addr.rsplit_once(':').map_or(addr, |(host, _port)| host);
         let tcp = tcp_connect(addr)?;
-        Client::from_halves(tls.handshake(tcp, host)?)
+        let (requests, replies) = wire::halves(tls.handshake(tcp, addr)?);
+        Client::greeted(requests, replies)
     }
 
-    fn from_halves(halves: stream::Halves) -> Result<Client> {
-        let (mut requests, mut replies) = wire::halves(halves);
+    /// Reads the greeting on a fresh connection.
+    fn greeted(mut requests: Requests, mut replies: Replies) -> Result<Client> {
         let (client_id, server_requires_auth) = replies.greeting()?;
         requests.set_conn(client_id);
         replies.set_conn(client_id);

@@ -70,17 +70,27 @@ impl ClientTls {
         })
     }
 
-    /// Runs the handshake over `tcp` with the server named `host`.
+    /// A session with the server at `addr` (`host:port`), whose
+    /// certificate must be for `host`; nothing sent yet.
     ///
     /// # Errors
-    /// `host` is not a valid name, or the handshake fails (a bad
-    /// certificate, a server that does not speak TLS...).
-    pub(crate) fn handshake(&self, mut tcp: TcpStream, host: &str) -> io::Result<Halves> {
+    /// `host` is not a valid name or address.
+    pub(crate) fn session(&self, addr: &str) -> io::Result<ClientConnection> {
+        let host = addr.rsplit_once(':').map_or(addr, |(host, _port)| host);
         let name = ServerName::try_from(host.trim_start_matches('[').trim_end_matches(']'))
             .map_err(|err| io::Error::new(io::ErrorKind::InvalidInput, err))?
             .to_owned();
-        let mut session =
-            ClientConnection::new(Arc::clone(&self.config), name).map_err(io::Error::other)?;
+        ClientConnection::new(Arc::clone(&self.config), name).map_err(io::Error::other)
+    }
+
+    /// Runs the handshake over `tcp` with the server at `addr`
+    /// (`host:port`).
+    ///
+    /// # Errors
+    /// As [`ClientTls::session`]; the handshake fails (a bad certificate,
+    /// a server that does not speak TLS...).
+    pub(crate) fn handshake(&self, mut tcp: TcpStream, addr: &str) -> io::Result<Halves> {
+        let mut session = self.session(addr)?;
         while session.is_handshaking() {
             session
                 .complete_io(&mut tcp)
@@ -191,6 +201,13 @@ impl std::fmt::Debug for ReadHalf {
 }
 
 impl ReadHalf {
+    /// How long a read may wait (the socket's; both halves share it).
+    pub(crate) fn set_read_timeout(&self, timeout: Option<std::time::Duration>) -> io::Result<()> {
+        match self {
+            ReadHalf::Plain(tcp) | ReadHalf::Tls { tcp, .. } => tcp.set_read_timeout(timeout),
+        }
+    }
+
     /// Closes both directions, so that a thread blocked on the other half
     /// wakes up with an error.
     pub(crate) fn shut_down(&self) {

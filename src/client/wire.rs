@@ -18,8 +18,10 @@
 //! asks of clients.
 
 use std::io::{self, BufRead, BufReader, BufWriter, ErrorKind, Read, Write};
+use std::net::SocketAddr;
+use std::time::Duration;
 
-use log::debug;
+use log::{debug, warn};
 
 use super::error::{ClientError, Result};
 use super::stream::{Halves, ReadHalf, WriteHalf};
@@ -225,6 +227,40 @@ impl Replies {
         self.conn = conn;
     }
 
+    /// Waits for the server's first bytes on a plaintext connection to
+    /// `server`. If none come within `after`, warns (once) that a TLS port
+    /// would be this silent, and waits on with the connection's usual
+    /// read `timeout`, which is in force again either way.
+    ///
+    /// # Errors
+    /// The connection fails (an end of stream is left for
+    /// [`Replies::greeting`] to explain).
+    pub(crate) fn hint_if_silent(
+        &mut self,
+        server: SocketAddr,
+        after: Duration,
+        timeout: Duration,
+    ) -> Result<()> {
+        self.input.get_ref().set_read_timeout(Some(after))?;
+        let waited = self.input.fill_buf().map(drop);
+        self.input.get_ref().set_read_timeout(Some(timeout))?;
+        match waited {
+            // What an expired receive timeout looks like, by platform.
+            Err(err) if matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                warn!(
+                    target: "ferry::client",
+                    "no greeting from {server} after {} s: if it serves TLS, \
+                     connect with --tls or --ca",
+                    after.as_secs_f64()
+                );
+                Ok(())
+            }
+            Err(err) if err.kind() == ErrorKind::Interrupted => Ok(()),
+            Err(err) => Err(err.into()),
+            Ok(()) => Ok(()),
+        }
+    }
+
     /// The greeting: returns the connection's id, and whether the server
     /// has access control on (the greeting's `auth`).
     ///
@@ -241,14 +277,14 @@ impl Replies {
             }
             other => other,
         })?;
-        let id = greeting_id(&line);
+        let greeting = parse_greeting(&line);
         // Learned before the line is logged, so that the greeting's log
         // line names the connection like every later one.
-        if let Ok(id) = id {
+        if let Ok((id, _)) = greeting {
             self.conn = id;
         }
-        self.answer(&line)?;
-        Ok((id?, line.split(' ').nth(3) == Some("auth")))
+        debug!(target: "ferry::client", "#{} < {line}", self.conn);
+        greeting
     }
 
     /// The answer to `PUT` or `COMMIT` of `size` bytes with CRC-32C `crc`.
@@ -443,16 +479,25 @@ impl Replies {
     }
 }
 
-/// The client id a greeting line (`OK FERRY/1 <id>`) gives.
-fn greeting_id(line: &str) -> Result<u64> {
+/// A greeting line (`OK FERRY/1 <id>[ auth]`, without its `\n`): the
+/// connection's id, and whether the server has access control on. Fields
+/// after those are ignored, as PROTOCOL.md §2.2 asks.
+///
+/// # Errors
+/// An `ERR` line (`ERR 503 busy`), or not a FERRY/1 greeting.
+pub(crate) fn parse_greeting(line: &str) -> Result<(u64, bool)> {
     match parse_reply(line) {
         Some(Reply::Ok(fields)) => match fields.as_slice() {
-            [proto, id, ..] if proto == "FERRY/1" => id
-                .parse()
-                .map_err(|_| ClientError::protocol("bad client id in greeting")),
+            [proto, id, rest @ ..] if proto == "FERRY/1" => {
+                let id = id
+                    .parse()
+                    .map_err(|_| ClientError::protocol("bad client id in greeting"))?;
+                Ok((id, rest.first().is_some_and(|field| field == "auth")))
+            }
             _ => Err(ClientError::protocol("not a FERRY/1 server")),
         },
-        _ => Err(ClientError::protocol("not a FERRY/1 greeting")),
+        Some(Reply::Err { code, message }) => Err(ClientError::Remote { code, message }),
+        None => Err(ClientError::protocol("not a FERRY/1 greeting")),
     }
 }
 

@@ -61,7 +61,7 @@ pub fn put(args: &PutArgs) -> Result<(), Failure> {
             .into_iter()
             .map(|file| StatJob::new(file.name.clone(), file.path.clone(), file))
             .collect();
-        split_unchanged(&args.client.endpoint()?, &args.effort, checks)?
+        split_unchanged(&args.client.connection.endpoint()?, &args.effort, checks)?
     } else {
         (files, 0)
     };
@@ -78,7 +78,7 @@ pub fn put(args: &PutArgs) -> Result<(), Failure> {
         .map(|file| PutJob::new(file.path, file.name, file.size, show))
         .collect();
     let result = pipeline::run_all(
-        &args.client.endpoint()?,
+        &args.client.connection.endpoint()?,
         jobs,
         usize::from(args.effort.parallel),
         WINDOW,
@@ -109,6 +109,7 @@ pub fn get(args: &GetArgs) -> Result<(), Failure> {
     let started = Instant::now();
     let listing = args
         .client
+        .connection
         .connect()?
         .list(prefix)
         .map_err(|err| Failure::new(format!("listing {prefix:?}"), err))?;
@@ -133,7 +134,7 @@ pub fn get(args: &GetArgs) -> Result<(), Failure> {
             .map(|(file, path)| StatJob::new(file.name.clone(), path.clone(), (file, path)))
             .collect();
         let (mut changed, unchanged) =
-            split_unchanged(&args.client.endpoint()?, &args.effort, checks)?;
+            split_unchanged(&args.client.connection.endpoint()?, &args.effort, checks)?;
         changed.extend(others);
         (changed, unchanged)
     } else {
@@ -152,7 +153,7 @@ pub fn get(args: &GetArgs) -> Result<(), Failure> {
         .map(|(file, path)| GetJob::new(file.name, path, file.size, show))
         .collect();
     let result = pipeline::run_all(
-        &args.client.endpoint()?,
+        &args.client.connection.endpoint()?,
         jobs,
         usize::from(args.effort.parallel),
         WINDOW,
