@@ -86,16 +86,6 @@ struct Seal<'a> {
     close: bool,
 }
 
-/// Where processing the ciphertext in hand stopped.
-enum Stop {
-    /// The handshake needs more from the peer.
-    Handshaking,
-    /// Application data may flow; anything more needs more from the peer.
-    Open,
-    /// Both sides have sent `close_notify`.
-    Closed,
-}
-
 impl TlsSession {
     pub(super) fn new(session: UnbufferedServerConnection) -> TlsSession {
         TlsSession {
@@ -162,16 +152,13 @@ impl TlsSession {
                 &mut out,
                 &mut nothing,
             );
-            let stop = match processed {
-                Ok((used, stop)) => {
-                    start += used;
-                    stop
-                }
+            match processed {
+                Ok(used) => start += used,
                 Err(err) => {
                     self.send_alert(stream);
                     break Outcome::Error(err);
                 }
-            };
+            }
             // Handshake flights, and what was sealed once the handshake
             // allowed it, go out before anything waits.
             if let outcome @ (Outcome::Closed | Outcome::Error(_)) = self.send_held(stream) {
@@ -180,7 +167,8 @@ impl TlsSession {
             if out.filled > 0 {
                 break Outcome::Done(out.filled);
             }
-            if self.held.peer_closed || matches!(stop, Stop::Closed) {
+            // (A session closed both ways was closed by the peer first.)
+            if self.held.peer_closed {
                 break Outcome::Eof;
             }
             if start > 0 {
@@ -298,7 +286,7 @@ impl TlsSession {
             &mut no_room,
             seal,
         );
-        if let Ok((used, _)) = processed {
+        if let Ok(used) = processed {
             incoming.drain(..used);
         }
         self.held.incoming = incoming;
@@ -350,8 +338,8 @@ impl Seal<'_> {
 /// Processes the complete records at the front of `buf`, answering each
 /// state rustls comes to: decrypted data goes to `out`, records to send
 /// to `held.outgoing`, and once the session may seal, what was handed over
-/// early and then `seal`. Returns how many bytes of `buf` are done with
-/// and where it stopped.
+/// early and then `seal`. Returns how many bytes of `buf` are done with,
+/// once the session needs more from the peer to go on (or is closed).
 ///
 /// # Errors
 /// A TLS failure (a bad record, a refused handshake); the session then
@@ -362,29 +350,29 @@ fn process(
     buf: &mut [u8],
     out: &mut Decrypted<'_>,
     seal: &mut Seal<'_>,
-) -> io::Result<(usize, Stop)> {
+) -> io::Result<usize> {
     let mut used = 0;
     loop {
         let UnbufferedStatus { mut discard, state } = session.process_tls_records(&mut buf[used..]);
-        let stop = match state.map_err(tls_error)? {
+        let stopped = match state.map_err(tls_error)? {
             ConnectionState::ReadTraffic(mut traffic) => {
                 while let Some(record) = traffic.next_record() {
                     let record = record.map_err(tls_error)?;
                     discard += record.discard;
                     held.deliver(record.payload, out);
                 }
-                None
+                false
             }
             ConnectionState::EncodeTlsData(mut encode) => {
                 held.append_encoded(|buf| encode.encode(buf))?;
-                None
+                false
             }
             ConnectionState::TransmitTlsData(transmit) => {
                 // Kept in order in `outgoing`; sent by the caller.
                 transmit.done();
-                None
+                false
             }
-            ConnectionState::BlockedHandshake => Some(Stop::Handshaking),
+            ConnectionState::BlockedHandshake => true,
             ConnectionState::WriteTraffic(mut traffic) => {
                 if !held.early.is_empty() {
                     let early = mem::take(&mut held.early);
@@ -398,20 +386,20 @@ fn process(
                     held.append_sealed(|buf| traffic.queue_close_notify(buf), 0)?;
                     seal.close = false;
                 }
-                Some(Stop::Open)
+                true
             }
             // Reported once; data may still be sent after it.
             ConnectionState::PeerClosed => {
                 held.peer_closed = true;
-                None
+                false
             }
-            ConnectionState::Closed => Some(Stop::Closed),
+            ConnectionState::Closed => true,
             // Early data is never offered (`max_early_data_size` is 0).
             _ => return Err(tls_error("unexpected TLS state")),
         };
         used += discard;
-        if let Some(stop) = stop {
-            return Ok((used, stop));
+        if stopped {
+            return Ok(used);
         }
     }
 }
@@ -510,4 +498,74 @@ fn tls_error(err: impl std::fmt::Display) -> io::Error {
 
 fn tls_failure(what: &str) -> Outcome {
     Outcome::Error(tls_error(what))
+}
+
+#[cfg(test)]
+mod tests {
+    //! Over a real loopback socket (blocking, so no event loop is needed):
+    //! after a handshake and a request answered, a session at rest holds
+    //! no buffer, which is what keeps an idle TLS connection small.
+
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+
+    use rustls::StreamOwned;
+
+    use super::*;
+    use crate::client::{ClientTls, Trust};
+    use crate::tls::{ServerTls, TlsFiles};
+
+    #[test]
+    fn a_session_at_rest_holds_no_buffer() {
+        let dir = tempfile::tempdir().unwrap();
+        let made = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+        let files = TlsFiles {
+            cert: dir.path().join("cert.pem"),
+            key: dir.path().join("key.pem"),
+        };
+        std::fs::write(&files.cert, made.cert.pem()).unwrap();
+        std::fs::write(&files.key, made.signing_key.serialize_pem()).unwrap();
+        let server_tls = ServerTls::load(&files).unwrap();
+        let client_tls = ClientTls::new(&Trust::Ca(files.cert.clone())).unwrap();
+
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+        let client = std::thread::spawn(move || {
+            let tcp = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+            let session = client_tls.session(&format!("localhost:{port}")).unwrap();
+            let mut tls = StreamOwned::new(session, tcp);
+            tls.write_all(b"hello").unwrap();
+            let mut answer = [0; 5];
+            tls.read_exact(&mut answer).unwrap();
+            assert_eq!(&answer, b"world");
+            // Held open until the server has looked at its session.
+            let _ = done_rx.recv();
+        });
+
+        let (tcp, _) = listener.accept().unwrap();
+        let stream = TcpStream::from_std(tcp);
+        let mut session = TlsSession::new(server_tls.session().unwrap());
+        let mut room = [0; 64];
+        let mut spare = vec![0; 128 * 1024];
+        let mut got = Vec::new();
+        while got.len() < 5 {
+            match session.read(&stream, &mut room, &mut spare) {
+                Outcome::Done(n) => got.extend_from_slice(&room[..n]),
+                other => panic!("read: {other:?}"),
+            }
+        }
+        assert_eq!(got, b"hello");
+        assert!(matches!(session.seal(&stream, b"world"), Outcome::Done(5)));
+        assert!(!session.holds_output());
+        session.shed();
+        let held = &session.held;
+        let kept = held.incoming.capacity()
+            + held.plaintext.capacity()
+            + held.outgoing.capacity()
+            + held.early.capacity();
+        assert_eq!(kept, 0, "bytes of buffer kept at rest");
+        done_tx.send(()).unwrap();
+        client.join().unwrap();
+    }
 }
