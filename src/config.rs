@@ -46,7 +46,12 @@ pub struct Config {
     pub read_only: bool,
     /// How long in-flight transfers may run on after a shutdown request.
     pub grace_period: Duration,
-    /// Threads that make the file-system calls (see [`crate::pool`]).
+    /// Event loops, each on a thread of its own with its own listeners
+    /// (`SO_REUSEPORT`) and connections; 1 is a single loop on the thread
+    /// that calls [`crate::Server::run`].
+    pub workers: usize,
+    /// Threads that make the file-system calls (see [`crate::pool`]),
+    /// shared by every worker.
     pub io_threads: usize,
     /// Where upload bodies are written: on the event loop, or gathered and
     /// written by the I/O pool.
@@ -87,6 +92,12 @@ impl PoolWrites {
     }
 }
 
+/// The default number of workers (event loops): one per core this process
+/// may run on, as nginx's `worker_processes auto`.
+pub fn default_workers() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
 /// The default number of I/O threads. They mostly wait on the disk, not
 /// the CPU, so there are more of them than cores: enough to keep a network
 /// file system's round trips overlapped, while an idle one costs only its
@@ -111,6 +122,7 @@ impl Default for Config {
             max_upload_sessions_per_client: 1_024,
             read_only: false,
             grace_period: Duration::from_secs(10),
+            workers: default_workers(),
             io_threads: DEFAULT_IO_THREADS,
             pool_writes: PoolWrites::Auto,
             access: AccessConfig::default(),

@@ -7,14 +7,17 @@
 //! directory walk, a checksum, session bookkeeping, fsync) to the pool as a
 //! [`Job`]; the connection waits for it in its `Waiting` state while the
 //! reactor serves everyone else. A worker runs the job and sends its
-//! [`Outcome`] back through a channel, waking the reactor with its
-//! `mio::Waker`; the reactor hands the outcome to the connection, tagged by
-//! slab key and client id so that an answer for a connection that has gone
-//! meanwhile is dropped (which drops what it holds: an open file, an
-//! upload's temp file).
+//! [`Outcome`] back to the reactor that asked (each reactor has an
+//! [`Inbox`]: a channel and its `mio::Waker`; with `--workers N` one pool
+//! serves N reactors); the reactor hands the outcome to the connection,
+//! tagged by slab key and client id so that an answer for a connection that
+//! has gone meanwhile is dropped (which drops what it holds: an open file,
+//! an upload's temp file).
 //!
 //! The queue is bounded. When it is full, [`Pool::submit`] gives the job
-//! back and the reactor keeps it until a worker is free; a connection has
+//! back and the reactor keeps it until a worker is free (the pool wakes a
+//! reactor it turned away as soon as a worker takes a task, since the room
+//! may come from another reactor's job); a connection has
 //! at most one job at a time (an upload: one write behind it) and reads
 //! nothing while it waits, so a flood of requests holds back their own
 //! connections, not the server's memory.
@@ -57,6 +60,8 @@ pub struct Shared {
 
 /// A job and the connection (slab key, client id) that waits for it.
 pub struct Task {
+    /// The reactor to answer.
+    pub reply: Arc<Mailbox>,
     /// The connection's slab key.
     pub key: usize,
     /// Its client id: a key can be reused by a newer connection.
@@ -71,8 +76,9 @@ impl Task {
     /// A job that no connection waits for (the release of what a finished
     /// job brought back that nobody wants any more): its outcome is
     /// dropped, never taken for the answer a connection is waiting for.
-    pub fn detached(job: Job) -> Task {
+    pub fn detached(job: Job, reply: Arc<Mailbox>) -> Task {
         Task {
+            reply,
             key: usize::MAX,
             id: NOBODY,
             peer: IpAddr::from([0, 0, 0, 0]),
@@ -113,6 +119,8 @@ struct Pending {
     tasks: VecDeque<Task>,
     /// Long jobs, for the long-job workers only.
     long_tasks: VecDeque<Task>,
+    /// Reactors turned away by a full queue, to wake when there is room.
+    turned_away: Vec<Arc<Mailbox>>,
     closed: bool,
 }
 
@@ -130,45 +138,95 @@ impl Pending {
     }
 }
 
-/// The worker threads, their queue and the channel back.
+/// The worker threads and their queue.
 pub struct Pool {
     queue: Arc<Queue>,
     capacity: usize,
-    finished: Receiver<Finished>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+/// Where a reactor's finished jobs go, and how it is woken for them.
+#[derive(Debug)]
+pub struct Mailbox {
+    outbox: Sender<Finished>,
+    waker: Arc<Waker>,
     /// Set by a worker that woke the reactor; cleared by the reactor before
     /// it collects, so a burst of finished jobs costs one wake-up.
-    woken: Arc<AtomicBool>,
-    threads: Vec<JoinHandle<()>>,
+    woken: AtomicBool,
+}
+
+impl Mailbox {
+    /// Hands `finished` to the reactor and wakes it if it is not woken
+    /// already. A reactor that has gone (shut down) drops the outcome,
+    /// which releases what it holds, here on the worker.
+    fn deliver(&self, finished: Finished) {
+        let sent = self.outbox.send(finished);
+        if sent.is_ok() && !self.woken.swap(true, Ordering::SeqCst) {
+            self.wake();
+        }
+    }
+
+    fn wake(&self) {
+        if let Err(err) = self.waker.wake() {
+            error!("an I/O thread could not wake a reactor: {err}");
+        }
+    }
+}
+
+/// A reactor's end of the pool: its finished jobs.
+pub struct Inbox {
+    mailbox: Arc<Mailbox>,
+    finished: Receiver<Finished>,
+}
+
+impl Inbox {
+    /// An inbox for a reactor woken through `waker`.
+    pub fn new(waker: Arc<Waker>) -> Inbox {
+        let (outbox, finished) = mpsc::channel();
+        Inbox {
+            mailbox: Arc::new(Mailbox {
+                outbox,
+                waker,
+                woken: AtomicBool::new(false),
+            }),
+            finished,
+        }
+    }
+
+    /// The address tasks of this reactor carry.
+    pub fn mailbox(&self) -> &Arc<Mailbox> {
+        &self.mailbox
+    }
+
+    /// Jobs finished since the last call.
+    pub fn finished(&self) -> impl Iterator<Item = Finished> + '_ {
+        // Cleared before collecting: a job finishing after this wakes the
+        // reactor again.
+        self.mailbox.woken.store(false, Ordering::SeqCst);
+        self.finished.try_iter()
+    }
 }
 
 impl Pool {
     /// Starts `threads` workers (at least one) with a queue of `capacity`
-    /// tasks; they wake the reactor through `waker`.
+    /// tasks; each answers the reactor its task names.
     ///
     /// # Errors
     /// A thread cannot be started.
-    pub fn start(
-        threads: usize,
-        capacity: usize,
-        shared: Arc<Shared>,
-        waker: Arc<Waker>,
-    ) -> io::Result<Pool> {
+    pub fn start(threads: usize, capacity: usize, shared: Arc<Shared>) -> io::Result<Pool> {
         let queue = Arc::new(Queue {
             state: Mutex::new(Pending {
                 tasks: VecDeque::new(),
                 long_tasks: VecDeque::new(),
+                turned_away: Vec::new(),
                 closed: false,
             }),
             work: Condvar::new(),
             long_work: Condvar::new(),
         });
-        let woken = Arc::new(AtomicBool::new(false));
-        let (outbox, finished) = mpsc::channel();
         let mut pool = Pool {
             queue,
             capacity: capacity.max(1),
-            finished,
-            woken,
             threads: Vec::new(),
         };
         let short = (0..threads.max(1)).map(|n| (Lane::Short, format!("ferry-io-{n}")));
@@ -178,9 +236,6 @@ impl Pool {
                 lane,
                 queue: Arc::clone(&pool.queue),
                 shared: Arc::clone(&shared),
-                outbox: outbox.clone(),
-                waker: Arc::clone(&waker),
-                woken: Arc::clone(&pool.woken),
             };
             let thread = std::thread::Builder::new()
                 .name(name)
@@ -201,11 +256,18 @@ impl Pool {
     /// Queues `task`, or gives it back if the queue is full.
     ///
     /// # Errors
-    /// The queue is full: keep the task and submit it again once
-    /// [`Pool::finished`] has returned something.
+    /// The queue is full: keep the task and submit it again once the
+    /// task's reactor is woken (a worker wakes it when it takes a task).
     pub fn submit(&self, task: Task) -> Result<(), Task> {
         let mut pending = self.queue.lock();
         if pending.len() >= self.capacity {
+            if !pending
+                .turned_away
+                .iter()
+                .any(|m| Arc::ptr_eq(m, &task.reply))
+            {
+                pending.turned_away.push(Arc::clone(&task.reply));
+            }
             return Err(task);
         }
         let wake = if task.job.is_long() {
@@ -218,14 +280,6 @@ impl Pool {
         drop(pending);
         wake.notify_one();
         Ok(())
-    }
-
-    /// Jobs finished since the last call.
-    pub fn finished(&self) -> impl Iterator<Item = Finished> + '_ {
-        // Cleared before collecting: a job finishing after this wakes the
-        // reactor again.
-        self.woken.store(false, Ordering::SeqCst);
-        self.finished.try_iter()
     }
 }
 
@@ -254,9 +308,6 @@ struct Worker {
     lane: Lane,
     queue: Arc<Queue>,
     shared: Arc<Shared>,
-    outbox: Sender<Finished>,
-    waker: Arc<Waker>,
-    woken: Arc<AtomicBool>,
 }
 
 impl Worker {
@@ -264,7 +315,14 @@ impl Worker {
         if self.lane == Lane::Long {
             yield_to_the_reactor();
         }
-        while let Some(Task { key, id, peer, job }) = self.next() {
+        while let Some(task) = self.next() {
+            let Task {
+                reply,
+                key,
+                id,
+                peer,
+                job,
+            } = task;
             let ctx = Ctx {
                 storage: &self.shared.storage,
                 config: &self.shared.config,
@@ -272,22 +330,21 @@ impl Worker {
                 peer,
             };
             let outcome = job.run(&ctx);
-            if self.outbox.send(Finished { key, id, outcome }).is_err() {
-                return; // the reactor is gone
-            }
-            if !self.woken.swap(true, Ordering::SeqCst)
-                && let Err(err) = self.waker.wake()
-            {
-                error!("an I/O thread could not wake the reactor: {err}");
-            }
+            reply.deliver(Finished { key, id, outcome });
         }
     }
 
-    /// The next task; `None` once the pool is closed and drained.
+    /// The next task; `None` once the pool is closed and drained. Taking
+    /// one makes room in the queue: reactors turned away are woken.
     fn next(&self) -> Option<Task> {
         let mut pending = self.queue.lock();
         loop {
             if let Some(task) = pending.take(self.lane) {
+                let turned_away = std::mem::take(&mut pending.turned_away);
+                drop(pending);
+                for mailbox in turned_away {
+                    mailbox.wake();
+                }
                 return Some(task);
             }
             if pending.closed {

@@ -63,6 +63,11 @@ pub struct ServeArgs {
     /// stable storage (fsync, on an I/O thread).
     #[arg(long)]
     fsync: bool,
+    /// Event loops, each a thread with its own listeners (SO_REUSEPORT)
+    /// and connections; the default is one per available core. 1 serves
+    /// everything from one thread.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    workers: Option<u16>,
     /// Threads that make the file-system calls, so the event loop never
     /// waits on the disk. They mostly wait, not compute: more than the
     /// cores helps on slow or network file systems.
@@ -150,6 +155,9 @@ pub fn run(args: ServeArgs) -> ExitCode {
         max_upload_sessions: args.max_upload_sessions,
         max_upload_sessions_per_client: args.max_upload_sessions_per_client,
         grace_period: args.grace_period,
+        workers: args
+            .workers
+            .map_or_else(crate::config::default_workers, usize::from),
         io_threads: usize::from(args.io_threads),
         pool_writes: args.pool_writes,
         access: AccessConfig {

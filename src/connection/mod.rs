@@ -79,7 +79,8 @@ const HEADER_READ: usize = 64 * 1024;
 /// the most one request head needs (HTTP's cap), so a connection never
 /// holds more than a slow client could make it hold anyway.
 const LEAN_READ: usize = 8 * 1024;
-/// Input all connections together may hold before reads become lean.
+/// Input the connections of one reactor together may hold before reads
+/// become lean (each worker has its own budget).
 const HELD_INPUT_BUDGET: usize = 16 * 1024 * 1024;
 /// Stop parsing further requests while this much output is queued.
 const OUTPUT_HIGH_WATER: usize = 64 * 1024;

@@ -12,13 +12,14 @@
 use std::fs::File;
 use std::io::{self, ErrorKind};
 use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use log::{debug, info, warn};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Interest, Token};
 
-use super::Server;
+use super::reactor::Reactor;
 use crate::codec::{Codec, Protocol};
 use crate::connection::Connection;
 use crate::tls::ServerTls;
@@ -65,7 +66,7 @@ pub(super) struct Listener {
     pub(super) pending: bool,
 }
 
-impl Server {
+impl Reactor {
     /// Accepts from every listener with connections waiting.
     pub(super) fn accept(&mut self, now: Instant) {
         self.accepting.paused_until = None;
@@ -117,14 +118,18 @@ impl Server {
     /// waiting connection. Returns false if that was not possible.
     fn shed_one(&mut self, index: usize) -> bool {
         if self.accepting.shed.is_none() {
-            warn!("out of file descriptors: refusing new connections until some close");
+            // The descriptor table is the process's: one line for all
+            // workers, whichever met it first.
+            if !self.hub.out_of_descriptors.swap(true, Ordering::SeqCst) {
+                warn!("out of file descriptors: refusing new connections until some close");
+            }
             self.accepting.shed = Some(0);
         }
         let Some(spare) = self.accepting.spare.take() else {
             return false;
         };
         drop(spare);
-        let plain = self.tls.is_none();
+        let plain = self.hub.tls.is_none();
         let listener = &mut self.listeners[index];
         let refused = match listener.socket.accept() {
             Ok((stream, _)) => {
@@ -146,6 +151,7 @@ impl Server {
     fn end_shedding(&mut self) {
         self.accepting.paused_logged = false;
         if let Some(shed) = self.accepting.shed.take() {
+            self.hub.out_of_descriptors.store(false, Ordering::SeqCst);
             info!("descriptors available again; refused {shed} connections meanwhile");
         }
         if self.accepting.spare.is_none() {
@@ -154,29 +160,29 @@ impl Server {
     }
 
     fn admit(&mut self, stream: TcpStream, peer: SocketAddr, protocol: Protocol, now: Instant) {
-        if self.connections.len() >= self.max_connections {
-            refuse_busy(&stream, protocol, self.tls.is_none());
+        if !self.hub.admit() {
+            refuse_busy(&stream, protocol, self.hub.tls.is_none());
             debug!(
                 "refused {peer}: {} connections open",
-                self.connections.len()
+                self.hub.max_connections
             );
             return;
         }
         if let Err(err) = stream.set_nodelay(true) {
             debug!("set_nodelay for {peer}: {err}");
         }
-        let id = self.next_client_id;
-        self.next_client_id += 1;
+        let id = self.hub.client_id();
         let entry = self.connections.vacant_entry();
         let key = entry.key();
-        let tls = match self.tls.as_ref().map(ServerTls::session).transpose() {
+        let tls = match self.hub.tls.as_ref().map(ServerTls::session).transpose() {
             Ok(tls) => tls,
             Err(err) => {
                 warn!("#{id} TLS session for {peer}: {err}");
+                self.hub.release();
                 return;
             }
         };
-        let auth = self.access.is_on();
+        let auth = self.hub.access.is_on();
         let codec = Codec::new(protocol);
         let mut conn = Connection::new(stream, tls, peer.ip(), id, codec, now, auth);
         if let Err(err) =
@@ -185,6 +191,7 @@ impl Server {
                 .register(conn.stream_mut(), Token(key), Interest::READABLE)
         {
             warn!("register {peer}: {err}");
+            self.hub.release();
             return;
         }
         let deadline = self
@@ -192,7 +199,10 @@ impl Server {
             .push(conn.deadline(&self.shared.config), key, id);
         conn.set_scheduled(deadline);
         entry.insert(conn);
-        info!("#{id} connected from {peer}");
+        match self.worker {
+            Some(worker) => info!("#{id} connected from {peer} (worker {worker})"),
+            None => info!("#{id} connected from {peer}"),
+        }
         self.drive(key, None);
     }
 }

@@ -1,53 +1,40 @@
-//! The reactor: one thread, one `mio::Poll`, every connection in a slab.
+//! The server: N reactors (`--workers`, one thread each, see `reactor.rs`)
+//! over one root, one I/O pool and one set of shared limits.
 //!
-//! Owns the listener, the slab of [`Connection`]s (slab key = `Token`), the
-//! idle-timeout heap, the list of connections that still have work after
-//! using their share of a turn, the reactor-wide scratch buffer, the I/O
-//! pool ([`crate::pool`]) and shutdown. It never blocks on a peer (all
-//! socket I/O is nonblocking and all per-connection logic lives in
-//! `connection/`) nor on the disk: a connection's file-system work goes to
-//! the pool, whose answers arrive through the waker.
+//! Each reactor is a single-threaded `mio` loop with listeners of its own
+//! (`SO_REUSEPORT`, see `listen.rs`) and its own slab, so reactors never
+//! touch each other's connections and a connection's whole life is on one
+//! thread. What they share is explicit and small, the [`Hub`]: the I/O pool
+//! (each job answers the reactor that asked), access control and the TLS
+//! certificate (both re-read on SIGHUP), the connection cap and client ids
+//! (atomics), and shutdown (one request reaches every reactor). One worker
+//! is the single reactor of earlier versions, on the calling thread.
 //!
-//! One turn of the loop:
-//!
-//! ```text
-//! poll (timeout 0 if work is queued, else until the next deadline)
-//!   -> drive each connection that has an event (or whose I/O job is done)
-//!   -> drive the connections that yielded last turn
-//!   -> accept new connections (bounded per turn)
-//!   -> close connections idle past --idle-timeout
-//!   -> shutdown bookkeeping
-//! ```
-//!
-//! Events for a token whose connection is gone are ignored. New connections
-//! are only accepted after the event batch is handled, so a key freed
-//! during the batch is never reused by a newcomer that receives an old
-//! event; ready-list and timer entries carry the client id to the same end.
+//! Signals are taken by the first reactor; the start-up sweep runs once, on
+//! a thread of its own.
 
-use std::collections::VecDeque;
-use std::io::{self, ErrorKind};
+use std::io;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
-use std::time::{Duration, Instant};
 
-use log::{debug, error, info, warn};
+use log::{error, info};
 use mio::net::TcpListener;
-use mio::{Events, Interest, Poll, Token, Waker};
-use slab::Slab;
+use mio::{Interest, Token, Waker};
 
 use crate::access::{self, Access};
 use crate::codec::Protocol;
 use crate::config::Config;
-use crate::connection::{Connection, Env, Step};
-use crate::pool::{Pool, Shared, Task};
+use crate::pool::{Pool, Shared};
 use crate::storage::Storage;
 use crate::tls::ServerTls;
+use accept::Listener;
 pub(crate) use accept::raise_fd_limit;
-use accept::{AcceptState, Listener};
-use timers::Timers;
+use reactor::Reactor;
 
 mod accept;
+mod listen;
+mod reactor;
 mod timers;
 
 /// Listener `i` has token `FIRST_LISTENER - i`.
@@ -57,8 +44,6 @@ const SIGNALS: Token = Token(usize::MAX - 2);
 /// Listener tokens go down from here (FERRY/1, then HTTP).
 const LISTENER_TOKENS: [usize; 2] = [FIRST_LISTENER, usize::MAX - 3];
 
-/// The reactor-wide buffer every body passes through.
-const SCRATCH_SIZE: usize = 256 * 1024;
 /// Jobs queued per I/O thread before connections wait in the backlog.
 const POOL_QUEUE_PER_THREAD: usize = 64;
 
@@ -123,59 +108,83 @@ fn reserved_fds(limit: u64) -> u64 {
 #[derive(Debug, Clone)]
 pub struct ShutdownHandle {
     requests: Arc<AtomicUsize>,
-    waker: Arc<Waker>,
+    /// Every reactor's waker.
+    wakers: Arc<Mutex<Vec<Arc<Waker>>>>,
 }
 
 impl ShutdownHandle {
-    /// Requests a shutdown.
+    /// Requests a shutdown (of every reactor).
     pub fn shutdown(&self) {
         self.requests.fetch_add(1, Ordering::SeqCst);
-        if let Err(err) = self.waker.wake() {
-            error!("could not wake the reactor: {err}");
+        for waker in self.wakers.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+            if let Err(err) = waker.wake() {
+                error!("could not wake a reactor: {err}");
+            }
         }
+    }
+
+    /// Shutdown requests so far.
+    fn requests(&self) -> usize {
+        self.requests.load(Ordering::SeqCst)
+    }
+}
+
+/// What every reactor of a server shares.
+pub(crate) struct Hub {
+    /// The threads that do the file-system work.
+    pool: Pool,
+    /// Tokens and grants (re-read on SIGHUP).
+    access: Access,
+    /// The certificate both listeners serve TLS with (re-read on SIGHUP).
+    tls: Option<ServerTls>,
+    /// Most connections open at once, over all reactors.
+    max_connections: usize,
+    /// Connections open now, over all reactors.
+    open: AtomicUsize,
+    /// The next client id (ids are unique across reactors).
+    next_client_id: AtomicU64,
+    /// A reactor has found the process out of descriptors (logged once).
+    out_of_descriptors: AtomicBool,
+    shutdown: ShutdownHandle,
+}
+
+impl Hub {
+    /// Counts a new connection in, unless the cap is reached.
+    fn admit(&self) -> bool {
+        let open = self.open.fetch_add(1, Ordering::SeqCst);
+        if open >= self.max_connections {
+            self.open.fetch_sub(1, Ordering::SeqCst);
+            return false;
+        }
+        true
+    }
+
+    /// Counts a closed connection out.
+    fn release(&self) {
+        self.open.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    fn client_id(&self) -> u64 {
+        self.next_client_id.fetch_add(1, Ordering::Relaxed)
     }
 }
 
 /// A bound FERRY/1 server, ready to [`Server::run`].
 pub struct Server {
-    poll: Poll,
-    /// FERRY/1 first, then HTTP if enabled; emptied at shutdown.
-    listeners: Vec<Listener>,
+    /// The first serves on the calling thread and takes the signals.
+    reactors: Vec<Reactor>,
+    hub: Arc<Hub>,
+    shared: Arc<Shared>,
     http_addr: Option<SocketAddr>,
     local_addr: SocketAddr,
-    /// The configuration and the root, shared with the I/O pool.
-    shared: Arc<Shared>,
-    connections: Slab<Connection>,
-    max_connections: usize,
-    scratch: Box<[u8]>,
-    /// Connection deadlines.
-    timers: Timers,
-    /// Connections that used their budget with work left: `(key, id)`.
-    ready: VecDeque<(usize, u64)>,
-    /// Input buffered by all connections (kept by [`Connection::drive`]).
-    held_input: usize,
-    next_client_id: u64,
-    accepting: AcceptState,
-    shutdown_requests: Arc<AtomicUsize>,
-    shutdowns_seen: usize,
-    shutdown_deadline: Option<Instant>,
-    waker: Arc<Waker>,
-    signals: Option<signal_hook_mio::v1_0::Signals>,
-    /// The threads that do the file-system work.
-    pool: Pool,
-    /// Jobs waiting for room in the pool's queue, oldest first.
-    backlog: VecDeque<Task>,
     sweep: StartupSweep,
-    /// Tokens and grants (re-read on SIGHUP).
-    access: Access,
-    /// The certificate both listeners serve TLS with (re-read on SIGHUP).
-    tls: Option<ServerTls>,
 }
 
 impl Server {
-    /// Raises the open-files limit, binds the listeners, then creates,
-    /// opens and locks the root and starts the I/O pool; stale temp files and expired upload
-    /// sessions are swept in the background.
+    /// Raises the open-files limit, binds the listeners (a `SO_REUSEPORT`
+    /// group per address with several workers), then creates, opens and
+    /// locks the root and starts the I/O pool and the reactors; stale temp
+    /// files and expired upload sessions are swept in the background.
     ///
     /// # Errors
     /// The address cannot be bound, the root cannot be opened or another
@@ -198,70 +207,78 @@ impl Server {
                     .unwrap_or(usize::MAX),
             )
             .max(1);
-        let poll = Poll::new()?;
-        let mut listeners = Vec::new();
+        let workers = config.workers.max(1);
+        // One socket per reactor for each address: `groups[a][r]`.
+        let mut groups: Vec<(Protocol, Vec<TcpListener>)> = Vec::new();
         let wanted = [
             (Some(config.listen), Protocol::Ferry),
             (config.http_listen, Protocol::Http),
         ];
         for (addr, protocol) in wanted {
             let Some(addr) = addr else { continue };
-            let mut socket = TcpListener::bind(addr)?;
-            let token = Token(LISTENER_TOKENS[listeners.len()]);
-            poll.registry()
-                .register(&mut socket, token, Interest::READABLE)?;
-            listeners.push(Listener {
-                socket,
-                protocol,
-                pending: true,
-            });
+            groups.push((protocol, listen::bind_group(addr, workers)?));
         }
+        let local_addr = groups[0].1[0].local_addr()?;
+        let http_addr = match groups.get(1) {
+            Some((_, group)) => Some(group[0].local_addr()?),
+            None => None,
+        };
         // Only now that the addresses are ours: the root is created and
         // locked, so a server that cannot start leaves no root behind and
         // touches nothing in another server's.
         let mut storage = Storage::open(&config.root)?;
         storage.set_gate(config.gate.clone());
         storage.set_read_only(config.read_only);
-        let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         let threads = config.io_threads;
         let shared = Arc::new(Shared { storage, config });
         let pool = Pool::start(
             threads,
             threads * POOL_QUEUE_PER_THREAD,
             Arc::clone(&shared),
-            Arc::clone(&waker),
         )?;
-        let sweep = sweep_in_background(Arc::clone(&shared))?;
-        let local_addr = listeners[0].socket.local_addr()?;
-        let http_addr = match listeners.get(1) {
-            Some(listener) => Some(listener.socket.local_addr()?),
-            None => None,
+        let shutdown = ShutdownHandle {
+            requests: Arc::new(AtomicUsize::new(0)),
+            wakers: Arc::default(),
         };
-        info!("open-files limit {fd_limit}");
-        Ok(Server {
-            poll,
-            listeners,
-            http_addr,
-            local_addr,
-            connections: Slab::new(),
-            max_connections,
-            scratch: vec![0; SCRATCH_SIZE].into_boxed_slice(),
-            timers: Timers::new(Instant::now()),
-            ready: VecDeque::new(),
-            held_input: 0,
-            next_client_id: 1,
-            accepting: AcceptState::new(),
-            shutdown_requests: Arc::new(AtomicUsize::new(0)),
-            shutdowns_seen: 0,
-            shutdown_deadline: None,
-            waker,
-            signals: None,
+        let hub = Arc::new(Hub {
             pool,
-            backlog: VecDeque::new(),
-            sweep,
-            shared,
             access,
             tls,
+            max_connections,
+            open: AtomicUsize::new(0),
+            next_client_id: AtomicU64::new(1),
+            out_of_descriptors: AtomicBool::new(false),
+            shutdown,
+        });
+        let mut reactors = Vec::with_capacity(workers);
+        for index in 0..workers {
+            let listeners = groups
+                .iter_mut()
+                .map(|(protocol, group)| Listener {
+                    socket: group.remove(0),
+                    protocol: *protocol,
+                    pending: true,
+                })
+                .collect();
+            let worker = (workers > 1).then_some(index + 1);
+            let (reactor, waker) =
+                Reactor::new(worker, listeners, Arc::clone(&shared), Arc::clone(&hub))?;
+            hub.shutdown
+                .wakers
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(waker);
+            reactors.push(reactor);
+        }
+        let sweep = sweep_in_background(Arc::clone(&shared))?;
+        info!("open-files limit {fd_limit}");
+        Ok(Server {
+            reactors,
+            hub,
+            shared,
+            http_addr,
+            local_addr,
+            sweep,
         })
     }
 
@@ -282,299 +299,92 @@ impl Server {
 
     /// A handle that can stop the server from another thread.
     pub fn shutdown_handle(&self) -> ShutdownHandle {
-        ShutdownHandle {
-            requests: Arc::clone(&self.shutdown_requests),
-            waker: Arc::clone(&self.waker),
-        }
+        self.hub.shutdown.clone()
     }
 
     /// Treats SIGINT and SIGTERM as shutdown requests, and SIGHUP as the
-    /// request to re-read the tokens file (for the binary;
-    /// tests that run the server in-process use [`ShutdownHandle`]).
+    /// request to re-read the tokens file and the certificate (for the
+    /// binary; tests that run the server in-process use
+    /// [`ShutdownHandle`]). The first reactor takes them for all.
     ///
     /// # Errors
     /// The handlers cannot be installed.
     pub fn handle_signals(&mut self) -> io::Result<()> {
         use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
         let mut signals = signal_hook_mio::v1_0::Signals::new([SIGINT, SIGTERM, SIGHUP])?;
-        self.poll
+        let first = &mut self.reactors[0];
+        first
+            .poll
             .registry()
             .register(&mut signals, SIGNALS, Interest::READABLE)?;
-        self.signals = Some(signals);
+        first.signals = Some(signals);
         Ok(())
     }
 
-    /// Serves until shut down. Returns once every connection is closed.
+    /// Serves until shut down: the first reactor on this thread, the others
+    /// on threads of their own. Returns once every connection is closed.
     ///
     /// # Errors
-    /// Only if polling itself fails; peer and disk errors are handled.
-    pub fn run(mut self) -> io::Result<()> {
-        // Logged only now that signal handlers (if any) are in place: tests
-        // and scripts wait for this line before they signal the process.
+    /// Only if polling itself fails; peer and disk errors are handled. A
+    /// reactor that fails asks the others to shut down.
+    pub fn run(self) -> io::Result<()> {
+        let workers = self.reactors.len();
+        let mut reactors = self.reactors.into_iter();
+        let first = reactors.next();
+        let mut threads = Vec::new();
+        for (index, reactor) in reactors.enumerate() {
+            let shutdown = self.hub.shutdown.clone();
+            let thread = std::thread::Builder::new()
+                .name(format!("ferry-worker-{}", index + 2))
+                .spawn(move || {
+                    let result = reactor.run();
+                    if result.is_err() {
+                        shutdown.shutdown();
+                    }
+                    result
+                });
+            match thread {
+                Ok(thread) => threads.push(thread),
+                Err(err) => {
+                    self.hub.shutdown.shutdown();
+                    error!("cannot start a reactor thread: {err}");
+                }
+            }
+        }
+        // Logged only now that signal handlers (if any) are in place and every
+        // worker's thread runs: tests and scripts wait for this line.
         let http = self
             .http_addr
             .map(|addr| format!(" (HTTP on {addr})"))
             .unwrap_or_default();
-        let tls = if self.tls.is_some() { ", over TLS" } else { "" };
+        let tls = if self.hub.tls.is_some() {
+            ", over TLS"
+        } else {
+            ""
+        };
         info!(
-            "serving {} on {}{http}{tls}, at most {} connections, {} I/O threads",
+            "serving {} on {}{http}{tls}, at most {} connections, {} I/O threads, {workers} {}",
             self.shared.config.root.display(),
             self.local_addr,
-            self.max_connections,
-            self.shared.config.io_threads.max(1)
+            self.hub.max_connections,
+            self.shared.config.io_threads.max(1),
+            if workers == 1 { "worker" } else { "workers" },
         );
-        let mut events = Events::with_capacity(1024);
-        loop {
-            let timeout = self.poll_timeout(Instant::now());
-            if let Err(err) = self.poll.poll(&mut events, timeout) {
-                if err.kind() == ErrorKind::Interrupted {
-                    continue;
-                }
-                return Err(err);
-            }
-            for event in events.iter() {
-                match event.token() {
-                    Token(token) if LISTENER_TOKENS.contains(&token) => {
-                        let index = LISTENER_TOKENS.iter().position(|&t| t == token);
-                        if let Some(listener) = index.and_then(|i| self.listeners.get_mut(i)) {
-                            listener.pending = true;
-                        }
-                    }
-                    WAKER => self.finish_jobs(),
-                    SIGNALS => self.collect_signals(),
-                    Token(key) => self.drive(key, None),
-                }
-            }
-            self.drive_ready();
-            let now = Instant::now();
-            if self.listeners.iter().any(|l| l.pending)
-                && self.accepting.paused_until.is_none_or(|until| now >= until)
-            {
-                self.accept(now);
-            }
-            self.expire_deadlines(now);
-            if self.shutdown_step(now) {
-                info!("server stopped");
-                return Ok(());
-            }
-        }
-    }
-
-    fn poll_timeout(&self, now: Instant) -> Option<Duration> {
-        let accepting = self.listeners.iter().any(|l| l.pending);
-        if !self.ready.is_empty() || (accepting && self.accepting.paused_until.is_none()) {
-            return Some(Duration::ZERO);
-        }
-        let deadlines = [
-            self.timers.next(),
-            self.accepting.paused_until.filter(|_| accepting),
-            self.shutdown_deadline,
-        ];
-        deadlines
-            .into_iter()
-            .flatten()
-            .min()
-            .map(|at| at.saturating_duration_since(now))
-    }
-
-    fn drive_ready(&mut self) {
-        for _ in 0..self.ready.len() {
-            if let Some((key, id)) = self.ready.pop_front() {
-                match self.connections.get_mut(key) {
-                    Some(conn) if conn.id() == id => conn.set_queued(false),
-                    _ => continue,
-                }
-                self.drive(key, Some(id));
-            }
-        }
-    }
-
-    /// Drives the connection at `key` (if it is still the one with `id`)
-    /// and acts on the step it returns.
-    fn drive(&mut self, key: usize, id: Option<u64>) {
-        let Some(conn) = self.connections.get_mut(key) else {
-            return; // an event for a connection already closed
+        let mut result = match first {
+            Some(reactor) => reactor.run(),
+            None => Ok(()),
         };
-        if id.is_some_and(|id| id != conn.id()) {
-            return;
+        if result.is_err() {
+            self.hub.shutdown.shutdown();
         }
-        if id.is_none() && conn.is_queued() {
-            return; // an event; its turn comes on the ready list
-        }
-        let mut env = Env {
-            storage: &self.shared.storage,
-            config: &self.shared.config,
-            access: &self.access,
-            shutting_down: self.shutdown_deadline.is_some(),
-            held_input: &mut self.held_input,
-        };
-        let step = conn.drive(&mut self.scratch, &mut env);
-        if let Some(job) = conn.take_job() {
-            let (id, peer) = (conn.id(), conn.peer());
-            self.submit(Task { key, id, peer, job });
-        }
-        let Some(conn) = self.connections.get_mut(key) else {
-            unreachable!("the connection was just driven");
-        };
-        match step {
-            Step::Wait(interest) => {
-                if interest != conn.interest() {
-                    let id = conn.id();
-                    match self
-                        .poll
-                        .registry()
-                        .reregister(conn.stream_mut(), Token(key), interest)
-                    {
-                        Ok(()) => conn.set_interest(interest),
-                        Err(err) => {
-                            error!("#{id} reregister failed: {err}");
-                            self.close(key);
-                        }
-                    }
-                }
-            }
-            Step::Yield => {
-                if !conn.is_queued() {
-                    conn.set_queued(true);
-                    self.ready.push_back((key, conn.id()));
-                }
-            }
-            Step::Close => {
-                self.close(key);
-                return;
+        for thread in threads {
+            match thread.join() {
+                Ok(Err(err)) if result.is_ok() => result = Err(err),
+                Ok(_) => {}
+                Err(_) => error!("a reactor thread panicked"),
             }
         }
-        self.reschedule(key);
-    }
-
-    /// Queues a job for the pool, behind any backlog: jobs start in the
-    /// order they were asked.
-    fn submit(&mut self, task: Task) {
-        if !self.backlog.is_empty() {
-            self.backlog.push_back(task);
-        } else if let Err(task) = self.pool.submit(task) {
-            self.backlog.push_back(task);
-        }
-    }
-
-    /// Hands finished I/O jobs to their connections and drives them, then
-    /// moves waiting jobs into the room that made in the pool's queue.
-    fn finish_jobs(&mut self) {
-        let finished: Vec<_> = self.pool.finished().collect();
-        for done in finished {
-            match self.connections.get_mut(done.key) {
-                Some(conn) if conn.id() == done.id => {
-                    if let Some(job) = conn.job_finished(done.outcome) {
-                        // Not the connection's: it may be waiting for
-                        // another job's answer.
-                        self.submit(Task::detached(job));
-                    }
-                    self.drive(done.key, Some(done.id));
-                }
-                _ => {
-                    debug!("#{} gone before its I/O finished", done.id);
-                    // What it holds is released on the pool where that is
-                    // disk work (an upload's temp file), else here.
-                    if let Some(job) = crate::serve::leftover(done.outcome) {
-                        self.submit(Task::detached(job));
-                    }
-                }
-            }
-        }
-        while let Some(task) = self.backlog.pop_front() {
-            // A job whose connection has gone still runs: it may be the
-            // clean-up of an upload that connection left.
-            if let Err(task) = self.pool.submit(task) {
-                self.backlog.push_front(task);
-                break;
-            }
-        }
-    }
-
-    fn close(&mut self, key: usize) {
-        if !self.connections.contains(key) {
-            return;
-        }
-        let mut conn = self.connections.remove(key);
-        if let Some(job) = conn.abandon_upload() {
-            self.submit(Task {
-                key,
-                id: conn.id(),
-                peer: conn.peer(),
-                job,
-            });
-        }
-        self.held_input = self.held_input.saturating_sub(conn.held_input());
-        if let Err(err) = self.poll.registry().deregister(conn.stream_mut()) {
-            debug!("#{} deregister: {err}", conn.id());
-        }
-        conn.log_close();
-        if self.accepting.paused_until.take().is_some() {
-            info!("a descriptor is free again; accepting resumed");
-        }
-    }
-
-    fn collect_signals(&mut self) {
-        if let Some(signals) = &mut self.signals {
-            for signal in signals.pending() {
-                info!("received signal {signal}");
-                if signal == signal_hook::consts::SIGHUP {
-                    self.access.reload_in_background();
-                    if let Some(tls) = &self.tls {
-                        tls.reload_in_background();
-                    }
-                } else {
-                    self.shutdown_requests.fetch_add(1, Ordering::SeqCst);
-                }
-            }
-        }
-    }
-
-    /// Acts on shutdown requests; returns true when the server should exit.
-    fn shutdown_step(&mut self, now: Instant) -> bool {
-        let requests = self.shutdown_requests.load(Ordering::SeqCst);
-        if requests > self.shutdowns_seen && self.shutdowns_seen == 0 {
-            self.begin_shutdown(now);
-        }
-        self.shutdowns_seen = requests;
-        let Some(deadline) = self.shutdown_deadline else {
-            return false;
-        };
-        if self.connections.is_empty() {
-            return true;
-        }
-        if requests > 1 || now >= deadline {
-            let keys: Vec<usize> = self.connections.iter().map(|(key, _)| key).collect();
-            warn!("closing {} unfinished connections", keys.len());
-            for key in keys {
-                self.close(key);
-            }
-            return true;
-        }
-        false
-    }
-
-    fn begin_shutdown(&mut self, now: Instant) {
-        for mut listener in self.listeners.drain(..) {
-            let _ = self.poll.registry().deregister(&mut listener.socket);
-        }
-        self.shutdown_deadline = Some(now + self.shared.config.grace_period);
-        let idle: Vec<usize> = self
-            .connections
-            .iter()
-            .filter(|(_, conn)| conn.is_idle())
-            .map(|(key, _)| key)
-            .collect();
-        for key in idle {
-            self.close(key);
-        }
-        for (_, conn) in self.connections.iter_mut() {
-            conn.answer_is_last();
-        }
-        info!(
-            "shutting down: no new connections; {} transfers get up to {:?} to finish",
-            self.connections.len(),
-            self.shared.config.grace_period
-        );
+        info!("server stopped");
+        result
     }
 }

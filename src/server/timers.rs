@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use log::warn;
 
-use super::Server;
+use super::reactor::Reactor;
 #[cfg(doc)]
 use crate::connection::Connection;
 
@@ -90,7 +90,7 @@ impl Timers {
     }
 }
 
-impl Server {
+impl Reactor {
     /// Closes connections past one of their deadlines (idle, request line,
     /// body rate); pushes back the entries of the others.
     pub(super) fn expire_deadlines(&mut self, now: Instant) {

@@ -1,0 +1,386 @@
+//! One reactor: one thread, one `mio::Poll`, every connection in a slab.
+//!
+//! Owns its listeners (its share of each address, see `listen.rs`), the
+//! slab of [`Connection`]s (slab key = `Token`), the idle-timeout heap, the
+//! list of connections that still have work after using their share of a
+//! turn, the reactor-wide scratch buffer, its inbox from the I/O pool, and
+//! its part of shutdown. It never blocks on a peer (all socket I/O is
+//! nonblocking and all per-connection logic lives in `connection/`) nor on
+//! the disk: a connection's file-system work goes to the pool, whose
+//! answers arrive through the waker. What reactors share (the pool, access
+//! control, TLS, the connection cap, client ids, shutdown) is the [`Hub`].
+//!
+//! One turn of the loop:
+//!
+//! ```text
+//! poll (timeout 0 if work is queued, else until the next deadline)
+//!   -> drive each connection that has an event (or whose I/O job is done)
+//!   -> drive the connections that yielded last turn
+//!   -> accept new connections (bounded per turn)
+//!   -> close connections idle past --idle-timeout
+//!   -> shutdown bookkeeping
+//! ```
+//!
+//! Events for a token whose connection is gone are ignored. New connections
+//! are only accepted after the event batch is handled, so a key freed
+//! during the batch is never reused by a newcomer that receives an old
+//! event; ready-list and timer entries carry the client id to the same end.
+
+use std::collections::VecDeque;
+use std::io::{self, ErrorKind};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use log::{debug, error, info, warn};
+use mio::{Events, Interest, Poll, Token, Waker};
+use slab::Slab;
+
+use super::accept::{AcceptState, Listener};
+use super::timers::Timers;
+use super::{Hub, LISTENER_TOKENS, SIGNALS, WAKER};
+use crate::connection::{Connection, Env, Step};
+use crate::pool::{Inbox, Shared, Task};
+
+/// The reactor-wide buffer every body passes through.
+const SCRATCH_SIZE: usize = 256 * 1024;
+
+/// One event loop and the connections it serves.
+pub(super) struct Reactor {
+    /// Which worker this is (1, 2...), in its log lines; `None` when it is
+    /// the only one.
+    pub(super) worker: Option<usize>,
+    pub(super) poll: Poll,
+    /// FERRY/1 first, then HTTP if enabled; emptied at shutdown.
+    pub(super) listeners: Vec<Listener>,
+    /// The configuration and the root, shared with the I/O pool.
+    pub(super) shared: Arc<Shared>,
+    /// What all reactors share.
+    pub(super) hub: Arc<Hub>,
+    pub(super) connections: Slab<Connection>,
+    scratch: Box<[u8]>,
+    /// Connection deadlines.
+    pub(super) timers: Timers,
+    /// Connections that used their budget with work left: `(key, id)`.
+    ready: VecDeque<(usize, u64)>,
+    /// Input buffered by this reactor's connections (kept by
+    /// [`Connection::drive`]).
+    held_input: usize,
+    pub(super) accepting: AcceptState,
+    shutdowns_seen: usize,
+    shutdown_deadline: Option<Instant>,
+    /// Finished jobs come back here.
+    inbox: Inbox,
+    pub(super) signals: Option<signal_hook_mio::v1_0::Signals>,
+    /// Jobs waiting for room in the pool's queue, oldest first.
+    backlog: VecDeque<Task>,
+}
+
+impl Reactor {
+    /// A reactor serving `listeners` (already bound, not yet registered).
+    ///
+    /// # Errors
+    /// The poll instance, its waker or a registration fails.
+    pub(super) fn new(
+        worker: Option<usize>,
+        sockets: Vec<Listener>,
+        shared: Arc<Shared>,
+        hub: Arc<Hub>,
+    ) -> io::Result<(Reactor, Arc<Waker>)> {
+        let poll = Poll::new()?;
+        let mut listeners = Vec::new();
+        for mut listener in sockets {
+            let token = Token(LISTENER_TOKENS[listeners.len()]);
+            poll.registry()
+                .register(&mut listener.socket, token, Interest::READABLE)?;
+            listeners.push(listener);
+        }
+        let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+        let reactor = Reactor {
+            worker,
+            poll,
+            listeners,
+            shared,
+            hub,
+            connections: Slab::new(),
+            scratch: vec![0; SCRATCH_SIZE].into_boxed_slice(),
+            timers: Timers::new(Instant::now()),
+            ready: VecDeque::new(),
+            held_input: 0,
+            accepting: AcceptState::new(),
+            shutdowns_seen: 0,
+            shutdown_deadline: None,
+            inbox: Inbox::new(Arc::clone(&waker)),
+            signals: None,
+            backlog: VecDeque::new(),
+        };
+        Ok((reactor, waker))
+    }
+
+    /// Serves until shut down. Returns once every connection is closed.
+    ///
+    /// # Errors
+    /// Only if polling itself fails; peer and disk errors are handled.
+    pub(super) fn run(mut self) -> io::Result<()> {
+        let mut events = Events::with_capacity(1024);
+        loop {
+            let timeout = self.poll_timeout(Instant::now());
+            if let Err(err) = self.poll.poll(&mut events, timeout) {
+                if err.kind() == ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(err);
+            }
+            for event in events.iter() {
+                match event.token() {
+                    Token(token) if LISTENER_TOKENS.contains(&token) => {
+                        let index = LISTENER_TOKENS.iter().position(|&t| t == token);
+                        if let Some(listener) = index.and_then(|i| self.listeners.get_mut(i)) {
+                            listener.pending = true;
+                        }
+                    }
+                    WAKER => self.finish_jobs(),
+                    SIGNALS => self.collect_signals(),
+                    Token(key) => self.drive(key, None),
+                }
+            }
+            self.drive_ready();
+            let now = Instant::now();
+            if self.listeners.iter().any(|l| l.pending)
+                && self.accepting.paused_until.is_none_or(|until| now >= until)
+            {
+                self.accept(now);
+            }
+            self.expire_deadlines(now);
+            if self.shutdown_step(now) {
+                return Ok(());
+            }
+        }
+    }
+
+    fn poll_timeout(&self, now: Instant) -> Option<Duration> {
+        let accepting = self.listeners.iter().any(|l| l.pending);
+        if !self.ready.is_empty() || (accepting && self.accepting.paused_until.is_none()) {
+            return Some(Duration::ZERO);
+        }
+        let deadlines = [
+            self.timers.next(),
+            self.accepting.paused_until.filter(|_| accepting),
+            self.shutdown_deadline,
+        ];
+        deadlines
+            .into_iter()
+            .flatten()
+            .min()
+            .map(|at| at.saturating_duration_since(now))
+    }
+
+    fn drive_ready(&mut self) {
+        for _ in 0..self.ready.len() {
+            if let Some((key, id)) = self.ready.pop_front() {
+                match self.connections.get_mut(key) {
+                    Some(conn) if conn.id() == id => conn.set_queued(false),
+                    _ => continue,
+                }
+                self.drive(key, Some(id));
+            }
+        }
+    }
+
+    /// Drives the connection at `key` (if it is still the one with `id`)
+    /// and acts on the step it returns.
+    pub(super) fn drive(&mut self, key: usize, id: Option<u64>) {
+        let Some(conn) = self.connections.get_mut(key) else {
+            return; // an event for a connection already closed
+        };
+        if id.is_some_and(|id| id != conn.id()) {
+            return;
+        }
+        if id.is_none() && conn.is_queued() {
+            return; // an event; its turn comes on the ready list
+        }
+        let mut env = Env {
+            storage: &self.shared.storage,
+            config: &self.shared.config,
+            access: &self.hub.access,
+            shutting_down: self.shutdown_deadline.is_some(),
+            held_input: &mut self.held_input,
+        };
+        let step = conn.drive(&mut self.scratch, &mut env);
+        if let Some(job) = conn.take_job() {
+            let (id, peer) = (conn.id(), conn.peer());
+            let reply = Arc::clone(self.inbox.mailbox());
+            self.submit(Task {
+                reply,
+                key,
+                id,
+                peer,
+                job,
+            });
+        }
+        let Some(conn) = self.connections.get_mut(key) else {
+            unreachable!("the connection was just driven");
+        };
+        match step {
+            Step::Wait(interest) => {
+                if interest != conn.interest() {
+                    let id = conn.id();
+                    match self
+                        .poll
+                        .registry()
+                        .reregister(conn.stream_mut(), Token(key), interest)
+                    {
+                        Ok(()) => conn.set_interest(interest),
+                        Err(err) => {
+                            error!("#{id} reregister failed: {err}");
+                            self.close(key);
+                        }
+                    }
+                }
+            }
+            Step::Yield => {
+                if !conn.is_queued() {
+                    conn.set_queued(true);
+                    self.ready.push_back((key, conn.id()));
+                }
+            }
+            Step::Close => {
+                self.close(key);
+                return;
+            }
+        }
+        self.reschedule(key);
+    }
+
+    /// Queues a job for the pool, behind any backlog: jobs start in the
+    /// order they were asked.
+    fn submit(&mut self, task: Task) {
+        if !self.backlog.is_empty() {
+            self.backlog.push_back(task);
+        } else if let Err(task) = self.hub.pool.submit(task) {
+            self.backlog.push_back(task);
+        }
+    }
+
+    /// Hands finished I/O jobs to their connections and drives them, then
+    /// moves waiting jobs into the room that made in the pool's queue.
+    fn finish_jobs(&mut self) {
+        let finished: Vec<_> = self.inbox.finished().collect();
+        for done in finished {
+            match self.connections.get_mut(done.key) {
+                Some(conn) if conn.id() == done.id => {
+                    if let Some(job) = conn.job_finished(done.outcome) {
+                        // Not the connection's: it may be waiting for
+                        // another job's answer.
+                        self.submit(Task::detached(job, Arc::clone(self.inbox.mailbox())));
+                    }
+                    self.drive(done.key, Some(done.id));
+                }
+                _ => {
+                    debug!("#{} gone before its I/O finished", done.id);
+                    // What it holds is released on the pool where that is
+                    // disk work (an upload's temp file), else here.
+                    if let Some(job) = crate::serve::leftover(done.outcome) {
+                        self.submit(Task::detached(job, Arc::clone(self.inbox.mailbox())));
+                    }
+                }
+            }
+        }
+        while let Some(task) = self.backlog.pop_front() {
+            // A job whose connection has gone still runs: it may be the
+            // clean-up of an upload that connection left.
+            if let Err(task) = self.hub.pool.submit(task) {
+                self.backlog.push_front(task);
+                break;
+            }
+        }
+    }
+
+    pub(super) fn close(&mut self, key: usize) {
+        if !self.connections.contains(key) {
+            return;
+        }
+        let mut conn = self.connections.remove(key);
+        self.hub.release();
+        if let Some(job) = conn.abandon_upload() {
+            self.submit(Task {
+                reply: Arc::clone(self.inbox.mailbox()),
+                key,
+                id: conn.id(),
+                peer: conn.peer(),
+                job,
+            });
+        }
+        self.held_input = self.held_input.saturating_sub(conn.held_input());
+        if let Err(err) = self.poll.registry().deregister(conn.stream_mut()) {
+            debug!("#{} deregister: {err}", conn.id());
+        }
+        conn.log_close();
+        if self.accepting.paused_until.take().is_some() {
+            info!("a descriptor is free again; accepting resumed");
+        }
+    }
+
+    fn collect_signals(&mut self) {
+        if let Some(signals) = &mut self.signals {
+            for signal in signals.pending() {
+                info!("received signal {signal}");
+                if signal == signal_hook::consts::SIGHUP {
+                    self.hub.access.reload_in_background();
+                    if let Some(tls) = &self.hub.tls {
+                        tls.reload_in_background();
+                    }
+                } else {
+                    self.hub.shutdown.shutdown();
+                }
+            }
+        }
+    }
+
+    /// Acts on shutdown requests; returns true when the server should exit.
+    fn shutdown_step(&mut self, now: Instant) -> bool {
+        let requests = self.hub.shutdown.requests();
+        if requests > self.shutdowns_seen && self.shutdowns_seen == 0 {
+            self.begin_shutdown(now);
+        }
+        self.shutdowns_seen = requests;
+        let Some(deadline) = self.shutdown_deadline else {
+            return false;
+        };
+        if self.connections.is_empty() {
+            return true;
+        }
+        if requests > 1 || now >= deadline {
+            let keys: Vec<usize> = self.connections.iter().map(|(key, _)| key).collect();
+            warn!("closing {} unfinished connections", keys.len());
+            for key in keys {
+                self.close(key);
+            }
+            return true;
+        }
+        false
+    }
+
+    fn begin_shutdown(&mut self, now: Instant) {
+        for mut listener in self.listeners.drain(..) {
+            let _ = self.poll.registry().deregister(&mut listener.socket);
+        }
+        self.shutdown_deadline = Some(now + self.shared.config.grace_period);
+        let idle: Vec<usize> = self
+            .connections
+            .iter()
+            .filter(|(_, conn)| conn.is_idle())
+            .map(|(key, _)| key)
+            .collect();
+        for key in idle {
+            self.close(key);
+        }
+        for (_, conn) in self.connections.iter_mut() {
+            conn.answer_is_last();
+        }
+        info!(
+            "shutting down: no new connections; {} transfers get up to {:?} to finish",
+            self.connections.len(),
+            self.shared.config.grace_period
+        );
+    }
+}
