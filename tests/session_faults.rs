@@ -92,11 +92,12 @@ fn a_commit_killed_after_its_rename_is_committed_and_leaves_nothing_behind() {
     assert_eq!(received, 0);
     raw.send(format!("ABORT {again}\n"));
     assert_eq!(raw.line(), "OK");
-    let staged: Vec<_> = std::fs::read_dir(root.path().join(".ferry-uploads"))
+    let mut staged: Vec<_> = std::fs::read_dir(root.path().join(".ferry-uploads"))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(staged, ["id-key"]);
+    staged.sort();
+    assert_eq!(staged, ["id-key", "lock"]);
     assert_eq!(temp_files(root.path()), Vec::<String>::new());
 }
 

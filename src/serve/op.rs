@@ -485,6 +485,7 @@ impl From<&StorageError> for ErrorKind {
             | StorageError::WrongOffset(_)
             | StorageError::Incomplete(..)
             | StorageError::SessionBusy
+            | StorageError::InUseElsewhere
             | StorageError::Superseded => ErrorKind::Conflict,
             StorageError::Symlink => ErrorKind::Forbidden,
             StorageError::NoSpace => ErrorKind::NoSpace,

@@ -37,6 +37,9 @@ pub enum StorageError {
     SessionBusy,
     /// A COMMIT of the session is under way.
     Committing,
+    /// Another node sharing the root is streaming into, or committing, the
+    /// session.
+    InUseElsewhere,
     /// A newer APPEND or an ABORT took the session from this APPEND.
     Superseded,
     /// A new upload session would pass a cap: the per-client one (its
@@ -96,6 +99,9 @@ impl fmt::Display for StorageError {
                 write!(f, "upload incomplete: {received} of {size} bytes")
             }
             StorageError::SessionBusy => f.write_str("another APPEND is in progress"),
+            StorageError::InUseElsewhere => f.write_str(
+                "another ferry node is using this upload (an APPEND or COMMIT): try again shortly",
+            ),
             StorageError::Committing => {
                 f.write_str("the upload is being committed: try again shortly")
             }

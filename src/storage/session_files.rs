@@ -5,6 +5,7 @@
 //! ```text
 //! <root>/.ferry-uploads/           0700, refused at start-up if not a plain directory
 //!     id-key                       32 hex digits: the key session ids are made with
+//!     lock                         empty; flock-ed by a node through each bookkeeping step
 //!     <id>.data                    the staged bytes (mode of a stored file: COMMIT renames it into place)
 //!         user.ferry.staged        xattr "<length> <crc32c hex>": the CRC of the first <length> bytes
 //!     <id>.meta                    "<encoded name> <size> <crc32c hex>\n" then "client <addr>\n"
@@ -18,6 +19,15 @@
 //! a record, a record without a data file) is not a session; the index
 //! knows it by its age, and it is removed with the expired sessions.
 //!
+//! Several nodes may share the directory (one root on a shared file
+//! system): a node holds `lock` through every bookkeeping step (creation,
+//! the checks that start an APPEND or a COMMIT, ABORT, expiry), so they
+//! happen one at a time across nodes as they do across threads, and holds
+//! a session's `.meta` (flock, not blocking) while an APPEND streams into it
+//! or a COMMIT runs, so another node answers `409` instead of touching it.
+//! A node that dies lets go of both (the kernel, or the file system's
+//! session, releases its locks).
+//!
 //! Ids are keyed (SipHash-2-4 under a random key made once per root), so
 //! the same upload finds its session again, but nobody without the key can
 //! craft names whose ids collide.
@@ -28,7 +38,7 @@ use std::net::IpAddr;
 use std::os::fd::OwnedFd;
 use std::path::Path;
 
-use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags, XattrFlags};
+use rustix::fs::{AtFlags, Dir, FileType, FlockOperation, Mode, OFlags, XattrFlags};
 use rustix::io::Errno;
 use siphasher::sip128::{Hasher128, SipHasher24};
 
@@ -40,6 +50,9 @@ pub const SESSIONS_DIR: &str = ".ferry-uploads";
 
 /// The file in it that holds the id key.
 const KEY_FILE: &str = "id-key";
+
+/// The file in it that nodes lock through each bookkeeping step.
+const LOCK_FILE: &str = "lock";
 
 /// The extended attribute of a data file that records the CRC-32C of its
 /// first bytes.
@@ -88,6 +101,73 @@ pub(super) fn open_dir(root: &OwnedFd) -> Result<OwnedFd, StorageError> {
         }
         other => Ok(other?),
     }
+}
+
+/// Opens the file nodes lock through each bookkeeping step (see the
+/// module header), creating it on first use.
+///
+/// # Errors
+/// It cannot be created or opened.
+pub(super) fn open_lock_file(dir: &OwnedFd) -> Result<OwnedFd, StorageError> {
+    let flags = OFlags::RDWR | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    Ok(rustix::fs::openat(dir, LOCK_FILE, flags, record_mode())?)
+}
+
+/// This node's hold on the bookkeeping of every node: released when
+/// dropped.
+pub(super) struct BookkeepingLock<'a>(&'a OwnedFd);
+
+impl BookkeepingLock<'_> {
+    /// Waits until no other node is in a bookkeeping step (each is a few
+    /// file-system calls), then holds the lock. Called on an I/O thread.
+    ///
+    /// # Errors
+    /// The file system cannot lock.
+    pub(super) fn take(file: &OwnedFd) -> Result<BookkeepingLock<'_>, StorageError> {
+        rustix::fs::flock(file, FlockOperation::LockExclusive)?;
+        Ok(BookkeepingLock(file))
+    }
+}
+
+impl Drop for BookkeepingLock<'_> {
+    fn drop(&mut self) {
+        let _ = rustix::fs::flock(self.0, FlockOperation::Unlock);
+    }
+}
+
+/// A node's hold on one session (see the module header): an open file
+/// description of its `.meta`, flock-ed; released when dropped.
+#[derive(Debug)]
+pub(super) struct SessionLock(#[allow(dead_code)] OwnedFd);
+
+/// Locks session `id` for this node, unless another node holds it:
+/// `Ok(None)`.
+///
+/// # Errors
+/// The record cannot be opened ([`StorageError::NoSuchUpload`] if it is
+/// gone) or the file system cannot lock.
+pub(super) fn try_lock_session(
+    dir: &OwnedFd,
+    id: &str,
+) -> Result<Option<SessionLock>, StorageError> {
+    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let fd = match rustix::fs::openat(dir, meta_name(id), flags, Mode::empty()) {
+        Ok(fd) => fd,
+        Err(Errno::NOENT) => return Err(StorageError::NoSuchUpload),
+        Err(errno) => return Err(errno.into()),
+    };
+    match rustix::fs::flock(&fd, FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => Ok(Some(SessionLock(fd))),
+        Err(Errno::WOULDBLOCK) => Ok(None),
+        Err(errno) => Err(errno.into()),
+    }
+}
+
+/// When session `id` was last used, by any node: its record's mtime.
+pub(super) fn last_used(dir: &OwnedFd, id: &str) -> Option<i64> {
+    rustix::fs::statat(dir, meta_name(id), AtFlags::SYMLINK_NOFOLLOW)
+        .ok()
+        .map(|stat| stat.st_mtime)
 }
 
 /// The key session ids are made with.

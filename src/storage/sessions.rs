@@ -21,6 +21,16 @@
 //! `--fsync`), which is the commit; only then is the record removed. A
 //! COMMIT that fails before the rename (out of descriptors, a full disk,
 //! the name taken by a directory) leaves the session as it was.
+//!
+//! Several nodes may share the root (and so the sessions): what one node
+//! keeps in memory about a session is then only a cache, and locks on the
+//! shared file system (see `session_files.rs`) stand in for it across
+//! nodes: bookkeeping steps take turns, a session streamed into or
+//! committed by one node is `409` on the others, and expiry leaves alone
+//! what another node is using or used recently. An APPEND's bytes are
+//! flushed before it is answered where another node could otherwise not
+//! see them yet (a network or FUSE file system, or with `--fsync`), so
+//! the client resumes on any node at the offset it was told.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -35,7 +45,9 @@ use rustix::fs::{AtFlags, Mode, OFlags};
 use rustix::io::Errno;
 
 use super::gate::{Gate, Point};
-use super::session_files::{self as files, IdKey, Record, session_id};
+use super::session_files::{
+    self as files, BookkeepingLock, IdKey, Record, SessionLock, session_id,
+};
 use super::session_index::Index;
 use super::{Storage, StorageError, Upload};
 use crate::name::Name;
@@ -59,6 +71,9 @@ struct Live {
     committing: AtomicBool,
     /// CRC-32C of the staged bytes and how many that is, if known.
     progress: Mutex<Option<(u64, u32)>>,
+    /// This node's lock on the session, held while an APPEND owns it or a
+    /// COMMIT runs; changed together with `owner` under this mutex.
+    held: Mutex<Option<SessionLock>>,
 }
 
 /// The sessions known to this server process.
@@ -71,6 +86,28 @@ pub(super) struct Sessions {
     bookkeeping: Mutex<Index>,
     /// The root's id key, once read (or made).
     key: OnceLock<IdKey>,
+    /// The file every node locks through a bookkeeping step, once opened.
+    lock_file: OnceLock<OwnedFd>,
+}
+
+/// The index, held through a bookkeeping step by this thread among this
+/// node's, and by this node among the root's.
+struct Books<'a> {
+    index: MutexGuard<'a, Index>,
+    _nodes: BookkeepingLock<'a>,
+}
+
+impl std::ops::Deref for Books<'_> {
+    type Target = Index;
+    fn deref(&self) -> &Index {
+        &self.index
+    }
+}
+
+impl std::ops::DerefMut for Books<'_> {
+    fn deref_mut(&mut self) -> &mut Index {
+        &mut self.index
+    }
 }
 
 /// What bounds the sessions an `UPLOAD` may begin.
@@ -87,8 +124,24 @@ pub struct SessionLimits {
 }
 
 impl Sessions {
-    fn bookkeeping(&self) -> MutexGuard<'_, Index> {
-        self.bookkeeping.lock().unwrap_or_else(|e| e.into_inner())
+    /// Begins a bookkeeping step on sessions directory `dir`: waits for
+    /// this node's other threads, then for the other nodes.
+    ///
+    /// # Errors
+    /// The lock file cannot be opened or locked.
+    fn bookkeeping(&self, dir: &OwnedFd) -> Result<Books<'_>, StorageError> {
+        let index = self.bookkeeping.lock().unwrap_or_else(|e| e.into_inner());
+        let file = match self.lock_file.get() {
+            Some(file) => file,
+            None => {
+                let file = files::open_lock_file(dir)?;
+                self.lock_file.get_or_init(|| file)
+            }
+        };
+        Ok(Books {
+            index,
+            _nodes: BookkeepingLock::take(file)?,
+        })
     }
 
     fn live(&self) -> MutexGuard<'_, HashMap<String, Arc<Live>>> {
@@ -142,6 +195,9 @@ pub struct Appender {
     written: u64,
     /// How many staged bytes the CRC recorded on the data file covers.
     recorded: u64,
+    /// Flush the bytes before answering even without `--fsync`: other
+    /// nodes may read the data file through their own cache.
+    shared: bool,
     /// A test's hold on writes (see [`super::gate`]).
     gate: Option<Arc<Gate>>,
 }
@@ -199,13 +255,15 @@ impl Appender {
 
     /// Ends a complete APPEND: records its CRC and, with `durable`
     /// (`--fsync`), flushes the staged bytes to stable storage, so that the
-    /// `received` it answers survives a power failure too.
+    /// `received` it answers survives a power failure too. On a file
+    /// system other nodes may share (network, FUSE) they are flushed in any
+    /// case, so that the offset answered is the one every node sees.
     ///
     /// # Errors
     /// The flush fails (the bytes stay staged; `UPLOAD` tells how many).
     pub fn finish(mut self, durable: bool) -> Result<u64, StorageError> {
         self.record();
-        if durable {
+        if durable || self.shared {
             self.file.sync_all()?;
         }
         Ok(self.received())
@@ -239,11 +297,32 @@ impl Live {
         (ticket, previous != 0)
     }
 
-    /// Frees the session, unless a newer APPEND owns it already.
+    /// Frees the session, unless a newer APPEND owns it already; with
+    /// nothing else using it here, other nodes may have it again.
     fn release(&self, ticket: u64) {
-        let _ = self
+        let mut held = self.held();
+        let freed = self
             .owner
-            .compare_exchange(ticket, 0, Ordering::SeqCst, Ordering::SeqCst);
+            .compare_exchange(ticket, 0, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok();
+        if freed && !self.is_committing() {
+            *held = None;
+        }
+    }
+
+    fn held(&self) -> MutexGuard<'_, Option<SessionLock>> {
+        self.held.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Makes sure this node holds the session's lock (see `held`).
+    ///
+    /// # Errors
+    /// [`StorageError::InUseElsewhere`] if another node holds it.
+    fn hold(held: &mut Option<SessionLock>, dir: &OwnedFd, id: &str) -> Result<(), StorageError> {
+        if held.is_none() {
+            *held = Some(files::try_lock_session(dir, id)?.ok_or(StorageError::InUseElsewhere)?);
+        }
+        Ok(())
     }
 }
 
@@ -267,7 +346,12 @@ impl Staging {
 
     /// The data file is in place: the session's record goes too.
     pub fn forget(&self) {
-        let mut index = self.sessions.bookkeeping();
+        // Without the lock the record stays, which a later UPLOAD of the
+        // same file takes for a committed session (its data is gone).
+        let Ok(mut index) = self.sessions.bookkeeping(&self.dir) else {
+            log::warn!("upload session {}: committed; its record stays", self.id);
+            return;
+        };
         files::remove(&self.dir, &self.id);
         self.sessions.live().remove(&self.id);
         index.remove(&self.id);
@@ -276,7 +360,11 @@ impl Staging {
 
 impl Drop for Staging {
     fn drop(&mut self) {
+        let mut held = self.live.held();
         self.live.committing.store(false, Ordering::SeqCst);
+        if !self.live.busy() {
+            *held = None;
+        }
     }
 }
 
@@ -298,8 +386,8 @@ impl Storage {
         limits: &SessionLimits,
     ) -> Result<SessionInfo, StorageError> {
         self.pause(Point::Session);
-        let mut index = self.sessions.bookkeeping();
         let dir = self.sessions_dir()?;
+        let mut index = self.sessions.bookkeeping(&dir)?;
         self.load_index(&dir, &mut index);
         self.expire_sessions(&dir, &mut index, limits.ttl);
         let key = self.sessions.key(&dir)?;
@@ -334,8 +422,15 @@ impl Storage {
                     return Ok(info);
                 }
                 // Its data is gone: the record of a session committed by a
-                // process that died before removing it. Begin anew here.
-                Err(StorageError::NoSuchUpload) => free = Some(id),
+                // process that died before removing it (or by a node that
+                // is removing it now: then it holds the session's lock).
+                // Begin anew here.
+                Err(StorageError::NoSuchUpload) => {
+                    if files::try_lock_session(&dir, &id)?.is_none() {
+                        return Err(StorageError::Committing);
+                    }
+                    free = Some(id);
+                }
                 Err(err) => return Err(err),
             }
         }
@@ -410,7 +505,8 @@ impl Storage {
         len: u64,
     ) -> Result<(Appender, SessionInfo), StorageError> {
         self.pause(Point::Session);
-        let mut index = self.sessions.bookkeeping();
+        let dir = self.sessions_dir()?;
+        let mut index = self.sessions.bookkeeping(&dir)?;
         let info = self.session(id)?;
         if self.sessions.is_committing(id) {
             return Err(StorageError::Committing);
@@ -422,11 +518,14 @@ impl Storage {
             return Err(StorageError::PastEnd(info.size));
         }
         let live = Arc::clone(self.sessions.live().entry(id.to_owned()).or_default());
-        let (ticket, took_over) = live.take_over();
+        let (ticket, took_over) = {
+            let mut held = live.held();
+            Live::hold(&mut held, &dir, id)?;
+            live.take_over()
+        };
         if took_over {
             log::info!("upload session {id}: a new APPEND takes over from one still open");
         }
-        let dir = self.sessions_dir()?;
         touch(&dir, &mut index, id);
         let flags = OFlags::WRONLY | OFlags::APPEND | OFlags::NOFOLLOW | OFlags::CLOEXEC;
         let opened = rustix::fs::openat(&dir, files::data_name(id), flags, Mode::empty());
@@ -450,6 +549,7 @@ impl Storage {
             crc,
             written: 0,
             recorded: offset,
+            shared: self.round_trips,
             gate: self.gate.clone(),
         };
         Ok((appender, info))
@@ -468,40 +568,47 @@ impl Storage {
     /// session stays).
     pub fn finish_session(&self, id: &str) -> Result<(Upload, SessionInfo), StorageError> {
         self.pause(Point::Session);
-        let mut index = self.sessions.bookkeeping();
+        let dir = self.sessions_dir()?;
+        let mut index = self.sessions.bookkeeping(&dir)?;
         let info = self.session(id)?;
         if info.received != info.size {
             return Err(StorageError::Incomplete(info.received, info.size));
         }
         let live = Arc::clone(self.sessions.live().entry(id.to_owned()).or_default());
-        if live.busy() {
-            return Err(StorageError::SessionBusy);
+        {
+            let mut held = live.held();
+            if live.busy() {
+                return Err(StorageError::SessionBusy);
+            }
+            if live.is_committing() {
+                return Err(StorageError::Committing);
+            }
+            Live::hold(&mut held, &dir, id)?;
+            live.committing.store(true, Ordering::SeqCst);
         }
-        if live.is_committing() {
-            return Err(StorageError::Committing);
-        }
-        let dir = self.sessions_dir()?;
-        let file = File::from(rustix::fs::openat(
-            &dir,
-            files::data_name(id),
-            OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-            Mode::empty(),
-        )?);
-        let staged = staged_crc(&live, &file, info.size, u64::MAX, || {
-            self.pause(Point::Checksum)
-        })?
-        .unwrap_or_else(|| unreachable!("no read is longer than u64::MAX bytes"));
-        if staged != info.crc {
-            self.remove_session(&dir, &mut index, id);
-            return Err(StorageError::ChecksumMismatch(staged, info.crc));
-        }
-        live.committing.store(true, Ordering::SeqCst);
+        // From here until the commit ends, or whatever stops it, nothing
+        // else may touch the session, here or on another node: dropping
+        // `staging` frees it.
         let staging = Staging {
             dir,
             id: id.to_owned(),
             live,
             sessions: Arc::clone(&self.sessions),
         };
+        let file = File::from(rustix::fs::openat(
+            &staging.dir,
+            files::data_name(id),
+            OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?);
+        let staged = staged_crc(&staging.live, &file, info.size, u64::MAX, || {
+            self.pause(Point::Checksum)
+        })?
+        .unwrap_or_else(|| unreachable!("no read is longer than u64::MAX bytes"));
+        if staged != info.crc {
+            self.remove_session(&staging.dir, &mut index, id);
+            return Err(StorageError::ChecksumMismatch(staged, info.crc));
+        }
         // The rest waits on the disk, not on other sessions.
         drop(index);
         let upload = self.begin_commit(&info.name, file, staging)?;
@@ -516,15 +623,18 @@ impl Storage {
     /// [`StorageError::Committing`] if it is being committed.
     pub fn abort_session(&self, id: &str) -> Result<(), StorageError> {
         self.pause(Point::Session);
-        let mut index = self.sessions.bookkeeping();
-        self.session(id)?;
-        if let Some(live) = self.sessions.get(id) {
-            if live.is_committing() {
-                return Err(StorageError::Committing);
-            }
-            live.take_over();
-        }
         let dir = self.sessions_dir()?;
+        let mut index = self.sessions.bookkeeping(&dir)?;
+        self.session(id)?;
+        let live = Arc::clone(self.sessions.live().entry(id.to_owned()).or_default());
+        let mut held = live.held();
+        if live.is_committing() {
+            return Err(StorageError::Committing);
+        }
+        // An APPEND of this node is cut off; one of another node's holds
+        // the lock, and the ABORT waits for it to end.
+        Live::hold(&mut held, &dir, id)?;
+        live.take_over();
         self.remove_session(&dir, &mut index, id);
         Ok(())
     }
@@ -540,13 +650,20 @@ impl Storage {
     /// Run at startup (off the loop); later, every `UPLOAD` expires from
     /// the index.
     pub fn expire_upload_sessions(&self, ttl: Duration) -> usize {
-        let mut index = self.sessions.bookkeeping();
-        match rustix::fs::openat(&*self.root, files::SESSIONS_DIR, super::DIR, Mode::empty()) {
-            Ok(dir) => {
+        let Ok(dir) =
+            rustix::fs::openat(&*self.root, files::SESSIONS_DIR, super::DIR, Mode::empty())
+        else {
+            return 0;
+        };
+        match self.sessions.bookkeeping(&dir) {
+            Ok(mut index) => {
                 self.load_index(&dir, &mut index);
                 self.expire_sessions(&dir, &mut index, ttl)
             }
-            Err(_) => 0,
+            Err(err) => {
+                log::warn!("upload sessions not expired: {err}");
+                0
+            }
         }
     }
 
@@ -572,7 +689,7 @@ impl Storage {
         let cutoff = cutoff
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs() as i64);
-        let expired: Vec<String> = index
+        let candidates: Vec<String> = index
             .used_before(cutoff)
             .filter(|id| {
                 !self
@@ -582,11 +699,25 @@ impl Storage {
             })
             .map(str::to_owned)
             .collect();
-        for id in &expired {
+        let mut expired = 0;
+        for id in &candidates {
+            // Another node sharing the root may have used it since this
+            // one last did (its record's time says), or be using it now
+            // (it holds its lock); a half a crash left has no record.
+            if let Some(used) = files::last_used(dir, id).filter(|used| *used >= cutoff) {
+                index.touch(id, used);
+                continue;
+            }
+            let _lock = match files::try_lock_session(dir, id) {
+                Ok(Some(lock)) => Some(lock),
+                Ok(None) => continue,
+                Err(_) => None,
+            };
             log::info!("upload session {id} expired");
             self.remove_session(dir, index, id);
+            expired += 1;
         }
-        expired.len()
+        expired
     }
 
     /// The sessions directory, created on first use.
