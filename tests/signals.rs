@@ -62,7 +62,7 @@ fn sigkill_mid_upload_keeps_the_old_file_and_restart_sweeps_the_temp_file() {
             e.unwrap()
                 .file_name()
                 .to_string_lossy()
-                .starts_with(".ferry-")
+                .starts_with(".ferry-tmp-")
         })
     };
     let deadline = std::time::Instant::now() + support::PATIENCE;

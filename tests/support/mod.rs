@@ -120,11 +120,12 @@ impl TestServer {
     }
 
     /// Every file under the root, relative names, sorted (temp files too),
-    /// but for the key the server makes session ids with, which stays.
+    /// but for the key the server makes session ids with, which stays, and
+    /// the nodes' locks and journals.
     pub fn files_on_disk(&self) -> Vec<String> {
         let mut found = Vec::new();
         walk(self.root.path(), self.root.path(), &mut found);
-        found.retain(|f| f != ".ferry-uploads/id-key");
+        found.retain(|f| f != ".ferry-uploads/id-key" && !f.starts_with(".ferry-nodes/"));
         found.sort();
         found
     }
