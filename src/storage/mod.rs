@@ -232,12 +232,29 @@ impl Storage {
         std::fs::create_dir_all(root)?;
         let path = root;
         let root = rustix::fs::open(root, DIR, Mode::empty())?;
-        let (lock, nodes, first_node_start) = if read_only {
-            (NodeLock::acquire(&root, path, None)?, None, false)
-        } else {
-            let (dir, created) = nodes::open_dir(&root, path)?;
-            let lock = NodeLock::acquire(&root, path, Some((&dir, node)))?;
-            (lock, Some(dir), created)
+        let nodes_dir = match read_only {
+            true => None,
+            false => match nodes::open_dir(&root, path) {
+                Ok(opened) => Some(opened),
+                // Nothing can be written there, temp files included, so
+                // there is nothing of this node's to protect: serve reads
+                // (writes answer 500) as a read-only server would.
+                Err(err) if err.raw_os_error() == Some(Errno::ROFS.raw_os_error()) => {
+                    log::warn!(
+                        "{} is on a read-only file system: serving without a node lock",
+                        path.display()
+                    );
+                    None
+                }
+                Err(err) => return Err(err),
+            },
+        };
+        let (lock, nodes, first_node_start) = match nodes_dir {
+            None => (NodeLock::acquire(&root, path, None)?, None, false),
+            Some((dir, created)) => {
+                let lock = NodeLock::acquire(&root, path, Some((&dir, node)))?;
+                (lock, Some(dir), created)
+            }
         };
         let journal = nodes
             .as_ref()

@@ -301,11 +301,13 @@ impl Raw {
     }
 }
 
-/// Entries directly inside a local directory, sorted.
+/// Entries directly inside a local directory, sorted, but for the nodes'
+/// locks and journals (`.ferry-nodes`) in a server's root.
 pub fn entries(dir: &Path) -> Vec<String> {
     let mut found: Vec<String> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name != ".ferry-nodes")
         .collect();
     found.sort();
     found
