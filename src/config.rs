@@ -18,6 +18,10 @@ pub struct Config {
     pub http_listen: Option<SocketAddr>,
     /// Directory that holds the files; created if missing.
     pub root: PathBuf,
+    /// This server's name among the servers sharing `root` (see
+    /// [`crate::node`]): in its temp files' names and its lock's. Each
+    /// server on one root needs its own.
+    pub node_id: String,
     /// Connections served at once; more get `ERR 503 busy`. The server
     /// lowers this if the open-files limit cannot back it.
     pub max_connections: usize,
@@ -110,6 +114,7 @@ impl Default for Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 5010)),
             http_listen: None,
             root: PathBuf::from("./ferry-data"),
+            node_id: crate::node::default_node_id(),
             max_connections: 10_000,
             idle_timeout: Duration::from_secs(60),
             header_timeout: Duration::from_secs(20),

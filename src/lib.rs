@@ -12,6 +12,7 @@
 //! ```
 //!
 //! - [`name`]: file names: percent-encoding and the naming rules (pure).
+//! - [`node`]: node ids, which tell apart the servers sharing one root.
 //! - [`protocol`]: the FERRY/1 codec: request lines to operations, replies
 //!   to response lines (sans-IO).
 //! - [`http`]: the HTTP/1.1 codec (sans-IO), served beside FERRY/1.
@@ -44,6 +45,7 @@ pub mod config;
 pub mod connection;
 pub mod http;
 pub mod name;
+pub mod node;
 pub mod pool;
 pub mod protocol;
 pub mod serve;

@@ -1621,6 +1621,9 @@ fn leftovers(root: &Path) -> (Vec<String>, Vec<String>) {
         let mut entries = 0;
         for entry in std::fs::read_dir(dir).unwrap() {
             let entry = entry.unwrap();
+            if dir == root && entry.file_name() == ".ferry-nodes" {
+                continue; // the nodes' locks and journals, not leftovers
+            }
             entries += 1;
             let path = entry.path();
             let relative = path

@@ -42,6 +42,9 @@ fn read_tree(root: &Path) -> Vec<(String, Vec<u8>)> {
     while let Some(dir) = dirs.pop() {
         for entry in fs::read_dir(&dir).unwrap() {
             let path = entry.unwrap().path();
+            if path.ends_with(".ferry-nodes") {
+                continue; // the server's locks and journals
+            }
             if path.is_dir() {
                 dirs.push(path);
             } else {

@@ -1,6 +1,8 @@
-//! One server per root, enforced: a second `ferry serve` on a root in use
-//! exits naming the first and touches nothing in it (an upload in flight
-//! survives), and a server that cannot listen leaves no root behind.
+//! One server per node id and root, enforced: a second `ferry serve` with a
+//! node id already serving the root exits naming the first and touches
+//! nothing in it (an upload in flight survives), a malformed id is refused,
+//! and a server that cannot listen leaves no root behind. (Servers with
+//! different node ids share a root: tests/nodes.rs.)
 
 mod support;
 
@@ -55,9 +57,9 @@ fn temp_files(root: &Path) -> usize {
 }
 
 #[test]
-fn a_second_server_on_a_root_in_use_exits_and_deletes_nothing() {
+fn a_second_server_with_the_same_node_id_exits_and_deletes_nothing() {
     let root = tempfile::tempdir().unwrap();
-    let first = Process::start(root.path(), &[]);
+    let first = Process::start(root.path(), &["--node-id", "web-1"]);
     let data = pattern(1_000_000, 6);
     let mut upload = Raw::connect(first.addr);
     upload.line();
@@ -71,10 +73,13 @@ fn a_second_server_on_a_root_in_use_exits_and_deletes_nothing() {
 
     // Its own port is free; its sweep would take the temp file for a dead
     // run's.
-    let (code, stderr) = serve_to_the_end(&["--listen", "127.0.0.1:0"], root.path());
+    let (code, stderr) = serve_to_the_end(
+        &["--listen", "127.0.0.1:0", "--node-id", "web-1"],
+        root.path(),
+    );
     assert_eq!(code, Some(1), "{stderr}");
     let expected = format!(
-        "ferry: {} is in use by another ferry server (pid {})",
+        "ferry: node \"web-1\" already serves {} (pid {}); give each server its own --node-id",
         root.path().display(),
         first.child.id()
     );
@@ -91,6 +96,18 @@ fn a_second_server_on_a_root_in_use_exits_and_deletes_nothing() {
         format!("OK {} {}", data.len(), crc_hex(&data))
     );
     assert_eq!(std::fs::read(root.path().join("inflight")).unwrap(), data);
+}
+
+#[test]
+fn a_malformed_node_id_is_refused_before_anything_starts() {
+    let parent = tempfile::tempdir().unwrap();
+    let root = parent.path().join("never-made");
+    for bad in ["", "a/b", "web.1", &"x".repeat(33)] {
+        let (code, stderr) = serve_to_the_end(&["--node-id", bad], &root);
+        assert_eq!(code, Some(2), "{bad:?}: {stderr}");
+        assert!(stderr.contains("node id"), "{bad:?}: {stderr}");
+    }
+    assert!(!root.exists());
 }
 
 #[test]

@@ -26,6 +26,13 @@ pub struct ServeArgs {
     /// Directory that holds the files (created if missing).
     #[arg(long, default_value = "./ferry-data")]
     root: PathBuf,
+    /// This server's name among servers sharing --root (e.g. on JuiceFS
+    /// behind a load balancer): 1-32 of A-Z a-z 0-9 - _, part of every temp
+    /// file's name. Each server on one root needs its own; a second with
+    /// the same id there refuses to start. Default: the host name (made
+    /// safe and cut to 32), else the start of /etc/machine-id, else `node`.
+    #[arg(long, value_name = "ID", value_parser = crate::node::parse_node_id)]
+    node_id: Option<String>,
     /// Most connections served at once; more get `ERR 503 busy`.
     #[arg(long, default_value_t = 10_000)]
     max_connections: usize,
@@ -143,6 +150,7 @@ pub fn run(args: ServeArgs) -> ExitCode {
         listen: args.listen,
         http_listen: args.http,
         root: args.root,
+        node_id: args.node_id.unwrap_or_else(crate::node::default_node_id),
         max_connections: args.max_connections,
         idle_timeout: args.idle_timeout,
         header_timeout: args.header_timeout,

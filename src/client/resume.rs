@@ -5,7 +5,10 @@
 //! - [`upload`] uses an upload session: it asks the server how much it
 //!   holds, sends the rest in `APPEND` chunks, and commits. After a lost
 //!   `COMMIT` answer it checks with `STAT` whether the commit happened, so
-//!   no session is left behind and nothing is sent twice.
+//!   no session is left behind and nothing is sent twice; so it does when
+//!   the session vanishes under it (the same file committed by another
+//!   client, through another node say), and begins a new one only if the
+//!   stored file is not this one.
 //! - [`download`] appends to what the caller already has with ranged
 //!   `GET`s, and verifies the whole result against the server's CRC-32C.
 
@@ -55,6 +58,16 @@ pub fn upload(
     }
 }
 
+/// What one APPEND or COMMIT came to.
+enum Moved {
+    /// The session holds this many bytes now.
+    To(u64),
+    /// `409`: it is not where this client thought, or busy.
+    NotAsExpected,
+    /// `404`: the session is gone.
+    SessionGone,
+}
+
 struct Uploader<'a> {
     upload: Upload<'a>,
     backoff: Backoff,
@@ -73,20 +86,17 @@ impl Uploader<'_> {
             chunk,
         } = self.upload;
         let mut client = self.backoff.connect(endpoint)?;
-        if self.commit_sent {
-            match client.stat(name) {
-                Ok(stat) if stat.size == size && stat.crc == Some(crc) => return Ok((size, crc)),
-                Ok(_) | Err(ClientError::Remote { code: 404, .. }) => {}
-                Err(err) => return Err(err),
-            }
+        if self.commit_sent && self.already_stored(&mut client)? {
+            return Ok((size, crc));
         }
-        let session = client.upload(name, size, crc)?;
+        let mut session = client.upload(name, size, crc)?;
         let mut at = session.received;
         loop {
             let moved = if at == size {
                 self.commit_sent = true;
                 match client.commit(&session.id, size, crc) {
-                    Err(ClientError::Remote { code: 409, .. }) => None,
+                    Err(ClientError::Remote { code: 409, .. }) => Moved::NotAsExpected,
+                    Err(ClientError::Remote { code: 404, .. }) => Moved::SessionGone,
                     other => return other,
                 }
             } else {
@@ -95,21 +105,46 @@ impl Uploader<'_> {
                     .map_err(ClientError::Local)?;
                 let len = chunk.max(1).min(size - at);
                 match client.append(&session.id, at, &mut source.by_ref().take(len), len) {
-                    Ok(received) => Some(received),
-                    Err(ClientError::Remote { code: 409, .. }) => None,
+                    Ok(received) => Moved::To(received),
+                    Err(ClientError::Remote { code: 409, .. }) => Moved::NotAsExpected,
+                    Err(ClientError::Remote { code: 404, .. }) => Moved::SessionGone,
                     Err(err) => return Err(err),
                 }
             };
             at = match moved {
-                Some(received) => {
+                Moved::To(received) => {
                     self.backoff.progressed();
                     received
                 }
                 // Not where we thought (an answer was lost), or another
                 // connection's APPEND is still open on the server (ours,
-                // cut off, until the server notices).
-                None => self.resync(&mut client, at)?,
+                // cut off, until the server notices; or another client's).
+                Moved::NotAsExpected => self.resync(&mut client, at)?,
+                // Committed by someone else, or aborted or expired. Done if
+                // the file is this one.
+                Moved::SessionGone => {
+                    if self.already_stored(&mut client)? {
+                        return Ok((size, crc));
+                    }
+                    let gone =
+                        io::Error::new(io::ErrorKind::NotFound, "the upload session vanished");
+                    self.backoff.after(ClientError::Io(gone))?;
+                    session = client.upload(name, size, crc)?;
+                    session.received
+                }
             };
+        }
+    }
+
+    /// Whether the server holds this very file under the name already.
+    fn already_stored(&self, client: &mut Client) -> Result<bool> {
+        let Upload {
+            name, size, crc, ..
+        } = self.upload;
+        match client.stat(name) {
+            Ok(stat) => Ok(stat.size == size && stat.crc == Some(crc)),
+            Err(ClientError::Remote { code: 404, .. }) => Ok(false),
+            Err(err) => Err(err),
         }
     }
 

@@ -494,7 +494,7 @@ impl From<&StorageError> for ErrorKind {
             }
             StorageError::PastEnd(_) => ErrorKind::BadRequest,
             StorageError::ChecksumMismatch(..) => ErrorKind::ChecksumMismatch,
-            StorageError::Io(_) => ErrorKind::Internal,
+            StorageError::TempFileRemoved | StorageError::Io(_) => ErrorKind::Internal,
         }
     }
 }

@@ -18,7 +18,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 
-use log::{error, info};
+use log::{error, info, warn};
 use mio::net::TcpListener;
 use mio::{Interest, Token, Waker};
 
@@ -47,9 +47,10 @@ const LISTENER_TOKENS: [usize; 2] = [FIRST_LISTENER, usize::MAX - 3];
 /// Jobs queued per I/O thread before connections wait in the backlog.
 const POOL_QUEUE_PER_THREAD: usize = 64;
 
-/// Removes expired upload sessions and the temp files of earlier runs, on a
-/// thread of its own: the server listens meanwhile (a wide tree on a slow
-/// file system takes seconds to walk).
+/// Probes the file system, then removes expired upload sessions and the
+/// temp files of this node's earlier runs and of gone nodes, on a thread of
+/// its own: the server listens meanwhile (on a slow file system, even the
+/// journaled directories take a while to read).
 fn sweep_in_background(shared: Arc<Shared>) -> io::Result<StartupSweep> {
     let sweep = StartupSweep::default();
     let done = sweep.clone();
@@ -57,15 +58,16 @@ fn sweep_in_background(shared: Arc<Shared>) -> io::Result<StartupSweep> {
         .name("ferry-sweep".into())
         .spawn(move || {
             let storage = &shared.storage;
+            for warning in storage.probe_file_system() {
+                warn!("{warning}");
+            }
             if shared.config.read_only {
                 // Read-only writes nothing, not even to clean up.
                 info!("read-only: stale temp files and expired upload sessions are left alone");
             } else {
                 let expired = storage.expire_upload_sessions(shared.config.upload_ttl);
-                let removed = storage.remove_stale_temp_files();
-                info!(
-                    "start-up sweep done: {removed} stale temp files and {expired} expired upload sessions removed"
-                );
+                let swept = storage.remove_stale_temp_files();
+                info!("start-up sweep done: {swept} and {expired} expired upload sessions removed");
             }
             done.finish();
         })?;
@@ -226,9 +228,8 @@ impl Server {
         // Only now that the addresses are ours: the root is created and
         // locked, so a server that cannot start leaves no root behind and
         // touches nothing in another server's.
-        let mut storage = Storage::open(&config.root)?;
+        let mut storage = Storage::open(&config.root, &config.node_id, config.read_only)?;
         storage.set_gate(config.gate.clone());
-        storage.set_read_only(config.read_only);
         let threads = config.io_threads;
         let shared = Arc::new(Shared { storage, config });
         let pool = Pool::start(

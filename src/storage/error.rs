@@ -47,6 +47,9 @@ pub enum StorageError {
     TooManySessions(Option<usize>),
     /// Staged bytes do not match the declared CRC-32C: staged, declared.
     ChecksumMismatch(u32, u32),
+    /// The upload's temp file was removed (or, on a network file system,
+    /// replaced) by another process while the upload was under way.
+    TempFileRemoved,
     /// Anything else the filesystem said.
     Io(io::Error),
 }
@@ -55,7 +58,9 @@ impl StorageError {
     fn from_errno(errno: Errno) -> StorageError {
         match errno {
             // ENXIO: a Unix socket (or a device without a driver) was opened.
-            Errno::NOENT | Errno::NOTDIR | Errno::NXIO => StorageError::NotFound,
+            // ESTALE: a network file system's handle of a file that another
+            // host removed or renamed over: gone, as far as we can tell.
+            Errno::NOENT | Errno::NOTDIR | Errno::NXIO | Errno::STALE => StorageError::NotFound,
             Errno::ISDIR => StorageError::IsDirectory,
             Errno::LOOP => StorageError::Symlink,
             Errno::NOSPC | Errno::DQUOT => StorageError::NoSpace,
@@ -119,6 +124,9 @@ impl fmt::Display for StorageError {
                 f,
                 "checksum mismatch: received {staged:08x}, expected {declared:08x}; upload discarded"
             ),
+            StorageError::TempFileRemoved => {
+                f.write_str("temp file removed by another process; upload discarded")
+            }
             StorageError::Io(err) => write!(f, "I/O error: {err}"),
         }
     }

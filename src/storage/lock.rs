@@ -1,91 +1,209 @@
-//! One server per root, enforced: the root lock.
+//! Who may serve a root: one server per node id, and no pre-node ferry
+//! beside the nodes.
 //!
-//! A server holds an exclusive `flock` on its root directory from before it
-//! touches anything there (the start-up sweep removes temp files it takes
-//! for a dead run's; the session index is loaded once) until its process
-//! ends. The kernel drops the lock when the process dies, however it dies,
-//! so a lock is never stale, and nothing is added to the root for it. A
-//! second server finds it held, looks up the holder's pid in `/proc/locks`
-//! and exits naming it, having deleted nothing.
+//! Each server holds an exclusive `flock` on `<root>/.ferry-nodes/<node>.lock`
+//! from before it touches anything in the root (its start-up sweep removes
+//! temp files it takes for a dead run's) until its process ends. The kernel
+//! (or the distributed file system's lock service) drops the lock when the
+//! process dies, however it dies, so a lock is never stale. A second server
+//! with the same node id finds it held and exits naming the holder, having
+//! deleted nothing; servers with different ids run side by side. A node
+//! that can take another node's lock knows that node is gone, and may
+//! remove its leftovers while it holds the lock (see `sweep.rs`).
 //!
-//! When several nodes come to share a root on purpose, each will lock a
-//! file of its own (`.ferry-lock-<node>`) and take over a dead node's temp
-//! files only once that node's lock can be had.
+//! Every node also holds a *shared* `flock` on the root directory itself:
+//! nodes do not exclude each other there, but a ferry from before node ids,
+//! which locks the root exclusively to serve it alone, cannot start beside
+//! them, nor they beside it.
+//!
+//! A file system without a working `flock` is refused: the lock is what
+//! keeps one node from deleting another's uploads in flight.
 
 use std::fmt;
-use std::os::fd::{AsFd, OwnedFd};
+use std::io::{self, Write};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
-use rustix::fs::{FlockOperation, Mode};
+use rustix::fs::{FlockOperation, Mode, OFlags};
 use rustix::io::Errno;
 
-/// An exclusive hold on a root, released when dropped (or when the
-/// process ends).
+/// How long a starting node waits for its own lock: a node that found this
+/// one gone may hold it for the time its sweep of this node's leftovers
+/// takes.
+const LOCK_PATIENCE: Duration = Duration::from_secs(3);
+
+/// Flags of a lock file: never through a symlink.
+const LOCK_FILE: OFlags = OFlags::RDWR.union(OFlags::NOFOLLOW).union(OFlags::CLOEXEC);
+
+/// This server's hold on its node id in a root (and its shared hold on the
+/// root), released when dropped or when the process ends.
 #[derive(Debug)]
-pub struct RootLock {
-    _dir: OwnedFd,
+pub struct NodeLock {
+    _root: OwnedFd,
+    _node: Option<OwnedFd>,
 }
 
-/// The root is locked by another server.
+/// The root, or this node id in it, is in use by another server.
 #[derive(Debug)]
 pub struct RootInUse {
     /// The root.
     pub root: PathBuf,
-    /// The holder's pid, if `/proc/locks` tells it.
+    /// The node id in use; `None` when a ferry from before node ids serves
+    /// the root alone.
+    pub node: Option<String>,
+    /// The holder's pid, if known (from `/proc/locks`, or as the lock file
+    /// records it).
     pub pid: Option<u32>,
+    /// The holder's host, when the lock file names another than ours.
+    pub host: Option<String>,
 }
 
 impl fmt::Display for RootInUse {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} is in use by another ferry server",
-            self.root.display()
-        )?;
-        match self.pid {
-            Some(pid) => write!(f, " (pid {pid})"),
-            None => Ok(()),
+        let holder = match (self.pid, &self.host) {
+            (Some(pid), Some(host)) => format!(" (pid {pid} on {host})"),
+            (Some(pid), None) => format!(" (pid {pid})"),
+            (None, _) => String::new(),
+        };
+        match &self.node {
+            Some(node) => write!(
+                f,
+                "node \"{node}\" already serves {}{holder}; give each server its own --node-id",
+                self.root.display()
+            ),
+            None => write!(
+                f,
+                "{} is in use by a ferry server that serves it alone{holder}; stop it before starting nodes there",
+                self.root.display()
+            ),
         }
     }
 }
 
 impl std::error::Error for RootInUse {}
 
-impl RootLock {
-    /// Locks the root open as `root_fd` (found at `root`), or says who holds
-    /// it.
+impl NodeLock {
+    /// Takes the shared lock on the root open as `root_fd` (found at
+    /// `root`) and, unless `node` is `None` (a read-only server, which
+    /// makes no files to protect), the exclusive lock of node `node` in
+    /// `nodes` (the open `.ferry-nodes` directory), into which it writes
+    /// who holds it.
     ///
     /// # Errors
     /// [`RootInUse`] (inside an `io::Error` of kind `WouldBlock`, see
-    /// [`root_in_use`]) if another server holds it; an I/O error if the
-    /// file system cannot lock it (then ferry would not know whether
-    /// another server is there).
-    pub fn acquire(root_fd: &OwnedFd, root: &Path) -> std::io::Result<RootLock> {
+    /// [`root_in_use`]) if another server holds either; an I/O error if the
+    /// file system cannot lock (then ferry could not tell whether another
+    /// server's files are in flight).
+    pub fn acquire(
+        root_fd: &OwnedFd,
+        root: &Path,
+        node: Option<(&OwnedFd, &str)>,
+    ) -> io::Result<NodeLock> {
+        let no_flock = |errno: Errno| {
+            io::Error::other(format!(
+                "cannot lock in {}: {errno}; ferry needs a file system with working flock locks, which keep servers sharing a root from removing each other's uploads",
+                root.display()
+            ))
+        };
+        let in_use = |node: Option<&str>, file: BorrowedFd<'_>| {
+            let (pid, host) = holder(file);
+            let in_use = RootInUse {
+                root: root.to_path_buf(),
+                node: node.map(str::to_owned),
+                pid,
+                host,
+            };
+            io::Error::new(io::ErrorKind::WouldBlock, in_use)
+        };
         // An open file description of its own: the lock lives exactly as
         // long as this descriptor.
         let dir = rustix::fs::openat(root_fd, ".", super::DIR, Mode::empty())?;
-        match rustix::fs::flock(&dir, FlockOperation::NonBlockingLockExclusive) {
-            Ok(()) => Ok(RootLock { _dir: dir }),
-            Err(Errno::WOULDBLOCK) => {
-                let in_use = RootInUse {
-                    root: root.to_path_buf(),
-                    pid: holder(dir.as_fd()),
-                };
-                Err(std::io::Error::new(std::io::ErrorKind::WouldBlock, in_use))
-            }
-            Err(errno) => Err(std::io::Error::other(format!(
-                "cannot lock {} against a second server: {errno}",
-                root.display()
-            ))),
+        match rustix::fs::flock(&dir, FlockOperation::NonBlockingLockShared) {
+            Ok(()) => {}
+            Err(Errno::WOULDBLOCK) => return Err(in_use(None, dir.as_fd())),
+            Err(errno) => return Err(no_flock(errno)),
         }
+        let Some((nodes, id)) = node else {
+            return Ok(NodeLock {
+                _root: dir,
+                _node: None,
+            });
+        };
+        let flags = LOCK_FILE | OFlags::CREATE;
+        let file = rustix::fs::openat(nodes, lock_file(id), flags, Mode::from_raw_mode(0o600))?;
+        let deadline = Instant::now() + LOCK_PATIENCE;
+        loop {
+            match rustix::fs::flock(&file, FlockOperation::NonBlockingLockExclusive) {
+                Ok(()) => break,
+                Err(Errno::WOULDBLOCK) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                Err(Errno::WOULDBLOCK) => return Err(in_use(Some(id), file.as_fd())),
+                Err(errno) => return Err(no_flock(errno)),
+            }
+        }
+        // For whoever finds the lock held: who holds it, from where, since
+        // when. Best effort: the lock itself is what counts.
+        let since = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let record = format!(
+            "pid {} host {} since {since}\n",
+            std::process::id(),
+            crate::node::host_name()
+        );
+        let _ = rustix::fs::ftruncate(&file, 0);
+        let _ = std::fs::File::from(rustix::io::dup(&file)?).write_all(record.as_bytes());
+        Ok(NodeLock {
+            _root: dir,
+            _node: Some(file),
+        })
     }
 }
 
-/// The pid that holds a `flock` on `dir`, from `/proc/locks`, whose lines
+/// The name of node `node`'s lock file in `.ferry-nodes`.
+pub(super) fn lock_file(node: &str) -> String {
+    format!("{node}.lock")
+}
+
+/// Takes the lock of another node (its lock file `name` in `nodes`) if
+/// it can be had at once: then that node is gone, and stays away while the
+/// returned descriptor is open. `None` if it is held (the node is alive) or
+/// cannot be opened.
+pub(super) fn claim(nodes: &OwnedFd, name: &str) -> Option<OwnedFd> {
+    let file = rustix::fs::openat(nodes, name, LOCK_FILE, Mode::empty()).ok()?;
+    rustix::fs::flock(&file, FlockOperation::NonBlockingLockExclusive).ok()?;
+    Some(file)
+}
+
+/// Who holds a `flock` on `file`: the pid from `/proc/locks` when the
+/// holder is on this host, else the pid and host the lock file records
+/// (`pid 1234 host web-2 since 1700000000`; a directory records nothing).
+fn holder(file: BorrowedFd<'_>) -> (Option<u32>, Option<String>) {
+    if let Some(pid) = local_holder(file) {
+        return (Some(pid), None);
+    }
+    let mut text = [0; 256];
+    let len = rustix::io::pread(file, &mut text, 0).unwrap_or(0);
+    let text = String::from_utf8_lossy(&text[..len]);
+    let fields: Vec<&str> = text.split_whitespace().collect();
+    let field = |key: &str| {
+        let at = fields.iter().position(|f| *f == key)?;
+        fields.get(at + 1).copied()
+    };
+    let pid = field("pid").and_then(|pid| pid.parse().ok());
+    let host = field("host")
+        .filter(|host| *host != crate::node::host_name())
+        .map(str::to_owned);
+    (pid, host)
+}
+
+/// The pid that holds a `flock` on `file`, from `/proc/locks`, whose lines
 /// read `1: FLOCK  ADVISORY  WRITE 1234 fd:01:5678 0 EOF` (the file as
 /// major:minor:inode, the device numbers in hex).
-fn holder(dir: std::os::fd::BorrowedFd<'_>) -> Option<u32> {
-    let stat = rustix::fs::fstat(dir).ok()?;
+fn local_holder(file: BorrowedFd<'_>) -> Option<u32> {
+    let stat = rustix::fs::fstat(file).ok()?;
     let file = format!(
         "{:02x}:{:02x}:{}",
         rustix::fs::major(stat.st_dev),
@@ -104,6 +222,6 @@ fn holder(dir: std::os::fd::BorrowedFd<'_>) -> Option<u32> {
 }
 
 /// The [`RootInUse`] inside `err`, if that is what it is.
-pub fn root_in_use(err: &std::io::Error) -> Option<&RootInUse> {
+pub fn root_in_use(err: &io::Error) -> Option<&RootInUse> {
     err.get_ref()?.downcast_ref::<RootInUse>()
 }

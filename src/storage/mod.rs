@@ -14,6 +14,10 @@
 //! left by a killed process are removed by [`Storage::remove_stale_temp_files`]
 //! at startup.
 //!
+//! Several servers (nodes) may share one root, each under its own node id
+//! (`nodes.rs`, `lock.rs`): a temp file's name says which node and which run
+//! made it, and no node removes a live node's.
+//!
 //! All calls here block the calling thread on the disk, never on a peer, so
 //! the reactor makes them through the I/O pool ([`crate::pool`]); the only
 //! ones it makes itself are those that promise not to wait
@@ -37,17 +41,22 @@ mod checksum;
 mod error;
 pub mod gate;
 mod lock;
+mod nodes;
+mod probe;
 mod session_files;
 mod session_index;
 mod sessions;
+mod sweep;
 mod tree;
+pub use sweep::SweepReport;
 pub use tree::DirectoryListing;
 mod upload;
 
 pub use error::StorageError;
 use gate::{Gate, Point};
-use lock::RootLock;
+use lock::NodeLock;
 pub use lock::{RootInUse, root_in_use};
+pub use nodes::NODES_DIR;
 pub use session_files::{IdKey, SESSIONS_DIR, session_id};
 pub use sessions::{Appender, SessionInfo, SessionLimits};
 
@@ -175,14 +184,24 @@ pub struct ListEntry {
 /// The root directory and everything done beneath it.
 #[derive(Debug)]
 pub struct Storage {
-    /// This server's hold on the root: one server per root.
-    _lock: RootLock,
+    /// This server's hold on its node id in the root: one server per node.
+    _lock: NodeLock,
     /// Shared with uploads in flight, which prune directories on abort.
     root: Arc<OwnedFd>,
+    /// This server's node id: in its temp files' names, its lock's, its
+    /// journal's.
+    node: String,
     /// Names this process's temp files apart from those of earlier runs,
     /// which the start-up sweep removes while new uploads are under way.
     run: String,
     temp_serial: AtomicU64,
+    /// `.ferry-nodes`, and this run's journal of directories with temp
+    /// files; `None` for a read-only server, which makes none.
+    nodes: Option<OwnedFd>,
+    journal: Option<nodes::Journal>,
+    /// This start made `.ferry-nodes`: a ferry from before node ids may
+    /// have left temp files that only a walk finds.
+    first_node_start: bool,
     sessions: Arc<sessions::Sessions>,
     checksums: checksum::Cache,
     /// A test's hold on chosen calls (see [`gate`]).
@@ -200,16 +219,47 @@ pub struct Storage {
 
 impl Storage {
     /// Opens `root`, creating it (and its parents) if missing, and locks
-    /// it (see [`lock`]): nothing in it is touched before.
+    /// node `node`'s place in it (see [`lock`]): nothing in it is touched
+    /// before. Then moves the node's journal aside for the start-up sweep
+    /// and starts this run's. A `read_only` server takes no node lock and
+    /// writes nothing (not even a checksum record).
     ///
     /// # Errors
     /// The directory cannot be created or opened; another server holds it
-    /// ([`RootInUse`], see [`root_in_use`]).
-    pub fn open(root: &Path) -> io::Result<Storage> {
+    /// or this node id in it ([`RootInUse`], see [`root_in_use`]); the file
+    /// system has no working `flock`; the journal cannot be started.
+    pub fn open(root: &Path, node: &str, read_only: bool) -> io::Result<Storage> {
         std::fs::create_dir_all(root)?;
         let path = root;
         let root = rustix::fs::open(root, DIR, Mode::empty())?;
-        let lock = RootLock::acquire(&root, path)?;
+        let nodes_dir = match read_only {
+            true => None,
+            false => match nodes::open_dir(&root, path) {
+                Ok(opened) => Some(opened),
+                // Nothing can be written there, temp files included, so
+                // there is nothing of this node's to protect: serve reads
+                // (writes answer 500) as a read-only server would.
+                Err(err) if err.raw_os_error() == Some(Errno::ROFS.raw_os_error()) => {
+                    log::warn!(
+                        "{} is on a read-only file system: serving without a node lock",
+                        path.display()
+                    );
+                    None
+                }
+                Err(err) => return Err(err),
+            },
+        };
+        let (lock, nodes, first_node_start) = match nodes_dir {
+            None => (NodeLock::acquire(&root, path, None)?, None, false),
+            Some((dir, created)) => {
+                let lock = NodeLock::acquire(&root, path, Some((&dir, node)))?;
+                (lock, Some(dir), created)
+            }
+        };
+        let journal = nodes
+            .as_ref()
+            .map(|dir| nodes::start_journal(dir, node))
+            .transpose()?;
         session_files::check_sessions_dir(&root, path)?;
         let kind = rustix::fs::fstatfs(&root).map_or(0, |fs| fs.f_type as u64);
         Ok(Storage {
@@ -217,12 +267,16 @@ impl Storage {
             in_memory: MEMORY_FILE_SYSTEMS.contains(&kind),
             round_trips: ROUND_TRIP_FILE_SYSTEMS.contains(&kind),
             root: Arc::new(root),
+            node: node.to_owned(),
             run: run_id(),
             temp_serial: AtomicU64::new(0),
+            nodes,
+            journal,
+            first_node_start,
             sessions: Arc::default(),
             checksums: checksum::Cache::default(),
             gate: None,
-            read_only: false,
+            read_only,
         })
     }
 
@@ -238,12 +292,6 @@ impl Storage {
         self.in_memory
     }
 
-    /// In read-only mode, reads record nothing (no CRC attribute); the
-    /// serve layer refuses every write.
-    pub fn set_read_only(&mut self, read_only: bool) {
-        self.read_only = read_only;
-    }
-
     /// Holds the calls that reach the gate's point until a test opens it.
     #[doc(hidden)]
     pub fn set_gate(&mut self, gate: Option<Arc<Gate>>) {
@@ -257,9 +305,9 @@ impl Storage {
         }
     }
 
-    /// The prefix of this process's temp files.
+    /// The prefix of this process's temp files (see `nodes.rs`).
     fn temp_prefix(&self) -> String {
-        format!("{RESERVED_PREFIX}tmp-{}-", self.run)
+        format!("{RESERVED_PREFIX}tmp-{}-{}-", self.node, self.run)
     }
 
     /// Size, modification time and CRC-32C of `name`. Special files are
@@ -269,6 +317,10 @@ impl Storage {
     /// 404 if absent, 409 for a directory, 403 for a symlink.
     pub fn stat(&self, name: &Name) -> Result<(FileInfo, u32), StorageError> {
         self.pause(Point::Open);
+        once_more_if_gone(|| self.stat_once(name))
+    }
+
+    fn stat_once(&self, name: &Name) -> Result<(FileInfo, u32), StorageError> {
         let (dirs, leaf) = name.split_parent();
         let dir = self.walk(dirs)?;
         check_regular(&rustix::fs::statat(
@@ -287,6 +339,10 @@ impl Storage {
     /// file cannot be read.
     pub fn open_read(&self, name: &Name) -> Result<OpenFile, StorageError> {
         self.pause(Point::Open);
+        once_more_if_gone(|| self.open_read_once(name))
+    }
+
+    fn open_read_once(&self, name: &Name) -> Result<OpenFile, StorageError> {
         // The whole name in one call where the kernel can (see `walk`).
         match open_beneath(&self.root, name.as_str(), READ_FILE) {
             Ok(fd) => return self.opened(File::from(fd)),
@@ -489,6 +545,19 @@ fn run_id() -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
     format!("{:x}{:x}", std::process::id(), nanos & 0xffff_ffff_ffff)
+}
+
+/// Runs a lookup again if it found nothing: on a file system shared by
+/// several nodes, another node's upload may have just renamed a new version
+/// over the name, and a network file system can answer `ENOENT` or `ESTALE`
+/// in that instant for a name that is never absent. A second miss is a 404.
+fn once_more_if_gone<T>(
+    mut lookup: impl FnMut() -> Result<T, StorageError>,
+) -> Result<T, StorageError> {
+    match lookup() {
+        Err(StorageError::NotFound) => lookup(),
+        found => found,
+    }
 }
 
 fn check_regular(stat: &Stat) -> Result<(), StorageError> {

@@ -1,6 +1,6 @@
 //! Walking the tree beneath the root: LIST (every file below a prefix, in
-//! name order, streamed), a directory listing (one level), and the startup
-//! sweep of temp files left by a killed process. None follows a symlink.
+//! name order, streamed), a directory listing (one level), and the walk
+//! the start-up sweep falls back on (`sweep.rs`). None follows a symlink.
 //!
 //! The walk holds no directory open while it descends: each directory is
 //! read, its entries `lstat`ed and sorted, and closed again, so a deep tree
@@ -138,44 +138,6 @@ impl Storage {
         }
     }
 
-    /// Removes every `.ferry-` file beneath the root but this run's own
-    /// temp files: temp files of uploads that a killed process never
-    /// finished. Returns how many went. A directory or file that cannot be
-    /// read or removed is logged and passed over: the rest of the tree is
-    /// still swept. Safe while uploads are under way.
-    pub fn remove_stale_temp_files(&self) -> usize {
-        self.pause(Point::Sweep);
-        let ours = self.temp_prefix();
-        let mut removed = 0;
-        let walked = self.walk_tree(
-            "",
-            |path, kind, _| {
-                let (dir, leaf) = path.rsplit_once('/').unwrap_or(("", path));
-                match kind {
-                    FileType::Directory => return Ok(true),
-                    FileType::RegularFile
-                        if leaf.starts_with(RESERVED_PREFIX) && !leaf.starts_with(&ours) =>
-                    {
-                        match self.unlink_file(dir, leaf) {
-                            Ok(()) => removed += 1,
-                            Err(errno) => log::warn!("could not remove stale {path}: {errno}"),
-                        }
-                    }
-                    _ => {}
-                }
-                Ok(false)
-            },
-            |dir, errno| {
-                log::warn!("could not sweep {}/: {errno}", display(dir));
-                Ok(())
-            },
-        );
-        if let Err(errno) = walked {
-            log::warn!("could not sweep stale temp files: {errno}");
-        }
-        removed
-    }
-
     /// A file to write a listing into before it is sent: unnamed, so it
     /// vanishes when closed, even if the process is killed. Made with
     /// `O_TMPFILE` beside the files (on disk, not in memory); where the
@@ -200,7 +162,7 @@ impl Storage {
     }
 
     /// Unlinks file `leaf` of directory `dir` ("" for the root).
-    fn unlink_file(&self, dir: &str, leaf: &str) -> Result<(), Errno> {
+    pub(super) fn unlink_file(&self, dir: &str, leaf: &str) -> Result<(), Errno> {
         if dir.is_empty() {
             rustix::fs::unlinkat(&*self.root, leaf, AtFlags::empty())
         } else {
@@ -216,7 +178,7 @@ impl Storage {
     /// decides whether a directory that cannot be opened, read or looked
     /// into ends the walk. Symlinks are never followed, names that are not
     /// UTF-8 are passed over.
-    fn walk_tree(
+    pub(super) fn walk_tree(
         &self,
         start: &str,
         mut visit: impl FnMut(&str, FileType, FileInfo) -> Result<bool, Errno>,
@@ -298,11 +260,6 @@ fn vanished_or(below_start: bool, errno: Errno) -> Result<(), Errno> {
         Errno::NOENT | Errno::NOTDIR | Errno::LOOP if below_start => Ok(()),
         errno => Err(errno),
     }
-}
-
-/// A directory path for messages: "." for the root.
-fn display(dir: &str) -> &str {
-    if dir.is_empty() { "." } else { dir }
 }
 
 /// Whether names under directory `dir` can start with `prefix`.

@@ -66,7 +66,20 @@ impl Upload {
     /// other I/O errors.
     pub fn write(&mut self, data: &[u8]) -> Result<(), StorageError> {
         self.pause(Point::Write);
-        self.file.write_all(data).map_err(StorageError::from)
+        self.file
+            .write_all(data)
+            .map_err(|err| self.vanished_or(StorageError::from(err)))
+    }
+
+    /// A PUT's temp file that a file system reports gone (`ENOENT`, or
+    /// `ESTALE` on a network file system) was removed by another process:
+    /// say so, rather than "no such file" about a name the client is
+    /// creating.
+    fn vanished_or(&self, err: StorageError) -> StorageError {
+        match (&self.staged, err) {
+            (Staged::Temp(_), StorageError::NotFound) => StorageError::TempFileRemoved,
+            (_, err) => err,
+        }
     }
 
     /// Whether a file of the target's name existed when the upload began.
@@ -79,8 +92,10 @@ impl Upload {
     /// later reader.
     ///
     /// # Errors
-    /// 409 if the target became a directory meanwhile, 500 otherwise; a
-    /// temp file is removed either way, a session stays.
+    /// 409 if the target became a directory meanwhile,
+    /// [`StorageError::TempFileRemoved`] if another process removed the
+    /// temp file, 500 otherwise; a temp file is removed either way, a
+    /// session stays.
     pub fn commit(mut self, crc: u32) -> Result<(), StorageError> {
         self.pause(Point::Commit);
         checksum::record(&self.file, crc);
@@ -122,7 +137,8 @@ impl Upload {
     fn rename_into_place(&mut self) -> Result<(), StorageError> {
         let to = self.leaf.as_str();
         match &self.staged {
-            Staged::Temp(temp) => rustix::fs::renameat(&self.dir, temp.as_str(), &self.dir, to)?,
+            Staged::Temp(temp) => rustix::fs::renameat(&self.dir, temp.as_str(), &self.dir, to)
+                .map_err(|errno| self.vanished_or(errno.into()))?,
             Staged::Session(staging) => {
                 rustix::fs::renameat(&staging.dir, staging.data_name(), &self.dir, to)?;
             }
@@ -169,8 +185,10 @@ impl Drop for Upload {
         }
         if let Staged::Temp(temp) = &self.staged {
             self.pause(Point::Discard);
-            if let Err(errno) = rustix::fs::unlinkat(&self.dir, temp.as_str(), AtFlags::empty()) {
-                log::error!("could not remove temp file {temp}: {errno}");
+            match rustix::fs::unlinkat(&self.dir, temp.as_str(), AtFlags::empty()) {
+                // Gone already: what failed the upload (see `vanished_or`).
+                Ok(()) | Err(Errno::NOENT | Errno::STALE) => {}
+                Err(errno) => log::error!("could not remove temp file {temp}: {errno}"),
             }
         }
         prune_empty_dirs(&self.root, &self.dir_path);
@@ -196,14 +214,36 @@ impl Storage {
     /// directory; 403 if it is a symlink; 507, 503 or 500 if the temp file
     /// cannot be created.
     pub fn begin_upload(&self, name: &Name) -> Result<Upload, StorageError> {
+        /// Names tried before giving up: another process making a file of
+        /// this run's next name is a fluke (a copied root, a clock gone
+        /// back), not a reason to fail the upload.
+        const TRIES: usize = 4;
         self.pause(Point::Create);
         self.with_target(name, |target| {
-            let serial = self.temp_serial.fetch_add(1, Ordering::Relaxed) + 1;
-            let temp = format!("{}{serial}", self.temp_prefix());
+            // Journaled before the file exists: a crash in between leaves
+            // a directory to look into, never a file nobody looks for.
+            if let Some(Err(err)) = self.journal.as_ref().map(|j| j.note(&target.dir_path)) {
+                log::warn!(
+                    "could not journal {}/ (a temp file left there by a crash would stay): {err}",
+                    if target.dir_path.is_empty() {
+                        "."
+                    } else {
+                        &target.dir_path
+                    }
+                );
+            }
             let flags =
                 OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-            let fd = rustix::fs::openat(&target.dir, temp.as_str(), flags, stored_file_mode())?;
-            Ok(self.upload(target, Staged::Temp(temp), File::from(fd)))
+            let mut tries = 0;
+            loop {
+                let serial = self.temp_serial.fetch_add(1, Ordering::Relaxed) + 1;
+                let temp = format!("{}{serial}", self.temp_prefix());
+                match rustix::fs::openat(&target.dir, temp.as_str(), flags, stored_file_mode()) {
+                    Ok(fd) => return Ok(self.upload(target, Staged::Temp(temp), File::from(fd))),
+                    Err(Errno::EXIST) if tries + 1 < TRIES => tries += 1,
+                    Err(errno) => return Err(errno.into()),
+                }
+            }
         })
     }
 

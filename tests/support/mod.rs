@@ -121,11 +121,16 @@ impl TestServer {
 
     /// Every file under the root, relative names, sorted (temp files too),
     /// but for the key the server makes session ids with and the file nodes
-    /// lock for session bookkeeping, which stay.
+    /// lock for session bookkeeping, which stay, and the nodes' locks and
+    /// journals.
     pub fn files_on_disk(&self) -> Vec<String> {
         let mut found = Vec::new();
         walk(self.root.path(), self.root.path(), &mut found);
-        found.retain(|f| f != ".ferry-uploads/id-key" && f != ".ferry-uploads/lock");
+        found.retain(|f| {
+            f != ".ferry-uploads/id-key"
+                && f != ".ferry-uploads/lock"
+                && !f.starts_with(".ferry-nodes/")
+        });
         found.sort();
         found
     }
@@ -301,11 +306,13 @@ impl Raw {
     }
 }
 
-/// Entries directly inside a local directory, sorted.
+/// Entries directly inside a local directory, sorted, but for the nodes'
+/// locks and journals (`.ferry-nodes`) in a server's root.
 pub fn entries(dir: &Path) -> Vec<String> {
     let mut found: Vec<String> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name != ".ferry-nodes")
         .collect();
     found.sort();
     found
