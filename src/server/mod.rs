@@ -171,6 +171,20 @@ impl Hub {
     }
 }
 
+/// Shuts the whole server down if a worker's thread panics: better a
+/// clean exit (and a restart by the service manager) than a server that
+/// silently serves on with one event loop fewer.
+struct ShutdownOnFailure(ShutdownHandle);
+
+impl Drop for ShutdownOnFailure {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            error!("a worker's event loop failed; shutting down");
+            self.0.shutdown();
+        }
+    }
+}
+
 /// A bound FERRY/1 server, ready to [`Server::run`].
 pub struct Server {
     /// The first serves on the calling thread and takes the signals.
@@ -334,13 +348,13 @@ impl Server {
         let first = reactors.next();
         let mut threads = Vec::new();
         for (index, reactor) in reactors.enumerate() {
-            let shutdown = self.hub.shutdown.clone();
+            let shutdown = ShutdownOnFailure(self.hub.shutdown.clone());
             let thread = std::thread::Builder::new()
                 .name(format!("ferry-worker-{}", index + 2))
                 .spawn(move || {
                     let result = reactor.run();
                     if result.is_err() {
-                        shutdown.shutdown();
+                        shutdown.0.shutdown();
                     }
                     result
                 });
@@ -382,7 +396,7 @@ impl Server {
             match thread.join() {
                 Ok(Err(err)) if result.is_ok() => result = Err(err),
                 Ok(_) => {}
-                Err(_) => error!("a reactor thread panicked"),
+                Err(_) => result = Err(io::Error::other("a worker's event loop panicked")),
             }
         }
         info!("server stopped");
