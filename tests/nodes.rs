@@ -231,3 +231,22 @@ fn a_first_start_walks_once_for_pre_node_temp_files() {
     assert!(swept.contains("no tree walk"), "{swept}");
     assert!(old.exists());
 }
+
+#[test]
+fn a_put_whose_temp_file_another_process_removed_says_so() {
+    let root = tempfile::tempdir().unwrap();
+    let node = Process::start(root.path(), &["--node-id", "a"]);
+    let data = pattern(1_000_000, 6);
+    let mut upload = half_an_upload(&node, "vanishing/file", &data);
+    // As a misbehaving neighbour on a shared file system might.
+    for temp in wait_for_temp_files(root.path()) {
+        std::fs::remove_file(root.path().join(temp)).unwrap();
+    }
+    upload.send(&data[data.len() / 2..]);
+    let answer = upload.line();
+    assert!(
+        answer.starts_with("ERR 500 temp file removed by another process"),
+        "{answer}"
+    );
+    assert!(!root.path().join("vanishing/file").exists());
+}
