@@ -27,7 +27,7 @@ set -euo pipefail
 
 if [ -z "${FERRY_CLUSTER_TEST_INNER:-}" ]; then
     export FERRY_CLUSTER_TEST_INNER=1
-    exec timeout -k 15 "${FERRY_CLUSTER_TEST_TIMEOUT:-600}" "$0" "$@"
+    exec timeout -k 15 "${FERRY_CLUSTER_TEST_TIMEOUT:-600}" bash "$0" "$@"
 fi
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
