@@ -16,7 +16,8 @@
 # Environment: FERRY_CLUSTER_DIR (state, default /tmp/ferry-cluster),
 # FERRY_BIN (default <repo>/target/release/ferry), FERRY_SERVE_ARGS (extra
 # arguments for every `ferry serve`, split on spaces), FERRY_CLUSTER_KEEP_FAILED
-# (set: a failed `up` leaves what it started, for a look).
+# (set: a failed `up` leaves what it started, for a look),
+# FERRY_CLUSTER_JFS_ARGS (extra `juicefs mount` options, for experiments).
 # Needs: juicefs, redis-server, haproxy, fuse (/dev/fuse, fusermount3),
 # python3. deploy/cluster/install.sh installs them on Debian.
 set -euo pipefail
@@ -60,6 +61,11 @@ jfs_mount_opts() {
         --cache-dir "$STATE/cache/node$k"
         --log "$STATE/logs/juicefs-node$k.log"
     )
+    # For experiments only, e.g. "--entry-cache 1s --attr-cache 1s
+    # --dir-entry-cache 1s" to measure what coherence costs (and see test c
+    # fail). Later options win.
+    # shellcheck disable=SC2206 # split on spaces on purpose
+    JFS_OPTS+=(${FERRY_CLUSTER_JFS_ARGS:-})
 }
 
 die() { echo "cluster.sh: $*" >&2; exit 1; }
