@@ -104,12 +104,18 @@ print(" ".join(str(s.getsockname()[1]) for s in socks))
 EOF
 }
 
-# Waits up to $2 seconds for a FERRY/1 greeting on 127.0.0.1:$1.
+# Waits up to $2 seconds for a FERRY/1 greeting on 127.0.0.1:$1; gives up
+# at once if process $3 (when given) has ended.
 wait_greeting() {
-    python3 - "$1" "$2" <<'EOF'
-import socket, sys, time
-port, deadline = int(sys.argv[1]), time.time() + float(sys.argv[2])
+    python3 - "$1" "$2" "${3:-0}" <<'EOF'
+import os, socket, sys, time
+port, deadline, pid = int(sys.argv[1]), time.time() + float(sys.argv[2]), int(sys.argv[3])
 while time.time() < deadline:
+    if pid:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            sys.exit(1)
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
             if s.makefile("rb").readline().startswith(b"OK FERRY/1 "):
@@ -157,7 +163,7 @@ start_node() {
     setsid "$FERRY_BIN" "${args[@]}" >>"$STATE/logs/ferry-node$k.log" 2>&1 </dev/null &
     pid=$!
     echo "$pid" >"$STATE/pids/node$k.pid"
-    if ! wait_greeting "$port" 30 || ! alive "$pid"; then
+    if ! wait_greeting "$port" 30 "$pid" || ! alive "$pid"; then
         say "node$k did not start; the end of $STATE/logs/ferry-node$k.log:"
         tail -n 5 "$STATE/logs/ferry-node$k.log" >&2
         if grep -q "in use by another ferry server" "$STATE/logs/ferry-node$k.log" \
@@ -247,10 +253,11 @@ EOF
     haproxy -c -q -f "$STATE/haproxy.cfg" >>"$STATE/logs/haproxy.log" 2>&1
     setsid haproxy -db -f "$STATE/haproxy.cfg" >>"$STATE/logs/haproxy.log" 2>&1 </dev/null &
     echo $! >"$STATE/pids/haproxy.pid"
-    wait_greeting "${LB_FERRY##*:}" 15
-    # Wait for the health checks to see every node up (rise 2 x inter 1 s).
+    wait_greeting "${LB_FERRY##*:}" 15 "$(pid_of haproxy)"
+    # Wait for the health checks to see every node up ("UP 1/2" is a server
+    # HAProxy has not checked twice yet: rise 2 x inter 2 s).
     for _ in $(seq 50); do
-        [ "$(backend_states | grep -c ' UP')" -ge $((2 * nodes)) ] && break
+        [ "$(backend_states | grep -c ' UP$')" -ge $((2 * nodes)) ] && break
         sleep 0.2
     done
 
