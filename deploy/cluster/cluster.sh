@@ -130,7 +130,12 @@ EOF
 
 alive() { [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null; }
 pid_of() { cat "$STATE/pids/$1.pid" 2>/dev/null || true; }
-load_env() { [ -f "$STATE/cluster.env" ] || die "no cluster under $STATE (run: $0 up)"; . "$STATE/cluster.env"; }
+# Reads the cluster's ports (NODES, REDIS_PORT, LB_*, NODEk_*, META).
+load_env() {
+    [ -f "$STATE/cluster.env" ] || die "no cluster under $STATE (run: $0 up)"
+    # shellcheck source=/dev/null # written by up
+    . "$STATE/cluster.env"
+}
 
 # Sends $2 to the process in pid file $1 and waits up to $3 s for it to end,
 # then SIGKILLs it.
@@ -294,6 +299,7 @@ status() {
     echo "state:    $STATE"
     pid=$(pid_of redis)
     if alive "$pid"; then echo "redis:    pid $pid, 127.0.0.1:$REDIS_PORT ($META)"; else echo "redis:    NOT RUNNING"; ok=1; fi
+    # shellcheck disable=SC2153 # NODES is from load_env
     for ((i = 1; i <= NODES; i++)); do
         local p=NODE${i}_PORT h=NODE${i}_HTTP m="$STATE/mnt/node$i"
         if mountpoint -q "$m"; then echo "mount:    $m (JuiceFS)"; else echo "mount:    $m NOT MOUNTED"; ok=1; fi
@@ -336,6 +342,7 @@ down() {
         mountpoint -q "$m" && die "$m is still mounted; unmount it, then run down again"
     done
     if [ -f "$STATE/cluster.env" ]; then
+        # shellcheck source=/dev/null # written by up
         . "$STATE/cluster.env"
         redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true
     fi
@@ -365,7 +372,9 @@ env) load_env; cat "$STATE/cluster.env"; echo "STATE=$STATE" ;;
 node)
     action=${1:-}; k=${2:-}
     load_env
-    [[ "$k" =~ ^[0-9]+$ ]] && [ "$k" -ge 1 ] && [ "$k" -le "$NODES" ] || die "node: no node '$k' (1..$NODES)"
+    if ! [[ "$k" =~ ^[0-9]+$ ]] || [ "$k" -lt 1 ] || [ "$k" -gt "$NODES" ]; then
+        die "node: no node '$k' (1..$NODES)"
+    fi
     case "$action" in
     stop) stop_pid "node$k" TERM 15 ;;
     kill) stop_pid "node$k" KILL 5 ;;
