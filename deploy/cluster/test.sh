@@ -1,0 +1,273 @@
+#!/usr/bin/env bash
+# End-to-end test of a ferry cluster (deploy/cluster/cluster.sh): starts its
+# own cluster of two nodes in a state directory of its own, runs the
+# scenarios below with the `ferry` client (through the balancer and straight
+# at single nodes), prints one line per scenario and `N passed, N failed`,
+# takes the cluster down and exits non-zero if any scenario failed. The whole
+# run is bounded (FERRY_CLUSTER_TEST_TIMEOUT, default 600 s).
+#
+#   a  upload through the balancer (FERRY/1 and HTTP), read back through it
+#      and through each node
+#   b  `put --resume` of a 256 MiB file through node 1, node 1 killed (-9)
+#      with part of it staged; the same command through node 2 continues the
+#      session (not from 0) and commits; `get` through the balancer verifies
+#   c  100 times: overwrite a file through node 1, read it through node 2:
+#      always the new version
+#   d  a slow PUT through node 1 while node 2 restarts: the upload completes,
+#      intact
+#   e  the same `put --resume` through both nodes at once, three times: one
+#      clean commit each (at most one command refused, on a conflict, then
+#      retried), the right bytes, no session or temp file left
+#
+# Usage: deploy/cluster/test.sh [a b c ...]   (default: all)
+# Environment: FERRY_BIN (the ferry binary), FERRY_CLUSTER_TEST_TIMEOUT,
+# FERRY_CLUSTER_DIR (default: a new directory under /tmp),
+# FERRY_CLUSTER_TEST_KEEP (set: leave the cluster and its logs up at the end).
+
+# `check && check || fail` is meant: the failure branch runs when either
+# check fails.
+# shellcheck disable=SC2015
+set -euo pipefail
+
+if [ -z "${FERRY_CLUSTER_TEST_INNER:-}" ]; then
+    export FERRY_CLUSTER_TEST_INNER=1
+    exec timeout -k 15 "${FERRY_CLUSTER_TEST_TIMEOUT:-600}" bash "$0" "$@"
+fi
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$HERE/../.." && pwd)
+export FERRY_BIN=${FERRY_BIN:-$REPO/target/release/ferry}
+export FERRY_CLUSTER_DIR=${FERRY_CLUSTER_DIR:-/tmp/ferry-cluster-test.$$}
+CLUSTER="$HERE/cluster.sh"
+WORK=$(mktemp -d /tmp/ferry-cluster-work.XXXXXX)
+
+cleanup() {
+    if [ -n "${FERRY_CLUSTER_TEST_KEEP:-}" ]; then
+        echo "test.sh: cluster left up under $FERRY_CLUSTER_DIR (logs in logs/); $CLUSTER down removes it" >&2
+    else
+        "$CLUSTER" down >/dev/null 2>&1 || "$CLUSTER" down || true
+    fi
+    if [ -n "${FERRY_CLUSTER_TEST_KEEP:-}" ]; then echo "test.sh: work files in $WORK" >&2; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+trap 'echo "test.sh: interrupted (time limit?)" >&2; exit 124' TERM INT
+
+log() { echo "  $*" >&2; }
+ferry() { timeout 180 "$FERRY_BIN" -q "$@"; }
+passed=0 failed=0 failed_names=()
+result() { # name status detail
+    if [ "$2" = 0 ]; then
+        passed=$((passed + 1)); echo "PASS $1${3:+: $3}"
+    else
+        failed=$((failed + 1)); failed_names+=("$1"); echo "FAIL $1${3:+: $3}"
+    fi
+}
+
+"$CLUSTER" up --nodes 2 >"$WORK/up.log" 2>&1 || { cat "$WORK/up.log" >&2; echo "0 passed, 1 failed (cluster did not start)"; exit 1; }
+# shellcheck source=/dev/null # written by cluster.sh up
+. "$FERRY_CLUSTER_DIR/cluster.env"
+N1=127.0.0.1:$NODE1_PORT N2=127.0.0.1:$NODE2_PORT
+ROOT2=$FERRY_CLUSTER_DIR/mnt/node2/data
+node_log() { echo "$FERRY_CLUSTER_DIR/logs/ferry-node$1.log"; }
+
+# Waits up to $2 s for node $1 to greet.
+node_ready() {
+    local port=NODE${1}_PORT i
+    for i in $(seq $(($2 * 5))); do
+        python3 -c 'import socket,sys; s=socket.create_connection(("127.0.0.1",int(sys.argv[1])),timeout=1); sys.exit(0 if s.makefile("rb").readline().startswith(b"OK FERRY/1") else 1)' "${!port}" 2>/dev/null && return 0
+        sleep 0.2
+    done
+    return 1
+}
+
+# What a root holds that is not a file: session and temp files.
+leftovers() {
+    find "$ROOT2" \( -name '.ferry-tmp*' -o -path '*/.ferry-uploads/*.data' -o -path '*/.ferry-uploads/*.meta' \) 2>/dev/null | sed "s|$ROOT2/||"
+}
+
+scenario_a() {
+    head -c 1048576 /dev/urandom >"$WORK/a.bin"
+    ferry put "$WORK/a.bin" a/through-lb.bin --server "$LB_FERRY" || { result a 1 "put through the balancer failed"; return; }
+    ferry get a/through-lb.bin "$WORK/a.lb" --server "$LB_FERRY" || { result a 1 "get through the balancer failed"; return; }
+    cmp -s "$WORK/a.bin" "$WORK/a.lb" || { result a 1 "read back through the balancer differs"; return; }
+    local n
+    for n in "$N1" "$N2"; do
+        ferry get a/through-lb.bin "$WORK/a.n" --server "$n" && cmp -s "$WORK/a.bin" "$WORK/a.n" \
+            || { result a 1 "read back through $n failed or differs"; return; }
+        rm -f "$WORK/a.n"
+    done
+    local code
+    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 60 -T "$WORK/a.bin" "http://$LB_HTTP/a/over-http.bin")
+    [ "$code" = 201 ] || [ "$code" = 204 ] || { result a 1 "HTTP PUT through the balancer answered $code"; return; }
+    curl -sf --max-time 60 "http://$LB_HTTP/a/over-http.bin" -o "$WORK/a.http" && cmp -s "$WORK/a.bin" "$WORK/a.http" \
+        || { result a 1 "HTTP GET through the balancer failed or differs"; return; }
+    ferry get a/over-http.bin "$WORK/a.n" --server "$N2" && cmp -s "$WORK/a.bin" "$WORK/a.n" \
+        || { result a 1 "the HTTP upload read through node 2 failed or differs"; return; }
+    result a 0 "1 MiB over FERRY/1 and HTTP through the balancer, read back through it and each node"
+}
+
+scenario_b() {
+    local size=$((256 * 1048576)) pid got
+    head -c "$size" /dev/urandom >"$WORK/b.bin"
+    timeout 120 "$FERRY_BIN" -v put --resume "$WORK/b.bin" b/big.bin --server "$N1" --chunk-size 1M --retries 1 \
+        >"$WORK/b1.out" 2>&1 &
+    pid=$!
+    # Kill node 1 once a quarter of the file is staged (the session's data
+    # file, seen through node 2's mount).
+    got=$(python3 - "$ROOT2/.ferry-uploads" "$((size / 4))" "$size" <<'EOF'
+import glob, os, sys, time
+d, want, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+end = time.time() + 60
+while time.time() < end:
+    for f in glob.glob(os.path.join(d, "*.data")):
+        try:
+            n = os.stat(f).st_size
+        except OSError:
+            continue
+        if want <= n < size:
+            print(n)
+            sys.exit(0)
+    time.sleep(0.01)
+print(0)
+EOF
+)
+    "$CLUSTER" node kill 1 >/dev/null 2>&1
+    wait "$pid" 2>/dev/null || true
+    if [ "$got" = 0 ]; then
+        result b 1 "never saw the upload partly staged (finished already, or not staged under .ferry-uploads)"
+        "$CLUSTER" node start 1 >/dev/null 2>&1 || true
+        return
+    fi
+    log "b: node 1 killed with $got of $size bytes staged"
+    local rc=0
+    timeout 120 "$FERRY_BIN" -v put --resume "$WORK/b.bin" b/big.bin --server "$N2" >"$WORK/b2.out" 2>&1 || rc=$?
+    "$CLUSTER" node start 1 >/dev/null 2>&1 || log "b: node 1 did not start again"
+    if [ $rc != 0 ]; then result b 1 "put --resume through node 2 failed: $(tail -n 1 "$WORK/b2.out")"; return; fi
+    # The UPLOAD answer says where node 2 found the session.
+    local from
+    from=$(grep -m1 -oE '< OK [0-9a-f]{16} [0-9]+' "$WORK/b2.out" | awk '{print $4}' || true)
+    ferry get b/big.bin "$WORK/b.back" --server "$LB_FERRY" || { result b 1 "get through the balancer failed"; return; }
+    cmp -s "$WORK/b.bin" "$WORK/b.back" || { result b 1 "the committed file differs"; return; }
+    [ -z "$(leftovers)" ] || { result b 1 "left behind: $(leftovers | tr '\n' ' ')"; return; }
+    if [ -z "$from" ] || [ "$from" = 0 ]; then
+        result b 1 "committed intact, but node 2 started the session over from ${from:-?} instead of resuming it"
+        return
+    fi
+    result b 0 "node 2 resumed at $from of $size bytes, committed, verified through the balancer"
+    rm -f "$WORK/b.back"
+}
+
+scenario_c() {
+    local i stale=0 errors=0 first=""
+    for i in $(seq 100); do
+        printf 'version %d %s\n' "$i" "$RANDOM$RANDOM" >"$WORK/c.txt"
+        if ! ferry put "$WORK/c.txt" c/current.txt --server "$N1"; then errors=$((errors + 1)); continue; fi
+        if ! ferry get c/current.txt "$WORK/c.back" --server "$N2" 2>"$WORK/c.err"; then
+            stale=$((stale + 1)); first=${first:-"round $i: $(head -c 200 "$WORK/c.err")"}
+            continue
+        fi
+        cmp -s "$WORK/c.txt" "$WORK/c.back" || { stale=$((stale + 1)); first=${first:-"round $i: old version"}; }
+        rm -f "$WORK/c.back"
+    done
+    if [ $stale = 0 ] && [ $errors = 0 ]; then
+        result c 0 "100 of 100 overwrites through node 1 read current through node 2"
+    else
+        result c 1 "$stale stale reads, $errors failed puts of 100 (first: $first)"
+    fi
+}
+
+scenario_d() {
+    # 256 KiB at 16 KiB/s: 16 s in flight; node 2 restarts from 3 s on.
+    head -c 262144 /dev/urandom >"$WORK/d.bin"
+    python3 - "$NODE1_PORT" "$WORK/d.bin" d/slow.bin >"$WORK/d.out" 2>&1 <<'EOF' &
+import socket, sys, time
+port, path, name = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+data = open(path, "rb").read()
+s = socket.create_connection(("127.0.0.1", port), timeout=60)
+f = s.makefile("rb")
+assert f.readline().startswith(b"OK FERRY/1 ")
+s.sendall(b"PUT %s %d\n" % (name.encode(), len(data)))
+for i in range(0, len(data), 4096):
+    s.sendall(data[i:i + 4096])
+    time.sleep(0.25)
+print(f.readline().decode().strip())
+EOF
+    local pid=$!
+    sleep 3
+    "$CLUSTER" node stop 2 >/dev/null 2>&1
+    "$CLUSTER" node start 2 >/dev/null 2>&1 || log "d: node 2 did not start again"
+    log "d: node 2 restarted while the upload ran"
+    wait "$pid" || true
+    local answer
+    answer=$(tail -n 1 "$WORK/d.out")
+    case "$answer" in
+    "OK 262144 "*) ;;
+    *) result d 1 "the slow upload through node 1 was answered: ${answer:-nothing}"; return ;;
+    esac
+    node_ready 2 20 || { result d 1 "node 2 did not come back"; return; }
+    ferry get d/slow.bin "$WORK/d.back" --server "$N2" && cmp -s "$WORK/d.bin" "$WORK/d.back" \
+        || { result d 1 "upload acknowledged, but read through node 2 failed or differs"; return; }
+    result d 0 "a 16 s upload through node 1 completed intact across node 2's restart"
+}
+
+# One race of scenario e on name e/both-$1.bin: prints what happened,
+# fails if the race went wrong.
+e_round() {
+    local name=e/both-$1.bin
+    local size=$((64 * 1048576)) rc1 rc2
+    head -c "$size" /dev/urandom >"$WORK/e.bin"
+    timeout 120 "$FERRY_BIN" -v put --resume "$WORK/e.bin" "$name" --server "$N1" --chunk-size 1M >"$WORK/e1.out" 2>&1 &
+    local p1=$!
+    timeout 120 "$FERRY_BIN" -v put --resume "$WORK/e.bin" "$name" --server "$N2" --chunk-size 1M >"$WORK/e2.out" 2>&1 &
+    local p2=$!
+    rc1=0; wait "$p1" || rc1=$?
+    rc2=0; wait "$p2" || rc2=$?
+    log "e$1: node 1's put: rc $rc1: $(tail -n 1 "$WORK/e1.out")"
+    log "e$1: node 2's put: rc $rc2: $(tail -n 1 "$WORK/e2.out")"
+    # At most one may fail at first, and only on a conflict with the other
+    # (409: the other took over the session or commits it; 503: being
+    # committed; 404: the other committed it first), never because the staged
+    # bytes were mixed (422 checksum mismatch) or anything else.
+    if [ $rc1 != 0 ] && [ $rc2 != 0 ]; then
+        echo "both failed at first: node1: $(tail -n 1 "$WORK/e1.out"); node2: $(tail -n 1 "$WORK/e2.out")"
+        return 1
+    fi
+    if grep -hq "checksum mismatch" "$WORK/e1.out" "$WORK/e2.out"; then
+        echo "the two nodes mixed their bytes in one session: $(grep -h "checksum mismatch" "$WORK/e1.out" "$WORK/e2.out" | head -n 1)"
+        return 1
+    fi
+    local retried=""
+    # The refused one (a conflict) is retried once, as a user would.
+    if [ $rc1 != 0 ]; then ferry put --resume "$WORK/e.bin" "$name" --server "$N1" && rc1=0 retried+=" node1"; fi
+    if [ $rc2 != 0 ]; then ferry put --resume "$WORK/e.bin" "$name" --server "$N2" && rc2=0 retried+=" node2"; fi
+    [ $rc1 = 0 ] && [ $rc2 = 0 ] || { echo "still failing after a retry: node1 rc $rc1, node2 rc $rc2"; return 1; }
+    ferry get "$name" "$WORK/e.back" --server "$LB_FERRY" && cmp -s "$WORK/e.bin" "$WORK/e.back" \
+        || { echo "the stored file is missing or differs"; return 1; }
+    [ -z "$(leftovers)" ] || { echo "left behind: $(leftovers | tr '\n' ' ')"; return 1; }
+    echo "both commands succeeded${retried:+ (retried:$retried)}"
+}
+
+# The race is not lost every time, so it is run three times.
+scenario_e() {
+    local r msg
+    for r in 1 2 3; do
+        msg=$(e_round "$r") || { result e 1 "round $r of 3: $msg"; return; }
+    done
+    result e 0 "3 rounds; last: $msg; file intact, no session or temp file left"
+}
+
+scenarios=("$@")
+[ ${#scenarios[@]} -gt 0 ] || scenarios=(a b c d e)
+for s in "${scenarios[@]}"; do
+    declare -F "scenario_$s" >/dev/null || { echo "test.sh: no scenario $s (a to e)" >&2; exit 2; }
+    # Each scenario checks what it runs and says PASS or FAIL itself; in a
+    # subshell, so that a stray failure ends only that scenario.
+    ( set +e; "scenario_$s" ) | tee "$WORK/result.$s" || true
+    grep -qE '^(PASS|FAIL) ' "$WORK/result.$s" || result "$s" 1 "aborted (see the lines above)"
+    grep -q '^PASS ' "$WORK/result.$s" && passed=$((passed + 1))
+    grep -q '^FAIL ' "$WORK/result.$s" && { failed=$((failed + 1)); failed_names+=("$s"); }
+    # Every scenario starts with both nodes up.
+    for k in 1 2; do node_ready $k 1 || "$CLUSTER" node start $k >/dev/null 2>&1 || true; done
+done
+echo "$passed passed, $failed failed${failed_names[*]:+ (${failed_names[*]})}"
+[ "$failed" = 0 ]
