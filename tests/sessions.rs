@@ -226,6 +226,27 @@ fn a_session_whose_bytes_do_not_match_its_checksum_is_discarded() {
 }
 
 #[test]
+fn a_session_staged_past_its_size_is_begun_anew() {
+    let server = TestServer::start();
+    let data = pattern(5000, 7);
+    let mut raw = server.raw();
+    let (id, _) = upload(&mut raw, "grown", &data);
+    assert_eq!(append(&mut raw, &id, 0, &data), "OK 5000");
+    // Bytes no APPEND wrote: no COMMIT of this session could pass.
+    let staged = server.path(&format!(".ferry-uploads/{id}.data"));
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(staged)
+        .unwrap();
+    std::io::Write::write_all(&mut file, b"stray").unwrap();
+    let (again, received) = upload(&mut raw, "grown", &data);
+    assert_eq!((again.as_str(), received), (id.as_str(), 0));
+    assert_eq!(append(&mut raw, &id, 0, &data), "OK 5000");
+    raw.send(format!("COMMIT {id}\n"));
+    assert_eq!(raw.line(), format!("OK 5000 {}", crc_hex(&data)));
+}
+
+#[test]
 fn read_only_and_size_limits_apply_to_sessions() {
     let server = TestServer::start_with(|c| c.max_file_size = Some(100));
     let mut raw = server.raw();

@@ -417,9 +417,24 @@ impl Storage {
                 return Err(StorageError::Committing);
             }
             match self.session_in(&dir, &id) {
-                Ok(info) => {
+                Ok(info) if info.received <= info.size => {
                     touch(&dir, &mut index, &id);
                     return Ok(info);
+                }
+                // More bytes than the upload has: written to by something
+                // other than its APPENDs (two servers that did not lock
+                // each other out, say). No COMMIT could ever pass: begin
+                // anew, unless a node is using it.
+                Ok(info) => {
+                    if files::try_lock_session(&dir, &id)?.is_none() {
+                        return Err(StorageError::InUseElsewhere);
+                    }
+                    log::warn!(
+                        "upload session {id} holds {} bytes of a {}-byte upload; discarded",
+                        info.received,
+                        info.size
+                    );
+                    free = Some(id);
                 }
                 // Its data is gone: the record of a session committed by a
                 // process that died before removing it (or by a node that
