@@ -152,6 +152,21 @@ impl Sessions {
         self.live().get(id).cloned()
     }
 
+    /// What this node knows of session `id`, or a blank to fill, which
+    /// is remembered only once [`Sessions::keep`] says the session is
+    /// real: ids that name nothing must not grow the map.
+    fn get_or_new(&self, id: &str) -> Arc<Live> {
+        self.get(id).unwrap_or_default()
+    }
+
+    /// Remembers `live` for session `id` (the caller holds the bookkeeping
+    /// lock, so no other thread made one meanwhile).
+    fn keep(&self, id: &str, live: &Arc<Live>) {
+        self.live()
+            .entry(id.to_owned())
+            .or_insert_with(|| Arc::clone(live));
+    }
+
     fn is_committing(&self, id: &str) -> bool {
         self.get(id).is_some_and(|live| live.is_committing())
     }
@@ -470,11 +485,7 @@ impl Storage {
     /// # Errors
     /// [`StorageError::NoSuchUpload`] if there is no such session.
     pub fn session(&self, id: &str) -> Result<SessionInfo, StorageError> {
-        // Every id this module hands out is a plain hex word; anything else
-        // (a `/`, a dot...) names no session, and never a path.
-        if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
-            return Err(StorageError::NoSuchUpload);
-        }
+        check_id(id)?;
         self.session_in(&self.sessions_dir()?, id)
     }
 
@@ -520,23 +531,41 @@ impl Storage {
         len: u64,
     ) -> Result<(Appender, SessionInfo), StorageError> {
         self.pause(Point::Session);
+        check_id(id)?;
         let dir = self.sessions_dir()?;
         let mut index = self.sessions.bookkeeping(&dir)?;
-        let info = self.session(id)?;
-        if self.sessions.is_committing(id) {
-            return Err(StorageError::Committing);
-        }
-        if offset != info.received {
-            return Err(StorageError::WrongOffset(info.received));
-        }
-        if offset.checked_add(len).is_none_or(|end| end > info.size) {
-            return Err(StorageError::PastEnd(info.size));
-        }
-        let live = Arc::clone(self.sessions.live().entry(id.to_owned()).or_default());
-        let (ticket, took_over) = {
+        let live = self.sessions.get_or_new(id);
+        let (ticket, took_over, info) = {
             let mut held = live.held();
+            if live.is_committing() {
+                return Err(StorageError::Committing);
+            }
             Live::hold(&mut held, &dir, id)?;
-            live.take_over()
+            // Read only once the session is this node's: another node's
+            // APPEND that just ended flushed its bytes before it let go,
+            // so the offset checked here is where the bytes will land.
+            let checked = self.session_in(&dir, id).and_then(|info| {
+                if offset != info.received {
+                    return Err(StorageError::WrongOffset(info.received));
+                }
+                if offset.checked_add(len).is_none_or(|end| end > info.size) {
+                    return Err(StorageError::PastEnd(info.size));
+                }
+                Ok(info)
+            });
+            match checked {
+                Ok(info) => {
+                    self.sessions.keep(id, &live);
+                    let (ticket, took_over) = live.take_over();
+                    (ticket, took_over, info)
+                }
+                Err(err) => {
+                    if !live.busy() {
+                        *held = None;
+                    }
+                    return Err(err);
+                }
+            }
         };
         if took_over {
             log::info!("upload session {id}: a new APPEND takes over from one still open");
@@ -583,14 +612,11 @@ impl Storage {
     /// session stays).
     pub fn finish_session(&self, id: &str) -> Result<(Upload, SessionInfo), StorageError> {
         self.pause(Point::Session);
+        check_id(id)?;
         let dir = self.sessions_dir()?;
         let mut index = self.sessions.bookkeeping(&dir)?;
-        let info = self.session(id)?;
-        if info.received != info.size {
-            return Err(StorageError::Incomplete(info.received, info.size));
-        }
-        let live = Arc::clone(self.sessions.live().entry(id.to_owned()).or_default());
-        {
+        let live = self.sessions.get_or_new(id);
+        let info = {
             let mut held = live.held();
             if live.busy() {
                 return Err(StorageError::SessionBusy);
@@ -599,8 +625,21 @@ impl Storage {
                 return Err(StorageError::Committing);
             }
             Live::hold(&mut held, &dir, id)?;
+            // As in `append`: read once the session is this node's.
+            let checked = self
+                .session_in(&dir, id)
+                .and_then(|info| match info.received {
+                    received if received == info.size => Ok(info),
+                    received => Err(StorageError::Incomplete(received, info.size)),
+                });
+            if checked.is_err() {
+                *held = None;
+            }
+            let info = checked?;
+            self.sessions.keep(id, &live);
             live.committing.store(true, Ordering::SeqCst);
-        }
+            info
+        };
         // From here until the commit ends, or whatever stops it, nothing
         // else may touch the session, here or on another node: dropping
         // `staging` frees it.
@@ -641,13 +680,13 @@ impl Storage {
         let dir = self.sessions_dir()?;
         let mut index = self.sessions.bookkeeping(&dir)?;
         self.session(id)?;
-        let live = Arc::clone(self.sessions.live().entry(id.to_owned()).or_default());
+        let live = self.sessions.get_or_new(id);
         let mut held = live.held();
         if live.is_committing() {
             return Err(StorageError::Committing);
         }
-        // An APPEND of this node is cut off; one of another node's holds
-        // the lock, and the ABORT waits for it to end.
+        // An APPEND of this node is cut off; another node's is not (it
+        // holds the lock: 409).
         Live::hold(&mut held, &dir, id)?;
         live.take_over();
         self.remove_session(&dir, &mut index, id);
@@ -738,6 +777,16 @@ impl Storage {
     /// The sessions directory, created on first use.
     fn sessions_dir(&self) -> Result<OwnedFd, StorageError> {
         files::open_dir(&self.root)
+    }
+}
+
+/// Refuses what cannot be a session id before it goes near a path: every
+/// id this module hands out is a plain hex word; anything else (a `/`, a
+/// dot...) names no session.
+fn check_id(id: &str) -> Result<(), StorageError> {
+    match !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        true => Ok(()),
+        false => Err(StorageError::NoSuchUpload),
     }
 }
 
