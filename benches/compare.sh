@@ -240,9 +240,11 @@ EOF
 # ---------------------------------------------------------------- servers
 
 
+# One worker each: ferry's default is one per core, nginx runs one here
+# (compare_workers.sh compares more).
 start_ferry() {
   "$FERRY" serve --listen "127.0.0.1:$FERRY_PORT" --http "127.0.0.1:$FERRY_HTTP_PORT" \
-    --root "$FILES" --log-level warn \
+    --root "$FILES" --log-level warn --workers 1 \
     >>"$WORK/ferry.log" 2>&1 &
   FERRY_PID=$!
   wait_port "$FERRY_PORT"
