@@ -22,7 +22,13 @@
 #      server CPU per request;
 #   7. over TLS (benches/compare_tls.sh, run after the rest with the same
 #      repetitions, its table last): 1 GiB GET, 4 KiB GETs with CPU per
-#      request, 10,000 idle TLS connections, full handshakes.
+#      request, 10,000 idle TLS connections, full handshakes;
+#   8. workers (benches/compare_workers.sh, run last, same repetitions, its
+#      table last): ferry --workers 1 and 2 against nginx with 1 and 2
+#      workers, 4 KiB and 1 MiB GETs over 100 keep-alive connections
+#      (requests/s, server CPU per request), and short connections (one
+#      4 KiB GET each) for each accept strategy: SO_REUSEPORT, nginx
+#      reuseport, nginx's shared socket with EPOLLEXCLUSIVE.
 #
 # Every figure is the median of the repetitions (default 5), taken in
 # interleaved order so both servers see the same machine noise; a markdown
@@ -33,6 +39,7 @@
 #   --quick            smoke run: 1 repetition, shorter runs
 #   --reps N           repetitions (or COMPARE_REPS=N); default 5
 #   --no-tls           leave out the TLS rows (7)
+#   --no-workers       leave out the workers rows (8)
 #   COMPARE_TMPDIR     where to create the work directory (default: /dev/shm
 #                      if it is a tmpfs with room, else $TMPDIR or /tmp)
 #   COMPARE_MAX_SECONDS  hard limit for the whole run (default 1800; 600 quick)
@@ -48,11 +55,13 @@ CLIENT="$SCRIPT_DIR/compare_client.py"
 
 QUICK=0
 TLS=1
+WORKERS=1
 REPS=${COMPARE_REPS:-}
 while [[ $# -gt 0 ]]; do
   case $1 in
     --quick) QUICK=1 ;;
     --no-tls) TLS=0 ;;
+    --no-workers) WORKERS=0 ;;
     --reps)
       [[ $# -ge 2 ]] || { echo "compare.sh: --reps needs a number" >&2; exit 2; }
       REPS=$2
@@ -231,9 +240,11 @@ EOF
 # ---------------------------------------------------------------- servers
 
 
+# One worker each: ferry's default is one per core, nginx runs one here
+# (compare_workers.sh compares more).
 start_ferry() {
   "$FERRY" serve --listen "127.0.0.1:$FERRY_PORT" --http "127.0.0.1:$FERRY_HTTP_PORT" \
-    --root "$FILES" --log-level warn \
+    --root "$FILES" --log-level warn --workers 1 \
     >>"$WORK/ferry.log" 2>&1 &
   FERRY_PID=$!
   wait_port "$FERRY_PORT"
@@ -619,12 +630,16 @@ echo "  is low by the data still in flight at the end; nor does it report reques
 echo "  when its drain ends. The burst run (one GET on each of $BURST_CONNS connections at once, every"
 echo "  answer read to the end, same client for both servers) is what shows that all complete."
 
-# 7. The TLS rows: a run of their own, with its own servers, files and time
-# limit, once this run's are gone.
+# 7. and 8. The TLS and the workers rows: runs of their own, each with its
+# own servers, files and time limit, once this run's are gone.
+SUB_ARGS=(--reps "$REPS")
+if [[ $QUICK -eq 1 ]]; then SUB_ARGS+=(--quick); fi
+if [[ $TLS -eq 1 || $WORKERS -eq 1 ]]; then release; fi
 if [[ $TLS -eq 1 ]]; then
-  release
   echo
-  TLS_ARGS=(--reps "$REPS")
-  if [[ $QUICK -eq 1 ]]; then TLS_ARGS+=(--quick); fi
-  "$SCRIPT_DIR/compare_tls.sh" "${TLS_ARGS[@]}"
+  "$SCRIPT_DIR/compare_tls.sh" "${SUB_ARGS[@]}"
+fi
+if [[ $WORKERS -eq 1 ]]; then
+  echo
+  "$SCRIPT_DIR/compare_workers.sh" "${SUB_ARGS[@]}"
 fi

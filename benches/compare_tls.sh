@@ -127,8 +127,8 @@ http {
 }
 EOF
 
-start_ferry() {
-  "$FERRY" serve --listen "127.0.0.1:$FERRY_PORT" --http "127.0.0.1:$FERRY_HTTPS" \
+start_ferry() { # one worker, as nginx here (ferry's default is one per core)
+  "$FERRY" serve --listen "127.0.0.1:$FERRY_PORT" --http "127.0.0.1:$FERRY_HTTPS" --workers 1 \
     --tls-cert "$CERT" --tls-key "$KEY" --root "$FILES" --log-level warn >>"$WORK/ferry.log" 2>&1 &
   FERRY_PID=$!
   wait_port "$FERRY_HTTPS"
