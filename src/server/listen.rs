@@ -3,15 +3,15 @@
 //!
 //! With `SO_REUSEPORT` the kernel spreads new connections over the N
 //! sockets by a hash of their addresses, so each reactor accepts only its
-//! own share, with no lock and no thundering herd (nginx's `reuseport`).
-//! The alternatives, and why not (measured in docs/performance.md):
+//! own share, with no lock and no hand-off (nginx's `reuseport`). The
+//! alternatives, and why not (measured: docs/performance.md, "Workers"):
 //!
 //! - One accepting thread handing sockets to the reactors costs a hand-off
-//!   (a channel and a wake-up) per connection, and that thread becomes the
-//!   ceiling for short connections.
-//! - One shared socket in every reactor's epoll wakes every reactor for
-//!   each connection (`EPOLLEXCLUSIVE` wakes one, but mio does not expose
-//!   it, and it favours whichever reactor sleeps, not the least loaded).
+//!   (a channel and a wake-up) per connection and a thread of its own, and
+//!   that thread becomes the ceiling for short connections on many cores.
+//! - One shared socket in every reactor's epoll with `EPOLLEXCLUSIVE`
+//!   (nginx's default) measured the same or slightly dearer per connection
+//!   on nginx, spreads as evenly, and mio does not expose the flag.
 //!
 //! The price of `SO_REUSEPORT`: a reactor stuck in a long turn delays the
 //! connections hashed to it, and any process of the same user could join
