@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::access::AccessConfig;
+use crate::proxy::TrustedProxy;
 use crate::storage::gate::Gate;
 use crate::tls::TlsFiles;
 
@@ -64,9 +65,22 @@ pub struct Config {
     pub access: AccessConfig,
     /// Serve both listeners over TLS with this certificate and key.
     pub tls: Option<TlsFiles>,
+    /// Load balancers whose connections begin with a PROXY header (v1 or
+    /// v2) naming the client; a connection from one without a valid header
+    /// is closed. Everyone else is served as they are, no header expected.
+    pub trusted_proxies: Vec<TrustedProxy>,
     /// Holds chosen storage calls until a test lets them go (tests only).
     #[doc(hidden)]
     pub gate: Option<Arc<Gate>>,
+}
+
+impl Config {
+    /// Whether a connection from `peer` must begin with a PROXY header.
+    pub fn is_trusted_proxy(&self, peer: std::net::IpAddr) -> bool {
+        self.trusted_proxies
+            .iter()
+            .any(|proxy| proxy.contains(peer))
+    }
 }
 
 /// Whether upload bodies are written by the I/O pool.
@@ -132,6 +146,7 @@ impl Default for Config {
             pool_writes: PoolWrites::Auto,
             access: AccessConfig::default(),
             tls: None,
+            trusted_proxies: Vec::new(),
             gate: None,
         }
     }

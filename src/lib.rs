@@ -17,6 +17,8 @@
 //!   to response lines (sans-IO).
 //! - [`http`]: the HTTP/1.1 codec (sans-IO), served beside FERRY/1.
 //! - [`codec`]: the one place that picks a connection's codec.
+//! - [`proxy`]: the PROXY protocol header (sans-IO) and which peers
+//!   (`--trusted-proxy`) must send it.
 //! - [`serve`]: one function per operation, every rule once (names,
 //!   read-only, size limits, storage calls, the per-request log line);
 //!   protocol-neutral operations, replies and error kinds.
@@ -48,6 +50,7 @@ pub mod name;
 pub mod node;
 pub mod pool;
 pub mod protocol;
+pub mod proxy;
 pub mod serve;
 pub mod server;
 pub mod socket;

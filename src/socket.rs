@@ -9,7 +9,7 @@ use std::fs::File;
 use std::io::{self, ErrorKind, Read};
 
 use mio::net::TcpStream;
-use rustix::net::SendFlags;
+use rustix::net::{RecvFlags, SendFlags};
 
 /// What one nonblocking socket operation did.
 #[derive(Debug)]
@@ -54,6 +54,24 @@ pub fn retry(mut op: impl FnMut() -> io::Result<usize>) -> io::Result<usize> {
 pub fn read(stream: &mut TcpStream, buf: &mut [u8]) -> Outcome {
     debug_assert!(!buf.is_empty());
     match retry(|| stream.read(buf)) {
+        Ok(0) => Outcome::Eof,
+        Ok(n) => Outcome::Done(n),
+        Err(err) => classify(err),
+    }
+}
+
+/// Copies what has arrived into `buf` (not empty) without taking it off
+/// the socket (`MSG_PEEK`): the next read returns the same bytes. Peeking
+/// consumes nothing, so under edge-triggered polling the next readiness
+/// event comes only when more data arrives.
+pub fn peek(stream: &TcpStream, buf: &mut [u8]) -> Outcome {
+    debug_assert!(!buf.is_empty());
+    let peeked = retry(|| {
+        rustix::net::recv(stream, &mut *buf, RecvFlags::PEEK)
+            .map(|(n, _)| n)
+            .map_err(io::Error::from)
+    });
+    match peeked {
         Ok(0) => Outcome::Eof,
         Ok(n) => Outcome::Done(n),
         Err(err) => classify(err),

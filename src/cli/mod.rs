@@ -48,7 +48,8 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the server.
-    Serve(serve::ServeArgs),
+    // Boxed: its many flags would make every command as large.
+    Serve(Box<serve::ServeArgs>),
     /// Measure a running server: many connections, one repeated request.
     Bench(bench::BenchArgs),
     /// Upload a local file, or a folder with -r.
@@ -171,7 +172,7 @@ pub fn run(cli: Cli) -> ExitCode {
         return report(Err(failure));
     }
     let result = match cli.command {
-        Command::Serve(args) => return serve::run(args),
+        Command::Serve(args) => return serve::run(*args),
         Command::Bench(args) => return bench::run(args),
         Command::Completions { shell } => {
             let mut command = Cli::command();

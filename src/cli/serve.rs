@@ -11,6 +11,7 @@ use log::LevelFilter;
 use super::{parse_seconds, parse_size};
 use crate::access::{AccessConfig, Grant};
 use crate::config::{Config, PoolWrites};
+use crate::proxy::TrustedProxy;
 use crate::server::Server;
 use crate::tls::TlsFiles;
 
@@ -111,6 +112,14 @@ pub struct ServeArgs {
     /// The private key of --tls-cert (PEM).
     #[arg(long, value_name = "PEM", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+    /// A load balancer (IP or IP/bits; repeatable) whose connections
+    /// begin with a PROXY header (v1 or v2, e.g. HAProxy's send-proxy-v2):
+    /// the client address in it counts for per-client limits, the AUTH
+    /// throttle and the logs. Its connections without a valid header are
+    /// closed; only ever name the balancers, as anyone listed can claim any
+    /// address.
+    #[arg(long, value_name = "IP[/BITS]")]
+    trusted_proxy: Vec<TrustedProxy>,
     /// Log level: error, warn, info, debug or trace (RUST_LOG overrides).
     #[arg(long, default_value = "info")]
     log_level: LevelFilter,
@@ -177,6 +186,7 @@ pub fn run(args: ServeArgs) -> ExitCode {
             .tls_cert
             .zip(args.tls_key)
             .map(|(cert, key)| TlsFiles { cert, key }),
+        trusted_proxies: args.trusted_proxy,
         gate: test_gate(),
     };
     let started = Server::bind(config.clone()).and_then(|mut server| {

@@ -119,7 +119,8 @@ impl Connection {
                 };
                 (next, take)
             }
-            state @ (State::SendingBody(_)
+            state @ (State::ProxyHeader
+            | State::SendingBody(_)
             | State::Waiting(_)
             | State::Done
             | State::Lingering { .. }) => (state, 0),

@@ -81,6 +81,8 @@ impl Connection {
     /// Records which deadlines apply now; called at the end of every drive.
     pub(super) fn note_phase(&mut self, now: Instant) {
         let phase = match &self.state {
+            // The PROXY header is the first part of the first request.
+            State::ProxyHeader => Phase::PartialHeader,
             // A TLS handshake is the first part of the first request.
             State::AwaitHeader if self.transport.is_handshaking() => Phase::PartialHeader,
             // Whole requests waiting behind queued output are not late.
@@ -134,10 +136,13 @@ impl Connection {
             return Some(format!("no progress for {}", secs(config.idle_timeout)));
         }
         match timing.clock {
-            Clock::Header(started) if now >= started + config.header_timeout => Some(format!(
-                "request not complete after {}",
-                secs(config.header_timeout)
-            )),
+            Clock::Header(started) if now >= started + config.header_timeout => {
+                let what = match self.state {
+                    State::ProxyHeader => "trusted proxy: no PROXY header",
+                    _ => "request not complete",
+                };
+                Some(format!("{what} after {}", secs(config.header_timeout)))
+            }
             Clock::Body { started, bytes } if config.min_rate > 0 => {
                 let elapsed = now.duration_since(started);
                 if elapsed < config.rate_window {

@@ -1,7 +1,9 @@
 //! One client connection: the I/O engine that moves its bytes.
 //!
 //! ```text
-//!          greeting (FERRY/1)
+//!   ProxyHeader (from a --trusted-proxy only: the PROXY header, `proxied.rs`)
+//!               |
+//!          greeting (FERRY/1, sent at once, before the header)
 //!               |
 //!               v
 //!   +----> AwaitHeader --PUT, APPEND--> ReceivingBody ---+
@@ -48,6 +50,7 @@
 
 mod advance;
 mod deadline;
+mod proxied;
 mod tls_session;
 mod transport;
 
@@ -126,6 +129,9 @@ pub struct Env<'a> {
 }
 
 enum State {
+    /// A trusted load balancer's connection, before its PROXY header has
+    /// been taken off the socket: nothing else reads until then.
+    ProxyHeader,
     AwaitHeader,
     ReceivingBody(Box<Receive>),
     SendingBody(Box<Send>),
@@ -194,10 +200,7 @@ impl Connection {
         let mut conn = Connection {
             transport: Transport::new(stream, tls),
             id,
-            peer: match peer {
-                IpAddr::V4(v4) => v4.to_ipv6_mapped(),
-                IpAddr::V6(v6) => v6,
-            },
+            peer: mapped(peer),
             codec,
             state: State::AwaitHeader,
             input: Vec::new(),
@@ -215,6 +218,17 @@ impl Connection {
         };
         conn.codec.greeting(id, auth, &mut conn.output);
         conn
+    }
+
+    /// The peer is a trusted load balancer: the connection must begin with
+    /// a PROXY header, whose client becomes the connection's peer. Called
+    /// before the first drive.
+    pub fn expect_proxy_header(&mut self) {
+        debug_assert!(
+            matches!(self.state, State::AwaitHeader) && self.bytes_in == 0,
+            "a PROXY header expected after reading began"
+        );
+        self.state = State::ProxyHeader;
     }
 
     /// The client id sent in the greeting.
@@ -315,7 +329,7 @@ impl Connection {
             State::AwaitHeader => {
                 self.sent as usize == self.output.len() && !self.transport.holds_output()
             }
-            State::Lingering { .. } => true,
+            State::Lingering { .. } | State::ProxyHeader => true,
             _ => false,
         }
     }
@@ -403,7 +417,13 @@ impl Connection {
                         Ok(n) => n,
                         Err(step) => return step,
                     },
-                    State::AwaitHeader if env.shutting_down => return Step::Close,
+                    State::AwaitHeader | State::ProxyHeader if env.shutting_down => {
+                        return Step::Close;
+                    }
+                    State::ProxyHeader => match self.read_proxy_header(scratch) {
+                        Ok(n) => n,
+                        Err(step) => return step,
+                    },
                     // The last answer said it was the last (HTTP).
                     State::AwaitHeader if self.codec.is_closing() => {
                         self.state = State::Done;
@@ -605,7 +625,7 @@ impl Connection {
     fn socket_failed(&mut self, outcome: Outcome) -> Step {
         let busy = !matches!(
             self.state,
-            State::AwaitHeader | State::Done | State::Lingering { .. }
+            State::ProxyHeader | State::AwaitHeader | State::Done | State::Lingering { .. }
         );
         match outcome {
             Outcome::Error(err) => warn!("#{} socket error: {err}", self.id),
@@ -627,6 +647,14 @@ fn is_cached_window(file: &std::fs::File, offset: u64, len: u64) -> bool {
     [offset, last]
         .iter()
         .all(|&at| advance::read_if_cached(file, &mut byte, at).unwrap_or(false))
+}
+
+/// An address as the connection keeps it: IPv4 mapped into IPv6.
+fn mapped(ip: IpAddr) -> Ipv6Addr {
+    match ip {
+        IpAddr::V4(v4) => v4.to_ipv6_mapped(),
+        IpAddr::V6(v6) => v6,
+    }
 }
 
 /// `min(left, available)` as a usize.

@@ -109,6 +109,13 @@ impl Transport {
         }
     }
 
+    /// Looks at the raw bytes that have arrived without taking them: the
+    /// PROXY header, which comes before any TLS. (Only ever before the TLS
+    /// session has read anything: the connection's first state.)
+    pub(super) fn peek_raw(&self, buf: &mut [u8]) -> Outcome {
+        socket::peek(&self.stream, buf)
+    }
+
     /// Reads and throws away raw bytes (lingering: nothing more is
     /// decrypted once the connection is closing).
     pub(super) fn read_raw(&mut self, buf: &mut [u8]) -> Outcome {

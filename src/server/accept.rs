@@ -185,6 +185,10 @@ impl Reactor {
         let auth = self.hub.access.is_on();
         let codec = Codec::new(protocol);
         let mut conn = Connection::new(stream, tls, peer.ip(), id, codec, now, auth);
+        if self.shared.config.is_trusted_proxy(peer.ip()) {
+            // Its client is named in the header it must begin with.
+            conn.expect_proxy_header();
+        }
         if let Err(err) =
             self.poll
                 .registry()

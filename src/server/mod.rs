@@ -377,6 +377,14 @@ impl Server {
         } else {
             ""
         };
+        let proxies = &self.shared.config.trusted_proxies;
+        if !proxies.is_empty() {
+            let list: Vec<String> = proxies.iter().map(ToString::to_string).collect();
+            info!(
+                "connections from {} must begin with a PROXY header",
+                list.join(", ")
+            );
+        }
         info!(
             "serving {} on {}{http}{tls}, at most {} connections, {} I/O threads, {workers} {}",
             self.shared.config.root.display(),
