@@ -155,11 +155,10 @@ start_node() {
     port=NODE${k}_PORT; port=${!port}
     http=NODE${k}_HTTP; http=${!http}
     alive "$(pid_of "node$k")" && { say "node$k already runs"; return 0; }
-    args=(serve --root "$STATE/mnt/node$k/data" --listen "127.0.0.1:$port" --http "127.0.0.1:$http")
-    # --node-id is new (issue 13); an older ferry keeps one server per root.
-    if "$FERRY_BIN" serve --help 2>/dev/null | grep -q -- --node-id; then
-        args+=(--node-id "node$k")
-    fi
+    # Each node its own id (its temp files and lock); HAProxy connects from
+    # 127.0.0.2 and names each client in a PROXY header (haproxy.cfg).
+    args=(serve --root "$STATE/mnt/node$k/data" --listen "127.0.0.1:$port" --http "127.0.0.1:$http"
+        --node-id "node$k" --trusted-proxy 127.0.0.2)
     # shellcheck disable=SC2206 # extra arguments are split on spaces on purpose
     args+=(${FERRY_SERVE_ARGS:-})
     echo "--- $(date -u +%FT%TZ) ferry ${args[*]}" >>"$STATE/logs/ferry-node$k.log"
@@ -171,10 +170,6 @@ start_node() {
     if ! wait_greeting "$port" 30 "$pid" || ! alive "$pid"; then
         say "node$k did not start; the end of $STATE/logs/ferry-node$k.log:"
         tail -n 5 "$STATE/logs/ferry-node$k.log" >&2
-        if grep -q "in use by another ferry server" "$STATE/logs/ferry-node$k.log" \
-            && ! grep -q -- --node-id <("$FERRY_BIN" serve --help 2>&1); then
-            say "this ferry has no --node-id: it allows one server per root, so only one node can run (use --nodes 1, or a ferry with --node-id)"
-        fi
         return 1
     fi
 }
@@ -242,8 +237,8 @@ up() {
     local ferry_servers="" http_servers="" p h
     for ((i = 1; i <= nodes; i++)); do
         p=NODE${i}_PORT; h=NODE${i}_HTTP
-        ferry_servers+="    server node$i 127.0.0.1:${!p} check"$'\n'
-        http_servers+="    server node$i 127.0.0.1:${!h} check"$'\n'
+        ferry_servers+="    server node$i 127.0.0.1:${!p} check send-proxy-v2 check-send-proxy"$'\n'
+        http_servers+="    server node$i 127.0.0.1:${!h} check send-proxy-v2 check-send-proxy"$'\n'
     done
     python3 - "$HERE/haproxy.cfg" "$STATE/haproxy.cfg" "$STATE" "${LB_FERRY##*:}" "${LB_HTTP##*:}" \
         "$ferry_servers" "$http_servers" <<'EOF'

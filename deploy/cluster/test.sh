@@ -18,6 +18,8 @@
 #   e  the same `put --resume` through both nodes at once, three times: one
 #      clean commit each (at most one command refused, on a conflict, then
 #      retried), the right bytes, no session or temp file left
+#   f  through the balancer, the nodes see the client's own address (HAProxy
+#      sends a PROXY header; the nodes trust it from 127.0.0.2 only)
 #
 # Usage: deploy/cluster/test.sh [a b c ...]   (default: all)
 # Environment: FERRY_BIN (the ferry binary), FERRY_CLUSTER_TEST_TIMEOUT,
@@ -104,6 +106,18 @@ scenario_a() {
     ferry get a/over-http.bin "$WORK/a.n" --server "$N2" && cmp -s "$WORK/a.bin" "$WORK/a.n" \
         || { result a 1 "the HTTP upload read through node 2 failed or differs"; return; }
     result a 0 "1 MiB over FERRY/1 and HTTP through the balancer, read back through it and each node"
+}
+
+scenario_f() {
+    # Through the balancer, a node names the client, not HAProxy: the PROXY
+    # header HAProxy sends from 127.0.0.2 (--trusted-proxy) carries it.
+    echo probe >"$WORK/f.txt"
+    ferry put "$WORK/f.txt" f/probe.txt --server "$LB_FERRY" \
+        || { result f 1 "a put through the balancer failed"; return; }
+    local seen
+    seen=$(grep -h "is 127.0.0.1:[0-9]* (via 127.0.0.2)" "$FERRY_CLUSTER_DIR"/logs/ferry-node*.log | tail -n 1)
+    [ -n "$seen" ] || { result f 1 "no node logged the client's own address behind the balancer"; return; }
+    result f 0 "the nodes see the client's address through the balancer (${seen##*] })"
 }
 
 scenario_b() {
@@ -257,9 +271,9 @@ scenario_e() {
 }
 
 scenarios=("$@")
-[ ${#scenarios[@]} -gt 0 ] || scenarios=(a b c d e)
+[ ${#scenarios[@]} -gt 0 ] || scenarios=(a b c d e f)
 for s in "${scenarios[@]}"; do
-    declare -F "scenario_$s" >/dev/null || { echo "test.sh: no scenario $s (a to e)" >&2; exit 2; }
+    declare -F "scenario_$s" >/dev/null || { echo "test.sh: no scenario $s (a to f)" >&2; exit 2; }
     # Each scenario checks what it runs and says PASS or FAIL itself; in a
     # subshell, so that a stray failure ends only that scenario.
     ( set +e; "scenario_$s" ) | tee "$WORK/result.$s" || true
