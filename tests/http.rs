@@ -396,6 +396,42 @@ fn keep_alive_and_pipelining() {
 }
 
 #[test]
+fn connection_close_between_requests_frees_its_place_at_once() {
+    // One place: the next client is let in only once the first connection
+    // is gone from the server, not merely half-closed.
+    let server = TestServer::start_with(|c| {
+        c.http_listen = Some("127.0.0.1:0".parse().unwrap());
+        c.max_connections = 1;
+    });
+    std::fs::write(server.path("f"), b"data").unwrap();
+    let mut first = Conn::open(server.http.unwrap());
+    first.send(request("GET", "/f", "Connection: close\r\n"));
+    assert_eq!(first.reply(false).body, b"data");
+    // Nothing unread on the server's side: it closes without lingering
+    // for this client, which keeps its own socket open.
+    first.expect_closed();
+    let mut second = Conn::open(server.http.unwrap());
+    second.send(request("GET", "/f", "Connection: close\r\n"));
+    let reply = second.reply(false);
+    assert_eq!((reply.status, reply.body.as_slice()), (200, &b"data"[..]));
+    drop(first);
+}
+
+#[test]
+fn bytes_sent_after_connection_close_are_lingered_over() {
+    // A peer that sends on after its last request still reads the whole
+    // answer: the server reads what came and lingers before it closes.
+    let server = http_server();
+    std::fs::write(server.path("f"), pattern(100_000, 3)).unwrap();
+    let mut conn = Conn::open(server.http.unwrap());
+    let mut batch = request("GET", "/f", "Connection: close\r\n");
+    batch.push_str(&"x".repeat(50_000));
+    conn.send(batch);
+    assert_eq!(conn.reply(false).body, pattern(100_000, 3));
+    conn.expect_closed();
+}
+
+#[test]
 fn malformed_and_hostile_requests() {
     let server = http_server();
     let addr = server.http.unwrap();

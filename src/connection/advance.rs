@@ -85,7 +85,7 @@ impl Connection {
                     return (State::AwaitHeader, 0);
                 }
                 if self.codec.is_closing() {
-                    return (State::Done, 0);
+                    return (State::Ended, 0);
                 }
                 self.next_request(data, env)
             }
@@ -122,6 +122,7 @@ impl Connection {
             state @ (State::ProxyHeader
             | State::SendingBody(_)
             | State::Waiting(_)
+            | State::Ended
             | State::Done
             | State::Lingering { .. }) => (state, 0),
         }

@@ -94,7 +94,7 @@ impl Connection {
             | State::SendingBody(_)
             | State::DrainingBody { .. }
             | State::EchoingBody { .. } => Phase::Body,
-            State::Done | State::Lingering { .. } => Phase::Closing,
+            State::Ended | State::Done | State::Lingering { .. } => Phase::Closing,
         };
         self.timing.enter(phase, now);
     }

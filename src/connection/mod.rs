@@ -18,8 +18,10 @@
 //!   a listing, a cold read...) waits here while the I/O pool works, then
 //!   goes where the job's outcome says (ReceivingBody, SendingBody, ...).
 //!   STAT, small GETs, HEAD whose file is cached: answered at once.
-//!   QUIT, fatal error, EOF, HTTP "Connection: close"
+//!   QUIT, fatal error, EOF
 //!        --> Done (flush) --> Lingering --> close
+//!   HTTP "Connection: close" between requests
+//!        --> Ended (flush) --> close, or Done if the peer sent more
 //! ```
 //!
 //! The connection never asks which protocol it speaks: its [`Codec`] turns
@@ -34,6 +36,9 @@
 //! half-closes and reads and discards what still arrives, up to a limit,
 //! before it closes. Closing a socket with unread input makes the kernel
 //! send a reset, which can destroy the error line before the peer reads it.
+//! A connection that ends between requests (`Ended`) skips that when
+//! nothing unread is there, as nginx does: a shutdown, a wake-up and a read
+//! fewer per short HTTP connection.
 //!
 //! The state is an enum that owns exactly what it needs and is changed by
 //! value. A connection at rest holds no buffers: bytes are read into the
@@ -144,6 +149,9 @@ enum State {
     /// Waiting for the I/O pool; the job is here until the reactor takes
     /// it to the pool.
     Waiting(Option<Job>),
+    /// The last answer said it was the last, between requests (HTTP's
+    /// `Connection: close`): closed at once unless the peer sent more.
+    Ended,
     Done,
     Lingering {
         left: u64,
@@ -426,8 +434,25 @@ impl Connection {
                     },
                     // The last answer said it was the last (HTTP).
                     State::AwaitHeader if self.codec.is_closing() => {
-                        self.state = State::Done;
+                        self.state = State::Ended;
                         0
+                    }
+                    State::Ended => {
+                        match self.transport.finish() {
+                            Outcome::Done(_) => {}
+                            Outcome::WouldBlock => return Step::Wait(Interest::WRITABLE),
+                            _ => return Step::Close,
+                        }
+                        // Nothing unread: closing now sends no reset.
+                        // Something after all: linger over it, as `Done`.
+                        match self.transport.read_raw(scratch) {
+                            Outcome::Done(n) => {
+                                self.bytes_in += n as u64;
+                                self.state = State::Done;
+                                n
+                            }
+                            _ => return Step::Close,
+                        }
                     }
                     _ => match self.pump_input(scratch, env) {
                         Ok(n) => n,
@@ -625,7 +650,11 @@ impl Connection {
     fn socket_failed(&mut self, outcome: Outcome) -> Step {
         let busy = !matches!(
             self.state,
-            State::ProxyHeader | State::AwaitHeader | State::Done | State::Lingering { .. }
+            State::ProxyHeader
+                | State::AwaitHeader
+                | State::Ended
+                | State::Done
+                | State::Lingering { .. }
         );
         match outcome {
             Outcome::Error(err) => warn!("#{} socket error: {err}", self.id),
