@@ -45,6 +45,7 @@ mod nodes;
 mod probe;
 mod session_files;
 mod session_index;
+mod session_state;
 mod sessions;
 mod sweep;
 mod tree;
@@ -58,7 +59,8 @@ use lock::NodeLock;
 pub use lock::{RootInUse, root_in_use};
 pub use nodes::NODES_DIR;
 pub use session_files::{IdKey, SESSIONS_DIR, session_id};
-pub use sessions::{Appender, SessionInfo, SessionLimits};
+pub use session_state::Appender;
+pub use sessions::{SessionInfo, SessionLimits};
 
 pub use upload::Upload;
 
@@ -202,7 +204,7 @@ pub struct Storage {
     /// This start made `.ferry-nodes`: a ferry from before node ids may
     /// have left temp files that only a walk finds.
     first_node_start: bool,
-    sessions: Arc<sessions::Sessions>,
+    sessions: Arc<session_state::Sessions>,
     checksums: checksum::Cache,
     /// A test's hold on chosen calls (see [`gate`]).
     gate: Option<Arc<Gate>>,

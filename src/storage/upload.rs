@@ -18,7 +18,7 @@ use rustix::fs::{AtFlags, Mode, OFlags};
 use rustix::io::Errno;
 
 use super::gate::{Gate, Point};
-use super::sessions::Staging;
+use super::session_state::Staging;
 use super::{
     DIR, Storage, StorageError, check_regular, checksum, open_dir_beneath, prune_empty_dirs,
     stored_file_mode,

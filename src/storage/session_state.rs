@@ -1,0 +1,324 @@
+//! What a node holds in memory of its upload sessions, and its holds on
+//! them: the per-session state (`Live`: which APPEND owns a session, its
+//! running CRC, this node's lock on it), the map of them with the
+//! bookkeeping lock (`Sessions`, `Books`), an APPEND streaming in
+//! (`Appender`), and a session being committed (`Staging`). What happens to
+//! a session is `sessions.rs`'s; how it is written down, `session_files.rs`'s.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::Write;
+use std::os::fd::OwnedFd;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+
+use super::StorageError;
+#[cfg(doc)]
+use super::Upload;
+use super::gate::{Gate, Point};
+use super::session_files::{self as files, BookkeepingLock, IdKey, SessionLock};
+use super::session_index::Index;
+use super::sessions::RECORD_EVERY;
+
+/// What the server remembers about a session between requests. Only a
+/// cache: after a restart everything is read back from disk.
+#[derive(Debug, Default)]
+pub(super) struct Live {
+    /// The ticket of the APPEND streaming into it, 0 for none. A newer
+    /// APPEND takes the session over: the older one's connection is most
+    /// likely gone without a word (a silent network drop), and its client
+    /// is the one asking again.
+    pub(super) owner: AtomicU64,
+    /// The last ticket handed out.
+    pub(super) tickets: AtomicU64,
+    /// A COMMIT is under way: nothing else may touch the session.
+    pub(super) committing: AtomicBool,
+    /// CRC-32C of the staged bytes and how many that is, if known.
+    pub(super) progress: Mutex<Option<(u64, u32)>>,
+    /// This node's lock on the session, held while an APPEND owns it or a
+    /// COMMIT runs; changed together with `owner` under this mutex.
+    pub(super) held: Mutex<Option<SessionLock>>,
+}
+
+/// The sessions known to this server process.
+#[derive(Debug, Default)]
+pub(super) struct Sessions {
+    live: Mutex<HashMap<String, Arc<Live>>>,
+    /// Held through each UPLOAD, APPEND start, COMMIT's checks and end,
+    /// ABORT and expiry: they run on several I/O threads, and each reads
+    /// and changes a session's files (and the index) as one step.
+    bookkeeping: Mutex<Index>,
+    /// The root's id key, once read (or made).
+    key: OnceLock<IdKey>,
+    /// The file every node locks through a bookkeeping step, once opened.
+    lock_file: OnceLock<OwnedFd>,
+}
+
+/// The index, held through a bookkeeping step by this thread among this
+/// node's, and by this node among the root's.
+pub(super) struct Books<'a> {
+    index: MutexGuard<'a, Index>,
+    _nodes: BookkeepingLock<'a>,
+}
+
+impl std::ops::Deref for Books<'_> {
+    type Target = Index;
+    fn deref(&self) -> &Index {
+        &self.index
+    }
+}
+
+impl std::ops::DerefMut for Books<'_> {
+    fn deref_mut(&mut self) -> &mut Index {
+        &mut self.index
+    }
+}
+
+impl Sessions {
+    /// Begins a bookkeeping step on sessions directory `dir`: waits for
+    /// this node's other threads, then for the other nodes.
+    ///
+    /// # Errors
+    /// The lock file cannot be opened or locked.
+    pub(super) fn bookkeeping(&self, dir: &OwnedFd) -> Result<Books<'_>, StorageError> {
+        let index = self.bookkeeping.lock().unwrap_or_else(|e| e.into_inner());
+        let file = match self.lock_file.get() {
+            Some(file) => file,
+            None => {
+                let file = files::open_lock_file(dir)?;
+                self.lock_file.get_or_init(|| file)
+            }
+        };
+        Ok(Books {
+            index,
+            _nodes: BookkeepingLock::take(file)?,
+        })
+    }
+
+    pub(super) fn live(&self) -> MutexGuard<'_, HashMap<String, Arc<Live>>> {
+        self.live.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(super) fn get(&self, id: &str) -> Option<Arc<Live>> {
+        self.live().get(id).cloned()
+    }
+
+    /// What this node knows of session `id`, or a blank to fill, which
+    /// is remembered only once [`Sessions::keep`] says the session is
+    /// real: ids that name nothing must not grow the map.
+    pub(super) fn get_or_new(&self, id: &str) -> Arc<Live> {
+        self.get(id).unwrap_or_default()
+    }
+
+    /// Remembers `live` for session `id` (the caller holds the bookkeeping
+    /// lock, so no other thread made one meanwhile).
+    pub(super) fn keep(&self, id: &str, live: &Arc<Live>) {
+        self.live()
+            .entry(id.to_owned())
+            .or_insert_with(|| Arc::clone(live));
+    }
+
+    pub(super) fn is_committing(&self, id: &str) -> bool {
+        self.get(id).is_some_and(|live| live.is_committing())
+    }
+
+    /// The id key of sessions directory `dir`; the caller holds the
+    /// bookkeeping lock, so it is made at most once.
+    pub(super) fn key(&self, dir: &OwnedFd) -> Result<IdKey, StorageError> {
+        if let Some(key) = self.key.get() {
+            return Ok(*key);
+        }
+        let key = IdKey::of(dir)?;
+        Ok(*self.key.get_or_init(|| key))
+    }
+}
+
+/// An APPEND streaming into a session.
+#[derive(Debug)]
+pub struct Appender {
+    pub(super) file: File,
+    pub(super) live: Arc<Live>,
+    /// Which APPEND this is; it may write only while it owns the session.
+    pub(super) ticket: u64,
+    /// Bytes staged when this APPEND began, and their CRC if known.
+    pub(super) start: u64,
+    pub(super) crc: Option<u32>,
+    pub(super) written: u64,
+    /// How many staged bytes the CRC recorded on the data file covers.
+    pub(super) recorded: u64,
+    /// Flush the bytes before answering even without `--fsync`: other
+    /// nodes may read the data file through their own cache.
+    pub(super) shared: bool,
+    /// A test's hold on writes (see [`super::gate`]).
+    pub(super) gate: Option<Arc<Gate>>,
+}
+
+impl Appender {
+    /// Stages body bytes.
+    ///
+    /// # Errors
+    /// [`StorageError::NoSpace`] on a full disk, [`StorageError::Io`] on
+    /// other I/O errors.
+    pub fn write(&mut self, data: &[u8]) -> Result<(), StorageError> {
+        if let Some(gate) = &self.gate {
+            gate.pass(Point::Write);
+        }
+        if !self.owns_session() {
+            return Err(StorageError::Superseded);
+        }
+        let written = self.file.write_all(data);
+        if written.is_err() {
+            self.crc = None; // some of it may have been written
+        } else {
+            self.written += data.len() as u64;
+            self.crc = self.crc.map(|crc| crc32c::crc32c_append(crc, data));
+        }
+        // Kept current, so an APPEND that takes over continues the CRC.
+        if let Ok(mut progress) = self.live.progress.lock() {
+            *progress = self.crc.map(|crc| (self.received(), crc));
+        }
+        if self.received() - self.recorded >= RECORD_EVERY {
+            self.record();
+        }
+        written.map_err(StorageError::from)
+    }
+
+    fn owns_session(&self) -> bool {
+        self.live.owner.load(Ordering::SeqCst) == self.ticket
+    }
+
+    /// Bytes staged in the session now.
+    pub fn received(&self) -> u64 {
+        self.start + self.written
+    }
+
+    /// Records the CRC of the bytes staged so far on the data file, for a
+    /// COMMIT after a restart; not once a newer APPEND owns the session.
+    fn record(&mut self) {
+        if let Some(crc) = self.crc
+            && self.owns_session()
+            && self.recorded != self.received()
+        {
+            files::record_staged(&self.file, self.received(), crc);
+            self.recorded = self.received();
+        }
+    }
+
+    /// Ends a complete APPEND: records its CRC and, with `durable`
+    /// (`--fsync`), flushes the staged bytes to stable storage, so that the
+    /// `received` it answers survives a power failure too. On a file
+    /// system other nodes may share (network, FUSE) they are flushed in any
+    /// case, so that the offset answered is the one every node sees.
+    ///
+    /// # Errors
+    /// The flush fails (the bytes stay staged; `UPLOAD` tells how many).
+    pub fn finish(mut self, durable: bool) -> Result<u64, StorageError> {
+        self.record();
+        if durable || self.shared {
+            self.file.sync_all()?;
+        }
+        Ok(self.received())
+    }
+}
+
+impl Drop for Appender {
+    /// Whatever arrived stays staged (that is the point), with its running
+    /// CRC for the next APPEND or the commit; the session is free again,
+    /// unless a newer APPEND owns it already.
+    fn drop(&mut self) {
+        self.record();
+        self.live.release(self.ticket);
+    }
+}
+
+impl Live {
+    pub(super) fn busy(&self) -> bool {
+        self.owner.load(Ordering::SeqCst) != 0
+    }
+
+    pub(super) fn is_committing(&self) -> bool {
+        self.committing.load(Ordering::SeqCst)
+    }
+
+    /// Makes a new APPEND the owner, cutting off any older one; returns its
+    /// ticket and whether it took the session from another.
+    pub(super) fn take_over(&self) -> (u64, bool) {
+        let ticket = self.tickets.fetch_add(1, Ordering::SeqCst) + 1;
+        let previous = self.owner.swap(ticket, Ordering::SeqCst);
+        (ticket, previous != 0)
+    }
+
+    /// Frees the session, unless a newer APPEND owns it already; with
+    /// nothing else using it here, other nodes may have it again.
+    pub(super) fn release(&self, ticket: u64) {
+        let mut held = self.held();
+        let freed = self
+            .owner
+            .compare_exchange(ticket, 0, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok();
+        if freed && !self.is_committing() {
+            *held = None;
+        }
+    }
+
+    pub(super) fn held(&self) -> MutexGuard<'_, Option<SessionLock>> {
+        self.held.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Makes sure this node holds the session's lock (see `held`).
+    ///
+    /// # Errors
+    /// [`StorageError::InUseElsewhere`] if another node holds it.
+    pub(super) fn hold(
+        held: &mut Option<SessionLock>,
+        dir: &OwnedFd,
+        id: &str,
+    ) -> Result<(), StorageError> {
+        if held.is_none() {
+            *held = Some(files::try_lock_session(dir, id)?.ok_or(StorageError::InUseElsewhere)?);
+        }
+        Ok(())
+    }
+}
+
+/// A complete session being committed: its data file is what the
+/// [`Upload`] renames into place. Until then the session is intact, and
+/// nothing else may touch it; dropping this frees it again.
+#[derive(Debug)]
+pub(super) struct Staging {
+    /// The sessions directory.
+    pub dir: OwnedFd,
+    pub id: String,
+    pub(super) live: Arc<Live>,
+    pub(super) sessions: Arc<Sessions>,
+}
+
+impl Staging {
+    /// The data file's name in [`Staging::dir`].
+    pub fn data_name(&self) -> String {
+        files::data_name(&self.id)
+    }
+
+    /// The data file is in place: the session's record goes too.
+    pub fn forget(&self) {
+        // Without the lock the record stays, which a later UPLOAD of the
+        // same file takes for a committed session (its data is gone).
+        let Ok(mut index) = self.sessions.bookkeeping(&self.dir) else {
+            log::warn!("upload session {}: committed; its record stays", self.id);
+            return;
+        };
+        files::remove(&self.dir, &self.id);
+        self.sessions.live().remove(&self.id);
+        index.remove(&self.id);
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        let mut held = self.live.held();
+        self.live.committing.store(false, Ordering::SeqCst);
+        if !self.live.busy() {
+            *held = None;
+        }
+    }
+}
