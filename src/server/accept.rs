@@ -6,12 +6,16 @@
 //! connection, answers `ERR 503 busy`, closes it and takes the spare back
 //! (the "reserve descriptor" technique): waiting clients get a clear answer
 //! instead of hanging in the backlog, and the loop never spins on EMFILE.
+//! The descriptor table is the process's, so the spare is too: one for all
+//! workers, behind a lock every accept reads, so that no other worker's
+//! accept takes the slot the spare has just given up.
 //! If even that fails, accepting pauses until a connection closes or
 //! [`ACCEPT_BACKOFF`] passes. Each episode is logged once.
 
 use std::fs::File;
 use std::io::{self, ErrorKind};
 use std::net::SocketAddr;
+use std::sync::RwLock;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -34,27 +38,78 @@ pub(super) const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 pub(super) struct AcceptState {
     /// Accepting is paused until then.
     pub(super) paused_until: Option<Instant>,
-    /// Kept open to be given up when descriptors run out.
-    spare: Option<File>,
     /// Connections refused in the current out-of-descriptors episode.
     shed: Option<u64>,
     /// A pause was logged in the current episode.
     paused_logged: bool,
 }
 
-impl AcceptState {
-    pub(super) fn new() -> AcceptState {
-        AcceptState {
-            spare: open_spare(),
-            ..AcceptState::default()
+/// The process's spare descriptor. An accept holds the lock shared for its
+/// one system call; refusing a connection with the spare holds it alone, from
+/// giving the spare up to taking it back.
+#[derive(Debug)]
+pub(super) struct Reserve(RwLock<Option<File>>);
+
+/// What became of a connection refused with the spare descriptor.
+enum Refusal {
+    /// It was told `ERR 503 busy` and closed; the spare is back.
+    Refused,
+    /// None was waiting.
+    NoneWaiting,
+    /// Not possible now: no spare, or it could not be taken back.
+    Impossible,
+}
+
+impl Reserve {
+    pub(super) fn new() -> Reserve {
+        let spare = open_spare()
+            .map_err(|err| warn!("no spare descriptor for running out of descriptors: {err}"))
+            .ok();
+        Reserve(RwLock::new(spare))
+    }
+
+    /// Accepts the next connection waiting on `socket`.
+    fn accept(&self, socket: &TcpListener) -> io::Result<(TcpStream, SocketAddr)> {
+        let _shared = self.0.read().unwrap_or_else(|e| e.into_inner());
+        socket.accept()
+    }
+
+    /// Takes the spare back if it had to be left closed.
+    fn restore(&self) {
+        let mut spare = self.0.write().unwrap_or_else(|e| e.into_inner());
+        if spare.is_none() {
+            *spare = open_spare().ok();
+        }
+    }
+
+    /// Gives up the spare to accept the next connection on `socket`, answers
+    /// it `ERR 503 busy` (in plaintext only if `plain`), closes it and takes
+    /// the spare back.
+    fn refuse_one(&self, socket: &TcpListener, protocol: Protocol, plain: bool) -> Refusal {
+        let mut spare = self.0.write().unwrap_or_else(|e| e.into_inner());
+        let Some(file) = spare.take().or_else(|| open_spare().ok()) else {
+            return Refusal::Impossible;
+        };
+        drop(file);
+        let refusal = match socket.accept() {
+            Ok((stream, _)) => {
+                refuse_busy(&stream, protocol, plain);
+                drop(stream); // before taking the spare back, which needs its slot
+                Refusal::Refused
+            }
+            Err(err) if err.kind() == ErrorKind::WouldBlock => Refusal::NoneWaiting,
+            Err(_) => Refusal::Impossible,
+        };
+        *spare = open_spare().ok();
+        match refusal {
+            Refusal::Refused if spare.is_none() => Refusal::Impossible,
+            refusal => refusal,
         }
     }
 }
 
-fn open_spare() -> Option<File> {
+fn open_spare() -> io::Result<File> {
     File::open("/dev/null")
-        .map_err(|err| warn!("no spare descriptor for running out of descriptors: {err}"))
-        .ok()
 }
 
 /// A listening socket and the protocol its connections speak.
@@ -83,7 +138,7 @@ impl Reactor {
         for _ in 0..ACCEPTS_PER_TURN {
             let listener = &mut self.listeners[index];
             let protocol = listener.protocol;
-            match listener.socket.accept() {
+            match self.hub.reserve.accept(&listener.socket) {
                 Ok((stream, peer)) => {
                     self.end_shedding();
                     self.admit(stream, peer, protocol, now);
@@ -92,31 +147,40 @@ impl Reactor {
                     listener.pending = false;
                     return true;
                 }
-                Err(err) if is_out_of_descriptors(&err) && self.shed_one(index) => {}
-                Err(err) if is_out_of_descriptors(&err) || is_low_memory(&err) => {
-                    // Neither accepting nor refusing is possible: wait for a
-                    // connection to close, or a moment, instead of spinning.
-                    if self.accepting.paused_logged {
-                        debug!("accept: {err}; paused");
-                    } else {
-                        warn!(
-                            "accept: {err}; pausing accepts for {}ms",
-                            ACCEPT_BACKOFF.as_millis()
-                        );
-                        self.accepting.paused_logged = true;
+                Err(err) if is_out_of_descriptors(&err) => match self.shed_one(index) {
+                    Refusal::Refused => {}
+                    Refusal::NoneWaiting => {
+                        self.listeners[index].pending = false;
+                        return true;
                     }
-                    self.accepting.paused_until = Some(now + ACCEPT_BACKOFF);
-                    return false;
-                }
+                    Refusal::Impossible => return self.pause(&err, now),
+                },
+                Err(err) if is_low_memory(&err) => return self.pause(&err, now),
                 Err(err) => debug!("accept: {err}"),
             }
         }
         true
     }
 
-    /// Out of descriptors: uses the spare one to accept and refuse the next
-    /// waiting connection. Returns false if that was not possible.
-    fn shed_one(&mut self, index: usize) -> bool {
+    /// Neither accepting nor refusing is possible: waits for a connection to
+    /// close, or a moment, instead of spinning. Returns false.
+    fn pause(&mut self, err: &io::Error, now: Instant) -> bool {
+        if self.accepting.paused_logged {
+            debug!("accept: {err}; paused");
+        } else {
+            warn!(
+                "accept: {err}; pausing accepts for {}ms",
+                ACCEPT_BACKOFF.as_millis()
+            );
+            self.accepting.paused_logged = true;
+        }
+        self.accepting.paused_until = Some(now + ACCEPT_BACKOFF);
+        false
+    }
+
+    /// Out of descriptors: refuses the next waiting connection with the
+    /// process's spare descriptor.
+    fn shed_one(&mut self, index: usize) -> Refusal {
         if self.accepting.shed.is_none() {
             // The descriptor table is the process's: one line for all
             // workers, whichever met it first.
@@ -125,27 +189,16 @@ impl Reactor {
             }
             self.accepting.shed = Some(0);
         }
-        let Some(spare) = self.accepting.spare.take() else {
-            return false;
-        };
-        drop(spare);
+        let listener = &self.listeners[index];
         let plain = self.hub.tls.is_none();
-        let listener = &mut self.listeners[index];
-        let refused = match listener.socket.accept() {
-            Ok((stream, _)) => {
-                refuse_busy(&stream, listener.protocol, plain);
-                drop(stream); // before taking the spare back, which needs its slot
-                *self.accepting.shed.get_or_insert(0) += 1;
-                true
-            }
-            Err(err) if err.kind() == ErrorKind::WouldBlock => {
-                listener.pending = false;
-                false
-            }
-            Err(_) => false,
-        };
-        self.accepting.spare = open_spare();
-        refused && self.accepting.spare.is_some()
+        let refusal = self
+            .hub
+            .reserve
+            .refuse_one(&listener.socket, listener.protocol, plain);
+        if let Refusal::Refused = refusal {
+            *self.accepting.shed.get_or_insert(0) += 1;
+        }
+        refusal
     }
 
     fn end_shedding(&mut self) {
@@ -153,9 +206,7 @@ impl Reactor {
         if let Some(shed) = self.accepting.shed.take() {
             self.hub.out_of_descriptors.store(false, Ordering::SeqCst);
             info!("descriptors available again; refused {shed} connections meanwhile");
-        }
-        if self.accepting.spare.is_none() {
-            self.accepting.spare = open_spare();
+            self.hub.reserve.restore();
         }
     }
 

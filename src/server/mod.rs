@@ -28,8 +28,8 @@ use crate::config::Config;
 use crate::pool::{Pool, Shared};
 use crate::storage::Storage;
 use crate::tls::ServerTls;
-use accept::Listener;
 pub(crate) use accept::raise_fd_limit;
+use accept::{Listener, Reserve};
 use reactor::Reactor;
 
 mod accept;
@@ -147,6 +147,8 @@ pub(crate) struct Hub {
     next_client_id: AtomicU64,
     /// A reactor has found the process out of descriptors (logged once).
     out_of_descriptors: AtomicBool,
+    /// The spare descriptor for refusing connections when there are none.
+    reserve: Reserve,
     shutdown: ShutdownHandle,
 }
 
@@ -263,6 +265,7 @@ impl Server {
             open: AtomicUsize::new(0),
             next_client_id: AtomicU64::new(1),
             out_of_descriptors: AtomicBool::new(false),
+            reserve: Reserve::new(),
             shutdown,
         });
         let mut reactors = Vec::with_capacity(workers);

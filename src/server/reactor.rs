@@ -106,7 +106,7 @@ impl Reactor {
             timers: Timers::new(Instant::now()),
             ready: VecDeque::new(),
             held_input: 0,
-            accepting: AcceptState::new(),
+            accepting: AcceptState::default(),
             shutdowns_seen: 0,
             shutdown_deadline: None,
             inbox: Inbox::new(Arc::clone(&waker)),
