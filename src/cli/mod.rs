@@ -10,6 +10,7 @@
 mod args;
 mod bench;
 mod cert;
+mod interrupt;
 mod output;
 mod remote;
 mod serve;

@@ -11,6 +11,7 @@ use indicatif::ProgressBar;
 
 use super::Failure;
 use super::args::{ClientArgs, GetArgs, PutArgs};
+use super::interrupt::Discard;
 use super::output::{Counted, Output};
 use crate::client::resume::{self, Upload};
 use crate::client::retry::RetryPolicy;
@@ -109,7 +110,11 @@ pub fn get(args: &GetArgs) -> Result<(), Failure> {
 /// it into place; returns the file's size.
 fn download(args: &GetArgs, target: &Path, output: &Output) -> Result<u64, Failure> {
     let partial = partial_path(target);
-    let local_failure = |err| Failure::local(&partial, err);
+    // Named after the file the user asked for, not the hidden partial one.
+    let local_failure = |err| Failure::local(target, err);
+    // A plain download is all or nothing, even when interrupted; a
+    // --resume one keeps its bytes for the next run.
+    let _discard = (!args.resume).then(|| Discard::new(&partial));
     let (mut file, have, crc_so_far) = if args.resume {
         let mut file = OpenOptions::new()
             .create(true)
@@ -168,7 +173,7 @@ fn download(args: &GetArgs, target: &Path, output: &Output) -> Result<u64, Failu
             let empty = fs::metadata(&partial).is_ok_and(|m| m.len() == 0);
             if !args.resume || wrong || empty {
                 let _ = fs::remove_file(&partial);
-                return Err(Failure::new(args.remote.clone(), err));
+                return Err(get_failure(&args.remote, err));
             }
             let hint = format!(
                 "{} (partial download kept in {}: run the same command again to resume)",
@@ -181,6 +186,18 @@ fn download(args: &GetArgs, target: &Path, output: &Output) -> Result<u64, Failu
                 hint,
             ))
         }
+    }
+}
+
+/// A failed download of one file as the user should read it: `409` is the
+/// server saying the name is a directory, which README counts as a usage
+/// error (a folder without `-r`), as the client does for a trailing `/`.
+fn get_failure(remote: &str, err: ClientError) -> Failure {
+    match err {
+        ClientError::Remote { code: 409, .. } => {
+            Failure::usage(remote, "names a folder (use -r to download a folder)")
+        }
+        err => Failure::new(remote, err),
     }
 }
 
@@ -206,7 +223,7 @@ fn get_to_stdout(args: &GetArgs, output: &Output) -> Result<(), Failure> {
     finish(&bar, result.is_ok());
     result
         .map(drop)
-        .map_err(|err| Failure::new(args.remote.clone(), err))
+        .map_err(|err| get_failure(&args.remote, err))
 }
 
 /// Leaves a finished bar on screen, or a failed one where it stopped.

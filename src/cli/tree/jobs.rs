@@ -10,6 +10,7 @@ use std::path::PathBuf;
 
 use indicatif::ProgressBar;
 
+use crate::cli::interrupt::Discard;
 use crate::cli::output::{Counted, Output};
 use crate::client::pipeline::Exchange;
 use crate::client::{ClientError, CrcWriter, Replies, Requests, Result, crc_of};
@@ -129,6 +130,8 @@ pub struct GetJob<'a> {
     pub size: u64,
     partial: PathBuf,
     file: Option<File>,
+    /// Removes the partial file if the process is interrupted meanwhile.
+    interrupted: Option<Discard>,
     bar: Option<ProgressBar>,
     show: Show<'a>,
 }
@@ -141,6 +144,7 @@ impl<'a> GetJob<'a> {
             target,
             size,
             file: None,
+            interrupted: None,
             bar: None,
             show,
         }
@@ -152,6 +156,7 @@ impl<'a> GetJob<'a> {
         if self.file.take().is_some() {
             let _ = fs::remove_file(&self.partial);
         }
+        self.interrupted = None;
         if let Some(bar) = self.bar.take() {
             bar.finish_and_clear();
         }
@@ -163,6 +168,7 @@ impl Exchange for GetJob<'_> {
         if let Some(dir) = self.partial.parent() {
             fs::create_dir_all(dir).map_err(ClientError::Local)?;
         }
+        self.interrupted = Some(Discard::new(&self.partial));
         self.file = Some(File::create(&self.partial).map_err(ClientError::Local)?);
         Ok(())
     }
@@ -192,6 +198,7 @@ impl Exchange for GetJob<'_> {
         match outcome {
             Ok(()) => {
                 self.file = None; // renamed: nothing to discard
+                self.interrupted = None;
                 if let Some(bar) = self.bar.take() {
                     bar.finish_and_clear();
                 }
