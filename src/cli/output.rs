@@ -90,20 +90,21 @@ impl Output {
     /// A result line on stdout (not with `--quiet`).
     pub fn say(&self, line: &str) {
         if !self.quiet {
-            self.bars.suspend(|| println!("{line}"));
+            self.bars.suspend(|| println!("{}", one_line(line)));
         }
     }
 
     /// A `ferry: warning: ...` line on stderr (not with `--quiet`).
     pub fn warn(&self, line: &str) {
         if !self.quiet {
-            self.bars.suspend(|| eprintln!("ferry: warning: {line}"));
+            self.bars
+                .suspend(|| eprintln!("ferry: warning: {}", one_line(line)));
         }
     }
 
     /// A `ferry: ...` error line on stderr, even with `--quiet`.
     pub fn error(&self, line: &str) {
-        self.bars.suspend(|| eprintln!("ferry: {line}"));
+        self.bars.suspend(|| eprintln!("ferry: {}", one_line(line)));
     }
 
     /// Sends the client's log (retries; with `verbose`, every request and
@@ -180,7 +181,9 @@ impl log::Log for Logger {
 
     fn log(&self, record: &log::Record<'_>) {
         if self.enabled(record.metadata()) {
-            self.bars.suspend(|| eprintln!("ferry: {}", record.args()));
+            let line = record.args().to_string();
+            self.bars
+                .suspend(|| eprintln!("ferry: {}", one_line(&line)));
         }
     }
 
@@ -247,6 +250,25 @@ impl TermLike for StderrTerm {
     }
 }
 
+/// A message as one line: control characters (a newline in a file's name,
+/// an escape sequence) written as Rust escapes (`\n`, `\u{1b}`), so a name
+/// can neither split a line nor drive the terminal. Every line the client
+/// commands print goes through here.
+pub fn one_line(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return text.into();
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_debug());
+        } else {
+            out.push(c);
+        }
+    }
+    out.into()
+}
+
 /// `bytes` for people: `512 B`, `1.2 KiB`, `3.0 MiB`, `1.5 GiB`.
 pub fn human_size(bytes: u64) -> String {
     const UNITS: [&str; 6] = ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
@@ -302,6 +324,12 @@ mod tests {
         assert_eq!(human_size(1_258_291), "1.2 MiB");
         assert_eq!(human_size(3 << 30), "3.0 GiB");
         assert_eq!(human_size(u64::MAX), "16.0 EiB");
+    }
+
+    #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(one_line("plain ü.txt"), "plain ü.txt");
+        assert_eq!(one_line("a\nb\tc\u{1b}[31m"), "a\\nb\\tc\\u{1b}[31m");
     }
 
     #[test]

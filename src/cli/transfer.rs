@@ -26,6 +26,7 @@ pub fn put(args: &PutArgs) -> Result<(), Failure> {
         Some(remote) => remote.to_owned(),
         None => last_component(local)?,
     };
+    super::check_remote_name(&remote)?;
     let output = args.show.output(&args.client)?;
     let mut file = File::open(local).map_err(|err| Failure::local(local, err))?;
     if file.metadata().is_ok_and(|m| m.is_dir()) {
@@ -69,6 +70,7 @@ pub fn put(args: &PutArgs) -> Result<(), Failure> {
 
 /// Downloads one file, to a local file or to standard output.
 pub fn get(args: &GetArgs) -> Result<(), Failure> {
+    super::check_remote_name(&args.remote)?;
     if args.remote.ends_with('/') {
         return Err(Failure::usage(
             args.remote.clone(),
