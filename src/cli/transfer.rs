@@ -7,8 +7,6 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufReader, Seek};
 use std::path::{Path, PathBuf};
 
-use indicatif::ProgressBar;
-
 use super::Failure;
 use super::args::{ClientArgs, GetArgs, PutArgs};
 use super::interrupt::Discard;
@@ -35,8 +33,13 @@ pub fn put(args: &PutArgs) -> Result<(), Failure> {
             "is a folder (use -r to upload a folder)",
         ));
     }
-    // The checksum goes in the request line, so it is computed first.
-    let (size, crc) = crc_of(&mut file).map_err(|err| Failure::local(local, err))?;
+    // The checksum goes in the request line, so it is computed first: a
+    // whole read of the file, shown, as it takes a while for a large one.
+    let length = file.metadata().map_or(0, |m| m.len());
+    let checking = output.checksum_bar(&remote, length);
+    let summed = crc_of(&mut checking.wrap_read(&mut file));
+    output.clear(&checking);
+    let (size, crc) = summed.map_err(|err| Failure::local(local, err))?;
     file.rewind().map_err(|err| Failure::local(local, err))?;
     if args.effort.skip_existing && remote_has(&args.client, &remote, size, crc)? {
         output.say(&format!(
@@ -62,7 +65,7 @@ pub fn put(args: &PutArgs) -> Result<(), Failure> {
             client.put(&remote, &mut body, size, crc).map_err(failure)
         })
     };
-    finish(&bar, result.is_ok());
+    output.finish(&bar, result.is_ok());
     let (size, crc) = result?;
     output.say(&format!("stored {remote} ({size} bytes, crc32c {crc:08x})"));
     Ok(())
@@ -150,7 +153,7 @@ fn download(args: &GetArgs, target: &Path, output: &Output) -> Result<u64, Failu
         policy,
         &mut |head| output.reveal(&bar, head.total),
     );
-    finish(&bar, result.is_ok());
+    output.finish(&bar, result.is_ok());
     let outcome = result.and_then(|download| {
         file.sync_all().map_err(ClientError::Local)?;
         fs::rename(&partial, target).map_err(ClientError::Local)?;
@@ -222,19 +225,10 @@ fn get_to_stdout(args: &GetArgs, output: &Output) -> Result<(), Failure> {
         &mut |head| output.reveal(&bar, head.total),
     )
     .and_then(|_| io::Write::flush(&mut out).map_err(ClientError::Local));
-    finish(&bar, result.is_ok());
+    output.finish(&bar, result.is_ok());
     result
         .map(drop)
         .map_err(|err| get_failure(&args.remote, err))
-}
-
-/// Leaves a finished bar on screen, or a failed one where it stopped.
-pub(super) fn finish(bar: &ProgressBar, ok: bool) {
-    if ok {
-        bar.finish();
-    } else {
-        bar.abandon();
-    }
 }
 
 /// Whether the server holds `name` with this size and CRC-32C. A refusal

@@ -99,7 +99,9 @@ impl Exchange for PutJob<'_> {
     }
 
     fn send(&mut self, requests: &mut Requests) -> Result<()> {
-        self.show.batch.set_message(self.name.clone());
+        self.show
+            .batch
+            .set_message(self.show.output.fit(&self.name));
         let hidden = ProgressBar::hidden();
         let bars = [self.show.batch, self.bar.as_ref().unwrap_or(&hidden)];
         match std::mem::replace(&mut self.body, Body::Unread) {
@@ -183,7 +185,9 @@ impl Exchange for GetJob<'_> {
                 "GET job answered before it was prepared",
             ));
         };
-        self.show.batch.set_message(self.name.clone());
+        self.show
+            .batch
+            .set_message(self.show.output.fit(&self.name));
         self.bar = self.show.own_bar(&self.name, self.size);
         let hidden = ProgressBar::hidden();
         let bars = [self.show.batch, self.bar.as_ref().unwrap_or(&hidden)];

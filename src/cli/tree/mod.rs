@@ -19,7 +19,7 @@ use indicatif::ProgressBar;
 
 use super::args::{EffortArgs, GetArgs, PutArgs};
 use super::output::{Output, human_size};
-use super::{Failure, exit_code, transfer};
+use super::{Failure, exit_code};
 use crate::client::pipeline::{self, Window};
 use crate::client::{self, ClientError, Endpoint};
 use jobs::{GetJob, PutJob, Show, StatJob};
@@ -277,7 +277,8 @@ impl<'a> Tally<'a> {
         left: Option<(ClientError, usize)>,
     ) -> Result<(), Failure> {
         let counts = self.counts.into_inner().unwrap_or_else(|p| p.into_inner());
-        transfer::finish(self.batch, counts.failed == 0 && left.is_none());
+        self.output
+            .finish(self.batch, counts.failed == 0 && left.is_none());
         let mut summary = format!(
             "{verb} {} {} ({}) {place} in {:.2} s",
             counts.done,
