@@ -14,6 +14,7 @@ mod support;
 
 use std::fs;
 use std::os::unix::process::ExitStatusExt;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use binary::{failure, ferry, run, success};
@@ -311,4 +312,41 @@ fn names_with_control_characters_stay_on_one_line() {
     assert_eq!(err.lines().count(), 1, "{err:?}");
     assert!(err.contains("e\\u{1b}[31m.txt"), "{err:?}");
     assert!(!err.contains('\u{1b}'), "{err:?}");
+}
+
+#[test]
+fn readme_completion_commands_work_in_a_fresh_home() {
+    let readme = fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let section = readme
+        .split("### Shell completions")
+        .nth(1)
+        .expect("README has a completions section");
+    let script = section
+        .split("```sh\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("a sh block");
+    let home = tempfile::tempdir().unwrap();
+    let binary = Path::new(env!("CARGO_BIN_EXE_ferry"));
+    let path = format!(
+        "{}:{}",
+        binary.parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let output = std::process::Command::new("sh")
+        .args(["-e", "-c", script])
+        .env("HOME", home.path())
+        .env("PATH", path)
+        .current_dir(home.path())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", binary::stderr(&output));
+    for (file, marker) in [
+        (".local/share/bash-completion/completions/ferry", "_ferry()"),
+        (".zfunc/_ferry", "#compdef ferry"),
+        (".config/fish/completions/ferry.fish", "complete -c ferry"),
+    ] {
+        let text = fs::read_to_string(home.path().join(file)).unwrap();
+        assert!(text.contains(marker), "{file}");
+    }
 }
