@@ -13,8 +13,9 @@ use std::process::Command;
 use binary::{ferry, run, stderr, stdout, success};
 use support::{TestServer, crc_hex, pattern};
 
-/// The last frame of the bar of a 3,000,000-byte file.
-const FULL_BAR: &str = "[==============================] 2.86 MiB/2.86 MiB";
+/// The end of the last frame of the bar of a 3,000,000-byte file (the bar
+/// is as wide as the terminal leaves it).
+const FULL_BAR: &str = "=] 2.86 MiB/2.86 MiB";
 
 #[test]
 fn put_and_get_draw_a_bar_with_bytes_rate_and_eta() {
@@ -57,7 +58,8 @@ fn put_and_get_draw_a_bar_with_bytes_rate_and_eta() {
             .rsplit(['\r', '\n'])
             .find(|frame| frame.contains(FULL_BAR))
             .unwrap_or_else(|| panic!("{args:?}: no full bar in {err:?}"));
-        assert!(last.contains(&format!("{name} {FULL_BAR} ")), "{last:?}");
+        assert!(last.contains(&format!("{name} [=")), "{last:?}");
+        assert!(last.contains(&format!("{FULL_BAR} ")), "{last:?}");
         assert!(last.contains("/s ETA "), "{last:?}");
         // Frames are redrawn in place, and the result line stays on stdout.
         assert!(err.contains("\r\x1b[2K"), "{args:?}");
@@ -166,4 +168,88 @@ fn verbose_logs_every_request_and_answer() {
         format!("ferry: #{id} > PUT dir/v%201.txt 15 {crc}")
     );
     assert_eq!(lines[2], format!("ferry: #{id} < OK 15 {crc}"));
+}
+
+/// What a terminal shows of `stderr`'s frames: split where the cursor goes
+/// back to the start of a line or moves (an escape sequence).
+fn frames(stderr: &str) -> Vec<String> {
+    let mut plain = String::new();
+    let mut chars = stderr.chars();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            // CSI: `[`, parameters, one final letter.
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+            plain.push('\n');
+        } else {
+            plain.push(c);
+        }
+    }
+    plain
+        .split(['\r', '\n'])
+        .filter(|f| !f.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn bars_fit_the_line_and_leave_with_the_result_line() {
+    let server = TestServer::start();
+    let work = tempfile::tempdir().unwrap();
+    fs::write(work.path().join("big.bin"), pattern(3_000_000, 3)).unwrap();
+    fs::create_dir_all(work.path().join("t")).unwrap();
+    let long = format!("{}.bin", "n".repeat(150));
+    fs::write(work.path().join("t").join(&long), pattern(9_000_000, 4)).unwrap();
+    let remote = format!("deep/{long}");
+    for args in [
+        &["put", "big.bin", &remote, "--progress=always"][..],
+        &["get", &remote, "copy.bin", "--progress=always"],
+        &["put", "-r", "t", "--progress=always"],
+    ] {
+        let output = run(work.path(), server.addr, args);
+        assert!(output.status.success(), "{args:?}: {}", stderr(&output));
+        let err = stderr(&output);
+        // `--progress=always` draws for 120 columns, each bar's line padded
+        // to the full width (the terminal wraps to the next): every line of
+        // 120 holds a whole bar, none the wrapped end of one.
+        for frame in frames(&err) {
+            let chars: Vec<char> = frame.chars().collect();
+            for line in chars.chunks(120) {
+                let line: String = line.iter().collect();
+                if !line.trim().is_empty() {
+                    assert!(
+                        line.contains(" [") && line.contains("] "),
+                        "{args:?}: {line:?}"
+                    );
+                }
+            }
+        }
+        assert!(err.contains("…nnn"), "{args:?}: the name is cut: {err:?}");
+        // Once the result line is out, no bar is drawn again below it.
+        let after = err.rsplit("\x1b[2K").next().unwrap_or_default();
+        assert!(!after.contains('['), "{args:?}: {after:?}");
+        assert_eq!(stdout(&output).lines().count(), 1, "{args:?}");
+    }
+}
+
+#[test]
+fn put_shows_its_checksumming_before_it_connects() {
+    let server = TestServer::start();
+    let work = tempfile::tempdir().unwrap();
+    fs::write(work.path().join("big.bin"), pattern(3_000_000, 5)).unwrap();
+    let output = run(
+        work.path(),
+        server.addr,
+        &["put", "big.bin", "--progress=always"],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let err = stderr(&output);
+    let checking = err
+        .find("checksumming big.bin [")
+        .expect("a checksumming bar");
+    let sending = err.find("big.bin [=").expect("the upload's bar");
+    assert!(checking < sending, "{err:?}");
 }

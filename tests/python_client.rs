@@ -511,3 +511,25 @@ fn grants_decide_what_a_token_and_anonymous_clients_may_do() {
         "401 401 b'public'\n403 403 b'public'\n"
     );
 }
+
+#[test]
+fn put_into_a_folder_like_the_binary() {
+    if !have_python() {
+        return;
+    }
+    let server = TestServer::start();
+    let work = tempfile::tempdir().unwrap();
+    fs::write(work.path().join("report.csv"), "t,v\n").unwrap();
+    // A trailing `/` names a folder to put the file in, as for `ferry put`.
+    let output = python(work.path(), &server, &["put", "report.csv", "sensors/"]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(
+        text(&output.stdout).starts_with("stored sensors/report.csv (4 bytes, "),
+        "{}",
+        text(&output.stdout)
+    );
+    assert_eq!(
+        fs::read(server.path("sensors/report.csv")).unwrap(),
+        b"t,v\n"
+    );
+}

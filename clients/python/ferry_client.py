@@ -290,6 +290,19 @@ def _tls_context(args):
     return None
 
 
+def _remote_name(local, remote):
+    """The name to store `local` under: `remote`, or the local file's own
+    name; like cp and scp (and the ferry binary), a `remote` ending in `/`
+    is a folder to put it in: `put report.csv sensors/` stores
+    `sensors/report.csv`."""
+    leaf = os.path.basename(local)
+    if not remote:
+        return leaf
+    if remote.endswith("/"):
+        return remote + leaf
+    return remote
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="ferry_client.py", description=__doc__.splitlines()[0])
     parser.add_argument("--server", default=os.environ.get("FERRY_SERVER", "127.0.0.1:5010"))
@@ -345,7 +358,7 @@ def main(argv=None):
     try:
         with ferry:
             if args.command == "put":
-                subject = args.remote or os.path.basename(args.local)
+                subject = _remote_name(args.local, args.remote)
                 with open(args.local, "rb") as f:
                     data = f.read()
                 size, crc = ferry.put(subject, data)

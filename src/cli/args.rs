@@ -17,7 +17,7 @@ use crate::client::{Client, ClientTls, Endpoint, Trust};
 /// defined and documented once).
 #[derive(Debug, Args)]
 pub struct ConnectionArgs {
-    /// Server address, host:port.
+    /// Server address, host:port (the port defaults to 5010).
     #[arg(long, env = "FERRY_SERVER", default_value = "127.0.0.1:5010")]
     pub server: String,
     /// The token to authenticate with, where the server requires one
@@ -65,7 +65,7 @@ impl ConnectionArgs {
             .transpose()
             .map_err(|err| Failure::new("TLS", err))?;
         Ok(Endpoint {
-            addr: self.server.clone(),
+            addr: self.address(),
             token: self.token.clone().filter(|token| !token.is_empty()),
             tls,
         })
@@ -79,8 +79,53 @@ impl ConnectionArgs {
     pub fn connect(&self) -> Result<Client, Failure> {
         self.endpoint()?.connect().map_err(|err| match err {
             crate::client::ClientError::Remote { .. } => Failure::new("", err),
-            err => Failure::new(format!("cannot connect to {}", self.server), err),
+            err => Failure::new(format!("cannot connect to {}", self.address()), err),
         })
+    }
+
+    /// `--server` as `host:port`, the default port added where none is
+    /// given (`--server 127.0.0.1`, `--server ::1`, `--server files.lan`).
+    fn address(&self) -> String {
+        with_default_port(&self.server)
+    }
+}
+
+/// The port a server listens on unless told otherwise.
+const DEFAULT_PORT: u16 = 5010;
+
+/// `server` with [`DEFAULT_PORT`] added if it has no port of its own.
+fn with_default_port(server: &str) -> String {
+    if server.parse::<std::net::SocketAddr>().is_ok() {
+        return server.to_owned();
+    }
+    if let Ok(ip) = server.parse::<std::net::IpAddr>() {
+        // A bare IPv6 address: its colons are not a port.
+        return std::net::SocketAddr::new(ip, DEFAULT_PORT).to_string();
+    }
+    let bracketed = server.starts_with('[') && server.ends_with(']');
+    if bracketed || !server.contains(':') {
+        return format!("{server}:{DEFAULT_PORT}");
+    }
+    server.to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_default_port;
+
+    #[test]
+    fn a_server_without_a_port_gets_the_default_one() {
+        for (given, meant) in [
+            ("127.0.0.1", "127.0.0.1:5010"),
+            ("127.0.0.1:7000", "127.0.0.1:7000"),
+            ("::1", "[::1]:5010"),
+            ("[::1]", "[::1]:5010"),
+            ("[::1]:7000", "[::1]:7000"),
+            ("files.lan", "files.lan:5010"),
+            ("files.lan:7000", "files.lan:7000"),
+        ] {
+            assert_eq!(with_default_port(given), meant, "{given}");
+        }
     }
 }
 
@@ -259,8 +304,8 @@ pub struct PutArgs {
 /// `ferry get`.
 #[derive(Debug, Args)]
 pub struct GetArgs {
-    /// Remote name. With -r, a name prefix: every file whose name starts
-    /// with it (use a trailing / for a folder's contents only).
+    /// Remote name. With -r, a remote folder: its files, kept under the
+    /// folder's name (with a trailing /, its contents only).
     pub remote: String,
     /// Local path, or `-` for standard output (default: the remote name's
     /// last segment; a folder, or a path ending in / (made if missing):

@@ -10,6 +10,7 @@
 mod args;
 mod bench;
 mod cert;
+mod interrupt;
 mod output;
 mod remote;
 mod serve;
@@ -226,10 +227,20 @@ fn report(result: Result<(), Failure>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
-            eprintln!("ferry: {}", failure.line());
+            eprintln!("ferry: {}", output::one_line(&failure.line()));
             ExitCode::from(failure.exit_code())
         }
     }
+}
+
+/// Refuses an empty remote name before anything is sent: the server would
+/// answer with its parser's view of the request line, which means nothing
+/// to someone who typed `ferry put a.txt ""`.
+fn check_remote_name(name: &str) -> Result<(), Failure> {
+    if name.is_empty() {
+        return Err(Failure::usage("", "the remote name is empty"));
+    }
+    Ok(())
 }
 
 /// Replaces the file at `path` with `contents`, readable by its owner only

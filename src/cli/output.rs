@@ -15,12 +15,21 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle, T
 use time::macros::format_description;
 use time::{OffsetDateTime, UtcOffset};
 
-/// One file: name, bar, bytes so far and in all, rate, time left.
+/// One file: name, bar, bytes so far and in all, rate, time left. The bar
+/// takes what the terminal's width leaves (names are cut to fit first, see
+/// [`Output::fit`]), so a line never wraps.
 const FILE_BAR: &str =
-    "{msg} [{bar:30}] {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec} ETA {eta}";
+    "{msg} [{wide_bar}] {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec} ETA {eta}";
 /// A batch: the same for all its bytes, then files done of all, and the
 /// file that moved last.
-const BATCH_BAR: &str = "total [{bar:30}] {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec} ETA {eta} {prefix} files {msg}";
+const BATCH_BAR: &str = "total [{wide_bar}] {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec} ETA {eta} {prefix} files {msg}";
+/// An upload's checksum, read before the upload can begin (the CRC-32C goes
+/// in the request line).
+const CHECKSUM_BAR: &str =
+    "checksumming {msg} [{wide_bar}] {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec}";
+/// The terminal width assumed where none can be found out; also what
+/// `--progress=always` draws for.
+const DEFAULT_WIDTH: u16 = 120;
 
 /// When to draw progress bars.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -38,20 +47,28 @@ pub enum ProgressMode {
 pub struct Output {
     bars: MultiProgress,
     quiet: bool,
+    /// Most characters of a name on a bar's line.
+    name_width: usize,
 }
 
 impl Output {
     /// Bars as `mode` says, none at all when `quiet`.
     pub fn new(mode: ProgressMode, quiet: bool) -> Output {
-        let target = match mode {
-            _ if quiet => ProgressDrawTarget::hidden(),
-            ProgressMode::Never => ProgressDrawTarget::hidden(),
-            ProgressMode::Auto => ProgressDrawTarget::stderr(),
-            ProgressMode::Always => ProgressDrawTarget::term_like_with_hz(Box::new(StderrTerm), 20),
+        let (target, width) = match mode {
+            _ if quiet => (ProgressDrawTarget::hidden(), DEFAULT_WIDTH),
+            ProgressMode::Never => (ProgressDrawTarget::hidden(), DEFAULT_WIDTH),
+            ProgressMode::Auto => (ProgressDrawTarget::stderr(), stderr_width()),
+            ProgressMode::Always => (
+                ProgressDrawTarget::term_like_with_hz(Box::new(StderrTerm), 20),
+                DEFAULT_WIDTH,
+            ),
         };
         Output {
             bars: MultiProgress::with_draw_target(target),
             quiet,
+            // A third of the line: the figures take some 50 columns, and
+            // the bar should keep at least a few.
+            name_width: usize::from(width / 3).clamp(12, 60),
         }
     }
 
@@ -67,8 +84,46 @@ impl Output {
     pub fn pending_bar(&self, name: &str) -> ProgressBar {
         let bar = ProgressBar::hidden();
         bar.set_style(style(FILE_BAR));
-        bar.set_message(name.to_owned());
+        bar.set_message(self.fit(name));
         bar
+    }
+
+    /// A bar for reading `size` bytes of `name` for its checksum.
+    pub fn checksum_bar(&self, name: &str, size: u64) -> ProgressBar {
+        let bar = self.bars.add(ProgressBar::new(size));
+        bar.set_style(style(CHECKSUM_BAR));
+        bar.set_message(self.fit(name));
+        bar
+    }
+
+    /// `name` cut to fit on a bar's line: its end kept (the file's own
+    /// name), the cut marked with `…`.
+    pub fn fit(&self, name: &str) -> String {
+        let name = one_line(name);
+        let chars = name.chars().count();
+        if chars <= self.name_width {
+            return name.into_owned();
+        }
+        let kept: String = name.chars().skip(chars - (self.name_width - 1)).collect();
+        format!("…{kept}")
+    }
+
+    /// Takes a bar off the screen for good.
+    pub fn clear(&self, bar: &ProgressBar) {
+        bar.finish_and_clear();
+        self.bars.remove(bar);
+    }
+
+    /// Ends a bar: a finished one leaves the screen with the next line
+    /// printed (the `stored ...` line says the same), instead of being
+    /// drawn again below it; a failed one stays where it stopped.
+    pub fn finish(&self, bar: &ProgressBar, ok: bool) {
+        if ok {
+            bar.finish();
+            self.bars.remove(bar);
+        } else {
+            bar.abandon();
+        }
     }
 
     /// Sets a pending bar's size and draws it from now on (again: no-op).
@@ -90,20 +145,21 @@ impl Output {
     /// A result line on stdout (not with `--quiet`).
     pub fn say(&self, line: &str) {
         if !self.quiet {
-            self.bars.suspend(|| println!("{line}"));
+            self.bars.suspend(|| println!("{}", one_line(line)));
         }
     }
 
     /// A `ferry: warning: ...` line on stderr (not with `--quiet`).
     pub fn warn(&self, line: &str) {
         if !self.quiet {
-            self.bars.suspend(|| eprintln!("ferry: warning: {line}"));
+            self.bars
+                .suspend(|| eprintln!("ferry: warning: {}", one_line(line)));
         }
     }
 
     /// A `ferry: ...` error line on stderr, even with `--quiet`.
     pub fn error(&self, line: &str) {
-        self.bars.suspend(|| eprintln!("ferry: {line}"));
+        self.bars.suspend(|| eprintln!("ferry: {}", one_line(line)));
     }
 
     /// Sends the client's log (retries; with `verbose`, every request and
@@ -121,6 +177,15 @@ impl Output {
             log::set_max_level(level);
         }
     }
+}
+
+/// Columns of the terminal on stderr, [`DEFAULT_WIDTH`] if it is none.
+fn stderr_width() -> u16 {
+    rustix::termios::tcgetwinsize(io::stderr())
+        .ok()
+        .map(|size| size.ws_col)
+        .filter(|&cols| cols > 0)
+        .unwrap_or(DEFAULT_WIDTH)
 }
 
 fn style(template: &str) -> ProgressStyle {
@@ -180,7 +245,9 @@ impl log::Log for Logger {
 
     fn log(&self, record: &log::Record<'_>) {
         if self.enabled(record.metadata()) {
-            self.bars.suspend(|| eprintln!("ferry: {}", record.args()));
+            let line = record.args().to_string();
+            self.bars
+                .suspend(|| eprintln!("ferry: {}", one_line(&line)));
         }
     }
 
@@ -247,6 +314,25 @@ impl TermLike for StderrTerm {
     }
 }
 
+/// A message as one line: control characters (a newline in a file's name,
+/// an escape sequence) written as Rust escapes (`\n`, `\u{1b}`), so a name
+/// can neither split a line nor drive the terminal. Every line the client
+/// commands print goes through here.
+pub fn one_line(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return text.into();
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_debug());
+        } else {
+            out.push(c);
+        }
+    }
+    out.into()
+}
+
 /// `bytes` for people: `512 B`, `1.2 KiB`, `3.0 MiB`, `1.5 GiB`.
 pub fn human_size(bytes: u64) -> String {
     const UNITS: [&str; 6] = ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
@@ -305,8 +391,14 @@ mod tests {
     }
 
     #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(one_line("plain ü.txt"), "plain ü.txt");
+        assert_eq!(one_line("a\nb\tc\u{1b}[31m"), "a\\nb\\tc\\u{1b}[31m");
+    }
+
+    #[test]
     fn templates_parse() {
-        for template in [FILE_BAR, BATCH_BAR] {
+        for template in [FILE_BAR, BATCH_BAR, CHECKSUM_BAR] {
             assert!(ProgressStyle::with_template(template).is_ok(), "{template}");
         }
     }

@@ -89,6 +89,7 @@ pub fn list(args: &LsArgs) -> Result<(), Failure> {
 pub fn stat(args: &StatArgs) -> Result<(), Failure> {
     args.client.output(ProgressMode::Never)?;
     let name = &args.name;
+    super::check_remote_name(name)?;
     let stat = args
         .client
         .connection
@@ -121,6 +122,9 @@ pub fn stat(args: &StatArgs) -> Result<(), Failure> {
 /// failure and carries on.
 pub fn remove(args: &RmArgs) -> Result<(), Failure> {
     let output = args.client.output(ProgressMode::Never)?;
+    for name in &args.names {
+        super::check_remote_name(name)?;
+    }
     let mut client = args.client.connection.connect()?;
     let mut failed = Vec::new();
     for name in &args.names {

@@ -19,10 +19,10 @@ use crate::tls::TlsFiles;
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Address to listen on (port 0 picks a free port).
-    #[arg(long, default_value = "127.0.0.1:5010")]
+    #[arg(long, default_value = "127.0.0.1:5010", value_parser = resolve)]
     listen: SocketAddr,
     /// Also serve HTTP/1.1 on this address (off by default).
-    #[arg(long, value_name = "ADDR")]
+    #[arg(long, value_name = "ADDR", value_parser = resolve)]
     http: Option<SocketAddr>,
     /// Directory that holds the files (created if missing).
     #[arg(long, default_value = "./ferry-data")]
@@ -147,6 +147,21 @@ fn test_gate() -> Option<std::sync::Arc<crate::storage::gate::Gate>> {
     Some(std::sync::Arc::new(Gate::new(point)))
 }
 
+/// `host:port` as the address to listen on: an IP address as it is, a host
+/// name (`localhost:0`) resolved once, at start, to its first address.
+fn resolve(text: &str) -> Result<SocketAddr, String> {
+    if let Ok(addr) = text.parse() {
+        return Ok(addr);
+    }
+    use std::net::ToSocketAddrs;
+    let mut found = text
+        .to_socket_addrs()
+        .map_err(|err| format!("cannot resolve {text:?} (expected host:port): {err}"))?;
+    found
+        .next()
+        .ok_or_else(|| format!("{text:?} resolves to no address"))
+}
+
 /// Runs the server until it is shut down by a signal.
 pub fn run(args: ServeArgs) -> ExitCode {
     // Only fails if a logger is already set, which nothing here does.
@@ -189,6 +204,11 @@ pub fn run(args: ServeArgs) -> ExitCode {
         trusted_proxies: args.trusted_proxy,
         gate: test_gate(),
     };
+    // Said plainly here: creating it would fail with "File exists".
+    if config.root.exists() && !config.root.is_dir() {
+        eprintln!("ferry: {} is not a directory", config.root.display());
+        return ExitCode::from(1);
+    }
     let started = Server::bind(config.clone()).and_then(|mut server| {
         server.handle_signals()?;
         Ok(server)
@@ -198,11 +218,7 @@ pub fn run(args: ServeArgs) -> ExitCode {
         Err(err) => {
             match crate::storage::root_in_use(&err) {
                 Some(in_use) => eprintln!("ferry: {in_use}"),
-                None => eprintln!(
-                    "ferry: cannot serve {} on {}: {err}",
-                    config.root.display(),
-                    config.listen
-                ),
+                None => eprintln!("ferry: cannot serve {}: {err}", config.root.display()),
             }
             return ExitCode::from(1);
         }

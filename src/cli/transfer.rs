@@ -7,10 +7,9 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufReader, Seek};
 use std::path::{Path, PathBuf};
 
-use indicatif::ProgressBar;
-
 use super::Failure;
 use super::args::{ClientArgs, GetArgs, PutArgs};
+use super::interrupt::Discard;
 use super::output::{Counted, Output};
 use crate::client::resume::{self, Upload};
 use crate::client::retry::RetryPolicy;
@@ -25,6 +24,7 @@ pub fn put(args: &PutArgs) -> Result<(), Failure> {
         Some(remote) => remote.to_owned(),
         None => last_component(local)?,
     };
+    super::check_remote_name(&remote)?;
     let output = args.show.output(&args.client)?;
     let mut file = File::open(local).map_err(|err| Failure::local(local, err))?;
     if file.metadata().is_ok_and(|m| m.is_dir()) {
@@ -33,8 +33,13 @@ pub fn put(args: &PutArgs) -> Result<(), Failure> {
             "is a folder (use -r to upload a folder)",
         ));
     }
-    // The checksum goes in the request line, so it is computed first.
-    let (size, crc) = crc_of(&mut file).map_err(|err| Failure::local(local, err))?;
+    // The checksum goes in the request line, so it is computed first: a
+    // whole read of the file, shown, as it takes a while for a large one.
+    let length = file.metadata().map_or(0, |m| m.len());
+    let checking = output.checksum_bar(&remote, length);
+    let summed = crc_of(&mut checking.wrap_read(&mut file));
+    output.clear(&checking);
+    let (size, crc) = summed.map_err(|err| Failure::local(local, err))?;
     file.rewind().map_err(|err| Failure::local(local, err))?;
     if args.effort.skip_existing && remote_has(&args.client, &remote, size, crc)? {
         output.say(&format!(
@@ -60,7 +65,7 @@ pub fn put(args: &PutArgs) -> Result<(), Failure> {
             client.put(&remote, &mut body, size, crc).map_err(failure)
         })
     };
-    finish(&bar, result.is_ok());
+    output.finish(&bar, result.is_ok());
     let (size, crc) = result?;
     output.say(&format!("stored {remote} ({size} bytes, crc32c {crc:08x})"));
     Ok(())
@@ -68,6 +73,7 @@ pub fn put(args: &PutArgs) -> Result<(), Failure> {
 
 /// Downloads one file, to a local file or to standard output.
 pub fn get(args: &GetArgs) -> Result<(), Failure> {
+    super::check_remote_name(&args.remote)?;
     if args.remote.ends_with('/') {
         return Err(Failure::usage(
             args.remote.clone(),
@@ -109,7 +115,11 @@ pub fn get(args: &GetArgs) -> Result<(), Failure> {
 /// it into place; returns the file's size.
 fn download(args: &GetArgs, target: &Path, output: &Output) -> Result<u64, Failure> {
     let partial = partial_path(target);
-    let local_failure = |err| Failure::local(&partial, err);
+    // Named after the file the user asked for, not the hidden partial one.
+    let local_failure = |err| Failure::local(target, err);
+    // A plain download is all or nothing, even when interrupted; a
+    // --resume one keeps its bytes for the next run.
+    let _discard = (!args.resume).then(|| Discard::new(&partial));
     let (mut file, have, crc_so_far) = if args.resume {
         let mut file = OpenOptions::new()
             .create(true)
@@ -143,7 +153,7 @@ fn download(args: &GetArgs, target: &Path, output: &Output) -> Result<u64, Failu
         policy,
         &mut |head| output.reveal(&bar, head.total),
     );
-    finish(&bar, result.is_ok());
+    output.finish(&bar, result.is_ok());
     let outcome = result.and_then(|download| {
         file.sync_all().map_err(ClientError::Local)?;
         fs::rename(&partial, target).map_err(ClientError::Local)?;
@@ -168,7 +178,7 @@ fn download(args: &GetArgs, target: &Path, output: &Output) -> Result<u64, Failu
             let empty = fs::metadata(&partial).is_ok_and(|m| m.len() == 0);
             if !args.resume || wrong || empty {
                 let _ = fs::remove_file(&partial);
-                return Err(Failure::new(args.remote.clone(), err));
+                return Err(get_failure(&args.remote, err));
             }
             let hint = format!(
                 "{} (partial download kept in {}: run the same command again to resume)",
@@ -181,6 +191,18 @@ fn download(args: &GetArgs, target: &Path, output: &Output) -> Result<u64, Failu
                 hint,
             ))
         }
+    }
+}
+
+/// A failed download of one file as the user should read it: `409` is the
+/// server saying the name is a directory, which README counts as a usage
+/// error (a folder without `-r`), as the client does for a trailing `/`.
+fn get_failure(remote: &str, err: ClientError) -> Failure {
+    match err {
+        ClientError::Remote { code: 409, .. } => {
+            Failure::usage(remote, "names a folder (use -r to download a folder)")
+        }
+        err => Failure::new(remote, err),
     }
 }
 
@@ -203,19 +225,10 @@ fn get_to_stdout(args: &GetArgs, output: &Output) -> Result<(), Failure> {
         &mut |head| output.reveal(&bar, head.total),
     )
     .and_then(|_| io::Write::flush(&mut out).map_err(ClientError::Local));
-    finish(&bar, result.is_ok());
+    output.finish(&bar, result.is_ok());
     result
         .map(drop)
-        .map_err(|err| Failure::new(args.remote.clone(), err))
-}
-
-/// Leaves a finished bar on screen, or a failed one where it stopped.
-pub(super) fn finish(bar: &ProgressBar, ok: bool) {
-    if ok {
-        bar.finish();
-    } else {
-        bar.abandon();
-    }
+        .map_err(|err| get_failure(&args.remote, err))
 }
 
 /// Whether the server holds `name` with this size and CRC-32C. A refusal

@@ -234,7 +234,12 @@ impl Server {
         ];
         for (addr, protocol) in wanted {
             let Some(addr) = addr else { continue };
-            groups.push((protocol, listen::bind_group(addr, workers)?));
+            // Named here: with --http there are two addresses, and the
+            // error alone does not say which one is taken.
+            let group = listen::bind_group(addr, workers).map_err(|err| {
+                io::Error::new(err.kind(), format!("cannot listen on {addr}: {err}"))
+            })?;
+            groups.push((protocol, group));
         }
         let local_addr = groups[0].1[0].local_addr()?;
         let http_addr = match groups.get(1) {

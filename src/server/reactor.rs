@@ -377,9 +377,14 @@ impl Reactor {
         for (_, conn) in self.connections.iter_mut() {
             conn.answer_is_last();
         }
+        let left = self.connections.len();
+        let (transfers, get) = if left == 1 {
+            ("transfer", "gets")
+        } else {
+            ("transfers", "get")
+        };
         info!(
-            "shutting down: no new connections; {} transfers get up to {:?} to finish",
-            self.connections.len(),
+            "shutting down: no new connections; {left} {transfers} {get} up to {:?} to finish",
             self.shared.config.grace_period
         );
     }

@@ -10,6 +10,7 @@ use std::path::PathBuf;
 
 use indicatif::ProgressBar;
 
+use crate::cli::interrupt::Discard;
 use crate::cli::output::{Counted, Output};
 use crate::client::pipeline::Exchange;
 use crate::client::{ClientError, CrcWriter, Replies, Requests, Result, crc_of};
@@ -98,7 +99,9 @@ impl Exchange for PutJob<'_> {
     }
 
     fn send(&mut self, requests: &mut Requests) -> Result<()> {
-        self.show.batch.set_message(self.name.clone());
+        self.show
+            .batch
+            .set_message(self.show.output.fit(&self.name));
         let hidden = ProgressBar::hidden();
         let bars = [self.show.batch, self.bar.as_ref().unwrap_or(&hidden)];
         match std::mem::replace(&mut self.body, Body::Unread) {
@@ -129,6 +132,8 @@ pub struct GetJob<'a> {
     pub size: u64,
     partial: PathBuf,
     file: Option<File>,
+    /// Removes the partial file if the process is interrupted meanwhile.
+    interrupted: Option<Discard>,
     bar: Option<ProgressBar>,
     show: Show<'a>,
 }
@@ -141,6 +146,7 @@ impl<'a> GetJob<'a> {
             target,
             size,
             file: None,
+            interrupted: None,
             bar: None,
             show,
         }
@@ -152,6 +158,7 @@ impl<'a> GetJob<'a> {
         if self.file.take().is_some() {
             let _ = fs::remove_file(&self.partial);
         }
+        self.interrupted = None;
         if let Some(bar) = self.bar.take() {
             bar.finish_and_clear();
         }
@@ -163,6 +170,7 @@ impl Exchange for GetJob<'_> {
         if let Some(dir) = self.partial.parent() {
             fs::create_dir_all(dir).map_err(ClientError::Local)?;
         }
+        self.interrupted = Some(Discard::new(&self.partial));
         self.file = Some(File::create(&self.partial).map_err(ClientError::Local)?);
         Ok(())
     }
@@ -177,7 +185,9 @@ impl Exchange for GetJob<'_> {
                 "GET job answered before it was prepared",
             ));
         };
-        self.show.batch.set_message(self.name.clone());
+        self.show
+            .batch
+            .set_message(self.show.output.fit(&self.name));
         self.bar = self.show.own_bar(&self.name, self.size);
         let hidden = ProgressBar::hidden();
         let bars = [self.show.batch, self.bar.as_ref().unwrap_or(&hidden)];
@@ -192,6 +202,7 @@ impl Exchange for GetJob<'_> {
         match outcome {
             Ok(()) => {
                 self.file = None; // renamed: nothing to discard
+                self.interrupted = None;
                 if let Some(bar) = self.bar.take() {
                     bar.finish_and_clear();
                 }

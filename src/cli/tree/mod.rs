@@ -19,7 +19,7 @@ use indicatif::ProgressBar;
 
 use super::args::{EffortArgs, GetArgs, PutArgs};
 use super::output::{Output, human_size};
-use super::{Failure, exit_code, transfer};
+use super::{Failure, exit_code};
 use crate::client::pipeline::{self, Window};
 use crate::client::{self, ClientError, Endpoint};
 use jobs::{GetJob, PutJob, Show, StatJob};
@@ -37,7 +37,9 @@ const WINDOW: Window = Window {
 /// Uploads a folder.
 pub fn put(args: &PutArgs) -> Result<(), Failure> {
     let root = args.local.as_path();
-    if !root.is_dir() {
+    // A missing folder is reported as missing, as for one file.
+    let meta = std::fs::metadata(root).map_err(|err| Failure::local(root, err))?;
+    if !meta.is_dir() {
         return Err(Failure::usage(
             root.display().to_string(),
             "not a folder (without -r, put uploads one file)",
@@ -100,7 +102,15 @@ pub fn put(args: &PutArgs) -> Result<(), Failure> {
 
 /// Downloads every file whose name starts with a prefix.
 pub fn get(args: &GetArgs) -> Result<(), Failure> {
+    // `-r sensors` means the folder `sensors`, not every name that starts
+    // with those letters (`sensors-old/...`): the listing asks for
+    // `sensors/`, while local paths keep `sensors/` as README says.
     let prefix = args.remote.as_str();
+    let folder = if prefix.is_empty() || prefix.ends_with('/') {
+        prefix.to_owned()
+    } else {
+        format!("{prefix}/")
+    };
     let target = args.local.clone().unwrap_or_else(|| PathBuf::from("."));
     if target == Path::new("-") {
         return Err(Failure::usage("-", "-r needs a local folder"));
@@ -111,8 +121,13 @@ pub fn get(args: &GetArgs) -> Result<(), Failure> {
         .client
         .connection
         .connect()?
-        .list(prefix)
-        .map_err(|err| Failure::new(format!("listing {prefix:?}"), err))?;
+        .list(&folder)
+        .map_err(|err| Failure::new(format!("listing {folder:?}"), err))?;
+    // The server lists a missing folder as empty; asked for a folder by
+    // name, the user is told it is not there (the top may be empty).
+    if listing.is_empty() && !folder.is_empty() {
+        return Err(Failure::explained(folder, 1, "no such folder"));
+    }
     let mut files = Vec::with_capacity(listing.len());
     for file in listing {
         match names::local_path(&target, prefix, &file.name) {
@@ -262,7 +277,8 @@ impl<'a> Tally<'a> {
         left: Option<(ClientError, usize)>,
     ) -> Result<(), Failure> {
         let counts = self.counts.into_inner().unwrap_or_else(|p| p.into_inner());
-        transfer::finish(self.batch, counts.failed == 0 && left.is_none());
+        self.output
+            .finish(self.batch, counts.failed == 0 && left.is_none());
         let mut summary = format!(
             "{verb} {} {} ({}) {place} in {:.2} s",
             counts.done,
@@ -275,8 +291,11 @@ impl<'a> Tally<'a> {
         }
         // A run that ended before anything was even tried (the server is
         // down, say) has only its error to report.
+        // Neither does a run where every file failed: its error lines and
+        // the count of failures say it all.
         let tried = counts.done + counts.failed + unchanged > 0;
-        if tried || left.is_none() {
+        let all_failed = counts.failed > 0 && counts.done + unchanged == 0;
+        if (tried || left.is_none()) && !all_failed {
             self.output.say(&summary);
         }
         if let Some((err, left)) = left {

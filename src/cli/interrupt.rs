@@ -1,0 +1,79 @@
+//! Ctrl-C (SIGINT) or SIGTERM during a download: the partial files of a
+//! plain `get` or `get -r` are removed before the process ends, as README
+//! promises ("a failed download leaves no local file behind"). A
+//! `get --resume` never registers its partial file, so it is kept.
+//!
+//! The signal is received on a thread of its own (signal-hook's iterator),
+//! not in a signal handler, so removing files and taking a lock are safe
+//! there. The process then exits with 128 + the signal's number, the shell
+//! convention (130 for Ctrl-C).
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, Once};
+
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
+
+/// Partial files to remove if the process is interrupted.
+static PARTIAL: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+/// Removes its partial file on an interrupt for as long as it lives; drop
+/// it once the file is renamed into place or removed.
+#[derive(Debug)]
+pub struct Discard {
+    path: PathBuf,
+}
+
+impl Discard {
+    /// Registers `path` to be removed on SIGINT or SIGTERM (installing the
+    /// handler thread on first use).
+    pub fn new(path: &Path) -> Discard {
+        install();
+        lock().push(path.to_owned());
+        Discard {
+            path: path.to_owned(),
+        }
+    }
+}
+
+impl Drop for Discard {
+    fn drop(&mut self) {
+        let mut partial = lock();
+        if let Some(at) = partial.iter().position(|p| *p == self.path) {
+            partial.swap_remove(at);
+        }
+    }
+}
+
+fn install() {
+    static INSTALLED: Once = Once::new();
+    INSTALLED.call_once(|| {
+        // Without the handler an interrupt still ends the process, only
+        // leaving the partial file: not worth failing the download for.
+        let Ok(mut signals) = Signals::new([SIGINT, SIGTERM]) else {
+            return;
+        };
+        let spawned = std::thread::Builder::new()
+            .name("ferry-interrupt".into())
+            .spawn(move || {
+                if let Some(signal) = signals.forever().next() {
+                    // Held until exit: no new partial file registers after
+                    // the sweep.
+                    let partial = lock();
+                    for path in partial.iter() {
+                        let _ = std::fs::remove_file(path);
+                    }
+                    std::process::exit(128 + signal);
+                }
+            });
+        drop(spawned);
+    });
+}
+
+fn lock() -> std::sync::MutexGuard<'static, Vec<PathBuf>> {
+    // Updates are single pushes and removals: a panic elsewhere cannot
+    // leave the list half-changed.
+    PARTIAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
