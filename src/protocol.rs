@@ -10,7 +10,8 @@
 //! request  = verb *(" " token) [CR] LF        at most 4096 bytes with the LF
 //! PUT  <name> <size>[ <crc32c>]               then <size> body bytes
 //! GET  <name>[ <offset>[ <length>]]
-//! STAT <name> | DEL <name> | LIST[ <prefix>] | ECHO <size> | QUIT
+//! STAT <name> | DEL <name> | LIST[ <prefix>] | DIR[ <folder>] | ECHO <size> | QUIT
+//! MOVE <from> <to>
 //! AUTH <token>
 //! response = "OK" *(" " field) LF | "ERR " code " " message LF
 //! ```
@@ -60,6 +61,11 @@ pub enum Request {
     List {
         /// Prefix to match; empty lists everything.
         prefix: Prefix,
+    },
+    /// The files and sub-folders directly in folder `folder` (one level).
+    Dir {
+        /// The folder, as a prefix ending in `/` (empty for the root).
+        folder: Prefix,
     },
     /// Remove `name`.
     Del {
@@ -119,6 +125,7 @@ impl Request {
             Request::Get { .. } => "GET",
             Request::Stat { .. } => "STAT",
             Request::List { .. } => "LIST",
+            Request::Dir { .. } => "DIR",
             Request::Del { .. } => "DEL",
             Request::Echo { .. } => "ECHO",
             Request::Upload { .. } => "UPLOAD",
@@ -280,6 +287,12 @@ fn parse_line(line: &[u8]) -> Result<Request, ProtocolError> {
                 .map_err(|e| ProtocolError::bad_name(e, 0))?;
             Ok(Request::List { prefix })
         }
+        b"DIR" => {
+            arity(0, 1)?;
+            Ok(Request::Dir {
+                folder: folder_arg(args.first().copied())?,
+            })
+        }
         b"ECHO" => {
             arity(1, 1)?;
             Ok(Request::Echo {
@@ -334,6 +347,18 @@ fn parse_line(line: &[u8]) -> Result<Request, ProtocolError> {
 
 fn name_arg(token: &[u8]) -> Result<Name, ProtocolError> {
     Name::decode(token).map_err(|e| ProtocolError::bad_name(e, 0))
+}
+
+/// A `DIR` folder: a valid name (no trailing `/`), as the prefix its
+/// entries start with; none is the root.
+fn folder_arg(token: Option<&[u8]>) -> Result<Prefix, ProtocolError> {
+    let Some(token) = token else {
+        return Prefix::decode(b"").map_err(|e| ProtocolError::bad_name(e, 0));
+    };
+    name_arg(token)?;
+    let mut prefix = token.to_vec();
+    prefix.push(b'/');
+    Prefix::decode(&prefix).map_err(|e| ProtocolError::bad_name(e, 0))
 }
 
 /// An upload session id: 16 lowercase hex digits. A malformed one is a
@@ -584,6 +609,18 @@ mod tests {
                 "LIST logs/\n",
                 Request::List {
                     prefix: Prefix::decode(b"logs/").unwrap(),
+                },
+            ),
+            (
+                "DIR\n",
+                Request::Dir {
+                    folder: Prefix::decode(b"").unwrap(),
+                },
+            ),
+            (
+                "DIR logs/2026\n",
+                Request::Dir {
+                    folder: Prefix::decode(b"logs/2026/").unwrap(),
                 },
             ),
             ("ECHO 3\n", Request::Echo { size: 3 }),

@@ -93,6 +93,14 @@ fn request(max_body: u64) -> impl Strategy<Value = Request> {
         name().prop_map(|name| Request::Stat { name }),
         name().prop_map(|name| Request::Del { name }),
         prefix().prop_map(|prefix| Request::List { prefix }),
+        prop::option::of(name()).prop_map(|folder| Request::Dir {
+            folder: Prefix::decode(
+                folder
+                    .map_or(String::new(), |name| format!("{}/", name.encoded()))
+                    .as_bytes()
+            )
+            .expect("a name and a slash is a valid prefix")
+        }),
         (0..=max_body).prop_map(|size| Request::Echo { size }),
         (name(), any::<u64>(), any::<u32>()).prop_map(|(name, size, crc)| Request::Upload {
             name,
@@ -212,6 +220,12 @@ fn render_with(request: &Request, style: &Style) -> Vec<u8> {
                 tokens.push(encode_with(prefix.as_str(), style));
             }
         }
+        Request::Dir { folder } => {
+            tokens.push(b"DIR".to_vec());
+            if let Some(name) = folder.as_str().strip_suffix('/') {
+                tokens.push(encode_with(name, style));
+            }
+        }
         Request::Echo { size } => tokens.extend([b"ECHO".to_vec(), number(*size)]),
         Request::Upload { name, size, crc } => tokens.extend([
             b"UPLOAD".to_vec(),
@@ -251,6 +265,7 @@ fn token_soup() -> impl Strategy<Value = Vec<u8>> {
             "STAT",
             "DEL",
             "LIST",
+            "DIR",
             "ECHO",
             "QUIT",
             "UPLOAD",
@@ -324,6 +339,8 @@ const BAD_NAMES: &[(&str, u16, u64)] = &[
     ("STAT a%00b", 400, 0),
     ("LIST .ferry-x/", 403, 0),
     ("LIST ../", 400, 0),
+    ("DIR a/", 400, 0),
+    ("DIR .ferry-x", 403, 0),
     ("UPLOAD ../x 5 0000abcd", 400, 0),
     ("APPEND 0123456789ABCDEF 0 4", 400, 4),
     ("APPEND 0123456789abcde 7 0", 400, 0),

@@ -252,6 +252,10 @@ pub fn render(request: &Request) -> String {
         Request::Del { name } => format!("DEL {}\n", name.encoded()),
         Request::List { prefix } if prefix.as_str().is_empty() => "LIST\n".to_owned(),
         Request::List { prefix } => format!("LIST {}\n", encode(prefix.as_str())),
+        Request::Dir { folder } => match folder.as_str().strip_suffix('/') {
+            Some(name) => format!("DIR {}\n", encode(name)),
+            None => "DIR\n".to_owned(),
+        },
         Request::Echo { size } => format!("ECHO {size}\n"),
         Request::Upload { name, size, crc } => {
             format!("UPLOAD {} {size} {crc:08x}\n", name.encoded())
@@ -272,6 +276,11 @@ fn check_request(request: &Request) {
         | Request::Del { name }
         | Request::Upload { name, .. } => check_valid_name(name),
         Request::List { prefix } => check_valid_prefix(prefix),
+        Request::Dir { folder } => {
+            check_valid_prefix(folder);
+            let text = folder.as_str();
+            assert!(text.is_empty() || text.ends_with('/'), "{folder:?}");
+        }
         Request::Append { id, .. } | Request::Commit { id } | Request::Abort { id } => {
             assert!(is_session_id(id.as_bytes()), "bad session id {id:?}");
         }
@@ -393,6 +402,7 @@ fn reference_line(line: &[u8]) -> Expected {
         b"GET" => (&[Arg::Name, Arg::Number, Arg::Number], 1),
         b"STAT" | b"DEL" => (&[Arg::Name], 1),
         b"LIST" => (&[Arg::Prefix], 0),
+        b"DIR" => (&[Arg::Name], 0),
         b"ECHO" => (&[Arg::Number], 1),
         b"UPLOAD" => (&[Arg::Name, Arg::Number, Arg::Crc], 3),
         b"APPEND" => (&[Arg::Session, Arg::Number, Arg::Number], 3),
@@ -426,6 +436,8 @@ fn reference_line(line: &[u8]) -> Expected {
 
     let is_list = *verb == b"LIST";
     let verdict = match shape.first() {
+        // Only DIR's name is optional: left out, it is the root.
+        Some(Arg::Name) if args.is_empty() => Verdict::OK,
         Some(Arg::Name) => name_verdict(name_token),
         Some(Arg::Prefix) => prefix_verdict(name_token),
         Some(Arg::Session) if !is_session_id(name_token) => Verdict::BAD,
@@ -465,6 +477,12 @@ fn reference_line(line: &[u8]) -> Expected {
         },
         b"STAT" => Request::Stat { name: name() },
         b"DEL" => Request::Del { name: name() },
+        b"DIR" => Request::Dir {
+            folder: Prefix::decode(
+                &[name_token, b"/".as_slice()].concat()[usize::from(args.is_empty())..],
+            )
+            .expect("a name and a slash is a prefix"),
+        },
         b"ECHO" => Request::Echo { size: numbers[0] },
         b"UPLOAD" => Request::Upload {
             name: name(),

@@ -57,7 +57,8 @@ pub struct HttpRequest {
     pub if_modified_since: Option<String>,
     /// `If-Range`: serve the range only if the file is still this version.
     pub if_range: Option<String>,
-    /// The client prefers JSON (`Accept: application/json`).
+    /// The client prefers JSON (`Accept: application/json`, or
+    /// `?format=json` in the target).
     pub wants_json: bool,
     /// `X-Checksum-Crc32c`, hex.
     pub checksum: Option<u32>,
@@ -278,10 +279,12 @@ pub fn parse_request(buf: &[u8]) -> Result<Option<(HttpRequest, usize)>, HttpErr
         // as the next request.
         return Err(refuse(400, "only PUT may carry a body"));
     }
-    request.target = parse_target(parsed.path.unwrap_or_default()).map_err(|err| HttpError {
+    let path = parsed.path.unwrap_or_default();
+    request.target = parse_target(path).map_err(|err| HttpError {
         resume: Some(resume),
         ..err
     })?;
+    request.wants_json |= asks_for_json(path);
     Ok(Some((request, used)))
 }
 
@@ -314,6 +317,14 @@ fn accepts_json(accept: &str) -> bool {
         });
         media.eq_ignore_ascii_case("application/json") && !refused
     })
+}
+
+/// Whether a target's query has `format=json` (for a listing, where a
+/// link or a tool cannot set `Accept`).
+fn asks_for_json(target: &str) -> bool {
+    target
+        .split_once('?')
+        .is_some_and(|(_, query)| query.split('&').any(|pair| pair == "format=json"))
 }
 
 /// An origin-form target (`/path[?query]`) as a file or a listing. The

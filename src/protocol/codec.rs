@@ -67,6 +67,12 @@ fn operation(request: Request) -> Operation {
             format: listing_line,
             body: true,
         },
+        Request::Dir { folder } => Operation::List {
+            prefix: folder,
+            scope: Scope::Directory,
+            format: folder_line,
+            body: true,
+        },
         Request::Del { name } => Operation::Delete { name },
         Request::Echo { size } => Operation::Echo { size },
         Request::Upload { name, size, crc } => Operation::Upload { name, size, crc },
@@ -85,6 +91,16 @@ fn listing_line(_: &str, piece: Piece<'_>, out: &mut Vec<u8>) {
         let line = format!("{} {} {name}\n", entry.info.size, entry.info.mtime);
         out.extend_from_slice(line.as_bytes());
     }
+}
+
+/// A DIR body: one line per sub-folder, `- <mtime> <encoded-name>/`, then
+/// one per file as in LIST.
+fn folder_line(prefix: &str, piece: Piece<'_>, out: &mut Vec<u8>) {
+    if let Piece::Directory { name, mtime, .. } = piece {
+        let name = crate::name::encode(name);
+        out.extend_from_slice(format!("- {mtime} {name}\n").as_bytes());
+    }
+    listing_line(prefix, piece, out);
 }
 
 /// Whether `input` holds a whole request line (blank lines before it do

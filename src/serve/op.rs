@@ -168,6 +168,8 @@ pub enum Piece<'a> {
     Directory {
         /// Its name.
         name: &'a str,
+        /// Its modification time, Unix seconds.
+        mtime: i64,
         /// It is the first one.
         first: bool,
     },
