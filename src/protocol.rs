@@ -72,6 +72,13 @@ pub enum Request {
         /// File to remove.
         name: Name,
     },
+    /// Rename file `from` to `to`.
+    Move {
+        /// File to rename.
+        from: Name,
+        /// Its new name.
+        to: Name,
+    },
     /// Send back the `size` body bytes that follow the line.
     Echo {
         /// Body length.
@@ -126,6 +133,7 @@ impl Request {
             Request::Stat { .. } => "STAT",
             Request::List { .. } => "LIST",
             Request::Dir { .. } => "DIR",
+            Request::Move { .. } => "MOVE",
             Request::Del { .. } => "DEL",
             Request::Echo { .. } => "ECHO",
             Request::Upload { .. } => "UPLOAD",
@@ -291,6 +299,13 @@ fn parse_line(line: &[u8]) -> Result<Request, ProtocolError> {
             arity(0, 1)?;
             Ok(Request::Dir {
                 folder: folder_arg(args.first().copied())?,
+            })
+        }
+        b"MOVE" => {
+            arity(2, 2)?;
+            Ok(Request::Move {
+                from: name_arg(args[0])?,
+                to: name_arg(args[1])?,
             })
         }
         b"ECHO" => {
@@ -621,6 +636,13 @@ mod tests {
                 "DIR logs/2026\n",
                 Request::Dir {
                     folder: Prefix::decode(b"logs/2026/").unwrap(),
+                },
+            ),
+            (
+                "MOVE a/b c%20d\n",
+                Request::Move {
+                    from: n("a/b"),
+                    to: n("c d"),
                 },
             ),
             ("ECHO 3\n", Request::Echo { size: 3 }),

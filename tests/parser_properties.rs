@@ -93,6 +93,7 @@ fn request(max_body: u64) -> impl Strategy<Value = Request> {
         name().prop_map(|name| Request::Stat { name }),
         name().prop_map(|name| Request::Del { name }),
         prefix().prop_map(|prefix| Request::List { prefix }),
+        (name(), name()).prop_map(|(from, to)| Request::Move { from, to }),
         prop::option::of(name()).prop_map(|folder| Request::Dir {
             folder: Prefix::decode(
                 folder
@@ -226,6 +227,11 @@ fn render_with(request: &Request, style: &Style) -> Vec<u8> {
                 tokens.push(encode_with(name, style));
             }
         }
+        Request::Move { from, to } => tokens.extend([
+            b"MOVE".to_vec(),
+            encode_with(from.as_str(), style),
+            encode_with(to.as_str(), style),
+        ]),
         Request::Echo { size } => tokens.extend([b"ECHO".to_vec(), number(*size)]),
         Request::Upload { name, size, crc } => tokens.extend([
             b"UPLOAD".to_vec(),
@@ -266,6 +272,7 @@ fn token_soup() -> impl Strategy<Value = Vec<u8>> {
             "DEL",
             "LIST",
             "DIR",
+            "MOVE",
             "ECHO",
             "QUIT",
             "UPLOAD",
@@ -341,6 +348,9 @@ const BAD_NAMES: &[(&str, u16, u64)] = &[
     ("LIST ../", 400, 0),
     ("DIR a/", 400, 0),
     ("DIR .ferry-x", 403, 0),
+    ("MOVE ../a b", 400, 0),
+    ("MOVE a .ferry-b", 403, 0),
+    ("MOVE .ferry-a ../b", 403, 0),
     ("UPLOAD ../x 5 0000abcd", 400, 0),
     ("APPEND 0123456789ABCDEF 0 4", 400, 4),
     ("APPEND 0123456789abcde 7 0", 400, 0),

@@ -4,6 +4,8 @@
 
 mod support;
 
+use std::fs;
+
 use support::{Raw, TestServer, crc_hex, pattern};
 
 #[test]
@@ -252,4 +254,55 @@ fn echo_streams_bodies_larger_than_any_buffer() {
     assert_eq!(raw.line(), format!("OK {}", body.len()));
     assert!(raw.bytes(body.len()) == body);
     sender.join().unwrap();
+}
+
+#[test]
+fn move_renames_within_the_root_creating_and_pruning_folders() {
+    let server = TestServer::start();
+    let mut raw = server.raw();
+    let data = pattern(1000, 7);
+    raw.send("PUT a/b/one 1000\n");
+    raw.send(&data);
+    assert_eq!(raw.line(), format!("OK 1000 {}", crc_hex(&data)));
+    let mut ask = |line: &str| {
+        raw.send(format!("{line}\n"));
+        raw.line()
+    };
+    // Into a folder that is not there yet; the emptied ones go.
+    assert_eq!(ask("MOVE a/b/one x/y/two%20words"), "OK");
+    assert!(!server.path("a").exists(), "a/ and a/b/ were pruned");
+    assert_eq!(fs::read(server.path("x/y/two words")).unwrap(), data);
+    assert_eq!(
+        ask("STAT x/y/two%20words").split(' ').nth(3),
+        Some(crc_hex(&data).as_str()),
+        "the checksum moved with the file"
+    );
+    // Over a file, as PUT would.
+    fs::write(server.path("x/old"), b"old").unwrap();
+    assert_eq!(ask("MOVE x/y/two%20words x/old"), "OK");
+    assert_eq!(fs::read(server.path("x/old")).unwrap(), data);
+    assert_eq!(ask("MOVE x/old x/old"), "OK");
+    // Not onto a folder, not from a folder, not from nothing, not below a
+    // file; the source stays where it was.
+    fs::create_dir_all(server.path("dir/sub")).unwrap();
+    fs::write(server.path("dir/sub/f"), b"f").unwrap();
+    assert!(ask("MOVE x/old dir").starts_with("ERR 409 "));
+    assert!(ask("MOVE dir x/new").starts_with("ERR 409 "));
+    assert!(ask("MOVE nothere x/new").starts_with("ERR 404 "));
+    assert!(ask("MOVE x/old x/old/below").starts_with("ERR 409 "));
+    assert!(ask("MOVE x/old .ferry-x").starts_with("ERR 403 "));
+    assert!(ask("MOVE ../x y").starts_with("ERR 400 "));
+    assert_eq!(fs::read(server.path("x/old")).unwrap(), data);
+    assert!(ask("MOVE x/old").starts_with("ERR 400 "));
+    raw.expect_closed();
+}
+
+#[test]
+fn move_is_refused_on_a_read_only_server() {
+    let server = TestServer::start_with(|c| c.read_only = true);
+    fs::write(server.path("f"), b"f").unwrap();
+    let mut raw = server.raw();
+    raw.send("MOVE f g\n");
+    assert!(raw.line().starts_with("ERR 403 "));
+    assert!(server.path("f").exists() && !server.path("g").exists());
 }

@@ -256,6 +256,7 @@ pub fn render(request: &Request) -> String {
             Some(name) => format!("DIR {}\n", encode(name)),
             None => "DIR\n".to_owned(),
         },
+        Request::Move { from, to } => format!("MOVE {} {}\n", from.encoded(), to.encoded()),
         Request::Echo { size } => format!("ECHO {size}\n"),
         Request::Upload { name, size, crc } => {
             format!("UPLOAD {} {size} {crc:08x}\n", name.encoded())
@@ -276,6 +277,10 @@ fn check_request(request: &Request) {
         | Request::Del { name }
         | Request::Upload { name, .. } => check_valid_name(name),
         Request::List { prefix } => check_valid_prefix(prefix),
+        Request::Move { from, to } => {
+            check_valid_name(from);
+            check_valid_name(to);
+        }
         Request::Dir { folder } => {
             check_valid_prefix(folder);
             let text = folder.as_str();
@@ -403,6 +408,7 @@ fn reference_line(line: &[u8]) -> Expected {
         b"STAT" | b"DEL" => (&[Arg::Name], 1),
         b"LIST" => (&[Arg::Prefix], 0),
         b"DIR" => (&[Arg::Name], 0),
+        b"MOVE" => (&[Arg::Name, Arg::Name], 2),
         b"ECHO" => (&[Arg::Number], 1),
         b"UPLOAD" => (&[Arg::Name, Arg::Number, Arg::Crc], 3),
         b"APPEND" => (&[Arg::Session, Arg::Number, Arg::Number], 3),
@@ -417,12 +423,14 @@ fn reference_line(line: &[u8]) -> Expected {
     let mut numbers = Vec::new();
     let mut crc = None;
     let mut name_token: &[u8] = b"";
+    let mut names: Vec<&[u8]> = Vec::new();
     for (arg, kind) in args.iter().zip(shape) {
         match kind {
             Arg::Name | Arg::Prefix | Arg::Session | Arg::Token if arg.is_empty() => {
                 return Expected::Unparseable;
             }
-            Arg::Name | Arg::Prefix | Arg::Session | Arg::Token => name_token = arg,
+            Arg::Name => names.push(arg),
+            Arg::Prefix | Arg::Session | Arg::Token => name_token = arg,
             Arg::Number => match reference_number(arg) {
                 Some(n) => numbers.push(n),
                 None => return Expected::Unparseable,
@@ -434,11 +442,19 @@ fn reference_line(line: &[u8]) -> Expected {
         }
     }
 
+    if let Some(first) = names.first() {
+        name_token = first;
+    }
     let is_list = *verb == b"LIST";
     let verdict = match shape.first() {
         // Only DIR's name is optional: left out, it is the root.
         Some(Arg::Name) if args.is_empty() => Verdict::OK,
-        Some(Arg::Name) => name_verdict(name_token),
+        // MOVE's two names are checked in order: the first bad one decides.
+        Some(Arg::Name) => names
+            .iter()
+            .map(|token| name_verdict(token))
+            .find(|verdict| *verdict != Verdict::OK)
+            .unwrap_or(Verdict::OK),
         Some(Arg::Prefix) => prefix_verdict(name_token),
         Some(Arg::Session) if !is_session_id(name_token) => Verdict::BAD,
         // §6.9: 1 to 256 visible ASCII bytes.
@@ -477,6 +493,10 @@ fn reference_line(line: &[u8]) -> Expected {
         },
         b"STAT" => Request::Stat { name: name() },
         b"DEL" => Request::Del { name: name() },
+        b"MOVE" => Request::Move {
+            from: name(),
+            to: Name::decode(names[1]).expect("the spec accepts this name"),
+        },
         b"DIR" => Request::Dir {
             folder: Prefix::decode(
                 &[name_token, b"/".as_slice()].concat()[usize::from(args.is_empty())..],

@@ -30,6 +30,8 @@ pub enum Method {
     Put,
     /// DELETE.
     Delete,
+    /// MOVE (WebDAV, RFC 4918 9.9): rename to the `Destination`.
+    Move,
 }
 
 /// How a request body is framed: `Content-Length` (0 when there is
@@ -66,6 +68,9 @@ pub struct HttpRequest {
     pub http10: bool,
     /// The token of its `Authorization` header.
     pub token: Option<Secret>,
+    /// A MOVE's `Destination`, as a name (required for MOVE, ignored
+    /// otherwise).
+    pub destination: Option<Name>,
 }
 
 /// A request that is answered with an error status instead of served.
@@ -152,7 +157,9 @@ pub fn parse_request(buf: &[u8]) -> Result<Option<(HttpRequest, usize)>, HttpErr
         checksum: None,
         http10: version == 0,
         token: None,
+        destination: None,
     };
+    let mut destination: Option<&str> = None;
     let mut length: Option<u64> = None;
     let mut chunked = false;
     // RFC 9112 9.3: `close` anywhere among the options wins, whatever order
@@ -226,6 +233,23 @@ pub fn parse_request(buf: &[u8]) -> Result<Option<(HttpRequest, usize)>, HttpErr
             request.if_range = Some(text().unwrap_or_default().to_owned());
         } else if name.eq_ignore_ascii_case("accept") {
             request.wants_json |= text().is_ok_and(accepts_json);
+        } else if name.eq_ignore_ascii_case("destination") {
+            match text() {
+                Ok(value) if destination.is_none() => destination = Some(value),
+                _ => {
+                    refusal.get_or_insert((400, "bad Destination"));
+                }
+            }
+        } else if name.eq_ignore_ascii_case("overwrite") {
+            // MOVE replaces a file at its destination, as PUT does; a
+            // client that asks it not to is told so rather than obeyed
+            // in name only.
+            if !header.value.trim_ascii().eq_ignore_ascii_case(b"T") {
+                refusal.get_or_insert((
+                    501,
+                    "only Overwrite: T is supported: MOVE replaces a file at its destination",
+                ));
+            }
         } else if name.eq_ignore_ascii_case("authorization") {
             request.token = Some(super::auth::token(header.value));
         } else if name.eq_ignore_ascii_case("x-checksum-crc32c") {
@@ -269,6 +293,7 @@ pub fn parse_request(buf: &[u8]) -> Result<Option<(HttpRequest, usize)>, HttpErr
         "HEAD" => Method::Head,
         "PUT" => Method::Put,
         "DELETE" => Method::Delete,
+        "MOVE" => Method::Move,
         _ => return Err(refuse(405, "method not allowed")),
     };
     if let Some((status, message)) = refusal {
@@ -285,6 +310,15 @@ pub fn parse_request(buf: &[u8]) -> Result<Option<(HttpRequest, usize)>, HttpErr
         ..err
     })?;
     request.wants_json |= asks_for_json(path);
+    if request.method == Method::Move {
+        let Some(destination) = destination else {
+            return Err(refuse(400, "MOVE needs a Destination"));
+        };
+        request.destination = Some(parse_destination(destination).map_err(|err| HttpError {
+            resume: Some(resume),
+            ..err
+        })?);
+    }
     Ok(Some((request, used)))
 }
 
@@ -317,6 +351,23 @@ fn accepts_json(accept: &str) -> bool {
         });
         media.eq_ignore_ascii_case("application/json") && !refused
     })
+}
+
+/// A `Destination` (RFC 4918 10.3): an absolute URI (whose scheme and
+/// authority are not checked: this server is the only place a file can
+/// move to) or an absolute path, naming a file.
+fn parse_destination(value: &str) -> Result<Name, HttpError> {
+    let path = match value.split_once("://") {
+        Some((_, rest)) => rest.find('/').map_or("/", |at| &rest[at..]),
+        None => value,
+    };
+    match parse_target(path)? {
+        Target::File(name) => Ok(name),
+        Target::Listing(_) => Err(HttpError::fatal(
+            400,
+            "a Destination ending in / is a directory",
+        )),
+    }
 }
 
 /// Whether a target's query has `format=json` (for a listing, where a

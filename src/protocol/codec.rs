@@ -74,6 +74,7 @@ fn operation(request: Request) -> Operation {
             body: true,
         },
         Request::Del { name } => Operation::Delete { name },
+        Request::Move { from, to } => Operation::Move { from, to },
         Request::Echo { size } => Operation::Echo { size },
         Request::Upload { name, size, crc } => Operation::Upload { name, size, crc },
         Request::Append { id, offset, len } => Operation::Append { id, offset, len },
@@ -113,7 +114,7 @@ pub fn holds_whole_head(input: &[u8]) -> bool {
 pub fn encode(reply: &Reply, out: &mut Vec<u8>) {
     let response = match reply {
         Reply::Nothing | Reply::GoAhead => return,
-        Reply::Done => Response::Ok,
+        Reply::Done | Reply::Moved { .. } => Response::Ok,
         Reply::Stored { size, crc, .. } => Response::Stored {
             size: *size,
             crc: *crc,

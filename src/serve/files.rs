@@ -1,4 +1,4 @@
-//! Serving files: PUT, GET, STAT, LIST, DELETE and ECHO, and what happens
+//! Serving files: PUT, GET, STAT, DELETE, MOVE and ECHO, and what happens
 //! when a body has arrived (verify, commit, answer) or a file has gone out.
 
 use std::time::Instant;
@@ -188,6 +188,23 @@ pub(super) fn delete(ctx: &Ctx<'_>, name: Name) -> Outcome {
             Outcome::answer(Reply::Done)
         }
         Err(err) => storage_refusal(ctx, "DELETE", name.as_str(), err),
+    })
+}
+
+/// MOVE: rename a file within the root, on the pool. Written for the
+/// read-only mode like DELETE and PUT; the permissions are both of theirs
+/// (`access.rs`).
+pub(super) fn rename(ctx: &Ctx<'_>, from: Name, to: Name) -> Outcome {
+    let subject = || format!("{from} -> {to}");
+    if let Err(failure) = check_writable(ctx.config) {
+        return refuse(ctx, "MOVE", &subject(), failure, Next::Request);
+    }
+    Outcome::on_pool(move |ctx| match ctx.storage.rename(&from, &to) {
+        Ok(replaced) => {
+            info!("#{} MOVE {from} -> {to}", ctx.client);
+            Outcome::answer(Reply::Moved { replaced })
+        }
+        Err(err) => storage_refusal(ctx, "MOVE", &format!("{from} -> {to}"), err),
     })
 }
 

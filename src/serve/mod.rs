@@ -1,7 +1,7 @@
 //! The serve layer: what every operation does, whichever protocol asked.
 //!
-//! One function per operation (`files.rs`: PUT, GET, STAT, DELETE, ECHO;
-//! `listing.rs`: LIST and directory listings; `sessions.rs`: UPLOAD,
+//! One function per operation (`files.rs`: PUT, GET, STAT, DELETE, MOVE,
+//! ECHO; `listing.rs`: LIST and directory listings; `sessions.rs`: UPLOAD,
 //! APPEND, COMMIT, ABORT) holds every rule once: names (already validated by [`crate::name`]), the read-only mode,
 //! the size limit, the storage calls and the per-request log line. Each
 //! returns an [`Outcome`]: the [`Reply`] to encode now and what the
@@ -196,6 +196,7 @@ pub fn serve(request: Request, ctx: &Ctx<'_>, guard: &mut Guard<'_>) -> Outcome 
             body,
         } => listing::list(who, prefix, scope, format, body),
         Operation::Delete { name } => files::delete(ctx, name),
+        Operation::Move { from, to } => files::rename(ctx, from, to),
         Operation::Echo { size } => files::echo(size),
         Operation::Upload { name, size, crc } => sessions::upload(ctx, name, size, crc),
         Operation::Append { id, offset, len } => sessions::append(ctx, who, id, offset, len),

@@ -74,6 +74,13 @@ pub enum Operation {
         /// File to remove.
         name: Name,
     },
+    /// Rename file `from` to `to` (replacing a file there).
+    Move {
+        /// File to rename.
+        from: Name,
+        /// Its new name.
+        to: Name,
+    },
     /// Send back the `size` body bytes that follow.
     Echo {
         /// Body length.
@@ -134,6 +141,7 @@ impl Operation {
             Operation::Stat { .. } => "STAT",
             Operation::List { .. } => "LIST",
             Operation::Delete { .. } => "DEL",
+            Operation::Move { .. } => "MOVE",
             Operation::Echo { .. } => "ECHO",
             Operation::Upload { .. } => "UPLOAD",
             Operation::Append { .. } => "APPEND",
@@ -315,6 +323,11 @@ pub enum Reply {
         size: u64,
         /// Their CRC-32C.
         crc: u32,
+        /// It replaced an existing file.
+        replaced: bool,
+    },
+    /// A file was renamed.
+    Moved {
         /// It replaced an existing file.
         replaced: bool,
     },

@@ -331,6 +331,39 @@ impl Storage {
         })
     }
 
+    /// Renames file `from` to `to` in one `renameat`, as an upload lands:
+    /// missing parents of `to` are created, a file there is replaced, a
+    /// directory, symlink or special file there is refused. Then removes
+    /// the directories `from` left empty, as DEL does. Returns whether a
+    /// file was replaced; `from` renamed to itself changes nothing.
+    ///
+    /// # Errors
+    /// `from`: 404 if absent, 409 for a directory, 403 for a symlink (as
+    /// DEL). `to`: as [`Storage::begin_upload`] (409 a directory or a
+    /// parent that is a file, 403 a symlink).
+    pub fn rename(&self, from: &Name, to: &Name) -> Result<bool, StorageError> {
+        self.pause(Point::Commit);
+        let (dirs, leaf) = from.split_parent();
+        let source = self.walk(dirs)?;
+        check_regular(&rustix::fs::statat(
+            self.fd(&source),
+            leaf,
+            AtFlags::SYMLINK_NOFOLLOW,
+        )?)?;
+        if from == to {
+            return Ok(true);
+        }
+        let replaced = self.with_target(to, |target| {
+            rustix::fs::renameat(self.fd(&source), leaf, &target.dir, target.leaf.as_str())?;
+            Ok(target.replaces)
+        })?;
+        prune_empty_dirs(
+            &self.root,
+            from.as_str().rsplit_once('/').map_or("", |(dir, _)| dir),
+        );
+        Ok(replaced)
+    }
+
     /// Refuses (as a PUT would) a name that cannot become a file: one that
     /// is a directory, symlink or special file, or lies beneath a file.
     /// Missing parents are fine: they would be created.
