@@ -8,7 +8,7 @@
 //!
 //! ```text
 //! request  = verb *(" " token) [CR] LF        at most 4096 bytes with the LF
-//! PUT  <name> <size>[ <crc32c>]               then <size> body bytes
+//! PUT  <name> <size>[ <crc32c>][ mtime=<secs>]   then <size> body bytes
 //! GET  <name>[ <offset>[ <length>]]
 //! STAT <name> | DEL <name> | LIST[ <prefix>] | DIR[ <folder>] | ECHO <size> | QUIT
 //! MOVE <from> <to>
@@ -42,6 +42,8 @@ pub enum Request {
         size: u64,
         /// CRC-32C the client computed, checked before commit.
         crc: Option<u32>,
+        /// Modification time to give the file, Unix seconds.
+        mtime: Option<i64>,
     },
     /// Download `name` from `offset`, at most `length` bytes.
     Get {
@@ -106,6 +108,8 @@ pub enum Request {
     Commit {
         /// Session id.
         id: String,
+        /// Modification time to give the file, Unix seconds.
+        mtime: Option<i64>,
     },
     /// Discard a session.
     Abort {
@@ -261,11 +265,22 @@ fn parse_line(line: &[u8]) -> Result<Request, ProtocolError> {
     };
     match verb {
         b"PUT" => {
-            arity(2, 3)?;
+            arity(2, 4)?;
             let size = number(args[1])?;
-            let crc = args.get(2).map(|t| checksum(t)).transpose()?;
+            let (crc, mtime) = match &args[2..] {
+                [] => (None, None),
+                [time] if time.starts_with(MTIME) => (None, Some(mtime_arg(time)?)),
+                [crc] => (Some(checksum(crc)?), None),
+                [crc, time] => (Some(checksum(crc)?), Some(mtime_arg(time)?)),
+                _ => unreachable!("arity checked"),
+            };
             let name = Name::decode(args[0]).map_err(|e| ProtocolError::bad_name(e, size))?;
-            Ok(Request::Put { name, size, crc })
+            Ok(Request::Put {
+                name,
+                size,
+                crc,
+                mtime,
+            })
         }
         b"GET" => {
             arity(1, 3)?;
@@ -335,9 +350,11 @@ fn parse_line(line: &[u8]) -> Result<Request, ProtocolError> {
             Ok(Request::Append { id, offset, len })
         }
         b"COMMIT" => {
-            arity(1, 1)?;
+            arity(1, 2)?;
+            let mtime = args.get(1).map(|t| mtime_arg(t)).transpose()?;
             Ok(Request::Commit {
                 id: session_arg(args[0])?,
+                mtime,
             })
         }
         b"ABORT" => {
@@ -423,6 +440,16 @@ fn number(token: &[u8]) -> Result<u64, ProtocolError> {
         .ok()
         .and_then(|s| s.parse().ok())
         .ok_or_else(bad)
+}
+
+/// What an `mtime=<secs>` token starts with.
+const MTIME: &[u8] = b"mtime=";
+
+/// `mtime=` and a decimal number of Unix seconds that fits an i64.
+fn mtime_arg(token: &[u8]) -> Result<i64, ProtocolError> {
+    let bad = || ProtocolError::fatal(400, "expected mtime=<unix seconds>");
+    let digits = token.strip_prefix(MTIME).ok_or_else(bad)?;
+    i64::try_from(number(digits).map_err(|_| bad())?).map_err(|_| bad())
 }
 
 /// Exactly eight hex digits (either case).
@@ -586,6 +613,25 @@ mod tests {
                     name: n("a/b.csv"),
                     size: 12,
                     crc: Some(0xabcd),
+                    mtime: None,
+                },
+            ),
+            (
+                "PUT a 1 0000abcd mtime=1767225600\n",
+                Request::Put {
+                    name: n("a"),
+                    size: 1,
+                    crc: Some(0xabcd),
+                    mtime: Some(1_767_225_600),
+                },
+            ),
+            (
+                "PUT a 1 mtime=0\n",
+                Request::Put {
+                    name: n("a"),
+                    size: 1,
+                    crc: None,
+                    mtime: Some(0),
                 },
             ),
             (
@@ -594,6 +640,7 @@ mod tests {
                     name: n("x"),
                     size: 0,
                     crc: None,
+                    mtime: None,
                 },
             ),
             (
@@ -666,6 +713,14 @@ mod tests {
                 "COMMIT 0123456789abcdef\n",
                 Request::Commit {
                     id: "0123456789abcdef".into(),
+                    mtime: None,
+                },
+            ),
+            (
+                "COMMIT 0123456789abcdef mtime=7\n",
+                Request::Commit {
+                    id: "0123456789abcdef".into(),
+                    mtime: Some(7),
                 },
             ),
             (
@@ -714,6 +769,11 @@ mod tests {
             "PUT x 99999999999999999999999\n",
             "PUT x 1 abc\n",
             "PUT x 1 0000000g\n",
+            "PUT x 1 mtime=1 0000abcd\n",
+            "PUT x 1 0000abcd mtime=-1\n",
+            "PUT x 1 0000abcd mtime=9223372036854775808\n",
+            "PUT x 1 0000abcd 7\n",
+            "COMMIT 0123456789abcdef 7\n",
             "GET  x\n",
             "GET x \n",
             "GET x y\n",

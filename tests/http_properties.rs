@@ -482,6 +482,7 @@ fn expected(spec: &Spec) -> HttpRequest {
         if_range: spec.if_range.map(str::to_owned),
         wants_json: spec.accept.is_some_and(|(_, json)| json),
         checksum: spec.checksum,
+        mtime: None,
         http10: spec.http10,
         // The generator sends no Authorization (see src/http/auth.rs).
         token: None,

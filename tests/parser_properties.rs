@@ -78,11 +78,18 @@ fn session_id() -> impl Strategy<Value = String> {
 /// streams with bodies); `u64::MAX` leaves them unbounded.
 fn request(max_body: u64) -> impl Strategy<Value = Request> {
     prop_oneof![
-        (name(), 0..=max_body, any::<Option<u32>>()).prop_map(|(name, size, crc)| Request::Put {
-            name,
-            size,
-            crc
-        }),
+        (
+            name(),
+            0..=max_body,
+            any::<Option<u32>>(),
+            prop::option::of(0..=i64::MAX)
+        )
+            .prop_map(|(name, size, crc, mtime)| Request::Put {
+                name,
+                size,
+                crc,
+                mtime
+            }),
         (name(), any::<u64>(), any::<Option<u64>>()).prop_map(|(name, offset, length)| {
             Request::Get {
                 name,
@@ -113,7 +120,8 @@ fn request(max_body: u64) -> impl Strategy<Value = Request> {
             offset,
             len
         }),
-        session_id().prop_map(|id| Request::Commit { id }),
+        (session_id(), prop::option::of(0..=i64::MAX))
+            .prop_map(|(id, mtime)| Request::Commit { id, mtime }),
         session_id().prop_map(|id| Request::Abort { id }),
         "[!-~]{1,256}".prop_map(|token| Request::Auth {
             token: ferry::access::Secret::new(token)
@@ -190,13 +198,19 @@ fn render_with(request: &Request, style: &Style) -> Vec<u8> {
     };
     let mut tokens: Vec<Vec<u8>> = Vec::new();
     match request {
-        Request::Put { name, size, crc } => {
+        Request::Put {
+            name,
+            size,
+            crc,
+            mtime,
+        } => {
             tokens.extend([
                 b"PUT".to_vec(),
                 encode_with(name.as_str(), style),
                 number(*size),
             ]);
             tokens.extend(crc.map(checksum));
+            tokens.extend(mtime.map(|t| [b"mtime=".as_slice(), &number(t as u64)].concat()));
         }
         Request::Get {
             name,
@@ -245,7 +259,10 @@ fn render_with(request: &Request, style: &Style) -> Vec<u8> {
             number(*offset),
             number(*len),
         ]),
-        Request::Commit { id } => tokens.extend([b"COMMIT".to_vec(), id.clone().into_bytes()]),
+        Request::Commit { id, mtime } => {
+            tokens.extend([b"COMMIT".to_vec(), id.clone().into_bytes()]);
+            tokens.extend(mtime.map(|t| [b"mtime=".as_slice(), &number(t as u64)].concat()));
+        }
         Request::Abort { id } => tokens.extend([b"ABORT".to_vec(), id.clone().into_bytes()]),
         Request::Auth { token } => {
             tokens.extend([b"AUTH".to_vec(), token.expose().as_bytes().to_vec()]);
@@ -273,6 +290,7 @@ fn token_soup() -> impl Strategy<Value = Vec<u8>> {
             "LIST",
             "DIR",
             "MOVE",
+            "mtime=",
             "ECHO",
             "QUIT",
             "UPLOAD",

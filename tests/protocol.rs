@@ -306,3 +306,66 @@ fn move_is_refused_on_a_read_only_server() {
     assert!(raw.line().starts_with("ERR 403 "));
     assert!(server.path("f").exists() && !server.path("g").exists());
 }
+
+#[test]
+fn an_upload_may_give_its_file_a_modification_time() {
+    let server = TestServer::start_with(|c| c.http_listen = Some("127.0.0.1:0".parse().unwrap()));
+    let mut raw = server.raw();
+    let data = pattern(300, 3);
+    let crc = crc_hex(&data);
+    let put = |raw: &mut Raw, line: String| {
+        raw.send(line);
+        raw.send(&data);
+        raw.line()
+    };
+    assert_eq!(
+        put(&mut raw, format!("PUT old 300 {crc} mtime=1000000000\n")),
+        format!("OK 300 {crc}")
+    );
+    assert_eq!(
+        put(&mut raw, "PUT older 300 mtime=86400\n".into()),
+        format!("OK 300 {crc}")
+    );
+    raw.send("STAT old\n");
+    assert_eq!(raw.line(), format!("OK 300 1000000000 {crc}"));
+    raw.send("LIST old\n");
+    assert_eq!(raw.line(), "OK 35");
+    assert_eq!(raw.bytes(35), b"300 1000000000 old\n300 86400 older\n");
+    // A resumable upload takes it at COMMIT, where the file lands.
+    let (id, _) = support::upload(&mut raw, "resumed", &data);
+    assert_eq!(support::append(&mut raw, &id, 0, &data), "OK 300");
+    raw.send(format!("COMMIT {id} mtime=1234567890\n"));
+    assert_eq!(raw.line(), format!("OK 300 {crc}"));
+    raw.send("STAT resumed\n");
+    assert_eq!(raw.line(), format!("OK 300 1234567890 {crc}"));
+    // Over HTTP: X-Ferry-Mtime; it shows as Last-Modified.
+    let url = format!("http://{}/web", server.http.unwrap());
+    ureq::put(&url)
+        .header("X-Ferry-Mtime", "1000000000")
+        .send(&data[..])
+        .unwrap();
+    let got = ureq::get(&url).call().unwrap();
+    assert_eq!(
+        got.headers().get("last-modified").unwrap(),
+        "Sun, 09 Sep 2001 01:46:40 GMT"
+    );
+    match ureq::put(&url)
+        .header("X-Ferry-Mtime", "-1")
+        .send(&data[..])
+    {
+        Err(ureq::Error::StatusCode(400)) => {}
+        other => panic!("{other:?}"),
+    }
+    // Without one, the file gets the time it was written.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    assert_eq!(
+        put(&mut raw, "PUT new 300\n".into()),
+        format!("OK 300 {crc}")
+    );
+    raw.send("STAT new\n");
+    let mtime: u64 = raw.line().split(' ').nth(2).unwrap().parse().unwrap();
+    assert!(mtime + 5 >= now, "{mtime} vs {now}");
+}

@@ -236,10 +236,16 @@ pub fn check_valid_prefix(prefix: &Prefix) {
 /// The canonical line for `request`: minimal encoding, lower-case CRC, `LF`.
 pub fn render(request: &Request) -> String {
     match request {
-        Request::Put { name, size, crc } => match crc {
-            Some(crc) => format!("PUT {} {size} {crc:08x}\n", name.encoded()),
-            None => format!("PUT {} {size}\n", name.encoded()),
-        },
+        Request::Put {
+            name,
+            size,
+            crc,
+            mtime,
+        } => {
+            let crc = crc.map(|crc| format!(" {crc:08x}")).unwrap_or_default();
+            let mtime = mtime.map(|t| format!(" mtime={t}")).unwrap_or_default();
+            format!("PUT {} {size}{crc}{mtime}\n", name.encoded())
+        }
         Request::Get {
             name,
             offset,
@@ -262,7 +268,11 @@ pub fn render(request: &Request) -> String {
             format!("UPLOAD {} {size} {crc:08x}\n", name.encoded())
         }
         Request::Append { id, offset, len } => format!("APPEND {id} {offset} {len}\n"),
-        Request::Commit { id } => format!("COMMIT {id}\n"),
+        Request::Commit { id, mtime: None } => format!("COMMIT {id}\n"),
+        Request::Commit {
+            id,
+            mtime: Some(mtime),
+        } => format!("COMMIT {id} mtime={mtime}\n"),
         Request::Abort { id } => format!("ABORT {id}\n"),
         Request::Auth { token } => format!("AUTH {}\n", token.expose()),
         Request::Quit => "QUIT\n".to_owned(),
@@ -286,7 +296,7 @@ fn check_request(request: &Request) {
             let text = folder.as_str();
             assert!(text.is_empty() || text.ends_with('/'), "{folder:?}");
         }
-        Request::Append { id, .. } | Request::Commit { id } | Request::Abort { id } => {
+        Request::Append { id, .. } | Request::Commit { id, .. } | Request::Abort { id } => {
             assert!(is_session_id(id.as_bytes()), "bad session id {id:?}");
         }
         Request::Auth { token } => {
@@ -395,6 +405,8 @@ enum Arg {
     Token,
     Number,
     Crc,
+    /// `mtime=` and Unix seconds (an i64).
+    Mtime,
 }
 
 /// §3.1/§3.3: syntax first (verb, arity, single spaces, numbers, CRC), then
@@ -403,7 +415,11 @@ fn reference_line(line: &[u8]) -> Expected {
     let tokens: Vec<&[u8]> = line.split(|&b| b == b' ').collect();
     let (verb, args) = tokens.split_first().expect("split yields a token");
     let (shape, required): (&[Arg], usize) = match *verb {
-        b"PUT" => (&[Arg::Name, Arg::Number, Arg::Crc], 2),
+        // The CRC and the mtime are each optional, in this order.
+        b"PUT" if args.len() == 3 && args[2].starts_with(b"mtime=") => {
+            (&[Arg::Name, Arg::Number, Arg::Mtime], 2)
+        }
+        b"PUT" => (&[Arg::Name, Arg::Number, Arg::Crc, Arg::Mtime], 2),
         b"GET" => (&[Arg::Name, Arg::Number, Arg::Number], 1),
         b"STAT" | b"DEL" => (&[Arg::Name], 1),
         b"LIST" => (&[Arg::Prefix], 0),
@@ -412,7 +428,8 @@ fn reference_line(line: &[u8]) -> Expected {
         b"ECHO" => (&[Arg::Number], 1),
         b"UPLOAD" => (&[Arg::Name, Arg::Number, Arg::Crc], 3),
         b"APPEND" => (&[Arg::Session, Arg::Number, Arg::Number], 3),
-        b"COMMIT" | b"ABORT" => (&[Arg::Session], 1),
+        b"COMMIT" => (&[Arg::Session, Arg::Mtime], 1),
+        b"ABORT" => (&[Arg::Session], 1),
         b"QUIT" => (&[], 0),
         b"AUTH" => (&[Arg::Token], 1),
         _ => return Expected::Unparseable,
@@ -422,6 +439,7 @@ fn reference_line(line: &[u8]) -> Expected {
     }
     let mut numbers = Vec::new();
     let mut crc = None;
+    let mut mtime = None;
     let mut name_token: &[u8] = b"";
     let mut names: Vec<&[u8]> = Vec::new();
     for (arg, kind) in args.iter().zip(shape) {
@@ -437,6 +455,14 @@ fn reference_line(line: &[u8]) -> Expected {
             },
             Arg::Crc => match reference_crc(arg) {
                 Some(c) => crc = Some(c),
+                None => return Expected::Unparseable,
+            },
+            Arg::Mtime => match arg
+                .strip_prefix(b"mtime=")
+                .and_then(reference_number)
+                .and_then(|t| i64::try_from(t).ok())
+            {
+                Some(t) => mtime = Some(t),
                 None => return Expected::Unparseable,
             },
         }
@@ -485,6 +511,7 @@ fn reference_line(line: &[u8]) -> Expected {
             name: name(),
             size: numbers[0],
             crc,
+            mtime,
         },
         b"GET" => Request::Get {
             name: name(),
@@ -514,7 +541,7 @@ fn reference_line(line: &[u8]) -> Expected {
             offset: numbers[0],
             len: numbers[1],
         },
-        b"COMMIT" => Request::Commit { id: id() },
+        b"COMMIT" => Request::Commit { id: id(), mtime },
         b"ABORT" => Request::Abort { id: id() },
         b"AUTH" => Request::Auth {
             token: ferry::access::Secret::new(id()),

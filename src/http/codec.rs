@@ -132,6 +132,7 @@ impl Exchange {
                 name,
                 body,
                 crc: request.checksum,
+                mtime: request.mtime,
             },
             (Method::Delete, Target::File(name)) => Operation::Delete { name },
             (Method::Move, Target::File(from)) => match request.destination {

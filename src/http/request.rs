@@ -64,6 +64,9 @@ pub struct HttpRequest {
     pub wants_json: bool,
     /// `X-Checksum-Crc32c`, hex.
     pub checksum: Option<u32>,
+    /// `X-Ferry-Mtime`: the modification time a PUT gives the file, Unix
+    /// seconds.
+    pub mtime: Option<i64>,
     /// HTTP/1.0: persistent only when asked, and then told so.
     pub http10: bool,
     /// The token of its `Authorization` header.
@@ -155,6 +158,7 @@ pub fn parse_request(buf: &[u8]) -> Result<Option<(HttpRequest, usize)>, HttpErr
         if_range: None,
         wants_json: false,
         checksum: None,
+        mtime: None,
         http10: version == 0,
         token: None,
         destination: None,
@@ -233,6 +237,13 @@ pub fn parse_request(buf: &[u8]) -> Result<Option<(HttpRequest, usize)>, HttpErr
             request.if_range = Some(text().unwrap_or_default().to_owned());
         } else if name.eq_ignore_ascii_case("accept") {
             request.wants_json |= text().is_ok_and(accepts_json);
+        } else if name.eq_ignore_ascii_case("x-ferry-mtime") {
+            match decimal(header.value.trim_ascii()).and_then(|t| i64::try_from(t).ok()) {
+                Some(mtime) => request.mtime = Some(mtime),
+                None => {
+                    refusal.get_or_insert((400, "X-Ferry-Mtime must be Unix seconds"));
+                }
+            }
         } else if name.eq_ignore_ascii_case("destination") {
             match text() {
                 Ok(value) if destination.is_none() => destination = Some(value),

@@ -47,10 +47,16 @@ pub fn decode(data: &[u8]) -> Decoded {
 /// What a FERRY/1 request line asks for.
 fn operation(request: Request) -> Operation {
     match request {
-        Request::Put { name, size, crc } => Operation::Put {
+        Request::Put {
+            name,
+            size,
+            crc,
+            mtime,
+        } => Operation::Put {
             name,
             body: Body::fixed(size),
             crc,
+            mtime,
         },
         Request::Get {
             name,
@@ -78,7 +84,7 @@ fn operation(request: Request) -> Operation {
         Request::Echo { size } => Operation::Echo { size },
         Request::Upload { name, size, crc } => Operation::Upload { name, size, crc },
         Request::Append { id, offset, len } => Operation::Append { id, offset, len },
-        Request::Commit { id } => Operation::Commit { id },
+        Request::Commit { id, mtime } => Operation::Commit { id, mtime },
         Request::Abort { id } => Operation::Abort { id },
         Request::Auth { token } => Operation::Auth { token },
         Request::Quit => Operation::Quit,

@@ -15,8 +15,15 @@ use crate::name::Name;
 use crate::storage::{OpenFile, StorageError, Upload};
 
 /// PUT: refuse (skipping the body where we can) or, on the pool, create
-/// the temp file and start receiving the body.
-pub(super) fn put(ctx: &Ctx<'_>, name: Name, body: Body, crc: Option<u32>) -> Outcome {
+/// the temp file (which gets `mtime` on commit, if given) and start
+/// receiving the body.
+pub(super) fn put(
+    ctx: &Ctx<'_>,
+    name: Name,
+    body: Body,
+    crc: Option<u32>,
+    mtime: Option<i64>,
+) -> Outcome {
     if let Err(failure) = check_writable(ctx.config) {
         return refuse(
             ctx,
@@ -35,7 +42,8 @@ pub(super) fn put(ctx: &Ctx<'_>, name: Name, body: Body, crc: Option<u32>) -> Ou
         return refuse(ctx, "PUT", name.as_str(), failure, Next::Close);
     }
     Outcome::on_pool(move |ctx| match ctx.storage.begin_upload(&name) {
-        Ok(upload) => {
+        Ok(mut upload) => {
+            upload.set_mtime(mtime);
             let receive = Receive::new(Sink::File(upload), name, size, crc)
                 .deferred(ctx.config.pool_writes.on(ctx.storage));
             Outcome::new(Reply::GoAhead, Next::Receive(receive))

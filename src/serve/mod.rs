@@ -186,7 +186,12 @@ pub fn serve(request: Request, ctx: &Ctx<'_>, guard: &mut Guard<'_>) -> Outcome 
         return Outcome::failed(failure, skip_body(body, ctx.config));
     }
     match operation {
-        Operation::Put { name, body, crc } => files::put(ctx, name, body, crc),
+        Operation::Put {
+            name,
+            body,
+            crc,
+            mtime,
+        } => files::put(ctx, name, body, crc, mtime),
         Operation::Get { name, want } => files::get(ctx, name, want),
         Operation::Stat { name } => files::stat(ctx, name),
         Operation::List {
@@ -200,7 +205,7 @@ pub fn serve(request: Request, ctx: &Ctx<'_>, guard: &mut Guard<'_>) -> Outcome 
         Operation::Echo { size } => files::echo(size),
         Operation::Upload { name, size, crc } => sessions::upload(ctx, name, size, crc),
         Operation::Append { id, offset, len } => sessions::append(ctx, who, id, offset, len),
-        Operation::Commit { id } => sessions::commit(ctx, who, id),
+        Operation::Commit { id, mtime } => sessions::commit(ctx, who, id, mtime),
         Operation::Abort { id } => sessions::abort(ctx, who, id),
         Operation::Auth { .. } => unreachable!("answered above"),
         Operation::Quit => Outcome::new(Reply::Done, Next::Close),

@@ -45,6 +45,8 @@ pub enum Operation {
         body: Body,
         /// The CRC-32C the client computed, checked before commit.
         crc: Option<u32>,
+        /// The modification time to give the file (Unix seconds).
+        mtime: Option<i64>,
     },
     /// Send (part of) `name`.
     Get {
@@ -108,6 +110,8 @@ pub enum Operation {
     Commit {
         /// Upload id.
         id: String,
+        /// The modification time to give the file (Unix seconds).
+        mtime: Option<i64>,
     },
     /// Discard an upload.
     Abort {
