@@ -8,7 +8,9 @@
 //!
 //! ```text
 //! request  = verb *(" " token) [CR] LF        at most 4096 bytes with the LF
-//! PUT  <name> <size>[ <crc32c>][ mtime=<secs>]   then <size> body bytes
+//! PUT  <name> <size>[ <crc32c>|" -"][ mtime=<secs>]
+//!                                             then <size> body bytes, and
+//!                                             after "-": "CRC <crc32c>\n"
 //! GET  <name>[ <offset>[ <length>]]
 //! STAT <name> | DEL <name> | LIST[ <prefix>] | DIR[ <folder>] | ECHO <size> | QUIT
 //! MOVE <from> <to>
@@ -44,6 +46,9 @@ pub enum Request {
         crc: Option<u32>,
         /// Modification time to give the file, Unix seconds.
         mtime: Option<i64>,
+        /// `-` in place of the CRC: it follows the body, in a
+        /// [`CRC_TRAILER`].
+        crc_follows: bool,
     },
     /// Download `name` from `offset`, at most `length` bytes.
     Get {
@@ -270,16 +275,20 @@ fn parse_line(line: &[u8]) -> Result<Request, ProtocolError> {
             let (crc, mtime) = match &args[2..] {
                 [] => (None, None),
                 [time] if time.starts_with(MTIME) => (None, Some(mtime_arg(time)?)),
-                [crc] => (Some(checksum(crc)?), None),
-                [crc, time] => (Some(checksum(crc)?), Some(mtime_arg(time)?)),
+                [crc] => (Some(crc_or_dash(crc)?), None),
+                [crc, time] => (Some(crc_or_dash(crc)?), Some(mtime_arg(time)?)),
                 _ => unreachable!("arity checked"),
             };
-            let name = Name::decode(args[0]).map_err(|e| ProtocolError::bad_name(e, size))?;
+            let crc_follows = crc == Some(None);
+            // A refused line's body is skipped with its trailer.
+            let body = size.saturating_add(if crc_follows { CRC_TRAILER } else { 0 });
+            let name = Name::decode(args[0]).map_err(|e| ProtocolError::bad_name(e, body))?;
             Ok(Request::Put {
                 name,
                 size,
-                crc,
+                crc: crc.flatten(),
                 mtime,
+                crc_follows,
             })
         }
         b"GET" => {
@@ -440,6 +449,26 @@ fn number(token: &[u8]) -> Result<u64, ProtocolError> {
         .ok()
         .and_then(|s| s.parse().ok())
         .ok_or_else(bad)
+}
+
+/// A PUT's CRC token: eight hex digits, or `-` (`None`: the CRC follows
+/// the body).
+fn crc_or_dash(token: &[u8]) -> Result<Option<u32>, ProtocolError> {
+    match token {
+        b"-" => Ok(None),
+        token => checksum(token).map(Some),
+    }
+}
+
+/// Length of the trailer after the body of `PUT <name> <size> -`:
+/// `CRC <8 hex digits>\n`.
+pub const CRC_TRAILER: u64 = 13;
+
+/// The CRC-32C in a [`CRC_TRAILER`]: exactly `CRC `, eight hex digits
+/// (either case) and LF.
+pub fn parse_crc_trailer(bytes: &[u8]) -> Option<u32> {
+    let hex = bytes.strip_prefix(b"CRC ")?.strip_suffix(b"\n")?;
+    checksum(hex).ok()
 }
 
 /// What an `mtime=<secs>` token starts with.
@@ -614,6 +643,7 @@ mod tests {
                     size: 12,
                     crc: Some(0xabcd),
                     mtime: None,
+                    crc_follows: false,
                 },
             ),
             (
@@ -623,6 +653,17 @@ mod tests {
                     size: 1,
                     crc: Some(0xabcd),
                     mtime: Some(1_767_225_600),
+                    crc_follows: false,
+                },
+            ),
+            (
+                "PUT a 1 - mtime=5\n",
+                Request::Put {
+                    name: n("a"),
+                    size: 1,
+                    crc: None,
+                    mtime: Some(5),
+                    crc_follows: true,
                 },
             ),
             (
@@ -632,6 +673,7 @@ mod tests {
                     size: 1,
                     crc: None,
                     mtime: Some(0),
+                    crc_follows: false,
                 },
             ),
             (
@@ -641,6 +683,7 @@ mod tests {
                     size: 0,
                     crc: None,
                     mtime: None,
+                    crc_follows: false,
                 },
             ),
             (
@@ -774,6 +817,9 @@ mod tests {
             "PUT x 1 0000abcd mtime=9223372036854775808\n",
             "PUT x 1 0000abcd 7\n",
             "COMMIT 0123456789abcdef 7\n",
+            "PUT x 1 mtime=1 -\n",
+            "PUT x 1 --\n",
+            "UPLOAD x 1 -\n",
             "GET  x\n",
             "GET x \n",
             "GET x y\n",
@@ -810,6 +856,21 @@ mod tests {
         assert_eq!(err.code, 400);
         assert!(matches!(err.recovery, Recovery::Skip { body: 0, .. }));
         assert_eq!(parse("UPLOAD x 1\n").unwrap_err().recovery, Recovery::Close);
+    }
+
+    #[test]
+    fn crc_trailers_are_exact() {
+        assert_eq!(parse_crc_trailer(b"CRC 0000abCD\n"), Some(0xabcd));
+        for bad in [
+            &b"CRC 0000abcd\r\n"[..],
+            b"CRC 0000abcg\n",
+            b"crc 0000abcd\n",
+            b"",
+        ] {
+            assert_eq!(parse_crc_trailer(bad), None, "{bad:?}");
+        }
+        let err = parse("PUT ../x 5 -\n").unwrap_err();
+        assert_eq!(err.recovery, Recovery::Skip { line: 13, body: 18 });
     }
 
     #[test]

@@ -82,13 +82,15 @@ fn request(max_body: u64) -> impl Strategy<Value = Request> {
             name(),
             0..=max_body,
             any::<Option<u32>>(),
-            prop::option::of(0..=i64::MAX)
+            prop::option::of(0..=i64::MAX),
+            any::<bool>(),
         )
-            .prop_map(|(name, size, crc, mtime)| Request::Put {
+            .prop_map(|(name, size, crc, mtime, crc_follows)| Request::Put {
                 name,
                 size,
-                crc,
-                mtime
+                crc: crc.filter(|_| !crc_follows),
+                mtime,
+                crc_follows,
             }),
         (name(), any::<u64>(), any::<Option<u64>>()).prop_map(|(name, offset, length)| {
             Request::Get {
@@ -203,6 +205,7 @@ fn render_with(request: &Request, style: &Style) -> Vec<u8> {
             size,
             crc,
             mtime,
+            crc_follows,
         } => {
             tokens.extend([
                 b"PUT".to_vec(),
@@ -210,6 +213,9 @@ fn render_with(request: &Request, style: &Style) -> Vec<u8> {
                 number(*size),
             ]);
             tokens.extend(crc.map(checksum));
+            if *crc_follows {
+                tokens.push(b"-".to_vec());
+            }
             tokens.extend(mtime.map(|t| [b"mtime=".as_slice(), &number(t as u64)].concat()));
         }
         Request::Get {
@@ -291,6 +297,7 @@ fn token_soup() -> impl Strategy<Value = Vec<u8>> {
             "DIR",
             "MOVE",
             "mtime=",
+            "-",
             "ECHO",
             "QUIT",
             "UPLOAD",
@@ -366,6 +373,7 @@ const BAD_NAMES: &[(&str, u16, u64)] = &[
     ("LIST ../", 400, 0),
     ("DIR a/", 400, 0),
     ("DIR .ferry-x", 403, 0),
+    ("PUT ../x 5 -", 400, 18),
     ("MOVE ../a b", 400, 0),
     ("MOVE a .ferry-b", 403, 0),
     ("MOVE .ferry-a ../b", 403, 0),
@@ -385,6 +393,13 @@ fn item() -> impl Strategy<Value = Item> {
 
 fn body_len(request: &Request) -> u64 {
     match request {
+        // The trailer after the body (`PUT <name> <size> -`) is framed
+        // with it.
+        Request::Put {
+            size,
+            crc_follows: true,
+            ..
+        } => size + ferry::protocol::CRC_TRAILER,
         Request::Put { size, .. } | Request::Echo { size } => *size,
         Request::Append { len, .. } => *len,
         _ => 0,

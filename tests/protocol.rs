@@ -369,3 +369,52 @@ fn an_upload_may_give_its_file_a_modification_time() {
     let mtime: u64 = raw.line().split(' ').nth(2).unwrap().parse().unwrap();
     assert!(mtime + 5 >= now, "{mtime} vs {now}");
 }
+
+#[test]
+fn a_checksum_may_follow_the_body() {
+    let server = TestServer::start();
+    let mut raw = server.raw();
+    let data = pattern(100_000, 9);
+    let crc = crc_hex(&data);
+    // The CRC comes in a 13-byte trailer after the body; sent a byte at a
+    // time where the body meets it.
+    raw.send("PUT t 100000 - mtime=86400\n");
+    raw.send(&data[..99_990]);
+    for byte in data[99_990..]
+        .iter()
+        .chain(format!("CRC {crc}\n").as_bytes())
+    {
+        raw.send([*byte]);
+    }
+    assert_eq!(raw.line(), format!("OK 100000 {crc}"));
+    assert_eq!(fs::read(server.path("t")).unwrap(), data);
+    raw.send("STAT t\n");
+    assert_eq!(raw.line(), format!("OK 100000 86400 {crc}"));
+    // A trailer that does not match, or is malformed, discards the upload;
+    // the stream stays in step.
+    raw.send("PUT u 5 -\nhelloCRC 00000000\n");
+    assert!(raw.line().starts_with("ERR 422 "));
+    raw.send(format!(
+        "PUT u 5 -\nhelloCRC {}\r\n",
+        &crc_hex(b"hello")[..7]
+    ));
+    assert!(raw.line().starts_with("ERR 400 "));
+    raw.send("PUT ../u 5 -\nhelloCRC 00000000\n");
+    assert!(raw.line().starts_with("ERR 400 "));
+    raw.send(format!("PUT e 0 -\nCRC {}\n", crc_hex(b"")));
+    assert_eq!(raw.line(), "OK 0 00000000");
+    raw.send("STAT u\n");
+    assert!(raw.line().starts_with("ERR 404 "));
+    assert!(support::temp_files(&server.path("")).is_empty());
+    raw.send("QUIT\n");
+    assert_eq!(raw.line(), "OK");
+}
+
+#[test]
+fn a_refused_upload_skips_its_trailer_too() {
+    let server = TestServer::start_with(|c| c.read_only = true);
+    let mut raw = server.raw();
+    raw.send("PUT t 5 -\nhelloCRC 00000000\nQUIT\n");
+    assert!(raw.line().starts_with("ERR 403 "));
+    assert_eq!(raw.line(), "OK");
+}

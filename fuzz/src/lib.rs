@@ -241,8 +241,13 @@ pub fn render(request: &Request) -> String {
             size,
             crc,
             mtime,
+            crc_follows,
         } => {
-            let crc = crc.map(|crc| format!(" {crc:08x}")).unwrap_or_default();
+            let crc = match crc {
+                _ if *crc_follows => " -".to_owned(),
+                Some(crc) => format!(" {crc:08x}"),
+                None => String::new(),
+            };
             let mtime = mtime.map(|t| format!(" mtime={t}")).unwrap_or_default();
             format!("PUT {} {size}{crc}{mtime}\n", name.encoded())
         }
@@ -407,6 +412,8 @@ enum Arg {
     Crc,
     /// `mtime=` and Unix seconds (an i64).
     Mtime,
+    /// A CRC, or `-` for one after the body (PUT).
+    CrcOrDash,
 }
 
 /// §3.1/§3.3: syntax first (verb, arity, single spaces, numbers, CRC), then
@@ -419,7 +426,7 @@ fn reference_line(line: &[u8]) -> Expected {
         b"PUT" if args.len() == 3 && args[2].starts_with(b"mtime=") => {
             (&[Arg::Name, Arg::Number, Arg::Mtime], 2)
         }
-        b"PUT" => (&[Arg::Name, Arg::Number, Arg::Crc, Arg::Mtime], 2),
+        b"PUT" => (&[Arg::Name, Arg::Number, Arg::CrcOrDash, Arg::Mtime], 2),
         b"GET" => (&[Arg::Name, Arg::Number, Arg::Number], 1),
         b"STAT" | b"DEL" => (&[Arg::Name], 1),
         b"LIST" => (&[Arg::Prefix], 0),
@@ -440,6 +447,7 @@ fn reference_line(line: &[u8]) -> Expected {
     let mut numbers = Vec::new();
     let mut crc = None;
     let mut mtime = None;
+    let mut crc_follows = false;
     let mut name_token: &[u8] = b"";
     let mut names: Vec<&[u8]> = Vec::new();
     for (arg, kind) in args.iter().zip(shape) {
@@ -454,6 +462,11 @@ fn reference_line(line: &[u8]) -> Expected {
                 None => return Expected::Unparseable,
             },
             Arg::Crc => match reference_crc(arg) {
+                Some(c) => crc = Some(c),
+                None => return Expected::Unparseable,
+            },
+            Arg::CrcOrDash if *arg == b"-" => crc_follows = true,
+            Arg::CrcOrDash => match reference_crc(arg) {
                 Some(c) => crc = Some(c),
                 None => return Expected::Unparseable,
             },
@@ -494,6 +507,8 @@ fn reference_line(line: &[u8]) -> Expected {
     if verdict != Verdict::OK {
         // The body a refused line announces is still discarded.
         let body = match *verb {
+            // §6.1: with its trailer.
+            b"PUT" if crc_follows => numbers[0].saturating_add(13),
             b"PUT" => numbers[0],
             b"APPEND" => numbers[1],
             _ => 0,
@@ -512,6 +527,7 @@ fn reference_line(line: &[u8]) -> Expected {
             size: numbers[0],
             crc,
             mtime,
+            crc_follows,
         },
         b"GET" => Request::Get {
             name: name(),

@@ -133,6 +133,7 @@ impl Exchange {
                 body,
                 crc: request.checksum,
                 mtime: request.mtime,
+                trailer: None,
             },
             (Method::Delete, Target::File(name)) => Operation::Delete { name },
             (Method::Move, Target::File(from)) => match request.destination {

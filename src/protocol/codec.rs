@@ -2,9 +2,11 @@
 //! [`Operation`]s, [`Reply`]s become response lines. Sans-IO and stateless:
 //! FERRY/1 carries no per-exchange state.
 
-use super::{ProtocolError, Recovery, Request, Response, parse_request};
+use super::{
+    CRC_TRAILER, ProtocolError, Recovery, Request, Response, parse_crc_trailer, parse_request,
+};
 use crate::codec::{Decoded, Refusal, after_blank_lines};
-use crate::serve::{Body, ErrorKind, Failure, Operation, Piece, Reply, Scope, Want};
+use crate::serve::{Body, ErrorKind, Failure, Operation, Piece, Reply, Scope, Trailer, Want};
 use crate::storage::StorageError;
 
 /// The FERRY/1 code for a kind of failure.
@@ -52,11 +54,16 @@ fn operation(request: Request) -> Operation {
             size,
             crc,
             mtime,
+            crc_follows,
         } => Operation::Put {
             name,
             body: Body::fixed(size),
             crc,
             mtime,
+            trailer: crc_follows.then_some(Trailer {
+                len: CRC_TRAILER,
+                parse: parse_crc_trailer,
+            }),
         },
         Request::Get {
             name,

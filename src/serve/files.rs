@@ -6,7 +6,7 @@ use std::time::Instant;
 use log::{info, warn};
 
 use super::transfer::READ_AHEAD_WINDOW;
-use super::{Body, BodyLength, Receive, Send, Sink, Source, WriteBehind};
+use super::{Body, BodyLength, Receive, Send, Sink, Source, Trailer, WriteBehind};
 use super::{
     Ctx, ErrorKind, Failure, Next, Outcome, Reply, Selection, Version, Want, check_size,
     check_writable, refuse, skip_body, storage_refusal,
@@ -16,21 +16,23 @@ use crate::storage::{OpenFile, StorageError, Upload};
 
 /// PUT: refuse (skipping the body where we can) or, on the pool, create
 /// the temp file (which gets `mtime` on commit, if given) and start
-/// receiving the body.
+/// receiving the body. The client's CRC-32C comes with the request or in a
+/// trailer after the body (whose bytes are then skipped with it).
 pub(super) fn put(
     ctx: &Ctx<'_>,
     name: Name,
     body: Body,
-    crc: Option<u32>,
+    (crc, trailer): (Option<u32>, Option<Trailer>),
     mtime: Option<i64>,
 ) -> Outcome {
+    let framing = trailer.map_or(body, |t| t.after(body));
     if let Err(failure) = check_writable(ctx.config) {
         return refuse(
             ctx,
             "PUT",
             name.as_str(),
             failure,
-            skip_body(body, ctx.config),
+            skip_body(framing, ctx.config),
         );
     }
     let size = match body.length {
@@ -45,6 +47,7 @@ pub(super) fn put(
         Ok(mut upload) => {
             upload.set_mtime(mtime);
             let receive = Receive::new(Sink::File(upload), name, size, crc)
+                .with_trailer(trailer)
                 .deferred(ctx.config.pool_writes.on(ctx.storage));
             Outcome::new(Reply::GoAhead, Next::Receive(receive))
         }
@@ -53,7 +56,7 @@ pub(super) fn put(
             "PUT",
             name.as_str(),
             err.into(),
-            skip_body(body, ctx.config),
+            skip_body(framing, ctx.config),
         ),
     })
 }
@@ -235,14 +238,25 @@ pub fn finish_receive(receive: Box<Receive>, client: u64) -> Outcome {
             return Outcome::failed(err.into(), Next::Request);
         }
         let sink = receive.take_sink();
+        let trailer = receive.take_trailer();
         let Receive {
             name,
-            size,
+            mut size,
             crc,
-            expected_crc,
+            mut expected_crc,
             started,
             ..
         } = *receive;
+        if let Some((trailer, bytes)) = trailer {
+            size -= trailer.len;
+            expected_crc = (trailer.parse)(&bytes);
+            if expected_crc.is_none() {
+                warn!("#{client} PUT {name}: malformed checksum trailer");
+                drop(sink);
+                let failure = Failure::new(ErrorKind::BadRequest, "malformed checksum trailer");
+                return Outcome::failed(failure, Next::Request);
+            }
+        }
         let upload = match sink {
             Some(Sink::File(upload)) => upload,
             None => unreachable!("flush succeeds only with the sink home"),

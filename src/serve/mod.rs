@@ -39,7 +39,7 @@ pub use files::{
 };
 pub use op::{
     Body, BodyLength, ErrorKind, Failure, ListingFormat, Operation, Piece, Reply, Request, Scope,
-    Selection, Version, Want,
+    Selection, Trailer, Version, Want,
 };
 pub use transfer::{READ_AHEAD_WINDOW, Receive, Send, Sink, Source, WriteBehind};
 
@@ -191,7 +191,8 @@ pub fn serve(request: Request, ctx: &Ctx<'_>, guard: &mut Guard<'_>) -> Outcome 
             body,
             crc,
             mtime,
-        } => files::put(ctx, name, body, crc, mtime),
+            trailer,
+        } => files::put(ctx, name, body, (crc, trailer), mtime),
         Operation::Get { name, want } => files::get(ctx, name, want),
         Operation::Stat { name } => files::stat(ctx, name),
         Operation::List {
