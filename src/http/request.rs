@@ -721,4 +721,45 @@ mod tests {
         assert!(!encoded.contains(' ') && !encoded.contains('?') && !encoded.contains('#'));
         assert_eq!(url_decode(&encoded).as_deref(), Some(name));
     }
+
+    fn head(text: &str) -> Result<HttpRequest, HttpError> {
+        parse_request(text.as_bytes()).map(|parsed| parsed.expect("a whole head").0)
+    }
+
+    #[test]
+    fn listings_may_ask_for_json_in_the_query() {
+        let json = head("GET /d/?x=1&format=json HTTP/1.1\r\nHost: h\r\n\r\n").unwrap();
+        assert!(json.wants_json);
+        let html = head("GET /d/?format=jsonx HTTP/1.1\r\nHost: h\r\n\r\n").unwrap();
+        assert!(!html.wants_json);
+    }
+
+    #[test]
+    fn mtimes_are_unix_seconds() {
+        let put = |value: &str| {
+            head(&format!(
+                "PUT /a HTTP/1.1\r\nHost: h\r\nX-Ferry-Mtime: {value}\r\n\r\n"
+            ))
+        };
+        assert_eq!(put("86400").unwrap().mtime, Some(86_400));
+        for bad in ["-1", "1.5", "9223372036854775808", ""] {
+            let err = put(bad).unwrap_err();
+            assert_eq!(err.status, 400, "{bad:?}");
+            assert!(err.resume.is_some(), "{bad:?}: the connection goes on");
+        }
+    }
+
+    #[test]
+    fn moves_need_a_destination_naming_a_file() {
+        let moved =
+            |destination: &str| head(&format!("MOVE /a HTTP/1.1\r\nHost: h\r\n{destination}\r\n"));
+        let to = moved("Destination: https://h:1/b/c%20d?q\r\n").unwrap();
+        assert_eq!(to.destination.unwrap().as_str(), "b/c d");
+        assert_eq!(moved("").unwrap_err().status, 400);
+        assert_eq!(moved("Destination: /b/\r\n").unwrap_err().status, 400);
+        assert_eq!(moved("Destination: http://h\r\n").unwrap_err().status, 400);
+        assert_eq!(moved("Destination: /.ferry-x\r\n").unwrap_err().status, 403);
+        let twice = "Destination: /b\r\nDestination: /c\r\n";
+        assert_eq!(moved(twice).unwrap_err().status, 400);
+    }
 }

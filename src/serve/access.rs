@@ -6,7 +6,7 @@
 //! | operation | needs |
 //! |---|---|
 //! | GET, HEAD, STAT | `read` on the name |
-//! | LIST, listings | `read` on something under the prefix; entries filtered |
+//! | LIST, DIR, listings | `read` on something under the prefix; entries filtered |
 //! | PUT, UPLOAD | `write` on the name |
 //! | APPEND, COMMIT, ABORT | `write` on the session's name (checked on the pool) |
 //! | DEL | `delete` on the name |
