@@ -8,9 +8,12 @@
 //!
 //! ```text
 //! request  = verb *(" " token) [CR] LF        at most 4096 bytes with the LF
-//! PUT  <name> <size>[ <crc32c>]               then <size> body bytes
+//! PUT  <name> <size>[ <crc32c>|" -"][ mtime=<secs>]
+//!                                             then <size> body bytes, and
+//!                                             after "-": "CRC <crc32c>\n"
 //! GET  <name>[ <offset>[ <length>]]
-//! STAT <name> | DEL <name> | LIST[ <prefix>] | ECHO <size> | QUIT
+//! STAT <name> | DEL <name> | LIST[ <prefix>] | DIR[ <folder>] | ECHO <size> | QUIT
+//! MOVE <from> <to>
 //! AUTH <token>
 //! response = "OK" *(" " field) LF | "ERR " code " " message LF
 //! ```
@@ -41,6 +44,11 @@ pub enum Request {
         size: u64,
         /// CRC-32C the client computed, checked before commit.
         crc: Option<u32>,
+        /// Modification time to give the file, Unix seconds.
+        mtime: Option<i64>,
+        /// `-` in place of the CRC: it follows the body, in a
+        /// [`CRC_TRAILER`].
+        crc_follows: bool,
     },
     /// Download `name` from `offset`, at most `length` bytes.
     Get {
@@ -61,10 +69,22 @@ pub enum Request {
         /// Prefix to match; empty lists everything.
         prefix: Prefix,
     },
+    /// The files and sub-folders directly in folder `folder` (one level).
+    Dir {
+        /// The folder, as a prefix ending in `/` (empty for the root).
+        folder: Prefix,
+    },
     /// Remove `name`.
     Del {
         /// File to remove.
         name: Name,
+    },
+    /// Rename file `from` to `to`.
+    Move {
+        /// File to rename.
+        from: Name,
+        /// Its new name.
+        to: Name,
     },
     /// Send back the `size` body bytes that follow the line.
     Echo {
@@ -93,6 +113,8 @@ pub enum Request {
     Commit {
         /// Session id.
         id: String,
+        /// Modification time to give the file, Unix seconds.
+        mtime: Option<i64>,
     },
     /// Discard a session.
     Abort {
@@ -119,6 +141,8 @@ impl Request {
             Request::Get { .. } => "GET",
             Request::Stat { .. } => "STAT",
             Request::List { .. } => "LIST",
+            Request::Dir { .. } => "DIR",
+            Request::Move { .. } => "MOVE",
             Request::Del { .. } => "DEL",
             Request::Echo { .. } => "ECHO",
             Request::Upload { .. } => "UPLOAD",
@@ -246,11 +270,26 @@ fn parse_line(line: &[u8]) -> Result<Request, ProtocolError> {
     };
     match verb {
         b"PUT" => {
-            arity(2, 3)?;
+            arity(2, 4)?;
             let size = number(args[1])?;
-            let crc = args.get(2).map(|t| checksum(t)).transpose()?;
-            let name = Name::decode(args[0]).map_err(|e| ProtocolError::bad_name(e, size))?;
-            Ok(Request::Put { name, size, crc })
+            let (crc, mtime) = match &args[2..] {
+                [] => (None, None),
+                [time] if time.starts_with(MTIME) => (None, Some(mtime_arg(time)?)),
+                [crc] => (Some(crc_or_dash(crc)?), None),
+                [crc, time] => (Some(crc_or_dash(crc)?), Some(mtime_arg(time)?)),
+                _ => unreachable!("arity checked"),
+            };
+            let crc_follows = crc == Some(None);
+            // A refused line's body is skipped with its trailer.
+            let body = size.saturating_add(if crc_follows { CRC_TRAILER } else { 0 });
+            let name = Name::decode(args[0]).map_err(|e| ProtocolError::bad_name(e, body))?;
+            Ok(Request::Put {
+                name,
+                size,
+                crc: crc.flatten(),
+                mtime,
+                crc_follows,
+            })
         }
         b"GET" => {
             arity(1, 3)?;
@@ -280,6 +319,19 @@ fn parse_line(line: &[u8]) -> Result<Request, ProtocolError> {
                 .map_err(|e| ProtocolError::bad_name(e, 0))?;
             Ok(Request::List { prefix })
         }
+        b"DIR" => {
+            arity(0, 1)?;
+            Ok(Request::Dir {
+                folder: folder_arg(args.first().copied())?,
+            })
+        }
+        b"MOVE" => {
+            arity(2, 2)?;
+            Ok(Request::Move {
+                from: name_arg(args[0])?,
+                to: name_arg(args[1])?,
+            })
+        }
         b"ECHO" => {
             arity(1, 1)?;
             Ok(Request::Echo {
@@ -307,9 +359,11 @@ fn parse_line(line: &[u8]) -> Result<Request, ProtocolError> {
             Ok(Request::Append { id, offset, len })
         }
         b"COMMIT" => {
-            arity(1, 1)?;
+            arity(1, 2)?;
+            let mtime = args.get(1).map(|t| mtime_arg(t)).transpose()?;
             Ok(Request::Commit {
                 id: session_arg(args[0])?,
+                mtime,
             })
         }
         b"ABORT" => {
@@ -334,6 +388,18 @@ fn parse_line(line: &[u8]) -> Result<Request, ProtocolError> {
 
 fn name_arg(token: &[u8]) -> Result<Name, ProtocolError> {
     Name::decode(token).map_err(|e| ProtocolError::bad_name(e, 0))
+}
+
+/// A `DIR` folder: a valid name (no trailing `/`), as the prefix its
+/// entries start with; none is the root.
+fn folder_arg(token: Option<&[u8]>) -> Result<Prefix, ProtocolError> {
+    let Some(token) = token else {
+        return Prefix::decode(b"").map_err(|e| ProtocolError::bad_name(e, 0));
+    };
+    name_arg(token)?;
+    let mut prefix = token.to_vec();
+    prefix.push(b'/');
+    Prefix::decode(&prefix).map_err(|e| ProtocolError::bad_name(e, 0))
 }
 
 /// An upload session id: 16 lowercase hex digits. A malformed one is a
@@ -383,6 +449,36 @@ fn number(token: &[u8]) -> Result<u64, ProtocolError> {
         .ok()
         .and_then(|s| s.parse().ok())
         .ok_or_else(bad)
+}
+
+/// A PUT's CRC token: eight hex digits, or `-` (`None`: the CRC follows
+/// the body).
+fn crc_or_dash(token: &[u8]) -> Result<Option<u32>, ProtocolError> {
+    match token {
+        b"-" => Ok(None),
+        token => checksum(token).map(Some),
+    }
+}
+
+/// Length of the trailer after the body of `PUT <name> <size> -`:
+/// `CRC <8 hex digits>\n`.
+pub const CRC_TRAILER: u64 = 13;
+
+/// The CRC-32C in a [`CRC_TRAILER`]: exactly `CRC `, eight hex digits
+/// (either case) and LF.
+pub fn parse_crc_trailer(bytes: &[u8]) -> Option<u32> {
+    let hex = bytes.strip_prefix(b"CRC ")?.strip_suffix(b"\n")?;
+    checksum(hex).ok()
+}
+
+/// What an `mtime=<secs>` token starts with.
+const MTIME: &[u8] = b"mtime=";
+
+/// `mtime=` and a decimal number of Unix seconds that fits an i64.
+fn mtime_arg(token: &[u8]) -> Result<i64, ProtocolError> {
+    let bad = || ProtocolError::fatal(400, "expected mtime=<unix seconds>");
+    let digits = token.strip_prefix(MTIME).ok_or_else(bad)?;
+    i64::try_from(number(digits).map_err(|_| bad())?).map_err(|_| bad())
 }
 
 /// Exactly eight hex digits (either case).
@@ -546,6 +642,38 @@ mod tests {
                     name: n("a/b.csv"),
                     size: 12,
                     crc: Some(0xabcd),
+                    mtime: None,
+                    crc_follows: false,
+                },
+            ),
+            (
+                "PUT a 1 0000abcd mtime=1767225600\n",
+                Request::Put {
+                    name: n("a"),
+                    size: 1,
+                    crc: Some(0xabcd),
+                    mtime: Some(1_767_225_600),
+                    crc_follows: false,
+                },
+            ),
+            (
+                "PUT a 1 - mtime=5\n",
+                Request::Put {
+                    name: n("a"),
+                    size: 1,
+                    crc: None,
+                    mtime: Some(5),
+                    crc_follows: true,
+                },
+            ),
+            (
+                "PUT a 1 mtime=0\n",
+                Request::Put {
+                    name: n("a"),
+                    size: 1,
+                    crc: None,
+                    mtime: Some(0),
+                    crc_follows: false,
                 },
             ),
             (
@@ -554,6 +682,8 @@ mod tests {
                     name: n("x"),
                     size: 0,
                     crc: None,
+                    mtime: None,
+                    crc_follows: false,
                 },
             ),
             (
@@ -586,6 +716,25 @@ mod tests {
                     prefix: Prefix::decode(b"logs/").unwrap(),
                 },
             ),
+            (
+                "DIR\n",
+                Request::Dir {
+                    folder: Prefix::decode(b"").unwrap(),
+                },
+            ),
+            (
+                "DIR logs/2026\n",
+                Request::Dir {
+                    folder: Prefix::decode(b"logs/2026/").unwrap(),
+                },
+            ),
+            (
+                "MOVE a/b c%20d\n",
+                Request::Move {
+                    from: n("a/b"),
+                    to: n("c d"),
+                },
+            ),
             ("ECHO 3\n", Request::Echo { size: 3 }),
             (
                 "UPLOAD big.iso 1000 0000abcd\n",
@@ -607,6 +756,14 @@ mod tests {
                 "COMMIT 0123456789abcdef\n",
                 Request::Commit {
                     id: "0123456789abcdef".into(),
+                    mtime: None,
+                },
+            ),
+            (
+                "COMMIT 0123456789abcdef mtime=7\n",
+                Request::Commit {
+                    id: "0123456789abcdef".into(),
+                    mtime: Some(7),
                 },
             ),
             (
@@ -655,6 +812,14 @@ mod tests {
             "PUT x 99999999999999999999999\n",
             "PUT x 1 abc\n",
             "PUT x 1 0000000g\n",
+            "PUT x 1 mtime=1 0000abcd\n",
+            "PUT x 1 0000abcd mtime=-1\n",
+            "PUT x 1 0000abcd mtime=9223372036854775808\n",
+            "PUT x 1 0000abcd 7\n",
+            "COMMIT 0123456789abcdef 7\n",
+            "PUT x 1 mtime=1 -\n",
+            "PUT x 1 --\n",
+            "UPLOAD x 1 -\n",
             "GET  x\n",
             "GET x \n",
             "GET x y\n",
@@ -691,6 +856,21 @@ mod tests {
         assert_eq!(err.code, 400);
         assert!(matches!(err.recovery, Recovery::Skip { body: 0, .. }));
         assert_eq!(parse("UPLOAD x 1\n").unwrap_err().recovery, Recovery::Close);
+    }
+
+    #[test]
+    fn crc_trailers_are_exact() {
+        assert_eq!(parse_crc_trailer(b"CRC 0000abCD\n"), Some(0xabcd));
+        for bad in [
+            &b"CRC 0000abcd\r\n"[..],
+            b"CRC 0000abcg\n",
+            b"crc 0000abcd\n",
+            b"",
+        ] {
+            assert_eq!(parse_crc_trailer(bad), None, "{bad:?}");
+        }
+        let err = parse("PUT ../x 5 -\n").unwrap_err();
+        assert_eq!(err.recovery, Recovery::Skip { line: 13, body: 18 });
     }
 
     #[test]

@@ -435,3 +435,32 @@ fn failed_authentications_slow_then_stop_one_address_and_nobody_else() {
     guesser.send("QUIT\n");
     assert_eq!(guesser.line(), "OK");
 }
+
+#[test]
+fn move_needs_delete_on_the_source_and_write_on_the_target() {
+    let holders: &[(&str, &[&str])] = &[
+        ("writer", &["write:in/", "write:out/"]),
+        ("mover", &["delete:in/", "write:out/"]),
+    ];
+    let (server, tokens, _dir) = guarded(holders, &[]);
+    plant(&server, "in/a", b"a");
+    plant(&server, "in/b", b"b");
+    let mut writer = ferry(&server, Some(&tokens[0]));
+    assert!(ask(&mut writer, "MOVE in/a out/a", b"").starts_with("ERR 403 "));
+    let mut mover = ferry(&server, Some(&tokens[1]));
+    assert!(ask(&mut mover, "MOVE in/a in/c", b"").starts_with("ERR 403 "));
+    assert_eq!(ask(&mut mover, "MOVE in/a out/a", b""), "OK");
+    let mut nobody = ferry(&server, None);
+    assert!(ask(&mut nobody, "MOVE in/b out/b", b"").starts_with("ERR 401 "));
+    let (status, _, _) = http(
+        &server,
+        "MOVE",
+        "/in/b",
+        &format!("{}Destination: /out/b\r\n", bearer(&tokens[1])),
+        b"",
+    );
+    assert_eq!(status, 201);
+    let (status, _, _) = http(&server, "MOVE", "/out/b", "Destination: /in/b\r\n", b"");
+    assert_eq!(status, 401);
+    assert!(server.path("out/a").exists() && server.path("out/b").exists());
+}

@@ -463,7 +463,7 @@ fn malformed_and_hostile_requests() {
     let post = conn.reply(false);
     assert_eq!(
         (post.status, post.header("Allow")),
-        (405, Some("GET, HEAD, PUT, DELETE"))
+        (405, Some("GET, HEAD, PUT, DELETE, MOVE"))
     );
     conn.send(request("GET", "/", ""));
     assert_eq!(
@@ -741,4 +741,44 @@ fn close_wins_among_connection_options_and_checksums_are_eight_hex_digits() {
     conn.send(request("PUT", "/x", &good) + "abc");
     assert_eq!(conn.reply(false).status, 201);
     assert_eq!(server.files_on_disk().len(), 1);
+}
+
+#[test]
+fn move_renames_to_the_destination() {
+    let server = http_server();
+    let addr = server.http.unwrap();
+    std::fs::write(server.path("a"), b"abc").unwrap();
+    let mut conn = Conn::open(addr);
+    let mut ask = |method: &str, path: &str, headers: &str| {
+        conn.send(request(method, path, headers));
+        conn.reply(false)
+    };
+    // An absolute URI or a path; 201 for a new name, 204 over a file.
+    let moved = ask(
+        "MOVE",
+        "/a",
+        &format!("Destination: http://{addr}/d/b%20c\r\n"),
+    );
+    assert_eq!(moved.status, 201);
+    assert_eq!(std::fs::read(server.path("d/b c")).unwrap(), b"abc");
+    std::fs::write(server.path("e"), b"old").unwrap();
+    assert_eq!(ask("MOVE", "/d/b%20c", "Destination: /e\r\n").status, 204);
+    assert!(!server.path("d").exists());
+    assert_eq!(ask("GET", "/e", "").body, b"abc");
+    // Refusals keep the connection.
+    assert_eq!(ask("MOVE", "/e", "").status, 400);
+    assert_eq!(ask("MOVE", "/e", "Destination: /d/\r\n").status, 400);
+    assert_eq!(ask("MOVE", "/e", "Destination: /.ferry-x\r\n").status, 403);
+    assert_eq!(ask("MOVE", "/nothere", "Destination: /f\r\n").status, 404);
+    assert_eq!(
+        ask("MOVE", "/e", "Destination: /f\r\nOverwrite: F\r\n").status,
+        501
+    );
+    assert_eq!(ask("MOVE", "/x/", "Destination: /f\r\n").status, 405);
+    let allowed = ask("POST", "/e", "");
+    assert_eq!(
+        allowed.header("Allow"),
+        Some("GET, HEAD, PUT, DELETE, MOVE")
+    );
+    assert_eq!(std::fs::read(server.path("e")).unwrap(), b"abc");
 }

@@ -322,6 +322,7 @@ fn method_name(method: Method) -> &'static str {
         Method::Head => "HEAD",
         Method::Put => "PUT",
         Method::Delete => "DELETE",
+        Method::Move => "MOVE",
     }
 }
 
@@ -481,9 +482,12 @@ fn expected(spec: &Spec) -> HttpRequest {
         if_range: spec.if_range.map(str::to_owned),
         wants_json: spec.accept.is_some_and(|(_, json)| json),
         checksum: spec.checksum,
+        mtime: None,
         http10: spec.http10,
         // The generator sends no Authorization (see src/http/auth.rs).
         token: None,
+        // Nor MOVE (see `move_destinations_parse_as_names`).
+        destination: None,
     }
 }
 
@@ -1576,5 +1580,33 @@ fn regression_checksum_refuses_a_sign_and_unicode_spaces() {
             "{:?}",
             String::from_utf8_lossy(value)
         );
+    }
+}
+
+proptest! {
+    /// A MOVE's Destination, as a path or an absolute URI, is the name its
+    /// encoding says; the source is the target as for any method.
+    #[test]
+    fn move_destinations_parse_as_names(
+        from in "[a-z0-9]{1,8}(/[a-z0-9 %ü]{1,8}){0,2}",
+        to in "[a-z0-9]{1,8}(/[a-z0-9 %ü]{1,8}){0,2}",
+        absolute in any::<bool>(),
+    ) {
+        let (from, to) = (Name::new(from).unwrap(), Name::new(to).unwrap());
+        let path = |name: &Name| format!("/{}", url_path(name.as_str()));
+        let destination = if absolute {
+            format!("http://h:8080{}", path(&to))
+        } else {
+            path(&to)
+        };
+        let head = format!(
+            "MOVE {} HTTP/1.1\r\nHost: h\r\nDestination: {destination}\r\n\r\n",
+            path(&from)
+        );
+        let (request, used) = parse_request(head.as_bytes()).unwrap().unwrap();
+        prop_assert_eq!(used, head.len());
+        prop_assert_eq!(request.method, Method::Move);
+        prop_assert_eq!(request.target, Target::File(from));
+        prop_assert_eq!(request.destination, Some(to));
     }
 }

@@ -168,3 +168,79 @@ fn an_http_listing_reads_only_its_own_directory() {
         get.len().to_string()
     );
 }
+
+#[test]
+fn dir_lists_one_folder_level_with_folders_marked() {
+    let server = TestServer::start();
+    plant(
+        &server,
+        &[
+            "d/file.txt",
+            "d/my file",
+            "d/sub/deep/x",
+            "d/late/.ferry-tmp-9-9",
+            "d/.ferry-tmp-9-8",
+            "top",
+        ],
+    );
+    fs::write(server.path("d/file.txt"), b"hello").unwrap();
+    let mut raw = server.raw();
+    let read_dir = |raw: &mut Raw, line: &str| -> Vec<String> {
+        raw.send(line);
+        let answer = raw.line();
+        let len: usize = answer.strip_prefix("OK ").expect(&answer).parse().unwrap();
+        let body = String::from_utf8(raw.bytes(len)).unwrap();
+        body.lines()
+            .map(|line| {
+                let (kind, rest) = line.split_once(' ').unwrap();
+                let (mtime, name) = rest.split_once(' ').unwrap();
+                assert!(mtime.parse::<i64>().unwrap() > 0, "{line}");
+                format!("{kind} {name}")
+            })
+            .collect()
+    };
+    // Folders first (marked `-`, ending in `/`), then files with sizes;
+    // nothing below the sub-folders is read.
+    assert_eq!(
+        read_dir(&mut raw, "DIR d\n"),
+        ["- d/late/", "- d/sub/", "5 d/file.txt", "0 d/my%20file"]
+    );
+    assert_eq!(read_dir(&mut raw, "DIR\n"), ["- d/", "0 top"]);
+    assert_eq!(read_dir(&mut raw, "DIR d/sub/deep\n"), ["0 d/sub/deep/x"]);
+    // A folder that is not there (or is a file) is an error, not an empty
+    // listing; a bad name keeps the connection.
+    raw.send("DIR nothere\n");
+    assert!(raw.line().starts_with("ERR 404 "));
+    raw.send("DIR top\n");
+    assert!(raw.line().starts_with("ERR 404 "));
+    raw.send("DIR .ferry-x\n");
+    assert!(raw.line().starts_with("ERR 403 "));
+    raw.send("DIR d/\n");
+    assert!(raw.line().starts_with("ERR 400 "));
+    raw.send("DIR a b\n");
+    assert!(raw.line().starts_with("ERR 400 "));
+    raw.expect_closed();
+}
+
+#[test]
+fn an_http_listing_is_json_with_format_json_in_the_query() {
+    let server =
+        TestServer::start_with(|config| config.http_listen = Some("127.0.0.1:0".parse().unwrap()));
+    plant(&server, &["d/a", "d/e/f"]);
+    let url = format!("http://{}/d/?format=json", server.http.unwrap());
+    let mut answer = ureq::get(&url).call().unwrap();
+    assert_eq!(
+        answer.headers().get("content-type").unwrap(),
+        "application/json"
+    );
+    let json = answer.body_mut().read_to_string().unwrap();
+    assert!(
+        json.starts_with("{\"prefix\":\"d/\",\"dirs\":[\"d/e/\"],\"files\":[{\"name\":\"d/a\""),
+        "{json}"
+    );
+    let missing = format!("http://{}/nothere/?format=json", server.http.unwrap());
+    match ureq::get(&missing).call() {
+        Err(ureq::Error::StatusCode(404)) => {}
+        other => panic!("{other:?}"),
+    }
+}

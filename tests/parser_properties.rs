@@ -78,11 +78,20 @@ fn session_id() -> impl Strategy<Value = String> {
 /// streams with bodies); `u64::MAX` leaves them unbounded.
 fn request(max_body: u64) -> impl Strategy<Value = Request> {
     prop_oneof![
-        (name(), 0..=max_body, any::<Option<u32>>()).prop_map(|(name, size, crc)| Request::Put {
-            name,
-            size,
-            crc
-        }),
+        (
+            name(),
+            0..=max_body,
+            any::<Option<u32>>(),
+            prop::option::of(0..=i64::MAX),
+            any::<bool>(),
+        )
+            .prop_map(|(name, size, crc, mtime, crc_follows)| Request::Put {
+                name,
+                size,
+                crc: crc.filter(|_| !crc_follows),
+                mtime,
+                crc_follows,
+            }),
         (name(), any::<u64>(), any::<Option<u64>>()).prop_map(|(name, offset, length)| {
             Request::Get {
                 name,
@@ -93,6 +102,15 @@ fn request(max_body: u64) -> impl Strategy<Value = Request> {
         name().prop_map(|name| Request::Stat { name }),
         name().prop_map(|name| Request::Del { name }),
         prefix().prop_map(|prefix| Request::List { prefix }),
+        (name(), name()).prop_map(|(from, to)| Request::Move { from, to }),
+        prop::option::of(name()).prop_map(|folder| Request::Dir {
+            folder: Prefix::decode(
+                folder
+                    .map_or(String::new(), |name| format!("{}/", name.encoded()))
+                    .as_bytes()
+            )
+            .expect("a name and a slash is a valid prefix")
+        }),
         (0..=max_body).prop_map(|size| Request::Echo { size }),
         (name(), any::<u64>(), any::<u32>()).prop_map(|(name, size, crc)| Request::Upload {
             name,
@@ -104,7 +122,8 @@ fn request(max_body: u64) -> impl Strategy<Value = Request> {
             offset,
             len
         }),
-        session_id().prop_map(|id| Request::Commit { id }),
+        (session_id(), prop::option::of(0..=i64::MAX))
+            .prop_map(|(id, mtime)| Request::Commit { id, mtime }),
         session_id().prop_map(|id| Request::Abort { id }),
         "[!-~]{1,256}".prop_map(|token| Request::Auth {
             token: ferry::access::Secret::new(token)
@@ -181,13 +200,23 @@ fn render_with(request: &Request, style: &Style) -> Vec<u8> {
     };
     let mut tokens: Vec<Vec<u8>> = Vec::new();
     match request {
-        Request::Put { name, size, crc } => {
+        Request::Put {
+            name,
+            size,
+            crc,
+            mtime,
+            crc_follows,
+        } => {
             tokens.extend([
                 b"PUT".to_vec(),
                 encode_with(name.as_str(), style),
                 number(*size),
             ]);
             tokens.extend(crc.map(checksum));
+            if *crc_follows {
+                tokens.push(b"-".to_vec());
+            }
+            tokens.extend(mtime.map(|t| [b"mtime=".as_slice(), &number(t as u64)].concat()));
         }
         Request::Get {
             name,
@@ -212,6 +241,17 @@ fn render_with(request: &Request, style: &Style) -> Vec<u8> {
                 tokens.push(encode_with(prefix.as_str(), style));
             }
         }
+        Request::Dir { folder } => {
+            tokens.push(b"DIR".to_vec());
+            if let Some(name) = folder.as_str().strip_suffix('/') {
+                tokens.push(encode_with(name, style));
+            }
+        }
+        Request::Move { from, to } => tokens.extend([
+            b"MOVE".to_vec(),
+            encode_with(from.as_str(), style),
+            encode_with(to.as_str(), style),
+        ]),
         Request::Echo { size } => tokens.extend([b"ECHO".to_vec(), number(*size)]),
         Request::Upload { name, size, crc } => tokens.extend([
             b"UPLOAD".to_vec(),
@@ -225,7 +265,10 @@ fn render_with(request: &Request, style: &Style) -> Vec<u8> {
             number(*offset),
             number(*len),
         ]),
-        Request::Commit { id } => tokens.extend([b"COMMIT".to_vec(), id.clone().into_bytes()]),
+        Request::Commit { id, mtime } => {
+            tokens.extend([b"COMMIT".to_vec(), id.clone().into_bytes()]);
+            tokens.extend(mtime.map(|t| [b"mtime=".as_slice(), &number(t as u64)].concat()));
+        }
         Request::Abort { id } => tokens.extend([b"ABORT".to_vec(), id.clone().into_bytes()]),
         Request::Auth { token } => {
             tokens.extend([b"AUTH".to_vec(), token.expose().as_bytes().to_vec()]);
@@ -251,6 +294,10 @@ fn token_soup() -> impl Strategy<Value = Vec<u8>> {
             "STAT",
             "DEL",
             "LIST",
+            "DIR",
+            "MOVE",
+            "mtime=",
+            "-",
             "ECHO",
             "QUIT",
             "UPLOAD",
@@ -324,6 +371,12 @@ const BAD_NAMES: &[(&str, u16, u64)] = &[
     ("STAT a%00b", 400, 0),
     ("LIST .ferry-x/", 403, 0),
     ("LIST ../", 400, 0),
+    ("DIR a/", 400, 0),
+    ("DIR .ferry-x", 403, 0),
+    ("PUT ../x 5 -", 400, 18),
+    ("MOVE ../a b", 400, 0),
+    ("MOVE a .ferry-b", 403, 0),
+    ("MOVE .ferry-a ../b", 403, 0),
     ("UPLOAD ../x 5 0000abcd", 400, 0),
     ("APPEND 0123456789ABCDEF 0 4", 400, 4),
     ("APPEND 0123456789abcde 7 0", 400, 0),
@@ -340,6 +393,13 @@ fn item() -> impl Strategy<Value = Item> {
 
 fn body_len(request: &Request) -> u64 {
     match request {
+        // The trailer after the body (`PUT <name> <size> -`) is framed
+        // with it.
+        Request::Put {
+            size,
+            crc_follows: true,
+            ..
+        } => size + ferry::protocol::CRC_TRAILER,
         Request::Put { size, .. } | Request::Echo { size } => *size,
         Request::Append { len, .. } => *len,
         _ => 0,

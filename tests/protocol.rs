@@ -4,6 +4,8 @@
 
 mod support;
 
+use std::fs;
+
 use support::{Raw, TestServer, crc_hex, pattern};
 
 #[test]
@@ -252,4 +254,167 @@ fn echo_streams_bodies_larger_than_any_buffer() {
     assert_eq!(raw.line(), format!("OK {}", body.len()));
     assert!(raw.bytes(body.len()) == body);
     sender.join().unwrap();
+}
+
+#[test]
+fn move_renames_within_the_root_creating_and_pruning_folders() {
+    let server = TestServer::start();
+    let mut raw = server.raw();
+    let data = pattern(1000, 7);
+    raw.send("PUT a/b/one 1000\n");
+    raw.send(&data);
+    assert_eq!(raw.line(), format!("OK 1000 {}", crc_hex(&data)));
+    let mut ask = |line: &str| {
+        raw.send(format!("{line}\n"));
+        raw.line()
+    };
+    // Into a folder that is not there yet; the emptied ones go.
+    assert_eq!(ask("MOVE a/b/one x/y/two%20words"), "OK");
+    assert!(!server.path("a").exists(), "a/ and a/b/ were pruned");
+    assert_eq!(fs::read(server.path("x/y/two words")).unwrap(), data);
+    assert_eq!(
+        ask("STAT x/y/two%20words").split(' ').nth(3),
+        Some(crc_hex(&data).as_str()),
+        "the checksum moved with the file"
+    );
+    // Over a file, as PUT would.
+    fs::write(server.path("x/old"), b"old").unwrap();
+    assert_eq!(ask("MOVE x/y/two%20words x/old"), "OK");
+    assert_eq!(fs::read(server.path("x/old")).unwrap(), data);
+    assert_eq!(ask("MOVE x/old x/old"), "OK");
+    // Not onto a folder, not from a folder, not from nothing, not below a
+    // file; the source stays where it was.
+    fs::create_dir_all(server.path("dir/sub")).unwrap();
+    fs::write(server.path("dir/sub/f"), b"f").unwrap();
+    assert!(ask("MOVE x/old dir").starts_with("ERR 409 "));
+    assert!(ask("MOVE dir x/new").starts_with("ERR 409 "));
+    assert!(ask("MOVE nothere x/new").starts_with("ERR 404 "));
+    assert!(ask("MOVE x/old x/old/below").starts_with("ERR 409 "));
+    assert!(ask("MOVE x/old .ferry-x").starts_with("ERR 403 "));
+    assert!(ask("MOVE ../x y").starts_with("ERR 400 "));
+    assert_eq!(fs::read(server.path("x/old")).unwrap(), data);
+    assert!(ask("MOVE x/old").starts_with("ERR 400 "));
+    raw.expect_closed();
+}
+
+#[test]
+fn move_is_refused_on_a_read_only_server() {
+    let server = TestServer::start_with(|c| c.read_only = true);
+    fs::write(server.path("f"), b"f").unwrap();
+    let mut raw = server.raw();
+    raw.send("MOVE f g\n");
+    assert!(raw.line().starts_with("ERR 403 "));
+    assert!(server.path("f").exists() && !server.path("g").exists());
+}
+
+#[test]
+fn an_upload_may_give_its_file_a_modification_time() {
+    let server = TestServer::start_with(|c| c.http_listen = Some("127.0.0.1:0".parse().unwrap()));
+    let mut raw = server.raw();
+    let data = pattern(300, 3);
+    let crc = crc_hex(&data);
+    let put = |raw: &mut Raw, line: String| {
+        raw.send(line);
+        raw.send(&data);
+        raw.line()
+    };
+    assert_eq!(
+        put(&mut raw, format!("PUT old 300 {crc} mtime=1000000000\n")),
+        format!("OK 300 {crc}")
+    );
+    assert_eq!(
+        put(&mut raw, "PUT older 300 mtime=86400\n".into()),
+        format!("OK 300 {crc}")
+    );
+    raw.send("STAT old\n");
+    assert_eq!(raw.line(), format!("OK 300 1000000000 {crc}"));
+    raw.send("LIST old\n");
+    assert_eq!(raw.line(), "OK 35");
+    assert_eq!(raw.bytes(35), b"300 1000000000 old\n300 86400 older\n");
+    // A resumable upload takes it at COMMIT, where the file lands.
+    let (id, _) = support::upload(&mut raw, "resumed", &data);
+    assert_eq!(support::append(&mut raw, &id, 0, &data), "OK 300");
+    raw.send(format!("COMMIT {id} mtime=1234567890\n"));
+    assert_eq!(raw.line(), format!("OK 300 {crc}"));
+    raw.send("STAT resumed\n");
+    assert_eq!(raw.line(), format!("OK 300 1234567890 {crc}"));
+    // Over HTTP: X-Ferry-Mtime; it shows as Last-Modified.
+    let url = format!("http://{}/web", server.http.unwrap());
+    ureq::put(&url)
+        .header("X-Ferry-Mtime", "1000000000")
+        .send(&data[..])
+        .unwrap();
+    let got = ureq::get(&url).call().unwrap();
+    assert_eq!(
+        got.headers().get("last-modified").unwrap(),
+        "Sun, 09 Sep 2001 01:46:40 GMT"
+    );
+    match ureq::put(&url)
+        .header("X-Ferry-Mtime", "-1")
+        .send(&data[..])
+    {
+        Err(ureq::Error::StatusCode(400)) => {}
+        other => panic!("{other:?}"),
+    }
+    // Without one, the file gets the time it was written.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    assert_eq!(
+        put(&mut raw, "PUT new 300\n".into()),
+        format!("OK 300 {crc}")
+    );
+    raw.send("STAT new\n");
+    let mtime: u64 = raw.line().split(' ').nth(2).unwrap().parse().unwrap();
+    assert!(mtime + 5 >= now, "{mtime} vs {now}");
+}
+
+#[test]
+fn a_checksum_may_follow_the_body() {
+    let server = TestServer::start();
+    let mut raw = server.raw();
+    let data = pattern(100_000, 9);
+    let crc = crc_hex(&data);
+    // The CRC comes in a 13-byte trailer after the body; sent a byte at a
+    // time where the body meets it.
+    raw.send("PUT t 100000 - mtime=86400\n");
+    raw.send(&data[..99_990]);
+    for byte in data[99_990..]
+        .iter()
+        .chain(format!("CRC {crc}\n").as_bytes())
+    {
+        raw.send([*byte]);
+    }
+    assert_eq!(raw.line(), format!("OK 100000 {crc}"));
+    assert_eq!(fs::read(server.path("t")).unwrap(), data);
+    raw.send("STAT t\n");
+    assert_eq!(raw.line(), format!("OK 100000 86400 {crc}"));
+    // A trailer that does not match, or is malformed, discards the upload;
+    // the stream stays in step.
+    raw.send("PUT u 5 -\nhelloCRC 00000000\n");
+    assert!(raw.line().starts_with("ERR 422 "));
+    raw.send(format!(
+        "PUT u 5 -\nhelloCRC {}\r\n",
+        &crc_hex(b"hello")[..7]
+    ));
+    assert!(raw.line().starts_with("ERR 400 "));
+    raw.send("PUT ../u 5 -\nhelloCRC 00000000\n");
+    assert!(raw.line().starts_with("ERR 400 "));
+    raw.send(format!("PUT e 0 -\nCRC {}\n", crc_hex(b"")));
+    assert_eq!(raw.line(), "OK 0 00000000");
+    raw.send("STAT u\n");
+    assert!(raw.line().starts_with("ERR 404 "));
+    assert!(support::temp_files(&server.path("")).is_empty());
+    raw.send("QUIT\n");
+    assert_eq!(raw.line(), "OK");
+}
+
+#[test]
+fn a_refused_upload_skips_its_trailer_too() {
+    let server = TestServer::start_with(|c| c.read_only = true);
+    let mut raw = server.raw();
+    raw.send("PUT t 5 -\nhelloCRC 00000000\nQUIT\n");
+    assert!(raw.line().starts_with("ERR 403 "));
+    assert_eq!(raw.line(), "OK");
 }

@@ -236,10 +236,21 @@ pub fn check_valid_prefix(prefix: &Prefix) {
 /// The canonical line for `request`: minimal encoding, lower-case CRC, `LF`.
 pub fn render(request: &Request) -> String {
     match request {
-        Request::Put { name, size, crc } => match crc {
-            Some(crc) => format!("PUT {} {size} {crc:08x}\n", name.encoded()),
-            None => format!("PUT {} {size}\n", name.encoded()),
-        },
+        Request::Put {
+            name,
+            size,
+            crc,
+            mtime,
+            crc_follows,
+        } => {
+            let crc = match crc {
+                _ if *crc_follows => " -".to_owned(),
+                Some(crc) => format!(" {crc:08x}"),
+                None => String::new(),
+            };
+            let mtime = mtime.map(|t| format!(" mtime={t}")).unwrap_or_default();
+            format!("PUT {} {size}{crc}{mtime}\n", name.encoded())
+        }
         Request::Get {
             name,
             offset,
@@ -252,12 +263,21 @@ pub fn render(request: &Request) -> String {
         Request::Del { name } => format!("DEL {}\n", name.encoded()),
         Request::List { prefix } if prefix.as_str().is_empty() => "LIST\n".to_owned(),
         Request::List { prefix } => format!("LIST {}\n", encode(prefix.as_str())),
+        Request::Dir { folder } => match folder.as_str().strip_suffix('/') {
+            Some(name) => format!("DIR {}\n", encode(name)),
+            None => "DIR\n".to_owned(),
+        },
+        Request::Move { from, to } => format!("MOVE {} {}\n", from.encoded(), to.encoded()),
         Request::Echo { size } => format!("ECHO {size}\n"),
         Request::Upload { name, size, crc } => {
             format!("UPLOAD {} {size} {crc:08x}\n", name.encoded())
         }
         Request::Append { id, offset, len } => format!("APPEND {id} {offset} {len}\n"),
-        Request::Commit { id } => format!("COMMIT {id}\n"),
+        Request::Commit { id, mtime: None } => format!("COMMIT {id}\n"),
+        Request::Commit {
+            id,
+            mtime: Some(mtime),
+        } => format!("COMMIT {id} mtime={mtime}\n"),
         Request::Abort { id } => format!("ABORT {id}\n"),
         Request::Auth { token } => format!("AUTH {}\n", token.expose()),
         Request::Quit => "QUIT\n".to_owned(),
@@ -272,7 +292,16 @@ fn check_request(request: &Request) {
         | Request::Del { name }
         | Request::Upload { name, .. } => check_valid_name(name),
         Request::List { prefix } => check_valid_prefix(prefix),
-        Request::Append { id, .. } | Request::Commit { id } | Request::Abort { id } => {
+        Request::Move { from, to } => {
+            check_valid_name(from);
+            check_valid_name(to);
+        }
+        Request::Dir { folder } => {
+            check_valid_prefix(folder);
+            let text = folder.as_str();
+            assert!(text.is_empty() || text.ends_with('/'), "{folder:?}");
+        }
+        Request::Append { id, .. } | Request::Commit { id, .. } | Request::Abort { id } => {
             assert!(is_session_id(id.as_bytes()), "bad session id {id:?}");
         }
         Request::Auth { token } => {
@@ -381,6 +410,10 @@ enum Arg {
     Token,
     Number,
     Crc,
+    /// `mtime=` and Unix seconds (an i64).
+    Mtime,
+    /// A CRC, or `-` for one after the body (PUT).
+    CrcOrDash,
 }
 
 /// §3.1/§3.3: syntax first (verb, arity, single spaces, numbers, CRC), then
@@ -389,14 +422,21 @@ fn reference_line(line: &[u8]) -> Expected {
     let tokens: Vec<&[u8]> = line.split(|&b| b == b' ').collect();
     let (verb, args) = tokens.split_first().expect("split yields a token");
     let (shape, required): (&[Arg], usize) = match *verb {
-        b"PUT" => (&[Arg::Name, Arg::Number, Arg::Crc], 2),
+        // The CRC and the mtime are each optional, in this order.
+        b"PUT" if args.len() == 3 && args[2].starts_with(b"mtime=") => {
+            (&[Arg::Name, Arg::Number, Arg::Mtime], 2)
+        }
+        b"PUT" => (&[Arg::Name, Arg::Number, Arg::CrcOrDash, Arg::Mtime], 2),
         b"GET" => (&[Arg::Name, Arg::Number, Arg::Number], 1),
         b"STAT" | b"DEL" => (&[Arg::Name], 1),
         b"LIST" => (&[Arg::Prefix], 0),
+        b"DIR" => (&[Arg::Name], 0),
+        b"MOVE" => (&[Arg::Name, Arg::Name], 2),
         b"ECHO" => (&[Arg::Number], 1),
         b"UPLOAD" => (&[Arg::Name, Arg::Number, Arg::Crc], 3),
         b"APPEND" => (&[Arg::Session, Arg::Number, Arg::Number], 3),
-        b"COMMIT" | b"ABORT" => (&[Arg::Session], 1),
+        b"COMMIT" => (&[Arg::Session, Arg::Mtime], 1),
+        b"ABORT" => (&[Arg::Session], 1),
         b"QUIT" => (&[], 0),
         b"AUTH" => (&[Arg::Token], 1),
         _ => return Expected::Unparseable,
@@ -406,13 +446,17 @@ fn reference_line(line: &[u8]) -> Expected {
     }
     let mut numbers = Vec::new();
     let mut crc = None;
+    let mut mtime = None;
+    let mut crc_follows = false;
     let mut name_token: &[u8] = b"";
+    let mut names: Vec<&[u8]> = Vec::new();
     for (arg, kind) in args.iter().zip(shape) {
         match kind {
             Arg::Name | Arg::Prefix | Arg::Session | Arg::Token if arg.is_empty() => {
                 return Expected::Unparseable;
             }
-            Arg::Name | Arg::Prefix | Arg::Session | Arg::Token => name_token = arg,
+            Arg::Name => names.push(arg),
+            Arg::Prefix | Arg::Session | Arg::Token => name_token = arg,
             Arg::Number => match reference_number(arg) {
                 Some(n) => numbers.push(n),
                 None => return Expected::Unparseable,
@@ -421,12 +465,35 @@ fn reference_line(line: &[u8]) -> Expected {
                 Some(c) => crc = Some(c),
                 None => return Expected::Unparseable,
             },
+            Arg::CrcOrDash if *arg == b"-" => crc_follows = true,
+            Arg::CrcOrDash => match reference_crc(arg) {
+                Some(c) => crc = Some(c),
+                None => return Expected::Unparseable,
+            },
+            Arg::Mtime => match arg
+                .strip_prefix(b"mtime=")
+                .and_then(reference_number)
+                .and_then(|t| i64::try_from(t).ok())
+            {
+                Some(t) => mtime = Some(t),
+                None => return Expected::Unparseable,
+            },
         }
     }
 
+    if let Some(first) = names.first() {
+        name_token = first;
+    }
     let is_list = *verb == b"LIST";
     let verdict = match shape.first() {
-        Some(Arg::Name) => name_verdict(name_token),
+        // Only DIR's name is optional: left out, it is the root.
+        Some(Arg::Name) if args.is_empty() => Verdict::OK,
+        // MOVE's two names are checked in order: the first bad one decides.
+        Some(Arg::Name) => names
+            .iter()
+            .map(|token| name_verdict(token))
+            .find(|verdict| *verdict != Verdict::OK)
+            .unwrap_or(Verdict::OK),
         Some(Arg::Prefix) => prefix_verdict(name_token),
         Some(Arg::Session) if !is_session_id(name_token) => Verdict::BAD,
         // §6.9: 1 to 256 visible ASCII bytes.
@@ -440,6 +507,8 @@ fn reference_line(line: &[u8]) -> Expected {
     if verdict != Verdict::OK {
         // The body a refused line announces is still discarded.
         let body = match *verb {
+            // §6.1: with its trailer.
+            b"PUT" if crc_follows => numbers[0].saturating_add(13),
             b"PUT" => numbers[0],
             b"APPEND" => numbers[1],
             _ => 0,
@@ -457,6 +526,8 @@ fn reference_line(line: &[u8]) -> Expected {
             name: name(),
             size: numbers[0],
             crc,
+            mtime,
+            crc_follows,
         },
         b"GET" => Request::Get {
             name: name(),
@@ -465,6 +536,16 @@ fn reference_line(line: &[u8]) -> Expected {
         },
         b"STAT" => Request::Stat { name: name() },
         b"DEL" => Request::Del { name: name() },
+        b"MOVE" => Request::Move {
+            from: name(),
+            to: Name::decode(names[1]).expect("the spec accepts this name"),
+        },
+        b"DIR" => Request::Dir {
+            folder: Prefix::decode(
+                &[name_token, b"/".as_slice()].concat()[usize::from(args.is_empty())..],
+            )
+            .expect("a name and a slash is a prefix"),
+        },
         b"ECHO" => Request::Echo { size: numbers[0] },
         b"UPLOAD" => Request::Upload {
             name: name(),
@@ -476,7 +557,7 @@ fn reference_line(line: &[u8]) -> Expected {
             offset: numbers[0],
             len: numbers[1],
         },
-        b"COMMIT" => Request::Commit { id: id() },
+        b"COMMIT" => Request::Commit { id: id(), mtime },
         b"ABORT" => Request::Abort { id: id() },
         b"AUTH" => Request::Auth {
             token: ferry::access::Secret::new(id()),

@@ -14,7 +14,7 @@ pub enum Perm {
     Read,
     /// PUT and resumable uploads (UPLOAD, APPEND, COMMIT, ABORT).
     Write,
-    /// DEL.
+    /// DEL, and MOVE of a file away.
     Delete,
 }
 

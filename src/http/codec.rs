@@ -132,9 +132,15 @@ impl Exchange {
                 name,
                 body,
                 crc: request.checksum,
+                mtime: request.mtime,
+                trailer: None,
             },
             (Method::Delete, Target::File(name)) => Operation::Delete { name },
-            (Method::Put | Method::Delete, Target::Listing(_)) => {
+            (Method::Move, Target::File(from)) => match request.destination {
+                Some(to) => Operation::Move { from, to },
+                None => unreachable!("the parser refuses a MOVE without a Destination"),
+            },
+            (Method::Put | Method::Delete | Method::Move, Target::Listing(_)) => {
                 return Decoded::Refused(Refusal {
                     code: 405,
                     message: "a name ending in / is a directory listing".into(),
@@ -189,6 +195,10 @@ impl Exchange {
             }
             Reply::GoAhead => {}
             Reply::Done => Head::new(out, 204).finish(0, persistence),
+            // RFC 4918 9.9.4: 201 for a new name, 204 for one replaced.
+            Reply::Moved { replaced } => {
+                Head::new(out, if *replaced { 204 } else { 201 }).finish(0, persistence);
+            }
             Reply::Stored { crc, replaced, .. } => {
                 Head::new(out, if *replaced { 204 } else { 201 })
                     .header("X-Checksum-Crc32c", format!("{crc:08x}"))

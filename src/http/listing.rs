@@ -68,7 +68,7 @@ fn html_listing(prefix: &str, piece: Piece<'_>, out: &mut Vec<u8>) {
 fn json_listing(prefix: &str, piece: Piece<'_>, out: &mut Vec<u8>) {
     let text = match piece {
         Piece::Start => format!("{{\"prefix\":{},\"dirs\":[", json_string(prefix)),
-        Piece::Directory { name, first } => {
+        Piece::Directory { name, first, .. } => {
             format!("{}{}", if first { "" } else { "," }, json_string(name))
         }
         Piece::Files => "],\"files\":[".to_owned(),
@@ -137,6 +137,7 @@ mod tests {
                 prefix,
                 Piece::Directory {
                     name,
+                    mtime: 0,
                     first: at == 0,
                 },
                 &mut out,

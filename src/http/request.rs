@@ -30,6 +30,8 @@ pub enum Method {
     Put,
     /// DELETE.
     Delete,
+    /// MOVE (WebDAV, RFC 4918 9.9): rename to the `Destination`.
+    Move,
 }
 
 /// How a request body is framed: `Content-Length` (0 when there is
@@ -57,14 +59,21 @@ pub struct HttpRequest {
     pub if_modified_since: Option<String>,
     /// `If-Range`: serve the range only if the file is still this version.
     pub if_range: Option<String>,
-    /// The client prefers JSON (`Accept: application/json`).
+    /// The client prefers JSON (`Accept: application/json`, or
+    /// `?format=json` in the target).
     pub wants_json: bool,
     /// `X-Checksum-Crc32c`, hex.
     pub checksum: Option<u32>,
+    /// `X-Ferry-Mtime`: the modification time a PUT gives the file, Unix
+    /// seconds.
+    pub mtime: Option<i64>,
     /// HTTP/1.0: persistent only when asked, and then told so.
     pub http10: bool,
     /// The token of its `Authorization` header.
     pub token: Option<Secret>,
+    /// A MOVE's `Destination`, as a name (required for MOVE, ignored
+    /// otherwise).
+    pub destination: Option<Name>,
 }
 
 /// A request that is answered with an error status instead of served.
@@ -149,9 +158,12 @@ pub fn parse_request(buf: &[u8]) -> Result<Option<(HttpRequest, usize)>, HttpErr
         if_range: None,
         wants_json: false,
         checksum: None,
+        mtime: None,
         http10: version == 0,
         token: None,
+        destination: None,
     };
+    let mut destination: Option<&str> = None;
     let mut length: Option<u64> = None;
     let mut chunked = false;
     // RFC 9112 9.3: `close` anywhere among the options wins, whatever order
@@ -225,6 +237,30 @@ pub fn parse_request(buf: &[u8]) -> Result<Option<(HttpRequest, usize)>, HttpErr
             request.if_range = Some(text().unwrap_or_default().to_owned());
         } else if name.eq_ignore_ascii_case("accept") {
             request.wants_json |= text().is_ok_and(accepts_json);
+        } else if name.eq_ignore_ascii_case("x-ferry-mtime") {
+            match decimal(header.value.trim_ascii()).and_then(|t| i64::try_from(t).ok()) {
+                Some(mtime) => request.mtime = Some(mtime),
+                None => {
+                    refusal.get_or_insert((400, "X-Ferry-Mtime must be Unix seconds"));
+                }
+            }
+        } else if name.eq_ignore_ascii_case("destination") {
+            match text() {
+                Ok(value) if destination.is_none() => destination = Some(value),
+                _ => {
+                    refusal.get_or_insert((400, "bad Destination"));
+                }
+            }
+        } else if name.eq_ignore_ascii_case("overwrite") {
+            // MOVE replaces a file at its destination, as PUT does; a
+            // client that asks it not to is told so rather than obeyed
+            // in name only.
+            if !header.value.trim_ascii().eq_ignore_ascii_case(b"T") {
+                refusal.get_or_insert((
+                    501,
+                    "only Overwrite: T is supported: MOVE replaces a file at its destination",
+                ));
+            }
         } else if name.eq_ignore_ascii_case("authorization") {
             request.token = Some(super::auth::token(header.value));
         } else if name.eq_ignore_ascii_case("x-checksum-crc32c") {
@@ -268,6 +304,7 @@ pub fn parse_request(buf: &[u8]) -> Result<Option<(HttpRequest, usize)>, HttpErr
         "HEAD" => Method::Head,
         "PUT" => Method::Put,
         "DELETE" => Method::Delete,
+        "MOVE" => Method::Move,
         _ => return Err(refuse(405, "method not allowed")),
     };
     if let Some((status, message)) = refusal {
@@ -278,10 +315,21 @@ pub fn parse_request(buf: &[u8]) -> Result<Option<(HttpRequest, usize)>, HttpErr
         // as the next request.
         return Err(refuse(400, "only PUT may carry a body"));
     }
-    request.target = parse_target(parsed.path.unwrap_or_default()).map_err(|err| HttpError {
+    let path = parsed.path.unwrap_or_default();
+    request.target = parse_target(path).map_err(|err| HttpError {
         resume: Some(resume),
         ..err
     })?;
+    request.wants_json |= asks_for_json(path);
+    if request.method == Method::Move {
+        let Some(destination) = destination else {
+            return Err(refuse(400, "MOVE needs a Destination"));
+        };
+        request.destination = Some(parse_destination(destination).map_err(|err| HttpError {
+            resume: Some(resume),
+            ..err
+        })?);
+    }
     Ok(Some((request, used)))
 }
 
@@ -314,6 +362,31 @@ fn accepts_json(accept: &str) -> bool {
         });
         media.eq_ignore_ascii_case("application/json") && !refused
     })
+}
+
+/// A `Destination` (RFC 4918 10.3): an absolute URI (whose scheme and
+/// authority are not checked: this server is the only place a file can
+/// move to) or an absolute path, naming a file.
+fn parse_destination(value: &str) -> Result<Name, HttpError> {
+    let path = match value.split_once("://") {
+        Some((_, rest)) => rest.find('/').map_or("/", |at| &rest[at..]),
+        None => value,
+    };
+    match parse_target(path)? {
+        Target::File(name) => Ok(name),
+        Target::Listing(_) => Err(HttpError::fatal(
+            400,
+            "a Destination ending in / is a directory",
+        )),
+    }
+}
+
+/// Whether a target's query has `format=json` (for a listing, where a
+/// link or a tool cannot set `Accept`).
+fn asks_for_json(target: &str) -> bool {
+    target
+        .split_once('?')
+        .is_some_and(|(_, query)| query.split('&').any(|pair| pair == "format=json"))
 }
 
 /// An origin-form target (`/path[?query]`) as a file or a listing. The
@@ -647,5 +720,46 @@ mod tests {
         let encoded = url_path(name);
         assert!(!encoded.contains(' ') && !encoded.contains('?') && !encoded.contains('#'));
         assert_eq!(url_decode(&encoded).as_deref(), Some(name));
+    }
+
+    fn head(text: &str) -> Result<HttpRequest, HttpError> {
+        parse_request(text.as_bytes()).map(|parsed| parsed.expect("a whole head").0)
+    }
+
+    #[test]
+    fn listings_may_ask_for_json_in_the_query() {
+        let json = head("GET /d/?x=1&format=json HTTP/1.1\r\nHost: h\r\n\r\n").unwrap();
+        assert!(json.wants_json);
+        let html = head("GET /d/?format=jsonx HTTP/1.1\r\nHost: h\r\n\r\n").unwrap();
+        assert!(!html.wants_json);
+    }
+
+    #[test]
+    fn mtimes_are_unix_seconds() {
+        let put = |value: &str| {
+            head(&format!(
+                "PUT /a HTTP/1.1\r\nHost: h\r\nX-Ferry-Mtime: {value}\r\n\r\n"
+            ))
+        };
+        assert_eq!(put("86400").unwrap().mtime, Some(86_400));
+        for bad in ["-1", "1.5", "9223372036854775808", ""] {
+            let err = put(bad).unwrap_err();
+            assert_eq!(err.status, 400, "{bad:?}");
+            assert!(err.resume.is_some(), "{bad:?}: the connection goes on");
+        }
+    }
+
+    #[test]
+    fn moves_need_a_destination_naming_a_file() {
+        let moved =
+            |destination: &str| head(&format!("MOVE /a HTTP/1.1\r\nHost: h\r\n{destination}\r\n"));
+        let to = moved("Destination: https://h:1/b/c%20d?q\r\n").unwrap();
+        assert_eq!(to.destination.unwrap().as_str(), "b/c d");
+        assert_eq!(moved("").unwrap_err().status, 400);
+        assert_eq!(moved("Destination: /b/\r\n").unwrap_err().status, 400);
+        assert_eq!(moved("Destination: http://h\r\n").unwrap_err().status, 400);
+        assert_eq!(moved("Destination: /.ferry-x\r\n").unwrap_err().status, 403);
+        let twice = "Destination: /b\r\nDestination: /c\r\n";
+        assert_eq!(moved(twice).unwrap_err().status, 400);
     }
 }

@@ -116,7 +116,7 @@ impl<'a> Head<'a> {
 }
 
 /// The methods a file allows, for 405 answers.
-pub const ALLOW_FILE: &str = "GET, HEAD, PUT, DELETE";
+pub const ALLOW_FILE: &str = "GET, HEAD, PUT, DELETE, MOVE";
 /// The methods a listing (a name ending in `/`) allows.
 pub const ALLOW_LISTING: &str = "GET, HEAD";
 
@@ -319,7 +319,7 @@ mod tests {
         let text = String::from_utf8(out).unwrap();
         assert!(
             text.starts_with("HTTP/1.1 405 Method Not Allowed\r\n")
-                && text.contains("Allow: GET, HEAD, PUT, DELETE\r\n")
+                && text.contains("Allow: GET, HEAD, PUT, DELETE, MOVE\r\n")
                 && text.ends_with("\r\n\r\n405 Method Not Allowed: nope\n")
         );
         // HEAD: the same head, no body; 204 and 304 carry no length.

@@ -2,9 +2,11 @@
 //! [`Operation`]s, [`Reply`]s become response lines. Sans-IO and stateless:
 //! FERRY/1 carries no per-exchange state.
 
-use super::{ProtocolError, Recovery, Request, Response, parse_request};
+use super::{
+    CRC_TRAILER, ProtocolError, Recovery, Request, Response, parse_crc_trailer, parse_request,
+};
 use crate::codec::{Decoded, Refusal, after_blank_lines};
-use crate::serve::{Body, ErrorKind, Failure, Operation, Piece, Reply, Scope, Want};
+use crate::serve::{Body, ErrorKind, Failure, Operation, Piece, Reply, Scope, Trailer, Want};
 use crate::storage::StorageError;
 
 /// The FERRY/1 code for a kind of failure.
@@ -47,10 +49,21 @@ pub fn decode(data: &[u8]) -> Decoded {
 /// What a FERRY/1 request line asks for.
 fn operation(request: Request) -> Operation {
     match request {
-        Request::Put { name, size, crc } => Operation::Put {
+        Request::Put {
+            name,
+            size,
+            crc,
+            mtime,
+            crc_follows,
+        } => Operation::Put {
             name,
             body: Body::fixed(size),
             crc,
+            mtime,
+            trailer: crc_follows.then_some(Trailer {
+                len: CRC_TRAILER,
+                parse: parse_crc_trailer,
+            }),
         },
         Request::Get {
             name,
@@ -67,11 +80,18 @@ fn operation(request: Request) -> Operation {
             format: listing_line,
             body: true,
         },
+        Request::Dir { folder } => Operation::List {
+            prefix: folder,
+            scope: Scope::Directory,
+            format: folder_line,
+            body: true,
+        },
         Request::Del { name } => Operation::Delete { name },
+        Request::Move { from, to } => Operation::Move { from, to },
         Request::Echo { size } => Operation::Echo { size },
         Request::Upload { name, size, crc } => Operation::Upload { name, size, crc },
         Request::Append { id, offset, len } => Operation::Append { id, offset, len },
-        Request::Commit { id } => Operation::Commit { id },
+        Request::Commit { id, mtime } => Operation::Commit { id, mtime },
         Request::Abort { id } => Operation::Abort { id },
         Request::Auth { token } => Operation::Auth { token },
         Request::Quit => Operation::Quit,
@@ -87,6 +107,16 @@ fn listing_line(_: &str, piece: Piece<'_>, out: &mut Vec<u8>) {
     }
 }
 
+/// A DIR body: one line per sub-folder, `- <mtime> <encoded-name>/`, then
+/// one per file as in LIST.
+fn folder_line(prefix: &str, piece: Piece<'_>, out: &mut Vec<u8>) {
+    if let Piece::Directory { name, mtime, .. } = piece {
+        let name = crate::name::encode(name);
+        out.extend_from_slice(format!("- {mtime} {name}\n").as_bytes());
+    }
+    listing_line(prefix, piece, out);
+}
+
 /// Whether `input` holds a whole request line (blank lines before it do
 /// not count).
 pub fn holds_whole_head(input: &[u8]) -> bool {
@@ -97,7 +127,7 @@ pub fn holds_whole_head(input: &[u8]) -> bool {
 pub fn encode(reply: &Reply, out: &mut Vec<u8>) {
     let response = match reply {
         Reply::Nothing | Reply::GoAhead => return,
-        Reply::Done => Response::Ok,
+        Reply::Done | Reply::Moved { .. } => Response::Ok,
         Reply::Stored { size, crc, .. } => Response::Stored {
             size: *size,
             crc: *crc,

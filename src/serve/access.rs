@@ -6,10 +6,11 @@
 //! | operation | needs |
 //! |---|---|
 //! | GET, HEAD, STAT | `read` on the name |
-//! | LIST, listings | `read` on something under the prefix; entries filtered |
+//! | LIST, DIR, listings | `read` on something under the prefix; entries filtered |
 //! | PUT, UPLOAD | `write` on the name |
 //! | APPEND, COMMIT, ABORT | `write` on the session's name (checked on the pool) |
 //! | DEL | `delete` on the name |
+//! | MOVE | `delete` on the old name and `write` on the new one |
 //! | ECHO | any token (it moves bytes, not files) |
 //! | AUTH, QUIT | nothing |
 //!
@@ -110,6 +111,13 @@ pub(super) fn authorize(who: &Who, op: &Operation) -> Result<(), Failure> {
             (Perm::Write, name.as_str())
         }
         Operation::Delete { name } => (Perm::Delete, name.as_str()),
+        // As DEL of the one and PUT of the other would.
+        Operation::Move { from, to } => {
+            if !who.allows(Perm::Delete, from.as_str()) {
+                return Err(refusal(who, Perm::Delete, from.as_str()));
+            }
+            (Perm::Write, to.as_str())
+        }
         Operation::List { prefix, .. } => {
             return match who.may_list(prefix.as_str()) {
                 true => Ok(()),

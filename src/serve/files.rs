@@ -1,4 +1,4 @@
-//! Serving files: PUT, GET, STAT, LIST, DELETE and ECHO, and what happens
+//! Serving files: PUT, GET, STAT, DELETE, MOVE and ECHO, and what happens
 //! when a body has arrived (verify, commit, answer) or a file has gone out.
 
 use std::time::Instant;
@@ -6,7 +6,7 @@ use std::time::Instant;
 use log::{info, warn};
 
 use super::transfer::READ_AHEAD_WINDOW;
-use super::{Body, BodyLength, Receive, Send, Sink, Source, WriteBehind};
+use super::{Body, BodyLength, Receive, Send, Sink, Source, Trailer, WriteBehind};
 use super::{
     Ctx, ErrorKind, Failure, Next, Outcome, Reply, Selection, Version, Want, check_size,
     check_writable, refuse, skip_body, storage_refusal,
@@ -15,15 +15,24 @@ use crate::name::Name;
 use crate::storage::{OpenFile, StorageError, Upload};
 
 /// PUT: refuse (skipping the body where we can) or, on the pool, create
-/// the temp file and start receiving the body.
-pub(super) fn put(ctx: &Ctx<'_>, name: Name, body: Body, crc: Option<u32>) -> Outcome {
+/// the temp file (which gets `mtime` on commit, if given) and start
+/// receiving the body. The client's CRC-32C comes with the request or in a
+/// trailer after the body (whose bytes are then skipped with it).
+pub(super) fn put(
+    ctx: &Ctx<'_>,
+    name: Name,
+    body: Body,
+    (crc, trailer): (Option<u32>, Option<Trailer>),
+    mtime: Option<i64>,
+) -> Outcome {
+    let framing = trailer.map_or(body, |t| t.after(body));
     if let Err(failure) = check_writable(ctx.config) {
         return refuse(
             ctx,
             "PUT",
             name.as_str(),
             failure,
-            skip_body(body, ctx.config),
+            skip_body(framing, ctx.config),
         );
     }
     let size = match body.length {
@@ -35,8 +44,10 @@ pub(super) fn put(ctx: &Ctx<'_>, name: Name, body: Body, crc: Option<u32>) -> Ou
         return refuse(ctx, "PUT", name.as_str(), failure, Next::Close);
     }
     Outcome::on_pool(move |ctx| match ctx.storage.begin_upload(&name) {
-        Ok(upload) => {
+        Ok(mut upload) => {
+            upload.set_mtime(mtime);
             let receive = Receive::new(Sink::File(upload), name, size, crc)
+                .with_trailer(trailer)
                 .deferred(ctx.config.pool_writes.on(ctx.storage));
             Outcome::new(Reply::GoAhead, Next::Receive(receive))
         }
@@ -45,7 +56,7 @@ pub(super) fn put(ctx: &Ctx<'_>, name: Name, body: Body, crc: Option<u32>) -> Ou
             "PUT",
             name.as_str(),
             err.into(),
-            skip_body(body, ctx.config),
+            skip_body(framing, ctx.config),
         ),
     })
 }
@@ -191,6 +202,23 @@ pub(super) fn delete(ctx: &Ctx<'_>, name: Name) -> Outcome {
     })
 }
 
+/// MOVE: rename a file within the root, on the pool. Written for the
+/// read-only mode like DELETE and PUT; the permissions are both of theirs
+/// (`access.rs`).
+pub(super) fn rename(ctx: &Ctx<'_>, from: Name, to: Name) -> Outcome {
+    let subject = || format!("{from} -> {to}");
+    if let Err(failure) = check_writable(ctx.config) {
+        return refuse(ctx, "MOVE", &subject(), failure, Next::Request);
+    }
+    Outcome::on_pool(move |ctx| match ctx.storage.rename(&from, &to) {
+        Ok(replaced) => {
+            info!("#{} MOVE {from} -> {to}", ctx.client);
+            Outcome::answer(Reply::Moved { replaced })
+        }
+        Err(err) => storage_refusal(ctx, "MOVE", &format!("{from} -> {to}"), err),
+    })
+}
+
 pub(super) fn echo(size: u64) -> Outcome {
     let next = match size {
         0 => Next::Request,
@@ -210,14 +238,25 @@ pub fn finish_receive(receive: Box<Receive>, client: u64) -> Outcome {
             return Outcome::failed(err.into(), Next::Request);
         }
         let sink = receive.take_sink();
+        let trailer = receive.take_trailer();
         let Receive {
             name,
-            size,
+            mut size,
             crc,
-            expected_crc,
+            mut expected_crc,
             started,
             ..
         } = *receive;
+        if let Some((trailer, bytes)) = trailer {
+            size -= trailer.len;
+            expected_crc = (trailer.parse)(&bytes);
+            if expected_crc.is_none() {
+                warn!("#{client} PUT {name}: malformed checksum trailer");
+                drop(sink);
+                let failure = Failure::new(ErrorKind::BadRequest, "malformed checksum trailer");
+                return Outcome::failed(failure, Next::Request);
+            }
+        }
         let upload = match sink {
             Some(Sink::File(upload)) => upload,
             None => unreachable!("flush succeeds only with the sink home"),

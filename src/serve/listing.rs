@@ -97,10 +97,11 @@ fn spool_directory(
 ) -> Result<(File, u64, u64), StorageError> {
     let listing = ctx.storage.list_directory(prefix)?;
     spool.put(Piece::Start)?;
-    let dirs = listing.dirs.iter().filter(|dir| who.may_list(dir));
-    for (at, name) in dirs.enumerate() {
+    let dirs = listing.dirs.iter().filter(|(dir, _)| who.may_list(dir));
+    for (at, (name, mtime)) in dirs.enumerate() {
         spool.put(Piece::Directory {
             name,
+            mtime: *mtime,
             first: at == 0,
         })?;
     }

@@ -1,7 +1,7 @@
 //! The serve layer: what every operation does, whichever protocol asked.
 //!
-//! One function per operation (`files.rs`: PUT, GET, STAT, DELETE, ECHO;
-//! `listing.rs`: LIST and directory listings; `sessions.rs`: UPLOAD,
+//! One function per operation (`files.rs`: PUT, GET, STAT, DELETE, MOVE,
+//! ECHO; `listing.rs`: LIST and directory listings; `sessions.rs`: UPLOAD,
 //! APPEND, COMMIT, ABORT) holds every rule once: names (already validated by [`crate::name`]), the read-only mode,
 //! the size limit, the storage calls and the per-request log line. Each
 //! returns an [`Outcome`]: the [`Reply`] to encode now and what the
@@ -39,7 +39,7 @@ pub use files::{
 };
 pub use op::{
     Body, BodyLength, ErrorKind, Failure, ListingFormat, Operation, Piece, Reply, Request, Scope,
-    Selection, Version, Want,
+    Selection, Trailer, Version, Want,
 };
 pub use transfer::{READ_AHEAD_WINDOW, Receive, Send, Sink, Source, WriteBehind};
 
@@ -186,7 +186,13 @@ pub fn serve(request: Request, ctx: &Ctx<'_>, guard: &mut Guard<'_>) -> Outcome 
         return Outcome::failed(failure, skip_body(body, ctx.config));
     }
     match operation {
-        Operation::Put { name, body, crc } => files::put(ctx, name, body, crc),
+        Operation::Put {
+            name,
+            body,
+            crc,
+            mtime,
+            trailer,
+        } => files::put(ctx, name, body, (crc, trailer), mtime),
         Operation::Get { name, want } => files::get(ctx, name, want),
         Operation::Stat { name } => files::stat(ctx, name),
         Operation::List {
@@ -196,10 +202,11 @@ pub fn serve(request: Request, ctx: &Ctx<'_>, guard: &mut Guard<'_>) -> Outcome 
             body,
         } => listing::list(who, prefix, scope, format, body),
         Operation::Delete { name } => files::delete(ctx, name),
+        Operation::Move { from, to } => files::rename(ctx, from, to),
         Operation::Echo { size } => files::echo(size),
         Operation::Upload { name, size, crc } => sessions::upload(ctx, name, size, crc),
         Operation::Append { id, offset, len } => sessions::append(ctx, who, id, offset, len),
-        Operation::Commit { id } => sessions::commit(ctx, who, id),
+        Operation::Commit { id, mtime } => sessions::commit(ctx, who, id, mtime),
         Operation::Abort { id } => sessions::abort(ctx, who, id),
         Operation::Auth { .. } => unreachable!("answered above"),
         Operation::Quit => Outcome::new(Reply::Done, Next::Close),

@@ -45,6 +45,11 @@ pub enum Operation {
         body: Body,
         /// The CRC-32C the client computed, checked before commit.
         crc: Option<u32>,
+        /// The modification time to give the file (Unix seconds).
+        mtime: Option<i64>,
+        /// The CRC-32C follows the body, in this trailer (FERRY/1's
+        /// `PUT <name> <size> -`): the framing has its bytes after `body`.
+        trailer: Option<Trailer>,
     },
     /// Send (part of) `name`.
     Get {
@@ -74,6 +79,13 @@ pub enum Operation {
         /// File to remove.
         name: Name,
     },
+    /// Rename file `from` to `to` (replacing a file there).
+    Move {
+        /// File to rename.
+        from: Name,
+        /// Its new name.
+        to: Name,
+    },
     /// Send back the `size` body bytes that follow.
     Echo {
         /// Body length.
@@ -101,6 +113,8 @@ pub enum Operation {
     Commit {
         /// Upload id.
         id: String,
+        /// The modification time to give the file (Unix seconds).
+        mtime: Option<i64>,
     },
     /// Discard an upload.
     Abort {
@@ -120,7 +134,7 @@ impl Operation {
     /// The body that follows the request (none for most).
     pub fn body(&self) -> Body {
         match self {
-            Operation::Put { body, .. } => *body,
+            Operation::Put { body, trailer, .. } => trailer.map_or(*body, |t| t.after(*body)),
             Operation::Append { len: size, .. } | Operation::Echo { size } => Body::fixed(*size),
             _ => Body::fixed(0),
         }
@@ -134,6 +148,7 @@ impl Operation {
             Operation::Stat { .. } => "STAT",
             Operation::List { .. } => "LIST",
             Operation::Delete { .. } => "DEL",
+            Operation::Move { .. } => "MOVE",
             Operation::Echo { .. } => "ECHO",
             Operation::Upload { .. } => "UPLOAD",
             Operation::Append { .. } => "APPEND",
@@ -168,6 +183,8 @@ pub enum Piece<'a> {
     Directory {
         /// Its name.
         name: &'a str,
+        /// Its modification time, Unix seconds.
+        mtime: i64,
         /// It is the first one.
         first: bool,
     },
@@ -189,6 +206,28 @@ pub enum Piece<'a> {
 /// into a file the listing is then sent from, so no listing is ever held
 /// whole in memory.
 pub type ListingFormat = fn(prefix: &str, piece: Piece<'_>, out: &mut Vec<u8>);
+
+/// A checksum that follows an upload's body in a codec's own trailer: the
+/// serve layer holds back its `len` bytes from the file and has the codec
+/// read the CRC-32C from them once the body is complete.
+#[derive(Debug, Clone, Copy)]
+pub struct Trailer {
+    /// Its length in bytes: fixed, so the body's framing stays known.
+    pub len: u64,
+    /// The CRC-32C it holds; `None` if it is malformed.
+    pub parse: fn(&[u8]) -> Option<u32>,
+}
+
+impl Trailer {
+    /// The framing of `body` followed by this trailer.
+    pub fn after(self, body: Body) -> Body {
+        let length = match body.length {
+            BodyLength::Fixed(size) => BodyLength::Fixed(size.saturating_add(self.len)),
+            BodyLength::Chunked => BodyLength::Chunked,
+        };
+        Body { length, ..body }
+    }
+}
 
 /// How a request body is framed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -313,6 +352,11 @@ pub enum Reply {
         size: u64,
         /// Their CRC-32C.
         crc: u32,
+        /// It replaced an existing file.
+        replaced: bool,
+    },
+    /// A file was renamed.
+    Moved {
         /// It replaced an existing file.
         replaced: bool,
     },

@@ -83,7 +83,7 @@ fn append_now(ctx: &Ctx<'_>, id: &str, offset: u64, len: u64) -> Outcome {
     }
 }
 
-pub(super) fn commit(ctx: &Ctx<'_>, who: Who, id: String) -> Outcome {
+pub(super) fn commit(ctx: &Ctx<'_>, who: Who, id: String, mtime: Option<i64>) -> Outcome {
     if let Err(failure) = check_writable(ctx.config) {
         return refuse(ctx, "COMMIT", &id, failure, Next::Request);
     }
@@ -91,13 +91,14 @@ pub(super) fn commit(ctx: &Ctx<'_>, who: Who, id: String) -> Outcome {
         if let Err(failure) = may_write_session(ctx, &who, &id) {
             return refuse(ctx, "COMMIT", &id, failure, Next::Request);
         }
-        commit_session(ctx, &id)
+        commit_session(ctx, &id, mtime)
     })
 }
 
-fn commit_session(ctx: &Ctx<'_>, id: &str) -> Outcome {
+fn commit_session(ctx: &Ctx<'_>, id: &str, mtime: Option<i64>) -> Outcome {
     match ctx.storage.finish_session(id) {
-        Ok((upload, session)) => {
+        Ok((mut upload, session)) => {
+            upload.set_mtime(mtime);
             // Already on the pool: the commit runs here too.
             let commit = Commit {
                 upload,

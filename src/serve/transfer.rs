@@ -7,6 +7,7 @@ use std::fmt;
 use std::fs::File;
 use std::time::Instant;
 
+use super::Trailer;
 use crate::http::ChunkDecoder;
 use crate::name::{Name, Prefix};
 use crate::storage::{Appender, StorageError, Upload};
@@ -53,6 +54,9 @@ pub struct Receive {
     /// A write behind the connection failed: the upload is over.
     failed: Option<StorageError>,
     defer: bool,
+    /// The body ends with a checksum trailer (counted in `size` and
+    /// `left`), whose bytes are gathered here instead of written.
+    trailer: Option<(Trailer, Vec<u8>)>,
 }
 
 /// Body bytes gathered before the I/O pool writes them, where writes are
@@ -106,7 +110,29 @@ impl Receive {
             ready: Vec::new(),
             failed: None,
             defer: false,
+            trailer: None,
         })
+    }
+
+    /// The body is followed by `trailer` (if any): its bytes are taken
+    /// after the body's and held back from the sink.
+    pub fn with_trailer(mut self: Box<Self>, trailer: Option<Trailer>) -> Box<Receive> {
+        if let Some(trailer) = trailer {
+            debug_assert!(
+                self.chunked.is_none(),
+                "a trailer follows a fixed-length body"
+            );
+            self.size = self.size.saturating_add(trailer.len);
+            self.left = self.size;
+            let held = Vec::with_capacity(usize::try_from(trailer.len).unwrap_or(0));
+            self.trailer = Some((trailer, held));
+        }
+        self
+    }
+
+    /// The trailer and its bytes, once the body is complete.
+    pub fn take_trailer(&mut self) -> Option<(Trailer, Vec<u8>)> {
+        self.trailer.take()
     }
 
     /// Writes go through the I/O pool: bytes are gathered (up to
@@ -241,6 +267,18 @@ impl Receive {
     /// # Errors
     /// The sink could not take them (disk full, upload taken over...).
     pub fn write(&mut self, data: &[u8]) -> Result<(), StorageError> {
+        let data = match &mut self.trailer {
+            // `left` already excludes `data`: the trailer is the last
+            // `len` bytes of what was left before it.
+            Some((trailer, held)) => {
+                let before = self.left + data.len() as u64;
+                let body = before.saturating_sub(trailer.len);
+                let body = usize::try_from(body).map_or(data.len(), |b| b.min(data.len()));
+                held.extend_from_slice(&data[body..]);
+                &data[..body]
+            }
+            None => data,
+        };
         self.crc = crc32c::crc32c_append(self.crc, data);
         if self.defer {
             if self.pending.capacity() == 0 {

@@ -20,8 +20,9 @@ use crate::name::{Name, Prefix, RESERVED_PREFIX};
 /// One level of a directory, as [`Storage::list_directory`] returns it.
 #[derive(Debug, Default)]
 pub struct DirectoryListing {
-    /// Subdirectories, by full name ending in `/`, in name order.
-    pub dirs: Vec<String>,
+    /// Subdirectories, by full name ending in `/`, in name order, with
+    /// their modification times (Unix seconds).
+    pub dirs: Vec<(String, i64)>,
     /// Files directly in it, in name order.
     pub files: Vec<ListEntry>,
 }
@@ -118,7 +119,7 @@ impl Storage {
             |path, kind, info| {
                 match kind {
                     _ if is_reserved(path) => {}
-                    FileType::Directory => listing.dirs.push(format!("{path}/")),
+                    FileType::Directory => listing.dirs.push((format!("{path}/"), info.mtime)),
                     FileType::RegularFile if Name::new(path.to_owned()).is_ok() => {
                         listing.files.push(ListEntry {
                             name: path.to_owned(),

@@ -56,6 +56,9 @@ pub struct Upload {
     pub(super) replaces: bool,
     /// A test's hold on commits (see [`super::gate`]).
     pub(super) gate: Option<Arc<Gate>>,
+    /// The modification time (Unix seconds) the client asked for, set on
+    /// the staged file just before the commit.
+    pub(super) mtime: Option<i64>,
 }
 
 impl Upload {
@@ -82,6 +85,33 @@ impl Upload {
         }
     }
 
+    /// Gives the file this modification time (Unix seconds) when it is
+    /// committed, instead of the time its last byte was written.
+    pub fn set_mtime(&mut self, mtime: Option<i64>) {
+        self.mtime = mtime;
+    }
+
+    /// Sets the asked-for modification time on the staged file: before
+    /// its checksum is recorded (the record names the time) and before
+    /// the rename, so the file appears with it.
+    fn stamp(&self) -> Result<(), StorageError> {
+        let Some(seconds) = self.mtime else {
+            return Ok(());
+        };
+        let times = rustix::fs::Timestamps {
+            last_access: rustix::fs::Timespec {
+                tv_sec: 0,
+                tv_nsec: rustix::fs::UTIME_OMIT,
+            },
+            last_modification: rustix::fs::Timespec {
+                tv_sec: seconds,
+                tv_nsec: 0,
+            },
+        };
+        rustix::fs::futimens(&self.file, &times)?;
+        Ok(())
+    }
+
     /// Whether a file of the target's name existed when the upload began.
     pub fn replaces_existing(&self) -> bool {
         self.replaces
@@ -98,6 +128,7 @@ impl Upload {
     /// session stays.
     pub fn commit(mut self, crc: u32) -> Result<(), StorageError> {
         self.pause(Point::Commit);
+        self.stamp()?;
         checksum::record(&self.file, crc);
         self.rename_into_place()?;
         self.forget_session();
@@ -114,6 +145,7 @@ impl Upload {
     /// that fails after the rename still leaves the file in place.
     pub fn commit_durably(mut self, crc: u32) -> Result<(), StorageError> {
         self.pause(Point::Commit);
+        self.stamp()?;
         checksum::record(&self.file, crc);
         self.file.sync_all()?;
         // Opened before the rename: running out of descriptors must fail
@@ -271,6 +303,7 @@ impl Storage {
             dir_path: target.dir_path,
             replaces: target.replaces,
             gate: self.gate.clone(),
+            mtime: None,
         }
     }
 
@@ -329,6 +362,39 @@ impl Storage {
             leaf: leaf.to_owned(),
             replaces,
         })
+    }
+
+    /// Renames file `from` to `to` in one `renameat`, as an upload lands:
+    /// missing parents of `to` are created, a file there is replaced, a
+    /// directory, symlink or special file there is refused. Then removes
+    /// the directories `from` left empty, as DEL does. Returns whether a
+    /// file was replaced; `from` renamed to itself changes nothing.
+    ///
+    /// # Errors
+    /// `from`: 404 if absent, 409 for a directory, 403 for a symlink (as
+    /// DEL). `to`: as [`Storage::begin_upload`] (409 a directory or a
+    /// parent that is a file, 403 a symlink).
+    pub fn rename(&self, from: &Name, to: &Name) -> Result<bool, StorageError> {
+        self.pause(Point::Commit);
+        let (dirs, leaf) = from.split_parent();
+        let source = self.walk(dirs)?;
+        check_regular(&rustix::fs::statat(
+            self.fd(&source),
+            leaf,
+            AtFlags::SYMLINK_NOFOLLOW,
+        )?)?;
+        if from == to {
+            return Ok(true);
+        }
+        let replaced = self.with_target(to, |target| {
+            rustix::fs::renameat(self.fd(&source), leaf, &target.dir, target.leaf.as_str())?;
+            Ok(target.replaces)
+        })?;
+        prune_empty_dirs(
+            &self.root,
+            from.as_str().rsplit_once('/').map_or("", |(dir, _)| dir),
+        );
+        Ok(replaced)
     }
 
     /// Refuses (as a PUT would) a name that cannot become a file: one that
