@@ -119,20 +119,14 @@
     });
   }
 
-  // The listing again, from the server, in place.
+  // The listing again, from the server, in place. (XMLHttpRequest, not
+  // fetch: fetch refuses a page opened as http://user:token@host/.)
   async function refresh() {
-    busy(1);
-    try {
-      const answer = await fetch(location.pathname, { cache: 'no-store', headers: { Accept: 'text/html' } });
-      if (!answer.ok) { say(explain('Refresh', answer.status, await answer.text())); return; }
-      const page = new DOMParser().parseFromString(await answer.text(), 'text/html');
-      const fresh = page.querySelector('#listing tbody');
-      if (fresh) { tbody.replaceWith(document.adoptNode(fresh)); tbody = fresh; decorate(); }
-    } catch (err) {
-      say('Refresh: ' + err);
-    } finally {
-      busy(-1);
-    }
+    const answer = await send('GET', location.pathname, { headers: { Accept: 'text/html' } });
+    if (answer.status !== 200) { say(explain('Refresh', answer.status, answer.text)); return; }
+    const page = new DOMParser().parseFromString(answer.text, 'text/html');
+    const fresh = page.querySelector('#listing tbody');
+    if (fresh) { tbody.replaceWith(document.adoptNode(fresh)); tbody = fresh; decorate(); }
   }
 
   async function remove(name) {
