@@ -1,7 +1,8 @@
 //! The web interface in a real browser: headless Chromium driven through
 //! chromedriver (WebDriver, all on 127.0.0.1). It loads a listing, uploads
 //! a file through the page's file input, sees it listed with its progress
-//! bars full, downloads it from the page and compares,
+//! bars full, downloads it from the page and compares, renames it
+//! through its prompt, uploads a folder with the folder picker, sorts,
 //! deletes it through the page's button and its confirm dialog, and shows
 //! a refused upload (403) to the user as a message.
 //!
@@ -104,11 +105,57 @@ fn upload_list_download_and_delete_through_the_page() {
         Value::String(String::from_utf8(content).unwrap())
     );
 
-    // Deleted with its button, after the confirm dialog.
-    let button = browser.element(
-        "return Array.from(document.querySelectorAll('tr.file')).find((r) => r.dataset.name === arguments[0]).querySelector('button:last-of-type')",
-        json!([stored]),
+    // Renamed with its button, through the prompt.
+    let button = |label: &str, name: &str| {
+        browser.element(
+            "const row = Array.from(document.querySelectorAll('tr.file')).find((r) => r.dataset.name === arguments[0]); \
+             return Array.from(row.querySelectorAll('button')).find((b) => b.textContent === arguments[1])",
+            json!([name, label]),
+        )
+    };
+    browser.click(&button("Rename", &stored));
+    browser.dialog_text();
+    browser.answer_dialog("z renamed.txt");
+    browser.accept_dialog();
+    let renamed = "up/z renamed.txt".to_owned();
+    browser.wait_for("the renamed file to be listed", || {
+        listed(&browser).contains(&renamed).then_some(())
+    });
+    assert!(!server.path(&stored).exists());
+    let stored = renamed;
+
+    // A whole folder through the folder picker; folders sort first, and a
+    // click on "Name" turns the order round.
+    let tree = local.path().join("tree");
+    std::fs::create_dir_all(tree.join("inner")).unwrap();
+    std::fs::write(tree.join("inner/deep.txt"), b"deep").unwrap();
+    std::fs::write(tree.join("top.txt"), b"top").unwrap();
+    let folder = browser.element("return document.getElementById('pick-folder')", json!([]));
+    browser.send_keys(&folder, tree.to_str().unwrap());
+    browser.wait_for("the folder upload", || {
+        server.path("up/tree/top.txt").exists().then_some(())
+    });
+    listed(&browser);
+    assert_eq!(
+        std::fs::read(server.path("up/tree/inner/deep.txt")).unwrap(),
+        b"deep"
     );
+    let order = "return Array.from(document.querySelectorAll('#listing tbody tr'), (r) => r.dataset.name || '..')";
+    assert_eq!(
+        browser.run(order, json!([])),
+        json!(["..", "up/tree/", "up/already.txt", "up/z renamed.txt"])
+    );
+    browser.run(
+        "document.querySelector('th[data-key=name]').click()",
+        json!([]),
+    );
+    assert_eq!(
+        browser.run(order, json!([])),
+        json!(["..", "up/tree/", "up/z renamed.txt", "up/already.txt"])
+    );
+
+    // Deleted with its button, after the confirm dialog.
+    let button = button("Delete", &stored);
     browser.click(&button);
     assert_eq!(browser.dialog_text(), format!("Delete {stored}?"));
     browser.accept_dialog();

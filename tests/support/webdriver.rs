@@ -147,6 +147,11 @@ impl Browser {
         })
     }
 
+    /// Types `text` into the open dialog (`prompt`).
+    pub fn answer_dialog(&self, text: &str) {
+        self.session_call("POST", "/alert/text", Some(json!({ "text": text })));
+    }
+
     /// Accepts the open dialog.
     pub fn accept_dialog(&self) {
         self.session_call("POST", "/alert/accept", Some(json!({})));
