@@ -16,10 +16,9 @@ mod support;
 #[path = "support/webdriver.rs"]
 mod webdriver;
 
-use ferry::access::AccessConfig;
 use serde_json::{Value, json};
 use support::TestServer;
-use support::tokens::tokens_in;
+use support::tokens::guarded;
 use webdriver::Browser;
 
 /// The names of the files the page lists, once no request is running.
@@ -170,16 +169,7 @@ fn a_refused_upload_is_shown_to_the_user() {
     let Some(browser) = browser_or_skip() else {
         return;
     };
-    let tokens = tempfile::tempdir().unwrap();
-    let (path, tokens) = tokens_in(tokens.path(), &[("reader", &["read:/"])]);
-    let server = TestServer::start_with(|c| {
-        c.http_listen = Some("127.0.0.1:0".parse().unwrap());
-        c.access = AccessConfig {
-            tokens: Some(path),
-            anonymous: Vec::new(),
-            no_auth: false,
-        };
-    });
+    let (server, tokens, _dir) = guarded(&[("reader", &["read:/"])], &[]);
     // Signed in as a browser would be after its login prompt: the page's
     // 401 is answered with the credentials of the URL, which the browser
     // then sends with the page's own requests.

@@ -11,9 +11,8 @@ use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 
 use base64::Engine as _;
-use ferry::access::{AccessConfig, Grant};
 use ferry::storage::gate::{Gate, Point};
-use support::tokens::tokens_in;
+use support::tokens::guarded;
 use support::{PATIENCE, TestServer};
 
 fn http_server() -> TestServer {
@@ -293,16 +292,7 @@ fn a_file_that_shrinks_before_it_is_archived_cuts_the_download_short() {
 
 #[test]
 fn the_page_and_the_tar_answer_to_access_control() {
-    let dir = tempfile::tempdir().unwrap();
-    let (path, tokens) = tokens_in(dir.path(), &[("reader", &["read:pub/"])]);
-    let server = TestServer::start_with(|c| {
-        c.http_listen = Some("127.0.0.1:0".parse().unwrap());
-        c.access = AccessConfig {
-            tokens: Some(path),
-            anonymous: vec![Grant::parse("read:open/").unwrap()],
-            no_auth: false,
-        };
-    });
+    let (server, tokens, _dir) = guarded(&[("reader", &["read:pub/"])], &["read:open/"]);
     plant(&server, "pub/a.txt", b"a");
     plant(&server, "secret/s.txt", b"s");
     plant(&server, "open/o.txt", b"o");
