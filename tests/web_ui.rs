@@ -326,3 +326,23 @@ fn the_page_and_the_tar_answer_to_access_control() {
         vec![folder("pub/"), file("pub/a.txt", b"a")]
     );
 }
+
+#[test]
+fn many_members_without_data_arrive_in_order_in_pieces() {
+    // Over 2 MiB of headers alone: written in batches by job after job,
+    // each waiting for the one before to be mostly sent.
+    let server = http_server();
+    let mut expected = Vec::new();
+    for dir in 0..20 {
+        expected.push(folder(&format!("m/d{dir:02}/")));
+        for n in 0..150 {
+            let name = format!("m/d{dir:02}/{}{n:03}", "e".repeat(110));
+            plant(&server, &name, b"");
+            expected.push(file(&name, b""));
+        }
+    }
+    expected.sort_by(|a, b| a.path.cmp(&b.path));
+    let answer = fetch(server.http.unwrap(), "GET", "/m/?tar", "");
+    assert!(answer.body.len() > 2 << 20, "{}", answer.body.len());
+    assert_eq!(untar(&answer.body), expected);
+}
