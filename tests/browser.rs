@@ -153,6 +153,15 @@ fn upload_list_download_and_delete_through_the_page() {
         json!(["..", "up/tree/", "up/z renamed.txt", "up/already.txt"])
     );
 
+    // The folder's own .tar link: its first member is the first folder in it.
+    let first = browser.run(
+        "const link = document.querySelector('tr.dir a.button'); \
+         return fetch(link.href).then((r) => r.arrayBuffer()) \
+           .then((b) => new TextDecoder().decode(new Uint8Array(b).slice(0, 100)).replace(/\\0+$/, ''))",
+        json!([]),
+    );
+    assert_eq!(first, json!("tree/inner/"));
+
     // Deleted with its button, after the confirm dialog.
     let button = button("Delete", &stored);
     browser.click(&button);

@@ -1,9 +1,10 @@
 // The listing page's script (embedded by src/http/page.rs). It turns the
 // plain table into the web interface: human sizes, local times, sorting
 // (folders first), counts, upload (picker, folder picker, drag and drop)
-// with progress, delete, rename and refresh. Names come only from
-// data-name attributes and reach the page only through textContent, so no
-// name is ever parsed as markup. body.dataset.state is "busy" while
+// with progress, delete, rename, a .tar link per folder, and refresh.
+// Names come only from data-name attributes and reach the page only
+// through textContent, so no name is ever parsed as markup.
+// body.dataset.state is "busy" while
 // requests run and "idle" otherwise (the browser test waits on it).
 'use strict';
 (() => {
@@ -74,7 +75,16 @@
       cells[2].textContent = when.toLocaleString(undefined,
         { year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit' });
       cells[2].title = when.toISOString();
-      if (row.classList.contains('dir')) { dirs++; continue; }
+      if (row.classList.contains('dir')) {
+        dirs++;
+        const tar = document.createElement('a');
+        tar.className = 'button';
+        tar.href = urlOf(row.dataset.name) + '?tar';
+        tar.download = '';
+        tar.textContent = '.tar';
+        cells[3].replaceChildren(tar);
+        continue;
+      }
       files++;
       bytes += size;
       cells[1].textContent = humanSize(size);
