@@ -25,6 +25,7 @@
 //! - [`access`]: tokens, grants, the failed-authentication throttle (the
 //!   serve layer decides with them which request may do what).
 //! - [`storage`]: the root-directory jail and atomic uploads (no wire codes).
+//! - [`tar`]: the tar format of folder downloads (sans-IO).
 //! - [`socket`]: nonblocking socket calls mapped to outcomes.
 //! - [`tls`]: certificates and the rustls set-up of both listeners (the
 //!   connection's transport drives the sessions).
@@ -55,6 +56,7 @@ pub mod serve;
 pub mod server;
 pub mod socket;
 pub mod storage;
+pub mod tar;
 pub mod tls;
 
 pub use client::Client;

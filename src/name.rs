@@ -134,7 +134,15 @@ impl Prefix {
     /// A bad escape, invalid UTF-8, a control character, a prefix longer than
     /// [`MAX_NAME`], or a directory part that is not a valid name.
     pub fn decode(encoded: &[u8]) -> Result<Prefix, NameError> {
-        let text = decode_utf8(encoded)?;
+        Prefix::new(decode_utf8(encoded)?)
+    }
+
+    /// Validates a prefix that is already decoded (a directory's name as a
+    /// walk found it).
+    ///
+    /// # Errors
+    /// As [`Prefix::decode`], but for the escapes.
+    pub fn new(text: String) -> Result<Prefix, NameError> {
         if text.len() > MAX_NAME {
             return Err(NameError::TooLong);
         }

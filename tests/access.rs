@@ -13,26 +13,8 @@ use std::net::{IpAddr, TcpStream};
 use std::path::PathBuf;
 
 use base64::Engine as _;
-use ferry::access::{AccessConfig, Grant};
-use support::tokens::tokens_in;
+use support::tokens::guarded;
 use support::{PATIENCE, Raw, TestServer, append, crc_hex, upload};
-use tempfile::TempDir;
-
-/// A server with access control on both protocols; the tokens in the order
-/// of `holders`.
-fn guarded(holders: &[(&str, &[&str])], anonymous: &[&str]) -> (TestServer, Vec<String>, TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let (path, tokens) = tokens_in(dir.path(), holders);
-    let server = TestServer::start_with(|c| {
-        c.http_listen = Some("127.0.0.1:0".parse().unwrap());
-        c.access = AccessConfig {
-            tokens: Some(path),
-            anonymous: anonymous.iter().map(|g| Grant::parse(g).unwrap()).collect(),
-            no_auth: false,
-        };
-    });
-    (server, tokens, dir)
-}
 
 fn plant(server: &TestServer, name: &str, body: &[u8]) {
     let path: PathBuf = server.path(name);

@@ -481,6 +481,8 @@ fn expected(spec: &Spec) -> HttpRequest {
         if_modified_since: spec.if_modified_since.map(str::to_owned),
         if_range: spec.if_range.map(str::to_owned),
         wants_json: spec.accept.is_some_and(|(_, json)| json),
+        // The generator's targets carry no query.
+        wants_tar: false,
         checksum: spec.checksum,
         mtime: None,
         http10: spec.http10,

@@ -97,6 +97,10 @@ const SEND_CHUNK: u64 = 1024 * 1024;
 /// Work one connection may do per turn before others get theirs, in bytes;
 /// every operation costs at least [`MIN_OPERATION_COST`].
 const TURN_BUDGET: usize = 2 * 1024 * 1024;
+
+/// Most unsent output behind which a waiting connection's job still goes
+/// to the I/O pool at once (see [`Connection::take_job`]).
+const JOB_OUTPUT_BACKLOG: usize = 128 * 1024;
 const MIN_OPERATION_COST: usize = 4 * 1024;
 /// What serving one request costs from the budget, whatever its bytes: at
 /// most 128 requests per connection per turn.
@@ -279,7 +283,12 @@ impl Connection {
     /// The job this connection waits for, or a write behind its upload,
     /// once: the reactor hands it to the I/O pool.
     pub fn take_job(&mut self) -> Option<Job> {
+        let unsent = self.output.len().saturating_sub(self.sent as usize);
         match &mut self.state {
+            // A job may queue more output (a folder's `.tar` headers, job
+            // after job): it waits until most of what is queued is out,
+            // so a peer that reads slowly holds a bounded queue.
+            State::Waiting(_) if unsent > JOB_OUTPUT_BACKLOG => None,
             State::Waiting(job) => job.take(),
             // What it gathered is written behind it while it reads on.
             State::ReceivingBody(receive) => serve::write_behind(receive),

@@ -122,6 +122,12 @@ impl Exchange {
                 };
                 Operation::Get { name, want }
             }
+            (Method::Get | Method::Head, Target::Listing(prefix)) if request.wants_tar => {
+                Operation::Archive {
+                    prefix,
+                    body: !self.head,
+                }
+            }
             (Method::Get | Method::Head, Target::Listing(prefix)) => Operation::List {
                 prefix,
                 scope: Scope::Directory,
@@ -239,6 +245,17 @@ impl Exchange {
                 .header("Content-Type", listing::media_type(self.wants_json))
                 .header("Vary", "Accept")
                 .finish(*len, persistence),
+            // RFC 6266: the UTF-8 name for browsers, escaped, as the only
+            // form (every current browser reads `filename*`).
+            Reply::Archive { len, name } => Head::new(out, 200)
+                .header("Content-Type", "application/x-tar")
+                .header(
+                    "Content-Disposition",
+                    format!("attachment; filename*=UTF-8''{}", url_path(name)),
+                )
+                .finish(*len, persistence),
+            Reply::More(bytes) if !self.head => out.extend_from_slice(bytes),
+            Reply::More(_) => {}
             Reply::Failed(failure) => self.failure(failure, out),
             Reply::Stat { .. }
             | Reply::Echo { .. }

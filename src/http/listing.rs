@@ -1,15 +1,12 @@
-//! Directory listings as HTTP serves them: an HTML page for browsers, JSON
-//! for programs (`Accept: application/json`). Each is a [`ListingFormat`]:
+//! Directory listings as HTTP serves them: an HTML page for browsers (the
+//! web interface, `page.rs`), JSON for programs (`Accept: application/json`). Each is a [`ListingFormat`]:
 //! written piece by piece as the walk goes, never built whole.
 //!
 //! ```text
 //! {"prefix":"d/","dirs":["d/sub/"],"files":[{"name":"d/a","size":1,"mtime":0}]}
 //! ```
 
-use std::fmt::Write;
-
-use super::request::url_path;
-use super::response::http_date;
+use super::page::html_listing;
 use crate::serve::{ListingFormat, Piece};
 
 /// The format for a request that wants JSON (`true`) or HTML.
@@ -24,44 +21,6 @@ pub fn media_type(json: bool) -> &'static str {
     } else {
         "text/html; charset=utf-8"
     }
-}
-
-/// A plain HTML page (no scripts, no styles from elsewhere): a table of
-/// the subdirectories, then the files.
-fn html_listing(prefix: &str, piece: Piece<'_>, out: &mut Vec<u8>) {
-    let mut text = String::new();
-    match piece {
-        Piece::Start => {
-            let title = html_escape(&format!("/{prefix}"));
-            text = format!(
-                "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{title}</title></head>\n<body><h1>{title}</h1>\n<table>\n<tr><th>name</th><th>size</th><th>modified</th></tr>\n"
-            );
-            if !prefix.is_empty() {
-                text.push_str("<tr><td><a href=\"../\">../</a></td><td></td><td></td></tr>\n");
-            }
-        }
-        Piece::Directory { name, .. } => {
-            let _ = writeln!(
-                text,
-                "<tr><td><a href=\"/{}\">{}</a></td><td>-</td><td></td></tr>",
-                url_path(name),
-                html_escape(&name[prefix.len()..])
-            );
-        }
-        Piece::Files => {}
-        Piece::File { entry, .. } => {
-            let _ = writeln!(
-                text,
-                "<tr><td><a href=\"/{}\">{}</a></td><td>{}</td><td>{}</td></tr>",
-                url_path(&entry.name),
-                html_escape(&entry.name[prefix.len()..]),
-                entry.info.size,
-                http_date(entry.info.mtime)
-            );
-        }
-        Piece::End => text.push_str("</table>\n</body></html>\n"),
-    }
-    out.extend_from_slice(text.as_bytes());
 }
 
 /// `{"prefix": ..., "dirs": [...], "files": [{"name","size","mtime"}]}`.
@@ -82,21 +41,6 @@ fn json_listing(prefix: &str, piece: Piece<'_>, out: &mut Vec<u8>) {
         Piece::End => "]}\n".to_owned(),
     };
     out.extend_from_slice(text.as_bytes());
-}
-
-fn html_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for ch in text.chars() {
-        match ch {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            other => out.push(other),
-        }
-    }
-    out
 }
 
 fn json_string(text: &str) -> String {
@@ -170,7 +114,8 @@ mod tests {
         assert!(html.contains("href=\"/d/sub/\">sub/<"));
         assert!(html.contains("href=\"../\""));
         assert!(html.find("sub/").unwrap() < html.find("a&lt;b").unwrap());
-        assert!(html.ends_with("</table>\n</body></html>\n"));
+        assert!(html.contains("data-name=\"d/a&lt;b&gt;.txt\" data-size=\"1\""));
+        assert!(html.ends_with("</script>\n</body></html>\n"));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! HTTP/1.1 beside FERRY/1: the same reactor, state machine, serve layer
 //! and storage, another codec. `request.rs` parses request heads (with
-//! `httparse`), `response.rs` formats responses, `listing.rs` directory listings, `chunked.rs`
+//! `httparse`), `response.rs` formats responses, `listing.rs` directory listings (`page.rs`: the HTML page, the web
+//! interface), `chunked.rs`
 //! decodes chunked uploads, and `codec.rs` turns heads into operations and
 //! replies into responses, keeping the per-exchange state in between.
 
@@ -8,6 +9,7 @@ pub mod auth;
 pub mod chunked;
 pub mod codec;
 pub mod listing;
+pub mod page;
 pub mod request;
 pub mod response;
 

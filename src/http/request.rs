@@ -62,6 +62,9 @@ pub struct HttpRequest {
     /// The client prefers JSON (`Accept: application/json`, or
     /// `?format=json` in the target).
     pub wants_json: bool,
+    /// A listing's target asks for the folder as a tar archive (`?tar` or
+    /// `?format=tar`).
+    pub wants_tar: bool,
     /// `X-Checksum-Crc32c`, hex.
     pub checksum: Option<u32>,
     /// `X-Ferry-Mtime`: the modification time a PUT gives the file, Unix
@@ -157,6 +160,7 @@ pub fn parse_request(buf: &[u8]) -> Result<Option<(HttpRequest, usize)>, HttpErr
         if_modified_since: None,
         if_range: None,
         wants_json: false,
+        wants_tar: false,
         checksum: None,
         mtime: None,
         http10: version == 0,
@@ -320,7 +324,8 @@ pub fn parse_request(buf: &[u8]) -> Result<Option<(HttpRequest, usize)>, HttpErr
         resume: Some(resume),
         ..err
     })?;
-    request.wants_json |= asks_for_json(path);
+    request.wants_json |= query_has(path, "format=json");
+    request.wants_tar = query_has(path, "format=tar") || query_has(path, "tar");
     if request.method == Method::Move {
         let Some(destination) = destination else {
             return Err(refuse(400, "MOVE needs a Destination"));
@@ -381,12 +386,13 @@ fn parse_destination(value: &str) -> Result<Name, HttpError> {
     }
 }
 
-/// Whether a target's query has `format=json` (for a listing, where a
-/// link or a tool cannot set `Accept`).
-fn asks_for_json(target: &str) -> bool {
+/// Whether a target's query has `pair` (`format=json` for a listing, where
+/// a link or a tool cannot set `Accept`; `tar` or `format=tar` for the
+/// folder as an archive).
+fn query_has(target: &str, pair: &str) -> bool {
     target
         .split_once('?')
-        .is_some_and(|(_, query)| query.split('&').any(|pair| pair == "format=json"))
+        .is_some_and(|(_, query)| query.split('&').any(|p| p == pair))
 }
 
 /// An origin-form target (`/path[?query]`) as a file or a listing. The
@@ -731,7 +737,14 @@ mod tests {
         let json = head("GET /d/?x=1&format=json HTTP/1.1\r\nHost: h\r\n\r\n").unwrap();
         assert!(json.wants_json);
         let html = head("GET /d/?format=jsonx HTTP/1.1\r\nHost: h\r\n\r\n").unwrap();
-        assert!(!html.wants_json);
+        assert!(!html.wants_json && !html.wants_tar);
+        assert!(
+            head("GET /d/?tar HTTP/1.1\r\nHost: h\r\n\r\n")
+                .unwrap()
+                .wants_tar
+        );
+        let tar = head("GET /d/?a=b&format=tar HTTP/1.1\r\nHost: h\r\n\r\n").unwrap();
+        assert!(tar.wants_tar);
     }
 
     #[test]

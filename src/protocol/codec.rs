@@ -160,8 +160,8 @@ pub fn encode(reply: &Reply, out: &mut Vec<u8>) {
         }
         Reply::Directory { .. } => return failure(&StorageError::IsDirectory.into(), out),
         Reply::Failed(failed) => return failure(failed, out),
-        Reply::NotModified { .. } => {
-            debug_assert!(false, "FERRY/1 never asks conditionally");
+        Reply::NotModified { .. } | Reply::Archive { .. } | Reply::More(_) => {
+            debug_assert!(false, "FERRY/1 never asks conditionally, nor for archives");
             let failed = Failure::new(ErrorKind::Internal, "unexpected answer");
             return failure(&failed, out);
         }

@@ -118,7 +118,7 @@ pub(super) fn authorize(who: &Who, op: &Operation) -> Result<(), Failure> {
             }
             (Perm::Write, to.as_str())
         }
-        Operation::List { prefix, .. } => {
+        Operation::List { prefix, .. } | Operation::Archive { prefix, .. } => {
             return match who.may_list(prefix.as_str()) {
                 true => Ok(()),
                 false => Err(refusal(who, Perm::Read, prefix.as_str())),

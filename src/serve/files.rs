@@ -148,6 +148,9 @@ pub fn read_ahead(mut send: Send) -> Next {
 /// A GET body or a listing has gone out: its file is closed (by the pool
 /// where that is a round trip) and the next request is welcome.
 pub fn sent(client: u64, send: Send) -> Next {
+    if matches!(send.source, Source::Archive(_)) {
+        return super::archive::resume(send);
+    }
     info!(
         "#{client} {} {} bytes {:.3}s",
         send.source,

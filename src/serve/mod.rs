@@ -1,7 +1,8 @@
 //! The serve layer: what every operation does, whichever protocol asked.
 //!
 //! One function per operation (`files.rs`: PUT, GET, STAT, DELETE, MOVE,
-//! ECHO; `listing.rs`: LIST and directory listings; `sessions.rs`: UPLOAD,
+//! ECHO; `listing.rs`: LIST and directory listings; `archive.rs`: a
+//! folder as a `.tar`; `sessions.rs`: UPLOAD,
 //! APPEND, COMMIT, ABORT) holds every rule once: names (already validated by [`crate::name`]), the read-only mode,
 //! the size limit, the storage calls and the per-request log line. Each
 //! returns an [`Outcome`]: the [`Reply`] to encode now and what the
@@ -20,6 +21,7 @@
 //! or STAT whose name and checksum are cached.
 
 mod access;
+mod archive;
 mod files;
 mod listing;
 pub mod op;
@@ -33,6 +35,7 @@ use log::{debug, info};
 use crate::config::Config;
 use crate::storage::{Storage, StorageError};
 pub use access::Guard;
+pub use archive::{Archive, MAX_MEMBERS};
 pub use files::{
     abandon, discard, dispose, finish_receive, leftover, read_ahead, sent, write_behind,
     write_failed,
@@ -201,6 +204,7 @@ pub fn serve(request: Request, ctx: &Ctx<'_>, guard: &mut Guard<'_>) -> Outcome 
             format,
             body,
         } => listing::list(who, prefix, scope, format, body),
+        Operation::Archive { prefix, body } => archive::archive(who, prefix, body),
         Operation::Delete { name } => files::delete(ctx, name),
         Operation::Move { from, to } => files::rename(ctx, from, to),
         Operation::Echo { size } => files::echo(size),

@@ -74,6 +74,13 @@ pub enum Operation {
         /// The listing follows the answer (false: only its length).
         body: bool,
     },
+    /// The folder `prefix` as one tar archive.
+    Archive {
+        /// The folder (empty for the top, else ending in `/`).
+        prefix: Prefix,
+        /// The archive follows the answer (false: only its length).
+        body: bool,
+    },
     /// Remove `name`.
     Delete {
         /// File to remove.
@@ -147,6 +154,7 @@ impl Operation {
             Operation::Get { .. } => "GET",
             Operation::Stat { .. } => "STAT",
             Operation::List { .. } => "LIST",
+            Operation::Archive { .. } => "TAR",
             Operation::Delete { .. } => "DEL",
             Operation::Move { .. } => "MOVE",
             Operation::Echo { .. } => "ECHO",
@@ -397,6 +405,17 @@ pub enum Reply {
         /// Its length.
         len: u64,
     },
+    /// A folder's tar archive of `len` bytes follows, or would; its
+    /// bytes come as [`Reply::More`].
+    Archive {
+        /// Its length.
+        len: u64,
+        /// The file name to save it as.
+        name: String,
+    },
+    /// More bytes of a body already announced (an archive's headers),
+    /// sent as they are.
+    More(Vec<u8>),
     /// `size` echoed bytes follow.
     Echo {
         /// Bytes that follow.

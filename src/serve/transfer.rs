@@ -383,6 +383,8 @@ pub enum Source {
     File(Name),
     /// The listing of this prefix (from its spool file).
     Listing(Prefix),
+    /// A file inside a folder's archive, which goes on once it is sent.
+    Archive(Box<super::Archive>),
 }
 
 impl fmt::Display for Source {
@@ -390,6 +392,7 @@ impl fmt::Display for Source {
         match self {
             Source::File(name) => write!(f, "GET {name}"),
             Source::Listing(prefix) => write!(f, "LIST {:?}", prefix.as_str()),
+            Source::Archive(archive) => write!(f, "TAR {:?}", archive.prefix().as_str()),
         }
     }
 }

@@ -330,7 +330,7 @@ impl Storage {
             leaf,
             AtFlags::SYMLINK_NOFOLLOW,
         )?)?;
-        let found = self.open_in(&dir, leaf)?;
+        let found = self.open_in(&dir, leaf, true)?;
         Ok((found.info, found.crc))
     }
 
@@ -341,19 +341,30 @@ impl Storage {
     /// file cannot be read.
     pub fn open_read(&self, name: &Name) -> Result<OpenFile, StorageError> {
         self.pause(Point::Open);
-        once_more_if_gone(|| self.open_read_once(name))
+        once_more_if_gone(|| self.open_read_once(name, true))
     }
 
-    fn open_read_once(&self, name: &Name) -> Result<OpenFile, StorageError> {
+    /// Opens `name` for reading without its CRC-32C (`crc` is 0): for a
+    /// reader that sends no checksum (a folder's `.tar`), which must not
+    /// pay for reading a whole file twice.
+    ///
+    /// # Errors
+    /// As [`Storage::stat`].
+    pub fn open_read_unchecked(&self, name: &Name) -> Result<OpenFile, StorageError> {
+        self.pause(Point::Open);
+        once_more_if_gone(|| self.open_read_once(name, false))
+    }
+
+    fn open_read_once(&self, name: &Name, checksum: bool) -> Result<OpenFile, StorageError> {
         // The whole name in one call where the kernel can (see `walk`).
         match open_beneath(&self.root, name.as_str(), READ_FILE) {
-            Ok(fd) => return self.opened(File::from(fd)),
+            Ok(fd) => return self.opened(File::from(fd), checksum),
             Err(Errno::NOENT | Errno::NOTDIR) => return Err(StorageError::NotFound),
             Err(_) => {}
         }
         let (dirs, leaf) = name.split_parent();
         let dir = self.walk(dirs)?;
-        self.open_in(&dir, leaf)
+        self.open_in(&dir, leaf, checksum)
     }
 
     /// Opens `name` for reading if that needs no disk access: every
@@ -398,18 +409,27 @@ impl Storage {
     }
 
     /// Opens `leaf` in `dir` (`None`: the root) for reading.
-    fn open_in(&self, dir: &Option<OwnedFd>, leaf: &str) -> Result<OpenFile, StorageError> {
+    fn open_in(
+        &self,
+        dir: &Option<OwnedFd>,
+        leaf: &str,
+        checksum: bool,
+    ) -> Result<OpenFile, StorageError> {
         let fd = rustix::fs::openat(self.fd(dir), leaf, READ_FILE, Mode::empty())?;
-        self.opened(File::from(fd))
+        self.opened(File::from(fd), checksum)
     }
 
-    fn opened(&self, file: File) -> Result<OpenFile, StorageError> {
+    /// A file just opened, described, with its CRC-32C if `checksum`.
+    fn opened(&self, file: File, checksum: bool) -> Result<OpenFile, StorageError> {
         let stat = rustix::fs::fstat(&file)?;
         check_regular(&stat)?;
         let may_record = !self.read_only && stat.st_nlink == 1;
-        let crc = self
-            .checksums
-            .of(&file, &stat, may_record, || self.pause(Point::Checksum))?;
+        let crc = match checksum {
+            true => self
+                .checksums
+                .of(&file, &stat, may_record, || self.pause(Point::Checksum))?,
+            false => 0,
+        };
         Ok(OpenFile {
             file,
             info: FileInfo::of(&stat),

@@ -4,7 +4,10 @@
 use std::path::{Path, PathBuf};
 
 use ferry::access::tokens::{Entry, TokensFile, digest, new_token};
-use ferry::access::{Grant, Grants};
+use ferry::access::{AccessConfig, Grant, Grants};
+use tempfile::TempDir;
+
+use super::TestServer;
 
 /// Writes a tokens file at `path` with one token per `(name, grants)`;
 /// returns the tokens in the same order.
@@ -29,4 +32,24 @@ pub fn tokens_in(dir: &Path, holders: &[(&str, &[&str])]) -> (PathBuf, Vec<Strin
     let path = dir.join("tokens");
     let tokens = write_tokens(&path, holders);
     (path, tokens)
+}
+
+/// A server with access control on both protocols (and an HTTP listener):
+/// the tokens in the order of `holders`, `anonymous` grants for clients
+/// without one, and the folder that holds the tokens file.
+pub fn guarded(
+    holders: &[(&str, &[&str])],
+    anonymous: &[&str],
+) -> (TestServer, Vec<String>, TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, tokens) = tokens_in(dir.path(), holders);
+    let server = TestServer::start_with(|c| {
+        c.http_listen = Some("127.0.0.1:0".parse().unwrap());
+        c.access = AccessConfig {
+            tokens: Some(path),
+            anonymous: anonymous.iter().map(|g| Grant::parse(g).unwrap()).collect(),
+            no_auth: false,
+        };
+    });
+    (server, tokens, dir)
 }

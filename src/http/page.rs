@@ -1,0 +1,150 @@
+//! The HTML listing page a browser gets for a folder: a table that works
+//! without JavaScript (links, exact sizes, UTC times), made into the web
+//! interface by the stylesheet and script embedded below (human sizes,
+//! local times, sorting, counts, upload, delete, rename, `.tar` download).
+//!
+//! Written piece by piece like every listing (a [`ListingFormat`](crate::serve::ListingFormat)),
+//! so a folder of any size is never built whole. Every name reaches the
+//! page escaped for where it lands: HTML text and attributes through
+//! [`html_escape`], URLs through [`url_path`] and then [`html_escape`]. The
+//! script reads names only from `data-name` attributes and writes them
+//! only with `textContent`, so no name is ever parsed as markup or code.
+
+use std::fmt::Write;
+
+use time::OffsetDateTime;
+use time::macros::format_description;
+
+use super::request::url_path;
+use crate::serve::Piece;
+
+/// The page's style, embedded: the page loads nothing from elsewhere.
+const STYLE: &str = include_str!("ui/page.css");
+/// The page's script, embedded (see `ui/page.js` for what it does).
+const SCRIPT: &str = include_str!("ui/page.js");
+
+/// Appends `piece` of the listing of `prefix` (empty for the root, else
+/// ending in `/`) as HTML.
+pub fn html_listing(prefix: &str, piece: Piece<'_>, out: &mut Vec<u8>) {
+    let mut text = String::new();
+    match piece {
+        Piece::Start => start(prefix, &mut text),
+        Piece::Directory { name, mtime, .. } => {
+            let shown = html_escape(&name[prefix.len()..]);
+            let _ = writeln!(
+                text,
+                "<tr class=\"dir\" data-name=\"{}\" data-size=\"-1\" data-mtime=\"{mtime}\"><td class=\"n\"><a href=\"/{}\">{shown}</a></td><td class=\"s\">-</td><td class=\"t\">{}</td><td class=\"o\"></td></tr>",
+                html_escape(name),
+                html_escape(&url_path(name)),
+                utc(mtime)
+            );
+        }
+        Piece::Files => {}
+        Piece::File { entry, .. } => {
+            let (size, mtime) = (entry.info.size, entry.info.mtime);
+            let _ = writeln!(
+                text,
+                "<tr class=\"file\" data-name=\"{}\" data-size=\"{size}\" data-mtime=\"{mtime}\"><td class=\"n\"><a href=\"/{}\">{}</a></td><td class=\"s\">{size} B</td><td class=\"t\">{}</td><td class=\"o\"></td></tr>",
+                html_escape(&entry.name),
+                html_escape(&url_path(&entry.name)),
+                html_escape(&entry.name[prefix.len()..]),
+                utc(mtime)
+            );
+        }
+        Piece::End => {
+            let _ = write!(
+                text,
+                "</tbody></table>\n</main>\n<script>{SCRIPT}</script>\n</body></html>\n"
+            );
+        }
+    }
+    out.extend_from_slice(text.as_bytes());
+}
+
+/// The head, the breadcrumbs, the tools (upload, `.tar`) and the table's
+/// header, up to the first row.
+fn start(prefix: &str, text: &mut String) {
+    let title = html_escape(&format!("/{prefix}"));
+    let _ = write!(
+        text,
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+<title>{title}</title><style>{STYLE}</style></head>\n\
+<body data-prefix=\"{}\">\n<header><nav class=\"crumbs\" aria-label=\"path\"><a href=\"/\">ferry</a>",
+        html_escape(prefix)
+    );
+    // One link per folder on the way: `a/b/` gives `ferry / a / b`.
+    let mut upto = 0;
+    for segment in prefix.split_terminator('/') {
+        upto += segment.len() + 1;
+        let _ = write!(
+            text,
+            " / <a href=\"/{}\">{}</a>",
+            html_escape(&url_path(&prefix[..upto])),
+            html_escape(segment)
+        );
+    }
+    text.push_str(
+        "</nav>\n<div class=\"tools\"><a id=\"tar\" href=\"?tar\" download>Download folder (.tar)</a>\
+<label class=\"button\">Upload files<input id=\"pick-files\" type=\"file\" multiple hidden></label>\
+<label class=\"button\">Upload folder<input id=\"pick-folder\" type=\"file\" webkitdirectory multiple hidden></label></div></header>\n\
+<main id=\"drop\"><p id=\"summary\"></p><div id=\"message\" role=\"alert\" hidden></div><div id=\"uploads\"></div>\n\
+<table id=\"listing\"><thead><tr><th data-key=\"name\">Name</th><th data-key=\"size\">Size</th><th data-key=\"mtime\">Modified</th><th></th></tr></thead>\n<tbody>\n",
+    );
+    if !prefix.is_empty() {
+        text.push_str("<tr class=\"up\"><td class=\"n\"><a href=\"../\">../</a></td><td></td><td></td><td></td></tr>\n");
+    }
+}
+
+/// A Unix time as `2026-11-21 13:00 UTC`, for a page read without
+/// JavaScript (the script shows local times instead).
+fn utc(unix_seconds: i64) -> String {
+    let format = format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
+    OffsetDateTime::from_unix_timestamp(unix_seconds)
+        .ok()
+        .and_then(|t| t.format(&format).ok())
+        .unwrap_or_default()
+}
+
+/// `text` safe in HTML text and in a double- or single-quoted attribute.
+pub fn html_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for ch in text.chars() {
+        match ch {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            // Kept out of attributes as characters: a newline in a name
+            // stays a newline in `data-name`, not a space.
+            '\n' => out.push_str("&#10;"),
+            '\r' => out.push_str("&#13;"),
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn breadcrumbs_link_every_folder_on_the_way() {
+        let mut text = String::new();
+        start("a b/<c>/", &mut text);
+        assert!(text.contains("<a href=\"/\">ferry</a> / <a href=\"/a%20b/\">a b</a> / <a href=\"/a%20b/%3Cc%3E/\">&lt;c&gt;</a></nav>"), "{text}");
+        assert!(text.contains("data-prefix=\"a b/&lt;c&gt;/\""));
+        assert!(text.contains("href=\"../\""));
+        let mut root = String::new();
+        start("", &mut root);
+        assert!(!root.contains("href=\"../\""));
+    }
+
+    #[test]
+    fn times_for_readers_without_javascript() {
+        assert_eq!(utc(0), "1970-01-01 00:00 UTC");
+        assert_eq!(html_escape("a\"'\n<&"), "a&quot;&#39;&#10;&lt;&amp;");
+    }
+}

@@ -1,0 +1,206 @@
+//! The web interface in a real browser: headless Chromium driven through
+//! chromedriver (WebDriver, all on 127.0.0.1). It loads a listing, uploads
+//! a file through the page's file input, sees it listed with its progress
+//! bars full, downloads it from the page and compares, renames it
+//! through its prompt, uploads a folder with the folder picker, sorts,
+//! deletes it through the page's button and its confirm dialog, and shows
+//! a refused upload (403) to the user as a message.
+//!
+//! Skipped, with a message, where Chromium or chromedriver is not
+//! installed (`apt-get install chromium chromium-driver`); `FERRY_CHROMIUM`
+//! and `FERRY_CHROMEDRIVER` name other binaries. Every wait has a deadline.
+
+use std::io::Write;
+
+mod support;
+#[path = "support/webdriver.rs"]
+mod webdriver;
+
+use serde_json::{Value, json};
+use support::TestServer;
+use support::tokens::guarded;
+use webdriver::Browser;
+
+/// The names of the files the page lists, once no request is running.
+const LISTED: &str = "if (document.body.dataset.state !== 'idle') return null; \
+    return Array.from(document.querySelectorAll('tr.file'), (row) => row.dataset.name);";
+
+fn browser_or_skip() -> Option<Browser> {
+    match Browser::find() {
+        Ok((chromium, driver)) => Some(Browser::start(&chromium, &driver)),
+        Err(why) => {
+            // Straight to stderr, past the test harness's capture, so the
+            // skip shows in a plain `cargo test`.
+            let _ = writeln!(
+                std::io::stderr(),
+                "skipped: the browser test needs Chromium and chromedriver: {why}"
+            );
+            None
+        }
+    }
+}
+
+fn listed(browser: &Browser) -> Vec<String> {
+    browser.wait_for("the page to be idle", || {
+        let names = browser.run(LISTED, json!([]));
+        serde_json::from_value::<Vec<String>>(names).ok()
+    })
+}
+
+#[test]
+fn upload_list_download_and_delete_through_the_page() {
+    let Some(browser) = browser_or_skip() else {
+        return;
+    };
+    let server = TestServer::start_with(|c| c.http_listen = Some("127.0.0.1:0".parse().unwrap()));
+    std::fs::create_dir_all(server.path("up")).unwrap();
+    std::fs::write(server.path("up/already.txt"), b"here").unwrap();
+    let base = format!("http://{}", server.http.unwrap());
+    browser.open(&format!("{base}/up/"));
+    assert_eq!(listed(&browser), ["up/already.txt"]);
+    let summary = browser.run(
+        "return document.getElementById('summary').textContent",
+        json!([]),
+    );
+    assert_eq!(summary, json!("0 folders, 1 file, 4 B"));
+
+    // A file with a hostile name, picked in the file input.
+    let local = tempfile::tempdir().unwrap();
+    let name = "a <b>\"&'.txt";
+    let content: Vec<u8> = (0..200_000u32).map(|i| b'a' + (i % 26) as u8).collect();
+    let path = local.path().join(name);
+    std::fs::write(&path, &content).unwrap();
+    let input = browser.element("return document.getElementById('pick-files')", json!([]));
+    browser.send_keys(&input, path.to_str().unwrap());
+    let stored = format!("up/{name}");
+    browser.wait_for("the upload to be listed", || {
+        listed(&browser).contains(&stored).then_some(())
+    });
+    assert_eq!(std::fs::read(server.path(&stored)).unwrap(), content);
+    let bars = browser.run(
+        "const all = document.getElementById('overall'); \
+         return [all.value === all.max, document.querySelectorAll('.upload progress').length, \
+                 document.getElementById('message').textContent]",
+        json!([]),
+    );
+    assert_eq!(bars, json!([true, 1, "Uploaded 1 file"]));
+    // The name is text on the page, never markup.
+    let shown = browser.run(
+        "return Array.from(document.querySelectorAll('td.n a'), (a) => a.textContent)",
+        json!([]),
+    );
+    assert!(shown.as_array().unwrap().contains(&json!(name)), "{shown}");
+    assert_eq!(
+        browser.run("return document.querySelectorAll('b').length", json!([])),
+        json!(0)
+    );
+
+    // Downloaded through the page's own link.
+    let script = "const link = Array.from(document.querySelectorAll('td.n a')).find((a) => a.textContent === arguments[0]); \
+        return fetch(link.href).then((r) => r.text())";
+    let downloaded = browser.run(script, json!([name]));
+    assert_eq!(
+        downloaded,
+        Value::String(String::from_utf8(content).unwrap())
+    );
+
+    // Renamed with its button, through the prompt.
+    let button = |label: &str, name: &str| {
+        browser.element(
+            "const row = Array.from(document.querySelectorAll('tr.file')).find((r) => r.dataset.name === arguments[0]); \
+             return Array.from(row.querySelectorAll('button')).find((b) => b.textContent === arguments[1])",
+            json!([name, label]),
+        )
+    };
+    browser.click(&button("Rename", &stored));
+    browser.dialog_text();
+    browser.answer_dialog("z renamed.txt");
+    browser.accept_dialog();
+    let renamed = "up/z renamed.txt".to_owned();
+    browser.wait_for("the renamed file to be listed", || {
+        listed(&browser).contains(&renamed).then_some(())
+    });
+    assert!(!server.path(&stored).exists());
+    let stored = renamed;
+
+    // A whole folder through the folder picker; folders sort first, and a
+    // click on "Name" turns the order round.
+    let tree = local.path().join("tree");
+    std::fs::create_dir_all(tree.join("inner")).unwrap();
+    std::fs::write(tree.join("inner/deep.txt"), b"deep").unwrap();
+    std::fs::write(tree.join("top.txt"), b"top").unwrap();
+    let folder = browser.element("return document.getElementById('pick-folder')", json!([]));
+    browser.send_keys(&folder, tree.to_str().unwrap());
+    browser.wait_for("the folder upload", || {
+        server.path("up/tree/top.txt").exists().then_some(())
+    });
+    listed(&browser);
+    assert_eq!(
+        std::fs::read(server.path("up/tree/inner/deep.txt")).unwrap(),
+        b"deep"
+    );
+    let order = "return Array.from(document.querySelectorAll('#listing tbody tr'), (r) => r.dataset.name || '..')";
+    assert_eq!(
+        browser.run(order, json!([])),
+        json!(["..", "up/tree/", "up/already.txt", "up/z renamed.txt"])
+    );
+    browser.run(
+        "document.querySelector('th[data-key=name]').click()",
+        json!([]),
+    );
+    assert_eq!(
+        browser.run(order, json!([])),
+        json!(["..", "up/tree/", "up/z renamed.txt", "up/already.txt"])
+    );
+
+    // The folder's own .tar link: its first member is the first folder in it.
+    let first = browser.run(
+        "const link = document.querySelector('tr.dir a.button'); \
+         return fetch(link.href).then((r) => r.arrayBuffer()) \
+           .then((b) => new TextDecoder().decode(new Uint8Array(b).slice(0, 100)).replace(/\\0+$/, ''))",
+        json!([]),
+    );
+    assert_eq!(first, json!("tree/inner/"));
+
+    // Deleted with its button, after the confirm dialog.
+    let button = button("Delete", &stored);
+    browser.click(&button);
+    assert_eq!(browser.dialog_text(), format!("Delete {stored}?"));
+    browser.accept_dialog();
+    browser.wait_for("the deleted file to leave the listing", || {
+        (!listed(&browser).contains(&stored)).then_some(())
+    });
+    assert!(!server.path(&stored).exists());
+}
+
+#[test]
+fn a_refused_upload_is_shown_to_the_user() {
+    let Some(browser) = browser_or_skip() else {
+        return;
+    };
+    let (server, tokens, _dir) = guarded(&[("reader", &["read:/"])], &[]);
+    // Signed in as a browser would be after its login prompt: the page's
+    // 401 is answered with the credentials of the URL, which the browser
+    // then sends with the page's own requests.
+    let addr = server.http.unwrap();
+    browser.open(&format!("http://reader:{}@{addr}/", tokens[0]));
+    assert!(listed(&browser).is_empty());
+    let local = tempfile::tempdir().unwrap();
+    let file = local.path().join("x.txt");
+    std::fs::write(&file, b"x").unwrap();
+    let input = browser.element("return document.getElementById('pick-files')", json!([]));
+    browser.send_keys(&input, file.to_str().unwrap());
+    let message = browser.wait_for("the refusal to be shown", || {
+        let text = browser.run(
+            "const m = document.getElementById('message'); return m.hidden ? null : m.textContent",
+            json!([]),
+        );
+        text.as_str().map(str::to_owned)
+    });
+    assert!(
+        message.starts_with("x.txt: not permitted (")
+            && message.contains("token reader may not write"),
+        "{message}"
+    );
+    assert!(!server.path("x.txt").exists());
+}

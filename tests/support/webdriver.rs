@@ -1,0 +1,281 @@
+//! A small WebDriver client for the browser test: starts `chromedriver` on
+//! a free 127.0.0.1 port and drives headless Chromium through it with
+//! plain JSON over HTTP. Every wait has a deadline; [`Browser::find`]
+//! says when Chromium or chromedriver is not installed, so the test can
+//! skip.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+/// The W3C name of an element reference in JSON.
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+/// Longest wait for any one thing (chromedriver up, a page state).
+pub const DEADLINE: Duration = Duration::from_secs(30);
+
+/// A chromedriver process and one browser session in it.
+pub struct Browser {
+    driver: Child,
+    port: u16,
+    session: String,
+    _profile: tempfile::TempDir,
+}
+
+/// The first of `names` on `PATH` (or in `env`, if set).
+fn installed(env: &str, names: &[&str]) -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os(env) {
+        return Some(PathBuf::from(path)).filter(|p| p.is_file());
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .flat_map(|dir| names.iter().map(move |name| dir.join(name)))
+        .find(|candidate| candidate.is_file())
+}
+
+impl Browser {
+    /// Chromium and chromedriver as installed here, or why not.
+    pub fn find() -> Result<(PathBuf, PathBuf), String> {
+        let chromium = installed("FERRY_CHROMIUM", &["chromium", "chromium-browser"])
+            .ok_or("no chromium on PATH (apt-get install chromium chromium-driver)")?;
+        let driver = installed("FERRY_CHROMEDRIVER", &["chromedriver"])
+            .ok_or("no chromedriver on PATH (apt-get install chromium-driver)")?;
+        Ok((chromium, driver))
+    }
+
+    /// Starts chromedriver and a headless Chromium session.
+    pub fn start(chromium: &Path, driver: &Path) -> Browser {
+        // A free port: bound, read, let go, then given to chromedriver.
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let child = Command::new(driver)
+            .arg(format!("--port={port}"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver starts");
+        let profile = tempfile::tempdir().expect("profile dir");
+        let mut browser = Browser {
+            driver: child,
+            port,
+            session: String::new(),
+            _profile: profile,
+        };
+        browser.wait_for("chromedriver to be ready", || {
+            browser_status(port).then_some(())
+        });
+        let args = [
+            "--headless=new".to_owned(),
+            "--no-sandbox".to_owned(),
+            "--disable-gpu".to_owned(),
+            "--disable-dev-shm-usage".to_owned(),
+            "--disable-background-networking".to_owned(),
+            "--disable-component-update".to_owned(),
+            "--no-first-run".to_owned(),
+            format!("--user-data-dir={}", browser._profile.path().display()),
+        ];
+        let capabilities = json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {"binary": chromium, "args": args},
+        }}});
+        let created = browser.call("POST", "/session", Some(capabilities));
+        browser.session = created["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no session: {created}"))
+            .to_owned();
+        let timeouts = json!({"script": 20_000, "pageLoad": 20_000, "implicit": 0});
+        browser.session_call("POST", "/timeouts", Some(timeouts));
+        browser
+    }
+
+    /// Polls `check` until it gives a value, failing the test after
+    /// [`DEADLINE`].
+    pub fn wait_for<T>(&self, what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            if let Some(value) = check() {
+                return value;
+            }
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Opens `url`.
+    pub fn open(&self, url: &str) {
+        self.session_call("POST", "/url", Some(json!({ "url": url })));
+    }
+
+    /// Runs `script` in the page with `args`; its return value.
+    pub fn run(&self, script: &str, args: Value) -> Value {
+        let body = json!({ "script": script, "args": args });
+        self.session_call("POST", "/execute/sync", Some(body))
+    }
+
+    /// The element (a WebDriver reference) that `script` returns.
+    pub fn element(&self, script: &str, args: Value) -> String {
+        let found = self.run(script, args);
+        found[ELEMENT]
+            .as_str()
+            .unwrap_or_else(|| panic!("no element: {found}"))
+            .to_owned()
+    }
+
+    /// Types `text` into element `id` (for a file input: a local path).
+    pub fn send_keys(&self, id: &str, text: &str) {
+        let path = format!("/element/{id}/value");
+        self.session_call("POST", &path, Some(json!({ "text": text })));
+    }
+
+    /// Clicks element `id`.
+    pub fn click(&self, id: &str) {
+        self.session_call("POST", &format!("/element/{id}/click"), Some(json!({})));
+    }
+
+    /// The text of the dialog (`confirm`) that is open, once one is.
+    pub fn dialog_text(&self) -> String {
+        self.wait_for("a dialog", || {
+            let answer = self.try_call("GET", &self.path("/alert/text"), None).ok()?;
+            answer.as_str().map(str::to_owned)
+        })
+    }
+
+    /// Types `text` into the open dialog (`prompt`).
+    pub fn answer_dialog(&self, text: &str) {
+        self.session_call("POST", "/alert/text", Some(json!({ "text": text })));
+    }
+
+    /// Accepts the open dialog.
+    pub fn accept_dialog(&self) {
+        self.session_call("POST", "/alert/accept", Some(json!({})));
+    }
+
+    fn path(&self, rest: &str) -> String {
+        format!("/session/{}{rest}", self.session)
+    }
+
+    fn session_call(&self, method: &str, rest: &str, body: Option<Value>) -> Value {
+        self.call(method, &self.path(rest), body)
+    }
+
+    fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        self.try_call(method, path, body)
+            .unwrap_or_else(|err| panic!("WebDriver {method} {path}: {err}"))
+    }
+
+    /// One WebDriver command: its `value`, or the error it answered.
+    fn try_call(&self, method: &str, path: &str, body: Option<Value>) -> Result<Value, String> {
+        let (status, text) = http(self.port, method, path, body.map(|b| b.to_string()))?;
+        let answer: Value = serde_json::from_str(&text).map_err(|e| format!("{e}: {text}"))?;
+        match status {
+            200 => Ok(answer["value"].clone()),
+            _ => Err(format!("{status} {}", answer["value"])),
+        }
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        if !self.session.is_empty() {
+            let _ = http(self.port, "DELETE", &self.path(""), None);
+        }
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+/// Whether chromedriver answers `/status` as ready.
+fn browser_status(port: u16) -> bool {
+    http(port, "GET", "/status", None)
+        .ok()
+        .and_then(|(_, text)| serde_json::from_str::<Value>(&text).ok())
+        .is_some_and(|status| status["value"]["ready"] == json!(true))
+}
+
+/// A request to chromedriver on 127.0.0.1 (one connection, closed after).
+fn http(
+    port: u16,
+    method: &str,
+    path: &str,
+    body: Option<String>,
+) -> Result<(u16, String), String> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
+    let _ = stream.set_read_timeout(Some(DEADLINE));
+    let body = body.unwrap_or_default();
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .map_err(|e| e.to_string())?;
+    // chromedriver may keep the connection open: read by the framing.
+    let mut all = Vec::new();
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        if let Some(done) = complete(&all) {
+            let text = String::from_utf8_lossy(&all[..done]).into_owned();
+            let (head, rest) = text.split_once("\r\n\r\n").ok_or("no head")?;
+            let status = head
+                .split(' ')
+                .nth(1)
+                .and_then(|s| s.parse().ok())
+                .ok_or("no status")?;
+            let chunked = head
+                .to_ascii_lowercase()
+                .contains("transfer-encoding: chunked");
+            return Ok((
+                status,
+                if chunked {
+                    unchunk(rest)
+                } else {
+                    rest.to_owned()
+                },
+            ));
+        }
+        match stream.read(&mut buf) {
+            Ok(0) => return Err("connection closed mid-answer".into()),
+            Ok(n) => all.extend_from_slice(&buf[..n]),
+            Err(err) => return Err(err.to_string()),
+        }
+    }
+}
+
+/// The length of the whole answer at the front of `all`, once it is there.
+fn complete(all: &[u8]) -> Option<usize> {
+    let head_end = all.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
+    let head = String::from_utf8_lossy(&all[..head_end]).to_ascii_lowercase();
+    if head.contains("transfer-encoding: chunked") {
+        let end = all[head_end..].windows(5).position(|w| w == b"0\r\n\r\n")?;
+        return Some(head_end + end + 5);
+    }
+    let length = head
+        .lines()
+        .find_map(|line| line.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .unwrap_or(0);
+    (all.len() >= head_end + length).then_some(head_end + length)
+}
+
+/// A chunked body, joined.
+fn unchunk(mut rest: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, after)) = rest.split_once("\r\n") {
+        let size = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        let (Some(chunk), Some(next)) = (after.get(..size), after.get(size..)) else {
+            break;
+        };
+        if size == 0 {
+            break;
+        }
+        out.push_str(chunk);
+        rest = next.trim_start_matches("\r\n");
+    }
+    out
+}
