@@ -25,16 +25,19 @@ use mio::{Interest, Token, Waker};
 use crate::access::{self, Access};
 use crate::codec::Protocol;
 use crate::config::Config;
+use crate::metrics::ReactorMetrics;
 use crate::pool::{Pool, Shared};
 use crate::storage::Storage;
 use crate::tls::ServerTls;
 pub(crate) use accept::raise_fd_limit;
 use accept::{Listener, Reserve};
 use reactor::Reactor;
+use scrape::Scrape;
 
 mod accept;
 mod listen;
 mod reactor;
+mod scrape;
 mod timers;
 
 /// Listener `i` has token `FIRST_LISTENER - i`.
@@ -149,6 +152,8 @@ pub(crate) struct Hub {
     out_of_descriptors: AtomicBool,
     /// The spare descriptor for refusing connections when there are none.
     reserve: Reserve,
+    /// Each reactor's counters, summed by a scrape (`--metrics`).
+    metrics: Vec<Arc<ReactorMetrics>>,
     shutdown: ShutdownHandle,
 }
 
@@ -194,6 +199,7 @@ pub struct Server {
     hub: Arc<Hub>,
     shared: Arc<Shared>,
     http_addr: Option<SocketAddr>,
+    metrics_addr: Option<SocketAddr>,
     local_addr: SocketAddr,
     sweep: StartupSweep,
 }
@@ -209,6 +215,8 @@ impl Server {
     /// server holds it ([`crate::storage::root_in_use`]), or a thread cannot
     /// be started.
     pub fn bind(config: Config) -> io::Result<Server> {
+        // Not the metrics address: it serves no file, and its exposure is
+        // the operator's choice, as a node exporter's.
         let addrs: Vec<SocketAddr> = [Some(config.listen), config.http_listen]
             .into_iter()
             .flatten()
@@ -246,6 +254,17 @@ impl Server {
             Some((_, group)) => Some(group[0].local_addr()?),
             None => None,
         };
+        // One socket, on the first reactor: a scrape is rare and cheap.
+        let mut metrics_listener = match config.metrics_listen {
+            Some(addr) => Some(TcpListener::bind(addr).map_err(|err| {
+                io::Error::new(err.kind(), format!("cannot listen on {addr}: {err}"))
+            })?),
+            None => None,
+        };
+        let metrics_addr = metrics_listener
+            .as_ref()
+            .map(TcpListener::local_addr)
+            .transpose()?;
         // Only now that the addresses are ours: the root is created and
         // locked, so a server that cannot start leaves no root behind and
         // touches nothing in another server's.
@@ -271,6 +290,7 @@ impl Server {
             next_client_id: AtomicU64::new(1),
             out_of_descriptors: AtomicBool::new(false),
             reserve: Reserve::new(),
+            metrics: (0..workers).map(|_| Arc::default()).collect(),
             shutdown,
         });
         let mut reactors = Vec::with_capacity(workers);
@@ -284,8 +304,16 @@ impl Server {
                 })
                 .collect();
             let worker = (workers > 1).then_some(index + 1);
-            let (reactor, waker) =
+            let (mut reactor, waker) =
                 Reactor::new(worker, listeners, Arc::clone(&shared), Arc::clone(&hub))?;
+            if let Some(mut listener) = metrics_listener.take() {
+                reactor.poll.registry().register(
+                    &mut listener,
+                    scrape::METRICS,
+                    Interest::READABLE,
+                )?;
+                reactor.scrape = Some(Scrape::new(listener));
+            }
             hub.shutdown
                 .wakers
                 .lock()
@@ -300,6 +328,7 @@ impl Server {
             hub,
             shared,
             http_addr,
+            metrics_addr,
             local_addr,
             sweep,
         })
@@ -308,6 +337,11 @@ impl Server {
     /// The address of the HTTP listener, if there is one.
     pub fn http_addr(&self) -> Option<SocketAddr> {
         self.http_addr
+    }
+
+    /// The address of the metrics listener (`--metrics`), if there is one.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
     }
 
     /// The address the listener is bound to (useful with port 0).
@@ -380,6 +414,10 @@ impl Server {
             .http_addr
             .map(|addr| format!(" (HTTP on {addr})"))
             .unwrap_or_default();
+        let metrics = self
+            .metrics_addr
+            .map(|addr| format!(" (metrics on http://{addr}/metrics)"))
+            .unwrap_or_default();
         let tls = if self.hub.tls.is_some() {
             ", over TLS"
         } else {
@@ -394,7 +432,7 @@ impl Server {
             );
         }
         info!(
-            "serving {} on {}{http}{tls}, at most {} connections, {} I/O threads, {workers} {}",
+            "serving {} on {}{http}{metrics}{tls}, at most {} connections, {} I/O threads, {workers} {}",
             self.shared.config.root.display(),
             self.local_addr,
             self.hub.max_connections,
