@@ -240,6 +240,31 @@ impl Client {
         )
     }
 
+    /// Uploads `size` bytes from `body` as `name`, sending their CRC-32C
+    /// after them (`PUT <name> <size> -`): `body` is read once, as it is
+    /// sent. With `mtime` (Unix seconds) the server gives the file that
+    /// modification time. Returns the size and CRC the server stored.
+    ///
+    /// # Errors
+    /// As [`Client::put`].
+    pub fn put_stream(
+        &mut self,
+        name: &str,
+        body: &mut dyn Read,
+        size: u64,
+        mtime: Option<i64>,
+    ) -> Result<(u64, u32)> {
+        // Known once the body is sent, needed to check the answer.
+        let sent = std::cell::Cell::new(0);
+        self.exchange(
+            |requests| {
+                sent.set(requests.put_trailing(name, body, size, mtime)?);
+                Ok(())
+            },
+            |replies| replies.put(size, sent.get()),
+        )
+    }
+
     /// Uploads `data` as `name`.
     ///
     /// # Errors
@@ -406,6 +431,18 @@ impl<W: Write> Write for CrcWriter<W> {
     fn flush(&mut self) -> io::Result<()> {
         self.inner.flush()
     }
+}
+
+/// A file's modification time in Unix seconds, as `PUT` and `COMMIT`
+/// carry it; `None` where the system does not say or it is before 1970
+/// (the protocol has no negative times): the server then uses its own.
+pub fn unix_mtime(metadata: &std::fs::Metadata) -> Option<i64> {
+    let since = metadata
+        .modified()
+        .ok()?
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?;
+    i64::try_from(since.as_secs()).ok()
 }
 
 /// The CRC-32C and length of everything `reader` yields.

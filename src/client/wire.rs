@@ -5,13 +5,15 @@
 //!
 //! ```text
 //! PUT <name> <size> <crc32c>\n<body>   -> OK <size> <crc32c>
+//! PUT <name> <size> -[ mtime=<secs>]\n<body>CRC <crc32c>\n
+//!                                      -> OK <size> <crc32c>
 //! GET <name>[ <offset>[ <length>]]\n   -> OK <n> <total>[ <crc32c>]\n<n bytes>
 //! STAT <name>\n                        -> OK <size> <mtime>[ <crc32c>]
 //! LIST[ <prefix>]\n                    -> OK <n>\n<listing>
 //! DEL <name>\n | ABORT <id>\n | QUIT\n -> OK
 //! UPLOAD <name> <size> <crc32c>\n      -> OK <id> <received>
 //! APPEND <id> <offset> <n>\n<n bytes>  -> OK <received>
-//! COMMIT <id>\n                        -> OK <size> <crc32c>
+//! COMMIT <id>[ mtime=<secs>]\n         -> OK <size> <crc32c>
 //! ```
 //!
 //! Fields a reply has beyond the ones read here are ignored, as PROTOCOL.md
@@ -77,7 +79,32 @@ impl Requests {
     /// server still waits for the rest of the body).
     pub fn put(&mut self, name: &str, body: &mut dyn Read, size: u64, crc: u32) -> Result<()> {
         self.line(&format!("PUT {} {size} {crc:08x}", encode(name)))?;
-        self.body(body, size)
+        self.body(body, size).map(drop)
+    }
+
+    /// `PUT` with the checksum after the body (PROTOCOL.md §6.1): the line,
+    /// `size` bytes from `body`, then `CRC <crc32c>\n` of what was sent.
+    /// The file is read once, and its first byte leaves at once, however
+    /// large it is. With `mtime`, the server gives the file that time.
+    /// Returns the CRC-32C sent.
+    ///
+    /// # Errors
+    /// As [`Requests::put`].
+    pub fn put_trailing(
+        &mut self,
+        name: &str,
+        body: &mut dyn Read,
+        size: u64,
+        mtime: Option<i64>,
+    ) -> Result<u32> {
+        self.line(&format!(
+            "PUT {} {size} -{}",
+            encode(name),
+            mtime_field(mtime)
+        ))?;
+        let crc = self.body(body, size)?;
+        self.out.write_all(format!("CRC {crc:08x}\n").as_bytes())?;
+        Ok(crc)
     }
 
     /// `GET`, the whole file or a range.
@@ -145,15 +172,15 @@ impl Requests {
     /// As [`Requests::put`].
     pub fn append(&mut self, id: &str, offset: u64, body: &mut dyn Read, len: u64) -> Result<()> {
         self.line(&format!("APPEND {id} {offset} {len}"))?;
-        self.body(body, len)
+        self.body(body, len).map(drop)
     }
 
-    /// `COMMIT`.
+    /// `COMMIT`; with `mtime`, the server gives the file that time.
     ///
     /// # Errors
     /// [`ClientError::Io`] if the connection fails.
-    pub fn commit(&mut self, id: &str) -> Result<()> {
-        self.line(&format!("COMMIT {id}"))
+    pub fn commit(&mut self, id: &str, mtime: Option<i64>) -> Result<()> {
+        self.line(&format!("COMMIT {id}{}", mtime_field(mtime)))
     }
 
     /// `ABORT`.
@@ -198,8 +225,10 @@ impl Requests {
         Ok(())
     }
 
-    /// Copies exactly `size` bytes of `body` to the connection.
-    fn body(&mut self, body: &mut dyn Read, size: u64) -> Result<()> {
+    /// Copies exactly `size` bytes of `body` to the connection; returns
+    /// their CRC-32C (computed on the way: cheap next to the copy).
+    fn body(&mut self, body: &mut dyn Read, size: u64) -> Result<u32> {
+        let mut crc = 0;
         let mut buf = vec![0; CHUNK.min(usize::try_from(size).unwrap_or(CHUNK))];
         let mut left = size;
         while left > 0 {
@@ -216,10 +245,16 @@ impl Requests {
                 Err(err) => return Err(ClientError::Local(err)),
             };
             self.out.write_all(&buf[..n])?;
+            crc = crc32c::crc32c_append(crc, &buf[..n]);
             left -= n as u64;
         }
-        Ok(())
+        Ok(crc)
     }
+}
+
+/// The optional ` mtime=<secs>` field of `PUT` and `COMMIT`.
+fn mtime_field(mtime: Option<i64>) -> String {
+    mtime.map_or_else(String::new, |secs| format!(" mtime={secs}"))
 }
 
 impl Replies {
