@@ -1,6 +1,11 @@
 //! How the `ferry` client moves files, checked against a real server on
 //! 127.0.0.1 with temp dirs: `put` reads a file once (its checksum follows
-//! the body), uploads keep the local modification time.
+//! the body), uploads keep the local modification time, `--limit-rate`
+//! bounds the speed of one transfer and of a folder's connections
+//! together.
+//!
+//! Speeds are checked from below only: a busy machine may be slower than
+//! a limit, never faster.
 
 #[path = "support/binary.rs"]
 mod binary;
@@ -8,9 +13,9 @@ mod support;
 
 use std::fs::{self, File};
 use std::path::Path;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
-use binary::{run, stderr, success};
+use binary::{ferry, run, stderr, success};
 use support::{TestServer, pattern};
 
 /// A modification time far from now: 2001-09-09.
@@ -66,4 +71,78 @@ fn put_keeps_the_local_modification_time() {
     for name in ["one.txt", "resumed.txt", "dir/a.txt", "dir/sub/b.txt"] {
         assert_eq!(mtime_on_server(&server, name), OLD as i64, "{name}");
     }
+}
+
+/// Runs `ferry <args>` and returns how long it took, checking it worked.
+fn timed(work: &Path, server: &TestServer, args: &[&str]) -> Duration {
+    let started = Instant::now();
+    success(&run(work, server.addr, args));
+    started.elapsed()
+}
+
+#[test]
+fn limit_rate_holds_put_and_get_below_the_rate() {
+    let server = TestServer::start();
+    let work = tempfile::tempdir().unwrap();
+    // 200 KiB at 100 KiB/s: two seconds at the least, less the twentieth
+    // of a second the bucket may hold.
+    fs::write(work.path().join("a.bin"), pattern(200 * 1024, 3)).unwrap();
+    let limit = Duration::from_millis(1800);
+    let put = timed(
+        work.path(),
+        &server,
+        &["-q", "put", "a.bin", "--limit-rate", "100K"],
+    );
+    assert!(put >= limit, "put took {put:?}");
+    let get = timed(
+        work.path(),
+        &server,
+        &["-q", "get", "a.bin", "b.bin", "--limit-rate", "100K"],
+    );
+    assert!(get >= limit, "get took {get:?}");
+    assert_eq!(
+        fs::read(work.path().join("b.bin")).unwrap(),
+        pattern(200 * 1024, 3)
+    );
+}
+
+#[test]
+fn limit_rate_is_for_all_connections_of_a_folder_together() {
+    let server = TestServer::start();
+    let work = tempfile::tempdir().unwrap();
+    fs::create_dir(work.path().join("dir")).unwrap();
+    for i in 0..4 {
+        fs::write(
+            work.path().join(format!("dir/{i}.bin")),
+            pattern(50 * 1024, i),
+        )
+        .unwrap();
+    }
+    // 200 KiB over 4 connections at 100 KiB/s in all.
+    let took = timed(
+        work.path(),
+        &server,
+        &[
+            "-q",
+            "put",
+            "-r",
+            "dir",
+            "--parallel",
+            "4",
+            "--limit-rate",
+            "100K",
+        ],
+    );
+    assert!(took >= Duration::from_millis(1800), "put -r took {took:?}");
+}
+
+#[test]
+fn limit_rate_of_nothing_is_a_usage_error() {
+    let work = tempfile::tempdir().unwrap();
+    let output = ferry(work.path())
+        .args(["get", "x", "--limit-rate", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stderr(&output).contains("rate of 0"), "{}", stderr(&output));
 }

@@ -3,6 +3,7 @@
 //! and `get` take.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
@@ -10,7 +11,7 @@ use clap::Args;
 use super::Failure;
 use super::output::{Output, ProgressMode};
 use crate::client::retry::RetryPolicy;
-use crate::client::{Client, ClientTls, Endpoint, Trust};
+use crate::client::{Client, ClientTls, Endpoint, RateLimit, Trust};
 
 /// Where the server is and how to connect to it: every client command
 /// takes these, and `ferry bench` too (flattened into both, so they are
@@ -36,6 +37,18 @@ pub struct ConnectionArgs {
     /// connection is encrypted, but to whoever answers.
     #[arg(long, conflicts_with = "ca")]
     pub insecure: bool,
+    /// Bytes per second for all transfers of the command together, sent
+    /// and received (500K, 2M ...; powers of 1024, like curl).
+    #[arg(long, value_parser = parse_rate, value_name = "RATE")]
+    pub limit_rate: Option<u64>,
+}
+
+/// `--limit-rate`: a size a second, not zero (nothing would ever move).
+fn parse_rate(text: &str) -> Result<u64, String> {
+    match super::parse_size(text)? {
+        0 => Err("a rate of 0 would never finish: give bytes per second, such as 500K".into()),
+        rate => Ok(rate),
+    }
 }
 
 impl ConnectionArgs {
@@ -68,6 +81,7 @@ impl ConnectionArgs {
             addr: self.address(),
             token: self.token.clone().filter(|token| !token.is_empty()),
             tls,
+            limit: self.limit_rate.map(|rate| Arc::new(RateLimit::new(rate))),
         })
     }
 

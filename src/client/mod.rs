@@ -14,6 +14,7 @@
 
 mod error;
 pub mod pipeline;
+pub mod rate;
 pub mod resume;
 pub mod retry;
 pub mod sessions;
@@ -22,9 +23,11 @@ pub mod wire;
 
 use std::io::{self, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
+use std::sync::Arc;
 use std::time::Duration;
 
 pub use error::{ClientError, Result};
+pub use rate::RateLimit;
 pub use stream::{ClientTls, Trust};
 pub use wire::{Replies, Requests};
 
@@ -109,6 +112,9 @@ pub struct Endpoint {
     pub token: Option<String>,
     /// Speak TLS, trusting certificates as this set-up says.
     pub tls: Option<ClientTls>,
+    /// Shared by every connection made from this endpoint: their bodies
+    /// together move no faster (`--limit-rate`).
+    pub limit: Option<Arc<RateLimit>>,
 }
 
 impl std::fmt::Debug for Endpoint {
@@ -126,8 +132,7 @@ impl Endpoint {
     pub fn new(addr: impl Into<String>) -> Endpoint {
         Endpoint {
             addr: addr.into(),
-            token: None,
-            tls: None,
+            ..Endpoint::default()
         }
     }
 
@@ -140,6 +145,8 @@ impl Endpoint {
             Some(tls) => Client::connect_tls(self.addr.as_str(), tls)?,
             None => Client::connect(self.addr.as_str())?,
         };
+        client.requests.set_limit(self.limit.clone());
+        client.replies.set_limit(self.limit.clone());
         // A server without access control needs no token: it is not sent
         // (nor exposed on the way) to one that would refuse it.
         if let Some(token) = self.token.as_ref().filter(|_| client.server_requires_auth) {

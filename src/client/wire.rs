@@ -21,11 +21,13 @@
 
 use std::io::{self, BufRead, BufReader, BufWriter, ErrorKind, Read, Write};
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use log::{debug, warn};
 
 use super::error::{ClientError, Result};
+use super::rate::{self, RateLimit};
 use super::stream::{Halves, ReadHalf, WriteHalf};
 use super::{Download, RemoteFile, Stat, UploadSession};
 use crate::name::encode;
@@ -43,6 +45,8 @@ pub struct Requests {
     out: BufWriter<WriteHalf>,
     /// The server's id for this connection, for log lines.
     conn: u64,
+    /// `--limit-rate`, shared with the command's other connections.
+    limit: Option<Arc<RateLimit>>,
 }
 
 /// The receiving half of a connection.
@@ -50,6 +54,7 @@ pub struct Requests {
 pub struct Replies {
     input: BufReader<ReadHalf>,
     conn: u64,
+    limit: Option<Arc<RateLimit>>,
 }
 
 /// Wraps a connection's halves.
@@ -58,10 +63,12 @@ pub(crate) fn halves(halves: Halves) -> (Requests, Replies) {
         Requests {
             out: BufWriter::with_capacity(WRITE_BUFFER, halves.write),
             conn: 0,
+            limit: None,
         },
         Replies {
             input: BufReader::with_capacity(CHUNK, halves.read),
             conn: 0,
+            limit: None,
         },
     )
 }
@@ -69,6 +76,11 @@ pub(crate) fn halves(halves: Halves) -> (Requests, Replies) {
 impl Requests {
     pub(crate) fn set_conn(&mut self, conn: u64) {
         self.conn = conn;
+    }
+
+    /// Sends bodies no faster than `limit` allows.
+    pub(crate) fn set_limit(&mut self, limit: Option<Arc<RateLimit>>) {
+        self.limit = limit;
     }
 
     /// `PUT`: the line, then `size` bytes from `body`, whose CRC-32C is `crc`.
@@ -229,7 +241,8 @@ impl Requests {
     /// their CRC-32C (computed on the way: cheap next to the copy).
     fn body(&mut self, body: &mut dyn Read, size: u64) -> Result<u32> {
         let mut crc = 0;
-        let mut buf = vec![0; CHUNK.min(usize::try_from(size).unwrap_or(CHUNK))];
+        let quantum = rate::quantum(self.limit.as_deref());
+        let mut buf = vec![0; quantum.min(usize::try_from(size).unwrap_or(quantum))];
         let mut left = size;
         while left > 0 {
             let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
@@ -244,6 +257,9 @@ impl Requests {
                 Err(err) if err.kind() == ErrorKind::Interrupted => continue,
                 Err(err) => return Err(ClientError::Local(err)),
             };
+            if let Some(limit) = &self.limit {
+                limit.take(n);
+            }
             self.out.write_all(&buf[..n])?;
             crc = crc32c::crc32c_append(crc, &buf[..n]);
             left -= n as u64;
@@ -260,6 +276,11 @@ fn mtime_field(mtime: Option<i64>) -> String {
 impl Replies {
     pub(crate) fn set_conn(&mut self, conn: u64) {
         self.conn = conn;
+    }
+
+    /// Receives bodies no faster than `limit` allows.
+    pub(crate) fn set_limit(&mut self, limit: Option<Arc<RateLimit>>) {
+        self.limit = limit;
     }
 
     /// Waits for the server's first bytes on a plaintext connection to
@@ -505,7 +526,11 @@ impl Replies {
             };
             let n = available
                 .len()
-                .min(usize::try_from(left).unwrap_or(usize::MAX));
+                .min(usize::try_from(left).unwrap_or(usize::MAX))
+                .min(rate::quantum(self.limit.as_deref()));
+            if let Some(limit) = &self.limit {
+                limit.take(n);
+            }
             out.write_all(&available[..n]).map_err(ClientError::Local)?;
             self.input.consume(n);
             left -= n as u64;
