@@ -2,7 +2,8 @@
 //! 127.0.0.1 with temp dirs: `put` reads a file once (its checksum follows
 //! the body), uploads keep the local modification time, `--limit-rate`
 //! bounds the speed of one transfer and of a folder's connections
-//! together.
+//! together, `--connect-timeout` and `--max-time` end a command that
+//! waits on a silent server (a partial download is removed).
 //!
 //! Speeds are checked from below only: a busy machine may be slower than
 //! a limit, never faster.
@@ -12,10 +13,11 @@ mod binary;
 mod support;
 
 use std::fs::{self, File};
+use std::net::TcpListener;
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
 
-use binary::{ferry, run, stderr, success};
+use binary::{failure, ferry, run, stderr, success};
 use support::{TestServer, pattern};
 
 /// A modification time far from now: 2001-09-09.
@@ -145,4 +147,57 @@ fn limit_rate_of_nothing_is_a_usage_error() {
         .unwrap();
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
     assert!(stderr(&output).contains("rate of 0"), "{}", stderr(&output));
+}
+
+#[test]
+fn connect_timeout_ends_a_wait_for_a_server_that_never_greets() {
+    // Connections complete in the kernel's backlog, but nobody accepts
+    // them: no greeting ever comes.
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    let output = run(
+        work.path(),
+        silent.local_addr().unwrap(),
+        &["ls", "--connect-timeout", "0.5"],
+    );
+    let took = started.elapsed();
+    let line = failure(&output, 3);
+    assert!(line.contains("did not greet within 0.5 s"), "{line}");
+    assert!(took >= Duration::from_millis(500), "{took:?}");
+}
+
+#[test]
+fn max_time_ends_a_get_from_a_server_that_accepts_and_says_nothing() {
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = silent.local_addr().unwrap();
+    // Accepts, and holds every connection open without a word.
+    std::thread::spawn(move || {
+        let held: Vec<_> = silent.incoming().collect();
+        drop(held);
+    });
+    let work = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    let output = run(work.path(), addr, &["get", "x.bin", "--max-time", "1"]);
+    let took = started.elapsed();
+    let line = failure(&output, 3);
+    assert_eq!(line, "ferry: get x.bin: gave up after --max-time 1 s");
+    assert!(took >= Duration::from_secs(1), "{took:?}");
+    assert_eq!(support::entries(work.path()), Vec::<String>::new());
+}
+
+#[test]
+fn max_time_removes_a_partial_download() {
+    let server = TestServer::start();
+    fs::write(server.path("big.bin"), pattern(1 << 20, 9)).unwrap();
+    let work = tempfile::tempdir().unwrap();
+    // 1 MiB at 100 KiB/s takes ten seconds: stopped after one.
+    let output = run(
+        work.path(),
+        server.addr,
+        &["get", "big.bin", "--limit-rate", "100K", "--max-time", "1"],
+    );
+    let line = failure(&output, 3);
+    assert!(line.contains("gave up after --max-time 1 s"), "{line}");
+    assert_eq!(support::entries(work.path()), Vec::<String>::new());
 }

@@ -41,6 +41,13 @@ pub struct ConnectionArgs {
     /// and received (500K, 2M ...; powers of 1024, like curl).
     #[arg(long, value_parser = parse_rate, value_name = "RATE")]
     pub limit_rate: Option<u64>,
+    /// Seconds each connection may take to be made and greeted.
+    #[arg(long, value_parser = super::parse_seconds, value_name = "SECS")]
+    pub connect_timeout: Option<Duration>,
+    /// Seconds the whole command may take; then it stops (exit code 3),
+    /// removing a partial download as any failed get does.
+    #[arg(long, value_parser = super::parse_seconds, value_name = "SECS")]
+    pub max_time: Option<Duration>,
 }
 
 /// `--limit-rate`: a size a second, not zero (nothing would ever move).
@@ -81,6 +88,7 @@ impl ConnectionArgs {
             addr: self.address(),
             token: self.token.clone().filter(|token| !token.is_empty()),
             tls,
+            connect_timeout: self.connect_timeout,
             limit: self.limit_rate.map(|rate| Arc::new(RateLimit::new(rate))),
         })
     }

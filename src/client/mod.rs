@@ -38,18 +38,19 @@ const TIMEOUT: Duration = Duration::from_secs(60);
 /// then something is off; a TLS port says nothing until its header
 /// deadline (20 s by default) closes the connection, which is long to sit
 /// in silence. The wait goes on after the hint: a slow server or link is
-/// still allowed [`TIMEOUT`].
+/// still allowed [`TIMEOUT`] in all (or `--connect-timeout`).
 const GREETING_HINT_AFTER: Duration = Duration::from_secs(3);
 
-/// A TCP connection to the first address of `addr` that answers, with the
-/// client's options set.
-fn tcp_connect(addr: impl ToSocketAddrs) -> io::Result<TcpStream> {
+/// A TCP connection to the first address of `addr` that answers within
+/// `within` (each), with the client's options set; reads wait `within`
+/// too, until [`Client::greeted`] has the greeting.
+fn tcp_connect(addr: impl ToSocketAddrs, within: Duration) -> io::Result<TcpStream> {
     let mut last = None;
     for addr in addr.to_socket_addrs()? {
-        match TcpStream::connect_timeout(&addr, TIMEOUT) {
+        match TcpStream::connect_timeout(&addr, within) {
             Ok(stream) => {
                 stream.set_nodelay(true)?;
-                stream.set_read_timeout(Some(TIMEOUT))?;
+                stream.set_read_timeout(Some(within))?;
                 stream.set_write_timeout(Some(TIMEOUT))?;
                 return Ok(stream);
             }
@@ -112,6 +113,9 @@ pub struct Endpoint {
     pub token: Option<String>,
     /// Speak TLS, trusting certificates as this set-up says.
     pub tls: Option<ClientTls>,
+    /// How long each connection may take to be made and greeted (curl's
+    /// `--connect-timeout`); `None`: the client's usual 60 s.
+    pub connect_timeout: Option<Duration>,
     /// Shared by every connection made from this endpoint: their bodies
     /// together move no faster (`--limit-rate`).
     pub limit: Option<Arc<RateLimit>>,
@@ -141,9 +145,14 @@ impl Endpoint {
     /// # Errors
     /// As for [`Client::connect`]; `ERR 401`/`429` for the token.
     pub fn connect(&self) -> Result<Client> {
+        let within = self.connect_timeout.unwrap_or(TIMEOUT);
         let mut client = match &self.tls {
-            Some(tls) => Client::connect_tls(self.addr.as_str(), tls)?,
-            None => Client::connect(self.addr.as_str())?,
+            Some(tls) => {
+                let tcp = tcp_connect(self.addr.as_str(), within)?;
+                let (requests, replies) = wire::halves(tls.handshake(tcp, &self.addr)?);
+                Client::greeted(requests, replies, within)?
+            }
+            None => Client::connect_within(self.addr.as_str(), within)?,
         };
         client.requests.set_limit(self.limit.clone());
         client.replies.set_limit(self.limit.clone());
@@ -172,11 +181,21 @@ impl Client {
     /// # Errors
     /// The server is unreachable, busy (`ERR 503`), or not a ferry server.
     pub fn connect(addr: impl ToSocketAddrs) -> Result<Client> {
-        let tcp = tcp_connect(addr)?;
+        Client::connect_within(addr, TIMEOUT)
+    }
+
+    /// [`Client::connect`], allowing `within` to connect and be greeted.
+    fn connect_within(addr: impl ToSocketAddrs, within: Duration) -> Result<Client> {
+        let tcp = tcp_connect(addr, within)?;
         let server = tcp.peer_addr()?;
         let (requests, mut replies) = wire::halves(stream::Halves::plain(tcp)?);
-        replies.hint_if_silent(server, GREETING_HINT_AFTER, TIMEOUT)?;
-        Client::greeted(requests, replies)
+        // A hint that would come no sooner than the timeout is no help;
+        // after one, the wait goes on for the rest of `within`.
+        if within > GREETING_HINT_AFTER {
+            let rest = within - GREETING_HINT_AFTER;
+            replies.hint_if_silent(server, GREETING_HINT_AFTER, rest)?;
+        }
+        Client::greeted(requests, replies, within)
     }
 
     /// Connects to `addr` (`host:port`) over TLS, checks the server's
@@ -186,14 +205,31 @@ impl Client {
     /// As [`Client::connect`]; the handshake fails (a certificate that is
     /// not trusted or not for `host`, a server without TLS).
     pub fn connect_tls(addr: &str, tls: &ClientTls) -> Result<Client> {
-        let tcp = tcp_connect(addr)?;
-        let (requests, replies) = wire::halves(tls.handshake(tcp, addr)?);
-        Client::greeted(requests, replies)
+        Endpoint {
+            tls: Some(tls.clone()),
+            ..Endpoint::new(addr)
+        }
+        .connect()
     }
 
-    /// Reads the greeting on a fresh connection.
-    fn greeted(mut requests: Requests, mut replies: Replies) -> Result<Client> {
-        let (client_id, server_requires_auth) = replies.greeting()?;
+    /// Reads the greeting on a fresh connection, allowing it `within`;
+    /// then gives later answers the usual [`TIMEOUT`].
+    fn greeted(mut requests: Requests, mut replies: Replies, within: Duration) -> Result<Client> {
+        let (client_id, server_requires_auth) = replies.greeting().map_err(|err| match err {
+            ClientError::Io(err)
+                if matches!(
+                    err.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                ClientError::Io(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("the server did not greet within {} s", within.as_secs_f64()),
+                ))
+            }
+            other => other,
+        })?;
+        replies.set_read_timeout(TIMEOUT)?;
         requests.set_conn(client_id);
         replies.set_conn(client_id);
         Ok(Client {

@@ -278,6 +278,11 @@ impl Replies {
         self.conn = conn;
     }
 
+    /// How long a read may wait from now on.
+    pub(crate) fn set_read_timeout(&self, timeout: Duration) -> Result<()> {
+        Ok(self.input.get_ref().set_read_timeout(Some(timeout))?)
+    }
+
     /// Receives bodies no faster than `limit` allows.
     pub(crate) fn set_limit(&mut self, limit: Option<Arc<RateLimit>>) {
         self.limit = limit;
