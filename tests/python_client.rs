@@ -552,14 +552,20 @@ fn put_keeps_the_mtime_and_ls_dir_and_mv_work_like_the_protocol_says() {
         .unwrap();
     let output = python(work.path(), &server, &["put", "a.txt", "docs/a.txt"]);
     assert!(output.status.success(), "{}", text(&output.stderr));
-    assert_eq!(server.client().stat("docs/a.txt").unwrap().mtime, 1_000_000_000);
+    assert_eq!(
+        server.client().stat("docs/a.txt").unwrap().mtime,
+        1_000_000_000
+    );
     server.client().put_bytes("docs/sub/b.txt", b"b").unwrap();
 
     // One level: the sub-folder (no size, a trailing `/`), then the file.
     let output = python(work.path(), &server, &["ls", "--dir", "docs"]);
     assert!(output.status.success(), "{}", text(&output.stderr));
     let listing = text(&output.stdout);
-    let lines: Vec<Vec<&str>> = listing.lines().map(|l| l.split_whitespace().collect()).collect();
+    let lines: Vec<Vec<&str>> = listing
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
     assert_eq!(lines.len(), 2, "{listing}");
     assert_eq!((lines[0][0], lines[0][2]), ("-", "docs/sub/"), "{listing}");
     assert_eq!(lines[1], ["2", "1000000000", "docs/a.txt"], "{listing}");
