@@ -3,7 +3,8 @@
 //! the body), uploads keep the local modification time, `--limit-rate`
 //! bounds the speed of one transfer and of a folder's connections
 //! together, `--connect-timeout` and `--max-time` end a command that
-//! waits on a silent server (a partial download is removed).
+//! waits on a silent server (a partial download is removed), and `put -`
+//! uploads standard input of unknown length.
 //!
 //! Speeds are checked from below only: a busy machine may be slower than
 //! a limit, never faster.
@@ -15,6 +16,7 @@ mod support;
 use std::fs::{self, File};
 use std::net::TcpListener;
 use std::path::Path;
+use std::process::{Output, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
 use binary::{failure, ferry, run, stderr, success};
@@ -200,4 +202,69 @@ fn max_time_removes_a_partial_download() {
     let line = failure(&output, 3);
     assert!(line.contains("gave up after --max-time 1 s"), "{line}");
     assert_eq!(support::entries(work.path()), Vec::<String>::new());
+}
+
+/// Runs `ferry <args> --server <addr>` in `dir` with `input` on stdin.
+fn run_with_stdin(dir: &Path, server: &TestServer, args: &[&str], input: &[u8]) -> Output {
+    use std::io::Write;
+    let mut child = ferry(dir)
+        .args(args)
+        .arg("--server")
+        .arg(server.addr.to_string())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    // Written from a thread, so a client that stops reading cannot block
+    // the test.
+    let input = input.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    });
+    let output = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    output
+}
+
+#[test]
+fn put_dash_uploads_standard_input_of_unknown_length() {
+    let server = TestServer::start();
+    let work = tempfile::tempdir().unwrap();
+    let data = pattern(700_000, 11);
+    let output = run_with_stdin(work.path(), &server, &["put", "-", "logs/piped.bin"], &data);
+    let said = success(&output);
+    assert_eq!(
+        said,
+        format!(
+            "stored logs/piped.bin (700000 bytes, crc32c {})\n",
+            support::crc_hex(&data)
+        )
+    );
+    assert_eq!(fs::read(server.path("logs/piped.bin")).unwrap(), data);
+
+    let output = run_with_stdin(work.path(), &server, &["put", "-", "empty"], b"");
+    success(&output);
+    assert_eq!(fs::read(server.path("empty")).unwrap(), b"");
+
+    // Standard input has no name of its own.
+    let output = run_with_stdin(work.path(), &server, &["put", "-"], b"x");
+    let line = failure(&output, 2);
+    assert!(line.contains("give the remote file's name"), "{line}");
+}
+
+#[test]
+fn put_dash_over_the_servers_limit_is_refused_and_leaves_nothing() {
+    let server = TestServer::start_with(|c| c.max_file_size = Some(1000));
+    let work = tempfile::tempdir().unwrap();
+    let output = run_with_stdin(
+        work.path(),
+        &server,
+        &["put", "-", "big.bin"],
+        &pattern(5000, 1),
+    );
+    let line = failure(&output, 1);
+    assert!(line.starts_with("ferry: big.bin: "), "{line}");
+    assert!(!server.path("big.bin").exists());
 }

@@ -300,7 +300,8 @@ impl EffortArgs {
 /// `ferry put`.
 #[derive(Debug, Args)]
 pub struct PutArgs {
-    /// Local file, or folder with -r.
+    /// Local file, or folder with -r, or `-` for standard input (then
+    /// the remote name is needed).
     pub local: PathBuf,
     /// Remote name (default: the local file's name; ending in /, a remote
     /// folder to put it in). With -r, the prefix the folder's files go

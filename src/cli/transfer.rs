@@ -17,6 +17,9 @@ use crate::client::{ClientError, crc_of, unix_mtime};
 
 /// Uploads one file.
 pub fn put(args: &PutArgs) -> Result<(), Failure> {
+    if args.local.as_os_str() == "-" {
+        return put_stdin(args);
+    }
     let local = args.local.as_path();
     let remote = match args.remote.as_deref() {
         // Like cp and scp: a name ending in `/` is a folder to put it into.
@@ -83,6 +86,37 @@ pub fn put(args: &PutArgs) -> Result<(), Failure> {
                 .map_err(failure)
         })
     };
+    stored(&output, &bar, &remote, result)
+}
+
+/// `put - <remote>`: standard input, to its end, in chunks of a stream
+/// whose length the server learns at its end (PROTOCOL.md §6.1.2).
+fn put_stdin(args: &PutArgs) -> Result<(), Failure> {
+    let remote = match args.remote.as_deref() {
+        Some(remote) if !remote.ends_with('/') => remote.to_owned(),
+        _ => {
+            return Err(Failure::usage(
+                "-",
+                "standard input has no name: give the remote file's name",
+            ));
+        }
+    };
+    super::check_remote_name(&remote)?;
+    if args.resume || args.effort.skip_existing {
+        return Err(Failure::usage(
+            "-",
+            "--resume and --skip-existing need a local file",
+        ));
+    }
+    let output = args.show.output(&args.client)?;
+    let bar = output.pending_bar(&remote);
+    let result = args.client.connection.connect().and_then(|mut client| {
+        let stdin = io::stdin();
+        let mut body = bar.wrap_read(stdin.lock());
+        client
+            .put_unsized(&remote, &mut body)
+            .map_err(|err| Failure::new(remote.clone(), err))
+    });
     stored(&output, &bar, &remote, result)
 }
 

@@ -308,6 +308,26 @@ impl Client {
         )
     }
 
+    /// Uploads everything `body` yields, up to its end, as `name`: for a
+    /// source of unknown length (a pipe). Returns the size and CRC stored.
+    ///
+    /// # Errors
+    /// As [`Client::put`]; `ERR 413` once the bytes pass the server's
+    /// limit (the server then closes the connection).
+    pub fn put_unsized(&mut self, name: &str, body: &mut dyn Read) -> Result<(u64, u32)> {
+        let sent = std::cell::Cell::new((0, 0));
+        self.exchange(
+            |requests| {
+                sent.set(requests.put_chunked(name, body)?);
+                Ok(())
+            },
+            |replies| {
+                let (size, crc) = sent.get();
+                replies.put(size, crc)
+            },
+        )
+    }
+
     /// Uploads `data` as `name`.
     ///
     /// # Errors

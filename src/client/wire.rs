@@ -7,6 +7,8 @@
 //! PUT <name> <size> <crc32c>\n<body>   -> OK <size> <crc32c>
 //! PUT <name> <size> -[ mtime=<secs>]\n<body>CRC <crc32c>\n
 //!                                      -> OK <size> <crc32c>
+//! PUT <name> * -\n<hex n>\r\n<n bytes>\r\n...0\r\nCRC <crc32c>\r\n\r\n
+//!                                      -> OK <size> <crc32c>
 //! GET <name>[ <offset>[ <length>]]\n   -> OK <n> <total>[ <crc32c>]\n<n bytes>
 //! STAT <name>\n                        -> OK <size> <mtime>[ <crc32c>]
 //! LIST[ <prefix>]\n                    -> OK <n>\n<listing>
@@ -117,6 +119,38 @@ impl Requests {
         let crc = self.body(body, size)?;
         self.out.write_all(format!("CRC {crc:08x}\n").as_bytes())?;
         Ok(crc)
+    }
+
+    /// `PUT` of a body of unknown length (PROTOCOL.md §6.1.2): what `body`
+    /// yields until its end, in chunks, then the CRC-32C in the trailer.
+    /// Returns the size and CRC-32C sent.
+    ///
+    /// # Errors
+    /// [`ClientError::Io`] if the connection fails; [`ClientError::Local`]
+    /// if `body` fails (the server then waits for the rest: close).
+    pub fn put_chunked(&mut self, name: &str, body: &mut dyn Read) -> Result<(u64, u32)> {
+        self.line(&format!("PUT {} * -", encode(name)))?;
+        let mut buf = vec![0; rate::quantum(self.limit.as_deref())];
+        let (mut size, mut crc) = (0u64, 0);
+        loop {
+            let n = match body.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(err) if err.kind() == ErrorKind::Interrupted => continue,
+                Err(err) => return Err(ClientError::Local(err)),
+            };
+            if let Some(limit) = &self.limit {
+                limit.take(n);
+            }
+            self.out.write_all(format!("{n:x}\r\n").as_bytes())?;
+            self.out.write_all(&buf[..n])?;
+            self.out.write_all(b"\r\n")?;
+            crc = crc32c::crc32c_append(crc, &buf[..n]);
+            size += n as u64;
+        }
+        self.out
+            .write_all(format!("0\r\nCRC {crc:08x}\r\n\r\n").as_bytes())?;
+        Ok((size, crc))
     }
 
     /// `GET`, the whole file or a range.
