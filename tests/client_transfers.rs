@@ -13,11 +13,11 @@
 mod binary;
 mod support;
 
-use std::fs::{self, File};
+use std::fs;
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Output, Stdio};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use binary::{failure, ferry, run, stderr, success};
 use support::{TestServer, pattern};
@@ -26,12 +26,7 @@ use support::{TestServer, pattern};
 const OLD: u64 = 1_000_000_000;
 
 fn make_old(path: &Path) {
-    File::options()
-        .write(true)
-        .open(path)
-        .unwrap()
-        .set_modified(SystemTime::UNIX_EPOCH + Duration::from_secs(OLD))
-        .unwrap();
+    support::set_mtime(path, OLD);
 }
 
 fn mtime_on_server(server: &TestServer, name: &str) -> i64 {

@@ -164,13 +164,7 @@ fn verbose_logs_every_request_and_answer() {
     let id = lines[0].rsplit(' ').next().unwrap();
     assert_eq!(lines[0], format!("ferry: #{id} < OK FERRY/1 {id}"));
     // The checksum follows the body; the line carries the file's time.
-    let mtime = fs::metadata(work.path().join("v.txt"))
-        .unwrap()
-        .modified()
-        .unwrap()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
+    let mtime = support::mtime_secs(&work.path().join("v.txt"));
     assert_eq!(
         lines[1],
         format!("ferry: #{id} > PUT dir/v%201.txt 15 - mtime={mtime}")

@@ -543,13 +543,7 @@ fn put_keeps_the_mtime_and_ls_dir_and_mv_work_like_the_protocol_says() {
     let work = tempfile::tempdir().unwrap();
     let local = work.path().join("a.txt");
     fs::write(&local, "a\n").unwrap();
-    let old = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000_000);
-    File::options()
-        .write(true)
-        .open(&local)
-        .unwrap()
-        .set_times(FileTimes::new().set_modified(old))
-        .unwrap();
+    support::set_mtime(&local, 1_000_000_000);
     let output = python(work.path(), &server, &["put", "a.txt", "docs/a.txt"]);
     assert!(output.status.success(), "{}", text(&output.stderr));
     assert_eq!(
@@ -581,4 +575,44 @@ fn put_keeps_the_mtime_and_ls_dir_and_mv_work_like_the_protocol_says() {
     let output = python(work.path(), &server, &["mv", "docs/a.txt", "docs/d.txt"]);
     assert_eq!(output.status.code(), Some(1));
     assert_eq!(text(&output.stderr), "ferry: docs/a.txt: no such file\n");
+}
+
+#[test]
+fn put_dash_uploads_standard_input_of_unknown_length() {
+    if !have_python() {
+        return;
+    }
+    use std::io::Write;
+    let server = TestServer::start();
+    let work = tempfile::tempdir().unwrap();
+    let data = pattern(300_000, 4);
+    let mut child = Command::new("python3")
+        .arg(script())
+        .arg("--server")
+        .arg(server.addr.to_string())
+        .args(["put", "-", "piped.bin"])
+        .current_dir(work.path())
+        .env_remove("FERRY_SERVER")
+        .env_remove("FERRY_TOKEN")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let input = data.clone();
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    });
+    let output = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert_eq!(
+        text(&output.stdout),
+        format!(
+            "stored piped.bin (300000 bytes, crc32c {})\n",
+            crc_hex(&data)
+        )
+    );
+    assert_eq!(fs::read(server.path("piped.bin")).unwrap(), data);
 }

@@ -44,7 +44,8 @@ As a command:
     python3 ferry_client.py [--server HOST:PORT] [--token TOKEN] rm NAME [NAME...]
     python3 ferry_client.py [--server HOST:PORT] [--token TOKEN] mv FROM TO
 
-`put` gives the remote file the local file's modification time; `ls`
+`put - REMOTE` uploads standard input, whatever its length. `put` gives
+the remote file the local file's modification time; `ls`
 lists every file below a prefix, `ls --dir` one level of a folder (its
 sub-folders, ending in `/`, then its files).
 
@@ -234,6 +235,25 @@ class Ferry:
             raise ConnectionError("the server stored something else than was sent")
         return size, stored
 
+    def put_stream(self, name, readable):
+        """Uploads everything a binary `readable` yields, to its end, as
+        `name`, whatever its length (`PUT <name> * -`: chunks, then the
+        CRC-32C); returns (size, crc32c) as stored."""
+        self.sock.sendall(b"PUT %s * -\n" % encode(name).encode())
+        size, crc = 0, 0
+        while True:
+            chunk = readable.read(CHUNK)
+            if not chunk:
+                break
+            self.sock.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            crc = crc32c(chunk, crc)
+            size += len(chunk)
+        self.sock.sendall(b"0\r\nCRC %08x\r\n\r\n" % crc)
+        fields = self._reply()
+        if (int(fields[0]), int(fields[1], 16)) != (size, crc):
+            raise ConnectionError("the server stored something else than was sent")
+        return size, crc
+
     def get(self, name):
         """Downloads `name` into memory, verified."""
 
@@ -395,6 +415,15 @@ def main(argv=None):
     try:
         with ferry:
             if args.command == "put":
+                if args.local == "-":
+                    if not args.remote or args.remote.endswith("/"):
+                        print("ferry: -: standard input has no name: give the remote file's name",
+                              file=sys.stderr)
+                        return 2
+                    subject = args.remote
+                    size, crc = ferry.put_stream(subject, sys.stdin.buffer)
+                    print(f"stored {subject} ({size} bytes, crc32c {crc:08x})")
+                    return 0
                 subject = _remote_name(args.local, args.remote)
                 with open(args.local, "rb") as f:
                     data = f.read()
