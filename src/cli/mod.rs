@@ -172,6 +172,7 @@ pub fn run(cli: Cli) -> ExitCode {
     if let Some(failure) = misplaced_client_option(&cli) {
         return report(Err(failure));
     }
+    start_max_time(&cli.command);
     let result = match cli.command {
         Command::Serve(args) => return serve::run(*args),
         Command::Bench(args) => return bench::run(args),
@@ -191,6 +192,31 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Rm(args) => remote::remove(&args),
     };
     report(result)
+}
+
+/// Starts the `--max-time` clock of a client command, if it has one,
+/// naming what the command works on in the message it ends with.
+fn start_max_time(command: &Command) {
+    let (limit, what) = match command {
+        Command::Put(args) => (
+            args.client.connection.max_time,
+            format!("put {}", args.local.display()),
+        ),
+        Command::Get(args) => (
+            args.client.connection.max_time,
+            format!("get {}", args.remote),
+        ),
+        Command::Ls(args) => (args.client.connection.max_time, "ls".into()),
+        Command::Stat(args) => (
+            args.client.connection.max_time,
+            format!("stat {}", args.name),
+        ),
+        Command::Rm(args) => (args.client.connection.max_time, "rm".into()),
+        _ => (None, String::new()),
+    };
+    if let Some(limit) = limit {
+        interrupt::give_up_after(limit, output::one_line(&what).into_owned());
+    }
 }
 
 /// A client option (global, so clap takes it anywhere) given to a command
