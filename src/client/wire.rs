@@ -25,7 +25,7 @@ use log::{debug, warn};
 
 use super::error::{ClientError, Result};
 use super::stream::{Halves, ReadHalf, WriteHalf};
-use super::{Download, RemoteFile, Stat, UploadSession};
+use super::{DirEntry, Download, RemoteFile, Stat, UploadSession};
 use crate::name::encode;
 use crate::protocol::{MAX_HEADER, Reply, parse_reply};
 
@@ -111,6 +111,26 @@ impl Requests {
         } else {
             self.line(&format!("LIST {}", encode(prefix)))
         }
+    }
+
+    /// `DIR`: one level of a folder; an empty name is the root.
+    ///
+    /// # Errors
+    /// [`ClientError::Io`] if the connection fails.
+    pub fn dir(&mut self, folder: &str) -> Result<()> {
+        if folder.is_empty() {
+            self.line("DIR")
+        } else {
+            self.line(&format!("DIR {}", encode(folder)))
+        }
+    }
+
+    /// `MOVE`: a server-side rename of one file.
+    ///
+    /// # Errors
+    /// [`ClientError::Io`] if the connection fails.
+    pub fn rename(&mut self, from: &str, to: &str) -> Result<()> {
+        self.line(&format!("MOVE {} {}", encode(from), encode(to)))
     }
 
     /// `DEL`.
@@ -351,12 +371,26 @@ impl Replies {
     /// # Errors
     /// `ERR` replies or a malformed listing.
     pub fn list(&mut self) -> Result<Vec<RemoteFile>> {
+        self.listing(parse_list_line)
+    }
+
+    /// The answer to `DIR`: folders first, then files, as the server sent
+    /// them.
+    ///
+    /// # Errors
+    /// `ERR` replies (`404` for a missing folder) or a malformed listing.
+    pub fn dir(&mut self) -> Result<Vec<DirEntry>> {
+        self.listing(parse_dir_line)
+    }
+
+    /// `OK <n>` and a body of `n` bytes, one entry a line.
+    fn listing<T>(&mut self, parse: fn(&str) -> Result<T>) -> Result<Vec<T>> {
         let fields = self.ok_line()?;
         let mut body = Vec::new();
         self.body(field(&fields, 0)?, &mut body)?;
         let text =
             String::from_utf8(body).map_err(|_| ClientError::protocol("listing is not UTF-8"))?;
-        text.lines().map(parse_list_line).collect()
+        text.lines().map(parse).collect()
     }
 
     /// The answer to `AUTH`: the token's name.
@@ -519,6 +553,30 @@ fn optional_crc(fields: &[String], index: usize) -> Result<Option<u32>> {
             _ => Err(ClientError::protocol(format!("bad checksum field {f:?}"))),
         })
         .transpose()
+}
+
+/// One `DIR` line: `- <mtime> <name>/` for a folder (its name kept with
+/// the `/`), else a file's line as in `LIST`.
+fn parse_dir_line(line: &str) -> Result<DirEntry> {
+    let Some(rest) = line.strip_prefix("- ") else {
+        let file = parse_list_line(line)?;
+        return Ok(DirEntry {
+            name: file.name,
+            size: Some(file.size),
+            mtime: file.mtime,
+        });
+    };
+    let folder = parse_list_line(&format!("0 {rest}"))?;
+    if !folder.name.ends_with('/') {
+        return Err(ClientError::protocol(format!(
+            "bad listing line {line:?}: a folder without a trailing /"
+        )));
+    }
+    Ok(DirEntry {
+        name: folder.name,
+        size: None,
+        mtime: folder.mtime,
+    })
 }
 
 fn parse_list_line(line: &str) -> Result<RemoteFile> {
