@@ -412,4 +412,13 @@ fn no_clobber_skips_existing_destinations() {
         2,
     );
     assert_eq!(line, "ferry: --dry-run goes with -r");
+    let line = failure(
+        &run(
+            work.path(),
+            server.addr,
+            &["get", "a.txt", "--exclude", "*.txt"],
+        ),
+        2,
+    );
+    assert_eq!(line, "ferry: --exclude goes with -r");
 }

@@ -12,6 +12,7 @@ use clap::Args;
 use super::Failure;
 use super::args::ClientArgs;
 use super::output::Output;
+use super::tree::FilterArgs;
 use crate::client::ClientError;
 
 /// The options, flattened into `put` and `get`.
@@ -30,15 +31,23 @@ impl CautionArgs {
     /// why. `exists` says whether it is there already.
     ///
     /// # Errors
-    /// `--dry-run` without `-r`; `exists`'s errors.
+    /// `--dry-run`, `--exclude` or `--include` without `-r` (said rather
+    /// than ignored: a user who gave them expects them to act);
+    /// `exists`'s errors.
     pub fn skips(
         &self,
+        filter: &FilterArgs,
         output: &Output,
         destination: &str,
         exists: impl FnOnce() -> Result<bool, Failure>,
     ) -> Result<bool, Failure> {
-        if self.dry_run {
-            return Err(Failure::usage("", "--dry-run goes with -r"));
+        let folder_only = [
+            (self.dry_run, "--dry-run"),
+            (!filter.exclude.is_empty(), "--exclude"),
+            (!filter.include.is_empty(), "--include"),
+        ];
+        if let Some((_, option)) = folder_only.iter().find(|(given, _)| *given) {
+            return Err(Failure::usage("", format!("{option} goes with -r")));
         }
         let skip = self.no_clobber && exists()?;
         if skip {

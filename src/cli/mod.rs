@@ -229,7 +229,9 @@ fn misplaced_client_option(cli: &Cli) -> Option<Failure> {
     };
     Some(Failure::usage(
         command,
-        format!("{option} is an option of the client commands (put, get, ls, stat, rm){hint}"),
+        format!(
+            "{option} is an option of the client commands (put, get, ls, stat, rm, mv, sync){hint}"
+        ),
     ))
 }
 

@@ -27,7 +27,7 @@ pub fn put(args: &PutArgs) -> Result<(), Failure> {
     super::check_remote_name(&remote)?;
     let output = args.show.output(&args.client)?;
     let exists = || super::caution::remote_exists(&args.client, &remote);
-    if args.caution.skips(&output, &remote, exists)? {
+    if args.caution.skips(&args.filter, &output, &remote, exists)? {
         return Ok(());
     }
     let mut file = File::open(local).map_err(|err| Failure::local(local, err))?;
@@ -104,10 +104,8 @@ pub fn get(args: &GetArgs) -> Result<(), Failure> {
         None => PathBuf::from(leaf),
     };
     let shown = target.display().to_string();
-    if args
-        .caution
-        .skips(&output, &shown, || Ok(target.exists()))?
-    {
+    let exists = || Ok(target.symlink_metadata().is_ok());
+    if args.caution.skips(&args.filter, &output, &shown, exists)? {
         return Ok(());
     }
     if args.effort.skip_existing

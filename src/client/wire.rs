@@ -591,3 +591,25 @@ fn parse_list_line(line: &str) -> Result<RemoteFile> {
         .ok_or_else(bad)?;
     Ok(RemoteFile { name, size, mtime })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dir_lines_are_folders_or_files() {
+        let folder = parse_dir_line("- 1767225600 notes/my%20old/").unwrap();
+        assert_eq!(folder.name, "notes/my old/");
+        assert!(folder.is_folder());
+        assert_eq!(folder.mtime, 1_767_225_600);
+        let file = parse_dir_line("6 1767225600 notes/hello.txt").unwrap();
+        assert_eq!(
+            (file.name.as_str(), file.size),
+            ("notes/hello.txt", Some(6))
+        );
+        // A folder's name ends in `/`; nothing else may pass for one.
+        assert!(parse_dir_line("- 1767225600 notes/old").is_err());
+        assert!(parse_dir_line("- notes/").is_err());
+        assert!(parse_dir_line("x 1 a").is_err());
+    }
+}
