@@ -4,10 +4,10 @@
 
 use std::sync::Mutex;
 
-use super::{Lanes, WINDOW, lock};
+use super::{Lanes, lock};
 use crate::cli::output::Output;
 use crate::cli::{Failure, exit_code};
-use crate::client::pipeline::{self, Exchange};
+use crate::client::pipeline::Exchange;
 use crate::client::{Endpoint, Replies, Requests, Result};
 
 /// One change to a remote file.
@@ -70,27 +70,20 @@ pub fn apply(
     let total = edits.len();
     // (done, failed, exit code the failures call for)
     let counts = Mutex::new((0, 0, 0));
-    let result = pipeline::run_all(
-        server,
-        edits,
-        usize::from(lanes.parallel),
-        WINDOW,
-        lanes.policy,
-        &|edit: Edit, outcome| {
-            let mut counts = lock(&counts);
-            match outcome {
-                Ok(()) => {
-                    counts.0 += 1;
-                    output.say(&edit.done());
-                }
-                Err(err) => {
-                    counts.1 += 1;
-                    counts.2 = counts.2.max(exit_code(&err));
-                    output.error(&Failure::new(edit.name, err).line());
-                }
+    let result = lanes.run(server, edits, &|edit: Edit, outcome| {
+        let mut counts = lock(&counts);
+        match outcome {
+            Ok(()) => {
+                counts.0 += 1;
+                output.say(&edit.done());
             }
-        },
-    );
+            Err(err) => {
+                counts.1 += 1;
+                counts.2 = counts.2.max(exit_code(&err));
+                output.error(&Failure::new(edit.name, err).line());
+            }
+        }
+    });
     let (done, failed, code) = counts.into_inner().unwrap_or_else(|p| p.into_inner());
     if let Err((err, left)) = result {
         return Err(Failure::new(

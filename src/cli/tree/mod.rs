@@ -29,9 +29,9 @@ use super::Failure;
 use super::args::{EffortArgs, GetArgs, PutArgs};
 use super::output::Output;
 use crate::cli::caution::skipped;
-use crate::client::pipeline::{self, Window};
+use crate::client::pipeline::{self, Exchange, Window};
 use crate::client::retry::RetryPolicy;
-use crate::client::{self, Client, Endpoint, RemoteFile};
+use crate::client::{self, Client, ClientError, Endpoint, RemoteFile};
 pub use edits::{Edit, apply as apply_edits};
 pub use filter::FilterArgs;
 pub use jobs::StatJob;
@@ -57,6 +57,23 @@ pub(crate) const WINDOW: Window = Window {
 pub struct Lanes {
     pub parallel: u16,
     pub policy: RetryPolicy,
+}
+
+impl Lanes {
+    /// Runs `jobs` pipelined, [`WINDOW`] on each connection (see
+    /// [`pipeline::run_all`]).
+    ///
+    /// # Errors
+    /// The connection failure that stopped the run, with the jobs left.
+    pub(crate) fn run<J: Exchange>(
+        self,
+        server: &Endpoint,
+        jobs: Vec<J>,
+        done: &(dyn Fn(J, client::Result<()>) + Sync),
+    ) -> Result<(), (ClientError, Vec<J>)> {
+        let parallel = usize::from(self.parallel);
+        pipeline::run_all(server, jobs, parallel, WINDOW, self.policy, done)
+    }
 }
 
 impl Default for Lanes {
@@ -183,17 +200,10 @@ pub(crate) fn upload(
         .into_iter()
         .map(|file| PutJob::new(file.path, file.name, file.size, show))
         .collect();
-    let result = pipeline::run_all(
-        server,
-        jobs,
-        usize::from(lanes.parallel),
-        WINDOW,
-        lanes.policy,
-        &|mut job: PutJob, outcome| {
-            job.finish();
-            tally.record(&job.name, outcome.map(|()| job.size));
-        },
-    );
+    let result = lanes.run(server, jobs, &|mut job: PutJob, outcome| {
+        job.finish();
+        tally.record(&job.name, outcome.map(|()| job.size));
+    });
     let left = result.err().map(|(err, left)| (err, left.len()));
     tally.finish(left)
 }
@@ -312,19 +322,12 @@ pub(crate) fn download(
         .into_iter()
         .map(|(file, path)| GetJob::new(file.name, path, file.size, show))
         .collect();
-    let result = pipeline::run_all(
-        server,
-        jobs,
-        usize::from(lanes.parallel),
-        WINDOW,
-        lanes.policy,
-        &|mut job: GetJob, outcome| {
-            if outcome.is_err() {
-                job.discard();
-            }
-            tally.record(&job.name, outcome.map(|()| job.size));
-        },
-    );
+    let result = lanes.run(server, jobs, &|mut job: GetJob, outcome| {
+        if outcome.is_err() {
+            job.discard();
+        }
+        tally.record(&job.name, outcome.map(|()| job.size));
+    });
     let left = result.err().map(|(err, mut left)| {
         left.iter_mut().for_each(GetJob::discard);
         (err, left.len())
@@ -344,14 +347,7 @@ pub(crate) fn split_unchanged<T: Send>(
         // A check that failed counts as "changed": the transfer will tell.
         lock(&answered).push(job);
     };
-    let result = pipeline::run_all(
-        server,
-        checks,
-        usize::from(lanes.parallel),
-        WINDOW,
-        lanes.policy,
-        &record,
-    );
+    let result = lanes.run(server, checks, &record);
     if let Err((err, _)) = result {
         return Err(Failure::new("comparing with the server", err));
     }
