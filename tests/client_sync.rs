@@ -334,7 +334,11 @@ fn folder_transfers_take_exclude_include_and_dry_run() {
         server.addr,
         &["put", "-r", "tree", "--dry-run", "--exclude", "cache"],
     ));
-    assert_eq!(out.lines().count(), 3, "{out}");
+    assert_eq!(out.lines().count(), 4, "{out}");
+    assert!(
+        out.ends_with("dry run: 3 files (3 B) would be stored under \"tree\"\n"),
+        "{out}"
+    );
     assert!(names(&server).is_empty());
 
     success(&run(
@@ -356,7 +360,8 @@ fn folder_transfers_take_exclude_include_and_dry_run() {
     assert_eq!(
         out,
         "would download tree/a.csv -> back/tree/a.csv\n\
-         would download tree/sub/d.csv -> back/tree/sub/d.csv\n"
+         would download tree/sub/d.csv -> back/tree/sub/d.csv\n\
+         dry run: 2 files (2 B) would be saved into back\n"
     );
     assert!(!work.path().join("back").exists());
     success(&run(

@@ -150,6 +150,9 @@ pub fn put(args: &PutArgs) -> Result<(), Failure> {
                 file.name
             ));
         }
+        let bytes = files.iter().map(|file| file.size).sum();
+        let place = format!("stored under {prefix:?}");
+        output.say(&tally::planned(files.len(), bytes, &place, unchanged));
         return Ok(());
     }
     let outcome = upload(&server, (&args.effort).into(), &output, files);
@@ -258,6 +261,9 @@ pub fn get(args: &GetArgs) -> Result<(), Failure> {
                 path.display()
             ));
         }
+        let bytes = files.iter().map(|(file, _)| file.size).sum();
+        let place = format!("saved into {}", target.display());
+        output.say(&tally::planned(files.len(), bytes, &place, unchanged));
         return Ok(());
     }
     let outcome = download(&server, (&args.effort).into(), &output, files);

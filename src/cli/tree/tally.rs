@@ -141,6 +141,20 @@ impl Outcome {
     }
 }
 
+/// The summary of a `--dry-run`: `dry run: 3 files (1.2 MiB) would be
+/// stored under "photos"[; 5 unchanged]`.
+pub(super) fn planned(files: usize, bytes: u64, place: &str, unchanged: usize) -> String {
+    let mut line = format!(
+        "dry run: {files} {} ({}) would be {place}",
+        plural(files),
+        human_size(bytes)
+    );
+    if unchanged > 0 {
+        line.push_str(&format!("; {unchanged} unchanged"));
+    }
+    line
+}
+
 fn plural(n: usize) -> &'static str {
     if n == 1 { "file" } else { "files" }
 }
