@@ -319,6 +319,10 @@ pub struct PutArgs {
     #[command(flatten)]
     pub effort: EffortArgs,
     #[command(flatten)]
+    pub caution: super::caution::CautionArgs,
+    #[command(flatten)]
+    pub filter: super::tree::FilterArgs,
+    #[command(flatten)]
     pub show: ShowArgs,
     #[command(flatten)]
     pub client: ClientArgs,
@@ -342,6 +346,10 @@ pub struct GetArgs {
     pub resume: bool,
     #[command(flatten)]
     pub effort: EffortArgs,
+    #[command(flatten)]
+    pub caution: super::caution::CautionArgs,
+    #[command(flatten)]
+    pub filter: super::tree::FilterArgs,
     #[command(flatten)]
     pub show: ShowArgs,
     #[command(flatten)]

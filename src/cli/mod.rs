@@ -9,11 +9,15 @@
 
 mod args;
 mod bench;
+mod caution;
 mod cert;
 mod interrupt;
+mod ls;
+mod mv;
 mod output;
 mod remote;
 mod serve;
+mod sync;
 mod token;
 mod transfer;
 mod tree;
@@ -57,12 +61,16 @@ pub enum Command {
     Put(args::PutArgs),
     /// Download a remote file, or many with -r.
     Get(args::GetArgs),
-    /// List remote files whose names start with a prefix.
-    Ls(remote::LsArgs),
+    /// List one level of a remote folder (-R: every file below it).
+    Ls(ls::LsArgs),
     /// Show a remote file's size, modification time and CRC-32C.
     Stat(remote::StatArgs),
-    /// Remove a remote file.
+    /// Remove remote files, or a folder with -r.
     Rm(remote::RmArgs),
+    /// Rename a remote file or folder (on the server: no bytes travel).
+    Mv(mv::MvArgs),
+    /// Mirror a local folder to a remote one, or back: only what differs.
+    Sync(sync::SyncArgs),
     /// Make, list and remove access tokens (see `serve --tokens`).
     Token(token::TokenArgs),
     /// Write a self-signed certificate and key, to try TLS out (see
@@ -187,9 +195,12 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Put(args) => transfer::put(&args),
         Command::Get(args) if args.effort.recursive => tree::get(&args),
         Command::Get(args) => transfer::get(&args),
-        Command::Ls(args) => remote::list(&args),
+        Command::Ls(args) => ls::list(&args),
         Command::Stat(args) => remote::stat(&args),
+        Command::Rm(args) if args.recursive => tree::remove(&args),
         Command::Rm(args) => remote::remove(&args),
+        Command::Mv(args) => mv::run(&args),
+        Command::Sync(args) => sync::run(&args),
     };
     report(result)
 }
@@ -244,7 +255,9 @@ fn misplaced_client_option(cli: &Cli) -> Option<Failure> {
     };
     Some(Failure::usage(
         command,
-        format!("{option} is an option of the client commands (put, get, ls, stat, rm){hint}"),
+        format!(
+            "{option} is an option of the client commands (put, get, ls, stat, rm, mv, sync){hint}"
+        ),
     ))
 }
 

@@ -29,6 +29,10 @@ pub fn put(args: &PutArgs) -> Result<(), Failure> {
     };
     super::check_remote_name(&remote)?;
     let output = args.show.output(&args.client)?;
+    let exists = || super::caution::remote_exists(&args.client, &remote);
+    if args.caution.skips(&args.filter, &output, &remote, exists)? {
+        return Ok(());
+    }
     let mut file = File::open(local).map_err(|err| Failure::local(local, err))?;
     if file.metadata().is_ok_and(|m| m.is_dir()) {
         return Err(Failure::usage(
@@ -161,6 +165,11 @@ pub fn get(args: &GetArgs) -> Result<(), Failure> {
         Some(path) => path.clone(),
         None => PathBuf::from(leaf),
     };
+    let shown = target.display().to_string();
+    let exists = || Ok(target.symlink_metadata().is_ok());
+    if args.caution.skips(&args.filter, &output, &shown, exists)? {
+        return Ok(());
+    }
     if args.effort.skip_existing
         && let Some((size, crc)) = local_checksum(&target)?
         && remote_has(&args.client, &args.remote, size, crc)?

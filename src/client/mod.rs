@@ -94,6 +94,25 @@ pub struct RemoteFile {
     pub mtime: i64,
 }
 
+/// One `DIR` line: a sub-folder or a file directly in the folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirEntry {
+    /// Decoded full name from the root; a folder's ends in `/`.
+    pub name: String,
+    /// Bytes of a file; `None` for a folder.
+    pub size: Option<u64>,
+    /// Modification time, Unix seconds (a folder's own: it changes when
+    /// an entry is added or removed, not when a file below it changes).
+    pub mtime: i64,
+}
+
+impl DirEntry {
+    /// A sub-folder, not a file.
+    pub fn is_folder(&self) -> bool {
+        self.size.is_none()
+    }
+}
+
 /// A resumable upload as `UPLOAD` describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UploadSession {
@@ -393,6 +412,26 @@ impl Client {
     /// `ERR` replies, connection failures, or a malformed listing.
     pub fn list(&mut self, prefix: &str) -> Result<Vec<RemoteFile>> {
         self.exchange(|requests| requests.list(prefix), Replies::list)
+    }
+
+    /// One level of `folder` (`""`: the root): its sub-folders, then its
+    /// files, each sorted by name.
+    ///
+    /// # Errors
+    /// `ERR 404` if `folder` is missing or is a file; other `ERR` replies,
+    /// connection failures, or a malformed listing.
+    pub fn dir(&mut self, folder: &str) -> Result<Vec<DirEntry>> {
+        self.exchange(|requests| requests.dir(folder), Replies::dir)
+    }
+
+    /// Renames the file `from` to `to` on the server (replacing a file
+    /// already named `to`).
+    ///
+    /// # Errors
+    /// `ERR 404` (no such file), `409` (a folder on either side) and the
+    /// like; connection failures.
+    pub fn rename(&mut self, from: &str, to: &str) -> Result<()> {
+        self.exchange(|requests| requests.rename(from, to), Replies::done)
     }
 
     /// Removes `name`.

@@ -31,7 +31,7 @@ use log::{debug, warn};
 use super::error::{ClientError, Result};
 use super::rate::{self, RateLimit};
 use super::stream::{Halves, ReadHalf, WriteHalf};
-use super::{Download, RemoteFile, Stat, UploadSession};
+use super::{DirEntry, Download, RemoteFile, Stat, UploadSession};
 use crate::name::encode;
 use crate::protocol::{MAX_HEADER, Reply, parse_reply};
 
@@ -184,6 +184,26 @@ impl Requests {
         } else {
             self.line(&format!("LIST {}", encode(prefix)))
         }
+    }
+
+    /// `DIR`: one level of a folder; an empty name is the root.
+    ///
+    /// # Errors
+    /// [`ClientError::Io`] if the connection fails.
+    pub fn dir(&mut self, folder: &str) -> Result<()> {
+        if folder.is_empty() {
+            self.line("DIR")
+        } else {
+            self.line(&format!("DIR {}", encode(folder)))
+        }
+    }
+
+    /// `MOVE`: a server-side rename of one file.
+    ///
+    /// # Errors
+    /// [`ClientError::Io`] if the connection fails.
+    pub fn rename(&mut self, from: &str, to: &str) -> Result<()> {
+        self.line(&format!("MOVE {} {}", encode(from), encode(to)))
     }
 
     /// `DEL`.
@@ -446,12 +466,26 @@ impl Replies {
     /// # Errors
     /// `ERR` replies or a malformed listing.
     pub fn list(&mut self) -> Result<Vec<RemoteFile>> {
+        self.listing(parse_list_line)
+    }
+
+    /// The answer to `DIR`: folders first, then files, as the server sent
+    /// them.
+    ///
+    /// # Errors
+    /// `ERR` replies (`404` for a missing folder) or a malformed listing.
+    pub fn dir(&mut self) -> Result<Vec<DirEntry>> {
+        self.listing(parse_dir_line)
+    }
+
+    /// `OK <n>` and a body of `n` bytes, one entry a line.
+    fn listing<T>(&mut self, parse: fn(&str) -> Result<T>) -> Result<Vec<T>> {
         let fields = self.ok_line()?;
         let mut body = Vec::new();
         self.body(field(&fields, 0)?, &mut body)?;
         let text =
             String::from_utf8(body).map_err(|_| ClientError::protocol("listing is not UTF-8"))?;
-        text.lines().map(parse_list_line).collect()
+        text.lines().map(parse).collect()
     }
 
     /// The answer to `AUTH`: the token's name.
@@ -620,6 +654,30 @@ fn optional_crc(fields: &[String], index: usize) -> Result<Option<u32>> {
         .transpose()
 }
 
+/// One `DIR` line: `- <mtime> <name>/` for a folder (its name kept with
+/// the `/`), else a file's line as in `LIST`.
+fn parse_dir_line(line: &str) -> Result<DirEntry> {
+    let Some(rest) = line.strip_prefix("- ") else {
+        let file = parse_list_line(line)?;
+        return Ok(DirEntry {
+            name: file.name,
+            size: Some(file.size),
+            mtime: file.mtime,
+        });
+    };
+    let folder = parse_list_line(&format!("0 {rest}"))?;
+    if !folder.name.ends_with('/') {
+        return Err(ClientError::protocol(format!(
+            "bad listing line {line:?}: a folder without a trailing /"
+        )));
+    }
+    Ok(DirEntry {
+        name: folder.name,
+        size: None,
+        mtime: folder.mtime,
+    })
+}
+
 fn parse_list_line(line: &str) -> Result<RemoteFile> {
     let bad = || ClientError::protocol(format!("bad listing line {line:?}"));
     let mut parts = line.splitn(3, ' ');
@@ -631,4 +689,26 @@ fn parse_list_line(line: &str) -> Result<RemoteFile> {
         .and_then(|bytes| String::from_utf8(bytes).ok())
         .ok_or_else(bad)?;
     Ok(RemoteFile { name, size, mtime })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dir_lines_are_folders_or_files() {
+        let folder = parse_dir_line("- 1767225600 notes/my%20old/").unwrap();
+        assert_eq!(folder.name, "notes/my old/");
+        assert!(folder.is_folder());
+        assert_eq!(folder.mtime, 1_767_225_600);
+        let file = parse_dir_line("6 1767225600 notes/hello.txt").unwrap();
+        assert_eq!(
+            (file.name.as_str(), file.size),
+            ("notes/hello.txt", Some(6))
+        );
+        // A folder's name ends in `/`; nothing else may pass for one.
+        assert!(parse_dir_line("- 1767225600 notes/old").is_err());
+        assert!(parse_dir_line("- notes/").is_err());
+        assert!(parse_dir_line("x 1 a").is_err());
+    }
 }
