@@ -300,6 +300,7 @@ pub(crate) fn replace_private_file(path: &std::path::Path, contents: &[u8]) -> R
         .mode(0o600)
         .open(&aside)
         .and_then(|mut out| {
+            keep_owner_and_mode(path, &out)?;
             out.write_all(contents)?;
             out.sync_all()
         })
@@ -308,6 +309,26 @@ pub(crate) fn replace_private_file(path: &std::path::Path, contents: &[u8]) -> R
         let _ = std::fs::remove_file(&aside);
         Failure::local(path, err)
     })
+}
+
+/// Gives the file replacing `path` the owner, group and mode of the one
+/// it replaces, as an editor does: a tokens file root keeps readable by a
+/// service's group (0640 root:ferry) stays so after `ferry token add`.
+/// Nothing to keep for a new file (0600, the caller's).
+fn keep_owner_and_mode(path: &std::path::Path, new: &std::fs::File) -> std::io::Result<()> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let Ok(old) = std::fs::metadata(path) else {
+        return Ok(());
+    };
+    if (old.uid(), old.gid())
+        != (
+            rustix::process::geteuid().as_raw(),
+            rustix::process::getegid().as_raw(),
+        )
+    {
+        std::os::unix::fs::fchown(new, Some(old.uid()), Some(old.gid()))?;
+    }
+    new.set_permissions(std::fs::Permissions::from_mode(old.mode() & 0o7777))
 }
 
 /// Longest duration any setting takes, in seconds (about 31 years): far

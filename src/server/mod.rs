@@ -19,22 +19,22 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 
 use log::{error, info, warn};
-use mio::net::TcpListener;
 use mio::{Interest, Token, Waker};
 
 use crate::access::{self, Access};
-use crate::codec::Protocol;
 use crate::config::Config;
 use crate::pool::{Pool, Shared};
 use crate::storage::Storage;
 use crate::tls::ServerTls;
 pub(crate) use accept::raise_fd_limit;
 use accept::{Listener, Reserve};
+use listen::{adopt_groups, bind_groups};
 use reactor::Reactor;
 
 mod accept;
 mod listen;
 mod reactor;
+mod systemd;
 mod timers;
 
 /// Listener `i` has token `FIRST_LISTENER - i`.
@@ -117,7 +117,9 @@ pub struct ShutdownHandle {
 impl ShutdownHandle {
     /// Requests a shutdown (of every reactor).
     pub fn shutdown(&self) {
-        self.requests.fetch_add(1, Ordering::SeqCst);
+        if self.requests.fetch_add(1, Ordering::SeqCst) == 0 {
+            systemd::notify("STOPPING=1");
+        }
         for waker in self.wakers.lock().unwrap_or_else(|e| e.into_inner()).iter() {
             if let Err(err) = waker.wake() {
                 error!("could not wake a reactor: {err}");
@@ -209,7 +211,20 @@ impl Server {
     /// server holds it ([`crate::storage::root_in_use`]), or a thread cannot
     /// be started.
     pub fn bind(config: Config) -> io::Result<Server> {
-        let addrs: Vec<SocketAddr> = [Some(config.listen), config.http_listen]
+        let inherited = systemd::inherited_listeners()?;
+        let workers = config.workers.max(1);
+        // One socket per reactor for each address: `groups[a][r]`.
+        let mut groups = if inherited.is_empty() {
+            bind_groups(&config, workers)?
+        } else {
+            adopt_groups(inherited, workers)?
+        };
+        let local_addr = groups[0].1[0].local_addr()?;
+        let http_addr = match groups.get(1) {
+            Some((_, group)) => Some(group[0].local_addr()?),
+            None => None,
+        };
+        let addrs: Vec<SocketAddr> = [Some(local_addr), http_addr]
             .into_iter()
             .flatten()
             .collect();
@@ -225,27 +240,6 @@ impl Server {
                     .unwrap_or(usize::MAX),
             )
             .max(1);
-        let workers = config.workers.max(1);
-        // One socket per reactor for each address: `groups[a][r]`.
-        let mut groups: Vec<(Protocol, Vec<TcpListener>)> = Vec::new();
-        let wanted = [
-            (Some(config.listen), Protocol::Ferry),
-            (config.http_listen, Protocol::Http),
-        ];
-        for (addr, protocol) in wanted {
-            let Some(addr) = addr else { continue };
-            // Named here: with --http there are two addresses, and the
-            // error alone does not say which one is taken.
-            let group = listen::bind_group(addr, workers).map_err(|err| {
-                io::Error::new(err.kind(), format!("cannot listen on {addr}: {err}"))
-            })?;
-            groups.push((protocol, group));
-        }
-        let local_addr = groups[0].1[0].local_addr()?;
-        let http_addr = match groups.get(1) {
-            Some((_, group)) => Some(group[0].local_addr()?),
-            None => None,
-        };
         // Only now that the addresses are ours: the root is created and
         // locked, so a server that cannot start leaves no root behind and
         // touches nothing in another server's.
@@ -401,6 +395,10 @@ impl Server {
             self.shared.config.io_threads.max(1),
             if workers == 1 { "worker" } else { "workers" },
         );
+        systemd::notify(&format!(
+            "READY=1\nSTATUS=serving on {}{http}",
+            self.local_addr
+        ));
         let mut result = match first {
             Some(reactor) => reactor.run(),
             None => Ok(()),
