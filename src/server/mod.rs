@@ -212,6 +212,19 @@ impl Server {
     /// be started.
     pub fn bind(config: Config) -> io::Result<Server> {
         let inherited = systemd::inherited_listeners()?;
+        // Checked before anything is bound: a refused server holds no port.
+        let addrs: Vec<SocketAddr> = if inherited.is_empty() {
+            [Some(config.listen), config.http_listen]
+                .into_iter()
+                .flatten()
+                .collect()
+        } else {
+            inherited
+                .iter()
+                .map(|l| l.socket.local_addr())
+                .collect::<io::Result<_>>()?
+        };
+        access::check_exposure(&addrs, &config.access)?;
         let workers = config.workers.max(1);
         // One socket per reactor for each address: `groups[a][r]`.
         let mut groups = if inherited.is_empty() {
@@ -224,11 +237,6 @@ impl Server {
             Some((_, group)) => Some(group[0].local_addr()?),
             None => None,
         };
-        let addrs: Vec<SocketAddr> = [Some(local_addr), http_addr]
-            .into_iter()
-            .flatten()
-            .collect();
-        access::check_exposure(&addrs, &config.access)?;
         let access = Access::new(&config.access)?;
         let tls = config.tls.as_ref().map(ServerTls::load).transpose()?;
         // Before any tree walk: a wide tree must not meet a low soft limit.
