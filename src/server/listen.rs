@@ -46,7 +46,11 @@ pub(super) fn bind_groups(config: &Config, reactors: usize) -> io::Result<Groups
     let mut groups = Vec::new();
     for (addr, protocol) in wanted {
         let Some(addr) = addr else { continue };
-        groups.push((protocol, bind_group(addr, reactors)?));
+        // Named here: with --http there are two addresses, and the error
+        // alone does not say which one is taken.
+        let group = bind_group(addr, reactors)
+            .map_err(|err| io::Error::new(err.kind(), format!("cannot listen on {addr}: {err}")))?;
+        groups.push((protocol, group));
     }
     Ok(groups)
 }
