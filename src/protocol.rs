@@ -50,6 +50,15 @@ pub enum Request {
         /// [`CRC_TRAILER`].
         crc_follows: bool,
     },
+    /// Upload a body of unknown length to `name` (`PUT <name> * -`): the
+    /// HTTP/1.1 chunked coding, its last chunk followed by a
+    /// trailer section holding the CRC-32C ([`parse_stream_trailer`]).
+    PutStream {
+        /// Target name.
+        name: Name,
+        /// Modification time to give the file, Unix seconds.
+        mtime: Option<i64>,
+    },
     /// Download `name` from `offset`, at most `length` bytes.
     Get {
         /// File to read.
@@ -137,7 +146,7 @@ impl Request {
     /// The verb, for logs.
     pub fn verb(&self) -> &'static str {
         match self {
-            Request::Put { .. } => "PUT",
+            Request::Put { .. } | Request::PutStream { .. } => "PUT",
             Request::Get { .. } => "GET",
             Request::Stat { .. } => "STAT",
             Request::List { .. } => "LIST",
@@ -269,6 +278,23 @@ fn parse_line(line: &[u8]) -> Result<Request, ProtocolError> {
         }
     };
     match verb {
+        b"PUT" if args.get(1) == Some(&&b"*"[..]) => {
+            arity(3, 4)?;
+            if args[2] != b"-" {
+                return Err(ProtocolError::fatal(
+                    400,
+                    "a PUT of unknown length (*) takes - for its checksum",
+                ));
+            }
+            let mtime = args.get(3).map(|t| mtime_arg(t)).transpose()?;
+            // A stream has no end known before it is read: a bad name
+            // cannot be skipped past, only closed on.
+            let name = Name::decode(args[0]).map_err(|e| ProtocolError {
+                recovery: Recovery::Close,
+                ..ProtocolError::bad_name(e, 0)
+            })?;
+            Ok(Request::PutStream { name, mtime })
+        }
         b"PUT" => {
             arity(2, 4)?;
             let size = number(args[1])?;
@@ -468,6 +494,15 @@ pub const CRC_TRAILER: u64 = 13;
 /// (either case) and LF.
 pub fn parse_crc_trailer(bytes: &[u8]) -> Option<u32> {
     let hex = bytes.strip_prefix(b"CRC ")?.strip_suffix(b"\n")?;
+    checksum(hex).ok()
+}
+
+/// The CRC-32C in the trailer section of a streamed PUT's chunked body
+/// (`PUT <name> * -`): exactly one line `CRC <8 hex digits>` and the
+/// empty line that ends the section, each ending in CRLF.
+pub fn parse_stream_trailer(section: &[u8]) -> Option<u32> {
+    let line = section.strip_suffix(b"\r\n\r\n")?;
+    let hex = line.strip_prefix(b"CRC ")?;
     checksum(hex).ok()
 }
 

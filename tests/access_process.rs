@@ -268,3 +268,36 @@ fn the_client_authenticates_with_token_or_ferry_token() {
         stderr(&revoked)
     );
 }
+
+#[test]
+fn token_add_keeps_the_owner_and_mode_an_operator_gave_the_file() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let work = tempfile::tempdir().unwrap();
+    let tokens_path = work.path().join("tokens.txt");
+    let add = |name: &str| {
+        let added = ferry(work.path())
+            .args(["token", "add", name, "--grant", "read:/", "--tokens"])
+            .arg(&tokens_path)
+            .output()
+            .unwrap();
+        assert!(added.status.success(), "{}", stderr(&added));
+    };
+    add("first");
+    let made = std::fs::metadata(&tokens_path).unwrap();
+    assert_eq!(
+        made.mode() & 0o7777,
+        0o600,
+        "a new file is its owner's only"
+    );
+    // As the Debian package's README says: readable by the service's group.
+    std::fs::set_permissions(&tokens_path, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let root = rustix::process::geteuid().is_root();
+    let group = if root { 4242 } else { made.gid() };
+    std::os::unix::fs::chown(&tokens_path, None, Some(group)).unwrap();
+    add("second");
+    let kept = std::fs::metadata(&tokens_path).unwrap();
+    assert_eq!(kept.mode() & 0o7777, 0o640);
+    assert_eq!((kept.uid(), kept.gid()), (made.uid(), group));
+    let file = std::fs::read_to_string(&tokens_path).unwrap();
+    assert!(file.contains("first") && file.contains("second"), "{file}");
+}

@@ -58,7 +58,13 @@ fn put_get_ls_stat_rm_round_trip() {
     assert_eq!(fs::read(&copy).unwrap(), data, "downloaded copy differs");
     assert_eq!(entries(work.path()), ["copy.bin", "report.bin"]);
 
+    // One level: the top holds the folder `reports/`.
     let out = success(&run(work.path(), server.addr, &["ls"]));
+    assert!(
+        out.starts_with("         -  20") && out.ends_with("  reports/\n"),
+        "{out:?}"
+    );
+    let out = success(&run(work.path(), server.addr, &["ls", "-R"]));
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), 1, "{out:?}");
     // "<human size>  <YYYY-MM-DD HH:MM, local time>  <name>"
@@ -71,12 +77,10 @@ fn put_get_ls_stat_rm_round_trip() {
         when.starts_with("20") && when.as_bytes()[10] == b' ',
         "{out:?}"
     );
-    let out = success(&run(work.path(), server.addr, &["ls", "reports/20"]));
+    let out = success(&run(work.path(), server.addr, &["ls", "-R", "reports/20"]));
     assert!(out.contains("reports/2026/report.bin"), "{out:?}");
-    assert_eq!(
-        success(&run(work.path(), server.addr, &["ls", "other"])),
-        ""
-    );
+    let line = failure(&run(work.path(), server.addr, &["ls", "other"]), 1);
+    assert_eq!(line, "ferry: other: no such file or folder");
 
     let out = success(&run(
         work.path(),
@@ -338,10 +342,11 @@ fn ls_and_stat_speak_json_for_programs() {
         "{out}"
     );
     assert!(lines[2].ends_with(r#"Z"}"#), "{out}");
-    assert_eq!(
-        success(&run(work.path(), server.addr, &["ls", "none/", "--json"])),
-        "[]\n"
+    let line = failure(
+        &run(work.path(), server.addr, &["ls", "none/", "--json"]),
+        1,
     );
+    assert_eq!(line, "ferry: none/: no such folder");
 
     let out = success(&run(
         work.path(),

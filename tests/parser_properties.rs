@@ -99,6 +99,8 @@ fn request(max_body: u64) -> impl Strategy<Value = Request> {
                 length,
             }
         }),
+        (name(), prop::option::of(0..=i64::MAX))
+            .prop_map(|(name, mtime)| Request::PutStream { name, mtime }),
         name().prop_map(|name| Request::Stat { name }),
         name().prop_map(|name| Request::Del { name }),
         prefix().prop_map(|prefix| Request::List { prefix }),
@@ -200,6 +202,15 @@ fn render_with(request: &Request, style: &Style) -> Vec<u8> {
     };
     let mut tokens: Vec<Vec<u8>> = Vec::new();
     match request {
+        Request::PutStream { name, mtime } => {
+            tokens.extend([
+                b"PUT".to_vec(),
+                encode_with(name.as_str(), style),
+                b"*".to_vec(),
+                b"-".to_vec(),
+            ]);
+            tokens.extend(mtime.map(|t| [b"mtime=".as_slice(), &number(t as u64)].concat()));
+        }
         Request::Put {
             name,
             size,
@@ -298,6 +309,7 @@ fn token_soup() -> impl Strategy<Value = Vec<u8>> {
             "MOVE",
             "mtime=",
             "-",
+            "*",
             "ECHO",
             "QUIT",
             "UPLOAD",
@@ -401,6 +413,9 @@ fn body_len(request: &Request) -> u64 {
             ..
         } => size + ferry::protocol::CRC_TRAILER,
         Request::Put { size, .. } | Request::Echo { size } => *size,
+        // A streamed PUT's chunked body is the connection's to decode
+        // (tests/stream_put.rs); the line parser sees none of it.
+        Request::PutStream { .. } => 0,
         Request::Append { len, .. } => *len,
         _ => 0,
     }
@@ -717,6 +732,15 @@ fn nasty_inputs_hold_every_invariant() {
         b"PUT x 1 +eadbeef\n",
         b"PUT x 1 DEADBEEF\n",
         b"PUT x 1 deadbeef0\n",
+        // A streamed PUT: `*` takes `-` and nothing else; a bad name closes.
+        b"PUT x * -\n",
+        b"PUT x * - mtime=0\n",
+        b"PUT x *\n",
+        b"PUT x * 0000abcd\n",
+        b"PUT x * - -\n",
+        b"PUT x ** -\n",
+        b"PUT ../x * -\n",
+        b"PUT .ferry-x * - mtime=1\n",
         b"LIST %\n",
         b"LIST /\n",
         b"LIST ..\n",

@@ -163,9 +163,11 @@ fn verbose_logs_every_request_and_answer() {
     assert_eq!(lines.len(), 3, "{err}");
     let id = lines[0].rsplit(' ').next().unwrap();
     assert_eq!(lines[0], format!("ferry: #{id} < OK FERRY/1 {id}"));
+    // The checksum follows the body; the line carries the file's time.
+    let mtime = support::mtime_secs(&work.path().join("v.txt"));
     assert_eq!(
         lines[1],
-        format!("ferry: #{id} > PUT dir/v%201.txt 15 {crc}")
+        format!("ferry: #{id} > PUT dir/v%201.txt 15 - mtime={mtime}")
     );
     assert_eq!(lines[2], format!("ferry: #{id} < OK 15 {crc}"));
 }
@@ -236,14 +238,25 @@ fn bars_fit_the_line_and_leave_with_the_result_line() {
 }
 
 #[test]
-fn put_shows_its_checksumming_before_it_connects() {
+fn put_shows_progress_from_the_first_byte_and_checksums_first_only_to_resume() {
     let server = TestServer::start();
     let work = tempfile::tempdir().unwrap();
     fs::write(work.path().join("big.bin"), pattern(3_000_000, 5)).unwrap();
+    // A plain put sends the checksum after the body: no reading first.
     let output = run(
         work.path(),
         server.addr,
         &["put", "big.bin", "--progress=always"],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let err = stderr(&output);
+    assert!(!err.contains("checksumming"), "{err:?}");
+    assert!(err.contains("big.bin [="), "{err:?}");
+    // A resumable session names its checksum up front.
+    let output = run(
+        work.path(),
+        server.addr,
+        &["put", "--resume", "big.bin", "--progress=always"],
     );
     assert!(output.status.success(), "{}", stderr(&output));
     let err = stderr(&output);

@@ -40,13 +40,7 @@ fn every_verb_answers_exactly_as_specified() {
     assert_eq!(raw.bytes(5), b"hello");
 
     raw.send("STAT dir/hello%20world.txt\n");
-    let mtime = std::fs::metadata(server.path("dir/hello world.txt"))
-        .unwrap()
-        .modified()
-        .unwrap()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
+    let mtime = support::mtime_secs(&server.path("dir/hello world.txt"));
     assert_eq!(raw.line(), format!("OK 5 {mtime} 9a71bb4c"));
 
     raw.send("LIST\n");

@@ -533,3 +533,86 @@ fn put_into_a_folder_like_the_binary() {
         b"t,v\n"
     );
 }
+
+#[test]
+fn put_keeps_the_mtime_and_ls_dir_and_mv_work_like_the_protocol_says() {
+    if !have_python() {
+        return;
+    }
+    let server = TestServer::start();
+    let work = tempfile::tempdir().unwrap();
+    let local = work.path().join("a.txt");
+    fs::write(&local, "a\n").unwrap();
+    support::set_mtime(&local, 1_000_000_000);
+    let output = python(work.path(), &server, &["put", "a.txt", "docs/a.txt"]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert_eq!(
+        server.client().stat("docs/a.txt").unwrap().mtime,
+        1_000_000_000
+    );
+    server.client().put_bytes("docs/sub/b.txt", b"b").unwrap();
+
+    // One level: the sub-folder (no size, a trailing `/`), then the file.
+    let output = python(work.path(), &server, &["ls", "--dir", "docs"]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let listing = text(&output.stdout);
+    let lines: Vec<Vec<&str>> = listing
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(lines.len(), 2, "{listing}");
+    assert_eq!((lines[0][0], lines[0][2]), ("-", "docs/sub/"), "{listing}");
+    assert_eq!(lines[1], ["2", "1000000000", "docs/a.txt"], "{listing}");
+    // The recursive listing is still there.
+    let output = python(work.path(), &server, &["ls", "docs/"]);
+    assert_eq!(text(&output.stdout).lines().count(), 2);
+
+    let output = python(work.path(), &server, &["mv", "docs/a.txt", "docs/c.txt"]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert_eq!(text(&output.stdout), "moved docs/a.txt to docs/c.txt\n");
+    assert!(!server.path("docs/a.txt").exists());
+    assert_eq!(fs::read(server.path("docs/c.txt")).unwrap(), b"a\n");
+    let output = python(work.path(), &server, &["mv", "docs/a.txt", "docs/d.txt"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(text(&output.stderr), "ferry: docs/a.txt: no such file\n");
+}
+
+#[test]
+fn put_dash_uploads_standard_input_of_unknown_length() {
+    if !have_python() {
+        return;
+    }
+    use std::io::Write;
+    let server = TestServer::start();
+    let work = tempfile::tempdir().unwrap();
+    let data = pattern(300_000, 4);
+    let mut child = Command::new("python3")
+        .arg(script())
+        .arg("--server")
+        .arg(server.addr.to_string())
+        .args(["put", "-", "piped.bin"])
+        .current_dir(work.path())
+        .env_remove("FERRY_SERVER")
+        .env_remove("FERRY_TOKEN")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let input = data.clone();
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    });
+    let output = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert_eq!(
+        text(&output.stdout),
+        format!(
+            "stored piped.bin (300000 bytes, crc32c {})\n",
+            crc_hex(&data)
+        )
+    );
+    assert_eq!(fs::read(server.path("piped.bin")).unwrap(), data);
+}

@@ -103,7 +103,7 @@ fn the_binary_puts_and_gets_folders_over_tls_with_ca_and_refuses_an_unknown_cert
     let line = binary::failure(&ferry(&["ls", "--tls"]), 3);
     assert!(line.contains("certificate"), "{line}");
     // --insecure encrypts without checking.
-    let listed = binary::success(&ferry(&["ls", "--insecure"]));
+    let listed = binary::success(&ferry(&["ls", "-R", "--insecure"]));
     assert_eq!(listed.lines().count(), 20, "{listed}");
 }
 
@@ -448,7 +448,7 @@ fn a_slow_greeting_gets_the_hint_and_is_still_waited_for() {
         }
         out.write_all(b"OK FERRY/1 1\n").unwrap();
         for line in BufReader::new(&stream).lines().map_while(Result::ok) {
-            let answer: &[u8] = if line.starts_with("LIST") {
+            let answer: &[u8] = if line.starts_with("LIST") || line.starts_with("DIR") {
                 b"OK 0\n"
             } else {
                 b"OK\n"

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""A small FERRY/1 client in standard-library Python: put, get, ls, stat, rm.
+"""A small FERRY/1 client in standard-library Python: put, get, ls, stat, rm, mv.
 
 Uploads carry their CRC-32C, so the server refuses damaged bytes; downloads
 are checked against the CRC-32C the server reports for the whole file, and
@@ -14,6 +14,9 @@ As a library:
         data = ferry.get("notes/hello.txt")
         for size, mtime, name in ferry.ls("notes/"):
             print(size, name)
+        for size, mtime, name in ferry.dir("notes"):  # one level; size None: a folder
+            print(size, name)
+        ferry.mv("notes/hello.txt", "notes/hi.txt")
         size, mtime, crc = ferry.stat("notes/hello.txt")
         ferry.rm("notes/hello.txt")
 
@@ -36,8 +39,15 @@ As a command:
     python3 ferry_client.py [--server HOST:PORT] [--token TOKEN] put LOCAL [REMOTE]
     python3 ferry_client.py [--server HOST:PORT] [--token TOKEN] get REMOTE [LOCAL]
     python3 ferry_client.py [--server HOST:PORT] [--token TOKEN] ls [PREFIX]
+    python3 ferry_client.py [--server HOST:PORT] [--token TOKEN] ls --dir [FOLDER]
     python3 ferry_client.py [--server HOST:PORT] [--token TOKEN] stat NAME
     python3 ferry_client.py [--server HOST:PORT] [--token TOKEN] rm NAME [NAME...]
+    python3 ferry_client.py [--server HOST:PORT] [--token TOKEN] mv FROM TO
+
+`put - REMOTE` uploads standard input, whatever its length. `put` gives
+the remote file the local file's modification time; `ls`
+lists every file below a prefix, `ls --dir` one level of a folder (its
+sub-folders, ending in `/`, then its files).
 
 Add --tls (the system's certificate authorities), --ca PEM (only those in
 the file, such as `ferry cert`'s certificate) or --insecure (no check of
@@ -210,15 +220,39 @@ class Ferry:
             n -= len(chunk)
         return crc
 
-    def put(self, name, data):
-        """Uploads bytes as `name`; returns (size, crc32c) as stored."""
+    def put(self, name, data, mtime=None):
+        """Uploads bytes as `name`, with modification time `mtime` (Unix
+        seconds; None: the server's clock); returns (size, crc32c) as
+        stored."""
         crc = crc32c(data)
-        self.sock.sendall(b"PUT %s %d %08x\n" % (encode(name).encode(), len(data), crc) + data)
+        line = b"PUT %s %d %08x" % (encode(name).encode(), len(data), crc)
+        if mtime is not None and mtime >= 0:
+            line += b" mtime=%d" % mtime
+        self.sock.sendall(line + b"\n" + data)
         fields = self._reply()
         size, stored = int(fields[0]), int(fields[1], 16)
         if (size, stored) != (len(data), crc):
             raise ConnectionError("the server stored something else than was sent")
         return size, stored
+
+    def put_stream(self, name, readable):
+        """Uploads everything a binary `readable` yields, to its end, as
+        `name`, whatever its length (`PUT <name> * -`: chunks, then the
+        CRC-32C); returns (size, crc32c) as stored."""
+        self.sock.sendall(b"PUT %s * -\n" % encode(name).encode())
+        size, crc = 0, 0
+        while True:
+            chunk = readable.read(CHUNK)
+            if not chunk:
+                break
+            self.sock.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            crc = crc32c(chunk, crc)
+            size += len(chunk)
+        self.sock.sendall(b"0\r\nCRC %08x\r\n\r\n" % crc)
+        fields = self._reply()
+        if (int(fields[0]), int(fields[1], 16)) != (size, crc):
+            raise ConnectionError("the server stored something else than was sent")
+        return size, crc
 
     def get(self, name):
         """Downloads `name` into memory, verified."""
@@ -254,16 +288,33 @@ class Ferry:
     def ls(self, prefix=""):
         """[(size, mtime, name)] of every file whose name starts with `prefix`."""
         line = b"LIST %s\n" % encode(prefix).encode() if prefix else b"LIST\n"
+        return self._listing(line)
+
+    def dir(self, folder=""):
+        """One level of `folder` (default: the top): [(size, mtime, name)],
+        first its sub-folders (size None, name ending in `/`), then its
+        files."""
+        folder = folder.rstrip("/")
+        return self._listing(b"DIR %s\n" % encode(folder).encode() if folder else b"DIR\n")
+
+    def _listing(self, line):
+        """Sends a LIST or DIR line and parses its listing."""
         self.sock.sendall(line)
         n = int(self._reply()[0])
         listing = self.reader.read(n)
         if len(listing) != n:
             raise ConnectionError("connection closed in the middle of a listing")
-        files = []
+        entries = []
         for entry in listing.decode("utf-8").splitlines():
             size, mtime, name = entry.split(" ", 2)
-            files.append((int(size), int(mtime), unquote_to_bytes(name).decode("utf-8")))
-        return files
+            size = None if size == "-" else int(size)
+            entries.append((size, int(mtime), unquote_to_bytes(name).decode("utf-8")))
+        return entries
+
+    def mv(self, source, target):
+        """Renames `source` to `target` (replacing a file there), atomically."""
+        self.sock.sendall(b"MOVE %s %s\n" % (encode(source).encode(), encode(target).encode()))
+        self._reply()
 
     def rm(self, name):
         """Removes `name`."""
@@ -326,10 +377,14 @@ def main(argv=None):
     get.add_argument("local", nargs="?")
     ls = commands.add_parser("ls", help="list remote files")
     ls.add_argument("prefix", nargs="?", default="")
+    ls.add_argument("-d", "--dir", action="store_true", help="one level of a folder only")
     stat = commands.add_parser("stat", help="show a remote file's size, mtime and CRC-32C")
     stat.add_argument("name")
     rm = commands.add_parser("rm", help="remove remote files")
     rm.add_argument("names", nargs="+", metavar="name")
+    mv = commands.add_parser("mv", help="rename a remote file")
+    mv.add_argument("source")
+    mv.add_argument("target")
     args = parser.parse_args(argv)
     if args.token is not None:
         try:
@@ -353,15 +408,27 @@ def main(argv=None):
         subject = f"listing {args.prefix!r}"
     elif args.command == "stat":
         subject = args.name
+    elif args.command == "mv":
+        subject = args.source
     else:
         subject = args.names[0]
     try:
         with ferry:
             if args.command == "put":
+                if args.local == "-":
+                    if not args.remote or args.remote.endswith("/"):
+                        print("ferry: -: standard input has no name: give the remote file's name",
+                              file=sys.stderr)
+                        return 2
+                    subject = args.remote
+                    size, crc = ferry.put_stream(subject, sys.stdin.buffer)
+                    print(f"stored {subject} ({size} bytes, crc32c {crc:08x})")
+                    return 0
                 subject = _remote_name(args.local, args.remote)
                 with open(args.local, "rb") as f:
                     data = f.read()
-                size, crc = ferry.put(subject, data)
+                    mtime = int(os.fstat(f.fileno()).st_mtime)
+                size, crc = ferry.put(subject, data, mtime)
                 print(f"stored {subject} ({size} bytes, crc32c {crc:08x})")
             elif args.command == "get":
                 target = args.local or args.remote.rsplit("/", 1)[-1]
@@ -375,8 +442,12 @@ def main(argv=None):
                         os.remove(partial)
                 print(f"saved {target} ({size} bytes)")
             elif args.command == "ls":
-                for size, mtime, name in ferry.ls(args.prefix):
-                    print(f"{size:>12}  {mtime}  {name}")
+                entries = ferry.dir(args.prefix) if args.dir else ferry.ls(args.prefix)
+                for size, mtime, name in entries:
+                    print(f"{'-' if size is None else size:>12}  {mtime}  {name}")
+            elif args.command == "mv":
+                ferry.mv(args.source, args.target)
+                print(f"moved {args.source} to {args.target}")
             elif args.command == "stat":
                 size, mtime, crc = ferry.stat(args.name)
                 print(f"name:     {args.name}")

@@ -95,7 +95,9 @@ pub fn check_parse_request(input: &[u8]) {
             check_message(err);
         }
         (Err(err), Expected::BadName { verdict, body }) => {
-            assert_eq!(err.recovery, Recovery::Skip { line: end, body }, "{err}");
+            // A body of unknown length cannot be skipped: closed on.
+            let recovery = body.map_or(Recovery::Close, |body| Recovery::Skip { line: end, body });
+            assert_eq!(err.recovery, recovery, "{err}");
             assert!(
                 verdict.allows(Err(err.code)),
                 "line {line:?} refused with {err} but the spec says {verdict:?}"
@@ -251,6 +253,10 @@ pub fn render(request: &Request) -> String {
             let mtime = mtime.map(|t| format!(" mtime={t}")).unwrap_or_default();
             format!("PUT {} {size}{crc}{mtime}\n", name.encoded())
         }
+        Request::PutStream { name, mtime } => {
+            let mtime = mtime.map(|t| format!(" mtime={t}")).unwrap_or_default();
+            format!("PUT {} * -{mtime}\n", name.encoded())
+        }
         Request::Get {
             name,
             offset,
@@ -287,6 +293,7 @@ pub fn render(request: &Request) -> String {
 fn check_request(request: &Request) {
     match request {
         Request::Put { name, .. }
+        | Request::PutStream { name, .. }
         | Request::Get { name, .. }
         | Request::Stat { name }
         | Request::Del { name }
@@ -399,7 +406,12 @@ impl Verdict {
 enum Expected {
     Request(Request),
     Unparseable,
-    BadName { verdict: Verdict, body: u64 },
+    /// `body`: what is skipped after the line; `None`: the connection
+    /// closes (a stream's length is not known).
+    BadName {
+        verdict: Verdict,
+        body: Option<u64>,
+    },
 }
 
 #[derive(Clone, Copy)]
@@ -414,6 +426,8 @@ enum Arg {
     Mtime,
     /// A CRC, or `-` for one after the body (PUT).
     CrcOrDash,
+    /// Exactly this token (`*` and `-` of a streamed PUT).
+    Literal(&'static [u8]),
 }
 
 /// §3.1/§3.3: syntax first (verb, arity, single spaces, numbers, CRC), then
@@ -422,6 +436,16 @@ fn reference_line(line: &[u8]) -> Expected {
     let tokens: Vec<&[u8]> = line.split(|&b| b == b' ').collect();
     let (verb, args) = tokens.split_first().expect("split yields a token");
     let (shape, required): (&[Arg], usize) = match *verb {
+        // §6.1: a body of unknown length, its CRC in the chunked trailer.
+        b"PUT" if args.get(1) == Some(&&b"*"[..]) => (
+            &[
+                Arg::Name,
+                Arg::Literal(b"*"),
+                Arg::Literal(b"-"),
+                Arg::Mtime,
+            ],
+            3,
+        ),
         // The CRC and the mtime are each optional, in this order.
         b"PUT" if args.len() == 3 && args[2].starts_with(b"mtime=") => {
             (&[Arg::Name, Arg::Number, Arg::Mtime], 2)
@@ -448,6 +472,7 @@ fn reference_line(line: &[u8]) -> Expected {
     let mut crc = None;
     let mut mtime = None;
     let mut crc_follows = false;
+    let mut streamed = false;
     let mut name_token: &[u8] = b"";
     let mut names: Vec<&[u8]> = Vec::new();
     for (arg, kind) in args.iter().zip(shape) {
@@ -465,6 +490,8 @@ fn reference_line(line: &[u8]) -> Expected {
                 Some(c) => crc = Some(c),
                 None => return Expected::Unparseable,
             },
+            Arg::Literal(token) if *arg == *token => streamed = true,
+            Arg::Literal(_) => return Expected::Unparseable,
             Arg::CrcOrDash if *arg == b"-" => crc_follows = true,
             Arg::CrcOrDash => match reference_crc(arg) {
                 Some(c) => crc = Some(c),
@@ -507,11 +534,12 @@ fn reference_line(line: &[u8]) -> Expected {
     if verdict != Verdict::OK {
         // The body a refused line announces is still discarded.
         let body = match *verb {
+            b"PUT" if streamed => None,
             // §6.1: with its trailer.
-            b"PUT" if crc_follows => numbers[0].saturating_add(13),
-            b"PUT" => numbers[0],
-            b"APPEND" => numbers[1],
-            _ => 0,
+            b"PUT" if crc_follows => Some(numbers[0].saturating_add(13)),
+            b"PUT" => Some(numbers[0]),
+            b"APPEND" => Some(numbers[1]),
+            _ => Some(0),
         };
         return Expected::BadName { verdict, body };
     }
@@ -522,6 +550,10 @@ fn reference_line(line: &[u8]) -> Expected {
     let name = || Name::decode(name_token).expect("the spec accepts this name");
     let id = || String::from_utf8(name_token.to_vec()).expect("session ids are ASCII");
     Expected::Request(match *verb {
+        b"PUT" if streamed => Request::PutStream {
+            name: name(),
+            mtime,
+        },
         b"PUT" => Request::Put {
             name: name(),
             size: numbers[0],

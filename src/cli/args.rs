@@ -3,6 +3,7 @@
 //! and `get` take.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
@@ -10,7 +11,7 @@ use clap::Args;
 use super::Failure;
 use super::output::{Output, ProgressMode};
 use crate::client::retry::RetryPolicy;
-use crate::client::{Client, ClientTls, Endpoint, Trust};
+use crate::client::{Client, ClientTls, Endpoint, RateLimit, Trust};
 
 /// Where the server is and how to connect to it: every client command
 /// takes these, and `ferry bench` too (flattened into both, so they are
@@ -36,6 +37,25 @@ pub struct ConnectionArgs {
     /// connection is encrypted, but to whoever answers.
     #[arg(long, conflicts_with = "ca")]
     pub insecure: bool,
+    /// Bytes per second for all transfers of the command together, sent
+    /// and received (500K, 2M ...; powers of 1024, like curl).
+    #[arg(long, value_parser = parse_rate, value_name = "RATE")]
+    pub limit_rate: Option<u64>,
+    /// Seconds each connection may take to be made and greeted.
+    #[arg(long, value_parser = super::parse_seconds, value_name = "SECS")]
+    pub connect_timeout: Option<Duration>,
+    /// Seconds the whole command may take; then it stops (exit code 3),
+    /// removing a partial download as any failed get does.
+    #[arg(long, value_parser = super::parse_seconds, value_name = "SECS")]
+    pub max_time: Option<Duration>,
+}
+
+/// `--limit-rate`: a size a second, not zero (nothing would ever move).
+fn parse_rate(text: &str) -> Result<u64, String> {
+    match super::parse_size(text)? {
+        0 => Err("a rate of 0 would never finish: give bytes per second, such as 500K".into()),
+        rate => Ok(rate),
+    }
 }
 
 impl ConnectionArgs {
@@ -68,6 +88,8 @@ impl ConnectionArgs {
             addr: self.address(),
             token: self.token.clone().filter(|token| !token.is_empty()),
             tls,
+            connect_timeout: self.connect_timeout,
+            limit: self.limit_rate.map(|rate| Arc::new(RateLimit::new(rate))),
         })
     }
 
@@ -278,7 +300,8 @@ impl EffortArgs {
 /// `ferry put`.
 #[derive(Debug, Args)]
 pub struct PutArgs {
-    /// Local file, or folder with -r.
+    /// Local file, or folder with -r, or `-` for standard input (then
+    /// the remote name is needed).
     pub local: PathBuf,
     /// Remote name (default: the local file's name; ending in /, a remote
     /// folder to put it in). With -r, the prefix the folder's files go
@@ -295,6 +318,10 @@ pub struct PutArgs {
     pub chunk_size: u64,
     #[command(flatten)]
     pub effort: EffortArgs,
+    #[command(flatten)]
+    pub caution: super::caution::CautionArgs,
+    #[command(flatten)]
+    pub filter: super::tree::FilterArgs,
     #[command(flatten)]
     pub show: ShowArgs,
     #[command(flatten)]
@@ -319,6 +346,10 @@ pub struct GetArgs {
     pub resume: bool,
     #[command(flatten)]
     pub effort: EffortArgs,
+    #[command(flatten)]
+    pub caution: super::caution::CautionArgs,
+    #[command(flatten)]
+    pub filter: super::tree::FilterArgs,
     #[command(flatten)]
     pub show: ShowArgs,
     #[command(flatten)]

@@ -7,9 +7,14 @@
 //! not in a signal handler, so removing files and taking a lock are safe
 //! there. The process then exits with 128 + the signal's number, the shell
 //! convention (130 for Ctrl-C).
+//!
+//! `--max-time` ends the command the same way, from a timer thread: the
+//! partial files go, and the process exits with 3, the code of a
+//! connection failure (README, "Exit codes and errors").
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, Once};
+use std::time::Duration;
 
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
@@ -57,17 +62,45 @@ fn install() {
             .name("ferry-interrupt".into())
             .spawn(move || {
                 if let Some(signal) = signals.forever().next() {
-                    // Held until exit: no new partial file registers after
-                    // the sweep.
-                    let partial = lock();
-                    for path in partial.iter() {
-                        let _ = std::fs::remove_file(path);
-                    }
-                    std::process::exit(128 + signal);
+                    sweep_and_exit(128 + signal, None);
                 }
             });
         drop(spawned);
     });
+}
+
+/// Ends the process with `code` once `after` has passed, removing partial
+/// files first and printing `ferry: <what>: ...` on stderr.
+pub fn give_up_after(after: Duration, what: String) {
+    install();
+    let spawned = std::thread::Builder::new()
+        .name("ferry-max-time".into())
+        .spawn(move || {
+            std::thread::sleep(after);
+            let line = format!(
+                "ferry: {what}: gave up after --max-time {} s",
+                after.as_secs_f64()
+            );
+            sweep_and_exit(3, Some(&line));
+        });
+    // Without the timer the command runs unbounded, as without the option:
+    // not worth failing for, but worth saying.
+    if spawned.is_err() {
+        eprintln!("ferry: warning: cannot start the --max-time timer");
+    }
+}
+
+/// Removes the registered partial files, says `line`, and exits.
+fn sweep_and_exit(code: i32, line: Option<&str>) -> ! {
+    // Held until exit: no new partial file registers after the sweep.
+    let partial = lock();
+    for path in partial.iter() {
+        let _ = std::fs::remove_file(path);
+    }
+    if let Some(line) = line {
+        eprintln!("{line}");
+    }
+    std::process::exit(code);
 }
 
 fn lock() -> std::sync::MutexGuard<'static, Vec<PathBuf>> {

@@ -9,11 +9,15 @@
 
 mod args;
 mod bench;
+mod caution;
 mod cert;
 mod interrupt;
+mod ls;
+mod mv;
 mod output;
 mod remote;
 mod serve;
+mod sync;
 mod token;
 mod transfer;
 mod tree;
@@ -57,12 +61,16 @@ pub enum Command {
     Put(args::PutArgs),
     /// Download a remote file, or many with -r.
     Get(args::GetArgs),
-    /// List remote files whose names start with a prefix.
-    Ls(remote::LsArgs),
+    /// List one level of a remote folder (-R: every file below it).
+    Ls(ls::LsArgs),
     /// Show a remote file's size, modification time and CRC-32C.
     Stat(remote::StatArgs),
-    /// Remove a remote file.
+    /// Remove remote files, or a folder with -r.
     Rm(remote::RmArgs),
+    /// Rename a remote file or folder (on the server: no bytes travel).
+    Mv(mv::MvArgs),
+    /// Mirror a local folder to a remote one, or back: only what differs.
+    Sync(sync::SyncArgs),
     /// Make, list and remove access tokens (see `serve --tokens`).
     Token(token::TokenArgs),
     /// Write a self-signed certificate and key, to try TLS out (see
@@ -172,6 +180,7 @@ pub fn run(cli: Cli) -> ExitCode {
     if let Some(failure) = misplaced_client_option(&cli) {
         return report(Err(failure));
     }
+    start_max_time(&cli.command);
     let result = match cli.command {
         Command::Serve(args) => return serve::run(*args),
         Command::Bench(args) => return bench::run(args),
@@ -186,11 +195,39 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Put(args) => transfer::put(&args),
         Command::Get(args) if args.effort.recursive => tree::get(&args),
         Command::Get(args) => transfer::get(&args),
-        Command::Ls(args) => remote::list(&args),
+        Command::Ls(args) => ls::list(&args),
         Command::Stat(args) => remote::stat(&args),
+        Command::Rm(args) if args.recursive => tree::remove(&args),
         Command::Rm(args) => remote::remove(&args),
+        Command::Mv(args) => mv::run(&args),
+        Command::Sync(args) => sync::run(&args),
     };
     report(result)
+}
+
+/// Starts the `--max-time` clock of a client command, if it has one,
+/// naming what the command works on in the message it ends with.
+fn start_max_time(command: &Command) {
+    let (limit, what) = match command {
+        Command::Put(args) => (
+            args.client.connection.max_time,
+            format!("put {}", args.local.display()),
+        ),
+        Command::Get(args) => (
+            args.client.connection.max_time,
+            format!("get {}", args.remote),
+        ),
+        Command::Ls(args) => (args.client.connection.max_time, "ls".into()),
+        Command::Stat(args) => (
+            args.client.connection.max_time,
+            format!("stat {}", args.name),
+        ),
+        Command::Rm(args) => (args.client.connection.max_time, "rm".into()),
+        _ => (None, String::new()),
+    };
+    if let Some(limit) = limit {
+        interrupt::give_up_after(limit, output::one_line(&what).into_owned());
+    }
 }
 
 /// A client option (global, so clap takes it anywhere) given to a command
@@ -218,7 +255,9 @@ fn misplaced_client_option(cli: &Cli) -> Option<Failure> {
     };
     Some(Failure::usage(
         command,
-        format!("{option} is an option of the client commands (put, get, ls, stat, rm){hint}"),
+        format!(
+            "{option} is an option of the client commands (put, get, ls, stat, rm, mv, sync){hint}"
+        ),
     ))
 }
 
@@ -261,6 +300,7 @@ pub(crate) fn replace_private_file(path: &std::path::Path, contents: &[u8]) -> R
         .mode(0o600)
         .open(&aside)
         .and_then(|mut out| {
+            keep_owner_and_mode(path, &out)?;
             out.write_all(contents)?;
             out.sync_all()
         })
@@ -269,6 +309,26 @@ pub(crate) fn replace_private_file(path: &std::path::Path, contents: &[u8]) -> R
         let _ = std::fs::remove_file(&aside);
         Failure::local(path, err)
     })
+}
+
+/// Gives the file replacing `path` the owner, group and mode of the one
+/// it replaces, as an editor does: a tokens file root keeps readable by a
+/// service's group (0640 root:ferry) stays so after `ferry token add`.
+/// Nothing to keep for a new file (0600, the caller's).
+fn keep_owner_and_mode(path: &std::path::Path, new: &std::fs::File) -> std::io::Result<()> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let Ok(old) = std::fs::metadata(path) else {
+        return Ok(());
+    };
+    if (old.uid(), old.gid())
+        != (
+            rustix::process::geteuid().as_raw(),
+            rustix::process::getegid().as_raw(),
+        )
+    {
+        std::os::unix::fs::fchown(new, Some(old.uid()), Some(old.gid()))?;
+    }
+    new.set_permissions(std::fs::Permissions::from_mode(old.mode() & 0o7777))
 }
 
 /// Longest duration any setting takes, in seconds (about 31 years): far

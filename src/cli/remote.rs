@@ -1,6 +1,6 @@
-//! `ferry ls`, `ferry stat` and `ferry rm`: looking at and removing remote
-//! files. Tables are for people (sizes like `1.2 MiB`, local times);
-//! `--json` is for programs (exact numbers, Unix times, UTC).
+//! `ferry stat` and `ferry rm`: looking at and removing remote files
+//! (`ls` is in `ls.rs`). Tables are for people (sizes like `1.2 MiB`,
+//! local times); `--json` is for programs (exact numbers, Unix times, UTC).
 
 use clap::Args;
 use time::OffsetDateTime;
@@ -8,19 +8,8 @@ use time::format_description::well_known::Rfc3339;
 
 use super::Failure;
 use super::args::ClientArgs;
-use super::output::{ProgressMode, human_size, local_minute, local_time};
-
-/// `ferry ls`.
-#[derive(Debug, Args)]
-pub struct LsArgs {
-    /// Name prefix (default: everything); `logs/` lists the folder `logs`.
-    pub prefix: Option<String>,
-    /// Print a JSON array of {name, size, mtime, modified} instead.
-    #[arg(long)]
-    pub json: bool,
-    #[command(flatten)]
-    pub client: ClientArgs,
-}
+use super::output::{ProgressMode, human_size, local_time};
+use crate::client::ClientError;
 
 /// `ferry stat`.
 #[derive(Debug, Args)]
@@ -37,52 +26,19 @@ pub struct StatArgs {
 /// `ferry rm`.
 #[derive(Debug, Args)]
 pub struct RmArgs {
-    /// Remote names.
+    /// Remote names (with -r, folders).
     #[arg(required = true)]
     pub names: Vec<String>,
+    /// Remove folders: every file below each of them.
+    #[arg(short, long)]
+    pub recursive: bool,
+    /// With -r: print what would be removed, remove nothing.
+    #[arg(long, requires = "recursive")]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub filter: super::tree::FilterArgs,
     #[command(flatten)]
     pub client: ClientArgs,
-}
-
-/// Prints one line per file: size, modification time (local), name.
-pub fn list(args: &LsArgs) -> Result<(), Failure> {
-    args.client.output(ProgressMode::Never)?;
-    let prefix = args.prefix.as_deref().unwrap_or("");
-    let files = args
-        .client
-        .connection
-        .connect()?
-        .list(prefix)
-        .map_err(|err| Failure::new(format!("listing {prefix:?}"), err))?;
-    if args.json {
-        let objects: Vec<String> = files
-            .iter()
-            .map(|file| {
-                format!(
-                    "  {{\"name\": {}, \"size\": {}, \"mtime\": {}, \"modified\": {}}}",
-                    json_string(&file.name),
-                    file.size,
-                    file.mtime,
-                    json_string(&utc(file.mtime))
-                )
-            })
-            .collect();
-        if objects.is_empty() {
-            println!("[]");
-        } else {
-            println!("[\n{}\n]", objects.join(",\n"));
-        }
-        return Ok(());
-    }
-    for file in files {
-        println!(
-            "{:>10}  {}  {}",
-            human_size(file.size),
-            local_minute(file.mtime),
-            file.name
-        );
-    }
-    Ok(())
 }
 
 /// Prints a file's size, modification time and CRC-32C.
@@ -124,12 +80,16 @@ pub fn remove(args: &RmArgs) -> Result<(), Failure> {
     let output = args.client.output(ProgressMode::Never)?;
     for name in &args.names {
         super::check_remote_name(name)?;
+        if name.ends_with('/') {
+            return Err(folder_without_r(name));
+        }
     }
     let mut client = args.client.connection.connect()?;
     let mut failed = Vec::new();
     for name in &args.names {
         match client.delete(name) {
             Ok(()) => output.say(&format!("removed {name}")),
+            Err(ClientError::Remote { code: 409, .. }) => return Err(folder_without_r(name)),
             Err(err) if err.keeps_connection() && args.names.len() > 1 => {
                 output.error(&Failure::new(name.clone(), err).line());
                 failed.push(name);
@@ -147,8 +107,16 @@ pub fn remove(args: &RmArgs) -> Result<(), Failure> {
     }
 }
 
+/// `rm` of a folder without `-r`: a slip, not a refusal.
+fn folder_without_r(name: &str) -> Failure {
+    Failure::usage(
+        name,
+        "is a folder (use rm -r to remove it and every file below it)",
+    )
+}
+
 /// A Unix time as RFC 3339 in UTC, e.g. `2026-11-21T12:00:03Z`.
-fn utc(unix_seconds: i64) -> String {
+pub(super) fn utc(unix_seconds: i64) -> String {
     OffsetDateTime::from_unix_timestamp(unix_seconds)
         .ok()
         .and_then(|t| t.format(&Rfc3339).ok())
@@ -156,7 +124,7 @@ fn utc(unix_seconds: i64) -> String {
 }
 
 /// `text` as a JSON string literal.
-fn json_string(text: &str) -> String {
+pub(super) fn json_string(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 2);
     out.push('"');
     for c in text.chars() {

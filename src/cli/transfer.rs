@@ -13,10 +13,13 @@ use super::interrupt::Discard;
 use super::output::{Counted, Output};
 use crate::client::resume::{self, Upload};
 use crate::client::retry::RetryPolicy;
-use crate::client::{ClientError, crc_of};
+use crate::client::{ClientError, crc_of, unix_mtime};
 
 /// Uploads one file.
 pub fn put(args: &PutArgs) -> Result<(), Failure> {
+    if args.local.as_os_str() == "-" {
+        return put_stdin(args);
+    }
     let local = args.local.as_path();
     let remote = match args.remote.as_deref() {
         // Like cp and scp: a name ending in `/` is a folder to put it into.
@@ -26,6 +29,10 @@ pub fn put(args: &PutArgs) -> Result<(), Failure> {
     };
     super::check_remote_name(&remote)?;
     let output = args.show.output(&args.client)?;
+    let exists = || super::caution::remote_exists(&args.client, &remote);
+    if args.caution.skips(&args.filter, &output, &remote, exists)? {
+        return Ok(());
+    }
     let mut file = File::open(local).map_err(|err| Failure::local(local, err))?;
     if file.metadata().is_ok_and(|m| m.is_dir()) {
         return Err(Failure::usage(
@@ -33,10 +40,26 @@ pub fn put(args: &PutArgs) -> Result<(), Failure> {
             "is a folder (use -r to upload a folder)",
         ));
     }
-    // The checksum goes in the request line, so it is computed first: a
-    // whole read of the file, shown, as it takes a while for a large one.
-    let length = file.metadata().map_or(0, |m| m.len());
-    let checking = output.checksum_bar(&remote, length);
+    let metadata = file.metadata().map_err(|err| Failure::local(local, err))?;
+    let mtime = unix_mtime(&metadata);
+    let failure = |err| Failure::new(remote.clone(), err);
+    if !args.resume && !args.effort.skip_existing {
+        // The checksum follows the body (`PUT <name> <size> -`): the file
+        // is read once, and the bar moves from the first byte on.
+        let size = metadata.len();
+        let bar = output.file_bar(&remote, size);
+        let result = args.client.connection.connect().and_then(|mut client| {
+            let mut body = bar.wrap_read(BufReader::with_capacity(256 * 1024, file));
+            client
+                .put_stream(&remote, &mut body, size, mtime)
+                .map_err(failure)
+        });
+        return stored(&output, &bar, &remote, result);
+    }
+    // A session (--resume) names its checksum up front, and so does the
+    // question --skip-existing asks: a whole read of the file first, shown,
+    // as it takes a while for a large one.
+    let checking = output.checksum_bar(&remote, metadata.len());
     let summed = crc_of(&mut checking.wrap_read(&mut file));
     output.clear(&checking);
     let (size, crc) = summed.map_err(|err| Failure::local(local, err))?;
@@ -47,7 +70,6 @@ pub fn put(args: &PutArgs) -> Result<(), Failure> {
         ));
         return Ok(());
     }
-    let failure = |err| Failure::new(remote.clone(), err);
     let bar = output.file_bar(&remote, size);
     let result = if args.resume {
         let endpoint = args.client.connection.endpoint()?;
@@ -57,15 +79,59 @@ pub fn put(args: &PutArgs) -> Result<(), Failure> {
             size,
             crc,
             chunk: args.chunk_size,
+            mtime,
         };
         resume::upload(upload, &mut bar.wrap_read(file), args.effort.policy()).map_err(failure)
     } else {
         args.client.connection.connect().and_then(|mut client| {
             let mut body = bar.wrap_read(BufReader::with_capacity(256 * 1024, file));
-            client.put(&remote, &mut body, size, crc).map_err(failure)
+            client
+                .put_stream(&remote, &mut body, size, mtime)
+                .map_err(failure)
         })
     };
-    output.finish(&bar, result.is_ok());
+    stored(&output, &bar, &remote, result)
+}
+
+/// `put - <remote>`: standard input, to its end, in chunks of a stream
+/// whose length the server learns at its end (PROTOCOL.md §6.1.2).
+fn put_stdin(args: &PutArgs) -> Result<(), Failure> {
+    let remote = match args.remote.as_deref() {
+        Some(remote) if !remote.ends_with('/') => remote.to_owned(),
+        _ => {
+            return Err(Failure::usage(
+                "-",
+                "standard input has no name: give the remote file's name",
+            ));
+        }
+    };
+    super::check_remote_name(&remote)?;
+    if args.resume || args.effort.skip_existing {
+        return Err(Failure::usage(
+            "-",
+            "--resume and --skip-existing need a local file",
+        ));
+    }
+    let output = args.show.output(&args.client)?;
+    let bar = output.pending_bar(&remote);
+    let result = args.client.connection.connect().and_then(|mut client| {
+        let stdin = io::stdin();
+        let mut body = bar.wrap_read(stdin.lock());
+        client
+            .put_unsized(&remote, &mut body)
+            .map_err(|err| Failure::new(remote.clone(), err))
+    });
+    stored(&output, &bar, &remote, result)
+}
+
+/// Ends an upload's bar and says what was stored.
+fn stored(
+    output: &Output,
+    bar: &indicatif::ProgressBar,
+    remote: &str,
+    result: Result<(u64, u32), Failure>,
+) -> Result<(), Failure> {
+    output.finish(bar, result.is_ok());
     let (size, crc) = result?;
     output.say(&format!("stored {remote} ({size} bytes, crc32c {crc:08x})"));
     Ok(())
@@ -99,6 +165,11 @@ pub fn get(args: &GetArgs) -> Result<(), Failure> {
         Some(path) => path.clone(),
         None => PathBuf::from(leaf),
     };
+    let shown = target.display().to_string();
+    let exists = || Ok(target.symlink_metadata().is_ok());
+    if args.caution.skips(&args.filter, &output, &shown, exists)? {
+        return Ok(());
+    }
     if args.effort.skip_existing
         && let Some((size, crc)) = local_checksum(&target)?
         && remote_has(&args.client, &args.remote, size, crc)?

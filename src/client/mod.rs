@@ -14,6 +14,7 @@
 
 mod error;
 pub mod pipeline;
+pub mod rate;
 pub mod resume;
 pub mod retry;
 pub mod sessions;
@@ -22,9 +23,11 @@ pub mod wire;
 
 use std::io::{self, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
+use std::sync::Arc;
 use std::time::Duration;
 
 pub use error::{ClientError, Result};
+pub use rate::RateLimit;
 pub use stream::{ClientTls, Trust};
 pub use wire::{Replies, Requests};
 
@@ -35,18 +38,19 @@ const TIMEOUT: Duration = Duration::from_secs(60);
 /// then something is off; a TLS port says nothing until its header
 /// deadline (20 s by default) closes the connection, which is long to sit
 /// in silence. The wait goes on after the hint: a slow server or link is
-/// still allowed [`TIMEOUT`].
+/// still allowed [`TIMEOUT`] in all (or `--connect-timeout`).
 const GREETING_HINT_AFTER: Duration = Duration::from_secs(3);
 
-/// A TCP connection to the first address of `addr` that answers, with the
-/// client's options set.
-fn tcp_connect(addr: impl ToSocketAddrs) -> io::Result<TcpStream> {
+/// A TCP connection to the first address of `addr` that answers within
+/// `within` (each), with the client's options set; reads wait `within`
+/// too, until [`Client::greeted`] has the greeting.
+fn tcp_connect(addr: impl ToSocketAddrs, within: Duration) -> io::Result<TcpStream> {
     let mut last = None;
     for addr in addr.to_socket_addrs()? {
-        match TcpStream::connect_timeout(&addr, TIMEOUT) {
+        match TcpStream::connect_timeout(&addr, within) {
             Ok(stream) => {
                 stream.set_nodelay(true)?;
-                stream.set_read_timeout(Some(TIMEOUT))?;
+                stream.set_read_timeout(Some(within))?;
                 stream.set_write_timeout(Some(TIMEOUT))?;
                 return Ok(stream);
             }
@@ -90,6 +94,25 @@ pub struct RemoteFile {
     pub mtime: i64,
 }
 
+/// One `DIR` line: a sub-folder or a file directly in the folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirEntry {
+    /// Decoded full name from the root; a folder's ends in `/`.
+    pub name: String,
+    /// Bytes of a file; `None` for a folder.
+    pub size: Option<u64>,
+    /// Modification time, Unix seconds (a folder's own: it changes when
+    /// an entry is added or removed, not when a file below it changes).
+    pub mtime: i64,
+}
+
+impl DirEntry {
+    /// A sub-folder, not a file.
+    pub fn is_folder(&self) -> bool {
+        self.size.is_none()
+    }
+}
+
 /// A resumable upload as `UPLOAD` describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UploadSession {
@@ -109,6 +132,12 @@ pub struct Endpoint {
     pub token: Option<String>,
     /// Speak TLS, trusting certificates as this set-up says.
     pub tls: Option<ClientTls>,
+    /// How long each connection may take to be made and greeted (curl's
+    /// `--connect-timeout`); `None`: the client's usual 60 s.
+    pub connect_timeout: Option<Duration>,
+    /// Shared by every connection made from this endpoint: their bodies
+    /// together move no faster (`--limit-rate`).
+    pub limit: Option<Arc<RateLimit>>,
 }
 
 impl std::fmt::Debug for Endpoint {
@@ -126,8 +155,7 @@ impl Endpoint {
     pub fn new(addr: impl Into<String>) -> Endpoint {
         Endpoint {
             addr: addr.into(),
-            token: None,
-            tls: None,
+            ..Endpoint::default()
         }
     }
 
@@ -136,10 +164,17 @@ impl Endpoint {
     /// # Errors
     /// As for [`Client::connect`]; `ERR 401`/`429` for the token.
     pub fn connect(&self) -> Result<Client> {
+        let within = self.connect_timeout.unwrap_or(TIMEOUT);
         let mut client = match &self.tls {
-            Some(tls) => Client::connect_tls(self.addr.as_str(), tls)?,
-            None => Client::connect(self.addr.as_str())?,
+            Some(tls) => {
+                let tcp = tcp_connect(self.addr.as_str(), within)?;
+                let (requests, replies) = wire::halves(tls.handshake(tcp, &self.addr)?);
+                Client::greeted(requests, replies, within)?
+            }
+            None => Client::connect_within(self.addr.as_str(), within)?,
         };
+        client.requests.set_limit(self.limit.clone());
+        client.replies.set_limit(self.limit.clone());
         // A server without access control needs no token: it is not sent
         // (nor exposed on the way) to one that would refuse it.
         if let Some(token) = self.token.as_ref().filter(|_| client.server_requires_auth) {
@@ -165,11 +200,21 @@ impl Client {
     /// # Errors
     /// The server is unreachable, busy (`ERR 503`), or not a ferry server.
     pub fn connect(addr: impl ToSocketAddrs) -> Result<Client> {
-        let tcp = tcp_connect(addr)?;
+        Client::connect_within(addr, TIMEOUT)
+    }
+
+    /// [`Client::connect`], allowing `within` to connect and be greeted.
+    fn connect_within(addr: impl ToSocketAddrs, within: Duration) -> Result<Client> {
+        let tcp = tcp_connect(addr, within)?;
         let server = tcp.peer_addr()?;
         let (requests, mut replies) = wire::halves(stream::Halves::plain(tcp)?);
-        replies.hint_if_silent(server, GREETING_HINT_AFTER, TIMEOUT)?;
-        Client::greeted(requests, replies)
+        // A hint that would come no sooner than the timeout is no help;
+        // after one, the wait goes on for the rest of `within`.
+        if within > GREETING_HINT_AFTER {
+            let rest = within - GREETING_HINT_AFTER;
+            replies.hint_if_silent(server, GREETING_HINT_AFTER, rest)?;
+        }
+        Client::greeted(requests, replies, within)
     }
 
     /// Connects to `addr` (`host:port`) over TLS, checks the server's
@@ -179,14 +224,31 @@ impl Client {
     /// As [`Client::connect`]; the handshake fails (a certificate that is
     /// not trusted or not for `host`, a server without TLS).
     pub fn connect_tls(addr: &str, tls: &ClientTls) -> Result<Client> {
-        let tcp = tcp_connect(addr)?;
-        let (requests, replies) = wire::halves(tls.handshake(tcp, addr)?);
-        Client::greeted(requests, replies)
+        Endpoint {
+            tls: Some(tls.clone()),
+            ..Endpoint::new(addr)
+        }
+        .connect()
     }
 
-    /// Reads the greeting on a fresh connection.
-    fn greeted(mut requests: Requests, mut replies: Replies) -> Result<Client> {
-        let (client_id, server_requires_auth) = replies.greeting()?;
+    /// Reads the greeting on a fresh connection, allowing it `within`;
+    /// then gives later answers the usual [`TIMEOUT`].
+    fn greeted(mut requests: Requests, mut replies: Replies, within: Duration) -> Result<Client> {
+        let (client_id, server_requires_auth) = replies.greeting().map_err(|err| match err {
+            ClientError::Io(err)
+                if matches!(
+                    err.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                ClientError::Io(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("the server did not greet within {} s", within.as_secs_f64()),
+                ))
+            }
+            other => other,
+        })?;
+        replies.set_read_timeout(TIMEOUT)?;
         requests.set_conn(client_id);
         replies.set_conn(client_id);
         Ok(Client {
@@ -237,6 +299,51 @@ impl Client {
         self.exchange(
             |requests| requests.put(name, body, size, crc),
             |replies| replies.put(size, crc),
+        )
+    }
+
+    /// Uploads `size` bytes from `body` as `name`, sending their CRC-32C
+    /// after them (`PUT <name> <size> -`): `body` is read once, as it is
+    /// sent. With `mtime` (Unix seconds) the server gives the file that
+    /// modification time. Returns the size and CRC the server stored.
+    ///
+    /// # Errors
+    /// As [`Client::put`].
+    pub fn put_stream(
+        &mut self,
+        name: &str,
+        body: &mut dyn Read,
+        size: u64,
+        mtime: Option<i64>,
+    ) -> Result<(u64, u32)> {
+        // Known once the body is sent, needed to check the answer.
+        let sent = std::cell::Cell::new(0);
+        self.exchange(
+            |requests| {
+                sent.set(requests.put_trailing(name, body, size, mtime)?);
+                Ok(())
+            },
+            |replies| replies.put(size, sent.get()),
+        )
+    }
+
+    /// Uploads everything `body` yields, up to its end, as `name`: for a
+    /// source of unknown length (a pipe). Returns the size and CRC stored.
+    ///
+    /// # Errors
+    /// As [`Client::put`]; `ERR 413` once the bytes pass the server's
+    /// limit (the server then closes the connection).
+    pub fn put_unsized(&mut self, name: &str, body: &mut dyn Read) -> Result<(u64, u32)> {
+        let sent = std::cell::Cell::new((0, 0));
+        self.exchange(
+            |requests| {
+                sent.set(requests.put_chunked(name, body)?);
+                Ok(())
+            },
+            |replies| {
+                let (size, crc) = sent.get();
+                replies.put(size, crc)
+            },
         )
     }
 
@@ -305,6 +412,26 @@ impl Client {
     /// `ERR` replies, connection failures, or a malformed listing.
     pub fn list(&mut self, prefix: &str) -> Result<Vec<RemoteFile>> {
         self.exchange(|requests| requests.list(prefix), Replies::list)
+    }
+
+    /// One level of `folder` (`""`: the root): its sub-folders, then its
+    /// files, each sorted by name.
+    ///
+    /// # Errors
+    /// `ERR 404` if `folder` is missing or is a file; other `ERR` replies,
+    /// connection failures, or a malformed listing.
+    pub fn dir(&mut self, folder: &str) -> Result<Vec<DirEntry>> {
+        self.exchange(|requests| requests.dir(folder), Replies::dir)
+    }
+
+    /// Renames the file `from` to `to` on the server (replacing a file
+    /// already named `to`).
+    ///
+    /// # Errors
+    /// `ERR 404` (no such file), `409` (a folder on either side) and the
+    /// like; connection failures.
+    pub fn rename(&mut self, from: &str, to: &str) -> Result<()> {
+        self.exchange(|requests| requests.rename(from, to), Replies::done)
     }
 
     /// Removes `name`.
@@ -406,6 +533,18 @@ impl<W: Write> Write for CrcWriter<W> {
     fn flush(&mut self) -> io::Result<()> {
         self.inner.flush()
     }
+}
+
+/// A file's modification time in Unix seconds, as `PUT` and `COMMIT`
+/// carry it; `None` where the system does not say or it is before 1970
+/// (the protocol has no negative times): the server then uses its own.
+pub fn unix_mtime(metadata: &std::fs::Metadata) -> Option<i64> {
+    let since = metadata
+        .modified()
+        .ok()?
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?;
+    i64::try_from(since.as_secs()).ok()
 }
 
 /// The CRC-32C and length of everything `reader` yields.

@@ -30,6 +30,8 @@ pub struct Upload<'a> {
     pub crc: u32,
     /// Bytes per `APPEND`: what a dropped connection can cost at most.
     pub chunk: u64,
+    /// Modification time to give the file (Unix seconds), sent on `COMMIT`.
+    pub mtime: Option<i64>,
 }
 
 /// Uploads `source` (positioned anywhere; it is read from the offsets the
@@ -84,6 +86,7 @@ impl Uploader<'_> {
             size,
             crc,
             chunk,
+            mtime,
         } = self.upload;
         let mut client = self.backoff.connect(endpoint)?;
         if self.commit_sent && self.already_stored(&mut client)? {
@@ -94,7 +97,7 @@ impl Uploader<'_> {
         loop {
             let moved = if at == size {
                 self.commit_sent = true;
-                match client.commit(&session.id, size, crc) {
+                match client.commit(&session.id, size, crc, mtime) {
                     Err(ClientError::Remote { code: 409, .. }) => Moved::NotAsExpected,
                     Err(ClientError::Remote { code: 404, .. }) => Moved::SessionGone,
                     other => return other,

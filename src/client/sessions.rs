@@ -47,15 +47,22 @@ impl Client {
 
     /// Verifies a complete session (size and CRC-32C) and commits it like a
     /// `PUT`. Returns the size and CRC-32C stored, which must be
-    /// `size` and `crc`, the session's.
+    /// `size` and `crc`, the session's. With `mtime`, the file gets that
+    /// modification time.
     ///
     /// # Errors
     /// `ERR 409` if bytes are missing, `422` if the staged bytes do not
     /// match the CRC-32C (the server then discards the session), `404`
     /// unknown session; connection failures.
-    pub fn commit(&mut self, id: &str, size: u64, crc: u32) -> Result<(u64, u32)> {
+    pub fn commit(
+        &mut self,
+        id: &str,
+        size: u64,
+        crc: u32,
+        mtime: Option<i64>,
+    ) -> Result<(u64, u32)> {
         self.exchange(
-            |requests| requests.commit(id),
+            |requests| requests.commit(id, mtime),
             |replies| replies.put(size, crc),
         )
     }

@@ -5,13 +5,17 @@
 //!
 //! ```text
 //! PUT <name> <size> <crc32c>\n<body>   -> OK <size> <crc32c>
+//! PUT <name> <size> -[ mtime=<secs>]\n<body>CRC <crc32c>\n
+//!                                      -> OK <size> <crc32c>
+//! PUT <name> * -\n<hex n>\r\n<n bytes>\r\n...0\r\nCRC <crc32c>\r\n\r\n
+//!                                      -> OK <size> <crc32c>
 //! GET <name>[ <offset>[ <length>]]\n   -> OK <n> <total>[ <crc32c>]\n<n bytes>
 //! STAT <name>\n                        -> OK <size> <mtime>[ <crc32c>]
 //! LIST[ <prefix>]\n                    -> OK <n>\n<listing>
 //! DEL <name>\n | ABORT <id>\n | QUIT\n -> OK
 //! UPLOAD <name> <size> <crc32c>\n      -> OK <id> <received>
 //! APPEND <id> <offset> <n>\n<n bytes>  -> OK <received>
-//! COMMIT <id>\n                        -> OK <size> <crc32c>
+//! COMMIT <id>[ mtime=<secs>]\n         -> OK <size> <crc32c>
 //! ```
 //!
 //! Fields a reply has beyond the ones read here are ignored, as PROTOCOL.md
@@ -19,13 +23,15 @@
 
 use std::io::{self, BufRead, BufReader, BufWriter, ErrorKind, Read, Write};
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use log::{debug, warn};
 
 use super::error::{ClientError, Result};
+use super::rate::{self, RateLimit};
 use super::stream::{Halves, ReadHalf, WriteHalf};
-use super::{Download, RemoteFile, Stat, UploadSession};
+use super::{DirEntry, Download, RemoteFile, Stat, UploadSession};
 use crate::name::encode;
 use crate::protocol::{MAX_HEADER, Reply, parse_reply};
 
@@ -41,6 +47,8 @@ pub struct Requests {
     out: BufWriter<WriteHalf>,
     /// The server's id for this connection, for log lines.
     conn: u64,
+    /// `--limit-rate`, shared with the command's other connections.
+    limit: Option<Arc<RateLimit>>,
 }
 
 /// The receiving half of a connection.
@@ -48,6 +56,7 @@ pub struct Requests {
 pub struct Replies {
     input: BufReader<ReadHalf>,
     conn: u64,
+    limit: Option<Arc<RateLimit>>,
 }
 
 /// Wraps a connection's halves.
@@ -56,10 +65,12 @@ pub(crate) fn halves(halves: Halves) -> (Requests, Replies) {
         Requests {
             out: BufWriter::with_capacity(WRITE_BUFFER, halves.write),
             conn: 0,
+            limit: None,
         },
         Replies {
             input: BufReader::with_capacity(CHUNK, halves.read),
             conn: 0,
+            limit: None,
         },
     )
 }
@@ -67,6 +78,11 @@ pub(crate) fn halves(halves: Halves) -> (Requests, Replies) {
 impl Requests {
     pub(crate) fn set_conn(&mut self, conn: u64) {
         self.conn = conn;
+    }
+
+    /// Sends bodies no faster than `limit` allows.
+    pub(crate) fn set_limit(&mut self, limit: Option<Arc<RateLimit>>) {
+        self.limit = limit;
     }
 
     /// `PUT`: the line, then `size` bytes from `body`, whose CRC-32C is `crc`.
@@ -77,7 +93,64 @@ impl Requests {
     /// server still waits for the rest of the body).
     pub fn put(&mut self, name: &str, body: &mut dyn Read, size: u64, crc: u32) -> Result<()> {
         self.line(&format!("PUT {} {size} {crc:08x}", encode(name)))?;
-        self.body(body, size)
+        self.body(body, size).map(drop)
+    }
+
+    /// `PUT` with the checksum after the body (PROTOCOL.md §6.1): the line,
+    /// `size` bytes from `body`, then `CRC <crc32c>\n` of what was sent.
+    /// The file is read once, and its first byte leaves at once, however
+    /// large it is. With `mtime`, the server gives the file that time.
+    /// Returns the CRC-32C sent.
+    ///
+    /// # Errors
+    /// As [`Requests::put`].
+    pub fn put_trailing(
+        &mut self,
+        name: &str,
+        body: &mut dyn Read,
+        size: u64,
+        mtime: Option<i64>,
+    ) -> Result<u32> {
+        self.line(&format!(
+            "PUT {} {size} -{}",
+            encode(name),
+            mtime_field(mtime)
+        ))?;
+        let crc = self.body(body, size)?;
+        self.out.write_all(format!("CRC {crc:08x}\n").as_bytes())?;
+        Ok(crc)
+    }
+
+    /// `PUT` of a body of unknown length (PROTOCOL.md §6.1.2): what `body`
+    /// yields until its end, in chunks, then the CRC-32C in the trailer.
+    /// Returns the size and CRC-32C sent.
+    ///
+    /// # Errors
+    /// [`ClientError::Io`] if the connection fails; [`ClientError::Local`]
+    /// if `body` fails (the server then waits for the rest: close).
+    pub fn put_chunked(&mut self, name: &str, body: &mut dyn Read) -> Result<(u64, u32)> {
+        self.line(&format!("PUT {} * -", encode(name)))?;
+        let mut buf = vec![0; rate::quantum(self.limit.as_deref())];
+        let (mut size, mut crc) = (0u64, 0);
+        loop {
+            let n = match body.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(err) if err.kind() == ErrorKind::Interrupted => continue,
+                Err(err) => return Err(ClientError::Local(err)),
+            };
+            if let Some(limit) = &self.limit {
+                limit.take(n);
+            }
+            self.out.write_all(format!("{n:x}\r\n").as_bytes())?;
+            self.out.write_all(&buf[..n])?;
+            self.out.write_all(b"\r\n")?;
+            crc = crc32c::crc32c_append(crc, &buf[..n]);
+            size += n as u64;
+        }
+        self.out
+            .write_all(format!("0\r\nCRC {crc:08x}\r\n\r\n").as_bytes())?;
+        Ok((size, crc))
     }
 
     /// `GET`, the whole file or a range.
@@ -113,6 +186,26 @@ impl Requests {
         }
     }
 
+    /// `DIR`: one level of a folder; an empty name is the root.
+    ///
+    /// # Errors
+    /// [`ClientError::Io`] if the connection fails.
+    pub fn dir(&mut self, folder: &str) -> Result<()> {
+        if folder.is_empty() {
+            self.line("DIR")
+        } else {
+            self.line(&format!("DIR {}", encode(folder)))
+        }
+    }
+
+    /// `MOVE`: a server-side rename of one file.
+    ///
+    /// # Errors
+    /// [`ClientError::Io`] if the connection fails.
+    pub fn rename(&mut self, from: &str, to: &str) -> Result<()> {
+        self.line(&format!("MOVE {} {}", encode(from), encode(to)))
+    }
+
     /// `DEL`.
     ///
     /// # Errors
@@ -145,15 +238,15 @@ impl Requests {
     /// As [`Requests::put`].
     pub fn append(&mut self, id: &str, offset: u64, body: &mut dyn Read, len: u64) -> Result<()> {
         self.line(&format!("APPEND {id} {offset} {len}"))?;
-        self.body(body, len)
+        self.body(body, len).map(drop)
     }
 
-    /// `COMMIT`.
+    /// `COMMIT`; with `mtime`, the server gives the file that time.
     ///
     /// # Errors
     /// [`ClientError::Io`] if the connection fails.
-    pub fn commit(&mut self, id: &str) -> Result<()> {
-        self.line(&format!("COMMIT {id}"))
+    pub fn commit(&mut self, id: &str, mtime: Option<i64>) -> Result<()> {
+        self.line(&format!("COMMIT {id}{}", mtime_field(mtime)))
     }
 
     /// `ABORT`.
@@ -198,9 +291,12 @@ impl Requests {
         Ok(())
     }
 
-    /// Copies exactly `size` bytes of `body` to the connection.
-    fn body(&mut self, body: &mut dyn Read, size: u64) -> Result<()> {
-        let mut buf = vec![0; CHUNK.min(usize::try_from(size).unwrap_or(CHUNK))];
+    /// Copies exactly `size` bytes of `body` to the connection; returns
+    /// their CRC-32C (computed on the way: cheap next to the copy).
+    fn body(&mut self, body: &mut dyn Read, size: u64) -> Result<u32> {
+        let mut crc = 0;
+        let quantum = rate::quantum(self.limit.as_deref());
+        let mut buf = vec![0; quantum.min(usize::try_from(size).unwrap_or(quantum))];
         let mut left = size;
         while left > 0 {
             let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
@@ -215,16 +311,35 @@ impl Requests {
                 Err(err) if err.kind() == ErrorKind::Interrupted => continue,
                 Err(err) => return Err(ClientError::Local(err)),
             };
+            if let Some(limit) = &self.limit {
+                limit.take(n);
+            }
             self.out.write_all(&buf[..n])?;
+            crc = crc32c::crc32c_append(crc, &buf[..n]);
             left -= n as u64;
         }
-        Ok(())
+        Ok(crc)
     }
+}
+
+/// The optional ` mtime=<secs>` field of `PUT` and `COMMIT`.
+fn mtime_field(mtime: Option<i64>) -> String {
+    mtime.map_or_else(String::new, |secs| format!(" mtime={secs}"))
 }
 
 impl Replies {
     pub(crate) fn set_conn(&mut self, conn: u64) {
         self.conn = conn;
+    }
+
+    /// How long a read may wait from now on.
+    pub(crate) fn set_read_timeout(&self, timeout: Duration) -> Result<()> {
+        Ok(self.input.get_ref().set_read_timeout(Some(timeout))?)
+    }
+
+    /// Receives bodies no faster than `limit` allows.
+    pub(crate) fn set_limit(&mut self, limit: Option<Arc<RateLimit>>) {
+        self.limit = limit;
     }
 
     /// Waits for the server's first bytes on a plaintext connection to
@@ -351,12 +466,26 @@ impl Replies {
     /// # Errors
     /// `ERR` replies or a malformed listing.
     pub fn list(&mut self) -> Result<Vec<RemoteFile>> {
+        self.listing(parse_list_line)
+    }
+
+    /// The answer to `DIR`: folders first, then files, as the server sent
+    /// them.
+    ///
+    /// # Errors
+    /// `ERR` replies (`404` for a missing folder) or a malformed listing.
+    pub fn dir(&mut self) -> Result<Vec<DirEntry>> {
+        self.listing(parse_dir_line)
+    }
+
+    /// `OK <n>` and a body of `n` bytes, one entry a line.
+    fn listing<T>(&mut self, parse: fn(&str) -> Result<T>) -> Result<Vec<T>> {
         let fields = self.ok_line()?;
         let mut body = Vec::new();
         self.body(field(&fields, 0)?, &mut body)?;
         let text =
             String::from_utf8(body).map_err(|_| ClientError::protocol("listing is not UTF-8"))?;
-        text.lines().map(parse_list_line).collect()
+        text.lines().map(parse).collect()
     }
 
     /// The answer to `AUTH`: the token's name.
@@ -470,7 +599,11 @@ impl Replies {
             };
             let n = available
                 .len()
-                .min(usize::try_from(left).unwrap_or(usize::MAX));
+                .min(usize::try_from(left).unwrap_or(usize::MAX))
+                .min(rate::quantum(self.limit.as_deref()));
+            if let Some(limit) = &self.limit {
+                limit.take(n);
+            }
             out.write_all(&available[..n]).map_err(ClientError::Local)?;
             self.input.consume(n);
             left -= n as u64;
@@ -521,6 +654,30 @@ fn optional_crc(fields: &[String], index: usize) -> Result<Option<u32>> {
         .transpose()
 }
 
+/// One `DIR` line: `- <mtime> <name>/` for a folder (its name kept with
+/// the `/`), else a file's line as in `LIST`.
+fn parse_dir_line(line: &str) -> Result<DirEntry> {
+    let Some(rest) = line.strip_prefix("- ") else {
+        let file = parse_list_line(line)?;
+        return Ok(DirEntry {
+            name: file.name,
+            size: Some(file.size),
+            mtime: file.mtime,
+        });
+    };
+    let folder = parse_list_line(&format!("0 {rest}"))?;
+    if !folder.name.ends_with('/') {
+        return Err(ClientError::protocol(format!(
+            "bad listing line {line:?}: a folder without a trailing /"
+        )));
+    }
+    Ok(DirEntry {
+        name: folder.name,
+        size: None,
+        mtime: folder.mtime,
+    })
+}
+
 fn parse_list_line(line: &str) -> Result<RemoteFile> {
     let bad = || ClientError::protocol(format!("bad listing line {line:?}"));
     let mut parts = line.splitn(3, ' ');
@@ -532,4 +689,26 @@ fn parse_list_line(line: &str) -> Result<RemoteFile> {
         .and_then(|bytes| String::from_utf8(bytes).ok())
         .ok_or_else(bad)?;
     Ok(RemoteFile { name, size, mtime })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dir_lines_are_folders_or_files() {
+        let folder = parse_dir_line("- 1767225600 notes/my%20old/").unwrap();
+        assert_eq!(folder.name, "notes/my old/");
+        assert!(folder.is_folder());
+        assert_eq!(folder.mtime, 1_767_225_600);
+        let file = parse_dir_line("6 1767225600 notes/hello.txt").unwrap();
+        assert_eq!(
+            (file.name.as_str(), file.size),
+            ("notes/hello.txt", Some(6))
+        );
+        // A folder's name ends in `/`; nothing else may pass for one.
+        assert!(parse_dir_line("- 1767225600 notes/old").is_err());
+        assert!(parse_dir_line("- notes/").is_err());
+        assert!(parse_dir_line("x 1 a").is_err());
+    }
 }

@@ -6,6 +6,10 @@
 //! chunk        = chunk-size [ chunk-ext ] CRLF chunk-data CRLF
 //! last-chunk   = 1*("0") [ chunk-ext ] CRLF
 //! ```
+//!
+//! FERRY/1's `PUT <name> * -` uses the same coding, with its CRC-32C in
+//! the trailer section: the decoder keeps that section's bytes (bounded by
+//! the same 4 KiB as all framing) for the codec to read.
 
 /// Longest chunk-size line (with extensions) or trailer section accepted.
 const MAX_FRAMING: usize = 4096;
@@ -51,6 +55,8 @@ pub struct ChunkError(pub &'static str);
 pub struct ChunkDecoder {
     state: State,
     framing: usize,
+    /// The trailer section's bytes, its final CRLF included.
+    trailer: Vec<u8>,
 }
 
 impl Default for ChunkDecoder {
@@ -61,6 +67,7 @@ impl Default for ChunkDecoder {
                 digits: 0,
             },
             framing: 0,
+            trailer: Vec::new(),
         }
     }
 }
@@ -69,6 +76,12 @@ impl ChunkDecoder {
     /// Whether the whole body (trailers included) has been seen.
     pub fn is_done(&self) -> bool {
         self.state == State::Done
+    }
+
+    /// The trailer section as it arrived (`CRLF` alone when empty), once
+    /// [`ChunkDecoder::is_done`].
+    pub fn trailer_section(&self) -> &[u8] {
+        &self.trailer
     }
 
     /// Decodes from the front of `input`. Returns how many bytes were used
@@ -98,6 +111,9 @@ impl ChunkDecoder {
             self.framing += 1;
             if self.framing > MAX_FRAMING {
                 return Err(ChunkError("chunk framing too long"));
+            }
+            if matches!(self.state, State::Trailer { .. } | State::TrailerLf { .. }) {
+                self.trailer.push(input[used]);
             }
             self.state = self.step(input[used])?;
             used += 1;
@@ -176,6 +192,22 @@ mod tests {
             let (out, used) = decode_all(body, piece).unwrap();
             assert_eq!(out, b"hello, world", "pieces of {piece}");
             assert_eq!(&body[used..], b"NEXT", "pieces of {piece}");
+        }
+    }
+
+    #[test]
+    fn keeps_the_trailer_section() {
+        let body = b"5\r\nhello\r\n0\r\nCRC 9a71bb4c\r\n\r\nNEXT";
+        for piece in 1..body.len() {
+            let mut decoder = ChunkDecoder::default();
+            let mut at = 0;
+            while !decoder.is_done() {
+                let end = (at + piece).min(body.len());
+                let (used, _) = decoder.decode(&body[at..end]).unwrap();
+                at += used;
+            }
+            assert_eq!(decoder.trailer_section(), b"CRC 9a71bb4c\r\n\r\n");
+            assert_eq!(&body[at..], b"NEXT", "pieces of {piece}");
         }
     }
 

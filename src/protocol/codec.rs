@@ -4,9 +4,12 @@
 
 use super::{
     CRC_TRAILER, ProtocolError, Recovery, Request, Response, parse_crc_trailer, parse_request,
+    parse_stream_trailer,
 };
 use crate::codec::{Decoded, Refusal, after_blank_lines};
-use crate::serve::{Body, ErrorKind, Failure, Operation, Piece, Reply, Scope, Trailer, Want};
+use crate::serve::{
+    Body, BodyLength, ErrorKind, Failure, Operation, Piece, Reply, Scope, Trailer, Want,
+};
 use crate::storage::StorageError;
 
 /// The FERRY/1 code for a kind of failure.
@@ -51,6 +54,21 @@ fn operation(request: Request) -> Operation {
             trailer: crc_follows.then_some(Trailer {
                 len: CRC_TRAILER,
                 parse: parse_crc_trailer,
+            }),
+        },
+        // The chunked coding is HTTP's, and so is its decoder; the CRC
+        // comes in the chunked trailer section, which adds no length.
+        Request::PutStream { name, mtime } => Operation::Put {
+            name,
+            body: Body {
+                length: BodyLength::Chunked,
+                awaits_go_ahead: false,
+            },
+            crc: None,
+            mtime,
+            trailer: Some(Trailer {
+                len: 0,
+                parse: parse_stream_trailer,
             }),
         },
         Request::Get {

@@ -217,7 +217,8 @@ pub type ListingFormat = fn(prefix: &str, piece: Piece<'_>, out: &mut Vec<u8>);
 
 /// A checksum that follows an upload's body in a codec's own trailer: the
 /// serve layer holds back its `len` bytes from the file and has the codec
-/// read the CRC-32C from them once the body is complete.
+/// read the CRC-32C from them once the body is complete. After a chunked
+/// body, `len` is 0 and the codec reads the chunked trailer section.
 #[derive(Debug, Clone, Copy)]
 pub struct Trailer {
     /// Its length in bytes: fixed, so the body's framing stays known.

@@ -115,12 +115,13 @@ impl Receive {
     }
 
     /// The body is followed by `trailer` (if any): its bytes are taken
-    /// after the body's and held back from the sink.
+    /// after the body's and held back from the sink. A chunked body's
+    /// trailer is its chunked trailer section (kept by the decoder).
     pub fn with_trailer(mut self: Box<Self>, trailer: Option<Trailer>) -> Box<Receive> {
         if let Some(trailer) = trailer {
             debug_assert!(
-                self.chunked.is_none(),
-                "a trailer follows a fixed-length body"
+                self.chunked.is_none() || trailer.len == 0,
+                "a chunked body's trailer is in its framing"
             );
             self.size = self.size.saturating_add(trailer.len);
             self.left = self.size;
@@ -132,7 +133,11 @@ impl Receive {
 
     /// The trailer and its bytes, once the body is complete.
     pub fn take_trailer(&mut self) -> Option<(Trailer, Vec<u8>)> {
-        self.trailer.take()
+        let (trailer, held) = self.trailer.take()?;
+        Some(match &self.chunked {
+            Some(decoder) => (trailer, decoder.trailer_section().to_vec()),
+            None => (trailer, held),
+        })
     }
 
     /// Writes go through the I/O pool: bytes are gathered (up to

@@ -22,8 +22,68 @@
 use std::io;
 use std::net::SocketAddr;
 
+use log::info;
 use mio::net::TcpListener;
 use rustix::net::{AddressFamily, SocketFlags, SocketType};
+
+use super::systemd::Inherited;
+use crate::codec::Protocol;
+use crate::config::Config;
+
+/// The listeners of each protocol, FERRY/1 first, one per reactor:
+/// `groups[protocol][reactor]`.
+pub(super) type Groups = Vec<(Protocol, Vec<TcpListener>)>;
+
+/// Binds the configured addresses, one group for each.
+///
+/// # Errors
+/// An address is in use or cannot be bound.
+pub(super) fn bind_groups(config: &Config, reactors: usize) -> io::Result<Groups> {
+    let wanted = [
+        (Some(config.listen), Protocol::Ferry),
+        (config.http_listen, Protocol::Http),
+    ];
+    let mut groups = Vec::new();
+    for (addr, protocol) in wanted {
+        let Some(addr) = addr else { continue };
+        // Named here: with --http there are two addresses, and the error
+        // alone does not say which one is taken.
+        let group = bind_group(addr, reactors)
+            .map_err(|err| io::Error::new(err.kind(), format!("cannot listen on {addr}: {err}")))?;
+        groups.push((protocol, group));
+    }
+    Ok(groups)
+}
+
+/// Serves the listeners systemd passed instead of the configured addresses.
+/// Every reactor polls the one socket (a duplicate each): a new connection
+/// wakes them all and one wins the accept, a small cost with few workers,
+/// and the price of letting systemd hold the port.
+///
+/// # Errors
+/// No FERRY/1 socket was passed, or a descriptor cannot be duplicated.
+pub(super) fn adopt_groups(inherited: Vec<Inherited>, reactors: usize) -> io::Result<Groups> {
+    if inherited.first().map(|l| l.protocol) != Some(Protocol::Ferry) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "socket activation: no FERRY/1 socket passed (name it ferry)",
+        ));
+    }
+    let mut groups = Vec::new();
+    for Inherited { protocol, socket } in inherited {
+        info!(
+            "serving {protocol:?} on {} from systemd",
+            socket.local_addr()?
+        );
+        let mut group = Vec::with_capacity(reactors);
+        for _ in 1..reactors {
+            group.push(TcpListener::from_std(socket.try_clone()?));
+        }
+        group.push(TcpListener::from_std(socket));
+        groups.push((protocol, group));
+    }
+    Ok(groups)
+}
 
 /// Connections the kernel queues for a listener before we accept them
 /// (as mio's own `TcpListener::bind`).

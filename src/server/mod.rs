@@ -19,11 +19,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 
 use log::{error, info, warn};
-use mio::net::TcpListener;
 use mio::{Interest, Token, Waker};
 
 use crate::access::{self, Access};
-use crate::codec::Protocol;
 use crate::config::Config;
 use crate::metrics::ReactorMetrics;
 use crate::pool::{Pool, Shared};
@@ -31,6 +29,7 @@ use crate::storage::Storage;
 use crate::tls::ServerTls;
 pub(crate) use accept::raise_fd_limit;
 use accept::{Listener, Reserve};
+use listen::{adopt_groups, bind_groups};
 use reactor::Reactor;
 use scrape::Scrape;
 
@@ -38,6 +37,7 @@ mod accept;
 mod listen;
 mod reactor;
 mod scrape;
+mod systemd;
 mod timers;
 
 /// Listener `i` has token `FIRST_LISTENER - i`.
@@ -120,7 +120,9 @@ pub struct ShutdownHandle {
 impl ShutdownHandle {
     /// Requests a shutdown (of every reactor).
     pub fn shutdown(&self) {
-        self.requests.fetch_add(1, Ordering::SeqCst);
+        if self.requests.fetch_add(1, Ordering::SeqCst) == 0 {
+            systemd::notify("STOPPING=1");
+        }
         for waker in self.wakers.lock().unwrap_or_else(|e| e.into_inner()).iter() {
             if let Err(err) = waker.wake() {
                 error!("could not wake a reactor: {err}");
@@ -215,13 +217,46 @@ impl Server {
     /// server holds it ([`crate::storage::root_in_use`]), or a thread cannot
     /// be started.
     pub fn bind(config: Config) -> io::Result<Server> {
-        // Not the metrics address: it serves no file, and its exposure is
-        // the operator's choice, as a node exporter's.
-        let addrs: Vec<SocketAddr> = [Some(config.listen), config.http_listen]
-            .into_iter()
-            .flatten()
-            .collect();
+        let inherited = systemd::inherited_listeners()?;
+        // Checked before anything is bound: a refused server holds no port.
+        let addrs: Vec<SocketAddr> = if inherited.is_empty() {
+            [Some(config.listen), config.http_listen]
+                .into_iter()
+                .flatten()
+                .collect()
+        } else {
+            inherited
+                .iter()
+                .map(|l| l.socket.local_addr())
+                .collect::<io::Result<_>>()?
+        };
         access::check_exposure(&addrs, &config.access)?;
+        let workers = config.workers.max(1);
+        // One socket per reactor for each address: `groups[a][r]`.
+        let mut groups = if inherited.is_empty() {
+            bind_groups(&config, workers)?
+        } else {
+            adopt_groups(inherited, workers)?
+        };
+        let local_addr = groups[0].1[0].local_addr()?;
+        let http_addr = match groups.get(1) {
+            Some((_, group)) => Some(group[0].local_addr()?),
+            None => None,
+        };
+        // One socket, on the first reactor: a scrape is rare and cheap.
+        // Bound here even under socket activation, and not in the exposure
+        // check: it serves no file, and who may read the counters is the
+        // operator's choice, as for any exporter.
+        let mut metrics_listener = match config.metrics_listen {
+            Some(addr) => Some(mio::net::TcpListener::bind(addr).map_err(|err| {
+                io::Error::new(err.kind(), format!("cannot listen on {addr}: {err}"))
+            })?),
+            None => None,
+        };
+        let metrics_addr = metrics_listener
+            .as_ref()
+            .map(mio::net::TcpListener::local_addr)
+            .transpose()?;
         let access = Access::new(&config.access)?;
         let tls = config.tls.as_ref().map(ServerTls::load).transpose()?;
         // Before any tree walk: a wide tree must not meet a low soft limit.
@@ -233,38 +268,6 @@ impl Server {
                     .unwrap_or(usize::MAX),
             )
             .max(1);
-        let workers = config.workers.max(1);
-        // One socket per reactor for each address: `groups[a][r]`.
-        let mut groups: Vec<(Protocol, Vec<TcpListener>)> = Vec::new();
-        let wanted = [
-            (Some(config.listen), Protocol::Ferry),
-            (config.http_listen, Protocol::Http),
-        ];
-        for (addr, protocol) in wanted {
-            let Some(addr) = addr else { continue };
-            // Named here: with --http there are two addresses, and the
-            // error alone does not say which one is taken.
-            let group = listen::bind_group(addr, workers).map_err(|err| {
-                io::Error::new(err.kind(), format!("cannot listen on {addr}: {err}"))
-            })?;
-            groups.push((protocol, group));
-        }
-        let local_addr = groups[0].1[0].local_addr()?;
-        let http_addr = match groups.get(1) {
-            Some((_, group)) => Some(group[0].local_addr()?),
-            None => None,
-        };
-        // One socket, on the first reactor: a scrape is rare and cheap.
-        let mut metrics_listener = match config.metrics_listen {
-            Some(addr) => Some(TcpListener::bind(addr).map_err(|err| {
-                io::Error::new(err.kind(), format!("cannot listen on {addr}: {err}"))
-            })?),
-            None => None,
-        };
-        let metrics_addr = metrics_listener
-            .as_ref()
-            .map(TcpListener::local_addr)
-            .transpose()?;
         // Only now that the addresses are ours: the root is created and
         // locked, so a server that cannot start leaves no root behind and
         // touches nothing in another server's.
@@ -439,6 +442,10 @@ impl Server {
             self.shared.config.io_threads.max(1),
             if workers == 1 { "worker" } else { "workers" },
         );
+        systemd::notify(&format!(
+            "READY=1\nSTATUS=serving on {}{http}",
+            self.local_addr
+        ));
         let mut result = match first {
             Some(reactor) => reactor.run(),
             None => Ok(()),

@@ -377,3 +377,24 @@ pub fn temp_files(root: &Path) -> Vec<String> {
     }
     found
 }
+
+/// The modification time of a local file, in Unix seconds.
+pub fn mtime_secs(path: &Path) -> u64 {
+    std::fs::metadata(path)
+        .unwrap()
+        .modified()
+        .unwrap()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// Gives a local file the modification time `secs` (Unix seconds).
+pub fn set_mtime(path: &Path, secs: u64) {
+    std::fs::File::options()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs))
+        .unwrap();
+}

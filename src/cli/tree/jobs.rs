@@ -5,7 +5,7 @@
 //! also gets a bar of its own while it moves.
 
 use std::fs::{self, File};
-use std::io::{self, Read, Seek};
+use std::io::{self, Read};
 use std::path::PathBuf;
 
 use indicatif::ProgressBar;
@@ -13,10 +13,11 @@ use indicatif::ProgressBar;
 use crate::cli::interrupt::Discard;
 use crate::cli::output::{Counted, Output};
 use crate::client::pipeline::Exchange;
-use crate::client::{ClientError, CrcWriter, Replies, Requests, Result, crc_of};
+use crate::client::{ClientError, CrcWriter, Replies, Requests, Result, crc_of, unix_mtime};
 
-/// Files up to this size are read into memory once, for their checksum
-/// and their upload; larger ones are read twice, streaming.
+/// Files up to this size are read into memory when their turn comes, so
+/// the size sent is the size read; larger ones stream from the file. Both
+/// are read once: the checksum follows the body (`PUT <name> <size> -`).
 const IN_MEMORY: u64 = 1024 * 1024;
 /// Files from this size on get a progress bar of their own.
 const OWN_BAR: u64 = 8 * 1024 * 1024;
@@ -46,7 +47,10 @@ pub struct PutJob<'a> {
     pub path: PathBuf,
     pub name: String,
     pub size: u64,
+    /// Known once the body is sent.
     crc: u32,
+    /// Modification time to give the remote copy.
+    mtime: Option<i64>,
     body: Body,
     bar: Option<ProgressBar>,
     show: Show<'a>,
@@ -59,6 +63,7 @@ impl<'a> PutJob<'a> {
             name,
             size,
             crc: 0,
+            mtime: None,
             body: Body::Unread,
             bar: None,
             show,
@@ -80,18 +85,17 @@ impl Exchange for PutJob<'_> {
 
     fn prepare(&mut self) -> Result<()> {
         let mut file = File::open(&self.path).map_err(ClientError::Local)?;
-        let size = file.metadata().map_err(ClientError::Local)?.len();
-        // Size and checksum are taken from the bytes as read now: the file
-        // may have changed since the folder was walked.
-        if size <= IN_MEMORY {
-            let mut data = Vec::with_capacity(size as usize);
+        let metadata = file.metadata().map_err(ClientError::Local)?;
+        self.mtime = unix_mtime(&metadata);
+        // The size is taken now: the file may have changed since the folder
+        // was walked.
+        self.size = metadata.len();
+        if self.size <= IN_MEMORY {
+            let mut data = Vec::with_capacity(self.size as usize);
             file.read_to_end(&mut data).map_err(ClientError::Local)?;
             self.size = data.len() as u64;
-            self.crc = crc32c::crc32c(&data);
             self.body = Body::Memory(data);
         } else {
-            (self.size, self.crc) = crc_of(&mut file).map_err(ClientError::Local)?;
-            file.rewind().map_err(ClientError::Local)?;
             self.body = Body::File(file);
         }
         self.bar = self.show.own_bar(&self.name, self.size);
@@ -104,19 +108,18 @@ impl Exchange for PutJob<'_> {
             .set_message(self.show.output.fit(&self.name));
         let hidden = ProgressBar::hidden();
         let bars = [self.show.batch, self.bar.as_ref().unwrap_or(&hidden)];
-        match std::mem::replace(&mut self.body, Body::Unread) {
-            Body::Memory(data) => requests.put(
-                &self.name,
-                &mut Counted::new(&data[..], &bars),
-                self.size,
-                self.crc,
-            ),
+        let (name, size, mtime) = (&self.name, self.size, self.mtime);
+        self.crc = match std::mem::replace(&mut self.body, Body::Unread) {
+            Body::Memory(data) => {
+                requests.put_trailing(name, &mut Counted::new(&data[..], &bars), size, mtime)
+            }
             Body::File(file) => {
                 let mut body = Counted::new(io::BufReader::new(file), &bars);
-                requests.put(&self.name, &mut body, self.size, self.crc)
+                requests.put_trailing(name, &mut body, size, mtime)
             }
             Body::Unread => Err(ClientError::protocol("PUT job sent before it was prepared")),
-        }
+        }?;
+        Ok(())
     }
 
     fn receive(&mut self, replies: &mut Replies) -> Result<()> {

@@ -5,34 +5,95 @@
 //! `--skip-existing` first asks, pipelined too, which files the other side
 //! already has with the same size and CRC-32C.
 //!
+//! `--exclude`/`--include` ([`filter`]) choose the files, `-n` leaves
+//! existing destinations alone, `--dry-run` stops after saying what would
+//! move. The pieces (which files, then moving them) are shared with
+//! `sync`; `rm -r` and folder `mv` are in [`remove`] and [`edits`].
+//!
 //! Every failed file gets its own `ferry: <name>: <cause>` line; the run
-//! goes on with the others and ends with a count of failures.
+//! goes on with the others and ends with a count of failures ([`tally`]).
 
+mod edits;
+mod filter;
 mod jobs;
 mod names;
+mod remove;
+mod tally;
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Instant;
 
-use indicatif::ProgressBar;
-
+use super::Failure;
 use super::args::{EffortArgs, GetArgs, PutArgs};
-use super::output::{Output, human_size};
-use super::{Failure, exit_code};
-use crate::client::pipeline::{self, Window};
-use crate::client::{self, ClientError, Endpoint};
-use jobs::{GetJob, PutJob, Show, StatJob};
+use super::output::Output;
+use crate::cli::caution::skipped;
+use crate::client::pipeline::{self, Exchange, Window};
+use crate::client::retry::RetryPolicy;
+use crate::client::{self, Client, ClientError, Endpoint, RemoteFile};
+pub use edits::{Edit, apply as apply_edits};
+pub use filter::FilterArgs;
+pub use jobs::StatJob;
+use jobs::{GetJob, PutJob, Show};
+pub use names::LocalFile;
+pub use remove::{as_folder, remove};
+pub(crate) use tally::Outcome;
+use tally::Tally;
 
 /// What a connection may have unanswered: 64 requests (answers are short
 /// lines, so even 64 of them are far below the 64 KiB the server queues
 /// before it stops taking requests), and 1 MiB of upload bodies (what a
 /// dropped connection may cost; at 100 ms round trips, 80 Mbit/s per
 /// connection).
-const WINDOW: Window = Window {
+pub(crate) const WINDOW: Window = Window {
     requests: 64,
     bytes: 1024 * 1024,
 };
+
+/// How a batch of requests travels: over how many connections side by
+/// side, reconnecting how patiently.
+#[derive(Debug, Clone, Copy)]
+pub struct Lanes {
+    pub parallel: u16,
+    pub policy: RetryPolicy,
+}
+
+impl Lanes {
+    /// Runs `jobs` pipelined, [`WINDOW`] on each connection (see
+    /// [`pipeline::run_all`]).
+    ///
+    /// # Errors
+    /// The connection failure that stopped the run, with the jobs left.
+    pub(crate) fn run<J: Exchange>(
+        self,
+        server: &Endpoint,
+        jobs: Vec<J>,
+        done: &(dyn Fn(J, client::Result<()>) + Sync),
+    ) -> Result<(), (ClientError, Vec<J>)> {
+        let parallel = usize::from(self.parallel);
+        pipeline::run_all(server, jobs, parallel, WINDOW, self.policy, done)
+    }
+}
+
+impl Default for Lanes {
+    /// One connection, reconnecting as `--retries` does by default.
+    fn default() -> Lanes {
+        Lanes {
+            parallel: 1,
+            policy: RetryPolicy::default(),
+        }
+    }
+}
+
+impl From<&EffortArgs> for Lanes {
+    fn from(effort: &EffortArgs) -> Lanes {
+        Lanes {
+            parallel: effort.parallel,
+            policy: effort.policy(),
+        }
+    }
+}
 
 /// Uploads a folder.
 pub fn put(args: &PutArgs) -> Result<(), Failure> {
@@ -54,50 +115,100 @@ pub fn put(args: &PutArgs) -> Result<(), Failure> {
     };
     let output = args.show.output(&args.client)?;
     let started = Instant::now();
-    let files = names::walk(root, &prefix, &mut |path, why| {
-        output.warn(&format!("skipping {}: {why}", path.display()));
-    })
-    .map_err(|err| Failure::local(root, err))?;
+    let mut files = local_files(root, &prefix, &args.filter, &output)?;
+    if args.caution.no_clobber {
+        let there = args
+            .client
+            .connection
+            .connect()?
+            .list(&as_folder(&prefix))
+            .map_err(|err| Failure::new(format!("listing {prefix:?}"), err))?;
+        let there: HashSet<String> = there.into_iter().map(|file| file.name).collect();
+        files.retain(|file| {
+            let fresh = !there.contains(&file.name);
+            if !fresh {
+                output.say(&skipped(&file.name));
+            }
+            fresh
+        });
+    }
+    let server = args.client.connection.endpoint()?;
     let (files, unchanged) = if args.effort.skip_existing {
         let checks = files
             .into_iter()
             .map(|file| StatJob::new(file.name.clone(), file.path.clone(), file))
             .collect();
-        split_unchanged(&args.client.connection.endpoint()?, &args.effort, checks)?
+        split_unchanged(&server, (&args.effort).into(), checks)?
     } else {
         (files, 0)
     };
-
-    let bytes = files.iter().map(|file| file.size).sum();
-    let batch = output.batch_bar(files.len() as u64, bytes);
-    let show = Show {
-        output: &output,
-        batch: &batch,
-    };
-    let tally = Tally::new(&output, &batch, files.len());
-    let jobs: Vec<PutJob> = files
-        .into_iter()
-        .map(|file| PutJob::new(file.path, file.name, file.size, show))
-        .collect();
-    let result = pipeline::run_all(
-        &args.client.connection.endpoint()?,
-        jobs,
-        usize::from(args.effort.parallel),
-        WINDOW,
-        args.effort.policy(),
-        &|mut job: PutJob, outcome| {
-            job.finish();
-            tally.record(&job.name, outcome.map(|()| job.size));
-        },
-    );
-    let left = result.err().map(|(err, left)| (err, left.len()));
-    tally.conclude(
+    if args.caution.dry_run {
+        for file in &files {
+            output.say(&format!(
+                "would upload {} -> {}",
+                file.path.display(),
+                file.name
+            ));
+        }
+        let bytes = files.iter().map(|file| file.size).sum();
+        let place = format!("stored under {prefix:?}");
+        output.say(&tally::planned(files.len(), bytes, &place, unchanged));
+        return Ok(());
+    }
+    let outcome = upload(&server, (&args.effort).into(), &output, files);
+    outcome.summary(
+        &output,
         "stored",
         &format!("under {prefix:?}"),
         unchanged,
         started,
-        left,
-    )
+    );
+    outcome.into_result()
+}
+
+/// Every file below `root` that `filter` keeps, named under `prefix`;
+/// what cannot be sent is named in a warning.
+pub(crate) fn local_files(
+    root: &Path,
+    prefix: &str,
+    filter: &FilterArgs,
+    output: &Output,
+) -> Result<Vec<LocalFile>, Failure> {
+    let mut files = names::walk(root, prefix, &mut |path, why| {
+        output.warn(&format!("skipping {}: {why}", path.display()));
+    })
+    .map_err(|err| Failure::local(root, err))?;
+    files.retain(|file| {
+        let relative = file.path.strip_prefix(root).ok().and_then(Path::to_str);
+        relative.is_none_or(|relative| filter.keeps(relative))
+    });
+    Ok(files)
+}
+
+/// Uploads `files`, pipelined over `--parallel` connections.
+pub(crate) fn upload(
+    server: &Endpoint,
+    lanes: Lanes,
+    output: &Output,
+    files: Vec<LocalFile>,
+) -> Outcome {
+    let bytes = files.iter().map(|file| file.size).sum();
+    let batch = output.batch_bar(files.len() as u64, bytes);
+    let show = Show {
+        output,
+        batch: &batch,
+    };
+    let tally = Tally::new(output, &batch, files.len());
+    let jobs: Vec<PutJob> = files
+        .into_iter()
+        .map(|file| PutJob::new(file.path, file.name, file.size, show))
+        .collect();
+    let result = lanes.run(server, jobs, &|mut job: PutJob, outcome| {
+        job.finish();
+        tally.record(&job.name, outcome.map(|()| job.size));
+    });
+    let left = result.err().map(|(err, left)| (err, left.len()));
+    tally.finish(left)
 }
 
 /// Downloads every file whose name starts with a prefix.
@@ -106,39 +217,27 @@ pub fn get(args: &GetArgs) -> Result<(), Failure> {
     // with those letters (`sensors-old/...`): the listing asks for
     // `sensors/`, while local paths keep `sensors/` as README says.
     let prefix = args.remote.as_str();
-    let folder = if prefix.is_empty() || prefix.ends_with('/') {
-        prefix.to_owned()
-    } else {
-        format!("{prefix}/")
-    };
     let target = args.local.clone().unwrap_or_else(|| PathBuf::from("."));
     if target == Path::new("-") {
         return Err(Failure::usage("-", "-r needs a local folder"));
     }
     let output = args.show.output(&args.client)?;
     let started = Instant::now();
-    let listing = args
-        .client
-        .connection
-        .connect()?
-        .list(&folder)
-        .map_err(|err| Failure::new(format!("listing {folder:?}"), err))?;
-    // The server lists a missing folder as empty; asked for a folder by
-    // name, the user is told it is not there (the top may be empty).
-    if listing.is_empty() && !folder.is_empty() {
-        return Err(Failure::explained(folder, 1, "no such folder"));
-    }
-    let mut files = Vec::with_capacity(listing.len());
-    for file in listing {
-        match names::local_path(&target, prefix, &file.name) {
-            Some(path) => files.push((file, path)),
-            None => output.warn(&format!(
-                "skipping {:?}: not a safe local path under {}",
-                file.name,
-                target.display()
-            )),
+    let mut client = args.client.connection.connect()?;
+    let files = remote_files(&mut client, prefix, &target, &args.filter, &output)?;
+    drop(client);
+    let files = if args.caution.no_clobber {
+        let (there, fresh): (Vec<_>, Vec<_>) = files
+            .into_iter()
+            .partition(|(_, path)| path.symlink_metadata().is_ok());
+        for (_, path) in there {
+            output.say(&skipped(&path.display().to_string()));
         }
-    }
+        fresh
+    } else {
+        files
+    };
+    let server = args.client.connection.endpoint()?;
     let (files, unchanged) = if args.effort.skip_existing {
         // Only a local file of the listed size can be the same.
         let (candidates, others): (Vec<_>, Vec<_>) = files
@@ -148,51 +247,105 @@ pub fn get(args: &GetArgs) -> Result<(), Failure> {
             .into_iter()
             .map(|(file, path)| StatJob::new(file.name.clone(), path.clone(), (file, path)))
             .collect();
-        let (mut changed, unchanged) =
-            split_unchanged(&args.client.connection.endpoint()?, &args.effort, checks)?;
+        let (mut changed, unchanged) = split_unchanged(&server, (&args.effort).into(), checks)?;
         changed.extend(others);
         (changed, unchanged)
     } else {
         (files, 0)
     };
+    if args.caution.dry_run {
+        for (file, path) in &files {
+            output.say(&format!(
+                "would download {} -> {}",
+                file.name,
+                path.display()
+            ));
+        }
+        let bytes = files.iter().map(|(file, _)| file.size).sum();
+        let place = format!("saved into {}", target.display());
+        output.say(&tally::planned(files.len(), bytes, &place, unchanged));
+        return Ok(());
+    }
+    let outcome = download(&server, (&args.effort).into(), &output, files);
+    let place = format!("into {}", target.display());
+    outcome.summary(&output, "saved", &place, unchanged, started);
+    outcome.into_result()
+}
 
+/// The files of the remote folder `prefix` that `filter` keeps, each with
+/// its local path under `target` (see [`names::local_path`]).
+///
+/// # Errors
+/// The listing fails, or the folder is missing (the server lists a
+/// missing folder as empty; asked for a folder by name, the user is told
+/// it is not there: only the top may be empty).
+pub(crate) fn remote_files(
+    client: &mut Client,
+    prefix: &str,
+    target: &Path,
+    filter: &FilterArgs,
+    output: &Output,
+) -> Result<Vec<(RemoteFile, PathBuf)>, Failure> {
+    let folder = as_folder(prefix);
+    let listing = client
+        .list(&folder)
+        .map_err(|err| Failure::new(format!("listing {folder:?}"), err))?;
+    if listing.is_empty() && !folder.is_empty() {
+        return Err(Failure::explained(folder, 1, "no such folder"));
+    }
+    let mut files = Vec::with_capacity(listing.len());
+    for file in listing {
+        if !filter.keeps(&file.name[folder.len()..]) {
+            continue;
+        }
+        match names::local_path(target, prefix, &file.name) {
+            Some(path) => files.push((file, path)),
+            None => output.warn(&format!(
+                "skipping {:?}: not a safe local path under {}",
+                file.name,
+                target.display()
+            )),
+        }
+    }
+    Ok(files)
+}
+
+/// Downloads `files`, pipelined over `--parallel` connections.
+pub(crate) fn download(
+    server: &Endpoint,
+    lanes: Lanes,
+    output: &Output,
+    files: Vec<(RemoteFile, PathBuf)>,
+) -> Outcome {
     let bytes = files.iter().map(|(file, _)| file.size).sum();
     let batch = output.batch_bar(files.len() as u64, bytes);
     let show = Show {
-        output: &output,
+        output,
         batch: &batch,
     };
-    let tally = Tally::new(&output, &batch, files.len());
+    let tally = Tally::new(output, &batch, files.len());
     let jobs: Vec<GetJob> = files
         .into_iter()
         .map(|(file, path)| GetJob::new(file.name, path, file.size, show))
         .collect();
-    let result = pipeline::run_all(
-        &args.client.connection.endpoint()?,
-        jobs,
-        usize::from(args.effort.parallel),
-        WINDOW,
-        args.effort.policy(),
-        &|mut job: GetJob, outcome| {
-            if outcome.is_err() {
-                job.discard();
-            }
-            tally.record(&job.name, outcome.map(|()| job.size));
-        },
-    );
+    let result = lanes.run(server, jobs, &|mut job: GetJob, outcome| {
+        if outcome.is_err() {
+            job.discard();
+        }
+        tally.record(&job.name, outcome.map(|()| job.size));
+    });
     let left = result.err().map(|(err, mut left)| {
         left.iter_mut().for_each(GetJob::discard);
         (err, left.len())
     });
-    let place = format!("into {}", target.display());
-    tally.conclude("saved", &place, unchanged, started, left)
+    tally.finish(left)
 }
 
 /// Asks the server about every file in `checks`; returns the items whose
 /// copies differ (or could not be compared) and how many are the same.
-fn split_unchanged<T: Send>(
+pub(crate) fn split_unchanged<T: Send>(
     server: &Endpoint,
-    effort: &EffortArgs,
+    lanes: Lanes,
     checks: Vec<StatJob<T>>,
 ) -> Result<(Vec<T>, usize), Failure> {
     let answered = Mutex::new(Vec::with_capacity(checks.len()));
@@ -200,14 +353,7 @@ fn split_unchanged<T: Send>(
         // A check that failed counts as "changed": the transfer will tell.
         lock(&answered).push(job);
     };
-    let result = pipeline::run_all(
-        server,
-        checks,
-        usize::from(effort.parallel),
-        WINDOW,
-        effort.policy(),
-        &record,
-    );
+    let result = lanes.run(server, checks, &record);
     if let Err((err, _)) = result {
         return Err(Failure::new("comparing with the server", err));
     }
@@ -219,102 +365,6 @@ fn split_unchanged<T: Send>(
         .map(|job| job.item)
         .collect();
     Ok((changed, unchanged))
-}
-
-/// Counts a batch's outcomes and reports each failure as it happens.
-struct Tally<'a> {
-    output: &'a Output,
-    batch: &'a ProgressBar,
-    files: usize,
-    counts: Mutex<Counts>,
-}
-
-#[derive(Default)]
-struct Counts {
-    done: usize,
-    failed: usize,
-    bytes: u64,
-    /// The exit code the failures so far call for.
-    code: u8,
-}
-
-impl<'a> Tally<'a> {
-    fn new(output: &'a Output, batch: &'a ProgressBar, files: usize) -> Tally<'a> {
-        Tally {
-            output,
-            batch,
-            files,
-            counts: Mutex::new(Counts::default()),
-        }
-    }
-
-    fn record(&self, name: &str, outcome: client::Result<u64>) {
-        let mut counts = lock(&self.counts);
-        match outcome {
-            Ok(bytes) => {
-                counts.done += 1;
-                counts.bytes += bytes;
-            }
-            Err(err) => {
-                counts.failed += 1;
-                counts.code = counts.code.max(exit_code(&err));
-                self.output.error(&Failure::new(name, err).line());
-            }
-        }
-        let finished = counts.done + counts.failed;
-        self.batch.set_prefix(format!("{finished}/{}", self.files));
-    }
-
-    /// Prints the summary and turns failures into the command's result.
-    /// `left`: the connection failure that ended the run early, and how
-    /// many files it left untouched.
-    fn conclude(
-        self,
-        verb: &str,
-        place: &str,
-        unchanged: usize,
-        started: Instant,
-        left: Option<(ClientError, usize)>,
-    ) -> Result<(), Failure> {
-        let counts = self.counts.into_inner().unwrap_or_else(|p| p.into_inner());
-        self.output
-            .finish(self.batch, counts.failed == 0 && left.is_none());
-        let mut summary = format!(
-            "{verb} {} {} ({}) {place} in {:.2} s",
-            counts.done,
-            plural(counts.done),
-            human_size(counts.bytes),
-            started.elapsed().as_secs_f64()
-        );
-        if unchanged > 0 {
-            summary.push_str(&format!("; {unchanged} unchanged"));
-        }
-        // A run that ended before anything was even tried (the server is
-        // down, say) has only its error to report.
-        // Neither does a run where every file failed: its error lines and
-        // the count of failures say it all.
-        let tried = counts.done + counts.failed + unchanged > 0;
-        let all_failed = counts.failed > 0 && counts.done + unchanged == 0;
-        if (tried || left.is_none()) && !all_failed {
-            self.output.say(&summary);
-        }
-        if let Some((err, left)) = left {
-            let context = format!("{left} {} not transferred", plural(left));
-            return Err(Failure::new(context, err));
-        }
-        match counts.failed {
-            0 => Ok(()),
-            failed => Err(Failure::explained(
-                "",
-                counts.code,
-                format!("{failed} of {} {} failed", self.files, plural(self.files)),
-            )),
-        }
-    }
-}
-
-fn plural(n: usize) -> &'static str {
-    if n == 1 { "file" } else { "files" }
 }
 
 /// The default remote prefix for a folder: its own name.
@@ -331,7 +381,7 @@ fn folder_name(root: &Path) -> Result<String, Failure> {
     }
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // Every update under these locks is a few plain assignments: a panic
     // elsewhere cannot leave them half-done.
     mutex

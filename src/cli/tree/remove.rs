@@ -1,0 +1,60 @@
+//! `ferry rm -r <folder>...`: every file below each folder, one `DEL`
+//! each, pipelined (the server prunes the folders they leave empty). A
+//! folder with no files (missing, or all of it left out by `--exclude`)
+//! is an error: `rm -r` that removes nothing is more likely a typo than
+//! what was meant.
+
+use super::Lanes;
+use super::edits::{self, Edit};
+use crate::cli::Failure;
+use crate::cli::output::ProgressMode;
+use crate::cli::remote::RmArgs;
+
+/// Removes every file below each named folder.
+pub fn remove(args: &RmArgs) -> Result<(), Failure> {
+    let output = args.client.output(ProgressMode::Never)?;
+    for name in &args.names {
+        crate::cli::check_remote_name(name)?;
+    }
+    let mut client = args.client.connection.connect()?;
+    let mut edits = Vec::new();
+    for name in &args.names {
+        let folder = as_folder(name);
+        let files = client
+            .list(&folder)
+            .map_err(|err| Failure::new(format!("listing {folder:?}"), err))?;
+        if files.is_empty() {
+            return Err(Failure::explained(folder, 1, "no such folder"));
+        }
+        let before = edits.len();
+        edits.extend(
+            files
+                .into_iter()
+                .filter(|file| args.filter.keeps(&file.name[folder.len()..]))
+                .map(|file| Edit {
+                    name: file.name,
+                    to: None,
+                }),
+        );
+        if edits.len() == before {
+            return Err(Failure::explained(
+                folder,
+                1,
+                "every file in the folder is left out by --exclude",
+            ));
+        }
+    }
+    drop(client);
+    let server = args.client.connection.endpoint()?;
+    edits::apply(&server, Lanes::default(), &output, edits, args.dry_run).map(drop)
+}
+
+/// `name` as a folder prefix for `LIST`: `photos` and `photos/` are both
+/// `photos/` (never `photos-old/...`); `""` stays the whole server.
+pub fn as_folder(name: &str) -> String {
+    if name.is_empty() || name.ends_with('/') {
+        name.to_owned()
+    } else {
+        format!("{name}/")
+    }
+}

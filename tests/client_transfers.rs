@@ -1,0 +1,265 @@
+//! How the `ferry` client moves files, checked against a real server on
+//! 127.0.0.1 with temp dirs: `put` reads a file once (its checksum follows
+//! the body), uploads keep the local modification time, `--limit-rate`
+//! bounds the speed of one transfer and of a folder's connections
+//! together, `--connect-timeout` and `--max-time` end a command that
+//! waits on a silent server (a partial download is removed), and `put -`
+//! uploads standard input of unknown length.
+//!
+//! Speeds are checked from below only: a busy machine may be slower than
+//! a limit, never faster.
+
+#[path = "support/binary.rs"]
+mod binary;
+mod support;
+
+use std::fs;
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Output, Stdio};
+use std::time::{Duration, Instant};
+
+use binary::{failure, ferry, run, stderr, success};
+use support::{TestServer, pattern};
+
+/// A modification time far from now: 2001-09-09.
+const OLD: u64 = 1_000_000_000;
+
+fn make_old(path: &Path) {
+    support::set_mtime(path, OLD);
+}
+
+fn mtime_on_server(server: &TestServer, name: &str) -> i64 {
+    server.client().stat(name).unwrap().mtime
+}
+
+#[test]
+fn put_sends_the_checksum_after_the_body() {
+    let server = TestServer::start();
+    let work = tempfile::tempdir().unwrap();
+    let data = pattern(3_000_000, 7);
+    fs::write(work.path().join("big.bin"), &data).unwrap();
+    let output = run(work.path(), server.addr, &["-v", "put", "big.bin"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    // The request line says `-` where the CRC would be: nothing was read
+    // before the connection, and the body is read once.
+    let log = stderr(&output);
+    assert!(log.contains("> PUT big.bin 3000000 - mtime="), "{log}");
+    assert_eq!(fs::read(server.path("big.bin")).unwrap(), data);
+}
+
+#[test]
+fn put_keeps_the_local_modification_time() {
+    let server = TestServer::start();
+    let work = tempfile::tempdir().unwrap();
+    fs::write(work.path().join("one.txt"), "one\n").unwrap();
+    make_old(&work.path().join("one.txt"));
+    fs::create_dir_all(work.path().join("dir/sub")).unwrap();
+    for name in ["dir/a.txt", "dir/sub/b.txt"] {
+        fs::write(work.path().join(name), name).unwrap();
+        make_old(&work.path().join(name));
+    }
+
+    success(&run(work.path(), server.addr, &["-q", "put", "one.txt"]));
+    success(&run(
+        work.path(),
+        server.addr,
+        &["-q", "put", "--resume", "one.txt", "resumed.txt"],
+    ));
+    success(&run(work.path(), server.addr, &["-q", "put", "-r", "dir"]));
+    for name in ["one.txt", "resumed.txt", "dir/a.txt", "dir/sub/b.txt"] {
+        assert_eq!(mtime_on_server(&server, name), OLD as i64, "{name}");
+    }
+}
+
+/// Runs `ferry <args>` and returns how long it took, checking it worked.
+fn timed(work: &Path, server: &TestServer, args: &[&str]) -> Duration {
+    let started = Instant::now();
+    success(&run(work, server.addr, args));
+    started.elapsed()
+}
+
+#[test]
+fn limit_rate_holds_put_and_get_below_the_rate() {
+    let server = TestServer::start();
+    let work = tempfile::tempdir().unwrap();
+    // 200 KiB at 100 KiB/s: two seconds at the least, less the twentieth
+    // of a second the bucket may hold.
+    fs::write(work.path().join("a.bin"), pattern(200 * 1024, 3)).unwrap();
+    let limit = Duration::from_millis(1800);
+    let put = timed(
+        work.path(),
+        &server,
+        &["-q", "put", "a.bin", "--limit-rate", "100K"],
+    );
+    assert!(put >= limit, "put took {put:?}");
+    let get = timed(
+        work.path(),
+        &server,
+        &["-q", "get", "a.bin", "b.bin", "--limit-rate", "100K"],
+    );
+    assert!(get >= limit, "get took {get:?}");
+    assert_eq!(
+        fs::read(work.path().join("b.bin")).unwrap(),
+        pattern(200 * 1024, 3)
+    );
+}
+
+#[test]
+fn limit_rate_is_for_all_connections_of_a_folder_together() {
+    let server = TestServer::start();
+    let work = tempfile::tempdir().unwrap();
+    fs::create_dir(work.path().join("dir")).unwrap();
+    for i in 0..4 {
+        fs::write(
+            work.path().join(format!("dir/{i}.bin")),
+            pattern(50 * 1024, i),
+        )
+        .unwrap();
+    }
+    // 200 KiB over 4 connections at 100 KiB/s in all.
+    let took = timed(
+        work.path(),
+        &server,
+        &[
+            "-q",
+            "put",
+            "-r",
+            "dir",
+            "--parallel",
+            "4",
+            "--limit-rate",
+            "100K",
+        ],
+    );
+    assert!(took >= Duration::from_millis(1800), "put -r took {took:?}");
+}
+
+#[test]
+fn limit_rate_of_nothing_is_a_usage_error() {
+    let work = tempfile::tempdir().unwrap();
+    let output = ferry(work.path())
+        .args(["get", "x", "--limit-rate", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stderr(&output).contains("rate of 0"), "{}", stderr(&output));
+}
+
+#[test]
+fn connect_timeout_ends_a_wait_for_a_server_that_never_greets() {
+    // Connections complete in the kernel's backlog, but nobody accepts
+    // them: no greeting ever comes.
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    let output = run(
+        work.path(),
+        silent.local_addr().unwrap(),
+        &["ls", "--connect-timeout", "0.5"],
+    );
+    let took = started.elapsed();
+    let line = failure(&output, 3);
+    assert!(line.contains("did not greet within 0.5 s"), "{line}");
+    assert!(took >= Duration::from_millis(500), "{took:?}");
+}
+
+#[test]
+fn max_time_ends_a_get_from_a_server_that_accepts_and_says_nothing() {
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = silent.local_addr().unwrap();
+    // Accepts, and holds every connection open without a word.
+    std::thread::spawn(move || {
+        let held: Vec<_> = silent.incoming().collect();
+        drop(held);
+    });
+    let work = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    let output = run(work.path(), addr, &["get", "x.bin", "--max-time", "1"]);
+    let took = started.elapsed();
+    let line = failure(&output, 3);
+    assert_eq!(line, "ferry: get x.bin: gave up after --max-time 1 s");
+    assert!(took >= Duration::from_secs(1), "{took:?}");
+    assert_eq!(support::entries(work.path()), Vec::<String>::new());
+}
+
+#[test]
+fn max_time_removes_a_partial_download() {
+    let server = TestServer::start();
+    fs::write(server.path("big.bin"), pattern(1 << 20, 9)).unwrap();
+    let work = tempfile::tempdir().unwrap();
+    // 1 MiB at 100 KiB/s takes ten seconds: stopped after one.
+    let output = run(
+        work.path(),
+        server.addr,
+        &["get", "big.bin", "--limit-rate", "100K", "--max-time", "1"],
+    );
+    let line = failure(&output, 3);
+    assert!(line.contains("gave up after --max-time 1 s"), "{line}");
+    assert_eq!(support::entries(work.path()), Vec::<String>::new());
+}
+
+/// Runs `ferry <args> --server <addr>` in `dir` with `input` on stdin.
+fn run_with_stdin(dir: &Path, server: &TestServer, args: &[&str], input: &[u8]) -> Output {
+    use std::io::Write;
+    let mut child = ferry(dir)
+        .args(args)
+        .arg("--server")
+        .arg(server.addr.to_string())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    // Written from a thread, so a client that stops reading cannot block
+    // the test.
+    let input = input.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    });
+    let output = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    output
+}
+
+#[test]
+fn put_dash_uploads_standard_input_of_unknown_length() {
+    let server = TestServer::start();
+    let work = tempfile::tempdir().unwrap();
+    let data = pattern(700_000, 11);
+    let output = run_with_stdin(work.path(), &server, &["put", "-", "logs/piped.bin"], &data);
+    let said = success(&output);
+    assert_eq!(
+        said,
+        format!(
+            "stored logs/piped.bin (700000 bytes, crc32c {})\n",
+            support::crc_hex(&data)
+        )
+    );
+    assert_eq!(fs::read(server.path("logs/piped.bin")).unwrap(), data);
+
+    let output = run_with_stdin(work.path(), &server, &["put", "-", "empty"], b"");
+    success(&output);
+    assert_eq!(fs::read(server.path("empty")).unwrap(), b"");
+
+    // Standard input has no name of its own.
+    let output = run_with_stdin(work.path(), &server, &["put", "-"], b"x");
+    let line = failure(&output, 2);
+    assert!(line.contains("give the remote file's name"), "{line}");
+}
+
+#[test]
+fn put_dash_over_the_servers_limit_is_refused_and_leaves_nothing() {
+    let server = TestServer::start_with(|c| c.max_file_size = Some(1000));
+    let work = tempfile::tempdir().unwrap();
+    let output = run_with_stdin(
+        work.path(),
+        &server,
+        &["put", "-", "big.bin"],
+        &pattern(5000, 1),
+    );
+    let line = failure(&output, 1);
+    assert!(line.starts_with("ferry: big.bin: "), "{line}");
+    assert!(!server.path("big.bin").exists());
+}
