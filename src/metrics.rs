@@ -265,64 +265,71 @@ fn histogram(out: &mut String, name: &str, help: &str, counts: &([u64; 17], u64,
     let _ = writeln!(out, "{name}_count {}", counts.2);
 }
 
+/// Writes a family of samples: `# HELP`, `# TYPE`, then one line per
+/// `(labels, value)` (labels as written between braces; empty for none).
+fn family(out: &mut String, name: &str, kind: &str, help: &str, samples: &[(String, u64)]) {
+    header(out, name, kind, help);
+    for (labels, value) in samples {
+        match labels.is_empty() {
+            true => writeln!(out, "{name} {value}"),
+            false => writeln!(out, "{name}{{{labels}}} {value}"),
+        }
+        .unwrap_or_default();
+    }
+}
+
+/// `key="value"`, the value escaped.
+fn label(key: &str, value: &str) -> String {
+    format!("{key}=\"{}\"", escape(value))
+}
+
 /// The exposition of every reactor's counters summed, and the pool's.
 pub fn render(reactors: &[Arc<ReactorMetrics>], pool: &PoolMetrics) -> String {
     let mut out = String::with_capacity(16 * 1024);
     let sum = |get: &dyn Fn(&ReactorMetrics) -> u64| reactors.iter().map(|r| get(r)).sum::<u64>();
-
-    header(
+    let by_protocol = |get: &dyn Fn(&ReactorMetrics, usize) -> u64| {
+        let each = PROTOCOLS.iter().enumerate();
+        each.map(|(i, p)| (label("protocol", p), sum(&|r| get(r, i))))
+            .collect::<Vec<_>>()
+    };
+    // Closed before accepted: a reactor's closed count never passes the
+    // accepted count read after it.
+    let closed = by_protocol(&|r, i| r.closed[i].get());
+    let accepted = by_protocol(&|r, i| r.accepted[i].get());
+    let open: Vec<_> = accepted
+        .iter()
+        .zip(&closed)
+        .map(|((labels, accepted), (_, closed))| (labels.clone(), accepted.saturating_sub(*closed)))
+        .collect();
+    family(
         &mut out,
         "ferry_connections_open",
         "gauge",
         "Connections open now.",
+        &open,
     );
-    for (i, protocol) in PROTOCOLS.iter().enumerate() {
-        // Closed first: a reactor's closed count never passes the accepted
-        // count read after it.
-        let closed = sum(&|r| r.closed[i].get());
-        let open = sum(&|r| r.accepted[i].get()).saturating_sub(closed);
-        let _ = writeln!(
-            out,
-            "ferry_connections_open{{protocol=\"{protocol}\"}} {open}"
-        );
-    }
-    header(
+    family(
         &mut out,
         "ferry_connections_accepted_total",
         "counter",
         "Connections accepted.",
+        &accepted,
     );
-    for (i, protocol) in PROTOCOLS.iter().enumerate() {
-        let accepted = sum(&|r| r.accepted[i].get());
-        let _ = writeln!(
-            out,
-            "ferry_connections_accepted_total{{protocol=\"{protocol}\"}} {accepted}"
-        );
-    }
-    header(
+    let refused = [
+        (label("reason", "busy"), sum(&|r| r.refused_busy.get())),
+        (
+            label("reason", "descriptors"),
+            sum(&|r| r.refused_descriptors.get()),
+        ),
+    ];
+    family(
         &mut out,
         "ferry_connections_refused_total",
         "counter",
         "Connections refused: over --max-connections (busy) or out of descriptors.",
+        &refused,
     );
-    let busy = sum(&|r| r.refused_busy.get());
-    let descriptors = sum(&|r| r.refused_descriptors.get());
-    let _ = writeln!(
-        out,
-        "ferry_connections_refused_total{{reason=\"busy\"}} {busy}"
-    );
-    let _ = writeln!(
-        out,
-        "ferry_connections_refused_total{{reason=\"descriptors\"}} {descriptors}"
-    );
-
-    header(
-        &mut out,
-        "ferry_requests_total",
-        "counter",
-        "Requests answered, by operation and outcome (ok or the status code), over both protocols.",
-    );
-    let (mut committed, mut failed) = (0, 0);
+    let (mut requests, mut committed, mut failed) = (Vec::new(), 0, 0);
     for (op, operation) in OPERATIONS.iter().enumerate() {
         for outcome in 0..=OUTCOMES.len() {
             let count = sum(&|r| r.requests[op][outcome].get());
@@ -335,66 +342,61 @@ pub fn render(reactors: &[Arc<ReactorMetrics>], pool: &PoolMetrics) -> String {
                     _ => failed += count,
                 }
             }
-            let label = OUTCOMES.get(outcome).copied().unwrap_or("other");
-            let _ = writeln!(
-                out,
-                "ferry_requests_total{{operation=\"{}\",outcome=\"{}\"}} {count}",
-                escape(operation),
-                escape(label)
+            let code = OUTCOMES.get(outcome).copied().unwrap_or("other");
+            let labels = format!(
+                "{},{}",
+                label("operation", operation),
+                label("outcome", code)
             );
+            requests.push((labels, count));
         }
     }
-    header(
+    family(
         &mut out,
-        "ferry_bytes_received_total",
+        "ferry_requests_total",
         "counter",
-        "Bytes read from clients.",
+        "Requests answered, by operation and outcome (ok or the status code), over both protocols.",
+        &requests,
     );
-    let _ = writeln!(
-        out,
-        "ferry_bytes_received_total {}",
-        sum(&|r| r.bytes_received.get())
-    );
-    header(
-        &mut out,
-        "ferry_bytes_sent_total",
-        "counter",
-        "Bytes written to clients.",
-    );
-    let _ = writeln!(
-        out,
-        "ferry_bytes_sent_total {}",
-        sum(&|r| r.bytes_sent.get())
-    );
-    header(
-        &mut out,
-        "ferry_uploads_committed_total",
-        "counter",
-        "Uploads stored: PUTs and COMMITs answered ok.",
-    );
-    let _ = writeln!(out, "ferry_uploads_committed_total {committed}");
-    header(
-        &mut out,
-        "ferry_uploads_failed_total",
-        "counter",
-        "PUTs and COMMITs answered with an error.",
-    );
-    let _ = writeln!(out, "ferry_uploads_failed_total {failed}");
-
-    header(
+    let counters = [
+        (
+            "ferry_bytes_received_total",
+            "Bytes read from clients.",
+            sum(&|r| r.bytes_received.get()),
+        ),
+        (
+            "ferry_bytes_sent_total",
+            "Bytes written to clients.",
+            sum(&|r| r.bytes_sent.get()),
+        ),
+        (
+            "ferry_uploads_committed_total",
+            "Uploads stored: PUTs and COMMITs answered ok.",
+            committed,
+        ),
+        (
+            "ferry_uploads_failed_total",
+            "PUTs and COMMITs answered with an error.",
+            failed,
+        ),
+        (
+            "ferry_io_jobs_total",
+            "I/O jobs run by the pool.",
+            pool.jobs.get(),
+        ),
+    ];
+    for (name, help, value) in counters {
+        family(&mut out, name, "counter", help, &[(String::new(), value)]);
+    }
+    let depth = pool.queued.load(Relaxed);
+    let help = "I/O jobs queued for the pool's threads.";
+    family(
         &mut out,
         "ferry_io_queue_depth",
         "gauge",
-        "I/O jobs queued for the pool's threads.",
+        help,
+        &[(String::new(), depth)],
     );
-    let _ = writeln!(out, "ferry_io_queue_depth {}", pool.queued.load(Relaxed));
-    header(
-        &mut out,
-        "ferry_io_jobs_total",
-        "counter",
-        "I/O jobs run by the pool.",
-    );
-    let _ = writeln!(out, "ferry_io_jobs_total {}", pool.jobs.get());
     let mut counts = ([0; BOUNDS.len() + 1], 0, 0);
     pool.job_seconds.add_to(&mut counts);
     histogram(
