@@ -124,6 +124,27 @@ fn a_scrape_sums_the_counters_of_every_worker() {
 }
 
 #[test]
+fn open_connections_and_refusals_over_the_cap_are_counted() {
+    let server = TestServer::start_with(|config| {
+        config.max_connections = 1;
+        config.metrics_listen = Some("127.0.0.1:0".parse().unwrap());
+    });
+    let mut held = Raw::connect(server.addr);
+    assert!(held.line().starts_with("OK FERRY/1 "));
+    let mut refused = Raw::connect(server.addr);
+    assert!(refused.line().starts_with("ERR 503 "));
+    let text = scrape(&server);
+    assert_eq!(
+        sample(&text, "ferry_connections_open{protocol=\"ferry\"}"),
+        1
+    );
+    assert_eq!(
+        sample(&text, "ferry_connections_refused_total{reason=\"busy\"}"),
+        1
+    );
+}
+
+#[test]
 fn the_loop_turn_histogram_grows_and_its_buckets_are_cumulative() {
     let server = start(1);
     let first = sample(&scrape(&server), "ferry_loop_turn_seconds_count");
