@@ -422,6 +422,12 @@ pub fn render(reactors: &[Arc<ReactorMetrics>], pool: &PoolMetrics) -> String {
 mod tests {
     use super::*;
 
+    fn assert_lines(text: &str, lines: &[&str]) {
+        for line in lines {
+            assert!(text.lines().any(|l| l == *line), "no {line:?} in:\n{text}");
+        }
+    }
+
     #[test]
     fn buckets_are_cumulative_and_bounds_inclusive() {
         let reactor = Arc::new(ReactorMetrics::default());
@@ -429,11 +435,16 @@ mod tests {
         reactor.loop_turn.observe(Duration::from_millis(3));
         reactor.loop_turn.observe(Duration::from_secs(20));
         let text = render(&[reactor], &PoolMetrics::default());
-        assert!(text.contains("ferry_loop_turn_seconds_bucket{le=\"0.0001\"} 1\n"));
-        assert!(text.contains("ferry_loop_turn_seconds_bucket{le=\"0.005\"} 2\n"));
-        assert!(text.contains("ferry_loop_turn_seconds_bucket{le=\"10\"} 2\n"));
-        assert!(text.contains("ferry_loop_turn_seconds_bucket{le=\"+Inf\"} 3\n"));
-        assert!(text.contains("ferry_loop_turn_seconds_count 3\n"));
+        assert_lines(
+            &text,
+            &[
+                "ferry_loop_turn_seconds_bucket{le=\"0.0001\"} 1",
+                "ferry_loop_turn_seconds_bucket{le=\"0.005\"} 2",
+                "ferry_loop_turn_seconds_bucket{le=\"10\"} 2",
+                "ferry_loop_turn_seconds_bucket{le=\"+Inf\"} 3",
+                "ferry_loop_turn_seconds_count 3",
+            ],
+        );
     }
 
     #[test]
@@ -446,10 +457,15 @@ mod tests {
             count_request(0, Some(599));
         }
         let text = render(&reactors, &PoolMetrics::default());
-        assert!(text.contains("ferry_requests_total{operation=\"get\",outcome=\"ok\"} 2\n"));
-        assert!(text.contains("ferry_requests_total{operation=\"get\",outcome=\"404\"} 2\n"));
-        assert!(text.contains("ferry_requests_total{operation=\"put\",outcome=\"other\"} 2\n"));
-        assert!(text.contains("ferry_uploads_failed_total 2\n"));
+        assert_lines(
+            &text,
+            &[
+                "ferry_requests_total{operation=\"get\",outcome=\"ok\"} 2",
+                "ferry_requests_total{operation=\"get\",outcome=\"404\"} 2",
+                "ferry_requests_total{operation=\"put\",outcome=\"other\"} 2",
+                "ferry_uploads_failed_total 2",
+            ],
+        );
     }
 
     #[test]
