@@ -72,6 +72,36 @@ fn put_keeps_the_local_modification_time() {
     }
 }
 
+#[test]
+fn get_keeps_the_modification_time_the_file_has_on_the_server() {
+    let server = TestServer::start();
+    let work = tempfile::tempdir().unwrap();
+    for name in ["one.txt", "dir/a.txt", "dir/sub/b.txt"] {
+        let local = work.path().join("up").join(name);
+        fs::create_dir_all(local.parent().unwrap()).unwrap();
+        fs::write(&local, name).unwrap();
+        make_old(&local);
+    }
+    let up = work.path().join("up");
+    success(&run(&up, server.addr, &["-q", "put", "one.txt"]));
+    success(&run(&up, server.addr, &["-q", "put", "-r", "dir"]));
+    let down = work.path().join("down");
+    fs::create_dir_all(&down).unwrap();
+    success(&run(&down, server.addr, &["-q", "get", "one.txt"]));
+    success(&run(
+        &down,
+        server.addr,
+        &["-q", "get", "--resume", "one.txt", "again.txt"],
+    ));
+    success(&run(&down, server.addr, &["-q", "get", "-r", "dir/"]));
+    // get -r dir/ saves the folder's contents here, as rsync does.
+    for name in ["one.txt", "again.txt", "a.txt", "sub/b.txt"] {
+        let path = down.join(name);
+        assert!(path.exists(), "{name}: {:?}", support::entries(&down));
+        assert_eq!(support::mtime_secs(&path), OLD, "{name}");
+    }
+}
+
 /// Runs `ferry <args>` and returns how long it took, checking it worked.
 fn timed(work: &Path, server: &TestServer, args: &[&str]) -> Duration {
     let started = Instant::now();

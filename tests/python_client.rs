@@ -580,7 +580,11 @@ fn put_keeps_the_mtime_and_ls_and_mv_work_like_the_binary() {
     ] {
         let output = python(work.path(), &server, missing);
         assert_eq!(output.status.code(), Some(1), "{missing:?}");
-        assert!(text(&output.stderr).contains(said), "{}", text(&output.stderr));
+        assert!(
+            text(&output.stderr).contains(said),
+            "{}",
+            text(&output.stderr)
+        );
     }
 
     let output = python(work.path(), &server, &["mv", "docs/a.txt", "docs/c.txt"]);
@@ -588,6 +592,13 @@ fn put_keeps_the_mtime_and_ls_and_mv_work_like_the_binary() {
     assert_eq!(text(&output.stdout), "moved docs/a.txt to docs/c.txt\n");
     assert!(!server.path("docs/a.txt").exists());
     assert_eq!(fs::read(server.path("docs/c.txt")).unwrap(), b"a\n");
+    // A download keeps the time the file has on the server.
+    let output = python(work.path(), &server, &["get", "docs/c.txt", "c.txt"]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert_eq!(
+        support::mtime_secs(&work.path().join("c.txt")),
+        1_000_000_000
+    );
     let output = python(work.path(), &server, &["mv", "docs/a.txt", "docs/d.txt"]);
     assert_eq!(output.status.code(), Some(1));
     assert_eq!(text(&output.stderr), "ferry: docs/a.txt: no such file\n");

@@ -152,6 +152,8 @@ class Ferry:
                 raise
         self.sock = sock
         self.reader = self.sock.makefile("rb")
+        # The modification time the last GET reported (Unix seconds).
+        self.last_mtime = None
         try:
             self._greeting()
             # A server without access control needs no token: it is not
@@ -273,6 +275,8 @@ class Ferry:
         self.sock.sendall(b"GET %s\n" % encode(name).encode())
         fields = self._reply()
         n = int(fields[0])
+        # The file's modification time (servers before it sent none).
+        self.last_mtime = int(fields[3]) if len(fields) > 3 else None
         crc = self._body(n, out)
         # Servers before the CRC field sent only <n> <total>: nothing to check.
         if len(fields) > 2 and int(fields[2], 16) != crc:
@@ -468,6 +472,8 @@ def main(argv=None):
                 try:
                     with open(partial, "wb") as out:
                         size = ferry.get_into(args.remote, out)
+                    if ferry.last_mtime is not None:
+                        os.utime(partial, (ferry.last_mtime, ferry.last_mtime))
                     os.replace(partial, target)
                 finally:
                     if os.path.exists(partial):
