@@ -229,6 +229,42 @@ fn max_time_removes_a_partial_download() {
     assert_eq!(support::entries(work.path()), Vec::<String>::new());
 }
 
+#[test]
+fn max_time_keeps_a_resumable_download_and_says_where() {
+    let server = TestServer::start();
+    let data = pattern(1 << 20, 9);
+    fs::write(server.path("big.bin"), &data).unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let output = run(
+        work.path(),
+        server.addr,
+        &[
+            "get",
+            "--resume",
+            "big.bin",
+            "--limit-rate",
+            "100K",
+            "--max-time",
+            "1",
+        ],
+    );
+    let line = failure(&output, 3);
+    assert!(
+        line.ends_with(
+            "gave up after --max-time 1 s (partial download kept in .big.bin.ferry-part: \
+             run the same command again to resume)"
+        ),
+        "{line}"
+    );
+    // And it goes on from there.
+    success(&run(
+        work.path(),
+        server.addr,
+        &["-q", "get", "--resume", "big.bin"],
+    ));
+    assert!(fs::read(work.path().join("big.bin")).unwrap() == data);
+}
+
 /// Runs `ferry <args> --server <addr>` in `dir` with `input` on stdin.
 fn run_with_stdin(dir: &Path, server: &TestServer, args: &[&str], input: &[u8]) -> Output {
     use std::io::Write;

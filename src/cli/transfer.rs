@@ -191,6 +191,7 @@ fn download(args: &GetArgs, target: &Path, output: &Output) -> Result<u64, Failu
     // A plain download is all or nothing, even when interrupted; a
     // --resume one keeps its bytes for the next run.
     let _discard = (!args.resume).then(|| Discard::new(&partial));
+    let _kept = args.resume.then(|| super::interrupt::Kept::new(&partial));
     let (mut file, have, crc_so_far) = if args.resume {
         let mut file = OpenOptions::new()
             .create(true)
