@@ -553,7 +553,7 @@ pub enum Response<'a> {
         /// Their CRC-32C.
         crc: u32,
     },
-    /// `OK <n> <total> <crc32c>`, then `n` bytes of file.
+    /// `OK <n> <total> <crc32c> <mtime>`, then `n` bytes of file.
     Body {
         /// Bytes that follow.
         len: u64,
@@ -561,6 +561,8 @@ pub enum Response<'a> {
         total: u64,
         /// CRC-32C of the whole file (not of the range sent).
         crc: u32,
+        /// Modification time of the file, Unix seconds.
+        mtime: i64,
     },
     /// `OK <size> <mtime> <crc32c>`, for STAT.
     Stat {
@@ -609,7 +611,12 @@ impl Response<'_> {
             Response::Authenticated { name } => writeln!(out, "OK {name}"),
             Response::Ok => writeln!(out, "OK"),
             Response::Stored { size, crc } => writeln!(out, "OK {size} {crc:08x}"),
-            Response::Body { len, total, crc } => writeln!(out, "OK {len} {total} {crc:08x}"),
+            Response::Body {
+                len,
+                total,
+                crc,
+                mtime,
+            } => writeln!(out, "OK {len} {total} {crc:08x} {mtime}"),
             Response::Stat { size, mtime, crc } => writeln!(out, "OK {size} {mtime} {crc:08x}"),
             Response::Length { len } => writeln!(out, "OK {len}"),
             Response::Session { id, received } => writeln!(out, "OK {id} {received}"),
@@ -941,8 +948,9 @@ mod tests {
             len: 1,
             total: 9,
             crc: 0xc0ffee,
+            mtime: 1_700_000_000,
         };
-        assert_eq!(line(body), "OK 1 9 00c0ffee\n");
+        assert_eq!(line(body), "OK 1 9 00c0ffee 1700000000\n");
         let err = Response::Error {
             code: 404,
             message: "no\nsuch",

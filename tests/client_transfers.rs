@@ -72,6 +72,36 @@ fn put_keeps_the_local_modification_time() {
     }
 }
 
+#[test]
+fn get_keeps_the_modification_time_the_file_has_on_the_server() {
+    let server = TestServer::start();
+    let work = tempfile::tempdir().unwrap();
+    for name in ["one.txt", "dir/a.txt", "dir/sub/b.txt"] {
+        let local = work.path().join("up").join(name);
+        fs::create_dir_all(local.parent().unwrap()).unwrap();
+        fs::write(&local, name).unwrap();
+        make_old(&local);
+    }
+    let up = work.path().join("up");
+    success(&run(&up, server.addr, &["-q", "put", "one.txt"]));
+    success(&run(&up, server.addr, &["-q", "put", "-r", "dir"]));
+    let down = work.path().join("down");
+    fs::create_dir_all(&down).unwrap();
+    success(&run(&down, server.addr, &["-q", "get", "one.txt"]));
+    success(&run(
+        &down,
+        server.addr,
+        &["-q", "get", "--resume", "one.txt", "again.txt"],
+    ));
+    success(&run(&down, server.addr, &["-q", "get", "-r", "dir/"]));
+    // get -r dir/ saves the folder's contents here, as rsync does.
+    for name in ["one.txt", "again.txt", "a.txt", "sub/b.txt"] {
+        let path = down.join(name);
+        assert!(path.exists(), "{name}: {:?}", support::entries(&down));
+        assert_eq!(support::mtime_secs(&path), OLD, "{name}");
+    }
+}
+
 /// Runs `ferry <args>` and returns how long it took, checking it worked.
 fn timed(work: &Path, server: &TestServer, args: &[&str]) -> Duration {
     let started = Instant::now();
@@ -197,6 +227,42 @@ fn max_time_removes_a_partial_download() {
     let line = failure(&output, 3);
     assert!(line.contains("gave up after --max-time 1 s"), "{line}");
     assert_eq!(support::entries(work.path()), Vec::<String>::new());
+}
+
+#[test]
+fn max_time_keeps_a_resumable_download_and_says_where() {
+    let server = TestServer::start();
+    let data = pattern(1 << 20, 9);
+    fs::write(server.path("big.bin"), &data).unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let output = run(
+        work.path(),
+        server.addr,
+        &[
+            "get",
+            "--resume",
+            "big.bin",
+            "--limit-rate",
+            "100K",
+            "--max-time",
+            "1",
+        ],
+    );
+    let line = failure(&output, 3);
+    assert!(
+        line.ends_with(
+            "gave up after --max-time 1 s (partial download kept in .big.bin.ferry-part: \
+             run the same command again to resume)"
+        ),
+        "{line}"
+    );
+    // And it goes on from there.
+    success(&run(
+        work.path(),
+        server.addr,
+        &["-q", "get", "--resume", "big.bin"],
+    ));
+    assert!(fs::read(work.path().join("big.bin")).unwrap() == data);
 }
 
 /// Runs `ferry <args> --server <addr>` in `dir` with `input` on stdin.

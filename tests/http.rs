@@ -658,6 +658,15 @@ fn folders_redirect_and_answers_are_framed_for_every_client() {
         (reply.status, reply.header("Location")),
         (301, Some("/docs/"))
     );
+    // What the query asked for survives the redirect.
+    for (query, kept) in [
+        ("?tar", "/docs/?tar"),
+        ("?format=json", "/docs/?format=json"),
+    ] {
+        conn.send(request("GET", &format!("/docs{query}"), ""));
+        let reply = conn.reply(false);
+        assert_eq!((reply.status, reply.header("Location")), (301, Some(kept)));
+    }
     conn.send(request("GET", "/docs/", ""));
     assert_eq!(conn.reply(false).header("Vary"), Some("Accept"));
     // 204 carries no Content-Length (RFC 9110 8.6).

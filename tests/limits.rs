@@ -29,7 +29,7 @@ fn five_hundred_concurrent_clients_are_all_served() {
     for (i, raw) in conns.iter_mut().enumerate() {
         let body = format!("payload of client {i}");
         let crc = crc_hex(body.as_bytes());
-        assert_eq!(raw.line(), format!("OK {0} {0} {crc}", body.len()));
+        assert_eq!(raw.get_line(), format!("OK {0} {0} {crc}", body.len()));
         assert_eq!(raw.bytes(body.len()), body.as_bytes());
     }
     assert_eq!(server.client().list("crowd/").unwrap().len(), 500);
@@ -72,7 +72,7 @@ fn a_reader_that_never_reads_does_not_hold_up_others() {
     }
     // The stuck reader can still catch up and gets every byte.
     assert_eq!(
-        stuck.line(),
+        stuck.get_line(),
         format!("OK {0} {0} {1}", big.len(), crc_hex(&big))
     );
     assert!(stuck.bytes(big.len()) == big);
@@ -195,7 +195,7 @@ fn read_only_refuses_put_and_del_but_serves_reads() {
     raw.send("DEL kept\n");
     assert!(raw.line().starts_with("ERR 403 "));
     raw.send("GET kept\n");
-    assert_eq!(raw.line(), format!("OK 8 8 {}", crc_hex(b"original")));
+    assert_eq!(raw.get_line(), format!("OK 8 8 {}", crc_hex(b"original")));
     assert_eq!(raw.bytes(8), b"original");
     assert_eq!(server.files_on_disk(), ["kept"]);
 }

@@ -148,7 +148,7 @@ fn put_get_ls_interoperate_with_the_server() {
     assert_eq!(text(&output.stdout), "saved from-rust.bin (123456 bytes)\n");
     assert!(fs::read(work.path().join("from-rust.bin")).unwrap() == other);
 
-    let output = python(work.path(), &server, &["ls", "py/"]);
+    let output = python(work.path(), &server, &["ls", "-R", "py/"]);
     assert!(output.status.success(), "{}", text(&output.stderr));
     let listing = text(&output.stdout);
     let names: Vec<(&str, &str)> = listing
@@ -535,7 +535,7 @@ fn put_into_a_folder_like_the_binary() {
 }
 
 #[test]
-fn put_keeps_the_mtime_and_ls_dir_and_mv_work_like_the_protocol_says() {
+fn put_keeps_the_mtime_and_ls_and_mv_work_like_the_binary() {
     if !have_python() {
         return;
     }
@@ -552,8 +552,9 @@ fn put_keeps_the_mtime_and_ls_dir_and_mv_work_like_the_protocol_says() {
     );
     server.client().put_bytes("docs/sub/b.txt", b"b").unwrap();
 
-    // One level: the sub-folder (no size, a trailing `/`), then the file.
-    let output = python(work.path(), &server, &["ls", "--dir", "docs"]);
+    // One level, as the binary's `ls`: the sub-folder (no size, a
+    // trailing `/`), then the file.
+    let output = python(work.path(), &server, &["ls", "docs"]);
     assert!(output.status.success(), "{}", text(&output.stderr));
     let listing = text(&output.stdout);
     let lines: Vec<Vec<&str>> = listing
@@ -563,15 +564,41 @@ fn put_keeps_the_mtime_and_ls_dir_and_mv_work_like_the_protocol_says() {
     assert_eq!(lines.len(), 2, "{listing}");
     assert_eq!((lines[0][0], lines[0][2]), ("-", "docs/sub/"), "{listing}");
     assert_eq!(lines[1], ["2", "1000000000", "docs/a.txt"], "{listing}");
-    // The recursive listing is still there.
-    let output = python(work.path(), &server, &["ls", "docs/"]);
+    // -R: every file below, at any depth.
+    let output = python(work.path(), &server, &["ls", "-R", "docs/"]);
     assert_eq!(text(&output.stdout).lines().count(), 2);
+    // A file's own line; a missing name is an error, not an empty listing.
+    let output = python(work.path(), &server, &["ls", "docs/a.txt"]);
+    assert_eq!(
+        text(&output.stdout).split_whitespace().collect::<Vec<_>>(),
+        ["2", "1000000000", "docs/a.txt"]
+    );
+    for (missing, said) in [
+        (&["ls", "nothing"][..], "no such file or folder"),
+        (&["ls", "nothing/"][..], "no such folder"),
+        (&["ls", "-R", "nothing"][..], "no such file or folder"),
+    ] {
+        let output = python(work.path(), &server, missing);
+        assert_eq!(output.status.code(), Some(1), "{missing:?}");
+        assert!(
+            text(&output.stderr).contains(said),
+            "{}",
+            text(&output.stderr)
+        );
+    }
 
     let output = python(work.path(), &server, &["mv", "docs/a.txt", "docs/c.txt"]);
     assert!(output.status.success(), "{}", text(&output.stderr));
     assert_eq!(text(&output.stdout), "moved docs/a.txt to docs/c.txt\n");
     assert!(!server.path("docs/a.txt").exists());
     assert_eq!(fs::read(server.path("docs/c.txt")).unwrap(), b"a\n");
+    // A download keeps the time the file has on the server.
+    let output = python(work.path(), &server, &["get", "docs/c.txt", "c.txt"]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert_eq!(
+        support::mtime_secs(&work.path().join("c.txt")),
+        1_000_000_000
+    );
     let output = python(work.path(), &server, &["mv", "docs/a.txt", "docs/d.txt"]);
     assert_eq!(output.status.code(), Some(1));
     assert_eq!(text(&output.stderr), "ferry: docs/a.txt: no such file\n");

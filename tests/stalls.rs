@@ -48,7 +48,7 @@ fn others_are_served(server: &TestServer, point: Point) {
         other.send("STAT warm\n");
         assert!(other.line().starts_with("OK 4 "));
         other.send("GET warm\n");
-        assert_eq!(other.line(), format!("OK 4 4 {}", crc_hex(b"warm")));
+        assert_eq!(other.get_line(), format!("OK 4 4 {}", crc_hex(b"warm")));
         assert_eq!(other.bytes(4), b"warm");
         let answer = http(
             server,
@@ -104,7 +104,7 @@ fn a_checksum_of_a_file_placed_by_other_means_stalls_only_its_own_client() {
 
     gate.open();
     let crc = crc_hex(&data);
-    assert_eq!(slow.line(), format!("OK {0} {0} {crc}", data.len()));
+    assert_eq!(slow.get_line(), format!("OK {0} {0} {crc}", data.len()));
     assert_eq!(slow.bytes(data.len()), data);
 }
 
@@ -136,7 +136,7 @@ fn a_download_not_in_the_page_cache_is_read_in_on_the_pool() {
     assert_eq!(gate.held(), 1, "the read finished early");
     gate.open();
     let crc = crc_hex(&data);
-    assert_eq!(slow.line(), format!("OK {0} {0} {crc}", data.len()));
+    assert_eq!(slow.get_line(), format!("OK {0} {0} {crc}", data.len()));
     assert_eq!(slow.bytes(data.len()), data);
 }
 
@@ -175,7 +175,7 @@ fn a_burst_of_first_downloads_computes_one_checksum() {
     gate.open();
     let crc = crc_hex(&data);
     assert!(first.line().ends_with(&crc));
-    assert_eq!(second.line(), format!("OK {0} {0} {crc}", data.len()));
+    assert_eq!(second.get_line(), format!("OK {0} {0} {crc}", data.len()));
     assert_eq!(second.bytes(data.len()), data);
     assert!(third.line().ends_with(&crc));
     let mut again = server.raw();
@@ -310,7 +310,7 @@ fn an_open_off_the_fast_path_stalls_only_its_own_client() {
     gate.wait_for_arrivals(1);
     others_are_served(&server, Point::Open);
     gate.open();
-    assert_eq!(slow.line(), format!("OK 4 4 {}", crc_hex(b"warm")));
+    assert_eq!(slow.get_line(), format!("OK 4 4 {}", crc_hex(b"warm")));
     assert_eq!(slow.bytes(4), b"warm");
 }
 

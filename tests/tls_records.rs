@@ -108,9 +108,10 @@ fn a_client_sending_a_byte_per_write_is_served_over_both_protocols() {
     send(&mut ferry, &data);
     assert_eq!(line(&mut ferry), format!("OK {} {crc}\n", data.len()));
     send(&mut ferry, b"GET trickled.bin\n");
-    assert_eq!(
-        line(&mut ferry),
-        format!("OK {} {} {crc}\n", data.len(), data.len())
+    let head = line(&mut ferry);
+    assert!(
+        head.starts_with(&format!("OK {} {} {crc} ", data.len(), data.len())),
+        "{head:?}"
     );
     let mut back = vec![0; data.len()];
     ferry.read_exact(&mut back).unwrap();

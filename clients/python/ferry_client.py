@@ -38,16 +38,20 @@ As a command:
 
     python3 ferry_client.py [--server HOST:PORT] [--token TOKEN] put LOCAL [REMOTE]
     python3 ferry_client.py [--server HOST:PORT] [--token TOKEN] get REMOTE [LOCAL]
-    python3 ferry_client.py [--server HOST:PORT] [--token TOKEN] ls [PREFIX]
-    python3 ferry_client.py [--server HOST:PORT] [--token TOKEN] ls --dir [FOLDER]
+    python3 ferry_client.py [--server HOST:PORT] [--token TOKEN] ls [NAME]
+    python3 ferry_client.py [--server HOST:PORT] [--token TOKEN] ls -R [PREFIX]
     python3 ferry_client.py [--server HOST:PORT] [--token TOKEN] stat NAME
     python3 ferry_client.py [--server HOST:PORT] [--token TOKEN] rm NAME [NAME...]
     python3 ferry_client.py [--server HOST:PORT] [--token TOKEN] mv FROM TO
 
 `put - REMOTE` uploads standard input, whatever its length. `put` gives
-the remote file the local file's modification time; `ls`
-lists every file below a prefix, `ls --dir` one level of a folder (its
-sub-folders, ending in `/`, then its files).
+the remote file the local file's modification time. `ls` lists one level
+of a folder, as the `ferry` binary does: its sub-folders (size `-`, name
+ending in `/`), then its files; `ls NAME` is the folder NAME if there is
+one, else the file NAME (its own line), and `ls NAME/` the folder only;
+`ls -R PREFIX` lists every file whose name starts with PREFIX. A name that
+matches nothing is an error (exit 1); only the top of an empty server
+lists as empty.
 
 Add --tls (the system's certificate authorities), --ca PEM (only those in
 the file, such as `ferry cert`'s certificate) or --insecure (no check of
@@ -148,6 +152,8 @@ class Ferry:
                 raise
         self.sock = sock
         self.reader = self.sock.makefile("rb")
+        # The modification time the last GET reported (Unix seconds).
+        self.last_mtime = None
         try:
             self._greeting()
             # A server without access control needs no token: it is not
@@ -269,6 +275,8 @@ class Ferry:
         self.sock.sendall(b"GET %s\n" % encode(name).encode())
         fields = self._reply()
         n = int(fields[0])
+        # The file's modification time (servers before it sent none).
+        self.last_mtime = int(fields[3]) if len(fields) > 3 else None
         crc = self._body(n, out)
         # Servers before the CRC field sent only <n> <total>: nothing to check.
         if len(fields) > 2 and int(fields[2], 16) != crc:
@@ -354,6 +362,33 @@ def _remote_name(local, remote):
     return remote
 
 
+def _listing(ferry, name, recursive):
+    """What `ls` shows, as the `ferry` binary's `ls` does: one level of the
+    folder `name`, or the file `name`'s own line; with `recursive`, every
+    file whose name starts with `name`. Raises a 404 FerryError when
+    nothing is there (but for the top of an empty server)."""
+    if recursive:
+        entries = ferry.ls(name)
+        if name and not entries:
+            raise FerryError(404, "no such file or folder")
+        return entries
+    try:
+        return ferry.dir(name)
+    except FerryError as err:
+        if err.code != 404 or not name:
+            raise
+        if name.endswith("/"):
+            raise FerryError(404, "no such folder") from err
+    # Not a folder: the file of that name, if there is one.
+    try:
+        size, mtime, _ = ferry.stat(name)
+    except FerryError as err:
+        if err.code == 404:
+            raise FerryError(404, "no such file or folder") from err
+        raise
+    return [(size, mtime, name)]
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="ferry_client.py", description=__doc__.splitlines()[0])
     parser.add_argument("--server", default=os.environ.get("FERRY_SERVER", "127.0.0.1:5010"))
@@ -375,9 +410,10 @@ def main(argv=None):
     get = commands.add_parser("get", help="download a remote file")
     get.add_argument("remote")
     get.add_argument("local", nargs="?")
-    ls = commands.add_parser("ls", help="list remote files")
+    ls = commands.add_parser("ls", help="list one level of a folder (-R: every file below)")
     ls.add_argument("prefix", nargs="?", default="")
-    ls.add_argument("-d", "--dir", action="store_true", help="one level of a folder only")
+    ls.add_argument("-R", "--recursive", action="store_true",
+                    help="every file whose name starts with PREFIX")
     stat = commands.add_parser("stat", help="show a remote file's size, mtime and CRC-32C")
     stat.add_argument("name")
     rm = commands.add_parser("rm", help="remove remote files")
@@ -405,7 +441,7 @@ def main(argv=None):
     if args.command in ("put", "get"):
         subject = args.remote
     elif args.command == "ls":
-        subject = f"listing {args.prefix!r}"
+        subject = args.prefix or "listing"
     elif args.command == "stat":
         subject = args.name
     elif args.command == "mv":
@@ -436,14 +472,15 @@ def main(argv=None):
                 try:
                     with open(partial, "wb") as out:
                         size = ferry.get_into(args.remote, out)
+                    if ferry.last_mtime is not None:
+                        os.utime(partial, (ferry.last_mtime, ferry.last_mtime))
                     os.replace(partial, target)
                 finally:
                     if os.path.exists(partial):
                         os.remove(partial)
                 print(f"saved {target} ({size} bytes)")
             elif args.command == "ls":
-                entries = ferry.dir(args.prefix) if args.dir else ferry.ls(args.prefix)
-                for size, mtime, name in entries:
+                for size, mtime, name in _listing(ferry, args.prefix, args.recursive):
                     print(f"{'-' if size is None else size:>12}  {mtime}  {name}")
             elif args.command == "mv":
                 ferry.mv(args.source, args.target)

@@ -10,7 +10,9 @@
 //!
 //! `--max-time` ends the command the same way, from a timer thread: the
 //! partial files go, and the process exits with 3, the code of a
-//! connection failure (README, "Exit codes and errors").
+//! connection failure (README, "Exit codes and errors"). A `get --resume`
+//! registers its partial file as kept instead, so that the last line says
+//! where it is and how to go on, as a failed connection's does.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, Once};
@@ -21,6 +23,26 @@ use signal_hook::iterator::Signals;
 
 /// Partial files to remove if the process is interrupted.
 static PARTIAL: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+/// The partial file of a `get --resume`, kept when --max-time ends it.
+static KEPT: Mutex<Option<PathBuf>> = Mutex::new(None);
+
+/// Names `path` in the line `--max-time` ends the command with, for as
+/// long as it lives: the partial file a `get --resume` keeps.
+#[derive(Debug)]
+pub struct Kept;
+
+impl Kept {
+    pub fn new(path: &Path) -> Kept {
+        *KEPT.lock().unwrap_or_else(|e| e.into_inner()) = Some(path.to_owned());
+        Kept
+    }
+}
+
+impl Drop for Kept {
+    fn drop(&mut self) {
+        *KEPT.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+}
 
 /// Removes its partial file on an interrupt for as long as it lives; drop
 /// it once the file is renamed into place or removed.
@@ -77,10 +99,16 @@ pub fn give_up_after(after: Duration, what: String) {
         .name("ferry-max-time".into())
         .spawn(move || {
             std::thread::sleep(after);
-            let line = format!(
+            let mut line = format!(
                 "ferry: {what}: gave up after --max-time {} s",
                 after.as_secs_f64()
             );
+            if let Some(kept) = KEPT.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+                line += &format!(
+                    " (partial download kept in {}: run the same command again to resume)",
+                    kept.display()
+                );
+            }
             sweep_and_exit(3, Some(&line));
         });
     // Without the timer the command runs unbounded, as without the option:

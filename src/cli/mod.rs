@@ -35,7 +35,7 @@ use crate::client::ClientError;
 #[command(
     name = "ferry",
     version,
-    about = "A single-threaded file-transfer server and its client",
+    about = "A file-transfer server (an event loop per core) and its client",
     after_help = "The client commands' --server, --token, --tls, --ca, --insecure, \
                   -v/--verbose and -q/--quiet may also come before the command: \
                   ferry -v --ca cert.pem put a.txt"

@@ -71,8 +71,9 @@ pub struct ServeArgs {
     /// Refuse PUT and DEL.
     #[arg(long)]
     read_only: bool,
-    /// Answer a PUT only once its data and directory entry are flushed to
-    /// stable storage (fsync, on an I/O thread).
+    /// Answer a PUT or COMMIT only once its data and directory entry are
+    /// flushed to stable storage, and an APPEND once its bytes are (fsync,
+    /// on an I/O thread).
     #[arg(long)]
     fsync: bool,
     /// Event loops, each a thread with its own listeners (SO_REUSEPORT)
@@ -87,9 +88,10 @@ pub struct ServeArgs {
           value_parser = clap::value_parser!(u16).range(1..=1024))]
     io_threads: u16,
     /// Where upload bodies are written: `auto` has the I/O threads write
-    /// them where every write is a round trip (FUSE, NFS, SMB...) and the
-    /// event loop elsewhere (a write to a local disk lands in the page
-    /// cache); `always` suits a local disk that cannot keep up.
+    /// them behind each upload wherever a write can wait (local disks,
+    /// FUSE, NFS, SMB...) and the event loop on a memory file system
+    /// (tmpfs), which saves a copy; `never` has the event loop write every
+    /// body itself.
     #[arg(long, value_enum, default_value_t = PoolWrites::Auto)]
     pool_writes: PoolWrites,
     /// Seconds in-flight transfers may take to finish after SIGTERM/SIGINT.

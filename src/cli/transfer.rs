@@ -191,6 +191,7 @@ fn download(args: &GetArgs, target: &Path, output: &Output) -> Result<u64, Failu
     // A plain download is all or nothing, even when interrupted; a
     // --resume one keeps its bytes for the next run.
     let _discard = (!args.resume).then(|| Discard::new(&partial));
+    let _kept = args.resume.then(|| super::interrupt::Kept::new(&partial));
     let (mut file, have, crc_so_far) = if args.resume {
         let mut file = OpenOptions::new()
             .create(true)
@@ -226,6 +227,7 @@ fn download(args: &GetArgs, target: &Path, output: &Output) -> Result<u64, Failu
     );
     output.finish(&bar, result.is_ok());
     let outcome = result.and_then(|download| {
+        keep_mtime(&file, download.mtime).map_err(ClientError::Local)?;
         file.sync_all().map_err(ClientError::Local)?;
         fs::rename(&partial, target).map_err(ClientError::Local)?;
         Ok(download.total)
@@ -327,6 +329,19 @@ pub(super) fn local_checksum(path: &Path) -> Result<Option<(u64, u32)>, Failure>
         Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(err) => Err(Failure::local(path, err)),
     }
+}
+
+/// Gives a downloaded file the modification time it has on the server
+/// (as uploads keep the local one), when the server said it.
+pub(super) fn keep_mtime(file: &File, mtime: Option<i64>) -> io::Result<()> {
+    let Some(mtime) = mtime else {
+        return Ok(());
+    };
+    let when = match u64::try_from(mtime) {
+        Ok(after) => std::time::UNIX_EPOCH + std::time::Duration::from_secs(after),
+        Err(_) => std::time::UNIX_EPOCH - std::time::Duration::from_secs(mtime.unsigned_abs()),
+    };
+    file.set_modified(when)
 }
 
 /// Where a download of `target` is written until it is complete and

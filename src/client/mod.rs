@@ -70,6 +70,9 @@ pub struct Download {
     pub total: u64,
     /// CRC-32C of the whole file (servers before 0.2 did not send it).
     pub crc: Option<u32>,
+    /// The file's modification time, Unix seconds (servers before 0.3 did
+    /// not send it).
+    pub mtime: Option<i64>,
 }
 
 /// What `STAT` said.

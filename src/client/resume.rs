@@ -248,5 +248,6 @@ fn download_attempt(
         len: offset + head.len,
         total: head.total,
         crc: head.crc,
+        mtime: head.mtime,
     })
 }

@@ -9,7 +9,7 @@
 //!                                      -> OK <size> <crc32c>
 //! PUT <name> * -\n<hex n>\r\n<n bytes>\r\n...0\r\nCRC <crc32c>\r\n\r\n
 //!                                      -> OK <size> <crc32c>
-//! GET <name>[ <offset>[ <length>]]\n   -> OK <n> <total>[ <crc32c>]\n<n bytes>
+//! GET <name>[ <offset>[ <length>]]\n   -> OK <n> <total>[ <crc32c>[ <mtime>]]\n<n bytes>
 //! STAT <name>\n                        -> OK <size> <mtime>[ <crc32c>]
 //! LIST[ <prefix>]\n                    -> OK <n>\n<listing>
 //! DEL <name>\n | ABORT <id>\n | QUIT\n -> OK
@@ -445,6 +445,9 @@ impl Replies {
             len: field(&fields, 0)?,
             total: field(&fields, 1)?,
             crc: optional_crc(&fields, 2)?,
+            // Only a convenience (a download keeps it): never a reason to
+            // refuse a file whose bytes and checksum are right.
+            mtime: fields.get(3).and_then(|f| f.parse().ok()),
         })
     }
 

@@ -37,10 +37,33 @@ pub struct Exchange {
     listing: bool,
     /// A listing is wanted as JSON rather than HTML.
     wants_json: bool,
+    /// What a redirect from `/dir` to `/dir/` keeps of the query, so that
+    /// `/dir?tar` still ends in an archive and `/dir?format=json` in JSON.
+    redirect_query: RedirectQuery,
     /// The client waits for `100 Continue` before sending its body.
     expect_continue: bool,
     /// The `Content-Type` of the file asked for, from its name.
     media_type: MediaType,
+}
+
+/// The query a redirect to a folder's listing keeps (one byte where a
+/// string would grow every connection).
+#[derive(Debug, Clone, Copy, Default)]
+enum RedirectQuery {
+    #[default]
+    None,
+    Tar,
+    Json,
+}
+
+impl RedirectQuery {
+    fn as_str(self) -> &'static str {
+        match self {
+            RedirectQuery::None => "",
+            RedirectQuery::Tar => "?tar",
+            RedirectQuery::Json => "?format=json",
+        }
+    }
 }
 
 impl Exchange {
@@ -83,6 +106,13 @@ impl Exchange {
             http10: request.http10,
             listing: matches!(request.target, Target::Listing(_)),
             wants_json: request.wants_json,
+            redirect_query: if request.wants_tar {
+                RedirectQuery::Tar
+            } else if request.wants_json {
+                RedirectQuery::Json
+            } else {
+                RedirectQuery::None
+            },
             expect_continue: request.expect_continue,
             media_type: match &request.target {
                 Target::File(name) => MediaType::of(name.as_str()),
@@ -227,7 +257,14 @@ impl Exchange {
                 .finish(0, persistence),
             // What a browser expects of `/dir`: go to its listing.
             Reply::Directory { name } => Head::new(out, 301)
-                .header("Location", format!("/{}/", url_path(name.as_str())))
+                .header(
+                    "Location",
+                    format!(
+                        "/{}/{}",
+                        url_path(name.as_str()),
+                        self.redirect_query.as_str()
+                    ),
+                )
                 .finish(0, persistence),
             Reply::Listing { len } => Head::new(out, 200)
                 .header("Content-Type", listing::media_type(self.wants_json))

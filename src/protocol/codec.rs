@@ -142,6 +142,7 @@ pub fn encode(reply: &Reply, out: &mut Vec<u8>) {
             len: *len,
             total: version.info.size,
             crc: version.crc,
+            mtime: version.info.mtime,
         },
         Reply::Stat { version } => Response::Stat {
             size: version.info.size,

@@ -282,6 +282,20 @@ impl Raw {
         line
     }
 
+    /// Reads the line of a `GET` answer, `OK <n> <total> <crc32c> <mtime>`,
+    /// checks that its modification time is a number and returns the rest,
+    /// for tests about the other fields.
+    pub fn get_line(&mut self) -> String {
+        let line = self.line();
+        match line.rsplit_once(' ') {
+            Some((rest, mtime)) if line.starts_with("OK ") && rest.split(' ').count() == 4 => {
+                assert!(mtime.parse::<i64>().is_ok(), "{line:?}");
+                rest.to_owned()
+            }
+            _ => line,
+        }
+    }
+
     /// Reads exactly `n` bytes.
     pub fn bytes(&mut self, n: usize) -> Vec<u8> {
         let mut buf = vec![0; n];

@@ -198,7 +198,11 @@ impl Exchange for GetJob<'_> {
         let result = replies.get(&mut out).and_then(|download| {
             out.verify(download.crc)?;
             self.size = download.total;
-            Ok(())
+            Ok(download.mtime)
+        });
+        let result = result.and_then(|mtime| match self.file.as_ref() {
+            Some(file) => crate::cli::transfer::keep_mtime(file, mtime).map_err(ClientError::Local),
+            None => Ok(()),
         });
         let outcome = result
             .and_then(|()| fs::rename(&self.partial, &self.target).map_err(ClientError::Local));
