@@ -56,6 +56,14 @@ pub enum Codec {
 }
 
 impl Codec {
+    /// The protocol this codec speaks.
+    pub fn protocol(&self) -> Protocol {
+        match self {
+            Codec::Ferry => Protocol::Ferry,
+            Codec::Http(_) => Protocol::Http,
+        }
+    }
+
     /// The codec for `protocol`.
     pub fn new(protocol: Protocol) -> Codec {
         match protocol {

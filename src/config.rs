@@ -17,6 +17,9 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Address of the HTTP/1.1 listener; `None` for none.
     pub http_listen: Option<SocketAddr>,
+    /// Address of the Prometheus metrics listener (`GET /metrics`);
+    /// `None` for none.
+    pub metrics_listen: Option<SocketAddr>,
     /// Directory that holds the files; created if missing.
     pub root: PathBuf,
     /// This server's name among the servers sharing `root` (see
@@ -127,6 +130,7 @@ impl Default for Config {
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 5010)),
             http_listen: None,
+            metrics_listen: None,
             root: PathBuf::from("./ferry-data"),
             node_id: crate::node::default_node_id(),
             max_connections: 10_000,

@@ -32,6 +32,8 @@
 //! - [`connection`]: the per-connection state machine, which only moves
 //!   bytes (reads, writes, sendfile, deadlines, lingering).
 //! - [`server`]: the reactor: poll loop, slab, accept, timeouts, shutdown.
+//! - [`metrics`]: per-reactor and I/O-pool counters, and their Prometheus
+//!   text (`--metrics`).
 //! - [`config`]: server settings and their defaults.
 //! - [`client`]: a blocking client, used by the CLI and the tests.
 //! - [`bench`]: the `ferry bench` load generator (a mio client).
@@ -47,6 +49,7 @@ pub mod codec;
 pub mod config;
 pub mod connection;
 pub mod http;
+pub mod metrics;
 pub mod name;
 pub mod node;
 pub mod pool;

@@ -38,11 +38,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
+use std::time::Instant;
 
 use log::{error, warn};
 use mio::Waker;
 
 use crate::config::Config;
+use crate::metrics::PoolMetrics;
 use crate::serve::{Ctx, Job, Outcome};
 use crate::storage::Storage;
 
@@ -70,6 +72,9 @@ pub struct Task {
     pub peer: IpAddr,
     /// What to run.
     pub job: Job,
+    /// When the reactor asked for it (for `ferry_io_job_seconds`): a job
+    /// that waited in the reactor's backlog counts its wait there too.
+    pub asked: Instant,
 }
 
 impl Task {
@@ -83,6 +88,7 @@ impl Task {
             id: NOBODY,
             peer: IpAddr::from([0, 0, 0, 0]),
             job,
+            asked: Instant::now(),
         }
     }
 }
@@ -141,6 +147,8 @@ impl Pending {
 /// The worker threads and their queue.
 pub struct Pool {
     queue: Arc<Queue>,
+    /// Queue depth, jobs run and their latency.
+    metrics: Arc<PoolMetrics>,
     capacity: usize,
     threads: Vec<JoinHandle<()>>,
 }
@@ -226,6 +234,7 @@ impl Pool {
         });
         let mut pool = Pool {
             queue,
+            metrics: Arc::default(),
             capacity: capacity.max(1),
             threads: Vec::new(),
         };
@@ -235,6 +244,7 @@ impl Pool {
             let worker = Worker {
                 lane,
                 queue: Arc::clone(&pool.queue),
+                metrics: Arc::clone(&pool.metrics),
                 shared: Arc::clone(&shared),
             };
             let thread = std::thread::Builder::new()
@@ -251,6 +261,11 @@ impl Pool {
     /// CPU free of them.
     pub fn long_threads() -> usize {
         std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))
+    }
+
+    /// The pool's counters.
+    pub fn metrics(&self) -> &PoolMetrics {
+        &self.metrics
     }
 
     /// Queues `task`, or gives it back if the queue is full.
@@ -277,6 +292,8 @@ impl Pool {
             pending.tasks.push_back(task);
             &self.queue.work
         };
+        // Under the queue's lock, as the take that lowers it.
+        self.metrics.queued.fetch_add(1, Ordering::Relaxed);
         drop(pending);
         wake.notify_one();
         Ok(())
@@ -307,6 +324,7 @@ impl Queue {
 struct Worker {
     lane: Lane,
     queue: Arc<Queue>,
+    metrics: Arc<PoolMetrics>,
     shared: Arc<Shared>,
 }
 
@@ -322,6 +340,7 @@ impl Worker {
                 id,
                 peer,
                 job,
+                asked,
             } = task;
             let ctx = Ctx {
                 storage: &self.shared.storage,
@@ -330,6 +349,8 @@ impl Worker {
                 peer,
             };
             let outcome = job.run(&ctx);
+            self.metrics.jobs.add_shared(1);
+            self.metrics.job_seconds.observe_shared(asked.elapsed());
             reply.deliver(Finished { key, id, outcome });
         }
     }
@@ -340,6 +361,7 @@ impl Worker {
         let mut pending = self.queue.lock();
         loop {
             if let Some(task) = pending.take(self.lane) {
+                self.metrics.queued.fetch_sub(1, Ordering::Relaxed);
                 let turned_away = std::mem::take(&mut pending.turned_away);
                 drop(pending);
                 for mailbox in turned_away {

@@ -24,6 +24,10 @@ pub struct ServeArgs {
     /// Also serve HTTP/1.1 on this address (off by default).
     #[arg(long, value_name = "ADDR", value_parser = resolve)]
     http: Option<SocketAddr>,
+    /// Serve Prometheus metrics at GET /metrics on this address (off by
+    /// default; no access control: keep it where only monitoring reaches).
+    #[arg(long, value_name = "ADDR", value_parser = resolve)]
+    metrics: Option<SocketAddr>,
     /// Directory that holds the files (created if missing).
     #[arg(long, default_value = "./ferry-data")]
     root: PathBuf,
@@ -175,6 +179,7 @@ pub fn run(args: ServeArgs) -> ExitCode {
     let config = Config {
         listen: args.listen,
         http_listen: args.http,
+        metrics_listen: args.metrics,
         root: args.root,
         node_id: args.node_id.unwrap_or_else(crate::node::default_node_id),
         max_connections: args.max_connections,

@@ -12,6 +12,7 @@ use log::warn;
 use super::{Connection, Env, OUTPUT_HIGH_WATER, REQUEST_COST, State, TURN_BUDGET, clamp_to};
 use crate::codec::Decoded;
 use crate::config::Config;
+use crate::metrics;
 use crate::serve::{self, Ctx, ErrorKind, Failure, Guard, Next, Outcome, Receive, Reply, Send};
 
 /// GET bodies up to this size are sent from the output queue together with
@@ -135,6 +136,7 @@ impl Connection {
             Decoded::Incomplete => (State::AwaitHeader, 0),
             Decoded::Request(request, used) => {
                 self.requests = self.requests.saturating_add(1);
+                self.operation = metrics::operation_index(&request.operation);
                 let ctx = Ctx {
                     storage: env.storage,
                     config: env.config,
@@ -158,6 +160,7 @@ impl Connection {
                     None => (0, Next::Close),
                 };
                 let last = matches!(next, Next::Close);
+                metrics::count_request(metrics::INVALID, Some(refusal.code));
                 self.codec.refuse(&refusal, last, &mut self.output);
                 (self.enter(next), used)
             }
@@ -165,8 +168,14 @@ impl Connection {
     }
 
     /// Queues the reply of `outcome` and enters the state it leads to.
+    /// Every answer to an operation passes here, whichever protocol asked
+    /// and whether it came from the reactor or the I/O pool: the one place
+    /// requests are counted.
     pub(super) fn apply(&mut self, outcome: Outcome) -> State {
         let Outcome { reply, next } = outcome;
+        if let Some(code) = metrics::answer_code(&reply) {
+            metrics::count_request(self.operation, code);
+        }
         if let Next::Send(send) = &next {
             // One allocation for the head and a body sent inline.
             self.output
@@ -339,6 +348,7 @@ impl Connection {
         };
         if let Some(message) = message {
             let reply = Reply::Failed(Failure::new(ErrorKind::BadRequest, message));
+            metrics::count_request(metrics::INVALID, Some(ErrorKind::BadRequest.code()));
             // Not marked as the last answer: the peer has gone, and the
             // answer stays the one it always was.
             self.codec.encode(&reply, false, &mut self.output);

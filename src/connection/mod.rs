@@ -191,6 +191,9 @@ pub struct Connection {
     timing: Timing,
     opened: Instant,
     requests: u32,
+    /// The operation being answered, for the request metrics (an index
+    /// into [`crate::metrics::OPERATIONS`]).
+    operation: u8,
     bytes_in: u64,
     bytes_out: u64,
     /// The token this connection authenticated with (FERRY/1's `AUTH`).
@@ -224,6 +227,7 @@ impl Connection {
             timing: Timing::new(now),
             opened: now,
             requests: 0,
+            operation: crate::metrics::INVALID,
             bytes_in: 0,
             bytes_out: 0,
             held: None,
@@ -349,6 +353,17 @@ impl Connection {
             State::Lingering { .. } | State::ProxyHeader => true,
             _ => false,
         }
+    }
+
+    /// Bytes received and sent so far (as [`Connection::log_close`] logs
+    /// them), for the reactor's metrics.
+    pub fn traffic(&self) -> (u64, u64) {
+        (self.bytes_in, self.bytes_out)
+    }
+
+    /// The protocol the connection speaks.
+    pub fn protocol(&self) -> crate::codec::Protocol {
+        self.codec.protocol()
     }
 
     /// Logs the summary line for a closing connection.

@@ -14,19 +14,7 @@ use crate::storage::StorageError;
 
 /// The FERRY/1 code for a kind of failure.
 pub fn error_code(kind: ErrorKind) -> u16 {
-    match kind {
-        ErrorKind::BadRequest => 400,
-        ErrorKind::Unauthorized => 401,
-        ErrorKind::Forbidden | ErrorKind::ReadOnly => 403,
-        ErrorKind::NotFound => 404,
-        ErrorKind::Conflict => 409,
-        ErrorKind::TooLarge => 413,
-        ErrorKind::ChecksumMismatch => 422,
-        ErrorKind::Throttled => 429,
-        ErrorKind::Internal => 500,
-        ErrorKind::Busy => 503,
-        ErrorKind::NoSpace => 507,
-    }
+    kind.code()
 }
 
 /// Decodes the next request line of `data`.

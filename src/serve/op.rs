@@ -511,6 +511,26 @@ pub enum ErrorKind {
     Internal,
 }
 
+impl ErrorKind {
+    /// The status code of this kind of failure: the same in FERRY/1 and
+    /// HTTP, and the outcome label of the request metrics.
+    pub fn code(self) -> u16 {
+        match self {
+            ErrorKind::BadRequest => 400,
+            ErrorKind::Unauthorized => 401,
+            ErrorKind::Forbidden | ErrorKind::ReadOnly => 403,
+            ErrorKind::NotFound => 404,
+            ErrorKind::Conflict => 409,
+            ErrorKind::TooLarge => 413,
+            ErrorKind::ChecksumMismatch => 422,
+            ErrorKind::Throttled => 429,
+            ErrorKind::Internal => 500,
+            ErrorKind::Busy => 503,
+            ErrorKind::NoSpace => 507,
+        }
+    }
+}
+
 impl fmt::Display for ErrorKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {

@@ -26,6 +26,7 @@ use mio::{Interest, Token};
 use super::reactor::Reactor;
 use crate::codec::{Codec, Protocol};
 use crate::connection::Connection;
+use crate::metrics;
 use crate::tls::ServerTls;
 
 /// Accepts per turn, so a connection storm cannot starve transfers.
@@ -196,6 +197,7 @@ impl Reactor {
             .reserve
             .refuse_one(&listener.socket, listener.protocol, plain);
         if let Refusal::Refused = refusal {
+            self.metrics.refused_descriptors.add(1);
             *self.accepting.shed.get_or_insert(0) += 1;
         }
         refusal
@@ -212,6 +214,7 @@ impl Reactor {
 
     fn admit(&mut self, stream: TcpStream, peer: SocketAddr, protocol: Protocol, now: Instant) {
         if !self.hub.admit() {
+            self.metrics.refused_busy.add(1);
             refuse_busy(&stream, protocol, self.hub.tls.is_none());
             debug!(
                 "refused {peer}: {} connections open",
@@ -254,6 +257,7 @@ impl Reactor {
             .push(conn.deadline(&self.shared.config), key, id);
         conn.set_scheduled(deadline);
         entry.insert(conn);
+        self.metrics.accepted[metrics::protocol_index(protocol)].add(1);
         match self.worker {
             Some(worker) => info!("#{id} connected from {peer} (worker {worker})"),
             None => info!("#{id} connected from {peer}"),

@@ -23,6 +23,7 @@ use mio::{Interest, Token, Waker};
 
 use crate::access::{self, Access};
 use crate::config::Config;
+use crate::metrics::ReactorMetrics;
 use crate::pool::{Pool, Shared};
 use crate::storage::Storage;
 use crate::tls::ServerTls;
@@ -30,10 +31,12 @@ pub(crate) use accept::raise_fd_limit;
 use accept::{Listener, Reserve};
 use listen::{adopt_groups, bind_groups};
 use reactor::Reactor;
+use scrape::Scrape;
 
 mod accept;
 mod listen;
 mod reactor;
+mod scrape;
 mod systemd;
 mod timers;
 
@@ -151,6 +154,8 @@ pub(crate) struct Hub {
     out_of_descriptors: AtomicBool,
     /// The spare descriptor for refusing connections when there are none.
     reserve: Reserve,
+    /// Each reactor's counters, summed by a scrape (`--metrics`).
+    metrics: Vec<Arc<ReactorMetrics>>,
     shutdown: ShutdownHandle,
 }
 
@@ -196,6 +201,7 @@ pub struct Server {
     hub: Arc<Hub>,
     shared: Arc<Shared>,
     http_addr: Option<SocketAddr>,
+    metrics_addr: Option<SocketAddr>,
     local_addr: SocketAddr,
     sweep: StartupSweep,
 }
@@ -237,6 +243,20 @@ impl Server {
             Some((_, group)) => Some(group[0].local_addr()?),
             None => None,
         };
+        // One socket, on the first reactor: a scrape is rare and cheap.
+        // Bound here even under socket activation, and not in the exposure
+        // check: it serves no file, and who may read the counters is the
+        // operator's choice, as for any exporter.
+        let mut metrics_listener = match config.metrics_listen {
+            Some(addr) => Some(mio::net::TcpListener::bind(addr).map_err(|err| {
+                io::Error::new(err.kind(), format!("cannot listen on {addr}: {err}"))
+            })?),
+            None => None,
+        };
+        let metrics_addr = metrics_listener
+            .as_ref()
+            .map(mio::net::TcpListener::local_addr)
+            .transpose()?;
         let access = Access::new(&config.access)?;
         let tls = config.tls.as_ref().map(ServerTls::load).transpose()?;
         // Before any tree walk: a wide tree must not meet a low soft limit.
@@ -273,6 +293,7 @@ impl Server {
             next_client_id: AtomicU64::new(1),
             out_of_descriptors: AtomicBool::new(false),
             reserve: Reserve::new(),
+            metrics: (0..workers).map(|_| Arc::default()).collect(),
             shutdown,
         });
         let mut reactors = Vec::with_capacity(workers);
@@ -286,8 +307,16 @@ impl Server {
                 })
                 .collect();
             let worker = (workers > 1).then_some(index + 1);
-            let (reactor, waker) =
+            let (mut reactor, waker) =
                 Reactor::new(worker, listeners, Arc::clone(&shared), Arc::clone(&hub))?;
+            if let Some(mut listener) = metrics_listener.take() {
+                reactor.poll.registry().register(
+                    &mut listener,
+                    scrape::METRICS,
+                    Interest::READABLE,
+                )?;
+                reactor.scrape = Some(Scrape::new(listener));
+            }
             hub.shutdown
                 .wakers
                 .lock()
@@ -302,6 +331,7 @@ impl Server {
             hub,
             shared,
             http_addr,
+            metrics_addr,
             local_addr,
             sweep,
         })
@@ -310,6 +340,11 @@ impl Server {
     /// The address of the HTTP listener, if there is one.
     pub fn http_addr(&self) -> Option<SocketAddr> {
         self.http_addr
+    }
+
+    /// The address of the metrics listener (`--metrics`), if there is one.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
     }
 
     /// The address the listener is bound to (useful with port 0).
@@ -382,6 +417,10 @@ impl Server {
             .http_addr
             .map(|addr| format!(" (HTTP on {addr})"))
             .unwrap_or_default();
+        let metrics = self
+            .metrics_addr
+            .map(|addr| format!(" (metrics on http://{addr}/metrics)"))
+            .unwrap_or_default();
         let tls = if self.hub.tls.is_some() {
             ", over TLS"
         } else {
@@ -396,7 +435,7 @@ impl Server {
             );
         }
         info!(
-            "serving {} on {}{http}{tls}, at most {} connections, {} I/O threads, {workers} {}",
+            "serving {} on {}{http}{metrics}{tls}, at most {} connections, {} I/O threads, {workers} {}",
             self.shared.config.root.display(),
             self.local_addr,
             self.hub.max_connections,

@@ -36,9 +36,11 @@ use mio::{Events, Interest, Poll, Token, Waker};
 use slab::Slab;
 
 use super::accept::{AcceptState, Listener};
+use super::scrape::Scrape;
 use super::timers::Timers;
 use super::{Hub, LISTENER_TOKENS, SIGNALS, WAKER};
 use crate::connection::{Connection, Env, Step};
+use crate::metrics::{self, ReactorMetrics};
 use crate::pool::{Inbox, Shared, Task};
 
 /// The reactor-wide buffer every body passes through.
@@ -73,6 +75,11 @@ pub(super) struct Reactor {
     pub(super) signals: Option<signal_hook_mio::v1_0::Signals>,
     /// Jobs waiting for room in the pool's queue, oldest first.
     backlog: VecDeque<Task>,
+    /// This reactor's counters (only this thread writes them).
+    pub(super) metrics: Arc<ReactorMetrics>,
+    /// The metrics listener and its scrapers (the first reactor's, with
+    /// `--metrics`).
+    pub(super) scrape: Option<Scrape>,
 }
 
 impl Reactor {
@@ -95,6 +102,8 @@ impl Reactor {
             listeners.push(listener);
         }
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+        let index = worker.map_or(0, |worker| worker - 1);
+        let metrics = hub.metrics.get(index).cloned().unwrap_or_default();
         let reactor = Reactor {
             worker,
             poll,
@@ -112,6 +121,8 @@ impl Reactor {
             inbox: Inbox::new(Arc::clone(&waker)),
             signals: None,
             backlog: VecDeque::new(),
+            metrics,
+            scrape: None,
         };
         Ok((reactor, waker))
     }
@@ -122,6 +133,7 @@ impl Reactor {
     /// Only if polling itself fails; peer and disk errors are handled.
     pub(super) fn run(mut self) -> io::Result<()> {
         let mut events = Events::with_capacity(1024);
+        metrics::count_on_this_thread(Arc::clone(&self.metrics));
         loop {
             let timeout = self.poll_timeout(Instant::now());
             if let Err(err) = self.poll.poll(&mut events, timeout) {
@@ -130,6 +142,8 @@ impl Reactor {
                 }
                 return Err(err);
             }
+            // The turn starts when poll returns: the stall detector.
+            let turn = Instant::now();
             for event in events.iter() {
                 match event.token() {
                     Token(token) if LISTENER_TOKENS.contains(&token) => {
@@ -140,6 +154,7 @@ impl Reactor {
                     }
                     WAKER => self.finish_jobs(),
                     SIGNALS => self.collect_signals(),
+                    token if Scrape::owns(token) => self.scrape_event(token, turn),
                     Token(key) => self.drive(key, None),
                 }
             }
@@ -151,7 +166,10 @@ impl Reactor {
                 self.accept(now);
             }
             self.expire_deadlines(now);
-            if self.shutdown_step(now) {
+            self.expire_scrapers(now);
+            let done = self.shutdown_step(now);
+            self.metrics.loop_turn.observe(turn.elapsed());
+            if done {
                 return Ok(());
             }
         }
@@ -166,6 +184,7 @@ impl Reactor {
             self.timers.next(),
             self.accepting.paused_until.filter(|_| accepting),
             self.shutdown_deadline,
+            self.scrape.as_ref().and_then(Scrape::next_deadline),
         ];
         deadlines
             .into_iter()
@@ -205,7 +224,11 @@ impl Reactor {
             shutting_down: self.shutdown_deadline.is_some(),
             held_input: &mut self.held_input,
         };
+        let before = conn.traffic();
         let step = conn.drive(&mut self.scratch, &mut env);
+        let after = conn.traffic();
+        self.metrics.bytes_received.add(after.0 - before.0);
+        self.metrics.bytes_sent.add(after.1 - before.1);
         if let Some(job) = conn.take_job() {
             let (id, peer) = (conn.id(), conn.peer());
             let reply = Arc::clone(self.inbox.mailbox());
@@ -215,6 +238,7 @@ impl Reactor {
                 id,
                 peer,
                 job,
+                asked: Instant::now(),
             });
         }
         let Some(conn) = self.connections.get_mut(key) else {
@@ -301,6 +325,7 @@ impl Reactor {
         }
         let mut conn = self.connections.remove(key);
         self.hub.release();
+        self.metrics.closed[metrics::protocol_index(conn.protocol())].add(1);
         if let Some(job) = conn.abandon_upload() {
             self.submit(Task {
                 reply: Arc::clone(self.inbox.mailbox()),
@@ -308,6 +333,7 @@ impl Reactor {
                 id: conn.id(),
                 peer: conn.peer(),
                 job,
+                asked: Instant::now(),
             });
         }
         self.held_input = self.held_input.saturating_sub(conn.held_input());
@@ -363,6 +389,9 @@ impl Reactor {
     fn begin_shutdown(&mut self, now: Instant) {
         for mut listener in self.listeners.drain(..) {
             let _ = self.poll.registry().deregister(&mut listener.socket);
+        }
+        if let Some(mut scrape) = self.scrape.take() {
+            let _ = self.poll.registry().deregister(scrape.listener_mut());
         }
         self.shutdown_deadline = Some(now + self.shared.config.grace_period);
         let idle: Vec<usize> = self

@@ -38,6 +38,8 @@ pub struct TestServer {
     pub addr: SocketAddr,
     /// The HTTP listener, when the config asked for one.
     pub http: Option<SocketAddr>,
+    /// The metrics listener (`--metrics`), when the config asked for one.
+    pub metrics: Option<SocketAddr>,
     pub root: TempDir,
     handle: ShutdownHandle,
     sweep: StartupSweep,
@@ -83,11 +85,13 @@ impl TestServer {
         }
         let addr = server.local_addr();
         let http = server.http_addr();
+        let metrics = server.metrics_addr();
         let handle = server.shutdown_handle();
         let thread = std::thread::spawn(move || server.run());
         TestServer {
             addr,
             http,
+            metrics,
             root,
             handle,
             sweep,

@@ -1,0 +1,483 @@
+//! The server's metrics and their Prometheus text exposition (format
+//! 0.0.4), served by `--metrics ADDR` (see `server/scrape.rs`).
+//!
+//! Owns the counters, not where they are counted. Each reactor has its own
+//! [`ReactorMetrics`], written only by that reactor's thread: a single
+//! writer needs no atomic read-modify-write, so [`Counter::add`] is a
+//! relaxed load and store (a plain `mov` on x86, no lock prefix, a few
+//! nanoseconds). A scrape reads every reactor's set with relaxed loads and
+//! sums them; a total read mid-turn is at most one turn old, as any scrape
+//! is. The I/O pool's threads share [`PoolMetrics`], with real atomic adds
+//! (one per job, next to a job's microseconds).
+//!
+//! Requests are counted at one place, where a connection queues the reply
+//! that answers them (`connection/advance.rs`, [`count_request`]). That
+//! place is deep in the connection, which must stay small (it carries no
+//! pointer to its reactor's counters), so the reactor's set is found
+//! through a thread-local that the reactor sets before it runs: every
+//! reactor is one thread, and a connection only ever runs on its own.
+
+use std::cell::RefCell;
+use std::fmt::Write;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::Duration;
+
+use crate::codec::Protocol;
+use crate::serve::{Operation, Reply};
+
+/// The operations of `ferry_requests_total`; `invalid` is a request the
+/// codec refused before it named an operation.
+pub const OPERATIONS: [&str; 15] = [
+    "put", "get", "stat", "list", "tar", "delete", "move", "echo", "upload", "append", "commit",
+    "abort", "auth", "quit", "invalid",
+];
+
+/// [`OPERATIONS`]' `invalid`.
+pub const INVALID: u8 = 14;
+
+/// Where `operation` is counted in [`OPERATIONS`].
+pub fn operation_index(operation: &Operation) -> u8 {
+    match operation {
+        Operation::Put { .. } => 0,
+        Operation::Get { .. } => 1,
+        Operation::Stat { .. } => 2,
+        Operation::List { .. } => 3,
+        Operation::Archive { .. } => 4,
+        Operation::Delete { .. } => 5,
+        Operation::Move { .. } => 6,
+        Operation::Echo { .. } => 7,
+        Operation::Upload { .. } => 8,
+        Operation::Append { .. } => 9,
+        Operation::Commit { .. } => 10,
+        Operation::Abort { .. } => 11,
+        Operation::Auth { .. } => 12,
+        Operation::Quit => 13,
+    }
+}
+
+/// Whether `reply` answers its request, and with which code (`None`: ok):
+/// a go-ahead, the rest of an archive's bytes and "nothing yet" do not.
+pub fn answer_code(reply: &Reply) -> Option<Option<u16>> {
+    match reply {
+        Reply::Nothing | Reply::GoAhead | Reply::More(_) => None,
+        Reply::Failed(failure) => Some(Some(failure.kind.code())),
+        Reply::Unsatisfiable { .. } => Some(Some(416)),
+        _ => Some(None),
+    }
+}
+
+/// The outcomes of `ferry_requests_total`: `ok` or the status code sent.
+const OUTCOMES: [&str; 20] = [
+    "ok", "400", "401", "403", "404", "405", "409", "411", "413", "414", "416", "417", "422",
+    "429", "431", "500", "501", "503", "505", "507",
+];
+/// The status codes of [`OUTCOMES`] after `ok`, in the same order.
+const CODES: [u16; 19] = [
+    400, 401, 403, 404, 405, 409, 411, 413, 414, 416, 417, 422, 429, 431, 500, 501, 503, 505, 507,
+];
+/// The outcome of a code [`OUTCOMES`] does not list.
+const OTHER: usize = OUTCOMES.len();
+
+/// The bucket bounds of both latency histograms, in seconds: 100 µs (a
+/// turn that did little) to 10 s (a job stuck on a dead disk).
+const BOUNDS: [f64; 16] = [
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+    5.0, 10.0,
+];
+/// [`BOUNDS`] in nanoseconds, for the comparisons of an observation.
+const BOUNDS_NS: [u64; 16] = {
+    let mut ns = [0; 16];
+    let mut i = 0;
+    while i < ns.len() {
+        ns[i] = (BOUNDS[i] * 1e9) as u64;
+        i += 1;
+    }
+    ns
+};
+
+/// A counter.
+#[derive(Debug, Default)]
+pub struct Counter(AtomicU64);
+
+impl Counter {
+    /// Adds `n`, from the counter's only writer.
+    pub fn add(&self, n: u64) {
+        self.0.store(self.0.load(Relaxed).wrapping_add(n), Relaxed);
+    }
+
+    /// Adds `n`, from one of several writers.
+    pub fn add_shared(&self, n: u64) {
+        self.0.fetch_add(n, Relaxed);
+    }
+
+    /// The count.
+    pub fn get(&self) -> u64 {
+        self.0.load(Relaxed)
+    }
+}
+
+/// A latency histogram over [`BOUNDS`]: a count per bucket (not yet
+/// cumulative: one add per observation), the sum in nanoseconds, and the
+/// count of observations.
+#[derive(Debug, Default)]
+pub struct Histogram {
+    /// `buckets[i]`: observations in `(BOUNDS[i-1], BOUNDS[i]]`; the last
+    /// one is above every bound (`+Inf`).
+    buckets: [Counter; BOUNDS.len() + 1],
+    sum_ns: Counter,
+    count: Counter,
+}
+
+impl Histogram {
+    fn bucket(took: Duration) -> usize {
+        let ns = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
+        BOUNDS_NS
+            .iter()
+            .position(|&bound| ns <= bound)
+            .unwrap_or(BOUNDS.len())
+    }
+
+    /// Records `took`, from the histogram's only writer.
+    pub fn observe(&self, took: Duration) {
+        self.buckets[Histogram::bucket(took)].add(1);
+        self.sum_ns
+            .add(u64::try_from(took.as_nanos()).unwrap_or(u64::MAX));
+        self.count.add(1);
+    }
+
+    /// Records `took`, from one of several writers.
+    pub fn observe_shared(&self, took: Duration) {
+        self.buckets[Histogram::bucket(took)].add_shared(1);
+        self.sum_ns
+            .add_shared(u64::try_from(took.as_nanos()).unwrap_or(u64::MAX));
+        self.count.add_shared(1);
+    }
+
+    /// Adds this histogram's counts to `into` (buckets, sum in ns, count).
+    fn add_to(&self, into: &mut ([u64; BOUNDS.len() + 1], u64, u64)) {
+        for (total, bucket) in into.0.iter_mut().zip(&self.buckets) {
+            *total += bucket.get();
+        }
+        into.1 += self.sum_ns.get();
+        into.2 += self.count.get();
+    }
+}
+
+/// What one reactor counts; only that reactor's thread writes it.
+#[derive(Debug, Default)]
+pub struct ReactorMetrics {
+    /// Connections accepted, by protocol (see [`protocol_index`]).
+    pub accepted: [Counter; 2],
+    /// Connections closed, by protocol: open = accepted - closed.
+    pub closed: [Counter; 2],
+    /// Connections refused over `--max-connections`.
+    pub refused_busy: Counter,
+    /// Connections refused for want of a descriptor.
+    pub refused_descriptors: Counter,
+    /// Answered requests by operation and outcome.
+    requests: [[Counter; OUTCOMES.len() + 1]; OPERATIONS.len()],
+    /// Bytes read from and written to connections (TLS records included).
+    pub bytes_received: Counter,
+    /// See [`ReactorMetrics::bytes_received`].
+    pub bytes_sent: Counter,
+    /// How long each turn of the event loop took.
+    pub loop_turn: Histogram,
+}
+
+/// Where a protocol's connections are counted.
+pub fn protocol_index(protocol: Protocol) -> usize {
+    match protocol {
+        Protocol::Ferry => 0,
+        Protocol::Http => 1,
+    }
+}
+
+const PROTOCOLS: [&str; 2] = ["ferry", "http"];
+
+/// What the I/O pool counts (its threads share it).
+#[derive(Debug, Default)]
+pub struct PoolMetrics {
+    /// Jobs queued and not yet taken by a thread.
+    pub queued: AtomicU64,
+    /// Jobs run.
+    pub jobs: Counter,
+    /// From the reactor asking to the job's end.
+    pub job_seconds: Histogram,
+}
+
+thread_local! {
+    /// The counters of the reactor running on this thread.
+    static CURRENT: RefCell<Option<Arc<ReactorMetrics>>> = const { RefCell::new(None) };
+}
+
+/// Makes `metrics` the counters that [`count_request`] on this thread
+/// counts into (a reactor, before it runs).
+pub fn count_on_this_thread(metrics: Arc<ReactorMetrics>) {
+    CURRENT.with(|current| *current.borrow_mut() = Some(metrics));
+}
+
+/// Counts an answered request: `operation` indexes [`OPERATIONS`], `code`
+/// is the status sent (`None` for success). Not counted off a reactor's
+/// thread (unit tests drive connections without one).
+pub fn count_request(operation: u8, code: Option<u16>) {
+    let outcome = match code {
+        None => 0,
+        Some(code) => {
+            let label = CODES.iter().position(|&c| c == code);
+            label.map_or(OTHER, |i| i + 1)
+        }
+    };
+    CURRENT.with(|current| {
+        if let Some(metrics) = &*current.borrow()
+            && let Some(row) = metrics.requests.get(usize::from(operation))
+        {
+            row[outcome].add(1);
+        }
+    });
+}
+
+/// Escapes a label value (backslash, double quote, newline), as the text
+/// format requires.
+fn escape(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// Writes `# HELP` and `# TYPE` for `name`.
+fn header(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+}
+
+fn histogram(out: &mut String, name: &str, help: &str, counts: &([u64; 17], u64, u64)) {
+    header(out, name, "histogram", help);
+    let mut cumulative = 0;
+    for (bound, count) in BOUNDS.iter().zip(&counts.0) {
+        cumulative += count;
+        let _ = writeln!(out, "{name}_bucket{{le=\"{bound}\"}} {cumulative}");
+    }
+    cumulative += counts.0[BOUNDS.len()];
+    let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {cumulative}");
+    let _ = writeln!(out, "{name}_sum {}", counts.1 as f64 / 1e9);
+    let _ = writeln!(out, "{name}_count {}", counts.2);
+}
+
+/// Writes a family of samples: `# HELP`, `# TYPE`, then one line per
+/// `(labels, value)` (labels as written between braces; empty for none).
+fn family(out: &mut String, name: &str, kind: &str, help: &str, samples: &[(String, u64)]) {
+    header(out, name, kind, help);
+    for (labels, value) in samples {
+        match labels.is_empty() {
+            true => writeln!(out, "{name} {value}"),
+            false => writeln!(out, "{name}{{{labels}}} {value}"),
+        }
+        .unwrap_or_default();
+    }
+}
+
+/// `key="value"`, the value escaped.
+fn label(key: &str, value: &str) -> String {
+    format!("{key}=\"{}\"", escape(value))
+}
+
+/// The exposition of every reactor's counters summed, and the pool's.
+pub fn render(reactors: &[Arc<ReactorMetrics>], pool: &PoolMetrics) -> String {
+    let mut out = String::with_capacity(16 * 1024);
+    let sum = |get: &dyn Fn(&ReactorMetrics) -> u64| reactors.iter().map(|r| get(r)).sum::<u64>();
+    let by_protocol = |get: &dyn Fn(&ReactorMetrics, usize) -> u64| {
+        let each = PROTOCOLS.iter().enumerate();
+        each.map(|(i, p)| (label("protocol", p), sum(&|r| get(r, i))))
+            .collect::<Vec<_>>()
+    };
+    // Closed before accepted: a reactor's closed count never passes the
+    // accepted count read after it.
+    let closed = by_protocol(&|r, i| r.closed[i].get());
+    let accepted = by_protocol(&|r, i| r.accepted[i].get());
+    let open: Vec<_> = accepted
+        .iter()
+        .zip(&closed)
+        .map(|((labels, accepted), (_, closed))| (labels.clone(), accepted.saturating_sub(*closed)))
+        .collect();
+    family(
+        &mut out,
+        "ferry_connections_open",
+        "gauge",
+        "Connections open now.",
+        &open,
+    );
+    family(
+        &mut out,
+        "ferry_connections_accepted_total",
+        "counter",
+        "Connections accepted.",
+        &accepted,
+    );
+    let refused = [
+        (label("reason", "busy"), sum(&|r| r.refused_busy.get())),
+        (
+            label("reason", "descriptors"),
+            sum(&|r| r.refused_descriptors.get()),
+        ),
+    ];
+    family(
+        &mut out,
+        "ferry_connections_refused_total",
+        "counter",
+        "Connections refused: over --max-connections (busy) or out of descriptors.",
+        &refused,
+    );
+    let (mut requests, mut committed, mut failed) = (Vec::new(), 0, 0);
+    for (op, operation) in OPERATIONS.iter().enumerate() {
+        for outcome in 0..=OUTCOMES.len() {
+            let count = sum(&|r| r.requests[op][outcome].get());
+            if count == 0 {
+                continue; // only what happened: the matrix is mostly empty
+            }
+            if matches!(*operation, "put" | "commit") {
+                match outcome {
+                    0 => committed += count,
+                    _ => failed += count,
+                }
+            }
+            let code = OUTCOMES.get(outcome).copied().unwrap_or("other");
+            let labels = format!(
+                "{},{}",
+                label("operation", operation),
+                label("outcome", code)
+            );
+            requests.push((labels, count));
+        }
+    }
+    family(
+        &mut out,
+        "ferry_requests_total",
+        "counter",
+        "Requests answered, by operation and outcome (ok or the status code), over both protocols.",
+        &requests,
+    );
+    let counters = [
+        (
+            "ferry_bytes_received_total",
+            "Bytes read from clients.",
+            sum(&|r| r.bytes_received.get()),
+        ),
+        (
+            "ferry_bytes_sent_total",
+            "Bytes written to clients.",
+            sum(&|r| r.bytes_sent.get()),
+        ),
+        (
+            "ferry_uploads_committed_total",
+            "Uploads stored: PUTs and COMMITs answered ok.",
+            committed,
+        ),
+        (
+            "ferry_uploads_failed_total",
+            "PUTs and COMMITs answered with an error.",
+            failed,
+        ),
+        (
+            "ferry_io_jobs_total",
+            "I/O jobs run by the pool.",
+            pool.jobs.get(),
+        ),
+    ];
+    for (name, help, value) in counters {
+        family(&mut out, name, "counter", help, &[(String::new(), value)]);
+    }
+    let depth = pool.queued.load(Relaxed);
+    let help = "I/O jobs queued for the pool's threads.";
+    family(
+        &mut out,
+        "ferry_io_queue_depth",
+        "gauge",
+        help,
+        &[(String::new(), depth)],
+    );
+    let mut counts = ([0; BOUNDS.len() + 1], 0, 0);
+    pool.job_seconds.add_to(&mut counts);
+    histogram(
+        &mut out,
+        "ferry_io_job_seconds",
+        "From a reactor asking for an I/O job to the job's end.",
+        &counts,
+    );
+    let mut counts = ([0; BOUNDS.len() + 1], 0, 0);
+    for reactor in reactors {
+        reactor.loop_turn.add_to(&mut counts);
+    }
+    histogram(
+        &mut out,
+        "ferry_loop_turn_seconds",
+        "Duration of each event-loop turn, from poll returning to the next poll.",
+        &counts,
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_lines(text: &str, lines: &[&str]) {
+        for line in lines {
+            assert!(text.lines().any(|l| l == *line), "no {line:?} in:\n{text}");
+        }
+    }
+
+    #[test]
+    fn buckets_are_cumulative_and_bounds_inclusive() {
+        let reactor = Arc::new(ReactorMetrics::default());
+        reactor.loop_turn.observe(Duration::from_micros(100));
+        reactor.loop_turn.observe(Duration::from_millis(3));
+        reactor.loop_turn.observe(Duration::from_secs(20));
+        let text = render(&[reactor], &PoolMetrics::default());
+        assert_lines(
+            &text,
+            &[
+                "ferry_loop_turn_seconds_bucket{le=\"0.0001\"} 1",
+                "ferry_loop_turn_seconds_bucket{le=\"0.005\"} 2",
+                "ferry_loop_turn_seconds_bucket{le=\"10\"} 2",
+                "ferry_loop_turn_seconds_bucket{le=\"+Inf\"} 3",
+                "ferry_loop_turn_seconds_count 3",
+            ],
+        );
+    }
+
+    #[test]
+    fn requests_sum_over_reactors_and_unknown_codes_are_other() {
+        let reactors = [Arc::default(), Arc::default()];
+        for reactor in &reactors {
+            count_on_this_thread(Arc::clone(reactor));
+            count_request(1, None);
+            count_request(1, Some(404));
+            count_request(0, Some(599));
+        }
+        let text = render(&reactors, &PoolMetrics::default());
+        assert_lines(
+            &text,
+            &[
+                "ferry_requests_total{operation=\"get\",outcome=\"ok\"} 2",
+                "ferry_requests_total{operation=\"get\",outcome=\"404\"} 2",
+                "ferry_requests_total{operation=\"put\",outcome=\"other\"} 2",
+                "ferry_uploads_failed_total 2",
+            ],
+        );
+    }
+
+    #[test]
+    fn codes_and_outcome_labels_agree() {
+        for (code, label) in CODES.iter().zip(&OUTCOMES[1..]) {
+            assert_eq!(code.to_string(), *label);
+        }
+        assert_eq!(OPERATIONS[usize::from(INVALID)], "invalid");
+    }
+
+    #[test]
+    fn label_values_are_escaped() {
+        assert_eq!(escape("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+    }
+}

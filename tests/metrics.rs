@@ -1,0 +1,234 @@
+//! `--metrics ADDR`: Prometheus text at `GET /metrics` on a listener of its
+//! own; requests counted once per answer over both protocols, summed over
+//! workers; the loop-turn histogram; nothing else served there.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+use support::{PATIENCE, Raw, TestServer};
+
+fn start(workers: usize) -> TestServer {
+    TestServer::start_with(|config| {
+        config.workers = workers;
+        config.http_listen = Some("127.0.0.1:0".parse().unwrap());
+        config.metrics_listen = Some("127.0.0.1:0".parse().unwrap());
+    })
+}
+
+/// Sends `request` as it is and reads the whole answer (the server closes).
+fn exchange(addr: SocketAddr, request: &[u8]) -> String {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(PATIENCE)).unwrap();
+    stream.write_all(request).unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).unwrap();
+    String::from_utf8(answer).unwrap()
+}
+
+/// The body of a scrape, after checking its head.
+fn scrape(server: &TestServer) -> String {
+    let addr = server.metrics.expect("a metrics listener");
+    let answer = exchange(addr, b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+    let (head, body) = answer.split_once("\r\n\r\n").expect("a head");
+    assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+    assert!(head.contains("\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n"));
+    assert!(head.contains(&format!("\r\nContent-Length: {}\r\n", body.len())));
+    body.to_owned()
+}
+
+/// The value of the sample `name` (with its labels, as written).
+fn sample(text: &str, name: &str) -> u64 {
+    text.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+        .unwrap_or_else(|| panic!("no {name} in:\n{text}"))
+        .parse()
+        .unwrap()
+}
+
+/// 3 PUTs, 2 GETs, a GET of a missing file and a DEL: over FERRY/1 on one
+/// connection, over HTTP on two.
+fn workload(server: &TestServer) {
+    let mut raw = Raw::connect(server.addr);
+    raw.line(); // greeting
+    raw.send(format!("PUT a 100\n{}", "a".repeat(100)));
+    assert!(raw.line().starts_with("OK 100 "));
+    raw.send(format!("PUT b 200\n{}", "b".repeat(200)));
+    assert!(raw.line().starts_with("OK 200 "));
+    raw.send("GET a\n");
+    assert!(raw.line().starts_with("OK 100 100 "));
+    assert_eq!(raw.bytes(100), "a".repeat(100).as_bytes());
+    raw.send("GET missing\n");
+    assert!(raw.line().starts_with("ERR 404 "));
+    raw.send("DEL b\n");
+    assert_eq!(raw.line(), "OK");
+    let http = server.http.unwrap();
+    let put = format!(
+        "PUT /c HTTP/1.1\r\nHost: x\r\nContent-Length: 300\r\nConnection: close\r\n\r\n{}",
+        "c".repeat(300)
+    );
+    assert!(exchange(http, put.as_bytes()).starts_with("HTTP/1.1 201"));
+    let get = "GET /c HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    assert!(exchange(http, get.as_bytes()).starts_with("HTTP/1.1 200"));
+}
+
+fn check_counts(workers: usize) {
+    let server = start(workers);
+    workload(&server);
+    let text = scrape(&server);
+    let requests = |op: &str, outcome: &str| {
+        sample(
+            &text,
+            &format!("ferry_requests_total{{operation=\"{op}\",outcome=\"{outcome}\"}}"),
+        )
+    };
+    assert_eq!(requests("put", "ok"), 3, "{text}");
+    assert_eq!(requests("get", "ok"), 2);
+    assert_eq!(requests("get", "404"), 1);
+    assert_eq!(requests("delete", "ok"), 1);
+    let total: u64 = text
+        .lines()
+        .filter(|l| l.starts_with("ferry_requests_total{"))
+        .map(|l| l.rsplit(' ').next().unwrap().parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(total, 7, "nothing else counted:\n{text}");
+    let accepted = |protocol: &str| {
+        sample(
+            &text,
+            &format!("ferry_connections_accepted_total{{protocol=\"{protocol}\"}}"),
+        )
+    };
+    assert_eq!(accepted("ferry"), 1);
+    assert_eq!(accepted("http"), 2);
+    assert_eq!(sample(&text, "ferry_uploads_committed_total"), 3);
+    assert_eq!(sample(&text, "ferry_uploads_failed_total"), 0);
+    assert!(sample(&text, "ferry_bytes_received_total") >= 600);
+    assert!(sample(&text, "ferry_bytes_sent_total") >= 400);
+    assert!(sample(&text, "ferry_io_jobs_total") > 0);
+    assert_eq!(
+        sample(&text, "ferry_connections_refused_total{reason=\"busy\"}"),
+        0
+    );
+}
+
+#[test]
+fn a_scrape_counts_a_known_workload_exactly() {
+    check_counts(1);
+}
+
+#[test]
+fn a_scrape_sums_the_counters_of_every_worker() {
+    check_counts(2);
+}
+
+#[test]
+fn open_connections_and_refusals_over_the_cap_are_counted() {
+    let server = TestServer::start_with(|config| {
+        config.max_connections = 1;
+        config.metrics_listen = Some("127.0.0.1:0".parse().unwrap());
+    });
+    let mut held = Raw::connect(server.addr);
+    assert!(held.line().starts_with("OK FERRY/1 "));
+    let mut refused = Raw::connect(server.addr);
+    assert!(refused.line().starts_with("ERR 503 "));
+    let text = scrape(&server);
+    assert_eq!(
+        sample(&text, "ferry_connections_open{protocol=\"ferry\"}"),
+        1
+    );
+    assert_eq!(
+        sample(&text, "ferry_connections_refused_total{reason=\"busy\"}"),
+        1
+    );
+}
+
+#[test]
+fn the_loop_turn_histogram_grows_and_its_buckets_are_cumulative() {
+    let server = start(1);
+    let first = sample(&scrape(&server), "ferry_loop_turn_seconds_count");
+    workload(&server);
+    let text = scrape(&server);
+    let count = sample(&text, "ferry_loop_turn_seconds_count");
+    assert!(count > first, "{count} turns after {first}");
+    let buckets: Vec<u64> = text
+        .lines()
+        .filter(|l| l.starts_with("ferry_loop_turn_seconds_bucket{"))
+        .map(|l| l.rsplit(' ').next().unwrap().parse().unwrap())
+        .collect();
+    assert!(buckets.len() > 10);
+    assert!(buckets.windows(2).all(|w| w[0] <= w[1]), "{buckets:?}");
+    assert_eq!(buckets.last(), Some(&count), "+Inf is the count");
+}
+
+#[test]
+fn only_get_metrics_is_served_and_not_on_the_data_listeners() {
+    let server = start(1);
+    let addr = server.metrics.unwrap();
+    let other = exchange(addr, b"GET /other HTTP/1.1\r\n\r\n");
+    assert!(other.starts_with("HTTP/1.1 404 Not Found\r\n"), "{other}");
+    // The data listeners know no /metrics: a file of that name is missing.
+    let http = server.http.unwrap();
+    let data = exchange(
+        http,
+        b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert!(data.starts_with("HTTP/1.1 404"), "{data}");
+    assert!(!data.contains("ferry_requests_total"));
+}
+
+#[test]
+fn the_metrics_listener_does_not_speak_ferry() {
+    let server = start(1);
+    let addr = server.metrics.unwrap();
+    // No greeting...
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let mut byte = [0; 1];
+    let err = stream.read(&mut byte).unwrap_err();
+    assert!(matches!(
+        err.kind(),
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+    ));
+    // ...and a FERRY/1 request is no GET /metrics.
+    let answer = exchange(addr, b"STAT a\n\n");
+    assert!(answer.starts_with("HTTP/1.1 404"), "{answer}");
+}
+
+#[test]
+fn promtool_accepts_a_scrape() {
+    let Ok(status) = std::process::Command::new("promtool")
+        .arg("--version")
+        .output()
+    else {
+        println!("SKIPPED: promtool not found (apt-get install prometheus)");
+        return;
+    };
+    assert!(status.status.success());
+    let server = start(2);
+    workload(&server);
+    let text = scrape(&server);
+    let mut check = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    check
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = check.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "promtool: {}{}\n{text}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
