@@ -214,6 +214,29 @@ fn max_time_ends_a_get_from_a_server_that_accepts_and_says_nothing() {
 }
 
 #[test]
+fn max_time_bounds_every_client_command() {
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = silent.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let held: Vec<_> = silent.incoming().collect();
+        drop(held);
+    });
+    let work = tempfile::tempdir().unwrap();
+    fs::create_dir(work.path().join("local")).unwrap();
+    for (args, what) in [
+        (&["mv", "a", "b", "--max-time", "1"][..], "mv a"),
+        (
+            &["sync", "local", "web/", "--max-time", "1"][..],
+            "sync local",
+        ),
+        (&["ls", "--max-time", "1"][..], "ls"),
+    ] {
+        let line = failure(&run(work.path(), addr, args), 3);
+        assert_eq!(line, format!("ferry: {what}: gave up after --max-time 1 s"));
+    }
+}
+
+#[test]
 fn max_time_removes_a_partial_download() {
     let server = TestServer::start();
     fs::write(server.path("big.bin"), pattern(1 << 20, 9)).unwrap();

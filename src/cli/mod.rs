@@ -223,7 +223,17 @@ fn start_max_time(command: &Command) {
             format!("stat {}", args.name),
         ),
         Command::Rm(args) => (args.client.connection.max_time, "rm".into()),
-        _ => (None, String::new()),
+        Command::Mv(args) => (args.client.connection.max_time, format!("mv {}", args.from)),
+        Command::Sync(args) => (
+            args.client.connection.max_time,
+            format!("sync {}", args.source),
+        ),
+        // Not client commands: --max-time is refused for them above.
+        Command::Serve(_)
+        | Command::Bench(_)
+        | Command::Completions { .. }
+        | Command::Token(_)
+        | Command::Cert(_) => (None, String::new()),
     };
     if let Some(limit) = limit {
         interrupt::give_up_after(limit, output::one_line(&what).into_owned());
