@@ -66,14 +66,7 @@ fn recursive(client: &mut Client, prefix: &str) -> Result<Vec<DirEntry>, Failure
     if files.is_empty() && !prefix.is_empty() {
         return Err(Failure::explained(prefix, 1, "no such file or folder"));
     }
-    Ok(files
-        .into_iter()
-        .map(|file| DirEntry {
-            name: file.name,
-            size: Some(file.size),
-            mtime: file.mtime,
-        })
-        .collect())
+    Ok(files.into_iter().map(DirEntry::from).collect())
 }
 
 /// The folder `target` one level deep, or the file `target` as one entry.

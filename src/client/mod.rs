@@ -109,6 +109,16 @@ pub struct DirEntry {
     pub mtime: i64,
 }
 
+impl From<RemoteFile> for DirEntry {
+    fn from(file: RemoteFile) -> DirEntry {
+        DirEntry {
+            name: file.name,
+            size: Some(file.size),
+            mtime: file.mtime,
+        }
+    }
+}
+
 impl DirEntry {
     /// A sub-folder, not a file.
     pub fn is_folder(&self) -> bool {

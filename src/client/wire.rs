@@ -661,12 +661,7 @@ fn optional_crc(fields: &[String], index: usize) -> Result<Option<u32>> {
 /// the `/`), else a file's line as in `LIST`.
 fn parse_dir_line(line: &str) -> Result<DirEntry> {
     let Some(rest) = line.strip_prefix("- ") else {
-        let file = parse_list_line(line)?;
-        return Ok(DirEntry {
-            name: file.name,
-            size: Some(file.size),
-            mtime: file.mtime,
-        });
+        return parse_list_line(line).map(DirEntry::from);
     };
     let folder = parse_list_line(&format!("0 {rest}"))?;
     if !folder.name.ends_with('/') {

@@ -37,36 +37,28 @@ pub struct Exchange {
     listing: bool,
     /// A listing is wanted as JSON rather than HTML.
     wants_json: bool,
-    /// What a redirect from `/dir` to `/dir/` keeps of the query, so that
-    /// `/dir?tar` still ends in an archive and `/dir?format=json` in JSON.
-    redirect_query: RedirectQuery,
+    /// A folder is wanted as a tar archive (kept across the redirect from
+    /// `/dir` to `/dir/`).
+    wants_tar: bool,
     /// The client waits for `100 Continue` before sending its body.
     expect_continue: bool,
     /// The `Content-Type` of the file asked for, from its name.
     media_type: MediaType,
 }
 
-/// The query a redirect to a folder's listing keeps (one byte where a
-/// string would grow every connection).
-#[derive(Debug, Clone, Copy, Default)]
-enum RedirectQuery {
-    #[default]
-    None,
-    Tar,
-    Json,
-}
-
-impl RedirectQuery {
-    fn as_str(self) -> &'static str {
-        match self {
-            RedirectQuery::None => "",
-            RedirectQuery::Tar => "?tar",
-            RedirectQuery::Json => "?format=json",
+impl Exchange {
+    /// What a redirect from `/dir` to `/dir/` keeps of the query, so that
+    /// `/dir?tar` still ends in an archive and `/dir?format=json` in JSON.
+    fn redirect_query(&self) -> &'static str {
+        if self.wants_tar {
+            "?tar"
+        } else if self.wants_json {
+            "?format=json"
+        } else {
+            ""
         }
     }
-}
 
-impl Exchange {
     /// How an error answer to this exchange is framed.
     fn framing(&self) -> Framing {
         Framing {
@@ -106,13 +98,7 @@ impl Exchange {
             http10: request.http10,
             listing: matches!(request.target, Target::Listing(_)),
             wants_json: request.wants_json,
-            redirect_query: if request.wants_tar {
-                RedirectQuery::Tar
-            } else if request.wants_json {
-                RedirectQuery::Json
-            } else {
-                RedirectQuery::None
-            },
+            wants_tar: request.wants_tar,
             expect_continue: request.expect_continue,
             media_type: match &request.target {
                 Target::File(name) => MediaType::of(name.as_str()),
@@ -259,11 +245,7 @@ impl Exchange {
             Reply::Directory { name } => Head::new(out, 301)
                 .header(
                     "Location",
-                    format!(
-                        "/{}/{}",
-                        url_path(name.as_str()),
-                        self.redirect_query.as_str()
-                    ),
+                    format!("/{}/{}", url_path(name.as_str()), self.redirect_query()),
                 )
                 .finish(0, persistence),
             Reply::Listing { len } => Head::new(out, 200)

@@ -6,7 +6,8 @@
 //! Written piece by piece like every listing (a [`ListingFormat`](crate::serve::ListingFormat)),
 //! so a folder of any size is never built whole. Every name reaches the
 //! page escaped for where it lands: HTML text and attributes through
-//! [`html_escape`], URLs through [`url_path`] and then [`html_escape`]. The
+//! [`html_escape`], URLs through [`url_path`] (which leaves only
+//! `A-Z a-z 0-9 - . _ ~ / %`, nothing HTML would read as markup). The
 //! script reads names only from `data-name` attributes and writes them
 //! only with `textContent`, so no name is ever parsed as markup or code.
 
@@ -35,7 +36,7 @@ pub fn html_listing(prefix: &str, piece: Piece<'_>, out: &mut Vec<u8>) {
                 text,
                 "<tr class=\"dir\" data-name=\"{}\" data-size=\"-1\" data-mtime=\"{mtime}\"><td class=\"n\"><a href=\"/{}\">{shown}</a></td><td class=\"s\">-</td><td class=\"t\">{}</td><td class=\"o\"></td></tr>",
                 html_escape(name),
-                html_escape(&url_path(name)),
+                url_path(name),
                 utc(mtime)
             );
         }
@@ -46,7 +47,7 @@ pub fn html_listing(prefix: &str, piece: Piece<'_>, out: &mut Vec<u8>) {
                 text,
                 "<tr class=\"file\" data-name=\"{}\" data-size=\"{size}\" data-mtime=\"{mtime}\"><td class=\"n\"><a href=\"/{}\">{}</a></td><td class=\"s\">{size} B</td><td class=\"t\">{}</td><td class=\"o\"></td></tr>",
                 html_escape(&entry.name),
-                html_escape(&url_path(&entry.name)),
+                url_path(&entry.name),
                 html_escape(&entry.name[prefix.len()..]),
                 utc(mtime)
             );
@@ -80,7 +81,7 @@ fn start(prefix: &str, text: &mut String) {
         let _ = write!(
             text,
             " / <a href=\"/{}\">{}</a>",
-            html_escape(&url_path(&prefix[..upto])),
+            url_path(&prefix[..upto]),
             html_escape(segment)
         );
     }

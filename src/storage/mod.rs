@@ -319,7 +319,7 @@ impl Storage {
     /// 404 if absent, 409 for a directory, 403 for a symlink.
     pub fn stat(&self, name: &Name) -> Result<(FileInfo, u32), StorageError> {
         self.pause(Point::Open);
-        once_more_if_gone(|| self.stat_once(name))
+        self.once_more_if_gone(|| self.stat_once(name))
     }
 
     fn stat_once(&self, name: &Name) -> Result<(FileInfo, u32), StorageError> {
@@ -341,7 +341,7 @@ impl Storage {
     /// file cannot be read.
     pub fn open_read(&self, name: &Name) -> Result<OpenFile, StorageError> {
         self.pause(Point::Open);
-        once_more_if_gone(|| self.open_read_once(name, true))
+        self.once_more_if_gone(|| self.open_read_once(name, true))
     }
 
     /// Opens `name` for reading without its CRC-32C (`crc` is 0): for a
@@ -352,7 +352,7 @@ impl Storage {
     /// As [`Storage::stat`].
     pub fn open_read_unchecked(&self, name: &Name) -> Result<OpenFile, StorageError> {
         self.pause(Point::Open);
-        once_more_if_gone(|| self.open_read_once(name, false))
+        self.once_more_if_gone(|| self.open_read_once(name, false))
     }
 
     fn open_read_once(&self, name: &Name, checksum: bool) -> Result<OpenFile, StorageError> {
@@ -569,16 +569,21 @@ fn run_id() -> String {
     format!("{:x}{:x}", std::process::id(), nanos & 0xffff_ffff_ffff)
 }
 
-/// Runs a lookup again if it found nothing: on a file system shared by
-/// several nodes, another node's upload may have just renamed a new version
-/// over the name, and a network file system can answer `ENOENT` or `ESTALE`
-/// in that instant for a name that is never absent. A second miss is a 404.
-fn once_more_if_gone<T>(
-    mut lookup: impl FnMut() -> Result<T, StorageError>,
-) -> Result<T, StorageError> {
-    match lookup() {
-        Err(StorageError::NotFound) => lookup(),
-        found => found,
+impl Storage {
+    /// Runs a lookup again if it found nothing, on a network or FUSE file
+    /// system only: there another node's upload may have just renamed a new
+    /// version over the name, and the file system can answer `ENOENT` or
+    /// `ESTALE` in that instant for a name that is never absent. On a local
+    /// file system a rename is atomic, so a miss is final and costs one
+    /// lookup. A second miss is a 404.
+    fn once_more_if_gone<T>(
+        &self,
+        mut lookup: impl FnMut() -> Result<T, StorageError>,
+    ) -> Result<T, StorageError> {
+        match lookup() {
+            Err(StorageError::NotFound) if self.round_trips => lookup(),
+            found => found,
+        }
     }
 }
 

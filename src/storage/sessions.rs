@@ -378,7 +378,8 @@ impl Storage {
         self.pause(Point::Session);
         let dir = self.sessions_dir()?;
         let mut index = self.sessions.bookkeeping(&dir)?;
-        self.session(id)?;
+        check_id(id)?;
+        self.session_in(&dir, id)?;
         let live = self.sessions.get_or_new(id);
         let mut held = live.held();
         if live.is_committing() {
