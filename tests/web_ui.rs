@@ -239,6 +239,19 @@ fn a_folder_downloads_as_a_tar_with_exact_contents() {
 }
 
 #[test]
+fn a_folder_no_request_could_name_is_left_out_of_an_archive() {
+    let server = http_server();
+    plant(&server, "top/a.txt", b"alpha");
+    // Made by other means: a name with a control character, which no
+    // request can carry and LIST leaves out.
+    std::fs::create_dir_all(server.path("top/bad\u{1}name")).unwrap();
+    std::fs::write(server.path("top/bad\u{1}name/inner.txt"), b"x").unwrap();
+    let answer = fetch(server.http.unwrap(), "GET", "/top/?tar", "");
+    assert_eq!(answer.status, 200, "{}", answer.head);
+    assert_eq!(untar(&answer.body), vec![file("top/a.txt", b"alpha")]);
+}
+
+#[test]
 fn the_tar_command_reads_the_archive_where_it_is_installed() {
     if std::process::Command::new("tar")
         .arg("--version")

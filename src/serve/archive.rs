@@ -135,7 +135,14 @@ fn walk(ctx: &Ctx<'_>, who: &Who, prefix: &Prefix) -> Result<Vec<Entry>, Failure
             .into_iter()
             .filter(|(dir, _)| who.may_list(dir));
         for (name, mtime) in dirs.rev() {
-            pending.push(Prefix::new(name.clone()).map_err(Failure::from)?);
+            // A folder no request could name (a control character, a path
+            // too long) is left out with what is in it, as LIST leaves such
+            // names out, rather than refusing the whole archive.
+            let Ok(folder) = Prefix::new(name.clone()) else {
+                log::warn!("#{} archive: left out folder {name:?}", ctx.client);
+                continue;
+            };
+            pending.push(folder);
             entries.push(Entry {
                 name,
                 size: 0,
