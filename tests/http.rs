@@ -716,6 +716,37 @@ fn an_upload_finished_during_shutdown_is_told_the_connection_closes() {
 }
 
 #[test]
+fn a_request_half_sent_before_shutdown_is_answered_and_told_the_connection_closes() {
+    let server = TestServer::start_with(|c| {
+        c.http_listen = Some("127.0.0.1:0".parse().unwrap());
+        c.grace_period = PATIENCE;
+    });
+    let addr = server.http.unwrap();
+    let mut idle = Conn::open(addr);
+    let mut late = Conn::open(addr);
+    let head = request("PUT", "/late", "Content-Length: 5\r\n");
+    let (first, rest) = head.split_at(head.len() / 2);
+    late.send(first);
+    // The server has read the half head once a later request is answered.
+    let mut probe = Conn::open(addr);
+    probe.send(request("GET", "/", ""));
+    assert_eq!(probe.reply(false).status, 200);
+
+    server.handle().shutdown();
+    idle.expect_closed(); // the server has seen the shutdown
+    late.send(rest);
+    late.send("hello");
+    let reply = late.reply(false);
+    assert_eq!(
+        (reply.status, reply.header("Connection")),
+        (201, Some("close"))
+    );
+    late.expect_closed();
+    assert_eq!(std::fs::read(server.path("late")).unwrap(), b"hello");
+    server.join().unwrap();
+}
+
+#[test]
 fn close_wins_among_connection_options_and_checksums_are_eight_hex_digits() {
     let server = http_server();
     let addr = server.http.unwrap();

@@ -118,3 +118,31 @@ fn a_second_signal_ends_the_grace_period_at_once() {
         .collect();
     assert!(left.is_empty(), "temp file left behind: {left:?}");
 }
+
+#[test]
+fn a_request_half_sent_when_sigterm_arrives_is_still_served() {
+    use rustix::process::Signal;
+    let root = tempfile::tempdir().unwrap();
+    let mut server = Process::start(root.path(), &["--workers", "1", "--grace-period", "20"]);
+    let mut idle = Raw::connect(server.addr);
+    idle.line();
+    let mut late = Raw::connect(server.addr);
+    late.line();
+    late.send("PUT sig/late 5"); // no newline yet: the line is half there
+    let mut probe = Raw::connect(server.addr);
+    probe.line();
+    probe.send("ECHO 1\n.");
+    assert_eq!(probe.line(), "OK 1");
+    assert_eq!(probe.bytes(1), b".");
+
+    server.signal(Signal::TERM);
+    idle.expect_closed();
+    late.send("\nhello");
+    assert_eq!(late.line(), format!("OK 5 {}", crc_hex(b"hello")));
+    late.expect_closed();
+    assert!(server.wait().success(), "exit status 0");
+    assert_eq!(
+        std::fs::read(root.path().join("sig/late")).unwrap(),
+        b"hello"
+    );
+}

@@ -82,7 +82,10 @@ impl Connection {
     fn advance(&mut self, state: State, data: &[u8], env: &mut Env<'_>) -> (State, usize) {
         match state {
             State::AwaitHeader => {
-                if self.output.len() >= OUTPUT_HIGH_WATER || env.shutting_down {
+                // Shutting down, only a request that had begun to arrive is
+                // still taken.
+                let stopped = env.shutting_down && !self.last_request_due;
+                if self.output.len() >= OUTPUT_HIGH_WATER || stopped {
                     return (State::AwaitHeader, 0);
                 }
                 if self.codec.is_closing() {
@@ -132,7 +135,13 @@ impl Connection {
     /// AwaitHeader: decode the next request and serve it, or answer the
     /// codec's refusal.
     fn next_request(&mut self, data: &[u8], env: &mut Env<'_>) -> (State, usize) {
-        match self.codec.decode(data) {
+        let decoded = self.codec.decode(data);
+        if !matches!(decoded, Decoded::Incomplete) && mem::take(&mut self.last_request_due) {
+            // The request the server took while shutting down: its answer
+            // is the last, and says so.
+            self.codec.answer_is_last();
+        }
+        match decoded {
             Decoded::Incomplete => (State::AwaitHeader, 0),
             Decoded::Request(request, used) => {
                 self.requests = self.requests.saturating_add(1);

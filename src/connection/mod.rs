@@ -185,6 +185,9 @@ pub struct Connection {
     /// wait above [`OUTPUT_HIGH_WATER`], and bodies go out from files).
     sent: u32,
     peer_eof: bool,
+    /// The server is shutting down and a request had begun to arrive: that
+    /// one is still served, then the connection ends.
+    last_request_due: bool,
     /// On the reactor's ready list (see [`Connection::set_queued`]).
     queued: bool,
     interest: Interest,
@@ -222,6 +225,7 @@ impl Connection {
             output: Vec::new(),
             sent: 0,
             peer_eof: false,
+            last_request_due: false,
             queued: false,
             interest: Interest::READABLE,
             timing: Timing::new(now),
@@ -339,20 +343,38 @@ impl Connection {
     }
 
     /// The server is shutting down: whatever this connection answers next
-    /// (the request in flight) is its last, and an HTTP answer says so.
+    /// (the request in flight, or the one that has begun to arrive) is its
+    /// last, and an HTTP answer says so.
     pub fn answer_is_last(&mut self) {
-        self.codec.answer_is_last();
+        self.last_request_due = matches!(self.state, State::AwaitHeader)
+            && !self.codec.is_closing()
+            && self.request_begun();
+        // A request still to be decoded: the codec is told once it is, or
+        // decoding it would forget (see `next_request`).
+        if !self.last_request_due {
+            self.codec.answer_is_last();
+        }
     }
 
-    /// Between requests with nothing queued: safe to close at shutdown.
+    /// Between requests with nothing queued and nothing received: safe to
+    /// close at shutdown.
     pub fn is_idle(&self) -> bool {
         match self.state {
             State::AwaitHeader => {
-                self.sent as usize == self.output.len() && !self.transport.holds_output()
+                self.sent as usize == self.output.len()
+                    && !self.transport.holds_output()
+                    && !self.request_begun()
             }
             State::Lingering { .. } | State::ProxyHeader => true,
             _ => false,
         }
+    }
+
+    /// Whether a request has begun to arrive: in the buffer, in the TLS
+    /// session, or still in the kernel, where the next turn would read it.
+    /// Its client sent it before the server stopped, and gets an answer.
+    fn request_begun(&self) -> bool {
+        !self.input.is_empty() || self.transport.holds_input()
     }
 
     /// Bytes received and sent so far (as [`Connection::log_close`] logs
@@ -449,7 +471,9 @@ impl Connection {
                         Ok(n) => n,
                         Err(step) => return step,
                     },
-                    State::AwaitHeader | State::ProxyHeader if env.shutting_down => {
+                    State::AwaitHeader | State::ProxyHeader
+                        if env.shutting_down && !self.last_request_due =>
+                    {
                         return Step::Close;
                     }
                     State::ProxyHeader => match self.read_proxy_header(scratch) {

@@ -106,6 +106,14 @@ impl TlsSession {
         self.held.sent < self.held.outgoing.len()
     }
 
+    /// Whether received bytes wait inside the session: a partial record,
+    /// or decrypted data the connection has not taken yet.
+    pub(super) fn holds_input(&self) -> bool {
+        !self.held.incoming.is_empty()
+            || self.held.plaintext_taken < self.held.plaintext.len()
+            || !self.held.early.is_empty()
+    }
+
     /// Drops the buffers that are empty, so a session at rest holds none.
     pub(super) fn shed(&mut self) {
         let held = &mut self.held;

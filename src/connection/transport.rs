@@ -82,6 +82,16 @@ impl Transport {
         self.tls.as_ref().is_some_and(|tls| tls.holds_output())
     }
 
+    /// Whether the peer has sent anything not yet handled: bytes the TLS
+    /// session holds, or bytes (or its end of stream) waiting in the
+    /// kernel, which one `MSG_PEEK` shows without taking them.
+    pub(super) fn holds_input(&self) -> bool {
+        if self.tls.as_ref().is_some_and(|tls| tls.holds_input()) {
+            return true;
+        }
+        matches!(self.peek_raw(&mut [0]), Outcome::Done(_))
+    }
+
     /// Lets go of buffers the TLS session no longer needs: called at the
     /// end of every drive, so a connection at rest holds none.
     pub(super) fn shed(&mut self) {
