@@ -283,8 +283,9 @@ fn label(key: &str, value: &str) -> String {
     format!("{key}=\"{}\"", escape(value))
 }
 
-/// The exposition of every reactor's counters summed, and the pool's.
-pub fn render(reactors: &[Arc<ReactorMetrics>], pool: &PoolMetrics) -> String {
+/// The exposition of every reactor's counters summed, the pool's, and
+/// the number of upload sessions open.
+pub fn render(reactors: &[Arc<ReactorMetrics>], pool: &PoolMetrics, sessions: u64) -> String {
     let mut out = String::with_capacity(16 * 1024);
     let sum = |get: &dyn Fn(&ReactorMetrics) -> u64| reactors.iter().map(|r| get(r)).sum::<u64>();
     let by_protocol = |get: &dyn Fn(&ReactorMetrics, usize) -> u64| {
@@ -388,15 +389,21 @@ pub fn render(reactors: &[Arc<ReactorMetrics>], pool: &PoolMetrics) -> String {
     for (name, help, value) in counters {
         family(&mut out, name, "counter", help, &[(String::new(), value)]);
     }
-    let depth = pool.queued.load(Relaxed);
-    let help = "I/O jobs queued for the pool's threads.";
-    family(
-        &mut out,
-        "ferry_io_queue_depth",
-        "gauge",
-        help,
-        &[(String::new(), depth)],
-    );
+    let gauges = [
+        (
+            "ferry_upload_sessions",
+            "Resumable upload sessions open (begun, neither committed, aborted nor expired).",
+            sessions,
+        ),
+        (
+            "ferry_io_queue_depth",
+            "I/O jobs queued for the pool's threads.",
+            pool.queued.load(Relaxed),
+        ),
+    ];
+    for (name, help, value) in gauges {
+        family(&mut out, name, "gauge", help, &[(String::new(), value)]);
+    }
     let mut counts = ([0; BOUNDS.len() + 1], 0, 0);
     pool.job_seconds.add_to(&mut counts);
     histogram(
@@ -434,7 +441,7 @@ mod tests {
         reactor.loop_turn.observe(Duration::from_micros(100));
         reactor.loop_turn.observe(Duration::from_millis(3));
         reactor.loop_turn.observe(Duration::from_secs(20));
-        let text = render(&[reactor], &PoolMetrics::default());
+        let text = render(&[reactor], &PoolMetrics::default(), 0);
         assert_lines(
             &text,
             &[
@@ -456,7 +463,7 @@ mod tests {
             count_request(1, Some(404));
             count_request(0, Some(599));
         }
-        let text = render(&reactors, &PoolMetrics::default());
+        let text = render(&reactors, &PoolMetrics::default(), 0);
         assert_lines(
             &text,
             &[

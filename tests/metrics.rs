@@ -145,6 +145,27 @@ fn open_connections_and_refusals_over_the_cap_are_counted() {
 }
 
 #[test]
+fn the_upload_sessions_gauge_follows_upload_commit_and_abort() {
+    let server = start(2);
+    let sessions = || sample(&scrape(&server), "ferry_upload_sessions");
+    assert_eq!(sessions(), 0);
+    let mut raw = Raw::connect(server.addr);
+    raw.line(); // greeting
+    let (first, _) = support::upload(&mut raw, "one", b"first");
+    let (second, _) = support::upload(&mut raw, "two", b"second");
+    assert_eq!(sessions(), 2);
+    support::upload(&mut raw, "one", b"first"); // found again, not a third
+    assert_eq!(sessions(), 2);
+    assert_eq!(support::append(&mut raw, &first, 0, b"first"), "OK 5");
+    raw.send(format!("COMMIT {first}\n"));
+    assert!(raw.line().starts_with("OK 5 "));
+    assert_eq!(sessions(), 1);
+    raw.send(format!("ABORT {second}\n"));
+    assert_eq!(raw.line(), "OK");
+    assert_eq!(sessions(), 0);
+}
+
+#[test]
 fn the_loop_turn_histogram_grows_and_its_buckets_are_cumulative() {
     let server = start(1);
     let first = sample(&scrape(&server), "ferry_loop_turn_seconds_count");

@@ -95,13 +95,16 @@ impl Reactor {
         }
         let key = token.0 - SCRAPER_TOKENS;
         let hub = &self.hub;
+        let storage = &self.shared.storage;
         let Some(scrape) = &mut self.scrape else {
             return;
         };
         let Some(scraper) = scrape.scrapers.get_mut(key) else {
             return; // closed already
         };
-        let close = match scraper.progress(|| metrics::render(&hub.metrics, hub.pool.metrics())) {
+        let close = match scraper.progress(|| {
+            metrics::render(&hub.metrics, hub.pool.metrics(), storage.upload_sessions())
+        }) {
             Progress::Wait(interest) => self
                 .poll
                 .registry()

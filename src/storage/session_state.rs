@@ -52,12 +52,16 @@ pub(super) struct Sessions {
     key: OnceLock<IdKey>,
     /// The file every node locks through a bookkeeping step, once opened.
     lock_file: OnceLock<OwnedFd>,
+    /// The index's size after the last bookkeeping step, for the metrics:
+    /// read without the lock, which a step holds through disk work.
+    known: AtomicU64,
 }
 
 /// The index, held through a bookkeeping step by this thread among this
 /// node's, and by this node among the root's.
 pub(super) struct Books<'a> {
     index: MutexGuard<'a, Index>,
+    known: &'a AtomicU64,
     _nodes: BookkeepingLock<'a>,
 }
 
@@ -74,7 +78,19 @@ impl std::ops::DerefMut for Books<'_> {
     }
 }
 
+impl Drop for Books<'_> {
+    fn drop(&mut self) {
+        self.known.store(self.index.len() as u64, Ordering::Relaxed);
+    }
+}
+
 impl Sessions {
+    /// Upload sessions in the index: those this node began, and those it
+    /// found at start-up or in a later step.
+    pub(super) fn known(&self) -> u64 {
+        self.known.load(Ordering::Relaxed)
+    }
+
     /// Begins a bookkeeping step on sessions directory `dir`: waits for
     /// this node's other threads, then for the other nodes.
     ///
@@ -91,6 +107,7 @@ impl Sessions {
         };
         Ok(Books {
             index,
+            known: &self.known,
             _nodes: BookkeepingLock::take(file)?,
         })
     }

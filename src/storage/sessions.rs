@@ -399,6 +399,13 @@ impl Storage {
         index.remove(id);
     }
 
+    /// Upload sessions open now, as far as this node knows (its own, and
+    /// the others' it has seen in the shared directory); for the metrics,
+    /// without waiting for a bookkeeping step.
+    pub fn upload_sessions(&self) -> u64 {
+        self.sessions.known()
+    }
+
     /// Reads the sessions directory into the index, then removes
     /// sessions untouched for longer than `ttl`; returns how many went.
     /// Run at startup (off the loop); later, every `UPLOAD` expires from
