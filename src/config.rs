@@ -72,6 +72,8 @@ pub struct Config {
     /// v2) naming the client; a connection from one without a valid header
     /// is closed. Everyone else is served as they are, no header expected.
     pub trusted_proxies: Vec<TrustedProxy>,
+    /// The access log (one line per answered request), or `None` for none.
+    pub access_log: Option<crate::request_log::Settings>,
     /// Holds chosen storage calls until a test lets them go (tests only).
     #[doc(hidden)]
     pub gate: Option<Arc<Gate>>,
@@ -151,6 +153,7 @@ impl Default for Config {
             access: AccessConfig::default(),
             tls: None,
             trusted_proxies: Vec::new(),
+            access_log: None,
             gate: None,
         }
     }

@@ -20,7 +20,7 @@
 //! - [`proxy`]: the PROXY protocol header (sans-IO) and which peers
 //!   (`--trusted-proxy`) must send it.
 //! - [`serve`]: one function per operation, every rule once (names,
-//!   read-only, size limits, storage calls, the per-request log line);
+//!   read-only, size limits, storage calls, the diagnostics of each);
 //!   protocol-neutral operations, replies and error kinds.
 //! - [`access`]: tokens, grants, the failed-authentication throttle (the
 //!   serve layer decides with them which request may do what).
@@ -34,6 +34,8 @@
 //! - [`server`]: the reactor: poll loop, slab, accept, timeouts, shutdown.
 //! - [`metrics`]: per-reactor and I/O-pool counters, and their Prometheus
 //!   text (`--metrics`).
+//! - [`request_log`]: the access log, one line per answered request,
+//!   written in batches by a thread of its own.
 //! - [`config`]: server settings and their defaults.
 //! - [`client`]: a blocking client, used by the CLI and the tests.
 //! - [`bench`]: the `ferry bench` load generator (a mio client).
@@ -55,6 +57,7 @@ pub mod node;
 pub mod pool;
 pub mod protocol;
 pub mod proxy;
+pub mod request_log;
 pub mod serve;
 pub mod server;
 pub mod socket;

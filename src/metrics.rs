@@ -195,6 +195,11 @@ pub fn protocol_index(protocol: Protocol) -> usize {
 
 const PROTOCOLS: [&str; 2] = ["ferry", "http"];
 
+/// How metrics and the access log name `protocol`.
+pub fn protocol_name(protocol: Protocol) -> &'static str {
+    PROTOCOLS[protocol_index(protocol)]
+}
+
 /// What the I/O pool counts (its threads share it).
 #[derive(Debug, Default)]
 pub struct PoolMetrics {

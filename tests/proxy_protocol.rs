@@ -283,12 +283,18 @@ fn tls_behind_the_header_is_served_as_the_headers_client() {
 #[test]
 fn the_log_names_the_client_and_the_balancer() {
     let root = tempfile::tempdir().unwrap();
-    let server = Process::start(root.path(), &["--trusted-proxy", "127.0.0.0/30"]);
+    let server = Process::start(
+        root.path(),
+        &["--trusted-proxy", "127.0.0.0/30", "--log-level", "debug"],
+    );
     let mut raw = Raw::connect_from(server.addr, balancer());
     raw.send(v2("203.0.113.9:51234".parse().unwrap()));
     assert!(raw.line().starts_with("OK FERRY/1 "));
-    let line = server.wait_for_log(" is 203.0.113.9:51234 (via 127.0.0.2)");
-    assert!(line.contains("INFO"), "{line}");
+    server.wait_for_log(" is 203.0.113.9:51234 (via 127.0.0.2)");
+    // The access log names the client, not the balancer.
+    raw.send("STAT nothing\n");
+    assert!(raw.line().starts_with("ERR 404 "));
+    server.wait_for_log(" 203.0.113.9 #1 - ferry stat \"nothing\" 404 ");
     // A peer outside the network is served as before, no header expected.
     let mut direct = Raw::connect_from(server.addr, "127.0.0.5".parse().unwrap());
     assert!(direct.line().starts_with("OK FERRY/1 "));

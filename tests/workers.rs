@@ -87,7 +87,18 @@ fn the_connection_cap_counts_the_connections_of_every_worker() {
 #[test]
 fn workers_share_connections_and_sigterm_drains_every_one() {
     let root = tempfile::tempdir().unwrap();
-    let mut server = Process::start(root.path(), &["--workers", "2", "--grace-period", "20"]);
+    // Debug: the line of each connection names its worker.
+    let mut server = Process::start(
+        root.path(),
+        &[
+            "--workers",
+            "2",
+            "--grace-period",
+            "20",
+            "--log-level",
+            "debug",
+        ],
+    );
     // A thread names itself once it runs, which may be just after the
     // server says it serves.
     let workers = || {
@@ -139,7 +150,7 @@ fn workers_share_connections_and_sigterm_drains_every_one() {
 #[test]
 fn one_worker_is_one_event_loop_on_the_main_thread() {
     let root = tempfile::tempdir().unwrap();
-    let mut server = Process::start(root.path(), &["--workers", "1"]);
+    let mut server = Process::start(root.path(), &["--workers", "1", "--log-level", "debug"]);
     let mut raw = Raw::connect(server.addr);
     greeting_id(&mut raw);
     let names = thread_names(server.child.id());

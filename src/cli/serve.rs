@@ -12,6 +12,7 @@ use super::{parse_seconds, parse_size};
 use crate::access::{AccessConfig, Grant};
 use crate::config::{Config, PoolWrites};
 use crate::proxy::TrustedProxy;
+use crate::request_log::{Format, Settings};
 use crate::server::Server;
 use crate::tls::TlsFiles;
 
@@ -129,6 +130,16 @@ pub struct ServeArgs {
     /// Log level: error, warn, info, debug or trace (RUST_LOG overrides).
     #[arg(long, default_value = "info")]
     log_level: LevelFilter,
+    /// The access log's format: one line per answered request.
+    #[arg(long, value_enum, default_value = "text")]
+    log_format: Format,
+    /// Append the access log to this file (reopened on SIGHUP, for
+    /// logrotate) instead of writing it to stderr.
+    #[arg(long, value_name = "PATH")]
+    log_file: Option<PathBuf>,
+    /// Keep no access log (diagnostics still go to stderr).
+    #[arg(long, conflicts_with_all = ["log_file", "log_format"])]
+    no_access_log: bool,
 }
 
 /// A grant given on the command line.
@@ -209,6 +220,10 @@ pub fn run(args: ServeArgs) -> ExitCode {
             .zip(args.tls_key)
             .map(|(cert, key)| TlsFiles { cert, key }),
         trusted_proxies: args.trusted_proxy,
+        access_log: (!args.no_access_log).then_some(Settings {
+            format: args.log_format,
+            file: args.log_file,
+        }),
         gate: test_gate(),
     };
     // Said plainly here: creating it would fail with "File exists".

@@ -9,6 +9,7 @@ use std::os::unix::fs::FileExt;
 
 use log::warn;
 
+use super::note::Note;
 use super::{Connection, Env, OUTPUT_HIGH_WATER, REQUEST_COST, State, TURN_BUDGET, clamp_to};
 use crate::codec::Decoded;
 use crate::config::Config;
@@ -146,6 +147,7 @@ impl Connection {
             Decoded::Request(request, used) => {
                 self.requests = self.requests.saturating_add(1);
                 self.operation = metrics::operation_index(&request.operation);
+                self.note = Note::of(&request.operation);
                 let ctx = Ctx {
                     storage: env.storage,
                     config: env.config,
@@ -155,8 +157,13 @@ impl Connection {
                 let mut guard = Guard {
                     access: env.access,
                     held: &mut self.held,
+                    user: None,
                 };
                 let outcome = serve::serve(request, &ctx, &mut guard);
+                let user = guard.user;
+                if let Some(note) = &mut self.note {
+                    note.made_by(user);
+                }
                 (self.apply(outcome), used)
             }
             Decoded::Refused(refusal) => {
@@ -169,7 +176,10 @@ impl Connection {
                     None => (0, Next::Close),
                 };
                 let last = matches!(next, Next::Close);
+                self.operation = metrics::INVALID;
+                self.note = None;
                 metrics::count_request(metrics::INVALID, Some(refusal.code));
+                self.log_answer(Some(refusal.code), None);
                 self.codec.refuse(&refusal, last, &mut self.output);
                 (self.enter(next), used)
             }
@@ -184,6 +194,7 @@ impl Connection {
         let Outcome { reply, next } = outcome;
         if let Some(code) = metrics::answer_code(&reply) {
             metrics::count_request(self.operation, code);
+            self.log_answer(code, Some(&reply));
         }
         if let Next::Send(send) = &next {
             // One allocation for the head and a body sent inline.

@@ -55,6 +55,7 @@
 
 mod advance;
 mod deadline;
+mod note;
 mod proxied;
 mod tls_session;
 mod transport;
@@ -64,7 +65,7 @@ use std::net::{IpAddr, Ipv6Addr};
 use std::sync::Arc;
 use std::time::Instant;
 
-use log::{debug, error, info, warn};
+use log::{debug, error, warn};
 use mio::Interest;
 use mio::net::TcpStream;
 use rustls::server::UnbufferedServerConnection;
@@ -201,6 +202,8 @@ pub struct Connection {
     bytes_out: u64,
     /// The token this connection authenticated with (FERRY/1's `AUTH`).
     held: Option<Arc<Principal>>,
+    /// The request being answered, while the access log is on.
+    note: Option<Box<note::Note>>,
 }
 
 impl Connection {
@@ -235,6 +238,7 @@ impl Connection {
             bytes_in: 0,
             bytes_out: 0,
             held: None,
+            note: None,
         };
         conn.codec.greeting(id, auth, &mut conn.output);
         conn
@@ -390,7 +394,7 @@ impl Connection {
 
     /// Logs the summary line for a closing connection.
     pub fn log_close(&self) {
-        info!(
+        debug!(
             "#{} closed: {} requests, {} bytes in, {} bytes out, {:.3}s",
             self.id,
             self.requests,
@@ -740,12 +744,15 @@ fn clamp_to(left: u64, available: usize) -> usize {
 }
 
 /// A connection at rest must stay small: thousands of them are the point.
-// 224 bytes in a debug build (where mio keeps a selector id in each
-// stream), 216 in a release build: the token a FERRY/1 connection holds
-// (`held`) and the transport's pointer to a TLS session included (the
-// transport is socket + pointer, 16 bytes with padding). The session
-// itself (rustls state and a 4 KiB receive buffer) is only there under TLS.
+// 232 bytes in a debug build (where mio keeps a selector id in each
+// stream), 224 in a release build: the token a FERRY/1 connection holds
+// (`held`), the transport's pointer to a TLS session (the transport is
+// socket + pointer, 16 bytes with padding) and the access log's pointer to
+// its note (`note`, 8 bytes: a request's name and start would be 40 more
+// inline) included. The TLS session itself (rustls state and a 4 KiB
+// receive buffer) is only there under TLS, the note only while a request
+// is answered with the access log on.
 #[cfg(debug_assertions)]
-const _: () = assert!(std::mem::size_of::<Connection>() <= 224);
+const _: () = assert!(std::mem::size_of::<Connection>() <= 232);
 #[cfg(not(debug_assertions))]
-const _: () = assert!(std::mem::size_of::<Connection>() <= 216);
+const _: () = assert!(std::mem::size_of::<Connection>() <= 224);

@@ -22,7 +22,7 @@
 
 use std::net::SocketAddr;
 
-use log::{debug, info, warn};
+use log::{debug, warn};
 use mio::Interest;
 
 use super::{Connection, State, Step};
@@ -67,7 +67,7 @@ impl Connection {
         let via = self.peer();
         match source {
             ProxySource::Client(client) => {
-                info!("#{} is {client} (via {via})", self.id);
+                debug!("#{} is {client} (via {via})", self.id);
                 self.set_peer(client);
             }
             ProxySource::Proxy => debug!("#{} is the proxy {via} itself", self.id),

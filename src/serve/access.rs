@@ -19,7 +19,7 @@
 
 use std::sync::Arc;
 
-use log::{info, warn};
+use log::{debug, warn};
 
 use super::{Ctx, ErrorKind, Failure, Next, Operation, Outcome, Reply};
 use crate::access::{Access, Perm, Principal, Rejection, Secret, Who};
@@ -32,6 +32,9 @@ pub struct Guard<'a> {
     pub access: &'a Access,
     /// The token the connection holds, if any.
     pub held: &'a mut Option<Arc<Principal>>,
+    /// Set by serving: the holder of the token the request was made with
+    /// (the connection's or its own), for the access log.
+    pub user: Option<Arc<Principal>>,
 }
 
 /// Who sent a request that presented `token` (HTTP's `Authorization`) or
@@ -70,7 +73,7 @@ pub(super) fn auth(ctx: &Ctx<'_>, guard: &mut Guard<'_>, token: &Secret) -> Outc
     }
     match guard.access.authenticate(token, ctx.peer) {
         Ok(principal) => {
-            info!("#{} AUTH as {}", ctx.client, principal.entry.name);
+            debug!("#{} AUTH as {}", ctx.client, principal.entry.name);
             let name = principal.entry.name.clone();
             *guard.held = Some(principal);
             Outcome::answer(Reply::Authenticated { name })

@@ -19,7 +19,7 @@
 
 use std::time::Instant;
 
-use log::{info, warn};
+use log::{debug, warn};
 
 use super::{Ctx, ErrorKind, Failure, Job, Next, Outcome, Reply, Send, Source, refuse};
 use crate::access::{Perm, Who};
@@ -65,7 +65,7 @@ pub(super) fn archive(who: Who, prefix: Prefix, body: bool) -> Outcome {
             Err(failure) => return refuse(ctx, "TAR", prefix.as_str(), failure, Next::Request),
         };
         let archive = Archive::new(prefix, entries);
-        info!(
+        debug!(
             "#{} TAR {:?} {} members, {} bytes",
             ctx.client,
             archive.prefix.as_str(),
@@ -236,7 +236,7 @@ impl Archive {
             return Outcome::new(Reply::More(bytes), Next::Send(send));
         }
         bytes.extend_from_slice(&END);
-        info!(
+        debug!(
             "#{} TAR {:?} {} bytes {:.3}s",
             ctx.client,
             self.prefix.as_str(),

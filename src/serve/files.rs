@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use log::{info, warn};
+use log::{debug, warn};
 
 use super::transfer::READ_AHEAD_WINDOW;
 use super::{Body, BodyLength, Receive, Send, Sink, Source, Trailer, WriteBehind};
@@ -103,7 +103,7 @@ fn send(ctx: &Ctx<'_>, name: Name, want: &Want, found: OpenFile) -> Outcome {
         part,
     };
     if !body || len == 0 {
-        info!("#{} GET {name} headers only", ctx.client);
+        debug!("#{} GET {name} headers only", ctx.client);
         return Outcome::answer(reply);
     }
     let send = Send::new(
@@ -120,7 +120,7 @@ fn send(ctx: &Ctx<'_>, name: Name, want: &Want, found: OpenFile) -> Outcome {
 fn not_sent(ctx: &Ctx<'_>, name: Name, err: StorageError) -> Outcome {
     match err {
         StorageError::IsDirectory => {
-            info!("#{} GET {name}: is a directory", ctx.client);
+            debug!("#{} GET {name}: is a directory", ctx.client);
             Outcome::answer(Reply::Directory { name })
         }
         err => storage_refusal(ctx, "GET", name.as_str(), err),
@@ -151,7 +151,7 @@ pub fn sent(client: u64, send: Send) -> Next {
     if matches!(send.source, Source::Archive(_)) {
         return super::archive::resume(send);
     }
-    info!(
+    debug!(
         "#{client} {} {} bytes {:.3}s",
         send.source,
         send.len,
@@ -183,7 +183,7 @@ fn stated(
 ) -> Outcome {
     match found {
         Ok((info, crc)) => {
-            info!("#{} STAT {name}", ctx.client);
+            debug!("#{} STAT {name}", ctx.client);
             Outcome::answer(Reply::Stat {
                 version: Version { info, crc },
             })
@@ -198,7 +198,7 @@ pub(super) fn delete(ctx: &Ctx<'_>, name: Name) -> Outcome {
     }
     Outcome::on_pool(move |ctx| match ctx.storage.delete(&name) {
         Ok(()) => {
-            info!("#{} DELETE {name}", ctx.client);
+            debug!("#{} DELETE {name}", ctx.client);
             Outcome::answer(Reply::Done)
         }
         Err(err) => storage_refusal(ctx, "DELETE", name.as_str(), err),
@@ -215,7 +215,7 @@ pub(super) fn rename(ctx: &Ctx<'_>, from: Name, to: Name) -> Outcome {
     }
     Outcome::on_pool(move |ctx| match ctx.storage.rename(&from, &to) {
         Ok(replaced) => {
-            info!("#{} MOVE {from} -> {to}", ctx.client);
+            debug!("#{} MOVE {from} -> {to}", ctx.client);
             Outcome::answer(Reply::Moved { replaced })
         }
         Err(err) => storage_refusal(ctx, "MOVE", &format!("{from} -> {to}"), err),
@@ -268,7 +268,7 @@ pub fn finish_receive(receive: Box<Receive>, client: u64) -> Outcome {
                 // answer waits for them to be on stable storage.
                 return match appender.finish(ctx.config.fsync) {
                     Ok(received) => {
-                        info!("#{client} APPEND {name} {size} bytes, now at {received}");
+                        debug!("#{client} APPEND {name} {size} bytes, now at {received}");
                         Outcome::answer(Reply::Appended { received })
                     }
                     Err(err) => {
@@ -388,7 +388,7 @@ pub(super) fn commit_now(ctx: &Ctx<'_>, commit: Commit) -> Outcome {
     let client = ctx.client;
     match result {
         Ok(()) => {
-            info!(
+            debug!(
                 "#{client} PUT {name} {size} bytes {:.3}s",
                 started.elapsed().as_secs_f64()
             );
@@ -400,7 +400,7 @@ pub(super) fn commit_now(ctx: &Ctx<'_>, commit: Commit) -> Outcome {
         }
         Err(err) => {
             let failure = Failure::from(err);
-            info!("#{client} PUT {name}: {failure}");
+            super::log_refusal(client, "PUT", name.as_str(), &failure);
             Outcome::failed(failure, Next::Request)
         }
     }

@@ -9,7 +9,7 @@
 use std::fs::File;
 use std::io::Write;
 
-use log::info;
+use log::debug;
 
 use super::{
     Ctx, ErrorKind, Failure, ListingFormat, Next, Outcome, Piece, Reply, Scope, Send, Source,
@@ -46,7 +46,7 @@ pub(super) fn list(
             }
             Err(err) => return storage_refusal(ctx, "LIST", prefix.as_str(), err),
         };
-        info!(
+        debug!(
             "#{} LIST {:?} {files} files, {len} bytes",
             ctx.client,
             prefix.as_str()

@@ -29,9 +29,11 @@ mod sessions;
 mod transfer;
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
-use log::{debug, info};
+use log::debug;
 
+use crate::access::Who;
 use crate::config::Config;
 use crate::storage::{Storage, StorageError};
 pub use access::Guard;
@@ -177,15 +179,20 @@ pub fn serve(request: Request, ctx: &Ctx<'_>, guard: &mut Guard<'_>) -> Outcome 
     let Request { operation, token } = request;
     debug!("#{} {operation:?}", ctx.client);
     if let Operation::Auth { token } = &operation {
-        return access::auth(ctx, guard, token);
+        let outcome = access::auth(ctx, guard, token);
+        guard.user = guard.held.clone();
+        return outcome;
     }
     let body = operation.body();
     let who = match access::identify(ctx, guard, token.as_ref()) {
         Ok(who) => who,
         Err(failure) => return Outcome::failed(failure, skip_body(body, ctx.config)),
     };
+    if let Who::Holder(principal) = &who {
+        guard.user = Some(Arc::clone(principal));
+    }
     if let Err(failure) = access::authorize(&who, &operation) {
-        info!("#{} {}: {failure}", ctx.client, operation.verb());
+        log_refusal(ctx.client, operation.verb(), "", &failure);
         return Outcome::failed(failure, skip_body(body, ctx.config));
     }
     match operation {
@@ -258,8 +265,19 @@ fn check_writable(config: &Config) -> Result<(), Failure> {
 
 /// Logs a refused operation on `subject` and answers it, then `next`.
 fn refuse(ctx: &Ctx<'_>, verb: &str, subject: &str, failure: Failure, next: Next) -> Outcome {
-    info!("#{} {verb} {subject}: {failure}", ctx.client);
+    log_refusal(ctx.client, verb, subject, &failure);
     Outcome::failed(failure, next)
+}
+
+/// The diagnostic of a refusal: the access log has its code already, so
+/// the reason is a debug line, unless the server is at fault (a 5xx: a
+/// full disk, an I/O error, a limit reached), which operators should see.
+fn log_refusal(client: u64, verb: &str, subject: &str, failure: &Failure) {
+    let level = match failure.kind.code() {
+        500.. => log::Level::Info,
+        _ => log::Level::Debug,
+    };
+    log::log!(level, "#{client} {verb} {subject}: {failure}");
 }
 
 /// [`refuse`] for a storage error.

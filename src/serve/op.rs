@@ -147,6 +147,27 @@ impl Operation {
         }
     }
 
+    /// What the operation is about, for the access log: the file, the
+    /// listing's prefix or the session id (empty for none), and a move's
+    /// new name.
+    pub fn subject(&self) -> (&str, Option<&str>) {
+        match self {
+            Operation::Put { name, .. }
+            | Operation::Get { name, .. }
+            | Operation::Stat { name }
+            | Operation::Delete { name }
+            | Operation::Upload { name, .. } => (name.as_str(), None),
+            Operation::List { prefix, .. } | Operation::Archive { prefix, .. } => {
+                (prefix.as_str(), None)
+            }
+            Operation::Move { from, to } => (from.as_str(), Some(to.as_str())),
+            Operation::Append { id, .. }
+            | Operation::Commit { id, .. }
+            | Operation::Abort { id } => (id.as_str(), None),
+            Operation::Echo { .. } | Operation::Auth { .. } | Operation::Quit => ("", None),
+        }
+    }
+
     /// The verb, for logs.
     pub fn verb(&self) -> &'static str {
         match self {

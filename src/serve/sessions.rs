@@ -5,7 +5,7 @@
 
 use std::time::Instant;
 
-use log::info;
+use log::debug;
 
 use super::access::authorize_session;
 use super::files::{Commit, commit_now};
@@ -31,7 +31,7 @@ pub(super) fn upload(ctx: &Ctx<'_>, name: Name, size: u64, crc: u32) -> Outcome 
         };
         match ctx.storage.begin_session(&name, size, crc, &limits) {
             Ok(session) => {
-                info!(
+                debug!(
                     "#{} UPLOAD {name} session {} at {} of {size} bytes",
                     ctx.client, session.id, session.received
                 );
@@ -123,7 +123,7 @@ pub(super) fn abort(ctx: &Ctx<'_>, who: Who, id: String) -> Outcome {
         }
         match ctx.storage.abort_session(&id) {
             Ok(()) => {
-                info!("#{} ABORT {id}", ctx.client);
+                debug!("#{} ABORT {id}", ctx.client);
                 Outcome::answer(Reply::Done)
             }
             Err(err) => refuse(ctx, "ABORT", &id, err.into(), Next::Request),

@@ -259,8 +259,8 @@ impl Reactor {
         entry.insert(conn);
         self.metrics.accepted[metrics::protocol_index(protocol)].add(1);
         match self.worker {
-            Some(worker) => info!("#{id} connected from {peer} (worker {worker})"),
-            None => info!("#{id} connected from {peer}"),
+            Some(worker) => debug!("#{id} connected from {peer} (worker {worker})"),
+            None => debug!("#{id} connected from {peer}"),
         }
         self.drive(key, None);
     }

@@ -25,6 +25,7 @@ use crate::access::{self, Access};
 use crate::config::Config;
 use crate::metrics::ReactorMetrics;
 use crate::pool::{Pool, Shared};
+use crate::request_log::RequestLog;
 use crate::storage::Storage;
 use crate::tls::ServerTls;
 pub(crate) use accept::raise_fd_limit;
@@ -156,6 +157,8 @@ pub(crate) struct Hub {
     reserve: Reserve,
     /// Each reactor's counters, summed by a scrape (`--metrics`).
     metrics: Vec<Arc<ReactorMetrics>>,
+    /// The access log, if one is kept (reopened on SIGHUP).
+    request_log: Option<Arc<RequestLog>>,
     shutdown: ShutdownHandle,
 }
 
@@ -280,6 +283,10 @@ impl Server {
             threads * POOL_QUEUE_PER_THREAD,
             Arc::clone(&shared),
         )?;
+        let request_log = match &shared.config.access_log {
+            Some(settings) => Some(RequestLog::start(settings)?),
+            None => None,
+        };
         let shutdown = ShutdownHandle {
             requests: Arc::new(AtomicUsize::new(0)),
             wakers: Arc::default(),
@@ -294,6 +301,7 @@ impl Server {
             out_of_descriptors: AtomicBool::new(false),
             reserve: Reserve::new(),
             metrics: (0..workers).map(|_| Arc::default()).collect(),
+            request_log,
             shutdown,
         });
         let mut reactors = Vec::with_capacity(workers);
@@ -459,6 +467,10 @@ impl Server {
                 Ok(_) => {}
                 Err(_) => result = Err(io::Error::other("a worker's event loop panicked")),
             }
+        }
+        // Every line of every answered request, before the last word.
+        if let Some(log) = &self.hub.request_log {
+            log.close();
         }
         info!("server stopped");
         result

@@ -42,6 +42,7 @@ use super::{Hub, LISTENER_TOKENS, SIGNALS, WAKER};
 use crate::connection::{Connection, Env, Step};
 use crate::metrics::{self, ReactorMetrics};
 use crate::pool::{Inbox, Shared, Task};
+use crate::request_log;
 
 /// The reactor-wide buffer every body passes through.
 const SCRATCH_SIZE: usize = 256 * 1024;
@@ -134,6 +135,7 @@ impl Reactor {
     pub(super) fn run(mut self) -> io::Result<()> {
         let mut events = Events::with_capacity(1024);
         metrics::count_on_this_thread(Arc::clone(&self.metrics));
+        request_log::log_on_this_thread(self.hub.request_log.clone());
         loop {
             let timeout = self.poll_timeout(Instant::now());
             if let Err(err) = self.poll.poll(&mut events, timeout) {
@@ -354,6 +356,9 @@ impl Reactor {
                     self.hub.access.reload_in_background();
                     if let Some(tls) = &self.hub.tls {
                         tls.reload_in_background();
+                    }
+                    if let Some(log) = &self.hub.request_log {
+                        log.reopen();
                     }
                 } else {
                     self.hub.shutdown.shutdown();

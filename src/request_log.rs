@@ -1,0 +1,491 @@
+//! The access log: one line per answered request, over both protocols,
+//! written in batches by a thread of its own.
+//!
+//! A line is made where a connection answers a request (beside the request
+//! metrics, `connection/advance.rs`) and appended to a buffer in memory;
+//! nothing on an event loop writes to a file or a pipe. The writer thread
+//! takes the buffer every [`FLUSH_EVERY`], sooner once it holds
+//! [`FLUSH_AT`] bytes, and at shutdown, and writes it with one call. One
+//! `write` per batch instead of one per line is what makes the log cheap
+//! (see README, "Operating ferry"); a writer that falls behind (a full
+//! disk, a stalled pipe reader) costs lines, counted and reported, never a
+//! stalled loop: past [`MOST_HELD`] bytes waiting, new lines are dropped.
+//!
+//! ```text
+//! text: 2026-11-23T17:03:14.740Z 127.0.0.1 #3 alice ferry put "a/b.txt" ok 4096 0.000512
+//! json: {"time":"2026-11-23T17:03:14.740Z","peer":"127.0.0.1","client":3,"user":"alice",
+//!        "protocol":"ferry","operation":"put","name":"a/b.txt","outcome":"ok",
+//!        "bytes":4096,"seconds":0.000512}
+//! ```
+//!
+//! `user` is `-` (JSON `null`) without a token; `name` is the file, the
+//! prefix of a listing or the session id, with `to` added for a move;
+//! `outcome` is `ok` or the status code sent, as in the request metrics;
+//! `bytes` is the file's size as answered (stored or sent); `seconds` runs
+//! from the request's head to its answer (a download's body is still on
+//! its way then).
+//!
+//! With `--log-file` the log is appended to a file, which SIGHUP reopens
+//! (after logrotate has moved it away); otherwise it goes to stderr, beside
+//! the diagnostics.
+
+use std::cell::RefCell;
+use std::fmt::Write as _;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::PathBuf;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime};
+
+use log::warn;
+
+/// Longest a line waits in memory.
+pub const FLUSH_EVERY: Duration = Duration::from_secs(1);
+/// Held bytes that wake the writer before its second is up.
+const FLUSH_AT: usize = 256 * 1024;
+/// Held bytes past which new lines are dropped (the writer is stuck).
+const MOST_HELD: usize = 16 * 1024 * 1024;
+
+/// How lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Format {
+    /// Fields separated by spaces, the name quoted.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Where the log goes, and how.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Settings {
+    /// The format of each line.
+    pub format: Format,
+    /// The file to append to (reopened on SIGHUP); stderr when `None`.
+    pub file: Option<PathBuf>,
+}
+
+/// One answered request.
+pub struct Entry<'a> {
+    /// The client's address.
+    pub peer: std::net::IpAddr,
+    /// The connection's id (the `#n` of the diagnostics).
+    pub client: u64,
+    /// The token's name, if one was presented.
+    pub user: Option<&'a str>,
+    /// `ferry` or `http`.
+    pub protocol: &'a str,
+    /// As the request metrics name it.
+    pub operation: &'a str,
+    /// What it was about (see the module header).
+    pub name: &'a str,
+    /// A move's new name.
+    pub to: Option<&'a str>,
+    /// `None` for success, else the status code sent.
+    pub code: Option<u16>,
+    /// The file's size as answered.
+    pub bytes: u64,
+    /// From the request's head to its answer.
+    pub took: Duration,
+}
+
+/// What the event loops and the writer share.
+#[derive(Default)]
+struct Held {
+    lines: Vec<u8>,
+    dropped: u64,
+    reopen: bool,
+    closing: bool,
+}
+
+struct Shared {
+    held: Mutex<Held>,
+    wake: Condvar,
+    format: Format,
+}
+
+/// The access log of one server: cloned into each event loop's thread.
+pub struct RequestLog {
+    shared: Arc<Shared>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl RequestLog {
+    /// Opens the destination and starts the writer thread.
+    ///
+    /// # Errors
+    /// The file cannot be opened for appending, or the thread not started.
+    pub fn start(settings: &Settings) -> io::Result<Arc<RequestLog>> {
+        let sink = Sink::open(settings.file.clone())?;
+        let shared = Arc::new(Shared {
+            held: Mutex::new(Held::default()),
+            wake: Condvar::new(),
+            format: settings.format,
+        });
+        let writer = {
+            let shared = Arc::clone(&shared);
+            std::thread::Builder::new()
+                .name("ferry-log".into())
+                .spawn(move || write_batches(&shared, sink))?
+        };
+        Ok(Arc::new(RequestLog {
+            shared,
+            writer: Mutex::new(Some(writer)),
+        }))
+    }
+
+    /// Adds the line of `entry`.
+    pub fn record(&self, entry: &Entry<'_>) {
+        LINE.with(|line| {
+            let mut line = line.borrow_mut();
+            line.clear();
+            format_entry(&mut line, self.shared.format, entry, SystemTime::now());
+            let mut held = self.shared.lock();
+            if held.lines.len() + line.len() > MOST_HELD {
+                held.dropped += 1;
+                return;
+            }
+            held.lines.extend_from_slice(line.as_bytes());
+            if held.lines.len() >= FLUSH_AT && held.lines.len() - line.len() < FLUSH_AT {
+                self.shared.wake.notify_one();
+            }
+        });
+    }
+
+    /// Asks the writer to reopen the file (SIGHUP), after writing what it
+    /// holds to the old one.
+    pub fn reopen(&self) {
+        self.shared.lock().reopen = true;
+        self.shared.wake.notify_one();
+    }
+
+    /// Writes what is held and stops the writer; waits for it. Lines
+    /// recorded later are not written.
+    pub fn close(&self) {
+        self.shared.lock().closing = true;
+        self.shared.wake.notify_one();
+        let writer = self.writer.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(writer) = writer
+            && writer.join().is_err()
+        {
+            warn!("the access log's writer panicked");
+        }
+    }
+}
+
+impl Drop for RequestLog {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Held> {
+        self.held.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+thread_local! {
+    /// A line being formatted, kept between lines (no allocation each).
+    static LINE: RefCell<String> = const { RefCell::new(String::new()) };
+    /// The access log of the event loop running on this thread. Lines are
+    /// made deep in a connection, which carries no pointer to its loop
+    /// (it must stay small), as the request metrics are counted.
+    static CURRENT: RefCell<Option<Arc<RequestLog>>> = const { RefCell::new(None) };
+}
+
+/// Makes `log` the access log that [`record_here`] writes to on this
+/// thread (an event loop, before it runs; `None` for none).
+pub fn log_on_this_thread(log: Option<Arc<RequestLog>>) {
+    CURRENT.with(|current| *current.borrow_mut() = log);
+}
+
+/// Whether this thread's event loop keeps an access log.
+pub fn is_on() -> bool {
+    CURRENT.with(|current| current.borrow().is_some())
+}
+
+/// Adds the line of `entry` to this thread's access log, if it has one.
+pub fn record_here(entry: &Entry<'_>) {
+    CURRENT.with(|current| {
+        if let Some(log) = &*current.borrow() {
+            log.record(entry);
+        }
+    });
+}
+
+/// Where batches go.
+struct Sink {
+    path: Option<PathBuf>,
+    file: Option<File>,
+}
+
+impl Sink {
+    fn open(path: Option<PathBuf>) -> io::Result<Sink> {
+        let file =
+            match &path {
+                Some(path) => Some(open_for_append(path).map_err(|err| {
+                    io::Error::new(err.kind(), format!("{}: {err}", path.display()))
+                })?),
+                None => None,
+            };
+        Ok(Sink { path, file })
+    }
+
+    fn write(&mut self, batch: &[u8]) -> io::Result<()> {
+        match &mut self.file {
+            Some(file) => file.write_all(batch),
+            None => io::stderr().lock().write_all(batch),
+        }
+    }
+
+    /// Opens the file anew (logrotate moved the old one away); the old one
+    /// stays in use if that fails.
+    fn reopen(&mut self) {
+        let Some(path) = &self.path else {
+            return;
+        };
+        match open_for_append(path) {
+            Ok(file) => self.file = Some(file),
+            Err(err) => warn!("access log {} not reopened: {err}", path.display()),
+        }
+    }
+}
+
+/// The log file, appended to, made readable by its owner and group only
+/// (it names clients and files).
+fn open_for_append(path: &std::path::Path) -> io::Result<File> {
+    OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o640)
+        .open(path)
+}
+
+/// The writer thread: takes the held lines every [`FLUSH_EVERY`] (or when
+/// woken) and writes them, until told to close.
+fn write_batches(shared: &Shared, mut sink: Sink) {
+    let mut batch = Vec::new();
+    let mut failing = false;
+    loop {
+        let (reopen, closing, dropped) = {
+            let mut held = shared.lock();
+            let due = Instant::now() + FLUSH_EVERY;
+            while !held.closing && !held.reopen && held.lines.len() < FLUSH_AT {
+                let left = due.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    break;
+                }
+                held = shared
+                    .wake
+                    .wait_timeout(held, left)
+                    .unwrap_or_else(|e| e.into_inner())
+                    .0;
+            }
+            std::mem::swap(&mut batch, &mut held.lines);
+            let reopen = std::mem::take(&mut held.reopen);
+            (reopen, held.closing, std::mem::take(&mut held.dropped))
+        };
+        if dropped > 0 {
+            warn!("access log: {dropped} lines dropped, its writer was behind");
+        }
+        if !batch.is_empty() {
+            match sink.write(&batch) {
+                Ok(()) if failing => {
+                    failing = false;
+                    warn!("access log written again");
+                }
+                Ok(()) => {}
+                Err(err) if !failing => {
+                    failing = true;
+                    warn!("access log not written (lines are lost until it can be): {err}");
+                }
+                Err(_) => {}
+            }
+            batch.clear();
+            if batch.capacity() > 4 * FLUSH_AT {
+                batch = Vec::new();
+            }
+        }
+        if reopen {
+            sink.reopen();
+        }
+        if closing {
+            return;
+        }
+    }
+}
+
+/// Appends the line of `entry`, made at `now`, to `line`.
+fn format_entry(line: &mut String, format: Format, entry: &Entry<'_>, now: SystemTime) {
+    let since_epoch = now
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default();
+    let outcome = OutcomeText(entry.code);
+    match format {
+        Format::Text => {
+            write_time(line, since_epoch);
+            let user = entry.user.unwrap_or("-");
+            let _ = write!(
+                line,
+                " {} #{} {} {} {} {:?}",
+                entry.peer, entry.client, user, entry.protocol, entry.operation, entry.name
+            );
+            if let Some(to) = entry.to {
+                let _ = write!(line, " -> {to:?}");
+            }
+            let seconds = entry.took.as_secs_f64();
+            let _ = writeln!(line, " {outcome} {} {seconds:.6}", entry.bytes);
+        }
+        Format::Json => {
+            line.push_str("{\"time\":\"");
+            write_time(line, since_epoch);
+            let _ = write!(
+                line,
+                "\",\"peer\":\"{}\",\"client\":{}",
+                entry.peer, entry.client
+            );
+            line.push_str(",\"user\":");
+            match entry.user {
+                Some(user) => json_string(line, user),
+                None => line.push_str("null"),
+            }
+            line.push_str(",\"protocol\":");
+            json_string(line, entry.protocol);
+            line.push_str(",\"operation\":");
+            json_string(line, entry.operation);
+            line.push_str(",\"name\":");
+            json_string(line, entry.name);
+            if let Some(to) = entry.to {
+                line.push_str(",\"to\":");
+                json_string(line, to);
+            }
+            let seconds = entry.took.as_secs_f64();
+            let _ = writeln!(
+                line,
+                ",\"outcome\":\"{outcome}\",\"bytes\":{},\"seconds\":{seconds:.6}}}",
+                entry.bytes
+            );
+        }
+    }
+}
+
+/// `ok` or the status code.
+struct OutcomeText(Option<u16>);
+
+impl std::fmt::Display for OutcomeText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            None => f.write_str("ok"),
+            Some(code) => write!(f, "{code}"),
+        }
+    }
+}
+
+/// `2026-11-23T17:03:14.740Z`, in UTC, to the millisecond.
+fn write_time(line: &mut String, since_epoch: Duration) {
+    let secs = i64::try_from(since_epoch.as_secs()).unwrap_or(i64::MAX);
+    match time::OffsetDateTime::from_unix_timestamp(secs) {
+        Ok(t) => {
+            let _ = write!(
+                line,
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+                t.year(),
+                u8::from(t.month()),
+                t.day(),
+                t.hour(),
+                t.minute(),
+                t.second(),
+                since_epoch.subsec_millis()
+            );
+        }
+        Err(_) => line.push('-'),
+    }
+}
+
+/// `text` as a JSON string, quoted and escaped.
+fn json_string(line: &mut String, text: &str) {
+    line.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => line.push_str("\\\""),
+            '\\' => line.push_str("\\\\"),
+            '\n' => line.push_str("\\n"),
+            '\r' => line.push_str("\\r"),
+            '\t' => line.push_str("\\t"),
+            c if u32::from(c) < 0x20 || c == '\u{7f}' => {
+                let _ = write!(line, "\\u{:04x}", u32::from(c));
+            }
+            c => line.push(c),
+        }
+    }
+    line.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry<'a>(name: &'a str, user: Option<&'a str>) -> Entry<'a> {
+        Entry {
+            peer: "127.0.0.1".parse().unwrap(),
+            client: 3,
+            user,
+            protocol: "ferry",
+            operation: "put",
+            name,
+            to: None,
+            code: None,
+            bytes: 4096,
+            took: Duration::from_micros(512),
+        }
+    }
+
+    fn at() -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_millis(1_795_453_394_740)
+    }
+
+    #[test]
+    fn a_text_line_quotes_the_name_and_says_ok_or_the_code() {
+        let mut line = String::new();
+        format_entry(
+            &mut line,
+            Format::Text,
+            &entry("a b/\"c\".txt", Some("alice")),
+            at(),
+        );
+        assert_eq!(
+            line,
+            "2026-11-23T17:03:14.740Z 127.0.0.1 #3 alice ferry put \"a b/\\\"c\\\".txt\" ok 4096 0.000512\n"
+        );
+        let mut refused = entry("x", None);
+        refused.code = Some(404);
+        refused.to = Some("y");
+        line.clear();
+        format_entry(&mut line, Format::Text, &refused, at());
+        assert!(
+            line.ends_with(" - ferry put \"x\" -> \"y\" 404 4096 0.000512\n"),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn a_json_line_parses_and_escapes_what_it_must() {
+        let mut line = String::new();
+        let mut odd = entry("tab\there \"q\" \\ é \u{1}", None);
+        odd.to = Some("new");
+        odd.code = Some(507);
+        format_entry(&mut line, Format::Json, &odd, at());
+        assert!(line.ends_with("}\n"));
+        let value: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(value["name"], "tab\there \"q\" \\ é \u{1}");
+        assert_eq!(value["to"], "new");
+        assert_eq!(value["user"], serde_json::Value::Null);
+        assert_eq!(value["outcome"], "507");
+        assert_eq!(value["bytes"], 4096);
+        assert_eq!(value["client"], 3);
+        assert_eq!(value["time"], "2026-11-23T17:03:14.740Z");
+    }
+}
