@@ -18,8 +18,10 @@
 //!        "bytes":4096,"seconds":0.000512}
 //! ```
 //!
-//! `user` is `-` (JSON `null`) without a token; `name` is the file, the
-//! prefix of a listing or the session id, with `to` added for a move;
+//! Names are quoted, `"`, `\\` and control characters escaped as JSON
+//! escapes them. `user` is `-` (JSON `null`) without a token; `name` is
+//! the file, the prefix of a listing or the session id, with `to` added
+//! for a move;
 //! `outcome` is `ok` or the status code sent, as in the request metrics;
 //! `bytes` is the file's size as answered (stored or sent); `seconds` runs
 //! from the request's head to its answer (a download's body is still on
@@ -318,107 +320,182 @@ fn write_batches(shared: &Shared, mut sink: Sink) {
     }
 }
 
-/// Appends the line of `entry`, made at `now`, to `line`.
+/// Appends the line of `entry`, made at `now`, to `line`. Written by
+/// hand, piece by piece: `format!` machinery (padding, float formatting)
+/// was most of a line's cost.
 fn format_entry(line: &mut String, format: Format, entry: &Entry<'_>, now: SystemTime) {
     let since_epoch = now
         .duration_since(SystemTime::UNIX_EPOCH)
         .unwrap_or_default();
-    let outcome = OutcomeText(entry.code);
+    let user = entry.user;
     match format {
         Format::Text => {
             write_time(line, since_epoch);
-            let user = entry.user.unwrap_or("-");
-            let _ = write!(
-                line,
-                " {} #{} {} {} {} {:?}",
-                entry.peer, entry.client, user, entry.protocol, entry.operation, entry.name
-            );
+            line.push(' ');
+            let _ = write!(line, "{}", entry.peer);
+            line.push_str(" #");
+            push_number(line, entry.client);
+            line.push(' ');
+            line.push_str(user.unwrap_or("-"));
+            line.push(' ');
+            line.push_str(entry.protocol);
+            line.push(' ');
+            line.push_str(entry.operation);
+            line.push(' ');
+            quoted(line, entry.name);
             if let Some(to) = entry.to {
-                let _ = write!(line, " -> {to:?}");
+                line.push_str(" -> ");
+                quoted(line, to);
             }
-            let seconds = entry.took.as_secs_f64();
-            let _ = writeln!(line, " {outcome} {} {seconds:.6}", entry.bytes);
+            line.push(' ');
+            push_outcome(line, entry.code);
+            line.push(' ');
+            push_number(line, entry.bytes);
+            line.push(' ');
+            push_seconds(line, entry.took);
+            line.push('\n');
         }
         Format::Json => {
             line.push_str("{\"time\":\"");
             write_time(line, since_epoch);
-            let _ = write!(
-                line,
-                "\",\"peer\":\"{}\",\"client\":{}",
-                entry.peer, entry.client
-            );
+            let _ = write!(line, "\",\"peer\":\"{}\",\"client\":", entry.peer);
+            push_number(line, entry.client);
             line.push_str(",\"user\":");
-            match entry.user {
-                Some(user) => json_string(line, user),
+            match user {
+                Some(user) => quoted(line, user),
                 None => line.push_str("null"),
             }
-            line.push_str(",\"protocol\":");
-            json_string(line, entry.protocol);
-            line.push_str(",\"operation\":");
-            json_string(line, entry.operation);
-            line.push_str(",\"name\":");
-            json_string(line, entry.name);
+            line.push_str(",\"protocol\":\"");
+            line.push_str(entry.protocol);
+            line.push_str("\",\"operation\":\"");
+            line.push_str(entry.operation);
+            line.push_str("\",\"name\":");
+            quoted(line, entry.name);
             if let Some(to) = entry.to {
                 line.push_str(",\"to\":");
-                json_string(line, to);
+                quoted(line, to);
             }
-            let seconds = entry.took.as_secs_f64();
-            let _ = writeln!(
-                line,
-                ",\"outcome\":\"{outcome}\",\"bytes\":{},\"seconds\":{seconds:.6}}}",
-                entry.bytes
-            );
+            line.push_str(",\"outcome\":\"");
+            push_outcome(line, entry.code);
+            line.push_str("\",\"bytes\":");
+            push_number(line, entry.bytes);
+            line.push_str(",\"seconds\":");
+            push_seconds(line, entry.took);
+            line.push_str("}\n");
         }
     }
 }
 
 /// `ok` or the status code.
-struct OutcomeText(Option<u16>);
+fn push_outcome(line: &mut String, code: Option<u16>) {
+    match code {
+        None => line.push_str("ok"),
+        Some(code) => push_number(line, u64::from(code)),
+    }
+}
 
-impl std::fmt::Display for OutcomeText {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.0 {
-            None => f.write_str("ok"),
-            Some(code) => write!(f, "{code}"),
+/// `n` in decimal.
+fn push_number(line: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
         }
     }
+    for &digit in &digits[at..] {
+        line.push(char::from(digit));
+    }
+}
+
+/// `n` in decimal, zero-padded to `width` digits.
+fn push_padded(line: &mut String, n: u64, width: usize) {
+    let mut digits = [b'0'; 20];
+    let mut rest = n;
+    for slot in digits[20 - width..].iter_mut().rev() {
+        *slot = b'0' + (rest % 10) as u8;
+        rest /= 10;
+    }
+    if rest > 0 {
+        push_number(line, n); // wider than asked: all of it
+        return;
+    }
+    for &digit in &digits[20 - width..] {
+        line.push(char::from(digit));
+    }
+}
+
+/// `took` in seconds, to the microsecond: `0.000512`.
+fn push_seconds(line: &mut String, took: Duration) {
+    push_number(line, took.as_secs());
+    line.push('.');
+    push_padded(line, u64::from(took.subsec_micros()), 6);
+}
+
+thread_local! {
+    /// The second last written, and its text up to the seconds: a clock
+    /// turns into a date once per second, not once per line.
+    static SECOND: RefCell<(u64, String)> = const { RefCell::new((u64::MAX, String::new())) };
 }
 
 /// `2026-11-23T17:03:14.740Z`, in UTC, to the millisecond.
 fn write_time(line: &mut String, since_epoch: Duration) {
-    let secs = i64::try_from(since_epoch.as_secs()).unwrap_or(i64::MAX);
-    match time::OffsetDateTime::from_unix_timestamp(secs) {
-        Ok(t) => {
-            let _ = write!(
-                line,
-                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-                t.year(),
-                u8::from(t.month()),
-                t.day(),
-                t.hour(),
-                t.minute(),
-                t.second(),
-                since_epoch.subsec_millis()
-            );
+    let secs = since_epoch.as_secs();
+    SECOND.with(|second| {
+        let mut second = second.borrow_mut();
+        if second.0 != secs {
+            second.1.clear();
+            let at = i64::try_from(secs).ok();
+            match at.and_then(|at| time::OffsetDateTime::from_unix_timestamp(at).ok()) {
+                Some(t) => {
+                    let _ = write!(
+                        second.1,
+                        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+                        t.year(),
+                        u8::from(t.month()),
+                        t.day(),
+                        t.hour(),
+                        t.minute(),
+                        t.second(),
+                    );
+                }
+                None => second.1.push_str("1970-01-01T00:00:00"),
+            }
+            second.0 = secs;
         }
-        Err(_) => line.push('-'),
-    }
+        line.push_str(&second.1);
+    });
+    line.push('.');
+    push_padded(line, u64::from(since_epoch.subsec_millis()), 3);
+    line.push('Z');
 }
 
-/// `text` as a JSON string, quoted and escaped.
-fn json_string(line: &mut String, text: &str) {
+/// `text` quoted, with `"`, `\\` and control characters escaped as JSON
+/// escapes them (which a text line's reader can undo the same way).
+fn quoted(line: &mut String, text: &str) {
     line.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => line.push_str("\\\""),
-            '\\' => line.push_str("\\\\"),
-            '\n' => line.push_str("\\n"),
-            '\r' => line.push_str("\\r"),
-            '\t' => line.push_str("\\t"),
-            c if u32::from(c) < 0x20 || c == '\u{7f}' => {
-                let _ = write!(line, "\\u{:04x}", u32::from(c));
+    let plain = |c: char| c != '"' && c != '\\' && !c.is_control();
+    if text.chars().all(plain) {
+        line.push_str(text);
+    } else {
+        for c in text.chars() {
+            match c {
+                '"' => line.push_str("\\\""),
+                '\\' => line.push_str("\\\\"),
+                '\n' => line.push_str("\\n"),
+                '\r' => line.push_str("\\r"),
+                '\t' => line.push_str("\\t"),
+                c if c.is_control() => {
+                    let mut units = [0u16; 2];
+                    for unit in c.encode_utf16(&mut units) {
+                        let _ = write!(line, "\\u{unit:04x}");
+                    }
+                }
+                c => line.push(c),
             }
-            c => line.push(c),
         }
     }
     line.push('"');
@@ -469,6 +546,19 @@ mod tests {
             line.ends_with(" - ferry put \"x\" -> \"y\" 404 4096 0.000512\n"),
             "{line}"
         );
+    }
+
+    #[test]
+    fn numbers_are_written_whole_and_padded() {
+        let mut line = String::new();
+        push_seconds(&mut line, Duration::new(12, 34_000));
+        line.push(' ');
+        push_seconds(&mut line, Duration::ZERO);
+        line.push(' ');
+        push_number(&mut line, u64::MAX);
+        line.push(' ');
+        push_padded(&mut line, 1234, 3);
+        assert_eq!(line, "12.000034 0.000000 18446744073709551615 1234");
     }
 
     #[test]

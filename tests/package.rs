@@ -59,6 +59,38 @@ fn the_unit_passes_systemd_analyze_verify() {
     assert!(complaints.is_empty(), "systemd-analyze verify:\n{said}");
 }
 
+#[test]
+fn logrotate_moves_the_access_log_away_and_leaves_the_new_one_to_ferry() {
+    if !available("logrotate", &["--version"], "the logrotate check") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir(&logs).unwrap();
+    let config = std::fs::read_to_string(manifest_dir().join("deploy/logrotate/ferry")).unwrap();
+    assert!(config.contains("/var/log/ferry/*.log {"), "{config}");
+    let config = config.replace("/var/log/ferry", logs.to_str().unwrap());
+    let path = dir.path().join("ferry.logrotate");
+    std::fs::write(&path, config).unwrap();
+    std::fs::write(logs.join("access.log"), "a line\n").unwrap();
+    let output = Command::new("logrotate")
+        .arg("--force")
+        .arg("--state")
+        .arg(dir.path().join("state"))
+        .arg(&path)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "logrotate:\n{said}");
+    assert_eq!(
+        std::fs::read_to_string(logs.join("access.log.1")).unwrap(),
+        "a line\n"
+    );
+    // ferry makes the new file itself when SIGHUP reopens it
+    // (tests/access_log.rs), with its own owner and mode.
+    assert!(!logs.join("access.log").exists(), "nocreate");
+}
+
 /// Runs `cargo deb` on the release binary; the path of the package.
 fn build_package(target: &Path) -> Option<PathBuf> {
     if !available("cargo", &["deb", "--version"], "the package check")
@@ -112,6 +144,7 @@ fn the_debian_package_holds_the_service_and_its_settings() {
         "./usr/lib/systemd/system/ferry.service",
         "./usr/share/doc/ferry/examples/ferry.socket",
         "./etc/default/ferry",
+        "./etc/logrotate.d/ferry",
         "./usr/share/doc/ferry/README.md",
         "./usr/share/doc/ferry/PROTOCOL.md",
     ] {
@@ -149,10 +182,15 @@ fn the_debian_package_holds_the_service_and_its_settings() {
         "deploy/systemd/ferry.service",
     );
     same("etc/default/ferry", "deploy/debian/default");
+    same("etc/logrotate.d/ferry", "deploy/logrotate/ferry");
     let control = root.join("DEBIAN");
     let conffiles = std::fs::read_to_string(control.join("conffiles")).unwrap();
     assert!(
         conffiles.lines().any(|l| l == "/etc/default/ferry"),
+        "{conffiles}"
+    );
+    assert!(
+        conffiles.lines().any(|l| l == "/etc/logrotate.d/ferry"),
         "{conffiles}"
     );
     let postinst = std::fs::read_to_string(control.join("postinst")).unwrap();
