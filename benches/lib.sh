@@ -150,3 +150,22 @@ paired() { # array-name array-name -> median over repetitions of a[i] / b[i]
   done
   calc "$(median "${ratios[@]}")" 2
 }
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# start_server <name> <binary> <stderr-file> [flags...]: `serve` on a free
+# loopback port with root $WORK/<name> and --workers 1, its stderr to the
+# file, in the background (its pid added to PIDS, for the caller's cleanup
+# trap); sets PORT_<name> and PID_<name> and waits until it accepts.
+start_server() {
+  local name=$1 binary=$2 stderr=$3 port
+  shift 3
+  port=$(free_port)
+  mkdir -p "$WORK/$name"
+  "$binary" serve --listen "127.0.0.1:$port" --root "$WORK/$name" --workers 1 \
+    "$@" 2>"$stderr" &
+  PIDS+=("$!")
+  printf -v "PID_$name" '%s' "$!"
+  printf -v "PORT_$name" '%s' "$port"
+  wait_port "$port"
+}

@@ -60,29 +60,14 @@ trap cleanup EXIT
 find_ferry
 start_watchdog $((REPS * 4 * (SECS + 20) + 120))
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
-# start <name> <binary> [flags...]: sets PORT_<name> and PID_<name>; the
-# server's stderr goes to $LOGS/<name>.stderr.
-start() {
-  local name=$1 binary=$2 port
-  shift 2
-  port=$(free_port)
-  mkdir -p "$WORK/$name"
-  "$binary" serve --listen "127.0.0.1:$port" --root "$WORK/$name" --workers 1 \
-    "$@" 2>"$LOGS/$name.stderr" &
-  PIDS+=("$!")
-  printf -v "PID_$name" '%s' "$!"
-  printf -v "PORT_$name" '%s' "$port"
-  wait_port "$port"
-}
+# Each server's stderr goes to $LOGS/<name>.stderr.
 CASES=(off text json)
-start off "$FERRY" --no-access-log
-start text "$FERRY" --log-file "$LOGS/text.log"
-start json "$FERRY" --log-format json --log-file "$LOGS/json.log"
+start_server off "$FERRY" "$LOGS/off.stderr" --no-access-log
+start_server text "$FERRY" "$LOGS/text.stderr" --log-file "$LOGS/text.log"
+start_server json "$FERRY" "$LOGS/json.stderr" --log-format json --log-file "$LOGS/json.log"
 if [[ -n $BASE ]]; then
   CASES+=(base)
-  start base "$BASE"
+  start_server base "$BASE" "$LOGS/base.stderr"
 fi
 
 declare -A CPU RATE

@@ -52,24 +52,9 @@ cleanup() {
 trap cleanup EXIT
 find_ferry
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
-# start <name> <binary> [flags...]: sets PORT_<name> and PID_<name>.
-start() {
-  local name=$1 binary=$2 port
-  shift 2
-  port=$(free_port)
-  mkdir -p "$WORK/$name"
-  "$binary" serve --listen "127.0.0.1:$port" --root "$WORK/$name" --workers 1 \
-    --log-level warn "$@" 2>"$WORK/$name.log" &
-  PIDS+=("$!")
-  printf -v "PID_$name" '%s' "$!"
-  printf -v "PORT_$name" '%s' "$port"
-  wait_port "$port"
-}
 METRICS_PORT=$(free_port)
-start plain "${BASE:-$FERRY}"
-start metrics "$FERRY" --metrics "127.0.0.1:$METRICS_PORT"
+start_server plain "${BASE:-$FERRY}" "$WORK/plain.log" --log-level warn
+start_server metrics "$FERRY" "$WORK/metrics.log" --log-level warn --metrics "127.0.0.1:$METRICS_PORT"
 
 declare -A CPU
 run() { # name: one bench run, appends the CPU µs per request to CPU[name]
