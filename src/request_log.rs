@@ -1,8 +1,8 @@
 //! The access log: one line per answered request, over both protocols,
 //! written in batches by a thread of its own.
 //!
-//! A line is made where a connection answers a request (beside the request
-//! metrics, `connection/advance.rs`) and appended to a buffer in memory;
+//! A line is made where a connection's exchange ends (its answer is noted
+//! beside the request metrics) and appended to a buffer in memory;
 //! nothing on an event loop writes to a file or a pipe. The writer thread
 //! takes the buffer every [`FLUSH_EVERY`], sooner once it holds
 //! [`FLUSH_AT`] bytes, and at shutdown, and writes it with one call. One
@@ -23,9 +23,10 @@
 //! the file, the prefix of a listing or the session id, with `to` added
 //! for a move;
 //! `outcome` is `ok` or the status code sent, as in the request metrics;
-//! `bytes` is the file's size as answered (stored or sent); `seconds` runs
-//! from the request's head to its answer (a download's body is still on
-//! its way then).
+//! `bytes` is the file's size as answered (stored, or sent: what went of
+//! a download cut short); `seconds` runs from the request's head to the
+//! end of its exchange (a download's last byte handed to the kernel). A
+//! line is written when the exchange ends (`connection/note.rs`).
 //!
 //! With `--log-file` the log is appended to a file, which SIGHUP reopens
 //! (after logrotate has moved it away); otherwise it goes to stderr, beside

@@ -203,3 +203,40 @@ fn the_access_log_goes_to_stderr_unless_turned_off() {
         "{log:#?}"
     );
 }
+
+#[test]
+fn a_download_cut_short_logs_the_bytes_that_went() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("access.log");
+    let size = 16 << 20; // past what the kernel's buffers can hold
+    std::fs::write(root.path().join("big"), support::pattern(size, 3)).unwrap();
+    let mut server = Process::start(root.path(), &["--log-file", log.to_str().unwrap()]);
+    let mut whole = Raw::connect(server.addr);
+    whole.line();
+    whole.send("GET big\n");
+    whole.get_line();
+    assert_eq!(whole.bytes(size).len(), size);
+    whole.send("QUIT\n");
+    whole.line();
+    let mut cut = Raw::connect_narrow(server.addr, 4096);
+    cut.line();
+    cut.send("GET big\n");
+    cut.get_line();
+    cut.bytes(1000);
+    drop(cut); // unread bytes: a reset, and the server stops sending
+    stop(&mut server);
+    let lines = lines(&log);
+    let bytes_of = |line: &str| -> usize {
+        let fields: Vec<&str> = line.split(' ').collect();
+        fields[fields.len() - 2].parse().unwrap()
+    };
+    let gets: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.contains(" get \"big\" ok "))
+        .collect();
+    assert_eq!(gets.len(), 2, "{lines:#?}");
+    assert_eq!(bytes_of(gets[0]), size, "{}", gets[0]);
+    let went = bytes_of(gets[1]);
+    assert!((1000..size).contains(&went), "{}", gets[1]);
+}

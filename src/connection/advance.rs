@@ -109,7 +109,7 @@ impl Connection {
             State::DrainingBody { left } => {
                 let take = clamp_to(left, data.len());
                 let next = match left - take as u64 {
-                    0 => State::AwaitHeader,
+                    0 => self.enter(Next::Request),
                     left => State::DrainingBody { left },
                 };
                 (next, take)
@@ -119,7 +119,7 @@ impl Connection {
                 let take = clamp_to(left, data.len().min(room));
                 self.output.extend_from_slice(&data[..take]);
                 let next = match left - take as u64 {
-                    0 => State::AwaitHeader,
+                    0 => self.enter(Next::Request),
                     left => State::EchoingBody { left },
                 };
                 (next, take)
@@ -137,10 +137,15 @@ impl Connection {
     /// codec's refusal.
     fn next_request(&mut self, data: &[u8], env: &mut Env<'_>) -> (State, usize) {
         let decoded = self.codec.decode(data);
-        if !matches!(decoded, Decoded::Incomplete) && mem::take(&mut self.last_request_due) {
-            // The request the server took while shutting down: its answer
-            // is the last, and says so.
-            self.codec.answer_is_last();
+        if !matches!(decoded, Decoded::Incomplete) {
+            // A new exchange: the last one's line is written (already, as
+            // each ends in `enter`; this is the net under it).
+            self.log_exchange();
+            if mem::take(&mut self.last_request_due) {
+                // The request the server took while shutting down: its
+                // answer is the last, and says so.
+                self.codec.answer_is_last();
+            }
         }
         match decoded {
             Decoded::Incomplete => (State::AwaitHeader, 0),
@@ -179,7 +184,7 @@ impl Connection {
                 self.operation = metrics::INVALID;
                 self.note = None;
                 metrics::count_request(metrics::INVALID, Some(refusal.code));
-                self.log_answer(Some(refusal.code), None);
+                self.note_answer(Some(refusal.code), None);
                 self.codec.refuse(&refusal, last, &mut self.output);
                 (self.enter(next), used)
             }
@@ -194,7 +199,7 @@ impl Connection {
         let Outcome { reply, next } = outcome;
         if let Some(code) = metrics::answer_code(&reply) {
             metrics::count_request(self.operation, code);
-            self.log_answer(code, Some(&reply));
+            self.note_answer(code, Some(&reply));
         }
         if let Next::Send(send) = &next {
             // One allocation for the head and a body sent inline.
@@ -209,7 +214,10 @@ impl Connection {
     /// The state for what the serve layer said comes next.
     pub(super) fn enter(&mut self, next: Next) -> State {
         match next {
-            Next::Request => State::AwaitHeader,
+            Next::Request => {
+                self.log_exchange();
+                State::AwaitHeader
+            }
             Next::Receive(mut receive) => match receive.take_failure() {
                 Some(err) => self.apply(serve::write_failed(receive, err, self.id)),
                 // Complete, once a write behind it is back.
@@ -224,7 +232,10 @@ impl Connection {
             Next::Drain { left } => State::DrainingBody { left },
             Next::Pool(job) => State::Waiting(Some(job)),
             Next::Wrote(_) => unreachable!("a write behind goes to its receive (job_finished)"),
-            Next::Close => State::Done,
+            Next::Close => {
+                self.log_exchange();
+                State::Done
+            }
         }
     }
 

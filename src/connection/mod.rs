@@ -392,8 +392,10 @@ impl Connection {
         self.codec.protocol()
     }
 
-    /// Logs the summary line for a closing connection.
-    pub fn log_close(&self) {
+    /// Logs the summary line for a closing connection, after the access
+    /// log's line of an exchange it cuts short.
+    pub fn log_close(&mut self) {
+        self.log_exchange();
         debug!(
             "#{} closed: {} requests, {} bytes in, {} bytes out, {:.3}s",
             self.id,

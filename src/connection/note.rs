@@ -1,24 +1,35 @@
 //! What the access log needs to know of the request being answered, kept
-//! from its head to its answer (which may come back from the I/O pool),
-//! and the one place its line is made. Kept only while the access log is
-//! on: a connection with it off carries an empty `Option`.
+//! from its head until its exchange is over, and the one place its line is
+//! made. Kept only while the access log is on: a connection with it off
+//! carries an empty `Option`.
+//!
+//! The answer is noted where requests are counted ([`Connection::apply`]),
+//! but the line is written once the exchange is over: when the connection
+//! is ready for the next request (a download's body sent, a refused
+//! upload's body drained, an echo echoed) or closes. So `seconds` covers
+//! the whole exchange, and a download cut short logs the bytes that went.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use super::Connection;
+use super::{Connection, State};
 use crate::access::Principal;
 use crate::metrics;
 use crate::request_log::{self, Entry};
-use crate::serve::{Operation, Reply};
+use crate::serve::{Operation, Reply, Source};
 
 /// The request being answered.
+#[derive(Default)]
 pub(super) struct Note {
     name: String,
     to: Option<String>,
     /// The holder of the token it was made with.
     user: Option<Arc<Principal>>,
-    started: Instant,
+    /// When its head arrived (`None`: the codec refused it as it came).
+    started: Option<Instant>,
+    /// How it was answered: the code (`None`: success) and the file bytes
+    /// the answer stated.
+    answer: Option<(Option<u16>, u64)>,
 }
 
 impl Note {
@@ -32,8 +43,8 @@ impl Note {
         Some(Box::new(Note {
             name: name.to_owned(),
             to: to.map(str::to_owned),
-            user: None,
-            started: Instant::now(),
+            started: Some(Instant::now()),
+            ..Note::default()
         }))
     }
 
@@ -43,46 +54,59 @@ impl Note {
     }
 }
 
-/// The file size an answer states: stored, or (about to be) sent.
+/// The file size an answer states: stored, or to be sent.
 fn answered_bytes(reply: &Reply) -> u64 {
     match reply {
         Reply::Stored { size, .. } => *size,
         Reply::File { len, .. } => *len,
+        Reply::Archive { len, .. } => *len,
         _ => 0,
     }
 }
 
 impl Connection {
-    /// Writes the access-log line of the request `reply` answers with
-    /// `code` (`None`: success). A request the codec refused has no note.
-    pub(super) fn log_answer(&mut self, code: Option<u16>, reply: Option<&Reply>) {
+    /// Notes that the request is answered by `reply` (`None`: a request
+    /// the codec refused) with `code` (`None`: success); the line follows
+    /// when the exchange is over ([`Connection::log_exchange`]).
+    pub(super) fn note_answer(&mut self, code: Option<u16>, reply: Option<&Reply>) {
         if !request_log::is_on() {
             return;
         }
-        let note = self.note.take();
-        let (name, to, user, took) = match &note {
-            Some(note) => (
-                note.name.as_str(),
-                note.to.as_deref(),
-                note.user.as_ref().map(|user| user.entry.name.as_str()),
-                note.started.elapsed(),
-            ),
-            None => ("", None, None, std::time::Duration::ZERO),
+        let note = self.note.get_or_insert_default();
+        note.answer = Some((code, reply.map_or(0, answered_bytes)));
+    }
+
+    /// Writes the access-log line of the request answered, if one was:
+    /// its exchange is over (or the connection is closing). A body still
+    /// being sent counts only what went.
+    pub(super) fn log_exchange(&mut self) {
+        let Some(note) = self.note.take_if(|note| note.answer.is_some()) else {
+            return;
         };
+        let Some((code, mut bytes)) = note.answer else {
+            return;
+        };
+        // (An archive is sent in parts: what is left of the whole is not
+        // known here, so it counts as stated.)
+        if let State::SendingBody(send) = &self.state
+            && !matches!(send.source, Source::Archive(_))
+        {
+            bytes = bytes.saturating_sub(send.left);
+        }
         request_log::record_here(&Entry {
             peer: self.peer(),
             client: self.id,
-            user,
+            user: note.user.as_ref().map(|user| user.entry.name.as_str()),
             protocol: metrics::protocol_name(self.protocol()),
             operation: metrics::OPERATIONS
                 .get(usize::from(self.operation))
                 .copied()
                 .unwrap_or("invalid"),
-            name,
-            to,
+            name: &note.name,
+            to: note.to.as_deref(),
             code,
-            bytes: reply.map_or(0, answered_bytes),
-            took,
+            bytes,
+            took: note.started.map_or(Duration::ZERO, |at| at.elapsed()),
         });
     }
 }
