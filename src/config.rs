@@ -72,6 +72,8 @@ pub struct Config {
     /// v2) naming the client; a connection from one without a valid header
     /// is closed. Everyone else is served as they are, no header expected.
     pub trusted_proxies: Vec<TrustedProxy>,
+    /// Commands run before and after an upload is committed.
+    pub hooks: crate::hooks::HookConfig,
     /// Holds chosen storage calls until a test lets them go (tests only).
     #[doc(hidden)]
     pub gate: Option<Arc<Gate>>,
@@ -151,6 +153,7 @@ impl Default for Config {
             access: AccessConfig::default(),
             tls: None,
             trusted_proxies: Vec::new(),
+            hooks: crate::hooks::HookConfig::default(),
             gate: None,
         }
     }
