@@ -239,3 +239,85 @@ impl Hooks {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn facts() -> Facts {
+        Facts {
+            event: Event::BeforeCommit,
+            name: "a b/$(x).txt".into(),
+            size: 7,
+            crc: 0xab,
+            path: "/r/.ferry-tmp-1".into(),
+            final_path: "/r/a b/$(x).txt".into(),
+            user: None,
+            client: 3,
+            peer: IpAddr::from([127, 0, 0, 1]),
+            protocol: Protocol::Http,
+        }
+    }
+
+    fn run(command: &str, timeout: Duration) -> Ran {
+        child::run(&HookCommand::parse(command).unwrap(), &facts(), timeout)
+    }
+
+    #[test]
+    fn a_command_is_split_on_whitespace_and_never_empty() {
+        let command = HookCommand::parse("  /usr/bin/scan --quiet\t-x  ").unwrap();
+        assert_eq!(command.program, PathBuf::from("/usr/bin/scan"));
+        assert_eq!(command.args, ["--quiet", "-x"]);
+        assert!(HookCommand::parse(" \t ").is_err());
+    }
+
+    #[test]
+    fn the_variables_are_the_documented_ones() {
+        let vars = facts().vars();
+        let get = |key: &str| {
+            vars.iter()
+                .find(|(k, _)| *k == key)
+                .map(|(_, v)| v.to_str().unwrap().to_owned())
+                .unwrap()
+        };
+        assert_eq!(get("FERRY_CRC32C"), "000000ab");
+        assert_eq!(get("FERRY_NAME"), "a b/$(x).txt");
+        assert_eq!(get("FERRY_USER"), "");
+        assert_eq!(get("FERRY_PROTOCOL"), "http");
+        assert_eq!(get("FERRY_EVENT"), "before-commit");
+        assert_eq!(vars.len(), 10);
+        assert!(vars.iter().all(|(k, _)| k.starts_with("FERRY_")));
+    }
+
+    #[test]
+    fn how_a_hook_ends_is_its_verdict() {
+        let long = Duration::from_secs(60);
+        assert_eq!(run("/bin/true", long).verdict(), Verdict::Accept);
+        let refused = run("/bin/false", long);
+        assert!(
+            matches!(refused.verdict(), Verdict::Refuse(_)),
+            "{refused:?}"
+        );
+        let missing = run("/nonexistent/hook", long);
+        assert!(
+            matches!(missing.verdict(), Verdict::Failed(_)),
+            "{missing:?}"
+        );
+        // Never done in a tenth of a second, however fast the machine.
+        let hung = run("/bin/sleep 100", Duration::from_millis(100));
+        assert!(hung.timed_out, "{hung:?}");
+        assert_eq!(
+            hung.verdict(),
+            Verdict::Refuse("before-commit hook timed out".into())
+        );
+    }
+
+    #[test]
+    fn stderr_is_kept_for_the_log() {
+        let ran = run("/bin/ls /nonexistent-ferry-dir", Duration::from_secs(60));
+        assert!(!ran.succeeded());
+        let stderr = String::from_utf8_lossy(&ran.stderr);
+        assert!(stderr.contains("nonexistent-ferry-dir"), "{stderr}");
+        assert!(!ran.truncated);
+    }
+}

@@ -15,8 +15,11 @@
 //!   warning rather than letting a slow hook grow the queue without end.
 //!
 //! At shutdown the runner is stopped after the I/O pool (whose last
-//! commits may queue hooks) and runs what is queued before it exits, each
-//! hook within its time limit.
+//! commits may queue hooks). Hooks already running are waited for, each
+//! within its time limit; queued ones are not started, so that a stop
+//! fits in the service manager's patience: an on-upload hook left so is
+//! logged with its file's name, and a before-commit hook's upload (whose
+//! client has gone with the reactors) is dropped uncommitted.
 
 use std::collections::VecDeque;
 use std::io;
@@ -83,7 +86,7 @@ impl Inner {
         let mut pending = self.lock();
         if pending.closed {
             warn!(
-                "#{} on-upload hook for {:?} not run: the server has stopped",
+                "#{} on-upload hook for {:?} not run: the server is stopping",
                 facts.client, facts.name
             );
             return;
@@ -153,8 +156,22 @@ impl Runner {
 
 impl Drop for Runner {
     fn drop(&mut self) {
-        self.inner.lock().closed = true;
+        let (vetoes, notices) = {
+            let mut pending = self.inner.lock();
+            pending.closed = true;
+            let vetoes = std::mem::take(&mut pending.vetoes);
+            (vetoes, std::mem::take(&mut pending.notices))
+        };
         self.inner.work.notify_all();
+        for facts in notices {
+            warn!(
+                "#{} on-upload hook for {:?} not run: the server is stopping",
+                facts.client, facts.name
+            );
+        }
+        // Their uploads are dropped uncommitted (a temp file goes, a
+        // session stays), here: the reactors have gone.
+        drop(vetoes);
         for thread in self.threads.drain(..) {
             if thread.join().is_err() {
                 error!("a hook thread panicked");
@@ -163,7 +180,7 @@ impl Drop for Runner {
     }
 }
 
-/// A runner thread: takes hooks until the runner stops and none is left.
+/// A runner thread: takes hooks until the runner stops.
 fn run(shared: &Shared) {
     let inner = &shared.hooks.inner;
     while let Some(work) = next(inner) {
@@ -200,7 +217,7 @@ fn run(shared: &Shared) {
 }
 
 /// The next hook to run, a before-commit one first (a client waits for
-/// it); `None` once the runner has stopped and nothing is queued.
+/// it); `None` once the runner has stopped (which empties the queues).
 fn next(inner: &Inner) -> Option<Work> {
     let mut pending = inner.lock();
     loop {

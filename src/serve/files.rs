@@ -326,6 +326,12 @@ pub fn leftover(outcome: Outcome) -> Option<super::Job> {
     match outcome.next {
         Next::Wrote(write) => Some(dispose(write)),
         Next::Receive(receive) => Some(discard(receive)),
+        // A job never run (a before-commit hook's, whose upload is
+        // dropped with it): released on the pool too.
+        Next::Pool(job) => Some(super::Job::new(move |_| {
+            drop(job);
+            Outcome::answer(Reply::Nothing)
+        })),
         _ => None,
     }
 }
