@@ -545,7 +545,7 @@ impl fmt::Display for ErrorKind {
             ErrorKind::Conflict => "conflict",
             ErrorKind::TooLarge => "too large",
             ErrorKind::ChecksumMismatch => "checksum mismatch",
-            ErrorKind::Vetoed => "refused",
+            ErrorKind::Vetoed => "vetoed",
             ErrorKind::NoSpace => "no space",
             ErrorKind::Busy => "busy",
             ErrorKind::Throttled => "throttled",
