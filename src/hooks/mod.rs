@@ -204,6 +204,11 @@ impl Hooks {
         }
     }
 
+    /// Whether any hook is configured.
+    pub fn configured(&self) -> bool {
+        self.inner.config.any()
+    }
+
     /// Whether uploads wait for a before-commit hook.
     pub fn vetoes(&self) -> bool {
         self.inner.config.before_commit.is_some()

@@ -232,7 +232,7 @@ pub fn serve(request: Request, ctx: &Ctx<'_>, guard: &mut Guard<'_>) -> Outcome 
             crc,
             mtime,
             trailer,
-        } => files::put(ctx, user_of(&who), name, body, (crc, trailer), mtime),
+        } => files::put(ctx, user_of(ctx, &who), name, body, (crc, trailer), mtime),
         Operation::Get { name, want } => files::get(ctx, name, want),
         Operation::Stat { name } => files::stat(ctx, name),
         Operation::List {
@@ -254,9 +254,13 @@ pub fn serve(request: Request, ctx: &Ctx<'_>, guard: &mut Guard<'_>) -> Outcome 
     }
 }
 
-/// The name a hook knows the uploader by: the token's, if one was used.
-fn user_of(who: &Who) -> Option<String> {
-    who.name().map(str::to_owned)
+/// The name a hook knows the uploader by: the token's, if one was used
+/// (copied only for a server with hooks).
+fn user_of(ctx: &Ctx<'_>, who: &Who) -> Option<String> {
+    match ctx.hooks.configured() {
+        true => who.name().map(str::to_owned),
+        false => None,
+    }
 }
 
 /// What to do with the body of a request that is answered without being

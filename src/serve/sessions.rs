@@ -91,7 +91,7 @@ pub(super) fn commit(ctx: &Ctx<'_>, who: Who, id: String, mtime: Option<i64>) ->
         if let Err(failure) = may_write_session(ctx, &who, &id) {
             return refuse(ctx, "COMMIT", &id, failure, Next::Request);
         }
-        commit_session(ctx, &id, mtime, super::user_of(&who))
+        commit_session(ctx, &id, mtime, super::user_of(ctx, &who))
     })
 }
 
