@@ -16,7 +16,7 @@ use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Child, ChildStderr, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use log::{info, warn};
+use log::{debug, info, warn};
 use rustix::event::{PollFd, PollFlags, Timespec};
 
 use super::{Facts, HookCommand, Verdict};
@@ -85,9 +85,11 @@ impl Ran {
         }
     }
 
-    /// Logs how it ended, with its stderr: `info` for a success, `warn`
-    /// for anything else (a veto is a refusal the operator asked for, but
-    /// one to hear about). `timeout` is the limit it had.
+    /// Logs how it ended, with its stderr: `debug` for a silent success
+    /// (one line per upload is the access log's job), `info` for one that
+    /// said something on stderr, `warn` for anything else (a veto is a
+    /// refusal the operator asked for, but one to hear about). `timeout` is
+    /// the limit it had.
     pub fn log(&self, facts: &Facts, timeout: Duration) {
         let stderr = match self.stderr.is_empty() {
             true => String::new(),
@@ -105,10 +107,10 @@ impl Ran {
             self.ending(timeout),
             self.took.as_secs_f64()
         );
-        if self.succeeded() {
-            info!("{line}");
-        } else {
-            warn!("{line}");
+        match (self.succeeded(), self.stderr.is_empty()) {
+            (true, true) => debug!("{line}"),
+            (true, false) => info!("{line}"),
+            (false, _) => warn!("{line}"),
         }
     }
 }
