@@ -74,6 +74,8 @@ pub struct Config {
     pub trusted_proxies: Vec<TrustedProxy>,
     /// The access log (one line per answered request), or `None` for none.
     pub access_log: Option<crate::request_log::Settings>,
+    /// Commands run before and after an upload is committed.
+    pub hooks: crate::hooks::HookConfig,
     /// Holds chosen storage calls until a test lets them go (tests only).
     #[doc(hidden)]
     pub gate: Option<Arc<Gate>>,
@@ -154,6 +156,7 @@ impl Default for Config {
             tls: None,
             trusted_proxies: Vec::new(),
             access_log: None,
+            hooks: crate::hooks::HookConfig::default(),
             gate: None,
         }
     }

@@ -50,6 +50,7 @@ pub mod client;
 pub mod codec;
 pub mod config;
 pub mod connection;
+pub mod hooks;
 pub mod http;
 pub mod metrics;
 pub mod name;

@@ -43,7 +43,9 @@ use std::time::Instant;
 use log::{error, warn};
 use mio::Waker;
 
+use crate::codec::Protocol;
 use crate::config::Config;
+use crate::hooks::Hooks;
 use crate::metrics::PoolMetrics;
 use crate::serve::{Ctx, Job, Outcome};
 use crate::storage::Storage;
@@ -58,6 +60,8 @@ pub struct Shared {
     pub storage: Storage,
     /// Limits and modes.
     pub config: Config,
+    /// The upload hooks (run by their own threads, `hooks/runner.rs`).
+    pub hooks: Hooks,
 }
 
 /// A job and the connection (slab key, client id) that waits for it.
@@ -70,6 +74,8 @@ pub struct Task {
     pub id: u64,
     /// The client's address.
     pub peer: IpAddr,
+    /// The protocol it speaks.
+    pub protocol: Protocol,
     /// What to run.
     pub job: Job,
     /// When the reactor asked for it (for `ferry_io_job_seconds`): a job
@@ -87,6 +93,7 @@ impl Task {
             key: usize::MAX,
             id: NOBODY,
             peer: IpAddr::from([0, 0, 0, 0]),
+            protocol: Protocol::Ferry,
             job,
             asked: Instant::now(),
         }
@@ -167,7 +174,7 @@ impl Mailbox {
     /// Hands `finished` to the reactor and wakes it if it is not woken
     /// already. A reactor that has gone (shut down) drops the outcome,
     /// which releases what it holds, here on the worker.
-    fn deliver(&self, finished: Finished) {
+    pub(crate) fn deliver(&self, finished: Finished) {
         let sent = self.outbox.send(finished);
         if sent.is_ok() && !self.woken.swap(true, Ordering::SeqCst) {
             self.wake();
@@ -339,14 +346,17 @@ impl Worker {
                 key,
                 id,
                 peer,
+                protocol,
                 job,
                 asked,
             } = task;
             let ctx = Ctx {
                 storage: &self.shared.storage,
                 config: &self.shared.config,
+                hooks: &self.shared.hooks,
                 client: id,
                 peer,
+                protocol,
             };
             let outcome = job.run(&ctx);
             self.metrics.jobs.add_shared(1);

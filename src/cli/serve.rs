@@ -11,6 +11,7 @@ use log::LevelFilter;
 use super::{parse_seconds, parse_size};
 use crate::access::{AccessConfig, Grant};
 use crate::config::{Config, PoolWrites};
+use crate::hooks::{HookCommand, HookConfig};
 use crate::proxy::TrustedProxy;
 use crate::request_log::{Format, Settings};
 use crate::server::Server;
@@ -127,6 +128,24 @@ pub struct ServeArgs {
     /// address.
     #[arg(long, value_name = "IP[/BITS]")]
     trusted_proxy: Vec<TrustedProxy>,
+    /// Run this command after every committed upload: a program and its
+    /// arguments, split on whitespace (no shell). The upload's facts are in
+    /// FERRY_* environment variables (docs/operating.md#upload-hooks).
+    #[arg(long, value_name = "COMMAND", value_parser = HookCommand::parse)]
+    on_upload: Option<HookCommand>,
+    /// Run this command before an upload is put in place; if it exits
+    /// non-zero (or times out), the upload is refused with 403 and nothing
+    /// is stored. Same form and variables as --on-upload.
+    #[arg(long, value_name = "COMMAND", value_parser = HookCommand::parse)]
+    before_commit: Option<HookCommand>,
+    /// Hooks run at once (both kinds together), each a child process.
+    #[arg(long, default_value_t = crate::hooks::DEFAULT_CONCURRENCY as u16,
+          value_parser = clap::value_parser!(u16).range(1..=256))]
+    hook_concurrency: u16,
+    /// Seconds a hook may run before it is killed (a before-commit hook
+    /// killed so refuses its upload).
+    #[arg(long, default_value = "30", value_parser = parse_seconds)]
+    hook_timeout: Duration,
     /// Log level: error, warn, info, debug or trace (RUST_LOG overrides).
     #[arg(long, default_value = "info")]
     log_level: LevelFilter,
@@ -224,6 +243,12 @@ pub fn run(args: ServeArgs) -> ExitCode {
             format: args.log_format,
             file: args.log_file,
         }),
+        hooks: HookConfig {
+            on_upload: args.on_upload,
+            before_commit: args.before_commit,
+            concurrency: usize::from(args.hook_concurrency),
+            timeout: args.hook_timeout,
+        },
         gate: test_gate(),
     };
     // Said plainly here: creating it would fail with "File exists".

@@ -156,8 +156,10 @@ impl Connection {
                 let ctx = Ctx {
                     storage: env.storage,
                     config: env.config,
+                    hooks: env.hooks,
                     client: self.id,
                     peer: self.peer(),
+                    protocol: self.protocol(),
                 };
                 let mut guard = Guard {
                     access: env.access,

@@ -131,6 +131,8 @@ pub struct Env<'a> {
     pub config: &'a Config,
     /// Tokens and grants.
     pub access: &'a Access,
+    /// The upload hooks.
+    pub hooks: &'a crate::hooks::Hooks,
     /// The server is shutting down: take no new requests.
     pub shutting_down: bool,
     /// Bytes of input buffered by all connections together (see

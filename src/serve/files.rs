@@ -1,10 +1,9 @@
 //! Serving files: PUT, GET, STAT, DELETE, MOVE and ECHO, and what happens
 //! when a body has arrived (verify, commit, answer) or a file has gone out.
 
-use std::time::Instant;
-
 use log::{debug, warn};
 
+use super::commit::{Commit, commit_now};
 use super::transfer::READ_AHEAD_WINDOW;
 use super::{Body, BodyLength, Receive, Send, Sink, Source, Trailer, WriteBehind};
 use super::{
@@ -12,14 +11,16 @@ use super::{
     check_writable, refuse, skip_body, storage_refusal,
 };
 use crate::name::Name;
-use crate::storage::{OpenFile, StorageError, Upload};
+use crate::storage::{OpenFile, StorageError};
 
 /// PUT: refuse (skipping the body where we can) or, on the pool, create
 /// the temp file (which gets `mtime` on commit, if given) and start
 /// receiving the body. The client's CRC-32C comes with the request or in a
-/// trailer after the body (whose bytes are then skipped with it).
+/// trailer after the body (whose bytes are then skipped with it). `user`
+/// (the token's name) is for the hooks.
 pub(super) fn put(
     ctx: &Ctx<'_>,
+    user: Option<String>,
     name: Name,
     body: Body,
     (crc, trailer): (Option<u32>, Option<Trailer>),
@@ -47,6 +48,7 @@ pub(super) fn put(
         Ok(mut upload) => {
             upload.set_mtime(mtime);
             let receive = Receive::new(Sink::File(upload), name, size, crc)
+                .by(user)
                 .with_trailer(trailer)
                 .deferred(ctx.config.pool_writes.on(ctx.storage));
             Outcome::new(Reply::GoAhead, Next::Receive(receive))
@@ -248,6 +250,7 @@ pub fn finish_receive(receive: Box<Receive>, client: u64) -> Outcome {
             crc,
             mut expected_crc,
             started,
+            user,
             ..
         } = *receive;
         if let Some((trailer, bytes)) = trailer {
@@ -293,6 +296,7 @@ pub fn finish_receive(receive: Box<Receive>, client: u64) -> Outcome {
             size,
             crc,
             started,
+            user,
         };
         commit_now(ctx, commit)
     })
@@ -322,6 +326,12 @@ pub fn leftover(outcome: Outcome) -> Option<super::Job> {
     match outcome.next {
         Next::Wrote(write) => Some(dispose(write)),
         Next::Receive(receive) => Some(discard(receive)),
+        // A job never run (a before-commit hook's, whose upload is
+        // dropped with it): released on the pool too.
+        Next::Pool(job) => Some(super::Job::new(move |_| {
+            drop(job);
+            Outcome::answer(Reply::Nothing)
+        })),
         _ => None,
     }
 }
@@ -355,53 +365,4 @@ pub fn discard(receive: Box<Receive>) -> super::Job {
         receive.settle();
         Outcome::answer(Reply::Nothing)
     })
-}
-
-/// A verified upload to make visible.
-pub(super) struct Commit {
-    pub(super) upload: Upload,
-    /// The file it becomes.
-    pub(super) name: Name,
-    pub(super) size: u64,
-    pub(super) crc: u32,
-    /// When the request began.
-    pub(super) started: Instant,
-}
-
-/// Commits a verified upload (on the pool: it blocks on the disk): renamed
-/// into place, and with `--fsync` flushed to stable storage first, before
-/// the answer.
-pub(super) fn commit_now(ctx: &Ctx<'_>, commit: Commit) -> Outcome {
-    let Commit {
-        upload,
-        name,
-        size,
-        crc,
-        started,
-    } = commit;
-    let replaced = upload.replaces_existing();
-    let result = if ctx.config.fsync {
-        upload.commit_durably(crc)
-    } else {
-        upload.commit(crc)
-    };
-    let client = ctx.client;
-    match result {
-        Ok(()) => {
-            debug!(
-                "#{client} PUT {name} {size} bytes {:.3}s",
-                started.elapsed().as_secs_f64()
-            );
-            Outcome::answer(Reply::Stored {
-                size,
-                crc,
-                replaced,
-            })
-        }
-        Err(err) => {
-            let failure = Failure::from(err);
-            super::log_refusal(client, "PUT", name.as_str(), &failure);
-            Outcome::failed(failure, Next::Request)
-        }
-    }
 }

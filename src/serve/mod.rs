@@ -22,6 +22,7 @@
 
 mod access;
 mod archive;
+mod commit;
 mod files;
 mod listing;
 pub mod op;
@@ -34,7 +35,9 @@ use std::sync::Arc;
 use log::debug;
 
 use crate::access::Who;
+use crate::codec::Protocol;
 use crate::config::Config;
+use crate::hooks::Hooks;
 use crate::storage::{Storage, StorageError};
 pub use access::Guard;
 pub use archive::{Archive, MAX_MEMBERS};
@@ -56,10 +59,15 @@ pub struct Ctx<'a> {
     pub storage: &'a Storage,
     /// Limits and modes.
     pub config: &'a Config,
+    /// The upload hooks.
+    pub hooks: &'a Hooks,
     /// The client's id, for the log.
     pub client: u64,
     /// The client's address, for per-client limits.
     pub peer: IpAddr,
+    /// The protocol it speaks (for the hooks' `FERRY_PROTOCOL`; nothing
+    /// here serves a protocol differently).
+    pub protocol: Protocol,
 }
 
 /// The answer to an operation and what the connection does after it.
@@ -122,6 +130,14 @@ impl Outcome {
         Outcome::new(Reply::Nothing, Next::Pool(Job::new(work)))
     }
 
+    /// Nothing to say yet: `work` runs on the hook runner (it waits for a
+    /// before-commit hook) and its outcome is the answer.
+    pub fn on_hook(
+        work: impl FnOnce(&Ctx<'_>) -> Outcome + std::marker::Send + 'static,
+    ) -> Outcome {
+        Outcome::new(Reply::Nothing, Next::Pool(Job::hook(work)))
+    }
+
     /// As [`Outcome::on_pool`], for work that may keep a CPU busy for long
     /// ([`Job::long`]).
     pub fn on_pool_long(
@@ -138,6 +154,8 @@ pub struct Job(Box<Work>);
 struct Work {
     /// May keep a CPU busy for long (see [`Job::is_long`]).
     long: bool,
+    /// Waits for a hook (see [`Job::is_hook`]).
+    hook: bool,
     work: Box<dyn FnOnce(&Ctx<'_>) -> Outcome + std::marker::Send>,
 }
 
@@ -146,8 +164,25 @@ impl Job {
     pub fn new(work: impl FnOnce(&Ctx<'_>) -> Outcome + std::marker::Send + 'static) -> Job {
         Job(Box::new(Work {
             long: false,
+            hook: false,
             work: Box::new(work),
         }))
+    }
+
+    /// `work` as a job that waits for a hook: it runs on the hook runner
+    /// ([`crate::hooks::Runner`]), never on the I/O pool, whose threads a
+    /// slow hook would take from everyone's file-system work.
+    pub fn hook(work: impl FnOnce(&Ctx<'_>) -> Outcome + std::marker::Send + 'static) -> Job {
+        Job(Box::new(Work {
+            long: false,
+            hook: true,
+            work: Box::new(work),
+        }))
+    }
+
+    /// Whether the job waits for a hook (and so goes to the hook runner).
+    pub fn is_hook(&self) -> bool {
+        self.0.hook
     }
 
     /// `work` as a job that may keep a CPU busy for long: a walk of a
@@ -155,6 +190,7 @@ impl Job {
     pub fn long(work: impl FnOnce(&Ctx<'_>) -> Outcome + std::marker::Send + 'static) -> Job {
         Job(Box::new(Work {
             long: true,
+            hook: false,
             work: Box::new(work),
         }))
     }
@@ -202,7 +238,7 @@ pub fn serve(request: Request, ctx: &Ctx<'_>, guard: &mut Guard<'_>) -> Outcome 
             crc,
             mtime,
             trailer,
-        } => files::put(ctx, name, body, (crc, trailer), mtime),
+        } => files::put(ctx, user_of(ctx, &who), name, body, (crc, trailer), mtime),
         Operation::Get { name, want } => files::get(ctx, name, want),
         Operation::Stat { name } => files::stat(ctx, name),
         Operation::List {
@@ -221,6 +257,15 @@ pub fn serve(request: Request, ctx: &Ctx<'_>, guard: &mut Guard<'_>) -> Outcome 
         Operation::Abort { id } => sessions::abort(ctx, who, id),
         Operation::Auth { .. } => unreachable!("answered above"),
         Operation::Quit => Outcome::new(Reply::Done, Next::Close),
+    }
+}
+
+/// The name a hook knows the uploader by: the token's, if one was used
+/// (copied only for a server with hooks).
+fn user_of(ctx: &Ctx<'_>, who: &Who) -> Option<String> {
+    match ctx.hooks.configured() {
+        true => who.name().map(str::to_owned),
+        false => None,
     }
 }
 

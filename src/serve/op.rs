@@ -522,6 +522,9 @@ pub enum ErrorKind {
     TooLarge,
     /// The bytes received do not match the client's checksum.
     ChecksumMismatch,
+    /// The server's before-commit hook refused the upload (or ran past its
+    /// time limit): nothing was stored.
+    Vetoed,
     /// The disk or quota is full.
     NoSpace,
     /// The server is out of a resource (descriptors); try again.
@@ -539,7 +542,7 @@ impl ErrorKind {
         match self {
             ErrorKind::BadRequest => 400,
             ErrorKind::Unauthorized => 401,
-            ErrorKind::Forbidden | ErrorKind::ReadOnly => 403,
+            ErrorKind::Forbidden | ErrorKind::ReadOnly | ErrorKind::Vetoed => 403,
             ErrorKind::NotFound => 404,
             ErrorKind::Conflict => 409,
             ErrorKind::TooLarge => 413,
@@ -563,6 +566,7 @@ impl fmt::Display for ErrorKind {
             ErrorKind::Conflict => "conflict",
             ErrorKind::TooLarge => "too large",
             ErrorKind::ChecksumMismatch => "checksum mismatch",
+            ErrorKind::Vetoed => "vetoed",
             ErrorKind::NoSpace => "no space",
             ErrorKind::Busy => "busy",
             ErrorKind::Throttled => "throttled",

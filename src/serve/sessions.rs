@@ -8,7 +8,7 @@ use std::time::Instant;
 use log::debug;
 
 use super::access::authorize_session;
-use super::files::{Commit, commit_now};
+use super::commit::{Commit, commit_now};
 use super::{
     Body, Ctx, Failure, Next, Outcome, Receive, Reply, Sink, check_size, check_writable, refuse,
     skip_body,
@@ -91,11 +91,11 @@ pub(super) fn commit(ctx: &Ctx<'_>, who: Who, id: String, mtime: Option<i64>) ->
         if let Err(failure) = may_write_session(ctx, &who, &id) {
             return refuse(ctx, "COMMIT", &id, failure, Next::Request);
         }
-        commit_session(ctx, &id, mtime)
+        commit_session(ctx, &id, mtime, super::user_of(ctx, &who))
     })
 }
 
-fn commit_session(ctx: &Ctx<'_>, id: &str, mtime: Option<i64>) -> Outcome {
+fn commit_session(ctx: &Ctx<'_>, id: &str, mtime: Option<i64>, user: Option<String>) -> Outcome {
     match ctx.storage.finish_session(id) {
         Ok((mut upload, session)) => {
             upload.set_mtime(mtime);
@@ -106,6 +106,7 @@ fn commit_session(ctx: &Ctx<'_>, id: &str, mtime: Option<i64>) -> Outcome {
                 size: session.size,
                 crc: session.crc,
                 started: Instant::now(),
+                user,
             };
             commit_now(ctx, commit)
         }

@@ -44,6 +44,8 @@ pub struct Receive {
     pub expected_crc: Option<u32>,
     /// When the request began.
     pub started: Instant,
+    /// The uploader's token name, for the hooks.
+    pub user: Option<String>,
     /// For a chunked body: its decoder (`size` then counts up).
     pub chunked: Option<Box<ChunkDecoder>>,
     /// Body bytes gathered, newest, not yet written.
@@ -102,6 +104,7 @@ impl Receive {
             crc: 0,
             expected_crc,
             started: Instant::now(),
+            user: None,
             chunked: match size {
                 Some(_) => None,
                 None => Some(Box::default()),
@@ -112,6 +115,12 @@ impl Receive {
             defer: false,
             trailer: None,
         })
+    }
+
+    /// Sent by the holder of the token named `user` (for the hooks).
+    pub fn by(mut self: Box<Self>, user: Option<String>) -> Box<Receive> {
+        self.user = user;
+        self
     }
 
     /// The body is followed by `trailer` (if any): its bytes are taken

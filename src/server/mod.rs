@@ -23,6 +23,7 @@ use mio::{Interest, Token, Waker};
 
 use crate::access::{self, Access};
 use crate::config::Config;
+use crate::hooks::{Hooks, Runner};
 use crate::metrics::ReactorMetrics;
 use crate::pool::{Pool, Shared};
 use crate::request_log::RequestLog;
@@ -141,6 +142,9 @@ impl ShutdownHandle {
 pub(crate) struct Hub {
     /// The threads that do the file-system work.
     pool: Pool,
+    /// The threads that run the upload hooks. Stopped after the pool
+    /// (fields drop in order): the pool's last commits may queue hooks.
+    _hook_runner: Runner,
     /// Tokens and grants (re-read on SIGHUP).
     access: Access,
     /// The certificate both listeners serve TLS with (re-read on SIGHUP).
@@ -277,7 +281,12 @@ impl Server {
         let mut storage = Storage::open(&config.root, &config.node_id, config.read_only)?;
         storage.set_gate(config.gate.clone());
         let threads = config.io_threads;
-        let shared = Arc::new(Shared { storage, config });
+        let hooks = Hooks::new(config.hooks.clone(), &config.root);
+        let shared = Arc::new(Shared {
+            storage,
+            config,
+            hooks,
+        });
         let pool = Pool::start(
             threads,
             threads * POOL_QUEUE_PER_THREAD,
@@ -287,12 +296,14 @@ impl Server {
             Some(settings) => Some(RequestLog::start(settings)?),
             None => None,
         };
+        let hook_runner = Runner::start(&shared)?;
         let shutdown = ShutdownHandle {
             requests: Arc::new(AtomicUsize::new(0)),
             wakers: Arc::default(),
         };
         let hub = Arc::new(Hub {
             pool,
+            _hook_runner: hook_runner,
             access,
             tls,
             max_connections,

@@ -223,6 +223,7 @@ impl Reactor {
             storage: &self.shared.storage,
             config: &self.shared.config,
             access: &self.hub.access,
+            hooks: &self.shared.hooks,
             shutting_down: self.shutdown_deadline.is_some(),
             held_input: &mut self.held_input,
         };
@@ -232,13 +233,14 @@ impl Reactor {
         self.metrics.bytes_received.add(after.0 - before.0);
         self.metrics.bytes_sent.add(after.1 - before.1);
         if let Some(job) = conn.take_job() {
-            let (id, peer) = (conn.id(), conn.peer());
+            let (id, peer, protocol) = (conn.id(), conn.peer(), conn.protocol());
             let reply = Arc::clone(self.inbox.mailbox());
             self.submit(Task {
                 reply,
                 key,
                 id,
                 peer,
+                protocol,
                 job,
                 asked: Instant::now(),
             });
@@ -278,9 +280,12 @@ impl Reactor {
     }
 
     /// Queues a job for the pool, behind any backlog: jobs start in the
-    /// order they were asked.
+    /// order they were asked. A job that waits for a hook goes to the hook
+    /// runner instead, whose queue takes one per waiting connection.
     fn submit(&mut self, task: Task) {
-        if !self.backlog.is_empty() {
+        if task.job.is_hook() {
+            self.shared.hooks.submit(task);
+        } else if !self.backlog.is_empty() {
             self.backlog.push_back(task);
         } else if let Err(task) = self.hub.pool.submit(task) {
             self.backlog.push_back(task);
@@ -334,6 +339,7 @@ impl Reactor {
                 key,
                 id: conn.id(),
                 peer: conn.peer(),
+                protocol: conn.protocol(),
                 job,
                 asked: Instant::now(),
             });

@@ -11,6 +11,7 @@
 use std::fs::File;
 use std::io::Write;
 use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -115,6 +116,26 @@ impl Upload {
     /// Whether a file of the target's name existed when the upload began.
     pub fn replaces_existing(&self) -> bool {
         self.replaces
+    }
+
+    /// Where the staged bytes are, relative to the root: a PUT's temp
+    /// file, or a session's data file (for a before-commit hook, which
+    /// reads the complete upload there).
+    pub fn staged_path(&self) -> PathBuf {
+        match &self.staged {
+            Staged::Temp(temp) => Path::new(&self.dir_path).join(temp),
+            Staged::Session(staging) => {
+                Path::new(super::session_files::SESSIONS_DIR).join(staging.data_name())
+            }
+        }
+    }
+
+    /// Ends an upload that was refused before its commit (a before-commit
+    /// hook said no): nothing of it stays. A PUT's temp file goes, as on
+    /// drop; a session goes too, with its staged bytes (a refused upload is
+    /// not one to resume), and the file of that name is left as it was.
+    pub fn discard(self) {
+        self.forget_session();
     }
 
     /// Records the upload's CRC-32C with it and renames the staged bytes

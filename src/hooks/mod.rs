@@ -1,0 +1,328 @@
+//! Upload hooks: commands the operator names that run when an upload
+//! lands (`--on-upload`) or just before it would (`--before-commit`, which
+//! may refuse it).
+//!
+//! This module owns what a hook is told and how it runs: the command (a
+//! program and its arguments, split on whitespace when the flag is read;
+//! never a shell string), the facts about the upload, passed only in
+//! `FERRY_*` environment variables (see [`Facts::vars`]; a file's name is
+//! never part of a command line), and the runner's threads
+//! (`runner.rs`), which spawn and wait for the children (`child.rs`) so
+//! that neither the event loop nor the I/O pool ever waits for a hook.
+//!
+//! The serve layer decides *when* a hook runs (one place: the commit,
+//! `serve/files.rs`): a before-commit hook is a [`crate::serve::Job`] for
+//! the runner ([`crate::serve::Job::hook`]) with the connection waiting; an
+//! on-upload hook is queued after the commit and nobody waits for it.
+
+mod child;
+mod runner;
+
+use std::ffi::OsString;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use child::{Ran, STDERR_KEPT};
+pub use runner::{ON_UPLOAD_QUEUE, Runner};
+
+use crate::codec::Protocol;
+
+/// The hooks a server runs, and how.
+#[derive(Debug, Clone)]
+pub struct HookConfig {
+    /// Runs after every committed upload; nobody waits for it.
+    pub on_upload: Option<HookCommand>,
+    /// Runs before an upload is committed; a failure refuses the upload.
+    pub before_commit: Option<HookCommand>,
+    /// Hooks running at once (both kinds together).
+    pub concurrency: usize,
+    /// Longest a hook may run before it is killed.
+    pub timeout: Duration,
+}
+
+/// Hooks running at once unless `--hook-concurrency` says otherwise.
+pub const DEFAULT_CONCURRENCY: usize = 4;
+/// A hook's time limit unless `--hook-timeout` says otherwise.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+impl Default for HookConfig {
+    fn default() -> HookConfig {
+        HookConfig {
+            on_upload: None,
+            before_commit: None,
+            concurrency: DEFAULT_CONCURRENCY,
+            timeout: DEFAULT_TIMEOUT,
+        }
+    }
+}
+
+impl HookConfig {
+    /// Whether any hook is configured (else no runner thread is started).
+    pub fn any(&self) -> bool {
+        self.on_upload.is_some() || self.before_commit.is_some()
+    }
+}
+
+/// A hook's command: a program and its arguments. Parsed from the flag's
+/// text by splitting on whitespace, with no shell and no quoting: what
+/// needs a shell can name `/bin/sh` and a script.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HookCommand {
+    /// The program (a path, or a name looked up in `PATH`).
+    pub program: PathBuf,
+    /// Its arguments, as given.
+    pub args: Vec<String>,
+}
+
+impl HookCommand {
+    /// The command in `text`.
+    ///
+    /// # Errors
+    /// `text` has no program (empty or only whitespace).
+    pub fn parse(text: &str) -> Result<HookCommand, String> {
+        let mut words = text.split_whitespace();
+        let program = words
+            .next()
+            .ok_or_else(|| "a hook needs a program to run".to_owned())?;
+        Ok(HookCommand {
+            program: PathBuf::from(program),
+            args: words.map(str::to_owned).collect(),
+        })
+    }
+}
+
+/// Which hook runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    /// `--before-commit`: the upload is complete but not yet in place.
+    BeforeCommit,
+    /// `--on-upload`: the upload is in place.
+    Uploaded,
+}
+
+impl Event {
+    /// `FERRY_EVENT`'s value, and the hook's name in the log.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Event::BeforeCommit => "before-commit",
+            Event::Uploaded => "on-upload",
+        }
+    }
+}
+
+/// What a hook is told about an upload.
+#[derive(Debug, Clone)]
+pub struct Facts {
+    /// Which hook this is for.
+    pub event: Event,
+    /// The file's name under the root, as the protocol spells it decoded.
+    pub name: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Its CRC-32C.
+    pub crc: u32,
+    /// Where its bytes are now (absolute): the temp file before the
+    /// commit, the file itself after.
+    pub path: PathBuf,
+    /// Where the file is (or will be) once committed (absolute).
+    pub final_path: PathBuf,
+    /// The authenticated name of the uploader; `None` without access
+    /// control or without a token.
+    pub user: Option<String>,
+    /// The connection's client id (as in the log: `#<id>`).
+    pub client: u64,
+    /// The client's address.
+    pub peer: IpAddr,
+    /// The protocol it came by.
+    pub protocol: Protocol,
+}
+
+impl Facts {
+    /// The environment variables a hook gets, all named `FERRY_*`:
+    ///
+    /// ```text
+    /// FERRY_EVENT       before-commit | on-upload
+    /// FERRY_NAME        the file's name under the root (decoded UTF-8)
+    /// FERRY_SIZE        its size in bytes (decimal)
+    /// FERRY_CRC32C      its CRC-32C, 8 lowercase hex digits
+    /// FERRY_PATH        where its bytes are now (absolute; the temp file
+    ///                   before the commit)
+    /// FERRY_FINAL_PATH  where the file is once committed (absolute)
+    /// FERRY_USER        the token's name; empty without one
+    /// FERRY_CLIENT      the client id, as the log's #<id>
+    /// FERRY_PEER        the client's IP address
+    /// FERRY_PROTOCOL    ferry | http
+    /// ```
+    pub fn vars(&self) -> Vec<(&'static str, OsString)> {
+        let protocol = match self.protocol {
+            Protocol::Ferry => "ferry",
+            Protocol::Http => "http",
+        };
+        vec![
+            ("FERRY_EVENT", self.event.as_str().into()),
+            ("FERRY_NAME", self.name.clone().into()),
+            ("FERRY_SIZE", self.size.to_string().into()),
+            ("FERRY_CRC32C", format!("{:08x}", self.crc).into()),
+            ("FERRY_PATH", self.path.clone().into_os_string()),
+            ("FERRY_FINAL_PATH", self.final_path.clone().into_os_string()),
+            ("FERRY_USER", self.user.clone().unwrap_or_default().into()),
+            ("FERRY_CLIENT", self.client.to_string().into()),
+            ("FERRY_PEER", self.peer.to_string().into()),
+            ("FERRY_PROTOCOL", protocol.into()),
+        ]
+    }
+}
+
+/// What a before-commit hook said.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// It exited 0: commit.
+    Accept,
+    /// It exited non-zero, was killed by a signal or timed out: refuse.
+    Refuse(String),
+    /// It could not be started: refuse (the server is misconfigured).
+    Failed(String),
+}
+
+/// The server's hooks: the commands, and the runner's queue. Cheap to
+/// clone; shared by the reactors, the I/O pool and the runner.
+#[derive(Debug, Clone)]
+pub struct Hooks {
+    inner: Arc<runner::Inner>,
+}
+
+impl Hooks {
+    /// The hooks of `config`, for files under `root` (made absolute here,
+    /// so hooks get absolute paths whatever the server's working
+    /// directory). No thread runs them until a [`Runner`] starts.
+    pub fn new(config: HookConfig, root: &Path) -> Hooks {
+        let root = std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf());
+        Hooks {
+            inner: Arc::new(runner::Inner::new(config, root)),
+        }
+    }
+
+    /// Whether any hook is configured.
+    pub fn configured(&self) -> bool {
+        self.inner.config.any()
+    }
+
+    /// Whether uploads wait for a before-commit hook.
+    pub fn vetoes(&self) -> bool {
+        self.inner.config.before_commit.is_some()
+    }
+
+    /// Whether committed uploads are told to an on-upload hook.
+    pub fn notifies(&self) -> bool {
+        self.inner.config.on_upload.is_some()
+    }
+
+    /// The absolute path of `relative` (a name or a staged file's path
+    /// under the root).
+    pub fn path_of(&self, relative: &Path) -> PathBuf {
+        self.inner.root.join(relative)
+    }
+
+    /// Runs the before-commit hook for `facts` and waits for it (on a
+    /// runner thread: the connection waits meanwhile). Without one, accepts.
+    pub fn veto(&self, facts: &Facts) -> Verdict {
+        let Some(command) = &self.inner.config.before_commit else {
+            return Verdict::Accept;
+        };
+        let ran = child::run(command, facts, self.inner.config.timeout);
+        ran.log(facts, self.inner.config.timeout);
+        ran.verdict()
+    }
+
+    /// Queues the on-upload hook for `facts` (if there is one); nobody
+    /// waits for it. A full queue drops it, and says so.
+    pub fn uploaded(&self, facts: Facts) {
+        if self.notifies() {
+            self.inner.notify(facts);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn facts() -> Facts {
+        Facts {
+            event: Event::BeforeCommit,
+            name: "a b/$(x).txt".into(),
+            size: 7,
+            crc: 0xab,
+            path: "/r/.ferry-tmp-1".into(),
+            final_path: "/r/a b/$(x).txt".into(),
+            user: None,
+            client: 3,
+            peer: IpAddr::from([127, 0, 0, 1]),
+            protocol: Protocol::Http,
+        }
+    }
+
+    fn run(command: &str, timeout: Duration) -> Ran {
+        child::run(&HookCommand::parse(command).unwrap(), &facts(), timeout)
+    }
+
+    #[test]
+    fn a_command_is_split_on_whitespace_and_never_empty() {
+        let command = HookCommand::parse("  /usr/bin/scan --quiet\t-x  ").unwrap();
+        assert_eq!(command.program, PathBuf::from("/usr/bin/scan"));
+        assert_eq!(command.args, ["--quiet", "-x"]);
+        assert!(HookCommand::parse(" \t ").is_err());
+    }
+
+    #[test]
+    fn the_variables_are_the_documented_ones() {
+        let vars = facts().vars();
+        let get = |key: &str| {
+            vars.iter()
+                .find(|(k, _)| *k == key)
+                .map(|(_, v)| v.to_str().unwrap().to_owned())
+                .unwrap()
+        };
+        assert_eq!(get("FERRY_CRC32C"), "000000ab");
+        assert_eq!(get("FERRY_NAME"), "a b/$(x).txt");
+        assert_eq!(get("FERRY_USER"), "");
+        assert_eq!(get("FERRY_PROTOCOL"), "http");
+        assert_eq!(get("FERRY_EVENT"), "before-commit");
+        assert_eq!(vars.len(), 10);
+        assert!(vars.iter().all(|(k, _)| k.starts_with("FERRY_")));
+    }
+
+    #[test]
+    fn how_a_hook_ends_is_its_verdict() {
+        let long = Duration::from_secs(60);
+        assert_eq!(run("/bin/true", long).verdict(), Verdict::Accept);
+        let refused = run("/bin/false", long);
+        assert!(
+            matches!(refused.verdict(), Verdict::Refuse(_)),
+            "{refused:?}"
+        );
+        let missing = run("/nonexistent/hook", long);
+        assert!(
+            matches!(missing.verdict(), Verdict::Failed(_)),
+            "{missing:?}"
+        );
+        // Never done in a tenth of a second, however fast the machine.
+        let hung = run("/bin/sleep 100", Duration::from_millis(100));
+        assert!(hung.timed_out, "{hung:?}");
+        assert_eq!(
+            hung.verdict(),
+            Verdict::Refuse("before-commit hook timed out".into())
+        );
+    }
+
+    #[test]
+    fn stderr_is_kept_for_the_log() {
+        let ran = run("/bin/ls /nonexistent-ferry-dir", Duration::from_secs(60));
+        assert!(!ran.succeeded());
+        let stderr = String::from_utf8_lossy(&ran.stderr);
+        assert!(stderr.contains("nonexistent-ferry-dir"), "{stderr}");
+        assert!(!ran.truncated);
+    }
+}

@@ -1,0 +1,235 @@
+//! The hook runner: `--hook-concurrency` threads, shared by every reactor
+//! as the I/O pool is, that run the hooks so that nothing else waits for
+//! one. A hook can take seconds (a virus scan); on an I/O thread it would
+//! hold back every connection's file-system work, so hooks have threads of
+//! their own and the pool's are never lent to one.
+//!
+//! Two queues, the first served first:
+//!
+//! - before-commit hooks: [`Task`]s of the I/O pool's kind (a
+//!   [`crate::serve::Job::hook`] and the connection waiting for it); the
+//!   outcome goes back to its reactor's inbox, as an I/O job's does. Each
+//!   waiting connection has at most one, so the connection cap bounds them.
+//! - on-upload hooks: the facts of committed uploads, which nobody waits
+//!   for; at most [`ON_UPLOAD_QUEUE`] wait, and one more is dropped with a
+//!   warning rather than letting a slow hook grow the queue without end.
+//!
+//! At shutdown the runner is stopped after the I/O pool (whose last
+//! commits may queue hooks). Hooks already running are waited for, each
+//! within its time limit; queued ones are not started, so that a stop
+//! fits in the service manager's patience: an on-upload hook left so is
+//! logged with its file's name, and a before-commit hook's upload (whose
+//! client has gone with the reactors) is dropped uncommitted.
+
+use std::collections::VecDeque;
+use std::io;
+use std::path::PathBuf;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+
+use log::{error, warn};
+
+use super::{Facts, HookConfig, Hooks, child};
+use crate::pool::{Finished, Shared, Task};
+use crate::serve::Ctx;
+
+/// Most on-upload hooks waiting to run; more are dropped (and logged).
+pub const ON_UPLOAD_QUEUE: usize = 1024;
+
+/// Stack of a runner thread: it spawns and waits, and runs a commit.
+const RUNNER_STACK: usize = 256 * 1024;
+
+/// The commands and the queue, shared by [`Hooks`] handles and the
+/// runner's threads.
+pub(super) struct Inner {
+    pub(super) config: HookConfig,
+    /// The root, absolute.
+    pub(super) root: PathBuf,
+    pending: Mutex<Pending>,
+    /// Signalled when a hook is queued or the runner stops.
+    work: Condvar,
+}
+
+#[derive(Default)]
+struct Pending {
+    vetoes: VecDeque<Task>,
+    notices: VecDeque<Facts>,
+    closed: bool,
+}
+
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hooks")
+            .field("config", &self.config)
+            .field("root", &self.root)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Inner {
+    pub(super) fn new(config: HookConfig, root: PathBuf) -> Inner {
+        Inner {
+            config,
+            root,
+            pending: Mutex::default(),
+            work: Condvar::new(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Pending> {
+        self.pending.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Queues an on-upload hook, unless the queue is full or the runner
+    /// has stopped.
+    pub(super) fn notify(&self, facts: Facts) {
+        let mut pending = self.lock();
+        if pending.closed {
+            warn!(
+                "#{} on-upload hook for {:?} not run: the server is stopping",
+                facts.client, facts.name
+            );
+            return;
+        }
+        if pending.notices.len() >= ON_UPLOAD_QUEUE {
+            warn!(
+                "#{} on-upload hook for {:?} not run: {ON_UPLOAD_QUEUE} hooks already wait",
+                facts.client, facts.name
+            );
+            return;
+        }
+        pending.notices.push_back(facts);
+        drop(pending);
+        self.work.notify_one();
+    }
+}
+
+impl Hooks {
+    /// Queues a before-commit hook's task (from a reactor); its outcome
+    /// goes to the task's reactor.
+    pub fn submit(&self, task: Task) {
+        self.inner.lock().vetoes.push_back(task);
+        self.inner.work.notify_one();
+    }
+}
+
+/// What a runner thread takes next.
+enum Work {
+    Veto(Task),
+    Notice(Facts),
+}
+
+/// The runner's threads; stopping it (dropping it) runs what is queued,
+/// then joins them.
+pub struct Runner {
+    inner: Arc<Inner>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl Runner {
+    /// Starts the threads that run `shared`'s hooks: none if no hook is
+    /// configured.
+    ///
+    /// # Errors
+    /// A thread cannot be started.
+    pub fn start(shared: &Arc<Shared>) -> io::Result<Runner> {
+        let inner = Arc::clone(&shared.hooks.inner);
+        let mut runner = Runner {
+            inner,
+            threads: Vec::new(),
+        };
+        let count = match runner.inner.config.any() {
+            true => runner.inner.config.concurrency.max(1),
+            false => 0,
+        };
+        for n in 0..count {
+            let shared = Arc::clone(shared);
+            let thread = std::thread::Builder::new()
+                .name(format!("ferry-hook-{n}"))
+                .stack_size(RUNNER_STACK)
+                .spawn(move || run(&shared))?;
+            runner.threads.push(thread);
+        }
+        Ok(runner)
+    }
+}
+
+impl Drop for Runner {
+    fn drop(&mut self) {
+        let (vetoes, notices) = {
+            let mut pending = self.inner.lock();
+            pending.closed = true;
+            let vetoes = std::mem::take(&mut pending.vetoes);
+            (vetoes, std::mem::take(&mut pending.notices))
+        };
+        self.inner.work.notify_all();
+        for facts in notices {
+            warn!(
+                "#{} on-upload hook for {:?} not run: the server is stopping",
+                facts.client, facts.name
+            );
+        }
+        // Their uploads are dropped uncommitted (a temp file goes, a
+        // session stays), here: the reactors have gone.
+        drop(vetoes);
+        for thread in self.threads.drain(..) {
+            if thread.join().is_err() {
+                error!("a hook thread panicked");
+            }
+        }
+    }
+}
+
+/// A runner thread: takes hooks until the runner stops.
+fn run(shared: &Shared) {
+    let inner = &shared.hooks.inner;
+    while let Some(work) = next(inner) {
+        match work {
+            Work::Veto(task) => {
+                let Task {
+                    reply,
+                    key,
+                    id,
+                    peer,
+                    protocol,
+                    job,
+                    ..
+                } = task;
+                let ctx = Ctx {
+                    storage: &shared.storage,
+                    config: &shared.config,
+                    hooks: &shared.hooks,
+                    client: id,
+                    peer,
+                    protocol,
+                };
+                let outcome = job.run(&ctx);
+                reply.deliver(Finished { key, id, outcome });
+            }
+            Work::Notice(facts) => {
+                if let Some(command) = &inner.config.on_upload {
+                    let ran = child::run(command, &facts, inner.config.timeout);
+                    ran.log(&facts, inner.config.timeout);
+                }
+            }
+        }
+    }
+}
+
+/// The next hook to run, a before-commit one first (a client waits for
+/// it); `None` once the runner has stopped (which empties the queues).
+fn next(inner: &Inner) -> Option<Work> {
+    let mut pending = inner.lock();
+    loop {
+        if let Some(task) = pending.vetoes.pop_front() {
+            return Some(Work::Veto(task));
+        }
+        if let Some(facts) = pending.notices.pop_front() {
+            return Some(Work::Notice(facts));
+        }
+        if pending.closed {
+            return None;
+        }
+        pending = inner.work.wait(pending).unwrap_or_else(|e| e.into_inner());
+    }
+}

@@ -1,0 +1,127 @@
+//! The commit of a verified upload, a PUT's and a resumable upload's
+//! COMMIT alike (one home for the rule): the before-commit hook's veto,
+//! the rename that publishes the file, and the on-upload hook after it.
+//!
+//! ```text
+//! verified upload --(--before-commit?)--> hook runner: run the hook
+//!     exit 0  -> publish (rename; --fsync) -> answer; queue --on-upload
+//!     else    -> discard (temp file or session gone) -> 403, nothing stored
+//! ```
+//!
+//! Without a before-commit hook the commit runs where it was asked (on the
+//! I/O pool). With one, the connection waits for the hook runner
+//! ([`Outcome::on_hook`]), which runs the hook and then the commit or the
+//! discard itself: the I/O pool never waits for a hook.
+
+use std::time::Instant;
+
+use log::{debug, error};
+
+use super::{Ctx, ErrorKind, Failure, Next, Outcome, Reply};
+use crate::hooks::{Event, Facts, Verdict};
+use crate::name::Name;
+use crate::storage::Upload;
+
+/// A verified upload to make visible.
+pub(super) struct Commit {
+    pub(super) upload: Upload,
+    /// The file it becomes.
+    pub(super) name: Name,
+    pub(super) size: u64,
+    pub(super) crc: u32,
+    /// When the request began.
+    pub(super) started: Instant,
+    /// The uploader's token name, for the hooks.
+    pub(super) user: Option<String>,
+}
+
+impl Commit {
+    /// What a hook is told about this upload, whose bytes are at `path`
+    /// (relative to the root).
+    fn facts(&self, ctx: &Ctx<'_>, event: Event, path: &std::path::Path) -> Facts {
+        Facts {
+            event,
+            name: self.name.as_str().to_owned(),
+            size: self.size,
+            crc: self.crc,
+            path: ctx.hooks.path_of(path),
+            final_path: ctx.hooks.path_of(self.name.as_str().as_ref()),
+            user: self.user.clone(),
+            client: ctx.client,
+            peer: ctx.peer,
+            protocol: ctx.protocol,
+        }
+    }
+}
+
+/// Commits a verified upload (off the loop: it blocks on the disk), after
+/// the before-commit hook, if there is one, has let it through.
+pub(super) fn commit_now(ctx: &Ctx<'_>, commit: Commit) -> Outcome {
+    if !ctx.hooks.vetoes() {
+        return publish(ctx, commit);
+    }
+    let facts = commit.facts(ctx, Event::BeforeCommit, &commit.upload.staged_path());
+    Outcome::on_hook(move |ctx| match ctx.hooks.veto(&facts) {
+        Verdict::Accept => publish(ctx, commit),
+        Verdict::Refuse(why) => refused(ctx, commit, Failure::new(ErrorKind::Vetoed, why)),
+        Verdict::Failed(err) => {
+            error!("#{} before-commit hook could not run: {err}", ctx.client);
+            let failure = Failure::new(ErrorKind::Internal, "before-commit hook could not run");
+            refused(ctx, commit, failure)
+        }
+    })
+}
+
+/// An upload the before-commit hook refused: nothing of it is kept.
+fn refused(ctx: &Ctx<'_>, commit: Commit, failure: Failure) -> Outcome {
+    super::log_refusal(ctx.client, "PUT", commit.name.as_str(), &failure);
+    commit.upload.discard();
+    Outcome::failed(failure, Next::Request)
+}
+
+/// Renames a verified upload into place, and with `--fsync` flushes it to
+/// stable storage first, before the answer; then queues the on-upload
+/// hook.
+fn publish(ctx: &Ctx<'_>, commit: Commit) -> Outcome {
+    // Only made when there is a hook to tell: a PUT pays nothing else.
+    let facts = ctx
+        .hooks
+        .notifies()
+        .then(|| commit.facts(ctx, Event::Uploaded, commit.name.as_str().as_ref()));
+    let Commit {
+        upload,
+        name,
+        size,
+        crc,
+        started,
+        user: _,
+    } = commit;
+    let replaced = upload.replaces_existing();
+    let result = if ctx.config.fsync {
+        upload.commit_durably(crc)
+    } else {
+        upload.commit(crc)
+    };
+    let client = ctx.client;
+    match result {
+        Ok(()) => {
+            debug!(
+                "#{client} PUT {name} {size} bytes {:.3}s",
+                started.elapsed().as_secs_f64()
+            );
+            if let Some(facts) = facts {
+                ctx.hooks.uploaded(facts);
+            }
+            Outcome::answer(Reply::Stored {
+                size,
+                crc,
+                replaced,
+            })
+        }
+        Err(err) => {
+            let failure = Failure::from(err);
+            super::log_refusal(client, "PUT", name.as_str(), &failure);
+            Outcome::failed(failure, Next::Request)
+        }
+    }
+}
