@@ -84,6 +84,31 @@ pub struct Task {
 }
 
 impl Task {
+    /// Runs the job in `shared`'s context (on an I/O or a hook thread) and
+    /// sends its outcome to the reactor that asked; returns when that was.
+    pub fn run(self, shared: &Shared) -> Instant {
+        let Task {
+            reply,
+            key,
+            id,
+            peer,
+            protocol,
+            job,
+            asked,
+        } = self;
+        let ctx = Ctx {
+            storage: &shared.storage,
+            config: &shared.config,
+            hooks: &shared.hooks,
+            client: id,
+            peer,
+            protocol,
+        };
+        let outcome = job.run(&ctx);
+        reply.deliver(Finished { key, id, outcome });
+        asked
+    }
+
     /// A job that no connection waits for (the release of what a finished
     /// job brought back that nobody wants any more): its outcome is
     /// dropped, never taken for the answer a connection is waiting for.
@@ -341,27 +366,9 @@ impl Worker {
             yield_to_the_reactor();
         }
         while let Some(task) = self.next() {
-            let Task {
-                reply,
-                key,
-                id,
-                peer,
-                protocol,
-                job,
-                asked,
-            } = task;
-            let ctx = Ctx {
-                storage: &self.shared.storage,
-                config: &self.shared.config,
-                hooks: &self.shared.hooks,
-                client: id,
-                peer,
-                protocol,
-            };
-            let outcome = job.run(&ctx);
+            let asked = task.run(&self.shared);
             self.metrics.jobs.add_shared(1);
             self.metrics.job_seconds.observe_shared(asked.elapsed());
-            reply.deliver(Finished { key, id, outcome });
         }
     }
 

@@ -30,8 +30,7 @@ use std::thread::JoinHandle;
 use log::{error, warn};
 
 use super::{Facts, HookConfig, Hooks, child};
-use crate::pool::{Finished, Shared, Task};
-use crate::serve::Ctx;
+use crate::pool::{Shared, Task};
 
 /// Most on-upload hooks waiting to run; more are dropped (and logged).
 pub const ON_UPLOAD_QUEUE: usize = 1024;
@@ -186,25 +185,7 @@ fn run(shared: &Shared) {
     while let Some(work) = next(inner) {
         match work {
             Work::Veto(task) => {
-                let Task {
-                    reply,
-                    key,
-                    id,
-                    peer,
-                    protocol,
-                    job,
-                    ..
-                } = task;
-                let ctx = Ctx {
-                    storage: &shared.storage,
-                    config: &shared.config,
-                    hooks: &shared.hooks,
-                    client: id,
-                    peer,
-                    protocol,
-                };
-                let outcome = job.run(&ctx);
-                reply.deliver(Finished { key, id, outcome });
+                task.run(shared);
             }
             Work::Notice(facts) => {
                 if let Some(command) = &inner.config.on_upload {
