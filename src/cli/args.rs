@@ -48,6 +48,11 @@ pub struct ConnectionArgs {
     /// removing a partial download as any failed get does.
     #[arg(long, value_parser = super::parse_seconds, value_name = "SECS")]
     pub max_time: Option<Duration>,
+    /// The endpoint, once made: every connection of a command shares its
+    /// rate limit and its TLS set-up (the system's authorities are read
+    /// once, not per connection).
+    #[arg(skip)]
+    made: std::sync::OnceLock<Endpoint>,
 }
 
 /// `--limit-rate`: a size a second, not zero (nothing would ever move).
@@ -68,6 +73,14 @@ impl ConnectionArgs {
     /// cannot be used, or (`--tls`) the system has no certificate
     /// authorities.
     pub fn endpoint(&self) -> Result<Endpoint, Failure> {
+        if let Some(made) = self.made.get() {
+            return Ok(made.clone());
+        }
+        let made = self.make_endpoint()?;
+        Ok(self.made.get_or_init(|| made).clone())
+    }
+
+    fn make_endpoint(&self) -> Result<Endpoint, Failure> {
         if self.insecure && self.ca.is_some() {
             return Err(Failure::usage(
                 "",
