@@ -187,6 +187,11 @@ fn on_upload_hooks_see_each_upload_in_ferry_variables() {
     let server = TestServer::start_with(hooks(|h| h.on_upload = Some(command)));
     let http_addr = server.http.unwrap();
     let mut raw = server.raw();
+    // An upload under way to the top of the root holds a descriptor of the
+    // root meanwhile: no hook may inherit it.
+    let mut pending = server.raw();
+    pending.send("PUT pending.bin 100\n0123456789");
+    wait_for(|| (!support::temp_files(server.root.path()).is_empty()).then_some(()));
 
     assert_eq!(
         ferry_put(&mut raw, "sub/one.txt", b"hello"),
@@ -220,8 +225,11 @@ fn on_upload_hooks_see_each_upload_in_ferry_variables() {
         assert_eq!(run["FERRY_PEER"], "127.0.0.1", "{run:?}");
         assert_eq!(run["FERRY_PROTOCOL"], protocol, "{run:?}");
         assert!(run["FERRY_CLIENT"].parse::<u64>().is_ok(), "{run:?}");
-        // No socket of the server's (nor of this test process) leaks in.
+        // No socket of the server's (nor of this test process) leaks in,
+        // nor the root's descriptor.
         assert!(!run["FD"].contains("socket:"), "{}", run["FD"]);
+        let root = server.root.path().display().to_string();
+        assert!(!run["FD"].lines().any(|fd| fd == root), "{}", run["FD"]);
         assert_eq!(run.len(), 11, "only the documented variables: {run:?}");
     }
     // One connection, one client id.

@@ -154,7 +154,8 @@ impl NodeLock {
             crate::node::host_name()
         );
         let _ = rustix::fs::ftruncate(&file, 0);
-        let _ = std::fs::File::from(rustix::io::dup(&file)?).write_all(record.as_bytes());
+        let _ = std::fs::File::from(rustix::io::fcntl_dupfd_cloexec(&file, 0)?)
+            .write_all(record.as_bytes());
         Ok(NodeLock {
             _root: dir,
             _node: Some(file),

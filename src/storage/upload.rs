@@ -215,7 +215,7 @@ impl Upload {
         while !path.is_empty() {
             path = path.rsplit_once('/').map_or("", |(parent, _)| parent);
             ancestors.push(match path {
-                "" => rustix::io::dup(&*self.root)?,
+                "" => rustix::io::fcntl_dupfd_cloexec(&*self.root, 0)?,
                 path => open_dir_beneath(&self.root, path)?,
             });
         }
@@ -364,7 +364,7 @@ impl Storage {
         let (dirs, leaf) = name.split_parent();
         let dir = match self.walk_creating(dirs)? {
             Some(dir) => dir,
-            None => rustix::io::dup(&*self.root)?,
+            None => rustix::io::fcntl_dupfd_cloexec(&*self.root, 0)?,
         };
         let replaces = match rustix::fs::statat(&dir, leaf, AtFlags::SYMLINK_NOFOLLOW) {
             Ok(stat) => {
