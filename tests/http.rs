@@ -747,6 +747,29 @@ fn a_request_half_sent_before_shutdown_is_answered_and_told_the_connection_close
 }
 
 #[test]
+fn a_blank_line_after_a_request_does_not_hold_the_connection_at_shutdown() {
+    let server = TestServer::start_with(|c| {
+        c.http_listen = Some("127.0.0.1:0".parse().unwrap());
+        c.grace_period = 30 * PATIENCE;
+        c.header_timeout = 30 * PATIENCE;
+        c.idle_timeout = 30 * PATIENCE;
+    });
+    let addr = server.http.unwrap();
+    // Some clients send CRLF after a body; HTTP says to ignore it.
+    let mut conn = Conn::open(addr);
+    conn.send(request("PUT", "/x", "Content-Length: 2\r\n"));
+    conn.send("hi\r\n");
+    assert_eq!(conn.reply(false).status, 201);
+    server.handle().shutdown();
+    // Closed at once, not after the grace period: no request had begun
+    // (a read that times out, after PATIENCE, fails here).
+    let mut rest = Vec::new();
+    let read = conn.reader.read_to_end(&mut rest);
+    assert!(read.is_ok() && rest.is_empty(), "{read:?} {rest:?}");
+    server.join().unwrap();
+}
+
+#[test]
 fn close_wins_among_connection_options_and_checksums_are_eight_hex_digits() {
     let server = http_server();
     let addr = server.http.unwrap();

@@ -301,3 +301,29 @@ fn the_log_names_the_client_and_the_balancer() {
     direct.send("QUIT\n");
     assert_eq!(direct.line(), "OK");
 }
+
+#[test]
+fn a_request_sent_through_the_balancer_before_shutdown_is_answered() {
+    let server = server_with(|config| config.grace_period = 30 * PATIENCE);
+    let mut idle = Raw::connect_from(server.addr, "127.0.0.5".parse().unwrap());
+    assert!(idle.line().starts_with("OK FERRY/1 "));
+    // A balancer writes the header and the request at once; whether the
+    // server has read them when the shutdown comes or not, the request
+    // that has begun is served.
+    let mut late = Raw::connect_from(server.addr, balancer());
+    late.send(
+        [
+            v1("203.0.113.9:51234".parse().unwrap()),
+            b"PUT late 5".to_vec(),
+        ]
+        .concat(),
+    );
+    server.handle().shutdown();
+    idle.expect_closed(); // the server has seen the shutdown
+    late.send("\nhello");
+    assert!(late.line().starts_with("OK FERRY/1 "));
+    assert_eq!(late.line(), format!("OK 5 {}", crc_hex(b"hello")));
+    late.expect_closed();
+    assert_eq!(std::fs::read(server.path("late")).unwrap(), b"hello");
+    server.join().unwrap();
+}

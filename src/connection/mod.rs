@@ -352,7 +352,7 @@ impl Connection {
     /// (the request in flight, or the one that has begun to arrive) is its
     /// last, and an HTTP answer says so.
     pub fn answer_is_last(&mut self) {
-        self.last_request_due = matches!(self.state, State::AwaitHeader)
+        self.last_request_due = matches!(self.state, State::AwaitHeader | State::ProxyHeader)
             && !self.codec.is_closing()
             && self.request_begun();
         // A request still to be decoded: the codec is told once it is, or
@@ -371,7 +371,9 @@ impl Connection {
                     && !self.transport.holds_output()
                     && !self.request_begun()
             }
-            State::Lingering { .. } | State::ProxyHeader => true,
+            // A balancer writes its PROXY header and the request at once.
+            State::ProxyHeader => !self.request_begun(),
+            State::Lingering { .. } => true,
             _ => false,
         }
     }
@@ -379,8 +381,12 @@ impl Connection {
     /// Whether a request has begun to arrive: in the buffer, in the TLS
     /// session, or still in the kernel, where the next turn would read it.
     /// Its client sent it before the server stopped, and gets an answer.
+    /// Blank lines are no request (HTTP lets a client send one after a
+    /// body); bytes a TLS session holds may be none either (a
+    /// `close_notify`): `pump_input` closes once all has been read and no
+    /// request is there after all.
     fn request_begun(&self) -> bool {
-        !self.input.is_empty() || self.transport.holds_input()
+        !crate::codec::after_blank_lines(&self.input).is_empty() || self.transport.holds_input()
     }
 
     /// Bytes received and sent so far (as [`Connection::log_close`] logs
@@ -665,6 +671,17 @@ impl Connection {
                 self.codec.plaintext_on_tls_port(&mut self.output);
                 self.state = State::Done;
                 Ok(0)
+            }
+            // Shutting down, all that has arrived is in, and what seemed a
+            // request beginning was none (blank lines, a TLS alert): the
+            // connection is idle after all.
+            Outcome::WouldBlock
+                if env.shutting_down
+                    && self.last_request_due
+                    && matches!(self.state, State::AwaitHeader)
+                    && crate::codec::after_blank_lines(&self.input).is_empty() =>
+            {
+                Err(Step::Close)
             }
             // All that has arrived is in. What is gathered is written now
             // (`take_job`), not once more comes (it may never: a link gone

@@ -83,13 +83,17 @@ impl Transport {
     }
 
     /// Whether the peer has sent anything not yet handled: bytes the TLS
-    /// session holds, or bytes (or its end of stream) waiting in the
-    /// kernel, which one `MSG_PEEK` shows without taking them.
+    /// session holds, or bytes waiting in the kernel, which one `MSG_PEEK`
+    /// shows without taking them (in plaintext, blank lines are nothing).
     pub(super) fn holds_input(&self) -> bool {
-        if self.tls.as_ref().is_some_and(|tls| tls.holds_input()) {
-            return true;
+        if let Some(tls) = &self.tls {
+            return tls.holds_input() || matches!(self.peek_raw(&mut [0]), Outcome::Done(_));
         }
-        matches!(self.peek_raw(&mut [0]), Outcome::Done(_))
+        let mut peeked = [0; 256];
+        match self.peek_raw(&mut peeked) {
+            Outcome::Done(n) => peeked[..n].iter().any(|b| !matches!(b, b'\r' | b'\n')),
+            _ => false,
+        }
     }
 
     /// Lets go of buffers the TLS session no longer needs: called at the
