@@ -84,9 +84,11 @@ pub struct Task {
 }
 
 impl Task {
-    /// Runs the job in `shared`'s context (on an I/O or a hook thread) and
-    /// sends its outcome to the reactor that asked; returns when that was.
-    pub fn run(self, shared: &Shared) -> Instant {
+    /// Runs the job in `shared`'s context (on an I/O or a hook thread),
+    /// tells `done` when it was asked for, then sends its outcome to the
+    /// reactor that asked (so what `done` counts is counted by the time
+    /// the client has its answer).
+    pub fn run(self, shared: &Shared, done: impl FnOnce(Instant)) {
         let Task {
             reply,
             key,
@@ -105,8 +107,8 @@ impl Task {
             protocol,
         };
         let outcome = job.run(&ctx);
+        done(asked);
         reply.deliver(Finished { key, id, outcome });
-        asked
     }
 
     /// A job that no connection waits for (the release of what a finished
@@ -366,9 +368,10 @@ impl Worker {
             yield_to_the_reactor();
         }
         while let Some(task) = self.next() {
-            let asked = task.run(&self.shared);
-            self.metrics.jobs.add_shared(1);
-            self.metrics.job_seconds.observe_shared(asked.elapsed());
+            task.run(&self.shared, |asked| {
+                self.metrics.jobs.add_shared(1);
+                self.metrics.job_seconds.observe_shared(asked.elapsed());
+            });
         }
     }
 

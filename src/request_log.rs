@@ -36,6 +36,7 @@ use std::cell::RefCell;
 use std::fmt::Write as _;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
+use std::os::fd::AsFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -240,7 +241,7 @@ impl Sink {
     fn write(&mut self, batch: &[u8]) -> io::Result<()> {
         match &mut self.file {
             Some(file) => file.write_all(batch),
-            None => io::stderr().lock().write_all(batch),
+            None => write_to_stderr(batch),
         }
     }
 
@@ -255,6 +256,34 @@ impl Sink {
             Err(err) => warn!("access log {} not reopened: {err}", path.display()),
         }
     }
+}
+
+/// Writes `batch` (whole lines) to stderr in pieces of whole lines of at
+/// most `PIPE_BUF` bytes, without std's stderr lock: a diagnostic logged
+/// meanwhile (on an event loop) waits for no batch, and a pipe (the
+/// journal's) takes each piece whole, so no line is cut by another's.
+fn write_to_stderr(batch: &[u8]) -> io::Result<()> {
+    const PIECE: usize = 4096; // PIPE_BUF on Linux
+    let stderr = io::stderr();
+    let mut rest = batch;
+    while !rest.is_empty() {
+        let most = rest.len().min(PIECE);
+        // A line longer than a piece goes in several writes: it is one.
+        let end = match rest[..most].iter().rposition(|&b| b == b'\n') {
+            Some(newline) if most < rest.len() => newline + 1,
+            _ => most,
+        };
+        let mut piece = &rest[..end];
+        while !piece.is_empty() {
+            match rustix::io::write(stderr.as_fd(), piece) {
+                Ok(n) => piece = &piece[n..],
+                Err(rustix::io::Errno::INTR) => {}
+                Err(errno) => return Err(errno.into()),
+            }
+        }
+        rest = &rest[end..];
+    }
+    Ok(())
 }
 
 /// The log file, appended to, made readable by its owner and group only

@@ -240,3 +240,23 @@ fn a_download_cut_short_logs_the_bytes_that_went() {
     let went = bytes_of(gets[1]);
     assert!((1000..size).contains(&went), "{}", gets[1]);
 }
+
+#[test]
+fn a_request_cut_off_by_the_end_of_the_stream_has_its_line() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("access.log");
+    let mut server = Process::start(
+        root.path(),
+        &["--http", "127.0.0.1:0", "--log-file", log.to_str().unwrap()],
+    );
+    let mut web = Raw::connect(http_addr(&server));
+    web.send("GET /x HTTP/1.1\r\nHo");
+    web.finish_sending();
+    assert!(web.line().starts_with("HTTP/1.1 400 "));
+    drop(web);
+    stop(&mut server);
+    let lines = lines(&log);
+    assert_eq!(lines.len(), 1, "{lines:#?}");
+    assert!(lines[0].contains(" http invalid \"\" 400 0 "), "{lines:#?}");
+}

@@ -270,7 +270,8 @@ impl Connection {
                 // stop sending, as when sendfile fails.
                 warn!("#{} {}: {err}", self.id, send.source);
                 self.output.truncate(start);
-                State::Done
+                self.nothing_sent();
+                self.enter(Next::Close)
             }
         }
     }
@@ -381,7 +382,11 @@ impl Connection {
         };
         if let Some(message) = message {
             let reply = Reply::Failed(Failure::new(ErrorKind::BadRequest, message));
-            metrics::count_request(metrics::INVALID, Some(ErrorKind::BadRequest.code()));
+            let code = ErrorKind::BadRequest.code();
+            self.operation = metrics::INVALID;
+            self.note = None;
+            metrics::count_request(metrics::INVALID, Some(code));
+            self.note_answer(Some(code), None); // its line comes at the close
             // Not marked as the last answer: the peer has gone, and the
             // answer stays the one it always was.
             self.codec.encode(&reply, false, &mut self.output);

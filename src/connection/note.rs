@@ -76,6 +76,14 @@ impl Connection {
         note.answer = Some((code, reply.map_or(0, answered_bytes)));
     }
 
+    /// The body the answer announced does not go after all (it could not
+    /// be read): the line says no bytes were sent.
+    pub(super) fn nothing_sent(&mut self) {
+        if let Some((_, bytes)) = self.note.as_mut().and_then(|note| note.answer.as_mut()) {
+            *bytes = 0;
+        }
+    }
+
     /// Writes the access-log line of the request answered, if one was:
     /// its exchange is over (or the connection is closing). A body still
     /// being sent counts only what went.

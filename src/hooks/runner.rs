@@ -14,12 +14,14 @@
 //!   for; at most [`ON_UPLOAD_QUEUE`] wait, and one more is dropped with a
 //!   warning rather than letting a slow hook grow the queue without end.
 //!
-//! At shutdown the runner is stopped after the I/O pool (whose last
-//! commits may queue hooks). Hooks already running are waited for, each
-//! within its time limit; queued ones are not started, so that a stop
-//! fits in the service manager's patience: an on-upload hook left so is
-//! logged with its file's name, and a before-commit hook's upload (whose
-//! client has gone with the reactors) is dropped uncommitted.
+//! At shutdown the runner starts no more hooks once the reactors have
+//! stopped ([`Runner::close`]), and its threads are joined after the I/O
+//! pool's (whose last commits may still queue hooks, then logged as not
+//! run). Hooks already running are waited for, each within its time
+//! limit; queued ones are not started, so that a stop fits in the service
+//! manager's patience: an on-upload hook left so is logged with its file's
+//! name, and a before-commit hook's upload (whose client has gone with the
+//! reactors) is dropped uncommitted.
 
 use std::collections::VecDeque;
 use std::io;
@@ -83,23 +85,23 @@ impl Inner {
     /// has stopped.
     pub(super) fn notify(&self, facts: Facts) {
         let mut pending = self.lock();
-        if pending.closed {
-            warn!(
-                "#{} on-upload hook for {:?} not run: the server is stopping",
-                facts.client, facts.name
-            );
+        // Logged after the lock is let go: a reactor may wait for it
+        // (`Hooks::submit`), and never for a write to stderr.
+        let refused = if pending.closed {
+            "the server is stopping".to_owned()
+        } else if pending.notices.len() >= ON_UPLOAD_QUEUE {
+            format!("{ON_UPLOAD_QUEUE} hooks already wait")
+        } else {
+            pending.notices.push_back(facts);
+            drop(pending);
+            self.work.notify_one();
             return;
-        }
-        if pending.notices.len() >= ON_UPLOAD_QUEUE {
-            warn!(
-                "#{} on-upload hook for {:?} not run: {ON_UPLOAD_QUEUE} hooks already wait",
-                facts.client, facts.name
-            );
-            return;
-        }
-        pending.notices.push_back(facts);
+        };
         drop(pending);
-        self.work.notify_one();
+        warn!(
+            "#{} on-upload hook for {:?} not run: {refused}",
+            facts.client, facts.name
+        );
     }
 }
 
@@ -153,8 +155,13 @@ impl Runner {
     }
 }
 
-impl Drop for Runner {
-    fn drop(&mut self) {
+impl Runner {
+    /// Starts no hook from now on: those queued are not run (each
+    /// on-upload hook left so is logged; a before-commit hook's upload is
+    /// dropped uncommitted: a temp file goes, a session stays). Called once
+    /// the reactors have stopped, whose clients could no longer be told,
+    /// and again when the runner is dropped.
+    pub fn close(&self) {
         let (vetoes, notices) = {
             let mut pending = self.inner.lock();
             pending.closed = true;
@@ -168,9 +175,13 @@ impl Drop for Runner {
                 facts.client, facts.name
             );
         }
-        // Their uploads are dropped uncommitted (a temp file goes, a
-        // session stays), here: the reactors have gone.
         drop(vetoes);
+    }
+}
+
+impl Drop for Runner {
+    fn drop(&mut self) {
+        self.close();
         for thread in self.threads.drain(..) {
             if thread.join().is_err() {
                 error!("a hook thread panicked");
@@ -185,7 +196,7 @@ fn run(shared: &Shared) {
     while let Some(work) = next(inner) {
         match work {
             Work::Veto(task) => {
-                task.run(shared);
+                task.run(shared, |_| {});
             }
             Work::Notice(facts) => {
                 if let Some(command) = &inner.config.on_upload {

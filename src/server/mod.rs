@@ -144,7 +144,7 @@ pub(crate) struct Hub {
     pool: Pool,
     /// The threads that run the upload hooks. Stopped after the pool
     /// (fields drop in order): the pool's last commits may queue hooks.
-    _hook_runner: Runner,
+    hook_runner: Runner,
     /// Tokens and grants (re-read on SIGHUP).
     access: Access,
     /// The certificate both listeners serve TLS with (re-read on SIGHUP).
@@ -303,7 +303,7 @@ impl Server {
         };
         let hub = Arc::new(Hub {
             pool,
-            _hook_runner: hook_runner,
+            hook_runner,
             access,
             tls,
             max_connections,
@@ -479,6 +479,8 @@ impl Server {
                 Err(_) => result = Err(io::Error::other("a worker's event loop panicked")),
             }
         }
+        // No hook starts for a client that can no longer be answered.
+        self.hub.hook_runner.close();
         // Every line of every answered request, before the last word.
         if let Some(log) = &self.hub.request_log {
             log.close();
