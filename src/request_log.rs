@@ -23,8 +23,8 @@
 //! the file, the prefix of a listing or the session id, with `to` added
 //! for a move;
 //! `outcome` is `ok` or the status code sent, as in the request metrics;
-//! `bytes` is the file's size as answered (stored, or sent: what went of
-//! a download cut short); `seconds` runs from the request's head to the
+//! `bytes` is the file bytes moved (stored, or sent: none for a HEAD, what
+//! went of a download cut short); `seconds` runs from the request's head to the
 //! end of its exchange (a download's last byte handed to the kernel). A
 //! line is written when the exchange ends (`connection/note.rs`).
 //!

@@ -186,7 +186,7 @@ impl Connection {
                 self.operation = metrics::INVALID;
                 self.note = None;
                 metrics::count_request(metrics::INVALID, Some(refusal.code));
-                self.note_answer(Some(refusal.code), None);
+                self.note_answer(Some(refusal.code), None, false);
                 self.codec.refuse(&refusal, last, &mut self.output);
                 (self.enter(next), used)
             }
@@ -201,7 +201,9 @@ impl Connection {
         let Outcome { reply, next } = outcome;
         if let Some(code) = metrics::answer_code(&reply) {
             metrics::count_request(self.operation, code);
-            self.note_answer(code, Some(&reply));
+            // A body follows unless the exchange ends here (a HEAD).
+            let body_follows = !matches!(next, Next::Request | Next::Close);
+            self.note_answer(code, Some(&reply), body_follows);
         }
         if let Next::Send(send) = &next {
             // One allocation for the head and a body sent inline.
@@ -386,7 +388,7 @@ impl Connection {
             self.operation = metrics::INVALID;
             self.note = None;
             metrics::count_request(metrics::INVALID, Some(code));
-            self.note_answer(Some(code), None); // its line comes at the close
+            self.note_answer(Some(code), None, false); // its line comes at the close
             // Not marked as the last answer: the peer has gone, and the
             // answer stays the one it always was.
             self.codec.encode(&reply, false, &mut self.output);

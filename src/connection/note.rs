@@ -54,26 +54,33 @@ impl Note {
     }
 }
 
-/// The file size an answer states: stored, or to be sent.
-fn answered_bytes(reply: &Reply) -> u64 {
+/// The file bytes an answer moves: stored, or to be sent (none for a
+/// HEAD: only the length is told, without `body_follows`).
+fn answered_bytes(reply: &Reply, body_follows: bool) -> u64 {
     match reply {
         Reply::Stored { size, .. } => *size,
-        Reply::File { len, .. } => *len,
-        Reply::Archive { len, .. } => *len,
+        Reply::File { len, .. } | Reply::Archive { len, .. } if body_follows => *len,
         _ => 0,
     }
 }
 
 impl Connection {
     /// Notes that the request is answered by `reply` (`None`: a request
-    /// the codec refused) with `code` (`None`: success); the line follows
-    /// when the exchange is over ([`Connection::log_exchange`]).
-    pub(super) fn note_answer(&mut self, code: Option<u16>, reply: Option<&Reply>) {
+    /// the codec refused) with `code` (`None`: success), a body following
+    /// if `body_follows`; the line follows when the exchange is over
+    /// ([`Connection::log_exchange`]).
+    pub(super) fn note_answer(
+        &mut self,
+        code: Option<u16>,
+        reply: Option<&Reply>,
+        body_follows: bool,
+    ) {
         if !request_log::is_on() {
             return;
         }
+        let bytes = reply.map_or(0, |reply| answered_bytes(reply, body_follows));
         let note = self.note.get_or_insert_default();
-        note.answer = Some((code, reply.map_or(0, answered_bytes)));
+        note.answer = Some((code, bytes));
     }
 
     /// The body the answer announced does not go after all (it could not
