@@ -242,7 +242,7 @@ fn a_download_cut_short_logs_the_bytes_that_went() {
 }
 
 #[test]
-fn a_request_cut_off_by_the_end_of_the_stream_has_its_line() {
+fn a_head_moves_no_bytes_and_a_request_cut_off_by_the_end_of_the_stream_has_its_line() {
     let root = tempfile::tempdir().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("access.log");
@@ -250,6 +250,12 @@ fn a_request_cut_off_by_the_end_of_the_stream_has_its_line() {
         root.path(),
         &["--http", "127.0.0.1:0", "--log-file", log.to_str().unwrap()],
     );
+    let mut head = Raw::connect(http_addr(&server));
+    head.send("PUT /x HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabc");
+    head.send("HEAD /x HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    let mut answers = String::new();
+    std::io::Read::read_to_string(&mut head.stream, &mut answers).unwrap();
+    assert_eq!(answers.matches("HTTP/1.1 20").count(), 2, "{answers}");
     let mut web = Raw::connect(http_addr(&server));
     web.send("GET /x HTTP/1.1\r\nHo");
     web.finish_sending();
@@ -257,6 +263,8 @@ fn a_request_cut_off_by_the_end_of_the_stream_has_its_line() {
     drop(web);
     stop(&mut server);
     let lines = lines(&log);
-    assert_eq!(lines.len(), 1, "{lines:#?}");
-    assert!(lines[0].contains(" http invalid \"\" 400 0 "), "{lines:#?}");
+    assert_eq!(lines.len(), 3, "{lines:#?}");
+    assert!(lines[0].contains(" http put \"x\" ok 3 "), "{lines:#?}");
+    assert!(lines[1].contains(" http get \"x\" ok 0 "), "{lines:#?}");
+    assert!(lines[2].contains(" http invalid \"\" 400 0 "), "{lines:#?}");
 }
