@@ -6,12 +6,13 @@
 mod support;
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use rustix::process::Signal;
 use support::process::Process;
 use support::{PATIENCE, Raw, crc_hex};
+use tempfile::TempDir;
 
 /// The HTTP address the server logged.
 fn http_addr(server: &Process) -> std::net::SocketAddr {
@@ -53,6 +54,15 @@ fn stop(server: &mut Process) {
     assert!(server.wait().success());
 }
 
+/// A temporary root, and the path of log file `name` in a temporary
+/// folder of its own (held by the second value).
+fn root_and_log(name: &str) -> (TempDir, TempDir, PathBuf) {
+    let root = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join(name);
+    (root, dir, log)
+}
+
 fn lines(path: &Path) -> Vec<String> {
     std::fs::read_to_string(path)
         .unwrap()
@@ -63,9 +73,7 @@ fn lines(path: &Path) -> Vec<String> {
 
 #[test]
 fn every_request_has_a_text_line_in_the_file_once_the_server_stops() {
-    let root = tempfile::tempdir().unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("access.log");
+    let (root, _dir, log) = root_and_log("access.log");
     let mut server = Process::start(
         root.path(),
         &["--http", "127.0.0.1:0", "--log-file", log.to_str().unwrap()],
@@ -99,9 +107,7 @@ fn every_request_has_a_text_line_in_the_file_once_the_server_stops() {
 
 #[test]
 fn json_lines_carry_the_same_fields() {
-    let root = tempfile::tempdir().unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("access.json");
+    let (root, _dir, log) = root_and_log("access.json");
     let mut server = Process::start(
         root.path(),
         &[
@@ -151,10 +157,8 @@ fn json_lines_carry_the_same_fields() {
 
 #[test]
 fn sighup_reopens_the_file_logrotate_moved_away() {
-    let root = tempfile::tempdir().unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("access.log");
-    let rotated = dir.path().join("access.log.1");
+    let (root, _dir, log) = root_and_log("access.log");
+    let rotated = log.with_extension("log.1");
     let mut server = Process::start(root.path(), &["--log-file", log.to_str().unwrap()]);
     let mut raw = Raw::connect(server.addr);
     raw.line();
@@ -206,9 +210,7 @@ fn the_access_log_goes_to_stderr_unless_turned_off() {
 
 #[test]
 fn a_download_cut_short_logs_the_bytes_that_went() {
-    let root = tempfile::tempdir().unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("access.log");
+    let (root, _dir, log) = root_and_log("access.log");
     let size = 16 << 20; // past what the kernel's buffers can hold
     std::fs::write(root.path().join("big"), support::pattern(size, 3)).unwrap();
     let mut server = Process::start(root.path(), &["--log-file", log.to_str().unwrap()]);
@@ -243,9 +245,7 @@ fn a_download_cut_short_logs_the_bytes_that_went() {
 
 #[test]
 fn a_head_moves_no_bytes_and_a_request_cut_off_by_the_end_of_the_stream_has_its_line() {
-    let root = tempfile::tempdir().unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("access.log");
+    let (root, _dir, log) = root_and_log("access.log");
     let mut server = Process::start(
         root.path(),
         &["--http", "127.0.0.1:0", "--log-file", log.to_str().unwrap()],
