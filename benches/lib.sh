@@ -169,3 +169,17 @@ start_server() {
   printf -v "PORT_$name" '%s' "$port"
   wait_port "$port"
 }
+
+# The options both *_cost.sh scripts take, with their defaults; the caller
+# loops over "$@" and gives each option here first:
+#   cost_option "$1" "${2-}" && { shift 2; continue; }
+REPS=5 SECS=4 CONNS=50 BASE=
+cost_option() { # flag value: 0 if taken (the value with it), 1 if not ours
+  case $1 in
+    --reps) REPS=${2:?} ;;
+    --seconds) SECS=${2:?} ;;
+    --connections) CONNS=${2:?} ;;
+    --base) BASE=${2:?} ;;
+    *) return 1 ;;
+  esac
+}

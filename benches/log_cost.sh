@@ -32,13 +32,10 @@ STARTED=$SECONDS
 # shellcheck source=benches/lib.sh
 source "$SCRIPT_DIR/lib.sh"
 
-REPS=5 SECS=4 CONNS=50 BASE= LOG_DIR=
+LOG_DIR=
 while [[ $# -gt 0 ]]; do
+  cost_option "$1" "${2-}" && { shift 2; continue; }
   case $1 in
-    --reps) REPS=${2:?}; shift ;;
-    --seconds) SECS=${2:?}; shift ;;
-    --connections) CONNS=${2:?}; shift ;;
-    --base) BASE=${2:?}; shift ;;
     --dir) LOG_DIR=${2:?}; shift ;;
     -h | --help) sed -n '2,/^$/p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument: $1 (try --help)" ;;

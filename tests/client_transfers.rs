@@ -194,15 +194,21 @@ fn connect_timeout_ends_a_wait_for_a_server_that_never_greets() {
     assert!(took >= Duration::from_millis(500), "{took:?}");
 }
 
-#[test]
-fn max_time_ends_a_get_from_a_server_that_accepts_and_says_nothing() {
+/// A listener that accepts, and holds every connection open without a
+/// word; its address.
+fn silent_server() -> std::net::SocketAddr {
     let silent = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = silent.local_addr().unwrap();
-    // Accepts, and holds every connection open without a word.
     std::thread::spawn(move || {
         let held: Vec<_> = silent.incoming().collect();
         drop(held);
     });
+    addr
+}
+
+#[test]
+fn max_time_ends_a_get_from_a_server_that_accepts_and_says_nothing() {
+    let addr = silent_server();
     let work = tempfile::tempdir().unwrap();
     let started = Instant::now();
     let output = run(work.path(), addr, &["get", "x.bin", "--max-time", "1"]);
@@ -215,12 +221,7 @@ fn max_time_ends_a_get_from_a_server_that_accepts_and_says_nothing() {
 
 #[test]
 fn max_time_bounds_every_client_command() {
-    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = silent.local_addr().unwrap();
-    std::thread::spawn(move || {
-        let held: Vec<_> = silent.incoming().collect();
-        drop(held);
-    });
+    let addr = silent_server();
     let work = tempfile::tempdir().unwrap();
     fs::create_dir(work.path().join("local")).unwrap();
     for (args, what) in [
