@@ -10,6 +10,7 @@
 //! it speaks.
 
 use crate::http::codec::{self as http, Exchange};
+use crate::http::origin::Site;
 use crate::protocol::codec as ferry;
 use crate::serve::{Body, Reply, Request};
 
@@ -98,11 +99,12 @@ impl Codec {
         }
     }
 
-    /// Decodes the request at the front of `data`.
-    pub fn decode(&mut self, data: &[u8]) -> Decoded {
+    /// Decodes the request at the front of `data`; `site`: the web
+    /// origin's rules (HTTP's alone).
+    pub fn decode(&mut self, data: &[u8], site: Site<'_>) -> Decoded {
         match self {
             Codec::Ferry => ferry::decode(data),
-            Codec::Http(exchange) => exchange.decode(data),
+            Codec::Http(exchange) => exchange.decode(data, site),
         }
     }
 

@@ -66,6 +66,9 @@ pub struct Config {
     pub pool_writes: PoolWrites,
     /// Tokens, grants and what clients without a token may do.
     pub access: AccessConfig,
+    /// What the HTTP listener lets a browser do: hosts answered without
+    /// access control, whether user files may render in place.
+    pub web: crate::http::origin::WebConfig,
     /// Serve both listeners over TLS with this certificate and key.
     pub tls: Option<TlsFiles>,
     /// Load balancers whose connections begin with a PROXY header (v1 or
@@ -153,6 +156,7 @@ impl Default for Config {
             io_threads: DEFAULT_IO_THREADS,
             pool_writes: PoolWrites::Auto,
             access: AccessConfig::default(),
+            web: crate::http::origin::WebConfig::default(),
             tls: None,
             trusted_proxies: Vec::new(),
             access_log: None,

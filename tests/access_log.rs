@@ -39,7 +39,7 @@ fn workload(server: &Process) {
     raw.line();
     let mut web = Raw::connect(http_addr(server));
     web.send(format!(
-        "GET /{encoded} HTTP/1.1\r\nHost: t\r\n\r\nDELETE /nothing HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+        "GET /{encoded} HTTP/1.1\r\nHost: localhost\r\n\r\nDELETE /nothing HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
     ));
     let mut answer = String::new();
     std::io::Read::read_to_string(&mut web.stream, &mut answer).unwrap();
@@ -251,8 +251,8 @@ fn a_head_moves_no_bytes_and_a_request_cut_off_by_the_end_of_the_stream_has_its_
         &["--http", "127.0.0.1:0", "--log-file", log.to_str().unwrap()],
     );
     let mut head = Raw::connect(http_addr(&server));
-    head.send("PUT /x HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabc");
-    head.send("HEAD /x HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    head.send("PUT /x HTTP/1.1\r\nHost: localhost\r\nContent-Length: 3\r\n\r\nabc");
+    head.send("HEAD /x HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
     let mut answers = String::new();
     std::io::Read::read_to_string(&mut head.stream, &mut answers).unwrap();
     assert_eq!(answers.matches("HTTP/1.1 20").count(), 2, "{answers}");

@@ -4,7 +4,9 @@
 //! bars full, downloads it from the page and compares, renames it
 //! through its prompt, uploads a folder with the folder picker, sorts,
 //! deletes it through the page's button and its confirm dialog, and shows
-//! a refused upload (403) to the user as a message.
+//! a refused upload (403) to the user as a message. And the stored-script
+//! attack of issue 24: a file a mere uploader put in `incoming/`, opened
+//! by an administrator, reads and deletes nothing.
 //!
 //! Skipped, with a message, where Chromium or chromedriver is not
 //! installed (`apt-get install chromium chromium-driver`); `FERRY_CHROMIUM`
@@ -203,4 +205,95 @@ fn a_refused_upload_is_shown_to_the_user() {
         "{message}"
     );
     assert!(!server.path("x.txt").exists());
+}
+
+/// What a hostile uploader's page would do with its viewer's rights: copy
+/// `secret/top.txt` into `incoming/` and delete `secret/victim.txt`, with
+/// synchronous requests, so all is done before the page's load event.
+const ATTACK: &str = "function attack(from, to, victim) { \
+    const steal = new XMLHttpRequest(); steal.open('GET', from, false); steal.send(); \
+    const put = new XMLHttpRequest(); put.open('PUT', to, false); put.send(steal.responseText); \
+    const del = new XMLHttpRequest(); del.open('DELETE', victim, false); del.send(); \
+    return [steal.status, put.status, del.status]; }";
+
+#[test]
+fn a_file_an_uploader_planted_runs_nothing_with_the_viewers_rights() {
+    let Some(browser) = browser_or_skip() else {
+        return;
+    };
+    let (server, tokens, _dir) = guarded(
+        &[
+            ("admin", &["read:/", "write:/", "delete:/"]),
+            ("uploader", &["write:/incoming"]),
+        ],
+        &[],
+    );
+    let addr = server.http.unwrap();
+    std::fs::create_dir_all(server.path("secret")).unwrap();
+    std::fs::create_dir_all(server.path("incoming")).unwrap();
+    for name in ["top.txt", "victim.txt", "canary.txt", "canary-victim.txt"] {
+        std::fs::write(server.path(&format!("secret/{name}")), b"classified").unwrap();
+    }
+    // The uploader plants its pages over HTTP, as it may.
+    let script = format!(
+        "{ATTACK} attack('/secret/top.txt', '/incoming/stolen.txt', '/secret/victim.txt');"
+    );
+    let pages = [
+        (
+            "report.html",
+            format!("<!DOCTYPE html><html><body><script>{script}</script></body></html>"),
+        ),
+        (
+            "chart.svg",
+            format!("<svg xmlns=\"http://www.w3.org/2000/svg\"><script>{script}</script></svg>"),
+        ),
+        (
+            "notes.txt",
+            format!("<html><script>{script}</script></html>"),
+        ),
+        (
+            "feed.xml",
+            format!("<x:script xmlns:x=\"http://www.w3.org/1999/xhtml\">{script}</x:script>"),
+        ),
+    ];
+    let uploader = support::http::bearer(&tokens[1]);
+    for (name, page) in &pages {
+        let answer = support::http::exchange(
+            addr,
+            "PUT",
+            &format!("/incoming/{name}"),
+            &format!("Host: localhost\r\n{uploader}"),
+            page.as_bytes(),
+        );
+        assert_eq!(answer.status, 201, "{name}: {}", answer.head);
+    }
+    // The administrator signs in to the interface...
+    browser.open(&format!("http://admin:{}@{addr}/incoming/", tokens[0]));
+    assert_eq!(listed(&browser).len(), pages.len());
+    // ... whose rights would carry the attack, run as the interface: the
+    // payload is potent, and the browser sends the admin's credentials.
+    let ran = browser.run(
+        &format!("{ATTACK} return attack('/secret/canary.txt', '/incoming/canary-copy.txt', '/secret/canary-victim.txt');"),
+        json!([]),
+    );
+    assert_eq!(ran, json!([200, 201, 204]));
+    assert!(server.path("incoming/canary-copy.txt").exists());
+    assert!(!server.path("secret/canary-victim.txt").exists());
+    // Opened from the page's own links (a navigation, as a click is), the
+    // planted files run nothing.
+    for (name, _) in &pages {
+        browser.open(&format!("http://{addr}/incoming/{name}"));
+    }
+    // Back to the interface: every navigation above has ended.
+    browser.open(&format!("http://{addr}/incoming/"));
+    listed(&browser);
+    assert!(
+        !server.path("incoming/stolen.txt").exists(),
+        "secret copied"
+    );
+    assert_eq!(
+        std::fs::read(server.path("secret/victim.txt")).unwrap(),
+        b"classified",
+        "victim deleted"
+    );
 }

@@ -141,7 +141,7 @@ fn http(addr: SocketAddr, head: &str, body: &[u8]) -> u16 {
     let mut stream = TcpStream::connect(addr).unwrap();
     stream.set_read_timeout(Some(PATIENCE)).unwrap();
     stream
-        .write_all(format!("{head}Host: test\r\nConnection: close\r\n\r\n").as_bytes())
+        .write_all(format!("{head}Host: localhost\r\nConnection: close\r\n\r\n").as_bytes())
         .unwrap();
     stream.write_all(body).unwrap();
     let mut answer = String::new();

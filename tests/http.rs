@@ -97,7 +97,7 @@ impl Conn {
 }
 
 fn request(method: &str, path: &str, headers: &str) -> String {
-    format!("{method} {path} HTTP/1.1\r\nHost: test\r\n{headers}\r\n")
+    format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\n{headers}\r\n")
 }
 
 #[test]
@@ -777,7 +777,7 @@ fn close_wins_among_connection_options_and_checksums_are_eight_hex_digits() {
     for head in [
         "GET / HTTP/1.0\r\nConnection: close, keep-alive\r\n\r\n",
         "GET / HTTP/1.0\r\nConnection: close\r\nConnection: keep-alive\r\n\r\n",
-        "GET / HTTP/1.1\r\nHost: h\r\nConnection: keep-alive, close\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: localhost\r\nConnection: keep-alive, close\r\n\r\n",
     ] {
         let mut conn = Conn::open(addr);
         conn.send(head);

@@ -39,6 +39,7 @@ mod edits;
 mod invariants;
 
 use edits::{config, mutate, mutation};
+use ferry::http::origin::Provenance;
 use ferry::http::request::{HttpError, MAX_HEAD, Resume, url_path};
 use ferry::http::{BodyLength, ChunkDecoder, HttpRequest, Method, Target, parse_request};
 use ferry::name::{Name, Prefix, encode};
@@ -490,6 +491,11 @@ fn expected(spec: &Spec) -> HttpRequest {
         token: None,
         // Nor MOVE (see `move_destinations_parse_as_names`).
         destination: None,
+        // Nor Origin or Sec-Fetch-Site (see src/http/origin.rs).
+        provenance: Provenance {
+            host: spec.host.map(str::to_owned),
+            ..Provenance::default()
+        },
     }
 }
 

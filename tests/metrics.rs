@@ -31,7 +31,7 @@ fn exchange(addr: SocketAddr, request: &[u8]) -> String {
 /// The body of a scrape, after checking its head.
 fn scrape(server: &TestServer) -> String {
     let addr = server.metrics.expect("a metrics listener");
-    let answer = exchange(addr, b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+    let answer = exchange(addr, b"GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n");
     let (head, body) = answer.split_once("\r\n\r\n").expect("a head");
     assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
     assert!(head.contains("\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n"));
@@ -66,11 +66,11 @@ fn workload(server: &TestServer) {
     assert_eq!(raw.line(), "OK");
     let http = server.http.unwrap();
     let put = format!(
-        "PUT /c HTTP/1.1\r\nHost: x\r\nContent-Length: 300\r\nConnection: close\r\n\r\n{}",
+        "PUT /c HTTP/1.1\r\nHost: localhost\r\nContent-Length: 300\r\nConnection: close\r\n\r\n{}",
         "c".repeat(300)
     );
     assert!(exchange(http, put.as_bytes()).starts_with("HTTP/1.1 201"));
-    let get = "GET /c HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    let get = "GET /c HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
     assert!(exchange(http, get.as_bytes()).starts_with("HTTP/1.1 200"));
 }
 
@@ -193,7 +193,7 @@ fn only_get_metrics_is_served_and_not_on_the_data_listeners() {
     let http = server.http.unwrap();
     let data = exchange(
         http,
-        b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
     );
     assert!(data.starts_with("HTTP/1.1 404"), "{data}");
     assert!(!data.contains("ferry_requests_total"));

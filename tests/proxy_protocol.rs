@@ -211,8 +211,8 @@ fn http_behind_the_header_is_served() {
         let mut raw = Raw::connect_from(server.http.unwrap(), balancer());
         let mut bytes = header.clone();
         let requests = format!(
-            "PUT /h{n}.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi\
-             GET /h{n}.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+            "PUT /h{n}.txt HTTP/1.1\r\nHost: localhost\r\nContent-Length: 2\r\n\r\nhi\
+             GET /h{n}.txt HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
         );
         bytes.extend_from_slice(requests.as_bytes());
         raw.send(&bytes);
@@ -224,7 +224,7 @@ fn http_behind_the_header_is_served() {
     }
     // And a trusted peer whose HTTP request comes without the header.
     let mut raw = Raw::connect_from(server.http.unwrap(), balancer());
-    raw.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    raw.send("GET / HTTP/1.1\r\nHost: localhost\r\n\r\n");
     raw.expect_closed();
 }
 

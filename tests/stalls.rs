@@ -52,7 +52,7 @@ fn others_are_served(server: &TestServer, point: Point) {
         assert_eq!(other.bytes(4), b"warm");
         let answer = http(
             server,
-            "GET /warm HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+            "GET /warm HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
         );
         assert!(answer.starts_with("HTTP/1.1 200 "), "{answer}");
         assert!(answer.ends_with("\r\n\r\nwarm"), "{answer}");
@@ -269,7 +269,7 @@ fn a_listing_stalls_only_its_own_client_over_both_protocols() {
         std::thread::spawn(move || {
             let mut stream = TcpStream::connect(addr).unwrap();
             stream
-                .write_all(b"GET / HTTP/1.1\r\nHost: t\r\nAccept: application/json\r\nConnection: close\r\n\r\n")
+                .write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\nAccept: application/json\r\nConnection: close\r\n\r\n")
                 .unwrap();
             let mut answer = String::new();
             stream.read_to_string(&mut answer).unwrap();
@@ -348,7 +348,7 @@ fn the_startup_sweep_runs_while_the_server_serves() {
     // sweep must spare it.
     let mut upload = TcpStream::connect(server.http.unwrap()).unwrap();
     upload
-        .write_all(b"PUT /deep/er/new HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n")
+        .write_all(b"PUT /deep/er/new HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n")
         .unwrap();
     let mut go_ahead = [0; 25];
     upload.read_exact(&mut go_ahead).unwrap();

@@ -112,7 +112,7 @@ fn serves_the_passed_sockets(workers: &str) {
         client.put_bytes("a.txt", b"activated").unwrap();
     }
     let mut raw = Raw::connect(http_addr);
-    raw.send("GET /a.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    raw.send("GET /a.txt HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
     assert_eq!(raw.line().trim_end(), "HTTP/1.1 200 OK");
 }
 

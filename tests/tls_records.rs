@@ -120,7 +120,7 @@ fn a_client_sending_a_byte_per_write_is_served_over_both_protocols() {
     let mut http = connect(server.http.unwrap(), dir.path(), 1);
     send(
         &mut http,
-        b"GET /trickled.bin HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        b"GET /trickled.bin HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
     );
     let mut answer = Vec::new();
     http.read_to_end(&mut answer).unwrap();

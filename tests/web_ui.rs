@@ -47,7 +47,7 @@ fn fetch(addr: SocketAddr, method: &str, target: &str, headers: &str) -> Answer 
     stream.set_read_timeout(Some(PATIENCE)).unwrap();
     write!(
         stream,
-        "{method} {target} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n{headers}\r\n"
+        "{method} {target} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n{headers}\r\n"
     )
     .unwrap();
     let mut all = Vec::new();

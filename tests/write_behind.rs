@@ -76,7 +76,7 @@ fn pipelined_puts_at_every_buffer_boundary_arrive_whole() {
 fn a_chunked_http_put_of_small_and_large_chunks_arrives_whole() {
     let server = pooled();
     let data = pattern(900_000, 7);
-    let mut wire = b"PUT /chunked.bin HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n".to_vec();
+    let mut wire = b"PUT /chunked.bin HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n".to_vec();
     let mut at = 0;
     let mut n = 0;
     while at < data.len() {

@@ -12,6 +12,7 @@ use super::{parse_seconds, parse_size};
 use crate::access::{AccessConfig, Grant};
 use crate::config::{Config, PoolWrites};
 use crate::hooks::{HookCommand, HookConfig};
+use crate::http::origin::WebConfig;
 use crate::proxy::TrustedProxy;
 use crate::request_log::{Format, Settings};
 use crate::server::Server;
@@ -112,6 +113,17 @@ pub struct ServeArgs {
     /// (anyone who reaches it may read, write and delete every file).
     #[arg(long, conflicts_with = "tokens")]
     no_auth: bool,
+    /// With access control off, also answer HTTP requests whose Host is
+    /// this name (IP addresses and localhost always are; any other name a
+    /// DNS rebinding could point here gets 403); repeatable.
+    #[arg(long, value_name = "NAME", value_parser = crate::http::origin::parse_allowed_host)]
+    allow_host: Vec<String>,
+    /// Let browsers show every file in place as its type says (HTML and
+    /// scripts included, without the sandbox): only for a public static
+    /// site whose every writer is trusted (docs/security.md, "The web
+    /// origin").
+    #[arg(long)]
+    inline_content: bool,
     /// Serve FERRY/1 and HTTP over TLS with this certificate chain (PEM,
     /// leaf first; `ferry cert` makes one to try it out); re-read on
     /// SIGHUP. Needs --tls-key.
@@ -233,6 +245,10 @@ pub fn run(args: ServeArgs) -> ExitCode {
             tokens: args.tokens,
             anonymous: args.anonymous,
             no_auth: args.no_auth,
+        },
+        web: WebConfig {
+            allow_hosts: args.allow_host,
+            inline_content: args.inline_content,
         },
         tls: args
             .tls_cert

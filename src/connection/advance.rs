@@ -13,6 +13,7 @@ use super::note::Note;
 use super::{Connection, Env, OUTPUT_HIGH_WATER, REQUEST_COST, State, TURN_BUDGET, clamp_to};
 use crate::codec::Decoded;
 use crate::config::Config;
+use crate::http::origin::Site;
 use crate::metrics;
 use crate::serve::{self, Ctx, ErrorKind, Failure, Guard, Next, Outcome, Receive, Reply, Send};
 
@@ -136,7 +137,11 @@ impl Connection {
     /// AwaitHeader: decode the next request and serve it, or answer the
     /// codec's refusal.
     fn next_request(&mut self, data: &[u8], env: &mut Env<'_>) -> (State, usize) {
-        let decoded = self.codec.decode(data);
+        let site = Site {
+            web: &env.config.web,
+            access_on: env.access.is_on(),
+        };
+        let decoded = self.codec.decode(data, site);
         if !matches!(decoded, Decoded::Incomplete) {
             // A new exchange: the last one's line is written (already, as
             // each ends in `enter`; this is the net under it).

@@ -9,6 +9,7 @@
 //! which the serve layer applies once the file's version is known.
 
 use super::listing;
+use super::origin::{self, Presentation, Site};
 use super::request::{
     HttpError, HttpRequest, Method, Range, Target, parse_request, resolve_range, url_path,
 };
@@ -44,6 +45,8 @@ pub struct Exchange {
     expect_continue: bool,
     /// The `Content-Type` of the file asked for, from its name.
     media_type: MediaType,
+    /// How that file is shown to a browser.
+    presentation: Presentation,
 }
 
 impl Exchange {
@@ -82,16 +85,20 @@ impl Exchange {
     }
 
     /// Decodes the next request head of `data`, remembering what its
-    /// answer will need.
-    pub fn decode(&mut self, data: &[u8]) -> Decoded {
+    /// answer will need; `site`: the web origin's rules it must meet.
+    pub fn decode(&mut self, data: &[u8], site: Site<'_>) -> Decoded {
         match parse_request(data) {
             Ok(None) => Decoded::Incomplete,
-            Ok(Some((request, used))) => self.start(request, used),
+            Ok(Some((request, used))) => self.start(request, used, site),
             Err(err) => self.refused(err),
         }
     }
 
-    fn start(&mut self, request: HttpRequest, used: usize) -> Decoded {
+    fn start(&mut self, request: HttpRequest, used: usize, site: Site<'_>) -> Decoded {
+        let media_type = match &request.target {
+            Target::File(name) => MediaType::of(name.as_str()),
+            Target::Listing(_) => MediaType::default(),
+        };
         *self = Exchange {
             close: request.close,
             head: request.method == Method::Head,
@@ -100,15 +107,20 @@ impl Exchange {
             wants_json: request.wants_json,
             wants_tar: request.wants_tar,
             expect_continue: request.expect_continue,
-            media_type: match &request.target {
-                Target::File(name) => MediaType::of(name.as_str()),
-                Target::Listing(_) => MediaType::default(),
-            },
+            media_type,
+            presentation: Presentation::of(media_type, site.web),
         };
         let body = Body {
             length: request.body,
             awaits_go_ahead: request.expect_continue,
         };
+        if let Err((code, message)) = origin::check(request.method, &request.provenance, site) {
+            return Decoded::Refused(Refusal {
+                code,
+                message,
+                skip: Some((used, body)),
+            });
+        }
         let token = request.token;
         let operation = match (request.method, request.target) {
             (Method::Get | Method::Head, Target::File(name)) => {
@@ -221,8 +233,11 @@ impl Exchange {
                 part,
             } => {
                 let info = &version.info;
-                let mut head = Head::new(out, if *part { 206 } else { 200 })
-                    .header("Content-Type", self.media_type.as_str())
+                let head = Head::new(out, if *part { 206 } else { 200 })
+                    .header("Content-Type", self.media_type.as_str());
+                let mut head = self
+                    .presentation
+                    .headers(head)
                     .header("Last-Modified", response::http_date(info.mtime))
                     .header("ETag", response::etag(info, version.crc))
                     .header("Accept-Ranges", "bytes")
@@ -248,9 +263,17 @@ impl Exchange {
                     format!("/{}/{}", url_path(name.as_str()), self.redirect_query()),
                 )
                 .finish(0, persistence),
-            Reply::Listing { len } => Head::new(out, 200)
-                .header("Content-Type", listing::media_type(self.wants_json))
+            Reply::Listing { len } if self.wants_json => Head::new(out, 200)
+                .header("Content-Type", listing::media_type(true))
                 .header("Vary", "Accept")
+                .finish(*len, persistence),
+            // The web interface: its own script and style, nothing else.
+            Reply::Listing { len } => Head::new(out, 200)
+                .header("Content-Type", listing::media_type(false))
+                .header("Vary", "Accept")
+                .header("Content-Security-Policy", super::page::interface_policy())
+                .header("X-Frame-Options", "DENY")
+                .header("Referrer-Policy", "same-origin")
                 .finish(*len, persistence),
             // RFC 6266: the UTF-8 name for browsers, escaped, as the only
             // form (every current browser reads `filename*`).

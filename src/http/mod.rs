@@ -2,13 +2,16 @@
 //! and storage, another codec. `request.rs` parses request heads (with
 //! `httparse`), `response.rs` formats responses, `listing.rs` directory listings (`page.rs`: the HTML page, the web
 //! interface), `chunked.rs`
-//! decodes chunked uploads, and `codec.rs` turns heads into operations and
-//! replies into responses, keeping the per-exchange state in between.
+//! decodes chunked uploads, `origin.rs` keeps browsers to the web origin's
+//! rules (Host, Origin, how user files are presented), and `codec.rs` turns
+//! heads into operations and replies into responses, keeping the
+//! per-exchange state in between.
 
 pub mod auth;
 pub mod chunked;
 pub mod codec;
 pub mod listing;
+pub mod origin;
 pub mod page;
 pub mod request;
 pub mod response;

@@ -2,6 +2,7 @@
 //! Sans-IO, like the FERRY/1 codec: bytes in, a request (or "need more", or
 //! an error with its status) out.
 
+use super::origin::Provenance;
 use crate::access::Secret;
 use crate::name::{self, Name, NameError, Prefix};
 
@@ -77,6 +78,9 @@ pub struct HttpRequest {
     /// A MOVE's `Destination`, as a name (required for MOVE, ignored
     /// otherwise).
     pub destination: Option<Name>,
+    /// Where the request says it comes from (`Host`, `Origin`,
+    /// `Sec-Fetch-Site`), for [`super::origin::check`].
+    pub provenance: Provenance,
 }
 
 /// A request that is answered with an error status instead of served.
@@ -166,6 +170,7 @@ pub fn parse_request(buf: &[u8]) -> Result<Option<(HttpRequest, usize)>, HttpErr
         http10: version == 0,
         token: None,
         destination: None,
+        provenance: Provenance::default(),
     };
     let mut destination: Option<&str> = None;
     let mut length: Option<u64> = None;
@@ -214,6 +219,11 @@ pub fn parse_request(buf: &[u8]) -> Result<Option<(HttpRequest, usize)>, HttpErr
             {
                 refusal.get_or_insert((400, "bad Host"));
             }
+            request.provenance.host = text().ok().map(str::to_owned);
+        } else if name.eq_ignore_ascii_case("origin") {
+            request.provenance.origin = Some(text().unwrap_or("null").to_owned());
+        } else if name.eq_ignore_ascii_case("sec-fetch-site") {
+            request.provenance.fetch_site = text().ok().map(str::to_ascii_lowercase);
         } else if name.eq_ignore_ascii_case("expect") {
             if header
                 .value

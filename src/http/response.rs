@@ -102,10 +102,16 @@ impl<'a> Head<'a> {
     }
 
     /// Ends the head, with `Content-Length` (which a 204 or 304 must not
-    /// carry, RFC 9110 8.6) and the `Connection` header.
+    /// carry, RFC 9110 8.6) and the `Connection` header. Every answer that
+    /// has a body says `nosniff`: a browser takes its `Content-Type` as it
+    /// is, so no text (an error naming a file, a CSV) is ever read as HTML
+    /// or script (see [`super::origin`]).
     pub fn finish(self, content_length: u64, persistence: Persistence) {
         if !matches!(self.status, 204 | 304) {
-            let _ = write!(self.out, "Content-Length: {content_length}\r\n");
+            let _ = write!(
+                self.out,
+                "X-Content-Type-Options: nosniff\r\nContent-Length: {content_length}\r\n"
+            );
         }
         self.out.extend_from_slice(match persistence {
             Persistence::Open => b"\r\n".as_slice(),
@@ -312,7 +318,7 @@ mod tests {
         );
         assert_eq!(
             rest,
-            "Content-Range: bytes 0-1/9\r\nContent-Length: 2\r\nConnection: close\r\n\r\n"
+            "Content-Range: bytes 0-1/9\r\nX-Content-Type-Options: nosniff\r\nContent-Length: 2\r\nConnection: close\r\n\r\n"
         );
         let mut out = Vec::new();
         error(&mut out, 405, "nope", Framing::LAST);

@@ -2,6 +2,7 @@
 //! with a temporary root, and raw-socket clients that check exact bytes.
 #![allow(dead_code)] // each test crate uses a different subset
 
+pub mod http;
 pub mod process;
 pub mod proxy;
 pub mod tls;

@@ -83,7 +83,12 @@ impl Browser {
         ];
         let capabilities = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
-            "goog:chromeOptions": {"binary": chromium, "args": args},
+            "goog:chromeOptions": {"binary": chromium, "args": args,
+                // Downloads (attachments) land in the profile, not $HOME.
+                "prefs": {"download": {
+                    "default_directory": browser._profile.path().join("downloads"),
+                    "prompt_for_download": false,
+                }}},
         }}});
         let created = browser.call("POST", "/session", Some(capabilities));
         browser.session = created["sessionId"]

@@ -1,0 +1,332 @@
+//! The web origin: what a browser may do through the HTTP listener, so that
+//! neither a file a user uploaded nor a page on another site can act with a
+//! viewer's rights (docs/security.md, "The web origin"). Sans-IO.
+//!
+//! Three rules live here, once for every HTTP request:
+//!
+//! - **Host** (DNS rebinding): with access control off anyone who reaches
+//!   the listener may do anything, so a page elsewhere must not reach it
+//!   through a name it controls that it points at 127.0.0.1. Only hosts a
+//!   rebinding cannot forge are answered: IP literals, `localhost` (and
+//!   `*.localhost`, which browsers keep on loopback themselves) and the
+//!   names the operator gave with `--allow-host`.
+//! - **Origin** (cross-site requests): a request that changes something
+//!   (PUT, DELETE, MOVE) made by a browser on behalf of another site's page
+//!   is refused, whatever the auth mode, so a foreign page cannot drive a
+//!   browser that is signed in. Browsers say where a request comes from in
+//!   `Sec-Fetch-Site` (trusted when present) or `Origin`; tools such as
+//!   curl send neither and are not affected.
+//! - **User content** never runs as the interface: every file goes out with
+//!   `X-Content-Type-Options: nosniff` (set on every answer, in
+//!   [`super::response::Head::finish`]) and a sandboxing
+//!   `Content-Security-Policy`, and types that can carry script are
+//!   attachments, unless the operator opted in with `--inline-content`.
+
+use super::request::Method;
+use super::response::{Head, MediaType};
+
+/// What the HTTP listener lets a browser do.
+#[derive(Debug, Clone, Default)]
+pub struct WebConfig {
+    /// Host names answered while access control is off, beside IP literals
+    /// and `localhost` (`--allow-host`), lower-case, without a port.
+    pub allow_hosts: Vec<String>,
+    /// Send every user file inline, of its own type and without the
+    /// sandbox (`--inline-content`): for a public static site whose writers
+    /// are all trusted.
+    pub inline_content: bool,
+}
+
+/// What one HTTP request is checked against: the operator's settings and
+/// whether access control is on.
+#[derive(Debug, Clone, Copy)]
+pub struct Site<'a> {
+    /// The operator's settings.
+    pub web: &'a WebConfig,
+    /// Access control is on: every request is checked against a token, so
+    /// the Host it names does not matter.
+    pub access_on: bool,
+}
+
+/// The facts of a request head this module decides on.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Provenance {
+    /// The `Host` value (HTTP/1.0 may have none).
+    pub host: Option<String>,
+    /// The `Origin` value.
+    pub origin: Option<String>,
+    /// The `Sec-Fetch-Site` value, lower-case.
+    pub fetch_site: Option<String>,
+}
+
+/// The `Content-Security-Policy` of every user file: no script, no plugin,
+/// no access to the origin (a sandbox without `allow-same-origin` is an
+/// opaque origin of its own), nothing loaded but images and media of this
+/// server, styles inline so a text or image view still looks right.
+pub const USER_CONTENT_POLICY: &str = "sandbox; default-src 'none'; img-src 'self' data:; media-src 'self'; style-src 'unsafe-inline'";
+
+/// Types shown in place: their renderers run no script. Everything else
+/// (HTML, SVG, XML, JavaScript, CSS, PDF, unknown) is an attachment.
+const PASSIVE: [&str; 7] = [
+    "text/plain; charset=utf-8",
+    "text/csv; charset=utf-8",
+    "application/json",
+    "image/png",
+    "image/jpeg",
+    "image/gif",
+    "image/webp",
+];
+
+/// How a user file is presented to a browser.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub enum Presentation {
+    /// Shown in place, in the sandbox.
+    #[default]
+    Sandboxed,
+    /// Downloaded (`Content-Disposition: attachment`), in the sandbox should
+    /// a browser show it anyway.
+    Attachment,
+    /// Shown in place as its type says, no sandbox (`--inline-content`).
+    Inline,
+}
+
+impl Presentation {
+    /// How a file of type `media` is presented under `web`.
+    pub fn of(media: MediaType, web: &WebConfig) -> Presentation {
+        if web.inline_content {
+            Presentation::Inline
+        } else if PASSIVE.contains(&media.as_str()) {
+            Presentation::Sandboxed
+        } else {
+            Presentation::Attachment
+        }
+    }
+
+    /// Adds to a user file's answer the headers that present it so.
+    pub fn headers(self, head: Head<'_>) -> Head<'_> {
+        match self {
+            Presentation::Inline => head,
+            Presentation::Sandboxed => head.header("Content-Security-Policy", USER_CONTENT_POLICY),
+            Presentation::Attachment => head
+                .header("Content-Security-Policy", USER_CONTENT_POLICY)
+                .header("Content-Disposition", "attachment"),
+        }
+    }
+}
+
+/// Why a request is refused before it is served: the status and reason.
+pub type Refused = (u16, String);
+
+/// Checks a request's provenance against the site's rules.
+///
+/// # Errors
+/// 403 for a Host a rebinding could have chosen, or a state-changing
+/// request from another site's page.
+pub fn check(method: Method, seen: &Provenance, site: Site<'_>) -> Result<(), Refused> {
+    // A request without a Host (HTTP/1.0) comes from no browser.
+    if let (false, Some(host)) = (site.access_on, seen.host.as_deref())
+        && !host_allowed(host, &site.web.allow_hosts)
+    {
+        return Err((
+            403,
+            format!(
+                "Host {host:?} is not served without access control (a defence against DNS rebinding): use an IP address or localhost, or start the server with --allow-host"
+            ),
+        ));
+    }
+    if changes_state(method) && !same_origin(seen) {
+        return Err((
+            403,
+            "cross-site request refused: a page on another site may not change files here".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Whether `method` writes, moves or deletes.
+fn changes_state(method: Method) -> bool {
+    !matches!(method, Method::Get | Method::Head)
+}
+
+/// Whether a browser made the request for a page of this server (or no
+/// browser made it).
+fn same_origin(seen: &Provenance) -> bool {
+    // Sent by every current browser; a user's own navigation is "none".
+    if let Some(site) = &seen.fetch_site {
+        return matches!(site.as_str(), "same-origin" | "none");
+    }
+    match (&seen.origin, &seen.host) {
+        (None, _) => true,
+        // `Origin: null` (a sandboxed or file: page) is nobody's own.
+        (Some(origin), Some(host)) => origin
+            .split_once("://")
+            .is_some_and(|(_, authority)| authority.eq_ignore_ascii_case(host)),
+        (Some(_), None) => false,
+    }
+}
+
+/// Whether a `Host` value (with or without a port) names something a DNS
+/// rebinding cannot forge, or a name the operator allowed.
+fn host_allowed(host: &str, allowed: &[String]) -> bool {
+    let name = host_name(host);
+    if name.is_empty() {
+        return false;
+    }
+    let lower = name.to_ascii_lowercase();
+    lower.parse::<std::net::IpAddr>().is_ok()
+        || lower == "localhost"
+        || lower.ends_with(".localhost")
+        || allowed.iter().any(|a| a.eq_ignore_ascii_case(&lower))
+}
+
+/// The name of a `Host` value: `[::1]:80` gives `::1`, `a.b:80` gives `a.b`
+/// (a trailing dot, which names the same host, is dropped).
+fn host_name(host: &str) -> &str {
+    let name = match host.strip_prefix('[') {
+        Some(rest) => rest.split_once(']').map_or("", |(inside, _)| inside),
+        None => host.rsplit_once(':').map_or(host, |(name, _)| name),
+    };
+    name.strip_suffix('.').unwrap_or(name)
+}
+
+/// Makes a name given with `--allow-host` into what requests are compared
+/// with: lower-case, no port, no trailing dot.
+///
+/// # Errors
+/// Empty, or with characters no host name has.
+pub fn parse_allowed_host(text: &str) -> Result<String, String> {
+    let name = host_name(text.trim());
+    let valid = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._:".contains(&b));
+    match valid {
+        true => Ok(name.to_ascii_lowercase()),
+        false => Err(format!("{text:?} is not a host name")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seen(host: &str, origin: Option<&str>, fetch_site: Option<&str>) -> Provenance {
+        Provenance {
+            host: Some(host.into()),
+            origin: origin.map(Into::into),
+            fetch_site: fetch_site.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn only_hosts_a_rebinding_cannot_forge_are_served_without_access_control() {
+        let web = WebConfig {
+            allow_hosts: vec!["files.example".into()],
+            ..WebConfig::default()
+        };
+        let open = Site {
+            web: &web,
+            access_on: false,
+        };
+        for host in [
+            "127.0.0.1:8080",
+            "localhost",
+            "LOCALHOST:1",
+            "app.localhost:9",
+            "[::1]:80",
+            "10.1.2.3",
+            "files.example:8080",
+            "Files.Example.",
+        ] {
+            assert!(
+                check(Method::Get, &seen(host, None, None), open).is_ok(),
+                "{host}"
+            );
+        }
+        for host in ["attacker.example", "localhost.attacker.example", "", "[::1"] {
+            let (status, _) = check(Method::Get, &seen(host, None, None), open).unwrap_err();
+            assert_eq!(status, 403, "{host}");
+        }
+        assert!(
+            check(Method::Get, &Provenance::default(), open).is_ok(),
+            "HTTP/1.0"
+        );
+        let guarded = Site {
+            access_on: true,
+            ..open
+        };
+        assert!(check(Method::Get, &seen("attacker.example", None, None), guarded).is_ok());
+    }
+
+    #[test]
+    fn a_foreign_page_may_read_but_not_change() {
+        let web = WebConfig::default();
+        let site = Site {
+            web: &web,
+            access_on: true,
+        };
+        let host = "127.0.0.1:8080";
+        let ok = |method, origin, fetch| check(method, &seen(host, origin, fetch), site).is_ok();
+        assert!(ok(Method::Put, None, None), "curl");
+        assert!(ok(Method::Put, Some("http://127.0.0.1:8080"), None));
+        assert!(ok(
+            Method::Delete,
+            Some("https://127.0.0.1:8080"),
+            Some("same-origin")
+        ));
+        assert!(ok(
+            Method::Get,
+            Some("http://evil.example"),
+            Some("cross-site")
+        ));
+        assert!(!ok(Method::Put, Some("http://evil.example"), None));
+        assert!(!ok(Method::Move, Some("null"), None));
+        assert!(!ok(Method::Delete, Some("http://127.0.0.1:9999"), None));
+        assert!(!ok(Method::Delete, None, Some("cross-site")));
+        assert!(!ok(
+            Method::Delete,
+            Some("http://127.0.0.1:8080"),
+            Some("same-site")
+        ));
+    }
+
+    #[test]
+    fn only_passive_types_are_shown_in_place() {
+        let web = WebConfig::default();
+        for name in ["a.txt", "a.csv", "a.json", "a.png", "a.JPG", "a.webp"] {
+            assert_eq!(
+                Presentation::of(MediaType::of(name), &web),
+                Presentation::Sandboxed,
+                "{name}"
+            );
+        }
+        for name in [
+            "a.html", "a.svg", "a.xml", "a.js", "a.css", "a.pdf", "a", "a.wasm",
+        ] {
+            assert_eq!(
+                Presentation::of(MediaType::of(name), &web),
+                Presentation::Attachment,
+                "{name}"
+            );
+        }
+        let site = WebConfig {
+            inline_content: true,
+            ..WebConfig::default()
+        };
+        assert_eq!(
+            Presentation::of(MediaType::of("a.html"), &site),
+            Presentation::Inline
+        );
+    }
+
+    #[test]
+    fn allowed_hosts_are_names() {
+        assert_eq!(
+            parse_allowed_host("Files.Example:8080").unwrap(),
+            "files.example"
+        );
+        assert_eq!(parse_allowed_host("[::1]").unwrap(), "::1");
+        assert!(parse_allowed_host("a b").is_err());
+        assert!(parse_allowed_host("").is_err());
+    }
+}
