@@ -288,9 +288,19 @@ fn label(key: &str, value: &str) -> String {
     format!("{key}=\"{}\"", escape(value))
 }
 
+/// What the storage layer counts, read when a scrape is answered.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Stored {
+    /// Upload sessions open.
+    pub sessions: u64,
+    /// Directory entries read by walks.
+    pub walked: u64,
+}
+
 /// The exposition of every reactor's counters summed, the pool's, and
-/// the number of upload sessions open.
-pub fn render(reactors: &[Arc<ReactorMetrics>], pool: &PoolMetrics, sessions: u64) -> String {
+/// the storage layer's figures.
+pub fn render(reactors: &[Arc<ReactorMetrics>], pool: &PoolMetrics, storage: Stored) -> String {
+    let Stored { sessions, walked } = storage;
     let mut out = String::with_capacity(16 * 1024);
     let sum = |get: &dyn Fn(&ReactorMetrics) -> u64| reactors.iter().map(|r| get(r)).sum::<u64>();
     let by_protocol = |get: &dyn Fn(&ReactorMetrics, usize) -> u64| {
@@ -390,6 +400,11 @@ pub fn render(reactors: &[Arc<ReactorMetrics>], pool: &PoolMetrics, sessions: u6
             "I/O jobs run by the pool.",
             pool.jobs.get(),
         ),
+        (
+            "ferry_walk_entries_total",
+            "Directory entries read by listings, archives and sweeps (what listing costs: a listing reads only folders that lead to something its client may read).",
+            walked,
+        ),
     ];
     for (name, help, value) in counters {
         family(&mut out, name, "counter", help, &[(String::new(), value)]);
@@ -446,7 +461,7 @@ mod tests {
         reactor.loop_turn.observe(Duration::from_micros(100));
         reactor.loop_turn.observe(Duration::from_millis(3));
         reactor.loop_turn.observe(Duration::from_secs(20));
-        let text = render(&[reactor], &PoolMetrics::default(), 0);
+        let text = render(&[reactor], &PoolMetrics::default(), Stored::default());
         assert_lines(
             &text,
             &[
@@ -468,7 +483,7 @@ mod tests {
             count_request(1, Some(404));
             count_request(0, Some(599));
         }
-        let text = render(&reactors, &PoolMetrics::default(), 0);
+        let text = render(&reactors, &PoolMetrics::default(), Stored::default());
         assert_lines(
             &text,
             &[

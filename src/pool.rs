@@ -105,6 +105,7 @@ impl Task {
             client: id,
             peer,
             protocol,
+            abandoned: None,
         };
         let outcome = job.run(&ctx);
         done(asked);

@@ -10,7 +10,7 @@ use std::os::unix::fs::FileExt;
 use log::warn;
 
 use super::note::Note;
-use super::{Connection, Env, OUTPUT_HIGH_WATER, REQUEST_COST, State, TURN_BUDGET, clamp_to};
+use super::{Connection, Env, OUTPUT_HIGH_WATER, REQUEST_COST, State, TURN_BUDGET, Wait, clamp_to};
 use crate::codec::Decoded;
 use crate::config::Config;
 use crate::http::origin::Site;
@@ -165,6 +165,7 @@ impl Connection {
                     client: self.id,
                     peer: self.peer(),
                     protocol: self.protocol(),
+                    abandoned: None,
                 };
                 let mut guard = Guard {
                     access: env.access,
@@ -239,7 +240,7 @@ impl Connection {
             Next::Send(send) => self.start_send(send),
             Next::Echo { left } => State::EchoingBody { left },
             Next::Drain { left } => State::DrainingBody { left },
-            Next::Pool(job) => State::Waiting(Some(job)),
+            Next::Pool(job) => State::Waiting(Wait::Job(job)),
             Next::Wrote(_) => unreachable!("a write behind goes to its receive (job_finished)"),
             Next::Close => {
                 self.log_exchange();

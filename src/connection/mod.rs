@@ -73,8 +73,8 @@ use rustls::server::UnbufferedServerConnection;
 use crate::access::{Access, Principal};
 use crate::codec::Codec;
 use crate::config::Config;
-use crate::serve::{self, Job, Next, READ_AHEAD_WINDOW, Receive, Send};
-use crate::socket::Outcome;
+use crate::serve::{self, Job, Next, READ_AHEAD_WINDOW, Receive, Send, Ticket};
+use crate::socket::{self, Outcome};
 use crate::storage::Storage;
 use deadline::Timing;
 use transport::Transport;
@@ -140,6 +140,18 @@ pub struct Env<'a> {
     pub held_input: &'a mut usize,
 }
 
+/// A connection's part in a job it waits for.
+enum Wait {
+    /// The job, until the reactor takes it to the pool.
+    Job(Job),
+    /// On the pool; a long job's ticket, whose drop (the connection gone)
+    /// tells the job that nobody waits for it.
+    Asked {
+        /// Held for its drop.
+        _ticket: Option<Ticket>,
+    },
+}
+
 enum State {
     /// A trusted load balancer's connection, before its PROXY header has
     /// been taken off the socket: nothing else reads until then.
@@ -153,9 +165,8 @@ enum State {
     DrainingBody {
         left: u64,
     },
-    /// Waiting for the I/O pool; the job is here until the reactor takes
-    /// it to the pool.
-    Waiting(Option<Job>),
+    /// Waiting for the I/O pool.
+    Waiting(Wait),
     /// The last answer said it was the last, between requests (HTTP's
     /// `Connection: close`): closed at once unless the peer sent more.
     Ended,
@@ -303,7 +314,18 @@ impl Connection {
             // after job): it waits until most of what is queued is out,
             // so a peer that reads slowly holds a bounded queue.
             State::Waiting(_) if unsent > JOB_OUTPUT_BACKLOG => None,
-            State::Waiting(job) => job.take(),
+            State::Waiting(wait) => match mem::replace(wait, Wait::Asked { _ticket: None }) {
+                Wait::Job(job) => {
+                    *wait = Wait::Asked {
+                        _ticket: job.ticket(),
+                    };
+                    Some(job)
+                }
+                asked => {
+                    *wait = asked;
+                    None
+                }
+            },
             // What it gathered is written behind it while it reads on.
             State::ReceivingBody(receive) => serve::write_behind(receive),
             _ => None,
@@ -336,7 +358,7 @@ impl Connection {
                 self.state = state;
                 Some(serve::dispose(write))
             }
-            (State::Waiting(None), next) => {
+            (State::Waiting(Wait::Asked { .. }), next) => {
                 self.state = self.apply(serve::Outcome::new(outcome.reply, next));
                 None
             }
@@ -471,6 +493,17 @@ impl Connection {
                         Ok(n) => n,
                         Err(step) => return step,
                     },
+                    // A walk nobody will read is dropped: a client that
+                    // reset the connection has gone (one that half-closed
+                    // still reads its answers, PROTOCOL.md §8.4).
+                    State::Waiting(Wait::Asked { _ticket: Some(_) })
+                        if matches!(
+                            socket::peek(self.transport.stream(), &mut scratch[..1]),
+                            Outcome::Closed | Outcome::Error(_)
+                        ) =>
+                    {
+                        return Step::Close;
+                    }
                     // Nothing to do until the I/O pool reports back.
                     State::Waiting(_) => return Step::Wait(self.interest),
                     // A peer that has gone waits too while a write is away:

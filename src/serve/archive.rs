@@ -62,6 +62,14 @@ pub(super) fn archive(who: Who, prefix: Prefix, body: bool) -> Outcome {
     Outcome::on_pool_long(move |ctx| {
         let entries = match walk(ctx, &who, &prefix) {
             Ok(entries) => entries,
+            Err(_) if ctx.is_abandoned() => {
+                debug!(
+                    "#{} TAR {:?} stopped: its client has gone",
+                    ctx.client,
+                    prefix.as_str()
+                );
+                return Outcome::new(Reply::Nothing, Next::Close);
+            }
             Err(failure) => return refuse(ctx, "TAR", prefix.as_str(), failure, Next::Request),
         };
         let archive = Archive::new(prefix, entries);
@@ -110,6 +118,9 @@ fn walk(ctx: &Ctx<'_>, who: &Who, prefix: &Prefix) -> Result<Vec<Entry>, Failure
     // Folders still to read, the next one last.
     let mut pending = vec![prefix.clone()];
     while let Some(dir) = pending.pop() {
+        if ctx.is_abandoned() {
+            return Err(gone());
+        }
         let listing = match ctx.storage.list_directory(&dir) {
             Ok(listing) => listing,
             // A folder gone since its parent was read: nothing in it.
@@ -156,6 +167,12 @@ fn walk(ctx: &Ctx<'_>, who: &Who, prefix: &Prefix) -> Result<Vec<Entry>, Failure
     // Each folder before what is in it, each level in name order.
     entries.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(entries)
+}
+
+/// Why a walk stopped before its end: nobody waits for it (its answer is
+/// dropped unread).
+fn gone() -> Failure {
+    Failure::new(ErrorKind::Busy, "the client has gone")
 }
 
 impl Archive {

@@ -40,6 +40,14 @@ pub(super) fn list(
         });
         let (file, len, files) = match spooled {
             Ok(spooled) => spooled,
+            Err(_) if ctx.is_abandoned() => {
+                debug!(
+                    "#{} LIST {:?} stopped: its client has gone",
+                    ctx.client,
+                    prefix.as_str()
+                );
+                return Outcome::new(Reply::Nothing, Next::Close);
+            }
             Err(StorageError::NotFound) => {
                 let failure = Failure::new(ErrorKind::NotFound, "no such directory");
                 return refuse(ctx, "LIST", prefix.as_str(), failure, Next::Request);
@@ -63,7 +71,11 @@ pub(super) fn list(
     Outcome::on_pool_long(walk)
 }
 
-/// Every file below `prefix`, written as the walk finds them.
+/// Every file below `prefix` that `who` may read, written as the walk
+/// finds them. Folders that lead to nothing `who` may read are never read:
+/// a listing costs what its client may see, not what the root holds (and
+/// its time tells nothing of what is hidden). The walk stops at the next
+/// folder once its client has gone.
 fn spool_tree(
     ctx: &Ctx<'_>,
     who: &Who,
@@ -73,7 +85,11 @@ fn spool_tree(
     spool.put(Piece::Start)?;
     spool.put(Piece::Files)?;
     let mut files = 0;
-    ctx.storage.list(prefix, |entry| {
+    let enter = |dir: &str| match ctx.is_abandoned() {
+        true => Err(std::io::Error::other("the client has gone")),
+        false => Ok(who.may_list(dir)),
+    };
+    ctx.storage.list(prefix, enter, |entry| {
         if !who.allows(Perm::Read, &entry.name) {
             return Ok(());
         }

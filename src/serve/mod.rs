@@ -31,6 +31,7 @@ mod transfer;
 
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use log::debug;
 
@@ -68,6 +69,17 @@ pub struct Ctx<'a> {
     /// The protocol it speaks (for the hooks' `FERRY_PROTOCOL`; nothing
     /// here serves a protocol differently).
     pub protocol: Protocol,
+    /// Set once nobody waits for the long job running in this context
+    /// (its connection has gone): the job stops at its next step.
+    pub abandoned: Option<&'a AtomicBool>,
+}
+
+impl Ctx<'_> {
+    /// Whether the connection this job works for has gone.
+    pub fn is_abandoned(&self) -> bool {
+        self.abandoned
+            .is_some_and(|flag| flag.load(Ordering::Acquire))
+    }
 }
 
 /// The answer to an operation and what the connection does after it.
@@ -152,8 +164,9 @@ impl Outcome {
 pub struct Job(Box<Work>);
 
 struct Work {
-    /// May keep a CPU busy for long (see [`Job::is_long`]).
-    long: bool,
+    /// May keep a CPU busy for long (see [`Job::is_long`]); then also set
+    /// once nobody waits for it (see [`Ticket`]).
+    long: Option<Arc<AtomicBool>>,
     /// Waits for a hook (see [`Job::is_hook`]).
     hook: bool,
     work: Box<dyn FnOnce(&Ctx<'_>) -> Outcome + std::marker::Send>,
@@ -163,7 +176,7 @@ impl Job {
     /// `work` as a job.
     pub fn new(work: impl FnOnce(&Ctx<'_>) -> Outcome + std::marker::Send + 'static) -> Job {
         Job(Box::new(Work {
-            long: false,
+            long: None,
             hook: false,
             work: Box::new(work),
         }))
@@ -174,7 +187,7 @@ impl Job {
     /// slow hook would take from everyone's file-system work.
     pub fn hook(work: impl FnOnce(&Ctx<'_>) -> Outcome + std::marker::Send + 'static) -> Job {
         Job(Box::new(Work {
-            long: false,
+            long: None,
             hook: true,
             work: Box::new(work),
         }))
@@ -189,7 +202,7 @@ impl Job {
     /// whole tree, whose directories are usually cached.
     pub fn long(work: impl FnOnce(&Ctx<'_>) -> Outcome + std::marker::Send + 'static) -> Job {
         Job(Box::new(Work {
-            long: true,
+            long: Some(Arc::default()),
             hook: false,
             work: Box::new(work),
         }))
@@ -199,12 +212,42 @@ impl Job {
     /// few of those at once, so that they cannot crowd the reactor off the
     /// host's CPUs.
     pub fn is_long(&self) -> bool {
-        self.0.long
+        self.0.long.is_some()
     }
 
-    /// Runs the job (on an I/O thread: it may block on the disk).
+    /// For a long job, what the connection keeps while the job is on the
+    /// pool: dropped with the connection, it tells the job that nobody
+    /// waits for it any more.
+    pub fn ticket(&self) -> Option<Ticket> {
+        self.0.long.clone().map(Ticket)
+    }
+
+    /// Runs the job (on an I/O thread: it may block on the disk). A long
+    /// job whose connection has gone is not run at all (and stops at its
+    /// next step if it goes while the job runs, see [`Ctx::is_abandoned`]).
     pub fn run(self, ctx: &Ctx<'_>) -> Outcome {
-        (self.0.work)(ctx)
+        let Work { long, work, .. } = *self.0;
+        let Some(flag) = long else {
+            return work(ctx);
+        };
+        if flag.load(Ordering::Acquire) {
+            debug!("#{} a queued walk dropped: its client has gone", ctx.client);
+            return Outcome::new(Reply::Nothing, Next::Close);
+        }
+        work(&Ctx {
+            abandoned: Some(&flag),
+            ..*ctx
+        })
+    }
+}
+
+/// A connection's hold on the long job it waits for (see [`Job::ticket`]).
+#[derive(Debug)]
+pub struct Ticket(Arc<AtomicBool>);
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Release);
     }
 }
 

@@ -103,7 +103,14 @@ impl Reactor {
             return; // closed already
         };
         let close = match scraper.progress(|| {
-            metrics::render(&hub.metrics, hub.pool.metrics(), storage.upload_sessions())
+            metrics::render(
+                &hub.metrics,
+                hub.pool.metrics(),
+                metrics::Stored {
+                    sessions: storage.upload_sessions(),
+                    walked: storage.walked_entries(),
+                },
+            )
         }) {
             Progress::Wait(interest) => self
                 .poll

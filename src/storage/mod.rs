@@ -217,6 +217,9 @@ pub struct Storage {
     /// The root is on a file system where each call is a round trip
     /// (FUSE, NFS...).
     round_trips: bool,
+    /// Directory entries read by walks (listings, archives, sweeps): what
+    /// listing costs, for `ferry_walk_entries_total`.
+    walked: AtomicU64,
 }
 
 impl Storage {
@@ -272,6 +275,7 @@ impl Storage {
             node: node.to_owned(),
             run: run_id(),
             temp_serial: AtomicU64::new(0),
+            walked: AtomicU64::new(0),
             nodes,
             journal,
             first_node_start,

@@ -54,27 +54,44 @@ impl Seen {
 }
 
 impl Storage {
+    /// Directory entries read by walks since the server started.
+    pub fn walked_entries(&self) -> u64 {
+        self.walked.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Calls `found` with every regular file whose name starts with
-    /// `prefix`, in name order, as the walk finds them. Reserved,
-    /// symlinked, special and unnameable entries are skipped; a directory
-    /// that vanishes or turns into a symlink meanwhile is as if never there.
+    /// `prefix`, in name order, as the walk finds them. A directory below
+    /// the start is read only if `enter` says so when given its name
+    /// (ending in `/`): the caller prunes what it would not show (and stops
+    /// the walk with an error). Reserved, symlinked, special and
+    /// unnameable entries are skipped; a directory that vanishes or turns
+    /// into a symlink meanwhile is as if never there.
     ///
     /// # Errors
-    /// A directory on the way cannot be read (500, 503), or `found` failed
-    /// (its error, as [`StorageError::Io`]).
+    /// A directory on the way cannot be read (500, 503), or `enter` or
+    /// `found` failed (its error, as [`StorageError::Io`]).
     pub fn list(
         &self,
         prefix: &Prefix,
+        mut enter: impl FnMut(&str) -> std::io::Result<bool>,
         mut found: impl FnMut(&ListEntry) -> std::io::Result<()>,
     ) -> Result<(), StorageError> {
         self.pause(Point::Walk);
         let start = prefix.dir_segments().collect::<Vec<_>>().join("/");
         let mut failed = None;
+        let mut stop = |err| {
+            failed = Some(err);
+            Err(Errno::CANCELED)
+        };
         let walked = self.walk_tree(
             &start,
             |path, kind, info| match kind {
                 _ if is_reserved(path) => Ok(false),
-                FileType::Directory => Ok(could_contain(path, prefix.as_str())),
+                FileType::Directory if !could_contain(path, prefix.as_str()) => Ok(false),
+                FileType::Directory => match enter(&format!("{path}/")) {
+                    Ok(descend) => Ok(descend),
+                    Err(err) => stop(err),
+                },
                 FileType::RegularFile
                     if path.starts_with(prefix.as_str()) && Name::new(path.to_owned()).is_ok() =>
                 {
@@ -84,10 +101,7 @@ impl Storage {
                     };
                     match found(&entry) {
                         Ok(()) => Ok(false),
-                        Err(err) => {
-                            failed = Some(err);
-                            Err(Errno::CANCELED)
-                        }
+                        Err(err) => stop(err),
                     }
                 }
                 _ => Ok(false),
@@ -224,6 +238,8 @@ impl Storage {
         let mut seen = Vec::new();
         for entry in Dir::read_from(&dir)? {
             let entry = entry?;
+            self.walked
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let Ok(leaf) = entry.file_name().to_str() else {
                 continue;
             };

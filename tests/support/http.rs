@@ -64,3 +64,16 @@ pub fn exchange(
 pub fn bearer(token: &str) -> String {
     format!("Authorization: Bearer {token}\r\n")
 }
+
+/// The value of the unlabelled sample `name` on the metrics listener at
+/// `addr`.
+pub fn metric(addr: SocketAddr, name: &str) -> u64 {
+    let answer = exchange(addr, "GET", "/metrics", "Host: localhost\r\n", b"");
+    assert_eq!(answer.status, 200, "{}", answer.head);
+    let text = String::from_utf8(answer.body).unwrap();
+    text.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+        .unwrap_or_else(|| panic!("no {name} in:\n{text}"))
+        .parse()
+        .unwrap()
+}

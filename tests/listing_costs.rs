@@ -1,0 +1,150 @@
+//! What a listing costs the server, counted in directory entries read
+//! (`ferry_walk_entries_total`), never in time: a listing reads only the
+//! folders that lead to something its client may read, whatever else the
+//! root holds, and a walk whose client has gone is dropped from the queue
+//! or stopped at its next folder (docs/security.md, "Listing costs").
+
+mod support;
+
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ferry::access::{AccessConfig, Grant};
+use ferry::storage::gate::{Gate, Point};
+use support::TestServer;
+use support::http::{exchange, metric};
+use support::tokens::tokens_in;
+
+const WALKED: &str = "ferry_walk_entries_total";
+
+/// `folders` folders of `files` empty files each, under `dir`.
+fn plant_tree(server: &TestServer, dir: &str, folders: usize, files: usize) {
+    for folder in 0..folders {
+        let path = server.path(&format!("{dir}/f{folder:03}"));
+        std::fs::create_dir_all(&path).unwrap();
+        for file in 0..files {
+            std::fs::File::create(path.join(format!("{file:05}.csv"))).unwrap();
+        }
+    }
+}
+
+/// A server with metrics, an admin token that reads everything and
+/// anonymous clients that may read `public/`.
+fn guarded_with_metrics(gate: Option<Arc<Gate>>) -> (TestServer, Vec<String>, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, tokens) = tokens_in(dir.path(), &[("admin", &["read:/"])]);
+    let server = TestServer::start_with(|c| {
+        c.http_listen = Some("127.0.0.1:0".parse().unwrap());
+        c.metrics_listen = Some("127.0.0.1:0".parse().unwrap());
+        c.access = AccessConfig {
+            tokens: Some(path),
+            anonymous: vec![Grant::parse("read:public").unwrap()],
+            no_auth: false,
+        };
+        c.gate = gate;
+    });
+    (server, tokens, dir)
+}
+
+#[test]
+fn an_anonymous_listing_reads_only_what_it_may_see() {
+    let (server, tokens, _dir) = guarded_with_metrics(None);
+    let metrics = server.metrics.unwrap();
+    plant_tree(&server, "secret", 20, 1000);
+    plant_tree(&server, "public", 1, 3);
+    let walked = || metric(metrics, WALKED);
+
+    // LIST of the whole tree, without a token.
+    let before = walked();
+    let files = server.client().list("").unwrap();
+    assert_eq!(files.len(), 3);
+    let cost = walked() - before;
+    // The root (public/, secret/, the server's own .ferry-*), public/
+    // (f000/) and public/f000/ (3): never the 20,000 below secret/.
+    assert!(cost <= 20, "an anonymous LIST read {cost} entries");
+
+    // The same as an archive, and a folder's page, over HTTP.
+    let http = server.http.unwrap();
+    for target in ["/?tar", "/", "/?format=json"] {
+        let before = walked();
+        let answer = exchange(http, "GET", target, "Host: localhost\r\n", b"");
+        assert_eq!(answer.status, 200, "{target}");
+        let cost = walked() - before;
+        assert!(cost <= 20, "GET {target} read {cost} entries");
+    }
+
+    // The counter counts: the admin's LIST reads all of it.
+    let before = walked();
+    let mut admin = server.client();
+    admin.auth(&tokens[0]).unwrap();
+    assert_eq!(admin.list("").unwrap().len(), 20_003);
+    assert!(walked() - before >= 20_000);
+}
+
+#[test]
+fn a_walk_whose_client_has_gone_is_dropped() {
+    let gate = Arc::new(Gate::new(Point::Walk));
+    let (server, tokens, _dir) = guarded_with_metrics(Some(Arc::clone(&gate)));
+    let metrics = server.metrics.unwrap();
+    plant_tree(&server, "tree", 20, 500);
+    // One client's walk is held on the disk...
+    let mut waiting = server.raw();
+    waiting.send(format!("AUTH {}\n", tokens[0]));
+    assert!(waiting.line().starts_with("OK "));
+    waiting.send("LIST\n");
+    gate.wait_for_arrivals(1);
+    let jobs = metric(metrics, "ferry_io_jobs_total");
+    let walked = metric(metrics, WALKED);
+    // ... while eight more ask for the whole tree, and once their walks
+    // are queued (or held too, on a host with more listing threads) are
+    // killed: their sockets reset, as a process's are when it dies with an
+    // answer unread.
+    let quitters: Vec<_> = (0..8)
+        .map(|_| {
+            let mut quitter = std::net::TcpStream::connect(server.addr).unwrap();
+            write!(quitter, "AUTH {}\nLIST\n", tokens[0]).unwrap();
+            quitter
+        })
+        .collect();
+    let deadline = std::time::Instant::now() + support::PATIENCE;
+    while metric(metrics, "ferry_io_queue_depth") + gate.arrivals() as u64 - 1 < 8 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the walks never queued"
+        );
+        std::thread::yield_now();
+    }
+    for quitter in quitters {
+        rustix::net::sockopt::set_socket_linger(&quitter, Some(Duration::ZERO)).unwrap();
+    }
+    while metric(metrics, "ferry_connections_open{protocol=\"ferry\"}") > 1 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the quitters stay open"
+        );
+        std::thread::yield_now();
+    }
+    gate.open();
+    let head = waiting.line();
+    let len: usize = head.strip_prefix("OK ").unwrap().parse().unwrap();
+    assert_eq!(waiting.bytes(len).split(|&b| b == b'\n').count(), 10_001);
+    // Every job has ended (run or dropped)...
+    while metric(metrics, "ferry_io_jobs_total") < jobs + 9 {
+        assert!(std::time::Instant::now() < deadline, "jobs still queued");
+        std::thread::yield_now();
+    }
+    // ... and only the walk somebody waited for read the tree: a dropped
+    // walk reads nothing, one already under way stops at its next folder.
+    let cost = metric(metrics, WALKED) - walked;
+    let before = metric(metrics, WALKED);
+    waiting.send("LIST\n");
+    let head = waiting.line();
+    let len: usize = head.strip_prefix("OK ").unwrap().parse().unwrap();
+    waiting.bytes(len);
+    let one_walk = metric(metrics, WALKED) - before;
+    assert!(
+        cost < one_walk + one_walk / 2,
+        "nine walks read {cost} entries, one reads {one_walk}"
+    );
+}
