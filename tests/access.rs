@@ -356,6 +356,31 @@ fn raw_refused(raw: &mut Raw, line: &str) {
     );
 }
 
+#[test]
+fn a_refusal_on_someone_elses_session_does_not_name_its_file() {
+    let (server, tokens, _dir) = guarded(
+        &[
+            ("sensor", &["write:sensors/"]),
+            ("other", &["write:other/"]),
+        ],
+        &["read:public/"],
+    );
+    let data = support::pattern(1_000, 6);
+    let mut owner = ferry(&server, Some(&tokens[0]));
+    let (id, _) = upload(&mut owner, "sensors/merger-plan.bin", &data);
+    let mut intruder = ferry(&server, Some(&tokens[1]));
+    let mut anonymous = ferry(&server, None);
+    for (raw, code) in [(&mut intruder, "ERR 403"), (&mut anonymous, "ERR 401")] {
+        for line in [format!("COMMIT {id}"), format!("ABORT {id}")] {
+            raw.send(format!("{line}\n"));
+            let answer = raw.line();
+            assert!(answer.starts_with(code), "{line}: {answer}");
+            assert!(!answer.contains("merger-plan"), "{line}: {answer}");
+            assert!(!answer.contains("sensors"), "{line}: {answer}");
+        }
+    }
+}
+
 /// A session's record that cannot be read (a failing disk, no descriptors
 /// left) tells nobody whose the session is, so nobody may write it: the
 /// request fails as the server's fault (5xx), it is not let through.
