@@ -160,7 +160,7 @@ pub struct Access {
     /// `None`: off.
     tokens: Option<Arc<Tokens>>,
     anonymous: Arc<Grants>,
-    throttle: Mutex<Throttle>,
+    throttle: Throttle,
 }
 
 /// Refuses to serve an address other hosts can reach without access
@@ -306,7 +306,7 @@ impl Access {
         Ok(Access {
             tokens,
             anonymous: Arc::new(Grants::new(config.anonymous.clone())),
-            throttle: Mutex::default(),
+            throttle: Throttle::default(),
         })
     }
 
@@ -363,14 +363,14 @@ impl Access {
             return Err(Rejection::Unknown);
         };
         let now = Instant::now();
-        let mut throttle = self.throttle.lock().unwrap_or_else(PoisonError::into_inner);
-        throttle.admit(peer, now).map_err(Rejection::Throttled)?;
+        let mut attempt = self.throttle.attempt(peer);
+        attempt.admit(now).map_err(Rejection::Throttled)?;
         let digest = tokens::digest(token.expose());
         let table = Arc::clone(&tokens.table.read().unwrap_or_else(PoisonError::into_inner));
         match table.find(&digest) {
             Some(principal) => Ok(principal),
             None => {
-                throttle.failed(peer, now);
+                attempt.failed(now);
                 Err(Rejection::Unknown)
             }
         }
