@@ -68,7 +68,8 @@ pub const LOCKOUT_AFTER: u32 = 20;
 pub const LOCKOUT: Duration = Duration::from_secs(15 * 60);
 /// How long a record is kept after its last failure.
 pub const FORGET_AFTER: Duration = LOCKOUT;
-/// Most addresses remembered at once (about 64 bytes each).
+/// Most addresses remembered at once (about 128 bytes each, index and
+/// lists included: 8 MiB when full).
 pub const MAX_ADDRESSES: usize = 65_536;
 /// Shards of the table, each with its own lock.
 pub const SHARDS: usize = 32;
