@@ -8,7 +8,8 @@
 //!
 //! ```text
 //! name     = segment *("/" segment)          1..=1024 bytes once decoded
-//! segment  = 1..=255 bytes, not "." or "..", no control characters
+//! segment  = 1..=255 bytes, not "." or "..", no control characters,
+//!            no Unicode direction controls (see DIRECTION_CONTROLS)
 //! reserved = any segment starting with ".ferry-" (server-internal files)
 //! ```
 
@@ -20,6 +21,18 @@ pub const MAX_NAME: usize = 1024;
 pub const MAX_SEGMENT: usize = 255;
 /// Segments starting with this are the server's own (temp files).
 pub const RESERVED_PREFIX: &str = ".ferry-";
+
+/// The Unicode characters that change the direction text is shown in, and
+/// that no name may hold: `report\u{202E}fdp.exe` is shown as
+/// `reportexe.pdf` in a listing, a tar member or a log line. The embeddings
+/// and overrides (LRE, RLE, PDF, LRO, RLO: U+202A..=U+202E), the isolates
+/// (LRI, RLI, FSI, PDI: U+2066..=U+2069) and the implicit marks (LRM, RLM:
+/// U+200E, U+200F; ALM: U+061C), which can reorder neighbouring digits and
+/// punctuation too. None has a place in a file name.
+pub const DIRECTION_CONTROLS: [char; 12] = [
+    '\u{202A}', '\u{202B}', '\u{202C}', '\u{202D}', '\u{202E}', '\u{2066}', '\u{2067}', '\u{2068}',
+    '\u{2069}', '\u{200E}', '\u{200F}', '\u{061C}',
+];
 
 /// Why a name was refused. Every variant is a bad request, except
 /// [`NameError::Reserved`], which is forbidden (see `serve::ErrorKind`).
@@ -41,6 +54,8 @@ pub enum NameError {
     DotSegment,
     /// A control character (C0, DEL or C1).
     ControlCharacter,
+    /// A Unicode direction control (see [`DIRECTION_CONTROLS`]).
+    DirectionControl,
     /// A segment starting with [`RESERVED_PREFIX`].
     Reserved,
 }
@@ -56,6 +71,9 @@ impl fmt::Display for NameError {
             NameError::EmptySegment => "empty segment in name",
             NameError::DotSegment => "'.' or '..' segment in name",
             NameError::ControlCharacter => "control character in name",
+            NameError::DirectionControl => {
+                "Unicode direction control (U+202A-U+202E, U+2066-U+2069, U+200E, U+200F, U+061C) in name"
+            }
             NameError::Reserved => "names starting with .ferry- are reserved",
         };
         f.write_str(text)
@@ -170,6 +188,9 @@ impl Prefix {
 fn check_text(text: &str) -> Result<(), NameError> {
     if text.chars().any(char::is_control) {
         return Err(NameError::ControlCharacter);
+    }
+    if text.chars().any(|c| DIRECTION_CONTROLS.contains(&c)) {
+        return Err(NameError::DirectionControl);
     }
     Ok(())
 }
@@ -329,5 +350,38 @@ mod tests {
         assert_eq!(Prefix::decode(b"../x"), Err(NameError::DotSegment));
         assert_eq!(Prefix::decode(b"/x"), Err(NameError::EmptySegment));
         assert_eq!(Prefix::decode(b"a%0a"), Err(NameError::ControlCharacter));
+        assert_eq!(
+            Prefix::decode("a\u{202E}".as_bytes()),
+            Err(NameError::DirectionControl)
+        );
+    }
+
+    #[test]
+    fn refuses_every_direction_control_raw_or_escaped_and_nothing_near_them() {
+        for control in DIRECTION_CONTROLS {
+            let raw = format!("invoice{control}fdp.exe");
+            assert_eq!(name(&raw), Err(NameError::DirectionControl), "{raw:?}");
+            let escaped = encode_every_byte(&format!("dir{control}/x"));
+            assert_eq!(
+                name(&escaped),
+                Err(NameError::DirectionControl),
+                "{escaped}"
+            );
+        }
+        // Their neighbours, and right-to-left text itself, are names.
+        for fine in [
+            "\u{2010}x",
+            "\u{2065}",
+            "\u{206A}",
+            "\u{200D}",
+            "\u{061B}",
+            "שלום.txt",
+        ] {
+            assert!(name(fine).is_ok(), "{fine:?}");
+        }
+    }
+
+    fn encode_every_byte(text: &str) -> String {
+        text.bytes().map(|b| format!("%{b:02x}")).collect()
     }
 }

@@ -12,8 +12,12 @@ use std::io::{Read, Write};
 use std::net::{IpAddr, TcpStream};
 use std::path::PathBuf;
 
+use std::sync::Arc;
+
 use base64::Engine as _;
-use support::tokens::guarded;
+use ferry::storage::gate::{Gate, Point};
+use rustix::io::Errno;
+use support::tokens::{guarded, guarded_with};
 use support::{PATIENCE, Raw, TestServer, append, crc_hex, upload};
 
 fn plant(server: &TestServer, name: &str, body: &[u8]) {
@@ -350,6 +354,64 @@ fn raw_refused(raw: &mut Raw, line: &str) {
         answer.starts_with("ERR 403 token other may not write"),
         "{line}: {answer}"
     );
+}
+
+#[test]
+fn a_refusal_on_someone_elses_session_does_not_name_its_file() {
+    let (server, tokens, _dir) = guarded(
+        &[
+            ("sensor", &["write:sensors/"]),
+            ("other", &["write:other/"]),
+        ],
+        &["read:public/"],
+    );
+    let data = support::pattern(1_000, 6);
+    let mut owner = ferry(&server, Some(&tokens[0]));
+    let (id, _) = upload(&mut owner, "sensors/merger-plan.bin", &data);
+    let mut intruder = ferry(&server, Some(&tokens[1]));
+    let mut anonymous = ferry(&server, None);
+    for (raw, code) in [(&mut intruder, "ERR 403"), (&mut anonymous, "ERR 401")] {
+        for line in [format!("COMMIT {id}"), format!("ABORT {id}")] {
+            raw.send(format!("{line}\n"));
+            let answer = raw.line();
+            assert!(answer.starts_with(code), "{line}: {answer}");
+            assert!(!answer.contains("merger-plan"), "{line}: {answer}");
+            assert!(!answer.contains("sensors"), "{line}: {answer}");
+        }
+    }
+}
+
+/// A session's record that cannot be read (a failing disk, no descriptors
+/// left) tells nobody whose the session is, so nobody may write it: the
+/// request fails as the server's fault (5xx), it is not let through.
+#[test]
+fn a_session_whose_record_cannot_be_read_is_refused_not_let_through() {
+    for (errno, code) in [(Errno::IO, "ERR 500"), (Errno::MFILE, "ERR 503")] {
+        let gate = Arc::new(Gate::failing(Point::ReadSession, errno));
+        let (server, tokens, _dir) = guarded_with(
+            &[
+                ("sensor", &["write:sensors/"]),
+                ("other", &["write:other/"]),
+            ],
+            &[],
+            |c| c.gate = Some(gate.clone()),
+        );
+        let data = support::pattern(10_000, 5);
+        let mut owner = ferry(&server, Some(&tokens[0]));
+        let (id, _) = upload(&mut owner, "sensors/f.bin", &data);
+        let mut intruder = ferry(&server, Some(&tokens[1]));
+        intruder.send(format!("APPEND {id} 0 {}\n", data.len()));
+        let answer = intruder.line();
+        assert!(answer.starts_with(code), "APPEND with {errno}: {answer}");
+        intruder.send(&data);
+        for line in [format!("COMMIT {id}"), format!("ABORT {id}")] {
+            intruder.send(format!("{line}\n"));
+            let answer = intruder.line();
+            assert!(answer.starts_with(code), "{line} with {errno}: {answer}");
+        }
+        assert_eq!(gate.arrivals(), 3, "every verb read the record");
+        assert!(!server.path("sensors/f.bin").exists());
+    }
 }
 
 #[test]

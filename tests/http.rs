@@ -845,3 +845,51 @@ fn move_renames_to_the_destination() {
     );
     assert_eq!(std::fs::read(server.path("e")).unwrap(), b"abc");
 }
+
+/// A name with a Unicode direction control is refused (400) like one with
+/// a control character, in the path and in a MOVE's `Destination`; the
+/// connection goes on and nothing is stored.
+#[test]
+fn names_with_direction_controls_are_refused() {
+    let server = http_server();
+    std::fs::write(server.path("plain"), b"p").unwrap();
+    let mut conn = Conn::open(server.http.unwrap());
+    for name in [
+        "invoice%E2%80%AEfdp.exe",
+        "a%E2%81%A6/b",
+        "x%E2%80%8E",
+        "%D8%9Cx",
+    ] {
+        for (method, path, headers) in [
+            (
+                "PUT",
+                format!("/{name}"),
+                "Content-Length: 5\r\n".to_owned(),
+            ),
+            ("GET", format!("/{name}"), String::new()),
+            ("HEAD", format!("/{name}"), String::new()),
+            ("DELETE", format!("/{name}"), String::new()),
+            ("GET", format!("/{name}/"), String::new()),
+            (
+                "MOVE",
+                "/plain".to_owned(),
+                format!("Destination: /{name}\r\n"),
+            ),
+        ] {
+            conn.send(request(method, &path, &headers));
+            if method == "PUT" {
+                conn.send("hello");
+            }
+            let reply = conn.reply(method == "HEAD");
+            assert_eq!(reply.status, 400, "{method} {path} {headers}");
+            let body = String::from_utf8_lossy(&reply.body);
+            assert!(
+                body.contains("direction control") || method == "HEAD",
+                "{body}"
+            );
+        }
+    }
+    conn.send(request("GET", "/plain", ""));
+    assert_eq!(conn.reply(false).body, b"p", "still in step");
+    assert_eq!(server.files_on_disk(), ["plain"]);
+}

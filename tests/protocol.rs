@@ -416,3 +416,43 @@ fn a_refused_upload_skips_its_trailer_too() {
     assert!(raw.line().starts_with("ERR 403 "));
     assert_eq!(raw.line(), "OK");
 }
+
+/// A name with a Unicode direction control (`invoice<RLO>fdp.exe` shows as
+/// `invoiceexe.pdf`) is refused like one with a control character, sent raw
+/// or percent-encoded, by every verb that takes a name or a prefix; the
+/// connection goes on and nothing is stored.
+#[test]
+fn names_with_direction_controls_are_refused_by_every_verb() {
+    let server = TestServer::start();
+    fs::write(server.path("plain"), b"p").unwrap();
+    let mut raw = server.raw();
+    for name in [
+        "invoice\u{202E}fdp.exe",
+        "invoice%E2%80%AEfdp.exe",
+        "a\u{2067}/b",
+        "x\u{200F}",
+    ] {
+        let lines = [
+            format!("PUT {name} 5\nhello"),
+            format!("PUT {name} 5 -\nhelloCRC {}\n", crc_hex(b"hello")),
+            format!("UPLOAD {name} 5 {}\n", crc_hex(b"hello")),
+            format!("GET {name}\n"),
+            format!("STAT {name}\n"),
+            format!("DEL {name}\n"),
+            format!("MOVE plain {name}\n"),
+            format!("MOVE {name} plain2\n"),
+            format!("LIST {name}\n"),
+        ];
+        for line in lines {
+            raw.send(&line);
+            let answer = raw.line();
+            assert!(
+                answer.starts_with("ERR 400 Unicode direction control"),
+                "{line:?}: {answer}"
+            );
+        }
+    }
+    raw.send("STAT plain\n");
+    assert!(raw.line().starts_with("OK 1 "), "still in step");
+    assert_eq!(support::entries(&server.path("")), ["plain"]);
+}

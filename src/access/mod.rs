@@ -1,4 +1,5 @@
-//! Access control's state: the tokens in force (re-read on SIGHUP), what
+//! Access control's state: the tokens in force (re-read on SIGHUP, one
+//! reload at a time, so the newest read is the one in force), what
 //! clients without a token may do, and the failed-authentication throttle.
 //! It answers "who is this" ([`Who`]) and "may they" (per name or listing
 //! prefix); which operation needs which permission, and what a refusal
@@ -135,6 +136,22 @@ struct Tokens {
     table: RwLock<Arc<Table>>,
     /// The table's generation, readable without the lock.
     generation: AtomicU64,
+    /// Reloads under way and asked for (see [`Tokens::reload`]).
+    reloads: Mutex<Reloads>,
+}
+
+/// Reloading is serialised: at most one thread reads the file at a time,
+/// and a SIGHUP that comes while it does makes it read the file once more
+/// when it is done (SIGHUPs meanwhile count as one). So the table in force
+/// is always the one read last, and its generation only grows with it: two
+/// overlapping readers could install an older file under a newer
+/// generation, and a removed token would survive until the next reload.
+#[derive(Debug, Default)]
+struct Reloads {
+    /// A thread is reading the file and installing its table.
+    running: bool,
+    /// A reload was asked for while it ran: read the file again.
+    again: bool,
 }
 
 /// Access control for one server.
@@ -143,7 +160,7 @@ pub struct Access {
     /// `None`: off.
     tokens: Option<Arc<Tokens>>,
     anonymous: Arc<Grants>,
-    throttle: Mutex<Throttle>,
+    throttle: Throttle,
 }
 
 /// Refuses to serve an address other hosts can reach without access
@@ -189,6 +206,74 @@ fn read_tokens(path: &Path) -> Result<TokensFile, String> {
     TokensFile::parse(&text)
 }
 
+impl Tokens {
+    /// Starts a thread that reads the file with `read` and installs its
+    /// table, unless one is running: then that one reads the file again
+    /// when it is done. Returns the thread started, if any.
+    fn reload<R>(tokens: &Arc<Tokens>, read: R) -> Option<std::thread::JoinHandle<()>>
+    where
+        R: Fn(&Path) -> Result<TokensFile, String> + Send + 'static,
+    {
+        {
+            let mut reloads = tokens.reloads();
+            if reloads.running {
+                reloads.again = true;
+                return None;
+            }
+            reloads.running = true;
+        }
+        let reloader = Arc::clone(tokens);
+        let spawned = std::thread::Builder::new()
+            .name("ferry-reload".into())
+            .spawn(move || reloader.reload_until_current(read));
+        match spawned {
+            Ok(thread) => Some(thread),
+            Err(err) => {
+                tokens.reloads().running = false;
+                error!("tokens not reloaded: cannot start a thread: {err}");
+                None
+            }
+        }
+    }
+
+    /// The reloading thread: reads and installs until no reload was asked
+    /// for while it did.
+    fn reload_until_current(&self, read: impl Fn(&Path) -> Result<TokensFile, String>) {
+        loop {
+            self.install(read(&self.path));
+            let mut reloads = self.reloads();
+            if !reloads.again {
+                reloads.running = false;
+                return;
+            }
+            reloads.again = false;
+        }
+    }
+
+    /// Puts the table of `read` in force under the next generation (only
+    /// the reloading thread calls this).
+    fn install(&self, read: Result<TokensFile, String>) {
+        match read {
+            Ok(file) => {
+                let generation = self.generation.load(Ordering::Relaxed) + 1;
+                let count = file.entries.len();
+                let table = Arc::new(Table::new(file, generation));
+                *self.table.write().unwrap_or_else(PoisonError::into_inner) = table;
+                self.generation.store(generation, Ordering::Release);
+                info!("tokens reloaded: {count} from {}", self.path.display());
+            }
+            Err(err) => error!(
+                "tokens file {} not reloaded, the old tokens stay in force: {err}",
+                self.path.display()
+            ),
+        }
+    }
+
+    fn reloads(&self) -> std::sync::MutexGuard<'_, Reloads> {
+        self.reloads.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
 impl Access {
     /// Access control as `config` sets it, the tokens file read now.
     ///
@@ -214,13 +299,14 @@ impl Access {
                     path: path.clone(),
                     table: RwLock::new(Arc::new(Table::new(file, 1))),
                     generation: AtomicU64::new(1),
+                    reloads: Mutex::default(),
                 }))
             }
         };
         Ok(Access {
             tokens,
             anonymous: Arc::new(Grants::new(config.anonymous.clone())),
-            throttle: Mutex::default(),
+            throttle: Throttle::default(),
         })
     }
 
@@ -233,29 +319,10 @@ impl Access {
     /// never waits on the disk); the new table applies to every request
     /// from then on, connections already authenticated included. A file
     /// that cannot be read or parsed leaves the old table in force.
+    /// Reloads are serialised (see [`Reloads`]).
     pub fn reload_in_background(&self) {
-        let Some(tokens) = &self.tokens else {
-            return;
-        };
-        let tokens = Arc::clone(tokens);
-        let spawned = std::thread::Builder::new()
-            .name("ferry-reload".into())
-            .spawn(move || match read_tokens(&tokens.path) {
-                Ok(file) => {
-                    let generation = tokens.generation.load(Ordering::Relaxed) + 1;
-                    let count = file.entries.len();
-                    let table = Arc::new(Table::new(file, generation));
-                    *tokens.table.write().unwrap_or_else(PoisonError::into_inner) = table;
-                    tokens.generation.store(generation, Ordering::Release);
-                    info!("tokens reloaded: {count} from {}", tokens.path.display());
-                }
-                Err(err) => error!(
-                    "tokens file {} not reloaded, the old tokens stay in force: {err}",
-                    tokens.path.display()
-                ),
-            });
-        if let Err(err) = spawned {
-            error!("tokens not reloaded: cannot start a thread: {err}");
+        if let Some(tokens) = &self.tokens {
+            Tokens::reload(tokens, read_tokens);
         }
     }
 
@@ -296,16 +363,93 @@ impl Access {
             return Err(Rejection::Unknown);
         };
         let now = Instant::now();
-        let mut throttle = self.throttle.lock().unwrap_or_else(PoisonError::into_inner);
-        throttle.admit(peer, now).map_err(Rejection::Throttled)?;
+        let mut attempt = self.throttle.attempt(peer);
+        attempt.admit(now).map_err(Rejection::Throttled)?;
         let digest = tokens::digest(token.expose());
         let table = Arc::clone(&tokens.table.read().unwrap_or_else(PoisonError::into_inner));
         match table.find(&digest) {
             Some(principal) => Ok(principal),
             None => {
-                throttle.failed(peer, now);
+                attempt.failed(now);
                 Err(Rejection::Unknown)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc;
+
+    use super::*;
+    use tokens::{Entry, digest};
+
+    /// A tokens file with one token per name (the name is the token).
+    fn file_of(names: &[&str]) -> TokensFile {
+        let entries = names.iter().map(|name| Entry {
+            name: (*name).to_owned(),
+            digest: digest(name),
+            grants: Grants::new(Vec::new()),
+        });
+        TokensFile {
+            entries: entries.collect(),
+        }
+    }
+
+    fn tokens_of(file: TokensFile) -> Arc<Tokens> {
+        Arc::new(Tokens {
+            path: PathBuf::from("tokens"),
+            table: RwLock::new(Arc::new(Table::new(file, 1))),
+            generation: AtomicU64::new(1),
+            reloads: Mutex::default(),
+        })
+    }
+
+    /// The race of two SIGHUPs: the first reload has read the file and is
+    /// held there; the file changes (alice removed) and a second SIGHUP
+    /// comes. The table in force at the end is the newest file's, under
+    /// the highest generation, and no second reader ran beside the first.
+    #[test]
+    fn a_reload_during_a_reload_reads_the_file_again_after_it() {
+        let tokens = tokens_of(file_of(&["alice", "bob"]));
+        let disk = Arc::new(Mutex::new(file_of(&["alice", "bob", "carol"])));
+        let (read_done, first_read) = mpsc::channel();
+        let (let_go, held) = mpsc::channel::<()>();
+        let held = Mutex::new(Some(held));
+        let on_disk = Arc::clone(&disk);
+        let read = move |_: &Path| {
+            let file = on_disk.lock().unwrap().clone();
+            read_done.send(()).unwrap();
+            if let Some(held) = held.lock().unwrap().take() {
+                held.recv().unwrap(); // only the first read is held
+            }
+            Ok(file)
+        };
+
+        let reloader = Tokens::reload(&tokens, read).expect("a thread starts");
+        first_read.recv().unwrap();
+        *disk.lock().unwrap() = file_of(&["bob", "carol"]);
+        let second = Tokens::reload(&tokens, |_: &Path| unreachable!("a second reader ran"));
+        assert!(second.is_none(), "folded into the running reload");
+        let_go.send(()).unwrap();
+        reloader.join().unwrap();
+
+        assert_eq!(first_read.try_iter().count(), 1, "read once more, after");
+        let table = tokens.table.read().unwrap();
+        assert_eq!(table.generation(), 3);
+        assert_eq!(tokens.generation.load(Ordering::Acquire), 3);
+        assert!(table.find(&digest("alice")).is_none(), "alice was removed");
+        assert!(table.find(&digest("carol")).is_some());
+        assert!(!tokens.reloads().running, "the next SIGHUP starts a thread");
+    }
+
+    #[test]
+    fn a_reload_that_cannot_read_the_file_keeps_the_table_and_its_generation() {
+        let tokens = tokens_of(file_of(&["alice"]));
+        let reloader = Tokens::reload(&tokens, |_: &Path| Err("unreadable".to_owned()));
+        reloader.unwrap().join().unwrap();
+        assert_eq!(tokens.generation.load(Ordering::Acquire), 1);
+        let table = tokens.table.read().unwrap();
+        assert!(table.find(&digest("alice")).is_some());
     }
 }

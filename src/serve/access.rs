@@ -146,27 +146,40 @@ pub(super) fn authorize(who: &Who, op: &Operation) -> Result<(), Failure> {
 }
 
 /// Whether `who` may write the session target `name` (APPEND, COMMIT,
-/// ABORT).
+/// ABORT). The refusal does not say `name`: the client sent only the
+/// session's id, and a client that may not write the file may not be able
+/// to read its name either.
 ///
 /// # Errors
 /// As for [`authorize`].
 pub(super) fn authorize_session(who: &Who, name: &str) -> Result<(), Failure> {
     match who.allows(Perm::Write, name) {
         true => Ok(()),
-        false => Err(refusal(who, Perm::Write, name)),
+        false => Err(refusal_to(
+            who,
+            Perm::Write,
+            "the file of this upload session",
+        )),
     }
 }
 
-/// The refusal of `perm` on `subject`: 401 without a token, 403 with one.
+/// The refusal of `perm` on the name `subject`: 401 without a token, 403
+/// with one.
 fn refusal(who: &Who, perm: Perm, subject: &str) -> Failure {
+    refusal_to(who, perm, &format!("{subject:?}"))
+}
+
+/// [`refusal`] in words: `what` says what may not be done to, as the
+/// client may be told it.
+fn refusal_to(who: &Who, perm: Perm, what: &str) -> Failure {
     match who.name() {
         None => Failure::new(
             ErrorKind::Unauthorized,
-            format!("a token is required to {} {subject:?}", perm.as_str()),
+            format!("a token is required to {} {what}", perm.as_str()),
         ),
         Some(name) => Failure::new(
             ErrorKind::Forbidden,
-            format!("token {name} may not {} {subject:?}", perm.as_str()),
+            format!("token {name} may not {} {what}", perm.as_str()),
         ),
     }
 }

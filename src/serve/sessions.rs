@@ -15,7 +15,7 @@ use super::{
 };
 use crate::access::Who;
 use crate::name::Name;
-use crate::storage::SessionLimits;
+use crate::storage::{SessionLimits, StorageError};
 
 pub(super) fn upload(ctx: &Ctx<'_>, name: Name, size: u64, crc: u32) -> Outcome {
     let allowed = check_writable(ctx.config).and_then(|()| check_size(ctx.config, size));
@@ -47,14 +47,18 @@ pub(super) fn upload(ctx: &Ctx<'_>, name: Name, size: u64, crc: u32) -> Outcome 
 
 /// Whether `who` may write what session `id` is for: its record is read
 /// only where access control is on (on the pool: it is disk work). An
-/// unknown id is left for the operation itself to answer.
+/// unknown id is left for the operation itself to answer (there is nothing
+/// to write to); any other failure to read the record refuses, as the
+/// storage failure it is (EMFILE a 503, EIO a 500), since without the
+/// record nobody can tell whose session it is.
 fn may_write_session(ctx: &Ctx<'_>, who: &Who, id: &str) -> Result<(), Failure> {
     if who.is_everyone() {
         return Ok(());
     }
     match ctx.storage.session(id) {
         Ok(session) => authorize_session(who, session.name.as_str()),
-        Err(_) => Ok(()),
+        Err(StorageError::NoSuchUpload) => Ok(()),
+        Err(err) => Err(err.into()),
     }
 }
 

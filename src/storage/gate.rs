@@ -6,11 +6,18 @@
 //! clients are still served, and let the call go. Timing plays no part, so
 //! the tests that prove the reactor never waits on the disk cannot flake.
 //!
+//! A gate made with [`Gate::failing`] holds nothing: it makes the calls
+//! that reach its point fail with an error of the test's choosing (EIO,
+//! EMFILE), at the few points that consult it ([`Point::ReadSession`]), so
+//! a test can show what a request does when the disk fails under it.
+//!
 //! Servers carry a gate only when a test puts one in their
 //! [`crate::Config`]; otherwise a point costs one `Option` check.
 
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
+
+use rustix::io::Errno;
 
 /// Where in the storage layer a call can be held.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,6 +46,9 @@ pub enum Point {
     Walk,
     /// Upload-session bookkeeping (UPLOAD, APPEND, COMMIT, ABORT).
     Session,
+    /// Reading a session's record to learn which file it writes (the access
+    /// check of APPEND, COMMIT and ABORT). Only a failing gate acts here.
+    ReadSession,
     /// The start-up sweep of stale temp files.
     Sweep,
 }
@@ -47,6 +57,9 @@ pub enum Point {
 #[derive(Debug)]
 pub struct Gate {
     point: Point,
+    /// What the calls at `point` fail with, for a failing gate (which
+    /// never holds).
+    fault: Option<Errno>,
     state: Mutex<State>,
     changed: Condvar,
 }
@@ -68,8 +81,19 @@ impl Gate {
     pub fn new(point: Point) -> Gate {
         Gate {
             point,
+            fault: None,
             state: Mutex::new(State::default()),
             changed: Condvar::new(),
+        }
+    }
+
+    /// A gate that holds nothing: every call that reaches `point` fails
+    /// with `errno` (as a failing disk, EIO, or a process out of
+    /// descriptors, EMFILE, would make it).
+    pub fn failing(point: Point, errno: Errno) -> Gate {
+        Gate {
+            fault: Some(errno),
+            ..Gate::new(point)
         }
     }
 
@@ -80,7 +104,7 @@ impl Gate {
 
     /// Called by storage at `point`: waits while the gate is closed.
     pub(crate) fn pass(&self, point: Point) {
-        if point != self.point {
+        if point != self.point || self.fault.is_some() {
             return;
         }
         log::info!("test gate: a call is held at {point:?}");
@@ -92,6 +116,16 @@ impl Gate {
             state = self.changed.wait(state).unwrap_or_else(|e| e.into_inner());
         }
         state.held -= 1;
+    }
+
+    /// Called by storage at a point where a call may be made to fail: the
+    /// error to fail with, if this is a failing gate at `point`.
+    pub(crate) fn fault(&self, point: Point) -> Option<Errno> {
+        let errno = self.fault.filter(|_| point == self.point)?;
+        log::info!("test gate: a call at {point:?} fails with {errno}");
+        self.lock().arrived += 1;
+        self.changed.notify_all();
+        Some(errno)
     }
 
     /// Waits until `count` calls in all have reached the point.

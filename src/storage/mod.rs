@@ -311,6 +311,14 @@ impl Storage {
         }
     }
 
+    /// Fails at `point` if a test's failing gate says so.
+    fn injected_fault(&self, point: Point) -> Result<(), StorageError> {
+        match self.gate.as_ref().and_then(|gate| gate.fault(point)) {
+            Some(errno) => Err(errno.into()),
+            None => Ok(()),
+        }
+    }
+
     /// The prefix of this process's temp files (see `nodes.rs`).
     fn temp_prefix(&self) -> String {
         format!("{RESERVED_PREFIX}tmp-{}-{}-", self.node, self.run)

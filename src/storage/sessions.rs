@@ -182,9 +182,11 @@ impl Storage {
     /// Reads a session's description and progress.
     ///
     /// # Errors
-    /// [`StorageError::NoSuchUpload`] if there is no such session.
+    /// [`StorageError::NoSuchUpload`] if there is no such session; any
+    /// other error if its record cannot be read.
     pub fn session(&self, id: &str) -> Result<SessionInfo, StorageError> {
         check_id(id)?;
+        self.injected_fault(Point::ReadSession)?;
         self.session_in(&self.sessions_dir()?, id)
     }
 
@@ -198,8 +200,11 @@ impl Storage {
             Err(Errno::NOENT) => return Err(StorageError::NoSuchUpload),
             Err(errno) => return Err(errno.into()),
         };
-        let data = rustix::fs::statat(dir, files::data_name(id), AtFlags::SYMLINK_NOFOLLOW)
-            .map_err(|_| StorageError::NoSuchUpload)?;
+        let data = match rustix::fs::statat(dir, files::data_name(id), AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(data) => data,
+            Err(Errno::NOENT) => return Err(StorageError::NoSuchUpload),
+            Err(errno) => return Err(errno.into()),
+        };
         // Planted: its size is not bytes received, and it is never opened.
         match rustix::fs::FileType::from_raw_mode(data.st_mode) {
             rustix::fs::FileType::RegularFile => {}

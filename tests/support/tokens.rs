@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+use ferry::Config;
 use ferry::access::tokens::{Entry, TokensFile, digest, new_token};
 use ferry::access::{AccessConfig, Grant, Grants};
 use tempfile::TempDir;
@@ -41,6 +42,15 @@ pub fn guarded(
     holders: &[(&str, &[&str])],
     anonymous: &[&str],
 ) -> (TestServer, Vec<String>, TempDir) {
+    guarded_with(holders, anonymous, |_| {})
+}
+
+/// [`guarded`], with the rest of the configuration as `adjust` makes it.
+pub fn guarded_with(
+    holders: &[(&str, &[&str])],
+    anonymous: &[&str],
+    adjust: impl FnOnce(&mut Config),
+) -> (TestServer, Vec<String>, TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let (path, tokens) = tokens_in(dir.path(), holders);
     let server = TestServer::start_with(|c| {
@@ -50,6 +60,7 @@ pub fn guarded(
             anonymous: anonymous.iter().map(|g| Grant::parse(g).unwrap()).collect(),
             no_auth: false,
         };
+        adjust(c);
     });
     (server, tokens, dir)
 }
