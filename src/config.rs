@@ -29,6 +29,10 @@ pub struct Config {
     /// Connections served at once; more get `ERR 503 busy`. The server
     /// lowers this if the open-files limit cannot back it.
     pub max_connections: usize,
+    /// Connections served at once from one client address (IPv6: one
+    /// /64); more get `ERR 503 busy`. 0: no cap. Connections from a
+    /// trusted proxy are not counted by address.
+    pub max_connections_per_client: usize,
     /// Time without progress (idle, half-sent header, stalled body) after
     /// which a connection is closed.
     pub idle_timeout: Duration,
@@ -138,6 +142,7 @@ impl Default for Config {
             root: PathBuf::from("./ferry-data"),
             node_id: crate::node::default_node_id(),
             max_connections: 10_000,
+            max_connections_per_client: 256,
             idle_timeout: Duration::from_secs(60),
             header_timeout: Duration::from_secs(20),
             min_rate: 500,

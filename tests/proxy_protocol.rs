@@ -114,6 +114,22 @@ fn v1_and_v2_clients_behind_the_balancer_count_as_themselves() {
 }
 
 #[test]
+fn the_balancer_is_not_capped_by_its_address() {
+    // Its connections carry many clients: capping its address would cap
+    // them together (docs/security.md, "Per-client limits").
+    let server = server_with(|c| c.max_connections_per_client = 1);
+    let clients: Vec<Raw> = (0..3)
+        .map(|i| via_balancer(&server, &v1(format!("203.0.113.{i}:4000").parse().unwrap())))
+        .collect();
+    // Another address is capped as ever.
+    let mut first = Raw::connect_from(server.addr, "127.0.0.3".parse().unwrap());
+    assert!(first.line().starts_with("OK FERRY/1 "));
+    let mut second = Raw::connect_from(server.addr, "127.0.0.3".parse().unwrap());
+    assert_eq!(second.line(), "ERR 503 busy");
+    drop(clients);
+}
+
+#[test]
 fn a_header_arriving_a_byte_at_a_time_is_waited_for() {
     let server = server_with(|_| {});
     for (n, header) in [

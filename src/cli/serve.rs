@@ -43,6 +43,11 @@ pub struct ServeArgs {
     /// Most connections served at once; more get `ERR 503 busy`.
     #[arg(long, default_value_t = 10_000)]
     max_connections: usize,
+    /// Most connections served at once from one client address (IPv6: one
+    /// /64); more get `ERR 503 busy`. 0: no cap. A --trusted-proxy's
+    /// connections are not capped by address.
+    #[arg(long, value_name = "N", default_value_t = 256)]
+    max_connections_per_client: usize,
     /// Seconds without progress before a connection is closed.
     #[arg(long, default_value = "60", value_parser = parse_seconds)]
     idle_timeout: Duration,
@@ -123,7 +128,8 @@ pub struct ServeArgs {
     /// A load balancer (IP or IP/bits; repeatable) whose connections
     /// begin with a PROXY header (v1 or v2, e.g. HAProxy's send-proxy-v2):
     /// the client address in it counts for per-client limits, the AUTH
-    /// throttle and the logs. Its connections without a valid header are
+    /// throttle and the logs (its connections are not capped by address:
+    /// see --max-connections-per-client). Its connections without a valid header are
     /// closed; only ever name the balancers, as anyone listed can claim any
     /// address.
     #[arg(long, value_name = "IP[/BITS]")]
@@ -213,6 +219,7 @@ pub fn run(args: ServeArgs) -> ExitCode {
         root: args.root,
         node_id: args.node_id.unwrap_or_else(crate::node::default_node_id),
         max_connections: args.max_connections,
+        max_connections_per_client: args.max_connections_per_client,
         idle_timeout: args.idle_timeout,
         header_timeout: args.header_timeout,
         min_rate: args.min_rate,

@@ -193,6 +193,9 @@ pub struct Connection {
     last_request_due: bool,
     /// On the reactor's ready list (see [`Connection::set_queued`]).
     queued: bool,
+    /// Accepted from a trusted load balancer (`--trusted-proxy`): `peer`
+    /// is the client its PROXY header names, once read.
+    proxied: bool,
     interest: Interest,
     timing: Timing,
     opened: Instant,
@@ -232,6 +235,7 @@ impl Connection {
             peer_eof: false,
             last_request_due: false,
             queued: false,
+            proxied: false,
             interest: Interest::READABLE,
             timing: Timing::new(now),
             opened: now,
@@ -255,6 +259,13 @@ impl Connection {
             "a PROXY header expected after reading began"
         );
         self.state = State::ProxyHeader;
+        self.proxied = true;
+    }
+
+    /// Whether the connection came from a trusted load balancer (see
+    /// [`Connection::expect_proxy_header`]).
+    pub fn is_proxied(&self) -> bool {
+        self.proxied
     }
 
     /// The client id sent in the greeting.

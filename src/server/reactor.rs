@@ -331,7 +331,7 @@ impl Reactor {
             return;
         }
         let mut conn = self.connections.remove(key);
-        self.hub.release();
+        self.hub.release(super::counted_client(&conn));
         self.metrics.closed[metrics::protocol_index(conn.protocol())].add(1);
         if let Some(job) = conn.abandon_upload() {
             self.submit(Task {
