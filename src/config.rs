@@ -36,6 +36,9 @@ pub struct Config {
     /// Time without progress (idle, half-sent header, stalled body) after
     /// which a connection is closed.
     pub idle_timeout: Duration,
+    /// Longest a new connection may send nothing (the idle timeout if that
+    /// is shorter): bare connections are cut sooner than idle ones.
+    pub first_byte_timeout: Duration,
     /// Longest a request line may take to arrive once it has begun.
     pub header_timeout: Duration,
     /// Slowest a body may move, in bytes per second averaged over each
@@ -144,6 +147,7 @@ impl Default for Config {
             max_connections: 10_000,
             max_connections_per_client: 256,
             idle_timeout: Duration::from_secs(60),
+            first_byte_timeout: Duration::from_secs(10),
             header_timeout: Duration::from_secs(20),
             min_rate: 500,
             rate_window: Duration::from_secs(30),

@@ -51,6 +51,10 @@ pub struct ServeArgs {
     /// Seconds without progress before a connection is closed.
     #[arg(long, default_value = "60", value_parser = parse_seconds)]
     idle_timeout: Duration,
+    /// Seconds a new connection may send nothing before it is closed
+    /// (the idle timeout if that is shorter).
+    #[arg(long, default_value = "10", value_parser = parse_seconds)]
+    first_byte_timeout: Duration,
     /// Seconds a request line may take to arrive once it has begun.
     #[arg(long, default_value = "20", value_parser = parse_seconds)]
     header_timeout: Duration,
@@ -221,6 +225,7 @@ pub fn run(args: ServeArgs) -> ExitCode {
         max_connections: args.max_connections,
         max_connections_per_client: args.max_connections_per_client,
         idle_timeout: args.idle_timeout,
+        first_byte_timeout: args.first_byte_timeout,
         header_timeout: args.header_timeout,
         min_rate: args.min_rate,
         rate_window: args.rate_window,
