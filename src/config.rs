@@ -30,8 +30,8 @@ pub struct Config {
     /// lowers this if the open-files limit cannot back it.
     pub max_connections: usize,
     /// Connections served at once from one client address (IPv6: one
-    /// /64); more get `ERR 503 busy`. 0: no cap. Connections from a
-    /// trusted proxy are not counted by address.
+    /// /64); more get `ERR 503 busy`. 0: no cap. A trusted proxy's
+    /// connections count by the client each PROXY header names.
     pub max_connections_per_client: usize,
     /// Time without progress (idle, half-sent header, stalled body) after
     /// which a connection is closed.

@@ -44,8 +44,8 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 10_000)]
     max_connections: usize,
     /// Most connections served at once from one client address (IPv6: one
-    /// /64); more get `ERR 503 busy`. 0: no cap. A --trusted-proxy's
-    /// connections are not capped by address.
+    /// /64; behind a --trusted-proxy, the client its PROXY header names);
+    /// more get `ERR 503 busy`. 0: no cap.
     #[arg(long, value_name = "N", default_value_t = 256)]
     max_connections_per_client: usize,
     /// Seconds without progress before a connection is closed.
@@ -132,8 +132,7 @@ pub struct ServeArgs {
     /// A load balancer (IP or IP/bits; repeatable) whose connections
     /// begin with a PROXY header (v1 or v2, e.g. HAProxy's send-proxy-v2):
     /// the client address in it counts for per-client limits, the AUTH
-    /// throttle and the logs (its connections are not capped by address:
-    /// see --max-connections-per-client). Its connections without a valid header are
+    /// throttle and the logs. Its connections without a valid header are
     /// closed; only ever name the balancers, as anyone listed can claim any
     /// address.
     #[arg(long, value_name = "IP[/BITS]")]

@@ -216,8 +216,7 @@ impl Reactor {
 
     fn admit(&mut self, stream: TcpStream, peer: SocketAddr, protocol: Protocol, now: Instant) {
         // A trusted balancer's connections count by the client its PROXY
-        // header names, which is not known yet: not by address (see
-        // `Hub::admit`).
+        // header names, once it has (see `Hub::admit`).
         let proxied = self.shared.config.is_trusted_proxy(peer.ip());
         let client = (!proxied).then_some(peer.ip());
         if let Err(busy) = self.hub.admit(client) {

@@ -25,7 +25,7 @@ use mio::{Interest, Token, Waker};
 
 use crate::access::{self, Access};
 use crate::config::Config;
-use crate::connection::Connection;
+use crate::connection::{Connection, Counted};
 use crate::hooks::{Hooks, Runner};
 use crate::metrics::ReactorMetrics;
 use crate::pool::{Pool, Shared};
@@ -177,8 +177,9 @@ impl Hub {
     /// Counts a new connection in, unless the server has its cap
     /// (`--max-connections`) or its client address (`client`) has its own
     /// (`--max-connections-per-client`). `client` is `None` for a trusted
-    /// load balancer's: its clients are named only later, in the PROXY
-    /// header, and counting the balancer would cap all of them together.
+    /// load balancer's: counting the balancer would cap all its clients
+    /// together; each is counted once its PROXY header names it
+    /// ([`Hub::admit_named`]).
     ///
     /// # Errors
     /// Whose cap refused it.
@@ -195,6 +196,13 @@ impl Hub {
             return Err(Busy::Client);
         }
         Ok(())
+    }
+
+    /// Counts the client a PROXY header has named in, on a connection
+    /// already counted in the server's cap; false if the client has its
+    /// cap.
+    fn admit_named(&self, client: IpAddr) -> bool {
+        self.per_client.admit(client)
     }
 
     /// Counts a closed connection out; `client` as it was admitted with.
@@ -219,10 +227,10 @@ enum Busy {
     Client,
 }
 
-/// The address `conn` counts under in the per-client cap, as
-/// `accept.rs` chose it: none for a trusted balancer's.
+/// The address `conn` counts under in the per-client cap, if it is
+/// counted (see [`Counted`]).
 fn counted_client(conn: &Connection) -> Option<IpAddr> {
-    (!conn.is_proxied()).then(|| conn.peer())
+    (conn.counted() == Counted::Peer).then(|| conn.peer())
 }
 
 /// Shuts the whole server down if a worker's thread panics: better a
