@@ -329,6 +329,34 @@ fn tls_behind_the_header_is_served_as_the_headers_client() {
 }
 
 #[test]
+fn a_tls_client_behind_the_balancer_over_its_cap_is_closed_unanswered() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = self_signed(dir.path(), "server");
+    let ca = files.cert.clone();
+    let server = server_with(|config| {
+        config.tls = Some(files);
+        config.max_connections_per_client = 1;
+    });
+    // The greeting's line, or what ended the connection before it.
+    let greeting = |client: &str| {
+        let mut tcp = Raw::connect_from(server.addr, balancer()).stream;
+        tcp.write_all(&v1(client.parse().unwrap())).unwrap();
+        let mut tls = BufReader::new(tls_over(tcp, &ca));
+        let mut line = String::new();
+        let read = tls.read_line(&mut line);
+        (tls, read.map(|_| line))
+    };
+    let (_first, line) = greeting("203.0.113.60:1");
+    assert!(line.unwrap().starts_with("OK FERRY/1 "));
+    // No plaintext answer a TLS client could not read: closed before the
+    // handshake.
+    let (_second, ended) = greeting("203.0.113.60:2");
+    assert!(ended.as_ref().map_or(true, String::is_empty), "{ended:?}");
+    let (_other, line) = greeting("203.0.113.61:1");
+    assert!(line.unwrap().starts_with("OK FERRY/1 "));
+}
+
+#[test]
 fn the_log_names_the_client_and_the_balancer() {
     let root = tempfile::tempdir().unwrap();
     let server = Process::start(
