@@ -34,7 +34,8 @@ for run in range(runs):
     port = free_port()
     began = time.monotonic()
     proc = subprocess.Popen([bin, "serve", "--workers", "1", "--root", root,
-                             "--listen", f"127.0.0.1:{port}", "--log-level", "warn"],
+                             "--listen", f"127.0.0.1:{port}", "--log-level", "warn",
+                             "--max-connections-per-client", "0"],
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     while True:
         try:

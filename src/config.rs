@@ -29,9 +29,16 @@ pub struct Config {
     /// Connections served at once; more get `ERR 503 busy`. The server
     /// lowers this if the open-files limit cannot back it.
     pub max_connections: usize,
+    /// Connections served at once from one client address (IPv6: one
+    /// /64); more get `ERR 503 busy`. 0: no cap. A trusted proxy's
+    /// connections count by the client each PROXY header names.
+    pub max_connections_per_client: usize,
     /// Time without progress (idle, half-sent header, stalled body) after
     /// which a connection is closed.
     pub idle_timeout: Duration,
+    /// Longest a new connection may send nothing (the idle timeout if that
+    /// is shorter): bare connections are cut sooner than idle ones.
+    pub first_byte_timeout: Duration,
     /// Longest a request line may take to arrive once it has begun.
     pub header_timeout: Duration,
     /// Slowest a body may move, in bytes per second averaged over each
@@ -141,7 +148,9 @@ impl Default for Config {
             root: PathBuf::from("./ferry-data"),
             node_id: crate::node::default_node_id(),
             max_connections: 10_000,
+            max_connections_per_client: 256,
             idle_timeout: Duration::from_secs(60),
+            first_byte_timeout: Duration::from_secs(10),
             header_timeout: Duration::from_secs(20),
             min_rate: 500,
             rate_window: Duration::from_secs(30),

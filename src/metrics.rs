@@ -171,7 +171,8 @@ pub struct ReactorMetrics {
     pub accepted: [Counter; 2],
     /// Connections closed, by protocol: open = accepted - closed.
     pub closed: [Counter; 2],
-    /// Connections refused over `--max-connections`.
+    /// Connections refused over `--max-connections` or
+    /// `--max-connections-per-client`.
     pub refused_busy: Counter,
     /// Connections refused for want of a descriptor.
     pub refused_descriptors: Counter,
@@ -342,7 +343,7 @@ pub fn render(reactors: &[Arc<ReactorMetrics>], pool: &PoolMetrics, storage: Sto
         &mut out,
         "ferry_connections_refused_total",
         "counter",
-        "Connections refused: over --max-connections (busy) or out of descriptors.",
+        "Connections refused: over --max-connections or --max-connections-per-client (busy), or out of descriptors.",
         &refused,
     );
     let (mut requests, mut committed, mut failed) = (Vec::new(), 0, 0);

@@ -1,17 +1,19 @@
 //! Concurrency and limits: hundreds of clients at once, parallel large
 //! streams, a reader that never reads, and the `--max-connections`,
-//! `--idle-timeout`, `--max-file-size` and `--read-only` settings.
+//! `--max-connections-per-client`, `--idle-timeout`, `--max-file-size` and `--read-only` settings.
 
 mod support;
 
 use std::io::{Read, Write};
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use support::{PATIENCE, Raw, TestServer, crc_hex, pattern};
 
 #[test]
 fn five_hundred_concurrent_clients_are_all_served() {
-    let server = TestServer::start();
+    // All from 127.0.0.1, over the per-address cap's default.
+    let server = TestServer::start_with(|c| c.max_connections_per_client = 0);
     let mut conns: Vec<Raw> = (0..500).map(|_| server.raw()).collect();
     // Every connection has a request in flight before any answer is read.
     for (i, raw) in conns.iter_mut().enumerate() {
@@ -102,6 +104,76 @@ fn beyond_max_connections_clients_get_503_until_a_slot_frees() {
         assert!(Instant::now() < deadline, "slots never freed");
         std::thread::sleep(Duration::from_millis(10));
     }
+}
+
+/// Connects from `source` and reads the first line: the greeting, or the
+/// refusal.
+fn first_line_from(addr: SocketAddr, source: IpAddr) -> (Raw, String) {
+    let mut raw = Raw::connect_from(addr, source);
+    let line = raw.line();
+    (raw, line)
+}
+
+#[test]
+fn one_address_over_its_cap_gets_503_while_another_is_served() {
+    const CAP: usize = 3;
+    // Two workers: the count is the server's, whichever worker the kernel
+    // hands each connection to.
+    let server = TestServer::start_with(|c| {
+        c.max_connections_per_client = CAP;
+        c.workers = 2;
+        c.http_listen = Some("127.0.0.1:0".parse().unwrap());
+    });
+    let greedy: IpAddr = "127.0.0.2".parse().unwrap();
+    let other: IpAddr = "127.0.0.3".parse().unwrap();
+    // A greeting means the connection has been counted in.
+    let mut held: Vec<Raw> = (0..CAP)
+        .map(|_| {
+            let (raw, line) = first_line_from(server.addr, greedy);
+            assert!(line.starts_with("OK FERRY/1 "), "{line}");
+            raw
+        })
+        .collect();
+    let (mut refused, line) = first_line_from(server.addr, greedy);
+    assert_eq!(line, "ERR 503 busy");
+    refused.expect_closed();
+    // The HTTP listener counts the same connections, and says it in HTTP.
+    let (refused, line) = first_line_from(server.http.unwrap(), greedy);
+    assert_eq!(line, "HTTP/1.1 503 Service Unavailable\r");
+
+    let (mut served, line) = first_line_from(server.addr, other);
+    assert!(line.starts_with("OK FERRY/1 "), "{line}");
+    served.send("ECHO 2\nok");
+    assert_eq!(served.line(), "OK 2");
+    assert_eq!(served.bytes(2), b"ok");
+    drop(refused);
+
+    // One of the address's connections closes: once the server has closed
+    // it, the address is served again. The server counts a connection out
+    // just after sending its FIN, so a newcomer that another worker
+    // accepts in that moment may still be refused: each try waits on the
+    // server's answer, and a few suffice.
+    let mut closing = held.pop().unwrap();
+    closing.finish_sending();
+    closing.expect_closed();
+    let deadline = Instant::now() + PATIENCE;
+    let mut again = loop {
+        let (raw, line) = first_line_from(server.addr, greedy);
+        if line.starts_with("OK FERRY/1 ") {
+            break raw;
+        }
+        assert_eq!(line, "ERR 503 busy");
+        assert!(
+            Instant::now() < deadline,
+            "the closed connection's place never freed"
+        );
+    };
+    again.send("ECHO 2\nok");
+    assert_eq!(again.line(), "OK 2");
+    // And it is at its cap again.
+    let (_, line) = first_line_from(server.addr, greedy);
+    assert_eq!(line, "ERR 503 busy");
+    drop(held);
 }
 
 #[test]

@@ -184,6 +184,29 @@ fn the_loop_turn_histogram_grows_and_its_buckets_are_cumulative() {
 }
 
 #[test]
+fn a_scrape_gets_through_beside_twenty_half_sent_requests() {
+    let server = start(1);
+    let addr = server.metrics.expect("a metrics listener");
+    // More than the listener's places, each with half a request head that
+    // never ends.
+    let half_open: Vec<TcpStream> = (0..20)
+        .map(|_| {
+            let mut stream = TcpStream::connect(addr).unwrap();
+            stream.write_all(b"GET /metr").unwrap();
+            stream
+        })
+        .collect();
+    let body = scrape(&server);
+    assert!(body.contains("ferry_connections_open"), "{body}");
+    // Answered while the newest half-sent requests still wait for the
+    // rest of their heads: not because their deadlines passed.
+    let newest = half_open.last().unwrap();
+    newest.set_nonblocking(true).unwrap();
+    let err = (&*newest).read(&mut [0; 1]).expect_err("closed already");
+    assert_eq!(err.kind(), std::io::ErrorKind::WouldBlock);
+}
+
+#[test]
 fn only_get_metrics_is_served_and_not_on_the_data_listeners() {
     let server = start(1);
     let addr = server.metrics.unwrap();

@@ -76,7 +76,9 @@ fn input_held_behind_unread_downloads_stays_bounded() {
     let root = tempfile::tempdir().unwrap();
     let big = std::fs::File::create(root.path().join("big")).unwrap();
     big.set_len(1 << 30).unwrap();
-    let server = Process::start(root.path(), &[]);
+    // Every connection comes from 127.0.0.1: one client, as far as the
+    // per-address cap goes.
+    let server = Process::start(root.path(), &["--max-connections-per-client", "0"]);
     let connect = || {
         let mut raw = Raw::connect(server.addr);
         assert!(raw.line().starts_with("OK FERRY/1 "));

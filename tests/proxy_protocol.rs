@@ -114,6 +114,54 @@ fn v1_and_v2_clients_behind_the_balancer_count_as_themselves() {
 }
 
 #[test]
+fn clients_behind_the_balancer_are_capped_as_themselves_and_the_balancer_is_not() {
+    let server = server_with(|c| c.max_connections_per_client = 1);
+    let client = |i| v1(format!("203.0.113.{i}:4000").parse().unwrap());
+    // Three clients through the balancer: its own address is not capped.
+    let mut served: Vec<Raw> = (0..3).map(|i| via_balancer(&server, &client(i))).collect();
+    for raw in &mut served {
+        raw.send("ECHO 2\nok");
+        assert_eq!(raw.line(), "OK 2");
+        assert_eq!(raw.bytes(2), b"ok");
+    }
+    // The first client again, in the same write as a request that must
+    // not be answered: that client has its cap.
+    let mut again = via_balancer(&server, &[client(0), b"ECHO 2\nok".to_vec()].concat());
+    assert_eq!(again.line(), "ERR 503 busy");
+    again.expect_closed();
+    // Over HTTP too, where the refusal is HTTP's.
+    let mut http = Raw::connect_from(server.http.unwrap(), balancer());
+    http.send(client(1));
+    assert_eq!(http.line(), "HTTP/1.1 503 Service Unavailable\r");
+    // The balancer's own health checks name no client and count for none.
+    let checks: Vec<Raw> = (0..3)
+        .map(|_| via_balancer(&server, &v2_raw(0x20, 0x00, &[])))
+        .collect();
+    // A client's place frees when its connection closes.
+    let mut first = served.remove(0);
+    first.finish_sending();
+    first.expect_closed();
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let mut raw = via_balancer(&server, &[client(0), b"ECHO 2\nok".to_vec()].concat());
+        let line = raw.line();
+        if line == "OK 2" {
+            break;
+        }
+        // Counted out just after its FIN: another try, on the server's
+        // answer, not a sleep.
+        assert_eq!(line, "ERR 503 busy");
+        assert!(Instant::now() < deadline, "the client's place never freed");
+    }
+    // Addresses that connect directly are capped as ever.
+    let mut direct = Raw::connect_from(server.addr, "127.0.0.3".parse().unwrap());
+    assert!(direct.line().starts_with("OK FERRY/1 "));
+    let mut second = Raw::connect_from(server.addr, "127.0.0.3".parse().unwrap());
+    assert_eq!(second.line(), "ERR 503 busy");
+    drop((served, checks));
+}
+
+#[test]
 fn a_header_arriving_a_byte_at_a_time_is_waited_for() {
     let server = server_with(|_| {});
     for (n, header) in [
@@ -278,6 +326,34 @@ fn tls_behind_the_header_is_served_as_the_headers_client() {
     assert!(ask(&mut one, upload_line("b")).starts_with(CAPPED));
     let mut two = session(v2("203.0.113.51:1".parse().unwrap()));
     assert!(ask(&mut two, upload_line("c")).starts_with("OK "));
+}
+
+#[test]
+fn a_tls_client_behind_the_balancer_over_its_cap_is_closed_unanswered() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = self_signed(dir.path(), "server");
+    let ca = files.cert.clone();
+    let server = server_with(|config| {
+        config.tls = Some(files);
+        config.max_connections_per_client = 1;
+    });
+    // The greeting's line, or what ended the connection before it.
+    let greeting = |client: &str| {
+        let mut tcp = Raw::connect_from(server.addr, balancer()).stream;
+        tcp.write_all(&v1(client.parse().unwrap())).unwrap();
+        let mut tls = BufReader::new(tls_over(tcp, &ca));
+        let mut line = String::new();
+        let read = tls.read_line(&mut line);
+        (tls, read.map(|_| line))
+    };
+    let (_first, line) = greeting("203.0.113.60:1");
+    assert!(line.unwrap().starts_with("OK FERRY/1 "));
+    // No plaintext answer a TLS client could not read: closed before the
+    // handshake.
+    let (_second, ended) = greeting("203.0.113.60:2");
+    assert!(ended.as_ref().map_or(true, String::is_empty), "{ended:?}");
+    let (_other, line) = greeting("203.0.113.61:1");
+    assert!(line.unwrap().starts_with("OK FERRY/1 "));
 }
 
 #[test]

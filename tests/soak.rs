@@ -438,7 +438,9 @@ fn soak(settings: Settings) -> Figures {
     warm_up();
     let fds_before = open_descriptors();
 
-    let server = TestServer::start();
+    // Every connection comes from 127.0.0.1: one client, as far as the
+    // per-address cap goes.
+    let server = TestServer::start_with(|c| c.max_connections_per_client = 0);
     let addr = server.addr;
     let start = Arc::new(Barrier::new(settings.threads + 1));
     let stop = Arc::new(AtomicBool::new(false));

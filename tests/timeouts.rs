@@ -1,4 +1,5 @@
-//! Deadlines against slow peers: a request line must complete within
+//! Deadlines against slow peers: a connection must send something within
+//! `first_byte_timeout`, a request line must complete within
 //! `header_timeout` (slowloris), a body must keep `min_rate` (slow POST,
 //! slow reads), and neither touches an honest connection resting between
 //! requests.
@@ -118,6 +119,45 @@ fn a_reader_under_the_minimum_rate_is_cut_off() {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+#[test]
+fn a_silent_connection_is_cut_at_the_first_byte_deadline_and_a_spoken_one_is_not() {
+    let idle_timeout = Duration::from_secs(4);
+    let server = TestServer::start_with(|c| {
+        c.first_byte_timeout = Duration::from_millis(300);
+        c.idle_timeout = idle_timeout;
+        c.http_listen = Some("127.0.0.1:0".parse().unwrap());
+    });
+    let started = Instant::now();
+    // Opened first, and idle from its first request on.
+    let mut spoken = server.raw();
+    spoken.send("ECHO 2\nok");
+    assert_eq!(spoken.line(), "OK 2");
+    assert_eq!(spoken.bytes(2), b"ok");
+    let mut one_byte = Raw::connect(server.http.unwrap());
+    one_byte.send("G");
+    let mut silent = server.raw();
+    let mut silent_http = Raw::connect(server.http.unwrap());
+    silent.expect_closed();
+    silent_http.expect_closed();
+    // Well before the idle timeout could have closed them (generously).
+    assert!(
+        started.elapsed() < idle_timeout,
+        "closed after {:?}: the idle timeout, not the first-byte deadline",
+        started.elapsed()
+    );
+    // The ones that spoke are still open, though older than the silent
+    // ones: they are under the ordinary deadlines.
+    for raw in [&spoken, &one_byte] {
+        raw.stream.set_nonblocking(true).unwrap();
+        let err = (&raw.stream).read(&mut [0; 1]).expect_err("closed already");
+        assert_eq!(err.kind(), ErrorKind::WouldBlock);
+        raw.stream.set_nonblocking(false).unwrap();
+    }
+    // And the idle timeout ends the resting one.
+    spoken.expect_closed();
+    assert!(started.elapsed() >= idle_timeout);
 }
 
 #[test]

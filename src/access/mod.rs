@@ -9,10 +9,12 @@
 //! - [`grants`]: `read|write|delete` on a folder, and matching names.
 //! - [`tokens`]: tokens, their digests and the tokens file.
 //! - [`throttle`]: failed authentications per address.
+//! - [`client_key`]: the key an address counts under in per-client limits.
 //!
 //! A token never appears in a log line: it travels as a [`Secret`], whose
 //! `Debug` hides it, and only its digest is kept.
 
+pub mod client_key;
 pub mod grants;
 pub mod throttle;
 pub mod tokens;

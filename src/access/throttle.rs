@@ -14,7 +14,8 @@
 //! FORGET_AFTER    an address with no failure for 15 min starts afresh
 //! ```
 //!
-//! IPv6 addresses count by their /64, which one host usually holds whole.
+//! IPv6 addresses count by their /64, which one host usually holds whole
+//! (the rule of every per-client limit: `client_key.rs`).
 //! A success does not wipe the record: a client holding one good token
 //! could otherwise reset its count between guesses.
 //!
@@ -55,6 +56,8 @@ use std::hash::BuildHasher;
 use std::net::IpAddr;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
+
+use super::client_key::client_key as key;
 
 /// Failures answered without delay.
 pub const FREE_FAILURES: u32 = 5;
@@ -133,18 +136,6 @@ impl Default for Throttle {
 pub struct Attempt<'a> {
     shard: MutexGuard<'a, Shard>,
     key: u128,
-}
-
-/// The key an address counts under.
-fn key(addr: IpAddr) -> u128 {
-    match addr {
-        IpAddr::V4(v4) => u128::from(v4.to_bits()),
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => u128::from(v4.to_bits()),
-            // The /64, with the low bit set to tell it from any IPv4 key.
-            None => (v6.to_bits() & !u128::from(u64::MAX)) | 1,
-        },
-    }
 }
 
 impl Throttle {

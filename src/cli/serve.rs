@@ -44,9 +44,18 @@ pub struct ServeArgs {
     /// Most connections served at once; more get `ERR 503 busy`.
     #[arg(long, default_value_t = 10_000)]
     max_connections: usize,
+    /// Most connections served at once from one client address (IPv6: one
+    /// /64; behind a --trusted-proxy, the client its PROXY header names);
+    /// more get `ERR 503 busy`. 0: no cap.
+    #[arg(long, value_name = "N", default_value_t = 256)]
+    max_connections_per_client: usize,
     /// Seconds without progress before a connection is closed.
     #[arg(long, default_value = "60", value_parser = parse_seconds)]
     idle_timeout: Duration,
+    /// Seconds a new connection may send nothing before it is closed
+    /// (the idle timeout if that is shorter).
+    #[arg(long, default_value = "10", value_parser = parse_seconds)]
+    first_byte_timeout: Duration,
     /// Seconds a request line may take to arrive once it has begun.
     #[arg(long, default_value = "20", value_parser = parse_seconds)]
     header_timeout: Duration,
@@ -225,7 +234,9 @@ pub fn run(args: ServeArgs) -> ExitCode {
         root: args.root,
         node_id: args.node_id.unwrap_or_else(crate::node::default_node_id),
         max_connections: args.max_connections,
+        max_connections_per_client: args.max_connections_per_client,
         idle_timeout: args.idle_timeout,
+        first_byte_timeout: args.first_byte_timeout,
         header_timeout: args.header_timeout,
         min_rate: args.min_rate,
         rate_window: args.rate_window,

@@ -1,6 +1,13 @@
-//! Connection deadlines: the idle timeout, the request-line deadline and the
-//! minimum body rate, which together bound what a slow or stalled peer can
-//! hold (slowloris and slow-POST style attacks included).
+//! Connection deadlines: the idle timeout, the first-byte deadline, the
+//! request-line deadline and the minimum body rate, which together bound
+//! what a slow or stalled peer can hold (slowloris and slow-POST style
+//! attacks included).
+//!
+//! The first-byte deadline (`--first-byte-timeout`, shorter than the idle
+//! timeout) cuts a connection that has sent nothing at all: a client that
+//! means to be served asks at once, and bare connections are the cheapest
+//! way to hold the connection slots (a TLS handshake has the request-line
+//! deadline, then the first-byte one again for its first request).
 //!
 //! A connection only records times here; the reactor keeps one timer-heap
 //! entry per connection at [`Connection::deadline`] and calls
@@ -15,6 +22,9 @@ use crate::config::Config;
 /// What a connection is doing, as far as its deadlines care.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
+    /// Nothing received yet since the connection opened (or since its TLS
+    /// handshake).
+    Fresh,
     /// Waiting for a request, nothing of it received yet.
     BetweenRequests,
     /// Part of a request line received.
@@ -30,6 +40,8 @@ enum Phase {
 enum Clock {
     /// None: resting between requests, or closing.
     Off,
+    /// Nothing received since this instant.
+    FirstByte(Instant),
     /// A request line began arriving at this instant.
     Header(Instant),
     /// A body is moving: bytes moved since this rate window began.
@@ -50,7 +62,7 @@ impl Timing {
     pub(super) fn new(now: Instant) -> Timing {
         Timing {
             last_progress: now,
-            clock: Clock::Off,
+            clock: Clock::FirstByte(now),
             scheduled: 0,
         }
     }
@@ -65,6 +77,8 @@ impl Timing {
 
     fn enter(&mut self, phase: Phase, now: Instant) {
         self.clock = match (phase, self.clock) {
+            (Phase::Fresh, clock @ Clock::FirstByte(_)) => clock,
+            (Phase::Fresh, _) => Clock::FirstByte(now),
             (Phase::PartialHeader, clock @ Clock::Header(_)) => clock,
             (Phase::PartialHeader, _) => Clock::Header(now),
             (Phase::Body, clock @ Clock::Body { .. }) => clock,
@@ -89,6 +103,7 @@ impl Connection {
             State::AwaitHeader if !self.input.is_empty() && !self.holds_whole_head() => {
                 Phase::PartialHeader
             }
+            State::AwaitHeader if self.bytes_in == 0 => Phase::Fresh,
             State::AwaitHeader | State::Waiting(_) => Phase::BetweenRequests,
             State::ReceivingBody(_)
             | State::SendingBody(_)
@@ -109,6 +124,7 @@ impl Connection {
         let timing = &self.timing;
         let idle = timing.last_progress + config.idle_timeout;
         match timing.clock {
+            Clock::FirstByte(since) => idle.min(since + config.first_byte_timeout),
             Clock::Header(started) => idle.min(started + config.header_timeout),
             Clock::Body { started, .. } if config.min_rate > 0 => {
                 idle.min(started + config.rate_window)
@@ -136,6 +152,10 @@ impl Connection {
             return Some(format!("no progress for {}", secs(config.idle_timeout)));
         }
         match timing.clock {
+            Clock::FirstByte(since) if now >= since + config.first_byte_timeout => Some(format!(
+                "nothing received in {}",
+                secs(config.first_byte_timeout)
+            )),
             Clock::Header(started) if now >= started + config.header_timeout => {
                 let what = match self.state {
                     State::ProxyHeader => "trusted proxy: no PROXY header",

@@ -176,6 +176,23 @@ enum State {
     },
 }
 
+/// Where a connection stands in the server's per-client connection cap
+/// (`--max-connections-per-client`): whether `peer` is counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Counted {
+    /// Counted under its peer's address (from accept on, or once the
+    /// server counted the client its PROXY header named).
+    Peer,
+    /// Not counted: a trusted balancer's connection whose header has not
+    /// named a client yet or named none (the balancer's own health check),
+    /// or one refused as over its cap.
+    Not,
+    /// Its PROXY header has just named its client: the connection waits
+    /// for the server to count it, or refuse it, before anything of it is
+    /// served.
+    Named,
+}
+
 /// One client connection.
 pub struct Connection {
     // Declared first so it drops first. (The reactor hands an abandoned
@@ -204,6 +221,8 @@ pub struct Connection {
     last_request_due: bool,
     /// On the reactor's ready list (see [`Connection::set_queued`]).
     queued: bool,
+    /// Where it stands in the server's per-client connection cap.
+    counted: Counted,
     interest: Interest,
     timing: Timing,
     opened: Instant,
@@ -243,6 +262,7 @@ impl Connection {
             peer_eof: false,
             last_request_due: false,
             queued: false,
+            counted: Counted::Peer,
             interest: Interest::READABLE,
             timing: Timing::new(now),
             opened: now,
@@ -266,6 +286,33 @@ impl Connection {
             "a PROXY header expected after reading began"
         );
         self.state = State::ProxyHeader;
+        self.counted = Counted::Not;
+    }
+
+    /// Where the connection stands in the per-client connection cap.
+    pub fn counted(&self) -> Counted {
+        self.counted
+    }
+
+    /// The server has counted the client a PROXY header named
+    /// ([`Counted::Named`]) under its address.
+    pub fn set_counted(&mut self) {
+        debug_assert_eq!(self.counted, Counted::Named, "counted twice");
+        self.counted = Counted::Peer;
+    }
+
+    /// The client a PROXY header named is over its cap: tells it `busy`
+    /// (in `plain`text only, as at accept: a TLS client could not read it)
+    /// and ends the connection. False if it must simply be closed.
+    pub fn refuse_busy(&mut self, plain: bool) -> bool {
+        debug_assert_eq!(self.counted, Counted::Named, "refused after counting");
+        self.counted = Counted::Not;
+        if !plain {
+            return false;
+        }
+        self.codec.busy(&mut self.output);
+        self.state = State::Ended;
+        true
     }
 
     /// The client id sent in the greeting.

@@ -17,6 +17,11 @@
 //! the end of the stream behind them (a balancer's bug, bounded all the
 //! same).
 //!
+//! Once the header names a client, the drive stops there and the
+//! connection is [`Counted::Named`]: the server counts that client against
+//! its connection cap (or refuses it `busy`) before serving it, as it
+//! counts everyone else's address at accept.
+//!
 //! The connection stays the size it was: `ProxyHeader` is one more state
 //! without data, and the client's address replaces the peer's in place.
 
@@ -25,7 +30,7 @@ use std::net::SocketAddr;
 use log::{debug, warn};
 use mio::Interest;
 
-use super::{Connection, State, Step};
+use super::{Connection, Counted, State, Step};
 use crate::proxy::{self, ProxySource};
 use crate::socket::Outcome;
 
@@ -69,6 +74,11 @@ impl Connection {
             ProxySource::Client(client) => {
                 debug!("#{} is {client} (via {via})", self.id);
                 self.set_peer(client);
+                self.state = State::AwaitHeader;
+                // The server counts the client against its cap before a
+                // byte of its requests is read.
+                self.counted = Counted::Named;
+                return Err(Step::Yield);
             }
             ProxySource::Proxy => debug!("#{} is the proxy {via} itself", self.id),
         }

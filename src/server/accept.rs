@@ -1,7 +1,8 @@
 //! Accepting connections without ever taking the server down.
 //!
-//! Accepts are bounded per turn. Over `--max-connections` a newcomer gets
-//! `ERR 503 busy`. When the process runs out of descriptors, the server
+//! Accepts are bounded per turn. Over `--max-connections`, or over
+//! `--max-connections-per-client` from its address, a newcomer gets
+//! `ERR 503 busy` (a 503 on HTTP), and is closed. When the process runs out of descriptors, the server
 //! closes a spare descriptor it keeps for the purpose, accepts the waiting
 //! connection, answers `ERR 503 busy`, closes it and takes the spare back
 //! (the "reserve descriptor" technique): waiting clients get a clear answer
@@ -23,6 +24,7 @@ use log::{debug, info, warn};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Interest, Token};
 
+use super::Busy;
 use super::reactor::Reactor;
 use crate::codec::{Codec, Protocol};
 use crate::connection::Connection;
@@ -213,13 +215,23 @@ impl Reactor {
     }
 
     fn admit(&mut self, stream: TcpStream, peer: SocketAddr, protocol: Protocol, now: Instant) {
-        if !self.hub.admit() {
+        // A trusted balancer's connections count by the client its PROXY
+        // header names, once it has (see `Hub::admit`).
+        let proxied = self.shared.config.is_trusted_proxy(peer.ip());
+        let client = (!proxied).then_some(peer.ip());
+        if let Err(busy) = self.hub.admit(client) {
             self.metrics.refused_busy.add(1);
             refuse_busy(&stream, protocol, self.hub.tls.is_none());
-            debug!(
-                "refused {peer}: {} connections open",
-                self.hub.max_connections
-            );
+            match busy {
+                Busy::Server => debug!(
+                    "refused {peer}: {} connections open",
+                    self.hub.max_connections
+                ),
+                Busy::Client => debug!(
+                    "refused {peer}: {} connections open from its address",
+                    self.hub.per_client.cap()
+                ),
+            }
             return;
         }
         if let Err(err) = stream.set_nodelay(true) {
@@ -232,14 +244,14 @@ impl Reactor {
             Ok(tls) => tls,
             Err(err) => {
                 warn!("#{id} TLS session for {peer}: {err}");
-                self.hub.release();
+                self.hub.release(client);
                 return;
             }
         };
         let auth = self.hub.access.is_on();
         let codec = Codec::new(protocol);
         let mut conn = Connection::new(stream, tls, peer.ip(), id, codec, now, auth);
-        if self.shared.config.is_trusted_proxy(peer.ip()) {
+        if proxied {
             // Its client is named in the header it must begin with.
             conn.expect_proxy_header();
         }
@@ -249,7 +261,7 @@ impl Reactor {
                 .register(conn.stream_mut(), Token(key), Interest::READABLE)
         {
             warn!("register {peer}: {err}");
-            self.hub.release();
+            self.hub.release(client);
             return;
         }
         let deadline = self

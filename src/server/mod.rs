@@ -6,15 +6,17 @@
 //! touch each other's connections and a connection's whole life is on one
 //! thread. What they share is explicit and small, the [`Hub`]: the I/O pool
 //! (each job answers the reactor that asked), access control and the TLS
-//! certificate (both re-read on SIGHUP), the connection cap and client ids
-//! (atomics), and shutdown (one request reaches every reactor). One worker
-//! is the single reactor of earlier versions, on the calling thread.
+//! certificate (both re-read on SIGHUP), the connection caps (an atomic
+//! for the server's, a sharded table per client address, `per_client.rs`),
+//! client ids (an atomic), and shutdown (one request reaches every
+//! reactor). One worker is the single reactor of earlier versions, on the
+//! calling thread.
 //!
 //! Signals are taken by the first reactor; the start-up sweep runs once, on
 //! a thread of its own.
 
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 
@@ -23,6 +25,7 @@ use mio::{Interest, Token, Waker};
 
 use crate::access::{self, Access};
 use crate::config::Config;
+use crate::connection::{Connection, Counted};
 use crate::hooks::{Hooks, Runner};
 use crate::metrics::ReactorMetrics;
 use crate::pool::{Pool, Shared};
@@ -32,11 +35,13 @@ use crate::tls::ServerTls;
 pub(crate) use accept::raise_fd_limit;
 use accept::{Listener, Reserve};
 use listen::{adopt_groups, bind_groups};
+use per_client::PerClient;
 use reactor::Reactor;
 use scrape::Scrape;
 
 mod accept;
 mod listen;
+mod per_client;
 mod reactor;
 mod scrape;
 mod systemd;
@@ -153,6 +158,8 @@ pub(crate) struct Hub {
     max_connections: usize,
     /// Connections open now, over all reactors.
     open: AtomicUsize,
+    /// Connections open now per client address, over all reactors.
+    per_client: PerClient,
     /// The next client id (ids are unique across reactors).
     next_client_id: AtomicU64,
     /// A reactor has found the process out of descriptors (logged once).
@@ -167,24 +174,63 @@ pub(crate) struct Hub {
 }
 
 impl Hub {
-    /// Counts a new connection in, unless the cap is reached.
-    fn admit(&self) -> bool {
+    /// Counts a new connection in, unless the server has its cap
+    /// (`--max-connections`) or its client address (`client`) has its own
+    /// (`--max-connections-per-client`). `client` is `None` for a trusted
+    /// load balancer's: counting the balancer would cap all its clients
+    /// together; each is counted once its PROXY header names it
+    /// ([`Hub::admit_named`]).
+    ///
+    /// # Errors
+    /// Whose cap refused it.
+    fn admit(&self, client: Option<IpAddr>) -> Result<(), Busy> {
         let open = self.open.fetch_add(1, Ordering::SeqCst);
         if open >= self.max_connections {
             self.open.fetch_sub(1, Ordering::SeqCst);
-            return false;
+            return Err(Busy::Server);
         }
-        true
+        if let Some(addr) = client
+            && !self.per_client.admit(addr)
+        {
+            self.open.fetch_sub(1, Ordering::SeqCst);
+            return Err(Busy::Client);
+        }
+        Ok(())
     }
 
-    /// Counts a closed connection out.
-    fn release(&self) {
+    /// Counts the client a PROXY header has named in, on a connection
+    /// already counted in the server's cap; false if the client has its
+    /// cap.
+    fn admit_named(&self, client: IpAddr) -> bool {
+        self.per_client.admit(client)
+    }
+
+    /// Counts a closed connection out; `client` as it was admitted with.
+    fn release(&self, client: Option<IpAddr>) {
+        if let Some(addr) = client {
+            self.per_client.release(addr);
+        }
         self.open.fetch_sub(1, Ordering::SeqCst);
     }
 
     fn client_id(&self) -> u64 {
         self.next_client_id.fetch_add(1, Ordering::Relaxed)
     }
+}
+
+/// Whose connection cap refused a newcomer (it is told `busy` either way).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Busy {
+    /// `--max-connections`, over all clients.
+    Server,
+    /// `--max-connections-per-client`, its address's.
+    Client,
+}
+
+/// The address `conn` counts under in the per-client cap, if it is
+/// counted (see [`Counted`]).
+fn counted_client(conn: &Connection) -> Option<IpAddr> {
+    (conn.counted() == Counted::Peer).then(|| conn.peer())
 }
 
 /// Shuts the whole server down if a worker's thread panics: better a
@@ -308,6 +354,7 @@ impl Server {
             tls,
             max_connections,
             open: AtomicUsize::new(0),
+            per_client: PerClient::new(shared.config.max_connections_per_client),
             next_client_id: AtomicU64::new(1),
             out_of_descriptors: AtomicBool::new(false),
             reserve: Reserve::new(),

@@ -39,7 +39,7 @@ use super::accept::{AcceptState, Listener};
 use super::scrape::Scrape;
 use super::timers::Timers;
 use super::{Hub, LISTENER_TOKENS, SIGNALS, WAKER};
-use crate::connection::{Connection, Env, Step};
+use crate::connection::{Connection, Counted, Env, Step};
 use crate::metrics::{self, ReactorMetrics};
 use crate::pool::{Inbox, Shared, Task};
 use crate::request_log;
@@ -248,6 +248,23 @@ impl Reactor {
         let Some(conn) = self.connections.get_mut(key) else {
             unreachable!("the connection was just driven");
         };
+        if conn.counted() == Counted::Named {
+            if self.hub.admit_named(conn.peer()) {
+                conn.set_counted();
+            } else {
+                self.metrics.refused_busy.add(1);
+                debug!(
+                    "#{} refused {}: {} connections open from its address",
+                    conn.id(),
+                    conn.peer(),
+                    self.hub.per_client.cap()
+                );
+                if !conn.refuse_busy(self.hub.tls.is_none()) {
+                    self.close(key);
+                    return;
+                }
+            }
+        }
         match step {
             Step::Wait(interest) => {
                 if interest != conn.interest() {
@@ -331,7 +348,7 @@ impl Reactor {
             return;
         }
         let mut conn = self.connections.remove(key);
-        self.hub.release();
+        self.hub.release(super::counted_client(&conn));
         self.metrics.closed[metrics::protocol_index(conn.protocol())].add(1);
         if let Some(job) = conn.abandon_upload() {
             self.submit(Task {

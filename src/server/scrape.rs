@@ -15,8 +15,14 @@
 //!                                Content-Length: N, Connection: close
 //! ```
 //!
-//! At most [`MAX_SCRAPERS`] at once (more are closed at once); each has
-//! [`SCRAPE_TIMEOUT`] to send its head and take its answer.
+//! At most [`MAX_SCRAPERS`] at once. Each has [`HEAD_TIMEOUT`] to send its
+//! head, and [`SCRAPE_TIMEOUT`] in all to take its answer. A newcomer when
+//! every place is taken closes the oldest scraper still sending its head:
+//! a scraper that connects and sends half a request holds its place only
+//! until newer ones come, so a handful of them cannot turn a probe away
+//! (Prometheus sends its whole request at once, and is answered in the
+//! turn that accepts it). Only scrapers being answered, whose end is near,
+//! keep their places against a newcomer.
 
 use std::time::{Duration, Instant};
 
@@ -37,6 +43,8 @@ const SCRAPER_TOKENS: usize = usize::MAX / 2;
 const MAX_SCRAPERS: usize = 16;
 /// Longest a request head may be.
 const MAX_HEAD: usize = 8 * 1024;
+/// How long a scraper may take to send its request head.
+const HEAD_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long a scraper may take to ask and to read the answer.
 const SCRAPE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -44,6 +52,9 @@ const SCRAPE_TIMEOUT: Duration = Duration::from_secs(10);
 pub(super) struct Scrape {
     listener: TcpListener,
     scrapers: Slab<Scraper>,
+    /// Scrapers accepted so far: their order of arrival (many arrive in
+    /// one turn, at one `Instant`).
+    accepted: u64,
 }
 
 struct Scraper {
@@ -53,6 +64,11 @@ struct Scraper {
     /// The answer, once the head is in; `answer[sent..]` is unsent.
     answer: Vec<u8>,
     sent: usize,
+    /// Its place in the order of arrival.
+    arrival: u64,
+    accepted: Instant,
+    /// [`HEAD_TIMEOUT`] after `accepted` until the head is in, then
+    /// [`SCRAPE_TIMEOUT`] after it.
     deadline: Instant,
 }
 
@@ -62,6 +78,7 @@ impl Scrape {
         Scrape {
             listener,
             scrapers: Slab::new(),
+            accepted: 0,
         }
     }
 
@@ -72,6 +89,16 @@ impl Scrape {
     /// Whether `token` is the listener's or a scraper's.
     pub(super) fn owns(token: Token) -> bool {
         token == METRICS || (SCRAPER_TOKENS..SCRAPER_TOKENS + MAX_SCRAPERS).contains(&token.0)
+    }
+
+    /// The scraper that has waited longest for its head, to make room for
+    /// a newcomer; `None` if every scraper is being answered.
+    fn oldest_asking(&self) -> Option<usize> {
+        self.scrapers
+            .iter()
+            .filter(|(_, s)| s.answer.is_empty())
+            .min_by_key(|(_, s)| s.arrival)
+            .map(|(key, _)| key)
     }
 
     /// The earliest scraper deadline.
@@ -138,9 +165,18 @@ impl Reactor {
                 }
             };
             if scrape.scrapers.len() >= MAX_SCRAPERS {
-                debug!("metrics: too many scrapers; {peer} closed");
-                continue;
+                let Some(oldest) = scrape.oldest_asking() else {
+                    debug!("metrics: {MAX_SCRAPERS} scrapers being answered; {peer} closed");
+                    continue;
+                };
+                debug!("metrics: {MAX_SCRAPERS} scrapers; the oldest still asking closed");
+                self.close_scraper(oldest);
             }
+            let Some(scrape) = &mut self.scrape else {
+                return;
+            };
+            scrape.accepted += 1;
+            let arrival = scrape.accepted;
             let entry = scrape.scrapers.vacant_entry();
             let token = Token(SCRAPER_TOKENS + entry.key());
             if let Err(err) = self
@@ -156,7 +192,9 @@ impl Reactor {
                 head: Vec::new(),
                 answer: Vec::new(),
                 sent: 0,
-                deadline: now + SCRAPE_TIMEOUT,
+                arrival,
+                accepted: now,
+                deadline: now + HEAD_TIMEOUT,
             });
             // Its request may be there already; edge-triggered, so look now.
             self.scrape_event(token, now);
@@ -220,6 +258,7 @@ impl Scraper {
                     (true, Some(body)) => answer("200 OK", &body()),
                     _ => answer("404 Not Found", "only GET /metrics is served here\n"),
                 };
+                self.deadline = self.accepted + SCRAPE_TIMEOUT;
             }
         }
     }
