@@ -33,6 +33,9 @@ pub struct Config {
     /// /64); more get `ERR 503 busy`. 0: no cap. A trusted proxy's
     /// connections count by the client each PROXY header names.
     pub max_connections_per_client: usize,
+    /// Listings and folder archives one client address may have queued or
+    /// running at once; more get `503`. 0: no cap.
+    pub max_walks_per_client: usize,
     /// Time without progress (idle, half-sent header, stalled body) after
     /// which a connection is closed.
     pub idle_timeout: Duration,
@@ -149,6 +152,7 @@ impl Default for Config {
             node_id: crate::node::default_node_id(),
             max_connections: 10_000,
             max_connections_per_client: 256,
+            max_walks_per_client: crate::access::per_client::DEFAULT_WALKS_PER_CLIENT,
             idle_timeout: Duration::from_secs(60),
             first_byte_timeout: Duration::from_secs(10),
             header_timeout: Duration::from_secs(20),

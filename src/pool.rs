@@ -43,6 +43,7 @@ use std::time::Instant;
 use log::{error, warn};
 use mio::Waker;
 
+use crate::access::per_client::PerClient;
 use crate::codec::Protocol;
 use crate::config::Config;
 use crate::hooks::Hooks;
@@ -62,6 +63,8 @@ pub struct Shared {
     pub config: Config,
     /// The upload hooks (run by their own threads, `hooks/runner.rs`).
     pub hooks: Hooks,
+    /// The walks each client address has queued or running.
+    pub walks: Arc<PerClient>,
 }
 
 /// A job and the connection (slab key, client id) that waits for it.
@@ -105,6 +108,7 @@ impl Task {
             client: id,
             peer,
             protocol,
+            walks: &shared.walks,
             abandoned: None,
         };
         let outcome = job.run(&ctx);

@@ -1753,7 +1753,10 @@ fn hundreds_of_abusive_connections_leave_the_server_consistent() {
         .unwrap_or(DEFAULT_SEED);
     // Every connection comes from 127.0.0.1: one client, as far as the
     // per-address cap goes.
-    let server = TestServer::start_with(|c| c.max_connections_per_client = 0);
+    let server = TestServer::start_with(|c| {
+        c.max_connections_per_client = 0;
+        c.max_walks_per_client = 0;
+    });
     {
         let mut client = server.client();
         for (name, len) in PRE_FILES {

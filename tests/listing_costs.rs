@@ -17,6 +17,8 @@ use support::http::{exchange, metric};
 use support::tokens::tokens_in;
 
 const WALKED: &str = "ferry_walk_entries_total";
+/// The walks one address may have queued or running (docs/security.md).
+const MAX_WALKS: usize = ferry::access::per_client::DEFAULT_WALKS_PER_CLIENT;
 
 /// `folders` folders of `files` empty files each, under `dir`.
 fn plant_tree(server: &TestServer, dir: &str, folders: usize, files: usize) {
@@ -96,11 +98,12 @@ fn a_walk_whose_client_has_gone_is_dropped() {
     gate.wait_for_arrivals(1);
     let jobs = metric(metrics, "ferry_io_jobs_total");
     let walked = metric(metrics, WALKED);
-    // ... while eight more ask for the whole tree, and once their walks
+    // ... while the rest of its address's share of walks ask for the whole
+    // tree from other connections, and once their walks
     // are queued (or held too, on a host with more listing threads) are
     // killed: their sockets reset, as a process's are when it dies with an
     // answer unread.
-    let quitters: Vec<_> = (0..8)
+    let quitters: Vec<_> = (1..MAX_WALKS)
         .map(|_| {
             let mut quitter = std::net::TcpStream::connect(server.addr).unwrap();
             write!(quitter, "AUTH {}\nLIST\n", tokens[0]).unwrap();
@@ -108,7 +111,7 @@ fn a_walk_whose_client_has_gone_is_dropped() {
         })
         .collect();
     let deadline = std::time::Instant::now() + support::PATIENCE;
-    while metric(metrics, "ferry_io_queue_depth") + gate.arrivals() as u64 - 1 < 8 {
+    while metric(metrics, "ferry_io_queue_depth") + (gate.arrivals() as u64) < MAX_WALKS as u64 {
         assert!(
             std::time::Instant::now() < deadline,
             "the walks never queued"
@@ -130,7 +133,7 @@ fn a_walk_whose_client_has_gone_is_dropped() {
     let len: usize = head.strip_prefix("OK ").unwrap().parse().unwrap();
     assert_eq!(waiting.bytes(len).split(|&b| b == b'\n').count(), 10_001);
     // Every job has ended (run or dropped)...
-    while metric(metrics, "ferry_io_jobs_total") < jobs + 9 {
+    while metric(metrics, "ferry_io_jobs_total") < jobs + MAX_WALKS as u64 {
         assert!(std::time::Instant::now() < deadline, "jobs still queued");
         std::thread::yield_now();
     }
@@ -145,6 +148,60 @@ fn a_walk_whose_client_has_gone_is_dropped() {
     let one_walk = metric(metrics, WALKED) - before;
     assert!(
         cost < one_walk + one_walk / 2,
-        "nine walks read {cost} entries, one reads {one_walk}"
+        "{MAX_WALKS} walks read {cost} entries, one reads {one_walk}"
     );
+}
+
+#[test]
+fn one_address_cannot_queue_more_than_its_share_of_walks() {
+    let gate = Arc::new(Gate::new(Point::Walk));
+    let server = TestServer::start_with(|c| {
+        c.metrics_listen = Some("127.0.0.1:0".parse().unwrap());
+        c.gate = Some(Arc::clone(&gate));
+    });
+    let metrics = server.metrics.unwrap();
+    plant_tree(&server, "tree", 2, 3);
+    let greeted = |from: &str| {
+        let mut raw = support::Raw::connect_from(server.addr, from.parse().unwrap());
+        assert!(raw.line().starts_with("OK FERRY/1 "));
+        raw
+    };
+    let queued = || metric(metrics, "ferry_io_queue_depth") + gate.arrivals() as u64;
+    let deadline = std::time::Instant::now() + support::PATIENCE;
+    let wait_for_queued = |count: u64| {
+        while queued() < count {
+            assert!(std::time::Instant::now() < deadline, "walks never queued");
+            std::thread::yield_now();
+        }
+    };
+    // One address fills its share with walks held on the disk...
+    let mut hogs: Vec<_> = (0..MAX_WALKS as u64)
+        .map(|n| {
+            let mut raw = greeted("127.0.0.2");
+            raw.send("LIST\n");
+            wait_for_queued(n + 1);
+            raw
+        })
+        .collect();
+    // ... and its next is refused at once, as an archive would be.
+    let mut over = greeted("127.0.0.2");
+    over.send("LIST\n");
+    let refused = over.line();
+    assert!(
+        refused.starts_with("ERR 503 ") && refused.contains("listings and archives"),
+        "{refused}"
+    );
+    // Another address still gets its walk queued.
+    let mut other = greeted("127.0.0.3");
+    other.send("LIST\n");
+    wait_for_queued(MAX_WALKS as u64 + 1);
+    gate.open();
+    for raw in hogs.iter_mut().chain([&mut other]) {
+        let head = raw.line();
+        let len: usize = head.strip_prefix("OK ").unwrap().parse().unwrap();
+        raw.bytes(len);
+    }
+    // Their places are given back: the first address walks again.
+    over.send("LIST\n");
+    assert!(over.line().starts_with("OK "));
 }

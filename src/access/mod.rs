@@ -16,6 +16,7 @@
 
 pub mod client_key;
 pub mod grants;
+pub mod per_client;
 pub mod throttle;
 pub mod tokens;
 

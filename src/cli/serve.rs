@@ -49,6 +49,11 @@ pub struct ServeArgs {
     /// more get `ERR 503 busy`. 0: no cap.
     #[arg(long, value_name = "N", default_value_t = 256)]
     max_connections_per_client: usize,
+    /// Most listings and folder archives one client address may have
+    /// queued or running at once (an archive until its last byte is out);
+    /// more get 503. 0: no cap.
+    #[arg(long, value_name = "N", default_value_t = crate::access::per_client::DEFAULT_WALKS_PER_CLIENT)]
+    max_walks_per_client: usize,
     /// Seconds without progress before a connection is closed.
     #[arg(long, default_value = "60", value_parser = parse_seconds)]
     idle_timeout: Duration,
@@ -235,6 +240,7 @@ pub fn run(args: ServeArgs) -> ExitCode {
         node_id: args.node_id.unwrap_or_else(crate::node::default_node_id),
         max_connections: args.max_connections,
         max_connections_per_client: args.max_connections_per_client,
+        max_walks_per_client: args.max_walks_per_client,
         idle_timeout: args.idle_timeout,
         first_byte_timeout: args.first_byte_timeout,
         header_timeout: args.header_timeout,

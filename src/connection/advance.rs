@@ -165,6 +165,7 @@ impl Connection {
                     client: self.id,
                     peer: self.peer(),
                     protocol: self.protocol(),
+                    walks: env.walks,
                     abandoned: None,
                 };
                 let mut guard = Guard {

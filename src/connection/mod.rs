@@ -133,6 +133,8 @@ pub struct Env<'a> {
     pub access: &'a Access,
     /// The upload hooks.
     pub hooks: &'a crate::hooks::Hooks,
+    /// The walks each client address has queued or running.
+    pub walks: &'a Arc<crate::access::per_client::PerClient>,
     /// The server is shutting down: take no new requests.
     pub shutting_down: bool,
     /// Bytes of input buffered by all connections together (see

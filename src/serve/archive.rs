@@ -21,7 +21,9 @@ use std::time::Instant;
 
 use log::{debug, warn};
 
+use super::listing::walk_permit;
 use super::{Ctx, ErrorKind, Failure, Job, Next, Outcome, Reply, Send, Source, refuse};
+use crate::access::per_client::Permit;
 use crate::access::{Perm, Who};
 use crate::name::{Name, Prefix};
 use crate::storage::StorageError;
@@ -54,10 +56,18 @@ pub struct Archive {
     pad: usize,
     len: u64,
     started: Instant,
+    /// Its place among the client's walks.
+    _permit: Permit,
 }
 
 /// A `.tar` of the folder `prefix` (its head only when `body` is false).
-pub(super) fn archive(who: Who, prefix: Prefix, body: bool) -> Outcome {
+pub(super) fn archive(ctx: &Ctx<'_>, who: Who, prefix: Prefix, body: bool) -> Outcome {
+    // One of the client's walks, until the archive's last byte is out (its
+    // member list is memory held for it).
+    let permit = match walk_permit(ctx) {
+        Ok(permit) => permit,
+        Err(failure) => return refuse(ctx, "TAR", prefix.as_str(), failure, Next::Request),
+    };
     // Walking a tree is CPU work when it is cached: a long job.
     Outcome::on_pool_long(move |ctx| {
         let entries = match walk(ctx, &who, &prefix) {
@@ -72,7 +82,7 @@ pub(super) fn archive(who: Who, prefix: Prefix, body: bool) -> Outcome {
             }
             Err(failure) => return refuse(ctx, "TAR", prefix.as_str(), failure, Next::Request),
         };
-        let archive = Archive::new(prefix, entries);
+        let archive = Archive::new(prefix, entries, permit);
         debug!(
             "#{} TAR {:?} {} members, {} bytes",
             ctx.client,
@@ -176,7 +186,7 @@ fn gone() -> Failure {
 }
 
 impl Archive {
-    fn new(prefix: Prefix, entries: Vec<Entry>) -> Box<Archive> {
+    fn new(prefix: Prefix, entries: Vec<Entry>, permit: Permit) -> Box<Archive> {
         let folder = prefix.as_str().trim_end_matches('/');
         let base = match folder.rsplit_once('/') {
             Some((_, last)) => format!("{last}/"),
@@ -191,6 +201,7 @@ impl Archive {
             pad: 0,
             len: END.len() as u64,
             started: Instant::now(),
+            _permit: permit,
         };
         archive.len += (0..archive.entries.len())
             .map(|at| archive.member(at, |member| member.archived_len()))

@@ -15,6 +15,7 @@ use super::{
     Ctx, ErrorKind, Failure, ListingFormat, Next, Outcome, Piece, Reply, Scope, Send, Source,
     refuse, storage_refusal,
 };
+use crate::access::per_client::Permit;
 use crate::access::{Perm, Who};
 use crate::name::Prefix;
 use crate::storage::StorageError;
@@ -27,13 +28,20 @@ const SPOOL_BUFFER: usize = 64 * 1024;
 /// It shows only what `who` may read: files it may read, folders that lead
 /// to some.
 pub(super) fn list(
+    ctx: &Ctx<'_>,
     who: Who,
     prefix: Prefix,
     scope: Scope,
     format: ListingFormat,
     body: bool,
 ) -> Outcome {
+    let permit = match walk_permit(ctx) {
+        Ok(permit) => permit,
+        Err(failure) => return refuse(ctx, "LIST", prefix.as_str(), failure, Next::Request),
+    };
     let walk = move |ctx: &Ctx<'_>| {
+        // Its place is given back when the walk ends, or is dropped unrun.
+        let _permit = permit;
         let spooled = Spool::new(ctx, &prefix, format).and_then(|spool| match scope {
             Scope::Tree => spool_tree(ctx, &who, &prefix, spool),
             Scope::Directory => spool_directory(ctx, &who, &prefix, spool),
@@ -69,6 +77,24 @@ pub(super) fn list(
     // Reading a big tree or folder is CPU work (its directories are
     // usually cached): the pool runs few listings at once.
     Outcome::on_pool_long(walk)
+}
+
+/// A place for one more walk (a listing, an archive) of the client's
+/// address: each address may have `--max-walks-per-client` queued or
+/// running, so one client cannot fill the listing threads' queue for all.
+///
+/// # Errors
+/// 503 while the address has its share.
+pub(super) fn walk_permit(ctx: &Ctx<'_>) -> Result<Permit, Failure> {
+    ctx.walks.permit(ctx.peer).ok_or_else(|| {
+        Failure::new(
+            ErrorKind::Busy,
+            format!(
+                "too many listings and archives at once from this address (at most {}): try again when one has finished",
+                ctx.walks.cap()
+            ),
+        )
+    })
 }
 
 /// Every file below `prefix` that `who` may read, written as the walk

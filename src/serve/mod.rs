@@ -36,6 +36,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use log::debug;
 
 use crate::access::Who;
+use crate::access::per_client::PerClient;
 use crate::codec::Protocol;
 use crate::config::Config;
 use crate::hooks::Hooks;
@@ -69,6 +70,8 @@ pub struct Ctx<'a> {
     /// The protocol it speaks (for the hooks' `FERRY_PROTOCOL`; nothing
     /// here serves a protocol differently).
     pub protocol: Protocol,
+    /// The walks each client address has queued or running.
+    pub walks: &'a Arc<PerClient>,
     /// Set once nobody waits for the long job running in this context
     /// (its connection has gone): the job stops at its next step.
     pub abandoned: Option<&'a AtomicBool>,
@@ -289,8 +292,8 @@ pub fn serve(request: Request, ctx: &Ctx<'_>, guard: &mut Guard<'_>) -> Outcome 
             scope,
             format,
             body,
-        } => listing::list(who, prefix, scope, format, body),
-        Operation::Archive { prefix, body } => archive::archive(who, prefix, body),
+        } => listing::list(ctx, who, prefix, scope, format, body),
+        Operation::Archive { prefix, body } => archive::archive(ctx, who, prefix, body),
         Operation::Delete { name } => files::delete(ctx, name),
         Operation::Move { from, to } => files::rename(ctx, from, to),
         Operation::Echo { size } => files::echo(size),

@@ -7,7 +7,7 @@
 //! thread. What they share is explicit and small, the [`Hub`]: the I/O pool
 //! (each job answers the reactor that asked), access control and the TLS
 //! certificate (both re-read on SIGHUP), the connection caps (an atomic
-//! for the server's, a sharded table per client address, `per_client.rs`),
+//! for the server's, a sharded table per client address, `access/per_client.rs`),
 //! client ids (an atomic), and shutdown (one request reaches every
 //! reactor). One worker is the single reactor of earlier versions, on the
 //! calling thread.
@@ -23,6 +23,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use log::{error, info, warn};
 use mio::{Interest, Token, Waker};
 
+use crate::access::per_client::PerClient;
 use crate::access::{self, Access};
 use crate::config::Config;
 use crate::connection::{Connection, Counted};
@@ -35,13 +36,11 @@ use crate::tls::ServerTls;
 pub(crate) use accept::raise_fd_limit;
 use accept::{Listener, Reserve};
 use listen::{adopt_groups, bind_groups};
-use per_client::PerClient;
 use reactor::Reactor;
 use scrape::Scrape;
 
 mod accept;
 mod listen;
-mod per_client;
 mod reactor;
 mod scrape;
 mod systemd;
@@ -328,10 +327,12 @@ impl Server {
         storage.set_gate(config.gate.clone());
         let threads = config.io_threads;
         let hooks = Hooks::new(config.hooks.clone(), &config.root);
+        let walks = Arc::new(PerClient::new(config.max_walks_per_client));
         let shared = Arc::new(Shared {
             storage,
             config,
             hooks,
+            walks,
         });
         let pool = Pool::start(
             threads,

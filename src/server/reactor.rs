@@ -224,6 +224,7 @@ impl Reactor {
             config: &self.shared.config,
             access: &self.hub.access,
             hooks: &self.shared.hooks,
+            walks: &self.shared.walks,
             shutting_down: self.shutdown_deadline.is_some(),
             held_input: &mut self.held_input,
         };

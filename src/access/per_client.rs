@@ -1,6 +1,9 @@
-//! Connections open per client address (`--max-connections-per-client`),
-//! counted across every reactor, so that one address cannot take every
-//! connection slot while others get `busy`.
+//! Things a client address holds at once, counted across every reactor so
+//! that one address cannot take every slot while others get `busy`: the
+//! connections it has open (`--max-connections-per-client`, counted by the
+//! server's Hub) and the walks it has queued or running (listings and
+//! folder archives, `--max-walks-per-client`, counted by the serve layer
+//! with a [`Permit`] each).
 //!
 //! The count is a table of counters keyed by the address's
 //! [`client_key`] (IPv6 by its /64), split into shards, each behind its
@@ -12,23 +15,30 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use crate::access::client_key::client_key;
 
 /// Shards of the table: a power of two, well above the reactors' count.
 const SHARDS: usize = 64;
 
-/// The open connections of each client address.
+/// Walks (listings, `.tar` archives) one client address may have queued or
+/// running at once by default (`--max-walks-per-client`): a folder's page,
+/// a few archives downloading together. An archive holds its place until
+/// its last byte is out, since its member list is memory held for it.
+pub const DEFAULT_WALKS_PER_CLIENT: usize = 8;
+
+/// What each client address holds.
 #[derive(Debug)]
-pub(super) struct PerClient {
+pub struct PerClient {
     /// Most connections one address may have open; 0: no cap.
     cap: usize,
     shards: Box<[Mutex<HashMap<u128, usize>>]>,
 }
 
 impl PerClient {
-    pub(super) fn new(cap: usize) -> PerClient {
+    /// A table that lets each address hold `cap` places (0: no cap).
+    pub fn new(cap: usize) -> PerClient {
         PerClient {
             cap,
             shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
@@ -36,12 +46,12 @@ impl PerClient {
     }
 
     /// The cap in force; 0 when there is none.
-    pub(super) fn cap(&self) -> usize {
+    pub fn cap(&self) -> usize {
         self.cap
     }
 
     /// Counts a connection from `addr` in, unless the address has its cap.
-    pub(super) fn admit(&self, addr: IpAddr) -> bool {
+    pub fn admit(&self, addr: IpAddr) -> bool {
         if self.cap == 0 {
             return true;
         }
@@ -57,7 +67,7 @@ impl PerClient {
 
     /// Counts a connection from `addr` (one [`PerClient::admit`] let in)
     /// out.
-    pub(super) fn release(&self, addr: IpAddr) {
+    pub fn release(&self, addr: IpAddr) {
         if self.cap == 0 {
             return;
         }
@@ -70,6 +80,15 @@ impl PerClient {
             }
             None => debug_assert!(false, "a connection released that was never admitted"),
         }
+    }
+
+    /// A place for `addr`, held until the permit is dropped; `None` when
+    /// the address has its cap.
+    pub fn permit(self: &Arc<Self>, addr: IpAddr) -> Option<Permit> {
+        self.admit(addr).then(|| Permit {
+            table: Arc::clone(self),
+            addr,
+        })
     }
 
     fn shard(&self, key: u128) -> std::sync::MutexGuard<'_, HashMap<u128, usize>> {
@@ -88,6 +107,21 @@ impl PerClient {
             .iter()
             .map(|s| s.lock().unwrap_or_else(|e| e.into_inner()).len())
             .sum()
+    }
+}
+
+/// One place an address holds in a [`PerClient`] table, given back when
+/// dropped (wherever that happens: a job run or dropped on the I/O pool, an
+/// archive finished or cut short).
+#[derive(Debug)]
+pub struct Permit {
+    table: Arc<PerClient>,
+    addr: IpAddr,
+}
+
+impl Drop for Permit {
+    fn drop(&mut self) {
+        self.table.release(self.addr);
     }
 }
 
