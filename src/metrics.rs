@@ -288,9 +288,14 @@ fn label(key: &str, value: &str) -> String {
     format!("{key}=\"{}\"", escape(value))
 }
 
-/// The exposition of every reactor's counters summed, the pool's, and
-/// the number of upload sessions open.
-pub fn render(reactors: &[Arc<ReactorMetrics>], pool: &PoolMetrics, sessions: u64) -> String {
+/// The exposition of every reactor's counters summed, the pool's, the
+/// number of upload sessions open and of checksums computed.
+pub fn render(
+    reactors: &[Arc<ReactorMetrics>],
+    pool: &PoolMetrics,
+    sessions: u64,
+    checksums: u64,
+) -> String {
     let mut out = String::with_capacity(16 * 1024);
     let sum = |get: &dyn Fn(&ReactorMetrics) -> u64| reactors.iter().map(|r| get(r)).sum::<u64>();
     let by_protocol = |get: &dyn Fn(&ReactorMetrics, usize) -> u64| {
@@ -390,6 +395,11 @@ pub fn render(reactors: &[Arc<ReactorMetrics>], pool: &PoolMetrics, sessions: u6
             "I/O jobs run by the pool.",
             pool.jobs.get(),
         ),
+        (
+            "ferry_checksum_computations_total",
+            "CRC-32Cs computed from files' bytes (files with no recorded checksum), on the checksum threads.",
+            checksums,
+        ),
     ];
     for (name, help, value) in counters {
         family(&mut out, name, "counter", help, &[(String::new(), value)]);
@@ -446,7 +456,7 @@ mod tests {
         reactor.loop_turn.observe(Duration::from_micros(100));
         reactor.loop_turn.observe(Duration::from_millis(3));
         reactor.loop_turn.observe(Duration::from_secs(20));
-        let text = render(&[reactor], &PoolMetrics::default(), 0);
+        let text = render(&[reactor], &PoolMetrics::default(), 0, 0);
         assert_lines(
             &text,
             &[
@@ -468,7 +478,7 @@ mod tests {
             count_request(1, Some(404));
             count_request(0, Some(599));
         }
-        let text = render(&reactors, &PoolMetrics::default(), 0);
+        let text = render(&reactors, &PoolMetrics::default(), 0, 0);
         assert_lines(
             &text,
             &[

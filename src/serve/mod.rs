@@ -18,7 +18,9 @@
 //! I/O pool as a [`Job`] ([`Next::Pool`]); the job runs the rest of the
 //! same function there, where blocking is allowed, and comes back with the
 //! real [`Outcome`]. Only what promises not to wait is done inline: a GET
-//! or STAT whose name and checksum are cached.
+//! or STAT whose name and checksum are cached. Computing a file's
+//! checksum is a job for the checksum threads ([`Job::checksum`]), asked
+//! for only by an answer that states it.
 
 mod access;
 mod archive;
@@ -138,6 +140,14 @@ impl Outcome {
         Outcome::new(Reply::Nothing, Next::Pool(Job::hook(work)))
     }
 
+    /// Nothing to say yet: `work` runs on a checksum thread (it computes a
+    /// file's CRC-32C, [`Job::checksum`]) and its outcome is the answer.
+    pub fn on_checksum(
+        work: impl FnOnce(&Ctx<'_>) -> Outcome + std::marker::Send + 'static,
+    ) -> Outcome {
+        Outcome::new(Reply::Nothing, Next::Pool(Job::checksum(work)))
+    }
+
     /// As [`Outcome::on_pool`], for work that may keep a CPU busy for long
     /// ([`Job::long`]).
     pub fn on_pool_long(
@@ -156,6 +166,8 @@ struct Work {
     long: bool,
     /// Waits for a hook (see [`Job::is_hook`]).
     hook: bool,
+    /// Computes a CRC-32C (see [`Job::is_checksum`]).
+    checksum: bool,
     work: Box<dyn FnOnce(&Ctx<'_>) -> Outcome + std::marker::Send>,
 }
 
@@ -165,6 +177,7 @@ impl Job {
         Job(Box::new(Work {
             long: false,
             hook: false,
+            checksum: false,
             work: Box::new(work),
         }))
     }
@@ -176,8 +189,29 @@ impl Job {
         Job(Box::new(Work {
             long: false,
             hook: true,
+            checksum: false,
             work: Box::new(work),
         }))
+    }
+
+    /// `work` as a job that computes a file's CRC-32C from its bytes (a
+    /// read of the whole file): it runs on the checksum threads
+    /// ([`crate::checksums`]), never on the I/O pool, so that first
+    /// downloads of large files cannot hold back the opens, STATs and
+    /// listings everyone waits on.
+    pub fn checksum(work: impl FnOnce(&Ctx<'_>) -> Outcome + std::marker::Send + 'static) -> Job {
+        Job(Box::new(Work {
+            long: false,
+            hook: false,
+            checksum: true,
+            work: Box::new(work),
+        }))
+    }
+
+    /// Whether the job computes a checksum (and so goes to the checksum
+    /// threads).
+    pub fn is_checksum(&self) -> bool {
+        self.0.checksum
     }
 
     /// Whether the job waits for a hook (and so goes to the hook runner).
@@ -191,6 +225,7 @@ impl Job {
         Job(Box::new(Work {
             long: true,
             hook: false,
+            checksum: false,
             work: Box::new(work),
         }))
     }
@@ -333,7 +368,7 @@ fn storage_refusal(ctx: &Ctx<'_>, verb: &str, subject: &str, err: StorageError) 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::storage::FileInfo;
+    use crate::storage::{FileInfo, Stamp};
 
     fn limited(max: u64) -> Config {
         Config {
@@ -376,7 +411,8 @@ mod tests {
     fn spans_may_start_at_the_end_but_not_beyond() {
         let version = Version {
             info: FileInfo { size: 10, mtime: 0 },
-            crc: 0,
+            stamp: Stamp::default(),
+            crc: None,
         };
         let span = |offset, length| Want::Span { offset, length }.select(&version);
         assert_eq!(

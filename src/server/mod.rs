@@ -22,6 +22,7 @@ use log::{error, info, warn};
 use mio::{Interest, Token, Waker};
 
 use crate::access::{self, Access};
+use crate::checksums::Checksums;
 use crate::config::Config;
 use crate::hooks::{Hooks, Runner};
 use crate::metrics::ReactorMetrics;
@@ -140,6 +141,9 @@ impl ShutdownHandle {
 
 /// What every reactor of a server shares.
 pub(crate) struct Hub {
+    /// The threads that compute checksums. Stopped first (fields drop in
+    /// order): a computation under way gives up rather than hold the stop.
+    checksums: Checksums,
     /// The threads that do the file-system work.
     pool: Pool,
     /// The threads that run the upload hooks. Stopped after the pool
@@ -297,11 +301,13 @@ impl Server {
             None => None,
         };
         let hook_runner = Runner::start(&shared)?;
+        let checksums = Checksums::start(&shared)?;
         let shutdown = ShutdownHandle {
             requests: Arc::new(AtomicUsize::new(0)),
             wakers: Arc::default(),
         };
         let hub = Arc::new(Hub {
+            checksums,
             pool,
             hook_runner,
             access,

@@ -103,7 +103,12 @@ impl Reactor {
             return; // closed already
         };
         let close = match scraper.progress(|| {
-            metrics::render(&hub.metrics, hub.pool.metrics(), storage.upload_sessions())
+            metrics::render(
+                &hub.metrics,
+                hub.pool.metrics(),
+                storage.upload_sessions(),
+                storage.checksums_computed(),
+            )
         }) {
             Progress::Wait(interest) => self
                 .poll
