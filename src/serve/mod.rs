@@ -436,4 +436,24 @@ mod tests {
             }
         ));
     }
+
+    #[test]
+    fn only_answers_that_state_the_checksum_wait_for_it() {
+        let version = Version {
+            info: FileInfo { size: 10, mtime: 0 },
+            stamp: Stamp::default(),
+            crc: None,
+        };
+        let needs = |want: Want| want.needs_checksum(&want.select(&version));
+        assert!(needs(Want::Span {
+            offset: 9,
+            length: Some(1)
+        }));
+        assert!(!needs(Want::Span {
+            offset: 11,
+            length: None
+        }));
+        assert!(needs(Want::Whole { body: true }));
+        assert!(!needs(Want::Whole { body: false }));
+    }
 }

@@ -353,12 +353,12 @@ impl Want {
     /// known. A span's answer states it (the FERRY/1 `GET` line carries
     /// it, PROTOCOL.md 6.2, and a resuming client checks it), and so does
     /// a whole body (for the client to verify what it received). A part
-    /// of a file, a description alone or a "not modified" needs none: a
-    /// 1-byte range of a large file placed by other means must not wait
-    /// for a read of all of it.
+    /// of a file, a description alone, a "not modified" or a refusal
+    /// needs none: a 1-byte range of a large file placed by other means
+    /// must not wait for a read of all of it.
     pub fn needs_checksum(&self, selection: &Selection) -> bool {
         match self {
-            Want::Span { .. } => true,
+            Want::Span { .. } => matches!(selection, Selection::Bytes { .. }),
             Want::Whole { body } => *body,
             Want::Chosen(_) => matches!(
                 selection,
