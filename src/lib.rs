@@ -25,6 +25,8 @@
 //! - [`access`]: tokens, grants, the failed-authentication throttle (the
 //!   serve layer decides with them which request may do what).
 //! - [`storage`]: the root-directory jail and atomic uploads (no wire codes).
+//! - [`checksums`]: the threads that compute files' CRC-32Cs from their
+//!   bytes, apart from the I/O pool.
 //! - [`tar`]: the tar format of folder downloads (sans-IO).
 //! - [`socket`]: nonblocking socket calls mapped to outcomes.
 //! - [`tls`]: certificates and the rustls set-up of both listeners (the
@@ -45,6 +47,7 @@
 
 pub mod access;
 pub mod bench;
+pub mod checksums;
 pub mod cli;
 pub mod client;
 pub mod codec;

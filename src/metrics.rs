@@ -296,12 +296,18 @@ pub struct Stored {
     pub sessions: u64,
     /// Directory entries read by walks.
     pub walked: u64,
+    /// CRC-32Cs computed from files' bytes.
+    pub checksums: u64,
 }
 
 /// The exposition of every reactor's counters summed, the pool's, and
 /// the storage layer's figures.
 pub fn render(reactors: &[Arc<ReactorMetrics>], pool: &PoolMetrics, storage: Stored) -> String {
-    let Stored { sessions, walked } = storage;
+    let Stored {
+        sessions,
+        walked,
+        checksums,
+    } = storage;
     let mut out = String::with_capacity(16 * 1024);
     let sum = |get: &dyn Fn(&ReactorMetrics) -> u64| reactors.iter().map(|r| get(r)).sum::<u64>();
     let by_protocol = |get: &dyn Fn(&ReactorMetrics, usize) -> u64| {
@@ -405,6 +411,11 @@ pub fn render(reactors: &[Arc<ReactorMetrics>], pool: &PoolMetrics, storage: Sto
             "ferry_walk_entries_total",
             "Directory entries read by listings, archives and sweeps (what listing costs: a listing reads only folders that lead to something its client may read).",
             walked,
+        ),
+        (
+            "ferry_checksum_computations_total",
+            "CRC-32Cs computed from files' bytes (files with no recorded checksum), on the checksum threads.",
+            checksums,
         ),
     ];
     for (name, help, value) in counters {

@@ -4,9 +4,10 @@
 //! nginx met the same wall (one event loop, a slow disk) and answered it
 //! with thread pools; this is ferry's. The serve layer hands the part of an
 //! operation that touches the disk (open, create, rename, unlink, a
-//! directory walk, a checksum, session bookkeeping, fsync) to the pool as a
-//! [`Job`]; the connection waits for it in its `Waiting` state while the
-//! reactor serves everyone else. A worker runs the job and sends its
+//! directory walk, session bookkeeping, fsync) to the pool as a [`Job`]
+//! (a file's checksum goes to threads of its own, [`crate::checksums`]);
+//! the connection waits for it in its `Waiting` state while the reactor
+//! serves everyone else. A worker runs the job and sends its
 //! [`Outcome`] back to the reactor that asked (each reactor has an
 //! [`Inbox`]: a channel and its `mio::Waker`; with `--workers N` one pool
 //! serves N reactors); the reactor hands the outcome to the connection,

@@ -158,6 +158,28 @@ fn a_slow_write_through_the_pool_stalls_only_its_own_upload() {
 }
 
 #[test]
+fn a_write_held_past_the_rate_window_neither_cuts_the_upload_nor_stalls_the_loop() {
+    let window = std::time::Duration::from_millis(100);
+    let (server, gate) = started(Point::Write, |config| {
+        config.pool_writes = ferry::config::PoolWrites::Always;
+        config.min_rate = 1;
+        config.rate_window = window;
+    });
+    let data = pattern(3 << 20, 5);
+    let mut slow = server.raw();
+    slow.send(format!("PUT slow-disk.bin {}\n", data.len()));
+    slow.send(&data);
+    gate.wait_for_arrivals(1);
+    // The subject is time passing: the upload's rate window comes due while
+    // its write is held. The disk is slow, not the client: it is not cut,
+    // and the loop that checked it serves everyone else.
+    std::thread::sleep(window * 3);
+    others_are_served(&server, Point::Write);
+    gate.open();
+    assert_eq!(slow.line(), format!("OK {} {}", data.len(), crc_hex(&data)));
+}
+
+#[test]
 fn a_burst_of_first_downloads_computes_one_checksum() {
     let (server, gate) = started(Point::Checksum, |_| {});
     let data = pattern(1 << 20, 2);

@@ -144,8 +144,16 @@ impl Connection {
             _ => false,
         };
         if server_is_slow {
-            // The client is owed its answer, or the room to send more.
+            // The client is owed its answer, or the room to send more: its
+            // idle time and its rate window start again (a window left
+            // behind would keep this connection's deadline in the past).
             timing.progressed(now, 0);
+            if let Clock::Body { .. } = timing.clock {
+                timing.clock = Clock::Body {
+                    started: now,
+                    bytes: 0,
+                };
+            }
             return None;
         }
         if now >= timing.last_progress + config.idle_timeout {

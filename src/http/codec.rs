@@ -239,9 +239,13 @@ impl Exchange {
                     .presentation
                     .headers(head)
                     .header("Last-Modified", response::http_date(info.mtime))
-                    .header("ETag", response::etag(info, version.crc))
-                    .header("Accept-Ranges", "bytes")
-                    .header("X-Checksum-Crc32c", format!("{:08x}", version.crc));
+                    .header("ETag", response::etag(version))
+                    .header("Accept-Ranges", "bytes");
+                // Only when known: a range or a HEAD of a file placed by
+                // other means does not wait for a read of all of it.
+                if let Some(crc) = version.crc {
+                    head = head.header("X-Checksum-Crc32c", format!("{crc:08x}"));
+                }
                 if *part {
                     head = head.header(
                         "Content-Range",
@@ -251,7 +255,7 @@ impl Exchange {
                 head.finish(*len, persistence);
             }
             Reply::NotModified { version } => Head::new(out, 304)
-                .header("ETag", response::etag(&version.info, version.crc))
+                .header("ETag", response::etag(version))
                 .finish(0, persistence),
             Reply::Unsatisfiable { size } => Head::new(out, 416)
                 .header("Content-Range", format!("bytes */{size}"))
@@ -355,7 +359,7 @@ impl Conditions {
 impl Choose for Conditions {
     fn choose(&self, version: &Version) -> Selection {
         let info = &version.info;
-        let etag = response::etag(info, version.crc);
+        let etag = response::etag(version);
         if response::not_modified(
             self.if_none_match.as_deref(),
             self.if_modified_since.as_deref(),

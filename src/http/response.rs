@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 use time::format_description::BorrowedFormatItem;
 use time::macros::format_description;
 
-use crate::storage::FileInfo;
+use crate::serve::Version;
 
 /// The IMF-fixdate of RFC 9110 (`Sun, 06 Nov 1994 08:49:37 GMT`).
 const HTTP_DATE: &[BorrowedFormatItem<'static>] = format_description!(
@@ -158,9 +158,22 @@ pub fn if_range_holds(if_range: Option<&str>, etag: &str, mtime: i64) -> bool {
     }
 }
 
-/// The entity tag of a file version: size, modification time and CRC-32C.
-pub fn etag(info: &FileInfo, crc: u32) -> String {
-    format!("\"{:x}-{:x}-{crc:08x}\"", info.size, info.mtime)
+/// The entity tag of a file version: size, modification time to the
+/// nanosecond and inode, `"<size>-<seconds>.<nanoseconds>-<inode>"` in hex.
+///
+/// Not the CRC-32C: that may be computed only after a first range has been
+/// served, and a tag that changed then would break `If-Range` and
+/// `If-None-Match` across requests for one unchanged version. The inode
+/// tells apart two uploads of the same size given the same time
+/// (`mtime=`), as the CRC used to: each upload is a new inode. Not the
+/// device: nodes sharing a root over NFS see one file under different
+/// device numbers, and must give it one tag.
+pub fn etag(version: &Version) -> String {
+    let (info, stamp) = (&version.info, &version.stamp);
+    format!(
+        "\"{:x}-{:x}.{:x}-{:x}\"",
+        info.size, info.mtime, stamp.nanos, stamp.inode
+    )
 }
 
 /// A Unix time as an HTTP date.

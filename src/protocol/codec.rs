@@ -8,7 +8,7 @@ use super::{
 };
 use crate::codec::{Decoded, Refusal, after_blank_lines};
 use crate::serve::{
-    Body, BodyLength, ErrorKind, Failure, Operation, Piece, Reply, Scope, Trailer, Want,
+    Body, BodyLength, ErrorKind, Failure, Operation, Piece, Reply, Scope, Trailer, Version, Want,
 };
 use crate::storage::StorageError;
 
@@ -141,13 +141,13 @@ pub fn encode(reply: &Reply, out: &mut Vec<u8>) {
         Reply::File { version, len, .. } => Response::Body {
             len: *len,
             total: version.info.size,
-            crc: version.crc,
+            crc: stated_crc(version),
             mtime: version.info.mtime,
         },
         Reply::Stat { version } => Response::Stat {
             size: version.info.size,
             mtime: version.info.mtime,
-            crc: version.crc,
+            crc: stated_crc(version),
         },
         Reply::Listing { len } => Response::Length { len: *len },
         Reply::Echo { size } => Response::Length { len: *size },
@@ -174,6 +174,15 @@ pub fn encode(reply: &Reply, out: &mut Vec<u8>) {
         }
     };
     response.write_to(out);
+}
+
+/// The CRC-32C a `GET` or `STAT` line states. The serve layer computes it
+/// before answering either (`Want::needs_checksum`), so it is always known
+/// here; were it not, the zeros would make the client's check fail loudly
+/// rather than pass.
+fn stated_crc(version: &Version) -> u32 {
+    debug_assert!(version.crc.is_some(), "a FERRY/1 answer without its CRC");
+    version.crc.unwrap_or(0)
 }
 
 /// `ERR <code> <message>`.

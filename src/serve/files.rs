@@ -64,12 +64,15 @@ pub(super) fn put(
 }
 
 /// GET: open the file and send what `want` selects of it; at once if the
-/// name and checksum are cached, else on the pool.
+/// name and checksum are cached, else on the pool. An answer that must
+/// state a checksum nobody knows yet waits for the checksum threads; one
+/// that need not (a range, a HEAD) goes without it and has the checksum
+/// computed behind it, for the next whole download.
 pub(super) fn get(ctx: &Ctx<'_>, name: Name, want: Want) -> Outcome {
     match ctx.storage.open_read_cached(&name) {
-        Ok(Some(found)) => send(ctx, name, &want, found),
+        Ok(Some(found)) => send(ctx, name, want, found),
         Ok(None) => Outcome::on_pool(move |ctx| match ctx.storage.open_read(&name) {
-            Ok(found) => send(ctx, name, &want, found),
+            Ok(found) => send(ctx, name, want, found),
             Err(err) => not_sent(ctx, name, err),
         }),
         Err(err) => not_sent(ctx, name, err),
@@ -77,16 +80,26 @@ pub(super) fn get(ctx: &Ctx<'_>, name: Name, want: Want) -> Outcome {
 }
 
 /// The answer to a GET of a file that is open.
-fn send(ctx: &Ctx<'_>, name: Name, want: &Want, found: OpenFile) -> Outcome {
+fn send(ctx: &Ctx<'_>, name: Name, want: Want, found: OpenFile) -> Outcome {
+    let version = version_of(&found);
+    let selection = want.select(&version);
+    if version.crc.is_none() {
+        if want.needs_checksum(&selection) {
+            return Outcome::on_checksum(move |ctx| match with_checksum(ctx, found) {
+                Ok(found) => send(ctx, name, want, found),
+                Err(err) => storage_refusal(ctx, "GET", name.as_str(), err),
+            });
+        }
+        ctx.storage.checksum_later(&found.file);
+    }
     let OpenFile {
         file,
         info,
-        crc,
         in_memory,
         round_trips,
+        ..
     } = found;
-    let version = Version { info, crc };
-    let (start, len, part, body) = match want.select(&version) {
+    let (start, len, part, body) = match selection {
         Selection::NotModified => return Outcome::answer(Reply::NotModified { version }),
         Selection::Unsatisfiable => {
             return Outcome::answer(Reply::Unsatisfiable { size: info.size });
@@ -116,6 +129,28 @@ fn send(ctx: &Ctx<'_>, name: Name, want: &Want, found: OpenFile) -> Outcome {
         (in_memory, round_trips),
     );
     Outcome::new(reply, Next::Send(send))
+}
+
+/// The version of `found` that answers describe.
+fn version_of(found: &OpenFile) -> Version {
+    Version {
+        info: found.info,
+        stamp: found.stamp,
+        crc: found.crc,
+    }
+}
+
+/// `found` with its CRC-32C, computed from its bytes (on a checksum
+/// thread: see [`Outcome::on_checksum`]) if it was not known.
+fn with_checksum(ctx: &Ctx<'_>, found: OpenFile) -> Result<OpenFile, StorageError> {
+    if found.crc.is_some() {
+        return Ok(found);
+    }
+    let crc = ctx.storage.checksum(&found.file)?;
+    Ok(OpenFile {
+        crc: Some(crc),
+        ..found
+    })
 }
 
 /// The answer to a GET of a file that could not be opened.
@@ -169,25 +204,30 @@ pub fn sent(client: u64, send: Send) -> Next {
     outcome.next
 }
 
-/// STAT: at once if the name and checksum are cached, else on the pool.
+/// STAT: at once if the name and checksum are cached, else on the pool;
+/// a checksum nobody knows yet (STAT states it) is computed on the
+/// checksum threads.
 pub(super) fn stat(ctx: &Ctx<'_>, name: Name) -> Outcome {
     match ctx.storage.open_read_cached(&name) {
-        Ok(Some(found)) => stated(ctx, &name, Ok((found.info, found.crc))),
-        Ok(None) => Outcome::on_pool(move |ctx| stated(ctx, &name, ctx.storage.stat(&name))),
-        Err(err) => stated(ctx, &name, Err(err)),
+        Ok(Some(found)) => stated(ctx, name, Ok(found)),
+        Ok(None) => Outcome::on_pool(move |ctx| {
+            let found = ctx.storage.stat(&name);
+            stated(ctx, name, found)
+        }),
+        Err(err) => stated(ctx, name, Err(err)),
     }
 }
 
-fn stated(
-    ctx: &Ctx<'_>,
-    name: &Name,
-    found: Result<(crate::storage::FileInfo, u32), StorageError>,
-) -> Outcome {
+fn stated(ctx: &Ctx<'_>, name: Name, found: Result<OpenFile, StorageError>) -> Outcome {
     match found {
-        Ok((info, crc)) => {
+        Ok(found) if found.crc.is_none() => Outcome::on_checksum(move |ctx| {
+            let found = with_checksum(ctx, found);
+            stated(ctx, name, found)
+        }),
+        Ok(found) => {
             debug!("#{} STAT {name}", ctx.client);
             Outcome::answer(Reply::Stat {
-                version: Version { info, crc },
+                version: version_of(&found),
             })
         }
         Err(err) => storage_refusal(ctx, "STAT", name.as_str(), err),

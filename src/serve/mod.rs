@@ -18,7 +18,9 @@
 //! I/O pool as a [`Job`] ([`Next::Pool`]); the job runs the rest of the
 //! same function there, where blocking is allowed, and comes back with the
 //! real [`Outcome`]. Only what promises not to wait is done inline: a GET
-//! or STAT whose name and checksum are cached.
+//! or STAT whose name and checksum are cached. Computing a file's
+//! checksum is a job for the checksum threads ([`Job::checksum`]), asked
+//! for only by an answer that states it.
 
 mod access;
 mod archive;
@@ -153,6 +155,14 @@ impl Outcome {
         Outcome::new(Reply::Nothing, Next::Pool(Job::hook(work)))
     }
 
+    /// Nothing to say yet: `work` runs on a checksum thread (it computes a
+    /// file's CRC-32C, [`Job::checksum`]) and its outcome is the answer.
+    pub fn on_checksum(
+        work: impl FnOnce(&Ctx<'_>) -> Outcome + std::marker::Send + 'static,
+    ) -> Outcome {
+        Outcome::new(Reply::Nothing, Next::Pool(Job::checksum(work)))
+    }
+
     /// As [`Outcome::on_pool`], for work that may keep a CPU busy for long
     /// ([`Job::long`]).
     pub fn on_pool_long(
@@ -167,70 +177,93 @@ impl Outcome {
 pub struct Job(Box<Work>);
 
 struct Work {
-    /// May keep a CPU busy for long (see [`Job::is_long`]); then also set
-    /// once nobody waits for it (see [`Ticket`]).
-    long: Option<Arc<AtomicBool>>,
-    /// Waits for a hook (see [`Job::is_hook`]).
-    hook: bool,
+    /// Where it runs.
+    kind: Kind,
     work: Box<dyn FnOnce(&Ctx<'_>) -> Outcome + std::marker::Send>,
 }
 
+/// Where a job runs, and what it carries for that.
+enum Kind {
+    /// The I/O pool.
+    Io,
+    /// The pool's listing threads (see [`Job::is_long`]), with the flag set
+    /// once nobody waits for it (see [`Ticket`]).
+    Long(Arc<AtomicBool>),
+    /// The hook runner (see [`Job::is_hook`]).
+    Hook,
+    /// The checksum threads (see [`Job::is_checksum`]).
+    Checksum,
+}
+
 impl Job {
-    /// `work` as a job.
-    pub fn new(work: impl FnOnce(&Ctx<'_>) -> Outcome + std::marker::Send + 'static) -> Job {
+    fn of(kind: Kind, work: impl FnOnce(&Ctx<'_>) -> Outcome + std::marker::Send + 'static) -> Job {
         Job(Box::new(Work {
-            long: None,
-            hook: false,
+            kind,
             work: Box::new(work),
         }))
+    }
+
+    /// `work` as a job.
+    pub fn new(work: impl FnOnce(&Ctx<'_>) -> Outcome + std::marker::Send + 'static) -> Job {
+        Job::of(Kind::Io, work)
     }
 
     /// `work` as a job that waits for a hook: it runs on the hook runner
     /// ([`crate::hooks::Runner`]), never on the I/O pool, whose threads a
     /// slow hook would take from everyone's file-system work.
     pub fn hook(work: impl FnOnce(&Ctx<'_>) -> Outcome + std::marker::Send + 'static) -> Job {
-        Job(Box::new(Work {
-            long: None,
-            hook: true,
-            work: Box::new(work),
-        }))
+        Job::of(Kind::Hook, work)
+    }
+
+    /// `work` as a job that computes a file's CRC-32C from its bytes (a
+    /// read of the whole file): it runs on the checksum threads
+    /// ([`crate::checksums`]), never on the I/O pool, so that first
+    /// downloads of large files cannot hold back the opens, STATs and
+    /// listings everyone waits on.
+    pub fn checksum(work: impl FnOnce(&Ctx<'_>) -> Outcome + std::marker::Send + 'static) -> Job {
+        Job::of(Kind::Checksum, work)
+    }
+
+    /// Whether the job computes a checksum (and so goes to the checksum
+    /// threads).
+    pub fn is_checksum(&self) -> bool {
+        matches!(self.0.kind, Kind::Checksum)
     }
 
     /// Whether the job waits for a hook (and so goes to the hook runner).
     pub fn is_hook(&self) -> bool {
-        self.0.hook
+        matches!(self.0.kind, Kind::Hook)
     }
 
     /// `work` as a job that may keep a CPU busy for long: a walk of a
     /// whole tree, whose directories are usually cached.
     pub fn long(work: impl FnOnce(&Ctx<'_>) -> Outcome + std::marker::Send + 'static) -> Job {
-        Job(Box::new(Work {
-            long: Some(Arc::default()),
-            hook: false,
-            work: Box::new(work),
-        }))
+        Job::of(Kind::Long(Arc::default()), work)
     }
 
     /// Whether the job may keep a CPU busy for long; the pool runs only a
     /// few of those at once, so that they cannot crowd the reactor off the
     /// host's CPUs.
     pub fn is_long(&self) -> bool {
-        self.0.long.is_some()
+        matches!(self.0.kind, Kind::Long(_))
     }
 
     /// For a long job, what the connection keeps while the job is on the
     /// pool: dropped with the connection, it tells the job that nobody
     /// waits for it any more.
     pub fn ticket(&self) -> Option<Ticket> {
-        self.0.long.clone().map(Ticket)
+        match &self.0.kind {
+            Kind::Long(flag) => Some(Ticket(Arc::clone(flag))),
+            _ => None,
+        }
     }
 
     /// Runs the job (on an I/O thread: it may block on the disk). A long
     /// job whose connection has gone is not run at all (and stops at its
     /// next step if it goes while the job runs, see [`Ctx::is_abandoned`]).
     pub fn run(self, ctx: &Ctx<'_>) -> Outcome {
-        let Work { long, work, .. } = *self.0;
-        let Some(flag) = long else {
+        let Work { kind, work } = *self.0;
+        let Kind::Long(flag) = kind else {
             return work(ctx);
         };
         if flag.load(Ordering::Acquire) {
@@ -379,7 +412,7 @@ fn storage_refusal(ctx: &Ctx<'_>, verb: &str, subject: &str, err: StorageError) 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::storage::FileInfo;
+    use crate::storage::{FileInfo, Stamp};
 
     fn limited(max: u64) -> Config {
         Config {
@@ -422,7 +455,8 @@ mod tests {
     fn spans_may_start_at_the_end_but_not_beyond() {
         let version = Version {
             info: FileInfo { size: 10, mtime: 0 },
-            crc: 0,
+            stamp: Stamp::default(),
+            crc: None,
         };
         let span = |offset, length| Want::Span { offset, length }.select(&version);
         assert_eq!(
@@ -445,5 +479,25 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn only_answers_that_state_the_checksum_wait_for_it() {
+        let version = Version {
+            info: FileInfo { size: 10, mtime: 0 },
+            stamp: Stamp::default(),
+            crc: None,
+        };
+        let needs = |want: Want| want.needs_checksum(&want.select(&version));
+        assert!(needs(Want::Span {
+            offset: 9,
+            length: Some(1)
+        }));
+        assert!(!needs(Want::Span {
+            offset: 11,
+            length: None
+        }));
+        assert!(needs(Want::Whole { body: true }));
+        assert!(!needs(Want::Whole { body: false }));
     }
 }

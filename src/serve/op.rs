@@ -10,7 +10,7 @@ use std::fmt;
 
 use crate::access::Secret;
 use crate::name::{Name, NameError, Prefix};
-use crate::storage::{FileInfo, ListEntry, StorageError};
+use crate::storage::{FileInfo, ListEntry, Stamp, StorageError};
 
 /// A decoded request: the operation, and the token it presented with it
 /// (HTTP's `Authorization`; FERRY/1 authenticates with its own
@@ -293,8 +293,11 @@ impl Body {
 pub struct Version {
     /// Size and modification time.
     pub info: FileInfo,
-    /// CRC-32C of the whole file.
-    pub crc: u32,
+    /// Inode and the modification time's nanoseconds.
+    pub stamp: Stamp,
+    /// CRC-32C of the whole file, if known: an answer that states it
+    /// waits for it ([`Want::needs_checksum`]), others go without.
+    pub crc: Option<u32>,
 }
 
 /// Which bytes of a file a GET wants.
@@ -345,6 +348,29 @@ pub enum Selection {
 }
 
 impl Want {
+    /// Whether the answer that sends `selection` must state the whole
+    /// file's CRC-32C, and so wait for it to be computed if it is not
+    /// known. A span's answer states it (the FERRY/1 `GET` line carries
+    /// it, PROTOCOL.md 6.2, and a resuming client checks it), and so does
+    /// a whole body (for the client to verify what it received). A part
+    /// of a file, a description alone, a "not modified" or a refusal
+    /// needs none: a 1-byte range of a large file placed by other means
+    /// must not wait for a read of all of it.
+    pub fn needs_checksum(&self, selection: &Selection) -> bool {
+        match self {
+            Want::Span { .. } => matches!(selection, Selection::Bytes { .. }),
+            Want::Whole { body } => *body,
+            Want::Chosen(_) => matches!(
+                selection,
+                Selection::Bytes {
+                    part: false,
+                    body: true,
+                    ..
+                }
+            ),
+        }
+    }
+
     /// Applies this wish to `version`.
     pub fn select(&self, version: &Version) -> Selection {
         let size = version.info.size;

@@ -25,6 +25,7 @@ use mio::{Interest, Token, Waker};
 
 use crate::access::per_client::PerClient;
 use crate::access::{self, Access};
+use crate::checksums::Checksums;
 use crate::config::Config;
 use crate::connection::{Connection, Counted};
 use crate::hooks::{Hooks, Runner};
@@ -144,6 +145,9 @@ impl ShutdownHandle {
 
 /// What every reactor of a server shares.
 pub(crate) struct Hub {
+    /// The threads that compute checksums. Stopped first (fields drop in
+    /// order): a computation under way gives up rather than hold the stop.
+    checksums: Checksums,
     /// The threads that do the file-system work.
     pool: Pool,
     /// The threads that run the upload hooks. Stopped after the pool
@@ -344,11 +348,13 @@ impl Server {
             None => None,
         };
         let hook_runner = Runner::start(&shared)?;
+        let checksums = Checksums::start(&shared)?;
         let shutdown = ShutdownHandle {
             requests: Arc::new(AtomicUsize::new(0)),
             wakers: Arc::default(),
         };
         let hub = Arc::new(Hub {
+            checksums,
             pool,
             hook_runner,
             access,

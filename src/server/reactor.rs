@@ -299,10 +299,13 @@ impl Reactor {
 
     /// Queues a job for the pool, behind any backlog: jobs start in the
     /// order they were asked. A job that waits for a hook goes to the hook
-    /// runner instead, whose queue takes one per waiting connection.
+    /// runner instead, whose queue takes one per waiting connection, and
+    /// one that computes a checksum to the checksum threads likewise.
     fn submit(&mut self, task: Task) {
         if task.job.is_hook() {
             self.shared.hooks.submit(task);
+        } else if task.job.is_checksum() {
+            self.hub.checksums.submit(task);
         } else if !self.backlog.is_empty() {
             self.backlog.push_back(task);
         } else if let Err(task) = self.hub.pool.submit(task) {

@@ -136,6 +136,7 @@ impl Reactor {
                 metrics::Stored {
                     sessions: storage.upload_sessions(),
                     walked: storage.walked_entries(),
+                    checksums: storage.checksums_computed(),
                 },
             )
         }) {

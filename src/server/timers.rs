@@ -108,9 +108,13 @@ impl Reactor {
                     self.close(key);
                 }
                 None => {
-                    let next = self
-                        .timers
-                        .push(conn.deadline(&self.shared.config), key, conn.id());
+                    // A deadline that passed its check lies ahead of `now`;
+                    // were it not, this loop would never end (the reactor
+                    // would spin here, deaf to the pool's answers).
+                    let deadline = conn.deadline(&self.shared.config);
+                    debug_assert!(deadline > now, "#{} deadline not moved", conn.id());
+                    let deadline = deadline.max(now + Duration::from_millis(1));
+                    let next = self.timers.push(deadline, key, conn.id());
                     conn.set_scheduled(next);
                 }
             }

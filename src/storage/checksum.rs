@@ -13,10 +13,18 @@
 //! (which writes nothing) and on a file with more than one link: a hard
 //! link planted in the root may lead to a file outside it, which ferry
 //! reads but must not change.
+//!
+//! Looking a CRC up ([`Cache::known`]) costs an extended-attribute read at
+//! most; computing one ([`Cache::of`]) reads the whole file and is left to
+//! the server's checksum threads (`crate::checksums`), never to the I/O
+//! pool that opens, STATs and LISTs wait on. A version's CRC is computed
+//! once however many ask for it meanwhile, and a version wanted by nobody
+//! who waits (a range was served) is queued for those threads once.
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::os::unix::fs::FileExt;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
 
 use rustix::fs::{Stat, XattrFlags};
@@ -59,7 +67,7 @@ fn recorded(file: &File, stat: &Stat) -> Option<u32> {
 /// a file (device, inode, size, modification time), so a hot file costs no
 /// extended-attribute read per request. Bounded: cleared when full.
 ///
-/// Shared by the I/O pool's threads: a version whose CRC one thread is
+/// Shared by the checksum threads: a version whose CRC one thread is
 /// computing is not computed again by another; that one waits for the
 /// result instead, so a burst of first downloads of a large file reads it
 /// once.
@@ -67,6 +75,11 @@ fn recorded(file: &File, stat: &Stat) -> Option<u32> {
 pub(super) struct Cache {
     state: Mutex<Known>,
     computed: Condvar,
+    /// CRCs computed from files' bytes (`ferry_checksum_computations_total`).
+    computations: AtomicU64,
+    /// The server is stopping: a computation under way gives up at its
+    /// next read rather than hold the shutdown for a whole file.
+    stopping: AtomicBool,
 }
 
 #[derive(Debug, Default)]
@@ -74,6 +87,8 @@ struct Known {
     crcs: HashMap<Key, u32>,
     /// Versions whose CRC a thread is computing now.
     computing: HashSet<Key>,
+    /// Versions queued for a computation nobody waits for.
+    wanted: HashSet<Key>,
 }
 
 type Key = (u64, u64, i64, i64, u64);
@@ -97,6 +112,44 @@ impl Cache {
         self.lock().crcs.get(&key(stat)).copied()
     }
 
+    /// The CRC-32C of `file` (version `stat`) if it is cached or recorded:
+    /// one extended-attribute read at most, never the file's bytes.
+    pub(super) fn known(&self, file: &File, stat: &Stat) -> Option<u32> {
+        if let Some(crc) = self.cached(stat) {
+            return Some(crc);
+        }
+        let crc = recorded(file, stat)?;
+        self.remember(key(stat), crc);
+        Some(crc)
+    }
+
+    /// Marks version `stat` as queued for a computation nobody waits for;
+    /// false if that is needless (its CRC is known, being computed, or
+    /// queued already).
+    pub(super) fn want(&self, stat: &Stat) -> bool {
+        let key = key(stat);
+        let mut known = self.lock();
+        if known.crcs.contains_key(&key) || known.computing.contains(&key) {
+            return false;
+        }
+        known.wanted.insert(key)
+    }
+
+    /// Forgets that version `stat` was queued (the queue was full).
+    pub(super) fn unwant(&self, stat: &Stat) {
+        self.lock().wanted.remove(&key(stat));
+    }
+
+    /// CRCs computed from files' bytes so far.
+    pub(super) fn computations(&self) -> u64 {
+        self.computations.load(Ordering::Relaxed)
+    }
+
+    /// Makes computations under way give up, and later ones fail at once.
+    pub(super) fn stop(&self) {
+        self.stopping.store(true, Ordering::Relaxed);
+    }
+
     /// The CRC-32C of `file`: cached, recorded, or else computed (reading
     /// the whole file, which blocks for as long as that takes) and recorded
     /// for next time, if `may_record` (not in read-only mode, and never
@@ -104,7 +157,7 @@ impl Cache {
     /// `before_computing` runs before a computation (a test hook).
     ///
     /// # Errors
-    /// Reading the file fails.
+    /// Reading the file fails, or the server is stopping.
     pub(super) fn of(
         &self,
         file: &File,
@@ -128,7 +181,9 @@ impl Cache {
             Some(crc) => Ok(crc),
             None => {
                 before_computing();
-                compute(file, u64::try_from(stat.st_size).unwrap_or(0)).inspect(|&crc| {
+                self.computations.fetch_add(1, Ordering::Relaxed);
+                let size = u64::try_from(stat.st_size).unwrap_or(0);
+                compute_unless(file, 0, size, 0, &self.stopping).inspect(|&crc| {
                     if may_record {
                         record(file, crc);
                     }
@@ -137,28 +192,26 @@ impl Cache {
         };
         let mut known = self.lock();
         known.computing.remove(&key);
-        if let Ok(crc) = result {
-            if known.crcs.len() >= CACHE_ENTRIES {
-                known.crcs.clear();
-            }
-            known.crcs.insert(key, crc);
-        }
+        known.wanted.remove(&key);
         drop(known);
+        if let Ok(crc) = result {
+            self.remember(key, crc);
+        }
         self.computed.notify_all();
         result
+    }
+
+    fn remember(&self, key: Key, crc: u32) {
+        let mut known = self.lock();
+        if known.crcs.len() >= CACHE_ENTRIES {
+            known.crcs.clear();
+        }
+        known.crcs.insert(key, crc);
     }
 
     fn lock(&self) -> MutexGuard<'_, Known> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
-}
-
-/// Computes the CRC-32C of the first `size` bytes of `file`.
-///
-/// # Errors
-/// Reading fails, or the file is shorter than `size`.
-pub(super) fn compute(file: &File, size: u64) -> std::io::Result<u32> {
-    compute_from(file, 0, size, 0)
 }
 
 /// Carries on CRC-32C `crc` of the first `from` bytes of `file` over the
@@ -167,11 +220,31 @@ pub(super) fn compute(file: &File, size: u64) -> std::io::Result<u32> {
 /// # Errors
 /// Reading fails, or the file is shorter than `to`.
 pub(super) fn compute_from(file: &File, from: u64, to: u64, crc: u32) -> std::io::Result<u32> {
+    compute_unless(file, from, to, crc, &AtomicBool::new(false))
+}
+
+/// [`compute_from`], giving up between reads once `stop` is set.
+///
+/// # Errors
+/// As [`compute_from`], and `Interrupted` once `stop` is set.
+fn compute_unless(
+    file: &File,
+    from: u64,
+    to: u64,
+    crc: u32,
+    stop: &AtomicBool,
+) -> std::io::Result<u32> {
     let left = to.saturating_sub(from);
     let mut buf = vec![0; CHUNK.min(usize::try_from(left).unwrap_or(CHUNK)).max(1)];
     let mut crc = crc;
     let mut offset = from;
     while offset < to {
+        if stop.load(Ordering::Relaxed) {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::Interrupted,
+                "the server is stopping",
+            ));
+        }
         let want = buf
             .len()
             .min(usize::try_from(to - offset).unwrap_or(usize::MAX));
@@ -186,4 +259,26 @@ pub(super) fn compute_from(file: &File, from: u64, to: u64, crc: u32) -> std::io
         offset += n as u64;
     }
     Ok(crc)
+}
+
+/// Where a CRC computation nobody waits for is queued (the server's
+/// checksum threads): takes a descriptor of the file, and says whether it
+/// was queued (false: the queue is full or closed).
+pub struct Later(Box<dyn Fn(File) -> bool + Send + Sync>);
+
+impl Later {
+    /// A queue that hands each file to `queue`.
+    pub fn new(queue: impl Fn(File) -> bool + Send + Sync + 'static) -> Later {
+        Later(Box::new(queue))
+    }
+
+    pub(super) fn queue(&self, file: File) -> bool {
+        (self.0)(file)
+    }
+}
+
+impl std::fmt::Debug for Later {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Later")
+    }
 }

@@ -21,7 +21,9 @@
 //! All calls here block the calling thread on the disk, never on a peer, so
 //! the reactor makes them through the I/O pool ([`crate::pool`]); the only
 //! ones it makes itself are those that promise not to wait
-//! ([`Storage::open_read_cached`]). `Storage` is shared by the reactor and
+//! ([`Storage::open_read_cached`]). A file's CRC-32C is looked up where it
+//! is opened but computed only by [`Storage::checksum`], on the server's
+//! checksum threads (`crate::checksums`). `Storage` is shared by the reactor and
 //! the pool's threads: every method takes `&self`.
 
 use std::fs::File;
@@ -29,8 +31,8 @@ use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
-use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, OnceLock};
 
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, ResolveFlags, Stat};
 use rustix::io::Errno;
@@ -53,6 +55,7 @@ pub use sweep::SweepReport;
 pub use tree::DirectoryListing;
 mod upload;
 
+pub use checksum::Later;
 pub use error::StorageError;
 use gate::{Gate, Point};
 use lock::NodeLock;
@@ -157,15 +160,40 @@ impl FileInfo {
     }
 }
 
-/// A stored file opened for reading, with its checksum.
+/// What tells versions of a stored file apart beyond its size and
+/// modification time in seconds: its inode (a new upload is a new inode,
+/// even with the same size and a preserved time) and the nanoseconds of
+/// its modification time. Known as soon as the file is open, unlike its
+/// CRC-32C.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Stamp {
+    /// The inode number.
+    pub inode: u64,
+    /// Nanoseconds of the modification time, past [`FileInfo::mtime`].
+    pub nanos: u32,
+}
+
+impl Stamp {
+    fn of(stat: &Stat) -> Stamp {
+        Stamp {
+            inode: stat.st_ino,
+            nanos: u32::try_from(stat.st_mtime_nsec).unwrap_or(0),
+        }
+    }
+}
+
+/// A stored file opened for reading, with its checksum if known.
 #[derive(Debug)]
 pub struct OpenFile {
     /// The file, positioned nowhere in particular (read it by offset).
     pub file: File,
     /// Its size and modification time when opened.
     pub info: FileInfo,
-    /// CRC-32C of the whole file.
-    pub crc: u32,
+    /// What else tells this version from others.
+    pub stamp: Stamp,
+    /// CRC-32C of the whole file, if it is known without reading the file
+    /// ([`Storage::checksum`] computes it).
+    pub crc: Option<u32>,
     /// It lives on a memory file system (tmpfs): reading it never waits
     /// on a disk.
     pub in_memory: bool,
@@ -206,6 +234,9 @@ pub struct Storage {
     first_node_start: bool,
     sessions: Arc<session_state::Sessions>,
     checksums: checksum::Cache,
+    /// Where computations nobody waits for go (the checksum threads, once
+    /// the server has started them).
+    later: OnceLock<Later>,
     /// A test's hold on chosen calls (see [`gate`]).
     gate: Option<Arc<Gate>>,
     /// Nothing may be written, not even a checksum record.
@@ -281,6 +312,7 @@ impl Storage {
             first_node_start,
             sessions: Arc::default(),
             checksums: checksum::Cache::default(),
+            later: OnceLock::new(),
             gate: None,
             read_only,
         })
@@ -324,17 +356,17 @@ impl Storage {
         format!("{RESERVED_PREFIX}tmp-{}-{}-", self.node, self.run)
     }
 
-    /// Size, modification time and CRC-32C of `name`. Special files are
-    /// refused before they are opened.
+    /// `name` opened to be described: size, modification time and the
+    /// CRC-32C if known. Special files are refused before they are opened.
     ///
     /// # Errors
     /// 404 if absent, 409 for a directory, 403 for a symlink.
-    pub fn stat(&self, name: &Name) -> Result<(FileInfo, u32), StorageError> {
+    pub fn stat(&self, name: &Name) -> Result<OpenFile, StorageError> {
         self.pause(Point::Open);
         self.once_more_if_gone(|| self.stat_once(name))
     }
 
-    fn stat_once(&self, name: &Name) -> Result<(FileInfo, u32), StorageError> {
+    fn stat_once(&self, name: &Name) -> Result<OpenFile, StorageError> {
         let (dirs, leaf) = name.split_parent();
         let dir = self.walk(dirs)?;
         check_regular(&rustix::fs::statat(
@@ -342,21 +374,20 @@ impl Storage {
             leaf,
             AtFlags::SYMLINK_NOFOLLOW,
         )?)?;
-        let found = self.open_in(&dir, leaf, true)?;
-        Ok((found.info, found.crc))
+        self.open_in(&dir, leaf, true)
     }
 
-    /// Opens `name` for reading.
+    /// Opens `name` for reading, with its CRC-32C if that is cached or
+    /// recorded (never computed here).
     ///
     /// # Errors
-    /// As [`Storage::stat`], and 500 if its CRC has to be computed and the
-    /// file cannot be read.
+    /// As [`Storage::stat`].
     pub fn open_read(&self, name: &Name) -> Result<OpenFile, StorageError> {
         self.pause(Point::Open);
         self.once_more_if_gone(|| self.open_read_once(name, true))
     }
 
-    /// Opens `name` for reading without its CRC-32C (`crc` is 0): for a
+    /// Opens `name` for reading without looking up its CRC-32C: for a
     /// reader that sends no checksum (a folder's `.tar`), which must not
     /// pay for reading a whole file twice.
     ///
@@ -409,12 +440,14 @@ impl Storage {
         let stat = rustix::fs::fstat(&file)?;
         check_regular(&stat)?;
         let Some(crc) = self.checksums.cached(&stat) else {
+            // Its record is an extended-attribute read away: for the pool.
             return Ok(None);
         };
         Ok(Some(OpenFile {
             file,
             info: FileInfo::of(&stat),
-            crc,
+            stamp: Stamp::of(&stat),
+            crc: Some(crc),
             in_memory: self.in_memory,
             round_trips: self.round_trips,
         }))
@@ -431,24 +464,82 @@ impl Storage {
         self.opened(File::from(fd), checksum)
     }
 
-    /// A file just opened, described, with its CRC-32C if `checksum`.
+    /// A file just opened, described, with its CRC-32C if `checksum` and
+    /// it is known.
     fn opened(&self, file: File, checksum: bool) -> Result<OpenFile, StorageError> {
         let stat = rustix::fs::fstat(&file)?;
         check_regular(&stat)?;
-        let may_record = !self.read_only && stat.st_nlink == 1;
         let crc = match checksum {
-            true => self
-                .checksums
-                .of(&file, &stat, may_record, || self.pause(Point::Checksum))?,
-            false => 0,
+            true => self.checksums.known(&file, &stat),
+            false => None,
         };
         Ok(OpenFile {
             file,
             info: FileInfo::of(&stat),
+            stamp: Stamp::of(&stat),
             crc,
             in_memory: self.in_memory,
             round_trips: self.round_trips,
         })
+    }
+
+    /// The CRC-32C of `file` (a stored file opened here) as it is now:
+    /// known, or computed from its bytes and recorded for next time. A
+    /// computation blocks for as long as reading the whole file takes, so
+    /// only the checksum threads ask; one asked for meanwhile by another
+    /// thread waits for this one's result.
+    ///
+    /// # Errors
+    /// The file cannot be read, or the server is stopping.
+    pub fn checksum(&self, file: &File) -> Result<u32, StorageError> {
+        let stat = rustix::fs::fstat(file)?;
+        // Never through a file with other links, which may lie outside the
+        // root; never in read-only mode, which writes nothing.
+        let may_record = !self.read_only && stat.st_nlink == 1;
+        let crc = self
+            .checksums
+            .of(file, &stat, may_record, || self.pause(Point::Checksum))?;
+        Ok(crc)
+    }
+
+    /// Queues the computation of `file`'s CRC-32C for the checksum threads,
+    /// with nobody waiting for it (a range of the file was served; the next
+    /// whole download will find it), unless it is known, under way or
+    /// queued already, or the queue is full (then the next whole download
+    /// computes it). Never blocks.
+    pub fn checksum_later(&self, file: &File) {
+        let Some(later) = self.later.get() else {
+            return; // no checksum threads (a storage without a server)
+        };
+        let Ok(stat) = rustix::fs::fstat(file) else {
+            return;
+        };
+        if !self.checksums.want(&stat) {
+            return;
+        }
+        let queued = file.try_clone().is_ok_and(|copy| later.queue(copy));
+        if !queued {
+            self.checksums.unwant(&stat);
+        }
+    }
+
+    /// Sends later computations ([`Storage::checksum_later`]) to `later`
+    /// (the server's checksum threads); set once, when they start.
+    pub fn set_checksum_queue(&self, later: Later) {
+        if self.later.set(later).is_err() {
+            log::error!("a second checksum queue was offered and ignored");
+        }
+    }
+
+    /// Makes a CRC computation under way give up, and later ones fail:
+    /// the server is stopping and must not wait for a whole file.
+    pub fn stop_checksums(&self) {
+        self.checksums.stop();
+    }
+
+    /// CRCs computed from files' bytes since the start.
+    pub fn checksums_computed(&self) -> u64 {
+        self.checksums.computations()
     }
 
     /// Reads `len` bytes of `file` from `offset` into the page cache, so
