@@ -50,6 +50,10 @@ pub struct Config {
     pub max_upload_sessions: usize,
     /// Most resumable uploads kept at once that one client address began.
     pub max_upload_sessions_per_client: usize,
+    /// Most resumable uploads kept at once that one token's holders began
+    /// (the clients without a token count as one token); only with access
+    /// control.
+    pub max_upload_sessions_per_token: usize,
     /// Refuse PUT and DEL with `ERR 403`.
     pub read_only: bool,
     /// How long in-flight transfers may run on after a shutdown request.
@@ -150,6 +154,7 @@ impl Default for Config {
             upload_ttl: Duration::from_secs(24 * 3600),
             max_upload_sessions: 16_384,
             max_upload_sessions_per_client: 1_024,
+            max_upload_sessions_per_token: 1_024,
             read_only: false,
             grace_period: Duration::from_secs(10),
             workers: default_workers(),

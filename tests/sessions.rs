@@ -463,6 +463,77 @@ fn live_sessions_are_capped_per_client_and_in_all_across_restarts() {
 }
 
 #[test]
+fn one_token_cannot_take_the_sessions_another_token_needs_even_after_a_restart() {
+    let root = tempfile::tempdir().unwrap();
+    let tokens_dir = tempfile::tempdir().unwrap();
+    let (path, tokens) = support::tokens::tokens_in(
+        tokens_dir.path(),
+        &[("flood", &["write:/"]), ("other", &["write:/"])],
+    );
+    // Each address could take them all; one token may take only 2 of 6.
+    let caps = |c: &mut ferry::Config| {
+        c.root = root.path().to_path_buf();
+        c.access = ferry::access::AccessConfig {
+            tokens: Some(path.clone()),
+            anonymous: vec![ferry::access::Grant::parse("write:/open").unwrap()],
+            no_auth: false,
+        };
+        c.max_upload_sessions = 6;
+        c.max_upload_sessions_per_client = 6;
+        c.max_upload_sessions_per_token = 2;
+    };
+    let data = pattern(100, 12);
+    let try_upload = |raw: &mut Raw, name: &str| {
+        raw.send(format!("UPLOAD {name} {} {}\n", data.len(), crc_hex(&data)));
+        raw.line()
+    };
+    let connect = |server: &TestServer, from: &str, token: Option<&str>| {
+        let mut raw = Raw::connect_from(server.addr, from.parse().unwrap());
+        assert!(raw.line().starts_with("OK FERRY/1 "));
+        if let Some(token) = token {
+            raw.send(format!("AUTH {token}\n"));
+            assert!(raw.line().starts_with("OK"));
+        }
+        raw
+    };
+    let too_many = "ERR 503 too many upload sessions for this token (cap 2";
+
+    let server = TestServer::start_in(tempfile::tempdir().unwrap(), caps);
+    // The flooding token comes from one address after another.
+    let mut flood = connect(&server, "127.0.0.1", Some(&tokens[0]));
+    upload(&mut flood, "f1", &data);
+    let mut flood = connect(&server, "127.0.0.2", Some(&tokens[0]));
+    upload(&mut flood, "f2", &data);
+    for (n, from) in ["127.0.0.3", "127.0.0.4", "127.0.0.5"].iter().enumerate() {
+        let mut flood = connect(&server, from, Some(&tokens[0]));
+        let refused = try_upload(&mut flood, &format!("f{}", n + 3));
+        assert!(refused.starts_with(too_many), "{refused}");
+    }
+    // The other token still finds room, and so do clients without a token,
+    // who share one token's cap among them.
+    let mut other = connect(&server, "127.0.0.1", Some(&tokens[1]));
+    upload(&mut other, "o1", &data);
+    let mut anonymous = connect(&server, "127.0.0.6", None);
+    upload(&mut anonymous, "open/a1", &data);
+    let mut anonymous = connect(&server, "127.0.0.7", None);
+    upload(&mut anonymous, "open/a2", &data);
+    let refused = try_upload(&mut anonymous, "open/a3");
+    assert!(refused.starts_with(too_many), "{refused}");
+    drop((flood, other, anonymous));
+    server.stop().unwrap();
+
+    // Whose each session is outlives the process.
+    let server = TestServer::start_in(tempfile::tempdir().unwrap(), caps);
+    let mut flood = connect(&server, "127.0.0.8", Some(&tokens[0]));
+    let refused = try_upload(&mut flood, "f6");
+    assert!(refused.starts_with(too_many), "{refused}");
+    // Finding one's own session again is no new session.
+    assert_eq!(upload(&mut flood, "f1", &data).1, 0);
+    let mut other = connect(&server, "127.0.0.8", Some(&tokens[1]));
+    upload(&mut other, "o2", &data);
+}
+
+#[test]
 fn written_through_the_pool_staged_bytes_are_kept_and_resumed() {
     let server = TestServer::start_with(|c| c.pool_writes = ferry::config::PoolWrites::Always);
     let data = pattern(900_000, 11);

@@ -71,6 +71,10 @@ pub struct ServeArgs {
     /// address.
     #[arg(long, default_value_t = 1_024)]
     max_upload_sessions_per_client: usize,
+    /// Most unfinished resumable uploads kept at once for one token (the
+    /// clients without a token count as one token); with access control.
+    #[arg(long, default_value_t = 1_024)]
+    max_upload_sessions_per_token: usize,
     /// Refuse PUT and DEL.
     #[arg(long)]
     read_only: bool,
@@ -235,6 +239,7 @@ pub fn run(args: ServeArgs) -> ExitCode {
         upload_ttl: args.upload_ttl,
         max_upload_sessions: args.max_upload_sessions,
         max_upload_sessions_per_client: args.max_upload_sessions_per_client,
+        max_upload_sessions_per_token: args.max_upload_sessions_per_token,
         grace_period: args.grace_period,
         workers: args
             .workers

@@ -294,7 +294,7 @@ pub fn serve(request: Request, ctx: &Ctx<'_>, guard: &mut Guard<'_>) -> Outcome 
         Operation::Delete { name } => files::delete(ctx, name),
         Operation::Move { from, to } => files::rename(ctx, from, to),
         Operation::Echo { size } => files::echo(size),
-        Operation::Upload { name, size, crc } => sessions::upload(ctx, name, size, crc),
+        Operation::Upload { name, size, crc } => sessions::upload(ctx, &who, name, size, crc),
         Operation::Append { id, offset, len } => sessions::append(ctx, who, id, offset, len),
         Operation::Commit { id, mtime } => sessions::commit(ctx, who, id, mtime),
         Operation::Abort { id } => sessions::abort(ctx, who, id),

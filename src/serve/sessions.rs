@@ -17,17 +17,20 @@ use crate::access::Who;
 use crate::name::Name;
 use crate::storage::{SessionLimits, StorageError};
 
-pub(super) fn upload(ctx: &Ctx<'_>, name: Name, size: u64, crc: u32) -> Outcome {
+pub(super) fn upload(ctx: &Ctx<'_>, who: &Who, name: Name, size: u64, crc: u32) -> Outcome {
     let allowed = check_writable(ctx.config).and_then(|()| check_size(ctx.config, size));
     if let Err(failure) = allowed {
         return refuse(ctx, "UPLOAD", name.as_str(), failure, Next::Request);
     }
+    let owner = who.owner().map(|owner| owner.as_str().to_owned());
     Outcome::on_pool(move |ctx| {
         let limits = SessionLimits {
             ttl: ctx.config.upload_ttl,
             total: ctx.config.max_upload_sessions,
             per_client: ctx.config.max_upload_sessions_per_client,
+            per_owner: ctx.config.max_upload_sessions_per_token,
             client: ctx.peer,
+            owner,
         };
         match ctx.storage.begin_session(&name, size, crc, &limits) {
             Ok(session) => {

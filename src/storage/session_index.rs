@@ -1,5 +1,6 @@
 //! The index of upload sessions: every session in the sessions directory,
-//! when it was last used and which client began it, held in memory so that
+//! when it was last used and which client (and token) began it, held in
+//! memory so that
 //! expiry and the session caps cost no directory scan per `UPLOAD`. Only a
 //! cache of the directory: read from it once (by the start-up sweep, or by
 //! the first session request if that comes sooner), then kept in step by
@@ -17,15 +18,64 @@ pub(super) struct Index {
     /// the front.
     by_age: BTreeSet<(i64, String)>,
     /// How many sessions each client began.
-    per_client: HashMap<IpAddr, usize>,
+    per_client: Counts<IpAddr>,
+    /// How many sessions each owner (token) began.
+    per_owner: Counts<String>,
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Known {
     /// Last use, in seconds since the epoch (the meta file's mtime).
     used: i64,
     /// Who began it, if known (sessions of older versions do not say).
-    client: Option<IpAddr>,
+    begun_by: BegunBy,
+}
+
+/// Who began a session, as far as its record says: the client's address
+/// and the owner (a token's name, or the clients without one) it counts
+/// against; either is absent in sessions of older versions, and the owner
+/// where access control was off.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(super) struct BegunBy {
+    pub client: Option<IpAddr>,
+    pub owner: Option<String>,
+}
+
+/// How many sessions each of some keys began; a key with none is not kept.
+#[derive(Debug)]
+struct Counts<K>(HashMap<K, usize>);
+
+impl<K> Default for Counts<K> {
+    fn default() -> Self {
+        Counts(HashMap::new())
+    }
+}
+
+impl<K: std::hash::Hash + Eq> Counts<K> {
+    fn add(&mut self, key: Option<K>) {
+        if let Some(key) = key {
+            *self.0.entry(key).or_default() += 1;
+        }
+    }
+
+    fn subtract(&mut self, key: Option<K>) {
+        if let Some(key) = key
+            && let Some(count) = self.0.get_mut(&key)
+        {
+            *count -= 1;
+            if *count == 0 {
+                self.0.remove(&key);
+            }
+        }
+    }
+
+    fn of<Q>(&self, key: &Q) -> usize
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: std::hash::Hash + Eq + ?Sized,
+    {
+        self.0.get(key).copied().unwrap_or(0)
+    }
 }
 
 impl Index {
@@ -40,20 +90,23 @@ impl Index {
     }
 
     /// Adds session `id`, or updates it if known.
-    pub fn insert(&mut self, id: &str, used: i64, client: Option<IpAddr>) {
+    pub fn insert(&mut self, id: &str, used: i64, begun_by: BegunBy) {
         self.remove(id);
-        self.known.insert(id.to_owned(), Known { used, client });
+        self.per_client.add(begun_by.client);
+        self.per_owner.add(begun_by.owner.clone());
+        self.known.insert(id.to_owned(), Known { used, begun_by });
         self.by_age.insert((used, id.to_owned()));
-        if let Some(client) = client {
-            *self.per_client.entry(client).or_default() += 1;
-        }
     }
 
     /// Marks session `id` as used at `now` (adding it, owner unknown, if
     /// it was made by other means).
     pub fn touch(&mut self, id: &str, now: i64) {
-        let client = self.known.get(id).and_then(|known| known.client);
-        self.insert(id, now, client);
+        let begun_by = self
+            .known
+            .get(id)
+            .map(|known| known.begun_by.clone())
+            .unwrap_or_default();
+        self.insert(id, now, begun_by);
     }
 
     /// Forgets session `id`.
@@ -62,14 +115,8 @@ impl Index {
             return;
         };
         self.by_age.remove(&(known.used, id.to_owned()));
-        if let Some(client) = known.client
-            && let Some(count) = self.per_client.get_mut(&client)
-        {
-            *count -= 1;
-            if *count == 0 {
-                self.per_client.remove(&client);
-            }
-        }
+        self.per_client.subtract(known.begun_by.client);
+        self.per_owner.subtract(known.begun_by.owner);
     }
 
     /// Sessions last used before `cutoff`, oldest first.
@@ -87,7 +134,12 @@ impl Index {
 
     /// Sessions `client` began.
     pub fn of_client(&self, client: IpAddr) -> usize {
-        self.per_client.get(&client).copied().unwrap_or(0)
+        self.per_client.of(&client)
+    }
+
+    /// Sessions begun by `owner`'s clients.
+    pub fn of_owner(&self, owner: &str) -> usize {
+        self.per_owner.of(owner)
     }
 }
 
@@ -99,15 +151,20 @@ mod tests {
     fn ages_and_counts_follow_every_change() {
         let a: IpAddr = "10.0.0.1".parse().unwrap();
         let b: IpAddr = "::1".parse().unwrap();
+        let by = |client: IpAddr, owner: &str| BegunBy {
+            client: Some(client),
+            owner: Some(owner.to_owned()),
+        };
         let mut index = Index::default();
-        index.insert("s1", 100, Some(a));
-        index.insert("s2", 50, Some(a));
-        index.insert("s3", 200, Some(b));
-        index.insert("s4", 10, None);
+        index.insert("s1", 100, by(a, "t"));
+        index.insert("s2", 50, by(a, "u"));
+        index.insert("s3", 200, by(b, "t"));
+        index.insert("s4", 10, BegunBy::default());
         assert_eq!(
             (index.len(), index.of_client(a), index.of_client(b)),
             (4, 2, 1)
         );
+        assert_eq!((index.of_owner("t"), index.of_owner("u")), (2, 1));
         assert_eq!(
             index.used_before(101).collect::<Vec<_>>(),
             ["s4", "s2", "s1"]
@@ -119,7 +176,8 @@ mod tests {
             index.used_before(101).collect::<Vec<_>>(),
             ["s9", "s4", "s1"]
         );
-        assert_eq!(index.of_client(a), 2, "a touch keeps the owner");
+        assert_eq!(index.of_client(a), 2, "a touch keeps the client");
+        assert_eq!(index.of_owner("u"), 1, "and the owner");
 
         index.remove("s1");
         index.remove("s1");
@@ -128,6 +186,7 @@ mod tests {
             (index.len(), index.of_client(a), index.of_client(b)),
             (3, 1, 0)
         );
+        assert_eq!((index.of_owner("t"), index.of_owner("u")), (0, 1));
         assert_eq!(
             index.used_before(i64::MAX).collect::<Vec<_>>(),
             ["s9", "s4", "s2"]

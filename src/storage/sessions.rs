@@ -7,8 +7,9 @@
 //! again gets the same session back and only needs to ask how far it got.
 //! How a session is kept on disk (its data file and record in the reserved
 //! `.ferry-uploads` directory) is `session_files.rs`'s; an index in memory
-//! (`session_index.rs`) knows every session's age and owner, so expiry and
-//! the caps on live sessions cost no directory scan.
+//! (`session_index.rs`) knows every session's age, client and owner (its
+//! token), so expiry and the caps on live sessions (in all, per client
+//! address, per token) cost no directory scan.
 //!
 //! The CRC-32C of the staged bytes is kept as they arrive and recorded on
 //! the data file as an APPEND goes (every [`RECORD_EVERY`] bytes, and when
@@ -45,7 +46,7 @@ use rustix::io::Errno;
 
 use super::gate::Point;
 use super::session_files::{self as files, Record, session_id};
-use super::session_index::Index;
+use super::session_index::{BegunBy, Index};
 use super::session_state::{Appender, Live, Staging};
 use super::{Storage, StorageError, Upload};
 use crate::name::Name;
@@ -55,7 +56,7 @@ use crate::name::Name;
 pub const RECORD_EVERY: u64 = 16 * 1024 * 1024;
 
 /// What bounds the sessions an `UPLOAD` may begin.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct SessionLimits {
     /// Sessions untouched for longer are removed.
     pub ttl: Duration,
@@ -63,8 +64,24 @@ pub struct SessionLimits {
     pub total: usize,
     /// Most sessions begun by one client address.
     pub per_client: usize,
+    /// Most sessions begun by one owner (a token, or the clients without
+    /// one).
+    pub per_owner: usize,
     /// The client asking.
     pub client: IpAddr,
+    /// Whose share it counts against: `None` where there are no tokens.
+    pub owner: Option<String>,
+}
+
+/// Which cap a new session would pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionCap {
+    /// The server's (`--max-upload-sessions`).
+    Server,
+    /// The client address's (`--max-upload-sessions-per-client`), which is this.
+    Client(usize),
+    /// The token's (`--max-upload-sessions-per-token`), which is this.
+    Token(usize),
 }
 
 /// A session as its record describes it.
@@ -172,10 +189,13 @@ impl Storage {
             name: name.clone(),
             size,
             crc,
-            client: Some(limits.client),
+            begun_by: BegunBy {
+                client: Some(limits.client),
+                owner: limits.owner.clone(),
+            },
         };
         files::create(&dir, &id, &record)?;
-        index.insert(&id, now_seconds(), Some(limits.client));
+        index.insert(&id, now_seconds(), record.begun_by);
         self.session_in(&dir, &id)
     }
 
@@ -441,7 +461,7 @@ impl Storage {
         }
         index.set_loaded();
         for found in files::scan(dir) {
-            index.insert(&found.id, found.used, found.client);
+            index.insert(&found.id, found.used, found.begun_by);
         }
     }
 
@@ -511,13 +531,23 @@ fn now_seconds() -> i64 {
         .map_or(0, |d| d.as_secs() as i64)
 }
 
-/// Whether `limits` leave room for one more session.
+/// Whether `limits` leave room for one more session: the server's cap,
+/// the client address's and the owner's (one home for the rule).
 fn check_room(index: &Index, limits: &SessionLimits) -> Result<(), StorageError> {
     if index.len() >= limits.total {
-        return Err(StorageError::TooManySessions(None));
+        return Err(StorageError::TooManySessions(SessionCap::Server));
     }
     if index.of_client(limits.client) >= limits.per_client {
-        return Err(StorageError::TooManySessions(Some(limits.per_client)));
+        return Err(StorageError::TooManySessions(SessionCap::Client(
+            limits.per_client,
+        )));
+    }
+    if let Some(owner) = &limits.owner
+        && index.of_owner(owner) >= limits.per_owner
+    {
+        return Err(StorageError::TooManySessions(SessionCap::Token(
+            limits.per_owner,
+        )));
     }
     Ok(())
 }
