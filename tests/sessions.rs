@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use ferry::storage::gate::{Gate, Point};
 
-use support::{Raw, TestServer, append, crc_hex, pattern, upload};
+use support::{Raw, TestServer, append, crc_hex, pattern, set_mtime, upload};
 
 #[test]
 fn a_session_is_staged_in_pieces_and_committed_atomically() {
@@ -286,6 +286,63 @@ fn sessions_unused_for_the_ttl_are_removed() {
         (id.as_str(), 0),
         "expired and begun anew"
     );
+}
+
+#[test]
+fn an_empty_session_expires_sooner_than_one_with_bytes_staged() {
+    let server = TestServer::start_with(|c| {
+        c.upload_ttl = std::time::Duration::from_secs(3600);
+        c.upload_empty_ttl = std::time::Duration::from_secs(1);
+    });
+    let data = pattern(1000, 13);
+    let mut raw = server.raw();
+    let (empty, _) = upload(&mut raw, "empty", &data);
+    let (staged, _) = upload(&mut raw, "staged", &data);
+    assert_eq!(append(&mut raw, &staged, 0, &data[..10]), "OK 10");
+    // Starting a session sweeps old ones: start one (the same each time)
+    // until the empty session's record is gone.
+    let record = server.path(&format!(".ferry-uploads/{empty}.meta"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while record.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the empty session outlived 30 times its TTL"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        upload(&mut raw, "probe", &data);
+    }
+    // The one with bytes staged, just as old, is still there.
+    assert_eq!(upload(&mut raw, "staged", &data), (staged, 10));
+    raw.send(format!("APPEND {empty} 0 0\n"));
+    assert!(raw.line().starts_with("ERR 404 "));
+}
+
+#[test]
+fn at_start_up_empty_sessions_go_after_15_minutes_and_staged_ones_stay() {
+    let root = tempfile::tempdir().unwrap();
+    let on_root = |c: &mut ferry::Config| c.root = root.path().to_path_buf();
+    let data = pattern(1000, 14);
+    let server = TestServer::start_in(tempfile::tempdir().unwrap(), on_root);
+    let mut raw = server.raw();
+    let (empty, _) = upload(&mut raw, "empty", &data);
+    let (staged, _) = upload(&mut raw, "staged", &data);
+    assert_eq!(append(&mut raw, &staged, 0, &data[..10]), "OK 10");
+    drop(raw);
+    server.stop().unwrap();
+    // Both last used 20 minutes ago: past the empty TTL, well within
+    // --upload-ttl's 24 hours.
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+    let then = now.unwrap().as_secs() - 20 * 60;
+    for id in [&empty, &staged] {
+        set_mtime(&root.path().join(format!(".ferry-uploads/{id}.meta")), then);
+    }
+
+    let server = TestServer::start_in(tempfile::tempdir().unwrap(), on_root);
+    let uploads = root.path().join(".ferry-uploads");
+    assert!(!uploads.join(format!("{empty}.meta")).exists());
+    assert!(uploads.join(format!("{staged}.meta")).exists());
+    let mut raw = server.raw();
+    assert_eq!(upload(&mut raw, "staged", &data), (staged, 10));
 }
 
 #[test]

@@ -10,7 +10,7 @@ use log::LevelFilter;
 
 use super::{parse_seconds, parse_size};
 use crate::access::{AccessConfig, Grant};
-use crate::config::{Config, PoolWrites};
+use crate::config::{Config, EMPTY_UPLOAD_TTL, PoolWrites};
 use crate::hooks::{HookCommand, HookConfig};
 use crate::http::origin::WebConfig;
 use crate::proxy::TrustedProxy;
@@ -237,6 +237,7 @@ pub fn run(args: ServeArgs) -> ExitCode {
         read_only: args.read_only,
         fsync: args.fsync,
         upload_ttl: args.upload_ttl,
+        upload_empty_ttl: EMPTY_UPLOAD_TTL,
         max_upload_sessions: args.max_upload_sessions,
         max_upload_sessions_per_client: args.max_upload_sessions_per_client,
         max_upload_sessions_per_token: args.max_upload_sessions_per_token,

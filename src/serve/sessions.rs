@@ -25,7 +25,7 @@ pub(super) fn upload(ctx: &Ctx<'_>, who: &Who, name: Name, size: u64, crc: u32) 
     let owner = who.owner().map(|owner| owner.as_str().to_owned());
     Outcome::on_pool(move |ctx| {
         let limits = SessionLimits {
-            ttl: ctx.config.upload_ttl,
+            ttl: ctx.config.session_ttl(),
             total: ctx.config.max_upload_sessions,
             per_client: ctx.config.max_upload_sessions_per_client,
             per_owner: ctx.config.max_upload_sessions_per_token,

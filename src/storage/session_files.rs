@@ -164,6 +164,14 @@ pub(super) fn try_lock_session(
     }
 }
 
+/// How many bytes session `id` has staged: its data file's size; `None`
+/// if it has none.
+pub(super) fn staged_bytes(dir: &OwnedFd, id: &str) -> Option<u64> {
+    rustix::fs::statat(dir, data_name(id), AtFlags::SYMLINK_NOFOLLOW)
+        .ok()
+        .map(|stat| u64::try_from(stat.st_size).unwrap_or(0))
+}
+
 /// When session `id` was last used, by any node: its record's mtime.
 pub(super) fn last_used(dir: &OwnedFd, id: &str) -> Option<i64> {
     rustix::fs::statat(dir, meta_name(id), AtFlags::SYMLINK_NOFOLLOW)
@@ -415,6 +423,8 @@ pub(super) struct Found {
     /// Who began it; nobody for a leftover, or a session of an older
     /// version.
     pub begun_by: BegunBy,
+    /// It holds no staged byte (a lone record holds none).
+    pub empty: bool,
 }
 
 /// Every session of `dir`, and every leftover half of one (a data file
@@ -440,18 +450,22 @@ pub(super) fn scan(dir: &OwnedFd) -> Vec<Found> {
         let Ok(stat) = rustix::fs::statat(dir, file, AtFlags::SYMLINK_NOFOLLOW) else {
             continue;
         };
-        let begun_by = match is_record {
-            true => read_record(dir, id)
-                .ok()
-                .flatten()
-                .map(|r| r.begun_by)
-                .unwrap_or_default(),
-            false => BegunBy::default(),
+        let (begun_by, empty) = match is_record {
+            true => (
+                read_record(dir, id)
+                    .ok()
+                    .flatten()
+                    .map(|r| r.begun_by)
+                    .unwrap_or_default(),
+                staged_bytes(dir, id).is_none_or(|bytes| bytes == 0),
+            ),
+            false => (BegunBy::default(), stat.st_size == 0),
         };
         found.push(Found {
             id: id.to_owned(),
             used: stat.st_mtime,
             begun_by,
+            empty,
         });
     }
     found

@@ -1,6 +1,6 @@
 //! The index of upload sessions: every session in the sessions directory,
-//! when it was last used and which client (and token) began it, held in
-//! memory so that
+//! when it was last used, whether it holds any byte yet, and which client
+//! (and token) began it, held in memory so that
 //! expiry and the session caps cost no directory scan per `UPLOAD`. Only a
 //! cache of the directory: read from it once (by the start-up sweep, or by
 //! the first session request if that comes sooner), then kept in step by
@@ -17,6 +17,9 @@ pub(super) struct Index {
     /// The same sessions by last use, oldest first: expiry looks only at
     /// the front.
     by_age: BTreeSet<(i64, String)>,
+    /// Those of them that held no byte when last looked at, by last use:
+    /// they expire sooner.
+    empty_by_age: BTreeSet<(i64, String)>,
     /// How many sessions each client began.
     per_client: Counts<IpAddr>,
     /// How many sessions each owner (token) began.
@@ -29,6 +32,8 @@ struct Known {
     used: i64,
     /// Who began it, if known (sessions of older versions do not say).
     begun_by: BegunBy,
+    /// No byte was staged when last looked at.
+    empty: bool,
 }
 
 /// Who began a session, as far as its record says: the client's address
@@ -89,24 +94,46 @@ impl Index {
         self.loaded = true;
     }
 
-    /// Adds session `id`, or updates it if known.
-    pub fn insert(&mut self, id: &str, used: i64, begun_by: BegunBy) {
+    /// Adds session `id`, or updates it if known; `empty` if it holds no
+    /// byte.
+    pub fn insert(&mut self, id: &str, used: i64, begun_by: BegunBy, empty: bool) {
         self.remove(id);
         self.per_client.add(begun_by.client);
         self.per_owner.add(begun_by.owner.clone());
-        self.known.insert(id.to_owned(), Known { used, begun_by });
+        self.known.insert(
+            id.to_owned(),
+            Known {
+                used,
+                begun_by,
+                empty,
+            },
+        );
         self.by_age.insert((used, id.to_owned()));
+        if empty {
+            self.empty_by_age.insert((used, id.to_owned()));
+        }
+    }
+
+    /// Records that session `id` holds bytes (they are never taken back
+    /// but with the session itself).
+    pub fn mark_staged(&mut self, id: &str) {
+        if let Some(known) = self.known.get_mut(id)
+            && std::mem::take(&mut known.empty)
+        {
+            self.empty_by_age.remove(&(known.used, id.to_owned()));
+        }
     }
 
     /// Marks session `id` as used at `now` (adding it, owner unknown, if
     /// it was made by other means).
     pub fn touch(&mut self, id: &str, now: i64) {
-        let begun_by = self
+        let (begun_by, empty) = self
             .known
             .get(id)
-            .map(|known| known.begun_by.clone())
-            .unwrap_or_default();
-        self.insert(id, now, begun_by);
+            .map_or((BegunBy::default(), false), |known| {
+                (known.begun_by.clone(), known.empty)
+            });
+        self.insert(id, now, begun_by, empty);
     }
 
     /// Forgets session `id`.
@@ -115,6 +142,7 @@ impl Index {
             return;
         };
         self.by_age.remove(&(known.used, id.to_owned()));
+        self.empty_by_age.remove(&(known.used, id.to_owned()));
         self.per_client.subtract(known.begun_by.client);
         self.per_owner.subtract(known.begun_by.owner);
     }
@@ -124,6 +152,15 @@ impl Index {
         self.by_age
             .iter()
             .take_while(move |(used, _)| *used < cutoff)
+            .map(|(_, id)| id.as_str())
+    }
+
+    /// Sessions that held no byte when last looked at, last used at
+    /// `from` or later but before `to`, oldest first.
+    pub fn empty_used_between(&self, from: i64, to: i64) -> impl Iterator<Item = &str> {
+        self.empty_by_age
+            .range((from, String::new())..)
+            .take_while(move |(used, _)| *used < to)
             .map(|(_, id)| id.as_str())
     }
 
@@ -156,15 +193,23 @@ mod tests {
             owner: Some(owner.to_owned()),
         };
         let mut index = Index::default();
-        index.insert("s1", 100, by(a, "t"));
-        index.insert("s2", 50, by(a, "u"));
-        index.insert("s3", 200, by(b, "t"));
-        index.insert("s4", 10, BegunBy::default());
+        index.insert("s1", 100, by(a, "t"), false);
+        index.insert("s2", 50, by(a, "u"), true);
+        index.insert("s3", 200, by(b, "t"), true);
+        index.insert("s4", 10, BegunBy::default(), false);
         assert_eq!(
             (index.len(), index.of_client(a), index.of_client(b)),
             (4, 2, 1)
         );
         assert_eq!((index.of_owner("t"), index.of_owner("u")), (2, 1));
+        assert_eq!(
+            index.empty_used_between(0, 201).collect::<Vec<_>>(),
+            ["s2", "s3"]
+        );
+        assert_eq!(
+            index.empty_used_between(51, 201).collect::<Vec<_>>(),
+            ["s3"]
+        );
         assert_eq!(
             index.used_before(101).collect::<Vec<_>>(),
             ["s4", "s2", "s1"]
@@ -178,6 +223,16 @@ mod tests {
         );
         assert_eq!(index.of_client(a), 2, "a touch keeps the client");
         assert_eq!(index.of_owner("u"), 1, "and the owner");
+        assert_eq!(
+            index.empty_used_between(0, 301).collect::<Vec<_>>(),
+            ["s3", "s2"],
+            "and whether it is empty"
+        );
+        index.mark_staged("s3");
+        index.mark_staged("s3");
+        assert_eq!(index.empty_used_between(0, 301).collect::<Vec<_>>(), ["s2"]);
+        index.touch("s3", 150);
+        assert_eq!(index.empty_used_between(0, 301).collect::<Vec<_>>(), ["s2"]);
 
         index.remove("s1");
         index.remove("s1");
