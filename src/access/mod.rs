@@ -146,6 +146,11 @@ impl Owner {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The token's name; `None` for the clients without a token.
+    pub fn token(&self) -> Option<&str> {
+        Some(self.as_str()).filter(|name| *name != Owner::ANONYMOUS)
+    }
 }
 
 /// Why a token was not accepted.

@@ -303,11 +303,12 @@ pub fn serve(request: Request, ctx: &Ctx<'_>, guard: &mut Guard<'_>) -> Outcome 
     }
 }
 
-/// The name a hook knows the uploader by: the token's, if one was used
-/// (copied only for a server with hooks).
-fn user_of(ctx: &Ctx<'_>, who: &Who) -> Option<String> {
+/// Whose upload it is, for the hooks: the token's name they are told, and
+/// the share of the hook runner it counts against (copied only for a
+/// server with hooks).
+fn user_of(ctx: &Ctx<'_>, who: &Who) -> Option<crate::access::Owner> {
     match ctx.hooks.configured() {
-        true => who.name().map(str::to_owned),
+        true => who.owner(),
         false => None,
     }
 }

@@ -13,7 +13,7 @@ use super::{
     Body, Ctx, Failure, Next, Outcome, Receive, Reply, Sink, check_size, check_writable, refuse,
     skip_body,
 };
-use crate::access::Who;
+use crate::access::{Owner, Who};
 use crate::name::Name;
 use crate::storage::{SessionLimits, StorageError};
 
@@ -102,7 +102,7 @@ pub(super) fn commit(ctx: &Ctx<'_>, who: Who, id: String, mtime: Option<i64>) ->
     })
 }
 
-fn commit_session(ctx: &Ctx<'_>, id: &str, mtime: Option<i64>, user: Option<String>) -> Outcome {
+fn commit_session(ctx: &Ctx<'_>, id: &str, mtime: Option<i64>, user: Option<Owner>) -> Outcome {
     match ctx.storage.finish_session(id) {
         Ok((mut upload, session)) => {
             upload.set_mtime(mtime);
