@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::access::AccessConfig;
 use crate::proxy::TrustedProxy;
+use crate::storage::SessionTtl;
 use crate::storage::gate::Gate;
 use crate::tls::TlsFiles;
 
@@ -56,10 +57,18 @@ pub struct Config {
     pub fsync: bool,
     /// How long an unfinished resumable upload is kept after last use.
     pub upload_ttl: Duration,
+    /// How long one that never received a byte is kept after last use
+    /// (no longer than `upload_ttl`); [`EMPTY_UPLOAD_TTL`] unless a test
+    /// says otherwise.
+    pub upload_empty_ttl: Duration,
     /// Most resumable uploads kept at once; an `UPLOAD` beyond gets `503`.
     pub max_upload_sessions: usize,
     /// Most resumable uploads kept at once that one client address began.
     pub max_upload_sessions_per_client: usize,
+    /// Most resumable uploads kept at once that one token's holders began
+    /// (the clients without a token count as one token); only with access
+    /// control.
+    pub max_upload_sessions_per_token: usize,
     /// Refuse PUT and DEL with `ERR 403`.
     pub read_only: bool,
     /// How long in-flight transfers may run on after a shutdown request.
@@ -94,7 +103,18 @@ pub struct Config {
     pub gate: Option<Arc<Gate>>,
 }
 
+/// How long an upload session that never received a byte is kept after
+/// its last use: long enough for any client that means to send, short
+/// enough that a flood of `UPLOAD`s sending nothing gives its slots back
+/// soon.
+pub const EMPTY_UPLOAD_TTL: Duration = Duration::from_secs(15 * 60);
+
 impl Config {
+    /// How long unfinished resumable uploads are kept after last use.
+    pub fn session_ttl(&self) -> SessionTtl {
+        SessionTtl::new(self.upload_ttl, self.upload_empty_ttl)
+    }
+
     /// Whether a connection from `peer` must begin with a PROXY header.
     pub fn is_trusted_proxy(&self, peer: std::net::IpAddr) -> bool {
         self.trusted_proxies
@@ -161,8 +181,10 @@ impl Default for Config {
             max_file_size: None,
             fsync: false,
             upload_ttl: Duration::from_secs(24 * 3600),
+            upload_empty_ttl: EMPTY_UPLOAD_TTL,
             max_upload_sessions: 16_384,
             max_upload_sessions_per_client: 1_024,
+            max_upload_sessions_per_token: 1_024,
             read_only: false,
             grace_period: Duration::from_secs(10),
             workers: default_workers(),

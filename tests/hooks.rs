@@ -510,3 +510,96 @@ fn a_full_on_upload_queue_is_logged_not_grown() {
     assert!(line.contains("WARN"), "{line}");
     std::fs::write(hook.path("go"), "").unwrap();
 }
+
+/// Kills, when dropped (at the end of a test, or as it fails), the hooks
+/// that recorded their process id as `started-<pid>` in a folder.
+struct KillHooks(PathBuf);
+
+impl KillHooks {
+    /// The process ids recorded so far.
+    fn pids(&self) -> Vec<String> {
+        let entries = std::fs::read_dir(&self.0).unwrap();
+        entries
+            .filter_map(|e| e.unwrap().file_name().into_string().ok())
+            .filter_map(|name| name.strip_prefix("started-").map(str::to_owned))
+            .collect()
+    }
+
+    fn kill_all(&self) {
+        for pid in self.pids() {
+            let _ = std::process::Command::new("kill")
+                .args(["-9", &pid])
+                .status();
+        }
+    }
+}
+
+impl Drop for KillHooks {
+    fn drop(&mut self) {
+        self.kill_all();
+    }
+}
+
+#[test]
+fn a_token_whose_hooks_hang_holds_only_its_share_and_others_commit_meanwhile() {
+    let hook = HookDir::new();
+    // Token a's hooks hang (until killed); b's let the upload through.
+    let command = hook.script(
+        "share.sh",
+        r#"[ "$FERRY_USER" = b ] && exit 0
+touch "@DIR@/started-$$"
+exec sleep 1000
+"#,
+    );
+    let (server, tokens, _dir) =
+        support::tokens::guarded_with(&[("a", &["write:/"]), ("b", &["write:/"])], &[], |c| {
+            c.hooks.before_commit = Some(command);
+            // Two threads: each token's share is one.
+            c.hooks.concurrency = 2;
+            c.hooks.timeout = Duration::from_secs(3600);
+        });
+    let hanging = KillHooks(hook.path(""));
+    let holder = |token: &str| {
+        let mut raw = server.raw();
+        raw.send(format!("AUTH {token}\n"));
+        assert!(raw.line().starts_with("OK"));
+        raw
+    };
+    let put = |raw: &mut Raw, name: &str| {
+        raw.send(format!("PUT {name} 4 {}\ndata", crc_hex(b"data")));
+    };
+    let mut first = holder(&tokens[0]);
+    put(&mut first, "a1.txt");
+    wait_for(|| (hanging.pids().len() == 1).then_some(()));
+    // Token a's share is full: its next upload would take the last thread.
+    let mut second = holder(&tokens[0]);
+    put(&mut second, "a2.txt");
+    let mut other = holder(&tokens[1]);
+    put(&mut other, "b.txt");
+    assert_eq!(other.line(), format!("OK 4 {}", crc_hex(b"data")));
+    assert_eq!(std::fs::read(server.path("b.txt")).unwrap(), b"data");
+
+    let refused = second.line();
+    assert!(
+        refused.starts_with("ERR 503 hooks of this token are busy"),
+        "{refused}"
+    );
+    assert!(!server.path("a2.txt").exists());
+    assert!(
+        support::temp_files(server.root.path()).len() == 1,
+        "the refused upload's temp file is gone (the hanging one's stays)"
+    );
+    // a's first hook was still hanging all along: no answer yet.
+    assert_eq!(hanging.pids().len(), 1, "a's second hook never ran");
+    first.stream.set_nonblocking(true).unwrap();
+    let mut byte = [0u8; 1];
+    let peeked = first.stream.peek(&mut byte);
+    assert_eq!(
+        peeked.map_err(|e| e.kind()).err(),
+        Some(std::io::ErrorKind::WouldBlock),
+        "a's first upload was answered before b's"
+    );
+    first.stream.set_nonblocking(false).unwrap();
+    hanging.kill_all();
+    assert!(first.line().starts_with("ERR 403 "));
+}

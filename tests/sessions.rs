@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use ferry::storage::gate::{Gate, Point};
 
-use support::{Raw, TestServer, append, crc_hex, pattern, upload};
+use support::{Raw, TestServer, append, crc_hex, pattern, set_mtime, upload};
 
 #[test]
 fn a_session_is_staged_in_pieces_and_committed_atomically() {
@@ -289,6 +289,63 @@ fn sessions_unused_for_the_ttl_are_removed() {
 }
 
 #[test]
+fn an_empty_session_expires_sooner_than_one_with_bytes_staged() {
+    let server = TestServer::start_with(|c| {
+        c.upload_ttl = std::time::Duration::from_secs(3600);
+        c.upload_empty_ttl = std::time::Duration::from_secs(1);
+    });
+    let data = pattern(1000, 13);
+    let mut raw = server.raw();
+    let (empty, _) = upload(&mut raw, "empty", &data);
+    let (staged, _) = upload(&mut raw, "staged", &data);
+    assert_eq!(append(&mut raw, &staged, 0, &data[..10]), "OK 10");
+    // Starting a session sweeps old ones: start one (the same each time)
+    // until the empty session's record is gone.
+    let record = server.path(&format!(".ferry-uploads/{empty}.meta"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while record.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the empty session outlived 30 times its TTL"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        upload(&mut raw, "probe", &data);
+    }
+    // The one with bytes staged, just as old, is still there.
+    assert_eq!(upload(&mut raw, "staged", &data), (staged, 10));
+    raw.send(format!("APPEND {empty} 0 0\n"));
+    assert!(raw.line().starts_with("ERR 404 "));
+}
+
+#[test]
+fn at_start_up_empty_sessions_go_after_15_minutes_and_staged_ones_stay() {
+    let root = tempfile::tempdir().unwrap();
+    let on_root = |c: &mut ferry::Config| c.root = root.path().to_path_buf();
+    let data = pattern(1000, 14);
+    let server = TestServer::start_in(tempfile::tempdir().unwrap(), on_root);
+    let mut raw = server.raw();
+    let (empty, _) = upload(&mut raw, "empty", &data);
+    let (staged, _) = upload(&mut raw, "staged", &data);
+    assert_eq!(append(&mut raw, &staged, 0, &data[..10]), "OK 10");
+    drop(raw);
+    server.stop().unwrap();
+    // Both last used 20 minutes ago: past the empty TTL, well within
+    // --upload-ttl's 24 hours.
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+    let then = now.unwrap().as_secs() - 20 * 60;
+    for id in [&empty, &staged] {
+        set_mtime(&root.path().join(format!(".ferry-uploads/{id}.meta")), then);
+    }
+
+    let server = TestServer::start_in(tempfile::tempdir().unwrap(), on_root);
+    let uploads = root.path().join(".ferry-uploads");
+    assert!(!uploads.join(format!("{empty}.meta")).exists());
+    assert!(uploads.join(format!("{staged}.meta")).exists());
+    let mut raw = server.raw();
+    assert_eq!(upload(&mut raw, "staged", &data), (staged, 10));
+}
+
+#[test]
 fn colliding_and_half_made_sessions_do_not_block_an_upload() {
     let server = TestServer::start();
     let data = pattern(10_000, 7);
@@ -460,6 +517,77 @@ fn live_sessions_are_capped_per_client_and_in_all_across_restarts() {
     let mut one = server.raw();
     assert!(try_upload(&mut one, "f").starts_with("ERR 503 too many upload sessions from"));
     assert_eq!(upload(&mut one, "c", &data).1, 0);
+}
+
+#[test]
+fn one_token_cannot_take_the_sessions_another_token_needs_even_after_a_restart() {
+    let root = tempfile::tempdir().unwrap();
+    let tokens_dir = tempfile::tempdir().unwrap();
+    let (path, tokens) = support::tokens::tokens_in(
+        tokens_dir.path(),
+        &[("flood", &["write:/"]), ("other", &["write:/"])],
+    );
+    // Each address could take them all; one token may take only 2 of 6.
+    let caps = |c: &mut ferry::Config| {
+        c.root = root.path().to_path_buf();
+        c.access = ferry::access::AccessConfig {
+            tokens: Some(path.clone()),
+            anonymous: vec![ferry::access::Grant::parse("write:/open").unwrap()],
+            no_auth: false,
+        };
+        c.max_upload_sessions = 6;
+        c.max_upload_sessions_per_client = 6;
+        c.max_upload_sessions_per_token = 2;
+    };
+    let data = pattern(100, 12);
+    let try_upload = |raw: &mut Raw, name: &str| {
+        raw.send(format!("UPLOAD {name} {} {}\n", data.len(), crc_hex(&data)));
+        raw.line()
+    };
+    let connect = |server: &TestServer, from: &str, token: Option<&str>| {
+        let mut raw = Raw::connect_from(server.addr, from.parse().unwrap());
+        assert!(raw.line().starts_with("OK FERRY/1 "));
+        if let Some(token) = token {
+            raw.send(format!("AUTH {token}\n"));
+            assert!(raw.line().starts_with("OK"));
+        }
+        raw
+    };
+    let too_many = "ERR 503 too many upload sessions for this token (cap 2";
+
+    let server = TestServer::start_in(tempfile::tempdir().unwrap(), caps);
+    // The flooding token comes from one address after another.
+    let mut flood = connect(&server, "127.0.0.1", Some(&tokens[0]));
+    upload(&mut flood, "f1", &data);
+    let mut flood = connect(&server, "127.0.0.2", Some(&tokens[0]));
+    upload(&mut flood, "f2", &data);
+    for (n, from) in ["127.0.0.3", "127.0.0.4", "127.0.0.5"].iter().enumerate() {
+        let mut flood = connect(&server, from, Some(&tokens[0]));
+        let refused = try_upload(&mut flood, &format!("f{}", n + 3));
+        assert!(refused.starts_with(too_many), "{refused}");
+    }
+    // The other token still finds room, and so do clients without a token,
+    // who share one token's cap among them.
+    let mut other = connect(&server, "127.0.0.1", Some(&tokens[1]));
+    upload(&mut other, "o1", &data);
+    let mut anonymous = connect(&server, "127.0.0.6", None);
+    upload(&mut anonymous, "open/a1", &data);
+    let mut anonymous = connect(&server, "127.0.0.7", None);
+    upload(&mut anonymous, "open/a2", &data);
+    let refused = try_upload(&mut anonymous, "open/a3");
+    assert!(refused.starts_with(too_many), "{refused}");
+    drop((flood, other, anonymous));
+    server.stop().unwrap();
+
+    // Whose each session is outlives the process.
+    let server = TestServer::start_in(tempfile::tempdir().unwrap(), caps);
+    let mut flood = connect(&server, "127.0.0.8", Some(&tokens[0]));
+    let refused = try_upload(&mut flood, "f6");
+    assert!(refused.starts_with(too_many), "{refused}");
+    // Finding one's own session again is no new session.
+    assert_eq!(upload(&mut flood, "f1", &data).1, 0);
+    let mut other = connect(&server, "127.0.0.8", Some(&tokens[1]));
+    upload(&mut other, "o2", &data);
 }
 
 #[test]

@@ -118,6 +118,42 @@ impl Who {
             _ => None,
         }
     }
+
+    /// Whose share the request counts against (see [`Owner`]); `None`
+    /// where access control is off: there are no tokens to share between,
+    /// and the per-address caps stand alone.
+    pub fn owner(&self) -> Option<Owner> {
+        match self {
+            Who::Everyone => None,
+            Who::Anonymous(_) => Some(Owner(Owner::ANONYMOUS.to_owned())),
+            Who::Holder(principal) => Some(Owner(principal.entry.name.clone())),
+        }
+    }
+}
+
+/// Whose share of the server a client's work counts against, for the caps
+/// every token has (upload sessions, running hooks): a token's holder, by
+/// the token's name, or all the clients without a token together, as one
+/// more token. Strangers have nothing to tell them apart but their
+/// address (capped on its own): counted as one, they cannot take more
+/// than one token's share, so the holders of tokens always find room.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Owner(String);
+
+impl Owner {
+    /// The clients without a token, as an owner: no token's name can be
+    /// this (see [`tokens::check_token_name`]).
+    pub const ANONYMOUS: &str = "(anonymous)";
+
+    /// The token's name, or [`Owner::ANONYMOUS`].
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The token's name; `None` for the clients without a token.
+    pub fn token(&self) -> Option<&str> {
+        Some(self.as_str()).filter(|name| *name != Owner::ANONYMOUS)
+    }
 }
 
 /// Why a token was not accepted.

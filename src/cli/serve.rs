@@ -10,7 +10,7 @@ use log::LevelFilter;
 
 use super::{parse_seconds, parse_size};
 use crate::access::{AccessConfig, Grant};
-use crate::config::{Config, PoolWrites};
+use crate::config::{Config, EMPTY_UPLOAD_TTL, PoolWrites};
 use crate::hooks::{HookCommand, HookConfig};
 use crate::http::origin::WebConfig;
 use crate::proxy::TrustedProxy;
@@ -85,6 +85,10 @@ pub struct ServeArgs {
     /// address.
     #[arg(long, default_value_t = 1_024)]
     max_upload_sessions_per_client: usize,
+    /// Most unfinished resumable uploads kept at once for one token (the
+    /// clients without a token count as one token); with access control.
+    #[arg(long, default_value_t = 1_024)]
+    max_upload_sessions_per_token: usize,
     /// Refuse PUT and DEL.
     #[arg(long)]
     read_only: bool,
@@ -250,8 +254,10 @@ pub fn run(args: ServeArgs) -> ExitCode {
         read_only: args.read_only,
         fsync: args.fsync,
         upload_ttl: args.upload_ttl,
+        upload_empty_ttl: EMPTY_UPLOAD_TTL,
         max_upload_sessions: args.max_upload_sessions,
         max_upload_sessions_per_client: args.max_upload_sessions_per_client,
+        max_upload_sessions_per_token: args.max_upload_sessions_per_token,
         grace_period: args.grace_period,
         workers: args
             .workers

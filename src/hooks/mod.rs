@@ -25,8 +25,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use child::{Ran, STDERR_KEPT};
-pub use runner::{ON_UPLOAD_QUEUE, Runner};
+pub use runner::{ON_UPLOAD_QUEUE, Runner, ShareFull, Slot, share_of};
 
+use crate::access::Owner;
 use crate::codec::Protocol;
 
 /// The hooks a server runs, and how.
@@ -236,11 +237,12 @@ impl Hooks {
         ran.verdict()
     }
 
-    /// Queues the on-upload hook for `facts` (if there is one); nobody
-    /// waits for it. A full queue drops it, and says so.
-    pub fn uploaded(&self, facts: Facts) {
+    /// Queues the on-upload hook for `facts` (if there is one), which
+    /// runs in `owner`'s share; nobody waits for it. A full queue drops
+    /// it, and says so.
+    pub fn uploaded(&self, facts: Facts, owner: Option<Owner>) {
         if self.notifies() {
-            self.inner.notify(facts);
+            self.inner.notify(facts, owner);
         }
     }
 }

@@ -14,6 +14,23 @@
 //!   for; at most [`ON_UPLOAD_QUEUE`] wait, and one more is dropped with a
 //!   warning rather than letting a slow hook grow the queue without end.
 //!
+//! **A fair share per token.** With access control, each owner (a token,
+//! or the clients without one, see [`crate::access::Owner`]) has a share of
+//! the threads: [`share_of`] `--hook-concurrency` (half, at least one).
+//! Its before-commit hooks, running and queued, never pass it: one more is
+//! refused at once ([`Hooks::reserve`]: `503`, the upload discarded as a
+//! veto's), and its on-upload hooks wait in the queue while it is full.
+//! So one token's hanging hooks hold at most half the threads, and another
+//! token's hook starts as soon as it is queued: its PUT waits for its own
+//! hook and nothing else. Per-token queues served in turn would not give
+//! that: a token whose hooks hang can take every thread, and then a turn
+//! comes only at `--hook-timeout`. Refusing at once, rather than queueing
+//! past the share, keeps a client from waiting in a queue it cannot see
+//! the end of; `--hook-timeout` still bounds each hook. Without access
+//! control there are no tokens to share between: one queue, as before.
+//! (`--hook-concurrency 1` has no half to give: the one thread is
+//! everyone's.)
+//!
 //! At shutdown the runner starts no more hooks once the reactors have
 //! stopped ([`Runner::close`]), and its threads are joined after the I/O
 //! pool's (whose last commits may still queue hooks, then logged as not
@@ -23,7 +40,7 @@
 //! name, and a before-commit hook's upload (whose client has gone with the
 //! reactors) is dropped uncommitted.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::path::PathBuf;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -32,6 +49,7 @@ use std::thread::JoinHandle;
 use log::{error, warn};
 
 use super::{Facts, HookConfig, Hooks, child};
+use crate::access::Owner;
 use crate::pool::{Shared, Task};
 
 /// Most on-upload hooks waiting to run; more are dropped (and logged).
@@ -54,8 +72,58 @@ pub(super) struct Inner {
 #[derive(Default)]
 struct Pending {
     vetoes: VecDeque<Task>,
-    notices: VecDeque<Facts>,
+    notices: VecDeque<(Facts, Option<Owner>)>,
+    /// Each owner's hooks that count against its share: before-commit
+    /// ones reserved (queued or running), on-upload ones running.
+    shares: HashMap<Owner, usize>,
     closed: bool,
+}
+
+/// The most hooks one owner may have running, or reserved, at once:
+/// half the threads, at least one.
+pub fn share_of(concurrency: usize) -> usize {
+    (concurrency / 2).max(1)
+}
+
+/// An owner's place in its share, held while its hook waits or runs;
+/// given back when dropped (the hook done, or dropped unrun at shutdown).
+#[derive(Debug)]
+pub struct Slot {
+    held: Option<(Arc<Inner>, Owner)>,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let Some((inner, owner)) = self.held.take() else {
+            return;
+        };
+        let mut pending = inner.lock();
+        if let Some(count) = pending.shares.get_mut(&owner) {
+            *count -= 1;
+            if *count == 0 {
+                pending.shares.remove(&owner);
+            }
+        }
+        drop(pending);
+        // A thread may be waiting for this owner's on-upload hook.
+        inner.work.notify_all();
+    }
+}
+
+/// The owner's share is full: its hooks are busy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShareFull;
+
+impl Pending {
+    /// Takes a place in `owner`'s share of `share` places, if one is free.
+    fn take_place(&mut self, owner: &Owner, share: usize) -> Result<(), ShareFull> {
+        let count = self.shares.entry(owner.clone()).or_default();
+        if *count >= share {
+            return Err(ShareFull);
+        }
+        *count += 1;
+        Ok(())
+    }
 }
 
 impl std::fmt::Debug for Inner {
@@ -83,7 +151,7 @@ impl Inner {
 
     /// Queues an on-upload hook, unless the queue is full or the runner
     /// has stopped.
-    pub(super) fn notify(&self, facts: Facts) {
+    pub(super) fn notify(&self, facts: Facts, owner: Option<Owner>) {
         let mut pending = self.lock();
         // Logged after the lock is let go: a reactor may wait for it
         // (`Hooks::submit`), and never for a write to stderr.
@@ -92,7 +160,7 @@ impl Inner {
         } else if pending.notices.len() >= ON_UPLOAD_QUEUE {
             format!("{ON_UPLOAD_QUEUE} hooks already wait")
         } else {
-            pending.notices.push_back(facts);
+            pending.notices.push_back((facts, owner));
             drop(pending);
             self.work.notify_one();
             return;
@@ -106,6 +174,23 @@ impl Inner {
 }
 
 impl Hooks {
+    /// Takes a place in `owner`'s share for a before-commit hook (none is
+    /// needed without an owner: access control is off); the hook's job
+    /// keeps the [`Slot`] until it is done.
+    ///
+    /// # Errors
+    /// [`ShareFull`]: the owner's hooks take its whole share.
+    pub fn reserve(&self, owner: Option<&Owner>) -> Result<Slot, ShareFull> {
+        let Some(owner) = owner else {
+            return Ok(Slot { held: None });
+        };
+        let share = share_of(self.inner.config.concurrency);
+        self.inner.lock().take_place(owner, share)?;
+        Ok(Slot {
+            held: Some((Arc::clone(&self.inner), owner.clone())),
+        })
+    }
+
     /// Queues a before-commit hook's task (from a reactor); its outcome
     /// goes to the task's reactor.
     pub fn submit(&self, task: Task) {
@@ -117,7 +202,8 @@ impl Hooks {
 /// What a runner thread takes next.
 enum Work {
     Veto(Task),
-    Notice(Facts),
+    /// An on-upload hook, and its owner's place while it runs.
+    Notice(Facts, Slot),
 }
 
 /// The runner's threads; stopping it (dropping it) runs what is queued,
@@ -169,7 +255,7 @@ impl Runner {
             (vetoes, std::mem::take(&mut pending.notices))
         };
         self.inner.work.notify_all();
-        for facts in notices {
+        for (facts, _) in notices {
             warn!(
                 "#{} on-upload hook for {:?} not run: the server is stopping",
                 facts.client, facts.name
@@ -198,26 +284,44 @@ fn run(shared: &Shared) {
             Work::Veto(task) => {
                 task.run(shared, |_| {});
             }
-            Work::Notice(facts) => {
+            Work::Notice(facts, slot) => {
                 if let Some(command) = &inner.config.on_upload {
                     let ran = child::run(command, &facts, inner.config.timeout);
                     ran.log(&facts, inner.config.timeout);
                 }
+                drop(slot);
             }
         }
     }
 }
 
 /// The next hook to run, a before-commit one first (a client waits for
-/// it); `None` once the runner has stopped (which empties the queues).
-fn next(inner: &Inner) -> Option<Work> {
+/// it, and it holds its owner's place already), then the oldest on-upload
+/// hook whose owner has a place free; `None` once the runner has stopped
+/// (which empties the queues).
+fn next(inner: &Arc<Inner>) -> Option<Work> {
+    let share = share_of(inner.config.concurrency);
     let mut pending = inner.lock();
     loop {
         if let Some(task) = pending.vetoes.pop_front() {
             return Some(Work::Veto(task));
         }
-        if let Some(facts) = pending.notices.pop_front() {
-            return Some(Work::Notice(facts));
+        let Pending {
+            notices, shares, ..
+        } = &*pending;
+        let free = |owner: &Option<Owner>| {
+            owner
+                .as_ref()
+                .is_none_or(|owner| shares.get(owner).copied().unwrap_or(0) < share)
+        };
+        if let Some(at) = notices.iter().position(|(_, owner)| free(owner))
+            && let Some((facts, owner)) = pending.notices.remove(at)
+        {
+            let held = owner.map(|owner| {
+                *pending.shares.entry(owner.clone()).or_default() += 1;
+                (Arc::clone(inner), owner)
+            });
+            return Some(Work::Notice(facts, Slot { held }));
         }
         if pending.closed {
             return None;

@@ -3,7 +3,9 @@
 //! the rename that publishes the file, and the on-upload hook after it.
 //!
 //! ```text
-//! verified upload --(--before-commit?)--> hook runner: run the hook
+//! verified upload --(--before-commit?)--> the token's share of the runner full?
+//!     yes     -> drop (temp file gone, a session kept to retry) -> 503, nothing stored
+//!     no      -> hook runner: run the hook
 //!     exit 0  -> publish (rename; --fsync) -> answer; queue --on-upload
 //!     else    -> discard (temp file or session gone) -> 403, nothing stored
 //! ```
@@ -18,6 +20,7 @@ use std::time::Instant;
 use log::{debug, error};
 
 use super::{Ctx, ErrorKind, Failure, Next, Outcome, Reply};
+use crate::access::Owner;
 use crate::hooks::{Event, Facts, Verdict};
 use crate::name::Name;
 use crate::storage::Upload;
@@ -31,8 +34,9 @@ pub(super) struct Commit {
     pub(super) crc: u32,
     /// When the request began.
     pub(super) started: Instant,
-    /// The uploader's token name, for the hooks.
-    pub(super) user: Option<String>,
+    /// Whose upload it is, for the hooks (their `FERRY_USER` and their
+    /// share of the runner); `None` without hooks or access control.
+    pub(super) user: Option<Owner>,
 }
 
 impl Commit {
@@ -46,7 +50,7 @@ impl Commit {
             crc: self.crc,
             path: ctx.hooks.path_of(path),
             final_path: ctx.hooks.path_of(self.name.as_str().as_ref()),
-            user: self.user.clone(),
+            user: self.user.as_ref().and_then(Owner::token).map(str::to_owned),
             client: ctx.client,
             peer: ctx.peer,
             protocol: ctx.protocol,
@@ -60,16 +64,36 @@ pub(super) fn commit_now(ctx: &Ctx<'_>, commit: Commit) -> Outcome {
     if !ctx.hooks.vetoes() {
         return publish(ctx, commit);
     }
+    let Ok(slot) = ctx.hooks.reserve(commit.user.as_ref()) else {
+        return share_full(ctx, commit);
+    };
     let facts = commit.facts(ctx, Event::BeforeCommit, &commit.upload.staged_path());
-    Outcome::on_hook(move |ctx| match ctx.hooks.veto(&facts) {
-        Verdict::Accept => publish(ctx, commit),
-        Verdict::Refuse(why) => refused(ctx, commit, Failure::new(ErrorKind::Vetoed, why)),
-        Verdict::Failed(err) => {
-            error!("#{} before-commit hook could not run: {err}", ctx.client);
-            let failure = Failure::new(ErrorKind::Internal, "before-commit hook could not run");
-            refused(ctx, commit, failure)
+    Outcome::on_hook(move |ctx| {
+        let verdict = ctx.hooks.veto(&facts);
+        // The place is given back once the hook has ended: the commit
+        // after it is the pool's kind of work, not the hook's.
+        drop(slot);
+        match verdict {
+            Verdict::Accept => publish(ctx, commit),
+            Verdict::Refuse(why) => refused(ctx, commit, Failure::new(ErrorKind::Vetoed, why)),
+            Verdict::Failed(err) => {
+                error!("#{} before-commit hook could not run: {err}", ctx.client);
+                let failure = Failure::new(ErrorKind::Internal, "before-commit hook could not run");
+                refused(ctx, commit, failure)
+            }
         }
     })
+}
+
+/// An upload whose owner's share of the hook runner is full: not stored.
+/// A PUT's temp file goes; a session stays as it was (dropped, not
+/// discarded), so that its COMMIT can be tried again.
+fn share_full(ctx: &Ctx<'_>, commit: Commit) -> Outcome {
+    let busy = "hooks of this token are busy (its share of --hook-concurrency): try again";
+    let failure = Failure::new(ErrorKind::Busy, busy);
+    super::log_refusal(ctx.client, "PUT", commit.name.as_str(), &failure);
+    drop(commit);
+    Outcome::failed(failure, Next::Request)
 }
 
 /// An upload the before-commit hook refused: nothing of it is kept.
@@ -94,7 +118,7 @@ fn publish(ctx: &Ctx<'_>, commit: Commit) -> Outcome {
         size,
         crc,
         started,
-        user: _,
+        user,
     } = commit;
     let replaced = upload.replaces_existing();
     let result = if ctx.config.fsync {
@@ -110,7 +134,7 @@ fn publish(ctx: &Ctx<'_>, commit: Commit) -> Outcome {
                 started.elapsed().as_secs_f64()
             );
             if let Some(facts) = facts {
-                ctx.hooks.uploaded(facts);
+                ctx.hooks.uploaded(facts, user);
             }
             Outcome::answer(Reply::Stored {
                 size,

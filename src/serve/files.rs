@@ -10,6 +10,7 @@ use super::{
     Ctx, ErrorKind, Failure, Next, Outcome, Reply, Selection, Version, Want, check_size,
     check_writable, refuse, skip_body, storage_refusal,
 };
+use crate::access::Owner;
 use crate::name::Name;
 use crate::storage::{OpenFile, StorageError};
 
@@ -20,7 +21,7 @@ use crate::storage::{OpenFile, StorageError};
 /// (the token's name) is for the hooks.
 pub(super) fn put(
     ctx: &Ctx<'_>,
-    user: Option<String>,
+    user: Option<Owner>,
     name: Name,
     body: Body,
     (crc, trailer): (Option<u32>, Option<Trailer>),

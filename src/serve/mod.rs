@@ -330,7 +330,7 @@ pub fn serve(request: Request, ctx: &Ctx<'_>, guard: &mut Guard<'_>) -> Outcome 
         Operation::Delete { name } => files::delete(ctx, name),
         Operation::Move { from, to } => files::rename(ctx, from, to),
         Operation::Echo { size } => files::echo(size),
-        Operation::Upload { name, size, crc } => sessions::upload(ctx, name, size, crc),
+        Operation::Upload { name, size, crc } => sessions::upload(ctx, &who, name, size, crc),
         Operation::Append { id, offset, len } => sessions::append(ctx, who, id, offset, len),
         Operation::Commit { id, mtime } => sessions::commit(ctx, who, id, mtime),
         Operation::Abort { id } => sessions::abort(ctx, who, id),
@@ -339,11 +339,12 @@ pub fn serve(request: Request, ctx: &Ctx<'_>, guard: &mut Guard<'_>) -> Outcome 
     }
 }
 
-/// The name a hook knows the uploader by: the token's, if one was used
-/// (copied only for a server with hooks).
-fn user_of(ctx: &Ctx<'_>, who: &Who) -> Option<String> {
+/// Whose upload it is, for the hooks: the token's name they are told, and
+/// the share of the hook runner it counts against (copied only for a
+/// server with hooks).
+fn user_of(ctx: &Ctx<'_>, who: &Who) -> Option<crate::access::Owner> {
     match ctx.hooks.configured() {
-        true => who.name().map(str::to_owned),
+        true => who.owner(),
         false => None,
     }
 }

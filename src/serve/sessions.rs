@@ -13,21 +13,24 @@ use super::{
     Body, Ctx, Failure, Next, Outcome, Receive, Reply, Sink, check_size, check_writable, refuse,
     skip_body,
 };
-use crate::access::Who;
+use crate::access::{Owner, Who};
 use crate::name::Name;
 use crate::storage::{SessionLimits, StorageError};
 
-pub(super) fn upload(ctx: &Ctx<'_>, name: Name, size: u64, crc: u32) -> Outcome {
+pub(super) fn upload(ctx: &Ctx<'_>, who: &Who, name: Name, size: u64, crc: u32) -> Outcome {
     let allowed = check_writable(ctx.config).and_then(|()| check_size(ctx.config, size));
     if let Err(failure) = allowed {
         return refuse(ctx, "UPLOAD", name.as_str(), failure, Next::Request);
     }
+    let owner = who.owner().map(|owner| owner.as_str().to_owned());
     Outcome::on_pool(move |ctx| {
         let limits = SessionLimits {
-            ttl: ctx.config.upload_ttl,
+            ttl: ctx.config.session_ttl(),
             total: ctx.config.max_upload_sessions,
             per_client: ctx.config.max_upload_sessions_per_client,
+            per_owner: ctx.config.max_upload_sessions_per_token,
             client: ctx.peer,
+            owner,
         };
         match ctx.storage.begin_session(&name, size, crc, &limits) {
             Ok(session) => {
@@ -99,7 +102,7 @@ pub(super) fn commit(ctx: &Ctx<'_>, who: Who, id: String, mtime: Option<i64>) ->
     })
 }
 
-fn commit_session(ctx: &Ctx<'_>, id: &str, mtime: Option<i64>, user: Option<String>) -> Outcome {
+fn commit_session(ctx: &Ctx<'_>, id: &str, mtime: Option<i64>, user: Option<Owner>) -> Outcome {
     match ctx.storage.finish_session(id) {
         Ok((mut upload, session)) => {
             upload.set_mtime(mtime);

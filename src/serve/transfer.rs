@@ -8,6 +8,7 @@ use std::fs::File;
 use std::time::Instant;
 
 use super::Trailer;
+use crate::access::Owner;
 use crate::http::ChunkDecoder;
 use crate::name::{Name, Prefix};
 use crate::storage::{Appender, StorageError, Upload};
@@ -44,8 +45,8 @@ pub struct Receive {
     pub expected_crc: Option<u32>,
     /// When the request began.
     pub started: Instant,
-    /// The uploader's token name, for the hooks.
-    pub user: Option<String>,
+    /// Whose upload it is, for the hooks.
+    pub user: Option<Owner>,
     /// For a chunked body: its decoder (`size` then counts up).
     pub chunked: Option<Box<ChunkDecoder>>,
     /// Body bytes gathered, newest, not yet written.
@@ -117,8 +118,8 @@ impl Receive {
         })
     }
 
-    /// Sent by the holder of the token named `user` (for the hooks).
-    pub fn by(mut self: Box<Self>, user: Option<String>) -> Box<Receive> {
+    /// Sent by `user` (for the hooks).
+    pub fn by(mut self: Box<Self>, user: Option<Owner>) -> Box<Receive> {
         self.user = user;
         self
     }

@@ -75,7 +75,7 @@ fn sweep_in_background(shared: Arc<Shared>) -> io::Result<StartupSweep> {
                 // Read-only writes nothing, not even to clean up.
                 info!("read-only: stale temp files and expired upload sessions are left alone");
             } else {
-                let expired = storage.expire_upload_sessions(shared.config.upload_ttl);
+                let expired = storage.expire_upload_sessions(shared.config.session_ttl());
                 let swept = storage.remove_stale_temp_files();
                 info!("start-up sweep done: {swept} and {expired} expired upload sessions removed");
             }

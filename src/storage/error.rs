@@ -7,6 +7,8 @@ use std::io;
 
 use rustix::io::Errno;
 
+use super::sessions::SessionCap;
+
 /// Why a storage operation failed.
 #[derive(Debug)]
 pub enum StorageError {
@@ -42,9 +44,8 @@ pub enum StorageError {
     InUseElsewhere,
     /// A newer APPEND or an ABORT took the session from this APPEND.
     Superseded,
-    /// A new upload session would pass a cap: the per-client one (its
-    /// value) or, with `None`, the server's.
-    TooManySessions(Option<usize>),
+    /// A new upload session would pass this cap.
+    TooManySessions(SessionCap),
     /// Staged bytes do not match the declared CRC-32C: staged, declared.
     ChecksumMismatch(u32, u32),
     /// The upload's temp file was removed (or, on a network file system,
@@ -110,11 +111,15 @@ impl fmt::Display for StorageError {
             StorageError::Committing => {
                 f.write_str("the upload is being committed: try again shortly")
             }
-            StorageError::TooManySessions(Some(cap)) => write!(
+            StorageError::TooManySessions(SessionCap::Client(cap)) => write!(
                 f,
                 "too many upload sessions from this address (cap {cap}): commit or abort one, or wait for one to expire"
             ),
-            StorageError::TooManySessions(None) => f.write_str(
+            StorageError::TooManySessions(SessionCap::Token(cap)) => write!(
+                f,
+                "too many upload sessions for this token (cap {cap}; clients without a token share one): commit or abort one, or wait for one to expire"
+            ),
+            StorageError::TooManySessions(SessionCap::Server) => f.write_str(
                 "too many upload sessions on this server: try again once some are committed or expire",
             ),
             StorageError::Superseded => {

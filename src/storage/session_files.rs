@@ -9,6 +9,7 @@
 //!     <id>.data                    the staged bytes (mode of a stored file: COMMIT renames it into place)
 //!         user.ferry.staged        xattr "<length> <crc32c hex>": the CRC of the first <length> bytes
 //!     <id>.meta                    "<encoded name> <size> <crc32c hex>\n" then "client <addr>\n"
+//!                                  then "owner <token name | (anonymous)>\n" (with access control)
 //! ```
 //!
 //! A session exists while both files do. Every change is one step that
@@ -34,7 +35,6 @@
 
 use std::fs::File;
 use std::io::{self, Read, Write};
-use std::net::IpAddr;
 use std::os::fd::OwnedFd;
 use std::path::Path;
 
@@ -42,6 +42,7 @@ use rustix::fs::{AtFlags, Dir, FileType, FlockOperation, Mode, OFlags, XattrFlag
 use rustix::io::Errno;
 use siphasher::sip128::{Hasher128, SipHasher24};
 
+use super::session_index::BegunBy;
 use super::{DIR, StorageError, checksum, stored_file_mode};
 use crate::name::{self, Name};
 
@@ -163,6 +164,14 @@ pub(super) fn try_lock_session(
     }
 }
 
+/// How many bytes session `id` has staged: its data file's size; `None`
+/// if it has none.
+pub(super) fn staged_bytes(dir: &OwnedFd, id: &str) -> Option<u64> {
+    rustix::fs::statat(dir, data_name(id), AtFlags::SYMLINK_NOFOLLOW)
+        .ok()
+        .map(|stat| u64::try_from(stat.st_size).unwrap_or(0))
+}
+
 /// When session `id` was last used, by any node: its record's mtime.
 pub(super) fn last_used(dir: &OwnedFd, id: &str) -> Option<i64> {
     rustix::fs::statat(dir, meta_name(id), AtFlags::SYMLINK_NOFOLLOW)
@@ -263,8 +272,8 @@ pub(super) struct Record {
     pub name: Name,
     pub size: u64,
     pub crc: u32,
-    /// The client that began it (sessions of older versions do not say).
-    pub client: Option<IpAddr>,
+    /// Who began it (sessions of older versions do not say).
+    pub begun_by: BegunBy,
 }
 
 impl Record {
@@ -275,8 +284,13 @@ impl Record {
 
     fn text(&self) -> String {
         let mut text = format!("{} {} {:08x}\n", self.name.encoded(), self.size, self.crc);
-        if let Some(client) = self.client {
+        if let Some(client) = self.begun_by.client {
             text += &format!("client {client}\n");
+        }
+        // After the client's line, which older versions read as the
+        // second line: they can still resume these sessions.
+        if let Some(owner) = &self.begun_by.owner {
+            text += &format!("owner {owner}\n");
         }
         text
     }
@@ -288,16 +302,19 @@ impl Record {
         let name = Name::decode(fields.next()?.as_bytes()).ok()?;
         let size = fields.next()?.parse().ok()?;
         let crc = u32::from_str_radix(fields.next()?, 16).ok()?;
-        let client = rest
-            .lines()
-            .next()
-            .and_then(|line| line.strip_prefix("client "))
-            .and_then(|addr| addr.parse().ok());
+        let mut begun_by = BegunBy::default();
+        for line in rest.lines() {
+            if let Some(addr) = line.strip_prefix("client ") {
+                begun_by.client = addr.parse().ok();
+            } else if let Some(owner) = line.strip_prefix("owner ") {
+                begun_by.owner = Some(owner.to_owned()).filter(|o| !o.is_empty());
+            }
+        }
         Some(Record {
             name,
             size,
             crc,
-            client,
+            begun_by,
         })
     }
 }
@@ -403,9 +420,11 @@ pub(super) struct Found {
     pub id: String,
     /// Last use, seconds since the epoch.
     pub used: i64,
-    /// Who began it; `None` for a leftover, or a session of an older
+    /// Who began it; nobody for a leftover, or a session of an older
     /// version.
-    pub client: Option<IpAddr>,
+    pub begun_by: BegunBy,
+    /// It holds no staged byte (a lone record holds none).
+    pub empty: bool,
 }
 
 /// Every session of `dir`, and every leftover half of one (a data file
@@ -431,14 +450,22 @@ pub(super) fn scan(dir: &OwnedFd) -> Vec<Found> {
         let Ok(stat) = rustix::fs::statat(dir, file, AtFlags::SYMLINK_NOFOLLOW) else {
             continue;
         };
-        let client = match is_record {
-            true => read_record(dir, id).ok().flatten().and_then(|r| r.client),
-            false => None,
+        let (begun_by, empty) = match is_record {
+            true => (
+                read_record(dir, id)
+                    .ok()
+                    .flatten()
+                    .map(|r| r.begun_by)
+                    .unwrap_or_default(),
+                staged_bytes(dir, id).is_none_or(|bytes| bytes == 0),
+            ),
+            false => (BegunBy::default(), stat.st_size == 0),
         };
         found.push(Found {
             id: id.to_owned(),
             used: stat.st_mtime,
-            client,
+            begun_by,
+            empty,
         });
     }
     found

@@ -1,5 +1,6 @@
 //! The index of upload sessions: every session in the sessions directory,
-//! when it was last used and which client began it, held in memory so that
+//! when it was last used, whether it holds any byte yet, and which client
+//! (and token) began it, held in memory so that
 //! expiry and the session caps cost no directory scan per `UPLOAD`. Only a
 //! cache of the directory: read from it once (by the start-up sweep, or by
 //! the first session request if that comes sooner), then kept in step by
@@ -16,16 +17,70 @@ pub(super) struct Index {
     /// The same sessions by last use, oldest first: expiry looks only at
     /// the front.
     by_age: BTreeSet<(i64, String)>,
+    /// Those of them that held no byte when last looked at, by last use:
+    /// they expire sooner.
+    empty_by_age: BTreeSet<(i64, String)>,
     /// How many sessions each client began.
-    per_client: HashMap<IpAddr, usize>,
+    per_client: Counts<IpAddr>,
+    /// How many sessions each owner (token) began.
+    per_owner: Counts<String>,
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Known {
     /// Last use, in seconds since the epoch (the meta file's mtime).
     used: i64,
     /// Who began it, if known (sessions of older versions do not say).
-    client: Option<IpAddr>,
+    begun_by: BegunBy,
+    /// No byte was staged when last looked at.
+    empty: bool,
+}
+
+/// Who began a session, as far as its record says: the client's address
+/// and the owner (a token's name, or the clients without one) it counts
+/// against; either is absent in sessions of older versions, and the owner
+/// where access control was off.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(super) struct BegunBy {
+    pub client: Option<IpAddr>,
+    pub owner: Option<String>,
+}
+
+/// How many sessions each of some keys began; a key with none is not kept.
+#[derive(Debug)]
+struct Counts<K>(HashMap<K, usize>);
+
+impl<K> Default for Counts<K> {
+    fn default() -> Self {
+        Counts(HashMap::new())
+    }
+}
+
+impl<K: std::hash::Hash + Eq> Counts<K> {
+    fn add(&mut self, key: Option<K>) {
+        if let Some(key) = key {
+            *self.0.entry(key).or_default() += 1;
+        }
+    }
+
+    fn subtract(&mut self, key: Option<K>) {
+        if let Some(key) = key
+            && let Some(count) = self.0.get_mut(&key)
+        {
+            *count -= 1;
+            if *count == 0 {
+                self.0.remove(&key);
+            }
+        }
+    }
+
+    fn of<Q>(&self, key: &Q) -> usize
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: std::hash::Hash + Eq + ?Sized,
+    {
+        self.0.get(key).copied().unwrap_or(0)
+    }
 }
 
 impl Index {
@@ -39,21 +94,46 @@ impl Index {
         self.loaded = true;
     }
 
-    /// Adds session `id`, or updates it if known.
-    pub fn insert(&mut self, id: &str, used: i64, client: Option<IpAddr>) {
+    /// Adds session `id`, or updates it if known; `empty` if it holds no
+    /// byte.
+    pub fn insert(&mut self, id: &str, used: i64, begun_by: BegunBy, empty: bool) {
         self.remove(id);
-        self.known.insert(id.to_owned(), Known { used, client });
+        self.per_client.add(begun_by.client);
+        self.per_owner.add(begun_by.owner.clone());
+        self.known.insert(
+            id.to_owned(),
+            Known {
+                used,
+                begun_by,
+                empty,
+            },
+        );
         self.by_age.insert((used, id.to_owned()));
-        if let Some(client) = client {
-            *self.per_client.entry(client).or_default() += 1;
+        if empty {
+            self.empty_by_age.insert((used, id.to_owned()));
+        }
+    }
+
+    /// Records that session `id` holds bytes (they are never taken back
+    /// but with the session itself).
+    pub fn mark_staged(&mut self, id: &str) {
+        if let Some(known) = self.known.get_mut(id)
+            && std::mem::take(&mut known.empty)
+        {
+            self.empty_by_age.remove(&(known.used, id.to_owned()));
         }
     }
 
     /// Marks session `id` as used at `now` (adding it, owner unknown, if
     /// it was made by other means).
     pub fn touch(&mut self, id: &str, now: i64) {
-        let client = self.known.get(id).and_then(|known| known.client);
-        self.insert(id, now, client);
+        let (begun_by, empty) = self
+            .known
+            .get(id)
+            .map_or((BegunBy::default(), false), |known| {
+                (known.begun_by.clone(), known.empty)
+            });
+        self.insert(id, now, begun_by, empty);
     }
 
     /// Forgets session `id`.
@@ -62,14 +142,9 @@ impl Index {
             return;
         };
         self.by_age.remove(&(known.used, id.to_owned()));
-        if let Some(client) = known.client
-            && let Some(count) = self.per_client.get_mut(&client)
-        {
-            *count -= 1;
-            if *count == 0 {
-                self.per_client.remove(&client);
-            }
-        }
+        self.empty_by_age.remove(&(known.used, id.to_owned()));
+        self.per_client.subtract(known.begun_by.client);
+        self.per_owner.subtract(known.begun_by.owner);
     }
 
     /// Sessions last used before `cutoff`, oldest first.
@@ -80,6 +155,15 @@ impl Index {
             .map(|(_, id)| id.as_str())
     }
 
+    /// Sessions that held no byte when last looked at, last used at
+    /// `from` or later but before `to`, oldest first.
+    pub fn empty_used_between(&self, from: i64, to: i64) -> impl Iterator<Item = &str> {
+        self.empty_by_age
+            .range((from, String::new())..)
+            .take_while(move |(used, _)| *used < to)
+            .map(|(_, id)| id.as_str())
+    }
+
     /// Sessions known in all.
     pub fn len(&self) -> usize {
         self.known.len()
@@ -87,7 +171,12 @@ impl Index {
 
     /// Sessions `client` began.
     pub fn of_client(&self, client: IpAddr) -> usize {
-        self.per_client.get(&client).copied().unwrap_or(0)
+        self.per_client.of(&client)
+    }
+
+    /// Sessions begun by `owner`'s clients.
+    pub fn of_owner(&self, owner: &str) -> usize {
+        self.per_owner.of(owner)
     }
 }
 
@@ -99,14 +188,27 @@ mod tests {
     fn ages_and_counts_follow_every_change() {
         let a: IpAddr = "10.0.0.1".parse().unwrap();
         let b: IpAddr = "::1".parse().unwrap();
+        let by = |client: IpAddr, owner: &str| BegunBy {
+            client: Some(client),
+            owner: Some(owner.to_owned()),
+        };
         let mut index = Index::default();
-        index.insert("s1", 100, Some(a));
-        index.insert("s2", 50, Some(a));
-        index.insert("s3", 200, Some(b));
-        index.insert("s4", 10, None);
+        index.insert("s1", 100, by(a, "t"), false);
+        index.insert("s2", 50, by(a, "u"), true);
+        index.insert("s3", 200, by(b, "t"), true);
+        index.insert("s4", 10, BegunBy::default(), false);
         assert_eq!(
             (index.len(), index.of_client(a), index.of_client(b)),
             (4, 2, 1)
+        );
+        assert_eq!((index.of_owner("t"), index.of_owner("u")), (2, 1));
+        assert_eq!(
+            index.empty_used_between(0, 201).collect::<Vec<_>>(),
+            ["s2", "s3"]
+        );
+        assert_eq!(
+            index.empty_used_between(51, 201).collect::<Vec<_>>(),
+            ["s3"]
         );
         assert_eq!(
             index.used_before(101).collect::<Vec<_>>(),
@@ -119,7 +221,18 @@ mod tests {
             index.used_before(101).collect::<Vec<_>>(),
             ["s9", "s4", "s1"]
         );
-        assert_eq!(index.of_client(a), 2, "a touch keeps the owner");
+        assert_eq!(index.of_client(a), 2, "a touch keeps the client");
+        assert_eq!(index.of_owner("u"), 1, "and the owner");
+        assert_eq!(
+            index.empty_used_between(0, 301).collect::<Vec<_>>(),
+            ["s3", "s2"],
+            "and whether it is empty"
+        );
+        index.mark_staged("s3");
+        index.mark_staged("s3");
+        assert_eq!(index.empty_used_between(0, 301).collect::<Vec<_>>(), ["s2"]);
+        index.touch("s3", 150);
+        assert_eq!(index.empty_used_between(0, 301).collect::<Vec<_>>(), ["s2"]);
 
         index.remove("s1");
         index.remove("s1");
@@ -128,6 +241,7 @@ mod tests {
             (index.len(), index.of_client(a), index.of_client(b)),
             (3, 1, 0)
         );
+        assert_eq!((index.of_owner("t"), index.of_owner("u")), (0, 1));
         assert_eq!(
             index.used_before(i64::MAX).collect::<Vec<_>>(),
             ["s9", "s4", "s2"]

@@ -7,8 +7,9 @@
 //! again gets the same session back and only needs to ask how far it got.
 //! How a session is kept on disk (its data file and record in the reserved
 //! `.ferry-uploads` directory) is `session_files.rs`'s; an index in memory
-//! (`session_index.rs`) knows every session's age and owner, so expiry and
-//! the caps on live sessions cost no directory scan.
+//! (`session_index.rs`) knows every session's age, client and owner (its
+//! token), so expiry and the caps on live sessions (in all, per client
+//! address, per token) cost no directory scan.
 //!
 //! The CRC-32C of the staged bytes is kept as they arrive and recorded on
 //! the data file as an APPEND goes (every [`RECORD_EVERY`] bytes, and when
@@ -45,7 +46,7 @@ use rustix::io::Errno;
 
 use super::gate::Point;
 use super::session_files::{self as files, Record, session_id};
-use super::session_index::Index;
+use super::session_index::{BegunBy, Index};
 use super::session_state::{Appender, Live, Staging};
 use super::{Storage, StorageError, Upload};
 use crate::name::Name;
@@ -54,17 +55,55 @@ use crate::name::Name;
 /// bytes: what a COMMIT after a crash reads again at most.
 pub const RECORD_EVERY: u64 = 16 * 1024 * 1024;
 
+/// How long a session untouched is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionTtl {
+    /// A session that holds staged bytes (`--upload-ttl`).
+    pub staged: Duration,
+    /// A session that never received a byte: no longer than `staged`.
+    /// Kept briefly, so that a flood of `UPLOAD`s that send nothing gives
+    /// its slots back soon; a client that means to send begins at once.
+    pub empty: Duration,
+}
+
+impl SessionTtl {
+    /// `staged` for sessions with bytes, and `empty` (or `staged`, if
+    /// shorter) for those without.
+    pub fn new(staged: Duration, empty: Duration) -> SessionTtl {
+        SessionTtl {
+            staged,
+            empty: empty.min(staged),
+        }
+    }
+}
+
 /// What bounds the sessions an `UPLOAD` may begin.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct SessionLimits {
     /// Sessions untouched for longer are removed.
-    pub ttl: Duration,
+    pub ttl: SessionTtl,
     /// Most sessions at once.
     pub total: usize,
     /// Most sessions begun by one client address.
     pub per_client: usize,
+    /// Most sessions begun by one owner (a token, or the clients without
+    /// one).
+    pub per_owner: usize,
     /// The client asking.
     pub client: IpAddr,
+    /// Whose share it counts against: `None` where there are no tokens.
+    pub owner: Option<String>,
+}
+
+/// Which cap a new session would pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionCap {
+    /// The server's (`--max-upload-sessions`).
+    Server,
+    /// The client address's (`--max-upload-sessions-per-client`), which is this.
+    Client(usize),
+    /// The token's (`--max-upload-sessions-per-token`), which is this.
+    Token(usize),
 }
 
 /// A session as its record describes it.
@@ -132,6 +171,9 @@ impl Storage {
             }
             match self.session_in(&dir, &id) {
                 Ok(info) if info.received <= info.size => {
+                    if info.received > 0 {
+                        index.mark_staged(&id);
+                    }
                     touch(&dir, &mut index, &id);
                     return Ok(info);
                 }
@@ -172,10 +214,13 @@ impl Storage {
             name: name.clone(),
             size,
             crc,
-            client: Some(limits.client),
+            begun_by: BegunBy {
+                client: Some(limits.client),
+                owner: limits.owner.clone(),
+            },
         };
         files::create(&dir, &id, &record)?;
-        index.insert(&id, now_seconds(), Some(limits.client));
+        index.insert(&id, now_seconds(), record.begun_by, true);
         self.session_in(&dir, &id)
     }
 
@@ -273,6 +318,9 @@ impl Storage {
         };
         if took_over {
             log::info!("upload session {id}: a new APPEND takes over from one still open");
+        }
+        if info.received > 0 {
+            index.mark_staged(id);
         }
         touch(&dir, &mut index, id);
         let flags = OFlags::WRONLY | OFlags::APPEND | OFlags::NOFOLLOW | OFlags::CLOEXEC;
@@ -415,7 +463,7 @@ impl Storage {
     /// sessions untouched for longer than `ttl`; returns how many went.
     /// Run at startup (off the loop); later, every `UPLOAD` expires from
     /// the index.
-    pub fn expire_upload_sessions(&self, ttl: Duration) -> usize {
+    pub fn expire_upload_sessions(&self, ttl: SessionTtl) -> usize {
         let Ok(dir) =
             rustix::fs::openat(&*self.root, files::SESSIONS_DIR, super::DIR, Mode::empty())
         else {
@@ -441,32 +489,45 @@ impl Storage {
         }
         index.set_loaded();
         for found in files::scan(dir) {
-            index.insert(&found.id, found.used, found.client);
+            index.insert(&found.id, found.used, found.begun_by, found.empty);
         }
     }
 
-    /// Removes sessions last used before `ttl` ago, found in the index;
-    /// returns how many. Busy sessions are left alone. The caller holds the
-    /// bookkeeping lock.
-    fn expire_sessions(&self, dir: &OwnedFd, index: &mut Index, ttl: Duration) -> usize {
-        let Some(cutoff) = SystemTime::now().checked_sub(ttl) else {
-            return 0;
+    /// Removes sessions last used before `ttl` ago, found in the index:
+    /// those with staged bytes after `ttl.staged`, those without after
+    /// `ttl.empty`; returns how many. Busy sessions are left alone. The
+    /// caller holds the bookkeeping lock.
+    fn expire_sessions(&self, dir: &OwnedFd, index: &mut Index, ttl: SessionTtl) -> usize {
+        let (staged, empty) = (seconds_ago(ttl.staged), seconds_ago(ttl.empty));
+        let in_use = |id: &&str| {
+            self.sessions
+                .get(id)
+                .is_some_and(|live| live.busy() || live.committing.load(Ordering::SeqCst))
         };
-        let cutoff = cutoff
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64);
-        let candidates: Vec<String> = index
-            .used_before(cutoff)
-            .filter(|id| {
-                !self
-                    .sessions
-                    .get(id)
-                    .is_some_and(|live| live.busy() || live.committing.load(Ordering::SeqCst))
-            })
-            .map(str::to_owned)
+        // Every session older than the long TTL, then the empty ones
+        // between the two (the index may think empty what another node
+        // has written to since: looked at below).
+        let candidates: Vec<(String, Expiry)> = index
+            .used_before(staged)
+            .filter(|id| !in_use(id))
+            .map(|id| (id.to_owned(), Expiry::Any(staged)))
+            .chain(
+                index
+                    .empty_used_between(staged, empty)
+                    .filter(|id| !in_use(id))
+                    .map(|id| (id.to_owned(), Expiry::IfEmpty(empty))),
+            )
             .collect();
         let mut expired = 0;
-        for id in &candidates {
+        for (id, expiry) in &candidates {
+            let (Expiry::Any(cutoff) | Expiry::IfEmpty(cutoff)) = *expiry;
+            let id = id.as_str();
+            if let Expiry::IfEmpty(_) = expiry
+                && files::staged_bytes(dir, id).is_some_and(|bytes| bytes > 0)
+            {
+                index.mark_staged(id);
+                continue;
+            }
             // Another node sharing the root may have used it since this
             // one last did (its record's time says), or be using it now
             // (it holds its lock); a half a crash left has no record.
@@ -505,19 +566,47 @@ fn check_id(id: &str) -> Result<(), StorageError> {
 /// Candidate ids tried for one upload before giving up.
 const ID_PROBES: u32 = 4;
 
+/// Why a session is a candidate for expiry: untouched since before the
+/// cutoff (seconds since the epoch), whatever it holds, or only if it still
+/// holds no byte.
+#[derive(Debug, Clone, Copy)]
+enum Expiry {
+    Any(i64),
+    IfEmpty(i64),
+}
+
+/// The time `ago` before now, in seconds since the epoch (0 for a time
+/// before it).
+fn seconds_ago(ago: Duration) -> i64 {
+    SystemTime::now()
+        .checked_sub(ago)
+        .and_then(|then| then.duration_since(SystemTime::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
 fn now_seconds() -> i64 {
     SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64)
 }
 
-/// Whether `limits` leave room for one more session.
+/// Whether `limits` leave room for one more session: the server's cap,
+/// the client address's and the owner's (one home for the rule).
 fn check_room(index: &Index, limits: &SessionLimits) -> Result<(), StorageError> {
     if index.len() >= limits.total {
-        return Err(StorageError::TooManySessions(None));
+        return Err(StorageError::TooManySessions(SessionCap::Server));
     }
     if index.of_client(limits.client) >= limits.per_client {
-        return Err(StorageError::TooManySessions(Some(limits.per_client)));
+        return Err(StorageError::TooManySessions(SessionCap::Client(
+            limits.per_client,
+        )));
+    }
+    if let Some(owner) = &limits.owner
+        && index.of_owner(owner) >= limits.per_owner
+    {
+        return Err(StorageError::TooManySessions(SessionCap::Token(
+            limits.per_owner,
+        )));
     }
     Ok(())
 }
