@@ -6,14 +6,14 @@
 
 mod support;
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use base64::Engine as _;
 use ferry::storage::gate::{Gate, Point};
+use support::TestServer;
+use support::http::{Answer, exchange};
 use support::tokens::guarded;
-use support::{PATIENCE, TestServer};
 
 fn http_server() -> TestServer {
     TestServer::start_with(|c| c.http_listen = Some("127.0.0.1:0".parse().unwrap()))
@@ -25,41 +25,15 @@ fn plant(server: &TestServer, name: &str, body: &[u8]) {
     std::fs::write(path, body).unwrap();
 }
 
-/// One answer, read to the end of the connection.
-struct Answer {
-    status: u16,
-    head: String,
-    body: Vec<u8>,
-}
-
-impl Answer {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.head.lines().find_map(|line| {
-            let (n, v) = line.split_once(": ")?;
-            n.eq_ignore_ascii_case(name).then_some(v)
-        })
-    }
-}
-
 /// `method target` with `headers`, on a connection that closes after it.
 fn fetch(addr: SocketAddr, method: &str, target: &str, headers: &str) -> Answer {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    stream.set_read_timeout(Some(PATIENCE)).unwrap();
-    write!(
-        stream,
-        "{method} {target} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n{headers}\r\n"
+    exchange(
+        addr,
+        method,
+        target,
+        &format!("Host: localhost\r\n{headers}"),
+        b"",
     )
-    .unwrap();
-    let mut all = Vec::new();
-    stream.read_to_end(&mut all).unwrap();
-    let at = all.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
-    let head = String::from_utf8(all[..at].to_vec()).unwrap();
-    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-    Answer {
-        status,
-        head,
-        body: all[at..].to_vec(),
-    }
 }
 
 /// A member of a parsed archive: path, type flag, data.

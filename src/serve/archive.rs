@@ -22,7 +22,7 @@ use std::time::Instant;
 use log::{debug, warn};
 
 use super::listing::walk_permit;
-use super::{Ctx, ErrorKind, Failure, Job, Next, Outcome, Reply, Send, Source, refuse};
+use super::{Ctx, ErrorKind, Failure, Job, Next, Outcome, Reply, Send, Source, abandoned, refuse};
 use crate::access::per_client::Permit;
 use crate::access::{Perm, Who};
 use crate::name::{Name, Prefix};
@@ -72,14 +72,7 @@ pub(super) fn archive(ctx: &Ctx<'_>, who: Who, prefix: Prefix, body: bool) -> Ou
     Outcome::on_pool_long(move |ctx| {
         let entries = match walk(ctx, &who, &prefix) {
             Ok(entries) => entries,
-            Err(_) if ctx.is_abandoned() => {
-                debug!(
-                    "#{} TAR {:?} stopped: its client has gone",
-                    ctx.client,
-                    prefix.as_str()
-                );
-                return Outcome::new(Reply::Nothing, Next::Close);
-            }
+            Err(_) if ctx.is_abandoned() => return abandoned(ctx, "TAR", prefix.as_str()),
             Err(failure) => return refuse(ctx, "TAR", prefix.as_str(), failure, Next::Request),
         };
         let archive = Archive::new(prefix, entries, permit);

@@ -13,7 +13,7 @@ use log::debug;
 
 use super::{
     Ctx, ErrorKind, Failure, ListingFormat, Next, Outcome, Piece, Reply, Scope, Send, Source,
-    refuse, storage_refusal,
+    abandoned, refuse, storage_refusal,
 };
 use crate::access::per_client::Permit;
 use crate::access::{Perm, Who};
@@ -48,14 +48,7 @@ pub(super) fn list(
         });
         let (file, len, files) = match spooled {
             Ok(spooled) => spooled,
-            Err(_) if ctx.is_abandoned() => {
-                debug!(
-                    "#{} LIST {:?} stopped: its client has gone",
-                    ctx.client,
-                    prefix.as_str()
-                );
-                return Outcome::new(Reply::Nothing, Next::Close);
-            }
+            Err(_) if ctx.is_abandoned() => return abandoned(ctx, "LIST", prefix.as_str()),
             Err(StorageError::NotFound) => {
                 let failure = Failure::new(ErrorKind::NotFound, "no such directory");
                 return refuse(ctx, "LIST", prefix.as_str(), failure, Next::Request);

@@ -388,6 +388,16 @@ fn check_writable(config: &Config) -> Result<(), Failure> {
     Ok(())
 }
 
+/// The end of a walk whose client has gone (`verb` on `subject`): nothing
+/// to answer, and the connection, if it is still there, closes.
+fn abandoned(ctx: &Ctx<'_>, verb: &str, subject: &str) -> Outcome {
+    debug!(
+        "#{} {verb} {subject:?} stopped: its client has gone",
+        ctx.client
+    );
+    Outcome::new(Reply::Nothing, Next::Close)
+}
+
 /// Logs a refused operation on `subject` and answers it, then `next`.
 fn refuse(ctx: &Ctx<'_>, verb: &str, subject: &str, failure: Failure, next: Next) -> Outcome {
     log_refusal(ctx.client, verb, subject, &failure);
