@@ -15,16 +15,6 @@ use support::{PATIENCE, Raw, crc_hex};
 use tempfile::TempDir;
 
 /// The HTTP address the server logged.
-fn http_addr(server: &Process) -> std::net::SocketAddr {
-    let line = server.wait_for_log("(HTTP on ");
-    line.split("(HTTP on ")
-        .nth(1)
-        .and_then(|rest| rest.split(')').next())
-        .unwrap()
-        .parse()
-        .unwrap()
-}
-
 /// Three requests over FERRY/1 and two over HTTP, one of each refused.
 const NAME: &str = "dir/a \"quoted\" $(name).txt";
 fn workload(server: &Process) {
@@ -37,7 +27,7 @@ fn workload(server: &Process) {
     assert!(raw.line().starts_with("ERR 404 "));
     raw.send("QUIT\n");
     raw.line();
-    let mut web = Raw::connect(http_addr(server));
+    let mut web = Raw::connect(server.http_addr());
     web.send(format!(
         "GET /{encoded} HTTP/1.1\r\nHost: localhost\r\n\r\nDELETE /nothing HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
     ));
@@ -250,13 +240,13 @@ fn a_head_moves_no_bytes_and_a_request_cut_off_by_the_end_of_the_stream_has_its_
         root.path(),
         &["--http", "127.0.0.1:0", "--log-file", log.to_str().unwrap()],
     );
-    let mut head = Raw::connect(http_addr(&server));
+    let mut head = Raw::connect(server.http_addr());
     head.send("PUT /x HTTP/1.1\r\nHost: localhost\r\nContent-Length: 3\r\n\r\nabc");
     head.send("HEAD /x HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
     let mut answers = String::new();
     std::io::Read::read_to_string(&mut head.stream, &mut answers).unwrap();
     assert_eq!(answers.matches("HTTP/1.1 20").count(), 2, "{answers}");
-    let mut web = Raw::connect(http_addr(&server));
+    let mut web = Raw::connect(server.http_addr());
     web.send("GET /x HTTP/1.1\r\nHo");
     web.finish_sending();
     assert!(web.line().starts_with("HTTP/1.1 400 "));

@@ -79,14 +79,7 @@ fn no_token_appears_in_any_log_line() {
             "trace",
         ],
     );
-    let line = server.wait_for_log("(HTTP on ");
-    let http: std::net::SocketAddr = line
-        .split("(HTTP on ")
-        .nth(1)
-        .and_then(|rest| rest.split(')').next())
-        .unwrap()
-        .parse()
-        .unwrap();
+    let http = server.http_addr();
     let mut raw = Raw::connect(server.addr);
     raw.line();
     assert!(authenticate(&mut raw, "ferry_wrong_guess").starts_with("ERR 401"));

@@ -205,3 +205,36 @@ fn one_address_cannot_queue_more_than_its_share_of_walks() {
     over.send("LIST\n");
     assert!(over.line().starts_with("OK "));
 }
+
+#[test]
+fn twenty_slow_readers_of_a_big_folders_archive_hold_bounded_memory() {
+    let root = tempfile::tempdir().unwrap();
+    let folder = root.path().join("big");
+    std::fs::create_dir(&folder).unwrap();
+    for file in 0..20_000 {
+        std::fs::File::create(folder.join(format!("reading-{file:05}.csv"))).unwrap();
+    }
+    let server = support::process::Process::start(root.path(), &["--http", "127.0.0.1:0"]);
+    let http = server.http_addr();
+    let before = server.resident_bytes();
+    // Twenty clients, each from an address of its own, start the archive
+    // and read no further than its head: each archive's walk is done and
+    // its member list held while its bytes wait in the socket.
+    let readers: Vec<_> = (2..22)
+        .map(|n| {
+            let mut reader =
+                support::Raw::connect_from(http, format!("127.0.0.{n}").parse().unwrap());
+            reader.send("GET /big/?tar HTTP/1.1\r\nHost: localhost\r\n\r\n");
+            assert!(reader.line().starts_with("HTTP/1.1 200 "));
+            reader
+        })
+        .collect();
+    let held = server.resident_bytes();
+    eprintln!(
+        "resident: {} MiB idle, {} MiB with 20 archives of 20,000 members under way",
+        before >> 20,
+        held >> 20
+    );
+    assert!(held < 64 << 20, "{} MiB", held >> 20);
+    drop(readers);
+}

@@ -123,6 +123,17 @@ impl Process {
         }
     }
 
+    /// The HTTP listener's address (started with `--http 127.0.0.1:0`).
+    pub fn http_addr(&self) -> SocketAddr {
+        let line = self.wait_for_log("(HTTP on ");
+        line.split("(HTTP on ")
+            .nth(1)
+            .and_then(|rest| rest.split(')').next())
+            .unwrap()
+            .parse()
+            .unwrap()
+    }
+
     /// The server's resident memory (VmRSS), in bytes.
     pub fn resident_bytes(&self) -> u64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
