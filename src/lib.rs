@@ -29,6 +29,8 @@
 //!   bytes, apart from the I/O pool.
 //! - [`tar`]: the tar format of folder downloads (sans-IO).
 //! - [`socket`]: nonblocking socket calls mapped to outcomes.
+//! - [`stderr_relay`]: keeps `ferry serve`'s standard error writable, so a
+//!   closed log pipe never ends the server.
 //! - [`tls`]: certificates and the rustls set-up of both listeners (the
 //!   connection's transport drives the sessions).
 //! - [`connection`]: the per-connection state machine, which only moves
@@ -65,6 +67,7 @@ pub mod request_log;
 pub mod serve;
 pub mod server;
 pub mod socket;
+pub mod stderr_relay;
 pub mod storage;
 pub mod tar;
 pub mod tls;

@@ -413,6 +413,11 @@ pub fn render(reactors: &[Arc<ReactorMetrics>], pool: &PoolMetrics, storage: Sto
             walked,
         ),
         (
+            "ferry_log_bytes_dropped_total",
+            "Bytes of log output standard error did not take (a closed pipe, a full disk): dropped so that the server serves on.",
+            crate::stderr_relay::dropped_bytes(),
+        ),
+        (
             "ferry_checksum_computations_total",
             "CRC-32Cs computed from files' bytes (files with no recorded checksum), on the checksum threads.",
             checksums,

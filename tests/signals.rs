@@ -146,3 +146,68 @@ fn a_request_half_sent_when_sigterm_arrives_is_still_served() {
         b"hello"
     );
 }
+
+#[test]
+fn a_closed_log_pipe_never_ends_the_server() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Command;
+    // `ferry serve 2>&1 | tee log`, and `tee` goes first (Ctrl-C).
+    let root = tempfile::tempdir().unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_ferry"));
+    support::process::serve_args(
+        &mut command,
+        root.path(),
+        &["--listen", "127.0.0.1:0", "--metrics", "127.0.0.1:0"],
+    );
+    let mut child = command.spawn().unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let ready = loop {
+        let line = lines.next().expect("a ready line").unwrap();
+        if line.contains(" on 127.0.0.1:") {
+            break line;
+        }
+    };
+    let port = ready.split(" on 127.0.0.1:").nth(1).unwrap();
+    let addr: std::net::SocketAddr =
+        format!("127.0.0.1:{}", port.split([',', ' ']).next().unwrap())
+            .parse()
+            .unwrap();
+    let metrics: std::net::SocketAddr = ready
+        .split("(metrics on http://")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .unwrap()
+        .parse()
+        .unwrap();
+    drop(lines); // the reader of the log is gone
+    // Every answered request writes an access-log line to the closed pipe.
+    let body = pattern(3 << 20, 2);
+    let mut client = Raw::connect(addr);
+    client.line();
+    for n in 0..20 {
+        client.send(format!("PUT logged/{n} {}\n", body.len()));
+        client.send(&body);
+        assert_eq!(
+            client.line(),
+            format!("OK {} {}", body.len(), crc_hex(&body))
+        );
+    }
+    // The access log's lines reach stderr in batches: wait for them to be
+    // counted as dropped.
+    let deadline = std::time::Instant::now() + support::PATIENCE;
+    while support::http::metric(metrics, "ferry_log_bytes_dropped_total") == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "nothing counted as dropped"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Shutting down logs too (where the server used to abort, exit 134).
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(child.id() as i32).unwrap(),
+        rustix::process::Signal::TERM,
+    )
+    .unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "exit status 0, not {status}");
+}

@@ -16,6 +16,7 @@ use crate::http::origin::WebConfig;
 use crate::proxy::TrustedProxy;
 use crate::request_log::{Format, Settings};
 use crate::server::Server;
+use crate::stderr_relay::StderrRelay;
 use crate::tls::TlsFiles;
 
 /// Flags of `ferry serve`.
@@ -230,6 +231,20 @@ fn resolve(text: &str) -> Result<SocketAddr, String> {
 
 /// Runs the server until it is shut down by a signal.
 pub fn run(args: ServeArgs) -> ExitCode {
+    // Before anything logs: a closed or failing stderr must not end the
+    // server (see stderr_relay).
+    let relay = StderrRelay::install()
+        .inspect_err(|err| eprintln!("ferry: warning: stderr is not relayed: {err}"))
+        .ok();
+    let code = serve(args);
+    if let Some(relay) = relay {
+        relay.finish();
+    }
+    code
+}
+
+/// Sets up the logger, then serves until shut down by a signal.
+fn serve(args: ServeArgs) -> ExitCode {
     // Only fails if a logger is already set, which nothing here does.
     let _ = simple_logger::SimpleLogger::new()
         .with_level(args.log_level)
