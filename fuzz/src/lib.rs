@@ -653,9 +653,21 @@ fn reference_decode(encoded: &[u8]) -> Option<Vec<u8>> {
     Some(out)
 }
 
-/// C0, DEL and C1 (§5.2 rule 3), spelled out rather than `char::is_control`.
+/// C0, DEL and C1 (§5.2 rule 3), spelled out rather than `char::is_control`;
+/// and the Unicode direction controls and marks the same rule refuses
+/// (embeddings, overrides, isolates, LRM, RLM, ALM), spelled out rather than
+/// taken from `name::DIRECTION_CONTROLS`.
 fn is_control(c: char) -> bool {
-    matches!(c, '\u{0}'..='\u{1f}' | '\u{7f}'..='\u{9f}')
+    matches!(
+        c,
+        '\u{0}'..='\u{1f}'
+            | '\u{7f}'..='\u{9f}'
+            | '\u{202a}'..='\u{202e}'
+            | '\u{2066}'..='\u{2069}'
+            | '\u{200e}'
+            | '\u{200f}'
+            | '\u{061c}'
+    )
 }
 
 /// Decoding (§5.1) and rules 1 to 3, shared by names and prefixes. A name
