@@ -63,6 +63,7 @@ pub mod node;
 pub mod pool;
 pub mod protocol;
 pub mod proxy;
+pub mod reload;
 pub mod request_log;
 pub mod serve;
 pub mod server;

@@ -29,6 +29,8 @@ use rustls::server::UnbufferedServerConnection;
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 
+use crate::reload::Serial;
+
 /// Ciphertext (and early plaintext) one TLS connection may hold unsent:
 /// four full records. Beyond it the connection waits for the socket, as a
 /// plain one waits with a full send buffer.
@@ -53,6 +55,8 @@ pub fn provider() -> Arc<CryptoProvider> {
 pub struct ServerTls {
     config: Arc<ServerConfig>,
     certificates: Arc<Certificates>,
+    /// Reloads under way and asked for.
+    reloads: Arc<Serial>,
 }
 
 impl fmt::Debug for ServerTls {
@@ -86,6 +90,7 @@ impl ServerTls {
         Ok(ServerTls {
             config: Arc::new(config),
             certificates,
+            reloads: Arc::default(),
         })
     }
 
@@ -101,12 +106,10 @@ impl ServerTls {
     /// pair stays in force if that fails.
     pub fn reload_in_background(&self) {
         let certificates = Arc::clone(&self.certificates);
-        let spawned = std::thread::Builder::new()
-            .name("ferry-tls-reload".into())
-            .spawn(move || certificates.reload());
-        if let Err(err) = spawned {
-            error!("certificate not reloaded: cannot start a thread: {err}");
-        }
+        // One reader at a time, so the pair in force is the one read last.
+        Serial::request(&self.reloads, "ferry-tls-reload", move || {
+            certificates.reload();
+        });
     }
 }
 

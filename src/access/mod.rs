@@ -25,13 +25,15 @@ use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use log::{error, info, warn};
 
 pub use grants::{Grant, Grants, Perm};
 use throttle::Throttle;
+
+use crate::reload::Serial;
 pub use tokens::{Principal, Table, TokensFile};
 
 /// A token as a client presented it. Its `Debug` and `Display` never show
@@ -176,21 +178,7 @@ struct Tokens {
     /// The table's generation, readable without the lock.
     generation: AtomicU64,
     /// Reloads under way and asked for (see [`Tokens::reload`]).
-    reloads: Mutex<Reloads>,
-}
-
-/// Reloading is serialised: at most one thread reads the file at a time,
-/// and a SIGHUP that comes while it does makes it read the file once more
-/// when it is done (SIGHUPs meanwhile count as one). So the table in force
-/// is always the one read last, and its generation only grows with it: two
-/// overlapping readers could install an older file under a newer
-/// generation, and a removed token would survive until the next reload.
-#[derive(Debug, Default)]
-struct Reloads {
-    /// A thread is reading the file and installing its table.
-    running: bool,
-    /// A reload was asked for while it ran: read the file again.
-    again: bool,
+    reloads: Arc<Serial>,
 }
 
 /// Access control for one server.
@@ -246,47 +234,17 @@ fn read_tokens(path: &Path) -> Result<TokensFile, String> {
 }
 
 impl Tokens {
-    /// Starts a thread that reads the file with `read` and installs its
-    /// table, unless one is running: then that one reads the file again
-    /// when it is done. Returns the thread started, if any.
+    /// Reads the file with `read` and installs its table on a thread of
+    /// its own, one reload at a time (see [`Serial`]). Returns the thread
+    /// started, if any.
     fn reload<R>(tokens: &Arc<Tokens>, read: R) -> Option<std::thread::JoinHandle<()>>
     where
         R: Fn(&Path) -> Result<TokensFile, String> + Send + 'static,
     {
-        {
-            let mut reloads = tokens.reloads();
-            if reloads.running {
-                reloads.again = true;
-                return None;
-            }
-            reloads.running = true;
-        }
         let reloader = Arc::clone(tokens);
-        let spawned = std::thread::Builder::new()
-            .name("ferry-reload".into())
-            .spawn(move || reloader.reload_until_current(read));
-        match spawned {
-            Ok(thread) => Some(thread),
-            Err(err) => {
-                tokens.reloads().running = false;
-                error!("tokens not reloaded: cannot start a thread: {err}");
-                None
-            }
-        }
-    }
-
-    /// The reloading thread: reads and installs until no reload was asked
-    /// for while it did.
-    fn reload_until_current(&self, read: impl Fn(&Path) -> Result<TokensFile, String>) {
-        loop {
-            self.install(read(&self.path));
-            let mut reloads = self.reloads();
-            if !reloads.again {
-                reloads.running = false;
-                return;
-            }
-            reloads.again = false;
-        }
+        Serial::request(&tokens.reloads, "ferry-reload", move || {
+            reloader.install(read(&reloader.path));
+        })
     }
 
     /// Puts the table of `read` in force under the next generation (only
@@ -306,10 +264,6 @@ impl Tokens {
                 self.path.display()
             ),
         }
-    }
-
-    fn reloads(&self) -> std::sync::MutexGuard<'_, Reloads> {
-        self.reloads.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -338,7 +292,7 @@ impl Access {
                     path: path.clone(),
                     table: RwLock::new(Arc::new(Table::new(file, 1))),
                     generation: AtomicU64::new(1),
-                    reloads: Mutex::default(),
+                    reloads: Arc::default(),
                 }))
             }
         };
@@ -358,7 +312,7 @@ impl Access {
     /// never waits on the disk); the new table applies to every request
     /// from then on, connections already authenticated included. A file
     /// that cannot be read or parsed leaves the old table in force.
-    /// Reloads are serialised (see [`Reloads`]).
+    /// Reloads are serialised (see [`Serial`]).
     pub fn reload_in_background(&self) {
         if let Some(tokens) = &self.tokens {
             Tokens::reload(tokens, read_tokens);
@@ -418,7 +372,7 @@ impl Access {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::mpsc;
+    use std::sync::{Mutex, mpsc};
 
     use super::*;
     use tokens::{Entry, digest};
@@ -440,7 +394,7 @@ mod tests {
             path: PathBuf::from("tokens"),
             table: RwLock::new(Arc::new(Table::new(file, 1))),
             generation: AtomicU64::new(1),
-            reloads: Mutex::default(),
+            reloads: Arc::default(),
         })
     }
 
@@ -479,7 +433,10 @@ mod tests {
         assert_eq!(tokens.generation.load(Ordering::Acquire), 3);
         assert!(table.find(&digest("alice")).is_none(), "alice was removed");
         assert!(table.find(&digest("carol")).is_some());
-        assert!(!tokens.reloads().running, "the next SIGHUP starts a thread");
+        assert!(
+            !tokens.reloads.is_running(),
+            "the next SIGHUP starts a thread"
+        );
     }
 
     #[test]
