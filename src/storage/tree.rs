@@ -236,10 +236,10 @@ impl Storage {
             super::open_dir_at(&self.root, path)?
         };
         let mut seen = Vec::new();
+        let mut read = 0;
         for entry in Dir::read_from(&dir)? {
             let entry = entry?;
-            self.walked
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            read += 1;
             let Ok(leaf) = entry.file_name().to_str() else {
                 continue;
             };
@@ -257,6 +257,9 @@ impl Storage {
                 info: FileInfo::of(&stat),
             });
         }
+        // Counted once per directory, not per entry: one atomic add.
+        self.walked
+            .fetch_add(read, std::sync::atomic::Ordering::Relaxed);
         seen.sort_unstable_by(Seen::order);
         Ok(seen)
     }
