@@ -73,7 +73,9 @@ fn an_anonymous_listing_reads_only_what_it_may_see() {
         let answer = exchange(http, "GET", target, "Host: localhost\r\n", b"");
         assert_eq!(answer.status, 200, "{target}");
         let cost = walked() - before;
-        assert!(cost <= 20, "GET {target} read {cost} entries");
+        // An archive walks twice: once for its length, once to send it.
+        let walks = if target == "/?tar" { 2 } else { 1 };
+        assert!(cost <= 20 * walks, "GET {target} read {cost} entries");
     }
 
     // The counter counts: the admin's LIST reads all of it.
@@ -218,8 +220,8 @@ fn twenty_slow_readers_of_a_big_folders_archive_hold_bounded_memory() {
     let http = server.http_addr();
     let before = server.resident_bytes();
     // Twenty clients, each from an address of its own, start the archive
-    // and read no further than its head: each archive's walk is done and
-    // its member list held while its bytes wait in the socket.
+    // and read no further than its head: each archive is measured and its
+    // sending under way while its bytes wait in the socket.
     let readers: Vec<_> = (2..22)
         .map(|n| {
             let mut reader =
@@ -236,5 +238,10 @@ fn twenty_slow_readers_of_a_big_folders_archive_hold_bounded_memory() {
         held >> 20
     );
     assert!(held < 64 << 20, "{} MiB", held >> 20);
+    // What an archive holds does not grow with its folder: a walk's
+    // position and a batch of headers, well under 1 MiB each (a list of
+    // the 20,000 members took 37 MiB for the twenty).
+    let grown = held.saturating_sub(before);
+    assert!(grown < 16 << 20, "{} MiB for 20 archives", grown >> 20);
     drop(readers);
 }

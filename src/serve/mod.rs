@@ -44,7 +44,7 @@ use crate::config::Config;
 use crate::hooks::Hooks;
 use crate::storage::{Storage, StorageError};
 pub use access::Guard;
-pub use archive::{Archive, MAX_MEMBERS};
+pub use archive::Archive;
 pub use files::{
     abandon, discard, dispose, finish_receive, leftover, read_ahead, sent, write_behind,
     write_failed,

@@ -40,6 +40,7 @@ use rustix::io::Errno;
 use crate::name::{Name, RESERVED_PREFIX};
 
 mod checksum;
+mod cursor;
 mod error;
 pub mod gate;
 mod lock;
@@ -56,6 +57,7 @@ pub use tree::DirectoryListing;
 mod upload;
 
 pub use checksum::Later;
+pub use cursor::{Found, TreeCursor};
 pub use error::StorageError;
 use gate::{Gate, Point};
 use lock::NodeLock;
