@@ -146,6 +146,11 @@ impl fmt::Display for Name {
 pub struct Prefix(String);
 
 impl Prefix {
+    /// The root: everything.
+    pub fn root() -> Prefix {
+        Prefix(String::new())
+    }
+
     /// Decodes and validates a percent-encoded prefix (may be empty).
     ///
     /// # Errors

@@ -13,7 +13,7 @@
 //! - for a request head, what its fields mean: framing (RFC 9112 §6: digits
 //!   only and agreeing `Content-Length`s, `chunked` as the only transfer
 //!   coding, never both), persistence (§9.3), and the refusals documented in
-//!   `src/http/request.rs` (405, Host, Expect, checksum, bodies on methods
+//!   `src/http/message.rs` and `request.rs` (405, Host, Expect, checksum, bodies on methods
 //!   other than PUT, targets). httparse is trusted to cut the head into a
 //!   request line and fields; what the fields mean is judged here.
 //! - for a chunked body, the grammar of RFC 9112 §7.1 as `chunked.rs` narrows

@@ -1,6 +1,8 @@
 //! HTTP/1.1 beside FERRY/1: the same reactor, state machine, serve layer
-//! and storage, another codec. `request.rs` parses request heads (with
-//! `httparse`), `response.rs` formats responses, `listing.rs` directory listings (`page.rs`: the HTML page, the web
+//! and storage, another codec. `message.rs` is the HTTP/1.1 message layer
+//! (heads, body framing, persistence), `request.rs` ferry's own dialect on
+//! top of it (what a head asks of files and listings), `response.rs`
+//! formats responses, `listing.rs` directory listings (`page.rs`: the HTML page, the web
 //! interface), `chunked.rs`
 //! decodes chunked uploads, `origin.rs` keeps browsers to the web origin's
 //! rules (Host, Origin, how user files are presented), and `codec.rs` turns
@@ -11,6 +13,7 @@ pub mod auth;
 pub mod chunked;
 pub mod codec;
 pub mod listing;
+pub mod message;
 pub mod origin;
 pub mod page;
 pub mod request;

@@ -1,4 +1,7 @@
-//! Parsing HTTP/1.1 request heads with `httparse` into what ferry acts on.
+//! ferry's own HTTP dialect, on top of the message layer (`message.rs`):
+//! what a framed request head asks of files, listings and archives (its
+//! methods, targets and the fields it reads: conditions, ranges, checksums,
+//! times, `Destination`, credentials, the web origin's `Host`/`Origin`).
 //! Sans-IO, like the FERRY/1 codec: bytes in, a request (or "need more", or
 //! an error with its status) out.
 
@@ -6,10 +9,8 @@ use super::origin::Provenance;
 use crate::access::Secret;
 use crate::name::{self, Name, NameError, Prefix};
 
-/// Largest request head (request line and headers) accepted.
-pub const MAX_HEAD: usize = 8 * 1024;
-/// Most headers in one request.
-const MAX_HEADERS: usize = 64;
+use super::message::{self, Head, Refused, decimal};
+pub use super::message::{HttpError, MAX_HEAD, Resume};
 
 /// What a request asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +34,20 @@ pub enum Method {
     Delete,
     /// MOVE (WebDAV, RFC 4918 9.9): rename to the `Destination`.
     Move,
+}
+
+impl Method {
+    /// The method a token names, if ferry's HTTP serves it.
+    fn of(token: &str) -> Option<Method> {
+        Some(match token {
+            "GET" => Method::Get,
+            "HEAD" => Method::Head,
+            "PUT" => Method::Put,
+            "DELETE" => Method::Delete,
+            "MOVE" => Method::Move,
+            _ => return None,
+        })
+    }
 }
 
 /// How a request body is framed: `Content-Length` (0 when there is
@@ -83,82 +98,32 @@ pub struct HttpRequest {
     pub provenance: Provenance,
 }
 
-/// A request that is answered with an error status instead of served.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HttpError {
-    /// Status code.
-    pub status: u16,
-    /// Reason, for the body.
-    pub message: String,
-    /// How to go on past a complete, soundly framed head; `None` when the
-    /// framing is lost and the connection must close.
-    pub resume: Option<Resume>,
-}
-
-/// What a refused request's head still tells: its length and body framing
-/// (to skip both) and how the answer must be framed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Resume {
-    /// Bytes of the head.
-    pub used: usize,
-    /// The body to skip after the answer.
-    pub body: BodyLength,
-    /// The client asked for the connection to close, or HTTP/1.0 default.
-    pub close: bool,
-    /// The client waits for `100 Continue` before sending the body.
-    pub expect_continue: bool,
-    /// The request was HEAD: the answer has no body.
-    pub head: bool,
-    /// HTTP/1.0.
-    pub http10: bool,
-}
-
-impl HttpError {
-    fn fatal(status: u16, message: impl Into<String>) -> HttpError {
-        HttpError {
-            status,
-            message: message.into(),
-            resume: None,
-        }
-    }
-}
-
-/// Parses one request head from the front of `buf`. `Ok(None)` until the
-/// head is complete; the `usize` is its length.
+/// Parses one request head from the front of `buf` as ferry's HTTP
+/// dialect: the message layer ([`message::parse`]) frames it, [`interpret`]
+/// says what it asks. `Ok(None)` until the head is complete; the `usize`
+/// is its length.
 ///
 /// # Errors
-/// 431 beyond [`MAX_HEAD`] bytes or too many headers, 400 for malformed
-/// heads, framing or targets, 405 for unsupported methods, 403 for
-/// reserved names.
+/// Those of [`message::parse`]; 405 for methods ferry does not serve, 400
+/// for bad fields of its own, a body on anything but PUT, bad targets, 403
+/// for reserved names.
 pub fn parse_request(buf: &[u8]) -> Result<Option<(HttpRequest, usize)>, HttpError> {
-    let window = &buf[..buf.len().min(MAX_HEAD)];
-    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut parsed = httparse::Request::new(&mut headers);
-    let used = match parsed.parse(window) {
-        Ok(httparse::Status::Complete(used)) => used,
-        Ok(httparse::Status::Partial) if window.len() >= MAX_HEAD => {
-            return Err(HttpError::fatal(431, "request head larger than 8 KiB"));
-        }
-        Ok(httparse::Status::Partial) => return Ok(None),
-        Err(httparse::Error::TooManyHeaders) => {
-            return Err(HttpError::fatal(431, "too many headers"));
-        }
-        Err(httparse::Error::Version) => {
-            return Err(HttpError::fatal(
-                505,
-                "only HTTP/1.0 and HTTP/1.1 are served",
-            ));
-        }
-        Err(err) => return Err(HttpError::fatal(400, format!("malformed request: {err}"))),
+    let parsed = message::parse(buf, interpret)?;
+    Ok(parsed.map(|(request, resume)| (request, resume.used)))
+}
+
+/// ferry's HTTP dialect: the request a framed head asks for, or why not.
+fn interpret(head: &Head<'_>, resume: &Resume) -> Result<HttpRequest, Refused> {
+    let refuse = |status: u16, message: &str| Err((status, message.to_owned()));
+    let Some(method) = Method::of(head.method) else {
+        return refuse(405, "method not allowed");
     };
-    let version = parsed.version.unwrap_or(1);
-    let method = parsed.method.unwrap_or_default();
     let mut request = HttpRequest {
-        method: Method::Get,
-        target: Target::Listing(Prefix::decode(b"").map_err(|e| bad_name(e, None))?),
-        body: BodyLength::Fixed(0),
-        close: version == 0,
-        expect_continue: false,
+        method,
+        target: Target::Listing(Prefix::root()),
+        body: resume.body,
+        close: resume.close,
+        expect_continue: resume.expect_continue,
         range: None,
         if_none_match: None,
         if_modified_since: None,
@@ -167,193 +132,115 @@ pub fn parse_request(buf: &[u8]) -> Result<Option<(HttpRequest, usize)>, HttpErr
         wants_tar: false,
         checksum: None,
         mtime: None,
-        http10: version == 0,
+        http10: resume.http10,
         token: None,
         destination: None,
         provenance: Provenance::default(),
     };
-    let mut destination: Option<&str> = None;
-    let mut length: Option<u64> = None;
-    let mut chunked = false;
-    // RFC 9112 9.3: `close` anywhere among the options wins, whatever order
-    // they come in; HTTP/1.0 stays open only when asked.
-    let (mut close_asked, mut keep_alive_asked) = (false, false);
-    let mut hosts = 0;
-    // A refusal that leaves the framing intact: answered once the whole
-    // head is read, so the connection can go on past the body.
-    let mut refusal: Option<(u16, &str)> = None;
-    for header in parsed.headers.iter() {
-        let name = header.name;
-        // Only the fields ferry uses need to be text; others pass as they are.
-        let text = || std::str::from_utf8(header.value).map(str::trim);
-        if name.eq_ignore_ascii_case("content-length") {
-            let parsed = decimal(header.value.trim_ascii())
-                .ok_or_else(|| HttpError::fatal(400, "bad Content-Length"))?;
-            if length.is_some_and(|l| l != parsed) {
-                return Err(HttpError::fatal(400, "conflicting Content-Length"));
-            }
-            length = Some(parsed);
-        } else if name.eq_ignore_ascii_case("transfer-encoding") {
-            if !header.value.trim_ascii().eq_ignore_ascii_case(b"chunked") {
-                return Err(HttpError::fatal(
-                    501,
-                    "only chunked transfer coding is supported",
-                ));
-            }
-            // RFC 9112 6.1: chunked twice, or in HTTP/1.0, is faulty framing.
-            if chunked || version == 0 {
-                return Err(HttpError::fatal(400, "bad Transfer-Encoding"));
-            }
-            chunked = true;
-        } else if name.eq_ignore_ascii_case("connection") {
-            for option in header.value.split(|&b| b == b',').map(<[u8]>::trim_ascii) {
-                close_asked |= option.eq_ignore_ascii_case(b"close");
-                keep_alive_asked |= option.eq_ignore_ascii_case(b"keep-alive");
-            }
-        } else if name.eq_ignore_ascii_case("host") {
-            hosts += 1;
-            if !header
-                .value
-                .iter()
-                .all(|&b| b.is_ascii_graphic() && b != b'/')
-            {
-                refusal.get_or_insert((400, "bad Host"));
-            }
-            request.provenance.host = text().ok().map(str::to_owned);
-        } else if name.eq_ignore_ascii_case("origin") {
-            request.provenance.origin = Some(text().unwrap_or("null").to_owned());
-        } else if name.eq_ignore_ascii_case("sec-fetch-site") {
-            request.provenance.fetch_site = text().ok().map(str::to_ascii_lowercase);
-        } else if name.eq_ignore_ascii_case("expect") {
-            if header
-                .value
-                .trim_ascii()
-                .eq_ignore_ascii_case(b"100-continue")
-            {
-                request.expect_continue = version >= 1;
-            } else {
-                refusal.get_or_insert((417, "only 100-continue is supported"));
-            }
-        } else if name.eq_ignore_ascii_case("range") {
-            request.range = text().ok().map(str::to_owned);
-        } else if name.eq_ignore_ascii_case("if-none-match") {
-            // Repeated fields are one comma-separated list (RFC 9110 5.3).
-            if let Ok(value) = text() {
-                request.if_none_match = Some(match request.if_none_match.take() {
-                    Some(earlier) => format!("{earlier}, {value}"),
-                    None => value.to_owned(),
-                });
-            }
-        } else if name.eq_ignore_ascii_case("if-modified-since") {
-            request.if_modified_since = text().ok().map(str::to_owned);
-        } else if name.eq_ignore_ascii_case("if-range") {
-            // Unreadable, it can match no version: the whole file is sent.
-            request.if_range = Some(text().unwrap_or_default().to_owned());
-        } else if name.eq_ignore_ascii_case("accept") {
-            request.wants_json |= text().is_ok_and(accepts_json);
-        } else if name.eq_ignore_ascii_case("x-ferry-mtime") {
-            match decimal(header.value.trim_ascii()).and_then(|t| i64::try_from(t).ok()) {
-                Some(mtime) => request.mtime = Some(mtime),
-                None => {
-                    refusal.get_or_insert((400, "X-Ferry-Mtime must be Unix seconds"));
-                }
-            }
-        } else if name.eq_ignore_ascii_case("destination") {
-            match text() {
-                Ok(value) if destination.is_none() => destination = Some(value),
-                _ => {
-                    refusal.get_or_insert((400, "bad Destination"));
-                }
-            }
-        } else if name.eq_ignore_ascii_case("overwrite") {
-            // MOVE replaces a file at its destination, as PUT does; a
-            // client that asks it not to is told so rather than obeyed
-            // in name only.
-            if !header.value.trim_ascii().eq_ignore_ascii_case(b"T") {
-                refusal.get_or_insert((
-                    501,
-                    "only Overwrite: T is supported: MOVE replaces a file at its destination",
-                ));
-            }
-        } else if name.eq_ignore_ascii_case("authorization") {
-            request.token = Some(super::auth::token(header.value));
-        } else if name.eq_ignore_ascii_case("x-checksum-crc32c") {
-            match hex_crc(header.value.trim_ascii()) {
-                Some(crc) => request.checksum = Some(crc),
-                None => {
-                    refusal.get_or_insert((400, "X-Checksum-Crc32c must be 8 hex digits"));
-                }
-            }
+    let mut destination = None;
+    let mut refusal = None;
+    for (name, value) in head.fields() {
+        let outcome = read_field(&mut request, name, value, &mut destination);
+        if let Err(refused) = outcome {
+            refusal.get_or_insert(refused);
         }
     }
-    request.close = close_asked || (version == 0 && !keep_alive_asked);
-    if chunked && length.is_some() {
-        // RFC 9112 6.3: a message with both is suspect; refuse it.
-        return Err(HttpError::fatal(400, "both Content-Length and chunked"));
-    }
-    request.body = if chunked {
-        BodyLength::Chunked
-    } else {
-        BodyLength::Fixed(length.unwrap_or(0))
-    };
-    // RFC 9112 3.2: exactly one Host in HTTP/1.1.
-    if version >= 1 && hosts != 1 {
-        refusal.get_or_insert((400, "an HTTP/1.1 request needs exactly one Host"));
-    }
-    let resume = Resume {
-        used,
-        body: request.body,
-        close: request.close || refusal.is_some_and(|(status, _)| status == 417),
-        expect_continue: request.expect_continue,
-        head: method == "HEAD",
-        http10: request.http10,
-    };
-    let refuse = |status: u16, message: &str| HttpError {
-        status,
-        message: message.to_owned(),
-        resume: Some(resume),
-    };
-    request.method = match method {
-        "GET" => Method::Get,
-        "HEAD" => Method::Head,
-        "PUT" => Method::Put,
-        "DELETE" => Method::Delete,
-        "MOVE" => Method::Move,
-        _ => return Err(refuse(405, "method not allowed")),
-    };
     if let Some((status, message)) = refusal {
-        return Err(refuse(status, message));
+        return refuse(status, message);
     }
-    if request.method != Method::Put && request.body != BodyLength::Fixed(0) {
+    if method != Method::Put && request.body != BodyLength::Fixed(0) {
         // A body here has no meaning (RFC 9110 9.3.1); skipped, never read
         // as the next request.
-        return Err(refuse(400, "only PUT may carry a body"));
+        return refuse(400, "only PUT may carry a body");
     }
-    let path = parsed.path.unwrap_or_default();
-    request.target = parse_target(path).map_err(|err| HttpError {
-        resume: Some(resume),
-        ..err
-    })?;
-    request.wants_json |= query_has(path, "format=json");
-    request.wants_tar = query_has(path, "format=tar") || query_has(path, "tar");
-    if request.method == Method::Move {
+    request.target = parse_target(head.target)?;
+    request.wants_json |= query_has(head.target, "format=json");
+    request.wants_tar = query_has(head.target, "format=tar") || query_has(head.target, "tar");
+    if method == Method::Move {
         let Some(destination) = destination else {
-            return Err(refuse(400, "MOVE needs a Destination"));
+            return refuse(400, "MOVE needs a Destination");
         };
-        request.destination = Some(parse_destination(destination).map_err(|err| HttpError {
-            resume: Some(resume),
-            ..err
-        })?);
+        request.destination = Some(parse_destination(destination)?);
     }
-    Ok(Some((request, used)))
+    Ok(request)
 }
 
-/// A `Content-Length` value: digits only (no sign, no spaces), as a u64.
-fn decimal(digits: &[u8]) -> Option<u64> {
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
+/// Takes field `name` into `request` if ferry's HTTP reads it; only those
+/// fields need be text, others pass as they are.
+///
+/// # Errors
+/// The field is one ferry reads, and its value is bad.
+fn read_field<'a>(
+    request: &mut HttpRequest,
+    name: &str,
+    value: &'a [u8],
+    destination: &mut Option<&'a str>,
+) -> Result<(), (u16, &'static str)> {
+    let text = || std::str::from_utf8(value).map(str::trim);
+    let is = |field: &str| name.eq_ignore_ascii_case(field);
+    if is("host") {
+        request.provenance.host = text().ok().map(str::to_owned);
+    } else if is("origin") {
+        request.provenance.origin = Some(text().unwrap_or("null").to_owned());
+    } else if is("sec-fetch-site") {
+        request.provenance.fetch_site = text().ok().map(str::to_ascii_lowercase);
+    } else if is("range") {
+        request.range = text().ok().map(str::to_owned);
+    } else if is("if-none-match") {
+        // Repeated fields are one comma-separated list (RFC 9110 5.3).
+        if let Ok(value) = text() {
+            request.if_none_match = Some(match request.if_none_match.take() {
+                Some(earlier) => format!("{earlier}, {value}"),
+                None => value.to_owned(),
+            });
+        }
+    } else if is("if-modified-since") {
+        request.if_modified_since = text().ok().map(str::to_owned);
+    } else if is("if-range") {
+        // Unreadable, it can match no version: the whole file is sent.
+        request.if_range = Some(text().unwrap_or_default().to_owned());
+    } else if is("accept") {
+        request.wants_json |= text().is_ok_and(accepts_json);
+    } else if is("authorization") {
+        request.token = Some(super::auth::token(value));
+    } else {
+        return read_ferry_field(request, name, value, destination);
     }
-    std::str::from_utf8(digits).ok()?.parse().ok()
+    Ok(())
+}
+
+/// The fields only ferry's HTTP (and MOVE) knows: checksums, times and
+/// destinations.
+fn read_ferry_field<'a>(
+    request: &mut HttpRequest,
+    name: &str,
+    value: &'a [u8],
+    destination: &mut Option<&'a str>,
+) -> Result<(), (u16, &'static str)> {
+    let is = |field: &str| name.eq_ignore_ascii_case(field);
+    let value_trimmed = value.trim_ascii();
+    if is("x-ferry-mtime") {
+        let mtime = decimal(value_trimmed).and_then(|t| i64::try_from(t).ok());
+        request.mtime = Some(mtime.ok_or((400, "X-Ferry-Mtime must be Unix seconds"))?);
+    } else if is("destination") {
+        match std::str::from_utf8(value).map(str::trim) {
+            Ok(text) if destination.is_none() => *destination = Some(text),
+            _ => return Err((400, "bad Destination")),
+        }
+    } else if is("overwrite") {
+        // MOVE replaces a file at its destination, as PUT does; a client
+        // that asks it not to is told so rather than obeyed in name only.
+        if !value_trimmed.eq_ignore_ascii_case(b"T") {
+            return Err((
+                501,
+                "only Overwrite: T is supported: MOVE replaces a file at its destination",
+            ));
+        }
+    } else if is("x-checksum-crc32c") {
+        let crc = hex_crc(value_trimmed).ok_or((400, "X-Checksum-Crc32c must be 8 hex digits"))?;
+        request.checksum = Some(crc);
+    }
+    Ok(())
 }
 
 /// Exactly eight hex digits (either case), as FERRY/1 takes a CRC-32C: no
@@ -382,17 +269,14 @@ fn accepts_json(accept: &str) -> bool {
 /// A `Destination` (RFC 4918 10.3): an absolute URI (whose scheme and
 /// authority are not checked: this server is the only place a file can
 /// move to) or an absolute path, naming a file.
-fn parse_destination(value: &str) -> Result<Name, HttpError> {
+fn parse_destination(value: &str) -> Result<Name, Refused> {
     let path = match value.split_once("://") {
         Some((_, rest)) => rest.find('/').map_or("/", |at| &rest[at..]),
         None => value,
     };
     match parse_target(path)? {
         Target::File(name) => Ok(name),
-        Target::Listing(_) => Err(HttpError::fatal(
-            400,
-            "a Destination ending in / is a directory",
-        )),
+        Target::Listing(_) => Err((400, "a Destination ending in / is a directory".into())),
     }
 }
 
@@ -407,33 +291,26 @@ fn query_has(target: &str, pair: &str) -> bool {
 
 /// An origin-form target (`/path[?query]`) as a file or a listing. The
 /// query is ignored; anything that is not origin-form is refused.
-fn parse_target(target: &str) -> Result<Target, HttpError> {
+fn parse_target(target: &str) -> Result<Target, Refused> {
     let path = target.split_once('?').map_or(target, |(path, _)| path);
     let Some(path) = path.strip_prefix('/') else {
-        return Err(HttpError::fatal(
-            400,
-            "request target must be a path starting with /",
-        ));
+        return Err((400, "request target must be a path starting with /".into()));
     };
     if path.is_empty() || path.ends_with('/') {
-        let prefix = Prefix::decode(path.as_bytes()).map_err(|e| bad_name(e, None))?;
+        let prefix = Prefix::decode(path.as_bytes()).map_err(bad_name)?;
         if !path.is_empty() {
             // A listing names a directory: every segment must be valid.
-            Name::decode(path.trim_end_matches('/').as_bytes()).map_err(|e| bad_name(e, None))?;
+            Name::decode(path.trim_end_matches('/').as_bytes()).map_err(bad_name)?;
         }
         return Ok(Target::Listing(prefix));
     }
     Name::decode(path.as_bytes())
         .map(Target::File)
-        .map_err(|e| bad_name(e, None))
+        .map_err(bad_name)
 }
 
-fn bad_name(err: NameError, resume: Option<Resume>) -> HttpError {
-    HttpError {
-        status: super::codec::status(err.into()),
-        message: err.to_string(),
-        resume,
-    }
+fn bad_name(err: NameError) -> Refused {
+    (super::codec::status(err.into()), err.to_string())
 }
 
 /// A single byte range, resolved against a file of `size` bytes.

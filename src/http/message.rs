@@ -1,0 +1,225 @@
+//! The HTTP/1.1 message layer (RFC 9112): where a request head ends, how
+//! its body is framed, whether the connection persists. It knows nothing of
+//! what a request asks: a *dialect* (ferry's own files and listings in
+//! `request.rs`; WebDAV, tus and S3 later) is handed the parsed head and
+//! turns it into its own request, or refuses it. Sans-IO: bytes in, a
+//! request (or "need more", or an error with its status) out.
+//!
+//! The head is cut into a request line and fields by `httparse`; the
+//! fields are lent to the dialect, not copied, so a request costs no
+//! allocation here.
+
+use crate::serve::BodyLength;
+
+/// Largest request head (request line and headers) accepted.
+pub const MAX_HEAD: usize = 8 * 1024;
+/// Most headers in one request.
+const MAX_HEADERS: usize = 64;
+
+/// A request that is answered with an error status instead of served.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpError {
+    /// Status code.
+    pub status: u16,
+    /// Reason, for the body.
+    pub message: String,
+    /// How to go on past a complete, soundly framed head; `None` when the
+    /// framing is lost and the connection must close.
+    pub resume: Option<Resume>,
+}
+
+/// What the message layer makes of a complete head whatever it asks: its
+/// length and body framing (to read or skip both) and how the answer must
+/// be framed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Resume {
+    /// Bytes of the head.
+    pub used: usize,
+    /// The body to read or skip.
+    pub body: BodyLength,
+    /// The client asked for the connection to close, or HTTP/1.0 default
+    /// (or an `Expect` that cannot be met: the body may be on its way).
+    pub close: bool,
+    /// The client waits for `100 Continue` before sending the body.
+    pub expect_continue: bool,
+    /// The request was HEAD: the answer has no body.
+    pub head: bool,
+    /// HTTP/1.0.
+    pub http10: bool,
+}
+
+impl HttpError {
+    /// An error after which the connection cannot go on.
+    pub fn fatal(status: u16, message: impl Into<String>) -> HttpError {
+        HttpError {
+            status,
+            message: message.into(),
+            resume: None,
+        }
+    }
+}
+
+/// A complete request head, lent to a dialect.
+#[derive(Debug, Clone, Copy)]
+pub struct Head<'a> {
+    /// The method, a token such as `GET` (any token: the dialect decides).
+    pub method: &'a str,
+    /// The request target as sent.
+    pub target: &'a str,
+    /// HTTP/1.0 (else HTTP/1.1).
+    pub http10: bool,
+    fields: &'a [httparse::Header<'a>],
+}
+
+impl<'a> Head<'a> {
+    /// Every field as (name, value), in the order sent, values untrimmed.
+    pub fn fields(&self) -> impl Iterator<Item = (&'a str, &'a [u8])> + 'a {
+        self.fields.iter().map(|field| (field.name, field.value))
+    }
+}
+
+/// A refusal decided on a sound head: its status and reason.
+pub type Refused = (u16, String);
+
+/// Parses one request head from the front of `buf` and hands it to
+/// `dialect`. `Ok(None)` until the head is complete.
+///
+/// # Errors
+/// 431 beyond [`MAX_HEAD`] bytes or too many headers, 400 for malformed
+/// heads or framing, 501 for transfer codings other than chunked, 505 for
+/// other versions (all without [`Resume`]: the framing is lost); 400 for a
+/// missing or bad `Host`, 417 for an `Expect` other than `100-continue`;
+/// and whatever `dialect` refuses (these with [`Resume`]).
+pub fn parse<T>(
+    buf: &[u8],
+    dialect: impl FnOnce(&Head<'_>, &Resume) -> Result<T, Refused>,
+) -> Result<Option<(T, Resume)>, HttpError> {
+    let window = &buf[..buf.len().min(MAX_HEAD)];
+    let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut parsed = httparse::Request::new(&mut fields);
+    let used = match parsed.parse(window) {
+        Ok(httparse::Status::Complete(used)) => used,
+        Ok(httparse::Status::Partial) if window.len() >= MAX_HEAD => {
+            return Err(HttpError::fatal(431, "request head larger than 8 KiB"));
+        }
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(httparse::Error::TooManyHeaders) => {
+            return Err(HttpError::fatal(431, "too many headers"));
+        }
+        Err(httparse::Error::Version) => {
+            return Err(HttpError::fatal(
+                505,
+                "only HTTP/1.0 and HTTP/1.1 are served",
+            ));
+        }
+        Err(err) => return Err(HttpError::fatal(400, format!("malformed request: {err}"))),
+    };
+    let head = Head {
+        method: parsed.method.unwrap_or_default(),
+        target: parsed.path.unwrap_or_default(),
+        http10: parsed.version.unwrap_or(1) == 0,
+        fields: parsed.headers,
+    };
+    let (resume, refusal) = frame(&head, used)?;
+    let refuse = |(status, message): Refused| HttpError {
+        status,
+        message,
+        resume: Some(resume),
+    };
+    if let Some(refusal) = refusal {
+        return Err(refuse(refusal));
+    }
+    match dialect(&head, &resume) {
+        Ok(request) => Ok(Some((request, resume))),
+        Err(refusal) => Err(refuse(refusal)),
+    }
+}
+
+/// The framing fields of `head` (RFC 9112 6, 9.3, RFC 9110 10.1.1, 7.2):
+/// its body, persistence and `Expect`, with a refusal that leaves the
+/// framing intact (answered once the whole head is read, so the connection
+/// can go on past the body).
+fn frame(head: &Head<'_>, used: usize) -> Result<(Resume, Option<Refused>), HttpError> {
+    let mut length: Option<u64> = None;
+    let mut chunked = false;
+    // RFC 9112 9.3: `close` anywhere among the options wins, whatever order
+    // they come in; HTTP/1.0 stays open only when asked.
+    let (mut close_asked, mut keep_alive_asked) = (false, false);
+    let mut expect_continue = false;
+    let mut hosts = 0;
+    let mut refusal: Option<(u16, &str)> = None;
+    for (name, value) in head.fields() {
+        let value = value.trim_ascii();
+        if name.eq_ignore_ascii_case("content-length") {
+            let parsed =
+                decimal(value).ok_or_else(|| HttpError::fatal(400, "bad Content-Length"))?;
+            if length.is_some_and(|l| l != parsed) {
+                return Err(HttpError::fatal(400, "conflicting Content-Length"));
+            }
+            length = Some(parsed);
+        } else if name.eq_ignore_ascii_case("transfer-encoding") {
+            if !value.eq_ignore_ascii_case(b"chunked") {
+                return Err(HttpError::fatal(
+                    501,
+                    "only chunked transfer coding is supported",
+                ));
+            }
+            // RFC 9112 6.1: chunked twice, or in HTTP/1.0, is faulty framing.
+            if chunked || head.http10 {
+                return Err(HttpError::fatal(400, "bad Transfer-Encoding"));
+            }
+            chunked = true;
+        } else if name.eq_ignore_ascii_case("connection") {
+            for option in value.split(|&b| b == b',').map(<[u8]>::trim_ascii) {
+                close_asked |= option.eq_ignore_ascii_case(b"close");
+                keep_alive_asked |= option.eq_ignore_ascii_case(b"keep-alive");
+            }
+        } else if name.eq_ignore_ascii_case("host") {
+            hosts += 1;
+            if !value.iter().all(|&b| b.is_ascii_graphic() && b != b'/') {
+                refusal.get_or_insert((400, "bad Host"));
+            }
+        } else if name.eq_ignore_ascii_case("expect") {
+            if value.eq_ignore_ascii_case(b"100-continue") {
+                expect_continue = !head.http10;
+            } else {
+                refusal.get_or_insert((417, "only 100-continue is supported"));
+            }
+        }
+    }
+    if chunked && length.is_some() {
+        // RFC 9112 6.3: a message with both is suspect; refuse it.
+        return Err(HttpError::fatal(400, "both Content-Length and chunked"));
+    }
+    // RFC 9112 3.2: exactly one Host in HTTP/1.1.
+    if !head.http10 && hosts != 1 {
+        refusal.get_or_insert((400, "an HTTP/1.1 request needs exactly one Host"));
+    }
+    let close = close_asked || (head.http10 && !keep_alive_asked);
+    let resume = Resume {
+        used,
+        body: match chunked {
+            true => BodyLength::Chunked,
+            false => BodyLength::Fixed(length.unwrap_or(0)),
+        },
+        // An unmet `Expect`: the body may come at once or never, so the
+        // connection cannot be kept in step past it.
+        close: close || refusal.is_some_and(|(status, _)| status == 417),
+        expect_continue,
+        head: head.method == "HEAD",
+        http10: head.http10,
+    };
+    Ok((
+        resume,
+        refusal.map(|(status, message)| (status, message.to_owned())),
+    ))
+}
+
+/// A decimal value such as `Content-Length`: digits only (no sign, no
+/// spaces), as a u64.
+pub fn decimal(digits: &[u8]) -> Option<u64> {
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(digits).ok()?.parse().ok()
+}
