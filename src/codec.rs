@@ -14,14 +14,7 @@ use crate::http::origin::Site;
 use crate::protocol::codec as ferry;
 use crate::serve::{Body, Reply, Request};
 
-/// Which wire protocol a listener's connections speak.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Protocol {
-    /// FERRY/1 (PROTOCOL.md).
-    Ferry,
-    /// HTTP/1.1.
-    Http,
-}
+pub use crate::wire::Protocol;
 
 /// What the front of a connection's input holds.
 #[derive(Debug)]

@@ -15,8 +15,11 @@
 //! - [`node`]: node ids, which tell apart the servers sharing one root.
 //! - [`protocol`]: the FERRY/1 codec: request lines to operations, replies
 //!   to response lines (sans-IO).
-//! - [`http`]: the HTTP/1.1 codec (sans-IO), served beside FERRY/1.
+//! - [`http`]: the HTTP/1.1 message layer and ferry's dialect on it (sans-IO),
+//!   served beside FERRY/1.
 //! - [`codec`]: the one place that picks a connection's codec.
+//! - [`wire`]: which protocol a connection speaks, by name and place (a leaf
+//!   that serve, the pool, hooks and metrics use instead of the codecs).
 //! - [`proxy`]: the PROXY protocol header (sans-IO) and which peers
 //!   (`--trusted-proxy`) must send it.
 //! - [`serve`]: one function per operation, every rule once (names,
@@ -72,6 +75,7 @@ pub mod stderr_relay;
 pub mod storage;
 pub mod tar;
 pub mod tls;
+pub mod wire;
 
 pub use client::Client;
 pub use config::Config;

@@ -23,8 +23,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
-use crate::codec::Protocol;
 use crate::serve::{Operation, Reply};
+use crate::wire::Protocol;
 
 /// The operations of `ferry_requests_total`; `invalid` is a request the
 /// codec refused before it named an operation.
@@ -167,7 +167,7 @@ impl Histogram {
 /// What one reactor counts; only that reactor's thread writes it.
 #[derive(Debug, Default)]
 pub struct ReactorMetrics {
-    /// Connections accepted, by protocol (see [`protocol_index`]).
+    /// Connections accepted, by protocol (see [`Protocol::index`]).
     pub accepted: [Counter; 2],
     /// Connections closed, by protocol: open = accepted - closed.
     pub closed: [Counter; 2],
@@ -184,21 +184,6 @@ pub struct ReactorMetrics {
     pub bytes_sent: Counter,
     /// How long each turn of the event loop took.
     pub loop_turn: Histogram,
-}
-
-/// Where a protocol's connections are counted.
-pub fn protocol_index(protocol: Protocol) -> usize {
-    match protocol {
-        Protocol::Ferry => 0,
-        Protocol::Http => 1,
-    }
-}
-
-const PROTOCOLS: [&str; 2] = ["ferry", "http"];
-
-/// How metrics and the access log name `protocol`.
-pub fn protocol_name(protocol: Protocol) -> &'static str {
-    PROTOCOLS[protocol_index(protocol)]
 }
 
 /// What the I/O pool counts (its threads share it).
@@ -311,7 +296,7 @@ pub fn render(reactors: &[Arc<ReactorMetrics>], pool: &PoolMetrics, storage: Sto
     let mut out = String::with_capacity(16 * 1024);
     let sum = |get: &dyn Fn(&ReactorMetrics) -> u64| reactors.iter().map(|r| get(r)).sum::<u64>();
     let by_protocol = |get: &dyn Fn(&ReactorMetrics, usize) -> u64| {
-        let each = PROTOCOLS.iter().enumerate();
+        let each = Protocol::ALL.iter().map(|p| (p.index(), p.name()));
         each.map(|(i, p)| (label("protocol", p), sum(&|r| get(r, i))))
             .collect::<Vec<_>>()
     };

@@ -45,12 +45,12 @@ use log::{error, warn};
 use mio::Waker;
 
 use crate::access::per_client::PerClient;
-use crate::codec::Protocol;
 use crate::config::Config;
 use crate::hooks::Hooks;
 use crate::metrics::PoolMetrics;
 use crate::serve::{Ctx, Job, Outcome};
 use crate::storage::Storage;
+use crate::wire::Protocol;
 
 /// Stack of a worker: jobs keep their buffers on the heap.
 const WORKER_STACK: usize = 256 * 1024;

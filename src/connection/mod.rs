@@ -467,7 +467,7 @@ impl Connection {
     }
 
     /// The protocol the connection speaks.
-    pub fn protocol(&self) -> crate::codec::Protocol {
+    pub fn protocol(&self) -> crate::wire::Protocol {
         self.codec.protocol()
     }
 

@@ -112,7 +112,7 @@ impl Connection {
             peer: self.peer(),
             client: self.id,
             user: note.user.as_ref().map(|user| user.entry.name.as_str()),
-            protocol: metrics::protocol_name(self.protocol()),
+            protocol: self.protocol().name(),
             operation: metrics::OPERATIONS
                 .get(usize::from(self.operation))
                 .copied()

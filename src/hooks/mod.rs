@@ -28,7 +28,7 @@ pub use child::{Ran, STDERR_KEPT};
 pub use runner::{ON_UPLOAD_QUEUE, Runner, ShareFull, Slot, share_of};
 
 use crate::access::Owner;
-use crate::codec::Protocol;
+use crate::wire::Protocol;
 
 /// The hooks a server runs, and how.
 #[derive(Debug, Clone)]
@@ -157,10 +157,7 @@ impl Facts {
     /// FERRY_PROTOCOL    ferry | http
     /// ```
     pub fn vars(&self) -> Vec<(&'static str, OsString)> {
-        let protocol = match self.protocol {
-            Protocol::Ferry => "ferry",
-            Protocol::Http => "http",
-        };
+        let protocol = self.protocol.name();
         vec![
             ("FERRY_EVENT", self.event.as_str().into()),
             ("FERRY_NAME", self.name.clone().into()),

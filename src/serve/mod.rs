@@ -39,10 +39,10 @@ use log::debug;
 
 use crate::access::Who;
 use crate::access::per_client::PerClient;
-use crate::codec::Protocol;
 use crate::config::Config;
 use crate::hooks::Hooks;
 use crate::storage::{Storage, StorageError};
+use crate::wire::Protocol;
 pub use access::Guard;
 pub use archive::Archive;
 pub use files::{

@@ -26,10 +26,10 @@ use mio::{Interest, Token};
 
 use super::Busy;
 use super::reactor::Reactor;
-use crate::codec::{Codec, Protocol};
+use crate::codec::Codec;
 use crate::connection::Connection;
-use crate::metrics;
 use crate::tls::ServerTls;
+use crate::wire::Protocol;
 
 /// Accepts per turn, so a connection storm cannot starve transfers.
 const ACCEPTS_PER_TURN: usize = 256;
@@ -269,7 +269,7 @@ impl Reactor {
             .push(conn.deadline(&self.shared.config), key, id);
         conn.set_scheduled(deadline);
         entry.insert(conn);
-        self.metrics.accepted[metrics::protocol_index(protocol)].add(1);
+        self.metrics.accepted[protocol.index()].add(1);
         match self.worker {
             Some(worker) => debug!("#{id} connected from {peer} (worker {worker})"),
             None => debug!("#{id} connected from {peer}"),

@@ -27,8 +27,8 @@ use mio::net::TcpListener;
 use rustix::net::{AddressFamily, SocketFlags, SocketType};
 
 use super::systemd::Inherited;
-use crate::codec::Protocol;
 use crate::config::Config;
+use crate::wire::Protocol;
 
 /// The listeners of each protocol, FERRY/1 first, one per reactor:
 /// `groups[protocol][reactor]`.

@@ -353,7 +353,7 @@ impl Reactor {
         }
         let mut conn = self.connections.remove(key);
         self.hub.release(super::counted_client(&conn));
-        self.metrics.closed[metrics::protocol_index(conn.protocol())].add(1);
+        self.metrics.closed[conn.protocol().index()].add(1);
         if let Some(job) = conn.abandon_upload() {
             self.submit(Task {
                 reply: Arc::clone(self.inbox.mailbox()),

@@ -18,7 +18,7 @@ use std::os::unix::net::UnixDatagram;
 
 use log::{debug, warn};
 
-use crate::codec::Protocol;
+use crate::wire::Protocol;
 
 /// The first descriptor systemd passes (`SD_LISTEN_FDS_START`).
 const FIRST_FD: i32 = 3;

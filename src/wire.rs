@@ -1,0 +1,52 @@
+//! Which wire protocol a connection speaks, as the rest of the server knows
+//! it: a name for logs, metrics and hooks, and a place in per-protocol
+//! tables. A leaf: it imports nothing of the server, so serve, the pool,
+//! hooks and metrics can tell protocols apart without depending on the
+//! codecs (`codec.rs` maps each protocol to its codec, the other way up).
+
+/// A wire protocol a listener serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// FERRY/1 (PROTOCOL.md).
+    Ferry,
+    /// HTTP/1.1.
+    Http,
+}
+
+impl Protocol {
+    /// Every protocol, each at its [`Protocol::index`].
+    pub const ALL: [Protocol; 2] = [Protocol::Ferry, Protocol::Http];
+
+    /// Its name in metrics labels, the access log, hooks'
+    /// `FERRY_PROTOCOL` and systemd's socket names.
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::Ferry => "ferry",
+            Protocol::Http => "http",
+        }
+    }
+
+    /// Its place in per-protocol tables (such as connection counters).
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// The protocol called `name` (as [`Protocol::name`] gives it).
+    pub fn named(name: &str) -> Option<Protocol> {
+        Protocol::ALL.into_iter().find(|p| p.name() == name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_places_agree() {
+        for (at, protocol) in Protocol::ALL.into_iter().enumerate() {
+            assert_eq!(protocol.index(), at);
+            assert_eq!(Protocol::named(protocol.name()), Some(protocol));
+        }
+        assert_eq!(Protocol::named("gopher"), None);
+    }
+}
