@@ -12,33 +12,10 @@
 use crate::http::codec::{self as http, Exchange};
 use crate::http::origin::Site;
 use crate::protocol::codec as ferry;
-use crate::serve::{Body, Reply, Request};
+use crate::serve::Reply;
 
+pub use crate::decoded::{Decoded, Refusal};
 pub use crate::wire::Protocol;
-
-/// What the front of a connection's input holds.
-#[derive(Debug)]
-pub enum Decoded {
-    /// Not a whole request head yet.
-    Incomplete,
-    /// A request, and the bytes of its head.
-    Request(Request, usize),
-    /// A request answered with an error instead of being served.
-    Refused(Refusal),
-}
-
-/// A request the codec refuses: its answer, and how the connection goes on.
-#[derive(Debug)]
-pub struct Refusal {
-    /// The codec's own status code.
-    pub code: u16,
-    /// The reason.
-    pub message: String,
-    /// The refused head's length and its body, to skip before the next
-    /// request; `None` when the stream is out of sync: close after the
-    /// answer.
-    pub skip: Option<(usize, Body)>,
-}
 
 /// A connection's codec and its per-exchange state.
 #[derive(Debug)]
@@ -145,13 +122,4 @@ impl Codec {
             Codec::Http(exchange) => exchange.close,
         }
     }
-}
-
-/// `input` without the blank lines (CR and LF bytes) before a request.
-pub fn after_blank_lines(input: &[u8]) -> &[u8] {
-    let start = input
-        .iter()
-        .position(|b| !matches!(b, b'\r' | b'\n'))
-        .unwrap_or(input.len());
-    &input[start..]
 }

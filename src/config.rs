@@ -87,7 +87,7 @@ pub struct Config {
     pub access: AccessConfig,
     /// What the HTTP listener lets a browser do: hosts answered without
     /// access control, whether user files may render in place.
-    pub web: crate::http::origin::WebConfig,
+    pub web: WebConfig,
     /// Serve both listeners over TLS with this certificate and key.
     pub tls: Option<TlsFiles>,
     /// Load balancers whose connections begin with a PROXY header (v1 or
@@ -191,7 +191,7 @@ impl Default for Config {
             io_threads: DEFAULT_IO_THREADS,
             pool_writes: PoolWrites::Auto,
             access: AccessConfig::default(),
-            web: crate::http::origin::WebConfig::default(),
+            web: WebConfig::default(),
             tls: None,
             trusted_proxies: Vec::new(),
             access_log: None,
@@ -199,4 +199,16 @@ impl Default for Config {
             gate: None,
         }
     }
+}
+
+/// What the HTTP listener lets a browser do (`http/origin.rs` applies it).
+#[derive(Debug, Clone, Default)]
+pub struct WebConfig {
+    /// Host names answered while access control is off, beside IP literals
+    /// and `localhost` (`--allow-host`), lower-case, without a port.
+    pub allow_hosts: Vec<String>,
+    /// Send every user file inline, of its own type and without the
+    /// sandbox (`--inline-content`): for a public static site whose writers
+    /// are all trusted.
+    pub inline_content: bool,
 }

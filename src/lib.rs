@@ -18,6 +18,7 @@
 //! - [`http`]: the HTTP/1.1 message layer and ferry's dialect on it (sans-IO),
 //!   served beside FERRY/1.
 //! - [`codec`]: the one place that picks a connection's codec.
+//! - [`decoded`]: what either codec makes of a connection's input.
 //! - [`wire`]: which protocol a connection speaks, by name and place (a leaf
 //!   that serve, the pool, hooks and metrics use instead of the codecs).
 //! - [`proxy`]: the PROXY protocol header (sans-IO) and which peers
@@ -31,6 +32,7 @@
 //! - [`checksums`]: the threads that compute files' CRC-32Cs from their
 //!   bytes, apart from the I/O pool.
 //! - [`tar`]: the tar format of folder downloads (sans-IO).
+//! - [`chunked`]: the chunked body coding HTTP/1.1 and FERRY/1 share (sans-IO).
 //! - [`socket`]: nonblocking socket calls mapped to outcomes.
 //! - [`stderr_relay`]: keeps `ferry serve`'s standard error writable, so a
 //!   closed log pipe never ends the server.
@@ -53,11 +55,13 @@
 pub mod access;
 pub mod bench;
 pub mod checksums;
+pub mod chunked;
 pub mod cli;
 pub mod client;
 pub mod codec;
 pub mod config;
 pub mod connection;
+pub mod decoded;
 pub mod hooks;
 pub mod http;
 pub mod metrics;

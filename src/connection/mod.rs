@@ -457,7 +457,7 @@ impl Connection {
     /// `close_notify`): `pump_input` closes once all has been read and no
     /// request is there after all.
     fn request_begun(&self) -> bool {
-        !crate::codec::after_blank_lines(&self.input).is_empty() || self.transport.holds_input()
+        !crate::decoded::after_blank_lines(&self.input).is_empty() || self.transport.holds_input()
     }
 
     /// Bytes received and sent so far (as [`Connection::log_close`] logs
@@ -761,7 +761,7 @@ impl Connection {
                 if env.shutting_down
                     && self.last_request_due
                     && matches!(self.state, State::AwaitHeader)
-                    && crate::codec::after_blank_lines(&self.input).is_empty() =>
+                    && crate::decoded::after_blank_lines(&self.input).is_empty() =>
             {
                 Err(Step::Close)
             }

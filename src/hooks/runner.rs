@@ -6,10 +6,11 @@
 //!
 //! Two queues, the first served first:
 //!
-//! - before-commit hooks: [`Task`]s of the I/O pool's kind (a
-//!   [`crate::serve::Job::hook`] and the connection waiting for it); the
-//!   outcome goes back to its reactor's inbox, as an I/O job's does. Each
-//!   waiting connection has at most one, so the connection cap bounds them.
+//! - before-commit hooks: the reactor's jobs (a pool task whose job is a
+//!   `serve::Job::hook`, with the connection waiting for it), opaque here;
+//!   the outcome goes back to its reactor's inbox, as an I/O job's does.
+//!   Each waiting connection has at most one, so the connection cap bounds
+//!   them.
 //! - on-upload hooks: the facts of committed uploads, which nobody waits
 //!   for; at most [`ON_UPLOAD_QUEUE`] wait, and one more is dropped with a
 //!   warning rather than letting a slow hook grow the queue without end.
@@ -50,7 +51,6 @@ use log::{error, warn};
 
 use super::{Facts, HookConfig, Hooks, child};
 use crate::access::Owner;
-use crate::pool::{Shared, Task};
 
 /// Most on-upload hooks waiting to run; more are dropped (and logged).
 pub const ON_UPLOAD_QUEUE: usize = 1024;
@@ -69,9 +69,15 @@ pub(super) struct Inner {
     work: Condvar,
 }
 
+/// A before-commit hook's job, as the reactor hands it over: run on a
+/// runner thread, it runs the hook and sends its outcome to the connection
+/// that waits (dropped unrun, it drops the upload uncommitted). Opaque
+/// here, so that the hooks know nothing of the pool or the serve layer.
+type Veto = Box<dyn FnOnce() + Send>;
+
 #[derive(Default)]
 struct Pending {
-    vetoes: VecDeque<Task>,
+    vetoes: VecDeque<Veto>,
     notices: VecDeque<(Facts, Option<Owner>)>,
     /// Each owner's hooks that count against its share: before-commit
     /// ones reserved (queued or running), on-upload ones running.
@@ -191,17 +197,17 @@ impl Hooks {
         })
     }
 
-    /// Queues a before-commit hook's task (from a reactor); its outcome
-    /// goes to the task's reactor.
-    pub fn submit(&self, task: Task) {
-        self.inner.lock().vetoes.push_back(task);
+    /// Queues a before-commit hook's job (from a reactor), which sends
+    /// its outcome to the reactor that waits for it.
+    pub fn submit(&self, veto: impl FnOnce() + Send + 'static) {
+        self.inner.lock().vetoes.push_back(Box::new(veto));
         self.inner.work.notify_one();
     }
 }
 
 /// What a runner thread takes next.
 enum Work {
-    Veto(Task),
+    Veto(Veto),
     /// An on-upload hook, and its owner's place while it runs.
     Notice(Facts, Slot),
 }
@@ -214,13 +220,13 @@ pub struct Runner {
 }
 
 impl Runner {
-    /// Starts the threads that run `shared`'s hooks: none if no hook is
+    /// Starts the threads that run `hooks`: none if no hook is
     /// configured.
     ///
     /// # Errors
     /// A thread cannot be started.
-    pub fn start(shared: &Arc<Shared>) -> io::Result<Runner> {
-        let inner = Arc::clone(&shared.hooks.inner);
+    pub fn start(hooks: &Hooks) -> io::Result<Runner> {
+        let inner = Arc::clone(&hooks.inner);
         let mut runner = Runner {
             inner,
             threads: Vec::new(),
@@ -230,11 +236,11 @@ impl Runner {
             false => 0,
         };
         for n in 0..count {
-            let shared = Arc::clone(shared);
+            let inner = Arc::clone(&runner.inner);
             let thread = std::thread::Builder::new()
                 .name(format!("ferry-hook-{n}"))
                 .stack_size(RUNNER_STACK)
-                .spawn(move || run(&shared))?;
+                .spawn(move || run(&inner))?;
             runner.threads.push(thread);
         }
         Ok(runner)
@@ -277,13 +283,10 @@ impl Drop for Runner {
 }
 
 /// A runner thread: takes hooks until the runner stops.
-fn run(shared: &Shared) {
-    let inner = &shared.hooks.inner;
+fn run(inner: &Arc<Inner>) {
     while let Some(work) = next(inner) {
         match work {
-            Work::Veto(task) => {
-                task.run(shared, |_| {});
-            }
+            Work::Veto(veto) => veto(),
             Work::Notice(facts, slot) => {
                 if let Some(command) = &inner.config.on_upload {
                     let ran = child::run(command, &facts, inner.config.timeout);

@@ -14,7 +14,7 @@ use super::request::{
     HttpError, HttpRequest, Method, Range, Target, parse_request, resolve_range, url_path,
 };
 use super::response::{self, Framing, Head, MediaType, Persistence};
-use crate::codec::{Decoded, Refusal, after_blank_lines};
+use crate::decoded::{Decoded, Refusal, after_blank_lines};
 use crate::serve::op::Choose;
 use crate::serve::{
     Body, ErrorKind, Failure, Operation, Reply, Request, Scope, Selection, Version, Want,

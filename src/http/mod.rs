@@ -2,15 +2,14 @@
 //! and storage, another codec. `message.rs` is the HTTP/1.1 message layer
 //! (heads, body framing, persistence), `request.rs` ferry's own dialect on
 //! top of it (what a head asks of files and listings), `response.rs`
-//! formats responses, `listing.rs` directory listings (`page.rs`: the HTML page, the web
-//! interface), `chunked.rs`
-//! decodes chunked uploads, `origin.rs` keeps browsers to the web origin's
+//! formats responses, `listing.rs` directory listings (`page.rs`: the HTML
+//! page, the web interface), `origin.rs` keeps browsers to the web origin's
 //! rules (Host, Origin, how user files are presented), and `codec.rs` turns
 //! heads into operations and replies into responses, keeping the
-//! per-exchange state in between.
+//! per-exchange state in between. Chunked bodies are decoded by
+//! [`crate::chunked`], which FERRY/1 shares.
 
 pub mod auth;
-pub mod chunked;
 pub mod codec;
 pub mod listing;
 pub mod message;
@@ -19,5 +18,5 @@ pub mod page;
 pub mod request;
 pub mod response;
 
-pub use chunked::ChunkDecoder;
+pub use crate::chunked::ChunkDecoder;
 pub use request::{BodyLength, HttpRequest, Method, Range, Target, parse_request};

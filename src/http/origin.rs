@@ -25,17 +25,7 @@
 use super::request::Method;
 use super::response::{Head, MediaType};
 
-/// What the HTTP listener lets a browser do.
-#[derive(Debug, Clone, Default)]
-pub struct WebConfig {
-    /// Host names answered while access control is off, beside IP literals
-    /// and `localhost` (`--allow-host`), lower-case, without a port.
-    pub allow_hosts: Vec<String>,
-    /// Send every user file inline, of its own type and without the
-    /// sandbox (`--inline-content`): for a public static site whose writers
-    /// are all trusted.
-    pub inline_content: bool,
-}
+pub use crate::config::WebConfig;
 
 /// What one HTTP request is checked against: the operator's settings and
 /// whether access control is on.

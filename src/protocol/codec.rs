@@ -6,7 +6,7 @@ use super::{
     CRC_TRAILER, ProtocolError, Recovery, Request, Response, parse_crc_trailer, parse_request,
     parse_stream_trailer,
 };
-use crate::codec::{Decoded, Refusal, after_blank_lines};
+use crate::decoded::{Decoded, Refusal, after_blank_lines};
 use crate::serve::{
     Body, BodyLength, ErrorKind, Failure, Operation, Piece, Reply, Scope, Trailer, Version, Want,
 };

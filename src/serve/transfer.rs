@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use super::Trailer;
 use crate::access::Owner;
-use crate::http::ChunkDecoder;
+use crate::chunked::ChunkDecoder;
 use crate::name::{Name, Prefix};
 use crate::storage::{Appender, StorageError, Upload};
 

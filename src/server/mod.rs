@@ -347,7 +347,7 @@ impl Server {
             Some(settings) => Some(RequestLog::start(settings)?),
             None => None,
         };
-        let hook_runner = Runner::start(&shared)?;
+        let hook_runner = Runner::start(&shared.hooks)?;
         let checksums = Checksums::start(&shared)?;
         let shutdown = ShutdownHandle {
             requests: Arc::new(AtomicUsize::new(0)),

@@ -303,7 +303,8 @@ impl Reactor {
     /// one that computes a checksum to the checksum threads likewise.
     fn submit(&mut self, task: Task) {
         if task.job.is_hook() {
-            self.shared.hooks.submit(task);
+            let shared = Arc::clone(&self.shared);
+            self.shared.hooks.submit(move || task.run(&shared, |_| {}));
         } else if task.job.is_checksum() {
             self.hub.checksums.submit(task);
         } else if !self.backlog.is_empty() {

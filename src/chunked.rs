@@ -1,5 +1,7 @@
-//! Decoding `Transfer-Encoding: chunked` request bodies incrementally, in
-//! whatever pieces they arrive. Sans-IO.
+//! Decoding chunked bodies incrementally, in whatever pieces they arrive:
+//! HTTP/1.1's `Transfer-Encoding: chunked` and FERRY/1's streamed `PUT`,
+//! which share the coding, so it belongs to neither codec (and the serve
+//! layer, which holds an upload's decoder, imports no HTTP type). Sans-IO.
 //!
 //! ```text
 //! chunked-body = *chunk last-chunk trailer-section CRLF

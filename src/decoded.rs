@@ -1,0 +1,39 @@
+//! What a codec makes of the front of a connection's input: a request for
+//! the serve layer, a refusal to answer, or "not a whole head yet". Shared
+//! by the codecs (FERRY/1, HTTP/1.1), which depend on it, not on each other
+//! or on `codec.rs`, which chooses between them.
+
+use crate::serve::{Body, Request};
+
+/// What the front of a connection's input holds.
+#[derive(Debug)]
+pub enum Decoded {
+    /// Not a whole request head yet.
+    Incomplete,
+    /// A request, and the bytes of its head.
+    Request(Request, usize),
+    /// A request answered with an error instead of being served.
+    Refused(Refusal),
+}
+
+/// A request the codec refuses: its answer, and how the connection goes on.
+#[derive(Debug)]
+pub struct Refusal {
+    /// The codec's own status code.
+    pub code: u16,
+    /// The reason.
+    pub message: String,
+    /// The refused head's length and its body, to skip before the next
+    /// request; `None` when the stream is out of sync: close after the
+    /// answer.
+    pub skip: Option<(usize, Body)>,
+}
+
+/// `input` without the blank lines (CR and LF bytes) before a request.
+pub fn after_blank_lines(input: &[u8]) -> &[u8] {
+    let start = input
+        .iter()
+        .position(|b| !matches!(b, b'\r' | b'\n'))
+        .unwrap_or(input.len());
+    &input[start..]
+}
