@@ -11,6 +11,8 @@
 
 pub mod auth;
 pub mod codec;
+pub mod dialect;
+pub mod files;
 pub mod listing;
 pub mod message;
 pub mod origin;

@@ -113,7 +113,7 @@ pub fn parse_request(buf: &[u8]) -> Result<Option<(HttpRequest, usize)>, HttpErr
 }
 
 /// ferry's HTTP dialect: the request a framed head asks for, or why not.
-fn interpret(head: &Head<'_>, resume: &Resume) -> Result<HttpRequest, Refused> {
+pub fn interpret(head: &Head<'_>, resume: &Resume) -> Result<HttpRequest, Refused> {
     let refuse = |status: u16, message: &str| Err((status, message.to_owned()));
     let Some(method) = Method::of(head.method) else {
         return refuse(405, "method not allowed");

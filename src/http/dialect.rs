@@ -1,0 +1,95 @@
+//! Dialects: what HTTP/1.1 messages mean. The message layer
+//! (`message.rs`, `codec.rs`) frames requests and responses; a dialect
+//! turns a framed head into a request for the serve layer and writes the
+//! answers to it (status and fields). ferry's own files, listings and
+//! archives (`files.rs`) are the first; WebDAV, tus and S3 are each a file
+//! of their own that [`DIALECTS`] lists, so that no method or field of one
+//! leaks into another.
+
+use std::fmt;
+
+use super::message::{Head, Refused, Resume};
+use super::origin::Site;
+use super::response::{ALLOW_FILE, Persistence};
+use crate::serve::{Reply, Request};
+
+/// A way of reading HTTP requests.
+pub trait Dialect: Sync {
+    /// Whether this dialect takes the request (by its method, target or
+    /// fields). The first in [`DIALECTS`] that does is asked to decode it.
+    fn claims(&self, head: &Head<'_>) -> bool;
+
+    /// What the request asks, and how its answer will be written.
+    ///
+    /// # Errors
+    /// A refusal that leaves the framing intact (the message layer answers
+    /// it with the dialect's default headers); a refusal whose answer the
+    /// dialect writes itself is a [`Decision::Refuse`].
+    fn decode(&self, head: &Head<'_>, resume: &Resume, site: Site<'_>)
+    -> Result<Decision, Refused>;
+}
+
+/// What a dialect makes of a request head.
+#[derive(Debug)]
+pub enum Decision {
+    /// Serve it; the answer writes the replies.
+    Serve(Request, Answering),
+    /// Refuse it with this status and reason, framed by the answer (its
+    /// `Allow`, say), then go on past its body.
+    Refuse(u16, String, Answering),
+}
+
+/// Each dialect's [`Answer`], held inline by the connection (a box would
+/// add a pointer and an allocation to every exchange): a dialect whose
+/// answer holds more keeps it behind a box of its own.
+#[derive(Debug)]
+pub enum Answering {
+    /// ferry's files, listings and archives.
+    Files(super::files::FilesAnswer),
+}
+
+impl Answering {
+    /// The answer, whichever dialect's.
+    pub fn get(&self) -> &dyn Answer {
+        match self {
+            Answering::Files(answer) => answer,
+        }
+    }
+}
+
+/// The message layer's facts an answer is written with.
+#[derive(Debug, Clone, Copy)]
+pub struct Message {
+    /// What the `Connection` field says.
+    pub persistence: Persistence,
+    /// The request was HEAD: fields only.
+    pub head: bool,
+}
+
+/// How a dialect answers one request: what it remembers of the request,
+/// and the responses to the serve layer's replies.
+pub trait Answer: fmt::Debug + Send {
+    /// Appends the response to `reply`. Never given the replies the
+    /// message layer writes itself (`Nothing`, `GoAhead`, `More`,
+    /// `Failed`).
+    fn encode(&self, reply: &Reply, message: Message, out: &mut Vec<u8>);
+
+    /// The methods the request's target allows (a 405's `Allow`).
+    fn allow(&self) -> &'static str {
+        ALLOW_FILE
+    }
+}
+
+/// The dialects of the HTTP listener, asked in order; the last claims
+/// every request. Adding a dialect: its file, a line here, and its answer
+/// in [`Answering`].
+pub static DIALECTS: &[&dyn Dialect] = &[&super::files::Files];
+
+/// The dialect that takes `head`.
+pub fn of(head: &Head<'_>) -> &'static dyn Dialect {
+    DIALECTS
+        .iter()
+        .copied()
+        .find(|dialect| dialect.claims(head))
+        .unwrap_or(&super::files::Files)
+}

@@ -1,0 +1,311 @@
+//! ferry's own HTTP dialect: files (GET, HEAD, PUT, DELETE, MOVE), folder
+//! listings (HTML, the web interface, or JSON) and folders as `.tar`. Its
+//! request heads are read by `request.rs`; here they become operations,
+//! and replies become its responses. Sans-IO.
+//!
+//! Conditional and range requests (`If-None-Match`, `If-Modified-Since`,
+//! `Range`, `If-Range`) travel with the GET as a [`Choose`] rule
+//! ([`Conditions`]), which the serve layer applies once the file's version
+//! is known.
+
+use super::dialect::{Answer, Answering, Decision, Dialect, Message};
+use super::listing;
+use super::message::{Head, Refused, Resume};
+use super::origin::{self, Presentation, Site};
+use super::request::{HttpRequest, Method, Range, Target, interpret, resolve_range, url_path};
+use super::response::{self, Head as ResponseHead, MediaType};
+use crate::serve::op::Choose;
+use crate::serve::{Body, Operation, Reply, Request, Scope, Selection, Version, Want};
+
+/// The dialect: it takes every request no other dialect claims.
+#[derive(Debug)]
+pub struct Files;
+
+impl Dialect for Files {
+    fn claims(&self, _head: &Head<'_>) -> bool {
+        true
+    }
+
+    fn decode(
+        &self,
+        head: &Head<'_>,
+        resume: &Resume,
+        site: Site<'_>,
+    ) -> Result<Decision, Refused> {
+        let request = interpret(head, resume)?;
+        let answer = Answering::Files(FilesAnswer::new(&request, site));
+        if let Err((code, message)) = origin::check(request.method, &request.provenance, site) {
+            return Ok(Decision::Refuse(code, message, answer));
+        }
+        let token = request.token.clone();
+        match operation(request, resume) {
+            Ok(operation) => Ok(Decision::Serve(Request { operation, token }, answer)),
+            Err((code, message)) => Ok(Decision::Refuse(code, message, answer)),
+        }
+    }
+}
+
+/// The operation a request asks for.
+///
+/// # Errors
+/// 405: a write to a listing's name.
+fn operation(request: HttpRequest, resume: &Resume) -> Result<Operation, Refused> {
+    let body = Body {
+        length: resume.body,
+        awaits_go_ahead: resume.expect_continue,
+    };
+    let head = request.method == Method::Head;
+    Ok(match (request.method, request.target) {
+        (Method::Get | Method::Head, Target::File(name)) => {
+            let conditions = Conditions {
+                head,
+                range: request.range,
+                if_range: request.if_range,
+                if_none_match: request.if_none_match,
+                if_modified_since: request.if_modified_since,
+            };
+            let want = if conditions.is_plain() {
+                Want::Whole { body: !head }
+            } else {
+                Want::Chosen(Box::new(conditions))
+            };
+            Operation::Get { name, want }
+        }
+        (Method::Get | Method::Head, Target::Listing(prefix)) if request.wants_tar => {
+            Operation::Archive {
+                prefix,
+                body: !head,
+            }
+        }
+        (Method::Get | Method::Head, Target::Listing(prefix)) => Operation::List {
+            prefix,
+            scope: Scope::Directory,
+            format: listing::format(request.wants_json),
+            body: !head,
+        },
+        (Method::Put, Target::File(name)) => Operation::Put {
+            name,
+            body,
+            crc: request.checksum,
+            mtime: request.mtime,
+            trailer: None,
+        },
+        (Method::Delete, Target::File(name)) => Operation::Delete { name },
+        (Method::Move, Target::File(from)) => match request.destination {
+            Some(to) => Operation::Move { from, to },
+            None => unreachable!("the parser refuses a MOVE without a Destination"),
+        },
+        (Method::Put | Method::Delete | Method::Move, Target::Listing(_)) => {
+            return Err((405, "a name ending in / is a directory listing".into()));
+        }
+    })
+}
+
+/// What the dialect's answers depend on, from the request.
+#[derive(Debug, Clone, Copy)]
+pub struct FilesAnswer {
+    /// The target was a listing: only GET and HEAD are allowed.
+    listing: bool,
+    /// A listing is wanted as JSON rather than HTML.
+    wants_json: bool,
+    /// A folder is wanted as a tar archive (kept across the redirect from
+    /// `/dir` to `/dir/`).
+    wants_tar: bool,
+    /// The `Content-Type` of the file asked for, from its name.
+    media_type: MediaType,
+    /// How that file is shown to a browser.
+    presentation: Presentation,
+}
+
+impl FilesAnswer {
+    fn new(request: &HttpRequest, site: Site<'_>) -> FilesAnswer {
+        let media_type = match &request.target {
+            Target::File(name) => MediaType::of(name.as_str()),
+            Target::Listing(_) => MediaType::default(),
+        };
+        FilesAnswer {
+            listing: matches!(request.target, Target::Listing(_)),
+            wants_json: request.wants_json,
+            wants_tar: request.wants_tar,
+            media_type,
+            presentation: Presentation::of(media_type, site.web),
+        }
+    }
+
+    /// What a redirect from `/dir` to `/dir/` keeps of the query, so that
+    /// `/dir?tar` still ends in an archive and `/dir?format=json` in JSON.
+    fn redirect_query(&self) -> &'static str {
+        if self.wants_tar {
+            "?tar"
+        } else if self.wants_json {
+            "?format=json"
+        } else {
+            ""
+        }
+    }
+
+    /// A file's response head.
+    fn file(
+        &self,
+        version: &Version,
+        start: u64,
+        len: u64,
+        part: bool,
+        out: &mut Vec<u8>,
+        message: Message,
+    ) {
+        let info = &version.info;
+        let head = ResponseHead::new(out, if part { 206 } else { 200 })
+            .header("Content-Type", self.media_type.as_str());
+        let mut head = self
+            .presentation
+            .headers(head)
+            .header("Last-Modified", response::http_date(info.mtime))
+            .header("ETag", response::etag(version))
+            .header("Accept-Ranges", "bytes");
+        // Only when known: a range or a HEAD of a file placed by other
+        // means does not wait for a read of all of it.
+        if let Some(crc) = version.crc {
+            head = head.header("X-Checksum-Crc32c", format!("{crc:08x}"));
+        }
+        if part {
+            head = head.header(
+                "Content-Range",
+                format!("bytes {start}-{}/{}", start + len - 1, info.size),
+            );
+        }
+        head.finish(len, message.persistence);
+    }
+}
+
+impl Answer for FilesAnswer {
+    fn encode(&self, reply: &Reply, message: Message, out: &mut Vec<u8>) {
+        let persistence = message.persistence;
+        match reply {
+            Reply::Done => ResponseHead::new(out, 204).finish(0, persistence),
+            // RFC 4918 9.9.4: 201 for a new name, 204 for one replaced.
+            Reply::Moved { replaced } => {
+                ResponseHead::new(out, if *replaced { 204 } else { 201 }).finish(0, persistence);
+            }
+            Reply::Stored { crc, replaced, .. } => {
+                ResponseHead::new(out, if *replaced { 204 } else { 201 })
+                    .header("X-Checksum-Crc32c", format!("{crc:08x}"))
+                    .finish(0, persistence);
+            }
+            Reply::File {
+                version,
+                start,
+                len,
+                part,
+            } => self.file(version, *start, *len, *part, out, message),
+            Reply::NotModified { version } => ResponseHead::new(out, 304)
+                .header("ETag", response::etag(version))
+                .finish(0, persistence),
+            Reply::Unsatisfiable { size } => ResponseHead::new(out, 416)
+                .header("Content-Range", format!("bytes */{size}"))
+                .finish(0, persistence),
+            // What a browser expects of `/dir`: go to its listing.
+            Reply::Directory { name } => ResponseHead::new(out, 301)
+                .header(
+                    "Location",
+                    format!("/{}/{}", url_path(name.as_str()), self.redirect_query()),
+                )
+                .finish(0, persistence),
+            Reply::Listing { len } if self.wants_json => ResponseHead::new(out, 200)
+                .header("Content-Type", listing::media_type(true))
+                .header("Vary", "Accept")
+                .finish(*len, persistence),
+            // The web interface: its own script and style, nothing else.
+            Reply::Listing { len } => ResponseHead::new(out, 200)
+                .header("Content-Type", listing::media_type(false))
+                .header("Vary", "Accept")
+                .header("Content-Security-Policy", super::page::interface_policy())
+                .header("X-Frame-Options", "DENY")
+                .header("Referrer-Policy", "same-origin")
+                .finish(*len, persistence),
+            // RFC 6266: the UTF-8 name for browsers, escaped, as the only
+            // form (every current browser reads `filename*`).
+            Reply::Archive { len, name } => ResponseHead::new(out, 200)
+                .header("Content-Type", "application/x-tar")
+                .header(
+                    "Content-Disposition",
+                    format!("attachment; filename*=UTF-8''{}", url_path(name)),
+                )
+                .finish(*len, persistence),
+            other => {
+                debug_assert!(false, "no HTTP request leads to {other:?}");
+                response::error(
+                    out,
+                    500,
+                    "unexpected answer",
+                    response::Framing {
+                        persistence,
+                        head_only: message.head,
+                        allow: self.allow(),
+                    },
+                );
+            }
+        }
+    }
+
+    fn allow(&self) -> &'static str {
+        if self.listing {
+            response::ALLOW_LISTING
+        } else {
+            response::ALLOW_FILE
+        }
+    }
+}
+
+/// A GET's conditions and range, applied once the file's version is known.
+#[derive(Debug)]
+struct Conditions {
+    /// HEAD: the description only, never a range.
+    head: bool,
+    range: Option<String>,
+    if_range: Option<String>,
+    if_none_match: Option<String>,
+    if_modified_since: Option<String>,
+}
+
+impl Conditions {
+    /// No range and no condition: the whole file, no rule needed.
+    fn is_plain(&self) -> bool {
+        self.range.is_none() && self.if_none_match.is_none() && self.if_modified_since.is_none()
+    }
+}
+
+impl Choose for Conditions {
+    fn choose(&self, version: &Version) -> Selection {
+        let info = &version.info;
+        let etag = response::etag(version);
+        if response::not_modified(
+            self.if_none_match.as_deref(),
+            self.if_modified_since.as_deref(),
+            &etag,
+            info.mtime,
+        ) {
+            return Selection::NotModified;
+        }
+        // Ranges are for GET alone (RFC 9110 14.2), and only of the version
+        // the client already holds part of.
+        let range = self.range.as_deref().filter(|_| {
+            !self.head && response::if_range_holds(self.if_range.as_deref(), &etag, info.mtime)
+        });
+        match resolve_range(range, info.size) {
+            Range::Whole => Selection::Bytes {
+                start: 0,
+                len: info.size,
+                part: false,
+                body: !self.head,
+            },
+            Range::Part { start, len } => Selection::Bytes {
+                start,
+                len,
+                part: true,
+                body: true,
+            },
+            Range::Unsatisfiable => Selection::Unsatisfiable,
+        }
+    }
+}
