@@ -12,10 +12,9 @@ use log::warn;
 use super::note::Note;
 use super::{Connection, Env, OUTPUT_HIGH_WATER, REQUEST_COST, State, TURN_BUDGET, Wait, clamp_to};
 use crate::codec::Decoded;
-use crate::config::Config;
 use crate::http::origin::Site;
 use crate::metrics;
-use crate::serve::{self, Ctx, ErrorKind, Failure, Guard, Next, Outcome, Receive, Reply, Send};
+use crate::serve::{self, Ctx, ErrorKind, Failure, Guard, Next, Outcome, Reply, Send};
 
 /// GET bodies up to this size are sent from the output queue together with
 /// the response head, not with `sendfile`.
@@ -47,11 +46,6 @@ pub(super) fn read_if_cached(
 /// Requests served from one buffer before the turn budget is consulted:
 /// the most one turn allows anyway.
 const REQUESTS_PER_PASS: usize = TURN_BUDGET / REQUEST_COST;
-
-/// Chunk payloads this large are written on their own; smaller ones are
-/// gathered, up to [`GATHER_LIMIT`] bytes per write.
-const DIRECT_WRITE: usize = 16 * 1024;
-const GATHER_LIMIT: usize = 64 * 1024;
 
 /// Room reserved for a response head, so that the head and an inline body
 /// take one allocation.
@@ -95,18 +89,10 @@ impl Connection {
                 }
                 self.next_request(data, env)
             }
-            State::ReceivingBody(receive) if receive.chunked.is_some() => {
-                self.receive_chunked(receive, data, env.config)
-            }
-            State::ReceivingBody(mut receive) => {
-                let take = clamp_to(receive.left, data.len().min(receive.room()));
-                receive.left -= take as u64;
-                if let Err(err) = receive.write(&data[..take]) {
-                    // Removing the temp file is disk work: on the pool.
-                    return (self.apply(serve::write_failed(receive, err, self.id)), take);
-                }
-                (self.enter(Next::Receive(receive)), take)
-            }
+            State::ReceivingBody(receive) => match receive.feed(data, env.config, self.id) {
+                (used, Ok(receive)) => (self.enter(Next::Receive(receive)), used),
+                (used, Err(ended)) => (self.apply(ended), used),
+            },
             State::DrainingBody { left } => {
                 let take = clamp_to(left, data.len());
                 let next = match left - take as u64 {
@@ -285,83 +271,6 @@ impl Connection {
         }
     }
 
-    /// Feeds chunked body bytes to the upload. Returns the next state and
-    /// the bytes used. Chunks are decoded as far as `data` goes and small
-    /// ones are gathered into one write, so a body of one-byte chunks costs
-    /// a system call per read, not per chunk. A chunked body has no known
-    /// end to skip to, so every failure here is the connection's last
-    /// answer.
-    fn receive_chunked(
-        &mut self,
-        mut receive: Box<Receive>,
-        data: &[u8],
-        config: &Config,
-    ) -> (State, usize) {
-        let mut used = 0;
-        let mut gathered = Vec::new();
-        let failure = loop {
-            let Some(decoder) = receive.chunked.as_mut() else {
-                unreachable!("receive_chunked without a decoder");
-            };
-            let (n, payload) = match decoder.decode(&data[used..]) {
-                Ok(decoded) => decoded,
-                Err(err) => {
-                    warn!("#{} PUT {}: {}", self.id, receive.name, err.0);
-                    used = data.len();
-                    break Some(Failure::new(ErrorKind::BadRequest, err.0));
-                }
-            };
-            let done = decoder.is_done();
-            used += n;
-            receive.size += payload.len() as u64;
-            if let Err(failure) = serve::check_size(config, receive.size) {
-                warn!("#{} PUT {}: {failure}", self.id, receive.name);
-                break Some(failure);
-            }
-            let written = if payload.len() >= DIRECT_WRITE {
-                // Large enough to write from where it lies.
-                self.write_gathered(&mut receive, &mut gathered)
-                    .and_then(|()| self.write_body(&mut receive, payload))
-            } else {
-                gathered.extend_from_slice(payload);
-                match gathered.len() >= GATHER_LIMIT {
-                    true => self.write_gathered(&mut receive, &mut gathered),
-                    false => Ok(()),
-                }
-            };
-            if let Err(failure) = written {
-                break Some(failure);
-            }
-            if n == 0 || used == data.len() || done || receive.is_full() {
-                break self.write_gathered(&mut receive, &mut gathered).err();
-            }
-        };
-        match failure {
-            Some(failure) => (
-                self.apply(serve::abandon(receive, failure, Next::Close)),
-                used,
-            ),
-            None => (self.enter(Next::Receive(receive)), used),
-        }
-    }
-
-    /// Writes the gathered body bytes (if any) and empties `gathered`.
-    fn write_gathered(&self, receive: &mut Receive, gathered: &mut Vec<u8>) -> Result<(), Failure> {
-        let written = self.write_body(receive, gathered);
-        gathered.clear();
-        written
-    }
-
-    fn write_body(&self, receive: &mut Receive, bytes: &[u8]) -> Result<(), Failure> {
-        if bytes.is_empty() {
-            return Ok(());
-        }
-        receive.write(bytes).map_err(|err| {
-            warn!("#{} PUT {} failed: {err}", self.id, receive.name);
-            Failure::from(err)
-        })
-    }
-
     /// The peer finished sending: answer what can be answered, then close.
     pub(super) fn on_eof(&mut self) {
         let state = mem::replace(&mut self.state, State::Done);
@@ -372,12 +281,10 @@ impl Connection {
                 Some("incomplete request line")
             }
             State::ReceivingBody(receive) => {
+                let (received, declared) = receive.progress();
                 warn!(
-                    "#{} PUT {} truncated after {} of {} bytes; discarded",
-                    self.id,
-                    receive.name,
-                    receive.size - receive.left,
-                    receive.size
+                    "#{} PUT {} truncated after {received} of {declared} bytes; discarded",
+                    self.id, receive.name,
                 );
                 // Answered once the temp file is gone (on the pool); then
                 // this runs again and finds nothing more to say.

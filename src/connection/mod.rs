@@ -793,7 +793,7 @@ impl Connection {
         };
         let body_left = match &self.state {
             // Deferred writes: no more than the buffers take.
-            State::ReceivingBody(receive) => receive.left.min(receive.room() as u64),
+            State::ReceivingBody(receive) => receive.wanted(),
             State::DrainingBody { left } => *left,
             _ => 0,
         };

@@ -4,7 +4,7 @@
 use log::{debug, warn};
 
 use super::commit::{Commit, commit_now};
-use super::transfer::READ_AHEAD_WINDOW;
+use super::send::READ_AHEAD_WINDOW;
 use super::{Body, BodyLength, Receive, Send, Sink, Source, Trailer, WriteBehind};
 use super::{
     Ctx, ErrorKind, Failure, Next, Outcome, Reply, Selection, Version, Want, check_size,

@@ -28,8 +28,9 @@ mod commit;
 mod files;
 mod listing;
 pub mod op;
+mod receive;
+mod send;
 mod sessions;
-mod transfer;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -53,7 +54,8 @@ pub use op::{
     Body, BodyLength, ErrorKind, Failure, ListingFormat, Operation, Piece, Reply, Request, Scope,
     Selection, Trailer, Version, Want,
 };
-pub use transfer::{READ_AHEAD_WINDOW, Receive, Send, Sink, Source, WriteBehind};
+pub use receive::{Receive, Sink, WriteBehind};
+pub use send::{READ_AHEAD_WINDOW, Send, Source};
 
 /// What an operation borrows while it is served, on the reactor or on an
 /// I/O thread.

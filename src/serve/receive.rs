@@ -1,16 +1,19 @@
-//! What a request in progress carries between the serve layer and the
-//! connection: a body arriving into its sink, a file range going out. The
-//! serve layer makes them; the connection moves their bytes and hands them
-//! back when they are done.
+//! A body arriving into its sink (a PUT's temp file, an APPEND's
+//! session), between the serve layer, which makes the [`Receive`] and ends
+//! it, and the connection, which offers it the bytes it reads
+//! ([`Receive::feed`]) and never looks inside: the body's framing (a fixed
+//! length, or chunks), the size limit, the checksum and writes gathered for
+//! the I/O pool are all kept here.
 
-use std::fmt;
-use std::fs::File;
 use std::time::Instant;
 
-use super::Trailer;
+use log::warn;
+
+use super::{ErrorKind, Failure, Next, Outcome, Trailer};
 use crate::access::Owner;
 use crate::chunked::ChunkDecoder;
-use crate::name::{Name, Prefix};
+use crate::config::Config;
+use crate::name::Name;
 use crate::storage::{Appender, StorageError, Upload};
 
 /// Where a body that is arriving goes.
@@ -36,9 +39,9 @@ pub struct Receive {
     /// The file it is for.
     pub name: Name,
     /// Its declared length, or for a chunked body the bytes so far.
-    pub size: u64,
+    pub(super) size: u64,
     /// Bytes still to come of a fixed-length body.
-    pub left: u64,
+    pub(super) left: u64,
     /// CRC-32C of the bytes so far.
     pub crc: u32,
     /// The CRC-32C the client declared, checked at the end.
@@ -48,7 +51,7 @@ pub struct Receive {
     /// Whose upload it is, for the hooks.
     pub user: Option<Owner>,
     /// For a chunked body: its decoder (`size` then counts up).
-    pub chunked: Option<Box<ChunkDecoder>>,
+    pub(super) chunked: Option<Box<ChunkDecoder>>,
     /// Body bytes gathered, newest, not yet written.
     pending: Vec<u8>,
     /// A full buffer of body bytes (older than `pending`) waiting for the
@@ -61,6 +64,12 @@ pub struct Receive {
     /// `left`), whose bytes are gathered here instead of written.
     trailer: Option<(Trailer, Vec<u8>)>,
 }
+
+/// Chunk payloads this large are written on their own; smaller ones are
+/// gathered, up to [`GATHER_LIMIT`] bytes per write, so that a body of
+/// one-byte chunks costs a system call per read, not per chunk.
+const DIRECT_WRITE: usize = 16 * 1024;
+const GATHER_LIMIT: usize = 64 * 1024;
 
 /// Body bytes gathered before the I/O pool writes them, where writes are
 /// deferred; an uploading connection gathers into a second buffer of this
@@ -116,6 +125,107 @@ impl Receive {
             defer: false,
             trailer: None,
         })
+    }
+
+    /// Takes the body's bytes at the front of `data` that it needs now
+    /// (no more than the body has left and the write buffers hold),
+    /// decoded from their framing, and passes them on. Returns the bytes
+    /// used, and the receive to go on with or, if the upload cannot go
+    /// on, the outcome that ends it.
+    pub fn feed(
+        mut self: Box<Self>,
+        data: &[u8],
+        config: &Config,
+        client: u64,
+    ) -> (usize, Result<Box<Receive>, Outcome>) {
+        if self.chunked.is_some() {
+            return self.feed_chunks(data, config, client);
+        }
+        let take = usize::try_from(self.left).map_or(data.len(), |left| left.min(data.len()));
+        let take = take.min(self.room());
+        self.left -= take as u64;
+        match self.write(&data[..take]) {
+            Ok(()) => (take, Ok(self)),
+            // Removing the temp file is disk work: on the pool.
+            Err(err) => (take, Err(super::write_failed(self, err, client))),
+        }
+    }
+
+    /// [`Receive::feed`] for a chunked body: chunks are decoded as far as
+    /// `data` goes and small ones gathered into one write. A chunked body
+    /// has no known end to skip to, so every failure here is the
+    /// connection's last answer.
+    fn feed_chunks(
+        mut self: Box<Self>,
+        data: &[u8],
+        config: &Config,
+        client: u64,
+    ) -> (usize, Result<Box<Receive>, Outcome>) {
+        let mut used = 0;
+        let mut gathered = Vec::new();
+        let failure = loop {
+            let Some(decoder) = self.chunked.as_mut() else {
+                unreachable!("feed_chunks without a decoder");
+            };
+            let (n, payload) = match decoder.decode(&data[used..]) {
+                Ok(decoded) => decoded,
+                Err(err) => {
+                    warn!("#{client} PUT {}: {}", self.name, err.0);
+                    used = data.len();
+                    break Some(Failure::new(ErrorKind::BadRequest, err.0));
+                }
+            };
+            let done = decoder.is_done();
+            used += n;
+            self.size += payload.len() as u64;
+            if let Err(failure) = super::check_size(config, self.size) {
+                warn!("#{client} PUT {}: {failure}", self.name);
+                break Some(failure);
+            }
+            let written = if payload.len() >= DIRECT_WRITE {
+                // Large enough to write from where it lies.
+                self.write_gathered(&mut gathered)
+                    .and_then(|()| self.write(payload))
+            } else {
+                gathered.extend_from_slice(payload);
+                match gathered.len() >= GATHER_LIMIT {
+                    true => self.write_gathered(&mut gathered),
+                    false => Ok(()),
+                }
+            };
+            if let Err(err) = written {
+                warn!("#{client} PUT {} failed: {err}", self.name);
+                break Some(err.into());
+            }
+            if n == 0 || used == data.len() || done || self.is_full() {
+                break self.write_gathered(&mut gathered).err().map(|err| {
+                    warn!("#{client} PUT {} failed: {err}", self.name);
+                    err.into()
+                });
+            }
+        };
+        match failure {
+            Some(failure) => (used, Err(super::abandon(self, failure, Next::Close))),
+            None => (used, Ok(self)),
+        }
+    }
+
+    /// Writes the gathered body bytes (if any) and empties `gathered`.
+    fn write_gathered(&mut self, gathered: &mut Vec<u8>) -> Result<(), StorageError> {
+        let written = self.write(gathered);
+        gathered.clear();
+        written
+    }
+
+    /// Body bytes it takes now: what a read is sized for.
+    pub fn wanted(&self) -> u64 {
+        self.left.min(self.room() as u64)
+    }
+
+    /// Body bytes received so far and declared (0 for a chunked body), for
+    /// a log line.
+    pub fn progress(&self) -> (u64, u64) {
+        (self.size - self.left, self.size)
     }
 
     /// Sent by `user` (for the hooks).
@@ -281,7 +391,7 @@ impl Receive {
     ///
     /// # Errors
     /// The sink could not take them (disk full, upload taken over...).
-    pub fn write(&mut self, data: &[u8]) -> Result<(), StorageError> {
+    fn write(&mut self, data: &[u8]) -> Result<(), StorageError> {
         let data = match &mut self.trailer {
             // `left` already excludes `data`: the trailer is the last
             // `len` bytes of what was left before it.
@@ -330,84 +440,5 @@ fn write_to(sink: &mut Sink, data: &[u8]) -> Result<(), StorageError> {
     match sink {
         Sink::File(upload) => upload.write(data),
         Sink::Session(appender) => appender.write(data),
-    }
-}
-
-/// A GET body or a listing going out.
-pub struct Send {
-    /// The file, read by offset.
-    pub file: File,
-    /// What it is, for the log.
-    pub source: Source,
-    /// Next byte to send.
-    pub offset: u64,
-    /// Bytes still to send.
-    pub left: u64,
-    /// Bytes in all.
-    pub len: u64,
-    /// When the request began.
-    pub started: Instant,
-    /// Its bytes are in memory (a memory file system): reading them
-    /// cannot wait on the disk.
-    pub in_memory: bool,
-    /// Closing the file is a round trip (FUSE, NFS...): the I/O pool
-    /// closes it.
-    pub round_trips: bool,
-    /// Bytes before this offset are in the page cache (read in by the I/O
-    /// pool, or found there): sending them cannot wait on the disk.
-    pub cached_until: u64,
-}
-
-/// Bytes of a body the I/O pool reads in at once, and that the reactor
-/// checks are cached before it sends them: large enough that the checks
-/// and the trips to the pool cost little per byte.
-pub const READ_AHEAD_WINDOW: u64 = 2 * 1024 * 1024;
-
-impl Send {
-    /// Whether the bytes from `offset` up to `end` can be read without
-    /// waiting on the disk, as far as is known.
-    pub fn is_cached(&self, end: u64) -> bool {
-        self.in_memory || end <= self.cached_until
-    }
-
-    /// `len` bytes of `file` from `offset`, starting now.
-    pub fn new(
-        file: File,
-        source: Source,
-        offset: u64,
-        len: u64,
-        (in_memory, round_trips): (bool, bool),
-    ) -> Send {
-        Send {
-            file,
-            source,
-            offset,
-            left: len,
-            len,
-            started: Instant::now(),
-            in_memory,
-            round_trips,
-            cached_until: 0,
-        }
-    }
-}
-
-/// What a [`Send`] sends, for the log.
-pub enum Source {
-    /// (Part of) the file of this name.
-    File(Name),
-    /// The listing of this prefix (from its spool file).
-    Listing(Prefix),
-    /// A file inside a folder's archive, which goes on once it is sent.
-    Archive(Box<super::Archive>),
-}
-
-impl fmt::Display for Source {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Source::File(name) => write!(f, "GET {name}"),
-            Source::Listing(prefix) => write!(f, "LIST {:?}", prefix.as_str()),
-            Source::Archive(archive) => write!(f, "TAR {:?}", archive.prefix().as_str()),
-        }
     }
 }
