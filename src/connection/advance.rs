@@ -5,7 +5,6 @@
 //! here runs inside [`Connection::drive`].
 
 use std::mem;
-use std::os::unix::fs::FileExt;
 
 use log::warn;
 
@@ -19,30 +18,6 @@ use crate::serve::{self, Ctx, ErrorKind, Failure, Guard, Next, Outcome, Reply, S
 /// GET bodies up to this size are sent from the output queue together with
 /// the response head, not with `sendfile`.
 const INLINE_BODY: u64 = 16 * 1024;
-/// Fills `buf` from `offset` if the bytes are all in the page cache:
-/// `Ok(false)` if reading them would wait for the disk (or the file system
-/// cannot say), so the I/O pool should read them in first.
-pub(super) fn read_if_cached(
-    file: &std::fs::File,
-    buf: &mut [u8],
-    offset: u64,
-) -> std::io::Result<bool> {
-    use rustix::io::{Errno, ReadWriteFlags};
-    let mut done = 0;
-    while done < buf.len() {
-        let at = offset + done as u64;
-        let mut slices = [std::io::IoSliceMut::new(&mut buf[done..])];
-        match rustix::io::preadv2(file, &mut slices, at, ReadWriteFlags::NOWAIT) {
-            Ok(0) => return Ok(false), // past the end, or nothing cached
-            Ok(n) => done += n,
-            Err(Errno::AGAIN | Errno::OPNOTSUPP) => return Ok(false),
-            Err(Errno::INTR) => {}
-            Err(errno) => return Err(errno.into()),
-        }
-    }
-    Ok(true)
-}
-
 /// Requests served from one buffer before the turn budget is consulted:
 /// the most one turn allows anyway.
 const REQUESTS_PER_PASS: usize = TURN_BUDGET / REQUEST_COST;
@@ -247,13 +222,7 @@ impl Connection {
         }
         let start = self.output.len();
         self.output.resize(start + send.len as usize, 0);
-        let read = if send.is_cached(send.offset + send.len) {
-            send.file
-                .read_exact_at(&mut self.output[start..], send.offset)
-                .map(|()| true)
-        } else {
-            read_if_cached(&send.file, &mut self.output[start..], send.offset)
-        };
+        let read = send.read_cached(&mut self.output[start..]);
         match read {
             Ok(true) => self.enter(serve::sent(self.id, send)),
             Ok(false) => {

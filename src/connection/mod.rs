@@ -73,7 +73,7 @@ use rustls::server::UnbufferedServerConnection;
 use crate::access::{Access, Principal};
 use crate::codec::Codec;
 use crate::config::Config;
-use crate::serve::{self, Job, Next, READ_AHEAD_WINDOW, Receive, Send, Ticket};
+use crate::serve::{self, Job, Next, Receive, Send, Ticket};
 use crate::socket::{self, Outcome};
 use crate::storage::Storage;
 use deadline::Timing;
@@ -651,21 +651,12 @@ impl Connection {
         let State::SendingBody(send) = &mut self.state else {
             unreachable!("send_body outside SendingBody");
         };
-        let window = send.left.min(READ_AHEAD_WINDOW);
-        if !send.is_cached(send.offset + 1) {
-            if !is_cached_window(&send.file, send.offset, window) {
-                let State::SendingBody(send) = mem::replace(&mut self.state, State::Done) else {
-                    unreachable!("matched above");
-                };
-                self.state = self.enter(serve::read_ahead(*send));
-                return Ok(0);
-            }
-            send.cached_until = send.offset + window;
-        }
-        let cached = if send.in_memory {
-            send.left
-        } else {
-            send.cached_until - send.offset
+        let Some(cached) = send.cached_ahead() else {
+            let State::SendingBody(send) = mem::replace(&mut self.state, State::Done) else {
+                unreachable!("matched above");
+            };
+            self.state = self.enter(serve::read_ahead(*send));
+            return Ok(0);
         };
         let chunk = send.left.min(cached).min(SEND_CHUNK) as usize;
         match self
@@ -673,8 +664,7 @@ impl Connection {
             .send_file(&send.file, send.offset, chunk, scratch)
         {
             Outcome::Done(n) => {
-                send.offset += n as u64;
-                send.left -= n as u64;
+                send.advance(n as u64);
                 self.bytes_out += n as u64;
                 if send.left == 0 {
                     let State::SendingBody(send) = mem::replace(&mut self.state, State::Done)
@@ -818,19 +808,6 @@ impl Connection {
         }
         Step::Close
     }
-}
-
-/// Whether the `len` bytes of `file` from `offset` look cached: their first
-/// and last bytes are (a one-byte `preadv2(RWF_NOWAIT)` each). Pages read
-/// in together are cached together, so two probes per window catch a cold
-/// stretch without a `mincore` map; a gap between them costs one `sendfile`
-/// a wait on the disk, not the loop a stall per page.
-fn is_cached_window(file: &std::fs::File, offset: u64, len: u64) -> bool {
-    let mut byte = [0u8; 1];
-    let last = offset + len.max(1) - 1;
-    [offset, last]
-        .iter()
-        .all(|&at| advance::read_if_cached(file, &mut byte, at).unwrap_or(false))
 }
 
 /// An address as the connection keeps it: IPv4 mapped into IPv6.

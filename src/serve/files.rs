@@ -4,7 +4,6 @@
 use log::{debug, warn};
 
 use super::commit::{Commit, commit_now};
-use super::send::READ_AHEAD_WINDOW;
 use super::{Body, BodyLength, Receive, Send, Sink, Source, Trailer, WriteBehind};
 use super::{
     Ctx, ErrorKind, Failure, Next, Outcome, Reply, Selection, Version, Want, check_size,
@@ -163,24 +162,6 @@ fn not_sent(ctx: &Ctx<'_>, name: Name, err: StorageError) -> Outcome {
         }
         err => storage_refusal(ctx, "GET", name.as_str(), err),
     }
-}
-
-/// The next bytes of a body going out are not in the page cache: the pool
-/// reads in up to [`READ_AHEAD_WINDOW`] of them (so the reactor's read or
-/// `sendfile` finds them there, as nginx's `aio threads` does), then the
-/// body goes on.
-pub fn read_ahead(mut send: Send) -> Next {
-    let outcome = Outcome::on_pool(move |ctx| {
-        let window = send.left.min(READ_AHEAD_WINDOW);
-        if let Err(err) = ctx.storage.read_ahead(&send.file, send.offset, window) {
-            // Sent anyway: the reactor meets the same error and ends the
-            // answer the way a failed read always does.
-            warn!("#{} {}: read ahead: {err}", ctx.client, send.source);
-        }
-        send.cached_until = send.offset + window;
-        Outcome::new(Reply::Nothing, Next::Send(send))
-    });
-    outcome.next
 }
 
 /// A GET body or a listing has gone out: its file is closed (by the pool

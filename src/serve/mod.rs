@@ -47,15 +47,14 @@ use crate::wire::Protocol;
 pub use access::Guard;
 pub use archive::Archive;
 pub use files::{
-    abandon, discard, dispose, finish_receive, leftover, read_ahead, sent, write_behind,
-    write_failed,
+    abandon, discard, dispose, finish_receive, leftover, sent, write_behind, write_failed,
 };
 pub use op::{
     Body, BodyLength, ErrorKind, Failure, ListingFormat, Operation, Piece, Reply, Request, Scope,
     Selection, Trailer, Version, Want,
 };
 pub use receive::{Receive, Sink, WriteBehind};
-pub use send::{READ_AHEAD_WINDOW, Send, Source};
+pub use send::{Send, Source, read_ahead};
 
 /// What an operation borrows while it is served, on the reactor or on an
 /// I/O thread.

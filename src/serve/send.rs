@@ -1,11 +1,21 @@
 //! A file range going out (a GET's body, a listing's spool, an archive's
 //! member): the serve layer opens it, the connection sends its bytes and
 //! hands it back when they are out.
+//!
+//! The page-cache policy of sending lives here, once: the reactor sends
+//! only bytes it has found in the page cache (a one-byte
+//! `preadv2(RWF_NOWAIT)` probe at each end of a window, or the pool's read
+//! ahead of that window), so it never waits on the disk; what is not
+//! cached is read in by the I/O pool first ([`read_ahead`]), as nginx's
+//! `aio threads` does.
 
 use std::fmt;
 use std::fs::File;
 use std::time::Instant;
 
+use log::warn;
+
+use super::{Next, Outcome, Reply};
 use crate::name::{Name, Prefix};
 
 /// A GET body or a listing going out.
@@ -30,19 +40,55 @@ pub struct Send {
     pub round_trips: bool,
     /// Bytes before this offset are in the page cache (read in by the I/O
     /// pool, or found there): sending them cannot wait on the disk.
-    pub cached_until: u64,
+    cached_until: u64,
 }
 
 /// Bytes of a body the I/O pool reads in at once, and that the reactor
 /// checks are cached before it sends them: large enough that the checks
 /// and the trips to the pool cost little per byte.
-pub const READ_AHEAD_WINDOW: u64 = 2 * 1024 * 1024;
+const READ_AHEAD_WINDOW: u64 = 2 * 1024 * 1024;
 
 impl Send {
     /// Whether the bytes from `offset` up to `end` can be read without
     /// waiting on the disk, as far as is known.
-    pub fn is_cached(&self, end: u64) -> bool {
+    fn is_cached(&self, end: u64) -> bool {
         self.in_memory || end <= self.cached_until
+    }
+
+    /// How many of the next bytes can be sent without waiting on the disk
+    /// (probing the next window if nothing is known to be cached); `None`:
+    /// none can, [`read_ahead`] them first.
+    pub fn cached_ahead(&mut self) -> Option<u64> {
+        if self.in_memory {
+            return Some(self.left);
+        }
+        if !self.is_cached(self.offset + 1) {
+            let window = self.left.min(READ_AHEAD_WINDOW);
+            if !is_cached_window(&self.file, self.offset, window) {
+                return None;
+            }
+            self.cached_until = self.offset + window;
+        }
+        Some(self.cached_until - self.offset)
+    }
+
+    /// `n` more bytes went out.
+    pub fn advance(&mut self, n: u64) {
+        self.offset += n;
+        self.left -= n;
+    }
+
+    /// Reads the whole range into `buf` (its length) if that cannot wait
+    /// on the disk: `Ok(false)` if it could, so [`read_ahead`] it first.
+    ///
+    /// # Errors
+    /// The read failed.
+    pub fn read_cached(&self, buf: &mut [u8]) -> std::io::Result<bool> {
+        if self.is_cached(self.offset + self.len) {
+            std::os::unix::fs::FileExt::read_exact_at(&self.file, buf, self.offset)?;
+            return Ok(true);
+        }
+        read_if_cached(&self.file, buf, self.offset)
     }
 
     /// `len` bytes of `file` from `offset`, starting now.
@@ -85,4 +131,54 @@ impl fmt::Display for Source {
             Source::Archive(archive) => write!(f, "TAR {:?}", archive.prefix().as_str()),
         }
     }
+}
+
+/// The next bytes of a body going out are not in the page cache: the pool
+/// reads in up to [`READ_AHEAD_WINDOW`] of them (so the reactor's read or
+/// `sendfile` finds them there), then the body goes on.
+pub fn read_ahead(mut send: Send) -> Next {
+    let outcome = Outcome::on_pool(move |ctx| {
+        let window = send.left.min(READ_AHEAD_WINDOW);
+        if let Err(err) = ctx.storage.read_ahead(&send.file, send.offset, window) {
+            // Sent anyway: the reactor meets the same error and ends the
+            // answer the way a failed read always does.
+            warn!("#{} {}: read ahead: {err}", ctx.client, send.source);
+        }
+        send.cached_until = send.offset + window;
+        Outcome::new(Reply::Nothing, Next::Send(send))
+    });
+    outcome.next
+}
+
+/// Fills `buf` from `offset` if the bytes are all in the page cache:
+/// `Ok(false)` if reading them would wait for the disk (or the file system
+/// cannot say), so the I/O pool should read them in first.
+fn read_if_cached(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<bool> {
+    use rustix::io::{Errno, ReadWriteFlags};
+    let mut done = 0;
+    while done < buf.len() {
+        let at = offset + done as u64;
+        let mut slices = [std::io::IoSliceMut::new(&mut buf[done..])];
+        match rustix::io::preadv2(file, &mut slices, at, ReadWriteFlags::NOWAIT) {
+            Ok(0) => return Ok(false), // past the end, or nothing cached
+            Ok(n) => done += n,
+            Err(Errno::AGAIN | Errno::OPNOTSUPP) => return Ok(false),
+            Err(Errno::INTR) => {}
+            Err(errno) => return Err(errno.into()),
+        }
+    }
+    Ok(true)
+}
+
+/// Whether the `len` bytes of `file` from `offset` look cached: their first
+/// and last bytes are (a one-byte `preadv2(RWF_NOWAIT)` each). Pages read
+/// in together are cached together, so two probes per window catch a cold
+/// stretch without a `mincore` map; a gap between them costs one `sendfile`
+/// a wait on the disk, not the loop a stall per page.
+fn is_cached_window(file: &File, offset: u64, len: u64) -> bool {
+    let mut byte = [0u8; 1];
+    let last = offset + len.max(1) - 1;
+    [offset, last]
+        .iter()
+        .all(|&at| read_if_cached(file, &mut byte, at).unwrap_or(false))
 }
