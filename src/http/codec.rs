@@ -295,6 +295,7 @@ impl Exchange {
             | Reply::Echo { .. }
             | Reply::Appended { .. }
             | Reply::Session { .. }
+            | Reply::Sessions(_)
             | Reply::Authenticated { .. } => {
                 debug_assert!(false, "no HTTP request leads to {reply:?}");
                 self.failure(&Failure::new(ErrorKind::Internal, "unexpected answer"), out);

@@ -10,7 +10,7 @@ use crate::codec::{Decoded, Refusal, after_blank_lines};
 use crate::serve::{
     Body, BodyLength, ErrorKind, Failure, Operation, Piece, Reply, Scope, Trailer, Version, Want,
 };
-use crate::storage::StorageError;
+use crate::storage::{ListedSession, StorageError};
 
 /// The FERRY/1 code for a kind of failure.
 pub fn error_code(kind: ErrorKind) -> u16 {
@@ -99,6 +99,7 @@ fn operation(request: Request) -> Operation {
         Request::Append { id, offset, len } => Operation::Append { id, offset, len },
         Request::Commit { id, mtime } => Operation::Commit { id, mtime },
         Request::Abort { id } => Operation::Abort { id },
+        Request::Sessions => Operation::Sessions,
         Request::Auth { token } => Operation::Auth { token },
         Request::Quit => Operation::Quit,
     }
@@ -121,6 +122,29 @@ fn folder_line(prefix: &str, piece: Piece<'_>, out: &mut Vec<u8>) {
         out.extend_from_slice(format!("- {mtime} {name}\n").as_bytes());
     }
     listing_line(prefix, piece, out);
+}
+
+/// The answer to `SESSIONS`: `OK <n>`, then `n` bytes, one line a session:
+/// `<upload-id> <received> <size> <age> <expires-in> <encoded-name>`.
+fn session_lines(sessions: &[ListedSession], out: &mut Vec<u8>) {
+    let mut body = String::new();
+    for listed in sessions {
+        let info = &listed.info;
+        body += &format!(
+            "{} {} {} {} {} {}\n",
+            info.id,
+            info.received,
+            info.size,
+            listed.age,
+            listed.expires_in,
+            info.name.encoded()
+        );
+    }
+    Response::Length {
+        len: body.len() as u64,
+    }
+    .write_to(out);
+    out.extend_from_slice(body.as_bytes());
 }
 
 /// Whether `input` holds a whole request line (blank lines before it do
@@ -157,6 +181,7 @@ pub fn encode(reply: &Reply, out: &mut Vec<u8>) {
             received: *received,
         },
         Reply::Authenticated { name } => Response::Authenticated { name },
+        Reply::Sessions(sessions) => return session_lines(sessions, out),
         Reply::Unsatisfiable { size } => {
             let message = format!("offset past the end ({size} bytes)");
             return Response::Error {

@@ -7,7 +7,7 @@ use std::fmt;
 use std::fs::File;
 use std::time::Instant;
 
-use super::Trailer;
+use super::{ErrorKind, Failure, Trailer};
 use crate::access::Owner;
 use crate::http::ChunkDecoder;
 use crate::name::{Name, Prefix};
@@ -274,6 +274,25 @@ impl Receive {
     pub fn settle(mut self: Box<Self>) {
         if matches!(self.sink, Some(Sink::Session(_))) {
             let _ = self.flush();
+        }
+    }
+
+    /// What to tell the client of `err`, a failed write: a session out of
+    /// space says how much it keeps staged and how to free it now, since
+    /// those bytes stay until the session expires (the one home of that
+    /// message).
+    pub fn failure(&self, err: StorageError) -> Failure {
+        match (&err, &self.sink) {
+            (StorageError::NoSpace, Some(Sink::Session(appender))) => Failure::new(
+                ErrorKind::NoSpace,
+                format!(
+                    "disk full: {} bytes staged for {}; ferry sessions abort {} frees them",
+                    appender.staged(),
+                    self.name.encoded(),
+                    appender.id()
+                ),
+            ),
+            _ => err.into(),
         }
     }
 
