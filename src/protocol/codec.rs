@@ -255,7 +255,7 @@ pub fn encode(reply: &Reply, out: &mut Vec<u8>) {
         },
         Reply::Listing { len } => Response::Length { len: *len },
         Reply::Echo { size } => Response::Length { len: *size },
-        Reply::Appended { received } => Response::Length { len: *received },
+        Reply::Appended { received, .. } => Response::Length { len: *received },
         Reply::Session { id, received } => Response::Session {
             id,
             received: *received,

@@ -314,7 +314,10 @@ pub fn finish_receive(receive: Box<Receive>, client: u64) -> Outcome {
                 return match appender.finish(ctx.config.fsync) {
                     Ok(received) => {
                         debug!("#{client} APPEND {name} {size} bytes, now at {received}");
-                        Outcome::answer(Reply::Appended { received })
+                        Outcome::answer(Reply::Appended {
+                            received,
+                            appended: size,
+                        })
                     }
                     Err(err) => {
                         warn!("#{client} APPEND {name} could not be flushed: {err}");

@@ -479,6 +479,8 @@ pub enum Reply {
     Appended {
         /// Bytes staged in all.
         received: u64,
+        /// Bytes this APPEND staged (for the access log).
+        appended: u64,
     },
     /// An upload session, new or found again.
     Session {
