@@ -20,8 +20,9 @@ pub use crate::wire::Protocol;
 /// A connection's codec and its per-exchange state.
 #[derive(Debug)]
 pub enum Codec {
-    /// FERRY/1: stateless.
-    Ferry,
+    /// FERRY/1: stateless but for its error path (see
+    /// [`ferry::Ferry`]).
+    Ferry(ferry::Ferry),
     /// HTTP/1.1 and the exchange being answered.
     Http(Exchange),
 }
@@ -30,15 +31,16 @@ impl Codec {
     /// The protocol this codec speaks.
     pub fn protocol(&self) -> Protocol {
         match self {
-            Codec::Ferry => Protocol::Ferry,
+            Codec::Ferry(_) => Protocol::Ferry,
             Codec::Http(_) => Protocol::Http,
         }
     }
 
-    /// The codec for `protocol`.
-    pub fn new(protocol: Protocol) -> Codec {
+    /// The codec for `protocol`; `http_port`: where the server's HTTP
+    /// listener is, if it has one (for a FERRY/1 peer that speaks HTTP).
+    pub fn new(protocol: Protocol, http_port: Option<u16>) -> Codec {
         match protocol {
-            Protocol::Ferry => Codec::Ferry,
+            Protocol::Ferry => Codec::Ferry(ferry::Ferry::new(http_port)),
             Protocol::Http => Codec::Http(Exchange::default()),
         }
     }
@@ -47,7 +49,7 @@ impl Codec {
     /// access control is on.
     pub fn greeting(&self, client_id: u64, auth: bool, out: &mut Vec<u8>) {
         match self {
-            Codec::Ferry => ferry::greeting(client_id, auth, out),
+            Codec::Ferry(_) => ferry::greeting(client_id, auth, out),
             Codec::Http(_) => {}
         }
     }
@@ -55,7 +57,7 @@ impl Codec {
     /// The answer for a connection refused because the server is full.
     pub fn busy(&self, out: &mut Vec<u8>) {
         match self {
-            Codec::Ferry => ferry::busy(out),
+            Codec::Ferry(_) => ferry::busy(out),
             Codec::Http(_) => http::busy(out),
         }
     }
@@ -64,7 +66,7 @@ impl Codec {
     /// TLS port (the connection then closes).
     pub fn plaintext_on_tls_port(&self, out: &mut Vec<u8>) {
         match self {
-            Codec::Ferry => ferry::plaintext_on_tls_port(out),
+            Codec::Ferry(_) => ferry::plaintext_on_tls_port(out),
             Codec::Http(_) => http::plaintext_on_tls_port(out),
         }
     }
@@ -73,7 +75,7 @@ impl Codec {
     /// origin's rules (HTTP's alone).
     pub fn decode(&mut self, data: &[u8], site: Site<'_>) -> Decoded {
         match self {
-            Codec::Ferry => ferry::decode(data),
+            Codec::Ferry(codec) => codec.decode(data),
             Codec::Http(exchange) => exchange.decode(data, site),
         }
     }
@@ -82,7 +84,7 @@ impl Codec {
     /// after it (HTTP says so).
     pub fn encode(&mut self, reply: &Reply, last: bool, out: &mut Vec<u8>) {
         match self {
-            Codec::Ferry => ferry::encode(reply, out),
+            Codec::Ferry(_) => ferry::encode(reply, out),
             Codec::Http(exchange) => exchange.encode(reply, last, out),
         }
     }
@@ -91,7 +93,7 @@ impl Codec {
     /// [`Codec::encode`].
     pub fn refuse(&mut self, refusal: &Refusal, last: bool, out: &mut Vec<u8>) {
         match self {
-            Codec::Ferry => ferry::refuse(refusal, out),
+            Codec::Ferry(codec) => codec.refuse(refusal, out),
             Codec::Http(exchange) => exchange.refuse(refusal, last, out),
         }
     }
@@ -101,7 +103,7 @@ impl Codec {
     /// request past the header deadline.
     pub fn holds_whole_head(&self, input: &[u8]) -> bool {
         match self {
-            Codec::Ferry => ferry::holds_whole_head(input),
+            Codec::Ferry(_) => ferry::holds_whole_head(input),
             Codec::Http(_) => http::holds_whole_head(input),
         }
     }
@@ -118,7 +120,7 @@ impl Codec {
     /// read no further request.
     pub fn is_closing(&self) -> bool {
         match self {
-            Codec::Ferry => false,
+            Codec::Ferry(_) => false,
             Codec::Http(exchange) => exchange.close,
         }
     }

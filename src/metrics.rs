@@ -28,13 +28,13 @@ use crate::wire::Protocol;
 
 /// The operations of `ferry_requests_total`; `invalid` is a request the
 /// codec refused before it named an operation.
-pub const OPERATIONS: [&str; 15] = [
+pub const OPERATIONS: [&str; 16] = [
     "put", "get", "stat", "list", "tar", "delete", "move", "echo", "upload", "append", "commit",
-    "abort", "auth", "quit", "invalid",
+    "abort", "auth", "quit", "sessions", "invalid",
 ];
 
 /// [`OPERATIONS`]' `invalid`.
-pub const INVALID: u8 = 14;
+pub const INVALID: u8 = 15;
 
 /// Where `operation` is counted in [`OPERATIONS`].
 pub fn operation_index(operation: &Operation) -> u8 {
@@ -53,6 +53,7 @@ pub fn operation_index(operation: &Operation) -> u8 {
         Operation::Abort { .. } => 11,
         Operation::Auth { .. } => 12,
         Operation::Quit => 13,
+        Operation::Sessions => 14,
     }
 }
 

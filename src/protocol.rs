@@ -130,6 +130,8 @@ pub enum Request {
         /// Session id.
         id: String,
     },
+    /// List the upload sessions the client may write.
+    Sessions,
     /// Authenticate with a token.
     Auth {
         /// The token (never logged).
@@ -158,6 +160,7 @@ impl Request {
             Request::Append { .. } => "APPEND",
             Request::Commit { .. } => "COMMIT",
             Request::Abort { .. } => "ABORT",
+            Request::Sessions => "SESSIONS",
             Request::Auth { .. } => "AUTH",
             Request::Quit => "QUIT",
         }
@@ -401,6 +404,10 @@ fn parse_line(line: &[u8]) -> Result<Request, ProtocolError> {
         b"QUIT" => {
             arity(0, 0)?;
             Ok(Request::Quit)
+        }
+        b"SESSIONS" => {
+            arity(0, 0)?;
+            Ok(Request::Sessions)
         }
         b"AUTH" => {
             arity(1, 1)?;
@@ -815,6 +822,7 @@ mod tests {
                 },
             ),
             ("QUIT\n", Request::Quit),
+            ("SESSIONS\n", Request::Sessions),
         ];
         for (line, want) in cases {
             assert_eq!(parse(line), Ok(Some((want, line.len()))), "{line:?}");

@@ -258,3 +258,31 @@ fn a_head_moves_no_bytes_and_a_request_cut_off_by_the_end_of_the_stream_has_its_
     assert!(lines[1].contains(" http get \"x\" ok 0 "), "{lines:#?}");
     assert!(lines[2].contains(" http invalid \"\" 400 0 "), "{lines:#?}");
 }
+
+#[test]
+fn append_lines_count_the_bytes_appended() {
+    let (root, _dir, log) = root_and_log("access.log");
+    let mut server = Process::start(root.path(), &["--log-file", log.to_str().unwrap()]);
+    let data = support::pattern(1000, 2);
+    let mut raw = Raw::connect(server.addr);
+    raw.line();
+    let (id, _) = support::upload(&mut raw, "staged.bin", &data);
+    assert_eq!(support::append(&mut raw, &id, 0, &data[..300]), "OK 300");
+    assert_eq!(support::append(&mut raw, &id, 300, &data[300..]), "OK 1000");
+    raw.send("QUIT\n");
+    raw.line();
+    stop(&mut server);
+    let appends: Vec<String> = lines(&log)
+        .into_iter()
+        .filter(|line| line.contains(" ferry append "))
+        .collect();
+    assert_eq!(appends.len(), 2, "{appends:#?}");
+    assert!(
+        appends[0].contains(&format!(" append \"{id}\" ok 300 ")),
+        "{appends:#?}"
+    );
+    assert!(
+        appends[1].contains(&format!(" append \"{id}\" ok 700 ")),
+        "{appends:#?}"
+    );
+}

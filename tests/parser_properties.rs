@@ -131,6 +131,7 @@ fn request(max_body: u64) -> impl Strategy<Value = Request> {
             token: ferry::access::Secret::new(token)
         }),
         Just(Request::Quit),
+        Just(Request::Sessions),
     ]
 }
 
@@ -285,6 +286,7 @@ fn render_with(request: &Request, style: &Style) -> Vec<u8> {
             tokens.extend([b"AUTH".to_vec(), token.expose().as_bytes().to_vec()]);
         }
         Request::Quit => tokens.push(b"QUIT".to_vec()),
+        Request::Sessions => tokens.push(b"SESSIONS".to_vec()),
     }
     let mut line = style.blank.clone();
     line.extend(tokens.join(&b' '));
@@ -316,6 +318,7 @@ fn token_soup() -> impl Strategy<Value = Vec<u8>> {
             "APPEND",
             "COMMIT",
             "ABORT",
+            "SESSIONS",
             "AUTH",
             "0123456789abcdef",
             "0123456789ABCDEF",

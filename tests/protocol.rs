@@ -456,3 +456,71 @@ fn names_with_direction_controls_are_refused_by_every_verb() {
     assert!(raw.line().starts_with("OK 1 "), "still in step");
     assert_eq!(support::entries(&server.path("")), ["plain"]);
 }
+
+/// What the FERRY/1 port sends an HTTP client after its greeting.
+fn answer_to_http(server: &TestServer, request: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(server.addr).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut all = String::new();
+    stream.read_to_string(&mut all).unwrap();
+    let (greeting, rest) = all.split_once('\n').unwrap();
+    assert!(greeting.starts_with("OK FERRY/1 "), "{all:?}");
+    rest.to_owned()
+}
+
+#[test]
+fn an_http_request_on_the_ferry_port_gets_an_http_400_naming_the_http_port() {
+    let server = TestServer::start_with(|c| c.http_listen = Some("127.0.0.1:0".parse().unwrap()));
+    let http_port = server.http.unwrap().port();
+    let body = format!("this is ferry's FERRY/1 port; HTTP is on port {http_port}\n");
+    for request in [
+        "GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+        "HEAD /a.txt HTTP/1.0\r\n\r\n",
+        "POST /in HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc",
+    ] {
+        let answer = answer_to_http(&server, request);
+        assert_eq!(
+            answer,
+            format!(
+                "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\n\
+                 Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            ),
+            "{request:?}"
+        );
+    }
+    // A FERRY/1 mistake is still answered in FERRY/1.
+    let mut raw = server.raw();
+    raw.send("GET / 0 1\n");
+    assert!(raw.line().starts_with("ERR 400 "));
+
+    // curl sees the greeting first (HTTP/0.9 to it), then the answer.
+    let curl = std::process::Command::new("curl")
+        .args(["-s", "--http0.9", "--max-time", "20"])
+        .arg(format!("http://{}/", server.addr))
+        .output();
+    match curl {
+        Ok(out) => assert!(
+            String::from_utf8_lossy(&out.stdout).contains(&body),
+            "{out:?}"
+        ),
+        Err(err) => eprintln!("curl not run: {err}"),
+    }
+}
+
+#[test]
+fn without_an_http_listener_the_answer_says_there_is_none() {
+    let server = TestServer::start();
+    let answer = answer_to_http(&server, "GET / HTTP/1.1\r\n\r\n");
+    assert!(
+        answer.starts_with("HTTP/1.1 400 Bad Request\r\n"),
+        "{answer}"
+    );
+    assert!(
+        answer.ends_with("this server serves no HTTP: use a FERRY/1 client (ferry --server)\n")
+    );
+}

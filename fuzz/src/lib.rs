@@ -287,6 +287,7 @@ pub fn render(request: &Request) -> String {
         Request::Abort { id } => format!("ABORT {id}\n"),
         Request::Auth { token } => format!("AUTH {}\n", token.expose()),
         Request::Quit => "QUIT\n".to_owned(),
+        Request::Sessions => "SESSIONS\n".to_owned(),
     }
 }
 
@@ -316,7 +317,7 @@ fn check_request(request: &Request) {
             assert!(!token.is_empty() && token.len() <= ferry::protocol::MAX_TOKEN);
             assert!(token.bytes().all(|b| b.is_ascii_graphic()), "{token:?}");
         }
-        Request::Echo { .. } | Request::Quit => {}
+        Request::Echo { .. } | Request::Quit | Request::Sessions => {}
     }
 }
 
@@ -461,7 +462,7 @@ fn reference_line(line: &[u8]) -> Expected {
         b"APPEND" => (&[Arg::Session, Arg::Number, Arg::Number], 3),
         b"COMMIT" => (&[Arg::Session, Arg::Mtime], 1),
         b"ABORT" => (&[Arg::Session], 1),
-        b"QUIT" => (&[], 0),
+        b"QUIT" | b"SESSIONS" => (&[], 0),
         b"AUTH" => (&[Arg::Token], 1),
         _ => return Expected::Unparseable,
     };
@@ -591,6 +592,7 @@ fn reference_line(line: &[u8]) -> Expected {
         },
         b"COMMIT" => Request::Commit { id: id(), mtime },
         b"ABORT" => Request::Abort { id: id() },
+        b"SESSIONS" => Request::Sessions,
         b"AUTH" => Request::Auth {
             token: ferry::access::Secret::new(id()),
         },

@@ -128,8 +128,9 @@ impl ConnectionArgs {
 /// The port a server listens on unless told otherwise.
 const DEFAULT_PORT: u16 = 5010;
 
-/// `server` with [`DEFAULT_PORT`] added if it has no port of its own.
-fn with_default_port(server: &str) -> String {
+/// `server` with [`DEFAULT_PORT`] added if it has no port of its own
+/// (also `serve --listen`'s rule: one default port for both sides).
+pub(super) fn with_default_port(server: &str) -> String {
     if server.parse::<std::net::SocketAddr>().is_ok() {
         return server.to_owned();
     }

@@ -17,6 +17,7 @@ mod mv;
 mod output;
 mod remote;
 mod serve;
+mod sessions;
 mod sync;
 mod token;
 mod transfer;
@@ -71,6 +72,8 @@ pub enum Command {
     Mv(mv::MvArgs),
     /// Mirror a local folder to a remote one, or back: only what differs.
     Sync(sync::SyncArgs),
+    /// List or cancel unfinished resumable uploads (`put --resume`).
+    Sessions(sessions::SessionsArgs),
     /// Make, list and remove access tokens (see `serve --tokens`).
     Token(token::TokenArgs),
     /// Write a self-signed certificate and key, to try TLS out (see
@@ -201,6 +204,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Rm(args) => remote::remove(&args),
         Command::Mv(args) => mv::run(&args),
         Command::Sync(args) => sync::run(&args),
+        Command::Sessions(args) => sessions::run(&args),
     };
     report(result)
 }
@@ -228,6 +232,7 @@ fn start_max_time(command: &Command) {
             args.client.connection.max_time,
             format!("sync {}", args.source),
         ),
+        Command::Sessions(args) => (args.client().connection.max_time, "sessions".into()),
         // Not client commands: --max-time is refused for them above.
         Command::Serve(_)
         | Command::Bench(_)

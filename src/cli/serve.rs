@@ -22,8 +22,9 @@ use crate::tls::TlsFiles;
 /// Flags of `ferry serve`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Address to listen on (port 0 picks a free port).
-    #[arg(long, default_value = "127.0.0.1:5010", value_parser = resolve)]
+    /// Address to listen on (port 0 picks a free port; without a port,
+    /// 5010).
+    #[arg(long, default_value = "127.0.0.1:5010", value_parser = resolve_listen)]
     listen: SocketAddr,
     /// Also serve HTTP/1.1 on this address (off by default).
     #[arg(long, value_name = "ADDR", value_parser = resolve)]
@@ -214,6 +215,12 @@ fn test_gate() -> Option<std::sync::Arc<crate::storage::gate::Gate>> {
     Some(std::sync::Arc::new(Gate::new(point)))
 }
 
+/// `--listen`: as [`resolve`], the client's default port added where none
+/// is given (`--listen 0.0.0.0`, `--listen ::`), as `--server` adds it.
+fn resolve_listen(text: &str) -> Result<SocketAddr, String> {
+    resolve(&super::args::with_default_port(text))
+}
+
 /// `host:port` as the address to listen on: an IP address as it is, a host
 /// name (`localhost:0`) resolved once, at start, to its first address.
 fn resolve(text: &str) -> Result<SocketAddr, String> {
@@ -329,6 +336,29 @@ fn serve(args: ServeArgs) -> ExitCode {
         Err(err) => {
             eprintln!("ferry: server failed: {err}");
             ExitCode::from(1)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use crate::cli::{Cli, Command};
+
+    #[test]
+    fn listen_without_a_port_means_the_default_port() {
+        for (given, meant) in [
+            ("127.0.0.1", "127.0.0.1:5010"),
+            ("::1", "[::1]:5010"),
+            ("[::1]", "[::1]:5010"),
+            ("127.0.0.1:0", "127.0.0.1:0"),
+        ] {
+            let cli = Cli::try_parse_from(["ferry", "serve", "--listen", given]).unwrap();
+            let Command::Serve(args) = cli.command else {
+                panic!("not serve");
+            };
+            assert_eq!(args.listen.to_string(), meant, "{given}");
         }
     }
 }

@@ -9,13 +9,58 @@
 //! APPEND <id> <offset> <n> + body -> OK <received>    (offset = received)
 //! COMMIT <id>                     -> OK <size> <crc32c>
 //! ABORT <id>                      -> OK
+//! SESSIONS                        -> OK <n> + n bytes, one session a line
 //! ```
 //!
 //! [`super::resume`] drives these across reconnections.
 
 use std::io::Read;
 
-use super::{Client, Replies, Result, UploadSession};
+use super::{Client, ClientError, Replies, Requests, Result, UploadSession};
+
+/// An upload session as `SESSIONS` describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    /// Its id, for [`Client::abort`].
+    pub id: String,
+    /// Where the file goes on commit.
+    pub name: String,
+    /// Bytes staged so far.
+    pub received: u64,
+    /// The file's declared size.
+    pub size: u64,
+    /// Seconds since it began.
+    pub age: u64,
+    /// Seconds until the server removes it, unless it is used before.
+    pub expires_in: u64,
+}
+
+/// One line of a `SESSIONS` answer:
+/// `<id> <received> <size> <age> <expires-in> <encoded-name>`.
+///
+/// # Errors
+/// A line of another shape.
+pub(super) fn parse_session_line(line: &str) -> Result<Session> {
+    let bad = || ClientError::protocol(format!("bad sessions line {line:?}"));
+    let mut parts = line.splitn(6, ' ');
+    let id = parts.next().filter(|id| !id.is_empty()).ok_or_else(bad)?;
+    let mut number =
+        || -> Result<u64> { parts.next().and_then(|n| n.parse().ok()).ok_or_else(bad) };
+    let (received, size, age, expires_in) = (number()?, number()?, number()?, number()?);
+    let name = parts
+        .next()
+        .and_then(|encoded| crate::name::percent_decode(encoded.as_bytes()).ok())
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .ok_or_else(bad)?;
+    Ok(Session {
+        id: id.to_owned(),
+        name,
+        received,
+        size,
+        age,
+        expires_in,
+    })
+}
 
 impl Client {
     /// Starts the upload of `size` bytes with CRC-32C `crc` to `name`, or
@@ -73,5 +118,29 @@ impl Client {
     /// `ERR 404` unknown session, `409` while an `APPEND` to it is open.
     pub fn abort(&mut self, id: &str) -> Result<()> {
         self.exchange(|requests| requests.abort(id), Replies::done)
+    }
+
+    /// The upload sessions this client's token may write, most recently
+    /// used first; at most 1024 (abort some and ask again for the rest).
+    ///
+    /// # Errors
+    /// `ERR 401` without a token where the server requires one;
+    /// connection failures; a malformed answer.
+    pub fn sessions(&mut self) -> Result<Vec<Session>> {
+        self.exchange(Requests::sessions, Replies::sessions)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_lines_keep_spaces_in_names() {
+        let session = parse_session_line("0123456789abcdef 4 10 61 86339 in/my%20file").unwrap();
+        assert_eq!(session.name, "in/my file");
+        assert_eq!((session.received, session.size), (4, 10));
+        assert_eq!((session.age, session.expires_in), (61, 86_339));
+        assert!(parse_session_line("0123456789abcdef 4 10 61 in").is_err());
     }
 }

@@ -257,6 +257,14 @@ impl Requests {
         self.line(&format!("ABORT {id}"))
     }
 
+    /// `SESSIONS`.
+    ///
+    /// # Errors
+    /// [`ClientError::Io`] if the connection fails.
+    pub fn sessions(&mut self) -> Result<()> {
+        self.line("SESSIONS")
+    }
+
     /// `AUTH`; the token is left out of the log.
     ///
     /// # Errors
@@ -489,6 +497,14 @@ impl Replies {
         let text =
             String::from_utf8(body).map_err(|_| ClientError::protocol("listing is not UTF-8"))?;
         text.lines().map(parse).collect()
+    }
+
+    /// The answer to `SESSIONS`.
+    ///
+    /// # Errors
+    /// `ERR` replies or a malformed listing.
+    pub fn sessions(&mut self) -> Result<Vec<super::sessions::Session>> {
+        self.listing(super::sessions::parse_session_line)
     }
 
     /// The answer to `AUTH`: the token's name.

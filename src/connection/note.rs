@@ -59,6 +59,7 @@ impl Note {
 fn answered_bytes(reply: &Reply, body_follows: bool) -> u64 {
     match reply {
         Reply::Stored { size, .. } => *size,
+        Reply::Appended { appended, .. } => *appended,
         Reply::File { len, .. } | Reply::Archive { len, .. } if body_follows => *len,
         _ => 0,
     }

@@ -10,11 +10,91 @@ use crate::decoded::{Decoded, Refusal, after_blank_lines};
 use crate::serve::{
     Body, BodyLength, ErrorKind, Failure, Operation, Piece, Reply, Scope, Trailer, Version, Want,
 };
-use crate::storage::StorageError;
+use crate::storage::{ListedSession, StorageError};
 
 /// The FERRY/1 code for a kind of failure.
 pub fn error_code(kind: ErrorKind) -> u16 {
     kind.code()
+}
+
+/// A FERRY/1 connection's codec: stateless but for its error path, which
+/// answers a peer that speaks HTTP in HTTP (the one home of that rule).
+#[derive(Debug, Default)]
+pub struct Ferry {
+    /// The server's HTTP port, if it has one, to name in that answer.
+    http_port: Option<u16>,
+    /// The last request refused was an HTTP request.
+    http_peer: bool,
+}
+
+impl Ferry {
+    /// The codec of a server whose HTTP listener is on `http_port`.
+    pub fn new(http_port: Option<u16>) -> Ferry {
+        Ferry {
+            http_port,
+            http_peer: false,
+        }
+    }
+
+    /// Decodes the next request line of `data`. A line that is no FERRY/1
+    /// request but plainly an HTTP one (`GET / HTTP/1.1`) is refused, and
+    /// [`Ferry::refuse`] then answers it in HTTP.
+    pub fn decode(&mut self, data: &[u8]) -> Decoded {
+        match decode(data) {
+            Decoded::Refused(_) if is_http_request(data) => {
+                self.http_peer = true;
+                Decoded::Refused(Refusal {
+                    code: 400,
+                    message: "an HTTP request on the FERRY/1 port".to_owned(),
+                    skip: None,
+                })
+            }
+            decoded => decoded,
+        }
+    }
+
+    /// The answer to a refused request: `ERR <code> <message>`, or for an
+    /// HTTP request an HTTP `400` that says where HTTP is (the connection
+    /// then closes).
+    pub fn refuse(&self, refusal: &Refusal, out: &mut Vec<u8>) {
+        if !self.http_peer {
+            return refuse(refusal, out);
+        }
+        let body = match self.http_port {
+            Some(port) => format!("this is ferry's FERRY/1 port; HTTP is on port {port}\n"),
+            None => "this is ferry's FERRY/1 port, and this server serves no HTTP: \
+                     use a FERRY/1 client (ferry --server)\n"
+                .to_owned(),
+        };
+        out.extend_from_slice(
+            format!(
+                "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\n\
+                 Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            )
+            .as_bytes(),
+        );
+    }
+}
+
+/// Whether the first line of `data` is plainly an HTTP/1 request line:
+/// `<METHOD> <target> HTTP/1.<digit>`, the method in capitals.
+fn is_http_request(data: &[u8]) -> bool {
+    let data = after_blank_lines(data);
+    let line = data.split(|&b| b == b'\n').next().unwrap_or_default();
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let mut parts = line.split(|&b| b == b' ');
+    let (Some(method), Some(target), Some(version), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return false;
+    };
+    (1..=16).contains(&method.len())
+        && method.iter().all(u8::is_ascii_uppercase)
+        && !target.is_empty()
+        && version.len() == 8
+        && version.starts_with(b"HTTP/1.")
+        && version[7].is_ascii_digit()
 }
 
 /// Decodes the next request line of `data`.
@@ -99,6 +179,7 @@ fn operation(request: Request) -> Operation {
         Request::Append { id, offset, len } => Operation::Append { id, offset, len },
         Request::Commit { id, mtime } => Operation::Commit { id, mtime },
         Request::Abort { id } => Operation::Abort { id },
+        Request::Sessions => Operation::Sessions,
         Request::Auth { token } => Operation::Auth { token },
         Request::Quit => Operation::Quit,
     }
@@ -121,6 +202,29 @@ fn folder_line(prefix: &str, piece: Piece<'_>, out: &mut Vec<u8>) {
         out.extend_from_slice(format!("- {mtime} {name}\n").as_bytes());
     }
     listing_line(prefix, piece, out);
+}
+
+/// The answer to `SESSIONS`: `OK <n>`, then `n` bytes, one line a session:
+/// `<upload-id> <received> <size> <age> <expires-in> <encoded-name>`.
+fn session_lines(sessions: &[ListedSession], out: &mut Vec<u8>) {
+    let mut body = String::new();
+    for listed in sessions {
+        let info = &listed.info;
+        body += &format!(
+            "{} {} {} {} {} {}\n",
+            info.id,
+            info.received,
+            info.size,
+            listed.age,
+            listed.expires_in,
+            info.name.encoded()
+        );
+    }
+    Response::Length {
+        len: body.len() as u64,
+    }
+    .write_to(out);
+    out.extend_from_slice(body.as_bytes());
 }
 
 /// Whether `input` holds a whole request line (blank lines before it do
@@ -151,12 +255,13 @@ pub fn encode(reply: &Reply, out: &mut Vec<u8>) {
         },
         Reply::Listing { len } => Response::Length { len: *len },
         Reply::Echo { size } => Response::Length { len: *size },
-        Reply::Appended { received } => Response::Length { len: *received },
+        Reply::Appended { received, .. } => Response::Length { len: *received },
         Reply::Session { id, received } => Response::Session {
             id,
             received: *received,
         },
         Reply::Authenticated { name } => Response::Authenticated { name },
+        Reply::Sessions(sessions) => return session_lines(sessions, out),
         Reply::Unsatisfiable { size } => {
             let message = format!("offset past the end ({size} bytes)");
             return Response::Error {
@@ -235,6 +340,16 @@ mod tests {
     fn name_refusals_keep_their_codes() {
         assert_eq!(error_code(NameError::Reserved.into()), 403);
         assert_eq!(error_code(NameError::DotSegment.into()), 400);
+    }
+
+    #[test]
+    fn only_plain_http_request_lines_are_taken_for_http() {
+        assert!(is_http_request(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+        assert!(is_http_request(b"\r\nHEAD /a%20b HTTP/1.0\n"));
+        assert!(!is_http_request(b"GET / 0 1\n"));
+        assert!(!is_http_request(b"get / HTTP/1.1\n"));
+        assert!(!is_http_request(b"GET / HTTP/2\n"));
+        assert!(!is_http_request(b"GET  HTTP/1.1\n"));
     }
 
     #[test]

@@ -133,6 +133,16 @@ pub(super) fn authorize(who: &Who, op: &Operation) -> Result<(), Failure> {
                 false => Err(Failure::new(ErrorKind::Unauthorized, "ECHO needs a token")),
             };
         }
+        // A listing shows only what the token may write (`sessions.rs`).
+        Operation::Sessions => {
+            return match who.is_everyone() || who.is_holder() {
+                true => Ok(()),
+                false => Err(Failure::new(
+                    ErrorKind::Unauthorized,
+                    "SESSIONS needs a token",
+                )),
+            };
+        }
         // Their names are known once the session is found (on the pool).
         Operation::Append { .. } | Operation::Commit { .. } | Operation::Abort { .. } => {
             return Ok(());

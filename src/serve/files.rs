@@ -261,8 +261,9 @@ pub fn finish_receive(receive: Box<Receive>, client: u64) -> Outcome {
         let mut receive = receive;
         if let Err(err) = receive.flush() {
             warn!("#{client} upload of {} failed: {err}", receive.name);
+            let failure = receive.failure(err);
             drop(receive);
-            return Outcome::failed(err.into(), Next::Request);
+            return Outcome::failed(failure, Next::Request);
         }
         let sink = receive.take_sink();
         let trailer = receive.take_trailer();
@@ -294,7 +295,10 @@ pub fn finish_receive(receive: Box<Receive>, client: u64) -> Outcome {
                 return match appender.finish(ctx.config.fsync) {
                     Ok(received) => {
                         debug!("#{client} APPEND {name} {size} bytes, now at {received}");
-                        Outcome::answer(Reply::Appended { received })
+                        Outcome::answer(Reply::Appended {
+                            received,
+                            appended: size,
+                        })
                     }
                     Err(err) => {
                         warn!("#{client} APPEND {name} could not be flushed: {err}");
@@ -368,7 +372,8 @@ pub fn write_failed(receive: Box<Receive>, err: StorageError, client: u64) -> Ou
         (None, 0) => Next::Request,
         (None, left) => Next::Drain { left },
     };
-    abandon(receive, err.into(), rest)
+    let failure = receive.failure(err);
+    abandon(receive, failure, rest)
 }
 
 /// Ends a receive on the pool (an APPEND keeps what arrived; a PUT's temp

@@ -335,6 +335,7 @@ pub fn serve(request: Request, ctx: &Ctx<'_>, guard: &mut Guard<'_>) -> Outcome 
         Operation::Append { id, offset, len } => sessions::append(ctx, who, id, offset, len),
         Operation::Commit { id, mtime } => sessions::commit(ctx, who, id, mtime),
         Operation::Abort { id } => sessions::abort(ctx, who, id),
+        Operation::Sessions => sessions::list(who),
         Operation::Auth { .. } => unreachable!("answered above"),
         Operation::Quit => Outcome::new(Reply::Done, Next::Close),
     }

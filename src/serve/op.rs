@@ -128,6 +128,8 @@ pub enum Operation {
         /// Upload id.
         id: String,
     },
+    /// List the upload sessions the client may write.
+    Sessions,
     /// Authenticate with a token for the rest of the connection.
     Auth {
         /// The token.
@@ -164,7 +166,10 @@ impl Operation {
             Operation::Append { id, .. }
             | Operation::Commit { id, .. }
             | Operation::Abort { id } => (id.as_str(), None),
-            Operation::Echo { .. } | Operation::Auth { .. } | Operation::Quit => ("", None),
+            Operation::Echo { .. }
+            | Operation::Sessions
+            | Operation::Auth { .. }
+            | Operation::Quit => ("", None),
         }
     }
 
@@ -183,6 +188,7 @@ impl Operation {
             Operation::Append { .. } => "APPEND",
             Operation::Commit { .. } => "COMMIT",
             Operation::Abort { .. } => "ABORT",
+            Operation::Sessions => "SESSIONS",
             Operation::Auth { .. } => "AUTH",
             Operation::Quit => "QUIT",
         }
@@ -473,6 +479,8 @@ pub enum Reply {
     Appended {
         /// Bytes staged in all.
         received: u64,
+        /// Bytes this APPEND staged (for the access log).
+        appended: u64,
     },
     /// An upload session, new or found again.
     Session {
@@ -481,6 +489,8 @@ pub enum Reply {
         /// Bytes staged so far.
         received: u64,
     },
+    /// The upload sessions the client may write (`SESSIONS`).
+    Sessions(Vec<crate::storage::ListedSession>),
     /// The client authenticated as the token named `name`.
     Authenticated {
         /// The token's name.

@@ -193,15 +193,18 @@ impl Receive {
                     false => Ok(()),
                 }
             };
+            let written = match written {
+                Ok(()) if n == 0 || used == data.len() || done || self.is_full() => {
+                    match self.write_gathered(&mut gathered) {
+                        Ok(()) => break None,
+                        Err(err) => Err(err),
+                    }
+                }
+                written => written,
+            };
             if let Err(err) = written {
                 warn!("#{client} PUT {} failed: {err}", self.name);
-                break Some(err.into());
-            }
-            if n == 0 || used == data.len() || done || self.is_full() {
-                break self.write_gathered(&mut gathered).err().map(|err| {
-                    warn!("#{client} PUT {} failed: {err}", self.name);
-                    err.into()
-                });
+                break Some(self.failure(err));
             }
         };
         match failure {
@@ -384,6 +387,25 @@ impl Receive {
     pub fn settle(mut self: Box<Self>) {
         if matches!(self.sink, Some(Sink::Session(_))) {
             let _ = self.flush();
+        }
+    }
+
+    /// What to tell the client of `err`, a failed write: a session out of
+    /// space says how much it keeps staged and how to free it now, since
+    /// those bytes stay until the session expires (the one home of that
+    /// message).
+    pub fn failure(&self, err: StorageError) -> Failure {
+        match (&err, &self.sink) {
+            (StorageError::NoSpace, Some(Sink::Session(appender))) => Failure::new(
+                ErrorKind::NoSpace,
+                format!(
+                    "disk full: {} bytes staged for {}; ferry sessions abort {} frees them",
+                    appender.staged(),
+                    self.name.encoded(),
+                    appender.id()
+                ),
+            ),
+            _ => err.into(),
         }
     }
 

@@ -1,4 +1,4 @@
-//! Serving resumable uploads: UPLOAD, APPEND, COMMIT and ABORT (see
+//! Serving resumable uploads: UPLOAD, APPEND, COMMIT, ABORT and SESSIONS (see
 //! `storage/sessions.rs` for where the bytes are staged). An APPEND's body
 //! streams like a PUT's, into the session instead of a temp file; a COMMIT
 //! then goes through the same commit path as a PUT.
@@ -119,6 +119,27 @@ fn commit_session(ctx: &Ctx<'_>, id: &str, mtime: Option<i64>, user: Option<Owne
         }
         Err(err) => refuse(ctx, "COMMIT", id, err.into(), Next::Request),
     }
+}
+
+/// Most sessions one `SESSIONS` answer lists (as many as one token may
+/// hold by default): a client that aborts them all asks again for the rest.
+pub const MAX_LISTED_SESSIONS: usize = 1024;
+
+/// `SESSIONS`: the sessions whose files `who` may write, most recently
+/// used first. Allowed on a read-only server (it writes nothing), where
+/// there is nothing to list but what an earlier run left.
+pub(super) fn list(who: Who) -> Outcome {
+    Outcome::on_pool(move |ctx| {
+        let may_write = |name: &Name| authorize_session(&who, name.as_str()).is_ok();
+        let ttl = ctx.config.session_ttl();
+        match ctx
+            .storage
+            .list_sessions(ttl, MAX_LISTED_SESSIONS, &may_write)
+        {
+            Ok(sessions) => Outcome::answer(Reply::Sessions(sessions)),
+            Err(err) => refuse(ctx, "SESSIONS", "", err.into(), Next::Request),
+        }
+    })
 }
 
 pub(super) fn abort(ctx: &Ctx<'_>, who: Who, id: String) -> Outcome {

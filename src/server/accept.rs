@@ -249,7 +249,8 @@ impl Reactor {
             }
         };
         let auth = self.hub.access.is_on();
-        let codec = Codec::new(protocol);
+        let http_port = self.shared.config.http_listen.map(|addr| addr.port());
+        let codec = Codec::new(protocol, http_port);
         let mut conn = Connection::new(stream, tls, peer.ip(), id, codec, now, auth);
         if proxied {
             // Its client is named in the header it must begin with.
@@ -286,7 +287,7 @@ fn refuse_busy(stream: &TcpStream, protocol: Protocol, plain: bool) {
         return;
     }
     let mut answer = Vec::new();
-    Codec::new(protocol).busy(&mut answer);
+    Codec::new(protocol, None).busy(&mut answer);
     let _ = crate::socket::write(stream, &answer, false);
 }
 

@@ -272,7 +272,7 @@ impl Server {
     /// The address cannot be bound, the root cannot be opened or another
     /// server holds it ([`crate::storage::root_in_use`]), or a thread cannot
     /// be started.
-    pub fn bind(config: Config) -> io::Result<Server> {
+    pub fn bind(mut config: Config) -> io::Result<Server> {
         let inherited = systemd::inherited_listeners()?;
         // Checked before anything is bound: a refused server holds no port.
         let addrs: Vec<SocketAddr> = if inherited.is_empty() {
@@ -299,6 +299,9 @@ impl Server {
             Some((_, group)) => Some(group[0].local_addr()?),
             None => None,
         };
+        // Where HTTP really is (port 0 bound, or a socket handed over), for
+        // a FERRY/1 client that speaks HTTP to the wrong port.
+        config.http_listen = http_addr;
         // One socket, on the first reactor: a scrape is rare and cheap.
         // Bound here even under socket activation, and not in the exposure
         // check: it serves no file, and who may read the counters is the

@@ -8,7 +8,8 @@
 //!
 //! A gate made with [`Gate::failing`] holds nothing: it makes the calls
 //! that reach its point fail with an error of the test's choosing (EIO,
-//! EMFILE), at the few points that consult it ([`Point::ReadSession`]), so
+//! EMFILE, ENOSPC), at the few points that consult it ([`Point::ReadSession`],
+//! an APPEND's [`Point::Write`]), so
 //! a test can show what a request does when the disk fails under it.
 //!
 //! Servers carry a gate only when a test puts one in their

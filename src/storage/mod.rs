@@ -65,7 +65,7 @@ pub use lock::{RootInUse, root_in_use};
 pub use nodes::NODES_DIR;
 pub use session_files::{IdKey, SESSIONS_DIR, session_id};
 pub use session_state::Appender;
-pub use sessions::{SessionCap, SessionInfo, SessionLimits, SessionTtl};
+pub use sessions::{ListedSession, SessionCap, SessionInfo, SessionLimits, SessionTtl};
 
 pub use upload::Upload;
 

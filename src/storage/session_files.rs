@@ -274,6 +274,9 @@ pub(super) struct Record {
     pub crc: u32,
     /// Who began it (sessions of older versions do not say).
     pub begun_by: BegunBy,
+    /// When it began, in seconds since the epoch (sessions of older
+    /// versions do not say).
+    pub begun: Option<i64>,
 }
 
 impl Record {
@@ -292,6 +295,9 @@ impl Record {
         if let Some(owner) = &self.begun_by.owner {
             text += &format!("owner {owner}\n");
         }
+        if let Some(begun) = self.begun {
+            text += &format!("begun {begun}\n");
+        }
         text
     }
 
@@ -303,11 +309,14 @@ impl Record {
         let size = fields.next()?.parse().ok()?;
         let crc = u32::from_str_radix(fields.next()?, 16).ok()?;
         let mut begun_by = BegunBy::default();
+        let mut begun = None;
         for line in rest.lines() {
             if let Some(addr) = line.strip_prefix("client ") {
                 begun_by.client = addr.parse().ok();
             } else if let Some(owner) = line.strip_prefix("owner ") {
                 begun_by.owner = Some(owner.to_owned()).filter(|o| !o.is_empty());
+            } else if let Some(secs) = line.strip_prefix("begun ") {
+                begun = secs.parse().ok();
             }
         }
         Some(Record {
@@ -315,6 +324,7 @@ impl Record {
             size,
             crc,
             begun_by,
+            begun,
         })
     }
 }

@@ -164,6 +164,19 @@ impl Index {
             .map(|(_, id)| id.as_str())
     }
 
+    /// When session `id` was last used, if known.
+    pub fn used(&self, id: &str) -> Option<i64> {
+        self.known.get(id).map(|known| known.used)
+    }
+
+    /// Every session with its last use, most recent first.
+    pub fn newest_first(&self) -> impl Iterator<Item = (&str, i64)> {
+        self.by_age
+            .iter()
+            .rev()
+            .map(|(used, id)| (id.as_str(), *used))
+    }
+
     /// Sessions known in all.
     pub fn len(&self) -> usize {
         self.known.len()

@@ -38,6 +38,9 @@ pub(super) struct Live {
     /// This node's lock on the session, held while an APPEND owns it or a
     /// COMMIT runs; changed together with `owner` under this mutex.
     pub(super) held: Mutex<Option<SessionLock>>,
+    /// Its last APPEND here failed for want of space (ENOSPC, EDQUOT):
+    /// it expires as soon as an empty session does, unless used again.
+    pub(super) out_of_space: AtomicBool,
 }
 
 /// The sessions known to this server process.
@@ -153,6 +156,8 @@ impl Sessions {
 /// An APPEND streaming into a session.
 #[derive(Debug)]
 pub struct Appender {
+    /// The session's id.
+    pub(super) id: String,
     pub(super) file: File,
     pub(super) live: Arc<Live>,
     /// Which APPEND this is; it may write only while it owns the session.
@@ -183,7 +188,18 @@ impl Appender {
         if !self.owns_session() {
             return Err(StorageError::Superseded);
         }
-        let written = self.file.write_all(data);
+        let injected = self.gate.as_ref().and_then(|gate| gate.fault(Point::Write));
+        let written = match injected {
+            Some(errno) => Err(std::io::Error::from(errno)),
+            None => self.file.write_all(data),
+        };
+        let full = written.as_ref().is_err_and(|err| {
+            matches!(
+                rustix::io::Errno::from_io_error(err),
+                Some(rustix::io::Errno::NOSPC | rustix::io::Errno::DQUOT)
+            )
+        });
+        self.live.out_of_space.store(full, Ordering::Relaxed);
         if written.is_err() {
             self.crc = None; // some of it may have been written
         } else {
@@ -202,6 +218,20 @@ impl Appender {
 
     fn owns_session(&self) -> bool {
         self.live.owner.load(Ordering::SeqCst) == self.ticket
+    }
+
+    /// The id of the session it stages into.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Bytes staged in the session now as its data file says: after a
+    /// failed write, what [`Appender::received`] counts and whatever part
+    /// of that write landed.
+    pub fn staged(&self) -> u64 {
+        self.file
+            .metadata()
+            .map_or(self.received(), |meta| meta.len())
     }
 
     /// Bytes staged in the session now.

@@ -218,6 +218,7 @@ impl Storage {
                 client: Some(limits.client),
                 owner: limits.owner.clone(),
             },
+            begun: Some(now_seconds()),
         };
         files::create(&dir, &id, &record)?;
         index.insert(&id, now_seconds(), record.begun_by, true);
@@ -236,6 +237,12 @@ impl Storage {
     }
 
     fn session_in(&self, dir: &OwnedFd, id: &str) -> Result<SessionInfo, StorageError> {
+        self.described(dir, id).map(|(info, _)| info)
+    }
+
+    /// A session's description and progress, with the record they come
+    /// from.
+    fn described(&self, dir: &OwnedFd, id: &str) -> Result<(SessionInfo, Record), StorageError> {
         let record = match files::read_record(dir, id) {
             Ok(Some(record)) => record,
             Ok(None) => {
@@ -256,13 +263,14 @@ impl Storage {
             rustix::fs::FileType::Symlink => return Err(StorageError::Symlink),
             _ => return Err(StorageError::NotRegular),
         }
-        Ok(SessionInfo {
+        let info = SessionInfo {
             id: id.to_owned(),
-            name: record.name,
+            name: record.name.clone(),
             size: record.size,
             crc: record.crc,
             received: u64::try_from(data.st_size).unwrap_or(0),
-        })
+        };
+        Ok((info, record))
     }
 
     /// Opens session `id` for `len` bytes at `offset`. An APPEND still
@@ -338,6 +346,7 @@ impl Storage {
             .ok()
             .flatten();
         let appender = Appender {
+            id: id.to_owned(),
             file,
             live,
             ticket,
@@ -446,6 +455,62 @@ impl Storage {
         Ok(())
     }
 
+    /// The sessions `include` accepts by name, most recently used first,
+    /// at most `limit` of them (`SESSIONS`). Expires what is due first, so
+    /// nothing listed is already gone.
+    ///
+    /// # Errors
+    /// The sessions directory or its lock cannot be opened; a session
+    /// that cannot be read is left out.
+    pub fn list_sessions(
+        &self,
+        ttl: SessionTtl,
+        limit: usize,
+        include: &dyn Fn(&Name) -> bool,
+    ) -> Result<Vec<ListedSession>, StorageError> {
+        self.pause(Point::Session);
+        let dir = self.sessions_dir()?;
+        let mut index = self.sessions.bookkeeping(&dir)?;
+        self.load_index(&dir, &mut index);
+        self.expire_sessions(&dir, &mut index, ttl);
+        let now = now_seconds();
+        let mut listed = Vec::new();
+        for (id, used) in index.newest_first() {
+            if listed.len() >= limit {
+                break;
+            }
+            // A half a crash left is no session: not listed.
+            let Ok((info, record)) = self.described(&dir, id) else {
+                continue;
+            };
+            if !include(&info.name) {
+                continue;
+            }
+            let short = info.received == 0 || self.is_out_of_space(id);
+            let kept = match short {
+                true => ttl.empty,
+                false => ttl.staged,
+            };
+            let idle = u64::try_from(now - used).unwrap_or(0);
+            listed.push(ListedSession {
+                age: record
+                    .begun
+                    .map_or(idle, |begun| u64::try_from(now - begun).unwrap_or(0)),
+                expires_in: kept.as_secs().saturating_sub(idle),
+                info,
+            });
+        }
+        Ok(listed)
+    }
+
+    /// Whether session `id`'s last APPEND ran out of space here (it then
+    /// expires as soon as an empty one does, see `docs/reliability.md`).
+    fn is_out_of_space(&self, id: &str) -> bool {
+        self.sessions
+            .get(id)
+            .is_some_and(|live| live.out_of_space.load(Ordering::Relaxed))
+    }
+
     fn remove_session(&self, dir: &OwnedFd, index: &mut Index, id: &str) {
         files::remove(dir, id);
         self.sessions.live().remove(id);
@@ -506,7 +571,15 @@ impl Storage {
         };
         // Every session older than the long TTL, then the empty ones
         // between the two (the index may think empty what another node
-        // has written to since: looked at below).
+        // has written to since: looked at below), then those whose last
+        // APPEND ran out of space here and that nobody touched since.
+        let out_of_space: Vec<String> = self
+            .sessions
+            .live()
+            .iter()
+            .filter(|(_, live)| live.out_of_space.load(Ordering::Relaxed))
+            .map(|(id, _)| id.clone())
+            .collect();
         let candidates: Vec<(String, Expiry)> = index
             .used_before(staged)
             .filter(|id| !in_use(id))
@@ -516,6 +589,18 @@ impl Storage {
                     .empty_used_between(staged, empty)
                     .filter(|id| !in_use(id))
                     .map(|id| (id.to_owned(), Expiry::IfEmpty(empty))),
+            )
+            .chain(
+                out_of_space
+                    .iter()
+                    .map(String::as_str)
+                    .filter(|id| {
+                        index
+                            .used(id)
+                            .is_some_and(|used| (staged..empty).contains(&used))
+                    })
+                    .filter(|id| !in_use(id))
+                    .map(|id| (id.to_owned(), Expiry::Any(empty))),
             )
             .collect();
         let mut expired = 0;
@@ -551,6 +636,18 @@ impl Storage {
     fn sessions_dir(&self) -> Result<OwnedFd, StorageError> {
         files::open_dir(&self.root)
     }
+}
+
+/// A session as `SESSIONS` lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedSession {
+    /// What it uploads and how far it got.
+    pub info: SessionInfo,
+    /// Seconds since it began (since it was last used, for sessions of
+    /// older versions, which do not say).
+    pub age: u64,
+    /// Seconds until it expires unless used before then.
+    pub expires_in: u64,
 }
 
 /// Refuses what cannot be a session id before it goes near a path: every
