@@ -23,38 +23,23 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
-use crate::serve::{Operation, Reply};
+use crate::serve::{Reply, Verb};
 use crate::wire::Protocol;
 
-/// The operations of `ferry_requests_total`; `invalid` is a request the
-/// codec refused before it named an operation.
-pub const OPERATIONS: [&str; 16] = [
-    "put", "get", "stat", "list", "tar", "delete", "move", "echo", "upload", "append", "commit",
-    "abort", "auth", "quit", "sessions", "invalid",
-];
+/// Where `ferry_requests_total` counts a request the codec refused before
+/// it named an operation (`invalid`); each [`Verb`] counts at its index.
+pub const INVALID: u8 = Verb::ALL.len() as u8;
 
-/// [`OPERATIONS`]' `invalid`.
-pub const INVALID: u8 = 15;
+/// The label of the operation counted at `index`: a verb's, or `invalid`.
+pub fn operation_label(index: u8) -> &'static str {
+    Verb::ALL
+        .get(usize::from(index))
+        .map_or("invalid", |verb| verb.label())
+}
 
-/// Where `operation` is counted in [`OPERATIONS`].
-pub fn operation_index(operation: &Operation) -> u8 {
-    match operation {
-        Operation::Put { .. } => 0,
-        Operation::Get { .. } => 1,
-        Operation::Stat { .. } => 2,
-        Operation::List { .. } => 3,
-        Operation::Archive { .. } => 4,
-        Operation::Delete { .. } => 5,
-        Operation::Move { .. } => 6,
-        Operation::Echo { .. } => 7,
-        Operation::Upload { .. } => 8,
-        Operation::Append { .. } => 9,
-        Operation::Commit { .. } => 10,
-        Operation::Abort { .. } => 11,
-        Operation::Auth { .. } => 12,
-        Operation::Quit => 13,
-        Operation::Sessions => 14,
-    }
+/// Where `verb` is counted.
+pub fn operation_index(verb: Verb) -> u8 {
+    verb.index() as u8
 }
 
 /// Whether `reply` answers its request, and with which code (`None`: ok):
@@ -178,7 +163,7 @@ pub struct ReactorMetrics {
     /// Connections refused for want of a descriptor.
     pub refused_descriptors: Counter,
     /// Answered requests by operation and outcome.
-    requests: [[Counter; OUTCOMES.len() + 1]; OPERATIONS.len()],
+    requests: [[Counter; OUTCOMES.len() + 1]; Verb::ALL.len() + 1],
     /// Bytes read from and written to connections (TLS records included).
     pub bytes_received: Counter,
     /// See [`ReactorMetrics::bytes_received`].
@@ -209,7 +194,7 @@ pub fn count_on_this_thread(metrics: Arc<ReactorMetrics>) {
     CURRENT.with(|current| *current.borrow_mut() = Some(metrics));
 }
 
-/// Counts an answered request: `operation` indexes [`OPERATIONS`], `code`
+/// Counts an answered request: `operation` is its [`operation_index`], `code`
 /// is the status sent (`None` for success). Not counted off a reactor's
 /// thread (unit tests drive connections without one).
 pub fn count_request(operation: u8, code: Option<u16>) {
@@ -339,13 +324,14 @@ pub fn render(reactors: &[Arc<ReactorMetrics>], pool: &PoolMetrics, storage: Sto
         &refused,
     );
     let (mut requests, mut committed, mut failed) = (Vec::new(), 0, 0);
-    for (op, operation) in OPERATIONS.iter().enumerate() {
+    for op in 0..=Verb::ALL.len() {
+        let operation = operation_label(op as u8);
         for outcome in 0..=OUTCOMES.len() {
             let count = sum(&|r| r.requests[op][outcome].get());
             if count == 0 {
                 continue; // only what happened: the matrix is mostly empty
             }
-            if matches!(*operation, "put" | "commit") {
+            if matches!(operation, "put" | "commit") {
                 match outcome {
                     0 => committed += count,
                     _ => failed += count,
@@ -503,7 +489,8 @@ mod tests {
         for (code, label) in CODES.iter().zip(&OUTCOMES[1..]) {
             assert_eq!(code.to_string(), *label);
         }
-        assert_eq!(OPERATIONS[usize::from(INVALID)], "invalid");
+        assert_eq!(operation_label(INVALID), "invalid");
+        assert_eq!(operation_label(operation_index(Verb::Put)), "put");
     }
 
     #[test]

@@ -117,7 +117,7 @@ impl Connection {
             Decoded::Incomplete => (State::AwaitHeader, 0),
             Decoded::Request(request, used) => {
                 self.requests = self.requests.saturating_add(1);
-                self.operation = metrics::operation_index(&request.operation);
+                self.operation = metrics::operation_index(request.operation.declared().verb);
                 self.note = Note::of(&request.operation);
                 let ctx = Ctx {
                     storage: env.storage,

@@ -230,7 +230,7 @@ pub struct Connection {
     opened: Instant,
     requests: u32,
     /// The operation being answered, for the request metrics (an index
-    /// into [`crate::metrics::OPERATIONS`]).
+    /// see [`crate::metrics::operation_label`]).
     operation: u8,
     bytes_in: u64,
     bytes_out: u64,

@@ -39,7 +39,8 @@ impl Note {
         if !request_log::is_on() {
             return None;
         }
-        let (name, to) = operation.subject();
+        let declared = operation.declared();
+        let (name, to) = (declared.subject, declared.to);
         Some(Box::new(Note {
             name: name.to_owned(),
             to: to.map(str::to_owned),
@@ -114,10 +115,7 @@ impl Connection {
             client: self.id,
             user: note.user.as_ref().map(|user| user.entry.name.as_str()),
             protocol: self.protocol().name(),
-            operation: metrics::OPERATIONS
-                .get(usize::from(self.operation))
-                .copied()
-                .unwrap_or("invalid"),
+            operation: metrics::operation_label(self.operation),
             name: &note.name,
             to: note.to.as_deref(),
             code,

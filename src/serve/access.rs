@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 use log::{debug, warn};
 
-use super::{Ctx, ErrorKind, Failure, Next, Operation, Outcome, Reply};
+use super::{Ctx, Declared, ErrorKind, Failure, Needs, Next, Outcome, Reply};
 use crate::access::{Access, Perm, Principal, Rejection, Secret, Who};
 
 /// What serving a request may consult and change about who the client is:
@@ -102,52 +102,41 @@ fn rejected(ctx: &Ctx<'_>, rejection: Rejection) -> Failure {
     failure
 }
 
-/// Whether `who` may ask for `op` (listings and sessions are checked
-/// further where their names are known: `listing.rs`, `sessions.rs`).
+/// Whether `who` may do what an operation `declared` it needs (listings
+/// and sessions are checked further where their names are known:
+/// `listing.rs`, `sessions.rs`).
 ///
 /// # Errors
 /// 401 or 403, naming what is missing.
-pub(super) fn authorize(who: &Who, op: &Operation) -> Result<(), Failure> {
-    let (perm, subject) = match op {
-        Operation::Get { name, .. } | Operation::Stat { name } => (Perm::Read, name.as_str()),
-        Operation::Put { name, .. } | Operation::Upload { name, .. } => {
-            (Perm::Write, name.as_str())
-        }
-        Operation::Delete { name } => (Perm::Delete, name.as_str()),
+pub(super) fn authorize(who: &Who, declared: Declared<'_>) -> Result<(), Failure> {
+    let (perm, subject) = match declared.needs {
+        Needs::Read(name) => (Perm::Read, name),
+        Needs::Write(name) => (Perm::Write, name),
+        Needs::Delete(name) => (Perm::Delete, name),
         // As DEL of the one and PUT of the other would.
-        Operation::Move { from, to } => {
-            if !who.allows(Perm::Delete, from.as_str()) {
-                return Err(refusal(who, Perm::Delete, from.as_str()));
+        Needs::Move(from, to) => {
+            if !who.allows(Perm::Delete, from) {
+                return Err(refusal(who, Perm::Delete, from));
             }
-            (Perm::Write, to.as_str())
+            (Perm::Write, to)
         }
-        Operation::List { prefix, .. } | Operation::Archive { prefix, .. } => {
-            return match who.may_list(prefix.as_str()) {
+        Needs::Listing(prefix) => {
+            return match who.may_list(prefix) {
                 true => Ok(()),
-                false => Err(refusal(who, Perm::Read, prefix.as_str())),
+                false => Err(refusal(who, Perm::Read, prefix)),
             };
         }
-        Operation::Echo { .. } => {
-            return match who.is_everyone() || who.is_holder() {
-                true => Ok(()),
-                false => Err(Failure::new(ErrorKind::Unauthorized, "ECHO needs a token")),
-            };
-        }
-        // A listing shows only what the token may write (`sessions.rs`).
-        Operation::Sessions => {
+        Needs::Token => {
             return match who.is_everyone() || who.is_holder() {
                 true => Ok(()),
                 false => Err(Failure::new(
                     ErrorKind::Unauthorized,
-                    "SESSIONS needs a token",
+                    format!("{} needs a token", declared.verb.name()),
                 )),
             };
         }
         // Their names are known once the session is found (on the pool).
-        Operation::Append { .. } | Operation::Commit { .. } | Operation::Abort { .. } => {
-            return Ok(());
-        }
-        Operation::Auth { .. } | Operation::Quit => return Ok(()),
+        Needs::Session | Needs::Nothing => return Ok(()),
     };
     match who.allows(perm, subject) {
         true => Ok(()),

@@ -6,8 +6,8 @@ use log::{debug, warn};
 use super::commit::{Commit, commit_now};
 use super::{Body, BodyLength, Receive, Send, Sink, Source, Trailer, WriteBehind};
 use super::{
-    Ctx, ErrorKind, Failure, Next, Outcome, Reply, Selection, Version, Want, check_size,
-    check_writable, refuse, skip_body, storage_refusal,
+    Ctx, ErrorKind, Failure, Next, Outcome, Reply, Selection, Version, Want, check_size, refuse,
+    skip_body, storage_refusal,
 };
 use crate::access::Owner;
 use crate::name::Name;
@@ -27,15 +27,6 @@ pub(super) fn put(
     mtime: Option<i64>,
 ) -> Outcome {
     let framing = trailer.map_or(body, |t| t.after(body));
-    if let Err(failure) = check_writable(ctx.config) {
-        return refuse(
-            ctx,
-            "PUT",
-            name.as_str(),
-            failure,
-            skip_body(framing, ctx.config),
-        );
-    }
     let size = match body.length {
         BodyLength::Fixed(size) => Some(size),
         BodyLength::Chunked => None,
@@ -216,10 +207,7 @@ fn stated(ctx: &Ctx<'_>, name: Name, found: Result<OpenFile, StorageError>) -> O
     }
 }
 
-pub(super) fn delete(ctx: &Ctx<'_>, name: Name) -> Outcome {
-    if let Err(failure) = check_writable(ctx.config) {
-        return refuse(ctx, "DELETE", name.as_str(), failure, Next::Request);
-    }
+pub(super) fn delete(name: Name) -> Outcome {
     Outcome::on_pool(move |ctx| match ctx.storage.delete(&name) {
         Ok(()) => {
             debug!("#{} DELETE {name}", ctx.client);
@@ -232,11 +220,7 @@ pub(super) fn delete(ctx: &Ctx<'_>, name: Name) -> Outcome {
 /// MOVE: rename a file within the root, on the pool. Written for the
 /// read-only mode like DELETE and PUT; the permissions are both of theirs
 /// (`access.rs`).
-pub(super) fn rename(ctx: &Ctx<'_>, from: Name, to: Name) -> Outcome {
-    let subject = || format!("{from} -> {to}");
-    if let Err(failure) = check_writable(ctx.config) {
-        return refuse(ctx, "MOVE", &subject(), failure, Next::Request);
-    }
+pub(super) fn rename(from: Name, to: Name) -> Outcome {
     Outcome::on_pool(move |ctx| match ctx.storage.rename(&from, &to) {
         Ok(replaced) => {
             debug!("#{} MOVE {from} -> {to}", ctx.client);

@@ -31,6 +31,7 @@ pub mod op;
 mod receive;
 mod send;
 mod sessions;
+pub mod verb;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -50,11 +51,12 @@ pub use files::{
     abandon, discard, dispose, finish_receive, leftover, sent, write_behind, write_failed,
 };
 pub use op::{
-    Body, BodyLength, ErrorKind, Failure, ListingFormat, Operation, Piece, Reply, Request, Scope,
-    Selection, Trailer, Version, Want,
+    Body, BodyLength, Declared, ErrorKind, Failure, ListingFormat, Operation, Piece, Reply,
+    Request, Scope, Selection, Trailer, Version, Want,
 };
 pub use receive::{Receive, Sink, WriteBehind};
 pub use send::{Send, Source, read_ahead};
+pub use verb::{Needs, Verb};
 
 /// What an operation borrows while it is served, on the reactor or on an
 /// I/O thread.
@@ -307,9 +309,8 @@ pub fn serve(request: Request, ctx: &Ctx<'_>, guard: &mut Guard<'_>) -> Outcome 
     if let Who::Holder(principal) = &who {
         guard.user = Some(Arc::clone(principal));
     }
-    if let Err(failure) = access::authorize(&who, &operation) {
-        log_refusal(ctx.client, operation.verb(), "", &failure);
-        return Outcome::failed(failure, skip_body(body, ctx.config));
+    if let Err(refused) = admit(ctx, &who, operation.declared()) {
+        return Outcome::failed(refused, skip_body(body, ctx.config));
     }
     match operation {
         Operation::Put {
@@ -328,17 +329,42 @@ pub fn serve(request: Request, ctx: &Ctx<'_>, guard: &mut Guard<'_>) -> Outcome 
             body,
         } => listing::list(ctx, who, prefix, scope, format, body),
         Operation::Archive { prefix, body } => archive::archive(ctx, who, prefix, body),
-        Operation::Delete { name } => files::delete(ctx, name),
-        Operation::Move { from, to } => files::rename(ctx, from, to),
+        Operation::Delete { name } => files::delete(name),
+        Operation::Move { from, to } => files::rename(from, to),
         Operation::Echo { size } => files::echo(size),
         Operation::Upload { name, size, crc } => sessions::upload(ctx, &who, name, size, crc),
-        Operation::Append { id, offset, len } => sessions::append(ctx, who, id, offset, len),
-        Operation::Commit { id, mtime } => sessions::commit(ctx, who, id, mtime),
-        Operation::Abort { id } => sessions::abort(ctx, who, id),
+        Operation::Append { id, offset, len } => sessions::append(who, id, offset, len),
+        Operation::Commit { id, mtime } => sessions::commit(who, id, mtime),
+        Operation::Abort { id } => sessions::abort(who, id),
         Operation::Sessions => sessions::list(who),
         Operation::Auth { .. } => unreachable!("answered above"),
         Operation::Quit => Outcome::new(Reply::Done, Next::Close),
     }
+}
+
+/// The rules every operation meets before its own function runs, each
+/// once: the client's grants for what it `declared`, and the read-only mode
+/// for a verb that writes.
+///
+/// # Errors
+/// 401 or 403 (grants), 403 (read-only); logged here.
+fn admit(ctx: &Ctx<'_>, who: &Who, declared: Declared<'_>) -> Result<(), Failure> {
+    let verb = declared.verb.name();
+    if let Err(failure) = access::authorize(who, declared) {
+        log_refusal(ctx.client, verb, "", &failure);
+        return Err(failure);
+    }
+    if declared.verb.writes()
+        && let Err(failure) = check_writable(ctx.config)
+    {
+        let subject = match declared.to {
+            Some(to) => format!("{} -> {to}", declared.subject),
+            None => declared.subject.to_owned(),
+        };
+        log_refusal(ctx.client, verb, &subject, &failure);
+        return Err(failure);
+    }
+    Ok(())
 }
 
 /// Whose upload it is, for the hooks: the token's name they are told, and

@@ -8,6 +8,7 @@
 
 use std::fmt;
 
+use super::verb::{Needs, Verb};
 use crate::access::Secret;
 use crate::name::{Name, NameError, Prefix};
 use crate::storage::{FileInfo, ListEntry, Stamp, StorageError};
@@ -149,50 +150,69 @@ impl Operation {
         }
     }
 
-    /// What the operation is about, for the access log: the file, the
-    /// listing's prefix or the session id (empty for none), and a move's
-    /// new name.
-    pub fn subject(&self) -> (&str, Option<&str>) {
-        match self {
-            Operation::Put { name, .. }
-            | Operation::Get { name, .. }
-            | Operation::Stat { name }
-            | Operation::Delete { name }
-            | Operation::Upload { name, .. } => (name.as_str(), None),
-            Operation::List { prefix, .. } | Operation::Archive { prefix, .. } => {
-                (prefix.as_str(), None)
+    /// What the serve layer knows of it before running it: its verb, what
+    /// it is about and what it needs of the client's grants (one arm per
+    /// operation: the rest of its facts are its [`Verb`]'s).
+    pub fn declared(&self) -> Declared<'_> {
+        fn declared<'a>(verb: Verb, subject: &'a str, needs: Needs<'a>) -> Declared<'a> {
+            Declared {
+                verb,
+                subject,
+                to: None,
+                needs,
             }
-            Operation::Move { from, to } => (from.as_str(), Some(to.as_str())),
-            Operation::Append { id, .. }
-            | Operation::Commit { id, .. }
-            | Operation::Abort { id } => (id.as_str(), None),
-            Operation::Echo { .. }
-            | Operation::Sessions
-            | Operation::Auth { .. }
-            | Operation::Quit => ("", None),
         }
-    }
-
-    /// The verb, for logs.
-    pub fn verb(&self) -> &'static str {
         match self {
-            Operation::Put { .. } => "PUT",
-            Operation::Get { .. } => "GET",
-            Operation::Stat { .. } => "STAT",
-            Operation::List { .. } => "LIST",
-            Operation::Archive { .. } => "TAR",
-            Operation::Delete { .. } => "DEL",
-            Operation::Move { .. } => "MOVE",
-            Operation::Echo { .. } => "ECHO",
-            Operation::Upload { .. } => "UPLOAD",
-            Operation::Append { .. } => "APPEND",
-            Operation::Commit { .. } => "COMMIT",
-            Operation::Abort { .. } => "ABORT",
-            Operation::Sessions => "SESSIONS",
-            Operation::Auth { .. } => "AUTH",
-            Operation::Quit => "QUIT",
+            Operation::Put { name, .. } => {
+                declared(Verb::Put, name.as_str(), Needs::Write(name.as_str()))
+            }
+            Operation::Get { name, .. } => {
+                declared(Verb::Get, name.as_str(), Needs::Read(name.as_str()))
+            }
+            Operation::Stat { name } => {
+                declared(Verb::Stat, name.as_str(), Needs::Read(name.as_str()))
+            }
+            Operation::List { prefix, .. } => {
+                declared(Verb::List, prefix.as_str(), Needs::Listing(prefix.as_str()))
+            }
+            Operation::Archive { prefix, .. } => {
+                declared(Verb::Tar, prefix.as_str(), Needs::Listing(prefix.as_str()))
+            }
+            Operation::Delete { name } => {
+                declared(Verb::Delete, name.as_str(), Needs::Delete(name.as_str()))
+            }
+            Operation::Move { from, to } => Declared {
+                verb: Verb::Move,
+                subject: from.as_str(),
+                to: Some(to.as_str()),
+                needs: Needs::Move(from.as_str(), to.as_str()),
+            },
+            Operation::Echo { .. } => declared(Verb::Echo, "", Needs::Token),
+            Operation::Upload { name, .. } => {
+                declared(Verb::Upload, name.as_str(), Needs::Write(name.as_str()))
+            }
+            Operation::Append { id, .. } => declared(Verb::Append, id, Needs::Session),
+            Operation::Commit { id, .. } => declared(Verb::Commit, id, Needs::Session),
+            Operation::Abort { id } => declared(Verb::Abort, id, Needs::Session),
+            Operation::Sessions => declared(Verb::Sessions, "", Needs::Token),
+            Operation::Auth { .. } => declared(Verb::Auth, "", Needs::Nothing),
+            Operation::Quit => declared(Verb::Quit, "", Needs::Nothing),
         }
     }
+}
+
+/// An operation as the serve layer sees it before running it.
+#[derive(Debug, Clone, Copy)]
+pub struct Declared<'a> {
+    /// What kind of operation it is.
+    pub verb: Verb,
+    /// The file, the listing's prefix or the session id it is about (empty
+    /// for none), for the log.
+    pub subject: &'a str,
+    /// A move's new name.
+    pub to: Option<&'a str>,
+    /// What it needs of the client's grants.
+    pub needs: Needs<'a>,
 }
 
 /// How much of the tree below a prefix a listing shows.

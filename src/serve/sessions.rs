@@ -10,16 +10,14 @@ use log::debug;
 use super::access::authorize_session;
 use super::commit::{Commit, commit_now};
 use super::{
-    Body, Ctx, Failure, Next, Outcome, Receive, Reply, Sink, check_size, check_writable, refuse,
-    skip_body,
+    Body, Ctx, Failure, Next, Outcome, Receive, Reply, Sink, check_size, refuse, skip_body,
 };
 use crate::access::{Owner, Who};
 use crate::name::Name;
 use crate::storage::{SessionLimits, StorageError};
 
 pub(super) fn upload(ctx: &Ctx<'_>, who: &Who, name: Name, size: u64, crc: u32) -> Outcome {
-    let allowed = check_writable(ctx.config).and_then(|()| check_size(ctx.config, size));
-    if let Err(failure) = allowed {
+    if let Err(failure) = check_size(ctx.config, size) {
         return refuse(ctx, "UPLOAD", name.as_str(), failure, Next::Request);
     }
     let owner = who.owner().map(|owner| owner.as_str().to_owned());
@@ -65,11 +63,8 @@ fn may_write_session(ctx: &Ctx<'_>, who: &Who, id: &str) -> Result<(), Failure> 
     }
 }
 
-pub(super) fn append(ctx: &Ctx<'_>, who: Who, id: String, offset: u64, len: u64) -> Outcome {
+pub(super) fn append(who: Who, id: String, offset: u64, len: u64) -> Outcome {
     let body = Body::fixed(len);
-    if let Err(failure) = check_writable(ctx.config) {
-        return refuse(ctx, "APPEND", &id, failure, skip_body(body, ctx.config));
-    }
     Outcome::on_pool(move |ctx| {
         if let Err(failure) = may_write_session(ctx, &who, &id) {
             return refuse(ctx, "APPEND", &id, failure, skip_body(body, ctx.config));
@@ -90,10 +85,7 @@ fn append_now(ctx: &Ctx<'_>, id: &str, offset: u64, len: u64) -> Outcome {
     }
 }
 
-pub(super) fn commit(ctx: &Ctx<'_>, who: Who, id: String, mtime: Option<i64>) -> Outcome {
-    if let Err(failure) = check_writable(ctx.config) {
-        return refuse(ctx, "COMMIT", &id, failure, Next::Request);
-    }
+pub(super) fn commit(who: Who, id: String, mtime: Option<i64>) -> Outcome {
     Outcome::on_pool(move |ctx| {
         if let Err(failure) = may_write_session(ctx, &who, &id) {
             return refuse(ctx, "COMMIT", &id, failure, Next::Request);
@@ -142,10 +134,7 @@ pub(super) fn list(who: Who) -> Outcome {
     })
 }
 
-pub(super) fn abort(ctx: &Ctx<'_>, who: Who, id: String) -> Outcome {
-    if let Err(failure) = check_writable(ctx.config) {
-        return refuse(ctx, "ABORT", &id, failure, Next::Request);
-    }
+pub(super) fn abort(who: Who, id: String) -> Outcome {
     Outcome::on_pool(move |ctx| {
         if let Err(failure) = may_write_session(ctx, &who, &id) {
             return refuse(ctx, "ABORT", &id, failure, Next::Request);
