@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# benches/callgrind.sh: the server's instructions per 4 KiB request, exact
+# enough to compare two builds (valgrind's callgrind counts instructions,
+# not time, so a shared or busy machine does not move it).
+#
+# For each of FERRY/1 GET, FERRY/1 PUT, HTTP GET and HTTP PUT, `ferry serve
+# --workers 1` runs under callgrind twice: once serving N requests of a
+# 4 KiB file on one keep-alive connection, once 2N. The difference of the
+# two totals over N is what one more request costs, start-up and shutdown
+# cancelled out.
+#
+#   benches/callgrind.sh [--requests N] [--base PATH]
+#
+# --base PATH: measure that binary too (e.g. a release build of main before
+# a change) and print the ratio. FERRY_BIN, CARGO_TARGET_DIR: as for
+# compare.sh. Needs valgrind (installed with apt-get where missing, as
+# root). Bounded in time; servers and files are removed on exit.
+
+set -euo pipefail
+shopt -s inherit_errexit
+
+SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$SCRIPT_DIR/.." && pwd)
+NAME=callgrind.sh
+STARTED=$SECONDS
+# shellcheck source=benches/lib.sh
+source "$SCRIPT_DIR/lib.sh"
+
+REQUESTS=200 BASE=
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --requests) REQUESTS=${2:?}; shift ;;
+    --base) BASE=${2:?}; shift ;;
+    -h | --help) sed -n '2,/^$/p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) die "unknown argument: $1 (try --help)" ;;
+  esac
+  shift
+done
+
+install_missing valgrind
+WORK=$(mktemp -d /tmp/ferry-callgrind.XXXXXX)
+PIDS=()
+cleanup() {
+  for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+find_ferry
+start_watchdog 1800
+head -c 4096 /dev/urandom >"$WORK/body"
+
+# total <binary> <proto> <op> <count>: instructions of one server run.
+total() {
+  local binary=$1 proto=$2 op=$3 count=$4 ferry http out pid
+  ferry=$(free_port) http=$(free_port) out=$WORK/callgrind.out
+  rm -rf "$WORK/root" && mkdir -p "$WORK/root/bench"
+  cp "$WORK/body" "$WORK/root/bench/4k"
+  valgrind --tool=callgrind --callgrind-out-file="$out" "$binary" serve \
+    --root "$WORK/root" --listen "127.0.0.1:$ferry" --http "127.0.0.1:$http" \
+    --workers 1 --no-access-log 2>"$WORK/server.log" &
+  pid=$!
+  PIDS+=("$pid")
+  local port=$ferry
+  [[ $proto == http ]] && port=$http
+  wait_port "$port"
+  python3 "$SCRIPT_DIR/compare_client.py" xfer --proto "$proto" --op "$op" --port "$port" \
+    --name bench/4k --file "$WORK/body" --count "$count" >/dev/null
+  stop_pid "$pid" TERM
+  awk '/^(summary|totals):/ { print $2; exit }' "$out"
+}
+
+# per_request <binary> <proto> <op>: instructions one more request costs.
+per_request() {
+  local one two
+  one=$(total "$1" "$2" "$3" "$REQUESTS")
+  two=$(total "$1" "$2" "$3" $((REQUESTS * 2)))
+  echo $(((two - one) / REQUESTS))
+}
+
+printf '%-12s %14s' "request" "instructions"
+[[ -n $BASE ]] && printf ' %14s %8s' "base" "ratio"
+printf '\n'
+for proto in ferry http; do
+  for op in get put; do
+    say "$proto $op"
+    now=$(per_request "$FERRY" "$proto" "$op")
+    printf '%-12s %14s' "$proto-$op" "$now"
+    if [[ -n $BASE ]]; then
+      base=$(per_request "$BASE" "$proto" "$op")
+      printf ' %14s %8s' "$base" "$(calc "$now / $base" 3)"
+    fi
+    printf '\n'
+  done
+done
