@@ -272,8 +272,10 @@ pub fn encode(reply: &Reply, out: &mut Vec<u8>) {
         }
         Reply::Directory { .. } => return failure(&StorageError::IsDirectory.into(), out),
         Reply::Failed(failed) => return failure(failed, out),
-        Reply::NotModified { .. } | Reply::Archive { .. } | Reply::More(_) => {
-            debug_assert!(false, "FERRY/1 never asks conditionally, nor for archives");
+        // Another protocol's reply (an HTTP archive, a conditional GET's):
+        // no FERRY/1 request leads to one.
+        other => {
+            debug_assert!(false, "no FERRY/1 request leads to {other:?}");
             let failed = Failure::new(ErrorKind::Internal, "unexpected answer");
             return failure(&failed, out);
         }
