@@ -274,16 +274,24 @@ pub struct Stored {
 /// The exposition of every reactor's counters summed, the pool's, and
 /// the storage layer's figures.
 pub fn render(reactors: &[Arc<ReactorMetrics>], pool: &PoolMetrics, storage: Stored) -> String {
-    let Stored {
-        sessions,
-        walked,
-        checksums,
-    } = storage;
     let mut out = String::with_capacity(16 * 1024);
-    let sum = |get: &dyn Fn(&ReactorMetrics) -> u64| reactors.iter().map(|r| get(r)).sum::<u64>();
+    render_connections(&mut out, reactors);
+    let uploads = render_requests(&mut out, reactors);
+    render_totals(&mut out, reactors, pool, storage, uploads);
+    render_histograms(&mut out, reactors, pool);
+    out
+}
+
+/// `get` of every reactor, summed.
+fn sum(reactors: &[Arc<ReactorMetrics>], get: &dyn Fn(&ReactorMetrics) -> u64) -> u64 {
+    reactors.iter().map(|r| get(r)).sum()
+}
+
+/// Connections open, accepted (by protocol) and refused (by reason).
+fn render_connections(out: &mut String, reactors: &[Arc<ReactorMetrics>]) {
     let by_protocol = |get: &dyn Fn(&ReactorMetrics, usize) -> u64| {
         let each = Protocol::ALL.iter().map(|p| (p.index(), p.name()));
-        each.map(|(i, p)| (label("protocol", p), sum(&|r| get(r, i))))
+        each.map(|(i, p)| (label("protocol", p), sum(reactors, &|r| get(r, i))))
             .collect::<Vec<_>>()
     };
     // Closed before accepted: a reactor's closed count never passes the
@@ -296,38 +304,46 @@ pub fn render(reactors: &[Arc<ReactorMetrics>], pool: &PoolMetrics, storage: Sto
         .map(|((labels, accepted), (_, closed))| (labels.clone(), accepted.saturating_sub(*closed)))
         .collect();
     family(
-        &mut out,
+        out,
         "ferry_connections_open",
         "gauge",
         "Connections open now.",
         &open,
     );
     family(
-        &mut out,
+        out,
         "ferry_connections_accepted_total",
         "counter",
         "Connections accepted.",
         &accepted,
     );
     let refused = [
-        (label("reason", "busy"), sum(&|r| r.refused_busy.get())),
+        (
+            label("reason", "busy"),
+            sum(reactors, &|r| r.refused_busy.get()),
+        ),
         (
             label("reason", "descriptors"),
-            sum(&|r| r.refused_descriptors.get()),
+            sum(reactors, &|r| r.refused_descriptors.get()),
         ),
     ];
     family(
-        &mut out,
+        out,
         "ferry_connections_refused_total",
         "counter",
         "Connections refused: over --max-connections or --max-connections-per-client (busy), or out of descriptors.",
         &refused,
     );
+}
+
+/// Requests by operation and outcome; returns the uploads committed and
+/// failed (PUTs and COMMITs), which are counted from them.
+fn render_requests(out: &mut String, reactors: &[Arc<ReactorMetrics>]) -> (u64, u64) {
     let (mut requests, mut committed, mut failed) = (Vec::new(), 0, 0);
     for op in 0..=Verb::ALL.len() {
         let operation = operation_label(op as u8);
         for outcome in 0..=OUTCOMES.len() {
-            let count = sum(&|r| r.requests[op][outcome].get());
+            let count = sum(reactors, &|r| r.requests[op][outcome].get());
             if count == 0 {
                 continue; // only what happened: the matrix is mostly empty
             }
@@ -347,22 +363,33 @@ pub fn render(reactors: &[Arc<ReactorMetrics>], pool: &PoolMetrics, storage: Sto
         }
     }
     family(
-        &mut out,
+        out,
         "ferry_requests_total",
         "counter",
         "Requests answered, by operation and outcome (ok or the status code), over both protocols.",
         &requests,
     );
+    (committed, failed)
+}
+
+/// The unlabelled counters and gauges.
+fn render_totals(
+    out: &mut String,
+    reactors: &[Arc<ReactorMetrics>],
+    pool: &PoolMetrics,
+    storage: Stored,
+    (committed, failed): (u64, u64),
+) {
     let counters = [
         (
             "ferry_bytes_received_total",
             "Bytes read from clients.",
-            sum(&|r| r.bytes_received.get()),
+            sum(reactors, &|r| r.bytes_received.get()),
         ),
         (
             "ferry_bytes_sent_total",
             "Bytes written to clients.",
-            sum(&|r| r.bytes_sent.get()),
+            sum(reactors, &|r| r.bytes_sent.get()),
         ),
         (
             "ferry_uploads_committed_total",
@@ -382,7 +409,7 @@ pub fn render(reactors: &[Arc<ReactorMetrics>], pool: &PoolMetrics, storage: Sto
         (
             "ferry_walk_entries_total",
             "Directory entries read by listings, archives and sweeps (what listing costs: a listing reads only folders that lead to something its client may read).",
-            walked,
+            storage.walked,
         ),
         (
             "ferry_log_bytes_dropped_total",
@@ -392,17 +419,17 @@ pub fn render(reactors: &[Arc<ReactorMetrics>], pool: &PoolMetrics, storage: Sto
         (
             "ferry_checksum_computations_total",
             "CRC-32Cs computed from files' bytes (files with no recorded checksum), on the checksum threads.",
-            checksums,
+            storage.checksums,
         ),
     ];
     for (name, help, value) in counters {
-        family(&mut out, name, "counter", help, &[(String::new(), value)]);
+        family(out, name, "counter", help, &[(String::new(), value)]);
     }
     let gauges = [
         (
             "ferry_upload_sessions",
             "Resumable upload sessions open (begun, neither committed, aborted nor expired).",
-            sessions,
+            storage.sessions,
         ),
         (
             "ferry_io_queue_depth",
@@ -411,12 +438,16 @@ pub fn render(reactors: &[Arc<ReactorMetrics>], pool: &PoolMetrics, storage: Sto
         ),
     ];
     for (name, help, value) in gauges {
-        family(&mut out, name, "gauge", help, &[(String::new(), value)]);
+        family(out, name, "gauge", help, &[(String::new(), value)]);
     }
+}
+
+/// The pool's job durations and the reactors' loop turns.
+fn render_histograms(out: &mut String, reactors: &[Arc<ReactorMetrics>], pool: &PoolMetrics) {
     let mut counts = ([0; BOUNDS.len() + 1], 0, 0);
     pool.job_seconds.add_to(&mut counts);
     histogram(
-        &mut out,
+        out,
         "ferry_io_job_seconds",
         "From a reactor asking for an I/O job to the job's end.",
         &counts,
@@ -426,12 +457,11 @@ pub fn render(reactors: &[Arc<ReactorMetrics>], pool: &PoolMetrics, storage: Sto
         reactor.loop_turn.add_to(&mut counts);
     }
     histogram(
-        &mut out,
+        out,
         "ferry_loop_turn_seconds",
         "Duration of each event-loop turn, from poll returning to the next poll.",
         &counts,
     );
-    out
 }
 
 #[cfg(test)]
