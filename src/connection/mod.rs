@@ -516,93 +516,9 @@ impl Connection {
         let mut budget = TURN_BUDGET;
         loop {
             let requests_before = self.requests;
-            let moved = if (self.sent as usize) < self.output.len() {
-                match self.flush() {
-                    Ok(n) => n,
-                    Err(step) => return step,
-                }
-            } else {
-                match self.state {
-                    State::Done => {
-                        match self.transport.finish() {
-                            Outcome::Done(_) => {}
-                            Outcome::WouldBlock => return Step::Wait(Interest::WRITABLE),
-                            _ => return Step::Close,
-                        }
-                        if self.peer_eof {
-                            return Step::Close;
-                        }
-                        // The peer then sees our FIN after the last byte.
-                        let _ = self.transport.stream().shutdown(std::net::Shutdown::Write);
-                        self.state = State::Lingering { left: LINGER_LIMIT };
-                        0
-                    }
-                    State::Lingering { .. } if env.shutting_down => return Step::Close,
-                    State::Lingering { left } => match self.linger(scratch, left) {
-                        Ok(n) => n,
-                        Err(step) => return step,
-                    },
-                    // A walk nobody will read is dropped: a client that
-                    // reset the connection has gone (one that half-closed
-                    // still reads its answers, PROTOCOL.md §8.4).
-                    State::Waiting(Wait::Asked { _ticket: Some(_) })
-                        if matches!(
-                            socket::peek(self.transport.stream(), &mut scratch[..1]),
-                            Outcome::Closed | Outcome::Error(_)
-                        ) =>
-                    {
-                        return Step::Close;
-                    }
-                    // Nothing to do until the I/O pool reports back.
-                    State::Waiting(_) => return Step::Wait(self.interest),
-                    // A peer that has gone waits too while a write is away:
-                    // its temp file goes (`on_eof`) only once the sink is
-                    // back, before the answer is queued.
-                    State::ReceivingBody(ref receive)
-                        if receive.waits_for_write() || (self.peer_eof && receive.is_writing()) =>
-                    {
-                        return Step::Wait(self.interest);
-                    }
-                    State::SendingBody(_) => match self.send_body(scratch) {
-                        Ok(n) => n,
-                        Err(step) => return step,
-                    },
-                    State::AwaitHeader | State::ProxyHeader
-                        if env.shutting_down && !self.last_request_due =>
-                    {
-                        return Step::Close;
-                    }
-                    State::ProxyHeader => match self.read_proxy_header(scratch) {
-                        Ok(n) => n,
-                        Err(step) => return step,
-                    },
-                    // The last answer said it was the last (HTTP).
-                    State::AwaitHeader if self.codec.is_closing() => {
-                        self.state = State::Ended;
-                        0
-                    }
-                    State::Ended => {
-                        match self.transport.finish() {
-                            Outcome::Done(_) => {}
-                            Outcome::WouldBlock => return Step::Wait(Interest::WRITABLE),
-                            _ => return Step::Close,
-                        }
-                        // Nothing unread: closing now sends no reset.
-                        // Something after all: linger over it, as `Done`.
-                        match self.transport.read_raw(scratch) {
-                            Outcome::Done(n) => {
-                                self.bytes_in += n as u64;
-                                self.state = State::Done;
-                                n
-                            }
-                            _ => return Step::Close,
-                        }
-                    }
-                    _ => match self.pump_input(scratch, env) {
-                        Ok(n) => n,
-                        Err(step) => return step,
-                    },
-                }
+            let moved = match self.move_once(scratch, env) {
+                Ok(moved) => moved,
+                Err(step) => return step,
             };
             if moved > 0 {
                 self.timing.progressed(Instant::now(), moved);
@@ -615,6 +531,90 @@ impl Connection {
             if budget == 0 {
                 return Step::Yield;
             }
+        }
+    }
+
+    /// One move: queued output first, else what the state asks for.
+    /// `Ok(bytes moved)`, or the step that ends this turn.
+    fn move_once(&mut self, scratch: &mut [u8], env: &mut Env<'_>) -> Result<usize, Step> {
+        if (self.sent as usize) < self.output.len() {
+            return self.flush();
+        }
+        match self.state {
+            State::Done => self.after_last_answer(),
+            State::Lingering { .. } if env.shutting_down => Err(Step::Close),
+            State::Lingering { left } => self.linger(scratch, left),
+            // A walk nobody will read is dropped: a client that reset the
+            // connection has gone (one that half-closed still reads its
+            // answers, PROTOCOL.md §8.4).
+            State::Waiting(Wait::Asked { _ticket: Some(_) })
+                if matches!(
+                    socket::peek(self.transport.stream(), &mut scratch[..1]),
+                    Outcome::Closed | Outcome::Error(_)
+                ) =>
+            {
+                Err(Step::Close)
+            }
+            // Nothing to do until the I/O pool reports back.
+            State::Waiting(_) => Err(Step::Wait(self.interest)),
+            // A peer that has gone waits too while a write is away: its
+            // temp file goes (`on_eof`) only once the sink is back, before
+            // the answer is queued.
+            State::ReceivingBody(ref receive)
+                if receive.waits_for_write() || (self.peer_eof && receive.is_writing()) =>
+            {
+                Err(Step::Wait(self.interest))
+            }
+            State::SendingBody(_) => self.send_body(scratch),
+            State::AwaitHeader | State::ProxyHeader
+                if env.shutting_down && !self.last_request_due =>
+            {
+                Err(Step::Close)
+            }
+            State::ProxyHeader => self.read_proxy_header(scratch),
+            // The last answer said it was the last (HTTP).
+            State::AwaitHeader if self.codec.is_closing() => {
+                self.state = State::Ended;
+                Ok(0)
+            }
+            State::Ended => self.end_after_last(scratch),
+            _ => self.pump_input(scratch, env),
+        }
+    }
+
+    /// `Done`: the last answer is out. Close, or if the peer may still be
+    /// sending, say so with a FIN and linger over what it sends.
+    fn after_last_answer(&mut self) -> Result<usize, Step> {
+        match self.transport.finish() {
+            Outcome::Done(_) => {}
+            Outcome::WouldBlock => return Err(Step::Wait(Interest::WRITABLE)),
+            _ => return Err(Step::Close),
+        }
+        if self.peer_eof {
+            return Err(Step::Close);
+        }
+        // The peer then sees our FIN after the last byte.
+        let _ = self.transport.stream().shutdown(std::net::Shutdown::Write);
+        self.state = State::Lingering { left: LINGER_LIMIT };
+        Ok(0)
+    }
+
+    /// `Ended`: the answer said it was the last (HTTP's `Connection:
+    /// close`). Nothing unread: closing now sends no reset; something
+    /// after all: linger over it, as `Done` does.
+    fn end_after_last(&mut self, scratch: &mut [u8]) -> Result<usize, Step> {
+        match self.transport.finish() {
+            Outcome::Done(_) => {}
+            Outcome::WouldBlock => return Err(Step::Wait(Interest::WRITABLE)),
+            _ => return Err(Step::Close),
+        }
+        match self.transport.read_raw(scratch) {
+            Outcome::Done(n) => {
+                self.bytes_in += n as u64;
+                self.state = State::Done;
+                Ok(n)
+            }
+            _ => Err(Step::Close),
         }
     }
 
