@@ -29,6 +29,7 @@ mod files;
 mod listing;
 pub mod op;
 mod receive;
+mod reply;
 mod send;
 mod sessions;
 pub mod verb;
@@ -51,10 +52,11 @@ pub use files::{
     abandon, discard, dispose, finish_receive, leftover, sent, write_behind, write_failed,
 };
 pub use op::{
-    Body, BodyLength, Declared, ErrorKind, Failure, ListingFormat, Operation, Piece, Reply,
-    Request, Scope, Selection, Trailer, Version, Want,
+    Body, BodyLength, Declared, ListingFormat, Operation, Piece, Request, Scope, Selection,
+    Trailer, Version, Want,
 };
 pub use receive::{Receive, Sink, WriteBehind};
+pub use reply::{ErrorKind, Failure, Reply};
 pub use send::{Send, Source, read_ahead};
 pub use verb::{Needs, Verb};
 

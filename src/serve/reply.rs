@@ -1,0 +1,255 @@
+//! What a client is told ([`Reply`]) and why something failed
+//! ([`ErrorKind`], [`Failure`]), whatever protocol carried the request:
+//! each codec encodes the replies its requests lead to, and maps an
+//! [`ErrorKind`] to its own code.
+
+use std::fmt;
+
+use super::op::Version;
+use crate::name::{Name, NameError};
+use crate::storage::StorageError;
+
+/// What a client is told, whatever protocol it speaks.
+#[derive(Debug)]
+pub enum Reply {
+    /// Nothing yet (the answer comes when a body has arrived).
+    Nothing,
+    /// A body is welcome now (HTTP's `100 Continue` where it was asked for).
+    GoAhead,
+    /// Done, nothing to report (DELETE, ABORT, QUIT).
+    Done,
+    /// An upload is stored.
+    Stored {
+        /// Bytes stored.
+        size: u64,
+        /// Their CRC-32C.
+        crc: u32,
+        /// It replaced an existing file.
+        replaced: bool,
+    },
+    /// A file was renamed.
+    Moved {
+        /// It replaced an existing file.
+        replaced: bool,
+    },
+    /// (Part of) a file follows, or only its description.
+    File {
+        /// The version being sent.
+        version: Version,
+        /// First byte sent.
+        start: u64,
+        /// Bytes sent (or that would be, without a body).
+        len: u64,
+        /// Answered as a part (see [`Selection::Bytes`]).
+        part: bool,
+    },
+    /// The client's copy is current.
+    NotModified {
+        /// The current version.
+        version: Version,
+    },
+    /// No bytes match the range asked for.
+    Unsatisfiable {
+        /// The file's size.
+        size: u64,
+    },
+    /// The name is a directory (HTTP redirects to its listing).
+    Directory {
+        /// The directory's name.
+        name: Name,
+    },
+    /// A file's description.
+    Stat {
+        /// Its version.
+        version: Version,
+    },
+    /// A listing of `len` bytes (as its [`ListingFormat`] wrote it)
+    /// follows, or would.
+    Listing {
+        /// Its length.
+        len: u64,
+    },
+    /// A folder's tar archive of `len` bytes follows, or would; its
+    /// bytes come as [`Reply::More`].
+    Archive {
+        /// Its length.
+        len: u64,
+        /// The file name to save it as.
+        name: String,
+    },
+    /// More bytes of a body already announced (an archive's headers),
+    /// sent as they are.
+    More(Vec<u8>),
+    /// `size` echoed bytes follow.
+    Echo {
+        /// Bytes that follow.
+        size: u64,
+    },
+    /// An APPEND is staged; the upload now holds this many bytes.
+    Appended {
+        /// Bytes staged in all.
+        received: u64,
+        /// Bytes this APPEND staged (for the access log).
+        appended: u64,
+    },
+    /// An upload session, new or found again.
+    Session {
+        /// Its id.
+        id: String,
+        /// Bytes staged so far.
+        received: u64,
+    },
+    /// The upload sessions the client may write (`SESSIONS`).
+    Sessions(Vec<crate::storage::ListedSession>),
+    /// The client authenticated as the token named `name`.
+    Authenticated {
+        /// The token's name.
+        name: String,
+    },
+    /// The request failed.
+    Failed(Failure),
+}
+
+/// Why a request failed: a kind for the codec's status code, and a reason
+/// for people.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// What went wrong.
+    pub kind: ErrorKind,
+    /// The reason, one line.
+    pub message: String,
+}
+
+impl Failure {
+    /// A failure of `kind` with `message`.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Failure {
+        Failure {
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.kind, self.message)
+    }
+}
+
+impl From<StorageError> for Failure {
+    fn from(err: StorageError) -> Failure {
+        Failure::new(ErrorKind::from(&err), err.to_string())
+    }
+}
+
+impl From<NameError> for Failure {
+    fn from(err: NameError) -> Failure {
+        Failure::new(ErrorKind::from(err), err.to_string())
+    }
+}
+
+/// The kinds of failure a client can be told about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The request is malformed or cannot be honoured as asked.
+    BadRequest,
+    /// No token, or none that the server knows: authenticate.
+    Unauthorized,
+    /// The name is reserved or a symlink (never served), or the client's
+    /// token does not grant what the request needs.
+    Forbidden,
+    /// The server is read-only and this request writes.
+    ReadOnly,
+    /// No such file or upload.
+    NotFound,
+    /// The name's kind or an upload's state is in the way.
+    Conflict,
+    /// The body is over the server's size limit.
+    TooLarge,
+    /// The bytes received do not match the client's checksum.
+    ChecksumMismatch,
+    /// The server's before-commit hook refused the upload (or ran past its
+    /// time limit): nothing was stored.
+    Vetoed,
+    /// The disk or quota is full.
+    NoSpace,
+    /// The server is out of a resource (descriptors); try again.
+    Busy,
+    /// Too many failed authentications from this address: wait.
+    Throttled,
+    /// Anything else.
+    Internal,
+}
+
+impl ErrorKind {
+    /// The status code of this kind of failure: the same in FERRY/1 and
+    /// HTTP, and the outcome label of the request metrics.
+    pub fn code(self) -> u16 {
+        match self {
+            ErrorKind::BadRequest => 400,
+            ErrorKind::Unauthorized => 401,
+            ErrorKind::Forbidden | ErrorKind::ReadOnly | ErrorKind::Vetoed => 403,
+            ErrorKind::NotFound => 404,
+            ErrorKind::Conflict => 409,
+            ErrorKind::TooLarge => 413,
+            ErrorKind::ChecksumMismatch => 422,
+            ErrorKind::Throttled => 429,
+            ErrorKind::Internal => 500,
+            ErrorKind::Busy => 503,
+            ErrorKind::NoSpace => 507,
+        }
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ErrorKind::BadRequest => "bad request",
+            ErrorKind::Unauthorized => "unauthorized",
+            ErrorKind::Forbidden => "forbidden",
+            ErrorKind::ReadOnly => "read-only",
+            ErrorKind::NotFound => "not found",
+            ErrorKind::Conflict => "conflict",
+            ErrorKind::TooLarge => "too large",
+            ErrorKind::ChecksumMismatch => "checksum mismatch",
+            ErrorKind::Vetoed => "vetoed",
+            ErrorKind::NoSpace => "no space",
+            ErrorKind::Busy => "busy",
+            ErrorKind::Throttled => "throttled",
+            ErrorKind::Internal => "internal error",
+        })
+    }
+}
+
+impl From<NameError> for ErrorKind {
+    fn from(err: NameError) -> ErrorKind {
+        match err {
+            NameError::Reserved => ErrorKind::Forbidden,
+            _ => ErrorKind::BadRequest,
+        }
+    }
+}
+
+impl From<&StorageError> for ErrorKind {
+    fn from(err: &StorageError) -> ErrorKind {
+        match err {
+            StorageError::NotFound | StorageError::NoSuchUpload => ErrorKind::NotFound,
+            StorageError::IsDirectory
+            | StorageError::ParentNotDirectory
+            | StorageError::NotRegular
+            | StorageError::WrongOffset(_)
+            | StorageError::Incomplete(..)
+            | StorageError::SessionBusy
+            | StorageError::InUseElsewhere
+            | StorageError::Superseded => ErrorKind::Conflict,
+            StorageError::Symlink => ErrorKind::Forbidden,
+            StorageError::NoSpace => ErrorKind::NoSpace,
+            StorageError::Busy | StorageError::TooManySessions(_) | StorageError::Committing => {
+                ErrorKind::Busy
+            }
+            StorageError::PastEnd(_) => ErrorKind::BadRequest,
+            StorageError::ChecksumMismatch(..) => ErrorKind::ChecksumMismatch,
+            StorageError::TempFileRemoved | StorageError::Io(_) => ErrorKind::Internal,
+        }
+    }
+}
