@@ -5,7 +5,7 @@
 //!
 //! Conditional and range requests (`If-None-Match`, `If-Modified-Since`,
 //! `Range`, `If-Range`) travel with the GET as a [`Choose`] rule
-//! ([`Conditions`]), which the serve layer applies once the file's version
+//! (`Conditions`), which the serve layer applies once the file's version
 //! is known.
 
 use super::dialect::{Answer, Answering, Decision, Dialect, Message};
