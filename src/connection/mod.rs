@@ -27,8 +27,9 @@
 //! The connection never asks which protocol it speaks: its [`Codec`] turns
 //! input into operations and replies into output, and the serve layer
 //! ([`crate::serve`]) says what each operation answers and what comes next
-//! (`advance.rs` applies that). Both protocols share every state; HTTP
-//! chunked bodies arrive in `ReceivingBody` through their decoder, and
+//! (`advance.rs` applies that). Both protocols share every state; a body
+//! arrives in `ReceivingBody` through its `Receive`, which knows its framing
+//! (fixed or chunked), and
 //! HTTP's `Connection: close` ends in `Done` like QUIT.
 //!
 //! `Lingering` is the lingering close: when the server ends a connection
@@ -49,9 +50,12 @@
 //! queued and flushed before anything else happens, which keeps responses
 //! in request order and lets a slow reader hold back only itself.
 //!
-//! [`Connection::drive`] never blocks on the peer; it returns a [`Step`]
-//! saying what readiness to wait for, that it used its share of this turn,
-//! or that the connection is finished.
+//! [`Connection::drive`] (`turn.rs`) never blocks on the peer; it returns
+//! a [`Step`] saying what readiness to wait for, that it used its share of
+//! this turn, or that the connection is finished. This file holds the
+//! state and what the reactor asks of a connection; `turn.rs` moves bytes;
+//! `advance.rs` reads requests and applies the serve layer's outcomes;
+//! `deadline.rs` and `note.rs` its timers and its access-log line.
 
 mod advance;
 mod deadline;
@@ -59,13 +63,14 @@ mod note;
 mod proxied;
 mod tls_session;
 mod transport;
+mod turn;
 
 use std::mem;
 use std::net::{IpAddr, Ipv6Addr};
 use std::sync::Arc;
 use std::time::Instant;
 
-use log::{debug, error, warn};
+use log::{debug, error};
 use mio::Interest;
 use mio::net::TcpStream;
 use rustls::server::UnbufferedServerConnection;
@@ -74,7 +79,6 @@ use crate::access::{Access, Principal};
 use crate::codec::Codec;
 use crate::config::Config;
 use crate::serve::{self, Job, Next, Receive, Send, Ticket};
-use crate::socket::{self, Outcome};
 use crate::storage::Storage;
 use deadline::Timing;
 use transport::Transport;
@@ -483,330 +487,6 @@ impl Connection {
             self.bytes_out,
             self.opened.elapsed().as_secs_f64()
         );
-    }
-
-    /// Makes as much progress as the socket, the disk and this turn's
-    /// budget allow. `scratch` is the reactor-wide I/O buffer.
-    pub fn drive(&mut self, scratch: &mut [u8], env: &mut Env<'_>) -> Step {
-        let held_before = self.held_input();
-        let step = match self.transport.send_held() {
-            // What TLS holds goes out whatever the state waits for.
-            outcome @ (Outcome::Closed | Outcome::Error(_)) => self.socket_failed(outcome),
-            _ => match self.drive_until_blocked(scratch, env) {
-                Step::Wait(wanted) => Step::Wait(self.transport.interest(wanted)),
-                other => other,
-            },
-        };
-        self.note_phase(Instant::now());
-        if self.output.is_empty() && self.output.capacity() > 0 {
-            // Nothing queued: an idle connection keeps no buffer at all.
-            self.output = Vec::new();
-        }
-        self.transport.shed();
-        *env.held_input = (*env.held_input + self.held_input()).saturating_sub(held_before);
-        step
-    }
-
-    /// Bytes of input this connection holds (its buffer's capacity).
-    pub fn held_input(&self) -> usize {
-        self.input.capacity()
-    }
-
-    fn drive_until_blocked(&mut self, scratch: &mut [u8], env: &mut Env<'_>) -> Step {
-        let mut budget = TURN_BUDGET;
-        loop {
-            let requests_before = self.requests;
-            let moved = match self.move_once(scratch, env) {
-                Ok(moved) => moved,
-                Err(step) => return step,
-            };
-            if moved > 0 {
-                self.timing.progressed(Instant::now(), moved);
-            }
-            // Work, not only bytes: a buffer of small pipelined requests is
-            // many system calls for few bytes.
-            let served = self.requests.saturating_sub(requests_before) as usize;
-            let cost = moved.max(served * REQUEST_COST).max(MIN_OPERATION_COST);
-            budget = budget.saturating_sub(cost);
-            if budget == 0 {
-                return Step::Yield;
-            }
-        }
-    }
-
-    /// One move: queued output first, else what the state asks for.
-    /// `Ok(bytes moved)`, or the step that ends this turn.
-    fn move_once(&mut self, scratch: &mut [u8], env: &mut Env<'_>) -> Result<usize, Step> {
-        if (self.sent as usize) < self.output.len() {
-            return self.flush();
-        }
-        match self.state {
-            State::Done => self.after_last_answer(),
-            State::Lingering { .. } if env.shutting_down => Err(Step::Close),
-            State::Lingering { left } => self.linger(scratch, left),
-            // A walk nobody will read is dropped: a client that reset the
-            // connection has gone (one that half-closed still reads its
-            // answers, PROTOCOL.md §8.4).
-            State::Waiting(Wait::Asked { _ticket: Some(_) })
-                if matches!(
-                    socket::peek(self.transport.stream(), &mut scratch[..1]),
-                    Outcome::Closed | Outcome::Error(_)
-                ) =>
-            {
-                Err(Step::Close)
-            }
-            // Nothing to do until the I/O pool reports back.
-            State::Waiting(_) => Err(Step::Wait(self.interest)),
-            // A peer that has gone waits too while a write is away: its
-            // temp file goes (`on_eof`) only once the sink is back, before
-            // the answer is queued.
-            State::ReceivingBody(ref receive)
-                if receive.waits_for_write() || (self.peer_eof && receive.is_writing()) =>
-            {
-                Err(Step::Wait(self.interest))
-            }
-            State::SendingBody(_) => self.send_body(scratch),
-            State::AwaitHeader | State::ProxyHeader
-                if env.shutting_down && !self.last_request_due =>
-            {
-                Err(Step::Close)
-            }
-            State::ProxyHeader => self.read_proxy_header(scratch),
-            // The last answer said it was the last (HTTP).
-            State::AwaitHeader if self.codec.is_closing() => {
-                self.state = State::Ended;
-                Ok(0)
-            }
-            State::Ended => self.end_after_last(scratch),
-            _ => self.pump_input(scratch, env),
-        }
-    }
-
-    /// `Done`: the last answer is out. Close, or if the peer may still be
-    /// sending, say so with a FIN and linger over what it sends.
-    fn after_last_answer(&mut self) -> Result<usize, Step> {
-        match self.transport.finish() {
-            Outcome::Done(_) => {}
-            Outcome::WouldBlock => return Err(Step::Wait(Interest::WRITABLE)),
-            _ => return Err(Step::Close),
-        }
-        if self.peer_eof {
-            return Err(Step::Close);
-        }
-        // The peer then sees our FIN after the last byte.
-        let _ = self.transport.stream().shutdown(std::net::Shutdown::Write);
-        self.state = State::Lingering { left: LINGER_LIMIT };
-        Ok(0)
-    }
-
-    /// `Ended`: the answer said it was the last (HTTP's `Connection:
-    /// close`). Nothing unread: closing now sends no reset; something
-    /// after all: linger over it, as `Done` does.
-    fn end_after_last(&mut self, scratch: &mut [u8]) -> Result<usize, Step> {
-        match self.transport.finish() {
-            Outcome::Done(_) => {}
-            Outcome::WouldBlock => return Err(Step::Wait(Interest::WRITABLE)),
-            _ => return Err(Step::Close),
-        }
-        match self.transport.read_raw(scratch) {
-            Outcome::Done(n) => {
-                self.bytes_in += n as u64;
-                self.state = State::Done;
-                Ok(n)
-            }
-            _ => Err(Step::Close),
-        }
-    }
-
-    /// Sends queued output. `Ok(bytes)` on progress.
-    fn flush(&mut self) -> Result<usize, Step> {
-        let more = matches!(self.state, State::SendingBody(_));
-        debug_assert!(
-            u32::try_from(self.output.len()).is_ok(),
-            "output over 4 GiB"
-        );
-        match self
-            .transport
-            .write(&self.output[self.sent as usize..], more)
-        {
-            Outcome::Done(n) => {
-                self.sent += n as u32;
-                self.bytes_out += n as u64;
-                if self.sent as usize == self.output.len() {
-                    self.output.clear();
-                    self.sent = 0;
-                    if self.output.capacity() > KEEP_CAPACITY {
-                        self.output = Vec::new();
-                    }
-                }
-                Ok(n)
-            }
-            Outcome::WouldBlock => Err(Step::Wait(Interest::WRITABLE)),
-            other => Err(self.socket_failed(other)),
-        }
-    }
-
-    /// Sends the next piece of a GET body.
-    fn send_body(&mut self, scratch: &mut [u8]) -> Result<usize, Step> {
-        let State::SendingBody(send) = &mut self.state else {
-            unreachable!("send_body outside SendingBody");
-        };
-        let Some(cached) = send.cached_ahead() else {
-            let State::SendingBody(send) = mem::replace(&mut self.state, State::Done) else {
-                unreachable!("matched above");
-            };
-            self.state = self.enter(serve::read_ahead(*send));
-            return Ok(0);
-        };
-        let chunk = send.left.min(cached).min(SEND_CHUNK) as usize;
-        match self
-            .transport
-            .send_file(&send.file, send.offset, chunk, scratch)
-        {
-            Outcome::Done(n) => {
-                send.advance(n as u64);
-                self.bytes_out += n as u64;
-                if send.left == 0 {
-                    let State::SendingBody(send) = mem::replace(&mut self.state, State::Done)
-                    else {
-                        unreachable!("matched above");
-                    };
-                    self.state = self.enter(serve::sent(self.id, *send));
-                }
-                Ok(n)
-            }
-            Outcome::WouldBlock => Err(Step::Wait(Interest::WRITABLE)),
-            other => Err(self.socket_failed(other)),
-        }
-    }
-
-    /// Reads and discards input until the peer closes or `left` runs out.
-    fn linger(&mut self, scratch: &mut [u8], left: u64) -> Result<usize, Step> {
-        let want = clamp_to(left, scratch.len());
-        if want == 0 {
-            return Err(Step::Close);
-        }
-        match self.transport.read_raw(&mut scratch[..want]) {
-            Outcome::Done(n) => {
-                self.bytes_in += n as u64;
-                self.state = State::Lingering {
-                    left: left - n as u64,
-                };
-                Ok(n)
-            }
-            Outcome::WouldBlock => Err(Step::Wait(Interest::READABLE)),
-            _ => Err(Step::Close),
-        }
-    }
-
-    /// Feeds buffered input to the state machine, reading more if needed.
-    fn pump_input(&mut self, scratch: &mut [u8], env: &mut Env<'_>) -> Result<usize, Step> {
-        if !self.input.is_empty() {
-            let queued = self.output.len();
-            let before = mem::discriminant(&self.state);
-            let input = mem::take(&mut self.input);
-            let used = self.consume(&input, env);
-            self.keep_input(&input[used..]);
-            // A fatal error uses no bytes but queues an answer and ends the
-            // connection: that is progress too, to be flushed, not a reason
-            // to wait for more input.
-            if used > 0 || self.output.len() > queued || mem::discriminant(&self.state) != before {
-                return Ok(used);
-            }
-        }
-        if self.peer_eof {
-            self.on_eof();
-            return Ok(0);
-        }
-        // Not enough buffered to act on: read more behind what we hold.
-        let held = self.input.len();
-        scratch[..held].copy_from_slice(&self.input);
-        let room = self.transport.read_room(scratch.len() - held);
-        let want = self.read_size(*env.held_input).min(room);
-        let (read_into, spare) = scratch[held..].split_at_mut(want);
-        match self.transport.read(read_into, spare) {
-            Outcome::Done(n) => {
-                self.bytes_in += n as u64;
-                let data = &scratch[..held + n];
-                let used = self.consume(data, env);
-                self.keep_input(&data[used..]);
-                Ok(n)
-            }
-            Outcome::Eof => {
-                self.peer_eof = true;
-                Ok(0)
-            }
-            Outcome::NotTls => {
-                // Told in plaintext, which is what it understands.
-                debug!("#{} spoke plaintext to a TLS port", self.id);
-                self.transport.drop_tls();
-                self.codec.plaintext_on_tls_port(&mut self.output);
-                self.state = State::Done;
-                Ok(0)
-            }
-            // Shutting down, all that has arrived is in, and what seemed a
-            // request beginning was none (blank lines, a TLS alert): the
-            // connection is idle after all.
-            Outcome::WouldBlock
-                if env.shutting_down
-                    && self.last_request_due
-                    && matches!(self.state, State::AwaitHeader)
-                    && crate::decoded::after_blank_lines(&self.input).is_empty() =>
-            {
-                Err(Step::Close)
-            }
-            // All that has arrived is in. What is gathered is written now
-            // (`take_job`), not once more comes (it may never: a link gone
-            // silent), so staged bytes are on disk as promptly as when
-            // written directly.
-            Outcome::WouldBlock => Err(Step::Wait(Interest::READABLE)),
-            other => Err(self.socket_failed(other)),
-        }
-    }
-
-    fn keep_input(&mut self, rest: &[u8]) {
-        if self.input.capacity() > KEEP_CAPACITY.max(rest.len()) {
-            // No large buffer kept for a small remainder.
-            self.input = Vec::new();
-        }
-        self.input.clear();
-        self.input.extend_from_slice(rest);
-    }
-
-    /// How much to read now: enough for the body in hand plus what follows
-    /// it, as much as [`HEADER_READ`] while the server holds little input.
-    fn read_size(&self, held_input: usize) -> usize {
-        let ahead = if held_input < HELD_INPUT_BUDGET {
-            HEADER_READ
-        } else {
-            LEAN_READ
-        };
-        let body_left = match &self.state {
-            // Deferred writes: no more than the buffers take.
-            State::ReceivingBody(receive) => receive.wanted(),
-            State::DrainingBody { left } => *left,
-            _ => 0,
-        };
-        // A body's own bytes are never held: they go to their file at once.
-        usize::try_from(body_left).unwrap_or(usize::MAX).max(ahead)
-    }
-
-    /// Logs a socket failure and says to close.
-    fn socket_failed(&mut self, outcome: Outcome) -> Step {
-        let busy = !matches!(
-            self.state,
-            State::ProxyHeader
-                | State::AwaitHeader
-                | State::Ended
-                | State::Done
-                | State::Lingering { .. }
-        );
-        match outcome {
-            Outcome::Error(err) => warn!("#{} socket error: {err}", self.id),
-            _ if busy => warn!("#{} peer went away mid-request", self.id),
-            _ => debug!("#{} peer went away", self.id),
-        }
-        Step::Close
     }
 }
 
