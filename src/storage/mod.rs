@@ -46,6 +46,7 @@ pub mod gate;
 mod lock;
 mod nodes;
 mod probe;
+mod session_expiry;
 mod session_files;
 mod session_index;
 mod session_state;
@@ -63,9 +64,10 @@ use gate::{Gate, Point};
 use lock::NodeLock;
 pub use lock::{RootInUse, root_in_use};
 pub use nodes::NODES_DIR;
+pub use session_expiry::SessionTtl;
 pub use session_files::{IdKey, SESSIONS_DIR, session_id};
 pub use session_state::Appender;
-pub use sessions::{ListedSession, SessionCap, SessionInfo, SessionLimits, SessionTtl};
+pub use sessions::{ListedSession, SessionCap, SessionInfo, SessionLimits};
 
 pub use upload::Upload;
 

@@ -39,12 +39,13 @@ use std::net::IpAddr;
 use std::os::fd::OwnedFd;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use rustix::fs::{AtFlags, Mode, OFlags};
 use rustix::io::Errno;
 
 use super::gate::Point;
+use super::session_expiry::SessionTtl;
 use super::session_files::{self as files, Record, session_id};
 use super::session_index::{BegunBy, Index};
 use super::session_state::{Appender, Live, Staging};
@@ -54,28 +55,6 @@ use crate::name::Name;
 /// How often a long APPEND records the CRC of what it has staged, in
 /// bytes: what a COMMIT after a crash reads again at most.
 pub const RECORD_EVERY: u64 = 16 * 1024 * 1024;
-
-/// How long a session untouched is kept.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SessionTtl {
-    /// A session that holds staged bytes (`--upload-ttl`).
-    pub staged: Duration,
-    /// A session that never received a byte: no longer than `staged`.
-    /// Kept briefly, so that a flood of `UPLOAD`s that send nothing gives
-    /// its slots back soon; a client that means to send begins at once.
-    pub empty: Duration,
-}
-
-impl SessionTtl {
-    /// `staged` for sessions with bytes, and `empty` (or `staged`, if
-    /// shorter) for those without.
-    pub fn new(staged: Duration, empty: Duration) -> SessionTtl {
-        SessionTtl {
-            staged,
-            empty: empty.min(staged),
-        }
-    }
-}
 
 /// What bounds the sessions an `UPLOAD` may begin.
 #[derive(Debug, Clone)]
@@ -511,7 +490,7 @@ impl Storage {
             .is_some_and(|live| live.out_of_space.load(Ordering::Relaxed))
     }
 
-    fn remove_session(&self, dir: &OwnedFd, index: &mut Index, id: &str) {
+    pub(super) fn remove_session(&self, dir: &OwnedFd, index: &mut Index, id: &str) {
         files::remove(dir, id);
         self.sessions.live().remove(id);
         index.remove(id);
@@ -522,114 +501,6 @@ impl Storage {
     /// without waiting for a bookkeeping step.
     pub fn upload_sessions(&self) -> u64 {
         self.sessions.known()
-    }
-
-    /// Reads the sessions directory into the index, then removes
-    /// sessions untouched for longer than `ttl`; returns how many went.
-    /// Run at startup (off the loop); later, every `UPLOAD` expires from
-    /// the index.
-    pub fn expire_upload_sessions(&self, ttl: SessionTtl) -> usize {
-        let Ok(dir) =
-            rustix::fs::openat(&*self.root, files::SESSIONS_DIR, super::DIR, Mode::empty())
-        else {
-            return 0;
-        };
-        match self.sessions.bookkeeping(&dir) {
-            Ok(mut index) => {
-                self.load_index(&dir, &mut index);
-                self.expire_sessions(&dir, &mut index, ttl)
-            }
-            Err(err) => {
-                log::warn!("upload sessions not expired: {err}");
-                0
-            }
-        }
-    }
-
-    /// Reads every session of directory `dir` into `index`, once, with
-    /// the halves of sessions a crash left, so that they expire too.
-    fn load_index(&self, dir: &OwnedFd, index: &mut Index) {
-        if index.is_loaded() {
-            return;
-        }
-        index.set_loaded();
-        for found in files::scan(dir) {
-            index.insert(&found.id, found.used, found.begun_by, found.empty);
-        }
-    }
-
-    /// Removes sessions last used before `ttl` ago, found in the index:
-    /// those with staged bytes after `ttl.staged`, those without after
-    /// `ttl.empty`; returns how many. Busy sessions are left alone. The
-    /// caller holds the bookkeeping lock.
-    fn expire_sessions(&self, dir: &OwnedFd, index: &mut Index, ttl: SessionTtl) -> usize {
-        let (staged, empty) = (seconds_ago(ttl.staged), seconds_ago(ttl.empty));
-        let in_use = |id: &&str| {
-            self.sessions
-                .get(id)
-                .is_some_and(|live| live.busy() || live.committing.load(Ordering::SeqCst))
-        };
-        // Every session older than the long TTL, then the empty ones
-        // between the two (the index may think empty what another node
-        // has written to since: looked at below), then those whose last
-        // APPEND ran out of space here and that nobody touched since.
-        let out_of_space: Vec<String> = self
-            .sessions
-            .live()
-            .iter()
-            .filter(|(_, live)| live.out_of_space.load(Ordering::Relaxed))
-            .map(|(id, _)| id.clone())
-            .collect();
-        let candidates: Vec<(String, Expiry)> = index
-            .used_before(staged)
-            .filter(|id| !in_use(id))
-            .map(|id| (id.to_owned(), Expiry::Any(staged)))
-            .chain(
-                index
-                    .empty_used_between(staged, empty)
-                    .filter(|id| !in_use(id))
-                    .map(|id| (id.to_owned(), Expiry::IfEmpty(empty))),
-            )
-            .chain(
-                out_of_space
-                    .iter()
-                    .map(String::as_str)
-                    .filter(|id| {
-                        index
-                            .used(id)
-                            .is_some_and(|used| (staged..empty).contains(&used))
-                    })
-                    .filter(|id| !in_use(id))
-                    .map(|id| (id.to_owned(), Expiry::Any(empty))),
-            )
-            .collect();
-        let mut expired = 0;
-        for (id, expiry) in &candidates {
-            let (Expiry::Any(cutoff) | Expiry::IfEmpty(cutoff)) = *expiry;
-            let id = id.as_str();
-            if let Expiry::IfEmpty(_) = expiry
-                && files::staged_bytes(dir, id).is_some_and(|bytes| bytes > 0)
-            {
-                index.mark_staged(id);
-                continue;
-            }
-            // Another node sharing the root may have used it since this
-            // one last did (its record's time says), or be using it now
-            // (it holds its lock); a half a crash left has no record.
-            if let Some(used) = files::last_used(dir, id).filter(|used| *used >= cutoff) {
-                index.touch(id, used);
-                continue;
-            }
-            let _lock = match files::try_lock_session(dir, id) {
-                Ok(Some(lock)) => Some(lock),
-                Ok(None) => continue,
-                Err(_) => None,
-            };
-            log::info!("upload session {id} expired");
-            self.remove_session(dir, index, id);
-            expired += 1;
-        }
-        expired
     }
 
     /// The sessions directory, created on first use.
@@ -662,24 +533,6 @@ fn check_id(id: &str) -> Result<(), StorageError> {
 
 /// Candidate ids tried for one upload before giving up.
 const ID_PROBES: u32 = 4;
-
-/// Why a session is a candidate for expiry: untouched since before the
-/// cutoff (seconds since the epoch), whatever it holds, or only if it still
-/// holds no byte.
-#[derive(Debug, Clone, Copy)]
-enum Expiry {
-    Any(i64),
-    IfEmpty(i64),
-}
-
-/// The time `ago` before now, in seconds since the epoch (0 for a time
-/// before it).
-fn seconds_ago(ago: Duration) -> i64 {
-    SystemTime::now()
-        .checked_sub(ago)
-        .and_then(|then| then.duration_since(SystemTime::UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_secs() as i64)
-}
 
 fn now_seconds() -> i64 {
     SystemTime::now()
