@@ -8,8 +8,8 @@
 //! How a session is kept on disk (its data file and record in the reserved
 //! `.ferry-uploads` directory) is `session_files.rs`'s; an index in memory
 //! (`session_index.rs`) knows every session's age, client and owner (its
-//! token), so expiry and the caps on live sessions (in all, per client
-//! address, per token) cost no directory scan.
+//! token), so expiry (`session_expiry.rs`) and the caps on live sessions
+//! (in all, per client address, per token) cost no directory scan.
 //!
 //! The CRC-32C of the staged bytes is kept as they arrive and recorded on
 //! the data file as an APPEND goes (every [`RECORD_EVERY`] bytes, and when
