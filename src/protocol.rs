@@ -273,55 +273,13 @@ fn parse_line(line: &[u8]) -> Result<Request, ProtocolError> {
             "tokens must be separated by one space",
         ));
     }
-    let arity = |min: usize, max: usize| {
-        if args.len() < min || args.len() > max {
-            Err(ProtocolError::fatal(400, "wrong number of arguments"))
-        } else {
-            Ok(())
-        }
-    };
     match verb {
-        b"PUT" if args.get(1) == Some(&&b"*"[..]) => {
-            arity(3, 4)?;
-            if args[2] != b"-" {
-                return Err(ProtocolError::fatal(
-                    400,
-                    "a PUT of unknown length (*) takes - for its checksum",
-                ));
-            }
-            let mtime = args.get(3).map(|t| mtime_arg(t)).transpose()?;
-            // A stream has no end known before it is read: a bad name
-            // cannot be skipped past, only closed on.
-            let name = Name::decode(args[0]).map_err(|e| ProtocolError {
-                recovery: Recovery::Close,
-                ..ProtocolError::bad_name(e, 0)
-            })?;
-            Ok(Request::PutStream { name, mtime })
-        }
-        b"PUT" => {
-            arity(2, 4)?;
-            let size = number(args[1])?;
-            let (crc, mtime) = match &args[2..] {
-                [] => (None, None),
-                [time] if time.starts_with(MTIME) => (None, Some(mtime_arg(time)?)),
-                [crc] => (Some(crc_or_dash(crc)?), None),
-                [crc, time] => (Some(crc_or_dash(crc)?), Some(mtime_arg(time)?)),
-                _ => unreachable!("arity checked"),
-            };
-            let crc_follows = crc == Some(None);
-            // A refused line's body is skipped with its trailer.
-            let body = size.saturating_add(if crc_follows { CRC_TRAILER } else { 0 });
-            let name = Name::decode(args[0]).map_err(|e| ProtocolError::bad_name(e, body))?;
-            Ok(Request::Put {
-                name,
-                size,
-                crc: crc.flatten(),
-                mtime,
-                crc_follows,
-            })
+        b"PUT" => parse_put(&args),
+        b"UPLOAD" | b"APPEND" | b"COMMIT" | b"ABORT" | b"SESSIONS" => {
+            parse_session_line(verb, &args)
         }
         b"GET" => {
-            arity(1, 3)?;
+            arity(&args, 1, 3)?;
             let offset = args.get(1).map(|t| number(t)).transpose()?.unwrap_or(0);
             let length = args.get(2).map(|t| number(t)).transpose()?;
             Ok(Request::Get {
@@ -331,44 +289,110 @@ fn parse_line(line: &[u8]) -> Result<Request, ProtocolError> {
             })
         }
         b"STAT" => {
-            arity(1, 1)?;
+            arity(&args, 1, 1)?;
             Ok(Request::Stat {
                 name: name_arg(args[0])?,
             })
         }
         b"DEL" => {
-            arity(1, 1)?;
+            arity(&args, 1, 1)?;
             Ok(Request::Del {
                 name: name_arg(args[0])?,
             })
         }
         b"LIST" => {
-            arity(0, 1)?;
+            arity(&args, 0, 1)?;
             let prefix = Prefix::decode(args.first().copied().unwrap_or_default())
                 .map_err(|e| ProtocolError::bad_name(e, 0))?;
             Ok(Request::List { prefix })
         }
         b"DIR" => {
-            arity(0, 1)?;
+            arity(&args, 0, 1)?;
             Ok(Request::Dir {
                 folder: folder_arg(args.first().copied())?,
             })
         }
         b"MOVE" => {
-            arity(2, 2)?;
+            arity(&args, 2, 2)?;
             Ok(Request::Move {
                 from: name_arg(args[0])?,
                 to: name_arg(args[1])?,
             })
         }
         b"ECHO" => {
-            arity(1, 1)?;
+            arity(&args, 1, 1)?;
             Ok(Request::Echo {
                 size: number(args[0])?,
             })
         }
+        b"QUIT" => {
+            arity(&args, 0, 0)?;
+            Ok(Request::Quit)
+        }
+        b"AUTH" => {
+            arity(&args, 1, 1)?;
+            Ok(Request::Auth {
+                token: token_arg(args[0])?,
+            })
+        }
+        _ => Err(ProtocolError::fatal(400, "unknown verb")),
+    }
+}
+
+/// Refuses a line with fewer than `min` or more than `max` arguments.
+fn arity(args: &[&[u8]], min: usize, max: usize) -> Result<(), ProtocolError> {
+    if args.len() < min || args.len() > max {
+        return Err(ProtocolError::fatal(400, "wrong number of arguments"));
+    }
+    Ok(())
+}
+
+/// `PUT <name> <size> [crc|-] [mtime=]`, or a stream: `PUT <name> * -`.
+fn parse_put(args: &[&[u8]]) -> Result<Request, ProtocolError> {
+    if args.get(1) == Some(&&b"*"[..]) {
+        arity(args, 3, 4)?;
+        if args[2] != b"-" {
+            return Err(ProtocolError::fatal(
+                400,
+                "a PUT of unknown length (*) takes - for its checksum",
+            ));
+        }
+        let mtime = args.get(3).map(|t| mtime_arg(t)).transpose()?;
+        // A stream has no end known before it is read: a bad name cannot
+        // be skipped past, only closed on.
+        let name = Name::decode(args[0]).map_err(|e| ProtocolError {
+            recovery: Recovery::Close,
+            ..ProtocolError::bad_name(e, 0)
+        })?;
+        return Ok(Request::PutStream { name, mtime });
+    }
+    arity(args, 2, 4)?;
+    let size = number(args[1])?;
+    let (crc, mtime) = match &args[2..] {
+        [] => (None, None),
+        [time] if time.starts_with(MTIME) => (None, Some(mtime_arg(time)?)),
+        [crc] => (Some(crc_or_dash(crc)?), None),
+        [crc, time] => (Some(crc_or_dash(crc)?), Some(mtime_arg(time)?)),
+        _ => unreachable!("arity checked"),
+    };
+    let crc_follows = crc == Some(None);
+    // A refused line's body is skipped with its trailer.
+    let body = size.saturating_add(if crc_follows { CRC_TRAILER } else { 0 });
+    let name = Name::decode(args[0]).map_err(|e| ProtocolError::bad_name(e, body))?;
+    Ok(Request::Put {
+        name,
+        size,
+        crc: crc.flatten(),
+        mtime,
+        crc_follows,
+    })
+}
+
+/// The resumable uploads' lines: UPLOAD, APPEND, COMMIT, ABORT, SESSIONS.
+fn parse_session_line(verb: &[u8], args: &[&[u8]]) -> Result<Request, ProtocolError> {
+    match verb {
         b"UPLOAD" => {
-            arity(3, 3)?;
+            arity(args, 3, 3)?;
             let size = number(args[1])?;
             let crc = checksum(args[2])?;
             Ok(Request::Upload {
@@ -378,7 +402,7 @@ fn parse_line(line: &[u8]) -> Result<Request, ProtocolError> {
             })
         }
         b"APPEND" => {
-            arity(3, 3)?;
+            arity(args, 3, 3)?;
             let offset = number(args[1])?;
             let len = number(args[2])?;
             let id = session_arg(args[0]).map_err(|mut err| {
@@ -388,7 +412,7 @@ fn parse_line(line: &[u8]) -> Result<Request, ProtocolError> {
             Ok(Request::Append { id, offset, len })
         }
         b"COMMIT" => {
-            arity(1, 2)?;
+            arity(args, 1, 2)?;
             let mtime = args.get(1).map(|t| mtime_arg(t)).transpose()?;
             Ok(Request::Commit {
                 id: session_arg(args[0])?,
@@ -396,26 +420,16 @@ fn parse_line(line: &[u8]) -> Result<Request, ProtocolError> {
             })
         }
         b"ABORT" => {
-            arity(1, 1)?;
+            arity(args, 1, 1)?;
             Ok(Request::Abort {
                 id: session_arg(args[0])?,
             })
         }
-        b"QUIT" => {
-            arity(0, 0)?;
-            Ok(Request::Quit)
-        }
         b"SESSIONS" => {
-            arity(0, 0)?;
+            arity(args, 0, 0)?;
             Ok(Request::Sessions)
         }
-        b"AUTH" => {
-            arity(1, 1)?;
-            Ok(Request::Auth {
-                token: token_arg(args[0])?,
-            })
-        }
-        _ => Err(ProtocolError::fatal(400, "unknown verb")),
+        _ => unreachable!("parse_line passes only session verbs"),
     }
 }
 
