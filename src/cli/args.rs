@@ -121,32 +121,47 @@ impl ConnectionArgs {
     /// `--server` as `host:port`, the default port added where none is
     /// given (`--server 127.0.0.1`, `--server ::1`, `--server files.lan`).
     fn address(&self) -> String {
-        with_default_port(&self.server)
+        with_default_port(&self.server, default_port())
     }
 }
 
 /// The port a server listens on unless told otherwise.
 const DEFAULT_PORT: u16 = 5010;
 
-/// `server` with [`DEFAULT_PORT`] added if it has no port of its own.
-fn with_default_port(server: &str) -> String {
+/// For tests only, not for users (so not in `--help`): a default port
+/// other than [`DEFAULT_PORT`], so that the test of `--server host`
+/// (no port) can run the client against a server it started on a port it
+/// controls, whatever else listens on 5010 on the machine (the README's
+/// Quick-start server, say).
+const TEST_DEFAULT_PORT_VARIABLE: &str = "FERRY_TEST_DEFAULT_PORT";
+
+/// [`DEFAULT_PORT`], unless a test set [`TEST_DEFAULT_PORT_VARIABLE`].
+fn default_port() -> u16 {
+    std::env::var(TEST_DEFAULT_PORT_VARIABLE)
+        .ok()
+        .and_then(|port| port.parse().ok())
+        .unwrap_or(DEFAULT_PORT)
+}
+
+/// `server` with `port` added if it has no port of its own.
+fn with_default_port(server: &str, port: u16) -> String {
     if server.parse::<std::net::SocketAddr>().is_ok() {
         return server.to_owned();
     }
     if let Ok(ip) = server.parse::<std::net::IpAddr>() {
         // A bare IPv6 address: its colons are not a port.
-        return std::net::SocketAddr::new(ip, DEFAULT_PORT).to_string();
+        return std::net::SocketAddr::new(ip, port).to_string();
     }
     let bracketed = server.starts_with('[') && server.ends_with(']');
     if bracketed || !server.contains(':') {
-        return format!("{server}:{DEFAULT_PORT}");
+        return format!("{server}:{port}");
     }
     server.to_owned()
 }
 
 #[cfg(test)]
 mod tests {
-    use super::with_default_port;
+    use super::{DEFAULT_PORT, with_default_port};
 
     #[test]
     fn a_server_without_a_port_gets_the_default_one() {
@@ -159,7 +174,7 @@ mod tests {
             ("files.lan", "files.lan:5010"),
             ("files.lan:7000", "files.lan:7000"),
         ] {
-            assert_eq!(with_default_port(given), meant, "{given}");
+            assert_eq!(with_default_port(given, DEFAULT_PORT), meant, "{given}");
         }
     }
 }
