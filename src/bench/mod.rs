@@ -252,7 +252,9 @@ impl<'a> Runner<'a> {
             }
             if self.config.live && Instant::now() >= next_report {
                 let secs = started.elapsed().as_secs_f64();
-                eprint!(
+                // A live line on a terminal: one lost write loses nothing.
+                let _ = write!(
+                    io::stderr(),
                     "\r{:>6.1}s  {:>10.0} ops/s  {:>9.2} MB/s  errors {}   ",
                     secs,
                     self.ops as f64 / secs,
@@ -265,7 +267,7 @@ impl<'a> Runner<'a> {
         }
         let elapsed = started.elapsed();
         if self.config.live {
-            eprintln!();
+            let _ = writeln!(io::stderr());
         }
         let (ops, payload) = (self.ops, self.payload);
         self.drain(&mut events)?;

@@ -10,7 +10,7 @@ use clap::Args;
 
 use super::Failure;
 use super::args::ClientArgs;
-use super::output::{ProgressMode, human_size, local_minute, one_line};
+use super::output::{ProgressMode, human_size, local_minute, one_line, print_line};
 use super::remote::{json_string, utc};
 use crate::client::{Client, ClientError, DirEntry};
 
@@ -47,11 +47,11 @@ pub fn list(args: &LsArgs) -> Result<(), Failure> {
     } else {
         for entry in &entries {
             let size = entry.size.map_or_else(|| "-".to_owned(), human_size);
-            println!(
+            print_line(&format!(
                 "{size:>10}  {}  {}",
                 local_minute(entry.mtime),
                 one_line(&entry.name)
-            );
+            ));
         }
     }
     Ok(())
@@ -111,8 +111,8 @@ fn print_json(entries: &[DirEntry]) {
         })
         .collect();
     if objects.is_empty() {
-        println!("[]");
+        print_line("[]");
     } else {
-        println!("[\n{}\n]", objects.join(",\n"));
+        print_line(&format!("[\n{}\n]", objects.join(",\n")));
     }
 }

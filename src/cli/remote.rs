@@ -8,7 +8,7 @@ use time::format_description::well_known::Rfc3339;
 
 use super::Failure;
 use super::args::ClientArgs;
-use super::output::{ProgressMode, human_size, local_time};
+use super::output::{ProgressMode, human_size, local_time, print_line};
 use crate::client::ClientError;
 
 /// `ferry stat`.
@@ -54,7 +54,7 @@ pub fn stat(args: &StatArgs) -> Result<(), Failure> {
         .map_err(|err| Failure::new(name.clone(), err))?;
     let crc = stat.crc.map(|crc| format!("{crc:08x}"));
     if args.json {
-        println!(
+        print_line(&format!(
             "{{\"name\": {}, \"size\": {}, \"mtime\": {}, \"modified\": {}, \"crc32c\": {}}}",
             json_string(name),
             stat.size,
@@ -62,14 +62,18 @@ pub fn stat(args: &StatArgs) -> Result<(), Failure> {
             json_string(&utc(stat.mtime)),
             crc.as_deref()
                 .map_or_else(|| "null".to_owned(), json_string)
-        );
+        ));
         return Ok(());
     }
-    println!("name:     {name}");
-    println!("size:     {} ({})", stat.size, human_size(stat.size));
-    println!("modified: {}", local_time(stat.mtime));
+    print_line(&format!("name:     {name}"));
+    print_line(&format!(
+        "size:     {} ({})",
+        stat.size,
+        human_size(stat.size)
+    ));
+    print_line(&format!("modified: {}", local_time(stat.mtime)));
     if let Some(crc) = crc {
-        println!("crc32c:   {crc}");
+        print_line(&format!("crc32c:   {crc}"));
     }
     Ok(())
 }

@@ -280,8 +280,7 @@ fn get_failure(remote: &str, err: ClientError) -> Failure {
 }
 
 fn get_to_stdout(args: &GetArgs, output: &Output) -> Result<(), Failure> {
-    let stdout = io::stdout();
-    let mut out = stdout.lock();
+    let mut out = super::output::Stdout;
     let bar = output.pending_bar(&args.remote);
     let bars = [&bar];
     let no_retries = RetryPolicy {

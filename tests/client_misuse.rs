@@ -1,0 +1,98 @@
+//! The `ferry` client under everyday misuse (issue 25), each case a real
+//! client process against a real server on 127.0.0.1 with temp dirs: a
+//! reader that closes the client's stdout early (`ferry ls -R | head -1`).
+
+#[path = "support/binary.rs"]
+mod binary;
+mod support;
+
+use std::fs;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Output, Stdio};
+
+use binary::{failure, ferry, success};
+use support::TestServer;
+
+/// Runs `ferry <args>` (with `--server addr` if given) in `dir`, its stdout
+/// a pipe whose reading end is closed already: every write fails with
+/// EPIPE, as once `| head` has read what it wanted and gone.
+fn run_with_stdout_closed(dir: &Path, server: Option<SocketAddr>, args: &[&str]) -> Output {
+    let (reader, writer) = rustix::pipe::pipe().unwrap();
+    drop(reader);
+    let mut command = ferry(dir);
+    command.args(args);
+    if let Some(addr) = server {
+        command.arg("--server").arg(addr.to_string());
+    }
+    command
+        .stdout(Stdio::from(writer))
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_closed_stdout_ends_every_command_quietly_with_status_0() {
+    let server = TestServer::start();
+    fs::create_dir_all(server.path("in/deep")).unwrap();
+    for i in 0..50 {
+        fs::write(server.path(&format!("in/deep/{i}.txt")), "x").unwrap();
+    }
+    fs::write(server.path("big.bin"), vec![7u8; 1 << 20]).unwrap();
+    let work = tempfile::tempdir().unwrap();
+    fs::write(work.path().join("local.txt"), "local").unwrap();
+    let tokens = work.path().join("tokens");
+    support::tokens::write_tokens(&tokens, &[("ci", &["read:/"])]);
+    let tokens = tokens.to_str().unwrap();
+    let to_server: &[&[&str]] = &[
+        &["ls"],
+        &["ls", "-R"],
+        &["ls", "-R", "--json"],
+        &["ls", "--json", "in"],
+        &["stat", "big.bin"],
+        &["stat", "--json", "big.bin"],
+        &["get", "big.bin", "-"],
+        &["get", "big.bin", "saved.bin"],
+        &["get", "-r", "in", "got"],
+        &["put", "local.txt"],
+        &["mv", "--dry-run", "in", "out"],
+        &["rm", "-r", "--dry-run", "in"],
+        &["rm", "local.txt"],
+    ];
+    for args in to_server {
+        let output = run_with_stdout_closed(work.path(), Some(server.addr), args);
+        assert_eq!(success(&output), "", "{args:?}");
+    }
+    // Nothing was moved or removed by a dry run, and the get -r finished.
+    assert_eq!(support::entries(&server.path("in/deep")).len(), 50);
+    assert_eq!(support::entries(&work.path().join("got/in/deep")).len(), 50);
+    for args in [
+        &["completions", "bash"][..],
+        &["token", "list", "--tokens", tokens],
+    ] {
+        let output = run_with_stdout_closed(work.path(), None, args);
+        assert_eq!(success(&output), "", "{args:?}");
+    }
+}
+
+#[test]
+fn a_stdout_that_cannot_be_written_is_a_failure_not_a_panic() {
+    let server = TestServer::start();
+    fs::write(server.path("a.txt"), "a").unwrap();
+    let work = tempfile::tempdir().unwrap();
+    for args in [&["ls"][..], &["get", "a.txt", "-"]] {
+        let output = ferry(work.path())
+            .args(args)
+            .arg("--server")
+            .arg(server.addr.to_string())
+            .stdout(fs::File::create("/dev/full").unwrap())
+            .output()
+            .unwrap();
+        assert_eq!(
+            failure(&output, 3),
+            "ferry: stdout: No space left on device (os error 28)",
+            "{args:?}"
+        );
+    }
+}
