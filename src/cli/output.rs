@@ -195,15 +195,11 @@ pub struct Stdout;
 
 impl Write for Stdout {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        io::stdout()
-            .write(buf)
-            .or_else(|err| end_unless_interrupted(err))
+        io::stdout().write(buf).or_else(end_unless_interrupted)
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        io::stdout()
-            .flush()
-            .or_else(|err| end_unless_interrupted(err))
+        io::stdout().flush().or_else(end_unless_interrupted)
     }
 }
 
