@@ -1,6 +1,7 @@
 //! The `ferry` client under everyday misuse (issue 25), each case a real
 //! client process against a real server on 127.0.0.1 with temp dirs: a
-//! reader that closes the client's stdout early (`ferry ls -R | head -1`).
+//! reader that closes the client's stdout early (`ferry ls -R | head -1`);
+//! `--server` given the HTTP or metrics port.
 
 #[path = "support/binary.rs"]
 mod binary;
@@ -95,4 +96,29 @@ fn a_stdout_that_cannot_be_written_is_a_failure_not_a_panic() {
             "{args:?}"
         );
     }
+}
+
+#[test]
+fn a_client_pointed_at_an_http_port_says_so_at_once() {
+    let server = TestServer::start_with(|config| {
+        config.http_listen = Some("127.0.0.1:0".parse().unwrap());
+        config.metrics_listen = Some("127.0.0.1:0".parse().unwrap());
+    });
+    let work = tempfile::tempdir().unwrap();
+    for port in [server.http.unwrap(), server.metrics.unwrap()] {
+        // --connect-timeout only bounds the test: the client knows within
+        // a second (a FERRY/1 server greets at once), and before it knew,
+        // it waited the whole timeout and then blamed the greeting.
+        let output = ferry(work.path())
+            .args(["ls", "--connect-timeout", "10", "--server"])
+            .arg(port.to_string())
+            .output()
+            .unwrap();
+        assert_eq!(
+            failure(&output, 3),
+            format!("ferry: {port} speaks HTTP, not FERRY/1: use --server with the FERRY/1 port")
+        );
+    }
+    // The FERRY/1 port itself is as good as ever.
+    success(&binary::run(work.path(), server.addr, &["ls"]));
 }

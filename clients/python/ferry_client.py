@@ -79,6 +79,11 @@ CHUNK = 256 * 1024
 # Longest token the server accepts in `AUTH`.
 MAX_TOKEN = 256
 
+# A FERRY/1 server greets at once: a plaintext port silent this long (in
+# seconds) is asked, on a connection of its own, whether it speaks HTTP or
+# TLS, as the `ferry` binary does (src/client/probe.rs).
+PROBE_AFTER = 0.5
+
 
 def _crc32c_table():
     table = []
@@ -115,6 +120,11 @@ class FerryError(Exception):
         self.message = message
 
 
+class WrongPort(ConnectionError):
+    """The port speaks another protocol (HTTP, TLS); the message says
+    which, and what to connect with instead."""
+
+
 class ChecksumError(Exception):
     """Downloaded bytes do not match the CRC-32C the server reported."""
 
@@ -144,6 +154,13 @@ class Ferry:
         if token is not None:
             check_token(token)
         sock = socket.create_connection((host, port), timeout=timeout)
+        if tls is None and timeout > PROBE_AFTER:
+            try:
+                if _silent(sock, PROBE_AFTER, timeout):
+                    _refuse_other_protocols(host, port)
+            except BaseException:
+                sock.close()
+                raise
         if tls is not None:
             try:
                 sock = tls.wrap_socket(sock, server_hostname=host)
@@ -330,6 +347,44 @@ class Ferry:
         self._reply()
 
 
+def _silent(sock, seconds, timeout):
+    """Whether `sock` stays silent for `seconds`; its timeout is `timeout`
+    again afterwards."""
+    sock.settimeout(seconds)
+    try:
+        sock.recv(1, socket.MSG_PEEK)
+        return False
+    except socket.timeout:
+        return True
+    finally:
+        sock.settimeout(timeout)
+
+
+def _refuse_other_protocols(host, port):
+    """Raises WrongPort if the port answers a small HTTP request in HTTP or
+    TLS; anything else (a FERRY/1 greeting, nothing) is left for the
+    waiting connection to tell."""
+    answer = b""
+    try:
+        with socket.create_connection((host, port), timeout=PROBE_AFTER) as probe:
+            probe.sendall(f"HEAD / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+            while len(answer) < 4096:
+                more = probe.recv(4096)
+                if not more:
+                    break
+                answer += more
+    except OSError:
+        pass
+    # A TLS alert, or a plaintext answer about TLS (ferry's TLS ports answer
+    # `ERR 400 ... TLS`, or an HTTP 400, instead of a greeting).
+    http = answer.startswith(b"HTTP/")
+    about_tls = http or answer.startswith(b"ERR ")
+    if answer.startswith(b"\x15") or about_tls and (b"TLS" in answer.upper() or b"HTTPS" in answer.upper()):
+        raise WrongPort(f"{host}:{port} speaks TLS: connect with --tls or --ca")
+    if http:
+        raise WrongPort(f"{host}:{port} speaks HTTP, not FERRY/1: use --server with the FERRY/1 port")
+
+
 def _partial_path(target):
     head, tail = os.path.split(target)
     return os.path.join(head, f".{tail}.ferry-part")
@@ -435,6 +490,9 @@ def main(argv=None):
         # The token refused (401, 429), or the server busy (503).
         print(f"ferry: {args.server}: {err.message}", file=sys.stderr)
         return 1
+    except WrongPort as err:
+        print(f"ferry: {err}", file=sys.stderr)
+        return 3
     except (OSError, ValueError) as err:
         print(f"ferry: cannot connect to {args.server}: {err}", file=sys.stderr)
         return 3

@@ -113,7 +113,9 @@ impl ConnectionArgs {
     /// refuses the token.
     pub fn connect(&self) -> Result<Client, Failure> {
         self.endpoint()?.connect().map_err(|err| match err {
-            crate::client::ClientError::Remote { .. } => Failure::new("", err),
+            // Each says all there is to say, the address included.
+            crate::client::ClientError::Remote { .. }
+            | crate::client::ClientError::WrongPort(_) => Failure::new("", err),
             err => Failure::new(format!("cannot connect to {}", self.address()), err),
         })
     }

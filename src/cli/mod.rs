@@ -162,6 +162,7 @@ fn exit_code(err: &ClientError) -> u8 {
         ClientError::Io(_)
         | ClientError::Local(_)
         | ClientError::Protocol(_)
+        | ClientError::WrongPort(_)
         | ClientError::Checksum { .. } => 3,
     }
 }
