@@ -1,7 +1,8 @@
 //! The `ferry` client under everyday misuse (issue 25), each case a real
 //! client process against a real server on 127.0.0.1 with temp dirs: a
 //! reader that closes the client's stdout early (`ferry ls -R | head -1`);
-//! `--server` given the HTTP or metrics port.
+//! `--server` given the HTTP or metrics port; remote names with a leading
+//! `/` (the root, on every command).
 
 #[path = "support/binary.rs"]
 mod binary;
@@ -121,4 +122,50 @@ fn a_client_pointed_at_an_http_port_says_so_at_once() {
     }
     // The FERRY/1 port itself is as good as ever.
     success(&binary::run(work.path(), server.addr, &["ls"]));
+}
+
+#[test]
+fn a_leading_slash_means_the_root_on_every_command() {
+    let server = TestServer::start();
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    fs::write(dir.join("a.txt"), "a").unwrap();
+    fs::create_dir(dir.join("d")).unwrap();
+    fs::write(dir.join("d/x.txt"), "x").unwrap();
+    let ok = |args: &[&str]| success(&binary::run(dir, server.addr, args));
+    assert!(ok(&["put", "a.txt", "/in/"]).starts_with("stored in/a.txt "));
+    assert!(ok(&["put", "a.txt", "/"]).starts_with("stored a.txt "));
+    assert!(ok(&["put", "-r", "d", "/"]).contains(r#"under "d""#));
+    assert!(ok(&["ls", "/in"]).contains("in/a.txt"));
+    assert!(ok(&["ls", "-R", "/"]).contains("d/x.txt"));
+    assert!(ok(&["stat", "/in/a.txt"]).starts_with("name:     in/a.txt\n"));
+    assert_eq!(
+        ok(&["get", "/in/a.txt", "b.txt"]),
+        "saved b.txt (1 bytes)\n"
+    );
+    assert!(ok(&["get", "-r", "/", "out"]).starts_with("saved 3 files "));
+    assert_eq!(
+        support::entries(&dir.join("out")),
+        ["a.txt", "d", "in"],
+        "the whole server, under its own names"
+    );
+    assert_eq!(
+        ok(&["mv", "/a.txt", "/moved/"]),
+        "moved a.txt -> moved/a.txt\n"
+    );
+    assert_eq!(
+        ok(&["mv", "/moved/a.txt", "/"]),
+        "moved moved/a.txt -> a.txt\n"
+    );
+    assert_eq!(ok(&["rm", "/a.txt"]), "removed a.txt\n");
+    assert!(ok(&["sync", "d", "/web/"]).starts_with("sync: 1 uploaded"));
+    assert!(ok(&["sync", "/web/", "w"]).starts_with("sync: 1 downloaded"));
+    // The root is a folder: file commands say so.
+    for args in [&["stat", "/"][..], &["get", "/"], &["rm", "/"]] {
+        let line = failure(&binary::run(dir, server.addr, args), 2);
+        assert!(line.starts_with("ferry: /: "), "{line}");
+    }
+    let removed = ok(&["rm", "-r", "/"]);
+    assert_eq!(removed.lines().count(), 3, "{removed}");
+    assert_eq!(server.files_on_disk(), Vec::<String>::new());
 }

@@ -337,6 +337,7 @@ pub struct PutArgs {
     /// folder to put it in). With -r, the prefix the folder's files go
     /// under (default: the folder's name; "" for the top of the server;
     /// ending in /, a remote folder to put the folder in).
+    #[arg(value_parser = super::remote::parse_name)]
     pub remote: Option<String>,
     /// Upload through a resumable session: continue where an interrupted
     /// upload of the same file stopped, reconnecting after failures.
@@ -363,6 +364,7 @@ pub struct PutArgs {
 pub struct GetArgs {
     /// Remote name. With -r, a remote folder: its files, kept under the
     /// folder's name (with a trailing /, its contents only).
+    #[arg(value_parser = super::remote::parse_name)]
     pub remote: String,
     /// Local path, or `-` for standard output (default: the remote name's
     /// last segment; a folder, or a path ending in / (made if missing):

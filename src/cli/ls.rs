@@ -19,6 +19,7 @@ use crate::client::{Client, ClientError, DirEntry};
 pub struct LsArgs {
     /// A folder (default: the top), or a file. With -R, a name prefix:
     /// `logs/` is the folder `logs`, `logs` also matches `logs.txt`.
+    #[arg(value_parser = super::remote::parse_name)]
     pub prefix: Option<String>,
     /// Every file below, at any depth, instead of one level.
     #[arg(short = 'R', long)]
@@ -38,7 +39,7 @@ pub fn list(args: &LsArgs) -> Result<(), Failure> {
     let target = args.prefix.as_deref().unwrap_or("");
     let mut client = args.client.connection.connect()?;
     let entries = if args.recursive {
-        recursive(&mut client, target)?
+        recursive(&mut client, super::remote::prefix(target))?
     } else {
         one_level(&mut client, target)?
     };

@@ -23,7 +23,9 @@ pub fn put(args: &PutArgs) -> Result<(), Failure> {
     let local = args.local.as_path();
     let remote = match args.remote.as_deref() {
         // Like cp and scp: a name ending in `/` is a folder to put it into.
-        Some(folder) if folder.ends_with('/') => format!("{folder}{}", last_component(local)?),
+        Some(folder) if folder.ends_with('/') => {
+            super::tree::join(&super::tree::as_folder(folder), &last_component(local)?)
+        }
         Some(remote) => remote.to_owned(),
         None => last_component(local)?,
     };
