@@ -44,7 +44,10 @@ pub struct BenchArgs {
 
 /// Runs the benchmark and prints its report.
 pub fn run(args: BenchArgs) -> ExitCode {
-    let name = &args.connection.server;
+    let name = match args.connection.address() {
+        Ok(name) => name,
+        Err(failure) => return super::report(Err(failure)),
+    };
     let server: SocketAddr = match name.to_socket_addrs().map(|mut a| a.next()) {
         Ok(Some(addr)) => addr,
         _ => {
