@@ -98,7 +98,7 @@ impl ConnectionArgs {
             .transpose()
             .map_err(|err| Failure::new("TLS", err))?;
         Ok(Endpoint {
-            addr: self.address(),
+            addr: self.address()?,
             token: self.token.clone().filter(|token| !token.is_empty()),
             tls,
             connect_timeout: self.connect_timeout,
@@ -112,18 +112,33 @@ impl ConnectionArgs {
     /// As [`ConnectionArgs::endpoint`]; the server cannot be reached, or
     /// refuses the token.
     pub fn connect(&self) -> Result<Client, Failure> {
-        self.endpoint()?.connect().map_err(|err| match err {
+        let endpoint = self.endpoint()?;
+        endpoint.connect().map_err(|err| match err {
             // Each says all there is to say, the address included.
             crate::client::ClientError::Remote { .. }
             | crate::client::ClientError::WrongPort(_) => Failure::new("", err),
-            err => Failure::new(format!("cannot connect to {}", self.address()), err),
+            err => Failure::new(format!("cannot connect to {}", endpoint.addr), err),
         })
     }
 
     /// `--server` as `host:port`, the default port added where none is
     /// given (`--server 127.0.0.1`, `--server ::1`, `--server files.lan`).
-    fn address(&self) -> String {
-        with_default_port(&self.server, default_port())
+    ///
+    /// # Errors
+    /// A port that is not a number from 1 to 65535: a usage error, as no
+    /// connection could ever be made.
+    pub fn address(&self) -> Result<String, Failure> {
+        let address = with_default_port(&self.server, default_port());
+        match address
+            .rsplit_once(':')
+            .map(|(_, port)| port.parse::<u16>())
+        {
+            Some(Ok(port)) if port > 0 => Ok(address),
+            _ => Err(Failure::usage(
+                format!("--server {}", self.server),
+                "the port must be a number from 1 to 65535",
+            )),
+        }
     }
 }
 

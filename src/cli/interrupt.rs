@@ -1,7 +1,9 @@
 //! Ctrl-C (SIGINT) or SIGTERM during a download: the partial files of a
 //! plain `get` or `get -r` are removed before the process ends, as README
-//! promises ("a failed download leaves no local file behind"). A
-//! `get --resume` never registers its partial file, so it is kept.
+//! promises ("a failed download leaves no local file behind"), and so are
+//! the folders they made that are left empty. A `get --resume` never
+//! registers its partial file, so it is kept; it and a `put --resume` say
+//! in their last line how to go on ([`Kept`]).
 //!
 //! The signal is received on a thread of its own (signal-hook's iterator),
 //! not in a signal handler, so removing files and taking a lock are safe
@@ -27,19 +29,71 @@ use signal_hook::iterator::Signals;
 
 /// Partial files to remove if the process is interrupted.
 static PARTIAL: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
-/// The partial file of a `get --resume`, kept when --max-time ends it.
-static KEPT: Mutex<Option<PathBuf>> = Mutex::new(None);
+/// Folders the command made for its downloads, in the order made: on an
+/// interrupt, those left empty are removed (last made first).
+static MADE: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+/// What a `--resume` transfer keeps for the next run, while it runs.
+static KEPT: Mutex<Option<String>> = Mutex::new(None);
 
-/// Names `path` in the line `--max-time` ends the command with, for as
-/// long as it lives: the partial file a `get --resume` keeps.
+/// Says what a `--resume` transfer keeps, and that running the same
+/// command again resumes it, in the line an interrupt or `--max-time`
+/// ends the command with, for as long as it lives.
 #[derive(Debug)]
 pub struct Kept;
 
 impl Kept {
-    pub fn new(path: &Path) -> Kept {
-        *KEPT.lock().unwrap_or_else(|e| e.into_inner()) = Some(path.to_owned());
+    /// A `get --resume`: its partial file at `path`.
+    pub fn download(path: &Path) -> Kept {
+        Kept::keep(format!("partial download kept in {}", path.display()))
+    }
+
+    /// A `put --resume`: the bytes the server staged for its session.
+    pub fn upload() -> Kept {
+        Kept::keep("the server keeps the bytes it received".into())
+    }
+
+    fn keep(what: String) -> Kept {
+        install();
+        *KEPT.lock().unwrap_or_else(|e| e.into_inner()) = Some(what);
         Kept
     }
+}
+
+/// ` (<what is kept>: run the same command again to resume)`, or nothing.
+fn resume_hint() -> String {
+    KEPT.lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .as_ref()
+        .map(|kept| format!(" ({kept}: run the same command again to resume)"))
+        .unwrap_or_default()
+}
+
+/// Makes the folder `dir` and any of its parents missing, as
+/// `fs::create_dir_all` does, remembering those it made: an interrupt
+/// removes the ones it leaves empty.
+///
+/// # Errors
+/// As `fs::create_dir_all`.
+pub fn make_folders(dir: &Path) -> std::io::Result<()> {
+    // (`components` drops a trailing `/`; a relative path ends in "".)
+    let missing: Vec<&Path> = dir
+        .components()
+        .as_path()
+        .ancestors()
+        .take_while(|d| !d.as_os_str().is_empty() && !d.is_dir())
+        .collect();
+    for folder in missing.into_iter().rev() {
+        match std::fs::create_dir(folder) {
+            Ok(()) => MADE
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(folder.to_owned()),
+            // Made meanwhile by another download of the same run.
+            Err(_) if folder.is_dir() => {}
+            Err(err) => return Err(err),
+        }
+    }
+    Ok(())
 }
 
 impl Drop for Kept {
@@ -88,7 +142,9 @@ fn install() {
             .name("ferry-interrupt".into())
             .spawn(move || {
                 if let Some(signal) = signals.forever().next() {
-                    sweep_and_exit(128 + signal, None);
+                    let hint = resume_hint();
+                    let line = (!hint.is_empty()).then(|| format!("ferry: interrupted{hint}"));
+                    sweep_and_exit(128 + signal, line.as_deref());
                 }
             });
         drop(spawned);
@@ -103,16 +159,11 @@ pub fn give_up_after(after: Duration, what: String) {
         .name("ferry-max-time".into())
         .spawn(move || {
             std::thread::sleep(after);
-            let mut line = format!(
-                "ferry: {what}: gave up after --max-time {} s",
-                after.as_secs_f64()
+            let line = format!(
+                "ferry: {what}: gave up after --max-time {} s{}",
+                after.as_secs_f64(),
+                resume_hint()
             );
-            if let Some(kept) = KEPT.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
-                line += &format!(
-                    " (partial download kept in {}: run the same command again to resume)",
-                    kept.display()
-                );
-            }
             sweep_and_exit(3, Some(&line));
         });
     // Without the timer the command runs unbounded, as without the option:
@@ -138,6 +189,12 @@ fn sweep_and_exit(code: i32, line: Option<&str>) -> ! {
     let partial = lock();
     for path in partial.iter() {
         let _ = std::fs::remove_file(path);
+    }
+    // Only an empty folder can be removed: one that holds anything (a
+    // finished download, a file of someone else's) stays.
+    let made = MADE.lock().unwrap_or_else(|e| e.into_inner());
+    for folder in made.iter().rev() {
+        let _ = std::fs::remove_dir(folder);
     }
     if let Some(line) = line {
         super::output::to_stderr(line);
