@@ -11,6 +11,7 @@
 //! failures from one address are throttled, and anonymous clients get
 //! what the anonymous grants allow and a 401 for the rest. Pointed at an
 //! HTTP or metrics port, it says so at once instead of waiting in silence.
+//! Its options may come after the command, as the binary's do.
 //! Skipped, saying so, where `python3` is not installed.
 
 mod support;
@@ -257,6 +258,41 @@ fn an_http_port_is_named_at_once_not_waited_on() {
             format!("ferry: {port} speaks HTTP, not FERRY/1: use --server with the FERRY/1 port\n")
         );
     }
+}
+
+#[test]
+fn options_may_follow_the_command() {
+    if !have_python() {
+        return;
+    }
+    let server = TestServer::start();
+    let work = tempfile::tempdir().unwrap();
+    fs::write(work.path().join("a.txt"), "a").unwrap();
+    let addr = server.addr.to_string();
+    let run = |args: &[&str]| {
+        Command::new("python3")
+            .arg(script())
+            .args(args)
+            .current_dir(work.path())
+            .env_remove("FERRY_SERVER")
+            .env_remove("FERRY_TOKEN")
+            .output()
+            .unwrap()
+    };
+    let output = run(&["put", "a.txt", "--server", &addr]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert_eq!(
+        text(&output.stdout),
+        format!("stored a.txt (1 bytes, crc32c {})\n", crc_hex(b"a"))
+    );
+    // After the name wins over before it.
+    let output = run(&["--server", "127.0.0.1:1", "ls", "-R", "--server", &addr]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(
+        text(&output.stdout).ends_with("  a.txt\n"),
+        "{}",
+        text(&output.stdout)
+    );
 }
 
 #[test]
