@@ -3,7 +3,8 @@
 //! it counts) and over TLS (`--ca`, `--insecure`), every run tiny (a few
 //! connections for a fraction of a second) and checked for zero errors
 //! and some requests done; a refused token or an untrusted certificate is
-//! one clear line and a non-zero exit, not a count of failed requests.
+//! one clear line and a non-zero exit, not a count of failed requests;
+//! failed requests are reported by kind, with the first one's message.
 
 #[path = "support/binary.rs"]
 mod binary;
@@ -195,4 +196,29 @@ fn a_bench_connection_whose_token_is_refused_ends_the_run_with_the_answer() {
     let line = failure(&output, 1);
     assert!(line.contains("token revoked"), "{line}");
     assert_eq!(stdout(&output), "");
+}
+
+#[test]
+fn failed_requests_are_counted_by_kind_with_the_first_message() {
+    let server = TestServer::start_with(|c| c.read_only = true);
+    let dir = tempfile::tempdir().unwrap();
+    let addr = server.addr.to_string();
+    let mut command = ferry(dir.path());
+    command
+        .args(["bench", "--server", &addr, "--op", "put", "--size", "16"])
+        .args(["--duration", "0.2", "--connections", "2"]);
+    let output = command.output().unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let text = stdout(&output);
+    let errors = text
+        .lines()
+        .find(|line| line.trim_start().starts_with("errors"))
+        .expect("an errors line");
+    // "errors    <n> (ERR 403: <n>; first: ERR 403 ...read-only...)"
+    assert!(errors.contains("(ERR 403: "), "{errors}");
+    assert!(errors.contains("; first: ERR 403 "), "{errors}");
+    assert!(errors.contains("read-only"), "{errors}");
+    let json = stdout(&bench(dir.path(), &addr, None, &["--op", "put"]));
+    assert!(json.contains(r#""error_kinds":{"ERR 403":"#), "{json}");
+    assert!(json.contains(r#""first_error":"ERR 403 "#), "{json}");
 }

@@ -167,18 +167,18 @@ fn an_empty_remote_name_is_a_usage_error() {
 
 #[test]
 fn server_without_a_port_means_the_default_port() {
+    // Whatever listens on 5010 on this machine (the README's Quick-start
+    // server, say) is none of this test's business: the client's default
+    // port is pointed, for tests only, at a server this test started.
+    let server = TestServer::start();
+    fs::write(server.path("here.txt"), "x").unwrap();
     let work = tempfile::tempdir().unwrap();
     let output = ferry(work.path())
         .args(["ls", "--server", "127.0.0.1"])
+        .env("FERRY_TEST_DEFAULT_PORT", server.addr.port().to_string())
         .output()
         .unwrap();
-    // Nothing listens on 5010 during the tests: the point is that the
-    // address was understood, and which one was tried.
-    let line = failure(&output, 3);
-    assert!(
-        line.starts_with("ferry: cannot connect to 127.0.0.1:5010: "),
-        "{line}"
-    );
+    assert!(success(&output).contains("here.txt"));
 }
 
 #[test]

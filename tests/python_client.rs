@@ -9,7 +9,9 @@
 //! gets, a token the server does not know or a missing grant is refused
 //! with one line that never shows the token and exit code 1, too many
 //! failures from one address are throttled, and anonymous clients get
-//! what the anonymous grants allow and a 401 for the rest.
+//! what the anonymous grants allow and a 401 for the rest. Pointed at an
+//! HTTP or metrics port, it says so at once instead of waiting in silence.
+//! Its options may come after the command, as the binary's do.
 //! Skipped, saying so, where `python3` is not installed.
 
 mod support;
@@ -217,6 +219,79 @@ fn failures_get_one_line_and_the_documented_exit_code() {
         err.starts_with(&format!("ferry: cannot connect to {unreachable}: "))
             && err.lines().count() == 1,
         "{err}"
+    );
+}
+
+#[test]
+fn an_http_port_is_named_at_once_not_waited_on() {
+    if !have_python() {
+        return;
+    }
+    let server = TestServer::start_with(|config| {
+        config.http_listen = Some("127.0.0.1:0".parse().unwrap());
+        config.metrics_listen = Some("127.0.0.1:0".parse().unwrap());
+    });
+    let work = tempfile::tempdir().unwrap();
+    for port in [server.http.unwrap(), server.metrics.unwrap()] {
+        let mut child = Command::new("python3")
+            .arg(script())
+            .args(["--server", &port.to_string(), "ls"])
+            .current_dir(work.path())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Only a guard against a hang (the client's own timeout is 60 s):
+        // the answer comes within a second.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while child.try_wait().unwrap().is_none() {
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("the Python client still waits on {port}");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let output = child.wait_with_output().unwrap();
+        assert_eq!(output.status.code(), Some(3));
+        assert_eq!(
+            text(&output.stderr),
+            format!("ferry: {port} speaks HTTP, not FERRY/1: use --server with the FERRY/1 port\n")
+        );
+    }
+}
+
+#[test]
+fn options_may_follow_the_command() {
+    if !have_python() {
+        return;
+    }
+    let server = TestServer::start();
+    let work = tempfile::tempdir().unwrap();
+    fs::write(work.path().join("a.txt"), "a").unwrap();
+    let addr = server.addr.to_string();
+    let run = |args: &[&str]| {
+        Command::new("python3")
+            .arg(script())
+            .args(args)
+            .current_dir(work.path())
+            .env_remove("FERRY_SERVER")
+            .env_remove("FERRY_TOKEN")
+            .output()
+            .unwrap()
+    };
+    let output = run(&["put", "a.txt", "--server", &addr]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert_eq!(
+        text(&output.stdout),
+        format!("stored a.txt (1 bytes, crc32c {})\n", crc_hex(b"a"))
+    );
+    // After the name wins over before it.
+    let output = run(&["--server", "127.0.0.1:1", "ls", "-R", "--server", &addr]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(
+        text(&output.stdout).ends_with("  a.txt\n"),
+        "{}",
+        text(&output.stdout)
     );
 }
 

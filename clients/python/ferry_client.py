@@ -44,6 +44,8 @@ As a command:
     python3 ferry_client.py [--server HOST:PORT] [--token TOKEN] rm NAME [NAME...]
     python3 ferry_client.py [--server HOST:PORT] [--token TOKEN] mv FROM TO
 
+The options may also come after the command: `ls -R logs --server HOST:PORT`.
+
 `put - REMOTE` uploads standard input, whatever its length. `put` gives
 the remote file the local file's modification time. `ls` lists one level
 of a folder, as the `ferry` binary does: its sub-folders (size `-`, name
@@ -78,6 +80,11 @@ CHUNK = 256 * 1024
 
 # Longest token the server accepts in `AUTH`.
 MAX_TOKEN = 256
+
+# A FERRY/1 server greets at once: a plaintext port silent this long (in
+# seconds) is asked, on a connection of its own, whether it speaks HTTP or
+# TLS, as the `ferry` binary does (src/client/probe.rs).
+PROBE_AFTER = 0.5
 
 
 def _crc32c_table():
@@ -115,6 +122,11 @@ class FerryError(Exception):
         self.message = message
 
 
+class WrongPort(ConnectionError):
+    """The port speaks another protocol (HTTP, TLS); the message says
+    which, and what to connect with instead."""
+
+
 class ChecksumError(Exception):
     """Downloaded bytes do not match the CRC-32C the server reported."""
 
@@ -144,6 +156,13 @@ class Ferry:
         if token is not None:
             check_token(token)
         sock = socket.create_connection((host, port), timeout=timeout)
+        if tls is None and timeout > PROBE_AFTER:
+            try:
+                if _silent(sock, PROBE_AFTER, timeout):
+                    _refuse_other_protocols(host, port)
+            except BaseException:
+                sock.close()
+                raise
         if tls is not None:
             try:
                 sock = tls.wrap_socket(sock, server_hostname=host)
@@ -330,6 +349,44 @@ class Ferry:
         self._reply()
 
 
+def _silent(sock, seconds, timeout):
+    """Whether `sock` stays silent for `seconds`; its timeout is `timeout`
+    again afterwards."""
+    sock.settimeout(seconds)
+    try:
+        sock.recv(1, socket.MSG_PEEK)
+        return False
+    except socket.timeout:
+        return True
+    finally:
+        sock.settimeout(timeout)
+
+
+def _refuse_other_protocols(host, port):
+    """Raises WrongPort if the port answers a small HTTP request in HTTP or
+    TLS; anything else (a FERRY/1 greeting, nothing) is left for the
+    waiting connection to tell."""
+    answer = b""
+    try:
+        with socket.create_connection((host, port), timeout=PROBE_AFTER) as probe:
+            probe.sendall(f"HEAD / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+            while len(answer) < 4096:
+                more = probe.recv(4096)
+                if not more:
+                    break
+                answer += more
+    except OSError:
+        pass
+    # A TLS alert, or a plaintext answer about TLS (ferry's TLS ports answer
+    # `ERR 400 ... TLS`, or an HTTP 400, instead of a greeting).
+    http = answer.startswith(b"HTTP/")
+    about_tls = http or answer.startswith(b"ERR ")
+    if answer.startswith(b"\x15") or about_tls and (b"TLS" in answer.upper() or b"HTTPS" in answer.upper()):
+        raise WrongPort(f"{host}:{port} speaks TLS: connect with --tls or --ca")
+    if http:
+        raise WrongPort(f"{host}:{port} speaks HTTP, not FERRY/1: use --server with the FERRY/1 port")
+
+
 def _partial_path(target):
     head, tail = os.path.split(target)
     return os.path.join(head, f".{tail}.ferry-part")
@@ -389,36 +446,56 @@ def _listing(ferry, name, recursive):
     return [(size, mtime, name)]
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(prog="ferry_client.py", description=__doc__.splitlines()[0])
-    parser.add_argument("--server", default=os.environ.get("FERRY_SERVER", "127.0.0.1:5010"))
+def _add_connection_options(parser, default=None):
+    """--server, --token, --tls, --ca, --insecure on `parser`; with
+    `default` argparse.SUPPRESS, none of them has a default."""
+
+    def given(value):
+        return value if default is None else default
+
+    parser.add_argument(
+        "--server",
+        default=given(os.environ.get("FERRY_SERVER", "127.0.0.1:5010")),
+        help="host:port (default $FERRY_SERVER, else 127.0.0.1:5010)",
+    )
     parser.add_argument(
         "--token",
-        default=os.environ.get("FERRY_TOKEN") or None,
+        default=given(os.environ.get("FERRY_TOKEN") or None),
         help="authenticate with this token (default $FERRY_TOKEN, else anonymous)",
     )
     trust = parser.add_mutually_exclusive_group()
-    trust.add_argument("--tls", action="store_true", help="connect over TLS (system CAs)")
-    trust.add_argument("--ca", metavar="PEM", help="connect over TLS, trusting only these certificates")
-    trust.add_argument(
-        "--insecure", action="store_true", help="connect over TLS without checking the certificate"
-    )
+    trust.add_argument("--tls", action="store_true", default=given(False),
+                       help="connect over TLS (system CAs)")
+    trust.add_argument("--ca", metavar="PEM", default=given(None),
+                       help="connect over TLS, trusting only these certificates")
+    trust.add_argument("--insecure", action="store_true", default=given(False),
+                       help="connect over TLS without checking the certificate")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="ferry_client.py", description=__doc__.splitlines()[0])
+    _add_connection_options(parser)
+    # The same options after the command's name (`ls -R --server h:5010`),
+    # as the ferry binary takes them: given there, they win; not given,
+    # they leave what came before the name (or the default) alone.
+    after = argparse.ArgumentParser(add_help=False)
+    _add_connection_options(after, argparse.SUPPRESS)
     commands = parser.add_subparsers(dest="command", required=True)
-    put = commands.add_parser("put", help="upload a local file")
+    put = commands.add_parser("put", parents=[after], help="upload a local file")
     put.add_argument("local")
     put.add_argument("remote", nargs="?")
-    get = commands.add_parser("get", help="download a remote file")
+    get = commands.add_parser("get", parents=[after], help="download a remote file")
     get.add_argument("remote")
     get.add_argument("local", nargs="?")
-    ls = commands.add_parser("ls", help="list one level of a folder (-R: every file below)")
+    ls = commands.add_parser("ls", parents=[after], help="list one level of a folder (-R: every file below)")
     ls.add_argument("prefix", nargs="?", default="")
     ls.add_argument("-R", "--recursive", action="store_true",
                     help="every file whose name starts with PREFIX")
-    stat = commands.add_parser("stat", help="show a remote file's size, mtime and CRC-32C")
+    stat = commands.add_parser("stat", parents=[after], help="show a remote file's size, mtime and CRC-32C")
     stat.add_argument("name")
-    rm = commands.add_parser("rm", help="remove remote files")
+    rm = commands.add_parser("rm", parents=[after], help="remove remote files")
     rm.add_argument("names", nargs="+", metavar="name")
-    mv = commands.add_parser("mv", help="rename a remote file")
+    mv = commands.add_parser("mv", parents=[after], help="rename a remote file")
     mv.add_argument("source")
     mv.add_argument("target")
     args = parser.parse_args(argv)
@@ -435,6 +512,9 @@ def main(argv=None):
         # The token refused (401, 429), or the server busy (503).
         print(f"ferry: {args.server}: {err.message}", file=sys.stderr)
         return 1
+    except WrongPort as err:
+        print(f"ferry: {err}", file=sys.stderr)
+        return 3
     except (OSError, ValueError) as err:
         print(f"ferry: cannot connect to {args.server}: {err}", file=sys.stderr)
         return 3

@@ -25,8 +25,8 @@ pub(super) struct Progress {
     pub(super) completed: Vec<u32>,
     /// Body bytes moved by completed requests.
     pub(super) payload: u64,
-    /// `ERR` answers and protocol surprises.
-    pub(super) errors: u64,
+    /// `ERR` answers, by code.
+    pub(super) errors: super::Errors,
 }
 
 /// Shared, read-only request material.
@@ -72,7 +72,8 @@ pub(super) struct Conn {
     receiving: Receiving,
     /// Requests that may still be started.
     pub(super) allowed: u32,
-    pub(super) failed: bool,
+    /// Why the connection cannot go on, once it cannot.
+    pub(super) failed: Option<String>,
     /// Why the server refused the token, when it did.
     pub(super) refused: Option<ClientError>,
 }
@@ -89,7 +90,7 @@ impl Conn {
             body_left: 0,
             receiving: Receiving::Line(Vec::new()),
             allowed: 0,
-            failed: false,
+            failed: None,
             refused: None,
         }
     }
@@ -112,7 +113,7 @@ impl Conn {
 
     /// Reads and writes until the socket blocks.
     pub(super) fn drive(&mut self, work: &Workload, scratch: &mut [u8], progress: &mut Progress) {
-        while !self.failed {
+        while self.failed.is_none() {
             let wrote = self.phase != Phase::Greeting && self.write_some(work);
             let read = self.read_some(work, scratch, progress);
             if !wrote && !read {
@@ -152,8 +153,8 @@ impl Conn {
                     }
                 }
                 Outcome::WouldBlock => return moved,
-                _ => {
-                    self.failed = true;
+                other => {
+                    self.fail(format!("sending: {}", lost(other)));
                     return moved;
                 }
             }
@@ -185,13 +186,13 @@ impl Conn {
         let n = match self.transport.read(scratch) {
             Outcome::Done(n) => n,
             Outcome::WouldBlock => return false,
-            _ => {
-                self.failed = true;
+            other => {
+                self.fail(format!("receiving: {}", lost(other)));
                 return false;
             }
         };
         let mut data = &scratch[..n];
-        while !data.is_empty() && !self.failed {
+        while !data.is_empty() && self.failed.is_none() {
             match &mut self.receiving {
                 Receiving::Body { left } => {
                     let take = (*left).min(data.len() as u64);
@@ -208,7 +209,7 @@ impl Conn {
                     line.extend_from_slice(&data[..take]);
                     data = &data[take..];
                     if line.len() > MAX_LINE {
-                        self.failed = true;
+                        self.fail(format!("a reply line over {MAX_LINE} bytes"));
                     } else if end.is_some() {
                         let line = std::mem::take(line);
                         self.on_line(&line, work, progress);
@@ -229,7 +230,11 @@ impl Conn {
         }
         let mut fields = text.split(' ');
         if fields.next() != Some("OK") {
-            progress.errors += 1;
+            let kind = match parse_reply(text) {
+                Some(Reply::Err { code, .. }) => format!("ERR {code}"),
+                _ => "unexpected reply".into(),
+            };
+            progress.errors.record(kind, text);
             self.in_flight.pop_front();
             return;
         }
@@ -257,7 +262,7 @@ impl Conn {
                 self.phase = Phase::Authenticating;
             }
             (Ok(_), _) => self.phase = Phase::Ready,
-            (Err(_), _) => self.failed = true,
+            (Err(err), _) => self.fail(format!("greeting: {err}")),
         }
     }
 
@@ -267,16 +272,21 @@ impl Conn {
         match parse_reply(line) {
             Some(Reply::Ok(_)) => self.phase = Phase::Ready,
             Some(Reply::Err { code, message }) => {
+                self.fail(format!("AUTH: ERR {code} {message}"));
                 self.refused = Some(ClientError::Remote { code, message });
-                self.failed = true;
             }
             None => {
+                self.fail(format!("unexpected answer to AUTH {line:?}"));
                 self.refused = Some(ClientError::protocol(format!(
                     "unexpected answer to AUTH {line:?}"
                 )));
-                self.failed = true;
             }
         }
+    }
+
+    /// Marks the connection failed, for `why` (the first reason only).
+    fn fail(&mut self, why: String) {
+        self.failed.get_or_insert(why);
     }
 
     fn complete(&mut self, work: &Workload, progress: &mut Progress) {
@@ -287,6 +297,17 @@ impl Conn {
                 .push(u32::try_from(micros).unwrap_or(u32::MAX));
             progress.payload += work.size;
         }
+    }
+}
+
+/// What a socket outcome that ends a connection means, for the report.
+fn lost(outcome: Outcome) -> String {
+    match outcome {
+        Outcome::Eof => "connection closed by the server".into(),
+        Outcome::Closed => "connection reset by the server".into(),
+        Outcome::Error(err) => err.to_string(),
+        Outcome::NotTls => "the server does not speak TLS".into(),
+        Outcome::Done(_) | Outcome::WouldBlock => "no error".into(),
     }
 }
 

@@ -12,9 +12,10 @@
 //!
 //! Layout: this file runs the event loop and reports; `conn.rs` is one
 //! connection's request/response state machine; `transport.rs` its socket,
-//! with or without TLS.
+//! with or without TLS; `errors.rs` what went wrong, by kind.
 
 mod conn;
+mod errors;
 mod transport;
 
 use std::io::{self, Write};
@@ -26,6 +27,7 @@ use mio::{Events, Interest, Poll, Token};
 
 use crate::client::{ClientError, Endpoint};
 use conn::{Conn, Progress, Repeat, Workload};
+pub use errors::Errors;
 use transport::Transport;
 
 /// Connects in progress at once, so the server's accept backlog is not
@@ -86,6 +88,8 @@ pub struct Report {
     pub latency_us: [u32; 3],
     /// Failed requests and connections.
     pub errors: u64,
+    /// The same, by kind, and the first one's message.
+    pub error_kinds: Errors,
 }
 
 impl Report {
@@ -107,7 +111,7 @@ impl Report {
                 "{{\"op\":\"{}\",\"size\":{},\"connections\":{},\"connected\":{},",
                 "\"pipeline\":{},\"seconds\":{:.3},\"ops\":{},\"ops_per_sec\":{:.1},",
                 "\"mb_per_sec\":{:.2},\"latency_us\":{{\"p50\":{},\"p99\":{},\"p999\":{}}},",
-                "\"errors\":{}}}"
+                "\"errors\":{},{}}}"
             ),
             op,
             config.size,
@@ -121,7 +125,8 @@ impl Report {
             self.latency_us[0],
             self.latency_us[1],
             self.latency_us[2],
-            self.errors
+            self.errors,
+            self.error_kinds.json_fields()
         )
     }
 
@@ -143,7 +148,7 @@ impl Report {
             ms(self.latency_us[0]),
             ms(self.latency_us[1]),
             ms(self.latency_us[2]),
-            self.errors
+            self.error_kinds.describe()
         )
     }
 }
@@ -211,7 +216,7 @@ struct Runner<'a> {
     latencies: Vec<u32>,
     ops: u64,
     payload: u64,
-    errors: u64,
+    errors: Errors,
     /// The answer to a bench connection's `AUTH` that was not `OK`.
     refused: Option<ClientError>,
 }
@@ -227,7 +232,7 @@ impl<'a> Runner<'a> {
             latencies: Vec::new(),
             ops: 0,
             payload: 0,
-            errors: 0,
+            errors: Errors::default(),
             refused: None,
         })
     }
@@ -252,12 +257,14 @@ impl<'a> Runner<'a> {
             }
             if self.config.live && Instant::now() >= next_report {
                 let secs = started.elapsed().as_secs_f64();
-                eprint!(
+                // A live line on a terminal: one lost write loses nothing.
+                let _ = write!(
+                    io::stderr(),
                     "\r{:>6.1}s  {:>10.0} ops/s  {:>9.2} MB/s  errors {}   ",
                     secs,
                     self.ops as f64 / secs,
                     self.payload as f64 / 1e6 / secs,
-                    self.errors
+                    self.errors.total()
                 );
                 let _ = io::stderr().flush();
                 next_report += Duration::from_secs(1);
@@ -265,7 +272,7 @@ impl<'a> Runner<'a> {
         }
         let elapsed = started.elapsed();
         if self.config.live {
-            eprintln!();
+            let _ = writeln!(io::stderr());
         }
         let (ops, payload) = (self.ops, self.payload);
         self.drain(&mut events)?;
@@ -281,7 +288,8 @@ impl<'a> Runner<'a> {
             payload,
             elapsed,
             latency_us: [pick(0.50), pick(0.99), pick(0.999)],
-            errors: self.errors,
+            errors: self.errors.total(),
+            error_kinds: self.errors,
         })
     }
 
@@ -319,8 +327,8 @@ impl<'a> Runner<'a> {
                         )?;
                         self.conns.push(Some(Conn::new(transport, index)));
                     }
-                    Err(_) => {
-                        self.errors += 1;
+                    Err(err) => {
+                        self.errors.record("connect", format!("connect: {err}"));
                         self.conns.push(None);
                     }
                 }
@@ -362,16 +370,16 @@ impl<'a> Runner<'a> {
             if topped {
                 conn.allowed = free as u32;
             }
-            if !topped || conn.failed {
+            if !topped || conn.failed.is_some() {
                 break;
             }
         }
         self.ops += progress.completed.len() as u64;
         self.payload += progress.payload;
-        self.errors += progress.errors;
+        self.errors.absorb(progress.errors);
         self.latencies.extend_from_slice(&progress.completed);
-        if conn.failed {
-            self.errors += 1;
+        if let Some(why) = conn.failed.take() {
+            self.errors.record("connection", why);
             if let Some(refused) = conn.refused.take() {
                 self.refused = Some(refused);
             }

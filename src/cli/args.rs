@@ -98,7 +98,7 @@ impl ConnectionArgs {
             .transpose()
             .map_err(|err| Failure::new("TLS", err))?;
         Ok(Endpoint {
-            addr: self.address(),
+            addr: self.address()?,
             token: self.token.clone().filter(|token| !token.is_empty()),
             tls,
             connect_timeout: self.connect_timeout,
@@ -112,42 +112,79 @@ impl ConnectionArgs {
     /// As [`ConnectionArgs::endpoint`]; the server cannot be reached, or
     /// refuses the token.
     pub fn connect(&self) -> Result<Client, Failure> {
-        self.endpoint()?.connect().map_err(|err| match err {
-            crate::client::ClientError::Remote { .. } => Failure::new("", err),
-            err => Failure::new(format!("cannot connect to {}", self.address()), err),
+        let endpoint = self.endpoint()?;
+        endpoint.connect().map_err(|err| match err {
+            // Each says all there is to say, the address included.
+            crate::client::ClientError::Remote { .. }
+            | crate::client::ClientError::WrongPort(_) => Failure::new("", err),
+            err => Failure::new(format!("cannot connect to {}", endpoint.addr), err),
         })
     }
 
     /// `--server` as `host:port`, the default port added where none is
     /// given (`--server 127.0.0.1`, `--server ::1`, `--server files.lan`).
-    fn address(&self) -> String {
-        with_default_port(&self.server)
+    ///
+    /// # Errors
+    /// A port that is not a number from 1 to 65535: a usage error, as no
+    /// connection could ever be made.
+    pub fn address(&self) -> Result<String, Failure> {
+        let address = with_default_port(&self.server, default_port());
+        match address
+            .rsplit_once(':')
+            .map(|(_, port)| port.parse::<u16>())
+        {
+            Some(Ok(port)) if port > 0 => Ok(address),
+            _ => Err(Failure::usage(
+                format!("--server {}", self.server),
+                "the port must be a number from 1 to 65535",
+            )),
+        }
     }
 }
 
 /// The port a server listens on unless told otherwise.
 const DEFAULT_PORT: u16 = 5010;
 
-/// `server` with [`DEFAULT_PORT`] added if it has no port of its own
-/// (also `serve --listen`'s rule: one default port for both sides).
-pub(super) fn with_default_port(server: &str) -> String {
+/// For tests only, not for users (so not in `--help`): a default port
+/// other than [`DEFAULT_PORT`], so that the test of `--server host`
+/// (no port) can run the client against a server it started on a port it
+/// controls, whatever else listens on 5010 on the machine (the README's
+/// Quick-start server, say).
+const TEST_DEFAULT_PORT_VARIABLE: &str = "FERRY_TEST_DEFAULT_PORT";
+
+/// [`DEFAULT_PORT`], unless a test set [`TEST_DEFAULT_PORT_VARIABLE`].
+fn default_port() -> u16 {
+    std::env::var(TEST_DEFAULT_PORT_VARIABLE)
+        .ok()
+        .and_then(|port| port.parse().ok())
+        .unwrap_or(DEFAULT_PORT)
+}
+
+/// `server` with [`DEFAULT_PORT`] added if it has no port of its own:
+/// `serve --listen`'s rule, one default port for both sides.
+pub(super) fn with_server_port(server: &str) -> String {
+    with_default_port(server, DEFAULT_PORT)
+}
+
+/// `server` with `port` added if it has no port of its own.
+fn with_default_port(server: &str, port: u16) -> String {
     if server.parse::<std::net::SocketAddr>().is_ok() {
         return server.to_owned();
     }
     if let Ok(ip) = server.parse::<std::net::IpAddr>() {
         // A bare IPv6 address: its colons are not a port.
-        return std::net::SocketAddr::new(ip, DEFAULT_PORT).to_string();
+        return std::net::SocketAddr::new(ip, port).to_string();
     }
     let bracketed = server.starts_with('[') && server.ends_with(']');
     if bracketed || !server.contains(':') {
-        return format!("{server}:{DEFAULT_PORT}");
+        return format!("{server}:{port}");
     }
     server.to_owned()
 }
 
 #[cfg(test)]
 mod tests {
-    use super::with_default_port;
+    use super::{DEFAULT_PORT, with_default_port};
 
     #[test]
     fn a_server_without_a_port_gets_the_default_one() {
@@ -160,7 +197,7 @@ mod tests {
             ("files.lan", "files.lan:5010"),
             ("files.lan:7000", "files.lan:7000"),
         ] {
-            assert_eq!(with_default_port(given), meant, "{given}");
+            assert_eq!(with_default_port(given, DEFAULT_PORT), meant, "{given}");
         }
     }
 }
@@ -321,6 +358,7 @@ pub struct PutArgs {
     /// folder to put it in). With -r, the prefix the folder's files go
     /// under (default: the folder's name; "" for the top of the server;
     /// ending in /, a remote folder to put the folder in).
+    #[arg(value_parser = super::remote::parse_name)]
     pub remote: Option<String>,
     /// Upload through a resumable session: continue where an interrupted
     /// upload of the same file stopped, reconnecting after failures.
@@ -347,6 +385,7 @@ pub struct PutArgs {
 pub struct GetArgs {
     /// Remote name. With -r, a remote folder: its files, kept under the
     /// folder's name (with a trailing /, its contents only).
+    #[arg(value_parser = super::remote::parse_name)]
     pub remote: String,
     /// Local path, or `-` for standard output (default: the remote name's
     /// last segment; a folder, or a path ending in / (made if missing):

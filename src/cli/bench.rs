@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::Args;
 
 use super::args::ConnectionArgs;
-use super::output::{Output, ProgressMode};
+use super::output::{Output, ProgressMode, print_line, to_stderr};
 use super::{parse_seconds, parse_size};
 use crate::bench::{self, BenchConfig, Op};
 
@@ -44,11 +44,14 @@ pub struct BenchArgs {
 
 /// Runs the benchmark and prints its report.
 pub fn run(args: BenchArgs) -> ExitCode {
-    let name = &args.connection.server;
+    let name = match args.connection.address() {
+        Ok(name) => name,
+        Err(failure) => return super::report(Err(failure)),
+    };
     let server: SocketAddr = match name.to_socket_addrs().map(|mut a| a.next()) {
         Ok(Some(addr)) => addr,
         _ => {
-            eprintln!("ferry: cannot resolve {name}");
+            to_stderr(&format!("ferry: cannot resolve {name}"));
             return ExitCode::from(3);
         }
     };
@@ -73,9 +76,9 @@ pub fn run(args: BenchArgs) -> ExitCode {
     match bench::run(&config) {
         Ok(report) => {
             if args.json {
-                println!("{}", report.to_json(&config));
+                print_line(&report.to_json(&config));
             } else {
-                println!("{}", report.to_text(&config));
+                print_line(&report.to_text(&config));
             }
             if report.errors > 0 {
                 ExitCode::from(1)

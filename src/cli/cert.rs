@@ -61,7 +61,7 @@ pub fn run(args: &CertArgs) -> Result<(), Failure> {
     let (cert, key) = made.map_err(|err| Failure::usage("cert", err.to_string()))?;
     super::replace_private_file(&args.key, key.serialize_pem().as_bytes())?;
     std::fs::write(&args.cert, cert.pem()).map_err(|err| Failure::local(&args.cert, err))?;
-    eprintln!(
+    super::output::to_stderr(&format!(
         "wrote {} and {} for {}, valid {VALID_DAYS} days; \
          serve with --tls-cert {} --tls-key {}, trust with --ca {}",
         args.cert.display(),
@@ -70,6 +70,6 @@ pub fn run(args: &CertArgs) -> Result<(), Failure> {
         args.cert.display(),
         args.key.display(),
         args.cert.display()
-    );
+    ));
     Ok(())
 }

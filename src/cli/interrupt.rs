@@ -1,12 +1,18 @@
 //! Ctrl-C (SIGINT) or SIGTERM during a download: the partial files of a
 //! plain `get` or `get -r` are removed before the process ends, as README
-//! promises ("a failed download leaves no local file behind"). A
-//! `get --resume` never registers its partial file, so it is kept.
+//! promises ("a failed download leaves no local file behind"), and so are
+//! the folders they made that are left empty. A `get --resume` never
+//! registers its partial file, so it is kept; it and a `put --resume` say
+//! in their last line how to go on ([`Kept`]).
 //!
 //! The signal is received on a thread of its own (signal-hook's iterator),
 //! not in a signal handler, so removing files and taking a lock are safe
 //! there. The process then exits with 128 + the signal's number, the shell
 //! convention (130 for Ctrl-C).
+//!
+//! A reader that closes the client's stdout (`ferry ls -R | head -1`) ends
+//! the command the same way too, with exit status 0 and nothing said, as
+//! coreutils' `ls` does: see [`stdout_failed`].
 //!
 //! `--max-time` ends the command the same way, from a timer thread: the
 //! partial files go, and the process exits with 3, the code of a
@@ -23,19 +29,71 @@ use signal_hook::iterator::Signals;
 
 /// Partial files to remove if the process is interrupted.
 static PARTIAL: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
-/// The partial file of a `get --resume`, kept when --max-time ends it.
-static KEPT: Mutex<Option<PathBuf>> = Mutex::new(None);
+/// Folders the command made for its downloads, in the order made: on an
+/// interrupt, those left empty are removed (last made first).
+static MADE: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+/// What a `--resume` transfer keeps for the next run, while it runs.
+static KEPT: Mutex<Option<String>> = Mutex::new(None);
 
-/// Names `path` in the line `--max-time` ends the command with, for as
-/// long as it lives: the partial file a `get --resume` keeps.
+/// Says what a `--resume` transfer keeps, and that running the same
+/// command again resumes it, in the line an interrupt or `--max-time`
+/// ends the command with, for as long as it lives.
 #[derive(Debug)]
 pub struct Kept;
 
 impl Kept {
-    pub fn new(path: &Path) -> Kept {
-        *KEPT.lock().unwrap_or_else(|e| e.into_inner()) = Some(path.to_owned());
+    /// A `get --resume`: its partial file at `path`.
+    pub fn download(path: &Path) -> Kept {
+        Kept::keep(format!("partial download kept in {}", path.display()))
+    }
+
+    /// A `put --resume`: the bytes the server staged for its session.
+    pub fn upload() -> Kept {
+        Kept::keep("the server keeps the bytes it received".into())
+    }
+
+    fn keep(what: String) -> Kept {
+        install();
+        *KEPT.lock().unwrap_or_else(|e| e.into_inner()) = Some(what);
         Kept
     }
+}
+
+/// ` (<what is kept>: run the same command again to resume)`, or nothing.
+fn resume_hint() -> String {
+    KEPT.lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .as_ref()
+        .map(|kept| format!(" ({kept}: run the same command again to resume)"))
+        .unwrap_or_default()
+}
+
+/// Makes the folder `dir` and any of its parents missing, as
+/// `fs::create_dir_all` does, remembering those it made: an interrupt
+/// removes the ones it leaves empty.
+///
+/// # Errors
+/// As `fs::create_dir_all`.
+pub fn make_folders(dir: &Path) -> std::io::Result<()> {
+    // (`components` drops a trailing `/`; a relative path ends in "".)
+    let missing: Vec<&Path> = dir
+        .components()
+        .as_path()
+        .ancestors()
+        .take_while(|d| !d.as_os_str().is_empty() && !d.is_dir())
+        .collect();
+    for folder in missing.into_iter().rev() {
+        match std::fs::create_dir(folder) {
+            Ok(()) => MADE
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(folder.to_owned()),
+            // Made meanwhile by another download of the same run.
+            Err(_) if folder.is_dir() => {}
+            Err(err) => return Err(err),
+        }
+    }
+    Ok(())
 }
 
 impl Drop for Kept {
@@ -84,7 +142,9 @@ fn install() {
             .name("ferry-interrupt".into())
             .spawn(move || {
                 if let Some(signal) = signals.forever().next() {
-                    sweep_and_exit(128 + signal, None);
+                    let hint = resume_hint();
+                    let line = (!hint.is_empty()).then(|| format!("ferry: interrupted{hint}"));
+                    sweep_and_exit(128 + signal, line.as_deref());
                 }
             });
         drop(spawned);
@@ -99,23 +159,28 @@ pub fn give_up_after(after: Duration, what: String) {
         .name("ferry-max-time".into())
         .spawn(move || {
             std::thread::sleep(after);
-            let mut line = format!(
-                "ferry: {what}: gave up after --max-time {} s",
-                after.as_secs_f64()
+            let line = format!(
+                "ferry: {what}: gave up after --max-time {} s{}",
+                after.as_secs_f64(),
+                resume_hint()
             );
-            if let Some(kept) = KEPT.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
-                line += &format!(
-                    " (partial download kept in {}: run the same command again to resume)",
-                    kept.display()
-                );
-            }
             sweep_and_exit(3, Some(&line));
         });
     // Without the timer the command runs unbounded, as without the option:
     // not worth failing for, but worth saying.
     if spawned.is_err() {
-        eprintln!("ferry: warning: cannot start the --max-time timer");
+        super::output::to_stderr("ferry: warning: cannot start the --max-time timer");
     }
+}
+
+/// Ends the command because its stdout failed: quietly with 0 if the
+/// reader went away (nobody wants the rest, which is no failure), else
+/// with 3 and the reason (`> /dev/full`), partial files removed either way.
+pub fn stdout_failed(err: &std::io::Error) -> ! {
+    if err.kind() == std::io::ErrorKind::BrokenPipe {
+        sweep_and_exit(0, None);
+    }
+    sweep_and_exit(3, Some(&format!("ferry: stdout: {err}")));
 }
 
 /// Removes the registered partial files, says `line`, and exits.
@@ -125,8 +190,14 @@ fn sweep_and_exit(code: i32, line: Option<&str>) -> ! {
     for path in partial.iter() {
         let _ = std::fs::remove_file(path);
     }
+    // Only an empty folder can be removed: one that holds anything (a
+    // finished download, a file of someone else's) stays.
+    let made = MADE.lock().unwrap_or_else(|e| e.into_inner());
+    for folder in made.iter().rev() {
+        let _ = std::fs::remove_dir(folder);
+    }
     if let Some(line) = line {
-        eprintln!("{line}");
+        super::output::to_stderr(line);
     }
     std::process::exit(code);
 }

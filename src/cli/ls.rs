@@ -10,7 +10,7 @@ use clap::Args;
 
 use super::Failure;
 use super::args::ClientArgs;
-use super::output::{ProgressMode, human_size, local_minute, one_line};
+use super::output::{ProgressMode, human_size, local_minute, one_line, print_line};
 use super::remote::{json_string, utc};
 use crate::client::{Client, ClientError, DirEntry};
 
@@ -19,6 +19,7 @@ use crate::client::{Client, ClientError, DirEntry};
 pub struct LsArgs {
     /// A folder (default: the top), or a file. With -R, a name prefix:
     /// `logs/` is the folder `logs`, `logs` also matches `logs.txt`.
+    #[arg(value_parser = super::remote::parse_name)]
     pub prefix: Option<String>,
     /// Every file below, at any depth, instead of one level.
     #[arg(short = 'R', long)]
@@ -38,7 +39,7 @@ pub fn list(args: &LsArgs) -> Result<(), Failure> {
     let target = args.prefix.as_deref().unwrap_or("");
     let mut client = args.client.connection.connect()?;
     let entries = if args.recursive {
-        recursive(&mut client, target)?
+        recursive(&mut client, super::remote::prefix(target))?
     } else {
         one_level(&mut client, target)?
     };
@@ -47,11 +48,11 @@ pub fn list(args: &LsArgs) -> Result<(), Failure> {
     } else {
         for entry in &entries {
             let size = entry.size.map_or_else(|| "-".to_owned(), human_size);
-            println!(
+            print_line(&format!(
                 "{size:>10}  {}  {}",
                 local_minute(entry.mtime),
                 one_line(&entry.name)
-            );
+            ));
         }
     }
     Ok(())
@@ -111,8 +112,8 @@ fn print_json(entries: &[DirEntry]) {
         })
         .collect();
     if objects.is_empty() {
-        println!("[]");
+        print_line("[]");
     } else {
-        println!("[\n{}\n]", objects.join(",\n"));
+        print_line(&format!("[\n{}\n]", objects.join(",\n")));
     }
 }

@@ -165,6 +165,7 @@ fn exit_code(err: &ClientError) -> u8 {
         ClientError::Io(_)
         | ClientError::Local(_)
         | ClientError::Protocol(_)
+        | ClientError::WrongPort(_)
         | ClientError::Checksum { .. } => 3,
     }
 }
@@ -189,7 +190,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Bench(args) => return bench::run(args),
         Command::Completions { shell } => {
             let mut command = Cli::command();
-            clap_complete::generate(shell, &mut command, "ferry", &mut io::stdout());
+            clap_complete::generate(shell, &mut command, "ferry", &mut output::Stdout);
             return ExitCode::SUCCESS;
         }
         Command::Token(args) => token::run(args),
@@ -281,7 +282,7 @@ fn report(result: Result<(), Failure>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
-            eprintln!("ferry: {}", output::one_line(&failure.line()));
+            output::to_stderr(&format!("ferry: {}", output::one_line(&failure.line())));
             ExitCode::from(failure.exit_code())
         }
     }

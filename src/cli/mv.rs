@@ -16,9 +16,11 @@ use crate::client::{Client, ClientError};
 #[derive(Debug, Args)]
 pub struct MvArgs {
     /// The remote file or folder to move.
+    #[arg(value_parser = super::remote::parse_name)]
     pub from: String,
     /// Its new name; an existing folder, or a name ending in /, to move
     /// it into. A file already there is replaced.
+    #[arg(value_parser = super::remote::parse_name)]
     pub to: String,
     /// Print what would be moved, move nothing.
     #[arg(long)]
@@ -41,7 +43,7 @@ pub fn run(args: &MvArgs) -> Result<(), Failure> {
         .next()
         .unwrap_or(from);
     let dest = if into {
-        format!("{}/{leaf}", args.to.trim_end_matches('/'))
+        tree::join(&tree::as_folder(&args.to), leaf)
     } else {
         args.to.clone()
     };

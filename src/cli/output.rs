@@ -7,6 +7,11 @@
 //! `--progress=always` (for tests, which have no terminal). Every line
 //! printed while bars are up goes through [`Output`], which lifts the bars
 //! out of the way first, so lines and bars never tear each other.
+//!
+//! Results go to stdout through [`Stdout`] (or [`print_line`]), never
+//! `println!`, which panics when the reader has gone (`ferry ls | head`):
+//! a closed stdout ends the command quietly with exit status 0. Messages go
+//! to stderr through [`to_stderr`], which drops what cannot be written.
 
 use std::io::{self, Read, Write};
 
@@ -145,7 +150,7 @@ impl Output {
     /// A result line on stdout (not with `--quiet`).
     pub fn say(&self, line: &str) {
         if !self.quiet {
-            self.bars.suspend(|| println!("{}", one_line(line)));
+            self.bars.suspend(|| print_line(&one_line(line)));
         }
     }
 
@@ -153,13 +158,14 @@ impl Output {
     pub fn warn(&self, line: &str) {
         if !self.quiet {
             self.bars
-                .suspend(|| eprintln!("ferry: warning: {}", one_line(line)));
+                .suspend(|| to_stderr(&format!("ferry: warning: {}", one_line(line))));
         }
     }
 
     /// A `ferry: ...` error line on stderr, even with `--quiet`.
     pub fn error(&self, line: &str) {
-        self.bars.suspend(|| eprintln!("ferry: {}", one_line(line)));
+        self.bars
+            .suspend(|| to_stderr(&format!("ferry: {}", one_line(line))));
     }
 
     /// Sends the client's log (retries; with `verbose`, every request and
@@ -177,6 +183,45 @@ impl Output {
             log::set_max_level(level);
         }
     }
+}
+
+/// The client's stdout, for results (lines, a download to `-`, a
+/// completion script). It never returns an error: one ends the command
+/// (see [`super::interrupt::stdout_failed`]), since with nowhere to put
+/// its results a command has nothing left to do. Writes go straight to
+/// `io::stdout()`'s own buffer, so lines stay whole.
+#[derive(Debug, Clone, Copy)]
+pub struct Stdout;
+
+impl Write for Stdout {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        io::stdout().write(buf).or_else(end_unless_interrupted)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        io::stdout().flush().or_else(end_unless_interrupted)
+    }
+}
+
+/// `Interrupted` is returned (`write_all` tries again); any other error
+/// ends the command.
+fn end_unless_interrupted<T>(err: io::Error) -> io::Result<T> {
+    if err.kind() == io::ErrorKind::Interrupted {
+        return Err(err);
+    }
+    super::interrupt::stdout_failed(&err)
+}
+
+/// Writes `line` and a newline on stdout (see [`Stdout`]).
+pub fn print_line(line: &str) {
+    // Stdout ends the command rather than return an error.
+    let _ = writeln!(Stdout, "{line}");
+}
+
+/// Writes `line` and a newline on stderr, or nothing if stderr cannot take
+/// it (closed, full): a message is never worth failing a command for.
+pub fn to_stderr(line: &str) {
+    let _ = writeln!(io::stderr().lock(), "{line}");
 }
 
 /// Columns of the terminal on stderr, [`DEFAULT_WIDTH`] if it is none.
@@ -247,7 +292,7 @@ impl log::Log for Logger {
         if self.enabled(record.metadata()) {
             let line = record.args().to_string();
             self.bars
-                .suspend(|| eprintln!("ferry: {}", one_line(&line)));
+                .suspend(|| to_stderr(&format!("ferry: {}", one_line(&line))));
         }
     }
 

@@ -1,6 +1,8 @@
-//! `ferry stat` and `ferry rm`: looking at and removing remote files
-//! (`ls` is in `ls.rs`). Tables are for people (sizes like `1.2 MiB`,
-//! local times); `--json` is for programs (exact numbers, Unix times, UTC).
+//! Remote names as the command line gives them (a leading `/` is the
+//! root, for every command: [`parse_name`]), and `ferry stat` and
+//! `ferry rm`: looking at and removing remote files (`ls` is in `ls.rs`).
+//! Tables are for people (sizes like `1.2 MiB`, local times); `--json` is
+//! for programs (exact numbers, Unix times, UTC).
 
 use clap::Args;
 use time::OffsetDateTime;
@@ -8,13 +10,50 @@ use time::format_description::well_known::Rfc3339;
 
 use super::Failure;
 use super::args::ClientArgs;
-use super::output::{ProgressMode, human_size, local_time};
+use super::output::{ProgressMode, human_size, local_time, print_line};
 use crate::client::ClientError;
+
+/// The root folder, as a user names it.
+const ROOT: &str = "/";
+
+/// A remote name as typed, read as in a shell: a leading `/` means the
+/// root, so `/in/a.txt` is `in/a.txt` (FERRY/1 names have no leading
+/// `/`), and `/` alone is the root folder itself, kept as `/` (a folder,
+/// as every name ending in `/` is) for [`prefix`] and [`as_folder`] to
+/// read as the whole server. Every remote-name argument is parsed with it
+/// (`value_parser`), so the rule holds for every command; `sync`, whose
+/// arguments may be local paths, applies it to its remote side.
+pub fn parse_name(text: &str) -> Result<String, std::convert::Infallible> {
+    let name = text.trim_start_matches('/');
+    Ok(if name.is_empty() && !text.is_empty() {
+        ROOT.to_owned()
+    } else {
+        name.to_owned()
+    })
+}
+
+/// `name` as a listing prefix: the root folder (`/`) is `""`, the whole
+/// server; any other name is itself.
+pub fn prefix(name: &str) -> &str {
+    if name == ROOT { "" } else { name }
+}
+
+/// `name` as a folder prefix for `LIST`: `photos` and `photos/` are both
+/// `photos/` (never `photos-old/...`); `""` and `/` are the whole server.
+pub fn as_folder(name: &str) -> String {
+    let name = prefix(name);
+    if name.is_empty() || name.ends_with('/') {
+        name.to_owned()
+    } else {
+        format!("{name}/")
+    }
+}
 
 /// `ferry stat`.
 #[derive(Debug, Args)]
 pub struct StatArgs {
     /// Remote name.
+    #[arg(value_parser = parse_name)]
     pub name: String,
     /// Print a JSON object of {name, size, mtime, modified, crc32c} instead.
     #[arg(long)]
@@ -27,7 +66,7 @@ pub struct StatArgs {
 #[derive(Debug, Args)]
 pub struct RmArgs {
     /// Remote names (with -r, folders).
-    #[arg(required = true)]
+    #[arg(required = true, value_parser = parse_name)]
     pub names: Vec<String>,
     /// Remove folders: every file below each of them.
     #[arg(short, long)]
@@ -46,6 +85,12 @@ pub fn stat(args: &StatArgs) -> Result<(), Failure> {
     args.client.output(ProgressMode::Never)?;
     let name = &args.name;
     super::check_remote_name(name)?;
+    if name.ends_with('/') {
+        return Err(Failure::usage(
+            name,
+            "names a folder (ferry ls lists a folder)",
+        ));
+    }
     let stat = args
         .client
         .connection
@@ -54,7 +99,7 @@ pub fn stat(args: &StatArgs) -> Result<(), Failure> {
         .map_err(|err| Failure::new(name.clone(), err))?;
     let crc = stat.crc.map(|crc| format!("{crc:08x}"));
     if args.json {
-        println!(
+        print_line(&format!(
             "{{\"name\": {}, \"size\": {}, \"mtime\": {}, \"modified\": {}, \"crc32c\": {}}}",
             json_string(name),
             stat.size,
@@ -62,14 +107,18 @@ pub fn stat(args: &StatArgs) -> Result<(), Failure> {
             json_string(&utc(stat.mtime)),
             crc.as_deref()
                 .map_or_else(|| "null".to_owned(), json_string)
-        );
+        ));
         return Ok(());
     }
-    println!("name:     {name}");
-    println!("size:     {} ({})", stat.size, human_size(stat.size));
-    println!("modified: {}", local_time(stat.mtime));
+    print_line(&format!("name:     {name}"));
+    print_line(&format!(
+        "size:     {} ({})",
+        stat.size,
+        human_size(stat.size)
+    ));
+    print_line(&format!("modified: {}", local_time(stat.mtime)));
     if let Some(crc) = crc {
-        println!("crc32c:   {crc}");
+        print_line(&format!("crc32c:   {crc}"));
     }
     Ok(())
 }
@@ -151,6 +200,24 @@ mod tests {
         assert_eq!(json_string("plain/ü.txt"), "\"plain/ü.txt\"");
         assert_eq!(json_string("a\"b\\c"), "\"a\\\"b\\\\c\"");
         assert_eq!(json_string("\u{1}"), "\"\\u0001\"");
+    }
+
+    #[test]
+    fn a_leading_slash_is_the_root() {
+        let parsed = |text| parse_name(text).unwrap();
+        for (typed, meant) in [
+            ("/in/a.txt", "in/a.txt"),
+            ("//in/", "in/"),
+            ("in", "in"),
+            ("/", "/"),
+            ("///", "/"),
+            ("", ""),
+        ] {
+            assert_eq!(parsed(typed), meant, "{typed:?}");
+        }
+        assert_eq!(as_folder(&parsed("/")), "");
+        assert_eq!(as_folder(&parsed("/in")), "in/");
+        assert_eq!(prefix(&parsed("/in")), "in");
     }
 
     #[test]

@@ -218,7 +218,7 @@ fn test_gate() -> Option<std::sync::Arc<crate::storage::gate::Gate>> {
 /// `--listen`: as [`resolve`], the client's default port added where none
 /// is given (`--listen 0.0.0.0`, `--listen ::`), as `--server` adds it.
 fn resolve_listen(text: &str) -> Result<SocketAddr, String> {
-    resolve(&super::args::with_default_port(text))
+    resolve(&super::args::with_server_port(text))
 }
 
 /// `host:port` as the address to listen on: an IP address as it is, a host

@@ -70,13 +70,12 @@ pub fn run(args: &SyncArgs) -> Result<(), Failure> {
     }
 }
 
-/// The remote folder as a listing prefix: `/` is the top of the server.
+/// The remote folder as a listing prefix, read as every remote name is
+/// ([`super::remote::parse_name`]: `/` is the top of the server, `/web/`
+/// is `web/`). Only here: the other argument is a local path.
 fn remote_folder(name: &str) -> String {
-    if name == "/" {
-        String::new()
-    } else {
-        name.to_owned()
-    }
+    let Ok(name) = super::remote::parse_name(name);
+    tree::as_folder(&name)
 }
 
 /// Local folder to remote folder.

@@ -5,12 +5,13 @@
 //! SIGHUP never sees half a file.
 
 use std::fs;
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
 
 use super::Failure;
+use super::output::{print_line, to_stderr};
 use super::serve::parse_grant;
 use crate::access::tokens::{Entry, TokensFile, check_token_name, digest, new_token};
 use crate::access::{Grant, Grants};
@@ -68,10 +69,9 @@ pub fn run(args: TokenArgs) -> Result<(), Failure> {
         } => add(&tokens, name, grant),
         Action::List { tokens } => {
             let file = read(&tokens)?;
-            let mut out = io::stdout().lock();
             for entry in &file.entries {
                 let grants: Vec<String> = entry.grants.iter().map(Grant::to_string).collect();
-                let _ = writeln!(out, "{} {}", entry.name, grants.join(" "));
+                print_line(&format!("{} {}", entry.name, grants.join(" ")));
             }
             Ok(())
         }
@@ -87,7 +87,7 @@ pub fn run(args: TokenArgs) -> Result<(), Failure> {
                 ));
             }
             write(&tokens, &file)?;
-            eprintln!("removed {name}; send the server SIGHUP to apply");
+            to_stderr(&format!("removed {name}; send the server SIGHUP to apply"));
             Ok(())
         }
     }
@@ -113,11 +113,11 @@ fn add(path: &Path, name: String, grants: Vec<Grant>) -> Result<(), Failure> {
         grants: Grants::new(grants),
     });
     write(path, &file)?;
-    println!("{token}");
-    eprintln!(
+    print_line(&token);
+    to_stderr(&format!(
         "added {name}: the line above is its token, shown only now; \
          send the server SIGHUP to apply"
-    );
+    ));
     Ok(())
 }
 

@@ -23,7 +23,9 @@ pub fn put(args: &PutArgs) -> Result<(), Failure> {
     let local = args.local.as_path();
     let remote = match args.remote.as_deref() {
         // Like cp and scp: a name ending in `/` is a folder to put it into.
-        Some(folder) if folder.ends_with('/') => format!("{folder}{}", last_component(local)?),
+        Some(folder) if folder.ends_with('/') => {
+            super::tree::join(&super::tree::as_folder(folder), &last_component(local)?)
+        }
         Some(remote) => remote.to_owned(),
         None => last_component(local)?,
     };
@@ -72,6 +74,7 @@ pub fn put(args: &PutArgs) -> Result<(), Failure> {
     }
     let bar = output.file_bar(&remote, size);
     let result = if args.resume {
+        let _kept = super::interrupt::Kept::upload();
         let endpoint = args.client.connection.endpoint()?;
         let upload = Upload {
             endpoint: &endpoint,
@@ -159,14 +162,35 @@ pub fn get(args: &GetArgs) -> Result<(), Failure> {
         // As for `put`: a path ending in `/` is a folder to put it into,
         // made if missing (as `get -r` makes its target).
         Some(dir) if dir.as_os_str().as_encoded_bytes().ends_with(b"/") => {
-            fs::create_dir_all(dir).map_err(|err| Failure::local(dir, err))?;
+            // (`components` drops the `/`, which would make a file's
+            // metadata an error.)
+            let folder = dir.components().as_path();
+            if folder.exists() && !folder.is_dir() {
+                return Err(Failure::explained(
+                    dir.display().to_string(),
+                    3,
+                    "is a file, not a folder to save into",
+                ));
+            }
+            super::interrupt::make_folders(dir).map_err(|err| Failure::local(dir, err))?;
             dir.join(leaf)
         }
         Some(path) => path.clone(),
         None => PathBuf::from(leaf),
     };
     let shown = target.display().to_string();
-    let exists = || Ok(target.symlink_metadata().is_ok());
+    // Skipping says the remote file is there: a missing one is an error,
+    // as it is without -n.
+    let exists = || {
+        if target.symlink_metadata().is_err() {
+            return Ok(false);
+        }
+        let mut client = args.client.connection.connect()?;
+        match client.stat(&args.remote) {
+            Ok(_) => Ok(true),
+            Err(err) => Err(get_failure(&args.remote, err)),
+        }
+    };
     if args.caution.skips(&args.filter, &output, &shown, exists)? {
         return Ok(());
     }
@@ -191,7 +215,9 @@ fn download(args: &GetArgs, target: &Path, output: &Output) -> Result<u64, Failu
     // A plain download is all or nothing, even when interrupted; a
     // --resume one keeps its bytes for the next run.
     let _discard = (!args.resume).then(|| Discard::new(&partial));
-    let _kept = args.resume.then(|| super::interrupt::Kept::new(&partial));
+    let _kept = args
+        .resume
+        .then(|| super::interrupt::Kept::download(&partial));
     let (mut file, have, crc_so_far) = if args.resume {
         let mut file = OpenOptions::new()
             .create(true)
@@ -280,8 +306,7 @@ fn get_failure(remote: &str, err: ClientError) -> Failure {
 }
 
 fn get_to_stdout(args: &GetArgs, output: &Output) -> Result<(), Failure> {
-    let stdout = io::stdout();
-    let mut out = stdout.lock();
+    let mut out = super::output::Stdout;
     let bar = output.pending_bar(&args.remote);
     let bars = [&bar];
     let no_retries = RetryPolicy {

@@ -23,6 +23,9 @@ pub enum ClientError {
     Local(io::Error),
     /// The server said something that is not FERRY/1, or not what was asked.
     Protocol(String),
+    /// The port speaks another protocol (HTTP, TLS): the message says
+    /// which, and what to connect with instead.
+    WrongPort(String),
     /// A download's bytes do not match the CRC-32C the server reported.
     Checksum {
         /// What the server said the file's CRC-32C is.
@@ -70,6 +73,7 @@ impl fmt::Display for ClientError {
             ClientError::Io(err) => write!(f, "{err}"),
             ClientError::Local(err) => write!(f, "local file: {err}"),
             ClientError::Protocol(what) => write!(f, "protocol error: {what}"),
+            ClientError::WrongPort(what) => write!(f, "{what}"),
             ClientError::Checksum { expected, received } => write!(
                 f,
                 "checksum mismatch: received data has CRC-32C {received:08x}, the server's file {expected:08x}"

@@ -10,10 +10,12 @@
 //! - [`pipeline`]: many requests in flight on one connection (folders);
 //! - [`sessions`]: resumable uploads (`UPLOAD`/`APPEND`/`COMMIT`/`ABORT`);
 //! - [`resume`]: uploads and downloads that reconnect and carry on;
-//! - [`retry`]: how often and how patiently to reconnect.
+//! - [`retry`]: how often and how patiently to reconnect;
+//! - `probe`: what a port that does not greet speaks (HTTP, TLS).
 
 mod error;
 pub mod pipeline;
+mod probe;
 pub mod rate;
 pub mod resume;
 pub mod retry;
@@ -221,13 +223,39 @@ impl Client {
         let tcp = tcp_connect(addr, within)?;
         let server = tcp.peer_addr()?;
         let (requests, mut replies) = wire::halves(stream::Halves::plain(tcp)?);
-        // A hint that would come no sooner than the timeout is no help;
-        // after one, the wait goes on for the rest of `within`.
-        if within > GREETING_HINT_AFTER {
-            let rest = within - GREETING_HINT_AFTER;
-            replies.hint_if_silent(server, GREETING_HINT_AFTER, rest)?;
-        }
+        Client::name_a_silent_port(&mut replies, server, within)?;
         Client::greeted(requests, replies, within)
+    }
+
+    /// Before the greeting of a plaintext connection: a port silent for
+    /// [`probe::SILENCE`] is asked what it speaks (an HTTP or TLS port is
+    /// an error at once); one silent for [`GREETING_HINT_AFTER`] gets a
+    /// warning that it may serve TLS. A question or hint that would come
+    /// no sooner than the timeout is no help; after one, the wait goes on
+    /// for the rest of `within`.
+    fn name_a_silent_port(
+        replies: &mut Replies,
+        server: std::net::SocketAddr,
+        within: Duration,
+    ) -> Result<()> {
+        if within <= probe::SILENCE
+            || replies.speaks_within(probe::SILENCE, within - probe::SILENCE)?
+        {
+            return Ok(());
+        }
+        probe::refuse_other_protocols(server)?;
+        let Some(rest) = within.checked_sub(GREETING_HINT_AFTER) else {
+            return Ok(());
+        };
+        if !replies.speaks_within(GREETING_HINT_AFTER - probe::SILENCE, rest)? {
+            log::warn!(
+                target: "ferry::client",
+                "no greeting from {server} after {} s: if it serves TLS, \
+                 connect with --tls or --ca",
+                GREETING_HINT_AFTER.as_secs_f64()
+            );
+        }
+        Ok(())
     }
 
     /// Connects to `addr` (`host:port`) over TLS, checks the server's

@@ -22,11 +22,10 @@
 //! asks of clients.
 
 use std::io::{self, BufRead, BufReader, BufWriter, ErrorKind, Read, Write};
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use log::{debug, warn};
+use log::debug;
 
 use super::error::{ClientError, Result};
 use super::rate::{self, RateLimit};
@@ -350,37 +349,25 @@ impl Replies {
         self.limit = limit;
     }
 
-    /// Waits for the server's first bytes on a plaintext connection to
-    /// `server`. If none come within `after`, warns (once) that a TLS port
-    /// would be this silent, and waits on with the connection's usual
-    /// read `timeout`, which is in force again either way.
+    /// Waits up to `after` for the server's first bytes (or the end of
+    /// the stream) on a fresh connection; false if it stayed silent. The
+    /// read `timeout` is in force afterwards either way.
     ///
     /// # Errors
     /// The connection fails (an end of stream is left for
     /// [`Replies::greeting`] to explain).
-    pub(crate) fn hint_if_silent(
-        &mut self,
-        server: SocketAddr,
-        after: Duration,
-        timeout: Duration,
-    ) -> Result<()> {
+    pub(crate) fn speaks_within(&mut self, after: Duration, timeout: Duration) -> Result<bool> {
         self.input.get_ref().set_read_timeout(Some(after))?;
         let waited = self.input.fill_buf().map(drop);
         self.input.get_ref().set_read_timeout(Some(timeout))?;
         match waited {
             // What an expired receive timeout looks like, by platform.
             Err(err) if matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                warn!(
-                    target: "ferry::client",
-                    "no greeting from {server} after {} s: if it serves TLS, \
-                     connect with --tls or --ca",
-                    after.as_secs_f64()
-                );
-                Ok(())
+                Ok(false)
             }
-            Err(err) if err.kind() == ErrorKind::Interrupted => Ok(()),
+            Err(err) if err.kind() == ErrorKind::Interrupted => Ok(true),
             Err(err) => Err(err.into()),
-            Ok(()) => Ok(()),
+            Ok(()) => Ok(true),
         }
     }
 

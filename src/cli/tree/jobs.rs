@@ -171,7 +171,7 @@ impl<'a> GetJob<'a> {
 impl Exchange for GetJob<'_> {
     fn prepare(&mut self) -> Result<()> {
         if let Some(dir) = self.partial.parent() {
-            fs::create_dir_all(dir).map_err(ClientError::Local)?;
+            crate::cli::interrupt::make_folders(dir).map_err(ClientError::Local)?;
         }
         self.interrupted = Some(Discard::new(&self.partial));
         self.file = Some(File::create(&self.partial).map_err(ClientError::Local)?);

@@ -29,6 +29,7 @@ use super::Failure;
 use super::args::{EffortArgs, GetArgs, PutArgs};
 use super::output::Output;
 use crate::cli::caution::skipped;
+pub use crate::cli::remote::as_folder;
 use crate::client::pipeline::{self, Exchange, Window};
 use crate::client::retry::RetryPolicy;
 use crate::client::{self, Client, ClientError, Endpoint, RemoteFile};
@@ -37,7 +38,8 @@ pub use filter::FilterArgs;
 pub use jobs::StatJob;
 use jobs::{GetJob, PutJob, Show};
 pub use names::LocalFile;
-pub use remove::{as_folder, remove};
+pub use names::join;
+pub use remove::remove;
 pub(crate) use tally::Outcome;
 use tally::Tally;
 
@@ -109,7 +111,7 @@ pub fn put(args: &PutArgs) -> Result<(), Failure> {
     let prefix = match args.remote.as_deref() {
         // As for one file: a prefix ending in `/` is a folder to put the
         // folder into (`put -r photos backup/` makes `backup/photos/...`).
-        Some(folder) if folder.ends_with('/') => format!("{folder}{}", folder_name(root)?),
+        Some(folder) if folder.ends_with('/') => join(&as_folder(folder), &folder_name(root)?),
         Some(prefix) => prefix.to_owned(),
         None => folder_name(root)?,
     };
@@ -216,7 +218,7 @@ pub fn get(args: &GetArgs) -> Result<(), Failure> {
     // `-r sensors` means the folder `sensors`, not every name that starts
     // with those letters (`sensors-old/...`): the listing asks for
     // `sensors/`, while local paths keep `sensors/` as README says.
-    let prefix = args.remote.as_str();
+    let prefix = crate::cli::remote::prefix(&args.remote);
     let target = args.local.clone().unwrap_or_else(|| PathBuf::from("."));
     if target == Path::new("-") {
         return Err(Failure::usage("-", "-r needs a local folder"));

@@ -8,7 +8,7 @@ use super::Lanes;
 use super::edits::{self, Edit};
 use crate::cli::Failure;
 use crate::cli::output::ProgressMode;
-use crate::cli::remote::RmArgs;
+use crate::cli::remote::{RmArgs, as_folder};
 
 /// Removes every file below each named folder.
 pub fn remove(args: &RmArgs) -> Result<(), Failure> {
@@ -47,14 +47,4 @@ pub fn remove(args: &RmArgs) -> Result<(), Failure> {
     drop(client);
     let server = args.client.connection.endpoint()?;
     edits::apply(&server, Lanes::default(), &output, edits, args.dry_run).map(drop)
-}
-
-/// `name` as a folder prefix for `LIST`: `photos` and `photos/` are both
-/// `photos/` (never `photos-old/...`); `""` stays the whole server.
-pub fn as_folder(name: &str) -> String {
-    if name.is_empty() || name.ends_with('/') {
-        name.to_owned()
-    } else {
-        format!("{name}/")
-    }
 }
