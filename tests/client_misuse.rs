@@ -170,7 +170,11 @@ fn a_leading_slash_means_the_root_on_every_command() {
         let line = failure(&binary::run(dir, server.addr, args), 2);
         assert!(line.starts_with("ferry: /: "), "{line}");
     }
-    let removed = ok(&["rm", "-r", "/"]);
+    // Everything, as coreutils' rm: only when asked twice.
+    let line = failure(&binary::run(dir, server.addr, &["rm", "-r", "/"]), 2);
+    assert!(line.contains("--no-preserve-root"), "{line}");
+    assert_eq!(server.files_on_disk().len(), 3);
+    let removed = ok(&["rm", "-r", "--no-preserve-root", "/"]);
     assert_eq!(removed.lines().count(), 3, "{removed}");
     assert_eq!(server.files_on_disk(), Vec::<String>::new());
 }

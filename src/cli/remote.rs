@@ -74,6 +74,10 @@ pub struct RmArgs {
     /// With -r: print what would be removed, remove nothing.
     #[arg(long, requires = "recursive")]
     pub dry_run: bool,
+    /// With -r: allow `/`, every file on the server (refused without it,
+    /// as coreutils' rm refuses `rm -r /`).
+    #[arg(long, requires = "recursive")]
+    pub no_preserve_root: bool,
     #[command(flatten)]
     pub filter: super::tree::FilterArgs,
     #[command(flatten)]

@@ -15,6 +15,12 @@ pub fn remove(args: &RmArgs) -> Result<(), Failure> {
     let output = args.client.output(ProgressMode::Never)?;
     for name in &args.names {
         crate::cli::check_remote_name(name)?;
+        if as_folder(name).is_empty() && !args.no_preserve_root && !args.dry_run {
+            return Err(Failure::usage(
+                name,
+                "is every file on the server: add --no-preserve-root to remove them all",
+            ));
+        }
     }
     let mut client = args.client.connection.connect()?;
     let mut edits = Vec::new();
