@@ -315,12 +315,12 @@ fn names_with_control_characters_stay_on_one_line() {
 }
 
 #[test]
-fn readme_completion_commands_work_in_a_fresh_home() {
-    let readme = fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
-    let section = readme
-        .split("### Shell completions")
+fn documented_completion_commands_work_in_a_fresh_home() {
+    let doc = fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/cli.md")).unwrap();
+    let section = doc
+        .split("## Shell completions")
         .nth(1)
-        .expect("README has a completions section");
+        .expect("docs/cli.md has a completions section");
     let script = section
         .split("```sh\n")
         .nth(1)

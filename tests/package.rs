@@ -147,6 +147,7 @@ fn the_debian_package_holds_the_service_and_its_settings() {
         "./etc/logrotate.d/ferry",
         "./usr/share/doc/ferry/README.md",
         "./usr/share/doc/ferry/PROTOCOL.md",
+        "./usr/share/doc/ferry/docs/cli.md",
     ] {
         assert!(listing.contains(path), "{path} missing from:\n{listing}");
     }
