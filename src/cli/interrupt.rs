@@ -1,5 +1,5 @@
 //! Ctrl-C (SIGINT) or SIGTERM during a download: the partial files of a
-//! plain `get` or `get -r` are removed before the process ends, as README
+//! plain `get` or `get -r` are removed before the process ends, as docs/cli.md
 //! promises ("a failed download leaves no local file behind"), and so are
 //! the folders they made that are left empty. A `get --resume` never
 //! registers its partial file, so it is kept; it and a `put --resume` say
@@ -16,7 +16,7 @@
 //!
 //! `--max-time` ends the command the same way, from a timer thread: the
 //! partial files go, and the process exits with 3, the code of a
-//! connection failure (README, "Exit codes and errors"). A `get --resume`
+//! connection failure (docs/cli.md, "Exit codes and errors"). A `get --resume`
 //! registers its partial file as kept instead, so that the last line says
 //! where it is and how to go on, as a failed connection's does.
 

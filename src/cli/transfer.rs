@@ -294,7 +294,7 @@ fn download(args: &GetArgs, target: &Path, output: &Output) -> Result<u64, Failu
 }
 
 /// A failed download of one file as the user should read it: `409` is the
-/// server saying the name is a directory, which README counts as a usage
+/// server saying the name is a directory, which docs/cli.md counts as a usage
 /// error (a folder without `-r`), as the client does for a trailing `/`.
 fn get_failure(remote: &str, err: ClientError) -> Failure {
     match err {

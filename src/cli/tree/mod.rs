@@ -217,7 +217,7 @@ pub(crate) fn upload(
 pub fn get(args: &GetArgs) -> Result<(), Failure> {
     // `-r sensors` means the folder `sensors`, not every name that starts
     // with those letters (`sensors-old/...`): the listing asks for
-    // `sensors/`, while local paths keep `sensors/` as README says.
+    // `sensors/`, while local paths keep `sensors/` as docs/cli.md says.
     let prefix = crate::cli::remote::prefix(&args.remote);
     let target = args.local.clone().unwrap_or_else(|| PathBuf::from("."));
     if target == Path::new("-") {
