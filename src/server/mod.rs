@@ -32,7 +32,7 @@ use crate::hooks::{Hooks, Runner};
 use crate::metrics::ReactorMetrics;
 use crate::pool::{Pool, Shared};
 use crate::request_log::RequestLog;
-use crate::storage::Storage;
+use crate::storage::{Claim, Storage};
 use crate::tls::ServerTls;
 pub(crate) use accept::raise_fd_limit;
 use accept::{Listener, Reserve};
@@ -287,6 +287,9 @@ impl Server {
                 .collect::<io::Result<_>>()?
         };
         access::check_exposure(&addrs, &config.access)?;
+        // Before any port is bound: a server refused for a root in use
+        // never holds a connection unanswered. It creates nothing yet.
+        let claim = Claim::take(&config.root, &config.node_id, config.read_only)?;
         let workers = config.workers.max(1);
         // One socket per reactor for each address: `groups[a][r]`.
         let mut groups = if inherited.is_empty() {
@@ -327,10 +330,11 @@ impl Server {
                     .unwrap_or(usize::MAX),
             )
             .max(1);
-        // Only now that the addresses are ours: the root is created and
-        // locked, so a server that cannot start leaves no root behind and
-        // touches nothing in another server's.
-        let mut storage = Storage::open(&config.root, &config.node_id, config.read_only)?;
+        // Only now that the addresses are ours: the root is created (and
+        // locked, if it was not yet) and the journal moved aside for the
+        // sweep, so a server that cannot listen leaves no root behind and
+        // the journal where its sweep will find it.
+        let mut storage = Storage::open_claimed(claim)?;
         storage.set_gate(config.gate.clone());
         let threads = config.io_threads;
         let hooks = Hooks::new(config.hooks.clone(), &config.root);

@@ -18,6 +18,11 @@
 //!
 //! A file system without a working `flock` is refused: the lock is what
 //! keeps one node from deleting another's uploads in flight.
+//!
+//! A server takes its locks ([`Claim::take`]) before it binds any port, so
+//! one refused for a root in use never answers a connection; but it
+//! creates nothing then (no root, no nodes' directory) and moves no journal
+//! aside: a server that then cannot listen leaves the root as it found it.
 
 use std::fmt;
 use std::io::{self, Write};
@@ -136,7 +141,11 @@ impl NodeLock {
         loop {
             match rustix::fs::flock(&file, FlockOperation::NonBlockingLockExclusive) {
                 Ok(()) => break,
-                Err(Errno::WOULDBLOCK) if Instant::now() < deadline => {
+                // Waiting is for a sweep that holds the lock a moment, not
+                // for a live server.
+                Err(Errno::WOULDBLOCK)
+                    if Instant::now() < deadline && !held_by_its_server(file.as_fd()) =>
+                {
                     std::thread::sleep(Duration::from_millis(50));
                 }
                 Err(Errno::WOULDBLOCK) => return Err(in_use(Some(id), file.as_fd())),
@@ -179,12 +188,27 @@ pub(super) fn claim(nodes: &OwnedFd, name: &str) -> Option<OwnedFd> {
 }
 
 /// Who holds a `flock` on `file`: the pid from `/proc/locks` when the
-/// holder is on this host, else the pid and host the lock file records
-/// (`pid 1234 host web-2 since 1700000000`; a directory records nothing).
+/// holder is on this host, else the pid and host the lock file records.
 fn holder(file: BorrowedFd<'_>) -> (Option<u32>, Option<String>) {
-    if let Some(pid) = local_holder(file) {
-        return (Some(pid), None);
+    match local_holder(file) {
+        Some(pid) => (Some(pid), None),
+        None => recorded_holder(file),
     }
+}
+
+/// Whether the lock on node lock file `file` is held by the server the
+/// file names (on this host), rather than by a node sweeping a gone one's
+/// leftovers, which takes the lock without rewriting the file.
+fn held_by_its_server(file: BorrowedFd<'_>) -> bool {
+    match (local_holder(file), recorded_holder(file)) {
+        (Some(holder), (Some(recorded), None)) => holder == recorded,
+        _ => false,
+    }
+}
+
+/// The pid and host (when another than ours) lock file `file` records
+/// (`pid 1234 host web-2 since 1700000000`; a directory records nothing).
+fn recorded_holder(file: BorrowedFd<'_>) -> (Option<u32>, Option<String>) {
     let mut text = [0; 256];
     let len = rustix::io::pread(file, &mut text, 0).unwrap_or(0);
     let text = String::from_utf8_lossy(&text[..len]);
@@ -220,6 +244,82 @@ fn local_holder(file: BorrowedFd<'_>) -> Option<u32> {
             _ => None,
         }
     })
+}
+
+/// The locks a server takes before it binds its ports: [`Claim::take`].
+#[derive(Debug)]
+pub struct Claim {
+    pub(super) path: PathBuf,
+    pub(super) node: String,
+    pub(super) read_only: bool,
+    /// What [`super::Storage::open_claimed`] would otherwise take: the
+    /// open root, its nodes' directory and the locks. `None` where the
+    /// root or its nodes' directory does not exist yet (no server can hold
+    /// a lock there; the open creates and locks them) or the check met an
+    /// error the open reports.
+    pub(super) held: Option<Held>,
+}
+
+/// A root opened and locked without creating anything in it.
+#[derive(Debug)]
+pub(super) struct Held {
+    pub(super) root: OwnedFd,
+    pub(super) nodes: Option<OwnedFd>,
+    pub(super) lock: NodeLock,
+}
+
+impl Claim {
+    /// Takes the locks that [`super::Storage::open`] takes, as far as the
+    /// root exists, creating nothing and moving no journal aside.
+    ///
+    /// # Errors
+    /// [`RootInUse`] (see [`root_in_use`]) only: any other problem is left
+    /// for the open to report, as it would without this check.
+    pub fn take(root: &Path, node: &str, read_only: bool) -> io::Result<Claim> {
+        let held = match Held::take(root, node, read_only) {
+            Ok(held) => held,
+            Err(err) if root_in_use(&err).is_some() => return Err(err),
+            Err(_) => None,
+        };
+        Ok(Claim {
+            path: root.to_path_buf(),
+            node: node.to_owned(),
+            read_only,
+            held,
+        })
+    }
+}
+
+impl Held {
+    fn take(path: &Path, node: &str, read_only: bool) -> io::Result<Option<Held>> {
+        let root = match rustix::fs::open(path, super::DIR, Mode::empty()) {
+            Ok(root) => root,
+            Err(Errno::NOENT) => return Ok(None),
+            Err(errno) => return Err(errno.into()),
+        };
+        if read_only {
+            let lock = NodeLock::acquire(&root, path, None)?;
+            return Ok(Some(Held {
+                root,
+                nodes: None,
+                lock,
+            }));
+        }
+        match rustix::fs::openat(&root, super::NODES_DIR, super::DIR, Mode::empty()) {
+            Ok(nodes) => {
+                let lock = NodeLock::acquire(&root, path, Some((&nodes, node)))?;
+                Ok(Some(Held {
+                    root,
+                    nodes: Some(nodes),
+                    lock,
+                }))
+            }
+            // No node has served here yet: only a ferry from before node
+            // ids can be in the way.
+            Err(Errno::NOENT) => NodeLock::acquire(&root, path, None).map(|_| None),
+            Err(errno) => Err(errno.into()),
+        }
+    }
 }
 
 /// The [`RootInUse`] inside `err`, if that is what it is.

@@ -62,7 +62,7 @@ pub use cursor::{Found, TreeCursor};
 pub use error::StorageError;
 use gate::{Gate, Point};
 use lock::NodeLock;
-pub use lock::{RootInUse, root_in_use};
+pub use lock::{Claim, RootInUse, root_in_use};
 pub use nodes::NODES_DIR;
 pub use session_expiry::SessionTtl;
 pub use session_files::{IdKey, SESSIONS_DIR, session_id};
@@ -269,6 +269,53 @@ impl Storage {
     /// or this node id in it ([`RootInUse`], see [`root_in_use`]); the file
     /// system has no working `flock`; the journal cannot be started.
     pub fn open(root: &Path, node: &str, read_only: bool) -> io::Result<Storage> {
+        Storage::open_claimed(Claim::take(root, node, read_only)?)
+    }
+
+    /// [`Storage::open`] with the locks `claim` took (before the server
+    /// bound its ports) and whatever they did not cover yet.
+    ///
+    /// # Errors
+    /// As [`Storage::open`].
+    pub fn open_claimed(claim: Claim) -> io::Result<Storage> {
+        let (root, lock, nodes, first_node_start) = match claim.held {
+            Some(held) => (held.root, held.lock, held.nodes, false),
+            None => Storage::create_and_lock(&claim.path, &claim.node, claim.read_only)?,
+        };
+        let (path, node, read_only) = (claim.path.as_path(), claim.node.as_str(), claim.read_only);
+        let journal = nodes
+            .as_ref()
+            .map(|dir| nodes::start_journal(dir, node))
+            .transpose()?;
+        session_files::check_sessions_dir(&root, path)?;
+        let kind = rustix::fs::fstatfs(&root).map_or(0, |fs| fs.f_type as u64);
+        Ok(Storage {
+            _lock: lock,
+            in_memory: MEMORY_FILE_SYSTEMS.contains(&kind),
+            round_trips: ROUND_TRIP_FILE_SYSTEMS.contains(&kind),
+            root: Arc::new(root),
+            node: node.to_owned(),
+            run: run_id(),
+            temp_serial: AtomicU64::new(0),
+            walked: AtomicU64::new(0),
+            nodes,
+            journal,
+            first_node_start,
+            sessions: Arc::default(),
+            checksums: checksum::Cache::default(),
+            later: OnceLock::new(),
+            gate: None,
+            read_only,
+        })
+    }
+
+    /// Creates the root if missing, and its nodes' directory (saying
+    /// whether this call made it: a first node start), and locks them.
+    fn create_and_lock(
+        root: &Path,
+        node: &str,
+        read_only: bool,
+    ) -> io::Result<(OwnedFd, NodeLock, Option<OwnedFd>, bool)> {
         std::fs::create_dir_all(root)?;
         let path = root;
         let root = rustix::fs::open(root, DIR, Mode::empty())?;
@@ -296,30 +343,7 @@ impl Storage {
                 (lock, Some(dir), created)
             }
         };
-        let journal = nodes
-            .as_ref()
-            .map(|dir| nodes::start_journal(dir, node))
-            .transpose()?;
-        session_files::check_sessions_dir(&root, path)?;
-        let kind = rustix::fs::fstatfs(&root).map_or(0, |fs| fs.f_type as u64);
-        Ok(Storage {
-            _lock: lock,
-            in_memory: MEMORY_FILE_SYSTEMS.contains(&kind),
-            round_trips: ROUND_TRIP_FILE_SYSTEMS.contains(&kind),
-            root: Arc::new(root),
-            node: node.to_owned(),
-            run: run_id(),
-            temp_serial: AtomicU64::new(0),
-            walked: AtomicU64::new(0),
-            nodes,
-            journal,
-            first_node_start,
-            sessions: Arc::default(),
-            checksums: checksum::Cache::default(),
-            later: OnceLock::new(),
-            gate: None,
-            read_only,
-        })
+        Ok((root, lock, nodes, first_node_start))
     }
 
     /// Whether every call is a round trip to another process or host
