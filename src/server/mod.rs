@@ -114,6 +114,56 @@ fn reserved_fds(limit: u64) -> u64 {
     (limit / 8).max(16)
 }
 
+/// The open-files limit, raised as far as it goes, and the connections
+/// that fit in it beside the descriptors the server keeps for itself
+/// (capped by `max_connections`, at least one).
+fn connection_cap(max_connections: usize) -> (u64, usize) {
+    let fd_limit = raise_fd_limit();
+    let fit =
+        usize::try_from(fd_limit.saturating_sub(reserved_fds(fd_limit))).unwrap_or(usize::MAX);
+    (fd_limit, max_connections.min(fit).max(1))
+}
+
+/// One reactor per socket of each group (`groups[a][r]`: address `a`,
+/// reactor `r`), the first also with the metrics listener; each reactor's
+/// waker goes to the shutdown handle.
+fn start_reactors(
+    mut groups: listen::Groups,
+    mut metrics_listener: Option<mio::net::TcpListener>,
+    shared: &Arc<Shared>,
+    hub: &Arc<Hub>,
+) -> io::Result<Vec<Reactor>> {
+    let workers = groups.first().map_or(1, |(_, group)| group.len());
+    let mut reactors = Vec::with_capacity(workers);
+    for index in 0..workers {
+        let listeners = groups
+            .iter_mut()
+            .map(|(protocol, group)| Listener {
+                socket: group.remove(0),
+                protocol: *protocol,
+                pending: true,
+            })
+            .collect();
+        let worker = (workers > 1).then_some(index + 1);
+        let (mut reactor, waker) =
+            Reactor::new(worker, listeners, Arc::clone(shared), Arc::clone(hub))?;
+        if let Some(mut listener) = metrics_listener.take() {
+            reactor
+                .poll
+                .registry()
+                .register(&mut listener, scrape::METRICS, Interest::READABLE)?;
+            reactor.scrape = Some(Scrape::new(listener));
+        }
+        hub.shutdown
+            .wakers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(waker);
+        reactors.push(reactor);
+    }
+    Ok(reactors)
+}
+
 /// Asks a running server to shut down; cheap to clone, usable from any
 /// thread. The first request drains in-flight transfers for the grace
 /// period; a second one closes everything at once.
@@ -292,7 +342,7 @@ impl Server {
         let claim = Claim::take(&config.root, &config.node_id, config.read_only)?;
         let workers = config.workers.max(1);
         // One socket per reactor for each address: `groups[a][r]`.
-        let mut groups = if inherited.is_empty() {
+        let groups = if inherited.is_empty() {
             bind_groups(&config, workers)?
         } else {
             adopt_groups(inherited, workers)?
@@ -309,7 +359,7 @@ impl Server {
         // Bound here even under socket activation, and not in the exposure
         // check: it serves no file, and who may read the counters is the
         // operator's choice, as for any exporter.
-        let mut metrics_listener = match config.metrics_listen {
+        let metrics_listener = match config.metrics_listen {
             Some(addr) => Some(mio::net::TcpListener::bind(addr).map_err(|err| {
                 io::Error::new(err.kind(), format!("cannot listen on {addr}: {err}"))
             })?),
@@ -322,14 +372,7 @@ impl Server {
         let access = Access::new(&config.access)?;
         let tls = config.tls.as_ref().map(ServerTls::load).transpose()?;
         // Before any tree walk: a wide tree must not meet a low soft limit.
-        let fd_limit = raise_fd_limit();
-        let max_connections = config
-            .max_connections
-            .min(
-                usize::try_from(fd_limit.saturating_sub(reserved_fds(fd_limit)))
-                    .unwrap_or(usize::MAX),
-            )
-            .max(1);
+        let (fd_limit, max_connections) = connection_cap(config.max_connections);
         // Only now that the addresses are ours: the root is created (and
         // locked, if it was not yet) and the journal moved aside for the
         // sweep, so a server that cannot listen leaves no root behind and
@@ -376,34 +419,7 @@ impl Server {
             request_log,
             shutdown,
         });
-        let mut reactors = Vec::with_capacity(workers);
-        for index in 0..workers {
-            let listeners = groups
-                .iter_mut()
-                .map(|(protocol, group)| Listener {
-                    socket: group.remove(0),
-                    protocol: *protocol,
-                    pending: true,
-                })
-                .collect();
-            let worker = (workers > 1).then_some(index + 1);
-            let (mut reactor, waker) =
-                Reactor::new(worker, listeners, Arc::clone(&shared), Arc::clone(&hub))?;
-            if let Some(mut listener) = metrics_listener.take() {
-                reactor.poll.registry().register(
-                    &mut listener,
-                    scrape::METRICS,
-                    Interest::READABLE,
-                )?;
-                reactor.scrape = Some(Scrape::new(listener));
-            }
-            hub.shutdown
-                .wakers
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .push(waker);
-            reactors.push(reactor);
-        }
+        let reactors = start_reactors(groups, metrics_listener, &shared, &hub)?;
         let sweep = sweep_in_background(Arc::clone(&shared))?;
         info!("open-files limit {fd_limit}");
         Ok(Server {
