@@ -33,7 +33,7 @@ fn format(c: &mut Criterion) {
                 len: black_box(1 << 20),
                 total: black_box(1 << 30),
                 mtime: black_box(1_767_225_600),
-                crc: black_box(0x1234_5678),
+                crc: black_box(Some(0x1234_5678)),
             }
             .write_to(&mut out);
         })

@@ -574,14 +574,16 @@ pub enum Response<'a> {
         /// Their CRC-32C.
         crc: u32,
     },
-    /// `OK <n> <total> <crc32c> <mtime>`, then `n` bytes of file.
+    /// `OK <n> <total> <crc32c> <mtime>`, then `n` bytes of file; `-` in
+    /// place of the CRC-32C while it is not known (a file placed in the
+    /// root by other means, before its checksum has been computed).
     Body {
         /// Bytes that follow.
         len: u64,
         /// Size of the whole file.
         total: u64,
-        /// CRC-32C of the whole file (not of the range sent).
-        crc: u32,
+        /// CRC-32C of the whole file (not of the range sent), if known.
+        crc: Option<u32>,
         /// Modification time of the file, Unix seconds.
         mtime: i64,
     },
@@ -635,9 +637,15 @@ impl Response<'_> {
             Response::Body {
                 len,
                 total,
-                crc,
+                crc: Some(crc),
                 mtime,
             } => writeln!(out, "OK {len} {total} {crc:08x} {mtime}"),
+            Response::Body {
+                len,
+                total,
+                crc: None,
+                mtime,
+            } => writeln!(out, "OK {len} {total} - {mtime}"),
             Response::Stat { size, mtime, crc } => writeln!(out, "OK {size} {mtime} {crc:08x}"),
             Response::Length { len } => writeln!(out, "OK {len}"),
             Response::Session { id, received } => writeln!(out, "OK {id} {received}"),
@@ -969,10 +977,17 @@ mod tests {
         let body = Response::Body {
             len: 1,
             total: 9,
-            crc: 0xc0ffee,
+            crc: Some(0xc0ffee),
             mtime: 1_700_000_000,
         };
         assert_eq!(line(body), "OK 1 9 00c0ffee 1700000000\n");
+        let unknown = Response::Body {
+            len: 1,
+            total: 9,
+            crc: None,
+            mtime: 1_700_000_000,
+        };
+        assert_eq!(line(unknown), "OK 1 9 - 1700000000\n");
         let err = Response::Error {
             code: 404,
             message: "no\nsuch",

@@ -1,7 +1,9 @@
 //! Checksums off the hot path: a file placed in the root by other means has
-//! no recorded CRC-32C, and computing one reads the whole file. A range or
-//! a HEAD never waits for that; answers that state the CRC wait for it on
-//! checksum threads of their own, where it cannot hold up STAT, LIST or
+//! no recorded CRC-32C, and computing one reads the whole file. A FERRY/1
+//! GET (whole or not), a range or a HEAD never waits for that: it says `-`
+//! (or sends no header) and has the CRC computed behind it, for the next
+//! answer; answers that state the CRC (STAT, HTTP's whole GET) wait for it
+//! on checksum threads of their own, where it cannot hold up STAT, LIST or
 //! opens; one computation serves every request for a version; the ETag
 //! does not change when the CRC becomes known.
 //!
@@ -63,28 +65,28 @@ fn computations(server: &TestServer) -> u64 {
         .unwrap()
 }
 
-/// Asks for the whole of `name` over FERRY/1, which states its CRC.
-fn ferry_get(server: &TestServer, name: &str) -> Raw {
+/// Asks for `STAT name` over FERRY/1, whose answer states the CRC-32C
+/// (and so waits for it).
+fn ferry_stat(server: &TestServer, name: &str) -> Raw {
     let mut raw = server.raw();
-    raw.send(format!("GET {name}\n"));
+    raw.send(format!("STAT {name}\n"));
     raw
 }
 
-/// Reads the answer to [`ferry_get`] and checks it against `data`.
-fn ferry_got(raw: &mut Raw, data: &[u8]) {
-    let size = data.len();
-    assert_eq!(
-        raw.get_line(),
-        format!("OK {size} {size} {}", crc_hex(data))
-    );
-    assert_eq!(raw.bytes(size), data);
+/// Reads the answer to [`ferry_stat`] and checks it against `data`.
+fn ferry_stated(raw: &mut Raw, data: &[u8]) {
+    let line = raw.line();
+    let fields: Vec<&str> = line.split(' ').collect();
+    assert_eq!(fields.len(), 4, "{line}");
+    assert_eq!(fields[1], data.len().to_string(), "{line}");
+    assert_eq!(fields[3], crc_hex(data), "{line}");
 }
 
 #[test]
 fn a_one_byte_range_of_a_cold_file_is_answered_while_its_checksum_is_held() {
     let (server, gate) = held_server(4);
     let data = place(&server, "cold.bin", 1);
-    let mut whole = ferry_get(&server, "cold.bin");
+    let mut stat = ferry_stat(&server, "cold.bin");
     gate.wait_for_arrivals(1);
 
     let part = get(&server, "cold.bin", "Range: bytes=0-0\r\n");
@@ -98,7 +100,7 @@ fn a_one_byte_range_of_a_cold_file_is_answered_while_its_checksum_is_held() {
     assert_eq!(gate.held(), 1, "the computation finished early");
 
     gate.open();
-    ferry_got(&mut whole, &data);
+    ferry_stated(&mut stat, &data);
     assert_eq!(computations(&server), 1);
 }
 
@@ -108,12 +110,12 @@ fn a_stat_and_a_list_are_answered_while_checksums_are_held() {
     let mut other = server.raw();
     other.send("PUT other.txt 5\nhello");
     assert_eq!(other.line(), format!("OK 5 {}", crc_hex(b"hello")));
-    // More first downloads of cold files than the I/O pool has threads.
+    // More first STATs of cold files than the I/O pool has threads.
     let cold: Vec<_> = (0..6)
         .map(|n| {
             let name = format!("cold-{n}.bin");
             let data = place(&server, &name, n);
-            (ferry_get(&server, &name), data)
+            (ferry_stat(&server, &name), data)
         })
         .collect();
     gate.wait_for_arrivals(2);
@@ -132,7 +134,7 @@ fn a_stat_and_a_list_are_answered_while_checksums_are_held() {
 
     gate.open();
     for (mut raw, data) in cold {
-        ferry_got(&mut raw, &data);
+        ferry_stated(&mut raw, &data);
     }
     assert_eq!(computations(&server), 6);
 }
@@ -149,7 +151,7 @@ fn two_whole_gets_of_one_cold_file_compute_its_checksum_once() {
     let first = whole();
     gate.wait_for_arrivals(1);
     let second = whole();
-    let mut also = ferry_get(&server, "cold.bin");
+    let mut also = ferry_stat(&server, "cold.bin");
     assert_eq!(gate.held(), 1);
 
     gate.open();
@@ -158,7 +160,7 @@ fn two_whole_gets_of_one_cold_file_compute_its_checksum_once() {
         assert_eq!(answer.body, data);
         assert_eq!(answer.header("X-Checksum-Crc32c"), Some(crc.as_str()));
     }
-    ferry_got(&mut also, &data);
+    ferry_stated(&mut also, &data);
     assert_eq!(computations(&server), 1);
     assert_eq!(gate.arrivals(), 1);
 }
@@ -240,4 +242,74 @@ fn the_etag_is_the_same_before_and_after_the_checksum_is_known() {
     assert_eq!(replaced.status, 200, "{}", replaced.head);
     assert_eq!(replaced.body, newer);
     assert_ne!(replaced.header("ETag"), Some(before.as_str()));
+}
+
+#[test]
+fn a_ferry_get_of_a_cold_file_sends_its_bytes_before_its_checksum_is_known() {
+    let (server, gate) = held_server(4);
+    let total: u64 = 4 << 30;
+    fs::File::create(server.path("big.bin"))
+        .unwrap()
+        .set_len(total)
+        .unwrap();
+    let mut raw = server.raw();
+    raw.send("GET big.bin\n");
+    assert_eq!(raw.get_line(), format!("OK {total} {total} -"));
+    assert_eq!(raw.bytes(64 * 1024), vec![0; 64 * 1024]);
+    assert_eq!(computations(&server), 0, "the file was read whole first");
+    // Computed behind the answer, for the next one.
+    gate.wait_for_arrivals(1);
+    drop(raw);
+    gate.open();
+
+    let mut raw = server.raw();
+    let deadline = std::time::Instant::now() + 6 * support::PATIENCE;
+    let line = loop {
+        raw.send("GET big.bin 0 0\n");
+        let line = raw.get_line();
+        if !line.ends_with(" -") {
+            break line;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the CRC-32C was never recorded"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    raw.send("STAT big.bin\n");
+    let stat = raw.line();
+    let crc = stat.rsplit(' ').next().unwrap();
+    assert_eq!(line, format!("OK 0 {total} {crc}"));
+    assert_eq!(computations(&server), 1);
+    assert_eq!(gate.arrivals(), 1);
+}
+
+#[test]
+fn clients_download_a_cold_file_whose_checksum_is_not_known_yet() {
+    let (server, gate) = held_server(4);
+    let data = place(&server, "cold.bin", 6);
+    assert_eq!(server.client().get_bytes("cold.bin").unwrap(), data);
+
+    let work = tempfile::tempdir().unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_ferry"))
+        .args([
+            "--server",
+            &server.addr.to_string(),
+            "get",
+            "cold.bin",
+            "out",
+        ])
+        .current_dir(work.path())
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&output.stderr).into_owned()
+        + &String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{said}");
+    assert_eq!(fs::read(work.path().join("out")).unwrap(), data);
+    assert!(
+        !said.contains("crc"),
+        "it named a checksum it never had: {said}"
+    );
+    assert_eq!(computations(&server), 0, "a client waited for the checksum");
+    assert_eq!(gate.arrivals(), 1);
 }

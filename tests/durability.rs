@@ -159,11 +159,9 @@ fn a_read_only_file_system_answers_500_and_reads_still_work() {
     raw.send("PUT new 5\nhello");
     let line = raw.line();
     assert!(line.starts_with("ERR 500 "), "{line:?}");
+    // Placed by other means: its CRC-32C is not known yet.
     raw.send("GET kept\n");
-    assert_eq!(
-        raw.get_line(),
-        format!("OK 10 10 {}", crc_hex(b"still here"))
-    );
+    assert_eq!(raw.get_line(), "OK 10 10 -");
     assert_eq!(raw.bytes(10), b"still here");
     let mut client = server.client();
     assert!(matches!(

@@ -4,9 +4,10 @@
 //! rm removes one name or several (reporting each failure on its own line),
 //! refusals and unreachable servers get one line and the documented exit
 //! code, and a download whose bytes do not match the server's checksum is
-//! refused and leaves nothing behind. Against a server with access
-//! control: a token (`--token` or `FERRY_TOKEN`) with the grants puts and
-//! gets, a token the server does not know or a missing grant is refused
+//! refused and leaves nothing behind, while one of a file the server has
+//! no checksum for yet (its answer says `-`) is taken unverified. Against
+//! a server with access control: a token (`--token` or `FERRY_TOKEN`) with
+//! the grants puts and gets, a token the server does not know or a missing grant is refused
 //! with one line that never shows the token and exit code 1, too many
 //! failures from one address are throttled, and anonymous clients get
 //! what the anonymous grants allow and a 401 for the rest. Pointed at an
@@ -19,9 +20,11 @@ mod support;
 use std::fs::{self, File, FileTimes};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::Arc;
 
 use ferry::access::tokens::{Entry, TokensFile, digest, new_token};
 use ferry::access::{AccessConfig, Grant, Grants};
+use ferry::storage::gate::{Gate, Point};
 use support::{TestServer, crc_hex, pattern};
 
 fn script() -> PathBuf {
@@ -293,6 +296,24 @@ fn options_may_follow_the_command() {
         "{}",
         text(&output.stdout)
     );
+}
+
+#[test]
+fn a_file_whose_checksum_the_server_does_not_know_yet_downloads() {
+    if !have_python() {
+        return;
+    }
+    // Every checksum computation waits at the closed gate: the answer can
+    // only say `-`.
+    let gate = Arc::new(Gate::new(Point::Checksum));
+    let server = TestServer::start_with(|config| config.gate = Some(Arc::clone(&gate)));
+    let data = pattern(30_000, 8);
+    fs::write(server.path("placed.bin"), &data).unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let output = python(work.path(), &server, &["get", "placed.bin"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert_eq!(fs::read(work.path().join("placed.bin")).unwrap(), data);
+    assert_eq!(gate.arrivals(), 1, "computed behind the answer");
 }
 
 #[test]

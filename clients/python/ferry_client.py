@@ -2,8 +2,9 @@
 """A small FERRY/1 client in standard-library Python: put, get, ls, stat, rm, mv.
 
 Uploads carry their CRC-32C, so the server refuses damaged bytes; downloads
-are checked against the CRC-32C the server reports for the whole file, and
-a download that does not match is removed. The protocol is in PROTOCOL.md
+are checked against the CRC-32C the server reports for the whole file (when
+it knows it: not yet for a file placed in its root by other means), and a
+download that does not match is removed. The protocol is in PROTOCOL.md
 at the top of the repository.
 
 As a library:
@@ -297,8 +298,10 @@ class Ferry:
         # The file's modification time (servers before it sent none).
         self.last_mtime = int(fields[3]) if len(fields) > 3 else None
         crc = self._body(n, out)
-        # Servers before the CRC field sent only <n> <total>: nothing to check.
-        if len(fields) > 2 and int(fields[2], 16) != crc:
+        # Servers before the CRC field sent only <n> <total>, and "-" means
+        # the server has not read a file placed by other means yet: then
+        # there is nothing to check against.
+        if len(fields) > 2 and fields[2] != "-" and int(fields[2], 16) != crc:
             raise ChecksumError(
                 f"checksum mismatch: received data has CRC-32C {crc:08x}, "
                 f"the server's file {fields[2]}"

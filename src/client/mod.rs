@@ -70,7 +70,9 @@ pub struct Download {
     pub len: u64,
     /// Size of the whole file.
     pub total: u64,
-    /// CRC-32C of the whole file (servers before 0.2 did not send it).
+    /// CRC-32C of the whole file: `None` from servers before 0.2, which
+    /// did not send it, and while the server has not read a file placed in
+    /// its root by other means (its answer says `-`).
     pub crc: Option<u32>,
     /// The file's modification time, Unix seconds (servers before 0.3 did
     /// not send it).
@@ -398,7 +400,7 @@ impl Client {
     }
 
     /// Downloads `name` into `out` and verifies it against the CRC-32C the
-    /// server reports; returns the bytes written.
+    /// server reports, if it reports one; returns the bytes written.
     ///
     /// # Errors
     /// `ERR` replies, connection failures, a body cut short,

@@ -173,7 +173,9 @@ impl Uploader<'_> {
 /// Downloads `name` from offset `have` to its end into `out`, reconnecting
 /// as the policy allows, and verifies the whole file: `crc_so_far` is the
 /// CRC-32C of the `have` bytes the caller already holds. Returns the whole
-/// file's size and CRC-32C as the server reported them.
+/// file's size and CRC-32C as the server reported them (no CRC-32C, and
+/// nothing verified, if no answer stated one: the server had not read a
+/// file placed by other means yet).
 ///
 /// Bytes reach `out` as they arrive, so after a failure `out` holds a
 /// longer prefix to resume from. `on_head` hears each answer's line before
@@ -197,8 +199,7 @@ pub fn download(
 ) -> Result<Download> {
     let mut backoff = Backoff::new(policy);
     let mut out = CrcWriter::new(out, crc_so_far);
-    // The file as the first answer described it: later answers must agree,
-    // or the pieces would be of different versions.
+    // The file as the answers so far described it.
     let mut version = None;
     loop {
         let before = out.written();
@@ -221,13 +222,49 @@ pub fn download(
     }
 }
 
+/// What the answers of one download have said about the file: later
+/// answers must agree, or the pieces would be of different versions.
+#[derive(Debug)]
+struct Known {
+    total: u64,
+    /// Its CRC-32C, once an answer stated one (a server says `-` until it
+    /// has read a file placed by other means).
+    crc: Option<u32>,
+    mtime: Option<i64>,
+}
+
+impl Known {
+    fn from(head: &Download) -> Known {
+        Known {
+            total: head.total,
+            crc: head.crc,
+            mtime: head.mtime,
+        }
+    }
+
+    /// Whether `head` describes the same file, as far as both say; learns
+    /// the CRC-32C or time if `head` is the first to state it.
+    fn agrees(&mut self, head: &Download) -> bool {
+        fn differ<T: PartialEq>(a: Option<T>, b: Option<T>) -> bool {
+            a.zip(b).is_some_and(|(a, b)| a != b)
+        }
+        if head.total != self.total || differ(self.crc, head.crc) || differ(self.mtime, head.mtime)
+        {
+            return false;
+        }
+        self.crc = self.crc.or(head.crc);
+        self.mtime = self.mtime.or(head.mtime);
+        true
+    }
+}
+
 fn download_attempt(
     backoff: &mut Backoff,
     endpoint: &Endpoint,
     name: &str,
     have: u64,
     out: &mut CrcWriter<&mut dyn Write>,
-    version: &mut Option<(u64, Option<u32>)>,
+    version: &mut Option<Known>,
     on_head: &mut dyn FnMut(&Download),
 ) -> Result<Download> {
     let offset = have + out.written();
@@ -235,19 +272,53 @@ fn download_attempt(
     requests.get(name, offset, None)?;
     requests.flush()?;
     let head = replies.get_head()?;
-    let this = (head.total, head.crc);
-    if *version.get_or_insert(this) != this {
+    let known = version.get_or_insert(Known::from(&head));
+    if !known.agrees(&head) {
         return Err(ClientError::protocol(
             "the file changed on the server during the download",
         ));
     }
+    // Stated by this answer or an earlier one: either covers the whole.
+    let crc = known.crc;
     on_head(&head);
     replies.body(head.len, out)?;
-    out.verify(head.crc)?;
+    out.verify(crc)?;
     Ok(Download {
         len: offset + head.len,
         total: head.total,
-        crc: head.crc,
+        crc,
         mtime: head.mtime,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn head(crc: Option<u32>, mtime: Option<i64>) -> Download {
+        Download {
+            len: 1,
+            total: 9,
+            crc,
+            mtime,
+        }
+    }
+
+    #[test]
+    fn answers_agree_as_far_as_both_say_and_a_crc_stated_later_is_kept() {
+        let mut known = Known::from(&head(None, Some(5)));
+        assert!(known.agrees(&head(None, Some(5))));
+        assert!(known.agrees(&head(Some(7), Some(5))));
+        assert_eq!(known.crc, Some(7));
+        assert!(
+            known.agrees(&head(None, None)),
+            "nothing said, nothing differs"
+        );
+        assert!(!known.agrees(&head(Some(8), Some(5))), "another CRC");
+        assert!(!known.agrees(&head(Some(7), Some(6))), "another time");
+        assert!(!known.agrees(&Download {
+            total: 10,
+            ..head(Some(7), Some(5))
+        }));
+    }
 }

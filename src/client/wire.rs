@@ -439,7 +439,7 @@ impl Replies {
         Ok(Download {
             len: field(&fields, 0)?,
             total: field(&fields, 1)?,
-            crc: optional_crc(&fields, 2)?,
+            crc: crc_unless_unknown(&fields, 2)?,
             // Only a convenience (a download keeps it): never a reason to
             // refuse a file whose bytes and checksum are right.
             mtime: fields.get(3).and_then(|f| f.parse().ok()),
@@ -660,6 +660,16 @@ fn optional_crc(fields: &[String], index: usize) -> Result<Option<u32>> {
         .transpose()
 }
 
+/// A CRC-32C field that may say `-`: the server does not know the CRC
+/// yet (a file placed in its root by other means), so there is nothing to
+/// verify against, as with a server that sends no field.
+fn crc_unless_unknown(fields: &[String], index: usize) -> Result<Option<u32>> {
+    match fields.get(index).map(String::as_str) {
+        Some("-") => Ok(None),
+        _ => optional_crc(fields, index),
+    }
+}
+
 /// One `DIR` line: `- <mtime> <name>/` for a folder (its name kept with
 /// the `/`), else a file's line as in `LIST`.
 fn parse_dir_line(line: &str) -> Result<DirEntry> {
@@ -711,5 +721,16 @@ mod tests {
         assert!(parse_dir_line("- 1767225600 notes/old").is_err());
         assert!(parse_dir_line("- notes/").is_err());
         assert!(parse_dir_line("x 1 a").is_err());
+    }
+
+    #[test]
+    fn a_get_answer_may_say_its_crc_is_not_known_yet() {
+        let fields = |line: &str| line.split(' ').map(str::to_owned).collect::<Vec<_>>();
+        let crc = |line| crc_unless_unknown(&fields(line), 2);
+        assert_eq!(crc("1 9 00c0ffee 1700000000").unwrap(), Some(0xc0ffee));
+        assert_eq!(crc("1 9 - 1700000000").unwrap(), None);
+        assert_eq!(crc("1 9").unwrap(), None);
+        assert!(crc("1 9 -- 1700000000").is_err());
+        assert!(crc("1 9 c0ffee 1700000000").is_err());
     }
 }

@@ -245,7 +245,7 @@ pub fn encode(reply: &Reply, out: &mut Vec<u8>) {
         Reply::File { version, len, .. } => Response::Body {
             len: *len,
             total: version.info.size,
-            crc: stated_crc(version),
+            crc: version.crc,
             mtime: version.info.mtime,
         },
         Reply::Stat { version } => Response::Stat {
@@ -283,12 +283,12 @@ pub fn encode(reply: &Reply, out: &mut Vec<u8>) {
     response.write_to(out);
 }
 
-/// The CRC-32C a `GET` or `STAT` line states. The serve layer computes it
-/// before answering either (`Want::needs_checksum`), so it is always known
-/// here; were it not, the zeros would make the client's check fail loudly
-/// rather than pass.
+/// The CRC-32C a `STAT` line states. The serve layer computes it before
+/// answering, so it is always known here; were it not, the zeros would
+/// make the client's check fail loudly rather than pass. (A `GET` line says
+/// `-` for a CRC not known yet: its bytes do not wait for a whole-file read.)
 fn stated_crc(version: &Version) -> u32 {
-    debug_assert!(version.crc.is_some(), "a FERRY/1 answer without its CRC");
+    debug_assert!(version.crc.is_some(), "a FERRY/1 STAT without its CRC");
     version.crc.unwrap_or(0)
 }
 

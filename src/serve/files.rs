@@ -56,9 +56,10 @@ pub(super) fn put(
 
 /// GET: open the file and send what `want` selects of it; at once if the
 /// name and checksum are cached, else on the pool. An answer that must
-/// state a checksum nobody knows yet waits for the checksum threads; one
-/// that need not (a range, a HEAD) goes without it and has the checksum
-/// computed behind it, for the next whole download.
+/// state a checksum nobody knows yet (HTTP's whole body) waits for the
+/// checksum threads; one that need not (FERRY/1's `GET`, a range, a HEAD)
+/// goes without it and has the checksum computed behind it, for the next
+/// download.
 pub(super) fn get(ctx: &Ctx<'_>, name: Name, want: Want) -> Outcome {
     match ctx.storage.open_read_cached(&name) {
         Ok(Some(found)) => send(ctx, name, want, found),

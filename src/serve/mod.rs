@@ -530,7 +530,11 @@ mod tests {
             crc: None,
         };
         let needs = |want: Want| want.needs_checksum(&want.select(&version));
-        assert!(needs(Want::Span {
+        assert!(!needs(Want::Span {
+            offset: 0,
+            length: None
+        }));
+        assert!(!needs(Want::Span {
             offset: 9,
             length: Some(1)
         }));

@@ -373,15 +373,15 @@ pub enum Selection {
 impl Want {
     /// Whether the answer that sends `selection` must state the whole
     /// file's CRC-32C, and so wait for it to be computed if it is not
-    /// known. A span's answer states it (the FERRY/1 `GET` line carries
-    /// it, PROTOCOL.md 6.2, and a resuming client checks it), and so does
-    /// a whole body (for the client to verify what it received). A part
-    /// of a file, a description alone, a "not modified" or a refusal
-    /// needs none: a 1-byte range of a large file placed by other means
-    /// must not wait for a read of all of it.
+    /// known. HTTP's whole body states it (for the client to verify what it
+    /// received). A span (FERRY/1's `GET`, whole or not) says `-` while
+    /// it is not known (PROTOCOL.md 6.2), and a part of a file, a
+    /// description alone, a "not modified" or a refusal needs none: the
+    /// first byte of a large file placed by other means must not wait for
+    /// a read of all of it.
     pub fn needs_checksum(&self, selection: &Selection) -> bool {
         match self {
-            Want::Span { .. } => matches!(selection, Selection::Bytes { .. }),
+            Want::Span { .. } => false,
             Want::Whole { body } => *body,
             Want::Chosen(_) => matches!(
                 selection,
