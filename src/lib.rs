@@ -64,6 +64,7 @@ pub mod connection;
 pub mod decoded;
 pub mod hooks;
 pub mod http;
+pub mod json;
 pub mod metrics;
 pub mod name;
 pub mod node;

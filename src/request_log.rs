@@ -372,10 +372,10 @@ fn format_entry(line: &mut String, format: Format, entry: &Entry<'_>, now: Syste
             line.push(' ');
             line.push_str(entry.operation);
             line.push(' ');
-            quoted(line, entry.name);
+            crate::json::push_string(line, entry.name);
             if let Some(to) = entry.to {
                 line.push_str(" -> ");
-                quoted(line, to);
+                crate::json::push_string(line, to);
             }
             line.push(' ');
             push_outcome(line, entry.code);
@@ -392,7 +392,7 @@ fn format_entry(line: &mut String, format: Format, entry: &Entry<'_>, now: Syste
             push_number(line, entry.client);
             line.push_str(",\"user\":");
             match user {
-                Some(user) => quoted(line, user),
+                Some(user) => crate::json::push_string(line, user),
                 None => line.push_str("null"),
             }
             line.push_str(",\"protocol\":\"");
@@ -400,10 +400,10 @@ fn format_entry(line: &mut String, format: Format, entry: &Entry<'_>, now: Syste
             line.push_str("\",\"operation\":\"");
             line.push_str(entry.operation);
             line.push_str("\",\"name\":");
-            quoted(line, entry.name);
+            crate::json::push_string(line, entry.name);
             if let Some(to) = entry.to {
                 line.push_str(",\"to\":");
-                quoted(line, to);
+                crate::json::push_string(line, to);
             }
             line.push_str(",\"outcome\":\"");
             push_outcome(line, entry.code);
@@ -501,34 +501,6 @@ fn write_time(line: &mut String, since_epoch: Duration) {
     line.push('.');
     push_padded(line, u64::from(since_epoch.subsec_millis()), 3);
     line.push('Z');
-}
-
-/// `text` quoted, with `"`, `\\` and control characters escaped as JSON
-/// escapes them (which a text line's reader can undo the same way).
-fn quoted(line: &mut String, text: &str) {
-    line.push('"');
-    let plain = |c: char| c != '"' && c != '\\' && !c.is_control();
-    if text.chars().all(plain) {
-        line.push_str(text);
-    } else {
-        for c in text.chars() {
-            match c {
-                '"' => line.push_str("\\\""),
-                '\\' => line.push_str("\\\\"),
-                '\n' => line.push_str("\\n"),
-                '\r' => line.push_str("\\r"),
-                '\t' => line.push_str("\\t"),
-                c if c.is_control() => {
-                    let mut units = [0u16; 2];
-                    for unit in c.encode_utf16(&mut units) {
-                        let _ = write!(line, "\\u{unit:04x}");
-                    }
-                }
-                c => line.push(c),
-            }
-        }
-    }
-    line.push('"');
 }
 
 #[cfg(test)]

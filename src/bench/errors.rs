@@ -46,9 +46,12 @@ impl Errors {
         let kinds: Vec<String> = self
             .by_kind
             .iter()
-            .map(|(kind, count)| format!("{}:{count}", json_string(kind)))
+            .map(|(kind, count)| format!("{}:{count}", crate::json::string(kind)))
             .collect();
-        let first = self.first.as_deref().map_or("null".into(), json_string);
+        let first = self
+            .first
+            .as_deref()
+            .map_or("null".into(), crate::json::string);
         format!(
             "\"error_kinds\":{{{}}},\"first_error\":{first}",
             kinds.join(",")
@@ -65,22 +68,6 @@ impl Errors {
             self.first = other.first;
         }
     }
-}
-
-/// `text` as a JSON string literal (control characters escaped).
-fn json_string(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if u32::from(c) < 0x20 => out.push_str(&format!("\\u{:04x}", u32::from(c))),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 #[cfg(test)]

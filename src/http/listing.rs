@@ -26,36 +26,25 @@ pub fn media_type(json: bool) -> &'static str {
 /// `{"prefix": ..., "dirs": [...], "files": [{"name","size","mtime"}]}`.
 fn json_listing(prefix: &str, piece: Piece<'_>, out: &mut Vec<u8>) {
     let text = match piece {
-        Piece::Start => format!("{{\"prefix\":{},\"dirs\":[", json_string(prefix)),
+        Piece::Start => format!("{{\"prefix\":{},\"dirs\":[", crate::json::string(prefix)),
         Piece::Directory { name, first, .. } => {
-            format!("{}{}", if first { "" } else { "," }, json_string(name))
+            format!(
+                "{}{}",
+                if first { "" } else { "," },
+                crate::json::string(name)
+            )
         }
         Piece::Files => "],\"files\":[".to_owned(),
         Piece::File { entry, first } => format!(
             "{}{{\"name\":{},\"size\":{},\"mtime\":{}}}",
             if first { "" } else { "," },
-            json_string(&entry.name),
+            crate::json::string(&entry.name),
             entry.info.size,
             entry.info.mtime
         ),
         Piece::End => "]}\n".to_owned(),
     };
     out.extend_from_slice(text.as_bytes());
-}
-
-fn json_string(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push('"');
-    for ch in text.chars() {
-        match ch {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 #[cfg(test)]
