@@ -262,7 +262,10 @@ fn reads_record_no_checksum_in_read_only_mode_or_through_a_hard_link() {
         on_root(c);
         c.read_only = true;
     });
+    // A GET answers before the checksum is known (it is computed behind
+    // the answer); a STAT waits for it: then it would have been recorded.
     assert_eq!(server.client().get_bytes("plain").unwrap(), b"some bytes");
+    server.client().stat("plain").unwrap();
     assert!(
         !has_crc_record(&root.path().join("plain")),
         "read-only wrote"
@@ -271,12 +274,14 @@ fn reads_record_no_checksum_in_read_only_mode_or_through_a_hard_link() {
 
     let server = TestServer::start_in(tempfile::tempdir().unwrap(), on_root);
     assert_eq!(server.client().get_bytes("linked").unwrap(), b"outside");
+    server.client().stat("linked").unwrap();
     assert!(
         !has_crc_record(&outside.path().join("secret")),
         "wrote through a hard link"
     );
     // A file of its own gets its record, so the check is not vacuous.
     assert_eq!(server.client().get_bytes("plain").unwrap(), b"some bytes");
+    server.client().stat("plain").unwrap();
     assert!(has_crc_record(&root.path().join("plain")));
 }
 
