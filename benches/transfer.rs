@@ -9,11 +9,14 @@ use ferry::{Client, Config, Server};
 
 fn start_server() -> (std::net::SocketAddr, tempfile::TempDir) {
     let root = tempfile::tempdir().expect("temp root");
-    let config = Config {
-        listen: "127.0.0.1:0".parse().expect("address"),
+    let mut config = Config {
         root: root.path().to_path_buf(),
         ..Config::default()
     };
+    config.listen(
+        ferry::wire::Protocol::Ferry,
+        "127.0.0.1:0".parse().expect("address"),
+    );
     let server = Server::bind(config).expect("bind");
     let addr = server.local_addr();
     // The server thread lives until the benchmark process exits.

@@ -41,7 +41,7 @@ impl Codec {
     pub fn new(protocol: Protocol, http_port: Option<u16>) -> Codec {
         match protocol {
             Protocol::Ferry => Codec::Ferry(ferry::Ferry::new(http_port)),
-            Protocol::Http => Codec::Http(Exchange::default()),
+            Protocol::Http => Codec::Http(Exchange::new(protocol)),
         }
     }
 

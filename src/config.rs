@@ -10,14 +10,15 @@ use crate::proxy::TrustedProxy;
 use crate::storage::SessionTtl;
 use crate::storage::gate::Gate;
 use crate::tls::TlsFiles;
+use crate::wire::Protocol;
 
 /// Everything [`crate::Server::bind`] needs to know.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// Address of the FERRY/1 listener (port 0 picks a free one).
-    pub listen: SocketAddr,
-    /// Address of the HTTP/1.1 listener; `None` for none.
-    pub http_listen: Option<SocketAddr>,
+    /// The addresses served and what each speaks, FERRY/1's first by
+    /// convention (`--listen`, `--http`, or systemd's named sockets).
+    /// A protocol on a port of its own is one more entry.
+    pub listeners: Vec<Listen>,
     /// Address of the Prometheus metrics listener (`GET /metrics`);
     /// `None` for none.
     pub metrics_listen: Option<SocketAddr>,
@@ -88,7 +89,7 @@ pub struct Config {
     /// What the HTTP listener lets a browser do: hosts answered without
     /// access control, whether user files may render in place.
     pub web: WebConfig,
-    /// Serve both listeners over TLS with this certificate and key.
+    /// The certificate and key of the listeners marked [`Listen::tls`].
     pub tls: Option<TlsFiles>,
     /// Load balancers whose connections begin with a PROXY header (v1 or
     /// v2) naming the client; a connection from one without a valid header
@@ -109,7 +110,62 @@ pub struct Config {
 /// soon.
 pub const EMPTY_UPLOAD_TTL: Duration = Duration::from_secs(15 * 60);
 
+/// One listening address: what it speaks and whether over TLS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Listen {
+    /// Where (port 0 picks a free one; the server records the one bound).
+    pub addr: SocketAddr,
+    /// What its connections speak (for HTTP, the dialects it serves).
+    pub protocol: Protocol,
+    /// Its connections begin with a TLS handshake ([`Config::tls`]).
+    pub tls: bool,
+}
+
+impl Listen {
+    /// A listener for `protocol` on `addr`, without TLS.
+    pub fn plain(protocol: Protocol, addr: SocketAddr) -> Listen {
+        Listen {
+            addr,
+            protocol,
+            tls: false,
+        }
+    }
+}
+
 impl Config {
+    /// Serves `protocol` on `addr`: replaces the listener of that protocol
+    /// if there is one, else adds one (over TLS if every listener so far
+    /// is: a certificate given before applies to it too).
+    pub fn listen(&mut self, protocol: Protocol, addr: SocketAddr) {
+        match self.listeners.iter_mut().find(|l| l.protocol == protocol) {
+            Some(listener) => listener.addr = addr,
+            None => {
+                let tls = self.tls.is_some() && self.listeners.iter().all(|l| l.tls);
+                self.listeners.push(Listen {
+                    addr,
+                    protocol,
+                    tls,
+                });
+            }
+        }
+    }
+
+    /// Serves every listener over TLS with `files`.
+    pub fn serve_tls(&mut self, files: TlsFiles) {
+        self.tls = Some(files);
+        for listener in &mut self.listeners {
+            listener.tls = true;
+        }
+    }
+
+    /// The address of the first listener for `protocol`.
+    pub fn address_of(&self, protocol: Protocol) -> Option<SocketAddr> {
+        self.listeners
+            .iter()
+            .find(|l| l.protocol == protocol)
+            .map(|l| l.addr)
+    }
+
     /// How long unfinished resumable uploads are kept after last use.
     pub fn session_ttl(&self) -> SessionTtl {
         SessionTtl::new(self.upload_ttl, self.upload_empty_ttl)
@@ -165,8 +221,10 @@ pub const DEFAULT_IO_THREADS: usize = 16;
 impl Default for Config {
     fn default() -> Config {
         Config {
-            listen: SocketAddr::from(([127, 0, 0, 1], 5010)),
-            http_listen: None,
+            listeners: vec![Listen::plain(
+                Protocol::Ferry,
+                SocketAddr::from(([127, 0, 0, 1], 5010)),
+            )],
             metrics_listen: None,
             root: PathBuf::from("./ferry-data"),
             node_id: crate::node::default_node_id(),

@@ -129,7 +129,7 @@ fn bench_runs_over_tls_and_refuses_an_untrusted_certificate() {
     let files = self_signed(dir.path(), "server");
     let ca = files.cert.to_str().unwrap().to_owned();
     let server = TestServer::start_with(|c| {
-        c.tls = Some(files);
+        c.serve_tls(files);
         // A plaintext client waits for a greeting until this cuts it off.
         c.header_timeout = Duration::from_secs(1);
     });

@@ -54,7 +54,9 @@ fn upload_list_download_and_delete_through_the_page() {
     let Some(browser) = browser_or_skip() else {
         return;
     };
-    let server = TestServer::start_with(|c| c.http_listen = Some("127.0.0.1:0".parse().unwrap()));
+    let server = TestServer::start_with(|c| {
+        c.listen(ferry::wire::Protocol::Http, "127.0.0.1:0".parse().unwrap())
+    });
     std::fs::create_dir_all(server.path("up")).unwrap();
     std::fs::write(server.path("up/already.txt"), b"here").unwrap();
     let base = format!("http://{}", server.http.unwrap());

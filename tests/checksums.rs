@@ -28,7 +28,7 @@ fn held_server(io_threads: usize) -> (TestServer, Arc<Gate>) {
     let gate = Arc::new(Gate::new(Point::Checksum));
     let server = TestServer::start_with(|config| {
         config.gate = Some(Arc::clone(&gate));
-        config.http_listen = Some("127.0.0.1:0".parse().unwrap());
+        config.listen(ferry::wire::Protocol::Http, "127.0.0.1:0".parse().unwrap());
         config.metrics_listen = Some("127.0.0.1:0".parse().unwrap());
         config.io_threads = io_threads;
     });

@@ -142,7 +142,7 @@ fn tls_options_work_before_the_command_name_and_beat_ferry_ca() {
     let other = self_signed(dir.path(), "other");
     let (ca, other) = (files.cert.clone(), other.cert);
     let (ca, other) = (ca.to_str().unwrap(), other.to_str().unwrap());
-    let server = TestServer::start_with(|c| c.tls = Some(files));
+    let server = TestServer::start_with(|c| c.serve_tls(files));
     let addr = format!("localhost:{}", server.addr.port());
     endpoint(&addr, Path::new(ca))
         .connect()

@@ -107,7 +107,7 @@ fn a_stdout_that_cannot_be_written_is_a_failure_not_a_panic() {
 #[test]
 fn a_client_pointed_at_an_http_port_says_so_at_once() {
     let server = TestServer::start_with(|config| {
-        config.http_listen = Some("127.0.0.1:0".parse().unwrap());
+        config.listen(ferry::wire::Protocol::Http, "127.0.0.1:0".parse().unwrap());
         config.metrics_listen = Some("127.0.0.1:0".parse().unwrap());
     });
     let work = tempfile::tempdir().unwrap();

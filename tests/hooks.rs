@@ -120,7 +120,7 @@ fn wait_for<T>(mut check: impl FnMut() -> Option<T>) -> T {
 
 fn hooks(adjust: impl FnOnce(&mut HookConfig)) -> impl FnOnce(&mut Config) {
     move |config| {
-        config.http_listen = Some("127.0.0.1:0".parse().unwrap());
+        config.listen(ferry::wire::Protocol::Http, "127.0.0.1:0".parse().unwrap());
         adjust(&mut config.hooks);
     }
 }

@@ -12,7 +12,9 @@ use std::process::Command;
 use support::{PATIENCE, TestServer, crc_hex, pattern};
 
 fn http_server() -> TestServer {
-    TestServer::start_with(|c| c.http_listen = Some("127.0.0.1:0".parse().unwrap()))
+    TestServer::start_with(|c| {
+        c.listen(ferry::wire::Protocol::Http, "127.0.0.1:0".parse().unwrap())
+    })
 }
 
 fn url(server: &TestServer, path: &str) -> String {
@@ -353,7 +355,7 @@ fn expect_100_continue() {
 
     // Refused before the body: the answer comes at once, and closes.
     let server = TestServer::start_with(|c| {
-        c.http_listen = Some("127.0.0.1:0".parse().unwrap());
+        c.listen(ferry::wire::Protocol::Http, "127.0.0.1:0".parse().unwrap());
         c.read_only = true;
     });
     let mut conn = Conn::open(server.http.unwrap());
@@ -400,7 +402,7 @@ fn connection_close_between_requests_frees_its_place_at_once() {
     // One place: the next client is let in only once the first connection
     // is gone from the server, not merely half-closed.
     let server = TestServer::start_with(|c| {
-        c.http_listen = Some("127.0.0.1:0".parse().unwrap());
+        c.listen(ferry::wire::Protocol::Http, "127.0.0.1:0".parse().unwrap());
         c.max_connections = 1;
     });
     std::fs::write(server.path("f"), b"data").unwrap();
@@ -477,7 +479,7 @@ fn malformed_and_hostile_requests() {
 #[test]
 fn limits_and_read_only_apply() {
     let server = TestServer::start_with(|c| {
-        c.http_listen = Some("127.0.0.1:0".parse().unwrap());
+        c.listen(ferry::wire::Protocol::Http, "127.0.0.1:0".parse().unwrap());
         c.max_file_size = Some(1000);
     });
     let mut conn = Conn::open(server.http.unwrap());
@@ -490,7 +492,7 @@ fn limits_and_read_only_apply() {
     assert_eq!(conn.reply(false).status, 413);
 
     let server = TestServer::start_with(|c| {
-        c.http_listen = Some("127.0.0.1:0".parse().unwrap());
+        c.listen(ferry::wire::Protocol::Http, "127.0.0.1:0".parse().unwrap());
         c.read_only = true;
     });
     let mut conn = Conn::open(server.http.unwrap());
@@ -688,7 +690,7 @@ fn folders_redirect_and_answers_are_framed_for_every_client() {
 #[test]
 fn an_upload_finished_during_shutdown_is_told_the_connection_closes() {
     let server = TestServer::start_with(|c| {
-        c.http_listen = Some("127.0.0.1:0".parse().unwrap());
+        c.listen(ferry::wire::Protocol::Http, "127.0.0.1:0".parse().unwrap());
         c.grace_period = PATIENCE;
     });
     let addr = server.http.unwrap();
@@ -718,7 +720,7 @@ fn an_upload_finished_during_shutdown_is_told_the_connection_closes() {
 #[test]
 fn a_request_half_sent_before_shutdown_is_answered_and_told_the_connection_closes() {
     let server = TestServer::start_with(|c| {
-        c.http_listen = Some("127.0.0.1:0".parse().unwrap());
+        c.listen(ferry::wire::Protocol::Http, "127.0.0.1:0".parse().unwrap());
         c.grace_period = PATIENCE;
     });
     let addr = server.http.unwrap();
@@ -749,7 +751,7 @@ fn a_request_half_sent_before_shutdown_is_answered_and_told_the_connection_close
 #[test]
 fn a_blank_line_after_a_request_does_not_hold_the_connection_at_shutdown() {
     let server = TestServer::start_with(|c| {
-        c.http_listen = Some("127.0.0.1:0".parse().unwrap());
+        c.listen(ferry::wire::Protocol::Http, "127.0.0.1:0".parse().unwrap());
         c.grace_period = 30 * PATIENCE;
         c.header_timeout = 30 * PATIENCE;
         c.idle_timeout = 30 * PATIENCE;

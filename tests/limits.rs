@@ -122,7 +122,7 @@ fn one_address_over_its_cap_gets_503_while_another_is_served() {
     let server = TestServer::start_with(|c| {
         c.max_connections_per_client = CAP;
         c.workers = 2;
-        c.http_listen = Some("127.0.0.1:0".parse().unwrap());
+        c.listen(ferry::wire::Protocol::Http, "127.0.0.1:0".parse().unwrap());
     });
     let greedy: IpAddr = "127.0.0.2".parse().unwrap();
     let other: IpAddr = "127.0.0.3".parse().unwrap();

@@ -37,7 +37,7 @@ fn guarded_with_metrics(gate: Option<Arc<Gate>>) -> (TestServer, Vec<String>, te
     let dir = tempfile::tempdir().unwrap();
     let (path, tokens) = tokens_in(dir.path(), &[("admin", &["read:/"])]);
     let server = TestServer::start_with(|c| {
-        c.http_listen = Some("127.0.0.1:0".parse().unwrap());
+        c.listen(ferry::wire::Protocol::Http, "127.0.0.1:0".parse().unwrap());
         c.metrics_listen = Some("127.0.0.1:0".parse().unwrap());
         c.access = AccessConfig {
             tokens: Some(path),

@@ -123,8 +123,9 @@ fn listings_nobody_reads_hold_no_memory_in_the_server() {
 
 #[test]
 fn an_http_listing_reads_only_its_own_directory() {
-    let server =
-        TestServer::start_with(|config| config.http_listen = Some("127.0.0.1:0".parse().unwrap()));
+    let server = TestServer::start_with(|config| {
+        config.listen(ferry::wire::Protocol::Http, "127.0.0.1:0".parse().unwrap())
+    });
     plant(
         &server,
         &[
@@ -224,8 +225,9 @@ fn dir_lists_one_folder_level_with_folders_marked() {
 
 #[test]
 fn an_http_listing_is_json_with_format_json_in_the_query() {
-    let server =
-        TestServer::start_with(|config| config.http_listen = Some("127.0.0.1:0".parse().unwrap()));
+    let server = TestServer::start_with(|config| {
+        config.listen(ferry::wire::Protocol::Http, "127.0.0.1:0".parse().unwrap())
+    });
     plant(&server, &["d/a", "d/e/f"]);
     let url = format!("http://{}/d/?format=json", server.http.unwrap());
     let mut answer = ureq::get(&url).call().unwrap();

@@ -13,7 +13,7 @@ use support::{PATIENCE, Raw, TestServer};
 fn start(workers: usize) -> TestServer {
     TestServer::start_with(|config| {
         config.workers = workers;
-        config.http_listen = Some("127.0.0.1:0".parse().unwrap());
+        config.listen(ferry::wire::Protocol::Http, "127.0.0.1:0".parse().unwrap());
         config.metrics_listen = Some("127.0.0.1:0".parse().unwrap());
     })
 }

@@ -307,7 +307,9 @@ fn move_is_refused_on_a_read_only_server() {
 
 #[test]
 fn an_upload_may_give_its_file_a_modification_time() {
-    let server = TestServer::start_with(|c| c.http_listen = Some("127.0.0.1:0".parse().unwrap()));
+    let server = TestServer::start_with(|c| {
+        c.listen(ferry::wire::Protocol::Http, "127.0.0.1:0".parse().unwrap())
+    });
     let mut raw = server.raw();
     let data = pattern(300, 3);
     let crc = crc_hex(&data);
@@ -474,7 +476,9 @@ fn answer_to_http(server: &TestServer, request: &str) -> String {
 
 #[test]
 fn an_http_request_on_the_ferry_port_gets_an_http_400_naming_the_http_port() {
-    let server = TestServer::start_with(|c| c.http_listen = Some("127.0.0.1:0".parse().unwrap()));
+    let server = TestServer::start_with(|c| {
+        c.listen(ferry::wire::Protocol::Http, "127.0.0.1:0".parse().unwrap())
+    });
     let http_port = server.http.unwrap().port();
     let body = format!("this is ferry's FERRY/1 port; HTTP is on port {http_port}\n");
     for request in [

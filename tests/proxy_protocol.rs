@@ -12,11 +12,10 @@ mod support;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use support::process::Process;
-use support::tls::self_signed;
+use support::tls::{self_signed, tls_over};
 use support::{PATIENCE, Raw, TestServer, crc_hex, upload};
 
 const BALANCER: &str = "127.0.0.2";
@@ -30,7 +29,7 @@ fn server_with(adjust: impl FnOnce(&mut ferry::Config)) -> TestServer {
     TestServer::start_with(|config| {
         config.trusted_proxies = vec![BALANCER.parse().unwrap()];
         config.max_upload_sessions_per_client = 1;
-        config.http_listen = Some("127.0.0.1:0".parse().unwrap());
+        config.listen(ferry::wire::Protocol::Http, "127.0.0.1:0".parse().unwrap());
         adjust(config);
     })
 }
@@ -276,33 +275,12 @@ fn http_behind_the_header_is_served() {
     raw.expect_closed();
 }
 
-/// A TLS client over `tcp`, trusting only the test certificate.
-fn tls_over(
-    tcp: TcpStream,
-    ca: &std::path::Path,
-) -> rustls::StreamOwned<rustls::ClientConnection, TcpStream> {
-    use rustls::pki_types::pem::PemObject;
-    use rustls::pki_types::{CertificateDer, ServerName};
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in CertificateDer::pem_file_iter(ca).unwrap() {
-        roots.add(cert.unwrap()).unwrap();
-    }
-    let config = rustls::ClientConfig::builder_with_provider(ferry::tls::provider())
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    let name = ServerName::try_from("127.0.0.1").unwrap().to_owned();
-    let session = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
-    rustls::StreamOwned::new(session, tcp)
-}
-
 #[test]
 fn tls_behind_the_header_is_served_as_the_headers_client() {
     let dir = tempfile::tempdir().unwrap();
     let files = self_signed(dir.path(), "server");
     let ca = files.cert.clone();
-    let server = server_with(|config| config.tls = Some(files));
+    let server = server_with(|config| config.serve_tls(files));
     let session = |header: Vec<u8>| {
         let raw = Raw::connect_from(server.addr, balancer());
         let mut tcp = raw.stream;
@@ -334,7 +312,7 @@ fn a_tls_client_behind_the_balancer_over_its_cap_is_closed_unanswered() {
     let files = self_signed(dir.path(), "server");
     let ca = files.cert.clone();
     let server = server_with(|config| {
-        config.tls = Some(files);
+        config.serve_tls(files);
         config.max_connections_per_client = 1;
     });
     // The greeting's line, or what ended the connection before it.

@@ -231,7 +231,7 @@ fn an_http_port_is_named_at_once_not_waited_on() {
         return;
     }
     let server = TestServer::start_with(|config| {
-        config.http_listen = Some("127.0.0.1:0".parse().unwrap());
+        config.listen(ferry::wire::Protocol::Http, "127.0.0.1:0".parse().unwrap());
         config.metrics_listen = Some("127.0.0.1:0".parse().unwrap());
     });
     let work = tempfile::tempdir().unwrap();

@@ -651,11 +651,11 @@ fn a_sessions_folder_that_is_a_symlink_is_refused_at_start_up() {
     let elsewhere = tempfile::tempdir().unwrap();
     let sessions = root.path().join(ferry::storage::SESSIONS_DIR);
     std::os::unix::fs::symlink(elsewhere.path(), &sessions).unwrap();
-    let config = ferry::Config {
-        listen: "127.0.0.1:0".parse().unwrap(),
+    let mut config = ferry::Config {
         root: root.path().to_path_buf(),
         ..ferry::Config::default()
     };
+    config.listen(ferry::wire::Protocol::Ferry, "127.0.0.1:0".parse().unwrap());
     let err = ferry::Server::bind(config)
         .err()
         .expect("the server started");

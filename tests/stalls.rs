@@ -23,7 +23,7 @@ fn held_at(point: Point, adjust: impl FnOnce(&mut ferry::Config)) -> (TestServer
     let gate = Arc::new(Gate::new(point));
     let server = TestServer::start_with(|config| {
         config.gate = Some(Arc::clone(&gate));
-        config.http_listen = Some("127.0.0.1:0".parse().unwrap());
+        config.listen(ferry::wire::Protocol::Http, "127.0.0.1:0".parse().unwrap());
         adjust(config);
     });
     (server, gate)
@@ -364,7 +364,7 @@ fn the_startup_sweep_runs_while_the_server_serves() {
     let gate = Arc::new(Gate::new(Point::Sweep));
     let server = TestServer::start_in(root, |config| {
         config.gate = Some(Arc::clone(&gate));
-        config.http_listen = Some("127.0.0.1:0".parse().unwrap());
+        config.listen(ferry::wire::Protocol::Http, "127.0.0.1:0".parse().unwrap());
     });
     gate.wait_for_arrivals(1);
     let mut raw = server.raw();

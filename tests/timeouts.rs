@@ -66,7 +66,7 @@ fn http_headers_dribbled_after_the_request_line_hit_the_header_deadline() {
     let header_timeout = Duration::from_millis(300);
     let server = TestServer::start_with(|c| {
         c.header_timeout = header_timeout;
-        c.http_listen = Some("127.0.0.1:0".parse().unwrap());
+        c.listen(ferry::wire::Protocol::Http, "127.0.0.1:0".parse().unwrap());
     });
     let mut raw = Raw::connect(server.http.unwrap());
     // The request line is whole; the head is not until its empty line.
@@ -127,7 +127,7 @@ fn a_silent_connection_is_cut_at_the_first_byte_deadline_and_a_spoken_one_is_not
     let server = TestServer::start_with(|c| {
         c.first_byte_timeout = Duration::from_millis(300);
         c.idle_timeout = idle_timeout;
-        c.http_listen = Some("127.0.0.1:0".parse().unwrap());
+        c.listen(ferry::wire::Protocol::Http, "127.0.0.1:0".parse().unwrap());
     });
     let started = Instant::now();
     // Opened first, and idle from its first request on.

@@ -28,8 +28,8 @@ use support::{PATIENCE, TestServer, pattern};
 fn tls_server(dir: &Path) -> TestServer {
     let files = self_signed(dir, "server");
     TestServer::start_with(|config| {
-        config.http_listen = Some("127.0.0.1:0".parse().unwrap());
-        config.tls = Some(files);
+        config.listen(ferry::wire::Protocol::Http, "127.0.0.1:0".parse().unwrap());
+        config.serve_tls(files);
         config.header_timeout = Duration::from_secs(1);
     })
 }
@@ -153,7 +153,7 @@ fn a_tls_connection_over_the_cap_is_closed_without_a_plaintext_answer() {
     let dir = tempfile::tempdir().unwrap();
     let files = self_signed(dir.path(), "server");
     let server = TestServer::start_with(|config| {
-        config.tls = Some(files);
+        config.serve_tls(files);
         config.max_connections = 1;
     });
     let endpoint = endpoint(
@@ -204,7 +204,7 @@ fn curl_round_trips_over_https_and_fails_cleanly_on_plain_http() {
 
     // curl speaking TLS to a plain HTTP listener gets a handshake error.
     let plain = TestServer::start_with(|config| {
-        config.http_listen = Some("127.0.0.1:0".parse().unwrap());
+        config.listen(ferry::wire::Protocol::Http, "127.0.0.1:0".parse().unwrap());
     });
     let https_to_plain = curl(&[&format!(
         "https://localhost:{}/",

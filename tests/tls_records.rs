@@ -24,8 +24,8 @@ use support::{PATIENCE, TestServer, crc_hex, pattern};
 fn tls_server(dir: &Path) -> TestServer {
     let files = self_signed(dir, "server");
     TestServer::start_with(|config| {
-        config.http_listen = Some("127.0.0.1:0".parse().unwrap());
-        config.tls = Some(files);
+        config.listen(ferry::wire::Protocol::Http, "127.0.0.1:0".parse().unwrap());
+        config.serve_tls(files);
     })
 }
 

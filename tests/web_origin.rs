@@ -16,7 +16,7 @@ use support::tokens::guarded;
 
 fn open_server(adjust: impl FnOnce(&mut ferry::Config)) -> TestServer {
     TestServer::start_with(|c| {
-        c.http_listen = Some("127.0.0.1:0".parse().unwrap());
+        c.listen(ferry::wire::Protocol::Http, "127.0.0.1:0".parse().unwrap());
         adjust(c);
     })
 }

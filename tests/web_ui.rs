@@ -16,7 +16,9 @@ use support::http::{Answer, exchange};
 use support::tokens::guarded;
 
 fn http_server() -> TestServer {
-    TestServer::start_with(|c| c.http_listen = Some("127.0.0.1:0".parse().unwrap()))
+    TestServer::start_with(|c| {
+        c.listen(ferry::wire::Protocol::Http, "127.0.0.1:0".parse().unwrap())
+    })
 }
 
 fn plant(server: &TestServer, name: &str, body: &[u8]) {
@@ -277,7 +279,7 @@ fn the_tar_command_reads_the_archive_where_it_is_installed() {
 fn archive_closes_short_after(change: impl FnOnce(&TestServer)) {
     let gate = Arc::new(Gate::new(Point::Open));
     let server = TestServer::start_with(|c| {
-        c.http_listen = Some("127.0.0.1:0".parse().unwrap());
+        c.listen(ferry::wire::Protocol::Http, "127.0.0.1:0".parse().unwrap());
         c.gate = Some(gate.clone());
     });
     plant(&server, "s/a.bin", &[1; 5000]);

@@ -20,7 +20,7 @@ const BUFFER: usize = 512 * 1024;
 fn pooled() -> TestServer {
     TestServer::start_with(|c| {
         c.pool_writes = PoolWrites::Always;
-        c.http_listen = Some("127.0.0.1:0".parse().unwrap());
+        c.listen(ferry::wire::Protocol::Http, "127.0.0.1:0".parse().unwrap());
     })
 }
 

@@ -10,7 +10,7 @@ use log::LevelFilter;
 
 use super::{parse_seconds, parse_size};
 use crate::access::{AccessConfig, Grant};
-use crate::config::{Config, EMPTY_UPLOAD_TTL, PoolWrites};
+use crate::config::{Config, EMPTY_UPLOAD_TTL, Listen, PoolWrites};
 use crate::hooks::{HookCommand, HookConfig};
 use crate::http::origin::WebConfig;
 use crate::proxy::TrustedProxy;
@@ -18,6 +18,7 @@ use crate::request_log::{Format, Settings};
 use crate::server::Server;
 use crate::stderr_relay::StderrRelay;
 use crate::tls::TlsFiles;
+use crate::wire::Protocol;
 
 /// Flags of `ferry serve`.
 #[derive(Debug, Args)]
@@ -250,6 +251,22 @@ pub fn run(args: ServeArgs) -> ExitCode {
     code
 }
 
+/// What `--listen` and `--http` ask to serve: FERRY/1, and HTTP if given,
+/// both over TLS if a certificate is (`--tls-cert`).
+fn listeners(ferry: SocketAddr, http: Option<SocketAddr>, tls: bool) -> Vec<Listen> {
+    let wanted = [(Protocol::Ferry, Some(ferry)), (Protocol::Http, http)];
+    wanted
+        .into_iter()
+        .filter_map(|(protocol, addr)| {
+            addr.map(|addr| Listen {
+                addr,
+                protocol,
+                tls,
+            })
+        })
+        .collect()
+}
+
 /// Sets up the logger, then serves until shut down by a signal.
 fn serve(args: ServeArgs) -> ExitCode {
     // Only fails if a logger is already set, which nothing here does.
@@ -258,9 +275,12 @@ fn serve(args: ServeArgs) -> ExitCode {
         .with_utc_timestamps()
         .env()
         .init();
+    let tls = args
+        .tls_cert
+        .zip(args.tls_key)
+        .map(|(cert, key)| TlsFiles { cert, key });
     let config = Config {
-        listen: args.listen,
-        http_listen: args.http,
+        listeners: listeners(args.listen, args.http, tls.is_some()),
         metrics_listen: args.metrics,
         root: args.root,
         node_id: args.node_id.unwrap_or_else(crate::node::default_node_id),
@@ -295,10 +315,7 @@ fn serve(args: ServeArgs) -> ExitCode {
             allow_hosts: args.allow_host,
             inline_content: args.inline_content,
         },
-        tls: args
-            .tls_cert
-            .zip(args.tls_key)
-            .map(|(cert, key)| TlsFiles { cert, key }),
+        tls,
         trusted_proxies: args.trusted_proxy,
         access_log: (!args.no_access_log).then_some(Settings {
             format: args.log_format,

@@ -15,6 +15,7 @@ use super::origin::Site;
 use super::response::{self, ALLOW_FILE, Framing, Persistence};
 use crate::decoded::{Decoded, Refusal, after_blank_lines};
 use crate::serve::{Body, ErrorKind, Failure, Reply};
+use crate::wire::Protocol;
 
 /// The HTTP status for a kind of failure.
 pub fn status(kind: ErrorKind) -> u16 {
@@ -22,7 +23,7 @@ pub fn status(kind: ErrorKind) -> u16 {
 }
 
 /// Per-request HTTP facts the answer depends on.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Exchange {
     /// Close the connection once this answer is out.
     pub close: bool,
@@ -35,9 +36,24 @@ pub struct Exchange {
     /// How the dialect that took the request answers it (`None`: no
     /// dialect did, the head was refused first).
     answer: Option<Answering>,
+    /// The listener the connection came from, which says what dialects
+    /// it serves ([`dialect::of`]).
+    listener: Protocol,
 }
 
 impl Exchange {
+    /// A connection's first exchange, on a listener of `listener`.
+    pub fn new(listener: Protocol) -> Exchange {
+        Exchange {
+            close: false,
+            head: false,
+            http10: false,
+            expect_continue: false,
+            answer: None,
+            listener,
+        }
+    }
+
     /// How an error answer to this exchange is framed.
     fn framing(&self) -> Framing {
         Framing {
@@ -59,8 +75,9 @@ impl Exchange {
     /// Decodes the next request head of `data`, remembering what its
     /// answer will need; `site`: the web origin's rules it must meet.
     pub fn decode(&mut self, data: &[u8], site: Site<'_>) -> Decoded {
+        let listener = self.listener;
         let decided = message::parse(data, |head, resume| {
-            dialect::of(head).decode(head, resume, site)
+            dialect::of(listener, head).decode(head, resume, site)
         });
         match decided {
             Ok(None) => Decoded::Incomplete,
@@ -80,6 +97,7 @@ impl Exchange {
             http10: resume.http10,
             expect_continue: resume.expect_continue,
             answer: Some(answer),
+            listener: self.listener,
         };
         match refused {
             Err(request) => Decoded::Request(request, resume.used),
@@ -101,14 +119,14 @@ impl Exchange {
                     close: resume.close,
                     head: resume.head,
                     http10: resume.http10,
-                    ..Exchange::default()
+                    ..Exchange::new(self.listener)
                 };
                 Some((resume.used, body(&resume)))
             }
             None => {
                 *self = Exchange {
                     close: true,
-                    ..Exchange::default()
+                    ..Exchange::new(self.listener)
                 };
                 None
             }

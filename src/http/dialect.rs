@@ -12,6 +12,7 @@ use super::message::{Head, Refused, Resume};
 use super::origin::Site;
 use super::response::{ALLOW_FILE, Persistence};
 use crate::serve::{Reply, Request};
+use crate::wire::Protocol;
 
 /// A way of reading HTTP requests.
 pub trait Dialect: Sync {
@@ -80,14 +81,27 @@ pub trait Answer: fmt::Debug + Send {
     }
 }
 
-/// The dialects of the HTTP listener, asked in order; the last claims
-/// every request. Adding a dialect: its file, a line here, and its answer
-/// in [`Answering`].
+/// The dialects of the HTTP listener (`--http`), asked in order; the last
+/// claims every request. Adding a dialect: its file, a line here (or in
+/// the list of the listener that serves it, in [`served_on`]), and its
+/// answer in [`Answering`].
 pub static DIALECTS: &[&dyn Dialect] = &[&super::files::Files];
 
-/// The dialect that takes `head`.
-pub fn of(head: &Head<'_>) -> &'static dyn Dialect {
-    DIALECTS
+/// The dialects a listener of `protocol` serves: a protocol with a port of
+/// its own (S3's, say) lists its dialect here.
+pub fn served_on(protocol: Protocol) -> &'static [&'static dyn Dialect] {
+    match protocol {
+        Protocol::Http => DIALECTS,
+        // FERRY/1 has no HTTP dialects; a FERRY/1 listener never asks.
+        Protocol::Ferry => &[],
+    }
+}
+
+/// The dialect that takes `head` on a listener of `listener`: the first
+/// of its dialects that claims it, else ferry's files (whose answers say
+/// what is not understood).
+pub fn of(listener: Protocol, head: &Head<'_>) -> &'static dyn Dialect {
+    served_on(listener)
         .iter()
         .copied()
         .find(|dialect| dialect.claims(head))

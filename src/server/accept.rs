@@ -115,11 +115,13 @@ fn open_spare() -> io::Result<File> {
     File::open("/dev/null")
 }
 
-/// A listening socket and the protocol its connections speak.
+/// A listening socket, the protocol its connections speak and whether
+/// they begin with TLS.
 #[derive(Debug)]
 pub(super) struct Listener {
     pub(super) socket: TcpListener,
     pub(super) protocol: Protocol,
+    pub(super) tls: bool,
     /// It may have connections waiting.
     pub(super) pending: bool,
 }
@@ -140,11 +142,11 @@ impl Reactor {
     fn accept_from(&mut self, index: usize, now: Instant) -> bool {
         for _ in 0..ACCEPTS_PER_TURN {
             let listener = &mut self.listeners[index];
-            let protocol = listener.protocol;
+            let (protocol, tls) = (listener.protocol, listener.tls);
             match self.hub.reserve.accept(&listener.socket) {
                 Ok((stream, peer)) => {
                     self.end_shedding();
-                    self.admit(stream, peer, protocol, now);
+                    self.admit(stream, peer, (protocol, tls), now);
                 }
                 Err(err) if err.kind() == ErrorKind::WouldBlock => {
                     listener.pending = false;
@@ -193,11 +195,10 @@ impl Reactor {
             self.accepting.shed = Some(0);
         }
         let listener = &self.listeners[index];
-        let plain = self.hub.tls.is_none();
-        let refusal = self
-            .hub
-            .reserve
-            .refuse_one(&listener.socket, listener.protocol, plain);
+        let refusal =
+            self.hub
+                .reserve
+                .refuse_one(&listener.socket, listener.protocol, !listener.tls);
         if let Refusal::Refused = refusal {
             self.metrics.refused_descriptors.add(1);
             *self.accepting.shed.get_or_insert(0) += 1;
@@ -214,14 +215,22 @@ impl Reactor {
         }
     }
 
-    fn admit(&mut self, stream: TcpStream, peer: SocketAddr, protocol: Protocol, now: Instant) {
+    /// Takes in a connection accepted from a listener of `protocol`, over
+    /// TLS if `tls`.
+    fn admit(
+        &mut self,
+        stream: TcpStream,
+        peer: SocketAddr,
+        (protocol, tls): (Protocol, bool),
+        now: Instant,
+    ) {
         // A trusted balancer's connections count by the client its PROXY
         // header names, once it has (see `Hub::admit`).
         let proxied = self.shared.config.is_trusted_proxy(peer.ip());
         let client = (!proxied).then_some(peer.ip());
         if let Err(busy) = self.hub.admit(client) {
             self.metrics.refused_busy.add(1);
-            refuse_busy(&stream, protocol, self.hub.tls.is_none());
+            refuse_busy(&stream, protocol, !tls);
             match busy {
                 Busy::Server => debug!(
                     "refused {peer}: {} connections open",
@@ -240,7 +249,8 @@ impl Reactor {
         let id = self.hub.client_id();
         let entry = self.connections.vacant_entry();
         let key = entry.key();
-        let tls = match self.hub.tls.as_ref().map(ServerTls::session).transpose() {
+        let certificate = self.hub.tls.as_ref().filter(|_| tls);
+        let tls = match certificate.map(ServerTls::session).transpose() {
             Ok(tls) => tls,
             Err(err) => {
                 warn!("#{id} TLS session for {peer}: {err}");
@@ -249,7 +259,11 @@ impl Reactor {
             }
         };
         let auth = self.hub.access.is_on();
-        let http_port = self.shared.config.http_listen.map(|addr| addr.port());
+        let http_port = self
+            .shared
+            .config
+            .address_of(Protocol::Http)
+            .map(|a| a.port());
         let codec = Codec::new(protocol, http_port);
         let mut conn = Connection::new(stream, tls, peer.ip(), id, codec, now, auth);
         if proxied {

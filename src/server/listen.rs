@@ -27,42 +27,45 @@ use mio::net::TcpListener;
 use rustix::net::{AddressFamily, SocketFlags, SocketType};
 
 use super::systemd::Inherited;
-use crate::config::Config;
+use crate::config::{Config, Listen};
 use crate::wire::Protocol;
 
-/// The listeners of each protocol, FERRY/1 first, one per reactor:
-/// `groups[protocol][reactor]`.
-pub(super) type Groups = Vec<(Protocol, Vec<TcpListener>)>;
+/// Each configured listener with its sockets, one per reactor:
+/// `groups[listener].1[reactor]`, in the configuration's order.
+pub(super) type Groups = Vec<(Listen, Vec<TcpListener>)>;
 
-/// Binds the configured addresses, one group for each.
+/// Binds the configured addresses, one group for each, and records the
+/// address each was bound to (port 0 chosen).
 ///
 /// # Errors
 /// An address is in use or cannot be bound.
 pub(super) fn bind_groups(config: &Config, reactors: usize) -> io::Result<Groups> {
-    let wanted = [
-        (Some(config.listen), Protocol::Ferry),
-        (config.http_listen, Protocol::Http),
-    ];
     let mut groups = Vec::new();
-    for (addr, protocol) in wanted {
-        let Some(addr) = addr else { continue };
-        // Named here: with --http there are two addresses, and the error
-        // alone does not say which one is taken.
+    for &listen in &config.listeners {
+        let addr = listen.addr;
+        // Named here: with several listeners, the error alone does not say
+        // which address is taken.
         let group = bind_group(addr, reactors)
             .map_err(|err| io::Error::new(err.kind(), format!("cannot listen on {addr}: {err}")))?;
-        groups.push((protocol, group));
+        let addr = group[0].local_addr()?;
+        groups.push((Listen { addr, ..listen }, group));
     }
     Ok(groups)
 }
 
-/// Serves the listeners systemd passed instead of the configured addresses.
-/// Every reactor polls the one socket (a duplicate each): a new connection
-/// wakes them all and one wins the accept, a small cost with few workers,
-/// and the price of letting systemd hold the port.
+/// Serves the listeners systemd passed instead of the configured addresses,
+/// each over TLS if `tls` (a certificate is configured). Every reactor
+/// polls the one socket (a duplicate each): a new connection wakes them
+/// all and one wins the accept, a small cost with few workers, and the
+/// price of letting systemd hold the port.
 ///
 /// # Errors
 /// No FERRY/1 socket was passed, or a descriptor cannot be duplicated.
-pub(super) fn adopt_groups(inherited: Vec<Inherited>, reactors: usize) -> io::Result<Groups> {
+pub(super) fn adopt_groups(
+    inherited: Vec<Inherited>,
+    reactors: usize,
+    tls: bool,
+) -> io::Result<Groups> {
     if inherited.first().map(|l| l.protocol) != Some(Protocol::Ferry) {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
@@ -71,16 +74,21 @@ pub(super) fn adopt_groups(inherited: Vec<Inherited>, reactors: usize) -> io::Re
     }
     let mut groups = Vec::new();
     for Inherited { protocol, socket } in inherited {
-        info!(
-            "serving {protocol:?} on {} from systemd",
-            socket.local_addr()?
-        );
+        let addr = socket.local_addr()?;
+        info!("serving {} on {addr} from systemd", protocol.name());
         let mut group = Vec::with_capacity(reactors);
         for _ in 1..reactors {
             group.push(TcpListener::from_std(socket.try_clone()?));
         }
         group.push(TcpListener::from_std(socket));
-        groups.push((protocol, group));
+        groups.push((
+            Listen {
+                addr,
+                protocol,
+                tls,
+            },
+            group,
+        ));
     }
     Ok(groups)
 }

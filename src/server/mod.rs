@@ -26,7 +26,7 @@ use mio::{Interest, Token, Waker};
 use crate::access::per_client::PerClient;
 use crate::access::{self, Access};
 use crate::checksums::Checksums;
-use crate::config::Config;
+use crate::config::{Config, Listen};
 use crate::connection::{Connection, Counted};
 use crate::hooks::{Hooks, Runner};
 use crate::metrics::ReactorMetrics;
@@ -34,6 +34,7 @@ use crate::pool::{Pool, Shared};
 use crate::request_log::RequestLog;
 use crate::storage::{Claim, Storage};
 use crate::tls::ServerTls;
+use crate::wire::Protocol;
 pub(crate) use accept::raise_fd_limit;
 use accept::{Listener, Reserve};
 use listen::{adopt_groups, bind_groups};
@@ -47,12 +48,26 @@ mod scrape;
 mod systemd;
 mod timers;
 
-/// Listener `i` has token `FIRST_LISTENER - i`.
-const FIRST_LISTENER: usize = usize::MAX;
 const WAKER: Token = Token(usize::MAX - 1);
 const SIGNALS: Token = Token(usize::MAX - 2);
-/// Listener tokens go down from here (FERRY/1, then HTTP).
-const LISTENER_TOKENS: [usize; 2] = [FIRST_LISTENER, usize::MAX - 3];
+/// Listener `i` has token `FIRST_LISTENER - i`: far above any slab key and
+/// below the tokens above and the metrics listener's.
+const FIRST_LISTENER: usize = usize::MAX - 64;
+/// Listeners one server may have (tokens `FIRST_LISTENER - i` for `i`
+/// below this).
+const MAX_LISTENERS: usize = 64;
+
+/// The token of listener `index`.
+fn listener_token(index: usize) -> Token {
+    debug_assert!(index < MAX_LISTENERS, "listener {index} has no token");
+    Token(FIRST_LISTENER - index)
+}
+
+/// The listener `token` stands for, if it is a listener's.
+fn listener_index(token: Token) -> Option<usize> {
+    let index = FIRST_LISTENER.checked_sub(token.0)?;
+    (token.0 <= FIRST_LISTENER && index < MAX_LISTENERS).then_some(index)
+}
 
 /// Jobs queued per I/O thread before connections wait in the backlog.
 const POOL_QUEUE_PER_THREAD: usize = 64;
@@ -138,9 +153,10 @@ fn start_reactors(
     for index in 0..workers {
         let listeners = groups
             .iter_mut()
-            .map(|(protocol, group)| Listener {
+            .map(|(listen, group)| Listener {
                 socket: group.remove(0),
-                protocol: *protocol,
+                protocol: listen.protocol,
+                tls: listen.tls,
                 pending: true,
             })
             .collect();
@@ -271,6 +287,47 @@ impl Hub {
     }
 }
 
+/// Refuses listeners the server cannot serve: none at all, more than
+/// there are tokens for, or TLS without a certificate.
+///
+/// # Errors
+/// `InvalidInput`, saying which.
+fn check_listeners(config: &Config) -> io::Result<()> {
+    let invalid = |why: String| Err(io::Error::new(io::ErrorKind::InvalidInput, why));
+    if config.listeners.is_empty() {
+        return invalid("no address to listen on".into());
+    }
+    if config.listeners.len() > MAX_LISTENERS {
+        return invalid(format!("more than {MAX_LISTENERS} listeners"));
+    }
+    if let Some(listen) = config.listeners.iter().find(|l| l.tls)
+        && config.tls.is_none()
+    {
+        return invalid(format!(
+            "{} on {} is to serve TLS, but no certificate is given",
+            listen.protocol.name(),
+            listen.addr
+        ));
+    }
+    Ok(())
+}
+
+/// Where it serves, for the line that says it serves: the first
+/// listener's address, then the others' (`" (HTTP on 127.0.0.1:8080)"`),
+/// each with `" (TLS)"` if it is but not all are, and `", over TLS"`
+/// if all are.
+fn listening(listeners: &[Listen]) -> (SocketAddr, String, &'static str) {
+    let all_tls = listeners.iter().all(|l| l.tls);
+    let mark = |l: &Listen| if l.tls && !all_tls { " (TLS)" } else { "" };
+    let first = listeners[0];
+    let mut others = mark(&first).to_owned();
+    for listen in &listeners[1..] {
+        let name = listen.protocol.name().to_uppercase();
+        others.push_str(&format!(" ({name} on {}{})", listen.addr, mark(listen)));
+    }
+    (first.addr, others, if all_tls { ", over TLS" } else { "" })
+}
+
 /// Whose connection cap refused a newcomer (it is told `busy` either way).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Busy {
@@ -306,9 +363,7 @@ pub struct Server {
     reactors: Vec<Reactor>,
     hub: Arc<Hub>,
     shared: Arc<Shared>,
-    http_addr: Option<SocketAddr>,
     metrics_addr: Option<SocketAddr>,
-    local_addr: SocketAddr,
     sweep: StartupSweep,
 }
 
@@ -326,10 +381,7 @@ impl Server {
         let inherited = systemd::inherited_listeners()?;
         // Checked before anything is bound: a refused server holds no port.
         let addrs: Vec<SocketAddr> = if inherited.is_empty() {
-            [Some(config.listen), config.http_listen]
-                .into_iter()
-                .flatten()
-                .collect()
+            config.listeners.iter().map(|l| l.addr).collect()
         } else {
             inherited
                 .iter()
@@ -337,24 +389,21 @@ impl Server {
                 .collect::<io::Result<_>>()?
         };
         access::check_exposure(&addrs, &config.access)?;
+        check_listeners(&config)?;
         // Before any port is bound: a server refused for a root in use
         // never holds a connection unanswered. It creates nothing yet.
         let claim = Claim::take(&config.root, &config.node_id, config.read_only)?;
         let workers = config.workers.max(1);
-        // One socket per reactor for each address: `groups[a][r]`.
+        // One socket per reactor for each address: `groups[a].1[r]`.
         let groups = if inherited.is_empty() {
             bind_groups(&config, workers)?
         } else {
-            adopt_groups(inherited, workers)?
+            adopt_groups(inherited, workers, config.tls.is_some())?
         };
-        let local_addr = groups[0].1[0].local_addr()?;
-        let http_addr = match groups.get(1) {
-            Some((_, group)) => Some(group[0].local_addr()?),
-            None => None,
-        };
-        // Where HTTP really is (port 0 bound, or a socket handed over), for
-        // a FERRY/1 client that speaks HTTP to the wrong port.
-        config.http_listen = http_addr;
+        // The addresses really served (port 0 bound, or sockets handed
+        // over): for `Server::address_of`, and for a FERRY/1 client that
+        // speaks HTTP to the wrong port.
+        config.listeners = groups.iter().map(|(listen, _)| *listen).collect();
         // One socket, on the first reactor: a scrape is rare and cheap.
         // Bound here even under socket activation, and not in the exposure
         // check: it serves no file, and who may read the counters is the
@@ -426,16 +475,25 @@ impl Server {
             reactors,
             hub,
             shared,
-            http_addr,
             metrics_addr,
-            local_addr,
             sweep,
         })
     }
 
     /// The address of the HTTP listener, if there is one.
     pub fn http_addr(&self) -> Option<SocketAddr> {
-        self.http_addr
+        self.address_of(Protocol::Http)
+    }
+
+    /// The address of the (first) listener for `protocol`, if there is one
+    /// (with port 0, the port that was chosen).
+    pub fn address_of(&self, protocol: Protocol) -> Option<SocketAddr> {
+        self.shared.config.address_of(protocol)
+    }
+
+    /// Every listener, as bound.
+    pub fn listeners(&self) -> &[Listen] {
+        &self.shared.config.listeners
     }
 
     /// The address of the metrics listener (`--metrics`), if there is one.
@@ -443,9 +501,13 @@ impl Server {
         self.metrics_addr
     }
 
-    /// The address the listener is bound to (useful with port 0).
+    /// The address the FERRY/1 listener is bound to (useful with port 0);
+    /// the first listener's if none serves FERRY/1.
     pub fn local_addr(&self) -> SocketAddr {
-        self.local_addr
+        let listeners = &self.shared.config.listeners;
+        self.address_of(Protocol::Ferry)
+            .or_else(|| listeners.first().map(|l| l.addr))
+            .unwrap_or_else(|| unreachable!("bind refuses a server without listeners"))
     }
 
     /// The start-up sweep, which runs while the server serves.
@@ -509,19 +571,10 @@ impl Server {
         }
         // Logged only now that signal handlers (if any) are in place and every
         // worker's thread runs: tests and scripts wait for this line.
-        let http = self
-            .http_addr
-            .map(|addr| format!(" (HTTP on {addr})"))
-            .unwrap_or_default();
         let metrics = self
             .metrics_addr
             .map(|addr| format!(" (metrics on http://{addr}/metrics)"))
             .unwrap_or_default();
-        let tls = if self.hub.tls.is_some() {
-            ", over TLS"
-        } else {
-            ""
-        };
         let proxies = &self.shared.config.trusted_proxies;
         if !proxies.is_empty() {
             let list: Vec<String> = proxies.iter().map(ToString::to_string).collect();
@@ -530,18 +583,15 @@ impl Server {
                 list.join(", ")
             );
         }
+        let (first_addr, others, tls) = listening(&self.shared.config.listeners);
         info!(
-            "serving {} on {}{http}{metrics}{tls}, at most {} connections, {} I/O threads, {workers} {}",
+            "serving {} on {first_addr}{others}{metrics}{tls}, at most {} connections, {} I/O threads, {workers} {}",
             self.shared.config.root.display(),
-            self.local_addr,
             self.hub.max_connections,
             self.shared.config.io_threads.max(1),
             if workers == 1 { "worker" } else { "workers" },
         );
-        systemd::notify(&format!(
-            "READY=1\nSTATUS=serving on {}{http}",
-            self.local_addr
-        ));
+        systemd::notify(&format!("READY=1\nSTATUS=serving on {first_addr}{others}"));
         let mut result = match first {
             Some(reactor) => reactor.run(),
             None => Ok(()),
@@ -564,5 +614,44 @@ impl Server {
         }
         info!("server stopped");
         result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listener_tokens_map_back_and_stay_clear_of_the_others() {
+        for index in 0..MAX_LISTENERS {
+            assert_eq!(listener_index(listener_token(index)), Some(index));
+        }
+        for token in [WAKER, SIGNALS, scrape::METRICS, Token(0), Token(1 << 40)] {
+            assert_eq!(listener_index(token), None, "{token:?}");
+        }
+        assert_eq!(listener_index(Token(FIRST_LISTENER - MAX_LISTENERS)), None);
+    }
+
+    #[test]
+    fn the_serving_line_names_each_listener_and_tls() {
+        let at = |port| SocketAddr::from(([127, 0, 0, 1], port));
+        let ferry = Listen::plain(Protocol::Ferry, at(5010));
+        let http = Listen::plain(Protocol::Http, at(8080));
+        let (first, others, tls) = listening(&[ferry, http]);
+        assert_eq!(
+            (first, others.as_str(), tls),
+            (at(5010), " (HTTP on 127.0.0.1:8080)", "")
+        );
+        let secure = |l: Listen| Listen { tls: true, ..l };
+        let (_, others, tls) = listening(&[secure(ferry), secure(http)]);
+        assert_eq!(
+            (others.as_str(), tls),
+            (" (HTTP on 127.0.0.1:8080)", ", over TLS")
+        );
+        let (_, others, tls) = listening(&[ferry, secure(http)]);
+        assert_eq!(
+            (others.as_str(), tls),
+            (" (HTTP on 127.0.0.1:8080 (TLS))", "")
+        );
     }
 }

@@ -38,7 +38,7 @@ use slab::Slab;
 use super::accept::{AcceptState, Listener};
 use super::scrape::Scrape;
 use super::timers::Timers;
-use super::{Hub, LISTENER_TOKENS, SIGNALS, WAKER};
+use super::{Hub, SIGNALS, WAKER, listener_index, listener_token};
 use crate::connection::{Connection, Counted, Env, Step};
 use crate::metrics::{self, ReactorMetrics};
 use crate::pool::{Inbox, Shared, Task};
@@ -97,7 +97,7 @@ impl Reactor {
         let poll = Poll::new()?;
         let mut listeners = Vec::new();
         for mut listener in sockets {
-            let token = Token(LISTENER_TOKENS[listeners.len()]);
+            let token = listener_token(listeners.len());
             poll.registry()
                 .register(&mut listener.socket, token, Interest::READABLE)?;
             listeners.push(listener);
@@ -148,14 +148,14 @@ impl Reactor {
             let turn = Instant::now();
             for event in events.iter() {
                 match event.token() {
-                    Token(token) if LISTENER_TOKENS.contains(&token) => {
-                        let index = LISTENER_TOKENS.iter().position(|&t| t == token);
+                    WAKER => self.finish_jobs(),
+                    SIGNALS => self.collect_signals(),
+                    token if listener_index(token).is_some() => {
+                        let index = listener_index(token);
                         if let Some(listener) = index.and_then(|i| self.listeners.get_mut(i)) {
                             listener.pending = true;
                         }
                     }
-                    WAKER => self.finish_jobs(),
-                    SIGNALS => self.collect_signals(),
                     token if Scrape::owns(token) => self.scrape_event(token, turn),
                     Token(key) => self.drive(key, None),
                 }

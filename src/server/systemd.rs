@@ -57,20 +57,7 @@ pub fn inherited_listeners() -> io::Result<Vec<Inherited>> {
         // SAFETY: open (just checked), passed to this process alone (checked
         // against LISTEN_PID), and taken once.
         let owned = unsafe { OwnedFd::from_raw_fd(fd) };
-        let protocol = match names.get(index).map(String::as_str) {
-            Some("ferry" | "ferry.socket") => Protocol::Ferry,
-            Some("http") => Protocol::Http,
-            None | Some("" | "unknown") => match index {
-                0 => Protocol::Ferry,
-                1 => Protocol::Http,
-                _ => return Err(invalid("more than two unnamed sockets passed")),
-            },
-            Some(other) => {
-                return Err(invalid(&format!(
-                    "socket named {other:?} passed (name them ferry or http)"
-                )));
-            }
-        };
+        let protocol = protocol_named(names.get(index).map(String::as_str), index)?;
         if listeners.iter().any(|l| l.protocol == protocol) {
             return Err(invalid("two sockets passed for one protocol"));
         }
@@ -81,6 +68,27 @@ pub fn inherited_listeners() -> io::Result<Vec<Inherited>> {
     }
     listeners.sort_by_key(|l| l.protocol != Protocol::Ferry);
     Ok(listeners)
+}
+
+/// What the socket named `name` (`FileDescriptorName=`), passed at
+/// `index`, serves: a protocol by its name ([`Protocol::name`]; `ferry.socket`
+/// is systemd's default name for the FERRY/1 one); an unnamed socket
+/// serves the protocol at its place in [`Protocol::ALL`].
+fn protocol_named(name: Option<&str>, index: usize) -> io::Result<Protocol> {
+    match name {
+        Some("ferry.socket") => Ok(Protocol::Ferry),
+        None | Some("" | "unknown") => Protocol::ALL
+            .get(index)
+            .copied()
+            .ok_or_else(|| invalid("more unnamed sockets passed than there are protocols")),
+        Some(name) => Protocol::named(name).ok_or_else(|| {
+            let names: Vec<&str> = Protocol::ALL.iter().map(|p| p.name()).collect();
+            invalid(&format!(
+                "socket named {name:?} passed (name them {})",
+                names.join(" or ")
+            ))
+        }),
+    }
 }
 
 /// `LISTEN_FDS` if `LISTEN_PID` names this process.

@@ -67,10 +67,10 @@ impl TestServer {
     pub fn start_in(root: TempDir, adjust: impl FnOnce(&mut Config)) -> TestServer {
         init_logging();
         let mut config = Config {
-            listen: "127.0.0.1:0".parse().unwrap(),
             root: root.path().to_path_buf(),
             ..Config::default()
         };
+        config.listen(ferry::wire::Protocol::Ferry, "127.0.0.1:0".parse().unwrap());
         adjust(&mut config);
         // A test that holds the sweep at its gate must not wait for it.
         let sweep_held = config

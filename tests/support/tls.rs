@@ -1,7 +1,9 @@
 //! Certificates for TLS tests: a self-signed pair written to a directory,
 //! and client set-ups that trust it.
 
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use ferry::client::{ClientTls, Endpoint, Trust};
 use ferry::tls::TlsFiles;
@@ -29,4 +31,25 @@ pub fn endpoint(addr: &str, ca: &Path) -> Endpoint {
         tls: Some(trusting(ca)),
         ..Endpoint::new(addr)
     }
+}
+
+/// A TLS client over `tcp`, trusting only the test certificate.
+pub fn tls_over(
+    tcp: TcpStream,
+    ca: &std::path::Path,
+) -> rustls::StreamOwned<rustls::ClientConnection, TcpStream> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, ServerName};
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(ca).unwrap() {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let config = rustls::ClientConfig::builder_with_provider(ferry::tls::provider())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let name = ServerName::try_from("127.0.0.1").unwrap().to_owned();
+    let session = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
+    rustls::StreamOwned::new(session, tcp)
 }

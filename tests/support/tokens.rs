@@ -54,7 +54,7 @@ pub fn guarded_with(
     let dir = tempfile::tempdir().unwrap();
     let (path, tokens) = tokens_in(dir.path(), holders);
     let server = TestServer::start_with(|c| {
-        c.http_listen = Some("127.0.0.1:0".parse().unwrap());
+        c.listen(ferry::wire::Protocol::Http, "127.0.0.1:0".parse().unwrap());
         c.access = AccessConfig {
             tokens: Some(path),
             anonymous: anonymous.iter().map(|g| Grant::parse(g).unwrap()).collect(),
