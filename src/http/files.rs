@@ -14,7 +14,7 @@ use super::message::{Head, Refused, Resume};
 use super::origin::{self, Presentation, Site};
 use super::request::{HttpRequest, Method, Range, Target, interpret, resolve_range, url_path};
 use super::response::{self, Head as ResponseHead, MediaType};
-use crate::serve::op::Choose;
+use crate::serve::terms::Choose;
 use crate::serve::{Body, Operation, Reply, Request, Scope, Selection, Version, Want};
 
 /// The dialect: it takes every request no other dialect claims.

@@ -32,7 +32,7 @@ mod receive;
 mod reply;
 mod send;
 mod sessions;
-pub mod verb;
+pub mod terms;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -51,14 +51,11 @@ pub use archive::Archive;
 pub use files::{
     abandon, discard, dispose, finish_receive, leftover, sent, write_behind, write_failed,
 };
-pub use op::{
-    Body, BodyLength, Declared, ListingFormat, Operation, Piece, Request, Scope, Selection,
-    Trailer, Version, Want,
-};
+pub use op::{Declared, Needs, Operation, Request, Verb};
 pub use receive::{Receive, Sink, WriteBehind};
 pub use reply::{ErrorKind, Failure, Reply};
 pub use send::{Send, Source, read_ahead};
-pub use verb::{Needs, Verb};
+pub use terms::{Body, BodyLength, ListingFormat, Piece, Scope, Selection, Trailer, Version, Want};
 
 /// What an operation borrows while it is served, on the reactor or on an
 /// I/O thread.
@@ -314,34 +311,7 @@ pub fn serve(request: Request, ctx: &Ctx<'_>, guard: &mut Guard<'_>) -> Outcome 
     if let Err(refused) = admit(ctx, &who, operation.declared()) {
         return Outcome::failed(refused, skip_body(body, ctx.config));
     }
-    match operation {
-        Operation::Put {
-            name,
-            body,
-            crc,
-            mtime,
-            trailer,
-        } => files::put(ctx, user_of(ctx, &who), name, body, (crc, trailer), mtime),
-        Operation::Get { name, want } => files::get(ctx, name, want),
-        Operation::Stat { name } => files::stat(ctx, name),
-        Operation::List {
-            prefix,
-            scope,
-            format,
-            body,
-        } => listing::list(ctx, who, prefix, scope, format, body),
-        Operation::Archive { prefix, body } => archive::archive(ctx, who, prefix, body),
-        Operation::Delete { name } => files::delete(name),
-        Operation::Move { from, to } => files::rename(from, to),
-        Operation::Echo { size } => files::echo(size),
-        Operation::Upload { name, size, crc } => sessions::upload(ctx, &who, name, size, crc),
-        Operation::Append { id, offset, len } => sessions::append(who, id, offset, len),
-        Operation::Commit { id, mtime } => sessions::commit(who, id, mtime),
-        Operation::Abort { id } => sessions::abort(who, id),
-        Operation::Sessions => sessions::list(who),
-        Operation::Auth { .. } => unreachable!("answered above"),
-        Operation::Quit => Outcome::new(Reply::Done, Next::Close),
-    }
+    operation.serve(ctx, who)
 }
 
 /// The rules every operation meets before its own function runs, each

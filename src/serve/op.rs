@@ -1,14 +1,19 @@
-//! The protocol-neutral vocabulary a codec decodes requests into: what a
-//! client asks for ([`Operation`]), with its body's framing and, for a GET,
-//! which bytes it wants. What it is told comes back as a `Reply`
-//! (`reply.rs`). Nothing here knows a wire format or a status code.
+//! Every operation declared once: what a client may ask for
+//! ([`Operation`]), whatever protocol carried it, and for each its facts
+//! ([`Operation::declared`]: its [`Verb`], what it is about, what it needs
+//! of the client's grants), its verb's name in logs and metrics and
+//! whether it writes ([`Verb`]'s table; `--read-only` is checked once, in
+//! `serve`), and its serve function ([`Operation::serve`]). A new verb is
+//! an arm in each of these, its serve function, and each codec's mapping.
+//! The terms requests are stated in (bodies, ranges, listings) are in
+//! `terms.rs`; what a client is told comes back as a `Reply` (`reply.rs`).
+//! Nothing here knows a wire format or a status code.
 
-use std::fmt;
-
-use super::verb::{Needs, Verb};
+use super::terms::{Body, ListingFormat, Scope, Trailer, Want};
+use super::{Ctx, Next, Outcome, Reply, archive, files, listing, sessions};
 use crate::access::Secret;
+use crate::access::Who;
 use crate::name::{Name, Prefix};
-use crate::storage::{FileInfo, ListEntry, Stamp};
 
 /// A decoded request: the operation, and the token it presented with it
 /// (HTTP's `Authorization`; FERRY/1 authenticates with its own
@@ -196,6 +201,47 @@ impl Operation {
             Operation::Quit => declared(Verb::Quit, "", Needs::Nothing),
         }
     }
+
+    /// Runs it: the operation's own serve function, once the serve layer
+    /// has admitted it ([`super::serve`]: who it is from, their grants,
+    /// read-only).
+    pub(super) fn serve(self, ctx: &Ctx<'_>, who: Who) -> Outcome {
+        match self {
+            Operation::Put {
+                name,
+                body,
+                crc,
+                mtime,
+                trailer,
+            } => files::put(
+                ctx,
+                super::user_of(ctx, &who),
+                name,
+                body,
+                (crc, trailer),
+                mtime,
+            ),
+            Operation::Get { name, want } => files::get(ctx, name, want),
+            Operation::Stat { name } => files::stat(ctx, name),
+            Operation::List {
+                prefix,
+                scope,
+                format,
+                body,
+            } => listing::list(ctx, who, prefix, scope, format, body),
+            Operation::Archive { prefix, body } => archive::archive(ctx, who, prefix, body),
+            Operation::Delete { name } => files::delete(name),
+            Operation::Move { from, to } => files::rename(from, to),
+            Operation::Echo { size } => files::echo(size),
+            Operation::Upload { name, size, crc } => sessions::upload(ctx, &who, name, size, crc),
+            Operation::Append { id, offset, len } => sessions::append(who, id, offset, len),
+            Operation::Commit { id, mtime } => sessions::commit(who, id, mtime),
+            Operation::Abort { id } => sessions::abort(who, id),
+            Operation::Sessions => sessions::list(who),
+            Operation::Auth { .. } => unreachable!("AUTH is answered by serve before admission"),
+            Operation::Quit => Outcome::new(Reply::Done, Next::Close),
+        }
+    }
 }
 
 /// An operation as the serve layer sees it before running it.
@@ -212,206 +258,144 @@ pub struct Declared<'a> {
     pub needs: Needs<'a>,
 }
 
-/// How much of the tree below a prefix a listing shows.
+/// The kinds of operation, in the order metrics count them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scope {
-    /// Every file at any depth whose name starts with the prefix (FERRY/1
-    /// `LIST`); a prefix with nothing under it lists nothing.
-    Tree,
-    /// The files and subdirectories directly in the directory the prefix
-    /// names (an HTTP listing); a prefix that is no directory is "not
-    /// found". Nothing below the subdirectories is read.
-    Directory,
+pub enum Verb {
+    /// Store a file.
+    Put,
+    /// Send (part of) a file.
+    Get,
+    /// Describe a file.
+    Stat,
+    /// List names.
+    List,
+    /// A folder as a tar archive.
+    Tar,
+    /// Remove a file.
+    Delete,
+    /// Rename a file.
+    Move,
+    /// Send back a body.
+    Echo,
+    /// Start a resumable upload.
+    Upload,
+    /// Stage bytes of one.
+    Append,
+    /// Commit one.
+    Commit,
+    /// Discard one.
+    Abort,
+    /// Authenticate.
+    Auth,
+    /// Close.
+    Quit,
+    /// List a token's upload sessions.
+    Sessions,
 }
 
-/// One piece of a listing. A codec's [`ListingFormat`] is given, in this
-/// order: `Start`, each `Directory` (only for [`Scope::Directory`]),
-/// `Files`, each `File`, `End`.
-#[derive(Debug, Clone, Copy)]
-pub enum Piece<'a> {
-    /// Before anything else.
-    Start,
-    /// A subdirectory, by full name ending in `/`.
-    Directory {
-        /// Its name.
-        name: &'a str,
-        /// Its modification time, Unix seconds.
-        mtime: i64,
-        /// It is the first one.
-        first: bool,
-    },
-    /// After the directories, before the files.
-    Files,
-    /// A file.
-    File {
-        /// Its name, size and time.
-        entry: &'a ListEntry,
-        /// It is the first one.
-        first: bool,
-    },
-    /// After everything else.
-    End,
+/// A verb's facts.
+struct Facts {
+    /// In log lines.
+    log: &'static str,
+    /// In metrics labels and the access log.
+    label: &'static str,
+    /// It changes the tree or the staged uploads.
+    writes: bool,
 }
 
-/// A codec's way of writing a listing of `prefix`: appends `piece` to
-/// `out`. The serve layer calls it on the I/O pool, streaming the pieces
-/// into a file the listing is then sent from, so no listing is ever held
-/// whole in memory.
-pub type ListingFormat = fn(prefix: &str, piece: Piece<'_>, out: &mut Vec<u8>);
+impl Verb {
+    /// Every verb, each at its [`Verb::index`].
+    pub const ALL: [Verb; 15] = [
+        Verb::Put,
+        Verb::Get,
+        Verb::Stat,
+        Verb::List,
+        Verb::Tar,
+        Verb::Delete,
+        Verb::Move,
+        Verb::Echo,
+        Verb::Upload,
+        Verb::Append,
+        Verb::Commit,
+        Verb::Abort,
+        Verb::Auth,
+        Verb::Quit,
+        Verb::Sessions,
+    ];
 
-/// A checksum that follows an upload's body in a codec's own trailer: the
-/// serve layer holds back its `len` bytes from the file and has the codec
-/// read the CRC-32C from them once the body is complete. After a chunked
-/// body, `len` is 0 and the codec reads the chunked trailer section.
-#[derive(Debug, Clone, Copy)]
-pub struct Trailer {
-    /// Its length in bytes: fixed, so the body's framing stays known.
-    pub len: u64,
-    /// The CRC-32C it holds; `None` if it is malformed.
-    pub parse: fn(&[u8]) -> Option<u32>,
-}
-
-impl Trailer {
-    /// The framing of `body` followed by this trailer.
-    pub fn after(self, body: Body) -> Body {
-        let length = match body.length {
-            BodyLength::Fixed(size) => BodyLength::Fixed(size.saturating_add(self.len)),
-            BodyLength::Chunked => BodyLength::Chunked,
-        };
-        Body { length, ..body }
-    }
-}
-
-/// How a request body is framed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BodyLength {
-    /// Exactly this many bytes (0: no body).
-    Fixed(u64),
-    /// `Transfer-Encoding: chunked`: the length is known at its end.
-    Chunked,
-}
-
-/// A request's body as the serve layer sees it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Body {
-    /// Its framing.
-    pub length: BodyLength,
-    /// The client sends it only once told to go ahead (HTTP's
-    /// `Expect: 100-continue`): a refusal cannot count on it arriving.
-    pub awaits_go_ahead: bool,
-}
-
-impl Body {
-    /// `size` bytes that follow the request at once.
-    pub fn fixed(size: u64) -> Body {
-        Body {
-            length: BodyLength::Fixed(size),
-            awaits_go_ahead: false,
-        }
-    }
-}
-
-/// A file's identity at one moment: what conditional requests compare.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Version {
-    /// Size and modification time.
-    pub info: FileInfo,
-    /// Inode and the modification time's nanoseconds.
-    pub stamp: Stamp,
-    /// CRC-32C of the whole file, if known: an answer that states it
-    /// waits for it ([`Want::needs_checksum`]), others go without.
-    pub crc: Option<u32>,
-}
-
-/// Which bytes of a file a GET wants.
-#[derive(Debug)]
-pub enum Want {
-    /// `length` bytes (all that are left if `None`) from `offset`, which
-    /// may be the end of the file (nothing is sent) but not beyond it.
-    Span {
-        /// First byte.
-        offset: u64,
-        /// Most bytes to send.
-        length: Option<u64>,
-    },
-    /// The whole file, or (`body` false) only its description.
-    Whole {
-        /// The bytes follow the answer.
-        body: bool,
-    },
-    /// The codec's own rules, applied to the file's version (HTTP's
-    /// `Range`, `If-Range`, `If-None-Match`...).
-    Chosen(Box<dyn Choose>),
-}
-
-/// A codec's rule for which bytes of a file version to send.
-pub trait Choose: fmt::Debug + Send {
-    /// What to send of `version`.
-    fn choose(&self, version: &Version) -> Selection;
-}
-
-/// What a GET gets once its file's version is known.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Selection {
-    /// `len` bytes from `start`.
-    Bytes {
-        /// First byte.
-        start: u64,
-        /// Bytes.
-        len: u64,
-        /// A part was asked for and is answered as one (HTTP's 206).
-        part: bool,
-        /// The bytes follow the answer (false: only their description).
-        body: bool,
-    },
-    /// The client's copy is current.
-    NotModified,
-    /// Nothing of the file matches what was asked for.
-    Unsatisfiable,
-}
-
-impl Want {
-    /// Whether the answer that sends `selection` must state the whole
-    /// file's CRC-32C, and so wait for it to be computed if it is not
-    /// known. HTTP's whole body states it (for the client to verify what it
-    /// received). A span (FERRY/1's `GET`, whole or not) says `-` while
-    /// it is not known (PROTOCOL.md 6.2), and a part of a file, a
-    /// description alone, a "not modified" or a refusal needs none: the
-    /// first byte of a large file placed by other means must not wait for
-    /// a read of all of it.
-    pub fn needs_checksum(&self, selection: &Selection) -> bool {
+    fn facts(self) -> Facts {
+        let facts = |log, label, writes| Facts { log, label, writes };
         match self {
-            Want::Span { .. } => false,
-            Want::Whole { body } => *body,
-            Want::Chosen(_) => matches!(
-                selection,
-                Selection::Bytes {
-                    part: false,
-                    body: true,
-                    ..
-                }
-            ),
+            Verb::Put => facts("PUT", "put", true),
+            Verb::Get => facts("GET", "get", false),
+            Verb::Stat => facts("STAT", "stat", false),
+            Verb::List => facts("LIST", "list", false),
+            Verb::Tar => facts("TAR", "tar", false),
+            Verb::Delete => facts("DEL", "delete", true),
+            Verb::Move => facts("MOVE", "move", true),
+            Verb::Echo => facts("ECHO", "echo", false),
+            Verb::Upload => facts("UPLOAD", "upload", true),
+            Verb::Append => facts("APPEND", "append", true),
+            Verb::Commit => facts("COMMIT", "commit", true),
+            Verb::Abort => facts("ABORT", "abort", true),
+            Verb::Auth => facts("AUTH", "auth", false),
+            Verb::Quit => facts("QUIT", "quit", false),
+            Verb::Sessions => facts("SESSIONS", "sessions", false),
         }
     }
 
-    /// Applies this wish to `version`.
-    pub fn select(&self, version: &Version) -> Selection {
-        let size = version.info.size;
-        match self {
-            Want::Span { offset, .. } if *offset > size => Selection::Unsatisfiable,
-            Want::Span { offset, length } => Selection::Bytes {
-                start: *offset,
-                len: (size - offset).min(length.unwrap_or(u64::MAX)),
-                part: false,
-                body: true,
-            },
-            Want::Whole { body } => Selection::Bytes {
-                start: 0,
-                len: size,
-                part: false,
-                body: *body,
-            },
-            Want::Chosen(rule) => rule.choose(version),
+    /// Its name in log lines (`PUT`, `DEL`...).
+    pub fn name(self) -> &'static str {
+        self.facts().log
+    }
+
+    /// Its label in metrics and the access log (`put`, `delete`...).
+    pub fn label(self) -> &'static str {
+        self.facts().label
+    }
+
+    /// Whether it writes: refused on a read-only server.
+    pub fn writes(self) -> bool {
+        self.facts().writes
+    }
+
+    /// Its place in [`Verb::ALL`] (and in per-verb tables).
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// What an operation needs of the client's grants before it is served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Needs<'a> {
+    /// Nothing (authenticating, closing).
+    Nothing,
+    /// To read the file.
+    Read(&'a str),
+    /// To write the file.
+    Write(&'a str),
+    /// To delete the file.
+    Delete(&'a str),
+    /// To delete the one and write the other, as DEL and PUT would.
+    Move(&'a str, &'a str),
+    /// To see something under the prefix (see `Who::may_list`).
+    Listing(&'a str),
+    /// A token, when access control is on.
+    Token,
+    /// To write the file of the session, checked once it is found.
+    Session,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn places_and_labels_are_distinct() {
+        for (at, verb) in Verb::ALL.into_iter().enumerate() {
+            assert_eq!(verb.index(), at);
+            assert!(Verb::ALL[..at].iter().all(|v| v.label() != verb.label()));
+            assert!(Verb::ALL[..at].iter().all(|v| v.name() != verb.name()));
         }
     }
 }

@@ -5,7 +5,7 @@
 
 use std::fmt;
 
-use super::op::Version;
+use super::terms::Version;
 use crate::name::{Name, NameError};
 use crate::storage::StorageError;
 

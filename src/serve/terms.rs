@@ -1,0 +1,214 @@
+//! The terms operations are stated in, whichever protocol carried them:
+//! a body's framing ([`Body`], a trailing checksum), which bytes a GET
+//! wants and how they are chosen once the file's version is known
+//! ([`Want`], [`Selection`]), and how much of the tree a listing shows
+//! and in what format ([`Scope`], [`ListingFormat`]). Nothing here knows a
+//! wire format or a status code.
+
+use std::fmt;
+
+use crate::storage::{FileInfo, ListEntry, Stamp};
+
+/// How much of the tree below a prefix a listing shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Every file at any depth whose name starts with the prefix (FERRY/1
+    /// `LIST`); a prefix with nothing under it lists nothing.
+    Tree,
+    /// The files and subdirectories directly in the directory the prefix
+    /// names (an HTTP listing); a prefix that is no directory is "not
+    /// found". Nothing below the subdirectories is read.
+    Directory,
+}
+
+/// One piece of a listing. A codec's [`ListingFormat`] is given, in this
+/// order: `Start`, each `Directory` (only for [`Scope::Directory`]),
+/// `Files`, each `File`, `End`.
+#[derive(Debug, Clone, Copy)]
+pub enum Piece<'a> {
+    /// Before anything else.
+    Start,
+    /// A subdirectory, by full name ending in `/`.
+    Directory {
+        /// Its name.
+        name: &'a str,
+        /// Its modification time, Unix seconds.
+        mtime: i64,
+        /// It is the first one.
+        first: bool,
+    },
+    /// After the directories, before the files.
+    Files,
+    /// A file.
+    File {
+        /// Its name, size and time.
+        entry: &'a ListEntry,
+        /// It is the first one.
+        first: bool,
+    },
+    /// After everything else.
+    End,
+}
+
+/// A codec's way of writing a listing of `prefix`: appends `piece` to
+/// `out`. The serve layer calls it on the I/O pool, streaming the pieces
+/// into a file the listing is then sent from, so no listing is ever held
+/// whole in memory.
+pub type ListingFormat = fn(prefix: &str, piece: Piece<'_>, out: &mut Vec<u8>);
+
+/// A checksum that follows an upload's body in a codec's own trailer: the
+/// serve layer holds back its `len` bytes from the file and has the codec
+/// read the CRC-32C from them once the body is complete. After a chunked
+/// body, `len` is 0 and the codec reads the chunked trailer section.
+#[derive(Debug, Clone, Copy)]
+pub struct Trailer {
+    /// Its length in bytes: fixed, so the body's framing stays known.
+    pub len: u64,
+    /// The CRC-32C it holds; `None` if it is malformed.
+    pub parse: fn(&[u8]) -> Option<u32>,
+}
+
+impl Trailer {
+    /// The framing of `body` followed by this trailer.
+    pub fn after(self, body: Body) -> Body {
+        let length = match body.length {
+            BodyLength::Fixed(size) => BodyLength::Fixed(size.saturating_add(self.len)),
+            BodyLength::Chunked => BodyLength::Chunked,
+        };
+        Body { length, ..body }
+    }
+}
+
+/// How a request body is framed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyLength {
+    /// Exactly this many bytes (0: no body).
+    Fixed(u64),
+    /// `Transfer-Encoding: chunked`: the length is known at its end.
+    Chunked,
+}
+
+/// A request's body as the serve layer sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Body {
+    /// Its framing.
+    pub length: BodyLength,
+    /// The client sends it only once told to go ahead (HTTP's
+    /// `Expect: 100-continue`): a refusal cannot count on it arriving.
+    pub awaits_go_ahead: bool,
+}
+
+impl Body {
+    /// `size` bytes that follow the request at once.
+    pub fn fixed(size: u64) -> Body {
+        Body {
+            length: BodyLength::Fixed(size),
+            awaits_go_ahead: false,
+        }
+    }
+}
+
+/// A file's identity at one moment: what conditional requests compare.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Version {
+    /// Size and modification time.
+    pub info: FileInfo,
+    /// Inode and the modification time's nanoseconds.
+    pub stamp: Stamp,
+    /// CRC-32C of the whole file, if known: an answer that states it
+    /// waits for it ([`Want::needs_checksum`]), others go without.
+    pub crc: Option<u32>,
+}
+
+/// Which bytes of a file a GET wants.
+#[derive(Debug)]
+pub enum Want {
+    /// `length` bytes (all that are left if `None`) from `offset`, which
+    /// may be the end of the file (nothing is sent) but not beyond it.
+    Span {
+        /// First byte.
+        offset: u64,
+        /// Most bytes to send.
+        length: Option<u64>,
+    },
+    /// The whole file, or (`body` false) only its description.
+    Whole {
+        /// The bytes follow the answer.
+        body: bool,
+    },
+    /// The codec's own rules, applied to the file's version (HTTP's
+    /// `Range`, `If-Range`, `If-None-Match`...).
+    Chosen(Box<dyn Choose>),
+}
+
+/// A codec's rule for which bytes of a file version to send.
+pub trait Choose: fmt::Debug + Send {
+    /// What to send of `version`.
+    fn choose(&self, version: &Version) -> Selection;
+}
+
+/// What a GET gets once its file's version is known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Selection {
+    /// `len` bytes from `start`.
+    Bytes {
+        /// First byte.
+        start: u64,
+        /// Bytes.
+        len: u64,
+        /// A part was asked for and is answered as one (HTTP's 206).
+        part: bool,
+        /// The bytes follow the answer (false: only their description).
+        body: bool,
+    },
+    /// The client's copy is current.
+    NotModified,
+    /// Nothing of the file matches what was asked for.
+    Unsatisfiable,
+}
+
+impl Want {
+    /// Whether the answer that sends `selection` must state the whole
+    /// file's CRC-32C, and so wait for it to be computed if it is not
+    /// known. HTTP's whole body states it (for the client to verify what it
+    /// received). A span (FERRY/1's `GET`, whole or not) says `-` while
+    /// it is not known (PROTOCOL.md 6.2), and a part of a file, a
+    /// description alone, a "not modified" or a refusal needs none: the
+    /// first byte of a large file placed by other means must not wait for
+    /// a read of all of it.
+    pub fn needs_checksum(&self, selection: &Selection) -> bool {
+        match self {
+            Want::Span { .. } => false,
+            Want::Whole { body } => *body,
+            Want::Chosen(_) => matches!(
+                selection,
+                Selection::Bytes {
+                    part: false,
+                    body: true,
+                    ..
+                }
+            ),
+        }
+    }
+
+    /// Applies this wish to `version`.
+    pub fn select(&self, version: &Version) -> Selection {
+        let size = version.info.size;
+        match self {
+            Want::Span { offset, .. } if *offset > size => Selection::Unsatisfiable,
+            Want::Span { offset, length } => Selection::Bytes {
+                start: *offset,
+                len: (size - offset).min(length.unwrap_or(u64::MAX)),
+                part: false,
+                body: true,
+            },
+            Want::Whole { body } => Selection::Bytes {
+                start: 0,
+                len: size,
+                part: false,
+                body: *body,
+            },
+            Want::Chosen(rule) => rule.choose(version),
+        }
+    }
+}
