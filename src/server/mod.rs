@@ -4,7 +4,7 @@
 //! Each reactor is a single-threaded `mio` loop with listeners of its own
 //! (`SO_REUSEPORT`, see `listen.rs`) and its own slab, so reactors never
 //! touch each other's connections and a connection's whole life is on one
-//! thread. What they share is explicit and small, the [`Hub`]: the I/O pool
+//! thread. What they share is explicit and small, the [`Hub`] (`hub.rs`): the I/O pool
 //! (each job answers the reactor that asked), access control and the TLS
 //! certificate (both re-read on SIGHUP), the connection caps (an atomic
 //! for the server's, a sharded table per client address, `access/per_client.rs`),
@@ -16,20 +16,18 @@
 //! a thread of its own.
 
 use std::io;
-use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
 use std::sync::{Arc, Condvar, Mutex};
 
 use log::{error, info, warn};
-use mio::{Interest, Token, Waker};
+use mio::{Interest, Token};
 
 use crate::access::per_client::PerClient;
 use crate::access::{self, Access};
 use crate::checksums::Checksums;
 use crate::config::{Config, Listen};
-use crate::connection::{Connection, Counted};
 use crate::hooks::{Hooks, Runner};
-use crate::metrics::ReactorMetrics;
 use crate::pool::{Pool, Shared};
 use crate::request_log::RequestLog;
 use crate::storage::{Claim, Storage};
@@ -37,11 +35,14 @@ use crate::tls::ServerTls;
 use crate::wire::Protocol;
 pub(crate) use accept::raise_fd_limit;
 use accept::{Listener, Reserve};
+pub use hub::ShutdownHandle;
+use hub::{Busy, Hub, ShutdownOnFailure, counted_client};
 use listen::{adopt_groups, bind_groups};
 use reactor::Reactor;
 use scrape::Scrape;
 
 mod accept;
+mod hub;
 mod listen;
 mod reactor;
 mod scrape;
@@ -180,113 +181,6 @@ fn start_reactors(
     Ok(reactors)
 }
 
-/// Asks a running server to shut down; cheap to clone, usable from any
-/// thread. The first request drains in-flight transfers for the grace
-/// period; a second one closes everything at once.
-#[derive(Debug, Clone)]
-pub struct ShutdownHandle {
-    requests: Arc<AtomicUsize>,
-    /// Every reactor's waker.
-    wakers: Arc<Mutex<Vec<Arc<Waker>>>>,
-}
-
-impl ShutdownHandle {
-    /// Requests a shutdown (of every reactor).
-    pub fn shutdown(&self) {
-        if self.requests.fetch_add(1, Ordering::SeqCst) == 0 {
-            systemd::notify("STOPPING=1");
-        }
-        for waker in self.wakers.lock().unwrap_or_else(|e| e.into_inner()).iter() {
-            if let Err(err) = waker.wake() {
-                error!("could not wake a reactor: {err}");
-            }
-        }
-    }
-
-    /// Shutdown requests so far.
-    fn requests(&self) -> usize {
-        self.requests.load(Ordering::SeqCst)
-    }
-}
-
-/// What every reactor of a server shares.
-pub(crate) struct Hub {
-    /// The threads that compute checksums. Stopped first (fields drop in
-    /// order): a computation under way gives up rather than hold the stop.
-    checksums: Checksums,
-    /// The threads that do the file-system work.
-    pool: Pool,
-    /// The threads that run the upload hooks. Stopped after the pool
-    /// (fields drop in order): the pool's last commits may queue hooks.
-    hook_runner: Runner,
-    /// Tokens and grants (re-read on SIGHUP).
-    access: Access,
-    /// The certificate both listeners serve TLS with (re-read on SIGHUP).
-    tls: Option<ServerTls>,
-    /// Most connections open at once, over all reactors.
-    max_connections: usize,
-    /// Connections open now, over all reactors.
-    open: AtomicUsize,
-    /// Connections open now per client address, over all reactors.
-    per_client: PerClient,
-    /// The next client id (ids are unique across reactors).
-    next_client_id: AtomicU64,
-    /// A reactor has found the process out of descriptors (logged once).
-    out_of_descriptors: AtomicBool,
-    /// The spare descriptor for refusing connections when there are none.
-    reserve: Reserve,
-    /// Each reactor's counters, summed by a scrape (`--metrics`).
-    metrics: Vec<Arc<ReactorMetrics>>,
-    /// The access log, if one is kept (reopened on SIGHUP).
-    request_log: Option<Arc<RequestLog>>,
-    shutdown: ShutdownHandle,
-}
-
-impl Hub {
-    /// Counts a new connection in, unless the server has its cap
-    /// (`--max-connections`) or its client address (`client`) has its own
-    /// (`--max-connections-per-client`). `client` is `None` for a trusted
-    /// load balancer's: counting the balancer would cap all its clients
-    /// together; each is counted once its PROXY header names it
-    /// ([`Hub::admit_named`]).
-    ///
-    /// # Errors
-    /// Whose cap refused it.
-    fn admit(&self, client: Option<IpAddr>) -> Result<(), Busy> {
-        let open = self.open.fetch_add(1, Ordering::SeqCst);
-        if open >= self.max_connections {
-            self.open.fetch_sub(1, Ordering::SeqCst);
-            return Err(Busy::Server);
-        }
-        if let Some(addr) = client
-            && !self.per_client.admit(addr)
-        {
-            self.open.fetch_sub(1, Ordering::SeqCst);
-            return Err(Busy::Client);
-        }
-        Ok(())
-    }
-
-    /// Counts the client a PROXY header has named in, on a connection
-    /// already counted in the server's cap; false if the client has its
-    /// cap.
-    fn admit_named(&self, client: IpAddr) -> bool {
-        self.per_client.admit(client)
-    }
-
-    /// Counts a closed connection out; `client` as it was admitted with.
-    fn release(&self, client: Option<IpAddr>) {
-        if let Some(addr) = client {
-            self.per_client.release(addr);
-        }
-        self.open.fetch_sub(1, Ordering::SeqCst);
-    }
-
-    fn client_id(&self) -> u64 {
-        self.next_client_id.fetch_add(1, Ordering::Relaxed)
-    }
-}
-
 /// Refuses listeners the server cannot serve: none at all, more than
 /// there are tokens for, or TLS without a certificate.
 ///
@@ -326,35 +220,6 @@ fn listening(listeners: &[Listen]) -> (SocketAddr, String, &'static str) {
         others.push_str(&format!(" ({name} on {}{})", listen.addr, mark(listen)));
     }
     (first.addr, others, if all_tls { ", over TLS" } else { "" })
-}
-
-/// Whose connection cap refused a newcomer (it is told `busy` either way).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Busy {
-    /// `--max-connections`, over all clients.
-    Server,
-    /// `--max-connections-per-client`, its address's.
-    Client,
-}
-
-/// The address `conn` counts under in the per-client cap, if it is
-/// counted (see [`Counted`]).
-fn counted_client(conn: &Connection) -> Option<IpAddr> {
-    (conn.counted() == Counted::Peer).then(|| conn.peer())
-}
-
-/// Shuts the whole server down if a worker's thread panics: better a
-/// clean exit (and a restart by the service manager) than a server that
-/// silently serves on with one event loop fewer.
-struct ShutdownOnFailure(ShutdownHandle);
-
-impl Drop for ShutdownOnFailure {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            error!("a worker's event loop failed; shutting down");
-            self.0.shutdown();
-        }
-    }
 }
 
 /// A bound FERRY/1 server, ready to [`Server::run`].
