@@ -19,9 +19,11 @@
 //! ```
 //!
 //! PROTOCOL.md is the normative description; this module implements it, in
-//! for both ends, each part in one file:
+//! both directions and for both ends, each in one file:
 //!
-//! - `request.rs`: the request grammar ([`parse_request`], the server's);
+//! - `request.rs`: the request grammar, parsed ([`parse_request`], the
+//!   server's) and written ([`Request::encode`], [`RequestLine`]: the
+//!   client's, `ferry bench`'s and the fuzz references');
 //! - `response.rs`: the server's response lines ([`Response`]);
 //! - `reply.rs`: the client's reading of them ([`parse_reply`]);
 //! - `codec.rs`: the serve layer's side, lines to operations and replies to
@@ -35,8 +37,8 @@ pub mod response;
 pub use codec::error_code;
 pub use reply::{Reply, parse_reply};
 pub use request::{
-    CRC_TRAILER, MAX_TOKEN, ProtocolError, Recovery, Request, is_upload_id, parse_crc_trailer,
-    parse_request, parse_stream_trailer,
+    CRC_TRAILER, MAX_TOKEN, ProtocolError, Recovery, Request, RequestLine, encode_crc_trailer,
+    encode_stream_trailer, is_upload_id, parse_crc_trailer, parse_request, parse_stream_trailer,
 };
 pub use response::Response;
 

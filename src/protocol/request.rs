@@ -1,7 +1,13 @@
-//! The FERRY/1 request grammar: [`parse_request`] reads a line off a
-//! connection's buffer. `args.rs` holds each argument token's grammar
-//! (names, numbers, CRCs, `mtime=`, session ids, tokens) and the CRC
-//! trailers after a body. Nothing here touches a socket.
+//! The FERRY/1 request grammar, in both directions: [`parse_request`] reads
+//! a line off a connection's buffer (the server's side), [`Request::encode`]
+//! and [`RequestLine::encode`] write one (the client's, `ferry bench`'s, the
+//! fuzz references'). One grammar, so what the client writes is what the
+//! server reads: the round trip is a property test (`tests.rs`, and
+//! `tests/parser_properties.rs` over every spelling).
+//!
+//! `args.rs` holds each argument token's grammar (names, numbers, CRCs,
+//! `mtime=`, session ids, tokens) and the CRC trailers after a body;
+//! `encode.rs` the writer. Nothing here touches a socket.
 
 use std::fmt;
 
@@ -11,13 +17,18 @@ use crate::access::Secret;
 use crate::name::{Name, NameError, Prefix};
 
 mod args;
+mod encode;
 #[cfg(test)]
 mod tests;
 
-pub use args::{CRC_TRAILER, is_upload_id, parse_crc_trailer, parse_stream_trailer};
+pub use args::{
+    CRC_TRAILER, encode_crc_trailer, encode_stream_trailer, is_upload_id, parse_crc_trailer,
+    parse_stream_trailer,
+};
 use args::{
     MTIME, checksum, crc_or_dash, folder_arg, mtime_arg, name_arg, number, session_arg, token_arg,
 };
+pub use encode::RequestLine;
 
 /// One parsed request.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -2,6 +2,8 @@
 //! folders, decimal numbers, CRC-32Cs, `mtime=`, upload ids, `AUTH` tokens),
 //! and the CRC trailers that follow a PUT's body, read and written.
 
+use std::io::Write;
+
 use super::{MAX_TOKEN, ProtocolError, Recovery};
 use crate::access::Secret;
 use crate::name::{Name, Prefix};
@@ -91,6 +93,12 @@ pub fn parse_crc_trailer(bytes: &[u8]) -> Option<u32> {
     checksum(hex).ok()
 }
 
+/// Appends the [`CRC_TRAILER`] for `crc`: `CRC <8 lower-case hex digits>\n`.
+pub fn encode_crc_trailer(crc: u32, out: &mut Vec<u8>) {
+    // Writing into a Vec cannot fail.
+    let _ = writeln!(out, "CRC {crc:08x}");
+}
+
 /// The CRC-32C in the trailer section of a streamed PUT's chunked body
 /// (`PUT <name> * -`): exactly one line `CRC <8 hex digits>` and the
 /// empty line that ends the section, each ending in CRLF.
@@ -98,6 +106,13 @@ pub fn parse_stream_trailer(section: &[u8]) -> Option<u32> {
     let line = section.strip_suffix(b"\r\n\r\n")?;
     let hex = line.strip_prefix(b"CRC ")?;
     checksum(hex).ok()
+}
+
+/// Appends the trailer section [`parse_stream_trailer`] reads:
+/// `CRC <8 lower-case hex digits>\r\n\r\n` (after the last chunk, `0\r\n`).
+pub fn encode_stream_trailer(crc: u32, out: &mut Vec<u8>) {
+    // Writing into a Vec cannot fail.
+    let _ = write!(out, "CRC {crc:08x}\r\n\r\n");
 }
 
 /// What an `mtime=<secs>` token starts with.
