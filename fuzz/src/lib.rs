@@ -39,9 +39,9 @@ const ROOT: &str = "/srv/ferry-root";
 ///   so 4096 LFs are a 431 although they contain newlines);
 /// - the answer (request, or code and recovery) is what the spec's grammar
 ///   gives for that line, and every name in it satisfies [`check_valid_name`];
-/// - the request re-rendered canonically parses back to itself, and cutting
-///   the input at the end of the line, or one byte before, gives the same
-///   answer, or "need more".
+/// - the request written by [`Request::encode`] (the client's encoder)
+///   parses back to itself, and cutting the input at the end of the line,
+///   or one byte before, gives the same answer, or "need more".
 pub fn check_parse_request(input: &[u8]) {
     let result = parse_request(input);
     let window = &input[..input.len().min(MAX_HEADER)];
@@ -83,11 +83,13 @@ pub fn check_parse_request(input: &[u8]) {
             assert!(*used <= input.len() && *used <= MAX_HEADER);
             assert_eq!(request, &want);
             check_request(request);
-            let canonical = render(request);
+            let mut canonical = Vec::new();
+            request.encode(&mut canonical);
             assert_eq!(
-                parse_request(canonical.as_bytes()),
+                parse_request(&canonical),
                 Ok(Some((request.clone(), canonical.len()))),
-                "canonical form {canonical:?} does not parse back"
+                "canonical form {:?} does not parse back",
+                String::from_utf8_lossy(&canonical)
             );
         }
         (Err(err), Expected::Unparseable) => {
@@ -233,62 +235,6 @@ pub fn check_valid_prefix(prefix: &Prefix) {
         Ok(prefix),
         "{prefix:?}: encode/decode"
     );
-}
-
-/// The canonical line for `request`: minimal encoding, lower-case CRC, `LF`.
-pub fn render(request: &Request) -> String {
-    match request {
-        Request::Put {
-            name,
-            size,
-            crc,
-            mtime,
-            crc_follows,
-        } => {
-            let crc = match crc {
-                _ if *crc_follows => " -".to_owned(),
-                Some(crc) => format!(" {crc:08x}"),
-                None => String::new(),
-            };
-            let mtime = mtime.map(|t| format!(" mtime={t}")).unwrap_or_default();
-            format!("PUT {} {size}{crc}{mtime}\n", name.encoded())
-        }
-        Request::PutStream { name, mtime } => {
-            let mtime = mtime.map(|t| format!(" mtime={t}")).unwrap_or_default();
-            format!("PUT {} * -{mtime}\n", name.encoded())
-        }
-        Request::Get {
-            name,
-            offset,
-            length,
-        } => match length {
-            Some(length) => format!("GET {} {offset} {length}\n", name.encoded()),
-            None => format!("GET {} {offset}\n", name.encoded()),
-        },
-        Request::Stat { name } => format!("STAT {}\n", name.encoded()),
-        Request::Del { name } => format!("DEL {}\n", name.encoded()),
-        Request::List { prefix } if prefix.as_str().is_empty() => "LIST\n".to_owned(),
-        Request::List { prefix } => format!("LIST {}\n", encode(prefix.as_str())),
-        Request::Dir { folder } => match folder.as_str().strip_suffix('/') {
-            Some(name) => format!("DIR {}\n", encode(name)),
-            None => "DIR\n".to_owned(),
-        },
-        Request::Move { from, to } => format!("MOVE {} {}\n", from.encoded(), to.encoded()),
-        Request::Echo { size } => format!("ECHO {size}\n"),
-        Request::Upload { name, size, crc } => {
-            format!("UPLOAD {} {size} {crc:08x}\n", name.encoded())
-        }
-        Request::Append { id, offset, len } => format!("APPEND {id} {offset} {len}\n"),
-        Request::Commit { id, mtime: None } => format!("COMMIT {id}\n"),
-        Request::Commit {
-            id,
-            mtime: Some(mtime),
-        } => format!("COMMIT {id} mtime={mtime}\n"),
-        Request::Abort { id } => format!("ABORT {id}\n"),
-        Request::Auth { token } => format!("AUTH {}\n", token.expose()),
-        Request::Quit => "QUIT\n".to_owned(),
-        Request::Sessions => "SESSIONS\n".to_owned(),
-    }
 }
 
 fn check_request(request: &Request) {

@@ -10,9 +10,10 @@ use std::time::Instant;
 
 use super::Op;
 use super::transport::Transport;
+use crate::access::Secret;
 use crate::client::ClientError;
 use crate::client::wire::parse_greeting;
-use crate::protocol::{Reply, parse_reply};
+use crate::protocol::{Reply, RequestLine, parse_reply};
 use crate::socket::Outcome;
 
 /// Longest response line accepted.
@@ -165,15 +166,30 @@ impl Conn {
         self.allowed -= 1;
         self.header.clear();
         self.header_sent = 0;
+        let put_name;
         let line = match work.op {
-            Op::Get => format!("GET {}\n", work.get_name),
-            Op::Put if work.put_folders => {
-                format!("PUT bench/{0}/put-{0} {1}\n", self.index, work.size)
+            Op::Get => RequestLine::Get {
+                name: &work.get_name,
+                offset: 0,
+                length: None,
+            },
+            Op::Put => {
+                put_name = if work.put_folders {
+                    format!("bench/{0}/put-{0}", self.index)
+                } else {
+                    format!("bench/put-{}", self.index)
+                };
+                RequestLine::Put {
+                    name: &put_name,
+                    size: work.size,
+                    crc: None,
+                    mtime: None,
+                    crc_follows: false,
+                }
             }
-            Op::Put => format!("PUT bench/put-{} {}\n", self.index, work.size),
-            Op::Echo => format!("ECHO {}\n", work.size),
+            Op::Echo => RequestLine::Echo { size: work.size },
         };
-        self.header.extend_from_slice(line.as_bytes());
+        line.encode(&mut self.header);
         self.body_left = match work.op {
             Op::Get => 0,
             Op::Put | Op::Echo => work.size,
@@ -256,8 +272,8 @@ impl Conn {
         match (parse_greeting(line), &work.token) {
             (Ok((_, true)), Some(token)) => {
                 self.header.clear();
-                self.header
-                    .extend_from_slice(format!("AUTH {token}\n").as_bytes());
+                let token = Secret::new(token.clone());
+                RequestLine::Auth { token: &token }.encode(&mut self.header);
                 self.header_sent = 0;
                 self.phase = Phase::Authenticating;
             }

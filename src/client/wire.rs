@@ -31,8 +31,10 @@ use super::error::{ClientError, Result};
 use super::rate::{self, RateLimit};
 use super::stream::{Halves, ReadHalf, WriteHalf};
 use super::{DirEntry, Download, RemoteFile, Stat, UploadSession};
-use crate::name::encode;
-use crate::protocol::{MAX_HEADER, Reply, parse_reply};
+use crate::access::Secret;
+use crate::protocol::{
+    MAX_HEADER, Reply, RequestLine, encode_crc_trailer, encode_stream_trailer, parse_reply,
+};
 
 /// Copy buffer for bodies, and the size of the reply buffer.
 pub(crate) const CHUNK: usize = 256 * 1024;
@@ -91,7 +93,13 @@ impl Requests {
     /// `body` fails or ends early (the connection is then out of step: the
     /// server still waits for the rest of the body).
     pub fn put(&mut self, name: &str, body: &mut dyn Read, size: u64, crc: u32) -> Result<()> {
-        self.line(&format!("PUT {} {size} {crc:08x}", encode(name)))?;
+        self.line(RequestLine::Put {
+            name,
+            size,
+            crc: Some(crc),
+            mtime: None,
+            crc_follows: false,
+        })?;
         self.body(body, size).map(drop)
     }
 
@@ -110,13 +118,17 @@ impl Requests {
         size: u64,
         mtime: Option<i64>,
     ) -> Result<u32> {
-        self.line(&format!(
-            "PUT {} {size} -{}",
-            encode(name),
-            mtime_field(mtime)
-        ))?;
+        self.line(RequestLine::Put {
+            name,
+            size,
+            crc: None,
+            mtime,
+            crc_follows: true,
+        })?;
         let crc = self.body(body, size)?;
-        self.out.write_all(format!("CRC {crc:08x}\n").as_bytes())?;
+        let mut trailer = Vec::with_capacity(16);
+        encode_crc_trailer(crc, &mut trailer);
+        self.out.write_all(&trailer)?;
         Ok(crc)
     }
 
@@ -128,7 +140,7 @@ impl Requests {
     /// [`ClientError::Io`] if the connection fails; [`ClientError::Local`]
     /// if `body` fails (the server then waits for the rest: close).
     pub fn put_chunked(&mut self, name: &str, body: &mut dyn Read) -> Result<(u64, u32)> {
-        self.line(&format!("PUT {} * -", encode(name)))?;
+        self.line(RequestLine::PutStream { name, mtime: None })?;
         let mut buf = vec![0; rate::quantum(self.limit.as_deref())];
         let (mut size, mut crc) = (0u64, 0);
         loop {
@@ -147,8 +159,9 @@ impl Requests {
             crc = crc32c::crc32c_append(crc, &buf[..n]);
             size += n as u64;
         }
-        self.out
-            .write_all(format!("0\r\nCRC {crc:08x}\r\n\r\n").as_bytes())?;
+        let mut last = b"0\r\n".to_vec();
+        encode_stream_trailer(crc, &mut last);
+        self.out.write_all(&last)?;
         Ok((size, crc))
     }
 
@@ -157,12 +170,11 @@ impl Requests {
     /// # Errors
     /// [`ClientError::Io`] if the connection fails.
     pub fn get(&mut self, name: &str, offset: u64, length: Option<u64>) -> Result<()> {
-        let name = encode(name);
-        match length {
-            Some(length) => self.line(&format!("GET {name} {offset} {length}")),
-            None if offset > 0 => self.line(&format!("GET {name} {offset}")),
-            None => self.line(&format!("GET {name}")),
-        }
+        self.line(RequestLine::Get {
+            name,
+            offset,
+            length,
+        })
     }
 
     /// `STAT`.
@@ -170,7 +182,7 @@ impl Requests {
     /// # Errors
     /// [`ClientError::Io`] if the connection fails.
     pub fn stat(&mut self, name: &str) -> Result<()> {
-        self.line(&format!("STAT {}", encode(name)))
+        self.line(RequestLine::Stat { name })
     }
 
     /// `LIST`; an empty prefix lists everything.
@@ -178,11 +190,7 @@ impl Requests {
     /// # Errors
     /// [`ClientError::Io`] if the connection fails.
     pub fn list(&mut self, prefix: &str) -> Result<()> {
-        if prefix.is_empty() {
-            self.line("LIST")
-        } else {
-            self.line(&format!("LIST {}", encode(prefix)))
-        }
+        self.line(RequestLine::List { prefix })
     }
 
     /// `DIR`: one level of a folder; an empty name is the root.
@@ -190,11 +198,7 @@ impl Requests {
     /// # Errors
     /// [`ClientError::Io`] if the connection fails.
     pub fn dir(&mut self, folder: &str) -> Result<()> {
-        if folder.is_empty() {
-            self.line("DIR")
-        } else {
-            self.line(&format!("DIR {}", encode(folder)))
-        }
+        self.line(RequestLine::Dir { folder })
     }
 
     /// `MOVE`: a server-side rename of one file.
@@ -202,7 +206,7 @@ impl Requests {
     /// # Errors
     /// [`ClientError::Io`] if the connection fails.
     pub fn rename(&mut self, from: &str, to: &str) -> Result<()> {
-        self.line(&format!("MOVE {} {}", encode(from), encode(to)))
+        self.line(RequestLine::Move { from, to })
     }
 
     /// `DEL`.
@@ -210,7 +214,7 @@ impl Requests {
     /// # Errors
     /// [`ClientError::Io`] if the connection fails.
     pub fn delete(&mut self, name: &str) -> Result<()> {
-        self.line(&format!("DEL {}", encode(name)))
+        self.line(RequestLine::Del { name })
     }
 
     /// `ECHO` with its body.
@@ -218,7 +222,9 @@ impl Requests {
     /// # Errors
     /// [`ClientError::Io`] if the connection fails.
     pub fn echo(&mut self, data: &[u8]) -> Result<()> {
-        self.line(&format!("ECHO {}", data.len()))?;
+        self.line(RequestLine::Echo {
+            size: data.len() as u64,
+        })?;
         self.out.write_all(data)?;
         Ok(())
     }
@@ -228,7 +234,7 @@ impl Requests {
     /// # Errors
     /// [`ClientError::Io`] if the connection fails.
     pub fn upload(&mut self, name: &str, size: u64, crc: u32) -> Result<()> {
-        self.line(&format!("UPLOAD {} {size} {crc:08x}", encode(name)))
+        self.line(RequestLine::Upload { name, size, crc })
     }
 
     /// `APPEND`: `len` bytes from `body`, to go at `offset` of session `id`.
@@ -236,7 +242,7 @@ impl Requests {
     /// # Errors
     /// As [`Requests::put`].
     pub fn append(&mut self, id: &str, offset: u64, body: &mut dyn Read, len: u64) -> Result<()> {
-        self.line(&format!("APPEND {id} {offset} {len}"))?;
+        self.line(RequestLine::Append { id, offset, len })?;
         self.body(body, len).map(drop)
     }
 
@@ -245,7 +251,7 @@ impl Requests {
     /// # Errors
     /// [`ClientError::Io`] if the connection fails.
     pub fn commit(&mut self, id: &str, mtime: Option<i64>) -> Result<()> {
-        self.line(&format!("COMMIT {id}{}", mtime_field(mtime)))
+        self.line(RequestLine::Commit { id, mtime })
     }
 
     /// `ABORT`.
@@ -253,7 +259,7 @@ impl Requests {
     /// # Errors
     /// [`ClientError::Io`] if the connection fails.
     pub fn abort(&mut self, id: &str) -> Result<()> {
-        self.line(&format!("ABORT {id}"))
+        self.line(RequestLine::Abort { id })
     }
 
     /// `SESSIONS`.
@@ -261,7 +267,7 @@ impl Requests {
     /// # Errors
     /// [`ClientError::Io`] if the connection fails.
     pub fn sessions(&mut self) -> Result<()> {
-        self.line("SESSIONS")
+        self.line(RequestLine::Sessions)
     }
 
     /// `AUTH`; the token is left out of the log.
@@ -269,9 +275,9 @@ impl Requests {
     /// # Errors
     /// [`ClientError::Io`] if the connection fails.
     pub fn auth(&mut self, token: &str) -> Result<()> {
-        debug!(target: "ferry::client", "#{} > AUTH (token)", self.conn);
-        self.out.write_all(format!("AUTH {token}\n").as_bytes())?;
-        Ok(())
+        self.line(RequestLine::Auth {
+            token: &Secret::new(token.to_owned()),
+        })
     }
 
     /// `QUIT`.
@@ -279,7 +285,7 @@ impl Requests {
     /// # Errors
     /// [`ClientError::Io`] if the connection fails.
     pub fn quit(&mut self) -> Result<()> {
-        self.line("QUIT")
+        self.line(RequestLine::Quit)
     }
 
     /// Sends whatever is buffered.
@@ -291,10 +297,16 @@ impl Requests {
         Ok(())
     }
 
-    fn line(&mut self, line: &str) -> Result<()> {
-        debug!(target: "ferry::client", "#{} > {line}", self.conn);
-        self.out.write_all(line.as_bytes())?;
-        self.out.write_all(b"\n")?;
+    /// Writes `request`'s line; logs it, but for an `AUTH` token.
+    fn line(&mut self, request: RequestLine<'_>) -> Result<()> {
+        let mut line = Vec::with_capacity(64);
+        request.encode(&mut line);
+        if let RequestLine::Auth { .. } = request {
+            debug!(target: "ferry::client", "#{} > AUTH (token)", self.conn);
+        } else {
+            debug!(target: "ferry::client", "#{} > {}", self.conn, String::from_utf8_lossy(&line[..line.len() - 1]));
+        }
+        self.out.write_all(&line)?;
         Ok(())
     }
 
@@ -327,11 +339,6 @@ impl Requests {
         }
         Ok(crc)
     }
-}
-
-/// The optional ` mtime=<secs>` field of `PUT` and `COMMIT`.
-fn mtime_field(mtime: Option<i64>) -> String {
-    mtime.map_or_else(String::new, |secs| format!(" mtime={secs}"))
 }
 
 impl Replies {
