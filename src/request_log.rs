@@ -31,6 +31,10 @@
 //! With `--log-file` the log is appended to a file, which SIGHUP reopens
 //! (after logrotate has moved it away); otherwise it goes to stderr, beside
 //! the diagnostics.
+//!
+//! Why it is long: the two line formats (text and JSON), the batching
+//! thread and the reopen on SIGHUP share one buffer; it is a few lines past
+//! the mark.
 
 use std::cell::RefCell;
 use std::fmt::Write as _;

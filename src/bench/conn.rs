@@ -12,7 +12,7 @@ use super::Op;
 use super::transport::Transport;
 use crate::access::Secret;
 use crate::client::ClientError;
-use crate::client::wire::parse_greeting;
+use crate::client::replies::parse_greeting;
 use crate::protocol::{Reply, RequestLine, parse_reply};
 use crate::socket::Outcome;
 

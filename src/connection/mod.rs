@@ -56,6 +56,10 @@
 //! state and what the reactor asks of a connection; `turn.rs` moves bytes;
 //! `advance.rs` reads requests and applies the serve layer's outcomes;
 //! `deadline.rs` and `note.rs` its timers and its access-log line.
+//!
+//! Why it is long: the state enum and each state's data sit beside the
+//! engine that owns them, so every state's invariants read in one place; a
+//! turn (`turn.rs`) and the transitions (`advance.rs`) are already apart.
 
 mod advance;
 mod deadline;

@@ -23,6 +23,10 @@
 //! [`process`], which answers each rustls state the same way wherever it
 //! comes up. Kernel TLS would take over from here after the handshake
 //! (rustls's `dangerous_into_kernel_connection`), with `sendfile` back.
+//!
+//! Why it is long: one rustls unbuffered session's whole loop (handshake,
+//! records in and out, close_notify) reads as one; split, its states would
+//! hand over across files.
 
 use std::io::{self, Read};
 use std::mem;

@@ -25,11 +25,14 @@
 //! is opened but computed only by [`Storage::checksum`], on the server's
 //! checksum threads (`crate::checksums`). `Storage` is shared by the reactor and
 //! the pool's threads: every method takes `&self`.
+//!
+//! Why it is long: the jail's lookups and the `Storage` they serve; the
+//! read side is in `read.rs`, uploads in `upload.rs`, sessions in
+//! `sessions.rs`.
 
 use std::fs::File;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, OnceLock};
@@ -46,6 +49,7 @@ pub mod gate;
 mod lock;
 mod nodes;
 mod probe;
+mod read;
 mod session_expiry;
 mod session_files;
 mod session_index;
@@ -382,211 +386,6 @@ impl Storage {
     /// The prefix of this process's temp files (see `nodes.rs`).
     fn temp_prefix(&self) -> String {
         format!("{RESERVED_PREFIX}tmp-{}-{}-", self.node, self.run)
-    }
-
-    /// `name` opened to be described: size, modification time and the
-    /// CRC-32C if known. Special files are refused before they are opened.
-    ///
-    /// # Errors
-    /// 404 if absent, 409 for a directory, 403 for a symlink.
-    pub fn stat(&self, name: &Name) -> Result<OpenFile, StorageError> {
-        self.pause(Point::Open);
-        self.once_more_if_gone(|| self.stat_once(name))
-    }
-
-    fn stat_once(&self, name: &Name) -> Result<OpenFile, StorageError> {
-        let (dirs, leaf) = name.split_parent();
-        let dir = self.walk(dirs)?;
-        check_regular(&rustix::fs::statat(
-            self.fd(&dir),
-            leaf,
-            AtFlags::SYMLINK_NOFOLLOW,
-        )?)?;
-        self.open_in(&dir, leaf, true)
-    }
-
-    /// Opens `name` for reading, with its CRC-32C if that is cached or
-    /// recorded (never computed here).
-    ///
-    /// # Errors
-    /// As [`Storage::stat`].
-    pub fn open_read(&self, name: &Name) -> Result<OpenFile, StorageError> {
-        self.pause(Point::Open);
-        self.once_more_if_gone(|| self.open_read_once(name, true))
-    }
-
-    /// Opens `name` for reading without looking up its CRC-32C: for a
-    /// reader that sends no checksum (a folder's `.tar`), which must not
-    /// pay for reading a whole file twice.
-    ///
-    /// # Errors
-    /// As [`Storage::stat`].
-    pub fn open_read_unchecked(&self, name: &Name) -> Result<OpenFile, StorageError> {
-        self.pause(Point::Open);
-        self.once_more_if_gone(|| self.open_read_once(name, false))
-    }
-
-    fn open_read_once(&self, name: &Name, checksum: bool) -> Result<OpenFile, StorageError> {
-        // The whole name in one call where the kernel can (see `walk`).
-        match open_beneath(&self.root, name.as_str(), READ_FILE) {
-            Ok(fd) => return self.opened(File::from(fd), checksum),
-            Err(Errno::NOENT | Errno::NOTDIR) => return Err(StorageError::NotFound),
-            Err(_) => {}
-        }
-        let (dirs, leaf) = name.split_parent();
-        let dir = self.walk(dirs)?;
-        self.open_in(&dir, leaf, checksum)
-    }
-
-    /// Opens `name` for reading if that needs no disk access: every
-    /// directory entry on the way is cached, and so is the file's CRC-32C.
-    /// `Ok(None)` means it would have to wait for the disk: ask
-    /// [`Storage::open_read`] on the I/O pool instead. Errors are only
-    /// those the cache can tell for sure (a name cached as absent).
-    ///
-    /// # Errors
-    /// [`StorageError::NotFound`], or a special file or directory.
-    pub fn open_read_cached(&self, name: &Name) -> Result<Option<OpenFile>, StorageError> {
-        if self.gate.as_ref().is_some_and(|g| g.point() == Point::Open) {
-            return Ok(None); // a test holds opens: let the pool meet the gate
-        }
-        if self.round_trips {
-            // A cached path says nothing of the fstat and close that
-            // follow: on FUSE or NFS each is a round trip.
-            return Ok(None);
-        }
-        let flags = BENEATH.union(ResolveFlags::CACHED);
-        let fd =
-            match rustix::fs::openat2(&self.root, name.as_str(), READ_FILE, Mode::empty(), flags) {
-                Ok(fd) => fd,
-                Err(Errno::NOENT | Errno::NOTDIR) => return Err(StorageError::NotFound),
-                // Not cached (AGAIN), a symlink on the way (the pool's walk
-                // gives the precise answer), or no openat2 here.
-                Err(_) => return Ok(None),
-            };
-        let file = File::from(fd);
-        let stat = rustix::fs::fstat(&file)?;
-        check_regular(&stat)?;
-        let Some(crc) = self.checksums.cached(&stat) else {
-            // Its record is an extended-attribute read away: for the pool.
-            return Ok(None);
-        };
-        Ok(Some(OpenFile {
-            file,
-            info: FileInfo::of(&stat),
-            stamp: Stamp::of(&stat),
-            crc: Some(crc),
-            in_memory: self.in_memory,
-            round_trips: self.round_trips,
-        }))
-    }
-
-    /// Opens `leaf` in `dir` (`None`: the root) for reading.
-    fn open_in(
-        &self,
-        dir: &Option<OwnedFd>,
-        leaf: &str,
-        checksum: bool,
-    ) -> Result<OpenFile, StorageError> {
-        let fd = rustix::fs::openat(self.fd(dir), leaf, READ_FILE, Mode::empty())?;
-        self.opened(File::from(fd), checksum)
-    }
-
-    /// A file just opened, described, with its CRC-32C if `checksum` and
-    /// it is known.
-    fn opened(&self, file: File, checksum: bool) -> Result<OpenFile, StorageError> {
-        let stat = rustix::fs::fstat(&file)?;
-        check_regular(&stat)?;
-        let crc = match checksum {
-            true => self.checksums.known(&file, &stat),
-            false => None,
-        };
-        Ok(OpenFile {
-            file,
-            info: FileInfo::of(&stat),
-            stamp: Stamp::of(&stat),
-            crc,
-            in_memory: self.in_memory,
-            round_trips: self.round_trips,
-        })
-    }
-
-    /// The CRC-32C of `file` (a stored file opened here) as it is now:
-    /// known, or computed from its bytes and recorded for next time. A
-    /// computation blocks for as long as reading the whole file takes, so
-    /// only the checksum threads ask; one asked for meanwhile by another
-    /// thread waits for this one's result.
-    ///
-    /// # Errors
-    /// The file cannot be read, or the server is stopping.
-    pub fn checksum(&self, file: &File) -> Result<u32, StorageError> {
-        let stat = rustix::fs::fstat(file)?;
-        // Never through a file with other links, which may lie outside the
-        // root; never in read-only mode, which writes nothing.
-        let may_record = !self.read_only && stat.st_nlink == 1;
-        let crc = self
-            .checksums
-            .of(file, &stat, may_record, || self.pause(Point::Checksum))?;
-        Ok(crc)
-    }
-
-    /// Queues the computation of `file`'s CRC-32C for the checksum threads,
-    /// with nobody waiting for it (a range of the file was served; the next
-    /// whole download will find it), unless it is known, under way or
-    /// queued already, or the queue is full (then the next whole download
-    /// computes it). Never blocks.
-    pub fn checksum_later(&self, file: &File) {
-        let Some(later) = self.later.get() else {
-            return; // no checksum threads (a storage without a server)
-        };
-        let Ok(stat) = rustix::fs::fstat(file) else {
-            return;
-        };
-        if !self.checksums.want(&stat) {
-            return;
-        }
-        let queued = file.try_clone().is_ok_and(|copy| later.queue(copy));
-        if !queued {
-            self.checksums.unwant(&stat);
-        }
-    }
-
-    /// Sends later computations ([`Storage::checksum_later`]) to `later`
-    /// (the server's checksum threads); set once, when they start.
-    pub fn set_checksum_queue(&self, later: Later) {
-        if self.later.set(later).is_err() {
-            log::error!("a second checksum queue was offered and ignored");
-        }
-    }
-
-    /// Makes a CRC computation under way give up, and later ones fail:
-    /// the server is stopping and must not wait for a whole file.
-    pub fn stop_checksums(&self) {
-        self.checksums.stop();
-    }
-
-    /// CRCs computed from files' bytes since the start.
-    pub fn checksums_computed(&self) -> u64 {
-        self.checksums.computations()
-    }
-
-    /// Reads `len` bytes of `file` from `offset` into the page cache, so
-    /// that the reactor can then send them without waiting on the disk.
-    ///
-    /// # Errors
-    /// The read failed (or the file is shorter than expected).
-    pub fn read_ahead(&self, file: &File, offset: u64, len: u64) -> io::Result<()> {
-        /// Bytes read per system call.
-        const PIECE: u64 = 256 * 1024;
-        self.pause(Point::ReadAhead);
-        let mut buf = vec![0; usize::try_from(len.min(PIECE)).unwrap_or(0)];
-        let mut done = 0;
-        while done < len {
-            let piece = (len - done).min(PIECE) as usize;
-            file.read_exact_at(&mut buf[..piece], offset + done)?;
-            done += piece as u64;
-        }
-        Ok(())
     }
 
     /// Removes `name`, then any parent directories this left empty.

@@ -32,6 +32,10 @@
 //! Ids are keyed (SipHash-2-4 under a random key made once per root), so
 //! the same upload finds its session again, but nobody without the key can
 //! craft names whose ids collide.
+//!
+//! Why it is long: every file a session keeps on disk (layout, ids, state
+//! records) is written and read here, so that their formats change in one
+//! place.
 
 use std::fs::File;
 use std::io::{self, Read, Write};

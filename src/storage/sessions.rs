@@ -32,6 +32,10 @@
 //! flushed before it is answered where another node could otherwise not
 //! see them yet (a network or FUSE file system, or with `--fsync`), so
 //! the client resumes on any node at the offset it was told.
+//!
+//! Why it is long: the upload-session API the serve layer calls (begin,
+//! append, commit, abort, list, expire); its files, index, memory and
+//! expiry are already in files of their own.
 
 use std::fs::File;
 use std::io;
