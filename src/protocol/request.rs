@@ -5,21 +5,28 @@
 //! server reads: the round trip is a property test (`tests.rs`, and
 //! `tests/parser_properties.rs` over every spelling).
 //!
-//! `args.rs` holds each argument token's grammar (names, numbers, CRCs,
-//! `mtime=`, session ids, tokens) and the CRC trailers after a body;
-//! `encode.rs` the writer. Nothing here touches a socket.
+//! Each verb is declared once, in [`Request`], and read and written here
+//! side by side (`parse_line`, `Request::encode`). `args.rs` holds each
+//! argument token's grammar (names, numbers, CRCs, `mtime=`, session ids,
+//! tokens) and the CRC trailers after a body. Nothing here touches a
+//! socket.
+//!
+//! ```text
+//! one space between tokens; names percent-encoded as little as the grammar
+//! allows (space, "%" and control characters); CRC-32Cs as 8 lower-case hex
+//! digits; GET's offset only when it is not 0 or a length follows; LF
+//! ```
 
-use std::fmt;
+use std::io::{self, Write};
 
 use super::MAX_HEADER;
-use super::codec::error_code;
-use crate::access::Secret;
-use crate::name::{Name, NameError, Prefix};
+use crate::name::{Name, Prefix, encode};
 
 mod args;
-mod encode;
+mod error;
 #[cfg(test)]
 mod tests;
+mod words;
 
 pub use args::{
     CRC_TRAILER, encode_crc_trailer, encode_stream_trailer, is_upload_id, parse_crc_trailer,
@@ -28,15 +35,20 @@ pub use args::{
 use args::{
     MTIME, checksum, crc_or_dash, folder_arg, mtime_arg, name_arg, number, session_arg, token_arg,
 };
-pub use encode::RequestLine;
+pub use error::{ProtocolError, Recovery};
+pub use words::{Parsed, Words, Written};
 
-/// One parsed request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Request {
+/// One request: as the server parsed it ([`Parsed`], the default: checked
+/// names), or as a client writes it ([`RequestLine`]: borrowed plain text,
+/// for a client does not judge names but sends what it is given and
+/// reports the server's refusal). One enum, so a verb is declared once for
+/// both directions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Request<W: Words = Parsed> {
     /// Upload `size` bytes (which follow the line) to `name`.
     Put {
         /// Target name.
-        name: Name,
+        name: W::Name,
         /// Exact body length.
         size: u64,
         /// CRC-32C the client computed, checked before commit.
@@ -52,14 +64,14 @@ pub enum Request {
     /// trailer section holding the CRC-32C ([`parse_stream_trailer`]).
     PutStream {
         /// Target name.
-        name: Name,
+        name: W::Name,
         /// Modification time to give the file, Unix seconds.
         mtime: Option<i64>,
     },
     /// Download `name` from `offset`, at most `length` bytes.
     Get {
         /// File to read.
-        name: Name,
+        name: W::Name,
         /// First byte to send.
         offset: u64,
         /// Upper bound on the bytes sent; `None` for "to the end".
@@ -68,29 +80,30 @@ pub enum Request {
     /// Size and modification time of `name`.
     Stat {
         /// File to describe.
-        name: Name,
+        name: W::Name,
     },
     /// Every file whose name starts with `prefix`.
     List {
         /// Prefix to match; empty lists everything.
-        prefix: Prefix,
+        prefix: W::Prefix,
     },
     /// The files and sub-folders directly in folder `folder` (one level).
     Dir {
-        /// The folder, as a prefix ending in `/` (empty for the root).
-        folder: Prefix,
+        /// The folder: parsed, a prefix ending in `/`; written, its name
+        /// without the `/` (empty for the root either way).
+        folder: W::Prefix,
     },
     /// Remove `name`.
     Del {
         /// File to remove.
-        name: Name,
+        name: W::Name,
     },
     /// Rename file `from` to `to`.
     Move {
         /// File to rename.
-        from: Name,
+        from: W::Name,
         /// Its new name.
-        to: Name,
+        to: W::Name,
     },
     /// Send back the `size` body bytes that follow the line.
     Echo {
@@ -100,7 +113,7 @@ pub enum Request {
     /// Start (or find) a resumable upload of `size` bytes to `name`.
     Upload {
         /// Target name.
-        name: Name,
+        name: W::Name,
         /// Full size of the file.
         size: u64,
         /// Its CRC-32C, checked on commit.
@@ -109,7 +122,7 @@ pub enum Request {
     /// Stage `len` bytes (which follow the line) at `offset` of session `id`.
     Append {
         /// Session id (16 hex digits).
-        id: String,
+        id: W::Id,
         /// Where the bytes go; must be where the session stands.
         offset: u64,
         /// Body length.
@@ -118,30 +131,119 @@ pub enum Request {
     /// Verify and commit a complete session.
     Commit {
         /// Session id.
-        id: String,
+        id: W::Id,
         /// Modification time to give the file, Unix seconds.
         mtime: Option<i64>,
     },
     /// Discard a session.
     Abort {
         /// Session id.
-        id: String,
+        id: W::Id,
     },
     /// List the upload sessions the client may write.
     Sessions,
     /// Authenticate with a token.
     Auth {
         /// The token (never logged).
-        token: Secret,
+        token: W::Token,
     },
     /// Say goodbye and close.
     Quit,
 }
 
+/// A request as a client writes it: borrowed plain text.
+pub type RequestLine<'a> = Request<Written<'a>>;
+
+impl<W: Words> Request<W> {
+    /// Appends the request's line, newline included, to `out`, spelled
+    /// canonically (see the module docs): what [`parse_request`] reads
+    /// back as this same request.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        // Writing into a Vec cannot fail.
+        let _ = self.write_tokens(out);
+        out.push(b'\n');
+    }
+
+    fn write_tokens(&self, out: &mut Vec<u8>) -> io::Result<()> {
+        match self {
+            Request::Put {
+                name,
+                size,
+                crc,
+                mtime,
+                crc_follows,
+            } => {
+                write!(out, "PUT {} {size}", encode(W::name(name)))?;
+                match crc {
+                    _ if *crc_follows => write!(out, " -")?,
+                    Some(crc) => write!(out, " {crc:08x}")?,
+                    None => {}
+                }
+                write_mtime(out, *mtime)
+            }
+            Request::PutStream { name, mtime } => {
+                write!(out, "PUT {} * -", encode(W::name(name)))?;
+                write_mtime(out, *mtime)
+            }
+            Request::Get {
+                name,
+                offset,
+                length,
+            } => {
+                write!(out, "GET {}", encode(W::name(name)))?;
+                match length {
+                    Some(length) => write!(out, " {offset} {length}"),
+                    None if *offset > 0 => write!(out, " {offset}"),
+                    None => Ok(()),
+                }
+            }
+            Request::Stat { name } => write!(out, "STAT {}", encode(W::name(name))),
+            Request::List { prefix } => match W::prefix(prefix) {
+                "" => write!(out, "LIST"),
+                prefix => write!(out, "LIST {}", encode(prefix)),
+            },
+            Request::Dir { folder } => match W::folder(folder) {
+                "" => write!(out, "DIR"),
+                folder => write!(out, "DIR {}", encode(folder)),
+            },
+            Request::Del { name } => write!(out, "DEL {}", encode(W::name(name))),
+            Request::Move { from, to } => {
+                let (from, to) = (encode(W::name(from)), encode(W::name(to)));
+                write!(out, "MOVE {from} {to}")
+            }
+            Request::Echo { size } => write!(out, "ECHO {size}"),
+            Request::Upload { name, size, crc } => {
+                write!(out, "UPLOAD {} {size} {crc:08x}", encode(W::name(name)))
+            }
+            Request::Append { id, offset, len } => {
+                write!(out, "APPEND {} {offset} {len}", W::id(id))
+            }
+            Request::Commit { id, mtime } => {
+                write!(out, "COMMIT {}", W::id(id))?;
+                write_mtime(out, *mtime)
+            }
+            Request::Abort { id } => write!(out, "ABORT {}", W::id(id)),
+            Request::Sessions => write!(out, "SESSIONS"),
+            Request::Auth { token } => write!(out, "AUTH {}", W::token(token).expose()),
+            Request::Quit => write!(out, "QUIT"),
+        }
+    }
+}
+
+/// ` mtime=<secs>`, when there is a time.
+fn write_mtime(out: &mut Vec<u8>, mtime: Option<i64>) -> io::Result<()> {
+    if let Some(secs) = mtime {
+        out.push(b' ');
+        out.extend_from_slice(MTIME);
+        write!(out, "{secs}")?;
+    }
+    Ok(())
+}
+
 /// Longest token `AUTH` accepts.
 pub const MAX_TOKEN: usize = 256;
 
-impl Request {
+impl<W: Words> Request<W> {
     /// The verb, for logs.
     pub fn verb(&self) -> &'static str {
         match self {
@@ -163,59 +265,6 @@ impl Request {
         }
     }
 }
-
-/// What the connection must do after answering a [`ProtocolError`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Recovery {
-    /// The stream is out of sync or hostile: close after the answer.
-    Close,
-    /// Skip the request line (`line` bytes, newline included), read and
-    /// discard `body` bytes, then carry on with the next request.
-    Skip {
-        /// Length of the refused line.
-        line: usize,
-        /// Body bytes to discard after it.
-        body: u64,
-    },
-}
-
-/// A request that gets an `ERR` answer instead of being served.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProtocolError {
-    /// The FERRY/1 error code (400, 403, 431 ...).
-    pub code: u16,
-    /// Human-readable reason, sent after the code.
-    pub message: String,
-    /// How the connection continues.
-    pub recovery: Recovery,
-}
-
-impl ProtocolError {
-    fn fatal(code: u16, message: impl Into<String>) -> ProtocolError {
-        ProtocolError {
-            code,
-            message: message.into(),
-            recovery: Recovery::Close,
-        }
-    }
-
-    /// A bad name in a well-formed line; [`parse_request`] fills in `line`.
-    fn bad_name(err: NameError, body: u64) -> ProtocolError {
-        ProtocolError {
-            code: error_code(err.into()),
-            message: err.to_string(),
-            recovery: Recovery::Skip { line: 0, body },
-        }
-    }
-}
-
-impl fmt::Display for ProtocolError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}", self.code, self.message)
-    }
-}
-
-impl std::error::Error for ProtocolError {}
 
 /// Parses one request line from the front of `buf`.
 ///

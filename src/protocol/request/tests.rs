@@ -3,6 +3,7 @@
 //! properties over random input (no panic, fragmentation, round trips).
 
 use super::*;
+use crate::access::Secret;
 
 fn parse(s: &str) -> Result<Option<(Request, usize)>, ProtocolError> {
     parse_request(s.as_bytes())
