@@ -3,7 +3,8 @@
 //! reader that closes the client's stdout early (`ferry ls -R | head -1`);
 //! `--server` given the HTTP or metrics port; remote names with a leading
 //! `/` (the root, on every command); and the small ones: a port out of
-//! range, a local "folder" that is a file, `get -n` of a missing file,
+//! range, a local "folder" that is a file, `stat` of a folder, `get -n`
+//! of a missing file,
 //! Ctrl-C during `put --resume` and `get -r`.
 
 #[path = "support/binary.rs"]
@@ -209,6 +210,24 @@ fn get_into_a_folder_that_is_a_file_says_so() {
         fs::read_to_string(work.path().join("file")).unwrap(),
         "mine"
     );
+}
+
+#[test]
+fn stat_of_a_folder_is_a_usage_error_with_or_without_its_slash() {
+    let server = TestServer::start();
+    fs::create_dir_all(server.path("photos/2026")).unwrap();
+    let work = tempfile::tempdir().unwrap();
+    for name in ["photos", "photos/", "/photos/2026"] {
+        let line = failure(&binary::run(work.path(), server.addr, &["stat", name]), 2);
+        assert_eq!(
+            line,
+            // A leading `/` is the root: the message names the file as stored.
+            format!(
+                "ferry: {}: names a folder (ferry ls lists a folder)",
+                name.trim_start_matches('/')
+            )
+        );
+    }
 }
 
 #[test]

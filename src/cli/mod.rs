@@ -126,6 +126,16 @@ impl Failure {
         }
     }
 
+    /// What failed for the remote `name`: the server's `409` (the name
+    /// is a folder, where the command wants a file) is the usage error it
+    /// is, told with `hint`; anything else as it came.
+    fn remote(name: &str, err: ClientError, hint: &str) -> Failure {
+        match err {
+            ClientError::Remote { code: 409, .. } => Failure::usage(name, hint),
+            err => Failure::new(name, err),
+        }
+    }
+
     fn explained(context: impl Into<String>, code: u8, message: impl Into<String>) -> Failure {
         Failure {
             context: context.into(),

@@ -89,18 +89,16 @@ pub fn stat(args: &StatArgs) -> Result<(), Failure> {
     args.client.output(ProgressMode::Never)?;
     let name = &args.name;
     super::check_remote_name(name)?;
+    const FOLDER: &str = "names a folder (ferry ls lists a folder)";
     if name.ends_with('/') {
-        return Err(Failure::usage(
-            name,
-            "names a folder (ferry ls lists a folder)",
-        ));
+        return Err(Failure::usage(name, FOLDER));
     }
     let stat = args
         .client
         .connection
         .connect()?
         .stat(name)
-        .map_err(|err| Failure::new(name.clone(), err))?;
+        .map_err(|err| Failure::remote(name, err, FOLDER))?;
     let crc = stat.crc.map(|crc| format!("{crc:08x}"));
     if args.json {
         print_line(&format!(

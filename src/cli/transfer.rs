@@ -297,12 +297,7 @@ fn download(args: &GetArgs, target: &Path, output: &Output) -> Result<u64, Failu
 /// server saying the name is a directory, which docs/cli.md counts as a usage
 /// error (a folder without `-r`), as the client does for a trailing `/`.
 fn get_failure(remote: &str, err: ClientError) -> Failure {
-    match err {
-        ClientError::Remote { code: 409, .. } => {
-            Failure::usage(remote, "names a folder (use -r to download a folder)")
-        }
-        err => Failure::new(remote, err),
-    }
+    Failure::remote(remote, err, "names a folder (use -r to download a folder)")
 }
 
 fn get_to_stdout(args: &GetArgs, output: &Output) -> Result<(), Failure> {
