@@ -194,6 +194,27 @@ fn connect_timeout_ends_a_wait_for_a_server_that_never_greets() {
     assert!(took >= Duration::from_millis(500), "{took:?}");
 }
 
+#[test]
+fn connect_timeout_counts_the_probe_of_a_silent_port() {
+    // The port accepts and says nothing, the probe's connection included:
+    // the probe may take only what is left of the timeout. Before, its
+    // 0.5 s came on top (at least 0.5 + 0.5 + 0.1 = 1.1 s for 0.6 s).
+    let addr = silent_server();
+    let endpoint = ferry::client::Endpoint {
+        connect_timeout: Some(Duration::from_millis(600)),
+        ..ferry::client::Endpoint::new(addr.to_string())
+    };
+    let started = Instant::now();
+    let err = endpoint.connect().expect_err("no greeting");
+    let took = started.elapsed();
+    assert!(
+        err.to_string().contains("did not greet within 0.6 s"),
+        "{err}"
+    );
+    assert!(took >= Duration::from_millis(600), "{took:?}");
+    assert!(took < Duration::from_millis(1050), "{took:?}");
+}
+
 /// A listener that accepts, and holds every connection open without a
 /// word; its address.
 fn silent_server() -> std::net::SocketAddr {

@@ -463,3 +463,29 @@ fn a_slow_greeting_gets_the_hint_and_is_still_waited_for() {
     assert!(output.status.success(), "{output:?}");
     assert!(lines.recv().is_err(), "nothing more on stderr");
 }
+
+#[test]
+fn a_tls_client_pointed_at_an_https_port_says_so_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = tls_server(dir.path());
+    let https = server.http.unwrap();
+    let ca = cert(dir.path());
+    let work = tempfile::tempdir().unwrap();
+    // --connect-timeout only bounds the test: before, the client waited
+    // for the server's first-byte deadline and then blamed TLS, which it
+    // was already speaking.
+    let output = binary::ferry(work.path())
+        .args(["ls", "--connect-timeout", "30", "--ca"])
+        .arg(&ca)
+        .arg("--server")
+        .arg(format!("localhost:{}", https.port()))
+        .output()
+        .unwrap();
+    assert_eq!(
+        binary::failure(&output, 3),
+        format!(
+            "ferry: 127.0.0.1:{} speaks HTTP over TLS, not FERRY/1: use --server with the FERRY/1 port",
+            https.port()
+        )
+    );
+}

@@ -33,7 +33,7 @@ pub mod wire;
 use std::io::{self, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 pub use error::{ClientError, Result};
 pub use rate::RateLimit;
@@ -193,7 +193,10 @@ impl Endpoint {
         let mut client = match &self.tls {
             Some(tls) => {
                 let tcp = tcp_connect(self.addr.as_str(), within)?;
-                let (requests, replies) = wire::halves(tls.handshake(tcp, &self.addr)?);
+                let server = tcp.peer_addr()?;
+                let (requests, mut replies) = wire::halves(tls.handshake(tcp, &self.addr)?);
+                let ask = |patience| probe::refuse_https(server, &self.addr, tls, patience);
+                Client::name_a_silent_port(&mut replies, within, ask, None)?;
                 Client::greeted(requests, replies, within)?
             }
             None => Client::connect_within(self.addr.as_str(), within)?,
@@ -207,6 +210,14 @@ impl Endpoint {
         }
         Ok(client)
     }
+}
+
+/// What is left of `within` since `started` (at least a millisecond: a
+/// socket timeout of zero means none).
+fn left(within: Duration, started: Instant) -> Duration {
+    within
+        .saturating_sub(started.elapsed())
+        .max(Duration::from_millis(1))
 }
 
 /// A connection to a ferry server.
@@ -233,31 +244,45 @@ impl Client {
         let tcp = tcp_connect(addr, within)?;
         let server = tcp.peer_addr()?;
         let (requests, mut replies) = wire::halves(stream::Halves::plain(tcp)?);
-        Client::name_a_silent_port(&mut replies, server, within)?;
+        let ask = |patience| probe::refuse_other_protocols(server, patience);
+        Client::name_a_silent_port(&mut replies, within, ask, Some(server))?;
         Client::greeted(requests, replies, within)
     }
 
-    /// Before the greeting of a plaintext connection: a port silent for
-    /// [`probe::SILENCE`] is asked what it speaks (an HTTP or TLS port is
-    /// an error at once); one silent for [`GREETING_HINT_AFTER`] gets a
-    /// warning that it may serve TLS. A question or hint that would come
-    /// no sooner than the timeout is no help; after one, the wait goes on
-    /// for the rest of `within`.
+    /// Before the greeting: a port silent for [`probe::SILENCE`] is asked
+    /// what it speaks by `ask` (given the time it may take, never beyond
+    /// `within`), and what is not FERRY/1 is an error at once. On a
+    /// plaintext connection (`tls_hint`), one silent for
+    /// [`GREETING_HINT_AFTER`] gets a warning that it may serve TLS. The
+    /// probe and the hint come only while they can come before `within`
+    /// ends; the wait for the greeting goes on for what is left of it.
     fn name_a_silent_port(
         replies: &mut Replies,
-        server: std::net::SocketAddr,
         within: Duration,
+        ask: impl FnOnce(Duration) -> Result<()>,
+        tls_hint: Option<std::net::SocketAddr>,
     ) -> Result<()> {
+        let started = Instant::now();
         if within <= probe::SILENCE
             || replies.speaks_within(probe::SILENCE, within - probe::SILENCE)?
         {
             return Ok(());
         }
-        probe::refuse_other_protocols(server)?;
-        let Some(rest) = within.checked_sub(GREETING_HINT_AFTER) else {
+        ask(probe::PATIENCE.min(left(within, started)))?;
+        replies.set_read_timeout(left(within, started))?;
+        let Some(server) = tls_hint else {
             return Ok(());
         };
-        if !replies.speaks_within(GREETING_HINT_AFTER - probe::SILENCE, rest)? {
+        let Some(until_hint) = GREETING_HINT_AFTER
+            .checked_sub(started.elapsed())
+            .filter(|wait| !wait.is_zero())
+        else {
+            return Ok(());
+        };
+        let Some(after_hint) = left(within, started).checked_sub(until_hint) else {
+            return Ok(());
+        };
+        if !replies.speaks_within(until_hint, after_hint.max(Duration::from_millis(1)))? {
             log::warn!(
                 target: "ferry::client",
                 "no greeting from {server} after {} s: if it serves TLS, \

@@ -1,8 +1,9 @@
-//! What a silent port speaks, when a plaintext FERRY/1 connection gets no
-//! greeting: a FERRY/1 server greets at once, so a port that says nothing
-//! is most often an HTTP listener (ferry's own `--http` or `--metrics`,
-//! given to `--server` by mistake) or a TLS port, both of which wait for
-//! the client to speak first.
+//! What a silent port speaks, when a FERRY/1 connection gets no greeting:
+//! a FERRY/1 server greets at once (over TLS, right after the handshake),
+//! so a port that says nothing is most often an HTTP listener (ferry's own
+//! `--http` or `--metrics`, given to `--server` by mistake; over TLS, an
+//! HTTPS port) or, to a plaintext client, a TLS port: all of them wait
+//! for the client to speak first.
 //!
 //! The question is asked on a connection of its own, never on the one
 //! that waits for its greeting: a FERRY/1 server that is merely slow
@@ -20,24 +21,26 @@
 //! <- anything else, or nothing    unknown: wait on, as before
 //! ```
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use super::ClientError;
+use super::stream::ClientTls;
 
 /// How long the connection waits for a greeting before the probe asks
 /// what the port speaks: long beyond a healthy server's greeting, short
 /// enough that a wrong port is named within a second.
 pub(crate) const SILENCE: Duration = Duration::from_millis(500);
 
-/// How long the probe waits for an answer: an HTTP server answers a
-/// malformed or unknown request at once.
-const PATIENCE: Duration = Duration::from_millis(500);
+/// Longest the probe waits to connect and for an answer: an HTTP server
+/// answers a malformed or unknown request at once. Less when the caller's
+/// own time runs out sooner (`--connect-timeout`).
+pub(crate) const PATIENCE: Duration = Duration::from_millis(500);
 
 /// Most bytes of the answer read: the status line and a short body (the
 /// TLS ports' answers are a line or two).
-const ANSWER_BYTES: u64 = 4096;
+const ANSWER_BYTES: usize = 4096;
 
 /// What a silent port turned out to speak.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,14 +51,21 @@ enum Speaks {
     Unknown,
 }
 
-/// Asks `server` on a connection of its own what it speaks.
+/// Asks `server` on a plaintext connection of its own what it speaks,
+/// waiting at most `patience` for each step.
 ///
 /// # Errors
 /// An HTTP or TLS port: a [`ClientError::WrongPort`] saying what to use
 /// instead. Nothing else is an error: an unanswered probe leaves the
 /// waiting connection to tell.
-pub(crate) fn refuse_other_protocols(server: SocketAddr) -> Result<(), ClientError> {
-    match ask(server) {
+pub(crate) fn refuse_other_protocols(
+    server: SocketAddr,
+    patience: Duration,
+) -> Result<(), ClientError> {
+    let answer = connect(server, patience)
+        .map(|tcp| ask(server, tcp, patience))
+        .unwrap_or_default();
+    match classify(&answer) {
         Speaks::Http => Err(ClientError::WrongPort(format!(
             "{server} speaks HTTP, not FERRY/1: use --server with the FERRY/1 port"
         ))),
@@ -66,22 +76,81 @@ pub(crate) fn refuse_other_protocols(server: SocketAddr) -> Result<(), ClientErr
     }
 }
 
-fn ask(server: SocketAddr) -> Speaks {
-    let Ok(mut probe) = std::net::TcpStream::connect_timeout(&server, PATIENCE) else {
-        return Speaks::Unknown;
-    };
+/// [`refuse_other_protocols`] for a connection over TLS, whose handshake
+/// went through but that gets no greeting: the probe asks over TLS too
+/// (`addr` as the client names the server, for its certificate).
+///
+/// # Errors
+/// An HTTPS port: a [`ClientError::WrongPort`]. Nothing else.
+pub(crate) fn refuse_https(
+    server: SocketAddr,
+    addr: &str,
+    tls: &ClientTls,
+    patience: Duration,
+) -> Result<(), ClientError> {
+    let answer = connect(server, patience)
+        .and_then(|tcp| {
+            tcp.set_read_timeout(Some(patience))?;
+            tcp.set_write_timeout(Some(patience))?;
+            tls.handshake(tcp, addr)
+        })
+        .map(|halves| ask(server, Duplex(halves.read, halves.write), patience))
+        .unwrap_or_default();
+    match classify(&answer) {
+        Speaks::Http => Err(ClientError::WrongPort(format!(
+            "{server} speaks HTTP over TLS, not FERRY/1: use --server with the FERRY/1 port"
+        ))),
+        Speaks::Tls | Speaks::Unknown => Ok(()),
+    }
+}
+
+fn connect(server: SocketAddr, patience: Duration) -> std::io::Result<std::net::TcpStream> {
+    let tcp = std::net::TcpStream::connect_timeout(&server, patience)?;
+    tcp.set_read_timeout(Some(patience))?;
+    tcp.set_write_timeout(Some(patience))?;
+    Ok(tcp)
+}
+
+/// A TLS connection's two halves as one stream, for the probe.
+struct Duplex<R, W>(R, W);
+
+impl<R: Read, W> Read for Duplex<R, W> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.0.read(buf)
+    }
+}
+
+impl<R, W: Write> Write for Duplex<R, W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.1.write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.1.flush()
+    }
+}
+
+/// Sends the probe's request over `conn` (whose timeouts are set) and
+/// returns the first bytes of the answer.
+fn ask(server: SocketAddr, mut conn: impl Read + Write, patience: Duration) -> Vec<u8> {
     let request = format!("HEAD / HTTP/1.1\r\nHost: {server}\r\nConnection: close\r\n\r\n");
     let mut answer = Vec::new();
-    let asked = probe
-        .set_read_timeout(Some(PATIENCE))
-        .and_then(|()| probe.set_write_timeout(Some(PATIENCE)))
-        .and_then(|()| std::io::Write::write_all(&mut probe, request.as_bytes()));
-    if asked.is_ok() {
+    if conn
+        .write_all(request.as_bytes())
+        .and_then(|()| conn.flush())
+        .is_ok()
+    {
         // Up to the end of the answer (`Connection: close`), a timeout or
         // the limit: what arrived is enough to tell.
-        let _ = (&mut probe).take(ANSWER_BYTES).read_to_end(&mut answer);
+        let started = std::time::Instant::now();
+        let mut chunk = [0; 1024];
+        while answer.len() < ANSWER_BYTES && started.elapsed() < patience {
+            match conn.read(&mut chunk) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => answer.extend_from_slice(&chunk[..n]),
+            }
+        }
     }
-    classify(&answer)
+    answer
 }
 
 /// What the first bytes of a port's answer to the probe say it speaks.
