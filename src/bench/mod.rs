@@ -49,6 +49,17 @@ pub enum Op {
     Echo,
 }
 
+impl Op {
+    /// Its name as `--op` takes it, in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Op::Get => "get",
+            Op::Put => "put",
+            Op::Echo => "echo",
+        }
+    }
+}
+
 /// What to run.
 #[derive(Debug, Clone)]
 pub struct BenchConfig {
@@ -105,7 +116,7 @@ impl Report {
 
     /// The report as one JSON object.
     pub fn to_json(&self, config: &BenchConfig) -> String {
-        let op = format!("{:?}", config.op).to_lowercase();
+        let op = config.op.name();
         format!(
             concat!(
                 "{{\"op\":\"{}\",\"size\":{},\"connections\":{},\"connected\":{},",
@@ -134,10 +145,10 @@ impl Report {
     pub fn to_text(&self, config: &BenchConfig) -> String {
         let ms = |us: u32| f64::from(us) / 1000.0;
         format!(
-            "ferry bench: {:?} {} bytes, {} connections ({} connected), pipeline {}, {:.1}s\n  \
+            "ferry bench: {} {} bytes, {} connections ({} connected), pipeline {}, {:.1}s\n  \
              ops/s     {:.1}\n  MB/s      {:.2}\n  latency   p50 {:.3} ms  p99 {:.3} ms  p99.9 {:.3} ms\n  \
              errors    {}",
-            config.op,
+            config.op.name(),
             config.size,
             config.connections,
             self.connected,
@@ -407,5 +418,20 @@ impl<'a> Runner<'a> {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::ValueEnum;
+
+    use super::Op;
+
+    #[test]
+    fn reports_name_an_op_as_op_takes_it() {
+        for op in Op::value_variants() {
+            let value = op.to_possible_value().expect("a value");
+            assert_eq!(op.name(), value.get_name());
+        }
     }
 }
