@@ -178,6 +178,13 @@ impl Prefix {
         Ok(Prefix(text))
     }
 
+    /// The prefix of the entries in folder `name` (`name` and a `/`): a
+    /// prefix whatever its length, as a name of [`MAX_NAME`] bytes is a
+    /// folder too (one that can hold no file, so its listing is empty).
+    pub fn of_folder(name: &Name) -> Prefix {
+        Prefix(format!("{}/", name.as_str()))
+    }
+
     /// The decoded prefix.
     pub fn as_str(&self) -> &str {
         &self.0

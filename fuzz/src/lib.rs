@@ -519,11 +519,13 @@ fn reference_line(line: &[u8]) -> Expected {
             from: name(),
             to: Name::decode(names[1]).expect("the spec accepts this name"),
         },
+        // A folder's entries start with its name and a slash, whatever the
+        // name's length (PROTOCOL.md 6.10: the folder is a name).
+        b"DIR" if args.is_empty() => Request::Dir {
+            folder: Prefix::root(),
+        },
         b"DIR" => Request::Dir {
-            folder: Prefix::decode(
-                &[name_token, b"/".as_slice()].concat()[usize::from(args.is_empty())..],
-            )
-            .expect("a name and a slash is a prefix"),
+            folder: Prefix::of_folder(&name()),
         },
         b"ECHO" => Request::Echo { size: numbers[0] },
         b"UPLOAD" => Request::Upload {

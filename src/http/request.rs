@@ -296,13 +296,14 @@ fn parse_target(target: &str) -> Result<Target, Refused> {
     let Some(path) = path.strip_prefix('/') else {
         return Err((400, "request target must be a path starting with /".into()));
     };
-    if path.is_empty() || path.ends_with('/') {
-        let prefix = Prefix::decode(path.as_bytes()).map_err(bad_name)?;
-        if !path.is_empty() {
-            // A listing names a directory: every segment must be valid.
-            Name::decode(path.trim_end_matches('/').as_bytes()).map_err(bad_name)?;
-        }
-        return Ok(Target::Listing(prefix));
+    if path.is_empty() {
+        return Ok(Target::Listing(Prefix::root()));
+    }
+    if let Some(folder) = path.strip_suffix('/') {
+        // A listing names a folder: a name, whatever its length, and the
+        // prefix of its entries.
+        let folder = Name::decode(folder.as_bytes()).map_err(bad_name)?;
+        return Ok(Target::Listing(Prefix::of_folder(&folder)));
     }
     Name::decode(path.as_bytes())
         .map(Target::File)
@@ -534,6 +535,18 @@ mod tests {
             Ok(Target::Listing(Prefix::decode(b"logs/").unwrap()))
         );
         assert!(matches!(target("/a?x=1"), Ok(Target::File(_))));
+        // A folder named as long as a name may be (its prefix is longer).
+        let long = [
+            "d".repeat(255),
+            "e".repeat(255),
+            "f".repeat(255),
+            "g".repeat(254),
+            "h".into(),
+        ]
+        .join("/");
+        let folder = Prefix::of_folder(&Name::new(long.clone()).unwrap());
+        assert_eq!(folder.as_str().len(), 1025);
+        assert_eq!(target(&format!("/{long}/")), Ok(Target::Listing(folder)));
         for bad in [
             "http://host/x",
             "*",

@@ -18,10 +18,7 @@ pub(super) fn folder_arg(token: Option<&[u8]>) -> Result<Prefix, ProtocolError> 
     let Some(token) = token else {
         return Prefix::decode(b"").map_err(|e| ProtocolError::bad_name(e, 0));
     };
-    name_arg(token)?;
-    let mut prefix = token.to_vec();
-    prefix.push(b'/');
-    Prefix::decode(&prefix).map_err(|e| ProtocolError::bad_name(e, 0))
+    Ok(Prefix::of_folder(&name_arg(token)?))
 }
 
 /// An upload session id: 16 lowercase hex digits. A malformed one is a

@@ -455,3 +455,19 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn dir_of_a_folder_of_the_longest_name_is_its_prefix() {
+    // A folder's name may be as long as any name; its entries' prefix is
+    // one byte longer. (The fuzz reference found DIR refusing it.)
+    let segment = "d".repeat(200);
+    let long = [segment.as_str(); 5].join("/");
+    let long = format!("{long}/{}", "g".repeat(1024 - long.len() - 1));
+    assert_eq!(long.len(), 1024);
+    let line = format!("DIR {long}\n");
+    let (request, _) = parse(&line).unwrap().unwrap();
+    let Request::Dir { folder } = request else {
+        panic!("{request:?}");
+    };
+    assert_eq!(folder.as_str(), format!("{long}/"));
+}
