@@ -29,8 +29,8 @@
 //! ([`crate::serve`]) says what each operation answers and what comes next
 //! (`advance.rs` applies that). Both protocols share every state; a body
 //! arrives in `ReceivingBody` through its `Receive`, which knows its framing
-//! (fixed or chunked), and
-//! HTTP's `Connection: close` ends in `Done` like QUIT.
+//! (fixed or chunked). HTTP's `Connection: close` between requests ends in
+//! `Ended`, which closes at once unless the peer sent more (see below).
 //!
 //! `Lingering` is the lingering close: when the server ends a connection
 //! whose peer may still be sending (a 413 in the middle of a body, say), it
