@@ -10,7 +10,7 @@ use crate::decoded::{Decoded, Refusal, after_blank_lines};
 use crate::serve::{
     Body, BodyLength, ErrorKind, Failure, Operation, Piece, Reply, Scope, Trailer, Version, Want,
 };
-use crate::storage::{ListedSession, StorageError};
+use crate::storage::{ListedSession, SessionInfo, StorageError};
 
 /// The FERRY/1 code for a kind of failure.
 pub fn error_code(kind: ErrorKind) -> u16 {
@@ -175,8 +175,18 @@ fn operation(request: Request) -> Operation {
         Request::Del { name } => Operation::Delete { name },
         Request::Move { from, to } => Operation::Move { from, to },
         Request::Echo { size } => Operation::Echo { size },
-        Request::Upload { name, size, crc } => Operation::Upload { name, size, crc },
-        Request::Append { id, offset, len } => Operation::Append { id, offset, len },
+        Request::Upload { name, size, crc } => Operation::Upload {
+            name,
+            size,
+            crc: Some(crc),
+            meta: None,
+        },
+        Request::Append { id, offset, len } => Operation::Append {
+            id,
+            offset,
+            len,
+            commit: false,
+        },
         Request::Commit { id, mtime } => Operation::Commit { id, mtime },
         Request::Abort { id } => Operation::Abort { id },
         Request::Sessions => Operation::Sessions,
@@ -256,7 +266,7 @@ pub fn encode(reply: &Reply, out: &mut Vec<u8>) {
         Reply::Listing { len } => Response::Length { len: *len },
         Reply::Echo { size } => Response::Length { len: *size },
         Reply::Appended { received, .. } => Response::Length { len: *received },
-        Reply::Session { id, received } => Response::Session {
+        Reply::Session(SessionInfo { id, received, .. }) => Response::Session {
             id,
             received: *received,
         },

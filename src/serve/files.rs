@@ -259,6 +259,7 @@ pub fn finish_receive(receive: Box<Receive>, client: u64) -> Outcome {
             mut expected_crc,
             started,
             user,
+            commit_at,
             ..
         } = *receive;
         if let Some((trailer, bytes)) = trailer {
@@ -275,9 +276,14 @@ pub fn finish_receive(receive: Box<Receive>, client: u64) -> Outcome {
             Some(Sink::File(upload)) => upload,
             None => unreachable!("flush succeeds only with the sink home"),
             Some(Sink::Session(appender)) => {
+                let id = appender.id().to_owned();
                 // Records the CRC on the staged bytes; with --fsync, the
                 // answer waits for them to be on stable storage.
                 return match appender.finish(ctx.config.fsync) {
+                    Ok(received) if commit_at == Some(received) => {
+                        debug!("#{client} APPEND {name} {size} bytes, now whole: committing");
+                        super::sessions::commit_session(ctx, &id, None, user)
+                    }
                     Ok(received) => {
                         debug!("#{client} APPEND {name} {size} bytes, now at {received}");
                         Outcome::answer(Reply::Appended {

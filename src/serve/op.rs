@@ -107,8 +107,14 @@ pub enum Operation {
         name: Name,
         /// Full size of the file.
         size: u64,
-        /// Its CRC-32C, checked on commit.
-        crc: u32,
+        /// Its CRC-32C, checked on commit. `None` where the client does not
+        /// say (tus): then nothing could find the upload again by what it
+        /// is, so each is a session of its own, and the staged bytes' own
+        /// CRC is recorded.
+        crc: Option<u32>,
+        /// What the client says of it, kept with it (tus's
+        /// `Upload-Metadata`, checked by the dialect: one printable line).
+        meta: Option<String>,
     },
     /// Stage the `len` body bytes that follow at `offset` of upload `id`.
     Append {
@@ -118,6 +124,14 @@ pub enum Operation {
         offset: u64,
         /// Body length.
         len: u64,
+        /// Commit the upload once these bytes make it whole (tus: the last
+        /// `PATCH` ends an upload; FERRY/1 has its `COMMIT`).
+        commit: bool,
+    },
+    /// How far upload `id` has come (tus's `HEAD`).
+    Progress {
+        /// Upload id.
+        id: String,
     },
     /// Verify and commit a complete upload.
     Commit {
@@ -194,6 +208,7 @@ impl Operation {
                 declared(Verb::Upload, name.as_str(), Needs::Write(name.as_str()))
             }
             Operation::Append { id, .. } => declared(Verb::Append, id, Needs::Session),
+            Operation::Progress { id } => declared(Verb::Progress, id, Needs::Session),
             Operation::Commit { id, .. } => declared(Verb::Commit, id, Needs::Session),
             Operation::Abort { id } => declared(Verb::Abort, id, Needs::Session),
             Operation::Sessions => declared(Verb::Sessions, "", Needs::Token),
@@ -233,8 +248,22 @@ impl Operation {
             Operation::Delete { name } => files::delete(name),
             Operation::Move { from, to } => files::rename(from, to),
             Operation::Echo { size } => files::echo(size),
-            Operation::Upload { name, size, crc } => sessions::upload(ctx, &who, name, size, crc),
-            Operation::Append { id, offset, len } => sessions::append(who, id, offset, len),
+            Operation::Upload {
+                name,
+                size,
+                crc,
+                meta,
+            } => sessions::upload(ctx, &who, name, size, (crc, meta)),
+            Operation::Append {
+                id,
+                offset,
+                len,
+                commit,
+            } => {
+                let commit = commit.then(|| super::user_of(ctx, &who));
+                sessions::append(who, id, offset, len, commit)
+            }
+            Operation::Progress { id } => sessions::progress(who, id),
             Operation::Commit { id, mtime } => sessions::commit(who, id, mtime),
             Operation::Abort { id } => sessions::abort(who, id),
             Operation::Sessions => sessions::list(who),
@@ -291,6 +320,8 @@ pub enum Verb {
     Quit,
     /// List a token's upload sessions.
     Sessions,
+    /// Tell how far an upload has come.
+    Progress,
 }
 
 /// A verb's facts.
@@ -305,7 +336,7 @@ struct Facts {
 
 impl Verb {
     /// Every verb, each at its [`Verb::index`].
-    pub const ALL: [Verb; 15] = [
+    pub const ALL: [Verb; 16] = [
         Verb::Put,
         Verb::Get,
         Verb::Stat,
@@ -321,6 +352,7 @@ impl Verb {
         Verb::Auth,
         Verb::Quit,
         Verb::Sessions,
+        Verb::Progress,
     ];
 
     fn facts(self) -> Facts {
@@ -341,6 +373,7 @@ impl Verb {
             Verb::Auth => facts("AUTH", "auth", false),
             Verb::Quit => facts("QUIT", "quit", false),
             Verb::Sessions => facts("SESSIONS", "sessions", false),
+            Verb::Progress => facts("PROGRESS", "progress", false),
         }
     }
 

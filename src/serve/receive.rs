@@ -63,6 +63,9 @@ pub struct Receive {
     /// The body ends with a checksum trailer (counted in `size` and
     /// `left`), whose bytes are gathered here instead of written.
     trailer: Option<(Trailer, Vec<u8>)>,
+    /// An APPEND that commits its session once it holds this many bytes
+    /// (tus's last `PATCH`).
+    pub(super) commit_at: Option<u64>,
 }
 
 /// Chunk payloads this large are written on their own; smaller ones are
@@ -124,6 +127,7 @@ impl Receive {
             failed: None,
             defer: false,
             trailer: None,
+            commit_at: None,
         })
     }
 
@@ -269,6 +273,14 @@ impl Receive {
     pub fn deferred(mut self: Box<Self>, defer: bool) -> Box<Receive> {
         self.defer = defer;
         self
+    }
+
+    /// Commits the session this APPEND stages into, as `user`'s, once it
+    /// holds `size` bytes (tus: the `PATCH` that completes an upload ends
+    /// it).
+    pub fn commit_when_whole(&mut self, size: u64, user: Option<Owner>) {
+        self.commit_at = Some(size);
+        self.user = user;
     }
 
     /// How many more body bytes this receive takes now: all of them when

@@ -92,13 +92,8 @@ pub enum Reply {
         /// Bytes this APPEND staged (for the access log).
         appended: u64,
     },
-    /// An upload session, new or found again.
-    Session {
-        /// Its id.
-        id: String,
-        /// Bytes staged so far.
-        received: u64,
-    },
+    /// An upload session, new or found again, and how far it has come.
+    Session(crate::storage::SessionInfo),
     /// The upload sessions the client may write (`SESSIONS`).
     Sessions(Vec<crate::storage::ListedSession>),
     /// The client authenticated as the token named `name`.

@@ -1,7 +1,9 @@
-//! Serving resumable uploads: UPLOAD, APPEND, COMMIT, ABORT and SESSIONS (see
-//! `storage/sessions.rs` for where the bytes are staged). An APPEND's body
-//! streams like a PUT's, into the session instead of a temp file; a COMMIT
-//! then goes through the same commit path as a PUT.
+//! Serving resumable uploads: UPLOAD, APPEND, PROGRESS, COMMIT, ABORT and
+//! SESSIONS (see `storage/sessions.rs` for where the bytes are staged),
+//! whether FERRY/1 or tus asked. An APPEND's body streams like a PUT's,
+//! into the session instead of a temp file; a COMMIT (or an APPEND that
+//! commits once it makes the upload whole: tus's last `PATCH`) then goes
+//! through the same commit path as a PUT.
 
 use std::time::Instant;
 
@@ -16,7 +18,15 @@ use crate::access::{Owner, Who};
 use crate::name::Name;
 use crate::storage::{SessionLimits, StorageError};
 
-pub(super) fn upload(ctx: &Ctx<'_>, who: &Who, name: Name, size: u64, crc: u32) -> Outcome {
+/// UPLOAD: finds or begins the session of `name` (`size` bytes, `crc`);
+/// without a CRC (tus), begins one of its own, `meta` kept with it.
+pub(super) fn upload(
+    ctx: &Ctx<'_>,
+    who: &Who,
+    name: Name,
+    size: u64,
+    (crc, meta): (Option<u32>, Option<String>),
+) -> Outcome {
     if let Err(failure) = check_size(ctx.config, size) {
         return refuse(ctx, "UPLOAD", name.as_str(), failure, Next::Request);
     }
@@ -30,16 +40,19 @@ pub(super) fn upload(ctx: &Ctx<'_>, who: &Who, name: Name, size: u64, crc: u32) 
             client: ctx.peer,
             owner,
         };
-        match ctx.storage.begin_session(&name, size, crc, &limits) {
+        let begun = match crc {
+            Some(crc) => ctx.storage.begin_session(&name, size, crc, &limits),
+            None => ctx
+                .storage
+                .begin_new_session(&name, size, meta.as_deref(), &limits),
+        };
+        match begun {
             Ok(session) => {
                 debug!(
                     "#{} UPLOAD {name} session {} at {} of {size} bytes",
                     ctx.client, session.id, session.received
                 );
-                Outcome::answer(Reply::Session {
-                    id: session.id,
-                    received: session.received,
-                })
+                Outcome::answer(Reply::Session(session))
             }
             Err(err) => refuse(ctx, "UPLOAD", name.as_str(), err.into(), Next::Request),
         }
@@ -63,22 +76,39 @@ fn may_write_session(ctx: &Ctx<'_>, who: &Who, id: &str) -> Result<(), Failure> 
     }
 }
 
-pub(super) fn append(who: Who, id: String, offset: u64, len: u64) -> Outcome {
+/// APPEND: stages `len` bytes at `offset` of session `id`; with `commit`
+/// (tus), commits it as `user`'s once they make it whole.
+pub(super) fn append(
+    who: Who,
+    id: String,
+    offset: u64,
+    len: u64,
+    commit: Option<Option<Owner>>,
+) -> Outcome {
     let body = Body::fixed(len);
     Outcome::on_pool(move |ctx| {
         if let Err(failure) = may_write_session(ctx, &who, &id) {
             return refuse(ctx, "APPEND", &id, failure, skip_body(body, ctx.config));
         }
-        append_now(ctx, &id, offset, len)
+        append_now(ctx, &id, offset, len, commit)
     })
 }
 
-fn append_now(ctx: &Ctx<'_>, id: &str, offset: u64, len: u64) -> Outcome {
+fn append_now(
+    ctx: &Ctx<'_>,
+    id: &str,
+    offset: u64,
+    len: u64,
+    commit: Option<Option<Owner>>,
+) -> Outcome {
     let body = Body::fixed(len);
     match ctx.storage.append(id, offset, len) {
         Ok((appender, session)) => {
-            let receive = Receive::new(Sink::Session(appender), session.name, Some(len), None)
+            let mut receive = Receive::new(Sink::Session(appender), session.name, Some(len), None)
                 .deferred(ctx.config.pool_writes.on(ctx.storage));
+            if let Some(user) = commit {
+                receive.commit_when_whole(session.size, user);
+            }
             Outcome::new(Reply::GoAhead, Next::Receive(receive))
         }
         Err(err) => refuse(ctx, "APPEND", id, err.into(), skip_body(body, ctx.config)),
@@ -94,16 +124,22 @@ pub(super) fn commit(who: Who, id: String, mtime: Option<i64>) -> Outcome {
     })
 }
 
-fn commit_session(ctx: &Ctx<'_>, id: &str, mtime: Option<i64>, user: Option<Owner>) -> Outcome {
+/// Verifies and commits session `id` (on the pool), as `user`'s.
+pub(super) fn commit_session(
+    ctx: &Ctx<'_>,
+    id: &str,
+    mtime: Option<i64>,
+    user: Option<Owner>,
+) -> Outcome {
     match ctx.storage.finish_session(id) {
-        Ok((mut upload, session)) => {
+        Ok((mut upload, session, crc)) => {
             upload.set_mtime(mtime);
             // Already on the pool: the commit runs here too.
             let commit = Commit {
                 upload,
                 name: session.name,
                 size: session.size,
-                crc: session.crc,
+                crc,
                 started: Instant::now(),
                 user,
             };
@@ -111,6 +147,20 @@ fn commit_session(ctx: &Ctx<'_>, id: &str, mtime: Option<i64>, user: Option<Owne
         }
         Err(err) => refuse(ctx, "COMMIT", id, err.into(), Next::Request),
     }
+}
+
+/// PROGRESS: how far session `id` has come, for a client that may write
+/// it (tus's `HEAD`).
+pub(super) fn progress(who: Who, id: String) -> Outcome {
+    Outcome::on_pool(move |ctx| {
+        if let Err(failure) = may_write_session(ctx, &who, &id) {
+            return refuse(ctx, "PROGRESS", &id, failure, Next::Request);
+        }
+        match ctx.storage.session(&id) {
+            Ok(session) => Outcome::answer(Reply::Session(session)),
+            Err(err) => refuse(ctx, "PROGRESS", &id, err.into(), Next::Request),
+        }
+    })
 }
 
 /// Most sessions one `SESSIONS` answer lists (as many as one token may

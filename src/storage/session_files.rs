@@ -270,27 +270,54 @@ pub fn session_id(key: &IdKey, name: &Name, size: u64, crc: u32, probe: u32) -> 
     format!("{:016x}", hasher.finish128().h1)
 }
 
+/// A session id that says nothing of its upload: 16 random hex digits,
+/// for uploads that are new each time they are asked for (tus's creation),
+/// where [`session_id`] finds the same session again for the same upload.
+///
+/// # Errors
+/// The system's random source failed.
+pub fn random_session_id() -> Result<String, StorageError> {
+    let mut bytes = [0u8; 8];
+    let mut filled = 0;
+    while filled < bytes.len() {
+        filled +=
+            rustix::rand::getrandom(&mut bytes[filled..], rustix::rand::GetRandomFlags::empty())?;
+    }
+    Ok(hex(&bytes))
+}
+
 /// What a session's record (`<id>.meta`) says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Record {
     pub name: Name,
     pub size: u64,
-    pub crc: u32,
+    /// The whole file's CRC-32C, or `None` where the client did not say
+    /// (a tus upload): then the staged bytes' own is recorded on commit.
+    pub crc: Option<u32>,
     /// Who began it (sessions of older versions do not say).
     pub begun_by: BegunBy,
     /// When it began, in seconds since the epoch (sessions of older
     /// versions do not say).
     pub begun: Option<i64>,
+    /// What its client said of it, kept for it as said (tus's
+    /// `Upload-Metadata`: printable ASCII, no line breaks).
+    pub meta: Option<String>,
 }
 
 impl Record {
     /// Whether it describes the upload of `name`, `size` bytes, `crc`.
     pub fn is_for(&self, name: &Name, size: u64, crc: u32) -> bool {
-        self.name == *name && self.size == size && self.crc == crc
+        self.name == *name && self.size == size && self.crc == Some(crc)
     }
 
+    /// The first line reads `<name> <size> <crc32c>`, with `-` for a CRC
+    /// not given (which versions before tus read as a garbled record: a
+    /// session they neither resume nor list).
     fn text(&self) -> String {
-        let mut text = format!("{} {} {:08x}\n", self.name.encoded(), self.size, self.crc);
+        let crc = self
+            .crc
+            .map_or_else(|| "-".to_owned(), |crc| format!("{crc:08x}"));
+        let mut text = format!("{} {} {crc}\n", self.name.encoded(), self.size);
         if let Some(client) = self.begun_by.client {
             text += &format!("client {client}\n");
         }
@@ -302,6 +329,9 @@ impl Record {
         if let Some(begun) = self.begun {
             text += &format!("begun {begun}\n");
         }
+        if let Some(meta) = &self.meta {
+            text += &format!("meta {meta}\n");
+        }
         text
     }
 
@@ -311,9 +341,13 @@ impl Record {
         let mut fields = first.split(' ');
         let name = Name::decode(fields.next()?.as_bytes()).ok()?;
         let size = fields.next()?.parse().ok()?;
-        let crc = u32::from_str_radix(fields.next()?, 16).ok()?;
+        let crc = match fields.next()? {
+            "-" => None,
+            hex => Some(u32::from_str_radix(hex, 16).ok()?),
+        };
         let mut begun_by = BegunBy::default();
         let mut begun = None;
+        let mut meta = None;
         for line in rest.lines() {
             if let Some(addr) = line.strip_prefix("client ") {
                 begun_by.client = addr.parse().ok();
@@ -321,6 +355,8 @@ impl Record {
                 begun_by.owner = Some(owner.to_owned()).filter(|o| !o.is_empty());
             } else if let Some(secs) = line.strip_prefix("begun ") {
                 begun = secs.parse().ok();
+            } else if let Some(said) = line.strip_prefix("meta ") {
+                meta = Some(said.to_owned());
             }
         }
         Some(Record {
@@ -329,6 +365,7 @@ impl Record {
             crc,
             begun_by,
             begun,
+            meta,
         })
     }
 }
@@ -543,4 +580,47 @@ fn usable_record(file: &File, len: u64) -> Option<(u64, u32)> {
         return None;
     }
     Some((at, crc))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(crc: Option<u32>, meta: Option<&str>) -> Record {
+        Record {
+            name: Name::decode(b"photos/a b.jpg").unwrap(),
+            size: 1234,
+            crc,
+            begun_by: BegunBy {
+                client: "127.0.0.1".parse().ok(),
+                owner: Some("alice".into()),
+            },
+            begun: Some(1_795_000_000),
+            meta: meta.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn records_read_back_as_written_with_or_without_a_crc_and_metadata() {
+        for crc in [Some(0x0abc_def0), None] {
+            for meta in [None, Some("filename YS5qcGc=,type aW1hZ2UvanBlZw==")] {
+                let written = record(crc, meta);
+                assert_eq!(Record::parse(&written.text()), Some(written.clone()));
+            }
+        }
+        // The first line as versions before tus wrote it still reads.
+        let old = Record::parse("a.txt 5 0000002a\nclient 10.0.0.1\n").unwrap();
+        assert_eq!((old.crc, old.meta), (Some(42), None));
+        // A CRC neither hex nor `-` is a garbled record.
+        assert_eq!(Record::parse("a.txt 5 zz\n"), None);
+    }
+
+    #[test]
+    fn random_ids_look_like_the_others_and_differ() {
+        let a = random_session_id().unwrap();
+        let b = random_session_id().unwrap();
+        assert_eq!(a.len(), 16);
+        assert!(a.bytes().all(|c| c.is_ascii_hexdigit()));
+        assert_ne!(a, b);
+    }
 }

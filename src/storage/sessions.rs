@@ -50,7 +50,7 @@ use rustix::io::Errno;
 
 use super::gate::Point;
 use super::session_expiry::SessionTtl;
-use super::session_files::{self as files, Record, session_id};
+use super::session_files::{self as files, Record, random_session_id, session_id};
 use super::session_index::{BegunBy, Index};
 use super::session_state::{Appender, Live, Staging};
 use super::{Storage, StorageError, Upload};
@@ -98,10 +98,13 @@ pub struct SessionInfo {
     pub name: Name,
     /// Its full size.
     pub size: u64,
-    /// Its CRC-32C, checked on commit.
-    pub crc: u32,
+    /// Its CRC-32C, checked on commit; `None` where the client did not
+    /// say (a tus upload), and the staged bytes' own is recorded.
+    pub crc: Option<u32>,
     /// Bytes staged so far.
     pub received: u64,
+    /// What its client said of it (tus's `Upload-Metadata`), as said.
+    pub meta: Option<String>,
 }
 
 impl Storage {
@@ -189,10 +192,63 @@ impl Storage {
             }
         }
         let id = free.ok_or_else(|| StorageError::Io(io::Error::other("session id collision")))?;
-        check_room(&index, limits)?;
+        self.create_session(&dir, &mut index, &id, (name, size, Some(crc), None), limits)
+    }
+
+    /// Starts a new upload of `name` (`size` bytes, CRC-32C not known):
+    /// a session of its own each time, with an id that says nothing of it
+    /// (tus's creation: two clients that upload the same name and size
+    /// must not share one). Also removes sessions untouched for longer
+    /// than the TTL.
+    ///
+    /// # Errors
+    /// As [`Storage::begin_session`].
+    pub fn begin_new_session(
+        &self,
+        name: &Name,
+        size: u64,
+        meta: Option<&str>,
+        limits: &SessionLimits,
+    ) -> Result<SessionInfo, StorageError> {
+        if meta.is_some_and(|m| !m.bytes().all(|b| b == b' ' || b.is_ascii_graphic())) {
+            return Err(StorageError::Io(io::Error::other(
+                "session metadata is not one line",
+            )));
+        }
+        self.pause(Point::Session);
+        let dir = self.sessions_dir()?;
+        let mut index = self.sessions.bookkeeping(&dir)?;
+        self.load_index(&dir, &mut index);
+        self.expire_sessions(&dir, &mut index, limits.ttl);
+        for _ in 0..ID_PROBES {
+            let id = random_session_id()?;
+            match files::read_record(&dir, &id) {
+                // Free (or a record cut short: describes nothing).
+                Ok(None) | Err(Errno::NOENT) => {
+                    let upload = (name, size, None, meta);
+                    return self.create_session(&dir, &mut index, &id, upload, limits);
+                }
+                Ok(Some(_)) => {} // one chance in 2^64: draw again
+                Err(errno) => return Err(errno.into()),
+            }
+        }
+        Err(StorageError::Io(io::Error::other("session id collision")))
+    }
+
+    /// Makes session `id` for `(name, size, crc, meta)` within `limits`,
+    /// in place of whatever was left under its id.
+    fn create_session(
+        &self,
+        dir: &OwnedFd,
+        index: &mut Index,
+        id: &str,
+        (name, size, crc, meta): (&Name, u64, Option<u32>, Option<&str>),
+        limits: &SessionLimits,
+    ) -> Result<SessionInfo, StorageError> {
+        check_room(index, limits)?;
         // Refuse now what a commit would refuse later.
         self.check_can_be_file(name)?;
-        self.remove_session(&dir, &mut index, &id);
+        self.remove_session(dir, index, id);
         let record = Record {
             name: name.clone(),
             size,
@@ -202,10 +258,11 @@ impl Storage {
                 owner: limits.owner.clone(),
             },
             begun: Some(now_seconds()),
+            meta: meta.map(str::to_owned),
         };
-        files::create(&dir, &id, &record)?;
-        index.insert(&id, now_seconds(), record.begun_by, true);
-        self.session_in(&dir, &id)
+        files::create(dir, id, &record)?;
+        index.insert(id, now_seconds(), record.begun_by, true);
+        self.session_in(dir, id)
     }
 
     /// Reads a session's description and progress.
@@ -252,6 +309,7 @@ impl Storage {
             size: record.size,
             crc: record.crc,
             received: u64::try_from(data.st_size).unwrap_or(0),
+            meta: record.meta.clone(),
         };
         Ok((info, record))
     }
@@ -345,8 +403,9 @@ impl Storage {
 
     /// Verifies a complete session and prepares its commit: an [`Upload`]
     /// that renames the staged data file onto the target, with the
-    /// session's size and CRC-32C. Until that rename, and if the upload is
-    /// dropped uncommitted, the session stays as it was.
+    /// session's size and CRC-32C (the staged bytes', checked against the
+    /// one the client gave, if it gave one). Until that rename, and if the
+    /// upload is dropped uncommitted, the session stays as it was.
     ///
     /// # Errors
     /// Unknown, incomplete, busy or being committed;
@@ -354,7 +413,7 @@ impl Storage {
     /// the CRC-32C (the session is then removed); [`StorageError::IsDirectory`]
     /// if the name became one; out of descriptors or I/O errors (the
     /// session stays).
-    pub fn finish_session(&self, id: &str) -> Result<(Upload, SessionInfo), StorageError> {
+    pub fn finish_session(&self, id: &str) -> Result<(Upload, SessionInfo, u32), StorageError> {
         self.pause(Point::Session);
         check_id(id)?;
         let dir = self.sessions_dir()?;
@@ -403,14 +462,17 @@ impl Storage {
             self.pause(Point::Checksum)
         })?
         .unwrap_or_else(|| unreachable!("no read is longer than u64::MAX bytes"));
-        if staged != info.crc {
+        if let Some(expected) = info.crc
+            && staged != expected
+        {
             self.remove_session(&staging.dir, &mut index, id);
-            return Err(StorageError::ChecksumMismatch(staged, info.crc));
+            return Err(StorageError::ChecksumMismatch(staged, expected));
         }
+
         // The rest waits on the disk, not on other sessions.
         drop(index);
         let upload = self.begin_commit(&info.name, file, staging)?;
-        Ok((upload, info))
+        Ok((upload, info, staged))
     }
 
     /// Removes a session and its staged bytes; an APPEND still streaming
