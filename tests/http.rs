@@ -456,7 +456,9 @@ fn malformed_and_hostile_requests() {
         ("*", 400),
         ("/../etc/passwd", 400),
         ("/a/%2e%2e/%2e%2e/b", 400),
-        ("/.ferry-uploads/x", 403),
+        ("/.ferry-nodes/x", 403),
+        // The uploads' folder holds tus's upload URLs: no GET there.
+        ("/.ferry-uploads/x", 405),
     ] {
         conn.send(request("GET", path, ""));
         assert_eq!(conn.reply(false).status, status, "{path}");

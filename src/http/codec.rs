@@ -168,14 +168,26 @@ impl Exchange {
     }
 
     fn failure(&self, failure: &Failure, out: &mut Vec<u8>) {
-        let status = status(failure.kind);
-        response::error(out, status, &failure.message, self.framing());
+        let status = match &self.answer {
+            Some(answer) => answer.get().status(failure.kind),
+            None => status(failure.kind),
+        };
+        self.error(status, &failure.message, out);
     }
 
     /// The answer to a refused request head; `last` as for [`Self::encode`].
     pub fn refuse(&mut self, refusal: &Refusal, last: bool, out: &mut Vec<u8>) {
         self.close |= last;
-        response::error(out, refusal.code, &refusal.message, self.framing());
+        self.error(refusal.code, &refusal.message, out);
+    }
+
+    /// An error answer, as the dialect that took the request writes one
+    /// (the message layer's own where none did).
+    fn error(&self, status: u16, message: &str, out: &mut Vec<u8>) {
+        match &self.answer {
+            Some(answer) => answer.get().error(status, message, self.framing(), out),
+            None => response::error(out, status, message, self.framing()),
+        }
     }
 }
 

@@ -10,8 +10,8 @@ use std::fmt;
 
 use super::message::{Head, Refused, Resume};
 use super::origin::Site;
-use super::response::{ALLOW_FILE, Persistence};
-use crate::serve::{Reply, Request};
+use super::response::{self, ALLOW_FILE, Framing, Persistence};
+use crate::serve::{ErrorKind, Reply, Request};
 use crate::wire::Protocol;
 
 /// A way of reading HTTP requests.
@@ -47,6 +47,8 @@ pub enum Decision {
 pub enum Answering {
     /// ferry's files, listings and archives.
     Files(super::files::FilesAnswer),
+    /// tus's uploads.
+    Tus(super::tus::TusAnswer),
 }
 
 impl Answering {
@@ -54,6 +56,7 @@ impl Answering {
     pub fn get(&self) -> &dyn Answer {
         match self {
             Answering::Files(answer) => answer,
+            Answering::Tus(answer) => answer,
         }
     }
 }
@@ -79,13 +82,24 @@ pub trait Answer: fmt::Debug + Send {
     fn allow(&self) -> &'static str {
         ALLOW_FILE
     }
+
+    /// The status a failure of `kind` is answered with.
+    fn status(&self, kind: ErrorKind) -> u16 {
+        kind.code()
+    }
+
+    /// Appends an error answer (a failure, or the request refused):
+    /// ferry's one-line text, with whatever fields the dialect adds.
+    fn error(&self, status: u16, message: &str, framing: Framing, out: &mut Vec<u8>) {
+        response::error(out, status, message, framing);
+    }
 }
 
 /// The dialects of the HTTP listener (`--http`), asked in order; the last
 /// claims every request. Adding a dialect: its file, a line here (or in
 /// the list of the listener that serves it, in [`served_on`]), and its
 /// answer in [`Answering`].
-pub static DIALECTS: &[&dyn Dialect] = &[&super::files::Files];
+pub static DIALECTS: &[&dyn Dialect] = &[&super::tus::Tus, &super::files::Files];
 
 /// The dialects a listener of `protocol` serves: a protocol with a port of
 /// its own (S3's, say) lists its dialect here.

@@ -19,6 +19,7 @@ pub mod origin;
 pub mod page;
 pub mod request;
 pub mod response;
+pub mod tus;
 
 pub use crate::chunked::ChunkDecoder;
 pub use request::{BodyLength, HttpRequest, Method, Range, Target, parse_request};

@@ -49,6 +49,25 @@ pub struct Provenance {
     pub fetch_site: Option<String>,
 }
 
+impl Provenance {
+    /// Takes field `name` if it says where the request comes from
+    /// (`Host`, `Origin`, `Sec-Fetch-Site`); false if it does not.
+    pub fn read(&mut self, name: &str, value: &[u8]) -> bool {
+        let text = || std::str::from_utf8(value).map(str::trim);
+        let is = |field: &str| name.eq_ignore_ascii_case(field);
+        if is("host") {
+            self.host = text().ok().map(str::to_owned);
+        } else if is("origin") {
+            self.origin = Some(text().unwrap_or("null").to_owned());
+        } else if is("sec-fetch-site") {
+            self.fetch_site = text().ok().map(str::to_ascii_lowercase);
+        } else {
+            return false;
+        }
+        true
+    }
+}
+
 /// The `Content-Security-Policy` of every user file: no script, no plugin,
 /// no access to the origin (a sandbox without `allow-same-origin` is an
 /// opaque origin of its own), nothing loaded but images and media of this
@@ -113,6 +132,14 @@ pub type Refused = (u16, String);
 /// 403 for a Host a rebinding could have chosen, or a state-changing
 /// request from another site's page.
 pub fn check(method: Method, seen: &Provenance, site: Site<'_>) -> Result<(), Refused> {
+    check_writes(changes_state(method), seen, site)
+}
+
+/// [`check`] for a request of any dialect: `writes` if it changes files.
+///
+/// # Errors
+/// As [`check`].
+pub fn check_writes(writes: bool, seen: &Provenance, site: Site<'_>) -> Result<(), Refused> {
     // A request without a Host (HTTP/1.0) comes from no browser.
     if let (false, Some(host)) = (site.access_on, seen.host.as_deref())
         && !host_allowed(host, &site.web.allow_hosts)
@@ -124,7 +151,7 @@ pub fn check(method: Method, seen: &Provenance, site: Site<'_>) -> Result<(), Re
             ),
         ));
     }
-    if changes_state(method) && !same_origin(seen) {
+    if writes && !same_origin(seen) {
         return Err((
             403,
             "cross-site request refused: a page on another site may not change files here".into(),

@@ -178,13 +178,10 @@ fn read_field<'a>(
 ) -> Result<(), (u16, &'static str)> {
     let text = || std::str::from_utf8(value).map(str::trim);
     let is = |field: &str| name.eq_ignore_ascii_case(field);
-    if is("host") {
-        request.provenance.host = text().ok().map(str::to_owned);
-    } else if is("origin") {
-        request.provenance.origin = Some(text().unwrap_or("null").to_owned());
-    } else if is("sec-fetch-site") {
-        request.provenance.fetch_site = text().ok().map(str::to_ascii_lowercase);
-    } else if is("range") {
+    if request.provenance.read(name, value) {
+        return Ok(());
+    }
+    if is("range") {
         request.range = text().ok().map(str::to_owned);
     } else if is("if-none-match") {
         // Repeated fields are one comma-separated list (RFC 9110 5.3).

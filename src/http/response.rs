@@ -30,7 +30,11 @@ pub fn reason(status: u16) -> &'static str {
         404 => "Not Found",
         405 => "Method Not Allowed",
         409 => "Conflict",
+        410 => "Gone",
+        411 => "Length Required",
+        412 => "Precondition Failed",
         413 => "Content Too Large",
+        415 => "Unsupported Media Type",
         416 => "Range Not Satisfiable",
         417 => "Expectation Failed",
         422 => "Unprocessable Content",
@@ -129,6 +133,18 @@ pub const ALLOW_LISTING: &str = "GET, HEAD";
 /// A complete error response with a one-line text body (announced but not
 /// sent in answer to HEAD).
 pub fn error(out: &mut Vec<u8>, status: u16, message: &str, framing: Framing) {
+    error_with(out, status, message, framing, &[]);
+}
+
+/// [`error`] with the header fields a dialect adds to each of its
+/// answers (tus's `Tus-Resumable`).
+pub fn error_with(
+    out: &mut Vec<u8>,
+    status: u16,
+    message: &str,
+    framing: Framing,
+    fields: &[(&str, &str)],
+) {
     let body = format!(
         "{status} {}: {}\n",
         reason(status),
@@ -140,6 +156,9 @@ pub fn error(out: &mut Vec<u8>, status: u16, message: &str, framing: Framing) {
     }
     if status == 401 {
         head = head.header("WWW-Authenticate", super::auth::CHALLENGE);
+    }
+    for (name, value) in fields {
+        head = head.header(name, value);
     }
     head.finish(body.len() as u64, framing.persistence);
     if !framing.head_only {

@@ -128,6 +128,9 @@ pub enum Operation {
         /// `PATCH` ends an upload; FERRY/1 has its `COMMIT`).
         commit: bool,
     },
+    /// What the server offers, nothing done (HTTP's `OPTIONS`: the
+    /// dialect that took it says what it can).
+    Options,
     /// How far upload `id` has come (tus's `HEAD`).
     Progress {
         /// Upload id.
@@ -209,6 +212,7 @@ impl Operation {
             }
             Operation::Append { id, .. } => declared(Verb::Append, id, Needs::Session),
             Operation::Progress { id } => declared(Verb::Progress, id, Needs::Session),
+            Operation::Options => declared(Verb::Options, "", Needs::Nothing),
             Operation::Commit { id, .. } => declared(Verb::Commit, id, Needs::Session),
             Operation::Abort { id } => declared(Verb::Abort, id, Needs::Session),
             Operation::Sessions => declared(Verb::Sessions, "", Needs::Token),
@@ -264,6 +268,9 @@ impl Operation {
                 sessions::append(who, id, offset, len, commit)
             }
             Operation::Progress { id } => sessions::progress(who, id),
+            Operation::Options => Outcome::answer(Reply::Offers {
+                max_file_size: ctx.config.max_file_size,
+            }),
             Operation::Commit { id, mtime } => sessions::commit(who, id, mtime),
             Operation::Abort { id } => sessions::abort(who, id),
             Operation::Sessions => sessions::list(who),
@@ -322,6 +329,8 @@ pub enum Verb {
     Sessions,
     /// Tell how far an upload has come.
     Progress,
+    /// Say what the server offers.
+    Options,
 }
 
 /// A verb's facts.
@@ -336,7 +345,7 @@ struct Facts {
 
 impl Verb {
     /// Every verb, each at its [`Verb::index`].
-    pub const ALL: [Verb; 16] = [
+    pub const ALL: [Verb; 17] = [
         Verb::Put,
         Verb::Get,
         Verb::Stat,
@@ -353,6 +362,7 @@ impl Verb {
         Verb::Quit,
         Verb::Sessions,
         Verb::Progress,
+        Verb::Options,
     ];
 
     fn facts(self) -> Facts {
@@ -374,6 +384,7 @@ impl Verb {
             Verb::Quit => facts("QUIT", "quit", false),
             Verb::Sessions => facts("SESSIONS", "sessions", false),
             Verb::Progress => facts("PROGRESS", "progress", false),
+            Verb::Options => facts("OPTIONS", "options", false),
         }
     }
 

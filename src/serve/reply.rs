@@ -94,6 +94,11 @@ pub enum Reply {
     },
     /// An upload session, new or found again, and how far it has come.
     Session(crate::storage::SessionInfo),
+    /// What the server offers (`OPTIONS`), for the dialect to state.
+    Offers {
+        /// `--max-file-size`.
+        max_file_size: Option<u64>,
+    },
     /// The upload sessions the client may write (`SESSIONS`).
     Sessions(Vec<crate::storage::ListedSession>),
     /// The client authenticated as the token named `name`.

@@ -48,6 +48,11 @@ pub fn exchange(
     )
     .unwrap();
     stream.write_all(body).unwrap();
+    read_answer(&mut stream)
+}
+
+/// Reads an answer to the end of its connection.
+pub fn read_answer(stream: &mut TcpStream) -> Answer {
     let mut all = Vec::new();
     stream.read_to_end(&mut all).unwrap();
     let at = all.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;

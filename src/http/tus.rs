@@ -1,0 +1,366 @@
+//! tus 1.0.0 (<https://tus.io/protocols/resumable-upload>): resumable
+//! uploads over HTTP, as a dialect over ferry's upload sessions. A tus
+//! upload is a session like a FERRY/1 `UPLOAD`'s: the same staging,
+//! expiry, caps, crash safety and locking across nodes, committed
+//! atomically and verified when its last byte arrives, with the hooks of
+//! any upload. Every folder URL is a creation endpoint; an upload's URL is
+//! under the sessions' own reserved folder, which no file can be named.
+//!
+//! ```text
+//! OPTIONS <any URL>                     -> 204 Tus-Version, Tus-Extension[, Tus-Max-Size]
+//! POST /<folder>/  Upload-Length: <n>, Upload-Metadata: filename <base64>[,<key> <base64>]...
+//!                                       -> 201 Location: /.ferry-uploads/<id>
+//! HEAD /.ferry-uploads/<id>             -> 200 Upload-Offset, Upload-Length[, Upload-Metadata]
+//! PATCH /.ferry-uploads/<id>  Upload-Offset: <at>, Content-Type: application/offset+octet-stream
+//!                                       -> 204 Upload-Offset (the PATCH that completes it stores the file)
+//! DELETE /.ferry-uploads/<id>           -> 204
+//! every request but OPTIONS carries Tus-Resumable: 1.0.0 (else 412); every answer does
+//! ```
+//!
+//! Extensions: creation and termination. Not yet: creation-with-upload,
+//! creation-defer-length, expiration's header and checksum (a POST with a
+//! body or `Upload-Defer-Length` is refused, and they are not announced),
+//! nor concatenation. A `filename` is one segment (no `/`), checked as
+//! every name is; the file is `<folder>/<filename>`.
+
+use base64::Engine;
+
+use super::dialect::{Answer, Answering, Decision, Dialect, Message};
+use super::message::{Head, Refused, Resume};
+use super::origin::{self, Provenance, Site};
+use super::response::{self, Framing, Head as ResponseHead};
+use crate::access::Secret;
+use crate::name::{Name, Prefix};
+use crate::serve::{BodyLength, Operation, Reply, Request};
+use crate::storage::{SESSIONS_DIR, SessionInfo};
+
+/// The protocol version served, the only one.
+pub const VERSION: &str = "1.0.0";
+/// The extensions served.
+pub const EXTENSIONS: &str = "creation,termination";
+/// The media type of a `PATCH` body.
+const PATCH_TYPE: &str = "application/offset+octet-stream";
+
+/// The dialect: tus requests on the HTTP listener.
+#[derive(Debug)]
+pub struct Tus;
+
+/// What a tus request asks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Asked {
+    Options,
+    Create,
+    Progress,
+    Append,
+    Terminate,
+}
+
+/// How a tus request is answered: what it asked.
+#[derive(Debug)]
+pub struct TusAnswer {
+    asked: Asked,
+}
+
+/// The path of upload `id`'s URL (its `Location`).
+pub fn upload_path(id: &str) -> String {
+    format!("/{SESSIONS_DIR}/{id}")
+}
+
+/// The upload id a target names, if it is under the uploads' folder (the
+/// id itself is checked by the session lookup: a bad one is 404).
+fn upload_id(path: &str) -> Option<&str> {
+    path.strip_prefix('/')?
+        .strip_prefix(SESSIONS_DIR)?
+        .strip_prefix('/')
+}
+
+/// The path of a target, without its query.
+fn path_of(target: &str) -> &str {
+    target.split_once('?').map_or(target, |(path, _)| path)
+}
+
+impl Dialect for Tus {
+    fn claims(&self, head: &Head<'_>) -> bool {
+        let tus_field = || {
+            head.fields()
+                .any(|(n, _)| n.eq_ignore_ascii_case("tus-resumable"))
+        };
+        upload_id(path_of(head.target)).is_some()
+            || head.method == "OPTIONS"
+            || (head.method == "POST" && tus_field())
+    }
+
+    fn decode(
+        &self,
+        head: &Head<'_>,
+        resume: &Resume,
+        site: Site<'_>,
+    ) -> Result<Decision, Refused> {
+        let path = path_of(head.target);
+        let asked = match (head.method, upload_id(path)) {
+            ("OPTIONS", _) => Asked::Options,
+            ("POST", None) => Asked::Create,
+            ("HEAD", Some(_)) => Asked::Progress,
+            ("PATCH", Some(_)) => Asked::Append,
+            ("DELETE", Some(_)) => Asked::Terminate,
+            _ => return Err((405, "method not allowed on a tus upload".into())),
+        };
+        let answer = Answering::Tus(TusAnswer { asked });
+        let fields = match Fields::read(head) {
+            Ok(fields) => fields,
+            Err((code, message)) => return Ok(Decision::Refuse(code, message, answer)),
+        };
+        if asked != Asked::Options && fields.resumable.as_deref() != Some(VERSION) {
+            let message = format!("Tus-Resumable: {VERSION} is required");
+            return Ok(Decision::Refuse(412, message, answer));
+        }
+        let writes = matches!(asked, Asked::Create | Asked::Append | Asked::Terminate);
+        if let Err((code, message)) = origin::check_writes(writes, &fields.provenance, site) {
+            return Ok(Decision::Refuse(code, message, answer));
+        }
+        let id = upload_id(path).unwrap_or_default().to_owned();
+        let token = fields.token.clone();
+        match operation(asked, id, path, fields, resume) {
+            Ok(operation) => Ok(Decision::Serve(Request { operation, token }, answer)),
+            Err((code, message)) => Ok(Decision::Refuse(code, message, answer)),
+        }
+    }
+}
+
+/// The operation a tus request asks for.
+///
+/// # Errors
+/// What the request lacks or gets wrong, with its status.
+fn operation(
+    asked: Asked,
+    id: String,
+    path: &str,
+    fields: Fields,
+    resume: &Resume,
+) -> Result<Operation, Refused> {
+    let body = resume.body;
+    if asked != Asked::Append && body != BodyLength::Fixed(0) {
+        return Err((
+            400,
+            "only PATCH carries upload bytes (creation-with-upload is not served)".into(),
+        ));
+    }
+    Ok(match asked {
+        Asked::Options => Operation::Options,
+        Asked::Create => create(path, fields)?,
+        Asked::Progress => Operation::Progress { id },
+        Asked::Terminate => Operation::Abort { id },
+        Asked::Append => {
+            if !fields
+                .content_type
+                .is_some_and(|t| t.eq_ignore_ascii_case(PATCH_TYPE))
+            {
+                return Err((415, format!("a PATCH body is {PATCH_TYPE}")));
+            }
+            let offset = fields
+                .offset
+                .ok_or((400, "Upload-Offset is required".to_owned()))?;
+            let BodyLength::Fixed(len) = body else {
+                return Err((411, "a PATCH body needs a Content-Length".into()));
+            };
+            Operation::Append {
+                id,
+                offset,
+                len,
+                commit: true,
+            }
+        }
+    })
+}
+
+/// `POST /<folder>/`: the upload of `<folder>/<filename>`.
+fn create(path: &str, fields: Fields) -> Result<Operation, Refused> {
+    if fields.defer_length {
+        return Err((
+            400,
+            "Upload-Defer-Length is not served: give Upload-Length".into(),
+        ));
+    }
+    let size = fields
+        .length
+        .ok_or((400, "Upload-Length is required".to_owned()))?;
+    let meta = fields.metadata.unwrap_or_default();
+    let filename = metadata_value(&meta, "filename")?
+        .ok_or((400, "Upload-Metadata must give a filename".to_owned()))?;
+    if filename.contains('/') {
+        return Err((400, "a filename is one name, without /".into()));
+    }
+    let folder = folder_of(path)?;
+    let name = Name::new(format!("{}{filename}", folder.as_str()))
+        .map_err(|err| (400, err.to_string()))?;
+    Ok(Operation::Upload {
+        name,
+        size,
+        crc: None,
+        meta: Some(meta).filter(|m| !m.is_empty()),
+    })
+}
+
+/// The folder a creation URL names (`/` is the top; the trailing `/` may
+/// be left out).
+fn folder_of(path: &str) -> Result<Prefix, Refused> {
+    let folder = path.trim_start_matches('/').trim_end_matches('/');
+    if folder.is_empty() {
+        return Ok(Prefix::root());
+    }
+    let name = Name::decode(folder.as_bytes()).map_err(|err| (400, err.to_string()))?;
+    Ok(Prefix::of_folder(&name))
+}
+
+/// The value `key` has in an `Upload-Metadata` list (`key base64,...`),
+/// decoded; `None` if the key is absent.
+///
+/// # Errors
+/// A value that is not base64 of UTF-8 text.
+fn metadata_value(meta: &str, key: &str) -> Result<Option<String>, Refused> {
+    let Some(pair) = meta
+        .split(',')
+        .map(str::trim)
+        .find(|pair| pair.split(' ').next() == Some(key))
+    else {
+        return Ok(None);
+    };
+    let encoded = pair.split_once(' ').map_or("", |(_, value)| value.trim());
+    let bad = || {
+        (
+            400,
+            format!("Upload-Metadata: {key} is not base64 of UTF-8 text"),
+        )
+    };
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .map_err(|_| bad())?;
+    String::from_utf8(bytes).map(Some).map_err(|_| bad())
+}
+
+/// The fields a tus request is read by.
+#[derive(Debug, Default)]
+struct Fields {
+    resumable: Option<String>,
+    length: Option<u64>,
+    defer_length: bool,
+    offset: Option<u64>,
+    metadata: Option<String>,
+    content_type: Option<String>,
+    token: Option<Secret>,
+    provenance: Provenance,
+}
+
+impl Fields {
+    /// Reads them from `head`.
+    ///
+    /// # Errors
+    /// A number that is not one, or metadata that is not one line of
+    /// printable ASCII: 400.
+    fn read(head: &Head<'_>) -> Result<Fields, Refused> {
+        let mut fields = Fields::default();
+        for (name, value) in head.fields() {
+            if fields.provenance.read(name, value) {
+                continue;
+            }
+            let is = |field: &str| name.eq_ignore_ascii_case(field);
+            let text = || String::from_utf8_lossy(value.trim_ascii()).into_owned();
+            let number = || {
+                super::message::decimal(value.trim_ascii())
+                    .ok_or_else(|| (400, format!("{name} must be a decimal number")))
+            };
+            if is("tus-resumable") {
+                fields.resumable = Some(text());
+            } else if is("upload-length") {
+                fields.length = Some(number()?);
+            } else if is("upload-defer-length") {
+                fields.defer_length = true;
+            } else if is("upload-offset") {
+                fields.offset = Some(number()?);
+            } else if is("upload-metadata") {
+                let meta = value.trim_ascii();
+                if !meta.iter().all(|&b| b == b' ' || b.is_ascii_graphic()) {
+                    return Err((400, "Upload-Metadata must be printable ASCII".into()));
+                }
+                fields.metadata = Some(text());
+            } else if is("content-type") {
+                fields.content_type = Some(text());
+            } else if is("authorization") {
+                fields.token = Some(super::auth::token(value));
+            }
+        }
+        Ok(fields)
+    }
+}
+
+impl Answer for TusAnswer {
+    fn encode(&self, reply: &Reply, message: Message, out: &mut Vec<u8>) {
+        let persistence = message.persistence;
+        match (self.asked, reply) {
+            (Asked::Options, Reply::Offers { max_file_size }) => {
+                let mut head = ResponseHead::new(out, 204)
+                    .header("Tus-Resumable", VERSION)
+                    .header("Tus-Version", VERSION)
+                    .header("Tus-Extension", EXTENSIONS);
+                if let Some(max) = max_file_size {
+                    head = head.header("Tus-Max-Size", max);
+                }
+                head.finish(0, persistence);
+            }
+            (Asked::Create, Reply::Session(session)) => ResponseHead::new(out, 201)
+                .header("Tus-Resumable", VERSION)
+                .header("Location", upload_path(&session.id))
+                .finish(0, persistence),
+            (Asked::Progress, Reply::Session(session)) => {
+                progress(session, out).finish(0, persistence)
+            }
+            (Asked::Append, Reply::Appended { received, .. }) => ResponseHead::new(out, 204)
+                .header("Tus-Resumable", VERSION)
+                .header("Upload-Offset", received)
+                .finish(0, persistence),
+            // The last PATCH: the file is stored.
+            (Asked::Append, Reply::Stored { size, crc, .. }) => ResponseHead::new(out, 204)
+                .header("Tus-Resumable", VERSION)
+                .header("Upload-Offset", size)
+                .header("X-Checksum-Crc32c", format!("{crc:08x}"))
+                .finish(0, persistence),
+            (Asked::Terminate, Reply::Done) => ResponseHead::new(out, 204)
+                .header("Tus-Resumable", VERSION)
+                .finish(0, persistence),
+            (_, other) => {
+                debug_assert!(false, "no tus request leads to {other:?}");
+                let framing = Framing {
+                    persistence,
+                    head_only: message.head,
+                    allow: "",
+                };
+                self.error(500, "unexpected answer", framing, out);
+            }
+        }
+    }
+
+    fn allow(&self) -> &'static str {
+        "HEAD, PATCH, DELETE, OPTIONS"
+    }
+
+    fn error(&self, status: u16, message: &str, framing: Framing, out: &mut Vec<u8>) {
+        let mut fields = vec![("Tus-Resumable", VERSION)];
+        if status == 412 {
+            fields.push(("Tus-Version", VERSION));
+        }
+        response::error_with(out, status, message, framing, &fields);
+    }
+}
+
+/// `HEAD`'s answer: how far the upload has come (never cached).
+fn progress<'a>(session: &SessionInfo, out: &'a mut Vec<u8>) -> ResponseHead<'a> {
+    let mut head = ResponseHead::new(out, 200)
+        .header("Tus-Resumable", VERSION)
+        .header("Upload-Offset", session.received)
+        .header("Upload-Length", session.size)
+        .header("Cache-Control", "no-store");
+    if let Some(meta) = &session.meta {
+        head = head.header("Upload-Metadata", meta);
+    }
+    head
+}

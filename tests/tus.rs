@@ -1,0 +1,363 @@
+//! tus 1.0.0 on the HTTP listener (issue 27), over real sockets: discovery
+//! (`OPTIONS`), creation on any folder URL, progress (`HEAD`), appending
+//! (`PATCH`, the last of which stores the file atomically and verified),
+//! termination (`DELETE`); every refusal with its status (409, 412, 415,
+//! 404, 400 for hostile filenames) and nothing stored by one; a `PATCH`
+//! cut mid-body keeps what arrived; uploads survive a restart; grants per
+//! request.
+
+mod support;
+
+use std::io::Write;
+use std::net::{SocketAddr, TcpStream};
+
+use base64::Engine;
+use support::http::{Answer, bearer, exchange};
+use support::tokens::guarded;
+use support::{PATIENCE, TestServer, pattern};
+
+const TUS: &str = "Tus-Resumable: 1.0.0\r\n";
+const PATCH_TYPE: &str = "Content-Type: application/offset+octet-stream\r\n";
+
+fn http_server() -> TestServer {
+    TestServer::start_with(|c| {
+        c.listen(ferry::wire::Protocol::Http, "127.0.0.1:0".parse().unwrap());
+    })
+}
+
+fn b64(text: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(text)
+}
+
+/// `POST <folder>` creating the upload of `filename`, `len` bytes, with
+/// `extra` header lines.
+fn create(addr: SocketAddr, folder: &str, filename: &[u8], len: u64, extra: &str) -> Answer {
+    let headers = format!(
+        "Host: localhost\r\n{TUS}Upload-Length: {len}\r\nUpload-Metadata: filename {},kind {}\r\n{extra}",
+        b64(filename),
+        b64(b"test")
+    );
+    exchange(addr, "POST", folder, &headers, b"")
+}
+
+/// The upload URL a creation answered with.
+fn location(answer: &Answer) -> String {
+    assert_eq!(answer.status, 201, "{}", answer.head);
+    let location = answer.header("Location").expect("a Location").to_owned();
+    assert!(location.starts_with("/.ferry-uploads/"), "{location}");
+    location
+}
+
+fn head(addr: SocketAddr, url: &str, extra: &str) -> Answer {
+    exchange(
+        addr,
+        "HEAD",
+        url,
+        &format!("Host: localhost\r\n{TUS}{extra}"),
+        b"",
+    )
+}
+
+fn patch(addr: SocketAddr, url: &str, offset: u64, bytes: &[u8], extra: &str) -> Answer {
+    let headers = format!("Host: localhost\r\n{TUS}{PATCH_TYPE}Upload-Offset: {offset}\r\n{extra}");
+    exchange(addr, "PATCH", url, &headers, bytes)
+}
+
+fn offset(answer: &Answer) -> u64 {
+    answer
+        .header("Upload-Offset")
+        .unwrap_or_else(|| panic!("no Upload-Offset: {}", answer.head))
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn options_say_what_is_served() {
+    let server = TestServer::start_with(|c| {
+        c.listen(ferry::wire::Protocol::Http, "127.0.0.1:0".parse().unwrap());
+        c.max_file_size = Some(1 << 20);
+    });
+    let answer = exchange(
+        server.http.unwrap(),
+        "OPTIONS",
+        "/photos/",
+        "Host: localhost\r\n",
+        b"",
+    );
+    assert_eq!(answer.status, 204, "{}", answer.head);
+    assert_eq!(answer.header("Tus-Version"), Some("1.0.0"));
+    assert_eq!(answer.header("Tus-Resumable"), Some("1.0.0"));
+    assert_eq!(answer.header("Tus-Extension"), Some("creation,termination"));
+    assert_eq!(answer.header("Tus-Max-Size"), Some("1048576"));
+    // Over the limit, a creation is refused before any byte is sent.
+    let refused = create(
+        server.http.unwrap(),
+        "/photos/",
+        b"big.bin",
+        (1 << 20) + 1,
+        "",
+    );
+    assert_eq!(refused.status, 413, "{}", refused.head);
+}
+
+#[test]
+fn an_upload_in_patches_is_stored_whole_when_its_last_byte_arrives() {
+    let server = http_server();
+    let http = server.http.unwrap();
+    let data = pattern(300_000, 27);
+    let url = location(&create(
+        http,
+        "/photos/",
+        "cat pic ü.jpg".as_bytes(),
+        300_000,
+        "",
+    ));
+    let before = head(http, &url, "");
+    assert_eq!(before.status, 200, "{}", before.head);
+    assert_eq!(offset(&before), 0);
+    assert_eq!(before.header("Upload-Length"), Some("300000"));
+    assert_eq!(before.header("Cache-Control"), Some("no-store"));
+    let meta = before.header("Upload-Metadata").unwrap();
+    assert!(meta.contains(&b64("cat pic ü.jpg".as_bytes())), "{meta}");
+    let first = patch(http, &url, 0, &data[..100_000], "");
+    assert_eq!(
+        (first.status, offset(&first)),
+        (204, 100_000),
+        "{}",
+        first.head
+    );
+    assert_eq!(offset(&head(http, &url, "")), 100_000);
+    // Nothing is at the name until the upload is whole.
+    assert!(!server.path("photos/cat pic ü.jpg").exists());
+    let last = patch(http, &url, 100_000, &data[100_000..], "");
+    assert_eq!(
+        (last.status, offset(&last)),
+        (204, 300_000),
+        "{}",
+        last.head
+    );
+    let crc = format!("{:08x}", crc32c::crc32c(&data));
+    assert_eq!(last.header("X-Checksum-Crc32c"), Some(crc.as_str()));
+    assert_eq!(
+        std::fs::read(server.path("photos/cat pic ü.jpg")).unwrap(),
+        data
+    );
+    // The upload is over: its URL names nothing now, and nothing is left.
+    assert_eq!(head(http, &url, "").status, 404);
+    assert_eq!(server.settled_files_on_disk(), vec!["photos/cat pic ü.jpg"]);
+}
+
+#[test]
+fn an_empty_upload_is_stored_by_an_empty_patch() {
+    let server = http_server();
+    let http = server.http.unwrap();
+    let url = location(&create(http, "/", b"empty.txt", 0, ""));
+    let answer = patch(http, &url, 0, b"", "");
+    assert_eq!(
+        (answer.status, offset(&answer)),
+        (204, 0),
+        "{}",
+        answer.head
+    );
+    assert_eq!(std::fs::read(server.path("empty.txt")).unwrap(), b"");
+}
+
+#[test]
+fn each_creation_is_an_upload_of_its_own() {
+    let server = http_server();
+    let http = server.http.unwrap();
+    let one = location(&create(http, "/", b"same.bin", 10, ""));
+    let two = location(&create(http, "/", b"same.bin", 10, ""));
+    assert_ne!(one, two);
+    assert_eq!(patch(http, &one, 0, b"01234", "").status, 204);
+    assert_eq!(offset(&head(http, &two, "")), 0);
+}
+
+#[test]
+fn mistakes_are_refused_with_their_status_and_move_nothing() {
+    let server = http_server();
+    let http = server.http.unwrap();
+    let url = location(&create(http, "/", b"a.bin", 10, ""));
+    assert_eq!(patch(http, &url, 0, b"01234", "").status, 204);
+    // The wrong offset: 409, and the upload stays where it was.
+    let wrong = patch(http, &url, 3, b"xx", "");
+    assert_eq!(wrong.status, 409, "{}", wrong.head);
+    assert_eq!(wrong.header("Tus-Resumable"), Some("1.0.0"));
+    assert_eq!(offset(&head(http, &url, "")), 5);
+    // Another media type: 415.
+    let headers =
+        format!("Host: localhost\r\n{TUS}Content-Type: text/plain\r\nUpload-Offset: 5\r\n");
+    assert_eq!(
+        exchange(http, "PATCH", &url, &headers, b"56789").status,
+        415
+    );
+    // No Upload-Offset: 400.
+    let headers = format!("Host: localhost\r\n{TUS}{PATCH_TYPE}");
+    assert_eq!(
+        exchange(http, "PATCH", &url, &headers, b"56789").status,
+        400
+    );
+    // Another protocol version: 412, naming the one served.
+    let headers = "Host: localhost\r\nTus-Resumable: 0.2.2\r\nUpload-Length: 3\r\n";
+    let old = exchange(http, "POST", "/", headers, b"");
+    assert_eq!(old.status, 412, "{}", old.head);
+    assert_eq!(old.header("Tus-Version"), Some("1.0.0"));
+    let headers = format!("Host: localhost\r\n{PATCH_TYPE}Upload-Offset: 5\r\n");
+    assert_eq!(
+        exchange(http, "PATCH", &url, &headers, b"56789").status,
+        412
+    );
+    // An upload that is not there, or never was.
+    for missing in [
+        "/.ferry-uploads/0123456789abcdef",
+        "/.ferry-uploads/..",
+        "/.ferry-uploads/",
+    ] {
+        assert_eq!(head(http, missing, "").status, 404, "{missing}");
+    }
+    // Not yet served: a body with the creation, a deferred length.
+    let with_body = create(http, "/", b"b.bin", 3, PATCH_TYPE);
+    assert_eq!(with_body.status, 201, "no body, so a plain creation");
+    let headers = format!(
+        "Host: localhost\r\n{TUS}{PATCH_TYPE}Upload-Length: 3\r\nUpload-Metadata: filename {}\r\nContent-Length: 3\r\n",
+        b64(b"c.bin")
+    );
+    let mut stream = TcpStream::connect(http).unwrap();
+    stream.set_read_timeout(Some(PATIENCE)).unwrap();
+    write!(stream, "POST / HTTP/1.1\r\nConnection: close\r\n{headers}\r\nabc").unwrap();
+    let answer = support::http::read_answer(&mut stream);
+    assert_eq!(answer.status, 400, "{}", answer.head);
+    let headers = format!(
+        "Host: localhost\r\n{TUS}Upload-Defer-Length: 1\r\nUpload-Metadata: filename {}\r\n",
+        b64(b"d.bin")
+    );
+    assert_eq!(exchange(http, "POST", "/", &headers, b"").status, 400);
+    // The offset held through all of it, and the upload can finish.
+    assert_eq!(patch(http, &url, 5, b"56789", "").status, 204);
+    assert_eq!(std::fs::read(server.path("a.bin")).unwrap(), b"0123456789");
+}
+
+#[test]
+fn hostile_filenames_are_refused_and_nothing_is_stored() {
+    let server = http_server();
+    let http = server.http.unwrap();
+    for filename in [
+        &b"../escape"[..],
+        b"sub/dir.txt",
+        b"..",
+        b".",
+        b"",
+        b"bell\x07.txt",
+        "right\u{202e}txt.exe".as_bytes(),
+        b".ferry-uploads",
+        b"\xff\xfe",
+    ] {
+        let answer = create(http, "/photos/", filename, 3, "");
+        assert!(
+            answer.status == 400 || answer.status == 403,
+            "{filename:?}: {}",
+            answer.head
+        );
+    }
+    // No filename, or one that is not base64.
+    let headers = format!(
+        "Host: localhost\r\n{TUS}Upload-Length: 3\r\nUpload-Metadata: kind {}\r\n",
+        b64(b"x")
+    );
+    assert_eq!(exchange(http, "POST", "/", &headers, b"").status, 400);
+    let headers =
+        format!("Host: localhost\r\n{TUS}Upload-Length: 3\r\nUpload-Metadata: filename !!!\r\n");
+    assert_eq!(exchange(http, "POST", "/", &headers, b"").status, 400);
+    assert_eq!(server.settled_files_on_disk(), Vec::<String>::new());
+}
+
+#[test]
+fn termination_removes_the_upload_and_its_bytes() {
+    let server = http_server();
+    let http = server.http.unwrap();
+    let url = location(&create(http, "/", b"gone.bin", 10, ""));
+    assert_eq!(patch(http, &url, 0, b"01234", "").status, 204);
+    let answer = exchange(
+        http,
+        "DELETE",
+        &url,
+        &format!("Host: localhost\r\n{TUS}"),
+        b"",
+    );
+    assert_eq!(answer.status, 204, "{}", answer.head);
+    assert_eq!(answer.header("Tus-Resumable"), Some("1.0.0"));
+    assert_eq!(head(http, &url, "").status, 404);
+    assert_eq!(patch(http, &url, 5, b"56789", "").status, 404);
+    assert_eq!(server.settled_files_on_disk(), Vec::<String>::new());
+}
+
+#[test]
+fn a_patch_cut_mid_body_keeps_what_arrived() {
+    let server = http_server();
+    let http = server.http.unwrap();
+    let data = pattern(200_000, 3);
+    let url = location(&create(http, "/", b"cut.bin", 200_000, ""));
+    let mut stream = TcpStream::connect(http).unwrap();
+    write!(
+        stream,
+        "PATCH {url} HTTP/1.1\r\nHost: localhost\r\n{TUS}{PATCH_TYPE}Upload-Offset: 0\r\nContent-Length: 200000\r\n\r\n"
+    )
+    .unwrap();
+    stream.write_all(&data[..70_000]).unwrap();
+    drop(stream);
+    // The server keeps the bytes once it has seen the connection go.
+    let deadline = std::time::Instant::now() + PATIENCE;
+    let mut at = offset(&head(http, &url, ""));
+    while at != 70_000 && std::time::Instant::now() < deadline {
+        std::thread::yield_now();
+        at = offset(&head(http, &url, ""));
+    }
+    assert_eq!(at, 70_000);
+    assert_eq!(patch(http, &url, at, &data[70_000..], "").status, 204);
+    assert_eq!(std::fs::read(server.path("cut.bin")).unwrap(), data);
+}
+
+#[test]
+fn an_upload_goes_on_after_a_restart() {
+    let root = tempfile::tempdir().unwrap();
+    let on_root = |c: &mut ferry::Config| {
+        c.root = root.path().to_path_buf();
+        c.listen(ferry::wire::Protocol::Http, "127.0.0.1:0".parse().unwrap());
+    };
+    let server = TestServer::start_in(tempfile::tempdir().unwrap(), on_root);
+    let http = server.http.unwrap();
+    let url = location(&create(http, "/", b"long.bin", 10, ""));
+    assert_eq!(patch(http, &url, 0, b"01234", "").status, 204);
+    server.stop().unwrap();
+    let again = TestServer::start_in(tempfile::tempdir().unwrap(), on_root);
+    let http = again.http.unwrap();
+    assert_eq!(offset(&head(http, &url, "")), 5);
+    assert_eq!(patch(http, &url, 5, b"56789", "").status, 204);
+    assert_eq!(
+        std::fs::read(root.path().join("long.bin")).unwrap(),
+        b"0123456789"
+    );
+}
+
+#[test]
+fn every_request_needs_write_on_the_uploads_name() {
+    let (server, tokens, _dir) = guarded(
+        &[("writer", &["write:/photos/"]), ("reader", &["read:/"])],
+        &[],
+    );
+    let http = server.http.unwrap();
+    let (writer, reader) = (bearer(&tokens[0]), bearer(&tokens[1]));
+    assert_eq!(create(http, "/photos/", b"a.jpg", 3, "").status, 401);
+    assert_eq!(create(http, "/photos/", b"a.jpg", 3, &reader).status, 403);
+    assert_eq!(create(http, "/other/", b"a.jpg", 3, &writer).status, 403);
+    let url = location(&create(http, "/photos/", b"a.jpg", 3, &writer));
+    // The Location is no use without write on its name.
+    assert_eq!(head(http, &url, "").status, 401);
+    assert_eq!(head(http, &url, &reader).status, 403);
+    assert_eq!(patch(http, &url, 0, b"abc", &reader).status, 403);
+    let delete = format!("Host: localhost\r\n{TUS}{reader}");
+    assert_eq!(exchange(http, "DELETE", &url, &delete, b"").status, 403);
+    assert_eq!(offset(&head(http, &url, &writer)), 0);
+    assert_eq!(patch(http, &url, 0, b"abc", &writer).status, 204);
+    assert_eq!(std::fs::read(server.path("photos/a.jpg")).unwrap(), b"abc");
+}
