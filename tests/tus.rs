@@ -148,18 +148,15 @@ fn an_upload_in_patches_is_stored_whole_when_its_last_byte_arrives() {
 }
 
 #[test]
-fn an_empty_upload_is_stored_by_an_empty_patch() {
+fn an_empty_upload_is_stored_as_it_is_created() {
+    // tus clients send no PATCH for an empty file.
     let server = http_server();
     let http = server.http.unwrap();
-    let url = location(&create(http, "/", b"empty.txt", 0, ""));
-    let answer = patch(http, &url, 0, b"", "");
-    assert_eq!(
-        (answer.status, offset(&answer)),
-        (204, 0),
-        "{}",
-        answer.head
-    );
+    let created = create(http, "/", b"empty.txt", 0, "");
+    location(&created);
+    assert_eq!(created.header("Upload-Offset"), Some("0"));
     assert_eq!(std::fs::read(server.path("empty.txt")).unwrap(), b"");
+    assert_eq!(server.settled_files_on_disk(), vec!["empty.txt"]);
 }
 
 #[test]
@@ -224,7 +221,11 @@ fn mistakes_are_refused_with_their_status_and_move_nothing() {
     );
     let mut stream = TcpStream::connect(http).unwrap();
     stream.set_read_timeout(Some(PATIENCE)).unwrap();
-    write!(stream, "POST / HTTP/1.1\r\nConnection: close\r\n{headers}\r\nabc").unwrap();
+    write!(
+        stream,
+        "POST / HTTP/1.1\r\nConnection: close\r\n{headers}\r\nabc"
+    )
+    .unwrap();
     let answer = support::http::read_answer(&mut stream);
     assert_eq!(answer.status, 400, "{}", answer.head);
     let headers = format!(

@@ -12,7 +12,8 @@
 //!                                       -> 201 Location: /.ferry-uploads/<id>
 //! HEAD /.ferry-uploads/<id>             -> 200 Upload-Offset, Upload-Length[, Upload-Metadata]
 //! PATCH /.ferry-uploads/<id>  Upload-Offset: <at>, Content-Type: application/offset+octet-stream
-//!                                       -> 204 Upload-Offset (the PATCH that completes it stores the file)
+//!                                       -> 204 Upload-Offset (the PATCH that completes it stores the file;
+//!                                          an empty upload is stored as it is created)
 //! DELETE /.ferry-uploads/<id>           -> 204
 //! every request but OPTIONS carries Tus-Resumable: 1.0.0 (else 412); every answer does
 //! ```
@@ -310,6 +311,20 @@ impl Answer for TusAnswer {
             (Asked::Create, Reply::Session(session)) => ResponseHead::new(out, 201)
                 .header("Tus-Resumable", VERSION)
                 .header("Location", upload_path(&session.id))
+                .finish(0, persistence),
+            // An empty upload, stored as it was created.
+            (
+                Asked::Create,
+                Reply::Stored {
+                    session: Some(id),
+                    crc,
+                    ..
+                },
+            ) => ResponseHead::new(out, 201)
+                .header("Tus-Resumable", VERSION)
+                .header("Location", upload_path(id))
+                .header("Upload-Offset", 0)
+                .header("X-Checksum-Crc32c", format!("{crc:08x}"))
                 .finish(0, persistence),
             (Asked::Progress, Reply::Session(session)) => {
                 progress(session, out).finish(0, persistence)

@@ -37,6 +37,8 @@ pub(super) struct Commit {
     /// Whose upload it is, for the hooks (their `FERRY_USER` and their
     /// share of the runner); `None` without hooks or access control.
     pub(super) user: Option<Owner>,
+    /// The upload session it was staged in (`None` for a PUT).
+    pub(super) session: Option<String>,
 }
 
 impl Commit {
@@ -119,6 +121,7 @@ fn publish(ctx: &Ctx<'_>, commit: Commit) -> Outcome {
         crc,
         started,
         user,
+        session,
     } = commit;
     let replaced = upload.replaces_existing();
     let result = if ctx.config.fsync {
@@ -140,6 +143,7 @@ fn publish(ctx: &Ctx<'_>, commit: Commit) -> Outcome {
                 size,
                 crc,
                 replaced,
+                session,
             })
         }
         Err(err) => {

@@ -314,6 +314,7 @@ pub fn finish_receive(receive: Box<Receive>, client: u64) -> Outcome {
             crc,
             started,
             user,
+            session: None,
         };
         commit_now(ctx, commit)
     })

@@ -26,6 +26,9 @@ pub enum Reply {
         crc: u32,
         /// It replaced an existing file.
         replaced: bool,
+        /// The upload session it was staged in, if any (tus names its
+        /// upload URL by it).
+        session: Option<String>,
     },
     /// A file was renamed.
     Moved {

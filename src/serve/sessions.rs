@@ -31,6 +31,7 @@ pub(super) fn upload(
         return refuse(ctx, "UPLOAD", name.as_str(), failure, Next::Request);
     }
     let owner = who.owner().map(|owner| owner.as_str().to_owned());
+    let user = super::user_of(ctx, who);
     Outcome::on_pool(move |ctx| {
         let limits = SessionLimits {
             ttl: ctx.config.session_ttl(),
@@ -47,6 +48,11 @@ pub(super) fn upload(
                 .begin_new_session(&name, size, meta.as_deref(), &limits),
         };
         match begun {
+            // Nothing to send: whole at once, and stored now (a tus client
+            // sends no PATCH for an empty file).
+            Ok(session) if crc.is_none() && size == 0 => {
+                commit_session(ctx, &session.id, None, user)
+            }
             Ok(session) => {
                 debug!(
                     "#{} UPLOAD {name} session {} at {} of {size} bytes",
@@ -142,6 +148,7 @@ pub(super) fn commit_session(
                 crc,
                 started: Instant::now(),
                 user,
+                session: Some(id.to_owned()),
             };
             commit_now(ctx, commit)
         }
