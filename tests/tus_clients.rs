@@ -1,0 +1,153 @@
+//! tus with a client people use (issue 27): tuspy (PyPI `tuspy`), driven
+//! by `tests/clients/tuspy_upload.py` as a user's script would, uploads
+//! files of 0 B, 1 KiB and 100 MiB, and resumes an upload whose first run
+//! was killed (SIGKILL) half-way. Skipped, saying so, where python3 or
+//! tuspy is missing (`pip install tuspy`; `.ci/run` installs it).
+
+mod support;
+
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use support::http::exchange;
+use support::{TestServer, pattern};
+
+fn script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/tuspy_upload.py")
+}
+
+/// Whether tuspy can run here; says why not if it cannot.
+fn have_tuspy() -> bool {
+    let found = Command::new("python3")
+        .args(["-c", "import tusclient"])
+        .output()
+        .is_ok_and(|output| output.status.success());
+    if !found {
+        eprintln!("skipped: tuspy is not installed (pip install tuspy)");
+    }
+    found
+}
+
+fn http_server() -> TestServer {
+    TestServer::start_with(|c| {
+        c.listen(ferry::wire::Protocol::Http, "127.0.0.1:0".parse().unwrap());
+    })
+}
+
+/// Runs the tuspy script: upload `file` as `name` into `folder` in
+/// `chunk`-byte PATCHes, its URL store in `work`.
+fn tuspy(
+    server: &TestServer,
+    work: &Path,
+    file: &Path,
+    name: &str,
+    chunk: usize,
+    extra: &[&str],
+) -> Output {
+    let endpoint = format!("http://{}/uploads/", server.http.unwrap());
+    Command::new("python3")
+        .arg(script())
+        .arg(endpoint)
+        .arg(file)
+        .arg(name)
+        .arg(chunk.to_string())
+        .arg(work.join("tus-urls.json"))
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+fn succeeded(output: &Output) -> String {
+    assert!(
+        output.status.success(),
+        "{:?}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+#[test]
+fn tuspy_uploads_files_of_every_size() {
+    if !have_tuspy() {
+        return;
+    }
+    let server = http_server();
+    let work = tempfile::tempdir().unwrap();
+    for (name, len) in [
+        ("empty.bin", 0),
+        ("small.bin", 1024),
+        ("big.bin", 100 << 20),
+    ] {
+        let data = pattern(len, len as u64);
+        let file = work.path().join(name);
+        std::fs::write(&file, &data).unwrap();
+        let url = succeeded(&tuspy(&server, work.path(), &file, name, 8 << 20, &[]));
+        assert!(url.contains("/.ferry-uploads/"), "{url}");
+        let stored = std::fs::read(server.path(&format!("uploads/{name}"))).unwrap();
+        assert!(stored == data, "{name}: the stored bytes differ");
+    }
+    let mut left = server.settled_files_on_disk();
+    left.sort();
+    assert_eq!(
+        left,
+        ["uploads/big.bin", "uploads/empty.bin", "uploads/small.bin"]
+    );
+}
+
+#[test]
+fn tuspy_resumes_an_upload_whose_client_was_killed() {
+    if !have_tuspy() {
+        return;
+    }
+    let server = http_server();
+    let work = tempfile::tempdir().unwrap();
+    let data = pattern(20 << 20, 9);
+    let file = work.path().join("resumed.bin");
+    std::fs::write(&file, &data).unwrap();
+    let chunk = 1 << 20;
+    let killed = tuspy(
+        &server,
+        work.path(),
+        &file,
+        "resumed.bin",
+        chunk,
+        &["--kill-at", "7340032"],
+    );
+    assert_eq!(killed.status.signal(), Some(9), "{killed:?}");
+    assert!(!server.path("uploads/resumed.bin").exists());
+    // What the killed run left: its upload's URL in tuspy's store, and 7
+    // MiB on the server.
+    let store = std::fs::read_to_string(work.path().join("tus-urls.json")).unwrap();
+    let store: serde_json::Value = serde_json::from_str(&store).unwrap();
+    let stored_url = store["_default"]["1"]["url"].as_str().unwrap().to_owned();
+    let (_, id) = stored_url.split_once("/.ferry-uploads/").unwrap();
+    let progress = exchange(
+        server.http.unwrap(),
+        "HEAD",
+        &format!("/.ferry-uploads/{id}"),
+        "Host: localhost\r\nTus-Resumable: 1.0.0\r\n",
+        b"",
+    );
+    assert_eq!(
+        progress.header("Upload-Offset"),
+        Some("7340032"),
+        "{}",
+        progress.head
+    );
+    // The second run finds the upload in its store, asks how far it got,
+    // and sends only the rest.
+    let url = succeeded(&tuspy(
+        &server,
+        work.path(),
+        &file,
+        "resumed.bin",
+        chunk,
+        &[],
+    ));
+    assert_eq!(url.trim(), stored_url);
+    let stored = std::fs::read(server.path("uploads/resumed.bin")).unwrap();
+    assert!(stored == data, "the stored bytes differ");
+    assert_eq!(server.settled_files_on_disk(), ["uploads/resumed.bin"]);
+}
