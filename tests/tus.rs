@@ -3,8 +3,9 @@
 //! (`PATCH`, the last of which stores the file atomically and verified),
 //! termination (`DELETE`); every refusal with its status (409, 412, 415,
 //! 404, 400 for hostile filenames) and nothing stored by one; a `PATCH`
-//! cut mid-body keeps what arrived; uploads survive a restart; grants per
-//! request.
+//! cut mid-body keeps what arrived; uploads survive a restart, and a node
+//! killed mid-`PATCH` (another node on the same root finishes the upload);
+//! grants per request.
 
 mod support;
 
@@ -361,4 +362,45 @@ fn every_request_needs_write_on_the_uploads_name() {
     assert_eq!(offset(&head(http, &url, &writer)), 0);
     assert_eq!(patch(http, &url, 0, b"abc", &writer).status, 204);
     assert_eq!(std::fs::read(server.path("photos/a.jpg")).unwrap(), b"abc");
+}
+
+#[test]
+fn an_upload_begun_on_a_node_killed_mid_patch_is_finished_on_another() {
+    let root = tempfile::tempdir().unwrap();
+    let node = |id: &str| {
+        let args = ["--node-id", id, "--workers", "1", "--http", "127.0.0.1:0"];
+        support::process::Process::start(root.path(), &args)
+    };
+    let (mut a, b) = (node("node-a"), node("node-b"));
+    let (on_a, on_b) = (a.http_addr(), b.http_addr());
+    let data = pattern(400_000, 11);
+    let url = location(&create(on_a, "/shared/", b"both.bin", 400_000, ""));
+    assert_eq!(patch(on_a, &url, 0, &data[..100_000], "").status, 204);
+    // A second PATCH is under way on node A when it is killed.
+    let mut stream = TcpStream::connect(on_a).unwrap();
+    write!(
+        stream,
+        "PATCH {url} HTTP/1.1\r\nHost: localhost\r\n{TUS}{PATCH_TYPE}Upload-Offset: 100000\r\nContent-Length: 300000\r\n\r\n"
+    )
+    .unwrap();
+    stream.write_all(&data[100_000..250_000]).unwrap();
+    a.signal(rustix::process::Signal::KILL);
+    a.wait();
+    drop(stream);
+    // Node B tells how far it got (what A staged before it died, at least
+    // what A acknowledged), and takes the rest from there.
+    let at = offset(&head(on_b, &url, ""));
+    assert!((100_000..=250_000).contains(&at), "{at}");
+    let rest = usize::try_from(at).unwrap();
+    let last = patch(on_b, &url, at, &data[rest..], "");
+    assert_eq!(
+        (last.status, offset(&last)),
+        (204, 400_000),
+        "{}",
+        last.head
+    );
+    assert_eq!(
+        std::fs::read(root.path().join("shared/both.bin")).unwrap(),
+        data
+    );
 }
