@@ -1,8 +1,11 @@
-//! tus with a client people use (issue 27): tuspy (PyPI `tuspy`), driven
-//! by `tests/clients/tuspy_upload.py` as a user's script would, uploads
-//! files of 0 B, 1 KiB and 100 MiB, and resumes an upload whose first run
-//! was killed (SIGKILL) half-way. Skipped, saying so, where python3 or
-//! tuspy is missing (`pip install tuspy`; `.ci/run` installs it).
+//! tus with the clients people use (issue 27), each driven as a user's
+//! script would drive it: tuspy (PyPI `tuspy`, `tests/clients/tuspy_upload.py`)
+//! uploads files of 0 B, 1 KiB and 100 MiB, and resumes an upload whose
+//! first run was killed (SIGKILL) half-way; tus-js-client under Node
+//! (npm, `tests/clients/tus_js_upload.js`) uploads the same sizes and
+//! resumes an upload another client began. Each is skipped, saying so,
+//! where it is missing (`pip install tuspy`; `npm install` in
+//! `tests/clients`); `.ci/run` installs both.
 
 mod support;
 
@@ -150,4 +153,98 @@ fn tuspy_resumes_an_upload_whose_client_was_killed() {
     let stored = std::fs::read(server.path("uploads/resumed.bin")).unwrap();
     assert!(stored == data, "the stored bytes differ");
     assert_eq!(server.settled_files_on_disk(), ["uploads/resumed.bin"]);
+}
+
+fn clients_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients")
+}
+
+/// Whether tus-js-client can run here; says why not if it cannot.
+fn have_tus_js() -> bool {
+    let found = Command::new("node")
+        .args(["-e", "require('tus-js-client')"])
+        .current_dir(clients_dir())
+        .output()
+        .is_ok_and(|output| output.status.success());
+    if !found {
+        eprintln!("skipped: tus-js-client is not installed (npm install in tests/clients)");
+    }
+    found
+}
+
+/// Runs the tus-js-client script: upload `file` as `name` into
+/// `/uploads/` in `chunk`-byte PATCHes.
+fn tus_js(server: &TestServer, file: &Path, name: &str, chunk: usize, extra: &[&str]) -> Output {
+    let endpoint = format!("http://{}/uploads/", server.http.unwrap());
+    Command::new("node")
+        .arg(clients_dir().join("tus_js_upload.js"))
+        .arg(endpoint)
+        .arg(file)
+        .arg(name)
+        .arg(chunk.to_string())
+        .args(extra)
+        .current_dir(clients_dir())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn tus_js_client_uploads_files_of_every_size() {
+    if !have_tus_js() {
+        return;
+    }
+    let server = http_server();
+    let work = tempfile::tempdir().unwrap();
+    for (name, len) in [
+        ("empty.bin", 0),
+        ("small.bin", 1024),
+        ("big.bin", 100 << 20),
+    ] {
+        let data = pattern(len, len as u64 + 1);
+        let file = work.path().join(name);
+        std::fs::write(&file, &data).unwrap();
+        let url = succeeded(&tus_js(&server, &file, name, 8 << 20, &[]));
+        assert!(url.contains("/.ferry-uploads/"), "{url}");
+        let stored = std::fs::read(server.path(&format!("uploads/{name}"))).unwrap();
+        assert!(stored == data, "{name}: the stored bytes differ");
+    }
+}
+
+#[test]
+fn tus_js_client_resumes_an_upload_from_where_the_server_says_it_stands() {
+    if !have_tus_js() {
+        return;
+    }
+    let server = http_server();
+    let http = server.http.unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let data = pattern(5 << 20, 5);
+    let file = work.path().join("half.bin");
+    std::fs::write(&file, &data).unwrap();
+    // Another client began it and sent the first 2 MiB.
+    let meta = format!(
+        "filename {}",
+        base64::Engine::encode(&base64::engine::general_purpose::STANDARD, "half.bin")
+    );
+    let headers = format!(
+        "Host: localhost\r\nTus-Resumable: 1.0.0\r\nUpload-Length: {}\r\nUpload-Metadata: {meta}\r\n",
+        data.len()
+    );
+    let created = exchange(http, "POST", "/uploads/", &headers, b"");
+    let location = created.header("Location").unwrap().to_owned();
+    let headers = "Host: localhost\r\nTus-Resumable: 1.0.0\r\nUpload-Offset: 0\r\nContent-Type: application/offset+octet-stream\r\n";
+    assert_eq!(
+        exchange(http, "PATCH", &location, headers, &data[..2 << 20]).status,
+        204
+    );
+    let url = format!("http://{http}{location}");
+    let resumed = succeeded(&tus_js(
+        &server,
+        &file,
+        "half.bin",
+        1 << 20,
+        &["--upload-url", &url],
+    ));
+    assert_eq!(resumed.trim(), url);
+    assert!(std::fs::read(server.path("uploads/half.bin")).unwrap() == data);
 }
