@@ -88,7 +88,10 @@ fn options_say_what_is_served() {
     assert_eq!(answer.status, 204, "{}", answer.head);
     assert_eq!(answer.header("Tus-Version"), Some("1.0.0"));
     assert_eq!(answer.header("Tus-Resumable"), Some("1.0.0"));
-    assert_eq!(answer.header("Tus-Extension"), Some("creation,termination"));
+    assert_eq!(
+        answer.header("Tus-Extension"),
+        Some("creation,creation-with-upload,termination")
+    );
     assert_eq!(answer.header("Tus-Max-Size"), Some("1048576"));
     // Over the limit, a creation is refused before any byte is sent.
     let refused = create(
@@ -213,22 +216,7 @@ fn mistakes_are_refused_with_their_status_and_move_nothing() {
     ] {
         assert_eq!(head(http, missing, "").status, 404, "{missing}");
     }
-    // Not yet served: a body with the creation, a deferred length.
-    let with_body = create(http, "/", b"b.bin", 3, PATCH_TYPE);
-    assert_eq!(with_body.status, 201, "no body, so a plain creation");
-    let headers = format!(
-        "Host: localhost\r\n{TUS}{PATCH_TYPE}Upload-Length: 3\r\nUpload-Metadata: filename {}\r\nContent-Length: 3\r\n",
-        b64(b"c.bin")
-    );
-    let mut stream = TcpStream::connect(http).unwrap();
-    stream.set_read_timeout(Some(PATIENCE)).unwrap();
-    write!(
-        stream,
-        "POST / HTTP/1.1\r\nConnection: close\r\n{headers}\r\nabc"
-    )
-    .unwrap();
-    let answer = support::http::read_answer(&mut stream);
-    assert_eq!(answer.status, 400, "{}", answer.head);
+    // Not yet served: a deferred length.
     let headers = format!(
         "Host: localhost\r\n{TUS}Upload-Defer-Length: 1\r\nUpload-Metadata: filename {}\r\n",
         b64(b"d.bin")
@@ -237,6 +225,55 @@ fn mistakes_are_refused_with_their_status_and_move_nothing() {
     // The offset held through all of it, and the upload can finish.
     assert_eq!(patch(http, &url, 5, b"56789", "").status, 204);
     assert_eq!(std::fs::read(server.path("a.bin")).unwrap(), b"0123456789");
+}
+
+/// `POST /` creating `filename` of `len` bytes with `body` as its first
+/// bytes, sent as `content_type`.
+fn create_with(
+    addr: SocketAddr,
+    filename: &[u8],
+    len: u64,
+    content_type: &str,
+    body: &[u8],
+) -> Answer {
+    let headers = format!(
+        "Host: localhost\r\n{TUS}Upload-Length: {len}\r\nUpload-Metadata: filename {}\r\nContent-Type: {content_type}\r\n",
+        b64(filename)
+    );
+    exchange(addr, "POST", "/", &headers, body)
+}
+
+#[test]
+fn creation_with_upload_stages_the_first_bytes() {
+    let server = http_server();
+    let http = server.http.unwrap();
+    let octets = "application/offset+octet-stream";
+    // Part of the file with the creation, the rest by PATCH.
+    let created = create_with(http, b"part.bin", 10, octets, b"01234");
+    let url = location(&created);
+    assert_eq!(offset(&created), 5);
+    assert_eq!(offset(&head(http, &url, "")), 5);
+    assert_eq!(patch(http, &url, 5, b"56789", "").status, 204);
+    assert_eq!(
+        std::fs::read(server.path("part.bin")).unwrap(),
+        b"0123456789"
+    );
+    // All of it with the creation: stored at once.
+    let whole = create_with(http, b"whole.bin", 3, octets, b"abc");
+    location(&whole);
+    assert_eq!(offset(&whole), 3);
+    assert_eq!(std::fs::read(server.path("whole.bin")).unwrap(), b"abc");
+    // Bytes of another type, or more than the upload has: refused, and
+    // the connection stays in step (the body is skipped).
+    assert_eq!(
+        create_with(http, b"typed.bin", 3, "text/plain", b"abc").status,
+        415
+    );
+    assert_eq!(
+        create_with(http, b"over.bin", 2, octets, b"abc").status,
+        400
+    );
+    assert!(!server.path("typed.bin").exists() && !server.path("over.bin").exists());
 }
 
 #[test]

@@ -248,3 +248,24 @@ fn tus_js_client_resumes_an_upload_from_where_the_server_says_it_stands() {
     assert_eq!(resumed.trim(), url);
     assert!(std::fs::read(server.path("uploads/half.bin")).unwrap() == data);
 }
+
+#[test]
+fn tus_js_client_sends_its_first_chunk_with_the_creation() {
+    if !have_tus_js() {
+        return;
+    }
+    let server = http_server();
+    let work = tempfile::tempdir().unwrap();
+    let data = pattern(3 << 20, 33);
+    let file = work.path().join("early.bin");
+    std::fs::write(&file, &data).unwrap();
+    let url = succeeded(&tus_js(
+        &server,
+        &file,
+        "early.bin",
+        1 << 20,
+        &["--with-creation"],
+    ));
+    assert!(url.contains("/.ferry-uploads/"), "{url}");
+    assert!(std::fs::read(server.path("uploads/early.bin")).unwrap() == data);
+}

@@ -9,7 +9,8 @@
 //! ```text
 //! OPTIONS <any URL>                     -> 204 Tus-Version, Tus-Extension[, Tus-Max-Size]
 //! POST /<folder>/  Upload-Length: <n>, Upload-Metadata: filename <base64>[,<key> <base64>]...
-//!                                       -> 201 Location: /.ferry-uploads/<id>
+//!                  [Content-Type: application/offset+octet-stream, the first bytes]
+//!                                       -> 201 Location: /.ferry-uploads/<id>[, Upload-Offset]
 //! HEAD /.ferry-uploads/<id>             -> 200 Upload-Offset, Upload-Length[, Upload-Metadata]
 //! PATCH /.ferry-uploads/<id>  Upload-Offset: <at>, Content-Type: application/offset+octet-stream
 //!                                       -> 204 Upload-Offset (the PATCH that completes it stores the file;
@@ -18,10 +19,9 @@
 //! every request but OPTIONS carries Tus-Resumable: 1.0.0 (else 412); every answer does
 //! ```
 //!
-//! Extensions: creation and termination. Not yet: creation-with-upload,
-//! creation-defer-length, expiration's header and checksum (a POST with a
-//! body or `Upload-Defer-Length` is refused, and they are not announced),
-//! nor concatenation. A `filename` is one segment (no `/`), checked as
+//! Extensions: creation, creation-with-upload and termination. Not yet:
+//! creation-defer-length (`Upload-Defer-Length` is refused), expiration's
+//! header and checksum (not announced), nor concatenation. A `filename` is one segment (no `/`), checked as
 //! every name is; the file is `<folder>/<filename>`.
 
 use base64::Engine;
@@ -38,7 +38,7 @@ use crate::storage::{SESSIONS_DIR, SessionInfo};
 /// The protocol version served, the only one.
 pub const VERSION: &str = "1.0.0";
 /// The extensions served.
-pub const EXTENSIONS: &str = "creation,termination";
+pub const EXTENSIONS: &str = "creation,creation-with-upload,termination";
 /// The media type of a `PATCH` body.
 const PATCH_TYPE: &str = "application/offset+octet-stream";
 
@@ -140,30 +140,26 @@ fn operation(
     resume: &Resume,
 ) -> Result<Operation, Refused> {
     let body = resume.body;
-    if asked != Asked::Append && body != BodyLength::Fixed(0) {
-        return Err((
-            400,
-            "only PATCH carries upload bytes (creation-with-upload is not served)".into(),
-        ));
+    let carries_body = body != BodyLength::Fixed(0);
+    if carries_body && !matches!(asked, Asked::Append | Asked::Create) {
+        return Err((400, "only PATCH and POST carry upload bytes".into()));
     }
     Ok(match asked {
         Asked::Options => Operation::Options,
-        Asked::Create => create(path, fields)?,
+        Asked::Create => {
+            let first = match carries_body {
+                true => Some(upload_bytes(body, &fields)?),
+                false => None,
+            };
+            create(path, fields, first)?
+        }
         Asked::Progress => Operation::Progress { id },
         Asked::Terminate => Operation::Abort { id },
         Asked::Append => {
-            if !fields
-                .content_type
-                .is_some_and(|t| t.eq_ignore_ascii_case(PATCH_TYPE))
-            {
-                return Err((415, format!("a PATCH body is {PATCH_TYPE}")));
-            }
+            let len = upload_bytes(body, &fields)?;
             let offset = fields
                 .offset
                 .ok_or((400, "Upload-Offset is required".to_owned()))?;
-            let BodyLength::Fixed(len) = body else {
-                return Err((411, "a PATCH body needs a Content-Length".into()));
-            };
             Operation::Append {
                 id,
                 offset,
@@ -174,8 +170,26 @@ fn operation(
     })
 }
 
-/// `POST /<folder>/`: the upload of `<folder>/<filename>`.
-fn create(path: &str, fields: Fields) -> Result<Operation, Refused> {
+/// How many upload bytes a request's body holds (a `PATCH`'s, or a
+/// `POST`'s with creation-with-upload): it must say it is upload bytes
+/// (415), and how many (411).
+fn upload_bytes(body: BodyLength, fields: &Fields) -> Result<u64, Refused> {
+    if !fields
+        .content_type
+        .as_deref()
+        .is_some_and(|t| t.eq_ignore_ascii_case(PATCH_TYPE))
+    {
+        return Err((415, format!("upload bytes are sent as {PATCH_TYPE}")));
+    }
+    match body {
+        BodyLength::Fixed(len) => Ok(len),
+        BodyLength::Chunked => Err((411, "upload bytes need a Content-Length".into())),
+    }
+}
+
+/// `POST /<folder>/`: the upload of `<folder>/<filename>`, its `first`
+/// bytes in the request's body (creation-with-upload).
+fn create(path: &str, fields: Fields, first: Option<u64>) -> Result<Operation, Refused> {
     if fields.defer_length {
         return Err((
             400,
@@ -185,6 +199,9 @@ fn create(path: &str, fields: Fields) -> Result<Operation, Refused> {
     let size = fields
         .length
         .ok_or((400, "Upload-Length is required".to_owned()))?;
+    if first.is_some_and(|first| first > size) {
+        return Err((400, "more bytes than Upload-Length".into()));
+    }
     let meta = fields.metadata.unwrap_or_default();
     let filename = metadata_value(&meta, "filename")?
         .ok_or((400, "Upload-Metadata must give a filename".to_owned()))?;
@@ -199,6 +216,7 @@ fn create(path: &str, fields: Fields) -> Result<Operation, Refused> {
         size,
         crc: None,
         meta: Some(meta).filter(|m| !m.is_empty()),
+        first,
     })
 }
 
@@ -312,18 +330,30 @@ impl Answer for TusAnswer {
                 .header("Tus-Resumable", VERSION)
                 .header("Location", upload_path(&session.id))
                 .finish(0, persistence),
-            // An empty upload, stored as it was created.
+            // Created with its first bytes (creation-with-upload).
+            (
+                Asked::Create,
+                Reply::Appended {
+                    session, received, ..
+                },
+            ) => ResponseHead::new(out, 201)
+                .header("Tus-Resumable", VERSION)
+                .header("Location", upload_path(session))
+                .header("Upload-Offset", received)
+                .finish(0, persistence),
+            // Stored as it was created: empty, or all its bytes with it.
             (
                 Asked::Create,
                 Reply::Stored {
                     session: Some(id),
+                    size,
                     crc,
                     ..
                 },
             ) => ResponseHead::new(out, 201)
                 .header("Tus-Resumable", VERSION)
                 .header("Location", upload_path(id))
-                .header("Upload-Offset", 0)
+                .header("Upload-Offset", size)
                 .header("X-Checksum-Crc32c", format!("{crc:08x}"))
                 .finish(0, persistence),
             (Asked::Progress, Reply::Session(session)) => {

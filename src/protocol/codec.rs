@@ -180,6 +180,7 @@ fn operation(request: Request) -> Operation {
             size,
             crc: Some(crc),
             meta: None,
+            first: None,
         },
         Request::Append { id, offset, len } => Operation::Append {
             id,

@@ -287,6 +287,7 @@ pub fn finish_receive(receive: Box<Receive>, client: u64) -> Outcome {
                     Ok(received) => {
                         debug!("#{client} APPEND {name} {size} bytes, now at {received}");
                         Outcome::answer(Reply::Appended {
+                            session: id,
                             received,
                             appended: size,
                         })

@@ -115,6 +115,9 @@ pub enum Operation {
         /// What the client says of it, kept with it (tus's
         /// `Upload-Metadata`, checked by the dialect: one printable line).
         meta: Option<String>,
+        /// Bytes that follow the request, staged at once (tus's
+        /// creation-with-upload); the session commits once whole.
+        first: Option<u64>,
     },
     /// Stage the `len` body bytes that follow at `offset` of upload `id`.
     Append {
@@ -165,6 +168,9 @@ impl Operation {
         match self {
             Operation::Put { body, trailer, .. } => trailer.map_or(*body, |t| t.after(*body)),
             Operation::Append { len: size, .. } | Operation::Echo { size } => Body::fixed(*size),
+            Operation::Upload {
+                first: Some(size), ..
+            } => Body::fixed(*size),
             _ => Body::fixed(0),
         }
     }
@@ -257,7 +263,8 @@ impl Operation {
                 size,
                 crc,
                 meta,
-            } => sessions::upload(ctx, &who, name, size, (crc, meta)),
+                first,
+            } => sessions::upload(ctx, &who, name, size, (crc, meta, first)),
             Operation::Append {
                 id,
                 offset,

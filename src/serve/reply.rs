@@ -90,6 +90,8 @@ pub enum Reply {
     },
     /// An APPEND is staged; the upload now holds this many bytes.
     Appended {
+        /// The session.
+        session: String,
         /// Bytes staged in all.
         received: u64,
         /// Bytes this APPEND staged (for the access log).

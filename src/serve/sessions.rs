@@ -19,16 +19,19 @@ use crate::name::Name;
 use crate::storage::{SessionLimits, StorageError};
 
 /// UPLOAD: finds or begins the session of `name` (`size` bytes, `crc`);
-/// without a CRC (tus), begins one of its own, `meta` kept with it.
+/// without a CRC (tus), begins one of its own, `meta` kept with it, and
+/// stages the `first` bytes that follow at once.
 pub(super) fn upload(
     ctx: &Ctx<'_>,
     who: &Who,
     name: Name,
     size: u64,
-    (crc, meta): (Option<u32>, Option<String>),
+    (crc, meta, first): (Option<u32>, Option<String>, Option<u64>),
 ) -> Outcome {
+    let body = Body::fixed(first.unwrap_or(0));
     if let Err(failure) = check_size(ctx.config, size) {
-        return refuse(ctx, "UPLOAD", name.as_str(), failure, Next::Request);
+        let next = skip_body(body, ctx.config);
+        return refuse(ctx, "UPLOAD", name.as_str(), failure, next);
     }
     let owner = who.owner().map(|owner| owner.as_str().to_owned());
     let user = super::user_of(ctx, who);
@@ -53,6 +56,9 @@ pub(super) fn upload(
             Ok(session) if crc.is_none() && size == 0 => {
                 commit_session(ctx, &session.id, None, user)
             }
+            Ok(session) if let Some(len) = first => {
+                append_now(ctx, &session.id, 0, len, Some(user))
+            }
             Ok(session) => {
                 debug!(
                     "#{} UPLOAD {name} session {} at {} of {size} bytes",
@@ -60,7 +66,10 @@ pub(super) fn upload(
                 );
                 Outcome::answer(Reply::Session(session))
             }
-            Err(err) => refuse(ctx, "UPLOAD", name.as_str(), err.into(), Next::Request),
+            Err(err) => {
+                let next = skip_body(body, ctx.config);
+                refuse(ctx, "UPLOAD", name.as_str(), err.into(), next)
+            }
         }
     })
 }
