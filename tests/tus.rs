@@ -90,7 +90,11 @@ fn options_say_what_is_served() {
     assert_eq!(answer.header("Tus-Resumable"), Some("1.0.0"));
     assert_eq!(
         answer.header("Tus-Extension"),
-        Some("creation,creation-with-upload,termination")
+        Some("creation,creation-with-upload,termination,checksum")
+    );
+    assert_eq!(
+        answer.header("Tus-Checksum-Algorithm"),
+        Some("crc32c,sha1,md5")
     );
     assert_eq!(answer.header("Tus-Max-Size"), Some("1048576"));
     // Over the limit, a creation is refused before any byte is sent.
@@ -439,5 +443,59 @@ fn an_upload_begun_on_a_node_killed_mid_patch_is_finished_on_another() {
     assert_eq!(
         std::fs::read(root.path().join("shared/both.bin")).unwrap(),
         data
+    );
+}
+
+#[test]
+fn a_piece_that_does_not_match_its_checksum_is_taken_back() {
+    let server = http_server();
+    let http = server.http.unwrap();
+    let url = location(&create(http, "/", b"checked.bin", 9, ""));
+    let crc = b64(&crc32c::crc32c(b"abc").to_be_bytes());
+    let good = patch(
+        http,
+        &url,
+        0,
+        b"abc",
+        &format!("Upload-Checksum: crc32c {crc}\r\n"),
+    );
+    assert_eq!((good.status, offset(&good)), (204, 3), "{}", good.head);
+    // SHA-1 of "def" stated, other bytes sent: 460, and the offset stays.
+    let sha1 = b64(&[
+        0x58, 0x9c, 0x22, 0x33, 0x5a, 0x38, 0x1f, 0x12, 0x2d, 0x12, 0x92, 0x25, 0xf5, 0xc0, 0xba,
+        0x30, 0x56, 0xed, 0x58, 0x11,
+    ]);
+    let sha1 = format!("Upload-Checksum: sha1 {sha1}\r\n");
+    let bad = patch(http, &url, 3, b"dex", &sha1);
+    assert_eq!(bad.status, 460, "{}", bad.head);
+    assert_eq!(bad.header("Tus-Resumable"), Some("1.0.0"));
+    assert_eq!(offset(&head(http, &url, "")), 3);
+    assert_eq!(patch(http, &url, 3, b"def", &sha1).status, 204);
+    // An algorithm not served, or a digest not of it: 400, nothing moves.
+    for stated in ["sha256 AAAA", "md5 AAAA", "crc32c !!"] {
+        let answer = patch(
+            http,
+            &url,
+            6,
+            b"ghi",
+            &format!("Upload-Checksum: {stated}\r\n"),
+        );
+        assert_eq!(answer.status, 400, "{stated}: {}", answer.head);
+    }
+    let md5 = b64(&[
+        0x82, 0x6b, 0xbc, 0x5d, 0x05, 0x22, 0xf5, 0xf2, 0x0a, 0x1d, 0xa4, 0xb6, 0x0f, 0xa8, 0xc8,
+        0x71,
+    ]);
+    let last = patch(
+        http,
+        &url,
+        6,
+        b"ghi",
+        &format!("Upload-Checksum: md5 {md5}\r\n"),
+    );
+    assert_eq!((last.status, offset(&last)), (204, 9), "{}", last.head);
+    assert_eq!(
+        std::fs::read(server.path("checked.bin")).unwrap(),
+        b"abcdefghi"
     );
 }

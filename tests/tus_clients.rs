@@ -100,6 +100,28 @@ fn tuspy_uploads_files_of_every_size() {
 }
 
 #[test]
+fn tuspy_checksums_every_piece() {
+    if !have_tuspy() {
+        return;
+    }
+    let server = http_server();
+    let work = tempfile::tempdir().unwrap();
+    let data = pattern(3 << 20, 12);
+    let file = work.path().join("checked.bin");
+    std::fs::write(&file, &data).unwrap();
+    let output = tuspy(
+        &server,
+        work.path(),
+        &file,
+        "checked.bin",
+        1 << 20,
+        &["--checksum"],
+    );
+    succeeded(&output);
+    assert!(std::fs::read(server.path("uploads/checked.bin")).unwrap() == data);
+}
+
+#[test]
 fn tuspy_resumes_an_upload_whose_client_was_killed() {
     if !have_tuspy() {
         return;

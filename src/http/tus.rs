@@ -13,15 +13,16 @@
 //!                                       -> 201 Location: /.ferry-uploads/<id>[, Upload-Offset]
 //! HEAD /.ferry-uploads/<id>             -> 200 Upload-Offset, Upload-Length[, Upload-Metadata]
 //! PATCH /.ferry-uploads/<id>  Upload-Offset: <at>, Content-Type: application/offset+octet-stream
+//!                             [Upload-Checksum: crc32c|sha1|md5 <base64>: else 460, the bytes taken back]
 //!                                       -> 204 Upload-Offset (the PATCH that completes it stores the file;
 //!                                          an empty upload is stored as it is created)
 //! DELETE /.ferry-uploads/<id>           -> 204
 //! every request but OPTIONS carries Tus-Resumable: 1.0.0 (else 412); every answer does
 //! ```
 //!
-//! Extensions: creation, creation-with-upload and termination. Not yet:
-//! creation-defer-length (`Upload-Defer-Length` is refused), expiration's
-//! header and checksum (not announced), nor concatenation. A `filename` is one segment (no `/`), checked as
+//! Extensions: creation, creation-with-upload, termination and checksum.
+//! Not yet: creation-defer-length (`Upload-Defer-Length` is refused),
+//! expiration's header (not announced), nor concatenation. A `filename` is one segment (no `/`), checked as
 //! every name is; the file is `<folder>/<filename>`.
 
 use base64::Engine;
@@ -32,13 +33,14 @@ use super::origin::{self, Provenance, Site};
 use super::response::{self, Framing, Head as ResponseHead};
 use crate::access::Secret;
 use crate::name::{Name, Prefix};
-use crate::serve::{BodyLength, Operation, Reply, Request};
+use crate::serve::piece::{self, PieceChecksum};
+use crate::serve::{BodyLength, ErrorKind, Operation, Reply, Request};
 use crate::storage::{SESSIONS_DIR, SessionInfo};
 
 /// The protocol version served, the only one.
 pub const VERSION: &str = "1.0.0";
 /// The extensions served.
-pub const EXTENSIONS: &str = "creation,creation-with-upload,termination";
+pub const EXTENSIONS: &str = "creation,creation-with-upload,termination,checksum";
 /// The media type of a `PATCH` body.
 const PATCH_TYPE: &str = "application/offset+octet-stream";
 
@@ -148,7 +150,7 @@ fn operation(
         Asked::Options => Operation::Options,
         Asked::Create => {
             let first = match carries_body {
-                true => Some(upload_bytes(body, &fields)?),
+                true => Some((upload_bytes(body, &fields)?, fields.checksum.clone())),
                 false => None,
             };
             create(path, fields, first)?
@@ -165,6 +167,7 @@ fn operation(
                 offset,
                 len,
                 commit: true,
+                checksum: fields.checksum,
             }
         }
     })
@@ -188,8 +191,13 @@ fn upload_bytes(body: BodyLength, fields: &Fields) -> Result<u64, Refused> {
 }
 
 /// `POST /<folder>/`: the upload of `<folder>/<filename>`, its `first`
-/// bytes in the request's body (creation-with-upload).
-fn create(path: &str, fields: Fields, first: Option<u64>) -> Result<Operation, Refused> {
+/// bytes in the request's body (creation-with-upload) with the checksum
+/// they must match.
+fn create(
+    path: &str,
+    fields: Fields,
+    first: Option<(u64, Option<PieceChecksum>)>,
+) -> Result<Operation, Refused> {
     if fields.defer_length {
         return Err((
             400,
@@ -199,7 +207,7 @@ fn create(path: &str, fields: Fields, first: Option<u64>) -> Result<Operation, R
     let size = fields
         .length
         .ok_or((400, "Upload-Length is required".to_owned()))?;
-    if first.is_some_and(|first| first > size) {
+    if first.as_ref().is_some_and(|(first, _)| *first > size) {
         return Err((400, "more bytes than Upload-Length".into()));
     }
     let meta = fields.metadata.unwrap_or_default();
@@ -257,6 +265,28 @@ fn metadata_value(meta: &str, key: &str) -> Result<Option<String>, Refused> {
     String::from_utf8(bytes).map(Some).map_err(|_| bad())
 }
 
+/// An `Upload-Checksum` value: `<algorithm> <base64 digest>`.
+///
+/// # Errors
+/// An algorithm not served, or a digest that is not one of it: 400.
+fn upload_checksum(value: &[u8]) -> Result<PieceChecksum, Refused> {
+    let text = String::from_utf8_lossy(value.trim_ascii()).into_owned();
+    let (algorithm, digest) = text.split_once(' ').unwrap_or((&text, ""));
+    base64::engine::general_purpose::STANDARD
+        .decode(digest.trim())
+        .ok()
+        .and_then(|digest| PieceChecksum::new(algorithm, &digest))
+        .ok_or_else(|| {
+            let served = piece::ALGORITHMS;
+            (
+                400,
+                format!(
+                    "Upload-Checksum: {algorithm:?} with a base64 digest of it, one of {served}"
+                ),
+            )
+        })
+}
+
 /// The fields a tus request is read by.
 #[derive(Debug, Default)]
 struct Fields {
@@ -266,6 +296,7 @@ struct Fields {
     offset: Option<u64>,
     metadata: Option<String>,
     content_type: Option<String>,
+    checksum: Option<PieceChecksum>,
     token: Option<Secret>,
     provenance: Provenance,
 }
@@ -302,6 +333,8 @@ impl Fields {
                     return Err((400, "Upload-Metadata must be printable ASCII".into()));
                 }
                 fields.metadata = Some(text());
+            } else if is("upload-checksum") {
+                fields.checksum = Some(upload_checksum(value)?);
             } else if is("content-type") {
                 fields.content_type = Some(text());
             } else if is("authorization") {
@@ -320,7 +353,8 @@ impl Answer for TusAnswer {
                 let mut head = ResponseHead::new(out, 204)
                     .header("Tus-Resumable", VERSION)
                     .header("Tus-Version", VERSION)
-                    .header("Tus-Extension", EXTENSIONS);
+                    .header("Tus-Extension", EXTENSIONS)
+                    .header("Tus-Checksum-Algorithm", piece::ALGORITHMS);
                 if let Some(max) = max_file_size {
                     head = head.header("Tus-Max-Size", max);
                 }
@@ -386,6 +420,14 @@ impl Answer for TusAnswer {
 
     fn allow(&self) -> &'static str {
         "HEAD, PATCH, DELETE, OPTIONS"
+    }
+
+    /// tus's own status for a piece that does not match its checksum.
+    fn status(&self, kind: ErrorKind) -> u16 {
+        match kind {
+            ErrorKind::ChecksumMismatch => 460,
+            kind => kind.code(),
+        }
     }
 
     fn error(&self, status: u16, message: &str, framing: Framing, out: &mut Vec<u8>) {

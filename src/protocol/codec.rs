@@ -187,6 +187,7 @@ fn operation(request: Request) -> Operation {
             offset,
             len,
             commit: false,
+            checksum: None,
         },
         Request::Commit { id, mtime } => Operation::Commit { id, mtime },
         Request::Abort { id } => Operation::Abort { id },

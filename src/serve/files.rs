@@ -4,6 +4,7 @@
 use log::{debug, warn};
 
 use super::commit::{Commit, commit_now};
+use super::sessions::AppendEnd;
 use super::{Body, BodyLength, Receive, Send, Sink, Source, Trailer, WriteBehind};
 use super::{
     Ctx, ErrorKind, Failure, Next, Outcome, Reply, Selection, Version, Want, check_size, refuse,
@@ -260,6 +261,7 @@ pub fn finish_receive(receive: Box<Receive>, client: u64) -> Outcome {
             started,
             user,
             commit_at,
+            piece,
             ..
         } = *receive;
         if let Some((trailer, bytes)) = trailer {
@@ -276,27 +278,14 @@ pub fn finish_receive(receive: Box<Receive>, client: u64) -> Outcome {
             Some(Sink::File(upload)) => upload,
             None => unreachable!("flush succeeds only with the sink home"),
             Some(Sink::Session(appender)) => {
-                let id = appender.id().to_owned();
-                // Records the CRC on the staged bytes; with --fsync, the
-                // answer waits for them to be on stable storage.
-                return match appender.finish(ctx.config.fsync) {
-                    Ok(received) if commit_at == Some(received) => {
-                        debug!("#{client} APPEND {name} {size} bytes, now whole: committing");
-                        super::sessions::commit_session(ctx, &id, None, user)
-                    }
-                    Ok(received) => {
-                        debug!("#{client} APPEND {name} {size} bytes, now at {received}");
-                        Outcome::answer(Reply::Appended {
-                            session: id,
-                            received,
-                            appended: size,
-                        })
-                    }
-                    Err(err) => {
-                        warn!("#{client} APPEND {name} could not be flushed: {err}");
-                        Outcome::failed(err.into(), Next::Request)
-                    }
+                let end = AppendEnd {
+                    name,
+                    size,
+                    commit_at,
+                    user,
+                    piece,
                 };
+                return super::sessions::finish_append(ctx, client, appender, end);
             }
         };
         if let Some(expected) = expected_crc.filter(|&e| e != crc) {

@@ -28,6 +28,7 @@ mod commit;
 mod files;
 mod listing;
 pub mod op;
+pub mod piece;
 mod receive;
 mod reply;
 mod send;

@@ -9,11 +9,16 @@
 //! `terms.rs`; what a client is told comes back as a `Reply` (`reply.rs`).
 //! Nothing here knows a wire format or a status code.
 
+use super::piece::PieceChecksum;
 use super::terms::{Body, ListingFormat, Scope, Trailer, Want};
 use super::{Ctx, Next, Outcome, Reply, archive, files, listing, sessions};
 use crate::access::Secret;
 use crate::access::Who;
 use crate::name::{Name, Prefix};
+
+/// The bytes that come with a request that creates an upload (tus's
+/// creation-with-upload): how many, and the checksum they must match.
+pub type FirstBytes = (u64, Option<PieceChecksum>);
 
 /// A decoded request: the operation, and the token it presented with it
 /// (HTTP's `Authorization`; FERRY/1 authenticates with its own
@@ -116,8 +121,9 @@ pub enum Operation {
         /// `Upload-Metadata`, checked by the dialect: one printable line).
         meta: Option<String>,
         /// Bytes that follow the request, staged at once (tus's
-        /// creation-with-upload); the session commits once whole.
-        first: Option<u64>,
+        /// creation-with-upload), and what they must add up to; the
+        /// session commits once whole.
+        first: Option<FirstBytes>,
     },
     /// Stage the `len` body bytes that follow at `offset` of upload `id`.
     Append {
@@ -130,6 +136,9 @@ pub enum Operation {
         /// Commit the upload once these bytes make it whole (tus: the last
         /// `PATCH` ends an upload; FERRY/1 has its `COMMIT`).
         commit: bool,
+        /// What the bytes must add up to, or they are taken back (tus's
+        /// `Upload-Checksum`).
+        checksum: Option<PieceChecksum>,
     },
     /// What the server offers, nothing done (HTTP's `OPTIONS`: the
     /// dialect that took it says what it can).
@@ -169,7 +178,8 @@ impl Operation {
             Operation::Put { body, trailer, .. } => trailer.map_or(*body, |t| t.after(*body)),
             Operation::Append { len: size, .. } | Operation::Echo { size } => Body::fixed(*size),
             Operation::Upload {
-                first: Some(size), ..
+                first: Some((size, _)),
+                ..
             } => Body::fixed(*size),
             _ => Body::fixed(0),
         }
@@ -270,9 +280,10 @@ impl Operation {
                 offset,
                 len,
                 commit,
+                checksum,
             } => {
                 let commit = commit.then(|| super::user_of(ctx, &who));
-                sessions::append(who, id, offset, len, commit)
+                sessions::append(who, id, (offset, len, checksum), commit)
             }
             Operation::Progress { id } => sessions::progress(who, id),
             Operation::Options => Outcome::answer(Reply::Offers {

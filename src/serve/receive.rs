@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use log::warn;
 
+use super::piece::PieceCheck;
 use super::{ErrorKind, Failure, Next, Outcome, Trailer};
 use crate::access::Owner;
 use crate::chunked::ChunkDecoder;
@@ -66,6 +67,8 @@ pub struct Receive {
     /// An APPEND that commits its session once it holds this many bytes
     /// (tus's last `PATCH`).
     pub(super) commit_at: Option<u64>,
+    /// An APPEND whose bytes must add up to a stated checksum.
+    pub(super) piece: Option<Box<PieceCheck>>,
 }
 
 /// Chunk payloads this large are written on their own; smaller ones are
@@ -128,6 +131,7 @@ impl Receive {
             defer: false,
             trailer: None,
             commit_at: None,
+            piece: None,
         })
     }
 
@@ -281,6 +285,12 @@ impl Receive {
     pub fn commit_when_whole(&mut self, size: u64, user: Option<Owner>) {
         self.commit_at = Some(size);
         self.user = user;
+    }
+
+    /// Holds the body's bytes against `check` at the end: on a mismatch
+    /// the APPEND's bytes are taken back.
+    pub fn check_piece(&mut self, check: PieceCheck) {
+        self.piece = Some(Box::new(check));
     }
 
     /// How many more body bytes this receive takes now: all of them when
@@ -439,6 +449,9 @@ impl Receive {
             None => data,
         };
         self.crc = crc32c::crc32c_append(self.crc, data);
+        if let Some(piece) = &mut self.piece {
+            piece.update(data);
+        }
         if self.defer {
             if self.pending.capacity() == 0 {
                 // No more than the body still needs (a chunked body's

@@ -7,16 +7,19 @@
 
 use std::time::Instant;
 
-use log::debug;
+use log::{debug, warn};
 
 use super::access::authorize_session;
 use super::commit::{Commit, commit_now};
+use super::op::FirstBytes;
+use super::piece::{PieceCheck, PieceChecksum};
 use super::{
-    Body, Ctx, Failure, Next, Outcome, Receive, Reply, Sink, check_size, refuse, skip_body,
+    Body, Ctx, ErrorKind, Failure, Next, Outcome, Receive, Reply, Sink, check_size, refuse,
+    skip_body,
 };
 use crate::access::{Owner, Who};
 use crate::name::Name;
-use crate::storage::{SessionLimits, StorageError};
+use crate::storage::{Appender, SessionLimits, StorageError};
 
 /// UPLOAD: finds or begins the session of `name` (`size` bytes, `crc`);
 /// without a CRC (tus), begins one of its own, `meta` kept with it, and
@@ -26,9 +29,9 @@ pub(super) fn upload(
     who: &Who,
     name: Name,
     size: u64,
-    (crc, meta, first): (Option<u32>, Option<String>, Option<u64>),
+    (crc, meta, first): (Option<u32>, Option<String>, Option<FirstBytes>),
 ) -> Outcome {
-    let body = Body::fixed(first.unwrap_or(0));
+    let body = Body::fixed(first.as_ref().map_or(0, |(len, _)| *len));
     if let Err(failure) = check_size(ctx.config, size) {
         let next = skip_body(body, ctx.config);
         return refuse(ctx, "UPLOAD", name.as_str(), failure, next);
@@ -56,8 +59,8 @@ pub(super) fn upload(
             Ok(session) if crc.is_none() && size == 0 => {
                 commit_session(ctx, &session.id, None, user)
             }
-            Ok(session) if let Some(len) = first => {
-                append_now(ctx, &session.id, 0, len, Some(user))
+            Ok(session) if let Some((len, checksum)) = first => {
+                append_now(ctx, &session.id, (0, len, checksum), Some(user))
             }
             Ok(session) => {
                 debug!(
@@ -91,29 +94,27 @@ fn may_write_session(ctx: &Ctx<'_>, who: &Who, id: &str) -> Result<(), Failure> 
     }
 }
 
-/// APPEND: stages `len` bytes at `offset` of session `id`; with `commit`
-/// (tus), commits it as `user`'s once they make it whole.
-pub(super) fn append(
-    who: Who,
-    id: String,
-    offset: u64,
-    len: u64,
-    commit: Option<Option<Owner>>,
-) -> Outcome {
-    let body = Body::fixed(len);
+/// The bytes of an APPEND: where they go, how many, what they must add up
+/// to (tus's `Upload-Checksum`).
+type Piece = (u64, u64, Option<PieceChecksum>);
+
+/// APPEND: stages `len` bytes at `offset` of session `id` (taken back if
+/// they do not match `checksum`); with `commit` (tus), commits it as
+/// `user`'s once they make it whole.
+pub(super) fn append(who: Who, id: String, piece: Piece, commit: Option<Option<Owner>>) -> Outcome {
+    let body = Body::fixed(piece.1);
     Outcome::on_pool(move |ctx| {
         if let Err(failure) = may_write_session(ctx, &who, &id) {
             return refuse(ctx, "APPEND", &id, failure, skip_body(body, ctx.config));
         }
-        append_now(ctx, &id, offset, len, commit)
+        append_now(ctx, &id, piece, commit)
     })
 }
 
 fn append_now(
     ctx: &Ctx<'_>,
     id: &str,
-    offset: u64,
-    len: u64,
+    (offset, len, checksum): Piece,
     commit: Option<Option<Owner>>,
 ) -> Outcome {
     let body = Body::fixed(len);
@@ -123,6 +124,9 @@ fn append_now(
                 .deferred(ctx.config.pool_writes.on(ctx.storage));
             if let Some(user) = commit {
                 receive.commit_when_whole(session.size, user);
+            }
+            if let Some(checksum) = checksum {
+                receive.check_piece(PieceCheck::new(checksum));
             }
             Outcome::new(Reply::GoAhead, Next::Receive(receive))
         }
@@ -137,6 +141,77 @@ pub(super) fn commit(who: Who, id: String, mtime: Option<i64>) -> Outcome {
         }
         commit_session(ctx, &id, mtime, super::user_of(ctx, &who))
     })
+}
+
+/// What an APPEND's end needs to know of it.
+pub(super) struct AppendEnd {
+    /// The file the session is for.
+    pub(super) name: Name,
+    /// Bytes this APPEND staged.
+    pub(super) size: u64,
+    /// Commit the session once it holds this many bytes (tus).
+    pub(super) commit_at: Option<u64>,
+    /// Whose upload it is, for the hooks of that commit.
+    pub(super) user: Option<Owner>,
+    /// The checksum its bytes must match (tus's `Upload-Checksum`).
+    pub(super) piece: Option<Box<PieceCheck>>,
+}
+
+/// An APPEND's whole body has been staged (on the pool): bytes that do not
+/// match their stated checksum are taken back; else they are recorded
+/// (with `--fsync`, flushed before the answer) and, if they make the
+/// upload whole where that was asked, the session is committed.
+pub(super) fn finish_append(
+    ctx: &Ctx<'_>,
+    client: u64,
+    appender: Appender,
+    end: AppendEnd,
+) -> Outcome {
+    let AppendEnd {
+        name,
+        size,
+        commit_at,
+        user,
+        piece,
+    } = end;
+    if let Some(piece) = piece {
+        let algorithm = piece.algorithm();
+        if !piece.holds() {
+            warn!(
+                "#{client} APPEND {name}: its {algorithm} does not match; its {size} bytes taken back"
+            );
+            if let Err(err) = appender.discard() {
+                return Outcome::failed(err.into(), Next::Request);
+            }
+            let message =
+                format!("the {algorithm} of the bytes sent does not match Upload-Checksum");
+            return Outcome::failed(
+                Failure::new(ErrorKind::ChecksumMismatch, message),
+                Next::Request,
+            );
+        }
+    }
+    let id = appender.id().to_owned();
+    // Records the CRC on the staged bytes; with --fsync, the answer waits
+    // for them to be on stable storage.
+    match appender.finish(ctx.config.fsync) {
+        Ok(received) if commit_at == Some(received) => {
+            debug!("#{client} APPEND {name} {size} bytes, now whole: committing");
+            commit_session(ctx, &id, None, user)
+        }
+        Ok(received) => {
+            debug!("#{client} APPEND {name} {size} bytes, now at {received}");
+            Outcome::answer(Reply::Appended {
+                session: id,
+                received,
+                appended: size,
+            })
+        }
+        Err(err) => {
+            warn!("#{client} APPEND {name} could not be flushed: {err}");
+            Outcome::failed(err.into(), Next::Request)
+        }
+    }
 }
 
 /// Verifies and commits session `id` (on the pool), as `user`'s.

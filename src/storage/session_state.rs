@@ -164,6 +164,8 @@ pub struct Appender {
     pub(super) ticket: u64,
     /// Bytes staged when this APPEND began, and their CRC if known.
     pub(super) start: u64,
+    pub(super) start_crc: Option<u32>,
+    /// The CRC of the bytes staged so far, if known.
     pub(super) crc: Option<u32>,
     pub(super) written: u64,
     /// How many staged bytes the CRC recorded on the data file covers.
@@ -249,6 +251,27 @@ impl Appender {
             files::record_staged(&self.file, self.received(), crc);
             self.recorded = self.received();
         }
+    }
+
+    /// Takes back what this APPEND staged (its bytes did not match the
+    /// checksum its client stated): the session stands where it stood
+    /// when the APPEND began. Not if a newer APPEND owns the session by
+    /// now (its bytes are not this one's to take).
+    ///
+    /// # Errors
+    /// The data file cannot be cut back.
+    pub fn discard(mut self) -> Result<(), StorageError> {
+        if !self.owns_session() {
+            return Err(StorageError::Superseded);
+        }
+        self.file.set_len(self.start)?;
+        self.written = 0;
+        self.crc = self.start_crc;
+        if let Ok(mut progress) = self.live.progress.lock() {
+            *progress = self.crc.map(|crc| (self.start, crc));
+        }
+        // Drop records the CRC of what is staged now, if it is known.
+        Ok(())
     }
 
     /// Ends a complete APPEND: records its CRC and, with `durable`

@@ -392,6 +392,7 @@ impl Storage {
             live,
             ticket,
             start: offset,
+            start_crc: crc,
             crc,
             written: 0,
             recorded: offset,

@@ -1,11 +1,12 @@
 """Uploads one file to a tus server with tuspy, as a user's script would.
 
-    python3 tuspy_upload.py ENDPOINT FILE NAME CHUNK STORAGE [--kill-at N] [--token T]
+    python3 tuspy_upload.py ENDPOINT FILE NAME CHUNK STORAGE [--kill-at N] [--token T] [--checksum]
 
 ENDPOINT: the folder URL to create the upload at; NAME: its filename;
 CHUNK: bytes per PATCH; STORAGE: tuspy's URL store (a JSON file), so a
 second run resumes the upload the first left. With --kill-at N the
-process kills itself (SIGKILL) once N bytes are on the server. Prints the
+process kills itself (SIGKILL) once N bytes are on the server; with
+--checksum, each PATCH carries tuspy's Upload-Checksum. Prints the
 upload's URL on success.
 """
 
@@ -19,6 +20,9 @@ from tusclient.storage.filestorage import FileStorage
 
 def main():
     args = sys.argv[1:]
+    checksum = "--checksum" in args
+    if checksum:
+        args.remove("--checksum")
     kill_at = None
     token = None
     while "--kill-at" in args or "--token" in args:
@@ -40,6 +44,7 @@ def main():
         metadata={"filename": name},
         store_url=True,
         url_storage=FileStorage(storage),
+        upload_checksum=checksum,
     )
     if kill_at is not None:
         uploader.upload(stop_at=kill_at)
