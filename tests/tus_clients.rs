@@ -61,6 +61,15 @@ fn tuspy(
         .unwrap()
 }
 
+/// A local file `name` of `len` bytes (a pattern from `seed`) in `work`,
+/// and its bytes.
+fn local_file(work: &Path, name: &str, len: usize, seed: u64) -> (PathBuf, Vec<u8>) {
+    let data = pattern(len, seed);
+    let file = work.join(name);
+    std::fs::write(&file, &data).unwrap();
+    (file, data)
+}
+
 fn succeeded(output: &Output) -> String {
     assert!(
         output.status.success(),
@@ -73,9 +82,15 @@ fn succeeded(output: &Output) -> String {
 
 #[test]
 fn tuspy_uploads_files_of_every_size() {
-    if !have_tuspy() {
-        return;
+    if have_tuspy() {
+        every_size(|server, work, file, name| tuspy(server, work, file, name, 8 << 20, &[]));
     }
+}
+
+/// Uploads files of 0 B, 1 KiB and 100 MiB with `client` (given the
+/// server, a folder of its own, the file and its name) and checks that each
+/// is stored whole, and nothing else is left.
+fn every_size(client: impl Fn(&TestServer, &Path, &Path, &str) -> Output) {
     let server = http_server();
     let work = tempfile::tempdir().unwrap();
     for (name, len) in [
@@ -83,10 +98,8 @@ fn tuspy_uploads_files_of_every_size() {
         ("small.bin", 1024),
         ("big.bin", 100 << 20),
     ] {
-        let data = pattern(len, len as u64);
-        let file = work.path().join(name);
-        std::fs::write(&file, &data).unwrap();
-        let url = succeeded(&tuspy(&server, work.path(), &file, name, 8 << 20, &[]));
+        let (file, data) = local_file(work.path(), name, len, len as u64);
+        let url = succeeded(&client(&server, work.path(), &file, name));
         assert!(url.contains("/.ferry-uploads/"), "{url}");
         let stored = std::fs::read(server.path(&format!("uploads/{name}"))).unwrap();
         assert!(stored == data, "{name}: the stored bytes differ");
@@ -106,9 +119,7 @@ fn tuspy_checksums_every_piece() {
     }
     let server = http_server();
     let work = tempfile::tempdir().unwrap();
-    let data = pattern(3 << 20, 12);
-    let file = work.path().join("checked.bin");
-    std::fs::write(&file, &data).unwrap();
+    let (file, data) = local_file(work.path(), "checked.bin", 3 << 20, 12);
     let output = tuspy(
         &server,
         work.path(),
@@ -128,9 +139,7 @@ fn tuspy_resumes_an_upload_whose_client_was_killed() {
     }
     let server = http_server();
     let work = tempfile::tempdir().unwrap();
-    let data = pattern(20 << 20, 9);
-    let file = work.path().join("resumed.bin");
-    std::fs::write(&file, &data).unwrap();
+    let (file, data) = local_file(work.path(), "resumed.bin", 20 << 20, 9);
     let chunk = 1 << 20;
     let killed = tuspy(
         &server,
@@ -212,23 +221,8 @@ fn tus_js(server: &TestServer, file: &Path, name: &str, chunk: usize, extra: &[&
 
 #[test]
 fn tus_js_client_uploads_files_of_every_size() {
-    if !have_tus_js() {
-        return;
-    }
-    let server = http_server();
-    let work = tempfile::tempdir().unwrap();
-    for (name, len) in [
-        ("empty.bin", 0),
-        ("small.bin", 1024),
-        ("big.bin", 100 << 20),
-    ] {
-        let data = pattern(len, len as u64 + 1);
-        let file = work.path().join(name);
-        std::fs::write(&file, &data).unwrap();
-        let url = succeeded(&tus_js(&server, &file, name, 8 << 20, &[]));
-        assert!(url.contains("/.ferry-uploads/"), "{url}");
-        let stored = std::fs::read(server.path(&format!("uploads/{name}"))).unwrap();
-        assert!(stored == data, "{name}: the stored bytes differ");
+    if have_tus_js() {
+        every_size(|server, _, file, name| tus_js(server, file, name, 8 << 20, &[]));
     }
 }
 
@@ -240,9 +234,7 @@ fn tus_js_client_resumes_an_upload_from_where_the_server_says_it_stands() {
     let server = http_server();
     let http = server.http.unwrap();
     let work = tempfile::tempdir().unwrap();
-    let data = pattern(5 << 20, 5);
-    let file = work.path().join("half.bin");
-    std::fs::write(&file, &data).unwrap();
+    let (file, data) = local_file(work.path(), "half.bin", 5 << 20, 5);
     // Another client began it and sent the first 2 MiB.
     let meta = format!(
         "filename {}",
@@ -278,9 +270,7 @@ fn tus_js_client_sends_its_first_chunk_with_the_creation() {
     }
     let server = http_server();
     let work = tempfile::tempdir().unwrap();
-    let data = pattern(3 << 20, 33);
-    let file = work.path().join("early.bin");
-    std::fs::write(&file, &data).unwrap();
+    let (file, data) = local_file(work.path(), "early.bin", 3 << 20, 33);
     let url = succeeded(&tus_js(
         &server,
         &file,
