@@ -1,0 +1,35 @@
+//! Arbitrary bytes into the HTTP listener's exchange: the message layer
+//! and every dialect it serves (ferry's files, tus), with access control
+//! off and on. No panic; what a request uses, or a refusal skips, lies
+//! within the input; and the error answer each dialect writes for it is
+//! an HTTP response.
+
+#![no_main]
+
+use ferry::config::WebConfig;
+use ferry::decoded::Decoded;
+use ferry::http::codec::Exchange;
+use ferry::http::origin::Site;
+use ferry::serve::{ErrorKind, Failure, Reply};
+use ferry::wire::Protocol;
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let web = WebConfig::default();
+    for access_on in [false, true] {
+        let mut exchange = Exchange::new(Protocol::Http);
+        match exchange.decode(data, Site { web: &web, access_on }) {
+            Decoded::Incomplete => {}
+            Decoded::Request(_, used) => assert!(used <= data.len()),
+            Decoded::Refused(refusal) => {
+                if let Some((used, _)) = refusal.skip {
+                    assert!(used <= data.len());
+                }
+            }
+        }
+        let mut out = Vec::new();
+        let failed = Reply::Failed(Failure::new(ErrorKind::NotFound, "gone"));
+        exchange.encode(&failed, false, &mut out);
+        assert!(out.starts_with(b"HTTP/1.1 404 "), "{:?}", String::from_utf8_lossy(&out));
+    }
+});
