@@ -213,6 +213,10 @@ fn mistakes_are_refused_with_their_status_and_move_nothing() {
         412
     );
     // An upload that is not there, or never was.
+    // A method tus does not serve on an upload: 405, naming those it does.
+    let get = exchange(http, "GET", &url, &format!("Host: localhost\r\n{TUS}"), b"");
+    assert_eq!(get.status, 405, "{}", get.head);
+    assert_eq!(get.header("Allow"), Some("HEAD, PATCH, DELETE, OPTIONS"));
     for missing in [
         "/.ferry-uploads/0123456789abcdef",
         "/.ferry-uploads/..",

@@ -56,6 +56,8 @@ enum Asked {
     Progress,
     Append,
     Terminate,
+    /// A method tus does not serve there: refused, never served.
+    Unserved,
 }
 
 /// How a tus request is answered: what it asked.
@@ -106,9 +108,13 @@ impl Dialect for Tus {
             ("HEAD", Some(_)) => Asked::Progress,
             ("PATCH", Some(_)) => Asked::Append,
             ("DELETE", Some(_)) => Asked::Terminate,
-            _ => return Err((405, "method not allowed on a tus upload".into())),
+            _ => Asked::Unserved,
         };
         let answer = Answering::Tus(TusAnswer { asked });
+        if asked == Asked::Unserved {
+            let message = "method not allowed on a tus upload".to_owned();
+            return Ok(Decision::Refuse(405, message, answer));
+        }
         let fields = match Fields::read(head) {
             Ok(fields) => fields,
             Err((code, message)) => return Ok(Decision::Refuse(code, message, answer)),
@@ -147,6 +153,7 @@ fn operation(
         return Err((400, "only PATCH and POST carry upload bytes".into()));
     }
     Ok(match asked {
+        Asked::Unserved => unreachable!("refused in decode"),
         Asked::Options => Operation::Options,
         Asked::Create => {
             let first = match carries_body {
