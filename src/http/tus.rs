@@ -33,6 +33,7 @@ use super::origin::{self, Provenance, Site};
 use super::response::{self, Framing, Head as ResponseHead};
 use crate::access::Secret;
 use crate::name::{Name, Prefix};
+use crate::serve::op::FirstBytes;
 use crate::serve::piece::{self, PieceChecksum};
 use crate::serve::{BodyLength, ErrorKind, Operation, Reply, Request};
 use crate::storage::{SESSIONS_DIR, SessionInfo};
@@ -160,7 +161,7 @@ fn operation(
                 true => Some((upload_bytes(body, &fields)?, fields.checksum.clone())),
                 false => None,
             };
-            create(path, fields, first)?
+            create(path, fields, first.map(Box::new))?
         }
         Asked::Progress => Operation::Progress { id },
         Asked::Terminate => Operation::Abort { id },
@@ -203,7 +204,7 @@ fn upload_bytes(body: BodyLength, fields: &Fields) -> Result<u64, Refused> {
 fn create(
     path: &str,
     fields: Fields,
-    first: Option<(u64, Option<PieceChecksum>)>,
+    first: Option<Box<FirstBytes>>,
 ) -> Result<Operation, Refused> {
     if fields.defer_length {
         return Err((
@@ -214,7 +215,7 @@ fn create(
     let size = fields
         .length
         .ok_or((400, "Upload-Length is required".to_owned()))?;
-    if first.as_ref().is_some_and(|(first, _)| *first > size) {
+    if first.as_ref().is_some_and(|first| first.0 > size) {
         return Err((400, "more bytes than Upload-Length".into()));
     }
     let meta = fields.metadata.unwrap_or_default();

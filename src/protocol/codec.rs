@@ -10,7 +10,7 @@ use crate::decoded::{Decoded, Refusal, after_blank_lines};
 use crate::serve::{
     Body, BodyLength, ErrorKind, Failure, Operation, Piece, Reply, Scope, Trailer, Version, Want,
 };
-use crate::storage::{ListedSession, SessionInfo, StorageError};
+use crate::storage::{ListedSession, StorageError};
 
 /// The FERRY/1 code for a kind of failure.
 pub fn error_code(kind: ErrorKind) -> u16 {
@@ -268,9 +268,9 @@ pub fn encode(reply: &Reply, out: &mut Vec<u8>) {
         Reply::Listing { len } => Response::Length { len: *len },
         Reply::Echo { size } => Response::Length { len: *size },
         Reply::Appended { received, .. } => Response::Length { len: *received },
-        Reply::Session(SessionInfo { id, received, .. }) => Response::Session {
-            id,
-            received: *received,
+        Reply::Session(session) => Response::Session {
+            id: &session.id,
+            received: session.received,
         },
         Reply::Authenticated { name } => Response::Authenticated { name },
         Reply::Sessions(sessions) => return session_lines(sessions, out),

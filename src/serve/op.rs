@@ -123,7 +123,7 @@ pub enum Operation {
         /// Bytes that follow the request, staged at once (tus's
         /// creation-with-upload), and what they must add up to; the
         /// session commits once whole.
-        first: Option<FirstBytes>,
+        first: Option<Box<FirstBytes>>,
     },
     /// Stage the `len` body bytes that follow at `offset` of upload `id`.
     Append {
@@ -178,9 +178,8 @@ impl Operation {
             Operation::Put { body, trailer, .. } => trailer.map_or(*body, |t| t.after(*body)),
             Operation::Append { len: size, .. } | Operation::Echo { size } => Body::fixed(*size),
             Operation::Upload {
-                first: Some((size, _)),
-                ..
-            } => Body::fixed(*size),
+                first: Some(first), ..
+            } => Body::fixed(first.0),
             _ => Body::fixed(0),
         }
     }

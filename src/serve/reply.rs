@@ -97,8 +97,9 @@ pub enum Reply {
         /// Bytes this APPEND staged (for the access log).
         appended: u64,
     },
-    /// An upload session, new or found again, and how far it has come.
-    Session(crate::storage::SessionInfo),
+    /// An upload session, new or found again, and how far it has come
+    /// (boxed: rare, and three times the size of the common replies).
+    Session(Box<crate::storage::SessionInfo>),
     /// What the server offers (`OPTIONS`), for the dialect to state.
     Offers {
         /// `--max-file-size`.

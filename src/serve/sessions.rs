@@ -29,9 +29,9 @@ pub(super) fn upload(
     who: &Who,
     name: Name,
     size: u64,
-    (crc, meta, first): (Option<u32>, Option<String>, Option<FirstBytes>),
+    (crc, meta, first): (Option<u32>, Option<String>, Option<Box<FirstBytes>>),
 ) -> Outcome {
-    let body = Body::fixed(first.as_ref().map_or(0, |(len, _)| *len));
+    let body = Body::fixed(first.as_ref().map_or(0, |first| first.0));
     if let Err(failure) = check_size(ctx.config, size) {
         let next = skip_body(body, ctx.config);
         return refuse(ctx, "UPLOAD", name.as_str(), failure, next);
@@ -59,7 +59,7 @@ pub(super) fn upload(
             Ok(session) if crc.is_none() && size == 0 => {
                 commit_session(ctx, &session.id, None, user)
             }
-            Ok(session) if let Some((len, checksum)) = first => {
+            Ok(session) if let Some((len, checksum)) = first.map(|first| *first) => {
                 append_now(ctx, &session.id, (0, len, checksum), Some(user))
             }
             Ok(session) => {
@@ -67,7 +67,7 @@ pub(super) fn upload(
                     "#{} UPLOAD {name} session {} at {} of {size} bytes",
                     ctx.client, session.id, session.received
                 );
-                Outcome::answer(Reply::Session(session))
+                Outcome::answer(Reply::Session(Box::new(session)))
             }
             Err(err) => {
                 let next = skip_body(body, ctx.config);
@@ -248,7 +248,7 @@ pub(super) fn progress(who: Who, id: String) -> Outcome {
             return refuse(ctx, "PROGRESS", &id, failure, Next::Request);
         }
         match ctx.storage.session(&id) {
-            Ok(session) => Outcome::answer(Reply::Session(session)),
+            Ok(session) => Outcome::answer(Reply::Session(Box::new(session))),
             Err(err) => refuse(ctx, "PROGRESS", &id, err.into(), Next::Request),
         }
     })
