@@ -55,6 +55,8 @@ print(path)'
 # cleanup trap runs). Sets WATCHDOG_PID; stop_watchdog ends it.
 start_watchdog() {
   local limit=$1
+  # Its stdout is not the script's: a caller that pipes the script's
+  # output (`callgrind.sh | grep`) must see it end when the script does.
   (
     sleep "$limit" &
     sleeper=$!
@@ -62,7 +64,7 @@ start_watchdog() {
     wait "$sleeper"
     echo "$NAME: time limit of ${limit}s reached, stopping" >&2
     kill -TERM $$
-  ) &
+  ) >/dev/null &
   WATCHDOG_PID=$!
 }
 
