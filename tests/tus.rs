@@ -33,12 +33,24 @@ fn b64(text: &[u8]) -> String {
 /// `POST <folder>` creating the upload of `filename`, `len` bytes, with
 /// `extra` header lines.
 fn create(addr: SocketAddr, folder: &str, filename: &[u8], len: u64, extra: &str) -> Answer {
+    create_carrying(addr, folder, filename, len, extra, b"")
+}
+
+/// [`create`] with `body`, the upload's first bytes, in the request.
+fn create_carrying(
+    addr: SocketAddr,
+    folder: &str,
+    filename: &[u8],
+    len: u64,
+    extra: &str,
+    body: &[u8],
+) -> Answer {
     let headers = format!(
         "Host: localhost\r\n{TUS}Upload-Length: {len}\r\nUpload-Metadata: filename {},kind {}\r\n{extra}",
         b64(filename),
         b64(b"test")
     );
-    exchange(addr, "POST", folder, &headers, b"")
+    exchange(addr, "POST", folder, &headers, body)
 }
 
 /// The upload URL a creation answered with.
@@ -244,11 +256,8 @@ fn create_with(
     content_type: &str,
     body: &[u8],
 ) -> Answer {
-    let headers = format!(
-        "Host: localhost\r\n{TUS}Upload-Length: {len}\r\nUpload-Metadata: filename {}\r\nContent-Type: {content_type}\r\n",
-        b64(filename)
-    );
-    exchange(addr, "POST", "/", &headers, body)
+    let content_type = format!("Content-Type: {content_type}\r\n");
+    create_carrying(addr, "/", filename, len, &content_type, body)
 }
 
 #[test]

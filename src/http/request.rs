@@ -289,25 +289,41 @@ fn query_has(target: &str, pair: &str) -> bool {
 /// An origin-form target (`/path[?query]`) as a file or a listing. The
 /// query is ignored; anything that is not origin-form is refused.
 fn parse_target(target: &str) -> Result<Target, Refused> {
-    let path = target.split_once('?').map_or(target, |(path, _)| path);
-    let Some(path) = path.strip_prefix('/') else {
+    let Some(path) = path_of(target).strip_prefix('/') else {
         return Err((400, "request target must be a path starting with /".into()));
     };
     if path.is_empty() {
         return Ok(Target::Listing(Prefix::root()));
     }
     if let Some(folder) = path.strip_suffix('/') {
-        // A listing names a folder: a name, whatever its length, and the
-        // prefix of its entries.
-        let folder = Name::decode(folder.as_bytes()).map_err(bad_name)?;
-        return Ok(Target::Listing(Prefix::of_folder(&folder)));
+        return folder_prefix(folder).map(Target::Listing);
     }
     Name::decode(path.as_bytes())
         .map(Target::File)
         .map_err(bad_name)
 }
 
-fn bad_name(err: NameError) -> Refused {
+/// The path of a request target, without its query.
+pub fn path_of(target: &str) -> &str {
+    target.split_once('?').map_or(target, |(path, _)| path)
+}
+
+/// The prefix of the entries of the folder `folder` names (percent-encoded,
+/// without its leading and trailing `/`; empty for the top): a name,
+/// whatever its length, and its `/`.
+///
+/// # Errors
+/// The folder is no valid name (400, or 403 for a reserved one).
+pub fn folder_prefix(folder: &str) -> Result<Prefix, Refused> {
+    if folder.is_empty() {
+        return Ok(Prefix::root());
+    }
+    let folder = Name::decode(folder.as_bytes()).map_err(bad_name)?;
+    Ok(Prefix::of_folder(&folder))
+}
+
+/// A name refused: 400, or 403 for a reserved one (as FERRY/1 answers).
+pub fn bad_name(err: NameError) -> Refused {
     (super::codec::status(err.into()), err.to_string())
 }
 

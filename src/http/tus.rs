@@ -30,13 +30,14 @@ use base64::Engine;
 use super::dialect::{Answer, Answering, Decision, Dialect, Message};
 use super::message::{Head, Refused, Resume};
 use super::origin::{self, Provenance, Site};
+use super::request::{self, path_of};
 use super::response::{self, Framing, Head as ResponseHead};
 use crate::access::Secret;
-use crate::name::{Name, Prefix};
+use crate::name::Name;
 use crate::serve::op::FirstBytes;
 use crate::serve::piece::{self, PieceChecksum};
 use crate::serve::{BodyLength, ErrorKind, Operation, Reply, Request};
-use crate::storage::{SESSIONS_DIR, SessionInfo};
+use crate::storage::{SESSIONS_DIR, SessionInfo, fits_a_record};
 
 /// The protocol version served, the only one.
 pub const VERSION: &str = "1.0.0";
@@ -78,11 +79,6 @@ fn upload_id(path: &str) -> Option<&str> {
     path.strip_prefix('/')?
         .strip_prefix(SESSIONS_DIR)?
         .strip_prefix('/')
-}
-
-/// The path of a target, without its query.
-fn path_of(target: &str) -> &str {
-    target.split_once('?').map_or(target, |(path, _)| path)
 }
 
 impl Dialect for Tus {
@@ -224,9 +220,10 @@ fn create(
     if filename.contains('/') {
         return Err((400, "a filename is one name, without /".into()));
     }
-    let folder = folder_of(path)?;
-    let name = Name::new(format!("{}{filename}", folder.as_str()))
-        .map_err(|err| (400, err.to_string()))?;
+    // The trailing `/` may be left out: `/photos` creates in `photos/`.
+    let folder = path.strip_prefix('/').unwrap_or(path);
+    let folder = request::folder_prefix(folder.strip_suffix('/').unwrap_or(folder))?;
+    let name = Name::new(format!("{}{filename}", folder.as_str())).map_err(request::bad_name)?;
     Ok(Operation::Upload {
         name,
         size,
@@ -234,17 +231,6 @@ fn create(
         meta: Some(meta).filter(|m| !m.is_empty()),
         first,
     })
-}
-
-/// The folder a creation URL names (`/` is the top; the trailing `/` may
-/// be left out).
-fn folder_of(path: &str) -> Result<Prefix, Refused> {
-    let folder = path.trim_start_matches('/').trim_end_matches('/');
-    if folder.is_empty() {
-        return Ok(Prefix::root());
-    }
-    let name = Name::decode(folder.as_bytes()).map_err(|err| (400, err.to_string()))?;
-    Ok(Prefix::of_folder(&name))
 }
 
 /// The value `key` has in an `Upload-Metadata` list (`key base64,...`),
@@ -337,7 +323,7 @@ impl Fields {
                 fields.offset = Some(number()?);
             } else if is("upload-metadata") {
                 let meta = value.trim_ascii();
-                if !meta.iter().all(|&b| b == b' ' || b.is_ascii_graphic()) {
+                if !fits_a_record(meta) {
                     return Err((400, "Upload-Metadata must be printable ASCII".into()));
                 }
                 fields.metadata = Some(text());

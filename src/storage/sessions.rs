@@ -52,7 +52,7 @@ use super::gate::Point;
 use super::session_expiry::SessionTtl;
 use super::session_files::{self as files, Record, random_session_id, session_id};
 use super::session_index::{BegunBy, Index};
-use super::session_state::{Appender, Live, Staging};
+use super::session_state::{Appender, Books, Live, Staging};
 use super::{Storage, StorageError, Upload};
 use crate::name::Name;
 
@@ -124,11 +124,7 @@ impl Storage {
         crc: u32,
         limits: &SessionLimits,
     ) -> Result<SessionInfo, StorageError> {
-        self.pause(Point::Session);
-        let dir = self.sessions_dir()?;
-        let mut index = self.sessions.bookkeeping(&dir)?;
-        self.load_index(&dir, &mut index);
-        self.expire_sessions(&dir, &mut index, limits.ttl);
+        let (dir, mut index) = self.books_to_begin(limits.ttl)?;
         let key = self.sessions.key(&dir)?;
         // An id taken by another upload (one chance in 2^64) moves this one
         // to the next candidate. Every candidate is looked at, since the
@@ -210,16 +206,12 @@ impl Storage {
         meta: Option<&str>,
         limits: &SessionLimits,
     ) -> Result<SessionInfo, StorageError> {
-        if meta.is_some_and(|m| !m.bytes().all(|b| b == b' ' || b.is_ascii_graphic())) {
+        if meta.is_some_and(|m| !fits_a_record(m.as_bytes())) {
             return Err(StorageError::Io(io::Error::other(
                 "session metadata is not one line",
             )));
         }
-        self.pause(Point::Session);
-        let dir = self.sessions_dir()?;
-        let mut index = self.sessions.bookkeeping(&dir)?;
-        self.load_index(&dir, &mut index);
-        self.expire_sessions(&dir, &mut index, limits.ttl);
+        let (dir, mut index) = self.books_to_begin(limits.ttl)?;
         for _ in 0..ID_PROBES {
             let id = random_session_id()?;
             match files::read_record(&dir, &id) {
@@ -233,6 +225,17 @@ impl Storage {
             }
         }
         Err(StorageError::Io(io::Error::other("session id collision")))
+    }
+
+    /// The sessions directory and its bookkeeping, held, the index loaded
+    /// and expired sessions removed: where a session is begun.
+    fn books_to_begin(&self, ttl: SessionTtl) -> Result<(OwnedFd, Books<'_>), StorageError> {
+        self.pause(Point::Session);
+        let dir = self.sessions_dir()?;
+        let mut index = self.sessions.bookkeeping(&dir)?;
+        self.load_index(&dir, &mut index);
+        self.expire_sessions(&dir, &mut index, ttl);
+        Ok((dir, index))
     }
 
     /// Makes session `id` for `(name, size, crc, meta)` within `limits`,
@@ -574,6 +577,12 @@ impl Storage {
     fn sessions_dir(&self) -> Result<OwnedFd, StorageError> {
         files::open_dir(&self.root)
     }
+}
+
+/// Whether `meta` may be kept in a session's record: one line of
+/// printable ASCII (a line break would forge the record's other lines).
+pub fn fits_a_record(meta: &[u8]) -> bool {
+    meta.iter().all(|&b| b == b' ' || b.is_ascii_graphic())
 }
 
 /// A session as `SESSIONS` lists it.
