@@ -246,3 +246,33 @@ fn an_http_listing_is_json_with_format_json_in_the_query() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn a_folder_named_as_long_as_a_name_may_be_is_listed() {
+    // 1024 bytes: as long as any name may be; its entries' prefix is one
+    // byte longer, which DIR and HTTP listings once refused as too long.
+    let server = TestServer::start_with(|config| {
+        config.listen(ferry::wire::Protocol::Http, "127.0.0.1:0".parse().unwrap())
+    });
+    let folder = [
+        &"a".repeat(255)[..],
+        &"b".repeat(255),
+        &"c".repeat(255),
+        &"d".repeat(254),
+        "e",
+    ]
+    .join("/");
+    assert_eq!(folder.len(), 1024);
+    std::fs::create_dir_all(server.path(&folder)).unwrap();
+    let mut raw = server.raw();
+    raw.send(format!("DIR {folder}\n"));
+    assert_eq!(raw.line(), "OK 0");
+    let answer = support::http::exchange(
+        server.http.unwrap(),
+        "GET",
+        &format!("/{folder}/?format=json"),
+        "Host: localhost\r\n",
+        b"",
+    );
+    assert_eq!(answer.status, 200, "{}", answer.head);
+}
