@@ -80,6 +80,7 @@ pub mod stderr_relay;
 pub mod storage;
 pub mod tar;
 pub mod tls;
+pub mod upload_metadata;
 pub mod wire;
 
 pub use client::Client;

@@ -239,6 +239,46 @@ fn on_upload_hooks_see_each_upload_in_ferry_variables() {
     );
 }
 
+/// A tus upload's metadata reaches the hooks as `FERRY_META_<KEY>`, and
+/// its `mtime` becomes the file's modification time.
+#[test]
+fn a_tus_uploads_metadata_reaches_the_hooks_and_its_mtime_the_file() {
+    let hook = HookDir::new();
+    let command = hook.recorder();
+    let server = TestServer::start_with(hooks(|h| h.on_upload = Some(command)));
+    let b64 = |text: &str| {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(text)
+    };
+    let meta = format!(
+        "filename {},mtime {},file-type {},relativePath {},empty",
+        b64("tus.txt"),
+        b64("1700000000"),
+        b64("text/plain"),
+        b64("a b/$(x)")
+    );
+    let head = format!(
+        "POST /in/ HTTP/1.1\r\nTus-Resumable: 1.0.0\r\nUpload-Length: 5\r\n\
+         Upload-Metadata: {meta}\r\nContent-Type: application/offset+octet-stream\r\n\
+         Content-Length: 5\r\n"
+    );
+    assert_eq!(http(server.http.unwrap(), &head, b"hello"), 201);
+
+    let run = &hook.runs_by_name(1)["in/tus.txt"];
+    assert_eq!(run["FERRY_CRC32C"], crc_hex(b"hello"), "{run:?}");
+    assert_eq!(run["FERRY_META_FILENAME"], "tus.txt", "{run:?}");
+    assert_eq!(run["FERRY_META_MTIME"], "1700000000", "{run:?}");
+    assert_eq!(run["FERRY_META_FILE_TYPE"], "text/plain", "{run:?}");
+    assert_eq!(run["FERRY_META_RELATIVEPATH"], "a b/$(x)", "{run:?}");
+    assert_eq!(run["FERRY_META_EMPTY"], "", "{run:?}");
+    let modified = std::fs::metadata(server.path("in/tus.txt"))
+        .unwrap()
+        .modified()
+        .unwrap();
+    let since = modified.duration_since(std::time::UNIX_EPOCH).unwrap();
+    assert_eq!(since.as_secs(), 1_700_000_000);
+}
+
 #[test]
 fn hooks_are_told_the_authenticated_name() {
     let hook = HookDir::new();

@@ -139,7 +139,12 @@ pub fn run(command: &HookCommand, facts: &Facts, timeout: Duration) -> Ran {
             cmd.env_remove(key);
         }
     }
-    cmd.envs(facts.vars());
+    cmd.envs(
+        facts
+            .vars()
+            .into_iter()
+            .map(|(key, value)| (key.into_owned(), value)),
+    );
     let mut child = match cmd.spawn() {
         Ok(child) => child,
         Err(err) => {

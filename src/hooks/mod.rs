@@ -18,6 +18,7 @@
 mod child;
 mod runner;
 
+use std::borrow::Cow;
 use std::ffi::OsString;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -138,6 +139,9 @@ pub struct Facts {
     pub peer: IpAddr,
     /// The protocol it came by.
     pub protocol: Protocol,
+    /// What its client said of it (tus's `Upload-Metadata`), as
+    /// `FERRY_META_<KEY>` variables.
+    pub meta: Vec<(String, OsString)>,
 }
 
 impl Facts {
@@ -155,10 +159,12 @@ impl Facts {
     /// FERRY_CLIENT      the client id, as the log's #<id>
     /// FERRY_PEER        the client's IP address
     /// FERRY_PROTOCOL    ferry | http
+    /// FERRY_META_<KEY>  each key of the upload's metadata (a tus upload's
+    ///                   Upload-Metadata), decoded; see upload_metadata.rs
     /// ```
-    pub fn vars(&self) -> Vec<(&'static str, OsString)> {
+    pub fn vars(&self) -> Vec<(Cow<'static, str>, OsString)> {
         let protocol = self.protocol.name();
-        vec![
+        let own: [(&'static str, OsString); 10] = [
             ("FERRY_EVENT", self.event.as_str().into()),
             ("FERRY_NAME", self.name.clone().into()),
             ("FERRY_SIZE", self.size.to_string().into()),
@@ -169,7 +175,15 @@ impl Facts {
             ("FERRY_CLIENT", self.client.to_string().into()),
             ("FERRY_PEER", self.peer.to_string().into()),
             ("FERRY_PROTOCOL", protocol.into()),
-        ]
+        ];
+        let own = own
+            .into_iter()
+            .map(|(key, value)| (Cow::Borrowed(key), value));
+        let meta = self
+            .meta
+            .iter()
+            .map(|(key, value)| (Cow::Owned(key.clone()), value.clone()));
+        own.chain(meta).collect()
     }
 }
 
@@ -260,6 +274,7 @@ mod tests {
             client: 3,
             peer: IpAddr::from([127, 0, 0, 1]),
             protocol: Protocol::Http,
+            meta: vec![("FERRY_META_FILETYPE".into(), "image/png".into())],
         }
     }
 
@@ -289,7 +304,8 @@ mod tests {
         assert_eq!(get("FERRY_USER"), "");
         assert_eq!(get("FERRY_PROTOCOL"), "http");
         assert_eq!(get("FERRY_EVENT"), "before-commit");
-        assert_eq!(vars.len(), 10);
+        assert_eq!(get("FERRY_META_FILETYPE"), "image/png");
+        assert_eq!(vars.len(), 11);
         assert!(vars.iter().all(|(k, _)| k.starts_with("FERRY_")));
     }
 

@@ -23,7 +23,10 @@
 //! Extensions: creation, creation-with-upload, termination and checksum.
 //! Not yet: creation-defer-length (`Upload-Defer-Length` is refused),
 //! expiration's header (not announced), nor concatenation. A `filename` is one segment (no `/`), checked as
-//! every name is; the file is `<folder>/<filename>`.
+//! every name is; the file is `<folder>/<filename>`. Metadata is kept with
+//! the session (`upload_metadata.rs`): an `mtime` key (decimal seconds)
+//! becomes the file's modification time, and every key reaches the hooks
+//! as `FERRY_META_<KEY>`.
 
 use base64::Engine;
 
@@ -38,6 +41,7 @@ use crate::serve::op::FirstBytes;
 use crate::serve::piece::{self, PieceChecksum};
 use crate::serve::{BodyLength, ErrorKind, Operation, Reply, Request};
 use crate::storage::{SESSIONS_DIR, SessionInfo, fits_a_record};
+use crate::upload_metadata;
 
 /// The protocol version served, the only one.
 pub const VERSION: &str = "1.0.0";
@@ -215,7 +219,10 @@ fn create(
         return Err((400, "more bytes than Upload-Length".into()));
     }
     let meta = fields.metadata.unwrap_or_default();
-    let filename = metadata_value(&meta, "filename")?
+    upload_metadata::check(&meta).map_err(|message| (400, message))?;
+    let filename = upload_metadata::text(&meta, "filename")
+        .ok()
+        .flatten()
         .ok_or((400, "Upload-Metadata must give a filename".to_owned()))?;
     if filename.contains('/') {
         return Err((400, "a filename is one name, without /".into()));
@@ -231,32 +238,6 @@ fn create(
         meta: Some(meta).filter(|m| !m.is_empty()),
         first,
     })
-}
-
-/// The value `key` has in an `Upload-Metadata` list (`key base64,...`),
-/// decoded; `None` if the key is absent.
-///
-/// # Errors
-/// A value that is not base64 of UTF-8 text.
-fn metadata_value(meta: &str, key: &str) -> Result<Option<String>, Refused> {
-    let Some(pair) = meta
-        .split(',')
-        .map(str::trim)
-        .find(|pair| pair.split(' ').next() == Some(key))
-    else {
-        return Ok(None);
-    };
-    let encoded = pair.split_once(' ').map_or("", |(_, value)| value.trim());
-    let bad = || {
-        (
-            400,
-            format!("Upload-Metadata: {key} is not base64 of UTF-8 text"),
-        )
-    };
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(encoded)
-        .map_err(|_| bad())?;
-    String::from_utf8(bytes).map(Some).map_err(|_| bad())
 }
 
 /// An `Upload-Checksum` value: `<algorithm> <base64 digest>`.

@@ -24,6 +24,7 @@ use crate::access::Owner;
 use crate::hooks::{Event, Facts, Verdict};
 use crate::name::Name;
 use crate::storage::Upload;
+use crate::upload_metadata;
 
 /// A verified upload to make visible.
 pub(super) struct Commit {
@@ -39,6 +40,8 @@ pub(super) struct Commit {
     pub(super) user: Option<Owner>,
     /// The upload session it was staged in (`None` for a PUT).
     pub(super) session: Option<String>,
+    /// What its client said of it (the session's metadata), for the hooks.
+    pub(super) meta: Option<String>,
 }
 
 impl Commit {
@@ -56,6 +59,11 @@ impl Commit {
             client: ctx.client,
             peer: ctx.peer,
             protocol: ctx.protocol,
+            meta: self
+                .meta
+                .as_deref()
+                .map(upload_metadata::hook_vars)
+                .unwrap_or_default(),
         }
     }
 }
@@ -122,6 +130,7 @@ fn publish(ctx: &Ctx<'_>, commit: Commit) -> Outcome {
         started,
         user,
         session,
+        meta: _,
     } = commit;
     let replaced = upload.replaces_existing();
     let result = if ctx.config.fsync {

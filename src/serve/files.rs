@@ -305,6 +305,7 @@ pub fn finish_receive(receive: Box<Receive>, client: u64) -> Outcome {
             started,
             user,
             session: None,
+            meta: None,
         };
         commit_now(ctx, commit)
     })

@@ -20,6 +20,7 @@ use super::{
 use crate::access::{Owner, Who};
 use crate::name::Name;
 use crate::storage::{Appender, SessionLimits, StorageError};
+use crate::upload_metadata;
 
 /// UPLOAD: finds or begins the session of `name` (`size` bytes, `crc`);
 /// without a CRC (tus), begins one of its own, `meta` kept with it, and
@@ -223,7 +224,10 @@ pub(super) fn commit_session(
 ) -> Outcome {
     match ctx.storage.finish_session(id) {
         Ok((mut upload, session, crc)) => {
-            upload.set_mtime(mtime);
+            // A time the COMMIT gives, else one the client gave with the
+            // session (tus's metadata).
+            let said = session.meta.as_deref().and_then(upload_metadata::mtime);
+            upload.set_mtime(mtime.or(said));
             // Already on the pool: the commit runs here too.
             let commit = Commit {
                 upload,
@@ -233,6 +237,7 @@ pub(super) fn commit_session(
                 started: Instant::now(),
                 user,
                 session: Some(id.to_owned()),
+                meta: session.meta,
             };
             commit_now(ctx, commit)
         }
