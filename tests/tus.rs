@@ -102,7 +102,7 @@ fn options_say_what_is_served() {
     assert_eq!(answer.header("Tus-Resumable"), Some("1.0.0"));
     assert_eq!(
         answer.header("Tus-Extension"),
-        Some("creation,creation-with-upload,termination,checksum")
+        Some("creation,creation-with-upload,termination,checksum,expiration")
     );
     assert_eq!(
         answer.header("Tus-Checksum-Algorithm"),
@@ -511,4 +511,71 @@ fn a_piece_that_does_not_match_its_checksum_is_taken_back() {
         std::fs::read(server.path("checked.bin")).unwrap(),
         b"abcdefghi"
     );
+}
+
+/// Seconds since the epoch an `Upload-Expires` names.
+fn expires(answer: &Answer) -> i64 {
+    let date = answer.header("Upload-Expires").expect("Upload-Expires");
+    ferry::http::response::parse_http_date(date).expect("an HTTP date")
+}
+
+fn now() -> i64 {
+    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+    since.unwrap().as_secs() as i64
+}
+
+#[test]
+fn every_answer_about_an_unfinished_upload_says_when_it_expires() {
+    let server = TestServer::start_with(|c| {
+        c.listen(ferry::wire::Protocol::Http, "127.0.0.1:0".parse().unwrap());
+        c.upload_ttl = std::time::Duration::from_secs(3600);
+        c.upload_empty_ttl = std::time::Duration::from_secs(600);
+    });
+    let http = server.http.unwrap();
+    // Without a byte yet, the shorter TTL; with bytes, the TTL.
+    let created = create(http, "/", b"soon.bin", 10, "");
+    let url = location(&created);
+    let near = |answer: &Answer, ttl: i64| {
+        let left = expires(answer) - now();
+        assert!(
+            (ttl - 5..=ttl).contains(&left),
+            "{left} s left: {}",
+            answer.head
+        );
+    };
+    near(&created, 600);
+    near(&head(http, &url, ""), 600);
+    near(&patch(http, &url, 0, b"01234", ""), 3600);
+    near(&head(http, &url, ""), 3600);
+    // Finished: nothing left to expire.
+    let stored = patch(http, &url, 5, b"56789", "");
+    assert_eq!(stored.status, 204, "{}", stored.head);
+    assert_eq!(stored.header("Upload-Expires"), None);
+}
+
+#[test]
+fn an_expired_upload_is_gone_with_its_bytes() {
+    let server = TestServer::start_with(|c| {
+        c.listen(ferry::wire::Protocol::Http, "127.0.0.1:0".parse().unwrap());
+        // Expired as soon as it is made: no waiting for a clock.
+        c.upload_ttl = std::time::Duration::ZERO;
+    });
+    let http = server.http.unwrap();
+    let url = location(&create_carrying(
+        http,
+        "/",
+        b"late.bin",
+        10,
+        PATCH_TYPE,
+        b"01234",
+    ));
+    assert!(!server.settled_files_on_disk().is_empty());
+    let answer = patch(http, &url, 5, b"56789", "");
+    assert_eq!(answer.status, 410, "{}", answer.head);
+    let text = String::from_utf8_lossy(&answer.body);
+    assert!(text.contains("expired"), "{text}");
+    assert_eq!(server.settled_files_on_disk(), Vec::<String>::new());
+    // Gone: now it is as unknown as any other.
+    assert_eq!(head(http, &url, "").status, 404);
+    assert!(!server.path("late.bin").exists());
 }

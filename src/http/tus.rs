@@ -20,9 +20,11 @@
 //! every request but OPTIONS carries Tus-Resumable: 1.0.0 (else 412); every answer does
 //! ```
 //!
-//! Extensions: creation, creation-with-upload, termination and checksum.
-//! Not yet: creation-defer-length (`Upload-Defer-Length` is refused),
-//! expiration's header (not announced), nor concatenation. A `filename` is one segment (no `/`), checked as
+//! Extensions: creation, creation-with-upload, termination, checksum and
+//! expiration (`Upload-Expires` on every answer about an unfinished
+//! upload: its last use plus the session TTL; an expired one is `410`,
+//! removed with its bytes). Not yet: creation-defer-length
+//! (`Upload-Defer-Length` is refused), nor concatenation. A `filename` is one segment (no `/`), checked as
 //! every name is; the file is `<folder>/<filename>`. Metadata is kept with
 //! the session (`upload_metadata.rs`): an `mtime` key (decimal seconds)
 //! becomes the file's modification time, and every key reaches the hooks
@@ -46,7 +48,7 @@ use crate::upload_metadata;
 /// The protocol version served, the only one.
 pub const VERSION: &str = "1.0.0";
 /// The extensions served.
-pub const EXTENSIONS: &str = "creation,creation-with-upload,termination,checksum";
+pub const EXTENSIONS: &str = "creation,creation-with-upload,termination,checksum,expiration";
 /// The media type of a `PATCH` body.
 const PATCH_TYPE: &str = "application/offset+octet-stream";
 
@@ -335,21 +337,28 @@ impl Answer for TusAnswer {
                 }
                 head.finish(0, persistence);
             }
-            (Asked::Create, Reply::Session(session)) => ResponseHead::new(out, 201)
-                .header("Tus-Resumable", VERSION)
-                .header("Location", upload_path(&session.id))
-                .finish(0, persistence),
+            (Asked::Create, Reply::Session(session)) => {
+                let head = ResponseHead::new(out, 201)
+                    .header("Tus-Resumable", VERSION)
+                    .header("Location", upload_path(&session.id));
+                expiring(head, session.expires).finish(0, persistence);
+            }
             // Created with its first bytes (creation-with-upload).
             (
                 Asked::Create,
                 Reply::Appended {
-                    session, received, ..
+                    session,
+                    received,
+                    expires,
+                    ..
                 },
-            ) => ResponseHead::new(out, 201)
-                .header("Tus-Resumable", VERSION)
-                .header("Location", upload_path(session))
-                .header("Upload-Offset", received)
-                .finish(0, persistence),
+            ) => {
+                let head = ResponseHead::new(out, 201)
+                    .header("Tus-Resumable", VERSION)
+                    .header("Location", upload_path(session))
+                    .header("Upload-Offset", received);
+                expiring(head, Some(*expires)).finish(0, persistence);
+            }
             // Stored as it was created: empty, or all its bytes with it.
             (
                 Asked::Create,
@@ -368,10 +377,17 @@ impl Answer for TusAnswer {
             (Asked::Progress, Reply::Session(session)) => {
                 progress(session, out).finish(0, persistence)
             }
-            (Asked::Append, Reply::Appended { received, .. }) => ResponseHead::new(out, 204)
-                .header("Tus-Resumable", VERSION)
-                .header("Upload-Offset", received)
-                .finish(0, persistence),
+            (
+                Asked::Append,
+                Reply::Appended {
+                    received, expires, ..
+                },
+            ) => {
+                let head = ResponseHead::new(out, 204)
+                    .header("Tus-Resumable", VERSION)
+                    .header("Upload-Offset", received);
+                expiring(head, Some(*expires)).finish(0, persistence);
+            }
             // The last PATCH: the file is stored.
             (Asked::Append, Reply::Stored { size, crc, .. }) => ResponseHead::new(out, 204)
                 .header("Tus-Resumable", VERSION)
@@ -397,10 +413,13 @@ impl Answer for TusAnswer {
         "HEAD, PATCH, DELETE, OPTIONS"
     }
 
-    /// tus's own status for a piece that does not match its checksum.
+    /// tus's own statuses: for a piece that does not match its checksum,
+    /// and for an upload that expired (expiration: 410, where an unknown
+    /// one is 404).
     fn status(&self, kind: ErrorKind) -> u16 {
         match kind {
             ErrorKind::ChecksumMismatch => 460,
+            ErrorKind::Expired => 410,
             kind => kind.code(),
         }
     }
@@ -424,5 +443,14 @@ fn progress<'a>(session: &SessionInfo, out: &'a mut Vec<u8>) -> ResponseHead<'a>
     if let Some(meta) = &session.meta {
         head = head.header("Upload-Metadata", meta);
     }
-    head
+    expiring(head, session.expires)
+}
+
+/// `head` with `Upload-Expires`, if the upload expires at a known time
+/// (expiration: every answer about an unfinished upload says when).
+fn expiring(head: ResponseHead<'_>, expires: Option<i64>) -> ResponseHead<'_> {
+    match expires {
+        Some(at) => head.header("Upload-Expires", response::http_date(at)),
+        None => head,
+    }
 }

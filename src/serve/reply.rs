@@ -96,6 +96,9 @@ pub enum Reply {
         received: u64,
         /// Bytes this APPEND staged (for the access log).
         appended: u64,
+        /// When the session expires unless used again (seconds since the
+        /// epoch).
+        expires: i64,
     },
     /// An upload session, new or found again, and how far it has come
     /// (boxed: rare, and three times the size of the common replies).
@@ -168,6 +171,9 @@ pub enum ErrorKind {
     ReadOnly,
     /// No such file or upload.
     NotFound,
+    /// The upload outlived its TTL and is gone (a `404` but where the
+    /// protocol has a status of its own for it: tus's `410`).
+    Expired,
     /// The name's kind or an upload's state is in the way.
     Conflict,
     /// The body is over the server's size limit.
@@ -195,7 +201,7 @@ impl ErrorKind {
             ErrorKind::BadRequest => 400,
             ErrorKind::Unauthorized => 401,
             ErrorKind::Forbidden | ErrorKind::ReadOnly | ErrorKind::Vetoed => 403,
-            ErrorKind::NotFound => 404,
+            ErrorKind::NotFound | ErrorKind::Expired => 404,
             ErrorKind::Conflict => 409,
             ErrorKind::TooLarge => 413,
             ErrorKind::ChecksumMismatch => 422,
@@ -215,6 +221,7 @@ impl fmt::Display for ErrorKind {
             ErrorKind::Forbidden => "forbidden",
             ErrorKind::ReadOnly => "read-only",
             ErrorKind::NotFound => "not found",
+            ErrorKind::Expired => "expired",
             ErrorKind::Conflict => "conflict",
             ErrorKind::TooLarge => "too large",
             ErrorKind::ChecksumMismatch => "checksum mismatch",
@@ -240,6 +247,7 @@ impl From<&StorageError> for ErrorKind {
     fn from(err: &StorageError) -> ErrorKind {
         match err {
             StorageError::NotFound | StorageError::NoSuchUpload => ErrorKind::NotFound,
+            StorageError::Expired => ErrorKind::Expired,
             StorageError::IsDirectory
             | StorageError::ParentNotDirectory
             | StorageError::NotRegular

@@ -105,7 +105,11 @@ type Piece = (u64, u64, Option<PieceChecksum>);
 pub(super) fn append(who: Who, id: String, piece: Piece, commit: Option<Option<Owner>>) -> Outcome {
     let body = Body::fixed(piece.1);
     Outcome::on_pool(move |ctx| {
-        if let Err(failure) = may_write_session(ctx, &who, &id) {
+        let checked = may_write_session(ctx, &who, &id).and_then(|()| {
+            let ttl = ctx.config.session_ttl();
+            ctx.storage.live_session(&id, ttl).map_err(Failure::from)
+        });
+        if let Err(failure) = checked {
             return refuse(ctx, "APPEND", &id, failure, skip_body(body, ctx.config));
         }
         append_now(ctx, &id, piece, commit)
@@ -206,6 +210,7 @@ pub(super) fn finish_append(
                 session: id,
                 received,
                 appended: size,
+                expires: ctx.config.session_ttl().expires_from_now(received),
             })
         }
         Err(err) => {
@@ -252,7 +257,7 @@ pub(super) fn progress(who: Who, id: String) -> Outcome {
         if let Err(failure) = may_write_session(ctx, &who, &id) {
             return refuse(ctx, "PROGRESS", &id, failure, Next::Request);
         }
-        match ctx.storage.session(&id) {
+        match ctx.storage.live_session(&id, ctx.config.session_ttl()) {
             Ok(session) => Outcome::answer(Reply::Session(Box::new(session))),
             Err(err) => refuse(ctx, "PROGRESS", &id, err.into(), Next::Request),
         }

@@ -29,6 +29,9 @@ pub enum StorageError {
     Busy,
     /// No upload session with that id.
     NoSuchUpload,
+    /// The upload session outlived its TTL untouched: it is gone now,
+    /// with its bytes.
+    Expired,
     /// An APPEND at the wrong offset; the session stands at this one.
     WrongOffset(u64),
     /// An APPEND past the session's declared size.
@@ -99,6 +102,9 @@ impl fmt::Display for StorageError {
             StorageError::NoSpace => f.write_str("no space left on device"),
             StorageError::Busy => f.write_str("server out of file descriptors"),
             StorageError::NoSuchUpload => f.write_str("no such upload"),
+            StorageError::Expired => f.write_str(
+                "upload expired: untouched for longer than the server keeps one; its bytes are removed",
+            ),
             StorageError::WrongOffset(at) => write!(f, "upload is at offset {at}"),
             StorageError::PastEnd(size) => write!(f, "past the upload's {size} bytes"),
             StorageError::Incomplete(received, size) => {

@@ -10,9 +10,10 @@ use std::time::{Duration, SystemTime};
 
 use rustix::fs::Mode;
 
-use super::Storage;
 use super::session_files as files;
 use super::session_index::Index;
+use super::sessions::now_seconds;
+use super::{SessionInfo, Storage, StorageError};
 
 /// How long a session untouched is kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +34,21 @@ impl SessionTtl {
             staged,
             empty: empty.min(staged),
         }
+    }
+
+    /// When a session last used at `used` (seconds since the epoch) that
+    /// holds `received` bytes expires, unless used again.
+    pub fn expires(&self, used: i64, received: u64) -> i64 {
+        let keep = match received {
+            0 => self.empty,
+            _ => self.staged,
+        };
+        used.saturating_add(i64::try_from(keep.as_secs()).unwrap_or(i64::MAX))
+    }
+
+    /// When a session used just now that holds `received` bytes expires.
+    pub fn expires_from_now(&self, received: u64) -> i64 {
+        self.expires(now_seconds(), received)
     }
 }
 
@@ -56,6 +72,44 @@ impl Storage {
                 log::warn!("upload sessions not expired: {err}");
                 0
             }
+        }
+    }
+
+    /// Reads session `id`, with when it expires, unless it has outlived
+    /// `ttl` already: then it is removed, as the next sweep would remove
+    /// it, so that no client resumes an upload the server may drop at any
+    /// moment. A session in use here, or locked by another node, is not.
+    ///
+    /// # Errors
+    /// [`StorageError::Expired`] if it was removed;
+    /// [`StorageError::NoSuchUpload`] and the rest as [`Storage::session`].
+    pub fn live_session(&self, id: &str, ttl: SessionTtl) -> Result<SessionInfo, StorageError> {
+        let mut info = self.session(id)?;
+        let dir = self.sessions_dir()?;
+        let used = files::last_used(&dir, id).unwrap_or_else(now_seconds);
+        let expires = ttl.expires(used, info.received);
+        info.expires = Some(expires);
+        if now_seconds() < expires {
+            return Ok(info);
+        }
+        let mut index = self.sessions.bookkeeping(&dir)?;
+        self.load_index(&dir, &mut index);
+        let in_use = self
+            .sessions
+            .get(id)
+            .is_some_and(|live| live.busy() || live.committing.load(Ordering::SeqCst));
+        // Used since by another node (read again under the lock)?
+        let used = files::last_used(&dir, id).unwrap_or(used);
+        if in_use || now_seconds() < ttl.expires(used, info.received) {
+            return Ok(info);
+        }
+        match files::try_lock_session(&dir, id) {
+            Ok(Some(_lock)) => {
+                log::info!("upload session {id} expired");
+                self.remove_session(&dir, &mut index, id);
+                Err(StorageError::Expired)
+            }
+            Ok(None) | Err(_) => Ok(info),
         }
     }
 

@@ -105,6 +105,10 @@ pub struct SessionInfo {
     pub received: u64,
     /// What its client said of it (tus's `Upload-Metadata`), as said.
     pub meta: Option<String>,
+    /// When it expires unless used again, in seconds since the epoch;
+    /// `None` where the answer was made without the TTL
+    /// ([`Storage::live_session`] and a new session's say).
+    pub expires: Option<i64>,
 }
 
 impl Storage {
@@ -265,7 +269,9 @@ impl Storage {
         };
         files::create(dir, id, &record)?;
         index.insert(id, now_seconds(), record.begun_by, true);
-        self.session_in(dir, id)
+        let mut info = self.session_in(dir, id)?;
+        info.expires = Some(limits.ttl.expires(now_seconds(), info.received));
+        Ok(info)
     }
 
     /// Reads a session's description and progress.
@@ -313,6 +319,7 @@ impl Storage {
             crc: record.crc,
             received: u64::try_from(data.st_size).unwrap_or(0),
             meta: record.meta.clone(),
+            expires: None,
         };
         Ok((info, record))
     }
@@ -574,7 +581,7 @@ impl Storage {
     }
 
     /// The sessions directory, created on first use.
-    fn sessions_dir(&self) -> Result<OwnedFd, StorageError> {
+    pub(super) fn sessions_dir(&self) -> Result<OwnedFd, StorageError> {
         files::open_dir(&self.root)
     }
 }
@@ -610,7 +617,7 @@ fn check_id(id: &str) -> Result<(), StorageError> {
 /// Candidate ids tried for one upload before giving up.
 const ID_PROBES: u32 = 4;
 
-fn now_seconds() -> i64 {
+pub(super) fn now_seconds() -> i64 {
     SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64)
