@@ -269,4 +269,8 @@ pub struct WebConfig {
     /// sandbox (`--inline-content`): for a public static site whose writers
     /// are all trusted.
     pub inline_content: bool,
+    /// Origins whose pages may use the listener across sites
+    /// (`--cors-origin`): `scheme://host[:port]` in lower case, or `*`
+    /// (`http/cors.rs`). At most 255 are told apart.
+    pub cors_origins: Vec<String>,
 }

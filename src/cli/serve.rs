@@ -145,6 +145,13 @@ pub struct ServeArgs {
     /// origin").
     #[arg(long)]
     inline_content: bool,
+    /// Let pages of this origin (scheme://host[:port], or * for every
+    /// one) use the HTTP listener from a browser: Uppy or tus-js-client on
+    /// another site, say. Their requests still need a token where access
+    /// control is on; with it off, * lets any site's page change files
+    /// through a visitor's browser. Repeatable (docs/http.md, "CORS").
+    #[arg(long, value_name = "ORIGIN", value_parser = crate::http::cors::parse_origin)]
+    cors_origin: Vec<String>,
     /// Serve FERRY/1 and HTTP over TLS with this certificate chain (PEM,
     /// leaf first; `ferry cert` makes one to try it out); re-read on
     /// SIGHUP. Needs --tls-key.
@@ -314,6 +321,7 @@ fn serve(args: ServeArgs) -> ExitCode {
         web: WebConfig {
             allow_hosts: args.allow_host,
             inline_content: args.inline_content,
+            cors_origins: args.cors_origin,
         },
         tls,
         trusted_proxies: args.trusted_proxy,

@@ -9,6 +9,7 @@
 //! connection closes after the answer, HEAD (fields only), HTTP/1.0's
 //! keep-alive, `Expect: 100-continue`, and the dialect's answer.
 
+use super::cors::{self, Cors};
 use super::dialect::{self, Answering, Decision, Message};
 use super::message::{self, HttpError, Resume};
 use super::origin::Site;
@@ -27,18 +28,17 @@ pub fn status(kind: ErrorKind) -> u16 {
 pub struct Exchange {
     /// Close the connection once this answer is out.
     pub close: bool,
-    /// The request was HEAD: headers only.
-    head: bool,
-    /// HTTP/1.0: a connection kept open says so.
-    http10: bool,
-    /// The client waits for `100 Continue` before sending its body.
-    expect_continue: bool,
+    /// What the request's head said that the answer depends on.
+    said: Said,
     /// How the dialect that took the request answers it (`None`: no
     /// dialect did, the head was refused first).
     answer: Option<Answering>,
     /// The listener the connection came from, which says what dialects
     /// it serves ([`dialect::of`]).
     listener: Protocol,
+    /// The CORS fields its answer carries (a page of another origin the
+    /// operator allowed asked).
+    cors: Cors,
 }
 
 impl Exchange {
@@ -46,11 +46,10 @@ impl Exchange {
     pub fn new(listener: Protocol) -> Exchange {
         Exchange {
             close: false,
-            head: false,
-            http10: false,
-            expect_continue: false,
+            said: Said::default(),
             answer: None,
             listener,
+            cors: Cors::None,
         }
     }
 
@@ -58,14 +57,14 @@ impl Exchange {
     fn framing(&self) -> Framing {
         Framing {
             persistence: self.persistence(),
-            head_only: self.head,
+            head_only: self.said.head(),
             allow: self.answer.as_ref().map_or(ALLOW_FILE, |a| a.get().allow()),
         }
     }
 
     /// What the answer's `Connection` header says.
     fn persistence(&self) -> Persistence {
-        match (self.close, self.http10) {
+        match (self.close, self.said.http10()) {
             (true, _) => Persistence::Close,
             (false, true) => Persistence::KeepAlive,
             (false, false) => Persistence::Open,
@@ -76,14 +75,18 @@ impl Exchange {
     /// answer will need; `site`: the web origin's rules it must meet.
     pub fn decode(&mut self, data: &[u8], site: Site<'_>) -> Decoded {
         let listener = self.listener;
+        let mut cors = Cors::None;
         let decided = message::parse(data, |head, resume| {
+            cors = cors::of(head, site.web);
             dialect::of(listener, head).decode(head, resume, site)
         });
-        match decided {
-            Ok(None) => Decoded::Incomplete,
+        let decoded = match decided {
+            Ok(None) => return Decoded::Incomplete,
             Ok(Some((decision, resume))) => self.start(decision, &resume),
             Err(err) => self.refused(err),
-        }
+        };
+        self.cors = cors;
+        decoded
     }
 
     fn start(&mut self, decision: Decision, resume: &Resume) -> Decoded {
@@ -93,11 +96,10 @@ impl Exchange {
         };
         *self = Exchange {
             close: resume.close,
-            head: resume.head,
-            http10: resume.http10,
-            expect_continue: resume.expect_continue,
+            said: Said::of(resume),
             answer: Some(answer),
             listener: self.listener,
+            cors: Cors::None,
         };
         match refused {
             Err(request) => Decoded::Request(request, resume.used),
@@ -117,8 +119,11 @@ impl Exchange {
             Some(resume) => {
                 *self = Exchange {
                     close: resume.close,
-                    head: resume.head,
-                    http10: resume.http10,
+                    // Nobody waits for 100 Continue: the body is skipped.
+                    said: Said::of(&Resume {
+                        expect_continue: false,
+                        ..resume
+                    }),
                     ..Exchange::new(self.listener)
                 };
                 Some((resume.used, body(&resume)))
@@ -142,22 +147,27 @@ impl Exchange {
     /// closes after it.
     pub fn encode(&mut self, reply: &Reply, last: bool, out: &mut Vec<u8>) {
         self.close |= last;
+        let start = out.len();
         match reply {
             Reply::Nothing => {}
-            Reply::GoAhead if self.expect_continue => {
+            Reply::GoAhead if self.said.expect_continue() => {
                 out.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
             }
             Reply::GoAhead => {}
-            Reply::More(bytes) if !self.head => out.extend_from_slice(bytes),
+            Reply::More(bytes) if !self.said.head() => out.extend_from_slice(bytes),
             Reply::More(_) => {}
-            Reply::Failed(failure) => self.failure(failure, out),
+            Reply::Failed(failure) => {
+                self.failure(failure, out);
+                cors::add_fields(self.cors, start, out);
+            }
             reply => match &self.answer {
                 Some(answer) => {
                     let message = Message {
                         persistence: self.persistence(),
-                        head: self.head,
+                        head: self.said.head(),
                     };
                     answer.get().encode(reply, message, out);
+                    cors::add_fields(self.cors, start, out);
                 }
                 None => {
                     debug_assert!(false, "{reply:?} to a request no dialect took");
@@ -178,7 +188,9 @@ impl Exchange {
     /// The answer to a refused request head; `last` as for [`Self::encode`].
     pub fn refuse(&mut self, refusal: &Refusal, last: bool, out: &mut Vec<u8>) {
         self.close |= last;
+        let start = out.len();
         self.error(refusal.code, &refusal.message, out);
+        cors::add_fields(self.cors, start, out);
     }
 
     /// An error answer, as the dialect that took the request writes one
@@ -188,6 +200,41 @@ impl Exchange {
             Some(answer) => answer.get().error(status, message, self.framing(), out),
             None => response::error(out, status, message, self.framing()),
         }
+    }
+}
+
+/// What a request's head said that its answer depends on, a bit each:
+/// every connection holds an exchange, so it stays small.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Said(u8);
+
+impl Said {
+    /// The request was HEAD: headers only.
+    const HEAD: u8 = 1;
+    /// HTTP/1.0: a connection kept open says so.
+    const HTTP10: u8 = 2;
+    /// The client waits for `100 Continue` before sending its body.
+    const EXPECT_CONTINUE: u8 = 4;
+
+    fn of(resume: &Resume) -> Said {
+        let bit = |set: bool, bit: u8| if set { bit } else { 0 };
+        Said(
+            bit(resume.head, Said::HEAD)
+                | bit(resume.http10, Said::HTTP10)
+                | bit(resume.expect_continue, Said::EXPECT_CONTINUE),
+        )
+    }
+
+    fn head(self) -> bool {
+        self.0 & Said::HEAD != 0
+    }
+
+    fn http10(self) -> bool {
+        self.0 & Said::HTTP10 != 0
+    }
+
+    fn expect_continue(self) -> bool {
+        self.0 & Said::EXPECT_CONTINUE != 0
     }
 }
 

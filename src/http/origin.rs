@@ -15,7 +15,8 @@
 //!   is refused, whatever the auth mode, so a foreign page cannot drive a
 //!   browser that is signed in. Browsers say where a request comes from in
 //!   `Sec-Fetch-Site` (trusted when present) or `Origin`; tools such as
-//!   curl send neither and are not affected.
+//!   curl send neither and are not affected. The origins the operator
+//!   named with `--cors-origin` are let through (`cors.rs`).
 //! - **User content** never runs as the interface: every file goes out with
 //!   `X-Content-Type-Options: nosniff` (set on every answer, in
 //!   [`super::response::Head::finish`]) and a sandboxing
@@ -151,7 +152,7 @@ pub fn check_writes(writes: bool, seen: &Provenance, site: Site<'_>) -> Result<(
             ),
         ));
     }
-    if writes && !same_origin(seen) {
+    if writes && !same_origin(seen) && !cors_allowed(seen, site.web) {
         return Err((
             403,
             "cross-site request refused: a page on another site may not change files here".into(),
@@ -180,6 +181,14 @@ fn same_origin(seen: &Provenance) -> bool {
             .is_some_and(|(_, authority)| authority.eq_ignore_ascii_case(host)),
         (Some(_), None) => false,
     }
+}
+
+/// Whether the request comes from the page of an origin the operator lets
+/// use the listener across sites (`--cors-origin`).
+fn cors_allowed(seen: &Provenance, web: &WebConfig) -> bool {
+    seen.origin
+        .as_deref()
+        .is_some_and(|origin| super::cors::allows(origin, web))
 }
 
 /// Whether a `Host` value (with or without a port) names something a DNS
