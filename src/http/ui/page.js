@@ -14,8 +14,8 @@
 // localStorage (per target, size and modification time), so it goes on
 // after a reload too, once the same file is picked again. The tus client
 // is the few functions below, not a vendored tus-js-client: that is, even
-// minified, several times the size of this whole page (which is embedded
-// in the binary and sent with every listing), would bring a build step to
+// minified, bigger than this whole script (which is embedded in the
+// binary and sent with every listing page), would bring a build step to
 // pin and embed it, and serves much that ferry does not (concatenation,
 // deferred lengths, other storages for its URLs); the page needs only
 // creation, HEAD and PATCH.
