@@ -4,7 +4,10 @@
 //! bars full, downloads it from the page and compares, renames it
 //! through its prompt, uploads a folder with the folder picker, sorts,
 //! deletes it through the page's button and its confirm dialog, and shows
-//! a refused upload (403) to the user as a message. And the stored-script
+//! a refused upload (403) to the user as a message, its bars empty. The
+//! page uploads by tus: one it was sending when the server was killed it
+//! finishes once the server is back, and one cut by a reload goes on
+//! from where it was when the same file is picked again. And the stored-script
 //! attack of issue 24: a file a mere uploader put in `incoming/`, opened
 //! by an administrator, reads and deletes nothing.
 //!
@@ -20,6 +23,7 @@ mod webdriver;
 
 use serde_json::{Value, json};
 use support::TestServer;
+use support::process::Process;
 use support::tokens::guarded;
 use webdriver::Browser;
 
@@ -211,6 +215,13 @@ fn a_refused_upload_is_shown_to_the_user() {
         "{message}"
     );
     assert!(!server.path("x.txt").exists());
+    // Its bars show what was stored: nothing.
+    let shown = browser.run(
+        "return [Array.from(document.querySelectorAll('progress'), (p) => p.value), \
+                 document.querySelector('.upload .state').textContent]",
+        json!([]),
+    );
+    assert_eq!(shown, json!([[0, 0], "failed"]));
 }
 
 /// What a hostile uploader's page would do with its viewer's rights: copy
@@ -301,5 +312,186 @@ fn a_file_an_uploader_planted_runs_nothing_with_the_viewers_rights() {
         std::fs::read(server.path("secret/victim.txt")).unwrap(),
         b"classified",
         "victim deleted"
+    );
+}
+
+/// The Location of the one upload the page remembers, if it remembers one.
+const REMEMBERED: &str = "const keys = Object.keys(localStorage).filter((k) => k.startsWith('ferry-upload ')); \
+    return keys.length === 1 ? JSON.parse(localStorage.getItem(keys[0])).location : keys.length;";
+
+/// Picks `file` in the page's file input.
+fn pick(browser: &Browser, file: &std::path::Path) {
+    let input = browser.element("return document.getElementById('pick-files')", json!([]));
+    browser.send_keys(&input, file.to_str().unwrap());
+}
+
+/// The file that stages the upload the page remembers, under `root`, once
+/// the page has created it.
+fn staging_file(browser: &Browser, root: &std::path::Path) -> std::path::PathBuf {
+    let location = browser.wait_for("the page to remember an upload", || {
+        browser
+            .run(REMEMBERED, json!([]))
+            .as_str()
+            .map(str::to_owned)
+    });
+    let id = location.rsplit('/').next().unwrap();
+    root.join(".ferry-uploads").join(format!("{id}.data"))
+}
+
+/// How many bytes `staged` holds, once that is more than `past` and less
+/// than `total`: the upload is under way, and that far.
+fn under_way(browser: &Browser, staged: &std::path::Path, past: u64, total: u64) -> u64 {
+    browser.wait_for("the upload to be under way", || {
+        let held = std::fs::metadata(staged).ok()?.len();
+        (held > past && held < total).then_some(held)
+    })
+}
+
+/// The page's message, once it shows one and no request is running.
+fn message(browser: &Browser) -> String {
+    browser.wait_for("the page's message", || {
+        let text = browser.run(
+            "const m = document.getElementById('message'); \
+             return document.body.dataset.state !== 'idle' || m.hidden ? null : m.textContent",
+            json!([]),
+        );
+        text.as_str().map(str::to_owned)
+    })
+}
+
+/// The page's chunk: one `PATCH` at most.
+const CHUNK: u64 = 8 << 20;
+
+#[test]
+fn an_upload_cut_by_a_server_restart_is_finished_by_the_page() {
+    let Some(browser) = browser_or_skip() else {
+        return;
+    };
+    let root = tempfile::tempdir().unwrap();
+    let serve = |http: &str| Process::start(root.path(), &["--http", http, "--workers", "1"]);
+    let mut server = serve("127.0.0.1:0");
+    let http = server.http_addr();
+    browser.open(&format!("http://{http}/"));
+    listed(&browser);
+    // 50 MiB at 16 MiB/s: PATCH after PATCH for three seconds, time
+    // enough to kill the server between the first byte and the last.
+    browser.throttle_uploads(Some(16 << 20));
+    let local = tempfile::tempdir().unwrap();
+    let content = support::pattern(50 << 20, 27);
+    let file = local.path().join("big.bin");
+    std::fs::write(&file, &content).unwrap();
+    pick(&browser, &file);
+    let staged = staging_file(&browser, root.path());
+    let id = staged.file_stem().unwrap().to_str().unwrap().to_owned();
+    // Killed mid-way, once the bytes of two PATCHes are in.
+    let held = under_way(&browser, &staged, 2 * CHUNK, content.len() as u64);
+    server.signal(rustix::process::Signal::KILL);
+    server.wait();
+    // No server: the page says it tries again, and does.
+    browser.wait_for("the page to say it retries", || {
+        let state = browser.run(
+            "return document.querySelector('.upload .state').textContent",
+            json!([]),
+        );
+        (state == json!("retrying\u{2026}")).then_some(())
+    });
+    let again = serve(&http.to_string());
+    assert_eq!(again.http_addr(), http);
+    browser.throttle_uploads(None);
+    assert_eq!(message(&browser), "Uploaded 1 file");
+    assert_eq!(std::fs::read(root.path().join("big.bin")).unwrap(), content);
+    let bars = "return Array.from(document.querySelectorAll('progress'), (p) => p.value === p.max)";
+    assert_eq!(browser.run(bars, json!([])), json!([true, true]));
+    assert_eq!(browser.run(REMEMBERED, json!([])), json!(0), "forgotten");
+    // It went on from where it was: the restarted server was asked how far
+    // the upload had got, first, and never asked to create one.
+    again.wait_for_log(" http list ");
+    let tus = |line: &&String| !line.contains(" http list ") && !line.contains(" http get ");
+    let asked: Vec<String> = again
+        .log_lines(" http ")
+        .iter()
+        .filter(tus)
+        .cloned()
+        .collect();
+    assert!(
+        asked[0].contains(&format!(" http progress \"{id}\" ok ")),
+        "{asked:?}"
+    );
+    assert!(
+        asked.iter().all(|line| !line.contains(" http upload ")),
+        "{asked:?}"
+    );
+    // What the killed server held (the bytes of two PATCHes at least) was
+    // not sent again: fewer PATCHes than the whole file takes.
+    let patches = asked.iter().filter(|l| l.contains(" http append ")).count() as u64;
+    let left = content.len() as u64 - 2 * CHUNK;
+    assert!(
+        (1..=left.div_ceil(CHUNK)).contains(&patches),
+        "{held} held: {asked:?}"
+    );
+}
+
+#[test]
+fn after_a_reload_the_page_goes_on_with_the_upload_it_remembered() {
+    let Some(browser) = browser_or_skip() else {
+        return;
+    };
+    let root = tempfile::tempdir().unwrap();
+    let server = Process::start(root.path(), &["--http", "127.0.0.1:0", "--workers", "1"]);
+    let page = format!("http://{}/", server.http_addr());
+    browser.open(&page);
+    listed(&browser);
+    browser.throttle_uploads(Some(16 << 20));
+    let local = tempfile::tempdir().unwrap();
+    let content = support::pattern(20 << 20, 28);
+    let file = local.path().join("twice.bin");
+    std::fs::write(&file, &content).unwrap();
+    pick(&browser, &file);
+    let staged = staging_file(&browser, root.path());
+    let id = staged.file_stem().unwrap().to_str().unwrap().to_owned();
+    under_way(&browser, &staged, CHUNK, content.len() as u64);
+    // Reloaded mid-way: the upload in flight is cut, its Location kept.
+    browser.open(&page);
+    assert!(listed(&browser).is_empty());
+    let kept = browser.run(REMEMBERED, json!([]));
+    assert_eq!(kept, json!(format!("/.ferry-uploads/{id}")));
+    browser.throttle_uploads(None);
+    // The same file picked again goes on with the upload remembered.
+    pick(&browser, &file);
+    assert_eq!(message(&browser), "Uploaded 1 file");
+    assert_eq!(
+        std::fs::read(root.path().join("twice.bin")).unwrap(),
+        content
+    );
+    assert_eq!(browser.run(REMEMBERED, json!([])), json!(0), "forgotten");
+    // After the reload, the page's first request of the upload was a HEAD
+    // on the Location it remembered, and it created none. (The access log
+    // comes in batches: wait for its last line, the listing the page
+    // asked for after the upload, its third.) A PATCH cut by the reload
+    // may be logged after it, and is left out.
+    let lines = browser.wait_for("the access log", || {
+        let lines = server.log_lines(" http ");
+        let lists = lines.iter().filter(|l| l.contains(" http list ")).count();
+        (lists == 3).then_some(lines)
+    });
+    let reloaded = lines
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.contains(" http list "))
+        .nth(1)
+        .unwrap()
+        .0;
+    let asked = |l: &&String| l.contains(" http upload ") || l.contains(" http progress ");
+    let before: Vec<&String> = lines[..reloaded].iter().filter(asked).collect();
+    let after: Vec<&String> = lines[reloaded..].iter().filter(asked).collect();
+    assert!(
+        before.len() == 1 && before[0].contains(" http upload \"twice.bin\" ok "),
+        "{lines:#?}"
+    );
+    let head = format!(" http progress \"{id}\" ok ");
+    assert!(after[0].contains(&head), "{lines:#?}");
+    assert!(
+        after.iter().all(|l| l.contains(" http progress ")),
+        "{lines:#?}"
     );
 }

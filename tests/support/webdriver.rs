@@ -162,6 +162,25 @@ impl Browser {
         self.session_call("POST", "/alert/accept", Some(json!({})));
     }
 
+    /// Limits how fast the browser sends request bodies to
+    /// `bytes_per_second` (Chromium's network emulation, which holds the
+    /// bytes back in the browser), or lifts the limit (`None`).
+    pub fn throttle_uploads(&self, bytes_per_second: Option<u64>) {
+        let path = "/chromium/network_conditions";
+        match bytes_per_second {
+            Some(rate) => {
+                let conditions = json!({"network_conditions": {
+                    "offline": false, "latency": 0,
+                    "download_throughput": 1u64 << 30, "upload_throughput": rate,
+                }});
+                self.session_call("POST", path, Some(conditions));
+            }
+            None => {
+                self.session_call("DELETE", path, None);
+            }
+        }
+    }
+
     fn path(&self, rest: &str) -> String {
         format!("/session/{}{rest}", self.session)
     }

@@ -6,6 +6,19 @@
 // through textContent, so no name is ever parsed as markup.
 // body.dataset.state is "busy" while
 // requests run and "idle" otherwise (the browser test waits on it).
+//
+// Uploads go through the server's tus 1.0.0 dialect (docs/http.md,
+// "Resumable uploads (tus)"), in 8 MiB PATCHes, so one cut off by a
+// dropped connection, a server restart or a closed lid goes on from the
+// last byte the server kept: each upload's Location is remembered in
+// localStorage (per target, size and modification time), so it goes on
+// after a reload too, once the same file is picked again. The tus client
+// is the few functions below, not a vendored tus-js-client: that is, even
+// minified, bigger than this whole script (which is embedded in the
+// binary and sent with every listing page), would bring a build step to
+// pin and embed it, and serves much that ferry does not (concatenation,
+// deferred lengths, other storages for its URLs); the page needs only
+// creation, HEAD and PATCH.
 'use strict';
 (() => {
   const body = document.body;
@@ -46,7 +59,8 @@
     return what + ': ' + status + (reason ? ' ' + reason : '');
   }
 
-  // One request; resolves with {status, text} (status 0: no answer).
+  // One request; resolves with {status, text, header(name)} (status 0:
+  // no answer).
   function send(method, url, options) {
     const opts = options || {};
     return new Promise((resolve) => {
@@ -54,8 +68,9 @@
       xhr.open(method, url);
       for (const [name, value] of Object.entries(opts.headers || {})) xhr.setRequestHeader(name, value);
       if (opts.progress) xhr.upload.onprogress = (e) => opts.progress(e.loaded);
-      xhr.onload = () => resolve({ status: xhr.status, text: xhr.responseText });
-      xhr.onerror = () => resolve({ status: 0, text: '' });
+      const header = (name) => xhr.getResponseHeader(name);
+      xhr.onload = () => resolve({ status: xhr.status, text: xhr.responseText, header });
+      xhr.onerror = () => resolve({ status: 0, text: '', header: () => null });
       busy(1);
       xhr.send(opts.body === undefined ? null : opts.body);
     }).finally(() => busy(-1));
@@ -157,10 +172,153 @@
     await refresh();
   }
 
-  // Uploads: one PUT per file, one at a time, a bar each and one for all.
+  // tus, as much of it as the page needs. A file is created with a POST to
+  // its folder's URL (filename and mtime in Upload-Metadata), then sent in
+  // CHUNK-sized PATCHes. What can pass (no answer, 5xx but 501/505/507,
+  // 408, 423, 429, a 409 for a busy or moved offset) is tried again after
+  // a pause that doubles from half a second to eight, each time from the
+  // offset a HEAD reports, until RETRY_FOR has passed without a byte
+  // stored; any other refusal ends the file with the server's reason.
+  const TUS = { 'Tus-Resumable': '1.0.0' };
+  const CHUNK = 8 * 1024 * 1024;
+  const RETRY_FOR = 5 * 60 * 1000;
+  const PAUSES = [500, 8000];
+  // localStorage keys of remembered uploads; entries older than KEEP
+  // (well past the server's default --upload-ttl) are let go.
+  const REMEMBERED = 'ferry-upload ';
+  const KEEP = 7 * 24 * 3600 * 1000;
+
+  function base64(text) {
+    let binary = '';
+    for (const byte of new TextEncoder().encode(text)) binary += String.fromCharCode(byte);
+    return btoa(binary);
+  }
+  function passes(status) {
+    return status === 0 || status === 408 || status === 409 || status === 423 || status === 429 ||
+      (status >= 500 && status !== 501 && status !== 505 && status !== 507);
+  }
+  // The Location remembered for a key, or null; localStorage may be
+  // refused (privacy settings, a full quota): then nothing is remembered.
+  function recall(key) {
+    try {
+      const entry = JSON.parse(localStorage.getItem(key) || 'null');
+      return entry && typeof entry.location === 'string' ? entry.location : null;
+    } catch (_) { return null; }
+  }
+  function remember(key, location) {
+    try { localStorage.setItem(key, JSON.stringify({ location, at: Date.now() })); } catch (_) { /* not kept */ }
+  }
+  function forget(key) {
+    try { localStorage.removeItem(key); } catch (_) { /* nothing kept */ }
+  }
+  function forgetOld() {
+    try {
+      for (let at = localStorage.length - 1; at >= 0; at--) {
+        const key = localStorage.key(at);
+        if (!key || !key.startsWith(REMEMBERED)) continue;
+        const entry = JSON.parse(localStorage.getItem(key) || 'null');
+        if (!entry || !(Date.now() - entry.at < KEEP)) localStorage.removeItem(key);
+      }
+    } catch (_) { /* nothing kept */ }
+  }
+  const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
+
+  // Sends one file by tus; resolves with null once it is stored, or the
+  // refusal ({status, text}) that ended it. `show(offset, loaded, state)`
+  // draws its progress: `offset` bytes stored and `loaded` more on their
+  // way, `state` for its state cell.
+  async function sendFile(item, show) {
+    const file = item.file;
+    const target = prefix + item.path;
+    const slash = target.lastIndexOf('/');
+    const folder = slash < 0 ? '/' : urlOf(target.slice(0, slash)) + '/';
+    const key = REMEMBERED + JSON.stringify([target, file.size, file.lastModified]);
+    const metadata = 'filename ' + base64(target.slice(slash + 1)) +
+      ',mtime ' + base64(String(Math.floor(file.lastModified / 1000)));
+    let location = recall(key);
+    let offset = 0;
+    let pause = PAUSES[0];
+    let giveUp = Date.now() + RETRY_FOR;
+    // Whether to try again after `answer`, having waited; false: it ends.
+    const again = async (answer) => {
+      if (!passes(answer.status) || Date.now() > giveUp) return false;
+      show(offset, 0, 'retrying\u2026');
+      await sleep(pause);
+      pause = Math.min(pause * 2, PAUSES[1]);
+      return true;
+    };
+    const moved = (to) => {
+      if (to > offset) { pause = PAUSES[0]; giveUp = Date.now() + RETRY_FOR; }
+      offset = to;
+    };
+    for (;;) {
+      if (location) {
+        // How far it got: the upload may be gone (expired, or finished
+        // elsewhere), or kept more than the last answer said.
+        const answer = await send('HEAD', location, { headers: TUS });
+        const length = Number(answer.header('Upload-Length'));
+        const at = Number(answer.header('Upload-Offset'));
+        if (answer.status === 200 && length === file.size && Number.isSafeInteger(at) && at <= file.size) {
+          moved(at);
+          show(offset, 0, offset > 0 ? 'resuming' : 'sending');
+        } else if (answer.status === 200 || answer.status === 403 || answer.status === 404 || answer.status === 410) {
+          forget(key);
+          location = null;
+          offset = 0;
+        } else if (await again(answer)) {
+          continue;
+        } else {
+          return answer;
+        }
+      }
+      if (!location) {
+        show(0, 0, 'sending');
+        const answer = await send('POST', folder, {
+          headers: { ...TUS, 'Upload-Length': String(file.size), 'Upload-Metadata': metadata },
+        });
+        const created = answer.status === 201 && answer.header('Location');
+        if (!created) {
+          if (await again(answer)) continue;
+          return answer;
+        }
+        location = created;
+        offset = Number(answer.header('Upload-Offset')) || 0;
+        if (offset >= file.size) { forget(key); return null; }
+        remember(key, location);
+      }
+      while (offset < file.size) {
+        const end = Math.min(offset + CHUNK, file.size);
+        const answer = await send('PATCH', location, {
+          body: file.slice(offset, end),
+          headers: { ...TUS, 'Content-Type': 'application/offset+octet-stream', 'Upload-Offset': String(offset) },
+          progress: (loaded) => show(offset, loaded, 'sending'),
+        });
+        const at = Number(answer.header('Upload-Offset'));
+        if (answer.status === 204 && Number.isSafeInteger(at) && at > offset) {
+          moved(at);
+          show(offset, 0, 'sending');
+          continue;
+        }
+        if (answer.status === 404 || answer.status === 410) {
+          // Expired while away: begin again.
+          forget(key);
+          location = null;
+          break;
+        }
+        if (await again(answer)) break;
+        // Refused for good: forgotten. Out of time: kept, for another try.
+        if (!passes(answer.status)) forget(key);
+        return answer;
+      }
+      if (location && offset >= file.size) { forget(key); return null; }
+    }
+  }
+
+  // Uploads: one file at a time, a bar each and one for all.
   async function upload(items) {
     if (items.length === 0) return;
     busy(1);
+    forgetOld();
     const total = items.reduce((sum, item) => sum + item.file.size, 0) || 1;
     let done = 0;
     const overall = document.createElement('progress');
@@ -186,25 +344,32 @@
     const failures = [];
     for (const [at, item] of items.entries()) {
       const { line, bar, state } = bars[at];
-      state.textContent = 'sending';
-      const answer = await send('PUT', urlOf(prefix + item.path), {
-        body: item.file,
-        headers: { 'X-Ferry-Mtime': String(Math.floor(item.file.lastModified / 1000)) },
-        progress: (loaded) => { bar.value = loaded; overall.value = done + loaded; },
+      let stored = 0;
+      const refused = await sendFile(item, (offset, loaded, text) => {
+        stored = offset;
+        bar.value = offset + loaded;
+        overall.value = done + offset + loaded;
+        state.textContent = text;
       });
-      done += item.file.size;
-      overall.value = done;
-      if (answer.status >= 200 && answer.status < 300) {
+      if (refused === null) {
+        done += item.file.size;
         bar.value = bar.max;
         state.textContent = 'done';
       } else {
+        // Only what the server kept: a failed file's bars are not full.
+        done += stored;
+        bar.value = stored;
         line.classList.add('failed');
         state.textContent = 'failed';
-        failures.push(explain(item.path, answer.status, answer.text));
+        failures.push(explain(item.path, refused.status, refused.text));
       }
+      overall.value = done;
     }
     if (failures.length) say(failures.join('\n'));
-    else say('Uploaded ' + items.length + (items.length === 1 ? ' file' : ' files'), true);
+    else {
+      overall.value = overall.max;
+      say('Uploaded ' + items.length + (items.length === 1 ? ' file' : ' files'), true);
+    }
     await refresh();
     busy(-1);
   }
