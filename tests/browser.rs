@@ -400,6 +400,15 @@ fn an_upload_cut_by_a_server_restart_is_finished_by_the_page() {
     browser.throttle_uploads(None);
     assert_eq!(message(&browser), "Uploaded 1 file");
     assert_eq!(std::fs::read(root.path().join("big.bin")).unwrap(), content);
+    // The file keeps the time the picked file has (the page's `mtime`).
+    let mtime = |path: &std::path::Path| {
+        let modified = std::fs::metadata(path).unwrap().modified().unwrap();
+        modified
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+    };
+    assert_eq!(mtime(&root.path().join("big.bin")), mtime(&file));
     let bars = "return Array.from(document.querySelectorAll('progress'), (p) => p.value === p.max)";
     assert_eq!(browser.run(bars, json!([])), json!([true, true]));
     assert_eq!(browser.run(REMEMBERED, json!([])), json!(0), "forgotten");

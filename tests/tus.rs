@@ -102,7 +102,7 @@ fn options_say_what_is_served() {
     assert_eq!(answer.header("Tus-Resumable"), Some("1.0.0"));
     assert_eq!(
         answer.header("Tus-Extension"),
-        Some("creation,creation-with-upload,termination,checksum,expiration")
+        Some("creation,creation-with-upload,creation-defer-length,termination,checksum,expiration")
     );
     assert_eq!(
         answer.header("Tus-Checksum-Algorithm"),
@@ -236,12 +236,6 @@ fn mistakes_are_refused_with_their_status_and_move_nothing() {
     ] {
         assert_eq!(head(http, missing, "").status, 404, "{missing}");
     }
-    // Not yet served: a deferred length.
-    let headers = format!(
-        "Host: localhost\r\n{TUS}Upload-Defer-Length: 1\r\nUpload-Metadata: filename {}\r\n",
-        b64(b"d.bin")
-    );
-    assert_eq!(exchange(http, "POST", "/", &headers, b"").status, 400);
     // The offset held through all of it, and the upload can finish.
     assert_eq!(patch(http, &url, 5, b"56789", "").status, 204);
     assert_eq!(std::fs::read(server.path("a.bin")).unwrap(), b"0123456789");
@@ -578,4 +572,86 @@ fn an_expired_upload_is_gone_with_its_bytes() {
     // Gone: now it is as unknown as any other.
     assert_eq!(head(http, &url, "").status, 404);
     assert!(!server.path("late.bin").exists());
+}
+
+#[test]
+fn an_upload_of_a_length_not_yet_known_is_stored_once_a_patch_declares_it() {
+    let server = http_server();
+    let http = server.http.unwrap();
+    let url = location(&create_deferred(http, "/", b"stream.log", ""));
+    let asked = head(http, &url, "");
+    assert_eq!(
+        asked.header("Upload-Defer-Length"),
+        Some("1"),
+        "{}",
+        asked.head
+    );
+    assert_eq!(asked.header("Upload-Length"), None, "{}", asked.head);
+    assert_eq!(patch(http, &url, 0, b"01234", "").status, 204);
+    assert!(!server.path("stream.log").exists());
+    // Declared with the last bytes: now whole, and stored.
+    let last = patch(http, &url, 5, b"56789", "Upload-Length: 10\r\n");
+    assert_eq!(last.status, 204, "{}", last.head);
+    assert_eq!(offset(&last), 10);
+    assert_eq!(
+        std::fs::read(server.path("stream.log")).unwrap(),
+        b"0123456789"
+    );
+
+    // Declared by an empty PATCH once every byte is sent.
+    let url = location(&create_deferred(http, "/", b"late.log", ""));
+    assert_eq!(patch(http, &url, 0, b"abc", "").status, 204);
+    let declared = patch(http, &url, 3, b"", "Upload-Length: 3\r\n");
+    assert_eq!(declared.status, 204, "{}", declared.head);
+    assert_eq!(std::fs::read(server.path("late.log")).unwrap(), b"abc");
+}
+
+/// `POST <folder>` creating the upload of `filename`, its length to come.
+fn create_deferred(addr: SocketAddr, folder: &str, filename: &[u8], extra: &str) -> Answer {
+    let headers = format!(
+        "Host: localhost\r\n{TUS}Upload-Defer-Length: 1\r\nUpload-Metadata: filename {}\r\n{extra}",
+        b64(filename),
+    );
+    exchange(addr, "POST", folder, &headers, b"")
+}
+
+#[test]
+fn a_deferred_length_is_declared_once_within_the_limits() {
+    let server = TestServer::start_with(|c| {
+        c.listen(ferry::wire::Protocol::Http, "127.0.0.1:0".parse().unwrap());
+        c.max_file_size = Some(100);
+    });
+    let http = server.http.unwrap();
+    for defer in ["Upload-Defer-Length: 2\r\n", "Upload-Length: 3\r\n"] {
+        let answer = create_deferred(http, "/", b"x", defer);
+        assert_eq!(answer.status, 400, "{defer}: {}", answer.head);
+    }
+    let url = location(&create_deferred(http, "/", b"d.bin", ""));
+    assert_eq!(patch(http, &url, 0, b"0123", "").status, 204);
+    // Over the server's limit; shorter than what is staged: nothing moves.
+    let big = patch(http, &url, 4, b"4", "Upload-Length: 101\r\n");
+    assert_eq!(big.status, 413, "{}", big.head);
+    let short = patch(http, &url, 4, b"4", "Upload-Length: 3\r\n");
+    assert_eq!(short.status, 400, "{}", short.head);
+    let asked = head(http, &url, "");
+    assert_eq!(
+        asked.header("Upload-Defer-Length"),
+        Some("1"),
+        "{}",
+        asked.head
+    );
+    assert_eq!(offset(&asked), 4);
+    // Declared once; then it stays.
+    assert_eq!(
+        patch(http, &url, 4, b"4", "Upload-Length: 8\r\n").status,
+        204
+    );
+    let changed = patch(http, &url, 5, b"5", "Upload-Length: 9\r\n");
+    assert_eq!(changed.status, 400, "{}", changed.head);
+    assert_eq!(head(http, &url, "").header("Upload-Length"), Some("8"));
+    assert_eq!(
+        patch(http, &url, 5, b"567", "Upload-Length: 8\r\n").status,
+        204
+    );
+    assert_eq!(std::fs::read(server.path("d.bin")).unwrap(), b"01234567");
 }

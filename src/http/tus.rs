@@ -8,11 +8,14 @@
 //!
 //! ```text
 //! OPTIONS <any URL>                     -> 204 Tus-Version, Tus-Extension[, Tus-Max-Size]
-//! POST /<folder>/  Upload-Length: <n>, Upload-Metadata: filename <base64>[,<key> <base64>]...
+//! POST /<folder>/  Upload-Length: <n> | Upload-Defer-Length: 1,
+//!                  Upload-Metadata: filename <base64>[,<key> <base64>]...
 //!                  [Content-Type: application/offset+octet-stream, the first bytes]
 //!                                       -> 201 Location: /.ferry-uploads/<id>[, Upload-Offset]
-//! HEAD /.ferry-uploads/<id>             -> 200 Upload-Offset, Upload-Length[, Upload-Metadata]
+//! HEAD /.ferry-uploads/<id>             -> 200 Upload-Offset, Upload-Length | Upload-Defer-Length: 1
+//!                                          [, Upload-Metadata], Upload-Expires
 //! PATCH /.ferry-uploads/<id>  Upload-Offset: <at>, Content-Type: application/offset+octet-stream
+//!                             [Upload-Length: <n>, once, where it was deferred]
 //!                             [Upload-Checksum: crc32c|sha1|md5 <base64>: else 460, the bytes taken back]
 //!                                       -> 204 Upload-Offset (the PATCH that completes it stores the file;
 //!                                          an empty upload is stored as it is created)
@@ -23,8 +26,10 @@
 //! Extensions: creation, creation-with-upload, termination, checksum and
 //! expiration (`Upload-Expires` on every answer about an unfinished
 //! upload: its last use plus the session TTL; an expired one is `410`,
-//! removed with its bytes). Not yet: creation-defer-length
-//! (`Upload-Defer-Length` is refused), nor concatenation. A `filename` is one segment (no `/`), checked as
+//! removed with its bytes), creation-defer-length (`Upload-Defer-Length:
+//! 1` instead of `Upload-Length`; a `PATCH` declares it, once, with
+//! `Upload-Length`, checked against `--max-file-size` then). Not served:
+//! concatenation (see docs/http.md for why). A `filename` is one segment (no `/`), checked as
 //! every name is; the file is `<folder>/<filename>`. Metadata is kept with
 //! the session (`upload_metadata.rs`): an `mtime` key (decimal seconds)
 //! becomes the file's modification time, and every key reaches the hooks
@@ -42,13 +47,14 @@ use crate::name::Name;
 use crate::serve::op::FirstBytes;
 use crate::serve::piece::{self, PieceChecksum};
 use crate::serve::{BodyLength, ErrorKind, Operation, Reply, Request};
-use crate::storage::{SESSIONS_DIR, SessionInfo, fits_a_record};
+use crate::storage::{DEFERRED_SIZE, SESSIONS_DIR, SessionInfo, fits_a_record};
 use crate::upload_metadata;
 
 /// The protocol version served, the only one.
 pub const VERSION: &str = "1.0.0";
 /// The extensions served.
-pub const EXTENSIONS: &str = "creation,creation-with-upload,termination,checksum,expiration";
+pub const EXTENSIONS: &str =
+    "creation,creation-with-upload,creation-defer-length,termination,checksum,expiration";
 /// The media type of a `PATCH` body.
 const PATCH_TYPE: &str = "application/offset+octet-stream";
 
@@ -178,6 +184,7 @@ fn operation(
                 len,
                 commit: true,
                 checksum: fields.checksum,
+                size: fields.length,
             }
         }
     })
@@ -208,15 +215,20 @@ fn create(
     fields: Fields,
     first: Option<Box<FirstBytes>>,
 ) -> Result<Operation, Refused> {
-    if fields.defer_length {
-        return Err((
-            400,
-            "Upload-Defer-Length is not served: give Upload-Length".into(),
-        ));
-    }
-    let size = fields
-        .length
-        .ok_or((400, "Upload-Length is required".to_owned()))?;
+    let size = match (fields.length, fields.defer_length) {
+        (Some(size), false) => size,
+        // Declared by a later PATCH.
+        (None, true) => DEFERRED_SIZE,
+        (Some(_), true) => {
+            return Err((400, "Upload-Length or Upload-Defer-Length, not both".into()));
+        }
+        (None, false) => {
+            return Err((
+                400,
+                "Upload-Length or Upload-Defer-Length: 1 is required".into(),
+            ));
+        }
+    };
     if first.as_ref().is_some_and(|first| first.0 > size) {
         return Err((400, "more bytes than Upload-Length".into()));
     }
@@ -301,6 +313,9 @@ impl Fields {
             } else if is("upload-length") {
                 fields.length = Some(number()?);
             } else if is("upload-defer-length") {
+                if value.trim_ascii() != b"1" {
+                    return Err((400, "Upload-Defer-Length is 1 or absent".into()));
+                }
                 fields.defer_length = true;
             } else if is("upload-offset") {
                 fields.offset = Some(number()?);
@@ -438,8 +453,11 @@ fn progress<'a>(session: &SessionInfo, out: &'a mut Vec<u8>) -> ResponseHead<'a>
     let mut head = ResponseHead::new(out, 200)
         .header("Tus-Resumable", VERSION)
         .header("Upload-Offset", session.received)
-        .header("Upload-Length", session.size)
         .header("Cache-Control", "no-store");
+    head = match session.size {
+        DEFERRED_SIZE => head.header("Upload-Defer-Length", 1),
+        size => head.header("Upload-Length", size),
+    };
     if let Some(meta) = &session.meta {
         head = head.header("Upload-Metadata", meta);
     }

@@ -188,6 +188,7 @@ fn operation(request: Request) -> Operation {
             len,
             commit: false,
             checksum: None,
+            size: None,
         },
         Request::Commit { id, mtime } => Operation::Commit { id, mtime },
         Request::Abort { id } => Operation::Abort { id },

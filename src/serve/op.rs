@@ -139,6 +139,9 @@ pub enum Operation {
         /// What the bytes must add up to, or they are taken back (tus's
         /// `Upload-Checksum`).
         checksum: Option<PieceChecksum>,
+        /// The upload's size, declared with these bytes where it was begun
+        /// without one (tus's creation-defer-length).
+        size: Option<u64>,
     },
     /// What the server offers, nothing done (HTTP's `OPTIONS`: the
     /// dialect that took it says what it can).
@@ -280,9 +283,10 @@ impl Operation {
                 len,
                 commit,
                 checksum,
+                size,
             } => {
                 let commit = commit.then(|| super::user_of(ctx, &who));
-                sessions::append(who, id, (offset, len, checksum), commit)
+                sessions::append(who, id, (offset, len, checksum), commit, size)
             }
             Operation::Progress { id } => sessions::progress(who, id),
             Operation::Options => Outcome::answer(Reply::Offers {

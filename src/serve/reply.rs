@@ -261,7 +261,7 @@ impl From<&StorageError> for ErrorKind {
             StorageError::Busy | StorageError::TooManySessions(_) | StorageError::Committing => {
                 ErrorKind::Busy
             }
-            StorageError::PastEnd(_) => ErrorKind::BadRequest,
+            StorageError::PastEnd(_) | StorageError::SizeDeclared(_) => ErrorKind::BadRequest,
             StorageError::ChecksumMismatch(..) => ErrorKind::ChecksumMismatch,
             StorageError::TempFileRemoved | StorageError::Io(_) => ErrorKind::Internal,
         }

@@ -19,7 +19,7 @@ use super::{
 };
 use crate::access::{Owner, Who};
 use crate::name::Name;
-use crate::storage::{Appender, SessionLimits, StorageError};
+use crate::storage::{Appender, DEFERRED_SIZE, SessionLimits, StorageError};
 use crate::upload_metadata;
 
 /// UPLOAD: finds or begins the session of `name` (`size` bytes, `crc`);
@@ -33,7 +33,9 @@ pub(super) fn upload(
     (crc, meta, first): (Option<u32>, Option<String>, Option<Box<FirstBytes>>),
 ) -> Outcome {
     let body = Body::fixed(first.as_ref().map_or(0, |first| first.0));
-    if let Err(failure) = check_size(ctx.config, size) {
+    // A size to come is checked when it comes.
+    let known = Some(size).filter(|&size| size != DEFERRED_SIZE);
+    if let Err(failure) = known.map_or(Ok(()), |size| check_size(ctx.config, size)) {
         let next = skip_body(body, ctx.config);
         return refuse(ctx, "UPLOAD", name.as_str(), failure, next);
     }
@@ -101,19 +103,38 @@ type Piece = (u64, u64, Option<PieceChecksum>);
 
 /// APPEND: stages `len` bytes at `offset` of session `id` (taken back if
 /// they do not match `checksum`); with `commit` (tus), commits it as
-/// `user`'s once they make it whole.
-pub(super) fn append(who: Who, id: String, piece: Piece, commit: Option<Option<Owner>>) -> Outcome {
+/// `user`'s once they make it whole; with `size`, declares the upload's
+/// size first (tus's creation-defer-length).
+pub(super) fn append(
+    who: Who,
+    id: String,
+    piece: Piece,
+    commit: Option<Option<Owner>>,
+    size: Option<u64>,
+) -> Outcome {
     let body = Body::fixed(piece.1);
     Outcome::on_pool(move |ctx| {
         let checked = may_write_session(ctx, &who, &id).and_then(|()| {
             let ttl = ctx.config.session_ttl();
-            ctx.storage.live_session(&id, ttl).map_err(Failure::from)
+            ctx.storage.live_session(&id, ttl)?;
+            match size {
+                Some(size) => declare_size(ctx, &id, size),
+                None => Ok(()),
+            }
         });
         if let Err(failure) = checked {
             return refuse(ctx, "APPEND", &id, failure, skip_body(body, ctx.config));
         }
         append_now(ctx, &id, piece, commit)
     })
+}
+
+/// Declares the size of session `id`, begun without one: within the
+/// server's size limit, as any upload's.
+fn declare_size(ctx: &Ctx<'_>, id: &str, size: u64) -> Result<(), Failure> {
+    check_size(ctx.config, size)?;
+    ctx.storage.declare_size(id, size)?;
+    Ok(())
 }
 
 fn append_now(

@@ -29,6 +29,8 @@ pub enum StorageError {
     Busy,
     /// No upload session with that id.
     NoSuchUpload,
+    /// The upload session's size was declared already, as this.
+    SizeDeclared(u64),
     /// The upload session outlived its TTL untouched: it is gone now,
     /// with its bytes.
     Expired,
@@ -102,6 +104,9 @@ impl fmt::Display for StorageError {
             StorageError::NoSpace => f.write_str("no space left on device"),
             StorageError::Busy => f.write_str("server out of file descriptors"),
             StorageError::NoSuchUpload => f.write_str("no such upload"),
+            StorageError::SizeDeclared(size) => {
+                write!(f, "the upload's length is {size} already")
+            }
             StorageError::Expired => f.write_str(
                 "upload expired: untouched for longer than the server keeps one; its bytes are removed",
             ),

@@ -71,7 +71,9 @@ pub use nodes::NODES_DIR;
 pub use session_expiry::SessionTtl;
 pub use session_files::{IdKey, SESSIONS_DIR, session_id};
 pub use session_state::Appender;
-pub use sessions::{ListedSession, SessionCap, SessionInfo, SessionLimits, fits_a_record};
+pub use sessions::{
+    DEFERRED_SIZE, ListedSession, SessionCap, SessionInfo, SessionLimits, fits_a_record,
+};
 
 pub use upload::Upload;
 

@@ -348,6 +348,14 @@ impl Record {
         let mut begun_by = BegunBy::default();
         let mut begun = None;
         let mut meta = None;
+        let mut size = size;
+        // A size declared later (tus's creation-defer-length) is a line
+        // appended whole: one cut short by a crash was never declared.
+        for declared in rest.split_inclusive('\n').filter(|l| l.ends_with('\n')) {
+            if let Some(n) = declared.trim_end().strip_prefix("size ") {
+                size = n.parse().ok()?;
+            }
+        }
         for line in rest.lines() {
             if let Some(addr) = line.strip_prefix("client ") {
                 begun_by.client = addr.parse().ok();
@@ -436,6 +444,20 @@ pub(super) fn create(dir: &OwnedFd, id: &str, record: &Record) -> Result<(), Sto
         remove(dir, id);
     }
     created
+}
+
+/// Declares the size of session `id`, begun without one: a line added to
+/// its record, which from then on reads with that size (see
+/// [`Record::parse`]).
+pub(super) fn declare_size(dir: &OwnedFd, id: &str, size: u64) -> Result<(), StorageError> {
+    let file = File::from(rustix::fs::openat(
+        dir,
+        meta_name(id),
+        OFlags::WRONLY | OFlags::APPEND | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?);
+    (&file).write_all(format!("size {size}\n").as_bytes())?;
+    Ok(())
 }
 
 /// Removes session `id`'s files, whichever exist.
@@ -613,6 +635,18 @@ mod tests {
         assert_eq!((old.crc, old.meta), (Some(42), None));
         // A CRC neither hex nor `-` is a garbled record.
         assert_eq!(Record::parse("a.txt 5 zz\n"), None);
+    }
+
+    #[test]
+    fn a_size_declared_later_is_read_only_once_its_line_is_whole() {
+        let begun = record(None, None);
+        let deferred = Record {
+            size: u64::MAX,
+            ..begun.clone()
+        };
+        let text = deferred.text();
+        assert_eq!(Record::parse(&format!("{text}size 1234\n")), Some(begun));
+        assert_eq!(Record::parse(&format!("{text}size 12")), Some(deferred));
     }
 
     #[test]

@@ -89,6 +89,10 @@ pub enum SessionCap {
     Token(usize),
 }
 
+/// The size of a session begun without one (tus's
+/// creation-defer-length), until [`Storage::declare_size`] gives it.
+pub const DEFERRED_SIZE: u64 = u64::MAX;
+
 /// A session as its record describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionInfo {
@@ -96,7 +100,7 @@ pub struct SessionInfo {
     pub id: String,
     /// Where the file goes on commit.
     pub name: Name,
-    /// Its full size.
+    /// Its full size ([`DEFERRED_SIZE`] until a client declares it).
     pub size: u64,
     /// Its CRC-32C, checked on commit; `None` where the client did not
     /// say (a tus upload), and the staged bytes' own is recorded.
@@ -484,6 +488,34 @@ impl Storage {
         drop(index);
         let upload = self.begin_commit(&info.name, file, staging)?;
         Ok((upload, info, staged))
+    }
+
+    /// Declares the size of session `id`, begun with [`DEFERRED_SIZE`]
+    /// (tus's creation-defer-length); declaring the size it has already is
+    /// no change.
+    ///
+    /// # Errors
+    /// [`StorageError::SizeDeclared`] if it has another size already,
+    /// [`StorageError::PastEnd`] if more bytes are staged than `size`;
+    /// unknown, or the record cannot be written.
+    pub fn declare_size(&self, id: &str, size: u64) -> Result<SessionInfo, StorageError> {
+        self.pause(Point::Session);
+        check_id(id)?;
+        let dir = self.sessions_dir()?;
+        // Two declarations at once: the second sees the first.
+        let _books = self.sessions.bookkeeping(&dir)?;
+        let mut info = self.session_in(&dir, id)?;
+        match info.size {
+            known if known == size => return Ok(info),
+            DEFERRED_SIZE => {}
+            known => return Err(StorageError::SizeDeclared(known)),
+        }
+        if info.received > size {
+            return Err(StorageError::PastEnd(size));
+        }
+        files::declare_size(&dir, id, size)?;
+        info.size = size;
+        Ok(info)
     }
 
     /// Removes a session and its staged bytes; an APPEND still streaming
