@@ -162,9 +162,71 @@ fn an_upload_in_patches_is_stored_whole_when_its_last_byte_arrives() {
         std::fs::read(server.path("photos/cat pic ü.jpg")).unwrap(),
         data
     );
-    // The upload is over: its URL names nothing now, and nothing is left.
-    assert_eq!(head(http, &url, "").status, 404);
+    // The upload is over, and its URL says so to a client that lost the
+    // last answer: every byte arrived, nothing expires, nothing more goes.
+    let after = head(http, &url, "");
+    assert_eq!(
+        (after.status, offset(&after)),
+        (200, 300_000),
+        "{}",
+        after.head
+    );
+    assert_eq!(after.header("Upload-Length"), Some("300000"));
+    assert_eq!(after.header("Upload-Expires"), None);
+    for (at, bytes) in [(300_000, &b""[..]), (100_000, &data[100_000..])] {
+        let again = patch(http, &url, at, bytes, "");
+        assert_eq!(again.status, 409, "{}", again.head);
+    }
     assert_eq!(server.settled_files_on_disk(), vec!["photos/cat pic ü.jpg"]);
+    assert_eq!(marks(&server).len(), 1);
+}
+
+/// The marks of stored uploads the server keeps.
+fn marks(server: &TestServer) -> Vec<String> {
+    marks_in(server.root.path())
+}
+
+fn marks_in(root: &std::path::Path) -> Vec<String> {
+    let mut marks: Vec<String> = std::fs::read_dir(root.join(".ferry-uploads"))
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+        .filter(|name| name.ends_with(".stored"))
+        .collect();
+    marks.sort();
+    marks
+}
+
+#[test]
+fn the_mark_of_a_stored_upload_goes_after_a_while_or_with_a_delete() {
+    let root = tempfile::tempdir().unwrap();
+    let on_root = |c: &mut ferry::Config| {
+        c.root = root.path().to_path_buf();
+        c.listen(ferry::wire::Protocol::Http, "127.0.0.1:0".parse().unwrap());
+    };
+    let server = TestServer::start_in(tempfile::tempdir().unwrap(), on_root);
+    let http = server.http.unwrap();
+    let old = location(&create(http, "/", b"old.bin", 0, ""));
+    let deleted = location(&create(http, "/", b"deleted.bin", 0, ""));
+    let kept = location(&create(http, "/", b"kept.bin", 0, ""));
+    assert_eq!(marks_in(root.path()).len(), 3);
+    let delete = format!("Host: localhost\r\n{TUS}");
+    assert_eq!(exchange(http, "DELETE", &deleted, &delete, b"").status, 204);
+    assert_eq!(head(http, &deleted, "").status, 404);
+    assert!(root.path().join("deleted.bin").exists(), "the file stays");
+    server.stop().unwrap();
+    // One mark older than the short TTL (15 minutes): the next server's
+    // start-up sweep takes it, and keeps the other.
+    let id = old.rsplit('/').next().unwrap();
+    let mark = root.path().join(format!(".ferry-uploads/{id}.stored"));
+    let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    let file = std::fs::File::options().write(true).open(&mark).unwrap();
+    file.set_modified(hour_ago).unwrap();
+    drop(file);
+    let again = TestServer::start_in(tempfile::tempdir().unwrap(), on_root);
+    let http = again.http.unwrap();
+    assert_eq!(head(http, &old, "").status, 404);
+    assert_eq!(offset(&head(http, &kept, "")), 0);
+    assert_eq!(marks_in(root.path()).len(), 1);
 }
 
 #[test]

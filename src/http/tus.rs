@@ -20,6 +20,8 @@
 //!                                       -> 204 Upload-Offset (the PATCH that completes it stores the file;
 //!                                          an empty upload is stored as it is created)
 //! DELETE /.ferry-uploads/<id>           -> 204
+//! once stored, for the short TTL:   HEAD -> 200 Upload-Offset = Upload-Length; PATCH -> 409;
+//!                                   DELETE -> 204, the mark gone (the file stays)
 //! every request but OPTIONS carries Tus-Resumable: 1.0.0 (else 412); every answer does
 //! ```
 //!

@@ -255,7 +255,8 @@ impl From<&StorageError> for ErrorKind {
             | StorageError::Incomplete(..)
             | StorageError::SessionBusy
             | StorageError::InUseElsewhere
-            | StorageError::Superseded => ErrorKind::Conflict,
+            | StorageError::Superseded
+            | StorageError::Stored(_) => ErrorKind::Conflict,
             StorageError::Symlink => ErrorKind::Forbidden,
             StorageError::NoSpace => ErrorKind::NoSpace,
             StorageError::Busy | StorageError::TooManySessions(_) | StorageError::Committing => {

@@ -29,6 +29,8 @@ pub enum StorageError {
     Busy,
     /// No upload session with that id.
     NoSuchUpload,
+    /// The upload is stored already (its mark says so): this many bytes.
+    Stored(u64),
     /// The upload session's size was declared already, as this.
     SizeDeclared(u64),
     /// The upload session outlived its TTL untouched: it is gone now,
@@ -104,6 +106,7 @@ impl fmt::Display for StorageError {
             StorageError::NoSpace => f.write_str("no space left on device"),
             StorageError::Busy => f.write_str("server out of file descriptors"),
             StorageError::NoSuchUpload => f.write_str("no such upload"),
+            StorageError::Stored(size) => write!(f, "upload stored already, all {size} bytes"),
             StorageError::SizeDeclared(size) => {
                 write!(f, "the upload's length is {size} already")
             }

@@ -8,7 +8,7 @@ use std::os::fd::OwnedFd;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime};
 
-use rustix::fs::Mode;
+use rustix::fs::{AtFlags, Mode};
 
 use super::session_files as files;
 use super::session_index::Index;
@@ -85,6 +85,9 @@ impl Storage {
     /// [`StorageError::NoSuchUpload`] and the rest as [`Storage::session`].
     pub fn live_session(&self, id: &str, ttl: SessionTtl) -> Result<SessionInfo, StorageError> {
         let mut info = self.session(id)?;
+        if info.stored {
+            return Ok(info); // nothing left to expire but a mark, swept apart
+        }
         let dir = self.sessions_dir()?;
         let used = files::last_used(&dir, id).unwrap_or_else(now_seconds);
         let expires = ttl.expires(used, info.received);
@@ -121,7 +124,10 @@ impl Storage {
         }
         index.set_loaded();
         for found in files::scan(dir) {
-            index.insert(&found.id, found.used, found.begun_by, found.empty);
+            match found.stored {
+                true => index.add_stored(&found.id, found.used),
+                false => index.insert(&found.id, found.used, found.begun_by, found.empty),
+            }
         }
     }
 
@@ -175,6 +181,11 @@ impl Storage {
                     .map(|id| (id.to_owned(), Expiry::Any(empty))),
             )
             .collect();
+        // The marks of stored uploads go after the short TTL: long enough
+        // for a client to ask again after a lost answer.
+        for id in index.take_stored_before(empty) {
+            let _ = rustix::fs::unlinkat(dir, files::stored_name(&id), AtFlags::empty());
+        }
         let mut expired = 0;
         for (id, expiry) in &candidates {
             let (Expiry::Any(cutoff) | Expiry::IfEmpty(cutoff)) = *expiry;

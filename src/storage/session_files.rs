@@ -158,7 +158,11 @@ pub(super) fn try_lock_session(
     let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
     let fd = match rustix::fs::openat(dir, meta_name(id), flags, Mode::empty()) {
         Ok(fd) => fd,
-        Err(Errno::NOENT) => return Err(StorageError::NoSuchUpload),
+        // A tus upload stored since is not to be written again.
+        Err(Errno::NOENT) => match read_stored(dir, id) {
+            Ok(Some(record)) => return Err(StorageError::Stored(record.size)),
+            _ => return Err(StorageError::NoSuchUpload),
+        },
         Err(errno) => return Err(errno.into()),
     };
     match rustix::fs::flock(&fd, FlockOperation::NonBlockingLockExclusive) {
@@ -384,7 +388,20 @@ impl Record {
 /// # Errors
 /// `NOENT` if there is none; what reading it said otherwise.
 pub(super) fn read_record(dir: &OwnedFd, id: &str) -> Result<Option<Record>, Errno> {
-    match read_small(dir, &meta_name(id), MAX_RECORD) {
+    read_record_in(dir, &meta_name(id))
+}
+
+/// The record of tus upload `id`, once stored (see [`keep_as_stored`]):
+/// as [`read_record`].
+///
+/// # Errors
+/// As [`read_record`].
+pub(super) fn read_stored(dir: &OwnedFd, id: &str) -> Result<Option<Record>, Errno> {
+    read_record_in(dir, &stored_name(id))
+}
+
+fn read_record_in(dir: &OwnedFd, file: &str) -> Result<Option<Record>, Errno> {
+    match read_small(dir, file, MAX_RECORD) {
         Ok(text) => Ok(Record::parse(&text)),
         Err(Errno::INVAL) => Ok(None), // not UTF-8
         Err(errno) => Err(errno),
@@ -400,7 +417,8 @@ fn read_small(dir: &OwnedFd, file: &str, limit: usize) -> Result<String, Errno> 
         OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
         Mode::empty(),
     )?;
-    let mut text = Vec::new();
+    // Records are small: one read, not a doubling from 32 bytes.
+    let mut text = Vec::with_capacity(512);
     File::from(fd)
         .take(limit as u64)
         .read_to_end(&mut text)
@@ -414,6 +432,34 @@ pub(super) fn data_name(id: &str) -> String {
 
 pub(super) fn meta_name(id: &str) -> String {
     format!("{id}.meta")
+}
+
+/// The name of a stored tus upload's record: kept a while after the
+/// commit, so that a client whose last `PATCH` lost its answer learns
+/// from `HEAD` that every byte arrived.
+pub(super) fn stored_name(id: &str) -> String {
+    format!("{id}.stored")
+}
+
+/// Keeps session `id`'s record as the mark of its upload, stored now
+/// (its data file is in place already). Best effort: without it a `HEAD`
+/// is answered `404`, as before marks.
+pub(super) fn keep_as_stored(dir: &OwnedFd, id: &str) {
+    let kept = rustix::fs::renameat(dir, meta_name(id), dir, stored_name(id));
+    if kept.is_err() {
+        let _ = rustix::fs::unlinkat(dir, meta_name(id), AtFlags::empty());
+        return;
+    }
+    // Its age counts from the commit, not from the last use.
+    let now = rustix::fs::Timespec {
+        tv_sec: 0,
+        tv_nsec: rustix::fs::UTIME_NOW,
+    };
+    let times = rustix::fs::Timestamps {
+        last_access: now,
+        last_modification: now,
+    };
+    let _ = rustix::fs::utimensat(dir, stored_name(id), &times, AtFlags::empty());
 }
 
 /// Creates session `id`'s files: the empty data file, then its record.
@@ -460,10 +506,12 @@ pub(super) fn declare_size(dir: &OwnedFd, id: &str, size: u64) -> Result<(), Sto
     Ok(())
 }
 
-/// Removes session `id`'s files, whichever exist.
+/// Removes session `id`'s files, whichever exist, and the mark of its
+/// upload stored.
 pub(super) fn remove(dir: &OwnedFd, id: &str) {
     let _ = rustix::fs::unlinkat(dir, data_name(id), AtFlags::empty());
     let _ = rustix::fs::unlinkat(dir, meta_name(id), AtFlags::empty());
+    let _ = rustix::fs::unlinkat(dir, stored_name(id), AtFlags::empty());
 }
 
 fn create_flags() -> OFlags {
@@ -498,6 +546,8 @@ pub(super) struct Found {
     pub begun_by: BegunBy,
     /// It holds no staged byte (a lone record holds none).
     pub empty: bool,
+    /// Not a session: the mark of a tus upload stored at `used`.
+    pub stored: bool,
 }
 
 /// Every session of `dir`, and every leftover half of one (a data file
@@ -512,6 +562,18 @@ pub(super) fn scan(dir: &OwnedFd) -> Vec<Found> {
         let Ok(file) = entry.file_name().to_str() else {
             continue;
         };
+        if let Some(id) = file.strip_suffix(".stored")
+            && let Ok(stat) = rustix::fs::statat(dir, file, AtFlags::SYMLINK_NOFOLLOW)
+        {
+            found.push(Found {
+                id: id.to_owned(),
+                used: stat.st_mtime,
+                begun_by: BegunBy::default(),
+                empty: true,
+                stored: true,
+            });
+            continue;
+        }
         let (id, is_record) = match (file.strip_suffix(".meta"), file.strip_suffix(".data")) {
             (Some(id), _) => (id, true),
             (_, Some(id)) => (id, false),
@@ -539,6 +601,7 @@ pub(super) fn scan(dir: &OwnedFd) -> Vec<Found> {
             used: stat.st_mtime,
             begun_by,
             empty,
+            stored: false,
         });
     }
     found

@@ -24,6 +24,9 @@ pub(super) struct Index {
     per_client: Counts<IpAddr>,
     /// How many sessions each owner (token) began.
     per_owner: Counts<String>,
+    /// The marks of tus uploads stored (`<id>.stored`), by when they were
+    /// stored: no session, counted in no cap, removed after the short TTL.
+    stored_by_age: BTreeSet<(i64, String)>,
 }
 
 #[derive(Debug, Clone)]
@@ -145,6 +148,25 @@ impl Index {
         self.empty_by_age.remove(&(known.used, id.to_owned()));
         self.per_client.subtract(known.begun_by.client);
         self.per_owner.subtract(known.begun_by.owner);
+    }
+
+    /// Records the mark of upload `id`, stored at `when`.
+    pub fn add_stored(&mut self, id: &str, when: i64) {
+        self.stored_by_age.insert((when, id.to_owned()));
+    }
+
+    /// Takes the marks of uploads stored before `cutoff`, oldest first.
+    pub fn take_stored_before(&mut self, cutoff: i64) -> Vec<String> {
+        let mut taken = Vec::new();
+        while let Some((when, _)) = self.stored_by_age.first()
+            && *when < cutoff
+        {
+            let Some((_, id)) = self.stored_by_age.pop_first() else {
+                break;
+            };
+            taken.push(id);
+        }
+        taken
     }
 
     /// Sessions last used before `cutoff`, oldest first.

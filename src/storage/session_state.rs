@@ -19,6 +19,7 @@ use super::gate::{Gate, Point};
 use super::session_files::{self as files, BookkeepingLock, IdKey, SessionLock};
 use super::session_index::Index;
 use super::sessions::RECORD_EVERY;
+use super::sessions::now_seconds;
 
 /// What the server remembers about a session between requests. Only a
 /// cache: after a restart everything is read back from disk.
@@ -361,6 +362,9 @@ pub(super) struct Staging {
     pub id: String,
     pub(super) live: Arc<Live>,
     pub(super) sessions: Arc<Sessions>,
+    /// Keep its record as the mark of the upload stored (a tus upload's,
+    /// whose client may ask again for a lost answer).
+    pub(super) keep_mark: bool,
 }
 
 impl Staging {
@@ -377,7 +381,13 @@ impl Staging {
             log::warn!("upload session {}: committed; its record stays", self.id);
             return;
         };
-        files::remove(&self.dir, &self.id);
+        match self.keep_mark {
+            true => {
+                files::keep_as_stored(&self.dir, &self.id);
+                index.add_stored(&self.id, now_seconds());
+            }
+            false => files::remove(&self.dir, &self.id),
+        }
         self.sessions.live().remove(&self.id);
         index.remove(&self.id);
     }

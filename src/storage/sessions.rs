@@ -113,6 +113,9 @@ pub struct SessionInfo {
     /// `None` where the answer was made without the TTL
     /// ([`Storage::live_session`] and a new session's say).
     pub expires: Option<i64>,
+    /// It is stored already: what is left is the mark of a tus upload,
+    /// kept a while for a client that lost the last answer.
+    pub stored: bool,
 }
 
 impl Storage {
@@ -302,7 +305,7 @@ impl Storage {
                 let malformed = format!("malformed session {id}");
                 return Err(StorageError::Io(io::Error::other(malformed)));
             }
-            Err(Errno::NOENT) => return Err(StorageError::NoSuchUpload),
+            Err(Errno::NOENT) => return self.stored_mark(dir, id),
             Err(errno) => return Err(errno.into()),
         };
         let data = match rustix::fs::statat(dir, files::data_name(id), AtFlags::SYMLINK_NOFOLLOW) {
@@ -324,8 +327,31 @@ impl Storage {
             received: u64::try_from(data.st_size).unwrap_or(0),
             meta: record.meta.clone(),
             expires: None,
+            stored: false,
         };
         Ok((info, record))
+    }
+
+    /// What the mark of stored upload `id` says of it: all its bytes
+    /// received (a session of no other kind leaves one).
+    fn stored_mark(&self, dir: &OwnedFd, id: &str) -> Result<(SessionInfo, Record), StorageError> {
+        match files::read_stored(dir, id) {
+            Ok(Some(record)) => {
+                let info = SessionInfo {
+                    id: id.to_owned(),
+                    name: record.name.clone(),
+                    size: record.size,
+                    crc: record.crc,
+                    received: record.size,
+                    meta: record.meta.clone(),
+                    expires: None,
+                    stored: true,
+                };
+                Ok((info, record))
+            }
+            Ok(None) | Err(Errno::NOENT) => Err(StorageError::NoSuchUpload),
+            Err(errno) => Err(errno.into()),
+        }
     }
 
     /// Opens session `id` for `len` bytes at `offset`. An APPEND still
@@ -357,6 +383,9 @@ impl Storage {
             // APPEND that just ended flushed its bytes before it let go,
             // so the offset checked here is where the bytes will land.
             let checked = self.session_in(&dir, id).and_then(|info| {
+                if info.stored {
+                    return Err(StorageError::Stored(info.size));
+                }
                 if offset != info.received {
                     return Err(StorageError::WrongOffset(info.received));
                 }
@@ -447,6 +476,7 @@ impl Storage {
             let checked = self
                 .session_in(&dir, id)
                 .and_then(|info| match info.received {
+                    _ if info.stored => Err(StorageError::Stored(info.size)),
                     received if received == info.size => Ok(info),
                     received => Err(StorageError::Incomplete(received, info.size)),
                 });
@@ -466,6 +496,7 @@ impl Storage {
             id: id.to_owned(),
             live,
             sessions: Arc::clone(&self.sessions),
+            keep_mark: info.crc.is_none(),
         };
         let file = File::from(rustix::fs::openat(
             &staging.dir,
@@ -519,7 +550,8 @@ impl Storage {
     }
 
     /// Removes a session and its staged bytes; an APPEND still streaming
-    /// into it is cut off (it no longer owns the session).
+    /// into it is cut off (it no longer owns the session). Of a tus upload
+    /// stored already, only the mark goes (the file stays).
     ///
     /// # Errors
     /// [`StorageError::NoSuchUpload`] if there is no such session,
@@ -529,7 +561,11 @@ impl Storage {
         let dir = self.sessions_dir()?;
         let mut index = self.sessions.bookkeeping(&dir)?;
         check_id(id)?;
-        self.session_in(&dir, id)?;
+        if self.session_in(&dir, id)?.stored {
+            // The upload is over, its file a file: only its mark goes.
+            files::remove(&dir, id);
+            return Ok(());
+        }
         let live = self.sessions.get_or_new(id);
         let mut held = live.held();
         if live.is_committing() {
