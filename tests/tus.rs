@@ -181,6 +181,16 @@ fn an_upload_in_patches_is_stored_whole_when_its_last_byte_arrives() {
     assert_eq!(marks(&server).len(), 1);
 }
 
+/// A server's settings for an HTTP listener on `root`, which outlives
+/// the server (a [`TestServer`] started in a folder of its own with them
+/// deletes that one, not `root`).
+fn on(root: &std::path::Path) -> impl Fn(&mut ferry::Config) + Copy + '_ {
+    move |c: &mut ferry::Config| {
+        c.root = root.to_path_buf();
+        c.listen(ferry::wire::Protocol::Http, "127.0.0.1:0".parse().unwrap());
+    }
+}
+
 /// The marks of stored uploads the server keeps.
 fn marks(server: &TestServer) -> Vec<String> {
     marks_in(server.root.path())
@@ -199,10 +209,7 @@ fn marks_in(root: &std::path::Path) -> Vec<String> {
 #[test]
 fn the_mark_of_a_stored_upload_goes_after_a_while_or_with_a_delete() {
     let root = tempfile::tempdir().unwrap();
-    let on_root = |c: &mut ferry::Config| {
-        c.root = root.path().to_path_buf();
-        c.listen(ferry::wire::Protocol::Http, "127.0.0.1:0".parse().unwrap());
-    };
+    let on_root = on(root.path());
     let server = TestServer::start_in(tempfile::tempdir().unwrap(), on_root);
     let http = server.http.unwrap();
     let old = location(&create(http, "/", b"old.bin", 0, ""));
@@ -432,10 +439,7 @@ fn a_patch_cut_mid_body_keeps_what_arrived() {
 #[test]
 fn an_upload_goes_on_after_a_restart() {
     let root = tempfile::tempdir().unwrap();
-    let on_root = |c: &mut ferry::Config| {
-        c.root = root.path().to_path_buf();
-        c.listen(ferry::wire::Protocol::Http, "127.0.0.1:0".parse().unwrap());
-    };
+    let on_root = on(root.path());
     let server = TestServer::start_in(tempfile::tempdir().unwrap(), on_root);
     let http = server.http.unwrap();
     let url = location(&create(http, "/", b"long.bin", 10, ""));

@@ -451,15 +451,7 @@ pub(super) fn keep_as_stored(dir: &OwnedFd, id: &str) {
         return;
     }
     // Its age counts from the commit, not from the last use.
-    let now = rustix::fs::Timespec {
-        tv_sec: 0,
-        tv_nsec: rustix::fs::UTIME_NOW,
-    };
-    let times = rustix::fs::Timestamps {
-        last_access: now,
-        last_modification: now,
-    };
-    let _ = rustix::fs::utimensat(dir, stored_name(id), &times, AtFlags::empty());
+    touch_now(dir, &stored_name(id));
 }
 
 /// Creates session `id`'s files: the empty data file, then its record.
@@ -525,6 +517,11 @@ fn record_mode() -> Mode {
 
 /// Marks a session as used now: its TTL counts from its last use.
 pub(super) fn touch(dir: &OwnedFd, id: &str) {
+    touch_now(dir, &meta_name(id));
+}
+
+/// Sets file `name` of `dir`'s times to now (best effort).
+fn touch_now(dir: &OwnedFd, name: &str) {
     let now = rustix::fs::Timespec {
         tv_sec: 0,
         tv_nsec: rustix::fs::UTIME_NOW,
@@ -533,7 +530,7 @@ pub(super) fn touch(dir: &OwnedFd, id: &str) {
         last_access: now,
         last_modification: now,
     };
-    let _ = rustix::fs::utimensat(dir, meta_name(id), &times, AtFlags::empty());
+    let _ = rustix::fs::utimensat(dir, name, &times, AtFlags::empty());
 }
 
 /// One entry of the sessions directory, as the index needs it.
