@@ -1,8 +1,9 @@
 //! Arbitrary bytes into the HTTP listener's exchange: the message layer
 //! and every dialect it serves (ferry's files, tus), with access control
-//! off and on. No panic; what a request uses, or a refusal skips, lies
-//! within the input; and the error answer each dialect writes for it is
-//! an HTTP response.
+//! off and on, CORS off and on (`Origin: http://a.b` is allowed). No
+//! panic; what a request uses, or a refusal skips, lies within the input;
+//! and the error answer each dialect writes for it is an HTTP response,
+//! its head whole.
 
 #![no_main]
 
@@ -15,10 +16,14 @@ use ferry::wire::Protocol;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let web = WebConfig::default();
-    for access_on in [false, true] {
+    let open = WebConfig::default();
+    let cors = WebConfig {
+        cors_origins: vec!["http://a.b".into()],
+        ..WebConfig::default()
+    };
+    for (access_on, web) in [(false, &open), (true, &open), (false, &cors)] {
         let mut exchange = Exchange::new(Protocol::Http);
-        match exchange.decode(data, Site { web: &web, access_on }) {
+        match exchange.decode(data, Site { web, access_on }) {
             Decoded::Incomplete => {}
             Decoded::Request(_, used) => assert!(used <= data.len()),
             Decoded::Refused(refusal) => {
@@ -31,5 +36,6 @@ fuzz_target!(|data: &[u8]| {
         let failed = Reply::Failed(Failure::new(ErrorKind::NotFound, "gone"));
         exchange.encode(&failed, false, &mut out);
         assert!(out.starts_with(b"HTTP/1.1 404 "), "{:?}", String::from_utf8_lossy(&out));
+        assert!(out.windows(4).any(|w| w == b"\r\n\r\n"), "{:?}", String::from_utf8_lossy(&out));
     }
 });
