@@ -386,7 +386,7 @@ fn a_refusal_on_someone_elses_session_does_not_name_its_file() {
 /// request fails as the server's fault (5xx), it is not let through.
 #[test]
 fn a_session_whose_record_cannot_be_read_is_refused_not_let_through() {
-    for (errno, code) in [(Errno::IO, "ERR 500"), (Errno::MFILE, "ERR 503")] {
+    for (errno, code) in [(Errno::IO, "ERR 503"), (Errno::MFILE, "ERR 503")] {
         let gate = Arc::new(Gate::failing(Point::ReadSession, errno));
         let (server, tokens, _dir) = guarded_with(
             &[

@@ -168,9 +168,12 @@ impl Failure {
     }
 }
 
-/// The exit code for a client error: 1 for a refusal, else 3.
+/// The exit code for a client error: 1 for a refusal, else 3 (a `503`,
+/// busy or its storage failed, is no refusal: it may pass, as a lost
+/// connection may).
 fn exit_code(err: &ClientError) -> u8 {
     match err {
+        ClientError::Remote { .. } if err.is_transient() => 3,
         ClientError::Remote { .. } => 1,
         ClientError::Io(_)
         | ClientError::Local(_)

@@ -158,6 +158,11 @@ pub fn error_with(
     if status == 401 {
         head = head.header("WWW-Authenticate", super::auth::CHALLENGE);
     }
+    // Every 503 passes (a connection cap, descriptors, a storage failure):
+    // clients and balancers that honour it try again a second later.
+    if status == 503 {
+        head = head.header("Retry-After", 1);
+    }
     for (name, value) in fields {
         head = head.header(name, value);
     }

@@ -407,10 +407,13 @@ fn refuse(ctx: &Ctx<'_>, verb: &str, subject: &str, failure: Failure, next: Next
 
 /// The diagnostic of a refusal: the access log has its code already, so
 /// the reason is a debug line, unless the server is at fault (a 5xx: a
-/// full disk, an I/O error, a limit reached), which operators should see.
+/// full disk, a limit reached), which operators should see, and a warning
+/// where its storage failed, which they must see even with `--log-level
+/// warn`.
 fn log_refusal(client: u64, verb: &str, subject: &str, failure: &Failure) {
-    let level = match failure.kind.code() {
-        500.. => log::Level::Info,
+    let level = match failure.kind {
+        ErrorKind::Unavailable | ErrorKind::Internal => log::Level::Warn,
+        kind if kind.code() >= 500 => log::Level::Info,
         _ => log::Level::Debug,
     };
     log::log!(level, "#{client} {verb} {subject}: {failure}");

@@ -187,6 +187,9 @@ pub enum ErrorKind {
     NoSpace,
     /// The server is out of a resource (descriptors); try again.
     Busy,
+    /// The storage failed (an I/O error, its network file system gone):
+    /// the server's fault, and worth another try.
+    Unavailable,
     /// Too many failed authentications from this address: wait.
     Throttled,
     /// Anything else.
@@ -207,7 +210,7 @@ impl ErrorKind {
             ErrorKind::ChecksumMismatch => 422,
             ErrorKind::Throttled => 429,
             ErrorKind::Internal => 500,
-            ErrorKind::Busy => 503,
+            ErrorKind::Busy | ErrorKind::Unavailable => 503,
             ErrorKind::NoSpace => 507,
         }
     }
@@ -228,6 +231,7 @@ impl fmt::Display for ErrorKind {
             ErrorKind::Vetoed => "vetoed",
             ErrorKind::NoSpace => "no space",
             ErrorKind::Busy => "busy",
+            ErrorKind::Unavailable => "storage unavailable",
             ErrorKind::Throttled => "throttled",
             ErrorKind::Internal => "internal error",
         })
@@ -259,6 +263,7 @@ impl From<&StorageError> for ErrorKind {
             | StorageError::Stored(_) => ErrorKind::Conflict,
             StorageError::Symlink => ErrorKind::Forbidden,
             StorageError::NoSpace => ErrorKind::NoSpace,
+            StorageError::Unavailable(_) => ErrorKind::Unavailable,
             StorageError::Busy | StorageError::TooManySessions(_) | StorageError::Committing => {
                 ErrorKind::Busy
             }

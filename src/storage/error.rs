@@ -27,6 +27,10 @@ pub enum StorageError {
     NoSpace,
     /// Out of file descriptors.
     Busy,
+    /// The storage itself failed (an I/O error, a network file system or
+    /// FUSE client that lost its server): the server's fault and maybe
+    /// passing, never the client's.
+    Unavailable(Errno),
     /// No upload session with that id.
     NoSuchUpload,
     /// The upload is stored already (its mark says so): this many bytes.
@@ -73,9 +77,38 @@ impl StorageError {
             Errno::LOOP => StorageError::Symlink,
             Errno::NOSPC | Errno::DQUOT => StorageError::NoSpace,
             Errno::MFILE | Errno::NFILE => StorageError::Busy,
+            failed if is_storage_failure(failed) => StorageError::Unavailable(failed),
             other => StorageError::Io(other.into()),
         }
     }
+}
+
+/// Whether `errno` says the storage failed, rather than the request: the
+/// device (EIO, EREMOTEIO, EBUSY), or the way to it for a root on a
+/// network file system or FUSE (a client that lost its server says
+/// ENOTCONN, ETIMEDOUT, ECONNREFUSED...). Not EROFS: a root mounted
+/// read-only stays so however often a client tries (a 500), nor ESTALE
+/// (see [`StorageError::from_errno`]).
+fn is_storage_failure(errno: Errno) -> bool {
+    matches!(
+        errno,
+        Errno::IO
+            | Errno::REMOTEIO
+            | Errno::BUSY
+            | Errno::NOTCONN
+            | Errno::TIMEDOUT
+            | Errno::CONNREFUSED
+            | Errno::CONNRESET
+            | Errno::CONNABORTED
+            | Errno::HOSTDOWN
+            | Errno::HOSTUNREACH
+            | Errno::NETDOWN
+            | Errno::NETUNREACH
+            | Errno::NETRESET
+            | Errno::NOLINK
+            | Errno::SHUTDOWN
+            | Errno::COMM
+    )
 }
 
 impl From<Errno> for StorageError {
@@ -105,6 +138,11 @@ impl fmt::Display for StorageError {
             StorageError::Symlink => f.write_str("symlinks are not followed"),
             StorageError::NoSpace => f.write_str("no space left on device"),
             StorageError::Busy => f.write_str("server out of file descriptors"),
+            StorageError::Unavailable(errno) => write!(
+                f,
+                "storage unavailable ({}): try again",
+                std::io::Error::from(*errno)
+            ),
             StorageError::NoSuchUpload => f.write_str("no such upload"),
             StorageError::Stored(size) => write!(f, "upload stored already, all {size} bytes"),
             StorageError::SizeDeclared(size) => {

@@ -32,7 +32,7 @@ pub enum Point {
     /// Writing a PUT's or APPEND's body bytes (only ever held where they
     /// are written on the I/O pool).
     Write,
-    /// Creating an upload's temp file (PUT).
+    /// Creating an upload's temp file (PUT); a failing gate fails it.
     Create,
     /// Renaming a finished upload over its target.
     Commit,

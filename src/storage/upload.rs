@@ -272,6 +272,7 @@ impl Storage {
         /// back), not a reason to fail the upload.
         const TRIES: usize = 4;
         self.pause(Point::Create);
+        self.injected_fault(Point::Create)?;
         self.with_target(name, |target| {
             // Journaled before the file exists: a crash in between leaves
             // a directory to look into, never a file nobody looks for.
