@@ -4,9 +4,8 @@
 //! answers `ERR 503 storage unavailable (...): try again` and HTTP `503`
 //! with `Retry-After`, never a refusal; nothing is stored; the server
 //! logs it as a warning; and the client takes it for what passes: it
-//! tries again (`put --resume`, `--retries`) and, when it gives up, exits
-//! 3 like any connection failure, not 1 like a refusal. (A plain `put`
-//! does not try again yet: issue 31 asks it to.)
+//! tries again (`put` and `put --resume`, `--retries`) and, when it gives
+//! up, exits 3 like any connection failure, not 1 like a refusal.
 
 #[path = "support/binary.rs"]
 mod binary;
@@ -111,4 +110,21 @@ fn the_client_tries_again_and_gives_up_as_on_a_lost_connection() {
     // The first try and both retries each reached the storage.
     assert!(gate.arrivals() >= 3, "{} tries", gate.arrivals());
     assert!(!server.path("in/f.bin").exists());
+}
+
+#[test]
+fn a_plain_put_is_sent_again_whole() {
+    let (server, gate) = failing(Point::Create, Errno::IO);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("f.bin"), support::pattern(10_000, 3)).unwrap();
+    let put = binary::run(
+        dir.path(),
+        server.addr,
+        &["put", "--retries", "2", "--retry-delay", "0.01", "f.bin"],
+    );
+    let err = binary::stderr(&put);
+    assert_eq!(put.status.code(), Some(3), "{err}");
+    assert!(err.contains("storage unavailable"), "{err}");
+    assert_eq!(gate.arrivals(), 3, "the first try and two more");
+    assert!(!server.path("f.bin").exists());
 }

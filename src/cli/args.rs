@@ -326,9 +326,10 @@ pub struct EffortArgs {
     /// Skip files whose copy already has the same size and CRC-32C.
     #[arg(long)]
     pub skip_existing: bool,
-    /// With --resume or -r: how many connection failures in a row, without
-    /// progress between them, to reconnect after (waiting 0.25 s, 0.5 s,
-    /// 1 s ... up to 8 s).
+    /// With put, --resume or -r: how many failures that may pass (a lost
+    /// connection, a busy server, its storage failing: 503) in a row,
+    /// without progress between them, to try again after (waiting 0.25 s,
+    /// 0.5 s, 1 s ... up to 8 s). A plain put sends the whole file again.
     #[arg(long, default_value_t = 5)]
     pub retries: u32,
     /// Seconds to wait after the first connection failure (doubling after

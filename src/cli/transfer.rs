@@ -12,7 +12,7 @@ use super::args::{ClientArgs, GetArgs, PutArgs};
 use super::interrupt::Discard;
 use super::output::{Counted, Output};
 use crate::client::resume::{self, Upload};
-use crate::client::retry::RetryPolicy;
+use crate::client::retry::{Backoff, RetryPolicy};
 use crate::client::{ClientError, crc_of, unix_mtime};
 
 /// Uploads one file.
@@ -50,12 +50,7 @@ pub fn put(args: &PutArgs) -> Result<(), Failure> {
         // is read once, and the bar moves from the first byte on.
         let size = metadata.len();
         let bar = output.file_bar(&remote, size);
-        let result = args.client.connection.connect().and_then(|mut client| {
-            let mut body = bar.wrap_read(BufReader::with_capacity(256 * 1024, file));
-            client
-                .put_stream(&remote, &mut body, size, mtime)
-                .map_err(failure)
-        });
+        let result = put_whole(args, &remote, (&mut file, size, mtime), &bar);
         return stored(&output, &bar, &remote, result);
     }
     // A session (--resume) names its checksum up front, and so does the
@@ -86,14 +81,43 @@ pub fn put(args: &PutArgs) -> Result<(), Failure> {
         };
         resume::upload(upload, &mut bar.wrap_read(file), args.effort.policy()).map_err(failure)
     } else {
-        args.client.connection.connect().and_then(|mut client| {
-            let mut body = bar.wrap_read(BufReader::with_capacity(256 * 1024, file));
-            client
-                .put_stream(&remote, &mut body, size, mtime)
-                .map_err(failure)
-        })
+        put_whole(args, &remote, (&mut file, size, mtime), &bar)
     };
     stored(&output, &bar, &remote, result)
+}
+
+/// A plain `put`: the whole file in one `PUT`, sent again from its first
+/// byte after a failure that may pass (a dropped connection, a `503`), as
+/// `--retries` allows. A `PUT` may be repeated: its commit is atomic, so
+/// the server holds the old file or the whole new one, never a mix.
+fn put_whole(
+    args: &PutArgs,
+    remote: &str,
+    (file, size, mtime): (&mut File, u64, Option<i64>),
+    bar: &indicatif::ProgressBar,
+) -> Result<(u64, u32), Failure> {
+    let failure = |err| Failure::new(remote.to_owned(), err);
+    // The first connection fails as any command's does (a server that is
+    // not there is not waited for); later ones are retried.
+    let mut client = Some(args.client.connection.connect()?);
+    let endpoint = args.client.connection.endpoint()?;
+    let mut backoff = Backoff::new(args.effort.policy());
+    loop {
+        let connected = match client.take() {
+            Some(client) => Ok(client),
+            None => backoff.connect(&endpoint),
+        };
+        let attempt = connected.and_then(|mut client| {
+            file.rewind().map_err(ClientError::Local)?;
+            bar.set_position(0);
+            let mut body = bar.wrap_read(BufReader::with_capacity(256 * 1024, &mut *file));
+            client.put_stream(remote, &mut body, size, mtime)
+        });
+        match attempt {
+            Ok(stored) => return Ok(stored),
+            Err(err) => backoff.after(err).map_err(failure)?,
+        }
+    }
 }
 
 /// `put - <remote>`: standard input, to its end, in chunks of a stream
