@@ -76,10 +76,14 @@ impl Exchange {
     pub fn decode(&mut self, data: &[u8], site: Site<'_>) -> Decoded {
         let listener = self.listener;
         let mut cors = Cors::None;
-        let decided = message::parse(data, |head, resume| {
-            cors = cors::of(head, site.web);
-            dialect::of(listener, head).decode(head, resume, site)
-        });
+        let decided = message::parse(
+            data,
+            |head| dialect::of(listener, head).body_in_hand(head),
+            |head, resume| {
+                cors = cors::of(head, site.web);
+                dialect::of(listener, head).decode(head, resume, site)
+            },
+        );
         let decoded = match decided {
             Ok(None) => return Decoded::Incomplete,
             Ok(Some((decision, resume))) => self.start(decision, &resume),

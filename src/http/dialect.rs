@@ -10,7 +10,7 @@ use std::fmt;
 
 use super::message::{Head, Refused, Resume};
 use super::origin::Site;
-use super::response::{self, ALLOW_FILE, Framing, Persistence};
+use super::response::{self, ALLOW_FILE, Framing, Head as ResponseHead, Persistence};
 use crate::serve::{ErrorKind, Reply, Request};
 use crate::wire::Protocol;
 
@@ -19,6 +19,25 @@ pub trait Dialect: Sync {
     /// Whether this dialect takes the request (by its method, target or
     /// fields). The first in [`DIALECTS`] that does is asked to decode it.
     fn claims(&self, head: &Head<'_>) -> bool;
+
+    /// Whether the request's meaning is in its (small) body, which the
+    /// message layer then gathers before [`Dialect::decode`] sees the head
+    /// ([`Head::body`]; docs/webdav.md (a)).
+    fn body_in_hand(&self, _head: &Head<'_>) -> bool {
+        false
+    }
+
+    /// The methods it serves on `target`, for the one `OPTIONS` answer's
+    /// `Allow` (`options.rs`), as `"A, B"`.
+    fn methods(&self, _target: super::options::Target) -> &'static str {
+        ""
+    }
+
+    /// Adds its own fields to the one `OPTIONS` answer; `max_file_size`:
+    /// the server's upload limit, if any.
+    fn offers<'a>(&self, _max_file_size: Option<u64>, head: ResponseHead<'a>) -> ResponseHead<'a> {
+        head
+    }
 
     /// What the request asks, and how its answer will be written.
     ///
@@ -49,6 +68,10 @@ pub enum Answering {
     Files(super::files::FilesAnswer),
     /// tus's uploads.
     Tus(super::tus::TusAnswer),
+    /// WebDAV's properties and folders.
+    Webdav(super::webdav::WebdavAnswer),
+    /// The one `OPTIONS` answer, every dialect's.
+    Options(super::options::OptionsAnswer),
 }
 
 impl Answering {
@@ -57,6 +80,8 @@ impl Answering {
         match self {
             Answering::Files(answer) => answer,
             Answering::Tus(answer) => answer,
+            Answering::Webdav(answer) => answer,
+            Answering::Options(answer) => answer,
         }
     }
 }
@@ -99,7 +124,12 @@ pub trait Answer: fmt::Debug + Send {
 /// claims every request. Adding a dialect: its file, a line here (or in
 /// the list of the listener that serves it, in [`served_on`]), and its
 /// answer in [`Answering`].
-pub static DIALECTS: &[&dyn Dialect] = &[&super::tus::Tus, &super::files::Files];
+pub static DIALECTS: &[&dyn Dialect] = &[
+    &super::options::Options(Protocol::Http),
+    &super::tus::Tus,
+    &super::webdav::Webdav,
+    &super::files::Files,
+];
 
 /// The dialects a listener of `protocol` serves: a protocol with a port of
 /// its own (S3's, say) lists its dialect here.

@@ -11,6 +11,7 @@
 use super::dialect::{Answer, Answering, Decision, Dialect, Message};
 use super::listing;
 use super::message::{Head, Refused, Resume};
+use super::options::Target as Asked;
 use super::origin::{self, Presentation, Site};
 use super::request::{HttpRequest, Method, Range, Target, interpret, resolve_range, url_path};
 use super::response::{self, Head as ResponseHead, MediaType};
@@ -24,6 +25,13 @@ pub struct Files;
 impl Dialect for Files {
     fn claims(&self, _head: &Head<'_>) -> bool {
         true
+    }
+
+    fn methods(&self, target: Asked) -> &'static str {
+        match target {
+            Asked::Folder => response::ALLOW_LISTING,
+            Asked::Other => response::ALLOW_FILE,
+        }
     }
 
     fn decode(

@@ -7,11 +7,13 @@
 //! ```
 
 use super::page::html_listing;
+use crate::serve::terms::PlainFormat;
 use crate::serve::{ListingFormat, Piece};
 
 /// The format for a request that wants JSON (`true`) or HTML.
 pub fn format(json: bool) -> ListingFormat {
-    if json { json_listing } else { html_listing }
+    let plain: PlainFormat = if json { json_listing } else { html_listing };
+    Box::new(plain)
 }
 
 /// The media type of [`format`]'s output.
@@ -52,7 +54,12 @@ mod tests {
     use super::*;
     use crate::storage::{FileInfo, ListEntry};
 
-    fn render(format: ListingFormat, prefix: &str, dirs: &[&str], files: &[(&str, u64)]) -> String {
+    fn render(
+        mut format: ListingFormat,
+        prefix: &str,
+        dirs: &[&str],
+        files: &[(&str, u64)],
+    ) -> String {
         let entries: Vec<ListEntry> = files
             .iter()
             .map(|(name, size)| ListEntry {
@@ -61,9 +68,11 @@ mod tests {
                     size: *size,
                     mtime: 0,
                 },
+                stamp: Default::default(),
             })
             .collect();
         let mut out = Vec::new();
+        let mut format = |prefix: &str, piece, out: &mut Vec<u8>| format.put(prefix, piece, out);
         format(prefix, Piece::Start, &mut out);
         for (at, name) in dirs.iter().enumerate() {
             format(

@@ -15,6 +15,10 @@ use crate::serve::BodyLength;
 pub const MAX_HEAD: usize = 8 * 1024;
 /// Most headers in one request.
 const MAX_HEADERS: usize = 64;
+/// Largest body a dialect may ask to have in hand with the head (WebDAV's
+/// XML requests): held in the connection's input buffer until whole, so
+/// it is bounded like a head (docs/webdav.md (a)).
+pub const MAX_BODY_IN_HAND: u64 = 64 * 1024;
 
 /// A request that is answered with an error status instead of served.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,6 +73,9 @@ pub struct Head<'a> {
     /// HTTP/1.0 (else HTTP/1.1).
     pub http10: bool,
     fields: &'a [httparse::Header<'a>],
+    /// The whole body, for a request whose dialect asked to have it in
+    /// hand (see [`parse`]); empty otherwise.
+    pub body: &'a [u8],
 }
 
 impl<'a> Head<'a> {
@@ -82,16 +89,22 @@ impl<'a> Head<'a> {
 pub type Refused = (u16, String);
 
 /// Parses one request head from the front of `buf` and hands it to
-/// `dialect`. `Ok(None)` until the head is complete.
+/// `dialect`. `Ok(None)` until the head is complete, and, for a head
+/// `in_hand` says wants its body (at most [`MAX_BODY_IN_HAND`] bytes),
+/// until the body is complete too: then it is lent with the head
+/// ([`Head::body`]) and counted in [`Resume::used`], and no body is left
+/// to read.
 ///
 /// # Errors
 /// 431 beyond [`MAX_HEAD`] bytes or too many headers, 400 for malformed
 /// heads or framing, 501 for transfer codings other than chunked, 505 for
 /// other versions (all without [`Resume`]: the framing is lost); 400 for a
 /// missing or bad `Host`, 417 for an `Expect` other than `100-continue`;
-/// and whatever `dialect` refuses (these with [`Resume`]).
+/// 413 for a body in hand over the limit, 411 for a chunked one; and
+/// whatever `dialect` refuses (these with [`Resume`]).
 pub fn parse<T>(
     buf: &[u8],
+    in_hand: impl FnOnce(&Head<'_>) -> bool,
     dialect: impl FnOnce(&Head<'_>, &Resume) -> Result<T, Refused>,
 ) -> Result<Option<(T, Resume)>, HttpError> {
     let window = &buf[..buf.len().min(MAX_HEAD)];
@@ -114,25 +127,62 @@ pub fn parse<T>(
         }
         Err(err) => return Err(HttpError::fatal(400, format!("malformed request: {err}"))),
     };
-    let head = Head {
+    let mut head = Head {
         method: parsed.method.unwrap_or_default(),
         target: parsed.path.unwrap_or_default(),
         http10: parsed.version.unwrap_or(1) == 0,
         fields: parsed.headers,
+        body: &[],
     };
-    let (resume, refusal) = frame(&head, used)?;
-    let refuse = |(status, message): Refused| HttpError {
+    let (mut resume, refusal) = frame(&head, used)?;
+    let refuse = |(status, message): Refused, resume| HttpError {
         status,
         message,
         resume: Some(resume),
     };
     if let Some(refusal) = refusal {
-        return Err(refuse(refusal));
+        return Err(refuse(refusal, resume));
+    }
+    if in_hand(&head) {
+        match body_in_hand(buf, &resume) {
+            Err(refusal) => return Err(refuse(refusal, resume)),
+            Ok(None) => return Ok(None),
+            Ok(Some(body)) => {
+                head.body = body;
+                resume = Resume {
+                    used: used + body.len(),
+                    body: BodyLength::Fixed(0),
+                    // The body is here: nothing to wait for.
+                    expect_continue: false,
+                    ..resume
+                };
+            }
+        }
     }
     match dialect(&head, &resume) {
         Ok(request) => Ok(Some((request, resume))),
-        Err(refusal) => Err(refuse(refusal)),
+        Err(refusal) => Err(refuse(refusal, resume)),
     }
+}
+
+/// The body that follows the head framed by `resume`, once all of it is
+/// in `buf` (`None` before).
+///
+/// # Errors
+/// 413 over [`MAX_BODY_IN_HAND`] (known from `Content-Length`, before a
+/// byte is held), 411 for a chunked body.
+fn body_in_hand<'a>(buf: &'a [u8], resume: &Resume) -> Result<Option<&'a [u8]>, Refused> {
+    let len = match resume.body {
+        BodyLength::Fixed(len) if len > MAX_BODY_IN_HAND => {
+            let limit = MAX_BODY_IN_HAND / 1024;
+            return Err((413, format!("this request's body is at most {limit} KiB")));
+        }
+        BodyLength::Fixed(len) => len as usize,
+        BodyLength::Chunked => {
+            return Err((411, "this request's body needs a Content-Length".into()));
+        }
+    };
+    Ok(buf.get(resume.used..resume.used + len))
 }
 
 /// The framing fields of `head` (RFC 9112 6, 9.3, RFC 9110 10.1.1, 7.2):

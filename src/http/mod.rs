@@ -16,11 +16,14 @@ pub mod dialect;
 pub mod files;
 pub mod listing;
 pub mod message;
+pub mod options;
 pub mod origin;
 pub mod page;
 pub mod request;
 pub mod response;
 pub mod tus;
+pub mod webdav;
+pub mod xml;
 
 pub use crate::chunked::ChunkDecoder;
 pub use request::{BodyLength, HttpRequest, Method, Range, Target, parse_request};

@@ -108,7 +108,7 @@ pub struct HttpRequest {
 /// for bad fields of its own, a body on anything but PUT, bad targets, 403
 /// for reserved names.
 pub fn parse_request(buf: &[u8]) -> Result<Option<(HttpRequest, usize)>, HttpError> {
-    let parsed = message::parse(buf, interpret)?;
+    let parsed = message::parse(buf, |_| false, interpret)?;
     Ok(parsed.map(|(request, resume)| (request, resume.used)))
 }
 

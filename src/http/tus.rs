@@ -8,6 +8,7 @@
 //!
 //! ```text
 //! OPTIONS <any URL>                     -> 204 Tus-Version, Tus-Extension[, Tus-Max-Size]
+//!                                          (tus's fields in the one OPTIONS answer, options.rs)
 //! POST /<folder>/  Upload-Length: <n> | Upload-Defer-Length: 1,
 //!                  Upload-Metadata: filename <base64>[,<key> <base64>]...
 //!                  [Content-Type: application/offset+octet-stream, the first bytes]
@@ -41,6 +42,7 @@ use base64::Engine;
 
 use super::dialect::{Answer, Answering, Decision, Dialect, Message};
 use super::message::{Head, Refused, Resume};
+use super::options::Target;
 use super::origin::{self, Provenance, Site};
 use super::request::{self, path_of};
 use super::response::{self, Framing, Head as ResponseHead};
@@ -67,7 +69,6 @@ pub struct Tus;
 /// What a tus request asks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Asked {
-    Options,
     Create,
     Progress,
     Append,
@@ -96,14 +97,31 @@ fn upload_id(path: &str) -> Option<&str> {
 }
 
 impl Dialect for Tus {
+    fn methods(&self, target: Target) -> &'static str {
+        match target {
+            Target::Folder => "POST, OPTIONS",
+            Target::Other => "OPTIONS",
+        }
+    }
+
+    fn offers<'a>(&self, max_file_size: Option<u64>, head: ResponseHead<'a>) -> ResponseHead<'a> {
+        let head = head
+            .header("Tus-Resumable", VERSION)
+            .header("Tus-Version", VERSION)
+            .header("Tus-Extension", EXTENSIONS)
+            .header("Tus-Checksum-Algorithm", piece::ALGORITHMS);
+        match max_file_size {
+            Some(max) => head.header("Tus-Max-Size", max),
+            None => head,
+        }
+    }
+
     fn claims(&self, head: &Head<'_>) -> bool {
         let tus_field = || {
             head.fields()
                 .any(|(n, _)| n.eq_ignore_ascii_case("tus-resumable"))
         };
-        upload_id(path_of(head.target)).is_some()
-            || head.method == "OPTIONS"
-            || (head.method == "POST" && tus_field())
+        upload_id(path_of(head.target)).is_some() || (head.method == "POST" && tus_field())
     }
 
     fn decode(
@@ -114,7 +132,6 @@ impl Dialect for Tus {
     ) -> Result<Decision, Refused> {
         let path = path_of(head.target);
         let asked = match (head.method, upload_id(path)) {
-            ("OPTIONS", _) => Asked::Options,
             ("POST", None) => Asked::Create,
             ("HEAD", Some(_)) => Asked::Progress,
             ("PATCH", Some(_)) => Asked::Append,
@@ -130,7 +147,7 @@ impl Dialect for Tus {
             Ok(fields) => fields,
             Err((code, message)) => return Ok(Decision::Refuse(code, message, answer)),
         };
-        if asked != Asked::Options && fields.resumable.as_deref() != Some(VERSION) {
+        if fields.resumable.as_deref() != Some(VERSION) {
             let message = format!("Tus-Resumable: {VERSION} is required");
             return Ok(Decision::Refuse(412, message, answer));
         }
@@ -165,7 +182,6 @@ fn operation(
     }
     Ok(match asked {
         Asked::Unserved => unreachable!("refused in decode"),
-        Asked::Options => Operation::Options,
         Asked::Create => {
             let first = match carries_body {
                 true => Some((upload_bytes(body, &fields)?, fields.checksum.clone())),
@@ -343,17 +359,6 @@ impl Answer for TusAnswer {
     fn encode(&self, reply: &Reply, message: Message, out: &mut Vec<u8>) {
         let persistence = message.persistence;
         match (self.asked, reply) {
-            (Asked::Options, Reply::Offers { max_file_size }) => {
-                let mut head = ResponseHead::new(out, 204)
-                    .header("Tus-Resumable", VERSION)
-                    .header("Tus-Version", VERSION)
-                    .header("Tus-Extension", EXTENSIONS)
-                    .header("Tus-Checksum-Algorithm", piece::ALGORITHMS);
-                if let Some(max) = max_file_size {
-                    head = head.header("Tus-Max-Size", max);
-                }
-                head.finish(0, persistence);
-            }
             (Asked::Create, Reply::Session(session)) => {
                 let head = ResponseHead::new(out, 201)
                     .header("Tus-Resumable", VERSION)

@@ -7,6 +7,7 @@ use super::{
     parse_stream_trailer,
 };
 use crate::decoded::{Decoded, Refusal, after_blank_lines};
+use crate::serve::terms::PlainFormat;
 use crate::serve::{
     Body, BodyLength, ErrorKind, Failure, Operation, Piece, Reply, Scope, Trailer, Version, Want,
 };
@@ -163,13 +164,13 @@ fn operation(request: Request) -> Operation {
         Request::List { prefix } => Operation::List {
             prefix,
             scope: Scope::Tree,
-            format: listing_line,
+            format: Box::new(listing_line as PlainFormat),
             body: true,
         },
         Request::Dir { folder } => Operation::List {
             prefix: folder,
             scope: Scope::Directory,
-            format: folder_line,
+            format: Box::new(folder_line as PlainFormat),
             body: true,
         },
         Request::Del { name } => Operation::Delete { name },

@@ -219,6 +219,18 @@ pub(super) fn delete(name: Name) -> Outcome {
     })
 }
 
+/// MKCOL: make a folder whose parent exists, on the pool. Written for the
+/// read-only mode like PUT, with PUT's permission (`access.rs`).
+pub(super) fn make_folder(name: Name) -> Outcome {
+    Outcome::on_pool(move |ctx| match ctx.storage.make_folder(&name) {
+        Ok(()) => {
+            debug!("#{} MKCOL {name}", ctx.client);
+            Outcome::answer(Reply::Done)
+        }
+        Err(err) => storage_refusal(ctx, "MKCOL", name.as_str(), err),
+    })
+}
+
 /// MOVE: rename a file within the root, on the pool. Written for the
 /// read-only mode like DELETE and PUT; the permissions are both of theirs
 /// (`access.rs`).

@@ -179,7 +179,7 @@ impl<'a> Spool<'a> {
 
     /// Writes `piece`; the buffer goes to the file once it is full.
     fn put(&mut self, piece: Piece<'_>) -> std::io::Result<()> {
-        (self.format)(self.prefix, piece, &mut self.buffer);
+        self.format.put(self.prefix, piece, &mut self.buffer);
         if self.buffer.len() >= SPOOL_BUFFER {
             self.flush()?;
         }

@@ -94,6 +94,12 @@ pub enum Operation {
         /// File to remove.
         name: Name,
     },
+    /// Make the folder `name`, whose parent exists (WebDAV's `MKCOL`;
+    /// FERRY/1 has no verb for it yet).
+    MakeFolder {
+        /// The folder's name.
+        name: Name,
+    },
     /// Rename file `from` to `to` (replacing a file there).
     Move {
         /// File to rename.
@@ -218,6 +224,9 @@ impl Operation {
             Operation::Delete { name } => {
                 declared(Verb::Delete, name.as_str(), Needs::Delete(name.as_str()))
             }
+            Operation::MakeFolder { name } => {
+                declared(Verb::MakeFolder, name.as_str(), Needs::Write(name.as_str()))
+            }
             Operation::Move { from, to } => Declared {
                 verb: Verb::Move,
                 subject: from.as_str(),
@@ -268,6 +277,7 @@ impl Operation {
             } => listing::list(ctx, who, prefix, scope, format, body),
             Operation::Archive { prefix, body } => archive::archive(ctx, who, prefix, body),
             Operation::Delete { name } => files::delete(name),
+            Operation::MakeFolder { name } => files::make_folder(name),
             Operation::Move { from, to } => files::rename(from, to),
             Operation::Echo { size } => files::echo(size),
             Operation::Upload {
@@ -352,6 +362,8 @@ pub enum Verb {
     Progress,
     /// Say what the server offers.
     Options,
+    /// Make a folder.
+    MakeFolder,
 }
 
 /// A verb's facts.
@@ -366,7 +378,7 @@ struct Facts {
 
 impl Verb {
     /// Every verb, each at its [`Verb::index`].
-    pub const ALL: [Verb; 17] = [
+    pub const ALL: [Verb; 18] = [
         Verb::Put,
         Verb::Get,
         Verb::Stat,
@@ -384,6 +396,7 @@ impl Verb {
         Verb::Sessions,
         Verb::Progress,
         Verb::Options,
+        Verb::MakeFolder,
     ];
 
     fn facts(self) -> Facts {
@@ -406,6 +419,7 @@ impl Verb {
             Verb::Sessions => facts("SESSIONS", "sessions", false),
             Verb::Progress => facts("PROGRESS", "progress", false),
             Verb::Options => facts("OPTIONS", "options", false),
+            Verb::MakeFolder => facts("MKCOL", "mkcol", true),
         }
     }
 

@@ -176,6 +176,8 @@ pub enum ErrorKind {
     Expired,
     /// The name's kind or an upload's state is in the way.
     Conflict,
+    /// Something has the name already (a folder to be made).
+    Exists,
     /// The body is over the server's size limit.
     TooLarge,
     /// The bytes received do not match the client's checksum.
@@ -205,7 +207,7 @@ impl ErrorKind {
             ErrorKind::Unauthorized => 401,
             ErrorKind::Forbidden | ErrorKind::ReadOnly | ErrorKind::Vetoed => 403,
             ErrorKind::NotFound | ErrorKind::Expired => 404,
-            ErrorKind::Conflict => 409,
+            ErrorKind::Conflict | ErrorKind::Exists => 409,
             ErrorKind::TooLarge => 413,
             ErrorKind::ChecksumMismatch => 422,
             ErrorKind::Throttled => 429,
@@ -226,6 +228,7 @@ impl fmt::Display for ErrorKind {
             ErrorKind::NotFound => "not found",
             ErrorKind::Expired => "expired",
             ErrorKind::Conflict => "conflict",
+            ErrorKind::Exists => "exists",
             ErrorKind::TooLarge => "too large",
             ErrorKind::ChecksumMismatch => "checksum mismatch",
             ErrorKind::Vetoed => "vetoed",
@@ -251,6 +254,7 @@ impl From<&StorageError> for ErrorKind {
     fn from(err: &StorageError) -> ErrorKind {
         match err {
             StorageError::NotFound | StorageError::NoSuchUpload => ErrorKind::NotFound,
+            StorageError::Exists => ErrorKind::Exists,
             StorageError::Expired => ErrorKind::Expired,
             StorageError::IsDirectory
             | StorageError::ParentNotDirectory

@@ -53,8 +53,24 @@ pub enum Piece<'a> {
 /// A codec's way of writing a listing of `prefix`: appends `piece` to
 /// `out`. The serve layer calls it on the I/O pool, streaming the pieces
 /// into a file the listing is then sent from, so no listing is ever held
-/// whole in memory.
-pub type ListingFormat = fn(prefix: &str, piece: Piece<'_>, out: &mut Vec<u8>);
+/// whole in memory. A value, not a bare function, so that a format can
+/// carry what the request asked of it (WebDAV's properties).
+pub trait Format: fmt::Debug + std::marker::Send {
+    /// Appends `piece` of the listing of `prefix` to `out`.
+    fn put(&mut self, prefix: &str, piece: Piece<'_>, out: &mut Vec<u8>);
+}
+
+/// A format that needs nothing but the pieces: a plain function.
+pub type PlainFormat = fn(prefix: &str, piece: Piece<'_>, out: &mut Vec<u8>);
+
+impl Format for PlainFormat {
+    fn put(&mut self, prefix: &str, piece: Piece<'_>, out: &mut Vec<u8>) {
+        self(prefix, piece, out);
+    }
+}
+
+/// How a listing is written, as an operation carries it.
+pub type ListingFormat = Box<dyn Format>;
 
 /// A checksum that follows an upload's body in a codec's own trailer: the
 /// serve layer holds back its `len` bytes from the file and has the codec

@@ -62,6 +62,8 @@ pub enum StorageError {
     /// The upload's temp file was removed (or, on a network file system,
     /// replaced) by another process while the upload was under way.
     TempFileRemoved,
+    /// Something has the name already (a folder to be made).
+    Exists,
     /// Anything else the filesystem said.
     Io(io::Error),
 }
@@ -130,6 +132,7 @@ impl fmt::Display for StorageError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             StorageError::NotFound => f.write_str("no such file"),
+            StorageError::Exists => f.write_str("the name exists"),
             StorageError::IsDirectory => f.write_str("is a directory"),
             StorageError::ParentNotDirectory => {
                 f.write_str("a parent of the name is not a directory")

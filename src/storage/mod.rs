@@ -184,7 +184,7 @@ pub struct Stamp {
 }
 
 impl Stamp {
-    fn of(stat: &Stat) -> Stamp {
+    pub(super) fn of(stat: &Stat) -> Stamp {
         Stamp {
             inode: stat.st_ino,
             nanos: u32::try_from(stat.st_mtime_nsec).unwrap_or(0),
@@ -219,6 +219,9 @@ pub struct ListEntry {
     pub name: String,
     /// Size and modification time.
     pub info: FileInfo,
+    /// What tells its versions apart beyond that (an HTTP `ETag` is made
+    /// of both, in a listing as for a GET).
+    pub stamp: Stamp,
 }
 
 /// The root directory and everything done beneath it.
@@ -411,6 +414,23 @@ impl Storage {
             name.as_str().rsplit_once('/').map_or("", |(dir, _)| dir),
         );
         Ok(())
+    }
+
+    /// Makes the folder `name` (WebDAV's `MKCOL`); its parent folder must
+    /// exist already: nothing is made on the way.
+    ///
+    /// # Errors
+    /// [`StorageError::Exists`] if something has the name,
+    /// [`StorageError::NotFound`] if its parent folder is missing (or is a
+    /// file).
+    pub fn make_folder(&self, name: &Name) -> Result<(), StorageError> {
+        self.pause(Point::Delete);
+        let (dirs, leaf) = name.split_parent();
+        let dir = self.walk(dirs)?;
+        match rustix::fs::mkdirat(self.fd(&dir), leaf, Mode::from_raw_mode(0o755)) {
+            Err(Errno::EXIST) => Err(StorageError::Exists),
+            made => Ok(made?),
+        }
     }
 
     /// Opens the directories of a name for reading; `None` is the root.

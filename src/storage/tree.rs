@@ -14,7 +14,7 @@ use rustix::fs::{AtFlags, Dir, FileType, MemfdFlags, Mode, OFlags};
 use rustix::io::Errno;
 
 use super::gate::Point;
-use super::{DIR, FileInfo, ListEntry, Storage, StorageError};
+use super::{DIR, FileInfo, ListEntry, Stamp, Storage, StorageError};
 use crate::name::{Name, Prefix, RESERVED_PREFIX};
 
 /// One level of a directory, as [`Storage::list_directory`] returns it.
@@ -32,6 +32,7 @@ struct Seen {
     leaf: String,
     kind: FileType,
     info: FileInfo,
+    stamp: Stamp,
 }
 
 impl Seen {
@@ -85,7 +86,7 @@ impl Storage {
         };
         let walked = self.walk_tree(
             &start,
-            |path, kind, info| match kind {
+            |path, kind, (info, stamp)| match kind {
                 _ if is_reserved(path) => Ok(false),
                 FileType::Directory if !could_contain(path, prefix.as_str()) => Ok(false),
                 FileType::Directory => match enter(&format!("{path}/")) {
@@ -98,6 +99,7 @@ impl Storage {
                     let entry = ListEntry {
                         name: path.to_owned(),
                         info,
+                        stamp,
                     };
                     match found(&entry) {
                         Ok(()) => Ok(false),
@@ -130,7 +132,7 @@ impl Storage {
         let mut listing = DirectoryListing::default();
         let walked = self.walk_tree(
             &start,
-            |path, kind, info| {
+            |path, kind, (info, stamp)| {
                 match kind {
                     _ if is_reserved(path) => {}
                     FileType::Directory => listing.dirs.push((format!("{path}/"), info.mtime)),
@@ -138,6 +140,7 @@ impl Storage {
                         listing.files.push(ListEntry {
                             name: path.to_owned(),
                             info,
+                            stamp,
                         });
                     }
                     _ => {}
@@ -196,7 +199,7 @@ impl Storage {
     pub(super) fn walk_tree(
         &self,
         start: &str,
-        mut visit: impl FnMut(&str, FileType, FileInfo) -> Result<bool, Errno>,
+        mut visit: impl FnMut(&str, FileType, (FileInfo, Stamp)) -> Result<bool, Errno>,
         mut unreadable: impl FnMut(&str, Errno) -> Result<(), Errno>,
     ) -> Result<(), Errno> {
         let mut levels = Vec::new();
@@ -220,7 +223,8 @@ impl Storage {
             } else {
                 format!("{dir_path}/{}", seen.leaf)
             };
-            if visit(&path, seen.kind, seen.info)? && seen.kind == FileType::Directory {
+            if visit(&path, seen.kind, (seen.info, seen.stamp))? && seen.kind == FileType::Directory
+            {
                 next = Some(path);
             }
         }
@@ -255,6 +259,7 @@ impl Storage {
                 leaf: leaf.to_owned(),
                 kind: FileType::from_raw_mode(stat.st_mode),
                 info: FileInfo::of(&stat),
+                stamp: Stamp::of(&stat),
             });
         }
         // Counted once per directory, not per entry: one atomic add.

@@ -1,0 +1,397 @@
+//! WebDAV (RFC 4918) on the HTTP listener, as a dialect over ferry's
+//! operations: the same URLs, grants, read-only mode and I/O pool as the
+//! files dialect, which keeps `GET`, `HEAD`, `PUT`, `DELETE` and `MOVE`
+//! (a plain `GET` of a folder is still the web page). Design:
+//! docs/webdav.md.
+//!
+//! ```text
+//! OPTIONS <any>                      -> 204 DAV: 1, MS-Author-Via: DAV (options.rs)
+//! PROPFIND /<folder>/  Depth: 0|1    -> 207 the folder [and its members], a listing spooled on the pool
+//! PROPFIND /<name>     Depth: 0|1    -> 207 the file (or the folder named without its /, Depth 0)
+//! PROPFIND, no Depth or infinity     -> 403 <D:propfind-finite-depth/>
+//!   body: empty (allprop) | <propfind> allprop | propname | prop, at most 64 KiB (413)
+//! MKCOL /<name>[/]                   -> 201; 405 if the name exists, 409 without its parent,
+//!                                       415 with a body
+//! ```
+
+use super::dialect::{Answer, Answering, Decision, Dialect, Message};
+use super::message::{Head, Refused, Resume};
+use super::options::Target;
+use super::origin::{self, Provenance, Site};
+use super::request::{bad_name, folder_prefix, path_of, url_path};
+use super::response::{self, Framing, Head as ResponseHead, MediaType};
+use super::xml::{self, DAV, Property, Propfind};
+use crate::access::Secret;
+use crate::name::Name;
+use crate::serve::terms::Format;
+use crate::serve::{BodyLength, ErrorKind, Operation, Piece, Reply, Request, Scope, Version};
+use crate::storage::{FileInfo, Stamp};
+
+/// The dialect: WebDAV's own methods on the HTTP listener.
+#[derive(Debug)]
+pub struct Webdav;
+
+/// The methods WebDAV adds (the files dialect's are served beside them).
+const METHODS: &str = "OPTIONS, PROPFIND, MKCOL";
+/// The media type of a multistatus.
+const XML: &str = "application/xml; charset=utf-8";
+/// What every multistatus starts with.
+const MULTISTATUS: &str =
+    "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<D:multistatus xmlns:D=\"DAV:\">\n";
+/// The live properties ferry answers, in the order `allprop` lists them.
+const LIVE: [&str; 9] = [
+    "resourcetype",
+    "displayname",
+    "getcontentlength",
+    "getcontenttype",
+    "getetag",
+    "getlastmodified",
+    "creationdate",
+    "supportedlock",
+    "lockdiscovery",
+];
+
+/// What a WebDAV request asked, as its answer needs it.
+#[derive(Debug, Clone, Copy)]
+enum Asked {
+    /// A folder's PROPFIND: its listing is the multistatus.
+    Listing,
+    /// MKCOL.
+    MakeFolder,
+    /// A PROPFIND without a finite depth: refused.
+    InfiniteDepth,
+}
+
+/// How a WebDAV request is answered: a byte, as every connection holds
+/// one exchange (what a multistatus needs travels with its listing).
+#[derive(Debug)]
+pub struct WebdavAnswer {
+    asked: Asked,
+}
+
+impl WebdavAnswer {
+    fn answering(asked: Asked) -> Answering {
+        Answering::Webdav(WebdavAnswer { asked })
+    }
+}
+
+impl Dialect for Webdav {
+    fn claims(&self, head: &Head<'_>) -> bool {
+        matches!(head.method, "PROPFIND" | "MKCOL")
+    }
+
+    fn body_in_hand(&self, head: &Head<'_>) -> bool {
+        head.method == "PROPFIND"
+    }
+
+    fn methods(&self, _target: Target) -> &'static str {
+        METHODS
+    }
+
+    fn offers<'a>(&self, _max_file_size: Option<u64>, head: ResponseHead<'a>) -> ResponseHead<'a> {
+        // Class 2 only once LOCK is real (docs/webdav.md (b)).
+        head.header("DAV", "1").header("MS-Author-Via", "DAV")
+    }
+
+    fn decode(
+        &self,
+        head: &Head<'_>,
+        resume: &Resume,
+        site: Site<'_>,
+    ) -> Result<Decision, Refused> {
+        let fields = Fields::read(head);
+        let path = path_of(head.target);
+        let writes = head.method == "MKCOL";
+        let refuse = |(code, message): Refused, asked| {
+            Ok(Decision::Refuse(
+                code,
+                message,
+                WebdavAnswer::answering(asked),
+            ))
+        };
+        if let Err(refused) = origin::check_writes(writes, &fields.provenance, site) {
+            return refuse(refused, Asked::MakeFolder);
+        }
+        let decided = match head.method {
+            "MKCOL" => make_folder(path, resume).map(|op| (op, Asked::MakeFolder)),
+            _ => match fields.depth {
+                None => {
+                    let message = "Depth: infinity is not served; ask for 0 or 1".to_owned();
+                    return refuse((403, message), Asked::InfiniteDepth);
+                }
+                Some(depth) => propfind(path, depth, head.body),
+            },
+        };
+        match decided {
+            Ok((operation, asked)) => {
+                let request = Request {
+                    operation,
+                    token: fields.token,
+                };
+                Ok(Decision::Serve(request, WebdavAnswer::answering(asked)))
+            }
+            Err(refused) => refuse(refused, Asked::MakeFolder),
+        }
+    }
+}
+
+/// `PROPFIND` of `path` at `depth` (0 or 1): the listing of the folder it
+/// names (with or without its trailing `/`).
+///
+/// Slice 1 of issue 28: a file's PROPFIND is not served yet (its folder's
+/// listing is not found: 404). It needs the listing to describe one name
+/// (a `Scope` for a name and, at depth 1, a folder's members), since the
+/// answer cannot hold what a description needs (docs/webdav.md (c)).
+fn propfind(path: &str, depth: u8, body: &[u8]) -> Result<(Operation, Asked), Refused> {
+    let asked = xml::propfind(body).map_err(|message| (400, message))?;
+    let inner = path.strip_prefix('/').unwrap_or(path);
+    let prefix = folder_prefix(inner.strip_suffix('/').unwrap_or(inner))?;
+    let format = Multistatus { asked, depth };
+    let operation = Operation::List {
+        prefix,
+        scope: Scope::Directory,
+        format: Box::new(format),
+        body: true,
+    };
+    Ok((operation, Asked::Listing))
+}
+
+/// `MKCOL` of `path` (its trailing `/` may be there or not).
+fn make_folder(path: &str, resume: &Resume) -> Result<Operation, Refused> {
+    if resume.body != BodyLength::Fixed(0) {
+        return Err((415, "MKCOL takes no body".into()));
+    }
+    let inner = path.strip_prefix('/').unwrap_or(path);
+    let inner = inner.strip_suffix('/').unwrap_or(inner);
+    let name = Name::decode(inner.as_bytes()).map_err(bad_name)?;
+    Ok(Operation::MakeFolder { name })
+}
+
+/// The fields a WebDAV request is read by.
+#[derive(Debug, Default)]
+struct Fields {
+    /// `Depth`: 0 or 1; `None` for infinity (also when absent).
+    depth: Option<u8>,
+    token: Option<Secret>,
+    provenance: Provenance,
+}
+
+impl Fields {
+    fn read(head: &Head<'_>) -> Fields {
+        let mut fields = Fields::default();
+        for (name, value) in head.fields() {
+            if fields.provenance.read(name, value) {
+                continue;
+            }
+            if name.eq_ignore_ascii_case("depth") {
+                fields.depth = match value.trim_ascii() {
+                    b"0" => Some(0),
+                    b"1" => Some(1),
+                    _ => None,
+                };
+            } else if name.eq_ignore_ascii_case("authorization") {
+                fields.token = Some(super::auth::token(value));
+            }
+        }
+        fields
+    }
+}
+
+impl Answer for WebdavAnswer {
+    fn encode(&self, reply: &Reply, message: Message, out: &mut Vec<u8>) {
+        let persistence = message.persistence;
+        match (self.asked, reply) {
+            (Asked::Listing, Reply::Listing { len }) => {
+                ResponseHead::new(out, 207)
+                    .header("Content-Type", XML)
+                    .finish(*len, persistence);
+            }
+            (Asked::MakeFolder, Reply::Done) => {
+                ResponseHead::new(out, 201).finish(0, persistence);
+            }
+            (_, other) => {
+                debug_assert!(false, "no WebDAV request leads to {other:?}");
+                let framing = Framing {
+                    persistence,
+                    head_only: message.head,
+                    allow: self.allow(),
+                };
+                self.error(500, "unexpected answer", framing, out);
+            }
+        }
+    }
+
+    fn allow(&self) -> &'static str {
+        "GET, HEAD, PUT, DELETE, MOVE, OPTIONS, PROPFIND"
+    }
+
+    /// MKCOL's statuses (RFC 4918 9.3.1): a name that exists is 405, a
+    /// missing parent 409.
+    fn status(&self, kind: ErrorKind) -> u16 {
+        match (self.asked, kind) {
+            (Asked::MakeFolder, ErrorKind::Exists) => 405,
+            (Asked::MakeFolder, ErrorKind::NotFound) => 409,
+            (_, kind) => kind.code(),
+        }
+    }
+
+    fn error(&self, status: u16, message: &str, framing: Framing, out: &mut Vec<u8>) {
+        if !matches!(self.asked, Asked::InfiniteDepth) {
+            return response::error(out, status, message, framing);
+        }
+        let body = "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<D:error xmlns:D=\"DAV:\"><D:propfind-finite-depth/></D:error>\n";
+        ResponseHead::new(out, status)
+            .header("Content-Type", XML)
+            .finish(body.len() as u64, framing.persistence);
+        if !framing.head_only {
+            out.extend_from_slice(body.as_bytes());
+        }
+    }
+}
+
+/// The last segment of a name or folder name (without its `/`).
+fn leaf(name: &str) -> &str {
+    let name = name.strip_suffix('/').unwrap_or(name);
+    name.rsplit('/').next().unwrap_or(name)
+}
+
+/// What a response tells of one file or folder.
+struct Item {
+    /// Its URL path, percent-encoded (a folder's ends in `/`).
+    href: String,
+    display: String,
+    /// A file's size and type, and its version's tag.
+    file: Option<(u64, &'static str, String)>,
+    mtime: Option<i64>,
+}
+
+impl Item {
+    fn folder(href: String, display: &str, mtime: Option<i64>) -> Item {
+        Item {
+            href,
+            display: display.to_owned(),
+            file: None,
+            mtime,
+        }
+    }
+
+    fn file(name: &str, info: FileInfo, stamp: Stamp) -> Item {
+        let version = Version {
+            info,
+            stamp,
+            crc: None,
+        };
+        Item {
+            href: format!("/{}", url_path(name)),
+            display: leaf(name).to_owned(),
+            file: Some((
+                info.size,
+                MediaType::of(name).as_str(),
+                response::etag(&version),
+            )),
+            mtime: Some(info.mtime),
+        }
+    }
+
+    /// The value of live property `local` (XML), if it has one here.
+    fn live(&self, local: &str) -> Option<String> {
+        let rfc3339 = |t: i64| {
+            time::OffsetDateTime::from_unix_timestamp(t)
+                .ok()?
+                .format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        };
+        Some(match (local, &self.file) {
+            ("resourcetype", None) => "<D:collection/>".to_owned(),
+            ("resourcetype", Some(_)) => String::new(),
+            ("displayname", _) if !self.display.is_empty() => xml::escape(&self.display).into(),
+            ("getcontentlength", Some((size, ..))) => size.to_string(),
+            ("getcontenttype", Some((_, media, _))) => (*media).to_owned(),
+            ("getetag", Some((.., etag))) => xml::escape(etag).into(),
+            ("getlastmodified", _) => response::http_date(self.mtime?),
+            ("creationdate", _) => rfc3339(self.mtime?)?,
+            ("supportedlock" | "lockdiscovery", _) => String::new(),
+            _ => return None,
+        })
+    }
+}
+
+/// Appends one `<D:response>` for `item`: what it has of what was asked in
+/// a `200` propstat, what it lacks in a `404` one.
+fn response_of(asked: &Propfind, item: &Item, out: &mut String) {
+    out.push_str("<D:response><D:href>");
+    out.push_str(&xml::escape(&item.href));
+    out.push_str("</D:href>");
+    let dav = |local: &str| Property {
+        ns: DAV.to_owned(),
+        local: local.to_owned(),
+    };
+    let (mut found, mut missing) = (String::new(), String::new());
+    match asked {
+        Propfind::AllProp | Propfind::PropName => {
+            for local in LIVE {
+                if let Some(value) = item.live(local) {
+                    let value = matches!(asked, Propfind::AllProp).then_some(value.as_str());
+                    xml::element(&dav(local), value.filter(|v| !v.is_empty()), &mut found);
+                }
+            }
+        }
+        Propfind::Prop(list) => {
+            for property in list {
+                let value = (property.ns == DAV)
+                    .then(|| item.live(&property.local))
+                    .flatten();
+                match value {
+                    Some(value) => xml::element(
+                        property,
+                        Some(&value).filter(|v| !v.is_empty()).map(|v| v.as_str()),
+                        &mut found,
+                    ),
+                    None => xml::element(property, None, &mut missing),
+                }
+            }
+        }
+    }
+    for (props, status) in [(found, "200 OK"), (missing, "404 Not Found")] {
+        if !props.is_empty() {
+            out.push_str(&format!(
+                "<D:propstat><D:prop>{props}</D:prop><D:status>HTTP/1.1 {status}</D:status></D:propstat>"
+            ));
+        }
+    }
+    out.push_str("</D:response>\n");
+}
+
+/// A folder's PROPFIND as a listing format: the multistatus written piece
+/// by piece into the spool on the pool (docs/webdav.md (c)). Depth 0
+/// writes the folder alone.
+#[derive(Debug)]
+struct Multistatus {
+    asked: Propfind,
+    depth: u8,
+}
+
+impl Format for Multistatus {
+    fn put(&mut self, prefix: &str, piece: Piece<'_>, out: &mut Vec<u8>) {
+        let mut text = String::new();
+        match piece {
+            Piece::Start => {
+                text.push_str(MULTISTATUS);
+                // The folder itself; its own time is not in the listing.
+                let item = Item::folder(format!("/{}", url_path(prefix)), leaf(prefix), None);
+                response_of(&self.asked, &item, &mut text);
+            }
+            Piece::Directory { name, mtime, .. } if self.depth > 0 => {
+                let item = Item::folder(format!("/{}", url_path(name)), leaf(name), Some(mtime));
+                response_of(&self.asked, &item, &mut text);
+            }
+            Piece::File { entry, .. } if self.depth > 0 => {
+                let item = Item::file(&entry.name, entry.info, entry.stamp);
+                response_of(&self.asked, &item, &mut text);
+            }
+            Piece::End => text.push_str("</D:multistatus>\n"),
+            Piece::Directory { .. } | Piece::File { .. } | Piece::Files => {}
+        }
+        out.extend_from_slice(text.as_bytes());
+    }
+}

@@ -1,0 +1,230 @@
+//! WebDAV over real sockets (issue 28, slice 1): the one `OPTIONS`
+//! answer, `PROPFIND` of folders at depth 0 and 1 (answers parsed with
+//! quick-xml, not matched as text), what a token may see, bodies with a
+//! DTD or over the limit, and `MKCOL`'s statuses. A file's `PROPFIND`
+//! comes with slice 2 (docs/webdav.md).
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+use quick_xml::events::Event;
+use quick_xml::name::{Namespace, ResolveResult};
+use quick_xml::reader::NsReader;
+use support::TestServer;
+use support::http::{Answer, bearer, exchange};
+use support::tokens::guarded;
+
+const HOST: &str = "Host: localhost\r\n";
+
+fn server() -> TestServer {
+    TestServer::start_with(|c| {
+        c.listen(ferry::wire::Protocol::Http, "127.0.0.1:0".parse().unwrap());
+    })
+}
+
+fn propfind(addr: SocketAddr, target: &str, depth: Option<&str>, body: &str) -> Answer {
+    let depth = depth.map_or(String::new(), |d| format!("Depth: {d}\r\n"));
+    exchange(
+        addr,
+        "PROPFIND",
+        target,
+        &format!("{HOST}{depth}"),
+        body.as_bytes(),
+    )
+}
+
+/// One `<D:response>`: its href and, per status, the properties in that
+/// propstat as `{namespace}local` with their text.
+#[derive(Debug, Default)]
+struct Response {
+    href: String,
+    props: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+/// A multistatus, read with namespaces resolved.
+fn multistatus(answer: &Answer) -> Vec<Response> {
+    assert_eq!(answer.status, 207, "{}", answer.head);
+    let mut reader = NsReader::from_reader(&answer.body[..]);
+    reader.config_mut().trim_text(true);
+    let (mut responses, mut path) = (Vec::new(), Vec::<String>::new());
+    let (mut props, mut text) = (Vec::<(String, String)>::new(), String::new());
+    loop {
+        let (ns, event) = reader.read_resolved_event().unwrap();
+        let qname = |local: &[u8]| {
+            let ns = match ns {
+                ResolveResult::Bound(Namespace(uri)) => String::from_utf8_lossy(uri).into_owned(),
+                _ => String::new(),
+            };
+            format!("{{{ns}}}{}", String::from_utf8_lossy(local))
+        };
+        match event {
+            Event::Empty(e) if path.len() == 4 => {
+                props.push((qname(e.local_name().as_ref()), String::new()));
+            }
+            Event::Start(e) => {
+                let name = qname(e.local_name().as_ref());
+                if name == "{DAV:}response" {
+                    responses.push(Response::default());
+                }
+                path.push(name);
+                text.clear();
+            }
+            Event::Empty(_) => {}
+            Event::Text(t) => text = t.decode().unwrap().into_owned(),
+            Event::End(_) => {
+                let name = path.pop().unwrap();
+                if path.len() == 4 {
+                    props.push((name, std::mem::take(&mut text)));
+                    continue;
+                }
+                let response = responses.last_mut();
+                match (name.as_str(), response) {
+                    ("{DAV:}href", Some(r)) => r.href = text.clone(),
+                    ("{DAV:}status", Some(r)) => {
+                        let status = text.split(' ').nth(1).unwrap().to_owned();
+                        r.props.entry(status).or_default().extend(props.drain(..));
+                    }
+                    _ => {}
+                }
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    responses
+}
+
+#[test]
+fn options_carry_every_dialects_fields() {
+    let server = server();
+    let answer = exchange(server.http.unwrap(), "OPTIONS", "/photos/", HOST, b"");
+    assert_eq!(answer.status, 204, "{}", answer.head);
+    assert_eq!(answer.header("DAV"), Some("1"));
+    assert_eq!(answer.header("MS-Author-Via"), Some("DAV"));
+    assert_eq!(answer.header("Tus-Version"), Some("1.0.0"));
+    let allow = answer.header("Allow").unwrap();
+    for method in ["OPTIONS", "PROPFIND", "MKCOL", "GET", "POST"] {
+        assert!(allow.split(", ").any(|m| m == method), "{allow}");
+    }
+}
+
+#[test]
+fn propfind_lists_a_folder_at_depth_0_and_1() {
+    let server = server();
+    std::fs::create_dir_all(server.path("d/sub")).unwrap();
+    for name in ["d/a b.txt", "d/ü%.txt"] {
+        std::fs::write(server.path(name), b"four").unwrap();
+    }
+    let addr = server.http.unwrap();
+    for target in ["/d/", "/d"] {
+        let one = multistatus(&propfind(addr, target, Some("1"), ""));
+        let hrefs: Vec<&str> = one.iter().map(|r| r.href.as_str()).collect();
+        assert_eq!(
+            hrefs,
+            ["/d/", "/d/sub/", "/d/a%20b.txt", "/d/%C3%BC%25.txt"]
+        );
+        let file = &one[2].props["200"];
+        assert_eq!(file["{DAV:}getcontentlength"], "4");
+        assert_eq!(file["{DAV:}displayname"], "a b.txt");
+        assert!(one[1].props["200"].contains_key("{DAV:}resourcetype"));
+        let zero = multistatus(&propfind(addr, target, Some("0"), ""));
+        assert_eq!(zero.len(), 1);
+        assert_eq!(zero[0].href, "/d/");
+    }
+    let get = exchange(addr, "HEAD", "/d/a%20b.txt", HOST, b"");
+    let one = multistatus(&propfind(addr, "/d/", Some("1"), ""));
+    assert_eq!(
+        one[2].props["200"]["{DAV:}getetag"],
+        get.header("ETag").unwrap()
+    );
+    // A plain GET of the folder is still the web page.
+    let page = exchange(addr, "GET", "/d/", HOST, b"");
+    assert!(
+        page.header("Content-Type")
+            .unwrap()
+            .starts_with("text/html")
+    );
+}
+
+#[test]
+fn propfind_asks_by_name_in_any_namespace() {
+    let server = server();
+    std::fs::create_dir_all(server.path("d")).unwrap();
+    std::fs::write(server.path("d/f"), b"x").unwrap();
+    let addr = server.http.unwrap();
+    let body = r#"<?xml version="1.0"?><p:propfind xmlns:p="DAV:" xmlns:z="urn:z"><p:prop><p:getcontentlength/><z:color/></p:prop></p:propfind>"#;
+    let one = multistatus(&propfind(addr, "/d/", Some("1"), body));
+    let file = &one[1];
+    assert_eq!(file.props["200"]["{DAV:}getcontentlength"], "1");
+    assert!(file.props["404"].contains_key("{urn:z}color"));
+    let names = r#"<propfind xmlns="DAV:"><propname/></propfind>"#;
+    let one = multistatus(&propfind(addr, "/d/", Some("1"), names));
+    assert_eq!(one[1].props["200"]["{DAV:}getetag"], "");
+}
+
+#[test]
+fn propfind_without_a_finite_depth_is_refused() {
+    let server = server();
+    let addr = server.http.unwrap();
+    for depth in [None, Some("infinity")] {
+        let answer = propfind(addr, "/", depth, "");
+        assert_eq!(answer.status, 403, "{}", answer.head);
+        let body = String::from_utf8(answer.body).unwrap();
+        assert!(body.contains("propfind-finite-depth"), "{body}");
+    }
+}
+
+#[test]
+fn dtds_and_long_bodies_are_refused() {
+    let server = server();
+    let addr = server.http.unwrap();
+    let xxe = r#"<?xml version="1.0"?><!DOCTYPE p [<!ENTITY xxe SYSTEM "file:///etc/passwd">]><D:propfind xmlns:D="DAV:"><D:prop><D:x>&xxe;</D:x></D:prop></D:propfind>"#;
+    let laughs = r#"<?xml version="1.0"?><!DOCTYPE l [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]><D:propfind xmlns:D="DAV:"><D:prop>&b;</D:prop></D:propfind>"#;
+    for body in [xxe, laughs, "<not-xml"] {
+        assert_eq!(propfind(addr, "/", Some("1"), body).status, 400);
+    }
+    let long = format!(
+        r#"<D:propfind xmlns:D="DAV:"><D:allprop/></D:propfind>{}"#,
+        " ".repeat(64 * 1024)
+    );
+    assert_eq!(propfind(addr, "/", Some("1"), &long).status, 413);
+}
+
+#[test]
+fn a_token_sees_only_what_it_may_read() {
+    let (server, tokens, _dir) = guarded(&[("r", &["read:d/open/"])], &[]);
+    for name in ["d/open/a", "d/shut/b"] {
+        std::fs::create_dir_all(server.path(name).parent().unwrap()).unwrap();
+        std::fs::write(server.path(name), b"x").unwrap();
+    }
+    let fields = format!("{HOST}Depth: 1\r\n{}", bearer(&tokens[0]));
+    let answer = exchange(server.http.unwrap(), "PROPFIND", "/d/", &fields, b"");
+    let hrefs: Vec<String> = multistatus(&answer).into_iter().map(|r| r.href).collect();
+    assert_eq!(hrefs, ["/d/", "/d/open/"]);
+}
+
+#[test]
+fn mkcol_makes_folders_whose_parent_exists() {
+    let server = server();
+    let addr = server.http.unwrap();
+    let mkcol = |target: &str, body: &[u8]| exchange(addr, "MKCOL", target, HOST, body).status;
+    assert_eq!(mkcol("/new", b""), 201);
+    assert!(server.path("new").is_dir());
+    assert_eq!(mkcol("/new/", b""), 405);
+    assert_eq!(mkcol("/missing/child/", b""), 409);
+    assert_eq!(mkcol("/other", b"<x/>"), 415);
+    assert!(!server.path("other").exists());
+}
+
+#[test]
+fn a_read_only_server_refuses_mkcol() {
+    let server = TestServer::start_with(|c| {
+        c.listen(ferry::wire::Protocol::Http, "127.0.0.1:0".parse().unwrap());
+        c.read_only = true;
+    });
+    let answer = exchange(server.http.unwrap(), "MKCOL", "/new/", HOST, b"");
+    assert_eq!(answer.status, 403, "{}", answer.head);
+    assert!(!server.path("new").exists());
+}
