@@ -10,6 +10,7 @@
 
 mod support;
 
+use std::io::Write;
 use std::process::Command;
 
 use support::TestServer;
@@ -18,7 +19,12 @@ use support::TestServer;
 /// or `None` where litmus is missing.
 fn litmus(suite: &str) -> Option<String> {
     if Command::new("litmus").arg("--version").output().is_err() {
-        eprintln!("skipped: litmus is not installed (apt-get install litmus)");
+        // Straight to stderr, past the harness's capture, so the skip
+        // shows in a plain `cargo test`.
+        let _ = writeln!(
+            std::io::stderr(),
+            "skipped: litmus is not installed (apt-get install litmus)"
+        );
         return None;
     }
     let server = TestServer::start_with(|c| {
