@@ -133,6 +133,7 @@ fn request(max_body: u64) -> impl Strategy<Value = Request> {
             token: ferry::access::Secret::new(token)
         }),
         Just(Request::Quit),
+        Just(Request::Health),
         Just(Request::Sessions),
     ]
 }
@@ -288,6 +289,7 @@ fn render_with(request: &Request, style: &Style) -> Vec<u8> {
             tokens.extend([b"AUTH".to_vec(), token.expose().as_bytes().to_vec()]);
         }
         Request::Quit => tokens.push(b"QUIT".to_vec()),
+        Request::Health => tokens.push(b"HEALTH".to_vec()),
         Request::Sessions => tokens.push(b"SESSIONS".to_vec()),
     }
     let mut line = style.blank.clone();

@@ -266,7 +266,7 @@ fn check_request(request: &Request) {
             assert!(!token.is_empty() && token.len() <= ferry::protocol::MAX_TOKEN);
             assert!(token.bytes().all(|b| b.is_ascii_graphic()), "{token:?}");
         }
-        Request::Echo { .. } | Request::Quit | Request::Sessions => {}
+        Request::Echo { .. } | Request::Quit | Request::Sessions | Request::Health => {}
     }
 }
 
@@ -411,7 +411,7 @@ fn reference_line(line: &[u8]) -> Expected {
         b"APPEND" => (&[Arg::Session, Arg::Number, Arg::Number], 3),
         b"COMMIT" => (&[Arg::Session, Arg::Mtime], 1),
         b"ABORT" => (&[Arg::Session], 1),
-        b"QUIT" | b"SESSIONS" => (&[], 0),
+        b"QUIT" | b"SESSIONS" | b"HEALTH" => (&[], 0),
         b"AUTH" => (&[Arg::Token], 1),
         _ => return Expected::Unparseable,
     };
@@ -544,6 +544,7 @@ fn reference_line(line: &[u8]) -> Expected {
         b"COMMIT" => Request::Commit { id: id(), mtime },
         b"ABORT" => Request::Abort { id: id() },
         b"SESSIONS" => Request::Sessions,
+        b"HEALTH" => Request::Health,
         b"AUTH" => Request::Auth {
             token: ferry::access::Secret::new(id()),
         },

@@ -72,6 +72,8 @@ pub enum Answering {
     Webdav(super::webdav::WebdavAnswer),
     /// The one `OPTIONS` answer, every dialect's.
     Options(super::options::OptionsAnswer),
+    /// The health check.
+    Health(super::health::HealthAnswer),
 }
 
 impl Answering {
@@ -82,6 +84,7 @@ impl Answering {
             Answering::Tus(answer) => answer,
             Answering::Webdav(answer) => answer,
             Answering::Options(answer) => answer,
+            Answering::Health(answer) => answer,
         }
     }
 }
@@ -126,6 +129,7 @@ pub trait Answer: fmt::Debug + Send {
 /// answer in [`Answering`].
 pub static DIALECTS: &[&dyn Dialect] = &[
     &super::options::Options(Protocol::Http),
+    &super::health::Health,
     &super::tus::Tus,
     &super::webdav::Webdav,
     &super::files::Files,

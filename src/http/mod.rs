@@ -14,6 +14,7 @@ pub mod codec;
 pub mod cors;
 pub mod dialect;
 pub mod files;
+pub mod health;
 pub mod listing;
 pub mod message;
 pub mod options;

@@ -196,6 +196,7 @@ fn operation(request: Request) -> Operation {
         Request::Sessions => Operation::Sessions,
         Request::Auth { token } => Operation::Auth { token },
         Request::Quit => Operation::Quit,
+        Request::Health => Operation::Health,
     }
 }
 

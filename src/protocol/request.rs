@@ -149,6 +149,8 @@ pub enum Request<W: Words = Parsed> {
     },
     /// Say goodbye and close.
     Quit,
+    /// Ask whether the server can serve files now (a balancer's check).
+    Health,
 }
 
 /// A request as a client writes it: borrowed plain text.
@@ -226,6 +228,7 @@ impl<W: Words> Request<W> {
             Request::Sessions => write!(out, "SESSIONS"),
             Request::Auth { token } => write!(out, "AUTH {}", W::token(token).expose()),
             Request::Quit => write!(out, "QUIT"),
+            Request::Health => write!(out, "HEALTH"),
         }
     }
 }
@@ -262,6 +265,7 @@ impl<W: Words> Request<W> {
             Request::Sessions => "SESSIONS",
             Request::Auth { .. } => "AUTH",
             Request::Quit => "QUIT",
+            Request::Health => "HEALTH",
         }
     }
 }
@@ -374,6 +378,10 @@ fn parse_line(line: &[u8]) -> Result<Request, ProtocolError> {
         b"QUIT" => {
             arity(&args, 0, 0)?;
             Ok(Request::Quit)
+        }
+        b"HEALTH" => {
+            arity(&args, 0, 0)?;
+            Ok(Request::Health)
         }
         b"AUTH" => {
             arity(&args, 1, 1)?;

@@ -26,6 +26,7 @@ mod access;
 mod archive;
 mod commit;
 mod files;
+mod health;
 mod listing;
 pub mod op;
 pub mod piece;

@@ -178,6 +178,10 @@ pub enum Operation {
     },
     /// Say goodbye and close.
     Quit,
+    /// Whether the server can serve files now: its storage answers, and
+    /// takes writes unless it is read-only (FERRY/1 `HEALTH`, HTTP
+    /// `/.ferry-health`: a balancer's check).
+    Health,
 }
 
 impl Operation {
@@ -245,6 +249,8 @@ impl Operation {
             Operation::Sessions => declared(Verb::Sessions, "", Needs::Token),
             Operation::Auth { .. } => declared(Verb::Auth, "", Needs::Nothing),
             Operation::Quit => declared(Verb::Quit, "", Needs::Nothing),
+            // A balancer has no token; the answer tells nothing of files.
+            Operation::Health => declared(Verb::Health, "", Needs::Nothing),
         }
     }
 
@@ -307,6 +313,7 @@ impl Operation {
             Operation::Sessions => sessions::list(who),
             Operation::Auth { .. } => unreachable!("AUTH is answered by serve before admission"),
             Operation::Quit => Outcome::new(Reply::Done, Next::Close),
+            Operation::Health => super::health::check(ctx),
         }
     }
 }
@@ -364,6 +371,8 @@ pub enum Verb {
     Options,
     /// Make a folder.
     MakeFolder,
+    /// Say whether the server can serve files.
+    Health,
 }
 
 /// A verb's facts.
@@ -378,7 +387,7 @@ struct Facts {
 
 impl Verb {
     /// Every verb, each at its [`Verb::index`].
-    pub const ALL: [Verb; 18] = [
+    pub const ALL: [Verb; 19] = [
         Verb::Put,
         Verb::Get,
         Verb::Stat,
@@ -397,6 +406,7 @@ impl Verb {
         Verb::Progress,
         Verb::Options,
         Verb::MakeFolder,
+        Verb::Health,
     ];
 
     fn facts(self) -> Facts {
@@ -420,6 +430,7 @@ impl Verb {
             Verb::Progress => facts("PROGRESS", "progress", false),
             Verb::Options => facts("OPTIONS", "options", false),
             Verb::MakeFolder => facts("MKCOL", "mkcol", true),
+            Verb::Health => facts("HEALTH", "health", false),
         }
     }
 

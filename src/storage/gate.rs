@@ -52,6 +52,8 @@ pub enum Point {
     ReadSession,
     /// The start-up sweep of stale temp files.
     Sweep,
+    /// Probing the storage for a health check; a failing gate fails it.
+    Health,
 }
 
 /// Holds storage calls at one [`Point`] until opened.

@@ -46,6 +46,7 @@ mod checksum;
 mod cursor;
 mod error;
 pub mod gate;
+mod health;
 mod lock;
 mod nodes;
 mod probe;
@@ -264,6 +265,8 @@ pub struct Storage {
     /// Directory entries read by walks (listings, archives, sweeps): what
     /// listing costs, for `ferry_walk_entries_total`.
     walked: AtomicU64,
+    /// What the last probe of the storage said (`health.rs`).
+    health: health::Health,
 }
 
 impl Storage {
@@ -307,6 +310,7 @@ impl Storage {
             run: run_id(),
             temp_serial: AtomicU64::new(0),
             walked: AtomicU64::new(0),
+            health: health::Health::default(),
             nodes,
             journal,
             first_node_start,

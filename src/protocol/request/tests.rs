@@ -153,6 +153,7 @@ fn parses_every_verb() {
             },
         ),
         ("QUIT\n", Request::Quit),
+        ("HEALTH\n", Request::Health),
         ("SESSIONS\n", Request::Sessions),
     ];
     for (line, want) in cases {

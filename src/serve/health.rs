@@ -1,0 +1,29 @@
+//! HEALTH (FERRY/1) and `/.ferry-health` (HTTP): whether this server can
+//! serve files now, for a balancer's check, which carries no token. Ready
+//! when the storage answers its probe (`storage/health.rs`), which most
+//! checks find in the storage's one-second cache without leaving the
+//! loop; otherwise `503` with the reason, as any storage failure, so the
+//! balancer takes the node out. A draining server (SIGTERM) has closed
+//! its listeners: its checks fail at once, before its connections end.
+
+use super::{Ctx, ErrorKind, Failure, Next, Outcome, Reply};
+
+/// Answers a health check: from the storage's cache, or after a probe on
+/// the I/O pool.
+pub(super) fn check(ctx: &Ctx<'_>) -> Outcome {
+    match ctx.storage.health_known() {
+        Some(known) => answer(known),
+        None => Outcome::on_pool(|ctx| answer(ctx.storage.probe_health())),
+    }
+}
+
+fn answer(health: Result<(), String>) -> Outcome {
+    match health {
+        Ok(()) => Outcome::answer(Reply::Done),
+        Err(reason) => {
+            log::warn!("health check: not ready: {reason}");
+            let failure = Failure::new(ErrorKind::Unavailable, format!("not ready: {reason}"));
+            Outcome::failed(failure, Next::Request)
+        }
+    }
+}
