@@ -77,10 +77,12 @@ fn litmus_basic() {
         "mkcol_over_plain",
         "delete",
         "delete_null",
+        "delete_fragment",
         "mkcol",
         "mkcol_again",
         "mkcol_no_parent",
         "mkcol_with_body",
+        "delete_coll",
         "finish",
     ] {
         assert!(passed(&report, test), "{test} did not pass:\n{report}");

@@ -20,7 +20,7 @@ use super::options::Target;
 use super::origin::{self, Provenance, Site};
 use super::request::{bad_name, folder_prefix, path_of, url_path};
 use super::response::{self, Framing, Head as ResponseHead, MediaType};
-use super::xml::{self, DAV, Property, Propfind};
+use super::xml::{self, DAV, MEDIA_TYPE as XML, MULTISTATUS, Property, Propfind};
 use crate::access::Secret;
 use crate::name::Name;
 use crate::serve::terms::Format;
@@ -33,11 +33,6 @@ pub struct Webdav;
 
 /// The methods WebDAV adds (the files dialect's are served beside them).
 const METHODS: &str = "OPTIONS, PROPFIND, MKCOL";
-/// The media type of a multistatus.
-const XML: &str = "application/xml; charset=utf-8";
-/// What every multistatus starts with.
-const MULTISTATUS: &str =
-    "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<D:multistatus xmlns:D=\"DAV:\">\n";
 /// The live properties ferry answers, in the order `allprop` lists them.
 const LIVE: [&str; 9] = [
     "resourcetype",
