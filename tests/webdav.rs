@@ -259,10 +259,11 @@ fn delete_removes_a_folder_with_all_it_holds() {
     assert!(!server.path("d").exists());
     assert!(server.path("").is_dir());
     assert_eq!(delete("/d/").status, 404);
-    // A fragment is no part of the name (litmus `delete_fragment`).
+    // A `#` in a target is part of the name, never a cut that widens
+    // what goes (litmus `delete_fragment` calls that unsafe).
     std::fs::create_dir_all(server.path("frag")).unwrap();
-    assert_eq!(delete("/frag/#ment").status, 204);
-    assert!(!server.path("frag").exists());
+    assert_eq!(delete("/frag/#ment").status, 404);
+    assert!(server.path("frag").is_dir());
     assert_eq!(delete("/").status, 403);
 }
 
@@ -298,4 +299,24 @@ fn a_read_only_server_refuses_to_delete_a_folder() {
     let answer = exchange(server.http.unwrap(), "DELETE", "/d/", HOST, b"");
     assert_eq!(answer.status, 403, "{}", answer.head);
     assert!(server.path("d/a").exists());
+}
+
+#[test]
+fn propfind_of_a_file_describes_it_alone() {
+    let (server, tokens, _dir) = guarded(&[("r", &["read:d/open/"])], &["read:/"]);
+    write_files(&server, &["d/open/a b.txt", "d/shut"]);
+    let addr = server.http.unwrap();
+    for depth in ["0", "1"] {
+        let one = multistatus(&propfind(addr, "/d/open/a%20b.txt", Some(depth), ""));
+        assert_eq!(one.len(), 1);
+        assert_eq!(one[0].href, "/d/open/a%20b.txt");
+        let found = &one[0].props["200"];
+        assert_eq!(found["{DAV:}getcontentlength"], "1");
+        assert_eq!(found["{DAV:}resourcetype"], "");
+    }
+    assert_eq!(propfind(addr, "/d/open/missing", Some("0"), "").status, 404);
+    // What a token may not read is not there.
+    let fields = format!("{HOST}Depth: 0\r\n{}", bearer(&tokens[0]));
+    let shut = exchange(addr, "PROPFIND", "/d/shut", &fields, b"");
+    assert_eq!(shut.status, 403, "{}", shut.head);
 }

@@ -303,12 +303,9 @@ fn parse_target(target: &str) -> Result<Target, Refused> {
         .map_err(bad_name)
 }
 
-/// The path of a request target, without its query (or a fragment,
-/// which a client should not send: litmus's `delete_fragment` checks that
-/// it is ignored, not taken as part of the name).
+/// The path of a request target, without its query.
 pub fn path_of(target: &str) -> &str {
-    let path = target.split_once('?').map_or(target, |(path, _)| path);
-    path.split_once('#').map_or(path, |(path, _)| path)
+    target.split_once('?').map_or(target, |(path, _)| path)
 }
 
 /// The prefix of the entries of the folder `folder` names (percent-encoded,
