@@ -6,6 +6,8 @@
 //! so nothing is left half-done beyond what was removed. Blocks on the
 //! disk: for the I/O pool.
 
+use std::collections::HashSet;
+
 use rustix::fs::{AtFlags, FileType};
 use rustix::io::Errno;
 
@@ -20,6 +22,9 @@ pub struct Removal {
     /// Members that could not be removed, by name (a folder's ends in
     /// `/`), and why.
     pub failed: Vec<(String, StorageError)>,
+    /// The folders (ending in `/`) above something told of: they stay
+    /// without a word of their own.
+    holding: HashSet<String>,
 }
 
 impl Removal {
@@ -28,11 +33,30 @@ impl Removal {
         self.kept.is_empty() && self.failed.is_empty()
     }
 
-    /// Whether something below folder `dir` (ending in `/`) was told of
-    /// already: its folder then stays without a word of its own.
-    fn told_below(&self, dir: &str) -> bool {
-        self.kept.iter().any(|name| name.starts_with(dir))
-            || self.failed.iter().any(|(name, _)| name.starts_with(dir))
+    /// Notes that `name` stays: every folder above it stays too (each
+    /// noted once, so a walk costs one pass however much stays).
+    fn note(&mut self, name: &str) {
+        let mut dir = name.strip_suffix('/').unwrap_or(name);
+        while let Some((parent, _)) = dir.rsplit_once('/') {
+            if !self.holding.insert(format!("{parent}/")) {
+                break;
+            }
+            dir = parent;
+        }
+    }
+
+    fn keep(&mut self, name: &str) {
+        self.note(name);
+        self.kept.push(name.to_owned());
+    }
+
+    fn fail(&mut self, name: String, err: StorageError) {
+        self.note(&name);
+        if name.ends_with('/') {
+            // Told of itself: not again when it cannot be removed.
+            self.holding.insert(name.clone());
+        }
+        self.failed.push((name, err));
     }
 }
 
@@ -75,22 +99,16 @@ impl Storage {
                         dirs.push(path.to_owned());
                         return Ok(true);
                     }
-                    FileType::RegularFile if !may_delete(path) => {
-                        removal.kept.push(path.to_owned());
-                    }
+                    FileType::RegularFile if !may_delete(path) => removal.keep(path),
                     FileType::RegularFile => {
                         let (dir, leaf) = path.rsplit_once('/').unwrap_or(("", path));
                         match self.unlink_file(dir, leaf) {
                             Ok(()) | Err(Errno::NOENT) => {}
-                            Err(errno) => removal.failed.push((path.to_owned(), errno.into())),
+                            Err(errno) => removal.fail(path.to_owned(), errno.into()),
                         }
                     }
-                    FileType::Symlink => removal
-                        .failed
-                        .push((path.to_owned(), StorageError::Symlink)),
-                    _ => removal
-                        .failed
-                        .push((path.to_owned(), StorageError::NotRegular)),
+                    FileType::Symlink => removal.fail(path.to_owned(), StorageError::Symlink),
+                    _ => removal.fail(path.to_owned(), StorageError::NotRegular),
                 }
                 Ok(false)
             },
@@ -102,7 +120,9 @@ impl Storage {
             },
         );
         walked?;
-        removal.failed.append(&mut unreadable);
+        for (dir, err) in unreadable {
+            removal.fail(dir, err);
+        }
         for dir in dirs.iter().rev() {
             let (parent, leaf) = dir.rsplit_once('/').unwrap_or(("", dir));
             let removed = match parent {
@@ -115,12 +135,12 @@ impl Storage {
                 Ok(()) | Err(Errno::NOENT) => {}
                 // What is left in it was told of; or it holds what no walk
                 // shows (a reserved name: an upload under way).
-                Err(_) if removal.told_below(&folder) => {}
+                Err(_) if removal.holding.contains(&folder) => {}
                 Err(Errno::NOTEMPTY | Errno::EXIST) => {
                     let busy = std::io::Error::other("it holds an upload under way");
-                    removal.failed.push((folder, StorageError::Io(busy)));
+                    removal.fail(folder, StorageError::Io(busy));
                 }
-                Err(errno) => removal.failed.push((folder, errno.into())),
+                Err(errno) => removal.fail(folder, errno.into()),
             }
         }
         Ok(removal)
