@@ -228,3 +228,95 @@ fn a_read_only_server_refuses_mkcol() {
     assert_eq!(answer.status, 403, "{}", answer.head);
     assert!(!server.path("new").exists());
 }
+
+/// The statuses of a multistatus's responses, by href (a response's own
+/// `<D:status>`, as a folder's DELETE writes them).
+fn statuses(answer: &Answer) -> BTreeMap<String, String> {
+    multistatus(answer)
+        .into_iter()
+        .map(|r| {
+            let status = r.props.keys().next().cloned().unwrap_or_default();
+            (r.href, status)
+        })
+        .collect()
+}
+
+fn write_files(server: &TestServer, names: &[&str]) {
+    for name in names {
+        std::fs::create_dir_all(server.path(name).parent().unwrap()).unwrap();
+        std::fs::write(server.path(name), b"x").unwrap();
+    }
+}
+
+#[test]
+fn delete_removes_a_folder_with_all_it_holds() {
+    let server = server();
+    write_files(&server, &["d/a", "d/sub/b", "d/sub/deeper/c"]);
+    std::fs::create_dir_all(server.path("d/empty")).unwrap();
+    let addr = server.http.unwrap();
+    let delete = |target: &str| exchange(addr, "DELETE", target, HOST, b"");
+    assert_eq!(delete("/d/").status, 204);
+    assert!(!server.path("d").exists());
+    assert!(server.path("").is_dir());
+    assert_eq!(delete("/d/").status, 404);
+    // A `#` in a target is part of the name, never a cut that widens
+    // what goes (litmus `delete_fragment` calls that unsafe).
+    std::fs::create_dir_all(server.path("frag")).unwrap();
+    assert_eq!(delete("/frag/#ment").status, 404);
+    assert!(server.path("frag").is_dir());
+    assert_eq!(delete("/").status, 403);
+}
+
+#[test]
+fn delete_of_a_folder_leaves_and_names_what_a_token_may_not_delete() {
+    let grants: &[&str] = &["read:/", "delete:d/open/", "delete:d/x"];
+    let (server, tokens, _dir) = guarded(&[("t", grants), ("none", &["read:/"])], &[]);
+    write_files(&server, &["d/open/a", "d/open/deep/b", "d/shut/c", "d/top"]);
+    let addr = server.http.unwrap();
+    let delete = |token: &str| {
+        let fields = format!("{HOST}{}", bearer(token));
+        exchange(addr, "DELETE", "/d/", &fields, b"")
+    };
+    assert_eq!(delete(&tokens[1]).status, 403);
+    assert!(server.path("d/open/a").exists());
+    let answer = delete(&tokens[0]);
+    let expected: BTreeMap<String, String> = [("/d/shut/c", "403"), ("/d/top", "403")]
+        .into_iter()
+        .map(|(href, status)| (href.to_owned(), status.to_owned()))
+        .collect();
+    assert_eq!(statuses(&answer), expected);
+    assert!(!server.path("d/open").exists());
+    assert!(server.path("d/shut/c").exists() && server.path("d/top").exists());
+}
+
+#[test]
+fn a_read_only_server_refuses_to_delete_a_folder() {
+    let server = TestServer::start_with(|c| {
+        c.listen(ferry::wire::Protocol::Http, "127.0.0.1:0".parse().unwrap());
+        c.read_only = true;
+    });
+    write_files(&server, &["d/a"]);
+    let answer = exchange(server.http.unwrap(), "DELETE", "/d/", HOST, b"");
+    assert_eq!(answer.status, 403, "{}", answer.head);
+    assert!(server.path("d/a").exists());
+}
+
+#[test]
+fn propfind_of_a_file_describes_it_alone() {
+    let (server, tokens, _dir) = guarded(&[("r", &["read:d/open/"])], &["read:/"]);
+    write_files(&server, &["d/open/a b.txt", "d/shut"]);
+    let addr = server.http.unwrap();
+    for depth in ["0", "1"] {
+        let one = multistatus(&propfind(addr, "/d/open/a%20b.txt", Some(depth), ""));
+        assert_eq!(one.len(), 1);
+        assert_eq!(one[0].href, "/d/open/a%20b.txt");
+        let found = &one[0].props["200"];
+        assert_eq!(found["{DAV:}getcontentlength"], "1");
+        assert_eq!(found["{DAV:}resourcetype"], "");
+    }
+    assert_eq!(propfind(addr, "/d/open/missing", Some("0"), "").status, 404);
+    // What a token may not read is not there.
+    let fields = format!("{HOST}Depth: 0\r\n{}", bearer(&tokens[0]));
+    let shut = exchange(addr, "PROPFIND", "/d/shut", &fields, b"");
+    assert_eq!(shut.status, 403, "{}", shut.head);
+}

@@ -2,11 +2,12 @@
 //! one suite at a time. Skipped, saying so, where litmus is not installed
 //! (`.ci/run` installs it where apt works).
 //!
-//! Slice 1 of issue 28 asserts only what passes now; the goal is every
-//! test of all five suites (basic, copymove, props, locks, http). Today,
-//! basic: 14 of 16 (`delete_fragment` and `delete_coll` need DELETE of
-//! folders); props: 11 of 14 run (PROPPATCH, and PROPFIND of a file, are
-//! slice 2).
+//! Issue 28 asserts only what passes now; the goal is every test of all
+//! five suites (basic, copymove, props, locks, http). After slice 2,
+//! basic: 16 of 16; props: 11 of 14 run (PROPPATCH is missing:
+//! `propset`, `propmanyns` and the `propget` after it fail, the rest is
+//! skipped); copymove is not asserted yet (COPY, and MOVE's `Overwrite`
+//! and folders, are to come: 7 of 13 pass, none of them about copying).
 
 mod support;
 
@@ -77,10 +78,12 @@ fn litmus_basic() {
         "mkcol_over_plain",
         "delete",
         "delete_null",
+        "delete_fragment",
         "mkcol",
         "mkcol_again",
         "mkcol_no_parent",
         "mkcol_with_body",
+        "delete_coll",
         "finish",
     ] {
         assert!(passed(&report, test), "{test} did not pass:\n{report}");

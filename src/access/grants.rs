@@ -132,9 +132,14 @@ impl Grants {
     /// ([`Grants::allows`] for files, [`Grants::may_list`] with the
     /// folder's name and `/` for folders).
     pub fn may_list(&self, prefix: &str) -> bool {
-        self.0
-            .iter()
-            .any(|g| g.perm == Perm::Read && g.meets(prefix))
+        self.reaches(Perm::Read, prefix)
+    }
+
+    /// Whether `perm` is granted on anything under `prefix`: some grant
+    /// of it covers the prefix or lies below it (a folder's removal then
+    /// checks each file with [`Grants::allows`]).
+    pub fn reaches(&self, perm: Perm, prefix: &str) -> bool {
+        self.0.iter().any(|g| g.perm == perm && g.meets(prefix))
     }
 }
 

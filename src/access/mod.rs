@@ -103,6 +103,12 @@ impl Who {
         self.grants().is_none_or(|g| g.may_list(prefix))
     }
 
+    /// Whether `perm` may apply to something under `prefix` (see
+    /// [`Grants::reaches`]).
+    pub fn reaches(&self, perm: Perm, prefix: &str) -> bool {
+        self.grants().is_none_or(|g| g.reaches(perm, prefix))
+    }
+
     /// Whether this is a client that presented a token.
     pub fn is_holder(&self) -> bool {
         matches!(self, Who::Holder(_))

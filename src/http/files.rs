@@ -99,11 +99,12 @@ fn operation(request: HttpRequest, resume: &Resume) -> Result<Operation, Refused
             trailer: None,
         },
         (Method::Delete, Target::File(name)) => Operation::Delete { name },
+        (Method::Delete, Target::Listing(prefix)) => Operation::DeleteFolder { prefix },
         (Method::Move, Target::File(from)) => match request.destination {
             Some(to) => Operation::Move { from, to },
             None => unreachable!("the parser refuses a MOVE without a Destination"),
         },
-        (Method::Put | Method::Delete | Method::Move, Target::Listing(_)) => {
+        (Method::Put | Method::Move, Target::Listing(_)) => {
             return Err((405, "a name ending in / is a directory listing".into()));
         }
     })
@@ -191,6 +192,24 @@ impl Answer for FilesAnswer {
         let persistence = message.persistence;
         match reply {
             Reply::Done => ResponseHead::new(out, 204).finish(0, persistence),
+            // What a folder's DELETE left: RFC 4918 9.6.1's multistatus,
+            // the one form both WebDAV clients and the page read.
+            Reply::Remains(remains) => {
+                let body = super::xml::remains(remains.iter().map(|(name, failure)| {
+                    let href = format!("/{}", url_path(name));
+                    (
+                        href,
+                        super::codec::status(failure.kind),
+                        failure.message.as_str(),
+                    )
+                }));
+                ResponseHead::new(out, 207)
+                    .header("Content-Type", super::xml::MEDIA_TYPE)
+                    .finish(body.len() as u64, persistence);
+                if !message.head {
+                    out.extend_from_slice(body.as_bytes());
+                }
+            }
             // RFC 4918 9.9.4: 201 for a new name, 204 for one replaced.
             Reply::Moved { replaced } => {
                 ResponseHead::new(out, if *replaced { 204 } else { 201 }).finish(0, persistence);

@@ -45,6 +45,8 @@ fn json_listing(prefix: &str, piece: Piece<'_>, out: &mut Vec<u8>) {
             entry.info.mtime
         ),
         Piece::End => "]}\n".to_owned(),
+        // JSON lists folders only.
+        Piece::Only(_) => String::new(),
     };
     out.extend_from_slice(text.as_bytes());
 }

@@ -79,6 +79,8 @@ pub fn html_listing(prefix: &str, piece: Piece<'_>, out: &mut Vec<u8>) {
                 utc(mtime)
             );
         }
+        // The page lists folders only.
+        Piece::Only(_) => {}
         Piece::End => {
             let _ = write!(
                 text,

@@ -129,7 +129,7 @@ impl<'a> Head<'a> {
 /// The methods a file allows, for 405 answers.
 pub const ALLOW_FILE: &str = "GET, HEAD, PUT, DELETE, MOVE";
 /// The methods a listing (a name ending in `/`) allows.
-pub const ALLOW_LISTING: &str = "GET, HEAD";
+pub const ALLOW_LISTING: &str = "GET, HEAD, DELETE";
 
 /// A complete error response with a one-line text body (announced but not
 /// sent in answer to HEAD).

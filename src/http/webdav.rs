@@ -7,7 +7,7 @@
 //! ```text
 //! OPTIONS <any>                      -> 204 DAV: 1, MS-Author-Via: DAV (options.rs)
 //! PROPFIND /<folder>/  Depth: 0|1    -> 207 the folder [and its members], a listing spooled on the pool
-//! PROPFIND /<name>     Depth: 0|1    -> 207 the file (or the folder named without its /, Depth 0)
+//! PROPFIND /<name>     Depth: 0|1    -> 207 the file (or the folder named without its /, as above)
 //! PROPFIND, no Depth or infinity     -> 403 <D:propfind-finite-depth/>
 //!   body: empty (allprop) | <propfind> allprop | propname | prop, at most 64 KiB (413)
 //! MKCOL /<name>[/]                   -> 201; 405 if the name exists, 409 without its parent,
@@ -20,7 +20,7 @@ use super::options::Target;
 use super::origin::{self, Provenance, Site};
 use super::request::{bad_name, folder_prefix, path_of, url_path};
 use super::response::{self, Framing, Head as ResponseHead, MediaType};
-use super::xml::{self, DAV, Property, Propfind};
+use super::xml::{self, DAV, MEDIA_TYPE as XML, MULTISTATUS, Property, Propfind};
 use crate::access::Secret;
 use crate::name::Name;
 use crate::serve::terms::Format;
@@ -33,11 +33,6 @@ pub struct Webdav;
 
 /// The methods WebDAV adds (the files dialect's are served beside them).
 const METHODS: &str = "OPTIONS, PROPFIND, MKCOL";
-/// The media type of a multistatus.
-const XML: &str = "application/xml; charset=utf-8";
-/// What every multistatus starts with.
-const MULTISTATUS: &str =
-    "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<D:multistatus xmlns:D=\"DAV:\">\n";
 /// The live properties ferry answers, in the order `allprop` lists them.
 const LIVE: [&str; 9] = [
     "resourcetype",
@@ -136,20 +131,23 @@ impl Dialect for Webdav {
 }
 
 /// `PROPFIND` of `path` at `depth` (0 or 1): the listing of the folder it
-/// names (with or without its trailing `/`).
-///
-/// Slice 1 of issue 28: a file's PROPFIND is not served yet (its folder's
-/// listing is not found: 404). It needs the listing to describe one name
-/// (a `Scope` for a name and, at depth 1, a folder's members), since the
-/// answer cannot hold what a description needs (docs/webdav.md (c)).
+/// names (with or without its trailing `/`), or of the file alone, at
+/// either depth; spooled on the pool either way, since the answer cannot
+/// hold what a description needs (docs/webdav.md (c)).
 fn propfind(path: &str, depth: u8, body: &[u8]) -> Result<(Operation, Asked), Refused> {
     let asked = xml::propfind(body).map_err(|message| (400, message))?;
     let inner = path.strip_prefix('/').unwrap_or(path);
-    let prefix = folder_prefix(inner.strip_suffix('/').unwrap_or(inner))?;
+    // A name without its `/` may be a file or a folder: the pool finds out.
+    let (folder, scope) = match inner.strip_suffix('/') {
+        Some(folder) => (folder, Scope::Directory),
+        None if inner.is_empty() => (inner, Scope::Directory),
+        None => (inner, Scope::Named),
+    };
+    let prefix = folder_prefix(folder)?;
     let format = Multistatus { asked, depth };
     let operation = Operation::List {
         prefix,
-        scope: Scope::Directory,
+        scope,
         format: Box::new(format),
         body: true,
     };
@@ -390,6 +388,15 @@ impl Format for Multistatus {
                 response_of(&self.asked, &item, &mut text);
             }
             Piece::End => text.push_str("</D:multistatus>\n"),
+            Piece::Only(entry) => {
+                text.push_str(MULTISTATUS);
+                response_of(
+                    &self.asked,
+                    &Item::file(&entry.name, entry.info, entry.stamp),
+                    &mut text,
+                );
+                text.push_str("</D:multistatus>\n");
+            }
             Piece::Directory { .. } | Piece::File { .. } | Piece::Files => {}
         }
         out.extend_from_slice(text.as_bytes());

@@ -18,6 +18,11 @@ use quick_xml::reader::NsReader;
 
 /// WebDAV's namespace.
 pub const DAV: &str = "DAV:";
+/// The media type of a multistatus.
+pub const MEDIA_TYPE: &str = "application/xml; charset=utf-8";
+/// What every multistatus starts with.
+pub const MULTISTATUS: &str =
+    "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<D:multistatus xmlns:D=\"DAV:\">\n";
 /// The most properties one `<prop>` may name: a body is at most 64 KiB
 /// anyway; this keeps what a request holds while its listing is written
 /// small.
@@ -146,6 +151,23 @@ pub fn element(property: &Property, value: Option<&str>, out: &mut String) {
         None => out.push_str(&format!("<{name}/>")),
         Some(value) => out.push_str(&format!("<{name}>{value}</{close}>")),
     }
+}
+
+/// A multistatus of members that a request left as they were (a
+/// folder's `DELETE`, RFC 4918 9.6.1): each by its href (percent-encoded
+/// already), with its status and why.
+pub fn remains<'a>(members: impl Iterator<Item = (String, u16, &'a str)>) -> String {
+    let mut out = MULTISTATUS.to_owned();
+    for (href, status, why) in members {
+        out.push_str(&format!(
+            "<D:response><D:href>{}</D:href><D:status>HTTP/1.1 {status} {}</D:status><D:responsedescription>{}</D:responsedescription></D:response>\n",
+            escape(&href),
+            super::response::reason(status),
+            escape(why),
+        ));
+    }
+    out.push_str("</D:multistatus>\n");
+    out
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@
 //! | PUT, UPLOAD | `write` on the name |
 //! | APPEND, COMMIT, ABORT | `write` on the session's name (checked on the pool) |
 //! | DEL | `delete` on the name |
+//! | DEL of a folder | `delete` on something in it; each file checked as found |
 //! | MOVE | `delete` on the old name and `write` on the new one |
 //! | ECHO | any token (it moves bytes, not files) |
 //! | AUTH, QUIT | nothing |
@@ -120,6 +121,12 @@ pub(super) fn authorize(who: &Who, declared: Declared<'_>) -> Result<(), Failure
             }
             (Perm::Write, to)
         }
+        Needs::DeleteUnder(prefix) => {
+            return match who.reaches(Perm::Delete, prefix) {
+                true => Ok(()),
+                false => Err(refusal(who, Perm::Delete, prefix)),
+            };
+        }
         Needs::Listing(prefix) => {
             return match who.may_list(prefix) {
                 true => Ok(()),
@@ -164,7 +171,7 @@ pub(super) fn authorize_session(who: &Who, name: &str) -> Result<(), Failure> {
 
 /// The refusal of `perm` on the name `subject`: 401 without a token, 403
 /// with one.
-fn refusal(who: &Who, perm: Perm, subject: &str) -> Failure {
+pub(super) fn refusal(who: &Who, perm: Perm, subject: &str) -> Failure {
     refusal_to(who, perm, &format!("{subject:?}"))
 }
 

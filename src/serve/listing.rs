@@ -17,8 +17,8 @@ use super::{
 };
 use crate::access::per_client::Permit;
 use crate::access::{Perm, Who};
-use crate::name::Prefix;
-use crate::storage::StorageError;
+use crate::name::{Name, Prefix};
+use crate::storage::{DirectoryListing, ListEntry, StorageError};
 
 /// Listing bytes gathered before each write to the spool file.
 const SPOOL_BUFFER: usize = 64 * 1024;
@@ -44,7 +44,11 @@ pub(super) fn list(
         let _permit = permit;
         let spooled = Spool::new(ctx, &prefix, format).and_then(|spool| match scope {
             Scope::Tree => spool_tree(ctx, &who, &prefix, spool),
-            Scope::Directory => spool_directory(ctx, &who, &prefix, spool),
+            Scope::Directory => ctx
+                .storage
+                .list_directory(&prefix)
+                .and_then(|listing| spool_directory(&who, listing, spool)),
+            Scope::Named => spool_named(ctx, &who, &prefix, spool),
         });
         let (file, len, files) = match spooled {
             Ok(spooled) => spooled,
@@ -122,15 +126,41 @@ fn spool_tree(
     spool.finish(files)
 }
 
-/// The directory `prefix` names, one level: its subdirectories, then its
-/// files.
-fn spool_directory(
+/// The name `prefix` is without its `/`: the folder's listing, one
+/// level, or that file alone, if `who` may read it.
+fn spool_named(
     ctx: &Ctx<'_>,
     who: &Who,
     prefix: &Prefix,
     mut spool: Spool<'_>,
 ) -> Result<(File, u64, u64), StorageError> {
-    let listing = ctx.storage.list_directory(prefix)?;
+    match ctx.storage.list_directory(prefix) {
+        Err(StorageError::NotFound) => {}
+        listed => return spool_directory(who, listed?, spool),
+    }
+    let name = prefix.as_str().strip_suffix('/').unwrap_or_default();
+    let name = Name::new(name.to_owned()).map_err(|_| StorageError::NotFound)?;
+    // As a listing shows it: what the token may not read is not there.
+    if !who.allows(Perm::Read, name.as_str()) {
+        return Err(StorageError::NotFound);
+    }
+    let found = ctx.storage.stat(&name)?;
+    let entry = ListEntry {
+        name: name.as_str().to_owned(),
+        info: found.info,
+        stamp: found.stamp,
+    };
+    spool.put(Piece::Only(&entry))?;
+    spool.finish(1)
+}
+
+/// The directory of `listing`, one level: its subdirectories, then its
+/// files.
+fn spool_directory(
+    who: &Who,
+    listing: DirectoryListing,
+    mut spool: Spool<'_>,
+) -> Result<(File, u64, u64), StorageError> {
     spool.put(Piece::Start)?;
     let dirs = listing.dirs.iter().filter(|(dir, _)| who.may_list(dir));
     for (at, (name, mtime)) in dirs.enumerate() {

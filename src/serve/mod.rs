@@ -1,7 +1,7 @@
 //! The serve layer: what every operation does, whichever protocol asked.
 //!
 //! One function per operation (`files.rs`: PUT, GET, STAT, DELETE, MOVE,
-//! ECHO; `listing.rs`: LIST and directory listings; `archive.rs`: a
+//! ECHO; `folders.rs`: a folder's DELETE; `listing.rs`: LIST and directory listings; `archive.rs`: a
 //! folder as a `.tar`; `sessions.rs`: UPLOAD,
 //! APPEND, COMMIT, ABORT) holds every rule once: names (already validated by [`crate::name`]), the read-only mode,
 //! the size limit, the storage calls and the per-request log line. Each
@@ -26,6 +26,7 @@ mod access;
 mod archive;
 mod commit;
 mod files;
+mod folders;
 mod health;
 mod listing;
 pub mod op;

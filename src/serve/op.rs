@@ -11,7 +11,7 @@
 
 use super::piece::PieceChecksum;
 use super::terms::{Body, ListingFormat, Scope, Trailer, Want};
-use super::{Ctx, Next, Outcome, Reply, archive, files, listing, sessions};
+use super::{Ctx, Next, Outcome, Reply, archive, files, folders, listing, sessions};
 use crate::access::Secret;
 use crate::access::Who;
 use crate::name::{Name, Prefix};
@@ -93,6 +93,13 @@ pub enum Operation {
     Delete {
         /// File to remove.
         name: Name,
+    },
+    /// Remove the folder `prefix` and everything in it that the client
+    /// may delete (WebDAV's `DELETE` of a collection; FERRY/1 has no verb
+    /// for it yet).
+    DeleteFolder {
+        /// The folder (ending in `/`; never the root).
+        prefix: Prefix,
     },
     /// Make the folder `name`, whose parent exists (WebDAV's `MKCOL`;
     /// FERRY/1 has no verb for it yet).
@@ -228,6 +235,13 @@ impl Operation {
             Operation::Delete { name } => {
                 declared(Verb::Delete, name.as_str(), Needs::Delete(name.as_str()))
             }
+            // One verb with a file's DELETE: each file is checked on the
+            // pool as the walk finds it.
+            Operation::DeleteFolder { prefix } => declared(
+                Verb::Delete,
+                prefix.as_str(),
+                Needs::DeleteUnder(prefix.as_str()),
+            ),
             Operation::MakeFolder { name } => {
                 declared(Verb::MakeFolder, name.as_str(), Needs::Write(name.as_str()))
             }
@@ -283,6 +297,7 @@ impl Operation {
             } => listing::list(ctx, who, prefix, scope, format, body),
             Operation::Archive { prefix, body } => archive::archive(ctx, who, prefix, body),
             Operation::Delete { name } => files::delete(name),
+            Operation::DeleteFolder { prefix } => folders::delete(ctx, who, prefix),
             Operation::MakeFolder { name } => files::make_folder(name),
             Operation::Move { from, to } => files::rename(from, to),
             Operation::Echo { size } => files::echo(size),
@@ -466,6 +481,9 @@ pub enum Needs<'a> {
     Write(&'a str),
     /// To delete the file.
     Delete(&'a str),
+    /// To delete something under the prefix (each file is checked as it
+    /// is found).
+    DeleteUnder(&'a str),
     /// To delete the one and write the other, as DEL and PUT would.
     Move(&'a str, &'a str),
     /// To see something under the prefix (see `Who::may_list`).

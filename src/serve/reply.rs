@@ -30,6 +30,9 @@ pub enum Reply {
         /// upload URL by it).
         session: Option<String>,
     },
+    /// A folder's removal left these members (by name; a folder's ends
+    /// in `/`), each for its reason; the rest is gone.
+    Remains(Vec<(String, Failure)>),
     /// A file was renamed.
     Moved {
         /// It replaced an existing file.

@@ -19,11 +19,17 @@ pub enum Scope {
     /// names (an HTTP listing); a prefix that is no directory is "not
     /// found". Nothing below the subdirectories is read.
     Directory,
+    /// The one name the prefix is, without its `/` (WebDAV's `PROPFIND`
+    /// of a name): a folder's listing as for [`Scope::Directory`], or the
+    /// file of that name alone ([`Piece::Only`]), spooled like any
+    /// listing so that the answer holds nothing of it.
+    Named,
 }
 
 /// One piece of a listing. A codec's [`ListingFormat`] is given, in this
 /// order: `Start`, each `Directory` (only for [`Scope::Directory`]),
-/// `Files`, each `File`, `End`.
+/// `Files`, each `File`, `End`; or, for [`Scope::Named`] naming a file,
+/// `Only`, and nothing else.
 #[derive(Debug, Clone, Copy)]
 pub enum Piece<'a> {
     /// Before anything else.
@@ -48,6 +54,9 @@ pub enum Piece<'a> {
     },
     /// After everything else.
     End,
+    /// The one file a [`Scope::Named`] listing names (its prefix is the
+    /// file's name and `/`).
+    Only(&'a ListEntry),
 }
 
 /// A codec's way of writing a listing of `prefix`: appends `piece` to

@@ -272,7 +272,7 @@ impl Storage {
 
 /// Whether the entry at `path` is reserved (its last segment is; reserved
 /// directories are never entered, so no earlier one is).
-fn is_reserved(path: &str) -> bool {
+pub(super) fn is_reserved(path: &str) -> bool {
     path.rsplit('/')
         .next()
         .is_some_and(|leaf| leaf.starts_with(RESERVED_PREFIX))

@@ -1,0 +1,148 @@
+//! Removing a folder with everything in it (WebDAV's `DELETE` of a
+//! collection, the web page's folder delete): a walk of the tree below it
+//! (`tree.rs`, one directory's names held per level), each file unlinked
+//! as it is found if the caller's judge allows it, then the emptied
+//! folders removed deepest first. What could not go stays, and is told,
+//! so nothing is left half-done beyond what was removed. Blocks on the
+//! disk: for the I/O pool.
+
+use std::collections::HashSet;
+
+use rustix::fs::{AtFlags, FileType};
+use rustix::io::Errno;
+
+use super::{Storage, StorageError};
+use crate::name::Prefix;
+
+/// What a folder's removal left behind (nothing, when it is all gone).
+#[derive(Debug, Default)]
+pub struct Removal {
+    /// Files the judge kept (the caller's grants), by name.
+    pub kept: Vec<String>,
+    /// Members that could not be removed, by name (a folder's ends in
+    /// `/`), and why.
+    pub failed: Vec<(String, StorageError)>,
+    /// The folders (ending in `/`) above something told of: they stay
+    /// without a word of their own.
+    holding: HashSet<String>,
+}
+
+impl Removal {
+    /// Whether everything went.
+    pub fn is_complete(&self) -> bool {
+        self.kept.is_empty() && self.failed.is_empty()
+    }
+
+    /// Notes that `name` stays: every folder above it stays too (each
+    /// noted once, so a walk costs one pass however much stays).
+    fn note(&mut self, name: &str) {
+        let mut dir = name.strip_suffix('/').unwrap_or(name);
+        while let Some((parent, _)) = dir.rsplit_once('/') {
+            if !self.holding.insert(format!("{parent}/")) {
+                break;
+            }
+            dir = parent;
+        }
+    }
+
+    fn keep(&mut self, name: &str) {
+        self.note(name);
+        self.kept.push(name.to_owned());
+    }
+
+    fn fail(&mut self, name: String, err: StorageError) {
+        self.note(&name);
+        if name.ends_with('/') {
+            // Told of itself: not again when it cannot be removed.
+            self.holding.insert(name.clone());
+        }
+        self.failed.push((name, err));
+    }
+}
+
+impl Storage {
+    /// Removes folder `prefix` (not the root) and what it holds: each
+    /// file for which `may_delete` says yes, then every folder left
+    /// empty, the folder itself last. Symlinks and special files are
+    /// never removed (they are told as failures). `go_on` is asked before
+    /// each directory is read: a `false` stops the walk (its client has
+    /// gone), leaving what was not reached yet.
+    ///
+    /// # Errors
+    /// [`StorageError::NotFound`] if `prefix` names no folder; the walk
+    /// stopped by `go_on`. Failures of members are in the [`Removal`].
+    pub fn delete_folder(
+        &self,
+        prefix: &Prefix,
+        mut may_delete: impl FnMut(&str) -> bool,
+        mut go_on: impl FnMut() -> bool,
+    ) -> Result<Removal, StorageError> {
+        self.pause(super::gate::Point::Delete);
+        let start = prefix.as_str().trim_end_matches('/');
+        debug_assert!(!start.is_empty(), "the root is never removed");
+        drop(super::open_dir_beneath(&self.root, start)?);
+        let mut removal = Removal::default();
+        // Visited in name order, parents first: removed in reverse.
+        let mut dirs = vec![start.to_owned()];
+        let mut unreadable = Vec::new();
+        let walked = self.walk_tree(
+            start,
+            |path, kind, _| {
+                match kind {
+                    // Ferry's own (temp files, records): never the
+                    // client's to remove; their folder stays.
+                    _ if super::tree::is_reserved(path) => {}
+                    FileType::Directory => {
+                        if !go_on() {
+                            return Err(Errno::CANCELED);
+                        }
+                        dirs.push(path.to_owned());
+                        return Ok(true);
+                    }
+                    FileType::RegularFile if !may_delete(path) => removal.keep(path),
+                    FileType::RegularFile => {
+                        let (dir, leaf) = path.rsplit_once('/').unwrap_or(("", path));
+                        match self.unlink_file(dir, leaf) {
+                            Ok(()) | Err(Errno::NOENT) => {}
+                            Err(errno) => removal.fail(path.to_owned(), errno.into()),
+                        }
+                    }
+                    FileType::Symlink => removal.fail(path.to_owned(), StorageError::Symlink),
+                    _ => removal.fail(path.to_owned(), StorageError::NotRegular),
+                }
+                Ok(false)
+            },
+            |dir, errno| {
+                if errno != Errno::NOENT {
+                    unreadable.push((format!("{dir}/"), errno.into()));
+                }
+                Ok(())
+            },
+        );
+        walked?;
+        for (dir, err) in unreadable {
+            removal.fail(dir, err);
+        }
+        for dir in dirs.iter().rev() {
+            let (parent, leaf) = dir.rsplit_once('/').unwrap_or(("", dir));
+            let removed = match parent {
+                "" => rustix::fs::unlinkat(&*self.root, leaf, AtFlags::REMOVEDIR),
+                parent => super::open_dir_at(&self.root, parent)
+                    .and_then(|fd| rustix::fs::unlinkat(&fd, leaf, AtFlags::REMOVEDIR)),
+            };
+            let folder = format!("{dir}/");
+            match removed {
+                Ok(()) | Err(Errno::NOENT) => {}
+                // What is left in it was told of; or it holds what no walk
+                // shows (a reserved name: an upload under way).
+                Err(_) if removal.holding.contains(&folder) => {}
+                Err(Errno::NOTEMPTY | Errno::EXIST) => {
+                    let busy = std::io::Error::other("it holds an upload under way");
+                    removal.fail(folder, StorageError::Io(busy));
+                }
+                Err(errno) => removal.fail(folder, errno.into()),
+            }
+        }
+        Ok(removal)
+    }
+}
