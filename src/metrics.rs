@@ -269,6 +269,8 @@ pub struct Stored {
     pub walked: u64,
     /// CRC-32Cs computed from files' bytes.
     pub checksums: u64,
+    /// Storage failures met, by kind (`crate::storage::storage_failures`).
+    pub failures: [(&'static str, u64); crate::storage::STORAGE_FAILURES.len()],
 }
 
 /// The exposition of every reactor's counters summed, the pool's, and
@@ -425,6 +427,18 @@ fn render_totals(
     for (name, help, value) in counters {
         family(out, name, "counter", help, &[(String::new(), value)]);
     }
+    let failures: Vec<(String, u64)> = storage
+        .failures
+        .iter()
+        .map(|(errno, seen)| (label("errno", errno), *seen))
+        .collect();
+    family(
+        out,
+        "ferry_storage_failures_total",
+        "counter",
+        "Failures of the root's storage (answered 503: an I/O error, a network file system or FUSE client that lost its server), by the error the system gave.",
+        &failures,
+    );
     let gauges = [
         (
             "ferry_upload_sessions",

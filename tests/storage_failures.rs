@@ -3,7 +3,8 @@
 //! FUSE client that lost its server: ENOTCONN, ETIMEDOUT...), FERRY/1
 //! answers `ERR 503 storage unavailable (...): try again` and HTTP `503`
 //! with `Retry-After`, never a refusal; nothing is stored; the server
-//! logs it as a warning; and the client takes it for what passes: it
+//! logs it as a warning and counts it by kind (`ferry_storage_failures_total`);
+//! and the client takes it for what passes: it
 //! tries again (`put` and `put --resume`, `--retries`) and, when it gives
 //! up, exits 3 like any connection failure, not 1 like a refusal.
 
@@ -16,12 +17,13 @@ use std::sync::Arc;
 use ferry::storage::gate::{Gate, Point};
 use rustix::io::Errno;
 use support::TestServer;
-use support::http::exchange;
+use support::http::{exchange, metric};
 
 fn failing(point: Point, errno: Errno) -> (TestServer, Arc<Gate>) {
     let gate = Arc::new(Gate::failing(point, errno));
     let server = TestServer::start_with(|c| {
         c.listen(ferry::wire::Protocol::Http, "127.0.0.1:0".parse().unwrap());
+        c.metrics_listen = Some("127.0.0.1:0".parse().unwrap());
         c.gate = Some(gate.clone());
         // Bodies written on the pool, where the gate is, on tmpfs too.
         c.pool_writes = ferry::config::PoolWrites::Always;
@@ -127,4 +129,19 @@ fn a_plain_put_is_sent_again_whole() {
     assert!(err.contains("storage unavailable"), "{err}");
     assert_eq!(gate.arrivals(), 3, "the first try and two more");
     assert!(!server.path("f.bin").exists());
+}
+
+#[test]
+fn storage_failures_are_counted_by_kind() {
+    let (server, _gate) = failing(Point::Create, Errno::HOSTDOWN);
+    let metrics = server.metrics.unwrap();
+    let seen = || metric(metrics, "ferry_storage_failures_total{errno=\"EHOSTDOWN\"}");
+    // The count is the process's (other tests here fail storage too).
+    let before = seen();
+    let mut raw = server.raw();
+    raw.send("PUT f 1\nx");
+    assert!(raw.line().starts_with("ERR 503 storage unavailable"));
+    assert!(seen() > before);
+    // Every kind is listed, seen or not (`metric` fails on a missing one).
+    metric(metrics, "ferry_storage_failures_total{errno=\"EREMOTEIO\"}");
 }

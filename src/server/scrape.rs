@@ -137,6 +137,7 @@ impl Reactor {
                     sessions: storage.upload_sessions(),
                     walked: storage.walked_entries(),
                     checksums: storage.checksums_computed(),
+                    failures: crate::storage::storage_failures(),
                 },
             )
         }) {

@@ -4,6 +4,7 @@
 
 use std::fmt;
 use std::io;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use rustix::io::Errno;
 
@@ -85,32 +86,52 @@ impl StorageError {
     }
 }
 
-/// Whether `errno` says the storage failed, rather than the request: the
+/// The errors that say the storage failed, rather than the request: the
 /// device (EIO, EREMOTEIO, EBUSY), or the way to it for a root on a
 /// network file system or FUSE (a client that lost its server says
-/// ENOTCONN, ETIMEDOUT, ECONNREFUSED...). Not EROFS: a root mounted
-/// read-only stays so however often a client tries (a 500), nor ESTALE
-/// (see [`StorageError::from_errno`]).
+/// ENOTCONN, ETIMEDOUT, ECONNREFUSED...), with their names for the
+/// metrics. Not EROFS: a root mounted read-only stays so however often a
+/// client tries (a 500), nor ESTALE (see [`StorageError::from_errno`]).
+pub const STORAGE_FAILURES: [(Errno, &str); 16] = [
+    (Errno::IO, "EIO"),
+    (Errno::REMOTEIO, "EREMOTEIO"),
+    (Errno::BUSY, "EBUSY"),
+    (Errno::NOTCONN, "ENOTCONN"),
+    (Errno::TIMEDOUT, "ETIMEDOUT"),
+    (Errno::CONNREFUSED, "ECONNREFUSED"),
+    (Errno::CONNRESET, "ECONNRESET"),
+    (Errno::CONNABORTED, "ECONNABORTED"),
+    (Errno::HOSTDOWN, "EHOSTDOWN"),
+    (Errno::HOSTUNREACH, "EHOSTUNREACH"),
+    (Errno::NETDOWN, "ENETDOWN"),
+    (Errno::NETUNREACH, "ENETUNREACH"),
+    (Errno::NETRESET, "ENETRESET"),
+    (Errno::NOLINK, "ENOLINK"),
+    (Errno::SHUTDOWN, "ESHUTDOWN"),
+    (Errno::COMM, "ECOMM"),
+];
+
+/// How many of each of [`STORAGE_FAILURES`] the storage met, in order.
+static FAILURES_SEEN: [AtomicU64; STORAGE_FAILURES.len()] =
+    [const { AtomicU64::new(0) }; STORAGE_FAILURES.len()];
+
+/// Each of [`STORAGE_FAILURES`] by name, with how often it was met
+/// (`ferry_storage_failures_total`).
+pub fn storage_failures() -> [(&'static str, u64); STORAGE_FAILURES.len()] {
+    std::array::from_fn(|at| {
+        let seen = FAILURES_SEEN[at].load(Ordering::Relaxed);
+        (STORAGE_FAILURES[at].1, seen)
+    })
+}
+
+/// Whether `errno` says the storage failed (one of [`STORAGE_FAILURES`]):
+/// counted if so.
 fn is_storage_failure(errno: Errno) -> bool {
-    matches!(
-        errno,
-        Errno::IO
-            | Errno::REMOTEIO
-            | Errno::BUSY
-            | Errno::NOTCONN
-            | Errno::TIMEDOUT
-            | Errno::CONNREFUSED
-            | Errno::CONNRESET
-            | Errno::CONNABORTED
-            | Errno::HOSTDOWN
-            | Errno::HOSTUNREACH
-            | Errno::NETDOWN
-            | Errno::NETUNREACH
-            | Errno::NETRESET
-            | Errno::NOLINK
-            | Errno::SHUTDOWN
-            | Errno::COMM
-    )
+    let Some(at) = STORAGE_FAILURES.iter().position(|(e, _)| *e == errno) else {
+        return false;
+    };
+    FAILURES_SEEN[at].fetch_add(1, Ordering::Relaxed);
+    true
 }
 
 impl From<Errno> for StorageError {

@@ -66,7 +66,7 @@ mod upload;
 
 pub use checksum::Later;
 pub use cursor::{Found, TreeCursor};
-pub use error::StorageError;
+pub use error::{STORAGE_FAILURES, StorageError, storage_failures};
 use gate::{Gate, Point};
 use lock::NodeLock;
 pub use lock::{Claim, RootInUse, root_in_use};
