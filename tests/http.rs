@@ -837,10 +837,12 @@ fn move_renames_to_the_destination() {
     assert_eq!(ask("MOVE", "/e", "Destination: /d/\r\n").status, 400);
     assert_eq!(ask("MOVE", "/e", "Destination: /.ferry-x\r\n").status, 403);
     assert_eq!(ask("MOVE", "/nothere", "Destination: /f\r\n").status, 404);
+    std::fs::write(server.path("f"), b"kept").unwrap();
     assert_eq!(
         ask("MOVE", "/e", "Destination: /f\r\nOverwrite: F\r\n").status,
-        501
+        412
     );
+    assert_eq!(std::fs::read(server.path("f")).unwrap(), b"kept");
     assert_eq!(ask("MOVE", "/x/", "Destination: /f\r\n").status, 405);
     let allowed = ask("POST", "/e", "");
     assert_eq!(

@@ -320,3 +320,87 @@ fn propfind_of_a_file_describes_it_alone() {
     let shut = exchange(addr, "PROPFIND", "/d/shut", &fields, b"");
     assert_eq!(shut.status, 403, "{}", shut.head);
 }
+
+/// COPY and MOVE of files (RFC 4918 9.8, 9.9): each status, and nothing
+/// left behind by a refusal.
+#[test]
+fn copy_of_a_file_answers_each_status() {
+    let server = server();
+    write_files(&server, &["a", "d/old"]);
+    std::fs::write(server.path("a"), b"abc").unwrap();
+    let addr = server.http.unwrap();
+    let copy = |from: &str, fields: &str| {
+        exchange(addr, "COPY", from, &format!("{HOST}{fields}"), b"").status
+    };
+    let before = server.files_on_disk();
+    // Refusals touch nothing.
+    assert_eq!(copy("/a", "Destination: /d/old\r\nOverwrite: F\r\n"), 412);
+    assert_eq!(copy("/a", "Destination: /missing/b\r\n"), 409);
+    assert_eq!(copy("/a", "Destination: /a\r\n"), 403);
+    assert_eq!(copy("/a", "Destination: http://elsewhere:1/b\r\n"), 502);
+    assert_eq!(copy("/nothere", "Destination: /b\r\n"), 404);
+    assert_eq!(copy("/a", ""), 400);
+    assert_eq!(copy("/a", "Destination: /b\r\nOverwrite: maybe\r\n"), 400);
+    assert_eq!(server.files_on_disk(), before);
+    assert!(!server.path("missing").exists());
+    // 201 for a new name (an absolute URL of this server or a path), 204
+    // for a file replaced; the copy's CRC-32C is told as a PUT's.
+    assert_eq!(copy("/a", "Destination: http://localhost/b%20c\r\n"), 201);
+    assert_eq!(std::fs::read(server.path("b c")).unwrap(), b"abc");
+    assert_eq!(copy("/a", "Destination: /d/old\r\nOverwrite: T\r\n"), 204);
+    assert_eq!(std::fs::read(server.path("d/old")).unwrap(), b"abc");
+    assert_eq!(std::fs::read(server.path("a")).unwrap(), b"abc");
+    let got = exchange(addr, "GET", "/d/old", HOST, b"");
+    assert_eq!(got.body, b"abc");
+}
+
+#[test]
+fn move_with_overwrite_f_keeps_the_destination() {
+    let server = server();
+    write_files(&server, &["a", "b"]);
+    let addr = server.http.unwrap();
+    let move_ = |fields: &str| exchange(addr, "MOVE", "/a", &format!("{HOST}{fields}"), b"").status;
+    assert_eq!(move_("Destination: /b\r\nOverwrite: F\r\n"), 412);
+    assert!(server.path("a").exists() && server.path("b").exists());
+    assert_eq!(move_("Destination: /c\r\nOverwrite: F\r\n"), 201);
+    assert!(!server.path("a").exists() && server.path("c").exists());
+}
+
+#[test]
+fn copy_needs_read_on_the_source_and_write_on_the_destination() {
+    let holders: &[(&str, &[&str])] = &[
+        ("both", &["read:src/", "write:dst/"]),
+        ("reader", &["read:/"]),
+        ("writer", &["write:/"]),
+    ];
+    let (server, tokens, _dir) = guarded(holders, &[]);
+    write_files(&server, &["src/a", "dst/keep"]);
+    let addr = server.http.unwrap();
+    let copy = |token: &str, to: &str| {
+        let fields = format!("{HOST}Destination: {to}\r\n{}", bearer(token));
+        exchange(addr, "COPY", "/src/a", &fields, b"").status
+    };
+    let before = server.files_on_disk();
+    assert_eq!(copy(&tokens[1], "/dst/b"), 403);
+    assert_eq!(copy(&tokens[2], "/dst/b"), 403);
+    assert_eq!(copy(&tokens[0], "/src/b"), 403);
+    assert_eq!(server.files_on_disk(), before);
+    assert_eq!(copy(&tokens[0], "/dst/b"), 201);
+    assert!(server.path("dst/b").exists());
+}
+
+#[test]
+fn a_read_only_server_refuses_copy_and_move() {
+    let server = TestServer::start_with(|c| {
+        c.listen(ferry::wire::Protocol::Http, "127.0.0.1:0".parse().unwrap());
+        c.read_only = true;
+    });
+    write_files(&server, &["a"]);
+    let addr = server.http.unwrap();
+    for method in ["COPY", "MOVE"] {
+        let fields = format!("{HOST}Destination: /b\r\n");
+        let answer = exchange(addr, method, "/a", &fields, b"");
+        assert_eq!(answer.status, 403, "{method}: {}", answer.head);
+    }
+    assert!(server.path("a").exists() && !server.path("b").exists());
+}

@@ -16,7 +16,7 @@ use super::origin::{self, Presentation, Site};
 use super::request::{HttpRequest, Method, Range, Target, interpret, resolve_range, url_path};
 use super::response::{self, Head as ResponseHead, MediaType};
 use crate::serve::terms::Choose;
-use crate::serve::{Body, Operation, Reply, Request, Scope, Selection, Version, Want};
+use crate::serve::{Body, ErrorKind, Operation, Reply, Request, Scope, Selection, Version, Want};
 
 /// The dialect: it takes every request no other dialect claims.
 #[derive(Debug)]
@@ -101,7 +101,11 @@ fn operation(request: HttpRequest, resume: &Resume) -> Result<Operation, Refused
         (Method::Delete, Target::File(name)) => Operation::Delete { name },
         (Method::Delete, Target::Listing(prefix)) => Operation::DeleteFolder { prefix },
         (Method::Move, Target::File(from)) => match request.destination {
-            Some(to) => Operation::Move { from, to },
+            Some(to) => Operation::Move {
+                from,
+                to,
+                overwrite: request.overwrite,
+            },
             None => unreachable!("the parser refuses a MOVE without a Destination"),
         },
         (Method::Put | Method::Move, Target::Listing(_)) => {
@@ -120,6 +124,9 @@ pub struct FilesAnswer {
     /// A folder is wanted as a tar archive (kept across the redirect from
     /// `/dir` to `/dir/`).
     wants_tar: bool,
+    /// A MOVE that must not replace a file (`Overwrite: F`): a name taken
+    /// is `412` (RFC 4918 9.9.4).
+    keeps_destination: bool,
     /// The `Content-Type` of the file asked for, from its name.
     media_type: MediaType,
     /// How that file is shown to a browser.
@@ -136,6 +143,7 @@ impl FilesAnswer {
             listing: matches!(request.target, Target::Listing(_)),
             wants_json: request.wants_json,
             wants_tar: request.wants_tar,
+            keeps_destination: request.method == Method::Move && !request.overwrite,
             media_type,
             presentation: Presentation::of(media_type, site.web),
         }
@@ -272,6 +280,13 @@ impl Answer for FilesAnswer {
                     },
                 );
             }
+        }
+    }
+
+    fn status(&self, kind: ErrorKind) -> u16 {
+        match kind {
+            ErrorKind::Exists if self.keeps_destination => 412,
+            kind => kind.code(),
         }
     }
 

@@ -12,13 +12,17 @@
 //!   body: empty (allprop) | <propfind> allprop | propname | prop, at most 64 KiB (413)
 //! MKCOL /<name>[/]                   -> 201; 405 if the name exists, 409 without its parent,
 //!                                       415 with a body
+//! COPY /<file>  Destination: <url or path>  [Overwrite: T|F]
+//!                                    -> 201 new, 204 replaced; 412 Overwrite: F over a name,
+//!                                       409 without its parent folder, 403 onto itself,
+//!                                       502 to another host
 //! ```
 
 use super::dialect::{Answer, Answering, Decision, Dialect, Message};
 use super::message::{Head, Refused, Resume};
 use super::options::Target;
 use super::origin::{self, Provenance, Site};
-use super::request::{bad_name, folder_prefix, path_of, url_path};
+use super::request::{bad_name, folder_prefix, overwrite, parse_destination, path_of, url_path};
 use super::response::{self, Framing, Head as ResponseHead, MediaType};
 use super::xml::{self, DAV, MEDIA_TYPE as XML, MULTISTATUS, Property, Propfind};
 use crate::access::Secret;
@@ -32,7 +36,7 @@ use crate::storage::{FileInfo, Stamp};
 pub struct Webdav;
 
 /// The methods WebDAV adds (the files dialect's are served beside them).
-const METHODS: &str = "OPTIONS, PROPFIND, MKCOL";
+const METHODS: &str = "OPTIONS, PROPFIND, MKCOL, COPY";
 /// The live properties ferry answers, in the order `allprop` lists them.
 const LIVE: [&str; 9] = [
     "resourcetype",
@@ -55,6 +59,12 @@ enum Asked {
     MakeFolder,
     /// A PROPFIND without a finite depth: refused.
     InfiniteDepth,
+    /// COPY; `Overwrite: F` if it must not replace a file (then a name
+    /// taken is `412`).
+    Copy {
+        /// `Overwrite: F`.
+        keep: bool,
+    },
 }
 
 /// How a WebDAV request is answered: a byte, as every connection holds
@@ -72,7 +82,7 @@ impl WebdavAnswer {
 
 impl Dialect for Webdav {
     fn claims(&self, head: &Head<'_>) -> bool {
-        matches!(head.method, "PROPFIND" | "MKCOL")
+        matches!(head.method, "PROPFIND" | "MKCOL" | "COPY")
     }
 
     fn body_in_hand(&self, head: &Head<'_>) -> bool {
@@ -96,7 +106,7 @@ impl Dialect for Webdav {
     ) -> Result<Decision, Refused> {
         let fields = Fields::read(head);
         let path = path_of(head.target);
-        let writes = head.method == "MKCOL";
+        let writes = matches!(head.method, "MKCOL" | "COPY");
         let refuse = |(code, message): Refused, asked| {
             Ok(Decision::Refuse(
                 code,
@@ -109,6 +119,7 @@ impl Dialect for Webdav {
         }
         let decided = match head.method {
             "MKCOL" => make_folder(path, resume).map(|op| (op, Asked::MakeFolder)),
+            "COPY" => copy(path, &fields, resume),
             _ => match fields.depth {
                 None => {
                     let message = "Depth: infinity is not served; ask for 0 or 1".to_owned();
@@ -165,18 +176,60 @@ fn make_folder(path: &str, resume: &Resume) -> Result<Operation, Refused> {
     Ok(Operation::MakeFolder { name })
 }
 
+/// `COPY` of the file `path` to the request's `Destination` (RFC 4918
+/// 9.8): on this server (an absolute URL naming another host is `502`),
+/// replacing a file there unless `Overwrite: F`.
+fn copy(path: &str, fields: &Fields, resume: &Resume) -> Result<(Operation, Asked), Refused> {
+    if resume.body != BodyLength::Fixed(0) {
+        return Err((415, "COPY takes no body".into()));
+    }
+    let overwrite = fields
+        .overwrite
+        .ok_or_else(|| (400, "Overwrite must be T or F".to_owned()))?;
+    let Some(destination) = fields.destination.as_deref() else {
+        return Err((400, "COPY needs a Destination".into()));
+    };
+    if let Some((_, rest)) = destination.split_once("://") {
+        let authority = rest.split('/').next().unwrap_or(rest);
+        let here = fields.provenance.host.as_deref().unwrap_or_default();
+        if !authority.eq_ignore_ascii_case(here) {
+            return Err((502, "the Destination is on another server".into()));
+        }
+    }
+    let inner = path.strip_prefix('/').unwrap_or(path);
+    if inner.is_empty() || inner.ends_with('/') {
+        return Err((501, "COPY of a folder is not served yet".into()));
+    }
+    let from = Name::decode(inner.as_bytes()).map_err(bad_name)?;
+    let to = parse_destination(destination)?;
+    let keep = !overwrite;
+    let operation = Operation::Copy {
+        from,
+        to,
+        overwrite,
+    };
+    Ok((operation, Asked::Copy { keep }))
+}
+
 /// The fields a WebDAV request is read by.
 #[derive(Debug, Default)]
 struct Fields {
     /// `Depth`: 0 or 1; `None` for infinity (also when absent).
     depth: Option<u8>,
     token: Option<Secret>,
+    /// `Destination`, as sent (COPY).
+    destination: Option<String>,
+    /// `Overwrite`: `None` for a value that is neither `T` nor `F`.
+    overwrite: Option<bool>,
     provenance: Provenance,
 }
 
 impl Fields {
     fn read(head: &Head<'_>) -> Fields {
-        let mut fields = Fields::default();
+        let mut fields = Fields {
+            overwrite: Some(true),
+            ..Fields::default()
+        };
         for (name, value) in head.fields() {
             if fields.provenance.read(name, value) {
                 continue;
@@ -187,6 +240,11 @@ impl Fields {
                     b"1" => Some(1),
                     _ => None,
                 };
+            } else if name.eq_ignore_ascii_case("destination") {
+                let text = std::str::from_utf8(value).unwrap_or_default().trim();
+                fields.destination = Some(text.to_owned());
+            } else if name.eq_ignore_ascii_case("overwrite") {
+                fields.overwrite = overwrite(value);
             } else if name.eq_ignore_ascii_case("authorization") {
                 fields.token = Some(super::auth::token(value));
             }
@@ -207,6 +265,10 @@ impl Answer for WebdavAnswer {
             (Asked::MakeFolder, Reply::Done) => {
                 ResponseHead::new(out, 201).finish(0, persistence);
             }
+            // RFC 4918 9.8.5: 201 for a new name, 204 for one replaced.
+            (Asked::Copy { .. }, Reply::Stored { replaced, .. }) => {
+                ResponseHead::new(out, if *replaced { 204 } else { 201 }).finish(0, persistence);
+            }
             (_, other) => {
                 debug_assert!(false, "no WebDAV request leads to {other:?}");
                 let framing = Framing {
@@ -220,7 +282,7 @@ impl Answer for WebdavAnswer {
     }
 
     fn allow(&self) -> &'static str {
-        "GET, HEAD, PUT, DELETE, MOVE, OPTIONS, PROPFIND"
+        "GET, HEAD, PUT, DELETE, MOVE, OPTIONS, PROPFIND, MKCOL, COPY"
     }
 
     /// MKCOL's statuses (RFC 4918 9.3.1): a name that exists is 405, a
@@ -229,6 +291,7 @@ impl Answer for WebdavAnswer {
         match (self.asked, kind) {
             (Asked::MakeFolder, ErrorKind::Exists) => 405,
             (Asked::MakeFolder, ErrorKind::NotFound) => 409,
+            (Asked::Copy { keep: true }, ErrorKind::Exists) => 412,
             (_, kind) => kind.code(),
         }
     }

@@ -174,7 +174,11 @@ fn operation(request: Request) -> Operation {
             body: true,
         },
         Request::Del { name } => Operation::Delete { name },
-        Request::Move { from, to } => Operation::Move { from, to },
+        Request::Move { from, to } => Operation::Move {
+            from,
+            to,
+            overwrite: true,
+        },
         Request::Echo { size } => Operation::Echo { size },
         Request::Upload { name, size, crc } => Operation::Upload {
             name,

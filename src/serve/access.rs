@@ -121,6 +121,12 @@ pub(super) fn authorize(who: &Who, declared: Declared<'_>) -> Result<(), Failure
             }
             (Perm::Write, to)
         }
+        Needs::Copy(from, to) => {
+            if !who.allows(Perm::Read, from) {
+                return Err(refusal(who, Perm::Read, from));
+            }
+            (Perm::Write, to)
+        }
         Needs::DeleteUnder(prefix) => {
             return match who.reaches(Perm::Delete, prefix) {
                 true => Ok(()),

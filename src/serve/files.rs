@@ -12,7 +12,7 @@ use super::{
 };
 use crate::access::Owner;
 use crate::name::Name;
-use crate::storage::{OpenFile, StorageError};
+use crate::storage::{OpenFile, StorageError, Upload};
 
 /// PUT: refuse (skipping the body where we can) or, on the pool, create
 /// the temp file (which gets `mtime` on commit, if given) and start
@@ -231,17 +231,104 @@ pub(super) fn make_folder(name: Name) -> Outcome {
     })
 }
 
-/// MOVE: rename a file within the root, on the pool. Written for the
-/// read-only mode like DELETE and PUT; the permissions are both of theirs
-/// (`access.rs`).
-pub(super) fn rename(from: Name, to: Name) -> Outcome {
-    Outcome::on_pool(move |ctx| match ctx.storage.rename(&from, &to) {
+/// MOVE: rename a file within the root, on the pool, replacing a file at
+/// `to` if `overwrite`. Written for the read-only mode like DELETE and
+/// PUT; the permissions are both of theirs (`access.rs`).
+pub(super) fn rename(from: Name, to: Name, overwrite: bool) -> Outcome {
+    Outcome::on_pool(move |ctx| match ctx.storage.rename(&from, &to, overwrite) {
         Ok(replaced) => {
             debug!("#{} MOVE {from} -> {to}", ctx.client);
             Outcome::answer(Reply::Moved { replaced })
         }
         Err(err) => storage_refusal(ctx, "MOVE", &format!("{from} -> {to}"), err),
     })
+}
+
+/// COPY: on the pool, the bytes of file `from` staged as an upload to
+/// `to` (whose parent folder must exist; a file there is replaced only if
+/// `overwrite`), their CRC-32C computed as they go and checked against
+/// the one recorded for `from`, then committed as a PUT is (hooks, the
+/// checksum record, 201 or 204). Written for the read-only mode like PUT;
+/// needs read on `from` and write on `to` (`access.rs`). A name is not
+/// copied onto itself (RFC 4918 9.8.5: 403).
+pub(super) fn copy(
+    ctx: &Ctx<'_>,
+    user: Option<Owner>,
+    from: Name,
+    to: Name,
+    overwrite: bool,
+) -> Outcome {
+    if from == to {
+        let failure = Failure::new(ErrorKind::Forbidden, "source and destination are the same");
+        return refuse(ctx, "COPY", from.as_str(), failure, Next::Request);
+    }
+    Outcome::on_pool(move |ctx| {
+        let started = std::time::Instant::now();
+        match stage_copy(ctx, &from, &to, overwrite) {
+            Ok((upload, size, crc)) => {
+                debug!("#{} COPY {from} -> {to}: {size} bytes", ctx.client);
+                let commit = Commit {
+                    upload,
+                    name: to,
+                    size,
+                    crc,
+                    started,
+                    user,
+                    session: None,
+                    meta: None,
+                };
+                commit_now(ctx, commit)
+            }
+            Err(failure) => refuse(
+                ctx,
+                "COPY",
+                &format!("{from} -> {to}"),
+                failure,
+                Next::Request,
+            ),
+        }
+    })
+}
+
+/// Stages the bytes of `from` as an upload to `to` (see [`copy`]): the
+/// upload, its size and CRC-32C. Dropped on failure, the upload leaves
+/// nothing behind.
+fn stage_copy(
+    ctx: &Ctx<'_>,
+    from: &Name,
+    to: &Name,
+    overwrite: bool,
+) -> Result<(Upload, u64, u32), Failure> {
+    use std::os::unix::fs::FileExt;
+    match ctx.storage.check_destination(to, overwrite) {
+        // RFC 4918 9.8.5: no folder is made for a copy.
+        Err(StorageError::NotFound) => {
+            let missing = "the destination's parent folder does not exist";
+            return Err(Failure::new(ErrorKind::Conflict, missing));
+        }
+        checked => checked?,
+    };
+    let found = ctx.storage.open_read(from)?;
+    check_size(ctx.config, found.info.size)?;
+    let mut upload = ctx.storage.begin_upload(to)?;
+    let mut buf = vec![0; 256 * 1024];
+    let (mut size, mut crc) = (0u64, 0u32);
+    loop {
+        let n = match found.file.read_at(&mut buf, size) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(err) if err.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(err) => return Err(StorageError::from(err).into()),
+        };
+        crc = crc32c::crc32c_append(crc, &buf[..n]);
+        upload.write(&buf[..n])?;
+        size += n as u64;
+    }
+    if found.crc.is_some_and(|recorded| recorded != crc) || size != found.info.size {
+        let changed = "the source changed while it was copied: try again";
+        return Err(Failure::new(ErrorKind::Conflict, changed));
+    }
+    Ok((upload, size, crc))
 }
 
 pub(super) fn echo(size: u64) -> Outcome {

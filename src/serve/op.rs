@@ -107,12 +107,27 @@ pub enum Operation {
         /// The folder's name.
         name: Name,
     },
-    /// Rename file `from` to `to` (replacing a file there).
+    /// Rename file `from` to `to` (replacing a file there if
+    /// `overwrite`).
     Move {
         /// File to rename.
         from: Name,
         /// Its new name.
         to: Name,
+        /// Replace a file at `to` (WebDAV's `Overwrite: T`, the default);
+        /// `false` refuses, touching nothing.
+        overwrite: bool,
+    },
+    /// Copy file `from` to `to`, whose parent folder exists, as an upload
+    /// of its bytes would be stored (WebDAV's `COPY`; FERRY/1 has no verb
+    /// for it yet).
+    Copy {
+        /// File to copy.
+        from: Name,
+        /// The copy's name.
+        to: Name,
+        /// Replace a file at `to`; `false` refuses, touching nothing.
+        overwrite: bool,
     },
     /// Send back the `size` body bytes that follow.
     Echo {
@@ -245,11 +260,17 @@ impl Operation {
             Operation::MakeFolder { name } => {
                 declared(Verb::MakeFolder, name.as_str(), Needs::Write(name.as_str()))
             }
-            Operation::Move { from, to } => Declared {
+            Operation::Move { from, to, .. } => Declared {
                 verb: Verb::Move,
                 subject: from.as_str(),
                 to: Some(to.as_str()),
                 needs: Needs::Move(from.as_str(), to.as_str()),
+            },
+            Operation::Copy { from, to, .. } => Declared {
+                verb: Verb::Copy,
+                subject: from.as_str(),
+                to: Some(to.as_str()),
+                needs: Needs::Copy(from.as_str(), to.as_str()),
             },
             Operation::Echo { .. } => declared(Verb::Echo, "", Needs::Token),
             Operation::Upload { name, .. } => {
@@ -299,7 +320,16 @@ impl Operation {
             Operation::Delete { name } => files::delete(name),
             Operation::DeleteFolder { prefix } => folders::delete(ctx, who, prefix),
             Operation::MakeFolder { name } => files::make_folder(name),
-            Operation::Move { from, to } => files::rename(from, to),
+            Operation::Move {
+                from,
+                to,
+                overwrite,
+            } => files::rename(from, to, overwrite),
+            Operation::Copy {
+                from,
+                to,
+                overwrite,
+            } => files::copy(ctx, super::user_of(ctx, &who), from, to, overwrite),
             Operation::Echo { size } => files::echo(size),
             Operation::Upload {
                 name,
@@ -388,6 +418,8 @@ pub enum Verb {
     MakeFolder,
     /// Say whether the server can serve files.
     Health,
+    /// Copy a file.
+    Copy,
 }
 
 /// A verb's facts.
@@ -402,7 +434,7 @@ struct Facts {
 
 impl Verb {
     /// Every verb, each at its [`Verb::index`].
-    pub const ALL: [Verb; 19] = [
+    pub const ALL: [Verb; 20] = [
         Verb::Put,
         Verb::Get,
         Verb::Stat,
@@ -422,6 +454,7 @@ impl Verb {
         Verb::Options,
         Verb::MakeFolder,
         Verb::Health,
+        Verb::Copy,
     ];
 
     fn facts(self) -> Facts {
@@ -446,6 +479,7 @@ impl Verb {
             Verb::Options => facts("OPTIONS", "options", false),
             Verb::MakeFolder => facts("MKCOL", "mkcol", true),
             Verb::Health => facts("HEALTH", "health", false),
+            Verb::Copy => facts("COPY", "copy", true),
         }
     }
 
@@ -486,6 +520,8 @@ pub enum Needs<'a> {
     DeleteUnder(&'a str),
     /// To delete the one and write the other, as DEL and PUT would.
     Move(&'a str, &'a str),
+    /// To read the one and write the other, as GET and PUT would.
+    Copy(&'a str, &'a str),
     /// To see something under the prefix (see `Who::may_list`).
     Listing(&'a str),
     /// A token, when access control is on.

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use rustix::fs::{AtFlags, Mode, OFlags};
+use rustix::fs::{AtFlags, Mode, OFlags, RenameFlags};
 use rustix::io::Errno;
 
 use super::gate::{Gate, Point};
@@ -387,7 +387,8 @@ impl Storage {
     }
 
     /// Renames file `from` to `to` in one `renameat`, as an upload lands:
-    /// missing parents of `to` are created, a file there is replaced, a
+    /// missing parents of `to` are created, a file there is replaced
+    /// (unless not `overwrite`: then it is [`StorageError::Exists`]), a
     /// directory, symlink or special file there is refused. Then removes
     /// the directories `from` left empty, as DEL does. Returns whether a
     /// file was replaced; `from` renamed to itself changes nothing.
@@ -396,7 +397,7 @@ impl Storage {
     /// `from`: 404 if absent, 409 for a directory, 403 for a symlink (as
     /// DEL). `to`: as [`Storage::begin_upload`] (409 a directory or a
     /// parent that is a file, 403 a symlink).
-    pub fn rename(&self, from: &Name, to: &Name) -> Result<bool, StorageError> {
+    pub fn rename(&self, from: &Name, to: &Name, overwrite: bool) -> Result<bool, StorageError> {
         self.pause(Point::Commit);
         let (dirs, leaf) = from.split_parent();
         let source = self.walk(dirs)?;
@@ -409,14 +410,64 @@ impl Storage {
             return Ok(true);
         }
         let replaced = self.with_target(to, |target| {
-            rustix::fs::renameat(self.fd(&source), leaf, &target.dir, target.leaf.as_str())?;
-            Ok(target.replaces)
+            let (dir, new) = (&target.dir, target.leaf.as_str());
+            if overwrite {
+                rustix::fs::renameat(self.fd(&source), leaf, dir, new)?;
+                return Ok(target.replaces);
+            }
+            if target.replaces {
+                return Err(StorageError::Exists);
+            }
+            // Atomic where the file system can (never replacing a file
+            // made since the look above), else as checked.
+            match rustix::fs::renameat_with(
+                self.fd(&source),
+                leaf,
+                dir,
+                new,
+                RenameFlags::NOREPLACE,
+            ) {
+                Ok(()) => Ok(false),
+                Err(Errno::EXIST) => Err(StorageError::Exists),
+                Err(Errno::INVAL | Errno::NOSYS | Errno::OPNOTSUPP) => {
+                    rustix::fs::renameat(self.fd(&source), leaf, dir, new)?;
+                    Ok(false)
+                }
+                Err(errno) => Err(errno.into()),
+            }
         })?;
         prune_empty_dirs(
             &self.root,
             from.as_str().rsplit_once('/').map_or("", |(dir, _)| dir),
         );
         Ok(replaced)
+    }
+
+    /// Whether a copy may be stored as `name`: its parent folder exists
+    /// (none is made for it) and, unless `overwrite`, nothing has the name.
+    /// Returns whether a file of that name is there to be replaced.
+    ///
+    /// # Errors
+    /// [`StorageError::NotFound`] without the parent folder,
+    /// [`StorageError::Exists`] for a name taken that must not be
+    /// replaced; as [`Storage::check_can_be_file`] otherwise.
+    pub fn check_destination(&self, name: &Name, overwrite: bool) -> Result<bool, StorageError> {
+        let (dirs, leaf) = name.split_parent();
+        let dir = self.walk(dirs).map_err(|err| match err {
+            StorageError::ParentNotDirectory => StorageError::NotFound,
+            err => err,
+        })?;
+        match rustix::fs::statat(self.fd(&dir), leaf, AtFlags::SYMLINK_NOFOLLOW) {
+            Err(Errno::NOENT) => Ok(false),
+            Err(errno) => Err(errno.into()),
+            Ok(_) if !overwrite => Err(StorageError::Exists),
+            Ok(stat) => check_regular(&stat)
+                .map(|()| true)
+                .map_err(|err| match err {
+                    StorageError::NotFound => StorageError::NotRegular,
+                    other => other,
+                }),
+        }
     }
 
     /// Refuses (as a PUT would) a name that cannot become a file: one that
