@@ -404,3 +404,89 @@ fn a_read_only_server_refuses_copy_and_move() {
     }
     assert!(server.path("a").exists() && !server.path("b").exists());
 }
+
+#[test]
+fn copy_of_a_folder_copies_its_tree_or_the_folder_alone() {
+    let server = server();
+    write_files(&server, &["src/a", "src/sub/b"]);
+    let addr = server.http.unwrap();
+    let copy =
+        |fields: &str| exchange(addr, "COPY", "/src/", &format!("{HOST}{fields}"), b"").status;
+    assert_eq!(copy("Destination: /deep/\r\n"), 201);
+    assert!(server.path("deep/a").is_file() && server.path("deep/sub/b").is_file());
+    assert_eq!(copy("Destination: /shallow/\r\nDepth: 0\r\n"), 201);
+    assert!(server.path("shallow").is_dir());
+    assert_eq!(
+        std::fs::read_dir(server.path("shallow")).unwrap().count(),
+        0
+    );
+    // Onto a folder: 412 with Overwrite: F, else it is replaced (204).
+    let before = server.files_on_disk();
+    assert_eq!(copy("Destination: /deep/\r\nOverwrite: F\r\n"), 412);
+    assert_eq!(copy("Destination: /src/sub/\r\n"), 403);
+    assert_eq!(copy("Destination: /src/\r\n"), 403);
+    assert_eq!(copy("Destination: /none/x/\r\n"), 409);
+    assert_eq!(copy("Destination: /x/\r\nDepth: 1\r\n"), 400);
+    assert_eq!(server.files_on_disk(), before);
+    assert_eq!(copy("Destination: /shallow/\r\n"), 204);
+    assert!(server.path("shallow/sub/b").is_file());
+    // A file onto a folder replaces it too.
+    let answer = exchange(
+        addr,
+        "COPY",
+        "/src/a",
+        &format!("{HOST}Destination: /deep/\r\n"),
+        b"",
+    );
+    assert_eq!(answer.status, 204, "{}", answer.head);
+    assert!(server.path("deep").is_file());
+    assert_eq!(
+        exchange(
+            addr,
+            "COPY",
+            "/none/",
+            &format!("{HOST}Destination: /y/\r\n"),
+            b""
+        )
+        .status,
+        404
+    );
+}
+
+#[test]
+fn move_of_a_folder_is_one_rename() {
+    let server = server();
+    write_files(&server, &["src/a", "src/sub/b", "old/c"]);
+    let addr = server.http.unwrap();
+    let move_ = |from: &str, fields: &str| {
+        exchange(addr, "MOVE", from, &format!("{HOST}{fields}"), b"").status
+    };
+    assert_eq!(
+        move_("/src/", "Destination: /old/\r\nOverwrite: F\r\n"),
+        412
+    );
+    assert_eq!(move_("/src/", "Destination: /src/sub/\r\n"), 403);
+    assert_eq!(move_("/src/", "Destination: /none/x/\r\n"), 409);
+    assert!(server.path("src/sub/b").is_file() && server.path("old/c").is_file());
+    assert_eq!(move_("/src/", "Destination: /new/\r\n"), 201);
+    assert!(!server.path("src").exists() && server.path("new/sub/b").is_file());
+    assert_eq!(move_("/new/", "Destination: /old/\r\n"), 204);
+    assert!(!server.path("old/c").exists() && server.path("old/sub/b").is_file());
+}
+
+#[test]
+fn a_folders_copy_names_what_a_token_may_not_read() {
+    let holders: &[(&str, &[&str])] = &[("t", &["read:src/open/", "write:dst/"])];
+    let (server, tokens, _dir) = guarded(holders, &[]);
+    write_files(&server, &["src/open/a", "src/shut/b"]);
+    let addr = server.http.unwrap();
+    let fields = format!("{HOST}Destination: /dst/\r\n{}", bearer(&tokens[0]));
+    let answer = exchange(addr, "COPY", "/src/", &fields, b"");
+    let expected: BTreeMap<String, String> = [("/src/shut/b".to_owned(), "403".to_owned())].into();
+    assert_eq!(statuses(&answer), expected);
+    assert!(server.path("dst/open/a").is_file() && !server.path("dst/shut/b").exists());
+    // A folder's MOVE needs delete on all of it.
+    let fields = format!("{HOST}Destination: /dst2/\r\n{}", bearer(&tokens[0]));
+    assert_eq!(exchange(addr, "MOVE", "/src/", &fields, b"").status, 403);
+    assert!(server.path("src/open/a").is_file());
+}

@@ -6,8 +6,11 @@
 //! five suites (basic, copymove, props, locks, http). After slice 2,
 //! basic: 16 of 16; props: 11 of 14 run (PROPPATCH is missing:
 //! `propset`, `propmanyns` and the `propget` after it fail, the rest is
-//! skipped). copymove: 8 of 13 with COPY of files and MOVE's `Overwrite`
-//! (folders as sources or replaced destinations are to come).
+//! skipped). copymove: 10 of 13; `copy_coll`, `copy_shallow` and
+//! `move_coll` fail at their first MKCOL (409), as `/litmus/litmus/` went
+//! with its last file in `copy_cleanup` (docs/webdav.md (f): a file's
+//! DELETE prunes the folders it leaves empty); tests/webdav.rs covers
+//! what they would check.
 
 mod support;
 
@@ -118,8 +121,10 @@ fn litmus_copymove() {
         "begin",
         "copy_init",
         "copy_simple",
+        "copy_overwrite",
         "copy_nodestcoll",
         "copy_cleanup",
+        "move",
         "move_cleanup",
         "finish",
     ] {

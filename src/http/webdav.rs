@@ -12,10 +12,13 @@
 //!   body: empty (allprop) | <propfind> allprop | propname | prop, at most 64 KiB (413)
 //! MKCOL /<name>[/]                   -> 201; 405 if the name exists, 409 without its parent,
 //!                                       415 with a body
-//! COPY /<file>  Destination: <url or path>  [Overwrite: T|F]
-//!                                    -> 201 new, 204 replaced; 412 Overwrite: F over a name,
-//!                                       409 without its parent folder, 403 onto itself,
-//!                                       502 to another host
+//! COPY /<name>[/]  Destination: <url or path>  [Overwrite: T|F]  [Depth: 0|infinity]
+//! MOVE /<folder>/, or to a Destination ending in / (the files dialect moves files)
+//!                                    -> 201 new, 204 replaced (a folder there removed first);
+//!                                       412 Overwrite: F over a name, 409 without the
+//!                                       parent folder, 403 onto or into itself, 502 to
+//!                                       another host, 207 naming what a folder's copy
+//!                                       (or a replaced folder's removal) left
 //! ```
 
 use super::dialect::{Answer, Answering, Decision, Dialect, Message};
@@ -26,9 +29,11 @@ use super::request::{bad_name, folder_prefix, overwrite, parse_destination, path
 use super::response::{self, Framing, Head as ResponseHead, MediaType};
 use super::xml::{self, DAV, MEDIA_TYPE as XML, MULTISTATUS, Property, Propfind};
 use crate::access::Secret;
-use crate::name::Name;
+use crate::name::{Name, Prefix};
 use crate::serve::terms::Format;
-use crate::serve::{BodyLength, ErrorKind, Operation, Piece, Reply, Request, Scope, Version};
+use crate::serve::{
+    BodyLength, ErrorKind, Operation, Overwrite, Piece, Reply, Request, Scope, Version,
+};
 use crate::storage::{FileInfo, Stamp};
 
 /// The dialect: WebDAV's own methods on the HTTP listener.
@@ -36,7 +41,7 @@ use crate::storage::{FileInfo, Stamp};
 pub struct Webdav;
 
 /// The methods WebDAV adds (the files dialect's are served beside them).
-const METHODS: &str = "OPTIONS, PROPFIND, MKCOL, COPY";
+const METHODS: &str = "OPTIONS, PROPFIND, MKCOL, COPY, MOVE";
 /// The live properties ferry answers, in the order `allprop` lists them.
 const LIVE: [&str; 9] = [
     "resourcetype",
@@ -59,9 +64,9 @@ enum Asked {
     MakeFolder,
     /// A PROPFIND without a finite depth: refused.
     InfiniteDepth,
-    /// COPY; `Overwrite: F` if it must not replace a file (then a name
-    /// taken is `412`).
-    Copy {
+    /// COPY or MOVE; `Overwrite: F` if it must not replace what has the
+    /// name (then a name taken is `412`).
+    Transfer {
         /// `Overwrite: F`.
         keep: bool,
     },
@@ -82,7 +87,19 @@ impl WebdavAnswer {
 
 impl Dialect for Webdav {
     fn claims(&self, head: &Head<'_>) -> bool {
-        matches!(head.method, "PROPFIND" | "MKCOL" | "COPY")
+        match head.method {
+            "PROPFIND" | "MKCOL" | "COPY" => true,
+            // A folder's MOVE, or one onto a folder; a file's stays the
+            // files dialect's (the web page's rename).
+            "MOVE" => {
+                path_of(head.target).ends_with('/')
+                    || head.fields().any(|(name, value)| {
+                        name.eq_ignore_ascii_case("destination")
+                            && value.trim_ascii().ends_with(b"/")
+                    })
+            }
+            _ => false,
+        }
     }
 
     fn body_in_hand(&self, head: &Head<'_>) -> bool {
@@ -106,7 +123,7 @@ impl Dialect for Webdav {
     ) -> Result<Decision, Refused> {
         let fields = Fields::read(head);
         let path = path_of(head.target);
-        let writes = matches!(head.method, "MKCOL" | "COPY");
+        let writes = matches!(head.method, "MKCOL" | "COPY" | "MOVE");
         let refuse = |(code, message): Refused, asked| {
             Ok(Decision::Refuse(
                 code,
@@ -119,7 +136,7 @@ impl Dialect for Webdav {
         }
         let decided = match head.method {
             "MKCOL" => make_folder(path, resume).map(|op| (op, Asked::MakeFolder)),
-            "COPY" => copy(path, &fields, resume),
+            "COPY" | "MOVE" => transfer(head.method == "MOVE", path, &fields, resume),
             _ => match fields.depth {
                 None => {
                     let message = "Depth: infinity is not served; ask for 0 or 1".to_owned();
@@ -176,18 +193,25 @@ fn make_folder(path: &str, resume: &Resume) -> Result<Operation, Refused> {
     Ok(Operation::MakeFolder { name })
 }
 
-/// `COPY` of the file `path` to the request's `Destination` (RFC 4918
-/// 9.8): on this server (an absolute URL naming another host is `502`),
-/// replacing a file there unless `Overwrite: F`.
-fn copy(path: &str, fields: &Fields, resume: &Resume) -> Result<(Operation, Asked), Refused> {
+/// `COPY` (RFC 4918 9.8) or `MOVE` (9.9, `moves`) of `path` to the
+/// request's `Destination`: on this server (an absolute URL naming
+/// another host is `502`), replacing what has the name unless
+/// `Overwrite: F`. A path ending in `/` is a folder: copied with what it
+/// holds at `Depth: infinity` (the default), alone at `Depth: 0`.
+fn transfer(
+    moves: bool,
+    path: &str,
+    fields: &Fields,
+    resume: &Resume,
+) -> Result<(Operation, Asked), Refused> {
     if resume.body != BodyLength::Fixed(0) {
-        return Err((415, "COPY takes no body".into()));
+        return Err((415, "COPY and MOVE take no body".into()));
     }
     let overwrite = fields
         .overwrite
         .ok_or_else(|| (400, "Overwrite must be T or F".to_owned()))?;
     let Some(destination) = fields.destination.as_deref() else {
-        return Err((400, "COPY needs a Destination".into()));
+        return Err((400, "COPY and MOVE need a Destination".into()));
     };
     if let Some((_, rest)) = destination.split_once("://") {
         let authority = rest.split('/').next().unwrap_or(rest);
@@ -196,19 +220,59 @@ fn copy(path: &str, fields: &Fields, resume: &Resume) -> Result<(Operation, Aske
             return Err((502, "the Destination is on another server".into()));
         }
     }
+    // A folder's name or a file's: which one, the pool finds out.
+    let to = parse_destination(destination.strip_suffix('/').unwrap_or(destination))?;
     let inner = path.strip_prefix('/').unwrap_or(path);
-    if inner.is_empty() || inner.ends_with('/') {
-        return Err((501, "COPY of a folder is not served yet".into()));
+    let asked = Asked::Transfer { keep: !overwrite };
+    if inner.is_empty() {
+        return Err((403, "the root is neither copied nor moved".into()));
     }
-    let from = Name::decode(inner.as_bytes()).map_err(bad_name)?;
-    let to = parse_destination(destination)?;
-    let keep = !overwrite;
-    let operation = Operation::Copy {
-        from,
-        to,
-        overwrite,
+    let operation = match inner.strip_suffix('/') {
+        Some(folder) => {
+            let from = folder_prefix(folder)?;
+            let to = Prefix::of_folder(&to);
+            if moves {
+                Operation::MoveFolder {
+                    from,
+                    to,
+                    overwrite,
+                }
+            } else {
+                let deep = match fields.depth {
+                    None => true,
+                    Some(0) => false,
+                    Some(_) => {
+                        return Err((400, "a folder's COPY has Depth 0 or infinity".into()));
+                    }
+                };
+                Operation::CopyFolder {
+                    from,
+                    to,
+                    deep,
+                    overwrite,
+                }
+            }
+        }
+        None => {
+            let from = Name::decode(inner.as_bytes()).map_err(bad_name)?;
+            match moves {
+                true => Operation::Move {
+                    from,
+                    to,
+                    overwrite: match overwrite {
+                        true => Overwrite::Anything,
+                        false => Overwrite::Nothing,
+                    },
+                },
+                false => Operation::Copy {
+                    from,
+                    to,
+                    overwrite,
+                },
+            }
+        }
     };
-    Ok((operation, Asked::Copy { keep }))
+    Ok((operation, asked))
 }
 
 /// The fields a WebDAV request is read by.
@@ -262,11 +326,17 @@ impl Answer for WebdavAnswer {
                     .header("Content-Type", XML)
                     .finish(*len, persistence);
             }
+            (Asked::Transfer { .. }, Reply::Remains(remains)) => {
+                super::files::remains_answer(remains, message, out);
+            }
             (Asked::MakeFolder, Reply::Done) => {
                 ResponseHead::new(out, 201).finish(0, persistence);
             }
             // RFC 4918 9.8.5: 201 for a new name, 204 for one replaced.
-            (Asked::Copy { .. }, Reply::Stored { replaced, .. }) => {
+            (
+                Asked::Transfer { .. },
+                Reply::Stored { replaced, .. } | Reply::Moved { replaced },
+            ) => {
                 ResponseHead::new(out, if *replaced { 204 } else { 201 }).finish(0, persistence);
             }
             (_, other) => {
@@ -291,7 +361,7 @@ impl Answer for WebdavAnswer {
         match (self.asked, kind) {
             (Asked::MakeFolder, ErrorKind::Exists) => 405,
             (Asked::MakeFolder, ErrorKind::NotFound) => 409,
-            (Asked::Copy { keep: true }, ErrorKind::Exists) => 412,
+            (Asked::Transfer { keep: true }, ErrorKind::Exists) => 412,
             (_, kind) => kind.code(),
         }
     }

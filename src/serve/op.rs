@@ -114,9 +114,8 @@ pub enum Operation {
         from: Name,
         /// Its new name.
         to: Name,
-        /// Replace a file at `to` (WebDAV's `Overwrite: T`, the default);
-        /// `false` refuses, touching nothing.
-        overwrite: bool,
+        /// What may be replaced at `to`.
+        overwrite: Overwrite,
     },
     /// Copy file `from` to `to`, whose parent folder exists, as an upload
     /// of its bytes would be stored (WebDAV's `COPY`; FERRY/1 has no verb
@@ -127,6 +126,27 @@ pub enum Operation {
         /// The copy's name.
         to: Name,
         /// Replace a file at `to`; `false` refuses, touching nothing.
+        overwrite: bool,
+    },
+    /// Copy folder `from` to `to` (WebDAV's `COPY` of a collection).
+    CopyFolder {
+        /// The folder (ending in `/`; never the root).
+        from: Prefix,
+        /// The copy (ending in `/`), whose parent folder exists.
+        to: Prefix,
+        /// Everything in it (`Depth: infinity`), or the folder alone.
+        deep: bool,
+        /// Replace what has the name `to` (removed as DELETE would).
+        overwrite: bool,
+    },
+    /// Move folder `from` to `to` in one rename (WebDAV's `MOVE` of a
+    /// collection).
+    MoveFolder {
+        /// The folder (ending in `/`; never the root).
+        from: Prefix,
+        /// Its new name (ending in `/`), whose parent folder exists.
+        to: Prefix,
+        /// Replace what has the name `to` (removed as DELETE would).
         overwrite: bool,
     },
     /// Send back the `size` body bytes that follow.
@@ -266,6 +286,18 @@ impl Operation {
                 to: Some(to.as_str()),
                 needs: Needs::Move(from.as_str(), to.as_str()),
             },
+            Operation::CopyFolder { from, to, .. } => Declared {
+                verb: Verb::Copy,
+                subject: from.as_str(),
+                to: Some(to.as_str()),
+                needs: Needs::CopyUnder(from.as_str(), to.as_str()),
+            },
+            Operation::MoveFolder { from, to, .. } => Declared {
+                verb: Verb::Move,
+                subject: from.as_str(),
+                to: Some(to.as_str()),
+                needs: Needs::MoveWhole(from.as_str(), to.as_str()),
+            },
             Operation::Copy { from, to, .. } => Declared {
                 verb: Verb::Copy,
                 subject: from.as_str(),
@@ -324,12 +356,23 @@ impl Operation {
                 from,
                 to,
                 overwrite,
-            } => files::rename(from, to, overwrite),
+            } => files::rename(who, from, to, overwrite),
+            Operation::CopyFolder {
+                from,
+                to,
+                deep,
+                overwrite,
+            } => folders::copy(ctx, who, from, to, deep, overwrite),
+            Operation::MoveFolder {
+                from,
+                to,
+                overwrite,
+            } => folders::rename(ctx, who, from, to, overwrite),
             Operation::Copy {
                 from,
                 to,
                 overwrite,
-            } => files::copy(ctx, super::user_of(ctx, &who), from, to, overwrite),
+            } => files::copy(ctx, who, from, to, overwrite),
             Operation::Echo { size } => files::echo(size),
             Operation::Upload {
                 name,
@@ -361,6 +404,19 @@ impl Operation {
             Operation::Health => super::health::check(ctx),
         }
     }
+}
+
+/// What a move may replace at its destination.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Overwrite {
+    /// Nothing (WebDAV's `Overwrite: F`): a name taken is refused.
+    Nothing,
+    /// A file, atomically (ferry's HTTP and FERRY/1); a folder there is
+    /// refused.
+    Files,
+    /// Anything: a folder there is removed first, as DELETE would
+    /// (WebDAV's `Overwrite: T`, RFC 4918 9.9.3).
+    Anything,
 }
 
 /// An operation as the serve layer sees it before running it.
@@ -522,6 +578,12 @@ pub enum Needs<'a> {
     Move(&'a str, &'a str),
     /// To read the one and write the other, as GET and PUT would.
     Copy(&'a str, &'a str),
+    /// To read something under the one and write something under the
+    /// other (each file is checked as the walk finds it).
+    CopyUnder(&'a str, &'a str),
+    /// To delete everything under the one and write everything under the
+    /// other: one rename moves it all.
+    MoveWhole(&'a str, &'a str),
     /// To see something under the prefix (see `Who::may_list`).
     Listing(&'a str),
     /// A token, when access control is on.

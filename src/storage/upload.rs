@@ -118,6 +118,12 @@ impl Upload {
         self.replaces
     }
 
+    /// Says the upload replaces what had its name, gone since it began (a
+    /// folder a WebDAV COPY removed first): its answer is "replaced".
+    pub fn note_replacing(&mut self) {
+        self.replaces = true;
+    }
+
     /// Where the staged bytes are, relative to the root: a PUT's temp
     /// file, or a session's data file (for a before-commit hook, which
     /// reads the complete upload there).
