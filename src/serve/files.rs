@@ -244,11 +244,11 @@ pub(super) fn rename(who: Who, from: Name, to: Name, overwrite: Overwrite) -> Ou
         if overwrite != Overwrite::Files && from != to {
             let replace = overwrite == Overwrite::Anything;
             if let Err(outcome) = super::folders::check_source(ctx, "MOVE", &from, false) {
-                return outcome;
+                return *outcome;
             }
             match super::folders::clear(ctx, &who, "MOVE", &to, replace, true) {
                 Ok(replaced) => cleared = replaced,
-                Err(outcome) => return outcome,
+                Err(outcome) => return *outcome,
             }
         }
         let replace = overwrite != Overwrite::Nothing;
@@ -280,11 +280,11 @@ pub(super) fn copy(ctx: &Ctx<'_>, who: Who, from: Name, to: Name, overwrite: boo
     Outcome::on_pool(move |ctx| {
         let started = std::time::Instant::now();
         if let Err(outcome) = super::folders::check_source(ctx, "COPY", &from, false) {
-            return outcome;
+            return *outcome;
         }
         let replaced = match super::folders::clear(ctx, &who, "COPY", &to, overwrite, true) {
             Ok(replaced) => replaced,
-            Err(outcome) => return outcome,
+            Err(outcome) => return *outcome,
         };
         match stage_copy(ctx, &from, &to) {
             Ok((mut upload, size, crc)) => {

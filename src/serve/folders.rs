@@ -82,7 +82,7 @@ pub(super) fn check_source(
     verb: &str,
     from: &Name,
     folder: bool,
-) -> Result<(), Outcome> {
+) -> Result<(), Box<Outcome>> {
     let wanted = if folder {
         Occupant::Folder
     } else {
@@ -92,16 +92,28 @@ pub(super) fn check_source(
         Ok(found) if found == wanted => Ok(()),
         Ok(Occupant::Nothing) | Err(StorageError::NotFound) => {
             let failure = Failure::new(ErrorKind::NotFound, "no such file or folder");
-            Err(refuse(ctx, verb, from.as_str(), failure, Next::Request))
+            Err(Box::new(refuse(
+                ctx,
+                verb,
+                from.as_str(),
+                failure,
+                Next::Request,
+            )))
         }
         Ok(_) => {
             let failure = Failure::new(
                 ErrorKind::Conflict,
                 "a file is not a folder, nor the other way round",
             );
-            Err(refuse(ctx, verb, from.as_str(), failure, Next::Request))
+            Err(Box::new(refuse(
+                ctx,
+                verb,
+                from.as_str(),
+                failure,
+                Next::Request,
+            )))
         }
-        Err(err) => Err(storage_refusal(ctx, verb, from.as_str(), err)),
+        Err(err) => Err(Box::new(storage_refusal(ctx, verb, from.as_str(), err))),
     }
 }
 
@@ -121,31 +133,49 @@ pub(super) fn clear(
     to: &Name,
     overwrite: bool,
     file_source: bool,
-) -> Result<bool, Outcome> {
+) -> Result<bool, Box<Outcome>> {
     let occupant = match ctx.storage.occupant(to) {
         Ok(occupant) => occupant,
         Err(StorageError::NotFound) => {
             let missing = "the destination's parent folder does not exist";
             let failure = Failure::new(ErrorKind::Conflict, missing);
-            return Err(refuse(ctx, verb, to.as_str(), failure, Next::Request));
+            return Err(Box::new(refuse(
+                ctx,
+                verb,
+                to.as_str(),
+                failure,
+                Next::Request,
+            )));
         }
-        Err(err) => return Err(storage_refusal(ctx, verb, to.as_str(), err)),
+        Err(err) => return Err(Box::new(storage_refusal(ctx, verb, to.as_str(), err))),
     };
     match occupant {
         Occupant::Nothing => Ok(false),
         _ if !overwrite => {
             let failure = Failure::new(ErrorKind::Exists, "the destination exists (Overwrite: F)");
-            Err(refuse(ctx, verb, to.as_str(), failure, Next::Request))
+            Err(Box::new(refuse(
+                ctx,
+                verb,
+                to.as_str(),
+                failure,
+                Next::Request,
+            )))
         }
         Occupant::File if file_source => Ok(true),
         Occupant::File => {
             if !who.allows(Perm::Delete, to.as_str()) {
                 let failure = super::access::refusal(who, Perm::Delete, to.as_str());
-                return Err(refuse(ctx, verb, to.as_str(), failure, Next::Request));
+                return Err(Box::new(refuse(
+                    ctx,
+                    verb,
+                    to.as_str(),
+                    failure,
+                    Next::Request,
+                )));
             }
             match ctx.storage.delete(to) {
                 Ok(()) => Ok(true),
-                Err(err) => Err(storage_refusal(ctx, verb, to.as_str(), err)),
+                Err(err) => Err(Box::new(storage_refusal(ctx, verb, to.as_str(), err))),
             }
         }
         Occupant::Folder => {
@@ -157,9 +187,11 @@ pub(super) fn clear(
             );
             match removed {
                 Ok(removal) if removal.is_complete() => Ok(true),
-                Ok(removal) => Err(Outcome::answer(Reply::Remains(remains(who, removal)))),
-                Err(_) if ctx.is_abandoned() => Err(abandoned(ctx, verb, to.as_str())),
-                Err(err) => Err(storage_refusal(ctx, verb, to.as_str(), err)),
+                Ok(removal) => Err(Box::new(Outcome::answer(Reply::Remains(remains(
+                    who, removal,
+                ))))),
+                Err(_) if ctx.is_abandoned() => Err(Box::new(abandoned(ctx, verb, to.as_str()))),
+                Err(err) => Err(Box::new(storage_refusal(ctx, verb, to.as_str(), err))),
             }
         }
     }
@@ -209,11 +241,11 @@ pub(super) fn copy(
     Outcome::on_pool_long(move |ctx| {
         let _permit = permit;
         if let Err(outcome) = check_source(ctx, "COPY", &source, true) {
-            return outcome;
+            return *outcome;
         }
         let replaced = match clear(ctx, &who, "COPY", &target, overwrite, false) {
             Ok(replaced) => replaced,
-            Err(outcome) => return outcome,
+            Err(outcome) => return *outcome,
         };
         let copied = ctx.storage.copy_folder(
             &from,
@@ -265,11 +297,11 @@ pub(super) fn rename(
     Outcome::on_pool(move |ctx| {
         let subject = format!("{} -> {}", from.as_str(), to.as_str());
         if let Err(outcome) = check_source(ctx, "MOVE", &source, true) {
-            return outcome;
+            return *outcome;
         }
         let replaced = match clear(ctx, &who, "MOVE", &target, overwrite, false) {
             Ok(replaced) => replaced,
-            Err(outcome) => return outcome,
+            Err(outcome) => return *outcome,
         };
         match ctx.storage.rename_folder(&from, &target) {
             Ok(()) => {
