@@ -21,19 +21,18 @@
 //!                                       (or a replaced folder's removal) left
 //! ```
 
+use super::copymove::Transfer;
 use super::dialect::{Answer, Answering, Decision, Dialect, Message};
 use super::message::{Head, Refused, Resume};
 use super::options::Target;
 use super::origin::{self, Provenance, Site};
-use super::request::{bad_name, folder_prefix, overwrite, parse_destination, path_of, url_path};
+use super::request::{bad_name, folder_prefix, overwrite, path_of, url_path};
 use super::response::{self, Framing, Head as ResponseHead, MediaType};
 use super::xml::{self, DAV, MEDIA_TYPE as XML, MULTISTATUS, Property, Propfind};
 use crate::access::Secret;
-use crate::name::{Name, Prefix};
+use crate::name::Name;
 use crate::serve::terms::Format;
-use crate::serve::{
-    BodyLength, ErrorKind, Operation, Overwrite, Piece, Reply, Request, Scope, Version,
-};
+use crate::serve::{BodyLength, ErrorKind, Operation, Piece, Reply, Request, Scope, Version};
 use crate::storage::{FileInfo, Stamp};
 
 /// The dialect: WebDAV's own methods on the HTTP listener.
@@ -136,7 +135,18 @@ impl Dialect for Webdav {
         }
         let decided = match head.method {
             "MKCOL" => make_folder(path, resume).map(|op| (op, Asked::MakeFolder)),
-            "COPY" | "MOVE" => transfer(head.method == "MOVE", path, &fields, resume),
+            "COPY" | "MOVE" => {
+                let asked = Transfer {
+                    moves: head.method == "MOVE",
+                    destination: fields.destination.as_deref(),
+                    overwrite: fields.overwrite,
+                    depth: fields.depth,
+                    host: fields.provenance.host.as_deref(),
+                };
+                asked
+                    .operation(path, resume)
+                    .map(|(operation, keep)| (operation, Asked::Transfer { keep }))
+            }
             _ => match fields.depth {
                 None => {
                     let message = "Depth: infinity is not served; ask for 0 or 1".to_owned();
@@ -191,88 +201,6 @@ fn make_folder(path: &str, resume: &Resume) -> Result<Operation, Refused> {
     let inner = inner.strip_suffix('/').unwrap_or(inner);
     let name = Name::decode(inner.as_bytes()).map_err(bad_name)?;
     Ok(Operation::MakeFolder { name })
-}
-
-/// `COPY` (RFC 4918 9.8) or `MOVE` (9.9, `moves`) of `path` to the
-/// request's `Destination`: on this server (an absolute URL naming
-/// another host is `502`), replacing what has the name unless
-/// `Overwrite: F`. A path ending in `/` is a folder: copied with what it
-/// holds at `Depth: infinity` (the default), alone at `Depth: 0`.
-fn transfer(
-    moves: bool,
-    path: &str,
-    fields: &Fields,
-    resume: &Resume,
-) -> Result<(Operation, Asked), Refused> {
-    if resume.body != BodyLength::Fixed(0) {
-        return Err((415, "COPY and MOVE take no body".into()));
-    }
-    let overwrite = fields
-        .overwrite
-        .ok_or_else(|| (400, "Overwrite must be T or F".to_owned()))?;
-    let Some(destination) = fields.destination.as_deref() else {
-        return Err((400, "COPY and MOVE need a Destination".into()));
-    };
-    if let Some((_, rest)) = destination.split_once("://") {
-        let authority = rest.split('/').next().unwrap_or(rest);
-        let here = fields.provenance.host.as_deref().unwrap_or_default();
-        if !authority.eq_ignore_ascii_case(here) {
-            return Err((502, "the Destination is on another server".into()));
-        }
-    }
-    // A folder's name or a file's: which one, the pool finds out.
-    let to = parse_destination(destination.strip_suffix('/').unwrap_or(destination))?;
-    let inner = path.strip_prefix('/').unwrap_or(path);
-    let asked = Asked::Transfer { keep: !overwrite };
-    if inner.is_empty() {
-        return Err((403, "the root is neither copied nor moved".into()));
-    }
-    let operation = match inner.strip_suffix('/') {
-        Some(folder) => {
-            let from = folder_prefix(folder)?;
-            let to = Prefix::of_folder(&to);
-            if moves {
-                Operation::MoveFolder {
-                    from,
-                    to,
-                    overwrite,
-                }
-            } else {
-                let deep = match fields.depth {
-                    None => true,
-                    Some(0) => false,
-                    Some(_) => {
-                        return Err((400, "a folder's COPY has Depth 0 or infinity".into()));
-                    }
-                };
-                Operation::CopyFolder {
-                    from,
-                    to,
-                    deep,
-                    overwrite,
-                }
-            }
-        }
-        None => {
-            let from = Name::decode(inner.as_bytes()).map_err(bad_name)?;
-            match moves {
-                true => Operation::Move {
-                    from,
-                    to,
-                    overwrite: match overwrite {
-                        true => Overwrite::Anything,
-                        false => Overwrite::Nothing,
-                    },
-                },
-                false => Operation::Copy {
-                    from,
-                    to,
-                    overwrite,
-                },
-            }
-        }
-    };
-    Ok((operation, asked))
 }
 
 /// The fields a WebDAV request is read by.

@@ -8,6 +8,11 @@
 //! The terms requests are stated in (bodies, ranges, listings) are in
 //! `terms.rs`; what a client is told comes back as a `Reply` (`reply.rs`).
 //! Nothing here knows a wire format or a status code.
+//!
+//! Why it is long: every operation is declared here once, by design (an
+//! `Operation` variant with its documented fields, an arm in `declared`
+//! and in `serve`, its `Verb`'s facts, what it `Needs`): splitting the
+//! tables would scatter what this file exists to keep in one place.
 
 use super::piece::PieceChecksum;
 use super::terms::{Body, ListingFormat, Scope, Trailer, Want};

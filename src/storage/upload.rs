@@ -449,33 +449,6 @@ impl Storage {
         Ok(replaced)
     }
 
-    /// Whether a copy may be stored as `name`: its parent folder exists
-    /// (none is made for it) and, unless `overwrite`, nothing has the name.
-    /// Returns whether a file of that name is there to be replaced.
-    ///
-    /// # Errors
-    /// [`StorageError::NotFound`] without the parent folder,
-    /// [`StorageError::Exists`] for a name taken that must not be
-    /// replaced; as [`Storage::check_can_be_file`] otherwise.
-    pub fn check_destination(&self, name: &Name, overwrite: bool) -> Result<bool, StorageError> {
-        let (dirs, leaf) = name.split_parent();
-        let dir = self.walk(dirs).map_err(|err| match err {
-            StorageError::ParentNotDirectory => StorageError::NotFound,
-            err => err,
-        })?;
-        match rustix::fs::statat(self.fd(&dir), leaf, AtFlags::SYMLINK_NOFOLLOW) {
-            Err(Errno::NOENT) => Ok(false),
-            Err(errno) => Err(errno.into()),
-            Ok(_) if !overwrite => Err(StorageError::Exists),
-            Ok(stat) => check_regular(&stat)
-                .map(|()| true)
-                .map_err(|err| match err {
-                    StorageError::NotFound => StorageError::NotRegular,
-                    other => other,
-                }),
-        }
-    }
-
     /// Refuses (as a PUT would) a name that cannot become a file: one that
     /// is a directory, symlink or special file, or lies beneath a file.
     /// Missing parents are fine: they would be created.
