@@ -834,14 +834,24 @@ fn move_renames_to_the_destination() {
     assert_eq!(ask("GET", "/e", "").body, b"abc");
     // Refusals keep the connection.
     assert_eq!(ask("MOVE", "/e", "").status, 400);
-    assert_eq!(ask("MOVE", "/e", "Destination: /d/\r\n").status, 400);
+    // A Destination ending in / is WebDAV's (tests/webdav.rs): a folder
+    // there is kept with Overwrite: F.
+    std::fs::create_dir(server.path("d")).unwrap();
+    let onto_folder = "Destination: /d/\r\nOverwrite: F\r\n";
+    assert_eq!(ask("MOVE", "/e", onto_folder).status, 412);
+    std::fs::remove_dir(server.path("d")).unwrap();
     assert_eq!(ask("MOVE", "/e", "Destination: /.ferry-x\r\n").status, 403);
     assert_eq!(ask("MOVE", "/nothere", "Destination: /f\r\n").status, 404);
+    std::fs::write(server.path("f"), b"kept").unwrap();
     assert_eq!(
         ask("MOVE", "/e", "Destination: /f\r\nOverwrite: F\r\n").status,
-        501
+        412
     );
-    assert_eq!(ask("MOVE", "/x/", "Destination: /f\r\n").status, 405);
+    assert_eq!(std::fs::read(server.path("f")).unwrap(), b"kept");
+    // A folder's MOVE is WebDAV's (tests/webdav.rs); /x/ is not there and
+    // nothing is touched.
+    assert_eq!(ask("MOVE", "/x/", "Destination: /f\r\n").status, 404);
+    assert_eq!(std::fs::read(server.path("f")).unwrap(), b"kept");
     let allowed = ask("POST", "/e", "");
     assert_eq!(
         allowed.header("Allow"),

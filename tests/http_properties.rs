@@ -491,6 +491,8 @@ fn expected(spec: &Spec) -> HttpRequest {
         token: None,
         // Nor MOVE (see `move_destinations_parse_as_names`).
         destination: None,
+        // Nor Overwrite: the default.
+        overwrite: true,
         // Nor Origin or Sec-Fetch-Site (see src/http/origin.rs).
         provenance: Provenance {
             host: spec.host.map(str::to_owned),

@@ -320,3 +320,173 @@ fn propfind_of_a_file_describes_it_alone() {
     let shut = exchange(addr, "PROPFIND", "/d/shut", &fields, b"");
     assert_eq!(shut.status, 403, "{}", shut.head);
 }
+
+/// COPY and MOVE of files (RFC 4918 9.8, 9.9): each status, and nothing
+/// left behind by a refusal.
+#[test]
+fn copy_of_a_file_answers_each_status() {
+    let server = server();
+    write_files(&server, &["a", "d/old"]);
+    std::fs::write(server.path("a"), b"abc").unwrap();
+    let addr = server.http.unwrap();
+    let copy = |from: &str, fields: &str| {
+        exchange(addr, "COPY", from, &format!("{HOST}{fields}"), b"").status
+    };
+    let before = server.files_on_disk();
+    // Refusals touch nothing.
+    assert_eq!(copy("/a", "Destination: /d/old\r\nOverwrite: F\r\n"), 412);
+    assert_eq!(copy("/a", "Destination: /missing/b\r\n"), 409);
+    assert_eq!(copy("/a", "Destination: /a\r\n"), 403);
+    assert_eq!(copy("/a", "Destination: http://elsewhere:1/b\r\n"), 502);
+    assert_eq!(copy("/nothere", "Destination: /b\r\n"), 404);
+    assert_eq!(copy("/a", ""), 400);
+    assert_eq!(copy("/a", "Destination: /b\r\nOverwrite: maybe\r\n"), 400);
+    assert_eq!(server.files_on_disk(), before);
+    assert!(!server.path("missing").exists());
+    // 201 for a new name (an absolute URL of this server or a path), 204
+    // for a file replaced; the copy's CRC-32C is told as a PUT's.
+    assert_eq!(copy("/a", "Destination: http://localhost/b%20c\r\n"), 201);
+    assert_eq!(std::fs::read(server.path("b c")).unwrap(), b"abc");
+    assert_eq!(copy("/a", "Destination: /d/old\r\nOverwrite: T\r\n"), 204);
+    assert_eq!(std::fs::read(server.path("d/old")).unwrap(), b"abc");
+    assert_eq!(std::fs::read(server.path("a")).unwrap(), b"abc");
+    let got = exchange(addr, "GET", "/d/old", HOST, b"");
+    assert_eq!(got.body, b"abc");
+}
+
+#[test]
+fn move_with_overwrite_f_keeps_the_destination() {
+    let server = server();
+    write_files(&server, &["a", "b"]);
+    let addr = server.http.unwrap();
+    let move_ = |fields: &str| exchange(addr, "MOVE", "/a", &format!("{HOST}{fields}"), b"").status;
+    assert_eq!(move_("Destination: /b\r\nOverwrite: F\r\n"), 412);
+    assert!(server.path("a").exists() && server.path("b").exists());
+    assert_eq!(move_("Destination: /c\r\nOverwrite: F\r\n"), 201);
+    assert!(!server.path("a").exists() && server.path("c").exists());
+}
+
+#[test]
+fn copy_needs_read_on_the_source_and_write_on_the_destination() {
+    let holders: &[(&str, &[&str])] = &[
+        ("both", &["read:src/", "write:dst/"]),
+        ("reader", &["read:/"]),
+        ("writer", &["write:/"]),
+    ];
+    let (server, tokens, _dir) = guarded(holders, &[]);
+    write_files(&server, &["src/a", "dst/keep"]);
+    let addr = server.http.unwrap();
+    let copy = |token: &str, to: &str| {
+        let fields = format!("{HOST}Destination: {to}\r\n{}", bearer(token));
+        exchange(addr, "COPY", "/src/a", &fields, b"").status
+    };
+    let before = server.files_on_disk();
+    assert_eq!(copy(&tokens[1], "/dst/b"), 403);
+    assert_eq!(copy(&tokens[2], "/dst/b"), 403);
+    assert_eq!(copy(&tokens[0], "/src/b"), 403);
+    assert_eq!(server.files_on_disk(), before);
+    assert_eq!(copy(&tokens[0], "/dst/b"), 201);
+    assert!(server.path("dst/b").exists());
+}
+
+#[test]
+fn a_read_only_server_refuses_copy_and_move() {
+    let server = TestServer::start_with(|c| {
+        c.listen(ferry::wire::Protocol::Http, "127.0.0.1:0".parse().unwrap());
+        c.read_only = true;
+    });
+    write_files(&server, &["a"]);
+    let addr = server.http.unwrap();
+    for method in ["COPY", "MOVE"] {
+        let fields = format!("{HOST}Destination: /b\r\n");
+        let answer = exchange(addr, method, "/a", &fields, b"");
+        assert_eq!(answer.status, 403, "{method}: {}", answer.head);
+    }
+    assert!(server.path("a").exists() && !server.path("b").exists());
+}
+
+#[test]
+fn copy_of_a_folder_copies_its_tree_or_the_folder_alone() {
+    let server = server();
+    write_files(&server, &["src/a", "src/sub/b"]);
+    let addr = server.http.unwrap();
+    let copy =
+        |fields: &str| exchange(addr, "COPY", "/src/", &format!("{HOST}{fields}"), b"").status;
+    assert_eq!(copy("Destination: /deep/\r\n"), 201);
+    assert!(server.path("deep/a").is_file() && server.path("deep/sub/b").is_file());
+    assert_eq!(copy("Destination: /shallow/\r\nDepth: 0\r\n"), 201);
+    assert!(server.path("shallow").is_dir());
+    assert_eq!(
+        std::fs::read_dir(server.path("shallow")).unwrap().count(),
+        0
+    );
+    // Onto a folder: 412 with Overwrite: F, else it is replaced (204).
+    let before = server.files_on_disk();
+    assert_eq!(copy("Destination: /deep/\r\nOverwrite: F\r\n"), 412);
+    assert_eq!(copy("Destination: /src/sub/\r\n"), 403);
+    assert_eq!(copy("Destination: /src/\r\n"), 403);
+    assert_eq!(copy("Destination: /none/x/\r\n"), 409);
+    assert_eq!(copy("Destination: /x/\r\nDepth: 1\r\n"), 400);
+    assert_eq!(server.files_on_disk(), before);
+    assert_eq!(copy("Destination: /shallow/\r\n"), 204);
+    assert!(server.path("shallow/sub/b").is_file());
+    // A file onto a folder replaces it too.
+    let answer = exchange(
+        addr,
+        "COPY",
+        "/src/a",
+        &format!("{HOST}Destination: /deep/\r\n"),
+        b"",
+    );
+    assert_eq!(answer.status, 204, "{}", answer.head);
+    assert!(server.path("deep").is_file());
+    assert_eq!(
+        exchange(
+            addr,
+            "COPY",
+            "/none/",
+            &format!("{HOST}Destination: /y/\r\n"),
+            b""
+        )
+        .status,
+        404
+    );
+}
+
+#[test]
+fn move_of_a_folder_is_one_rename() {
+    let server = server();
+    write_files(&server, &["src/a", "src/sub/b", "old/c"]);
+    let addr = server.http.unwrap();
+    let move_ = |from: &str, fields: &str| {
+        exchange(addr, "MOVE", from, &format!("{HOST}{fields}"), b"").status
+    };
+    assert_eq!(
+        move_("/src/", "Destination: /old/\r\nOverwrite: F\r\n"),
+        412
+    );
+    assert_eq!(move_("/src/", "Destination: /src/sub/\r\n"), 403);
+    assert_eq!(move_("/src/", "Destination: /none/x/\r\n"), 409);
+    assert!(server.path("src/sub/b").is_file() && server.path("old/c").is_file());
+    assert_eq!(move_("/src/", "Destination: /new/\r\n"), 201);
+    assert!(!server.path("src").exists() && server.path("new/sub/b").is_file());
+    assert_eq!(move_("/new/", "Destination: /old/\r\n"), 204);
+    assert!(!server.path("old/c").exists() && server.path("old/sub/b").is_file());
+}
+
+#[test]
+fn a_folders_copy_names_what_a_token_may_not_read() {
+    let holders: &[(&str, &[&str])] = &[("t", &["read:src/open/", "write:dst/"])];
+    let (server, tokens, _dir) = guarded(holders, &[]);
+    write_files(&server, &["src/open/a", "src/shut/b"]);
+    let addr = server.http.unwrap();
+    let fields = format!("{HOST}Destination: /dst/\r\n{}", bearer(&tokens[0]));
+    let answer = exchange(addr, "COPY", "/src/", &fields, b"");
+    let expected: BTreeMap<String, String> = [("/src/shut/b".to_owned(), "403".to_owned())].into();
+    assert_eq!(statuses(&answer), expected);
+    assert!(server.path("dst/open/a").is_file() && !server.path("dst/shut/b").exists());
+    // A folder's MOVE needs delete on all of it.
+    let fields = format!("{HOST}Destination: /dst2/\r\n{}", bearer(&tokens[0]));
+    assert_eq!(exchange(addr, "MOVE", "/src/", &fields, b"").status, 403);
+    assert!(server.path("src/open/a").is_file());
+}

@@ -6,8 +6,11 @@
 //! five suites (basic, copymove, props, locks, http). After slice 2,
 //! basic: 16 of 16; props: 11 of 14 run (PROPPATCH is missing:
 //! `propset`, `propmanyns` and the `propget` after it fail, the rest is
-//! skipped); copymove is not asserted yet (COPY, and MOVE's `Overwrite`
-//! and folders, are to come: 7 of 13 pass, none of them about copying).
+//! skipped). copymove: 10 of 13; `copy_coll`, `copy_shallow` and
+//! `move_coll` fail at their first MKCOL (409), as `/litmus/litmus/` went
+//! with its last file in `copy_cleanup` (docs/webdav.md (f): a file's
+//! DELETE prunes the folders it leaves empty); tests/webdav.rs covers
+//! what they would check.
 
 mod support;
 
@@ -103,6 +106,27 @@ fn litmus_props() {
         "propextended",
         "propwformed",
         "propcleanup",
+    ] {
+        assert!(passed(&report, test), "{test} did not pass:\n{report}");
+    }
+}
+
+#[test]
+fn litmus_copymove() {
+    let Some(report) = litmus("copymove") else {
+        return;
+    };
+    for test in [
+        "init",
+        "begin",
+        "copy_init",
+        "copy_simple",
+        "copy_overwrite",
+        "copy_nodestcoll",
+        "copy_cleanup",
+        "move",
+        "move_cleanup",
+        "finish",
     ] {
         assert!(passed(&report, test), "{test} did not pass:\n{report}");
     }

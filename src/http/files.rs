@@ -16,7 +16,9 @@ use super::origin::{self, Presentation, Site};
 use super::request::{HttpRequest, Method, Range, Target, interpret, resolve_range, url_path};
 use super::response::{self, Head as ResponseHead, MediaType};
 use crate::serve::terms::Choose;
-use crate::serve::{Body, Operation, Reply, Request, Scope, Selection, Version, Want};
+use crate::serve::{
+    Body, ErrorKind, Failure, Operation, Overwrite, Reply, Request, Scope, Selection, Version, Want,
+};
 
 /// The dialect: it takes every request no other dialect claims.
 #[derive(Debug)]
@@ -101,7 +103,14 @@ fn operation(request: HttpRequest, resume: &Resume) -> Result<Operation, Refused
         (Method::Delete, Target::File(name)) => Operation::Delete { name },
         (Method::Delete, Target::Listing(prefix)) => Operation::DeleteFolder { prefix },
         (Method::Move, Target::File(from)) => match request.destination {
-            Some(to) => Operation::Move { from, to },
+            Some(to) => Operation::Move {
+                from,
+                to,
+                overwrite: match request.overwrite {
+                    true => Overwrite::Files,
+                    false => Overwrite::Nothing,
+                },
+            },
             None => unreachable!("the parser refuses a MOVE without a Destination"),
         },
         (Method::Put | Method::Move, Target::Listing(_)) => {
@@ -120,6 +129,9 @@ pub struct FilesAnswer {
     /// A folder is wanted as a tar archive (kept across the redirect from
     /// `/dir` to `/dir/`).
     wants_tar: bool,
+    /// A MOVE that must not replace a file (`Overwrite: F`): a name taken
+    /// is `412` (RFC 4918 9.9.4).
+    keeps_destination: bool,
     /// The `Content-Type` of the file asked for, from its name.
     media_type: MediaType,
     /// How that file is shown to a browser.
@@ -136,6 +148,7 @@ impl FilesAnswer {
             listing: matches!(request.target, Target::Listing(_)),
             wants_json: request.wants_json,
             wants_tar: request.wants_tar,
+            keeps_destination: request.method == Method::Move && !request.overwrite,
             media_type,
             presentation: Presentation::of(media_type, site.web),
         }
@@ -194,22 +207,7 @@ impl Answer for FilesAnswer {
             Reply::Done => ResponseHead::new(out, 204).finish(0, persistence),
             // What a folder's DELETE left: RFC 4918 9.6.1's multistatus,
             // the one form both WebDAV clients and the page read.
-            Reply::Remains(remains) => {
-                let body = super::xml::remains(remains.iter().map(|(name, failure)| {
-                    let href = format!("/{}", url_path(name));
-                    (
-                        href,
-                        super::codec::status(failure.kind),
-                        failure.message.as_str(),
-                    )
-                }));
-                ResponseHead::new(out, 207)
-                    .header("Content-Type", super::xml::MEDIA_TYPE)
-                    .finish(body.len() as u64, persistence);
-                if !message.head {
-                    out.extend_from_slice(body.as_bytes());
-                }
-            }
+            Reply::Remains(remains) => remains_answer(remains, message, out),
             // RFC 4918 9.9.4: 201 for a new name, 204 for one replaced.
             Reply::Moved { replaced } => {
                 ResponseHead::new(out, if *replaced { 204 } else { 201 }).finish(0, persistence);
@@ -275,12 +273,38 @@ impl Answer for FilesAnswer {
         }
     }
 
+    fn status(&self, kind: ErrorKind) -> u16 {
+        match kind {
+            ErrorKind::Exists if self.keeps_destination => 412,
+            kind => kind.code(),
+        }
+    }
+
     fn allow(&self) -> &'static str {
         if self.listing {
             response::ALLOW_LISTING
         } else {
             response::ALLOW_FILE
         }
+    }
+}
+
+/// What a folder's DELETE (or a WebDAV COPY or MOVE) left: RFC 4918
+/// 9.6.1's multistatus, one response per member with its status.
+pub(super) fn remains_answer(remains: &[(String, Failure)], message: Message, out: &mut Vec<u8>) {
+    let body = super::xml::remains(remains.iter().map(|(name, failure)| {
+        let href = format!("/{}", url_path(name));
+        (
+            href,
+            super::codec::status(failure.kind),
+            failure.message.as_str(),
+        )
+    }));
+    ResponseHead::new(out, 207)
+        .header("Content-Type", super::xml::MEDIA_TYPE)
+        .finish(body.len() as u64, message.persistence);
+    if !message.head {
+        out.extend_from_slice(body.as_bytes());
     }
 }
 

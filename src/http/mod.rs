@@ -11,6 +11,7 @@
 
 pub mod auth;
 pub mod codec;
+pub mod copymove;
 pub mod cors;
 pub mod dialect;
 pub mod files;

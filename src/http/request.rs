@@ -93,6 +93,9 @@ pub struct HttpRequest {
     /// A MOVE's `Destination`, as a name (required for MOVE, ignored
     /// otherwise).
     pub destination: Option<Name>,
+    /// A MOVE's `Overwrite` (RFC 4918 10.6): `F` keeps a file at its
+    /// destination (then `412`); absent or `T` replaces it.
+    pub overwrite: bool,
     /// Where the request says it comes from (`Host`, `Origin`,
     /// `Sec-Fetch-Site`), for [`super::origin::check`].
     pub provenance: Provenance,
@@ -135,6 +138,7 @@ pub fn interpret(head: &Head<'_>, resume: &Resume) -> Result<HttpRequest, Refuse
         http10: resume.http10,
         token: None,
         destination: None,
+        overwrite: true,
         provenance: Provenance::default(),
     };
     let mut destination = None;
@@ -225,14 +229,7 @@ fn read_ferry_field<'a>(
             _ => return Err((400, "bad Destination")),
         }
     } else if is("overwrite") {
-        // MOVE replaces a file at its destination, as PUT does; a client
-        // that asks it not to is told so rather than obeyed in name only.
-        if !value_trimmed.eq_ignore_ascii_case(b"T") {
-            return Err((
-                501,
-                "only Overwrite: T is supported: MOVE replaces a file at its destination",
-            ));
-        }
+        request.overwrite = overwrite(value_trimmed).ok_or((400, "Overwrite must be T or F"))?;
     } else if is("x-checksum-crc32c") {
         let crc = hex_crc(value_trimmed).ok_or((400, "X-Checksum-Crc32c must be 8 hex digits"))?;
         request.checksum = Some(crc);
@@ -263,10 +260,19 @@ fn accepts_json(accept: &str) -> bool {
     })
 }
 
+/// An `Overwrite` value (RFC 4918 10.6): `T` or `F`, either case.
+pub(super) fn overwrite(value: &[u8]) -> Option<bool> {
+    match value.trim_ascii() {
+        b"T" | b"t" => Some(true),
+        b"F" | b"f" => Some(false),
+        _ => None,
+    }
+}
+
 /// A `Destination` (RFC 4918 10.3): an absolute URI (whose scheme and
 /// authority are not checked: this server is the only place a file can
 /// move to) or an absolute path, naming a file.
-fn parse_destination(value: &str) -> Result<Name, Refused> {
+pub(super) fn parse_destination(value: &str) -> Result<Name, Refused> {
     let path = match value.split_once("://") {
         Some((_, rest)) => rest.find('/').map_or("/", |at| &rest[at..]),
         None => value,

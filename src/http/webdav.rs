@@ -12,13 +12,21 @@
 //!   body: empty (allprop) | <propfind> allprop | propname | prop, at most 64 KiB (413)
 //! MKCOL /<name>[/]                   -> 201; 405 if the name exists, 409 without its parent,
 //!                                       415 with a body
+//! COPY /<name>[/]  Destination: <url or path>  [Overwrite: T|F]  [Depth: 0|infinity]
+//! MOVE /<folder>/, or to a Destination ending in / (the files dialect moves files)
+//!                                    -> 201 new, 204 replaced (a folder there removed first);
+//!                                       412 Overwrite: F over a name, 409 without the
+//!                                       parent folder, 403 onto or into itself, 502 to
+//!                                       another host, 207 naming what a folder's copy
+//!                                       (or a replaced folder's removal) left
 //! ```
 
+use super::copymove::Transfer;
 use super::dialect::{Answer, Answering, Decision, Dialect, Message};
 use super::message::{Head, Refused, Resume};
 use super::options::Target;
 use super::origin::{self, Provenance, Site};
-use super::request::{bad_name, folder_prefix, path_of, url_path};
+use super::request::{bad_name, folder_prefix, overwrite, path_of, url_path};
 use super::response::{self, Framing, Head as ResponseHead, MediaType};
 use super::xml::{self, DAV, MEDIA_TYPE as XML, MULTISTATUS, Property, Propfind};
 use crate::access::Secret;
@@ -32,7 +40,7 @@ use crate::storage::{FileInfo, Stamp};
 pub struct Webdav;
 
 /// The methods WebDAV adds (the files dialect's are served beside them).
-const METHODS: &str = "OPTIONS, PROPFIND, MKCOL";
+const METHODS: &str = "OPTIONS, PROPFIND, MKCOL, COPY, MOVE";
 /// The live properties ferry answers, in the order `allprop` lists them.
 const LIVE: [&str; 9] = [
     "resourcetype",
@@ -55,6 +63,12 @@ enum Asked {
     MakeFolder,
     /// A PROPFIND without a finite depth: refused.
     InfiniteDepth,
+    /// COPY or MOVE; `Overwrite: F` if it must not replace what has the
+    /// name (then a name taken is `412`).
+    Transfer {
+        /// `Overwrite: F`.
+        keep: bool,
+    },
 }
 
 /// How a WebDAV request is answered: a byte, as every connection holds
@@ -72,7 +86,19 @@ impl WebdavAnswer {
 
 impl Dialect for Webdav {
     fn claims(&self, head: &Head<'_>) -> bool {
-        matches!(head.method, "PROPFIND" | "MKCOL")
+        match head.method {
+            "PROPFIND" | "MKCOL" | "COPY" => true,
+            // A folder's MOVE, or one onto a folder; a file's stays the
+            // files dialect's (the web page's rename).
+            "MOVE" => {
+                path_of(head.target).ends_with('/')
+                    || head.fields().any(|(name, value)| {
+                        name.eq_ignore_ascii_case("destination")
+                            && value.trim_ascii().ends_with(b"/")
+                    })
+            }
+            _ => false,
+        }
     }
 
     fn body_in_hand(&self, head: &Head<'_>) -> bool {
@@ -96,7 +122,7 @@ impl Dialect for Webdav {
     ) -> Result<Decision, Refused> {
         let fields = Fields::read(head);
         let path = path_of(head.target);
-        let writes = head.method == "MKCOL";
+        let writes = matches!(head.method, "MKCOL" | "COPY" | "MOVE");
         let refuse = |(code, message): Refused, asked| {
             Ok(Decision::Refuse(
                 code,
@@ -109,6 +135,18 @@ impl Dialect for Webdav {
         }
         let decided = match head.method {
             "MKCOL" => make_folder(path, resume).map(|op| (op, Asked::MakeFolder)),
+            "COPY" | "MOVE" => {
+                let asked = Transfer {
+                    moves: head.method == "MOVE",
+                    destination: fields.destination.as_deref(),
+                    overwrite: fields.overwrite,
+                    depth: fields.depth,
+                    host: fields.provenance.host.as_deref(),
+                };
+                asked
+                    .operation(path, resume)
+                    .map(|(operation, keep)| (operation, Asked::Transfer { keep }))
+            }
             _ => match fields.depth {
                 None => {
                     let message = "Depth: infinity is not served; ask for 0 or 1".to_owned();
@@ -171,12 +209,19 @@ struct Fields {
     /// `Depth`: 0 or 1; `None` for infinity (also when absent).
     depth: Option<u8>,
     token: Option<Secret>,
+    /// `Destination`, as sent (COPY).
+    destination: Option<String>,
+    /// `Overwrite`: `None` for a value that is neither `T` nor `F`.
+    overwrite: Option<bool>,
     provenance: Provenance,
 }
 
 impl Fields {
     fn read(head: &Head<'_>) -> Fields {
-        let mut fields = Fields::default();
+        let mut fields = Fields {
+            overwrite: Some(true),
+            ..Fields::default()
+        };
         for (name, value) in head.fields() {
             if fields.provenance.read(name, value) {
                 continue;
@@ -187,6 +232,11 @@ impl Fields {
                     b"1" => Some(1),
                     _ => None,
                 };
+            } else if name.eq_ignore_ascii_case("destination") {
+                let text = std::str::from_utf8(value).unwrap_or_default().trim();
+                fields.destination = Some(text.to_owned());
+            } else if name.eq_ignore_ascii_case("overwrite") {
+                fields.overwrite = overwrite(value);
             } else if name.eq_ignore_ascii_case("authorization") {
                 fields.token = Some(super::auth::token(value));
             }
@@ -204,8 +254,18 @@ impl Answer for WebdavAnswer {
                     .header("Content-Type", XML)
                     .finish(*len, persistence);
             }
+            (Asked::Transfer { .. }, Reply::Remains(remains)) => {
+                super::files::remains_answer(remains, message, out);
+            }
             (Asked::MakeFolder, Reply::Done) => {
                 ResponseHead::new(out, 201).finish(0, persistence);
+            }
+            // RFC 4918 9.8.5: 201 for a new name, 204 for one replaced.
+            (
+                Asked::Transfer { .. },
+                Reply::Stored { replaced, .. } | Reply::Moved { replaced },
+            ) => {
+                ResponseHead::new(out, if *replaced { 204 } else { 201 }).finish(0, persistence);
             }
             (_, other) => {
                 debug_assert!(false, "no WebDAV request leads to {other:?}");
@@ -220,7 +280,7 @@ impl Answer for WebdavAnswer {
     }
 
     fn allow(&self) -> &'static str {
-        "GET, HEAD, PUT, DELETE, MOVE, OPTIONS, PROPFIND"
+        "GET, HEAD, PUT, DELETE, MOVE, OPTIONS, PROPFIND, MKCOL, COPY"
     }
 
     /// MKCOL's statuses (RFC 4918 9.3.1): a name that exists is 405, a
@@ -229,6 +289,7 @@ impl Answer for WebdavAnswer {
         match (self.asked, kind) {
             (Asked::MakeFolder, ErrorKind::Exists) => 405,
             (Asked::MakeFolder, ErrorKind::NotFound) => 409,
+            (Asked::Transfer { keep: true }, ErrorKind::Exists) => 412,
             (_, kind) => kind.code(),
         }
     }

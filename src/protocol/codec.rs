@@ -9,7 +9,8 @@ use super::{
 use crate::decoded::{Decoded, Refusal, after_blank_lines};
 use crate::serve::terms::PlainFormat;
 use crate::serve::{
-    Body, BodyLength, ErrorKind, Failure, Operation, Piece, Reply, Scope, Trailer, Version, Want,
+    Body, BodyLength, ErrorKind, Failure, Operation, Overwrite, Piece, Reply, Scope, Trailer,
+    Version, Want,
 };
 use crate::storage::{ListedSession, StorageError};
 
@@ -174,7 +175,11 @@ fn operation(request: Request) -> Operation {
             body: true,
         },
         Request::Del { name } => Operation::Delete { name },
-        Request::Move { from, to } => Operation::Move { from, to },
+        Request::Move { from, to } => Operation::Move {
+            from,
+            to,
+            overwrite: Overwrite::Files,
+        },
         Request::Echo { size } => Operation::Echo { size },
         Request::Upload { name, size, crc } => Operation::Upload {
             name,

@@ -121,6 +121,27 @@ pub(super) fn authorize(who: &Who, declared: Declared<'_>) -> Result<(), Failure
             }
             (Perm::Write, to)
         }
+        Needs::Copy(from, to) => {
+            if !who.allows(Perm::Read, from) {
+                return Err(refusal(who, Perm::Read, from));
+            }
+            (Perm::Write, to)
+        }
+        Needs::CopyUnder(from, to) => {
+            if !who.reaches(Perm::Read, from) {
+                return Err(refusal(who, Perm::Read, from));
+            }
+            return match who.reaches(Perm::Write, to) {
+                true => Ok(()),
+                false => Err(refusal(who, Perm::Write, to)),
+            };
+        }
+        Needs::MoveWhole(from, to) => {
+            if !who.allows(Perm::Delete, from) {
+                return Err(refusal(who, Perm::Delete, from));
+            }
+            (Perm::Write, to)
+        }
         Needs::DeleteUnder(prefix) => {
             return match who.reaches(Perm::Delete, prefix) {
                 true => Ok(()),

@@ -3,6 +3,7 @@
 
 use log::{debug, warn};
 
+use super::Overwrite;
 use super::commit::{Commit, commit_now};
 use super::sessions::AppendEnd;
 use super::{Body, BodyLength, Receive, Send, Sink, Source, Trailer, WriteBehind};
@@ -10,9 +11,9 @@ use super::{
     Ctx, ErrorKind, Failure, Next, Outcome, Reply, Selection, Version, Want, check_size, refuse,
     skip_body, storage_refusal,
 };
-use crate::access::Owner;
+use crate::access::{Owner, Who};
 use crate::name::Name;
-use crate::storage::{OpenFile, StorageError};
+use crate::storage::{OpenFile, StorageError, Upload};
 
 /// PUT: refuse (skipping the body where we can) or, on the pool, create
 /// the temp file (which gets `mtime` on commit, if given) and start
@@ -231,17 +232,95 @@ pub(super) fn make_folder(name: Name) -> Outcome {
     })
 }
 
-/// MOVE: rename a file within the root, on the pool. Written for the
-/// read-only mode like DELETE and PUT; the permissions are both of theirs
-/// (`access.rs`).
-pub(super) fn rename(from: Name, to: Name) -> Outcome {
-    Outcome::on_pool(move |ctx| match ctx.storage.rename(&from, &to) {
-        Ok(replaced) => {
-            debug!("#{} MOVE {from} -> {to}", ctx.client);
-            Outcome::answer(Reply::Moved { replaced })
+/// MOVE: rename a file within the root, on the pool, replacing what
+/// `overwrite` lets it (WebDAV's: a folder there goes first, as DELETE
+/// would take it, and no parent folder is made: [`super::folders::clear`]). Written for the read-only mode like
+/// DELETE and PUT; the permissions are both of theirs (`access.rs`).
+pub(super) fn rename(who: Who, from: Name, to: Name, overwrite: Overwrite) -> Outcome {
+    Outcome::on_pool(move |ctx| {
+        let mut cleared = false;
+        // WebDAV's MOVE (RFC 4918 9.9): a parent folder to land in, and
+        // whatever has the name kept (`Overwrite: F`) or replaced.
+        if overwrite != Overwrite::Files && from != to {
+            let replace = overwrite == Overwrite::Anything;
+            if let Err(outcome) = super::folders::check_source(ctx, "MOVE", &from, false) {
+                return *outcome;
+            }
+            match super::folders::clear(ctx, &who, "MOVE", &to, replace, true) {
+                Ok(replaced) => cleared = replaced,
+                Err(outcome) => return *outcome,
+            }
         }
-        Err(err) => storage_refusal(ctx, "MOVE", &format!("{from} -> {to}"), err),
+        let replace = overwrite != Overwrite::Nothing;
+        match ctx.storage.rename(&from, &to, replace) {
+            Ok(replaced) => {
+                debug!("#{} MOVE {from} -> {to}", ctx.client);
+                let replaced = replaced || cleared;
+                Outcome::answer(Reply::Moved { replaced })
+            }
+            Err(err) => storage_refusal(ctx, "MOVE", &format!("{from} -> {to}"), err),
+        }
     })
+}
+
+/// COPY: on the pool, the bytes of file `from` staged as an upload to
+/// `to` (whose parent folder must exist; what has the name is replaced
+/// only if `overwrite`, a folder removed first as DELETE would), their
+/// CRC-32C computed as they go and checked against the one recorded for
+/// `from` (`Storage::stage_copy`), then committed as a PUT is (hooks, the
+/// checksum record, 201 or 204). Written for the read-only mode like PUT;
+/// needs read on `from` and write on `to` (`access.rs`). A name is not
+/// copied onto itself (RFC 4918 9.8.5: 403).
+pub(super) fn copy(ctx: &Ctx<'_>, who: Who, from: Name, to: Name, overwrite: bool) -> Outcome {
+    if from == to {
+        let failure = Failure::new(ErrorKind::Forbidden, "source and destination are the same");
+        return refuse(ctx, "COPY", from.as_str(), failure, Next::Request);
+    }
+    let user = super::user_of(ctx, &who);
+    Outcome::on_pool(move |ctx| {
+        let started = std::time::Instant::now();
+        if let Err(outcome) = super::folders::check_source(ctx, "COPY", &from, false) {
+            return *outcome;
+        }
+        let replaced = match super::folders::clear(ctx, &who, "COPY", &to, overwrite, true) {
+            Ok(replaced) => replaced,
+            Err(outcome) => return *outcome,
+        };
+        match stage_copy(ctx, &from, &to) {
+            Ok((mut upload, size, crc)) => {
+                if replaced {
+                    upload.note_replacing();
+                }
+                debug!("#{} COPY {from} -> {to}: {size} bytes", ctx.client);
+                let commit = Commit {
+                    upload,
+                    name: to,
+                    size,
+                    crc,
+                    started,
+                    user,
+                    session: None,
+                    meta: None,
+                };
+                commit_now(ctx, commit)
+            }
+            Err(failure) => refuse(
+                ctx,
+                "COPY",
+                &format!("{from} -> {to}"),
+                failure,
+                Next::Request,
+            ),
+        }
+    })
+}
+
+/// Stages the bytes of `from` as an upload to `to` (see [`copy`]), within
+/// the size limit: the upload, its size and CRC-32C.
+fn stage_copy(ctx: &Ctx<'_>, from: &Name, to: &Name) -> Result<(Upload, u64, u32), Failure> {
+    let (upload, size, crc) = ctx.storage.stage_copy(from, to)?;
+    check_size(ctx.config, size)?;
+    Ok((upload, size, crc))
 }
 
 pub(super) fn echo(size: u64) -> Outcome {

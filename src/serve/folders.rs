@@ -1,5 +1,7 @@
 //! Folders as wholes: the DELETE of a folder with what it holds (RFC 4918
-//! 9.6.1). One rule set with a file's DELETE: `--read-only` refuses it in
+//! 9.6.1), its COPY (9.8.3: the tree, or the folder alone) and MOVE (one
+//! rename), and the destination a COPY or MOVE replaces, removed as its
+//! DELETE would be (9.8.4, 9.9.3). One rule set with a file's DELETE: `--read-only` refuses it in
 //! `admit` (its verb writes), and every file is checked against the
 //! client's `delete` grant as the walk finds it; a file it may not delete
 //! stays and is reported, with every member that failed, and the rest
@@ -11,8 +13,8 @@ use log::debug;
 use super::listing::walk_permit;
 use super::{Ctx, ErrorKind, Failure, Next, Outcome, Reply, abandoned, refuse, storage_refusal};
 use crate::access::{Perm, Who};
-use crate::name::Prefix;
-use crate::storage::Removal;
+use crate::name::{Name, Prefix};
+use crate::storage::{Occupant, Removal, StorageError};
 
 /// DELETE of folder `prefix`: everything in it that `who` may delete,
 /// then the folders left empty. [`Reply::Done`] when all is gone, else
@@ -66,4 +68,247 @@ fn remains(who: &Who, removal: Removal) -> Vec<(String, Failure)> {
         .into_iter()
         .map(|(name, err)| (name, Failure::from(err)));
     kept.chain(failed).collect()
+}
+
+/// Refuses a COPY or MOVE (`verb`) whose source `from` is not there as
+/// the kind it is asked as (`folder`): before anything at the destination
+/// is touched.
+///
+/// # Errors
+/// The refusal to answer: `404`, or `409` for a file asked as a folder or
+/// the other way round.
+pub(super) fn check_source(
+    ctx: &Ctx<'_>,
+    verb: &str,
+    from: &Name,
+    folder: bool,
+) -> Result<(), Box<Outcome>> {
+    let wanted = if folder {
+        Occupant::Folder
+    } else {
+        Occupant::File
+    };
+    match ctx.storage.occupant(from) {
+        Ok(found) if found == wanted => Ok(()),
+        Ok(Occupant::Nothing) | Err(StorageError::NotFound) => {
+            let failure = Failure::new(ErrorKind::NotFound, "no such file or folder");
+            Err(Box::new(refuse(
+                ctx,
+                verb,
+                from.as_str(),
+                failure,
+                Next::Request,
+            )))
+        }
+        Ok(_) => {
+            let failure = Failure::new(
+                ErrorKind::Conflict,
+                "a file is not a folder, nor the other way round",
+            );
+            Err(Box::new(refuse(
+                ctx,
+                verb,
+                from.as_str(),
+                failure,
+                Next::Request,
+            )))
+        }
+        Err(err) => Err(Box::new(storage_refusal(ctx, verb, from.as_str(), err))),
+    }
+}
+
+/// Makes room at `to` for a COPY or MOVE (`verb`), on the pool: its parent
+/// folder must exist (else `409`); what has the name is refused unless
+/// `overwrite` (`412` in WebDAV), else removed as DELETE would remove it,
+/// each file by `who`'s `delete` grant. A file there is left to be
+/// replaced atomically where the source is a file (`file_source`).
+/// Returns whether something was (or is to be) replaced.
+///
+/// # Errors
+/// The outcome to answer instead: the refusal, or what a removal left.
+pub(super) fn clear(
+    ctx: &Ctx<'_>,
+    who: &Who,
+    verb: &str,
+    to: &Name,
+    overwrite: bool,
+    file_source: bool,
+) -> Result<bool, Box<Outcome>> {
+    let occupant = match ctx.storage.occupant(to) {
+        Ok(occupant) => occupant,
+        Err(StorageError::NotFound) => {
+            let missing = "the destination's parent folder does not exist";
+            let failure = Failure::new(ErrorKind::Conflict, missing);
+            return Err(Box::new(refuse(
+                ctx,
+                verb,
+                to.as_str(),
+                failure,
+                Next::Request,
+            )));
+        }
+        Err(err) => return Err(Box::new(storage_refusal(ctx, verb, to.as_str(), err))),
+    };
+    match occupant {
+        Occupant::Nothing => Ok(false),
+        _ if !overwrite => {
+            let failure = Failure::new(ErrorKind::Exists, "the destination exists (Overwrite: F)");
+            Err(Box::new(refuse(
+                ctx,
+                verb,
+                to.as_str(),
+                failure,
+                Next::Request,
+            )))
+        }
+        Occupant::File if file_source => Ok(true),
+        Occupant::File => {
+            if !who.allows(Perm::Delete, to.as_str()) {
+                let failure = super::access::refusal(who, Perm::Delete, to.as_str());
+                return Err(Box::new(refuse(
+                    ctx,
+                    verb,
+                    to.as_str(),
+                    failure,
+                    Next::Request,
+                )));
+            }
+            match ctx.storage.delete(to) {
+                Ok(()) => Ok(true),
+                Err(err) => Err(Box::new(storage_refusal(ctx, verb, to.as_str(), err))),
+            }
+        }
+        Occupant::Folder => {
+            let prefix = Prefix::of_folder(to);
+            let removed = ctx.storage.delete_folder(
+                &prefix,
+                |name| who.allows(Perm::Delete, name),
+                || !ctx.is_abandoned(),
+            );
+            match removed {
+                Ok(removal) if removal.is_complete() => Ok(true),
+                Ok(removal) => Err(Box::new(Outcome::answer(Reply::Remains(remains(
+                    who, removal,
+                ))))),
+                Err(_) if ctx.is_abandoned() => Err(Box::new(abandoned(ctx, verb, to.as_str()))),
+                Err(err) => Err(Box::new(storage_refusal(ctx, verb, to.as_str(), err))),
+            }
+        }
+    }
+}
+
+/// The name of folder `prefix` (without its `/`); `None` for the root.
+fn folder_name(prefix: &Prefix) -> Option<Name> {
+    Name::new(prefix.as_str().trim_end_matches('/').to_owned()).ok()
+}
+
+/// Refuses a COPY or MOVE of folder `from` to `to` that could not be
+/// done: of the root, onto itself or into itself (RFC 4918 9.8.5: 403).
+fn check_folders(from: &Prefix, to: &Prefix) -> Result<(Name, Name), Failure> {
+    let forbidden = |message: &str| Failure::new(ErrorKind::Forbidden, message);
+    let (Some(source), Some(target)) = (folder_name(from), folder_name(to)) else {
+        return Err(forbidden(
+            "the root is neither copied nor moved, nor replaced",
+        ));
+    };
+    if to.as_str().starts_with(from.as_str()) {
+        return Err(forbidden("a folder is not copied or moved into itself"));
+    }
+    Ok((source, target))
+}
+
+/// COPY of folder `from` to `to`: the folder, and if `deep` every folder
+/// and every file in it that `who` may read and write as the copy (the
+/// rest is told, the copy goes on), on the pool's listing threads with a
+/// walk permit like a listing's. [`Reply::Moved`] (201 or 204) when all
+/// was copied, else [`Reply::Remains`] naming what was not.
+pub(super) fn copy(
+    ctx: &Ctx<'_>,
+    who: Who,
+    from: Prefix,
+    to: Prefix,
+    deep: bool,
+    overwrite: bool,
+) -> Outcome {
+    let (source, target) = match check_folders(&from, &to) {
+        Ok(names) => names,
+        Err(failure) => return refuse(ctx, "COPY", from.as_str(), failure, Next::Request),
+    };
+    let permit = match walk_permit(ctx) {
+        Ok(permit) => permit,
+        Err(failure) => return refuse(ctx, "COPY", from.as_str(), failure, Next::Request),
+    };
+    Outcome::on_pool_long(move |ctx| {
+        let _permit = permit;
+        if let Err(outcome) = check_source(ctx, "COPY", &source, true) {
+            return *outcome;
+        }
+        let replaced = match clear(ctx, &who, "COPY", &target, overwrite, false) {
+            Ok(replaced) => replaced,
+            Err(outcome) => return *outcome,
+        };
+        let copied = ctx.storage.copy_folder(
+            &from,
+            &target,
+            deep,
+            |source, copy| who.allows(Perm::Read, source) && who.allows(Perm::Write, copy),
+            || !ctx.is_abandoned(),
+        );
+        let subject = format!("{} -> {}", from.as_str(), to.as_str());
+        match copied {
+            Ok(copied) if copied.is_complete() => {
+                debug!("#{} COPY {subject}", ctx.client);
+                Outcome::answer(Reply::Moved { replaced })
+            }
+            Ok(copied) => {
+                let kept = copied.kept.into_iter().map(|name| {
+                    let failure = super::access::refusal(&who, Perm::Read, &name);
+                    (name, failure)
+                });
+                let failed = copied
+                    .failed
+                    .into_iter()
+                    .map(|(name, err)| (name, Failure::from(err)));
+                let remains: Vec<_> = kept.chain(failed).collect();
+                debug!("#{} COPY {subject}: {} left out", ctx.client, remains.len());
+                Outcome::answer(Reply::Remains(remains))
+            }
+            Err(_) if ctx.is_abandoned() => abandoned(ctx, "COPY", &subject),
+            Err(err) => storage_refusal(ctx, "COPY", &subject, err),
+        }
+    })
+}
+
+/// MOVE of folder `from` to `to`: one rename, atomic (whatever has the
+/// name `to` removed first if `overwrite`, as DELETE would). Admitted
+/// only with `delete` on all of `from` and `write` on all of `to`
+/// (`access.rs`), as nothing in it is looked at on the way.
+pub(super) fn rename(
+    ctx: &Ctx<'_>,
+    who: Who,
+    from: Prefix,
+    to: Prefix,
+    overwrite: bool,
+) -> Outcome {
+    let (source, target) = match check_folders(&from, &to) {
+        Ok(names) => names,
+        Err(failure) => return refuse(ctx, "MOVE", from.as_str(), failure, Next::Request),
+    };
+    Outcome::on_pool(move |ctx| {
+        let subject = format!("{} -> {}", from.as_str(), to.as_str());
+        if let Err(outcome) = check_source(ctx, "MOVE", &source, true) {
+            return *outcome;
+        }
+        let replaced = match clear(ctx, &who, "MOVE", &target, overwrite, false) {
+            Ok(replaced) => replaced,
+            Err(outcome) => return *outcome,
+        };
+        match ctx.storage.rename_folder(&from, &target) {
+            Ok(()) => {
+                debug!("#{} MOVE {subject}", ctx.client);
+                Outcome::answer(Reply::Moved { replaced })
+            }
+            Err(err) => storage_refusal(ctx, "MOVE", &subject, err),
+        }
+    })
 }

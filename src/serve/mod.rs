@@ -54,7 +54,7 @@ pub use archive::Archive;
 pub use files::{
     abandon, discard, dispose, finish_receive, leftover, sent, write_behind, write_failed,
 };
-pub use op::{Declared, Needs, Operation, Request, Verb};
+pub use op::{Declared, Needs, Operation, Overwrite, Request, Verb};
 pub use receive::{Receive, Sink, WriteBehind};
 pub use reply::{ErrorKind, Failure, Reply};
 pub use send::{Send, Source, read_ahead};

@@ -8,6 +8,11 @@
 //! The terms requests are stated in (bodies, ranges, listings) are in
 //! `terms.rs`; what a client is told comes back as a `Reply` (`reply.rs`).
 //! Nothing here knows a wire format or a status code.
+//!
+//! Why it is long: every operation is declared here once, by design (an
+//! `Operation` variant with its documented fields, an arm in `declared`
+//! and in `serve`, its `Verb`'s facts, what it `Needs`): splitting the
+//! tables would scatter what this file exists to keep in one place.
 
 use super::piece::PieceChecksum;
 use super::terms::{Body, ListingFormat, Scope, Trailer, Want};
@@ -107,12 +112,47 @@ pub enum Operation {
         /// The folder's name.
         name: Name,
     },
-    /// Rename file `from` to `to` (replacing a file there).
+    /// Rename file `from` to `to` (replacing a file there if
+    /// `overwrite`).
     Move {
         /// File to rename.
         from: Name,
         /// Its new name.
         to: Name,
+        /// What may be replaced at `to`.
+        overwrite: Overwrite,
+    },
+    /// Copy file `from` to `to`, whose parent folder exists, as an upload
+    /// of its bytes would be stored (WebDAV's `COPY`; FERRY/1 has no verb
+    /// for it yet).
+    Copy {
+        /// File to copy.
+        from: Name,
+        /// The copy's name.
+        to: Name,
+        /// Replace a file at `to`; `false` refuses, touching nothing.
+        overwrite: bool,
+    },
+    /// Copy folder `from` to `to` (WebDAV's `COPY` of a collection).
+    CopyFolder {
+        /// The folder (ending in `/`; never the root).
+        from: Prefix,
+        /// The copy (ending in `/`), whose parent folder exists.
+        to: Prefix,
+        /// Everything in it (`Depth: infinity`), or the folder alone.
+        deep: bool,
+        /// Replace what has the name `to` (removed as DELETE would).
+        overwrite: bool,
+    },
+    /// Move folder `from` to `to` in one rename (WebDAV's `MOVE` of a
+    /// collection).
+    MoveFolder {
+        /// The folder (ending in `/`; never the root).
+        from: Prefix,
+        /// Its new name (ending in `/`), whose parent folder exists.
+        to: Prefix,
+        /// Replace what has the name `to` (removed as DELETE would).
+        overwrite: bool,
     },
     /// Send back the `size` body bytes that follow.
     Echo {
@@ -245,11 +285,29 @@ impl Operation {
             Operation::MakeFolder { name } => {
                 declared(Verb::MakeFolder, name.as_str(), Needs::Write(name.as_str()))
             }
-            Operation::Move { from, to } => Declared {
+            Operation::Move { from, to, .. } => Declared {
                 verb: Verb::Move,
                 subject: from.as_str(),
                 to: Some(to.as_str()),
                 needs: Needs::Move(from.as_str(), to.as_str()),
+            },
+            Operation::CopyFolder { from, to, .. } => Declared {
+                verb: Verb::Copy,
+                subject: from.as_str(),
+                to: Some(to.as_str()),
+                needs: Needs::CopyUnder(from.as_str(), to.as_str()),
+            },
+            Operation::MoveFolder { from, to, .. } => Declared {
+                verb: Verb::Move,
+                subject: from.as_str(),
+                to: Some(to.as_str()),
+                needs: Needs::MoveWhole(from.as_str(), to.as_str()),
+            },
+            Operation::Copy { from, to, .. } => Declared {
+                verb: Verb::Copy,
+                subject: from.as_str(),
+                to: Some(to.as_str()),
+                needs: Needs::Copy(from.as_str(), to.as_str()),
             },
             Operation::Echo { .. } => declared(Verb::Echo, "", Needs::Token),
             Operation::Upload { name, .. } => {
@@ -299,7 +357,27 @@ impl Operation {
             Operation::Delete { name } => files::delete(name),
             Operation::DeleteFolder { prefix } => folders::delete(ctx, who, prefix),
             Operation::MakeFolder { name } => files::make_folder(name),
-            Operation::Move { from, to } => files::rename(from, to),
+            Operation::Move {
+                from,
+                to,
+                overwrite,
+            } => files::rename(who, from, to, overwrite),
+            Operation::CopyFolder {
+                from,
+                to,
+                deep,
+                overwrite,
+            } => folders::copy(ctx, who, from, to, deep, overwrite),
+            Operation::MoveFolder {
+                from,
+                to,
+                overwrite,
+            } => folders::rename(ctx, who, from, to, overwrite),
+            Operation::Copy {
+                from,
+                to,
+                overwrite,
+            } => files::copy(ctx, who, from, to, overwrite),
             Operation::Echo { size } => files::echo(size),
             Operation::Upload {
                 name,
@@ -331,6 +409,19 @@ impl Operation {
             Operation::Health => super::health::check(ctx),
         }
     }
+}
+
+/// What a move may replace at its destination.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Overwrite {
+    /// Nothing (WebDAV's `Overwrite: F`): a name taken is refused.
+    Nothing,
+    /// A file, atomically (ferry's HTTP and FERRY/1); a folder there is
+    /// refused.
+    Files,
+    /// Anything: a folder there is removed first, as DELETE would
+    /// (WebDAV's `Overwrite: T`, RFC 4918 9.9.3).
+    Anything,
 }
 
 /// An operation as the serve layer sees it before running it.
@@ -388,6 +479,8 @@ pub enum Verb {
     MakeFolder,
     /// Say whether the server can serve files.
     Health,
+    /// Copy a file.
+    Copy,
 }
 
 /// A verb's facts.
@@ -402,7 +495,7 @@ struct Facts {
 
 impl Verb {
     /// Every verb, each at its [`Verb::index`].
-    pub const ALL: [Verb; 19] = [
+    pub const ALL: [Verb; 20] = [
         Verb::Put,
         Verb::Get,
         Verb::Stat,
@@ -422,6 +515,7 @@ impl Verb {
         Verb::Options,
         Verb::MakeFolder,
         Verb::Health,
+        Verb::Copy,
     ];
 
     fn facts(self) -> Facts {
@@ -446,6 +540,7 @@ impl Verb {
             Verb::Options => facts("OPTIONS", "options", false),
             Verb::MakeFolder => facts("MKCOL", "mkcol", true),
             Verb::Health => facts("HEALTH", "health", false),
+            Verb::Copy => facts("COPY", "copy", true),
         }
     }
 
@@ -486,6 +581,14 @@ pub enum Needs<'a> {
     DeleteUnder(&'a str),
     /// To delete the one and write the other, as DEL and PUT would.
     Move(&'a str, &'a str),
+    /// To read the one and write the other, as GET and PUT would.
+    Copy(&'a str, &'a str),
+    /// To read something under the one and write something under the
+    /// other (each file is checked as the walk finds it).
+    CopyUnder(&'a str, &'a str),
+    /// To delete everything under the one and write everything under the
+    /// other: one rename moves it all.
+    MoveWhole(&'a str, &'a str),
     /// To see something under the prefix (see `Who::may_list`).
     Listing(&'a str),
     /// A token, when access control is on.

@@ -43,6 +43,7 @@ use rustix::io::Errno;
 use crate::name::{Name, RESERVED_PREFIX};
 
 mod checksum;
+mod copy;
 mod cursor;
 mod error;
 pub mod gate;
@@ -59,6 +60,7 @@ mod session_state;
 mod sessions;
 mod sweep;
 mod tree;
+pub use copy::{Copied, Occupant};
 pub use remove::Removal;
 pub use sweep::SweepReport;
 pub use tree::DirectoryListing;

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use rustix::fs::{AtFlags, Mode, OFlags};
+use rustix::fs::{AtFlags, Mode, OFlags, RenameFlags};
 use rustix::io::Errno;
 
 use super::gate::{Gate, Point};
@@ -116,6 +116,12 @@ impl Upload {
     /// Whether a file of the target's name existed when the upload began.
     pub fn replaces_existing(&self) -> bool {
         self.replaces
+    }
+
+    /// Says the upload replaces what had its name, gone since it began (a
+    /// folder a WebDAV COPY removed first): its answer is "replaced".
+    pub fn note_replacing(&mut self) {
+        self.replaces = true;
     }
 
     /// Where the staged bytes are, relative to the root: a PUT's temp
@@ -387,7 +393,8 @@ impl Storage {
     }
 
     /// Renames file `from` to `to` in one `renameat`, as an upload lands:
-    /// missing parents of `to` are created, a file there is replaced, a
+    /// missing parents of `to` are created, a file there is replaced
+    /// (unless not `overwrite`: then it is [`StorageError::Exists`]), a
     /// directory, symlink or special file there is refused. Then removes
     /// the directories `from` left empty, as DEL does. Returns whether a
     /// file was replaced; `from` renamed to itself changes nothing.
@@ -396,7 +403,7 @@ impl Storage {
     /// `from`: 404 if absent, 409 for a directory, 403 for a symlink (as
     /// DEL). `to`: as [`Storage::begin_upload`] (409 a directory or a
     /// parent that is a file, 403 a symlink).
-    pub fn rename(&self, from: &Name, to: &Name) -> Result<bool, StorageError> {
+    pub fn rename(&self, from: &Name, to: &Name, overwrite: bool) -> Result<bool, StorageError> {
         self.pause(Point::Commit);
         let (dirs, leaf) = from.split_parent();
         let source = self.walk(dirs)?;
@@ -409,8 +416,31 @@ impl Storage {
             return Ok(true);
         }
         let replaced = self.with_target(to, |target| {
-            rustix::fs::renameat(self.fd(&source), leaf, &target.dir, target.leaf.as_str())?;
-            Ok(target.replaces)
+            let (dir, new) = (&target.dir, target.leaf.as_str());
+            if overwrite {
+                rustix::fs::renameat(self.fd(&source), leaf, dir, new)?;
+                return Ok(target.replaces);
+            }
+            if target.replaces {
+                return Err(StorageError::Exists);
+            }
+            // Atomic where the file system can (never replacing a file
+            // made since the look above), else as checked.
+            match rustix::fs::renameat_with(
+                self.fd(&source),
+                leaf,
+                dir,
+                new,
+                RenameFlags::NOREPLACE,
+            ) {
+                Ok(()) => Ok(false),
+                Err(Errno::EXIST) => Err(StorageError::Exists),
+                Err(Errno::INVAL | Errno::NOSYS | Errno::OPNOTSUPP) => {
+                    rustix::fs::renameat(self.fd(&source), leaf, dir, new)?;
+                    Ok(false)
+                }
+                Err(errno) => Err(errno.into()),
+            }
         })?;
         prune_empty_dirs(
             &self.root,

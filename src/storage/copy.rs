@@ -1,0 +1,216 @@
+//! Copying and moving within the root (WebDAV's `COPY` and `MOVE`): a
+//! file's bytes staged as an upload of the copy and committed with their
+//! CRC-32C like any upload; a folder's tree walked (`tree.rs`, one
+//! directory's names held per level), each folder made and each file the
+//! caller's judge allows copied as it is found; a folder moved in one
+//! rename. What could not be copied is told, never hidden. Blocks on the
+//! disk: for the I/O pool.
+
+use std::os::unix::fs::FileExt;
+
+use rustix::fs::{AtFlags, FileType, RenameFlags};
+use rustix::io::Errno;
+
+use super::{Storage, StorageError, Upload, check_regular};
+use crate::name::{Name, Prefix};
+
+/// What has the name a copy or move is to land on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Occupant {
+    /// Nothing: the name is free.
+    Nothing,
+    /// A file.
+    File,
+    /// A folder.
+    Folder,
+}
+
+/// What a folder's copy left out (nothing, when all of it was copied).
+#[derive(Debug, Default)]
+pub struct Copied {
+    /// Files the judge kept from the copy (the caller's grants), by their
+    /// source name.
+    pub kept: Vec<String>,
+    /// Members that could not be copied, by source name (a folder's ends
+    /// in `/`), and why.
+    pub failed: Vec<(String, StorageError)>,
+}
+
+impl Copied {
+    /// Whether everything was copied.
+    pub fn is_complete(&self) -> bool {
+        self.kept.is_empty() && self.failed.is_empty()
+    }
+}
+
+impl Storage {
+    /// What has `name`, whose parent folder must exist (a copy or move
+    /// makes none).
+    ///
+    /// # Errors
+    /// [`StorageError::NotFound`] without the parent folder (or with a
+    /// file in its place); [`StorageError::Symlink`] or
+    /// [`StorageError::NotRegular`] for what ferry never touches.
+    pub fn occupant(&self, name: &Name) -> Result<Occupant, StorageError> {
+        let (dirs, leaf) = name.split_parent();
+        let dir = self.walk(dirs).map_err(|err| match err {
+            StorageError::ParentNotDirectory => StorageError::NotFound,
+            err => err,
+        })?;
+        match rustix::fs::statat(self.fd(&dir), leaf, AtFlags::SYMLINK_NOFOLLOW) {
+            Err(Errno::NOENT) => Ok(Occupant::Nothing),
+            Err(errno) => Err(errno.into()),
+            Ok(stat) => match check_regular(&stat) {
+                Ok(()) => Ok(Occupant::File),
+                Err(StorageError::IsDirectory) => Ok(Occupant::Folder),
+                Err(StorageError::NotFound) => Err(StorageError::NotRegular),
+                Err(err) => Err(err),
+            },
+        }
+    }
+
+    /// Stages the bytes of file `from` as an upload to `to` (its missing
+    /// parents made, as any upload's): the upload, uncommitted, with its
+    /// size and CRC-32C, computed as the bytes go and checked against the
+    /// one recorded for `from`, if any. Dropped, it leaves nothing.
+    ///
+    /// # Errors
+    /// As [`Storage::open_read`] for `from`, [`Storage::begin_upload`] for
+    /// `to`; [`StorageError::Io`] if `from` changed while it was read.
+    pub fn stage_copy(&self, from: &Name, to: &Name) -> Result<(Upload, u64, u32), StorageError> {
+        let found = self.open_read(from)?;
+        let mut upload = self.begin_upload(to)?;
+        let mut buf = vec![0; 256 * 1024];
+        let (mut size, mut crc) = (0u64, 0u32);
+        loop {
+            let n = match found.file.read_at(&mut buf, size) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(err) if err.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(err) => return Err(err.into()),
+            };
+            crc = crc32c::crc32c_append(crc, &buf[..n]);
+            upload.write(&buf[..n])?;
+            size += n as u64;
+        }
+        if found.crc.is_some_and(|recorded| recorded != crc) || size != found.info.size {
+            let changed = std::io::Error::other("the source changed while it was copied");
+            return Err(StorageError::Io(changed));
+        }
+        Ok((upload, size, crc))
+    }
+
+    /// Copies folder `from` (not the root) to the free name `to`, whose
+    /// parent exists: makes `to`, then, if `deep`, each folder below and
+    /// each file for which `may_copy(source, copy)` says yes (staged and
+    /// committed as [`Storage::stage_copy`] does). Symlinks and special
+    /// files are never copied (told as failures), ferry's reserved names
+    /// never seen. `go_on` is asked before each folder: `false` stops the
+    /// walk (its client has gone).
+    ///
+    /// # Errors
+    /// [`StorageError::NotFound`] if `from` names no folder; as
+    /// [`Storage::make_folder`] for `to`; the walk stopped by `go_on`.
+    /// Failures of members are in the [`Copied`].
+    pub fn copy_folder(
+        &self,
+        from: &Prefix,
+        to: &Name,
+        deep: bool,
+        mut may_copy: impl FnMut(&str, &str) -> bool,
+        mut go_on: impl FnMut() -> bool,
+    ) -> Result<Copied, StorageError> {
+        let start = from.as_str().trim_end_matches('/');
+        debug_assert!(!start.is_empty(), "the root is never copied");
+        drop(super::open_dir_beneath(&self.root, start)?);
+        self.make_folder(to)?;
+        let mut copied = Copied::default();
+        if !deep {
+            return Ok(copied);
+        }
+        let mut unreadable = Vec::new();
+        let walked = self.walk_tree(
+            start,
+            |path, kind, _| {
+                let copy = format!("{}{}", to.as_str(), &path[start.len()..]);
+                let name = || Name::new(copy.clone());
+                match kind {
+                    _ if super::tree::is_reserved(path) => {}
+                    FileType::Directory => {
+                        if !go_on() {
+                            return Err(Errno::CANCELED);
+                        }
+                        match name().map_err(|_| StorageError::NotRegular) {
+                            Ok(name) => match self.make_folder(&name) {
+                                Ok(()) => return Ok(true),
+                                Err(err) => copied.failed.push((format!("{path}/"), err)),
+                            },
+                            Err(err) => copied.failed.push((format!("{path}/"), err)),
+                        }
+                    }
+                    FileType::RegularFile if !may_copy(path, &copy) => {
+                        copied.kept.push(path.to_owned());
+                    }
+                    FileType::RegularFile => {
+                        let done = match (Name::new(path.to_owned()), name()) {
+                            (Ok(source), Ok(copy)) => self
+                                .stage_copy(&source, &copy)
+                                .and_then(|(upload, _, crc)| upload.commit(crc)),
+                            _ => Err(StorageError::NotRegular),
+                        };
+                        if let Err(err) = done {
+                            copied.failed.push((path.to_owned(), err));
+                        }
+                    }
+                    FileType::Symlink => {
+                        copied.failed.push((path.to_owned(), StorageError::Symlink))
+                    }
+                    _ => copied
+                        .failed
+                        .push((path.to_owned(), StorageError::NotRegular)),
+                }
+                Ok(false)
+            },
+            |dir, errno| {
+                if errno != Errno::NOENT {
+                    unreadable.push((format!("{dir}/"), errno.into()));
+                }
+                Ok(())
+            },
+        );
+        walked?;
+        copied.failed.extend(unreadable);
+        Ok(copied)
+    }
+
+    /// Moves folder `from` (not the root) to the free name `to`, whose
+    /// parent exists, in one rename: atomic, everything in it at once.
+    ///
+    /// # Errors
+    /// [`StorageError::NotFound`] if `from` names no folder or `to` has no
+    /// parent; [`StorageError::Exists`] if something took `to` meanwhile.
+    pub fn rename_folder(&self, from: &Prefix, to: &Name) -> Result<(), StorageError> {
+        self.pause(super::gate::Point::Commit);
+        let source = Name::new(from.as_str().trim_end_matches('/').to_owned())
+            .map_err(|_| StorageError::NotFound)?;
+        let (dirs, leaf) = source.split_parent();
+        let source_dir = self.walk(dirs)?;
+        let stat = rustix::fs::statat(self.fd(&source_dir), leaf, AtFlags::SYMLINK_NOFOLLOW)?;
+        if FileType::from_raw_mode(stat.st_mode) != FileType::Directory {
+            return Err(StorageError::NotFound);
+        }
+        let (dirs, new) = to.split_parent();
+        let target_dir = self.walk(dirs)?;
+        let (old_fd, new_fd) = (self.fd(&source_dir), self.fd(&target_dir));
+        match rustix::fs::renameat_with(old_fd, leaf, new_fd, new, RenameFlags::NOREPLACE) {
+            Ok(()) => Ok(()),
+            Err(Errno::EXIST | Errno::NOTEMPTY) => Err(StorageError::Exists),
+            // No RENAME_NOREPLACE here: renameat(2) refuses to replace a
+            // folder that is not empty, and the caller found the name free.
+            Err(Errno::INVAL | Errno::NOSYS | Errno::OPNOTSUPP) => {
+                Ok(rustix::fs::renameat(old_fd, leaf, new_fd, new)?)
+            }
+            Err(errno) => Err(errno.into()),
+        }
+    }
+}
