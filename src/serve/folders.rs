@@ -250,7 +250,7 @@ pub(super) fn copy(
         let copied = ctx.storage.copy_folder(
             &from,
             &target,
-            deep,
+            (deep, ctx.config.fsync),
             |source, copy| who.allows(Perm::Read, source) && who.allows(Perm::Write, copy),
             || !ctx.is_abandoned(),
         );

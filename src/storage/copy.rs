@@ -103,7 +103,8 @@ impl Storage {
     /// Copies folder `from` (not the root) to the free name `to`, whose
     /// parent exists: makes `to`, then, if `deep`, each folder below and
     /// each file for which `may_copy(source, copy)` says yes (staged and
-    /// committed as [`Storage::stage_copy`] does). Symlinks and special
+    /// committed as [`Storage::stage_copy`] does; on stable storage before
+    /// the answer if `durable`, as `--fsync` asks of every upload). Symlinks and special
     /// files are never copied (told as failures), ferry's reserved names
     /// never seen. `go_on` is asked before each folder: `false` stops the
     /// walk (its client has gone).
@@ -116,7 +117,7 @@ impl Storage {
         &self,
         from: &Prefix,
         to: &Name,
-        deep: bool,
+        (deep, durable): (bool, bool),
         mut may_copy: impl FnMut(&str, &str) -> bool,
         mut go_on: impl FnMut() -> bool,
     ) -> Result<Copied, StorageError> {
@@ -153,9 +154,13 @@ impl Storage {
                     }
                     FileType::RegularFile => {
                         let done = match (Name::new(path.to_owned()), name()) {
-                            (Ok(source), Ok(copy)) => self
-                                .stage_copy(&source, &copy)
-                                .and_then(|(upload, _, crc)| upload.commit(crc)),
+                            (Ok(source), Ok(copy)) => {
+                                self.stage_copy(&source, &copy)
+                                    .and_then(|(upload, _, crc)| match durable {
+                                        true => upload.commit_durably(crc),
+                                        false => upload.commit(crc),
+                                    })
+                            }
                             _ => Err(StorageError::NotRegular),
                         };
                         if let Err(err) = done {
