@@ -92,26 +92,14 @@ pub(super) fn check_source(
         Ok(found) if found == wanted => Ok(()),
         Ok(Occupant::Nothing) | Err(StorageError::NotFound) => {
             let failure = Failure::new(ErrorKind::NotFound, "no such file or folder");
-            Err(Box::new(refuse(
-                ctx,
-                verb,
-                from.as_str(),
-                failure,
-                Next::Request,
-            )))
+            Err(refused(ctx, verb, from.as_str(), failure))
         }
         Ok(_) => {
             let failure = Failure::new(
                 ErrorKind::Conflict,
                 "a file is not a folder, nor the other way round",
             );
-            Err(Box::new(refuse(
-                ctx,
-                verb,
-                from.as_str(),
-                failure,
-                Next::Request,
-            )))
+            Err(refused(ctx, verb, from.as_str(), failure))
         }
         Err(err) => Err(Box::new(storage_refusal(ctx, verb, from.as_str(), err))),
     }
@@ -139,13 +127,7 @@ pub(super) fn clear(
         Err(StorageError::NotFound) => {
             let missing = "the destination's parent folder does not exist";
             let failure = Failure::new(ErrorKind::Conflict, missing);
-            return Err(Box::new(refuse(
-                ctx,
-                verb,
-                to.as_str(),
-                failure,
-                Next::Request,
-            )));
+            return Err(refused(ctx, verb, to.as_str(), failure));
         }
         Err(err) => return Err(Box::new(storage_refusal(ctx, verb, to.as_str(), err))),
     };
@@ -153,25 +135,13 @@ pub(super) fn clear(
         Occupant::Nothing => Ok(false),
         _ if !overwrite => {
             let failure = Failure::new(ErrorKind::Exists, "the destination exists (Overwrite: F)");
-            Err(Box::new(refuse(
-                ctx,
-                verb,
-                to.as_str(),
-                failure,
-                Next::Request,
-            )))
+            Err(refused(ctx, verb, to.as_str(), failure))
         }
         Occupant::File if file_source => Ok(true),
         Occupant::File => {
             if !who.allows(Perm::Delete, to.as_str()) {
                 let failure = super::access::refusal(who, Perm::Delete, to.as_str());
-                return Err(Box::new(refuse(
-                    ctx,
-                    verb,
-                    to.as_str(),
-                    failure,
-                    Next::Request,
-                )));
+                return Err(refused(ctx, verb, to.as_str(), failure));
             }
             match ctx.storage.delete(to) {
                 Ok(()) => Ok(true),
@@ -311,4 +281,10 @@ pub(super) fn rename(
             Err(err) => storage_refusal(ctx, "MOVE", &subject, err),
         }
     })
+}
+
+/// A refusal of `verb` on `subject`, boxed as the steps above return it
+/// (an [`Outcome`] is large; the `Ok` side is small).
+fn refused(ctx: &Ctx<'_>, verb: &str, subject: &str, failure: Failure) -> Box<Outcome> {
+    Box::new(refuse(ctx, verb, subject, failure, Next::Request))
 }

@@ -84,11 +84,12 @@ impl Storage {
     /// [`StorageError::Expired`] if it was removed;
     /// [`StorageError::NoSuchUpload`] and the rest as [`Storage::session`].
     pub fn live_session(&self, id: &str, ttl: SessionTtl) -> Result<SessionInfo, StorageError> {
-        let mut info = self.session(id)?;
+        super::sessions::check_id(id)?;
+        let dir = self.sessions_dir()?;
+        let mut info = self.session_in_checked(&dir, id)?;
         if info.stored {
             return Ok(info); // nothing left to expire but a mark, swept apart
         }
-        let dir = self.sessions_dir()?;
         let used = files::last_used(&dir, id).unwrap_or_else(now_seconds);
         let expires = ttl.expires(used, info.received);
         info.expires = Some(expires);

@@ -288,8 +288,18 @@ impl Storage {
     /// other error if its record cannot be read.
     pub fn session(&self, id: &str) -> Result<SessionInfo, StorageError> {
         check_id(id)?;
+        self.session_in_checked(&self.sessions_dir()?, id)
+    }
+
+    /// [`Storage::session`] in the sessions directory `dir`, already open.
+    pub(super) fn session_in_checked(
+        &self,
+        dir: &OwnedFd,
+        id: &str,
+    ) -> Result<SessionInfo, StorageError> {
+        check_id(id)?;
         self.injected_fault(Point::ReadSession)?;
-        self.session_in(&self.sessions_dir()?, id)
+        self.session_in(dir, id)
     }
 
     fn session_in(&self, dir: &OwnedFd, id: &str) -> Result<SessionInfo, StorageError> {
@@ -675,7 +685,7 @@ pub struct ListedSession {
 /// Refuses what cannot be a session id before it goes near a path: every
 /// id this module hands out is a plain hex word; anything else (a `/`, a
 /// dot...) names no session.
-fn check_id(id: &str) -> Result<(), StorageError> {
+pub(super) fn check_id(id: &str) -> Result<(), StorageError> {
     match !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric()) {
         true => Ok(()),
         false => Err(StorageError::NoSuchUpload),
