@@ -32,7 +32,7 @@ impl Codec {
     pub fn protocol(&self) -> Protocol {
         match self {
             Codec::Ferry(_) => Protocol::Ferry,
-            Codec::Http(_) => Protocol::Http,
+            Codec::Http(exchange) => exchange.listener(),
         }
     }
 
@@ -41,7 +41,8 @@ impl Codec {
     pub fn new(protocol: Protocol, http_port: Option<u16>) -> Codec {
         match protocol {
             Protocol::Ferry => Codec::Ferry(ferry::Ferry::new(http_port)),
-            Protocol::Http => Codec::Http(Exchange::new(protocol)),
+            // S3 is HTTP/1.1 whose listener serves S3's dialect alone.
+            Protocol::Http | Protocol::S3 => Codec::Http(Exchange::new(protocol)),
         }
     }
 

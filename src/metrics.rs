@@ -154,9 +154,9 @@ impl Histogram {
 #[derive(Debug, Default)]
 pub struct ReactorMetrics {
     /// Connections accepted, by protocol (see [`Protocol::index`]).
-    pub accepted: [Counter; 2],
+    pub accepted: [Counter; Protocol::ALL.len()],
     /// Connections closed, by protocol: open = accepted - closed.
-    pub closed: [Counter; 2],
+    pub closed: [Counter; Protocol::ALL.len()],
     /// Connections refused over `--max-connections` or
     /// `--max-connections-per-client`.
     pub refused_busy: Counter,

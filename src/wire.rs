@@ -11,11 +11,14 @@ pub enum Protocol {
     Ferry,
     /// HTTP/1.1.
     Http,
+    /// The S3 API: HTTP/1.1 on a listener of its own, whose one dialect
+    /// is S3's (docs/s3.md).
+    S3,
 }
 
 impl Protocol {
     /// Every protocol, each at its [`Protocol::index`].
-    pub const ALL: [Protocol; 2] = [Protocol::Ferry, Protocol::Http];
+    pub const ALL: [Protocol; 3] = [Protocol::Ferry, Protocol::Http, Protocol::S3];
 
     /// Its name in metrics labels, the access log, hooks'
     /// `FERRY_PROTOCOL` and systemd's socket names.
@@ -23,6 +26,7 @@ impl Protocol {
         match self {
             Protocol::Ferry => "ferry",
             Protocol::Http => "http",
+            Protocol::S3 => "s3",
         }
     }
 

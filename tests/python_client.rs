@@ -80,6 +80,7 @@ fn guarded_server(holders: &[(&str, &[&str])], anonymous: &[&str]) -> (TestServe
             .map(|((name, granted), token)| Entry {
                 name: (*name).into(),
                 digest: digest(token),
+                s3: None,
                 grants: Grants::new(grants(granted)),
             })
             .collect(),

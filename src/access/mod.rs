@@ -17,6 +17,7 @@
 pub mod client_key;
 pub mod grants;
 pub mod per_client;
+pub mod sigv4;
 pub mod throttle;
 pub mod tokens;
 
@@ -36,19 +37,42 @@ use throttle::Throttle;
 use crate::reload::Serial;
 pub use tokens::{Principal, Table, TokensFile};
 
-/// A token as a client presented it. Its `Debug` and `Display` never show
-/// it, so no log line can.
+/// What a client presented to say who it is: a token, or a request
+/// signed with an S3 key (SigV4). Its `Debug` and `Display` never show a
+/// token, so no log line can.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
+pub struct Secret(Presented);
+
+/// The kinds of credential a request can carry.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Presented {
+    /// A ferry token (FERRY/1's `AUTH`, HTTP's `Authorization`).
+    Token(String),
+    /// An S3 request's signature, to be checked with the key's secret.
+    Signed(Box<sigv4::Signed>),
+}
 
 impl Secret {
     /// Wraps a presented token.
     pub fn new(token: String) -> Secret {
-        Secret(token)
+        Secret(Presented::Token(token))
     }
 
-    /// The token itself, to be digested.
+    /// Wraps a signed S3 request's credential.
+    pub fn signed(signed: sigv4::Signed) -> Secret {
+        Secret(Presented::Signed(Box::new(signed)))
+    }
+
+    /// The token itself, to be digested (empty for a signature).
     pub fn expose(&self) -> &str {
+        match &self.0 {
+            Presented::Token(token) => token,
+            Presented::Signed(_) => "",
+        }
+    }
+
+    /// What was presented.
+    pub fn presented(&self) -> &Presented {
         &self.0
     }
 }
@@ -169,6 +193,10 @@ impl Owner {
 pub enum Rejection {
     /// No token in force has this digest.
     Unknown,
+    /// No S3 key in force has this access key id.
+    UnknownKey,
+    /// The S3 key is known, and the request's signature is not its.
+    BadSignature,
     /// The token was valid once but has been removed (SIGHUP).
     Revoked,
     /// Too many failures from this address: try again after this long.
@@ -364,15 +392,15 @@ impl Access {
         let now = Instant::now();
         let mut attempt = self.throttle.attempt(peer);
         attempt.admit(now).map_err(Rejection::Throttled)?;
-        let digest = tokens::digest(token.expose());
         let table = Arc::clone(&tokens.table.read().unwrap_or_else(PoisonError::into_inner));
-        match table.find(&digest) {
-            Some(principal) => Ok(principal),
-            None => {
-                attempt.failed(now);
-                Err(Rejection::Unknown)
-            }
+        let found = match token.presented() {
+            Presented::Token(token) => table.find(&tokens::digest(token)).ok_or(Rejection::Unknown),
+            Presented::Signed(signed) => table.verify(signed),
+        };
+        if found.is_err() {
+            attempt.failed(now);
         }
+        found
     }
 }
 
@@ -388,6 +416,7 @@ mod tests {
         let entries = names.iter().map(|name| Entry {
             name: (*name).to_owned(),
             digest: digest(name),
+            s3: None,
             grants: Grants::new(Vec::new()),
         });
         TokensFile {

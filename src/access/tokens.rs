@@ -3,23 +3,33 @@
 //! `ferry token`).
 //!
 //! ```text
-//! # ferry tokens: <name> sha256:<digest of the token> <perm>:<folder>...
+//! # ferry tokens: <name> sha256:<digest of the token> [s3:<key id>:<secret>] <perm>:<folder>...
 //! build-server sha256:9f2c...e1 write:firmware/ read:/
 //! sensor-17 sha256:03b4...7a write:sensors/17/
+//! backup sha256:77a0...c2 s3:FERRYK3V9...:4be1...0d write:backups/ read:backups/
 //! ```
 //!
 //! One token per line; `#` starts a comment line; blank lines are
 //! ignored. Only the SHA-256 digest of a token is stored: a token is 160
 //! random bits, so a fast digest cannot be searched backwards, and a slow
 //! password hash would only cost the event loop time on every request.
+//!
+//! An S3 key (`ferry token add --s3`) is the exception: SigV4 signs each
+//! request with a key derived from the secret itself, so the server must
+//! hold the secret to check a signature (as MinIO and Garage do; AWS
+//! keeps its own). Whoever reads this file can sign requests as every S3
+//! key in it, with its grants, until the key is removed (docs/s3.md,
+//! "Credentials"); the ferry tokens in it stay safe. The file is 0600.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use sha2::{Digest, Sha256};
 
+use super::Rejection;
 use super::grants::{Grant, Grants};
+use super::sigv4::{self, Scope, Signed};
 
 /// What every token starts with (so secret scanners and people can tell
 /// one when they see it).
@@ -50,17 +60,81 @@ pub fn same_digest(a: &TokenDigest, b: &TokenDigest) -> bool {
 /// # Errors
 /// The kernel's random source failed.
 pub fn new_token() -> std::io::Result<String> {
-    let mut bytes = [0u8; TOKEN_BYTES];
+    let mut token = String::from(TOKEN_PREFIX);
+    for byte in random::<TOKEN_BYTES>()? {
+        let _ = write!(token, "{byte:02x}");
+    }
+    Ok(token)
+}
+
+/// `N` bytes from the kernel's random source.
+fn random<const N: usize>() -> std::io::Result<[u8; N]> {
+    let mut bytes = [0u8; N];
     let mut filled = 0;
     while filled < bytes.len() {
         filled +=
             rustix::rand::getrandom(&mut bytes[filled..], rustix::rand::GetRandomFlags::empty())?;
     }
-    let mut token = String::from(TOKEN_PREFIX);
-    for byte in bytes {
-        let _ = write!(token, "{byte:02x}");
+    Ok(bytes)
+}
+
+/// What an access key id starts with.
+pub const KEY_ID_PREFIX: &str = "FERRY";
+
+/// An S3 key pair: the access key id clients name, and the secret they
+/// sign with (kept in the file: see the module's docs). Its `Debug`
+/// never shows the secret.
+#[derive(Clone, PartialEq, Eq)]
+pub struct S3Key {
+    /// The access key id: [`KEY_ID_PREFIX`] and 15 letters or digits, 20
+    /// characters as AWS's.
+    pub id: String,
+    /// The secret: 160 random bits in hex.
+    pub secret: String,
+}
+
+impl std::fmt::Debug for S3Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "S3Key({}, ..)", self.id)
     }
-    Ok(token)
+}
+
+impl S3Key {
+    /// A new random key pair.
+    ///
+    /// # Errors
+    /// The kernel's random source failed.
+    pub fn new() -> std::io::Result<S3Key> {
+        const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+        let mut id = String::from(KEY_ID_PREFIX);
+        id.extend(
+            random::<15>()?
+                .iter()
+                .map(|b| ALPHABET[usize::from(b % 32)] as char),
+        );
+        let mut secret = String::new();
+        for byte in random::<TOKEN_BYTES>()? {
+            let _ = write!(secret, "{byte:02x}");
+        }
+        Ok(S3Key { id, secret })
+    }
+
+    /// `s3:<id>:<secret>` as the file holds it.
+    fn parse(word: &str) -> Result<S3Key, String> {
+        let (id, secret) = word
+            .strip_prefix("s3:")
+            .and_then(|rest| rest.split_once(':'))
+            .ok_or("expected s3:<key id>:<secret>")?;
+        let plain =
+            |text: &str| !text.is_empty() && text.bytes().all(|b| b.is_ascii_alphanumeric());
+        if !plain(id) || !plain(secret) {
+            return Err("an S3 key id and secret are letters and digits".into());
+        }
+        Ok(S3Key {
+            id: id.to_owned(),
+            secret: secret.to_owned(),
+        })
+    }
 }
 
 /// One line of the tokens file: a named token's digest and its grants.
@@ -70,6 +144,8 @@ pub struct Entry {
     pub name: String,
     /// The digest of the token.
     pub digest: TokenDigest,
+    /// Its S3 key pair, if it has one.
+    pub s3: Option<S3Key>,
     /// What it may do.
     pub grants: Grants,
 }
@@ -109,6 +185,10 @@ impl TokensFile {
             if entries.iter().any(|e| e.digest == entry.digest) {
                 return Err(format!("line {}: the digest appears twice", at + 1));
             }
+            let key_id = |e: &Entry| e.s3.as_ref().map(|key| key.id.clone());
+            if key_id(&entry).is_some() && entries.iter().any(|e| key_id(e) == key_id(&entry)) {
+                return Err(format!("line {}: the S3 key id appears twice", at + 1));
+            }
             entries.push(entry);
         }
         Ok(TokensFile { entries })
@@ -118,14 +198,18 @@ impl TokensFile {
     pub fn render(&self) -> String {
         let mut text = String::from(
             "# ferry tokens (see docs/security.md): one per line,\n\
-             # <name> sha256:<digest of the token> <perm>:<folder>...\n\
-             # Only digests are kept here; a token is shown once, when made.\n",
+             # <name> sha256:<digest of the token> [s3:<key id>:<secret>] <perm>:<folder>...\n\
+             # Only digests are kept for tokens, shown once, when made; S3\n\
+             # secrets are kept whole (SigV4 needs them): keep this file 0600.\n",
         );
         for entry in &self.entries {
             text.push_str(&entry.name);
             text.push_str(" sha256:");
             for byte in entry.digest {
                 let _ = write!(text, "{byte:02x}");
+            }
+            if let Some(key) = &entry.s3 {
+                let _ = write!(text, " s3:{}:{}", key.id, key.secret);
             }
             for grant in entry.grants.iter() {
                 let _ = write!(text, " {grant}");
@@ -145,10 +229,16 @@ fn parse_line(line: &str) -> Result<Entry, String> {
         .and_then(|word| word.strip_prefix("sha256:"))
         .and_then(parse_digest)
         .ok_or("expected sha256:<64 hex digits> after the name")?;
+    let mut words = words.peekable();
+    let s3 = match words.next_if(|word| word.starts_with("s3:")) {
+        Some(word) => Some(S3Key::parse(word)?),
+        None => None,
+    };
     let grants = words.map(Grant::parse).collect::<Result<Vec<_>, _>>()?;
     Ok(Entry {
         name: name.to_owned(),
         digest,
+        s3,
         grants: Grants::new(grants),
     })
 }
@@ -178,28 +268,79 @@ pub fn check_token_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// The tokens in force, by digest.
+/// Signing keys derived at most, per table, before the cache starts
+/// again: a few per key and day in practice.
+const MAX_DERIVED: usize = 4096;
+
+/// The tokens in force, by digest, and their S3 keys by id.
 #[derive(Debug, Default)]
 pub struct Table {
     by_digest: HashMap<TokenDigest, Arc<Principal>>,
+    by_key_id: HashMap<String, Arc<Principal>>,
+    /// Signing keys derived (four HMACs each) per key id and scope, so a
+    /// request costs one HMAC. Dropped with the table, so a reload that
+    /// changes a secret never meets an old key.
+    derived: Mutex<HashMap<(String, Scope), [u8; 32]>>,
     generation: u64,
 }
 
 impl Table {
     /// The table of `file`; `generation` tells it from the tables before.
     pub fn new(file: TokensFile, generation: u64) -> Table {
-        let by_digest = file
+        let principals: Vec<_> = file
             .entries
             .into_iter()
-            .map(|entry| {
-                let digest = entry.digest;
-                (digest, Arc::new(Principal { entry, generation }))
-            })
+            .map(|entry| Arc::new(Principal { entry, generation }))
+            .collect();
+        let by_key_id = principals
+            .iter()
+            .filter_map(|p| Some((p.entry.s3.as_ref()?.id.clone(), Arc::clone(p))))
+            .collect();
+        let by_digest = principals
+            .into_iter()
+            .map(|p| (p.entry.digest, p))
             .collect();
         Table {
             by_digest,
+            by_key_id,
+            derived: Mutex::default(),
             generation,
         }
+    }
+
+    /// The holder of the S3 key that signed `signed`, if the signature is
+    /// that key's (compared in constant time).
+    ///
+    /// # Errors
+    /// [`Rejection::UnknownKey`], [`Rejection::BadSignature`].
+    pub fn verify(&self, signed: &Signed) -> Result<Arc<Principal>, Rejection> {
+        let principal = self
+            .by_key_id
+            .get(&signed.key_id)
+            .ok_or(Rejection::UnknownKey)?;
+        let Some(key) = &principal.entry.s3 else {
+            unreachable!("only entries with a key are found by key id");
+        };
+        let signing = self.signing_key(key, &signed.scope);
+        match sigv4::verify(&signing, &signed.string_to_sign, &signed.signature) {
+            true => Ok(Arc::clone(principal)),
+            false => Err(Rejection::BadSignature),
+        }
+    }
+
+    /// The signing key of `key` for `scope`, derived once per table.
+    fn signing_key(&self, key: &S3Key, scope: &Scope) -> [u8; 32] {
+        let mut derived = self.derived.lock().unwrap_or_else(PoisonError::into_inner);
+        let at = (key.id.clone(), scope.clone());
+        if let Some(signing) = derived.get(&at) {
+            return *signing;
+        }
+        if derived.len() >= MAX_DERIVED {
+            derived.clear();
+        }
+        *derived
+            .entry(at)
+            .or_insert_with(|| sigv4::signing_key(&key.secret, scope))
     }
 
     /// Which reload this table came from.
@@ -235,6 +376,7 @@ mod tests {
             entries: vec![Entry {
                 name: "build".into(),
                 digest: digest(&token),
+                s3: None,
                 grants: Grants::new(vec![
                     Grant::parse("write:firmware/").unwrap(),
                     Grant::parse("read:/").unwrap(),

@@ -30,6 +30,10 @@ pub struct ServeArgs {
     /// Also serve HTTP/1.1 on this address (off by default).
     #[arg(long, value_name = "ADDR", value_parser = resolve)]
     http: Option<SocketAddr>,
+    /// Also serve the S3 API on this address (path-style; over TLS with
+    /// --tls-cert like the others; docs/s3.md). Repeatable.
+    #[arg(long, value_name = "ADDR", value_parser = resolve)]
+    s3: Vec<SocketAddr>,
     /// Serve Prometheus metrics at GET /metrics on this address (off by
     /// default; no access control: keep it where only monitoring reaches).
     #[arg(long, value_name = "ADDR", value_parser = resolve)]
@@ -258,12 +262,19 @@ pub fn run(args: ServeArgs) -> ExitCode {
     code
 }
 
-/// What `--listen` and `--http` ask to serve: FERRY/1, and HTTP if given,
-/// both over TLS if a certificate is (`--tls-cert`).
-fn listeners(ferry: SocketAddr, http: Option<SocketAddr>, tls: bool) -> Vec<Listen> {
+/// What `--listen`, `--http` and `--s3` ask to serve: FERRY/1, and HTTP
+/// and S3 if given, all over TLS if a certificate is (`--tls-cert`).
+fn listeners(
+    ferry: SocketAddr,
+    http: Option<SocketAddr>,
+    s3: &[SocketAddr],
+    tls: bool,
+) -> Vec<Listen> {
     let wanted = [(Protocol::Ferry, Some(ferry)), (Protocol::Http, http)];
+    let s3 = s3.iter().map(|addr| (Protocol::S3, Some(*addr)));
     wanted
         .into_iter()
+        .chain(s3)
         .filter_map(|(protocol, addr)| {
             addr.map(|addr| Listen {
                 addr,
@@ -287,7 +298,7 @@ fn serve(args: ServeArgs) -> ExitCode {
         .zip(args.tls_key)
         .map(|(cert, key)| TlsFiles { cert, key });
     let config = Config {
-        listeners: listeners(args.listen, args.http, tls.is_some()),
+        listeners: listeners(args.listen, args.http, &args.s3, tls.is_some()),
         metrics_listen: args.metrics,
         root: args.root,
         node_id: args.node_id.unwrap_or_else(crate::node::default_node_id),

@@ -1,6 +1,10 @@
 //! `ferry token add|list|rm`: the tokens file, edited from the command
 //! line. A new token is printed once, on stdout; the file keeps only its
-//! digest (format: [`crate::access::tokens`]). The file is replaced whole
+//! digest (format: [`crate::access::tokens`]). With `--s3` it also makes
+//! an S3 key pair, printed as `AWS_ACCESS_KEY_ID=...` and
+//! `AWS_SECRET_ACCESS_KEY=...` lines (`eval "$(ferry token add ... --s3)"`
+//! sets them), whose secret the file keeps whole (SigV4 needs it; see
+//! docs/s3.md). The file is replaced whole
 //! (written aside, then renamed), mode 0600, so a server re-reading it on
 //! SIGHUP never sees half a file.
 
@@ -13,7 +17,7 @@ use clap::{Args, Subcommand};
 use super::Failure;
 use super::output::{print_line, to_stderr};
 use super::serve::parse_grant;
-use crate::access::tokens::{Entry, TokensFile, check_token_name, digest, new_token};
+use crate::access::tokens::{Entry, S3Key, TokensFile, check_token_name, digest, new_token};
 use crate::access::{Grant, Grants};
 
 /// `ferry token ...`.
@@ -38,6 +42,11 @@ enum Action {
         /// folder such as `sensors/`, or `/` for everything. Repeatable.
         #[arg(long, value_name = "GRANT", required = true, value_parser = parse_grant)]
         grant: Vec<Grant>,
+        /// Also make an S3 key pair (for `ferry serve --s3`), printed as
+        /// shell assignments of AWS_ACCESS_KEY_ID and
+        /// AWS_SECRET_ACCESS_KEY; the file keeps the secret (docs/s3.md).
+        #[arg(long)]
+        s3: bool,
     },
     /// List the tokens by name, with their grants (never the tokens).
     List {
@@ -66,7 +75,8 @@ pub fn run(args: TokenArgs) -> Result<(), Failure> {
             name,
             tokens,
             grant,
-        } => add(&tokens, name, grant),
+            s3,
+        } => add(&tokens, name, grant, s3),
         Action::List { tokens } => {
             let file = read(&tokens)?;
             for entry in &file.entries {
@@ -93,7 +103,7 @@ pub fn run(args: TokenArgs) -> Result<(), Failure> {
     }
 }
 
-fn add(path: &Path, name: String, grants: Vec<Grant>) -> Result<(), Failure> {
+fn add(path: &Path, name: String, grants: Vec<Grant>, s3: bool) -> Result<(), Failure> {
     check_token_name(&name).map_err(|err| Failure::usage("token add", err))?;
     let mut file = match fs::metadata(path) {
         Ok(_) => read(path)?,
@@ -107,16 +117,35 @@ fn add(path: &Path, name: String, grants: Vec<Grant>) -> Result<(), Failure> {
         ));
     }
     let token = new_token().map_err(|err| Failure::local(path, err))?;
+    let key = match s3 {
+        true => Some(S3Key::new().map_err(|err| Failure::local(path, err))?),
+        false => None,
+    };
     file.entries.push(Entry {
         name: name.clone(),
         digest: digest(&token),
+        s3: key.clone(),
         grants: Grants::new(grants),
     });
     write(path, &file)?;
-    print_line(&token);
+    let Some(key) = key else {
+        print_line(&token);
+        to_stderr(&format!(
+            "added {name}: the line above is its token, shown only now; \
+             send the server SIGHUP to apply"
+        ));
+        return Ok(());
+    };
+    // Shell assignments, so that `eval "$(ferry token add ...)"` works: the
+    // token too, as a variable of its own.
+    print_line(&format!("FERRY_TOKEN={token}"));
+    print_line(&format!("AWS_ACCESS_KEY_ID={}", key.id));
+    print_line(&format!("AWS_SECRET_ACCESS_KEY={}", key.secret));
     to_stderr(&format!(
-        "added {name}: the line above is its token, shown only now; \
-         send the server SIGHUP to apply"
+        "added {name}: its token and S3 key are above; the token is shown \
+         only now, the S3 secret is kept in {} (SigV4 needs it); send the \
+         server SIGHUP to apply",
+        path.display()
     ));
     Ok(())
 }

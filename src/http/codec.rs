@@ -53,6 +53,11 @@ impl Exchange {
         }
     }
 
+    /// The listener's protocol (HTTP, or S3 on a port of its own).
+    pub fn listener(&self) -> Protocol {
+        self.listener
+    }
+
     /// How an error answer to this exchange is framed.
     fn framing(&self) -> Framing {
         Framing {
@@ -182,11 +187,10 @@ impl Exchange {
     }
 
     fn failure(&self, failure: &Failure, out: &mut Vec<u8>) {
-        let status = match &self.answer {
-            Some(answer) => answer.get().status(failure.kind),
-            None => status(failure.kind),
-        };
-        self.error(status, &failure.message, out);
+        match &self.answer {
+            Some(answer) => answer.get().failed(failure, self.framing(), out),
+            None => self.error(status(failure.kind), &failure.message, out),
+        }
     }
 
     /// The answer to a refused request head; `last` as for [`Self::encode`].

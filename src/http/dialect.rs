@@ -11,7 +11,7 @@ use std::fmt;
 use super::message::{Head, Refused, Resume};
 use super::origin::Site;
 use super::response::{self, ALLOW_FILE, Framing, Head as ResponseHead, Persistence};
-use crate::serve::{ErrorKind, Reply, Request};
+use crate::serve::{ErrorKind, Failure, Reply, Request};
 use crate::wire::Protocol;
 
 /// A way of reading HTTP requests.
@@ -74,6 +74,8 @@ pub enum Answering {
     Options(super::options::OptionsAnswer),
     /// The health check.
     Health(super::health::HealthAnswer),
+    /// The S3 API's buckets and objects.
+    S3(super::s3::S3Answer),
 }
 
 impl Answering {
@@ -85,6 +87,7 @@ impl Answering {
             Answering::Webdav(answer) => answer,
             Answering::Options(answer) => answer,
             Answering::Health(answer) => answer,
+            Answering::S3(answer) => answer,
         }
     }
 }
@@ -116,6 +119,13 @@ pub trait Answer: fmt::Debug + Send {
         kind.code()
     }
 
+    /// Appends the answer to a failure of the serve layer: by default
+    /// [`Answer::error`] with [`Answer::status`]'s code. A dialect whose
+    /// errors name more than a status (S3's codes) writes its own.
+    fn failed(&self, failure: &Failure, framing: Framing, out: &mut Vec<u8>) {
+        self.error(self.status(failure.kind), &failure.message, framing, out);
+    }
+
     /// Appends an error answer (a failure, or the request refused):
     /// ferry's one-line text, with whatever fields the dialect adds.
     fn error(&self, status: u16, message: &str, framing: Framing, out: &mut Vec<u8>) {
@@ -140,6 +150,7 @@ pub static DIALECTS: &[&dyn Dialect] = &[
 pub fn served_on(protocol: Protocol) -> &'static [&'static dyn Dialect] {
     match protocol {
         Protocol::Http => DIALECTS,
+        Protocol::S3 => &[&super::s3::S3],
         // FERRY/1 has no HTTP dialects; a FERRY/1 listener never asks.
         Protocol::Ferry => &[],
     }

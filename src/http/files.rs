@@ -99,6 +99,7 @@ fn operation(request: HttpRequest, resume: &Resume) -> Result<Operation, Refused
             crc: request.checksum,
             mtime: request.mtime,
             trailer: None,
+            digests: None,
         },
         (Method::Delete, Target::File(name)) => Operation::Delete { name },
         (Method::Delete, Target::Listing(prefix)) => Operation::DeleteFolder { prefix },

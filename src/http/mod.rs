@@ -23,6 +23,7 @@ pub mod origin;
 pub mod page;
 pub mod request;
 pub mod response;
+pub mod s3;
 pub mod tus;
 pub mod webdav;
 pub mod xml;

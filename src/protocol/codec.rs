@@ -137,6 +137,7 @@ fn operation(request: Request) -> Operation {
                 len: CRC_TRAILER,
                 parse: parse_crc_trailer,
             }),
+            digests: None,
         },
         // The chunked coding is HTTP's, and so is its decoder; the CRC
         // comes in the chunked trailer section, which adds no length.
@@ -152,6 +153,7 @@ fn operation(request: Request) -> Operation {
                 len: 0,
                 parse: parse_stream_trailer,
             }),
+            digests: None,
         },
         Request::Get {
             name,

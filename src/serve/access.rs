@@ -25,6 +25,12 @@ use log::{debug, warn};
 use super::{Ctx, Declared, ErrorKind, Failure, Needs, Next, Outcome, Reply};
 use crate::access::{Access, Perm, Principal, Rejection, Secret, Who};
 
+/// The reason given for a signed request whose access key id is not in
+/// force (S3 answers it with its own code: `http/s3/error.rs`).
+pub const UNKNOWN_KEY: &str = "unknown access key id";
+/// The reason given for a signed request whose signature is not its key's.
+pub const BAD_SIGNATURE: &str = "the request's signature does not match";
+
 /// What serving a request may consult and change about who the client is:
 /// the server's access control, and the token this connection has
 /// authenticated with (FERRY/1's `AUTH`; HTTP sends one per request).
@@ -87,6 +93,8 @@ pub(super) fn auth(ctx: &Ctx<'_>, guard: &mut Guard<'_>, token: &Secret) -> Outc
 fn rejected(ctx: &Ctx<'_>, rejection: Rejection) -> Failure {
     let failure = match rejection {
         Rejection::Unknown => Failure::new(ErrorKind::Unauthorized, "unknown token"),
+        Rejection::UnknownKey => Failure::new(ErrorKind::Unauthorized, UNKNOWN_KEY),
+        Rejection::BadSignature => Failure::new(ErrorKind::Unauthorized, BAD_SIGNATURE),
         Rejection::Revoked => Failure::new(ErrorKind::Unauthorized, "token revoked"),
         Rejection::Throttled(wait) => Failure::new(
             ErrorKind::Throttled,

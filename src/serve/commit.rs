@@ -133,6 +133,7 @@ fn publish(ctx: &Ctx<'_>, commit: Commit) -> Outcome {
         meta: _,
     } = commit;
     let replaced = upload.replaces_existing();
+    let md5 = upload.md5();
     let result = if ctx.config.fsync {
         upload.commit_durably(crc)
     } else {
@@ -153,6 +154,7 @@ fn publish(ctx: &Ctx<'_>, commit: Commit) -> Outcome {
                 crc,
                 replaced,
                 session,
+                md5,
             })
         }
         Err(err) => {

@@ -5,6 +5,7 @@ use log::{debug, warn};
 
 use super::Overwrite;
 use super::commit::{Commit, commit_now};
+use super::digest::BodyDigests;
 use super::sessions::AppendEnd;
 use super::{Body, BodyLength, Receive, Send, Sink, Source, Trailer, WriteBehind};
 use super::{
@@ -25,7 +26,7 @@ pub(super) fn put(
     user: Option<Owner>,
     name: Name,
     body: Body,
-    (crc, trailer): (Option<u32>, Option<Trailer>),
+    (crc, trailer, digests): (Option<u32>, Option<Trailer>, Option<Box<BodyDigests>>),
     mtime: Option<i64>,
 ) -> Outcome {
     let framing = trailer.map_or(body, |t| t.after(body));
@@ -43,6 +44,7 @@ pub(super) fn put(
             let receive = Receive::new(Sink::File(upload), name, size, crc)
                 .by(user)
                 .with_trailer(trailer)
+                .digesting(digests)
                 .deferred(ctx.config.pool_writes.on(ctx.storage));
             Outcome::new(Reply::GoAhead, Next::Receive(receive))
         }
@@ -232,6 +234,19 @@ pub(super) fn make_folder(name: Name) -> Outcome {
     })
 }
 
+/// A folder's removal if it is empty (S3's `DeleteBucket`), on the pool.
+/// Written for the read-only mode like DELETE, with its permission on
+/// the folder's name (`access.rs`).
+pub(super) fn remove_folder(name: Name) -> Outcome {
+    Outcome::on_pool(move |ctx| match ctx.storage.remove_empty_folder(&name) {
+        Ok(()) => {
+            debug!("#{} RMDIR {name}", ctx.client);
+            Outcome::answer(Reply::Done)
+        }
+        Err(err) => storage_refusal(ctx, "RMDIR", name.as_str(), err),
+    })
+}
+
 /// MOVE: rename a file within the root, on the pool, replacing what
 /// `overwrite` lets it (WebDAV's: a folder there goes first, as DELETE
 /// would take it, and no parent folder is made: [`super::folders::clear`]). Written for the read-only mode like
@@ -353,6 +368,7 @@ pub fn finish_receive(receive: Box<Receive>, client: u64) -> Outcome {
             user,
             commit_at,
             piece,
+            digests,
             ..
         } = *receive;
         if let Some((trailer, bytes)) = trailer {
@@ -387,6 +403,17 @@ pub fn finish_receive(receive: Box<Receive>, client: u64) -> Outcome {
                 format!("checksum mismatch: received {crc:08x}, expected {expected:08x}"),
             );
             return Outcome::failed(failure, Next::Request);
+        }
+        let mut upload = upload;
+        if let Some(digests) = digests {
+            match digests.finish() {
+                Ok(md5) => upload.set_md5(md5),
+                Err(failure) => {
+                    warn!("#{client} PUT {name}: {}", failure.message);
+                    drop(upload);
+                    return Outcome::failed(failure, Next::Request);
+                }
+            }
         }
         let commit = Commit {
             upload,

@@ -6,11 +6,13 @@
 //! holds nothing else. The spool also gives the length that both protocols
 //! announce before the body.
 
+use std::cell::RefCell;
 use std::fs::File;
 use std::io::Write;
 
 use log::debug;
 
+use super::terms::Page;
 use super::{
     Ctx, ErrorKind, Failure, ListingFormat, Next, Outcome, Piece, Reply, Scope, Send, Source,
     abandoned, refuse, storage_refusal,
@@ -49,6 +51,7 @@ pub(super) fn list(
                 .list_directory(&prefix)
                 .and_then(|listing| spool_directory(&who, listing, spool)),
             Scope::Named => spool_named(ctx, &who, &prefix, spool),
+            Scope::Keys(page) => spool_keys(ctx, &who, &prefix, &page, spool),
         });
         let (file, len, files) = match spooled {
             Ok(spooled) => spooled,
@@ -124,6 +127,90 @@ fn spool_tree(
     })?;
     spool.put(Piece::End)?;
     spool.finish(files)
+}
+
+/// One page of the names below `prefix` that `who` may read (see
+/// [`Scope::Keys`]): the walk skips folders that hold nothing after the
+/// page's start, and stops once it has found one entry more than the
+/// page holds (the format then tells that more follow). Bounded by the
+/// page, whatever the tree holds.
+fn spool_keys(
+    ctx: &Ctx<'_>,
+    who: &Who,
+    prefix: &Prefix,
+    page: &Page,
+    mut spool: Spool<'_>,
+) -> Result<(File, u64, u64), StorageError> {
+    spool.put(Piece::Start)?;
+    spool.put(Piece::Files)?;
+    // Both of the walk's callbacks put entries on the page.
+    let paging = RefCell::new(Paging {
+        spool,
+        found: 0,
+        max: page.max,
+    });
+    let enter = |dir: &str| {
+        if ctx.is_abandoned() {
+            return Err(std::io::Error::other("the client has gone"));
+        }
+        if !who.may_list(dir) || !page.reaches_past(dir) {
+            return Ok(false);
+        }
+        // Below the prefix's folder: one entry, not walked.
+        if page.delimited && dir.len() > prefix.as_str().len() {
+            if page.is_past(dir) {
+                paging.borrow_mut().put(Piece::Directory {
+                    name: dir,
+                    mtime: 0,
+                    first: false,
+                })?;
+            }
+            return Ok(false);
+        }
+        Ok(true)
+    };
+    let walked = ctx.storage.list(prefix, enter, |entry| {
+        if !who.allows(Perm::Read, &entry.name) || !page.is_past(&entry.name) {
+            return Ok(());
+        }
+        paging.borrow_mut().put(Piece::File {
+            entry,
+            first: false,
+        })
+    });
+    let Paging {
+        mut spool, found, ..
+    } = paging.into_inner();
+    match walked {
+        Err(_) if found > page.max => {}
+        walked => walked?,
+    }
+    spool.put(Piece::End)?;
+    spool.finish(found as u64)
+}
+
+/// A page being spooled: its entries counted, so that the walk stops at
+/// the one beyond the last.
+struct Paging<'a> {
+    spool: Spool<'a>,
+    found: usize,
+    max: usize,
+}
+
+impl Paging<'_> {
+    /// Puts an entry on the page.
+    ///
+    /// # Errors
+    /// The spool's, or, once this was the entry beyond the page, one that
+    /// ends the walk.
+    fn put(&mut self, piece: Piece<'_>) -> std::io::Result<()> {
+        self.found += 1;
+        self.spool.put(piece)?;
+        match self.found > self.max {
+            true => Err(std::io::Error::other("the page is full")),
+            false => Ok(()),
+        }
+    }
 }
 
 /// The name `prefix` is without its `/`: the folder's listing, one

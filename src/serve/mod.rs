@@ -25,6 +25,7 @@
 mod access;
 mod archive;
 mod commit;
+pub mod digest;
 mod files;
 mod folders;
 mod health;
@@ -49,7 +50,7 @@ use crate::config::Config;
 use crate::hooks::Hooks;
 use crate::storage::{Storage, StorageError};
 use crate::wire::Protocol;
-pub use access::Guard;
+pub use access::{BAD_SIGNATURE, Guard, UNKNOWN_KEY};
 pub use archive::Archive;
 pub use files::{
     abandon, discard, dispose, finish_receive, leftover, sent, write_behind, write_failed,
@@ -58,7 +59,9 @@ pub use op::{Declared, Needs, Operation, Overwrite, Request, Verb};
 pub use receive::{Receive, Sink, WriteBehind};
 pub use reply::{ErrorKind, Failure, Reply};
 pub use send::{Send, Source, read_ahead};
-pub use terms::{Body, BodyLength, ListingFormat, Piece, Scope, Selection, Trailer, Version, Want};
+pub use terms::{
+    Body, BodyLength, ListingFormat, Page, Piece, Scope, Selection, Trailer, Version, Want,
+};
 
 /// What an operation borrows while it is served, on the reactor or on an
 /// I/O thread.

@@ -14,6 +14,7 @@
 //! and in `serve`, its `Verb`'s facts, what it `Needs`): splitting the
 //! tables would scatter what this file exists to keep in one place.
 
+use super::digest::BodyDigests;
 use super::piece::PieceChecksum;
 use super::terms::{Body, ListingFormat, Scope, Trailer, Want};
 use super::{Ctx, Next, Outcome, Reply, archive, files, folders, listing, sessions};
@@ -63,6 +64,9 @@ pub enum Operation {
         /// The CRC-32C follows the body, in this trailer (FERRY/1's
         /// `PUT <name> <size> -`): the framing has its bytes after `body`.
         trailer: Option<Trailer>,
+        /// Digests the body must match, and its MD5 answered (S3's
+        /// `x-amz-content-sha256`, `Content-MD5` and `ETag`).
+        digests: Option<Box<BodyDigests>>,
     },
     /// Send (part of) `name`.
     Get {
@@ -109,6 +113,12 @@ pub enum Operation {
     /// Make the folder `name`, whose parent exists (WebDAV's `MKCOL`;
     /// FERRY/1 has no verb for it yet).
     MakeFolder {
+        /// The folder's name.
+        name: Name,
+    },
+    /// Remove the folder `name` if it holds nothing (S3's `DeleteBucket`;
+    /// FERRY/1 has no verb for it yet).
+    RemoveFolder {
         /// The folder's name.
         name: Name,
     },
@@ -285,6 +295,11 @@ impl Operation {
             Operation::MakeFolder { name } => {
                 declared(Verb::MakeFolder, name.as_str(), Needs::Write(name.as_str()))
             }
+            // One verb with a file's DELETE, and its permission on the
+            // folder's own name (a grant on `a/` does not cover `a`).
+            Operation::RemoveFolder { name } => {
+                declared(Verb::Delete, name.as_str(), Needs::Delete(name.as_str()))
+            }
             Operation::Move { from, to, .. } => Declared {
                 verb: Verb::Move,
                 subject: from.as_str(),
@@ -337,12 +352,13 @@ impl Operation {
                 crc,
                 mtime,
                 trailer,
+                digests,
             } => files::put(
                 ctx,
                 super::user_of(ctx, &who),
                 name,
                 body,
-                (crc, trailer),
+                (crc, trailer, digests),
                 mtime,
             ),
             Operation::Get { name, want } => files::get(ctx, name, want),
@@ -357,6 +373,7 @@ impl Operation {
             Operation::Delete { name } => files::delete(name),
             Operation::DeleteFolder { prefix } => folders::delete(ctx, who, prefix),
             Operation::MakeFolder { name } => files::make_folder(name),
+            Operation::RemoveFolder { name } => files::remove_folder(name),
             Operation::Move {
                 from,
                 to,

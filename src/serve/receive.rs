@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use log::warn;
 
+use super::digest::{BodyDigests, Digesting};
 use super::piece::PieceCheck;
 use super::{ErrorKind, Failure, Next, Outcome, Trailer};
 use crate::access::Owner;
@@ -69,6 +70,9 @@ pub struct Receive {
     pub(super) commit_at: Option<u64>,
     /// An APPEND whose bytes must add up to a stated checksum.
     pub(super) piece: Option<Box<PieceCheck>>,
+    /// A PUT whose body's digests are computed (S3's): held against
+    /// those stated before the commit.
+    pub(super) digests: Option<Box<Digesting>>,
 }
 
 /// Chunk payloads this large are written on their own; smaller ones are
@@ -132,6 +136,7 @@ impl Receive {
             trailer: None,
             commit_at: None,
             piece: None,
+            digests: None,
         })
     }
 
@@ -269,6 +274,13 @@ impl Receive {
             Some(decoder) => (trailer, decoder.trailer_section().to_vec()),
             None => (trailer, held),
         })
+    }
+
+    /// Computes the body's digests as it arrives, to be held against
+    /// `stated` (if any) before the commit.
+    pub fn digesting(mut self: Box<Self>, stated: Option<Box<BodyDigests>>) -> Box<Receive> {
+        self.digests = stated.map(|stated| Box::new(Digesting::new(*stated)));
+        self
     }
 
     /// Writes go through the I/O pool: bytes are gathered (up to
@@ -451,6 +463,9 @@ impl Receive {
         self.crc = crc32c::crc32c_append(self.crc, data);
         if let Some(piece) = &mut self.piece {
             piece.update(data);
+        }
+        if let Some(digests) = &mut self.digests {
+            digests.update(data);
         }
         if self.defer {
             if self.pending.capacity() == 0 {

@@ -29,6 +29,8 @@ pub enum Reply {
         /// The upload session it was staged in, if any (tus names its
         /// upload URL by it).
         session: Option<String>,
+        /// Their MD5, where the request asked for it (S3's `ETag`).
+        md5: Option<[u8; 16]>,
     },
     /// A folder's removal left these members (by name; a folder's ends
     /// in `/`), each for its reason; the rest is gone.
@@ -267,6 +269,7 @@ impl From<&StorageError> for ErrorKind {
             | StorageError::SessionBusy
             | StorageError::InUseElsewhere
             | StorageError::Superseded
+            | StorageError::NotEmpty
             | StorageError::Stored(_) => ErrorKind::Conflict,
             StorageError::Symlink => ErrorKind::Forbidden,
             StorageError::NoSpace => ErrorKind::NoSpace,

@@ -10,7 +10,7 @@ use std::fmt;
 use crate::storage::{FileInfo, ListEntry, Stamp};
 
 /// How much of the tree below a prefix a listing shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Scope {
     /// Every file at any depth whose name starts with the prefix (FERRY/1
     /// `LIST`); a prefix with nothing under it lists nothing.
@@ -24,12 +24,49 @@ pub enum Scope {
     /// file of that name alone ([`Piece::Only`]), spooled like any
     /// listing so that the answer holds nothing of it.
     Named,
+    /// One page of the names below the prefix in name order (S3's
+    /// `ListObjects`): files and, where the page is delimited, folders
+    /// as one entry each, interleaved in name order.
+    Keys(Box<Page>),
+}
+
+/// A page of a [`Scope::Keys`] listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page {
+    /// A folder directly below the prefix's is one entry (a
+    /// [`Piece::Directory`], S3's common prefix) whose contents are not
+    /// walked; else every file at any depth is listed.
+    pub delimited: bool,
+    /// Only names after this one (S3's start-after, marker and
+    /// continuation token).
+    pub after: Option<String>,
+    /// Entries on the page: the walk stops once it has found one more,
+    /// which the format is given to tell that more follow, and writes not.
+    pub max: usize,
+}
+
+impl Page {
+    /// Whether a folder (its name ends in `/`) may hold names after
+    /// [`Page::after`], so that the walk enters it.
+    pub fn reaches_past(&self, folder: &str) -> bool {
+        self.after
+            .as_deref()
+            .is_none_or(|after| folder > after || after.starts_with(folder))
+    }
+
+    /// Whether `name` (a file, or a folder's entry) is after
+    /// [`Page::after`].
+    pub fn is_past(&self, name: &str) -> bool {
+        self.after.as_deref().is_none_or(|after| name > after)
+    }
 }
 
 /// One piece of a listing. A codec's [`ListingFormat`] is given, in this
 /// order: `Start`, each `Directory` (only for [`Scope::Directory`]),
 /// `Files`, each `File`, `End`; or, for [`Scope::Named`] naming a file,
-/// `Only`, and nothing else.
+/// `Only`, and nothing else. A [`Scope::Keys`] page is `Start`, `Files`,
+/// then `Directory` and `File` pieces interleaved in name order (at most
+/// [`Page::max`] and one more), `End`.
 #[derive(Debug, Clone, Copy)]
 pub enum Piece<'a> {
     /// Before anything else.

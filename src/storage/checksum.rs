@@ -30,6 +30,8 @@ use std::sync::{Condvar, Mutex, MutexGuard};
 use rustix::fs::{Stat, XattrFlags};
 
 const ATTRIBUTE: &str = "user.ferry.crc32c";
+/// Where an S3 upload's MD5 is recorded (its `ETag`), in the same form.
+const MD5_ATTRIBUTE: &str = "user.ferry.md5";
 /// Read size when a CRC has to be computed from the file.
 const CHUNK: usize = 256 * 1024;
 
@@ -47,6 +49,19 @@ pub(super) fn record(file: &File, crc: u32) {
     if let Ok(stat) = rustix::fs::fstat(file) {
         let text = record_text(&stat, crc);
         let _ = rustix::fs::fsetxattr(file, ATTRIBUTE, text.as_bytes(), XattrFlags::empty());
+    }
+}
+
+/// Records `md5` as the MD5 of `file` as it is now, as [`record`] does
+/// the CRC-32C (read back by the S3 answers of a later slice: docs/s3.md).
+pub(super) fn record_md5(file: &File, md5: &[u8; 16]) {
+    if let Ok(stat) = rustix::fs::fstat(file) {
+        let hex: String = md5.iter().map(|b| format!("{b:02x}")).collect();
+        let text = format!(
+            "{} {}.{} {hex}",
+            stat.st_size, stat.st_mtime, stat.st_mtime_nsec
+        );
+        let _ = rustix::fs::fsetxattr(file, MD5_ATTRIBUTE, text.as_bytes(), XattrFlags::empty());
     }
 }
 

@@ -65,6 +65,8 @@ pub enum StorageError {
     TempFileRemoved,
     /// Something has the name already (a folder to be made).
     Exists,
+    /// The folder to be removed holds something.
+    NotEmpty,
     /// Anything else the filesystem said.
     Io(io::Error),
 }
@@ -154,6 +156,7 @@ impl fmt::Display for StorageError {
         match self {
             StorageError::NotFound => f.write_str("no such file"),
             StorageError::Exists => f.write_str("the name exists"),
+            StorageError::NotEmpty => f.write_str("the folder is not empty"),
             StorageError::IsDirectory => f.write_str("is a directory"),
             StorageError::ParentNotDirectory => {
                 f.write_str("a parent of the name is not a directory")

@@ -441,6 +441,31 @@ impl Storage {
         }
     }
 
+    /// Removes the folder `name` if it holds nothing (S3's
+    /// `DeleteBucket`): not even an upload under way, whose temp file is
+    /// in it.
+    ///
+    /// # Errors
+    /// [`StorageError::NotFound`] if no folder has the name (a file is not
+    /// one), [`StorageError::NotEmpty`] if it holds anything, 403 for a
+    /// symlink.
+    pub fn remove_empty_folder(&self, name: &Name) -> Result<(), StorageError> {
+        self.pause(Point::Delete);
+        let (dirs, leaf) = name.split_parent();
+        let dir = self.walk(dirs)?;
+        let parent = self.fd(&dir);
+        let stat = rustix::fs::statat(parent, leaf, AtFlags::SYMLINK_NOFOLLOW)?;
+        match FileType::from_raw_mode(stat.st_mode) {
+            FileType::Directory => {}
+            FileType::Symlink => return Err(StorageError::Symlink),
+            _ => return Err(StorageError::NotFound),
+        }
+        match rustix::fs::unlinkat(parent, leaf, AtFlags::REMOVEDIR) {
+            Err(Errno::NOTEMPTY | Errno::EXIST) => Err(StorageError::NotEmpty),
+            removed => Ok(removed?),
+        }
+    }
+
     /// Opens the directories of a name for reading; `None` is the root.
     ///
     /// One `openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS)` resolves the

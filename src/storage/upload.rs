@@ -60,6 +60,9 @@ pub struct Upload {
     /// The modification time (Unix seconds) the client asked for, set on
     /// the staged file just before the commit.
     pub(super) mtime: Option<i64>,
+    /// The body's MD5, where it was computed (an S3 upload's `ETag`):
+    /// recorded with the file as its CRC-32C is.
+    pub(super) md5: Option<[u8; 16]>,
 }
 
 impl Upload {
@@ -90,6 +93,26 @@ impl Upload {
     /// committed, instead of the time its last byte was written.
     pub fn set_mtime(&mut self, mtime: Option<i64>) {
         self.mtime = mtime;
+    }
+
+    /// Records `md5` (the body's, computed as it arrived) with the file
+    /// when it is committed.
+    pub fn set_md5(&mut self, md5: [u8; 16]) {
+        self.md5 = Some(md5);
+    }
+
+    /// The body's MD5, if it was computed.
+    pub fn md5(&self) -> Option<[u8; 16]> {
+        self.md5
+    }
+
+    /// Records the checksums with the staged file, after its time is set
+    /// (the records name the time).
+    fn record(&self, crc: u32) {
+        checksum::record(&self.file, crc);
+        if let Some(md5) = &self.md5 {
+            checksum::record_md5(&self.file, md5);
+        }
     }
 
     /// Sets the asked-for modification time on the staged file: before
@@ -156,7 +179,7 @@ impl Upload {
     pub fn commit(mut self, crc: u32) -> Result<(), StorageError> {
         self.pause(Point::Commit);
         self.stamp()?;
-        checksum::record(&self.file, crc);
+        self.record(crc);
         self.rename_into_place()?;
         self.forget_session();
         Ok(())
@@ -173,7 +196,7 @@ impl Upload {
     pub fn commit_durably(mut self, crc: u32) -> Result<(), StorageError> {
         self.pause(Point::Commit);
         self.stamp()?;
-        checksum::record(&self.file, crc);
+        self.record(crc);
         self.file.sync_all()?;
         // Opened before the rename: running out of descriptors must fail
         // the commit before it happens, not after.
@@ -332,6 +355,7 @@ impl Storage {
             replaces: target.replaces,
             gate: self.gate.clone(),
             mtime: None,
+            md5: None,
         }
     }
 

@@ -20,6 +20,7 @@ pub fn write_tokens(path: &Path, holders: &[(&str, &[&str])]) -> Vec<String> {
         file.entries.push(Entry {
             name: (*name).to_owned(),
             digest: digest(&token),
+            s3: None,
             grants: Grants::new(grants.iter().map(|g| Grant::parse(g).unwrap()).collect()),
         });
         tokens.push(token);

@@ -1,0 +1,176 @@
+//! S3's error answers: the codes ferry uses, their statuses, the XML
+//! body, and how a failure of the serve layer becomes one (the mapping
+//! is docs/s3.md's table). Storage failures stay 5xx: a client retries
+//! them, and never takes them for its own mistake.
+//!
+//! ```text
+//! <?xml version="1.0" encoding="UTF-8"?>
+//! <Error><Code>NoSuchKey</Code><Message>no such file</Message></Error>
+//! ```
+
+use super::Asked;
+use crate::serve::digest::SHA256_MISMATCH;
+use crate::serve::{BAD_SIGNATURE, ErrorKind, Failure, UNKNOWN_KEY};
+
+/// An S3 error code ferry answers with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Code {
+    /// Not granted, not signed, read-only, or a reserved name.
+    AccessDenied,
+    /// An `Authorization` value that is not SigV4's.
+    AuthorizationHeaderMalformed,
+    /// The body is not the one its `Content-MD5` states.
+    BadDigest,
+    /// A file has the bucket's name.
+    BucketAlreadyExists,
+    /// The bucket exists.
+    BucketAlreadyOwnedByYou,
+    /// DeleteBucket of a folder that holds something.
+    BucketNotEmpty,
+    /// Over `--max-file-size`.
+    EntityTooLarge,
+    /// The disk or quota is full.
+    InsufficientStorage,
+    /// Anything else on the server's side.
+    InternalError,
+    /// No S3 key has the access key id.
+    InvalidAccessKeyId,
+    /// A parameter that is not one.
+    InvalidArgument,
+    /// A new bucket's name breaks S3's rules.
+    InvalidBucketName,
+    /// A `Content-MD5` that is not the base64 of 16 bytes.
+    InvalidDigest,
+    /// A range beyond the object.
+    InvalidRange,
+    /// A request S3 would not make so.
+    InvalidRequest,
+    /// A key over 1024 bytes.
+    KeyTooLongError,
+    /// A method the target does not take.
+    MethodNotAllowed,
+    /// A PutObject without `Content-Length`.
+    MissingContentLength,
+    /// No folder has the bucket's name.
+    NoSuchBucket,
+    /// No file has the key's name.
+    NoSuchKey,
+    /// An operation not served (yet).
+    NotImplemented,
+    /// `X-Amz-Date` more than 15 minutes from the server's time.
+    RequestTimeTooSkewed,
+    /// The storage failed: try again.
+    ServiceUnavailable,
+    /// The signature is not the key's.
+    SignatureDoesNotMatch,
+    /// Too busy, or too many failed signatures from the address.
+    SlowDown,
+    /// The body is not the one signed.
+    XAmzContentSHA256Mismatch,
+    /// ferry's own: a key that is a folder, or under a file, on disk.
+    XFerryKeyConflict,
+    /// ferry's own: a key that cannot be a file name (`a//b`, `..`).
+    XFerryInvalidKey,
+}
+
+impl Code {
+    /// Its HTTP status.
+    pub fn status(self) -> u16 {
+        use Code::*;
+        match self {
+            AuthorizationHeaderMalformed
+            | BadDigest
+            | EntityTooLarge
+            | InvalidArgument
+            | InvalidBucketName
+            | InvalidDigest
+            | InvalidRequest
+            | KeyTooLongError
+            | XAmzContentSHA256Mismatch
+            | XFerryInvalidKey => 400,
+            AccessDenied | InvalidAccessKeyId | RequestTimeTooSkewed | SignatureDoesNotMatch => 403,
+            NoSuchBucket | NoSuchKey => 404,
+            MethodNotAllowed => 405,
+            BucketAlreadyExists | BucketAlreadyOwnedByYou | BucketNotEmpty | XFerryKeyConflict => {
+                409
+            }
+            MissingContentLength => 411,
+            InvalidRange => 416,
+            InternalError => 500,
+            NotImplemented => 501,
+            ServiceUnavailable | SlowDown => 503,
+            InsufficientStorage => 507,
+        }
+    }
+
+    /// Its name in the XML.
+    pub fn name(self) -> String {
+        format!("{self:?}")
+    }
+}
+
+/// The code of a serve-layer failure of a request that `asked`.
+pub fn code_of(asked: Asked, failure: &Failure) -> Code {
+    let buckets = matches!(
+        asked,
+        Asked::HeadBucket | Asked::Location | Asked::ListObjects | Asked::DeleteBucket
+    );
+    match failure.kind {
+        ErrorKind::Unauthorized if failure.message == UNKNOWN_KEY => Code::InvalidAccessKeyId,
+        ErrorKind::Unauthorized if failure.message == BAD_SIGNATURE => Code::SignatureDoesNotMatch,
+        ErrorKind::Unauthorized
+        | ErrorKind::Forbidden
+        | ErrorKind::ReadOnly
+        | ErrorKind::Vetoed => Code::AccessDenied,
+        ErrorKind::NotFound | ErrorKind::Expired if buckets => Code::NoSuchBucket,
+        ErrorKind::NotFound | ErrorKind::Expired => Code::NoSuchKey,
+        ErrorKind::Conflict if asked == Asked::DeleteBucket => Code::BucketNotEmpty,
+        ErrorKind::Conflict if asked == Asked::GetObject => Code::NoSuchKey,
+        ErrorKind::Conflict => Code::XFerryKeyConflict,
+        ErrorKind::Exists if asked == Asked::CreateBucket => Code::BucketAlreadyOwnedByYou,
+        ErrorKind::Exists => Code::XFerryKeyConflict,
+        ErrorKind::TooLarge => Code::EntityTooLarge,
+        ErrorKind::ChecksumMismatch if failure.message == SHA256_MISMATCH => {
+            Code::XAmzContentSHA256Mismatch
+        }
+        ErrorKind::ChecksumMismatch => Code::BadDigest,
+        ErrorKind::BadRequest => Code::InvalidRequest,
+        ErrorKind::Throttled | ErrorKind::Busy => Code::SlowDown,
+        ErrorKind::Unavailable => Code::ServiceUnavailable,
+        ErrorKind::NoSpace => Code::InsufficientStorage,
+        ErrorKind::Internal => Code::InternalError,
+    }
+}
+
+/// The XML body of an error.
+pub fn body(code: Code, message: &str) -> String {
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{}</Code><Message>{}</Message></Error>\n",
+        code.name(),
+        quick_xml::escape::escape(message)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn storage_failures_are_never_the_clients() {
+        for kind in [ErrorKind::Unavailable, ErrorKind::Busy, ErrorKind::Internal] {
+            let failure = Failure::new(kind, "disk gone");
+            for asked in [Asked::GetObject, Asked::PutObject, Asked::ListObjects] {
+                assert!(code_of(asked, &failure).status() >= 500);
+            }
+        }
+    }
+
+    #[test]
+    fn a_missing_name_is_a_bucket_or_a_key_by_what_was_asked() {
+        let failure = Failure::new(ErrorKind::NotFound, "no such file");
+        assert_eq!(code_of(Asked::ListObjects, &failure), Code::NoSuchBucket);
+        assert_eq!(code_of(Asked::HeadObject, &failure), Code::NoSuchKey);
+        let body = body(Code::NoSuchKey, "a <b>");
+        assert!(body.contains("<Code>NoSuchKey</Code><Message>a &lt;b&gt;</Message>"));
+    }
+}

@@ -1,0 +1,344 @@
+//! What an S3 request signs (Signature Version 4, `Authorization`
+//! header): its canonical form and the string to sign, made from the
+//! request head alone, so that access control can check the signature
+//! with the key's secret (`access/sigv4.rs`) without knowing HTTP. Also
+//! the request's time, which may be at most 15 minutes from the server's.
+//!
+//! ```text
+//! Authorization: AWS4-HMAC-SHA256 Credential=<key id>/<date>/<region>/s3/aws4_request,
+//!                SignedHeaders=<h1;h2;...>, Signature=<64 hex>
+//! canonical request = method \n URI \n query \n headers \n signed headers \n payload hash
+//!   URI:     the path, decoded, each byte but A-Z a-z 0-9 - . _ ~ / as %XX (once: S3's rule)
+//!   query:   name=value pairs, each side encoded as the URI but / too, sorted
+//!   headers: each signed header, lower-case: values trimmed, spaces squeezed, joined by ,
+//! string to sign = "AWS4-HMAC-SHA256" \n x-amz-date \n <date>/<region>/s3/aws4_request \n hex(SHA-256(canonical request))
+//! ```
+
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+
+use super::super::message::Head;
+use super::super::request::url_path;
+use super::error::Code;
+use crate::access::sigv4::{Scope, Signed};
+use crate::name::percent_decode;
+
+/// The one algorithm served.
+const ALGORITHM: &str = "AWS4-HMAC-SHA256";
+/// The most a request's time may be from the server's, in seconds.
+const MAX_SKEW: i64 = 15 * 60;
+
+/// What an `Authorization` value says.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Authorization<'a> {
+    /// The access key id.
+    pub key_id: &'a str,
+    /// The credential scope.
+    pub scope: Scope,
+    /// The signed headers' names, lower-case, in the order given.
+    pub signed_headers: Vec<&'a str>,
+    /// The signature.
+    pub signature: Vec<u8>,
+}
+
+/// Parses an `Authorization` value.
+///
+/// # Errors
+/// Another algorithm, or a value that is not one of SigV4's.
+pub fn authorization(value: &str) -> Result<Authorization<'_>, (Code, &'static str)> {
+    let malformed = (
+        Code::AuthorizationHeaderMalformed,
+        "expected AWS4-HMAC-SHA256 Credential=..., SignedHeaders=..., Signature=...",
+    );
+    let Some(rest) = value.trim().strip_prefix(ALGORITHM) else {
+        return Err((
+            Code::InvalidRequest,
+            "only AWS4-HMAC-SHA256 signatures are served",
+        ));
+    };
+    let (mut credential, mut signed, mut signature) = (None, None, None);
+    for part in rest.split(',').map(str::trim) {
+        match part.split_once('=') {
+            Some(("Credential", v)) => credential = Some(v),
+            Some(("SignedHeaders", v)) => signed = Some(v),
+            Some(("Signature", v)) => signature = Some(v),
+            _ => return Err(malformed),
+        }
+    }
+    let (Some(credential), Some(signed), Some(signature)) = (credential, signed, signature) else {
+        return Err(malformed);
+    };
+    let mut parts = credential.split('/');
+    let (Some(key_id), Some(date), Some(region), Some(service), Some("aws4_request"), None) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
+        return Err(malformed);
+    };
+    let signature = hex(signature).filter(|s| s.len() == 32).ok_or(malformed)?;
+    Ok(Authorization {
+        key_id,
+        scope: Scope {
+            date: date.to_owned(),
+            region: region.to_owned(),
+            service: service.to_owned(),
+        },
+        signed_headers: signed.split(';').collect(),
+        signature,
+    })
+}
+
+/// The credential a signed request presents: its string to sign, made
+/// from `head`, with `payload` (the `x-amz-content-sha256` value) as its
+/// payload hash; `amz_date` is its `x-amz-date`, checked against `now`.
+///
+/// # Errors
+/// A date that is not one, or more than 15 minutes from `now`, or not the
+/// scope's day; a header signed that is not `host` or `x-amz-*` while
+/// `host` is not signed.
+pub fn signed(
+    head: &Head<'_>,
+    auth: Authorization<'_>,
+    amz_date: &str,
+    payload: &str,
+    now: OffsetDateTime,
+) -> Result<Signed, (Code, String)> {
+    let at = parse_amz_date(amz_date).ok_or_else(|| {
+        (
+            Code::AccessDenied,
+            "X-Amz-Date must be YYYYMMDDTHHMMSSZ".to_owned(),
+        )
+    })?;
+    if (at - now.unix_timestamp()).abs() > MAX_SKEW {
+        let message = "the request's time is more than 15 minutes from the server's";
+        return Err((Code::RequestTimeTooSkewed, message.to_owned()));
+    }
+    if !amz_date.starts_with(&auth.scope.date) || !auth.signed_headers.contains(&"host") {
+        let message = "the credential's date must be X-Amz-Date's, and host must be signed";
+        return Err((Code::AuthorizationHeaderMalformed, message.to_owned()));
+    }
+    let canonical = canonical_request(head, &auth.signed_headers, payload);
+    Ok(Signed {
+        key_id: auth.key_id.to_owned(),
+        string_to_sign: string_to_sign(amz_date, &auth.scope, &canonical),
+        scope: auth.scope,
+        signature: auth.signature,
+    })
+}
+
+/// The canonical request of `head`, signing `signed_headers`, whose
+/// payload hash is `payload`.
+pub fn canonical_request(head: &Head<'_>, signed_headers: &[&str], payload: &str) -> String {
+    let (path, query) = head.target.split_once('?').unwrap_or((head.target, ""));
+    let mut out = format!("{}\n{}\n", head.method, encode(&decode(path), false));
+    out.push_str(&canonical_query(query));
+    out.push('\n');
+    for name in signed_headers {
+        out.push_str(name);
+        out.push(':');
+        let values = head.fields().filter(|(n, _)| n.eq_ignore_ascii_case(name));
+        let values: Vec<String> = values.map(|(_, value)| squeezed(value)).collect();
+        out.push_str(&values.join(","));
+        out.push('\n');
+    }
+    out.push('\n');
+    out.push_str(&signed_headers.join(";"));
+    out.push('\n');
+    out.push_str(payload);
+    out
+}
+
+/// The string to sign for `canonical`, a request of `amz_date` in `scope`.
+pub fn string_to_sign(amz_date: &str, scope: &Scope, canonical: &str) -> String {
+    format!(
+        "{ALGORITHM}\n{amz_date}\n{}/{}/{}/aws4_request\n{}",
+        scope.date,
+        scope.region,
+        scope.service,
+        hex_of(&Sha256::digest(canonical.as_bytes()))
+    )
+}
+
+/// The query's pairs, each side decoded then encoded, sorted.
+fn canonical_query(query: &str) -> String {
+    let mut pairs: Vec<(String, String)> = query
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            (encode(&decode(name), true), encode(&decode(value), true))
+        })
+        .collect();
+    pairs.sort();
+    let pairs: Vec<String> = pairs.into_iter().map(|(n, v)| format!("{n}={v}")).collect();
+    pairs.join("&")
+}
+
+/// `text` percent-decoded, as bytes read as UTF-8 (lossily: a request
+/// whose bytes are not UTF-8 cannot match anything a client signed).
+fn decode(text: &str) -> String {
+    match percent_decode(text.as_bytes()) {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        Err(_) => text.to_owned(),
+    }
+}
+
+/// SigV4's encoding: every byte but the unreserved ones (and `/`, unless
+/// `slash`) as `%XX`.
+fn encode(text: &str, slash: bool) -> String {
+    let encoded = url_path(text);
+    match slash {
+        true => encoded.replace('/', "%2F"),
+        false => encoded,
+    }
+}
+
+/// A header value trimmed, runs of spaces squeezed to one.
+fn squeezed(value: &[u8]) -> String {
+    let text = String::from_utf8_lossy(value);
+    text.split_ascii_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// `YYYYMMDDTHHMMSSZ` as Unix seconds.
+pub fn parse_amz_date(text: &str) -> Option<i64> {
+    let format = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
+    time::PrimitiveDateTime::parse(text, format)
+        .ok()
+        .map(|t| t.assume_utc().unix_timestamp())
+}
+
+/// Bytes from hex digits (either case).
+pub fn hex(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|at| u8::from_str_radix(&text[at..at + 2], 16).ok())
+        .collect()
+}
+
+/// Lower-case hex of `bytes`.
+pub fn hex_of(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::super::message;
+    use super::*;
+    use crate::access::sigv4;
+
+    const SECRET: &str = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
+    const EMPTY: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+    /// One vector of AWS's `aws-sig-v4-test-suite` (service `service`,
+    /// region us-east-1, 2015-08-30T12:36:00Z): the request as sent, the
+    /// canonical request and the signature it must give.
+    fn check(request: &str, canonical: &str, signature: &str) {
+        let raw = format!("{}\r\n\r\n", request.replace('\n', "\r\n"));
+        let parsed = message::parse(
+            raw.as_bytes(),
+            |_| false,
+            |head, _| {
+                let auth = format!(
+                    "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, \
+                 SignedHeaders={}, Signature={signature}",
+                    canonical.lines().rev().nth(1).unwrap_or_default()
+                );
+                let auth = authorization(&auth).map_err(|(_, m)| (400, m.to_owned()))?;
+                let made = canonical_request(head, &auth.signed_headers, EMPTY);
+                assert_eq!(made, canonical, "{request}");
+                let sts = string_to_sign("20150830T123600Z", &auth.scope, &made);
+                let key = sigv4::signing_key(SECRET, &auth.scope);
+                assert!(sigv4::verify(&key, &sts, &auth.signature), "{request}");
+                Ok(())
+            },
+        );
+        assert!(matches!(parsed, Ok(Some(_))), "{request}: {parsed:?}");
+    }
+
+    #[test]
+    fn the_test_suite_vectors_that_s3_shares() {
+        let vectors = [
+            (
+                "GET / HTTP/1.1\nHost:example.amazonaws.com\nX-Amz-Date:20150830T123600Z",
+                "GET\n/\n\nhost:example.amazonaws.com\nx-amz-date:20150830T123600Z\n\nhost;x-amz-date\n",
+                "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31",
+            ),
+            (
+                "GET /?Param2=value2&Param1=value1 HTTP/1.1\nHost:example.amazonaws.com\nX-Amz-Date:20150830T123600Z",
+                "GET\n/\nParam1=value1&Param2=value2\nhost:example.amazonaws.com\nx-amz-date:20150830T123600Z\n\nhost;x-amz-date\n",
+                "b97d918cfa904a5beff61c982a1b6f458b799221646efd99d3219ec94cdf2500",
+            ),
+            (
+                "GET /?Param1=value2&Param1=value1 HTTP/1.1\nHost:example.amazonaws.com\nX-Amz-Date:20150830T123600Z",
+                "GET\n/\nParam1=value1&Param1=value2\nhost:example.amazonaws.com\nx-amz-date:20150830T123600Z\n\nhost;x-amz-date\n",
+                "5772eed61e12b33fae39ee5e7012498b51d56abc0abb7c60486157bd471c4694",
+            ),
+            (
+                "GET /?Param1=value2&Param1=Value1 HTTP/1.1\nHost:example.amazonaws.com\nX-Amz-Date:20150830T123600Z",
+                "GET\n/\nParam1=Value1&Param1=value2\nhost:example.amazonaws.com\nx-amz-date:20150830T123600Z\n\nhost;x-amz-date\n",
+                "eedbc4e291e521cf13422ffca22be7d2eb8146eecf653089df300a15b2382bd1",
+            ),
+            (
+                "GET /?Param1=value1 HTTP/1.1\nHost:example.amazonaws.com\nX-Amz-Date:20150830T123600Z",
+                "GET\n/\nParam1=value1\nhost:example.amazonaws.com\nx-amz-date:20150830T123600Z\n\nhost;x-amz-date\n",
+                "a67d582fa61cc504c4bae71f336f98b97f1ea3c7a6bfe1b6e45aec72011b9aeb",
+            ),
+            (
+                "GET /-._~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz HTTP/1.1\nHost:example.amazonaws.com\nX-Amz-Date:20150830T123600Z",
+                "GET\n/-._~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz\n\nhost:example.amazonaws.com\nx-amz-date:20150830T123600Z\n\nhost;x-amz-date\n",
+                "07ef7494c76fa4850883e2b006601f940f8a34d404d0cfa977f52a65bbf5f24f",
+            ),
+            (
+                "GET /ሴ HTTP/1.1\nHost:example.amazonaws.com\nX-Amz-Date:20150830T123600Z",
+                "GET\n/%E1%88%B4\n\nhost:example.amazonaws.com\nx-amz-date:20150830T123600Z\n\nhost;x-amz-date\n",
+                "8318018e0b0f223aa2bbf98705b62bb787dc9c0e678f255a891fd03141be5d85",
+            ),
+            (
+                "GET / HTTP/1.1\nHost:example.amazonaws.com\nMy-Header1:value2\nMy-Header1:value2\nMy-Header1:value1\nX-Amz-Date:20150830T123600Z",
+                "GET\n/\n\nhost:example.amazonaws.com\nmy-header1:value2,value2,value1\nx-amz-date:20150830T123600Z\n\nhost;my-header1;x-amz-date\n",
+                "c9d5ea9f3f72853aea855b47ea873832890dbdd183b4468f858259531a5138ea",
+            ),
+            (
+                "GET / HTTP/1.1\nHost:example.amazonaws.com\nMy-Header1: value1\nMy-Header2: \"a   b   c\"\nX-Amz-Date:20150830T123600Z",
+                "GET\n/\n\nhost:example.amazonaws.com\nmy-header1:value1\nmy-header2:\"a b c\"\nx-amz-date:20150830T123600Z\n\nhost;my-header1;my-header2;x-amz-date\n",
+                "acc3ed3afb60bb290fc8d2dd0098b9911fcaa05412b367055dee359757a9c736",
+            ),
+        ];
+        for (request, canonical, signature) in vectors {
+            check(request, &format!("{canonical}{EMPTY}"), signature);
+        }
+    }
+
+    #[test]
+    fn authorization_values() {
+        let value = format!(
+            "AWS4-HMAC-SHA256 Credential=AK/20260101/eu-west-3/s3/aws4_request, SignedHeaders=host;x-amz-date, Signature={}",
+            "ab".repeat(32)
+        );
+        let auth = authorization(&value).unwrap();
+        assert_eq!(auth.key_id, "AK");
+        assert_eq!(auth.scope.region, "eu-west-3");
+        assert_eq!(auth.signed_headers, ["host", "x-amz-date"]);
+        assert_eq!(auth.signature, vec![0xab; 32]);
+        for bad in [
+            "AWS AK:sig",
+            "AWS4-HMAC-SHA256 Credential=AK/20260101/s3/aws4_request, SignedHeaders=host, Signature=00",
+            "AWS4-HMAC-SHA256 Credential=AK/20260101/r/s3/aws4_request, SignedHeaders=host",
+        ] {
+            assert!(authorization(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn dates_and_skew() {
+        assert_eq!(parse_amz_date("20150830T123600Z"), Some(1_440_938_160));
+        assert_eq!(parse_amz_date("2015-08-30T12:36:00Z"), None);
+    }
+}

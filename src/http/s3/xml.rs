@@ -1,0 +1,226 @@
+//! S3's XML answers: ListBuckets and ListObjects (V1 and V2) as listing
+//! formats, written piece by piece into the spool on the pool as the
+//! walk goes (docs/webdav.md (c): the same spool as PROPFIND's), and the
+//! small fixed answers. Text is escaped by quick-xml.
+
+use std::fmt::Write as _;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use quick_xml::escape::escape;
+
+use super::super::request::url_path;
+use super::super::response;
+use crate::serve::Piece;
+use crate::serve::Version;
+use crate::serve::terms::Format;
+
+/// S3's namespace.
+const NS: &str = "http://s3.amazonaws.com/doc/2006-03-01/";
+const DECLARATION: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
+
+/// `GetBucketLocation`'s answer: the empty constraint, which is how S3
+/// says us-east-1.
+pub fn location() -> String {
+    format!("{DECLARATION}<LocationConstraint xmlns=\"{NS}\"/>\n")
+}
+
+/// A time as S3's listings give it (ISO 8601, UTC, milliseconds).
+fn iso(unix_seconds: i64) -> String {
+    let format =
+        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].000Z");
+    time::OffsetDateTime::from_unix_timestamp(unix_seconds)
+        .ok()
+        .and_then(|t| t.format(format).ok())
+        .unwrap_or_default()
+}
+
+/// `ListBuckets`: the root's folders.
+#[derive(Debug)]
+pub struct Buckets;
+
+impl Format for Buckets {
+    fn put(&mut self, _prefix: &str, piece: Piece<'_>, out: &mut Vec<u8>) {
+        let text = match piece {
+            Piece::Start => format!(
+                "{DECLARATION}<ListAllMyBucketsResult xmlns=\"{NS}\"><Owner><ID>ferry</ID><DisplayName>ferry</DisplayName></Owner><Buckets>"
+            ),
+            Piece::Directory { name, mtime, .. } => format!(
+                "<Bucket><Name>{}</Name><CreationDate>{}</CreationDate></Bucket>",
+                escape(name.trim_end_matches('/')),
+                iso(mtime)
+            ),
+            Piece::End => "</Buckets></ListAllMyBucketsResult>\n".to_owned(),
+            Piece::Files | Piece::File { .. } | Piece::Only(_) => return,
+        };
+        out.extend_from_slice(text.as_bytes());
+    }
+}
+
+/// What a `ListObjects` request asked, for its answer.
+#[derive(Debug)]
+pub struct Objects {
+    /// The bucket, and its folder's prefix (`<bucket>/`).
+    pub bucket: String,
+    /// The key prefix asked for.
+    pub prefix: String,
+    /// ListObjectsV2 (else V1).
+    pub v2: bool,
+    /// `delimiter=/`.
+    pub delimited: bool,
+    /// Keys on the page at most.
+    pub max: usize,
+    /// `encoding-type=url`: keys and prefixes percent-encoded.
+    pub url: bool,
+    /// What the request gave to start after, echoed: V1's marker, V2's
+    /// start-after and continuation-token.
+    pub echo: Vec<(&'static str, String)>,
+    /// Entries written so far.
+    pub written: usize,
+    /// The last entry written: where the next page starts.
+    pub last: Option<String>,
+    /// An entry beyond the page was found.
+    pub truncated: bool,
+    /// Common prefixes, written after the contents (at most `max`).
+    pub prefixes: Vec<String>,
+}
+
+/// A V2 continuation token for the page after `key`.
+pub fn token(key: &str) -> String {
+    URL_SAFE_NO_PAD.encode(key)
+}
+
+/// The key a continuation token starts after.
+pub fn after_token(token: &str) -> Option<String> {
+    String::from_utf8(URL_SAFE_NO_PAD.decode(token).ok()?).ok()
+}
+
+impl Objects {
+    /// A key or prefix as the answer shows it.
+    fn shown(&self, key: &str) -> String {
+        match self.url {
+            true => url_path(key),
+            false => escape(key).into_owned(),
+        }
+    }
+
+    /// The key of a name in the bucket.
+    fn key<'a>(&self, name: &'a str) -> &'a str {
+        name.get(self.bucket.len() + 1..).unwrap_or_default()
+    }
+
+    fn start(&self) -> String {
+        let mut text = format!(
+            "{DECLARATION}<ListBucketResult xmlns=\"{NS}\"><Name>{}</Name><Prefix>{}</Prefix><MaxKeys>{}</MaxKeys>",
+            escape(&self.bucket),
+            self.shown(&self.prefix),
+            self.max
+        );
+        if self.delimited {
+            text.push_str("<Delimiter>/</Delimiter>");
+        }
+        if self.url {
+            text.push_str("<EncodingType>url</EncodingType>");
+        }
+        for (element, value) in &self.echo {
+            let _ = write!(text, "<{element}>{}</{element}>", self.shown(value));
+        }
+        text
+    }
+
+    fn end(&self) -> String {
+        let mut text = String::new();
+        for prefix in &self.prefixes {
+            let _ = write!(
+                text,
+                "<CommonPrefixes><Prefix>{}</Prefix></CommonPrefixes>",
+                self.shown(prefix)
+            );
+        }
+        let _ = write!(text, "<IsTruncated>{}</IsTruncated>", self.truncated);
+        let next = self.last.as_deref().filter(|_| self.truncated);
+        match (self.v2, next) {
+            (true, next) => {
+                let _ = write!(text, "<KeyCount>{}</KeyCount>", self.written);
+                if let Some(last) = next {
+                    let _ = write!(
+                        text,
+                        "<NextContinuationToken>{}</NextContinuationToken>",
+                        token(last)
+                    );
+                }
+            }
+            (false, Some(last)) => {
+                let _ = write!(text, "<NextMarker>{}</NextMarker>", self.shown(last));
+            }
+            (false, None) => {}
+        }
+        text.push_str("</ListBucketResult>\n");
+        text
+    }
+
+    /// Takes an entry (a key or a common prefix), unless the page is full.
+    fn entry(&mut self, key: &str) -> bool {
+        if self.written >= self.max {
+            self.truncated = true;
+            return false;
+        }
+        self.written += 1;
+        self.last = Some(key.to_owned());
+        true
+    }
+}
+
+impl Format for Objects {
+    fn put(&mut self, _prefix: &str, piece: Piece<'_>, out: &mut Vec<u8>) {
+        let text = match piece {
+            Piece::Start => self.start(),
+            Piece::File { entry, .. } => {
+                let key = self.key(&entry.name).to_owned();
+                if !self.entry(&key) {
+                    return;
+                }
+                let version = Version {
+                    info: entry.info,
+                    stamp: entry.stamp,
+                    crc: None,
+                };
+                format!(
+                    "<Contents><Key>{}</Key><LastModified>{}</LastModified><ETag>{}</ETag><Size>{}</Size><StorageClass>STANDARD</StorageClass></Contents>",
+                    self.shown(&key),
+                    iso(entry.info.mtime),
+                    escape(response::etag(&version)),
+                    entry.info.size
+                )
+            }
+            Piece::Directory { name, .. } => {
+                let key = self.key(name).to_owned();
+                if self.entry(&key) {
+                    self.prefixes.push(key);
+                }
+                return;
+            }
+            Piece::End => self.end(),
+            Piece::Files | Piece::Only(_) => return,
+        };
+        out.extend_from_slice(text.as_bytes());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_round_trip_any_key() {
+        for key in ["a", "dir/é &+", ""] {
+            assert_eq!(after_token(&token(key)).as_deref(), Some(key));
+        }
+        assert_eq!(after_token("!!"), None);
+    }
+
+    #[test]
+    fn times_are_iso() {
+        assert_eq!(iso(0), "1970-01-01T00:00:00.000Z");
+    }
+}
