@@ -5,7 +5,7 @@ use log::{debug, warn};
 
 use super::Overwrite;
 use super::commit::{Commit, commit_now};
-use super::digest::BodyDigests;
+use super::digest::{BodyDigests, Digesting};
 use super::sessions::AppendEnd;
 use super::{Body, BodyLength, Receive, Send, Sink, Source, Trailer, WriteBehind};
 use super::{
@@ -41,11 +41,12 @@ pub(super) fn put(
     Outcome::on_pool(move |ctx| match ctx.storage.begin_upload(&name) {
         Ok(mut upload) => {
             upload.set_mtime(mtime);
-            let receive = Receive::new(Sink::File(upload), name, size, crc)
+            let mut receive = Receive::new(Sink::File(upload), name, size, crc)
                 .by(user)
                 .with_trailer(trailer)
-                .digesting(digests)
                 .deferred(ctx.config.pool_writes.on(ctx.storage));
+            // Computed as the body arrives, checked before the commit.
+            receive.digests = digests.map(|stated| Box::new(Digesting::new(*stated)));
             Outcome::new(Reply::GoAhead, Next::Receive(receive))
         }
         Err(err) => refuse(

@@ -141,6 +141,9 @@ fn spool_keys(
     page: &Page,
     mut spool: Spool<'_>,
 ) -> Result<(File, u64, u64), StorageError> {
+    if let Some(folder) = &page.within {
+        ctx.storage.find_folder(folder)?;
+    }
     spool.put(Piece::Start)?;
     spool.put(Piece::Files)?;
     // Both of the walk's callbacks put entries on the page.

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use log::warn;
 
-use super::digest::{BodyDigests, Digesting};
+use super::digest::Digesting;
 use super::piece::PieceCheck;
 use super::{ErrorKind, Failure, Next, Outcome, Trailer};
 use crate::access::Owner;
@@ -70,8 +70,7 @@ pub struct Receive {
     pub(super) commit_at: Option<u64>,
     /// An APPEND whose bytes must add up to a stated checksum.
     pub(super) piece: Option<Box<PieceCheck>>,
-    /// A PUT whose body's digests are computed (S3's): held against
-    /// those stated before the commit.
+    /// A PUT's body digests (S3's), checked before the commit.
     pub(super) digests: Option<Box<Digesting>>,
 }
 
@@ -274,13 +273,6 @@ impl Receive {
             Some(decoder) => (trailer, decoder.trailer_section().to_vec()),
             None => (trailer, held),
         })
-    }
-
-    /// Computes the body's digests as it arrives, to be held against
-    /// `stated` (if any) before the commit.
-    pub fn digesting(mut self: Box<Self>, stated: Option<Box<BodyDigests>>) -> Box<Receive> {
-        self.digests = stated.map(|stated| Box::new(Digesting::new(*stated)));
-        self
     }
 
     /// Writes go through the I/O pool: bytes are gathered (up to

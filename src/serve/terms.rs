@@ -7,6 +7,7 @@
 
 use std::fmt;
 
+use crate::name::Name;
 use crate::storage::{FileInfo, ListEntry, Stamp};
 
 /// How much of the tree below a prefix a listing shows.
@@ -43,6 +44,9 @@ pub struct Page {
     /// Entries on the page: the walk stops once it has found one more,
     /// which the format is given to tell that more follow, and writes not.
     pub max: usize,
+    /// A folder without which the listing is "not found" rather than
+    /// empty (S3's bucket).
+    pub within: Option<Name>,
 }
 
 impl Page {

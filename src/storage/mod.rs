@@ -466,6 +466,17 @@ impl Storage {
         }
     }
 
+    /// Checks that the folder `name` is there (S3's bucket, before a
+    /// listing of its keys that would otherwise be empty).
+    ///
+    /// # Errors
+    /// [`StorageError::NotFound`] if no folder has the name; 500 or 503 if
+    /// it cannot be looked up.
+    pub fn find_folder(&self, name: &Name) -> Result<(), StorageError> {
+        self.pause(Point::Walk);
+        open_dir_beneath(&self.root, name.as_str()).map(drop)
+    }
+
     /// Opens the directories of a name for reading; `None` is the root.
     ///
     /// One `openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS)` resolves the

@@ -5,6 +5,7 @@
 pub mod http;
 pub mod process;
 pub mod proxy;
+pub mod s3;
 pub mod tls;
 pub mod tokens;
 
@@ -39,6 +40,8 @@ pub struct TestServer {
     pub addr: SocketAddr,
     /// The HTTP listener, when the config asked for one.
     pub http: Option<SocketAddr>,
+    /// The S3 listener, when the config asked for one.
+    pub s3: Option<SocketAddr>,
     /// The metrics listener (`--metrics`), when the config asked for one.
     pub metrics: Option<SocketAddr>,
     pub root: TempDir,
@@ -86,12 +89,14 @@ impl TestServer {
         }
         let addr = server.local_addr();
         let http = server.http_addr();
+        let s3 = server.address_of(ferry::wire::Protocol::S3);
         let metrics = server.metrics_addr();
         let handle = server.shutdown_handle();
         let thread = std::thread::spawn(move || server.run());
         TestServer {
             addr,
             http,
+            s3,
             metrics,
             root,
             handle,

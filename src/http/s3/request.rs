@@ -1,0 +1,449 @@
+//! What an S3 request asks, as one of ferry's operations: its target
+//! (bucket, key, query), the bucket and key as ferry names (the S3 codes
+//! of those that cannot be: docs/s3.md), and each operation's terms (a
+//! listing's page, a PUT's digests, a GET's range).
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+
+use super::super::message::{Head, Resume};
+use super::super::request::{Range, resolve_range};
+use super::error::Code;
+use super::{Asked, Fields, Refusal, refusal, sigv4, xml};
+use crate::name::{Name, NameError, Prefix, percent_decode};
+use crate::serve::digest::BodyDigests;
+use crate::serve::terms::Choose;
+use crate::serve::{Body, BodyLength, Operation, Page, Scope, Selection, Version, Want};
+
+/// Most keys on a page of a listing.
+const MAX_KEYS: usize = 1000;
+
+/// What a request's target names.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Target {
+    /// `/`.
+    Root,
+    /// `/<bucket>`, and the query.
+    Bucket(String, Vec<(String, String)>),
+    /// `/<bucket>/<key>`, and the query.
+    Object(String, String, Vec<(String, String)>),
+}
+
+impl Target {
+    /// Reads a request target: the path decoded once, the query's pairs.
+    pub(super) fn of(target: &str) -> Result<Target, Refusal> {
+        let (path, query) = target.split_once('?').unwrap_or((target, ""));
+        let decoded = |text: &str| {
+            percent_decode(text.as_bytes())
+                .ok()
+                .and_then(|bytes| String::from_utf8(bytes).ok())
+                .ok_or_else(|| refusal(Code::InvalidArgument, "a target that is not UTF-8"))
+        };
+        let mut pairs = Vec::new();
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            pairs.push((decoded(name)?, decoded(&value.replace('+', " "))?));
+        }
+        let path = decoded(path)?;
+        let path = path.strip_prefix('/').unwrap_or(&path);
+        Ok(match path.split_once('/') {
+            None if path.is_empty() => Target::Root,
+            None => Target::Bucket(path.to_owned(), pairs),
+            Some((bucket, "")) => Target::Bucket(bucket.to_owned(), pairs),
+            Some((bucket, key)) => Target::Object(bucket.to_owned(), key.to_owned(), pairs),
+        })
+    }
+}
+
+/// The operation a request asks for.
+pub(super) fn request(
+    head: &Head<'_>,
+    resume: &Resume,
+    fields: &Fields,
+) -> Result<(Operation, Asked), Refusal> {
+    if let Some(what) = fields.unserved {
+        return Err(refusal(
+            Code::NotImplemented,
+            format!("{what}: not served yet"),
+        ));
+    }
+    let target = Target::of(head.target)?;
+    let carries_body = resume.body != BodyLength::Fixed(0);
+    let puts = matches!((&target, head.method), (Target::Object(..), "PUT"));
+    if carries_body && !puts && head.body.is_empty() {
+        return Err(refusal(Code::InvalidRequest, "this request takes no body"));
+    }
+    match (target, head.method) {
+        (Target::Root, "GET") => Ok((list_buckets(), Asked::ListBuckets)),
+        (Target::Bucket(bucket, query), method) => {
+            bucket_request(method, &bucket, &query, head, fields)
+        }
+        (Target::Object(bucket, key, query), method) => {
+            object_request(method, &bucket, &key, &query, resume, fields)
+        }
+        (Target::Root, _) => Err(unserved(head.method)),
+    }
+}
+
+fn unserved(method: &str) -> Refusal {
+    refusal(Code::NotImplemented, format!("{method} here is not served"))
+}
+
+/// Only these query parameters (listing's and the SDKs' own `x-id`)
+/// leave a request one that is served.
+fn only_params(query: &[(String, String)], allowed: &[&str]) -> bool {
+    query
+        .iter()
+        .all(|(name, _)| name == "x-id" || allowed.contains(&name.as_str()))
+}
+
+fn list_buckets() -> Operation {
+    Operation::List {
+        prefix: Prefix::root(),
+        scope: Scope::Directory,
+        format: Box::new(xml::Buckets),
+        body: true,
+    }
+}
+
+/// A request on a bucket.
+fn bucket_request(
+    method: &str,
+    bucket: &str,
+    query: &[(String, String)],
+    head: &Head<'_>,
+    fields: &Fields,
+) -> Result<(Operation, Asked), Refusal> {
+    let folder = bucket_name(bucket)?;
+    let listing = |body| Operation::List {
+        prefix: Prefix::of_folder(&folder),
+        scope: Scope::Directory,
+        format: Box::new(xml::Buckets),
+        body,
+    };
+    const LISTING: &[&str] = &[
+        "list-type",
+        "prefix",
+        "delimiter",
+        "max-keys",
+        "marker",
+        "start-after",
+        "continuation-token",
+        "encoding-type",
+        "fetch-owner",
+    ];
+    match method {
+        "HEAD" if only_params(query, &[]) => Ok((listing(false), Asked::HeadBucket)),
+        "GET"
+            if only_params(query, &["location"])
+                && !query.is_empty()
+                && query.iter().any(|(n, _)| n == "location") =>
+        {
+            Ok((listing(false), Asked::Location))
+        }
+        "GET" if only_params(query, LISTING) => {
+            list_objects(bucket, query).map(|op| (op, Asked::ListObjects))
+        }
+        "PUT" if only_params(query, &[]) => {
+            check_bucket_name(bucket)?;
+            check_body_hash(head.body, fields)?;
+            Ok((Operation::MakeFolder { name: folder }, Asked::CreateBucket))
+        }
+        "DELETE" if only_params(query, &[]) => Ok((
+            Operation::RemoveFolder { name: folder },
+            Asked::DeleteBucket,
+        )),
+        _ => Err(unserved(method)),
+    }
+}
+
+/// A bucket as a folder's name: one segment.
+fn bucket_name(bucket: &str) -> Result<Name, Refusal> {
+    let name = Name::new(bucket.to_owned()).map_err(|err| key_refusal(err, bucket))?;
+    match bucket.contains('/') {
+        true => Err(refusal(Code::InvalidBucketName, "a bucket is one name")),
+        false => Ok(name),
+    }
+}
+
+/// S3's rules for a new bucket's name: 3 to 63 lower-case letters,
+/// digits, `.` and `-`, beginning and ending with a letter or digit.
+fn check_bucket_name(bucket: &str) -> Result<(), Refusal> {
+    let ends = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    let allowed = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-';
+    match (3..=63).contains(&bucket.len())
+        && bucket.chars().all(allowed)
+        && ends(bucket.chars().next())
+        && ends(bucket.chars().last())
+    {
+        true => Ok(()),
+        false => Err(refusal(
+            Code::InvalidBucketName,
+            "a bucket is named by 3 to 63 lower-case letters, digits, '.' and '-'",
+        )),
+    }
+}
+
+/// A body in hand must be the one signed.
+fn check_body_hash(body: &[u8], fields: &Fields) -> Result<(), Refusal> {
+    use sha2::Digest as _;
+    let stated = fields.content_sha256.as_deref().and_then(sigv4::hex);
+    match stated {
+        Some(stated) if stated[..] != sha2::Sha256::digest(body)[..] => Err(refusal(
+            Code::XAmzContentSHA256Mismatch,
+            crate::serve::digest::SHA256_MISMATCH,
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// The S3 error for a key (or bucket) that cannot be a ferry name.
+fn key_refusal(err: NameError, key: &str) -> Refusal {
+    match err {
+        NameError::TooLong => refusal(Code::KeyTooLongError, "a key is at most 1024 bytes"),
+        NameError::Reserved => refusal(
+            Code::AccessDenied,
+            "keys with a segment starting with .ferry- are the server's own",
+        ),
+        err => refusal(
+            Code::XFerryInvalidKey,
+            format!("{key:?} cannot be a file name: {err}"),
+        ),
+    }
+}
+
+/// The value of query parameter `name`.
+fn param<'a>(query: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    query
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, value)| value.as_str())
+}
+
+/// ListObjects (V1, or V2 with `list-type=2`): one page of the bucket's
+/// keys after the marker, start-after or continuation token.
+fn list_objects(bucket: &str, query: &[(String, String)]) -> Result<Operation, Refusal> {
+    let v2 = param(query, "list-type") == Some("2");
+    let key_prefix = param(query, "prefix").unwrap_or_default();
+    let delimited = match param(query, "delimiter") {
+        None | Some("") => false,
+        Some("/") => true,
+        Some(_) => {
+            return Err(refusal(
+                Code::NotImplemented,
+                "only / is served as a delimiter",
+            ));
+        }
+    };
+    let max = match param(query, "max-keys") {
+        None => MAX_KEYS,
+        Some(text) => text
+            .parse::<usize>()
+            .map_err(|_| refusal(Code::InvalidArgument, "max-keys must be a number"))?
+            .min(MAX_KEYS),
+    };
+    let mut echo = Vec::new();
+    let mut after = None;
+    let starts = match v2 {
+        true => ["start-after", "continuation-token"],
+        false => ["marker", ""],
+    };
+    for name in starts.into_iter().filter(|n| !n.is_empty()) {
+        let Some(value) = param(query, name) else {
+            continue;
+        };
+        let key = match name {
+            "continuation-token" => xml::after_token(value).ok_or_else(|| {
+                refusal(
+                    Code::InvalidArgument,
+                    "a continuation token of another server",
+                )
+            })?,
+            _ => value.to_owned(),
+        };
+        echo.push((element_of(name), value.to_owned()));
+        after = after.max(Some(key));
+    }
+    let prefix = Prefix::new(format!("{bucket}/{key_prefix}"))
+        .map_err(|err| key_refusal(err, key_prefix))?;
+    let format = xml::Objects {
+        bucket: bucket.to_owned(),
+        prefix: key_prefix.to_owned(),
+        v2,
+        delimited,
+        max,
+        url: param(query, "encoding-type") == Some("url"),
+        echo,
+        written: 0,
+        last: None,
+        truncated: false,
+        prefixes: Vec::new(),
+    };
+    let page = Page {
+        delimited,
+        after: after.map(|key| format!("{bucket}/{key}")),
+        max,
+        within: Some(bucket_name(bucket)?),
+    };
+    Ok(Operation::List {
+        prefix,
+        scope: Scope::Keys(Box::new(page)),
+        format: Box::new(format),
+        body: true,
+    })
+}
+
+/// The XML element a listing parameter is echoed in.
+fn element_of(param: &str) -> &'static str {
+    match param {
+        "marker" => "Marker",
+        "start-after" => "StartAfter",
+        _ => "ContinuationToken",
+    }
+}
+
+/// A request on an object.
+fn object_request(
+    method: &str,
+    bucket: &str,
+    key: &str,
+    query: &[(String, String)],
+    resume: &Resume,
+    fields: &Fields,
+) -> Result<(Operation, Asked), Refusal> {
+    if !only_params(query, &[]) {
+        return Err(unserved(method));
+    }
+    bucket_name(bucket)?;
+    let name = Name::new(format!("{bucket}/{key}")).map_err(|err| key_refusal(err, key))?;
+    Ok(match method {
+        "GET" | "HEAD" => {
+            let head = method == "HEAD";
+            let range = fields.range.clone().filter(|_| !head);
+            let want = Want::Chosen(Box::new(Ranged { head, range }));
+            let asked = if head {
+                Asked::HeadObject
+            } else {
+                Asked::GetObject
+            };
+            (Operation::Get { name, want }, asked)
+        }
+        "PUT" => (put_object(name, resume, fields)?, Asked::PutObject),
+        "DELETE" => (Operation::Delete { name }, Asked::DeleteObject),
+        _ => return Err(unserved(method)),
+    })
+}
+
+/// PutObject: its body is checked against the SHA-256 it signed and its
+/// `Content-MD5` as it streams; its MD5 is the answer's `ETag`.
+fn put_object(name: Name, resume: &Resume, fields: &Fields) -> Result<Operation, Refusal> {
+    if resume.body == BodyLength::Chunked {
+        return Err(refusal(
+            Code::MissingContentLength,
+            "PutObject needs a Content-Length",
+        ));
+    }
+    let sha256 = fields
+        .content_sha256
+        .as_deref()
+        .filter(|_| fields.authorization.is_some())
+        .and_then(sigv4::hex)
+        .and_then(|hash| hash.try_into().ok());
+    let md5 = match &fields.content_md5 {
+        None => None,
+        Some(text) => Some(
+            STANDARD
+                .decode(text)
+                .ok()
+                .and_then(|md5| md5.try_into().ok())
+                .ok_or_else(|| {
+                    refusal(Code::InvalidDigest, "Content-MD5 is the base64 of 16 bytes")
+                })?,
+        ),
+    };
+    Ok(Operation::Put {
+        name,
+        body: Body {
+            length: resume.body,
+            awaits_go_ahead: resume.expect_continue,
+        },
+        crc: None,
+        mtime: None,
+        trailer: None,
+        digests: Some(Box::new(BodyDigests { sha256, md5 })),
+    })
+}
+
+/// GetObject's and HeadObject's choice of bytes: a `Range` (GET only).
+#[derive(Debug)]
+struct Ranged {
+    head: bool,
+    range: Option<String>,
+}
+
+impl Choose for Ranged {
+    fn choose(&self, version: &Version) -> Selection {
+        let size = version.info.size;
+        match resolve_range(self.range.as_deref(), size) {
+            Range::Whole => Selection::Bytes {
+                start: 0,
+                len: size,
+                part: false,
+                body: !self.head,
+            },
+            Range::Part { start, len } => Selection::Bytes {
+                start,
+                len,
+                part: true,
+                body: true,
+            },
+            Range::Unsatisfiable => Selection::Unsatisfiable,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_are_buckets_and_keys_decoded_once() {
+        assert_eq!(Target::of("/"), Ok(Target::Root));
+        assert_eq!(Target::of("/b"), Ok(Target::Bucket("b".into(), vec![])));
+        assert_eq!(
+            Target::of("/b/?list-type=2&prefix=a%2Fb"),
+            Ok(Target::Bucket(
+                "b".into(),
+                vec![
+                    ("list-type".into(), "2".into()),
+                    ("prefix".into(), "a/b".into())
+                ]
+            ))
+        );
+        assert_eq!(
+            Target::of("/b/dir/%25%20x"),
+            Ok(Target::Object("b".into(), "dir/% x".into(), vec![]))
+        );
+    }
+
+    #[test]
+    fn keys_that_cannot_be_names_get_their_codes() {
+        let code = |key: &str| Name::new(format!("b/{key}")).map_err(|e| key_refusal(e, key).0);
+        assert_eq!(code("a//b"), Err(Code::XFerryInvalidKey));
+        assert_eq!(code("a/../b"), Err(Code::XFerryInvalidKey));
+        assert_eq!(code("dir/"), Err(Code::XFerryInvalidKey));
+        assert_eq!(code(".ferry-tmp"), Err(Code::AccessDenied));
+        assert_eq!(code(&"k".repeat(1100)), Err(Code::KeyTooLongError));
+        assert!(code("a/b.txt").is_ok());
+    }
+
+    #[test]
+    fn bucket_names_follow_s3_rules_when_made() {
+        for good in ["abc", "my-bucket.2"] {
+            assert!(check_bucket_name(good).is_ok(), "{good}");
+        }
+        for bad in ["ab", "Abc", "-abc", "abc-", "a_b", &"a".repeat(64)] {
+            assert!(check_bucket_name(bad).is_err(), "{bad}");
+        }
+    }
+}

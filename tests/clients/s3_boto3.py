@@ -1,0 +1,70 @@
+"""boto3 against ferry's S3 listener (tests/s3_clients.rs): every
+operation of the first slice as a script would call it, with the
+errors boto3 raises; exits non-zero on the first difference.
+
+usage: s3_boto3.py ENDPOINT KEY_ID SECRET
+"""
+import hashlib
+import sys
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+endpoint, key_id, secret = sys.argv[1:4]
+
+
+def client(key=key_id, password=secret):
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id=key,
+        aws_secret_access_key=password,
+        region_name="us-east-1",
+        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}),
+    )
+
+
+def error_code(call):
+    try:
+        call()
+    except ClientError as err:
+        return err.response["Error"]["Code"]
+    raise AssertionError("no error")
+
+
+s3 = client()
+s3.create_bucket(Bucket="boto")
+s3.head_bucket(Bucket="boto")
+assert "boto" in [b["Name"] for b in s3.list_buckets()["Buckets"]]
+assert s3.get_bucket_location(Bucket="boto").get("LocationConstraint") in (None, "")
+
+body = bytes(range(256)) * 8
+odd = 'dir/k é&+"x.txt'
+put = s3.put_object(Bucket="boto", Key=odd, Body=body)
+assert put["ETag"] == '"%s"' % hashlib.md5(body).hexdigest(), put["ETag"]
+assert s3.get_object(Bucket="boto", Key=odd)["Body"].read() == body
+assert s3.get_object(Bucket="boto", Key=odd, Range="bytes=10-19")["Body"].read() == body[10:20]
+assert s3.head_object(Bucket="boto", Key=odd)["ContentLength"] == len(body)
+
+for key in ["a", "b/c", "b/d", "e"]:
+    s3.put_object(Bucket="boto", Key=key, Body=key.encode())
+keys = []
+pages = s3.get_paginator("list_objects_v2").paginate(Bucket="boto", PaginationConfig={"PageSize": 2})
+for page in pages:
+    keys += [o["Key"] for o in page.get("Contents", [])]
+assert keys == ["a", "b/c", "b/d", "dir/k é&+\"x.txt", "e"], keys
+top = s3.list_objects_v2(Bucket="boto", Delimiter="/")
+assert [p["Prefix"] for p in top["CommonPrefixes"]] == ["b/", "dir/"], top
+assert [o["Key"] for o in top["Contents"]] == ["a", "e"]
+v1 = s3.list_objects(Bucket="boto", Prefix="b/")
+assert [o["Key"] for o in v1["Contents"]] == ["b/c", "b/d"]
+
+assert error_code(lambda: s3.delete_bucket(Bucket="boto")) == "BucketNotEmpty"
+s3.delete_object(Bucket="boto", Key="a")
+assert error_code(lambda: s3.get_object(Bucket="boto", Key="a")) == "NoSuchKey"
+assert error_code(lambda: s3.list_objects_v2(Bucket="nosuchbucket")) == "NoSuchBucket"
+assert error_code(lambda: client(password="wrong").list_buckets()) == "SignatureDoesNotMatch"
+assert error_code(lambda: client(key="FERRYUNKNOWNKEY00000").list_buckets()) == "InvalidAccessKeyId"
+assert error_code(lambda: s3.put_bucket_acl(Bucket="boto", ACL="private")) == "NotImplemented"
+print("ok")

@@ -1,0 +1,267 @@
+//! S3 for tests: a server with an S3 listener (and an HTTP one) whose
+//! tokens have S3 keys, and a small SigV4 signer written from AWS's
+//! description, apart from the server's own code, so that the two can
+//! disagree. The real clients (boto3, awscli) are in tests/s3_clients.rs.
+
+use std::net::SocketAddr;
+
+use ferry::access::tokens::{Entry, S3Key, TokensFile, digest, new_token};
+use ferry::access::{AccessConfig, Grant, Grants};
+use ferry::wire::Protocol;
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::{Digest, Sha256};
+use tempfile::TempDir;
+
+use super::TestServer;
+use super::http::{Answer, exchange};
+
+/// A server with S3 keys.
+pub struct S3Server {
+    pub server: TestServer,
+    /// The S3 listener.
+    pub s3: SocketAddr,
+    /// One signer per holder, in order.
+    pub signers: Vec<Signer>,
+    /// Their ferry tokens, in order.
+    pub tokens: Vec<String>,
+    /// Holds the tokens file.
+    pub dir: TempDir,
+}
+
+impl S3Server {
+    /// A server whose holders each have a token and an S3 key with their
+    /// grants, and `anonymous` grants for unsigned requests.
+    pub fn start(holders: &[(&str, &[&str])], anonymous: &[&str]) -> S3Server {
+        let dir = tempfile::tempdir().unwrap();
+        let mut file = TokensFile::default();
+        let (mut signers, mut tokens) = (Vec::new(), Vec::new());
+        for (name, grants) in holders {
+            let token = new_token().unwrap();
+            let key = S3Key::new().unwrap();
+            file.entries.push(Entry {
+                name: (*name).to_owned(),
+                digest: digest(&token),
+                s3: Some(key.clone()),
+                grants: Grants::new(grants.iter().map(|g| Grant::parse(g).unwrap()).collect()),
+            });
+            signers.push(Signer::new(&key.id, &key.secret));
+            tokens.push(token);
+        }
+        let path = dir.path().join("tokens");
+        std::fs::write(&path, file.render()).unwrap();
+        let server = TestServer::start_with(|c| {
+            c.listen(Protocol::Http, "127.0.0.1:0".parse().unwrap());
+            c.listen(Protocol::S3, "127.0.0.1:0".parse().unwrap());
+            c.access = AccessConfig {
+                tokens: Some(path),
+                anonymous: anonymous.iter().map(|g| Grant::parse(g).unwrap()).collect(),
+                no_auth: false,
+            };
+        });
+        let s3 = server_s3_addr(&server);
+        S3Server {
+            server,
+            s3,
+            signers,
+            tokens,
+            dir,
+        }
+    }
+
+    /// An unsigned request.
+    pub fn anonymous(&self, method: &str, target: &str, body: &[u8]) -> Answer {
+        exchange(self.s3, method, target, "Host: localhost\r\n", body)
+    }
+}
+
+/// The S3 listener's address (the test server records FERRY/1's and
+/// HTTP's; the S3 port is read back from the bound listeners).
+fn server_s3_addr(server: &TestServer) -> SocketAddr {
+    server.s3.expect("an S3 listener")
+}
+
+/// How a signed request states its body.
+#[derive(Debug, Clone, Copy)]
+pub enum Payload<'a> {
+    /// Its SHA-256, signed.
+    Signed,
+    /// `UNSIGNED-PAYLOAD`.
+    Unsigned,
+    /// This value, whatever the body.
+    Stated(&'a str),
+}
+
+/// Signs requests with one S3 key.
+#[derive(Debug, Clone)]
+pub struct Signer {
+    pub id: String,
+    secret: String,
+    /// Seconds added to the clock (a skewed client).
+    pub skew: i64,
+}
+
+type HmacSha256 = Hmac<Sha256>;
+
+fn hmac(key: &[u8], data: &str) -> Vec<u8> {
+    let mut mac = <HmacSha256 as KeyInit>::new_from_slice(key).unwrap();
+    mac.update(data.as_bytes());
+    mac.finalize().into_bytes().to_vec()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Every byte but the unreserved ones as %XX (and `/` too, for a query).
+pub fn encode(text: &str, slash: bool) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            b'/' if !slash => "/".to_owned(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+impl Signer {
+    /// The secret, for the real clients.
+    pub fn secret(&self) -> &str {
+        &self.secret
+    }
+
+    pub fn new(id: &str, secret: &str) -> Signer {
+        Signer {
+            id: id.to_owned(),
+            secret: secret.to_owned(),
+            skew: 0,
+        }
+    }
+
+    /// Sends `method path?query` (the path as sent: encoded; the query as
+    /// decoded pairs), signed, with `extra` header lines and `body`.
+    pub fn send(
+        &self,
+        addr: SocketAddr,
+        method: &str,
+        (path, query): (&str, &[(&str, &str)]),
+        extra: &[(&str, &str)],
+        body: &[u8],
+        payload: Payload<'_>,
+    ) -> Answer {
+        let now = time::OffsetDateTime::now_utc() + time::Duration::seconds(self.skew);
+        let date = format!(
+            "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
+            now.year(),
+            u8::from(now.month()),
+            now.day(),
+            now.hour(),
+            now.minute(),
+            now.second()
+        );
+        let hash = match payload {
+            Payload::Signed => hex(&Sha256::digest(body)),
+            Payload::Unsigned => "UNSIGNED-PAYLOAD".to_owned(),
+            Payload::Stated(text) => text.to_owned(),
+        };
+        let mut pairs: Vec<(String, String)> = query
+            .iter()
+            .map(|(n, v)| (encode(n, true), encode(v, true)))
+            .collect();
+        pairs.sort();
+        let query: Vec<String> = pairs.iter().map(|(n, v)| format!("{n}={v}")).collect();
+        let query = query.join("&");
+        let mut headers = vec![
+            ("host".to_owned(), "localhost".to_owned()),
+            ("x-amz-content-sha256".to_owned(), hash.clone()),
+            ("x-amz-date".to_owned(), date.clone()),
+        ];
+        headers.extend(
+            extra
+                .iter()
+                .map(|(n, v)| (n.to_lowercase(), (*v).to_owned())),
+        );
+        headers.sort();
+        let names: Vec<&str> = headers.iter().map(|(n, _)| n.as_str()).collect();
+        let canonical = format!(
+            "{method}\n{path}\n{query}\n{}\n{}\n{hash}",
+            headers
+                .iter()
+                .map(|(n, v)| format!("{n}:{v}\n"))
+                .collect::<String>(),
+            names.join(";")
+        );
+        let scope = format!("{}/us-east-1/s3/aws4_request", &date[..8]);
+        let to_sign = format!(
+            "AWS4-HMAC-SHA256\n{date}\n{scope}\n{}",
+            hex(&Sha256::digest(canonical.as_bytes()))
+        );
+        let mut key = hmac(format!("AWS4{}", self.secret).as_bytes(), &date[..8]);
+        for part in ["us-east-1", "s3", "aws4_request"] {
+            key = hmac(&key, part);
+        }
+        let signature = hex(&hmac(&key, &to_sign));
+        let mut lines = format!(
+            "Authorization: AWS4-HMAC-SHA256 Credential={}/{scope}, SignedHeaders={}, Signature={signature}\r\n",
+            self.id,
+            names.join(";")
+        );
+        for (name, value) in &headers {
+            lines.push_str(&format!("{name}: {value}\r\n"));
+        }
+        let target = match query.is_empty() {
+            true => path.to_owned(),
+            false => format!("{path}?{query}"),
+        };
+        exchange(addr, method, &target, &lines, body)
+    }
+
+    /// A signed request without query or extra fields, its body signed.
+    pub fn simple(&self, addr: SocketAddr, method: &str, path: &str, body: &[u8]) -> Answer {
+        self.send(addr, method, (path, &[]), &[], body, Payload::Signed)
+    }
+}
+
+/// The text of every element `tag` in `xml`, in order.
+pub fn texts(xml: &[u8], tag: &str) -> Vec<String> {
+    use quick_xml::events::Event;
+    let mut reader = quick_xml::Reader::from_reader(xml);
+    let (mut found, mut inside) = (Vec::new(), false);
+    let mut buf = Vec::new();
+    loop {
+        match reader.read_event_into(&mut buf).expect("well-formed XML") {
+            Event::Start(e) if e.name().as_ref() == tag.as_bytes() => {
+                inside = true;
+                found.push(String::new());
+            }
+            Event::Empty(e) if e.name().as_ref() == tag.as_bytes() => found.push(String::new()),
+            Event::Text(t) if inside => {
+                let text = t.decode().unwrap().into_owned();
+                found
+                    .last_mut()
+                    .unwrap()
+                    .push_str(&quick_xml::escape::unescape(&text).unwrap());
+            }
+            Event::GeneralRef(r) if inside => {
+                let name = String::from_utf8(r.to_vec()).unwrap();
+                let text = quick_xml::escape::unescape(&format!("&{name};"))
+                    .unwrap()
+                    .into_owned();
+                found.last_mut().unwrap().push_str(&text);
+            }
+            Event::End(e) if e.name().as_ref() == tag.as_bytes() => inside = false,
+            Event::Eof => return found,
+            _ => {}
+        }
+        buf.clear();
+    }
+}
+
+/// The S3 error code of an answer.
+pub fn code(answer: &Answer) -> String {
+    texts(&answer.body, "Code")
+        .into_iter()
+        .next()
+        .unwrap_or_default()
+}
