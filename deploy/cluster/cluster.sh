@@ -255,7 +255,7 @@ EOF
     echo $! >"$STATE/pids/haproxy.pid"
     wait_greeting "${LB_FERRY##*:}" 15 "$(pid_of haproxy)"
     # Wait for the health checks to see every node up ("UP 1/2" is a server
-    # HAProxy has not checked twice yet: rise 2 x inter 2 s).
+    # HAProxy has not checked twice yet: rise 2 x inter 1 s).
     for _ in $(seq 50); do
         [ "$(backend_states | grep -c ' UP$')" -ge $((2 * nodes)) ] && break
         sleep 0.2
