@@ -3,7 +3,7 @@
 # own cluster of two nodes in a state directory of its own, runs the
 # scenarios below with the `ferry` client (through the balancer and straight
 # at single nodes), prints one line per scenario and `N passed, N failed`,
-# takes the cluster down and exits non-zero if any scenario failed. The whole
+# removes the cluster (down --purge) and exits non-zero if any scenario failed. The whole
 # run is bounded (FERRY_CLUSTER_TEST_TIMEOUT, default 600 s).
 #
 #   a  upload through the balancer (FERRY/1 and HTTP), read back through it
@@ -45,9 +45,10 @@ WORK=$(mktemp -d /tmp/ferry-cluster-work.XXXXXX)
 
 cleanup() {
     if [ -n "${FERRY_CLUSTER_TEST_KEEP:-}" ]; then
-        echo "test.sh: cluster left up under $FERRY_CLUSTER_DIR (logs in logs/); $CLUSTER down removes it" >&2
+        echo "test.sh: cluster left up under $FERRY_CLUSTER_DIR (logs in logs/); $CLUSTER down --purge removes it" >&2
     else
-        "$CLUSTER" down >/dev/null 2>&1 || "$CLUSTER" down || true
+        # --purge: this run's cluster and its files are of no use to anyone.
+        "$CLUSTER" down --purge >/dev/null 2>&1 || "$CLUSTER" down --purge || true
     fi
     if [ -n "${FERRY_CLUSTER_TEST_KEEP:-}" ]; then echo "test.sh: work files in $WORK" >&2; else rm -rf "$WORK"; fi
 }
