@@ -137,7 +137,13 @@ sys.exit(1)
 EOF
 }
 
-alive() { [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null; }
+# Whether process $1 runs. A killed daemon's parent is init, which may
+# reap it late: until then `kill -0` finds the zombie, so that counts as
+# ended.
+alive() {
+    [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null \
+        && ! awk '{ exit $3 != "Z" }' "/proc/$1/stat" 2>/dev/null
+}
 pid_of() { cat "$STATE/pids/$1.pid" 2>/dev/null || true; }
 # Reads the cluster's ports (NODES, REDIS_PORT, LB_*, NODEk_*, META).
 load_env() {
@@ -213,12 +219,12 @@ stop_jfs() {
 # Redis loses nothing) and flushes it to the disk once a second (a host
 # that loses power loses up to a second); `always` flushes before answering.
 start_redis() {
-    alive "$(pid_of redis)" && return 0
-    redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save "" \
+    alive "$(pid_of redis)" || redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save "" \
         --appendonly yes --appendfsync "${FERRY_CLUSTER_REDIS_FSYNC:-everysec}" \
         --dir "$STATE/redis" --daemonize yes --pidfile "$STATE/pids/redis.pid" \
         --logfile "$STATE/logs/redis.log" >/dev/null
-    # PONG once it has read its append-only file back.
+    # PONG once it has read its append-only file back (a Redis that runs
+    # but does not answer, paused or loading, is waited for too).
     for _ in $(seq 300); do
         [ "$(redis-cli -p "$REDIS_PORT" ping 2>/dev/null)" = PONG ] && return 0
         sleep 0.1
@@ -231,8 +237,15 @@ start_redis() {
 # local directory, no trash (a replaced file's blocks are freed at once).
 # A volume that exists is never formatted again.
 format_volume() {
-    # JuiceFS keeps a volume's settings under the key "setting".
-    [ "$(redis-cli -p "$REDIS_PORT" -n "${META##*/}" exists setting)" = 1 ] && return 0
+    # JuiceFS keeps a volume's settings under the key "setting". Anything
+    # but a clear 0 (no answer, an error) is no reason to format.
+    local exists
+    exists=$(redis-cli -p "$REDIS_PORT" -n "${META##*/}" exists setting 2>&1) || true
+    case "$exists" in
+    1) return 0 ;;
+    0) ;;
+    *) say "Redis on port $REDIS_PORT did not say whether the volume exists: $exists"; return 1 ;;
+    esac
     if [ -e "$STATE/objects/$VOLUME" ]; then
         say "the volume's objects are in $STATE/objects/$VOLUME, but Redis has no metadata for them"
         say "(lost: the files cannot be named again). $0 down --purge removes them, to start anew."
