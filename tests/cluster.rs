@@ -11,7 +11,21 @@
 //!
 //! Otherwise, or when a tool is missing, it says what is missing and passes.
 //! `deploy/cluster/install.sh` installs the tools on Debian; docs/scaling.md
-//! says what each scenario checks.
+//! says what each scenario checks:
+//!
+//! ```text
+//! a  put/get through the balancer (FERRY/1, HTTP) and each node
+//! b  put --resume survives its node's SIGKILL, continued through the other
+//! c  overwrite through node 1, read through node 2: never stale
+//! d  a slow upload survives the other node's restart
+//! e  one put --resume through both nodes at once: one clean commit
+//! f  the nodes see the client's address through the balancer (PROXY v2)
+//! g  a node's JuiceFS client killed: out of both backends within 3 s,
+//!    uploads begun after that all succeed, nothing acknowledged lost
+//! h  Redis killed and started again: nothing lost, uploads continue
+//! i  Redis paused 5 s: uploads continue after, nothing lost
+//! j  `up` on a partial cluster (a node and HAProxy stopped) keeps every file
+//! ```
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

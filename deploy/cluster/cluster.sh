@@ -1,23 +1,32 @@
 #!/usr/bin/env bash
 # A ferry cluster on one machine, for trying scaling out and for testing it:
-# Redis (JuiceFS's metadata) + a JuiceFS volume stored in a local directory,
-# mounted once per node (as separate hosts would each mount it, each with
-# its own client and caches) + N ferry nodes sharing one root on it + HAProxy
-# in front. Everything listens on 127.0.0.1 only, on ports picked at run
-# time, and lives under one state directory.
+# Redis (JuiceFS's metadata, persisted in an append-only file) + a JuiceFS
+# volume stored in a local directory, mounted once per node (as separate
+# hosts would each mount it, each with its own client and caches) + N ferry
+# nodes sharing one root on it + HAProxy in front. Everything listens on
+# 127.0.0.1 only, on ports picked by the first `up` and kept, and lives
+# under one state directory.
 #
-#   deploy/cluster/cluster.sh up [--nodes N]     start (N = 2 by default); idempotent
-#   deploy/cluster/cluster.sh status             what runs, and the balancer's addresses
-#   deploy/cluster/cluster.sh down               stop everything, unmount, remove the state
-#   deploy/cluster/cluster.sh node stop|kill|start K   one node (for tests: stop = SIGTERM,
-#                                                kill = SIGKILL, start = start it again)
-#   deploy/cluster/cluster.sh env                the addresses as shell assignments
+#   deploy/cluster/cluster.sh up [--nodes N]   start whatever is not running (N = 2, or
+#                                              the cluster's size); on a running cluster,
+#                                              --nodes N adds or removes nodes. Never
+#                                              removes a file.
+#   deploy/cluster/cluster.sh status           what runs, and the balancer's addresses
+#   deploy/cluster/cluster.sh down             stop everything and unmount; the volume stays
+#   deploy/cluster/cluster.sh down --purge     the same, then remove the state: every file
+#   deploy/cluster/cluster.sh node stop|kill|start K   one node (stop = SIGTERM,
+#                                              kill = SIGKILL, start = start it again)
+#   deploy/cluster/cluster.sh mount kill K     SIGKILL node K's JuiceFS client (for tests:
+#                                              its storage dies under a running node)
+#   deploy/cluster/cluster.sh env              the addresses as shell assignments
 #
 # Environment: FERRY_CLUSTER_DIR (state, default /tmp/ferry-cluster),
 # FERRY_BIN (default <repo>/target/release/ferry), FERRY_SERVE_ARGS (extra
 # arguments for every `ferry serve`, split on spaces), FERRY_CLUSTER_KEEP_FAILED
-# (set: a failed `up` leaves what it started, for a look),
-# FERRY_CLUSTER_JFS_ARGS (extra `juicefs mount` options, for experiments).
+# (set: a failed `up` leaves what it started running, for a look),
+# FERRY_CLUSTER_REDIS_FSYNC (Redis's appendfsync: everysec, the default, or
+# always), FERRY_CLUSTER_JFS_ARGS (extra `juicefs mount` options, for
+# experiments).
 # Needs: juicefs, redis-server, haproxy, fuse (/dev/fuse, fusermount3),
 # python3. deploy/cluster/install.sh installs them on Debian.
 set -euo pipefail
@@ -128,7 +137,13 @@ sys.exit(1)
 EOF
 }
 
-alive() { [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null; }
+# Whether process $1 runs. A killed daemon's parent is init, which may
+# reap it late: until then `kill -0` finds the zombie, so that counts as
+# ended.
+alive() {
+    [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null \
+        && ! awk '{ exit $3 != "Z" }' "/proc/$1/stat" 2>/dev/null
+}
 pid_of() { cat "$STATE/pids/$1.pid" 2>/dev/null || true; }
 # Reads the cluster's ports (NODES, REDIS_PORT, LB_*, NODEk_*, META).
 load_env() {
@@ -149,12 +164,143 @@ stop_pid() {
     rm -f "$STATE/pids/$name.pid"
 }
 
+# Whether $1 is in the mount table. Unlike `mountpoint`, also when its FUSE
+# client died: a stat of it then fails ("Transport endpoint is not
+# connected") and `mountpoint` says "not a mount point".
+mounted() { awk -v m="$1" '$2 == m { found = 1 } END { exit !found }' /proc/self/mounts; }
+# Whether the mount at $1 answers (bounded: a client waiting on a paused
+# Redis does not answer at all).
+mount_alive() { mounted "$1" && timeout 10 stat "$1/." >/dev/null 2>&1; }
+
+# The pids of node $1's JuiceFS client (`juicefs mount -d` runs a
+# supervisor and the mount itself). JuiceFS rewrites its command line to
+# hide the metadata URL, but the node's --cache-dir stays readable.
+jfs_pids() {
+    local want="--cache-dir $STATE/cache/node$1 " f line
+    for f in /proc/[0-9]*/cmdline; do
+        line=$(tr '\0' ' ' 2>/dev/null <"$f") || continue
+        case "$line" in *"juicefs mount"*"$want"*) f=${f#/proc/}; echo "${f%/cmdline}" ;; esac
+    done
+}
+
+# Unmounts $1 however it can: politely, by force, then lazily (a dead
+# client's mount cannot be unmounted otherwise). Fails if it stays mounted.
+unmount() {
+    local m=$1
+    mounted "$m" || return 0
+    if mount_alive "$m"; then
+        timeout 30 juicefs umount "$m" >/dev/null 2>&1 || timeout 30 juicefs umount --force "$m" >/dev/null 2>&1 || true
+    fi
+    if mounted "$m"; then
+        fusermount3 -uz "$m" 2>/dev/null || fusermount -uz "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
+    fi
+    for _ in $(seq 50); do mounted "$m" || return 0; sleep 0.1; done
+    say "$m is still mounted: unmount it (umount -l $m), then run this again"
+    return 1
+}
+
+# Ends what is left of node $1's JuiceFS client once its mount is gone (a
+# supervisor whose mount was killed).
+stop_jfs() {
+    local pids
+    pids=$(jfs_pids "$1")
+    [ -n "$pids" ] || return 0
+    # shellcheck disable=SC2086 # one pid per word
+    kill -TERM $pids 2>/dev/null || true
+    for _ in $(seq 50); do [ -n "$(jfs_pids "$1")" ] || return 0; sleep 0.1; done
+    # shellcheck disable=SC2046 # one pid per word
+    kill -KILL $(jfs_pids "$1") 2>/dev/null || true
+}
+
+# Starts Redis unless it runs, on the cluster's port, with its append-only
+# file in <state>/redis: JuiceFS's metadata is the volume (without it, the
+# objects are blocks nobody can name), so it must outlive a Redis restart.
+# `everysec` writes every change to the file before answering (a killed
+# Redis loses nothing) and flushes it to the disk once a second (a host
+# that loses power loses up to a second); `always` flushes before answering.
+start_redis() {
+    alive "$(pid_of redis)" || redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save "" \
+        --appendonly yes --appendfsync "${FERRY_CLUSTER_REDIS_FSYNC:-everysec}" \
+        --dir "$STATE/redis" --daemonize yes --pidfile "$STATE/pids/redis.pid" \
+        --logfile "$STATE/logs/redis.log" >/dev/null
+    # PONG once it has read its append-only file back (a Redis that runs
+    # but does not answer, paused or loading, is waited for too).
+    for _ in $(seq 300); do
+        [ "$(redis-cli -p "$REDIS_PORT" ping 2>/dev/null)" = PONG ] && return 0
+        sleep 0.1
+    done
+    say "Redis did not answer on port $REDIS_PORT within 30 s (the port taken? see $STATE/logs/redis.log)"
+    return 1
+}
+
+# Formats the volume the first time only: metadata in Redis, objects in a
+# local directory, no trash (a replaced file's blocks are freed at once).
+# A volume that exists is never formatted again.
+format_volume() {
+    # JuiceFS keeps a volume's settings under the key "setting". Anything
+    # but a clear 0 (no answer, an error) is no reason to format.
+    local exists
+    exists=$(redis-cli -p "$REDIS_PORT" -n "${META##*/}" exists setting 2>&1) || true
+    case "$exists" in
+    1) return 0 ;;
+    0) ;;
+    *) say "Redis on port $REDIS_PORT did not say whether the volume exists: $exists"; return 1 ;;
+    esac
+    if [ -e "$STATE/objects/$VOLUME" ]; then
+        say "the volume's objects are in $STATE/objects/$VOLUME, but Redis has no metadata for them"
+        say "(lost: the files cannot be named again). $0 down --purge removes them, to start anew."
+        return 1
+    fi
+    juicefs format --storage file --bucket "$STATE/objects/" --trash-days 0 \
+        "$META" "$VOLUME" >>"$STATE/logs/juicefs-format.log" 2>&1
+}
+
+# Mounts the volume for node $1 unless its mount answers; a dead one (its
+# client killed) is unmounted first, and the node is then restarted by up
+# (it holds its root open on the dead mount): NEW_MOUNTS lists them.
+NEW_MOUNTS=" "
+mount_node() {
+    local k=$1 m="$STATE/mnt/node$1"
+    mount_alive "$m" && return 0
+    if mounted "$m"; then
+        say "node$k's mount does not answer (its JuiceFS client ended?): unmounting it"
+        unmount "$m"
+    fi
+    stop_jfs "$k"
+    mkdir -p "$m" "$STATE/cache/node$k"
+    jfs_mount_opts "$k"
+    juicefs mount -d "${JFS_OPTS[@]}" "$META" "$m" >>"$STATE/logs/juicefs-mount.log" 2>&1
+    mount_alive "$m" || { say "JuiceFS did not mount at $m (see $STATE/logs/juicefs-node$k.log)"; return 1; }
+    NEW_MOUNTS+="$k "
+}
+
 start_node() {
-    local k=$1 port http args pid
+    local k=$1 port http
     load_env
     port=NODE${k}_PORT; port=${!port}
     http=NODE${k}_HTTP; http=${!http}
     alive "$(pid_of "node$k")" && { say "node$k already runs"; return 0; }
+    # A node whose JuiceFS client died still holds its lock file's flock
+    # in the metadata service until that client's session expires (about
+    # a minute: 5 heartbeats of 12 s); until then the new node finds its
+    # id taken. Try again, for up to 90 s.
+    local deadline=$((SECONDS + 90))
+    while ! start_node_once "$k" "$port" "$http"; do
+        if [ "$SECONDS" -lt "$deadline" ] && tail -n 1 "$STATE/logs/ferry-node$k.log" | grep -q 'already serves'; then
+            say "node$k: its lock is still held by its dead JuiceFS client's session; trying again"
+            sleep 2
+            continue
+        fi
+        say "node$k did not start; the end of $STATE/logs/ferry-node$k.log:"
+        tail -n 5 "$STATE/logs/ferry-node$k.log" >&2
+        return 1
+    done
+}
+
+# Starts node $1 on ports $2 (FERRY/1) and $3 (HTTP); fails if it does not
+# greet within 30 s.
+start_node_once() {
+    local k=$1 port=$2 http=$3 args pid
     # Each node its own id (its temp files and lock); HAProxy connects from
     # 127.0.0.2 and names each client in a PROXY header (haproxy.cfg).
     args=(serve --root "$STATE/mnt/node$k/data" --listen "127.0.0.1:$port" --http "127.0.0.1:$http"
@@ -167,81 +313,57 @@ start_node() {
     setsid "$FERRY_BIN" "${args[@]}" >>"$STATE/logs/ferry-node$k.log" 2>&1 </dev/null &
     pid=$!
     echo "$pid" >"$STATE/pids/node$k.pid"
-    if ! wait_greeting "$port" 30 "$pid" || ! alive "$pid"; then
-        say "node$k did not start; the end of $STATE/logs/ferry-node$k.log:"
-        tail -n 5 "$STATE/logs/ferry-node$k.log" >&2
-        return 1
-    fi
+    wait_greeting "$port" 30 "$pid" && alive "$pid"
 }
 
-up() {
-    local nodes=$1
-    check_tools
-    if [ -f "$STATE/cluster.env" ]; then
-        if status >/dev/null 2>&1; then
-            say "already up under $STATE"; status; return 0
-        fi
-        say "a partial cluster under $STATE: taking it down first"
-        down
+# Writes <state>/cluster.env for $1 nodes: the ports a cluster already has
+# are kept (clients and HAProxy keep their addresses across down and up),
+# new ones are picked for what it lacks.
+write_env() {
+    local nodes=$1 need=0 i p h ports next=0
+    [ -n "${REDIS_PORT:-}" ] || need=$((need + 3))
+    for ((i = 1; i <= nodes; i++)); do
+        p=NODE${i}_PORT
+        [ -n "${!p:-}" ] || need=$((need + 2))
+    done
+    read -r -a ports <<<"$(free_ports "$need")"
+    if [ -z "${REDIS_PORT:-}" ]; then
+        REDIS_PORT=${ports[0]} LB_FERRY=127.0.0.1:${ports[1]} LB_HTTP=127.0.0.1:${ports[2]}
+        next=3
     fi
-    [ -e "$STATE" ] && [ ! -f "$STATE/$MARK" ] && [ -n "$(ls -A "$STATE" 2>/dev/null)" ] \
-        && die "$STATE exists and is not a cluster's state directory: choose another FERRY_CLUSTER_DIR"
-    mkdir -p "$STATE"/{redis,objects,logs,pids,cache}
-    touch "$STATE/$MARK"
-    # From here on, a failure takes down whatever did start.
-    if [ -n "${FERRY_CLUSTER_KEEP_FAILED:-}" ]; then
-        trap 'say "up failed: left as it is for a look (FERRY_CLUSTER_KEEP_FAILED); $0 down removes it"' ERR
-    else
-        trap 'say "up failed: cleaning up (FERRY_CLUSTER_KEEP_FAILED=1 keeps it for a look)"; down' ERR
-    fi
-    set -E
-
-    local ports i
-    read -r -a ports <<<"$(free_ports $((3 + 2 * nodes)))"
     {
         echo "NODES=$nodes"
-        echo "REDIS_PORT=${ports[0]}"
-        echo "LB_FERRY=127.0.0.1:${ports[1]}"
-        echo "LB_HTTP=127.0.0.1:${ports[2]}"
+        echo "REDIS_PORT=$REDIS_PORT"
+        echo "LB_FERRY=$LB_FERRY"
+        echo "LB_HTTP=$LB_HTTP"
         for ((i = 1; i <= nodes; i++)); do
-            echo "NODE${i}_PORT=${ports[1 + 2 * i]}"
-            echo "NODE${i}_HTTP=${ports[2 + 2 * i]}"
+            p=NODE${i}_PORT h=NODE${i}_HTTP
+            if [ -n "${!p:-}" ]; then
+                echo "$p=${!p}"; echo "$h=${!h}"
+            else
+                echo "$p=${ports[next]}"; echo "$h=${ports[next + 1]}"
+                next=$((next + 2))
+            fi
         done
-        echo "META=redis://127.0.0.1:${ports[0]}/1"
-    } >"$STATE/cluster.env"
-    load_env
+        echo "META=redis://127.0.0.1:$REDIS_PORT/1"
+    } >"$STATE/cluster.env.new"
+    mv "$STATE/cluster.env.new" "$STATE/cluster.env"
+}
 
-    # Redis: JuiceFS's metadata, in memory only (the cluster is thrown away).
-    redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save "" --appendonly no \
-        --dir "$STATE/redis" --daemonize yes --pidfile "$STATE/pids/redis.pid" \
-        --logfile "$STATE/logs/redis.log" >/dev/null
-    for _ in $(seq 50); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
-    redis-cli -p "$REDIS_PORT" ping >/dev/null
-
-    # The volume: metadata in Redis, objects in a local directory, no trash
-    # (a replaced file's blocks are freed at once).
-    juicefs format --storage file --bucket "$STATE/objects/" --trash-days 0 \
-        "$META" "$VOLUME" >>"$STATE/logs/juicefs-format.log" 2>&1
-
-    for ((i = 1; i <= nodes; i++)); do
-        mkdir -p "$STATE/mnt/node$i" "$STATE/cache/node$i"
-        jfs_mount_opts "$i"
-        juicefs mount -d "${JFS_OPTS[@]}" "$META" "$STATE/mnt/node$i" \
-            >>"$STATE/logs/juicefs-mount.log" 2>&1
-        mountpoint -q "$STATE/mnt/node$i" || { say "JuiceFS did not mount at $STATE/mnt/node$i"; false; }
-    done
-    mkdir -p "$STATE/mnt/node1/data"
-
-    for ((i = 1; i <= nodes; i++)); do start_node "$i"; done
-
-    local ferry_servers="" http_servers="" p h
-    for ((i = 1; i <= nodes; i++)); do
+# Writes HAProxy's configuration for nodes 1..NODES and starts HAProxy, or,
+# if it runs with another configuration, reloads it: the master process
+# (-W) starts a worker with the new one and lets the old one finish its
+# connections.
+haproxy_up() {
+    local ferry_servers="" http_servers="" i p h pid
+    # shellcheck disable=SC2153 # NODES is from load_env
+    for ((i = 1; i <= NODES; i++)); do
         p=NODE${i}_PORT; h=NODE${i}_HTTP
         ferry_servers+="    server node$i 127.0.0.1:${!p} check send-proxy-v2 check-send-proxy"$'\n'
         http_servers+="    server node$i 127.0.0.1:${!h} check send-proxy-v2 check-send-proxy"$'\n'
     done
-    python3 - "$HERE/haproxy.cfg" "$STATE/haproxy.cfg" "$STATE" "${LB_FERRY##*:}" "${LB_HTTP##*:}" \
-        "$ferry_servers" "$http_servers" <<'EOF'
+    python3 - "$HERE/haproxy.cfg" "$STATE/haproxy.cfg.new" "$STATE" "${LB_FERRY##*:}" "${LB_HTTP##*:}" \
+        "$ferry_servers" "$http_servers" <<'PY'
 import sys
 src, dst, state, lbf, lbh, fs, hs = sys.argv[1:]
 text = open(src).read()
@@ -249,16 +371,82 @@ for k, v in {"@STATE@": state, "@LB_FERRY_PORT@": lbf, "@LB_HTTP_PORT@": lbh,
              "@FERRY_SERVERS@": fs.rstrip("\n"), "@HTTP_SERVERS@": hs.rstrip("\n")}.items():
     text = text.replace(k, v)
 open(dst, "w").write(text)
-EOF
-    haproxy -c -q -f "$STATE/haproxy.cfg" >>"$STATE/logs/haproxy.log" 2>&1
-    setsid haproxy -db -f "$STATE/haproxy.cfg" >>"$STATE/logs/haproxy.log" 2>&1 </dev/null &
+PY
+    haproxy -c -q -f "$STATE/haproxy.cfg.new" >>"$STATE/logs/haproxy.log" 2>&1
+    pid=$(pid_of haproxy)
+    if alive "$pid" && cmp -s "$STATE/haproxy.cfg.new" "$STATE/haproxy.cfg"; then
+        rm -f "$STATE/haproxy.cfg.new"
+        return 0
+    fi
+    mv "$STATE/haproxy.cfg.new" "$STATE/haproxy.cfg"
+    if alive "$pid" && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- ' -W '; then
+        say "haproxy: reloading for $NODES nodes"
+        kill -USR2 "$pid"
+        # The new worker answers on the stats socket with exactly these nodes.
+        for _ in $(seq 100); do
+            [ "$(backend_states | awk '{print $2}' | sort -u | wc -l)" = "$NODES" ] && return 0
+            sleep 0.1
+        done
+        say "haproxy did not take its new configuration within 10 s (see $STATE/logs/haproxy.log)"
+        return 1
+    fi
+    stop_pid haproxy TERM 5
+    setsid haproxy -W -db -f "$STATE/haproxy.cfg" >>"$STATE/logs/haproxy.log" 2>&1 </dev/null &
     echo $! >"$STATE/pids/haproxy.pid"
     wait_greeting "${LB_FERRY##*:}" 15 "$(pid_of haproxy)"
+}
+
+# Starts whatever of the cluster does not run, or a new cluster of $1 nodes
+# (empty: as many as it has, 2 for a new one); on a running cluster with
+# another size, adds or removes nodes. Removes no file: a dead mount is
+# remounted, a stopped Redis reads its append-only file back, the volume is
+# formatted only when it does not exist.
+up() {
+    local want=$1 have=0 nodes i
+    check_tools
+    [ -e "$STATE" ] && [ ! -f "$STATE/$MARK" ] && [ -n "$(ls -A "$STATE" 2>/dev/null)" ] \
+        && die "$STATE exists and is not a cluster's state directory: choose another FERRY_CLUSTER_DIR"
+    mkdir -p "$STATE"/{redis,objects,logs,pids,cache,mnt}
+    touch "$STATE/$MARK"
+    if [ -f "$STATE/cluster.env" ]; then load_env; have=$NODES; fi
+    nodes=${want:-$have}
+    [ "$nodes" -gt 0 ] || nodes=2
+    # From here on, a failure stops whatever runs (and keeps the state).
+    if [ -n "${FERRY_CLUSTER_KEEP_FAILED:-}" ]; then
+        trap 'say "up failed: left as it is for a look (FERRY_CLUSTER_KEEP_FAILED); $0 down stops it"' ERR
+    else
+        trap 'say "up failed: stopping what runs; the state stays (FERRY_CLUSTER_KEEP_FAILED=1 leaves it running)"; down ""' ERR
+    fi
+    set -E
+
+    write_env "$nodes"
+    load_env
+    start_redis
+    format_volume
+    for ((i = 1; i <= nodes; i++)); do mount_node "$i"; done
+    mkdir -p "$STATE/mnt/node1/data"
+    for ((i = 1; i <= nodes; i++)); do
+        # A node that ran on a mount just made again holds the dead one.
+        if [[ "$NEW_MOUNTS" == *" $i "* ]] && alive "$(pid_of "node$i")"; then
+            say "node$i ran on a dead mount: restarting it"
+            stop_pid "node$i" TERM 15
+        fi
+        start_node "$i"
+    done
+    haproxy_up
+    # Nodes beyond the new size: out of the balancer first (above), then
+    # stopped politely (SIGTERM: they finish what is in flight) and unmounted.
+    for ((i = nodes + 1; i <= have; i++)); do
+        say "removing node$i"
+        stop_pid "node$i" TERM 15
+        unmount "$STATE/mnt/node$i"
+        stop_jfs "$i"
+    done
     # Wait for the health checks to see every node up ("UP 1/2" is a server
-    # HAProxy has not checked twice yet: rise 2 x inter 2 s).
-    for _ in $(seq 50); do
+    # HAProxy has not checked twice yet: rise 2 x inter 1 s).
+    for _ in $(seq 100); do
         [ "$(backend_states | grep -c ' UP$')" -ge $((2 * nodes)) ] && break
-        sleep 0.2
+        sleep 0.1
     done
 
     trap - ERR
@@ -269,7 +457,7 @@ EOF
 # One line per server: "<backend> <server> <status>", from HAProxy's stats.
 backend_states() {
     [ -S "$STATE/haproxy.sock" ] || return 0
-    python3 - "$STATE/haproxy.sock" <<'EOF' || true
+    python3 - "$STATE/haproxy.sock" <<'PY' || true
 import socket, sys
 s = socket.socket(socket.AF_UNIX)
 s.settimeout(2)
@@ -285,7 +473,7 @@ for line in data.decode().splitlines():
     f = line.split(",")
     if len(f) > 17 and not line.startswith("#") and f[1] not in ("FRONTEND", "BACKEND"):
         print(f[0], f[1], f[17])
-EOF
+PY
 }
 
 status() {
@@ -293,11 +481,18 @@ status() {
     local ok=0 i pid
     echo "state:    $STATE"
     pid=$(pid_of redis)
-    if alive "$pid"; then echo "redis:    pid $pid, 127.0.0.1:$REDIS_PORT ($META)"; else echo "redis:    NOT RUNNING"; ok=1; fi
+    if alive "$pid"; then
+        echo "redis:    pid $pid, 127.0.0.1:$REDIS_PORT ($META), append-only file in $STATE/redis"
+    else
+        echo "redis:    NOT RUNNING"; ok=1
+    fi
     # shellcheck disable=SC2153 # NODES is from load_env
     for ((i = 1; i <= NODES; i++)); do
         local p=NODE${i}_PORT h=NODE${i}_HTTP m="$STATE/mnt/node$i"
-        if mountpoint -q "$m"; then echo "mount:    $m (JuiceFS)"; else echo "mount:    $m NOT MOUNTED"; ok=1; fi
+        if mount_alive "$m"; then echo "mount:    $m (JuiceFS)"
+        elif mounted "$m"; then echo "mount:    $m DEAD (its JuiceFS client does not answer; up mounts it again)"; ok=1
+        else echo "mount:    $m NOT MOUNTED"; ok=1
+        fi
         pid=$(pid_of "node$i")
         if alive "$pid"; then
             echo "node$i:    pid $pid, ferry 127.0.0.1:${!p}, http 127.0.0.1:${!h}, root $m/data"
@@ -318,39 +513,43 @@ status() {
     return $ok
 }
 
+# Stops everything and unmounts; the volume (Redis's append-only file and
+# the objects) stays for the next `up`, unless $1 is "--purge".
 down() {
+    local purge=${1:-} m k
     if [ ! -e "$STATE" ]; then say "nothing under $STATE"; return 0; fi
     [ -f "$STATE/$MARK" ] || die "$STATE is not a cluster's state directory; not touching it"
-    local i m
     stop_pid haproxy TERM 5
     for f in "$STATE"/pids/node*.pid; do
         [ -e "$f" ] || continue
-        stop_pid "$(basename "$f" .pid)" TERM 5
+        stop_pid "$(basename "$f" .pid)" TERM 15
     done
-    for m in "$STATE"/mnt/*; do
-        [ -d "$m" ] || continue
-        if mountpoint -q "$m"; then
-            juicefs umount "$m" >/dev/null 2>&1 || juicefs umount --force "$m" >/dev/null 2>&1 \
-                || fusermount3 -uz "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
-        fi
-        for _ in $(seq 50); do mountpoint -q "$m" || break; sleep 0.1; done
-        mountpoint -q "$m" && die "$m is still mounted; unmount it, then run down again"
+    for m in "$STATE"/mnt/node*; do
+        [ -e "$m" ] || mounted "$m" || continue
+        unmount "$m" || die "not stopping Redis while $m is mounted"
+        k=${m##*/node}
+        stop_jfs "$k"
     done
     if [ -f "$STATE/cluster.env" ]; then
         # shellcheck source=/dev/null # written by up
         . "$STATE/cluster.env"
-        redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true
+        # SHUTDOWN flushes the append-only file to the disk.
+        timeout 10 redis-cli -p "$REDIS_PORT" shutdown >/dev/null 2>&1 || true
     fi
     stop_pid redis TERM 5
-    rm -rf "$STATE"
-    say "down: stopped and removed $STATE"
+    if [ "$purge" = --purge ]; then
+        rm -rf "$STATE"
+        say "down --purge: stopped, and removed $STATE: the volume and every file in it"
+    else
+        say "down: stopped; the volume and its files stay in $STATE ($0 up serves them again, $0 down --purge removes them)"
+    fi
 }
 
 cmd=${1:-}
 shift || true
 case "$cmd" in
 up)
-    nodes=2
+    nodes=""
     while [ $# -gt 0 ]; do
         case "$1" in
         --nodes) nodes=${2:?--nodes needs a number}; shift 2 ;;
@@ -358,27 +557,40 @@ up)
         *) die "up: unknown argument $1" ;;
         esac
     done
-    [[ "$nodes" =~ ^[1-9][0-9]?$ ]] || die "--nodes must be 1 to 99"
+    [ -z "$nodes" ] || [[ "$nodes" =~ ^[1-9][0-9]?$ ]] || die "--nodes must be 1 to 99"
     up "$nodes"
     ;;
-down) down ;;
+down)
+    case "${1:-}" in
+    "" | --purge) down "${1:-}" ;;
+    *) die "down: unknown argument $1 (down, or down --purge to remove the files too)" ;;
+    esac
+    ;;
 status) status ;;
 env) load_env; cat "$STATE/cluster.env"; echo "STATE=$STATE" ;;
-node)
+node | mount)
     action=${1:-}; k=${2:-}
     load_env
     if ! [[ "$k" =~ ^[0-9]+$ ]] || [ "$k" -lt 1 ] || [ "$k" -gt "$NODES" ]; then
-        die "node: no node '$k' (1..$NODES)"
+        die "$cmd: no node '$k' (1..$NODES)"
     fi
-    case "$action" in
-    stop) stop_pid "node$k" TERM 15 ;;
-    kill) stop_pid "node$k" KILL 5 ;;
-    start) start_node "$k" ;;
-    *) die "node stop|kill|start K" ;;
+    case "$cmd $action" in
+    "node stop") stop_pid "node$k" TERM 15 ;;
+    "node kill") stop_pid "node$k" KILL 5 ;;
+    "node start") start_node "$k" ;;
+    "mount kill")
+        pids=$(jfs_pids "$k")
+        [ -n "$pids" ] || die "node$k's JuiceFS client does not run"
+        # Supervisor and mount at once, so that nothing starts it again.
+        # shellcheck disable=SC2086 # one pid per word
+        kill -KILL $pids
+        say "killed node$k's JuiceFS client (pids ${pids//$'\n'/ }); $STATE/mnt/node$k is dead until up"
+        ;;
+    *) die "node stop|kill|start K, or mount kill K" ;;
     esac
     ;;
 *)
-    sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2
     ;;
 esac

@@ -3,8 +3,8 @@
 # own cluster of two nodes in a state directory of its own, runs the
 # scenarios below with the `ferry` client (through the balancer and straight
 # at single nodes), prints one line per scenario and `N passed, N failed`,
-# takes the cluster down and exits non-zero if any scenario failed. The whole
-# run is bounded (FERRY_CLUSTER_TEST_TIMEOUT, default 600 s).
+# removes the cluster (down --purge) and exits non-zero if any scenario failed. The whole
+# run is bounded (FERRY_CLUSTER_TEST_TIMEOUT, default 900 s).
 #
 #   a  upload through the balancer (FERRY/1 and HTTP), read back through it
 #      and through each node
@@ -21,6 +21,18 @@
 #   f  through the balancer, the nodes see the client's own address (HAProxy
 #      sends a PROXY header; the nodes trust it from 127.0.0.2 only)
 #
+#   g  node 2's JuiceFS client killed (-9) under uploads through the
+#      balancer (FERRY/1 and HTTP, no client retries): node 2 is out of both
+#      backends within 3 s, every upload begun after that succeeds (the ones
+#      in flight may fail: counted), every acknowledged one is intact; then
+#      `up` brings node 2 back
+#   h  Redis killed (-9) under uploads and started again by `up`: nothing
+#      acknowledged before or during is lost, uploads continue
+#   i  Redis paused (SIGSTOP) for 5 s under uploads: uploads continue after,
+#      nothing acknowledged is lost
+#   j  node 2 and HAProxy stopped, then `up`: it starts what is missing and
+#      every file is still there
+#
 # Usage: deploy/cluster/test.sh [a b c ...]   (default: all)
 # Environment: FERRY_BIN (the ferry binary), FERRY_CLUSTER_TEST_TIMEOUT,
 # FERRY_CLUSTER_DIR (default: a new directory under /tmp),
@@ -33,7 +45,7 @@ set -euo pipefail
 
 if [ -z "${FERRY_CLUSTER_TEST_INNER:-}" ]; then
     export FERRY_CLUSTER_TEST_INNER=1
-    exec timeout -k 15 "${FERRY_CLUSTER_TEST_TIMEOUT:-600}" bash "$0" "$@"
+    exec timeout -k 15 "${FERRY_CLUSTER_TEST_TIMEOUT:-900}" bash "$0" "$@"
 fi
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -45,9 +57,10 @@ WORK=$(mktemp -d /tmp/ferry-cluster-work.XXXXXX)
 
 cleanup() {
     if [ -n "${FERRY_CLUSTER_TEST_KEEP:-}" ]; then
-        echo "test.sh: cluster left up under $FERRY_CLUSTER_DIR (logs in logs/); $CLUSTER down removes it" >&2
+        echo "test.sh: cluster left up under $FERRY_CLUSTER_DIR (logs in logs/); $CLUSTER down --purge removes it" >&2
     else
-        "$CLUSTER" down >/dev/null 2>&1 || "$CLUSTER" down || true
+        # --purge: this run's cluster and its files are of no use to anyone.
+        "$CLUSTER" down --purge >/dev/null 2>&1 || "$CLUSTER" down --purge || true
     fi
     if [ -n "${FERRY_CLUSTER_TEST_KEEP:-}" ]; then echo "test.sh: work files in $WORK" >&2; else rm -rf "$WORK"; fi
 }
@@ -277,10 +290,185 @@ scenario_e() {
     result e 0 "3 rounds; last: $msg; file intact, no session or temp file left"
 }
 
+# Uploads 64 KiB files through the balancer, one after another, as $1/<n>.bin
+# (odd n over FERRY/1, even over HTTP) until $WORK/$1.stop exists (at most
+# 120 s), with $2 client retries for FERRY/1 (curl does not retry). Writes
+# one line per upload to $WORK/$1.log: "<n> <begun> <ended> <0 or failure>".
+uploads() {
+    local tag=$1 retries=$2 n=0 t0 rc code end=$((SECONDS + 120))
+    mkdir -p "$WORK/$tag"
+    : >"$WORK/$tag.log"
+    while [ ! -e "$WORK/$tag.stop" ] && [ "$SECONDS" -lt "$end" ]; do
+        n=$((n + 1))
+        head -c 65536 /dev/urandom >"$WORK/$tag/$n.bin"
+        t0=$(date +%s.%N) rc=0
+        if [ $((n % 2)) = 1 ]; then
+            timeout 60 "$FERRY_BIN" -q put "$WORK/$tag/$n.bin" "$tag/$n.bin" --server "$LB_FERRY" \
+                --retries "$retries" 2>>"$WORK/$tag.err" || rc=$?
+        else
+            code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 60 -T "$WORK/$tag/$n.bin" \
+                "http://$LB_HTTP/$tag/$n.bin" 2>>"$WORK/$tag.err") || true
+            case "$code" in 201 | 204) ;; *) rc="http$code" ;; esac
+        fi
+        echo "$n $t0 $(date +%s.%N) $rc" >>"$WORK/$tag.log"
+    done
+}
+
+# Every upload of $1 that was acknowledged, read back through node 1:
+# prints how many differ or are missing (0: none lost).
+lost_acked() {
+    local tag=$1 n lost=0
+    while read -r n _ _ rc; do
+        [ "$rc" = 0 ] || continue
+        if ! ferry get "$tag/$n.bin" "$WORK/$tag/back" --server "$N1" 2>/dev/null \
+            || ! cmp -s "$WORK/$tag/$n.bin" "$WORK/$tag/back"; then
+            lost=$((lost + 1)); log "$tag: acknowledged upload $n is missing or differs"
+        fi
+        rm -f "$WORK/$tag/back"
+    done <"$WORK/$tag.log"
+    echo "$lost"
+}
+
+# Uploads $2 files of 64 KiB as $1/<n>.bin through node 1 (for checking
+# later that they survive); fails if one fails.
+seed() {
+    local n
+    mkdir -p "$WORK/$1"
+    for n in $(seq "$2"); do
+        head -c 65536 /dev/urandom >"$WORK/$1/$n.bin"
+        ferry put "$WORK/$1/$n.bin" "$1/$n.bin" --server "$N1" || return 1
+    done
+    printf '%s 0 0 0\n' $(seq "$2") >"$WORK/$1.log"
+}
+
+# Waits up to $3 s for node $1 to be $2 (UP, DOWN) in both backends; prints
+# the seconds since unix time $4 at which it was, or fails.
+lb_wait() {
+    python3 - "$FERRY_CLUSTER_DIR/haproxy.sock" "node$1" "$2" "$3" "$4" <<'EOF'
+import socket, sys, time
+sock, node, want, limit, since = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4]), float(sys.argv[5])
+seen, end = {}, time.time() + limit
+while time.time() < end:
+    try:
+        s = socket.socket(socket.AF_UNIX)
+        s.settimeout(1)
+        s.connect(sock)
+        s.sendall(b"show stat\n")
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    except OSError:
+        data = b""
+    for line in data.decode(errors="replace").splitlines():
+        f = line.split(",")
+        if len(f) > 17 and f[1] == node and f[17].split(" ")[0] == want:
+            seen.setdefault(f[0], time.time() - since)
+    if len(seen) == 2:
+        print(" ".join("%s %.2f" % kv for kv in sorted(seen.items())))
+        sys.exit(0)
+    time.sleep(0.05)
+print("only: %s" % seen)
+sys.exit(1)
+EOF
+}
+
+# Stops the uploads of $1 (pid $2) and waits for them.
+stop_uploads() { touch "$WORK/$1.stop"; wait "$2" 2>/dev/null || true; }
+
+scenario_g() {
+    uploads g 0 &
+    local pid=$! t_kill t_out down_at failed_late in_flight lost total
+    sleep 2
+    t_kill=$(date +%s.%N)
+    "$CLUSTER" mount kill 2 >/dev/null 2>&1 || { stop_uploads g "$pid"; result g 1 "could not kill node 2's JuiceFS client"; return; }
+    down_at=$(lb_wait 2 DOWN 10 "$t_kill") || { stop_uploads g "$pid"; result g 1 "node 2 still in the balancer 10 s after its storage died ($down_at)"; "$CLUSTER" up >/dev/null 2>&1; return; }
+    t_out=$(date +%s.%N)
+    log "g: node 2 out of the balancer after (s): $down_at"
+    sleep 5
+    stop_uploads g "$pid"
+    total=$(wc -l <"$WORK/g.log")
+    # Begun after the balancer took node 2 out: must all have succeeded.
+    failed_late=$(awk -v t="$t_out" '$2 > t && $4 != 0' "$WORK/g.log" | wc -l)
+    in_flight=$(awk -v t="$t_out" '$2 <= t && $4 != 0' "$WORK/g.log" | wc -l)
+    lost=$(lost_acked g)
+    log "g: bringing node 2 back (up)"
+    local t_up=$SECONDS
+    "$CLUSTER" up >"$WORK/g.up" 2>&1 || log "g: up failed: $(tail -n 3 "$WORK/g.up")"
+    log "g: up took $((SECONDS - t_up)) s"
+    local slow
+    slow=$(echo "$down_at" | awk '{ if ($2 > 3 || $4 > 3) print "yes" }')
+    if [ -n "$slow" ] || [ "$failed_late" != 0 ] || [ "$lost" != 0 ]; then
+        result g 1 "out after $down_at s (limit 3); $failed_late of the uploads begun after failed; $lost acknowledged lost; first error: $(head -n 1 "$WORK/g.err")"
+        return
+    fi
+    result g 0 "node 2 out after ($down_at) s; $total uploads, $in_flight in flight failed, none begun after failed, none lost; back with up in $((SECONDS - t_up)) s"
+}
+
+# Redis killed (-9) or paused ($1 = kill, pause) under uploads.
+redis_fault() {
+    local name=$1 how=$2 pid seeded=20 t_back failed late_failed lost total redis
+    seed "$name-old" "$seeded" || { result "$name" 1 "could not upload the files to keep"; return; }
+    uploads "$name" 5 &
+    pid=$!
+    sleep 2
+    redis=$(cat "$FERRY_CLUSTER_DIR/pids/redis.pid")
+    if [ "$how" = kill ]; then
+        kill -KILL "$redis"
+        sleep 1
+        "$CLUSTER" up >"$WORK/$name.up" 2>&1 || log "$name: up failed: $(tail -n 3 "$WORK/$name.up")"
+        log "$name: Redis killed, started again by up ($(grep -c . "$WORK/$name.log") uploads so far)"
+    else
+        kill -STOP "$redis"
+        sleep 5
+        kill -CONT "$redis"
+        log "$name: Redis paused 5 s"
+    fi
+    t_back=$(date +%s.%N)
+    # After Redis is back: 10 s more of uploads; those begun 3 s after it
+    # returned (the balancer's checks need two passes) must all succeed.
+    sleep 10
+    stop_uploads "$name" "$pid"
+    total=$(wc -l <"$WORK/$name.log")
+    failed=$(awk '$4 != 0' "$WORK/$name.log" | wc -l)
+    late_failed=$(awk -v t="$t_back" '$2 > t + 3 && $4 != 0' "$WORK/$name.log" | wc -l)
+    local late
+    late=$(awk -v t="$t_back" '$2 > t + 3' "$WORK/$name.log" | wc -l)
+    lost=$(( $(lost_acked "$name") + $(lost_acked "$name-old") ))
+    if [ "$lost" != 0 ] || [ "$late_failed" != 0 ] || [ "$late" = 0 ]; then
+        result "$name" 1 "$lost acknowledged files lost; $late_failed of $late uploads begun 3 s after Redis returned failed; first error: $(head -n 1 "$WORK/$name.err")"
+        return
+    fi
+    result "$name" 0 "$total uploads ($failed failed while Redis was away), every one begun 3 s after it returned succeeded; none of them or of $seeded older files lost"
+}
+
+scenario_h() { redis_fault h kill; }
+scenario_i() { redis_fault i pause; }
+
+scenario_j() {
+    local before after lost
+    seed j 20 || { result j 1 "could not upload the files to keep"; return; }
+    before=$(ferry ls -R --server "$N1" | wc -l)
+    "$CLUSTER" node stop 2 >/dev/null 2>&1
+    kill -TERM "$(cat "$FERRY_CLUSTER_DIR/pids/haproxy.pid")"
+    local i
+    for i in $(seq 50); do kill -0 "$(cat "$FERRY_CLUSTER_DIR/pids/haproxy.pid")" 2>/dev/null || break; sleep 0.1; done
+    "$CLUSTER" up >"$WORK/j.up" 2>&1 || { result j 1 "up on a partial cluster failed: $(tail -n 3 "$WORK/j.up")"; return; }
+    "$CLUSTER" status >/dev/null 2>&1 || { result j 1 "after up, status says something is missing"; return; }
+    after=$(ferry ls -R --server "$LB_FERRY" | wc -l)
+    lost=$(lost_acked j)
+    ferry get j/1.bin "$WORK/j.n2" --server "$N2" && cmp -s "$WORK/j/1.bin" "$WORK/j.n2" \
+        || { result j 1 "node 2 does not serve the files after up"; return; }
+    if [ "$lost" != 0 ] || [ "$before" != "$after" ]; then
+        result j 1 "$lost of 20 files lost; $before files before, $after after"
+        return
+    fi
+    result j 0 "up started node 2 and HAProxy; all $after files still there, the 20 checked intact"
+}
+
 scenarios=("$@")
-[ ${#scenarios[@]} -gt 0 ] || scenarios=(a b c d e f)
+[ ${#scenarios[@]} -gt 0 ] || scenarios=(a b c d e f g h i j)
 for s in "${scenarios[@]}"; do
-    declare -F "scenario_$s" >/dev/null || { echo "test.sh: no scenario $s (a to f)" >&2; exit 2; }
+    declare -F "scenario_$s" >/dev/null || { echo "test.sh: no scenario $s (a to j)" >&2; exit 2; }
     # Each scenario checks what it runs and says PASS or FAIL itself; in a
     # subshell, so that a stray failure ends only that scenario.
     ( set +e; "scenario_$s" ) | tee "$WORK/result.$s" || true
@@ -289,6 +477,8 @@ for s in "${scenarios[@]}"; do
     grep -q '^FAIL ' "$WORK/result.$s" && { failed=$((failed + 1)); failed_names+=("$s"); }
     # Every scenario starts with both nodes up.
     for k in 1 2; do node_ready $k 1 || "$CLUSTER" node start $k >/dev/null 2>&1 || true; done
+    # And with everything else (a scenario that failed half-way).
+    "$CLUSTER" status >/dev/null 2>&1 || "$CLUSTER" up >/dev/null 2>&1 || true
 done
 echo "$passed passed, $failed failed${failed_names[*]:+ (${failed_names[*]})}"
 [ "$failed" = 0 ]
