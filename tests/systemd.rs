@@ -135,8 +135,9 @@ fn a_passed_socket_with_an_unknown_name_is_refused() {
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr
-            .contains("socket activation: socket named \"sftp\" passed (name them ferry or http)"),
+        stderr.contains(
+            "socket activation: socket named \"sftp\" passed (name them ferry or http or s3)"
+        ),
         "{stderr}"
     );
 }
