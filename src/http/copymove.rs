@@ -12,7 +12,7 @@
 use super::message::{Refused, Resume};
 use super::request::{bad_name, folder_prefix, parse_destination};
 use crate::name::{Name, Prefix};
-use crate::serve::{BodyLength, Operation, Overwrite};
+use crate::serve::{BodyLength, Folders, Operation, Overwrite};
 
 /// What a `COPY` or `MOVE` asked, from its fields.
 #[derive(Debug)]
@@ -97,6 +97,7 @@ impl Transfer<'_> {
                             true => Overwrite::Anything,
                             false => Overwrite::Nothing,
                         },
+                        folders: Folders::Explicit,
                     },
                     false => Operation::Copy {
                         from,

@@ -17,7 +17,8 @@ use super::request::{HttpRequest, Method, Range, Target, interpret, resolve_rang
 use super::response::{self, Head as ResponseHead, MediaType};
 use crate::serve::terms::Choose;
 use crate::serve::{
-    Body, ErrorKind, Failure, Operation, Overwrite, Reply, Request, Scope, Selection, Version, Want,
+    Body, ErrorKind, Failure, Folders, Operation, Overwrite, Reply, Request, Scope, Selection,
+    Version, Want,
 };
 
 /// The dialect: it takes every request no other dialect claims.
@@ -54,6 +55,12 @@ impl Dialect for Files {
         }
     }
 }
+
+/// What folders are over HTTP (docs/http.md): made for an upload that
+/// needs them (the page, `curl -T`, the CLI), kept when a DELETE or MOVE
+/// empties them, as a file manager keeps them. A DAV client's uploads
+/// need their parent (`webdav/`).
+const FOLDERS: Folders = Folders::Made;
 
 /// The operation a request asks for.
 ///
@@ -99,8 +106,12 @@ fn operation(request: HttpRequest, resume: &Resume) -> Result<Operation, Refused
             crc: request.checksum,
             mtime: request.mtime,
             trailer: None,
+            folders: FOLDERS,
         },
-        (Method::Delete, Target::File(name)) => Operation::Delete { name },
+        (Method::Delete, Target::File(name)) => Operation::Delete {
+            name,
+            folders: FOLDERS,
+        },
         (Method::Delete, Target::Listing(prefix)) => Operation::DeleteFolder { prefix },
         (Method::Move, Target::File(from)) => match request.destination {
             Some(to) => Operation::Move {
@@ -110,6 +121,7 @@ fn operation(request: HttpRequest, resume: &Resume) -> Result<Operation, Refused
                     true => Overwrite::Files,
                     false => Overwrite::Nothing,
                 },
+                folders: FOLDERS,
             },
             None => unreachable!("the parser refuses a MOVE without a Destination"),
         },

@@ -143,7 +143,8 @@ pub(super) fn clear(
                 let failure = super::access::refusal(who, Perm::Delete, to.as_str());
                 return Err(refused(ctx, verb, to.as_str(), failure));
             }
-            match ctx.storage.delete(to) {
+            // Its folder stays: the name is about to be taken again.
+            match ctx.storage.delete(to, crate::storage::Folders::Explicit) {
                 Ok(()) => Ok(true),
                 Err(err) => Err(Box::new(storage_refusal(ctx, verb, to.as_str(), err))),
             }

@@ -58,7 +58,9 @@ pub use op::{Declared, Needs, Operation, Overwrite, Request, Verb};
 pub use receive::{Receive, Sink, WriteBehind};
 pub use reply::{ErrorKind, Failure, Reply};
 pub use send::{Send, Source, read_ahead};
-pub use terms::{Body, BodyLength, ListingFormat, Piece, Scope, Selection, Trailer, Version, Want};
+pub use terms::{
+    Body, BodyLength, Folders, ListingFormat, Piece, Scope, Selection, Trailer, Version, Want,
+};
 
 /// What an operation borrows while it is served, on the reactor or on an
 /// I/O thread.

@@ -15,7 +15,7 @@
 //! tables would scatter what this file exists to keep in one place.
 
 use super::piece::PieceChecksum;
-use super::terms::{Body, ListingFormat, Scope, Trailer, Want};
+use super::terms::{Body, Folders, ListingFormat, Scope, Trailer, Want};
 use super::{Ctx, Next, Outcome, Reply, archive, files, folders, listing, sessions};
 use crate::access::Secret;
 use crate::access::Who;
@@ -63,6 +63,9 @@ pub enum Operation {
         /// The CRC-32C follows the body, in this trailer (FERRY/1's
         /// `PUT <name> <size> -`): the framing has its bytes after `body`.
         trailer: Option<Trailer>,
+        /// Whether missing parent folders are made (and those made pruned
+        /// again if the upload fails).
+        folders: Folders,
     },
     /// Send (part of) `name`.
     Get {
@@ -98,6 +101,8 @@ pub enum Operation {
     Delete {
         /// File to remove.
         name: Name,
+        /// Whether the folders it leaves empty go with it.
+        folders: Folders,
     },
     /// Remove the folder `prefix` and everything in it that the client
     /// may delete (WebDAV's `DELETE` of a collection; FERRY/1 has no verb
@@ -121,6 +126,9 @@ pub enum Operation {
         to: Name,
         /// What may be replaced at `to`.
         overwrite: Overwrite,
+        /// Whether the folders `from` leaves empty go with it, and (with
+        /// [`Overwrite::Files`]) whether those of `to` are made.
+        folders: Folders,
     },
     /// Copy file `from` to `to`, whose parent folder exists, as an upload
     /// of its bytes would be stored (WebDAV's `COPY`; FERRY/1 has no verb
@@ -272,7 +280,7 @@ impl Operation {
             Operation::Archive { prefix, .. } => {
                 declared(Verb::Tar, prefix.as_str(), Needs::Listing(prefix.as_str()))
             }
-            Operation::Delete { name } => {
+            Operation::Delete { name, .. } => {
                 declared(Verb::Delete, name.as_str(), Needs::Delete(name.as_str()))
             }
             // One verb with a file's DELETE: each file is checked on the
@@ -337,10 +345,11 @@ impl Operation {
                 crc,
                 mtime,
                 trailer,
+                folders,
             } => files::put(
                 ctx,
                 super::user_of(ctx, &who),
-                name,
+                (name, folders),
                 body,
                 (crc, trailer),
                 mtime,
@@ -354,14 +363,15 @@ impl Operation {
                 body,
             } => listing::list(ctx, who, prefix, scope, format, body),
             Operation::Archive { prefix, body } => archive::archive(ctx, who, prefix, body),
-            Operation::Delete { name } => files::delete(name),
+            Operation::Delete { name, folders } => files::delete(name, folders),
             Operation::DeleteFolder { prefix } => folders::delete(ctx, who, prefix),
             Operation::MakeFolder { name } => files::make_folder(name),
             Operation::Move {
                 from,
                 to,
                 overwrite,
-            } => files::rename(who, from, to, overwrite),
+                folders,
+            } => files::rename(who, (from, to), overwrite, folders),
             Operation::CopyFolder {
                 from,
                 to,

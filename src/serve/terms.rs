@@ -7,6 +7,7 @@
 
 use std::fmt;
 
+pub use crate::storage::Folders;
 use crate::storage::{FileInfo, ListEntry, Stamp};
 
 /// How much of the tree below a prefix a listing shows.

