@@ -73,7 +73,12 @@ impl Conn {
         let status = head.split(' ').nth(1).unwrap().parse().unwrap();
         let length = head
             .lines()
-            .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length: ")?.parse().ok())
+            .find_map(|l| {
+                l.to_ascii_lowercase()
+                    .strip_prefix("content-length: ")?
+                    .parse()
+                    .ok()
+            })
             .unwrap_or(0);
         let mut body = vec![0; if status == 100 { 0 } else { length }];
         self.reader.read_exact(&mut body).unwrap();
@@ -105,7 +110,10 @@ fn an_http_move_keeps_the_folder_it_empties() {
     assert_eq!(conn.ask("PUT", "/from/x", "", b"x").status, 201);
     let moved = conn.ask("MOVE", "/from/x", "Destination: /to/y\r\n", b"");
     assert_eq!(moved.status, 201, "{}", moved.head);
-    assert!(server.path("from").is_dir(), "from/ went with its last file");
+    assert!(
+        server.path("from").is_dir(),
+        "from/ went with its last file"
+    );
     assert_eq!(std::fs::read(server.path("to/y")).unwrap(), b"x");
 }
 
@@ -128,11 +136,77 @@ fn ferry_del_and_move_still_prune_the_folders_they_empty() {
 #[test]
 fn a_failed_http_upload_keeps_the_folder_it_found() {
     let server = server();
-    let mut conn = Conn::open(server.http.unwrap());
-    assert_eq!(conn.ask("MKCOL", "/kept/", "", b"").status, 201);
+    let addr = server.http.unwrap();
+    assert_eq!(Conn::open(addr).ask("MKCOL", "/kept/", "", b"").status, 201);
+    // A plain client's upload (a DAV client's would need kept/new/).
+    let mut conn = Conn::open(addr);
     let wrong = "X-Checksum-Crc32c: 00000000\r\n";
     let refused = conn.ask("PUT", "/kept/new/x", wrong, b"abc");
     assert_eq!(refused.status, 422, "{}", refused.head);
     assert!(server.path("kept").is_dir(), "the failed PUT took kept/");
-    assert!(!server.path("kept/new").exists(), "the PUT's own folder stayed");
+    assert!(
+        !server.path("kept/new").exists(),
+        "the PUT's own folder stayed"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// A DAV client's PUT and MOVE need their parent folder
+// ---------------------------------------------------------------------------
+
+#[test]
+fn a_dav_clients_put_without_its_parent_is_409_a_plain_put_makes_it() {
+    let server = server();
+    let addr = server.http.unwrap();
+    // A client that spoke WebDAV on the connection before.
+    let mut dav = Conn::open(addr);
+    assert_eq!(dav.ask("PROPFIND", "/", "Depth: 0\r\n", b"").status, 207);
+    let refused = dav.ask("PUT", "/missing/x", "", b"abc");
+    assert_eq!(refused.status, 409, "{}", refused.head);
+    assert!(!server.path("missing").exists(), "a folder was made");
+    // Its collections made first, the same PUT lands.
+    assert_eq!(dav.ask("MKCOL", "/missing/", "", b"").status, 201);
+    assert_eq!(dav.ask("PUT", "/missing/x", "", b"abc").status, 201);
+    // A field only WebDAV has says the same on a fresh connection.
+    let mut fresh = Conn::open(addr);
+    let put = fresh.ask("PUT", "/other/x", "Overwrite: T\r\n", b"abc");
+    assert_eq!(put.status, 409, "{}", put.head);
+    // A plain PUT (the page, curl -T, the CLI) still makes its folders.
+    let mut plain = Conn::open(addr);
+    assert_eq!(plain.ask("PUT", "/made/deep/x", "", b"abc").status, 201);
+    assert_eq!(std::fs::read(server.path("made/deep/x")).unwrap(), b"abc");
+}
+
+#[test]
+fn a_dav_clients_move_of_a_file_without_the_parent_is_409() {
+    let server = server();
+    let addr = server.http.unwrap();
+    std::fs::write(server.path("f"), b"f").unwrap();
+    let mut dav = Conn::open(addr);
+    assert_eq!(dav.ask("MKCOL", "/c/", "", b"").status, 201);
+    let refused = dav.ask("MOVE", "/f", "Destination: /none/f\r\n", b"");
+    assert_eq!(refused.status, 409, "{}", refused.head);
+    assert!(!server.path("none").exists(), "a folder was made");
+    assert!(server.path("f").is_file(), "the file moved all the same");
+    assert_eq!(
+        dav.ask("MOVE", "/f", "Destination: /c/f\r\n", b"").status,
+        201
+    );
+    // The web page's rename (no WebDAV before it) makes the folder.
+    let mut page = Conn::open(addr);
+    let moved = page.ask("MOVE", "/c/f", "Destination: /new/f\r\n", b"");
+    assert_eq!(moved.status, 201, "{}", moved.head);
+    assert!(server.path("new/f").is_file());
+}
+
+/// The page renames folders with `MOVE /<dir>/` (WebDAV's): that does not
+/// make it a DAV client, so its uploads still make their folders.
+#[test]
+fn a_folders_move_does_not_make_the_page_a_dav_client() {
+    let server = server();
+    let mut page = Conn::open(server.http.unwrap());
+    assert_eq!(page.ask("PUT", "/d/x", "", b"x").status, 201);
+    let moved = page.ask("MOVE", "/d/", "Destination: /e/\r\n", b"");
+    assert_eq!(moved.status, 201, "{}", moved.head);
+    assert_eq!(page.ask("PUT", "/n/x", "", b"x").status, 201);
 }

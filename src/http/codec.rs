@@ -10,7 +10,7 @@
 //! keep-alive, `Expect: 100-continue`, and the dialect's answer.
 
 use super::cors::{self, Cors};
-use super::dialect::{self, Answering, Decision, Message};
+use super::dialect::{self, Answering, Client, Decision, Message};
 use super::message::{self, HttpError, Resume};
 use super::origin::Site;
 use super::response::{self, ALLOW_FILE, Framing, Persistence};
@@ -76,31 +76,35 @@ impl Exchange {
     pub fn decode(&mut self, data: &[u8], site: Site<'_>) -> Decoded {
         let listener = self.listener;
         let mut cors = Cors::None;
+        let client = self.said.client();
+        let mut after = client;
         let decided = message::parse(
             data,
-            |head| dialect::of(listener, head).body_in_hand(head),
+            |head| dialect::of(listener, head, client).body_in_hand(head),
             |head, resume| {
                 cors = cors::of(head, site.web);
-                dialect::of(listener, head).decode(head, resume, site)
+                let dialect = dialect::of(listener, head, client);
+                after = dialect.client_after(head, client);
+                dialect.decode(head, resume, site)
             },
         );
         let decoded = match decided {
             Ok(None) => return Decoded::Incomplete,
-            Ok(Some((decision, resume))) => self.start(decision, &resume),
-            Err(err) => self.refused(err),
+            Ok(Some((decision, resume))) => self.start(decision, &resume, after),
+            Err(err) => self.refused(err, after),
         };
         self.cors = cors;
         decoded
     }
 
-    fn start(&mut self, decision: Decision, resume: &Resume) -> Decoded {
+    fn start(&mut self, decision: Decision, resume: &Resume, client: Client) -> Decoded {
         let (refused, answer) = match decision {
             Decision::Serve(request, answer) => (Err(request), answer),
             Decision::Refuse(code, message, answer) => (Ok((code, message)), answer),
         };
         *self = Exchange {
             close: resume.close,
-            said: Said::of(resume),
+            said: Said::of(resume).with_client(client),
             answer: Some(answer),
             listener: self.listener,
             cors: Cors::None,
@@ -118,7 +122,7 @@ impl Exchange {
     /// A request the message layer or its dialect refused: answered so
     /// that the client can tell, then skipped (head and body) or the
     /// connection's last.
-    fn refused(&mut self, err: HttpError) -> Decoded {
+    fn refused(&mut self, err: HttpError, client: Client) -> Decoded {
         let skip = match err.resume {
             Some(resume) => {
                 *self = Exchange {
@@ -127,7 +131,8 @@ impl Exchange {
                     said: Said::of(&Resume {
                         expect_continue: false,
                         ..resume
-                    }),
+                    })
+                    .with_client(client),
                     ..Exchange::new(self.listener)
                 };
                 Some((resume.used, body(&resume)))
@@ -207,8 +212,10 @@ impl Exchange {
     }
 }
 
-/// What a request's head said that its answer depends on, a bit each:
-/// every connection holds an exchange, so it stays small.
+/// What a request's head said that its answer depends on, a bit each,
+/// and what the connection's requests showed of its client ([`Client`],
+/// kept from one exchange to the next): every connection holds an
+/// exchange, so it stays small.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 struct Said(u8);
 
@@ -219,6 +226,8 @@ impl Said {
     const HTTP10: u8 = 2;
     /// The client waits for `100 Continue` before sending its body.
     const EXPECT_CONTINUE: u8 = 4;
+    /// The client spoke WebDAV on the connection ([`Client::dav`]).
+    const DAV_CLIENT: u8 = 8;
 
     fn of(resume: &Resume) -> Said {
         let bit = |set: bool, bit: u8| if set { bit } else { 0 };
@@ -227,6 +236,20 @@ impl Said {
                 | bit(resume.http10, Said::HTTP10)
                 | bit(resume.expect_continue, Said::EXPECT_CONTINUE),
         )
+    }
+
+    /// These bits, with what `client` says of the connection's client.
+    fn with_client(self, client: Client) -> Said {
+        match client.dav {
+            true => Said(self.0 | Said::DAV_CLIENT),
+            false => Said(self.0 & !Said::DAV_CLIENT),
+        }
+    }
+
+    fn client(self) -> Client {
+        Client {
+            dav: self.0 & Said::DAV_CLIENT != 0,
+        }
     }
 
     fn head(self) -> bool {

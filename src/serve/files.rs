@@ -50,7 +50,7 @@ pub(super) fn put(
         }
         Err(err) => {
             let failure = match err {
-                StorageError::NotFound => {
+                StorageError::NotFound if !folders.made() => {
                     let missing = "the parent folder does not exist (make it with MKCOL)";
                     Failure::new(ErrorKind::Conflict, missing)
                 }

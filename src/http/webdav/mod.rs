@@ -19,10 +19,14 @@
 //!                                       parent folder, 403 onto or into itself, 502 to
 //!                                       another host, 207 naming what a folder's copy
 //!                                       (or a replaced folder's removal) left
+//! PUT /<name>, MOVE /<name> from a DAV client (a WebDAV field, or a WebDAV method
+//!   before on the connection)         -> 409 without the parent folder (client.rs)
 //! ```
 
+mod client;
+
 use super::copymove::Transfer;
-use super::dialect::{Answer, Answering, Decision, Dialect, Message};
+use super::dialect::{Answer, Answering, Client, Decision, Dialect, Message};
 use super::message::{Head, Refused, Resume};
 use super::options::Target;
 use super::origin::{self, Provenance, Site};
@@ -101,6 +105,15 @@ impl Dialect for Webdav {
         }
     }
 
+    /// A DAV client's `PUT` and file `MOVE` too (`client.rs`).
+    fn claims_from(&self, head: &Head<'_>, client: Client) -> bool {
+        self.claims(head) || client::claims(head, client)
+    }
+
+    fn client_after(&self, head: &Head<'_>, client: Client) -> Client {
+        client::after(head, client)
+    }
+
     fn body_in_hand(&self, head: &Head<'_>) -> bool {
         head.method == "PROPFIND"
     }
@@ -120,6 +133,9 @@ impl Dialect for Webdav {
         resume: &Resume,
         site: Site<'_>,
     ) -> Result<Decision, Refused> {
+        if head.method == "PUT" {
+            return client::put(head, resume, site);
+        }
         let fields = Fields::read(head);
         let path = path_of(head.target);
         let writes = matches!(head.method, "MKCOL" | "COPY" | "MOVE");
