@@ -29,6 +29,12 @@ struct Reply {
     body: Vec<u8>,
 }
 
+impl Reply {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
 /// A kept-open HTTP connection: what a DAV client holds.
 struct Conn {
     stream: TcpStream,
@@ -209,4 +215,43 @@ fn a_folders_move_does_not_make_the_page_a_dav_client() {
     let moved = page.ask("MOVE", "/d/", "Destination: /e/\r\n", b"");
     assert_eq!(moved.status, 201, "{}", moved.head);
     assert_eq!(page.ask("PUT", "/n/x", "", b"x").status, 201);
+}
+
+// ---------------------------------------------------------------------------
+// Expect: 100-continue on a request whose body is gathered before decode
+// ---------------------------------------------------------------------------
+
+/// A PROPFIND's body is gathered with its head before it is decoded; a
+/// client that waits for `100 Continue` gets it as soon as the head is
+/// in, once, and its answer when the body is.
+#[test]
+fn a_propfind_waiting_for_100_continue_is_told_to_go_on_once() {
+    let server = server();
+    let mut conn = Conn::open(server.http.unwrap());
+    let body = "<?xml version=\"1.0\"?><D:propfind xmlns:D=\"DAV:\"><D:prop><D:getetag/></D:prop></D:propfind>";
+    conn.send(format!(
+        "PROPFIND / HTTP/1.1\r\nHost: localhost\r\nDepth: 0\r\nExpect: 100-continue\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    ));
+    assert_eq!(conn.reply().status, 100, "no 100 Continue before the body");
+    // The body in two writes: no second 100 for the second piece.
+    let (first, rest) = body.split_at(20);
+    conn.send(first);
+    conn.send(rest);
+    let answer = conn.reply();
+    assert_eq!(answer.status, 207, "{}", answer.head);
+    // The next request's answer follows, nothing stray between.
+    let next = conn.ask("PROPFIND", "/", "Depth: 0\r\n", b"");
+    assert_eq!(next.status, 207, "{}{}", next.head, next.text());
+}
+
+/// One over the limit is refused at once, with nothing to wait for.
+#[test]
+fn a_propfind_over_the_limit_waiting_for_100_continue_is_refused_at_once() {
+    let server = server();
+    let mut conn = Conn::open(server.http.unwrap());
+    conn.send(
+        "PROPFIND / HTTP/1.1\r\nHost: localhost\r\nDepth: 0\r\nExpect: 100-continue\r\nContent-Length: 1000000\r\n\r\n",
+    );
+    assert_eq!(conn.reply().status, 413);
 }

@@ -11,7 +11,7 @@
 
 use super::cors::{self, Cors};
 use super::dialect::{self, Answering, Client, Decision, Message};
-use super::message::{self, HttpError, Resume};
+use super::message::{self, HttpError, Parsed, Resume};
 use super::origin::Site;
 use super::response::{self, ALLOW_FILE, Framing, Persistence};
 use crate::decoded::{Decoded, Refusal, after_blank_lines};
@@ -89,12 +89,26 @@ impl Exchange {
             },
         );
         let decoded = match decided {
-            Ok(None) => return Decoded::Incomplete,
-            Ok(Some((decision, resume))) => self.start(decision, &resume, after),
+            Ok(Parsed::Partial { awaits_go_ahead }) => return self.partial(awaits_go_ahead),
+            Ok(Parsed::Whole(decision, resume)) => self.start(decision, &resume, after),
             Err(err) => self.refused(err, after),
         };
         self.cors = cors;
         decoded
+    }
+
+    /// A request not all there yet: [`Decoded::GoAhead`] once for a head
+    /// whose client waits for `100 Continue` to send the body the dialect
+    /// wants in hand (docs/webdav.md (a)); the exchange then says it as
+    /// it says it before any body (a PUT's), with [`Reply::GoAhead`].
+    fn partial(&mut self, awaits_go_ahead: bool) -> Decoded {
+        if !awaits_go_ahead || self.said.continued() {
+            return Decoded::Incomplete;
+        }
+        // The previous answer is out: these bits are the new request's.
+        let bits = Said::EXPECT_CONTINUE | Said::CONTINUED;
+        self.said = Said(bits).with_client(self.said.client());
+        Decoded::GoAhead
     }
 
     fn start(&mut self, decision: Decision, resume: &Resume, client: Client) -> Decoded {
@@ -228,6 +242,8 @@ impl Said {
     const EXPECT_CONTINUE: u8 = 4;
     /// The client spoke WebDAV on the connection ([`Client::dav`]).
     const DAV_CLIENT: u8 = 8;
+    /// `100 Continue` went out for a request still being gathered.
+    const CONTINUED: u8 = 16;
 
     fn of(resume: &Resume) -> Said {
         let bit = |set: bool, bit: u8| if set { bit } else { 0 };
@@ -262,6 +278,10 @@ impl Said {
 
     fn expect_continue(self) -> bool {
         self.0 & Said::EXPECT_CONTINUE != 0
+    }
+
+    fn continued(self) -> bool {
+        self.0 & Said::CONTINUED != 0
     }
 }
 
