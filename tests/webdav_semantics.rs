@@ -255,3 +255,149 @@ fn a_propfind_over_the_limit_waiting_for_100_continue_is_refused_at_once() {
     );
     assert_eq!(conn.reply().status, 413);
 }
+
+// ---------------------------------------------------------------------------
+// Depth, Destination, outcome labels, the 207's cap
+// ---------------------------------------------------------------------------
+
+#[test]
+fn a_depth_other_than_0_1_or_infinity_is_400_on_every_method_that_reads_it() {
+    let server = server();
+    let mut conn = Conn::open(server.http.unwrap());
+    assert_eq!(conn.ask("PUT", "/f", "", b"f").status, 201);
+    assert_eq!(conn.ask("MKCOL", "/d/", "", b"").status, 201);
+    let to = "Destination: /g\r\n";
+    for (method, target, extra) in [
+        ("PROPFIND", "/", ""),
+        ("PROPFIND", "/f", ""),
+        ("COPY", "/f", to),
+        ("COPY", "/d/", "Destination: /e/\r\n"),
+        ("MOVE", "/d/", "Destination: /e/\r\n"),
+    ] {
+        for depth in ["2", "-1", "infinite", ""] {
+            let headers = format!("Depth: {depth}\r\n{extra}");
+            let answer = conn.ask(method, target, &headers, b"");
+            assert_eq!(answer.status, 400, "{method} {target} Depth: {depth:?}");
+        }
+    }
+    // The three values it may have are read as ever, in any case.
+    let infinity = conn.ask(
+        "COPY",
+        "/d/",
+        "Depth: Infinity\r\nDestination: /e/\r\n",
+        b"",
+    );
+    assert_eq!(infinity.status, 201, "{}", infinity.head);
+    assert!(!server.path("g").exists() && server.path("d").is_dir());
+}
+
+#[test]
+fn a_destination_with_the_default_port_is_this_server() {
+    let server = server();
+    let mut conn = Conn::open(server.http.unwrap());
+    assert_eq!(conn.ask("PUT", "/a", "", b"a").status, 201);
+    // The request says `Host: localhost`; the Destination adds :80.
+    let same = "Destination: http://localhost:80/b\r\n";
+    assert_eq!(conn.ask("COPY", "/a", same, b"").status, 201);
+    assert_eq!(std::fs::read(server.path("b")).unwrap(), b"a");
+    for other in [
+        "http://localhost:8080/c",
+        "https://localhost:80/c",
+        "http://elsewhere/c",
+    ] {
+        let answer = conn.ask("COPY", "/a", &format!("Destination: {other}\r\n"), b"");
+        assert_eq!(answer.status, 502, "{other}");
+    }
+    // A Host with the port, a Destination without it.
+    let mut with_port = Conn::open(server.http.unwrap());
+    with_port
+        .send("COPY /a HTTP/1.1\r\nHost: localhost:80\r\nDestination: http://localhost/d\r\n\r\n");
+    assert_eq!(with_port.reply().status, 201);
+}
+
+/// The metrics label each answer with the status sent, WebDAV's own
+/// included (a 412 was counted as 409, a 502 as "other").
+#[test]
+fn webdavs_statuses_are_the_outcomes_the_metrics_count() {
+    let server = TestServer::start_with(|c| {
+        c.listen(ferry::wire::Protocol::Http, "127.0.0.1:0".parse().unwrap());
+        c.metrics_listen = Some("127.0.0.1:0".parse().unwrap());
+    });
+    let mut conn = Conn::open(server.http.unwrap());
+    assert_eq!(conn.ask("PUT", "/a", "", b"a").status, 201);
+    assert_eq!(conn.ask("PUT", "/b", "", b"b").status, 201);
+    let keep = "Destination: /b\r\nOverwrite: F\r\n";
+    assert_eq!(conn.ask("COPY", "/a", keep, b"").status, 412);
+    assert_eq!(conn.ask("MOVE", "/a", keep, b"").status, 412);
+    let away = "Destination: http://elsewhere/c\r\n";
+    assert_eq!(conn.ask("COPY", "/a", away, b"").status, 502);
+    assert_eq!(conn.ask("MKCOL", "/a", "", b"").status, 405);
+    assert_eq!(conn.ask("MKCOL", "/x/y/", "", b"").status, 409);
+    let metrics = support::http::exchange(
+        server.metrics.unwrap(),
+        "GET",
+        "/metrics",
+        "Host: localhost\r\n",
+        b"",
+    );
+    let text = String::from_utf8(metrics.body).unwrap();
+    for sample in [
+        "ferry_requests_total{operation=\"copy\",outcome=\"412\"} 1",
+        "ferry_requests_total{operation=\"move\",outcome=\"412\"} 1",
+        "ferry_requests_total{operation=\"invalid\",outcome=\"502\"} 1",
+        "ferry_requests_total{operation=\"mkcol\",outcome=\"405\"} 1",
+        "ferry_requests_total{operation=\"mkcol\",outcome=\"409\"} 1",
+    ] {
+        assert!(text.lines().any(|l| l == sample), "no {sample} in:\n{text}");
+    }
+}
+
+/// What a folder's DELETE leaves is named up to a cap, then counted: the
+/// list is held in memory until the answer goes.
+#[test]
+fn a_207_names_at_most_ten_thousand_members_then_says_how_many_more() {
+    let server = server();
+    let dir = server.path("many");
+    std::fs::create_dir(&dir).unwrap();
+    // Symlinks are never removed: each stays, and is told.
+    for i in 0..10_005 {
+        std::os::unix::fs::symlink("nowhere", dir.join(format!("l{i}"))).unwrap();
+    }
+    let mut conn = Conn::open(server.http.unwrap());
+    let answer = conn.ask("DELETE", "/many/", "", b"");
+    assert_eq!(answer.status, 207, "{}", answer.head);
+    let (responses, description) = multistatus_outline(&answer.body);
+    assert_eq!(responses, 10_000);
+    assert!(
+        description.starts_with("5 more members"),
+        "the multistatus says {description:?}"
+    );
+}
+
+/// The `<D:response>` elements of a multistatus and its own
+/// `<D:responsedescription>` (not a response's), namespaces resolved.
+fn multistatus_outline(body: &[u8]) -> (usize, String) {
+    use quick_xml::events::Event;
+    use quick_xml::name::{Namespace, ResolveResult};
+    let mut reader = quick_xml::reader::NsReader::from_reader(body);
+    let (mut depth, mut responses, mut description, mut inside) = (0, 0, String::new(), false);
+    loop {
+        let (ns, event) = reader.read_resolved_event().unwrap();
+        let dav = matches!(ns, ResolveResult::Bound(Namespace(b"DAV:")));
+        match event {
+            Event::Start(e) => {
+                depth += 1;
+                let local = e.local_name();
+                responses += usize::from(dav && depth == 2 && local.as_ref() == b"response");
+                inside = dav && depth == 2 && local.as_ref() == b"responsedescription";
+            }
+            Event::Text(t) if inside => description.push_str(&t.decode().unwrap()),
+            Event::End(_) => {
+                depth -= 1;
+                inside = false;
+            }
+            Event::Eof => return (responses, description),
+            _ => {}
+        }
+    }
+}

@@ -171,7 +171,7 @@ impl Connection {
     /// requests are counted.
     pub(super) fn apply(&mut self, outcome: Outcome) -> State {
         let Outcome { reply, next } = outcome;
-        if let Some(code) = metrics::answer_code(&reply) {
+        if let Some(code) = self.codec.answer_code(&reply) {
             metrics::count_request(self.operation, code);
             // A body follows unless the exchange ends here (a HEAD).
             let body_follows = !matches!(next, Next::Request | Next::Close);

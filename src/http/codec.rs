@@ -201,11 +201,16 @@ impl Exchange {
     }
 
     fn failure(&self, failure: &Failure, out: &mut Vec<u8>) {
-        let status = match &self.answer {
-            Some(answer) => answer.get().status(failure.kind),
-            None => status(failure.kind),
-        };
-        self.error(status, &failure.message, out);
+        self.error(self.status(failure.kind), &failure.message, out);
+    }
+
+    /// The status a failure of `kind` is answered with, as the dialect
+    /// that took the request says.
+    pub fn status(&self, kind: ErrorKind) -> u16 {
+        match &self.answer {
+            Some(answer) => answer.get().status(kind),
+            None => status(kind),
+        }
     }
 
     /// The answer to a refused request head; `last` as for [`Self::encode`].

@@ -219,7 +219,7 @@ impl Answer for FilesAnswer {
             Reply::Done => ResponseHead::new(out, 204).finish(0, persistence),
             // What a folder's DELETE left: RFC 4918 9.6.1's multistatus,
             // the one form both WebDAV clients and the page read.
-            Reply::Remains(remains) => remains_answer(remains, message, out),
+            Reply::Remains(remains, more) => remains_answer((remains, *more), message, out),
             // RFC 4918 9.9.4: 201 for a new name, 204 for one replaced.
             Reply::Moved { replaced } => {
                 ResponseHead::new(out, if *replaced { 204 } else { 201 }).finish(0, persistence);
@@ -302,16 +302,22 @@ impl Answer for FilesAnswer {
 }
 
 /// What a folder's DELETE (or a WebDAV COPY or MOVE) left: RFC 4918
-/// 9.6.1's multistatus, one response per member with its status.
-pub(super) fn remains_answer(remains: &[(String, Failure)], message: Message, out: &mut Vec<u8>) {
-    let body = super::xml::remains(remains.iter().map(|(name, failure)| {
+/// 9.6.1's multistatus, one response per member with its status, and a
+/// word on the `more` not named.
+pub(super) fn remains_answer(
+    (remains, more): (&[(String, Failure)], u64),
+    message: Message,
+    out: &mut Vec<u8>,
+) {
+    let members = remains.iter().map(|(name, failure)| {
         let href = format!("/{}", url_path(name));
         (
             href,
             super::codec::status(failure.kind),
             failure.message.as_str(),
         )
-    }));
+    });
+    let body = super::xml::remains(members, more);
     ResponseHead::new(out, 207)
         .header("Content-Type", super::xml::MEDIA_TYPE)
         .finish(body.len() as u64, message.persistence);

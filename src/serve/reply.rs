@@ -30,9 +30,10 @@ pub enum Reply {
         /// upload URL by it).
         session: Option<String>,
     },
-    /// A folder's removal left these members (by name; a folder's ends
-    /// in `/`), each for its reason; the rest is gone.
-    Remains(Vec<(String, Failure)>),
+    /// A folder's removal (or copy) left these members (by name; a
+    /// folder's ends in `/`), each for its reason, and this many more not
+    /// named (beyond `storage::MAX_NAMED`); the rest is gone.
+    Remains(Vec<(String, Failure)>, u64),
     /// A file was renamed.
     Moved {
         /// It replaced an existing file.

@@ -11,6 +11,7 @@ use std::os::unix::fs::FileExt;
 use rustix::fs::{AtFlags, FileType, RenameFlags};
 use rustix::io::Errno;
 
+use super::remove::MAX_NAMED;
 use super::{Folders, Storage, StorageError, Upload, check_regular};
 use crate::name::{Name, Prefix};
 
@@ -34,12 +35,34 @@ pub struct Copied {
     /// Members that could not be copied, by source name (a folder's ends
     /// in `/`), and why.
     pub failed: Vec<(String, StorageError)>,
+    /// Members left out beyond the [`MAX_NAMED`] named above.
+    pub more: u64,
 }
 
 impl Copied {
     /// Whether everything was copied.
     pub fn is_complete(&self) -> bool {
-        self.kept.is_empty() && self.failed.is_empty()
+        self.kept.is_empty() && self.failed.is_empty() && self.more == 0
+    }
+
+    /// Whether [`MAX_NAMED`] members are named already (then one more
+    /// is only counted).
+    fn full(&mut self) -> bool {
+        let full = self.kept.len() + self.failed.len() >= MAX_NAMED;
+        self.more += u64::from(full);
+        full
+    }
+
+    fn keep(&mut self, name: &str) {
+        if !self.full() {
+            self.kept.push(name.to_owned());
+        }
+    }
+
+    fn fail(&mut self, name: String, err: StorageError) {
+        if !self.full() {
+            self.failed.push((name, err));
+        }
     }
 }
 
@@ -145,13 +168,13 @@ impl Storage {
                         match name().map_err(|_| StorageError::NotRegular) {
                             Ok(name) => match self.make_folder(&name) {
                                 Ok(()) => return Ok(true),
-                                Err(err) => copied.failed.push((format!("{path}/"), err)),
+                                Err(err) => copied.fail(format!("{path}/"), err),
                             },
-                            Err(err) => copied.failed.push((format!("{path}/"), err)),
+                            Err(err) => copied.fail(format!("{path}/"), err),
                         }
                     }
                     FileType::RegularFile if !may_copy(path, &copy) => {
-                        copied.kept.push(path.to_owned());
+                        copied.keep(path);
                     }
                     FileType::RegularFile => {
                         let done = match (Name::new(path.to_owned()), name()) {
@@ -165,15 +188,11 @@ impl Storage {
                             _ => Err(StorageError::NotRegular),
                         };
                         if let Err(err) = done {
-                            copied.failed.push((path.to_owned(), err));
+                            copied.fail(path.to_owned(), err);
                         }
                     }
-                    FileType::Symlink => {
-                        copied.failed.push((path.to_owned(), StorageError::Symlink))
-                    }
-                    _ => copied
-                        .failed
-                        .push((path.to_owned(), StorageError::NotRegular)),
+                    FileType::Symlink => copied.fail(path.to_owned(), StorageError::Symlink),
+                    _ => copied.fail(path.to_owned(), StorageError::NotRegular),
                 }
                 Ok(false)
             },
@@ -185,7 +204,9 @@ impl Storage {
             },
         );
         walked?;
-        copied.failed.extend(unreadable);
+        for (dir, err) in unreadable {
+            copied.fail(dir, err);
+        }
         Ok(copied)
     }
 

@@ -61,7 +61,7 @@ mod sessions;
 mod sweep;
 mod tree;
 pub use copy::{Copied, Occupant};
-pub use remove::Removal;
+pub use remove::{MAX_NAMED, Removal};
 pub use sweep::SweepReport;
 pub use tree::DirectoryListing;
 mod upload;

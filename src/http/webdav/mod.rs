@@ -149,6 +149,9 @@ impl Dialect for Webdav {
         if let Err(refused) = origin::check_writes(writes, &fields.provenance, site) {
             return refuse(refused, Asked::MakeFolder);
         }
+        if fields.bad_depth {
+            return Err((400, "Depth is 0, 1 or infinity".into()));
+        }
         let decided = match head.method {
             "MKCOL" => make_folder(path, resume).map(|op| (op, Asked::MakeFolder)),
             "COPY" | "MOVE" => {
@@ -224,6 +227,9 @@ fn make_folder(path: &str, resume: &Resume) -> Result<Operation, Refused> {
 struct Fields {
     /// `Depth`: 0 or 1; `None` for infinity (also when absent).
     depth: Option<u8>,
+    /// A `Depth` that is none of `0`, `1`, `infinity` (RFC 4918 10.2):
+    /// `400`, whatever the method.
+    bad_depth: bool,
     token: Option<Secret>,
     /// `Destination`, as sent (COPY).
     destination: Option<String>,
@@ -246,7 +252,11 @@ impl Fields {
                 fields.depth = match value.trim_ascii() {
                     b"0" => Some(0),
                     b"1" => Some(1),
-                    _ => None,
+                    infinity if infinity.eq_ignore_ascii_case(b"infinity") => None,
+                    _ => {
+                        fields.bad_depth = true;
+                        None
+                    }
                 };
             } else if name.eq_ignore_ascii_case("destination") {
                 let text = std::str::from_utf8(value).unwrap_or_default().trim();
@@ -270,8 +280,8 @@ impl Answer for WebdavAnswer {
                     .header("Content-Type", XML)
                     .finish(*len, persistence);
             }
-            (Asked::Transfer { .. }, Reply::Remains(remains)) => {
-                super::files::remains_answer(remains, message, out);
+            (Asked::Transfer { .. }, Reply::Remains(remains, more)) => {
+                super::files::remains_answer((remains, *more), message, out);
             }
             (Asked::MakeFolder, Reply::Done) => {
                 ResponseHead::new(out, 201).finish(0, persistence);
