@@ -53,9 +53,8 @@ pub struct Upload {
     /// root), for pruning empty directories and flushing new ones.
     pub(super) root: Arc<OwnedFd>,
     pub(super) dir_path: String,
-    /// How many leading segments of `dir_path` the upload found rather
-    /// than made: an upload that ends uncommitted prunes only below them
-    /// (0 where folders are implicit: every folder it leaves empty goes).
+    /// Leading segments of `dir_path` an upload undone never prunes: those
+    /// it found rather than made (0 where folders are implicit).
     pub(super) floor: usize,
     /// A file of that name existed when the upload began.
     pub(super) replaces: bool,
@@ -263,7 +262,6 @@ impl Drop for Upload {
 struct Target {
     dir: OwnedFd,
     dir_path: String,
-    /// See [`Upload::floor`].
     floor: usize,
     leaf: String,
     replaces: bool,
@@ -271,9 +269,8 @@ struct Target {
 
 impl Storage {
     /// Starts an upload to `name`, creating missing parent directories
-    /// where `folders` are made. If the upload is dropped uncommitted, the
-    /// directories it created are removed again (when still empty; where
-    /// folders are implicit, any it leaves empty).
+    /// where `folders` are made. Dropped uncommitted, it removes those it
+    /// created (if empty; where folders are implicit, any it empties).
     ///
     /// # Errors
     /// 409 if `name` is a directory or special file or a parent is not a
@@ -356,10 +353,9 @@ impl Storage {
         let dir_path = super::dir_of(name);
         let mut attempts = 0;
         loop {
-            // Pruned up to the root where folders are implicit; else only
-            // what the walk made, which it says once it succeeds.
+            // Where folders are kept: only what the walk made, once known.
             let mut floor = if folders.pruned() { 0 } else { usize::MAX };
-            let made = self.target(name, dir_path, folders).and_then(|target| {
+            let made = self.target(name, folders).and_then(|target| {
                 floor = target.floor;
                 make(target)
             });
@@ -383,12 +379,7 @@ impl Storage {
     /// One try of [`Storage::with_target`]'s walk: the target's directory
     /// and whether a file of that name exists (a special file or a
     /// directory there is refused).
-    fn target(
-        &self,
-        name: &Name,
-        dir_path: &str,
-        folders: Folders,
-    ) -> Result<Target, StorageError> {
+    fn target(&self, name: &Name, folders: Folders) -> Result<Target, StorageError> {
         let (dirs, leaf) = name.split_parent();
         let (dir, found) = match folders.made() {
             true => self.walk_creating(dirs)?,
@@ -398,8 +389,6 @@ impl Storage {
             Some(dir) => dir,
             None => rustix::io::fcntl_dupfd_cloexec(&*self.root, 0)?,
         };
-        // Where folders are implicit, an upload undone prunes up to the
-        // root; elsewhere only what it made.
         let floor = if folders.pruned() { 0 } else { found };
         let replaces = match rustix::fs::statat(&dir, leaf, AtFlags::SYMLINK_NOFOLLOW) {
             Ok(stat) => {
@@ -414,7 +403,7 @@ impl Storage {
         };
         Ok(Target {
             dir,
-            dir_path: dir_path.to_owned(),
+            dir_path: super::dir_of(name).to_owned(),
             floor,
             leaf: leaf.to_owned(),
             replaces,

@@ -21,6 +21,8 @@
 //!                                       (or a replaced folder's removal) left
 //! PUT /<name>, MOVE /<name> from a DAV client (a WebDAV field, or a WebDAV method
 //!   before on the connection)         -> 409 without the parent folder (client.rs)
+//! Depth: other than 0, 1, infinity   -> 400, whatever the method
+//! Expect: 100-continue with a body   -> 100 once the head is in (the message layer)
 //! ```
 
 mod client;
