@@ -90,6 +90,20 @@ impl Codec {
         }
     }
 
+    /// Whether `reply` answers its request, and with which status (`None`:
+    /// ok), as this codec writes it ([`crate::metrics::answer_code`]): an
+    /// HTTP dialect may answer a failure with a status of its own
+    /// (WebDAV's `412` for a name taken, `405` and `409` for `MKCOL`).
+    pub fn answer_code(&self, reply: &Reply) -> Option<Option<u16>> {
+        let code = crate::metrics::answer_code(reply)?;
+        match (self, reply) {
+            (Codec::Http(exchange), Reply::Failed(failure)) => {
+                Some(Some(exchange.status(failure.kind)))
+            }
+            _ => Some(code),
+        }
+    }
+
     /// Appends the answer to a refused request; `last` as for
     /// [`Codec::encode`].
     pub fn refuse(&mut self, refusal: &Refusal, last: bool, out: &mut Vec<u8>) {

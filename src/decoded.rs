@@ -10,6 +10,11 @@ use crate::serve::{Body, Request};
 pub enum Decoded {
     /// Not a whole request head yet.
     Incomplete,
+    /// A whole head whose body the codec gathers before it decodes the
+    /// request, and whose client waits for a go-ahead to send it: say
+    /// [`Reply::GoAhead`](crate::serve::Reply::GoAhead) (the codec writes
+    /// it once), then wait for more as for [`Decoded::Incomplete`].
+    GoAhead,
     /// A request, and the bytes of its head.
     Request(Request, usize),
     /// A request answered with an error instead of being served.

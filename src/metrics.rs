@@ -43,24 +43,29 @@ pub fn operation_index(verb: Verb) -> u8 {
 }
 
 /// Whether `reply` answers its request, and with which code (`None`: ok):
-/// a go-ahead, the rest of an archive's bytes and "nothing yet" do not.
+/// a go-ahead, the rest of an archive's bytes and "nothing yet" do not. A
+/// failure's code is its kind's; a codec that answers a kind with a status
+/// of its own (WebDAV's `412`) says so instead (`Codec::answer_code`).
 pub fn answer_code(reply: &Reply) -> Option<Option<u16>> {
     match reply {
         Reply::Nothing | Reply::GoAhead | Reply::More(_) => None,
         Reply::Failed(failure) => Some(Some(failure.kind.code())),
         Reply::Unsatisfiable { .. } => Some(Some(416)),
+        // Some of a folder's members stayed (RFC 4918's multistatus).
+        Reply::Remains(..) => Some(Some(207)),
         _ => Some(None),
     }
 }
 
 /// The outcomes of `ferry_requests_total`: `ok` or the status code sent.
-const OUTCOMES: [&str; 20] = [
-    "ok", "400", "401", "403", "404", "405", "409", "411", "413", "414", "416", "417", "422",
-    "429", "431", "500", "501", "503", "505", "507",
+const OUTCOMES: [&str; 26] = [
+    "ok", "207", "400", "401", "403", "404", "405", "409", "411", "412", "413", "414", "415",
+    "416", "417", "422", "423", "424", "429", "431", "500", "501", "502", "503", "505", "507",
 ];
 /// The status codes of [`OUTCOMES`] after `ok`, in the same order.
-const CODES: [u16; 19] = [
-    400, 401, 403, 404, 405, 409, 411, 413, 414, 416, 417, 422, 429, 431, 500, 501, 503, 505, 507,
+const CODES: [u16; 25] = [
+    207, 400, 401, 403, 404, 405, 409, 411, 412, 413, 414, 415, 416, 417, 422, 423, 424, 429, 431,
+    500, 501, 502, 503, 505, 507,
 ];
 /// The outcome of a code [`OUTCOMES`] does not list.
 const OTHER: usize = OUTCOMES.len();

@@ -24,7 +24,7 @@ fuzz_target!(|data: &[u8]| {
     for (access_on, web) in [(false, &open), (true, &open), (false, &cors)] {
         let mut exchange = Exchange::new(Protocol::Http);
         match exchange.decode(data, Site { web, access_on }) {
-            Decoded::Incomplete => {}
+            Decoded::Incomplete | Decoded::GoAhead => {}
             Decoded::Request(_, used) => assert!(used <= data.len()),
             Decoded::Refused(refusal) => {
                 if let Some((used, _)) = refusal.skip {

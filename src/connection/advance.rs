@@ -103,7 +103,7 @@ impl Connection {
             access_on: env.access.is_on(),
         };
         let decoded = self.codec.decode(data, site);
-        if !matches!(decoded, Decoded::Incomplete) {
+        if !matches!(decoded, Decoded::Incomplete | Decoded::GoAhead) {
             // A new exchange: the last one's line is written (already, as
             // each ends in `enter`; this is the net under it).
             self.log_exchange();
@@ -115,6 +115,10 @@ impl Connection {
         }
         match decoded {
             Decoded::Incomplete => (State::AwaitHeader, 0),
+            Decoded::GoAhead => {
+                self.codec.encode(&Reply::GoAhead, false, &mut self.output);
+                (State::AwaitHeader, 0)
+            }
             Decoded::Request(request, used) => {
                 self.requests = self.requests.saturating_add(1);
                 self.operation = metrics::operation_index(request.operation.declared().verb);
@@ -167,7 +171,7 @@ impl Connection {
     /// requests are counted.
     pub(super) fn apply(&mut self, outcome: Outcome) -> State {
         let Outcome { reply, next } = outcome;
-        if let Some(code) = metrics::answer_code(&reply) {
+        if let Some(code) = self.codec.answer_code(&reply) {
             metrics::count_request(self.operation, code);
             // A body follows unless the exchange ends here (a HEAD).
             let body_follows = !matches!(next, Next::Request | Next::Close);

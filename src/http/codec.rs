@@ -10,8 +10,8 @@
 //! keep-alive, `Expect: 100-continue`, and the dialect's answer.
 
 use super::cors::{self, Cors};
-use super::dialect::{self, Answering, Decision, Message};
-use super::message::{self, HttpError, Resume};
+use super::dialect::{self, Answering, Client, Decision, Message};
+use super::message::{self, HttpError, Parsed, Resume};
 use super::origin::Site;
 use super::response::{self, ALLOW_FILE, Framing, Persistence};
 use crate::decoded::{Decoded, Refusal, after_blank_lines};
@@ -81,31 +81,49 @@ impl Exchange {
     pub fn decode(&mut self, data: &[u8], site: Site<'_>) -> Decoded {
         let listener = self.listener;
         let mut cors = Cors::None;
+        let client = self.said.client();
+        let mut after = client;
         let decided = message::parse(
             data,
-            |head| dialect::of(listener, head).body_in_hand(head),
+            |head| dialect::of(listener, head, client).body_in_hand(head),
             |head, resume| {
                 cors = cors::of(head, site.web);
-                dialect::of(listener, head).decode(head, resume, site)
+                let dialect = dialect::of(listener, head, client);
+                after = dialect.client_after(head, client);
+                dialect.decode(head, resume, site)
             },
         );
         let decoded = match decided {
-            Ok(None) => return Decoded::Incomplete,
-            Ok(Some((decision, resume))) => self.start(decision, &resume),
-            Err(err) => self.refused(err),
+            Ok(Parsed::Partial { awaits_go_ahead }) => return self.partial(awaits_go_ahead),
+            Ok(Parsed::Whole(decision, resume)) => self.start(decision, &resume, after),
+            Err(err) => self.refused(err, after),
         };
         self.cors = cors;
         decoded
     }
 
-    fn start(&mut self, decision: Decision, resume: &Resume) -> Decoded {
+    /// A request not all there yet: [`Decoded::GoAhead`] once for a head
+    /// whose client waits for `100 Continue` to send the body the dialect
+    /// wants in hand (docs/webdav.md (a)); the exchange then says it as
+    /// it says it before any body (a PUT's), with [`Reply::GoAhead`].
+    fn partial(&mut self, awaits_go_ahead: bool) -> Decoded {
+        if !awaits_go_ahead || self.said.continued() {
+            return Decoded::Incomplete;
+        }
+        // The previous answer is out: these bits are the new request's.
+        let bits = Said::EXPECT_CONTINUE | Said::CONTINUED;
+        self.said = Said(bits).with_client(self.said.client());
+        Decoded::GoAhead
+    }
+
+    fn start(&mut self, decision: Decision, resume: &Resume, client: Client) -> Decoded {
         let (refused, answer) = match decision {
             Decision::Serve(request, answer) => (Err(request), answer),
             Decision::Refuse(code, message, answer) => (Ok((code, message)), answer),
         };
         *self = Exchange {
             close: resume.close,
-            said: Said::of(resume),
+            said: Said::of(resume).with_client(client),
             answer: Some(answer),
             listener: self.listener,
             cors: Cors::None,
@@ -123,7 +141,7 @@ impl Exchange {
     /// A request the message layer or its dialect refused: answered so
     /// that the client can tell, then skipped (head and body) or the
     /// connection's last.
-    fn refused(&mut self, err: HttpError) -> Decoded {
+    fn refused(&mut self, err: HttpError, client: Client) -> Decoded {
         let skip = match err.resume {
             Some(resume) => {
                 *self = Exchange {
@@ -132,7 +150,8 @@ impl Exchange {
                     said: Said::of(&Resume {
                         expect_continue: false,
                         ..resume
-                    }),
+                    })
+                    .with_client(client),
                     ..Exchange::new(self.listener)
                 };
                 Some((resume.used, body(&resume)))
@@ -193,6 +212,15 @@ impl Exchange {
         }
     }
 
+    /// The status a failure of `kind` is answered with, as the dialect
+    /// that took the request says.
+    pub fn status(&self, kind: ErrorKind) -> u16 {
+        match &self.answer {
+            Some(answer) => answer.get().status(kind),
+            None => status(kind),
+        }
+    }
+
     /// The answer to a refused request head; `last` as for [`Self::encode`].
     pub fn refuse(&mut self, refusal: &Refusal, last: bool, out: &mut Vec<u8>) {
         self.close |= last;
@@ -211,8 +239,10 @@ impl Exchange {
     }
 }
 
-/// What a request's head said that its answer depends on, a bit each:
-/// every connection holds an exchange, so it stays small.
+/// What a request's head said that its answer depends on, a bit each,
+/// and what the connection's requests showed of its client ([`Client`],
+/// kept from one exchange to the next): every connection holds an
+/// exchange, so it stays small.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 struct Said(u8);
 
@@ -223,6 +253,10 @@ impl Said {
     const HTTP10: u8 = 2;
     /// The client waits for `100 Continue` before sending its body.
     const EXPECT_CONTINUE: u8 = 4;
+    /// The client spoke WebDAV on the connection ([`Client::dav`]).
+    const DAV_CLIENT: u8 = 8;
+    /// `100 Continue` went out for a request still being gathered.
+    const CONTINUED: u8 = 16;
 
     fn of(resume: &Resume) -> Said {
         let bit = |set: bool, bit: u8| if set { bit } else { 0 };
@@ -231,6 +265,20 @@ impl Said {
                 | bit(resume.http10, Said::HTTP10)
                 | bit(resume.expect_continue, Said::EXPECT_CONTINUE),
         )
+    }
+
+    /// These bits, with what `client` says of the connection's client.
+    fn with_client(self, client: Client) -> Said {
+        match client.dav {
+            true => Said(self.0 | Said::DAV_CLIENT),
+            false => Said(self.0 & !Said::DAV_CLIENT),
+        }
+    }
+
+    fn client(self) -> Client {
+        Client {
+            dav: self.0 & Said::DAV_CLIENT != 0,
+        }
     }
 
     fn head(self) -> bool {
@@ -243,6 +291,10 @@ impl Said {
 
     fn expect_continue(self) -> bool {
         self.0 & Said::EXPECT_CONTINUE != 0
+    }
+
+    fn continued(self) -> bool {
+        self.0 & Said::CONTINUED != 0
     }
 }
 

@@ -20,6 +20,21 @@ pub trait Dialect: Sync {
     /// fields). The first in [`DIALECTS`] that does is asked to decode it.
     fn claims(&self, head: &Head<'_>) -> bool;
 
+    /// Whether it takes the request of a client whose earlier requests on
+    /// the connection showed `client`: [`Dialect::claims`], unless the
+    /// dialect claims by the client too (WebDAV takes a DAV client's
+    /// `PUT`, docs/webdav.md (e)).
+    fn claims_from(&self, head: &Head<'_>, client: Client) -> bool {
+        let _ = client;
+        self.claims(head)
+    }
+
+    /// What a request it claims tells of its client, for the requests
+    /// that follow on the connection.
+    fn client_after(&self, _head: &Head<'_>, client: Client) -> Client {
+        client
+    }
+
     /// Whether the request's meaning is in its (small) body, which the
     /// message layer then gathers before [`Dialect::decode`] sees the head
     /// ([`Head::body`]; docs/webdav.md (a)).
@@ -47,6 +62,15 @@ pub trait Dialect: Sync {
     /// dialect writes itself is a [`Decision::Refuse`].
     fn decode(&self, head: &Head<'_>, resume: &Resume, site: Site<'_>)
     -> Result<Decision, Refused>;
+}
+
+/// What a connection's earlier requests showed of its client, kept by the
+/// exchange from one request to the next ([`Dialect::client_after`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Client {
+    /// It spoke WebDAV: a method no other client sends (`PROPFIND`,
+    /// `MKCOL`, `COPY`, ...), so its uploads get WebDAV's semantics.
+    pub dav: bool,
 }
 
 /// What a dialect makes of a request head.
@@ -156,13 +180,13 @@ pub fn served_on(protocol: Protocol) -> &'static [&'static dyn Dialect] {
     }
 }
 
-/// The dialect that takes `head` on a listener of `listener`: the first
-/// of its dialects that claims it, else ferry's files (whose answers say
-/// what is not understood).
-pub fn of(listener: Protocol, head: &Head<'_>) -> &'static dyn Dialect {
+/// The dialect that takes `head` from `client` on a listener of
+/// `listener`: the first of its dialects that claims it, else ferry's
+/// files (whose answers say what is not understood).
+pub fn of(listener: Protocol, head: &Head<'_>, client: Client) -> &'static dyn Dialect {
     served_on(listener)
         .iter()
         .copied()
-        .find(|dialect| dialect.claims(head))
+        .find(|dialect| dialect.claims_from(head, client))
         .unwrap_or(&super::files::Files)
 }

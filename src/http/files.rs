@@ -17,7 +17,8 @@ use super::request::{HttpRequest, Method, Range, Target, interpret, resolve_rang
 use super::response::{self, Head as ResponseHead, MediaType};
 use crate::serve::terms::Choose;
 use crate::serve::{
-    Body, ErrorKind, Failure, Operation, Overwrite, Reply, Request, Scope, Selection, Version, Want,
+    Body, ErrorKind, Failure, Folders, Operation, Overwrite, Reply, Request, Scope, Selection,
+    Version, Want,
 };
 
 /// The dialect: it takes every request no other dialect claims.
@@ -54,6 +55,12 @@ impl Dialect for Files {
         }
     }
 }
+
+/// What folders are over HTTP (docs/http.md): made for an upload that
+/// needs them (the page, `curl -T`, the CLI), kept when a DELETE or MOVE
+/// empties them, as a file manager keeps them. A DAV client's uploads
+/// need their parent (`webdav/`).
+const FOLDERS: Folders = Folders::Made;
 
 /// The operation a request asks for.
 ///
@@ -100,8 +107,12 @@ fn operation(request: HttpRequest, resume: &Resume) -> Result<Operation, Refused
             mtime: request.mtime,
             trailer: None,
             digests: None,
+            folders: FOLDERS,
         },
-        (Method::Delete, Target::File(name)) => Operation::Delete { name },
+        (Method::Delete, Target::File(name)) => Operation::Delete {
+            name,
+            folders: FOLDERS,
+        },
         (Method::Delete, Target::Listing(prefix)) => Operation::DeleteFolder { prefix },
         (Method::Move, Target::File(from)) => match request.destination {
             Some(to) => Operation::Move {
@@ -111,6 +122,7 @@ fn operation(request: HttpRequest, resume: &Resume) -> Result<Operation, Refused
                     true => Overwrite::Files,
                     false => Overwrite::Nothing,
                 },
+                folders: FOLDERS,
             },
             None => unreachable!("the parser refuses a MOVE without a Destination"),
         },
@@ -208,7 +220,7 @@ impl Answer for FilesAnswer {
             Reply::Done => ResponseHead::new(out, 204).finish(0, persistence),
             // What a folder's DELETE left: RFC 4918 9.6.1's multistatus,
             // the one form both WebDAV clients and the page read.
-            Reply::Remains(remains) => remains_answer(remains, message, out),
+            Reply::Remains(remains, more) => remains_answer((remains, *more), message, out),
             // RFC 4918 9.9.4: 201 for a new name, 204 for one replaced.
             Reply::Moved { replaced } => {
                 ResponseHead::new(out, if *replaced { 204 } else { 201 }).finish(0, persistence);
@@ -291,16 +303,22 @@ impl Answer for FilesAnswer {
 }
 
 /// What a folder's DELETE (or a WebDAV COPY or MOVE) left: RFC 4918
-/// 9.6.1's multistatus, one response per member with its status.
-pub(super) fn remains_answer(remains: &[(String, Failure)], message: Message, out: &mut Vec<u8>) {
-    let body = super::xml::remains(remains.iter().map(|(name, failure)| {
+/// 9.6.1's multistatus, one response per member with its status, and a
+/// word on the `more` not named.
+pub(super) fn remains_answer(
+    (remains, more): (&[(String, Failure)], u64),
+    message: Message,
+    out: &mut Vec<u8>,
+) {
+    let members = remains.iter().map(|(name, failure)| {
         let href = format!("/{}", url_path(name));
         (
             href,
             super::codec::status(failure.kind),
             failure.message.as_str(),
         )
-    }));
+    });
+    let body = super::xml::remains(members, more);
     ResponseHead::new(out, 207)
         .header("Content-Type", super::xml::MEDIA_TYPE)
         .finish(body.len() as u64, message.persistence);

@@ -88,10 +88,25 @@ impl<'a> Head<'a> {
 /// A refusal decided on a sound head: its status and reason.
 pub type Refused = (u16, String);
 
+/// What [`parse`] found at the front of the buffer.
+#[derive(Debug)]
+pub enum Parsed<T> {
+    /// More bytes are needed. `awaits_go_ahead`: the head is whole, the
+    /// body to be held with it is not, and its client waits for
+    /// `100 Continue` before sending that body (RFC 9110 10.1.1): the
+    /// caller says it once, as it would before reading any body.
+    Partial {
+        /// The client waits for `100 Continue`.
+        awaits_go_ahead: bool,
+    },
+    /// A whole request (with its body, where one is held), and its framing.
+    Whole(T, Resume),
+}
+
 /// Parses one request head from the front of `buf` and hands it to
-/// `dialect`. `Ok(None)` until the head is complete, and, for a head
-/// `in_hand` says wants its body (at most [`MAX_BODY_IN_HAND`] bytes),
-/// until the body is complete too: then it is lent with the head
+/// `dialect`. [`Parsed::Partial`] until the head is complete, and, for a
+/// head `in_hand` says wants its body (at most [`MAX_BODY_IN_HAND`]
+/// bytes), until the body is complete too: then it is lent with the head
 /// ([`Head::body`]) and counted in [`Resume::used`], and no body is left
 /// to read.
 ///
@@ -106,7 +121,10 @@ pub fn parse<T>(
     buf: &[u8],
     in_hand: impl FnOnce(&Head<'_>) -> bool,
     dialect: impl FnOnce(&Head<'_>, &Resume) -> Result<T, Refused>,
-) -> Result<Option<(T, Resume)>, HttpError> {
+) -> Result<Parsed<T>, HttpError> {
+    let partial = Parsed::Partial {
+        awaits_go_ahead: false,
+    };
     let window = &buf[..buf.len().min(MAX_HEAD)];
     let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut parsed = httparse::Request::new(&mut fields);
@@ -115,7 +133,7 @@ pub fn parse<T>(
         Ok(httparse::Status::Partial) if window.len() >= MAX_HEAD => {
             return Err(HttpError::fatal(431, "request head larger than 8 KiB"));
         }
-        Ok(httparse::Status::Partial) => return Ok(None),
+        Ok(httparse::Status::Partial) => return Ok(partial),
         Err(httparse::Error::TooManyHeaders) => {
             return Err(HttpError::fatal(431, "too many headers"));
         }
@@ -146,7 +164,11 @@ pub fn parse<T>(
     if in_hand(&head) {
         match body_in_hand(buf, &resume) {
             Err(refusal) => return Err(refuse(refusal, resume)),
-            Ok(None) => return Ok(None),
+            Ok(None) => {
+                return Ok(Parsed::Partial {
+                    awaits_go_ahead: resume.expect_continue,
+                });
+            }
             Ok(Some(body)) => {
                 head.body = body;
                 resume = Resume {
@@ -160,7 +182,7 @@ pub fn parse<T>(
         }
     }
     match dialect(&head, &resume) {
-        Ok(request) => Ok(Some((request, resume))),
+        Ok(request) => Ok(Parsed::Whole(request, resume)),
         Err(refusal) => Err(refuse(refusal, resume)),
     }
 }

@@ -111,8 +111,10 @@ pub struct HttpRequest {
 /// for bad fields of its own, a body on anything but PUT, bad targets, 403
 /// for reserved names.
 pub fn parse_request(buf: &[u8]) -> Result<Option<(HttpRequest, usize)>, HttpError> {
-    let parsed = message::parse(buf, |_| false, interpret)?;
-    Ok(parsed.map(|(request, resume)| (request, resume.used)))
+    match message::parse(buf, |_| false, interpret)? {
+        message::Parsed::Whole(request, resume) => Ok(Some((request, resume.used))),
+        message::Parsed::Partial { .. } => Ok(None),
+    }
 }
 
 /// ferry's HTTP dialect: the request a framed head asks for, or why not.

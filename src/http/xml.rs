@@ -155,8 +155,10 @@ pub fn element(property: &Property, value: Option<&str>, out: &mut String) {
 
 /// A multistatus of members that a request left as they were (a
 /// folder's `DELETE`, RFC 4918 9.6.1): each by its href (percent-encoded
-/// already), with its status and why.
-pub fn remains<'a>(members: impl Iterator<Item = (String, u16, &'a str)>) -> String {
+/// already), with its status and why; then, if `more` were left than
+/// named (the list is capped), the multistatus's own description says how
+/// many.
+pub fn remains<'a>(members: impl Iterator<Item = (String, u16, &'a str)>, more: u64) -> String {
     let mut out = MULTISTATUS.to_owned();
     for (href, status, why) in members {
         out.push_str(&format!(
@@ -164,6 +166,11 @@ pub fn remains<'a>(members: impl Iterator<Item = (String, u16, &'a str)>) -> Str
             escape(&href),
             super::response::reason(status),
             escape(why),
+        ));
+    }
+    if more > 0 {
+        out.push_str(&format!(
+            "<D:responsedescription>{more} more members were left as they were, not named here</D:responsedescription>\n"
         ));
     }
     out.push_str("</D:multistatus>\n");

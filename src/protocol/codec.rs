@@ -9,8 +9,8 @@ use super::{
 use crate::decoded::{Decoded, Refusal, after_blank_lines};
 use crate::serve::terms::PlainFormat;
 use crate::serve::{
-    Body, BodyLength, ErrorKind, Failure, Operation, Overwrite, Piece, Reply, Scope, Trailer,
-    Version, Want,
+    Body, BodyLength, ErrorKind, Failure, Folders, Operation, Overwrite, Piece, Reply, Scope,
+    Trailer, Version, Want,
 };
 use crate::storage::{ListedSession, StorageError};
 
@@ -119,6 +119,10 @@ pub fn decode(data: &[u8]) -> Decoded {
     }
 }
 
+/// FERRY/1's folders exist through their files (PROTOCOL.md): made for
+/// an upload, removed with the last file a DEL or MOVE takes out.
+const FOLDERS: Folders = Folders::Implicit;
+
 /// What a FERRY/1 request line asks for.
 fn operation(request: Request) -> Operation {
     match request {
@@ -138,6 +142,7 @@ fn operation(request: Request) -> Operation {
                 parse: parse_crc_trailer,
             }),
             digests: None,
+            folders: FOLDERS,
         },
         // The chunked coding is HTTP's, and so is its decoder; the CRC
         // comes in the chunked trailer section, which adds no length.
@@ -154,6 +159,7 @@ fn operation(request: Request) -> Operation {
                 parse: parse_stream_trailer,
             }),
             digests: None,
+            folders: FOLDERS,
         },
         Request::Get {
             name,
@@ -176,11 +182,15 @@ fn operation(request: Request) -> Operation {
             format: Box::new(folder_line as PlainFormat),
             body: true,
         },
-        Request::Del { name } => Operation::Delete { name },
+        Request::Del { name } => Operation::Delete {
+            name,
+            folders: FOLDERS,
+        },
         Request::Move { from, to } => Operation::Move {
             from,
             to,
             overwrite: Overwrite::Files,
+            folders: FOLDERS,
         },
         Request::Echo { size } => Operation::Echo { size },
         Request::Upload { name, size, crc } => Operation::Upload {

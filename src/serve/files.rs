@@ -7,7 +7,7 @@ use super::Overwrite;
 use super::commit::{Commit, commit_now};
 use super::digest::{BodyDigests, Digesting};
 use super::sessions::AppendEnd;
-use super::{Body, BodyLength, Receive, Send, Sink, Source, Trailer, WriteBehind};
+use super::{Body, BodyLength, Folders, Receive, Send, Sink, Source, Trailer, WriteBehind};
 use super::{
     Ctx, ErrorKind, Failure, Next, Outcome, Reply, Selection, Version, Want, check_size, refuse,
     skip_body, storage_refusal,
@@ -20,11 +20,13 @@ use crate::storage::{OpenFile, StorageError, Upload};
 /// the temp file (which gets `mtime` on commit, if given) and start
 /// receiving the body. The client's CRC-32C comes with the request or in a
 /// trailer after the body (whose bytes are then skipped with it). `user`
-/// (the token's name) is for the hooks.
+/// (the token's name) is for the hooks. Missing parent folders are made
+/// where `folders` says so, else the PUT is a conflict (RFC 4918 9.7.1:
+/// `409`, never a `404` about a name being created).
 pub(super) fn put(
     ctx: &Ctx<'_>,
     user: Option<Owner>,
-    name: Name,
+    (name, folders): (Name, Folders),
     body: Body,
     (crc, trailer, digests): (Option<u32>, Option<Trailer>, Option<Box<BodyDigests>>),
     mtime: Option<i64>,
@@ -38,7 +40,7 @@ pub(super) fn put(
         // Reading a body we refuse could take forever: close instead.
         return refuse(ctx, "PUT", name.as_str(), failure, Next::Close);
     }
-    Outcome::on_pool(move |ctx| match ctx.storage.begin_upload(&name) {
+    Outcome::on_pool(move |ctx| match ctx.storage.begin_upload(&name, folders) {
         Ok(mut upload) => {
             upload.set_mtime(mtime);
             let mut receive = Receive::new(Sink::File(upload), name, size, crc)
@@ -49,13 +51,22 @@ pub(super) fn put(
             receive.digests = digests.map(|stated| Box::new(Digesting::new(*stated)));
             Outcome::new(Reply::GoAhead, Next::Receive(receive))
         }
-        Err(err) => refuse(
-            ctx,
-            "PUT",
-            name.as_str(),
-            err.into(),
-            skip_body(framing, ctx.config),
-        ),
+        Err(err) => {
+            let failure = match err {
+                StorageError::NotFound if !folders.made() => {
+                    let missing = "the parent folder does not exist (make it with MKCOL)";
+                    Failure::new(ErrorKind::Conflict, missing)
+                }
+                err => err.into(),
+            };
+            refuse(
+                ctx,
+                "PUT",
+                name.as_str(),
+                failure,
+                skip_body(framing, ctx.config),
+            )
+        }
     })
 }
 
@@ -213,8 +224,11 @@ fn stated(ctx: &Ctx<'_>, name: Name, found: Result<OpenFile, StorageError>) -> O
     }
 }
 
-pub(super) fn delete(name: Name) -> Outcome {
-    Outcome::on_pool(move |ctx| match ctx.storage.delete(&name) {
+/// DELETE of a file, on the pool; the folders it leaves empty go with it
+/// only where `folders` are implicit (FERRY/1): over HTTP a folder a user
+/// emptied is still there, as in a file manager (docs/webdav.md (e)).
+pub(super) fn delete(name: Name, folders: Folders) -> Outcome {
+    Outcome::on_pool(move |ctx| match ctx.storage.delete(&name, folders) {
         Ok(()) => {
             debug!("#{} DELETE {name}", ctx.client);
             Outcome::answer(Reply::Done)
@@ -250,9 +264,17 @@ pub(super) fn remove_folder(name: Name) -> Outcome {
 
 /// MOVE: rename a file within the root, on the pool, replacing what
 /// `overwrite` lets it (WebDAV's: a folder there goes first, as DELETE
-/// would take it, and no parent folder is made: [`super::folders::clear`]). Written for the read-only mode like
-/// DELETE and PUT; the permissions are both of theirs (`access.rs`).
-pub(super) fn rename(who: Who, from: Name, to: Name, overwrite: Overwrite) -> Outcome {
+/// would take it, and no parent folder is made:
+/// [`super::folders::clear`]); the folders `from` leaves empty go only
+/// where `folders` are implicit, as for DELETE. Written for the read-only
+/// mode like DELETE and PUT; the permissions are both of theirs
+/// (`access.rs`).
+pub(super) fn rename(
+    who: Who,
+    (from, to): (Name, Name),
+    overwrite: Overwrite,
+    folders: Folders,
+) -> Outcome {
     Outcome::on_pool(move |ctx| {
         let mut cleared = false;
         // WebDAV's MOVE (RFC 4918 9.9): a parent folder to land in, and
@@ -268,7 +290,7 @@ pub(super) fn rename(who: Who, from: Name, to: Name, overwrite: Overwrite) -> Ou
             }
         }
         let replace = overwrite != Overwrite::Nothing;
-        match ctx.storage.rename(&from, &to, replace) {
+        match ctx.storage.rename(&from, &to, replace, folders) {
             Ok(replaced) => {
                 debug!("#{} MOVE {from} -> {to}", ctx.client);
                 let replaced = replaced || cleared;

@@ -42,13 +42,8 @@ pub(super) fn delete(ctx: &Ctx<'_>, who: Who, prefix: Prefix) -> Outcome {
             }
             Ok(removal) => {
                 let remains = remains(&who, removal);
-                debug!(
-                    "#{} DEL {}: {} members remain",
-                    ctx.client,
-                    prefix.as_str(),
-                    remains.len()
-                );
-                Outcome::answer(Reply::Remains(remains))
+                debug!("#{} DEL {}: members remain", ctx.client, prefix.as_str());
+                Outcome::answer(remains)
             }
             Err(_) if ctx.is_abandoned() => abandoned(ctx, "DEL", prefix.as_str()),
             Err(err) => storage_refusal(ctx, "DEL", prefix.as_str(), err),
@@ -57,8 +52,10 @@ pub(super) fn delete(ctx: &Ctx<'_>, who: Who, prefix: Prefix) -> Outcome {
 }
 
 /// What a removal left, as the client is told it: the files `who` may not
-/// delete with the grant's refusal, then the failures.
-fn remains(who: &Who, removal: Removal) -> Vec<(String, Failure)> {
+/// delete with the grant's refusal, then the failures, then how many more
+/// were not named.
+fn remains(who: &Who, removal: Removal) -> Reply {
+    let more = removal.more;
     let kept = removal.kept.into_iter().map(|name| {
         let failure = super::access::refusal(who, Perm::Delete, &name);
         (name, failure)
@@ -67,7 +64,7 @@ fn remains(who: &Who, removal: Removal) -> Vec<(String, Failure)> {
         .failed
         .into_iter()
         .map(|(name, err)| (name, Failure::from(err)));
-    kept.chain(failed).collect()
+    Reply::Remains(kept.chain(failed).collect(), more)
 }
 
 /// Refuses a COPY or MOVE (`verb`) whose source `from` is not there as
@@ -143,7 +140,8 @@ pub(super) fn clear(
                 let failure = super::access::refusal(who, Perm::Delete, to.as_str());
                 return Err(refused(ctx, verb, to.as_str(), failure));
             }
-            match ctx.storage.delete(to) {
+            // Its folder stays: the name is about to be taken again.
+            match ctx.storage.delete(to, crate::storage::Folders::Explicit) {
                 Ok(()) => Ok(true),
                 Err(err) => Err(Box::new(storage_refusal(ctx, verb, to.as_str(), err))),
             }
@@ -157,9 +155,7 @@ pub(super) fn clear(
             );
             match removed {
                 Ok(removal) if removal.is_complete() => Ok(true),
-                Ok(removal) => Err(Box::new(Outcome::answer(Reply::Remains(remains(
-                    who, removal,
-                ))))),
+                Ok(removal) => Err(Box::new(Outcome::answer(remains(who, removal)))),
                 Err(_) if ctx.is_abandoned() => Err(Box::new(abandoned(ctx, verb, to.as_str()))),
                 Err(err) => Err(Box::new(storage_refusal(ctx, verb, to.as_str(), err))),
             }
@@ -231,6 +227,7 @@ pub(super) fn copy(
                 Outcome::answer(Reply::Moved { replaced })
             }
             Ok(copied) => {
+                let more = copied.more;
                 let kept = copied.kept.into_iter().map(|name| {
                     let failure = super::access::refusal(&who, Perm::Read, &name);
                     (name, failure)
@@ -240,8 +237,9 @@ pub(super) fn copy(
                     .into_iter()
                     .map(|(name, err)| (name, Failure::from(err)));
                 let remains: Vec<_> = kept.chain(failed).collect();
-                debug!("#{} COPY {subject}: {} left out", ctx.client, remains.len());
-                Outcome::answer(Reply::Remains(remains))
+                let left = remains.len() as u64 + more;
+                debug!("#{} COPY {subject}: {left} left out", ctx.client);
+                Outcome::answer(Reply::Remains(remains, more))
             }
             Err(_) if ctx.is_abandoned() => abandoned(ctx, "COPY", &subject),
             Err(err) => storage_refusal(ctx, "COPY", &subject, err),

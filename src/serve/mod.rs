@@ -60,7 +60,7 @@ pub use receive::{Receive, Sink, WriteBehind};
 pub use reply::{ErrorKind, Failure, Reply};
 pub use send::{Send, Source, read_ahead};
 pub use terms::{
-    Body, BodyLength, ListingFormat, Page, Piece, Scope, Selection, Trailer, Version, Want,
+    Body, BodyLength, Folders, ListingFormat, Page, Piece, Scope, Selection, Trailer, Version, Want,
 };
 
 /// What an operation borrows while it is served, on the reactor or on an

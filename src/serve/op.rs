@@ -16,7 +16,7 @@
 
 use super::digest::BodyDigests;
 use super::piece::PieceChecksum;
-use super::terms::{Body, ListingFormat, Scope, Trailer, Want};
+use super::terms::{Body, Folders, ListingFormat, Scope, Trailer, Want};
 use super::{Ctx, Next, Outcome, Reply, archive, files, folders, listing, sessions};
 use crate::access::Secret;
 use crate::access::Who;
@@ -67,6 +67,9 @@ pub enum Operation {
         /// Digests the body must match, and its MD5 answered (S3's
         /// `x-amz-content-sha256`, `Content-MD5` and `ETag`).
         digests: Option<Box<BodyDigests>>,
+        /// Whether missing parent folders are made (and those made pruned
+        /// again if the upload fails).
+        folders: Folders,
     },
     /// Send (part of) `name`.
     Get {
@@ -102,6 +105,8 @@ pub enum Operation {
     Delete {
         /// File to remove.
         name: Name,
+        /// Whether the folders it leaves empty go with it.
+        folders: Folders,
     },
     /// Remove the folder `prefix` and everything in it that the client
     /// may delete (WebDAV's `DELETE` of a collection; FERRY/1 has no verb
@@ -131,6 +136,9 @@ pub enum Operation {
         to: Name,
         /// What may be replaced at `to`.
         overwrite: Overwrite,
+        /// Whether the folders `from` leaves empty go with it, and (with
+        /// [`Overwrite::Files`]) whether those of `to` are made.
+        folders: Folders,
     },
     /// Copy file `from` to `to`, whose parent folder exists, as an upload
     /// of its bytes would be stored (WebDAV's `COPY`; FERRY/1 has no verb
@@ -282,7 +290,7 @@ impl Operation {
             Operation::Archive { prefix, .. } => {
                 declared(Verb::Tar, prefix.as_str(), Needs::Listing(prefix.as_str()))
             }
-            Operation::Delete { name } => {
+            Operation::Delete { name, .. } => {
                 declared(Verb::Delete, name.as_str(), Needs::Delete(name.as_str()))
             }
             // One verb with a file's DELETE: each file is checked on the
@@ -353,10 +361,11 @@ impl Operation {
                 mtime,
                 trailer,
                 digests,
+                folders,
             } => files::put(
                 ctx,
                 super::user_of(ctx, &who),
-                name,
+                (name, folders),
                 body,
                 (crc, trailer, digests),
                 mtime,
@@ -370,7 +379,7 @@ impl Operation {
                 body,
             } => listing::list(ctx, who, prefix, scope, format, body),
             Operation::Archive { prefix, body } => archive::archive(ctx, who, prefix, body),
-            Operation::Delete { name } => files::delete(name),
+            Operation::Delete { name, folders } => files::delete(name, folders),
             Operation::DeleteFolder { prefix } => folders::delete(ctx, who, prefix),
             Operation::MakeFolder { name } => files::make_folder(name),
             Operation::RemoveFolder { name } => files::remove_folder(name),
@@ -378,7 +387,8 @@ impl Operation {
                 from,
                 to,
                 overwrite,
-            } => files::rename(who, from, to, overwrite),
+                folders,
+            } => files::rename(who, (from, to), overwrite, folders),
             Operation::CopyFolder {
                 from,
                 to,

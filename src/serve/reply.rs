@@ -32,9 +32,10 @@ pub enum Reply {
         /// Their MD5, where the request asked for it (S3's `ETag`).
         md5: Option<[u8; 16]>,
     },
-    /// A folder's removal left these members (by name; a folder's ends
-    /// in `/`), each for its reason; the rest is gone.
-    Remains(Vec<(String, Failure)>),
+    /// A folder's removal (or copy) left these members (by name; a
+    /// folder's ends in `/`), each for its reason, and this many more not
+    /// named (beyond `storage::MAX_NAMED`); the rest is gone.
+    Remains(Vec<(String, Failure)>, u64),
     /// A file was renamed.
     Moved {
         /// It replaced an existing file.

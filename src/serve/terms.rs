@@ -8,6 +8,7 @@
 use std::fmt;
 
 use crate::name::Name;
+pub use crate::storage::Folders;
 use crate::storage::{FileInfo, ListEntry, Stamp};
 
 /// How much of the tree below a prefix a listing shows.

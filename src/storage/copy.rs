@@ -11,7 +11,8 @@ use std::os::unix::fs::FileExt;
 use rustix::fs::{AtFlags, FileType, RenameFlags};
 use rustix::io::Errno;
 
-use super::{Storage, StorageError, Upload, check_regular};
+use super::remove::MAX_NAMED;
+use super::{Folders, Storage, StorageError, Upload, check_regular};
 use crate::name::{Name, Prefix};
 
 /// What has the name a copy or move is to land on.
@@ -34,12 +35,34 @@ pub struct Copied {
     /// Members that could not be copied, by source name (a folder's ends
     /// in `/`), and why.
     pub failed: Vec<(String, StorageError)>,
+    /// Members left out beyond the [`MAX_NAMED`] named above.
+    pub more: u64,
 }
 
 impl Copied {
     /// Whether everything was copied.
     pub fn is_complete(&self) -> bool {
-        self.kept.is_empty() && self.failed.is_empty()
+        self.kept.is_empty() && self.failed.is_empty() && self.more == 0
+    }
+
+    /// Whether [`MAX_NAMED`] members are named already (then one more
+    /// is only counted).
+    fn full(&mut self) -> bool {
+        let full = self.kept.len() + self.failed.len() >= MAX_NAMED;
+        self.more += u64::from(full);
+        full
+    }
+
+    fn keep(&mut self, name: &str) {
+        if !self.full() {
+            self.kept.push(name.to_owned());
+        }
+    }
+
+    fn fail(&mut self, name: String, err: StorageError) {
+        if !self.full() {
+            self.failed.push((name, err));
+        }
     }
 }
 
@@ -69,8 +92,9 @@ impl Storage {
         }
     }
 
-    /// Stages the bytes of file `from` as an upload to `to` (its missing
-    /// parents made, as any upload's): the upload, uncommitted, with its
+    /// Stages the bytes of file `from` as an upload to `to`, whose parent
+    /// folder exists (nothing is made, nothing pruned: WebDAV's folders
+    /// are explicit, [`Folders::Explicit`]): the upload, uncommitted, with its
     /// size and CRC-32C, computed as the bytes go and checked against the
     /// one recorded for `from`, if any. Dropped, it leaves nothing.
     ///
@@ -79,7 +103,7 @@ impl Storage {
     /// `to`; [`StorageError::Io`] if `from` changed while it was read.
     pub fn stage_copy(&self, from: &Name, to: &Name) -> Result<(Upload, u64, u32), StorageError> {
         let found = self.open_read(from)?;
-        let mut upload = self.begin_upload(to)?;
+        let mut upload = self.begin_upload(to, Folders::Explicit)?;
         let mut buf = vec![0; 256 * 1024];
         let (mut size, mut crc) = (0u64, 0u32);
         loop {
@@ -144,13 +168,13 @@ impl Storage {
                         match name().map_err(|_| StorageError::NotRegular) {
                             Ok(name) => match self.make_folder(&name) {
                                 Ok(()) => return Ok(true),
-                                Err(err) => copied.failed.push((format!("{path}/"), err)),
+                                Err(err) => copied.fail(format!("{path}/"), err),
                             },
-                            Err(err) => copied.failed.push((format!("{path}/"), err)),
+                            Err(err) => copied.fail(format!("{path}/"), err),
                         }
                     }
                     FileType::RegularFile if !may_copy(path, &copy) => {
-                        copied.kept.push(path.to_owned());
+                        copied.keep(path);
                     }
                     FileType::RegularFile => {
                         let done = match (Name::new(path.to_owned()), name()) {
@@ -164,15 +188,11 @@ impl Storage {
                             _ => Err(StorageError::NotRegular),
                         };
                         if let Err(err) = done {
-                            copied.failed.push((path.to_owned(), err));
+                            copied.fail(path.to_owned(), err);
                         }
                     }
-                    FileType::Symlink => {
-                        copied.failed.push((path.to_owned(), StorageError::Symlink))
-                    }
-                    _ => copied
-                        .failed
-                        .push((path.to_owned(), StorageError::NotRegular)),
+                    FileType::Symlink => copied.fail(path.to_owned(), StorageError::Symlink),
+                    _ => copied.fail(path.to_owned(), StorageError::NotRegular),
                 }
                 Ok(false)
             },
@@ -184,7 +204,9 @@ impl Storage {
             },
         );
         walked?;
-        copied.failed.extend(unreadable);
+        for (dir, err) in unreadable {
+            copied.fail(dir, err);
+        }
         Ok(copied)
     }
 

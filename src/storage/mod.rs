@@ -61,7 +61,7 @@ mod sessions;
 mod sweep;
 mod tree;
 pub use copy::{Copied, Occupant};
-pub use remove::Removal;
+pub use remove::{MAX_NAMED, Removal};
 pub use sweep::SweepReport;
 pub use tree::DirectoryListing;
 mod upload;
@@ -125,13 +125,58 @@ fn open_dir_at(root: &OwnedFd, path: &str) -> Result<OwnedFd, Errno> {
     current.ok_or(Errno::NOENT)
 }
 
+/// What folders are to the protocol a request came by: whether a file's
+/// missing parent folders are made for it, and whether the folders its
+/// removal (or move, or failed upload) leaves empty go with it. One term
+/// that each codec or dialect sets and the storage calls below apply
+/// (docs/webdav.md (e)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Folders {
+    /// Folders exist through the files in them (FERRY/1; S3's prefixes):
+    /// made for a file that needs them, removed with the last file that
+    /// leaves them.
+    Implicit,
+    /// As [`Folders::Implicit`] below a bucket, which stays (S3: buckets
+    /// are the root's folders, made and removed by their own requests;
+    /// the prefixes inside them come and go with their keys).
+    Keys,
+    /// Made for a file that needs them, kept once made (ferry's HTTP: the
+    /// web page, `curl -T` and the CLI upload into folders that are not
+    /// there yet, and a user who empties a folder still sees it).
+    Made,
+    /// Things of their own: a file's parent folder must exist, and a
+    /// folder stays when emptied (WebDAV, RFC 4918 9.7.1: `MKCOL` makes
+    /// them, `DELETE` of the folder removes them).
+    Explicit,
+}
+
+impl Folders {
+    /// Whether a file's missing parent folders are made for it.
+    pub fn made(self) -> bool {
+        self != Folders::Explicit
+    }
+
+    /// Whether folders left empty by a file's removal go with it: how
+    /// many leading segments of a name stay whatever happens (the
+    /// `floor` of [`prune_empty_dirs`]), or `None` where folders are kept.
+    pub fn pruned_below(self) -> Option<usize> {
+        match self {
+            Folders::Implicit => Some(0),
+            Folders::Keys => Some(1),
+            Folders::Made | Folders::Explicit => None,
+        }
+    }
+}
+
 /// Removes directory `path` and then its ancestors while they are empty
-/// (never the root): directories exist only through the files in them, so
-/// removing the last file (DEL, or a failed upload's temp file) removes the
-/// directories it leaves empty.
-fn prune_empty_dirs(root: &OwnedFd, path: &str) {
+/// (never the root), where folders are implicit ([`Folders::Implicit`]):
+/// removing the last file (DEL, or a failed upload's temp file) removes
+/// the directories it leaves empty. `floor`: how many leading segments of
+/// `path` stay whatever happens (the folders an upload found rather than
+/// made, where folders are kept once made; 0 to go up to the root).
+fn prune_empty_dirs(root: &OwnedFd, path: &str, floor: usize) {
     let mut path = path;
-    while !path.is_empty() {
+    while !path.is_empty() && path.split('/').count() > floor {
         let (parent, leaf) = path.rsplit_once('/').unwrap_or(("", path));
         let removed = if parent.is_empty() {
             rustix::fs::unlinkat(root, leaf, AtFlags::REMOVEDIR).is_ok()
@@ -144,6 +189,11 @@ fn prune_empty_dirs(root: &OwnedFd, path: &str) {
         }
         path = parent;
     }
+}
+
+/// The folder `name` is in, from the root ("" for the root).
+fn dir_of(name: &Name) -> &str {
+    name.as_str().rsplit_once('/').map_or("", |(dir, _)| dir)
 }
 
 /// Opens `path` beneath `root` in one call, refusing any symlink on the way
@@ -401,12 +451,13 @@ impl Storage {
         format!("{RESERVED_PREFIX}tmp-{}-{}-", self.node, self.run)
     }
 
-    /// Removes `name`, then any parent directories this left empty.
+    /// Removes `name`, then, if `folders` are pruned, any parent
+    /// directories this left empty.
     ///
     /// # Errors
     /// 404 if absent, 409 for a directory, 403 for a symlink: only regular
     /// files are removed.
-    pub fn delete(&self, name: &Name) -> Result<(), StorageError> {
+    pub fn delete(&self, name: &Name, folders: Folders) -> Result<(), StorageError> {
         self.pause(Point::Delete);
         let (dirs, leaf) = name.split_parent();
         let dir = self.walk(dirs)?;
@@ -417,10 +468,9 @@ impl Storage {
             AtFlags::SYMLINK_NOFOLLOW,
         )?)?;
         rustix::fs::unlinkat(parent, leaf, AtFlags::empty())?;
-        prune_empty_dirs(
-            &self.root,
-            name.as_str().rsplit_once('/').map_or("", |(dir, _)| dir),
-        );
+        if let Some(floor) = folders.pruned_below() {
+            prune_empty_dirs(&self.root, dir_of(name), floor);
+        }
         Ok(())
     }
 
@@ -500,31 +550,39 @@ impl Storage {
         Ok(Some(open_dir_beneath(&self.root, &path)?))
     }
 
-    /// As [`Storage::walk`], creating missing directories.
+    /// As [`Storage::walk`], creating missing directories; also returns
+    /// how many leading segments were there already (not made by this
+    /// call: the floor below which its undoing prunes nothing).
     fn walk_creating<'a>(
         &self,
         dirs: impl Iterator<Item = &'a str>,
-    ) -> Result<Option<OwnedFd>, StorageError> {
+    ) -> Result<(Option<OwnedFd>, usize), StorageError> {
         let not_a_dir = |errno| match errno {
             Errno::NOTDIR => StorageError::ParentNotDirectory,
             other => other.into(),
         };
         let mut current: Option<OwnedFd> = None;
+        let (mut found, mut making) = (0, false);
         for segment in dirs {
             let parent = self.fd(&current);
             let next = match rustix::fs::openat(parent, segment, DIR, Mode::empty()) {
                 Err(Errno::NOENT) => {
                     match rustix::fs::mkdirat(parent, segment, Mode::from_raw_mode(0o755)) {
-                        Ok(()) | Err(Errno::EXIST) => {}
+                        Ok(()) => making = true,
+                        // Made by another request meanwhile: not ours.
+                        Err(Errno::EXIST) => {}
                         Err(errno) => return Err(errno.into()),
                     }
                     rustix::fs::openat(parent, segment, DIR, Mode::empty()).map_err(not_a_dir)?
                 }
                 other => other.map_err(not_a_dir)?,
             };
+            if !making {
+                found += 1;
+            }
             current = Some(next);
         }
-        Ok(current)
+        Ok((current, found))
     }
 
     fn fd<'a>(&'a self, dir: &'a Option<OwnedFd>) -> BorrowedFd<'a> {

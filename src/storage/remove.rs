@@ -14,6 +14,11 @@ use rustix::io::Errno;
 use super::{Storage, StorageError};
 use crate::name::Prefix;
 
+/// The most members a folder's removal or copy names in what it left;
+/// the rest are counted, not named. The names are held in memory until
+/// the answer is written, so they are bounded whatever the folder holds.
+pub const MAX_NAMED: usize = 10_000;
+
 /// What a folder's removal left behind (nothing, when it is all gone).
 #[derive(Debug, Default)]
 pub struct Removal {
@@ -22,6 +27,8 @@ pub struct Removal {
     /// Members that could not be removed, by name (a folder's ends in
     /// `/`), and why.
     pub failed: Vec<(String, StorageError)>,
+    /// Members that stayed beyond the [`MAX_NAMED`] named above.
+    pub more: u64,
     /// The folders (ending in `/`) above something told of: they stay
     /// without a word of their own.
     holding: HashSet<String>,
@@ -30,7 +37,15 @@ pub struct Removal {
 impl Removal {
     /// Whether everything went.
     pub fn is_complete(&self) -> bool {
-        self.kept.is_empty() && self.failed.is_empty()
+        self.kept.is_empty() && self.failed.is_empty() && self.more == 0
+    }
+
+    /// Whether [`MAX_NAMED`] members are named already (then one more
+    /// is only counted).
+    fn full(&mut self) -> bool {
+        let full = self.kept.len() + self.failed.len() >= MAX_NAMED;
+        self.more += u64::from(full);
+        full
     }
 
     /// Notes that `name` stays: every folder above it stays too (each
@@ -47,7 +62,9 @@ impl Removal {
 
     fn keep(&mut self, name: &str) {
         self.note(name);
-        self.kept.push(name.to_owned());
+        if !self.full() {
+            self.kept.push(name.to_owned());
+        }
     }
 
     fn fail(&mut self, name: String, err: StorageError) {
@@ -56,7 +73,9 @@ impl Removal {
             // Told of itself: not again when it cannot be removed.
             self.holding.insert(name.clone());
         }
-        self.failed.push((name, err));
+        if !self.full() {
+            self.failed.push((name, err));
+        }
     }
 }
 

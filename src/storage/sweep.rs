@@ -180,7 +180,7 @@ impl Storage {
             .filter(|leaf| remove_temp(&dir, path, leaf))
             .count();
         if removed > 0 {
-            prune_empty_dirs(&self.root, path);
+            prune_empty_dirs(&self.root, path, 0);
         }
         removed
     }

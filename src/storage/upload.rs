@@ -21,8 +21,8 @@ use rustix::io::Errno;
 use super::gate::{Gate, Point};
 use super::session_state::Staging;
 use super::{
-    DIR, Storage, StorageError, check_regular, checksum, open_dir_beneath, prune_empty_dirs,
-    stored_file_mode,
+    DIR, Folders, Storage, StorageError, check_regular, checksum, open_dir_beneath,
+    prune_empty_dirs, stored_file_mode,
 };
 use crate::name::Name;
 
@@ -53,6 +53,9 @@ pub struct Upload {
     /// root), for pruning empty directories and flushing new ones.
     pub(super) root: Arc<OwnedFd>,
     pub(super) dir_path: String,
+    /// Leading segments of `dir_path` an upload undone never prunes: those
+    /// it found rather than made (0 where folders are implicit).
+    pub(super) floor: usize,
     /// A file of that name existed when the upload began.
     pub(super) replaces: bool,
     /// A test's hold on commits (see [`super::gate`]).
@@ -273,7 +276,7 @@ impl Drop for Upload {
                 Err(errno) => log::error!("could not remove temp file {temp}: {errno}"),
             }
         }
-        prune_empty_dirs(&self.root, &self.dir_path);
+        prune_empty_dirs(&self.root, &self.dir_path, self.floor);
     }
 }
 
@@ -282,27 +285,29 @@ impl Drop for Upload {
 struct Target {
     dir: OwnedFd,
     dir_path: String,
+    floor: usize,
     leaf: String,
     replaces: bool,
 }
 
 impl Storage {
-    /// Starts an upload to `name`, creating missing parent directories.
-    /// If the upload is dropped uncommitted, the directories it created are
-    /// removed again (when still empty).
+    /// Starts an upload to `name`, creating missing parent directories
+    /// where `folders` are made. Dropped uncommitted, it removes those it
+    /// created (if empty; where folders are implicit, any it empties).
     ///
     /// # Errors
     /// 409 if `name` is a directory or special file or a parent is not a
-    /// directory; 403 if it is a symlink; 507, 503 or 500 if the temp file
-    /// cannot be created.
-    pub fn begin_upload(&self, name: &Name) -> Result<Upload, StorageError> {
+    /// directory; [`StorageError::NotFound`] for a missing parent where
+    /// folders are not made; 403 if it is a symlink; 507, 503 or 500 if
+    /// the temp file cannot be created.
+    pub fn begin_upload(&self, name: &Name, folders: Folders) -> Result<Upload, StorageError> {
         /// Names tried before giving up: another process making a file of
         /// this run's next name is a fluke (a copied root, a clock gone
         /// back), not a reason to fail the upload.
         const TRIES: usize = 4;
         self.pause(Point::Create);
         self.injected_fault(Point::Create)?;
-        self.with_target(name, |target| {
+        self.with_target(name, folders, |target| {
             // Journaled before the file exists: a crash in between leaves
             // a directory to look into, never a file nobody looks for.
             if let Some(Err(err)) = self.journal.as_ref().map(|j| j.note(&target.dir_path)) {
@@ -339,7 +344,7 @@ impl Storage {
         file: File,
         staging: Staging,
     ) -> Result<Upload, StorageError> {
-        let target = self.with_target(name, Ok)?;
+        let target = self.with_target(name, Folders::Implicit, Ok)?;
         Ok(self.upload(target, Staged::Session(staging), file))
     }
 
@@ -352,6 +357,7 @@ impl Storage {
             committed: false,
             root: Arc::clone(&self.root),
             dir_path: target.dir_path,
+            floor: target.floor,
             replaces: target.replaces,
             gate: self.gate.clone(),
             mtime: None,
@@ -359,28 +365,34 @@ impl Storage {
         }
     }
 
-    /// Finds (creating missing directories) and checks the place of a
-    /// file `name`, and `make`s something there. Directories this call
-    /// created are removed again if that fails.
+    /// Finds (creating missing directories where `folders` are made) and
+    /// checks the place of a file `name`, and `make`s something there.
+    /// Directories this call created are removed again if that fails.
     fn with_target<T>(
         &self,
         name: &Name,
+        folders: Folders,
         mut make: impl FnMut(Target) -> Result<T, StorageError>,
     ) -> Result<T, StorageError> {
-        let dir_path = name.as_str().rsplit_once('/').map_or("", |(dir, _)| dir);
+        let dir_path = super::dir_of(name);
         let mut attempts = 0;
         loop {
-            let made = self.target(name, dir_path).and_then(&mut make);
+            // Where folders are kept: only what the walk made, once known.
+            let mut floor = folders.pruned_below().unwrap_or(usize::MAX);
+            let made = self.target(name, folders).and_then(|target| {
+                floor = target.floor;
+                make(target)
+            });
             attempts += 1;
             match made {
                 // A directory just made (or found) was removed before the
                 // file landed in it: another thread's DEL pruned it as
                 // empty. Walk again.
-                Err(StorageError::NotFound) if attempts < 3 => {}
+                Err(StorageError::NotFound) if attempts < 3 && folders.made() => {}
                 Err(err) => {
                     // Whatever failed, directories this call created stay
                     // no longer.
-                    prune_empty_dirs(&self.root, dir_path);
+                    prune_empty_dirs(&self.root, dir_path, floor);
                     return Err(err);
                 }
                 ok => return ok,
@@ -391,12 +403,17 @@ impl Storage {
     /// One try of [`Storage::with_target`]'s walk: the target's directory
     /// and whether a file of that name exists (a special file or a
     /// directory there is refused).
-    fn target(&self, name: &Name, dir_path: &str) -> Result<Target, StorageError> {
+    fn target(&self, name: &Name, folders: Folders) -> Result<Target, StorageError> {
         let (dirs, leaf) = name.split_parent();
-        let dir = match self.walk_creating(dirs)? {
+        let (dir, found) = match folders.made() {
+            true => self.walk_creating(dirs)?,
+            false => (self.walk(dirs.clone())?, dirs.count()),
+        };
+        let dir = match dir {
             Some(dir) => dir,
             None => rustix::io::fcntl_dupfd_cloexec(&*self.root, 0)?,
         };
+        let floor = folders.pruned_below().unwrap_or(found);
         let replaces = match rustix::fs::statat(&dir, leaf, AtFlags::SYMLINK_NOFOLLOW) {
             Ok(stat) => {
                 check_regular(&stat).map_err(|err| match err {
@@ -410,24 +427,32 @@ impl Storage {
         };
         Ok(Target {
             dir,
-            dir_path: dir_path.to_owned(),
+            dir_path: super::dir_of(name).to_owned(),
+            floor,
             leaf: leaf.to_owned(),
             replaces,
         })
     }
 
     /// Renames file `from` to `to` in one `renameat`, as an upload lands:
-    /// missing parents of `to` are created, a file there is replaced
-    /// (unless not `overwrite`: then it is [`StorageError::Exists`]), a
-    /// directory, symlink or special file there is refused. Then removes
-    /// the directories `from` left empty, as DEL does. Returns whether a
-    /// file was replaced; `from` renamed to itself changes nothing.
+    /// missing parents of `to` are created where `folders` are made, a
+    /// file there is replaced (unless not `overwrite`: then it is
+    /// [`StorageError::Exists`]), a directory, symlink or special file
+    /// there is refused. Then, where `folders` are pruned, removes the
+    /// directories `from` left empty, as DEL does. Returns whether a file
+    /// was replaced; `from` renamed to itself changes nothing.
     ///
     /// # Errors
     /// `from`: 404 if absent, 409 for a directory, 403 for a symlink (as
     /// DEL). `to`: as [`Storage::begin_upload`] (409 a directory or a
     /// parent that is a file, 403 a symlink).
-    pub fn rename(&self, from: &Name, to: &Name, overwrite: bool) -> Result<bool, StorageError> {
+    pub fn rename(
+        &self,
+        from: &Name,
+        to: &Name,
+        overwrite: bool,
+        folders: Folders,
+    ) -> Result<bool, StorageError> {
         self.pause(Point::Commit);
         let (dirs, leaf) = from.split_parent();
         let source = self.walk(dirs)?;
@@ -439,7 +464,7 @@ impl Storage {
         if from == to {
             return Ok(true);
         }
-        let replaced = self.with_target(to, |target| {
+        let replaced = self.with_target(to, folders, |target| {
             let (dir, new) = (&target.dir, target.leaf.as_str());
             if overwrite {
                 rustix::fs::renameat(self.fd(&source), leaf, dir, new)?;
@@ -466,10 +491,9 @@ impl Storage {
                 Err(errno) => Err(errno.into()),
             }
         })?;
-        prune_empty_dirs(
-            &self.root,
-            from.as_str().rsplit_once('/').map_or("", |(dir, _)| dir),
-        );
+        if let Some(floor) = folders.pruned_below() {
+            prune_empty_dirs(&self.root, super::dir_of(from), floor);
+        }
         Ok(replaced)
     }
 

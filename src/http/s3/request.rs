@@ -13,7 +13,7 @@ use super::{Asked, Fields, Refusal, refusal, sigv4, xml};
 use crate::name::{Name, NameError, Prefix, percent_decode};
 use crate::serve::digest::BodyDigests;
 use crate::serve::terms::Choose;
-use crate::serve::{Body, BodyLength, Operation, Page, Scope, Selection, Version, Want};
+use crate::serve::{Body, BodyLength, Folders, Operation, Page, Scope, Selection, Version, Want};
 
 /// Most keys on a page of a listing.
 const MAX_KEYS: usize = 1000;
@@ -329,7 +329,13 @@ fn object_request(
             (Operation::Get { name, want }, asked)
         }
         "PUT" => (put_object(name, resume, fields)?, Asked::PutObject),
-        "DELETE" => (Operation::Delete { name }, Asked::DeleteObject),
+        "DELETE" => (
+            Operation::Delete {
+                name,
+                folders: Folders::Keys,
+            },
+            Asked::DeleteObject,
+        ),
         _ => return Err(unserved(method)),
     })
 }
@@ -371,6 +377,7 @@ fn put_object(name: Name, resume: &Resume, fields: &Fields) -> Result<Operation,
         mtime: None,
         trailer: None,
         digests: Some(Box::new(BodyDigests { sha256, md5 })),
+        folders: Folders::Keys,
     })
 }
 

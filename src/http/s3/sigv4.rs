@@ -259,7 +259,10 @@ mod tests {
                 Ok(())
             },
         );
-        assert!(matches!(parsed, Ok(Some(_))), "{request}: {parsed:?}");
+        assert!(
+            matches!(parsed, Ok(message::Parsed::Whole(..))),
+            "{request}: {parsed:?}"
+        );
     }
 
     #[test]

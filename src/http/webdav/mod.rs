@@ -19,10 +19,16 @@
 //!                                       parent folder, 403 onto or into itself, 502 to
 //!                                       another host, 207 naming what a folder's copy
 //!                                       (or a replaced folder's removal) left
+//! PUT /<name>, MOVE /<name> from a DAV client (a WebDAV field, or a WebDAV method
+//!   before on the connection)         -> 409 without the parent folder (client.rs)
+//! Depth: other than 0, 1, infinity   -> 400, whatever the method
+//! Expect: 100-continue with a body   -> 100 once the head is in (the message layer)
 //! ```
 
+mod client;
+
 use super::copymove::Transfer;
-use super::dialect::{Answer, Answering, Decision, Dialect, Message};
+use super::dialect::{Answer, Answering, Client, Decision, Dialect, Message};
 use super::message::{Head, Refused, Resume};
 use super::options::Target;
 use super::origin::{self, Provenance, Site};
@@ -101,6 +107,15 @@ impl Dialect for Webdav {
         }
     }
 
+    /// A DAV client's `PUT` and file `MOVE` too (`client.rs`).
+    fn claims_from(&self, head: &Head<'_>, client: Client) -> bool {
+        self.claims(head) || client::claims(head, client)
+    }
+
+    fn client_after(&self, head: &Head<'_>, client: Client) -> Client {
+        client::after(head, client)
+    }
+
     fn body_in_hand(&self, head: &Head<'_>) -> bool {
         head.method == "PROPFIND"
     }
@@ -120,6 +135,9 @@ impl Dialect for Webdav {
         resume: &Resume,
         site: Site<'_>,
     ) -> Result<Decision, Refused> {
+        if head.method == "PUT" {
+            return client::put(head, resume, site);
+        }
         let fields = Fields::read(head);
         let path = path_of(head.target);
         let writes = matches!(head.method, "MKCOL" | "COPY" | "MOVE");
@@ -132,6 +150,9 @@ impl Dialect for Webdav {
         };
         if let Err(refused) = origin::check_writes(writes, &fields.provenance, site) {
             return refuse(refused, Asked::MakeFolder);
+        }
+        if fields.bad_depth {
+            return Err((400, "Depth is 0, 1 or infinity".into()));
         }
         let decided = match head.method {
             "MKCOL" => make_folder(path, resume).map(|op| (op, Asked::MakeFolder)),
@@ -208,6 +229,9 @@ fn make_folder(path: &str, resume: &Resume) -> Result<Operation, Refused> {
 struct Fields {
     /// `Depth`: 0 or 1; `None` for infinity (also when absent).
     depth: Option<u8>,
+    /// A `Depth` that is none of `0`, `1`, `infinity` (RFC 4918 10.2):
+    /// `400`, whatever the method.
+    bad_depth: bool,
     token: Option<Secret>,
     /// `Destination`, as sent (COPY).
     destination: Option<String>,
@@ -230,7 +254,11 @@ impl Fields {
                 fields.depth = match value.trim_ascii() {
                     b"0" => Some(0),
                     b"1" => Some(1),
-                    _ => None,
+                    infinity if infinity.eq_ignore_ascii_case(b"infinity") => None,
+                    _ => {
+                        fields.bad_depth = true;
+                        None
+                    }
                 };
             } else if name.eq_ignore_ascii_case("destination") {
                 let text = std::str::from_utf8(value).unwrap_or_default().trim();
@@ -254,8 +282,8 @@ impl Answer for WebdavAnswer {
                     .header("Content-Type", XML)
                     .finish(*len, persistence);
             }
-            (Asked::Transfer { .. }, Reply::Remains(remains)) => {
-                super::files::remains_answer(remains, message, out);
+            (Asked::Transfer { .. }, Reply::Remains(remains, more)) => {
+                super::files::remains_answer((remains, *more), message, out);
             }
             (Asked::MakeFolder, Reply::Done) => {
                 ResponseHead::new(out, 201).finish(0, persistence);

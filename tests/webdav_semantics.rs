@@ -1,0 +1,403 @@
+//! What folders are to each kind of client, and the WebDAV semantics a DAV
+//! client is given on ferry's URLs (issue 28; docs/webdav.md (e), (g)),
+//! over real sockets: a DELETE or MOVE over HTTP keeps the folders it
+//! empties (FERRY/1's DEL still prunes them), a failed upload takes only
+//! the folders it made, a DAV client's PUT or MOVE needs its parent
+//! (`409`) while a plain PUT makes it, `Expect: 100-continue` on a request
+//! whose body is gathered before it is decoded, `Depth` values refused,
+//! a `Destination` with the default port, the outcome labels of WebDAV's
+//! statuses, and the cap on a 207's list of names.
+
+mod support;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+
+use support::{PATIENCE, TestServer};
+
+fn server() -> TestServer {
+    TestServer::start_with(|c| {
+        c.listen(ferry::wire::Protocol::Http, "127.0.0.1:0".parse().unwrap());
+    })
+}
+
+/// One answer on a kept-open connection.
+#[derive(Debug)]
+struct Reply {
+    status: u16,
+    head: String,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// A kept-open HTTP connection: what a DAV client holds.
+struct Conn {
+    stream: TcpStream,
+    reader: BufReader<TcpStream>,
+}
+
+impl Conn {
+    fn open(addr: SocketAddr) -> Conn {
+        let stream = TcpStream::connect(addr).unwrap();
+        stream.set_read_timeout(Some(PATIENCE)).unwrap();
+        let reader = BufReader::new(stream.try_clone().unwrap());
+        Conn { stream, reader }
+    }
+
+    fn send(&mut self, bytes: impl AsRef<[u8]>) {
+        self.stream.write_all(bytes.as_ref()).unwrap();
+    }
+
+    /// Sends `method target` with `headers` (each ending in CRLF) and
+    /// `body`, and reads the answer.
+    fn ask(&mut self, method: &str, target: &str, headers: &str, body: &[u8]) -> Reply {
+        let length = format!("Content-Length: {}\r\n", body.len());
+        self.send(format!(
+            "{method} {target} HTTP/1.1\r\nHost: localhost\r\n{length}{headers}\r\n"
+        ));
+        self.send(body);
+        self.reply()
+    }
+
+    /// Reads one answer: its head, then the body its length says.
+    fn reply(&mut self) -> Reply {
+        let mut head = String::new();
+        loop {
+            let mut line = String::new();
+            self.reader.read_line(&mut line).unwrap();
+            assert!(!line.is_empty(), "closed after {head:?}");
+            head.push_str(&line);
+            if line == "\r\n" {
+                break;
+            }
+        }
+        let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+        let length = head
+            .lines()
+            .find_map(|l| {
+                l.to_ascii_lowercase()
+                    .strip_prefix("content-length: ")?
+                    .parse()
+                    .ok()
+            })
+            .unwrap_or(0);
+        let mut body = vec![0; if status == 100 { 0 } else { length }];
+        self.reader.read_exact(&mut body).unwrap();
+        Reply { status, head, body }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Folders over HTTP are kept; FERRY/1's are implicit
+// ---------------------------------------------------------------------------
+
+#[test]
+fn an_http_delete_of_a_folders_last_file_keeps_the_folder() {
+    let server = server();
+    let mut conn = Conn::open(server.http.unwrap());
+    assert_eq!(conn.ask("PUT", "/a/b/x", "", b"x").status, 201);
+    assert_eq!(conn.ask("DELETE", "/a/b/x", "", b"").status, 204);
+    assert!(server.path("a/b").is_dir(), "a/b/ went with its last file");
+    // The folder is still listed, and a DAV client still finds it.
+    assert_eq!(conn.ask("GET", "/a/", "", b"").status, 200);
+    let found = conn.ask("PROPFIND", "/a/b/", "Depth: 0\r\n", b"");
+    assert_eq!(found.status, 207, "{}", found.head);
+}
+
+#[test]
+fn an_http_move_keeps_the_folder_it_empties() {
+    let server = server();
+    let mut conn = Conn::open(server.http.unwrap());
+    assert_eq!(conn.ask("PUT", "/from/x", "", b"x").status, 201);
+    let moved = conn.ask("MOVE", "/from/x", "Destination: /to/y\r\n", b"");
+    assert_eq!(moved.status, 201, "{}", moved.head);
+    assert!(
+        server.path("from").is_dir(),
+        "from/ went with its last file"
+    );
+    assert_eq!(std::fs::read(server.path("to/y")).unwrap(), b"x");
+}
+
+#[test]
+fn ferry_del_and_move_still_prune_the_folders_they_empty() {
+    let server = server();
+    let mut client = server.client();
+    client.put_bytes("a/b/x", b"x").unwrap();
+    client.put_bytes("c/d/y", b"y").unwrap();
+    client.delete("a/b/x").unwrap();
+    assert!(!server.path("a").exists(), "FERRY/1's DEL left a/ behind");
+    let mut raw = server.raw();
+    raw.send("MOVE c/d/y z\n");
+    assert_eq!(raw.line(), "OK");
+    assert!(!server.path("c").exists(), "FERRY/1's MOVE left c/ behind");
+}
+
+/// An upload that fails takes away only the folders it made: one a
+/// client made first (MKCOL, or a file since deleted) stays.
+#[test]
+fn a_failed_http_upload_keeps_the_folder_it_found() {
+    let server = server();
+    let addr = server.http.unwrap();
+    assert_eq!(Conn::open(addr).ask("MKCOL", "/kept/", "", b"").status, 201);
+    // A plain client's upload (a DAV client's would need kept/new/).
+    let mut conn = Conn::open(addr);
+    let wrong = "X-Checksum-Crc32c: 00000000\r\n";
+    let refused = conn.ask("PUT", "/kept/new/x", wrong, b"abc");
+    assert_eq!(refused.status, 422, "{}", refused.head);
+    assert!(server.path("kept").is_dir(), "the failed PUT took kept/");
+    assert!(
+        !server.path("kept/new").exists(),
+        "the PUT's own folder stayed"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// A DAV client's PUT and MOVE need their parent folder
+// ---------------------------------------------------------------------------
+
+#[test]
+fn a_dav_clients_put_without_its_parent_is_409_a_plain_put_makes_it() {
+    let server = server();
+    let addr = server.http.unwrap();
+    // A client that spoke WebDAV on the connection before.
+    let mut dav = Conn::open(addr);
+    assert_eq!(dav.ask("PROPFIND", "/", "Depth: 0\r\n", b"").status, 207);
+    let refused = dav.ask("PUT", "/missing/x", "", b"abc");
+    assert_eq!(refused.status, 409, "{}", refused.head);
+    assert!(!server.path("missing").exists(), "a folder was made");
+    // Its collections made first, the same PUT lands.
+    assert_eq!(dav.ask("MKCOL", "/missing/", "", b"").status, 201);
+    assert_eq!(dav.ask("PUT", "/missing/x", "", b"abc").status, 201);
+    // A field only WebDAV has says the same on a fresh connection.
+    let mut fresh = Conn::open(addr);
+    let put = fresh.ask("PUT", "/other/x", "Overwrite: T\r\n", b"abc");
+    assert_eq!(put.status, 409, "{}", put.head);
+    // A plain PUT (the page, curl -T, the CLI) still makes its folders.
+    let mut plain = Conn::open(addr);
+    assert_eq!(plain.ask("PUT", "/made/deep/x", "", b"abc").status, 201);
+    assert_eq!(std::fs::read(server.path("made/deep/x")).unwrap(), b"abc");
+}
+
+#[test]
+fn a_dav_clients_move_of_a_file_without_the_parent_is_409() {
+    let server = server();
+    let addr = server.http.unwrap();
+    std::fs::write(server.path("f"), b"f").unwrap();
+    let mut dav = Conn::open(addr);
+    assert_eq!(dav.ask("MKCOL", "/c/", "", b"").status, 201);
+    let refused = dav.ask("MOVE", "/f", "Destination: /none/f\r\n", b"");
+    assert_eq!(refused.status, 409, "{}", refused.head);
+    assert!(!server.path("none").exists(), "a folder was made");
+    assert!(server.path("f").is_file(), "the file moved all the same");
+    assert_eq!(
+        dav.ask("MOVE", "/f", "Destination: /c/f\r\n", b"").status,
+        201
+    );
+    // The web page's rename (no WebDAV before it) makes the folder.
+    let mut page = Conn::open(addr);
+    let moved = page.ask("MOVE", "/c/f", "Destination: /new/f\r\n", b"");
+    assert_eq!(moved.status, 201, "{}", moved.head);
+    assert!(server.path("new/f").is_file());
+}
+
+/// The page renames folders with `MOVE /<dir>/` (WebDAV's): that does not
+/// make it a DAV client, so its uploads still make their folders.
+#[test]
+fn a_folders_move_does_not_make_the_page_a_dav_client() {
+    let server = server();
+    let mut page = Conn::open(server.http.unwrap());
+    assert_eq!(page.ask("PUT", "/d/x", "", b"x").status, 201);
+    let moved = page.ask("MOVE", "/d/", "Destination: /e/\r\n", b"");
+    assert_eq!(moved.status, 201, "{}", moved.head);
+    assert_eq!(page.ask("PUT", "/n/x", "", b"x").status, 201);
+}
+
+// ---------------------------------------------------------------------------
+// Expect: 100-continue on a request whose body is gathered before decode
+// ---------------------------------------------------------------------------
+
+/// A PROPFIND's body is gathered with its head before it is decoded; a
+/// client that waits for `100 Continue` gets it as soon as the head is
+/// in, once, and its answer when the body is.
+#[test]
+fn a_propfind_waiting_for_100_continue_is_told_to_go_on_once() {
+    let server = server();
+    let mut conn = Conn::open(server.http.unwrap());
+    let body = "<?xml version=\"1.0\"?><D:propfind xmlns:D=\"DAV:\"><D:prop><D:getetag/></D:prop></D:propfind>";
+    conn.send(format!(
+        "PROPFIND / HTTP/1.1\r\nHost: localhost\r\nDepth: 0\r\nExpect: 100-continue\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    ));
+    assert_eq!(conn.reply().status, 100, "no 100 Continue before the body");
+    // The body in two writes: no second 100 for the second piece.
+    let (first, rest) = body.split_at(20);
+    conn.send(first);
+    conn.send(rest);
+    let answer = conn.reply();
+    assert_eq!(answer.status, 207, "{}", answer.head);
+    // The next request's answer follows, nothing stray between.
+    let next = conn.ask("PROPFIND", "/", "Depth: 0\r\n", b"");
+    assert_eq!(next.status, 207, "{}{}", next.head, next.text());
+}
+
+/// One over the limit is refused at once, with nothing to wait for.
+#[test]
+fn a_propfind_over_the_limit_waiting_for_100_continue_is_refused_at_once() {
+    let server = server();
+    let mut conn = Conn::open(server.http.unwrap());
+    conn.send(
+        "PROPFIND / HTTP/1.1\r\nHost: localhost\r\nDepth: 0\r\nExpect: 100-continue\r\nContent-Length: 1000000\r\n\r\n",
+    );
+    assert_eq!(conn.reply().status, 413);
+}
+
+// ---------------------------------------------------------------------------
+// Depth, Destination, outcome labels, the 207's cap
+// ---------------------------------------------------------------------------
+
+#[test]
+fn a_depth_other_than_0_1_or_infinity_is_400_on_every_method_that_reads_it() {
+    let server = server();
+    let mut conn = Conn::open(server.http.unwrap());
+    assert_eq!(conn.ask("PUT", "/f", "", b"f").status, 201);
+    assert_eq!(conn.ask("MKCOL", "/d/", "", b"").status, 201);
+    let to = "Destination: /g\r\n";
+    for (method, target, extra) in [
+        ("PROPFIND", "/", ""),
+        ("PROPFIND", "/f", ""),
+        ("COPY", "/f", to),
+        ("COPY", "/d/", "Destination: /e/\r\n"),
+        ("MOVE", "/d/", "Destination: /e/\r\n"),
+    ] {
+        for depth in ["2", "-1", "infinite", ""] {
+            let headers = format!("Depth: {depth}\r\n{extra}");
+            let answer = conn.ask(method, target, &headers, b"");
+            assert_eq!(answer.status, 400, "{method} {target} Depth: {depth:?}");
+        }
+    }
+    // The three values it may have are read as ever, in any case.
+    let infinity = conn.ask(
+        "COPY",
+        "/d/",
+        "Depth: Infinity\r\nDestination: /e/\r\n",
+        b"",
+    );
+    assert_eq!(infinity.status, 201, "{}", infinity.head);
+    assert!(!server.path("g").exists() && server.path("d").is_dir());
+}
+
+#[test]
+fn a_destination_with_the_default_port_is_this_server() {
+    let server = server();
+    let mut conn = Conn::open(server.http.unwrap());
+    assert_eq!(conn.ask("PUT", "/a", "", b"a").status, 201);
+    // The request says `Host: localhost`; the Destination adds :80.
+    let same = "Destination: http://localhost:80/b\r\n";
+    assert_eq!(conn.ask("COPY", "/a", same, b"").status, 201);
+    assert_eq!(std::fs::read(server.path("b")).unwrap(), b"a");
+    for other in [
+        "http://localhost:8080/c",
+        "https://localhost:80/c",
+        "http://elsewhere/c",
+    ] {
+        let answer = conn.ask("COPY", "/a", &format!("Destination: {other}\r\n"), b"");
+        assert_eq!(answer.status, 502, "{other}");
+    }
+    // A Host with the port, a Destination without it.
+    let mut with_port = Conn::open(server.http.unwrap());
+    with_port
+        .send("COPY /a HTTP/1.1\r\nHost: localhost:80\r\nDestination: http://localhost/d\r\n\r\n");
+    assert_eq!(with_port.reply().status, 201);
+}
+
+/// The metrics label each answer with the status sent, WebDAV's own
+/// included (a 412 was counted as 409, a 502 as "other").
+#[test]
+fn webdavs_statuses_are_the_outcomes_the_metrics_count() {
+    let server = TestServer::start_with(|c| {
+        c.listen(ferry::wire::Protocol::Http, "127.0.0.1:0".parse().unwrap());
+        c.metrics_listen = Some("127.0.0.1:0".parse().unwrap());
+    });
+    let mut conn = Conn::open(server.http.unwrap());
+    assert_eq!(conn.ask("PUT", "/a", "", b"a").status, 201);
+    assert_eq!(conn.ask("PUT", "/b", "", b"b").status, 201);
+    let keep = "Destination: /b\r\nOverwrite: F\r\n";
+    assert_eq!(conn.ask("COPY", "/a", keep, b"").status, 412);
+    assert_eq!(conn.ask("MOVE", "/a", keep, b"").status, 412);
+    let away = "Destination: http://elsewhere/c\r\n";
+    assert_eq!(conn.ask("COPY", "/a", away, b"").status, 502);
+    assert_eq!(conn.ask("MKCOL", "/a", "", b"").status, 405);
+    assert_eq!(conn.ask("MKCOL", "/x/y/", "", b"").status, 409);
+    let metrics = support::http::exchange(
+        server.metrics.unwrap(),
+        "GET",
+        "/metrics",
+        "Host: localhost\r\n",
+        b"",
+    );
+    let text = String::from_utf8(metrics.body).unwrap();
+    for sample in [
+        "ferry_requests_total{operation=\"copy\",outcome=\"412\"} 1",
+        "ferry_requests_total{operation=\"move\",outcome=\"412\"} 1",
+        "ferry_requests_total{operation=\"invalid\",outcome=\"502\"} 1",
+        "ferry_requests_total{operation=\"mkcol\",outcome=\"405\"} 1",
+        "ferry_requests_total{operation=\"mkcol\",outcome=\"409\"} 1",
+    ] {
+        assert!(text.lines().any(|l| l == sample), "no {sample} in:\n{text}");
+    }
+}
+
+/// What a folder's DELETE leaves is named up to a cap, then counted: the
+/// list is held in memory until the answer goes.
+#[test]
+fn a_207_names_at_most_ten_thousand_members_then_says_how_many_more() {
+    let server = server();
+    let dir = server.path("many");
+    std::fs::create_dir(&dir).unwrap();
+    // Symlinks are never removed: each stays, and is told.
+    for i in 0..10_005 {
+        std::os::unix::fs::symlink("nowhere", dir.join(format!("l{i}"))).unwrap();
+    }
+    let mut conn = Conn::open(server.http.unwrap());
+    let answer = conn.ask("DELETE", "/many/", "", b"");
+    assert_eq!(answer.status, 207, "{}", answer.head);
+    let (responses, description) = multistatus_outline(&answer.body);
+    assert_eq!(responses, 10_000);
+    assert!(
+        description.starts_with("5 more members"),
+        "the multistatus says {description:?}"
+    );
+}
+
+/// The `<D:response>` elements of a multistatus and its own
+/// `<D:responsedescription>` (not a response's), namespaces resolved.
+fn multistatus_outline(body: &[u8]) -> (usize, String) {
+    use quick_xml::events::Event;
+    use quick_xml::name::{Namespace, ResolveResult};
+    let mut reader = quick_xml::reader::NsReader::from_reader(body);
+    let (mut depth, mut responses, mut description, mut inside) = (0, 0, String::new(), false);
+    loop {
+        let (ns, event) = reader.read_resolved_event().unwrap();
+        let dav = matches!(ns, ResolveResult::Bound(Namespace(b"DAV:")));
+        match event {
+            Event::Start(e) => {
+                depth += 1;
+                let local = e.local_name();
+                responses += usize::from(dav && depth == 2 && local.as_ref() == b"response");
+                inside = dav && depth == 2 && local.as_ref() == b"responsedescription";
+            }
+            Event::Text(t) if inside => description.push_str(&t.decode().unwrap()),
+            Event::End(_) => {
+                depth -= 1;
+                inside = false;
+            }
+            Event::Eof => return (responses, description),
+            _ => {}
+        }
+    }
+}
