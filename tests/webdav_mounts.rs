@@ -32,7 +32,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use support::http::exchange;
+use support::http::{bearer, exchange};
 use support::tokens::guarded;
 use support::{TestServer, pattern};
 use tempfile::TempDir;
@@ -102,7 +102,21 @@ fn dav_server() -> (TestServer, String, TempDir) {
         b"",
     );
     assert_eq!(anonymous.status, 401, "{}", anonymous.head);
-    (server, tokens.remove(0), dir)
+    let token = tokens.remove(0);
+    let listing = exchange(
+        server.http.unwrap(),
+        "PROPFIND",
+        "/",
+        &format!("Host: localhost\r\nDepth: 1\r\n{}", bearer(&token)),
+        b"",
+    );
+    // Clients ignore the phrase, but people read it in their dumps.
+    assert!(
+        listing.head.starts_with("HTTP/1.1 207 Multi-Status\r\n"),
+        "{}",
+        listing.head
+    );
+    (server, token, dir)
 }
 
 /// Writes files `(relative name, length)` below `dir`, each a pattern of
