@@ -22,6 +22,7 @@ pub fn reason(status: u16) -> &'static str {
         201 => "Created",
         204 => "No Content",
         206 => "Partial Content",
+        207 => "Multi-Status",
         301 => "Moved Permanently",
         304 => "Not Modified",
         400 => "Bad Request",
@@ -42,6 +43,7 @@ pub fn reason(status: u16) -> &'static str {
         431 => "Request Header Fields Too Large",
         460 => "Checksum Mismatch",
         501 => "Not Implemented",
+        502 => "Bad Gateway",
         503 => "Service Unavailable",
         505 => "HTTP Version Not Supported",
         507 => "Insufficient Storage",
@@ -298,6 +300,21 @@ impl MediaType {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every status a dialect sends has its own phrase: the fallback is
+    /// for 500 alone (WebDAV's 207 once went out as "207 Internal Server
+    /// Error", seen in rclone's `--dump headers`).
+    #[test]
+    fn every_status_sent_has_its_phrase() {
+        assert_eq!(reason(207), "Multi-Status");
+        assert_eq!(reason(502), "Bad Gateway");
+        for status in [
+            100, 200, 201, 204, 206, 207, 301, 304, 400, 401, 403, 404, 405, 409, 410, 411, 412,
+            413, 415, 416, 417, 422, 429, 431, 460, 501, 502, 503, 505, 507,
+        ] {
+            assert_ne!(reason(status), reason(500), "{status}");
+        }
+    }
 
     #[test]
     fn dates_round_trip() {
