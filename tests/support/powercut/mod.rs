@@ -14,6 +14,7 @@
 //! cuts"). Used by `tests/powercut.rs` and by hand through
 //! `cargo run --example powercut`. Needs `/dev/fuse` and the right to
 //! mount (root): [`Simulator::mount`] says why it cannot.
+#![allow(dead_code)] // the tool and the tests each use a part
 
 pub mod fs;
 pub mod model;

@@ -280,6 +280,7 @@ impl Durable {
             .map(|(ino, _)| open_dir(&locate(**ino)))
             .collect::<io::Result<Vec<_>>>()?;
         let grave = open_dir(&self.store)?;
+        self.gather_elsewhere(&opened, locate)?;
         for dir in &opened {
             for (name, ino) in entries_at(dir)? {
                 let to = format!("g{ino}");
@@ -320,6 +321,36 @@ impl Durable {
                         rustix::fs::AtFlags::empty(),
                     )?;
                 }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Durable {
+    /// Links into the graveyard the files the durable image names that are
+    /// neither there nor in a changed directory: moved since into a
+    /// directory flushed since, they are found where they are now. (A
+    /// directory in that case is left where it is: it cannot have two
+    /// names.)
+    fn gather_elsewhere(
+        &self,
+        opened: &[std::os::fd::OwnedFd],
+        locate: &impl Fn(u64) -> PathBuf,
+    ) -> io::Result<()> {
+        let mut current = BTreeSet::new();
+        for dir in opened {
+            current.extend(entries_at(dir)?.into_iter().map(|(_, ino)| ino));
+        }
+        let named: BTreeSet<u64> = self
+            .dirs
+            .values()
+            .flat_map(|d| d.values().copied())
+            .collect();
+        for ino in named.difference(&current) {
+            let (from, to) = (locate(*ino), self.grave(*ino));
+            if !to.exists() && fs::symlink_metadata(&from).is_ok_and(|m| m.is_file()) {
+                fs::hard_link(&from, &to)?;
             }
         }
         Ok(())
