@@ -83,8 +83,11 @@ impl Simulator {
     /// # Errors
     /// The unmount or the restore failed.
     pub fn stop(mut self) -> io::Result<Option<Restored>> {
+        // Unmounted before the session is let go: if this fails, drop
+        // still finds the session and detaches the mount.
+        self.unmount()?;
         let session = self.session.take().expect("mounted");
-        match session.umount_and_join() {
+        match session.join() {
             // The kernel may end the connection by aborting it once the
             // mount is gone (a killed client left requests behind).
             Err(err) if err.kind() != io::ErrorKind::ConnectionAborted => return Err(err),
@@ -103,18 +106,47 @@ impl Simulator {
     }
 }
 
+impl Simulator {
+    /// Unmounts, waiting (10 s at most) while the mount is busy: a file
+    /// just closed is released by the kernel a moment later, and a child
+    /// process another test forks holds copies of every descriptor until
+    /// it execs.
+    fn unmount(&self) -> io::Result<()> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let status = Command::new("umount")
+                .arg(&self.mountpoint)
+                .stderr(std::process::Stdio::null())
+                .status()?;
+            if status.success() {
+                return Ok(());
+            }
+            if std::time::Instant::now() >= deadline {
+                return Err(io::Error::other(format!(
+                    "{} stayed busy",
+                    self.mountpoint.display()
+                )));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+}
+
 impl Drop for Simulator {
     /// A test that failed must leave nothing mounted: unmount, lazily if
     /// something still holds the mount.
     fn drop(&mut self) {
         if let Some(session) = self.session.take() {
             self.state.lock().unwrap_or_else(|p| p.into_inner()).off = true;
-            if session.umount_and_join().is_err() {
+            if self.unmount().is_err() {
                 let _ = Command::new("umount")
                     .arg("-l")
                     .arg(&self.mountpoint)
                     .status();
             }
+            // Not joined: a lazily detached mount serves its last users
+            // until they let go, and a failing test must not wait for them.
+            drop(session);
         }
     }
 }
