@@ -49,6 +49,7 @@ pub(super) fn upload(
             per_owner: ctx.config.max_upload_sessions_per_token,
             client: ctx.peer,
             owner,
+            durable: ctx.config.fsync,
         };
         let begun = match crc {
             Some(crc) => ctx.storage.begin_session(&name, size, crc, &limits),

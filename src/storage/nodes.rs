@@ -50,7 +50,12 @@ const EVERYWHERE: &str = "*";
 /// It cannot be made, or is not a plain directory (a symlink, a file).
 pub(super) fn open_dir(root: &OwnedFd, path: &Path) -> io::Result<(OwnedFd, bool)> {
     let created = match rustix::fs::mkdirat(root, NODES_DIR, Mode::from_raw_mode(0o700)) {
-        Ok(()) => true,
+        // Flushed once, when made: lost in a power cut, the next start
+        // would take itself for a first one.
+        Ok(()) => {
+            rustix::fs::fsync(root)?;
+            true
+        }
         Err(Errno::EXIST) => false,
         Err(errno) => return Err(errno.into()),
     };

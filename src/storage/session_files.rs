@@ -99,7 +99,10 @@ pub(super) fn open_dir(root: &OwnedFd) -> Result<OwnedFd, StorageError> {
     match rustix::fs::openat(root, SESSIONS_DIR, DIR, Mode::empty()) {
         Err(Errno::NOENT) => {
             match rustix::fs::mkdirat(root, SESSIONS_DIR, Mode::from_raw_mode(0o700)) {
-                Ok(()) | Err(Errno::EXIST) => {}
+                // Flushed once, when made: a power cut must not take the
+                // sessions' folder away with every session in it.
+                Ok(()) => rustix::fs::fsync(root)?,
+                Err(Errno::EXIST) => {}
                 Err(errno) => return Err(errno.into()),
             }
             Ok(rustix::fs::openat(root, SESSIONS_DIR, DIR, Mode::empty())?)
@@ -457,8 +460,15 @@ pub(super) fn keep_as_stored(dir: &OwnedFd, id: &str) {
 /// Creates session `id`'s files: the empty data file, then its record.
 /// All or nothing: on any failure (a full disk) neither is left, so the
 /// next `UPLOAD` starts cleanly. A kill in between leaves a data file
-/// without a record: no session, removed at expiry.
-pub(super) fn create(dir: &OwnedFd, id: &str, record: &Record) -> Result<(), StorageError> {
+/// without a record: no session, removed at expiry. `durable`
+/// (`--fsync`): the record and both names are flushed too; an `APPEND`
+/// flushes only the data file's bytes.
+pub(super) fn create(
+    dir: &OwnedFd,
+    id: &str,
+    record: &Record,
+    durable: bool,
+) -> Result<(), StorageError> {
     let (data, meta) = (data_name(id), meta_name(id));
     let created = (|| -> Result<(), StorageError> {
         // Created with the mode a PUT gives, since COMMIT renames it into
@@ -476,6 +486,10 @@ pub(super) fn create(dir: &OwnedFd, id: &str, record: &Record) -> Result<(), Sto
             record_mode(),
         )?);
         (&file).write_all(record.text().as_bytes())?;
+        if durable {
+            file.sync_all()?;
+            rustix::fs::fsync(dir)?;
+        }
         Ok(())
     })();
     if created.is_err() {

@@ -76,6 +76,10 @@ pub struct SessionLimits {
     pub client: IpAddr,
     /// Whose share it counts against: `None` where there are no tokens.
     pub owner: Option<String>,
+    /// `--fsync`: a new session's record and names are flushed before
+    /// `UPLOAD` answers, so that the bytes its `APPEND`s acknowledge (each
+    /// flushed) are still a session after a power cut.
+    pub durable: bool,
 }
 
 /// Which cap a new session would pass.
@@ -274,7 +278,7 @@ impl Storage {
             begun: Some(now_seconds()),
             meta: meta.map(str::to_owned),
         };
-        files::create(dir, id, &record)?;
+        files::create(dir, id, &record, limits.durable)?;
         index.insert(id, now_seconds(), record.begun_by, true);
         let mut info = self.session_in(dir, id)?;
         info.expires = Some(limits.ttl.expires(now_seconds(), info.received));
