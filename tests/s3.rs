@@ -96,6 +96,20 @@ fn a_bucket_and_its_objects_from_creation_to_removal() {
 }
 
 #[test]
+fn a_bucket_outlives_its_last_object_and_an_emptied_prefix_does_not() {
+    let s = owner();
+    let me = &s.signers[0];
+    assert_eq!(me.simple(s.s3, "PUT", "/logs", b"").status, 200);
+    assert_eq!(me.simple(s.s3, "PUT", "/logs/2026/11/a", b"a").status, 200);
+    assert_eq!(me.simple(s.s3, "DELETE", "/logs/2026/11/a", b"").status, 204);
+    // The prefixes were the key's (S3 has no folders), the bucket its own.
+    assert!(!s.server.path("logs/2026").exists());
+    assert!(s.server.path("logs").is_dir());
+    assert_eq!(me.simple(s.s3, "HEAD", "/logs", b"").status, 200);
+    assert_eq!(me.simple(s.s3, "DELETE", "/logs", b"").status, 204);
+}
+
+#[test]
 fn an_empty_bucket_is_removed_and_then_missing() {
     let s = owner();
     let me = &s.signers[0];

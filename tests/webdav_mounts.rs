@@ -422,25 +422,12 @@ fn on_mount(program: &str, args: &[&Path]) -> Output {
 
 /// `rm -r folder` on the mount, bounded by [`STEP`].
 ///
-/// Until ferry stops pruning folders on a DELETE (issue 28, the
-/// dav-semantics branch), deleting the last file of a folder removes the
-/// folder too, and rm's `rmdir` of it is answered `404` (rm: "cannot
-/// remove '…': No such file or directory"). That failure is accepted
-/// here, and no other; when it lands, assert plain success.
+/// `rm -r` through the mount: each file's DELETE, then each folder's.
+/// Folders stay when their last file goes (docs/webdav.md (g)), so every
+/// step succeeds.
 fn rm_r(folder: &Path) {
     let output = bounded(STEP, "rm").arg("-r").arg(folder).output().unwrap();
-    if output.status.code() == Some(1) {
-        let said = String::from_utf8_lossy(&output.stderr);
-        let pruned = |line: &str| {
-            line.starts_with("rm: cannot remove") && line.ends_with("No such file or directory")
-        };
-        assert!(
-            !said.is_empty() && said.lines().all(pruned),
-            "rm -r {folder:?}:\n{said}"
-        );
-    } else {
-        succeeded(&output, &format!("rm -r {folder:?}"));
-    }
+    succeeded(&output, &format!("rm -r {folder:?}"));
 }
 
 #[test]
