@@ -214,6 +214,7 @@ pub(super) fn delete(name: Name) -> Outcome {
     Outcome::on_pool(move |ctx| match ctx.storage.delete(&name) {
         Ok(()) => {
             debug!("#{} DELETE {name}", ctx.client);
+            super::locks::release(ctx, name.as_str(), false);
             Outcome::answer(Reply::Done)
         }
         Err(err) => storage_refusal(ctx, "DELETE", name.as_str(), err),
@@ -255,6 +256,7 @@ pub(super) fn rename(who: Who, from: Name, to: Name, overwrite: Overwrite) -> Ou
         match ctx.storage.rename(&from, &to, replace) {
             Ok(replaced) => {
                 debug!("#{} MOVE {from} -> {to}", ctx.client);
+                super::locks::release(ctx, from.as_str(), false);
                 let replaced = replaced || cleared;
                 Outcome::answer(Reply::Moved { replaced })
             }
