@@ -105,7 +105,9 @@ fn options_carry_every_dialects_fields() {
     assert_eq!(answer.header("MS-Author-Via"), Some("DAV"));
     assert_eq!(answer.header("Tus-Version"), Some("1.0.0"));
     let allow = answer.header("Allow").unwrap();
-    for method in ["OPTIONS", "PROPFIND", "MKCOL", "GET", "POST", "LOCK", "UNLOCK"] {
+    for method in [
+        "OPTIONS", "PROPFIND", "MKCOL", "GET", "POST", "LOCK", "UNLOCK",
+    ] {
         assert!(allow.split(", ").any(|m| m == method), "{allow}");
     }
 }

@@ -18,7 +18,10 @@
 //! .ferry-dav/locks/tmp-<...>     a record being written
 //! ```
 //!
-//! The cost of a check (docs/webdav.md (d)): each node keeps the table in
+//! The folder is made by the first LOCK on the root (a root that never
+//! saw one has none). The cost of a check (docs/webdav.md (d)): while it
+//! does not exist, one lookup that the kernel answers from its dentry
+//! cache (`RESOLVE_CACHED`) says so. Then each node keeps the table in
 //! memory with the change time of the folder it read it from. Every lock
 //! change (any node's) renames or removes a record in that folder, which
 //! moves its change time, so one `fstat` of a descriptor held open says
@@ -35,12 +38,12 @@
 use std::io::{Read, Write};
 use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
-use rustix::fs::{AtFlags, FlockOperation, Mode, OFlags};
+use rustix::fs::{AtFlags, FlockOperation, Mode, OFlags, ResolveFlags};
 use rustix::io::Errno;
 
-use super::{DIR, Storage, StorageError, check_regular, stored_file_mode};
+use super::{BENEATH, DIR, Storage, StorageError, check_regular, stored_file_mode};
 use crate::name::Name;
 
 /// The folder of the records, in the root.
@@ -142,9 +145,11 @@ pub struct Edit {
 /// The locks of a root, with this node's copy of them.
 #[derive(Debug)]
 pub struct DavLocks {
-    /// `.ferry-dav/locks`, held open; `None` where it could not be made
-    /// (a read-only server on a root that never had a lock).
-    dir: Option<OwnedFd>,
+    /// The root.
+    root: Arc<OwnedFd>,
+    /// `.ferry-dav/locks`, held open once it exists.
+    dir: OnceLock<OwnedFd>,
+    /// Locks may be taken (not a read-only server).
     writable: bool,
     cache: Mutex<Cache>,
     /// Seconds added to the system's time (tests advance it).
@@ -164,25 +169,57 @@ struct Cache {
 }
 
 impl DavLocks {
-    /// Opens (making it, unless `read_only`) the records' folder in `root`.
-    pub(super) fn open(root: &OwnedFd, read_only: bool, temp_prefix: String) -> DavLocks {
-        if !read_only {
-            for dir in [".ferry-dav", LOCKS_DIR] {
-                match rustix::fs::mkdirat(root, dir, Mode::from_raw_mode(0o755)) {
-                    Ok(()) | Err(Errno::EXIST) => {}
-                    Err(errno) => log::warn!("cannot make {dir} (no WebDAV locks): {errno}"),
-                }
-            }
-        }
-        let dir = rustix::fs::openat(root, LOCKS_DIR, DIR, Mode::empty()).ok();
+    /// The locks of `root` (nothing is read or made yet).
+    pub(super) fn new(root: Arc<OwnedFd>, read_only: bool, temp_prefix: String) -> DavLocks {
         DavLocks {
-            writable: !read_only && dir.is_some(),
-            dir,
+            root,
+            dir: OnceLock::new(),
+            writable: !read_only,
             cache: Mutex::default(),
             offset: Arc::default(),
             temp_prefix,
             serial: AtomicU64::new(0),
         }
+    }
+
+    /// The records' folder if it exists; `cached`: only if the kernel can
+    /// say without waiting (else `Err(AGAIN)`).
+    fn dir(&self, cached: bool) -> Result<Option<&OwnedFd>, Errno> {
+        if let Some(dir) = self.dir.get() {
+            return Ok(Some(dir));
+        }
+        let resolve = if cached {
+            BENEATH.union(ResolveFlags::CACHED)
+        } else {
+            BENEATH
+        };
+        match rustix::fs::openat2(&*self.root, LOCKS_DIR, DIR, Mode::empty(), resolve) {
+            Ok(fd) => Ok(Some(self.dir.get_or_init(|| fd))),
+            Err(Errno::NOENT) => Ok(None),
+            // No openat2 here: the plain open, on the pool.
+            Err(Errno::NOSYS) if !cached => {
+                match rustix::fs::openat(&*self.root, LOCKS_DIR, DIR, Mode::empty()) {
+                    Ok(fd) => Ok(Some(self.dir.get_or_init(|| fd))),
+                    Err(Errno::NOENT) => Ok(None),
+                    Err(errno) => Err(errno),
+                }
+            }
+            Err(errno) => Err(errno),
+        }
+    }
+
+    /// The records' folder, made if missing (a change is to be made).
+    fn made_dir(&self) -> Result<&OwnedFd, StorageError> {
+        if !self.writable {
+            return Err(StorageError::from(Errno::ROFS));
+        }
+        for dir in [".ferry-dav", LOCKS_DIR] {
+            match rustix::fs::mkdirat(&*self.root, dir, Mode::from_raw_mode(0o755)) {
+                Ok(()) | Err(Errno::EXIST) => {}
+                Err(errno) => return Err(errno.into()),
+            }
+        }
+        self.dir(false)?.ok_or(StorageError::NotFound)
     }
 
     /// Lets a test move this table's clock (seconds added to the system's).
@@ -195,16 +232,11 @@ impl DavLocks {
         system_now().0 + self.offset.load(Ordering::Relaxed)
     }
 
-    /// Whether locks can be taken here.
-    pub fn writable(&self) -> bool {
-        self.writable
-    }
-
     /// The table, if this node's copy is known to be current: one `fstat`
     /// of a descriptor, no wait on a local file system (callable on the
     /// reactor). `None`: read it on the pool ([`DavLocks::current`]).
     pub fn fresh(&self) -> Option<Arc<[DavLock]>> {
-        let Some(dir) = &self.dir else {
+        let Some(dir) = self.dir(true).ok()? else {
             return Some(Arc::from([]));
         };
         let changed = changed_at(dir).ok()?;
@@ -221,7 +253,7 @@ impl DavLocks {
         if let Some(locks) = self.fresh() {
             return Ok(locks);
         }
-        let Some(dir) = &self.dir else {
+        let Some(dir) = self.dir(false)? else {
             return Ok(Arc::from([]));
         };
         let (wall, _) = system_now();
@@ -243,16 +275,13 @@ impl DavLocks {
     /// says what to write and remove (or refuses).
     ///
     /// # Errors
-    /// `decide`'s refusal, or the records cannot be read or written
-    /// ([`StorageError::ReadOnly`]-like `Unavailable` where no folder).
+    /// `decide`'s refusal, or the records cannot be read or written (on
+    /// a read-only server, never).
     pub fn change<T, E: From<StorageError>>(
         &self,
         decide: impl FnOnce(&[DavLock], i64) -> Result<(T, Edit), E>,
     ) -> Result<T, E> {
-        let dir = match (&self.dir, self.writable) {
-            (Some(dir), true) => dir,
-            _ => return Err(StorageError::from(Errno::ROFS).into()),
-        };
+        let dir = self.made_dir()?;
         let held = rustix::fs::openat(dir, ".", DIR, Mode::empty()).map_err(StorageError::from)?;
         rustix::fs::flock(&held, FlockOperation::LockExclusive).map_err(StorageError::from)?;
         let locks = self.read_all(dir)?;

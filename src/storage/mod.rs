@@ -310,13 +310,14 @@ impl Storage {
         session_files::check_sessions_dir(&root, path)?;
         let kind = rustix::fs::fstatfs(&root).map_or(0, |fs| fs.f_type as u64);
         let run = run_id();
-        let dav_locks = DavLocks::open(&root, read_only, format!("{node}-{run}-"));
+        let root = Arc::new(root);
+        let dav_locks = DavLocks::new(Arc::clone(&root), read_only, format!("{node}-{run}-"));
         Ok(Storage {
             dav_locks,
             _lock: lock,
             in_memory: MEMORY_FILE_SYSTEMS.contains(&kind),
             round_trips: ROUND_TRIP_FILE_SYSTEMS.contains(&kind),
-            root: Arc::new(root),
+            root,
             node: node.to_owned(),
             run,
             temp_serial: AtomicU64::new(0),
