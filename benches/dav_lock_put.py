@@ -12,8 +12,10 @@ connection, after a warm-up, in these cases:
   base          PUT /free.bin on the --base binary (no lock code at all)
 
 Prints the median and 90th percentile of each, in microseconds (client
-side: Python's http.client adds the same to each). Bounded in time; the
-servers and the root are removed on exit.
+side: Python's http.client adds the same to each), and the server's CPU
+time per PUT (all its threads, from /proc/<pid>/task/*/schedstat: less
+moved by a busy machine than wall time). Bounded in time; the servers
+and the root are removed on exit.
 
   benches/dav_lock_put.py --bin target/release/ferry [--base PATH] [--requests N]
 """
@@ -54,10 +56,25 @@ def start(binary, root):
     raise SystemExit(f"{binary} did not start")
 
 
-def timed_puts(port, target, headers, count, warmup):
+def cpu_ns(pid):
+    """Nanoseconds on a CPU so far, all threads of process `pid`."""
+    total = 0
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{task}/schedstat") as stat:
+                total += int(stat.read().split()[0])
+        except OSError:
+            pass  # a thread that ended meanwhile
+    return total
+
+
+def timed_puts(port, target, headers, count, warmup, pid):
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     times = []
+    cpu = 0
     for i in range(warmup + count):
+        if i == warmup:
+            cpu = cpu_ns(pid)
         started = time.perf_counter()
         conn.request("PUT", target, body=BODY, headers=headers)
         answer = conn.getresponse()
@@ -67,8 +84,9 @@ def timed_puts(port, target, headers, count, warmup):
             raise SystemExit(f"PUT {target}: {answer.status}")
         if i >= warmup:
             times.append(elapsed * 1e6)
+    cpu = (cpu_ns(pid) - cpu) / count / 1000
     conn.close()
-    return times
+    return times, cpu
 
 
 def lock(port, target):
@@ -84,10 +102,12 @@ def lock(port, target):
     return answer.getheader("Lock-Token").strip("<>")
 
 
-def report(name, times):
+def report(name, measured):
+    times, cpu = measured
     times = sorted(times)
     p90 = times[int(len(times) * 0.9)]
-    print(f"{name:14} median {statistics.median(times):7.1f} us   p90 {p90:7.1f} us")
+    print(f"{name:14} median {statistics.median(times):7.1f} us   p90 {p90:7.1f} us"
+          f"   server CPU {cpu:6.1f} us/PUT")
 
 
 def main():
@@ -106,15 +126,15 @@ def main():
         server, port = start(binary, root)
         try:
             if label == "base":
-                report("base", timed_puts(port, "/free.bin", plain, args.requests, warmup))
+                report("base", timed_puts(port, "/free.bin", plain, args.requests, warmup, server.pid))
                 continue
-            report("no lock", timed_puts(port, "/free.bin", plain, args.requests, warmup))
+            report("no lock", timed_puts(port, "/free.bin", plain, args.requests, warmup, server.pid))
             token = lock(port, "/locked.bin")
             # Past the second in which a fresh change time is not trusted.
             time.sleep(1.5)
-            report("other locked", timed_puts(port, "/free.bin", plain, args.requests, warmup))
+            report("other locked", timed_puts(port, "/free.bin", plain, args.requests, warmup, server.pid))
             submit = dict(plain, If=f"(<{token}>)")
-            report("with token", timed_puts(port, "/locked.bin", submit, args.requests, warmup))
+            report("with token", timed_puts(port, "/locked.bin", submit, args.requests, warmup, server.pid))
         finally:
             server.terminate()
             server.wait(timeout=10)

@@ -18,10 +18,12 @@
 //! .ferry-dav/locks/tmp-<...>     a record being written
 //! ```
 //!
-//! The folder is made by the first LOCK on the root (a root that never
-//! saw one has none). The cost of a check (docs/webdav.md (d)): while it
-//! does not exist, one lookup that the kernel answers from its dentry
-//! cache (`RESOLVE_CACHED`) says so. Then each node keeps the table in
+//! The folder is made when a (writable) server opens the root, and held
+//! open: a folder made later by the first LOCK would leave a root without
+//! locks to look it up by name on every write, and the kernel cannot say
+//! without possibly waiting that a name does not exist
+//! (`RESOLVE_CACHED` answers `EAGAIN` for a negative dentry: measured).
+//! The cost of a check (docs/webdav.md (d)): each node keeps the table in
 //! memory with the change time of the folder it read it from. Every lock
 //! change (any node's) renames or removes a record in that folder, which
 //! moves its change time, so one `fstat` of a descriptor held open says
@@ -40,10 +42,10 @@ use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
-use rustix::fs::{AtFlags, FlockOperation, Mode, OFlags, ResolveFlags};
+use rustix::fs::{AtFlags, FlockOperation, Mode, OFlags};
 use rustix::io::Errno;
 
-use super::{BENEATH, DIR, Storage, StorageError, check_regular, stored_file_mode};
+use super::{DIR, Storage, StorageError, check_regular, stored_file_mode};
 use crate::name::Name;
 
 /// The folder of the records, in the root.
@@ -169,9 +171,10 @@ struct Cache {
 }
 
 impl DavLocks {
-    /// The locks of `root` (nothing is read or made yet).
+    /// The locks of `root`: their folder made (unless `read_only`) and
+    /// opened; nothing read yet.
     pub(super) fn new(root: Arc<OwnedFd>, read_only: bool, temp_prefix: String) -> DavLocks {
-        DavLocks {
+        let locks = DavLocks {
             root,
             dir: OnceLock::new(),
             writable: !read_only,
@@ -179,36 +182,31 @@ impl DavLocks {
             offset: Arc::default(),
             temp_prefix,
             serial: AtomicU64::new(0),
+        };
+        let opened = match read_only {
+            true => locks.dir().map(|_| ()),
+            false => locks.made_dir().map(|_| ()),
+        };
+        if let Err(err) = opened {
+            // Writes are then judged on the pool, which tries again.
+            log::warn!("cannot open {LOCKS_DIR}: {err}");
         }
+        locks
     }
 
-    /// The records' folder if it exists; `cached`: only if the kernel can
-    /// say without waiting (else `Err(AGAIN)`).
-    fn dir(&self, cached: bool) -> Result<Option<&OwnedFd>, Errno> {
+    /// The records' folder if it exists (opened once, then held).
+    fn dir(&self) -> Result<Option<&OwnedFd>, StorageError> {
         if let Some(dir) = self.dir.get() {
             return Ok(Some(dir));
         }
-        let resolve = if cached {
-            BENEATH.union(ResolveFlags::CACHED)
-        } else {
-            BENEATH
-        };
-        match rustix::fs::openat2(&*self.root, LOCKS_DIR, DIR, Mode::empty(), resolve) {
+        match rustix::fs::openat(&*self.root, LOCKS_DIR, DIR, Mode::empty()) {
             Ok(fd) => Ok(Some(self.dir.get_or_init(|| fd))),
             Err(Errno::NOENT) => Ok(None),
-            // No openat2 here: the plain open, on the pool.
-            Err(Errno::NOSYS) if !cached => {
-                match rustix::fs::openat(&*self.root, LOCKS_DIR, DIR, Mode::empty()) {
-                    Ok(fd) => Ok(Some(self.dir.get_or_init(|| fd))),
-                    Err(Errno::NOENT) => Ok(None),
-                    Err(errno) => Err(errno),
-                }
-            }
-            Err(errno) => Err(errno),
+            Err(errno) => Err(errno.into()),
         }
     }
 
-    /// The records' folder, made if missing (a change is to be made).
+    /// The records' folder, made if missing.
     fn made_dir(&self) -> Result<&OwnedFd, StorageError> {
         if !self.writable {
             return Err(StorageError::from(Errno::ROFS));
@@ -219,7 +217,7 @@ impl DavLocks {
                 Err(errno) => return Err(errno.into()),
             }
         }
-        self.dir(false)?.ok_or(StorageError::NotFound)
+        self.dir()?.ok_or(StorageError::NotFound)
     }
 
     /// Lets a test move this table's clock (seconds added to the system's).
@@ -234,11 +232,10 @@ impl DavLocks {
 
     /// The table, if this node's copy is known to be current: one `fstat`
     /// of a descriptor, no wait on a local file system (callable on the
-    /// reactor). `None`: read it on the pool ([`DavLocks::current`]).
+    /// reactor). `None`: read it on the pool ([`DavLocks::current`]),
+    /// also where the folder is not open yet.
     pub fn fresh(&self) -> Option<Arc<[DavLock]>> {
-        let Some(dir) = self.dir(true).ok()? else {
-            return Some(Arc::from([]));
-        };
+        let dir = self.dir.get()?;
         let changed = changed_at(dir).ok()?;
         let cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
         (cache.trusted && cache.seen == Some(changed)).then(|| Arc::clone(&cache.locks))
@@ -253,7 +250,7 @@ impl DavLocks {
         if let Some(locks) = self.fresh() {
             return Ok(locks);
         }
-        let Some(dir) = self.dir(false)? else {
+        let Some(dir) = self.dir()? else {
             return Ok(Arc::from([]));
         };
         let (wall, _) = system_now();
