@@ -102,6 +102,10 @@ pub struct Config {
     /// Holds chosen storage calls until a test lets them go (tests only).
     #[doc(hidden)]
     pub gate: Option<Arc<Gate>>,
+    /// Seconds added to the clock WebDAV locks expire by (tests only:
+    /// a lock's timeout passes without waiting for it).
+    #[doc(hidden)]
+    pub lock_clock: Option<Arc<std::sync::atomic::AtomicI64>>,
 }
 
 /// How long an upload session that never received a byte is kept after
@@ -255,6 +259,7 @@ impl Default for Config {
             access_log: None,
             hooks: crate::hooks::HookConfig::default(),
             gate: None,
+            lock_clock: None,
         }
     }
 }

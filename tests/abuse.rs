@@ -1621,8 +1621,11 @@ fn leftovers(root: &Path) -> (Vec<String>, Vec<String>) {
         let mut entries = 0;
         for entry in std::fs::read_dir(dir).unwrap() {
             let entry = entry.unwrap();
-            if dir == root && entry.file_name() == ".ferry-nodes" {
-                continue; // the nodes' locks and journals, not leftovers
+            if dir == root
+                && [".ferry-nodes", ".ferry-dav"]
+                    .contains(&entry.file_name().to_str().unwrap_or_default())
+            {
+                continue; // the nodes' locks and journals, WebDAV's locks: not leftovers
             }
             entries += 1;
             let path = entry.path();

@@ -101,7 +101,10 @@ fn a_bucket_outlives_its_last_object_and_an_emptied_prefix_does_not() {
     let me = &s.signers[0];
     assert_eq!(me.simple(s.s3, "PUT", "/logs", b"").status, 200);
     assert_eq!(me.simple(s.s3, "PUT", "/logs/2026/11/a", b"a").status, 200);
-    assert_eq!(me.simple(s.s3, "DELETE", "/logs/2026/11/a", b"").status, 204);
+    assert_eq!(
+        me.simple(s.s3, "DELETE", "/logs/2026/11/a", b"").status,
+        204
+    );
     // The prefixes were the key's (S3 has no folders), the bucket its own.
     assert!(!s.server.path("logs/2026").exists());
     assert!(s.server.path("logs").is_dir());

@@ -110,11 +110,11 @@ fn a_second_signal_ends_the_grace_period_at_once() {
     probe.expect_closed(); // the first signal was handled
     server.signal(Signal::TERM);
     assert!(server.wait().success(), "exit status 0");
-    // Nothing but the nodes' locks and journals.
+    // Nothing but the nodes' locks and journals, and WebDAV's locks.
     let left: Vec<_> = std::fs::read_dir(root.path())
         .unwrap()
         .map(|e| e.unwrap().file_name())
-        .filter(|name| name != ".ferry-nodes")
+        .filter(|name| name != ".ferry-nodes" && name != ".ferry-dav")
         .collect();
     assert!(left.is_empty(), "temp file left behind: {left:?}");
 }

@@ -101,11 +101,13 @@ fn options_carry_every_dialects_fields() {
     let server = server();
     let answer = exchange(server.http.unwrap(), "OPTIONS", "/photos/", HOST, b"");
     assert_eq!(answer.status, 204, "{}", answer.head);
-    assert_eq!(answer.header("DAV"), Some("1"));
+    assert_eq!(answer.header("DAV"), Some("1, 2"));
     assert_eq!(answer.header("MS-Author-Via"), Some("DAV"));
     assert_eq!(answer.header("Tus-Version"), Some("1.0.0"));
     let allow = answer.header("Allow").unwrap();
-    for method in ["OPTIONS", "PROPFIND", "MKCOL", "GET", "POST"] {
+    for method in [
+        "OPTIONS", "PROPFIND", "MKCOL", "GET", "POST", "LOCK", "UNLOCK",
+    ] {
         assert!(allow.split(", ").any(|m| m == method), "{allow}");
     }
 }

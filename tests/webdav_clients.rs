@@ -11,6 +11,9 @@
 //! rest is skipped). basic, copymove and props in sequence on one root
 //! pass as each does alone: a folder a DELETE empties over HTTP stays
 //! (docs/webdav.md (e)), so no suite's collection vanishes under the next.
+//! locks (class 2, docs/webdav.md (d)): 38 of 41; the three
+//! `owner_modify` fail at their PROPPATCH (405: not served yet), and the
+//! `notowner_modify` ones pass with a warning for the same reason.
 
 mod support;
 
@@ -188,4 +191,57 @@ fn litmus_suites_in_sequence_on_one_root() {
     assert_passed(section(&report, "basic"), &BASIC);
     assert_passed(section(&report, "copymove"), &COPYMOVE);
     assert_passed(section(&report, "props"), &PROPS_SO_FAR);
+}
+
+#[test]
+fn litmus_locks() {
+    let Some(report) = litmus("locks") else {
+        return;
+    };
+    for test in [
+        "init",
+        "begin",
+        "options",
+        "precond",
+        "init_locks",
+        "put",
+        "lock_excl",
+        "discover",
+        "refresh",
+        "notowner_modify",
+        "notowner_lock",
+        "copy",
+        "cond_put",
+        "fail_cond_put",
+        "cond_put_with_not",
+        "cond_put_corrupt_token",
+        "complex_cond_put",
+        "fail_complex_cond_put",
+        "unlock",
+        "fail_cond_put_unlocked",
+        "lock_shared",
+        "double_sharedlock",
+        "prep_collection",
+        "lock_collection",
+        "indirect_refresh",
+        "unmapped_lock",
+        "finish",
+    ] {
+        // A name as long as litmus's column has no dots after it.
+        let full_width = report.contains(&format!(" {test} pass"));
+        assert!(
+            passed(&report, test) || full_width,
+            "{test} did not pass:\n{report}"
+        );
+    }
+    // Tests that run more than once (notowner_modify, unlock, refresh...)
+    // are judged above by their last run; every run of the lock tests
+    // proper passes: at least 38 passes, the 3 failures PROPPATCH's (41
+    // once it is served).
+    let passes = report
+        .split("tests run: ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|count| count.parse::<u32>().ok());
+    assert!(passes >= Some(38), "locks summary:\n{report}");
 }

@@ -347,6 +347,7 @@ fn serve(args: ServeArgs) -> ExitCode {
             timeout: args.hook_timeout,
         },
         gate: test_gate(),
+        lock_clock: None,
     };
     // Said plainly here: creating it would fail with "File exists".
     if config.root.exists() && !config.root.is_dir() {

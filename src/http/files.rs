@@ -49,8 +49,20 @@ impl Dialect for Files {
             return Ok(Decision::Refuse(code, message, answer));
         }
         let token = request.token.clone();
+        // WebDAV clients' PUT, DELETE and MOVE come here, with their
+        // lock tokens and conditions (`if_header.rs`).
+        let conditions = match super::if_header::conditions(head) {
+            Ok(conditions) => conditions,
+            Err((code, message)) => return Ok(Decision::Refuse(code, message, answer)),
+        };
         match operation(request, resume) {
-            Ok(operation) => Ok(Decision::Serve(Request { operation, token }, answer)),
+            Ok(operation) => {
+                let request = Request {
+                    conditions,
+                    ..Request::new(operation, token)
+                };
+                Ok(Decision::Serve(request, answer))
+            }
             Err((code, message)) => Ok(Decision::Refuse(code, message, answer)),
         }
     }

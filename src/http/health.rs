@@ -36,10 +36,7 @@ impl Dialect for Health {
     }
 
     fn decode(&self, _: &Head<'_>, _: &Resume, _: Site<'_>) -> Result<Decision, Refused> {
-        let request = Request {
-            operation: Operation::Health,
-            token: None,
-        };
+        let request = Request::from(Operation::Health);
         Ok(Decision::Serve(request, Answering::Health(HealthAnswer)))
     }
 }

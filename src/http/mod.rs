@@ -16,6 +16,7 @@ pub mod cors;
 pub mod dialect;
 pub mod files;
 pub mod health;
+pub mod if_header;
 pub mod listing;
 pub mod message;
 pub mod options;

@@ -52,10 +52,7 @@ impl Dialect for Options {
             listener: self.0,
             target: Target::of(head.target),
         };
-        let request = Request {
-            operation: Operation::Options,
-            token: None,
-        };
+        let request = Request::from(Operation::Options);
         Ok(Decision::Serve(request, Answering::Options(answer)))
     }
 }

@@ -158,7 +158,7 @@ impl Dialect for Tus {
         let id = upload_id(path).unwrap_or_default().to_owned();
         let token = fields.token.clone();
         match operation(asked, id, path, fields, resume) {
-            Ok(operation) => Ok(Decision::Serve(Request { operation, token }, answer)),
+            Ok(operation) => Ok(Decision::Serve(Request::new(operation, token), answer)),
             Err((code, message)) => Ok(Decision::Refuse(code, message, answer)),
         }
     }

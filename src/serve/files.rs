@@ -231,6 +231,7 @@ pub(super) fn delete(name: Name, folders: Folders) -> Outcome {
     Outcome::on_pool(move |ctx| match ctx.storage.delete(&name, folders) {
         Ok(()) => {
             debug!("#{} DELETE {name}", ctx.client);
+            super::locks::release(ctx, name.as_str(), false);
             Outcome::answer(Reply::Done)
         }
         Err(err) => storage_refusal(ctx, "DELETE", name.as_str(), err),
@@ -293,6 +294,7 @@ pub(super) fn rename(
         match ctx.storage.rename(&from, &to, replace, folders) {
             Ok(replaced) => {
                 debug!("#{} MOVE {from} -> {to}", ctx.client);
+                super::locks::release(ctx, from.as_str(), false);
                 let replaced = replaced || cleared;
                 Outcome::answer(Reply::Moved { replaced })
             }

@@ -38,6 +38,7 @@ pub(super) fn delete(ctx: &Ctx<'_>, who: Who, prefix: Prefix) -> Outcome {
         match removed {
             Ok(removal) if removal.is_complete() => {
                 debug!("#{} DEL {}", ctx.client, prefix.as_str());
+                super::locks::release(ctx, prefix.as_str(), true);
                 Outcome::answer(Reply::Done)
             }
             Ok(removal) => {
@@ -274,6 +275,7 @@ pub(super) fn rename(
         match ctx.storage.rename_folder(&from, &target) {
             Ok(()) => {
                 debug!("#{} MOVE {subject}", ctx.client);
+                super::locks::release(ctx, from.as_str(), true);
                 Outcome::answer(Reply::Moved { replaced })
             }
             Err(err) => storage_refusal(ctx, "MOVE", &subject, err),

@@ -44,6 +44,13 @@ pub(super) fn list(
     let walk = move |ctx: &Ctx<'_>| {
         // Its place is given back when the walk ends, or is dropped unrun.
         let _permit = permit;
+        let mut format = format;
+        if format.wants_locks() {
+            let locks = ctx.storage.dav_locks();
+            if let Ok(table) = locks.current() {
+                format.locks(table, locks.now());
+            }
+        }
         let spooled = Spool::new(ctx, &prefix, format).and_then(|spool| match scope {
             Scope::Tree => spool_tree(ctx, &who, &prefix, spool),
             Scope::Directory => ctx

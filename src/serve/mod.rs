@@ -30,6 +30,7 @@ mod files;
 mod folders;
 mod health;
 mod listing;
+pub mod locks;
 pub mod op;
 pub mod piece;
 mod receive;
@@ -299,7 +300,11 @@ impl Drop for Ticket {
 /// comes back as a [`Job`]): who it is from, whether they may, then the
 /// operation's own function.
 pub fn serve(request: Request, ctx: &Ctx<'_>, guard: &mut Guard<'_>) -> Outcome {
-    let Request { operation, token } = request;
+    let Request {
+        operation,
+        token,
+        conditions,
+    } = request;
     debug!("#{} {operation:?}", ctx.client);
     if let Operation::Auth { token } = &operation {
         let outcome = access::auth(ctx, guard, token);
@@ -317,7 +322,7 @@ pub fn serve(request: Request, ctx: &Ctx<'_>, guard: &mut Guard<'_>) -> Outcome 
     if let Err(refused) = admit(ctx, &who, operation.declared()) {
         return Outcome::failed(refused, skip_body(body, ctx.config));
     }
-    operation.serve(ctx, who)
+    locks::admitted(ctx, who, operation, conditions)
 }
 
 /// The rules every operation meets before its own function runs, each

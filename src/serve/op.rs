@@ -15,9 +15,10 @@
 //! tables would scatter what this file exists to keep in one place.
 
 use super::digest::BodyDigests;
+use super::locks::{Conditions, LockAsk};
 use super::piece::PieceChecksum;
 use super::terms::{Body, Folders, ListingFormat, Scope, Trailer, Want};
-use super::{Ctx, Next, Outcome, Reply, archive, files, folders, listing, sessions};
+use super::{Ctx, Next, Outcome, Reply, archive, files, folders, listing, locks, sessions};
 use crate::access::Secret;
 use crate::access::Who;
 use crate::name::{Name, Prefix};
@@ -35,14 +36,25 @@ pub struct Request {
     pub operation: Operation,
     /// The token it carries.
     pub token: Option<Secret>,
+    /// What it states of the resources' state and the lock tokens it
+    /// submits (HTTP's `If:`; `serve/locks.rs`): boxed, as it is rare.
+    pub conditions: Option<Box<Conditions>>,
+}
+
+impl Request {
+    /// `operation` with `token` and no conditions.
+    pub fn new(operation: Operation, token: Option<Secret>) -> Request {
+        Request {
+            operation,
+            token,
+            conditions: None,
+        }
+    }
 }
 
 impl From<Operation> for Request {
     fn from(operation: Operation) -> Request {
-        Request {
-            operation,
-            token: None,
-        }
+        Request::new(operation, None)
     }
 }
 
@@ -171,6 +183,21 @@ pub enum Operation {
         to: Prefix,
         /// Replace what has the name `to` (removed as DELETE would).
         overwrite: bool,
+    },
+    /// Lock `name` (WebDAV's `LOCK`; FERRY/1 has no verb for it): a new
+    /// lock (an unmapped name becomes an empty file) or a refresh.
+    Lock {
+        /// The name (a folder's without its `/`).
+        name: Name,
+        /// What is asked (boxed: an owner's XML is rare and long).
+        ask: Box<LockAsk>,
+    },
+    /// Remove the lock with `token` from `name` (WebDAV's `UNLOCK`).
+    Unlock {
+        /// The name (a folder's without its `/`).
+        name: Name,
+        /// The lock's token (`Lock-Token`).
+        token: String,
     },
     /// Send back the `size` body bytes that follow.
     Echo {
@@ -332,6 +359,13 @@ impl Operation {
                 to: Some(to.as_str()),
                 needs: Needs::Copy(from.as_str(), to.as_str()),
             },
+            // A lock is a write (the `write` grant; refused read-only).
+            Operation::Lock { name, .. } => {
+                declared(Verb::Lock, name.as_str(), Needs::Write(name.as_str()))
+            }
+            Operation::Unlock { name, .. } => {
+                declared(Verb::Unlock, name.as_str(), Needs::Write(name.as_str()))
+            }
             Operation::Echo { .. } => declared(Verb::Echo, "", Needs::Token),
             Operation::Upload { name, .. } => {
                 declared(Verb::Upload, name.as_str(), Needs::Write(name.as_str()))
@@ -405,6 +439,8 @@ impl Operation {
                 to,
                 overwrite,
             } => files::copy(ctx, who, from, to, overwrite),
+            Operation::Lock { name, ask } => locks::lock_later(name, *ask),
+            Operation::Unlock { name, token } => locks::unlock(name, token),
             Operation::Echo { size } => files::echo(size),
             Operation::Upload {
                 name,
@@ -508,6 +544,10 @@ pub enum Verb {
     Health,
     /// Copy a file.
     Copy,
+    /// Lock a name (WebDAV).
+    Lock,
+    /// Unlock one.
+    Unlock,
 }
 
 /// A verb's facts.
@@ -522,7 +562,7 @@ struct Facts {
 
 impl Verb {
     /// Every verb, each at its [`Verb::index`].
-    pub const ALL: [Verb; 20] = [
+    pub const ALL: [Verb; 22] = [
         Verb::Put,
         Verb::Get,
         Verb::Stat,
@@ -543,6 +583,8 @@ impl Verb {
         Verb::MakeFolder,
         Verb::Health,
         Verb::Copy,
+        Verb::Lock,
+        Verb::Unlock,
     ];
 
     fn facts(self) -> Facts {
@@ -568,6 +610,8 @@ impl Verb {
             Verb::MakeFolder => facts("MKCOL", "mkcol", true),
             Verb::Health => facts("HEALTH", "health", false),
             Verb::Copy => facts("COPY", "copy", true),
+            Verb::Lock => facts("LOCK", "lock", true),
+            Verb::Unlock => facts("UNLOCK", "unlock", true),
         }
     }
 

@@ -121,6 +121,8 @@ pub enum Reply {
         /// The token's name.
         name: String,
     },
+    /// A WebDAV lock granted or refreshed (boxed: rare and large).
+    Locked(Box<super::locks::Granted>),
     /// The request failed.
     Failed(Failure),
 }
@@ -200,6 +202,11 @@ pub enum ErrorKind {
     Unavailable,
     /// Too many failed authentications from this address: wait.
     Throttled,
+    /// A lock covers the name and the request did not submit its token
+    /// (WebDAV, RFC 4918 11.3), or a new lock conflicts with one.
+    Locked,
+    /// The request's conditions (HTTP's `If:`) do not hold.
+    PreconditionFailed,
     /// Anything else.
     Internal,
 }
@@ -214,6 +221,8 @@ impl ErrorKind {
             ErrorKind::Forbidden | ErrorKind::ReadOnly | ErrorKind::Vetoed => 403,
             ErrorKind::NotFound | ErrorKind::Expired => 404,
             ErrorKind::Conflict | ErrorKind::Exists => 409,
+            ErrorKind::PreconditionFailed => 412,
+            ErrorKind::Locked => 423,
             ErrorKind::TooLarge => 413,
             ErrorKind::ChecksumMismatch => 422,
             ErrorKind::Throttled => 429,
@@ -242,6 +251,8 @@ impl fmt::Display for ErrorKind {
             ErrorKind::Busy => "busy",
             ErrorKind::Unavailable => "storage unavailable",
             ErrorKind::Throttled => "throttled",
+            ErrorKind::Locked => "locked",
+            ErrorKind::PreconditionFailed => "precondition failed",
             ErrorKind::Internal => "internal error",
         })
     }

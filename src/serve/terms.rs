@@ -109,6 +109,15 @@ pub enum Piece<'a> {
 pub trait Format: fmt::Debug + std::marker::Send {
     /// Appends `piece` of the listing of `prefix` to `out`.
     fn put(&mut self, prefix: &str, piece: Piece<'_>, out: &mut Vec<u8>);
+
+    /// Whether it tells the WebDAV locks of what it lists (then the
+    /// listing hands it the table with [`Format::locks`] first).
+    fn wants_locks(&self) -> bool {
+        false
+    }
+
+    /// The live locks, and the time their timeouts count from.
+    fn locks(&mut self, _locks: std::sync::Arc<[crate::storage::DavLock]>, _now: i64) {}
 }
 
 /// A format that needs nothing but the pieces: a plain function.

@@ -293,6 +293,9 @@ impl Server {
         // the journal where its sweep will find it.
         let mut storage = Storage::open_claimed(claim)?;
         storage.set_gate(config.gate.clone());
+        if let Some(offset) = &config.lock_clock {
+            storage.set_lock_clock(Arc::clone(offset));
+        }
         let threads = config.io_threads;
         let hooks = Hooks::new(config.hooks.clone(), &config.root);
         let walks = Arc::new(PerClient::new(config.max_walks_per_client));

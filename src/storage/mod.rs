@@ -45,6 +45,7 @@ use crate::name::{Name, RESERVED_PREFIX};
 mod checksum;
 mod copy;
 mod cursor;
+mod dav_locks;
 mod error;
 pub mod gate;
 mod health;
@@ -68,6 +69,7 @@ mod upload;
 
 pub use checksum::Later;
 pub use cursor::{Found, TreeCursor};
+pub use dav_locks::{DavLock, DavLocks, Edit, LOCKS_DIR, is_below, new_token};
 pub use error::{STORAGE_FAILURES, StorageError, storage_failures};
 use gate::{Gate, Point};
 use lock::NodeLock;
@@ -321,6 +323,8 @@ pub struct Storage {
     walked: AtomicU64,
     /// What the last probe of the storage said (`health.rs`).
     health: health::Health,
+    /// WebDAV's locks (`dav_locks.rs`).
+    dav_locks: DavLocks,
 }
 
 impl Storage {
@@ -355,13 +359,17 @@ impl Storage {
             .transpose()?;
         session_files::check_sessions_dir(&root, path)?;
         let kind = rustix::fs::fstatfs(&root).map_or(0, |fs| fs.f_type as u64);
+        let run = run_id();
+        let root = Arc::new(root);
+        let dav_locks = DavLocks::new(Arc::clone(&root), read_only, format!("{node}-{run}-"));
         Ok(Storage {
+            dav_locks,
             _lock: lock,
             in_memory: MEMORY_FILE_SYSTEMS.contains(&kind),
             round_trips: ROUND_TRIP_FILE_SYSTEMS.contains(&kind),
-            root: Arc::new(root),
+            root,
             node: node.to_owned(),
-            run: run_id(),
+            run,
             temp_serial: AtomicU64::new(0),
             walked: AtomicU64::new(0),
             health: health::Health::default(),

@@ -334,12 +334,13 @@ impl Raw {
 }
 
 /// Entries directly inside a local directory, sorted, but for the nodes'
-/// locks and journals (`.ferry-nodes`) in a server's root.
+/// locks and journals (`.ferry-nodes`) and WebDAV's locks (`.ferry-dav`)
+/// in a server's root.
 pub fn entries(dir: &Path) -> Vec<String> {
     let mut found: Vec<String> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|name| name != ".ferry-nodes")
+        .filter(|name| name != ".ferry-nodes" && name != ".ferry-dav")
         .collect();
     found.sort();
     found

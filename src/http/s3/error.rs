@@ -57,6 +57,10 @@ pub enum Code {
     NoSuchKey,
     /// An operation not served (yet).
     NotImplemented,
+    /// Another operation holds the name (a WebDAV lock): try again.
+    OperationAborted,
+    /// A condition of the request does not hold.
+    PreconditionFailed,
     /// `X-Amz-Date` more than 15 minutes from the server's time.
     RequestTimeTooSkewed,
     /// The storage failed: try again.
@@ -91,10 +95,13 @@ impl Code {
             AccessDenied | InvalidAccessKeyId | RequestTimeTooSkewed | SignatureDoesNotMatch => 403,
             NoSuchBucket | NoSuchKey => 404,
             MethodNotAllowed => 405,
-            BucketAlreadyExists | BucketAlreadyOwnedByYou | BucketNotEmpty | XFerryKeyConflict => {
-                409
-            }
+            BucketAlreadyExists
+            | BucketAlreadyOwnedByYou
+            | BucketNotEmpty
+            | OperationAborted
+            | XFerryKeyConflict => 409,
             MissingContentLength => 411,
+            PreconditionFailed => 412,
             InvalidRange => 416,
             InternalError => 500,
             NotImplemented => 501,
@@ -129,6 +136,10 @@ pub fn code_of(asked: Asked, failure: &Failure) -> Code {
         ErrorKind::Conflict => Code::XFerryKeyConflict,
         ErrorKind::Exists if asked == Asked::CreateBucket => Code::BucketAlreadyOwnedByYou,
         ErrorKind::Exists => Code::XFerryKeyConflict,
+        // A WebDAV client's lock on the name: S3 knows no locks, and its
+        // "conflicting operation in progress, try again" is what it is.
+        ErrorKind::Locked => Code::OperationAborted,
+        ErrorKind::PreconditionFailed => Code::PreconditionFailed,
         ErrorKind::TooLarge => Code::EntityTooLarge,
         ErrorKind::ChecksumMismatch if failure.message == SHA256_MISMATCH => {
             Code::XAmzContentSHA256Mismatch

@@ -119,7 +119,7 @@ impl Dialect for S3 {
         };
         match request(head, resume, &fields) {
             Ok((operation, asked)) => Ok(Decision::Serve(
-                Request { operation, token },
+                Request::new(operation, token),
                 S3Answer::answering(asked),
             )),
             Err(refused) => refuse(refused),

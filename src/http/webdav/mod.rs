@@ -4,8 +4,12 @@
 //! (a plain `GET` of a folder is still the web page). Design:
 //! docs/webdav.md.
 //!
+//! Why it is long: the dialect's decoding, its answers and the
+//! multistatus of every live property live together, as they share the
+//! `Asked` each answer is written by; LOCK and UNLOCK are `lock.rs`'s.
+//!
 //! ```text
-//! OPTIONS <any>                      -> 204 DAV: 1, MS-Author-Via: DAV (options.rs)
+//! OPTIONS <any>                      -> 204 DAV: 1, 2, MS-Author-Via: DAV (options.rs)
 //! PROPFIND /<folder>/  Depth: 0|1    -> 207 the folder [and its members], a listing spooled on the pool
 //! PROPFIND /<name>     Depth: 0|1    -> 207 the file (or the folder named without its /, as above)
 //! PROPFIND, no Depth or infinity     -> 403 <D:propfind-finite-depth/>
@@ -23,9 +27,16 @@
 //!   before on the connection)         -> 409 without the parent folder (client.rs)
 //! Depth: other than 0, 1, infinity   -> 400, whatever the method
 //! Expect: 100-continue with a body   -> 100 once the head is in (the message layer)
+//! LOCK, UNLOCK                       -> lock.rs (serve/locks.rs holds the rules)
+//! If: (<token>) [etag] ... on any request (if_header.rs)
+//!                                    -> 412 when no list holds; writes without a
+//!                                       covering lock's token 423
 //! ```
 
 mod client;
+mod lock;
+
+use std::sync::Arc;
 
 use super::copymove::Transfer;
 use super::dialect::{Answer, Answering, Client, Decision, Dialect, Message};
@@ -39,14 +50,14 @@ use crate::access::Secret;
 use crate::name::Name;
 use crate::serve::terms::Format;
 use crate::serve::{BodyLength, ErrorKind, Operation, Piece, Reply, Request, Scope, Version};
-use crate::storage::{FileInfo, Stamp};
+use crate::storage::{DavLock, FileInfo, Stamp};
 
 /// The dialect: WebDAV's own methods on the HTTP listener.
 #[derive(Debug)]
 pub struct Webdav;
 
 /// The methods WebDAV adds (the files dialect's are served beside them).
-const METHODS: &str = "OPTIONS, PROPFIND, MKCOL, COPY, MOVE";
+const METHODS: &str = "OPTIONS, PROPFIND, MKCOL, COPY, MOVE, LOCK, UNLOCK";
 /// The live properties ferry answers, in the order `allprop` lists them.
 const LIVE: [&str; 9] = [
     "resourcetype",
@@ -75,6 +86,10 @@ enum Asked {
         /// `Overwrite: F`.
         keep: bool,
     },
+    /// LOCK.
+    Lock,
+    /// UNLOCK.
+    Unlock,
 }
 
 /// How a WebDAV request is answered: a byte, as every connection holds
@@ -93,7 +108,7 @@ impl WebdavAnswer {
 impl Dialect for Webdav {
     fn claims(&self, head: &Head<'_>) -> bool {
         match head.method {
-            "PROPFIND" | "MKCOL" | "COPY" => true,
+            "PROPFIND" | "MKCOL" | "COPY" | "LOCK" | "UNLOCK" => true,
             // A folder's MOVE, or one onto a folder; a file's stays the
             // files dialect's (the web page's rename).
             "MOVE" => {
@@ -117,7 +132,7 @@ impl Dialect for Webdav {
     }
 
     fn body_in_hand(&self, head: &Head<'_>) -> bool {
-        head.method == "PROPFIND"
+        matches!(head.method, "PROPFIND" | "LOCK")
     }
 
     fn methods(&self, _target: Target) -> &'static str {
@@ -125,8 +140,8 @@ impl Dialect for Webdav {
     }
 
     fn offers<'a>(&self, _max_file_size: Option<u64>, head: ResponseHead<'a>) -> ResponseHead<'a> {
-        // Class 2 only once LOCK is real (docs/webdav.md (b)).
-        head.header("DAV", "1").header("MS-Author-Via", "DAV")
+        // Class 2: LOCK is real (docs/webdav.md (b), (d)).
+        head.header("DAV", "1, 2").header("MS-Author-Via", "DAV")
     }
 
     fn decode(
@@ -140,7 +155,7 @@ impl Dialect for Webdav {
         }
         let fields = Fields::read(head);
         let path = path_of(head.target);
-        let writes = matches!(head.method, "MKCOL" | "COPY" | "MOVE");
+        let writes = matches!(head.method, "MKCOL" | "COPY" | "MOVE" | "LOCK" | "UNLOCK");
         let refuse = |(code, message): Refused, asked| {
             Ok(Decision::Refuse(
                 code,
@@ -154,8 +169,14 @@ impl Dialect for Webdav {
         if fields.bad_depth {
             return Err((400, "Depth is 0, 1 or infinity".into()));
         }
+        let conditions = match super::if_header::conditions(head) {
+            Ok(conditions) => conditions,
+            Err(refused) => return refuse(refused, Asked::MakeFolder),
+        };
         let decided = match head.method {
             "MKCOL" => make_folder(path, resume).map(|op| (op, Asked::MakeFolder)),
+            "LOCK" => lock::lock(head, path, fields.depth).map(|op| (op, Asked::Lock)),
+            "UNLOCK" => lock::unlock(head, path, resume.body).map(|op| (op, Asked::Unlock)),
             "COPY" | "MOVE" => {
                 let asked = Transfer {
                     moves: head.method == "MOVE",
@@ -181,6 +202,7 @@ impl Dialect for Webdav {
                 let request = Request {
                     operation,
                     token: fields.token,
+                    conditions,
                 };
                 Ok(Decision::Serve(request, WebdavAnswer::answering(asked)))
             }
@@ -203,7 +225,11 @@ fn propfind(path: &str, depth: u8, body: &[u8]) -> Result<(Operation, Asked), Re
         None => (inner, Scope::Named),
     };
     let prefix = folder_prefix(folder)?;
-    let format = Multistatus { asked, depth };
+    let format = Multistatus {
+        asked,
+        depth,
+        locks: None,
+    };
     let operation = Operation::List {
         prefix,
         scope,
@@ -288,6 +314,10 @@ impl Answer for WebdavAnswer {
             (Asked::MakeFolder, Reply::Done) => {
                 ResponseHead::new(out, 201).finish(0, persistence);
             }
+            (Asked::Unlock, Reply::Done) => {
+                ResponseHead::new(out, 204).finish(0, persistence);
+            }
+            (Asked::Lock, Reply::Locked(granted)) => lock::answer(granted, message, out),
             // RFC 4918 9.8.5: 201 for a new name, 204 for one replaced.
             (
                 Asked::Transfer { .. },
@@ -308,7 +338,7 @@ impl Answer for WebdavAnswer {
     }
 
     fn allow(&self) -> &'static str {
-        "GET, HEAD, PUT, DELETE, MOVE, OPTIONS, PROPFIND, MKCOL, COPY"
+        "GET, HEAD, PUT, DELETE, MOVE, OPTIONS, PROPFIND, MKCOL, COPY, LOCK, UNLOCK"
     }
 
     /// MKCOL's statuses (RFC 4918 9.3.1): a name that exists is 405, a
@@ -323,10 +353,16 @@ impl Answer for WebdavAnswer {
     }
 
     fn error(&self, status: u16, message: &str, framing: Framing, out: &mut Vec<u8>) {
-        if !matches!(self.asked, Asked::InfiniteDepth) {
-            return response::error(out, status, message, framing);
-        }
-        let body = "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<D:error xmlns:D=\"DAV:\"><D:propfind-finite-depth/></D:error>\n";
+        // RFC 4918 16: the precondition a refusal breaks, where it has one.
+        let condition = match (self.asked, status) {
+            (Asked::InfiniteDepth, _) => "propfind-finite-depth",
+            (Asked::Lock, 423) => "no-conflicting-lock",
+            (Asked::Unlock, 409) => "lock-token-matches-request-uri",
+            _ => return response::error(out, status, message, framing),
+        };
+        let body = format!(
+            "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<D:error xmlns:D=\"DAV:\"><D:{condition}/></D:error>\n"
+        );
         ResponseHead::new(out, status)
             .header("Content-Type", XML)
             .finish(body.len() as u64, framing.persistence);
@@ -350,6 +386,8 @@ struct Item {
     /// A file's size and type, and its version's tag.
     file: Option<(u64, &'static str, String)>,
     mtime: Option<i64>,
+    /// Its `lockdiscovery` (the live locks covering it), as XML.
+    locks: String,
 }
 
 impl Item {
@@ -359,6 +397,7 @@ impl Item {
             display: display.to_owned(),
             file: None,
             mtime,
+            locks: String::new(),
         }
     }
 
@@ -377,6 +416,7 @@ impl Item {
                 response::etag(&version),
             )),
             mtime: Some(info.mtime),
+            locks: String::new(),
         }
     }
 
@@ -397,7 +437,8 @@ impl Item {
             ("getetag", Some((.., etag))) => xml::escape(etag).into(),
             ("getlastmodified", _) => response::http_date(self.mtime?),
             ("creationdate", _) => rfc3339(self.mtime?)?,
-            ("supportedlock" | "lockdiscovery", _) => String::new(),
+            ("supportedlock", _) => lock::SUPPORTED.to_owned(),
+            ("lockdiscovery", _) => self.locks.clone(),
             _ => return None,
         })
     }
@@ -456,9 +497,33 @@ fn response_of(asked: &Propfind, item: &Item, out: &mut String) {
 struct Multistatus {
     asked: Propfind,
     depth: u8,
+    /// The live locks and the time, when `lockdiscovery` is asked for.
+    locks: Option<(Arc<[DavLock]>, i64)>,
+}
+
+impl Multistatus {
+    /// Appends `item`'s response, with the locks covering `name`.
+    fn respond(&self, mut item: Item, name: &str, text: &mut String) {
+        if let Some((locks, now)) = &self.locks {
+            item.locks = lock::discovery(locks, *now, name.trim_end_matches('/'));
+        }
+        response_of(&self.asked, &item, text);
+    }
 }
 
 impl Format for Multistatus {
+    fn wants_locks(&self) -> bool {
+        match &self.asked {
+            Propfind::AllProp => true,
+            Propfind::PropName => false,
+            Propfind::Prop(list) => list.iter().any(|p| p.is_dav("lockdiscovery")),
+        }
+    }
+
+    fn locks(&mut self, locks: Arc<[DavLock]>, now: i64) {
+        self.locks = Some((locks, now));
+    }
+
     fn put(&mut self, prefix: &str, piece: Piece<'_>, out: &mut Vec<u8>) {
         let mut text = String::new();
         match piece {
@@ -466,24 +531,21 @@ impl Format for Multistatus {
                 text.push_str(MULTISTATUS);
                 // The folder itself; its own time is not in the listing.
                 let item = Item::folder(format!("/{}", url_path(prefix)), leaf(prefix), None);
-                response_of(&self.asked, &item, &mut text);
+                self.respond(item, prefix, &mut text);
             }
             Piece::Directory { name, mtime, .. } if self.depth > 0 => {
                 let item = Item::folder(format!("/{}", url_path(name)), leaf(name), Some(mtime));
-                response_of(&self.asked, &item, &mut text);
+                self.respond(item, name, &mut text);
             }
             Piece::File { entry, .. } if self.depth > 0 => {
                 let item = Item::file(&entry.name, entry.info, entry.stamp);
-                response_of(&self.asked, &item, &mut text);
+                self.respond(item, &entry.name, &mut text);
             }
             Piece::End => text.push_str("</D:multistatus>\n"),
             Piece::Only(entry) => {
                 text.push_str(MULTISTATUS);
-                response_of(
-                    &self.asked,
-                    &Item::file(&entry.name, entry.info, entry.stamp),
-                    &mut text,
-                );
+                let item = Item::file(&entry.name, entry.info, entry.stamp);
+                self.respond(item, &entry.name, &mut text);
                 text.push_str("</D:multistatus>\n");
             }
             Piece::Directory { .. } | Piece::File { .. } | Piece::Files => {}

@@ -1,0 +1,524 @@
+//! WebDAV's locks as rules (RFC 4918 6, 7, 9.10, 9.11, 10.4), once for
+//! every protocol: a request's conditions (HTTP's `If:`) are judged before
+//! it is served (`412` when false), and every operation that writes is
+//! refused (`423`) where a lock covers what it touches unless the request
+//! submitted that lock's token ([`admitted`], from `serve`). FERRY/1 and
+//! tus submit no token, so their writes into a locked name are refused.
+//! `LOCK` and `UNLOCK` are served here too. The records are
+//! `storage/dav_locks.rs`'s.
+//!
+//! What a write touches comes from what it [`Needs`] of the grants, so a
+//! new writing operation (PROPPATCH: `Needs::Write` of its name) is
+//! checked without a line here: [`check`] is the one rule.
+//!
+//! The cost for a write without a lock: the table is this node's copy,
+//! known current by one `fstat` on the reactor (`DavLocks::fresh`); only
+//! when another change may have happened (or the request has an `If:`,
+//! whose entity tags need the disk) is it judged on the pool.
+
+use log::debug;
+
+use super::op::{Declared, Needs, Verb};
+use super::{Ctx, ErrorKind, Failure, Next, Operation, Outcome, Reply, Version, refuse, skip_body};
+use crate::access::Who;
+use crate::name::Name;
+use crate::storage::{DavLock, Edit, Occupant, StorageError, is_below, new_token};
+
+/// The longest lock granted, in seconds (`Timeout: Infinite` and larger
+/// values get this; a client refreshes before it ends): one hour, so a
+/// lock whose client vanished does not outlive a working day's patience.
+pub const MAX_TIMEOUT: u64 = 3600;
+
+/// What a request states of the resources' state (HTTP's `If:`, RFC 4918
+/// 10.4): lists of conditions, any of which must hold. The lock tokens
+/// it names are the ones it submits.
+#[derive(Debug)]
+pub struct Conditions {
+    /// The lists, each on its resource.
+    pub lists: Vec<List>,
+    /// How the protocol writes a version's entity tag (what its `[tag]`
+    /// conditions are compared with).
+    pub etag: fn(&Version) -> String,
+}
+
+/// One list of conditions, all of which must hold on `resource`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct List {
+    /// The name it is about (a folder's without its `/`; `""`: the root).
+    pub resource: String,
+    /// Its conditions.
+    pub conditions: Vec<Condition>,
+}
+
+/// One condition: a test, or its negation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Condition {
+    /// `Not`.
+    pub not: bool,
+    /// What is tested.
+    pub test: Test,
+}
+
+/// What a condition tests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Test {
+    /// A lock with this token covers the resource.
+    Token(String),
+    /// The resource's entity tag is this one.
+    Tag(String),
+}
+
+impl Conditions {
+    /// The lock tokens it submits: every token it names, but under `Not`.
+    pub fn submitted(&self) -> impl Iterator<Item = &str> {
+        self.lists
+            .iter()
+            .flat_map(|list| &list.conditions)
+            .filter_map(|condition| match (&condition.test, condition.not) {
+                (Test::Token(token), false) => Some(token.as_str()),
+                _ => None,
+            })
+    }
+
+    /// Whether any list holds (on the pool: a tag needs the file's stat).
+    fn hold(&self, ctx: &Ctx<'_>, locks: &[DavLock]) -> bool {
+        self.lists.iter().any(|list| {
+            list.conditions.iter().all(|condition| {
+                condition.not != self.test(ctx, &condition.test, &list.resource, locks)
+            })
+        })
+    }
+
+    fn test(&self, ctx: &Ctx<'_>, test: &Test, resource: &str, locks: &[DavLock]) -> bool {
+        match test {
+            Test::Token(token) => locks
+                .iter()
+                .any(|lock| lock.token == *token && lock.covers(resource)),
+            Test::Tag(tag) => {
+                let found = Name::new(resource.to_owned())
+                    .ok()
+                    .and_then(|name| ctx.storage.stat(&name).ok());
+                found.is_some_and(|found| {
+                    let version = Version {
+                        info: found.info,
+                        stamp: found.stamp,
+                        crc: None,
+                    };
+                    weak(&(self.etag)(&version)) == weak(tag)
+                })
+            }
+        }
+    }
+}
+
+/// An entity tag without its weakness mark (`If:` compares weakly).
+fn weak(tag: &str) -> &str {
+    tag.strip_prefix("W/").unwrap_or(tag)
+}
+
+/// What a `LOCK` asks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LockAsk {
+    /// A new lock.
+    New {
+        /// Shared (else exclusive).
+        shared: bool,
+        /// `Depth: infinity` (a folder's members too).
+        deep: bool,
+        /// The owner's XML, to be given back as it is.
+        owner: String,
+        /// The timeout asked for (`None`: infinite or unsaid).
+        timeout: Option<u64>,
+    },
+    /// More time for a lock the request submits (no body).
+    Refresh {
+        /// The timeout asked for.
+        timeout: Option<u64>,
+    },
+}
+
+/// A lock granted or refreshed, as the client is told it.
+#[derive(Debug)]
+pub struct Granted {
+    /// The lock.
+    pub lock: DavLock,
+    /// Seconds it has left.
+    pub left: u64,
+    /// The `LOCK` made the file (an unmapped name: `201`).
+    pub created: bool,
+    /// A new lock (its token goes in `Lock-Token`), not a refresh.
+    pub new: bool,
+}
+
+/// What a write touches: a name, or a folder (its `/`-ended prefix) and
+/// all in it.
+#[derive(Debug, Clone, Copy)]
+enum Touch<'a> {
+    Name(&'a str),
+    Folder(&'a str),
+}
+
+/// What an operation that writes touches, from what it needs of the
+/// grants (LOCK and UNLOCK have rules of their own).
+fn touched<'a>(declared: &Declared<'a>) -> [Option<Touch<'a>>; 2] {
+    if !declared.verb.writes() || matches!(declared.verb, Verb::Lock | Verb::Unlock) {
+        return [None, None];
+    }
+    match declared.needs {
+        Needs::Write(name) | Needs::Delete(name) => [Some(Touch::Name(name)), None],
+        Needs::Move(from, to) => [Some(Touch::Name(from)), Some(Touch::Name(to))],
+        Needs::Copy(_, to) => [Some(Touch::Name(to)), None],
+        Needs::DeleteUnder(prefix) => [Some(Touch::Folder(prefix)), None],
+        Needs::CopyUnder(_, to) => [Some(Touch::Folder(to)), None],
+        Needs::MoveWhole(from, to) => [Some(Touch::Folder(from)), Some(Touch::Folder(to))],
+        _ => [None, None],
+    }
+}
+
+/// The folder holding `name` (`""`: the root).
+fn parent(name: &str) -> &str {
+    name.rsplit_once('/').map_or("", |(dir, _)| dir)
+}
+
+/// Whether `lock` stands in the way of writing `touch`: it covers it, it
+/// locks the folder whose members it changes (a folder's lock guards its
+/// membership, RFC 4918 7.4; taken for every write, as whether the name
+/// exists is not known yet), or it is inside a folder written whole.
+fn in_the_way(lock: &DavLock, touch: Touch<'_>) -> bool {
+    let (name, whole) = match touch {
+        Touch::Name(name) => (name, false),
+        Touch::Folder(prefix) => (prefix.trim_end_matches('/'), true),
+    };
+    lock.covers(name) || lock.root == parent(name) || (whole && is_below(&lock.root, name))
+}
+
+/// The lock rule: a write may touch what a lock covers only with that
+/// lock's token (for shared locks on one name, one of theirs) among the
+/// `submitted`. Live locks only (`now`).
+///
+/// # Errors
+/// [`ErrorKind::Locked`], naming the locked name.
+pub fn check(
+    locks: &[DavLock],
+    now: i64,
+    declared: &Declared<'_>,
+    submitted: &[&str],
+) -> Result<(), Failure> {
+    for touch in touched(declared).into_iter().flatten() {
+        let mut blocking = locks
+            .iter()
+            .filter(|lock| lock.expires > now && in_the_way(lock, touch));
+        let unmet = blocking.find(|lock| {
+            !locks.iter().any(|other| {
+                other.root == lock.root
+                    && other.expires > now
+                    && submitted.contains(&other.token.as_str())
+            })
+        });
+        if let Some(lock) = unmet {
+            let message = format!("/{} is locked: submit its lock token", lock.root);
+            return Err(Failure::new(ErrorKind::Locked, message));
+        }
+    }
+    Ok(())
+}
+
+/// Serves an admitted request under the lock rules: its conditions judged
+/// (`412`), its writes checked ([`check`]: `423`), then its own function.
+/// At once on the reactor when there are no conditions and this node's
+/// table is current; else on the pool.
+pub(super) fn admitted(
+    ctx: &Ctx<'_>,
+    who: Who,
+    operation: Operation,
+    conditions: Option<Box<Conditions>>,
+) -> Outcome {
+    let declared = operation.declared();
+    let writes = touched(&declared).iter().any(Option::is_some);
+    if conditions.is_none() && !writes {
+        return operation.serve(ctx, who);
+    }
+    let locks = ctx.storage.dav_locks();
+    let inline = conditions.is_none() && !ctx.storage.writes_are_round_trips();
+    if let Some(table) = locks.fresh().filter(|_| inline) {
+        if let Err(failure) = check(&table, locks.now(), &declared, &[]) {
+            let next = skip_body(operation.body(), ctx.config);
+            return refuse(ctx, declared.verb.name(), declared.subject, failure, next);
+        }
+        return operation.serve(ctx, who);
+    }
+    Outcome::on_pool(move |ctx| judged(ctx, who, operation, conditions))
+}
+
+/// [`admitted`]'s judgement on the pool, with the table read again if it
+/// may be stale.
+fn judged(
+    ctx: &Ctx<'_>,
+    who: Who,
+    operation: Operation,
+    conditions: Option<Box<Conditions>>,
+) -> Outcome {
+    let declared = operation.declared();
+    if let Err(failure) = verdict(ctx, &declared, conditions.as_deref()) {
+        let next = skip_body(operation.body(), ctx.config);
+        return refuse(ctx, declared.verb.name(), declared.subject, failure, next);
+    }
+    match operation {
+        Operation::Lock { name, ask } => lock(ctx, &name, *ask, conditions.as_deref()),
+        operation => operation.serve(ctx, who),
+    }
+}
+
+/// The conditions (`412` where none holds), then the lock rule
+/// ([`check`]), on the table read again if it may be stale.
+fn verdict(
+    ctx: &Ctx<'_>,
+    declared: &Declared<'_>,
+    conditions: Option<&Conditions>,
+) -> Result<(), Failure> {
+    let locks = ctx.storage.dav_locks();
+    let table = locks.current()?;
+    if conditions.is_some_and(|conditions| !conditions.hold(ctx, &table)) {
+        let failure = "the If conditions do not hold";
+        return Err(Failure::new(ErrorKind::PreconditionFailed, failure));
+    }
+    let submitted: Vec<&str> = conditions.iter().flat_map(|c| c.submitted()).collect();
+    check(&table, locks.now(), declared, &submitted)
+}
+
+/// The timeout granted for one asked: at most [`MAX_TIMEOUT`], at least
+/// a second.
+fn granted_timeout(asked: Option<u64>) -> u64 {
+    asked.unwrap_or(MAX_TIMEOUT).clamp(1, MAX_TIMEOUT)
+}
+
+/// LOCK of `name` (on the pool, its conditions already judged): a new
+/// lock where none conflicts (an unmapped name becomes an empty file:
+/// `201`), or a refresh of one the request submits.
+fn lock(ctx: &Ctx<'_>, name: &Name, ask: LockAsk, conditions: Option<&Conditions>) -> Outcome {
+    let locks = ctx.storage.dav_locks();
+    let changed = locks.change(|table, now| match &ask {
+        LockAsk::Refresh { timeout } => {
+            let submitted: Vec<&str> = conditions.iter().flat_map(|c| c.submitted()).collect();
+            refresh(table, now, name.as_str(), &submitted, *timeout)
+        }
+        LockAsk::New {
+            shared,
+            deep,
+            owner,
+            timeout,
+        } => {
+            let asked = (*shared, *deep, owner.as_str(), *timeout);
+            take(ctx, table, now, name, asked)
+        }
+    });
+    match changed {
+        Ok(granted) => {
+            debug!("#{} LOCK {name} {}", ctx.client, granted.lock.token);
+            Outcome::answer(Reply::Locked(Box::new(granted)))
+        }
+        Err(failure) => refuse(ctx, "LOCK", name.as_str(), failure, Next::Request),
+    }
+}
+
+/// A refresh: the submitted lock that covers `name`, with a new expiry.
+fn refresh(
+    table: &[DavLock],
+    now: i64,
+    name: &str,
+    submitted: &[&str],
+    timeout: Option<u64>,
+) -> Result<(Granted, Edit), Failure> {
+    let Some(found) = table
+        .iter()
+        .find(|lock| lock.covers(name) && submitted.contains(&lock.token.as_str()))
+    else {
+        let missing = "no lock on this name was submitted to refresh";
+        return Err(Failure::new(ErrorKind::PreconditionFailed, missing));
+    };
+    let timeout = granted_timeout(timeout);
+    let lock = DavLock {
+        timeout,
+        expires: now.saturating_add_unsigned(timeout),
+        ..found.clone()
+    };
+    let granted = Granted {
+        left: timeout,
+        lock: lock.clone(),
+        created: false,
+        new: false,
+    };
+    let edit = Edit {
+        write: vec![lock],
+        remove: Vec::new(),
+    };
+    Ok((granted, edit))
+}
+
+/// A new lock on `name` (`shared`, `deep`, `owner`, `timeout`), unless a
+/// live lock conflicts (`423`): an exclusive one on or over it, or one
+/// below a deep lock's folder; shared locks share. The file is made if
+/// nothing has the name (its folder must exist: `409`).
+fn take(
+    ctx: &Ctx<'_>,
+    table: &[DavLock],
+    now: i64,
+    name: &Name,
+    (shared, deep, owner, timeout): (bool, bool, &str, Option<u64>),
+) -> Result<(Granted, Edit), Failure> {
+    let conflicts = |lock: &&DavLock| {
+        (lock.covers(name.as_str()) || (deep && is_below(&lock.root, name.as_str())))
+            && !(shared && lock.shared)
+    };
+    if let Some(lock) = table.iter().find(conflicts) {
+        let message = format!("/{} holds a conflicting lock", lock.root);
+        return Err(Failure::new(ErrorKind::Locked, message));
+    }
+    let (created, folder) = match ctx.storage.occupant(name) {
+        Ok(Occupant::Nothing) => (ctx.storage.make_empty_file(name)?, false),
+        Ok(occupant) => (false, occupant == Occupant::Folder),
+        Err(StorageError::NotFound) => {
+            let missing = "the parent folder does not exist";
+            return Err(Failure::new(ErrorKind::Conflict, missing));
+        }
+        Err(err) => return Err(err.into()),
+    };
+    let timeout = granted_timeout(timeout);
+    let lock = DavLock {
+        token: new_token()?,
+        root: name.as_str().to_owned(),
+        deep: deep && folder,
+        shared,
+        owner: owner.to_owned(),
+        timeout,
+        expires: now.saturating_add_unsigned(timeout),
+    };
+    let granted = Granted {
+        lock: lock.clone(),
+        left: timeout,
+        created,
+        new: true,
+    };
+    let edit = Edit {
+        write: vec![lock],
+        remove: Vec::new(),
+    };
+    Ok((granted, edit))
+}
+
+/// LOCK of `name` without conditions: on the pool.
+pub(super) fn lock_later(name: Name, ask: LockAsk) -> Outcome {
+    Outcome::on_pool(move |ctx| lock(ctx, &name, ask, None))
+}
+
+/// UNLOCK of `name` with `token` (on the pool): the lock goes if it
+/// covers the name (else `409`, RFC 4918 9.11.1).
+pub(super) fn unlock(name: Name, token: String) -> Outcome {
+    Outcome::on_pool(move |ctx| {
+        let removed = ctx.storage.dav_locks().change(|table, _| {
+            match table.iter().find(|lock| lock.token == token) {
+                Some(lock) if lock.covers(name.as_str()) => {
+                    let edit = Edit {
+                        write: Vec::new(),
+                        remove: vec![token.clone()],
+                    };
+                    Ok(((), edit))
+                }
+                _ => {
+                    let message = "the lock token does not cover this name";
+                    Err(Failure::new(ErrorKind::Conflict, message))
+                }
+            }
+        });
+        match removed {
+            Ok(()) => {
+                debug!("#{} UNLOCK {name} {token}", ctx.client);
+                Outcome::answer(Reply::Done)
+            }
+            Err(failure) => refuse(ctx, "UNLOCK", name.as_str(), failure, Next::Request),
+        }
+    })
+}
+
+/// After a DELETE or MOVE of `name` (a folder: `folder`, with all in
+/// it), on the pool: the locks rooted there go with it (RFC 4918 7.5:
+/// locks do not move). Costs nothing where this node knows of none.
+pub(super) fn release(ctx: &Ctx<'_>, name: &str, folder: bool) {
+    let name = name.trim_end_matches('/');
+    let gone = |lock: &DavLock| lock.root == name || (folder && is_below(&lock.root, name));
+    let locks = ctx.storage.dav_locks();
+    if !locks.current().is_ok_and(|table| table.iter().any(gone)) {
+        return;
+    }
+    let removed = locks.change(|table, _| {
+        let remove = table
+            .iter()
+            .filter(|lock| gone(lock))
+            .map(|lock| lock.token.clone())
+            .collect();
+        Ok::<_, StorageError>((
+            (),
+            Edit {
+                write: Vec::new(),
+                remove,
+            },
+        ))
+    });
+    if let Err(err) = removed {
+        log::warn!("#{} the locks of {name} stay: {err}", ctx.client);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lock(root: &str, token: &str, deep: bool) -> DavLock {
+        DavLock {
+            token: token.into(),
+            root: root.into(),
+            deep,
+            shared: false,
+            owner: String::new(),
+            timeout: 60,
+            expires: 100,
+        }
+    }
+
+    fn put(name: &str) -> Declared<'_> {
+        Declared {
+            verb: Verb::Put,
+            subject: name,
+            to: None,
+            needs: Needs::Write(name),
+        }
+    }
+
+    #[test]
+    fn a_write_needs_the_token_of_each_lock_in_its_way() {
+        let locks = [lock("a", "t1", true), lock("b/c", "t2", false)];
+        let none: &[&str] = &[];
+        assert!(check(&locks, 0, &put("x"), none).is_ok());
+        assert!(check(&locks, 0, &put("a/y"), none).is_err());
+        assert!(check(&locks, 0, &put("a/y"), &["t1"]).is_ok());
+        assert!(check(&locks, 0, &put("b/c"), &["t1"]).is_err());
+        // Expired locks are no longer in the way.
+        assert!(check(&locks, 100, &put("b/c"), none).is_ok());
+        let delete = Declared {
+            verb: Verb::Delete,
+            subject: "b/",
+            to: None,
+            needs: Needs::DeleteUnder("b/"),
+        };
+        assert!(check(&locks, 0, &delete, none).is_err());
+        assert!(check(&locks, 0, &delete, &["t2"]).is_ok());
+    }
+
+    #[test]
+    fn timeouts_are_capped() {
+        assert_eq!(granted_timeout(None), MAX_TIMEOUT);
+        assert_eq!(granted_timeout(Some(u64::MAX)), MAX_TIMEOUT);
+        assert_eq!(granted_timeout(Some(0)), 1);
+        assert_eq!(granted_timeout(Some(30)), 30);
+    }
+}

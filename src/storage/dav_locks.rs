@@ -1,0 +1,487 @@
+//! WebDAV's locks (RFC 4918 6, 7) as the root keeps them: one record per
+//! lock in `.ferry-dav/locks/` (a reserved name: never served or listed),
+//! so every node on the root sees the same locks and a lock outlives a
+//! restart until it times out. What a lock *means* for a request is the
+//! serve layer's (`serve/locks.rs`); this file only keeps them.
+//!
+//! ```text
+//! .ferry-dav/locks/<uuid>        one lock, written whole (temp + rename):
+//!     ferry-dav-lock 1
+//!     token opaquelocktoken:<uuid>
+//!     root <name>                the locked name (a folder's without its /)
+//!     depth 0|infinity
+//!     scope exclusive|shared
+//!     timeout <seconds asked>
+//!     expires <unix seconds>
+//!     owner
+//!     <the owner's XML, as the client gave it, to the end of the file>
+//! .ferry-dav/locks/tmp-<...>     a record being written
+//! ```
+//!
+//! The folder is made when a (writable) server opens the root, and held
+//! open: a folder made later by the first LOCK would leave a root without
+//! locks to look it up by name on every write, and the kernel cannot say
+//! without possibly waiting that a name does not exist
+//! (`RESOLVE_CACHED` answers `EAGAIN` for a negative dentry: measured).
+//! The cost of a check (docs/webdav.md (d)): each node keeps the table in
+//! memory with the change time of the folder it read it from. Every lock
+//! change (any node's) renames or removes a record in that folder, which
+//! moves its change time, so one `fstat` of a descriptor held open says
+//! whether the table is current: no path walk, no read, and on a local
+//! file system no wait ([`DavLocks::fresh`], fit for the reactor). A
+//! change time too close to the moment it was read is not trusted (two
+//! changes within one tick of the file system's clock would share it, as
+//! git's "racy" index entries do): the table is read again on the pool
+//! until its folder has been still for [`SETTLED`]. Changes are made
+//! under an exclusive `flock` of the folder, reading the records fresh,
+//! so two nodes never both take a conflicting lock. Expired records are
+//! ignored, and removed when the table is read.
+
+use std::io::{Read, Write};
+use std::os::fd::OwnedFd;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+
+use rustix::fs::{AtFlags, FlockOperation, Mode, OFlags};
+use rustix::io::Errno;
+
+use super::{DIR, Storage, StorageError, check_regular, stored_file_mode};
+use crate::name::Name;
+
+/// The folder of the records, in the root.
+pub const LOCKS_DIR: &str = ".ferry-dav/locks";
+/// How long the records' folder must have been unchanged before its
+/// change time is trusted to reveal the next change (nanoseconds).
+const SETTLED: i128 = 1_000_000_000;
+/// The largest record read: a lock's owner is at most a LOCK body.
+const MAX_RECORD: u64 = 128 * 1024;
+
+/// One lock, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DavLock {
+    /// `opaquelocktoken:<uuid>`.
+    pub token: String,
+    /// The locked name (a folder's without its `/`).
+    pub root: String,
+    /// `Depth: infinity` on a folder: everything in it is locked too.
+    pub deep: bool,
+    /// A shared lock (else exclusive).
+    pub shared: bool,
+    /// The owner's XML, as given (may be empty).
+    pub owner: String,
+    /// The timeout granted, in seconds.
+    pub timeout: u64,
+    /// When it ends (Unix seconds, by [`DavLocks::now`]).
+    pub expires: i64,
+}
+
+impl DavLock {
+    /// Whether the lock covers `name` (a file's, or a folder's without its
+    /// `/`): its root, or anything below a deep lock's root.
+    pub fn covers(&self, name: &str) -> bool {
+        name == self.root || (self.deep && is_below(name, &self.root))
+    }
+
+    /// Seconds left at `now` (0 once expired).
+    pub fn left(&self, now: i64) -> u64 {
+        u64::try_from(self.expires.saturating_sub(now)).unwrap_or(0)
+    }
+
+    /// The record's file name: the token's uuid.
+    fn file(&self) -> &str {
+        self.token.rsplit(':').next().unwrap_or(&self.token)
+    }
+
+    fn encode(&self) -> String {
+        format!(
+            "ferry-dav-lock 1\ntoken {}\nroot {}\ndepth {}\nscope {}\ntimeout {}\nexpires {}\nowner\n{}",
+            self.token,
+            self.root,
+            if self.deep { "infinity" } else { "0" },
+            if self.shared { "shared" } else { "exclusive" },
+            self.timeout,
+            self.expires,
+            self.owner,
+        )
+    }
+
+    fn decode(text: &str) -> Option<DavLock> {
+        let (fields, owner) = text.split_once("\nowner\n")?;
+        let mut lines = fields.lines();
+        if lines.next()? != "ferry-dav-lock 1" {
+            return None;
+        }
+        let mut field = |key: &str| {
+            let line = lines.next()?;
+            line.strip_prefix(key)?.strip_prefix(' ').map(str::to_owned)
+        };
+        Some(DavLock {
+            token: field("token")?,
+            root: field("root")?,
+            deep: field("depth")? == "infinity",
+            shared: field("scope")? == "shared",
+            timeout: field("timeout")?.parse().ok()?,
+            expires: field("expires")?.parse().ok()?,
+            owner: owner.to_owned(),
+        })
+    }
+}
+
+/// Whether `name` is strictly below folder `folder` (`""`: the root).
+pub fn is_below(name: &str, folder: &str) -> bool {
+    folder.is_empty() && !name.is_empty()
+        || name
+            .strip_prefix(folder)
+            .is_some_and(|rest| rest.starts_with('/'))
+}
+
+/// What a change does to the records.
+#[derive(Debug, Default)]
+pub struct Edit {
+    /// Records written (new, or replacing the one of the same token).
+    pub write: Vec<DavLock>,
+    /// Records removed, by token.
+    pub remove: Vec<String>,
+}
+
+/// The locks of a root, with this node's copy of them.
+#[derive(Debug)]
+pub struct DavLocks {
+    /// The root.
+    root: Arc<OwnedFd>,
+    /// `.ferry-dav/locks`, held open once it exists.
+    dir: OnceLock<OwnedFd>,
+    /// Locks may be taken (not a read-only server).
+    writable: bool,
+    cache: Mutex<Cache>,
+    /// Seconds added to the system's time (tests advance it).
+    offset: Arc<AtomicI64>,
+    /// Names this node's temp records apart.
+    temp_prefix: String,
+    serial: AtomicU64,
+}
+
+#[derive(Debug, Default)]
+struct Cache {
+    /// The change time of the folder when the table was read.
+    seen: Option<(i64, i64)>,
+    /// That time was old enough to be trusted (see the module's header).
+    trusted: bool,
+    locks: Arc<[DavLock]>,
+}
+
+impl DavLocks {
+    /// The locks of `root`: their folder made (unless `read_only`) and
+    /// opened; nothing read yet.
+    pub(super) fn new(root: Arc<OwnedFd>, read_only: bool, temp_prefix: String) -> DavLocks {
+        let locks = DavLocks {
+            root,
+            dir: OnceLock::new(),
+            writable: !read_only,
+            cache: Mutex::default(),
+            offset: Arc::default(),
+            temp_prefix,
+            serial: AtomicU64::new(0),
+        };
+        let opened = match read_only {
+            true => locks.dir().map(|_| ()),
+            false => locks.made_dir().map(|_| ()),
+        };
+        if let Err(err) = opened {
+            // Writes are then judged on the pool, which tries again.
+            log::warn!("cannot open {LOCKS_DIR}: {err}");
+        }
+        locks
+    }
+
+    /// The records' folder if it exists (opened once, then held).
+    fn dir(&self) -> Result<Option<&OwnedFd>, StorageError> {
+        if let Some(dir) = self.dir.get() {
+            return Ok(Some(dir));
+        }
+        match rustix::fs::openat(&*self.root, LOCKS_DIR, DIR, Mode::empty()) {
+            Ok(fd) => Ok(Some(self.dir.get_or_init(|| fd))),
+            Err(Errno::NOENT) => Ok(None),
+            Err(errno) => Err(errno.into()),
+        }
+    }
+
+    /// The records' folder, made if missing.
+    fn made_dir(&self) -> Result<&OwnedFd, StorageError> {
+        if !self.writable {
+            return Err(StorageError::from(Errno::ROFS));
+        }
+        for dir in [".ferry-dav", LOCKS_DIR] {
+            match rustix::fs::mkdirat(&*self.root, dir, Mode::from_raw_mode(0o755)) {
+                Ok(()) | Err(Errno::EXIST) => {}
+                Err(errno) => return Err(errno.into()),
+            }
+        }
+        self.dir()?.ok_or(StorageError::NotFound)
+    }
+
+    /// Lets a test move this table's clock (seconds added to the system's).
+    pub(super) fn set_clock(&mut self, offset: Arc<AtomicI64>) {
+        self.offset = offset;
+    }
+
+    /// Now, in Unix seconds, as lock expiry counts it.
+    pub fn now(&self) -> i64 {
+        system_now().0 + self.offset.load(Ordering::Relaxed)
+    }
+
+    /// The table, if this node's copy is known to be current: one `fstat`
+    /// of a descriptor, no wait on a local file system (callable on the
+    /// reactor). `None`: read it on the pool ([`DavLocks::current`]),
+    /// also where the folder is not open yet.
+    pub fn fresh(&self) -> Option<Arc<[DavLock]>> {
+        let dir = self.dir.get()?;
+        let changed = changed_at(dir).ok()?;
+        let cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+        (cache.trusted && cache.seen == Some(changed)).then(|| Arc::clone(&cache.locks))
+    }
+
+    /// The table, read again from the records if this node's copy may be
+    /// stale (on the pool: it reads a folder).
+    ///
+    /// # Errors
+    /// The folder cannot be read.
+    pub fn current(&self) -> Result<Arc<[DavLock]>, StorageError> {
+        if let Some(locks) = self.fresh() {
+            return Ok(locks);
+        }
+        let Some(dir) = self.dir()? else {
+            return Ok(Arc::from([]));
+        };
+        let (wall, _) = system_now();
+        let changed = changed_at(dir)?;
+        let locks: Arc<[DavLock]> = self.read_all(dir)?.into();
+        let settled = i128::from(changed.0) * 1_000_000_000 + i128::from(changed.1) + SETTLED
+            < i128::from(wall) * 1_000_000_000;
+        let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+        *cache = Cache {
+            seen: Some(changed),
+            trusted: settled,
+            locks: Arc::clone(&locks),
+        };
+        Ok(locks)
+    }
+
+    /// Changes the records under an exclusive `flock` of their folder:
+    /// `decide` is given the live locks, read fresh, and the time, and
+    /// says what to write and remove (or refuses).
+    ///
+    /// # Errors
+    /// `decide`'s refusal, or the records cannot be read or written (on
+    /// a read-only server, never).
+    pub fn change<T, E: From<StorageError>>(
+        &self,
+        decide: impl FnOnce(&[DavLock], i64) -> Result<(T, Edit), E>,
+    ) -> Result<T, E> {
+        let dir = self.made_dir()?;
+        let held = rustix::fs::openat(dir, ".", DIR, Mode::empty()).map_err(StorageError::from)?;
+        rustix::fs::flock(&held, FlockOperation::LockExclusive).map_err(StorageError::from)?;
+        let locks = self.read_all(dir)?;
+        let (answer, edit) = decide(&locks, self.now())?;
+        for lock in &edit.write {
+            self.write(dir, lock)?;
+        }
+        for token in &edit.remove {
+            let file = token.rsplit(':').next().unwrap_or(token);
+            match rustix::fs::unlinkat(dir, file, AtFlags::empty()) {
+                Ok(()) | Err(Errno::NOENT) => {}
+                Err(errno) => return Err(StorageError::from(errno).into()),
+            }
+        }
+        // This node's copy is read again at the next check.
+        self.cache
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .seen = None;
+        drop(held);
+        Ok(answer)
+    }
+
+    /// Every live record; expired ones are removed on the way (where this
+    /// node may write), records that do not parse are skipped.
+    fn read_all(&self, dir: &OwnedFd) -> Result<Vec<DavLock>, StorageError> {
+        let now = self.now();
+        let mut locks = Vec::new();
+        for entry in rustix::fs::Dir::read_from(dir)? {
+            let entry = entry?;
+            let file = entry.file_name().to_string_lossy().into_owned();
+            if file.starts_with('.') || file.starts_with("tmp-") {
+                continue;
+            }
+            let lock = match read_record(dir, &file) {
+                Ok(Some(lock)) => lock,
+                Ok(None) => {
+                    log::warn!("{LOCKS_DIR}/{file}: not a lock record, ignored");
+                    continue;
+                }
+                Err(Errno::NOENT) => continue,
+                Err(errno) => return Err(errno.into()),
+            };
+            if lock.expires > now {
+                locks.push(lock);
+            } else if self.writable {
+                let _ = rustix::fs::unlinkat(dir, file.as_str(), AtFlags::empty());
+            }
+        }
+        Ok(locks)
+    }
+
+    /// Writes `lock`'s record whole: a temp file renamed over its name.
+    fn write(&self, dir: &OwnedFd, lock: &DavLock) -> Result<(), StorageError> {
+        let serial = self.serial.fetch_add(1, Ordering::Relaxed);
+        let temp = format!("tmp-{}{serial}", self.temp_prefix);
+        let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::TRUNC | OFlags::CLOEXEC;
+        let fd = rustix::fs::openat(dir, temp.as_str(), flags, stored_file_mode())?;
+        let written = std::fs::File::from(fd).write_all(lock.encode().as_bytes());
+        let renamed = written
+            .map_err(StorageError::from)
+            .and_then(|()| Ok(rustix::fs::renameat(dir, temp.as_str(), dir, lock.file())?));
+        if renamed.is_err() {
+            let _ = rustix::fs::unlinkat(dir, temp.as_str(), AtFlags::empty());
+        }
+        renamed
+    }
+}
+
+/// A record, or `None` if it is not one.
+fn read_record(dir: &OwnedFd, file: &str) -> Result<Option<DavLock>, Errno> {
+    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let fd = rustix::fs::openat(dir, file, flags, Mode::empty())?;
+    let mut text = String::new();
+    let read = std::fs::File::from(fd)
+        .take(MAX_RECORD)
+        .read_to_string(&mut text);
+    Ok(read.ok().and_then(|_| DavLock::decode(&text)))
+}
+
+/// The change time of `dir`: seconds and nanoseconds.
+fn changed_at(dir: &OwnedFd) -> Result<(i64, i64), Errno> {
+    let stat = rustix::fs::fstat(dir)?;
+    Ok((
+        stat.st_ctime,
+        i64::try_from(stat.st_ctime_nsec).unwrap_or(0),
+    ))
+}
+
+/// The system's time: Unix seconds and nanoseconds past them.
+fn system_now() -> (i64, i64) {
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    (
+        i64::try_from(since.as_secs()).unwrap_or(i64::MAX),
+        i64::from(since.subsec_nanos()),
+    )
+}
+
+/// A new lock token: `opaquelocktoken:` and a random (version 4) uuid.
+///
+/// # Errors
+/// The system has no randomness to give.
+pub fn new_token() -> Result<String, StorageError> {
+    let mut bytes = [0u8; 16];
+    let mut filled = 0;
+    while filled < bytes.len() {
+        filled +=
+            rustix::rand::getrandom(&mut bytes[filled..], rustix::rand::GetRandomFlags::empty())?;
+    }
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    Ok(format!(
+        "opaquelocktoken:{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    ))
+}
+
+impl Storage {
+    /// The root's WebDAV locks.
+    pub fn dav_locks(&self) -> &DavLocks {
+        &self.dav_locks
+    }
+
+    /// Lets a test move the locks' clock (seconds added to the system's).
+    #[doc(hidden)]
+    pub fn set_lock_clock(&mut self, offset: Arc<AtomicI64>) {
+        self.dav_locks.set_clock(offset);
+    }
+
+    /// Makes `name` an empty file if nothing has the name (a LOCK of an
+    /// unmapped name, RFC 4918 7.3): whether it did.
+    ///
+    /// # Errors
+    /// [`StorageError::NotFound`] if its parent folder is missing; a
+    /// folder or special file there is not an error (nothing is made).
+    pub fn make_empty_file(&self, name: &Name) -> Result<bool, StorageError> {
+        let (dirs, leaf) = name.split_parent();
+        let dir = self.walk(dirs).map_err(|err| match err {
+            StorageError::ParentNotDirectory => StorageError::NotFound,
+            err => err,
+        })?;
+        let flags =
+            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        match rustix::fs::openat(self.fd(&dir), leaf, flags, stored_file_mode()) {
+            Ok(_) => Ok(true),
+            Err(Errno::EXIST) => {
+                let stat = rustix::fs::statat(self.fd(&dir), leaf, AtFlags::SYMLINK_NOFOLLOW)?;
+                match check_regular(&stat) {
+                    Ok(()) | Err(StorageError::IsDirectory) => Ok(false),
+                    Err(err) => Err(err),
+                }
+            }
+            Err(errno) => Err(errno.into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lock(root: &str, deep: bool) -> DavLock {
+        DavLock {
+            token: "opaquelocktoken:1234".into(),
+            root: root.into(),
+            deep,
+            shared: false,
+            owner: "<D:href>me\nand you</D:href>".into(),
+            timeout: 60,
+            expires: 100,
+        }
+    }
+
+    #[test]
+    fn records_read_back_as_written() {
+        let lock = lock("a b/c", true);
+        assert_eq!(DavLock::decode(&lock.encode()), Some(lock));
+        assert_eq!(DavLock::decode("ferry-dav-lock 2\nowner\n"), None);
+        assert_eq!(DavLock::decode("garbage"), None);
+    }
+
+    #[test]
+    fn deep_locks_cover_what_is_below() {
+        assert!(lock("a", false).covers("a"));
+        assert!(!lock("a", false).covers("a/b"));
+        assert!(lock("a", true).covers("a/b/c"));
+        assert!(!lock("a", true).covers("ab"));
+        assert!(lock("", true).covers("x"));
+    }
+
+    #[test]
+    fn tokens_are_uuids() {
+        let token = new_token().unwrap();
+        let uuid = token.strip_prefix("opaquelocktoken:").unwrap();
+        assert_eq!(uuid.len(), 36);
+        assert_eq!(&uuid[14..15], "4");
+        assert_ne!(token, new_token().unwrap());
+    }
+}
