@@ -31,6 +31,7 @@ mod health;
 mod listing;
 pub mod op;
 pub mod piece;
+mod props;
 mod receive;
 mod reply;
 mod send;
@@ -55,6 +56,7 @@ pub use files::{
     abandon, discard, dispose, finish_receive, leftover, sent, write_behind, write_failed,
 };
 pub use op::{Declared, Needs, Operation, Overwrite, Request, Verb};
+pub use props::{Change, PatchStatus, Patched, PropTarget, PropUpdate};
 pub use receive::{Receive, Sink, WriteBehind};
 pub use reply::{ErrorKind, Failure, Reply};
 pub use send::{Send, Source, read_ahead};

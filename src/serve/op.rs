@@ -15,8 +15,9 @@
 //! tables would scatter what this file exists to keep in one place.
 
 use super::piece::PieceChecksum;
+use super::props::{PropTarget, PropUpdate};
 use super::terms::{Body, ListingFormat, Scope, Trailer, Want};
-use super::{Ctx, Next, Outcome, Reply, archive, files, folders, listing, sessions};
+use super::{Ctx, Next, Outcome, Reply, archive, files, folders, listing, props, sessions};
 use crate::access::Secret;
 use crate::access::Who;
 use crate::name::{Name, Prefix};
@@ -153,6 +154,14 @@ pub enum Operation {
         to: Prefix,
         /// Replace what has the name `to` (removed as DELETE would).
         overwrite: bool,
+    },
+    /// Change the properties of a file or folder (WebDAV's `PROPPATCH`):
+    /// all of `updates`, in order, or none.
+    PropPatch {
+        /// The file or folder.
+        target: PropTarget,
+        /// What to change.
+        updates: Vec<PropUpdate>,
     },
     /// Send back the `size` body bytes that follow.
     Echo {
@@ -309,6 +318,10 @@ impl Operation {
                 to: Some(to.as_str()),
                 needs: Needs::Copy(from.as_str(), to.as_str()),
             },
+            // As a PUT of it would: a file's properties are its writer's.
+            Operation::PropPatch { target, .. } => {
+                declared(Verb::PropPatch, target.path(), Needs::Write(target.path()))
+            }
             Operation::Echo { .. } => declared(Verb::Echo, "", Needs::Token),
             Operation::Upload { name, .. } => {
                 declared(Verb::Upload, name.as_str(), Needs::Write(name.as_str()))
@@ -378,6 +391,7 @@ impl Operation {
                 to,
                 overwrite,
             } => files::copy(ctx, who, from, to, overwrite),
+            Operation::PropPatch { target, updates } => props::patch(target, updates),
             Operation::Echo { size } => files::echo(size),
             Operation::Upload {
                 name,
@@ -481,6 +495,8 @@ pub enum Verb {
     Health,
     /// Copy a file.
     Copy,
+    /// Change a file's or folder's properties.
+    PropPatch,
 }
 
 /// A verb's facts.
@@ -495,7 +511,7 @@ struct Facts {
 
 impl Verb {
     /// Every verb, each at its [`Verb::index`].
-    pub const ALL: [Verb; 20] = [
+    pub const ALL: [Verb; 21] = [
         Verb::Put,
         Verb::Get,
         Verb::Stat,
@@ -516,6 +532,7 @@ impl Verb {
         Verb::MakeFolder,
         Verb::Health,
         Verb::Copy,
+        Verb::PropPatch,
     ];
 
     fn facts(self) -> Facts {
@@ -541,6 +558,7 @@ impl Verb {
             Verb::MakeFolder => facts("MKCOL", "mkcol", true),
             Verb::Health => facts("HEALTH", "health", false),
             Verb::Copy => facts("COPY", "copy", true),
+            Verb::PropPatch => facts("PROPPATCH", "proppatch", true),
         }
     }
 

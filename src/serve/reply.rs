@@ -33,6 +33,8 @@ pub enum Reply {
     /// A folder's removal left these members (by name; a folder's ends
     /// in `/`), each for its reason; the rest is gone.
     Remains(Vec<(String, Failure)>),
+    /// A `PROPPATCH` went as each of its changes says (boxed: rare).
+    Patched(Box<super::Patched>),
     /// A file was renamed.
     Moved {
         /// It replaced an existing file.

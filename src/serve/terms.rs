@@ -7,7 +7,7 @@
 
 use std::fmt;
 
-use crate::storage::{FileInfo, ListEntry, Stamp};
+use crate::storage::{DeadProperty, FileInfo, ListEntry, Space, Stamp};
 
 /// How much of the tree below a prefix a listing shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,6 +67,40 @@ pub enum Piece<'a> {
 pub trait Format: fmt::Debug + std::marker::Send {
     /// Appends `piece` of the listing of `prefix` to `out`.
     fn put(&mut self, prefix: &str, piece: Piece<'_>, out: &mut Vec<u8>);
+
+    /// What the walk should read for it beyond the pieces (`serve/props.rs`).
+    fn wants(&self) -> Wants {
+        Wants::default()
+    }
+
+    /// What the walk read of the piece `put` is given next, as
+    /// [`Format::wants`] asked.
+    fn details(&mut self, _details: Details) {}
+}
+
+/// What a listing's format wants read beyond the pieces (WebDAV's
+/// `PROPFIND`), on the pool with the walk.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Wants {
+    /// The listed folder's (or the named file's) own time and dead
+    /// properties.
+    pub own: bool,
+    /// Its members' dead properties: one read of the folder's records,
+    /// one lookup per member that has any.
+    pub members: bool,
+    /// The root's file system's space.
+    pub space: bool,
+}
+
+/// What the walk read of one piece, as [`Wants`] asked.
+#[derive(Debug, Clone, Default)]
+pub struct Details {
+    /// The listed folder's own modification time (its `Start`).
+    pub mtime: Option<i64>,
+    /// Its dead properties.
+    pub props: Vec<DeadProperty>,
+    /// The root's space (with the listed folder or named file).
+    pub space: Option<Space>,
 }
 
 /// A format that needs nothing but the pieces: a plain function.

@@ -45,6 +45,7 @@ use crate::name::{Name, RESERVED_PREFIX};
 mod checksum;
 mod copy;
 mod cursor;
+mod dead_props;
 mod error;
 pub mod gate;
 mod health;
@@ -53,6 +54,7 @@ mod nodes;
 mod probe;
 mod read;
 mod remove;
+mod resource;
 mod session_expiry;
 mod session_files;
 mod session_index;
@@ -61,7 +63,9 @@ mod sessions;
 mod sweep;
 mod tree;
 pub use copy::{Copied, Occupant};
+pub use dead_props::{DeadProperty, Holder, MAX_RECORD, PROPS_DIR, Recorded};
 pub use remove::Removal;
+pub use resource::{Resource, Space};
 pub use sweep::SweepReport;
 pub use tree::DirectoryListing;
 mod upload;
@@ -416,6 +420,9 @@ impl Storage {
             leaf,
             AtFlags::SYMLINK_NOFOLLOW,
         )?)?;
+        // Its dead properties first: a crash between the two leaves a
+        // file without them, never a record without its file.
+        self.remove_records(dead_props::Holder::File(name.as_str()));
         rustix::fs::unlinkat(parent, leaf, AtFlags::empty())?;
         prune_empty_dirs(
             &self.root,
