@@ -4,9 +4,9 @@
 //!
 //! Issue 28 asserts only what passes now; the goal is every test of all
 //! five suites (basic, copymove, props, locks, http). After slice 2,
-//! basic: 16 of 16; props: 11 of 14 run (PROPPATCH is missing:
-//! `propset`, `propmanyns` and the `propget` after it fail, the rest is
-//! skipped). copymove: 10 of 13; `copy_coll`, `copy_shallow` and
+//! basic: 16 of 16; props: 30 of 30 (with PROPPATCH and dead
+//! properties; `propget` runs ten times and each is asserted by its
+//! place). copymove: 10 of 13; `copy_coll`, `copy_shallow` and
 //! `move_coll` fail at their first MKCOL (409), as `/litmus/litmus/` went
 //! with its last file in `copy_cleanup` (docs/webdav.md (f): a file's
 //! DELETE prunes the folders it leaves empty); tests/webdav.rs covers
@@ -99,16 +99,62 @@ fn litmus_props() {
         return;
     };
     for test in [
+        "init",
+        "begin",
         "propfind_invalid",
         "propfind_invalid2",
         "propfind_d0",
-        "propinit",
+        "propset",
         "propextended",
+        "propmove",
+        "propdeletes",
+        "propreplace",
+        "propnullns",
+        "prophighunicode",
+        "propremoveset",
+        "propsetremove",
+        "propvalnspace",
         "propwformed",
+        "propmanyns",
         "propcleanup",
+        "finish",
     ] {
         assert!(passed(&report, test), "{test} did not pass:\n{report}");
     }
+    // Tests that run more than once (`propget` after each change,
+    // `propinit` twice): every run, by its number.
+    for (at, test) in [
+        (5, "propinit"),
+        (7, "propget"),
+        (10, "propget"),
+        (12, "propget"),
+        (14, "propget"),
+        (16, "propget"),
+        (18, "propget"),
+        (20, "propget"),
+        (22, "propget"),
+        (25, "propinit"),
+        (27, "propget"),
+    ] {
+        assert!(
+            passed_run(&report, at, test),
+            "{at}. {test} did not pass:\n{report}"
+        );
+    }
+    assert!(
+        report.contains("of 30 tests run: 30 passed"),
+        "props:\n{report}"
+    );
+}
+
+/// Whether run `at` of test `name` passed: its verdict on its own line
+/// (a test that runs several times is told apart by its number).
+fn passed_run(report: &str, at: usize, name: &str) -> bool {
+    let Some(start) = report.rfind(&format!("{at}. {name}.")) else {
+        return false;
+    };
+    let line = report[start..].lines().next().unwrap_or_default();
+    line.ends_with("pass") || line.contains(" pass (")
 }
 
 #[test]
