@@ -135,7 +135,9 @@ impl Storage {
             Err(Errno::NOENT | Errno::NOTDIR | Errno::ISDIR) => return Ok(None),
             Err(errno) => return Err(errno.into()),
         };
-        let mut text = String::new();
+        // Room for a usual record: read in one call (and one more for
+        // its end), not after a probe of a few bytes.
+        let mut text = String::with_capacity(4096);
         std::fs::File::from(fd)
             .take(MAX_RECORD as u64 + 64)
             .read_to_string(&mut text)
