@@ -6,14 +6,12 @@
 //! Issue 28 asserts only what passes now; the goal is every test of all
 //! five suites (basic, copymove, props, locks, http). Now: basic 16 of
 //! 16; copymove 13 of 13; http 4 of 4 (`expect100` is told `100
-//! Continue` as its PUT's head arrives); props 11 of 14 run (PROPPATCH is
-//! missing: `propset`, `propmanyns` and the `propget` after it fail, the
-//! rest is skipped). basic, copymove and props in sequence on one root
+//! Continue` as its PUT's head arrives); props 30 of 30 (with PROPPATCH
+//! and dead properties; `propget` runs ten times and each is asserted
+//! by its place). basic, copymove and props in sequence on one root
 //! pass as each does alone: a folder a DELETE empties over HTTP stays
-//! (docs/webdav.md (e)), so no suite's collection vanishes under the next.
-//! locks (class 2, docs/webdav.md (d)): 38 of 41; the three
-//! `owner_modify` fail at their PROPPATCH (405: not served yet), and the
-//! `notowner_modify` ones pass with a warning for the same reason.
+//! (docs/webdav.md (g)), so no suite's collection vanishes under the next.
+//! locks (class 2, docs/webdav.md (d), (h)): every test.
 
 mod support;
 
@@ -134,17 +132,6 @@ const COPYMOVE: [&str; 13] = [
     "finish",
 ];
 
-/// The props suite's tests that pass so far (PROPPATCH is missing).
-const PROPS_SO_FAR: [&str; 7] = [
-    "propfind_invalid",
-    "propfind_invalid2",
-    "propfind_d0",
-    "propinit",
-    "propextended",
-    "propwformed",
-    "propcleanup",
-];
-
 /// Every test of the http suite.
 const HTTP: [&str; 4] = ["init", "begin", "expect100", "finish"];
 
@@ -161,7 +148,63 @@ fn litmus_props() {
     let Some(report) = litmus("props") else {
         return;
     };
-    assert_passed(&report, &PROPS_SO_FAR);
+    for test in [
+        "init",
+        "begin",
+        "propfind_invalid",
+        "propfind_invalid2",
+        "propfind_d0",
+        "propset",
+        "propextended",
+        "propmove",
+        "propdeletes",
+        "propreplace",
+        "propnullns",
+        "prophighunicode",
+        "propremoveset",
+        "propsetremove",
+        "propvalnspace",
+        "propwformed",
+        "propmanyns",
+        "propcleanup",
+        "finish",
+    ] {
+        assert!(passed(&report, test), "{test} did not pass:\n{report}");
+    }
+    // Tests that run more than once (`propget` after each change,
+    // `propinit` twice): every run, by its number.
+    for (at, test) in [
+        (5, "propinit"),
+        (7, "propget"),
+        (10, "propget"),
+        (12, "propget"),
+        (14, "propget"),
+        (16, "propget"),
+        (18, "propget"),
+        (20, "propget"),
+        (22, "propget"),
+        (25, "propinit"),
+        (27, "propget"),
+    ] {
+        assert!(
+            passed_run(&report, at, test),
+            "{at}. {test} did not pass:\n{report}"
+        );
+    }
+    assert!(
+        report.contains("of 30 tests run: 30 passed"),
+        "props:\n{report}"
+    );
+}
+
+/// Whether run `at` of test `name` passed: its verdict on its own line
+/// (a test that runs several times is told apart by its number).
+fn passed_run(report: &str, at: usize, name: &str) -> bool {
+    let Some(start) = report.rfind(&format!("{at}. {name}.")) else {
+        return false;
+    };
+    let line = report[start..].lines().next().unwrap_or_default();
+    line.ends_with("pass") || line.contains(" pass (")
 }
 
 #[test]
@@ -190,7 +233,11 @@ fn litmus_suites_in_sequence_on_one_root() {
     };
     assert_passed(section(&report, "basic"), &BASIC);
     assert_passed(section(&report, "copymove"), &COPYMOVE);
-    assert_passed(section(&report, "props"), &PROPS_SO_FAR);
+    let props = section(&report, "props");
+    assert!(
+        props.contains("of 30 tests run: 30 passed"),
+        "props:\n{props}"
+    );
 }
 
 #[test]
@@ -235,13 +282,9 @@ fn litmus_locks() {
         );
     }
     // Tests that run more than once (notowner_modify, unlock, refresh...)
-    // are judged above by their last run; every run of the lock tests
-    // proper passes: at least 38 passes, the 3 failures PROPPATCH's (41
-    // once it is served).
-    let passes = report
-        .split("tests run: ")
-        .nth(1)
-        .and_then(|rest| rest.split(' ').next())
-        .and_then(|count| count.parse::<u32>().ok());
-    assert!(passes >= Some(38), "locks summary:\n{report}");
+    // are judged above by their last run; every run passes.
+    assert!(
+        report.contains("of 41 tests run: 41 passed"),
+        "locks summary:\n{report}"
+    );
 }

@@ -119,7 +119,10 @@ pub fn propfind(body: &[u8]) -> Result<Propfind, String> {
 }
 
 /// A resolved namespace as text.
-pub(crate) fn namespace(ns: ResolveResult<'_>) -> Result<String, String> {
+///
+/// # Errors
+/// An undeclared prefix (400).
+pub fn namespace(ns: ResolveResult<'_>) -> Result<String, String> {
     match ns {
         ResolveResult::Bound(Namespace(uri)) => Ok(String::from_utf8_lossy(uri).into_owned()),
         ResolveResult::Unbound => Ok(String::new()),

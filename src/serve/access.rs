@@ -7,7 +7,7 @@
 //! |---|---|
 //! | GET, HEAD, STAT | `read` on the name |
 //! | LIST, DIR, listings | `read` on something under the prefix; entries filtered |
-//! | PUT, UPLOAD | `write` on the name |
+//! | PUT, UPLOAD, PROPPATCH | `write` on the name |
 //! | APPEND, COMMIT, ABORT | `write` on the session's name (checked on the pool) |
 //! | DEL | `delete` on the name |
 //! | DEL of a folder | `delete` on something in it; each file checked as found |

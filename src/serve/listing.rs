@@ -12,7 +12,9 @@ use std::io::Write;
 
 use log::debug;
 
+use super::props::Describer;
 use super::terms::Page;
+use super::terms::Wants;
 use super::{
     Ctx, ErrorKind, Failure, ListingFormat, Next, Outcome, Piece, Reply, Scope, Send, Source,
     abandoned, refuse, storage_refusal,
@@ -56,7 +58,7 @@ pub(super) fn list(
             Scope::Directory => ctx
                 .storage
                 .list_directory(&prefix)
-                .and_then(|listing| spool_directory(&who, listing, spool)),
+                .and_then(|listing| spool_directory(ctx, &who, listing, spool)),
             Scope::Named => spool_named(ctx, &who, &prefix, spool),
             Scope::Keys(page) => spool_keys(ctx, &who, &prefix, &page, spool),
         });
@@ -233,7 +235,7 @@ fn spool_named(
 ) -> Result<(File, u64, u64), StorageError> {
     match ctx.storage.list_directory(prefix) {
         Err(StorageError::NotFound) => {}
-        listed => return spool_directory(who, listed?, spool),
+        listed => return spool_directory(ctx, who, listed?, spool),
     }
     let name = prefix.as_str().strip_suffix('/').unwrap_or_default();
     let name = Name::new(name.to_owned()).map_err(|_| StorageError::NotFound)?;
@@ -247,6 +249,13 @@ fn spool_named(
         info: found.info,
         stamp: found.stamp,
     };
+    let wants = Wants {
+        members: false,
+        ..spool.format.wants()
+    };
+    if let Some(describer) = Describer::new(ctx.storage, wants, "") {
+        spool.format.details(describer.only(ctx.storage, &entry));
+    }
     spool.put(Piece::Only(&entry))?;
     spool.finish(1)
 }
@@ -254,13 +263,25 @@ fn spool_named(
 /// The directory of `listing`, one level: its subdirectories, then its
 /// files.
 fn spool_directory(
+    ctx: &Ctx<'_>,
     who: &Who,
     listing: DirectoryListing,
     mut spool: Spool<'_>,
 ) -> Result<(File, u64, u64), StorageError> {
+    let (storage, path) = (ctx.storage, spool.prefix.trim_end_matches('/'));
+    // Only for a format that shows more than names and sizes (PROPFIND).
+    let describer = Describer::new(storage, spool.format.wants(), path);
+    if let Some(describer) = &describer {
+        spool.format.details(describer.folder(storage, path));
+    }
     spool.put(Piece::Start)?;
-    let dirs = listing.dirs.iter().filter(|(dir, _)| who.may_list(dir));
-    for (at, (name, mtime)) in dirs.enumerate() {
+    let dirs = listing.dirs.iter().filter(|(dir, ..)| who.may_list(dir));
+    for (at, (name, mtime, inode)) in dirs.enumerate() {
+        if let Some(describer) = &describer {
+            spool
+                .format
+                .details(describer.subfolder(storage, name, *inode));
+        }
         spool.put(Piece::Directory {
             name,
             mtime: *mtime,
@@ -274,6 +295,9 @@ fn spool_directory(
         .filter(|entry| who.allows(Perm::Read, &entry.name));
     let mut count = 0;
     for (at, entry) in files.enumerate() {
+        if let Some(describer) = &describer {
+            spool.format.details(describer.file(storage, entry));
+        }
         spool.put(Piece::File {
             entry,
             first: at == 0,

@@ -33,6 +33,7 @@ mod listing;
 pub mod locks;
 pub mod op;
 pub mod piece;
+mod props;
 mod receive;
 mod reply;
 mod send;
@@ -57,6 +58,7 @@ pub use files::{
     abandon, discard, dispose, finish_receive, leftover, sent, write_behind, write_failed,
 };
 pub use op::{Declared, Needs, Operation, Overwrite, Request, Verb};
+pub use props::{Change, PatchStatus, Patched, PropTarget, PropUpdate};
 pub use receive::{Receive, Sink, WriteBehind};
 pub use reply::{ErrorKind, Failure, Reply};
 pub use send::{Send, Source, read_ahead};

@@ -17,8 +17,9 @@
 use super::digest::BodyDigests;
 use super::locks::{Conditions, LockAsk};
 use super::piece::PieceChecksum;
+use super::props::{PropTarget, PropUpdate};
 use super::terms::{Body, Folders, ListingFormat, Scope, Trailer, Want};
-use super::{Ctx, Next, Outcome, Reply, archive, files, folders, listing, locks, sessions};
+use super::{Ctx, Next, Outcome, Reply, archive, files, folders, listing, locks, props, sessions};
 use crate::access::Secret;
 use crate::access::Who;
 use crate::name::{Name, Prefix};
@@ -199,6 +200,14 @@ pub enum Operation {
         /// The lock's token (`Lock-Token`).
         token: String,
     },
+    /// Change the properties of a file or folder (WebDAV's `PROPPATCH`):
+    /// all of `updates`, in order, or none.
+    PropPatch {
+        /// The file or folder.
+        target: PropTarget,
+        /// What to change.
+        updates: Vec<PropUpdate>,
+    },
     /// Send back the `size` body bytes that follow.
     Echo {
         /// Body length.
@@ -366,6 +375,10 @@ impl Operation {
             Operation::Unlock { name, .. } => {
                 declared(Verb::Unlock, name.as_str(), Needs::Write(name.as_str()))
             }
+            // As a PUT of it would: a file's properties are its writer's.
+            Operation::PropPatch { target, .. } => {
+                declared(Verb::PropPatch, target.path(), Needs::Write(target.path()))
+            }
             Operation::Echo { .. } => declared(Verb::Echo, "", Needs::Token),
             Operation::Upload { name, .. } => {
                 declared(Verb::Upload, name.as_str(), Needs::Write(name.as_str()))
@@ -441,6 +454,7 @@ impl Operation {
             } => files::copy(ctx, who, from, to, overwrite),
             Operation::Lock { name, ask } => locks::lock_later(name, *ask),
             Operation::Unlock { name, token } => locks::unlock(name, token),
+            Operation::PropPatch { target, updates } => props::patch(target, updates),
             Operation::Echo { size } => files::echo(size),
             Operation::Upload {
                 name,
@@ -548,6 +562,8 @@ pub enum Verb {
     Lock,
     /// Unlock one.
     Unlock,
+    /// Change a file's or folder's properties.
+    PropPatch,
 }
 
 /// A verb's facts.
@@ -562,7 +578,7 @@ struct Facts {
 
 impl Verb {
     /// Every verb, each at its [`Verb::index`].
-    pub const ALL: [Verb; 22] = [
+    pub const ALL: [Verb; 23] = [
         Verb::Put,
         Verb::Get,
         Verb::Stat,
@@ -585,6 +601,7 @@ impl Verb {
         Verb::Copy,
         Verb::Lock,
         Verb::Unlock,
+        Verb::PropPatch,
     ];
 
     fn facts(self) -> Facts {
@@ -612,6 +629,7 @@ impl Verb {
             Verb::Copy => facts("COPY", "copy", true),
             Verb::Lock => facts("LOCK", "lock", true),
             Verb::Unlock => facts("UNLOCK", "unlock", true),
+            Verb::PropPatch => facts("PROPPATCH", "proppatch", true),
         }
     }
 

@@ -9,7 +9,7 @@ use std::fmt;
 
 use crate::name::Name;
 pub use crate::storage::Folders;
-use crate::storage::{FileInfo, ListEntry, Stamp};
+use crate::storage::{DeadProperty, FileInfo, ListEntry, Space, Stamp};
 
 /// How much of the tree below a prefix a listing shows.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -118,6 +118,39 @@ pub trait Format: fmt::Debug + std::marker::Send {
 
     /// The live locks, and the time their timeouts count from.
     fn locks(&mut self, _locks: std::sync::Arc<[crate::storage::DavLock]>, _now: i64) {}
+    /// What the walk should read for it beyond the pieces (`serve/props.rs`).
+    fn wants(&self) -> Wants {
+        Wants::default()
+    }
+
+    /// What the walk read of the piece `put` is given next, as
+    /// [`Format::wants`] asked.
+    fn details(&mut self, _details: Details) {}
+}
+
+/// What a listing's format wants read beyond the pieces (WebDAV's
+/// `PROPFIND`), on the pool with the walk.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Wants {
+    /// The listed folder's (or the named file's) own time and dead
+    /// properties.
+    pub own: bool,
+    /// Its members' dead properties: one read of the folder's records,
+    /// one lookup per member that has any.
+    pub members: bool,
+    /// The root's file system's space.
+    pub space: bool,
+}
+
+/// What the walk read of one piece, as [`Wants`] asked.
+#[derive(Debug, Clone, Default)]
+pub struct Details {
+    /// The listed folder's own modification time (its `Start`).
+    pub mtime: Option<i64>,
+    /// Its dead properties.
+    pub props: Vec<DeadProperty>,
+    /// The root's space (with the listed folder or named file).
+    pub space: Option<Space>,
 }
 
 /// A format that needs nothing but the pieces: a plain function.

@@ -11,6 +11,7 @@ use std::os::unix::fs::FileExt;
 use rustix::fs::{AtFlags, FileType, RenameFlags};
 use rustix::io::Errno;
 
+use super::dead_props::Holder;
 use super::remove::MAX_NAMED;
 use super::{Folders, Storage, StorageError, Upload, check_regular};
 use crate::name::{Name, Prefix};
@@ -121,6 +122,14 @@ impl Storage {
             let changed = std::io::Error::other("the source changed while it was copied");
             return Err(StorageError::Io(changed));
         }
+        // The staged file keeps its inode when committed: the copy's
+        // record is written for it now (one failed lookup without one).
+        let copy_inode = || Ok(rustix::fs::fstat(&upload.file)?.st_ino);
+        self.copy_record(
+            (Holder::File(from.as_str()), found.stamp.inode),
+            Holder::File(to.as_str()),
+            copy_inode,
+        );
         Ok((upload, size, crc))
     }
 
@@ -149,6 +158,7 @@ impl Storage {
         debug_assert!(!start.is_empty(), "the root is never copied");
         drop(super::open_dir_beneath(&self.root, start)?);
         self.make_folder(to)?;
+        self.copy_folder_record(start, to.as_str());
         let mut copied = Copied::default();
         if !deep {
             return Ok(copied);
@@ -167,7 +177,10 @@ impl Storage {
                         }
                         match name().map_err(|_| StorageError::NotRegular) {
                             Ok(name) => match self.make_folder(&name) {
-                                Ok(()) => return Ok(true),
+                                Ok(()) => {
+                                    self.copy_folder_record(path, name.as_str());
+                                    return Ok(true);
+                                }
                                 Err(err) => copied.fail(format!("{path}/"), err),
                             },
                             Err(err) => copied.fail(format!("{path}/"), err),
@@ -230,14 +243,17 @@ impl Storage {
         let target_dir = self.walk(dirs)?;
         let (old_fd, new_fd) = (self.fd(&source_dir), self.fd(&target_dir));
         match rustix::fs::renameat_with(old_fd, leaf, new_fd, new, RenameFlags::NOREPLACE) {
-            Ok(()) => Ok(()),
-            Err(Errno::EXIST | Errno::NOTEMPTY) => Err(StorageError::Exists),
+            Ok(()) => {}
+            Err(Errno::EXIST | Errno::NOTEMPTY) => return Err(StorageError::Exists),
             // No RENAME_NOREPLACE here: renameat(2) refuses to replace a
             // folder that is not empty, and the caller found the name free.
             Err(Errno::INVAL | Errno::NOSYS | Errno::OPNOTSUPP) => {
-                Ok(rustix::fs::renameat(old_fd, leaf, new_fd, new)?)
+                rustix::fs::renameat(old_fd, leaf, new_fd, new)?;
             }
-            Err(errno) => Err(errno.into()),
+            Err(errno) => return Err(errno.into()),
         }
+        // Its members' records are in its mirror: one more rename.
+        self.move_records(Holder::Folder(source.as_str()), Holder::Folder(to.as_str()));
+        Ok(())
     }
 }

@@ -46,6 +46,7 @@ mod checksum;
 mod copy;
 mod cursor;
 mod dav_locks;
+mod dead_props;
 mod error;
 pub mod gate;
 mod health;
@@ -54,6 +55,7 @@ mod nodes;
 mod probe;
 mod read;
 mod remove;
+mod resource;
 mod session_expiry;
 mod session_files;
 mod session_index;
@@ -62,7 +64,9 @@ mod sessions;
 mod sweep;
 mod tree;
 pub use copy::{Copied, Occupant};
+pub use dead_props::{DeadProperty, Holder, MAX_RECORD, PROPS_DIR, Recorded};
 pub use remove::{MAX_NAMED, Removal};
+pub use resource::{Resource, Space};
 pub use sweep::SweepReport;
 pub use tree::DirectoryListing;
 mod upload;
@@ -475,6 +479,9 @@ impl Storage {
             leaf,
             AtFlags::SYMLINK_NOFOLLOW,
         )?)?;
+        // Its dead properties first: a crash between the two leaves a
+        // file without them, never a record without its file.
+        self.remove_records(dead_props::Holder::File(name.as_str()));
         rustix::fs::unlinkat(parent, leaf, AtFlags::empty())?;
         if let Some(floor) = folders.pruned_below() {
             prune_empty_dirs(&self.root, dir_of(name), floor);

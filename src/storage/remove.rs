@@ -162,6 +162,11 @@ impl Storage {
                 Err(errno) => removal.fail(folder, errno.into()),
             }
         }
+        // What went took its records with it; what stayed keeps them
+        // (a removed member's record is stale by its inode: harmless).
+        if removal.is_complete() {
+            self.remove_records(super::dead_props::Holder::Folder(start));
+        }
         Ok(removal)
     }
 }

@@ -21,8 +21,8 @@ use crate::name::{Name, Prefix, RESERVED_PREFIX};
 #[derive(Debug, Default)]
 pub struct DirectoryListing {
     /// Subdirectories, by full name ending in `/`, in name order, with
-    /// their modification times (Unix seconds).
-    pub dirs: Vec<(String, i64)>,
+    /// their modification times (Unix seconds) and inodes.
+    pub dirs: Vec<(String, i64, u64)>,
     /// Files directly in it, in name order.
     pub files: Vec<ListEntry>,
 }
@@ -135,7 +135,11 @@ impl Storage {
             |path, kind, (info, stamp)| {
                 match kind {
                     _ if is_reserved(path) => {}
-                    FileType::Directory => listing.dirs.push((format!("{path}/"), info.mtime)),
+                    FileType::Directory => {
+                        listing
+                            .dirs
+                            .push((format!("{path}/"), info.mtime, stamp.inode));
+                    }
                     FileType::RegularFile if Name::new(path.to_owned()).is_ok() => {
                         listing.files.push(ListEntry {
                             name: path.to_owned(),

@@ -18,6 +18,7 @@ use std::sync::atomic::Ordering;
 use rustix::fs::{AtFlags, Mode, OFlags, RenameFlags};
 use rustix::io::Errno;
 
+use super::dead_props::Holder;
 use super::gate::{Gate, Point};
 use super::session_state::Staging;
 use super::{
@@ -491,6 +492,7 @@ impl Storage {
                 Err(errno) => Err(errno.into()),
             }
         })?;
+        self.move_records(Holder::File(from.as_str()), Holder::File(to.as_str()));
         if let Some(floor) = folders.pruned_below() {
             prune_empty_dirs(&self.root, super::dir_of(from), floor);
         }

@@ -1,0 +1,276 @@
+//! Properties of files and folders beyond their bytes: `PROPPATCH`'s
+//! changes (dead properties kept in the root, a modification time set),
+//! all applied or none (RFC 4918 9.2), and what a listing's walk reads
+//! for a format that shows them (WebDAV's `PROPFIND`). Where the records
+//! live and how they follow a move, a copy or a delete is
+//! `storage/dead_props.rs`'s; what a property's value looks like is the
+//! dialect's. One rule set with every write: `--read-only` refuses
+//! `PROPPATCH` in `admit` (its verb writes), and it needs `write` on the
+//! name (`op.rs`).
+
+use log::debug;
+
+use super::terms::{Details, Wants};
+use super::{ErrorKind, Outcome, Reply, storage_refusal};
+use crate::name::Name;
+use crate::storage::{DeadProperty, Holder, ListEntry, Recorded, Resource, Storage};
+
+/// What a `PROPPATCH` names: a file, or a folder (the root is `None`).
+#[derive(Debug)]
+pub struct PropTarget {
+    /// The name; `None` for the root.
+    pub name: Option<Name>,
+    /// Asked for as a folder (with its `/`): a file of that name is not it.
+    pub folder: bool,
+}
+
+impl PropTarget {
+    /// Its path from the root, without a trailing `/` ("" for the root).
+    pub fn path(&self) -> &str {
+        self.name.as_ref().map_or("", Name::as_str)
+    }
+}
+
+/// One change a `PROPPATCH` asks for, in the order it asks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PropUpdate {
+    /// The property's namespace (empty for none).
+    pub ns: String,
+    /// Its local name.
+    pub local: String,
+    /// What to do with it.
+    pub change: Change,
+}
+
+/// What a `PROPPATCH` does to one property.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// Keep this value (the dialect's text for it) as a dead property.
+    Set(String),
+    /// Remove the dead property (none there is no error: RFC 4918 14.23).
+    Remove,
+    /// Set the modification time (Unix seconds): the live property that
+    /// clients may change (`getlastmodified`, Windows'
+    /// `Win32LastModifiedTime`).
+    Mtime(i64),
+    /// A live property that cannot be changed: the request changes
+    /// nothing (`403`, the others `424`).
+    Protected,
+}
+
+/// How one change of a `PROPPATCH` went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PatchStatus {
+    /// Applied.
+    Done,
+    /// Refused or failed for this reason: nothing was applied.
+    Failed(ErrorKind),
+    /// Not applied because another change failed (WebDAV's `424`).
+    Dependency,
+}
+
+/// How a `PROPPATCH` went, as its answer tells it.
+#[derive(Debug)]
+pub struct Patched {
+    /// The file or folder, from the root ("" for the root).
+    pub path: String,
+    /// It is a folder.
+    pub folder: bool,
+    /// Each change's property (namespace, local name) and status, in the
+    /// order asked.
+    pub changes: Vec<(String, String, PatchStatus)>,
+}
+
+/// `PROPPATCH` of `target`: on the pool, all of `updates` applied in
+/// order, or none. The mtime is set first and put back if the record
+/// cannot be written, so a failure leaves both as they were.
+pub(super) fn patch(target: PropTarget, updates: Vec<PropUpdate>) -> Outcome {
+    Outcome::on_pool(move |ctx| {
+        let path = target.path();
+        let found = match ctx.storage.resource(path, target.folder) {
+            Ok(found) => found,
+            Err(err) => return storage_refusal(ctx, "PROPPATCH", path, err),
+        };
+        let refused = updates.iter().any(|u| u.change == Change::Protected);
+        let result = match refused {
+            true => Err(ErrorKind::Forbidden),
+            false => apply(ctx.storage, path, found, &updates),
+        };
+        if let Err(kind) = result {
+            debug!("#{} PROPPATCH {path:?}: {kind}", ctx.client);
+        } else {
+            debug!("#{} PROPPATCH {path:?}", ctx.client);
+        }
+        let changes = updates
+            .into_iter()
+            .map(|update| {
+                let status = match (&result, &update.change) {
+                    (Ok(()), _) => PatchStatus::Done,
+                    (Err(_), Change::Protected) => PatchStatus::Failed(ErrorKind::Forbidden),
+                    (Err(ErrorKind::Forbidden), _) => PatchStatus::Dependency,
+                    (Err(_), Change::Mtime(_)) => PatchStatus::Dependency,
+                    (Err(kind), _) => PatchStatus::Failed(*kind),
+                };
+                (update.ns, update.local, status)
+            })
+            .collect();
+        let patched = Patched {
+            path: path.to_owned(),
+            folder: found.folder,
+            changes,
+        };
+        Outcome::answer(Reply::Patched(Box::new(patched)))
+    })
+}
+
+/// Applies `updates` to `path` (as `found`): the time, then the record.
+///
+/// # Errors
+/// Why it failed; then nothing was changed.
+fn apply(
+    storage: &Storage,
+    path: &str,
+    found: Resource,
+    updates: &[PropUpdate],
+) -> Result<(), ErrorKind> {
+    let holder = holder(path, found.folder);
+    let inode = found.stamp.inode;
+    let mut props = storage
+        .dead_properties(holder, inode)
+        .map_err(|err| ErrorKind::from(&err))?;
+    let before = props.clone();
+    let mut mtime = None;
+    for update in updates {
+        let same = |p: &DeadProperty| p.ns == update.ns && p.local == update.local;
+        match &update.change {
+            Change::Set(value) => {
+                let prop = DeadProperty {
+                    ns: update.ns.clone(),
+                    local: update.local.clone(),
+                    value: value.clone(),
+                };
+                match props.iter_mut().find(|p| same(p)) {
+                    Some(old) => *old = prop,
+                    None => props.push(prop),
+                }
+            }
+            Change::Remove => props.retain(|p| !same(p)),
+            Change::Mtime(time) => mtime = Some(*time),
+            Change::Protected => return Err(ErrorKind::Forbidden),
+        }
+    }
+    if let Some(time) = mtime {
+        storage
+            .set_mtime(path, time)
+            .map_err(|err| ErrorKind::from(&err))?;
+    }
+    if props == before {
+        return Ok(());
+    }
+    storage
+        .write_dead_properties(holder, inode, &props)
+        .map_err(|err| {
+            if mtime.is_some() {
+                // Put back as it was: all or nothing.
+                let _ = storage.set_mtime(path, found.info.mtime);
+            }
+            ErrorKind::from(&err)
+        })
+}
+
+/// The holder of `path`'s record.
+fn holder(path: &str, folder: bool) -> Holder<'_> {
+    match folder {
+        true => Holder::Folder(path),
+        false => Holder::File(path),
+    }
+}
+
+/// What a listing's walk reads for a format that asks ([`Wants`]): which
+/// members of the listed folder have records (read once), and from them
+/// each piece's [`Details`].
+#[derive(Debug)]
+pub(super) struct Describer {
+    wants: Wants,
+    recorded: Recorded,
+}
+
+impl Describer {
+    /// For a listing of folder `path` ("" for the root), if the format
+    /// wants anything: one or two reads of its mirror when members'
+    /// properties are wanted, nothing per member without a record.
+    pub(super) fn new(storage: &Storage, wants: Wants, path: &str) -> Option<Describer> {
+        if !(wants.own || wants.members || wants.space) {
+            return None;
+        }
+        let recorded = match wants.members {
+            true => storage.recorded_members(path).unwrap_or_else(|err| {
+                log::warn!("dead properties under {path:?} unread: {err}");
+                Recorded::default()
+            }),
+            false => Recorded::default(),
+        };
+        Some(Describer { wants, recorded })
+    }
+
+    /// The listed folder's own details (its time and record, the space).
+    pub(super) fn folder(&self, storage: &Storage, path: &str) -> Details {
+        let mut details = self.space(storage);
+        if let Ok(found) = storage.resource(path, true) {
+            details.mtime = Some(found.info.mtime);
+            if self.wants.own {
+                details.props = read(storage, Holder::Folder(path), found.stamp.inode);
+            }
+        }
+        details
+    }
+
+    /// A subfolder's details: its record, if its mirror is there.
+    pub(super) fn subfolder(&self, storage: &Storage, name: &str, inode: u64) -> Details {
+        let path = name.trim_end_matches('/');
+        let leaf = path.rsplit('/').next().unwrap_or(path);
+        let mut details = Details::default();
+        if self.recorded.folders.contains(leaf) {
+            details.props = read(storage, Holder::Folder(path), inode);
+        }
+        details
+    }
+
+    /// A member file's details: its record, if it has one.
+    pub(super) fn file(&self, storage: &Storage, entry: &ListEntry) -> Details {
+        let leaf = entry.name.rsplit('/').next().unwrap_or(&entry.name);
+        let mut details = Details::default();
+        if self.recorded.files.contains(leaf) {
+            details.props = read(storage, Holder::File(&entry.name), entry.stamp.inode);
+        }
+        details
+    }
+
+    /// The one file a listing names: its record and the space.
+    pub(super) fn only(&self, storage: &Storage, entry: &ListEntry) -> Details {
+        let mut details = self.space(storage);
+        if self.wants.own {
+            details.props = read(storage, Holder::File(&entry.name), entry.stamp.inode);
+        }
+        details
+    }
+
+    fn space(&self, storage: &Storage) -> Details {
+        let space = self.wants.space.then(|| storage.space().ok()).flatten();
+        Details {
+            space,
+            ..Details::default()
+        }
+    }
+}
+
+/// The dead properties of `holder` (inode `inode`); a record that cannot
+/// be read shows as none rather than failing the listing.
+fn read(storage: &Storage, holder: Holder<'_>, inode: u64) -> Vec<DeadProperty> {
+    storage
+        .dead_properties(holder, inode)
+        .unwrap_or_else(|err| {
+            log::warn!("dead properties of {holder:?} unread: {err}");
+            Vec::new()
+        })
+}

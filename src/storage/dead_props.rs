@@ -1,0 +1,452 @@
+//! Dead properties (WebDAV's `PROPPATCH`, RFC 4918 4.x) kept in the root
+//! under ferry's reserved names, so that every node on the root sees
+//! them and they outlive the process. Blocks on the disk: for the I/O
+//! pool. Nothing here knows XML: a property is a namespace, a local name
+//! and the text the dialect keeps for it.
+//!
+//! The records mirror the tree (docs/webdav.md (d)), so that a folder's
+//! rename moves its members' records in one rename too:
+//!
+//! ```text
+//! .ferry-dav/props/                  the root's mirror
+//!   .ferry-self                      the root's own record
+//!   <folder>/                        a folder's mirror (the same, below)
+//!     .ferry-self                    the folder's record
+//!     .ferry-files/<leaf>            the record of the file <folder>/<leaf>
+//! ```
+//!
+//! A record names the inode of what it was written for, and is read only
+//! for that inode: a record left by a crash between a file's move or
+//! delete and its record's, or by a file removed behind ferry's back,
+//! never shows on another file of that name. A `PUT` that replaces a
+//! file makes a new inode, so a new version starts without dead
+//! properties. Every write is a temp file renamed over the record: a
+//! reader sees the old record or the new one.
+//!
+//! ```text
+//! ferry-dav-props 1 <inode>\n
+//! then per property: <ns bytes> <local bytes> <value bytes>\n<ns><local><value>\n
+//! ```
+
+use std::collections::BTreeSet;
+use std::io::{Read, Write};
+use std::os::fd::OwnedFd;
+
+use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags};
+use rustix::io::Errno;
+
+use super::{Storage, StorageError, open_dir_at};
+use crate::name::RESERVED_PREFIX;
+
+/// Where the records live, from the root.
+pub const PROPS_DIR: &str = ".ferry-dav/props";
+/// A folder's own record, in its mirror.
+const SELF: &str = ".ferry-self";
+/// The folder of a folder's files' records, in its mirror.
+const FILES: &str = ".ferry-files";
+/// The first word of a record.
+const MAGIC: &str = "ferry-dav-props 1";
+/// The most bytes one resource's record may hold: a `PROPPATCH` body is
+/// at most 64 KiB, but they add up.
+pub const MAX_RECORD: usize = 256 * 1024;
+
+/// One dead property: its name and the text kept for its value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadProperty {
+    /// The namespace URI (empty for none).
+    pub ns: String,
+    /// The local name.
+    pub local: String,
+    /// What the dialect keeps for it (WebDAV: the element, as XML).
+    pub value: String,
+}
+
+/// What has dead properties, by its name from the root.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Holder<'a> {
+    /// A file.
+    File(&'a str),
+    /// A folder, without its `/` ("" for the root).
+    Folder(&'a str),
+}
+
+/// The members of a folder that may have records: found with one or two
+/// directory reads of its mirror, so a listing looks up a record only for
+/// members that have one.
+#[derive(Debug, Default)]
+pub struct Recorded {
+    /// The folder itself has a record.
+    pub own: bool,
+    /// Leaves of files with a record.
+    pub files: BTreeSet<String>,
+    /// Leaves of subfolders with a mirror (their own record, or their
+    /// members').
+    pub folders: BTreeSet<String>,
+}
+
+impl Holder<'_> {
+    /// Its record's folder (from the root) and leaf there.
+    fn record(self) -> (String, &'static str, String) {
+        match self {
+            Holder::Folder(path) => (mirror(path), SELF, String::new()),
+            Holder::File(name) => {
+                let (dir, leaf) = name.rsplit_once('/').unwrap_or(("", name));
+                (format!("{}/{FILES}", mirror(dir)), "", leaf.to_owned())
+            }
+        }
+    }
+}
+
+/// The mirror folder of folder `path` ("" for the root).
+fn mirror(path: &str) -> String {
+    match path {
+        "" => PROPS_DIR.to_owned(),
+        path => format!("{PROPS_DIR}/{path}"),
+    }
+}
+
+impl Storage {
+    /// The dead properties of `holder` whose inode is `inode`; none if it
+    /// has no record, or one written for another inode.
+    ///
+    /// # Errors
+    /// The record cannot be read (a malformed one reads as none).
+    pub fn dead_properties(
+        &self,
+        holder: Holder<'_>,
+        inode: u64,
+    ) -> Result<Vec<DeadProperty>, StorageError> {
+        Ok(match self.record_of(holder)? {
+            Some((written_for, props)) if written_for == inode => props,
+            _ => Vec::new(),
+        })
+    }
+
+    /// The record of `holder`, if it has one: the inode it was written for
+    /// and its properties (a malformed record reads as none).
+    fn record_of(
+        &self,
+        holder: Holder<'_>,
+    ) -> Result<Option<(u64, Vec<DeadProperty>)>, StorageError> {
+        let (dir, own, leaf) = holder.record();
+        let path = format!("{dir}/{own}{leaf}");
+        let fd = match super::open_beneath(&self.root, &path, OFlags::RDONLY | OFlags::CLOEXEC) {
+            Ok(fd) => fd,
+            Err(Errno::NOENT | Errno::NOTDIR | Errno::ISDIR) => return Ok(None),
+            Err(errno) => return Err(errno.into()),
+        };
+        // Room for a usual record: read in one call (and one more for
+        // its end), not after a probe of a few bytes.
+        let mut text = String::with_capacity(4096);
+        std::fs::File::from(fd)
+            .take(MAX_RECORD as u64 + 64)
+            .read_to_string(&mut text)
+            .map_err(StorageError::from)?;
+        Ok(parse(&text))
+    }
+
+    /// Replaces the record of `holder` (inode `inode`) with `props`, in
+    /// one rename; none removes it.
+    ///
+    /// # Errors
+    /// [`StorageError::NoSpace`] over [`MAX_RECORD`] or on a full disk;
+    /// the record's folder cannot be made or written.
+    pub fn write_dead_properties(
+        &self,
+        holder: Holder<'_>,
+        inode: u64,
+        props: &[DeadProperty],
+    ) -> Result<(), StorageError> {
+        let (dir, own, leaf) = holder.record();
+        if props.is_empty() {
+            return match self.unlink_record(&dir, &format!("{own}{leaf}")) {
+                Ok(()) | Err(Errno::NOENT | Errno::NOTDIR) => Ok(()),
+                Err(errno) => Err(errno.into()),
+            };
+        }
+        let text = render(inode, props);
+        if text.len() > MAX_RECORD {
+            return Err(StorageError::NoSpace);
+        }
+        let fd = self.mirror_dir(&dir)?;
+        let temp = format!(
+            "{}{}",
+            self.temp_prefix(),
+            self.temp_serial
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        );
+        let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::CLOEXEC;
+        let file = rustix::fs::openat(&fd, temp.as_str(), flags, Mode::from_raw_mode(0o600))?;
+        let written = std::fs::File::from(file).write_all(text.as_bytes());
+        let renamed = written.map_err(StorageError::from).and_then(|()| {
+            Ok(rustix::fs::renameat(
+                &fd,
+                temp.as_str(),
+                &fd,
+                &*format!("{own}{leaf}"),
+            )?)
+        });
+        if renamed.is_err() {
+            let _ = rustix::fs::unlinkat(&fd, temp.as_str(), AtFlags::empty());
+        }
+        renamed
+    }
+
+    /// Which members of folder `path` ("" for the root) have records:
+    /// one read of its mirror, and one of its files' records' folder if
+    /// there is one; nothing more when it has none.
+    ///
+    /// # Errors
+    /// The mirror cannot be read.
+    pub fn recorded_members(&self, path: &str) -> Result<Recorded, StorageError> {
+        let mut recorded = Recorded::default();
+        let dir = mirror(path);
+        let entries = match self.mirror_entries(&dir) {
+            Ok(entries) => entries,
+            Err(Errno::NOENT | Errno::NOTDIR) => return Ok(recorded),
+            Err(errno) => return Err(errno.into()),
+        };
+        for (leaf, kind) in entries {
+            match (leaf.as_str(), kind) {
+                (SELF, _) => recorded.own = true,
+                (FILES, FileType::Directory) => {
+                    let files = self.mirror_entries(&format!("{dir}/{FILES}"));
+                    let files = files.or_else(|errno| match errno {
+                        Errno::NOENT => Ok(Vec::new()),
+                        errno => Err(errno),
+                    })?;
+                    recorded.files = files
+                        .into_iter()
+                        .filter(|(leaf, _)| !leaf.starts_with(RESERVED_PREFIX))
+                        .map(|(leaf, _)| leaf)
+                        .collect();
+                }
+                (leaf, FileType::Directory) if !leaf.starts_with(RESERVED_PREFIX) => {
+                    recorded.folders.insert(leaf.to_owned());
+                }
+                _ => {}
+            }
+        }
+        Ok(recorded)
+    }
+
+    /// After a file's or folder's rename from `from` to `to`: its record
+    /// (a folder's: its whole mirror) follows. One failed lookup when it
+    /// has none.
+    pub(super) fn move_records(&self, from: Holder<'_>, to: Holder<'_>) {
+        let moved = match (from, to) {
+            (Holder::Folder(from), Holder::Folder(to)) => {
+                // A mirror left at `to` by a folder removed behind ferry's
+                // back is stale: it goes, or the rename would fail.
+                self.remove_records(Holder::Folder(to));
+                self.rename_mirror(&mirror(from), "", &mirror(to), "")
+            }
+            (from, to) => {
+                let ((from_dir, _, from_leaf), (to_dir, _, to_leaf)) = (from.record(), to.record());
+                self.rename_mirror(&from_dir, &from_leaf, &to_dir, &to_leaf)
+            }
+        };
+        if let Err(errno) = moved {
+            log::warn!("the dead properties of {from:?} did not follow it to {to:?}: {errno}");
+        }
+    }
+
+    /// Removes the record of `holder` (a folder's: its whole mirror, its
+    /// members' records with it). Nothing to remove costs one failed
+    /// lookup.
+    pub(super) fn remove_records(&self, holder: Holder<'_>) {
+        let removed = match holder {
+            Holder::File(_) => {
+                let (dir, _, leaf) = holder.record();
+                self.unlink_record(&dir, &leaf)
+            }
+            Holder::Folder(path) => self.remove_mirror(&mirror(path)),
+        };
+        match removed {
+            Ok(()) | Err(Errno::NOENT | Errno::NOTDIR) => {}
+            Err(errno) => log::warn!("the dead properties of {holder:?} stay: {errno}"),
+        }
+    }
+
+    /// Copies the record of `from` (inode `from_inode`), if it has one,
+    /// as the record of `to` (inode `to_inode`, asked only then): a COPY
+    /// takes the source's dead properties along (RFC 4918 9.8.2).
+    pub(super) fn copy_record(
+        &self,
+        (from, from_inode): (Holder<'_>, u64),
+        to: Holder<'_>,
+        to_inode: impl FnOnce() -> Result<u64, StorageError>,
+    ) {
+        let copied = match self.record_of(from) {
+            Ok(Some((written_for, props))) if written_for == from_inode && !props.is_empty() => {
+                to_inode().and_then(|inode| self.write_dead_properties(to, inode, &props))
+            }
+            Ok(_) => Ok(()),
+            Err(err) => Err(err),
+        };
+        if let Err(err) = copied {
+            log::warn!("the dead properties of {from:?} were not copied to {to:?}: {err}");
+        }
+    }
+
+    /// A folder's copy: its own record follows, as [`Storage::copy_record`].
+    pub(super) fn copy_folder_record(&self, from: &str, to: &str) {
+        let Ok(source) = self.resource(from, true) else {
+            return;
+        };
+        let to_inode = || Ok(self.resource(to, true)?.stamp.inode);
+        self.copy_record(
+            (Holder::Folder(from), source.stamp.inode),
+            Holder::Folder(to),
+            to_inode,
+        );
+    }
+
+    /// The folder `dir` of the mirror, made if missing.
+    fn mirror_dir(&self, dir: &str) -> Result<OwnedFd, StorageError> {
+        let made = self.walk_creating(dir.split('/'))?;
+        made.0.ok_or(StorageError::NotFound)
+    }
+
+    /// Unlinks `leaf` of mirror folder `dir`.
+    fn unlink_record(&self, dir: &str, leaf: &str) -> Result<(), Errno> {
+        let fd = open_dir_at(&self.root, dir)?;
+        rustix::fs::unlinkat(&fd, leaf, AtFlags::empty())
+    }
+
+    /// Renames `leaf` of mirror folder `from` (the folder itself for "")
+    /// to `to_leaf` of `to`, whose folders are made if missing; nothing to
+    /// rename is no error.
+    fn rename_mirror(&self, from: &str, leaf: &str, to: &str, to_leaf: &str) -> Result<(), Errno> {
+        let (from, leaf) = match leaf {
+            "" => from.rsplit_once('/').unwrap_or(("", from)),
+            leaf => (from, leaf),
+        };
+        let (to, to_leaf) = match to_leaf {
+            "" => to.rsplit_once('/').unwrap_or(("", to)),
+            to_leaf => (to, to_leaf),
+        };
+        let source = match open_dir_at(&self.root, from) {
+            Err(Errno::NOENT | Errno::NOTDIR) => return Ok(()),
+            opened => opened?,
+        };
+        match rustix::fs::statat(&source, leaf, AtFlags::SYMLINK_NOFOLLOW) {
+            Err(Errno::NOENT) => return Ok(()),
+            found => drop(found?),
+        }
+        let target = self.mirror_dir(to).map_err(|err| match err {
+            StorageError::NoSpace => Errno::NOSPC,
+            _ => Errno::IO,
+        })?;
+        rustix::fs::renameat(&source, leaf, &target, to_leaf)
+    }
+
+    /// Removes mirror folder `dir` and everything in it.
+    fn remove_mirror(&self, dir: &str) -> Result<(), Errno> {
+        for (leaf, kind) in self.mirror_entries(dir)? {
+            let path = format!("{dir}/{leaf}");
+            match kind {
+                FileType::Directory => self.remove_mirror(&path)?,
+                _ => self.unlink_record(dir, &leaf)?,
+            }
+        }
+        let (parent, leaf) = dir.rsplit_once('/').unwrap_or(("", dir));
+        let parent = open_dir_at(&self.root, parent)?;
+        rustix::fs::unlinkat(&parent, leaf, AtFlags::REMOVEDIR)
+    }
+
+    /// The entries of mirror folder `dir` with their types.
+    fn mirror_entries(&self, dir: &str) -> Result<Vec<(String, FileType)>, Errno> {
+        let fd = open_dir_at(&self.root, dir)?;
+        let mut entries = Vec::new();
+        for entry in Dir::read_from(&fd)? {
+            let entry = entry?;
+            let Ok(leaf) = entry.file_name().to_str() else {
+                continue;
+            };
+            if leaf != "." && leaf != ".." {
+                entries.push((leaf.to_owned(), entry.file_type()));
+            }
+        }
+        Ok(entries)
+    }
+}
+
+/// A record's text.
+fn render(inode: u64, props: &[DeadProperty]) -> String {
+    let mut text = format!("{MAGIC} {inode}\n");
+    for prop in props {
+        let (ns, local, value) = (&prop.ns, &prop.local, &prop.value);
+        text.push_str(&format!(
+            "{} {} {}\n{ns}{local}{value}\n",
+            ns.len(),
+            local.len(),
+            value.len()
+        ));
+    }
+    text
+}
+
+/// The inode record `text` was written for, and its properties; `None`
+/// for a malformed record.
+fn parse(text: &str) -> Option<(u64, Vec<DeadProperty>)> {
+    let (head, mut rest) = text.split_once('\n')?;
+    let written_for = head.strip_prefix(MAGIC)?.trim().parse::<u64>().ok()?;
+    let mut props = Vec::new();
+    while !rest.is_empty() {
+        let (lengths, after) = rest.split_once('\n')?;
+        let mut lengths = lengths.split(' ').map(|n| n.parse::<usize>().ok());
+        let (ns, local, value) = (lengths.next()??, lengths.next()??, lengths.next()??);
+        let ns_end = ns;
+        let local_end = ns_end.checked_add(local)?;
+        let value_end = local_end.checked_add(value)?;
+        props.push(DeadProperty {
+            ns: after.get(..ns_end)?.to_owned(),
+            local: after.get(ns_end..local_end)?.to_owned(),
+            value: after.get(local_end..value_end)?.to_owned(),
+        });
+        rest = after.get(value_end..)?.strip_prefix('\n')?;
+    }
+    Some((written_for, props))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_read_back_for_their_inode_only() {
+        let props = vec![
+            DeadProperty {
+                ns: "urn:é\n".into(),
+                local: "a b".into(),
+                value: "<x:a xmlns:x=\"urn:é\n\">1\n2</x:a>".into(),
+            },
+            DeadProperty {
+                ns: String::new(),
+                local: "bare".into(),
+                value: String::new(),
+            },
+        ];
+        let text = render(42, &props);
+        assert_eq!(parse(&text), Some((42, props)));
+        assert_eq!(parse(&text[..text.len() - 3]), None);
+        assert_eq!(parse("ferry-dav-props 1 7\n"), Some((7, Vec::new())));
+    }
+
+    #[test]
+    fn holders_have_their_places() {
+        assert_eq!(
+            Holder::File("a/b.txt").record(),
+            (".ferry-dav/props/a/.ferry-files".into(), "", "b.txt".into())
+        );
+        assert_eq!(
+            Holder::File("b.txt").record(),
+            (".ferry-dav/props/.ferry-files".into(), "", "b.txt".into())
+        );
+        assert_eq!(
+            Holder::Folder("").record(),
+            (".ferry-dav/props".into(), SELF, String::new())
+        );
+    }
+}

@@ -1,0 +1,113 @@
+//! A file or folder as WebDAV's properties see it, whatever it is: what
+//! has a name (and its inode, which dead properties are recorded for:
+//! `dead_props.rs`), its modification time set (`PROPPATCH` of
+//! `getlastmodified`), and the space of the root's file system (RFC
+//! 4331's quota properties). Blocks on the disk: for the I/O pool.
+
+use rustix::fs::{AtFlags, FileType};
+
+use super::{FileInfo, Stamp, Storage, StorageError, open_dir_beneath};
+
+/// A file or folder as `PROPPATCH` and `PROPFIND` see it.
+#[derive(Debug, Clone, Copy)]
+pub struct Resource {
+    /// It is a folder.
+    pub folder: bool,
+    /// Its size and time.
+    pub info: FileInfo,
+    /// Its inode, which its record names.
+    pub stamp: Stamp,
+}
+
+/// The root's file system's space, in bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Space {
+    /// Free for ferry (not the blocks kept for root).
+    pub available: u64,
+    /// In use, by anyone.
+    pub used: u64,
+}
+
+impl Storage {
+    /// What `path` is (a file, a folder, or a folder asked for with its
+    /// `/`, `folder`), with its time and inode.
+    ///
+    /// # Errors
+    /// [`StorageError::NotFound`] if nothing of that kind has the name;
+    /// [`StorageError::Symlink`] and [`StorageError::NotRegular`] for what
+    /// ferry never serves.
+    pub fn resource(&self, path: &str, folder: bool) -> Result<Resource, StorageError> {
+        let stat = match path.rsplit_once('/').unwrap_or(("", path)) {
+            (_, "") => rustix::fs::fstat(&*self.root)?,
+            ("", leaf) => rustix::fs::statat(&*self.root, leaf, AtFlags::SYMLINK_NOFOLLOW)?,
+            (dir, leaf) => {
+                let dir = open_dir_beneath(&self.root, dir)?;
+                rustix::fs::statat(&dir, leaf, AtFlags::SYMLINK_NOFOLLOW)?
+            }
+        };
+        let folder_found = match FileType::from_raw_mode(stat.st_mode) {
+            FileType::Directory => true,
+            FileType::RegularFile if !folder => false,
+            FileType::RegularFile => return Err(StorageError::NotFound),
+            FileType::Symlink => return Err(StorageError::Symlink),
+            _ => return Err(StorageError::NotRegular),
+        };
+        Ok(Resource {
+            folder: folder_found,
+            info: FileInfo::of(&stat),
+            stamp: Stamp::of(&stat),
+        })
+    }
+
+    /// Sets the modification time of `path` (a file or folder, "" the
+    /// root) to `mtime` (Unix seconds), leaving its access time.
+    ///
+    /// # Errors
+    /// As [`Storage::resource`]; the time cannot be set.
+    pub fn set_mtime(&self, path: &str, mtime: i64) -> Result<(), StorageError> {
+        let times = rustix::fs::Timestamps {
+            last_access: rustix::fs::Timespec {
+                tv_sec: 0,
+                tv_nsec: rustix::fs::UTIME_OMIT,
+            },
+            last_modification: rustix::fs::Timespec {
+                tv_sec: mtime,
+                tv_nsec: 0,
+            },
+        };
+        match path.rsplit_once('/').unwrap_or(("", path)) {
+            (_, "") => Ok(rustix::fs::futimens(&*self.root, &times)?),
+            ("", leaf) => Ok(rustix::fs::utimensat(
+                &*self.root,
+                leaf,
+                &times,
+                AtFlags::SYMLINK_NOFOLLOW,
+            )?),
+            (dir, leaf) => {
+                let dir = open_dir_beneath(&self.root, dir)?;
+                Ok(rustix::fs::utimensat(
+                    &dir,
+                    leaf,
+                    &times,
+                    AtFlags::SYMLINK_NOFOLLOW,
+                )?)
+            }
+        }
+    }
+
+    /// The root's file system's space: bytes free for ferry and bytes in
+    /// use (RFC 4331's quota properties).
+    ///
+    /// # Errors
+    /// `fstatvfs` failed.
+    pub fn space(&self) -> Result<Space, StorageError> {
+        let fs = rustix::fs::fstatvfs(&*self.root)?;
+        Ok(Space {
+            available: fs.f_bavail.saturating_mul(fs.f_frsize),
+            used: fs
+                .f_blocks
+                .saturating_sub(fs.f_bfree)
+                .saturating_mul(fs.f_frsize),
+        })
+    }
+}
