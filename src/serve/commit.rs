@@ -45,6 +45,26 @@ pub(super) struct Commit {
 }
 
 impl Commit {
+    /// The commit of a whole upload staged by one request (a PUT, a
+    /// COPY's staged bytes): no session, no client metadata.
+    pub(super) fn whole(
+        upload: Upload,
+        (name, size, crc): (Name, u64, u32),
+        started: Instant,
+        user: Option<Owner>,
+    ) -> Commit {
+        Commit {
+            upload,
+            name,
+            size,
+            crc,
+            started,
+            user,
+            session: None,
+            meta: None,
+        }
+    }
+
     /// What a hook is told about this upload, whose bytes are at `path`
     /// (relative to the root).
     fn facts(&self, ctx: &Ctx<'_>, event: Event, path: &std::path::Path) -> Facts {

@@ -238,31 +238,6 @@ pub(super) fn delete(name: Name, folders: Folders) -> Outcome {
     })
 }
 
-/// MKCOL: make a folder whose parent exists, on the pool. Written for the
-/// read-only mode like PUT, with PUT's permission (`access.rs`).
-pub(super) fn make_folder(name: Name) -> Outcome {
-    Outcome::on_pool(move |ctx| match ctx.storage.make_folder(&name) {
-        Ok(()) => {
-            debug!("#{} MKCOL {name}", ctx.client);
-            Outcome::answer(Reply::Done)
-        }
-        Err(err) => storage_refusal(ctx, "MKCOL", name.as_str(), err),
-    })
-}
-
-/// A folder's removal if it is empty (S3's `DeleteBucket`), on the pool.
-/// Written for the read-only mode like DELETE, with its permission on
-/// the folder's name (`access.rs`).
-pub(super) fn remove_folder(name: Name) -> Outcome {
-    Outcome::on_pool(move |ctx| match ctx.storage.remove_empty_folder(&name) {
-        Ok(()) => {
-            debug!("#{} RMDIR {name}", ctx.client);
-            Outcome::answer(Reply::Done)
-        }
-        Err(err) => storage_refusal(ctx, "RMDIR", name.as_str(), err),
-    })
-}
-
 /// MOVE: rename a file within the root, on the pool, replacing what
 /// `overwrite` lets it (WebDAV's: a folder there goes first, as DELETE
 /// would take it, and no parent folder is made:
@@ -332,17 +307,7 @@ pub(super) fn copy(ctx: &Ctx<'_>, who: Who, from: Name, to: Name, overwrite: boo
                     upload.note_replacing();
                 }
                 debug!("#{} COPY {from} -> {to}: {size} bytes", ctx.client);
-                let commit = Commit {
-                    upload,
-                    name: to,
-                    size,
-                    crc,
-                    started,
-                    user,
-                    session: None,
-                    meta: None,
-                };
-                commit_now(ctx, commit)
+                commit_now(ctx, Commit::whole(upload, (to, size, crc), started, user))
             }
             Err(failure) => refuse(
                 ctx,
@@ -440,17 +405,7 @@ pub fn finish_receive(receive: Box<Receive>, client: u64) -> Outcome {
                 }
             }
         }
-        let commit = Commit {
-            upload,
-            name,
-            size,
-            crc,
-            started,
-            user,
-            session: None,
-            meta: None,
-        };
-        commit_now(ctx, commit)
+        commit_now(ctx, Commit::whole(upload, (name, size, crc), started, user))
     })
 }
 

@@ -1,4 +1,5 @@
-//! Folders as wholes: the DELETE of a folder with what it holds (RFC 4918
+//! Folders as wholes: MKCOL and an empty folder's removal (S3's
+//! DeleteBucket), the DELETE of a folder with what it holds (RFC 4918
 //! 9.6.1), its COPY (9.8.3: the tree, or the folder alone) and MOVE (one
 //! rename), and the destination a COPY or MOVE replaces, removed as its
 //! DELETE would be (9.8.4, 9.9.3). One rule set with a file's DELETE: `--read-only` refuses it in
@@ -287,4 +288,29 @@ pub(super) fn rename(
 /// (an [`Outcome`] is large; the `Ok` side is small).
 fn refused(ctx: &Ctx<'_>, verb: &str, subject: &str, failure: Failure) -> Box<Outcome> {
     Box::new(refuse(ctx, verb, subject, failure, Next::Request))
+}
+
+/// MKCOL: make a folder whose parent exists, on the pool. Written for the
+/// read-only mode like PUT, with PUT's permission (`access.rs`).
+pub(super) fn make_folder(name: Name) -> Outcome {
+    Outcome::on_pool(move |ctx| match ctx.storage.make_folder(&name) {
+        Ok(()) => {
+            debug!("#{} MKCOL {name}", ctx.client);
+            Outcome::answer(Reply::Done)
+        }
+        Err(err) => storage_refusal(ctx, "MKCOL", name.as_str(), err),
+    })
+}
+
+/// A folder's removal if it is empty (S3's `DeleteBucket`), on the pool.
+/// Written for the read-only mode like DELETE, with its permission on
+/// the folder's name (`access.rs`).
+pub(super) fn remove_folder(name: Name) -> Outcome {
+    Outcome::on_pool(move |ctx| match ctx.storage.remove_empty_folder(&name) {
+        Ok(()) => {
+            debug!("#{} RMDIR {name}", ctx.client);
+            Outcome::answer(Reply::Done)
+        }
+        Err(err) => storage_refusal(ctx, "RMDIR", name.as_str(), err),
+    })
 }

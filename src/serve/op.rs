@@ -428,8 +428,8 @@ impl Operation {
             Operation::Archive { prefix, body } => archive::archive(ctx, who, prefix, body),
             Operation::Delete { name, folders } => files::delete(name, folders),
             Operation::DeleteFolder { prefix } => folders::delete(ctx, who, prefix),
-            Operation::MakeFolder { name } => files::make_folder(name),
-            Operation::RemoveFolder { name } => files::remove_folder(name),
+            Operation::MakeFolder { name } => folders::make_folder(name),
+            Operation::RemoveFolder { name } => folders::remove_folder(name),
             Operation::Move {
                 from,
                 to,

@@ -55,6 +55,7 @@ mod nodes;
 mod probe;
 mod read;
 mod remove;
+mod rename;
 mod resource;
 mod session_expiry;
 mod session_files;

@@ -15,10 +15,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use rustix::fs::{AtFlags, Mode, OFlags, RenameFlags};
+use rustix::fs::{AtFlags, Mode, OFlags};
 use rustix::io::Errno;
 
-use super::dead_props::Holder;
 use super::gate::{Gate, Point};
 use super::session_state::Staging;
 use super::{
@@ -283,12 +282,12 @@ impl Drop for Upload {
 
 /// Where an upload lands: the directory, its path from the root ("" for
 /// the root), the file's name in it, and whether one exists already.
-struct Target {
-    dir: OwnedFd,
+pub(super) struct Target {
+    pub(super) dir: OwnedFd,
     dir_path: String,
     floor: usize,
-    leaf: String,
-    replaces: bool,
+    pub(super) leaf: String,
+    pub(super) replaces: bool,
 }
 
 impl Storage {
@@ -369,7 +368,7 @@ impl Storage {
     /// Finds (creating missing directories where `folders` are made) and
     /// checks the place of a file `name`, and `make`s something there.
     /// Directories this call created are removed again if that fails.
-    fn with_target<T>(
+    pub(super) fn with_target<T>(
         &self,
         name: &Name,
         folders: Folders,
@@ -433,70 +432,6 @@ impl Storage {
             leaf: leaf.to_owned(),
             replaces,
         })
-    }
-
-    /// Renames file `from` to `to` in one `renameat`, as an upload lands:
-    /// missing parents of `to` are created where `folders` are made, a
-    /// file there is replaced (unless not `overwrite`: then it is
-    /// [`StorageError::Exists`]), a directory, symlink or special file
-    /// there is refused. Then, where `folders` are pruned, removes the
-    /// directories `from` left empty, as DEL does. Returns whether a file
-    /// was replaced; `from` renamed to itself changes nothing.
-    ///
-    /// # Errors
-    /// `from`: 404 if absent, 409 for a directory, 403 for a symlink (as
-    /// DEL). `to`: as [`Storage::begin_upload`] (409 a directory or a
-    /// parent that is a file, 403 a symlink).
-    pub fn rename(
-        &self,
-        from: &Name,
-        to: &Name,
-        overwrite: bool,
-        folders: Folders,
-    ) -> Result<bool, StorageError> {
-        self.pause(Point::Commit);
-        let (dirs, leaf) = from.split_parent();
-        let source = self.walk(dirs)?;
-        check_regular(&rustix::fs::statat(
-            self.fd(&source),
-            leaf,
-            AtFlags::SYMLINK_NOFOLLOW,
-        )?)?;
-        if from == to {
-            return Ok(true);
-        }
-        let replaced = self.with_target(to, folders, |target| {
-            let (dir, new) = (&target.dir, target.leaf.as_str());
-            if overwrite {
-                rustix::fs::renameat(self.fd(&source), leaf, dir, new)?;
-                return Ok(target.replaces);
-            }
-            if target.replaces {
-                return Err(StorageError::Exists);
-            }
-            // Atomic where the file system can (never replacing a file
-            // made since the look above), else as checked.
-            match rustix::fs::renameat_with(
-                self.fd(&source),
-                leaf,
-                dir,
-                new,
-                RenameFlags::NOREPLACE,
-            ) {
-                Ok(()) => Ok(false),
-                Err(Errno::EXIST) => Err(StorageError::Exists),
-                Err(Errno::INVAL | Errno::NOSYS | Errno::OPNOTSUPP) => {
-                    rustix::fs::renameat(self.fd(&source), leaf, dir, new)?;
-                    Ok(false)
-                }
-                Err(errno) => Err(errno.into()),
-            }
-        })?;
-        self.move_records(Holder::File(from.as_str()), Holder::File(to.as_str()));
-        if let Some(floor) = folders.pruned_below() {
-            prune_empty_dirs(&self.root, super::dir_of(from), floor);
-        }
-        Ok(replaced)
     }
 
     /// Refuses (as a PUT would) a name that cannot become a file: one that

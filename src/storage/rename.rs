@@ -1,0 +1,78 @@
+//! A file's rename (MOVE), atomic as an upload's landing: one
+//! `renameat`, without replacing where the client asked so, carrying the
+//! file's dead properties along and pruning the folders it leaves where
+//! the protocol's folders are implicit.
+
+use rustix::fs::{AtFlags, RenameFlags};
+use rustix::io::Errno;
+
+use super::dead_props::Holder;
+use super::gate::Point;
+use super::{Folders, Storage, StorageError, check_regular, prune_empty_dirs};
+use crate::name::Name;
+
+impl Storage {
+    /// Renames file `from` to `to` in one `renameat`, as an upload lands:
+    /// missing parents of `to` are created where `folders` are made, a
+    /// file there is replaced (unless not `overwrite`: then it is
+    /// [`StorageError::Exists`]), a directory, symlink or special file
+    /// there is refused. Then, where `folders` are pruned, removes the
+    /// directories `from` left empty, as DEL does. Returns whether a file
+    /// was replaced; `from` renamed to itself changes nothing.
+    ///
+    /// # Errors
+    /// `from`: 404 if absent, 409 for a directory, 403 for a symlink (as
+    /// DEL). `to`: as [`Storage::begin_upload`] (409 a directory or a
+    /// parent that is a file, 403 a symlink).
+    pub fn rename(
+        &self,
+        from: &Name,
+        to: &Name,
+        overwrite: bool,
+        folders: Folders,
+    ) -> Result<bool, StorageError> {
+        self.pause(Point::Commit);
+        let (dirs, leaf) = from.split_parent();
+        let source = self.walk(dirs)?;
+        check_regular(&rustix::fs::statat(
+            self.fd(&source),
+            leaf,
+            AtFlags::SYMLINK_NOFOLLOW,
+        )?)?;
+        if from == to {
+            return Ok(true);
+        }
+        let replaced = self.with_target(to, folders, |target| {
+            let (dir, new) = (&target.dir, target.leaf.as_str());
+            if overwrite {
+                rustix::fs::renameat(self.fd(&source), leaf, dir, new)?;
+                return Ok(target.replaces);
+            }
+            if target.replaces {
+                return Err(StorageError::Exists);
+            }
+            // Atomic where the file system can (never replacing a file
+            // made since the look above), else as checked.
+            match rustix::fs::renameat_with(
+                self.fd(&source),
+                leaf,
+                dir,
+                new,
+                RenameFlags::NOREPLACE,
+            ) {
+                Ok(()) => Ok(false),
+                Err(Errno::EXIST) => Err(StorageError::Exists),
+                Err(Errno::INVAL | Errno::NOSYS | Errno::OPNOTSUPP) => {
+                    rustix::fs::renameat(self.fd(&source), leaf, dir, new)?;
+                    Ok(false)
+                }
+                Err(errno) => Err(errno.into()),
+            }
+        })?;
+        self.move_records(Holder::File(from.as_str()), Holder::File(to.as_str()));
+        if let Some(floor) = folders.pruned_below() {
+            prune_empty_dirs(&self.root, super::dir_of(from), floor);
+        }
+        Ok(replaced)
+    }
+}
