@@ -357,9 +357,9 @@ impl Mount {
                  buf_size 64\n\
                  # Upload on close, so `umount` and the root agree at once.\n\
                  delay_upload 0\n\
-                 # LOCK lands separately (issue 28, class 2): switch to 1 when\n\
-                 # OPTIONS says `DAV: 1, 2`.\n\
-                 use_locks 0\n",
+                 # davfs2 LOCKs each file it opens for writing (and a new\n\
+                 # name first, expecting 201): ferry's locks are real.\n\
+                 use_locks 1\n",
                 secrets.display(),
                 cache.display()
             ),
