@@ -13,7 +13,7 @@ use super::listing;
 use super::message::{Head, Refused, Resume};
 use super::options::Target as Asked;
 use super::origin::{self, Presentation, Site};
-use super::request::{HttpRequest, Method, Range, Target, interpret, resolve_range, url_path};
+use super::request::{HttpRequest, Method, Target, interpret, selection, url_path};
 use super::response::{self, Head as ResponseHead, MediaType};
 use crate::serve::terms::Choose;
 use crate::serve::{
@@ -374,20 +374,6 @@ impl Choose for Conditions {
         let range = self.range.as_deref().filter(|_| {
             !self.head && response::if_range_holds(self.if_range.as_deref(), &etag, info.mtime)
         });
-        match resolve_range(range, info.size) {
-            Range::Whole => Selection::Bytes {
-                start: 0,
-                len: info.size,
-                part: false,
-                body: !self.head,
-            },
-            Range::Part { start, len } => Selection::Bytes {
-                start,
-                len,
-                part: true,
-                body: true,
-            },
-            Range::Unsatisfiable => Selection::Unsatisfiable,
-        }
+        selection(range, info.size, self.head)
     }
 }

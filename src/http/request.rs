@@ -8,6 +8,7 @@
 use super::origin::Provenance;
 use crate::access::Secret;
 use crate::name::{self, Name, NameError, Prefix};
+use crate::serve::Selection;
 
 use super::message::{self, Head, Refused, decimal};
 pub use super::message::{HttpError, MAX_HEAD, Resume};
@@ -349,6 +350,27 @@ pub enum Range {
     },
     /// Nothing of the file satisfies it: 416.
     Unsatisfiable,
+}
+
+/// What of a file of `size` bytes a GET (or a HEAD: no body) with
+/// `Range` header `range` is answered with: the whole file, a part
+/// (`206`), or nothing (`416`).
+pub fn selection(range: Option<&str>, size: u64, head: bool) -> Selection {
+    match resolve_range(range, size) {
+        Range::Whole => Selection::Bytes {
+            start: 0,
+            len: size,
+            part: false,
+            body: !head,
+        },
+        Range::Part { start, len } => Selection::Bytes {
+            start,
+            len,
+            part: true,
+            body: true,
+        },
+        Range::Unsatisfiable => Selection::Unsatisfiable,
+    }
 }
 
 /// Resolves a `Range` header (`bytes=a-b`, `bytes=a-`, `bytes=-n`).

@@ -7,7 +7,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
 use super::super::message::{Head, Resume};
-use super::super::request::{Range, resolve_range};
+use super::super::request::selection;
 use super::error::Code;
 use super::{Asked, Fields, Refusal, refusal, sigv4, xml};
 use crate::name::{Name, NameError, Prefix, percent_decode};
@@ -390,22 +390,7 @@ struct Ranged {
 
 impl Choose for Ranged {
     fn choose(&self, version: &Version) -> Selection {
-        let size = version.info.size;
-        match resolve_range(self.range.as_deref(), size) {
-            Range::Whole => Selection::Bytes {
-                start: 0,
-                len: size,
-                part: false,
-                body: !self.head,
-            },
-            Range::Part { start, len } => Selection::Bytes {
-                start,
-                len,
-                part: true,
-                body: true,
-            },
-            Range::Unsatisfiable => Selection::Unsatisfiable,
-        }
+        selection(self.range.as_deref(), version.info.size, self.head)
     }
 }
 
