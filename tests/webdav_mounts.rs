@@ -33,7 +33,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use support::http::{bearer, exchange};
-use support::tokens::guarded;
+use support::tokens::guarded_with;
 use support::{TestServer, pattern};
 use tempfile::TempDir;
 
@@ -92,7 +92,10 @@ fn succeeded(output: &Output, what: &str) -> String {
 /// A server that requires a token, with one token that may read, write
 /// and delete everywhere; the folder holding the tokens file goes with it.
 fn dav_server() -> (TestServer, String, TempDir) {
-    let (server, mut tokens, dir) = guarded(&[("me", &["read:/", "write:/", "delete:/"])], &[]);
+    let (server, mut tokens, dir) =
+        guarded_with(&[("me", &["read:/", "write:/", "delete:/"])], &[], |c| {
+            c.metrics_listen = Some("127.0.0.1:0".parse().unwrap());
+        });
     // Without the token nothing is listed: these clients really log in.
     let anonymous = exchange(
         server.http.unwrap(),
@@ -430,6 +433,23 @@ fn rm_r(folder: &Path) {
     succeeded(&output, &format!("rm -r {folder:?}"));
 }
 
+/// How many LOCK requests `server` granted, from its metrics.
+fn locks_granted(server: &TestServer) -> u64 {
+    let answer = exchange(
+        server.metrics.unwrap(),
+        "GET",
+        "/metrics",
+        "Host: localhost\r\n",
+        b"",
+    );
+    let text = String::from_utf8(answer.body).unwrap();
+    text.lines()
+        .filter(|line| line.starts_with("ferry_requests_total{"))
+        .filter(|line| line.contains("operation=\"lock\"") && line.contains("outcome=\"ok\""))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum()
+}
+
 #[test]
 fn davfs2_mounts_copies_moves_and_removes() {
     let Some(gid) = davfs2_ready() else {
@@ -456,6 +476,8 @@ fn davfs2_mounts_copies_moves_and_removes() {
     let mount = Mount::new(work.path(), &url, &token, gid, "in");
     on_mount("cp", &[Path::new("-r"), &src, &mount.path("tree")]);
     mount.unmount();
+    // davfs2 (use_locks 1) locked what it wrote: class 2 is in use.
+    assert!(locks_granted(&server) > 0, "davfs2 took no lock");
     assert_same_tree(&files_below(&server.path("tree")), &files_below(&src));
 
     // A second mount with an empty cache reads it back from the server.
