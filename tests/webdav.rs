@@ -1,8 +1,10 @@
-//! WebDAV over real sockets (issue 28, slice 1): the one `OPTIONS`
-//! answer, `PROPFIND` of folders at depth 0 and 1 (answers parsed with
-//! quick-xml, not matched as text), what a token may see, bodies with a
-//! DTD or over the limit, and `MKCOL`'s statuses. A file's `PROPFIND`
-//! comes with slice 2 (docs/webdav.md).
+//! WebDAV over real sockets: the one `OPTIONS` answer, `PROPFIND` of
+//! folders and files at depth 0 and 1 (answers parsed with quick-xml, not
+//! matched as text), what a token may see, bodies with a DTD or over the
+//! limit, `MKCOL`, a folder's `DELETE`, `COPY` and `MOVE`, and Finder's
+//! and Explorer's side files. Locks: webdav_locks.rs; dead properties:
+//! webdav_props.rs; DAV clients' semantics: webdav_semantics.rs; the
+//! real clients: webdav_clients.rs (litmus) and webdav_mounts.rs.
 
 mod support;
 
@@ -491,4 +493,39 @@ fn a_folders_copy_names_what_a_token_may_not_read() {
     let fields = format!("{HOST}Destination: /dst2/\r\n{}", bearer(&tokens[0]));
     assert_eq!(exchange(addr, "MOVE", "/src/", &fields, b"").status, 403);
     assert!(server.path("src/open/a").is_file());
+}
+
+/// Finder's `._name` (resource forks) and `.DS_Store` files, and
+/// Explorer's `desktop.ini`, are ordinary files: written, listed, read
+/// and removed like any other (only ferry's own `.ferry-*` names are
+/// reserved).
+#[test]
+fn finder_and_explorer_side_files_are_ordinary_files() {
+    let server = server();
+    let addr = server.http.unwrap();
+    assert_eq!(exchange(addr, "MKCOL", "/photos/", HOST, b"").status, 201);
+    for name in ["._a.jpg", ".DS_Store", "desktop.ini"] {
+        let target = format!("/photos/{name}");
+        let put = exchange(addr, "PUT", &target, HOST, name.as_bytes());
+        assert_eq!(put.status, 201, "{name}: {}", put.head);
+        let got = exchange(addr, "GET", &target, HOST, b"");
+        assert_eq!((got.status, got.body.as_slice()), (200, name.as_bytes()));
+    }
+    let listed: Vec<String> = multistatus(&propfind(addr, "/photos/", Some("1"), ""))
+        .into_iter()
+        .map(|r| r.href)
+        .collect();
+    for href in [
+        "/photos/._a.jpg",
+        "/photos/.DS_Store",
+        "/photos/desktop.ini",
+    ] {
+        assert!(listed.iter().any(|h| h == href), "{href} in {listed:?}");
+    }
+    for name in ["._a.jpg", ".DS_Store", "desktop.ini"] {
+        let target = format!("/photos/{name}");
+        assert_eq!(exchange(addr, "DELETE", &target, HOST, b"").status, 204);
+    }
+    assert!(server.path("photos").is_dir());
+    assert_eq!(std::fs::read_dir(server.path("photos")).unwrap().count(), 0);
 }
