@@ -74,6 +74,10 @@ pub struct Config {
     pub read_only: bool,
     /// How long in-flight transfers may run on after a shutdown request.
     pub grace_period: Duration,
+    /// How often, give or take a fifth, a node looks for nodes that died
+    /// and removes their temp files ([`SWEEP_PERIOD`]; tests set it
+    /// short).
+    pub sweep_period: Duration,
     /// Event loops, each on a thread of its own with its own listeners
     /// (`SO_REUSEPORT`) and connections; 1 is a single loop on the thread
     /// that calls [`crate::Server::run`].
@@ -113,6 +117,11 @@ pub struct Config {
 /// enough that a flood of `UPLOAD`s sending nothing gives its slots back
 /// soon.
 pub const EMPTY_UPLOAD_TTL: Duration = Duration::from_secs(15 * 60);
+
+/// How often a node looks for dead nodes' temp files: a pass costs a
+/// `flock` try per other node and a read of a dead one's journal, so it
+/// may be frequent; a dead node's leftovers wait no longer than this.
+pub const SWEEP_PERIOD: Duration = Duration::from_secs(30);
 
 /// One listening address: what it speaks and whether over TLS.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -249,6 +258,7 @@ impl Default for Config {
             max_upload_sessions_per_token: 1_024,
             read_only: false,
             grace_period: Duration::from_secs(10),
+            sweep_period: SWEEP_PERIOD,
             workers: default_workers(),
             io_threads: DEFAULT_IO_THREADS,
             pool_writes: PoolWrites::Auto,

@@ -2,7 +2,9 @@
 //! share a root and serve each other's files; each temp file names its node;
 //! a start-up sweep removes a node's own leftovers from a killed run and a
 //! gone node's, never a live node's upload in flight, and reads only the
-//! directories the journals name (it does not walk the tree).
+//! directories the journals name (it does not walk the tree); and every
+//! node looks for dead nodes' temp files every period, so they go without
+//! any node restarting (issue 31).
 
 mod support;
 
@@ -11,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use rustix::process::Signal;
 use support::process::Process;
-use support::{PATIENCE, Raw, crc_hex, pattern};
+use support::{PATIENCE, Raw, TestServer, crc_hex, pattern};
 
 /// Every `.ferry-tmp-` file beneath `root`, relative names, sorted.
 fn temp_files(root: &Path) -> Vec<String> {
@@ -186,6 +188,55 @@ fn a_gone_nodes_leftovers_are_removed_by_a_node_that_starts_later() {
     let b = Process::start(root.path(), &["--node-id", "b"]);
     let swept = b.wait_for_log("start-up sweep done");
     assert!(swept.contains(": 0 stale temp files"), "{swept}");
+}
+
+/// Background healing: a node killed mid-upload leaves a temp file, which
+/// a live node removes within its sweep period; before the kill, the same
+/// passes leave the live node's upload alone, and after it, the dead node
+/// starts again at once though its lock is tried every period.
+#[test]
+fn a_live_node_removes_a_dead_nodes_leftovers_without_a_restart() {
+    let root = tempfile::tempdir().unwrap();
+    let a = Process::start(root.path(), &["--node-id", "a"]);
+    let period = Duration::from_millis(100);
+    let b = TestServer::start_in(root, |config| {
+        config.node_id = "b".into();
+        config.sweep_period = period;
+    });
+    let root = b.root.path();
+    let data = pattern(1_000_000, 7);
+    let _upload = half_an_upload(&a, "cut/short", &data);
+    let in_flight = wait_for_temp_files(root);
+    assert!(
+        in_flight[0].starts_with("cut/.ferry-tmp-a-"),
+        "{in_flight:?}"
+    );
+    // Several of b's passes while a lives: a's lock is held, nothing goes.
+    std::thread::sleep(period * 5);
+    assert_eq!(
+        temp_files(root),
+        in_flight,
+        "a live node's upload was touched"
+    );
+
+    kill(a);
+    let deadline = Instant::now() + PATIENCE;
+    while !temp_files(root).is_empty() {
+        assert!(Instant::now() < deadline, "a's temp file is still there");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // The directory the cut upload made went with it, and a's journals.
+    assert!(!path(root, "cut").exists());
+    assert!(!path(root, ".ferry-nodes/a.dirs").exists());
+
+    // b tries a's lock every 100 ms: a restart waits out a pass, never
+    // fails for it, and finds nothing left to sweep.
+    let a = Process::start(root, &["--node-id", "a"]);
+    let swept = a.wait_for_log("start-up sweep done");
+    assert!(swept.contains(": 0 stale temp files"), "{swept}");
+    let mut client = ferry::Client::connect(a.addr).unwrap();
+    client.put_bytes("cut/short", &data).unwrap();
+    assert_eq!(b.client().get_bytes("cut/short").unwrap(), data);
 }
 
 /// The trade-off of not walking the tree: a temp file in a directory no

@@ -319,6 +319,7 @@ fn serve(args: ServeArgs) -> ExitCode {
         max_upload_sessions_per_client: args.max_upload_sessions_per_client,
         max_upload_sessions_per_token: args.max_upload_sessions_per_token,
         grace_period: args.grace_period,
+        sweep_period: crate::config::SWEEP_PERIOD,
         workers: args
             .workers
             .map_or_else(crate::config::default_workers, usize::from),

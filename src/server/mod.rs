@@ -13,14 +13,15 @@
 //! calling thread.
 //!
 //! Signals are taken by the first reactor; the start-up sweep runs once, on
-//! a thread of its own.
+//! a thread of its own, which then looks for dead nodes' temp files every
+//! period until the server stops (`sweeps.rs`).
 
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
-use std::sync::{Arc, Condvar, Mutex};
 
-use log::{error, info, warn};
+use log::{error, info};
 use mio::{Interest, Token};
 
 use crate::access::per_client::PerClient;
@@ -40,12 +41,15 @@ use hub::{Busy, Hub, ShutdownOnFailure, counted_client};
 use listen::{adopt_groups, bind_groups};
 use reactor::Reactor;
 use scrape::Scrape;
+pub use sweeps::StartupSweep;
+use sweeps::Sweeps;
 
 mod accept;
 mod hub;
 mod listen;
 mod reactor;
 mod scrape;
+mod sweeps;
 mod systemd;
 mod timers;
 
@@ -72,57 +76,6 @@ fn listener_index(token: Token) -> Option<usize> {
 
 /// Jobs queued per I/O thread before connections wait in the backlog.
 const POOL_QUEUE_PER_THREAD: usize = 64;
-
-/// Probes the file system, then removes expired upload sessions and the
-/// temp files of this node's earlier runs and of gone nodes, on a thread of
-/// its own: the server listens meanwhile (on a slow file system, even the
-/// journaled directories take a while to read).
-fn sweep_in_background(shared: Arc<Shared>) -> io::Result<StartupSweep> {
-    let sweep = StartupSweep::default();
-    let done = sweep.clone();
-    std::thread::Builder::new()
-        .name("ferry-sweep".into())
-        .spawn(move || {
-            let storage = &shared.storage;
-            for warning in storage.probe_file_system() {
-                warn!("{warning}");
-            }
-            if shared.config.read_only {
-                // Read-only writes nothing, not even to clean up.
-                info!("read-only: stale temp files and expired upload sessions are left alone");
-            } else {
-                let expired = storage.expire_upload_sessions(shared.config.session_ttl());
-                let swept = storage.remove_stale_temp_files();
-                info!("start-up sweep done: {swept} and {expired} expired upload sessions removed");
-            }
-            done.finish();
-        })?;
-    Ok(sweep)
-}
-
-/// The start-up sweep of stale temp files and expired upload sessions,
-/// which runs while the server already serves.
-#[derive(Debug, Clone, Default)]
-pub struct StartupSweep {
-    done: Arc<(Mutex<bool>, Condvar)>,
-}
-
-impl StartupSweep {
-    /// Waits until the sweep has finished.
-    pub fn wait(&self) {
-        let (done, finished) = &*self.done;
-        let mut done = done.lock().unwrap_or_else(|e| e.into_inner());
-        while !*done {
-            done = finished.wait(done).unwrap_or_else(|e| e.into_inner());
-        }
-    }
-
-    fn finish(&self) {
-        let (done, finished) = &*self.done;
-        *done.lock().unwrap_or_else(|e| e.into_inner()) = true;
-        finished.notify_all();
-    }
-}
 
 /// Descriptors kept back from the connection cap for the files and
 /// directories that transfers open: an eighth of the limit, at least 16.
@@ -229,7 +182,8 @@ pub struct Server {
     hub: Arc<Hub>,
     shared: Arc<Shared>,
     metrics_addr: Option<SocketAddr>,
-    sweep: StartupSweep,
+    /// The start-up sweep, then the periodic one; stopped with the server.
+    sweeps: Sweeps,
 }
 
 impl Server {
@@ -337,14 +291,14 @@ impl Server {
             shutdown,
         });
         let reactors = start_reactors(groups, metrics_listener, &shared, &hub)?;
-        let sweep = sweep_in_background(Arc::clone(&shared))?;
+        let sweeps = Sweeps::start(Arc::clone(&shared))?;
         info!("open-files limit {fd_limit}");
         Ok(Server {
             reactors,
             hub,
             shared,
             metrics_addr,
-            sweep,
+            sweeps,
         })
     }
 
@@ -380,7 +334,7 @@ impl Server {
 
     /// The start-up sweep, which runs while the server serves.
     pub fn startup_sweep(&self) -> StartupSweep {
-        self.sweep.clone()
+        self.sweeps.startup()
     }
 
     /// A handle that can stop the server from another thread.
@@ -474,6 +428,8 @@ impl Server {
                 Err(_) => result = Err(io::Error::other("a worker's event loop panicked")),
             }
         }
+        // No pass begins once the server has stopped serving.
+        drop(self.sweeps);
         // No hook starts for a client that can no longer be answered.
         self.hub.hook_runner.close();
         // Every line of every answered request, before the last word.

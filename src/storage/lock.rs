@@ -9,7 +9,16 @@
 //! with the same node id finds it held and exits naming the holder, having
 //! deleted nothing; servers with different ids run side by side. A node
 //! that can take another node's lock knows that node is gone, and may
-//! remove its leftovers while it holds the lock (see `sweep.rs`).
+//! remove its leftovers while it holds the lock (see `sweep.rs`): at its
+//! start-up, and every period while it runs. So a node starting finds its
+//! own lock held a moment by such a sweep now and then, and waits for it
+//! ([`LOCK_PATIENCE`]) rather than failing; a lock held by its server
+//! (the pid it records holds it) fails at once.
+//!
+//! A lock can also outlive its process: a distributed file system's
+//! client that dies keeps its locks in its session until that expires
+//! (JuiceFS: tens of seconds). A node refused then is told the lock's
+//! recorded process is gone, not that it "already serves".
 //!
 //! Every node also holds a *shared* `flock` on the root directory itself:
 //! nodes do not exclude each other there, but a ferry from before node ids,
@@ -62,10 +71,18 @@ pub struct RootInUse {
     pub pid: Option<u32>,
     /// The holder's host, when the lock file names another than ours.
     pub host: Option<String>,
+    /// The process the lock names is on this host and no longer exists:
+    /// the lock is held by something else, most likely the session of a
+    /// dead file-system client (a JuiceFS mount keeps its locks in the
+    /// metadata service until its session expires).
+    pub gone: bool,
 }
 
 impl fmt::Display for RootInUse {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.gone {
+            return self.fmt_gone(f);
+        }
         let holder = match (self.pid, &self.host) {
             (Some(pid), Some(host)) => format!(" (pid {pid} on {host})"),
             (Some(pid), None) => format!(" (pid {pid})"),
@@ -83,6 +100,27 @@ impl fmt::Display for RootInUse {
                 self.root.display()
             ),
         }
+    }
+}
+
+impl RootInUse {
+    /// The message for a lock whose recorded process is gone: naming that
+    /// pid as the holder would send the operator after a process that does
+    /// not exist.
+    fn fmt_gone(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let lock = match &self.node {
+            Some(node) => format!("the lock of node \"{node}\""),
+            None => "the lock".to_owned(),
+        };
+        let pid = self
+            .pid
+            .map(|pid| format!(" (pid {pid})"))
+            .unwrap_or_default();
+        write!(
+            f,
+            "{lock} in {} is still held, though the process it records{pid} is gone: probably by a dead file-system client (its session keeps the lock, as JuiceFS does); it is freed when that session expires, then start again",
+            self.root.display()
+        )
     }
 }
 
@@ -113,11 +151,14 @@ impl NodeLock {
         };
         let in_use = |node: Option<&str>, file: BorrowedFd<'_>| {
             let (pid, host) = holder(file);
+            // A pid is only checked on its own host.
+            let gone = host.is_none() && pid.is_some_and(process_is_gone);
             let in_use = RootInUse {
                 root: root.to_path_buf(),
                 node: node.map(str::to_owned),
                 pid,
                 host,
+                gone,
             };
             io::Error::new(io::ErrorKind::WouldBlock, in_use)
         };
@@ -194,6 +235,18 @@ fn holder(file: BorrowedFd<'_>) -> (Option<u32>, Option<String>) {
         Some(pid) => (Some(pid), None),
         None => recorded_holder(file),
     }
+}
+
+/// Whether no process `pid` exists on this host (`kill(pid, 0)` says
+/// `ESRCH`; `EPERM` means it exists under another user).
+fn process_is_gone(pid: u32) -> bool {
+    let Some(pid) = i32::try_from(pid)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+    else {
+        return false;
+    };
+    rustix::process::test_kill_process(pid) == Err(Errno::SRCH)
 }
 
 /// Whether the lock on node lock file `file` is held by the server the
@@ -325,4 +378,44 @@ impl Held {
 /// The [`RootInUse`] inside `err`, if that is what it is.
 pub fn root_in_use(err: &io::Error) -> Option<&RootInUse> {
     err.get_ref()?.downcast_ref::<RootInUse>()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reaped_process_is_gone_and_this_one_is_not() {
+        assert!(!process_is_gone(std::process::id()));
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        child.wait().unwrap();
+        assert!(process_is_gone(pid));
+        assert!(!process_is_gone(0), "0 names no process");
+    }
+
+    #[test]
+    fn a_lock_whose_process_is_gone_is_not_said_to_serve() {
+        let mut in_use = RootInUse {
+            root: PathBuf::from("/srv/data"),
+            node: Some("node2".into()),
+            pid: Some(26251),
+            host: None,
+            gone: true,
+        };
+        let said = in_use.to_string();
+        assert!(!said.contains("already serves"), "{said}");
+        assert!(
+            said.starts_with("the lock of node \"node2\" in /srv/data is still held, though the process it records (pid 26251) is gone"),
+            "{said}"
+        );
+        assert!(said.contains("dead file-system client"), "{said}");
+        assert!(said.contains("freed when that session expires"), "{said}");
+        in_use.gone = false;
+        let said = in_use.to_string();
+        assert!(
+            said.starts_with("node \"node2\" already serves /srv/data (pid 26251)"),
+            "{said}"
+        );
+    }
 }

@@ -12,7 +12,8 @@
 //! [`Upload`] that is dropped without [`Upload::commit`] removes its temp
 //! file, so every abort path (reset, timeout, shutdown) cleans up; temp files
 //! left by a killed process are removed by [`Storage::remove_stale_temp_files`]
-//! at startup.
+//! at startup, and those of a node that dies while others run by
+//! [`Storage::remove_gone_nodes_temp_files`] on a live node every period.
 //!
 //! Several servers (nodes) may share one root, each under its own node id
 //! (`nodes.rs`, `lock.rs`): a temp file's name says which node and which run

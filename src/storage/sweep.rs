@@ -1,21 +1,24 @@
-//! The start-up sweep of temp files that no live server will finish: this
-//! node's from its earlier (killed) runs, and those of nodes that are gone.
-//! A live node's temp files are never touched, and the tree is never walked
-//! but where a journal asks for it (see `nodes.rs`).
+//! The sweeps of temp files that no live server will finish: at start-up,
+//! this node's from its earlier (killed) runs and those of nodes that are
+//! gone; then periodically, those of nodes that died since. A live node's
+//! temp files are never touched, and the tree is never walked but where a
+//! start-up sweep finds a journal asking for it (see `nodes.rs`).
 //!
 //! ```text
-//! this node        <node>.dirs.old names directories: remove .ferry-tmp-<node>-* there
-//!                  that are not this run's, then the journal
+//! this node        <node>.dirs.old names directories: remove .ferry-tmp-<node>-*
+//!                  there that are not this run's, then the journal (start-up)
 //! another node     only if its lock can be had (it is gone), and while it is
 //!                  held: the same for its .dirs and .dirs.old, any run
+//!                  (start-up, and every period after: see server/sweeps.rs)
 //! "*" in a journal walk the tree for that node's temp files (it made too many
-//!                  directories to journal one by one)
+//!                  directories to journal one by one); start-up only
 //! a root without   the first start that makes .ferry-nodes walks the tree once
 //! .ferry-nodes     for temp files of a ferry from before node ids
 //! ```
 //!
 //! Runs on a thread of its own while the server serves: new uploads are of
-//! this run, which the sweep spares.
+//! this run, which the sweep spares. A gone node's lock is held only while
+//! its leftovers go; a restart of that node meanwhile waits (`lock.rs`).
 
 use std::fmt;
 use std::os::fd::OwnedFd;
@@ -93,34 +96,73 @@ impl Storage {
         });
         remove_journal(dir, &old);
 
-        let others = nodes::other_nodes(dir, me).unwrap_or_else(|err| {
-            log::warn!("could not read {}/: {err}", nodes::NODES_DIR);
-            Vec::new()
-        });
-        for other in others {
-            // Held until its leftovers are gone: it cannot start meanwhile.
-            let Some(_gone) = lock::claim(dir, &lock::lock_file(&other)) else {
-                continue;
-            };
-            let files = nodes::journal_files(&other);
-            let journaled = read_journals(dir, &files);
-            if journaled.dirs.is_empty() && !journaled.everywhere {
-                continue;
-            }
-            report.others += self.remove_temps(&journaled, &mut report, |temp| {
-                temp.node == Some(other.as_str())
-            });
-            for file in &files {
-                remove_journal(dir, file);
-            }
-            report.gone.push(other);
-        }
+        self.sweep_gone_nodes(dir, &mut report, true);
 
         if self.first_node_start {
             report.walked = true;
             report.legacy = self.remove_temps_walking(|temp| temp.node.is_none());
         }
         report
+    }
+
+    /// The periodic sweep (every `--node-id` server runs it, see
+    /// `server/sweeps.rs`): the temp files of nodes that died since
+    /// they, or this node, last started. Reads only the directories their
+    /// journals name, never the tree: a gone node whose journal says `*`
+    /// is left for a start-up sweep. Safe while uploads are under way.
+    pub fn remove_gone_nodes_temp_files(&self) -> SweepReport {
+        let mut report = SweepReport::default();
+        if let Some(dir) = &self.nodes {
+            self.sweep_gone_nodes(dir, &mut report, false);
+        }
+        report
+    }
+
+    /// Removes the temp files of every other node whose lock can be had
+    /// (it is gone); walks the tree for a `*` journal only if `may_walk`.
+    fn sweep_gone_nodes(&self, dir: &OwnedFd, report: &mut SweepReport, may_walk: bool) {
+        let others = nodes::other_nodes(dir, self.node.as_str()).unwrap_or_else(|err| {
+            log::warn!("could not read {}/: {err}", nodes::NODES_DIR);
+            Vec::new()
+        });
+        for other in others {
+            if let Some(removed) = self.sweep_gone_node(dir, &other, report, may_walk) {
+                report.others += removed;
+                report.gone.push(other);
+            }
+        }
+    }
+
+    /// Removes node `other`'s temp files and journals if its lock can be
+    /// had, and says how many files went; `None` if it is alive or left
+    /// nothing to sweep (or only a `*` journal, unless `may_walk`).
+    fn sweep_gone_node(
+        &self,
+        dir: &OwnedFd,
+        other: &str,
+        report: &mut SweepReport,
+        may_walk: bool,
+    ) -> Option<usize> {
+        // Held until its leftovers are gone, and released then: a restart
+        // of that node meanwhile waits for it (`lock.rs`), and must never
+        // find it journaling into a directory being swept.
+        let _gone = lock::claim(dir, &lock::lock_file(other))?;
+        let files = nodes::journal_files(other);
+        let journaled = read_journals(dir, &files);
+        if journaled.dirs.is_empty() && !journaled.everywhere {
+            return None;
+        }
+        if journaled.everywhere && !may_walk {
+            log::debug!(
+                "node {other} is gone and made temp files in too many directories to journal: a start-up sweep walks the tree for them"
+            );
+            return None;
+        }
+        let removed = self.remove_temps(&journaled, report, |temp| temp.node == Some(other));
+        for file in &files {
+            remove_journal(dir, file);
+        }
+        Some(removed)
     }
 
     /// Removes the temp files `whose` approves of in the directories

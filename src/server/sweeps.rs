@@ -1,0 +1,208 @@
+//! The sweeps' thread: at start-up it probes the file system and removes
+//! expired upload sessions and stale temp files; then, every
+//! [`Config::sweep_period`] give or take a fifth, it looks for nodes that
+//! died since and removes their temp files (`storage/sweep.rs`), so a dead
+//! node's leftovers go without any node restarting. Never on an event
+//! loop: a pass reads journals and unlinks files, each a round trip on a
+//! network file system.
+//!
+//! The jitter keeps nodes started together from trying each other's locks
+//! at the same instant. The thread stops when the server does: a periodic
+//! pass takes milliseconds and is waited for; a start-up sweep still
+//! walking a wide tree is not (the thread ends after it).
+//!
+//! ```text
+//! start-up   probe, expire sessions, sweep own + gone nodes  -> StartupSweep done
+//! then       wait period ±20% (or stop) -> try each other node's lock ->
+//!            gone: remove its journaled temp files, release -> wait ...
+//! ```
+
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use log::{debug, info, warn};
+
+#[cfg(doc)]
+use crate::config::Config;
+use crate::pool::Shared;
+
+/// The start-up sweep of stale temp files and expired upload sessions,
+/// which runs while the server already serves.
+#[derive(Debug, Clone, Default)]
+pub struct StartupSweep {
+    done: Arc<(Mutex<bool>, Condvar)>,
+}
+
+impl StartupSweep {
+    /// Waits until the sweep has finished.
+    pub fn wait(&self) {
+        let (done, finished) = &*self.done;
+        let mut done = done.lock().unwrap_or_else(|e| e.into_inner());
+        while !*done {
+            done = finished.wait(done).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    fn finished(&self) -> bool {
+        *self.done.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn finish(&self) {
+        let (done, finished) = &*self.done;
+        *done.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        finished.notify_all();
+    }
+}
+
+/// The sweeps' thread, told to stop when dropped.
+pub(super) struct Sweeps {
+    startup: StartupSweep,
+    stop: Arc<Stop>,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// Set when the server stops; the thread waits on it between passes.
+#[derive(Default)]
+struct Stop {
+    stopped: Mutex<bool>,
+    told: Condvar,
+}
+
+impl Stop {
+    /// Waits until `until` or a stop; whether it was a stop.
+    fn wait_until(&self, until: Instant) -> bool {
+        let mut stopped = self.stopped.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            let now = Instant::now();
+            if *stopped || now >= until {
+                return *stopped;
+            }
+            stopped = self
+                .told
+                .wait_timeout(stopped, until - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+}
+
+impl Sweeps {
+    /// Starts the thread: the start-up sweep, then the periodic one.
+    ///
+    /// # Errors
+    /// The thread cannot be started.
+    pub(super) fn start(shared: Arc<Shared>) -> std::io::Result<Sweeps> {
+        let startup = StartupSweep::default();
+        let stop = Arc::new(Stop::default());
+        let (done, stopped) = (startup.clone(), Arc::clone(&stop));
+        let thread = std::thread::Builder::new()
+            .name("ferry-sweep".into())
+            .spawn(move || {
+                sweep_at_start(&shared);
+                done.finish();
+                if !shared.config.read_only {
+                    sweep_periodically(&shared, &stopped);
+                }
+            })?;
+        Ok(Sweeps {
+            startup,
+            stop,
+            thread: Some(thread),
+        })
+    }
+
+    /// The start-up sweep, to wait for.
+    pub(super) fn startup(&self) -> StartupSweep {
+        self.startup.clone()
+    }
+}
+
+impl Drop for Sweeps {
+    fn drop(&mut self) {
+        *self.stop.stopped.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        self.stop.told.notify_all();
+        // Joined only between passes: the thread holds the storage, hence
+        // this node's lock, and a server started again in this process
+        // must find it free. A start-up walk is not waited for.
+        if self.startup.finished()
+            && let Some(thread) = self.thread.take()
+            && thread.join().is_err()
+        {
+            warn!("the sweeps' thread panicked");
+        }
+    }
+}
+
+/// Probes the file system, then removes expired upload sessions and the
+/// temp files of this node's earlier runs and of gone nodes.
+fn sweep_at_start(shared: &Shared) {
+    let storage = &shared.storage;
+    for warning in storage.probe_file_system() {
+        warn!("{warning}");
+    }
+    if shared.config.read_only {
+        // Read-only writes nothing, not even to clean up.
+        info!("read-only: stale temp files and expired upload sessions are left alone");
+        return;
+    }
+    let expired = storage.expire_upload_sessions(shared.config.session_ttl());
+    let swept = storage.remove_stale_temp_files();
+    info!("start-up sweep done: {swept} and {expired} expired upload sessions removed");
+}
+
+/// Every period (jittered) until `stop`, removes the temp files of nodes
+/// that died since.
+fn sweep_periodically(shared: &Shared, stop: &Stop) {
+    let period = shared.config.sweep_period;
+    while !stop.wait_until(Instant::now() + jittered(period)) {
+        let swept = shared.storage.remove_gone_nodes_temp_files();
+        match swept.gone.is_empty() {
+            true => debug!("periodic sweep: no gone node left temp files"),
+            false => info!("periodic sweep done: {swept} removed"),
+        }
+    }
+}
+
+/// `period` scaled by a random factor between 0.8 and 1.2 (`period` as
+/// it is if no random bytes can be had).
+fn jittered(period: Duration) -> Duration {
+    let mut byte = [0u8; 1];
+    let factor = match rustix::rand::getrandom(&mut byte, rustix::rand::GetRandomFlags::NONBLOCK) {
+        Ok(1) => 0.8 + 0.4 * f64::from(byte[0]) / 255.0,
+        _ => 1.0,
+    };
+    period.mul_f64(factor)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_period_is_jittered_by_at_most_a_fifth() {
+        let period = Duration::from_secs(30);
+        let waits: Vec<Duration> = (0..64).map(|_| jittered(period)).collect();
+        for wait in &waits {
+            assert!(
+                (Duration::from_secs(24)..=Duration::from_secs(36)).contains(wait),
+                "{wait:?}"
+            );
+        }
+        assert!(waits.iter().any(|w| *w != waits[0]), "no jitter: {waits:?}");
+    }
+
+    #[test]
+    fn a_stop_ends_a_wait_at_once() {
+        let stop = Arc::new(Stop::default());
+        let told = Arc::clone(&stop);
+        let started = Instant::now();
+        let waiter = std::thread::spawn(move || told.wait_until(started + Duration::from_secs(60)));
+        std::thread::sleep(Duration::from_millis(20));
+        *stop.stopped.lock().unwrap() = true;
+        stop.told.notify_all();
+        assert!(waiter.join().unwrap());
+        assert!(started.elapsed() < Duration::from_secs(10));
+        assert!(!Stop::default().wait_until(Instant::now() + Duration::from_millis(5)));
+    }
+}
