@@ -15,7 +15,7 @@ use super::listing::walk_permit;
 use super::{Ctx, ErrorKind, Failure, Next, Outcome, Reply, abandoned, refuse, storage_refusal};
 use crate::access::{Perm, Who};
 use crate::name::{Name, Prefix};
-use crate::storage::{Occupant, Removal, StorageError};
+use crate::storage::{Left, Occupant, StorageError};
 
 /// DELETE of folder `prefix`: everything in it that `who` may delete,
 /// then the folders left empty. [`Reply::Done`] when all is gone, else
@@ -37,13 +37,13 @@ pub(super) fn delete(ctx: &Ctx<'_>, who: Who, prefix: Prefix) -> Outcome {
             || !ctx.is_abandoned(),
         );
         match removed {
-            Ok(removal) if removal.is_complete() => {
+            Ok(removal) if removal.left.is_complete() => {
                 debug!("#{} DEL {}", ctx.client, prefix.as_str());
                 super::locks::release(ctx, prefix.as_str(), true);
                 Outcome::answer(Reply::Done)
             }
             Ok(removal) => {
-                let remains = remains(&who, removal);
+                let remains = remains(&who, Perm::Delete, removal.left);
                 debug!("#{} DEL {}: members remain", ctx.client, prefix.as_str());
                 Outcome::answer(remains)
             }
@@ -53,20 +53,19 @@ pub(super) fn delete(ctx: &Ctx<'_>, who: Who, prefix: Prefix) -> Outcome {
     })
 }
 
-/// What a removal left, as the client is told it: the files `who` may not
-/// delete with the grant's refusal, then the failures, then how many more
-/// were not named.
-fn remains(who: &Who, removal: Removal) -> Reply {
-    let more = removal.more;
-    let kept = removal.kept.into_iter().map(|name| {
-        let failure = super::access::refusal(who, Perm::Delete, &name);
+/// What a removal or copy left, as the client is told it: the files the
+/// grants kept (`who` lacks `perm` on them) with the grant's refusal,
+/// then the failures, then how many more were not named.
+fn remains(who: &Who, perm: Perm, left: Left) -> Reply {
+    let kept = left.kept.into_iter().map(|name| {
+        let failure = super::access::refusal(who, perm, &name);
         (name, failure)
     });
-    let failed = removal
+    let failed = left
         .failed
         .into_iter()
         .map(|(name, err)| (name, Failure::from(err)));
-    Reply::Remains(kept.chain(failed).collect(), more)
+    Reply::Remains(kept.chain(failed).collect(), left.more)
 }
 
 /// Refuses a COPY or MOVE (`verb`) whose source `from` is not there as
@@ -156,8 +155,12 @@ pub(super) fn clear(
                 || !ctx.is_abandoned(),
             );
             match removed {
-                Ok(removal) if removal.is_complete() => Ok(true),
-                Ok(removal) => Err(Box::new(Outcome::answer(remains(who, removal)))),
+                Ok(removal) if removal.left.is_complete() => Ok(true),
+                Ok(removal) => Err(Box::new(Outcome::answer(remains(
+                    who,
+                    Perm::Delete,
+                    removal.left,
+                )))),
                 Err(_) if ctx.is_abandoned() => Err(Box::new(abandoned(ctx, verb, to.as_str()))),
                 Err(err) => Err(Box::new(storage_refusal(ctx, verb, to.as_str(), err))),
             }
@@ -229,19 +232,9 @@ pub(super) fn copy(
                 Outcome::answer(Reply::Moved { replaced })
             }
             Ok(copied) => {
-                let more = copied.more;
-                let kept = copied.kept.into_iter().map(|name| {
-                    let failure = super::access::refusal(&who, Perm::Read, &name);
-                    (name, failure)
-                });
-                let failed = copied
-                    .failed
-                    .into_iter()
-                    .map(|(name, err)| (name, Failure::from(err)));
-                let remains: Vec<_> = kept.chain(failed).collect();
-                let left = remains.len() as u64 + more;
+                let left = (copied.kept.len() + copied.failed.len()) as u64 + copied.more;
                 debug!("#{} COPY {subject}: {left} left out", ctx.client);
-                Outcome::answer(Reply::Remains(remains, more))
+                Outcome::answer(remains(&who, Perm::Read, copied))
             }
             Err(_) if ctx.is_abandoned() => abandoned(ctx, "COPY", &subject),
             Err(err) => storage_refusal(ctx, "COPY", &subject, err),

@@ -12,7 +12,7 @@ use rustix::fs::{AtFlags, FileType, RenameFlags};
 use rustix::io::Errno;
 
 use super::dead_props::Holder;
-use super::remove::MAX_NAMED;
+use super::remove::Left;
 use super::{Folders, Storage, StorageError, Upload, check_regular};
 use crate::name::{Name, Prefix};
 
@@ -27,45 +27,9 @@ pub enum Occupant {
     Folder,
 }
 
-/// What a folder's copy left out (nothing, when all of it was copied).
-#[derive(Debug, Default)]
-pub struct Copied {
-    /// Files the judge kept from the copy (the caller's grants), by their
-    /// source name.
-    pub kept: Vec<String>,
-    /// Members that could not be copied, by source name (a folder's ends
-    /// in `/`), and why.
-    pub failed: Vec<(String, StorageError)>,
-    /// Members left out beyond the [`MAX_NAMED`] named above.
-    pub more: u64,
-}
-
-impl Copied {
-    /// Whether everything was copied.
-    pub fn is_complete(&self) -> bool {
-        self.kept.is_empty() && self.failed.is_empty() && self.more == 0
-    }
-
-    /// Whether [`MAX_NAMED`] members are named already (then one more
-    /// is only counted).
-    fn full(&mut self) -> bool {
-        let full = self.kept.len() + self.failed.len() >= MAX_NAMED;
-        self.more += u64::from(full);
-        full
-    }
-
-    fn keep(&mut self, name: &str) {
-        if !self.full() {
-            self.kept.push(name.to_owned());
-        }
-    }
-
-    fn fail(&mut self, name: String, err: StorageError) {
-        if !self.full() {
-            self.failed.push((name, err));
-        }
-    }
-}
+/// What a folder's copy left out (nothing, when all of it was copied):
+/// the members the judge kept and those that failed, by source name.
+pub type Copied = Left;
 
 impl Storage {
     /// What has `name`, whose parent folder must exist (a copy or move

@@ -67,7 +67,7 @@ mod sweep;
 mod tree;
 pub use copy::{Copied, Occupant};
 pub use dead_props::{DeadProperty, Holder, MAX_RECORD, PROPS_DIR, Recorded};
-pub use remove::{MAX_NAMED, Removal};
+pub use remove::{Left, MAX_NAMED, Removal};
 pub use resource::{Resource, Space};
 pub use sweep::SweepReport;
 pub use tree::DirectoryListing;
@@ -173,6 +173,21 @@ impl Folders {
             Folders::Keys => Some(1),
             Folders::Made | Folders::Explicit => None,
         }
+    }
+}
+
+/// The times that set a file's modification time to `seconds` (Unix)
+/// and leave its access time as it is.
+fn mtime_only(seconds: i64) -> rustix::fs::Timestamps {
+    rustix::fs::Timestamps {
+        last_access: rustix::fs::Timespec {
+            tv_sec: 0,
+            tv_nsec: rustix::fs::UTIME_OMIT,
+        },
+        last_modification: rustix::fs::Timespec {
+            tv_sec: seconds,
+            tv_nsec: 0,
+        },
     }
 }
 

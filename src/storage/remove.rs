@@ -19,23 +19,20 @@ use crate::name::Prefix;
 /// the answer is written, so they are bounded whatever the folder holds.
 pub const MAX_NAMED: usize = 10_000;
 
-/// What a folder's removal left behind (nothing, when it is all gone).
+/// What a walk over a folder (a removal, a copy) left undone: nothing
+/// when it all went; the names at most [`MAX_NAMED`], the rest counted.
 #[derive(Debug, Default)]
-pub struct Removal {
+pub struct Left {
     /// Files the judge kept (the caller's grants), by name.
     pub kept: Vec<String>,
-    /// Members that could not be removed, by name (a folder's ends in
-    /// `/`), and why.
+    /// Members that failed, by name (a folder's ends in `/`), and why.
     pub failed: Vec<(String, StorageError)>,
-    /// Members that stayed beyond the [`MAX_NAMED`] named above.
+    /// Members left beyond the [`MAX_NAMED`] named above.
     pub more: u64,
-    /// The folders (ending in `/`) above something told of: they stay
-    /// without a word of their own.
-    holding: HashSet<String>,
 }
 
-impl Removal {
-    /// Whether everything went.
+impl Left {
+    /// Whether nothing was left.
     pub fn is_complete(&self) -> bool {
         self.kept.is_empty() && self.failed.is_empty() && self.more == 0
     }
@@ -48,6 +45,32 @@ impl Removal {
         full
     }
 
+    /// Tells of `name`, which the judge kept.
+    pub(super) fn keep(&mut self, name: &str) {
+        if !self.full() {
+            self.kept.push(name.to_owned());
+        }
+    }
+
+    /// Tells of `name`, which failed with `err`.
+    pub(super) fn fail(&mut self, name: String, err: StorageError) {
+        if !self.full() {
+            self.failed.push((name, err));
+        }
+    }
+}
+
+/// What a folder's removal left behind (nothing, when it is all gone).
+#[derive(Debug, Default)]
+pub struct Removal {
+    /// What stayed, and why.
+    pub left: Left,
+    /// The folders (ending in `/`) above something told of: they stay
+    /// without a word of their own.
+    holding: HashSet<String>,
+}
+
+impl Removal {
     /// Notes that `name` stays: every folder above it stays too (each
     /// noted once, so a walk costs one pass however much stays).
     fn note(&mut self, name: &str) {
@@ -62,9 +85,7 @@ impl Removal {
 
     fn keep(&mut self, name: &str) {
         self.note(name);
-        if !self.full() {
-            self.kept.push(name.to_owned());
-        }
+        self.left.keep(name);
     }
 
     fn fail(&mut self, name: String, err: StorageError) {
@@ -73,9 +94,7 @@ impl Removal {
             // Told of itself: not again when it cannot be removed.
             self.holding.insert(name.clone());
         }
-        if !self.full() {
-            self.failed.push((name, err));
-        }
+        self.left.fail(name, err);
     }
 }
 
@@ -164,7 +183,7 @@ impl Storage {
         }
         // What went took its records with it; what stayed keeps them
         // (a removed member's record is stale by its inode: harmless).
-        if removal.is_complete() {
+        if removal.left.is_complete() {
             self.remove_records(super::dead_props::Holder::Folder(start));
         }
         Ok(removal)

@@ -65,16 +65,7 @@ impl Storage {
     /// # Errors
     /// As [`Storage::resource`]; the time cannot be set.
     pub fn set_mtime(&self, path: &str, mtime: i64) -> Result<(), StorageError> {
-        let times = rustix::fs::Timestamps {
-            last_access: rustix::fs::Timespec {
-                tv_sec: 0,
-                tv_nsec: rustix::fs::UTIME_OMIT,
-            },
-            last_modification: rustix::fs::Timespec {
-                tv_sec: mtime,
-                tv_nsec: 0,
-            },
-        };
+        let times = super::mtime_only(mtime);
         match path.rsplit_once('/').unwrap_or(("", path)) {
             (_, "") => Ok(rustix::fs::futimens(&*self.root, &times)?),
             ("", leaf) => Ok(rustix::fs::utimensat(

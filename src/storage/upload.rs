@@ -125,16 +125,7 @@ impl Upload {
         let Some(seconds) = self.mtime else {
             return Ok(());
         };
-        let times = rustix::fs::Timestamps {
-            last_access: rustix::fs::Timespec {
-                tv_sec: 0,
-                tv_nsec: rustix::fs::UTIME_OMIT,
-            },
-            last_modification: rustix::fs::Timespec {
-                tv_sec: seconds,
-                tv_nsec: 0,
-            },
-        };
+        let times = super::mtime_only(seconds);
         rustix::fs::futimens(&self.file, &times)?;
         Ok(())
     }
