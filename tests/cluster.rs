@@ -25,6 +25,8 @@
 //! h  Redis killed and started again: nothing lost, uploads continue
 //! i  Redis paused 5 s: uploads continue after, nothing lost
 //! j  `up` on a partial cluster (a node and HAProxy stopped) keeps every file
+//! k  a node killed mid-upload: its temp file removed by the other node's
+//!    periodic sweep within a minute, without any restart
 //! ```
 
 use std::path::{Path, PathBuf};

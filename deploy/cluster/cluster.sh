@@ -121,9 +121,11 @@ import os, socket, sys, time
 port, deadline, pid = int(sys.argv[1]), time.time() + float(sys.argv[2]), int(sys.argv[3])
 while time.time() < deadline:
     if pid:
+        # Ended (a zombie not reaped yet counts: see alive).
         try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+            if open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()[0] == "Z":
+                sys.exit(1)
+        except (OSError, IndexError):
             sys.exit(1)
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
@@ -283,12 +285,16 @@ start_node() {
     # A node whose JuiceFS client died still holds its lock file's flock
     # in the metadata service until that client's session expires (about
     # a minute: 5 heartbeats of 12 s); until then the new node finds its
-    # id taken. Try again, for up to 90 s.
-    local deadline=$((SECONDS + 90))
+    # id taken and says the lock's process is gone ("is still held"; a
+    # lock whose process lives "already serves"). Try again every half
+    # second, for up to 90 s: a refused start takes its lock before it
+    # binds or touches anything, so it costs only a process start.
+    local deadline=$((SECONDS + 90)) waited=0
     while ! start_node_once "$k" "$port" "$http"; do
-        if [ "$SECONDS" -lt "$deadline" ] && tail -n 1 "$STATE/logs/ferry-node$k.log" | grep -q 'already serves'; then
-            say "node$k: its lock is still held by its dead JuiceFS client's session; trying again"
-            sleep 2
+        if [ "$SECONDS" -lt "$deadline" ] && tail -n 1 "$STATE/logs/ferry-node$k.log" | grep -qE 'is still held|already serves'; then
+            [ "$waited" = 1 ] || say "node$k: its lock is still held by its dead JuiceFS client's session; trying again until it is free"
+            waited=1
+            sleep 0.5
             continue
         fi
         say "node$k did not start; the end of $STATE/logs/ferry-node$k.log:"

@@ -32,6 +32,9 @@
 #      nothing acknowledged is lost
 #   j  node 2 and HAProxy stopped, then `up`: it starts what is missing and
 #      every file is still there
+#   k  node 2 killed (-9) mid-upload, leaving its temp file: node 1 removes
+#      it within a minute (its periodic sweep, every 30 s +-20%), with no
+#      node restarted; then node 2 starts again
 #
 # Usage: deploy/cluster/test.sh [a b c ...]   (default: all)
 # Environment: FERRY_BIN (the ferry binary), FERRY_CLUSTER_TEST_TIMEOUT,
@@ -465,10 +468,50 @@ scenario_j() {
     result j 0 "up started node 2 and HAProxy; all $after files still there, the 20 checked intact"
 }
 
+# Node 2's temp files, seen through node 1's mount.
+node2_temps() { find "$FERRY_CLUSTER_DIR/mnt/node1/data" -name '.ferry-tmp-node2-*' 2>/dev/null; }
+
+scenario_k() {
+    # 256 KiB at 16 KiB/s through node 2: in flight for 16 s.
+    head -c 262144 /dev/urandom >"$WORK/k.bin"
+    python3 - "$NODE2_PORT" "$WORK/k.bin" k/killed.bin >"$WORK/k.out" 2>&1 <<'EOF' &
+import socket, sys, time
+port, path, name = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+data = open(path, "rb").read()
+s = socket.create_connection(("127.0.0.1", port), timeout=60)
+assert s.makefile("rb").readline().startswith(b"OK FERRY/1 ")
+s.sendall(b"PUT %s %d\n" % (name.encode(), len(data)))
+for i in range(0, len(data), 4096):
+    s.sendall(data[i:i + 4096])
+    time.sleep(0.25)
+EOF
+    local pid=$! i t_kill gone_after=""
+    for i in $(seq 50); do [ -n "$(node2_temps)" ] && break; sleep 0.2; done
+    [ -n "$(node2_temps)" ] || { kill "$pid" 2>/dev/null; result k 1 "no temp file of node 2's upload appeared"; return; }
+    t_kill=$(date +%s.%N)
+    "$CLUSTER" node kill 2 >/dev/null 2>&1
+    kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true
+    log "k: node 2 killed with $(node2_temps | wc -l) temp file(s) in place"
+    # Node 1's next periodic sweep is at most 36 s away; a minute allowed.
+    for i in $(seq 600); do
+        if [ -z "$(node2_temps)" ]; then
+            gone_after=$(awk -v t="$t_kill" -v n="$(date +%s.%N)" 'BEGIN { printf "%.1f", n - t }')
+            break
+        fi
+        sleep 0.1
+    done
+    "$CLUSTER" node start 2 >/dev/null 2>&1 || log "k: node 2 did not start again"
+    [ -n "$gone_after" ] || { result k 1 "node 2's temp file still there 60 s after it died: $(node2_temps)"; return; }
+    grep -q 'periodic sweep done: .*node2' "$(node_log 1)" \
+        || { result k 1 "the temp file went, but node 1's log does not say its sweep removed it"; return; }
+    node_ready 2 20 || { result k 1 "node 2 did not start again after the sweep"; return; }
+    result k 0 "node 2's temp file removed by node 1 ${gone_after} s after node 2 died, no restart; node 2 started again"
+}
+
 scenarios=("$@")
-[ ${#scenarios[@]} -gt 0 ] || scenarios=(a b c d e f g h i j)
+[ ${#scenarios[@]} -gt 0 ] || scenarios=(a b c d e f g h i j k)
 for s in "${scenarios[@]}"; do
-    declare -F "scenario_$s" >/dev/null || { echo "test.sh: no scenario $s (a to j)" >&2; exit 2; }
+    declare -F "scenario_$s" >/dev/null || { echo "test.sh: no scenario $s (a to k)" >&2; exit 2; }
     # Each scenario checks what it runs and says PASS or FAIL itself; in a
     # subshell, so that a stray failure ends only that scenario.
     ( set +e; "scenario_$s" ) | tee "$WORK/result.$s" || true
