@@ -17,6 +17,7 @@ mod support;
 use std::fs;
 
 use binary::{failure, run, stderr, success};
+use ferry::client::Endpoint;
 use support::proxy::CuttingProxy;
 use support::{TestServer, crc_hex, entries, pattern};
 
@@ -251,6 +252,135 @@ fn a_failed_resume_download_keeps_its_partial_and_a_plain_one_does_not() {
     assert!(stderr(&output).contains(&format!("> GET file.bin {kept}\n")));
     assert!(fs::read(work.path().join("file.bin")).unwrap() == data);
     assert_eq!(entries(work.path()), ["file.bin"]);
+}
+
+#[test]
+fn a_plain_put_is_sent_again_whole_after_its_connection_drops_mid_body() {
+    let server = TestServer::start();
+    let work = tempfile::tempdir().unwrap();
+    let data = pattern(1_000_000, 21);
+    fs::write(work.path().join("big.bin"), &data).unwrap();
+    server.client().put_bytes("big.bin", b"old").unwrap();
+    // The first connection dies 200,000 bytes into the body, as when the
+    // node behind a balancer is killed; the next one goes through.
+    let proxy = CuttingProxy::cutting_first(server.addr, 1, 200_000);
+    let quick = ["--retries", "1", "--retry-delay", "0.01"];
+
+    let mut args = vec!["put", "big.bin"];
+    args.extend(quick);
+    let out = success_allowing_retry_notes(&run(work.path(), proxy.addr, &args));
+    assert_eq!(
+        out,
+        format!(
+            "stored big.bin (1000000 bytes, crc32c {})\n",
+            crc_hex(&data)
+        )
+    );
+    assert_eq!((proxy.cuts(), proxy.connections()), (1, 2));
+    assert!(fs::read(server.path("big.bin")).unwrap() == data);
+    assert_eq!(
+        server.settled_files_on_disk(),
+        ["big.bin"],
+        "a temp file stayed"
+    );
+
+    // Without retries the drop is the answer (exit 3), and the old file stays.
+    let proxy = CuttingProxy::cutting_first(server.addr, 1, 200_000);
+    server.client().put_bytes("big.bin", b"old").unwrap();
+    let line = failure(
+        &run(
+            work.path(),
+            proxy.addr,
+            &["put", "--retries", "0", "big.bin"],
+        ),
+        3,
+    );
+    assert!(line.starts_with("ferry: big.bin: "), "{line}");
+    assert_eq!(fs::read(server.path("big.bin")).unwrap(), b"old");
+}
+
+/// `get --resume` of a file the server replaced (same size, other bytes)
+/// since the first run kept a partial download: the next run sees it in
+/// the first answer's line and starts over at once, over `addr` (the
+/// server, plain or TLS, as `host:port`) with `extra` arguments.
+fn replaced_file_is_downloaded_afresh(server: &TestServer, endpoint: Endpoint, extra: &[&str]) {
+    let work = tempfile::tempdir().unwrap();
+    let old = pattern(1_000_000, 31);
+    let new = pattern(1_000_000, 32);
+    let addr = endpoint.addr.clone();
+    let store = |data: &[u8]| {
+        endpoint
+            .connect()
+            .unwrap()
+            .put_bytes("file.bin", data)
+            .unwrap()
+    };
+    store(&old);
+    let run_here = |to: &str, args: &[&str]| {
+        binary::ferry(work.path())
+            .args(args)
+            .args(extra)
+            .args(["--server", to])
+            .output()
+            .unwrap()
+    };
+    let proxy = CuttingProxy::cutting_first(server.addr, 1, 300_000);
+    let to_proxy = addr.replace(
+        &server.addr.port().to_string(),
+        &proxy.addr.port().to_string(),
+    );
+    let line = failure(
+        &run_here(
+            &to_proxy,
+            &["get", "--resume", "--retries", "0", "file.bin"],
+        ),
+        3,
+    );
+    assert!(
+        line.contains("run the same command again to resume"),
+        "{line}"
+    );
+    let kept = fs::metadata(work.path().join(".file.bin.ferry-part"))
+        .unwrap()
+        .len();
+    assert!(kept > 0 && kept < 1_000_000, "{kept}");
+
+    store(&new);
+    let output = run_here(&addr, &["get", "--resume", "-v", "file.bin"]);
+    let err = stderr(&output);
+    assert!(output.status.success(), "{err}");
+    assert!(
+        err.contains(
+            "file.bin changed on the server since the partial download began; starting over"
+        ),
+        "{err}"
+    );
+    // Asked from where the partial stood, then, told of another file, at
+    // once from 0: no checksum of a mixed whole to fail.
+    let from_kept = err.find(&format!("> GET file.bin {kept}\n")).expect(&err);
+    let from_zero = err.find("> GET file.bin\n").expect(&err);
+    assert!(from_kept < from_zero, "{err}");
+    assert!(!err.contains("checksum mismatch"), "{err}");
+    assert!(fs::read(work.path().join("file.bin")).unwrap() == new);
+    assert_eq!(entries(work.path()), ["file.bin"]);
+}
+
+#[test]
+fn get_resume_of_a_replaced_file_starts_over_at_once() {
+    let server = TestServer::start();
+    let endpoint = Endpoint::new(server.addr.to_string());
+    replaced_file_is_downloaded_afresh(&server, endpoint, &[]);
+}
+
+#[test]
+fn get_resume_of_a_replaced_file_starts_over_at_once_over_tls() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = support::tls::self_signed(dir.path(), "server");
+    let ca = files.cert.to_str().unwrap().to_owned();
+    let server = TestServer::start_with(|c| c.serve_tls(files));
+    let addr = format!("localhost:{}", server.addr.port());
+    let endpoint = support::tls::endpoint(&addr, std::path::Path::new(&ca));
+    replaced_file_is_downloaded_afresh(&server, endpoint, &["--ca", &ca]);
 }
 
 #[test]

@@ -178,6 +178,7 @@ fn exit_code(err: &ClientError) -> u8 {
         ClientError::Io(_)
         | ClientError::Local(_)
         | ClientError::Protocol(_)
+        | ClientError::Changed
         | ClientError::WrongPort(_)
         | ClientError::Checksum { .. } => 3,
     }

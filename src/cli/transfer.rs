@@ -11,7 +11,7 @@ use super::Failure;
 use super::args::{ClientArgs, GetArgs, PutArgs};
 use super::interrupt::Discard;
 use super::output::{Counted, Output};
-use crate::client::resume::{self, Upload};
+use crate::client::resume::{self, FileVersion, Upload};
 use crate::client::retry::{Backoff, RetryPolicy};
 use crate::client::{ClientError, crc_of, unix_mtime};
 
@@ -266,41 +266,57 @@ fn download(args: &GetArgs, target: &Path, output: &Output) -> Result<u64, Failu
     bar.set_position(have);
     let bars = [&bar];
     let mut sink = Counted::new(&mut file, &bars);
+    // The file the partial's bytes are of, as the run that began it heard.
+    let began = (have > 0).then(|| began_with(&partial)).flatten();
+    let mut recorded = began.is_some();
     let result = resume::download(
         &args.client.connection.endpoint()?,
         &args.remote,
         &mut sink,
-        have,
-        crc_so_far,
+        (have, crc_so_far),
+        began,
         policy,
-        &mut |head| output.reveal(&bar, head.total),
+        &mut |head| {
+            if args.resume && !recorded {
+                recorded = record_version(&partial, head);
+            }
+            output.reveal(&bar, head.total)
+        },
     );
     output.finish(&bar, result.is_ok());
     let outcome = result.and_then(|download| {
         keep_mtime(&file, download.mtime).map_err(ClientError::Local)?;
         file.sync_all().map_err(ClientError::Local)?;
         fs::rename(&partial, target).map_err(ClientError::Local)?;
+        let _ = fs::remove_file(version_path(&partial));
         Ok(download.total)
     });
+    let restart = |why: &str| -> Result<u64, Failure> {
+        output.warn(&format!("{}: {why}; starting over", partial.display()));
+        forget(&partial).map_err(local_failure)?;
+        download(args, target, output)
+    };
     match outcome {
         Ok(total) => Ok(total),
+        // What we hold is longer than the file: not a prefix of it.
         Err(ClientError::Remote { code: 416, .. }) if have > 0 => {
-            // What we hold is longer than the file: not a prefix of it.
-            output.warn(&format!(
-                "{}: partial download is longer than {}; starting over",
-                partial.display(),
-                args.remote
-            ));
-            fs::remove_file(&partial).map_err(local_failure)?;
-            download(args, target, output)
+            restart(&format!("partial download is longer than {}", args.remote))
         }
+        // Of another version (checked before a byte of this one is read).
+        Err(ClientError::Changed) if have > 0 => restart(&format!(
+            "{} changed on the server since the partial download began",
+            args.remote
+        )),
         Err(err) => {
             // A partial download is kept for --resume to continue, unless
             // its bytes are wrong (they cannot be the start of the file).
-            let wrong = matches!(err, ClientError::Checksum { .. } | ClientError::Protocol(_));
+            let wrong = matches!(
+                err,
+                ClientError::Checksum { .. } | ClientError::Protocol(_) | ClientError::Changed
+            );
             let empty = fs::metadata(&partial).is_ok_and(|m| m.len() == 0);
             if !args.resume || wrong || empty {
-                let _ = fs::remove_file(&partial);
+                let _ = forget(&partial);
                 return Err(get_failure(&args.remote, err));
             }
             let hint = format!(
@@ -336,8 +352,8 @@ fn get_to_stdout(args: &GetArgs, output: &Output) -> Result<(), Failure> {
         &args.client.connection.endpoint()?,
         &args.remote,
         &mut Counted::new(&mut out, &bars),
-        0,
-        0,
+        (0, 0),
+        None,
         no_retries,
         &mut |head| output.reveal(&bar, head.total),
     )
@@ -396,6 +412,36 @@ pub(super) fn partial_path(target: &Path) -> PathBuf {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     target.with_file_name(format!(".{name}.ferry-part"))
+}
+
+/// Where a `--resume` download keeps, beside its partial file, which
+/// version of the file its bytes are of (`resume::FileVersion`'s line), so
+/// that a later run sees at its first answer that the file was replaced.
+fn version_path(partial: &Path) -> PathBuf {
+    let mut name = partial.as_os_str().to_owned();
+    name.push(".of");
+    PathBuf::from(name)
+}
+
+/// The version the partial download at `partial` is of, if recorded.
+fn began_with(partial: &Path) -> Option<FileVersion> {
+    FileVersion::parse(&fs::read_to_string(version_path(partial)).ok()?)
+}
+
+/// Records the version `head` describes for the partial download at
+/// `partial`; whether it was recorded (if not, a later run checks only at
+/// its end, by the whole file's CRC-32C).
+fn record_version(partial: &Path, head: &crate::client::Download) -> bool {
+    fs::write(version_path(partial), FileVersion::from(head).to_line()).is_ok()
+}
+
+/// Removes a partial download and its version record.
+fn forget(partial: &Path) -> io::Result<()> {
+    let _ = fs::remove_file(version_path(partial));
+    match fs::remove_file(partial) {
+        Err(err) if err.kind() != io::ErrorKind::NotFound => Err(err),
+        _ => Ok(()),
+    }
 }
 
 /// The last component of a local path, as a remote name.

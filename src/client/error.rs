@@ -26,6 +26,10 @@ pub enum ClientError {
     /// The port speaks another protocol (HTTP, TLS): the message says
     /// which, and what to connect with instead.
     WrongPort(String),
+    /// The file on the server is not the one a download began with (its
+    /// size, CRC-32C or time differ): the bytes held are of another
+    /// version, and the download must start over.
+    Changed,
     /// A download's bytes do not match the CRC-32C the server reported.
     Checksum {
         /// What the server said the file's CRC-32C is.
@@ -73,6 +77,9 @@ impl fmt::Display for ClientError {
             ClientError::Io(err) => write!(f, "{err}"),
             ClientError::Local(err) => write!(f, "local file: {err}"),
             ClientError::Protocol(what) => write!(f, "protocol error: {what}"),
+            ClientError::Changed => {
+                f.write_str("the file changed on the server since the download began")
+            }
             ClientError::WrongPort(what) => write!(f, "{what}"),
             ClientError::Checksum { expected, received } => write!(
                 f,

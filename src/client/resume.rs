@@ -11,6 +11,10 @@
 //!   stored file is not this one.
 //! - [`download`] appends to what the caller already has with ranged
 //!   `GET`s, and verifies the whole result against the server's CRC-32C.
+//!   Each answer's first line states the file's size, CRC-32C and time:
+//!   one that differs from what an earlier answer (or, given by the
+//!   caller, an earlier run) said is [`ClientError::Changed`], seen before
+//!   a byte of the other file is taken, so the caller starts over at once.
 
 use std::io::{self, Read, Seek, SeekFrom, Write};
 
@@ -185,22 +189,22 @@ impl Uploader<'_> {
 /// # Errors
 /// Refusals (`ERR 416` if `have` is past the end of the file),
 /// [`ClientError::Local`] if `out` fails, [`ClientError::Checksum`] if the
-/// whole does not match, [`ClientError::Protocol`] if the file changed on
-/// the server between two attempts, and connection failures once the policy
-/// gives up.
+/// whole does not match, [`ClientError::Changed`] if the file is not the
+/// one `began` describes or changed on the server between two attempts,
+/// and connection failures once the policy gives up.
 pub fn download(
     endpoint: &Endpoint,
     name: &str,
     out: &mut dyn Write,
-    have: u64,
-    crc_so_far: u32,
+    (have, crc_so_far): (u64, u32),
+    began: Option<FileVersion>,
     policy: RetryPolicy,
     on_head: &mut dyn FnMut(&Download),
 ) -> Result<Download> {
     let mut backoff = Backoff::new(policy);
     let mut out = CrcWriter::new(out, crc_so_far);
-    // The file as the answers so far described it.
-    let mut version = None;
+    // The file as the answers so far (or the run that began) described it.
+    let mut version = began;
     loop {
         let before = out.written();
         let result = download_attempt(
@@ -222,24 +226,54 @@ pub fn download(
     }
 }
 
-/// What the answers of one download have said about the file: later
-/// answers must agree, or the pieces would be of different versions.
-#[derive(Debug)]
-struct Known {
-    total: u64,
+/// What the answers of a download have said about the file: later
+/// answers must agree, or the pieces would be of different versions. A
+/// caller that keeps a partial download between runs keeps this beside it
+/// ([`FileVersion::to_line`]) and passes it to the next run's [`download`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileVersion {
+    /// Size of the whole file.
+    pub total: u64,
     /// Its CRC-32C, once an answer stated one (a server says `-` until it
     /// has read a file placed by other means).
-    crc: Option<u32>,
-    mtime: Option<i64>,
+    pub crc: Option<u32>,
+    /// Its modification time, Unix seconds.
+    pub mtime: Option<i64>,
 }
 
-impl Known {
-    fn from(head: &Download) -> Known {
-        Known {
+impl FileVersion {
+    /// The file as answer `head` describes it.
+    pub fn from(head: &Download) -> FileVersion {
+        FileVersion {
             total: head.total,
             crc: head.crc,
             mtime: head.mtime,
         }
+    }
+
+    /// One line: `<size> <crc32c hex or -> <mtime or ->`.
+    pub fn to_line(&self) -> String {
+        let crc = self.crc.map_or("-".to_owned(), |crc| format!("{crc:08x}"));
+        let mtime = self.mtime.map_or("-".to_owned(), |mtime| mtime.to_string());
+        format!("{} {crc} {mtime}\n", self.total)
+    }
+
+    /// Reads [`FileVersion::to_line`]'s line back; `None` if it is not one.
+    pub fn parse(line: &str) -> Option<FileVersion> {
+        let mut fields = line.split_whitespace();
+        let total = fields.next()?.parse().ok()?;
+        let crc = match fields.next()? {
+            "-" => None,
+            hex => Some(u32::from_str_radix(hex, 16).ok()?),
+        };
+        let mtime = match fields.next()? {
+            "-" => None,
+            secs => Some(secs.parse().ok()?),
+        };
+        fields
+            .next()
+            .is_none()
+            .then_some(FileVersion { total, crc, mtime })
     }
 
     /// Whether `head` describes the same file, as far as both say; learns
@@ -264,7 +298,7 @@ fn download_attempt(
     name: &str,
     have: u64,
     out: &mut CrcWriter<&mut dyn Write>,
-    version: &mut Option<Known>,
+    version: &mut Option<FileVersion>,
     on_head: &mut dyn FnMut(&Download),
 ) -> Result<Download> {
     let offset = have + out.written();
@@ -272,11 +306,10 @@ fn download_attempt(
     requests.get(name, offset, None)?;
     requests.flush()?;
     let head = replies.get_head()?;
-    let known = version.get_or_insert(Known::from(&head));
+    let known = version.get_or_insert(FileVersion::from(&head));
     if !known.agrees(&head) {
-        return Err(ClientError::protocol(
-            "the file changed on the server during the download",
-        ));
+        // Not a byte of the other file is read: the connection goes.
+        return Err(ClientError::Changed);
     }
     // Stated by this answer or an earlier one: either covers the whole.
     let crc = known.crc;
@@ -306,7 +339,7 @@ mod tests {
 
     #[test]
     fn answers_agree_as_far_as_both_say_and_a_crc_stated_later_is_kept() {
-        let mut known = Known::from(&head(None, Some(5)));
+        let mut known = FileVersion::from(&head(None, Some(5)));
         assert!(known.agrees(&head(None, Some(5))));
         assert!(known.agrees(&head(Some(7), Some(5))));
         assert_eq!(known.crc, Some(7));
@@ -320,5 +353,22 @@ mod tests {
             total: 10,
             ..head(Some(7), Some(5))
         }));
+    }
+
+    #[test]
+    fn a_version_is_kept_as_a_line_and_read_back() {
+        for version in [
+            FileVersion::from(&head(Some(0xab), Some(-5))),
+            FileVersion::from(&head(None, None)),
+        ] {
+            assert_eq!(FileVersion::parse(&version.to_line()), Some(version));
+        }
+        assert_eq!(
+            FileVersion::from(&head(Some(0xab), Some(5))).to_line(),
+            "9 000000ab 5\n"
+        );
+        for bad in ["", "9", "9 - ", "x - -", "9 zz -", "9 - - more"] {
+            assert_eq!(FileVersion::parse(bad), None, "{bad:?}");
+        }
     }
 }

@@ -342,7 +342,11 @@ pub fn finish_receive(receive: Box<Receive>, client: u64) -> Outcome {
     Outcome::on_pool(move |ctx| {
         let mut receive = receive;
         if let Err(err) = receive.flush() {
-            warn!("#{client} upload of {} failed: {err}", receive.name);
+            log::log!(
+                err.log_level(),
+                "#{client} upload of {} failed: {err}",
+                receive.name
+            );
             let failure = receive.failure(err);
             drop(receive);
             return Outcome::failed(failure, Next::Request);
@@ -447,7 +451,11 @@ pub fn leftover(outcome: Outcome) -> Option<super::Job> {
 /// answered as a failed write always is: the rest of a fixed-length body is
 /// skipped, a chunked one ends the connection.
 pub fn write_failed(receive: Box<Receive>, err: StorageError, client: u64) -> Outcome {
-    warn!("#{client} upload of {} failed: {err}", receive.name);
+    log::log!(
+        err.log_level(),
+        "#{client} upload of {} failed: {err}",
+        receive.name
+    );
     let rest = match (&receive.chunked, receive.left) {
         (Some(_), _) => Next::Close,
         (None, 0) => Next::Request,

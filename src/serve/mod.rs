@@ -421,10 +421,10 @@ fn refuse(ctx: &Ctx<'_>, verb: &str, subject: &str, failure: Failure, next: Next
 /// the reason is a debug line, unless the server is at fault (a 5xx: a
 /// full disk, a limit reached), which operators should see, and a warning
 /// where its storage failed, which they must see even with `--log-level
-/// warn`.
+/// warn` (an error when it keeps failing: `storage::failure_level`).
 fn log_refusal(client: u64, verb: &str, subject: &str, failure: &Failure) {
     let level = match failure.kind {
-        ErrorKind::Unavailable | ErrorKind::Internal => log::Level::Warn,
+        ErrorKind::Unavailable | ErrorKind::Internal => failure.level.unwrap_or(log::Level::Warn),
         kind if kind.code() >= 500 => log::Level::Info,
         _ => log::Level::Debug,
     };

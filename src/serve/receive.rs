@@ -215,7 +215,7 @@ impl Receive {
                 written => written,
             };
             if let Err(err) = written {
-                warn!("#{client} PUT {} failed: {err}", self.name);
+                log::log!(err.log_level(), "#{client} PUT {} failed: {err}", self.name);
                 break Some(self.failure(err));
             }
         };

@@ -137,6 +137,9 @@ pub struct Failure {
     pub kind: ErrorKind,
     /// The reason, one line.
     pub message: String,
+    /// How loudly the server logs it, where the storage decided (a
+    /// storage failure: see `storage::failure_level`); else by its kind.
+    pub level: Option<log::Level>,
 }
 
 impl Failure {
@@ -145,6 +148,7 @@ impl Failure {
         Failure {
             kind,
             message: message.into(),
+            level: None,
         }
     }
 }
@@ -157,7 +161,11 @@ impl fmt::Display for Failure {
 
 impl From<StorageError> for Failure {
     fn from(err: StorageError) -> Failure {
-        Failure::new(ErrorKind::from(&err), err.to_string())
+        let level = matches!(err, StorageError::Unavailable(..)).then(|| err.log_level());
+        Failure {
+            level,
+            ..Failure::new(ErrorKind::from(&err), err.to_string())
+        }
     }
 }
 
@@ -287,7 +295,7 @@ impl From<&StorageError> for ErrorKind {
             | StorageError::Stored(_) => ErrorKind::Conflict,
             StorageError::Symlink => ErrorKind::Forbidden,
             StorageError::NoSpace => ErrorKind::NoSpace,
-            StorageError::Unavailable(_) => ErrorKind::Unavailable,
+            StorageError::Unavailable(..) => ErrorKind::Unavailable,
             StorageError::Busy | StorageError::TooManySessions(_) | StorageError::Committing => {
                 ErrorKind::Busy
             }

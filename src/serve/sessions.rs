@@ -236,7 +236,10 @@ pub(super) fn finish_append(
             })
         }
         Err(err) => {
-            warn!("#{client} APPEND {name} could not be flushed: {err}");
+            log::log!(
+                err.log_level(),
+                "#{client} APPEND {name} could not be flushed: {err}"
+            );
             Outcome::failed(err.into(), Next::Request)
         }
     }

@@ -4,7 +4,9 @@
 
 use std::fmt;
 use std::io;
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use rustix::io::Errno;
 
@@ -30,8 +32,9 @@ pub enum StorageError {
     Busy,
     /// The storage itself failed (an I/O error, a network file system or
     /// FUSE client that lost its server): the server's fault and maybe
-    /// passing, never the client's.
-    Unavailable(Errno),
+    /// passing, never the client's. With how loudly to log it, decided
+    /// when it was met ([`failure_level`]).
+    Unavailable(Errno, log::Level),
     /// No upload session with that id.
     NoSuchUpload,
     /// The upload is stored already (its mark says so): this many bytes.
@@ -82,7 +85,9 @@ impl StorageError {
             Errno::LOOP => StorageError::Symlink,
             Errno::NOSPC | Errno::DQUOT => StorageError::NoSpace,
             Errno::MFILE | Errno::NFILE => StorageError::Busy,
-            failed if is_storage_failure(failed) => StorageError::Unavailable(failed),
+            failed if is_storage_failure(failed) => {
+                StorageError::Unavailable(failed, failure_level(failed))
+            }
             other => StorageError::Io(other.into()),
         }
     }
@@ -136,6 +141,80 @@ fn is_storage_failure(errno: Errno) -> bool {
     true
 }
 
+impl StorageError {
+    /// How loudly to log this error where the server meets it: a storage
+    /// failure as [`failure_level`] decided, anything else a warning (the
+    /// callers log only what went wrong on the server's side).
+    pub fn log_level(&self) -> log::Level {
+        match self {
+            StorageError::Unavailable(_, level) => *level,
+            _ => log::Level::Warn,
+        }
+    }
+}
+
+/// A storage failure of a kind met within this long of the last of that
+/// kind is *repeated*: the storage has not recovered, which an operator
+/// must see (an error), rather than a passing hiccup (a warning).
+pub const REPEATED_WITHIN: Duration = Duration::from_secs(60);
+
+/// At most one error line per kind this often: a dead storage fails every
+/// request, and the log would drown in them. The repeats between are
+/// debug lines; `ferry_storage_failures_total` counts every one.
+pub const ERROR_LINE_EVERY: Duration = Duration::from_secs(10);
+
+/// When each of [`STORAGE_FAILURES`] was last met, and last logged at
+/// error: milliseconds since [`epoch`] plus one (0: never).
+static LAST_MET: [AtomicU64; STORAGE_FAILURES.len()] =
+    [const { AtomicU64::new(0) }; STORAGE_FAILURES.len()];
+static LAST_ERROR_LINE: [AtomicU64; STORAGE_FAILURES.len()] =
+    [const { AtomicU64::new(0) }; STORAGE_FAILURES.len()];
+
+/// The clock of [`LAST_MET`]: monotonic, from the first failure met.
+fn epoch() -> Instant {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
+}
+
+/// How loudly to log storage failure `errno`, met now (the one home of
+/// the rule): a warning the first time in [`REPEATED_WITHIN`], an error
+/// when repeated, at most once per [`ERROR_LINE_EVERY`] per kind, and a
+/// debug line for the repeats between.
+fn failure_level(errno: Errno) -> log::Level {
+    let Some(at) = STORAGE_FAILURES.iter().position(|(e, _)| *e == errno) else {
+        return log::Level::Warn;
+    };
+    let now = u64::try_from(epoch().elapsed().as_millis()).unwrap_or(u64::MAX - 1) + 1;
+    let last = LAST_MET[at].swap(now, Ordering::Relaxed);
+    let last_line = LAST_ERROR_LINE[at].load(Ordering::Relaxed);
+    let level = level_of(now, last, last_line);
+    // One of several threads meeting it at once writes the error line.
+    if level == log::Level::Error
+        && LAST_ERROR_LINE[at]
+            .compare_exchange(last_line, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_err()
+    {
+        return log::Level::Debug;
+    }
+    level
+}
+
+/// [`failure_level`]'s rule, at `now`, for a kind last met at `last` and
+/// last logged at error at `last_line` (milliseconds; 0: never).
+fn level_of(now: u64, last: u64, last_line: u64) -> log::Level {
+    let within = |since: u64, span: Duration| {
+        since != 0 && u128::from(now.saturating_sub(since)) < span.as_millis()
+    };
+    match (
+        within(last, REPEATED_WITHIN),
+        within(last_line, ERROR_LINE_EVERY),
+    ) {
+        (false, _) => log::Level::Warn,
+        (true, false) => log::Level::Error,
+        (true, true) => log::Level::Debug,
+    }
+}
+
 impl From<Errno> for StorageError {
     fn from(errno: Errno) -> StorageError {
         StorageError::from_errno(errno)
@@ -165,7 +244,7 @@ impl fmt::Display for StorageError {
             StorageError::Symlink => f.write_str("symlinks are not followed"),
             StorageError::NoSpace => f.write_str("no space left on device"),
             StorageError::Busy => f.write_str("server out of file descriptors"),
-            StorageError::Unavailable(errno) => write!(
+            StorageError::Unavailable(errno, _) => write!(
                 f,
                 "storage unavailable ({}): try again",
                 std::io::Error::from(*errno)
@@ -217,3 +296,36 @@ impl fmt::Display for StorageError {
 }
 
 impl std::error::Error for StorageError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use log::Level::{Debug, Error, Warn};
+
+    #[test]
+    fn a_failure_is_a_warning_then_an_error_if_repeated_within_a_minute_and_rate_limited() {
+        let (s, min) = (1_000, 60_000);
+        assert_eq!(level_of(5 * s, 0, 0), Warn, "the first ever");
+        assert_eq!(level_of(5 * s + min, 5 * s, 0), Warn, "a minute after");
+        assert_eq!(level_of(5 * s + 1, 5 * s, 0), Error, "again at once");
+        assert_eq!(
+            level_of(7 * s, 6 * s, 5 * s),
+            Debug,
+            "within 10 s of an error line"
+        );
+        assert_eq!(level_of(15 * s, 14 * s, 5 * s), Error, "10 s after it");
+    }
+
+    #[test]
+    fn the_level_is_decided_once_per_failure_met() {
+        // EXFULL is no storage failure: always a warning, nothing recorded.
+        assert_eq!(failure_level(Errno::XFULL), Warn);
+        // ECOMM is met by no other test of this process.
+        let levels: Vec<log::Level> = (0..3).map(|_| failure_level(Errno::COMM)).collect();
+        assert_eq!(levels, [Warn, Error, Debug]);
+        let err = StorageError::from(Errno::COMM);
+        assert!(matches!(err, StorageError::Unavailable(Errno::COMM, Debug)));
+        assert_eq!(err.log_level(), Debug);
+        assert_eq!(StorageError::NotFound.log_level(), Warn);
+    }
+}

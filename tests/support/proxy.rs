@@ -32,6 +32,27 @@ impl CuttingProxy {
         seed: u64,
         budget: std::ops::RangeInclusive<u64>,
     ) -> CuttingProxy {
+        let mut rng = XorShift(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+        let span = budget.end() - budget.start() + 1;
+        CuttingProxy::with_allowance(upstream, move |_| budget.start() + rng.next() % span)
+    }
+
+    /// Forwards to `upstream`, cutting each of the first `cut` connections
+    /// once `after` bytes have passed, and none after them.
+    #[allow(dead_code)]
+    pub fn cutting_first(upstream: SocketAddr, cut: usize, after: u64) -> CuttingProxy {
+        CuttingProxy::with_allowance(upstream, move |n| match n < cut {
+            true => after,
+            false => u64::MAX,
+        })
+    }
+
+    /// Forwards to `upstream`; connection `n` (from 0) is cut after
+    /// `allowance(n)` bytes.
+    fn with_allowance(
+        upstream: SocketAddr,
+        mut allowance: impl FnMut(usize) -> u64 + Send + 'static,
+    ) -> CuttingProxy {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind proxy");
         let addr = listener.local_addr().unwrap();
         let stop = Arc::new(AtomicBool::new(false));
@@ -40,7 +61,6 @@ impl CuttingProxy {
         let thread = {
             let (stop, cuts, connections) = (stop.clone(), cuts.clone(), connections.clone());
             std::thread::spawn(move || {
-                let mut rng = XorShift(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
                 for client in listener.incoming() {
                     if stop.load(Ordering::SeqCst) {
                         return;
@@ -52,10 +72,8 @@ impl CuttingProxy {
                     // Small answers must pass at once, as they would directly.
                     let _ = client.set_nodelay(true);
                     let _ = server.set_nodelay(true);
-                    connections.fetch_add(1, Ordering::SeqCst);
-                    let span = budget.end() - budget.start() + 1;
-                    let allowance = budget.start() + rng.next() % span;
-                    forward(client, server, allowance, cuts.clone());
+                    let n = connections.fetch_add(1, Ordering::SeqCst);
+                    forward(client, server, allowance(n), cuts.clone());
                 }
             })
         };
