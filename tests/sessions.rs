@@ -289,6 +289,31 @@ fn sessions_unused_for_the_ttl_are_removed() {
 }
 
 #[test]
+fn sessions_unused_for_the_ttl_are_removed_without_any_upload_asking() {
+    // The periodic sweep expires them on a node that gets no UPLOAD (one a
+    // balancer no longer sends to, say).
+    let server = TestServer::start_with(|c| {
+        c.upload_ttl = std::time::Duration::from_secs(1);
+        c.sweep_period = std::time::Duration::from_millis(100);
+    });
+    let data = pattern(1000, 9);
+    let mut raw = server.raw();
+    let (id, _) = upload(&mut raw, "idle", &data);
+    assert_eq!(append(&mut raw, &id, 0, &data[..10]), "OK 10");
+    drop(raw);
+    let record = server.path(&format!(".ferry-uploads/{id}.meta"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while record.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the session outlived 30 times its TTL"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(!server.path(&format!(".ferry-uploads/{id}.data")).exists());
+}
+
+#[test]
 fn an_empty_session_expires_sooner_than_one_with_bytes_staged() {
     let server = TestServer::start_with(|c| {
         c.upload_ttl = std::time::Duration::from_secs(3600);

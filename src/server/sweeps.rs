@@ -2,7 +2,9 @@
 //! expired upload sessions and stale temp files; then, every
 //! [`Config::sweep_period`] give or take a fifth, it looks for nodes that
 //! died since and removes their temp files (`storage/sweep.rs`), so a dead
-//! node's leftovers go without any node restarting. Never on an event
+//! node's leftovers go without any node restarting, and expires the upload
+//! sessions it knows of that outlived their TTL (as every `UPLOAD` does:
+//! this is for a node that gets none). Never on an event
 //! loop: a pass reads journals and unlinks files, each a round trip on a
 //! network file system.
 //!
@@ -14,7 +16,8 @@
 //! ```text
 //! start-up   probe, expire sessions, sweep own + gone nodes  -> StartupSweep done
 //! then       wait period ±20% (or stop) -> try each other node's lock ->
-//!            gone: remove its journaled temp files, release -> wait ...
+//!            gone: remove its journaled temp files, release ->
+//!            expire sessions -> wait ...
 //! ```
 
 use std::sync::{Arc, Condvar, Mutex};
@@ -152,7 +155,7 @@ fn sweep_at_start(shared: &Shared) {
 }
 
 /// Every period (jittered) until `stop`, removes the temp files of nodes
-/// that died since.
+/// that died since, and expired upload sessions.
 fn sweep_periodically(shared: &Shared, stop: &Stop) {
     let period = shared.config.sweep_period;
     while !stop.wait_until(Instant::now() + jittered(period)) {
@@ -160,6 +163,12 @@ fn sweep_periodically(shared: &Shared, stop: &Stop) {
         match swept.gone.is_empty() {
             true => debug!("periodic sweep: no gone node left temp files"),
             false => info!("periodic sweep done: {swept} removed"),
+        }
+        let expired = shared
+            .storage
+            .expire_upload_sessions(shared.config.session_ttl());
+        if expired > 0 {
+            info!("periodic sweep: {expired} expired upload sessions removed");
         }
     }
 }

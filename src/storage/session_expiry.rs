@@ -55,8 +55,10 @@ impl SessionTtl {
 impl Storage {
     /// Reads the sessions directory into the index, then removes
     /// sessions untouched for longer than `ttl`; returns how many went.
-    /// Run at startup (off the loop); later, every `UPLOAD` expires from
-    /// the index.
+    /// Run at startup and every sweep period (off the loop, see
+    /// `server/sweeps.rs`); every `UPLOAD` expires from the index too. The
+    /// directory is read once: sessions other nodes begin later are
+    /// expired by those nodes, or read at the next start of any node.
     pub fn expire_upload_sessions(&self, ttl: SessionTtl) -> usize {
         let Ok(dir) =
             rustix::fs::openat(&*self.root, files::SESSIONS_DIR, super::DIR, Mode::empty())
