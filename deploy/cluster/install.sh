@@ -18,8 +18,24 @@ command -v apt-get >/dev/null || { echo "install.sh: no apt-get: install redis-s
 export DEBIAN_FRONTEND=noninteractive
 # Another apt run (unattended upgrades on a fresh machine) holds the lock
 # for a while: wait for it, up to ten minutes, rather than fail.
+# DPkg::Lock::Timeout makes `install` wait for dpkg's lock, but `update`
+# still fails at once on the lists' lock (apt 2.6: "Could not get lock
+# /var/lib/apt/lists/lock"), so that one is tried again while it is held.
 apt_wait=(-o DPkg::Lock::Timeout=600)
-apt-get "${apt_wait[@]}" update -q
+apt_update() {
+    local deadline=$((SECONDS + 600)) out
+    until out=$(apt-get "${apt_wait[@]}" update -q 2>&1); do
+        if [ "$SECONDS" -lt "$deadline" ] && grep -q 'Could not get lock' <<<"$out"; then
+            echo "install.sh: another apt run holds the package lists' lock; waiting for it" >&2
+            sleep 5
+            continue
+        fi
+        echo "$out" >&2
+        return 1
+    done
+    echo "$out"
+}
+apt_update
 # redis-server brings redis-cli (redis-tools); util-linux and coreutils give
 # setsid, mountpoint and timeout; curl and python3 are used by the scripts.
 apt-get "${apt_wait[@]}" install -y -q --no-install-recommends \
