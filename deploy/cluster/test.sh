@@ -25,7 +25,7 @@
 #      balancer (FERRY/1 and HTTP, no client retries): node 2 is out of both
 #      backends within 3 s, every upload begun after that succeeds (the ones
 #      in flight may fail: counted), every acknowledged one is intact; then
-#      `up` brings node 2 back
+#      `up` brings node 2 back (once the dead client's session frees its lock)
 #   h  Redis killed (-9) under uploads and started again by `up`: nothing
 #      acknowledged before or during is lost, uploads continue
 #   i  Redis paused (SIGSTOP) for 5 s under uploads: uploads continue after,
@@ -395,11 +395,16 @@ scenario_g() {
     in_flight=$(awk -v t="$t_out" '$2 <= t && $4 != 0' "$WORK/g.log" | wc -l)
     lost=$(lost_acked g)
     log "g: bringing node 2 back (up)"
-    local t_up=$SECONDS
-    "$CLUSTER" up >"$WORK/g.up" 2>&1 || log "g: up failed: $(tail -n 3 "$WORK/g.up")"
+    local t_up=$SECONDS up_failed=""
+    # The node waits for its lock, held by the dead client's session.
+    "$CLUSTER" up >"$WORK/g.up" 2>&1 && node_ready 2 5 || up_failed="up did not bring node 2 back: $(tail -n 3 "$WORK/g.up")"
     log "g: up took $((SECONDS - t_up)) s"
     local slow
     slow=$(echo "$down_at" | awk '{ if ($2 > 3 || $4 > 3) print "yes" }')
+    if [ -n "$up_failed" ]; then
+        result g 1 "$up_failed"
+        return
+    fi
     if [ -n "$slow" ] || [ "$failed_late" != 0 ] || [ "$lost" != 0 ]; then
         result g 1 "out after $down_at s (limit 3); $failed_late of the uploads begun after failed; $lost acknowledged lost; first error: $(head -n 1 "$WORK/g.err")"
         return
