@@ -109,6 +109,13 @@ fn send(ctx: &Ctx<'_>, name: Name, want: Want, found: OpenFile) -> Outcome {
     } = found;
     let (start, len, part, body) = match selection {
         Selection::NotModified => return Outcome::answer(Reply::NotModified { version }),
+        Selection::PreconditionFailed => {
+            let failure = Failure::new(
+                ErrorKind::PreconditionFailed,
+                "the object is not the version the request's conditions name",
+            );
+            return refuse(ctx, "GET", name.as_str(), failure, Next::Request);
+        }
         Selection::Unsatisfiable => {
             return Outcome::answer(Reply::Unsatisfiable { size: info.size });
         }
@@ -145,6 +152,7 @@ fn version_of(found: &OpenFile) -> Version {
         info: found.info,
         stamp: found.stamp,
         crc: found.crc,
+        md5: found.md5,
     }
 }
 

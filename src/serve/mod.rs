@@ -484,6 +484,7 @@ mod tests {
             info: FileInfo { size: 10, mtime: 0 },
             stamp: Stamp::default(),
             crc: None,
+            md5: None,
         };
         let span = |offset, length| Want::Span { offset, length }.select(&version);
         assert_eq!(
@@ -514,6 +515,7 @@ mod tests {
             info: FileInfo { size: 10, mtime: 0 },
             stamp: Stamp::default(),
             crc: None,
+            md5: None,
         };
         let needs = |want: Want| want.needs_checksum(&want.select(&version));
         assert!(!needs(Want::Span {

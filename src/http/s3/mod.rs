@@ -20,6 +20,7 @@
 //! anything else                             501 NotImplemented
 //! ```
 
+mod conditions;
 mod error;
 mod request;
 mod sigv4;
@@ -135,6 +136,8 @@ struct Fields {
     content_sha256: Option<String>,
     content_md5: Option<String>,
     range: Option<String>,
+    /// GetObject's and HeadObject's conditions.
+    conditions: conditions::Conditions,
     /// A field of an operation not served yet (CopyObject's source, an
     /// aws-chunked body).
     unserved: Option<&'static str>,
@@ -156,6 +159,8 @@ impl Fields {
                 fields.content_md5 = text();
             } else if is("range") {
                 fields.range = text();
+            } else if let Some(value) = text().filter(|_| name.len() > 3 && is_if(name)) {
+                fields.conditions.take("", name, &value);
             } else if is("x-amz-copy-source") {
                 fields.unserved = Some("CopyObject");
             } else if is("content-encoding") && value.windows(11).any(|w| w == b"aws-chunked") {
@@ -164,6 +169,11 @@ impl Fields {
         }
         fields
     }
+}
+
+/// Whether field `name` starts with `If-` (a condition's).
+fn is_if(name: &str) -> bool {
+    name.get(..3).is_some_and(|p| p.eq_ignore_ascii_case("if-"))
 }
 
 /// The credential a request presents: none (anonymous), or its SigV4
@@ -258,6 +268,12 @@ impl Answer for S3Answer {
             ) => {
                 object_head(version, (*start, *len, *part), message, out);
             }
+            (Asked::HeadObject | Asked::GetObject, Reply::NotModified { version }) => {
+                ResponseHead::new(out, 304)
+                    .header("Last-Modified", response::http_date(version.info.mtime))
+                    .header("ETag", xml::etag(version))
+                    .finish(0, persistence);
+            }
             (_, Reply::Unsatisfiable { size }) => {
                 let body = error::body(Code::InvalidRange, &format!("the object has {size} bytes"));
                 xml_answer(416, &body, message, out);
@@ -336,7 +352,7 @@ fn object_head(
     let mut head = ResponseHead::new(out, if part { 206 } else { 200 })
         .header("Content-Type", "application/octet-stream")
         .header("Last-Modified", response::http_date(info.mtime))
-        .header("ETag", response::etag(version))
+        .header("ETag", xml::etag(version))
         .header("Accept-Ranges", "bytes");
     if part {
         let end = start + len - 1;

@@ -8,6 +8,7 @@ use base64::engine::general_purpose::STANDARD;
 
 use super::super::message::{Head, Resume};
 use super::super::request::selection;
+use super::conditions::{Conditions, Verdict};
 use super::error::Code;
 use super::{Asked, Fields, Refusal, refusal, sigv4, xml};
 use crate::name::{Name, NameError, Prefix, percent_decode};
@@ -278,6 +279,7 @@ fn list_objects(bucket: &str, query: &[(String, String)]) -> Result<Operation, R
         last: None,
         truncated: false,
         prefixes: Vec::new(),
+        md5: None,
     };
     let page = Page {
         delimited,
@@ -311,7 +313,11 @@ fn object_request(
     resume: &Resume,
     fields: &Fields,
 ) -> Result<(Operation, Asked), Refusal> {
-    if !only_params(query, &[]) {
+    // rclone names the one version there is: `versionId=null`.
+    let null_version = query
+        .iter()
+        .all(|(name, value)| name != "versionId" || value == "null");
+    if !only_params(query, &["versionId"]) || !null_version {
         return Err(unserved(method));
     }
     bucket_name(bucket)?;
@@ -320,7 +326,12 @@ fn object_request(
         "GET" | "HEAD" => {
             let head = method == "HEAD";
             let range = fields.range.clone().filter(|_| !head);
-            let want = Want::Chosen(Box::new(Ranged { head, range }));
+            let conditions = fields.conditions.clone();
+            let want = Want::Chosen(Box::new(Ranged {
+                head,
+                range,
+                conditions,
+            }));
             let asked = if head {
                 Asked::HeadObject
             } else {
@@ -381,16 +392,22 @@ fn put_object(name: Name, resume: &Resume, fields: &Fields) -> Result<Operation,
     })
 }
 
-/// GetObject's and HeadObject's choice of bytes: a `Range` (GET only).
+/// GetObject's and HeadObject's choice of bytes: their conditions
+/// (`conditions.rs`), then a `Range` (GET only).
 #[derive(Debug)]
 struct Ranged {
     head: bool,
     range: Option<String>,
+    conditions: Conditions,
 }
 
 impl Choose for Ranged {
     fn choose(&self, version: &Version) -> Selection {
-        selection(self.range.as_deref(), version.info.size, self.head)
+        match self.conditions.judge(version) {
+            Verdict::Failed => Selection::PreconditionFailed,
+            Verdict::NotModified => Selection::NotModified,
+            Verdict::Holds => selection(self.range.as_deref(), version.info.size, self.head),
+        }
     }
 }
 
