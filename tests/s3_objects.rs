@@ -207,3 +207,154 @@ fn version_id_null_names_the_one_version() {
     assert_eq!(deleted.status, 204);
     assert!(!s.server.path("bkt/k").exists());
 }
+
+/// The modification time of `path`, in Unix seconds.
+fn mtime_of(path: &std::path::Path) -> i64 {
+    use std::os::unix::fs::MetadataExt as _;
+    std::fs::metadata(path).unwrap().mtime()
+}
+
+#[test]
+fn x_amz_meta_mtime_sets_the_files_time_and_is_answered() {
+    let s = owner();
+    let me = &s.signers[0];
+    let put = me.send(
+        s.s3,
+        "PUT",
+        ("/bkt/dated", &[]),
+        &[("x-amz-meta-mtime", "1700000000.123456789")],
+        b"abc",
+        Payload::Signed,
+    );
+    assert_eq!(put.status, 200, "{}", put.head);
+    // ferry keeps a file's time to the second, on every protocol.
+    assert_eq!(mtime_of(&s.server.path("bkt/dated")), 1_700_000_000);
+    let head = get(&s, me, "HEAD", "/bkt/dated", &[]);
+    assert_eq!(head.header("x-amz-meta-mtime"), Some("1700000000"));
+    assert_eq!(
+        head.header("Last-Modified"),
+        Some("Tue, 14 Nov 2023 22:13:20 GMT")
+    );
+    // The time set with the file: the record of its MD5 names it.
+    assert_eq!(head.header("ETag"), Some(quoted_md5(b"abc").as_str()));
+}
+
+#[test]
+fn user_metadata_over_2_kib_is_refused_and_nothing_stored() {
+    let s = owner();
+    let me = &s.signers[0];
+    let big = "v".repeat(2100);
+    let put = me.send(
+        s.s3,
+        "PUT",
+        ("/bkt/heavy", &[]),
+        &[("x-amz-meta-note", &big)],
+        b"abc",
+        Payload::Signed,
+    );
+    assert_eq!((put.status, code(&put)), (400, "MetadataTooLarge".into()));
+    assert!(!s.server.path("bkt/heavy").exists());
+}
+
+/// A signed CopyObject of `source` to `path` with `fields` besides.
+fn copy(s: &S3Server, me: &Signer, path: &str, source: &str, fields: &[(&str, &str)]) -> Answer {
+    let mut all = vec![("x-amz-copy-source", source)];
+    all.extend_from_slice(fields);
+    me.send(s.s3, "PUT", (path, &[]), &all, b"", Payload::Signed)
+}
+
+#[test]
+fn copy_object_across_buckets_keeps_the_md5_and_makes_the_keys_folders() {
+    let s = owner();
+    let me = &s.signers[0];
+    assert_eq!(me.simple(s.s3, "PUT", "/other", b"").status, 200);
+    let body = b"copied bytes".to_vec();
+    assert_eq!(me.simple(s.s3, "PUT", "/bkt/a%20b/src", &body).status, 200);
+    let copied = copy(&s, me, "/other/deep/er/dst", "/bkt/a%20b/src", &[]);
+    assert_eq!(copied.status, 200, "{}", copied.head);
+    let tag = quoted_md5(&body);
+    assert_eq!(texts(&copied.body, "ETag"), [tag.clone()]);
+    assert_eq!(texts(&copied.body, "LastModified").len(), 1);
+    assert_eq!(
+        std::fs::read(s.server.path("other/deep/er/dst")).unwrap(),
+        body
+    );
+    let head = get(&s, me, "HEAD", "/other/deep/er/dst", &[]);
+    assert_eq!(head.header("ETag"), Some(tag.as_str()));
+    // Without the leading slash, with versionId=null, over a file.
+    let again = copy(
+        &s,
+        me,
+        "/other/deep/er/dst",
+        "bkt/a%20b/src?versionId=null",
+        &[],
+    );
+    assert_eq!(again.status, 200, "{}", again.head);
+
+    let missing = copy(&s, me, "/other/x", "/bkt/nothing", &[]);
+    assert_eq!((missing.status, code(&missing)), (404, "NoSuchKey".into()));
+    let bad = copy(&s, me, "/other/x", "/bkt", &[]);
+    assert_eq!((bad.status, code(&bad)), (400, "InvalidArgument".into()));
+    let directive = copy(
+        &s,
+        me,
+        "/other/x",
+        "/bkt/a%20b/src",
+        &[("x-amz-metadata-directive", "MOVE")],
+    );
+    assert_eq!(
+        (directive.status, code(&directive)),
+        (400, "InvalidArgument".into())
+    );
+    // A key that is a folder on disk is not replaced.
+    let onto_folder = copy(&s, me, "/other/deep", "/bkt/a%20b/src", &[]);
+    assert_eq!(
+        (onto_folder.status, code(&onto_folder)),
+        (409, "XFerryKeyConflict".into())
+    );
+    assert!(s.server.path("other/deep/er/dst").is_file());
+}
+
+#[test]
+fn copy_object_onto_itself_with_replace_sets_the_time_and_keeps_the_etag() {
+    let s = owner();
+    let me = &s.signers[0];
+    assert_eq!(me.simple(s.s3, "PUT", "/bkt/k", b"abc").status, 200);
+    let plain = copy(&s, me, "/bkt/k", "/bkt/k", &[]);
+    assert_eq!((plain.status, code(&plain)), (400, "InvalidRequest".into()));
+    let replace = [
+        ("x-amz-metadata-directive", "REPLACE"),
+        ("x-amz-meta-mtime", "1600000000.5"),
+    ];
+    let set = copy(&s, me, "/bkt/k", "/bkt/k", &replace);
+    assert_eq!(set.status, 200, "{}", set.head);
+    assert_eq!(texts(&set.body, "LastModified").len(), 1);
+    assert_eq!(mtime_of(&s.server.path("bkt/k")), 1_600_000_000);
+    let head = get(&s, me, "HEAD", "/bkt/k", &[]);
+    assert_eq!(head.header("ETag"), Some(quoted_md5(b"abc").as_str()));
+    assert_eq!(head.header("x-amz-meta-mtime"), Some("1600000000"));
+    let (v1, _) = listed_etags(&s, me);
+    assert_eq!(v1, [quoted_md5(b"abc")]);
+    let gone = copy(&s, me, "/bkt/none", "/bkt/none", &replace);
+    assert_eq!((gone.status, code(&gone)), (404, "NoSuchKey".into()));
+}
+
+#[test]
+fn copy_object_needs_read_on_the_source_and_write_on_the_copy() {
+    let s = S3Server::start(
+        &[
+            ("owner", ALL),
+            ("reader", &["read:bkt/"]),
+            ("writer", &["write:bkt/"]),
+        ],
+        &[],
+    );
+    let owner = &s.signers[0];
+    assert_eq!(owner.simple(s.s3, "PUT", "/bkt", b"").status, 200);
+    assert_eq!(owner.simple(s.s3, "PUT", "/bkt/k", b"abc").status, 200);
+    for me in &s.signers[1..] {
+        let denied = copy(&s, me, "/bkt/copy", "/bkt/k", &[]);
+        assert_eq!((denied.status, code(&denied)), (403, "AccessDenied".into()));
+    }
+    assert!(!s.server.path("bkt/copy").exists());
+}

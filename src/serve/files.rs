@@ -294,7 +294,13 @@ pub(super) fn rename(
 /// checksum record, 201 or 204). Written for the read-only mode like PUT;
 /// needs read on `from` and write on `to` (`access.rs`). A name is not
 /// copied onto itself (RFC 4918 9.8.5: 403).
-pub(super) fn copy(ctx: &Ctx<'_>, who: Who, from: Name, to: Name, overwrite: bool) -> Outcome {
+pub(super) fn copy(
+    ctx: &Ctx<'_>,
+    who: Who,
+    (from, to): (Name, Name),
+    overwrite: bool,
+    (folders, mtime): (Folders, Option<i64>),
+) -> Outcome {
     if from == to {
         let failure = Failure::new(ErrorKind::Forbidden, "source and destination are the same");
         return refuse(ctx, "COPY", from.as_str(), failure, Next::Request);
@@ -305,15 +311,21 @@ pub(super) fn copy(ctx: &Ctx<'_>, who: Who, from: Name, to: Name, overwrite: boo
         if let Err(outcome) = super::folders::check_source(ctx, "COPY", &from, false) {
             return *outcome;
         }
-        let replaced = match super::folders::clear(ctx, &who, "COPY", &to, overwrite, true) {
-            Ok(replaced) => replaced,
-            Err(outcome) => return *outcome,
+        // S3's keys: the upload replaces a file as a PUT does, and meets a
+        // folder of the name at its commit (a conflict; never removed).
+        let replaced = match folders {
+            Folders::Keys => false,
+            _ => match super::folders::clear(ctx, &who, "COPY", &to, overwrite, true) {
+                Ok(replaced) => replaced,
+                Err(outcome) => return *outcome,
+            },
         };
-        match stage_copy(ctx, &from, &to) {
+        match stage_copy(ctx, &from, &to, folders) {
             Ok((mut upload, size, crc)) => {
                 if replaced {
                     upload.note_replacing();
                 }
+                upload.set_mtime(mtime);
                 debug!("#{} COPY {from} -> {to}: {size} bytes", ctx.client);
                 commit_now(ctx, Commit::whole(upload, (to, size, crc), started, user))
             }
@@ -330,8 +342,13 @@ pub(super) fn copy(ctx: &Ctx<'_>, who: Who, from: Name, to: Name, overwrite: boo
 
 /// Stages the bytes of `from` as an upload to `to` (see [`copy`]), within
 /// the size limit: the upload, its size and CRC-32C.
-fn stage_copy(ctx: &Ctx<'_>, from: &Name, to: &Name) -> Result<(Upload, u64, u32), Failure> {
-    let (upload, size, crc) = ctx.storage.stage_copy(from, to)?;
+fn stage_copy(
+    ctx: &Ctx<'_>,
+    from: &Name,
+    to: &Name,
+    folders: Folders,
+) -> Result<(Upload, u64, u32), Failure> {
+    let (upload, size, crc) = ctx.storage.stage_copy(from, to, folders)?;
     check_size(ctx.config, size)?;
     Ok((upload, size, crc))
 }

@@ -163,6 +163,13 @@ pub enum Operation {
         to: Name,
         /// Replace a file at `to`; `false` refuses, touching nothing.
         overwrite: bool,
+        /// Whether `to`'s parent folder must exist ([`Folders::Explicit`],
+        /// WebDAV's) or is made (S3's keys, [`Folders::Keys`]: then what
+        /// has `to`'s name is replaced as a PUT replaces it, a folder
+        /// never).
+        folders: Folders,
+        /// The copy's modification time (`None`: when it is made).
+        mtime: Option<i64>,
     },
     /// Copy folder `from` to `to` (WebDAV's `COPY` of a collection).
     CopyFolder {
@@ -451,7 +458,9 @@ impl Operation {
                 from,
                 to,
                 overwrite,
-            } => files::copy(ctx, who, from, to, overwrite),
+                folders,
+                mtime,
+            } => files::copy(ctx, who, (from, to), overwrite, (folders, mtime)),
             Operation::Lock { name, ask } => locks::lock_later(name, *ask),
             Operation::Unlock { name, token } => locks::unlock(name, token),
             Operation::PropPatch { target, updates } => props::patch(target, updates),

@@ -52,19 +52,8 @@ pub(super) fn record(file: &File, crc: u32) {
     }
 }
 
-/// Records `md5` as the MD5 of `file` as it is now, as [`record`] does
-/// the CRC-32C (S3's `ETag`: docs/s3.md "Metadata and ETags").
-pub(super) fn record_md5(file: &File, md5: &[u8; 16]) {
-    record_md5_tag(
-        file,
-        &Md5Tag {
-            md5: *md5,
-            parts: None,
-        },
-    );
-}
-
-/// Records `tag` with `file` as it is now: `"<size> <mtime> <hex>[-N]"`.
+/// Records `tag` (S3's `ETag`: docs/s3.md "ETags") with `file` as it is
+/// now, `"<size> <mtime> <hex>[-N]"`, as [`record`] does the CRC-32C.
 /// Best effort, as [`record`].
 pub fn record_md5_tag(file: &File, tag: &Md5Tag) {
     if let Ok(stat) = rustix::fs::fstat(file) {
@@ -139,6 +128,42 @@ fn recorded(file: &File, stat: &Stat) -> Option<u32> {
 /// The recorded MD5 tag of `file`, if the record matches it as [`recorded`].
 pub(super) fn recorded_md5(file: &File, stat: &Stat) -> Option<Md5Tag> {
     Md5Tag::parse(&recorded_value(file, stat, MD5_ATTRIBUTE)?)
+}
+
+/// A file's records that still match it, read before its time is changed
+/// and written again after ([`Kept::record_again`]): the bytes are the
+/// same, so a new time must not cost a new computation, nor S3's ETag.
+#[derive(Debug)]
+pub(super) struct Kept {
+    crc: Option<u32>,
+    md5: Option<Md5Tag>,
+}
+
+impl Kept {
+    /// The records of `file` (version `stat`) that match it; none through
+    /// a file with other links (which may lie outside the root).
+    pub(super) fn of(file: &File, stat: &Stat) -> Kept {
+        match stat.st_nlink == 1 {
+            true => Kept {
+                crc: recorded(file, stat),
+                md5: recorded_md5(file, stat),
+            },
+            false => Kept {
+                crc: None,
+                md5: None,
+            },
+        }
+    }
+
+    /// Writes them again for `file` as it is now.
+    pub(super) fn record_again(&self, file: &File) {
+        if let Some(crc) = self.crc {
+            record(file, crc);
+        }
+        if let Some(tag) = &self.md5 {
+            record_md5_tag(file, tag);
+        }
+    }
 }
 
 /// What is known of a file version: its CRC-32C, and its MD5 tag if one

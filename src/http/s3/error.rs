@@ -47,6 +47,8 @@ pub enum Code {
     InvalidRequest,
     /// A key over 1024 bytes.
     KeyTooLongError,
+    /// More than 2 KiB of user metadata.
+    MetadataTooLarge,
     /// A method the target does not take.
     MethodNotAllowed,
     /// A PutObject without `Content-Length`.
@@ -90,6 +92,7 @@ impl Code {
             | InvalidDigest
             | InvalidRequest
             | KeyTooLongError
+            | MetadataTooLarge
             | XAmzContentSHA256Mismatch
             | XFerryInvalidKey => 400,
             AccessDenied | InvalidAccessKeyId | RequestTimeTooSkewed | SignatureDoesNotMatch => 403,

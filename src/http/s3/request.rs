@@ -10,7 +10,7 @@ use super::super::message::{Head, Resume};
 use super::super::request::selection;
 use super::conditions::{Conditions, Verdict};
 use super::error::Code;
-use super::{Asked, Fields, Refusal, refusal, sigv4, xml};
+use super::{Asked, Fields, Refusal, copy, meta, refusal, sigv4, xml};
 use crate::name::{Name, NameError, Prefix, percent_decode};
 use crate::serve::digest::BodyDigests;
 use crate::serve::terms::Choose;
@@ -159,7 +159,7 @@ fn bucket_request(
 }
 
 /// A bucket as a folder's name: one segment.
-fn bucket_name(bucket: &str) -> Result<Name, Refusal> {
+pub(super) fn bucket_name(bucket: &str) -> Result<Name, Refusal> {
     let name = Name::new(bucket.to_owned()).map_err(|err| key_refusal(err, bucket))?;
     match bucket.contains('/') {
         true => Err(refusal(Code::InvalidBucketName, "a bucket is one name")),
@@ -199,7 +199,7 @@ fn check_body_hash(body: &[u8], fields: &Fields) -> Result<(), Refusal> {
 }
 
 /// The S3 error for a key (or bucket) that cannot be a ferry name.
-fn key_refusal(err: NameError, key: &str) -> Refusal {
+pub(super) fn key_refusal(err: NameError, key: &str) -> Refusal {
     match err {
         NameError::TooLong => refusal(Code::KeyTooLongError, "a key is at most 1024 bytes"),
         NameError::Reserved => refusal(
@@ -339,7 +339,22 @@ fn object_request(
             };
             (Operation::Get { name, want }, asked)
         }
-        "PUT" => (put_object(name, resume, fields)?, Asked::PutObject),
+        "PUT" => {
+            if fields.meta_bytes > meta::MAX_BYTES {
+                return Err(refusal(
+                    Code::MetadataTooLarge,
+                    "user metadata is at most 2 KiB of names and values",
+                ));
+            }
+            let mtime = fields.meta_mtime.as_deref().and_then(meta::mtime_of);
+            match fields.copy_source.is_some() {
+                true if resume.body != BodyLength::Fixed(0) => {
+                    return Err(refusal(Code::InvalidRequest, "CopyObject takes no body"));
+                }
+                true => (copy::copy_object(name, fields, mtime)?, Asked::CopyObject),
+                false => (put_object(name, resume, fields, mtime)?, Asked::PutObject),
+            }
+        }
         "DELETE" => (
             Operation::Delete {
                 name,
@@ -353,7 +368,12 @@ fn object_request(
 
 /// PutObject: its body is checked against the SHA-256 it signed and its
 /// `Content-MD5` as it streams; its MD5 is the answer's `ETag`.
-fn put_object(name: Name, resume: &Resume, fields: &Fields) -> Result<Operation, Refusal> {
+fn put_object(
+    name: Name,
+    resume: &Resume,
+    fields: &Fields,
+    mtime: Option<i64>,
+) -> Result<Operation, Refusal> {
     if resume.body == BodyLength::Chunked {
         return Err(refusal(
             Code::MissingContentLength,
@@ -385,7 +405,7 @@ fn put_object(name: Name, resume: &Resume, fields: &Fields) -> Result<Operation,
             awaits_go_ahead: resume.expect_continue,
         },
         crc: None,
-        mtime: None,
+        mtime,
         trailer: None,
         digests: Some(Box::new(BodyDigests { sha256, md5 })),
         folders: Folders::Keys,
