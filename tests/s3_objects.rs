@@ -358,3 +358,137 @@ fn copy_object_needs_read_on_the_source_and_write_on_the_copy() {
     }
     assert!(!s.server.path("bkt/copy").exists());
 }
+
+/// A DeleteObjects body naming `keys`.
+fn delete_body(keys: &[&str], quiet: bool) -> String {
+    let objects: String = keys
+        .iter()
+        .map(|k| format!("<Object><Key>{k}</Key></Object>"))
+        .collect();
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Delete xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Quiet>{quiet}</Quiet>{objects}</Delete>"
+    )
+}
+
+fn content_md5(body: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(Md5::digest(body))
+}
+
+/// POST /bkt?delete with `body` and `fields`.
+fn delete_objects(s: &S3Server, me: &Signer, body: &str, fields: &[(&str, &str)]) -> Answer {
+    me.send(
+        s.s3,
+        "POST",
+        ("/bkt", &[("delete", "")]),
+        fields,
+        body.as_bytes(),
+        Payload::Signed,
+    )
+}
+
+#[test]
+fn delete_objects_tells_each_key_and_quiet_only_the_failures() {
+    let s = S3Server::start(&[("owner", ALL), ("some", &["delete:bkt/mine/"])], &[]);
+    let me = &s.signers[0];
+    assert_eq!(me.simple(s.s3, "PUT", "/bkt", b"").status, 200);
+    for key in ["a", "d/b", "mine/c", "mine/d"] {
+        let path = format!("/bkt/{key}");
+        assert_eq!(me.simple(s.s3, "PUT", &path, b"x").status, 200);
+    }
+    let body = delete_body(&["a", "d/b", "gone", "a&amp;b"], false);
+    let md5 = content_md5(body.as_bytes());
+    let answer = delete_objects(&s, me, &body, &[("Content-MD5", &md5)]);
+    assert_eq!(answer.status, 200, "{}", answer.head);
+    // A key already gone is deleted, as DeleteObject says.
+    assert_eq!(texts(&answer.body, "Key"), ["a", "d/b", "gone", "a&b"]);
+    assert_eq!(texts(&answer.body, "Code"), Vec::<String>::new());
+    assert!(!s.server.path("bkt/a").exists());
+    assert!(!s.server.path("bkt/d").exists(), "the emptied prefix goes");
+    assert!(s.server.path("bkt").is_dir());
+
+    // Grants per key: `some` may delete under mine/ alone.
+    let other = &s.signers[1];
+    assert_eq!(me.simple(s.s3, "PUT", "/bkt/a", b"x").status, 200);
+    let body = delete_body(&["mine/c", "a", "mine/d"], true);
+    let checksum = {
+        use base64::Engine as _;
+        use sha2::Digest as _;
+        base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(body.as_bytes()))
+    };
+    let answer = delete_objects(&s, other, &body, &[("x-amz-checksum-sha256", &checksum)]);
+    assert_eq!(answer.status, 200, "{}", answer.head);
+    assert_eq!(texts(&answer.body, "Key"), ["a"], "quiet: the failures");
+    assert_eq!(texts(&answer.body, "Code"), ["AccessDenied"]);
+    assert!(s.server.path("bkt/a").exists());
+    assert!(!s.server.path("bkt/mine/c").exists());
+    assert!(!s.server.path("bkt/mine/d").exists());
+}
+
+#[test]
+fn delete_objects_refuses_bodies_it_cannot_trust_and_deletes_nothing() {
+    let s = owner();
+    let me = &s.signers[0];
+    assert_eq!(me.simple(s.s3, "PUT", "/bkt/a", b"x").status, 200);
+    let body = delete_body(&["a"], false);
+    let refused = |answer: Answer, want: (u16, &str)| {
+        assert_eq!(
+            (answer.status, code(&answer).as_str()),
+            want,
+            "{}",
+            answer.head
+        );
+        assert!(s.server.path("bkt/a").exists());
+    };
+    refused(delete_objects(&s, me, &body, &[]), (400, "InvalidRequest"));
+    let wrong = content_md5(b"another body");
+    refused(
+        delete_objects(&s, me, &body, &[("Content-MD5", &wrong)]),
+        (400, "BadDigest"),
+    );
+    let wrong_crc = [("x-amz-checksum-crc32", "AAAAAA==")];
+    refused(
+        delete_objects(&s, me, &body, &wrong_crc),
+        (400, "BadDigest"),
+    );
+    let dtd = "<!DOCTYPE d [<!ENTITY k \"a\">]><Delete><Object><Key>&k;</Key></Object></Delete>";
+    let md5 = content_md5(dtd.as_bytes());
+    refused(
+        delete_objects(&s, me, dtd, &[("Content-MD5", &md5)]),
+        (400, "MalformedXML"),
+    );
+    let keys: Vec<String> = (0..1001).map(|i| i.to_string()).collect();
+    let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+    let many = delete_body(&keys, true);
+    let md5 = content_md5(many.as_bytes());
+    refused(
+        delete_objects(&s, me, &many, &[("Content-MD5", &md5)]),
+        (400, "MalformedXML"),
+    );
+    let bad_key = delete_body(&["x//y"], false);
+    let md5 = content_md5(bad_key.as_bytes());
+    refused(
+        delete_objects(&s, me, &bad_key, &[("Content-MD5", &md5)]),
+        (400, "XFerryInvalidKey"),
+    );
+    // A CRC-32 that is the body's: the zip one, big-endian, base64.
+    let crc = {
+        use base64::Engine as _;
+        let crc = crc32(body.as_bytes());
+        base64::engine::general_purpose::STANDARD.encode(crc.to_be_bytes())
+    };
+    let done = delete_objects(&s, me, &body, &[("x-amz-checksum-crc32", &crc)]);
+    assert_eq!(done.status, 200, "{}", done.head);
+    assert!(!s.server.path("bkt/a").exists());
+}
+
+fn crc32(data: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &byte in data {
+        crc ^= u32::from(byte);
+        for _ in 0..8 {
+            crc = (crc >> 1) ^ (0xEDB8_8320 & (crc & 1).wrapping_neg());
+        }
+    }
+    !crc
+}

@@ -25,6 +25,7 @@
 mod access;
 mod archive;
 mod commit;
+mod deletes;
 pub mod digest;
 mod files;
 mod folders;

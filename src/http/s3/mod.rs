@@ -18,11 +18,13 @@
 //! PUT    /<bucket>/<key>  [Content-MD5]     PutObject         Put, SHA-256 and MD5 checked as it streams
 //! PUT    /<bucket>/<key>  x-amz-copy-source CopyObject        Copy, or (onto itself) PropPatch of its time
 //! DELETE /<bucket>/<key>                    DeleteObject      Delete (absent: 204 all the same)
+//! POST   /<bucket>?delete  <Delete> XML      DeleteObjects     DeleteEach (each key's grant and locks)
 //! anything else                             501 NotImplemented
 //! ```
 
 mod conditions;
 mod copy;
+mod delete;
 mod error;
 mod meta;
 mod request;
@@ -70,6 +72,8 @@ pub enum Asked {
     CopyObject,
     /// DeleteObject.
     DeleteObject,
+    /// DeleteObjects, quiet or not.
+    DeleteObjects(delete::Quiet),
     /// Refused before it was served.
     Refused(Code),
 }
@@ -101,8 +105,10 @@ impl Dialect for S3 {
 
     /// CreateBucket's configuration (a region, ignored) comes as a small
     /// body: taken in hand, so that it is never read as a request.
+    /// So does DeleteObjects' list of keys (at most 64 KiB).
     fn body_in_hand(&self, head: &Head<'_>) -> bool {
-        head.method == "PUT" && matches!(Target::of(head.target), Ok(Target::Bucket(..)))
+        matches!(head.method, "PUT" | "POST")
+            && matches!(Target::of(head.target), Ok(Target::Bucket(..)))
     }
 
     fn decode(
@@ -153,6 +159,8 @@ struct Fields {
     meta_mtime: Option<String>,
     /// Bytes of user metadata, names (without the prefix) and values.
     meta_bytes: usize,
+    /// An `x-amz-checksum-<algorithm>` field: the algorithm, the value.
+    checksum: Option<(String, String)>,
     /// A field of an operation not served yet (CopyObject's source, an
     /// aws-chunked body).
     unserved: Option<&'static str>,
@@ -182,6 +190,10 @@ impl Fields {
                 fields.metadata_directive = text();
             } else if has_prefix(name, "x-amz-copy-source-if-") {
                 fields.copy_conditions = true;
+            } else if has_prefix(name, "x-amz-checksum-") && !is("x-amz-checksum-type") {
+                let algorithm = name.get("x-amz-checksum-".len()..).unwrap_or_default();
+                let algorithm = algorithm.to_ascii_lowercase();
+                fields.checksum = text().map(|value| (algorithm, value));
             } else if has_prefix(name, meta::PREFIX) {
                 fields.meta_bytes += name.len() - meta::PREFIX.len() + value.len();
                 if is(meta::MTIME) {
@@ -280,6 +292,9 @@ impl Answer for S3Answer {
             }
             (Asked::DeleteBucket | Asked::DeleteObject, Reply::Done) => {
                 ResponseHead::new(out, 204).finish(0, persistence)
+            }
+            (Asked::DeleteObjects(quiet), Reply::Each(each)) => {
+                xml_answer(200, &delete::result(each, quiet), message, out);
             }
             (Asked::CopyObject, Reply::Stored { md5, .. }) => {
                 let etag = md5.map(|md5| format!("\"{}\"", sigv4::hex_of(&md5)));

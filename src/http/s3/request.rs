@@ -10,7 +10,7 @@ use super::super::message::{Head, Resume};
 use super::super::request::selection;
 use super::conditions::{Conditions, Verdict};
 use super::error::Code;
-use super::{Asked, Fields, Refusal, copy, meta, refusal, sigv4, xml};
+use super::{Asked, Fields, Refusal, copy, delete, meta, refusal, sigv4, xml};
 use crate::name::{Name, NameError, Prefix, percent_decode};
 use crate::serve::digest::BodyDigests;
 use crate::serve::terms::Choose;
@@ -154,6 +154,10 @@ fn bucket_request(
             Operation::RemoveFolder { name: folder },
             Asked::DeleteBucket,
         )),
+        "POST" if only_params(query, &["delete"]) && param(query, "delete").is_some() => {
+            check_body_hash(head.body, fields)?;
+            delete::delete_objects(bucket, head.body, fields)
+        }
         _ => Err(unserved(method)),
     }
 }
