@@ -204,7 +204,7 @@ impl Format for Objects {
                     "<Contents><Key>{}</Key><LastModified>{}</LastModified><ETag>{}</ETag><Size>{}</Size><StorageClass>STANDARD</StorageClass></Contents>",
                     self.shown(&key),
                     iso(entry.info.mtime),
-                    escape(&etag(&version)),
+                    escape(etag(&version)),
                     entry.info.size
                 )
             }
