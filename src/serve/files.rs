@@ -87,6 +87,9 @@ pub(super) fn get(ctx: &Ctx<'_>, name: Name, want: Want) -> Outcome {
     }
 }
 
+/// Why a GET whose conditions do not hold is refused.
+const NOT_AS_CONDITIONED: &str = "the file is not the version the request's conditions name";
+
 /// The answer to a GET of a file that is open.
 fn send(ctx: &Ctx<'_>, name: Name, want: Want, found: OpenFile) -> Outcome {
     let version = version_of(&found);
@@ -110,10 +113,7 @@ fn send(ctx: &Ctx<'_>, name: Name, want: Want, found: OpenFile) -> Outcome {
     let (start, len, part, body) = match selection {
         Selection::NotModified => return Outcome::answer(Reply::NotModified { version }),
         Selection::PreconditionFailed => {
-            let failure = Failure::new(
-                ErrorKind::PreconditionFailed,
-                "the object is not the version the request's conditions name",
-            );
+            let failure = Failure::new(ErrorKind::PreconditionFailed, NOT_AS_CONDITIONED);
             return refuse(ctx, "GET", name.as_str(), failure, Next::Request);
         }
         Selection::Unsatisfiable => {
@@ -340,15 +340,13 @@ pub(super) fn copy(
     })
 }
 
+/// A copy staged: its upload, size and CRC-32C.
+type Staged = (Upload, u64, u32);
+
 /// Stages the bytes of `from` as an upload to `to` (see [`copy`]), within
 /// the size limit: the upload, its size and CRC-32C.
-fn stage_copy(
-    ctx: &Ctx<'_>,
-    from: &Name,
-    to: &Name,
-    folders: Folders,
-) -> Result<(Upload, u64, u32), Failure> {
-    let (upload, size, crc) = ctx.storage.stage_copy(from, to, folders)?;
+fn stage_copy(ctx: &Ctx<'_>, from: &Name, to: &Name, f: Folders) -> Result<Staged, Failure> {
+    let (upload, size, crc) = ctx.storage.stage_copy(from, to, f)?;
     check_size(ctx.config, size)?;
     Ok((upload, size, crc))
 }

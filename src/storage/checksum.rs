@@ -402,3 +402,28 @@ impl std::fmt::Debug for Later {
         f.write_str("Later")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Md5Tag;
+
+    #[test]
+    fn md5_tags_read_back_single_and_multipart_forms_only() {
+        let hex = "0123456789abcdef0123456789abcdef";
+        let single = Md5Tag::parse(hex).unwrap();
+        assert_eq!((single.parts, single.text()), (None, hex.to_owned()));
+        let multi = Md5Tag::parse(&format!("{hex}-12")).unwrap();
+        assert_eq!(multi.parts, Some(12));
+        assert_eq!(multi.text(), format!("{hex}-12"));
+        for bad in [
+            "",
+            "0123",
+            &format!("{hex}-0"),
+            &format!("{hex}-x"),
+            &format!("{hex}0"),
+        ] {
+            assert_eq!(Md5Tag::parse(bad), None, "{bad}");
+        }
+        assert_eq!(Md5Tag::parse(&"zz".repeat(16)), None);
+    }
+}
