@@ -188,7 +188,7 @@ fn what_is_not_served_says_so_in_xml() {
     let me = &s.signers[0];
     assert_eq!(me.simple(s.s3, "PUT", "/bkt", b"").status, 200);
     for (method, path, query) in [
-        ("POST", "/bkt", &[("delete", "")][..]),
+        ("PUT", "/bkt", &[("versioning", "")][..]),
         ("GET", "/bkt", &[("acl", "")][..]),
         ("POST", "/bkt/k", &[("uploads", "")][..]),
         ("GET", "/bkt/k", &[("tagging", "")][..]),
@@ -204,7 +204,10 @@ fn what_is_not_served_says_so_in_xml() {
         s.s3,
         "PUT",
         ("/bkt/k", &[]),
-        &[("x-amz-copy-source", "/bkt/j")],
+        &[
+            ("x-amz-copy-source", "/bkt/j"),
+            ("x-amz-copy-source-if-match", "\"x\""),
+        ],
         b"",
         Payload::Signed,
     );

@@ -1,11 +1,16 @@
 //! The S3 listener with the clients people use, as their users run them:
 //! boto3 (`tests/clients/s3_boto3.py`: every operation of the first
 //! slice, ranges, pagination, a key like `é&+"`, and the errors it
-//! raises) and the AWS CLI (`mb`, `cp` of a 2 KiB file both ways, `ls`,
-//! `rm`). Each is skipped, saying so, where it is missing (`pip install
-//! boto3 awscli`); `.ci/run` installs both. What waits for the next slice
-//! (docs/s3.md): `cp` over 8 MiB (multipart), HTTPS (aws-chunked bodies),
-//! `sync`, presigned URLs, rclone, restic and s3cmd.
+//! raises), the AWS CLI (`mb`, `cp` of a 2 KiB file both ways, `ls`,
+//! `rm`; `sync` both ways with `--delete`, `rm --recursive`, `s3api
+//! head-object` and `get-object --range`), rclone (`copy` of 50 files and
+//! one of 30 MiB, `check`, `sync` with a deletion, times kept) and s3cmd
+//! (`mb`, `put`, `ls`, `get`, `del`, `sync`). Each is skipped, saying so,
+//! where it is missing (`pip install boto3 awscli s3cmd`, Debian's
+//! rclone); `.ci/run` installs them. What waits for the next slices
+//! (docs/s3.md): multipart uploads (the AWS CLI's over 8 MiB; rclone is
+//! kept single-part here with `--s3-upload-cutoff 64M`), HTTPS
+//! (aws-chunked bodies), presigned URLs and restic.
 
 mod support;
 
@@ -125,4 +130,247 @@ fn the_aws_cli_makes_a_bucket_copies_lists_and_removes() {
         "rm",
     );
     assert!(!s.server.path("cli/in/small.bin").exists());
+}
+
+/// A tree of `count` small files with times on whole seconds (ferry keeps
+/// a file's time to the second: docs/s3.md "Metadata and ETags"), and
+/// the file `big` of `big_len` bytes.
+fn tree(dir: &Path, count: usize, big_len: usize) {
+    for i in 0..count {
+        let path = dir.join(format!("sub{}/file-{i:02}.bin", i % 3));
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, support::pattern(100 + i * 37, i as u64)).unwrap();
+        set_mtime(&path, 1_600_000_000 + i as u64 * 61);
+    }
+    let big = dir.join("big.bin");
+    std::fs::write(&big, support::pattern(big_len, 99)).unwrap();
+    set_mtime(&big, 1_650_000_000);
+}
+
+fn set_mtime(path: &Path, seconds: u64) {
+    let time = std::time::UNIX_EPOCH + std::time::Duration::from_secs(seconds);
+    let file = std::fs::File::options().write(true).open(path).unwrap();
+    file.set_modified(time).unwrap();
+}
+
+fn mtime(path: &Path) -> i64 {
+    use std::os::unix::fs::MetadataExt as _;
+    std::fs::metadata(path).unwrap().mtime()
+}
+
+/// `rclone <args>` against remote `x:` (the S3 listener, provider
+/// Other), with no config file.
+fn rclone(s: &S3Server, args: &[&str]) -> Output {
+    let signer = &s.signers[0];
+    Command::new("rclone")
+        .args(args)
+        // rclone 1.60 cannot load a CA bundle into its transport (and
+        // needs none over plain HTTP).
+        .env_remove("AWS_CA_BUNDLE")
+        .env("RCLONE_CONFIG", "/nonexistent")
+        .env("RCLONE_CONFIG_X_TYPE", "s3")
+        .env("RCLONE_CONFIG_X_PROVIDER", "Other")
+        .env("RCLONE_CONFIG_X_ENDPOINT", format!("http://{}", s.s3))
+        .env("RCLONE_CONFIG_X_FORCE_PATH_STYLE", "true")
+        .env("RCLONE_CONFIG_X_ACCESS_KEY_ID", &signer.id)
+        .env("RCLONE_CONFIG_X_SECRET_ACCESS_KEY", signer.secret())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn rclone_copies_checks_and_syncs_with_times_kept() {
+    if !have("rclone", &["version"], "apt-get install rclone") {
+        return;
+    }
+    let s = owner();
+    let src = tempfile::tempdir().unwrap();
+    tree(src.path(), 50, 30 << 20);
+    // Single-part: multipart uploads are another slice's.
+    let cutoff = ["--s3-upload-cutoff", "64M"];
+    let source = src.path().to_str().unwrap();
+    let mut copy = vec!["copy", source, "x:rcl/dst"];
+    copy.extend(cutoff);
+    check(&rclone(&s, &copy), "rclone copy");
+    let big = s.server.path("rcl/dst/big.bin");
+    assert_eq!(std::fs::metadata(&big).unwrap().len(), 30 << 20);
+    assert_eq!(mtime(&big), 1_650_000_000, "x-amz-meta-mtime set the time");
+    assert_eq!(
+        mtime(&s.server.path("rcl/dst/sub1/file-01.bin")),
+        1_600_000_061
+    );
+    // Sizes and MD5s (the listing's ETags), every file.
+    check(&rclone(&s, &["check", source, "x:rcl/dst"]), "rclone check");
+
+    std::fs::remove_file(src.path().join("sub0/file-00.bin")).unwrap();
+    let changed = src.path().join("sub2/file-02.bin");
+    std::fs::write(&changed, b"changed").unwrap();
+    set_mtime(&changed, 1_700_000_000);
+    let mut sync = vec!["sync", source, "x:rcl/dst"];
+    sync.extend(cutoff);
+    check(&rclone(&s, &sync), "rclone sync");
+    assert!(!s.server.path("rcl/dst/sub0/file-00.bin").exists());
+    let synced = s.server.path("rcl/dst/sub2/file-02.bin");
+    assert_eq!(std::fs::read(&synced).unwrap(), b"changed");
+    assert_eq!(mtime(&synced), 1_700_000_000);
+    check(
+        &rclone(&s, &["check", source, "x:rcl/dst"]),
+        "rclone check after sync",
+    );
+    // Nothing left to do: no file sent again, no time set again.
+    let again = rclone(&s, &["sync", "-v", source, "x:rcl/dst"]);
+    let said = String::from_utf8_lossy(&again.stderr).into_owned();
+    check(&again, "rclone sync again");
+    assert!(!said.contains("Copied"), "{said}");
+    assert!(!said.contains("Updated modification time"), "{said}");
+}
+
+/// `s3cmd -c <cfg> <args>` against the S3 listener, in `home`.
+fn s3cmd(s: &S3Server, home: &Path, args: &[&str]) -> Output {
+    let signer = &s.signers[0];
+    let config = home.join("s3cfg");
+    let text = format!(
+        "[default]\naccess_key = {}\nsecret_key = {}\nhost_base = {addr}\nhost_bucket = {addr}\nuse_https = False\nsignature_v2 = False\nbucket_location = us-east-1\n",
+        signer.id,
+        signer.secret(),
+        addr = s.s3
+    );
+    std::fs::write(&config, text).unwrap();
+    Command::new("s3cmd")
+        .arg("-c")
+        .arg(&config)
+        .args(args)
+        .current_dir(home)
+        .env("HOME", home)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn s3cmd_makes_puts_lists_gets_deletes_and_syncs() {
+    if !have("s3cmd", &["--version"], "pip install s3cmd") {
+        return;
+    }
+    let s = owner();
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let data = support::pattern(5000, 3);
+    std::fs::write(h.join("one.bin"), &data).unwrap();
+    check(&s3cmd(&s, h, &["mb", "s3://s3c"]), "mb");
+    check(
+        &s3cmd(&s, h, &["put", "one.bin", "s3://s3c/in/one.bin"]),
+        "put",
+    );
+    assert_eq!(
+        std::fs::read(s.server.path("s3c/in/one.bin")).unwrap(),
+        data
+    );
+    let listed = check(&s3cmd(&s, h, &["ls", "s3://s3c/in/"]), "ls");
+    assert!(listed.contains("s3://s3c/in/one.bin"), "{listed}");
+    check(
+        &s3cmd(&s, h, &["get", "s3://s3c/in/one.bin", "back.bin"]),
+        "get",
+    );
+    assert_eq!(std::fs::read(h.join("back.bin")).unwrap(), data);
+    check(&s3cmd(&s, h, &["del", "s3://s3c/in/one.bin"]), "del");
+    assert!(!s.server.path("s3c/in/one.bin").exists());
+
+    let tree_dir = h.join("tree");
+    tree(&tree_dir, 12, 4096);
+    let sync = ["sync", "--delete-removed", "tree/", "s3://s3c/tree/"];
+    check(&s3cmd(&s, h, &sync), "sync");
+    assert!(s.server.path("s3c/tree/sub2/file-11.bin").is_file());
+    std::fs::remove_file(tree_dir.join("sub1/file-04.bin")).unwrap();
+    let out = check(&s3cmd(&s, h, &sync), "sync again");
+    assert!(
+        !s.server.path("s3c/tree/sub1/file-04.bin").exists(),
+        "{out}"
+    );
+    // Unchanged files are not sent again: the listing's ETags are MD5s.
+    assert!(!out.contains("file-05.bin"), "{out}");
+    check(
+        &s3cmd(&s, h, &["del", "--recursive", "--force", "s3://s3c/tree/"]),
+        "del -r",
+    );
+    assert!(!s.server.path("s3c/tree").exists());
+}
+
+#[test]
+fn the_aws_cli_syncs_both_ways_removes_recursively_and_reads_ranges() {
+    if !have("aws", &["--version"], "pip install awscli") {
+        return;
+    }
+    let s = owner();
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let up = h.join("up");
+    tree(&up, 20, 100_000);
+    check(&aws(&s, h, &["s3", "mb", "s3://syn"]), "mb");
+    check(&aws(&s, h, &["s3", "sync", "up", "s3://syn/t/"]), "sync up");
+    assert!(s.server.path("syn/t/sub1/file-19.bin").is_file());
+    std::fs::remove_file(up.join("sub0/file-00.bin")).unwrap();
+    let out = check(
+        &aws(&s, h, &["s3", "sync", "--delete", "up", "s3://syn/t/"]),
+        "sync up --delete",
+    );
+    assert!(!s.server.path("syn/t/sub0/file-00.bin").exists(), "{out}");
+    assert!(
+        !out.contains("upload:"),
+        "nothing changed was sent again: {out}"
+    );
+
+    // Down, with --delete removing a local file the bucket lacks.
+    let down = h.join("down");
+    std::fs::create_dir_all(&down).unwrap();
+    std::fs::write(down.join("stray.txt"), b"not in the bucket").unwrap();
+    check(
+        &aws(&s, h, &["s3", "sync", "--delete", "s3://syn/t/", "down"]),
+        "sync down --delete",
+    );
+    assert!(!down.join("stray.txt").exists());
+    assert_eq!(
+        std::fs::read(down.join("big.bin")).unwrap(),
+        std::fs::read(up.join("big.bin")).unwrap()
+    );
+
+    let head = check(
+        &aws(
+            &s,
+            h,
+            &[
+                "s3api",
+                "head-object",
+                "--bucket",
+                "syn",
+                "--key",
+                "t/big.bin",
+            ],
+        ),
+        "head-object",
+    );
+    assert!(head.contains("\"ContentLength\": 100000"), "{head}");
+    let range = [
+        "s3api",
+        "get-object",
+        "--bucket",
+        "syn",
+        "--key",
+        "t/big.bin",
+        "--range",
+        "bytes=10-19",
+        "part.bin",
+    ];
+    let got = check(&aws(&s, h, &range), "get-object --range");
+    assert!(got.contains("bytes 10-19/100000"), "{got}");
+    assert_eq!(
+        std::fs::read(h.join("part.bin")).unwrap(),
+        std::fs::read(up.join("big.bin")).unwrap()[10..20]
+    );
+
+    check(
+        &aws(&s, h, &["s3", "rm", "--recursive", "s3://syn/t/"]),
+        "rm --recursive",
+    );
+    assert!(!s.server.path("syn/t").exists());
+    assert!(s.server.path("syn").is_dir());
 }

@@ -125,6 +125,8 @@ impl Transfer<'_> {
                         from,
                         to,
                         overwrite,
+                        folders: Folders::Explicit,
+                        mtime: None,
                     },
                 }
             }

@@ -150,7 +150,7 @@ pub(super) fn authorize(who: &Who, declared: Declared<'_>) -> Result<(), Failure
             }
             (Perm::Write, to)
         }
-        Needs::DeleteUnder(prefix) => {
+        Needs::DeleteUnder(prefix) | Needs::DeleteEach(prefix) => {
             return match who.reaches(Perm::Delete, prefix) {
                 true => Ok(()),
                 false => Err(refusal(who, Perm::Delete, prefix)),

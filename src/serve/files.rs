@@ -87,6 +87,9 @@ pub(super) fn get(ctx: &Ctx<'_>, name: Name, want: Want) -> Outcome {
     }
 }
 
+/// Why a GET whose conditions do not hold is refused.
+const NOT_AS_CONDITIONED: &str = "the file is not the version the request's conditions name";
+
 /// The answer to a GET of a file that is open.
 fn send(ctx: &Ctx<'_>, name: Name, want: Want, found: OpenFile) -> Outcome {
     let version = version_of(&found);
@@ -109,6 +112,10 @@ fn send(ctx: &Ctx<'_>, name: Name, want: Want, found: OpenFile) -> Outcome {
     } = found;
     let (start, len, part, body) = match selection {
         Selection::NotModified => return Outcome::answer(Reply::NotModified { version }),
+        Selection::PreconditionFailed => {
+            let failure = Failure::new(ErrorKind::PreconditionFailed, NOT_AS_CONDITIONED);
+            return refuse(ctx, "GET", name.as_str(), failure, Next::Request);
+        }
         Selection::Unsatisfiable => {
             return Outcome::answer(Reply::Unsatisfiable { size: info.size });
         }
@@ -145,6 +152,7 @@ fn version_of(found: &OpenFile) -> Version {
         info: found.info,
         stamp: found.stamp,
         crc: found.crc,
+        md5: found.md5,
     }
 }
 
@@ -286,7 +294,13 @@ pub(super) fn rename(
 /// checksum record, 201 or 204). Written for the read-only mode like PUT;
 /// needs read on `from` and write on `to` (`access.rs`). A name is not
 /// copied onto itself (RFC 4918 9.8.5: 403).
-pub(super) fn copy(ctx: &Ctx<'_>, who: Who, from: Name, to: Name, overwrite: bool) -> Outcome {
+pub(super) fn copy(
+    ctx: &Ctx<'_>,
+    who: Who,
+    (from, to): (Name, Name),
+    overwrite: bool,
+    (folders, mtime): (Folders, Option<i64>),
+) -> Outcome {
     if from == to {
         let failure = Failure::new(ErrorKind::Forbidden, "source and destination are the same");
         return refuse(ctx, "COPY", from.as_str(), failure, Next::Request);
@@ -297,15 +311,21 @@ pub(super) fn copy(ctx: &Ctx<'_>, who: Who, from: Name, to: Name, overwrite: boo
         if let Err(outcome) = super::folders::check_source(ctx, "COPY", &from, false) {
             return *outcome;
         }
-        let replaced = match super::folders::clear(ctx, &who, "COPY", &to, overwrite, true) {
-            Ok(replaced) => replaced,
-            Err(outcome) => return *outcome,
+        // S3's keys: the upload replaces a file as a PUT does, and meets a
+        // folder of the name at its commit (a conflict; never removed).
+        let replaced = match folders {
+            Folders::Keys => false,
+            _ => match super::folders::clear(ctx, &who, "COPY", &to, overwrite, true) {
+                Ok(replaced) => replaced,
+                Err(outcome) => return *outcome,
+            },
         };
-        match stage_copy(ctx, &from, &to) {
+        match stage_copy(ctx, &from, &to, folders) {
             Ok((mut upload, size, crc)) => {
                 if replaced {
                     upload.note_replacing();
                 }
+                upload.set_mtime(mtime);
                 debug!("#{} COPY {from} -> {to}: {size} bytes", ctx.client);
                 commit_now(ctx, Commit::whole(upload, (to, size, crc), started, user))
             }
@@ -320,10 +340,13 @@ pub(super) fn copy(ctx: &Ctx<'_>, who: Who, from: Name, to: Name, overwrite: boo
     })
 }
 
+/// A copy staged: its upload, size and CRC-32C.
+type Staged = (Upload, u64, u32);
+
 /// Stages the bytes of `from` as an upload to `to` (see [`copy`]), within
 /// the size limit: the upload, its size and CRC-32C.
-fn stage_copy(ctx: &Ctx<'_>, from: &Name, to: &Name) -> Result<(Upload, u64, u32), Failure> {
-    let (upload, size, crc) = ctx.storage.stage_copy(from, to)?;
+fn stage_copy(ctx: &Ctx<'_>, from: &Name, to: &Name, f: Folders) -> Result<Staged, Failure> {
+    let (upload, size, crc) = ctx.storage.stage_copy(from, to, f)?;
     check_size(ctx.config, size)?;
     Ok((upload, size, crc))
 }

@@ -14,7 +14,7 @@ use log::debug;
 
 use super::props::Describer;
 use super::terms::Page;
-use super::terms::Wants;
+use super::terms::{Details, Wants};
 use super::{
     Ctx, ErrorKind, Failure, ListingFormat, Next, Outcome, Piece, Reply, Scope, Send, Source,
     abandoned, refuse, storage_refusal,
@@ -155,6 +155,7 @@ fn spool_keys(
     }
     spool.put(Piece::Start)?;
     spool.put(Piece::Files)?;
+    let md5 = spool.format.wants().md5;
     // Both of the walk's callbacks put entries on the page.
     let paging = RefCell::new(Paging {
         spool,
@@ -185,7 +186,15 @@ fn spool_keys(
         if !who.allows(Perm::Read, &entry.name) || !page.is_past(&entry.name) {
             return Ok(());
         }
-        paging.borrow_mut().put(Piece::File {
+        let mut paging = paging.borrow_mut();
+        if md5 {
+            let md5 = ctx.storage.recorded_md5(&entry.name);
+            paging.spool.format.details(Details {
+                md5,
+                ..Details::default()
+            });
+        }
+        paging.put(Piece::File {
             entry,
             first: false,
         })

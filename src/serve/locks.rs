@@ -103,6 +103,7 @@ impl Conditions {
                         info: found.info,
                         stamp: found.stamp,
                         crc: None,
+                        md5: None,
                     };
                     weak(&(self.etag)(&version)) == weak(tag)
                 })

@@ -25,6 +25,7 @@
 mod access;
 mod archive;
 mod commit;
+mod deletes;
 pub mod digest;
 mod files;
 mod folders;
@@ -484,6 +485,7 @@ mod tests {
             info: FileInfo { size: 10, mtime: 0 },
             stamp: Stamp::default(),
             crc: None,
+            md5: None,
         };
         let span = |offset, length| Want::Span { offset, length }.select(&version);
         assert_eq!(
@@ -514,6 +516,7 @@ mod tests {
             info: FileInfo { size: 10, mtime: 0 },
             stamp: Stamp::default(),
             crc: None,
+            md5: None,
         };
         let needs = |want: Want| want.needs_checksum(&want.select(&version));
         assert!(!needs(Want::Span {

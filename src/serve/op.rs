@@ -19,7 +19,9 @@ use super::locks::{Conditions, LockAsk};
 use super::piece::PieceChecksum;
 use super::props::{PropTarget, PropUpdate};
 use super::terms::{Body, Folders, ListingFormat, Scope, Trailer, Want};
-use super::{Ctx, Next, Outcome, Reply, archive, files, folders, listing, locks, props, sessions};
+use super::{
+    Ctx, Next, Outcome, Reply, archive, deletes, files, folders, listing, locks, props, sessions,
+};
 use crate::access::Secret;
 use crate::access::Who;
 use crate::name::{Name, Prefix};
@@ -121,6 +123,17 @@ pub enum Operation {
         /// Whether the folders it leaves empty go with it.
         folders: Folders,
     },
+    /// Remove each of `names`, all in the folder `prefix`, that the
+    /// client may delete, as `Delete` would, telling each one's outcome
+    /// (S3's `DeleteObjects`).
+    DeleteEach {
+        /// The folder they are in (S3's bucket), ending in `/`.
+        prefix: Prefix,
+        /// The files, each in `prefix`.
+        names: Vec<Name>,
+        /// Whether the folders each leaves empty go with it.
+        folders: Folders,
+    },
     /// Remove the folder `prefix` and everything in it that the client
     /// may delete (WebDAV's `DELETE` of a collection; FERRY/1 has no verb
     /// for it yet).
@@ -163,6 +176,13 @@ pub enum Operation {
         to: Name,
         /// Replace a file at `to`; `false` refuses, touching nothing.
         overwrite: bool,
+        /// Whether `to`'s parent folder must exist ([`Folders::Explicit`],
+        /// WebDAV's) or is made (S3's keys, [`Folders::Keys`]: then what
+        /// has `to`'s name is replaced as a PUT replaces it, a folder
+        /// never).
+        folders: Folders,
+        /// The copy's modification time (`None`: when it is made).
+        mtime: Option<i64>,
     },
     /// Copy folder `from` to `to` (WebDAV's `COPY` of a collection).
     CopyFolder {
@@ -336,6 +356,12 @@ impl Operation {
                 prefix.as_str(),
                 Needs::DeleteUnder(prefix.as_str()),
             ),
+            // Each name's grant and locks are checked on the pool.
+            Operation::DeleteEach { prefix, .. } => declared(
+                Verb::Delete,
+                prefix.as_str(),
+                Needs::DeleteEach(prefix.as_str()),
+            ),
             Operation::MakeFolder { name } => {
                 declared(Verb::MakeFolder, name.as_str(), Needs::Write(name.as_str()))
             }
@@ -428,6 +454,9 @@ impl Operation {
             Operation::Archive { prefix, body } => archive::archive(ctx, who, prefix, body),
             Operation::Delete { name, folders } => files::delete(name, folders),
             Operation::DeleteFolder { prefix } => folders::delete(ctx, who, prefix),
+            Operation::DeleteEach { names, folders, .. } => {
+                deletes::delete_each(who, names, folders)
+            }
             Operation::MakeFolder { name } => folders::make_folder(name),
             Operation::RemoveFolder { name } => folders::remove_folder(name),
             Operation::Move {
@@ -451,7 +480,9 @@ impl Operation {
                 from,
                 to,
                 overwrite,
-            } => files::copy(ctx, who, from, to, overwrite),
+                folders,
+                mtime,
+            } => files::copy(ctx, who, (from, to), overwrite, (folders, mtime)),
             Operation::Lock { name, ask } => locks::lock_later(name, *ask),
             Operation::Unlock { name, token } => locks::unlock(name, token),
             Operation::PropPatch { target, updates } => props::patch(target, updates),
@@ -668,6 +699,9 @@ pub enum Needs<'a> {
     /// To delete something under the prefix (each file is checked as it
     /// is found).
     DeleteUnder(&'a str),
+    /// To delete something under the prefix: each named file is checked,
+    /// grants and locks, as its turn comes (`deletes.rs`).
+    DeleteEach(&'a str),
     /// To delete the one and write the other, as DEL and PUT would.
     Move(&'a str, &'a str),
     /// To read the one and write the other, as GET and PUT would.

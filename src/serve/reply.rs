@@ -36,6 +36,9 @@ pub enum Reply {
     /// folder's ends in `/`), each for its reason, and this many more not
     /// named (beyond `storage::MAX_NAMED`); the rest is gone.
     Remains(Vec<(String, Failure)>, u64),
+    /// A request on many names went as each says, in the order asked
+    /// (S3's `DeleteObjects`).
+    Each(Vec<(String, Result<(), Failure>)>),
     /// A `PROPPATCH` went as each of its changes says (boxed: rare).
     Patched(Box<super::Patched>),
     /// A file was renamed.

@@ -140,6 +140,9 @@ pub struct Wants {
     pub members: bool,
     /// The root's file system's space.
     pub space: bool,
+    /// Each file's recorded MD5 tag (S3's `ETag`): the file opened and
+    /// its record read, never its bytes.
+    pub md5: bool,
 }
 
 /// What the walk read of one piece, as [`Wants`] asked.
@@ -151,6 +154,8 @@ pub struct Details {
     pub props: Vec<DeadProperty>,
     /// The root's space (with the listed folder or named file).
     pub space: Option<Space>,
+    /// A file's recorded MD5 tag, where [`Wants::md5`] and one matches it.
+    pub md5: Option<crate::storage::Md5Tag>,
 }
 
 /// A format that needs nothing but the pieces: a plain function.
@@ -227,6 +232,8 @@ pub struct Version {
     /// CRC-32C of the whole file, if known: an answer that states it
     /// waits for it ([`Want::needs_checksum`]), others go without.
     pub crc: Option<u32>,
+    /// The MD5 tag recorded with it (S3's `ETag`), if known.
+    pub md5: Option<crate::storage::Md5Tag>,
 }
 
 /// Which bytes of a file a GET wants.
@@ -272,6 +279,9 @@ pub enum Selection {
     },
     /// The client's copy is current.
     NotModified,
+    /// A condition the request set does not hold (S3's `If-Match`,
+    /// `If-Unmodified-Since`): nothing is sent.
+    PreconditionFailed,
     /// Nothing of the file matches what was asked for.
     Unsatisfiable,
 }

@@ -52,30 +52,129 @@ pub(super) fn record(file: &File, crc: u32) {
     }
 }
 
-/// Records `md5` as the MD5 of `file` as it is now, as [`record`] does
-/// the CRC-32C (read back by the S3 answers of a later slice: docs/s3.md).
-pub(super) fn record_md5(file: &File, md5: &[u8; 16]) {
+/// Records `tag` (S3's `ETag`: docs/s3.md "ETags") with `file` as it is
+/// now, `"<size> <mtime> <hex>[-N]"`, as [`record`] does the CRC-32C.
+/// Best effort, as [`record`].
+pub fn record_md5_tag(file: &File, tag: &Md5Tag) {
     if let Ok(stat) = rustix::fs::fstat(file) {
-        let hex: String = md5.iter().map(|b| format!("{b:02x}")).collect();
         let text = format!(
-            "{} {}.{} {hex}",
-            stat.st_size, stat.st_mtime, stat.st_mtime_nsec
+            "{} {}.{} {}",
+            stat.st_size,
+            stat.st_mtime,
+            stat.st_mtime_nsec,
+            tag.text()
         );
         let _ = rustix::fs::fsetxattr(file, MD5_ATTRIBUTE, text.as_bytes(), XattrFlags::empty());
     }
 }
 
-/// The recorded CRC-32C of `file`, if the record matches its current size
-/// and modification time.
-fn recorded(file: &File, stat: &Stat) -> Option<u32> {
-    let mut buf = [0u8; 64];
-    let len = rustix::fs::fgetxattr(file, ATTRIBUTE, &mut buf).ok()?;
+/// What S3 answers as an object's `ETag`, as recorded with its file: the
+/// MD5 of its bytes (a PutObject's), or the MD5 of its parts' MD5s and
+/// their number (a multipart upload's, `<hex>-N`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Md5Tag {
+    /// The MD5 (of the bytes, or of the parts' MD5s).
+    pub md5: [u8; 16],
+    /// The number of parts, for a multipart upload's.
+    pub parts: Option<u32>,
+}
+
+impl Md5Tag {
+    /// `<hex>` or `<hex>-N`, unquoted.
+    pub fn text(&self) -> String {
+        let hex: String = self.md5.iter().map(|b| format!("{b:02x}")).collect();
+        match self.parts {
+            Some(parts) => format!("{hex}-{parts}"),
+            None => hex,
+        }
+    }
+
+    /// Reads [`Md5Tag::text`]'s form; `None` for anything else.
+    pub fn parse(text: &str) -> Option<Md5Tag> {
+        let (hex, parts) = match text.split_once('-') {
+            Some((hex, parts)) => (hex, Some(parts.parse().ok().filter(|&n| n > 0)?)),
+            None => (text, None),
+        };
+        if hex.len() != 32 || !hex.is_ascii() {
+            return None;
+        }
+        let mut md5 = [0u8; 16];
+        for (byte, pair) in md5.iter_mut().zip(hex.as_bytes().chunks(2)) {
+            *byte = u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok()?;
+        }
+        Some(Md5Tag { md5, parts })
+    }
+}
+
+/// The value of record `attribute` of `file` if it matches its current
+/// size and modification time.
+fn recorded_value(file: &File, stat: &Stat, attribute: &str) -> Option<String> {
+    let mut buf = [0u8; 96];
+    let len = rustix::fs::fgetxattr(file, attribute, &mut buf).ok()?;
     let text = std::str::from_utf8(&buf[..len]).ok()?;
-    let (prefix, crc) = text.rsplit_once(' ')?;
+    let (prefix, value) = text.rsplit_once(' ')?;
     if prefix != record_text(stat, 0).rsplit_once(' ')?.0 {
         return None;
     }
-    u32::from_str_radix(crc, 16).ok()
+    Some(value.to_owned())
+}
+
+/// The recorded CRC-32C of `file`, if the record matches its current size
+/// and modification time.
+fn recorded(file: &File, stat: &Stat) -> Option<u32> {
+    u32::from_str_radix(&recorded_value(file, stat, ATTRIBUTE)?, 16).ok()
+}
+
+/// The recorded MD5 tag of `file`, if the record matches it as [`recorded`].
+pub(super) fn recorded_md5(file: &File, stat: &Stat) -> Option<Md5Tag> {
+    Md5Tag::parse(&recorded_value(file, stat, MD5_ATTRIBUTE)?)
+}
+
+/// A file's records that still match it, read before its time is changed
+/// and written again after ([`Kept::record_again`]): the bytes are the
+/// same, so a new time must not cost a new computation, nor S3's ETag.
+#[derive(Debug)]
+pub(super) struct Kept {
+    crc: Option<u32>,
+    md5: Option<Md5Tag>,
+}
+
+impl Kept {
+    /// The records of `file` (version `stat`) that match it; none through
+    /// a file with other links (which may lie outside the root).
+    pub(super) fn of(file: &File, stat: &Stat) -> Kept {
+        match stat.st_nlink == 1 {
+            true => Kept {
+                crc: recorded(file, stat),
+                md5: recorded_md5(file, stat),
+            },
+            false => Kept {
+                crc: None,
+                md5: None,
+            },
+        }
+    }
+
+    /// Writes them again for `file` as it is now.
+    pub(super) fn record_again(&self, file: &File) {
+        if let Some(crc) = self.crc {
+            record(file, crc);
+        }
+        if let Some(tag) = &self.md5 {
+            record_md5_tag(file, tag);
+        }
+    }
+}
+
+/// What is known of a file version: its CRC-32C, and its MD5 tag if one
+/// was recorded (looked up with the CRC, so a hot file costs no
+/// extended-attribute read for either).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tags {
+    /// The CRC-32C of its bytes.
+    pub crc: u32,
+    /// Its recorded MD5 tag, if any.
+    pub md5: Option<Md5Tag>,
 }
 
 /// Checksums of files served lately, keyed by what identifies a version of
@@ -99,7 +198,7 @@ pub(super) struct Cache {
 
 #[derive(Debug, Default)]
 struct Known {
-    crcs: HashMap<Key, u32>,
+    crcs: HashMap<Key, Tags>,
     /// Versions whose CRC a thread is computing now.
     computing: HashSet<Key>,
     /// Versions queued for a computation nobody waits for.
@@ -122,20 +221,25 @@ fn key(stat: &Stat) -> Key {
 }
 
 impl Cache {
-    /// The CRC-32C of the file version `stat` describes, if cached.
-    pub(super) fn cached(&self, stat: &Stat) -> Option<u32> {
+    /// The CRC-32C (and MD5 tag) of the file version `stat` describes,
+    /// if cached.
+    pub(super) fn cached(&self, stat: &Stat) -> Option<Tags> {
         self.lock().crcs.get(&key(stat)).copied()
     }
 
-    /// The CRC-32C of `file` (version `stat`) if it is cached or recorded:
-    /// one extended-attribute read at most, never the file's bytes.
-    pub(super) fn known(&self, file: &File, stat: &Stat) -> Option<u32> {
-        if let Some(crc) = self.cached(stat) {
-            return Some(crc);
+    /// The CRC-32C (and MD5 tag) of `file` (version `stat`) if it is
+    /// cached or recorded: two extended-attribute reads at most, never
+    /// the file's bytes.
+    pub(super) fn known(&self, file: &File, stat: &Stat) -> Option<Tags> {
+        if let Some(tags) = self.cached(stat) {
+            return Some(tags);
         }
-        let crc = recorded(file, stat)?;
-        self.remember(key(stat), crc);
-        Some(crc)
+        let tags = Tags {
+            crc: recorded(file, stat)?,
+            md5: recorded_md5(file, stat),
+        };
+        self.remember(key(stat), tags);
+        Some(tags)
     }
 
     /// Marks version `stat` as queued for a computation nobody waits for;
@@ -183,8 +287,8 @@ impl Cache {
         let key = key(stat);
         let mut known = self.lock();
         loop {
-            if let Some(&crc) = known.crcs.get(&key) {
-                return Ok(crc);
+            if let Some(tags) = known.crcs.get(&key) {
+                return Ok(tags.crc);
             }
             if known.computing.insert(key) {
                 break;
@@ -210,18 +314,19 @@ impl Cache {
         known.wanted.remove(&key);
         drop(known);
         if let Ok(crc) = result {
-            self.remember(key, crc);
+            let md5 = recorded_md5(file, stat);
+            self.remember(key, Tags { crc, md5 });
         }
         self.computed.notify_all();
         result
     }
 
-    fn remember(&self, key: Key, crc: u32) {
+    fn remember(&self, key: Key, tags: Tags) {
         let mut known = self.lock();
         if known.crcs.len() >= CACHE_ENTRIES {
             known.crcs.clear();
         }
-        known.crcs.insert(key, crc);
+        known.crcs.insert(key, tags);
     }
 
     fn lock(&self) -> MutexGuard<'_, Known> {
@@ -295,5 +400,30 @@ impl Later {
 impl std::fmt::Debug for Later {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Later")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Md5Tag;
+
+    #[test]
+    fn md5_tags_read_back_single_and_multipart_forms_only() {
+        let hex = "0123456789abcdef0123456789abcdef";
+        let single = Md5Tag::parse(hex).unwrap();
+        assert_eq!((single.parts, single.text()), (None, hex.to_owned()));
+        let multi = Md5Tag::parse(&format!("{hex}-12")).unwrap();
+        assert_eq!(multi.parts, Some(12));
+        assert_eq!(multi.text(), format!("{hex}-12"));
+        for bad in [
+            "",
+            "0123",
+            &format!("{hex}-0"),
+            &format!("{hex}-x"),
+            &format!("{hex}0"),
+        ] {
+            assert_eq!(Md5Tag::parse(bad), None, "{bad}");
+        }
+        assert_eq!(Md5Tag::parse(&"zz".repeat(16)), None);
     }
 }

@@ -58,17 +58,23 @@ impl Storage {
     }
 
     /// Stages the bytes of file `from` as an upload to `to`, whose parent
-    /// folder exists (nothing is made, nothing pruned: WebDAV's folders
-    /// are explicit, [`Folders::Explicit`]): the upload, uncommitted, with its
-    /// size and CRC-32C, computed as the bytes go and checked against the
-    /// one recorded for `from`, if any. Dropped, it leaves nothing.
+    /// folder exists where `folders` is [`Folders::Explicit`] (WebDAV's;
+    /// S3's keys make theirs): the upload, uncommitted, with its size and
+    /// CRC-32C, computed as the bytes go and checked against the one
+    /// recorded for `from`, if any, and `from`'s recorded MD5 tag, to be
+    /// recorded with the copy. Dropped, it leaves nothing.
     ///
     /// # Errors
     /// As [`Storage::open_read`] for `from`, [`Storage::begin_upload`] for
     /// `to`; [`StorageError::Io`] if `from` changed while it was read.
-    pub fn stage_copy(&self, from: &Name, to: &Name) -> Result<(Upload, u64, u32), StorageError> {
+    pub fn stage_copy(
+        &self,
+        from: &Name,
+        to: &Name,
+        folders: Folders,
+    ) -> Result<(Upload, u64, u32), StorageError> {
         let found = self.open_read(from)?;
-        let mut upload = self.begin_upload(to, Folders::Explicit)?;
+        let mut upload = self.begin_upload(to, folders)?;
         let mut buf = vec![0; 256 * 1024];
         let (mut size, mut crc) = (0u64, 0u32);
         loop {
@@ -86,6 +92,8 @@ impl Storage {
             let changed = std::io::Error::other("the source changed while it was copied");
             return Err(StorageError::Io(changed));
         }
+        // Read with the CRC, which matched: the same bytes.
+        upload.md5 = found.md5;
         // The staged file keeps its inode when committed: the copy's
         // record is written for it now (one failed lookup without one).
         let copy_inode = || Ok(rustix::fs::fstat(&upload.file)?.st_ino);
@@ -155,13 +163,12 @@ impl Storage {
                     }
                     FileType::RegularFile => {
                         let done = match (Name::new(path.to_owned()), name()) {
-                            (Ok(source), Ok(copy)) => {
-                                self.stage_copy(&source, &copy)
-                                    .and_then(|(upload, _, crc)| match durable {
-                                        true => upload.commit_durably(crc),
-                                        false => upload.commit(crc),
-                                    })
-                            }
+                            (Ok(source), Ok(copy)) => self
+                                .stage_copy(&source, &copy, Folders::Explicit)
+                                .and_then(|(upload, _, crc)| match durable {
+                                    true => upload.commit_durably(crc),
+                                    false => upload.commit(crc),
+                                }),
                             _ => Err(StorageError::NotRegular),
                         };
                         if let Err(err) = done {

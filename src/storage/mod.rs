@@ -73,7 +73,7 @@ pub use sweep::SweepReport;
 pub use tree::DirectoryListing;
 mod upload;
 
-pub use checksum::Later;
+pub use checksum::{Later, Md5Tag, record_md5_tag};
 pub use cursor::{Found, TreeCursor};
 pub use dav_locks::{DavLock, DavLocks, Edit, LOCKS_DIR, is_below, new_token};
 pub use error::{STORAGE_FAILURES, StorageError, storage_failures};
@@ -282,6 +282,9 @@ pub struct OpenFile {
     /// CRC-32C of the whole file, if it is known without reading the file
     /// ([`Storage::checksum`] computes it).
     pub crc: Option<u32>,
+    /// The MD5 tag recorded with it (S3's `ETag`), if the record still
+    /// matches it; looked up with the CRC-32C.
+    pub md5: Option<Md5Tag>,
     /// It lives on a memory file system (tmpfs): reading it never waits
     /// on a disk.
     pub in_memory: bool,

@@ -12,6 +12,7 @@ use std::os::unix::fs::FileExt;
 use rustix::fs::{AtFlags, Mode, ResolveFlags};
 use rustix::io::Errno;
 
+use super::checksum::{self, Md5Tag};
 use super::gate::Point;
 use super::{
     BENEATH, FileInfo, Later, OpenFile, READ_FILE, Stamp, Storage, StorageError, check_regular,
@@ -103,7 +104,7 @@ impl Storage {
         let file = File::from(fd);
         let stat = rustix::fs::fstat(&file)?;
         check_regular(&stat)?;
-        let Some(crc) = self.checksums.cached(&stat) else {
+        let Some(tags) = self.checksums.cached(&stat) else {
             // Its record is an extended-attribute read away: for the pool.
             return Ok(None);
         };
@@ -111,7 +112,8 @@ impl Storage {
             file,
             info: FileInfo::of(&stat),
             stamp: Stamp::of(&stat),
-            crc: Some(crc),
+            crc: Some(tags.crc),
+            md5: tags.md5,
             in_memory: self.in_memory,
             round_trips: self.round_trips,
         }))
@@ -133,7 +135,7 @@ impl Storage {
     fn opened(&self, file: File, checksum: bool) -> Result<OpenFile, StorageError> {
         let stat = rustix::fs::fstat(&file)?;
         check_regular(&stat)?;
-        let crc = match checksum {
+        let tags = match checksum {
             true => self.checksums.known(&file, &stat),
             false => None,
         };
@@ -141,7 +143,8 @@ impl Storage {
             file,
             info: FileInfo::of(&stat),
             stamp: Stamp::of(&stat),
-            crc,
+            crc: tags.map(|t| t.crc),
+            md5: tags.and_then(|t| t.md5),
             in_memory: self.in_memory,
             round_trips: self.round_trips,
         })
@@ -164,6 +167,18 @@ impl Storage {
             .checksums
             .of(file, &stat, may_record, || self.pause(Point::Checksum))?;
         Ok(crc)
+    }
+
+    /// The MD5 tag recorded with the file `name` (S3's `ETag`), if the
+    /// record still matches it: the file opened and its record read,
+    /// never its bytes (a listing's lookup, on the pool). `None` for
+    /// anything else, a failure included: the caller answers another tag.
+    pub fn recorded_md5(&self, name: &str) -> Option<Md5Tag> {
+        let fd = open_beneath(&self.root, name, READ_FILE).ok()?;
+        let file = File::from(fd);
+        let stat = rustix::fs::fstat(&file).ok()?;
+        check_regular(&stat).ok()?;
+        checksum::recorded_md5(&file, &stat)
     }
 
     /// Queues the computation of `file`'s CRC-32C for the checksum threads,

@@ -6,6 +6,7 @@
 
 use rustix::fs::{AtFlags, FileType};
 
+use super::checksum::Kept;
 use super::{FileInfo, Stamp, Storage, StorageError, open_dir_beneath};
 
 /// A file or folder as `PROPPATCH` and `PROPFIND` see it.
@@ -65,6 +66,25 @@ impl Storage {
     /// # Errors
     /// As [`Storage::resource`]; the time cannot be set.
     pub fn set_mtime(&self, path: &str, mtime: i64) -> Result<(), StorageError> {
+        // A file's records name its time: kept across the change.
+        let kept = (!path.is_empty())
+            .then(|| super::open_beneath(&self.root, path, super::READ_FILE).ok())
+            .flatten()
+            .map(std::fs::File::from)
+            .and_then(|file| {
+                let stat = rustix::fs::fstat(&file).ok()?;
+                super::check_regular(&stat).ok()?;
+                let kept = Kept::of(&file, &stat);
+                Some((file, kept))
+            });
+        self.set_mtime_of(path, mtime)?;
+        if let Some((file, kept)) = kept {
+            kept.record_again(&file);
+        }
+        Ok(())
+    }
+
+    fn set_mtime_of(&self, path: &str, mtime: i64) -> Result<(), StorageError> {
         let times = super::mtime_only(mtime);
         match path.rsplit_once('/').unwrap_or(("", path)) {
             (_, "") => Ok(rustix::fs::futimens(&*self.root, &times)?),

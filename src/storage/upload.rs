@@ -18,6 +18,7 @@ use std::sync::atomic::Ordering;
 use rustix::fs::{AtFlags, Mode, OFlags};
 use rustix::io::Errno;
 
+use super::checksum::Md5Tag;
 use super::gate::{Gate, Point};
 use super::session_state::Staging;
 use super::{
@@ -63,9 +64,10 @@ pub struct Upload {
     /// The modification time (Unix seconds) the client asked for, set on
     /// the staged file just before the commit.
     pub(super) mtime: Option<i64>,
-    /// The body's MD5, where it was computed (an S3 upload's `ETag`):
-    /// recorded with the file as its CRC-32C is.
-    pub(super) md5: Option<[u8; 16]>,
+    /// The body's MD5, where it was computed (an S3 upload's `ETag`), or
+    /// the source's recorded tag (a copy's): recorded with the file as
+    /// its CRC-32C is.
+    pub(super) md5: Option<Md5Tag>,
 }
 
 impl Upload {
@@ -101,20 +103,23 @@ impl Upload {
     /// Records `md5` (the body's, computed as it arrived) with the file
     /// when it is committed.
     pub fn set_md5(&mut self, md5: [u8; 16]) {
-        self.md5 = Some(md5);
+        self.md5 = Some(Md5Tag { md5, parts: None });
     }
 
-    /// The body's MD5, if it was computed.
+    /// The body's MD5, if it was computed (or copied: a multipart
+    /// upload's tag is not one).
     pub fn md5(&self) -> Option<[u8; 16]> {
         self.md5
+            .filter(|tag| tag.parts.is_none())
+            .map(|tag| tag.md5)
     }
 
     /// Records the checksums with the staged file, after its time is set
     /// (the records name the time).
     fn record(&self, crc: u32) {
         checksum::record(&self.file, crc);
-        if let Some(md5) = &self.md5 {
-            checksum::record_md5(&self.file, md5);
+        if let Some(tag) = &self.md5 {
+            checksum::record_md5_tag(&self.file, tag);
         }
     }
 

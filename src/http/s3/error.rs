@@ -47,6 +47,10 @@ pub enum Code {
     InvalidRequest,
     /// A key over 1024 bytes.
     KeyTooLongError,
+    /// A request body that is not the XML asked for.
+    MalformedXML,
+    /// More than 2 KiB of user metadata.
+    MetadataTooLarge,
     /// A method the target does not take.
     MethodNotAllowed,
     /// A PutObject without `Content-Length`.
@@ -90,6 +94,8 @@ impl Code {
             | InvalidDigest
             | InvalidRequest
             | KeyTooLongError
+            | MalformedXML
+            | MetadataTooLarge
             | XAmzContentSHA256Mismatch
             | XFerryInvalidKey => 400,
             AccessDenied | InvalidAccessKeyId | RequestTimeTooSkewed | SignatureDoesNotMatch => 403,

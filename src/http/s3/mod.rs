@@ -16,11 +16,17 @@
 //! HEAD   /<bucket>/<key>                    HeadObject        Get, no body
 //! GET    /<bucket>/<key>  [Range]           GetObject         Get
 //! PUT    /<bucket>/<key>  [Content-MD5]     PutObject         Put, SHA-256 and MD5 checked as it streams
+//! PUT    /<bucket>/<key>  x-amz-copy-source CopyObject        Copy, or (onto itself) PropPatch of its time
 //! DELETE /<bucket>/<key>                    DeleteObject      Delete (absent: 204 all the same)
+//! POST   /<bucket>?delete  <Delete> XML      DeleteObjects     DeleteEach (each key's grant and locks)
 //! anything else                             501 NotImplemented
 //! ```
 
+mod conditions;
+mod copy;
+mod delete;
 mod error;
+mod meta;
 mod request;
 mod sigv4;
 mod xml;
@@ -62,8 +68,12 @@ pub enum Asked {
     GetObject,
     /// PutObject.
     PutObject,
+    /// CopyObject.
+    CopyObject,
     /// DeleteObject.
     DeleteObject,
+    /// DeleteObjects, quiet or not.
+    DeleteObjects(delete::Quiet),
     /// Refused before it was served.
     Refused(Code),
 }
@@ -95,8 +105,10 @@ impl Dialect for S3 {
 
     /// CreateBucket's configuration (a region, ignored) comes as a small
     /// body: taken in hand, so that it is never read as a request.
+    /// So does DeleteObjects' list of keys (at most 64 KiB).
     fn body_in_hand(&self, head: &Head<'_>) -> bool {
-        head.method == "PUT" && matches!(Target::of(head.target), Ok(Target::Bucket(..)))
+        matches!(head.method, "PUT" | "POST")
+            && matches!(Target::of(head.target), Ok(Target::Bucket(..)))
     }
 
     fn decode(
@@ -135,6 +147,20 @@ struct Fields {
     content_sha256: Option<String>,
     content_md5: Option<String>,
     range: Option<String>,
+    /// GetObject's and HeadObject's conditions.
+    conditions: conditions::Conditions,
+    /// CopyObject's source, as sent.
+    copy_source: Option<String>,
+    /// CopyObject's `x-amz-metadata-directive`.
+    metadata_directive: Option<String>,
+    /// CopyObject's source has conditions (`x-amz-copy-source-if-*`).
+    copy_conditions: bool,
+    /// `x-amz-meta-mtime`.
+    meta_mtime: Option<String>,
+    /// Bytes of user metadata, names (without the prefix) and values.
+    meta_bytes: usize,
+    /// An `x-amz-checksum-<algorithm>` field: the algorithm, the value.
+    checksum: Option<(String, String)>,
     /// A field of an operation not served yet (CopyObject's source, an
     /// aws-chunked body).
     unserved: Option<&'static str>,
@@ -156,14 +182,40 @@ impl Fields {
                 fields.content_md5 = text();
             } else if is("range") {
                 fields.range = text();
-            } else if is("x-amz-copy-source") {
-                fields.unserved = Some("CopyObject");
+            } else if let Some(value) = text().filter(|_| name.len() > 3 && is_if(name)) {
+                fields.conditions.take("", name, &value);
+            } else if is(copy::SOURCE) {
+                fields.copy_source = text();
+            } else if is("x-amz-metadata-directive") {
+                fields.metadata_directive = text();
+            } else if has_prefix(name, "x-amz-copy-source-if-") {
+                fields.copy_conditions = true;
+            } else if has_prefix(name, "x-amz-checksum-") && !is("x-amz-checksum-type") {
+                let algorithm = name.get("x-amz-checksum-".len()..).unwrap_or_default();
+                let algorithm = algorithm.to_ascii_lowercase();
+                fields.checksum = text().map(|value| (algorithm, value));
+            } else if has_prefix(name, meta::PREFIX) {
+                fields.meta_bytes += name.len() - meta::PREFIX.len() + value.len();
+                if is(meta::MTIME) {
+                    fields.meta_mtime = text();
+                }
             } else if is("content-encoding") && value.windows(11).any(|w| w == b"aws-chunked") {
                 fields.unserved = Some("aws-chunked bodies");
             }
         }
         fields
     }
+}
+
+/// Whether field `name` starts with `If-` (a condition's).
+fn is_if(name: &str) -> bool {
+    has_prefix(name, "if-")
+}
+
+/// Whether field `name` starts with `prefix` (lower case), in any case.
+fn has_prefix(name: &str, prefix: &str) -> bool {
+    name.get(..prefix.len())
+        .is_some_and(|p| p.eq_ignore_ascii_case(prefix))
 }
 
 /// The credential a request presents: none (anonymous), or its SigV4
@@ -241,6 +293,17 @@ impl Answer for S3Answer {
             (Asked::DeleteBucket | Asked::DeleteObject, Reply::Done) => {
                 ResponseHead::new(out, 204).finish(0, persistence)
             }
+            (Asked::DeleteObjects(quiet), Reply::Each(each)) => {
+                xml_answer(200, &delete::result(each, quiet), message, out);
+            }
+            (Asked::CopyObject, Reply::Stored { md5, .. }) => {
+                let etag = md5.map(|md5| format!("\"{}\"", sigv4::hex_of(&md5)));
+                let now = time::OffsetDateTime::now_utc().unix_timestamp();
+                xml_answer(200, &copy::result(now, etag), message, out);
+            }
+            (Asked::CopyObject, Reply::Patched(patched)) => {
+                copied_onto_itself(patched, message, out);
+            }
             (Asked::PutObject, Reply::Stored { md5, .. }) => {
                 let etag = md5.map(|md5| format!("\"{}\"", sigv4::hex_of(&md5)));
                 ResponseHead::new(out, 200)
@@ -257,6 +320,12 @@ impl Answer for S3Answer {
                 },
             ) => {
                 object_head(version, (*start, *len, *part), message, out);
+            }
+            (Asked::HeadObject | Asked::GetObject, Reply::NotModified { version }) => {
+                ResponseHead::new(out, 304)
+                    .header("Last-Modified", response::http_date(version.info.mtime))
+                    .header("ETag", xml::etag(version))
+                    .finish(0, persistence);
             }
             (_, Reply::Unsatisfiable { size }) => {
                 let body = error::body(Code::InvalidRange, &format!("the object has {size} bytes"));
@@ -302,6 +371,31 @@ impl Answer for S3Answer {
     }
 }
 
+/// CopyObject onto itself: the time was set (200), or the change failed
+/// (its code; a `PropPatch` of one change fails whole).
+fn copied_onto_itself(patched: &crate::serve::Patched, message: Message, out: &mut Vec<u8>) {
+    use crate::serve::PatchStatus;
+    let failed = patched
+        .changes
+        .iter()
+        .find_map(|(_, _, status)| match status {
+            PatchStatus::Failed(kind) => Some(*kind),
+            _ => None,
+        });
+    match failed {
+        None => {
+            let now = time::OffsetDateTime::now_utc().unix_timestamp();
+            xml_answer(200, &copy::result(now, None), message, out);
+        }
+        Some(kind) => {
+            let failure = Failure::new(kind, "the object's time could not be set");
+            let code = error::code_of(Asked::CopyObject, &failure);
+            let body = error::body(code, &failure.message);
+            xml_answer(code.status(), &body, message, out);
+        }
+    }
+}
+
 /// The answer to an error: its status and XML body (none for HEAD).
 fn write_error(code: Code, message: &str, framing: Framing, out: &mut Vec<u8>) {
     let body = error::body(code, message);
@@ -336,7 +430,11 @@ fn object_head(
     let mut head = ResponseHead::new(out, if part { 206 } else { 200 })
         .header("Content-Type", "application/octet-stream")
         .header("Last-Modified", response::http_date(info.mtime))
-        .header("ETag", response::etag(version))
+        .header("ETag", xml::etag(version))
+        .header(
+            meta::MTIME,
+            meta::mtime_text(info.mtime, version.stamp.nanos),
+        )
         .header("Accept-Ranges", "bytes");
     if part {
         let end = start + len - 1;

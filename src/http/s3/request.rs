@@ -8,8 +8,9 @@ use base64::engine::general_purpose::STANDARD;
 
 use super::super::message::{Head, Resume};
 use super::super::request::selection;
+use super::conditions::{Conditions, Verdict};
 use super::error::Code;
-use super::{Asked, Fields, Refusal, refusal, sigv4, xml};
+use super::{Asked, Fields, Refusal, copy, delete, meta, refusal, sigv4, xml};
 use crate::name::{Name, NameError, Prefix, percent_decode};
 use crate::serve::digest::BodyDigests;
 use crate::serve::terms::Choose;
@@ -153,12 +154,16 @@ fn bucket_request(
             Operation::RemoveFolder { name: folder },
             Asked::DeleteBucket,
         )),
+        "POST" if only_params(query, &["delete"]) && param(query, "delete").is_some() => {
+            check_body_hash(head.body, fields)?;
+            delete::delete_objects(bucket, head.body, fields)
+        }
         _ => Err(unserved(method)),
     }
 }
 
 /// A bucket as a folder's name: one segment.
-fn bucket_name(bucket: &str) -> Result<Name, Refusal> {
+pub(super) fn bucket_name(bucket: &str) -> Result<Name, Refusal> {
     let name = Name::new(bucket.to_owned()).map_err(|err| key_refusal(err, bucket))?;
     match bucket.contains('/') {
         true => Err(refusal(Code::InvalidBucketName, "a bucket is one name")),
@@ -198,7 +203,7 @@ fn check_body_hash(body: &[u8], fields: &Fields) -> Result<(), Refusal> {
 }
 
 /// The S3 error for a key (or bucket) that cannot be a ferry name.
-fn key_refusal(err: NameError, key: &str) -> Refusal {
+pub(super) fn key_refusal(err: NameError, key: &str) -> Refusal {
     match err {
         NameError::TooLong => refusal(Code::KeyTooLongError, "a key is at most 1024 bytes"),
         NameError::Reserved => refusal(
@@ -278,6 +283,7 @@ fn list_objects(bucket: &str, query: &[(String, String)]) -> Result<Operation, R
         last: None,
         truncated: false,
         prefixes: Vec::new(),
+        md5: None,
     };
     let page = Page {
         delimited,
@@ -311,7 +317,11 @@ fn object_request(
     resume: &Resume,
     fields: &Fields,
 ) -> Result<(Operation, Asked), Refusal> {
-    if !only_params(query, &[]) {
+    // rclone names the one version there is: `versionId=null`.
+    let null_version = query
+        .iter()
+        .all(|(name, value)| name != "versionId" || value == "null");
+    if !only_params(query, &["versionId"]) || !null_version {
         return Err(unserved(method));
     }
     bucket_name(bucket)?;
@@ -320,7 +330,12 @@ fn object_request(
         "GET" | "HEAD" => {
             let head = method == "HEAD";
             let range = fields.range.clone().filter(|_| !head);
-            let want = Want::Chosen(Box::new(Ranged { head, range }));
+            let conditions = fields.conditions.clone();
+            let want = Want::Chosen(Box::new(Ranged {
+                head,
+                range,
+                conditions,
+            }));
             let asked = if head {
                 Asked::HeadObject
             } else {
@@ -328,7 +343,22 @@ fn object_request(
             };
             (Operation::Get { name, want }, asked)
         }
-        "PUT" => (put_object(name, resume, fields)?, Asked::PutObject),
+        "PUT" => {
+            if fields.meta_bytes > meta::MAX_BYTES {
+                return Err(refusal(
+                    Code::MetadataTooLarge,
+                    "user metadata is at most 2 KiB of names and values",
+                ));
+            }
+            let mtime = fields.meta_mtime.as_deref().and_then(meta::mtime_of);
+            match fields.copy_source.is_some() {
+                true if resume.body != BodyLength::Fixed(0) => {
+                    return Err(refusal(Code::InvalidRequest, "CopyObject takes no body"));
+                }
+                true => (copy::copy_object(name, fields, mtime)?, Asked::CopyObject),
+                false => (put_object(name, resume, fields, mtime)?, Asked::PutObject),
+            }
+        }
         "DELETE" => (
             Operation::Delete {
                 name,
@@ -342,7 +372,12 @@ fn object_request(
 
 /// PutObject: its body is checked against the SHA-256 it signed and its
 /// `Content-MD5` as it streams; its MD5 is the answer's `ETag`.
-fn put_object(name: Name, resume: &Resume, fields: &Fields) -> Result<Operation, Refusal> {
+fn put_object(
+    name: Name,
+    resume: &Resume,
+    fields: &Fields,
+    mtime: Option<i64>,
+) -> Result<Operation, Refusal> {
     if resume.body == BodyLength::Chunked {
         return Err(refusal(
             Code::MissingContentLength,
@@ -374,23 +409,29 @@ fn put_object(name: Name, resume: &Resume, fields: &Fields) -> Result<Operation,
             awaits_go_ahead: resume.expect_continue,
         },
         crc: None,
-        mtime: None,
+        mtime,
         trailer: None,
         digests: Some(Box::new(BodyDigests { sha256, md5 })),
         folders: Folders::Keys,
     })
 }
 
-/// GetObject's and HeadObject's choice of bytes: a `Range` (GET only).
+/// GetObject's and HeadObject's choice of bytes: their conditions
+/// (`conditions.rs`), then a `Range` (GET only).
 #[derive(Debug)]
 struct Ranged {
     head: bool,
     range: Option<String>,
+    conditions: Conditions,
 }
 
 impl Choose for Ranged {
     fn choose(&self, version: &Version) -> Selection {
-        selection(self.range.as_deref(), version.info.size, self.head)
+        match self.conditions.judge(version) {
+            Verdict::Failed => Selection::PreconditionFailed,
+            Verdict::NotModified => Selection::NotModified,
+            Verdict::Holds => selection(self.range.as_deref(), version.info.size, self.head),
+        }
     }
 }
 

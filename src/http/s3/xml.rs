@@ -13,10 +13,11 @@ use super::super::request::url_path;
 use super::super::response;
 use crate::serve::Piece;
 use crate::serve::Version;
-use crate::serve::terms::Format;
+use crate::serve::terms::{Details, Format, Wants};
+use crate::storage::Md5Tag;
 
 /// S3's namespace.
-const NS: &str = "http://s3.amazonaws.com/doc/2006-03-01/";
+pub(super) const NS: &str = "http://s3.amazonaws.com/doc/2006-03-01/";
 const DECLARATION: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
 
 /// `GetBucketLocation`'s answer: the empty constraint, which is how S3
@@ -25,8 +26,19 @@ pub fn location() -> String {
     format!("{DECLARATION}<LocationConstraint xmlns=\"{NS}\"/>\n")
 }
 
+/// An object's `ETag`: the MD5 tag recorded with its file where the
+/// record still matches it (a PutObject's MD5, a multipart upload's
+/// `<hex>-N`), else ferry's version tag (a file stored by another
+/// protocol, or changed since).
+pub fn etag(version: &Version) -> String {
+    match &version.md5 {
+        Some(tag) => format!("\"{}\"", tag.text()),
+        None => response::etag(version),
+    }
+}
+
 /// A time as S3's listings give it (ISO 8601, UTC, milliseconds).
-fn iso(unix_seconds: i64) -> String {
+pub(super) fn iso(unix_seconds: i64) -> String {
     let format =
         time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].000Z");
     time::OffsetDateTime::from_unix_timestamp(unix_seconds)
@@ -83,6 +95,8 @@ pub struct Objects {
     pub truncated: bool,
     /// Common prefixes, written after the contents (at most `max`).
     pub prefixes: Vec<String>,
+    /// The next file's recorded MD5 tag, as the walk read it.
+    pub md5: Option<Md5Tag>,
 }
 
 /// A V2 continuation token for the page after `key`.
@@ -184,12 +198,13 @@ impl Format for Objects {
                     info: entry.info,
                     stamp: entry.stamp,
                     crc: None,
+                    md5: self.md5.take(),
                 };
                 format!(
                     "<Contents><Key>{}</Key><LastModified>{}</LastModified><ETag>{}</ETag><Size>{}</Size><StorageClass>STANDARD</StorageClass></Contents>",
                     self.shown(&key),
                     iso(entry.info.mtime),
-                    escape(response::etag(&version)),
+                    escape(etag(&version)),
                     entry.info.size
                 )
             }
@@ -204,6 +219,17 @@ impl Format for Objects {
             Piece::Files | Piece::Only(_) => return,
         };
         out.extend_from_slice(text.as_bytes());
+    }
+
+    fn wants(&self) -> Wants {
+        Wants {
+            md5: true,
+            ..Wants::default()
+        }
+    }
+
+    fn details(&mut self, details: Details) {
+        self.md5 = details.md5;
     }
 }
 

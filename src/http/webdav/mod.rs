@@ -439,6 +439,7 @@ impl Item {
             info,
             stamp,
             crc: None,
+            md5: None,
         };
         Item {
             href: format!("/{}", url_path(name)),
@@ -605,6 +606,7 @@ impl Format for Multistatus {
             own: true,
             members: dead && self.depth > 0,
             space,
+            md5: false,
         }
     }
 

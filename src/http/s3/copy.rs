@@ -1,0 +1,145 @@
+//! CopyObject (`PUT /<bucket>/<key>` with `x-amz-copy-source`) as one of
+//! ferry's operations, and its answer. A copy to another name is ferry's
+//! `Copy` (WebDAV COPY's, `serve/files.rs`: `read` on the source, `write`
+//! on the copy, WebDAV locks, `--max-file-size`, all checked there),
+//! with S3's keys (prefix folders made, a file replaced, a folder never);
+//! the copy keeps the source's recorded MD5 as its ETag. A copy onto
+//! itself with `x-amz-metadata-directive: REPLACE` changes the metadata
+//! alone (rclone sets a modification time so): ferry's `PropPatch` of the
+//! file's time, which keeps its records (the ETag stays the MD5).
+//!
+//! ```text
+//! x-amz-copy-source: [/]<bucket>/<key>[?versionId=null]   (URL-encoded)
+//! x-amz-metadata-directive: COPY | REPLACE
+//! 200 <CopyObjectResult><LastModified>..</LastModified><ETag>..</ETag></CopyObjectResult>
+//! ```
+
+use super::error::Code;
+use super::request::{Target, bucket_name, key_refusal};
+use super::{Fields, Refusal, refusal, xml};
+use crate::name::Name;
+use crate::serve::{Change, Folders, Operation, PropTarget, PropUpdate};
+
+/// The field naming the source.
+pub const SOURCE: &str = "x-amz-copy-source";
+
+/// CopyObject of the source `fields` name to `to`.
+pub(super) fn copy_object(
+    to: Name,
+    fields: &Fields,
+    mtime: Option<i64>,
+) -> Result<Operation, Refusal> {
+    let source = fields.copy_source.as_deref().unwrap_or_default();
+    let from = source_name(source)?;
+    if fields.copy_conditions {
+        return Err(refusal(
+            Code::NotImplemented,
+            "x-amz-copy-source-if-* conditions are not served yet",
+        ));
+    }
+    let replace = match fields.metadata_directive.as_deref() {
+        None | Some("COPY") => false,
+        Some("REPLACE") => true,
+        Some(_) => {
+            return Err(refusal(
+                Code::InvalidArgument,
+                "x-amz-metadata-directive is COPY or REPLACE",
+            ));
+        }
+    };
+    // COPY keeps the source's metadata; ferry's one kept metadata is the
+    // file's time, which a copy does not carry over (it is made now).
+    let mtime = mtime.filter(|_| replace);
+    if from == to {
+        if !replace {
+            return Err(refusal(
+                Code::InvalidRequest,
+                "a copy onto itself must change something: x-amz-metadata-directive: REPLACE",
+            ));
+        }
+        let updates = mtime
+            .map(|time| PropUpdate {
+                ns: String::new(),
+                local: "mtime".to_owned(),
+                change: Change::Mtime(time),
+            })
+            .into_iter()
+            .collect();
+        let target = PropTarget {
+            name: Some(to),
+            folder: false,
+        };
+        return Ok(Operation::PropPatch { target, updates });
+    }
+    Ok(Operation::Copy {
+        from,
+        to,
+        overwrite: true,
+        folders: Folders::Keys,
+        mtime,
+    })
+}
+
+/// The source's name: `[/]<bucket>/<key>`, URL-encoded, with at most
+/// `versionId=null` after it.
+fn source_name(source: &str) -> Result<Name, Refusal> {
+    let bad = || {
+        refusal(
+            Code::InvalidArgument,
+            "x-amz-copy-source is /<bucket>/<key>",
+        )
+    };
+    let path = match source.starts_with('/') {
+        true => source.to_owned(),
+        false => format!("/{source}"),
+    };
+    match Target::of(&path)? {
+        Target::Object(bucket, key, query) => {
+            let other_version = query
+                .iter()
+                .any(|(name, value)| name != "versionId" || value != "null");
+            if other_version {
+                return Err(refusal(
+                    Code::NotImplemented,
+                    "a copy source names the one version there is (versionId=null) or none",
+                ));
+            }
+            bucket_name(&bucket)?;
+            Name::new(format!("{bucket}/{key}")).map_err(|err| key_refusal(err, &key))
+        }
+        _ => Err(bad()),
+    }
+}
+
+/// CopyObject's answer body: the copy's time and, where known, its ETag.
+pub(super) fn result(mtime: i64, etag: Option<String>) -> String {
+    let etag = etag
+        .map(|etag| format!("<ETag>{}</ETag>", quick_xml::escape::escape(&etag)))
+        .unwrap_or_default();
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<CopyObjectResult xmlns=\"{}\"><LastModified>{}</LastModified>{etag}</CopyObjectResult>\n",
+        xml::NS,
+        xml::iso(mtime)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sources_are_bucket_and_key_decoded_once() {
+        let name = |s: &str| source_name(s).map(|n| n.as_str().to_owned());
+        assert_eq!(name("/bkt/a%20b/c").as_deref(), Ok("bkt/a b/c"));
+        assert_eq!(name("bkt/k?versionId=null").as_deref(), Ok("bkt/k"));
+        assert_eq!(
+            name("/bkt/k?versionId=abc").map_err(|e| e.0),
+            Err(Code::NotImplemented)
+        );
+        assert_eq!(name("/bkt").map_err(|e| e.0), Err(Code::InvalidArgument));
+        assert_eq!(
+            name("/bkt/a//b").map_err(|e| e.0),
+            Err(Code::XFerryInvalidKey)
+        );
+    }
+}

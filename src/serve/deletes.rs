@@ -1,0 +1,65 @@
+//! Many files deleted in one request (S3's DeleteObjects), each by the
+//! rules of a DELETE: its `delete` grant, the WebDAV locks on it (a file
+//! a lock guards is left, told as locked), a file already gone counted as
+//! deleted (S3's DELETE is idempotent), and the folders it leaves empty
+//! pruned as its `Folders` say. One request, one log line and one
+//! metric; `--read-only` refuses it whole in `admit` (its verb writes).
+//! On the pool: a thousand unlinks are slow file-system work.
+
+use log::debug;
+
+use super::op::{Declared, Needs, Verb};
+use super::terms::Folders;
+use super::{Failure, Outcome, Reply, access, locks};
+use crate::access::{Perm, Who};
+use crate::name::Name;
+use crate::storage::{DavLock, StorageError};
+
+/// Deletes each of `names` that `who` may delete; the answer tells each
+/// name's outcome, in the order asked.
+pub(super) fn delete_each(who: Who, names: Vec<Name>, folders: Folders) -> Outcome {
+    Outcome::on_pool(move |ctx| {
+        let dav = ctx.storage.dav_locks();
+        // Without the lock table no delete can be judged: each fails alike.
+        let table = dav.current().map_err(Failure::from);
+        let now = dav.now();
+        let mut each = Vec::with_capacity(names.len());
+        for name in names {
+            let result = match &table {
+                Ok(table) => delete_one(ctx, &who, (table, now), &name, folders),
+                Err(failure) => Err(failure.clone()),
+            };
+            each.push((name.as_str().to_owned(), result));
+        }
+        let failed = each.iter().filter(|(_, r)| r.is_err()).count();
+        debug!("#{} DELETE {} names, {failed} left", ctx.client, each.len());
+        Outcome::answer(Reply::Each(each))
+    })
+}
+
+/// One name's DELETE.
+fn delete_one(
+    ctx: &super::Ctx<'_>,
+    who: &Who,
+    (table, now): (&[DavLock], i64),
+    name: &Name,
+    folders: Folders,
+) -> Result<(), Failure> {
+    if !who.allows(Perm::Delete, name.as_str()) {
+        return Err(access::refusal(who, Perm::Delete, name.as_str()));
+    }
+    let declared = Declared {
+        verb: Verb::Delete,
+        subject: name.as_str(),
+        to: None,
+        needs: Needs::Delete(name.as_str()),
+    };
+    locks::check(table, now, &declared, &[])?;
+    match ctx.storage.delete(name, folders) {
+        Ok(()) | Err(StorageError::NotFound) => {
+            locks::release(ctx, name.as_str(), false);
+            Ok(())
+        }
+        Err(err) => Err(err.into()),
+    }
+}
