@@ -126,3 +126,32 @@ fn the_aws_cli_makes_a_bucket_copies_lists_and_removes() {
     );
     assert!(!s.server.path("cli/in/small.bin").exists());
 }
+
+/// `aws s3 cp` of `size` bytes up to `key` of bucket `bucket` and back,
+/// byte for byte.
+fn round_trip(s: &S3Server, home: &Path, (bucket, key): (&str, &str), size: usize) {
+    let data = support::pattern(size, size as u64);
+    std::fs::write(home.join("up.bin"), &data).unwrap();
+    let target = format!("s3://{bucket}/{key}");
+    check(&aws(s, home, &["s3", "cp", "up.bin", &target]), "cp up");
+    let stored = std::fs::read(s.server.path(&format!("{bucket}/{key}"))).unwrap();
+    assert!(stored == data, "{key}: the file is not what was sent");
+    check(&aws(s, home, &["s3", "cp", &target, "back.bin"]), "cp down");
+    assert!(std::fs::read(home.join("back.bin")).unwrap() == data);
+}
+
+#[test]
+fn the_aws_cli_copies_5_and_20_mib_the_second_in_parts() {
+    if !have("aws", &["--version"], "pip install awscli") {
+        return;
+    }
+    let s = owner();
+    let home = tempfile::tempdir().unwrap();
+    check(&aws(&s, home.path(), &["s3", "mb", "s3://big"]), "mb");
+    round_trip(&s, home.path(), ("big", "five.bin"), 5 << 20);
+    // Over 8 MiB the CLI uploads in 8 MiB parts, several at once.
+    round_trip(&s, home.path(), ("big", "dir/twenty.bin"), 20 << 20);
+    // Nothing is left staged (but the sessions' bookkeeping lock).
+    let staged = support::entries(&s.server.path(".ferry-uploads"));
+    assert!(staged.iter().all(|name| name == "lock"), "{staged:?}");
+}

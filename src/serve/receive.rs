@@ -16,7 +16,7 @@ use crate::access::Owner;
 use crate::chunked::ChunkDecoder;
 use crate::config::Config;
 use crate::name::Name;
-use crate::storage::{Appender, StorageError, Upload};
+use crate::storage::{Appender, PartUpload, StorageError, Upload};
 
 /// Where a body that is arriving goes.
 pub enum Sink {
@@ -24,6 +24,8 @@ pub enum Sink {
     File(Upload),
     /// An upload session (APPEND).
     Session(Appender),
+    /// A part of a multipart upload (S3's UploadPart).
+    Part(PartUpload),
 }
 
 /// A PUT or APPEND whose body is arriving.
@@ -494,5 +496,6 @@ fn write_to(sink: &mut Sink, data: &[u8]) -> Result<(), StorageError> {
     match sink {
         Sink::File(upload) => upload.write(data),
         Sink::Session(appender) => appender.write(data),
+        Sink::Part(part) => part.write(data),
     }
 }

@@ -53,10 +53,15 @@ pub(super) fn record(file: &File, crc: u32) {
 }
 
 /// Records `md5` as the MD5 of `file` as it is now, as [`record`] does
-/// the CRC-32C (read back by the S3 answers of a later slice: docs/s3.md).
-pub(super) fn record_md5(file: &File, md5: &[u8; 16]) {
+/// the CRC-32C (read back by the S3 answers of a later slice: docs/s3.md);
+/// a multipart upload's, of its `parts`' MD5s, as S3's ETag text of one
+/// (`<hex>-<parts>`).
+pub(super) fn record_md5(file: &File, md5: &[u8; 16], parts: Option<u32>) {
     if let Ok(stat) = rustix::fs::fstat(file) {
-        let hex: String = md5.iter().map(|b| format!("{b:02x}")).collect();
+        let mut hex: String = md5.iter().map(|b| format!("{b:02x}")).collect();
+        if let Some(parts) = parts {
+            hex = format!("{hex}-{parts}");
+        }
         let text = format!(
             "{} {}.{} {hex}",
             stat.st_size, stat.st_mtime, stat.st_mtime_nsec

@@ -66,6 +66,9 @@ pub struct Upload {
     /// The body's MD5, where it was computed (an S3 upload's `ETag`):
     /// recorded with the file as its CRC-32C is.
     pub(super) md5: Option<[u8; 16]>,
+    /// `md5` is a multipart upload's, of its parts' MD5s: recorded as
+    /// S3's ETag of one, `<hex>-<parts>`.
+    pub(super) parts: Option<u32>,
 }
 
 impl Upload {
@@ -104,6 +107,13 @@ impl Upload {
         self.md5 = Some(md5);
     }
 
+    /// Records `md5`, the MD5 of the MD5s of a multipart upload's
+    /// `parts`, with the file when it is committed (as `<hex>-<parts>`).
+    pub fn set_multipart_md5(&mut self, md5: [u8; 16], parts: u32) {
+        self.md5 = Some(md5);
+        self.parts = Some(parts);
+    }
+
     /// The body's MD5, if it was computed.
     pub fn md5(&self) -> Option<[u8; 16]> {
         self.md5
@@ -114,7 +124,7 @@ impl Upload {
     fn record(&self, crc: u32) {
         checksum::record(&self.file, crc);
         if let Some(md5) = &self.md5 {
-            checksum::record_md5(&self.file, md5);
+            checksum::record_md5(&self.file, md5, self.parts);
         }
     }
 
@@ -353,6 +363,7 @@ impl Storage {
             gate: self.gate.clone(),
             mtime: None,
             md5: None,
+            parts: None,
         }
     }
 

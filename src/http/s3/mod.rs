@@ -21,6 +21,7 @@
 //! ```
 
 mod error;
+mod multipart;
 mod request;
 mod sigv4;
 mod xml;
@@ -64,6 +65,18 @@ pub enum Asked {
     PutObject,
     /// DeleteObject.
     DeleteObject,
+    /// CreateMultipartUpload.
+    CreateMultipart,
+    /// UploadPart.
+    UploadPart,
+    /// CompleteMultipartUpload of this many parts.
+    CompleteMultipart(u16),
+    /// AbortMultipartUpload.
+    AbortMultipart,
+    /// ListParts.
+    ListParts,
+    /// ListMultipartUploads.
+    ListUploads,
     /// Refused before it was served.
     Refused(Code),
 }
@@ -73,6 +86,20 @@ pub enum Asked {
 #[derive(Debug)]
 pub struct S3Answer {
     asked: Asked,
+}
+
+impl Asked {
+    /// Whether it is a multipart upload's request (whose "not found" is
+    /// the upload's).
+    fn is_multipart(self) -> bool {
+        matches!(
+            self,
+            Asked::UploadPart
+                | Asked::CompleteMultipart(_)
+                | Asked::AbortMultipart
+                | Asked::ListParts
+        )
+    }
 }
 
 impl S3Answer {
@@ -95,8 +122,14 @@ impl Dialect for S3 {
 
     /// CreateBucket's configuration (a region, ignored) comes as a small
     /// body: taken in hand, so that it is never read as a request.
+    /// So is CompleteMultipartUpload's list of parts (XML, at most
+    /// 64 KiB).
     fn body_in_hand(&self, head: &Head<'_>) -> bool {
-        head.method == "PUT" && matches!(Target::of(head.target), Ok(Target::Bucket(..)))
+        match (head.method, Target::of(head.target)) {
+            ("PUT", Ok(Target::Bucket(..))) => true,
+            ("POST", Ok(target @ Target::Object(..))) => has_param(&target, "uploadId"),
+            _ => false,
+        }
     }
 
     fn decode(
@@ -238,11 +271,14 @@ impl Answer for S3Answer {
             (Asked::CreateBucket, Reply::Done) => {
                 ResponseHead::new(out, 200).finish(0, persistence)
             }
-            (Asked::DeleteBucket | Asked::DeleteObject, Reply::Done) => {
+            (asked, reply) if let Some(body) = multipart::answer(asked, reply) => {
+                xml_answer(200, &body, message, out);
+            }
+            (Asked::DeleteBucket | Asked::DeleteObject | Asked::AbortMultipart, Reply::Done) => {
                 ResponseHead::new(out, 204).finish(0, persistence)
             }
-            (Asked::PutObject, Reply::Stored { md5, .. }) => {
-                let etag = md5.map(|md5| format!("\"{}\"", sigv4::hex_of(&md5)));
+            (Asked::PutObject | Asked::UploadPart, Reply::Stored { md5, .. }) => {
+                let etag = md5.as_ref().map(multipart::etag);
                 ResponseHead::new(out, 200)
                     .header("ETag", etag.unwrap_or_default())
                     .finish(0, persistence);
@@ -276,7 +312,7 @@ impl Answer for S3Answer {
     }
 
     fn allow(&self) -> &'static str {
-        "GET, HEAD, PUT, DELETE"
+        "GET, HEAD, PUT, POST, DELETE"
     }
 
     fn failed(&self, failure: &Failure, framing: Framing, out: &mut Vec<u8>) {

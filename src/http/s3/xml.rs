@@ -16,7 +16,7 @@ use crate::serve::Version;
 use crate::serve::terms::Format;
 
 /// S3's namespace.
-const NS: &str = "http://s3.amazonaws.com/doc/2006-03-01/";
+pub(super) const NS: &str = "http://s3.amazonaws.com/doc/2006-03-01/";
 const DECLARATION: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
 
 /// `GetBucketLocation`'s answer: the empty constraint, which is how S3
@@ -26,7 +26,7 @@ pub fn location() -> String {
 }
 
 /// A time as S3's listings give it (ISO 8601, UTC, milliseconds).
-fn iso(unix_seconds: i64) -> String {
+pub(super) fn iso(unix_seconds: i64) -> String {
     let format =
         time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].000Z");
     time::OffsetDateTime::from_unix_timestamp(unix_seconds)
