@@ -1,11 +1,13 @@
 //! The S3 listener with the clients people use, as their users run them:
 //! boto3 (`tests/clients/s3_boto3.py`: every operation of the first
 //! slice, ranges, pagination, a key like `é&+"`, and the errors it
-//! raises) and the AWS CLI (`mb`, `cp` of a 2 KiB file both ways, `ls`,
-//! `rm`). Each is skipped, saying so, where it is missing (`pip install
-//! boto3 awscli`); `.ci/run` installs both. What waits for the next slice
-//! (docs/s3.md): `cp` over 8 MiB (multipart), HTTPS (aws-chunked bodies),
-//! `sync`, presigned URLs, rclone, restic and s3cmd.
+//! raises; `tests/clients/s3_boto3_multipart.py`: multipart uploads by
+//! hand and by `upload_file`) and the AWS CLI (`mb`, `cp` of 2 KiB, 5 MiB
+//! and 20 MiB, the last in parts, both ways, `ls`, `rm`). Each is
+//! skipped, saying so, where it is missing (`pip install boto3 awscli`);
+//! `.ci/run` installs both. What waits for the next slices (docs/s3.md):
+//! HTTPS (aws-chunked bodies), `sync`, presigned URLs, rclone, restic and
+//! s3cmd.
 
 mod support;
 
@@ -154,4 +156,29 @@ fn the_aws_cli_copies_5_and_20_mib_the_second_in_parts() {
     // Nothing is left staged (but the sessions' bookkeeping lock).
     let staged = support::entries(&s.server.path(".ferry-uploads"));
     assert!(staged.iter().all(|name| name == "lock"), "{staged:?}");
+}
+
+#[test]
+fn boto3_uploads_in_parts() {
+    if !have("python3", &["-c", "import boto3"], "pip install boto3") {
+        return;
+    }
+    let s = owner();
+    let work = tempfile::tempdir().unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/s3_boto3_multipart.py");
+    let signer = &s.signers[0];
+    let output = Command::new("python3")
+        .arg(script)
+        .arg(format!("http://{}", s.s3))
+        .arg(&signer.id)
+        .arg(signer.secret())
+        .arg(work.path())
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", "/nonexistent")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+        .output()
+        .unwrap();
+    assert_eq!(check(&output, "boto3 multipart"), "ok\n");
+    let stored = std::fs::metadata(s.server.path("parts/transfer.bin")).unwrap();
+    assert_eq!(stored.len(), 17 * 1024 * 1024 + 5);
 }
