@@ -386,8 +386,6 @@ fn assemble(dir: &OwnedFd, id: &str, chosen: &[Part]) -> Result<(File, u64, u32)
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
     #[test]
     fn combined_crcs_are_the_whole_ones() {
         let (a, b) = (b"hello ".as_slice(), b"world".as_slice());

@@ -165,14 +165,16 @@ fn complete_request(body: &[u8]) -> Result<Vec<(u32, [u8; 16])>, Refusal> {
             Event::DocType(_) => return Err(malformed("a DTD is not accepted")),
             Event::Start(start) => path.push(start.local_name().as_ref().to_vec()),
             Event::End(_) => {
-                if path.pop().as_deref() == Some(b"Part".as_slice()) {
-                    let number = number
-                        .take()
-                        .ok_or_else(|| malformed("a part needs its number"))?;
-                    parts.push((number, etag_md5(&std::mem::take(&mut etag))?));
-                    if parts.len() > MAX_PART_NUMBER as usize {
-                        return Err(malformed("too many parts"));
-                    }
+                let ended = path.pop();
+                if ended.as_deref() != Some(b"Part".as_slice()) {
+                    continue;
+                }
+                let number = number
+                    .take()
+                    .ok_or_else(|| malformed("a part needs its number"))?;
+                parts.push((number, etag_md5(&std::mem::take(&mut etag))?));
+                if parts.len() > MAX_PART_NUMBER as usize {
+                    return Err(malformed("too many parts"));
                 }
             }
             Event::Text(text) => {
