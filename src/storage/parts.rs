@@ -322,14 +322,23 @@ fn staged_parts(dir: &OwnedFd, id: &str) -> Result<Vec<Part>, StorageError> {
 
 /// Part `number`'s description, from its footer.
 fn read_part(parts: &OwnedFd, number: u32) -> Result<Option<Part>, StorageError> {
-    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-    let mut file = match rustix::fs::openat(parts, number.to_string(), flags, Mode::empty()) {
-        Ok(fd) => File::from(fd),
+    match open_part(parts, number) {
+        Ok(mut file) => described(&mut file, number),
         // Replaced or removed since the folder was read.
-        Err(Errno::NOENT) => return Ok(None),
-        Err(errno) => return Err(errno.into()),
-    };
-    let stat = rustix::fs::fstat(&file)?;
+        Err(Errno::NOENT) => Ok(None),
+        Err(errno) => Err(errno.into()),
+    }
+}
+
+fn open_part(parts: &OwnedFd, number: u32) -> Result<File, Errno> {
+    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    rustix::fs::openat(parts, number.to_string(), flags, Mode::empty()).map(File::from)
+}
+
+/// The description of part `number`, open as `file`, from its footer;
+/// `None` if it has none. Leaves the file's offset past its bytes.
+fn described(file: &mut File, number: u32) -> Result<Option<Part>, StorageError> {
+    let stat = rustix::fs::fstat(&*file)?;
     let len = u64::try_from(stat.st_size).unwrap_or(0);
     if len < FOOTER {
         return Ok(None);
@@ -367,10 +376,15 @@ fn assemble(dir: &OwnedFd, id: &str, chosen: &[Part]) -> Result<(File, u64, u32)
     let parts = rustix::fs::openat(dir, parts_name(id), DIR | OFlags::CLOEXEC, Mode::empty())?;
     let (mut size, mut crc) = (0u64, 0u32);
     for part in chosen {
-        let read = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-        let fd = rustix::fs::openat(&parts, part.number.to_string(), read, Mode::empty())?;
+        let mut file = open_part(&parts, part.number)?;
+        // A part sent again since it was chosen (one that began before
+        // the completion did): the client is still at work on it.
+        if described(&mut file, part.number)?.is_none_or(|now| now != *part) {
+            return Err(StorageError::SessionBusy);
+        }
+        file.seek(SeekFrom::Start(0))?;
         // std's copy between files is copy_file_range where it can be.
-        let copied = io::copy(&mut File::from(fd).take(part.size), &mut data)?;
+        let copied = io::copy(&mut file.take(part.size), &mut data)?;
         if copied != part.size {
             return Err(StorageError::Io(io::Error::other(format!(
                 "part {} was cut short while the upload was completed",
