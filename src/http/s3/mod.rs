@@ -17,6 +17,8 @@
 //! GET    /<bucket>/<key>  [Range]           GetObject         Get
 //! PUT    /<bucket>/<key>  [Content-MD5]     PutObject         Put, SHA-256 and MD5 checked as it streams
 //! DELETE /<bucket>/<key>                    DeleteObject      Delete (absent: 204 all the same)
+//! .../<key>?uploads, ?uploadId=, GET /<bucket>?uploads
+//!                                           multipart uploads (multipart.rs)
 //! anything else                             501 NotImplemented
 //! ```
 
