@@ -450,3 +450,46 @@ fn a_part_cut_mid_body_leaves_the_upload_as_it_was() {
     assert!(std::fs::read(s.server.path("bkt/k")).unwrap() == one);
     assert_eq!(staged(&s), Vec::<String>::new());
 }
+
+#[test]
+fn abandoned_uploads_expire_as_sessions_do() {
+    let mut s = owner();
+    let me = s.signers[0].clone();
+    let empty = begin(&s, &me, "empty");
+    let staged = begin(&s, &me, "staged");
+    let old = begin(&s, &me, "old");
+    put_part(&s, &me, "staged", &staged, 1, b"kept");
+    put_part(&s, &me, "old", &old, 1, b"gone");
+    // All last used 20 minutes ago, "old" 25 hours ago: past the empty
+    // TTL (15 minutes), and for "old" past --upload-ttl's 24 hours.
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+    let now = now.unwrap().as_secs();
+    s.restart_after(|root| {
+        for (id, ago) in [(&empty, 20 * 60), (&staged, 20 * 60), (&old, 25 * 3600)] {
+            let record = root.join(format!(".ferry-uploads/{id}.meta"));
+            support::set_mtime(&record, now - ago);
+        }
+    });
+    let me = &s.signers[0];
+    assert_eq!(code(&list_parts(&s, me, "empty", &empty)), "NoSuchUpload");
+    assert_eq!(code(&list_parts(&s, me, "old", &old)), "NoSuchUpload");
+    let kept = list_parts(&s, me, "staged", &staged);
+    assert_eq!(texts(&kept.body, "ETag"), [quoted(b"kept")]);
+    // Their parts went with them.
+    let left = staged_of(&s);
+    assert_eq!(
+        left,
+        [
+            format!("{staged}.data"),
+            format!("{staged}.meta"),
+            format!("{staged}.parts")
+        ]
+    );
+}
+
+/// [`staged`], sorted.
+fn staged_of(s: &S3Server) -> Vec<String> {
+    let mut found = staged(s);
+    found.sort();
+    found
+}

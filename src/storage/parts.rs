@@ -57,23 +57,42 @@ pub(super) fn has_parts(dir: &OwnedFd, id: &str) -> bool {
     rustix::fs::statat(dir, parts_name(id), AtFlags::SYMLINK_NOFOLLOW).is_ok()
 }
 
+/// Whether session `id` has staged parts (or parts on their way): a
+/// multipart upload's bytes are there until it is completed.
+pub(super) fn holds_parts(dir: &OwnedFd, id: &str) -> bool {
+    let flags = DIR | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let Ok(fd) = rustix::fs::openat(dir, parts_name(id), flags, Mode::empty()) else {
+        return false;
+    };
+    Dir::read_from(&fd).is_ok_and(|entries| {
+        entries
+            .flatten()
+            .any(|entry| !matches!(entry.file_name().to_bytes(), b"." | b".."))
+    })
+}
+
 /// Removes session `id`'s parts folder and what is in it, if it has one
-/// (best effort, as the rest of a session's removal).
+/// (best effort, as the rest of a session's removal). A part whose temp
+/// file was made while the folder was emptied (its request began before
+/// the removal) is removed on a second pass.
 pub(super) fn remove_parts(dir: &OwnedFd, id: &str) {
     let name = parts_name(id);
-    let Ok(fd) = rustix::fs::openat(dir, name.as_str(), DIR | OFlags::NOFOLLOW, Mode::empty())
-    else {
-        return;
-    };
-    if let Ok(entries) = Dir::read_from(&fd) {
-        for entry in entries.flatten() {
-            let file = entry.file_name().to_bytes();
-            if file != b"." && file != b".." {
-                let _ = rustix::fs::unlinkat(&fd, entry.file_name(), AtFlags::empty());
+    let flags = DIR | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    for _ in 0..2 {
+        let Ok(fd) = rustix::fs::openat(dir, name.as_str(), flags, Mode::empty()) else {
+            return;
+        };
+        if let Ok(entries) = Dir::read_from(&fd) {
+            for entry in entries.flatten() {
+                if !matches!(entry.file_name().to_bytes(), b"." | b"..") {
+                    let _ = rustix::fs::unlinkat(&fd, entry.file_name(), AtFlags::empty());
+                }
             }
         }
+        if rustix::fs::unlinkat(dir, name.as_str(), AtFlags::REMOVEDIR) != Err(Errno::NOTEMPTY) {
+            return;
+        }
     }
-    let _ = rustix::fs::unlinkat(dir, name.as_str(), AtFlags::REMOVEDIR);
 }
 
 /// A staged part, as its footer describes it.

@@ -607,7 +607,7 @@ pub(super) fn scan(dir: &OwnedFd) -> Vec<Found> {
                 // A multipart upload's bytes are in its parts until it
                 // is completed.
                 staged_bytes(dir, id).is_none_or(|bytes| bytes == 0)
-                    && !super::parts::has_parts(dir, id),
+                    && !super::parts::holds_parts(dir, id),
             ),
             false => (BegunBy::default(), stat.st_size == 0),
         };

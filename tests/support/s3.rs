@@ -81,8 +81,15 @@ impl S3Server {
     /// Stops the server and starts another on the same root with the
     /// same keys (the anonymous grants are not kept).
     pub fn restart(&mut self) {
+        self.restart_after(|_| {});
+    }
+
+    /// [`S3Server::restart`], with `meanwhile` done to the root between
+    /// the two servers.
+    pub fn restart_after(&mut self, meanwhile: impl FnOnce(&std::path::Path)) {
         self.server.handle().shutdown();
         self.server.wait_for_exit().unwrap();
+        meanwhile(self.server.root.path());
         let root = std::mem::replace(&mut self.server.root, tempfile::tempdir().unwrap());
         let tokens = self.dir.path().join("tokens");
         self.server = TestServer::start_in(root, |c| {
