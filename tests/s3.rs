@@ -190,7 +190,7 @@ fn what_is_not_served_says_so_in_xml() {
     for (method, path, query) in [
         ("PUT", "/bkt", &[("versioning", "")][..]),
         ("GET", "/bkt", &[("acl", "")][..]),
-        ("POST", "/bkt/k", &[("uploads", "")][..]),
+        ("POST", "/bkt/k", &[("restore", "")][..]),
         ("GET", "/bkt/k", &[("tagging", "")][..]),
     ] {
         let answer = me.send(s.s3, method, (path, query), &[], b"", Payload::Signed);

@@ -1,16 +1,20 @@
 //! The S3 listener with the clients people use, as their users run them:
 //! boto3 (`tests/clients/s3_boto3.py`: every operation of the first
 //! slice, ranges, pagination, a key like `é&+"`, and the errors it
-//! raises), the AWS CLI (`mb`, `cp` of a 2 KiB file both ways, `ls`,
-//! `rm`; `sync` both ways with `--delete`, `rm --recursive`, `s3api
-//! head-object` and `get-object --range`), rclone (`copy` of 50 files and
-//! one of 30 MiB, `check`, `sync` with a deletion, times kept) and s3cmd
-//! (`mb`, `put`, `ls`, `get`, `del`, `sync`). Each is skipped, saying so,
-//! where it is missing (`pip install boto3 awscli s3cmd`, Debian's
-//! rclone); `.ci/run` installs them. What waits for the next slices
-//! (docs/s3.md): multipart uploads (the AWS CLI's over 8 MiB; rclone is
-//! kept single-part here with `--s3-upload-cutoff 64M`), HTTPS
-//! (aws-chunked bodies), presigned URLs and restic.
+//! The S3 listener with the clients people use, as their users run them:
+//! boto3 (`tests/clients/s3_boto3.py`: every operation of the first
+//! slice, ranges, pagination, a key like `é&+"`, and the errors it
+//! raises; `tests/clients/s3_boto3_multipart.py`: multipart uploads by
+//! hand and by `upload_file`), the AWS CLI (`mb`, `cp` of 2 KiB, 5 MiB
+//! and 20 MiB, the last in parts, both ways, `ls`, `rm`; `sync` both ways
+//! with `--delete`, `rm --recursive`, `s3api head-object` and `get-object
+//! --range`), rclone (`copy` of 50 files and one of 30 MiB, `check`,
+//! `sync` with a deletion, times kept) and s3cmd (`mb`, `put`, `ls`,
+//! `get`, `del`, `sync`). Each is skipped, saying so, where it is missing
+//! (`pip install boto3 awscli s3cmd`, Debian's rclone); `.ci/run`
+//! installs them. What waits for the next slices (docs/s3.md): HTTPS
+//! (aws-chunked bodies), presigned URLs and restic; rclone uploads its
+//! 30 MiB file in 8 MiB parts here (`--s3-upload-cutoff 8M`).
 
 mod support;
 
@@ -186,8 +190,8 @@ fn rclone_copies_checks_and_syncs_with_times_kept() {
     let s = owner();
     let src = tempfile::tempdir().unwrap();
     tree(src.path(), 50, 30 << 20);
-    // Single-part: multipart uploads are another slice's.
-    let cutoff = ["--s3-upload-cutoff", "64M"];
+    // The big file in parts, the rest whole.
+    let cutoff = ["--s3-upload-cutoff", "8M", "--s3-chunk-size", "8M"];
     let source = src.path().to_str().unwrap();
     let mut copy = vec!["copy", source, "x:rcl/dst"];
     copy.extend(cutoff);
@@ -293,6 +297,60 @@ fn s3cmd_makes_puts_lists_gets_deletes_and_syncs() {
         "del -r",
     );
     assert!(!s.server.path("s3c/tree").exists());
+}
+
+/// `aws s3 cp` of `size` bytes up to `key` of bucket `bucket` and back,
+/// byte for byte.
+fn round_trip(s: &S3Server, home: &Path, (bucket, key): (&str, &str), size: usize) {
+    let data = support::pattern(size, size as u64);
+    std::fs::write(home.join("up.bin"), &data).unwrap();
+    let target = format!("s3://{bucket}/{key}");
+    check(&aws(s, home, &["s3", "cp", "up.bin", &target]), "cp up");
+    let stored = std::fs::read(s.server.path(&format!("{bucket}/{key}"))).unwrap();
+    assert!(stored == data, "{key}: the file is not what was sent");
+    check(&aws(s, home, &["s3", "cp", &target, "back.bin"]), "cp down");
+    assert!(std::fs::read(home.join("back.bin")).unwrap() == data);
+}
+
+#[test]
+fn the_aws_cli_copies_5_and_20_mib_the_second_in_parts() {
+    if !have("aws", &["--version"], "pip install awscli") {
+        return;
+    }
+    let s = owner();
+    let home = tempfile::tempdir().unwrap();
+    check(&aws(&s, home.path(), &["s3", "mb", "s3://big"]), "mb");
+    round_trip(&s, home.path(), ("big", "five.bin"), 5 << 20);
+    // Over 8 MiB the CLI uploads in 8 MiB parts, several at once.
+    round_trip(&s, home.path(), ("big", "dir/twenty.bin"), 20 << 20);
+    // Nothing is left staged (but the sessions' bookkeeping lock).
+    let staged = support::entries(&s.server.path(".ferry-uploads"));
+    assert!(staged.iter().all(|name| name == "lock"), "{staged:?}");
+}
+
+#[test]
+fn boto3_uploads_in_parts() {
+    if !have("python3", &["-c", "import boto3"], "pip install boto3") {
+        return;
+    }
+    let s = owner();
+    let work = tempfile::tempdir().unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/s3_boto3_multipart.py");
+    let signer = &s.signers[0];
+    let output = Command::new("python3")
+        .arg(script)
+        .arg(format!("http://{}", s.s3))
+        .arg(&signer.id)
+        .arg(signer.secret())
+        .arg(work.path())
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", "/nonexistent")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+        .output()
+        .unwrap();
+    assert_eq!(check(&output, "boto3 multipart"), "ok\n");
+    let stored = std::fs::metadata(s.server.path("parts/transfer.bin")).unwrap();
+    assert_eq!(stored.len(), 17 * 1024 * 1024 + 5);
 }
 
 #[test]

@@ -411,6 +411,10 @@ pub fn finish_receive(receive: Box<Receive>, client: u64) -> Outcome {
                 };
                 return super::sessions::finish_append(ctx, client, appender, end);
             }
+            Some(Sink::Part(part)) => {
+                let part_of = (name, size, crc);
+                return super::multipart::finish_part(ctx, client, part, part_of, digests);
+            }
         };
         if let Some(expected) = expected_crc.filter(|&e| e != crc) {
             warn!("#{client} PUT {name}: checksum {crc:08x}, client said {expected:08x}");

@@ -32,6 +32,7 @@ mod folders;
 mod health;
 mod listing;
 pub mod locks;
+pub mod multipart;
 pub mod op;
 pub mod piece;
 mod props;

@@ -16,11 +16,13 @@
 
 use super::digest::BodyDigests;
 use super::locks::{Conditions, LockAsk};
+use super::multipart::PartAsk;
 use super::piece::PieceChecksum;
 use super::props::{PropTarget, PropUpdate};
 use super::terms::{Body, Folders, ListingFormat, Scope, Trailer, Want};
 use super::{
-    Ctx, Next, Outcome, Reply, archive, deletes, files, folders, listing, locks, props, sessions,
+    Ctx, Next, Outcome, Reply, archive, deletes, files, folders, listing, locks, multipart, props,
+    sessions,
 };
 use crate::access::Secret;
 use crate::access::Who;
@@ -299,6 +301,58 @@ pub enum Operation {
     },
     /// Say goodbye and close.
     Quit,
+    /// Begin a multipart upload of `name` (S3's CreateMultipartUpload): a
+    /// session whose parts are staged beside it (`serve/multipart.rs`).
+    BeginParts {
+        /// The object it makes.
+        name: Name,
+    },
+    /// Stage the body that follows as a part of a multipart upload of
+    /// `name` (S3's UploadPart), in place of any part of its number.
+    PutPart {
+        /// The object the upload makes.
+        name: Name,
+        /// The upload, the part's number, its body and digests (boxed:
+        /// rare).
+        ask: Box<PartAsk>,
+    },
+    /// Complete multipart upload `id` of `name` from `parts` (number and
+    /// ETag, as the client listed them): the object is committed.
+    CompleteParts {
+        /// The object.
+        name: Name,
+        /// The upload.
+        id: String,
+        /// The parts that make it, in order.
+        parts: Vec<(u32, [u8; 16])>,
+    },
+    /// Discard multipart upload `id` of `name` and its parts.
+    AbortParts {
+        /// The object it was to make.
+        name: Name,
+        /// The upload.
+        id: String,
+    },
+    /// One page of the parts of multipart upload `id` of `name`.
+    ListParts {
+        /// The object.
+        name: Name,
+        /// The upload.
+        id: String,
+        /// The part number the page starts after.
+        after: u32,
+        /// Most parts on it.
+        max: usize,
+    },
+    /// One page of the multipart uploads of names under `prefix`.
+    ListUploads {
+        /// The names' prefix (a bucket's folder, and a key prefix).
+        prefix: Prefix,
+        /// The name and upload id the page starts after.
+        after: Option<(String, String)>,
+        /// Most uploads on it.
+        max: usize,
+    },
     /// Whether the server can serve files now: its storage answers, and
     /// takes writes unless it is read-only (FERRY/1 `HEALTH`, HTTP
     /// `/.ferry-health`: a balancer's check).
@@ -310,6 +364,7 @@ impl Operation {
     pub fn body(&self) -> Body {
         match self {
             Operation::Put { body, trailer, .. } => trailer.map_or(*body, |t| t.after(*body)),
+            Operation::PutPart { ask, .. } => ask.body,
             Operation::Append { len: size, .. } | Operation::Echo { size } => Body::fixed(*size),
             Operation::Upload {
                 first: Some(first), ..
@@ -415,6 +470,29 @@ impl Operation {
             Operation::Commit { id, .. } => declared(Verb::Commit, id, Needs::Session),
             Operation::Abort { id } => declared(Verb::Abort, id, Needs::Session),
             Operation::Sessions => declared(Verb::Sessions, "", Needs::Token),
+            // A multipart upload's steps are those of a session, each
+            // needing what a PUT of the object would; its listing, what a
+            // listing of the names would.
+            Operation::BeginParts { name } => {
+                declared(Verb::Upload, name.as_str(), Needs::Write(name.as_str()))
+            }
+            Operation::PutPart { name, .. } => {
+                declared(Verb::Append, name.as_str(), Needs::Write(name.as_str()))
+            }
+            Operation::CompleteParts { name, .. } => {
+                declared(Verb::Commit, name.as_str(), Needs::Write(name.as_str()))
+            }
+            Operation::AbortParts { name, .. } => {
+                declared(Verb::Abort, name.as_str(), Needs::Write(name.as_str()))
+            }
+            Operation::ListParts { name, .. } => {
+                declared(Verb::Progress, name.as_str(), Needs::Write(name.as_str()))
+            }
+            Operation::ListUploads { prefix, .. } => declared(
+                Verb::Sessions,
+                prefix.as_str(),
+                Needs::Listing(prefix.as_str()),
+            ),
             Operation::Auth { .. } => declared(Verb::Auth, "", Needs::Nothing),
             Operation::Quit => declared(Verb::Quit, "", Needs::Nothing),
             // A balancer has no token; the answer tells nothing of files.
@@ -512,6 +590,21 @@ impl Operation {
             Operation::Commit { id, mtime } => sessions::commit(who, id, mtime),
             Operation::Abort { id } => sessions::abort(who, id),
             Operation::Sessions => sessions::list(who),
+            Operation::BeginParts { name } => multipart::begin(&who, name),
+            Operation::PutPart { name, ask } => multipart::put_part(ctx, name, ask),
+            Operation::CompleteParts { name, id, parts } => {
+                multipart::complete(name, id, parts, super::user_of(ctx, &who))
+            }
+            Operation::AbortParts { name, id } => multipart::abort(name, id),
+            Operation::ListParts {
+                name,
+                id,
+                after,
+                max,
+            } => multipart::list_parts(name, id, after, max),
+            Operation::ListUploads { prefix, after, max } => {
+                multipart::list_uploads(prefix, after, max)
+            }
             Operation::Auth { .. } => unreachable!("AUTH is answered by serve before admission"),
             Operation::Quit => Outcome::new(Reply::Done, Next::Close),
             Operation::Health => super::health::check(ctx),

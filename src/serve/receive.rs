@@ -1,9 +1,9 @@
-//! A body arriving into its sink (a PUT's temp file, an APPEND's
-//! session), between the serve layer, which makes the [`Receive`] and ends
-//! it, and the connection, which offers it the bytes it reads
+//! A body arriving into its sink (a PUT's temp file, an APPEND's session,
+//! an S3 part), between the serve layer, which makes the [`Receive`] and
+//! ends it, and the connection, which offers it the bytes it reads
 //! ([`Receive::feed`]) and never looks inside: the body's framing (a fixed
-//! length, or chunks), the size limit, the checksum and writes gathered for
-//! the I/O pool are all kept here.
+//! length, or chunks), the size limit, the checksum and writes gathered
+//! for the I/O pool are all kept here.
 
 use std::time::Instant;
 
@@ -16,7 +16,7 @@ use crate::access::Owner;
 use crate::chunked::ChunkDecoder;
 use crate::config::Config;
 use crate::name::Name;
-use crate::storage::{Appender, StorageError, Upload};
+use crate::storage::{Appender, PartUpload, StorageError, Upload};
 
 /// Where a body that is arriving goes.
 pub enum Sink {
@@ -24,17 +24,18 @@ pub enum Sink {
     File(Upload),
     /// An upload session (APPEND).
     Session(Appender),
+    /// A part of an S3 multipart upload.
+    Part(PartUpload),
 }
 
-/// A PUT or APPEND whose body is arriving.
-///
-/// Where writes may wait ([`Receive::deferred`]), its bytes are gathered
-/// and the I/O pool writes them behind the connection, which reads on
-/// meanwhile: `pending` fills while `ready` (a full buffer) waits for the
-/// sink, and the sink is away ([`Receive::take_write`]) while the pool
-/// writes one buffer. Only when both buffers are full, or the body is
-/// complete, does the connection wait for the write to come back. At most
-/// 2 × [`DEFERRED_WRITE`] per uploading connection.
+/// A PUT, APPEND or S3 part whose body is arriving. Where writes may wait
+/// ([`Receive::deferred`]), its bytes are gathered and the I/O pool writes
+/// them behind the connection, which reads on meanwhile: `pending` fills
+/// while `ready` (a full buffer) waits for the sink, and the sink is away
+/// ([`Receive::take_write`]) while the pool writes one buffer. Only when both
+/// buffers are full, or the body is complete, does the connection wait for
+/// the write to come back. At most 2 × [`DEFERRED_WRITE`] per uploading
+/// connection.
 pub struct Receive {
     /// Where its bytes go; `None` while the I/O pool writes to it.
     sink: Option<Sink>,
@@ -494,5 +495,6 @@ fn write_to(sink: &mut Sink, data: &[u8]) -> Result<(), StorageError> {
     match sink {
         Sink::File(upload) => upload.write(data),
         Sink::Session(appender) => appender.write(data),
+        Sink::Part(part) => part.write(data),
     }
 }

@@ -121,6 +121,10 @@ pub enum Reply {
     },
     /// The upload sessions the client may write (`SESSIONS`).
     Sessions(Vec<crate::storage::ListedSession>),
+    /// A page of a multipart upload's parts (S3's ListParts; boxed: rare).
+    Parts(Box<super::multipart::PartsPage>),
+    /// A page of multipart uploads (S3's ListMultipartUploads).
+    Uploads(Box<super::multipart::UploadsPage>),
     /// The client authenticated as the token named `name`.
     Authenticated {
         /// The token's name.

@@ -42,15 +42,7 @@ pub(super) fn upload(
     let owner = who.owner().map(|owner| owner.as_str().to_owned());
     let user = super::user_of(ctx, who);
     Outcome::on_pool(move |ctx| {
-        let limits = SessionLimits {
-            ttl: ctx.config.session_ttl(),
-            total: ctx.config.max_upload_sessions,
-            per_client: ctx.config.max_upload_sessions_per_client,
-            per_owner: ctx.config.max_upload_sessions_per_token,
-            client: ctx.peer,
-            owner,
-            durable: ctx.config.fsync,
-        };
+        let limits = session_limits(ctx, owner);
         let begun = match crc {
             Some(crc) => ctx.storage.begin_session(&name, size, crc, &limits),
             None => ctx
@@ -79,6 +71,20 @@ pub(super) fn upload(
             }
         }
     })
+}
+
+/// What bounds a new session of `owner`'s (a token's name), asked for by
+/// this request's client: the server's settings (one home for them).
+pub(super) fn session_limits(ctx: &Ctx<'_>, owner: Option<String>) -> SessionLimits {
+    SessionLimits {
+        ttl: ctx.config.session_ttl(),
+        total: ctx.config.max_upload_sessions,
+        per_client: ctx.config.max_upload_sessions_per_client,
+        per_owner: ctx.config.max_upload_sessions_per_token,
+        client: ctx.peer,
+        owner,
+        durable: ctx.config.fsync,
+    }
 }
 
 /// Whether `who` may write what session `id` is for: its record is read

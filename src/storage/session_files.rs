@@ -518,6 +518,7 @@ pub(super) fn remove(dir: &OwnedFd, id: &str) {
     let _ = rustix::fs::unlinkat(dir, data_name(id), AtFlags::empty());
     let _ = rustix::fs::unlinkat(dir, meta_name(id), AtFlags::empty());
     let _ = rustix::fs::unlinkat(dir, stored_name(id), AtFlags::empty());
+    super::parts::remove_parts(dir, id);
 }
 
 fn create_flags() -> OFlags {
@@ -603,7 +604,10 @@ pub(super) fn scan(dir: &OwnedFd) -> Vec<Found> {
                     .flatten()
                     .map(|r| r.begun_by)
                     .unwrap_or_default(),
-                staged_bytes(dir, id).is_none_or(|bytes| bytes == 0),
+                // A multipart upload's bytes are in its parts until it
+                // is completed.
+                staged_bytes(dir, id).is_none_or(|bytes| bytes == 0)
+                    && !super::parts::holds_parts(dir, id),
             ),
             false => (BegunBy::default(), stat.st_size == 0),
         };

@@ -727,7 +727,7 @@ fn check_room(index: &Index, limits: &SessionLimits) -> Result<(), StorageError>
 }
 
 /// Marks a session as used now: its TTL counts from its last use.
-fn touch(dir: &OwnedFd, index: &mut Index, id: &str) {
+pub(super) fn touch(dir: &OwnedFd, index: &mut Index, id: &str) {
     files::touch(dir, id);
     index.touch(id, now_seconds());
 }

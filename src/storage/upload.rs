@@ -106,6 +106,15 @@ impl Upload {
         self.md5 = Some(Md5Tag { md5, parts: None });
     }
 
+    /// Records `md5`, the MD5 of the MD5s of a multipart upload's
+    /// `parts`, with the file when it is committed (as `<hex>-<parts>`).
+    pub fn set_multipart_md5(&mut self, md5: [u8; 16], parts: u32) {
+        self.md5 = Some(Md5Tag {
+            md5,
+            parts: Some(parts),
+        });
+    }
+
     /// The body's MD5, if it was computed (or copied: a multipart
     /// upload's tag is not one).
     pub fn md5(&self) -> Option<[u8; 16]> {
@@ -358,6 +367,7 @@ impl Storage {
             gate: self.gate.clone(),
             mtime: None,
             md5: None,
+            parts: None,
         }
     }
 

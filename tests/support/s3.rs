@@ -32,6 +32,15 @@ impl S3Server {
     /// A server whose holders each have a token and an S3 key with their
     /// grants, and `anonymous` grants for unsigned requests.
     pub fn start(holders: &[(&str, &[&str])], anonymous: &[&str]) -> S3Server {
+        S3Server::start_with(holders, anonymous, |_| {})
+    }
+
+    /// [`S3Server::start`] after `adjust` has changed the config.
+    pub fn start_with(
+        holders: &[(&str, &[&str])],
+        anonymous: &[&str],
+        adjust: impl FnOnce(&mut ferry::config::Config),
+    ) -> S3Server {
         let dir = tempfile::tempdir().unwrap();
         let mut file = TokensFile::default();
         let (mut signers, mut tokens) = (Vec::new(), Vec::new());
@@ -57,6 +66,7 @@ impl S3Server {
                 anonymous: anonymous.iter().map(|g| Grant::parse(g).unwrap()).collect(),
                 no_auth: false,
             };
+            adjust(c);
         });
         let s3 = server_s3_addr(&server);
         S3Server {
@@ -66,6 +76,32 @@ impl S3Server {
             tokens,
             dir,
         }
+    }
+
+    /// Stops the server and starts another on the same root with the
+    /// same keys (the anonymous grants are not kept).
+    pub fn restart(&mut self) {
+        self.restart_after(|_| {});
+    }
+
+    /// [`S3Server::restart`], with `meanwhile` done to the root between
+    /// the two servers.
+    pub fn restart_after(&mut self, meanwhile: impl FnOnce(&std::path::Path)) {
+        self.server.handle().shutdown();
+        self.server.wait_for_exit().unwrap();
+        meanwhile(self.server.root.path());
+        let root = std::mem::replace(&mut self.server.root, tempfile::tempdir().unwrap());
+        let tokens = self.dir.path().join("tokens");
+        self.server = TestServer::start_in(root, |c| {
+            c.listen(Protocol::Http, "127.0.0.1:0".parse().unwrap());
+            c.listen(Protocol::S3, "127.0.0.1:0".parse().unwrap());
+            c.access = AccessConfig {
+                tokens: Some(tokens),
+                anonymous: Vec::new(),
+                no_auth: false,
+            };
+        });
+        self.s3 = server_s3_addr(&self.server);
     }
 
     /// An unsigned request.
@@ -150,6 +186,21 @@ impl Signer {
         body: &[u8],
         payload: Payload<'_>,
     ) -> Answer {
+        let (target, lines) = self.signed(method, (path, query), extra, body, payload);
+        exchange(addr, method, &target, &lines, body)
+    }
+
+    /// The target and signed header lines of `method path?query` (as
+    /// [`Signer::send`] sends them), for a test that sends the request
+    /// itself.
+    pub fn signed(
+        &self,
+        method: &str,
+        (path, query): (&str, &[(&str, &str)]),
+        extra: &[(&str, &str)],
+        body: &[u8],
+        payload: Payload<'_>,
+    ) -> (String, String) {
         let now = time::OffsetDateTime::now_utc() + time::Duration::seconds(self.skew);
         let date = format!(
             "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
@@ -214,7 +265,7 @@ impl Signer {
             true => path.to_owned(),
             false => format!("{path}?{query}"),
         };
-        exchange(addr, method, &target, &lines, body)
+        (target, lines)
     }
 
     /// A signed request without query or extra fields, its body signed.

@@ -10,6 +10,7 @@
 
 use super::Asked;
 use crate::serve::digest::SHA256_MISMATCH;
+use crate::serve::multipart::{INVALID_PART, PART_ORDER, PART_TOO_SMALL};
 use crate::serve::{BAD_SIGNATURE, ErrorKind, Failure, UNKNOWN_KEY};
 
 /// An S3 error code ferry answers with.
@@ -29,6 +30,8 @@ pub enum Code {
     BucketNotEmpty,
     /// Over `--max-file-size`.
     EntityTooLarge,
+    /// A multipart upload's part other than the last under 5 MiB.
+    EntityTooSmall,
     /// The disk or quota is full.
     InsufficientStorage,
     /// Anything else on the server's side.
@@ -41,6 +44,10 @@ pub enum Code {
     InvalidBucketName,
     /// A `Content-MD5` that is not the base64 of 16 bytes.
     InvalidDigest,
+    /// A completion names a part not staged, or not with its ETag.
+    InvalidPart,
+    /// A completion lists its parts out of order.
+    InvalidPartOrder,
     /// A range beyond the object.
     InvalidRange,
     /// A request S3 would not make so.
@@ -59,6 +66,8 @@ pub enum Code {
     NoSuchBucket,
     /// No file has the key's name.
     NoSuchKey,
+    /// No multipart upload has the id (or it expired).
+    NoSuchUpload,
     /// An operation not served (yet).
     NotImplemented,
     /// Another operation holds the name (a WebDAV lock): try again.
@@ -89,6 +98,10 @@ impl Code {
             AuthorizationHeaderMalformed
             | BadDigest
             | EntityTooLarge
+            | EntityTooSmall
+            | InvalidPart
+            | InvalidPartOrder
+            | MalformedXML
             | InvalidArgument
             | InvalidBucketName
             | InvalidDigest
@@ -99,7 +112,7 @@ impl Code {
             | XAmzContentSHA256Mismatch
             | XFerryInvalidKey => 400,
             AccessDenied | InvalidAccessKeyId | RequestTimeTooSkewed | SignatureDoesNotMatch => 403,
-            NoSuchBucket | NoSuchKey => 404,
+            NoSuchBucket | NoSuchKey | NoSuchUpload => 404,
             MethodNotAllowed => 405,
             BucketAlreadyExists
             | BucketAlreadyOwnedByYou
@@ -136,6 +149,7 @@ pub fn code_of(asked: Asked, failure: &Failure) -> Code {
         | ErrorKind::ReadOnly
         | ErrorKind::Vetoed => Code::AccessDenied,
         ErrorKind::NotFound | ErrorKind::Expired if buckets => Code::NoSuchBucket,
+        ErrorKind::NotFound | ErrorKind::Expired if asked.is_multipart() => Code::NoSuchUpload,
         ErrorKind::NotFound | ErrorKind::Expired => Code::NoSuchKey,
         ErrorKind::Conflict if asked == Asked::DeleteBucket => Code::BucketNotEmpty,
         ErrorKind::Conflict if asked == Asked::GetObject => Code::NoSuchKey,
@@ -151,6 +165,9 @@ pub fn code_of(asked: Asked, failure: &Failure) -> Code {
             Code::XAmzContentSHA256Mismatch
         }
         ErrorKind::ChecksumMismatch => Code::BadDigest,
+        ErrorKind::BadRequest if failure.message == INVALID_PART => Code::InvalidPart,
+        ErrorKind::BadRequest if failure.message == PART_ORDER => Code::InvalidPartOrder,
+        ErrorKind::BadRequest if failure.message == PART_TOO_SMALL => Code::EntityTooSmall,
         ErrorKind::BadRequest => Code::InvalidRequest,
         ErrorKind::Throttled | ErrorKind::Busy => Code::SlowDown,
         ErrorKind::Unavailable => Code::ServiceUnavailable,

@@ -19,6 +19,8 @@
 //! PUT    /<bucket>/<key>  x-amz-copy-source CopyObject        Copy, or (onto itself) PropPatch of its time
 //! DELETE /<bucket>/<key>                    DeleteObject      Delete (absent: 204 all the same)
 //! POST   /<bucket>?delete  <Delete> XML      DeleteObjects     DeleteEach (each key's grant and locks)
+//! .../<key>?uploads, ?uploadId=, GET /<bucket>?uploads
+//!                                           multipart uploads (multipart.rs)
 //! anything else                             501 NotImplemented
 //! ```
 
@@ -27,6 +29,7 @@ mod copy;
 mod delete;
 mod error;
 mod meta;
+mod multipart;
 mod request;
 mod sigv4;
 mod xml;
@@ -74,6 +77,18 @@ pub enum Asked {
     DeleteObject,
     /// DeleteObjects, quiet or not.
     DeleteObjects(delete::Quiet),
+    /// CreateMultipartUpload.
+    CreateMultipart,
+    /// UploadPart.
+    UploadPart,
+    /// CompleteMultipartUpload of this many parts.
+    CompleteMultipart(u16),
+    /// AbortMultipartUpload.
+    AbortMultipart,
+    /// ListParts.
+    ListParts,
+    /// ListMultipartUploads.
+    ListUploads,
     /// Refused before it was served.
     Refused(Code),
 }
@@ -83,6 +98,20 @@ pub enum Asked {
 #[derive(Debug)]
 pub struct S3Answer {
     asked: Asked,
+}
+
+impl Asked {
+    /// Whether it is a multipart upload's request (whose "not found" is
+    /// the upload's).
+    fn is_multipart(self) -> bool {
+        matches!(
+            self,
+            Asked::UploadPart
+                | Asked::CompleteMultipart(_)
+                | Asked::AbortMultipart
+                | Asked::ListParts
+        )
+    }
 }
 
 impl S3Answer {
@@ -105,10 +134,14 @@ impl Dialect for S3 {
 
     /// CreateBucket's configuration (a region, ignored) comes as a small
     /// body: taken in hand, so that it is never read as a request.
-    /// So does DeleteObjects' list of keys (at most 64 KiB).
+    /// So are DeleteObjects' list of keys and CompleteMultipartUpload's
+    /// list of parts (XML, at most 64 KiB).
     fn body_in_hand(&self, head: &Head<'_>) -> bool {
-        matches!(head.method, "PUT" | "POST")
-            && matches!(Target::of(head.target), Ok(Target::Bucket(..)))
+        match (head.method, Target::of(head.target)) {
+            ("PUT" | "POST", Ok(Target::Bucket(..))) => true,
+            ("POST", Ok(target @ Target::Object(..))) => has_param(&target, "uploadId"),
+            _ => false,
+        }
     }
 
     fn decode(
@@ -290,22 +323,25 @@ impl Answer for S3Answer {
             (Asked::CreateBucket, Reply::Done) => {
                 ResponseHead::new(out, 200).finish(0, persistence)
             }
-            (Asked::DeleteBucket | Asked::DeleteObject, Reply::Done) => {
+            (asked, reply) if let Some(body) = multipart::answer(asked, reply) => {
+                xml_answer(200, &body, message, out);
+            }
+            (Asked::DeleteBucket | Asked::DeleteObject | Asked::AbortMultipart, Reply::Done) => {
                 ResponseHead::new(out, 204).finish(0, persistence)
             }
             (Asked::DeleteObjects(quiet), Reply::Each(each)) => {
                 xml_answer(200, &delete::result(each, quiet), message, out);
             }
             (Asked::CopyObject, Reply::Stored { md5, .. }) => {
-                let etag = md5.map(|md5| format!("\"{}\"", sigv4::hex_of(&md5)));
+                let etag = md5.as_ref().map(multipart::etag);
                 let now = time::OffsetDateTime::now_utc().unix_timestamp();
                 xml_answer(200, &copy::result(now, etag), message, out);
             }
             (Asked::CopyObject, Reply::Patched(patched)) => {
                 copied_onto_itself(patched, message, out);
             }
-            (Asked::PutObject, Reply::Stored { md5, .. }) => {
-                let etag = md5.map(|md5| format!("\"{}\"", sigv4::hex_of(&md5)));
+            (Asked::PutObject | Asked::UploadPart, Reply::Stored { md5, .. }) => {
+                let etag = md5.as_ref().map(multipart::etag);
                 ResponseHead::new(out, 200)
                     .header("ETag", etag.unwrap_or_default())
                     .finish(0, persistence);
@@ -345,7 +381,7 @@ impl Answer for S3Answer {
     }
 
     fn allow(&self) -> &'static str {
-        "GET, HEAD, PUT, DELETE"
+        "GET, HEAD, PUT, POST, DELETE"
     }
 
     fn failed(&self, failure: &Failure, framing: Framing, out: &mut Vec<u8>) {

@@ -10,7 +10,7 @@ use super::super::message::{Head, Resume};
 use super::super::request::selection;
 use super::conditions::{Conditions, Verdict};
 use super::error::Code;
-use super::{Asked, Fields, Refusal, copy, delete, meta, refusal, sigv4, xml};
+use super::{Asked, Fields, Refusal, copy, delete, meta, multipart, refusal, sigv4, xml};
 use crate::name::{Name, NameError, Prefix, percent_decode};
 use crate::serve::digest::BodyDigests;
 use crate::serve::terms::Choose;
@@ -80,7 +80,7 @@ pub(super) fn request(
             bucket_request(method, &bucket, &query, head, fields)
         }
         (Target::Object(bucket, key, query), method) => {
-            object_request(method, &bucket, &key, &query, resume, fields)
+            object_request(method, (&bucket, &key, &query), head, resume, fields)
         }
         (Target::Root, _) => Err(unserved(head.method)),
     }
@@ -142,6 +142,9 @@ fn bucket_request(
         {
             Ok((listing(false), Asked::Location))
         }
+        "GET" if query.iter().any(|(n, _)| n == "uploads") => {
+            super::multipart::list_uploads(bucket, query)
+        }
         "GET" if only_params(query, LISTING) => {
             list_objects(bucket, query).map(|op| (op, Asked::ListObjects))
         }
@@ -190,7 +193,7 @@ fn check_bucket_name(bucket: &str) -> Result<(), Refusal> {
 }
 
 /// A body in hand must be the one signed.
-fn check_body_hash(body: &[u8], fields: &Fields) -> Result<(), Refusal> {
+pub(super) fn check_body_hash(body: &[u8], fields: &Fields) -> Result<(), Refusal> {
     use sha2::Digest as _;
     let stated = fields.content_sha256.as_deref().and_then(sigv4::hex);
     match stated {
@@ -311,9 +314,8 @@ fn element_of(param: &str) -> &'static str {
 /// A request on an object.
 fn object_request(
     method: &str,
-    bucket: &str,
-    key: &str,
-    query: &[(String, String)],
+    (bucket, key, query): (&str, &str, &[(String, String)]),
+    head: &Head<'_>,
     resume: &Resume,
     fields: &Fields,
 ) -> Result<(Operation, Asked), Refusal> {
@@ -321,11 +323,14 @@ fn object_request(
     let null_version = query
         .iter()
         .all(|(name, value)| name != "versionId" || value == "null");
+    bucket_name(bucket)?;
+    let name = Name::new(format!("{bucket}/{key}")).map_err(|err| key_refusal(err, key))?;
+    if multipart::asks(query) {
+        return multipart::object_request(method, name, query, (head, resume, fields));
+    }
     if !only_params(query, &["versionId"]) || !null_version {
         return Err(unserved(method));
     }
-    bucket_name(bucket)?;
-    let name = Name::new(format!("{bucket}/{key}")).map_err(|err| key_refusal(err, key))?;
     Ok(match method {
         "GET" | "HEAD" => {
             let head = method == "HEAD";
@@ -378,10 +383,32 @@ fn put_object(
     fields: &Fields,
     mtime: Option<i64>,
 ) -> Result<Operation, Refusal> {
+    let (length, digests) = body_digests(resume, fields)?;
+    Ok(Operation::Put {
+        name,
+        body: Body {
+            length,
+            awaits_go_ahead: resume.expect_continue,
+        },
+        crc: None,
+        mtime,
+        trailer: None,
+        digests: Some(Box::new(digests)),
+        folders: Folders::Keys,
+    })
+}
+
+/// An upload's body (PutObject's, UploadPart's): its length, which must
+/// be given, and the digests it must match (the SHA-256 it signed, its
+/// `Content-MD5`).
+pub(super) fn body_digests(
+    resume: &Resume,
+    fields: &Fields,
+) -> Result<(BodyLength, BodyDigests), Refusal> {
     if resume.body == BodyLength::Chunked {
         return Err(refusal(
             Code::MissingContentLength,
-            "PutObject needs a Content-Length",
+            "an upload needs a Content-Length",
         ));
     }
     let sha256 = fields
@@ -402,18 +429,7 @@ fn put_object(
                 })?,
         ),
     };
-    Ok(Operation::Put {
-        name,
-        body: Body {
-            length: resume.body,
-            awaits_go_ahead: resume.expect_continue,
-        },
-        crc: None,
-        mtime,
-        trailer: None,
-        digests: Some(Box::new(BodyDigests { sha256, md5 })),
-        folders: Folders::Keys,
-    })
+    Ok((resume.body, BodyDigests { sha256, md5 }))
 }
 
 /// GetObject's and HeadObject's choice of bytes: their conditions

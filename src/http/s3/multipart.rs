@@ -1,0 +1,341 @@
+//! S3's multipart uploads as ferry operations (`serve/multipart.rs`;
+//! the parts are staged on disk beside a ferry upload session, whose id
+//! is the UploadId): the requests, CompleteMultipartUpload's XML (read
+//! with no DTD, at most [`MAX_BODY_IN_HAND`] bytes, at most
+//! [`MAX_PART_NUMBER`] parts) and the XML answers.
+//!
+//! ```text
+//! POST   /<bucket>/<key>?uploads                     CreateMultipartUpload  BeginParts
+//! PUT    /<bucket>/<key>?partNumber=N&uploadId=ID    UploadPart             PutPart (ETag = MD5)
+//! POST   /<bucket>/<key>?uploadId=ID   <XML>         CompleteMultipartUpload CompleteParts
+//! DELETE /<bucket>/<key>?uploadId=ID                 AbortMultipartUpload   AbortParts (204)
+//! GET    /<bucket>/<key>?uploadId=ID[&part-number-marker=&max-parts=]  ListParts
+//! GET    /<bucket>?uploads[&prefix=&key-marker=&upload-id-marker=&max-uploads=]
+//!                                                    ListMultipartUploads   ListUploads
+//! ```
+//!
+//! [`MAX_BODY_IN_HAND`]: super::super::message::MAX_BODY_IN_HAND
+
+use quick_xml::events::Event;
+use quick_xml::reader::Reader;
+
+use super::super::message::{Head, Resume};
+use super::error::Code;
+use super::xml::{NS, iso};
+use super::{Asked, Fields, Refusal, refusal, sigv4};
+use crate::name::{Name, Prefix};
+use crate::serve::multipart::{MAX_PAGE, MAX_PART_NUMBER, PartAsk, PartsPage, UploadsPage};
+use crate::serve::{Body, Operation, Reply};
+
+const DECLARATION: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
+
+/// Whether an object request's query makes it a multipart upload's.
+pub(super) fn asks(query: &[(String, String)]) -> bool {
+    query
+        .iter()
+        .any(|(name, _)| name == "uploads" || name == "uploadId")
+}
+
+/// The value of query parameter `name`.
+fn param<'a>(query: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    query
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, value)| value.as_str())
+}
+
+/// A number in the query, `default` where it is not given.
+fn number<T: std::str::FromStr>(
+    query: &[(String, String)],
+    name: &str,
+    default: T,
+) -> Result<T, Refusal> {
+    match param(query, name) {
+        None => Ok(default),
+        Some(text) => text
+            .parse()
+            .map_err(|_| refusal(Code::InvalidArgument, format!("{name} must be a number"))),
+    }
+}
+
+/// A multipart request on object `name`.
+pub(super) fn object_request(
+    method: &str,
+    name: Name,
+    query: &[(String, String)],
+    (head, resume, fields): (&Head<'_>, &Resume, &Fields),
+) -> Result<(Operation, Asked), Refusal> {
+    let id = param(query, "uploadId").map(str::to_owned);
+    let creates = param(query, "uploads").is_some();
+    match (method, id) {
+        ("POST", None) if creates => Ok((Operation::BeginParts { name }, Asked::CreateMultipart)),
+        ("PUT", Some(id)) => {
+            let number = number(query, "partNumber", 0u32)?;
+            if !(1..=MAX_PART_NUMBER).contains(&number) {
+                return Err(refusal(
+                    Code::InvalidArgument,
+                    format!("partNumber is from 1 to {MAX_PART_NUMBER}"),
+                ));
+            }
+            let (length, digests) = super::request::body_digests(resume, fields)?;
+            let ask = PartAsk {
+                id,
+                number,
+                body: Body {
+                    length,
+                    awaits_go_ahead: resume.expect_continue,
+                },
+                digests,
+            };
+            let ask = Box::new(ask);
+            Ok((Operation::PutPart { name, ask }, Asked::UploadPart))
+        }
+        ("POST", Some(id)) => {
+            super::request::check_body_hash(head.body, fields)?;
+            let parts = complete_request(head.body)?;
+            let count = u16::try_from(parts.len()).unwrap_or(u16::MAX);
+            Ok((
+                Operation::CompleteParts { name, id, parts },
+                Asked::CompleteMultipart(count),
+            ))
+        }
+        ("DELETE", Some(id)) => Ok((Operation::AbortParts { name, id }, Asked::AbortMultipart)),
+        ("GET", Some(id)) => {
+            let after = number(query, "part-number-marker", 0u32)?;
+            let max = number(query, "max-parts", MAX_PAGE)?;
+            let op = Operation::ListParts {
+                name,
+                id,
+                after,
+                max,
+            };
+            Ok((op, Asked::ListParts))
+        }
+        _ => Err(refusal(
+            Code::NotImplemented,
+            format!("{method} of a multipart upload is not served"),
+        )),
+    }
+}
+
+/// ListMultipartUploads of `bucket`: one page.
+pub(super) fn list_uploads(
+    bucket: &str,
+    query: &[(String, String)],
+) -> Result<(Operation, Asked), Refusal> {
+    let key_prefix = param(query, "prefix").unwrap_or_default();
+    let prefix = Prefix::new(format!("{bucket}/{key_prefix}"))
+        .map_err(|err| refusal(Code::InvalidArgument, format!("prefix: {err}")))?;
+    let after = param(query, "key-marker")
+        .filter(|key| !key.is_empty())
+        .map(|key| {
+            let id = param(query, "upload-id-marker").unwrap_or_default();
+            (format!("{bucket}/{key}"), id.to_owned())
+        });
+    let max = number(query, "max-uploads", MAX_PAGE)?;
+    let op = Operation::ListUploads { prefix, after, max };
+    Ok((op, Asked::ListUploads))
+}
+
+/// The parts CompleteMultipartUpload lists (number and ETag, in its
+/// order).
+///
+/// ```text
+/// <CompleteMultipartUpload xmlns="http://s3.amazonaws.com/doc/2006-03-01/">
+///   <Part><PartNumber>1</PartNumber><ETag>"<md5 hex>"</ETag></Part>...
+/// </CompleteMultipartUpload>
+/// ```
+///
+/// # Errors
+/// `MalformedXML`: not well-formed, a DTD, a part without its number or
+/// ETag, more than [`MAX_PART_NUMBER`] parts; `InvalidPart`: an ETag
+/// that is no MD5.
+fn complete_request(body: &[u8]) -> Result<Vec<(u32, [u8; 16])>, Refusal> {
+    let malformed = |why: &str| refusal(Code::MalformedXML, why.to_owned());
+    let mut reader = Reader::from_reader(body);
+    reader.config_mut().trim_text(true);
+    let mut path: Vec<Vec<u8>> = Vec::new();
+    let mut parts = Vec::new();
+    let (mut number, mut etag) = (None, String::new());
+    loop {
+        let event = reader
+            .read_event()
+            .map_err(|err| malformed(&format!("malformed XML: {err}")))?;
+        match event {
+            Event::DocType(_) => return Err(malformed("a DTD is not accepted")),
+            Event::Start(start) => path.push(start.local_name().as_ref().to_vec()),
+            Event::End(_) => {
+                let ended = path.pop();
+                if ended.as_deref() != Some(b"Part".as_slice()) {
+                    continue;
+                }
+                let number = number
+                    .take()
+                    .ok_or_else(|| malformed("a part needs its number"))?;
+                parts.push((number, etag_md5(&std::mem::take(&mut etag))?));
+                if parts.len() > MAX_PART_NUMBER as usize {
+                    return Err(malformed("too many parts"));
+                }
+            }
+            Event::Text(text) => {
+                let text = String::from_utf8_lossy(&text).into_owned();
+                match path.last().map(Vec::as_slice) {
+                    Some(b"PartNumber") => {
+                        number = Some(text.trim().parse().map_err(|_| malformed("PartNumber"))?);
+                    }
+                    Some(b"ETag") => etag.push_str(&text),
+                    _ => {}
+                }
+            }
+            Event::Eof if !path.is_empty() => return Err(malformed("the body ends in an element")),
+            Event::Eof => break,
+            // `&quot;` around an ETag, comments, the declaration.
+            _ => {}
+        }
+    }
+    if parts.is_empty() {
+        return Err(malformed("no parts listed"));
+    }
+    Ok(parts)
+}
+
+/// The MD5 an ETag names (quoted or not).
+fn etag_md5(etag: &str) -> Result<[u8; 16], Refusal> {
+    let hex = etag.trim().trim_matches('"');
+    sigv4::hex(hex)
+        .and_then(|bytes| bytes.try_into().ok())
+        .ok_or_else(|| refusal(Code::InvalidPart, format!("{etag:?} is not a part's ETag")))
+}
+
+/// The bucket and key of name `b/k`.
+fn bucket_and_key(name: &str) -> (&str, &str) {
+    name.split_once('/').unwrap_or((name, ""))
+}
+
+fn escape(text: &str) -> std::borrow::Cow<'_, str> {
+    quick_xml::escape::escape(text)
+}
+
+/// A quoted MD5, as an ETag.
+pub(super) fn etag(md5: &[u8; 16]) -> String {
+    format!("\"{}\"", sigv4::hex_of(md5))
+}
+
+/// The XML answer to a multipart request, if `reply` is one.
+pub(super) fn answer(asked: Asked, reply: &Reply) -> Option<String> {
+    let body = match (asked, reply) {
+        (Asked::CreateMultipart, Reply::Session(session)) => {
+            let (bucket, key) = bucket_and_key(session.name.as_str());
+            format!(
+                "<InitiateMultipartUploadResult xmlns=\"{NS}\"><Bucket>{}</Bucket><Key>{}</Key><UploadId>{}</UploadId></InitiateMultipartUploadResult>",
+                escape(bucket),
+                escape(key),
+                session.id
+            )
+        }
+        (Asked::CompleteMultipart(parts), Reply::Stored { md5: Some(md5), .. }) => {
+            let hex = sigv4::hex_of(md5);
+            format!(
+                "<CompleteMultipartUploadResult xmlns=\"{NS}\"><ETag>\"{hex}-{parts}\"</ETag></CompleteMultipartUploadResult>"
+            )
+        }
+        (Asked::ListParts, Reply::Parts(page)) => list_parts(page),
+        (Asked::ListUploads, Reply::Uploads(page)) => list_uploads_answer(page),
+        _ => return None,
+    };
+    Some(format!("{DECLARATION}{body}\n"))
+}
+
+fn list_parts(page: &PartsPage) -> String {
+    let (bucket, key) = bucket_and_key(page.name.as_str());
+    let next = page.parts.last().map_or(page.after, |part| part.number);
+    let mut out = format!(
+        "<ListPartsResult xmlns=\"{NS}\"><Bucket>{}</Bucket><Key>{}</Key><UploadId>{}</UploadId><PartNumberMarker>{}</PartNumberMarker><NextPartNumberMarker>{next}</NextPartNumberMarker><MaxParts>{}</MaxParts><IsTruncated>{}</IsTruncated><StorageClass>STANDARD</StorageClass>",
+        escape(bucket),
+        escape(key),
+        page.id,
+        page.after,
+        page.max,
+        page.truncated
+    );
+    for part in &page.parts {
+        out.push_str(&format!(
+            "<Part><PartNumber>{}</PartNumber><LastModified>{}</LastModified><ETag>{}</ETag><Size>{}</Size></Part>",
+            part.number,
+            iso(part.modified),
+            escape(&etag(&part.md5)),
+            part.size
+        ));
+    }
+    out + "</ListPartsResult>"
+}
+
+fn list_uploads_answer(page: &UploadsPage) -> String {
+    let (bucket, prefix) = bucket_and_key(page.prefix.as_str());
+    let (next_key, next_id) = match page.uploads.last().filter(|_| page.truncated) {
+        Some(last) => (
+            bucket_and_key(last.info.name.as_str()).1,
+            last.info.id.as_str(),
+        ),
+        None => ("", ""),
+    };
+    let mut out = format!(
+        "<ListMultipartUploadsResult xmlns=\"{NS}\"><Bucket>{}</Bucket><Prefix>{}</Prefix><NextKeyMarker>{}</NextKeyMarker><NextUploadIdMarker>{next_id}</NextUploadIdMarker><MaxUploads>{}</MaxUploads><IsTruncated>{}</IsTruncated>",
+        escape(bucket),
+        escape(prefix),
+        escape(next_key),
+        page.max,
+        page.truncated
+    );
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    for upload in &page.uploads {
+        let key = bucket_and_key(upload.info.name.as_str()).1;
+        let begun = now - i64::try_from(upload.age).unwrap_or(0);
+        out.push_str(&format!(
+            "<Upload><Key>{}</Key><UploadId>{}</UploadId><Initiated>{}</Initiated><StorageClass>STANDARD</StorageClass></Upload>",
+            escape(key),
+            upload.info.id,
+            iso(begun)
+        ));
+    }
+    out + "</ListMultipartUploadsResult>"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn completions_list_parts_in_their_order() {
+        let body = br#"<?xml version="1.0" encoding="UTF-8"?>
+<CompleteMultipartUpload xmlns="http://s3.amazonaws.com/doc/2006-03-01/">
+ <Part><ETag>&quot;00112233445566778899aabbccddeeff&quot;</ETag><PartNumber>2</PartNumber></Part>
+ <Part><PartNumber>1</PartNumber><ETag>"ffeeddccbbaa99887766554433221100"</ETag><ChecksumCRC32>x</ChecksumCRC32></Part>
+</CompleteMultipartUpload>"#;
+        let parts = complete_request(body).unwrap();
+        assert_eq!(parts.len(), 2);
+        assert_eq!(parts[0].0, 2);
+        assert_eq!(parts[0].1[0], 0x00);
+        assert_eq!(parts[0].1[15], 0xff);
+        assert_eq!(parts[1].0, 1);
+    }
+
+    #[test]
+    fn bad_completions_are_refused() {
+        let code = |body: &[u8]| complete_request(body).unwrap_err().0;
+        assert_eq!(
+            code(b"<!DOCTYPE x [<!ENTITY a \"b\">]><CompleteMultipartUpload/>"),
+            Code::MalformedXML
+        );
+        assert_eq!(code(b"<CompleteMultipartUpload>"), Code::MalformedXML);
+        assert_eq!(code(b"<CompleteMultipartUpload/>"), Code::MalformedXML);
+        assert_eq!(
+            code(b"<C><Part><ETag>\"ab\"</ETag></Part></C>"),
+            Code::MalformedXML
+        );
+        assert_eq!(
+            code(b"<C><Part><PartNumber>1</PartNumber><ETag>nope</ETag></Part></C>"),
+            Code::InvalidPart
+        );
+    }
+}

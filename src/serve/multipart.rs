@@ -1,0 +1,332 @@
+//! Serving multipart uploads (S3's): begin one, stage a part, list the
+//! parts or the uploads, complete or abort one. The upload is a ferry
+//! upload session and its parts are staged beside it on disk
+//! (`storage/parts.rs`), so what it costs in memory does not grow with
+//! its size, it survives a restart, and another node of a shared root
+//! can go on with it; it expires as every session does. A part's body
+//! streams like a PUT's (its MD5 and the digests it states computed as it
+//! comes); the completion checks the parts asked for against those
+//! staged, assembles them on the pool and commits the object as every
+//! upload is committed (hooks, `--fsync`, one rename). Grants, read-only,
+//! locks and `--max-file-size` are the serve layer's, on the object's
+//! name, as for a PUT of it.
+
+use std::time::Instant;
+
+use log::{debug, warn};
+use md5::{Digest as _, Md5};
+
+use super::commit::{Commit, commit_now};
+use super::digest::{BodyDigests, Digesting};
+use super::sessions::{MAX_LISTED_SESSIONS, session_limits};
+use super::{
+    Body, BodyLength, Ctx, ErrorKind, Failure, Next, Outcome, Receive, Reply, Sink, check_size,
+    refuse, skip_body,
+};
+use crate::access::{Owner, Who};
+use crate::config::Config;
+use crate::name::{Name, Prefix};
+use crate::storage::{ListedSession, Part, PartUpload};
+
+/// Part numbers run from 1 to this.
+pub const MAX_PART_NUMBER: u32 = 10_000;
+/// Every part of an upload but its last is at least this large.
+pub const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
+/// Most parts or uploads on a page of a listing.
+pub const MAX_PAGE: usize = 1000;
+
+/// A completion names a part that is not staged, or not with its ETag.
+pub const INVALID_PART: &str = "a part listed is not staged, or not with the ETag given";
+/// A completion lists parts out of order.
+pub const PART_ORDER: &str = "the parts must be listed in ascending order of their numbers";
+/// A part other than the last is too small.
+pub const PART_TOO_SMALL: &str = "every part but the last must be at least 5 MiB";
+
+/// One page of an upload's parts (ListParts).
+#[derive(Debug)]
+pub struct PartsPage {
+    /// The object it makes.
+    pub name: Name,
+    /// The upload.
+    pub id: String,
+    /// The parts after `after`, by number.
+    pub parts: Vec<Part>,
+    /// The number the page starts after.
+    pub after: u32,
+    /// Most parts on the page.
+    pub max: usize,
+    /// More parts follow.
+    pub truncated: bool,
+}
+
+/// One page of the multipart uploads under a prefix.
+#[derive(Debug)]
+pub struct UploadsPage {
+    /// The names' prefix (the bucket's, and the key prefix asked for).
+    pub prefix: Prefix,
+    /// The uploads, by name then id.
+    pub uploads: Vec<ListedSession>,
+    /// Most uploads on the page.
+    pub max: usize,
+    /// More uploads follow.
+    pub truncated: bool,
+}
+
+/// Begins a multipart upload of `name` (on the pool: a session is made).
+pub(super) fn begin(who: &Who, name: Name) -> Outcome {
+    let owner = who.owner().map(|owner| owner.as_str().to_owned());
+    Outcome::on_pool(move |ctx| {
+        let limits = session_limits(ctx, owner);
+        match ctx.storage.begin_multipart(&name, &limits) {
+            Ok(session) => {
+                debug!("#{} multipart upload {} of {name}", ctx.client, session.id);
+                Outcome::answer(Reply::Session(Box::new(session)))
+            }
+            Err(err) => refuse(ctx, "UPLOAD", name.as_str(), err.into(), Next::Request),
+        }
+    })
+}
+
+/// What a part is: its upload, its number, its body and what that must
+/// hash to.
+#[derive(Debug)]
+pub struct PartAsk {
+    /// The upload.
+    pub id: String,
+    /// Its number (1..=[`MAX_PART_NUMBER`]).
+    pub number: u32,
+    /// Its body (of a known length).
+    pub body: Body,
+    /// What the body must hash to.
+    pub digests: BodyDigests,
+}
+
+/// Stages part `ask.number` of upload `ask.id` of `name`: refused if the
+/// part alone is over the size limit the object has; else, on the pool,
+/// its temp file is made and the body streams into it.
+pub(super) fn put_part(ctx: &Ctx<'_>, name: Name, ask: Box<PartAsk>) -> Outcome {
+    let BodyLength::Fixed(len) = ask.body.length else {
+        let failure = Failure::new(ErrorKind::BadRequest, "a part needs a Content-Length");
+        return refuse(ctx, "APPEND", name.as_str(), failure, Next::Close);
+    };
+    if let Err(failure) = check_size(ctx.config, len) {
+        return refuse(ctx, "APPEND", name.as_str(), failure, Next::Close);
+    }
+    Outcome::on_pool(
+        move |ctx| match ctx.storage.begin_part(&ask.id, &name, ask.number) {
+            Ok(part) => {
+                let mut receive = Receive::new(Sink::Part(part), name, Some(len), None)
+                    .deferred(ctx.config.pool_writes.on(ctx.storage));
+                receive.digests = Some(Box::new(Digesting::new(ask.digests)));
+                Outcome::new(Reply::GoAhead, Next::Receive(receive))
+            }
+            Err(err) => {
+                let next = skip_body(ask.body, ctx.config);
+                refuse(ctx, "APPEND", name.as_str(), err.into(), next)
+            }
+        },
+    )
+}
+
+/// A part's whole body has arrived (on the pool): staged if it is as
+/// stated, in place of any part of its number; else nothing changes.
+pub(super) fn finish_part(
+    ctx: &Ctx<'_>,
+    client: u64,
+    part: PartUpload,
+    (name, size, crc): (Name, u64, u32),
+    digests: Option<Box<Digesting>>,
+) -> Outcome {
+    let Some(digests) = digests else {
+        unreachable!("a part's receive computes its MD5");
+    };
+    let md5 = match digests.finish() {
+        Ok(md5) => md5,
+        Err(failure) => {
+            warn!("#{client} part of {name}: {}", failure.message);
+            return Outcome::failed(failure, Next::Request);
+        }
+    };
+    match part.commit(md5, crc, ctx.config.fsync) {
+        Ok(()) => {
+            debug!("#{client} part of {name}: {size} bytes staged");
+            Outcome::answer(Reply::Stored {
+                size,
+                crc,
+                replaced: false,
+                session: None,
+                md5: Some(md5),
+            })
+        }
+        Err(err) => Outcome::failed(err.into(), Next::Request),
+    }
+}
+
+/// Completes upload `id` of `name` from the `listed` parts (number and
+/// ETag, in the client's order): checked against those staged, then
+/// assembled (on the pool, among the long jobs: it copies the object)
+/// and committed as `user`'s.
+pub(super) fn complete(
+    name: Name,
+    id: String,
+    listed: Vec<(u32, [u8; 16])>,
+    user: Option<Owner>,
+) -> Outcome {
+    let started = Instant::now();
+    Outcome::on_pool_long(move |ctx| {
+        let chosen = ctx
+            .storage
+            .finish_multipart(&id, &name, |staged| choose(ctx.config, &listed, staged));
+        match chosen {
+            Ok((mut upload, size, crc)) => {
+                let mut md5s = Md5::new();
+                for (_, md5) in &listed {
+                    md5s.update(md5);
+                }
+                let parts = u32::try_from(listed.len()).unwrap_or(u32::MAX);
+                upload.set_multipart_md5(md5s.finalize().into(), parts);
+                debug!("#{} multipart upload {id} of {name} complete", ctx.client);
+                commit_now(ctx, Commit::whole(upload, (name, size, crc), started, user))
+            }
+            Err(failure) => refuse(ctx, "COMMIT", name.as_str(), failure, Next::Request),
+        }
+    })
+}
+
+/// The staged parts that make the object: those `listed`, which must be
+/// in ascending order, staged with the ETags given, each but the last at
+/// least [`MIN_PART_SIZE`], and all within the size limit.
+fn choose(
+    config: &Config,
+    listed: &[(u32, [u8; 16])],
+    staged: Vec<Part>,
+) -> Result<Vec<Part>, Failure> {
+    let bad = |message| Failure::new(ErrorKind::BadRequest, message);
+    if listed.windows(2).any(|pair| pair[0].0 >= pair[1].0) {
+        return Err(bad(PART_ORDER));
+    }
+    let mut chosen = Vec::with_capacity(listed.len());
+    for (number, md5) in listed {
+        match staged.binary_search_by_key(number, |part| part.number) {
+            Ok(at) if staged[at].md5 == *md5 => chosen.push(staged[at]),
+            _ => return Err(bad(INVALID_PART)),
+        }
+    }
+    let (last, rest) = chosen.split_last().ok_or_else(|| bad(INVALID_PART))?;
+    if rest.iter().any(|part| part.size < MIN_PART_SIZE) {
+        return Err(bad(PART_TOO_SMALL));
+    }
+    let size = rest.iter().map(|part| part.size).sum::<u64>() + last.size;
+    check_size(config, size)?;
+    Ok(chosen)
+}
+
+/// Aborts upload `id` of `name`: its record and parts go.
+pub(super) fn abort(name: Name, id: String) -> Outcome {
+    Outcome::on_pool(move |ctx| {
+        let aborted = ctx
+            .storage
+            .multipart(&id, &name)
+            .and_then(|_| ctx.storage.abort_session(&id));
+        match aborted {
+            Ok(()) => {
+                debug!("#{} ABORT multipart upload {id} of {name}", ctx.client);
+                Outcome::answer(Reply::Done)
+            }
+            Err(err) => refuse(ctx, "ABORT", &id, err.into(), Next::Request),
+        }
+    })
+}
+
+/// One page of the parts of upload `id` of `name`: at most `max` after
+/// part `after`.
+pub(super) fn list_parts(name: Name, id: String, after: u32, max: usize) -> Outcome {
+    Outcome::on_pool(move |ctx| match ctx.storage.parts(&id, &name) {
+        Ok(staged) => {
+            let max = max.min(MAX_PAGE);
+            let mut parts: Vec<Part> = staged.into_iter().filter(|p| p.number > after).collect();
+            let truncated = parts.len() > max;
+            parts.truncate(max);
+            Outcome::answer(Reply::Parts(Box::new(PartsPage {
+                name,
+                id,
+                parts,
+                after,
+                max,
+                truncated,
+            })))
+        }
+        Err(err) => refuse(ctx, "PROGRESS", &id, err.into(), Next::Request),
+    })
+}
+
+/// One page of the multipart uploads of names under `prefix`, by name
+/// then id, after `after` (a name, and an id of it): at most `max`, of
+/// the [`MAX_LISTED_SESSIONS`] sessions used most recently.
+pub(super) fn list_uploads(prefix: Prefix, after: Option<(String, String)>, max: usize) -> Outcome {
+    Outcome::on_pool(move |ctx| {
+        let under = |name: &Name| name.as_str().starts_with(prefix.as_str());
+        let ttl = ctx.config.session_ttl();
+        let listed = ctx.storage.list_sessions(ttl, MAX_LISTED_SESSIONS, &under);
+        let mut uploads = match listed {
+            Ok(sessions) => sessions,
+            Err(err) => return refuse(ctx, "SESSIONS", "", err.into(), Next::Request),
+        };
+        uploads.retain(|s| ctx.storage.is_multipart(&s.info.id));
+        uploads.sort_by(|a, b| (&a.info.name, &a.info.id).cmp(&(&b.info.name, &b.info.id)));
+        if let Some((name, id)) = &after {
+            let after = (name.as_str(), id.as_str());
+            uploads.retain(|s| (s.info.name.as_str(), s.info.id.as_str()) > after);
+        }
+        let max = max.min(MAX_PAGE);
+        let truncated = uploads.len() > max;
+        uploads.truncate(max);
+        Outcome::answer(Reply::Uploads(Box::new(UploadsPage {
+            prefix,
+            uploads,
+            max,
+            truncated,
+        })))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn part(number: u32, size: u64) -> Part {
+        Part {
+            number,
+            size,
+            md5: [number as u8; 16],
+            crc: 0,
+            modified: 0,
+        }
+    }
+
+    #[test]
+    fn parts_must_be_ascending_staged_and_large_enough() {
+        let config = Config::default();
+        let staged = || vec![part(1, MIN_PART_SIZE), part(2, 1), part(3, 7)];
+        let failed = |listed: &[(u32, [u8; 16])]| {
+            choose(&config, listed, staged())
+                .map(|_| ())
+                .unwrap_err()
+                .message
+        };
+        assert_eq!(failed(&[(2, [2; 16]), (1, [1; 16])]), PART_ORDER);
+        assert_eq!(failed(&[(1, [1; 16]), (1, [1; 16])]), PART_ORDER);
+        assert_eq!(failed(&[(1, [9; 16])]), INVALID_PART);
+        assert_eq!(failed(&[(4, [4; 16])]), INVALID_PART);
+        assert_eq!(failed(&[]), INVALID_PART);
+        assert_eq!(failed(&[(2, [2; 16]), (3, [3; 16])]), PART_TOO_SMALL);
+        let chosen = choose(&config, &[(1, [1; 16]), (3, [3; 16])], staged());
+        assert_eq!(chosen.map(|parts| parts.len()), Ok(2));
+        let small = Config {
+            max_file_size: Some(MIN_PART_SIZE),
+            ..Config::default()
+        };
+        let over = choose(&small, &[(1, [1; 16]), (3, [3; 16])], staged());
+        assert_eq!(over.map(|_| ()).unwrap_err().kind, ErrorKind::TooLarge);
+    }
+}

@@ -1,0 +1,433 @@
+//! Multipart uploads (S3's) staged as ferry upload sessions: the upload
+//! is a session of its own (its id the UploadId; its record, owner,
+//! caps, expiry and cross-node locks are every session's), begun without
+//! a size, and its parts are files in a folder beside its record,
+//! `.ferry-uploads/<id>.parts/<N>`, each written to a temp file there and
+//! renamed onto its number once whole, so a part cut mid-body leaves the
+//! upload as it was and a part sent again replaces the old one at once.
+//! A part ends with a footer of its MD5 (its ETag) and CRC-32C, so
+//! listing the parts reads 24 bytes of each and nothing is kept in
+//! memory between requests, whatever the upload's size.
+//!
+//! The completion assembles the chosen parts, in order, into the
+//! session's own data file (`copy_file_range`: no byte passes through
+//! the process where the file system can copy), their CRC-32Cs combined,
+//! and commits that file as every session's is: one rename onto the
+//! target, after which the record and the parts go. Until the rename the
+//! session is intact (a failed completion can be tried again).
+//!
+//! ```text
+//! .ferry-uploads/<id>.meta          the session's record (name, owner...)
+//! .ferry-uploads/<id>.data          empty until the completion assembles it
+//! .ferry-uploads/<id>.parts/<N>     part N: its bytes, then md5(16) crc32c(4, LE) "FMP1"
+//! .ferry-uploads/<id>.parts/.t<N>-* a part on its way (removed with the session)
+//! ```
+
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::os::fd::OwnedFd;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use rustix::fs::{AtFlags, Dir, Mode, OFlags};
+use rustix::io::Errno;
+
+use super::gate::Point;
+use super::session_files::{self as files};
+use super::session_state::{Live, Staging};
+use super::sessions::{DEFERRED_SIZE, SessionInfo, SessionLimits, check_id, touch};
+use super::{DIR, Storage, StorageError, Upload};
+use crate::name::Name;
+
+/// Bytes after a part's own: its MD5, its CRC-32C and a mark.
+const FOOTER: u64 = 24;
+const MARK: &[u8; 4] = b"FMP1";
+
+/// Temp names of parts on their way, unique within this process (the
+/// random suffix keeps two nodes' apart).
+static SERIAL: AtomicU64 = AtomicU64::new(0);
+
+/// The folder of session `id`'s parts, in the sessions directory.
+pub(super) fn parts_name(id: &str) -> String {
+    format!("{id}.parts")
+}
+
+/// Whether session `id` is a multipart upload (has a parts folder).
+pub(super) fn has_parts(dir: &OwnedFd, id: &str) -> bool {
+    rustix::fs::statat(dir, parts_name(id), AtFlags::SYMLINK_NOFOLLOW).is_ok()
+}
+
+/// Whether session `id` has staged parts (or parts on their way): a
+/// multipart upload's bytes are there until it is completed.
+pub(super) fn holds_parts(dir: &OwnedFd, id: &str) -> bool {
+    let flags = DIR | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let Ok(fd) = rustix::fs::openat(dir, parts_name(id), flags, Mode::empty()) else {
+        return false;
+    };
+    Dir::read_from(&fd).is_ok_and(|entries| {
+        entries
+            .flatten()
+            .any(|entry| !matches!(entry.file_name().to_bytes(), b"." | b".."))
+    })
+}
+
+/// Removes session `id`'s parts folder and what is in it, if it has one
+/// (best effort, as the rest of a session's removal). A part whose temp
+/// file was made while the folder was emptied (its request began before
+/// the removal) is removed on a second pass.
+pub(super) fn remove_parts(dir: &OwnedFd, id: &str) {
+    let name = parts_name(id);
+    let flags = DIR | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    for _ in 0..2 {
+        let Ok(fd) = rustix::fs::openat(dir, name.as_str(), flags, Mode::empty()) else {
+            return;
+        };
+        if let Ok(entries) = Dir::read_from(&fd) {
+            for entry in entries.flatten() {
+                if !matches!(entry.file_name().to_bytes(), b"." | b"..") {
+                    let _ = rustix::fs::unlinkat(&fd, entry.file_name(), AtFlags::empty());
+                }
+            }
+        }
+        if rustix::fs::unlinkat(dir, name.as_str(), AtFlags::REMOVEDIR) != Err(Errno::NOTEMPTY) {
+            return;
+        }
+    }
+}
+
+/// A staged part, as its footer describes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Part {
+    /// Its number (1..=10000).
+    pub number: u32,
+    /// Its bytes.
+    pub size: u64,
+    /// Their MD5 (its ETag).
+    pub md5: [u8; 16],
+    /// Their CRC-32C.
+    pub crc: u32,
+    /// When it was staged (Unix seconds).
+    pub modified: i64,
+}
+
+/// A part being received: a temp file in the upload's parts folder,
+/// renamed onto its number by [`PartUpload::commit`]; dropped before
+/// that, it is removed and the upload is as it was.
+#[derive(Debug)]
+pub struct PartUpload {
+    parts: OwnedFd,
+    temp: String,
+    number: u32,
+    file: File,
+    done: bool,
+}
+
+impl PartUpload {
+    /// Appends body bytes.
+    ///
+    /// # Errors
+    /// No space, I/O.
+    pub fn write(&mut self, data: &[u8]) -> Result<(), StorageError> {
+        self.file.write_all(data).map_err(StorageError::from)
+    }
+
+    /// Ends the part with its footer and puts it in place of any part of
+    /// its number (flushed first where `durable`).
+    ///
+    /// # Errors
+    /// No space, I/O: the part is then not staged.
+    pub fn commit(mut self, md5: [u8; 16], crc: u32, durable: bool) -> Result<(), StorageError> {
+        let mut footer = [0u8; FOOTER as usize];
+        footer[..16].copy_from_slice(&md5);
+        footer[16..20].copy_from_slice(&crc.to_le_bytes());
+        footer[20..].copy_from_slice(MARK);
+        self.file.write_all(&footer)?;
+        if durable {
+            self.file.sync_all()?;
+        }
+        let number = self.number.to_string();
+        rustix::fs::renameat(
+            &self.parts,
+            self.temp.as_str(),
+            &self.parts,
+            number.as_str(),
+        )?;
+        self.done = true;
+        if durable {
+            rustix::fs::fsync(&self.parts)?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for PartUpload {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = rustix::fs::unlinkat(&self.parts, self.temp.as_str(), AtFlags::empty());
+        }
+    }
+}
+
+impl Storage {
+    /// Begins a multipart upload of `name`: a new session without a size,
+    /// with an empty parts folder.
+    ///
+    /// # Errors
+    /// As [`Storage::begin_new_session`].
+    pub fn begin_multipart(
+        &self,
+        name: &Name,
+        limits: &SessionLimits,
+    ) -> Result<SessionInfo, StorageError> {
+        let info = self.begin_new_session(name, DEFERRED_SIZE, None, limits)?;
+        let dir = self.sessions_dir()?;
+        let made = rustix::fs::mkdirat(&dir, parts_name(&info.id), Mode::from_raw_mode(0o700));
+        if let Err(errno) = made {
+            let _ = self.abort_session(&info.id);
+            return Err(errno.into());
+        }
+        if limits.durable {
+            rustix::fs::fsync(&dir)?;
+        }
+        Ok(info)
+    }
+
+    /// Multipart upload `id`, which must be for `name`.
+    ///
+    /// # Errors
+    /// [`StorageError::NoSuchUpload`] if there is none (or it is for
+    /// another name, or not a multipart upload).
+    pub fn multipart(&self, id: &str, name: &Name) -> Result<SessionInfo, StorageError> {
+        check_id(id)?;
+        let dir = self.sessions_dir()?;
+        let info = self.session_in_checked(&dir, id)?;
+        match &info.name == name && !info.stored && has_parts(&dir, id) {
+            true => Ok(info),
+            false => Err(StorageError::NoSuchUpload),
+        }
+    }
+
+    /// Whether session `id` is a multipart upload.
+    pub fn is_multipart(&self, id: &str) -> bool {
+        check_id(id).is_ok() && self.sessions_dir().is_ok_and(|dir| has_parts(&dir, id))
+    }
+
+    /// Begins receiving part `number` of multipart upload `id` (for
+    /// `name`); the upload counts as used now.
+    ///
+    /// # Errors
+    /// No such upload, [`StorageError::Committing`] while it is
+    /// completed; the temp file cannot be made.
+    pub fn begin_part(
+        &self,
+        id: &str,
+        name: &Name,
+        number: u32,
+    ) -> Result<PartUpload, StorageError> {
+        self.pause(Point::Session);
+        self.multipart(id, name)?;
+        if self.sessions.is_committing(id) {
+            return Err(StorageError::Committing);
+        }
+        let dir = self.sessions_dir()?;
+        {
+            let mut index = self.sessions.bookkeeping(&dir)?;
+            index.mark_staged(id);
+            touch(&dir, &mut index, id);
+        }
+        let flags = OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let parts = rustix::fs::openat(&dir, parts_name(id), DIR | flags, Mode::empty())?;
+        let serial = SERIAL.fetch_add(1, Ordering::Relaxed);
+        let temp = format!(
+            ".t{number}-{}-{serial}",
+            files::random_session_id()?.get(..8).unwrap_or("0")
+        );
+        let create = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | flags;
+        let fd = rustix::fs::openat(&parts, temp.as_str(), create, Mode::from_raw_mode(0o600))?;
+        Ok(PartUpload {
+            parts,
+            temp,
+            number,
+            file: File::from(fd),
+            done: false,
+        })
+    }
+
+    /// The staged parts of multipart upload `id` (for `name`), by number.
+    ///
+    /// # Errors
+    /// No such upload; the parts folder cannot be read.
+    pub fn parts(&self, id: &str, name: &Name) -> Result<Vec<Part>, StorageError> {
+        self.multipart(id, name)?;
+        let dir = self.sessions_dir()?;
+        staged_parts(&dir, id)
+    }
+
+    /// Completes multipart upload `id` (for `name`): `choose` picks, from
+    /// the parts staged, those that make the object, in order (or refuses:
+    /// the upload stays as it was); they are assembled into the session's
+    /// data file, on its way to `name` as the [`Upload`] returned (with
+    /// its size and CRC-32C). Nothing else may touch the session until
+    /// the upload is committed or dropped (then the session stays).
+    ///
+    /// # Errors
+    /// What `choose` says; no such upload, busy, being completed; I/O.
+    pub fn finish_multipart<E: From<StorageError>>(
+        &self,
+        id: &str,
+        name: &Name,
+        choose: impl FnOnce(Vec<Part>) -> Result<Vec<Part>, E>,
+    ) -> Result<(Upload, u64, u32), E> {
+        self.pause(Point::Session);
+        self.multipart(id, name)?;
+        let dir = self.sessions_dir()?;
+        let live = self.hold_to_commit(&dir, id)?;
+        let staging = Staging {
+            dir,
+            id: id.to_owned(),
+            live,
+            sessions: Arc::clone(&self.sessions),
+            keep_mark: false,
+        };
+        let chosen = choose(staged_parts(&staging.dir, id)?)?;
+        let (file, size, crc) = assemble(&staging.dir, id, &chosen)?;
+        Ok((self.begin_commit(name, file, staging)?, size, crc))
+    }
+
+    /// Holds session `id` for its commit: refused while an APPEND streams
+    /// into it here or another node holds it.
+    fn hold_to_commit(&self, dir: &OwnedFd, id: &str) -> Result<Arc<Live>, StorageError> {
+        let live = self.sessions.get_or_new(id);
+        {
+            let mut held = live.held();
+            if live.busy() {
+                return Err(StorageError::SessionBusy);
+            }
+            if live.is_committing() {
+                return Err(StorageError::Committing);
+            }
+            Live::hold(&mut held, dir, id)?;
+            self.sessions.keep(id, &live);
+            live.committing.store(true, Ordering::SeqCst);
+        }
+        Ok(live)
+    }
+}
+
+/// The parts in session `id`'s parts folder, by number (a part without
+/// its footer, which nothing but a hand could make, is left out).
+fn staged_parts(dir: &OwnedFd, id: &str) -> Result<Vec<Part>, StorageError> {
+    let flags = DIR | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let parts = rustix::fs::openat(dir, parts_name(id), flags, Mode::empty())?;
+    let mut found = Vec::new();
+    for entry in Dir::read_from(&parts)? {
+        let entry = entry?;
+        let Some(number) = entry
+            .file_name()
+            .to_str()
+            .ok()
+            .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if let Some(part) = read_part(&parts, number)? {
+            found.push(part);
+        }
+    }
+    found.sort_by_key(|part| part.number);
+    Ok(found)
+}
+
+/// Part `number`'s description, from its footer.
+fn read_part(parts: &OwnedFd, number: u32) -> Result<Option<Part>, StorageError> {
+    match open_part(parts, number) {
+        Ok(mut file) => described(&mut file, number),
+        // Replaced or removed since the folder was read.
+        Err(Errno::NOENT) => Ok(None),
+        Err(errno) => Err(errno.into()),
+    }
+}
+
+fn open_part(parts: &OwnedFd, number: u32) -> Result<File, Errno> {
+    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    rustix::fs::openat(parts, number.to_string(), flags, Mode::empty()).map(File::from)
+}
+
+/// The description of part `number`, open as `file`, from its footer;
+/// `None` if it has none. Leaves the file's offset past its bytes.
+fn described(file: &mut File, number: u32) -> Result<Option<Part>, StorageError> {
+    let stat = rustix::fs::fstat(&*file)?;
+    let len = u64::try_from(stat.st_size).unwrap_or(0);
+    if len < FOOTER {
+        return Ok(None);
+    }
+    let mut footer = [0u8; FOOTER as usize];
+    file.seek(SeekFrom::Start(len - FOOTER))?;
+    file.read_exact(&mut footer)?;
+    if &footer[20..] != MARK {
+        return Ok(None);
+    }
+    let mut md5 = [0u8; 16];
+    md5.copy_from_slice(&footer[..16]);
+    let mut crc = [0u8; 4];
+    crc.copy_from_slice(&footer[16..20]);
+    Ok(Some(Part {
+        number,
+        size: len - FOOTER,
+        md5,
+        crc: u32::from_le_bytes(crc),
+        modified: stat.st_mtime,
+    }))
+}
+
+/// Writes `chosen` parts, in order, as session `id`'s data file (what
+/// was there before goes); returns it, its size and CRC-32C.
+fn assemble(dir: &OwnedFd, id: &str, chosen: &[Part]) -> Result<(File, u64, u32), StorageError> {
+    let flags = OFlags::RDWR | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let mut data = File::from(rustix::fs::openat(
+        dir,
+        files::data_name(id),
+        flags,
+        Mode::empty(),
+    )?);
+    data.set_len(0)?;
+    let parts = rustix::fs::openat(dir, parts_name(id), DIR | OFlags::CLOEXEC, Mode::empty())?;
+    let (mut size, mut crc) = (0u64, 0u32);
+    for part in chosen {
+        let mut file = open_part(&parts, part.number)?;
+        // A part sent again since it was chosen (one that began before
+        // the completion did): the client is still at work on it.
+        if described(&mut file, part.number)?.is_none_or(|now| now != *part) {
+            return Err(StorageError::SessionBusy);
+        }
+        file.seek(SeekFrom::Start(0))?;
+        // std's copy between files is copy_file_range where it can be.
+        let copied = io::copy(&mut file.take(part.size), &mut data)?;
+        if copied != part.size {
+            return Err(StorageError::Io(io::Error::other(format!(
+                "part {} was cut short while the upload was completed",
+                part.number
+            ))));
+        }
+        let len = usize::try_from(part.size).unwrap_or(usize::MAX);
+        crc = crc32c::crc32c_combine(crc, part.crc, len);
+        size += part.size;
+    }
+    Ok((data, size, crc))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn combined_crcs_are_the_whole_ones() {
+        let (a, b) = (b"hello ".as_slice(), b"world".as_slice());
+        let whole = crc32c::crc32c(b"hello world");
+        let combined = crc32c::crc32c_combine(crc32c::crc32c(a), crc32c::crc32c(b), b.len());
+        assert_eq!(combined, whole);
+        assert_eq!(
+            crc32c::crc32c_combine(0, crc32c::crc32c(a), a.len()),
+            crc32c::crc32c(a)
+        );
+    }
+}

@@ -1,0 +1,94 @@
+"""boto3's multipart uploads against ferry's S3 listener
+(tests/s3_clients.rs): create, upload_part (out of order, one sent
+again), list_parts, list_multipart_uploads, complete, abort, the errors
+boto3 raises, and upload_file with a small TransferConfig (parts sent
+in parallel by s3transfer); exits non-zero on the first difference.
+
+usage: s3_boto3_multipart.py ENDPOINT KEY_ID SECRET WORKDIR
+"""
+import hashlib
+import os
+import sys
+
+import boto3
+from boto3.s3.transfer import TransferConfig
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+endpoint, key_id, secret, workdir = sys.argv[1:5]
+MIB = 1024 * 1024
+
+s3 = boto3.client(
+    "s3",
+    endpoint_url=endpoint,
+    aws_access_key_id=key_id,
+    aws_secret_access_key=secret,
+    region_name="us-east-1",
+    config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}),
+)
+
+
+def error_code(call):
+    try:
+        call()
+    except ClientError as err:
+        return err.response["Error"]["Code"]
+    raise AssertionError("no error")
+
+
+def md5(data):
+    return hashlib.md5(data).hexdigest()
+
+
+s3.create_bucket(Bucket="parts")
+key = "dir/object.bin"
+one, two = os.urandom(5 * MIB), os.urandom(123)
+upload = s3.create_multipart_upload(Bucket="parts", Key=key)
+uid = upload["UploadId"]
+assert upload["Key"] == key and upload["Bucket"] == "parts", upload
+
+e2 = s3.upload_part(Bucket="parts", Key=key, UploadId=uid, PartNumber=2, Body=two)["ETag"]
+s3.upload_part(Bucket="parts", Key=key, UploadId=uid, PartNumber=1, Body=two)
+e1 = s3.upload_part(Bucket="parts", Key=key, UploadId=uid, PartNumber=1, Body=one)["ETag"]
+assert (e1, e2) == ('"%s"' % md5(one), '"%s"' % md5(two)), (e1, e2)
+
+parts = s3.list_parts(Bucket="parts", Key=key, UploadId=uid)["Parts"]
+assert [(p["PartNumber"], p["ETag"], p["Size"]) for p in parts] == [
+    (1, e1, len(one)),
+    (2, e2, len(two)),
+], parts
+listed = s3.list_multipart_uploads(Bucket="parts")["Uploads"]
+assert [(u["Key"], u["UploadId"]) for u in listed] == [(key, uid)], listed
+
+done = {"Parts": [{"PartNumber": 2, "ETag": e2}, {"PartNumber": 1, "ETag": e1}]}
+code = error_code(
+    lambda: s3.complete_multipart_upload(Bucket="parts", Key=key, UploadId=uid, MultipartUpload=done)
+)
+assert code == "InvalidPartOrder", code
+done = {"Parts": [{"PartNumber": 1, "ETag": e1}, {"PartNumber": 2, "ETag": e2}]}
+completed = s3.complete_multipart_upload(Bucket="parts", Key=key, UploadId=uid, MultipartUpload=done)
+whole = hashlib.md5(bytes.fromhex(md5(one)) + bytes.fromhex(md5(two))).hexdigest()
+assert completed["ETag"] == '"%s-2"' % whole, completed
+assert s3.get_object(Bucket="parts", Key=key)["Body"].read() == one + two
+code = error_code(lambda: s3.list_parts(Bucket="parts", Key=key, UploadId=uid))
+assert code == "NoSuchUpload", code
+
+gone = s3.create_multipart_upload(Bucket="parts", Key="abandoned")["UploadId"]
+s3.upload_part(Bucket="parts", Key="abandoned", UploadId=gone, PartNumber=1, Body=b"x")
+s3.abort_multipart_upload(Bucket="parts", Key="abandoned", UploadId=gone)
+code = error_code(lambda: s3.abort_multipart_upload(Bucket="parts", Key="abandoned", UploadId=gone))
+assert code == "NoSuchUpload", code
+assert s3.list_multipart_uploads(Bucket="parts").get("Uploads", []) == []
+
+# upload_file above the threshold: parts of 5 MiB, four at once.
+path = os.path.join(workdir, "file.bin")
+data = os.urandom(17 * MIB + 5)
+with open(path, "wb") as f:
+    f.write(data)
+config = TransferConfig(multipart_threshold=5 * MIB, multipart_chunksize=5 * MIB, max_concurrency=4)
+s3.upload_file(path, "parts", "transfer.bin", Config=config)
+back = os.path.join(workdir, "back.bin")
+s3.download_file("parts", "transfer.bin", back)
+with open(back, "rb") as f:
+    assert f.read() == data
+print("ok")

@@ -1,0 +1,495 @@
+//! S3 multipart uploads over real sockets: every operation's answer and
+//! its errors (the XML parsed), grants, `--max-file-size` on the object,
+//! a restart between parts, and a part cut mid-body (the upload stays as
+//! it was). The real clients' multipart uploads are in
+//! tests/s3_clients.rs.
+
+#[path = "support/binary.rs"]
+mod binary;
+mod support;
+
+use std::io::Write as _;
+use std::net::TcpStream;
+
+use md5::{Digest as _, Md5};
+use support::s3::{Payload, S3Server, Signer, code, texts};
+
+const ALL: &[&str] = &["read:/", "write:/", "delete:/"];
+const MIB: usize = 1 << 20;
+
+fn md5(data: &[u8]) -> [u8; 16] {
+    Md5::digest(data).into()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn quoted(data: &[u8]) -> String {
+    format!("\"{}\"", hex(&md5(data)))
+}
+
+fn owner() -> S3Server {
+    S3Server::start(&[("owner", ALL)], &[])
+}
+
+/// A bucket `bkt` and a multipart upload of `bkt/<key>`; its UploadId.
+fn begin(s: &S3Server, me: &Signer, key: &str) -> String {
+    if !s.server.path("bkt").exists() {
+        assert_eq!(me.simple(s.s3, "PUT", "/bkt", b"").status, 200);
+    }
+    let path = format!("/bkt/{key}");
+    let made = me.send(
+        s.s3,
+        "POST",
+        (&path, &[("uploads", "")]),
+        &[],
+        b"",
+        Payload::Signed,
+    );
+    assert_eq!(made.status, 200, "{}", String::from_utf8_lossy(&made.body));
+    assert_eq!(texts(&made.body, "Bucket"), ["bkt"]);
+    assert_eq!(texts(&made.body, "Key"), [key]);
+    texts(&made.body, "UploadId").remove(0)
+}
+
+fn put_part(s: &S3Server, me: &Signer, key: &str, id: &str, n: u32, data: &[u8]) -> String {
+    let answer = part_answer(s, me, key, id, n, data, &[]);
+    assert_eq!(
+        answer.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&answer.body)
+    );
+    answer.header("ETag").unwrap().to_owned()
+}
+
+fn part_answer(
+    s: &S3Server,
+    me: &Signer,
+    key: &str,
+    id: &str,
+    n: u32,
+    data: &[u8],
+    extra: &[(&str, &str)],
+) -> support::http::Answer {
+    let n = n.to_string();
+    let query = [("partNumber", n.as_str()), ("uploadId", id)];
+    let path = format!("/bkt/{key}");
+    me.send(s.s3, "PUT", (&path, &query), extra, data, Payload::Signed)
+}
+
+fn completion(parts: &[(u32, &str)]) -> Vec<u8> {
+    let mut xml =
+        String::from("<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">");
+    for (n, etag) in parts {
+        xml.push_str(&format!(
+            "<Part><PartNumber>{n}</PartNumber><ETag>{etag}</ETag></Part>"
+        ));
+    }
+    (xml + "</CompleteMultipartUpload>").into_bytes()
+}
+
+fn complete(s: &S3Server, me: &Signer, key: &str, id: &str, body: &[u8]) -> support::http::Answer {
+    let path = format!("/bkt/{key}");
+    me.send(
+        s.s3,
+        "POST",
+        (&path, &[("uploadId", id)]),
+        &[],
+        body,
+        Payload::Signed,
+    )
+}
+
+fn list_parts(s: &S3Server, me: &Signer, key: &str, id: &str) -> support::http::Answer {
+    let path = format!("/bkt/{key}");
+    me.send(
+        s.s3,
+        "GET",
+        (&path, &[("uploadId", id)]),
+        &[],
+        b"",
+        Payload::Signed,
+    )
+}
+
+/// What is staged for uploads, but the sessions' bookkeeping lock.
+fn staged(s: &S3Server) -> Vec<String> {
+    let mut found = support::entries(&s.server.path(".ferry-uploads"));
+    found.retain(|name| name != "lock");
+    found
+}
+
+#[test]
+fn an_upload_from_creation_to_completion() {
+    let s = owner();
+    let me = &s.signers[0];
+    let id = begin(&s, me, "dir/big.bin");
+    let first = support::pattern(5 * MIB, 1);
+    let last = support::pattern(1000, 2);
+    // Any order; a part sent again replaces the one before.
+    assert_eq!(
+        put_part(&s, me, "dir/big.bin", &id, 2, &last),
+        quoted(&last)
+    );
+    let stale = support::pattern(5 * MIB, 3);
+    assert_eq!(
+        put_part(&s, me, "dir/big.bin", &id, 1, &stale),
+        quoted(&stale)
+    );
+    assert_eq!(
+        put_part(&s, me, "dir/big.bin", &id, 1, &first),
+        quoted(&first)
+    );
+    // A part is no file yet.
+    assert!(!s.server.path("bkt/dir/big.bin").exists());
+
+    let listed = list_parts(&s, me, "dir/big.bin", &id);
+    assert_eq!(listed.status, 200);
+    assert_eq!(texts(&listed.body, "PartNumber"), ["1", "2"]);
+    assert_eq!(texts(&listed.body, "ETag"), [quoted(&first), quoted(&last)]);
+    assert_eq!(
+        texts(&listed.body, "Size"),
+        [(5 * MIB).to_string(), "1000".into()]
+    );
+    assert_eq!(texts(&listed.body, "IsTruncated"), ["false"]);
+    let path = "/bkt/dir/big.bin";
+    let page = me.send(
+        s.s3,
+        "GET",
+        (path, &[("uploadId", &id), ("max-parts", "1")]),
+        &[],
+        b"",
+        Payload::Signed,
+    );
+    assert_eq!(texts(&page.body, "PartNumber"), ["1"]);
+    assert_eq!(texts(&page.body, "IsTruncated"), ["true"]);
+    assert_eq!(texts(&page.body, "NextPartNumberMarker"), ["1"]);
+
+    let uploads = me.send(
+        s.s3,
+        "GET",
+        ("/bkt", &[("uploads", "")]),
+        &[],
+        b"",
+        Payload::Signed,
+    );
+    assert_eq!(uploads.status, 200);
+    assert_eq!(texts(&uploads.body, "Bucket"), ["bkt"]);
+    assert_eq!(texts(&uploads.body, "Key"), ["dir/big.bin"]);
+    assert_eq!(texts(&uploads.body, "UploadId"), std::slice::from_ref(&id));
+
+    let body = completion(&[(1, &quoted(&first)), (2, &quoted(&last))]);
+    let done = complete(&s, me, "dir/big.bin", &id, &body);
+    assert_eq!(done.status, 200, "{}", String::from_utf8_lossy(&done.body));
+    let mut md5s = md5(&first).to_vec();
+    md5s.extend(md5(&last));
+    let etag = format!("\"{}-2\"", hex(&md5(&md5s)));
+    assert_eq!(texts(&done.body, "ETag"), std::slice::from_ref(&etag));
+    let stored = std::fs::read(s.server.path("bkt/dir/big.bin")).unwrap();
+    assert!(stored == [first, last].concat());
+    // The ETag is recorded with the file, as a single PUT's MD5 is.
+    let file = std::fs::File::open(s.server.path("bkt/dir/big.bin")).unwrap();
+    let mut buf = [0u8; 128];
+    if let Ok(len) = rustix::fs::fgetxattr(&file, "user.ferry.md5", &mut buf) {
+        let text = String::from_utf8_lossy(&buf[..len]).into_owned();
+        assert!(text.ends_with(&etag[1..etag.len() - 1]), "{text}");
+    }
+    // Nothing of the upload is left.
+    assert_eq!(staged(&s), Vec::<String>::new());
+    assert_eq!(
+        code(&list_parts(&s, me, "dir/big.bin", &id)),
+        "NoSuchUpload"
+    );
+    let uploads = me.send(
+        s.s3,
+        "GET",
+        ("/bkt", &[("uploads", "")]),
+        &[],
+        b"",
+        Payload::Signed,
+    );
+    assert!(texts(&uploads.body, "UploadId").is_empty());
+}
+
+#[test]
+fn a_completion_that_does_not_match_the_parts_changes_nothing() {
+    let s = owner();
+    let me = &s.signers[0];
+    let id = begin(&s, me, "k");
+    let (one, two) = (support::pattern(5 * MIB, 1), support::pattern(10, 2));
+    let (e1, e2) = (
+        put_part(&s, me, "k", &id, 1, &one),
+        put_part(&s, me, "k", &id, 2, &two),
+    );
+    let refused = |body: &[u8]| {
+        let answer = complete(&s, me, "k", &id, body);
+        assert_eq!(
+            answer.status,
+            400,
+            "{}",
+            String::from_utf8_lossy(&answer.body)
+        );
+        code(&answer)
+    };
+    assert_eq!(
+        refused(&completion(&[(2, &e2), (1, &e1)])),
+        "InvalidPartOrder"
+    );
+    assert_eq!(
+        refused(&completion(&[(1, &e1), (1, &e1)])),
+        "InvalidPartOrder"
+    );
+    assert_eq!(refused(&completion(&[(1, &e2), (2, &e2)])), "InvalidPart");
+    assert_eq!(refused(&completion(&[(1, &e1), (3, &e2)])), "InvalidPart");
+    assert_eq!(refused(&completion(&[(1, "\"nope\"")])), "InvalidPart");
+    assert_eq!(refused(&completion(&[(2, &e2), (3, &e2)])), "InvalidPart");
+    assert_eq!(refused(b"<CompleteMultipartUpload>"), "MalformedXML");
+    assert_eq!(refused(b"<CompleteMultipartUpload/>"), "MalformedXML");
+    let dtd = b"<!DOCTYPE x [<!ENTITY e \"1\">]><CompleteMultipartUpload/>";
+    assert_eq!(refused(dtd), "MalformedXML");
+    // A small part that is not the last.
+    let small = support::pattern(10, 4);
+    let e3 = put_part(&s, me, "k", &id, 3, &small);
+    assert_eq!(
+        refused(&completion(&[(2, &e2), (3, &e3)])),
+        "EntityTooSmall"
+    );
+    assert!(!s.server.path("bkt/k").exists());
+    // The upload is as it was: it completes.
+    let done = complete(&s, me, "k", &id, &completion(&[(1, &e1), (2, &e2)]));
+    assert_eq!(done.status, 200);
+    assert!(std::fs::read(s.server.path("bkt/k")).unwrap() == [one, two].concat());
+}
+
+#[test]
+fn parts_not_as_stated_and_unknown_uploads_are_refused() {
+    let s = owner();
+    let me = &s.signers[0];
+    let id = begin(&s, me, "k");
+    let data = support::pattern(100, 1);
+    let e1 = put_part(&s, me, "k", &id, 1, &data);
+    for n in [0, 10_001] {
+        let answer = part_answer(&s, me, "k", &id, n, &data, &[]);
+        assert_eq!(
+            (answer.status, code(&answer)),
+            (400, "InvalidArgument".into())
+        );
+    }
+    // Content-MD5 of other bytes: BadDigest, the part as it was.
+    let other = base64_md5(b"other");
+    let answer = part_answer(&s, me, "k", &id, 1, &[7; 100], &[("Content-MD5", &other)]);
+    assert_eq!((answer.status, code(&answer)), (400, "BadDigest".into()));
+    // A body that is not the one signed.
+    let n = "1";
+    let query = [("partNumber", n), ("uploadId", id.as_str())];
+    let signed = hex(&sha2::Sha256::digest(b"something else"));
+    let answer = me.send(
+        s.s3,
+        "PUT",
+        ("/bkt/k", &query),
+        &[],
+        &data,
+        Payload::Stated(&signed),
+    );
+    assert_eq!(code(&answer), "XAmzContentSHA256Mismatch");
+    assert_eq!(
+        texts(&list_parts(&s, me, "k", &id).body, "ETag"),
+        std::slice::from_ref(&e1)
+    );
+
+    // An upload that is not there, or is another key's.
+    let unknown = "00000000000000000000000000000000";
+    for (key, id) in [("k", unknown), ("other", id.as_str()), ("k", "../x")] {
+        let answer = part_answer(&s, me, key, id, 1, &data, &[]);
+        assert_eq!((answer.status, code(&answer)), (404, "NoSuchUpload".into()));
+        assert_eq!(code(&list_parts(&s, me, key, id)), "NoSuchUpload");
+        let body = completion(&[(1, &e1)]);
+        assert_eq!(code(&complete(&s, me, key, id, &body)), "NoSuchUpload");
+    }
+
+    // Abort: 204, and the upload is gone with its parts.
+    let path = "/bkt/k";
+    let abort = |id: &str| {
+        me.send(
+            s.s3,
+            "DELETE",
+            (path, &[("uploadId", id)]),
+            &[],
+            b"",
+            Payload::Signed,
+        )
+    };
+    assert_eq!(abort(&id).status, 204);
+    assert_eq!(staged(&s), Vec::<String>::new());
+    let again = abort(&id);
+    assert_eq!((again.status, code(&again)), (404, "NoSuchUpload".into()));
+    assert_eq!(
+        code(&part_answer(&s, me, "k", &id, 1, &data, &[])),
+        "NoSuchUpload"
+    );
+}
+
+fn base64_md5(data: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(md5(data))
+}
+
+#[test]
+fn grants_and_the_size_limit_apply_to_the_object() {
+    let s = S3Server::start_with(
+        &[
+            ("owner", ALL),
+            ("reader", &["read:/"]),
+            ("writer", &["write:bkt/w/"]),
+        ],
+        &[],
+        |c| c.max_file_size = Some(6 * MIB as u64),
+    );
+    let (me, reader, writer) = (&s.signers[0], &s.signers[1], &s.signers[2]);
+    let id = begin(&s, me, "k");
+    // Reading is not writing: no upload, no part, no completion.
+    let made = reader.send(
+        s.s3,
+        "POST",
+        ("/bkt/k", &[("uploads", "")]),
+        &[],
+        b"",
+        Payload::Signed,
+    );
+    assert_eq!((made.status, code(&made)), (403, "AccessDenied".into()));
+    let part = part_answer(&s, reader, "k", &id, 1, b"x", &[]);
+    assert_eq!(code(&part), "AccessDenied");
+    // Writing in bkt/w/ is not listing bkt's uploads.
+    let writes = begin(&s, writer, "w/mine");
+    let list = writer.send(
+        s.s3,
+        "GET",
+        ("/bkt", &[("uploads", "")]),
+        &[],
+        b"",
+        Payload::Signed,
+    );
+    assert_eq!(code(&list), "AccessDenied");
+    assert_eq!(
+        put_part(&s, writer, "w/mine", &writes, 1, b"mine"),
+        quoted(b"mine")
+    );
+    // Reading (listing) bkt is.
+    let list = reader.send(
+        s.s3,
+        "GET",
+        ("/bkt", &[("uploads", "")]),
+        &[],
+        b"",
+        Payload::Signed,
+    );
+    assert_eq!(texts(&list.body, "Key"), ["k", "w/mine"]);
+
+    // --max-file-size: a part over it at once, and an object over it on
+    // completion.
+    let over = part_answer(&s, me, "k", &id, 1, &vec![0; 7 * MIB], &[]);
+    assert_eq!(code(&over), "EntityTooLarge");
+    let (one, two) = (support::pattern(5 * MIB, 1), support::pattern(2 * MIB, 2));
+    let e1 = put_part(&s, me, "k", &id, 1, &one);
+    let e2 = put_part(&s, me, "k", &id, 2, &two);
+    let done = complete(&s, me, "k", &id, &completion(&[(1, &e1), (2, &e2)]));
+    assert_eq!((done.status, code(&done)), (400, "EntityTooLarge".into()));
+    assert!(!s.server.path("bkt/k").exists());
+    let done = complete(&s, me, "k", &id, &completion(&[(1, &e1)]));
+    assert_eq!(done.status, 200);
+}
+
+#[test]
+fn an_upload_goes_on_after_a_restart() {
+    let mut s = owner();
+    let id = begin(&s, &s.signers[0].clone(), "k");
+    let one = support::pattern(5 * MIB, 1);
+    let e1 = put_part(&s, &s.signers[0].clone(), "k", &id, 1, &one);
+    s.restart();
+    let me = &s.signers[0];
+    let two = support::pattern(300, 2);
+    let e2 = put_part(&s, me, "k", &id, 2, &two);
+    assert_eq!(
+        texts(&list_parts(&s, me, "k", &id).body, "PartNumber"),
+        ["1", "2"]
+    );
+    let done = complete(&s, me, "k", &id, &completion(&[(1, &e1), (2, &e2)]));
+    assert_eq!(done.status, 200);
+    assert!(std::fs::read(s.server.path("bkt/k")).unwrap() == [one, two].concat());
+}
+
+#[test]
+fn a_part_cut_mid_body_leaves_the_upload_as_it_was() {
+    let s = owner();
+    let me = &s.signers[0];
+    let id = begin(&s, me, "k");
+    let one = support::pattern(5 * MIB, 1);
+    let e1 = put_part(&s, me, "k", &id, 1, &one);
+    // Part 1 again, cut after a megabyte of its five.
+    let again = support::pattern(5 * MIB, 9);
+    let query = [("partNumber", "1"), ("uploadId", id.as_str())];
+    let (target, lines) = me.signed("PUT", ("/bkt/k", &query), &[], &again, Payload::Unsigned);
+    let mut stream = TcpStream::connect(s.s3).unwrap();
+    write!(
+        stream,
+        "PUT {target} HTTP/1.1\r\nContent-Length: {}\r\n{lines}\r\n",
+        again.len()
+    )
+    .unwrap();
+    stream.write_all(&again[..MIB]).unwrap();
+    drop(stream);
+    // Still part 1 as it was, and the upload completes with it.
+    assert_eq!(
+        texts(&list_parts(&s, me, "k", &id).body, "ETag"),
+        std::slice::from_ref(&e1)
+    );
+    let done = complete(&s, me, "k", &id, &completion(&[(1, &e1)]));
+    assert_eq!(done.status, 200);
+    assert!(std::fs::read(s.server.path("bkt/k")).unwrap() == one);
+    assert_eq!(staged(&s), Vec::<String>::new());
+}
+
+#[test]
+fn abandoned_uploads_expire_as_sessions_do() {
+    let mut s = owner();
+    let me = s.signers[0].clone();
+    let empty = begin(&s, &me, "empty");
+    let staged = begin(&s, &me, "staged");
+    let old = begin(&s, &me, "old");
+    put_part(&s, &me, "staged", &staged, 1, b"kept");
+    put_part(&s, &me, "old", &old, 1, b"gone");
+    // All last used 20 minutes ago, "old" 25 hours ago: past the empty
+    // TTL (15 minutes), and for "old" past --upload-ttl's 24 hours.
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+    let now = now.unwrap().as_secs();
+    s.restart_after(|root| {
+        for (id, ago) in [(&empty, 20 * 60), (&staged, 20 * 60), (&old, 25 * 3600)] {
+            let record = root.join(format!(".ferry-uploads/{id}.meta"));
+            support::set_mtime(&record, now - ago);
+        }
+    });
+    let me = &s.signers[0];
+    assert_eq!(code(&list_parts(&s, me, "empty", &empty)), "NoSuchUpload");
+    assert_eq!(code(&list_parts(&s, me, "old", &old)), "NoSuchUpload");
+    let kept = list_parts(&s, me, "staged", &staged);
+    assert_eq!(texts(&kept.body, "ETag"), [quoted(b"kept")]);
+    // Their parts went with them.
+    let left = staged_of(&s);
+    assert_eq!(
+        left,
+        [
+            format!("{staged}.data"),
+            format!("{staged}.meta"),
+            format!("{staged}.parts")
+        ]
+    );
+}
+
+/// [`staged`], sorted.
+fn staged_of(s: &S3Server) -> Vec<String> {
+    let mut found = staged(s);
+    found.sort();
+    found
+}
