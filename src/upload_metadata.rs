@@ -34,6 +34,13 @@ fn pairs(list: &str) -> impl Iterator<Item = (&str, &str)> {
         })
 }
 
+/// A list that gives modification time `seconds` alone, as a tus
+/// client's `mtime` (what a session keeps for an S3 multipart upload).
+pub fn of_mtime(seconds: i64) -> String {
+    let encoded = base64::engine::general_purpose::STANDARD.encode(seconds.to_string());
+    format!("mtime {encoded}")
+}
+
 fn decode(encoded: &str) -> Option<Vec<u8>> {
     base64::engine::general_purpose::STANDARD
         .decode(encoded)

@@ -27,6 +27,7 @@ use crate::access::{Owner, Who};
 use crate::config::Config;
 use crate::name::{Name, Prefix};
 use crate::storage::{ListedSession, Part, PartUpload};
+use crate::upload_metadata;
 
 /// Part numbers run from 1 to this.
 pub const MAX_PART_NUMBER: u32 = 10_000;
@@ -72,12 +73,15 @@ pub struct UploadsPage {
     pub truncated: bool,
 }
 
-/// Begins a multipart upload of `name` (on the pool: a session is made).
-pub(super) fn begin(who: &Who, name: Name) -> Outcome {
+/// Begins a multipart upload of `name` (on the pool: a session is made),
+/// the object to have modification time `mtime` (kept in the session's
+/// metadata, as a tus client's `mtime`, so hooks see it too).
+pub(super) fn begin(who: &Who, name: Name, mtime: Option<i64>) -> Outcome {
     let owner = who.owner().map(|owner| owner.as_str().to_owned());
     Outcome::on_pool(move |ctx| {
         let limits = session_limits(ctx, owner);
-        match ctx.storage.begin_multipart(&name, &limits) {
+        let meta = mtime.map(upload_metadata::of_mtime);
+        match ctx.storage.begin_multipart(&name, meta.as_deref(), &limits) {
             Ok(session) => {
                 debug!("#{} multipart upload {} of {name}", ctx.client, session.id);
                 Outcome::answer(Reply::Session(Box::new(session)))
@@ -155,7 +159,7 @@ pub(super) fn finish_part(
                 crc,
                 replaced: false,
                 session: None,
-                md5: Some(md5),
+                md5: Some(crate::storage::Md5Tag { md5, parts: None }),
             })
         }
         Err(err) => Outcome::failed(err.into(), Next::Request),
@@ -178,7 +182,7 @@ pub(super) fn complete(
             .storage
             .finish_multipart(&id, &name, |staged| choose(ctx.config, &listed, staged));
         match chosen {
-            Ok((mut upload, size, crc)) => {
+            Ok((mut upload, size, crc, meta)) => {
                 let mut md5s = Md5::new();
                 for (_, md5) in &listed {
                     md5s.update(md5);
@@ -186,7 +190,10 @@ pub(super) fn complete(
                 let parts = u32::try_from(listed.len()).unwrap_or(u32::MAX);
                 upload.set_multipart_md5(md5s.finalize().into(), parts);
                 debug!("#{} multipart upload {id} of {name} complete", ctx.client);
-                commit_now(ctx, Commit::whole(upload, (name, size, crc), started, user))
+                upload.set_mtime(meta.as_deref().and_then(upload_metadata::mtime));
+                let mut commit = Commit::whole(upload, (name, size, crc), started, user);
+                commit.meta = meta;
+                commit_now(ctx, commit)
             }
             Err(failure) => refuse(ctx, "COMMIT", name.as_str(), failure, Next::Request),
         }

@@ -306,6 +306,9 @@ pub enum Operation {
     BeginParts {
         /// The object it makes.
         name: Name,
+        /// The modification time the object is to have (rclone's
+        /// `x-amz-meta-mtime`), kept with the session until completion.
+        mtime: Option<i64>,
     },
     /// Stage the body that follows as a part of a multipart upload of
     /// `name` (S3's UploadPart), in place of any part of its number.
@@ -473,7 +476,7 @@ impl Operation {
             // A multipart upload's steps are those of a session, each
             // needing what a PUT of the object would; its listing, what a
             // listing of the names would.
-            Operation::BeginParts { name } => {
+            Operation::BeginParts { name, .. } => {
                 declared(Verb::Upload, name.as_str(), Needs::Write(name.as_str()))
             }
             Operation::PutPart { name, .. } => {
@@ -590,7 +593,7 @@ impl Operation {
             Operation::Commit { id, mtime } => sessions::commit(who, id, mtime),
             Operation::Abort { id } => sessions::abort(who, id),
             Operation::Sessions => sessions::list(who),
-            Operation::BeginParts { name } => multipart::begin(&who, name),
+            Operation::BeginParts { name, mtime } => multipart::begin(&who, name, mtime),
             Operation::PutPart { name, ask } => multipart::put_part(ctx, name, ask),
             Operation::CompleteParts { name, id, parts } => {
                 multipart::complete(name, id, parts, super::user_of(ctx, &who))

@@ -29,8 +29,9 @@ pub enum Reply {
         /// The upload session it was staged in, if any (tus names its
         /// upload URL by it).
         session: Option<String>,
-        /// Their MD5, where the request asked for it (S3's `ETag`).
-        md5: Option<[u8; 16]>,
+        /// Their MD5 (or a multipart upload's tag, or a copy's source's),
+        /// where the request asked for it (S3's `ETag`).
+        md5: Option<crate::storage::Md5Tag>,
     },
     /// A folder's removal (or copy) left these members (by name; a
     /// folder's ends in `/`), each for its reason, and this many more not

@@ -89,6 +89,11 @@ impl Md5Tag {
         }
     }
 
+    /// [`Md5Tag::text`] in quotes: the `ETag` field's value.
+    pub fn quoted(&self) -> String {
+        format!("\"{}\"", self.text())
+    }
+
     /// Reads [`Md5Tag::text`]'s form; `None` for anything else.
     pub fn parse(text: &str) -> Option<Md5Tag> {
         let (hex, parts) = match text.split_once('-') {

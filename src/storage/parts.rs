@@ -177,9 +177,10 @@ impl Storage {
     pub fn begin_multipart(
         &self,
         name: &Name,
+        meta: Option<&str>,
         limits: &SessionLimits,
     ) -> Result<SessionInfo, StorageError> {
-        let info = self.begin_new_session(name, DEFERRED_SIZE, None, limits)?;
+        let info = self.begin_new_session(name, DEFERRED_SIZE, meta, limits)?;
         let dir = self.sessions_dir()?;
         let made = rustix::fs::mkdirat(&dir, parts_name(&info.id), Mode::from_raw_mode(0o700));
         if let Err(errno) = made {
@@ -267,7 +268,7 @@ impl Storage {
     /// the parts staged, those that make the object, in order (or refuses:
     /// the upload stays as it was); they are assembled into the session's
     /// data file, on its way to `name` as the [`Upload`] returned (with
-    /// its size and CRC-32C). Nothing else may touch the session until
+    /// its size and CRC-32C, and the metadata the session keeps). Nothing else may touch the session until
     /// the upload is committed or dropped (then the session stays).
     ///
     /// # Errors
@@ -277,9 +278,9 @@ impl Storage {
         id: &str,
         name: &Name,
         choose: impl FnOnce(Vec<Part>) -> Result<Vec<Part>, E>,
-    ) -> Result<(Upload, u64, u32), E> {
+    ) -> Result<(Upload, u64, u32, Option<String>), E> {
         self.pause(Point::Session);
-        self.multipart(id, name)?;
+        let info = self.multipart(id, name)?;
         let dir = self.sessions_dir()?;
         let live = self.hold_to_commit(&dir, id)?;
         let staging = Staging {
@@ -291,7 +292,12 @@ impl Storage {
         };
         let chosen = choose(staged_parts(&staging.dir, id)?)?;
         let (file, size, crc) = assemble(&staging.dir, id, &chosen)?;
-        Ok((self.begin_commit(name, file, staging)?, size, crc))
+        Ok((
+            self.begin_commit(name, file, staging)?,
+            size,
+            crc,
+            info.meta,
+        ))
     }
 
     /// Holds session `id` for its commit: refused while an APPEND streams

@@ -115,12 +115,10 @@ impl Upload {
         });
     }
 
-    /// The body's MD5, if it was computed (or copied: a multipart
-    /// upload's tag is not one).
-    pub fn md5(&self) -> Option<[u8; 16]> {
+    /// The tag recorded with the file: the body's MD5 where it was
+    /// computed, a multipart upload's, or the source's (a copy's).
+    pub fn md5(&self) -> Option<Md5Tag> {
         self.md5
-            .filter(|tag| tag.parts.is_none())
-            .map(|tag| tag.md5)
     }
 
     /// Records the checksums with the staged file, after its time is set
@@ -367,7 +365,6 @@ impl Storage {
             gate: self.gate.clone(),
             mtime: None,
             md5: None,
-            parts: None,
         }
     }
 

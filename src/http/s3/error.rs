@@ -101,7 +101,6 @@ impl Code {
             | EntityTooSmall
             | InvalidPart
             | InvalidPartOrder
-            | MalformedXML
             | InvalidArgument
             | InvalidBucketName
             | InvalidDigest

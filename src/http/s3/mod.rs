@@ -40,6 +40,7 @@ use super::origin::Site;
 use super::response::{self, Framing, Head as ResponseHead};
 use crate::access::Secret;
 use crate::serve::{Failure, Reply, Request, Version};
+use crate::storage::Md5Tag;
 pub use error::Code;
 use request::{Target, request};
 
@@ -333,7 +334,7 @@ impl Answer for S3Answer {
                 xml_answer(200, &delete::result(each, quiet), message, out);
             }
             (Asked::CopyObject, Reply::Stored { md5, .. }) => {
-                let etag = md5.as_ref().map(multipart::etag);
+                let etag = md5.as_ref().map(Md5Tag::quoted);
                 let now = time::OffsetDateTime::now_utc().unix_timestamp();
                 xml_answer(200, &copy::result(now, etag), message, out);
             }
@@ -341,7 +342,7 @@ impl Answer for S3Answer {
                 copied_onto_itself(patched, message, out);
             }
             (Asked::PutObject | Asked::UploadPart, Reply::Stored { md5, .. }) => {
-                let etag = md5.as_ref().map(multipart::etag);
+                let etag = md5.as_ref().map(Md5Tag::quoted);
                 ResponseHead::new(out, 200)
                     .header("ETag", etag.unwrap_or_default())
                     .finish(0, persistence);

@@ -68,7 +68,13 @@ pub(super) fn object_request(
     let id = param(query, "uploadId").map(str::to_owned);
     let creates = param(query, "uploads").is_some();
     match (method, id) {
-        ("POST", None) if creates => Ok((Operation::BeginParts { name }, Asked::CreateMultipart)),
+        ("POST", None) if creates => {
+            let mtime = fields.meta_mtime.as_deref().and_then(super::meta::mtime_of);
+            Ok((
+                Operation::BeginParts { name, mtime },
+                Asked::CreateMultipart,
+            ))
+        }
         ("PUT", Some(id)) => {
             let number = number(query, "partNumber", 0u32)?;
             if !(1..=MAX_PART_NUMBER).contains(&number) {
@@ -233,10 +239,10 @@ pub(super) fn answer(asked: Asked, reply: &Reply) -> Option<String> {
                 session.id
             )
         }
-        (Asked::CompleteMultipart(parts), Reply::Stored { md5: Some(md5), .. }) => {
-            let hex = sigv4::hex_of(md5);
+        (Asked::CompleteMultipart(_), Reply::Stored { md5: Some(tag), .. }) => {
+            let etag = tag.quoted();
             format!(
-                "<CompleteMultipartUploadResult xmlns=\"{NS}\"><ETag>\"{hex}-{parts}\"</ETag></CompleteMultipartUploadResult>"
+                "<CompleteMultipartUploadResult xmlns=\"{NS}\"><ETag>{etag}</ETag></CompleteMultipartUploadResult>"
             )
         }
         (Asked::ListParts, Reply::Parts(page)) => list_parts(page),
