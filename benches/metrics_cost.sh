@@ -40,12 +40,7 @@ CLK_TCK=$(getconf CLK_TCK)
 TMP_BASE=/tmp
 [[ -w /dev/shm ]] && TMP_BASE=/dev/shm
 WORK=$(mktemp -d "$TMP_BASE/ferry-metrics-cost.XXXXXX")
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+clean_up_at_exit
 find_ferry
 
 METRICS_PORT=$(free_port)
