@@ -256,10 +256,11 @@ start_server() {
   PIDS+=("${!pid_var}")
 }
 
-# The options both *_cost.sh scripts take, with their defaults; the caller
-# loops over "$@" and gives each option here first:
+# The options both *_cost.sh scripts take; the caller sets their defaults
+# with cost_defaults (not at source time: slowfs.sh and stall.sh have a
+# BASE of their own), then loops over "$@" and gives each option here first:
 #   cost_option "$1" "${2-}" && { shift 2; continue; }
-REPS=5 SECS=4 CONNS=50 BASE=
+cost_defaults() { REPS=5 SECS=4 CONNS=50 BASE=; }
 cost_option() { # flag value: 0 if taken (the value with it), 1 if not ours
   case $1 in
     --reps) REPS=${2:?} ;;

@@ -33,6 +33,7 @@ STARTED=$SECONDS
 source "$SCRIPT_DIR/lib.sh"
 
 LOG_DIR=
+cost_defaults
 while [[ $# -gt 0 ]]; do
   cost_option "$1" "${2-}" && { shift 2; continue; }
   case $1 in

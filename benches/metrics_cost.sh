@@ -27,6 +27,7 @@ STARTED=$SECONDS
 # shellcheck source=benches/lib.sh
 source "$SCRIPT_DIR/lib.sh"
 
+cost_defaults
 while [[ $# -gt 0 ]]; do
   cost_option "$1" "${2-}" && { shift 2; continue; }
   case $1 in

@@ -95,7 +95,7 @@ STARTED=$SECONDS
 NAME=tus.sh
 # shellcheck source=benches/lib.sh
 source "$SCRIPT_DIR/lib.sh"
-REPS=$NREPS # (lib.sh sets a default of its own)
+REPS=$NREPS
 SAY_FD=1 # progress goes to standard output, with the table
 
 # ---------------------------------------------------------------- cleanup
