@@ -43,15 +43,8 @@ done
 
 install_missing valgrind
 WORK=$(mktemp -d /tmp/ferry-callgrind.XXXXXX)
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
-  stop_watchdog
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+clean_up_at_exit 1800
 find_ferry
-start_watchdog 1800
 head -c 4096 /dev/urandom >"$WORK/body"
 
 # total <binary> <proto> <op> <count>: instructions of one server run.

@@ -112,42 +112,16 @@ NAME=compare.sh
 # shellcheck source=benches/lib.sh
 source "$SCRIPT_DIR/lib.sh"
 # Progress goes to standard output here, with the table.
-say() { printf '[%4ds] %s\n' "$((SECONDS - STARTED))" "$*"; }
+SAY_FD=1
 
 # ---------------------------------------------------------------- cleanup
 
-WORK=""
-FERRY_PID=""
-NGINX_PID=""
-IPERF_PID=""
-HOLD_PID=""
-WATCHDOG_PID=""
-
-# Stops the servers and the watchdog and removes the work directory.
-release() {
-  stop_pid "$HOLD_PID"
-  stop_pid "$FERRY_PID"
-  stop_pid "$NGINX_PID"
-  stop_pid "$IPERF_PID"
-  stop_watchdog
-  if [[ -n $WORK && -d $WORK ]]; then
-    rm -rf -- "$WORK"
-  fi
-}
-
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  release
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
+# shellcheck disable=SC2034 # IPERF_PID is stopped through PID_VARS
+FERRY_PID="" NGINX_PID="" IPERF_PID="" HOLD_PID=""
+PID_VARS=(HOLD_PID FERRY_PID NGINX_PID IPERF_PID)
 # The whole run is bounded: past MAX_SECONDS the script is told to stop
 # (every command below has its own, shorter timeout too).
-start_watchdog "$MAX_SECONDS"
+clean_up_at_exit "$MAX_SECONDS"
 
 # ---------------------------------------------------------------- tools
 
@@ -243,20 +217,17 @@ EOF
 # One worker each: ferry's default is one per core, nginx runs one here
 # (compare_workers.sh compares more).
 start_ferry() {
-  "$FERRY" serve --listen "127.0.0.1:$FERRY_PORT" --http "127.0.0.1:$FERRY_HTTP_PORT" \
-    --root "$FILES" --log-level warn --workers 1 \
-    >>"$WORK/ferry.log" 2>&1 &
-  FERRY_PID=$!
-  wait_port "$FERRY_PORT"
+  spawn FERRY_PID "$FERRY_PORT" "$WORK/ferry.log" \
+    "$FERRY" serve --listen "127.0.0.1:$FERRY_PORT" --http "127.0.0.1:$FERRY_HTTP_PORT" \
+    --root "$FILES" --log-level warn --workers 1
 }
 stop_ferry() {
   stop_pid "$FERRY_PID"
   FERRY_PID=""
 }
 start_nginx() {
-  nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" >>"$WORK/nginx/logs/stdout.log" 2>&1 &
-  NGINX_PID=$!
-  wait_port "$NGINX_PORT"
+  spawn NGINX_PID "$NGINX_PORT" "$WORK/nginx/logs/stdout.log" \
+    nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf"
 }
 stop_nginx() {
   stop_pid "$NGINX_PID"
@@ -302,9 +273,7 @@ iperf() { # extra-args... -> GB/s received
 say "ferry $FERRY on 127.0.0.1:$FERRY_PORT, nginx on :$NGINX_PORT, iperf3 on :$IPERF_PORT"
 start_ferry
 start_nginx
-iperf3 -s -B 127.0.0.1 -p "$IPERF_PORT" >"$WORK/iperf3.log" 2>&1 &
-IPERF_PID=$!
-wait_port "$IPERF_PORT"
+spawn IPERF_PID "$IPERF_PORT" "$WORK/iperf3.log" iperf3 -s -B 127.0.0.1 -p "$IPERF_PORT"
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 say "repetitions: $REPS$([[ $QUICK -eq 1 ]] && echo ' (quick)'); load average: $LOAD_START"
 

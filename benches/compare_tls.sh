@@ -58,23 +58,11 @@ STARTED=$SECONDS
 NAME=compare_tls.sh
 # shellcheck source=benches/lib.sh
 source "$SCRIPT_DIR/lib.sh"
-say() { printf '[%4ds] %s\n' "$((SECONDS - STARTED))" "$*"; }
+SAY_FD=1 # progress goes to standard output, with the table
 
-WORK="" FERRY_PID="" NGINX_PID="" HOLD_PID="" WATCHDOG_PID=""
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  stop_pid "$HOLD_PID"
-  stop_pid "$FERRY_PID"
-  stop_pid "$NGINX_PID"
-  stop_watchdog
-  [[ -n $WORK && -d $WORK ]] && rm -rf -- "$WORK"
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-start_watchdog "$MAX_SECONDS"
+FERRY_PID="" NGINX_PID="" HOLD_PID=""
+PID_VARS=(HOLD_PID FERRY_PID NGINX_PID)
+clean_up_at_exit "$MAX_SECONDS"
 
 install_missing python3 nginx wrk openssl
 PATH=$PATH:/usr/sbin:/sbin
@@ -128,15 +116,13 @@ http {
 EOF
 
 start_ferry() { # one worker, as nginx here (ferry's default is one per core)
-  "$FERRY" serve --listen "127.0.0.1:$FERRY_PORT" --http "127.0.0.1:$FERRY_HTTPS" --workers 1 \
-    --tls-cert "$CERT" --tls-key "$KEY" --root "$FILES" --log-level warn >>"$WORK/ferry.log" 2>&1 &
-  FERRY_PID=$!
-  wait_port "$FERRY_HTTPS"
+  spawn FERRY_PID "$FERRY_HTTPS" "$WORK/ferry.log" \
+    "$FERRY" serve --listen "127.0.0.1:$FERRY_PORT" --http "127.0.0.1:$FERRY_HTTPS" --workers 1 \
+    --tls-cert "$CERT" --tls-key "$KEY" --root "$FILES" --log-level warn
 }
 start_nginx() {
-  nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" >>"$WORK/nginx/logs/stdout.log" 2>&1 &
-  NGINX_PID=$!
-  wait_port "$NGINX_PORT"
+  spawn NGINX_PID "$NGINX_PORT" "$WORK/nginx/logs/stdout.log" \
+    nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf"
 }
 restart_servers() {
   stop_pid "$FERRY_PID"
@@ -237,19 +223,11 @@ for ((r = 0; r < REPS; r++)); do
   say "   rep $((r + 1)): handshakes/s ferry ${HS[ferry]}; nginx ${HS[nginx]}"
 done
 
-ratio() { # "values of ferry" "values of nginx" -> median of per-repetition ratios
-  local -a a b ratios=()
-  read -r -a a <<<"$1"
-  read -r -a b <<<"$2"
-  local i
-  for ((i = 0; i < ${#a[@]}; i++)); do ratios+=("$(calc "${a[i]} / ${b[i]}" 4)"); done
-  calc "$(median "${ratios[@]}")" 2
-}
 row() { # label key decimals target-condition(using R) target-text
   local label=$1 d=$3 target=$5 r
   local -n values=$2
   # shellcheck disable=SC2086 # the values are plain numbers
-  r=$(ratio "${values[ferry]}" "${values[nginx]}")
+  r=$(ratio_of "${values[ferry]}" "${values[nginx]}")
   local result=""
   [[ -n $4 ]] && result=$(verdict "${4//R/$r}")
   # shellcheck disable=SC2086

@@ -70,25 +70,17 @@ STARTED=$SECONDS
 NAME=compare_workers.sh
 # shellcheck source=benches/lib.sh
 source "$SCRIPT_DIR/lib.sh"
-say() { printf '[%4ds] %s\n' "$((SECONDS - STARTED))" "$*"; }
+SAY_FD=1 # progress goes to standard output, with the table
 
 # The servers, by key: f1 f2 (ferry), n1 n2 (nginx, n2 with reuseport),
 # n2s (nginx, two workers on one shared socket).
 SERVERS=(f1 f2 n1 n2 n2s)
 declare -A PID PORT
-WORK="" WATCHDOG_PID=""
-cleanup() {
-  local rc=$? key
-  trap - EXIT INT TERM
+release() { # at exit (lib.sh's cleanup)
+  local key
   for key in "${SERVERS[@]}"; do stop_pid "${PID[$key]:-}"; done
-  stop_watchdog
-  [[ -n $WORK && -d $WORK ]] && rm -rf -- "$WORK"
-  exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-start_watchdog "$MAX_SECONDS"
+clean_up_at_exit "$MAX_SECONDS"
 
 install_missing python3 nginx wrk
 PATH=$PATH:/usr/sbin:/sbin
@@ -166,16 +158,16 @@ start_server() { # key
   local key=$1
   case $key in
     f1 | f2)
-      "$FERRY" serve --http "127.0.0.1:${PORT[$key]}" \
+      spawn "PID[$key]" "${PORT[$key]}" "$WORK/$key.log" \
+        "$FERRY" serve --http "127.0.0.1:${PORT[$key]}" \
         --listen "127.0.0.1:$([[ $key == f1 ]] && echo "$F1_LISTEN" || echo "$F2_LISTEN")" \
-        --root "$WORK/root-$key" --log-level warn --workers "${key#f}" >>"$WORK/$key.log" 2>&1 &
+        --root "$WORK/root-$key" --log-level warn --workers "${key#f}"
       ;;
     *)
-      nginx -p "$WORK/$key" -c "$WORK/$key/nginx.conf" >>"$WORK/$key/logs/stdout.log" 2>&1 &
+      spawn "PID[$key]" "${PORT[$key]}" "$WORK/$key/logs/stdout.log" \
+        nginx -p "$WORK/$key" -c "$WORK/$key/nginx.conf"
       ;;
   esac
-  PID[$key]=$!
-  wait_port "${PORT[$key]}"
 }
 pids_of() { # key -> the processes whose CPU is the server's (nginx: master and workers)
   if [[ $1 == f* ]]; then echo "${PID[$1]}"; else echo "${PID[$1]} $(pgrep -P "${PID[$1]}" | tr '\n' ' ')"; fi
@@ -277,14 +269,6 @@ LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ---------------------------------------------------------------- report
 
-ratio() { # "values of a" "values of b" -> median of per-repetition a/b
-  local -a a b ratios=()
-  read -r -a a <<<"$1"
-  read -r -a b <<<"$2"
-  local i
-  for ((i = 0; i < ${#a[@]}; i++)); do ratios+=("$(calc "${a[i]} / ${b[i]}" 4)"); done
-  calc "$(median "${ratios[@]}")" 2
-}
 cell() { # decimals "values" -> median [min–max]
   # shellcheck disable=SC2086 # the values are plain numbers
   spread "$1" $2
@@ -312,7 +296,7 @@ for file in small.bin medium.bin; do
   label=$([[ $file == small.bin ]] && echo "4 KiB" || echo "1 MiB")
   for n in 1 2; do
     f=$file-f$n g=$file-n$n
-    rr=$(ratio "${RPS[$f]}" "${RPS[$g]}") rc=$(ratio "${CPU[$f]}" "${CPU[$g]}")
+    rr=$(ratio_of "${RPS[$f]}" "${RPS[$g]}") rc=$(ratio_of "${CPU[$f]}" "${CPU[$g]}")
     echo "| $label GET: requests/s | $n | $(cell 0 "${RPS[$f]}") | $(cell 0 "${RPS[$g]}") | ×$rr | ≥1.0× | $(verdict "$rr >= 1.0") |"
     echo "| $label GET: server CPU per request (µs) | $n | $(cell 2 "${CPU[$f]}") | $(cell 2 "${CPU[$g]}") | ×$rc | ≤1.0× | $(verdict "$rc <= 1.0") |"
   done
@@ -325,7 +309,7 @@ echo "|---|---|---|---|---|"
 short_row() { # key label
   local k=close-$1 vs=""
   if [[ $1 != f2 ]]; then
-    vs="×$(ratio "${RPS[close-f2]}" "${RPS[$k]}"), ×$(ratio "${CPU[close-f2]}" "${CPU[$k]}")"
+    vs="×$(ratio_of "${RPS[close-f2]}" "${RPS[$k]}"), ×$(ratio_of "${CPU[close-f2]}" "${CPU[$k]}")"
   fi
   echo "| $2 | $(cell 0 "${RPS[$k]}") | $(cell 2 "${CPU[$k]}") | $([[ $1 == *2* ]] && share "$k") | $vs |"
 }

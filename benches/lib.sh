@@ -2,8 +2,9 @@
 # benches/lib.sh: shell helpers the bench scripts share (sourced, not run).
 # Expects STARTED (the script's $SECONDS at start) and NAME (for messages).
 
-# Progress to standard error: "[  12s] what".
-say() { printf '[%4ds] %s\n' "$((SECONDS - STARTED))" "$*" >&2; }
+# Progress: "[  12s] what", to standard error, or to the file descriptor
+# SAY_FD (1 for the scripts whose progress goes with their table).
+say() { printf '[%4ds] %s\n' "$((SECONDS - STARTED))" "$*" >&"${SAY_FD:-2}"; }
 
 die() {
   echo "$NAME: $*" >&2
@@ -74,6 +75,63 @@ stop_watchdog() {
   wait "$WATCHDOG_PID" 2>/dev/null || true
 }
 
+# ---- exit: one cleanup for every script
+# `clean_up_at_exit [seconds]` sets the traps (and, given a limit, starts
+# the watchdog). At exit, however it comes (the end, an error under
+# `set -e`, INT, TERM, the watchdog), the processes in PIDS and those whose
+# pids the variables named in PID_VARS hold (servers restarted under one
+# name) are stopped, the script's own `release` runs if it defines one
+# (unmounts, other folders), the watchdog ends and WORK goes: unmounted
+# first when the script mounted a tmpfs on it (MOUNTED=1). The exit status
+# is kept; INT and TERM exit 130 and 143, so the EXIT trap runs once.
+WORK="" MOUNTED=0 WATCHDOG_PID="" PIDS=() PID_VARS=()
+
+# shellcheck disable=SC2120 # the limit is optional
+clean_up_at_exit() { # [time limit in seconds]
+  trap cleanup EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+  [[ -z ${1:-} ]] || start_watchdog "$1"
+}
+
+# shellcheck disable=SC2317 # run by the EXIT trap
+cleanup() {
+  local rc=$? pid var
+  trap - EXIT INT TERM
+  for var in "${PID_VARS[@]}"; do stop_pid "${!var:-}"; done
+  for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
+  if declare -F release >/dev/null; then release; fi
+  stop_watchdog
+  if [[ -n $WORK && -d $WORK ]]; then
+    if [[ $MOUNTED -eq 1 ]]; then
+      umount "$WORK" 2>/dev/null || umount -l "$WORK" 2>/dev/null || true
+      rmdir -- "$WORK" 2>/dev/null || true
+    else
+      rm -rf -- "$WORK"
+    fi
+  fi
+  exit "$rc"
+}
+
+# make_work <name> <folder or ""> <tmpfs size>: sets WORK to a new folder
+# ferry-<name>.XXXXXX: in the folder given; else, as root, on a tmpfs of
+# that size mounted for the run (MOUNTED=1); else in /dev/shm when it is a
+# tmpfs; else in $TMPDIR or /tmp. Memory, not a disk, is what is measured.
+make_work() {
+  local name=$1 folder=$2 size=$3
+  if [[ -n $folder ]]; then
+    WORK=$(mktemp -d "$folder/ferry-$name.XXXXXX")
+  elif [[ $EUID -eq 0 ]]; then
+    WORK=$(mktemp -d "${TMPDIR:-/tmp}/ferry-$name.XXXXXX")
+    mount -t tmpfs -o "size=$size" tmpfs "$WORK" || die "cannot mount a tmpfs on $WORK"
+    MOUNTED=1
+  elif [[ $(stat -f -c %T /dev/shm 2>/dev/null) == tmpfs ]]; then
+    WORK=$(mktemp -d "/dev/shm/ferry-$name.XXXXXX")
+  else
+    WORK=$(mktemp -d "${TMPDIR:-/tmp}/ferry-$name.XXXXXX")
+  fi
+}
+
 # ---- measuring and reporting (compare.sh, compare_tls.sh)
 
 install_missing() { # command...: installs (Debian packages of the same names) those not found
@@ -88,6 +146,17 @@ install_missing() { # command...: installs (Debian packages of the same names) t
   timeout 300 apt-get update -qq
   DEBIAN_FRONTEND=noninteractive timeout 600 \
     apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+}
+
+# spawn <pid variable> <port> <log> command...: runs the command in the
+# background, its output appended to the log and its pid in the variable,
+# and waits until something accepts on the port.
+spawn() {
+  local var=$1 port=$2 log=$3
+  shift 3
+  "$@" >>"$log" 2>&1 &
+  printf -v "$var" '%s' "$!"
+  wait_port "$port"
 }
 
 wait_port() { # port: until something accepts on it (10 s at most)
@@ -146,14 +215,30 @@ spread() { # decimals values... -> "median [min–max]" (just the value if only 
 }
 paired() { # array-name array-name -> median over repetitions of a[i] / b[i]
   local -n pa=$1 pb=$2
-  local i ratios=()
-  for ((i = 0; i < ${#pa[@]}; i++)); do
-    ratios+=("$(calc "${pa[i]} / ${pb[i]}" 4)")
+  ratio_of "${pa[*]}" "${pb[*]}"
+}
+ratio_of() { # "values of a" "values of b" -> median over repetitions of a[i] / b[i]
+  local -a a b ratios=()
+  local i
+  read -r -a a <<<"$1"
+  read -r -a b <<<"$2"
+  for ((i = 0; i < ${#a[@]}; i++)); do
+    ratios+=("$(calc "${a[i]} / ${b[i]}" 4)")
   done
   calc "$(median "${ratios[@]}")" 2
 }
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# free_ports [n]: n distinct free loopback ports, one a line (all bound at
+# once, so none is given twice).
+free_ports() {
+  python3 -c '
+import socket, sys
+held = [socket.socket() for _ in range(int(sys.argv[1]))]
+for s in held:
+    s.bind(("127.0.0.1", 0))
+print("\n".join(str(s.getsockname()[1]) for s in held))' "${1:-1}"
+}
+free_port() { free_ports 1; }
 
 # start_server <name> <binary> <stderr-file> [flags...]: `serve` on a free
 # loopback port with root $WORK/<name> and --workers 1, its stderr to the
@@ -164,18 +249,18 @@ start_server() {
   shift 3
   port=$(free_port)
   mkdir -p "$WORK/$name"
-  "$binary" serve --listen "127.0.0.1:$port" --root "$WORK/$name" --workers 1 \
-    "$@" 2>"$stderr" &
-  PIDS+=("$!")
-  printf -v "PID_$name" '%s' "$!"
   printf -v "PORT_$name" '%s' "$port"
-  wait_port "$port"
+  spawn "PID_$name" "$port" "$stderr" \
+    "$binary" serve --listen "127.0.0.1:$port" --root "$WORK/$name" --workers 1 "$@"
+  local pid_var="PID_$name"
+  PIDS+=("${!pid_var}")
 }
 
-# The options both *_cost.sh scripts take, with their defaults; the caller
-# loops over "$@" and gives each option here first:
+# The options both *_cost.sh scripts take; the caller sets their defaults
+# with cost_defaults (not at source time: slowfs.sh and stall.sh have a
+# BASE of their own), then loops over "$@" and gives each option here first:
 #   cost_option "$1" "${2-}" && { shift 2; continue; }
-REPS=5 SECS=4 CONNS=50 BASE=
+cost_defaults() { REPS=5 SECS=4 CONNS=50 BASE=; }
 cost_option() { # flag value: 0 if taken (the value with it), 1 if not ours
   case $1 in
     --reps) REPS=${2:?} ;;

@@ -33,6 +33,7 @@ STARTED=$SECONDS
 source "$SCRIPT_DIR/lib.sh"
 
 LOG_DIR=
+cost_defaults
 while [[ $# -gt 0 ]]; do
   cost_option "$1" "${2-}" && { shift 2; continue; }
   case $1 in
@@ -48,14 +49,9 @@ TMP_BASE=/tmp
 [[ -w /dev/shm ]] && TMP_BASE=/dev/shm
 WORK=$(mktemp -d "$TMP_BASE/ferry-log-cost.XXXXXX")
 LOGS=$(mktemp -d "${LOG_DIR:-/var/tmp}/ferry-log-cost.XXXXXX")
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
-  rm -rf "$WORK" "$LOGS"
-}
-trap cleanup EXIT
+release() { rm -rf -- "$LOGS"; } # at exit (lib.sh's cleanup), WORK too
+clean_up_at_exit $((REPS * 4 * (SECS + 20) + 120))
 find_ferry
-start_watchdog $((REPS * 4 * (SECS + 20) + 120))
 
 # Each server's stderr goes to $LOGS/<name>.stderr.
 CASES=(off text json)

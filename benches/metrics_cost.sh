@@ -27,6 +27,7 @@ STARTED=$SECONDS
 # shellcheck source=benches/lib.sh
 source "$SCRIPT_DIR/lib.sh"
 
+cost_defaults
 while [[ $# -gt 0 ]]; do
   cost_option "$1" "${2-}" && { shift 2; continue; }
   case $1 in
@@ -40,12 +41,7 @@ CLK_TCK=$(getconf CLK_TCK)
 TMP_BASE=/tmp
 [[ -w /dev/shm ]] && TMP_BASE=/dev/shm
 WORK=$(mktemp -d "$TMP_BASE/ferry-metrics-cost.XXXXXX")
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+clean_up_at_exit
 find_ferry
 
 METRICS_PORT=$(free_port)

@@ -23,16 +23,15 @@ source "$REPO/benches/lib.sh"
 BASE=
 [[ ${1:-} == --base ]] && BASE=$2
 find_ferry
-WORK=$(mktemp -d)
 PID=
-trap 'stop_pid "$PID"; rm -rf "$WORK"' EXIT
-PORT=18391
+PID_VARS=(PID)
+clean_up_at_exit
+WORK=$(mktemp -d)
 
-serve() { # binary root
-  "$1" serve --root "$2" --http 127.0.0.1:$PORT --listen 127.0.0.1:$((PORT + 1)) >/dev/null 2>&1 &
-  PID=$!
-  for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$PORT/" && return; sleep 0.1; done
-  die "the server did not start"
+serve() { # binary root: a fresh server on free ports, PORT its HTTP one
+  local listen
+  { read -r PORT; read -r listen; } < <(free_ports 2)
+  spawn PID "$PORT" /dev/null "$1" serve --root "$2" --http "127.0.0.1:$PORT" --listen "127.0.0.1:$listen"
 }
 
 propfind() { curl -s -o /dev/null -w '%{time_total}\n' -X PROPFIND -H 'Depth: 1' "http://127.0.0.1:$PORT/big/"; }

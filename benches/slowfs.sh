@@ -66,11 +66,8 @@ NAME=slowfs.sh
 # shellcheck source=benches/lib.sh
 source "$SCRIPT_DIR/lib.sh"
 
-WORK=""
-SERVER_PID=""
-FS_PID=""
-WATCHDOG_PID=""
-MNT=""
+SERVER_PID="" FS_PID="" MNT=""
+PID_VARS=(SERVER_PID)
 
 unmount() {
   if [[ -n $MNT ]] && mountpoint -q "$MNT"; then
@@ -80,24 +77,12 @@ unmount() {
   FS_PID=""
 }
 
-# shellcheck disable=SC2317 # run by the EXIT trap
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  stop_pid "$SERVER_PID"
+release() { # at exit (lib.sh's cleanup), after the server has stopped
   unmount
-  stop_watchdog
   # never remove anything through a mount that is still there
-  if [[ -n $WORK && -d $WORK ]] && ! mountpoint -q "$MNT"; then
-    rm -rf -- "$WORK"
-  fi
-  exit "$rc"
+  if [[ -n $MNT ]] && mountpoint -q "$MNT"; then WORK=""; fi
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-start_watchdog "$MAX_SECONDS"
+clean_up_at_exit "$MAX_SECONDS"
 
 [[ $EUID -eq 0 ]] || die "needs root (FUSE mount)"
 [[ -e /dev/fuse ]] || die "no /dev/fuse"

@@ -173,32 +173,14 @@ wanted() { [[ -z $ONLY || ",$ONLY," == *",$1,"* ]]; }
 
 # ---------------------------------------------------------------- cleanup
 
-WORK=""
-SERVER_PID=""
-PROBE_PID=""
-WATCHDOG_PID=""
-
-# shellcheck disable=SC2317 # run by the EXIT trap
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  stop_pid "$PROBE_PID"
-  stop_pid "$SERVER_PID"
-  stop_watchdog
-  # the cached tree gets back the state it was made in
+SERVER_PID="" PROBE_PID=""
+PID_VARS=(PROBE_PID SERVER_PID)
+release() { # at exit (lib.sh's cleanup): the cached tree gets back the state it was made in
   if [[ -d $TREE ]]; then
     find "$TREE" -name '.ferry-*' -prune -exec rm -rf {} + 2>/dev/null || true
   fi
-  if [[ -n $WORK && -d $WORK ]]; then
-    rm -rf -- "$WORK"
-  fi
-  exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-start_watchdog "$MAX_SECONDS"
+clean_up_at_exit "$MAX_SECONDS"
 
 # ---------------------------------------------------------------- set-up
 

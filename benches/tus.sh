@@ -95,51 +95,20 @@ STARTED=$SECONDS
 NAME=tus.sh
 # shellcheck source=benches/lib.sh
 source "$SCRIPT_DIR/lib.sh"
-REPS=$NREPS # (lib.sh sets a default of its own)
-say() { printf '[%4ds] %s\n' "$((SECONDS - STARTED))" "$*"; }
+REPS=$NREPS
+SAY_FD=1 # progress goes to standard output, with the table
 
 # ---------------------------------------------------------------- cleanup
 
-WORK="" MOUNTED=0 FERRY_PID="" NODE_PID="" WATCHDOG_PID=""
-release() {
-  stop_pid "$FERRY_PID"
-  stop_pid "$NODE_PID"
-  stop_watchdog
-  if [[ -n $WORK && -d $WORK ]]; then
-    if [[ $MOUNTED -eq 1 ]]; then
-      umount "$WORK" 2>/dev/null || umount -l "$WORK" 2>/dev/null || true
-      rmdir -- "$WORK" 2>/dev/null || true
-    else
-      rm -rf -- "$WORK"
-    fi
-  fi
-}
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  release
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-start_watchdog "$MAX_SECONDS"
+FERRY_PID="" NODE_PID=""
+PID_VARS=(FERRY_PID NODE_PID)
+clean_up_at_exit "$MAX_SECONDS"
 
 # ---------------------------------------------------------------- setup
 
 find_ferry
 need_kb=$(((2 * SIZE + (700 << 20)) / 1024))
-if [[ -n ${TUS_TMPDIR:-} ]]; then
-  WORK=$(mktemp -d "$TUS_TMPDIR/ferry-tus.XXXXXX")
-elif [[ $EUID -eq 0 ]]; then
-  WORK=$(mktemp -d "${TMPDIR:-/tmp}/ferry-tus.XXXXXX")
-  mount -t tmpfs -o "size=$((need_kb + (256 << 10)))k" tmpfs "$WORK" || die "cannot mount a tmpfs on $WORK"
-  MOUNTED=1
-elif [[ $(stat -f -c %T /dev/shm 2>/dev/null) == tmpfs ]]; then
-  WORK=$(mktemp -d /dev/shm/ferry-tus.XXXXXX)
-else
-  WORK=$(mktemp -d "${TMPDIR:-/tmp}/ferry-tus.XXXXXX")
-fi
+make_work tus "${TUS_TMPDIR:-}" "$((need_kb + (256 << 10)))k"
 avail_kb=$(df -Pk "$WORK" | awk 'NR==2 {print $4}')
 ((avail_kb > need_kb)) || die "$WORK has ${avail_kb} KiB free, needs ${need_kb}"
 FSTYPE=$(stat -f -c %T "$WORK")
@@ -156,13 +125,10 @@ start_ferry() {
   rm -rf -- "$ROOT"
   mkdir -p "$ROOT/bench"
   head -c 4096 /dev/urandom >"$ROOT/bench/probe-4k.bin"
-  FERRY_PORT=$(free_port)
-  HTTP_PORT=$(free_port)
-  [[ $HTTP_PORT != "$FERRY_PORT" ]] || HTTP_PORT=$(free_port)
-  "$FERRY" serve --listen "127.0.0.1:$FERRY_PORT" --http "127.0.0.1:$HTTP_PORT" \
-    --root "$ROOT" --workers 1 "$@" >>"$WORK/ferry.log" 2>&1 &
-  FERRY_PID=$!
-  wait_port "$HTTP_PORT"
+  { read -r FERRY_PORT; read -r HTTP_PORT; } < <(free_ports 2)
+  spawn FERRY_PID "$HTTP_PORT" "$WORK/ferry.log" \
+    "$FERRY" serve --listen "127.0.0.1:$FERRY_PORT" --http "127.0.0.1:$HTTP_PORT" \
+    --root "$ROOT" --workers 1 "$@"
 }
 
 NODE_OK=0
@@ -184,9 +150,8 @@ const tus = new Server({ path: '/bench', relativeLocation: true, datastore: new 
 http.createServer((req, res) => tus.handle(req, res)).listen(Number(port), '127.0.0.1');
 EOF
   NODE_PORT=$(free_port)
-  node "$NODE_DIR/ferry-bench-server.mjs" "$NODE_PORT" "$NODE_FILES" >>"$WORK/node.log" 2>&1 &
-  NODE_PID=$!
-  wait_port "$NODE_PORT"
+  spawn NODE_PID "$NODE_PORT" "$WORK/node.log" \
+    node "$NODE_DIR/ferry-bench-server.mjs" "$NODE_PORT" "$NODE_FILES"
   say "@tus/server $TUS_SERVER_VERSION on Node $NODE_VERSION, port $NODE_PORT"
 elif [[ $NODE -eq 1 ]]; then
   say "no @tus/server in $NODE_DIR/node_modules: its row is left out"
@@ -249,10 +214,7 @@ for kind in "${KINDS[@]}"; do
 done
 ratio() { # kindA kindB field(GBPS|SCPU): median over repetitions of A/B
   local -n arr=$3
-  local -a a b
-  read -ra a <<<"${arr[$1]}"
-  read -ra b <<<"${arr[$2]}"
-  paired a b
+  ratio_of "${arr[$1]}" "${arr[$2]}"
 }
 TUS_RATIO=$(ratio tus put GBPS)
 TUS_CPU_RATIO=$(ratio tus put SCPU)

@@ -84,47 +84,14 @@ source "$SCRIPT_DIR/lib.sh"
 
 # ---------------------------------------------------------------- cleanup
 
-WORK="" MOUNTED=0 WATCHDOG_PID="" PIDS=()
-release() {
-  local pid
-  for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
-  stop_watchdog
-  if [[ -n $WORK && -d $WORK ]]; then
-    if [[ $MOUNTED -eq 1 ]]; then
-      umount "$WORK" 2>/dev/null || umount -l "$WORK" 2>/dev/null || true
-      rmdir -- "$WORK" 2>/dev/null || true
-    else
-      rm -rf -- "$WORK"
-    fi
-  fi
-}
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  release
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-start_watchdog "$MAX_SECONDS"
+clean_up_at_exit "$MAX_SECONDS"
 
 # ---------------------------------------------------------------- setup
 
 command -v rclone >/dev/null 2>&1 || die "rclone is needed (apt-get install rclone)"
 command -v curl >/dev/null 2>&1 || die "curl is needed (apt-get install curl)"
 find_ferry
-if [[ -n ${WEBDAV_TMPDIR:-} ]]; then
-  WORK=$(mktemp -d "$WEBDAV_TMPDIR/ferry-webdav.XXXXXX")
-elif [[ $EUID -eq 0 ]]; then
-  WORK=$(mktemp -d "${TMPDIR:-/tmp}/ferry-webdav.XXXXXX")
-  mount -t tmpfs -o size=1g tmpfs "$WORK" || die "cannot mount a tmpfs on $WORK"
-  MOUNTED=1
-elif [[ $(stat -f -c %T /dev/shm 2>/dev/null) == tmpfs ]]; then
-  WORK=$(mktemp -d /dev/shm/ferry-webdav.XXXXXX)
-else
-  WORK=$(mktemp -d "${TMPDIR:-/tmp}/ferry-webdav.XXXXXX")
-fi
+make_work webdav "${WEBDAV_TMPDIR:-}" 1g
 say "work directory $WORK ($(stat -f -c %T "$WORK")), ferry $FERRY, $(rclone version | head -n 1)"
 
 ROOT=$WORK/root
@@ -148,14 +115,12 @@ EOF
 
 SERVERS=(ferry rclone)
 declare -A PORT PID
-PORT[ferry]=$(free_port)
-"$FERRY" serve --root "$ROOT" --listen "127.0.0.1:$(free_port)" \
-  --http "127.0.0.1:${PORT[ferry]}" 2>"$WORK/ferry.log" &
-PID[ferry]=$! PIDS+=("$!")
-PORT[rclone]=$(free_port)
-rclone serve webdav "$ROOT" --addr "127.0.0.1:${PORT[rclone]}" 2>"$WORK/rclone.log" &
-PID[rclone]=$! PIDS+=("$!")
-for server in "${SERVERS[@]}"; do wait_port "${PORT[$server]}"; done
+{ read -r 'PORT[ferry]'; read -r FERRY_LISTEN; read -r 'PORT[rclone]'; } < <(free_ports 3)
+PID_VARS=("PID[ferry]" "PID[rclone]")
+spawn "PID[ferry]" "${PORT[ferry]}" "$WORK/ferry.log" \
+  "$FERRY" serve --root "$ROOT" --listen "127.0.0.1:$FERRY_LISTEN" --http "127.0.0.1:${PORT[ferry]}"
+spawn "PID[rclone]" "${PORT[rclone]}" "$WORK/rclone.log" \
+  rclone serve webdav "$ROOT" --addr "127.0.0.1:${PORT[rclone]}"
 
 PROPS='<?xml version="1.0" encoding="utf-8"?><D:propfind xmlns:D="DAV:"><D:prop><D:displayname/><D:getlastmodified/><D:getcontentlength/><D:resourcetype/><D:getcontenttype/><D:getetag/></D:prop></D:propfind>'
 

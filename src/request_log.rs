@@ -24,7 +24,7 @@
 //! for a move;
 //! `outcome` is `ok` or the status code sent, as in the request metrics;
 //! `bytes` is the file bytes moved (stored, or sent: none for a HEAD, what
-//! went of a download cut short); `seconds` runs from the request's head to the
+//! went of a download cut short; an APPEND's or tus PATCH's body); `seconds` runs from the request's head to the
 //! end of its exchange (a download's last byte handed to the kernel). A
 //! line is written when the exchange ends (`connection/note.rs`).
 //!

@@ -8,7 +8,6 @@
 
 mod support;
 
-use std::io::{Read, Write};
 use std::net::{IpAddr, TcpStream};
 use std::path::PathBuf;
 
@@ -17,8 +16,9 @@ use std::sync::Arc;
 use base64::Engine as _;
 use ferry::storage::gate::{Gate, Point};
 use rustix::io::Errno;
+use support::http::{bearer, exchange_on};
 use support::tokens::{guarded, guarded_with};
-use support::{PATIENCE, Raw, TestServer, append, crc_hex, upload};
+use support::{Raw, TestServer, append, crc_hex, upload};
 
 fn plant(server: &TestServer, name: &str, body: &[u8]) {
     let path: PathBuf = server.path(name);
@@ -78,23 +78,15 @@ fn http_from(
         None => TcpStream::connect(server.http.unwrap()).unwrap(),
         Some(source) => Raw::connect_from(server.http.unwrap(), source).stream,
     };
-    stream.set_read_timeout(Some(PATIENCE)).unwrap();
-    let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Length: {}\r\n{headers}\r\n",
-        body.len()
-    );
-    stream.write_all(head.as_bytes()).unwrap();
-    stream.write_all(body).unwrap();
-    let mut reply = Vec::new();
-    stream.read_to_end(&mut reply).unwrap();
-    let split = reply.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
-    let head = String::from_utf8_lossy(&reply[..split]).into_owned();
-    let status = head[9..12].parse().unwrap();
-    (status, head, reply[split + 4..].to_vec())
-}
-
-fn bearer(token: &str) -> String {
-    format!("Authorization: Bearer {token}\r\n")
+    // An empty body's length is said too: a PUT of nothing needs it.
+    let length = if body.is_empty() {
+        "Content-Length: 0\r\n"
+    } else {
+        ""
+    };
+    let headers = format!("Host: t\r\n{length}{headers}");
+    let answer = exchange_on(&mut stream, method, path, &headers, body);
+    (answer.status, answer.head, answer.body)
 }
 
 fn basic(user_and_password: &str) -> String {

@@ -286,3 +286,35 @@ fn append_lines_count_the_bytes_appended() {
         "{appends:#?}"
     );
 }
+
+/// A tus PATCH's line counts the bytes it brought, the last one's too
+/// (which completes the upload and is answered as the file stored).
+#[test]
+fn tus_patch_lines_count_the_bytes_patched() {
+    let (root, _dir, log) = root_and_log("access.log");
+    let mut server = Process::start(
+        root.path(),
+        &["--http", "127.0.0.1:0", "--log-file", log.to_str().unwrap()],
+    );
+    let http = server.http_addr();
+    let tus = "Host: localhost\r\nTus-Resumable: 1.0.0\r\n";
+    // The file name "d.log", base64 as tus carries it.
+    let create = format!("{tus}Upload-Length: 10\r\nUpload-Metadata: filename ZC5sb2c=\r\n");
+    let created = support::http::exchange(http, "POST", "/", &create, b"");
+    assert_eq!(created.status, 201, "{}", created.head);
+    let url = created.header("Location").unwrap().to_owned();
+    let kind = "Content-Type: application/offset+octet-stream\r\n";
+    for (offset, bytes) in [(0, &b"0123"[..]), (4, &b"456789"[..])] {
+        let fields = format!("{tus}{kind}Upload-Offset: {offset}\r\n");
+        let patched = support::http::exchange(http, "PATCH", &url, &fields, bytes);
+        assert_eq!(patched.status, 204, "{}", patched.head);
+    }
+    stop(&mut server);
+    let appends: Vec<String> = lines(&log)
+        .into_iter()
+        .filter(|line| line.contains(" http append "))
+        .collect();
+    assert_eq!(appends.len(), 2, "{appends:#?}");
+    assert!(appends[0].contains(" ok 4 "), "{appends:#?}");
+    assert!(appends[1].contains(" ok 6 "), "{appends:#?}");
+}

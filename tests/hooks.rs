@@ -13,14 +13,14 @@
 mod support;
 
 use std::collections::HashMap;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use ferry::Config;
 use ferry::access::{AccessConfig, Grant};
 use ferry::hooks::{HookCommand, HookConfig};
+use support::http::send_raw;
 use support::process::Process;
 use support::{PATIENCE, Raw, TestServer, append, crc_hex, pattern, upload};
 use tempfile::TempDir;
@@ -138,14 +138,8 @@ fn encode(name: &str) -> String {
 
 /// An HTTP/1.1 request on a connection of its own; returns the status.
 fn http(addr: SocketAddr, head: &str, body: &[u8]) -> u16 {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    stream.set_read_timeout(Some(PATIENCE)).unwrap();
-    stream
-        .write_all(format!("{head}Host: localhost\r\nConnection: close\r\n\r\n").as_bytes())
-        .unwrap();
-    stream.write_all(body).unwrap();
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).unwrap();
+    let head = format!("{head}Host: localhost\r\nConnection: close\r\n\r\n");
+    let answer = send_raw(addr, &[head.as_bytes(), body].concat());
     answer
         .split(' ')
         .nth(1)

@@ -5,97 +5,14 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::io::Write;
 use std::process::Command;
 
+use support::http::Conn;
 use support::{PATIENCE, TestServer, crc_hex, pattern};
-
-fn http_server() -> TestServer {
-    TestServer::start_with(|c| {
-        c.listen(ferry::wire::Protocol::Http, "127.0.0.1:0".parse().unwrap())
-    })
-}
 
 fn url(server: &TestServer, path: &str) -> String {
     format!("http://{}{path}", server.http.expect("HTTP listener"))
-}
-
-/// One HTTP response as read off a raw connection.
-#[derive(Debug)]
-struct Reply {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Reply {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-/// A raw HTTP connection.
-struct Conn {
-    stream: TcpStream,
-    reader: BufReader<TcpStream>,
-}
-
-impl Conn {
-    fn open(addr: SocketAddr) -> Conn {
-        let stream = TcpStream::connect(addr).unwrap();
-        stream.set_read_timeout(Some(PATIENCE)).unwrap();
-        let reader = BufReader::new(stream.try_clone().unwrap());
-        Conn { stream, reader }
-    }
-
-    fn send(&mut self, bytes: impl AsRef<[u8]>) {
-        self.stream.write_all(bytes.as_ref()).unwrap();
-    }
-
-    /// Reads a response; `head_only` for answers to HEAD (no body follows).
-    fn reply(&mut self, head_only: bool) -> Reply {
-        let mut line = String::new();
-        self.reader.read_line(&mut line).unwrap();
-        let status = line
-            .split(' ')
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or_else(|| panic!("bad status line {line:?}"));
-        let mut headers = Vec::new();
-        loop {
-            let mut line = String::new();
-            self.reader.read_line(&mut line).unwrap();
-            let line = line.trim_end();
-            if line.is_empty() {
-                break;
-            }
-            let (name, value) = line.split_once(": ").unwrap();
-            headers.push((name.to_owned(), value.to_owned()));
-        }
-        let mut reply = Reply {
-            status,
-            headers,
-            body: Vec::new(),
-        };
-        let length: usize = reply
-            .header("Content-Length")
-            .map_or(0, |v| v.parse().unwrap());
-        if !head_only && status != 304 && status != 100 {
-            reply.body = vec![0; length];
-            self.reader.read_exact(&mut reply.body).unwrap();
-        }
-        reply
-    }
-
-    fn expect_closed(&mut self) {
-        let mut rest = Vec::new();
-        let _ = self.reader.read_to_end(&mut rest);
-        assert!(rest.is_empty(), "{:?}", String::from_utf8_lossy(&rest));
-    }
 }
 
 fn request(method: &str, path: &str, headers: &str) -> String {
@@ -104,7 +21,7 @@ fn request(method: &str, path: &str, headers: &str) -> String {
 
 #[test]
 fn ureq_uploads_downloads_and_deletes() {
-    let server = http_server();
+    let server = TestServer::start_http();
     let data = pattern(300_000, 1);
     let created = ureq::put(&url(&server, "/up/data.bin"))
         .header("X-Checksum-Crc32c", &crc_hex(&data))
@@ -138,7 +55,7 @@ fn ureq_uploads_downloads_and_deletes() {
 
 #[test]
 fn a_checksum_header_that_does_not_match_refuses_the_upload() {
-    let server = http_server();
+    let server = TestServer::start_http();
     let err = ureq::put(&url(&server, "/bad"))
         .header("X-Checksum-Crc32c", "00000000")
         .send(&b"some bytes"[..])
@@ -153,7 +70,7 @@ fn curl_round_trips_byte_identically() {
         eprintln!("skipping: curl is not installed");
         return;
     }
-    let server = http_server();
+    let server = TestServer::start_http();
     let work = tempfile::tempdir().unwrap();
     let source = work.path().join("report.csv");
     let data = pattern(2_000_000, 2);
@@ -189,13 +106,13 @@ fn curl_round_trips_byte_identically() {
 
 #[test]
 fn head_ranges_and_conditional_requests() {
-    let server = http_server();
+    let server = TestServer::start_http();
     let data = pattern(1000, 3);
     server.client().put_bytes("doc.txt", &data).unwrap();
     let mut conn = Conn::open(server.http.unwrap());
 
     conn.send(request("HEAD", "/doc.txt", ""));
-    let head = conn.reply(true);
+    let head = conn.reply_to("HEAD");
     assert_eq!(head.status, 200);
     assert_eq!(head.header("Content-Length"), Some("1000"));
     assert_eq!(
@@ -212,7 +129,7 @@ fn head_ranges_and_conditional_requests() {
         ("bytes=-5", 995, 999),
     ] {
         conn.send(request("GET", "/doc.txt", &format!("Range: {range}\r\n")));
-        let part = conn.reply(false);
+        let part = conn.reply();
         assert_eq!(part.status, 206, "{range}");
         assert_eq!(
             part.header("Content-Range"),
@@ -221,7 +138,7 @@ fn head_ranges_and_conditional_requests() {
         assert_eq!(part.body, &data[start..=end]);
     }
     conn.send(request("GET", "/doc.txt", "Range: bytes=1000-\r\n"));
-    let unsatisfiable = conn.reply(false);
+    let unsatisfiable = conn.reply();
     assert_eq!(unsatisfiable.status, 416);
     assert_eq!(unsatisfiable.header("Content-Range"), Some("bytes */1000"));
 
@@ -230,21 +147,21 @@ fn head_ranges_and_conditional_requests() {
         "/doc.txt",
         &format!("If-None-Match: {etag}\r\n"),
     ));
-    assert_eq!(conn.reply(false).status, 304);
+    assert_eq!(conn.reply().status, 304);
     conn.send(request(
         "GET",
         "/doc.txt",
         &format!("If-Modified-Since: {modified}\r\n"),
     ));
-    assert_eq!(conn.reply(false).status, 304);
+    assert_eq!(conn.reply().status, 304);
     conn.send(request("GET", "/doc.txt", "If-None-Match: \"stale\"\r\n"));
-    let fresh = conn.reply(false);
+    let fresh = conn.reply();
     assert_eq!((fresh.status, fresh.body.len()), (200, 1000));
 }
 
 #[test]
 fn listings_for_browsers_and_scripts() {
-    let server = http_server();
+    let server = TestServer::start_http();
     let mut client = server.client();
     client.put_bytes("site/index.html", b"<p>hi</p>").unwrap();
     client.put_bytes("site/img/a b.png", b"png").unwrap();
@@ -252,7 +169,7 @@ fn listings_for_browsers_and_scripts() {
     let mut conn = Conn::open(server.http.unwrap());
 
     conn.send(request("GET", "/", ""));
-    let page = conn.reply(false);
+    let page = conn.reply();
     assert_eq!(page.status, 200);
     assert_eq!(
         page.header("Content-Type"),
@@ -265,21 +182,21 @@ fn listings_for_browsers_and_scripts() {
     );
 
     conn.send(request("GET", "/site/", "Accept: application/json\r\n"));
-    let json = String::from_utf8(conn.reply(false).body).unwrap();
+    let json = String::from_utf8(conn.reply().body).unwrap();
     assert!(json.contains("\"dirs\":[\"site/img/\"]"), "{json}");
     assert!(json.contains("\"name\":\"site/index.html\""), "{json}");
 
     conn.send(request("GET", "/site/img/", ""));
-    let html = String::from_utf8(conn.reply(false).body).unwrap();
+    let html = String::from_utf8(conn.reply().body).unwrap();
     assert!(html.contains("href=\"/site/img/a%20b.png\""), "{html}");
 
     conn.send(request("GET", "/nothing/", ""));
-    assert_eq!(conn.reply(false).status, 404);
+    assert_eq!(conn.reply().status, 404);
 }
 
 #[test]
 fn chunked_uploads_in_odd_pieces() {
-    let server = http_server();
+    let server = TestServer::start_http();
     let data = pattern(70_000, 4);
     let mut body = Vec::new();
     for piece in data.chunks(7_777) {
@@ -297,16 +214,16 @@ fn chunked_uploads_in_odd_pieces() {
     for piece in body.chunks(1000) {
         conn.send(piece);
     }
-    assert_eq!(conn.reply(false).status, 201);
+    assert_eq!(conn.reply().status, 201);
     conn.send(request("GET", "/chunked.bin", ""));
-    assert!(conn.reply(false).body == data);
+    assert!(conn.reply().body == data);
 }
 
 #[test]
 fn tiny_and_large_chunks_mixed_arrive_intact() {
     // Tiny chunks are gathered into large writes and large ones written
     // where they lie; their order must survive both.
-    let server = http_server();
+    let server = TestServer::start_http();
     let data = pattern(300_000, 5);
     let mut body = Vec::new();
     let mut rest = &data[..];
@@ -336,22 +253,22 @@ fn tiny_and_large_chunks_mixed_arrive_intact() {
     for piece in body.chunks(50_000) {
         conn.send(piece);
     }
-    assert_eq!(conn.reply(false).status, 201);
+    assert_eq!(conn.reply().status, 201);
     assert_eq!(std::fs::read(server.path("mixed.bin")).unwrap(), expected);
 }
 
 #[test]
 fn expect_100_continue() {
-    let server = http_server();
+    let server = TestServer::start_http();
     let mut conn = Conn::open(server.http.unwrap());
     conn.send(request(
         "PUT",
         "/continued",
         "Content-Length: 5\r\nExpect: 100-continue\r\n",
     ));
-    assert_eq!(conn.reply(true).status, 100);
+    assert_eq!(conn.reply_to("HEAD").status, 100);
     conn.send("hello");
-    assert_eq!(conn.reply(false).status, 201);
+    assert_eq!(conn.reply().status, 201);
 
     // Refused before the body: the answer comes at once, and closes.
     let server = TestServer::start_with(|c| {
@@ -364,7 +281,7 @@ fn expect_100_continue() {
         "/refused",
         "Content-Length: 5000000\r\nExpect: 100-continue\r\n",
     ));
-    let refused = conn.reply(false);
+    let refused = conn.reply();
     assert_eq!(refused.status, 403);
     assert_eq!(refused.header("Connection"), Some("close"));
     conn.expect_closed();
@@ -372,12 +289,12 @@ fn expect_100_continue() {
 
 #[test]
 fn keep_alive_and_pipelining() {
-    let server = http_server();
+    let server = TestServer::start_http();
     server.client().put_bytes("k", b"keep").unwrap();
     let mut conn = Conn::open(server.http.unwrap());
     for _ in 0..200 {
         conn.send(request("GET", "/k", ""));
-        assert_eq!(conn.reply(false).body, b"keep");
+        assert_eq!(conn.reply().body, b"keep");
     }
     // Three requests in one write, answered in order.
     let mut batch = request("PUT", "/p", "Content-Length: 3\r\n");
@@ -386,10 +303,10 @@ fn keep_alive_and_pipelining() {
     batch.push_str(&request("DELETE", "/p", ""));
     batch.push_str(&request("GET", "/p", "Connection: close\r\n"));
     conn.send(batch);
-    assert_eq!(conn.reply(false).status, 201);
-    assert_eq!(conn.reply(false).body, b"abc");
-    assert_eq!(conn.reply(false).status, 204);
-    let last = conn.reply(false);
+    assert_eq!(conn.reply().status, 201);
+    assert_eq!(conn.reply().body, b"abc");
+    assert_eq!(conn.reply().status, 204);
+    let last = conn.reply();
     assert_eq!(
         (last.status, last.header("Connection")),
         (404, Some("close"))
@@ -408,13 +325,13 @@ fn connection_close_between_requests_frees_its_place_at_once() {
     std::fs::write(server.path("f"), b"data").unwrap();
     let mut first = Conn::open(server.http.unwrap());
     first.send(request("GET", "/f", "Connection: close\r\n"));
-    assert_eq!(first.reply(false).body, b"data");
+    assert_eq!(first.reply().body, b"data");
     // Nothing unread on the server's side: it closes without lingering
     // for this client, which keeps its own socket open.
     first.expect_closed();
     let mut second = Conn::open(server.http.unwrap());
     second.send(request("GET", "/f", "Connection: close\r\n"));
-    let reply = second.reply(false);
+    let reply = second.reply();
     assert_eq!((reply.status, reply.body.as_slice()), (200, &b"data"[..]));
     drop(first);
 }
@@ -423,19 +340,19 @@ fn connection_close_between_requests_frees_its_place_at_once() {
 fn bytes_sent_after_connection_close_are_lingered_over() {
     // A peer that sends on after its last request still reads the whole
     // answer: the server reads what came and lingers before it closes.
-    let server = http_server();
+    let server = TestServer::start_http();
     std::fs::write(server.path("f"), pattern(100_000, 3)).unwrap();
     let mut conn = Conn::open(server.http.unwrap());
     let mut batch = request("GET", "/f", "Connection: close\r\n");
     batch.push_str(&"x".repeat(50_000));
     conn.send(batch);
-    assert_eq!(conn.reply(false).body, pattern(100_000, 3));
+    assert_eq!(conn.reply().body, pattern(100_000, 3));
     conn.expect_closed();
 }
 
 #[test]
 fn malformed_and_hostile_requests() {
-    let server = http_server();
+    let server = TestServer::start_http();
     let addr = server.http.unwrap();
     for (bytes, status) in [
         ("NONSENSE\r\n\r\n".to_owned(), 400),
@@ -446,7 +363,7 @@ fn malformed_and_hostile_requests() {
     ] {
         let mut conn = Conn::open(addr);
         conn.send(&bytes);
-        assert_eq!(conn.reply(false).status, status, "{:?}", &bytes[..20]);
+        assert_eq!(conn.reply().status, status, "{:?}", &bytes[..20]);
         conn.expect_closed();
     }
     // Refused but well-formed: the connection goes on.
@@ -461,20 +378,16 @@ fn malformed_and_hostile_requests() {
         ("/.ferry-uploads/x", 405),
     ] {
         conn.send(request("GET", path, ""));
-        assert_eq!(conn.reply(false).status, status, "{path}");
+        assert_eq!(conn.reply().status, status, "{path}");
     }
     conn.send(request("POST", "/x", "Content-Length: 4\r\n") + "body");
-    let post = conn.reply(false);
+    let post = conn.reply();
     assert_eq!(
         (post.status, post.header("Allow")),
         (405, Some("GET, HEAD, PUT, DELETE, MOVE"))
     );
     conn.send(request("GET", "/", ""));
-    assert_eq!(
-        conn.reply(false).status,
-        200,
-        "still in sync after the 405 body"
-    );
+    assert_eq!(conn.reply().status, 200, "still in sync after the 405 body");
     assert!(server.files_on_disk().is_empty());
 }
 
@@ -486,12 +399,12 @@ fn limits_and_read_only_apply() {
     });
     let mut conn = Conn::open(server.http.unwrap());
     conn.send(request("PUT", "/big", "Content-Length: 1001\r\n"));
-    assert_eq!(conn.reply(false).status, 413);
+    assert_eq!(conn.reply().status, 413);
     conn.expect_closed();
     let mut conn = Conn::open(server.http.unwrap());
     conn.send(request("PUT", "/big", "Transfer-Encoding: chunked\r\n") + "7d0\r\n");
     conn.send(vec![b'x'; 2000]);
-    assert_eq!(conn.reply(false).status, 413);
+    assert_eq!(conn.reply().status, 413);
 
     let server = TestServer::start_with(|c| {
         c.listen(ferry::wire::Protocol::Http, "127.0.0.1:0".parse().unwrap());
@@ -499,35 +412,31 @@ fn limits_and_read_only_apply() {
     });
     let mut conn = Conn::open(server.http.unwrap());
     conn.send(request("DELETE", "/x", ""));
-    assert_eq!(conn.reply(false).status, 403);
+    assert_eq!(conn.reply().status, 403);
     conn.send(request("PUT", "/x", "Content-Length: 2\r\n") + "ab");
-    assert_eq!(conn.reply(false).status, 403);
+    assert_eq!(conn.reply().status, 403);
     conn.send(request("GET", "/", ""));
-    assert_eq!(
-        conn.reply(false).status,
-        200,
-        "the refused body was skipped"
-    );
+    assert_eq!(conn.reply().status, 200, "the refused body was skipped");
 }
 
 #[test]
 fn a_body_on_get_head_or_delete_is_skipped_never_run_as_a_request() {
-    let server = http_server();
+    let server = TestServer::start_http();
     server.client().put_bytes("keep", b"kept").unwrap();
     let smuggled = request("DELETE", "/keep", "");
     let mut conn = Conn::open(server.http.unwrap());
     for method in ["GET", "HEAD", "DELETE"] {
         let headers = format!("Content-Length: {}\r\n", smuggled.len());
         conn.send(request(method, "/keep", &headers) + &smuggled);
-        let reply = conn.reply(method == "HEAD");
+        let reply = conn.reply_to(method);
         assert_eq!(reply.status, 400, "{method} with a body");
     }
     // Still in sync, and nothing hidden in a body was carried out.
     conn.send(request("GET", "/keep", ""));
-    assert_eq!(conn.reply(false).body, b"kept");
+    assert_eq!(conn.reply().body, b"kept");
     // A chunked body cannot be skipped safely: refused, then closed.
     conn.send(request("GET", "/keep", "Transfer-Encoding: chunked\r\n") + "0\r\n\r\n");
-    let reply = conn.reply(false);
+    let reply = conn.reply();
     assert_eq!(
         (reply.status, reply.header("Connection")),
         (400, Some("close"))
@@ -538,22 +447,22 @@ fn a_body_on_get_head_or_delete_is_skipped_never_run_as_a_request() {
 
 #[test]
 fn answers_to_head_never_carry_a_body_even_errors() {
-    let server = http_server();
+    let server = TestServer::start_http();
     let mut conn = Conn::open(server.http.unwrap());
     for path in ["/missing", "/.ferry-x", "/a/%2e%2e/b"] {
         conn.send(request("HEAD", path, ""));
-        let reply = conn.reply(true);
+        let reply = conn.reply_to("HEAD");
         assert!(reply.status >= 400, "{path}: {}", reply.status);
         assert!(reply.header("Content-Length").is_some());
     }
     // Had any body been sent, this would read it as the status line.
     conn.send(request("GET", "/", ""));
-    assert_eq!(conn.reply(false).status, 200);
+    assert_eq!(conn.reply().status, 200);
 }
 
 #[test]
 fn refusals_by_the_parser_keep_close_and_expect_continue() {
-    let server = http_server();
+    let server = TestServer::start_http();
     let addr = server.http.unwrap();
     // The client waits for 100 before sending its body: the refusal must
     // end the connection, or its next request would be read as that body.
@@ -563,7 +472,7 @@ fn refusals_by_the_parser_keep_close_and_expect_continue() {
         "/a/../b",
         "Content-Length: 10\r\nExpect: 100-continue\r\n",
     ));
-    let reply = conn.reply(false);
+    let reply = conn.reply();
     assert_eq!(
         (reply.status, reply.header("Connection")),
         (400, Some("close"))
@@ -577,14 +486,14 @@ fn refusals_by_the_parser_keep_close_and_expect_continue() {
     ] {
         let mut conn = Conn::open(addr);
         conn.send(&bytes);
-        let reply = conn.reply(false);
+        let reply = conn.reply();
         assert_eq!(reply.header("Connection"), Some("close"), "{bytes:?}");
         conn.expect_closed();
     }
     // A listing's name is read or removed whole, never written.
     let mut conn = Conn::open(addr);
     conn.send(request("PUT", "/dir/", "Content-Length: 0\r\n"));
-    let reply = conn.reply(false);
+    let reply = conn.reply();
     assert_eq!(
         (reply.status, reply.header("Allow")),
         (405, Some("GET, HEAD, DELETE"))
@@ -593,7 +502,7 @@ fn refusals_by_the_parser_keep_close_and_expect_continue() {
 
 #[test]
 fn host_and_content_length_are_checked_as_rfc_9112_says() {
-    let server = http_server();
+    let server = TestServer::start_http();
     let addr = server.http.unwrap();
     let mut conn = Conn::open(addr);
     for head in [
@@ -601,26 +510,26 @@ fn host_and_content_length_are_checked_as_rfc_9112_says() {
         "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
     ] {
         conn.send(head);
-        assert_eq!(conn.reply(false).status, 400, "{head:?}");
+        assert_eq!(conn.reply().status, 400, "{head:?}");
     }
     conn.send(request("GET", "/", ""));
-    assert_eq!(conn.reply(false).status, 200, "still usable");
+    assert_eq!(conn.reply().status, 200, "still usable");
     // A length a proxy might read differently ends the connection.
     let mut conn = Conn::open(addr);
     conn.send(request("PUT", "/x", "Content-Length: +3\r\n") + "abc");
-    assert_eq!(conn.reply(false).status, 400);
+    assert_eq!(conn.reply().status, 400);
     conn.expect_closed();
     assert!(server.files_on_disk().is_empty());
 }
 
 #[test]
 fn if_range_serves_a_range_only_of_the_same_version() {
-    let server = http_server();
+    let server = TestServer::start_http();
     let data = pattern(1000, 4);
     server.client().put_bytes("f", &data).unwrap();
     let mut conn = Conn::open(server.http.unwrap());
     conn.send(request("HEAD", "/f", ""));
-    let head = conn.reply(true);
+    let head = conn.reply_to("HEAD");
     let etag = head.header("ETag").unwrap().to_owned();
     let modified = head.header("Last-Modified").unwrap().to_owned();
     for (validator, status) in [
@@ -631,7 +540,7 @@ fn if_range_serves_a_range_only_of_the_same_version() {
     ] {
         let headers = format!("Range: bytes=10-19\r\nIf-Range: {validator}\r\n");
         conn.send(request("GET", "/f", &headers));
-        let reply = conn.reply(false);
+        let reply = conn.reply();
         assert_eq!(reply.status, status, "If-Range: {validator}");
         let expected = if status == 206 {
             &data[10..20]
@@ -642,22 +551,22 @@ fn if_range_serves_a_range_only_of_the_same_version() {
     }
     // HEAD ignores Range (RFC 9110 14.2); malformed ranges are ignored.
     conn.send(request("HEAD", "/f", "Range: bytes=0-1\r\n"));
-    let reply = conn.reply(true);
+    let reply = conn.reply_to("HEAD");
     assert_eq!(
         (reply.status, reply.header("Content-Length")),
         (200, Some("1000"))
     );
     conn.send(request("GET", "/f", "Range: bytes=100-x\r\n"));
-    assert_eq!(conn.reply(false).status, 200);
+    assert_eq!(conn.reply().status, 200);
 }
 
 #[test]
 fn folders_redirect_and_answers_are_framed_for_every_client() {
-    let server = http_server();
+    let server = TestServer::start_http();
     server.client().put_bytes("docs/a.txt", b"a").unwrap();
     let mut conn = Conn::open(server.http.unwrap());
     conn.send(request("GET", "/docs", ""));
-    let reply = conn.reply(false);
+    let reply = conn.reply();
     assert_eq!(
         (reply.status, reply.header("Location")),
         (301, Some("/docs/"))
@@ -668,25 +577,25 @@ fn folders_redirect_and_answers_are_framed_for_every_client() {
         ("?format=json", "/docs/?format=json"),
     ] {
         conn.send(request("GET", &format!("/docs{query}"), ""));
-        let reply = conn.reply(false);
+        let reply = conn.reply();
         assert_eq!((reply.status, reply.header("Location")), (301, Some(kept)));
     }
     conn.send(request("GET", "/docs/", ""));
-    assert_eq!(conn.reply(false).header("Vary"), Some("Accept"));
+    assert_eq!(conn.reply().header("Vary"), Some("Accept"));
     // 204 carries no Content-Length (RFC 9110 8.6).
     conn.send(request("PUT", "/docs/a.txt", "Content-Length: 1\r\n") + "b");
-    let replaced = conn.reply(false);
+    let replaced = conn.reply();
     assert_eq!(replaced.status, 204);
     assert_eq!(replaced.header("Content-Length"), None);
     // An HTTP/1.0 client that asked to keep the connection is told it may.
     conn.send("GET /docs/a.txt HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
-    let reply = conn.reply(false);
+    let reply = conn.reply();
     assert_eq!(
         (reply.header("Connection"), reply.body.as_slice()),
         (Some("keep-alive"), &b"b"[..])
     );
     conn.send(request("GET", "/docs/a.txt", ""));
-    assert_eq!(conn.reply(false).status, 200, "and it did stay open");
+    assert_eq!(conn.reply().status, 200, "and it did stay open");
 }
 
 #[test]
@@ -704,12 +613,12 @@ fn an_upload_finished_during_shutdown_is_told_the_connection_closes() {
     // The server has taken the upload's head once a later request is answered.
     let mut probe = Conn::open(addr);
     probe.send(request("GET", "/", ""));
-    assert_eq!(probe.reply(false).status, 200);
+    assert_eq!(probe.reply().status, 200);
 
     server.handle().shutdown();
     idle.expect_closed(); // the server has seen the shutdown
     uploading.send(&body[50_000..]);
-    let reply = uploading.reply(false);
+    let reply = uploading.reply();
     assert_eq!(
         (reply.status, reply.header("Connection")),
         (201, Some("close"))
@@ -734,13 +643,13 @@ fn a_request_half_sent_before_shutdown_is_answered_and_told_the_connection_close
     // The server has read the half head once a later request is answered.
     let mut probe = Conn::open(addr);
     probe.send(request("GET", "/", ""));
-    assert_eq!(probe.reply(false).status, 200);
+    assert_eq!(probe.reply().status, 200);
 
     server.handle().shutdown();
     idle.expect_closed(); // the server has seen the shutdown
     late.send(rest);
     late.send("hello");
-    let reply = late.reply(false);
+    let reply = late.reply();
     assert_eq!(
         (reply.status, reply.header("Connection")),
         (201, Some("close"))
@@ -763,19 +672,18 @@ fn a_blank_line_after_a_request_does_not_hold_the_connection_at_shutdown() {
     let mut conn = Conn::open(addr);
     conn.send(request("PUT", "/x", "Content-Length: 2\r\n"));
     conn.send("hi\r\n");
-    assert_eq!(conn.reply(false).status, 201);
+    assert_eq!(conn.reply().status, 201);
     server.handle().shutdown();
     // Closed at once, not after the grace period: no request had begun
     // (a read that times out, after PATIENCE, fails here).
-    let mut rest = Vec::new();
-    let read = conn.reader.read_to_end(&mut rest);
-    assert!(read.is_ok() && rest.is_empty(), "{read:?} {rest:?}");
+    let rest = conn.rest();
+    assert!(matches!(&rest, Ok(r) if r.is_empty()), "{rest:?}");
     server.join().unwrap();
 }
 
 #[test]
 fn close_wins_among_connection_options_and_checksums_are_eight_hex_digits() {
-    let server = http_server();
+    let server = TestServer::start_http();
     let addr = server.http.unwrap();
     // RFC 9112 9.3: `close` anywhere closes, whatever follows it.
     for head in [
@@ -785,7 +693,7 @@ fn close_wins_among_connection_options_and_checksums_are_eight_hex_digits() {
     ] {
         let mut conn = Conn::open(addr);
         conn.send(head);
-        let reply = conn.reply(false);
+        let reply = conn.reply();
         assert_eq!(
             (reply.status, reply.header("Connection")),
             (200, Some("close")),
@@ -799,26 +707,26 @@ fn close_wins_among_connection_options_and_checksums_are_eight_hex_digits() {
     for value in ["+1234567", "\u{a0}deadbeef", "deadbee"] {
         let headers = format!("Content-Length: 3\r\nX-Checksum-Crc32c: {value}\r\n");
         conn.send(request("PUT", "/x", &headers) + "abc");
-        assert_eq!(conn.reply(false).status, 400, "{value:?}");
+        assert_eq!(conn.reply().status, 400, "{value:?}");
     }
     let good = format!(
         "Content-Length: 3\r\nX-Checksum-Crc32c: {}\r\n",
         crc_hex(b"abc")
     );
     conn.send(request("PUT", "/x", &good) + "abc");
-    assert_eq!(conn.reply(false).status, 201);
+    assert_eq!(conn.reply().status, 201);
     assert_eq!(server.files_on_disk().len(), 1);
 }
 
 #[test]
 fn move_renames_to_the_destination() {
-    let server = http_server();
+    let server = TestServer::start_http();
     let addr = server.http.unwrap();
     std::fs::write(server.path("a"), b"abc").unwrap();
     let mut conn = Conn::open(addr);
     let mut ask = |method: &str, path: &str, headers: &str| {
         conn.send(request(method, path, headers));
-        conn.reply(false)
+        conn.reply()
     };
     // An absolute URI or a path; 201 for a new name, 204 over a file.
     let moved = ask(
@@ -865,7 +773,7 @@ fn move_renames_to_the_destination() {
 /// connection goes on and nothing is stored.
 #[test]
 fn names_with_direction_controls_are_refused() {
-    let server = http_server();
+    let server = TestServer::start_http();
     std::fs::write(server.path("plain"), b"p").unwrap();
     let mut conn = Conn::open(server.http.unwrap());
     for name in [
@@ -894,7 +802,7 @@ fn names_with_direction_controls_are_refused() {
             if method == "PUT" {
                 conn.send("hello");
             }
-            let reply = conn.reply(method == "HEAD");
+            let reply = conn.reply_to(method);
             assert_eq!(reply.status, 400, "{method} {path} {headers}");
             let body = String::from_utf8_lossy(&reply.body);
             assert!(
@@ -904,6 +812,6 @@ fn names_with_direction_controls_are_refused() {
         }
     }
     conn.send(request("GET", "/plain", ""));
-    assert_eq!(conn.reply(false).body, b"p", "still in step");
+    assert_eq!(conn.reply().body, b"p", "still in step");
     assert_eq!(server.files_on_disk(), ["plain"]);
 }

@@ -5,10 +5,11 @@
 mod support;
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::TcpStream;
 use std::time::Duration;
 
-use support::{PATIENCE, Raw, TestServer};
+use support::http::send_raw;
+use support::{Raw, TestServer};
 
 fn start(workers: usize) -> TestServer {
     TestServer::start_with(|config| {
@@ -18,20 +19,10 @@ fn start(workers: usize) -> TestServer {
     })
 }
 
-/// Sends `request` as it is and reads the whole answer (the server closes).
-fn exchange(addr: SocketAddr, request: &[u8]) -> String {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    stream.set_read_timeout(Some(PATIENCE)).unwrap();
-    stream.write_all(request).unwrap();
-    let mut answer = Vec::new();
-    stream.read_to_end(&mut answer).unwrap();
-    String::from_utf8(answer).unwrap()
-}
-
 /// The body of a scrape, after checking its head.
 fn scrape(server: &TestServer) -> String {
     let addr = server.metrics.expect("a metrics listener");
-    let answer = exchange(addr, b"GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    let answer = send_raw(addr, b"GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n");
     let (head, body) = answer.split_once("\r\n\r\n").expect("a head");
     assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
     assert!(head.contains("\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n"));
@@ -69,9 +60,9 @@ fn workload(server: &TestServer) {
         "PUT /c HTTP/1.1\r\nHost: localhost\r\nContent-Length: 300\r\nConnection: close\r\n\r\n{}",
         "c".repeat(300)
     );
-    assert!(exchange(http, put.as_bytes()).starts_with("HTTP/1.1 201"));
+    assert!(send_raw(http, put.as_bytes()).starts_with("HTTP/1.1 201"));
     let get = "GET /c HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
-    assert!(exchange(http, get.as_bytes()).starts_with("HTTP/1.1 200"));
+    assert!(send_raw(http, get.as_bytes()).starts_with("HTTP/1.1 200"));
 }
 
 fn check_counts(workers: usize) {
@@ -210,11 +201,11 @@ fn a_scrape_gets_through_beside_twenty_half_sent_requests() {
 fn only_get_metrics_is_served_and_not_on_the_data_listeners() {
     let server = start(1);
     let addr = server.metrics.unwrap();
-    let other = exchange(addr, b"GET /other HTTP/1.1\r\n\r\n");
+    let other = send_raw(addr, b"GET /other HTTP/1.1\r\n\r\n");
     assert!(other.starts_with("HTTP/1.1 404 Not Found\r\n"), "{other}");
     // The data listeners know no /metrics: a file of that name is missing.
     let http = server.http.unwrap();
-    let data = exchange(
+    let data = send_raw(
         http,
         b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
     );
@@ -238,7 +229,7 @@ fn the_metrics_listener_does_not_speak_ferry() {
         std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
     ));
     // ...and a FERRY/1 request is no GET /metrics.
-    let answer = exchange(addr, b"STAT a\n\n");
+    let answer = send_raw(addr, b"STAT a\n\n");
     assert!(answer.starts_with("HTTP/1.1 404"), "{answer}");
 }
 

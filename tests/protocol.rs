@@ -461,14 +461,7 @@ fn names_with_direction_controls_are_refused_by_every_verb() {
 
 /// What the FERRY/1 port sends an HTTP client after its greeting.
 fn answer_to_http(server: &TestServer, request: &str) -> String {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(server.addr).unwrap();
-    stream
-        .set_read_timeout(Some(std::time::Duration::from_secs(20)))
-        .unwrap();
-    stream.write_all(request.as_bytes()).unwrap();
-    let mut all = String::new();
-    stream.read_to_string(&mut all).unwrap();
+    let all = support::http::send_raw(server.addr, request.as_bytes());
     let (greeting, rest) = all.split_once('\n').unwrap();
     assert!(greeting.starts_with("OK FERRY/1 "), "{all:?}");
     rest.to_owned()

@@ -278,3 +278,30 @@ fn aborting_a_session_that_filled_the_disk_frees_it_at_once() {
     ));
     server.client().put_bytes("small.bin", &small).unwrap();
 }
+
+/// A tus upload whose length is not declared yet is listed with the size
+/// PROTOCOL.md §6.8 gives it, 2^64 − 1, and `ferry sessions` says `?`.
+#[test]
+fn a_session_of_unknown_length_is_listed_as_such() {
+    let server = TestServer::start_http();
+    let created = support::http::exchange(
+        server.http.unwrap(),
+        "POST",
+        "/",
+        // The file name "d.log", base64 as tus carries it.
+        "Host: localhost\r\nTus-Resumable: 1.0.0\r\nUpload-Defer-Length: 1\r\nUpload-Metadata: filename ZC5sb2c=\r\n",
+        b"",
+    );
+    assert_eq!(created.status, 201, "{}", created.head);
+
+    let lines = sessions(&mut server.raw());
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    let fields: Vec<&str> = lines[0].split(' ').collect();
+    assert_eq!((fields[1], fields[2]), ("0", "18446744073709551615"));
+    assert_eq!(fields[5], "d.log");
+
+    let dir = tempfile::tempdir().unwrap();
+    let out = binary::success(&binary::run(dir.path(), server.addr, &["sessions"]));
+    let row = out.lines().nth(1).unwrap_or_default();
+    assert!(row.starts_with("d.log\t0 B/?\t"), "{out}");
+}

@@ -16,6 +16,7 @@ use std::net::TcpStream;
 use std::sync::Arc;
 
 use ferry::storage::gate::{Gate, Point};
+use support::http::exchange;
 use support::{Raw, TestServer, crc_hex, pattern};
 
 /// A server whose storage holds every call at `point` until the gate opens.
@@ -50,25 +51,14 @@ fn others_are_served(server: &TestServer, point: Point) {
         other.send("GET warm\n");
         assert_eq!(other.get_line(), format!("OK 4 4 {}", crc_hex(b"warm")));
         assert_eq!(other.bytes(4), b"warm");
-        let answer = http(
-            server,
-            "GET /warm HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
-        );
-        assert!(answer.starts_with("HTTP/1.1 200 "), "{answer}");
-        assert!(answer.ends_with("\r\n\r\nwarm"), "{answer}");
+        let addr = server.http.expect("http");
+        let answer = exchange(addr, "GET", "/warm", "Host: localhost\r\n", b"");
+        assert_eq!(answer.status, 200, "{}", answer.head);
+        assert_eq!(answer.body, b"warm");
     }
     if !matches!(point, Point::Create | Point::Commit | Point::Write) {
         put(&mut other, "other/new", b"fresh");
     }
-}
-
-/// One HTTP exchange on a new connection; the whole answer.
-fn http(server: &TestServer, request: &str) -> String {
-    let mut stream = TcpStream::connect(server.http.expect("http")).unwrap();
-    stream.write_all(request.as_bytes()).unwrap();
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).unwrap();
-    answer
 }
 
 /// A started server with a cached file `warm`, and its gate.

@@ -20,12 +20,6 @@ use support::{PATIENCE, TestServer, pattern};
 const TUS: &str = "Tus-Resumable: 1.0.0\r\n";
 const PATCH_TYPE: &str = "Content-Type: application/offset+octet-stream\r\n";
 
-fn http_server() -> TestServer {
-    TestServer::start_with(|c| {
-        c.listen(ferry::wire::Protocol::Http, "127.0.0.1:0".parse().unwrap());
-    })
-}
-
 fn b64(text: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(text)
 }
@@ -122,7 +116,7 @@ fn options_say_what_is_served() {
 
 #[test]
 fn an_upload_in_patches_is_stored_whole_when_its_last_byte_arrives() {
-    let server = http_server();
+    let server = TestServer::start_http();
     let http = server.http.unwrap();
     let data = pattern(300_000, 27);
     let url = location(&create(
@@ -239,7 +233,7 @@ fn the_mark_of_a_stored_upload_goes_after_a_while_or_with_a_delete() {
 #[test]
 fn an_empty_upload_is_stored_as_it_is_created() {
     // tus clients send no PATCH for an empty file.
-    let server = http_server();
+    let server = TestServer::start_http();
     let http = server.http.unwrap();
     let created = create(http, "/", b"empty.txt", 0, "");
     location(&created);
@@ -250,7 +244,7 @@ fn an_empty_upload_is_stored_as_it_is_created() {
 
 #[test]
 fn each_creation_is_an_upload_of_its_own() {
-    let server = http_server();
+    let server = TestServer::start_http();
     let http = server.http.unwrap();
     let one = location(&create(http, "/", b"same.bin", 10, ""));
     let two = location(&create(http, "/", b"same.bin", 10, ""));
@@ -261,7 +255,7 @@ fn each_creation_is_an_upload_of_its_own() {
 
 #[test]
 fn mistakes_are_refused_with_their_status_and_move_nothing() {
-    let server = http_server();
+    let server = TestServer::start_http();
     let http = server.http.unwrap();
     let url = location(&create(http, "/", b"a.bin", 10, ""));
     assert_eq!(patch(http, &url, 0, b"01234", "").status, 204);
@@ -325,7 +319,7 @@ fn create_with(
 
 #[test]
 fn creation_with_upload_stages_the_first_bytes() {
-    let server = http_server();
+    let server = TestServer::start_http();
     let http = server.http.unwrap();
     let octets = "application/offset+octet-stream";
     // Part of the file with the creation, the rest by PATCH.
@@ -358,7 +352,7 @@ fn creation_with_upload_stages_the_first_bytes() {
 
 #[test]
 fn hostile_filenames_are_refused_and_nothing_is_stored() {
-    let server = http_server();
+    let server = TestServer::start_http();
     let http = server.http.unwrap();
     for filename in [
         &b"../escape"[..],
@@ -392,7 +386,7 @@ fn hostile_filenames_are_refused_and_nothing_is_stored() {
 
 #[test]
 fn termination_removes_the_upload_and_its_bytes() {
-    let server = http_server();
+    let server = TestServer::start_http();
     let http = server.http.unwrap();
     let url = location(&create(http, "/", b"gone.bin", 10, ""));
     assert_eq!(patch(http, &url, 0, b"01234", "").status, 204);
@@ -412,7 +406,7 @@ fn termination_removes_the_upload_and_its_bytes() {
 
 #[test]
 fn a_patch_cut_mid_body_keeps_what_arrived() {
-    let server = http_server();
+    let server = TestServer::start_http();
     let http = server.http.unwrap();
     let data = pattern(200_000, 3);
     let url = location(&create(http, "/", b"cut.bin", 200_000, ""));
@@ -521,7 +515,7 @@ fn an_upload_begun_on_a_node_killed_mid_patch_is_finished_on_another() {
 
 #[test]
 fn a_piece_that_does_not_match_its_checksum_is_taken_back() {
-    let server = http_server();
+    let server = TestServer::start_http();
     let http = server.http.unwrap();
     let url = location(&create(http, "/", b"checked.bin", 9, ""));
     let crc = b64(&crc32c::crc32c(b"abc").to_be_bytes());
@@ -642,7 +636,7 @@ fn an_expired_upload_is_gone_with_its_bytes() {
 
 #[test]
 fn an_upload_of_a_length_not_yet_known_is_stored_once_a_patch_declares_it() {
-    let server = http_server();
+    let server = TestServer::start_http();
     let http = server.http.unwrap();
     let url = location(&create_deferred(http, "/", b"stream.log", ""));
     let asked = head(http, &url, "");

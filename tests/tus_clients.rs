@@ -32,12 +32,6 @@ fn have_tuspy() -> bool {
     found
 }
 
-fn http_server() -> TestServer {
-    TestServer::start_with(|c| {
-        c.listen(ferry::wire::Protocol::Http, "127.0.0.1:0".parse().unwrap());
-    })
-}
-
 /// Runs the tuspy script: upload `file` as `name` into `folder` in
 /// `chunk`-byte PATCHes, its URL store in `work`.
 fn tuspy(
@@ -91,7 +85,7 @@ fn tuspy_uploads_files_of_every_size() {
 /// server, a folder of its own, the file and its name) and checks that each
 /// is stored whole, and nothing else is left.
 fn every_size(client: impl Fn(&TestServer, &Path, &Path, &str) -> Output) {
-    let server = http_server();
+    let server = TestServer::start_http();
     let work = tempfile::tempdir().unwrap();
     for (name, len) in [
         ("empty.bin", 0),
@@ -117,7 +111,7 @@ fn tuspy_checksums_every_piece() {
     if !have_tuspy() {
         return;
     }
-    let server = http_server();
+    let server = TestServer::start_http();
     let work = tempfile::tempdir().unwrap();
     let (file, data) = local_file(work.path(), "checked.bin", 3 << 20, 12);
     let output = tuspy(
@@ -137,7 +131,7 @@ fn tuspy_resumes_an_upload_whose_client_was_killed() {
     if !have_tuspy() {
         return;
     }
-    let server = http_server();
+    let server = TestServer::start_http();
     let work = tempfile::tempdir().unwrap();
     let (file, data) = local_file(work.path(), "resumed.bin", 20 << 20, 9);
     let chunk = 1 << 20;
@@ -231,7 +225,7 @@ fn tus_js_client_resumes_an_upload_from_where_the_server_says_it_stands() {
     if !have_tus_js() {
         return;
     }
-    let server = http_server();
+    let server = TestServer::start_http();
     let http = server.http.unwrap();
     let work = tempfile::tempdir().unwrap();
     let (file, data) = local_file(work.path(), "half.bin", 5 << 20, 5);
@@ -268,7 +262,7 @@ fn tus_js_client_sends_its_first_chunk_with_the_creation() {
     if !have_tus_js() {
         return;
     }
-    let server = http_server();
+    let server = TestServer::start_http();
     let work = tempfile::tempdir().unwrap();
     let (file, data) = local_file(work.path(), "early.bin", 3 << 20, 33);
     let url = succeeded(&tus_js(
@@ -287,7 +281,7 @@ fn tus_js_client_tells_the_length_once_its_stream_ends() {
     if !have_tus_js() {
         return;
     }
-    let server = http_server();
+    let server = TestServer::start_http();
     let work = tempfile::tempdir().unwrap();
     // Not a whole number of chunks: tus-js-client 4.3.1 never ends a
     // stream that is one (tus-js-client#779, open); ferry's side of that

@@ -15,12 +15,6 @@ use support::TestServer;
 use support::http::{Answer, exchange};
 use support::tokens::guarded;
 
-fn http_server() -> TestServer {
-    TestServer::start_with(|c| {
-        c.listen(ferry::wire::Protocol::Http, "127.0.0.1:0".parse().unwrap())
-    })
-}
-
 fn plant(server: &TestServer, name: &str, body: &[u8]) {
     let path = server.path(name);
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
@@ -127,7 +121,7 @@ fn folder(path: &str) -> Member {
 
 #[test]
 fn the_page_is_html_with_its_style_and_script_and_escapes_hostile_names() {
-    let server = http_server();
+    let server = TestServer::start_http();
     let hostile = "d/<img src=x onerror=alert(1)>\"'&%41.txt";
     plant(&server, hostile, b"x");
     plant(&server, "d/<script>x/f", b"y");
@@ -173,7 +167,7 @@ fn the_page_is_html_with_its_style_and_script_and_escapes_hostile_names() {
 
 #[test]
 fn a_folder_downloads_as_a_tar_with_exact_contents() {
-    let server = http_server();
+    let server = TestServer::start_http();
     let long = format!("{}/{}.txt", "l".repeat(90), "n".repeat(70));
     let big: Vec<u8> = (0..300_000u32).map(|i| (i * 7) as u8).collect();
     plant(&server, "top/a.txt", b"alpha");
@@ -234,7 +228,7 @@ fn a_folder_downloads_as_a_tar_with_exact_contents() {
 
 #[test]
 fn a_folder_no_request_could_name_is_left_out_of_an_archive() {
-    let server = http_server();
+    let server = TestServer::start_http();
     plant(&server, "top/a.txt", b"alpha");
     // Made by other means: a name with a control character, which no
     // request can carry and LIST leaves out.
@@ -255,7 +249,7 @@ fn the_tar_command_reads_the_archive_where_it_is_installed() {
         eprintln!("skipped: no tar command on this machine");
         return;
     }
-    let server = http_server();
+    let server = TestServer::start_http();
     plant(&server, &format!("t/{}/f", "d".repeat(120)), b"deep");
     let answer = fetch(server.http.unwrap(), "GET", "/t/?tar", "");
     let out = tempfile::tempdir().unwrap();
@@ -357,7 +351,7 @@ fn the_page_and_the_tar_answer_to_access_control() {
 fn many_members_without_data_arrive_whole_in_pieces() {
     // Over 2 MiB of headers alone: written in batches by job after job,
     // each waiting for the one before to be mostly sent.
-    let server = http_server();
+    let server = TestServer::start_http();
     let mut expected = Vec::new();
     for dir in 0..20 {
         expected.push(folder(&format!("m/d{dir:02}/")));

@@ -9,98 +9,22 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 
-use quick_xml::events::Event;
-use quick_xml::name::{Namespace, ResolveResult};
-use quick_xml::reader::NsReader;
 use support::TestServer;
+use support::dav::{Response, parse, propfind};
 use support::http::{Answer, bearer, exchange};
 use support::tokens::guarded;
 
 const HOST: &str = "Host: localhost\r\n";
 
-fn server() -> TestServer {
-    TestServer::start_with(|c| {
-        c.listen(ferry::wire::Protocol::Http, "127.0.0.1:0".parse().unwrap());
-    })
-}
-
-fn propfind(addr: SocketAddr, target: &str, depth: Option<&str>, body: &str) -> Answer {
-    let depth = depth.map_or(String::new(), |d| format!("Depth: {d}\r\n"));
-    exchange(
-        addr,
-        "PROPFIND",
-        target,
-        &format!("{HOST}{depth}"),
-        body.as_bytes(),
-    )
-}
-
-/// One `<D:response>`: its href and, per status, the properties in that
-/// propstat as `{namespace}local` with their text.
-#[derive(Debug, Default)]
-struct Response {
-    href: String,
-    props: BTreeMap<String, BTreeMap<String, String>>,
-}
-
-/// A multistatus, read with namespaces resolved.
+/// The responses of a multistatus, in order.
 fn multistatus(answer: &Answer) -> Vec<Response> {
-    assert_eq!(answer.status, 207, "{}", answer.head);
-    let mut reader = NsReader::from_reader(&answer.body[..]);
-    reader.config_mut().trim_text(true);
-    let (mut responses, mut path) = (Vec::new(), Vec::<String>::new());
-    let (mut props, mut text) = (Vec::<(String, String)>::new(), String::new());
-    loop {
-        let (ns, event) = reader.read_resolved_event().unwrap();
-        let qname = |local: &[u8]| {
-            let ns = match ns {
-                ResolveResult::Bound(Namespace(uri)) => String::from_utf8_lossy(uri).into_owned(),
-                _ => String::new(),
-            };
-            format!("{{{ns}}}{}", String::from_utf8_lossy(local))
-        };
-        match event {
-            Event::Empty(e) if path.len() == 4 => {
-                props.push((qname(e.local_name().as_ref()), String::new()));
-            }
-            Event::Start(e) => {
-                let name = qname(e.local_name().as_ref());
-                if name == "{DAV:}response" {
-                    responses.push(Response::default());
-                }
-                path.push(name);
-                text.clear();
-            }
-            Event::Empty(_) => {}
-            Event::Text(t) => text = t.decode().unwrap().into_owned(),
-            Event::End(_) => {
-                let name = path.pop().unwrap();
-                if path.len() == 4 {
-                    props.push((name, std::mem::take(&mut text)));
-                    continue;
-                }
-                let response = responses.last_mut();
-                match (name.as_str(), response) {
-                    ("{DAV:}href", Some(r)) => r.href = text.clone(),
-                    ("{DAV:}status", Some(r)) => {
-                        let status = text.split(' ').nth(1).unwrap().to_owned();
-                        r.props.entry(status).or_default().extend(props.drain(..));
-                    }
-                    _ => {}
-                }
-            }
-            Event::Eof => break,
-            _ => {}
-        }
-    }
-    responses
+    parse(answer).responses
 }
 
 #[test]
 fn options_carry_every_dialects_fields() {
-    let server = server();
+    let server = TestServer::start_http();
     let answer = exchange(server.http.unwrap(), "OPTIONS", "/photos/", HOST, b"");
     assert_eq!(answer.status, 204, "{}", answer.head);
     assert_eq!(answer.header("DAV"), Some("1, 2"));
@@ -116,31 +40,31 @@ fn options_carry_every_dialects_fields() {
 
 #[test]
 fn propfind_lists_a_folder_at_depth_0_and_1() {
-    let server = server();
+    let server = TestServer::start_http();
     std::fs::create_dir_all(server.path("d/sub")).unwrap();
     for name in ["d/a b.txt", "d/ü%.txt"] {
         std::fs::write(server.path(name), b"four").unwrap();
     }
     let addr = server.http.unwrap();
     for target in ["/d/", "/d"] {
-        let one = multistatus(&propfind(addr, target, Some("1"), ""));
+        let one = multistatus(&propfind(addr, target, Some("1"), "", ""));
         let hrefs: Vec<&str> = one.iter().map(|r| r.href.as_str()).collect();
         assert_eq!(
             hrefs,
             ["/d/", "/d/sub/", "/d/a%20b.txt", "/d/%C3%BC%25.txt"]
         );
-        let file = &one[2].props["200"];
-        assert_eq!(file["{DAV:}getcontentlength"], "4");
-        assert_eq!(file["{DAV:}displayname"], "a b.txt");
-        assert!(one[1].props["200"].contains_key("{DAV:}resourcetype"));
-        let zero = multistatus(&propfind(addr, target, Some("0"), ""));
+        let file = &one[2].props[&200];
+        assert_eq!(file["{DAV:}getcontentlength"].text, "4");
+        assert_eq!(file["{DAV:}displayname"].text, "a b.txt");
+        assert!(one[1].props[&200].contains_key("{DAV:}resourcetype"));
+        let zero = multistatus(&propfind(addr, target, Some("0"), "", ""));
         assert_eq!(zero.len(), 1);
         assert_eq!(zero[0].href, "/d/");
     }
     let get = exchange(addr, "HEAD", "/d/a%20b.txt", HOST, b"");
-    let one = multistatus(&propfind(addr, "/d/", Some("1"), ""));
+    let one = multistatus(&propfind(addr, "/d/", Some("1"), "", ""));
     assert_eq!(
-        one[2].props["200"]["{DAV:}getetag"],
+        one[2].props[&200]["{DAV:}getetag"].text,
         get.header("ETag").unwrap()
     );
     // A plain GET of the folder is still the web page.
@@ -154,26 +78,26 @@ fn propfind_lists_a_folder_at_depth_0_and_1() {
 
 #[test]
 fn propfind_asks_by_name_in_any_namespace() {
-    let server = server();
+    let server = TestServer::start_http();
     std::fs::create_dir_all(server.path("d")).unwrap();
     std::fs::write(server.path("d/f"), b"x").unwrap();
     let addr = server.http.unwrap();
     let body = r#"<?xml version="1.0"?><p:propfind xmlns:p="DAV:" xmlns:z="urn:z"><p:prop><p:getcontentlength/><z:color/></p:prop></p:propfind>"#;
-    let one = multistatus(&propfind(addr, "/d/", Some("1"), body));
+    let one = multistatus(&propfind(addr, "/d/", Some("1"), "", body));
     let file = &one[1];
-    assert_eq!(file.props["200"]["{DAV:}getcontentlength"], "1");
-    assert!(file.props["404"].contains_key("{urn:z}color"));
+    assert_eq!(file.props[&200]["{DAV:}getcontentlength"].text, "1");
+    assert!(file.props[&404].contains_key("{urn:z}color"));
     let names = r#"<propfind xmlns="DAV:"><propname/></propfind>"#;
-    let one = multistatus(&propfind(addr, "/d/", Some("1"), names));
-    assert_eq!(one[1].props["200"]["{DAV:}getetag"], "");
+    let one = multistatus(&propfind(addr, "/d/", Some("1"), "", names));
+    assert_eq!(one[1].props[&200]["{DAV:}getetag"].text, "");
 }
 
 #[test]
 fn propfind_without_a_finite_depth_is_refused() {
-    let server = server();
+    let server = TestServer::start_http();
     let addr = server.http.unwrap();
     for depth in [None, Some("infinity")] {
-        let answer = propfind(addr, "/", depth, "");
+        let answer = propfind(addr, "/", depth, "", "");
         assert_eq!(answer.status, 403, "{}", answer.head);
         let body = String::from_utf8(answer.body).unwrap();
         assert!(body.contains("propfind-finite-depth"), "{body}");
@@ -182,18 +106,18 @@ fn propfind_without_a_finite_depth_is_refused() {
 
 #[test]
 fn dtds_and_long_bodies_are_refused() {
-    let server = server();
+    let server = TestServer::start_http();
     let addr = server.http.unwrap();
     let xxe = r#"<?xml version="1.0"?><!DOCTYPE p [<!ENTITY xxe SYSTEM "file:///etc/passwd">]><D:propfind xmlns:D="DAV:"><D:prop><D:x>&xxe;</D:x></D:prop></D:propfind>"#;
     let laughs = r#"<?xml version="1.0"?><!DOCTYPE l [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]><D:propfind xmlns:D="DAV:"><D:prop>&b;</D:prop></D:propfind>"#;
     for body in [xxe, laughs, "<not-xml"] {
-        assert_eq!(propfind(addr, "/", Some("1"), body).status, 400);
+        assert_eq!(propfind(addr, "/", Some("1"), "", body).status, 400);
     }
     let long = format!(
         r#"<D:propfind xmlns:D="DAV:"><D:allprop/></D:propfind>{}"#,
         " ".repeat(64 * 1024)
     );
-    assert_eq!(propfind(addr, "/", Some("1"), &long).status, 413);
+    assert_eq!(propfind(addr, "/", Some("1"), "", &long).status, 413);
 }
 
 #[test]
@@ -203,15 +127,15 @@ fn a_token_sees_only_what_it_may_read() {
         std::fs::create_dir_all(server.path(name).parent().unwrap()).unwrap();
         std::fs::write(server.path(name), b"x").unwrap();
     }
-    let fields = format!("{HOST}Depth: 1\r\n{}", bearer(&tokens[0]));
-    let answer = exchange(server.http.unwrap(), "PROPFIND", "/d/", &fields, b"");
+    let fields = bearer(&tokens[0]);
+    let answer = propfind(server.http.unwrap(), "/d/", Some("1"), &fields, "");
     let hrefs: Vec<String> = multistatus(&answer).into_iter().map(|r| r.href).collect();
     assert_eq!(hrefs, ["/d/", "/d/open/"]);
 }
 
 #[test]
 fn mkcol_makes_folders_whose_parent_exists() {
-    let server = server();
+    let server = TestServer::start_http();
     let addr = server.http.unwrap();
     let mkcol = |target: &str, body: &[u8]| exchange(addr, "MKCOL", target, HOST, body).status;
     assert_eq!(mkcol("/new", b""), 201);
@@ -239,7 +163,7 @@ fn statuses(answer: &Answer) -> BTreeMap<String, String> {
     multistatus(answer)
         .into_iter()
         .map(|r| {
-            let status = r.props.keys().next().cloned().unwrap_or_default();
+            let status = r.props.keys().next().map_or(String::new(), u16::to_string);
             (r.href, status)
         })
         .collect()
@@ -254,7 +178,7 @@ fn write_files(server: &TestServer, names: &[&str]) {
 
 #[test]
 fn delete_removes_a_folder_with_all_it_holds() {
-    let server = server();
+    let server = TestServer::start_http();
     write_files(&server, &["d/a", "d/sub/b", "d/sub/deeper/c"]);
     std::fs::create_dir_all(server.path("d/empty")).unwrap();
     let addr = server.http.unwrap();
@@ -311,17 +235,19 @@ fn propfind_of_a_file_describes_it_alone() {
     write_files(&server, &["d/open/a b.txt", "d/shut"]);
     let addr = server.http.unwrap();
     for depth in ["0", "1"] {
-        let one = multistatus(&propfind(addr, "/d/open/a%20b.txt", Some(depth), ""));
+        let one = multistatus(&propfind(addr, "/d/open/a%20b.txt", Some(depth), "", ""));
         assert_eq!(one.len(), 1);
         assert_eq!(one[0].href, "/d/open/a%20b.txt");
-        let found = &one[0].props["200"];
-        assert_eq!(found["{DAV:}getcontentlength"], "1");
-        assert_eq!(found["{DAV:}resourcetype"], "");
+        let found = &one[0].props[&200];
+        assert_eq!(found["{DAV:}getcontentlength"].text, "1");
+        assert_eq!(found["{DAV:}resourcetype"].text, "");
     }
-    assert_eq!(propfind(addr, "/d/open/missing", Some("0"), "").status, 404);
+    assert_eq!(
+        propfind(addr, "/d/open/missing", Some("0"), "", "").status,
+        404
+    );
     // What a token may not read is not there.
-    let fields = format!("{HOST}Depth: 0\r\n{}", bearer(&tokens[0]));
-    let shut = exchange(addr, "PROPFIND", "/d/shut", &fields, b"");
+    let shut = propfind(addr, "/d/shut", Some("0"), &bearer(&tokens[0]), "");
     assert_eq!(shut.status, 403, "{}", shut.head);
 }
 
@@ -329,7 +255,7 @@ fn propfind_of_a_file_describes_it_alone() {
 /// left behind by a refusal.
 #[test]
 fn copy_of_a_file_answers_each_status() {
-    let server = server();
+    let server = TestServer::start_http();
     write_files(&server, &["a", "d/old"]);
     std::fs::write(server.path("a"), b"abc").unwrap();
     let addr = server.http.unwrap();
@@ -360,7 +286,7 @@ fn copy_of_a_file_answers_each_status() {
 
 #[test]
 fn move_with_overwrite_f_keeps_the_destination() {
-    let server = server();
+    let server = TestServer::start_http();
     write_files(&server, &["a", "b"]);
     let addr = server.http.unwrap();
     let move_ = |fields: &str| exchange(addr, "MOVE", "/a", &format!("{HOST}{fields}"), b"").status;
@@ -411,7 +337,7 @@ fn a_read_only_server_refuses_copy_and_move() {
 
 #[test]
 fn copy_of_a_folder_copies_its_tree_or_the_folder_alone() {
-    let server = server();
+    let server = TestServer::start_http();
     write_files(&server, &["src/a", "src/sub/b"]);
     let addr = server.http.unwrap();
     let copy =
@@ -459,7 +385,7 @@ fn copy_of_a_folder_copies_its_tree_or_the_folder_alone() {
 
 #[test]
 fn move_of_a_folder_is_one_rename() {
-    let server = server();
+    let server = TestServer::start_http();
     write_files(&server, &["src/a", "src/sub/b", "old/c"]);
     let addr = server.http.unwrap();
     let move_ = |from: &str, fields: &str| {
@@ -501,7 +427,7 @@ fn a_folders_copy_names_what_a_token_may_not_read() {
 /// reserved).
 #[test]
 fn finder_and_explorer_side_files_are_ordinary_files() {
-    let server = server();
+    let server = TestServer::start_http();
     let addr = server.http.unwrap();
     assert_eq!(exchange(addr, "MKCOL", "/photos/", HOST, b"").status, 201);
     for name in ["._a.jpg", ".DS_Store", "desktop.ini"] {
@@ -511,7 +437,7 @@ fn finder_and_explorer_side_files_are_ordinary_files() {
         let got = exchange(addr, "GET", &target, HOST, b"");
         assert_eq!((got.status, got.body.as_slice()), (200, name.as_bytes()));
     }
-    let listed: Vec<String> = multistatus(&propfind(addr, "/photos/", Some("1"), ""))
+    let listed: Vec<String> = multistatus(&propfind(addr, "/photos/", Some("1"), "", ""))
         .into_iter()
         .map(|r| r.href)
         .collect();

@@ -32,6 +32,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+use support::dav::propfind;
 use support::http::{bearer, exchange};
 use support::tokens::guarded_with;
 use support::{TestServer, pattern};
@@ -97,22 +98,10 @@ fn dav_server() -> (TestServer, String, TempDir) {
             c.metrics_listen = Some("127.0.0.1:0".parse().unwrap());
         });
     // Without the token nothing is listed: these clients really log in.
-    let anonymous = exchange(
-        server.http.unwrap(),
-        "PROPFIND",
-        "/",
-        "Host: localhost\r\nDepth: 1\r\n",
-        b"",
-    );
+    let anonymous = propfind(server.http.unwrap(), "/", Some("1"), "", "");
     assert_eq!(anonymous.status, 401, "{}", anonymous.head);
     let token = tokens.remove(0);
-    let listing = exchange(
-        server.http.unwrap(),
-        "PROPFIND",
-        "/",
-        &format!("Host: localhost\r\nDepth: 1\r\n{}", bearer(&token)),
-        b"",
-    );
+    let listing = propfind(server.http.unwrap(), "/", Some("1"), &bearer(&token), "");
     // Clients ignore the phrase, but people read it in their dumps.
     assert!(
         listing.head.starts_with("HTTP/1.1 207 Multi-Status\r\n"),

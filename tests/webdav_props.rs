@@ -9,140 +9,21 @@
 
 mod support;
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
-use quick_xml::events::Event;
-use quick_xml::name::{Namespace, ResolveResult};
-use quick_xml::reader::NsReader;
 use support::TestServer;
+use support::dav::{Multistatus, Value, parse, propfind};
 use support::http::{Answer, bearer, exchange};
 use support::tokens::guarded;
 
 const HOST: &str = "Host: localhost\r\n";
 const Z: &str = "urn:ferry:test";
 
-fn server() -> TestServer {
-    TestServer::start_with(|c| {
-        c.listen(ferry::wire::Protocol::Http, "127.0.0.1:0".parse().unwrap());
-    })
-}
-
 fn write_files(server: &TestServer, names: &[&str]) {
     for name in names {
         std::fs::create_dir_all(server.path(name).parent().unwrap()).unwrap();
         std::fs::write(server.path(name), b"x").unwrap();
     }
-}
-
-/// One property as a multistatus tells it: its text (all of it, nested
-/// elements' too) and the names of the elements in its value.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-struct Value {
-    text: String,
-    children: Vec<String>,
-}
-
-/// A multistatus: per href, per status code, each property by
-/// `{namespace}local`; and the error conditions named in propstats.
-#[derive(Debug, Default)]
-struct Multistatus {
-    props: BTreeMap<String, BTreeMap<u16, BTreeMap<String, Value>>>,
-    errors: Vec<String>,
-}
-
-impl Multistatus {
-    /// The property `local` of namespace `ns` of `href`, if it is in its
-    /// `200` propstat.
-    fn get(&self, href: &str, ns: &str, local: &str) -> Option<&Value> {
-        self.props
-            .get(href)?
-            .get(&200)?
-            .get(&format!("{{{ns}}}{local}"))
-    }
-
-    /// The status of property `{ns}local` of `href`.
-    fn status(&self, href: &str, ns: &str, local: &str) -> Option<u16> {
-        let key = format!("{{{ns}}}{local}");
-        let statuses = self.props.get(href)?;
-        statuses
-            .iter()
-            .find_map(|(code, props)| props.contains_key(&key).then_some(*code))
-    }
-}
-
-/// Reads a `207` (or fails the test), namespaces resolved.
-fn parse(answer: &Answer) -> Multistatus {
-    assert_eq!(answer.status, 207, "{}", answer.head);
-    let mut reader = NsReader::from_reader(&answer.body[..]);
-    let mut out = Multistatus::default();
-    let (mut path, mut href, mut text) = (Vec::<String>::new(), String::new(), String::new());
-    let mut pending: Vec<(String, Value)> = Vec::new();
-    loop {
-        let (ns, event) = reader.read_resolved_event().unwrap();
-        let qname = |local: &[u8]| {
-            let ns = match ns {
-                ResolveResult::Bound(Namespace(uri)) => String::from_utf8_lossy(uri).into_owned(),
-                _ => String::new(),
-            };
-            format!("{{{ns}}}{}", String::from_utf8_lossy(local))
-        };
-        let empty = matches!(&event, Event::Empty(_));
-        match event {
-            Event::Start(e) | Event::Empty(e) => {
-                let name = qname(e.local_name().as_ref());
-                match path.last().map(String::as_str) {
-                    Some("{DAV:}prop") if path.len() == 4 => {
-                        pending.push((name.clone(), Value::default()));
-                    }
-                    Some("{DAV:}error") => out.errors.push(name.clone()),
-                    _ if path.len() >= 5 => {
-                        pending.last_mut().unwrap().1.children.push(name.clone())
-                    }
-                    _ => {}
-                }
-                if !empty {
-                    path.push(name);
-                    text.clear();
-                }
-            }
-            Event::Text(t) => {
-                let t = t.decode().unwrap();
-                text.push_str(&t);
-                if path.len() >= 5 {
-                    pending.last_mut().unwrap().1.text.push_str(&t);
-                }
-            }
-            Event::GeneralRef(r) => {
-                let c = r.resolve_char_ref().unwrap().map(String::from);
-                let t = c.unwrap_or_else(|| match &*r {
-                    b"amp" => "&".into(),
-                    b"lt" => "<".into(),
-                    b"gt" => ">".into(),
-                    b"quot" => "\"".into(),
-                    _ => "'".into(),
-                });
-                if path.len() >= 5 {
-                    pending.last_mut().unwrap().1.text.push_str(&t);
-                }
-            }
-            Event::End(_) => {
-                let name = path.pop().unwrap();
-                match name.as_str() {
-                    "{DAV:}href" => href = std::mem::take(&mut text),
-                    "{DAV:}status" => {
-                        let code = text.split(' ').nth(1).unwrap().parse().unwrap();
-                        let props = out.props.entry(href.clone()).or_default();
-                        props.entry(code).or_default().extend(pending.drain(..));
-                    }
-                    _ => {}
-                }
-            }
-            Event::Eof => break,
-            _ => {}
-        }
-    }
-    out
 }
 
 fn proppatch(addr: SocketAddr, target: &str, fields: &str, body: &str) -> Answer {
@@ -174,44 +55,33 @@ fn update(set: &[&str], remove: &[&str]) -> String {
     body
 }
 
-fn propfind(addr: SocketAddr, target: &str, depth: &str, body: &str) -> Multistatus {
-    let fields = format!("{HOST}Depth: {depth}\r\n");
-    parse(&exchange(
-        addr,
-        "PROPFIND",
-        target,
-        &fields,
-        body.as_bytes(),
-    ))
-}
-
 /// A `PROPFIND` of `Z:` properties `locals` of `target`, depth 0.
 fn find(addr: SocketAddr, target: &str, locals: &[&str]) -> Multistatus {
     let props: String = locals.iter().map(|l| format!("<Z:{l}/>")).collect();
     let body = format!(
         r#"<D:propfind xmlns:D="DAV:" xmlns:Z="{Z}"><D:prop>{props}</D:prop></D:propfind>"#
     );
-    propfind(addr, target, "0", &body)
+    parse(&propfind(addr, target, Some("0"), "", &body))
 }
 
 /// Sets `Z:color` of `target` to `value`; all of it applied.
 fn set_color(addr: SocketAddr, target: &str, value: &str) {
     let body = update(&[&format!("<Z:color>{value}</Z:color>")], &[]);
     let answer = parse(&proppatch(addr, target, "", &body));
-    let href = answer.props.keys().next().unwrap().clone();
+    let href = answer.hrefs()[0].to_owned();
     assert_eq!(answer.status(&href, Z, "color"), Some(200), "{answer:?}");
 }
 
 /// The text of `Z:color` of `target`, if it has one.
 fn color(addr: SocketAddr, target: &str) -> Option<String> {
     let answer = find(addr, target, &["color"]);
-    let href = answer.props.keys().next().unwrap().clone();
+    let href = answer.hrefs()[0].to_owned();
     answer.get(&href, Z, "color").map(|v| v.text.clone())
 }
 
 #[test]
 fn set_and_remove_apply_in_order_and_propfind_answers_them() {
-    let server = server();
+    let server = TestServer::start_http();
     write_files(&server, &["d/f"]);
     let addr = server.http.unwrap();
     let body = update(
@@ -234,24 +104,24 @@ fn set_and_remove_apply_in_order_and_propfind_answers_them() {
     assert_eq!(b.text, "two");
     assert_eq!(found.status("/d/f", Z, "gone"), Some(404));
     // allprop and propname of the folder's members name them too.
-    let all = propfind(addr, "/d/", "1", "");
+    let all = parse(&propfind(addr, "/d/", Some("1"), "", ""));
     assert_eq!(all.get("/d/f", Z, "a").unwrap().text, "three");
     assert!(all.get("/d/f", "DAV:", "getetag").is_some());
     let names = r#"<propfind xmlns="DAV:"><propname/></propfind>"#;
-    let named = propfind(addr, "/d/", "1", names);
+    let named = parse(&propfind(addr, "/d/", Some("1"), "", names));
     assert_eq!(named.get("/d/f", Z, "b"), Some(&Value::default()));
     // A folder has its own.
     set_color(addr, "/d/", "blue");
     assert_eq!(color(addr, "/d/").as_deref(), Some("blue"));
     assert_eq!(color(addr, "/d").as_deref(), Some("blue"));
     // Nothing of it shows to clients as a file.
-    let listing = propfind(addr, "/", "1", "");
-    assert!(listing.props.keys().all(|href| !href.contains(".ferry")));
+    let listing = parse(&propfind(addr, "/", Some("1"), "", ""));
+    assert!(listing.hrefs().iter().all(|href| !href.contains(".ferry")));
 }
 
 #[test]
 fn one_protected_property_changes_nothing() {
-    let server = server();
+    let server = TestServer::start_http();
     write_files(&server, &["f"]);
     let addr = server.http.unwrap();
     set_color(addr, "/f", "red");
@@ -272,7 +142,7 @@ fn one_protected_property_changes_nothing() {
 
 #[test]
 fn namespaces_of_every_kind_keep_their_meaning() {
-    let server = server();
+    let server = TestServer::start_http();
     write_files(&server, &["f"]);
     let addr = server.http.unwrap();
     // A default namespace, a property in none, a prefix that is ours
@@ -290,7 +160,7 @@ fn namespaces_of_every_kind_keep_their_meaning() {
     let ask = format!(
         r#"<D:propfind xmlns:D="DAV:"><D:prop><q:a xmlns:q="{Z}"/><plain xmlns=""/><b xmlns="{Z}"/></D:prop></D:propfind>"#
     );
-    let found = propfind(addr, "/f", "0", &ask);
+    let found = parse(&propfind(addr, "/f", Some("0"), "", &ask));
     let a = found.get("/f", Z, "a").unwrap();
     assert_eq!(a.children, [format!("{{{Z}}}x"), "{urn:y}y".to_owned()]);
     assert_eq!(a.text, "𐀀 <&");
@@ -303,7 +173,7 @@ fn namespaces_of_every_kind_keep_their_meaning() {
 
 #[test]
 fn dead_properties_survive_a_restart_and_show_on_another_node() {
-    let mut server = server();
+    let mut server = TestServer::start_http();
     write_files(&server, &["f"]);
     set_color(server.http.unwrap(), "/f", "amber");
     // Another node on the same root sees it at once.
@@ -326,7 +196,7 @@ fn dead_properties_survive_a_restart_and_show_on_another_node() {
 
 #[test]
 fn they_follow_a_files_move_and_copy() {
-    let server = server();
+    let server = TestServer::start_http();
     write_files(&server, &["a", "sub/keep"]);
     let addr = server.http.unwrap();
     set_color(addr, "/a", "teal");
@@ -349,7 +219,7 @@ fn they_follow_a_files_move_and_copy() {
 
 #[test]
 fn they_follow_a_folders_move_and_copy() {
-    let server = server();
+    let server = TestServer::start_http();
     write_files(&server, &["d/f", "d/deep/g"]);
     let addr = server.http.unwrap();
     set_color(addr, "/d/", "own");
@@ -360,7 +230,7 @@ fn they_follow_a_folders_move_and_copy() {
     assert_eq!(exchange(addr, "COPY", "/e/", &to("/k/"), b"").status, 201);
     for folder in ["/e/", "/k/"] {
         assert_eq!(color(addr, folder).as_deref(), Some("own"), "{folder}");
-        let listing = propfind(addr, folder, "1", "");
+        let listing = parse(&propfind(addr, folder, Some("1"), "", ""));
         assert_eq!(
             listing.get(&format!("{folder}f"), Z, "color").unwrap().text,
             "f"
@@ -377,7 +247,7 @@ fn they_follow_a_folders_move_and_copy() {
 
 #[test]
 fn they_go_with_delete_whatever_protocol_deletes() {
-    let server = server();
+    let server = TestServer::start_http();
     write_files(&server, &["f", "d/g", "d/h", "ferry/one", "ferry/two"]);
     let addr = server.http.unwrap();
     for target in ["/f", "/d/", "/d/g", "/ferry/one", "/ferry/two"] {
@@ -417,7 +287,7 @@ fn walkdir(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 
 #[test]
 fn the_time_is_set_through_getlastmodified_and_win32_times() {
-    let server = server();
+    let server = TestServer::start_http();
     write_files(&server, &["f", "d/g"]);
     let addr = server.http.unwrap();
     let body = r#"<D:propertyupdate xmlns:D="DAV:"><D:set><D:prop><D:getlastmodified>Sat, 01 Jan 2000 00:00:00 GMT</D:getlastmodified></D:prop></D:set></D:propertyupdate>"#;
@@ -445,7 +315,7 @@ fn the_time_is_set_through_getlastmodified_and_win32_times() {
     let ask = format!(
         r#"<D:propfind xmlns:D="DAV:"><D:prop><Z:Win32FileAttributes xmlns:Z="{ms}"/><D:getlastmodified/></D:prop></D:propfind>"#
     );
-    let found = propfind(addr, "/d/", "1", &ask);
+    let found = parse(&propfind(addr, "/d/", Some("1"), "", &ask));
     assert_eq!(
         found.get("/d/g", ms, "Win32FileAttributes").unwrap().text,
         "00000020"
@@ -482,12 +352,12 @@ fn proppatch_needs_write_and_a_writable_server() {
 
 #[test]
 fn quota_properties_are_answered_when_named() {
-    let server = server();
+    let server = TestServer::start_http();
     write_files(&server, &["f"]);
     let addr = server.http.unwrap();
     let ask = r#"<D:propfind xmlns:D="DAV:"><D:prop><D:quota-available-bytes/><D:quota-used-bytes/></D:prop></D:propfind>"#;
     for target in ["/", "/f"] {
-        let found = propfind(addr, target, "0", ask);
+        let found = parse(&propfind(addr, target, Some("0"), "", ask));
         for local in ["quota-available-bytes", "quota-used-bytes"] {
             let value = &found.get(target, "DAV:", local).unwrap().text;
             assert!(
@@ -497,7 +367,7 @@ fn quota_properties_are_answered_when_named() {
         }
     }
     // Not in allprop (RFC 4331 3); the folder's own time is.
-    let all = propfind(addr, "/", "0", "");
+    let all = parse(&propfind(addr, "/", Some("0"), "", ""));
     assert_eq!(all.get("/", "DAV:", "quota-used-bytes"), None);
     assert!(all.get("/", "DAV:", "getlastmodified").is_some());
     assert!(all.get("/", "DAV:", "creationdate").is_some());
@@ -505,7 +375,7 @@ fn quota_properties_are_answered_when_named() {
 
 #[test]
 fn a_body_over_the_limit_is_refused() {
-    let server = server();
+    let server = TestServer::start_http();
     write_files(&server, &["f"]);
     let big = "x".repeat(65 * 1024);
     let body = update(&[&format!("<Z:big>{big}</Z:big>")], &[]);

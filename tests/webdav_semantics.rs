@@ -10,87 +10,8 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
-
-use support::{PATIENCE, TestServer};
-
-fn server() -> TestServer {
-    TestServer::start_with(|c| {
-        c.listen(ferry::wire::Protocol::Http, "127.0.0.1:0".parse().unwrap());
-    })
-}
-
-/// One answer on a kept-open connection.
-#[derive(Debug)]
-struct Reply {
-    status: u16,
-    head: String,
-    body: Vec<u8>,
-}
-
-impl Reply {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-}
-
-/// A kept-open HTTP connection: what a DAV client holds.
-struct Conn {
-    stream: TcpStream,
-    reader: BufReader<TcpStream>,
-}
-
-impl Conn {
-    fn open(addr: SocketAddr) -> Conn {
-        let stream = TcpStream::connect(addr).unwrap();
-        stream.set_read_timeout(Some(PATIENCE)).unwrap();
-        let reader = BufReader::new(stream.try_clone().unwrap());
-        Conn { stream, reader }
-    }
-
-    fn send(&mut self, bytes: impl AsRef<[u8]>) {
-        self.stream.write_all(bytes.as_ref()).unwrap();
-    }
-
-    /// Sends `method target` with `headers` (each ending in CRLF) and
-    /// `body`, and reads the answer.
-    fn ask(&mut self, method: &str, target: &str, headers: &str, body: &[u8]) -> Reply {
-        let length = format!("Content-Length: {}\r\n", body.len());
-        self.send(format!(
-            "{method} {target} HTTP/1.1\r\nHost: localhost\r\n{length}{headers}\r\n"
-        ));
-        self.send(body);
-        self.reply()
-    }
-
-    /// Reads one answer: its head, then the body its length says.
-    fn reply(&mut self) -> Reply {
-        let mut head = String::new();
-        loop {
-            let mut line = String::new();
-            self.reader.read_line(&mut line).unwrap();
-            assert!(!line.is_empty(), "closed after {head:?}");
-            head.push_str(&line);
-            if line == "\r\n" {
-                break;
-            }
-        }
-        let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-        let length = head
-            .lines()
-            .find_map(|l| {
-                l.to_ascii_lowercase()
-                    .strip_prefix("content-length: ")?
-                    .parse()
-                    .ok()
-            })
-            .unwrap_or(0);
-        let mut body = vec![0; if status == 100 { 0 } else { length }];
-        self.reader.read_exact(&mut body).unwrap();
-        Reply { status, head, body }
-    }
-}
+use support::TestServer;
+use support::http::Conn;
 
 // ---------------------------------------------------------------------------
 // Folders over HTTP are kept; FERRY/1's are implicit
@@ -98,7 +19,7 @@ impl Conn {
 
 #[test]
 fn an_http_delete_of_a_folders_last_file_keeps_the_folder() {
-    let server = server();
+    let server = TestServer::start_http();
     let mut conn = Conn::open(server.http.unwrap());
     assert_eq!(conn.ask("PUT", "/a/b/x", "", b"x").status, 201);
     assert_eq!(conn.ask("DELETE", "/a/b/x", "", b"").status, 204);
@@ -111,7 +32,7 @@ fn an_http_delete_of_a_folders_last_file_keeps_the_folder() {
 
 #[test]
 fn an_http_move_keeps_the_folder_it_empties() {
-    let server = server();
+    let server = TestServer::start_http();
     let mut conn = Conn::open(server.http.unwrap());
     assert_eq!(conn.ask("PUT", "/from/x", "", b"x").status, 201);
     let moved = conn.ask("MOVE", "/from/x", "Destination: /to/y\r\n", b"");
@@ -125,7 +46,7 @@ fn an_http_move_keeps_the_folder_it_empties() {
 
 #[test]
 fn ferry_del_and_move_still_prune_the_folders_they_empty() {
-    let server = server();
+    let server = TestServer::start_http();
     let mut client = server.client();
     client.put_bytes("a/b/x", b"x").unwrap();
     client.put_bytes("c/d/y", b"y").unwrap();
@@ -141,7 +62,7 @@ fn ferry_del_and_move_still_prune_the_folders_they_empty() {
 /// client made first (MKCOL, or a file since deleted) stays.
 #[test]
 fn a_failed_http_upload_keeps_the_folder_it_found() {
-    let server = server();
+    let server = TestServer::start_http();
     let addr = server.http.unwrap();
     assert_eq!(Conn::open(addr).ask("MKCOL", "/kept/", "", b"").status, 201);
     // A plain client's upload (a DAV client's would need kept/new/).
@@ -162,7 +83,7 @@ fn a_failed_http_upload_keeps_the_folder_it_found() {
 
 #[test]
 fn a_dav_clients_put_without_its_parent_is_409_a_plain_put_makes_it() {
-    let server = server();
+    let server = TestServer::start_http();
     let addr = server.http.unwrap();
     // A client that spoke WebDAV on the connection before.
     let mut dav = Conn::open(addr);
@@ -185,7 +106,7 @@ fn a_dav_clients_put_without_its_parent_is_409_a_plain_put_makes_it() {
 
 #[test]
 fn a_dav_clients_move_of_a_file_without_the_parent_is_409() {
-    let server = server();
+    let server = TestServer::start_http();
     let addr = server.http.unwrap();
     std::fs::write(server.path("f"), b"f").unwrap();
     let mut dav = Conn::open(addr);
@@ -209,7 +130,7 @@ fn a_dav_clients_move_of_a_file_without_the_parent_is_409() {
 /// make it a DAV client, so its uploads still make their folders.
 #[test]
 fn a_folders_move_does_not_make_the_page_a_dav_client() {
-    let server = server();
+    let server = TestServer::start_http();
     let mut page = Conn::open(server.http.unwrap());
     assert_eq!(page.ask("PUT", "/d/x", "", b"x").status, 201);
     let moved = page.ask("MOVE", "/d/", "Destination: /e/\r\n", b"");
@@ -226,7 +147,7 @@ fn a_folders_move_does_not_make_the_page_a_dav_client() {
 /// in, once, and its answer when the body is.
 #[test]
 fn a_propfind_waiting_for_100_continue_is_told_to_go_on_once() {
-    let server = server();
+    let server = TestServer::start_http();
     let mut conn = Conn::open(server.http.unwrap());
     let body = "<?xml version=\"1.0\"?><D:propfind xmlns:D=\"DAV:\"><D:prop><D:getetag/></D:prop></D:propfind>";
     conn.send(format!(
@@ -248,7 +169,7 @@ fn a_propfind_waiting_for_100_continue_is_told_to_go_on_once() {
 /// One over the limit is refused at once, with nothing to wait for.
 #[test]
 fn a_propfind_over_the_limit_waiting_for_100_continue_is_refused_at_once() {
-    let server = server();
+    let server = TestServer::start_http();
     let mut conn = Conn::open(server.http.unwrap());
     conn.send(
         "PROPFIND / HTTP/1.1\r\nHost: localhost\r\nDepth: 0\r\nExpect: 100-continue\r\nContent-Length: 1000000\r\n\r\n",
@@ -262,7 +183,7 @@ fn a_propfind_over_the_limit_waiting_for_100_continue_is_refused_at_once() {
 
 #[test]
 fn a_depth_other_than_0_1_or_infinity_is_400_on_every_method_that_reads_it() {
-    let server = server();
+    let server = TestServer::start_http();
     let mut conn = Conn::open(server.http.unwrap());
     assert_eq!(conn.ask("PUT", "/f", "", b"f").status, 201);
     assert_eq!(conn.ask("MKCOL", "/d/", "", b"").status, 201);
@@ -293,7 +214,7 @@ fn a_depth_other_than_0_1_or_infinity_is_400_on_every_method_that_reads_it() {
 
 #[test]
 fn a_destination_with_the_default_port_is_this_server() {
-    let server = server();
+    let server = TestServer::start_http();
     let mut conn = Conn::open(server.http.unwrap());
     assert_eq!(conn.ask("PUT", "/a", "", b"a").status, 201);
     // The request says `Host: localhost`; the Destination adds :80.
@@ -356,7 +277,7 @@ fn webdavs_statuses_are_the_outcomes_the_metrics_count() {
 /// list is held in memory until the answer goes.
 #[test]
 fn a_207_names_at_most_ten_thousand_members_then_says_how_many_more() {
-    let server = server();
+    let server = TestServer::start_http();
     let dir = server.path("many");
     std::fs::create_dir(&dir).unwrap();
     // Symlinks are never removed: each stays, and is told.
@@ -366,38 +287,11 @@ fn a_207_names_at_most_ten_thousand_members_then_says_how_many_more() {
     let mut conn = Conn::open(server.http.unwrap());
     let answer = conn.ask("DELETE", "/many/", "", b"");
     assert_eq!(answer.status, 207, "{}", answer.head);
-    let (responses, description) = multistatus_outline(&answer.body);
+    let found = support::dav::parse(&answer);
+    let (responses, description) = (found.responses.len(), found.description);
     assert_eq!(responses, 10_000);
     assert!(
         description.starts_with("5 more members"),
         "the multistatus says {description:?}"
     );
-}
-
-/// The `<D:response>` elements of a multistatus and its own
-/// `<D:responsedescription>` (not a response's), namespaces resolved.
-fn multistatus_outline(body: &[u8]) -> (usize, String) {
-    use quick_xml::events::Event;
-    use quick_xml::name::{Namespace, ResolveResult};
-    let mut reader = quick_xml::reader::NsReader::from_reader(body);
-    let (mut depth, mut responses, mut description, mut inside) = (0, 0, String::new(), false);
-    loop {
-        let (ns, event) = reader.read_resolved_event().unwrap();
-        let dav = matches!(ns, ResolveResult::Bound(Namespace(b"DAV:")));
-        match event {
-            Event::Start(e) => {
-                depth += 1;
-                let local = e.local_name();
-                responses += usize::from(dav && depth == 2 && local.as_ref() == b"response");
-                inside = dav && depth == 2 && local.as_ref() == b"responsedescription";
-            }
-            Event::Text(t) if inside => description.push_str(&t.decode().unwrap()),
-            Event::End(_) => {
-                depth -= 1;
-                inside = false;
-            }
-            Event::Eof => return (responses, description),
-            _ => {}
-        }
-    }
 }

@@ -13,6 +13,7 @@ use super::args::ClientArgs;
 use super::output::{Output, ProgressMode, human_size};
 use crate::client::sessions::Session;
 use crate::client::{Client, ClientError};
+use crate::storage::DEFERRED_SIZE;
 
 /// `ferry sessions`.
 #[derive(Debug, Args)]
@@ -104,13 +105,22 @@ fn write_table(out: &mut dyn Write, sessions: &[Session]) -> io::Result<()> {
             "{}\t{}/{}\t{}\t{}\t{}",
             session.name,
             human_size(session.received),
-            human_size(session.size),
+            size_of(session),
             duration(session.age),
             duration(session.expires_in),
             session.id
         )?;
     }
     out.flush()
+}
+
+/// A session's size for people: `?` for a tus upload whose length is not
+/// declared yet, which `SESSIONS` tells as 2^64 − 1 (PROTOCOL.md §6.8).
+fn size_of(session: &Session) -> String {
+    match session.size {
+        DEFERRED_SIZE => "?".to_owned(),
+        size => human_size(size),
+    }
 }
 
 /// Aborts each id, reporting each result; refused ids do not stop the

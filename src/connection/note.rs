@@ -30,6 +30,8 @@ pub(super) struct Note {
     /// How it was answered: the code (`None`: success) and the file bytes
     /// the answer stated.
     answer: Option<(Option<u16>, u64)>,
+    /// An APPEND's (a tus PATCH's) body length: the bytes it moves.
+    appending: Option<u64>,
 }
 
 impl Note {
@@ -41,10 +43,15 @@ impl Note {
         }
         let declared = operation.declared();
         let (name, to) = (declared.subject, declared.to);
+        let appending = match operation {
+            Operation::Append { len, .. } => Some(*len),
+            _ => None,
+        };
         Some(Box::new(Note {
             name: name.to_owned(),
             to: to.map(str::to_owned),
             started: Some(Instant::now()),
+            appending,
             ..Note::default()
         }))
     }
@@ -56,10 +63,13 @@ impl Note {
 }
 
 /// The file bytes an answer moves: stored, or to be sent (none for a
-/// HEAD: only the length is told, without `body_follows`).
-fn answered_bytes(reply: &Reply, body_follows: bool) -> u64 {
+/// HEAD: only the length is told, without `body_follows`). An APPEND
+/// moves its body (`appending`), also the tus PATCH that completes its
+/// upload and is answered as the file stored: its line counts what it
+/// brought, as every other PATCH's does, not the whole file.
+fn answered_bytes(reply: &Reply, body_follows: bool, appending: Option<u64>) -> u64 {
     match reply {
-        Reply::Stored { size, .. } => *size,
+        Reply::Stored { size, .. } => appending.unwrap_or(*size),
         Reply::Appended { appended, .. } => *appended,
         Reply::File { len, .. } | Reply::Archive { len, .. } if body_follows => *len,
         _ => 0,
@@ -80,8 +90,10 @@ impl Connection {
         if !request_log::is_on() {
             return;
         }
-        let bytes = reply.map_or(0, |reply| answered_bytes(reply, body_follows));
         let note = self.note.get_or_insert_default();
+        let bytes = reply.map_or(0, |reply| {
+            answered_bytes(reply, body_follows, note.appending)
+        });
         note.answer = Some((code, bytes));
     }
 

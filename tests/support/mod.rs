@@ -2,6 +2,7 @@
 //! with a temporary root, and raw-socket clients that check exact bytes.
 #![allow(dead_code)] // each test crate uses a different subset
 
+pub mod dav;
 pub mod http;
 pub mod process;
 pub mod proxy;
@@ -35,6 +36,11 @@ fn init_logging() {
     });
 }
 
+/// Adds an HTTP listener on 127.0.0.1, port 0, to `config`.
+pub fn listen_http(config: &mut Config) {
+    config.listen(ferry::wire::Protocol::Http, "127.0.0.1:0".parse().unwrap());
+}
+
 /// A server running in a thread of this test process.
 pub struct TestServer {
     pub addr: SocketAddr,
@@ -58,6 +64,11 @@ impl TestServer {
     /// Starts a server with default settings.
     pub fn start() -> TestServer {
         TestServer::start_with(|_| {})
+    }
+
+    /// Starts a server with an HTTP listener beside FERRY/1's.
+    pub fn start_http() -> TestServer {
+        TestServer::start_with(listen_http)
     }
 
     /// Starts a server after `adjust` has changed its config.

@@ -2,15 +2,12 @@
 //! operations: the same URLs, grants, read-only mode and I/O pool as the
 //! files dialect, which keeps `GET`, `HEAD`, `PUT`, `DELETE` and `MOVE`
 //! (a plain `GET` of a folder is still the web page). Design:
-//! docs/webdav.md.
-//!
-//! Why it is long: the dialect's decoding, its answers and the
-//! multistatus of every live property live together, as they share the
-//! `Asked` each answer is written by; LOCK and UNLOCK are `lock.rs`'s.
+//! docs/webdav.md. PROPFIND's multistatus is `propfind.rs`'s, PROPPATCH's
+//! `proppatch.rs`'s, LOCK and UNLOCK `lock.rs`'s.
 //!
 //! ```text
 //! OPTIONS <any>                      -> 204 DAV: 1, 2, MS-Author-Via: DAV (options.rs)
-//! PROPFIND /<folder>/  Depth: 0|1    -> 207 the folder [and its members], a listing spooled on the pool
+//! PROPFIND /<folder>/  Depth: 0|1    -> 207 the folder [and its members], a listing spooled on the pool (propfind.rs)
 //! PROPFIND /<name>     Depth: 0|1    -> 207 the file (or the folder named without its /, as above)
 //! PROPFIND, no Depth or infinity     -> 403 <D:propfind-finite-depth/>
 //!   body: empty (allprop) | <propfind> allprop | propname | prop, at most 64 KiB (413);
@@ -37,33 +34,24 @@
 //!                                    -> 412 when no list holds; writes without a
 //!                                       covering lock's token 423
 //! ```
-//!
-//! Why it is long: the dialect's decoding and answers, and PROPFIND's
-//! multistatus format (`Item`, `response_of`, `Multistatus`), which is to
-//! move to a `propfind.rs` of its own once the WebDAV branches that all
-//! edit it (properties, locks, semantics) have merged; `PROPPATCH` is in
-//! `proppatch.rs` already.
 
+mod propfind;
 mod proppatch;
 
 mod client;
 mod lock;
-
-use std::sync::Arc;
 
 use super::copymove::Transfer;
 use super::dialect::{Answer, Answering, Client, Decision, Dialect, Message};
 use super::message::{Head, Refused, Resume};
 use super::options::Target;
 use super::origin::{self, Provenance, Site};
-use super::request::{bad_name, folder_prefix, overwrite, path_of, url_path};
-use super::response::{self, Framing, Head as ResponseHead, MediaType};
-use super::xml::{self, DAV, MEDIA_TYPE as XML, MULTISTATUS, Property, Propfind};
+use super::request::{bad_name, folder_prefix, overwrite, path_of};
+use super::response::{self, Framing, Head as ResponseHead};
+use super::xml::{self, MEDIA_TYPE as XML};
 use crate::access::Secret;
 use crate::name::Name;
-use crate::serve::terms::{Details, Format, Wants};
-use crate::serve::{BodyLength, ErrorKind, Operation, Piece, Reply, Request, Scope, Version};
-use crate::storage::{DavLock, FileInfo, Stamp};
+use crate::serve::{BodyLength, ErrorKind, Operation, Reply, Request, Scope};
 
 /// The dialect: WebDAV's own methods on the HTTP listener.
 #[derive(Debug)]
@@ -71,22 +59,6 @@ pub struct Webdav;
 
 /// The methods WebDAV adds (the files dialect's are served beside them).
 const METHODS: &str = "OPTIONS, PROPFIND, PROPPATCH, MKCOL, COPY, MOVE, LOCK, UNLOCK";
-/// The live properties ferry answers, in the order `allprop` lists them.
-const LIVE: [&str; 9] = [
-    "resourcetype",
-    "displayname",
-    "getcontentlength",
-    "getcontenttype",
-    "getetag",
-    "getlastmodified",
-    "creationdate",
-    "supportedlock",
-    "lockdiscovery",
-];
-
-/// RFC 4331's live properties: answered when named, never in `allprop`.
-const QUOTA: [&str; 2] = ["quota-available-bytes", "quota-used-bytes"];
-
 /// What a WebDAV request asked, as its answer needs it.
 #[derive(Debug, Clone, Copy)]
 enum Asked {
@@ -247,12 +219,7 @@ fn propfind(path: &str, depth: u8, body: &[u8]) -> Result<(Operation, Asked), Re
         None => (inner, Scope::Named),
     };
     let prefix = folder_prefix(folder)?;
-    let format = Multistatus {
-        asked,
-        depth,
-        locks: None,
-        next: Details::default(),
-    };
+    let format = propfind::Multistatus::new(asked, depth);
     let operation = Operation::List {
         prefix,
         scope,
@@ -399,249 +366,5 @@ impl Answer for WebdavAnswer {
         if !framing.head_only {
             out.extend_from_slice(body.as_bytes());
         }
-    }
-}
-
-/// The last segment of a name or folder name (without its `/`).
-fn leaf(name: &str) -> &str {
-    let name = name.strip_suffix('/').unwrap_or(name);
-    name.rsplit('/').next().unwrap_or(name)
-}
-
-/// What a response tells of one file or folder.
-struct Item {
-    /// Its URL path, percent-encoded (a folder's ends in `/`).
-    href: String,
-    display: String,
-    /// A file's size and type, and its version's tag.
-    file: Option<(u64, &'static str, String)>,
-    mtime: Option<i64>,
-    /// Its `lockdiscovery` (the live locks covering it), as XML.
-    locks: String,
-    /// What the walk read for it: dead properties, the space.
-    details: Details,
-}
-
-impl Item {
-    fn folder(href: String, display: &str, mtime: Option<i64>, details: Details) -> Item {
-        Item {
-            href,
-            display: display.to_owned(),
-            file: None,
-            mtime: mtime.or(details.mtime),
-            locks: String::new(),
-            details,
-        }
-    }
-
-    fn file(name: &str, info: FileInfo, stamp: Stamp, details: Details) -> Item {
-        let version = Version {
-            info,
-            stamp,
-            crc: None,
-            md5: None,
-        };
-        Item {
-            href: format!("/{}", url_path(name)),
-            display: leaf(name).to_owned(),
-            file: Some((
-                info.size,
-                MediaType::of(name).as_str(),
-                response::etag(&version),
-            )),
-            mtime: Some(info.mtime),
-            locks: String::new(),
-            details,
-        }
-    }
-
-    /// The value of live property `local` (XML), if it has one here.
-    fn live(&self, local: &str) -> Option<String> {
-        let rfc3339 = |t: i64| {
-            time::OffsetDateTime::from_unix_timestamp(t)
-                .ok()?
-                .format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        };
-        let space = self.details.space;
-        Some(match (local, &self.file) {
-            ("resourcetype", None) => "<D:collection/>".to_owned(),
-            ("resourcetype", Some(_)) => String::new(),
-            ("displayname", _) if !self.display.is_empty() => xml::escape(&self.display).into(),
-            ("getcontentlength", Some((size, ..))) => size.to_string(),
-            ("getcontenttype", Some((_, media, _))) => (*media).to_owned(),
-            ("getetag", Some((.., etag))) => xml::escape(etag).into(),
-            ("getlastmodified", _) => response::http_date(self.mtime?),
-            ("creationdate", _) => rfc3339(self.mtime?)?,
-            ("supportedlock", _) => lock::SUPPORTED.to_owned(),
-            ("lockdiscovery", _) => self.locks.clone(),
-            ("quota-available-bytes", _) => space?.available.to_string(),
-            ("quota-used-bytes", _) => space?.used.to_string(),
-            _ => return None,
-        })
-    }
-
-    /// Its dead property `property`, as kept (the element itself).
-    fn dead(&self, property: &Property) -> Option<&str> {
-        let props = self.details.props.iter();
-        props
-            .filter(|p| p.ns == property.ns && p.local == property.local)
-            .map(|p| p.value.as_str())
-            .next()
-    }
-}
-
-/// Appends one `<D:response>` for `item`: what it has of what was asked in
-/// a `200` propstat, what it lacks in a `404` one. `allprop` and
-/// `propname` give the live properties (not the quota: RFC 4331 3) and
-/// the dead ones.
-fn response_of(asked: &Propfind, item: &Item, out: &mut String) {
-    out.push_str("<D:response><D:href>");
-    out.push_str(&xml::escape(&item.href));
-    out.push_str("</D:href>");
-    let dav = |local: &str| Property {
-        ns: DAV.to_owned(),
-        local: local.to_owned(),
-    };
-    let (mut found, mut missing) = (String::new(), String::new());
-    match asked {
-        Propfind::AllProp | Propfind::PropName => {
-            let values = matches!(asked, Propfind::AllProp);
-            for local in LIVE {
-                if let Some(value) = item.live(local) {
-                    let value = values.then_some(value.as_str());
-                    xml::element(&dav(local), value.filter(|v| !v.is_empty()), &mut found);
-                }
-            }
-            for dead in &item.details.props {
-                match values {
-                    true => found.push_str(&dead.value),
-                    false => {
-                        let name = Property {
-                            ns: dead.ns.clone(),
-                            local: dead.local.clone(),
-                        };
-                        xml::element(&name, None, &mut found);
-                    }
-                }
-            }
-        }
-        Propfind::Prop(list) => {
-            for property in list {
-                let live = (property.ns == DAV)
-                    .then(|| item.live(&property.local))
-                    .flatten();
-                match (live, item.dead(property)) {
-                    (Some(value), _) => xml::element(
-                        property,
-                        Some(&value).filter(|v| !v.is_empty()).map(|v| v.as_str()),
-                        &mut found,
-                    ),
-                    (None, Some(dead)) => found.push_str(dead),
-                    (None, None) => xml::element(property, None, &mut missing),
-                }
-            }
-        }
-    }
-    for (props, status) in [(found, "200 OK"), (missing, "404 Not Found")] {
-        if !props.is_empty() {
-            out.push_str(&format!(
-                "<D:propstat><D:prop>{props}</D:prop><D:status>HTTP/1.1 {status}</D:status></D:propstat>"
-            ));
-        }
-    }
-    out.push_str("</D:response>\n");
-}
-
-/// A folder's PROPFIND as a listing format: the multistatus written piece
-/// by piece into the spool on the pool (docs/webdav.md (c)). Depth 0
-/// writes the folder alone.
-#[derive(Debug)]
-struct Multistatus {
-    asked: Propfind,
-    depth: u8,
-    /// The live locks and the time, when `lockdiscovery` is asked for.
-    locks: Option<(Arc<[DavLock]>, i64)>,
-    /// What the walk read for the next piece.
-    next: Details,
-}
-
-impl Multistatus {
-    /// Appends `item`'s response, with the locks covering `name`.
-    fn respond(&self, mut item: Item, name: &str, text: &mut String) {
-        if let Some((locks, now)) = &self.locks {
-            item.locks = lock::discovery(locks, *now, name.trim_end_matches('/'));
-        }
-        response_of(&self.asked, &item, text);
-    }
-}
-
-impl Format for Multistatus {
-    fn wants_locks(&self) -> bool {
-        match &self.asked {
-            Propfind::AllProp => true,
-            Propfind::PropName => false,
-            Propfind::Prop(list) => list.iter().any(|p| p.is_dav("lockdiscovery")),
-        }
-    }
-
-    fn locks(&mut self, locks: Arc<[DavLock]>, now: i64) {
-        self.locks = Some((locks, now));
-    }
-
-    /// Dead properties where some may be asked for (not for a `prop` of
-    /// live ones alone), members' only at depth 1; the space for a quota
-    /// property named.
-    fn wants(&self) -> Wants {
-        let (dead, space) = match &self.asked {
-            Propfind::Prop(list) => (
-                list.iter()
-                    .any(|p| p.ns != DAV || !(LIVE.contains(&p.local.as_str()))),
-                list.iter()
-                    .any(|p| p.ns == DAV && QUOTA.contains(&p.local.as_str())),
-            ),
-            Propfind::AllProp | Propfind::PropName => (true, false),
-        };
-        Wants {
-            own: true,
-            members: dead && self.depth > 0,
-            space,
-            md5: false,
-        }
-    }
-
-    fn details(&mut self, details: Details) {
-        self.next = details;
-    }
-
-    fn put(&mut self, prefix: &str, piece: Piece<'_>, out: &mut Vec<u8>) {
-        let mut text = String::new();
-        let details = std::mem::take(&mut self.next);
-        match piece {
-            Piece::Start => {
-                text.push_str(MULTISTATUS);
-                let href = format!("/{}", url_path(prefix));
-                let item = Item::folder(href, leaf(prefix), None, details);
-                self.respond(item, prefix, &mut text);
-            }
-            Piece::Directory { name, mtime, .. } if self.depth > 0 => {
-                let href = format!("/{}", url_path(name));
-                let item = Item::folder(href, leaf(name), Some(mtime), details);
-                self.respond(item, name, &mut text);
-            }
-            Piece::File { entry, .. } if self.depth > 0 => {
-                let item = Item::file(&entry.name, entry.info, entry.stamp, details);
-                self.respond(item, &entry.name, &mut text);
-            }
-            Piece::End => text.push_str("</D:multistatus>\n"),
-            Piece::Only(entry) => {
-                text.push_str(MULTISTATUS);
-                let item = Item::file(&entry.name, entry.info, entry.stamp, details);
-                self.respond(item, &entry.name, &mut text);
-                text.push_str("</D:multistatus>\n");
-            }
-            Piece::Directory { .. } | Piece::File { .. } | Piece::Files => {}
-        }
-        out.extend_from_slice(text.as_bytes());
     }
 }

@@ -134,7 +134,9 @@ pub fn read(body: &[u8], live: impl Fn(&str) -> bool) -> Result<Vec<PropUpdate>,
 /// `PROPPATCH` of `path`: a folder if it ends in `/`, else whatever has
 /// the name (the pool finds out).
 pub(super) fn operation(path: &str, body: &[u8]) -> Result<Operation, Refused> {
-    let is_live = |local: &str| super::LIVE.contains(&local) || super::QUOTA.contains(&local);
+    let is_live = |local: &str| {
+        super::propfind::LIVE.contains(&local) || super::propfind::QUOTA.contains(&local)
+    };
     let updates = read(body, is_live).map_err(|message| (400, message))?;
     let inner = path.strip_prefix('/').unwrap_or(path);
     let (inner, folder) = match inner.strip_suffix('/') {
