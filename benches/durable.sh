@@ -29,7 +29,7 @@ STARTED=$SECONDS
 # shellcheck source=benches/lib.sh
 source "$SCRIPT_DIR/lib.sh"
 
-REPS=5 SECS=3 BASE= DIR=/var/tmp
+REPS=5 SECS=3 BASE='' DIR=/var/tmp
 while [[ $# -gt 0 ]]; do
   case $1 in
     --reps) REPS=${2:?}; shift ;;
@@ -125,6 +125,7 @@ for server in "${SERVERS[@]}"; do
   done
   echo "$row"
 done
+# shellcheck disable=SC2034 # read by name in `paired`
 for case in 4K-50 4K-1; do
   read -ra p <<<"${RATE[plain-$case]}"
   read -ra g <<<"${RATE[group-$case]}"
