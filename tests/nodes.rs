@@ -220,14 +220,22 @@ fn a_live_node_removes_a_dead_nodes_leftovers_without_a_restart() {
     );
 
     kill(a);
+    // The temp file goes, then (once its removal is flushed) the
+    // directory the cut upload made and a's journals: the pass's end.
     let deadline = Instant::now() + PATIENCE;
-    while !temp_files(root).is_empty() {
-        assert!(Instant::now() < deadline, "a's temp file is still there");
+    while !temp_files(root).is_empty()
+        || path(root, "cut").exists()
+        || path(root, ".ferry-nodes/a.dirs").exists()
+    {
+        assert!(
+            Instant::now() < deadline,
+            "a's leftovers are still there: {:?}, cut/ {}, a.dirs {}",
+            temp_files(root),
+            path(root, "cut").exists(),
+            path(root, ".ferry-nodes/a.dirs").exists()
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
-    // The directory the cut upload made went with it, and a's journals.
-    assert!(!path(root, "cut").exists());
-    assert!(!path(root, ".ferry-nodes/a.dirs").exists());
 
     // b tries a's lock every 100 ms: a restart waits out a pass, never
     // fails for it, and finds nothing left to sweep.

@@ -247,6 +247,7 @@ impl Server {
         // the journal where its sweep will find it.
         let mut storage = Storage::open_claimed(claim)?;
         storage.set_gate(config.gate.clone());
+        storage.set_durable(config.fsync);
         if let Some(offset) = &config.lock_clock {
             storage.set_lock_clock(Arc::clone(offset));
         }

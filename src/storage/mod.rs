@@ -49,6 +49,7 @@ mod cursor;
 mod dav_locks;
 mod dead_props;
 mod error;
+mod flush;
 pub mod gate;
 mod health;
 mod lock;
@@ -335,6 +336,11 @@ pub struct Storage {
     later: OnceLock<Later>,
     /// A test's hold on chosen calls (see [`gate`]).
     gate: Option<Arc<Gate>>,
+    /// Acknowledgements wait for stable storage (`--fsync`): what a power
+    /// cut must not take is flushed first (see [`Storage::set_durable`]).
+    durable: bool,
+    /// Durable commits' directory flushes, shared (group commit).
+    flusher: Arc<flush::DirFlusher>,
     /// Nothing may be written, not even a checksum record.
     read_only: bool,
     /// The root is on a memory file system (tmpfs, ramfs): its files'
@@ -406,6 +412,8 @@ impl Storage {
             checksums: checksum::Cache::default(),
             later: OnceLock::new(),
             gate: None,
+            durable: false,
+            flusher: Arc::default(),
             read_only,
         })
     }
@@ -459,6 +467,22 @@ impl Storage {
         self.in_memory
     }
 
+    /// Makes acknowledgements wait for stable storage (`--fsync`). Here
+    /// that means: each directory's line in this run's journal is flushed
+    /// before its first temp file is made (once per directory per run), so
+    /// the start-up sweep after a power cut finds every temp file the cut
+    /// left; a file's delete and rename flush their directories before they
+    /// return. Commits flush in [`Upload::commit_durably`].
+    pub fn set_durable(&mut self, durable: bool) {
+        self.durable = durable;
+    }
+
+    /// Directory flushes durable commits have made since the start (group
+    /// commit shares them: see `flush.rs`).
+    pub fn dir_flushes(&self) -> u64 {
+        self.flusher.flushes()
+    }
+
     /// Holds the calls that reach the gate's point until a test opens it.
     #[doc(hidden)]
     pub fn set_gate(&mut self, gate: Option<Arc<Gate>>) {
@@ -505,6 +529,12 @@ impl Storage {
         // file without them, never a record without its file.
         self.remove_records(dead_props::Holder::File(name.as_str()));
         rustix::fs::unlinkat(parent, leaf, AtFlags::empty())?;
+        if self.durable {
+            // `--fsync`: gone for good before the answer. Directories the
+            // prune below removes may come back (empty) after a power cut.
+            self.flusher
+                .flush(vec![rustix::io::fcntl_dupfd_cloexec(parent, 0)?])?;
+        }
         if let Some(floor) = folders.pruned_below() {
             prune_empty_dirs(&self.root, dir_of(name), floor);
         }

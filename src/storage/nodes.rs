@@ -91,7 +91,11 @@ pub(super) fn start_journal(nodes: &OwnedFd, node: &str) -> io::Result<Journal> 
             if let Some(text) = read_file(nodes, &current)? {
                 let flags = OFlags::WRONLY | OFlags::APPEND | OFlags::NOFOLLOW | OFlags::CLOEXEC;
                 let fd = rustix::fs::openat(nodes, old.as_str(), flags, Mode::empty())?;
-                File::from(fd).write_all(text.as_bytes())?;
+                let mut old = File::from(fd);
+                old.write_all(text.as_bytes())?;
+                // On the disk before the lines' first home goes: a power
+                // cut in between must not lose both.
+                old.sync_data()?;
                 rustix::fs::unlinkat(nodes, current.as_str(), AtFlags::empty())?;
             }
         }
@@ -103,6 +107,10 @@ pub(super) fn start_journal(nodes: &OwnedFd, node: &str) -> io::Result<Journal> 
         | OFlags::NOFOLLOW
         | OFlags::CLOEXEC;
     let fd = rustix::fs::openat(nodes, current.as_str(), flags, Mode::from_raw_mode(0o600))?;
+    // The names (earlier runs' journal moved aside, this run's made) on
+    // the disk once per start: a line flushed into a journal whose name a
+    // power cut takes would name nothing.
+    rustix::fs::fsync(nodes)?;
     Ok(Journal {
         file: File::from(fd),
         seen: Mutex::new(Some(HashSet::new())),
@@ -195,13 +203,19 @@ pub(super) struct Journal {
 
 impl Journal {
     /// Journals directory `dir` ("" for the root) unless this run already
-    /// has: one `write` the first time, a set lookup after. Called on an
-    /// I/O thread before a temp file is made in `dir`.
+    /// has: one `write` the first time (and, if `durable`, one
+    /// `fdatasync`), a set lookup after. Called on an I/O thread before a
+    /// temp file is made in `dir`.
+    ///
+    /// `durable` (`--fsync`) puts the line on the disk before the temp
+    /// file exists: a neighbour's commit flushes the directory, and with
+    /// it the temp file's name, at any moment after; a power cut then
+    /// must find the line that sends the start-up sweep there.
     ///
     /// # Errors
     /// The line could not be written (the directory stays unjournaled, so
     /// the next upload there tries again).
-    pub(super) fn note(&self, dir: &str) -> io::Result<()> {
+    pub(super) fn note(&self, dir: &str, durable: bool) -> io::Result<()> {
         // Held across the write: a second upload into the same new
         // directory must not make its temp file before the line is down,
         // or a crash then would leave a file no journal names.
@@ -219,6 +233,9 @@ impl Journal {
             (false, dir) => format!("{}\n", name::encode(dir)),
         };
         (&self.file).write_all(line.as_bytes())?;
+        if durable {
+            self.file.sync_data()?;
+        }
         if full {
             *seen = None;
         } else {

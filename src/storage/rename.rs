@@ -1,12 +1,14 @@
 //! A file's rename (MOVE), atomic as an upload's landing: one
 //! `renameat`, without replacing where the client asked so, carrying the
 //! file's dead properties along and pruning the folders it leaves where
-//! the protocol's folders are implicit.
+//! the protocol's folders are implicit. With `--fsync` both names are
+//! flushed before the answer.
 
 use rustix::fs::{AtFlags, RenameFlags};
 use rustix::io::Errno;
 
 use super::dead_props::Holder;
+use super::flush::with_ancestors;
 use super::gate::Point;
 use super::{Folders, Storage, StorageError, check_regular, prune_empty_dirs};
 use crate::name::Name;
@@ -42,7 +44,13 @@ impl Storage {
         if from == to {
             return Ok(true);
         }
+        let mut flush = None;
         let replaced = self.with_target(to, folders, |target| {
+            // `--fsync`: the new name's directories, opened before the
+            // rename (see `flush::with_ancestors`).
+            if self.durable {
+                flush = Some(with_ancestors(&self.root, &target.dir, &target.dir_path)?);
+            }
             let (dir, new) = (&target.dir, target.leaf.as_str());
             if overwrite {
                 rustix::fs::renameat(self.fd(&source), leaf, dir, new)?;
@@ -69,6 +77,14 @@ impl Storage {
                 Err(errno) => Err(errno.into()),
             }
         })?;
+        if let Some(dirs) = flush {
+            // The new name first, then the old one's removal: a power cut
+            // in between leaves the file under both names (where each
+            // directory is flushed on its own), never under neither.
+            self.flusher.flush(dirs)?;
+            let from_dir = rustix::io::fcntl_dupfd_cloexec(self.fd(&source), 0)?;
+            self.flusher.flush(vec![from_dir])?;
+        }
         self.move_records(Holder::File(from.as_str()), Holder::File(to.as_str()));
         if let Some(floor) = folders.pruned_below() {
             prune_empty_dirs(&self.root, super::dir_of(from), floor);

@@ -222,6 +222,15 @@ impl Storage {
             .filter(|leaf| remove_temp(&dir, path, leaf))
             .count();
         if removed > 0 {
+            // The removals on the disk before the journal that names this
+            // directory goes: otherwise a power cut after a later flush of
+            // the nodes' directory brings back files no journal names.
+            if let Err(errno) = rustix::fs::fsync(&dir) {
+                log::warn!(
+                    "could not flush {}/ after sweeping it: {errno}",
+                    display(path)
+                );
+            }
             prune_empty_dirs(&self.root, path, 0);
         }
         removed

@@ -19,11 +19,12 @@ use rustix::fs::{AtFlags, Mode, OFlags};
 use rustix::io::Errno;
 
 use super::checksum::Md5Tag;
+use super::flush::DirFlusher;
 use super::gate::{Gate, Point};
 use super::session_state::Staging;
 use super::{
-    DIR, Folders, Storage, StorageError, check_regular, checksum, open_dir_beneath,
-    prune_empty_dirs, stored_file_mode,
+    DIR, Folders, Storage, StorageError, check_regular, checksum, prune_empty_dirs,
+    stored_file_mode,
 };
 use crate::name::Name;
 
@@ -61,6 +62,8 @@ pub struct Upload {
     pub(super) replaces: bool,
     /// A test's hold on commits (see [`super::gate`]).
     pub(super) gate: Option<Arc<Gate>>,
+    /// Where a durable commit's directory flushes are shared.
+    pub(super) flusher: Arc<DirFlusher>,
     /// The modification time (Unix seconds) the client asked for, set on
     /// the staged file just before the commit.
     pub(super) mtime: Option<i64>,
@@ -193,8 +196,9 @@ impl Upload {
 
     /// As [`Upload::commit`], and on stable storage when it returns: the
     /// data is flushed before the rename, then the directory entry and those
-    /// of its ancestors (directories this upload may have created). Blocks
-    /// for as long as the disk takes: call it off the reactor thread.
+    /// of its ancestors (directories this upload may have created), in one
+    /// batch with the other commits under way (group commit, `flush.rs`).
+    /// Blocks for as long as the disk takes: call it off the reactor thread.
     ///
     /// # Errors
     /// As [`Upload::commit`], plus any error flushing (507, 500); a flush
@@ -206,15 +210,9 @@ impl Upload {
         self.file.sync_all()?;
         // Opened before the rename: running out of descriptors must fail
         // the commit before it happens, not after.
-        let ancestors = self.ancestors()?;
+        let dirs = super::flush::with_ancestors(&self.root, &self.dir, &self.dir_path)?;
         self.rename_into_place()?;
-        let flushed = (|| {
-            rustix::fs::fsync(&self.dir)?;
-            for dir in &ancestors {
-                rustix::fs::fsync(dir)?;
-            }
-            Ok(())
-        })();
+        let flushed = self.flusher.flush(dirs).map_err(StorageError::from);
         // Only once the file is durably in place does the session go: a
         // crash before leaves it, and its bytes, where they were.
         self.forget_session();
@@ -240,21 +238,6 @@ impl Upload {
             self.pause(Point::Forget);
             staging.forget();
         }
-    }
-
-    /// The directories above the target's, up to the root, for flushing
-    /// the entries of directories this upload may have created.
-    fn ancestors(&self) -> Result<Vec<OwnedFd>, StorageError> {
-        let mut ancestors = Vec::new();
-        let mut path = self.dir_path.as_str();
-        while !path.is_empty() {
-            path = path.rsplit_once('/').map_or("", |(parent, _)| parent);
-            ancestors.push(match path {
-                "" => rustix::io::fcntl_dupfd_cloexec(&*self.root, 0)?,
-                path => open_dir_beneath(&self.root, path)?,
-            });
-        }
-        Ok(ancestors)
     }
 }
 
@@ -287,7 +270,7 @@ impl Drop for Upload {
 /// the root), the file's name in it, and whether one exists already.
 pub(super) struct Target {
     pub(super) dir: OwnedFd,
-    dir_path: String,
+    pub(super) dir_path: String,
     floor: usize,
     pub(super) leaf: String,
     pub(super) replaces: bool,
@@ -313,7 +296,11 @@ impl Storage {
         self.with_target(name, folders, |target| {
             // Journaled before the file exists: a crash in between leaves
             // a directory to look into, never a file nobody looks for.
-            if let Some(Err(err)) = self.journal.as_ref().map(|j| j.note(&target.dir_path)) {
+            if let Some(Err(err)) = self
+                .journal
+                .as_ref()
+                .map(|j| j.note(&target.dir_path, self.durable))
+            {
                 log::warn!(
                     "could not journal {}/ (a temp file left there by a crash would stay): {err}",
                     if target.dir_path.is_empty() {
@@ -363,6 +350,7 @@ impl Storage {
             floor: target.floor,
             replaces: target.replaces,
             gate: self.gate.clone(),
+            flusher: Arc::clone(&self.flusher),
             mtime: None,
             md5: None,
         }

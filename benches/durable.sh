@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# benches/durable.sh: what durable acknowledgements (--fsync) cost, and
+# what group commit (storage/flush.rs) wins back (issue 30). Three servers
+# run side by side on a disk-backed folder (not tmpfs: a flush there is
+# free): without --fsync, with --fsync as before group commit (--base, a
+# binary built before it), and with --fsync and group commit (this
+# checkout). `ferry bench --op put` drives 4 KiB and 1 MiB PUTs over 1 and
+# 50 connections (each connection a file of its own, all in one folder) at
+# each in turn, the order rotated every repetition: a disk's speed varies
+# several-fold from run to run, so the figures are medians of interleaved
+# repetitions, each run after a `sync`. Then one counting pass per server under
+# `strace -f -c -e trace=fsync,fdatasync,syncfs` (slower, so only the
+# counts are kept): flushes per upload.
+#
+#   benches/durable.sh --base PATH [--reps N] [--seconds S] [--dir DIR]
+#
+# --dir: where the roots go (default /var/tmp; refused if tmpfs/ramfs).
+# Without --base the "before" column is left out. FERRY_BIN,
+# CARGO_TARGET_DIR: as for compare.sh. Bounded in time; servers and files
+# are removed on exit.
+
+set -euo pipefail
+shopt -s inherit_errexit
+
+SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$SCRIPT_DIR/.." && pwd)
+NAME=durable.sh
+STARTED=$SECONDS
+# shellcheck source=benches/lib.sh
+source "$SCRIPT_DIR/lib.sh"
+
+REPS=5 SECS=3 BASE='' DIR=/var/tmp
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --reps) REPS=${2:?}; shift ;;
+    --seconds) SECS=${2:?}; shift ;;
+    --base) BASE=${2:?}; shift ;;
+    --dir) DIR=${2:?}; shift ;;
+    -h | --help) sed -n '2,/^$/p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) die "unknown argument: $1 (try --help)" ;;
+  esac
+  shift
+done
+
+fs=$(stat -f -c %T "$DIR")
+case $fs in tmpfs | ramfs) die "$DIR is on $fs: flushes are free there; give --dir on a disk" ;; esac
+command -v strace >/dev/null || install_missing strace
+WORK=$(mktemp -d "$DIR/ferry-durable.XXXXXX")
+PIDS=()
+cleanup() {
+  for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+start_watchdog $((REPS * 12 * (SECS + 5) + 600))
+find_ferry
+
+SERVERS=(plain group)
+start_server plain "$FERRY" "$WORK/plain.log" --log-level warn
+start_server group "$FERRY" "$WORK/group.log" --log-level warn --fsync
+if [[ -n $BASE ]]; then
+  SERVERS=(plain before group)
+  start_server before "$BASE" "$WORK/before.log" --log-level warn --fsync
+fi
+say "roots under $WORK ($fs)"
+
+declare -A RATE
+bench() { # server size connections seconds -> the JSON report's path
+  local port=PORT_$1 out=$WORK/$1-$2-$3.json
+  # Each run starts with no dirty pages of the last one: a journal commit
+  # (any flush) writes out what an earlier run left unflushed.
+  sync
+  timeout $(($4 + 60)) "$FERRY" bench --server "127.0.0.1:${!port}" --op put --size "$2" \
+    --connections "$3" --duration "$4" --json >"$out"
+  echo "$out"
+}
+for ((rep = 0; rep < REPS; rep++)); do
+  for size in 4K 1M; do
+    for conns in 1 50; do
+      n=${#SERVERS[@]}
+      for ((i = 0; i < n; i++)); do
+        server=${SERVERS[(i + rep) % n]}
+        out=$(bench "$server" "$size" "$conns" "$SECS")
+        RATE[$server-$size-$conns]+="$(jget "$out" ops_per_sec) "
+        say "rep $rep $server $size x$conns: $(jget "$out" ops_per_sec) PUTs/s, errors $(jget "$out" errors)"
+      done
+    done
+  done
+done
+
+# Flushes per upload: strace attached to each server for one more run.
+declare -A FLUSHES
+for size in 4K 1M; do
+  for conns in 1 50; do
+    for server in "${SERVERS[@]}"; do
+      pid=PID_$server
+      strace -f -c -e trace=fsync,fdatasync,syncfs -p "${!pid}" -o "$WORK/strace" &
+      tracer=$!
+      sleep 0.5 # strace attaches to every thread before the run starts
+      out=$(bench "$server" "$size" "$conns" 2)
+      kill -INT "$tracer"
+      wait "$tracer" || true
+      calls=$(awk '$NF ~ /^(fsync|fdatasync|syncfs)$/ { n += $4 } END { print n + 0 }' "$WORK/strace")
+      FLUSHES[$server-$size-$conns]=$(calc "$calls / $(jget "$out" ops)" 2)
+    done
+  done
+done
+
+label() {
+  case $1 in
+    plain) echo "no --fsync" ;;
+    before) echo "--fsync, before group commit" ;;
+    group) echo "--fsync, group commit" ;;
+  esac
+}
+echo
+echo "PUTs/s on $fs ($DIR), ${SECS}s x $REPS interleaved, median [min–max]; flushes per upload (strace pass)"
+echo "| | 4 KiB x1 | 4 KiB x50 | 1 MiB x1 | 1 MiB x50 |"
+echo "|---|---|---|---|---|"
+for server in "${SERVERS[@]}"; do
+  row="| $(label "$server") |"
+  for case in 4K-1 4K-50 1M-1 1M-50; do
+    read -ra values <<<"${RATE[$server-$case]}"
+    row+=" $(spread 0 "${values[@]}") (${FLUSHES[$server-$case]}) |"
+  done
+  echo "$row"
+done
+# shellcheck disable=SC2034 # read by name in `paired`
+for case in 4K-50 4K-1; do
+  read -ra p <<<"${RATE[plain-$case]}"
+  read -ra g <<<"${RATE[group-$case]}"
+  echo "$case: group commit / no --fsync: $(paired g p)"
+  if [[ -n $BASE ]]; then
+    read -ra b <<<"${RATE[before-$case]}"
+    echo "$case: group commit / before: $(paired g b)"
+  fi
+done
