@@ -9,10 +9,11 @@ use std::time::Instant;
 
 use log::warn;
 
-use super::digest::Digesting;
+use super::digest::{BodyDigests, Digesting, INCOMPLETE_BODY};
 use super::piece::PieceCheck;
-use super::{ErrorKind, Failure, Next, Outcome, Trailer};
+use super::{BAD_SIGNATURE, ErrorKind, Failure, Next, Outcome, Trailer};
 use crate::access::Owner;
+use crate::aws_chunked::{AwsChunkError, AwsChunked};
 use crate::chunked::ChunkDecoder;
 use crate::config::Config;
 use crate::name::Name;
@@ -72,6 +73,11 @@ pub struct Receive {
     pub(super) piece: Option<Box<PieceCheck>>,
     /// A PUT's body digests (S3's), checked before the commit.
     pub(super) digests: Option<Box<Digesting>>,
+    /// An S3 body's `aws-chunked` coding, decoded after the framing and
+    /// before everything else (the file gets its payload only).
+    aws: Option<Box<AwsChunked>>,
+    /// Why the body's coding refused it: the upload stops.
+    refused: Option<Failure>,
 }
 
 /// Chunk payloads this large are written on their own; smaller ones are
@@ -136,7 +142,32 @@ impl Receive {
             commit_at: None,
             piece: None,
             digests: None,
+            aws: None,
+            refused: None,
         })
+    }
+
+    /// Holds the body against the digests `stated` (S3's), decoding its
+    /// `aws-chunked` coding first if it has one.
+    pub fn digesting(mut self: Box<Self>, stated: Option<Box<BodyDigests>>) -> Box<Receive> {
+        if let Some(mut stated) = stated {
+            self.aws = stated.coding.take().map(|c| Box::new(AwsChunked::new(*c)));
+            self.digests = Some(Box::new(Digesting::new(*stated)));
+        }
+        self
+    }
+
+    /// An `aws-chunked` body's trailer fields once it is whole (none
+    /// without the coding), and its payload's size.
+    ///
+    /// # Errors
+    /// The body ended before its coding did.
+    pub fn coded_end(&self) -> Result<Option<(u64, Vec<(String, String)>)>, Failure> {
+        match &self.aws {
+            None => Ok(None),
+            Some(aws) if aws.is_done() => Ok(Some((aws.decoded(), aws.trailers().to_vec()))),
+            Some(_) => Err(Failure::new(ErrorKind::BadRequest, INCOMPLETE_BODY)),
+        }
     }
 
     /// Takes the body's bytes at the front of `data` that it needs now
@@ -157,7 +188,11 @@ impl Receive {
         let take = take.min(self.room());
         self.left -= take as u64;
         match self.write(&data[..take]) {
-            Ok(()) => (take, Ok(self)),
+            Ok(()) => match self.refused.take() {
+                // The rest of the body is not worth reading.
+                Some(failure) => (take, Err(super::abandon(self, failure, Next::Close))),
+                None => (take, Ok(self)),
+            },
             // Removing the temp file is disk work: on the pool.
             Err(err) => (take, Err(super::write_failed(self, err, client))),
         }
@@ -217,6 +252,9 @@ impl Receive {
             if let Err(err) = written {
                 warn!("#{client} PUT {} failed: {err}", self.name);
                 break Some(self.failure(err));
+            }
+            if let Some(failure) = self.refused.take() {
+                break Some(failure);
             }
         };
         match failure {
@@ -452,6 +490,48 @@ impl Receive {
             }
             None => data,
         };
+        match self.aws.take() {
+            None => self.write_payload(data),
+            Some(mut aws) => {
+                let written = self.decode_aws(&mut aws, data);
+                self.aws = Some(aws);
+                written
+            }
+        }
+    }
+
+    /// Passes on the payload of `data`, coded `aws-chunked`; a coding
+    /// that refuses the body leaves its failure in `refused`, and the rest
+    /// of `data` unread.
+    fn decode_aws(&mut self, aws: &mut AwsChunked, mut data: &[u8]) -> Result<(), StorageError> {
+        while !data.is_empty() && self.refused.is_none() {
+            match aws.decode(data) {
+                Ok((used, payload)) => {
+                    data = &data[used..];
+                    self.write_payload(payload)?;
+                }
+                Err(err) => {
+                    warn!("PUT {}: aws-chunked body refused: {err:?}", self.name);
+                    self.refused = Some(match err {
+                        AwsChunkError::Malformed(why) => Failure::new(ErrorKind::BadRequest, why),
+                        AwsChunkError::Signature => {
+                            Failure::new(ErrorKind::Unauthorized, BAD_SIGNATURE)
+                        }
+                        AwsChunkError::Length => {
+                            Failure::new(ErrorKind::BadRequest, INCOMPLETE_BODY)
+                        }
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Passes payload bytes on: checksums, then the sink (or gathered).
+    fn write_payload(&mut self, data: &[u8]) -> Result<(), StorageError> {
+        if data.is_empty() {
+            return Ok(());
+        }
         self.crc = crc32c::crc32c_append(self.crc, data);
         if let Some(piece) = &mut self.piece {
             piece.update(data);

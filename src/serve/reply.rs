@@ -31,6 +31,8 @@ pub enum Reply {
         session: Option<String>,
         /// Their MD5, where the request asked for it (S3's `ETag`).
         md5: Option<[u8; 16]>,
+        /// The additional checksum they were verified against (S3's).
+        checksum: Option<Box<super::digest::Checksum>>,
     },
     /// A folder's removal (or copy) left these members (by name; a
     /// folder's ends in `/`), each for its reason, and this many more not

@@ -9,7 +9,7 @@
 //! ```
 
 use super::Asked;
-use crate::serve::digest::SHA256_MISMATCH;
+use crate::serve::digest::{INCOMPLETE_BODY, SHA256_MISMATCH};
 use crate::serve::{BAD_SIGNATURE, ErrorKind, Failure, UNKNOWN_KEY};
 
 /// An S3 error code ferry answers with.
@@ -19,6 +19,8 @@ pub enum Code {
     AccessDenied,
     /// An `Authorization` value that is not SigV4's.
     AuthorizationHeaderMalformed,
+    /// A presigned URL's `X-Amz-*` parameters that are not SigV4's.
+    AuthorizationQueryParametersError,
     /// The body is not the one its `Content-MD5` states.
     BadDigest,
     /// A file has the bucket's name.
@@ -29,6 +31,8 @@ pub enum Code {
     BucketNotEmpty,
     /// Over `--max-file-size`.
     EntityTooLarge,
+    /// An `aws-chunked` payload not as long as its declared length.
+    IncompleteBody,
     /// The disk or quota is full.
     InsufficientStorage,
     /// Anything else on the server's side.
@@ -83,8 +87,10 @@ impl Code {
         use Code::*;
         match self {
             AuthorizationHeaderMalformed
+            | AuthorizationQueryParametersError
             | BadDigest
             | EntityTooLarge
+            | IncompleteBody
             | InvalidArgument
             | InvalidBucketName
             | InvalidDigest
@@ -145,6 +151,7 @@ pub fn code_of(asked: Asked, failure: &Failure) -> Code {
             Code::XAmzContentSHA256Mismatch
         }
         ErrorKind::ChecksumMismatch => Code::BadDigest,
+        ErrorKind::BadRequest if failure.message == INCOMPLETE_BODY => Code::IncompleteBody,
         ErrorKind::BadRequest => Code::InvalidRequest,
         ErrorKind::Throttled | ErrorKind::Busy => Code::SlowDown,
         ErrorKind::Unavailable => Code::ServiceUnavailable,
