@@ -189,8 +189,12 @@ impl Receive {
         self.left -= take as u64;
         match self.write(&data[..take]) {
             Ok(()) => match self.refused.take() {
-                // The rest of the body is not worth reading.
-                Some(failure) => (take, Err(super::abandon(self, failure, Next::Close))),
+                // Nothing of the rest is stored; it is drained, where the
+                // limits allow, so that the client reads the answer.
+                Some(failure) => {
+                    let next = super::skip_body(super::Body::fixed(self.left), config);
+                    (take, Err(super::abandon(self, failure, next)))
+                }
                 None => (take, Ok(self)),
             },
             // Removing the temp file is disk work: on the pool.
