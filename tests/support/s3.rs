@@ -32,7 +32,23 @@ impl S3Server {
     /// A server whose holders each have a token and an S3 key with their
     /// grants, and `anonymous` grants for unsigned requests.
     pub fn start(holders: &[(&str, &[&str])], anonymous: &[&str]) -> S3Server {
+        S3Server::start_with(holders, anonymous, false)
+    }
+
+    /// [`S3Server::start`], its listeners over TLS (the certificate,
+    /// self-signed for localhost and 127.0.0.1, in [`S3Server::ca`]).
+    pub fn start_tls(holders: &[(&str, &[&str])]) -> S3Server {
+        S3Server::start_with(holders, &[], true)
+    }
+
+    /// The certificate of a server started with TLS.
+    pub fn ca(&self) -> std::path::PathBuf {
+        self.dir.path().join("server-cert.pem")
+    }
+
+    fn start_with(holders: &[(&str, &[&str])], anonymous: &[&str], tls: bool) -> S3Server {
         let dir = tempfile::tempdir().unwrap();
+        let tls = tls.then(|| super::tls::self_signed(dir.path(), "server"));
         let mut file = TokensFile::default();
         let (mut signers, mut tokens) = (Vec::new(), Vec::new());
         for (name, grants) in holders {
@@ -57,6 +73,9 @@ impl S3Server {
                 anonymous: anonymous.iter().map(|g| Grant::parse(g).unwrap()).collect(),
                 no_auth: false,
             };
+            if let Some(files) = tls {
+                c.serve_tls(files);
+            }
         });
         let s3 = server_s3_addr(&server);
         S3Server {
