@@ -63,12 +63,15 @@ fn signed_chunks_are_checked_and_only_the_payload_is_stored() {
     }
 }
 
+/// A change made to a body after it was signed.
+type Alteration = Box<dyn FnOnce(&mut Vec<u8>)>;
+
 #[test]
 fn an_altered_or_unsigned_chunk_stops_the_upload_and_stores_nothing() {
     let s = bucket();
     let me = &s.signers[0];
     let body = data(150_000);
-    let alterations: [(&str, Box<dyn FnOnce(&mut Vec<u8>)>); 4] = [
+    let alterations: [(&str, Alteration); 4] = [
         // A byte of the second chunk's data.
         ("data", Box::new(|b: &mut Vec<u8>| b[70_000] ^= 1)),
         // The first chunk's signature.

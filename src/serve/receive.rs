@@ -80,6 +80,10 @@ pub struct Receive {
     refused: Option<Failure>,
 }
 
+/// An `aws-chunked` body's end: its payload's size and its trailer's
+/// fields.
+pub type CodedEnd = (u64, Vec<(String, String)>);
+
 /// Chunk payloads this large are written on their own; smaller ones are
 /// gathered, up to [`GATHER_LIMIT`] bytes per write, so that a body of
 /// one-byte chunks costs a system call per read, not per chunk.
@@ -162,7 +166,7 @@ impl Receive {
     ///
     /// # Errors
     /// The body ended before its coding did.
-    pub fn coded_end(&self) -> Result<Option<(u64, Vec<(String, String)>)>, Failure> {
+    pub fn coded_end(&self) -> Result<Option<CodedEnd>, Failure> {
         match &self.aws {
             None => Ok(None),
             Some(aws) if aws.is_done() => Ok(Some((aws.decoded(), aws.trailers().to_vec()))),
