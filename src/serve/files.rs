@@ -347,7 +347,7 @@ pub fn finish_receive(receive: Box<Receive>, client: u64) -> Outcome {
             drop(receive);
             return Outcome::failed(failure, Next::Request);
         }
-        let coded = match receive.coded_end() {
+        let coded = match receive.coded.as_ref().map(|coded| coded.end()).transpose() {
             Ok(coded) => coded,
             Err(failure) => {
                 warn!("#{client} PUT {}: {}", receive.name, failure.message);

@@ -9,23 +9,16 @@ use std::time::Instant;
 
 use log::warn;
 
-use super::digest::{BodyDigests, Digesting, INCOMPLETE_BODY};
+use super::coded::Coded;
+use super::digest::{BodyDigests, Digesting};
 use super::piece::PieceCheck;
-use super::{BAD_SIGNATURE, ErrorKind, Failure, Next, Outcome, Trailer};
+use super::sink::{Sink, WriteBehind, write_to};
+use super::{ErrorKind, Failure, Next, Outcome, Trailer};
 use crate::access::Owner;
-use crate::aws_chunked::{AwsChunkError, AwsChunked};
 use crate::chunked::ChunkDecoder;
 use crate::config::Config;
 use crate::name::Name;
-use crate::storage::{Appender, StorageError, Upload};
-
-/// Where a body that is arriving goes.
-pub enum Sink {
-    /// A PUT's temp file.
-    File(Upload),
-    /// An upload session (APPEND).
-    Session(Appender),
-}
+use crate::storage::StorageError;
 
 /// A PUT or APPEND whose body is arriving.
 ///
@@ -75,14 +68,10 @@ pub struct Receive {
     pub(super) digests: Option<Box<Digesting>>,
     /// An S3 body's `aws-chunked` coding, decoded after the framing and
     /// before everything else (the file gets its payload only).
-    aws: Option<Box<AwsChunked>>,
+    pub(super) coded: Option<Coded>,
     /// Why the body's coding refused it: the upload stops.
     refused: Option<Failure>,
 }
-
-/// An `aws-chunked` body's end: its payload's size and its trailer's
-/// fields.
-pub type CodedEnd = (u64, Vec<(String, String)>);
 
 /// Chunk payloads this large are written on their own; smaller ones are
 /// gathered, up to [`GATHER_LIMIT`] bytes per write, so that a body of
@@ -94,28 +83,6 @@ const GATHER_LIMIT: usize = 64 * 1024;
 /// deferred; an uploading connection gathers into a second buffer of this
 /// size while the pool writes the first.
 pub const DEFERRED_WRITE: usize = 512 * 1024;
-
-/// A receive's sink and a buffer of its bytes, on their way to the I/O
-/// pool to be written, and back.
-pub struct WriteBehind {
-    sink: Sink,
-    buffer: Vec<u8>,
-    result: Result<(), StorageError>,
-}
-
-impl WriteBehind {
-    /// Writes the buffer (on the I/O pool).
-    pub fn run(mut self) -> WriteBehind {
-        self.result = write_to(&mut self.sink, &self.buffer);
-        self
-    }
-
-    /// Ends it for a receive that has gone (on the I/O pool): what was
-    /// written of an APPEND stays staged; a PUT's temp file goes.
-    pub fn settle(self) {
-        drop(self.sink);
-    }
-}
 
 impl Receive {
     /// A body of `size` bytes (or chunked) for `name`, going to `sink`.
@@ -146,7 +113,7 @@ impl Receive {
             commit_at: None,
             piece: None,
             digests: None,
-            aws: None,
+            coded: None,
             refused: None,
         })
     }
@@ -155,23 +122,10 @@ impl Receive {
     /// `aws-chunked` coding first if it has one.
     pub fn digesting(mut self: Box<Self>, stated: Option<Box<BodyDigests>>) -> Box<Receive> {
         if let Some(mut stated) = stated {
-            self.aws = stated.coding.take().map(|c| Box::new(AwsChunked::new(*c)));
+            self.coded = stated.coding.take().map(|coding| Coded::new(*coding));
             self.digests = Some(Box::new(Digesting::new(*stated)));
         }
         self
-    }
-
-    /// An `aws-chunked` body's trailer fields once it is whole (none
-    /// without the coding), and its payload's size.
-    ///
-    /// # Errors
-    /// The body ended before its coding did.
-    pub fn coded_end(&self) -> Result<Option<CodedEnd>, Failure> {
-        match &self.aws {
-            None => Ok(None),
-            Some(aws) if aws.is_done() => Ok(Some((aws.decoded(), aws.trailers().to_vec()))),
-            Some(_) => Err(Failure::new(ErrorKind::BadRequest, INCOMPLETE_BODY)),
-        }
     }
 
     /// Takes the body's bytes at the front of `data` that it needs now
@@ -462,22 +416,12 @@ impl Receive {
         }
     }
 
-    /// What to tell the client of `err`, a failed write: a session out of
-    /// space says how much it keeps staged and how to free it now, since
-    /// those bytes stay until the session expires (the one home of that
-    /// message).
+    /// What to tell the client of `err`, a failed write (see
+    /// [`Sink::failure`]).
     pub fn failure(&self, err: StorageError) -> Failure {
-        match (&err, &self.sink) {
-            (StorageError::NoSpace, Some(Sink::Session(appender))) => Failure::new(
-                ErrorKind::NoSpace,
-                format!(
-                    "disk full: {} bytes staged for {}; ferry sessions abort {} frees them",
-                    appender.staged(),
-                    self.name.encoded(),
-                    appender.id()
-                ),
-            ),
-            _ => err.into(),
+        match &self.sink {
+            Some(sink) => sink.failure(&self.name, err),
+            None => err.into(),
         }
     }
 
@@ -498,41 +442,22 @@ impl Receive {
             }
             None => data,
         };
-        match self.aws.take() {
-            None => self.write_payload(data),
-            Some(mut aws) => {
-                let written = self.decode_aws(&mut aws, data);
-                self.aws = Some(aws);
-                written
+        let Some(mut coded) = self.coded.take() else {
+            return self.write_payload(data);
+        };
+        let written = coded.decode(data, |payload| self.write_payload(payload));
+        self.coded = Some(coded);
+        match written? {
+            Ok(()) => Ok(()),
+            Err(refused) => {
+                warn!(
+                    "PUT {}: aws-chunked body refused: {}",
+                    self.name, refused.message
+                );
+                self.refused = Some(refused);
+                Ok(())
             }
         }
-    }
-
-    /// Passes on the payload of `data`, coded `aws-chunked`; a coding
-    /// that refuses the body leaves its failure in `refused`, and the rest
-    /// of `data` unread.
-    fn decode_aws(&mut self, aws: &mut AwsChunked, mut data: &[u8]) -> Result<(), StorageError> {
-        while !data.is_empty() && self.refused.is_none() {
-            match aws.decode(data) {
-                Ok((used, payload)) => {
-                    data = &data[used..];
-                    self.write_payload(payload)?;
-                }
-                Err(err) => {
-                    warn!("PUT {}: aws-chunked body refused: {err:?}", self.name);
-                    self.refused = Some(match err {
-                        AwsChunkError::Malformed(why) => Failure::new(ErrorKind::BadRequest, why),
-                        AwsChunkError::Signature => {
-                            Failure::new(ErrorKind::Unauthorized, BAD_SIGNATURE)
-                        }
-                        AwsChunkError::Length => {
-                            Failure::new(ErrorKind::BadRequest, INCOMPLETE_BODY)
-                        }
-                    });
-                }
-            }
-        }
-        Ok(())
     }
 
     /// Passes payload bytes on: checksums, then the sink (or gathered).
@@ -571,16 +496,5 @@ impl Receive {
             Some(decoder) => decoder.is_done(),
             None => self.left == 0,
         }
-    }
-}
-
-/// Writes `data` to `sink`.
-fn write_to(sink: &mut Sink, data: &[u8]) -> Result<(), StorageError> {
-    if data.is_empty() {
-        return Ok(());
-    }
-    match sink {
-        Sink::File(upload) => upload.write(data),
-        Sink::Session(appender) => appender.write(data),
     }
 }
