@@ -176,8 +176,9 @@ impl Fields {
                 fields.decoded_length = text();
             } else if is("x-amz-trailer") {
                 fields.trailer = text().map(|t| t.to_ascii_lowercase());
-            } else if name.len() > 15
-                && name[..15].eq_ignore_ascii_case("x-amz-checksum-")
+            } else if name
+                .get(..15)
+                .is_some_and(|start| start.eq_ignore_ascii_case("x-amz-checksum-"))
                 && !is("x-amz-checksum-type")
                 && !is("x-amz-checksum-algorithm")
             {
