@@ -33,6 +33,7 @@
 //!   bytes, apart from the I/O pool.
 //! - [`tar`]: the tar format of folder downloads (sans-IO).
 //! - [`chunked`]: the chunked body coding HTTP/1.1 and FERRY/1 share (sans-IO).
+//! - [`aws_chunked`]: S3's `aws-chunked` body coding, signed chunks checked (sans-IO).
 //! - [`socket`]: nonblocking socket calls mapped to outcomes.
 //! - [`stderr_relay`]: keeps `ferry serve`'s standard error writable, so a
 //!   closed log pipe never ends the server.
@@ -53,6 +54,7 @@
 #![warn(missing_docs)]
 
 pub mod access;
+pub mod aws_chunked;
 pub mod bench;
 pub mod checksums;
 pub mod chunked;

@@ -218,7 +218,7 @@ fn what_is_not_served_says_so_in_xml() {
         ("/bkt/k", &[]),
         &[],
         b"x",
-        Payload::Stated("STREAMING-AWS4-HMAC-SHA256-PAYLOAD"),
+        Payload::Stated("STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD"),
     );
     assert_eq!(code(&streaming), "NotImplemented");
     let range = me.send(s.s3, "GET", ("/bkt/k", &[]), &[], b"", Payload::Signed);

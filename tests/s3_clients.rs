@@ -1,20 +1,19 @@
 //! The S3 listener with the clients people use, as their users run them:
 //! boto3 (`tests/clients/s3_boto3.py`: every operation of the first
-//! slice, ranges, pagination, a key like `é&+"`, and the errors it
-//! The S3 listener with the clients people use, as their users run them:
-//! boto3 (`tests/clients/s3_boto3.py`: every operation of the first
-//! slice, ranges, pagination, a key like `é&+"`, and the errors it
-//! raises; `tests/clients/s3_boto3_multipart.py`: multipart uploads by
-//! hand and by `upload_file`), the AWS CLI (`mb`, `cp` of 2 KiB, 5 MiB
-//! and 20 MiB, the last in parts, both ways, `ls`, `rm`; `sync` both ways
-//! with `--delete`, `rm --recursive`, `s3api head-object` and `get-object
-//! --range`), rclone (`copy` of 50 files and one of 30 MiB, `check`,
-//! `sync` with a deletion, times kept) and s3cmd (`mb`, `put`, `ls`,
-//! `get`, `del`, `sync`). Each is skipped, saying so, where it is missing
-//! (`pip install boto3 awscli s3cmd`, Debian's rclone); `.ci/run`
-//! installs them. What waits for the next slices (docs/s3.md): HTTPS
-//! (aws-chunked bodies), presigned URLs and restic; rclone uploads its
-//! 30 MiB file in 8 MiB parts here (`--s3-upload-cutoff 8M`).
+//! slice, ranges, pagination, a key like `é&+"`, the errors it raises,
+//! its checksums and presigned GET and PUT URLs; over HTTP, and over
+//! HTTPS, where it streams aws-chunked bodies with a checksum trailer;
+//! `tests/clients/s3_boto3_multipart.py`: multipart uploads by hand and by
+//! `upload_file`), the AWS CLI (`mb`, `cp` of 2 KiB, 5 MiB and 20 MiB,
+//! the last in parts, both ways, `ls`, `rm`; `cp` over HTTPS, aws-chunked;
+//! `sync` both ways with `--delete`, `rm --recursive`, `s3api head-object`
+//! and `get-object --range`), restic (minio-go: every chunk signed;
+//! `init`, `backup` of 200 files, `check --read-data`, `restore`), rclone
+//! (`copy` of 50 files and one of 30 MiB in 8 MiB parts, `check`, `sync`
+//! with a deletion, times kept) and s3cmd (`mb`, `put`, `ls`, `get`,
+//! `del`, `sync`). Each is skipped, saying so, where it is missing (`pip
+//! install boto3 awscli s3cmd`, `apt-get install restic rclone`);
+//! `.ci/run` installs them.
 
 mod support;
 
@@ -57,29 +56,63 @@ fn boto3_does_every_operation_of_the_first_slice() {
     }
     let s = owner();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/s3_boto3.py");
+    boto3(&s, &script, None);
+    // A key with quotes, spaces and a non-ASCII letter is a file as named.
+    let odd = s.server.path("boto/dir/k é&+\"x.txt");
+    assert_eq!(std::fs::read(odd).unwrap().len(), 2048);
+    assert_eq!(
+        std::fs::read(s.server.path("boto/presigned/é x.txt")).unwrap(),
+        b"presigned"
+    );
+}
+
+/// Over HTTPS boto3 sends its uploads as aws-chunked bodies whose
+/// trailer holds their checksum (`STREAMING-UNSIGNED-PAYLOAD-TRAILER`).
+#[test]
+fn boto3_over_https_streams_aws_chunked_bodies_with_checksum_trailers() {
+    if !have("python3", &["-c", "import boto3"], "pip install boto3") {
+        return;
+    }
+    let s = S3Server::start_tls(&[("owner", &["read:/", "write:/", "delete:/"])]);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/s3_boto3.py");
+    boto3(&s, &script, Some(&s.ca()));
+    let streamed = std::fs::read(s.server.path("boto/sums/streamed")).unwrap();
+    assert_eq!(streamed.len(), 251 * 20_000, "the payload, not its coding");
+}
+
+/// Runs the boto3 script against `s` (over HTTPS trusting `ca`).
+fn boto3(s: &S3Server, script: &Path, ca: Option<&Path>) {
     let signer = &s.signers[0];
+    let scheme = if ca.is_some() { "https" } else { "http" };
     let output = Command::new("python3")
         .arg(script)
-        .arg(format!("http://{}", s.s3))
+        .arg(format!("{scheme}://{}", s.s3))
         .arg(&signer.id)
         .arg(signer.secret())
+        .args(ca)
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("AWS_CONFIG_FILE", "/nonexistent")
         .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
         .output()
         .unwrap();
     assert_eq!(check(&output, "boto3"), "ok\n");
-    // A key with quotes, spaces and a non-ASCII letter is a file as named.
-    let odd = s.server.path("boto/dir/k é&+\"x.txt");
-    assert_eq!(std::fs::read(odd).unwrap().len(), 2048);
 }
 
 /// `aws --endpoint-url ... s3 <args>` as the token's holder, in `home`.
 fn aws(s: &S3Server, home: &Path, args: &[&str]) -> Output {
+    aws_to(s, "http", home, args)
+}
+
+/// [`aws`] over `scheme` (`https`: trusting the server's certificate).
+fn aws_to(s: &S3Server, scheme: &str, home: &Path, args: &[&str]) -> Output {
     let signer = &s.signers[0];
-    Command::new("aws")
+    let mut command = Command::new("aws");
+    if scheme == "https" {
+        command.arg("--ca-bundle").arg(s.ca());
+    }
+    command
         .arg("--endpoint-url")
-        .arg(format!("http://{}", s.s3))
+        .arg(format!("{scheme}://{}", s.s3))
         .args(args)
         .current_dir(home)
         .env("HOME", home)
@@ -134,6 +167,135 @@ fn the_aws_cli_makes_a_bucket_copies_lists_and_removes() {
         "rm",
     );
     assert!(!s.server.path("cli/in/small.bin").exists());
+}
+
+/// Over HTTPS the AWS CLI uploads as aws-chunked bodies with a CRC
+/// trailer (its default since 2025).
+#[test]
+fn the_aws_cli_over_https_uploads_aws_chunked_bodies_whole_and_in_parts() {
+    if !have("aws", &["--version"], "pip install awscli") {
+        return;
+    }
+    let s = S3Server::start_tls(&[("owner", &["read:/", "write:/", "delete:/"])]);
+    let home = tempfile::tempdir().unwrap();
+    let data = support::pattern(5 << 20, 3);
+    std::fs::write(home.path().join("five.bin"), &data).unwrap();
+    check(
+        &aws_to(&s, "https", home.path(), &["s3", "mb", "s3://tls"]),
+        "mb",
+    );
+    check(
+        &aws_to(
+            &s,
+            "https",
+            home.path(),
+            &["s3", "cp", "five.bin", "s3://tls/five.bin"],
+        ),
+        "cp up",
+    );
+    assert_eq!(std::fs::read(s.server.path("tls/five.bin")).unwrap(), data);
+    let put = check(
+        &aws_to(
+            &s,
+            "https",
+            home.path(),
+            &[
+                "s3api",
+                "put-object",
+                "--bucket",
+                "tls",
+                "--key",
+                "sum.bin",
+                "--body",
+                "five.bin",
+                "--checksum-algorithm",
+                "SHA256",
+            ],
+        ),
+        "s3api put-object",
+    );
+    assert!(put.contains("ChecksumSHA256"), "{put}");
+    check(
+        &aws_to(
+            &s,
+            "https",
+            home.path(),
+            &["s3", "cp", "s3://tls/sum.bin", "back.bin"],
+        ),
+        "cp down",
+    );
+    assert_eq!(std::fs::read(home.path().join("back.bin")).unwrap(), data);
+    // Over 8 MiB in parts, each part an aws-chunked body of its own.
+    let twenty = support::pattern(20 << 20, 4);
+    std::fs::write(home.path().join("twenty.bin"), &twenty).unwrap();
+    check(
+        &aws_to(
+            &s,
+            "https",
+            home.path(),
+            &["s3", "cp", "twenty.bin", "s3://tls/twenty.bin"],
+        ),
+        "cp up in parts",
+    );
+    let stored = std::fs::read(s.server.path("tls/twenty.bin")).unwrap();
+    assert!(stored == twenty, "the parts' payloads, not their framing");
+}
+
+/// restic (minio-go) signs every chunk of its uploads
+/// (`STREAMING-AWS4-HMAC-SHA256-PAYLOAD`): a repository made, 200 files
+/// backed up, every byte read back by `check --read-data`, and restored
+/// byte for byte.
+#[test]
+fn restic_backs_up_checks_and_restores_through_signed_chunks() {
+    if !have("restic", &["version"], "apt-get install restic") {
+        return;
+    }
+    let s = owner();
+    let work = tempfile::tempdir().unwrap();
+    let source = work.path().join("source");
+    for n in 0..200 {
+        let dir = source.join(format!("d{}", n % 7));
+        std::fs::create_dir_all(&dir).unwrap();
+        let data = support::pattern(1000 + n * 997, n as u64);
+        std::fs::write(dir.join(format!("f{n}.bin")), data).unwrap();
+    }
+    let signer = &s.signers[0];
+    let repo = format!("s3:http://{}/restic", s.s3);
+    let restic = |args: &[&str]| {
+        Command::new("restic")
+            .args(["--repo", &repo, "--no-cache"])
+            .args(args)
+            .env("AWS_ACCESS_KEY_ID", &signer.id)
+            .env("AWS_SECRET_ACCESS_KEY", signer.secret())
+            .env("RESTIC_PASSWORD", "test password")
+            .env("HOME", work.path())
+            .output()
+            .unwrap()
+    };
+    check(&restic(&["init"]), "restic init");
+    assert!(s.server.path("restic/config").is_file());
+    check(
+        &restic(&["backup", source.to_str().unwrap()]),
+        "restic backup",
+    );
+    check(
+        &restic(&["check", "--read-data"]),
+        "restic check --read-data",
+    );
+    let target = work.path().join("restored");
+    check(
+        &restic(&["restore", "latest", "--target", target.to_str().unwrap()]),
+        "restic restore",
+    );
+    let restored = target.join(source.strip_prefix("/").unwrap());
+    for n in 0..200 {
+        let name = format!("d{}/f{n}.bin", n % 7);
+        assert_eq!(
+            std::fs::read(restored.join(&name)).unwrap(),
+            std::fs::read(source.join(&name)).unwrap(),
+            "{name}"
+        );
+    }
 }
 
 /// A tree of `count` small files with times on whole seconds (ferry keeps

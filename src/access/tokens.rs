@@ -323,7 +323,12 @@ impl Table {
         };
         let signing = self.signing_key(key, &signed.scope);
         match sigv4::verify(&signing, &signed.string_to_sign, &signed.signature) {
-            true => Ok(Arc::clone(principal)),
+            true => {
+                if let Some(seed) = &signed.seed {
+                    seed.set(signing);
+                }
+                Ok(Arc::clone(principal))
+            }
             false => Err(Rejection::BadSignature),
         }
     }

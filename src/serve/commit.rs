@@ -19,6 +19,7 @@ use std::time::Instant;
 
 use log::{debug, error};
 
+use super::digest::Checksum;
 use super::{Ctx, ErrorKind, Failure, Next, Outcome, Reply};
 use crate::access::Owner;
 use crate::hooks::{Event, Facts, Verdict};
@@ -42,6 +43,9 @@ pub(super) struct Commit {
     pub(super) session: Option<String>,
     /// What its client said of it (the session's metadata), for the hooks.
     pub(super) meta: Option<String>,
+    /// The additional checksum its body was verified against (S3's), for
+    /// the answer.
+    pub(super) checksum: Option<Box<Checksum>>,
 }
 
 impl Commit {
@@ -62,6 +66,7 @@ impl Commit {
             user,
             session: None,
             meta: None,
+            checksum: None,
         }
     }
 
@@ -151,6 +156,7 @@ fn publish(ctx: &Ctx<'_>, commit: Commit) -> Outcome {
         user,
         session,
         meta: _,
+        checksum,
     } = commit;
     let replaced = upload.replaces_existing();
     let md5 = upload.md5();
@@ -175,6 +181,7 @@ fn publish(ctx: &Ctx<'_>, commit: Commit) -> Outcome {
                 replaced,
                 session,
                 md5,
+                checksum,
             })
         }
         Err(err) => {

@@ -2,18 +2,83 @@
 //! CRC-32C every upload has (S3's `x-amz-content-sha256` and
 //! `Content-MD5`), and the MD5 an S3 upload's `ETag` is made of: all
 //! computed as the body streams, and held against what was stated before
-//! the commit, so a body that does not match stores nothing.
+//! the commit, so a body that does not match stores nothing. Also S3's
+//! additional checksums (`x-amz-checksum-crc32`, `-crc32c`, `-sha256`),
+//! stated with the request or in its body's trailer (`aws_chunked.rs`):
+//! the CRC-32C is the one every upload computes, never a second.
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 use md5::{Digest as _, Md5};
 use sha2::Sha256;
 
 use super::{ErrorKind, Failure};
+use crate::aws_chunked::Coding;
 
 /// The reason given for a body whose SHA-256 is not the one its request
 /// signed (S3 answers it with its own code: `http/s3/error.rs`).
 pub const SHA256_MISMATCH: &str = "the body's SHA-256 is not the one signed";
 /// The reason given for a body whose MD5 is not its `Content-MD5`.
 pub const MD5_MISMATCH: &str = "the body's MD5 is not its Content-MD5";
+/// The reason given for an `aws-chunked` body whose payload is not as
+/// long as declared (S3 answers it with `IncompleteBody`).
+pub const INCOMPLETE_BODY: &str =
+    "the body's decoded length is not its x-amz-decoded-content-length";
+
+/// An additional checksum S3 clients state of a body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Algorithm {
+    /// CRC-32 (ISO-HDLC, zlib's).
+    Crc32,
+    /// CRC-32C (Castagnoli): ferry's own.
+    Crc32c,
+    /// SHA-256.
+    Sha256,
+}
+
+impl Algorithm {
+    /// The field that states it, in the head or the trailer.
+    pub fn field(self) -> &'static str {
+        match self {
+            Algorithm::Crc32 => "x-amz-checksum-crc32",
+            Algorithm::Crc32c => "x-amz-checksum-crc32c",
+            Algorithm::Sha256 => "x-amz-checksum-sha256",
+        }
+    }
+
+    /// The algorithm whose field is `name` (lower-case).
+    pub fn of_field(name: &str) -> Option<Algorithm> {
+        [Algorithm::Crc32, Algorithm::Crc32c, Algorithm::Sha256]
+            .into_iter()
+            .find(|a| a.field() == name)
+    }
+}
+
+/// A checksum a request states of its body: with the request, or to come
+/// in its trailer (`value` `None`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stated {
+    /// Which.
+    pub algorithm: Algorithm,
+    /// Its bytes (the field's base64 decoded), if stated with the request.
+    pub value: Option<Vec<u8>>,
+}
+
+/// A body's checksum, verified: what the answer states.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checksum {
+    /// Which.
+    pub algorithm: Algorithm,
+    /// Its bytes (the answer's field has their base64).
+    pub value: Vec<u8>,
+}
+
+impl Checksum {
+    /// The field's value: base64 of the bytes.
+    pub fn base64(&self) -> String {
+        STANDARD.encode(&self.value)
+    }
+}
 
 /// What a request states of its body, and whether its answer states the
 /// body's MD5 (S3's `ETag`).
@@ -23,6 +88,27 @@ pub struct BodyDigests {
     pub sha256: Option<[u8; 32]>,
     /// The MD5 it must have.
     pub md5: Option<[u8; 16]>,
+    /// An additional checksum it must have.
+    pub checksum: Option<Stated>,
+    /// Its `aws-chunked` coding, if it has one (decoded before digests).
+    pub coding: Option<Box<Coding>>,
+}
+
+/// An additional checksum being computed (the CRC-32C is the upload's).
+#[derive(Debug)]
+enum Summing {
+    Crc32(crc32fast::Hasher),
+    Crc32c,
+    Sha256(Box<Sha256>),
+}
+
+/// What a body's digests came to, all as stated.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Digested {
+    /// The MD5 (S3's `ETag`).
+    pub md5: [u8; 16],
+    /// The additional checksum stated, verified.
+    pub checksum: Option<Checksum>,
 }
 
 /// The digests of a body being computed.
@@ -31,15 +117,22 @@ pub struct Digesting {
     stated: BodyDigests,
     sha256: Option<Sha256>,
     md5: Md5,
+    summing: Option<Summing>,
 }
 
 impl Digesting {
     /// Digests of the bytes to come, to be held against `stated`; the
     /// MD5 is always computed (it is the answer's `ETag`).
     pub fn new(stated: BodyDigests) -> Digesting {
+        let summing = stated.checksum.as_ref().map(|c| match c.algorithm {
+            Algorithm::Crc32 => Summing::Crc32(crc32fast::Hasher::new()),
+            Algorithm::Crc32c => Summing::Crc32c,
+            Algorithm::Sha256 => Summing::Sha256(Box::default()),
+        });
         Digesting {
             sha256: stated.sha256.map(|_| Sha256::new()),
             md5: Md5::new(),
+            summing,
             stated,
         }
     }
@@ -50,25 +143,76 @@ impl Digesting {
             sha256.update(data);
         }
         self.md5.update(data);
+        match &mut self.summing {
+            Some(Summing::Crc32(crc)) => crc.update(data),
+            Some(Summing::Sha256(sha256)) => sha256.update(data),
+            Some(Summing::Crc32c) | None => {}
+        }
     }
 
-    /// The body's MD5, if it matches what was stated.
+    /// The body's MD5 and checksum, if they match what was stated; `crc`
+    /// is the body's CRC-32C (the upload's), `trailers` its trailer's
+    /// fields (where a checksum may be stated).
     ///
     /// # Errors
     /// A checksum mismatch naming the digest that did not match (the
-    /// signed SHA-256 first: it says the body is not the one signed).
-    pub fn finish(self) -> Result<[u8; 16], Failure> {
-        let mismatch = |message| Failure::new(ErrorKind::ChecksumMismatch, message);
+    /// signed SHA-256 first: it says the body is not the one signed); a
+    /// checksum promised in the trailer that is not there, or not base64.
+    pub fn finish(self, crc: u32, trailers: &[(String, String)]) -> Result<Digested, Failure> {
+        let mismatch = |message: String| Failure::new(ErrorKind::ChecksumMismatch, message);
         if let (Some(sha256), Some(stated)) = (self.sha256, self.stated.sha256)
             && sha256.finalize()[..] != stated[..]
         {
-            return Err(mismatch(SHA256_MISMATCH));
+            return Err(mismatch(SHA256_MISMATCH.to_owned()));
         }
         let md5: [u8; 16] = self.md5.finalize().into();
-        match self.stated.md5 {
-            Some(stated) if stated != md5 => Err(mismatch(MD5_MISMATCH)),
-            _ => Ok(md5),
+        if let Some(stated) = self.stated.md5
+            && stated != md5
+        {
+            return Err(mismatch(MD5_MISMATCH.to_owned()));
         }
+        let checksum = match (self.stated.checksum, self.summing) {
+            (Some(stated), Some(summing)) => Some(checked(stated, summing, crc, trailers)?),
+            _ => None,
+        };
+        Ok(Digested { md5, checksum })
+    }
+}
+
+/// The checksum `summing` came to, if it is the one stated (with the
+/// request, or in `trailers`).
+fn checked(
+    stated: Stated,
+    summing: Summing,
+    crc: u32,
+    trailers: &[(String, String)],
+) -> Result<Checksum, Failure> {
+    let field = stated.algorithm.field();
+    let value = match stated.value {
+        Some(value) => value,
+        None => trailers
+            .iter()
+            .find(|(name, _)| name == field)
+            .and_then(|(_, value)| STANDARD.decode(value).ok())
+            .ok_or_else(|| {
+                let message = format!("the trailer has no {field} in base64");
+                Failure::new(ErrorKind::BadRequest, message)
+            })?,
+    };
+    let computed = match summing {
+        Summing::Crc32(crc32) => crc32.finalize().to_be_bytes().to_vec(),
+        Summing::Crc32c => crc.to_be_bytes().to_vec(),
+        Summing::Sha256(sha256) => sha256.finalize().to_vec(),
+    };
+    match computed == value {
+        true => Ok(Checksum {
+            algorithm: stated.algorithm,
+            value,
+        }),
+        false => Err(Failure::new(
+            ErrorKind::ChecksumMismatch,
+            format!("the body's {field} is not the one stated"),
+        )),
     }
 }
 
@@ -78,10 +222,55 @@ mod tests {
 
     fn digesting(stated: BodyDigests, pieces: &[&[u8]]) -> Result<[u8; 16], Failure> {
         let mut digesting = Digesting::new(stated);
+        let mut crc = 0;
         for piece in pieces {
             digesting.update(piece);
+            crc = crc32c::crc32c_append(crc, piece);
         }
-        digesting.finish()
+        digesting.finish(crc, &[]).map(|digested| digested.md5)
+    }
+
+    /// The checksums of "abc" as S3 states them (base64, big-endian).
+    #[test]
+    fn checksums_stated_with_the_request_or_in_the_trailer() {
+        let cases = [
+            (Algorithm::Crc32, "NSRBwg=="),
+            (Algorithm::Crc32c, "Nks/tw=="),
+            (
+                Algorithm::Sha256,
+                "ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0=",
+            ),
+        ];
+        for (algorithm, value) in cases {
+            let bytes = STANDARD.decode(value).unwrap();
+            let run = |stated: Option<Vec<u8>>, trailers: &[(String, String)]| {
+                let mut digesting = Digesting::new(BodyDigests {
+                    checksum: Some(Stated {
+                        algorithm,
+                        value: stated,
+                    }),
+                    ..BodyDigests::default()
+                });
+                digesting.update(b"ab");
+                digesting.update(b"c");
+                let crc = crc32c::crc32c(b"abc");
+                digesting.finish(crc, trailers).map(|d| d.checksum)
+            };
+            let expected = Checksum {
+                algorithm,
+                value: bytes.clone(),
+            };
+            assert_eq!(run(Some(bytes.clone()), &[]), Ok(Some(expected.clone())));
+            let trailer = [(algorithm.field().to_owned(), value.to_owned())];
+            assert_eq!(run(None, &trailer), Ok(Some(expected.clone())));
+            assert_eq!(expected.base64(), value);
+            let mut other = bytes.clone();
+            other[0] ^= 1;
+            let failed = run(Some(other), &[]).unwrap_err();
+            assert_eq!(failed.kind, ErrorKind::ChecksumMismatch);
+            let failed = run(None, &[]).unwrap_err();
+            assert_eq!(failed.kind, ErrorKind::BadRequest);
+        }
     }
 
     #[test]
@@ -91,6 +280,7 @@ mod tests {
         let both = BodyDigests {
             sha256: Some(sha256),
             md5: Some(md5),
+            ..BodyDigests::default()
         };
         assert_eq!(digesting(both.clone(), &[b"hello", b" world"]), Ok(md5));
         assert_eq!(

@@ -5,7 +5,7 @@ use log::{debug, warn};
 
 use super::Overwrite;
 use super::commit::{Commit, commit_now};
-use super::digest::{BodyDigests, Digesting};
+use super::digest::BodyDigests;
 use super::sessions::AppendEnd;
 use super::{Body, BodyLength, Folders, Receive, Send, Sink, Source, Trailer, WriteBehind};
 use super::{
@@ -43,12 +43,12 @@ pub(super) fn put(
     Outcome::on_pool(move |ctx| match ctx.storage.begin_upload(&name, folders) {
         Ok(mut upload) => {
             upload.set_mtime(mtime);
-            let mut receive = Receive::new(Sink::File(upload), name, size, crc)
+            let receive = Receive::new(Sink::File(upload), name, size, crc)
                 .by(user)
                 .with_trailer(trailer)
-                .deferred(ctx.config.pool_writes.on(ctx.storage));
-            // Computed as the body arrives, checked before the commit.
-            receive.digests = digests.map(|stated| Box::new(Digesting::new(*stated)));
+                .deferred(ctx.config.pool_writes.on(ctx.storage))
+                // Computed as the body arrives, checked before the commit.
+                .digesting(digests);
             Outcome::new(Reply::GoAhead, Next::Receive(receive))
         }
         Err(err) => {
@@ -374,6 +374,14 @@ pub fn finish_receive(receive: Box<Receive>, client: u64) -> Outcome {
             drop(receive);
             return Outcome::failed(failure, Next::Request);
         }
+        let coded = match receive.coded.as_ref().map(|coded| coded.end()).transpose() {
+            Ok(coded) => coded,
+            Err(failure) => {
+                warn!("#{client} PUT {}: {}", receive.name, failure.message);
+                drop(receive);
+                return Outcome::failed(failure, Next::Request);
+            }
+        };
         let sink = receive.take_sink();
         let trailer = receive.take_trailer();
         let Receive {
@@ -412,8 +420,11 @@ pub fn finish_receive(receive: Box<Receive>, client: u64) -> Outcome {
                 return super::sessions::finish_append(ctx, client, appender, end);
             }
             Some(Sink::Part(part)) => {
+                // An aws-chunked body's part is its payload.
+                let (size, trailers) = coded.unwrap_or((size, Vec::new()));
                 let part_of = (name, size, crc);
-                return super::multipart::finish_part(ctx, client, part, part_of, digests);
+                let digested = (digests, trailers.as_slice());
+                return super::multipart::finish_part(ctx, client, part, part_of, digested);
             }
         };
         if let Some(expected) = expected_crc.filter(|&e| e != crc) {
@@ -426,9 +437,15 @@ pub fn finish_receive(receive: Box<Receive>, client: u64) -> Outcome {
             return Outcome::failed(failure, Next::Request);
         }
         let mut upload = upload;
+        // An aws-chunked body's file is its payload.
+        let (size, trailers) = coded.unwrap_or((size, Vec::new()));
+        let mut checksum = None;
         if let Some(digests) = digests {
-            match digests.finish() {
-                Ok(md5) => upload.set_md5(md5),
+            match digests.finish(crc, &trailers) {
+                Ok(digested) => {
+                    upload.set_md5(digested.md5);
+                    checksum = digested.checksum.map(Box::new);
+                }
                 Err(failure) => {
                     warn!("#{client} PUT {name}: {}", failure.message);
                     drop(upload);
@@ -436,7 +453,9 @@ pub fn finish_receive(receive: Box<Receive>, client: u64) -> Outcome {
                 }
             }
         }
-        commit_now(ctx, Commit::whole(upload, (name, size, crc), started, user))
+        let mut commit = Commit::whole(upload, (name, size, crc), started, user);
+        commit.checksum = checksum;
+        commit_now(ctx, commit)
     })
 }
 

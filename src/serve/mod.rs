@@ -24,6 +24,7 @@
 
 mod access;
 mod archive;
+mod coded;
 mod commit;
 mod deletes;
 pub mod digest;
@@ -40,6 +41,7 @@ mod receive;
 mod reply;
 mod send;
 mod sessions;
+mod sink;
 pub mod terms;
 
 use std::net::IpAddr;
@@ -61,9 +63,10 @@ pub use files::{
 };
 pub use op::{Declared, Needs, Operation, Overwrite, Request, Verb};
 pub use props::{Change, PatchStatus, Patched, PropTarget, PropUpdate};
-pub use receive::{Receive, Sink, WriteBehind};
+pub use receive::Receive;
 pub use reply::{ErrorKind, Failure, Reply};
 pub use send::{Send, Source, read_ahead};
+pub use sink::{Sink, WriteBehind};
 pub use terms::{
     Body, BodyLength, Folders, ListingFormat, Page, Piece, Scope, Selection, Trailer, Version, Want,
 };

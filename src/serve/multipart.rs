@@ -109,19 +109,27 @@ pub struct PartAsk {
 /// part alone is over the size limit the object has; else, on the pool,
 /// its temp file is made and the body streams into it.
 pub(super) fn put_part(ctx: &Ctx<'_>, name: Name, ask: Box<PartAsk>) -> Outcome {
-    let BodyLength::Fixed(len) = ask.body.length else {
-        let failure = Failure::new(ErrorKind::BadRequest, "a part needs a Content-Length");
-        return refuse(ctx, "APPEND", name.as_str(), failure, Next::Close);
+    // Chunked framing only around an aws-chunked body, whose decoded
+    // length was stated (the AWS CLI's over HTTPS).
+    let len = match ask.body.length {
+        BodyLength::Fixed(len) => Some(len),
+        BodyLength::Chunked if ask.digests.coding.is_some() => None,
+        BodyLength::Chunked => {
+            let failure = Failure::new(ErrorKind::BadRequest, "a part needs a Content-Length");
+            return refuse(ctx, "APPEND", name.as_str(), failure, Next::Close);
+        }
     };
-    if let Err(failure) = check_size(ctx.config, len) {
+    if let Some(Err(failure)) = len.map(|len| check_size(ctx.config, len)) {
         return refuse(ctx, "APPEND", name.as_str(), failure, Next::Close);
     }
     Outcome::on_pool(
         move |ctx| match ctx.storage.begin_part(&ask.id, &name, ask.number) {
             Ok(part) => {
-                let mut receive = Receive::new(Sink::Part(part), name, Some(len), None)
-                    .deferred(ctx.config.pool_writes.on(ctx.storage));
-                receive.digests = Some(Box::new(Digesting::new(ask.digests)));
+                // Its MD5 and stated digests computed as it arrives (an
+                // aws-chunked body decoded first), checked before it is staged.
+                let receive = Receive::new(Sink::Part(part), name, len, None)
+                    .deferred(ctx.config.pool_writes.on(ctx.storage))
+                    .digesting(Some(Box::new(ask.digests)));
                 Outcome::new(Reply::GoAhead, Next::Receive(receive))
             }
             Err(err) => {
@@ -139,13 +147,13 @@ pub(super) fn finish_part(
     client: u64,
     part: PartUpload,
     (name, size, crc): (Name, u64, u32),
-    digests: Option<Box<Digesting>>,
+    (digests, trailers): (Option<Box<Digesting>>, &[(String, String)]),
 ) -> Outcome {
     let Some(digests) = digests else {
         unreachable!("a part's receive computes its MD5");
     };
-    let md5 = match digests.finish() {
-        Ok(md5) => md5,
+    let (md5, checksum) = match digests.finish(crc, trailers) {
+        Ok(digested) => (digested.md5, digested.checksum),
         Err(failure) => {
             warn!("#{client} part of {name}: {}", failure.message);
             return Outcome::failed(failure, Next::Request);
@@ -160,6 +168,7 @@ pub(super) fn finish_part(
                 replaced: false,
                 session: None,
                 md5: Some(crate::storage::Md5Tag { md5, parts: None }),
+                checksum: checksum.map(Box::new),
             })
         }
         Err(err) => Outcome::failed(err.into(), Next::Request),

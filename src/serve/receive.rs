@@ -9,24 +9,16 @@ use std::time::Instant;
 
 use log::warn;
 
-use super::digest::Digesting;
+use super::coded::Coded;
+use super::digest::{BodyDigests, Digesting};
 use super::piece::PieceCheck;
+use super::sink::{Sink, WriteBehind, write_to};
 use super::{ErrorKind, Failure, Next, Outcome, Trailer};
 use crate::access::Owner;
 use crate::chunked::ChunkDecoder;
 use crate::config::Config;
 use crate::name::Name;
-use crate::storage::{Appender, PartUpload, StorageError, Upload};
-
-/// Where a body that is arriving goes.
-pub enum Sink {
-    /// A PUT's temp file.
-    File(Upload),
-    /// An upload session (APPEND).
-    Session(Appender),
-    /// A part of an S3 multipart upload.
-    Part(PartUpload),
-}
+use crate::storage::StorageError;
 
 /// A PUT, APPEND or S3 part whose body is arriving. Where writes may wait
 /// ([`Receive::deferred`]), its bytes are gathered and the I/O pool writes
@@ -73,6 +65,11 @@ pub struct Receive {
     pub(super) piece: Option<Box<PieceCheck>>,
     /// A PUT's body digests (S3's), checked before the commit.
     pub(super) digests: Option<Box<Digesting>>,
+    /// An S3 body's `aws-chunked` coding, decoded after the framing and
+    /// before everything else (the file gets its payload only).
+    pub(super) coded: Option<Coded>,
+    /// Why the body's coding refused it: the upload stops.
+    refused: Option<Failure>,
 }
 
 /// Chunk payloads this large are written on their own; smaller ones are
@@ -85,28 +82,6 @@ const GATHER_LIMIT: usize = 64 * 1024;
 /// deferred; an uploading connection gathers into a second buffer of this
 /// size while the pool writes the first.
 pub const DEFERRED_WRITE: usize = 512 * 1024;
-
-/// A receive's sink and a buffer of its bytes, on their way to the I/O
-/// pool to be written, and back.
-pub struct WriteBehind {
-    sink: Sink,
-    buffer: Vec<u8>,
-    result: Result<(), StorageError>,
-}
-
-impl WriteBehind {
-    /// Writes the buffer (on the I/O pool).
-    pub fn run(mut self) -> WriteBehind {
-        self.result = write_to(&mut self.sink, &self.buffer);
-        self
-    }
-
-    /// Ends it for a receive that has gone (on the I/O pool): what was
-    /// written of an APPEND stays staged; a PUT's temp file goes.
-    pub fn settle(self) {
-        drop(self.sink);
-    }
-}
 
 impl Receive {
     /// A body of `size` bytes (or chunked) for `name`, going to `sink`.
@@ -137,7 +112,19 @@ impl Receive {
             commit_at: None,
             piece: None,
             digests: None,
+            coded: None,
+            refused: None,
         })
+    }
+
+    /// Holds the body against the digests `stated` (S3's), decoding its
+    /// `aws-chunked` coding first if it has one.
+    pub fn digesting(mut self: Box<Self>, stated: Option<Box<BodyDigests>>) -> Box<Receive> {
+        if let Some(mut stated) = stated {
+            self.coded = stated.coding.take().map(|coding| Coded::new(*coding));
+            self.digests = Some(Box::new(Digesting::new(*stated)));
+        }
+        self
     }
 
     /// Takes the body's bytes at the front of `data` that it needs now
@@ -158,7 +145,15 @@ impl Receive {
         let take = take.min(self.room());
         self.left -= take as u64;
         match self.write(&data[..take]) {
-            Ok(()) => (take, Ok(self)),
+            Ok(()) => match self.refused.take() {
+                // Nothing of the rest is stored; it is drained, where the
+                // limits allow, so that the client reads the answer.
+                Some(failure) => {
+                    let next = super::skip_body(super::Body::fixed(self.left), config);
+                    (take, Err(super::abandon(self, failure, next)))
+                }
+                None => (take, Ok(self)),
+            },
             // Removing the temp file is disk work: on the pool.
             Err(err) => (take, Err(super::write_failed(self, err, client))),
         }
@@ -218,6 +213,9 @@ impl Receive {
             if let Err(err) = written {
                 log::log!(err.log_level(), "#{client} PUT {} failed: {err}", self.name);
                 break Some(self.failure(err));
+            }
+            if let Some(failure) = self.refused.take() {
+                break Some(failure);
             }
         };
         match failure {
@@ -417,22 +415,12 @@ impl Receive {
         }
     }
 
-    /// What to tell the client of `err`, a failed write: a session out of
-    /// space says how much it keeps staged and how to free it now, since
-    /// those bytes stay until the session expires (the one home of that
-    /// message).
+    /// What to tell the client of `err`, a failed write (see
+    /// [`Sink::failure`]).
     pub fn failure(&self, err: StorageError) -> Failure {
-        match (&err, &self.sink) {
-            (StorageError::NoSpace, Some(Sink::Session(appender))) => Failure::new(
-                ErrorKind::NoSpace,
-                format!(
-                    "disk full: {} bytes staged for {}; ferry sessions abort {} frees them",
-                    appender.staged(),
-                    self.name.encoded(),
-                    appender.id()
-                ),
-            ),
-            _ => err.into(),
+        match &self.sink {
+            Some(sink) => sink.failure(&self.name, err),
+            None => err.into(),
         }
     }
 
@@ -453,6 +441,29 @@ impl Receive {
             }
             None => data,
         };
+        let Some(mut coded) = self.coded.take() else {
+            return self.write_payload(data);
+        };
+        let written = coded.decode(data, |payload| self.write_payload(payload));
+        self.coded = Some(coded);
+        match written? {
+            Ok(()) => Ok(()),
+            Err(refused) => {
+                warn!(
+                    "PUT {}: aws-chunked body refused: {}",
+                    self.name, refused.message
+                );
+                self.refused = Some(refused);
+                Ok(())
+            }
+        }
+    }
+
+    /// Passes payload bytes on: checksums, then the sink (or gathered).
+    fn write_payload(&mut self, data: &[u8]) -> Result<(), StorageError> {
+        if data.is_empty() {
+            return Ok(());
+        }
         self.crc = crc32c::crc32c_append(self.crc, data);
         if let Some(piece) = &mut self.piece {
             piece.update(data);
@@ -484,17 +495,5 @@ impl Receive {
             Some(decoder) => decoder.is_done(),
             None => self.left == 0,
         }
-    }
-}
-
-/// Writes `data` to `sink`.
-fn write_to(sink: &mut Sink, data: &[u8]) -> Result<(), StorageError> {
-    if data.is_empty() {
-        return Ok(());
-    }
-    match sink {
-        Sink::File(upload) => upload.write(data),
-        Sink::Session(appender) => appender.write(data),
-        Sink::Part(part) => part.write(data),
     }
 }

@@ -32,6 +32,8 @@ pub enum Reply {
         /// Their MD5 (or a multipart upload's tag, or a copy's source's),
         /// where the request asked for it (S3's `ETag`).
         md5: Option<crate::storage::Md5Tag>,
+        /// The additional checksum they were verified against (S3's).
+        checksum: Option<Box<super::digest::Checksum>>,
     },
     /// A folder's removal (or copy) left these members (by name; a
     /// folder's ends in `/`), each for its reason, and this many more not

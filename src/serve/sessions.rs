@@ -274,6 +274,7 @@ pub(super) fn commit_session(
                 user,
                 session: Some(id.to_owned()),
                 meta: session.meta,
+                checksum: None,
             };
             commit_now(ctx, commit)
         }

@@ -2,26 +2,35 @@
 operation of the first slice as a script would call it, with the
 errors boto3 raises; exits non-zero on the first difference.
 
-usage: s3_boto3.py ENDPOINT KEY_ID SECRET
+Then what the SDK streams: its additional checksums (over HTTPS in the
+trailer of an aws-chunked body, over HTTP in a header) and presigned
+GET and PUT URLs, fetched with plain urllib.
+
+usage: s3_boto3.py ENDPOINT KEY_ID SECRET [CA_BUNDLE]
 """
 import hashlib
+import io
+import ssl
 import sys
+import urllib.request
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
 endpoint, key_id, secret = sys.argv[1:4]
+ca = sys.argv[4] if len(sys.argv) > 4 else None
 
 
-def client(key=key_id, password=secret):
+def client(key=key_id, password=secret, **config):
     return boto3.client(
         "s3",
         endpoint_url=endpoint,
         aws_access_key_id=key,
         aws_secret_access_key=password,
         region_name="us-east-1",
-        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}),
+        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}, **config),
+        verify=ca if ca else None,
     )
 
 
@@ -67,4 +76,29 @@ assert error_code(lambda: s3.list_objects_v2(Bucket="nosuchbucket")) == "NoSuchB
 assert error_code(lambda: client(password="wrong").list_buckets()) == "SignatureDoesNotMatch"
 assert error_code(lambda: client(key="FERRYUNKNOWNKEY00000").list_buckets()) == "InvalidAccessKeyId"
 assert error_code(lambda: s3.put_bucket_acl(Bucket="boto", ACL="private")) == "NotImplemented"
+algorithms = ["CRC32", "SHA256"]
+try:  # botocore computes CRC-32C only with awscrt
+    import awscrt  # noqa: F401
+    algorithms.append("CRC32C")
+except ImportError:
+    pass
+for algorithm in algorithms:
+    key = "sums/" + algorithm
+    put = s3.put_object(Bucket="boto", Key=key, Body=io.BytesIO(body), ChecksumAlgorithm=algorithm)
+    assert put.get("Checksum" + algorithm), put
+    assert s3.get_object(Bucket="boto", Key=key)["Body"].read() == body
+big = bytes(range(251)) * 20000
+s3.upload_fileobj(io.BytesIO(big), "boto", "sums/streamed")
+assert s3.get_object(Bucket="boto", Key="sums/streamed")["Body"].read() == big
+
+# boto3 presigns with SigV2 unless told SigV4 (ferry serves SigV4 only).
+signer = client(signature_version="s3v4")
+context = ssl.create_default_context(cafile=ca) if ca else None
+where = {"Bucket": "boto", "Key": "presigned/é x.txt"}
+url = signer.generate_presigned_url("put_object", Params=where, ExpiresIn=60)
+with urllib.request.urlopen(urllib.request.Request(url, data=b"presigned", method="PUT"), context=context) as answer:
+    assert answer.status == 200, answer.status
+url = signer.generate_presigned_url("get_object", Params=where, ExpiresIn=60)
+with urllib.request.urlopen(url, context=context) as answer:
+    assert answer.read() == b"presigned"
 print("ok")

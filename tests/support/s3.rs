@@ -41,7 +41,28 @@ impl S3Server {
         anonymous: &[&str],
         adjust: impl FnOnce(&mut ferry::config::Config),
     ) -> S3Server {
+        S3Server::launch(holders, anonymous, false, adjust)
+    }
+
+    /// [`S3Server::start`], its listeners over TLS (the certificate,
+    /// self-signed for localhost and 127.0.0.1, in [`S3Server::ca`]).
+    pub fn start_tls(holders: &[(&str, &[&str])]) -> S3Server {
+        S3Server::launch(holders, &[], true, |_| {})
+    }
+
+    /// The certificate of a server started with TLS.
+    pub fn ca(&self) -> std::path::PathBuf {
+        self.dir.path().join("server-cert.pem")
+    }
+
+    fn launch(
+        holders: &[(&str, &[&str])],
+        anonymous: &[&str],
+        tls: bool,
+        adjust: impl FnOnce(&mut ferry::config::Config),
+    ) -> S3Server {
         let dir = tempfile::tempdir().unwrap();
+        let tls = tls.then(|| super::tls::self_signed(dir.path(), "server"));
         let mut file = TokensFile::default();
         let (mut signers, mut tokens) = (Vec::new(), Vec::new());
         for (name, grants) in holders {
@@ -67,6 +88,9 @@ impl S3Server {
                 no_auth: false,
             };
             adjust(c);
+            if let Some(files) = tls {
+                c.serve_tls(files);
+            }
         });
         let s3 = server_s3_addr(&server);
         S3Server {
@@ -125,6 +149,28 @@ pub enum Payload<'a> {
     Unsigned,
     /// This value, whatever the body.
     Stated(&'a str),
+}
+
+/// How an `aws-chunked` body is signed.
+#[derive(Debug, Clone, Copy)]
+pub enum Streaming {
+    /// `STREAMING-AWS4-HMAC-SHA256-PAYLOAD`: each chunk.
+    Signed,
+    /// `STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER`: each chunk and the trailer.
+    SignedTrailer,
+    /// `STREAMING-UNSIGNED-PAYLOAD-TRAILER`: none.
+    UnsignedTrailer,
+}
+
+/// A signed request's head: its target, its header lines, and what its
+/// body's signatures chain from.
+struct SignedHead {
+    target: String,
+    lines: String,
+    signature: String,
+    /// `<date>\n<scope>\n`.
+    stamp: String,
+    key: Vec<u8>,
 }
 
 /// Signs requests with one S3 key.
@@ -201,8 +247,19 @@ impl Signer {
         body: &[u8],
         payload: Payload<'_>,
     ) -> (String, String) {
+        let hash = match payload {
+            Payload::Signed => hex(&Sha256::digest(body)),
+            Payload::Unsigned => "UNSIGNED-PAYLOAD".to_owned(),
+            Payload::Stated(text) => text.to_owned(),
+        };
+        let signed = self.sign(method, (path, query), extra, &hash);
+        (signed.target, signed.lines)
+    }
+
+    /// The date (`YYYYMMDDTHHMMSSZ`) of a request made now, `skew` apart.
+    fn date(&self) -> String {
         let now = time::OffsetDateTime::now_utc() + time::Duration::seconds(self.skew);
-        let date = format!(
+        format!(
             "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
             now.year(),
             u8::from(now.month()),
@@ -210,22 +267,42 @@ impl Signer {
             now.hour(),
             now.minute(),
             now.second()
-        );
-        let hash = match payload {
-            Payload::Signed => hex(&Sha256::digest(body)),
-            Payload::Unsigned => "UNSIGNED-PAYLOAD".to_owned(),
-            Payload::Stated(text) => text.to_owned(),
-        };
+        )
+    }
+
+    /// The signing key of a day.
+    fn key(&self, day: &str) -> Vec<u8> {
+        let mut key = hmac(format!("AWS4{}", self.secret).as_bytes(), day);
+        for part in ["us-east-1", "s3", "aws4_request"] {
+            key = hmac(&key, part);
+        }
+        key
+    }
+
+    /// The canonical query of decoded pairs.
+    fn query(query: &[(&str, &str)]) -> String {
         let mut pairs: Vec<(String, String)> = query
             .iter()
             .map(|(n, v)| (encode(n, true), encode(v, true)))
             .collect();
         pairs.sort();
         let query: Vec<String> = pairs.iter().map(|(n, v)| format!("{n}={v}")).collect();
-        let query = query.join("&");
+        query.join("&")
+    }
+
+    /// Signs a request whose payload hash is `hash`.
+    fn sign(
+        &self,
+        method: &str,
+        (path, query): (&str, &[(&str, &str)]),
+        extra: &[(&str, &str)],
+        hash: &str,
+    ) -> SignedHead {
+        let date = self.date();
+        let query = Signer::query(query);
         let mut headers = vec![
             ("host".to_owned(), "localhost".to_owned()),
-            ("x-amz-content-sha256".to_owned(), hash.clone()),
+            ("x-amz-content-sha256".to_owned(), hash.to_owned()),
             ("x-amz-date".to_owned(), date.clone()),
         ];
         headers.extend(
@@ -248,10 +325,7 @@ impl Signer {
             "AWS4-HMAC-SHA256\n{date}\n{scope}\n{}",
             hex(&Sha256::digest(canonical.as_bytes()))
         );
-        let mut key = hmac(format!("AWS4{}", self.secret).as_bytes(), &date[..8]);
-        for part in ["us-east-1", "s3", "aws4_request"] {
-            key = hmac(&key, part);
-        }
+        let key = self.key(&date[..8]);
         let signature = hex(&hmac(&key, &to_sign));
         let mut lines = format!(
             "Authorization: AWS4-HMAC-SHA256 Credential={}/{scope}, SignedHeaders={}, Signature={signature}\r\n",
@@ -265,7 +339,107 @@ impl Signer {
             true => path.to_owned(),
             false => format!("{path}?{query}"),
         };
-        (target, lines)
+        SignedHead {
+            target,
+            lines,
+            signature,
+            stamp: format!("{date}\n{scope}\n"),
+            key,
+        }
+    }
+
+    /// A PUT of `data` to `path` as an `aws-chunked` body of `chunk`-byte
+    /// chunks, signed as `mode` says, with `checksum` (field, base64) in
+    /// its trailer; `alter` changes the body (not its framing's lengths)
+    /// after it is signed.
+    pub fn put_streaming(
+        &self,
+        addr: SocketAddr,
+        path: &str,
+        (data, chunk): (&[u8], usize),
+        mode: Streaming,
+        checksum: Option<(&str, &str)>,
+        alter: impl FnOnce(&mut Vec<u8>),
+    ) -> Answer {
+        let (hash, signed) = match mode {
+            Streaming::Signed => ("STREAMING-AWS4-HMAC-SHA256-PAYLOAD", true),
+            Streaming::SignedTrailer => ("STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER", true),
+            Streaming::UnsignedTrailer => ("STREAMING-UNSIGNED-PAYLOAD-TRAILER", false),
+        };
+        let decoded = data.len().to_string();
+        let mut extra = vec![
+            ("content-encoding", "aws-chunked"),
+            ("x-amz-decoded-content-length", decoded.as_str()),
+        ];
+        if let Some((field, _)) = checksum {
+            extra.push(("x-amz-trailer", field));
+        }
+        let head = self.sign("PUT", (path, &[]), &extra, hash);
+        let mut previous = head.signature.clone();
+        let mut link = |kind: &str, tail: String| {
+            let text = format!("AWS4-HMAC-SHA256-{kind}\n{}{previous}\n{tail}", head.stamp);
+            previous = hex(&hmac(&head.key, &text));
+            previous.clone()
+        };
+        let empty = hex(&Sha256::digest(b""));
+        let mut body = Vec::new();
+        for piece in data.chunks(chunk).chain([&b""[..]]) {
+            let signature = match signed {
+                true => {
+                    let tail = format!("{empty}\n{}", hex(&Sha256::digest(piece)));
+                    format!(";chunk-signature={}", link("PAYLOAD", tail))
+                }
+                false => String::new(),
+            };
+            body.extend_from_slice(format!("{:x}{signature}\r\n", piece.len()).as_bytes());
+            if !piece.is_empty() {
+                body.extend_from_slice(piece);
+                body.extend_from_slice(b"\r\n");
+            }
+        }
+        if let Some((field, value)) = checksum {
+            let line = format!("{field}:{value}");
+            body.extend_from_slice(format!("{line}\r\n").as_bytes());
+            if signed {
+                let tail = hex(&Sha256::digest(format!("{line}\n").as_bytes()));
+                let signature = link("TRAILER", tail);
+                body.extend_from_slice(
+                    format!("x-amz-trailer-signature:{signature}\r\n").as_bytes(),
+                );
+            }
+        }
+        body.extend_from_slice(b"\r\n");
+        alter(&mut body);
+        exchange(addr, "PUT", &head.target, &head.lines, &body)
+    }
+
+    /// A presigned URL's target for `method path`, made `ago` seconds in
+    /// the past, valid for `expires` seconds.
+    pub fn presign(&self, method: &str, path: &str, ago: i64, expires: u64) -> String {
+        let date = Signer {
+            skew: self.skew - ago,
+            ..self.clone()
+        }
+        .date();
+        let scope = format!("{}/us-east-1/s3/aws4_request", &date[..8]);
+        let credential = format!("{}/{scope}", self.id);
+        let expires = expires.to_string();
+        let params = [
+            ("X-Amz-Algorithm", "AWS4-HMAC-SHA256"),
+            ("X-Amz-Credential", credential.as_str()),
+            ("X-Amz-Date", date.as_str()),
+            ("X-Amz-Expires", expires.as_str()),
+            ("X-Amz-SignedHeaders", "host"),
+        ];
+        let query = Signer::query(&params);
+        let canonical =
+            format!("{method}\n{path}\n{query}\nhost:localhost\n\nhost\nUNSIGNED-PAYLOAD");
+        let to_sign = format!(
+            "AWS4-HMAC-SHA256\n{date}\n{scope}\n{}",
+            hex(&Sha256::digest(canonical.as_bytes()))
+        );
+        let signature = hex(&hmac(&self.key(&date[..8]), &to_sign));
+        format!("{path}?{query}&X-Amz-Signature={signature}")
     }
 
     /// A signed request without query or extra fields, its body signed.

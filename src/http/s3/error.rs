@@ -9,7 +9,7 @@
 //! ```
 
 use super::Asked;
-use crate::serve::digest::SHA256_MISMATCH;
+use crate::serve::digest::{INCOMPLETE_BODY, SHA256_MISMATCH};
 use crate::serve::multipart::{INVALID_PART, PART_ORDER, PART_TOO_SMALL};
 use crate::serve::{BAD_SIGNATURE, ErrorKind, Failure, UNKNOWN_KEY};
 
@@ -20,6 +20,8 @@ pub enum Code {
     AccessDenied,
     /// An `Authorization` value that is not SigV4's.
     AuthorizationHeaderMalformed,
+    /// A presigned URL's `X-Amz-*` parameters that are not SigV4's.
+    AuthorizationQueryParametersError,
     /// The body is not the one its `Content-MD5` states.
     BadDigest,
     /// A file has the bucket's name.
@@ -32,6 +34,8 @@ pub enum Code {
     EntityTooLarge,
     /// A multipart upload's part other than the last under 5 MiB.
     EntityTooSmall,
+    /// An `aws-chunked` payload not as long as its declared length.
+    IncompleteBody,
     /// The disk or quota is full.
     InsufficientStorage,
     /// Anything else on the server's side.
@@ -96,11 +100,13 @@ impl Code {
         use Code::*;
         match self {
             AuthorizationHeaderMalformed
+            | AuthorizationQueryParametersError
             | BadDigest
             | EntityTooLarge
             | EntityTooSmall
             | InvalidPart
             | InvalidPartOrder
+            | IncompleteBody
             | InvalidArgument
             | InvalidBucketName
             | InvalidDigest
@@ -167,6 +173,7 @@ pub fn code_of(asked: Asked, failure: &Failure) -> Code {
         ErrorKind::BadRequest if failure.message == INVALID_PART => Code::InvalidPart,
         ErrorKind::BadRequest if failure.message == PART_ORDER => Code::InvalidPartOrder,
         ErrorKind::BadRequest if failure.message == PART_TOO_SMALL => Code::EntityTooSmall,
+        ErrorKind::BadRequest if failure.message == INCOMPLETE_BODY => Code::IncompleteBody,
         ErrorKind::BadRequest => Code::InvalidRequest,
         ErrorKind::Throttled | ErrorKind::Busy => Code::SlowDown,
         ErrorKind::Unavailable => Code::ServiceUnavailable,

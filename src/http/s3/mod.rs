@@ -15,7 +15,9 @@
 //!                                           ListObjects V1/V2 List, one page (Scope::Keys)
 //! HEAD   /<bucket>/<key>                    HeadObject        Get, no body
 //! GET    /<bucket>/<key>  [Range]           GetObject         Get
-//! PUT    /<bucket>/<key>  [Content-MD5]     PutObject         Put, SHA-256 and MD5 checked as it streams
+//! PUT    /<bucket>/<key>  [Content-MD5]     PutObject         Put, SHA-256 and MD5 checked as it streams;
+//!                         [x-amz-checksum-*]                  a checksum too; an aws-chunked body decoded
+//!                                                             (chunk signatures checked: aws_chunked.rs)
 //! PUT    /<bucket>/<key>  x-amz-copy-source CopyObject        Copy, or (onto itself) PropPatch of its time
 //! DELETE /<bucket>/<key>                    DeleteObject      Delete (absent: 204 all the same)
 //! POST   /<bucket>?delete  <Delete> XML      DeleteObjects     DeleteEach (each key's grant and locks)
@@ -23,6 +25,9 @@
 //!                                           multipart uploads (multipart.rs)
 //! anything else                             501 NotImplemented
 //! ```
+//!
+//! A request is signed in its `Authorization` field or, presigned, in its
+//! query (`presign.rs`).
 
 mod conditions;
 mod copy;
@@ -30,6 +35,7 @@ mod delete;
 mod error;
 mod meta;
 mod multipart;
+mod presign;
 mod request;
 mod sigv4;
 mod xml;
@@ -39,6 +45,7 @@ use super::message::{Head, Refused, Resume};
 use super::origin::Site;
 use super::response::{self, Framing, Head as ResponseHead};
 use crate::access::Secret;
+use crate::access::sigv4::{Chain, SeedKey};
 use crate::serve::{Failure, Reply, Request, Version};
 use crate::storage::Md5Tag;
 pub use error::Code;
@@ -158,8 +165,8 @@ impl Dialect for S3 {
                 S3Answer::answering(Asked::Refused(code)),
             ))
         };
-        let fields = Fields::read(head);
-        let token = match credential(head, &fields) {
+        let mut fields = Fields::read(head);
+        let token = match credential(head, &mut fields) {
             Ok(token) => token,
             Err(refused) => return refuse(refused),
         };
@@ -193,10 +200,17 @@ struct Fields {
     meta_mtime: Option<String>,
     /// Bytes of user metadata, names (without the prefix) and values.
     meta_bytes: usize,
-    /// An `x-amz-checksum-<algorithm>` field: the algorithm, the value.
+    /// `x-amz-decoded-content-length`: an aws-chunked body's payload.
+    decoded_length: Option<String>,
+    /// `x-amz-trailer`: the checksum field an aws-chunked body's trailer
+    /// holds.
+    trailer: Option<String>,
+    /// An `x-amz-checksum-<algorithm>` field: its name (lower-case) and
+    /// value.
     checksum: Option<(String, String)>,
-    /// A field of an operation not served yet (CopyObject's source, an
-    /// aws-chunked body).
+    /// The chain a signed aws-chunked body's chunk signatures continue.
+    chain: Option<Chain>,
+    /// A field of an operation not served yet.
     unserved: Option<&'static str>,
 }
 
@@ -224,17 +238,20 @@ impl Fields {
                 fields.metadata_directive = text();
             } else if has_prefix(name, "x-amz-copy-source-if-") {
                 fields.copy_conditions = true;
-            } else if has_prefix(name, "x-amz-checksum-") && !is("x-amz-checksum-type") {
-                let algorithm = name.get("x-amz-checksum-".len()..).unwrap_or_default();
-                let algorithm = algorithm.to_ascii_lowercase();
-                fields.checksum = text().map(|value| (algorithm, value));
+            } else if is("x-amz-decoded-content-length") {
+                fields.decoded_length = text();
+            } else if is("x-amz-trailer") {
+                fields.trailer = text().map(|t| t.to_ascii_lowercase());
+            } else if has_prefix(name, "x-amz-checksum-")
+                && !is("x-amz-checksum-type")
+                && !is("x-amz-checksum-algorithm")
+            {
+                fields.checksum = text().map(|t| (name.to_ascii_lowercase(), t));
             } else if has_prefix(name, meta::PREFIX) {
                 fields.meta_bytes += name.len() - meta::PREFIX.len() + value.len();
                 if is(meta::MTIME) {
                     fields.meta_mtime = text();
                 }
-            } else if is("content-encoding") && value.windows(11).any(|w| w == b"aws-chunked") {
-                fields.unserved = Some("aws-chunked bodies");
             }
         }
         fields
@@ -253,13 +270,17 @@ fn has_prefix(name: &str, prefix: &str) -> bool {
 }
 
 /// The credential a request presents: none (anonymous), or its SigV4
-/// signature's, for access control to check.
-fn credential(head: &Head<'_>, fields: &Fields) -> Result<Option<Secret>, Refusal> {
+/// signature's (in `Authorization` or, presigned, in the query), for
+/// access control to check. A body whose chunks are signed gets the chain
+/// they continue (in `fields`).
+fn credential(head: &Head<'_>, fields: &mut Fields) -> Result<Option<Secret>, Refusal> {
+    let now = time::OffsetDateTime::now_utc();
     if Target::of(head.target).is_ok_and(|t| has_param(&t, "X-Amz-Signature")) {
-        return Err(refusal(
-            Code::NotImplemented,
-            "presigned URLs are not served yet",
-        ));
+        if fields.authorization.is_some() {
+            let both = "a request is signed in Authorization or in its query, not both";
+            return Err(refusal(Code::InvalidArgument, both));
+        }
+        return presign::presigned(head, now).map(|signed| Some(Secret::signed(signed)));
     }
     let Some(value) = &fields.authorization else {
         return Ok(None);
@@ -270,10 +291,22 @@ fn credential(head: &Head<'_>, fields: &Fields) -> Result<Option<Secret>, Refusa
         .as_deref()
         .ok_or_else(|| refusal(Code::AccessDenied, "a signed request needs X-Amz-Date"))?;
     let payload = payload_hash(fields)?;
-    let now = time::OffsetDateTime::now_utc();
-    let signed = sigv4::signed(head, auth, amz_date, payload, now)?;
+    let (scope, seed) = (auth.scope.clone(), auth.signature.clone());
+    let mut signed = sigv4::signed(head, auth, amz_date, payload, now)?;
+    if payload.starts_with(SIGNED_CHUNKS) {
+        let key = SeedKey::default();
+        let seed = seed.try_into().unwrap_or([0; 32]);
+        fields.chain = Some(Chain::new(key.clone(), amz_date, &scope, seed));
+        signed.seed = Some(key);
+    }
     Ok(Some(Secret::signed(signed)))
 }
+
+/// The payload hash of a body whose chunks are signed (its `-TRAILER`
+/// variant too).
+const SIGNED_CHUNKS: &str = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD";
+/// The payload hash of an aws-chunked body with a trailer, unsigned.
+const UNSIGNED_CHUNKS: &str = "STREAMING-UNSIGNED-PAYLOAD-TRAILER";
 
 /// The `x-amz-content-sha256` of a signed request, as it signed it.
 fn payload_hash(fields: &Fields) -> Result<&str, Refusal> {
@@ -282,13 +315,20 @@ fn payload_hash(fields: &Fields) -> Result<&str, Refusal> {
             Code::InvalidRequest,
             "a signed request needs x-amz-content-sha256",
         )),
-        Some(streaming) if streaming.starts_with("STREAMING-") => Err(refusal(
-            Code::NotImplemented,
-            "streaming (aws-chunked) uploads are not served yet",
-        )),
-        Some(hash) if hash == UNSIGNED || sigv4::hex(hash).is_some_and(|h| h.len() == 32) => {
+        Some(hash)
+            if hash == UNSIGNED
+                || hash == UNSIGNED_CHUNKS
+                || hash
+                    .strip_prefix(SIGNED_CHUNKS)
+                    .is_some_and(|t| t.is_empty() || t == "-TRAILER")
+                || sigv4::hex(hash).is_some_and(|h| h.len() == 32) =>
+        {
             Ok(hash)
         }
+        Some(streaming) if streaming.starts_with("STREAMING-") => Err(refusal(
+            Code::NotImplemented,
+            "this aws-chunked signing (ECDSA) is not served",
+        )),
         Some(_) => Err(refusal(
             Code::InvalidArgument,
             "x-amz-content-sha256 must be a SHA-256 in hex or UNSIGNED-PAYLOAD",
@@ -341,11 +381,13 @@ impl Answer for S3Answer {
             (Asked::CopyObject, Reply::Patched(patched)) => {
                 copied_onto_itself(patched, message, out);
             }
-            (Asked::PutObject | Asked::UploadPart, Reply::Stored { md5, .. }) => {
+            (Asked::PutObject | Asked::UploadPart, Reply::Stored { md5, checksum, .. }) => {
                 let etag = md5.as_ref().map(Md5Tag::quoted);
-                ResponseHead::new(out, 200)
-                    .header("ETag", etag.unwrap_or_default())
-                    .finish(0, persistence);
+                let mut head = ResponseHead::new(out, 200).header("ETag", etag.unwrap_or_default());
+                if let Some(checksum) = checksum {
+                    head = head.header(checksum.algorithm.field(), checksum.base64());
+                }
+                head.finish(0, persistence);
             }
             (
                 Asked::HeadObject | Asked::GetObject,

@@ -24,9 +24,9 @@ use crate::access::sigv4::{Scope, Signed};
 use crate::name::percent_decode;
 
 /// The one algorithm served.
-const ALGORITHM: &str = "AWS4-HMAC-SHA256";
+pub const ALGORITHM: &str = "AWS4-HMAC-SHA256";
 /// The most a request's time may be from the server's, in seconds.
-const MAX_SKEW: i64 = 15 * 60;
+pub const MAX_SKEW: i64 = 15 * 60;
 
 /// What an `Authorization` value says.
 #[derive(Debug, PartialEq, Eq)]
@@ -68,6 +68,19 @@ pub fn authorization(value: &str) -> Result<Authorization<'_>, (Code, &'static s
     let (Some(credential), Some(signed), Some(signature)) = (credential, signed, signature) else {
         return Err(malformed);
     };
+    let (key_id, scope) = credential_of(credential).ok_or(malformed)?;
+    let signature = hex(signature).filter(|s| s.len() == 32).ok_or(malformed)?;
+    Ok(Authorization {
+        key_id,
+        scope,
+        signed_headers: signed.split(';').collect(),
+        signature,
+    })
+}
+
+/// A credential, `<key id>/<date>/<region>/<service>/aws4_request`: the
+/// key id and the scope.
+pub fn credential_of(credential: &str) -> Option<(&str, Scope)> {
     let mut parts = credential.split('/');
     let (Some(key_id), Some(date), Some(region), Some(service), Some("aws4_request"), None) = (
         parts.next(),
@@ -77,19 +90,14 @@ pub fn authorization(value: &str) -> Result<Authorization<'_>, (Code, &'static s
         parts.next(),
         parts.next(),
     ) else {
-        return Err(malformed);
+        return None;
     };
-    let signature = hex(signature).filter(|s| s.len() == 32).ok_or(malformed)?;
-    Ok(Authorization {
-        key_id,
-        scope: Scope {
-            date: date.to_owned(),
-            region: region.to_owned(),
-            service: service.to_owned(),
-        },
-        signed_headers: signed.split(';').collect(),
-        signature,
-    })
+    let scope = Scope {
+        date: date.to_owned(),
+        region: region.to_owned(),
+        service: service.to_owned(),
+    };
+    Some((key_id, scope))
 }
 
 /// The credential a signed request presents: its string to sign, made
@@ -127,13 +135,25 @@ pub fn signed(
         string_to_sign: string_to_sign(amz_date, &auth.scope, &canonical),
         scope: auth.scope,
         signature: auth.signature,
+        seed: None,
     })
 }
 
 /// The canonical request of `head`, signing `signed_headers`, whose
 /// payload hash is `payload`.
 pub fn canonical_request(head: &Head<'_>, signed_headers: &[&str], payload: &str) -> String {
-    let (path, query) = head.target.split_once('?').unwrap_or((head.target, ""));
+    canonical_of(head, head.target, signed_headers, payload)
+}
+
+/// The canonical request of `head` as if its target were `target` (a
+/// presigned URL's, its signature left out).
+pub fn canonical_of(
+    head: &Head<'_>,
+    target: &str,
+    signed_headers: &[&str],
+    payload: &str,
+) -> String {
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
     let mut out = format!("{}\n{}\n", head.method, encode(&decode(path), false));
     out.push_str(&canonical_query(query));
     out.push('\n');
