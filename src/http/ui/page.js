@@ -1,7 +1,7 @@
 // The listing page's script (embedded by src/http/page.rs). It turns the
 // plain table into the web interface: human sizes, local times, sorting
 // (folders first), counts, upload (picker, folder picker, drag and drop)
-// with progress, delete, rename, a .tar link per folder, and refresh.
+// with progress, delete, rename, a .zip button per folder, and refresh.
 // Names come only from data-name attributes and reach the page only
 // through textContent, so no name is ever parsed as markup.
 // body.dataset.state is "busy" while
@@ -92,12 +92,14 @@
       cells[2].title = when.toISOString();
       if (row.classList.contains('dir')) {
         dirs++;
-        const tar = document.createElement('a');
-        tar.className = 'button';
-        tar.href = urlOf(row.dataset.name) + '?tar';
-        tar.download = '';
-        tar.textContent = '.tar';
-        cells[3].replaceChildren(tar);
+        // A button, not a link: crawlers and `wget -r` follow links, and
+        // each folder's archive would fetch everything below it again.
+        const archive = urlOf(row.dataset.name) + '?zip';
+        const zip = button('Download .zip', () => location.assign(archive));
+        zip.className = 'archive';
+        zip.dataset.href = archive;
+        zip.title = 'Download ' + row.dataset.name + ' as one .zip file';
+        cells[3].replaceChildren(zip);
         continue;
       }
       files++;
