@@ -27,12 +27,13 @@ const SCRIPT: &str = include_str!("ui/page.js");
 /// The interface's `Content-Security-Policy`: its own embedded script and
 /// style, named by their SHA-256 (stricter than `'self'`, which would let a
 /// user's uploaded `.js` run should the page ever point at one), requests
-/// to this server only, in no frame. Nothing injected into the page (were
-/// an escape ever missed) runs.
+/// to this server only, in no frame, forms sent to this server only (the
+/// archive downloads are GET forms, see [`ARCHIVES`]). Nothing injected
+/// into the page (were an escape ever missed) runs.
 pub fn interface_policy() -> &'static str {
     static POLICY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
         format!(
-            "default-src 'none'; script-src '{}'; style-src '{}'; connect-src 'self'; img-src 'self'; form-action 'none'; base-uri 'none'; frame-ancestors 'none'",
+            "default-src 'none'; script-src '{}'; style-src '{}'; connect-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
             sha256_source(SCRIPT),
             sha256_source(STYLE)
         )

@@ -113,21 +113,27 @@ pub(super) fn archive(
 }
 
 /// A file of the archive has gone out: what is owed after it and the next
-/// members come from the pool, which also closes the file.
+/// members come from the pool, which also closes the file. A zip member's
+/// CRC-32 (a read of the whole file) is computed first on the checksum
+/// threads, as every whole-file checksum is, not on the I/O pool.
 pub fn resume(send: Send) -> Next {
     let Send { file, source, .. } = send;
     let Source::Archive(mut archive) = source else {
         unreachable!("resume is only called for an archive's send");
     };
-    Outcome::on_pool(move |ctx| {
+    let reads_back = archive.layout.reads_back();
+    let after = move |ctx: &Ctx<'_>| {
         let sent = archive.layout.file_sent(&file);
         drop(file);
         match sent {
-            Ok(()) => archive.next(ctx),
+            Ok(()) => Outcome::on_pool(move |ctx| archive.next(ctx)),
             Err(err) => archive.cut(ctx, &format!("reading it back: {err}"), Vec::new()),
         }
-    })
-    .next
+    };
+    match reads_back {
+        true => Next::Pool(Job::checksum(after)),
+        false => Next::Pool(Job::new(after)),
+    }
 }
 
 /// A walk of the folder for `who`: the folder itself (unless it is the

@@ -139,6 +139,11 @@ impl Layout {
         }
     }
 
+    /// Whether [`Self::file_sent`] reads the file back (a zip's CRC-32).
+    pub fn reads_back(&self) -> bool {
+        self.format == Format::Zip && self.sending.is_some()
+    }
+
     /// What is owed after the last file sent, taken.
     pub fn take_owed(&mut self) -> Vec<u8> {
         std::mem::take(&mut self.owed)
