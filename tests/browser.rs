@@ -190,6 +190,38 @@ fn upload_list_download_and_delete_through_the_page() {
 }
 
 #[test]
+fn a_full_disk_is_said_in_words_and_its_file_marked_failed() {
+    use ferry::storage::gate::{Gate, Point};
+    let Some(browser) = browser_or_skip() else {
+        return;
+    };
+    // Every write of an upload's bytes fails as a full disk does.
+    let gate = std::sync::Arc::new(Gate::failing(Point::Write, rustix::io::Errno::NOSPC));
+    let server = TestServer::start_with(|c| {
+        c.listen(ferry::wire::Protocol::Http, "127.0.0.1:0".parse().unwrap());
+        c.gate = Some(gate.clone());
+    });
+    browser.open(&format!("http://{}/", server.http.unwrap()));
+    assert!(listed(&browser).is_empty());
+    let local = tempfile::tempdir().unwrap();
+    let file = local.path().join("ten.bin");
+    std::fs::write(&file, [7u8; 10_000]).unwrap();
+    let input = browser.element("return document.getElementById('pick-files')", json!([]));
+    browser.send_keys(&input, file.to_str().unwrap());
+    assert_eq!(
+        message(&browser),
+        "ten.bin: not enough space on the server (507)"
+    );
+    let shown = browser.run(
+        "const line = document.querySelector('.upload'); \
+         return [line.classList.contains('failed'), line.querySelector('.state').textContent]",
+        json!([]),
+    );
+    assert_eq!(shown, json!([true, "failed"]));
+    assert!(!server.path("ten.bin").exists());
+}
+
+#[test]
 fn a_refused_upload_is_shown_to_the_user() {
     let Some(browser) = browser_or_skip() else {
         return;

@@ -49,14 +49,26 @@
     message.className = ok ? 'ok' : '';
     message.textContent = text;
   }
-  // What a failed request means to a person; the server's one-line reason
-  // follows.
+  // What a failed request means to a person, in words, with its status:
+  // `ten.bin: not enough space on the server (507)`.
+  const MEANINGS = {
+    404: 'not found', 405: 'not allowed here', 408: 'the server stopped waiting',
+    409: 'in the way of something already there', 410: 'gone', 412: 'changed meanwhile',
+    413: 'too large for this server', 423: 'locked', 429: 'too many requests, try again later',
+    500: 'the server failed', 503: 'the server is busy, try again later',
+    507: 'not enough space on the server',
+  };
+  // Where the words alone say less than the server's reason does.
+  const REASON_MATTERS = new Set([400, 409, 413, 415, 422]);
   function explain(what, status, text) {
-    const reason = (text || '').trim();
+    // The server's one-line reason, without the status line it starts with.
+    const reason = (text || '').trim().replace(/^\d{3}( [A-Za-z -]+)?: */, '');
     if (status === 0) return what + ': the server could not be reached';
     if (status === 401) return what + ': not signed in (reload the page to sign in)';
     if (status === 403) return what + ': not permitted (' + (reason || 'forbidden') + ')';
-    return what + ': ' + status + (reason ? ' ' + reason : '');
+    const meaning = MEANINGS[status] || (status >= 500 ? 'the server failed' : 'refused');
+    const why = reason && (REASON_MATTERS.has(status) || !MEANINGS[status]) ? ': ' + reason : '';
+    return what + ': ' + meaning + ' (' + status + ')' + why;
   }
 
   // One request; resolves with {status, text, header(name)} (status 0:
