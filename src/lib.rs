@@ -32,6 +32,7 @@
 //! - [`checksums`]: the threads that compute files' CRC-32Cs from their
 //!   bytes, apart from the I/O pool.
 //! - [`tar`]: the tar format of folder downloads (sans-IO).
+//! - [`zip`]: the zip format of folder downloads (sans-IO).
 //! - [`chunked`]: the chunked body coding HTTP/1.1 and FERRY/1 share (sans-IO).
 //! - [`aws_chunked`]: S3's `aws-chunked` body coding, signed chunks checked (sans-IO).
 //! - [`socket`]: nonblocking socket calls mapped to outcomes.
@@ -84,6 +85,7 @@ pub mod tar;
 pub mod tls;
 pub mod upload_metadata;
 pub mod wire;
+pub mod zip;
 
 pub use client::Client;
 pub use config::Config;

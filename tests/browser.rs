@@ -161,18 +161,22 @@ fn upload_list_download_and_delete_through_the_page() {
         json!(["..", "up/tree/", "up/z renamed.txt", "up/already.txt"])
     );
 
-    // The folder's own .tar link: its first member is one of the folder's
-    // (in directory order, so either).
+    // A folder's .zip button (not a link, which crawlers would follow):
+    // the archive's first member is the folder itself.
+    assert!(
+        browser.run(
+            "return document.querySelectorAll('#listing a[href*=\"?\"]').length",
+            json!([])
+        ) == json!(0)
+    );
     let first = browser.run(
-        "const link = document.querySelector('tr.dir a.button'); \
-         return fetch(link.href).then((r) => r.arrayBuffer()) \
-           .then((b) => new TextDecoder().decode(new Uint8Array(b).slice(0, 100)).replace(/\\0+$/, ''))",
+        "const button = document.querySelector('tr.dir button.archive'); \
+         return fetch(button.dataset.href).then((r) => r.arrayBuffer()) \
+           .then((b) => { const u = new Uint8Array(b); \
+             return new TextDecoder().decode(u.slice(30, 30 + (u[26] | (u[27] << 8)))); })",
         json!([]),
     );
-    assert!(
-        first == json!("tree/inner/") || first == json!("tree/top.txt"),
-        "{first}"
-    );
+    assert_eq!(first, json!("tree/"));
 
     // Deleted with its button, after the confirm dialog.
     let button = button("Delete", &stored);
@@ -183,6 +187,38 @@ fn upload_list_download_and_delete_through_the_page() {
         (!listed(&browser).contains(&stored)).then_some(())
     });
     assert!(!server.path(&stored).exists());
+}
+
+#[test]
+fn a_full_disk_is_said_in_words_and_its_file_marked_failed() {
+    use ferry::storage::gate::{Gate, Point};
+    let Some(browser) = browser_or_skip() else {
+        return;
+    };
+    // Every write of an upload's bytes fails as a full disk does.
+    let gate = std::sync::Arc::new(Gate::failing(Point::Write, rustix::io::Errno::NOSPC));
+    let server = TestServer::start_with(|c| {
+        c.listen(ferry::wire::Protocol::Http, "127.0.0.1:0".parse().unwrap());
+        c.gate = Some(gate.clone());
+    });
+    browser.open(&format!("http://{}/", server.http.unwrap()));
+    assert!(listed(&browser).is_empty());
+    let local = tempfile::tempdir().unwrap();
+    let file = local.path().join("ten.bin");
+    std::fs::write(&file, [7u8; 10_000]).unwrap();
+    let input = browser.element("return document.getElementById('pick-files')", json!([]));
+    browser.send_keys(&input, file.to_str().unwrap());
+    assert_eq!(
+        message(&browser),
+        "ten.bin: not enough space on the server (507)"
+    );
+    let shown = browser.run(
+        "const line = document.querySelector('.upload'); \
+         return [line.classList.contains('failed'), line.querySelector('.state').textContent]",
+        json!([]),
+    );
+    assert_eq!(shown, json!([true, "failed"]));
+    assert!(!server.path("ten.bin").exists());
 }
 
 #[test]

@@ -483,7 +483,7 @@ fn expected(spec: &Spec) -> HttpRequest {
         if_range: spec.if_range.map(str::to_owned),
         wants_json: spec.accept.is_some_and(|(_, json)| json),
         // The generator's targets carry no query.
-        wants_tar: false,
+        wants_archive: None,
         checksum: spec.checksum,
         mtime: None,
         http10: spec.http10,

@@ -129,6 +129,8 @@ fn the_interface_runs_only_its_own_script_and_in_no_frame() {
         "connect-src 'self'".to_owned(),
         "frame-ancestors 'none'".to_owned(),
         "base-uri 'none'".to_owned(),
+        // The archive downloads are GET forms to this server.
+        "form-action 'self'".to_owned(),
     ] {
         assert!(
             policy.split("; ").any(|d| d == directive),

@@ -137,7 +137,8 @@ fn the_page_is_html_with_its_style_and_script_and_escapes_hostile_names() {
         "<style>",
         "<script>",
         "webkitdirectory",
-        "href=\"?tar\"",
+        "<input type=\"hidden\" name=\"format\" value=\"zip\">",
+        "<input type=\"hidden\" name=\"format\" value=\"tar\">",
         "<a href=\"/d/\">d</a></nav>",
     ] {
         assert!(html.contains(part), "{part} in {html}");
@@ -183,7 +184,7 @@ fn a_folder_downloads_as_a_tar_with_exact_contents() {
     assert_eq!(answer.header("Content-Type"), Some("application/x-tar"));
     assert_eq!(
         answer.header("Content-Disposition"),
-        Some("attachment; filename*=UTF-8''top.tar")
+        Some("attachment; filename=\"top.tar\"; filename*=UTF-8''top.tar")
     );
     let length: usize = answer.header("Content-Length").unwrap().parse().unwrap();
     assert_eq!(answer.body.len(), length);
@@ -191,6 +192,7 @@ fn a_folder_downloads_as_a_tar_with_exact_contents() {
     assert_eq!(
         untar_sorted(&answer.body),
         vec![
+            folder("top/"),
             file("top/a.txt", b"alpha"),
             folder(&format!("top/{dir}/")),
             file(&format!("top/{long}"), b"long"),
@@ -206,6 +208,8 @@ fn a_folder_downloads_as_a_tar_with_exact_contents() {
 
     // The same from `?format=tar`; HEAD gives the length alone; the top
     // of the tree is an archive of everything, without a folder above it.
+    // (The folder asked for has its own entry, first, like `tar c top`.)
+    assert_eq!(untar(&answer.body)[0], folder("top/"));
     let again = fetch(server.http.unwrap(), "GET", "/top/?format=tar", "");
     assert_eq!(again.body, answer.body);
     let head = fetch(server.http.unwrap(), "HEAD", "/top/?tar", "");
@@ -236,7 +240,10 @@ fn a_folder_no_request_could_name_is_left_out_of_an_archive() {
     std::fs::write(server.path("top/bad\u{1}name/inner.txt"), b"x").unwrap();
     let answer = fetch(server.http.unwrap(), "GET", "/top/?tar", "");
     assert_eq!(answer.status, 200, "{}", answer.head);
-    assert_eq!(untar(&answer.body), vec![file("top/a.txt", b"alpha")]);
+    assert_eq!(
+        untar(&answer.body),
+        vec![folder("top/"), file("top/a.txt", b"alpha")]
+    );
 }
 
 #[test]
@@ -267,10 +274,16 @@ fn the_tar_command_reads_the_archive_where_it_is_installed() {
     assert_eq!(std::fs::read(path).unwrap(), b"deep");
 }
 
-/// `s/?tar` of two 5,000-byte files, with `change` made to them while the
-/// first file's open is held (after the archive's length was counted):
-/// the answer must close short of its `Content-Length`.
-fn archive_closes_short_after(change: impl FnOnce(&TestServer)) {
+/// `s/?tar` and `s/?zip` of two 5,000-byte files, with `change` made to
+/// them while the first file's open is held (after the archive's length
+/// was counted): the answer must close short of its `Content-Length`.
+fn archive_closes_short_after(change: impl Fn(&TestServer)) {
+    for query in ["tar", "zip"] {
+        archive_closes_short_after_in(query, &change);
+    }
+}
+
+fn archive_closes_short_after_in(query: &str, change: &impl Fn(&TestServer)) {
     let gate = Arc::new(Gate::new(Point::Open));
     let server = TestServer::start_with(|c| {
         c.listen(ferry::wire::Protocol::Http, "127.0.0.1:0".parse().unwrap());
@@ -279,7 +292,8 @@ fn archive_closes_short_after(change: impl FnOnce(&TestServer)) {
     plant(&server, "s/a.bin", &[1; 5000]);
     plant(&server, "s/b.bin", &[2; 5000]);
     let addr = server.http.unwrap();
-    let reader = std::thread::spawn(move || fetch(addr, "GET", "/s/?tar", ""));
+    let target = format!("/s/?{query}");
+    let reader = std::thread::spawn(move || fetch(addr, "GET", &target, ""));
     gate.wait_for_arrivals(1);
     change(&server);
     gate.open();
@@ -352,7 +366,7 @@ fn many_members_without_data_arrive_whole_in_pieces() {
     // Over 2 MiB of headers alone: written in batches by job after job,
     // each waiting for the one before to be mostly sent.
     let server = TestServer::start_http();
-    let mut expected = Vec::new();
+    let mut expected = vec![folder("m/")];
     for dir in 0..20 {
         expected.push(folder(&format!("m/d{dir:02}/")));
         for n in 0..150 {

@@ -17,8 +17,8 @@ use super::request::{HttpRequest, Method, Target, interpret, selection, url_path
 use super::response::{self, Head as ResponseHead, MediaType};
 use crate::serve::terms::Choose;
 use crate::serve::{
-    Body, ErrorKind, Failure, Folders, Operation, Overwrite, Reply, Request, Scope, Selection,
-    Version, Want,
+    ArchiveFormat, Body, ErrorKind, Failure, Folders, Operation, Overwrite, Reply, Request, Scope,
+    Selection, Version, Want,
 };
 
 /// The dialect: it takes every request no other dialect claims.
@@ -100,9 +100,12 @@ fn operation(request: HttpRequest, resume: &Resume) -> Result<Operation, Refused
             };
             Operation::Get { name, want }
         }
-        (Method::Get | Method::Head, Target::Listing(prefix)) if request.wants_tar => {
+        (Method::Get | Method::Head, Target::Listing(prefix))
+            if request.wants_archive.is_some() =>
+        {
             Operation::Archive {
                 prefix,
+                format: request.wants_archive.unwrap_or(ArchiveFormat::Tar),
                 body: !head,
             }
         }
@@ -151,9 +154,9 @@ pub struct FilesAnswer {
     listing: bool,
     /// A listing is wanted as JSON rather than HTML.
     wants_json: bool,
-    /// A folder is wanted as a tar archive (kept across the redirect from
+    /// A folder is wanted as an archive (kept across the redirect from
     /// `/dir` to `/dir/`).
-    wants_tar: bool,
+    wants_archive: Option<ArchiveFormat>,
     /// A MOVE that must not replace a file (`Overwrite: F`): a name taken
     /// is `412` (RFC 4918 9.9.4).
     keeps_destination: bool,
@@ -172,7 +175,7 @@ impl FilesAnswer {
         FilesAnswer {
             listing: matches!(request.target, Target::Listing(_)),
             wants_json: request.wants_json,
-            wants_tar: request.wants_tar,
+            wants_archive: request.wants_archive,
             keeps_destination: request.method == Method::Move && !request.overwrite,
             media_type,
             presentation: Presentation::of(media_type, site.web),
@@ -182,8 +185,11 @@ impl FilesAnswer {
     /// What a redirect from `/dir` to `/dir/` keeps of the query, so that
     /// `/dir?tar` still ends in an archive and `/dir?format=json` in JSON.
     fn redirect_query(&self) -> &'static str {
-        if self.wants_tar {
-            "?tar"
+        if let Some(format) = self.wants_archive {
+            match format {
+                ArchiveFormat::Tar => "?tar",
+                ArchiveFormat::Zip => "?zip",
+            }
         } else if self.wants_json {
             "?format=json"
         } else {
@@ -273,14 +279,9 @@ impl Answer for FilesAnswer {
                 .header("X-Frame-Options", "DENY")
                 .header("Referrer-Policy", "same-origin")
                 .finish(*len, persistence),
-            // RFC 6266: the UTF-8 name for browsers, escaped, as the only
-            // form (every current browser reads `filename*`).
-            Reply::Archive { len, name } => ResponseHead::new(out, 200)
-                .header("Content-Type", "application/x-tar")
-                .header(
-                    "Content-Disposition",
-                    format!("attachment; filename*=UTF-8''{}", url_path(name)),
-                )
+            Reply::Archive { len, name, format } => ResponseHead::new(out, 200)
+                .header("Content-Type", format.media_type())
+                .header("Content-Disposition", attachment(name))
                 .finish(*len, persistence),
             other => {
                 debug_assert!(false, "no HTTP request leads to {other:?}");
@@ -376,4 +377,22 @@ impl Choose for Conditions {
         });
         selection(range, info.size, self.head)
     }
+}
+
+/// `Content-Disposition` of a download saved as `name` (RFC 6266): an
+/// ASCII `filename` for clients that read only that one (`curl -OJ`,
+/// `wget --content-disposition`), then the exact UTF-8 name as
+/// `filename*`, which browsers prefer.
+fn attachment(name: &str) -> String {
+    let ascii: String = name
+        .chars()
+        .map(|c| match c {
+            ' '..='~' if c != '"' && c != '\\' && c != '%' => c,
+            _ => '_',
+        })
+        .collect();
+    format!(
+        "attachment; filename=\"{ascii}\"; filename*=UTF-8''{}",
+        url_path(name)
+    )
 }

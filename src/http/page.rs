@@ -1,7 +1,7 @@
 //! The HTML listing page a browser gets for a folder: a table that works
 //! without JavaScript (links, exact sizes, UTC times), made into the web
 //! interface by the stylesheet and script embedded below (human sizes,
-//! local times, sorting, counts, upload, delete, rename, `.tar` download).
+//! local times, sorting, counts, upload, delete, rename, `.zip`/`.tar` download).
 //!
 //! Written piece by piece like every listing (a [`ListingFormat`](crate::serve::ListingFormat)),
 //! so a folder of any size is never built whole. Every name reaches the
@@ -27,12 +27,13 @@ const SCRIPT: &str = include_str!("ui/page.js");
 /// The interface's `Content-Security-Policy`: its own embedded script and
 /// style, named by their SHA-256 (stricter than `'self'`, which would let a
 /// user's uploaded `.js` run should the page ever point at one), requests
-/// to this server only, in no frame. Nothing injected into the page (were
-/// an escape ever missed) runs.
+/// to this server only, in no frame, forms sent to this server only (the
+/// archive downloads are GET forms, see [`ARCHIVES`]). Nothing injected
+/// into the page (were an escape ever missed) runs.
 pub fn interface_policy() -> &'static str {
     static POLICY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
         format!(
-            "default-src 'none'; script-src '{}'; style-src '{}'; connect-src 'self'; img-src 'self'; form-action 'none'; base-uri 'none'; frame-ancestors 'none'",
+            "default-src 'none'; script-src '{}'; style-src '{}'; connect-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
             sha256_source(SCRIPT),
             sha256_source(STYLE)
         )
@@ -91,7 +92,16 @@ pub fn html_listing(prefix: &str, piece: Piece<'_>, out: &mut Vec<u8>) {
     out.extend_from_slice(text.as_bytes());
 }
 
-/// The head, the breadcrumbs, the tools (upload, `.tar`) and the table's
+/// The folder's archives, as forms that ask for `?format=zip` and
+/// `?format=tar`: a crawler or `wget -r` follows links, not forms, so it
+/// does not fetch everything again as archives (`rel="nofollow"` says so
+/// to those that read it).
+const ARCHIVES: &str = "<form class=\"archive\" method=\"get\" rel=\"nofollow\">\
+<input type=\"hidden\" name=\"format\" value=\"zip\"><button id=\"zip\">Download folder (.zip)</button></form>\
+<form class=\"archive\" method=\"get\" rel=\"nofollow\">\
+<input type=\"hidden\" name=\"format\" value=\"tar\"><button id=\"tar\" title=\"The folder as one .tar file\">.tar</button></form>";
+
+/// The head, the breadcrumbs, the tools (upload, archives) and the table's
 /// header, up to the first row.
 fn start(prefix: &str, text: &mut String) {
     let title = html_escape(&format!("/{prefix}"));
@@ -114,8 +124,9 @@ fn start(prefix: &str, text: &mut String) {
             html_escape(segment)
         );
     }
-    text.push_str(
-        "</nav>\n<div class=\"tools\"><a id=\"tar\" href=\"?tar\" download>Download folder (.tar)</a>\
+    let _ = write!(
+        text,
+        "</nav>\n<div class=\"tools\">{ARCHIVES}\
 <label class=\"button\">Upload files<input id=\"pick-files\" type=\"file\" multiple hidden></label>\
 <label class=\"button\">Upload folder<input id=\"pick-folder\" type=\"file\" webkitdirectory multiple hidden></label></div></header>\n\
 <main id=\"drop\"><p id=\"summary\"></p><div id=\"message\" role=\"alert\" hidden></div><div id=\"uploads\"></div>\n\

@@ -8,7 +8,7 @@
 use super::origin::Provenance;
 use crate::access::Secret;
 use crate::name::{self, Name, NameError, Prefix};
-use crate::serve::Selection;
+use crate::serve::{ArchiveFormat, Selection};
 
 use super::message::{self, Head, Refused, decimal};
 pub use super::message::{HttpError, MAX_HEAD, Resume};
@@ -79,9 +79,9 @@ pub struct HttpRequest {
     /// The client prefers JSON (`Accept: application/json`, or
     /// `?format=json` in the target).
     pub wants_json: bool,
-    /// A listing's target asks for the folder as a tar archive (`?tar` or
-    /// `?format=tar`).
-    pub wants_tar: bool,
+    /// A listing's target asks for the folder as an archive (`?tar` or
+    /// `?format=tar`, `?zip` or `?format=zip`).
+    pub wants_archive: Option<ArchiveFormat>,
     /// `X-Checksum-Crc32c`, hex.
     pub checksum: Option<u32>,
     /// `X-Ferry-Mtime`: the modification time a PUT gives the file, Unix
@@ -135,7 +135,7 @@ pub fn interpret(head: &Head<'_>, resume: &Resume) -> Result<HttpRequest, Refuse
         if_modified_since: None,
         if_range: None,
         wants_json: false,
-        wants_tar: false,
+        wants_archive: None,
         checksum: None,
         mtime: None,
         http10: resume.http10,
@@ -162,7 +162,12 @@ pub fn interpret(head: &Head<'_>, resume: &Resume) -> Result<HttpRequest, Refuse
     }
     request.target = parse_target(head.target)?;
     request.wants_json |= query_has(head.target, "format=json");
-    request.wants_tar = query_has(head.target, "format=tar") || query_has(head.target, "tar");
+    request.wants_archive = [ArchiveFormat::Tar, ArchiveFormat::Zip]
+        .into_iter()
+        .find(|format| {
+            let ext = format.extension();
+            query_has(head.target, ext) || query_has(head.target, &format!("format={ext}"))
+        });
     if method == Method::Move {
         let Some(destination) = destination else {
             return refuse(400, "MOVE needs a Destination");
@@ -287,8 +292,8 @@ pub(super) fn parse_destination(value: &str) -> Result<Name, Refused> {
 }
 
 /// Whether a target's query has `pair` (`format=json` for a listing, where
-/// a link or a tool cannot set `Accept`; `tar` or `format=tar` for the
-/// folder as an archive).
+/// a link or a tool cannot set `Accept`; `tar`, `zip`, `format=tar` or
+/// `format=zip` for the folder as an archive).
 fn query_has(target: &str, pair: &str) -> bool {
     target
         .split_once('?')
@@ -680,14 +685,17 @@ mod tests {
         let json = head("GET /d/?x=1&format=json HTTP/1.1\r\nHost: h\r\n\r\n").unwrap();
         assert!(json.wants_json);
         let html = head("GET /d/?format=jsonx HTTP/1.1\r\nHost: h\r\n\r\n").unwrap();
-        assert!(!html.wants_json && !html.wants_tar);
-        assert!(
-            head("GET /d/?tar HTTP/1.1\r\nHost: h\r\n\r\n")
+        assert!(!html.wants_json && html.wants_archive.is_none());
+        let archive = |target: &str| {
+            head(&format!("GET {target} HTTP/1.1\r\nHost: h\r\n\r\n"))
                 .unwrap()
-                .wants_tar
-        );
-        let tar = head("GET /d/?a=b&format=tar HTTP/1.1\r\nHost: h\r\n\r\n").unwrap();
-        assert!(tar.wants_tar);
+                .wants_archive
+        };
+        assert_eq!(archive("/d/?tar"), Some(ArchiveFormat::Tar));
+        assert_eq!(archive("/d/?a=b&format=tar"), Some(ArchiveFormat::Tar));
+        assert_eq!(archive("/d/?zip"), Some(ArchiveFormat::Zip));
+        assert_eq!(archive("/d/?format=zip"), Some(ArchiveFormat::Zip));
+        assert_eq!(archive("/d/?zipx"), None);
     }
 
     #[test]

@@ -1,5 +1,7 @@
-//! A folder as one `.tar` (HTTP's `GET /<dir>/?tar`), streamed: no temp
-//! file, no archive and no list of its members in memory.
+//! A folder as one `.tar` or `.zip` (HTTP's `GET /<dir>/?tar`, `?zip`),
+//! streamed: no temp file and no archive in memory (a zip keeps its
+//! central directory, about 50 bytes plus the path per member, until its
+//! end).
 //!
 //! The folder is walked twice with a [`TreeCursor`], which holds a few KiB
 //! per level of depth however many members there are. The first walk, on
@@ -8,11 +10,18 @@
 //! browser shows progress and a client can tell a cut download from a
 //! whole one, which chunked framing would not let it do. The second walk
 //! is the download: member by member, a pool job writes the headers
-//! ([`crate::tar`]) as a [`Reply::More`] and opens the next file, which the
+//! ([`crate::tar`], [`crate::zip`]) as a [`Reply::More`] and opens the next file, which the
 //! connection sends like any GET body (`sendfile`, windows read ahead by the
 //! pool); once it is out, [`resume`] sends the connection back to the pool
 //! for the next. The reactor never opens a file or reads a directory.
-//! Members come in directory order, each folder before its contents.
+//! Members come in directory order, each folder before its contents,
+//! the requested folder's own entry first (none for the root).
+//!
+//! A zip member's CRC-32 is computed on the pool once its bytes are out
+//! (read back from the page cache the send has just filled), and goes in
+//! the data descriptor after its data: the data itself still goes out with
+//! `sendfile`. A file that changes between being sent and being read back
+//! gets a CRC that does not match what was sent, which the client reports.
 //!
 //! The tree may change between the two walks. Each member's header is
 //! written from the file as opened, so header and data always agree; if
@@ -33,7 +42,8 @@ use crate::access::per_client::Permit;
 use crate::access::{Perm, Who};
 use crate::name::{Name, Prefix};
 use crate::storage::{Found, OpenFile, Storage, StorageError, TreeCursor};
-use crate::tar::{END, Member, padding};
+
+use super::archive_layout::{Format, Layout, MemberPath};
 
 /// Header bytes gathered before they are sent: folders and empty files
 /// cost no open, so a run of them is sent in pieces of about this size.
@@ -46,37 +56,46 @@ pub struct Archive {
     base: String,
     who: Who,
     /// The download's walk.
-    cursor: TreeCursor,
-    /// Zero bytes owed after the file just sent.
-    pad: usize,
-    /// The announced length, end blocks included.
+    walk: Walk,
+    /// Its bytes, as its format lays them out.
+    layout: Layout,
+    /// The announced length, end records included.
     len: u64,
-    /// Bytes of members written so far, data and padding included.
+    /// Bytes of members written so far, all they take counted (data,
+    /// padding, a zip member's central header).
     written: u64,
     started: Instant,
     /// Its place among the client's walks.
     _permit: Permit,
 }
 
-/// A `.tar` of the folder `prefix` (its head only when `body` is false).
-pub(super) fn archive(ctx: &Ctx<'_>, who: Who, prefix: Prefix, body: bool) -> Outcome {
+/// A `format` archive of the folder `prefix` (its head only when `body`
+/// is false).
+pub(super) fn archive(
+    ctx: &Ctx<'_>,
+    who: Who,
+    prefix: Prefix,
+    format: Format,
+    body: bool,
+) -> Outcome {
+    let verb = format.verb();
     // One of the client's walks, until the archive's last byte is out.
     let permit = match walk_permit(ctx) {
         Ok(permit) => permit,
-        Err(failure) => return refuse(ctx, "TAR", prefix.as_str(), failure, Next::Request),
+        Err(failure) => return refuse(ctx, verb, prefix.as_str(), failure, Next::Request),
     };
     // Walking a tree is CPU work when it is cached: a long job.
     Outcome::on_pool_long(move |ctx| {
-        let mut archive = Archive::new(prefix, who, permit);
+        let mut archive = Archive::new(prefix, who, format, permit);
         match archive.measure(ctx) {
             Ok(()) => {}
-            Err(_) if ctx.is_abandoned() => return abandoned(ctx, "TAR", archive.prefix.as_str()),
+            Err(_) if ctx.is_abandoned() => return abandoned(ctx, verb, archive.prefix.as_str()),
             Err(failure) => {
-                return refuse(ctx, "TAR", archive.prefix.as_str(), failure, Next::Request);
+                return refuse(ctx, verb, archive.prefix.as_str(), failure, Next::Request);
             }
         }
         debug!(
-            "#{} TAR {:?} {} bytes",
+            "#{} {verb} {:?} {} bytes",
             ctx.client,
             archive.prefix.as_str(),
             archive.len
@@ -84,6 +103,7 @@ pub(super) fn archive(ctx: &Ctx<'_>, who: Who, prefix: Prefix, body: bool) -> Ou
         let reply = Reply::Archive {
             len: archive.len,
             name: archive.file_name(),
+            format,
         };
         if !body {
             return Outcome::answer(reply);
@@ -92,31 +112,60 @@ pub(super) fn archive(ctx: &Ctx<'_>, who: Who, prefix: Prefix, body: bool) -> Ou
     })
 }
 
-/// A file of the archive has gone out: its padding and the next members
-/// come from the pool, which also closes the file.
+/// A file of the archive has gone out: what is owed after it and the next
+/// members come from the pool, which also closes the file. A zip member's
+/// CRC-32 (a read of the whole file) is computed first on the checksum
+/// threads, as every whole-file checksum is, not on the I/O pool.
 pub fn resume(send: Send) -> Next {
     let Send { file, source, .. } = send;
-    let Source::Archive(archive) = source else {
+    let Source::Archive(mut archive) = source else {
         unreachable!("resume is only called for an archive's send");
     };
-    Outcome::on_pool(move |ctx| {
+    let reads_back = archive.layout.reads_back();
+    let after = move |ctx: &Ctx<'_>| {
+        let sent = archive.layout.file_sent(&file);
         drop(file);
-        archive.next(ctx)
-    })
-    .next
+        match sent {
+            Ok(()) => Outcome::on_pool(move |ctx| archive.next(ctx)),
+            Err(err) => archive.cut(ctx, &format!("reading it back: {err}"), Vec::new()),
+        }
+    };
+    match reads_back {
+        true => Next::Pool(Job::checksum(after)),
+        false => Next::Pool(Job::new(after)),
+    }
 }
 
-/// The next member of `who`'s archive: a folder it may list or a file it
-/// may read (the cursor prunes the folders; files are checked here).
-fn next_member(
-    who: &Who,
-    cursor: &mut TreeCursor,
-    storage: &Storage,
-) -> Result<Option<Found>, StorageError> {
-    loop {
-        match cursor.next(storage, |folder| who.may_list(folder))? {
-            Some(Found::File { name, .. }) if !who.allows(Perm::Read, &name) => continue,
-            found => return Ok(found),
+/// A walk of the folder for `who`: the folder itself (unless it is the
+/// root), then the folders it may list and the files it may read below
+/// (the cursor prunes the folders; files are checked here).
+struct Walk {
+    /// The folder's own entry, until it is returned.
+    own: Option<Prefix>,
+    cursor: TreeCursor,
+}
+
+impl Walk {
+    fn new(prefix: &Prefix) -> Walk {
+        Walk {
+            own: (!prefix.as_str().is_empty()).then(|| prefix.clone()),
+            cursor: TreeCursor::new(prefix),
+        }
+    }
+
+    fn next(&mut self, who: &Who, storage: &Storage) -> Result<Option<Found>, StorageError> {
+        if let Some(own) = self.own.take() {
+            let folder = storage.resource(own.as_str().trim_end_matches('/'), true)?;
+            return Ok(Some(Found::Folder {
+                name: own.as_str().to_owned(),
+                mtime: folder.info.mtime,
+            }));
+        }
+        loop {
+            match self.cursor.next(storage, |folder| who.may_list(folder))? {
+                Some(Found::File { name, .. }) if !who.allows(Perm::Read, &name) => continue,
+                found => return Ok(found),
+            }
         }
     }
 }
@@ -128,7 +177,7 @@ fn gone() -> Failure {
 }
 
 impl Archive {
-    fn new(prefix: Prefix, who: Who, permit: Permit) -> Box<Archive> {
+    fn new(prefix: Prefix, who: Who, format: Format, permit: Permit) -> Box<Archive> {
         let folder = prefix.as_str().trim_end_matches('/');
         let base = match folder.rsplit_once('/') {
             Some((_, last)) => format!("{last}/"),
@@ -136,11 +185,11 @@ impl Archive {
             None => format!("{folder}/"),
         };
         Box::new(Archive {
-            cursor: TreeCursor::new(&prefix),
+            walk: Walk::new(&prefix),
             prefix,
             base,
             who,
-            pad: 0,
+            layout: Layout::new(format),
             len: 0,
             written: 0,
             started: Instant::now(),
@@ -151,11 +200,13 @@ impl Archive {
     /// The first walk (on the pool): the archive's length, from the
     /// members as they stand now.
     fn measure(&mut self, ctx: &Ctx<'_>) -> Result<(), Failure> {
-        let mut cursor = TreeCursor::new(&self.prefix);
-        let mut len = END.len() as u64;
+        let mut walk = Walk::new(&self.prefix);
+        // Members' lengths as classic and as zip64 records: which one the
+        // zip is is known only at the end.
+        let mut lens = [0_u64; 2];
         let mut members = 0_u64;
         loop {
-            let found = match next_member(&self.who, &mut cursor, ctx.storage) {
+            let found = match walk.next(&self.who, ctx.storage) {
                 Ok(Some(found)) => found,
                 Ok(None) => break,
                 Err(StorageError::NotFound) => {
@@ -163,12 +214,13 @@ impl Archive {
                 }
                 Err(err) => return Err(err.into()),
             };
-            len += match &found {
-                Found::Folder { name, mtime } => self.member(name, 0, *mtime).archived_len(),
-                Found::File { name, info } => {
-                    self.member(name, info.size, info.mtime).archived_len()
-                }
+            let member = match &found {
+                Found::Folder { name, mtime } => self.member(name, 0, *mtime),
+                Found::File { name, info } => self.member(name, info.size, info.mtime),
             };
+            let [classic, zip64] = self.layout.member_lens(&member);
+            lens[0] += classic;
+            lens[1] += zip64;
             members += 1;
             // Checked now and then, not per member: an atomic load is cheap
             // but not free, and a member costs little more.
@@ -176,19 +228,20 @@ impl Archive {
                 return Err(gone());
             }
         }
-        self.len = len;
+        self.len = self.layout.measured(members, lens);
         Ok(())
     }
 
     /// The name a browser saves it as.
     fn file_name(&self) -> String {
+        let ext = self.layout.format.extension();
         match self.base.trim_end_matches('/') {
-            "" => "ferry.tar".to_owned(),
-            folder => format!("{folder}.tar"),
+            "" => format!("ferry.{ext}"),
+            folder => format!("{folder}.{ext}"),
         }
     }
 
-    /// The tar member for the folder or file `name`.
+    /// The member for the folder or file `name`.
     fn member(&self, name: &str, size: u64, mtime: i64) -> MemberPath {
         MemberPath {
             path: format!("{}{}", self.base, &name[self.prefix.as_str().len()..]),
@@ -197,13 +250,13 @@ impl Archive {
         }
     }
 
-    /// The next piece (on the pool): the padding owed, the headers up to
-    /// the next file with data (which is opened and sent next) or up to
-    /// the end of the archive.
+    /// The next piece (on the pool): what is owed after the file just
+    /// sent, the headers up to the next file with data (which is opened
+    /// and sent next) or up to the end of the archive.
     fn next(mut self: Box<Self>, ctx: &Ctx<'_>) -> Outcome {
-        let mut bytes = vec![0; std::mem::take(&mut self.pad)];
+        let mut bytes = self.layout.take_owed();
         while bytes.len() < BATCH {
-            let found = match next_member(&self.who, &mut self.cursor, ctx.storage) {
+            let found = match self.walk.next(&self.who, ctx.storage) {
                 Ok(Some(found)) => found,
                 Ok(None) => return self.end(ctx, bytes),
                 Err(err) => return self.cut(ctx, &format!("the walk failed: {err}"), bytes),
@@ -214,13 +267,12 @@ impl Archive {
                 Found::File { name, .. } => match self.open(ctx, &name) {
                     Ok(Some(found)) if found.info.size > 0 => {
                         let member = self.member(&name, found.info.size, found.info.mtime);
-                        if !self.write(&member, &mut bytes) {
+                        if !self.write(member, &mut bytes) {
                             return self.cut(ctx, "it holds more than announced", bytes);
                         }
-                        self.pad = padding(found.info.size);
+                        let size = found.info.size;
                         let flags = (found.in_memory, found.round_trips);
-                        let send =
-                            Send::new(found.file, Source::Archive(self), 0, member.size, flags);
+                        let send = Send::new(found.file, Source::Archive(self), 0, size, flags);
                         return Outcome::new(Reply::More(bytes), Next::Send(send));
                     }
                     Ok(Some(found)) => (name, found.info.mtime),
@@ -230,7 +282,7 @@ impl Archive {
                 },
             };
             let member = self.member(&name, 0, mtime);
-            if !self.write(&member, &mut bytes) {
+            if !self.write(member, &mut bytes) {
                 return self.cut(ctx, "it holds more than announced", bytes);
             }
         }
@@ -254,27 +306,27 @@ impl Archive {
 
     /// Appends `member`'s headers to `bytes` and counts all it takes, if
     /// it fits in the announced length (false: it does not, nothing done).
-    fn write(&mut self, member: &MemberPath, bytes: &mut Vec<u8>) -> bool {
-        let member = member.as_member();
-        let after = self.written + member.archived_len();
-        if after + END.len() as u64 > self.len {
+    fn write(&mut self, member: MemberPath, bytes: &mut Vec<u8>) -> bool {
+        let after = self.written + self.layout.member_len(&member);
+        if after + self.layout.end_len() > self.len {
             return false;
         }
-        member.header(bytes);
         self.written = after;
+        self.layout.header(member, bytes);
         true
     }
 
-    /// The walk is over: the end blocks, if the members filled exactly
+    /// The walk is over: the end records, if the members filled exactly
     /// the announced length.
-    fn end(&self, ctx: &Ctx<'_>, mut bytes: Vec<u8>) -> Outcome {
-        if self.written + END.len() as u64 != self.len {
+    fn end(&mut self, ctx: &Ctx<'_>, mut bytes: Vec<u8>) -> Outcome {
+        if self.written + self.layout.end_len() != self.len {
             return self.cut(ctx, "it holds less than announced", bytes);
         }
-        bytes.extend_from_slice(&END);
+        self.layout.end(&mut bytes);
         debug!(
-            "#{} TAR {:?} {} bytes {:.3}s",
+            "#{} {} {:?} {} bytes {:.3}s",
             ctx.client,
+            self.layout.format.verb(),
             self.prefix.as_str(),
             self.len,
             self.started.elapsed().as_secs_f64()
@@ -286,8 +338,9 @@ impl Archive {
     /// of its announced length (see the module's header).
     fn cut(&self, ctx: &Ctx<'_>, why: &str, bytes: Vec<u8>) -> Outcome {
         warn!(
-            "#{} TAR {:?} changed while archived ({why}): closing short of the announced length",
+            "#{} {} {:?} changed while archived ({why}): closing short of the announced length",
             ctx.client,
+            self.layout.format.verb(),
             self.prefix.as_str(),
         );
         Outcome::new(Reply::More(bytes), Next::Close)
@@ -297,25 +350,9 @@ impl Archive {
     pub fn prefix(&self) -> &Prefix {
         &self.prefix
     }
-}
 
-/// A member with its path in the archive, owned.
-struct MemberPath {
-    path: String,
-    size: u64,
-    mtime: i64,
-}
-
-impl MemberPath {
-    fn as_member(&self) -> Member<'_> {
-        Member {
-            path: &self.path,
-            size: self.size,
-            mtime: self.mtime,
-        }
-    }
-
-    fn archived_len(&self) -> u64 {
-        self.as_member().archived_len()
+    /// The archive's name in the log (`TAR`, `ZIP`).
+    pub fn verb(&self) -> &'static str {
+        self.layout.format.verb()
     }
 }

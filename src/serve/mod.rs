@@ -2,7 +2,7 @@
 //!
 //! One function per operation (`files.rs`: PUT, GET, STAT, DELETE, MOVE,
 //! ECHO; `folders.rs`: a folder's DELETE; `listing.rs`: LIST and directory listings; `archive.rs`: a
-//! folder as a `.tar`; `sessions.rs`: UPLOAD,
+//! folder as a `.tar` or `.zip`, `archive_layout.rs` what differs between the two; `sessions.rs`: UPLOAD,
 //! APPEND, COMMIT, ABORT) holds every rule once: names (already validated by [`crate::name`]), the read-only mode,
 //! the size limit, the storage calls and the per-request log line. Each
 //! returns an [`Outcome`]: the [`Reply`] to encode now and what the
@@ -24,6 +24,7 @@
 
 mod access;
 mod archive;
+mod archive_layout;
 mod coded;
 mod commit;
 mod deletes;
@@ -58,6 +59,7 @@ use crate::storage::{Storage, StorageError};
 use crate::wire::Protocol;
 pub use access::{BAD_SIGNATURE, Guard, UNKNOWN_KEY};
 pub use archive::Archive;
+pub use archive_layout::Format as ArchiveFormat;
 pub use files::{
     abandon, discard, dispose, finish_receive, leftover, sent, write_behind, write_failed,
 };

@@ -111,10 +111,12 @@ pub enum Operation {
         /// The listing follows the answer (false: only its length).
         body: bool,
     },
-    /// The folder `prefix` as one tar archive.
+    /// The folder `prefix` as one archive.
     Archive {
         /// The folder (empty for the top, else ending in `/`).
         prefix: Prefix,
+        /// Tar or zip.
+        format: super::ArchiveFormat,
         /// The archive follows the answer (false: only its length).
         body: bool,
     },
@@ -532,7 +534,11 @@ impl Operation {
                 format,
                 body,
             } => listing::list(ctx, who, prefix, scope, format, body),
-            Operation::Archive { prefix, body } => archive::archive(ctx, who, prefix, body),
+            Operation::Archive {
+                prefix,
+                format,
+                body,
+            } => archive::archive(ctx, who, prefix, format, body),
             Operation::Delete { name, folders } => files::delete(name, folders),
             Operation::DeleteFolder { prefix } => folders::delete(ctx, who, prefix),
             Operation::DeleteEach { names, folders, .. } => {

@@ -86,13 +86,15 @@ pub enum Reply {
         /// Its length.
         len: u64,
     },
-    /// A folder's tar archive of `len` bytes follows, or would; its
+    /// A folder's archive of `len` bytes follows, or would; its
     /// bytes come as [`Reply::More`].
     Archive {
         /// Its length.
         len: u64,
         /// The file name to save it as.
         name: String,
+        /// Tar or zip.
+        format: super::ArchiveFormat,
     },
     /// More bytes of a body already announced (an archive's headers),
     /// sent as they are.

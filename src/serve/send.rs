@@ -128,7 +128,9 @@ impl fmt::Display for Source {
         match self {
             Source::File(name) => write!(f, "GET {name}"),
             Source::Listing(prefix) => write!(f, "LIST {:?}", prefix.as_str()),
-            Source::Archive(archive) => write!(f, "TAR {:?}", archive.prefix().as_str()),
+            Source::Archive(archive) => {
+                write!(f, "{} {:?}", archive.verb(), archive.prefix().as_str())
+            }
         }
     }
 }

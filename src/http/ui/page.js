@@ -1,7 +1,7 @@
 // The listing page's script (embedded by src/http/page.rs). It turns the
 // plain table into the web interface: human sizes, local times, sorting
 // (folders first), counts, upload (picker, folder picker, drag and drop)
-// with progress, delete, rename, a .tar link per folder, and refresh.
+// with progress, delete, rename, a .zip button per folder, and refresh.
 // Names come only from data-name attributes and reach the page only
 // through textContent, so no name is ever parsed as markup.
 // body.dataset.state is "busy" while
@@ -49,14 +49,26 @@
     message.className = ok ? 'ok' : '';
     message.textContent = text;
   }
-  // What a failed request means to a person; the server's one-line reason
-  // follows.
+  // What a failed request means to a person, in words, with its status:
+  // `ten.bin: not enough space on the server (507)`.
+  const MEANINGS = {
+    404: 'not found', 405: 'not allowed here', 408: 'the server stopped waiting',
+    409: 'in the way of something already there', 410: 'gone', 412: 'changed meanwhile',
+    413: 'too large for this server', 423: 'locked', 429: 'too many requests, try again later',
+    500: 'the server failed', 503: 'the server is busy, try again later',
+    507: 'not enough space on the server',
+  };
+  // Where the words alone say less than the server's reason does.
+  const REASON_MATTERS = new Set([400, 409, 413, 415, 422]);
   function explain(what, status, text) {
-    const reason = (text || '').trim();
+    // The server's one-line reason, without the status line it starts with.
+    const reason = (text || '').trim().replace(/^\d{3}( [A-Za-z -]+)?: */, '');
     if (status === 0) return what + ': the server could not be reached';
     if (status === 401) return what + ': not signed in (reload the page to sign in)';
     if (status === 403) return what + ': not permitted (' + (reason || 'forbidden') + ')';
-    return what + ': ' + status + (reason ? ' ' + reason : '');
+    const meaning = MEANINGS[status] || (status >= 500 ? 'the server failed' : 'refused');
+    const why = reason && (REASON_MATTERS.has(status) || !MEANINGS[status]) ? ': ' + reason : '';
+    return what + ': ' + meaning + ' (' + status + ')' + why;
   }
 
   // One request; resolves with {status, text, header(name)} (status 0:
@@ -92,12 +104,14 @@
       cells[2].title = when.toISOString();
       if (row.classList.contains('dir')) {
         dirs++;
-        const tar = document.createElement('a');
-        tar.className = 'button';
-        tar.href = urlOf(row.dataset.name) + '?tar';
-        tar.download = '';
-        tar.textContent = '.tar';
-        cells[3].replaceChildren(tar);
+        // A button, not a link: crawlers and `wget -r` follow links, and
+        // each folder's archive would fetch everything below it again.
+        const archive = urlOf(row.dataset.name) + '?zip';
+        const zip = button('Download .zip', () => location.assign(archive));
+        zip.className = 'archive';
+        zip.dataset.href = archive;
+        zip.title = 'Download ' + row.dataset.name + ' as one .zip file';
+        cells[3].replaceChildren(zip);
         continue;
       }
       files++;

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# benches/archive.sh: a folder's ?zip against its ?tar (issue 32, "Measure
+# it"), on 127.0.0.1, files on a tmpfs.
+#
+#   benches/archive.sh [--files N] [--size BYTES] [--reps N]
+#
+# Builds ferry in release mode (honouring CARGO_TARGET_DIR; FERRY_BIN skips
+# the build), fills a folder on /dev/shm (else $TMPDIR) with N files
+# (default 1,000) of BYTES each (default 1 MiB: 1 GiB in all), serves it
+# with `ferry serve --workers 1 --http ...` and downloads `?tar` and
+# `?zip` with curl to /dev/null, REPS times each (default 5, interleaved,
+# after one unmeasured warm-up of each): GB/s per run, the medians, and
+# the ratio zip / tar of the medians (target >= 0.9). The zip costs one more
+# read of every file (its CRC-32, on the I/O pool, from the page cache);
+# the tar only sends. One archive of each is checked (python3's zipfile
+# testzip, tar -t) before anything is timed.
+
+set -euo pipefail
+shopt -s inherit_errexit
+
+SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$SCRIPT_DIR/.." && pwd)
+NAME=archive.sh
+STARTED=$SECONDS
+# shellcheck source=benches/lib.sh
+source "$SCRIPT_DIR/lib.sh"
+
+FILES=1000 SIZE=$((1 << 20)) REPS=5
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --files) FILES=${2:?--files needs a number}; shift ;;
+    --size) SIZE=${2:?--size needs bytes}; shift ;;
+    --reps) REPS=${2:?--reps needs a number}; shift ;;
+    *) die "unknown option $1" ;;
+  esac
+  shift
+done
+command -v curl >/dev/null || die "needs curl"
+
+FERRY_PID=""
+cleanup() {
+  stop_pid "$FERRY_PID"
+  [[ -n ${WORK:-} ]] && rm -rf -- "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 143' TERM
+
+find_ferry
+if [[ $(stat -f -c %T /dev/shm 2>/dev/null) == tmpfs ]]; then
+  WORK=$(mktemp -d /dev/shm/ferry-archive.XXXXXX)
+else
+  WORK=$(mktemp -d "${TMPDIR:-/tmp}/ferry-archive.XXXXXX")
+fi
+say "work directory $WORK, $FILES files of $SIZE bytes"
+mkdir -p "$WORK/root/set"
+head -c "$SIZE" /dev/urandom >"$WORK/one"
+for ((i = 0; i < FILES; i++)); do
+  cp "$WORK/one" "$WORK/root/set/f$i.bin"
+  # A byte of its own per file, so no two members are the same.
+  printf '%08d' "$i" | dd of="$WORK/root/set/f$i.bin" conv=notrunc status=none
+done
+rm "$WORK/one"
+
+PORT=$(free_port)
+HTTP=$(free_port)
+[[ $HTTP != "$PORT" ]] || HTTP=$(free_port)
+"$FERRY" serve --listen "127.0.0.1:$PORT" --http "127.0.0.1:$HTTP" \
+  --root "$WORK/root" --workers 1 2>"$WORK/ferry.log" &
+FERRY_PID=$!
+wait_port "$HTTP"
+URL="http://127.0.0.1:$HTTP/set/"
+
+# Checked once: what is timed is a whole, readable archive.
+curl -sf "$URL?zip" -o "$WORK/set.zip"
+python3 -c 'import sys, zipfile; z = zipfile.ZipFile(sys.argv[1]); assert z.testzip() is None; print(len(z.infolist()), "zip members")' "$WORK/set.zip" >&2
+curl -sf "$URL?tar" -o "$WORK/set.tar"
+say "$(tar -tf "$WORK/set.tar" | wc -l) tar members"
+rm -f "$WORK/set.zip" "$WORK/set.tar"
+
+# run <tar|zip>: "<GB/s>" of one download to /dev/null.
+run() {
+  curl -sf "$URL?$1" -o /dev/null -w '%{size_download} %{time_total}\n' |
+    awk '{ printf "%.3f\n", $1 / $2 / 1e9 }'
+}
+run tar >/dev/null
+run zip >/dev/null
+TAR=() ZIP=()
+for ((r = 0; r < REPS; r++)); do
+  if ((r % 2)); then z=$(run zip); t=$(run tar); else t=$(run tar); z=$(run zip); fi
+  TAR+=("$t") ZIP+=("$z")
+  say "run $((r + 1)): tar $t GB/s, zip $z GB/s"
+done
+median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+mt=$(median "${TAR[@]}")
+mz=$(median "${ZIP[@]}")
+echo "tar median $mt GB/s, zip median $mz GB/s, zip/tar $(awk -v z="$mz" -v t="$mt" 'BEGIN { printf "%.2f", z / t }') (target >= 0.9)"

@@ -1,0 +1,361 @@
+//! Folder archives as people fetch them, over real sockets: `?zip` parsed
+//! byte for byte (local headers, data, descriptors and CRC-32s, central
+//! directory, end record) and by Python's `zipfile`, a zip64 archive as
+//! `zipfile` reads it, what a token may read only partly, `curl -OJ`
+//! naming the download, and `wget -r -np` mirroring the page without
+//! fetching any archive. (The tar format's own tests: `tests/web_ui.rs`.)
+
+mod support;
+
+use std::net::SocketAddr;
+use std::process::Command;
+
+use ferry::zip::{self, Zip64};
+use support::TestServer;
+use support::http::{Answer, exchange};
+use support::tokens::guarded;
+
+fn http_server() -> TestServer {
+    TestServer::start_with(|c| {
+        c.listen(ferry::wire::Protocol::Http, "127.0.0.1:0".parse().unwrap())
+    })
+}
+
+fn plant(server: &TestServer, name: &str, body: &[u8]) {
+    let path = server.path(name);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, body).unwrap();
+}
+
+fn fetch(addr: SocketAddr, target: &str, headers: &str) -> Answer {
+    exchange(
+        addr,
+        "GET",
+        target,
+        &format!("Host: localhost\r\n{headers}"),
+        b"",
+    )
+}
+
+fn u16_at(b: &[u8], at: usize) -> usize {
+    usize::from(u16::from_le_bytes([b[at], b[at + 1]]))
+}
+
+fn u32_at(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes(b[at..at + 4].try_into().unwrap())
+}
+
+/// A zip member as the parser found it: path and data.
+type Entry = (String, Vec<u8>);
+
+/// Parses a stored zip front to back as ferry writes it (classic
+/// records), checking every field a reader relies on: each local header
+/// agrees with its central header, each file's data matches the CRC-32 in
+/// its descriptor, and the end record counts and places the central
+/// directory. Returns the members in archive order.
+fn unzip(bytes: &[u8]) -> Vec<Entry> {
+    let mut at = 0;
+    let mut locals = Vec::new();
+    while u32_at(bytes, at) == 0x0403_4b50 {
+        let flags = u16_at(bytes, at + 6);
+        assert_eq!(u16_at(bytes, at + 8), 0, "stored");
+        let size = u32_at(bytes, at + 18) as usize;
+        assert_eq!(u32_at(bytes, at + 22) as usize, size);
+        let name_len = u16_at(bytes, at + 26);
+        let extra_len = u16_at(bytes, at + 28);
+        let path = String::from_utf8(bytes[at + 30..at + 30 + name_len].to_vec()).unwrap();
+        assert_ne!(flags & 0x800, 0, "UTF-8 names");
+        let data_at = at + 30 + name_len + extra_len;
+        let data = bytes[data_at..data_at + size].to_vec();
+        let mut end = data_at + size;
+        let crc = if flags & 8 != 0 {
+            assert!(size > 0, "only files with data have descriptors");
+            assert_eq!(u32_at(bytes, end), 0x0807_4b50);
+            assert_eq!(u32_at(bytes, end + 8) as usize, size);
+            assert_eq!(u32_at(bytes, end + 12) as usize, size);
+            end += 16;
+            u32_at(bytes, end - 12)
+        } else {
+            assert_eq!(size, 0);
+            0
+        };
+        assert_eq!(crc, crc32fast::hash(&data), "{path}");
+        locals.push((at, path, data, crc));
+        at = end;
+    }
+    let central_at = at;
+    for (offset, path, data, crc) in &locals {
+        assert_eq!(u32_at(bytes, at), 0x0201_4b50);
+        assert_eq!(u32_at(bytes, at + 16), *crc);
+        assert_eq!(u32_at(bytes, at + 24) as usize, data.len());
+        let name_len = u16_at(bytes, at + 28);
+        assert_eq!(u32_at(bytes, at + 42) as usize, *offset);
+        assert_eq!(&bytes[at + 46..at + 46 + name_len], path.as_bytes());
+        let mode = u32_at(bytes, at + 38) >> 16;
+        let want = if path.ends_with('/') {
+            0o40755
+        } else {
+            0o100644
+        };
+        assert_eq!(mode, want, "{path}");
+        at += 46 + name_len + u16_at(bytes, at + 30);
+    }
+    assert_eq!(u32_at(bytes, at), 0x0605_4b50);
+    assert_eq!(u16_at(bytes, at + 10), locals.len());
+    assert_eq!(u32_at(bytes, at + 12) as usize, at - central_at);
+    assert_eq!(u32_at(bytes, at + 16) as usize, central_at);
+    assert_eq!(at + 22, bytes.len(), "nothing after the end record");
+    locals.into_iter().map(|(_, p, d, _)| (p, d)).collect()
+}
+
+fn sorted(mut entries: Vec<Entry>) -> Vec<Entry> {
+    entries.sort();
+    entries
+}
+
+fn entry(path: &str, data: &[u8]) -> Entry {
+    (path.to_owned(), data.to_vec())
+}
+
+/// Python's `zipfile` on `archive`: `testzip()`, then every member's path
+/// and bytes as a sorted list, printed as JSON; `None` without python3.
+fn python_unzip(archive: &std::path::Path) -> Option<Vec<Entry>> {
+    let script = r#"
+import json, sys, zipfile
+with zipfile.ZipFile(sys.argv[1]) as z:
+    assert z.testzip() is None, z.testzip()
+    print(json.dumps(sorted([i.filename, list(z.read(i))] for i in z.infolist())))
+"#;
+    let out = match Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(archive)
+        .output()
+    {
+        Ok(out) => out,
+        Err(_) => {
+            eprintln!("skipped: no python3 on this machine for zipfile");
+            return None;
+        }
+    };
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let parsed: Vec<(String, Vec<u8>)> = serde_json::from_slice(&out.stdout).unwrap();
+    Some(parsed)
+}
+
+fn tool_missing(tool: &str) -> bool {
+    // `unzip` has no `--version`; `-v` alone prints its version.
+    if Command::new(tool).arg("-v").output().is_err() {
+        eprintln!("skipped: no {tool} on this machine");
+        return true;
+    }
+    false
+}
+
+#[test]
+fn a_folder_downloads_as_a_zip_with_exact_contents() {
+    let server = http_server();
+    let big: Vec<u8> = (0..300_000u32).map(|i| (i * 7) as u8).collect();
+    let long = format!("{}/{}.txt", "l".repeat(90), "n".repeat(70));
+    plant(&server, "top/a.txt", b"alpha");
+    plant(&server, "top/sub/deeper/b.bin", &big);
+    plant(&server, "top/sub/empty.txt", b"");
+    plant(&server, &format!("top/{long}"), b"long");
+    plant(&server, "top/\u{e9}t\u{e9} x&y.txt", b"odd");
+    plant(&server, "elsewhere.txt", b"not in it");
+    std::fs::create_dir_all(server.path("top/nothing/inside")).unwrap();
+
+    let answer = fetch(server.http.unwrap(), "/top/?zip", "");
+    assert_eq!(answer.status, 200, "{}", answer.head);
+    assert_eq!(answer.header("Content-Type"), Some("application/zip"));
+    assert_eq!(
+        answer.header("Content-Disposition"),
+        Some("attachment; filename=\"top.zip\"; filename*=UTF-8''top.zip")
+    );
+    let length: usize = answer.header("Content-Length").unwrap().parse().unwrap();
+    assert_eq!(answer.body.len(), length);
+    let members = unzip(&answer.body);
+    // The folder asked for comes first, like `zip -r top.zip top`.
+    assert_eq!(members[0], entry("top/", b""));
+    let (dir, _) = long.split_once('/').unwrap();
+    let expected = vec![
+        entry("top/", b""),
+        entry("top/a.txt", b"alpha"),
+        entry(&format!("top/{dir}/"), b""),
+        entry(&format!("top/{long}"), b"long"),
+        entry("top/nothing/", b""),
+        entry("top/nothing/inside/", b""),
+        entry("top/sub/", b""),
+        entry("top/sub/deeper/", b""),
+        entry("top/sub/deeper/b.bin", &big),
+        entry("top/sub/empty.txt", b""),
+        entry("top/\u{e9}t\u{e9} x&y.txt", b"odd"),
+    ];
+    assert_eq!(sorted(members), expected);
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("top.zip");
+    std::fs::write(&path, &answer.body).unwrap();
+    if let Some(read) = python_unzip(&path) {
+        assert_eq!(read, expected);
+    }
+    // Info-ZIP's `unzip -t` checks every CRC as Windows' and macOS'
+    // tools do.
+    if !tool_missing("unzip") {
+        let out = Command::new("unzip").arg("-t").arg(&path).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+
+    // `?format=zip` is the same; the top is `ferry.zip`, with no folder
+    // entry above its members.
+    let again = fetch(server.http.unwrap(), "/top/?format=zip", "");
+    assert_eq!(again.body, answer.body);
+    let all = fetch(server.http.unwrap(), "/?zip", "");
+    assert!(
+        all.header("Content-Disposition")
+            .unwrap()
+            .contains("filename=\"ferry.zip\"")
+    );
+    let all = sorted(unzip(&all.body));
+    assert_eq!(all[0], entry("elsewhere.txt", b"not in it"));
+    assert_eq!(all[1], entry("top/", b""));
+    assert_eq!(fetch(server.http.unwrap(), "/none/?zip", "").status, 404);
+}
+
+#[test]
+fn a_zip_holds_only_what_the_token_may_read() {
+    // Grants are folders: the token reads two folders inside `z/`, and
+    // nothing else there (neither `z/one.txt` nor `z/deep/x.txt`).
+    let (server, tokens, _dir) = guarded(&[("part", &["read:z/pub/", "read:z/deep/in/"])], &[]);
+    plant(&server, "z/one.txt", b"1");
+    plant(&server, "z/deep/x.txt", b"x");
+    plant(&server, "z/deep/in/y.txt", b"y");
+    plant(&server, "z/pub/p.txt", b"p");
+    plant(&server, "z/secret/s.txt", b"s");
+    let addr = server.http.unwrap();
+    let auth = support::http::bearer(&tokens[0]);
+    let answer = fetch(addr, "/z/?zip", &auth);
+    assert_eq!(answer.status, 200, "{}", answer.head);
+    assert_eq!(
+        sorted(unzip(&answer.body)),
+        vec![
+            entry("z/", b""),
+            entry("z/deep/", b""),
+            entry("z/deep/in/", b""),
+            entry("z/deep/in/y.txt", b"y"),
+            entry("z/pub/", b""),
+            entry("z/pub/p.txt", b"p"),
+        ]
+    );
+    assert_eq!(fetch(addr, "/z/secret/?zip", &auth).status, 403);
+    assert_eq!(fetch(addr, "/z/?zip", "").status, 401);
+}
+
+#[test]
+fn python_reads_a_zip64_archive_as_ferry_writes_it() {
+    // A zip64 archive needs 4 GiB or 65,535 members to happen on its
+    // own: its records are written here with the same functions, forced.
+    let zip64 = Zip64(true);
+    let members = [
+        ("d/", &b""[..]),
+        ("d/a.txt", &b"hello"[..]),
+        ("d/e", &b""[..]),
+    ];
+    let (mut out, mut central) = (Vec::new(), Vec::new());
+    for (path, data) in members {
+        let member = zip::Member {
+            path,
+            size: data.len() as u64,
+            mtime: 1_700_000_000,
+        };
+        let offset = out.len() as u64;
+        member.local(zip64, &mut out);
+        out.extend_from_slice(data);
+        let crc = crc32fast::hash(data);
+        member.descriptor(crc, zip64, &mut out);
+        member.central(crc, offset, zip64, &mut central);
+    }
+    let central_at = out.len() as u64;
+    out.extend_from_slice(&central);
+    zip::end(3, central_at, central.len() as u64, zip64, &mut out);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("z64.zip");
+    std::fs::write(&path, &out).unwrap();
+    if let Some(read) = python_unzip(&path) {
+        assert_eq!(
+            read,
+            vec![
+                entry("d/", b""),
+                entry("d/a.txt", b"hello"),
+                entry("d/e", b"")
+            ]
+        );
+    }
+}
+
+#[test]
+fn curl_names_archives_from_content_disposition() {
+    if tool_missing("curl") {
+        return;
+    }
+    let server = http_server();
+    plant(&server, "site/index.html", b"<p>hi</p>");
+    let out = tempfile::tempdir().unwrap();
+    for (query, name) in [("tar", "site.tar"), ("zip", "site.zip")] {
+        let url = format!("http://{}/site/?{query}", server.http.unwrap());
+        let status = Command::new("curl")
+            .args(["-sSf", "-OJ", &url])
+            .current_dir(out.path())
+            .status()
+            .unwrap();
+        assert!(status.success(), "curl -OJ {url}");
+        let saved = std::fs::read(out.path().join(name)).unwrap();
+        assert!(!saved.is_empty(), "{name}");
+    }
+}
+
+#[test]
+fn wget_mirrors_the_pages_without_fetching_archives() {
+    if tool_missing("wget") {
+        return;
+    }
+    let server = http_server();
+    plant(&server, "site/a.txt", b"a");
+    plant(&server, "site/sub/b.txt", b"b");
+    let out = tempfile::tempdir().unwrap();
+    let url = format!("http://{}/site/", server.http.unwrap());
+    let status = Command::new("wget")
+        .args(["-q", "-r", "-np", "-nH", "--tries=1", "--timeout=20", &url])
+        .current_dir(out.path())
+        .status()
+        .unwrap();
+    assert!(status.code().is_some(), "wget ran");
+    let mut fetched = Vec::new();
+    let mut stack = vec![out.path().to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let path = e.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                fetched.push(path.strip_prefix(out.path()).unwrap().display().to_string());
+            }
+        }
+    }
+    assert!(fetched.iter().any(|f| f == "site/a.txt"), "{fetched:?}");
+    assert!(fetched.iter().any(|f| f == "site/sub/b.txt"), "{fetched:?}");
+    assert!(
+        !fetched
+            .iter()
+            .any(|f| f.contains("?tar") || f.contains("?zip")),
+        "an archive was fetched: {fetched:?}"
+    );
+}
