@@ -25,6 +25,7 @@
 mod access;
 mod archive;
 mod archive_layout;
+mod arrived;
 mod coded;
 mod commit;
 mod deletes;
@@ -60,9 +61,10 @@ use crate::wire::Protocol;
 pub use access::{BAD_SIGNATURE, Guard, UNKNOWN_KEY};
 pub use archive::Archive;
 pub use archive_layout::Format as ArchiveFormat;
-pub use files::{
-    abandon, discard, dispose, finish_receive, leftover, sent, write_behind, write_failed,
+pub use arrived::{
+    abandon, discard, dispose, finish_receive, leftover, write_behind, write_failed,
 };
+pub use files::sent;
 pub use op::{Declared, Needs, Operation, Overwrite, Request, Verb};
 pub use props::{Change, PatchStatus, Patched, PropTarget, PropUpdate};
 pub use receive::Receive;

@@ -29,10 +29,12 @@
 //! A request is signed in its `Authorization` field or, presigned, in its
 //! query (`presign.rs`).
 
+mod body;
 mod conditions;
 mod copy;
 mod delete;
 mod error;
+mod fields;
 mod meta;
 mod multipart;
 mod presign;
@@ -49,6 +51,7 @@ use crate::access::sigv4::{Chain, SeedKey};
 use crate::serve::{Failure, Reply, Request, Version};
 use crate::storage::Md5Tag;
 pub use error::Code;
+use fields::Fields;
 use request::{Target, request};
 
 /// The dialect: every request on an S3 listener.
@@ -178,95 +181,6 @@ impl Dialect for S3 {
             Err(refused) => refuse(refused),
         }
     }
-}
-
-/// The fields an S3 request is read by.
-#[derive(Debug, Default)]
-struct Fields {
-    authorization: Option<String>,
-    amz_date: Option<String>,
-    content_sha256: Option<String>,
-    content_md5: Option<String>,
-    range: Option<String>,
-    /// GetObject's and HeadObject's conditions.
-    conditions: conditions::Conditions,
-    /// CopyObject's source, as sent.
-    copy_source: Option<String>,
-    /// CopyObject's `x-amz-metadata-directive`.
-    metadata_directive: Option<String>,
-    /// CopyObject's source has conditions (`x-amz-copy-source-if-*`).
-    copy_conditions: bool,
-    /// `x-amz-meta-mtime`.
-    meta_mtime: Option<String>,
-    /// Bytes of user metadata, names (without the prefix) and values.
-    meta_bytes: usize,
-    /// `x-amz-decoded-content-length`: an aws-chunked body's payload.
-    decoded_length: Option<String>,
-    /// `x-amz-trailer`: the checksum field an aws-chunked body's trailer
-    /// holds.
-    trailer: Option<String>,
-    /// An `x-amz-checksum-<algorithm>` field: its name (lower-case) and
-    /// value.
-    checksum: Option<(String, String)>,
-    /// The chain a signed aws-chunked body's chunk signatures continue.
-    chain: Option<Chain>,
-    /// A field of an operation not served yet.
-    unserved: Option<&'static str>,
-}
-
-impl Fields {
-    fn read(head: &Head<'_>) -> Fields {
-        let mut fields = Fields::default();
-        for (name, value) in head.fields() {
-            let text = || Some(String::from_utf8_lossy(value).trim().to_owned());
-            let is = |field: &str| name.eq_ignore_ascii_case(field);
-            if is("authorization") {
-                fields.authorization = text();
-            } else if is("x-amz-date") {
-                fields.amz_date = text();
-            } else if is("x-amz-content-sha256") {
-                fields.content_sha256 = text();
-            } else if is("content-md5") {
-                fields.content_md5 = text();
-            } else if is("range") {
-                fields.range = text();
-            } else if let Some(value) = text().filter(|_| name.len() > 3 && is_if(name)) {
-                fields.conditions.take("", name, &value);
-            } else if is(copy::SOURCE) {
-                fields.copy_source = text();
-            } else if is("x-amz-metadata-directive") {
-                fields.metadata_directive = text();
-            } else if has_prefix(name, "x-amz-copy-source-if-") {
-                fields.copy_conditions = true;
-            } else if is("x-amz-decoded-content-length") {
-                fields.decoded_length = text();
-            } else if is("x-amz-trailer") {
-                fields.trailer = text().map(|t| t.to_ascii_lowercase());
-            } else if has_prefix(name, "x-amz-checksum-")
-                && !is("x-amz-checksum-type")
-                && !is("x-amz-checksum-algorithm")
-            {
-                fields.checksum = text().map(|t| (name.to_ascii_lowercase(), t));
-            } else if has_prefix(name, meta::PREFIX) {
-                fields.meta_bytes += name.len() - meta::PREFIX.len() + value.len();
-                if is(meta::MTIME) {
-                    fields.meta_mtime = text();
-                }
-            }
-        }
-        fields
-    }
-}
-
-/// Whether field `name` starts with `If-` (a condition's).
-fn is_if(name: &str) -> bool {
-    has_prefix(name, "if-")
-}
-
-/// Whether field `name` starts with `prefix` (lower case), in any case.
-fn has_prefix(name: &str, prefix: &str) -> bool {
-    name.get(..prefix.len())
-        .is_some_and(|p| p.eq_ignore_ascii_case(prefix))
 }
 
 /// The credential a request presents: none (anonymous), or its SigV4

@@ -83,7 +83,7 @@ pub(super) fn object_request(
                     format!("partNumber is from 1 to {MAX_PART_NUMBER}"),
                 ));
             }
-            let (length, digests) = super::request::body_digests(resume, fields)?;
+            let (length, digests) = super::body::body_digests(resume, fields)?;
             let ask = PartAsk {
                 id,
                 number,
