@@ -690,3 +690,39 @@ fn a_sessions_folder_that_is_a_symlink_is_refused_at_start_up() {
         "{message}"
     );
 }
+
+#[test]
+fn a_session_another_node_began_since_expires_here_without_a_restart() {
+    // A node reads the sessions folder whole at its start; a session that
+    // a node sharing the root began later, and left (it died), must go
+    // all the same, without any node restarting.
+    let server = TestServer::start_with(|c| {
+        c.upload_ttl = std::time::Duration::from_secs(1);
+        c.sweep_period = std::time::Duration::from_millis(100);
+    });
+    let data = pattern(1000, 21);
+    // This node reads its sessions folder (an UPLOAD does) before the
+    // other node's session is there.
+    upload(&mut server.raw(), "here", &data);
+    // The other node: a server of its own, whose session's files are put
+    // into this one's sessions folder as a shared root would hold them.
+    let other = TestServer::start();
+    let mut raw = other.raw();
+    let (id, _) = upload(&mut raw, "elsewhere", &data);
+    assert_eq!(append(&mut raw, &id, 0, &data[..10]), "OK 10");
+    drop(raw);
+    for half in ["meta", "data"] {
+        let name = format!(".ferry-uploads/{id}.{half}");
+        std::fs::copy(other.path(&name), server.path(&name)).unwrap();
+    }
+    let record = server.path(&format!(".ferry-uploads/{id}.meta"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while record.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the other node's session outlived 30 times its TTL"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(!server.path(&format!(".ferry-uploads/{id}.data")).exists());
+}

@@ -57,8 +57,9 @@ impl Storage {
     /// sessions untouched for longer than `ttl`; returns how many went.
     /// Run at startup and every sweep period (off the loop, see
     /// `server/sweeps.rs`); every `UPLOAD` expires from the index too. The
-    /// directory is read once: sessions other nodes begin later are
-    /// expired by those nodes, or read at the next start of any node.
+    /// directory is read whole once; later sweeps read it again only for
+    /// sessions other nodes began since that have outlived `ttl` (a dead
+    /// node's), so that they go without any node restarting.
     pub fn expire_upload_sessions(&self, ttl: SessionTtl) -> usize {
         let Ok(dir) =
             rustix::fs::openat(&*self.root, files::SESSIONS_DIR, super::DIR, Mode::empty())
@@ -67,7 +68,10 @@ impl Storage {
         };
         match self.sessions.bookkeeping(&dir) {
             Ok(mut index) => {
-                self.load_index(&dir, &mut index);
+                match index.is_loaded() {
+                    true => adopt_expired(&dir, &mut index, ttl),
+                    false => self.load_index(&dir, &mut index),
+                }
                 self.expire_sessions(&dir, &mut index, ttl)
             }
             Err(err) => {
@@ -216,6 +220,20 @@ impl Storage {
             expired += 1;
         }
         expired
+    }
+}
+
+/// Puts into `index` the sessions of `dir` it does not know (begun by
+/// other nodes since it was read) that have outlived `ttl` already, so
+/// that the expiry after removes them. Only those: a live one of another
+/// node's would count in this node's caps on sessions per client.
+fn adopt_expired(dir: &OwnedFd, index: &mut Index, ttl: SessionTtl) {
+    let (staged, empty) = (seconds_ago(ttl.staged), seconds_ago(ttl.empty));
+    for found in files::scan(dir) {
+        let outlived = found.used < staged || (found.empty && found.used < empty);
+        if !found.stored && outlived && index.used(&found.id).is_none() {
+            index.insert(&found.id, found.used, found.begun_by, found.empty);
+        }
     }
 }
 
