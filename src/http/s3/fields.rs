@@ -36,8 +36,6 @@ pub(super) struct Fields {
     pub(super) checksum: Option<(String, String)>,
     /// The chain a signed aws-chunked body's chunk signatures continue.
     pub(super) chain: Option<Chain>,
-    /// A field of an operation not served yet.
-    pub(super) unserved: Option<&'static str>,
 }
 
 impl Fields {

@@ -26,6 +26,7 @@ use super::{Asked, Fields, Refusal, refusal, sigv4};
 use crate::name::{Name, Prefix};
 use crate::serve::multipart::{MAX_PAGE, MAX_PART_NUMBER, PartAsk, PartsPage, UploadsPage};
 use crate::serve::{Body, Operation, Reply};
+use crate::storage::Md5Tag;
 
 const DECLARATION: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
 
@@ -222,11 +223,6 @@ fn escape(text: &str) -> std::borrow::Cow<'_, str> {
     quick_xml::escape::escape(text)
 }
 
-/// A quoted MD5, as an ETag.
-pub(super) fn etag(md5: &[u8; 16]) -> String {
-    format!("\"{}\"", sigv4::hex_of(md5))
-}
-
 /// The XML answer to a multipart request, if `reply` is one.
 pub(super) fn answer(asked: Asked, reply: &Reply) -> Option<String> {
     let body = match (asked, reply) {
@@ -269,7 +265,7 @@ fn list_parts(page: &PartsPage) -> String {
             "<Part><PartNumber>{}</PartNumber><LastModified>{}</LastModified><ETag>{}</ETag><Size>{}</Size></Part>",
             part.number,
             iso(part.modified),
-            escape(&etag(&part.md5)),
+            escape(&Md5Tag { md5: part.md5, parts: None }.quoted()),
             part.size
         ));
     }

@@ -58,12 +58,6 @@ pub(super) fn request(
     resume: &Resume,
     fields: &Fields,
 ) -> Result<(Operation, Asked), Refusal> {
-    if let Some(what) = fields.unserved {
-        return Err(refusal(
-            Code::NotImplemented,
-            format!("{what}: not served yet"),
-        ));
-    }
     let target = Target::of(head.target)?;
     let carries_body = resume.body != BodyLength::Fixed(0);
     let puts = matches!((&target, head.method), (Target::Object(..), "PUT"));
