@@ -23,6 +23,7 @@ use fuser::{
 };
 
 use super::model::{Durable, Op, STORE};
+use super::record::{Event, Log};
 
 /// How long the kernel may cache names and attributes: every change goes
 /// through the kernel, so its caches never go stale while mounted.
@@ -42,6 +43,8 @@ pub struct State {
     pub durable: Durable,
     /// The power is off: every call fails.
     pub off: bool,
+    /// The operation log, on a recording mount (`record.rs`).
+    pub log: Option<Log>,
 }
 
 type Result<T> = std::result::Result<T, Errno>;
@@ -62,6 +65,7 @@ impl State {
             listings: HashMap::new(),
             next_handle: 1,
             off: false,
+            log: None,
         })
     }
 
@@ -138,6 +142,13 @@ impl State {
         Ok(self.attr(&meta))
     }
 
+    /// Adds `event` to the log, on a recording mount.
+    fn record(&mut self, event: Event) {
+        if let Some(log) = &mut self.log {
+            log.push(event);
+        }
+    }
+
     fn handle(&mut self, file: File) -> FileHandle {
         self.next_handle += 1;
         self.files.insert(self.next_handle, file);
@@ -208,7 +219,22 @@ impl PowerFs {
         state.dir_changes(dir)?;
         make(&path).map_err(errno)?;
         let attr = state.entry(parent, name)?;
-        Ok((attr, state.back(attr.ino)))
+        let (ino, name, mode) = (state.back(attr.ino), name.to_owned(), u32::from(attr.perm));
+        state.record(match attr.kind {
+            FileType::Directory => Event::Mkdir {
+                dir,
+                name,
+                ino,
+                mode,
+            },
+            _ => Event::Create {
+                dir,
+                name,
+                ino,
+                mode,
+            },
+        });
+        Ok((attr, ino))
     }
 }
 
@@ -309,9 +335,14 @@ impl Filesystem for PowerFs {
                     .and_then(|f| f.set_len(size))
                     .map_err(errno)?;
             }
+            if let Some(len) = size.filter(|_| is_file) {
+                s.record(Event::Truncate { ino: b, len });
+            }
             if let Some(mode) = mode {
                 fs::set_permissions(&path, fs::Permissions::from_mode(mode & 0o7777))
                     .map_err(errno)?;
+                let mode = mode & 0o7777;
+                s.record(Event::Mode { ino: b, mode });
             }
             if atime.is_some() || mtime.is_some() {
                 let file = File::options()
@@ -396,7 +427,10 @@ impl Filesystem for PowerFs {
             }
             let dir = s.back(parent);
             s.dir_changes(dir)?;
-            s.bury(dir, name, &meta)
+            s.bury(dir, name, &meta)?;
+            let name = name.to_owned();
+            s.record(Event::Unlink { dir, name });
+            Ok(())
         });
         reply_empty(reply, result);
     }
@@ -413,7 +447,10 @@ impl Filesystem for PowerFs {
             }
             let dir = s.back(parent);
             s.dir_changes(dir)?;
-            s.bury(dir, name, &meta)
+            s.bury(dir, name, &meta)?;
+            let name = name.to_owned();
+            s.record(Event::Unlink { dir, name });
+            Ok(())
         });
         reply_empty(reply, result);
     }
@@ -448,7 +485,10 @@ impl Filesystem for PowerFs {
             let dir = s.back(newparent);
             s.dir_changes(dir)?;
             fs::hard_link(&from, &to).map_err(errno)?;
-            s.entry(newparent, newname)
+            let attr = s.entry(newparent, newname)?;
+            let (name, ino) = (newname.to_owned(), s.back(ino));
+            s.record(Event::Link { dir, name, ino });
+            Ok(attr)
         });
         reply_entry(reply, result);
     }
@@ -464,6 +504,7 @@ impl Filesystem for PowerFs {
                     .truncate(true)
                     .open(&path)
                     .map_err(errno)?;
+                s.record(Event::Truncate { ino: b, len: 0 });
             }
             let file = open_backing(&path, flags.0, None).map_err(errno)?;
             Ok(s.handle(file))
@@ -501,6 +542,12 @@ impl Filesystem for PowerFs {
             let attr = s.entry(parent, name)?;
             let b = s.back(attr.ino);
             s.durable.created_file(b);
+            s.record(Event::Create {
+                dir,
+                name: name.to_owned(),
+                ino: b,
+                mode: u32::from(attr.perm),
+            });
             Ok((attr, s.handle(file)))
         });
         match result {
@@ -566,7 +613,13 @@ impl Filesystem for PowerFs {
             }
             let file = s.files.get(&fh.0).ok_or(Errno::EBADF)?;
             file.write_all_at(data, offset).map_err(errno)?;
-            Ok(data.len() as u32)
+            let (at, written) = (offset, data.len() as u32);
+            s.record(Event::Write {
+                ino: b,
+                at,
+                data: data.to_vec(),
+            });
+            Ok(written)
         });
         match result {
             Ok(n) => reply.written(n),
@@ -615,6 +668,7 @@ impl Filesystem for PowerFs {
         let result = self.on().map(|mut s| {
             let b = s.back(ino);
             s.durable.flushed_file(b);
+            s.record(Event::Flush { ino: b });
         });
         reply_empty(reply, result);
     }
@@ -698,6 +752,7 @@ impl Filesystem for PowerFs {
         let result = self.on().map(|mut s| {
             let b = s.back(ino);
             s.durable.flushed_dir(b);
+            s.record(Event::Flush { ino: b });
         });
         reply_empty(reply, result);
     }
@@ -738,7 +793,14 @@ impl Filesystem for PowerFs {
                 s.file_changes(b)?;
             }
             let flags = rustix::fs::XattrFlags::from_bits_retain(flags as u32);
-            rustix::fs::lsetxattr(&path, name, value, flags).map_err(|e| errno(e.into()))
+            rustix::fs::lsetxattr(&path, name, value, flags).map_err(|e| errno(e.into()))?;
+            let (name, value) = (name.to_owned(), Some(value.to_vec()));
+            s.record(Event::Xattr {
+                ino: b,
+                name,
+                value,
+            });
+            Ok(())
         });
         reply_empty(reply, result);
     }
@@ -772,7 +834,14 @@ impl Filesystem for PowerFs {
             if path.is_file() {
                 s.file_changes(b)?;
             }
-            rustix::fs::lremovexattr(&path, name).map_err(|e| errno(e.into()))
+            rustix::fs::lremovexattr(&path, name).map_err(|e| errno(e.into()))?;
+            let (name, value) = (name.to_owned(), None);
+            s.record(Event::Xattr {
+                ino: b,
+                name,
+                value,
+            });
+            Ok(())
         });
         reply_empty(reply, result);
     }
@@ -834,5 +903,9 @@ fn rename(
     fs::rename(&from, &to).map_err(errno)?;
     s.unlink(moved.ino(), dir, name);
     s.link(moved.ino(), newdir, newname);
+    s.record(Event::Rename {
+        from: (dir, name.to_owned()),
+        to: (newdir, newname.to_owned()),
+    });
     Ok(())
 }

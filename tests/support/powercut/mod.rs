@@ -12,12 +12,16 @@
 //!
 //! The model and its sources: `model.rs` and docs/reliability.md ("Power
 //! cuts"). Used by `tests/powercut.rs` and by hand through
-//! `cargo run --example powercut`. Needs `/dev/fuse` and the right to
+//! `cargo run --example powercut`; recording (`record.rs`, from
+//! [`Simulator::record`]) and the crash states of a log (`states.rs`) by
+//! `tests/crash_states.rs`. Needs `/dev/fuse` and the right to
 //! mount (root): [`Simulator::mount`] says why it cannot.
 #![allow(dead_code)] // the tool and the tests each use a part
 
 pub mod fs;
 pub mod model;
+pub mod record;
+pub mod states;
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -68,6 +72,35 @@ impl Simulator {
     /// Where it is mounted.
     pub fn mountpoint(&self) -> &Path {
         &self.mountpoint
+    }
+
+    /// Starts recording the operation log: what the backing folder holds
+    /// now (counted as durable, as after a `sync`) and every change from
+    /// the next call on. Call it while nothing uses the mount.
+    ///
+    /// # Errors
+    /// The backing folder cannot be read.
+    pub fn record(&self) -> io::Result<states::Image> {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let image = states::Image::scan(&state.backing)?;
+        state.log = Some(record::Log::default());
+        Ok(image)
+    }
+
+    /// A point in the log: how many events are recorded so far (0 when
+    /// not recording).
+    pub fn mark(&self) -> usize {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        state.log.as_mut().map_or(0, record::Log::mark)
+    }
+
+    /// The events recorded so far.
+    pub fn events(&self) -> Vec<record::Event> {
+        let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        state
+            .log
+            .as_ref()
+            .map_or_else(Vec::new, |log| log.events.clone())
     }
 
     /// Cuts the power: from the next call on, every call fails with `EIO`,
