@@ -20,7 +20,8 @@
 //! after each acknowledgement what the files are now.
 //!
 //! Needs `/dev/fuse` and root (as CI has); elsewhere it says "skipping" on
-//! stderr and passes.
+//! stderr and passes. `FERRY_CRASH_LOG=1` prints each path's log (the
+//! events a failing state's line numbers).
 
 #[path = "support/powercut/mod.rs"]
 mod powercut;
@@ -467,6 +468,12 @@ struct Outcome {
 fn check_path(name: &str, path: fn(&mut Run)) -> Outcome {
     let began = Instant::now();
     let recorded = record(path);
+    if std::env::var_os("FERRY_CRASH_LOG").is_some() {
+        for (i, event) in recorded.events.iter().enumerate() {
+            eprintln!("{name} #{}: {}", i + 1, states::brief(event));
+        }
+        eprintln!("{name}: acknowledged after events {:?}", recorded.marks);
+    }
     let found = states::enumerate(&recorded.initial, &recorded.events);
     let next = AtomicUsize::new(0);
     let broken = Mutex::new(Vec::new());

@@ -2,7 +2,8 @@
 //! `renameat`, without replacing where the client asked so, carrying the
 //! file's dead properties along and pruning the folders it leaves where
 //! the protocol's folders are implicit. With `--fsync` both names are
-//! flushed before the answer.
+//! flushed before the answer, and, for a move into another folder, the
+//! folders above the new name before the rename.
 
 use rustix::fs::{AtFlags, RenameFlags};
 use rustix::io::Errno;
@@ -49,7 +50,20 @@ impl Storage {
             // `--fsync`: the new name's directories, opened before the
             // rename (see `flush::with_ancestors`).
             if self.durable {
-                flush = Some(with_ancestors(&self.root, &target.dir, &target.dir_path)?);
+                let mut dirs = with_ancestors(&self.root, &target.dir, &target.dir_path)?;
+                // Into another folder: the folders above the new name are
+                // flushed first. A folder made by this MOVE (or by an
+                // upload still in flight) whose own name is not yet on the
+                // disk could otherwise be lost with the file moved into it
+                // by a rename that was (tests/crash_states.rs, "FERRY/1
+                // MOVE"). Within one folder nothing new is reached.
+                if target.dir_path != super::dir_of(from) {
+                    let above = dirs.split_off(1);
+                    if !above.is_empty() {
+                        self.flusher.flush(above)?;
+                    }
+                }
+                flush = Some(dirs);
             }
             let (dir, new) = (&target.dir, target.leaf.as_str());
             if overwrite {
