@@ -78,28 +78,31 @@ fn http_put(run: &mut Run) {
     run.acked("d/old", Some(version));
 }
 
-/// A session: UPLOAD, two APPENDs, COMMIT over an old version.
+/// Sessions: one into a new folder, then one in two APPENDs over an old
+/// version.
 fn ferry_session(run: &mut Run) {
     run.put("s/f", &pattern(2_000, 8));
     run.begin();
-    let data = pattern(9_000, 9);
     let mut ferry = run.ferry();
-    let (id, at) = support::upload(&mut ferry, "s/f", &data);
+    session(run, &mut ferry, "t/new", &pattern(3_000, 15), &[3_000]);
+    session(run, &mut ferry, "s/f", &pattern(9_000, 9), &[5_000, 9_000]);
+}
+
+/// UPLOAD of `data` as `name`, an APPEND up to each of `ends`, COMMIT.
+fn session(run: &mut Run, ferry: &mut Raw, name: &str, data: &[u8], ends: &[usize]) {
+    let (id, at) = support::upload(ferry, name, data);
     assert_eq!(at, 0);
-    run.acked_session("s/f", &data, 0);
-    assert_eq!(
-        support::append(&mut ferry, &id, 0, &data[..5_000]),
-        "OK 5000"
-    );
-    run.acked_session("s/f", &data, 5_000);
-    assert_eq!(
-        support::append(&mut ferry, &id, 5_000, &data[5_000..]),
-        "OK 9000"
-    );
-    run.acked_session("s/f", &data, 9_000);
+    run.acked_session(name, data, 0);
+    let mut from = 0;
+    for &end in ends {
+        let answer = support::append(ferry, &id, from, &data[from..end]);
+        assert_eq!(answer, format!("OK {end}"));
+        run.acked_session(name, data, end as u64);
+        from = end;
+    }
     ferry.send(format!("COMMIT {id}\n"));
-    assert!(ferry.line().starts_with("OK 9000 "));
-    run.acked("s/f", Some(data));
+    assert!(ferry.line().starts_with(&format!("OK {} ", data.len())));
+    run.acked(name, Some(data.to_vec()));
 }
 
 /// A move into a new folder, then over an existing file.
@@ -468,9 +471,10 @@ struct Outcome {
 fn check_path(name: &str, path: fn(&mut Run)) -> Outcome {
     let began = Instant::now();
     let recorded = record(path);
+    let names = states::names(&recorded.initial, &recorded.events);
     if std::env::var_os("FERRY_CRASH_LOG").is_some() {
         for (i, event) in recorded.events.iter().enumerate() {
-            eprintln!("{name} #{}: {}", i + 1, states::brief(event));
+            eprintln!("{name} #{}: {}", i + 1, states::brief(event, &names));
         }
         eprintln!("{name}: acknowledged after events {:?}", recorded.marks);
     }
@@ -482,7 +486,7 @@ fn check_path(name: &str, path: fn(&mut Run)) -> Outcome {
             scope.spawn(|| {
                 while let Some(state) = found.states.get(next.fetch_add(1, Ordering::Relaxed)) {
                     if let Err(why) = check(&recorded, state) {
-                        let what = state.describe(&recorded.events);
+                        let what = state.describe(&recorded.events, &names);
                         broken
                             .lock()
                             .unwrap()

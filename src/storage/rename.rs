@@ -51,17 +51,11 @@ impl Storage {
             // rename (see `flush::with_ancestors`).
             if self.durable {
                 let mut dirs = with_ancestors(&self.root, &target.dir, &target.dir_path)?;
-                // Into another folder: the folders above the new name are
-                // flushed first. A folder made by this MOVE (or by an
-                // upload still in flight) whose own name is not yet on the
-                // disk could otherwise be lost with the file moved into it
-                // by a rename that was (tests/crash_states.rs, "FERRY/1
-                // MOVE"). Within one folder nothing new is reached.
+                // Into another folder, the folders above the new name
+                // first (see `flush_above`); within one, nothing new is
+                // reached.
                 if target.dir_path != super::dir_of(from) {
-                    let above = dirs.split_off(1);
-                    if !above.is_empty() {
-                        self.flusher.flush(above)?;
-                    }
+                    self.flusher.flush_above(&mut dirs)?;
                 }
                 flush = Some(dirs);
             }

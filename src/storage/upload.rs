@@ -197,7 +197,9 @@ impl Upload {
     /// As [`Upload::commit`], and on stable storage when it returns: the
     /// data is flushed before the rename, then the directory entry and those
     /// of its ancestors (directories this upload may have created), in one
-    /// batch with the other commits under way (group commit, `flush.rs`).
+    /// batch with the other commits under way (group commit, `flush.rs`);
+    /// a session's, whose bytes come from another folder, flushes the
+    /// ancestors before the rename instead.
     /// Blocks for as long as the disk takes: call it off the reactor thread.
     ///
     /// # Errors
@@ -210,7 +212,13 @@ impl Upload {
         self.file.sync_all()?;
         // Opened before the rename: running out of descriptors must fail
         // the commit before it happens, not after.
-        let dirs = super::flush::with_ancestors(&self.root, &self.dir, &self.dir_path)?;
+        let mut dirs = super::flush::with_ancestors(&self.root, &self.dir, &self.dir_path)?;
+        // A session's bytes come from the sessions folder: the folders
+        // above the target first (see `flush_above`). A temp file is
+        // renamed within its folder.
+        if let Staged::Session(_) = self.staged {
+            self.flusher.flush_above(&mut dirs)?;
+        }
         self.rename_into_place()?;
         let flushed = self.flusher.flush(dirs).map_err(StorageError::from);
         // Only once the file is durably in place does the session go: a

@@ -185,6 +185,22 @@ impl Image {
         }
     }
 
+    /// The inode at `path` below the root (the root's if there is none).
+    fn inode_at(&self, path: &Path) -> u64 {
+        let mut ino = self.root;
+        for part in path.iter() {
+            let next = match self.nodes.get(&ino).map(|n| &n.kind) {
+                Some(Kind::Dir(entries)) => entries.get(part).copied(),
+                _ => None,
+            };
+            match next {
+                Some(next) => ino = next,
+                None => return self.root,
+            }
+        }
+        ino
+    }
+
     /// What the root reaches, by path: the state as a folder shows it.
     fn tree(&self) -> Tree {
         let mut tree = Tree::new();
@@ -282,11 +298,12 @@ impl CrashState {
         Ok(())
     }
 
-    /// The state told in a line: where the crash came and what it undid.
-    pub fn describe(&self, events: &[Event]) -> String {
+    /// The state told in a line: where the crash came and what it undid
+    /// (events numbered from 1, inodes by `names`).
+    pub fn describe(&self, events: &[Event], names: &Names) -> String {
         let mut text = format!("crash after event {} of {}", self.point, events.len());
         if let Some(last) = self.point.checked_sub(1).and_then(|i| events.get(i)) {
-            text += &format!(" ({})", brief(last));
+            text += &format!(" ({})", brief(last, names));
         }
         if self.dropped.is_empty() {
             text += ", nothing undone";
@@ -294,7 +311,7 @@ impl CrashState {
             let undone: Vec<String> = self
                 .dropped
                 .iter()
-                .map(|i| format!("#{} {}", i + 1, brief(&events[*i])))
+                .map(|i| format!("#{} {}", i + 1, brief(&events[*i], names)))
                 .collect();
             text += &format!(", undone: {}", undone.join("; "));
         }
@@ -302,15 +319,76 @@ impl CrashState {
     }
 }
 
-/// An event in a few words (a write's bytes counted, not shown).
-pub fn brief(event: &Event) -> String {
-    match event {
-        Event::Write { ino, at, data } => format!("write {} bytes at {at} of #{ino}", data.len()),
-        Event::Xattr { ino, name, value } => {
-            let what = if value.is_some() { "set" } else { "remove" };
-            format!("{what} xattr {name:?} of #{ino}")
+/// Inodes by the path they were first known by, below the backing folder
+/// ("/" for it), for reports.
+pub type Names = HashMap<u64, String>;
+
+/// The names of the inodes `initial` reaches and of those `events` make.
+pub fn names(initial: &Image, events: &[Event]) -> Names {
+    let mut names = Names::new();
+    for (path, _) in initial.tree() {
+        let ino = initial.inode_at(&path);
+        names.insert(ino, format!("/{}", path.display()));
+    }
+    for event in events {
+        if let Event::Mkdir { dir, name, ino, .. } | Event::Create { dir, name, ino, .. } = event {
+            let parent = names.get(dir).cloned().unwrap_or_else(|| format!("#{dir}"));
+            let path = format!(
+                "{}/{}",
+                parent.trim_end_matches('/'),
+                name.to_string_lossy()
+            );
+            names.entry(*ino).or_insert(path);
         }
-        other => format!("{other:?}"),
+    }
+    names
+}
+
+/// An event in a few words, inodes by their names (a write's bytes
+/// counted, not shown).
+pub fn brief(event: &Event, names: &Names) -> String {
+    let name = |ino: &u64| names.get(ino).cloned().unwrap_or_else(|| format!("#{ino}"));
+    let entry = |dir: &u64, leaf: &OsString| {
+        format!(
+            "{}/{}",
+            name(dir).trim_end_matches('/'),
+            leaf.to_string_lossy()
+        )
+    };
+    match event {
+        Event::Mkdir {
+            dir, name: leaf, ..
+        } => format!("mkdir {}", entry(dir, leaf)),
+        Event::Create {
+            dir, name: leaf, ..
+        } => format!("create {}", entry(dir, leaf)),
+        Event::Link {
+            dir,
+            name: leaf,
+            ino,
+        } => format!("link {} to {}", entry(dir, leaf), name(ino)),
+        Event::Unlink { dir, name: leaf } => format!("unlink {}", entry(dir, leaf)),
+        Event::Rename { from, to } => {
+            format!(
+                "rename {} to {}",
+                entry(&from.0, &from.1),
+                entry(&to.0, &to.1)
+            )
+        }
+        Event::Write { ino, at, data } => {
+            format!("write {} bytes at {at} of {}", data.len(), name(ino))
+        }
+        Event::Truncate { ino, len } => format!("truncate {} to {len}", name(ino)),
+        Event::Mode { ino, mode } => format!("chmod {} {mode:o}", name(ino)),
+        Event::Xattr {
+            ino,
+            name: attr,
+            value,
+        } => {
+            let what = if value.is_some() { "set" } else { "remove" };
+            format!("{what} xattr {} of {}", attr.to_string_lossy(), name(ino))
+        }
+        Event::Flush { ino } => format!("fsync {}", name(ino)),
     }
 }
 
