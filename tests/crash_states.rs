@@ -49,6 +49,9 @@ const PATHS: &[(&str, fn(&mut Run))] = &[
     ("FERRY/1 UPLOAD+APPEND+COMMIT", ferry_session),
     ("FERRY/1 MOVE", ferry_move),
     ("FERRY/1 DEL", ferry_del),
+    ("tus creation+PATCH", tus_finish),
+    ("WebDAV MOVE+COPY", dav_move_copy),
+    ("WebDAV LOCK", dav_lock),
 ];
 
 /// A new file in a new folder, then a new version over an old one.
@@ -134,6 +137,74 @@ fn ferry_del(run: &mut Run) {
     }
 }
 
+/// The tus protocol's version field.
+const TUS: &str = "Tus-Resumable: 1.0.0\r\n";
+
+/// A tus upload in two PATCHes into a new folder: the last one stores it.
+fn tus_finish(run: &mut Run) {
+    run.begin();
+    let data = pattern(8_000, 16);
+    let filename = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, "f");
+    let headers = format!(
+        "Host: localhost\r\n{TUS}Upload-Length: {}\r\nUpload-Metadata: filename {filename}\r\n",
+        data.len()
+    );
+    let created = run.exchange("POST", "/u/", &headers, b"");
+    assert_eq!(created.status, 201, "{}", created.head);
+    let url = created.header("Location").expect("a Location").to_owned();
+    run.acked_probe(Probe::Tus {
+        url: url.clone(),
+        at_least: 0,
+    });
+    for (from, to) in [(0, 5_000), (5_000, data.len())] {
+        let headers = format!(
+            "Host: localhost\r\n{TUS}Content-Type: application/offset+octet-stream\r\nUpload-Offset: {from}\r\n"
+        );
+        let patched = run.exchange("PATCH", &url, &headers, &data[from..to]);
+        assert_eq!(patched.status, 204, "{}", patched.head);
+        if to < data.len() {
+            let at_least = to as u64;
+            let url = url.clone();
+            run.acked_probe(Probe::Tus { url, at_least });
+        }
+    }
+    run.acked("u/f", Some(data));
+}
+
+/// WebDAV: a MOVE into another folder, then a COPY over an old version.
+fn dav_move_copy(run: &mut Run) {
+    let (a, b) = (pattern(4_000, 17), pattern(5_000, 18));
+    run.put("w/a", &a);
+    run.put("w/b", &b);
+    run.put("v/old", &pattern(1_000, 19));
+    run.begin();
+    let host = "Host: localhost\r\n";
+    let moved = run.exchange("MOVE", "/w/a", &format!("{host}Destination: /v/a\r\n"), b"");
+    assert_eq!(moved.status, 201, "{}", moved.head);
+    run.changed(&[("w/a", None), ("v/a", Some(a))]);
+    let copied = run.exchange(
+        "COPY",
+        "/w/b",
+        &format!("{host}Destination: /v/old\r\n"),
+        b"",
+    );
+    assert_eq!(copied.status, 204, "{}", copied.head);
+    run.acked("v/old", Some(b));
+}
+
+/// WebDAV: a LOCK on an existing file; the lock must outlive the cut.
+fn dav_lock(run: &mut Run) {
+    run.put("l/f", &pattern(1_000, 20));
+    run.begin();
+    let body = "<?xml version=\"1.0\"?><D:lockinfo xmlns:D=\"DAV:\"><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype><D:owner><D:href>mailto:tester</D:href></D:owner></D:lockinfo>";
+    let headers = "Host: localhost\r\nTimeout: Second-3600\r\n";
+    let locked = run.exchange("LOCK", "/l/f", headers, body.as_bytes());
+    assert_eq!(locked.status, 200, "{}", locked.head);
+    run.acked_probe(Probe::Locked {
+        target: "/l/f".into(),
+    });
+}
+
 /// `PUT <name> <size>` and its body on a FERRY/1 connection: the answer.
 fn ferry_put_on(ferry: &mut Raw, name: &str, data: &[u8]) -> String {
     ferry.send(format!("PUT {name} {} {}\n", data.len(), crc_hex(data)));
@@ -144,20 +215,29 @@ fn ferry_put_on(ferry: &mut Raw, name: &str, data: &[u8]) -> String {
 /// The visible files (name → bytes): what a client can see.
 type Files = BTreeMap<String, Vec<u8>>;
 
-/// What an acknowledgement promises from then on: these files, and
-/// perhaps a session holding at least some bytes.
+/// What an acknowledgement promises from then on: these files, and what
+/// the restarted server must still say (a session's bytes, a lock).
 #[derive(Debug, Clone)]
 struct Step {
     files: Files,
-    session: Option<Session>,
+    probe: Option<Probe>,
 }
 
-/// A session that must resume at or past `at_least` bytes.
+/// What a restarted server is asked, beyond the files.
 #[derive(Debug, Clone)]
-struct Session {
-    name: String,
-    data: Vec<u8>,
-    at_least: u64,
+enum Probe {
+    /// FERRY/1 `UPLOAD` of `data` as `name` finds at least `at_least`
+    /// bytes staged.
+    Session {
+        name: String,
+        data: Vec<u8>,
+        at_least: u64,
+    },
+    /// A tus upload's `HEAD` says at least `at_least` bytes arrived (or,
+    /// where none were acknowledged, it may be gone).
+    Tus { url: String, at_least: u64 },
+    /// A WebDAV `PUT` to `target` without the lock's token is refused.
+    Locked { target: String },
 }
 
 /// One commit path being recorded: the server on the mount, and the
@@ -183,8 +263,20 @@ impl Run<'_> {
 
     /// An HTTP request with a body: the status.
     fn http(&self, method: &str, target: &str, body: &[u8]) -> u16 {
+        self.exchange(method, target, "Host: localhost\r\n", body)
+            .status
+    }
+
+    /// An HTTP request with these header lines and body: the answer.
+    fn exchange(
+        &self,
+        method: &str,
+        target: &str,
+        headers: &str,
+        body: &[u8],
+    ) -> support::http::Answer {
         let addr = self.server.http_addr();
-        support::http::exchange(addr, method, target, "Host: localhost\r\n", body).status
+        support::http::exchange(addr, method, target, headers, body)
     }
 
     /// Before [`Run::begin`]: stores a file the path starts from.
@@ -200,7 +292,7 @@ impl Run<'_> {
         self.initial = Some(self.sim.record().expect("record the backing folder"));
         self.steps.push(Step {
             files: self.files.clone(),
-            session: None,
+            probe: None,
         });
     }
 
@@ -224,19 +316,25 @@ impl Run<'_> {
     /// A session step was acknowledged: the session of `data` for `name`
     /// holds at least `at_least` bytes.
     fn acked_session(&mut self, name: &str, data: &[u8], at_least: u64) {
-        self.step(Some(Session {
+        self.step(Some(Probe::Session {
             name: name.to_owned(),
             data: data.to_vec(),
             at_least,
         }));
     }
 
-    fn step(&mut self, session: Option<Session>) {
+    /// Something was acknowledged that `probe` must find after a restart
+    /// (the files unchanged).
+    fn acked_probe(&mut self, probe: Probe) {
+        self.step(Some(probe));
+    }
+
+    fn step(&mut self, probe: Option<Probe>) {
         assert!(self.initial.is_some(), "acknowledged before begin");
         self.marks.push(self.sim.mark());
         self.steps.push(Step {
             files: self.files.clone(),
-            session,
+            probe,
         });
     }
 }
@@ -295,6 +393,7 @@ fn server_args() -> Vec<&'static str> {
 struct Server {
     child: Child,
     ferry: SocketAddr,
+    http: SocketAddr,
 }
 
 impl Drop for Server {
@@ -322,9 +421,11 @@ fn start(root: &Path) -> Result<Server, String> {
             let _ = tx.send(line);
         }
     });
+    let unknown = SocketAddr::from(([0, 0, 0, 0], 0));
     let mut server = Server {
         child,
-        ferry: SocketAddr::from(([0, 0, 0, 0], 0)),
+        ferry: unknown,
+        http: unknown,
     };
     let (mut log, mut swept) = (Vec::new(), false);
     let deadline = Instant::now() + START_PATIENCE;
@@ -338,6 +439,13 @@ fn start(root: &Path) -> Result<Server, String> {
             server.ferry = format!("127.0.0.1:{port}")
                 .parse()
                 .map_err(|_| line.clone())?;
+            let http = line
+                .split("(HTTP on ")
+                .nth(1)
+                .and_then(|r| r.split(')').next());
+            server.http = http
+                .and_then(|a| a.parse().ok())
+                .ok_or_else(|| line.clone())?;
         }
         swept |= line.contains("start-up sweep done");
         log.push(line);
@@ -380,22 +488,54 @@ fn summary(files: &Files) -> String {
     format!("[{}]", named.join(", "))
 }
 
-/// Where `UPLOAD` of the session finds it: the bytes it holds.
-fn resumes_at(server: &Server, session: &Session) -> Result<u64, String> {
-    let mut raw = Raw::connect(server.ferry);
-    raw.line();
-    let data = &session.data;
-    raw.send(format!(
-        "UPLOAD {} {} {}\n",
-        session.name,
-        data.len(),
-        crc_hex(data)
-    ));
-    let line = raw.line();
-    let received = line.strip_prefix("OK ").and_then(|l| l.split(' ').nth(1));
-    received
-        .and_then(|n| n.parse().ok())
-        .ok_or_else(|| format!("UPLOAD answered {line:?}"))
+impl Probe {
+    /// Asks the restarted server: `Err` says what it answered instead.
+    fn ask(&self, server: &Server) -> Result<(), String> {
+        match self {
+            Probe::Session {
+                name,
+                data,
+                at_least,
+            } => {
+                let mut raw = Raw::connect(server.ferry);
+                raw.line();
+                raw.send(format!("UPLOAD {name} {} {}\n", data.len(), crc_hex(data)));
+                let line = raw.line();
+                let at: Option<u64> = line
+                    .strip_prefix("OK ")
+                    .and_then(|l| l.split(' ').nth(1))
+                    .and_then(|n| n.parse().ok());
+                match at {
+                    Some(at) if at >= *at_least => Ok(()),
+                    _ => Err(format!(
+                        "the session of {name} answers {line:?}, acknowledged {at_least} bytes"
+                    )),
+                }
+            }
+            Probe::Tus { url, at_least } => {
+                let headers = format!("Host: localhost\r\n{TUS}");
+                let answer = support::http::exchange(server.http, "HEAD", url, &headers, b"");
+                let at: Option<u64> = answer.header("Upload-Offset").and_then(|n| n.parse().ok());
+                match (answer.status, at) {
+                    (200, Some(at)) if at >= *at_least => Ok(()),
+                    (404, _) if *at_least == 0 => Ok(()),
+                    _ => Err(format!(
+                        "tus upload {url} answers {} at {at:?}, acknowledged {at_least} bytes",
+                        answer.status
+                    )),
+                }
+            }
+            Probe::Locked { target } => {
+                let headers = "Host: localhost\r\n";
+                let status =
+                    support::http::exchange(server.http, "PUT", target, headers, b"x").status;
+                match status {
+                    423 => Ok(()),
+                    status => Err(format!("{target} is no longer locked: a PUT got {status}")),
+                }
+            }
+        }
+    }
 }
 
 /// Checks one crash state of `recorded`: `Err` says which promise broke.
@@ -426,23 +566,20 @@ fn check(recorded: &Recorded, state: &CrashState) -> Result<(), String> {
             summary(&recorded.steps[acked].files)
         ));
     }
-    if candidates.iter().any(|step| step.session.is_none()) {
-        return Ok(());
+    // The state is a step whose probe (if any) the server passes; the
+    // earliest first, as it promises the least.
+    let mut refusals = Vec::new();
+    for step in candidates {
+        match step
+            .probe
+            .as_ref()
+            .map_or(Ok(()), |probe| probe.ask(&server))
+        {
+            Ok(()) => return Ok(()),
+            Err(why) => refusals.push(why),
+        }
     }
-    // Only session steps fit: the least any of them promises must hold.
-    let session = candidates
-        .iter()
-        .filter_map(|step| step.session.as_ref())
-        .min_by_key(|s| s.at_least)
-        .expect("session steps");
-    let at = resumes_at(&server, session)?;
-    if at < session.at_least {
-        return Err(format!(
-            "the session of {} resumes at {at}, acknowledged {}",
-            session.name, session.at_least
-        ));
-    }
-    Ok(())
+    Err(refusals.join("; "))
 }
 
 /// Where crash states are written out: a memory file system where there

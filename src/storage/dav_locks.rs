@@ -39,7 +39,7 @@
 
 use std::io::{Read, Write};
 use std::os::fd::OwnedFd;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use rustix::fs::{AtFlags, FlockOperation, Mode, OFlags};
@@ -159,6 +159,8 @@ pub struct DavLocks {
     /// Names this node's temp records apart.
     temp_prefix: String,
     serial: AtomicU64,
+    /// `--fsync`: a change is on the disk before it is answered.
+    durable: AtomicBool,
 }
 
 #[derive(Debug, Default)]
@@ -182,6 +184,7 @@ impl DavLocks {
             offset: Arc::default(),
             temp_prefix,
             serial: AtomicU64::new(0),
+            durable: AtomicBool::new(false),
         };
         let opened = match read_only {
             true => locks.dir().map(|_| ()),
@@ -192,6 +195,15 @@ impl DavLocks {
             log::warn!("cannot open {LOCKS_DIR}: {err}");
         }
         locks
+    }
+
+    /// Makes changes wait for stable storage (`--fsync`): a record is
+    /// flushed before its rename, the folder after a change. Without it a
+    /// power cut could take a lock already granted (or leave its record
+    /// empty), and a client holding the token would find its file
+    /// unlocked (found by `tests/crash_states.rs`, "WebDAV LOCK").
+    pub(super) fn set_durable(&self, durable: bool) {
+        self.durable.store(durable, Ordering::Relaxed);
     }
 
     /// The records' folder if it exists (opened once, then held).
@@ -293,6 +305,10 @@ impl DavLocks {
                 Err(errno) => return Err(StorageError::from(errno).into()),
             }
         }
+        let changed = !(edit.write.is_empty() && edit.remove.is_empty());
+        if changed && self.durable.load(Ordering::Relaxed) {
+            rustix::fs::fsync(dir).map_err(StorageError::from)?;
+        }
         // This node's copy is read again at the next check.
         self.cache
             .lock()
@@ -337,7 +353,13 @@ impl DavLocks {
         let temp = format!("tmp-{}{serial}", self.temp_prefix);
         let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::TRUNC | OFlags::CLOEXEC;
         let fd = rustix::fs::openat(dir, temp.as_str(), flags, stored_file_mode())?;
-        let written = std::fs::File::from(fd).write_all(lock.encode().as_bytes());
+        let mut file = std::fs::File::from(fd);
+        let written = file.write_all(lock.encode().as_bytes()).and_then(|()| {
+            match self.durable.load(Ordering::Relaxed) {
+                true => file.sync_data(),
+                false => Ok(()),
+            }
+        });
         let renamed = written
             .map_err(StorageError::from)
             .and_then(|()| Ok(rustix::fs::renameat(dir, temp.as_str(), dir, lock.file())?));

@@ -472,9 +472,11 @@ impl Storage {
     /// before its first temp file is made (once per directory per run), so
     /// the start-up sweep after a power cut finds every temp file the cut
     /// left; a file's delete and rename flush their directories before they
-    /// return. Commits flush in [`Upload::commit_durably`].
+    /// return; a WebDAV lock's record and folder are flushed before its
+    /// change is answered. Commits flush in [`Upload::commit_durably`].
     pub fn set_durable(&mut self, durable: bool) {
         self.durable = durable;
+        self.dav_locks.set_durable(durable);
     }
 
     /// Directory flushes durable commits have made since the start (group

@@ -402,14 +402,15 @@ pub struct Enumeration {
 }
 
 /// Every state a crash can leave during `events`, begun on `initial`
-/// (all of it durable), each distinct folder once (the first crash point
-/// and combination that gives it).
+/// (all of it durable), each distinct folder once: with the last crash
+/// point that gives it (and that point's first combination), as a later
+/// crash has more acknowledged, so promises more.
 ///
 /// # Panics
 /// A crash point with more than [`MAX_COMBINATIONS`] combinations.
 pub fn enumerate(initial: &Image, events: &[Event]) -> Enumeration {
     let mut found = Enumeration::default();
-    let mut seen = BTreeSet::new();
+    let mut seen: HashMap<Tree, usize> = HashMap::new();
     for point in 0..=events.len() {
         found.crash_points += 1;
         let pending = pending(&events[..point]);
@@ -427,12 +428,21 @@ pub fn enumerate(initial: &Image, events: &[Event]) -> Enumeration {
                     image.apply(event, !dropped.contains(&i));
                 }
                 let tree = image.tree();
-                if seen.insert(tree.clone()) {
-                    found.states.push(CrashState {
-                        point,
-                        dropped: dropped.into_iter().collect(),
-                        tree,
-                    });
+                let dropped = dropped.into_iter().collect();
+                match seen.get(&tree) {
+                    Some(&i) if found.states[i].point == point => {}
+                    Some(&i) => {
+                        found.states[i].point = point;
+                        found.states[i].dropped = dropped;
+                    }
+                    None => {
+                        seen.insert(tree.clone(), found.states.len());
+                        found.states.push(CrashState {
+                            point,
+                            dropped,
+                            tree,
+                        });
+                    }
                 }
             }
             if !next(&mut prefix, &pending) {
