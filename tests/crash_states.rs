@@ -52,6 +52,8 @@ const PATHS: &[(&str, fn(&mut Run))] = &[
     ("tus creation+PATCH", tus_finish),
     ("WebDAV MOVE+COPY", dav_move_copy),
     ("WebDAV LOCK", dav_lock),
+    ("S3 PutObject", s3_put),
+    ("S3 multipart completion", s3_multipart),
 ];
 
 /// A new file in a new folder, then a new version over an old one.
@@ -205,6 +207,59 @@ fn dav_lock(run: &mut Run) {
     });
 }
 
+/// S3 PutObject (unsigned: anonymous grants): a new object, then a new
+/// version of one.
+fn s3_put(run: &mut Run) {
+    run.put("bkt/old", &pattern(5_000, 21));
+    run.begin();
+    let new = pattern(6_000, 22);
+    assert_eq!(run.s3("PUT", "/bkt/new", &new).status, 200);
+    run.acked("bkt/new", Some(new));
+    let version = pattern(7_000, 23);
+    assert_eq!(run.s3("PUT", "/bkt/old", &version).status, 200);
+    run.acked("bkt/old", Some(version));
+}
+
+/// S3 multipart: create, one part (the last may be small; two would need
+/// a 5 MiB first part, 1,280 pages of crash points), complete.
+fn s3_multipart(run: &mut Run) {
+    run.put("bkt/keep", &pattern(1_000, 24));
+    run.begin();
+    let made = run.s3("POST", "/bkt/m?uploads", b"");
+    assert_eq!(made.status, 200, "{}", made.text());
+    let text = made.text();
+    let id = text
+        .split("<UploadId>")
+        .nth(1)
+        .and_then(|t| t.split('<').next())
+        .expect("an UploadId")
+        .to_owned();
+    let parts = format!("/bkt/m?uploadId={id}");
+    run.acked_probe(Probe::Parts {
+        url: parts.clone(),
+        count: 0,
+    });
+    let data = pattern(6_000, 25);
+    let part = run.s3("PUT", &format!("/bkt/m?partNumber=1&uploadId={id}"), &data);
+    assert_eq!(part.status, 200, "{}", part.text());
+    let etag = part.header("ETag").expect("an ETag").to_owned();
+    run.acked_probe(Probe::Parts {
+        url: parts.clone(),
+        count: 1,
+    });
+    let body = format!(
+        "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>{etag}</ETag></Part></CompleteMultipartUpload>"
+    );
+    let done = run.s3("POST", &parts, body.as_bytes());
+    assert_eq!(done.status, 200, "{}", done.text());
+    assert!(
+        done.text().contains("CompleteMultipartUploadResult"),
+        "{}",
+        done.text()
+    );
+    run.acked("bkt/m", Some(data));
+}
+
 /// `PUT <name> <size>` and its body on a FERRY/1 connection: the answer.
 fn ferry_put_on(ferry: &mut Raw, name: &str, data: &[u8]) -> String {
     ferry.send(format!("PUT {name} {} {}\n", data.len(), crc_hex(data)));
@@ -238,6 +293,9 @@ enum Probe {
     Tus { url: String, at_least: u64 },
     /// A WebDAV `PUT` to `target` without the lock's token is refused.
     Locked { target: String },
+    /// An S3 multipart upload's ListParts (`url`) lists `count` parts
+    /// (or, where none were acknowledged, the upload may be gone).
+    Parts { url: String, count: usize },
 }
 
 /// One commit path being recorded: the server on the mount, and the
@@ -265,6 +323,17 @@ impl Run<'_> {
     fn http(&self, method: &str, target: &str, body: &[u8]) -> u16 {
         self.exchange(method, target, "Host: localhost\r\n", body)
             .status
+    }
+
+    /// An unsigned S3 request: the answer.
+    fn s3(&self, method: &str, target: &str, body: &[u8]) -> support::http::Answer {
+        let addr = self.server.wait_for_log("(S3 on ");
+        let addr = addr
+            .split("(S3 on ")
+            .nth(1)
+            .and_then(|r| r.split(')').next());
+        let addr: SocketAddr = addr.and_then(|a| a.parse().ok()).expect("the S3 address");
+        support::http::exchange(addr, method, target, "Host: localhost\r\n", body)
     }
 
     /// An HTTP request with these header lines and body: the answer.
@@ -355,7 +424,9 @@ fn record(path: fn(&mut Run)) -> Recorded {
     std::fs::create_dir(&mount).unwrap();
     std::fs::create_dir(&backing).unwrap();
     let sim = Simulator::mount(&mount, &backing, None).expect("mount the simulator");
-    let server = support::process::Process::start(&mount.join("root"), &server_args());
+    let args = server_args(dir.path());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let server = support::process::Process::start(&mount.join("root"), &args);
     server.wait_for_log("start-up sweep done");
     let mut run = Run {
         sim: &sim,
@@ -385,8 +456,20 @@ fn record(path: fn(&mut Run)) -> Recorded {
     }
 }
 
-fn server_args() -> Vec<&'static str> {
-    vec!["--http", "127.0.0.1:0", "--fsync"]
+/// The server's options but `--listen` and `--root`: every listener,
+/// `--fsync`, and anonymous access to everything (an empty tokens file in
+/// `dir`, as S3 needs access control to serve at all).
+fn server_args(dir: &Path) -> Vec<String> {
+    let tokens = dir.join("tokens");
+    std::fs::write(&tokens, "").expect("write the tokens file");
+    let mut args: Vec<String> = ["--http", "127.0.0.1:0", "--s3", "127.0.0.1:0", "--fsync"]
+        .map(String::from)
+        .into();
+    args.extend(["--tokens".into(), tokens.display().to_string()]);
+    for grant in ["read:/", "write:/", "delete:/"] {
+        args.extend(["--anonymous".into(), grant.into()]);
+    }
+    args
 }
 
 /// A server started on a crash state, until dropped.
@@ -394,6 +477,7 @@ struct Server {
     child: Child,
     ferry: SocketAddr,
     http: SocketAddr,
+    s3: SocketAddr,
 }
 
 impl Drop for Server {
@@ -411,7 +495,10 @@ const START_PATIENCE: Duration = Duration::from_secs(30);
 /// sweep; `Err` with its log if it exits or hangs first.
 fn start(root: &Path) -> Result<Server, String> {
     let mut command = Command::new(env!("CARGO_BIN_EXE_ferry"));
-    let args = [&["--listen", "127.0.0.1:0"][..], &server_args()].concat();
+    let dir = root.parent().unwrap_or(root);
+    let mut args = vec!["--listen".to_owned(), "127.0.0.1:0".to_owned()];
+    args.extend(server_args(dir));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     support::process::serve_args(&mut command, root, &args);
     let mut child = command.spawn().map_err(|e| e.to_string())?;
     let stderr = child.stderr.take().expect("piped");
@@ -426,6 +513,7 @@ fn start(root: &Path) -> Result<Server, String> {
         child,
         ferry: unknown,
         http: unknown,
+        s3: unknown,
     };
     let (mut log, mut swept) = (Vec::new(), false);
     let deadline = Instant::now() + START_PATIENCE;
@@ -439,13 +527,13 @@ fn start(root: &Path) -> Result<Server, String> {
             server.ferry = format!("127.0.0.1:{port}")
                 .parse()
                 .map_err(|_| line.clone())?;
-            let http = line
-                .split("(HTTP on ")
-                .nth(1)
-                .and_then(|r| r.split(')').next());
-            server.http = http
-                .and_then(|a| a.parse().ok())
-                .ok_or_else(|| line.clone())?;
+            let after = |what: &str| -> Result<SocketAddr, String> {
+                let addr = line.split(what).nth(1).and_then(|r| r.split(')').next());
+                addr.and_then(|a| a.parse().ok())
+                    .ok_or_else(|| line.clone())
+            };
+            server.http = after("(HTTP on ")?;
+            server.s3 = after("(S3 on ")?;
         }
         swept |= line.contains("start-up sweep done");
         log.push(line);
@@ -522,6 +610,18 @@ impl Probe {
                     _ => Err(format!(
                         "tus upload {url} answers {} at {at:?}, acknowledged {at_least} bytes",
                         answer.status
+                    )),
+                }
+            }
+            Probe::Parts { url, count } => {
+                let headers = "Host: localhost\r\n";
+                let answer = support::http::exchange(server.s3, "GET", url, headers, b"");
+                let listed = answer.text().matches("<PartNumber>").count();
+                match answer.status {
+                    200 if listed >= *count => Ok(()),
+                    404 if *count == 0 => Ok(()),
+                    status => Err(format!(
+                        "ListParts {url} answers {status} with {listed} parts, acknowledged {count}"
                     )),
                 }
             }
