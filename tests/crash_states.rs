@@ -29,12 +29,12 @@ mod check;
 mod powercut;
 mod support;
 
-use check::{Probe, Run, TUS, check_path, ferry_put_on};
+use check::{CommitPath, Probe, Run, TUS, check_path, ferry_put_on};
 use support::{Raw, pattern};
 
 /// The commit paths, in the order the issue names them: each runs once
 /// on a recording mount, then every crash state of it is checked.
-const PATHS: &[(&str, fn(&mut Run))] = &[
+const PATHS: &[(&str, CommitPath)] = &[
     ("FERRY/1 PUT", ferry_put),
     ("HTTP PUT", http_put),
     ("FERRY/1 UPLOAD+APPEND+COMMIT", ferry_session),

@@ -59,6 +59,10 @@ pub enum Probe {
     Parts { url: String, count: usize },
 }
 
+/// A commit path: sets up what it replaces, calls [`Run::begin`], then
+/// acts and says after each acknowledgement what holds from then on.
+pub type CommitPath = fn(&mut Run);
+
 /// One commit path being recorded: the server on the mount, and the
 /// steps its client was told of.
 pub struct Run<'a> {
@@ -179,7 +183,7 @@ pub struct Recorded {
 }
 
 /// Runs `path` once on a fresh recording mount with `--fsync`.
-pub fn record(path: fn(&mut Run)) -> Recorded {
+pub fn record(path: CommitPath) -> Recorded {
     let dir = tempfile::tempdir().unwrap();
     let (mount, backing) = (dir.path().join("mount"), dir.path().join("backing"));
     std::fs::create_dir(&mount).unwrap();
@@ -466,7 +470,7 @@ pub struct Outcome {
 
 /// Records `path`, enumerates its crash states and checks each, two at a
 /// time.
-pub fn check_path(name: &str, path: fn(&mut Run)) -> Outcome {
+pub fn check_path(name: &str, path: CommitPath) -> Outcome {
     let began = Instant::now();
     let recorded = record(path);
     let names = states::names(&recorded.initial, &recorded.events);
