@@ -484,6 +484,7 @@ fn expected(spec: &Spec) -> HttpRequest {
         wants_json: spec.accept.is_some_and(|(_, json)| json),
         // The generator's targets carry no query.
         wants_archive: None,
+        search: None,
         checksum: spec.checksum,
         mtime: None,
         http10: spec.http10,

@@ -1,5 +1,6 @@
 //! ferry's own HTTP dialect: files (GET, HEAD, PUT, DELETE, MOVE), folder
-//! listings (HTML, the web interface, or JSON) and folders as `.tar`. Its
+//! listings (HTML, the web interface, or JSON), a folder's search
+//! (`?q=`, `search.rs`) and folders as `.tar`. Its
 //! request heads are read by `request.rs`; here they become operations,
 //! and replies become its responses. Sans-IO.
 //!
@@ -18,7 +19,7 @@ use super::response::{self, Head as ResponseHead, MediaType};
 use crate::serve::terms::Choose;
 use crate::serve::{
     ArchiveFormat, Body, ErrorKind, Failure, Folders, Operation, Overwrite, Reply, Request, Scope,
-    Selection, Version, Want,
+    Search, Selection, Version, Want,
 };
 
 /// The dialect: it takes every request no other dialect claims.
@@ -109,6 +110,15 @@ fn operation(request: HttpRequest, resume: &Resume) -> Result<Operation, Refused
                 body: !head,
             }
         }
+        (Method::Get | Method::Head, Target::Listing(prefix)) if request.search.is_some() => {
+            let term = request.search.unwrap_or_default();
+            Operation::List {
+                prefix,
+                scope: Scope::Search(Box::new(Search::new(&term))),
+                format: super::search::format(&term),
+                body: !head,
+            }
+        }
         (Method::Get | Method::Head, Target::Listing(prefix)) => Operation::List {
             prefix,
             scope: Scope::Directory,
@@ -174,7 +184,8 @@ impl FilesAnswer {
         };
         FilesAnswer {
             listing: matches!(request.target, Target::Listing(_)),
-            wants_json: request.wants_json,
+            // A search's results are JSON whatever was asked.
+            wants_json: request.wants_json || request.search.is_some(),
             wants_archive: request.wants_archive,
             keeps_destination: request.method == Method::Move && !request.overwrite,
             media_type,
@@ -236,9 +247,11 @@ impl Answer for FilesAnswer {
         let persistence = message.persistence;
         match reply {
             Reply::Done => ResponseHead::new(out, 204).finish(0, persistence),
-            // What a folder's DELETE left: RFC 4918 9.6.1's multistatus,
-            // the one form both WebDAV clients and the page read.
-            Reply::Remains(remains, more) => remains_answer((remains, *more), message, out),
+            // What a folder's DELETE left: RFC 4918 9.6.1's multistatus for
+            // WebDAV clients, JSON for those that ask for it (the page).
+            Reply::Remains(remains, more) => {
+                remains_answer((remains, *more), self.wants_json, message, out);
+            }
             // RFC 4918 9.9.4: 201 for a new name, 204 for one replaced.
             Reply::Moved { replaced } => {
                 ResponseHead::new(out, if *replaced { 204 } else { 201 }).finish(0, persistence);
@@ -315,29 +328,58 @@ impl Answer for FilesAnswer {
     }
 }
 
-/// What a folder's DELETE (or a WebDAV COPY or MOVE) left: RFC 4918
-/// 9.6.1's multistatus, one response per member with its status, and a
-/// word on the `more` not named.
+/// What a folder's DELETE (or a COPY or MOVE) left, `207` either way:
+/// RFC 4918 9.6.1's multistatus, one response per member with its
+/// status, and a word on the `more` not named; or, for a client that
+/// asked for JSON (`json`: `Accept: application/json`, the page), the
+/// same as
+///
+/// ```text
+/// {"failed":[{"name":"a/b.txt","status":403,"reason":"..."}, ...],"more":0}
+/// ```
 pub(super) fn remains_answer(
     (remains, more): (&[(String, Failure)], u64),
+    json: bool,
     message: Message,
     out: &mut Vec<u8>,
 ) {
-    let members = remains.iter().map(|(name, failure)| {
-        let href = format!("/{}", url_path(name));
-        (
-            href,
-            super::codec::status(failure.kind),
-            failure.message.as_str(),
-        )
-    });
-    let body = super::xml::remains(members, more);
+    let (body, media_type) = if json {
+        (remains_json(remains, more), listing::media_type(true))
+    } else {
+        let members = remains.iter().map(|(name, failure)| {
+            let href = format!("/{}", url_path(name));
+            (
+                href,
+                super::codec::status(failure.kind),
+                failure.message.as_str(),
+            )
+        });
+        (super::xml::remains(members, more), super::xml::MEDIA_TYPE)
+    };
     ResponseHead::new(out, 207)
-        .header("Content-Type", super::xml::MEDIA_TYPE)
+        .header("Content-Type", media_type)
         .finish(body.len() as u64, message.persistence);
     if !message.head {
         out.extend_from_slice(body.as_bytes());
     }
+}
+
+/// The JSON form of [`remains_answer`]'s report.
+fn remains_json(remains: &[(String, Failure)], more: u64) -> String {
+    let mut body = String::from("{\"failed\":[");
+    for (at, (name, failure)) in remains.iter().enumerate() {
+        if at > 0 {
+            body.push(',');
+        }
+        body.push_str("{\"name\":");
+        crate::json::push_string(&mut body, name);
+        let status = super::codec::status(failure.kind);
+        body.push_str(&format!(",\"status\":{status},\"reason\":"));
+        crate::json::push_string(&mut body, &failure.message);
+        body.push('}');
+    }
+    body.push_str(&format!("],\"more\":{more}}}\n"));
+    body
 }
 
 /// A GET's conditions and range, applied once the file's version is known.

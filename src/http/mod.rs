@@ -3,7 +3,7 @@
 //! (heads, body framing, persistence), `request.rs` ferry's own dialect on
 //! top of it (what a head asks of files and listings), `response.rs`
 //! formats responses, `listing.rs` directory listings (`page.rs`: the HTML
-//! page, the web interface), `origin.rs` keeps browsers to the web origin's
+//! page, the web interface; `search.rs`: its search of a folder's tree), `origin.rs` keeps browsers to the web origin's
 //! rules (Host, Origin, how user files are presented), and `codec.rs` turns
 //! heads into operations and replies into responses, keeping the
 //! per-exchange state in between. Chunked bodies are decoded by
@@ -25,6 +25,7 @@ pub mod page;
 pub mod request;
 pub mod response;
 pub mod s3;
+pub mod search;
 pub mod tus;
 pub mod webdav;
 pub mod xml;

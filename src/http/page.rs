@@ -1,7 +1,8 @@
 //! The HTML listing page a browser gets for a folder: a table that works
 //! without JavaScript (links, exact sizes, UTC times), made into the web
 //! interface by the stylesheet and script embedded below (human sizes,
-//! local times, sorting, counts, upload, delete, rename, `.zip`/`.tar` download).
+//! local times, sorting, counts, upload, delete, rename, `.zip`/`.tar` download,
+//! folders renamed, moved and deleted, a search of the folder's tree).
 //!
 //! Written piece by piece like every listing (a [`ListingFormat`](crate::serve::ListingFormat)),
 //! so a folder of any size is never built whole. Every name reaches the
@@ -21,8 +22,15 @@ use crate::serve::Piece;
 
 /// The page's style, embedded: the page loads nothing from elsewhere.
 const STYLE: &str = include_str!("ui/page.css");
-/// The page's script, embedded (see `ui/page.js` for what it does).
-const SCRIPT: &str = include_str!("ui/page.js");
+/// The page's script, embedded: `ui/page.js` (the listing, uploads,
+/// a file's rename and delete), `ui/folders.js` (a folder's rename, move
+/// and delete), `ui/search.js` (the search of the folder's tree), one
+/// script so that one hash in the policy allows it.
+const SCRIPT: &str = concat!(
+    include_str!("ui/page.js"),
+    include_str!("ui/folders.js"),
+    include_str!("ui/search.js")
+);
 
 /// The interface's `Content-Security-Policy`: its own embedded script and
 /// style, named by their SHA-256 (stricter than `'self'`, which would let a

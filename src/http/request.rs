@@ -82,6 +82,9 @@ pub struct HttpRequest {
     /// A listing's target asks for the folder as an archive (`?tar` or
     /// `?format=tar`, `?zip` or `?format=zip`).
     pub wants_archive: Option<ArchiveFormat>,
+    /// A listing's target searches its tree for this (`?q=`,
+    /// `search.rs`).
+    pub search: Option<String>,
     /// `X-Checksum-Crc32c`, hex.
     pub checksum: Option<u32>,
     /// `X-Ferry-Mtime`: the modification time a PUT gives the file, Unix
@@ -136,6 +139,7 @@ pub fn interpret(head: &Head<'_>, resume: &Resume) -> Result<HttpRequest, Refuse
         if_range: None,
         wants_json: false,
         wants_archive: None,
+        search: None,
         checksum: None,
         mtime: None,
         http10: resume.http10,
@@ -168,6 +172,7 @@ pub fn interpret(head: &Head<'_>, resume: &Resume) -> Result<HttpRequest, Refuse
             let ext = format.extension();
             query_has(head.target, ext) || query_has(head.target, &format!("format={ext}"))
         });
+    request.search = super::search::term(head.target)?;
     if method == Method::Move {
         let Some(destination) = destination else {
             return refuse(400, "MOVE needs a Destination");
@@ -255,7 +260,7 @@ fn hex_crc(digits: &[u8]) -> Option<u32> {
 }
 
 /// Whether an `Accept` value lists JSON with a non-zero weight.
-fn accepts_json(accept: &str) -> bool {
+pub(super) fn accepts_json(accept: &str) -> bool {
     accept.split(',').any(|item| {
         let mut parts = item.split(';').map(str::trim);
         let media = parts.next().unwrap_or_default();

@@ -61,6 +61,7 @@ pub(super) fn list(
                 .and_then(|listing| spool_directory(ctx, &who, listing, spool)),
             Scope::Named => spool_named(ctx, &who, &prefix, spool),
             Scope::Keys(page) => spool_keys(ctx, &who, &prefix, &page, spool),
+            Scope::Search(search) => super::search::spool(ctx, &who, &prefix, &search, spool),
         });
         let (file, len, files) = match spooled {
             Ok(spooled) => spooled,
@@ -120,7 +121,7 @@ fn spool_tree(
     spool.put(Piece::Start)?;
     spool.put(Piece::Files)?;
     let mut files = 0;
-    let enter = |dir: &str| match ctx.is_abandoned() {
+    let enter = |dir: &str, _: &_| match ctx.is_abandoned() {
         true => Err(std::io::Error::other("the client has gone")),
         false => Ok(who.may_list(dir)),
     };
@@ -162,7 +163,7 @@ fn spool_keys(
         found: 0,
         max: page.max,
     });
-    let enter = |dir: &str| {
+    let enter = |dir: &str, _: &_| {
         if ctx.is_abandoned() {
             return Err(std::io::Error::other("the client has gone"));
         }
@@ -318,10 +319,10 @@ fn spool_directory(
 }
 
 /// A listing being written into its spool file, through a bounded buffer.
-struct Spool<'a> {
+pub(super) struct Spool<'a> {
     file: File,
     prefix: &'a str,
-    format: ListingFormat,
+    pub(super) format: ListingFormat,
     buffer: Vec<u8>,
     len: u64,
 }
@@ -338,7 +339,7 @@ impl<'a> Spool<'a> {
     }
 
     /// Writes `piece`; the buffer goes to the file once it is full.
-    fn put(&mut self, piece: Piece<'_>) -> std::io::Result<()> {
+    pub(super) fn put(&mut self, piece: Piece<'_>) -> std::io::Result<()> {
         self.format.put(self.prefix, piece, &mut self.buffer);
         if self.buffer.len() >= SPOOL_BUFFER {
             self.flush()?;
@@ -354,7 +355,7 @@ impl<'a> Spool<'a> {
     }
 
     /// The spool file and the listing's length, with `files` for the log.
-    fn finish(mut self, files: u64) -> Result<(File, u64, u64), StorageError> {
+    pub(super) fn finish(mut self, files: u64) -> Result<(File, u64, u64), StorageError> {
         self.flush()?;
         Ok((self.file, self.len, files))
     }

@@ -41,6 +41,7 @@ pub mod piece;
 mod props;
 mod receive;
 mod reply;
+mod search;
 mod send;
 mod sessions;
 mod sink;
@@ -72,7 +73,8 @@ pub use reply::{ErrorKind, Failure, Reply};
 pub use send::{Send, Source, read_ahead};
 pub use sink::{Sink, WriteBehind};
 pub use terms::{
-    Body, BodyLength, Folders, ListingFormat, Page, Piece, Scope, Selection, Trailer, Version, Want,
+    Body, BodyLength, Folders, ListingFormat, Page, Piece, Scope, Search, Selection, Trailer,
+    Version, Want,
 };
 
 /// What an operation borrows while it is served, on the reactor or on an

@@ -30,6 +30,42 @@ pub enum Scope {
     /// `ListObjects`): files and, where the page is delimited, folders
     /// as one entry each, interleaved in name order.
     Keys(Box<Page>),
+    /// The files and folders at any depth below the prefix whose own
+    /// name holds a term (the web page's search): see [`Search`].
+    Search(Box<Search>),
+}
+
+/// A [`Scope::Search`]: what is looked for, and how far.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Search {
+    /// Looked for in each file's and folder's own name (its last
+    /// segment), without regard to case: already lowercase.
+    pub term: String,
+    /// Results at most: the walk stops at the one beyond, and the format
+    /// is told ([`Format::truncated`]).
+    pub max: usize,
+    /// Files and folders looked at, at most: a search costs no more than
+    /// this whatever the tree holds (then too the format is told).
+    pub max_walked: u64,
+}
+
+impl Search {
+    /// A search for `term` (any case) with the server's caps: 1,000
+    /// results, 1,000,000 names looked at.
+    pub fn new(term: &str) -> Search {
+        Search {
+            term: term.to_lowercase(),
+            max: 1_000,
+            max_walked: 1_000_000,
+        }
+    }
+
+    /// Whether `name` (a file's, or a folder's ending in `/`) is found.
+    pub fn finds(&self, name: &str) -> bool {
+        let name = name.strip_suffix('/').unwrap_or(name);
+        let own = name.rsplit('/').next().unwrap_or(name);
+        own.to_lowercase().contains(&self.term)
+    }
 }
 
 /// A page of a [`Scope::Keys`] listing.
@@ -71,7 +107,8 @@ impl Page {
 /// `Files`, each `File`, `End`; or, for [`Scope::Named`] naming a file,
 /// `Only`, and nothing else. A [`Scope::Keys`] page is `Start`, `Files`,
 /// then `Directory` and `File` pieces interleaved in name order (at most
-/// [`Page::max`] and one more), `End`.
+/// [`Page::max`] and one more), `End`. A [`Scope::Search`] is `Start`,
+/// `Files`, then `Directory` and `File` pieces in name order, `End`.
 #[derive(Debug, Clone, Copy)]
 pub enum Piece<'a> {
     /// Before anything else.
@@ -126,6 +163,10 @@ pub trait Format: fmt::Debug + std::marker::Send {
     /// What the walk read of the piece `put` is given next, as
     /// [`Format::wants`] asked.
     fn details(&mut self, _details: Details) {}
+
+    /// The listing stopped before it had all it asked for (a
+    /// [`Scope::Search`] at one of its caps); told before `End`.
+    fn truncated(&mut self) {}
 }
 
 /// What a listing's format wants read beyond the pieces (WebDAV's

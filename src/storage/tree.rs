@@ -74,7 +74,7 @@ impl Storage {
     pub fn list(
         &self,
         prefix: &Prefix,
-        mut enter: impl FnMut(&str) -> std::io::Result<bool>,
+        mut enter: impl FnMut(&str, &FileInfo) -> std::io::Result<bool>,
         mut found: impl FnMut(&ListEntry) -> std::io::Result<()>,
     ) -> Result<(), StorageError> {
         self.pause(Point::Walk);
@@ -89,7 +89,7 @@ impl Storage {
             |path, kind, (info, stamp)| match kind {
                 _ if is_reserved(path) => Ok(false),
                 FileType::Directory if !could_contain(path, prefix.as_str()) => Ok(false),
-                FileType::Directory => match enter(&format!("{path}/")) {
+                FileType::Directory => match enter(&format!("{path}/"), &info) {
                     Ok(descend) => Ok(descend),
                     Err(err) => stop(err),
                 },

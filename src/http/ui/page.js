@@ -29,6 +29,8 @@
   const sorting = { key: 'name', order: 1 };
   let tbody = document.querySelector('#listing tbody');
   let running = 0;
+  // What folders.js and search.js build on; folderRow: what each adds to a folder's row.
+  const ferry = window.ferry = { prefix, send, say, explain, refresh, urlOf, humanSize, folderRow: [] };
 
   const units = ['KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB'];
   function humanSize(n) {
@@ -112,6 +114,7 @@
         zip.dataset.href = archive;
         zip.title = 'Download ' + row.dataset.name + ' as one .zip file';
         cells[3].replaceChildren(zip);
+        for (const hook of ferry.folderRow) hook(row, cells[3]);
         continue;
       }
       files++;

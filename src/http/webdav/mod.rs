@@ -75,6 +75,9 @@ enum Asked {
     Transfer {
         /// `Overwrite: F`.
         keep: bool,
+        /// `Accept: application/json`: what was left is told in JSON
+        /// (the page), not as a multistatus.
+        json: bool,
     },
     /// LOCK.
     Lock,
@@ -179,9 +182,10 @@ impl Dialect for Webdav {
                     depth: fields.depth,
                     host: fields.provenance.host.as_deref(),
                 };
-                asked
-                    .operation(path, resume)
-                    .map(|(operation, keep)| (operation, Asked::Transfer { keep }))
+                asked.operation(path, resume).map(|(operation, keep)| {
+                    let json = fields.json;
+                    (operation, Asked::Transfer { keep, json })
+                })
             }
             _ => match fields.depth {
                 None => {
@@ -253,6 +257,8 @@ struct Fields {
     destination: Option<String>,
     /// `Overwrite`: `None` for a value that is neither `T` nor `F`.
     overwrite: Option<bool>,
+    /// `Accept` lists JSON: a COPY's or MOVE's report is JSON.
+    json: bool,
     provenance: Provenance,
 }
 
@@ -283,6 +289,9 @@ impl Fields {
                 fields.overwrite = overwrite(value);
             } else if name.eq_ignore_ascii_case("authorization") {
                 fields.token = Some(super::auth::token(value));
+            } else if name.eq_ignore_ascii_case("accept") {
+                let text = std::str::from_utf8(value).unwrap_or_default();
+                fields.json |= super::request::accepts_json(text);
             }
         }
         fields
@@ -298,8 +307,8 @@ impl Answer for WebdavAnswer {
                     .header("Content-Type", XML)
                     .finish(*len, persistence);
             }
-            (Asked::Transfer { .. }, Reply::Remains(remains, more)) => {
-                super::files::remains_answer((remains, *more), message, out);
+            (Asked::Transfer { json, .. }, Reply::Remains(remains, more)) => {
+                super::files::remains_answer((remains, *more), json, message, out);
             }
             (Asked::Patch, Reply::Patched(patched)) => {
                 let body = proppatch::multistatus(patched);
@@ -344,7 +353,7 @@ impl Answer for WebdavAnswer {
         match (self.asked, kind) {
             (Asked::MakeFolder, ErrorKind::Exists) => 405,
             (Asked::MakeFolder, ErrorKind::NotFound) => 409,
-            (Asked::Transfer { keep: true }, ErrorKind::Exists) => 412,
+            (Asked::Transfer { keep: true, .. }, ErrorKind::Exists) => 412,
             (_, kind) => kind.code(),
         }
     }

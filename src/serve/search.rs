@@ -1,0 +1,117 @@
+//! A search of the tree below a folder (the web page's, `GET /<dir>/?q=`):
+//! the files and folders whose own name holds a term, found by the same
+//! walk as a listing's, on the pool's listing threads with a listing's
+//! walk permit (`listing.rs` runs it): one client's searches take its
+//! address's share of walks, never the others', and the walk stops at the
+//! next folder once its client has gone. It shows what a listing would:
+//! files `who` may read, folders that lead to some, never a reserved
+//! `.ferry-*` name (the walk skips them). Bounded twice: by the results
+//! ([`Search::max`]; the walk stops at the one beyond) and by the names
+//! looked at ([`Search::max_walked`]), so a search of a huge tree costs a
+//! bounded time; either way the format is told it was cut short.
+
+use std::cell::RefCell;
+use std::fs::File;
+
+use super::listing::Spool;
+use super::terms::Search;
+use super::{Ctx, Piece};
+use crate::access::{Perm, Who};
+use crate::name::{Name, Prefix};
+use crate::storage::{ListEntry, StorageError};
+
+/// Spools what `search` finds below `prefix` that `who` may see, in name
+/// order; returns the spool file, its length and the results' count.
+///
+/// # Errors
+/// The walk's or the spool's; not a cap reached, which ends the listing
+/// early and says so.
+pub(super) fn spool(
+    ctx: &Ctx<'_>,
+    who: &Who,
+    prefix: &Prefix,
+    search: &Search,
+    mut spool: Spool<'_>,
+) -> Result<(File, u64, u64), StorageError> {
+    // A folder that is not there is "not found", not an empty result.
+    if let Ok(folder) = Name::new(prefix.as_str().trim_end_matches('/').to_owned()) {
+        ctx.storage.find_folder(&folder)?;
+    }
+    spool.put(Piece::Start)?;
+    spool.put(Piece::Files)?;
+    // Both of the walk's callbacks count and put results.
+    let found = RefCell::new(Found {
+        spool,
+        results: 0,
+        walked: 0,
+        search,
+    });
+    let enter = |dir: &str, info: &crate::storage::FileInfo| {
+        if ctx.is_abandoned() {
+            return Err(std::io::Error::other("the client has gone"));
+        }
+        if !who.may_list(dir) {
+            return Ok(false);
+        }
+        let piece = Piece::Directory {
+            name: dir,
+            mtime: info.mtime,
+            first: false,
+        };
+        found.borrow_mut().look_at(dir, piece)?;
+        Ok(true)
+    };
+    let walked = ctx.storage.list(prefix, enter, |entry: &ListEntry| {
+        if !who.allows(Perm::Read, &entry.name) {
+            return Ok(());
+        }
+        let piece = Piece::File {
+            entry,
+            first: false,
+        };
+        found.borrow_mut().look_at(&entry.name, piece)
+    });
+    let mut found = found.into_inner();
+    match walked {
+        // A cap: what was found is the answer, said to be cut short.
+        Err(_) if found.at_a_cap() && !ctx.is_abandoned() => found.spool.format.truncated(),
+        walked => walked?,
+    }
+    found.spool.put(Piece::End)?;
+    let results = found.results.min(search.max) as u64;
+    found.spool.finish(results)
+}
+
+/// A search under way: its spool and its counts.
+struct Found<'a, 's> {
+    spool: Spool<'a>,
+    results: usize,
+    walked: u64,
+    search: &'s Search,
+}
+
+impl Found<'_, '_> {
+    /// Looks at `name` (a file's, or a folder's ending in `/`), putting
+    /// `piece` if it is found.
+    ///
+    /// # Errors
+    /// The spool's, or one that ends the walk at a cap.
+    fn look_at(&mut self, name: &str, piece: Piece<'_>) -> std::io::Result<()> {
+        self.walked += 1;
+        if self.search.finds(name) {
+            self.results += 1;
+            if self.results > self.search.max {
+                return Err(std::io::Error::other("the results are at their cap"));
+            }
+            self.spool.put(piece)?;
+        }
+        match self.walked >= self.search.max_walked {
+            true => Err(std::io::Error::other("the search looked at all it may")),
+            false => Ok(()),
+        }
+    }
+
+    fn at_a_cap(&self) -> bool {
+        self.results > self.search.max || self.walked >= self.search.max_walked
+    }
+}
