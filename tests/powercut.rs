@@ -836,11 +836,12 @@ fn cut_again_and_again(durable: bool, cuts: u64) -> Option<Tally> {
 /// `ferry serve` on the mount, its start-up sweep done.
 fn start(rig: &Rig, durable: bool) -> support::process::Process {
     let root = rig.m("root");
-    let mut args = vec!["--http", "127.0.0.1:0"];
-    if durable {
-        args.push("--fsync");
-    }
-    let server = support::process::Process::start(&root, &args);
+    let args = ["--http", "127.0.0.1:0"];
+    // Durable rounds run ferry as shipped: durable by default.
+    let server = match durable {
+        true => support::process::Process::start_as_shipped(&root, &args),
+        false => support::process::Process::start(&root, &args),
+    };
     server.wait_for_log("start-up sweep done");
     server
 }
@@ -953,9 +954,9 @@ fn without_fsync_a_power_cut_loses_acknowledged_uploads_but_the_server_starts() 
     );
 }
 
-/// Starts ferry `--fsync` on the mount at `root`.
+/// Starts ferry on the mount at `root`, durable (its default).
 fn durable_server(rig: &Rig, root: &str) -> support::process::Process {
-    support::process::Process::start(&rig.m(root), &["--fsync"])
+    support::process::Process::start_as_shipped(&rig.m(root), &[])
 }
 
 /// Cuts the power under a server, kills it and rolls back.
