@@ -4,7 +4,8 @@
 //!
 //! Needs `/dev/fuse` and root (as CI has); elsewhere each test says
 //! "skipping" on stderr and passes. The suite runs `FERRY_POWERCUT_CUTS`
-//! cuts with `--fsync` (24 by default) and as many without; the heavy run:
+//! cuts with ferry as shipped (durable, 24 by default) and as many with
+//! `--no-fsync`; the heavy run:
 //!
 //! ```text
 //! FERRY_POWERCUT_CUTS=200 cargo test --release --test powercut -- --nocapture
