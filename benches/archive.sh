@@ -2,6 +2,10 @@
 # benches/archive.sh: a folder's ?zip against its ?tar (issue 32, "Measure
 # it"), on 127.0.0.1, files on a tmpfs.
 #
+# Mode: ferry runs with --no-fsync (benches/lib.sh `no_fsync`): this bench
+# is not about durability. What durable acknowledgements (ferry's default)
+# cost: benches/durable.sh.
+#
 #   benches/archive.sh [--files N] [--size BYTES] [--reps N]
 #
 # Builds ferry in release mode (honouring CARGO_TARGET_DIR; FERRY_BIN skips
@@ -64,7 +68,7 @@ rm "$WORK/one"
 PORT=$(free_port)
 HTTP=$(free_port)
 [[ $HTTP != "$PORT" ]] || HTTP=$(free_port)
-"$FERRY" serve --listen "127.0.0.1:$PORT" --http "127.0.0.1:$HTTP" \
+"$FERRY" serve --listen "127.0.0.1:$PORT" --http "127.0.0.1:$HTTP" $(no_fsync "$FERRY") \
   --root "$WORK/root" --workers 1 2>"$WORK/ferry.log" &
 FERRY_PID=$!
 wait_port "$HTTP"

@@ -3,6 +3,10 @@
 # enough to compare two builds (valgrind's callgrind counts instructions,
 # not time, so a shared or busy machine does not move it).
 #
+# Mode: ferry runs with --no-fsync (benches/lib.sh `no_fsync`): this bench
+# is not about durability. What durable acknowledgements (ferry's default)
+# cost: benches/durable.sh.
+#
 # For each of FERRY/1 GET, FERRY/1 PUT, HTTP GET and HTTP PUT, `ferry serve
 # --workers 1` runs under callgrind twice: once serving N requests of a
 # 4 KiB file on one keep-alive connection, once 2N. The difference of the
@@ -55,7 +59,7 @@ total() {
   cp "$WORK/body" "$WORK/root/bench/4k"
   valgrind --tool=callgrind --callgrind-out-file="$out" "$binary" serve \
     --root "$WORK/root" --listen "127.0.0.1:$ferry" --http "127.0.0.1:$http" \
-    --workers 1 --no-access-log 2>"$WORK/server.log" &
+    --workers 1 --no-access-log $(no_fsync "$binary") 2>"$WORK/server.log" &
   pid=$!
   PIDS+=("$pid")
   local port=$ferry

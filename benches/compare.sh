@@ -2,6 +2,10 @@
 # benches/compare.sh: ferry against nginx (and loopback TCP, measured with
 # iperf3) on this machine, everything on 127.0.0.1.
 #
+# Mode: ferry runs with --no-fsync (benches/lib.sh `no_fsync`), as the
+# servers it is compared with run: none of them flushes before answering.
+# What durable acknowledgements (ferry's default) cost: benches/durable.sh.
+#
 #   benches/compare.sh [--quick] [--reps N]
 #
 # Installs nginx, wrk and iperf3 with apt-get where missing (needs root),
@@ -218,7 +222,7 @@ EOF
 # (compare_workers.sh compares more).
 start_ferry() {
   spawn FERRY_PID "$FERRY_PORT" "$WORK/ferry.log" \
-    "$FERRY" serve --listen "127.0.0.1:$FERRY_PORT" --http "127.0.0.1:$FERRY_HTTP_PORT" \
+    "$FERRY" serve --listen "127.0.0.1:$FERRY_PORT" --http "127.0.0.1:$FERRY_HTTP_PORT" $(no_fsync "$FERRY") \
     --root "$FILES" --log-level warn --workers 1
 }
 stop_ferry() {

@@ -2,6 +2,10 @@
 # benches/compare_tls.sh: ferry against nginx over TLS, on 127.0.0.1. The
 # TLS rows of the comparison (benches/compare.sh has the plaintext ones).
 #
+# Mode: ferry runs with --no-fsync (benches/lib.sh `no_fsync`), as the
+# servers it is compared with run: none of them flushes before answering.
+# What durable acknowledgements (ferry's default) cost: benches/durable.sh.
+#
 #   benches/compare_tls.sh [--quick] [--reps N]
 #
 # Installs nginx, wrk and openssl with apt-get where missing (needs root),
@@ -117,7 +121,7 @@ EOF
 
 start_ferry() { # one worker, as nginx here (ferry's default is one per core)
   spawn FERRY_PID "$FERRY_HTTPS" "$WORK/ferry.log" \
-    "$FERRY" serve --listen "127.0.0.1:$FERRY_PORT" --http "127.0.0.1:$FERRY_HTTPS" --workers 1 \
+    "$FERRY" serve --listen "127.0.0.1:$FERRY_PORT" --http "127.0.0.1:$FERRY_HTTPS" --workers 1 $(no_fsync "$FERRY") \
     --tls-cert "$CERT" --tls-key "$KEY" --root "$FILES" --log-level warn
 }
 start_nginx() {

@@ -3,6 +3,10 @@
 # `worker_processes N`, N = 1 and 2, on 127.0.0.1. The workers rows of the
 # comparison (benches/compare.sh runs this after its own rows).
 #
+# Mode: ferry runs with --no-fsync (benches/lib.sh `no_fsync`), as the
+# servers it is compared with run: none of them flushes before answering.
+# What durable acknowledgements (ferry's default) cost: benches/durable.sh.
+#
 #   benches/compare_workers.sh [--quick] [--reps N]
 #
 # Installs nginx and wrk with apt-get where missing (needs root), builds
@@ -159,7 +163,7 @@ start_server() { # key
   case $key in
     f1 | f2)
       spawn "PID[$key]" "${PORT[$key]}" "$WORK/$key.log" \
-        "$FERRY" serve --http "127.0.0.1:${PORT[$key]}" \
+        "$FERRY" serve --http "127.0.0.1:${PORT[$key]}" $(no_fsync "$FERRY") \
         --listen "127.0.0.1:$([[ $key == f1 ]] && echo "$F1_LISTEN" || echo "$F2_LISTEN")" \
         --root "$WORK/root-$key" --log-level warn --workers "${key#f}"
       ;;

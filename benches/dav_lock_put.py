@@ -39,11 +39,20 @@ def free_port():
         return s.getsockname()[1]
 
 
+def no_fsync(binary):
+    """`--no-fsync` where the binary takes it: PUTs measured without
+    flushes, as before durable acknowledgements became the default (a
+    binary from before never flushes unless told --fsync)."""
+    help_text = subprocess.run([binary, "serve", "--help"],
+                               capture_output=True, text=True).stdout
+    return ["--no-fsync"] if "--no-fsync" in help_text else []
+
+
 def start(binary, root):
     port = free_port()
     server = subprocess.Popen(
         [binary, "serve", "--root", root, "--listen", "127.0.0.1:0",
-         "--http", f"127.0.0.1:{port}", "--log-level", "warn"],
+         "--http", f"127.0.0.1:{port}", "--log-level", "warn", *no_fsync(binary)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 10
     while time.time() < deadline:

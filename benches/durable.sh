@@ -2,9 +2,9 @@
 # benches/durable.sh: what durable acknowledgements (--fsync) cost, and
 # what group commit (storage/flush.rs) wins back (issue 30). Three servers
 # run side by side on a disk-backed folder (not tmpfs: a flush there is
-# free): without --fsync, with --fsync as before group commit (--base, a
-# binary built before it), and with --fsync and group commit (this
-# checkout). `ferry bench --op put` drives 4 KiB and 1 MiB PUTs over 1 and
+# free): with --no-fsync (start_server's default here), with --fsync as
+# before group commit (--base, a binary built before it), and with --fsync
+# (ferry's default since) and group commit (this checkout). `ferry bench --op put` drives 4 KiB and 1 MiB PUTs over 1 and
 # 50 connections (each connection a file of its own, all in one folder) at
 # each in turn, the order rotated every repetition: a disk's speed varies
 # several-fold from run to run, so the figures are medians of interleaved
@@ -108,7 +108,7 @@ done
 
 label() {
   case $1 in
-    plain) echo "no --fsync" ;;
+    plain) echo "--no-fsync" ;;
     before) echo "--fsync, before group commit" ;;
     group) echo "--fsync, group commit" ;;
   esac

@@ -5,6 +5,10 @@
 #   idle RSS    resident memory of an idle server with one worker (median)
 #   idle RSS, 1000 connections  the same, with 1000 idle FERRY/1 clients
 #
+# Mode: ferry runs with --no-fsync (where the binary takes it): this bench
+# is not about durability. What durable acknowledgements (ferry's default)
+# cost: benches/durable.sh.
+#
 #   benches/footprint.sh [path/to/ferry]     (default: target/release/ferry)
 #
 # Runs on loopback with a temporary root; stops by itself.
@@ -28,6 +32,11 @@ def rss_kib(pid):
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
 
+# Without flushes, as measured before durable acknowledgements became the
+# default (a binary from before knows no --no-fsync and never flushes).
+help_text = subprocess.run([bin, "serve", "--help"], capture_output=True, text=True).stdout
+no_fsync = ["--no-fsync"] if "--no-fsync" in help_text else []
+
 starts, idles, loaded = [], [], []
 for run in range(runs):
     root = os.path.join(work, f"root{run}")
@@ -35,7 +44,7 @@ for run in range(runs):
     began = time.monotonic()
     proc = subprocess.Popen([bin, "serve", "--workers", "1", "--root", root,
                              "--listen", f"127.0.0.1:{port}", "--log-level", "warn",
-                             "--max-connections-per-client", "0"],
+                             "--max-connections-per-client", "0", *no_fsync],
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     while True:
         try:

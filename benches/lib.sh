@@ -240,10 +240,23 @@ print("\n".join(str(s.getsockname()[1]) for s in held))' "${1:-1}"
 }
 free_port() { free_ports 1; }
 
+# no_fsync <binary>: prints `--no-fsync` if <binary> takes it. Durable
+# acknowledgements are ferry's default; a bench that is not about them
+# measures without them (as ferry ran before that default, and as nginx,
+# Apache, rclone and the others these benches compare with run: none of
+# them flushes), and says so. A binary from before the default knows no
+# such flag and never flushes unless told `--fsync`.
+no_fsync() {
+  if "$1" serve --help 2>/dev/null | grep -q -- '--no-fsync'; then
+    echo --no-fsync
+  fi
+}
+
 # start_server <name> <binary> <stderr-file> [flags...]: `serve` on a free
 # loopback port with root $WORK/<name> and --workers 1, its stderr to the
 # file, in the background (its pid added to PIDS, for the caller's cleanup
 # trap); sets PORT_<name> and PID_<name> and waits until it accepts.
+# Without flushes (`no_fsync`) unless the flags say `--fsync`.
 start_server() {
   local name=$1 binary=$2 stderr=$3 port
   shift 3
@@ -251,7 +264,8 @@ start_server() {
   mkdir -p "$WORK/$name"
   printf -v "PORT_$name" '%s' "$port"
   spawn "PID_$name" "$port" "$stderr" \
-    "$binary" serve --listen "127.0.0.1:$port" --root "$WORK/$name" --workers 1 "$@"
+    "$binary" serve --listen "127.0.0.1:$port" --root "$WORK/$name" --workers 1 \
+    $(no_fsync "$binary") "$@"
   local pid_var="PID_$name"
   PIDS+=("${!pid_var}")
 }

@@ -2,6 +2,10 @@
 # benches/log_cost.sh: what the access log costs. ferry servers run side
 # by side for the whole run (an idle one costs nothing), all `--workers 1`:
 #
+# Mode: ferry runs with --no-fsync (benches/lib.sh `no_fsync`): this bench
+# is not about durability. What durable acknowledgements (ferry's default)
+# cost: benches/durable.sh.
+#
 #   off    --no-access-log
 #   text   the access log, text, to a file
 #   json   the access log, JSON, to a file

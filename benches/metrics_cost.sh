@@ -7,6 +7,10 @@
 # over the run, divided by the requests. Medians over the repetitions, and
 # the median of the paired ratios (with / without).
 #
+# Mode: ferry runs with --no-fsync (benches/lib.sh `no_fsync`): this bench
+# is not about durability. What durable acknowledgements (ferry's default)
+# cost: benches/durable.sh.
+#
 #   benches/metrics_cost.sh [--reps N] [--seconds S] [--connections C]
 #                           [--base PATH]
 #

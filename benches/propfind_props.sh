@@ -3,6 +3,10 @@
 # of a 20,000-file folder (docs/webdav.md (d)). One root per case, each
 # served in turn by a fresh server:
 #
+# Mode: ferry runs with --no-fsync (benches/lib.sh `no_fsync`): this bench
+# is not about durability. What durable acknowledgements (ferry's default)
+# cost: benches/durable.sh.
+#
 #   none   no file has a dead property (the common case: one failed
 #          lookup of the folder's mirror per listing, nothing per file)
 #   some   100 files have one (one lookup and read per such file)
@@ -31,7 +35,7 @@ WORK=$(mktemp -d)
 serve() { # binary root: a fresh server on free ports, PORT its HTTP one
   local listen
   { read -r PORT; read -r listen; } < <(free_ports 2)
-  spawn PID "$PORT" /dev/null "$1" serve --root "$2" --http "127.0.0.1:$PORT" --listen "127.0.0.1:$listen"
+  spawn PID "$PORT" /dev/null "$1" serve --root "$2" --http "127.0.0.1:$PORT" --listen "127.0.0.1:$listen" $(no_fsync "$1")
 }
 
 propfind() { curl -s -o /dev/null -w '%{time_total}\n' -X PROPFIND -H 'Depth: 1' "http://127.0.0.1:$PORT/big/"; }

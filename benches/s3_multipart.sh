@@ -3,6 +3,10 @@
 # (issue 29, "Measure it": a big object in 64 MiB parts, the server's
 # memory flat), on 127.0.0.1, the root on disk ($TMPDIR).
 #
+# Mode: ferry runs with --no-fsync (benches/lib.sh `no_fsync`): this bench
+# is not about durability. What durable acknowledgements (ferry's default)
+# cost: benches/durable.sh.
+#
 #   benches/s3_multipart.sh [--size BYTES] [--part BYTES]
 #
 # Defaults: 1 GiB in 64 MiB parts (the issue asks 10 GiB: --size
@@ -62,7 +66,7 @@ printf '[default]\ns3 =\n  multipart_threshold = %s\n  multipart_chunksize = %s\
 
 S3_PORT=$(free_port)
 FERRY_PORT=$(free_port)
-"$FERRY" serve --listen "127.0.0.1:$FERRY_PORT" --s3 "127.0.0.1:$S3_PORT" \
+"$FERRY" serve --listen "127.0.0.1:$FERRY_PORT" --s3 "127.0.0.1:$S3_PORT" $(no_fsync "$FERRY") \
   --root "$WORK/root" --tokens "$WORK/tokens" --workers 1 2>"$WORK/server.log" &
 SERVER=$!
 PIDS+=("$SERVER")

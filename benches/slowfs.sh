@@ -3,6 +3,10 @@
 # file system (issue 10: "4 KiB PUTs on the slow filesystem ≥ 10× today's
 # rate").
 #
+# Mode: ferry runs with --no-fsync (benches/lib.sh `no_fsync`): this bench
+# is not about durability. What durable acknowledgements (ferry's default)
+# cost: benches/durable.sh.
+#
 #   benches/slowfs.sh [--delay-us 1000] [--secs 10] [--connections 100]
 #
 # Compiles benches/slowfs.c (a passthrough FUSE file system that sleeps
@@ -144,7 +148,7 @@ for bin in "${BINS[@]}"; do
     mount_fs
     log="$WORK/server.log"
     : >"$log"
-    "$bin" serve --root "$MNT" --listen 127.0.0.1:0 "${extra[@]}" >"$log" 2>&1 &
+    "$bin" serve --root "$MNT" --listen 127.0.0.1:0 $(no_fsync "$bin") "${extra[@]}" >"$log" 2>&1 &
     SERVER_PID=$!
     for ((i = 0; i < 1000; i++)); do
       grep -q 'serving ' "$log" && break

@@ -2,6 +2,10 @@
 # benches/stall.sh: the stall benchmark of issue 10. Does disk work hold up
 # the event loop, and so every other client?
 #
+# Mode: ferry runs with --no-fsync (benches/lib.sh `no_fsync`): this bench
+# is not about durability. What durable acknowledgements (ferry's default)
+# cost: benches/durable.sh.
+#
 #   benches/stall.sh [--quick] [--only 0,1,4]
 #
 # A probe (benches/stall_probe.py probe: 20 FERRY/1 connections, each
@@ -264,7 +268,7 @@ start_server() { # label root [extra serve args...]: sets SERVER_PID PORT HTTP_P
   shift 2
   LOG="$WORK/out/server-$label.log"
   : >"$LOG"
-  nice -n "$NICE" "$FERRY" serve --root "$root" --listen 127.0.0.1:0 --log-level "$LOG_LEVEL" \
+  nice -n "$NICE" "$FERRY" serve --root "$root" --listen 127.0.0.1:0 --log-level "$LOG_LEVEL" $(no_fsync "$FERRY") \
     --upload-ttl 315360000 "${EXTRA[@]}" "$@" >"$LOG" 2>&1 &
   SERVER_PID=$!
   for ((i = 0; i < 3000; i++)); do
@@ -575,7 +579,7 @@ EOF
   LOG="$WORK/out/server-startup.log"
   : >"$LOG"
   t0=$(now)
-  nice -n "$NICE" "$FERRY" serve --root "$TREE" --listen "127.0.0.1:$PORT" --log-level "$LOG_LEVEL" \
+  nice -n "$NICE" "$FERRY" serve --root "$TREE" --listen "127.0.0.1:$PORT" --log-level "$LOG_LEVEL" $(no_fsync "$FERRY") \
     --upload-ttl 315360000 "${EXTRA[@]}" >"$LOG" 2>&1 &
   SERVER_PID=$!
   LOOP_BEFORE=$(loop_sched)

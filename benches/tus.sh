@@ -2,6 +2,10 @@
 # benches/tus.sh: ferry's tus 1.0.0 uploads (issue 27, "Measure it"), on
 # 127.0.0.1, files on a tmpfs.
 #
+# Mode: ferry runs with --no-fsync (benches/lib.sh `no_fsync`): this bench
+# is not about durability. What durable acknowledgements (ferry's default)
+# cost: benches/durable.sh.
+#
 #   benches/tus.sh [--quick] [--reps N] [--size BYTES] [--chunk BYTES]
 #                  [--open "1000 5000"] [--no-node]
 #
@@ -127,7 +131,7 @@ start_ferry() {
   head -c 4096 /dev/urandom >"$ROOT/bench/probe-4k.bin"
   { read -r FERRY_PORT; read -r HTTP_PORT; } < <(free_ports 2)
   spawn FERRY_PID "$HTTP_PORT" "$WORK/ferry.log" \
-    "$FERRY" serve --listen "127.0.0.1:$FERRY_PORT" --http "127.0.0.1:$HTTP_PORT" \
+    "$FERRY" serve --listen "127.0.0.1:$FERRY_PORT" --http "127.0.0.1:$HTTP_PORT" $(no_fsync "$FERRY") \
     --root "$ROOT" --workers 1 "$@"
 }
 

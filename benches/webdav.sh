@@ -2,6 +2,10 @@
 # benches/webdav.sh: ferry's WebDAV against `rclone serve webdav` (issue 28,
 # "Measure it"), on 127.0.0.1, one tree on a tmpfs served by both.
 #
+# Mode: ferry runs with --no-fsync (benches/lib.sh `no_fsync`), as the
+# servers it is compared with run: none of them flushes before answering.
+# What durable acknowledgements (ferry's default) cost: benches/durable.sh.
+#
 #   benches/webdav.sh [--quick] [--reps N]
 #
 # Builds ferry in release mode (honouring CARGO_TARGET_DIR; FERRY_BIN skips
@@ -118,7 +122,7 @@ declare -A PORT PID
 { read -r 'PORT[ferry]'; read -r FERRY_LISTEN; read -r 'PORT[rclone]'; } < <(free_ports 3)
 PID_VARS=("PID[ferry]" "PID[rclone]")
 spawn "PID[ferry]" "${PORT[ferry]}" "$WORK/ferry.log" \
-  "$FERRY" serve --root "$ROOT" --listen "127.0.0.1:$FERRY_LISTEN" --http "127.0.0.1:${PORT[ferry]}"
+  "$FERRY" serve --root "$ROOT" --listen "127.0.0.1:$FERRY_LISTEN" --http "127.0.0.1:${PORT[ferry]}" $(no_fsync "$FERRY")
 spawn "PID[rclone]" "${PORT[rclone]}" "$WORK/rclone.log" \
   rclone serve webdav "$ROOT" --addr "127.0.0.1:${PORT[rclone]}"
 

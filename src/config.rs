@@ -54,7 +54,8 @@ pub struct Config {
     /// Largest PUT accepted; `None` for no limit.
     pub max_file_size: Option<u64>,
     /// Make a PUT's `OK` mean "on stable storage": flush the file and its
-    /// directory (on an I/O thread) before answering.
+    /// directory (on an I/O thread) before answering. On by default;
+    /// `--no-fsync` turns it off.
     pub fsync: bool,
     /// How long an unfinished resumable upload is kept after last use.
     pub upload_ttl: Duration,
@@ -250,7 +251,7 @@ impl Default for Config {
             min_rate: 500,
             rate_window: Duration::from_secs(30),
             max_file_size: None,
-            fsync: false,
+            fsync: true,
             upload_ttl: Duration::from_secs(24 * 3600),
             upload_empty_ttl: EMPTY_UPLOAD_TTL,
             max_upload_sessions: 16_384,

@@ -22,7 +22,9 @@
 #
 # Environment: FERRY_CLUSTER_DIR (state, default /tmp/ferry-cluster),
 # FERRY_BIN (default <repo>/target/release/ferry), FERRY_SERVE_ARGS (extra
-# arguments for every `ferry serve`, split on spaces), FERRY_CLUSTER_KEEP_FAILED
+# arguments for every `ferry serve`, split on spaces; the nodes acknowledge
+# durably by default, `--no-fsync` as docs/scaling.md measured them),
+# FERRY_CLUSTER_KEEP_FAILED
 # (set: a failed `up` leaves what it started running, for a look),
 # FERRY_CLUSTER_REDIS_FSYNC (Redis's appendfsync: everysec, the default, or
 # always), FERRY_CLUSTER_JFS_ARGS (extra `juicefs mount` options, for

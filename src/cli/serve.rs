@@ -99,11 +99,18 @@ pub struct ServeArgs {
     /// Refuse PUT and DEL.
     #[arg(long)]
     read_only: bool,
-    /// Answer a PUT or COMMIT only once its data and directory entry are
-    /// flushed to stable storage, and an APPEND once its bytes are (fsync,
-    /// on an I/O thread).
-    #[arg(long)]
+    /// Durable acknowledgements, the default (kept for scripts): a PUT,
+    /// COMMIT, MOVE or DEL is answered only once its data and directory
+    /// entries are on stable storage, an APPEND once its bytes are (fsync
+    /// on an I/O thread; concurrent commits share directory flushes).
+    #[arg(long, overrides_with = "no_fsync")]
     fsync: bool,
+    /// Answer as soon as an upload is renamed into place, without
+    /// flushing: a power cut or kernel crash may then lose what was
+    /// acknowledged in the last seconds. For roots on tmpfs, caches and
+    /// scratch space; one connection's small uploads are many times faster.
+    #[arg(long, overrides_with = "fsync")]
+    no_fsync: bool,
     /// Event loops, each a thread with its own listeners (SO_REUSEPORT)
     /// and connections; the default is one per available core. 1 serves
     /// everything from one thread.
@@ -285,6 +292,15 @@ fn listeners(
         .collect()
 }
 
+impl ServeArgs {
+    /// Whether acknowledgements wait for stable storage: unless
+    /// `--no-fsync` came after any `--fsync` (`overrides_with` clears
+    /// whichever came first).
+    fn durable(&self) -> bool {
+        self.fsync || !self.no_fsync
+    }
+}
+
 /// Sets up the logger, then serves until shut down by a signal.
 fn serve(args: ServeArgs) -> ExitCode {
     // Only fails if a logger is already set, which nothing here does.
@@ -293,6 +309,7 @@ fn serve(args: ServeArgs) -> ExitCode {
         .with_utc_timestamps()
         .env()
         .init();
+    let durable = args.durable();
     let tls = args
         .tls_cert
         .zip(args.tls_key)
@@ -312,7 +329,7 @@ fn serve(args: ServeArgs) -> ExitCode {
         rate_window: args.rate_window,
         max_file_size: args.max_file_size,
         read_only: args.read_only,
-        fsync: args.fsync,
+        fsync: durable,
         upload_ttl: args.upload_ttl,
         upload_empty_ttl: EMPTY_UPLOAD_TTL,
         max_upload_sessions: args.max_upload_sessions,
@@ -397,6 +414,23 @@ mod tests {
                 panic!("not serve");
             };
             assert_eq!(args.listen.to_string(), meant, "{given}");
+        }
+    }
+
+    #[test]
+    fn durable_unless_no_fsync_comes_last() {
+        for (given, durable) in [
+            (&[][..], true),
+            (&["--fsync"][..], true),
+            (&["--no-fsync"][..], false),
+            (&["--fsync", "--no-fsync"][..], false),
+            (&["--no-fsync", "--fsync"][..], true),
+        ] {
+            let cli = Cli::try_parse_from([&["ferry", "serve"][..], given].concat()).unwrap();
+            let Command::Serve(args) = cli.command else {
+                panic!("not serve");
+            };
+            assert_eq!(args.durable(), durable, "{given:?}");
         }
     }
 }

@@ -6,15 +6,63 @@
 //! rename. What could not be copied is told, never hidden. Blocks on the
 //! disk: for the I/O pool.
 
+use std::os::fd::OwnedFd;
 use std::os::unix::fs::FileExt;
 
 use rustix::fs::{AtFlags, FileType, RenameFlags};
 use rustix::io::Errno;
 
 use super::dead_props::Holder;
+use super::flush::with_ancestors;
 use super::remove::Left;
 use super::{Folders, Storage, StorageError, Upload, check_regular};
 use crate::name::{Name, Prefix};
+
+/// The folders a durable copy made (`--fsync`): each with the folder
+/// that holds its name, flushed together in batches of [`Made::BATCH`]
+/// (group commit's, `flush.rs`) and at the end, so a copy costs a few
+/// flushes rather than one per file, and holds few descriptors however
+/// many folders it makes. The files' bytes are flushed one by one, as
+/// they are committed.
+struct Made<'a> {
+    storage: &'a Storage,
+    durable: bool,
+    dirs: Vec<OwnedFd>,
+}
+
+impl<'a> Made<'a> {
+    const BATCH: usize = 64;
+
+    fn new(storage: &'a Storage, durable: bool) -> Made<'a> {
+        Made {
+            storage,
+            durable,
+            dirs: Vec::new(),
+        }
+    }
+
+    /// Folder `path`, just made in `parent`.
+    fn add(&mut self, parent: OwnedFd, path: &str) -> Result<(), Errno> {
+        if !self.durable {
+            return Ok(());
+        }
+        self.dirs.push(parent);
+        self.dirs
+            .push(super::open_dir_at(&self.storage.root, path)?);
+        if self.dirs.len() >= Self::BATCH {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Flushes the folders not flushed yet.
+    fn flush(&mut self) -> Result<(), Errno> {
+        match self.dirs.is_empty() {
+            true => Ok(()),
+            false => self.storage.flusher.flush(std::mem::take(&mut self.dirs)),
+        }
+    }
+}
 
 /// What has the name a copy or move is to land on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,10 +177,13 @@ impl Storage {
         let start = from.as_str().trim_end_matches('/');
         debug_assert!(!start.is_empty(), "the root is never copied");
         drop(super::open_dir_beneath(&self.root, start)?);
-        self.make_folder(to)?;
+        let parent = self.make_folder_unflushed(to)?;
         self.copy_folder_record(start, to.as_str());
+        let mut made = Made::new(self, durable);
+        made.add(parent, to.as_str())?;
         let mut copied = Copied::default();
         if !deep {
+            made.flush()?;
             return Ok(copied);
         }
         let mut unreadable = Vec::new();
@@ -148,9 +199,10 @@ impl Storage {
                             return Err(Errno::CANCELED);
                         }
                         match name().map_err(|_| StorageError::NotRegular) {
-                            Ok(name) => match self.make_folder(&name) {
-                                Ok(()) => {
+                            Ok(name) => match self.make_folder_unflushed(&name) {
+                                Ok(parent) => {
                                     self.copy_folder_record(path, name.as_str());
+                                    made.add(parent, name.as_str())?;
                                     return Ok(true);
                                 }
                                 Err(err) => copied.fail(format!("{path}/"), err),
@@ -166,7 +218,8 @@ impl Storage {
                             (Ok(source), Ok(copy)) => self
                                 .stage_copy(&source, &copy, Folders::Explicit)
                                 .and_then(|(upload, _, crc)| match durable {
-                                    true => upload.commit_durably(crc),
+                                    // Its folder is flushed with the others.
+                                    true => upload.commit_unflushed_name(crc),
                                     false => upload.commit(crc),
                                 }),
                             _ => Err(StorageError::NotRegular),
@@ -188,6 +241,7 @@ impl Storage {
             },
         );
         walked?;
+        made.flush()?;
         for (dir, err) in unreadable {
             copied.fail(dir, err);
         }
@@ -195,7 +249,8 @@ impl Storage {
     }
 
     /// Moves folder `from` (not the root) to the free name `to`, whose
-    /// parent exists, in one rename: atomic, everything in it at once.
+    /// parent exists, in one rename: atomic, everything in it at once;
+    /// with `--fsync`, both names flushed before it returns.
     ///
     /// # Errors
     /// [`StorageError::NotFound`] if `from` names no folder or `to` has no
@@ -213,6 +268,11 @@ impl Storage {
         let (dirs, new) = to.split_parent();
         let target_dir = self.walk(dirs)?;
         let (old_fd, new_fd) = (self.fd(&source_dir), self.fd(&target_dir));
+        // `--fsync`: opened before the rename, as a file's move does.
+        let flush = match self.durable {
+            true => Some(with_ancestors(&self.root, new_fd, super::dir_of(to))?),
+            false => None,
+        };
         match rustix::fs::renameat_with(old_fd, leaf, new_fd, new, RenameFlags::NOREPLACE) {
             Ok(()) => {}
             Err(Errno::EXIST | Errno::NOTEMPTY) => return Err(StorageError::Exists),
@@ -225,6 +285,13 @@ impl Storage {
         }
         // Its members' records are in its mirror: one more rename.
         self.move_records(Holder::Folder(source.as_str()), Holder::Folder(to.as_str()));
+        if let Some(dirs) = flush {
+            // The new name first, then the old one's removal, as for a
+            // file (`rename.rs`).
+            self.flusher.flush(dirs)?;
+            self.flusher
+                .flush(vec![rustix::io::fcntl_dupfd_cloexec(old_fd, 0)?])?;
+        }
         Ok(())
     }
 }

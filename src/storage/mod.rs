@@ -200,20 +200,32 @@ fn mtime_only(seconds: i64) -> rustix::fs::Timestamps {
 /// the directories it leaves empty. `floor`: how many leading segments of
 /// `path` stay whatever happens (the folders an upload found rather than
 /// made, where folders are kept once made; 0 to go up to the root).
-fn prune_empty_dirs(root: &OwnedFd, path: &str, floor: usize) {
+/// Returns the directory that held the topmost folder removed, if any:
+/// the one to flush for the removals to be durable (the folders below
+/// went with it).
+fn prune_empty_dirs(root: &OwnedFd, path: &str, floor: usize) -> Option<OwnedFd> {
     let mut path = path;
+    let mut above = None;
     while !path.is_empty() && path.split('/').count() > floor {
         let (parent, leaf) = path.rsplit_once('/').unwrap_or(("", path));
-        let removed = if parent.is_empty() {
-            rustix::fs::unlinkat(root, leaf, AtFlags::REMOVEDIR).is_ok()
-        } else {
-            open_dir_beneath(root, parent)
-                .is_ok_and(|dir| rustix::fs::unlinkat(&dir, leaf, AtFlags::REMOVEDIR).is_ok())
+        let Ok(dir) = dir_at(root, parent) else {
+            break;
         };
-        if !removed {
+        if rustix::fs::unlinkat(&dir, leaf, AtFlags::REMOVEDIR).is_err() {
             break; // not empty, or gone already
         }
+        above = Some(dir);
         path = parent;
+    }
+    above
+}
+
+/// Directory `path` beneath `root` ("" for the root itself, a new
+/// descriptor of it).
+fn dir_at(root: &OwnedFd, path: &str) -> Result<OwnedFd, Errno> {
+    match path {
+        "" => rustix::io::fcntl_dupfd_cloexec(root, 0),
+        path => open_dir_at(root, path),
     }
 }
 
@@ -531,14 +543,19 @@ impl Storage {
         // file without them, never a record without its file.
         self.remove_records(dead_props::Holder::File(name.as_str()));
         rustix::fs::unlinkat(parent, leaf, AtFlags::empty())?;
+        let pruned = folders
+            .pruned_below()
+            .and_then(|floor| prune_empty_dirs(&self.root, dir_of(name), floor));
         if self.durable {
-            // `--fsync`: gone for good before the answer. Directories the
-            // prune below removes may come back (empty) after a power cut.
-            self.flusher
-                .flush(vec![rustix::io::fcntl_dupfd_cloexec(parent, 0)?])?;
-        }
-        if let Some(floor) = folders.pruned_below() {
-            prune_empty_dirs(&self.root, dir_of(name), floor);
+            // `--fsync`: gone for good before the answer, and so are the
+            // folders it emptied (else they come back, empty, after a
+            // power cut): where its folder went, the one that held the
+            // topmost folder pruned is the one flush needed.
+            let dir = match pruned {
+                Some(above) => above,
+                None => rustix::io::fcntl_dupfd_cloexec(parent, 0)?,
+            };
+            self.flusher.flush(vec![dir])?;
         }
         Ok(())
     }
@@ -550,13 +567,28 @@ impl Storage {
     /// [`StorageError::Exists`] if something has the name,
     /// [`StorageError::NotFound`] if its parent folder is missing (or is a
     /// file).
+    /// With `--fsync`, its name is on stable storage before it returns.
     pub fn make_folder(&self, name: &Name) -> Result<(), StorageError> {
+        let parent = self.make_folder_unflushed(name)?;
+        if self.durable {
+            self.flusher.flush(vec![parent])?;
+        }
+        Ok(())
+    }
+
+    /// As [`Storage::make_folder`], never flushed: returns the parent
+    /// folder, whose flush would make the new name durable (a folder's
+    /// copy flushes all it made at once).
+    fn make_folder_unflushed(&self, name: &Name) -> Result<OwnedFd, StorageError> {
         self.pause(Point::Delete);
         let (dirs, leaf) = name.split_parent();
         let dir = self.walk(dirs)?;
         match rustix::fs::mkdirat(self.fd(&dir), leaf, Mode::from_raw_mode(0o755)) {
             Err(Errno::EXIST) => Err(StorageError::Exists),
-            made => Ok(made?),
+            made => {
+                made?;
+                Ok(rustix::io::fcntl_dupfd_cloexec(self.fd(&dir), 0)?)
+            }
         }
     }
 

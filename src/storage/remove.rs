@@ -104,11 +104,12 @@ impl Storage {
     /// empty, the folder itself last. Symlinks and special files are
     /// never removed (they are told as failures). `go_on` is asked before
     /// each directory is read: a `false` stops the walk (its client has
-    /// gone), leaving what was not reached yet.
+    /// gone), leaving what was not reached yet. With `--fsync`, what went
+    /// is gone from stable storage before it returns.
     ///
     /// # Errors
     /// [`StorageError::NotFound`] if `prefix` names no folder; the walk
-    /// stopped by `go_on`. Failures of members are in the [`Removal`].
+    /// stopped by `go_on`; a flush failed. Failures of members are in the [`Removal`].
     pub fn delete_folder(
         &self,
         prefix: &Prefix,
@@ -161,6 +162,9 @@ impl Storage {
         for (dir, err) in unreadable {
             removal.fail(dir, err);
         }
+        // `--fsync`: the folder's parent, and the folders that stay (what
+        // went from them), flushed before the answer.
+        let mut stayed = Vec::new();
         for dir in dirs.iter().rev() {
             let (parent, leaf) = dir.rsplit_once('/').unwrap_or(("", dir));
             let removed = match parent {
@@ -168,6 +172,13 @@ impl Storage {
                 parent => super::open_dir_at(&self.root, parent)
                     .and_then(|fd| rustix::fs::unlinkat(&fd, leaf, AtFlags::REMOVEDIR)),
             };
+            if self.durable && removed.is_err() {
+                stayed.extend(super::open_dir_at(&self.root, dir).ok());
+                // A few descriptors at a time, however many folders stay.
+                if stayed.len() >= 64 {
+                    self.flusher.flush(std::mem::take(&mut stayed))?;
+                }
+            }
             let folder = format!("{dir}/");
             match removed {
                 Ok(()) | Err(Errno::NOENT) => {}
@@ -180,6 +191,11 @@ impl Storage {
                 }
                 Err(errno) => removal.fail(folder, errno.into()),
             }
+        }
+        if self.durable {
+            let parent = start.rsplit_once('/').map_or("", |(parent, _)| parent);
+            stayed.push(super::dir_at(&self.root, parent)?);
+            self.flusher.flush(stayed)?;
         }
         // What went took its records with it; what stayed keeps them
         // (a removed member's record is stale by its inode: harmless).

@@ -1,9 +1,9 @@
 //! A file's rename (MOVE), atomic as an upload's landing: one
 //! `renameat`, without replacing where the client asked so, carrying the
 //! file's dead properties along and pruning the folders it leaves where
-//! the protocol's folders are implicit. With `--fsync` both names are
-//! flushed before the answer, and, for a move into another folder, the
-//! folders above the new name before the rename.
+//! the protocol's folders are implicit. With `--fsync` both names (and
+//! the folders pruned) are flushed before the answer, and, for a move
+//! into another folder, the folders above the new name before the rename.
 
 use rustix::fs::{AtFlags, RenameFlags};
 use rustix::io::Errno;
@@ -85,17 +85,24 @@ impl Storage {
                 Err(errno) => Err(errno.into()),
             }
         })?;
-        if let Some(dirs) = flush {
+        if let Some(dirs) = &mut flush {
             // The new name first, then the old one's removal: a power cut
             // in between leaves the file under both names (where each
             // directory is flushed on its own), never under neither.
-            self.flusher.flush(dirs)?;
-            let from_dir = rustix::io::fcntl_dupfd_cloexec(self.fd(&source), 0)?;
-            self.flusher.flush(vec![from_dir])?;
+            self.flusher.flush(std::mem::take(dirs))?;
         }
         self.move_records(Holder::File(from.as_str()), Holder::File(to.as_str()));
-        if let Some(floor) = folders.pruned_below() {
-            prune_empty_dirs(&self.root, super::dir_of(from), floor);
+        let pruned = folders
+            .pruned_below()
+            .and_then(|floor| prune_empty_dirs(&self.root, super::dir_of(from), floor));
+        if flush.is_some() {
+            // The old name's removal, or where its folder went with the
+            // folders that left empty (as DEL, `Storage::delete`).
+            let dir = match pruned {
+                Some(above) => above,
+                None => rustix::io::fcntl_dupfd_cloexec(self.fd(&source), 0)?,
+            };
+            self.flusher.flush(vec![dir])?;
         }
         Ok(replaced)
     }

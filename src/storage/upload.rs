@@ -186,12 +186,32 @@ impl Upload {
     /// temp file, 500 otherwise; a temp file is removed either way, a
     /// session stays.
     pub fn commit(mut self, crc: u32) -> Result<(), StorageError> {
-        self.pause(Point::Commit);
-        self.stamp()?;
-        self.record(crc);
+        self.land(crc, false)?;
         self.rename_into_place()?;
         self.forget_session();
         Ok(())
+    }
+
+    /// What every commit does before its rename: the file's time and
+    /// records, and with `sync` its bytes flushed.
+    fn land(&mut self, crc: u32, sync: bool) -> Result<(), StorageError> {
+        self.pause(Point::Commit);
+        self.stamp()?;
+        self.record(crc);
+        if sync {
+            self.file.sync_all()?;
+        }
+        Ok(())
+    }
+
+    /// As [`Upload::commit`], its bytes on stable storage before the
+    /// rename, but its directory entries left for the caller to flush (a
+    /// folder's copy flushes every folder it made at once, at its end).
+    /// Only for a temp file: a session's commit flushes its folders too.
+    pub(super) fn commit_unflushed_name(mut self, crc: u32) -> Result<(), StorageError> {
+        debug_assert!(matches!(self.staged, Staged::Temp(_)), "a copy's upload");
+        self.land(crc, true)?;
+        self.rename_into_place()
     }
 
     /// As [`Upload::commit`], and on stable storage when it returns: the
@@ -206,25 +226,34 @@ impl Upload {
     /// As [`Upload::commit`], plus any error flushing (507, 500); a flush
     /// that fails after the rename still leaves the file in place.
     pub fn commit_durably(mut self, crc: u32) -> Result<(), StorageError> {
-        self.pause(Point::Commit);
-        self.stamp()?;
-        self.record(crc);
-        self.file.sync_all()?;
+        self.land(crc, true)?;
         // Opened before the rename: running out of descriptors must fail
         // the commit before it happens, not after.
         let mut dirs = super::flush::with_ancestors(&self.root, &self.dir, &self.dir_path)?;
+        let sessions = match &self.staged {
+            Staged::Session(staging) => Some(rustix::io::fcntl_dupfd_cloexec(&staging.dir, 0)?),
+            Staged::Temp(_) => None,
+        };
         // A session's bytes come from the sessions folder: the folders
         // above the target first (see `flush_above`). A temp file is
         // renamed within its folder.
-        if let Staged::Session(_) = self.staged {
+        if sessions.is_some() {
             self.flusher.flush_above(&mut dirs)?;
         }
         self.rename_into_place()?;
         let flushed = self.flusher.flush(dirs).map_err(StorageError::from);
         // Only once the file is durably in place does the session go: a
-        // crash before leaves it, and its bytes, where they were.
+        // crash before leaves it, and its bytes, where they were. Its
+        // going is flushed too (a second batch, after the first): else a
+        // power cut brings back the record of a session committed and
+        // acknowledged, which a client starting the same upload again
+        // would be given as a session of its own.
         self.forget_session();
-        flushed
+        flushed?;
+        if let Some(dir) = sessions {
+            self.flusher.flush(vec![dir])?;
+        }
+        Ok(())
     }
 
     /// The one step that commits.

@@ -61,7 +61,7 @@ pub struct TestServer {
 }
 
 impl TestServer {
-    /// Starts a server with default settings.
+    /// Starts a server with default settings, but for `fsync` (off).
     pub fn start() -> TestServer {
         TestServer::start_with(|_| {})
     }
@@ -85,6 +85,9 @@ impl TestServer {
             ..Config::default()
         };
         config.listen(ferry::wire::Protocol::Ferry, "127.0.0.1:0".parse().unwrap());
+        // Not the shipped default: tests that are not about durability
+        // skip the flushes (those that are set it back in `adjust`).
+        config.fsync = false;
         adjust(&mut config);
         // A test that holds the sweep at its gate must not wait for it.
         let sweep_held = config

@@ -37,9 +37,22 @@ pub fn serve_args<'a>(command: &'a mut Command, root: &Path, args: &[&str]) -> &
 }
 
 impl Process {
-    /// Starts `ferry serve --listen 127.0.0.1:0 --root <root> <extra...>`.
+    /// Starts `ferry serve --listen 127.0.0.1:0 --no-fsync --root <root>
+    /// <extra...>`: tests that are not about durability skip the flushes
+    /// (an `--fsync` in `extra` turns them back on: the last one wins).
     pub fn start(root: &Path, extra: &[&str]) -> Process {
         Process::start_with(Command::new(env!("CARGO_BIN_EXE_ferry")), root, extra)
+    }
+
+    /// As [`Process::start`] with the settings ferry ships with (durable
+    /// acknowledgements), for the tests that check them.
+    pub fn start_as_shipped(root: &Path, extra: &[&str]) -> Process {
+        let command = Command::new(env!("CARGO_BIN_EXE_ferry"));
+        Process::launch(
+            command,
+            root,
+            &[&["--listen", "127.0.0.1:0"], extra].concat(),
+        )
     }
 
     /// As [`Process::start`], with the open-files limit (soft and hard) set
@@ -56,14 +69,16 @@ impl Process {
 
     /// As [`Process::start`], running `command` (the ferry binary, with
     /// whatever environment a test gives it, or a shell that execs it).
-    pub fn start_with(mut command: Command, root: &Path, extra: &[&str]) -> Process {
-        let mut child = serve_args(
-            &mut command,
-            root,
-            &[&["--listen", "127.0.0.1:0"], extra].concat(),
-        )
-        .spawn()
-        .expect("spawn ferry serve");
+    pub fn start_with(command: Command, root: &Path, extra: &[&str]) -> Process {
+        let args = [&["--listen", "127.0.0.1:0", "--no-fsync"], extra].concat();
+        Process::launch(command, root, &args)
+    }
+
+    /// `command` serving `root` with `args`, once it listens.
+    fn launch(mut command: Command, root: &Path, args: &[&str]) -> Process {
+        let mut child = serve_args(&mut command, root, args)
+            .spawn()
+            .expect("spawn ferry serve");
         let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
         let log = Arc::new(Log::default());
         // The line that names the address is logged once the server is
