@@ -1,7 +1,8 @@
 //! The HTML listing page a browser gets for a folder: a table that works
 //! without JavaScript (links, exact sizes, UTC times), made into the web
 //! interface by the stylesheet and script embedded below (human sizes,
-//! local times, sorting, counts, upload, delete, rename, `.zip`/`.tar` download).
+//! local times, sorting, counts, upload, delete, rename, `.zip`/`.tar`
+//! download, previews of images, text, PDF, sound and video).
 //!
 //! Written piece by piece like every listing (a [`ListingFormat`](crate::serve::ListingFormat)),
 //! so a folder of any size is never built whole. Every name reaches the
@@ -20,20 +21,24 @@ use super::request::url_path;
 use crate::serve::Piece;
 
 /// The page's style, embedded: the page loads nothing from elsewhere.
-const STYLE: &str = include_str!("ui/page.css");
-/// The page's script, embedded (see `ui/page.js` for what it does).
-const SCRIPT: &str = include_str!("ui/page.js");
+const STYLE: &str = concat!(include_str!("ui/page.css"), include_str!("ui/preview.css"));
+/// The page's script, embedded (see `ui/page.js` for what it does, and
+/// `ui/preview.js` for the previews).
+const SCRIPT: &str = concat!(include_str!("ui/page.js"), include_str!("ui/preview.js"));
 
 /// The interface's `Content-Security-Policy`: its own embedded script and
 /// style, named by their SHA-256 (stricter than `'self'`, which would let a
 /// user's uploaded `.js` run should the page ever point at one), requests
 /// to this server only, in no frame, forms sent to this server only (the
 /// archive downloads are GET forms, see [`ARCHIVES`]). Nothing injected
-/// into the page (were an escape ever missed) runs.
+/// into the page (were an escape ever missed) runs. Previews load images,
+/// sound and video from this server, and frame its PDFs (`frame-src`):
+/// a framed file comes with its own sandboxing policy (`origin.rs`), and
+/// the script frames PDFs alone.
 pub fn interface_policy() -> &'static str {
     static POLICY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
         format!(
-            "default-src 'none'; script-src '{}'; style-src '{}'; connect-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+            "default-src 'none'; script-src '{}'; style-src '{}'; connect-src 'self'; img-src 'self'; media-src 'self'; frame-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
             sha256_source(SCRIPT),
             sha256_source(STYLE)
         )
