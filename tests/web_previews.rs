@@ -5,7 +5,10 @@
 //! go through the folder with the arrow keys, Escape closes; an uploaded
 //! HTML page and an SVG whose scripts would set a marker set none when
 //! previewed. Screenshots of the page and of a preview, at 1280×900 and
-//! 390×844, go to `target/web-*.png` for a person to look at.
+//! 390×844, go to `target/web-*.png` for a person to look at. Then the
+//! page's controls: each has a name, the focus order follows the layout,
+//! and text stands out from its background (contrast ≥ 4.5:1) in light
+//! and dark mode.
 //!
 //! The files are made here, tiny and valid: a PNG, a WAV and a PDF by
 //! hand; the WebM by the browser itself (a canvas recorded with
@@ -374,4 +377,115 @@ fn a_preview_of_each_kind_and_nothing_planted_runs() {
         );
     }
     assert_eq!(names.len(), 9);
+}
+
+/// The controls a keyboard or a screen reader reaches, in the order the
+/// Tab key does (no positive `tabindex`, checked: the document's order),
+/// each with its name as assistive technology finds it (its label, its
+/// text, its title) and where it is drawn.
+const CONTROLS: &str = "const visible = (e) => { const r = e.getBoundingClientRect(); \
+      return r.width > 0 && r.height > 0 && getComputedStyle(e).visibility !== 'hidden'; }; \
+    const nameOf = (e) => { \
+      const by = e.getAttribute('aria-labelledby'); \
+      const label = e.labels && e.labels.length ? e.labels[0].textContent : ''; \
+      return (e.getAttribute('aria-label') || (by && document.getElementById(by) ? document.getElementById(by).textContent : '') \
+        || e.textContent || e.title || e.alt || label || '').trim(); }; \
+    const all = Array.from(document.querySelectorAll('a[href], button, input, select, textarea, summary, [tabindex], th[data-key]')); \
+    return all.filter((e) => visible(e) && !e.disabled).map((e) => { const r = e.getBoundingClientRect(); \
+      return { what: e.outerHTML.slice(0, 100), name: nameOf(e), tabindex: e.tabIndex, \
+        top: r.top, bottom: r.bottom, left: r.left }; });";
+
+/// Every element that shows text of its own, with the contrast of that
+/// text against what is drawn behind it (WCAG 2's ratio, the colours'
+/// alpha blended over the layers below, down to the canvas).
+const CONTRASTS: &str = "const rgba = (c) => { \
+      const n = (c.match(/[\\d.]+/g) || []).map(Number); \
+      const scale = c.startsWith('color(') ? 255 : 1; \
+      return [n[0] * scale, n[1] * scale, n[2] * scale, n.length > 3 ? n[3] : 1]; }; \
+    const over = (top, below) => top.slice(0, 3).map((v, i) => v * top[3] + below[i] * (1 - top[3])).concat([1]); \
+    const probe = document.createElement('div'); probe.style.backgroundColor = 'Canvas'; \
+    document.body.appendChild(probe); const canvas = rgba(getComputedStyle(probe).backgroundColor); probe.remove(); \
+    const behind = (e) => { const layers = []; \
+      for (let at = e; at && at.nodeType === 1; at = at.parentElement) layers.push(rgba(getComputedStyle(at).backgroundColor)); \
+      return layers.reverse().reduce((below, layer) => over(layer, below), canvas); }; \
+    const lum = (c) => { const [r, g, b] = c.slice(0, 3).map((v) => { v /= 255; \
+      return v <= 0.04045 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); }); \
+      return 0.2126 * r + 0.7152 * g + 0.0722 * b; }; \
+    const out = []; \
+    for (const e of document.body.querySelectorAll('*')) { \
+      const own = Array.from(e.childNodes).some((n) => n.nodeType === 3 && n.textContent.trim()); \
+      const r = e.getBoundingClientRect(); \
+      if (!own || r.width === 0 || r.height === 0 || e.closest('[hidden]') || e.disabled) continue; \
+      const bg = behind(e); const fg = over(rgba(getComputedStyle(e).color), bg); \
+      const [hi, lo] = [lum(fg), lum(bg)].sort((a, b) => b - a); \
+      out.push({ what: e.tagName + (e.id ? '#' + e.id : '') + (e.className ? '.' + e.className : ''), \
+        text: e.textContent.trim().slice(0, 30), ratio: (hi + 0.05) / (lo + 0.05) }); } \
+    return out;";
+
+#[test]
+fn every_control_is_named_reached_in_order_and_legible() {
+    let Some(browser) = Browser::start_or_skip() else {
+        return;
+    };
+    let server = TestServer::start_with(|c| {
+        c.listen(ferry::wire::Protocol::Http, "127.0.0.1:0".parse().unwrap())
+    });
+    plant(&server, b"");
+    std::fs::create_dir_all(server.path("show/inner")).unwrap();
+    let page = format!("http://{}/show/", server.http.unwrap());
+    for (width, height, mobile) in [(1280, 900, false), (390, 844, true)] {
+        browser.viewport(width, height, mobile);
+        browser.open(&page);
+        idle(&browser);
+        let controls = browser.run(CONTROLS, json!([]));
+        let controls = controls.as_array().unwrap();
+        assert!(controls.len() > 20, "{controls:?}");
+        for pair in controls.windows(2) {
+            let (a, b) = (&pair[0], &pair[1]);
+            let f = |v: &Value, k: &str| v[k].as_f64().unwrap();
+            // On a line with the last (their heights overlap): to its
+            // right. Else: below it.
+            let same_line = f(b, "top") < f(a, "bottom") && f(b, "bottom") > f(a, "top");
+            let after = match same_line {
+                true => f(b, "left") >= f(a, "left"),
+                false => f(b, "top") >= f(a, "top"),
+            };
+            assert!(after, "{width}px: focus goes from {a} back to {b}");
+        }
+        for control in controls {
+            assert!(
+                control["name"].as_str().is_some_and(|n| !n.is_empty()),
+                "{width}px: no name: {control}"
+            );
+            assert!(control["tabindex"].as_i64().unwrap() <= 0, "{control}");
+        }
+    }
+    browser.viewport(1280, 900, false);
+    for scheme in ["light", "dark"] {
+        browser.color_scheme(scheme);
+        browser.open(&page);
+        idle(&browser);
+        // The message box too, in both of its looks.
+        for ok in [false, true] {
+            browser.run(
+                "const m = document.getElementById('message'); m.hidden = false; \
+                 m.className = arguments[0] ? 'ok' : ''; m.textContent = 'a message';",
+                json!([ok]),
+            );
+            let seen = browser.run(CONTRASTS, json!([]));
+            let seen = seen.as_array().unwrap();
+            assert!(seen.len() > 20, "{seen:?}");
+            let poor: Vec<&Value> = seen
+                .iter()
+                .filter(|e| e["ratio"].as_f64().unwrap() < 4.5)
+                .collect();
+            assert!(
+                poor.is_empty(),
+                "{scheme} mode, contrast under 4.5:1: {poor:#?}"
+            );
+        }
+        if scheme == "dark" {
+            screenshot(&browser, "listing-1280-dark");
+        }
+    }
 }
