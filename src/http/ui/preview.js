@@ -1,13 +1,13 @@
-// Previews (embedded by src/http/page.rs after page.js, in the same
-// <script>): a click on a file's name opens it in a dialog instead of
+// Previews (embedded by src/http/page.rs after page.js, in the same script
+// element): a click on a file's name opens it in a dialog instead of
 // leaving the page, for the kinds in KINDS (by extension); others keep
 // their plain link. Ctrl-, Shift- or middle-click opens the link as
 // usual, and the dialog has a Download link.
 //
 // Nothing the user stored runs here. Text (code, HTML, SVG source...) is
 // fetched, at most TEXT_CAP bytes, and shown with textContent, never as
-// markup; images (SVG included) are <img>, which runs no script; sound
-// and video are <audio>/<video>; a PDF is framed, and comes with the
+// markup; images (SVG included) are img elements, which run no script;
+// sound and video are audio and video elements; a PDF is framed, and comes with the
 // sandboxing Content-Security-Policy every user file has (docs/security.md).
 // The dialog's data-state is "loading", "ready" or "failed" (the browser
 // test waits on it). Previous/next (buttons, arrow keys) go through the
@@ -57,6 +57,9 @@
   document.body.appendChild(dialog);
   let shown = null;
   let loading = null;
+  // Which showing this is: an element replaced by the next file may still
+  // report its load or error, which must not speak for the new one.
+  let showing = 0;
 
   function show(name) {
     const names = previewable();
@@ -75,8 +78,9 @@
 
   // The element that shows a file of `what` kind at `url`.
   function content(what, url, name) {
-    const ready = () => { dialog.dataset.state = 'ready'; };
-    const failed = () => { dialog.dataset.state = 'failed'; };
+    const mine = ++showing;
+    const ready = () => { if (mine === showing) dialog.dataset.state = 'ready'; };
+    const failed = () => { if (mine === showing) dialog.dataset.state = 'failed'; };
     if (what === 'image') {
       const img = element('img', { src: url, alt: name, onload: ready, onerror: failed });
       return img;
@@ -149,6 +153,7 @@
     shown = null;
     // Players stop, frames go: nothing keeps loading behind the page.
     view.replaceChildren();
+    showing++;
     delete dialog.dataset.state;
   });
 
