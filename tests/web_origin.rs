@@ -66,11 +66,21 @@ fn user_files_are_sandboxed_and_those_that_can_run_script_are_attachments() {
         }
     }
     // Passive types are shown in place, still in the sandbox: HTML inside a
-    // .txt is text, never a page.
-    for name in ["in/notes.txt", "in/data.csv", "in/picture.png"] {
+    // .txt is text, never a page. PDF, sound and video too (the page
+    // previews them in place), with their types.
+    for (name, media_type) in [
+        ("in/notes.txt", "text/plain; charset=utf-8"),
+        ("in/data.csv", "text/csv; charset=utf-8"),
+        ("in/picture.png", "image/png"),
+        ("in/paper.pdf", "application/pdf"),
+        ("in/tune.wav", "audio/wav"),
+        ("in/clip.webm", "video/webm"),
+        ("in/film.MP4", "video/mp4"),
+    ] {
         plant(&server, name, page);
         let answer = exchange(addr, "GET", &format!("/{name}"), LOCAL, b"");
         assert_eq!(answer.status, 200);
+        assert_eq!(answer.header("Content-Type"), Some(media_type), "{name}");
         assert_eq!(answer.header("Content-Disposition"), None, "{name}");
         assert_eq!(answer.header("X-Content-Type-Options"), Some("nosniff"));
         assert!(
@@ -131,6 +141,9 @@ fn the_interface_runs_only_its_own_script_and_in_no_frame() {
         "base-uri 'none'".to_owned(),
         // The archive downloads are GET forms to this server.
         "form-action 'self'".to_owned(),
+        // Previews: sound and video played, PDFs framed, from here only.
+        "media-src 'self'".to_owned(),
+        "frame-src 'self'".to_owned(),
     ] {
         assert!(
             policy.split("; ").any(|d| d == directive),

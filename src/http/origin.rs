@@ -75,9 +75,13 @@ impl Provenance {
 /// server, styles inline so a text or image view still looks right.
 pub const USER_CONTENT_POLICY: &str = "sandbox; default-src 'none'; img-src 'self' data:; media-src 'self'; style-src 'unsafe-inline'";
 
-/// Types shown in place: their renderers run no script. Everything else
-/// (HTML, SVG, XML, JavaScript, CSS, PDF, unknown) is an attachment.
-const PASSIVE: [&str; 7] = [
+/// Types shown in place: their renderers run no script with the origin's
+/// rights. Everything else (HTML, SVG, XML, JavaScript, CSS, unknown) is
+/// an attachment. PDF is shown in place (the page previews it in a frame,
+/// docs/security.md): the browsers' own viewers run a PDF's scripts, if
+/// at all, in a plugin's sandbox with no access to the page or its
+/// origin, and the sandboxing policy still comes with it.
+const PASSIVE: [&str; 18] = [
     "text/plain; charset=utf-8",
     "text/csv; charset=utf-8",
     "application/json",
@@ -85,6 +89,17 @@ const PASSIVE: [&str; 7] = [
     "image/jpeg",
     "image/gif",
     "image/webp",
+    "image/avif",
+    "application/pdf",
+    "audio/wav",
+    "audio/mpeg",
+    "audio/ogg",
+    "audio/flac",
+    "audio/mp4",
+    "video/webm",
+    "video/mp4",
+    "video/ogg",
+    "video/quicktime",
 ];
 
 /// How a user file is presented to a browser.
@@ -319,16 +334,17 @@ mod tests {
     #[test]
     fn only_passive_types_are_shown_in_place() {
         let web = WebConfig::default();
-        for name in ["a.txt", "a.csv", "a.json", "a.png", "a.JPG", "a.webp"] {
+        for name in [
+            "a.txt", "a.csv", "a.json", "a.png", "a.JPG", "a.webp", "a.pdf", "a.wav", "a.webm",
+            "a.mp4", "a.ogg",
+        ] {
             assert_eq!(
                 Presentation::of(MediaType::of(name), &web),
                 Presentation::Sandboxed,
                 "{name}"
             );
         }
-        for name in [
-            "a.html", "a.svg", "a.xml", "a.js", "a.css", "a.pdf", "a", "a.wasm",
-        ] {
+        for name in ["a.html", "a.svg", "a.xml", "a.js", "a.css", "a", "a.wasm"] {
             assert_eq!(
                 Presentation::of(MediaType::of(name), &web),
                 Presentation::Attachment,

@@ -1,8 +1,9 @@
 //! The HTML listing page a browser gets for a folder: a table that works
 //! without JavaScript (links, exact sizes, UTC times), made into the web
 //! interface by the stylesheet and script embedded below (human sizes,
-//! local times, sorting, counts, upload, delete, rename, `.zip`/`.tar` download,
-//! folders renamed, moved and deleted, a search of the folder's tree).
+//! local times, sorting, counts, upload, delete, rename, `.zip`/`.tar`
+//! download, folders renamed, moved and deleted, a search of the
+//! folder's tree, previews of images, text, PDF, sound and video).
 //!
 //! Written piece by piece like every listing (a [`ListingFormat`](crate::serve::ListingFormat)),
 //! so a folder of any size is never built whole. Every name reaches the
@@ -21,15 +22,17 @@ use super::request::url_path;
 use crate::serve::Piece;
 
 /// The page's style, embedded: the page loads nothing from elsewhere.
-const STYLE: &str = include_str!("ui/page.css");
+const STYLE: &str = concat!(include_str!("ui/page.css"), include_str!("ui/preview.css"));
 /// The page's script, embedded: `ui/page.js` (the listing, uploads,
 /// a file's rename and delete), `ui/folders.js` (a folder's rename, move
-/// and delete), `ui/search.js` (the search of the folder's tree), one
-/// script so that one hash in the policy allows it.
+/// and delete), `ui/search.js` (the search of the folder's tree),
+/// `ui/preview.js` (previews), one script so that one hash in the policy
+/// allows it.
 const SCRIPT: &str = concat!(
     include_str!("ui/page.js"),
     include_str!("ui/folders.js"),
-    include_str!("ui/search.js")
+    include_str!("ui/search.js"),
+    include_str!("ui/preview.js")
 );
 
 /// The interface's `Content-Security-Policy`: its own embedded script and
@@ -37,11 +40,14 @@ const SCRIPT: &str = concat!(
 /// user's uploaded `.js` run should the page ever point at one), requests
 /// to this server only, in no frame, forms sent to this server only (the
 /// archive downloads are GET forms, see [`ARCHIVES`]). Nothing injected
-/// into the page (were an escape ever missed) runs.
+/// into the page (were an escape ever missed) runs. Previews load images,
+/// sound and video from this server, and frame its PDFs (`frame-src`):
+/// a framed file comes with its own sandboxing policy (`origin.rs`), and
+/// the script frames PDFs alone.
 pub fn interface_policy() -> &'static str {
     static POLICY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
         format!(
-            "default-src 'none'; script-src '{}'; style-src '{}'; connect-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+            "default-src 'none'; script-src '{}'; style-src '{}'; connect-src 'self'; img-src 'self'; media-src 'self'; frame-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
             sha256_source(SCRIPT),
             sha256_source(STYLE)
         )

@@ -254,7 +254,7 @@ pub fn not_modified(
 }
 
 /// Media types by extension; the first is the default.
-const MEDIA_TYPES: [(&str, &[&str]); 18] = [
+const MEDIA_TYPES: [(&str, &[&str]); 28] = [
     ("application/octet-stream", &[]),
     ("text/plain; charset=utf-8", &["txt", "log", "md"]),
     ("text/csv; charset=utf-8", &["csv"]),
@@ -273,6 +273,18 @@ const MEDIA_TYPES: [(&str, &[&str]); 18] = [
     ("application/zip", &["zip"]),
     ("application/x-tar", &["tar"]),
     ("application/wasm", &["wasm"]),
+    // Sound and video, so that the page's previews and a browser's own
+    // player are given the type they play.
+    ("audio/wav", &["wav"]),
+    ("audio/mpeg", &["mp3"]),
+    ("audio/ogg", &["ogg", "oga", "opus"]),
+    ("audio/flac", &["flac"]),
+    ("audio/mp4", &["m4a"]),
+    ("video/webm", &["webm"]),
+    ("video/mp4", &["mp4", "m4v"]),
+    ("video/ogg", &["ogv"]),
+    ("video/quicktime", &["mov"]),
+    ("image/avif", &["avif"]),
 ];
 
 /// A file's `Content-Type`, from its name's extension: one byte, so that

@@ -205,6 +205,60 @@ impl Browser {
     }
 }
 
+/// What the preview and accessibility tests add (`tests/web_previews.rs`):
+/// a start that skips, DevTools commands, screenshots.
+#[allow(dead_code)] // the other browser tests use none of it
+impl Browser {
+    /// A started browser, or `None` after saying on stderr (past the test
+    /// harness's capture, so the skip shows in a plain `cargo test`) why
+    /// the test is skipped.
+    pub fn start_or_skip() -> Option<Browser> {
+        match Browser::find() {
+            Ok((chromium, driver)) => Some(Browser::start(&chromium, &driver)),
+            Err(why) => {
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "skipped: the browser test needs Chromium and chromedriver: {why}"
+                );
+                None
+            }
+        }
+    }
+
+    /// Runs the DevTools command `cmd` (chromedriver passes it through):
+    /// what WebDriver has no word for, such as emulated media.
+    pub fn cdp(&self, cmd: &str, params: Value) -> Value {
+        let body = json!({ "cmd": cmd, "params": params });
+        self.session_call("POST", "/goog/cdp/execute", Some(body))
+    }
+
+    /// Makes the page's viewport `width` x `height` CSS pixels (at one
+    /// device pixel each), as a window or a phone of that size shows it.
+    pub fn viewport(&self, width: u32, height: u32, mobile: bool) {
+        let metrics = json!({"width": width, "height": height,
+            "deviceScaleFactor": 1, "mobile": mobile});
+        self.cdp("Emulation.setDeviceMetricsOverride", metrics);
+    }
+
+    /// Makes the page see `prefers-color-scheme: scheme` ("light", "dark").
+    pub fn color_scheme(&self, scheme: &str) {
+        let features = json!({"features": [{"name": "prefers-color-scheme", "value": scheme}]});
+        self.cdp("Emulation.setEmulatedMedia", features);
+    }
+
+    /// A PNG of the viewport, as WebDriver takes it.
+    pub fn screenshot(&self) -> Vec<u8> {
+        use base64::Engine as _;
+        let shot = self.session_call("GET", "/screenshot", None);
+        let text = shot
+            .as_str()
+            .unwrap_or_else(|| panic!("no screenshot: {shot}"));
+        base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .expect("a screenshot in base64")
+    }
+}
+
 impl Drop for Browser {
     fn drop(&mut self) {
         if !self.session.is_empty() {

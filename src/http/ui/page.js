@@ -94,6 +94,12 @@
     return Array.from(tbody.querySelectorAll('tr.dir, tr.file'));
   }
 
+  // One formatter and one collator for all rows: toLocaleString and
+  // localeCompare with options build one per call (5,000 rows: seconds).
+  const DATE = new Intl.DateTimeFormat(undefined,
+    { year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit' });
+  const NAMES = new Intl.Collator(undefined, { numeric: true });
+
   // Sizes, times, buttons and the counts, on the rows as the server wrote them.
   function decorate() {
     let dirs = 0, files = 0, bytes = 0;
@@ -101,8 +107,7 @@
       const size = Number(row.dataset.size);
       const when = new Date(Number(row.dataset.mtime) * 1000);
       const cells = row.cells;
-      cells[2].textContent = when.toLocaleString(undefined,
-        { year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit' });
+      cells[2].textContent = DATE.format(when);
       cells[2].title = when.toISOString();
       if (row.classList.contains('dir')) {
         dirs++;
@@ -143,10 +148,10 @@
       const folders = Number(b.classList.contains('dir')) - Number(a.classList.contains('dir'));
       if (folders) return folders;
       const [x, y] = [value(a), value(b)];
-      const c = key === 'name' ? x.localeCompare(y, undefined, { numeric: true }) : x - y;
+      const c = key === 'name' ? NAMES.compare(x, y) : x - y;
       return c * order;
     });
-    for (const row of sorted) tbody.appendChild(row);
+    tbody.append(...sorted);
     for (const th of document.querySelectorAll('th[data-key]')) {
       if (th.dataset.key === key) th.setAttribute('aria-sort', order > 0 ? 'ascending' : 'descending');
       else th.removeAttribute('aria-sort');
