@@ -41,6 +41,39 @@ pub fn of_mtime(seconds: i64) -> String {
     format!("mtime {encoded}")
 }
 
+/// The key under which a list keeps the namespace of the dead properties
+/// an S3 multipart upload's object is to have, each under `prop.<local
+/// name>` (the value as the S3 dialect keeps it).
+const PROPS_NS: &str = "props-ns";
+/// The prefix of those properties' keys.
+const PROP: &str = "prop.";
+
+/// `list` (if any) with dead properties of namespace `ns` added, each
+/// (local name, value): kept with a session until its commit.
+pub fn with_props(list: Option<String>, ns: &str, props: &[(String, String)]) -> String {
+    let engine = &base64::engine::general_purpose::STANDARD;
+    let mut pairs: Vec<String> = list.into_iter().collect();
+    pairs.push(format!("{PROPS_NS} {}", engine.encode(ns)));
+    for (local, value) in props {
+        pairs.push(format!("{PROP}{local} {}", engine.encode(value)));
+    }
+    pairs.join(",")
+}
+
+/// The dead properties `list` keeps ([`with_props`]): their namespace and
+/// each (local name, value); `None` where it keeps none.
+pub fn props(list: &str) -> Option<(String, Vec<(String, String)>)> {
+    let ns = text(list, PROPS_NS).ok()??;
+    let props = pairs(list)
+        .filter_map(|(key, encoded)| {
+            let local = key.strip_prefix(PROP)?;
+            let value = String::from_utf8(decode(encoded)?).ok()?;
+            Some((local.to_owned(), value))
+        })
+        .collect();
+    Some((ns, props))
+}
+
 fn decode(encoded: &str) -> Option<Vec<u8>> {
     base64::engine::general_purpose::STANDARD
         .decode(encoded)
@@ -132,6 +165,17 @@ mod tests {
         assert_eq!(text(list, "absent"), Ok(None));
         assert_eq!(mtime(list), Some(1_764_000_000));
         assert_eq!(check(list), Ok(()));
+    }
+
+    #[test]
+    fn props_ride_along_with_the_time() {
+        let props = vec![("content-type".to_owned(), "<a>x, y</a>".to_owned())];
+        let list = with_props(Some(of_mtime(5)), "urn:s3", &props);
+        assert_eq!(mtime(&list), Some(5));
+        assert_eq!(super::props(&list), Some(("urn:s3".to_owned(), props)));
+        assert_eq!(super::props(&of_mtime(5)), None);
+        let empty = with_props(None, "urn:s3", &[]);
+        assert_eq!(super::props(&empty), Some(("urn:s3".to_owned(), vec![])));
     }
 
     #[test]

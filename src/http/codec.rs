@@ -152,6 +152,7 @@ impl Exchange {
                         ..resume
                     })
                     .with_client(client),
+                    answer: dialect::refusals(self.listener),
                     ..Exchange::new(self.listener)
                 };
                 Some((resume.used, body(&resume)))
@@ -159,6 +160,7 @@ impl Exchange {
             None => {
                 *self = Exchange {
                     close: true,
+                    answer: dialect::refusals(self.listener),
                     ..Exchange::new(self.listener)
                 };
                 None

@@ -12,7 +12,7 @@
 use super::message::{Refused, Resume};
 use super::request::{bad_name, folder_prefix, parse_destination};
 use crate::name::{Name, Prefix};
-use crate::serve::{BodyLength, Folders, Operation, Overwrite};
+use crate::serve::{BodyLength, CopyTime, Folders, Operation, Overwrite};
 
 /// Whether a `Destination`'s `authority` (of a URL with `scheme`) names
 /// the server the request's `Host` names: the same host and port, where
@@ -126,7 +126,8 @@ impl Transfer<'_> {
                         to,
                         overwrite,
                         folders: Folders::Explicit,
-                        mtime: None,
+                        mtime: CopyTime::Now,
+                        props: None,
                     },
                 }
             }

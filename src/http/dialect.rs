@@ -54,6 +54,14 @@ pub trait Dialect: Sync {
         head
     }
 
+    /// How it answers a request the message layer refused before any
+    /// dialect took it (a body in hand over its cap, a framing it cannot
+    /// read), where it writes every error of its listener itself (S3's
+    /// XML); `None`: the message layer's own answer.
+    fn refusals(&self) -> Option<Answering> {
+        None
+    }
+
     /// What the request asks, and how its answer will be written.
     ///
     /// # Errors
@@ -178,6 +186,14 @@ pub fn served_on(protocol: Protocol) -> &'static [&'static dyn Dialect] {
         // FERRY/1 has no HTTP dialects; a FERRY/1 listener never asks.
         Protocol::Ferry => &[],
     }
+}
+
+/// How `listener` answers what the message layer refused
+/// ([`Dialect::refusals`]): the first of its dialects that says.
+pub fn refusals(listener: Protocol) -> Option<Answering> {
+    served_on(listener)
+        .iter()
+        .find_map(|dialect| dialect.refusals())
 }
 
 /// The dialect that takes `head` from `client` on a listener of

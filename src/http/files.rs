@@ -133,6 +133,7 @@ fn operation(request: HttpRequest, resume: &Resume) -> Result<Operation, Refused
             trailer: None,
             digests: None,
             folders: FOLDERS,
+            props: None,
         },
         (Method::Delete, Target::File(name)) => Operation::Delete {
             name,
@@ -266,6 +267,7 @@ impl Answer for FilesAnswer {
                 start,
                 len,
                 part,
+                ..
             } => self.file(version, *start, *len, *part, out, message),
             Reply::NotModified { version } => ResponseHead::new(out, 304)
                 .header("ETag", response::etag(version))

@@ -143,6 +143,7 @@ fn operation(request: Request) -> Operation {
             }),
             digests: None,
             folders: FOLDERS,
+            props: None,
         },
         // The chunked coding is HTTP's, and so is its decoder; the CRC
         // comes in the chunked trailer section, which adds no length.
@@ -160,6 +161,7 @@ fn operation(request: Request) -> Operation {
             }),
             digests: None,
             folders: FOLDERS,
+            props: None,
         },
         Request::Get {
             name,

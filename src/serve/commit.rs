@@ -160,11 +160,16 @@ fn publish(ctx: &Ctx<'_>, commit: Commit) -> Outcome {
     } = commit;
     let replaced = upload.replaces_existing();
     let md5 = upload.md5();
-    let result = if ctx.config.fsync {
-        upload.commit_durably(crc)
-    } else {
-        upload.commit(crc)
-    };
+    let mut upload = upload;
+    // The new version's dead properties (S3's metadata) first, for its
+    // inode: it appears with them.
+    let result = ctx
+        .storage
+        .record_props(&mut upload)
+        .and_then(|()| match ctx.config.fsync {
+            true => upload.commit_durably(crc),
+            false => upload.commit(crc),
+        });
     let client = ctx.client;
     match result {
         Ok(()) => {

@@ -12,13 +12,20 @@ use super::op::{Declared, Needs, Verb};
 use super::terms::Folders;
 use super::{Failure, Outcome, Reply, access, locks};
 use crate::access::{Perm, Who};
-use crate::name::Name;
+use crate::name::{Name, Prefix};
 use crate::storage::{DavLock, StorageError};
 
-/// Deletes each of `names` that `who` may delete; the answer tells each
-/// name's outcome, in the order asked.
-pub(super) fn delete_each(who: Who, names: Vec<Name>, folders: Folders) -> Outcome {
+/// Deletes each of `names` (in the folder `prefix`) that `who` may
+/// delete; the answer tells each name's outcome, in the order asked. A
+/// folder that is not there (S3's bucket) is "not found" whole, rather
+/// than a name deleted for each (they are all gone, but the client named
+/// the wrong place).
+pub(super) fn delete_each(who: Who, prefix: Prefix, names: Vec<Name>, folders: Folders) -> Outcome {
     Outcome::on_pool(move |ctx| {
+        let folder = prefix.as_str().trim_end_matches('/');
+        if let Err(err) = ctx.storage.resource(folder, true) {
+            return super::storage_refusal(ctx, "DELETE", folder, err);
+        }
         let dav = ctx.storage.dav_locks();
         // Without the lock table no delete can be judged: each fails alike.
         let table = dav.current().map_err(Failure::from);

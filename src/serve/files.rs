@@ -6,14 +6,14 @@ use log::debug;
 use super::Overwrite;
 use super::commit::{Commit, commit_now};
 use super::digest::BodyDigests;
-use super::{Body, BodyLength, Folders, Receive, Send, Sink, Source, Trailer};
+use super::{Body, BodyLength, CopyTime, Folders, Receive, Send, Sink, Source, Trailer};
 use super::{
     Ctx, ErrorKind, Failure, Next, Outcome, Reply, Selection, Version, Want, check_size, refuse,
     skip_body, storage_refusal,
 };
 use crate::access::{Owner, Who};
 use crate::name::Name;
-use crate::storage::{OpenFile, StorageError, Upload};
+use crate::storage::{DeadProperty, Holder, NewProps, OpenFile, StorageError, Upload};
 
 /// PUT: refuse (skipping the body where we can) or, on the pool, create
 /// the temp file (which gets `mtime` on commit, if given) and start
@@ -28,7 +28,7 @@ pub(super) fn put(
     (name, folders): (Name, Folders),
     body: Body,
     (crc, trailer, digests): (Option<u32>, Option<Trailer>, Option<Box<BodyDigests>>),
-    mtime: Option<i64>,
+    (mtime, props): (Option<i64>, Option<Box<NewProps>>),
 ) -> Outcome {
     let framing = trailer.map_or(body, |t| t.after(body));
     let size = match body.length {
@@ -42,6 +42,7 @@ pub(super) fn put(
     Outcome::on_pool(move |ctx| match ctx.storage.begin_upload(&name, folders) {
         Ok(mut upload) => {
             upload.set_mtime(mtime);
+            upload.set_props(props);
             let receive = Receive::new(Sink::File(upload), name, size, crc)
                 .by(user)
                 .with_trailer(trailer)
@@ -76,27 +77,56 @@ pub(super) fn put(
 /// goes without it and has the checksum computed behind it, for the next
 /// download.
 pub(super) fn get(ctx: &Ctx<'_>, name: Name, want: Want) -> Outcome {
-    match ctx.storage.open_read_cached(&name) {
-        Ok(Some(found)) => send(ctx, name, want, found),
-        Ok(None) => Outcome::on_pool(move |ctx| match ctx.storage.open_read(&name) {
-            Ok(found) => send(ctx, name, want, found),
+    let on_pool = |name: Name, want: Want| {
+        Outcome::on_pool(move |ctx| match ctx.storage.open_read(&name) {
+            Ok(found) => {
+                let props = props_of(ctx, &name, &want, &found);
+                send(ctx, name, want, (found, props))
+            }
             Err(err) => not_sent(ctx, name, err),
-        }),
+        })
+    };
+    // Dead properties are a record's read away: for the pool.
+    if want.wants_props() {
+        return on_pool(name, want);
+    }
+    match ctx.storage.open_read_cached(&name) {
+        Ok(Some(found)) => send(ctx, name, want, (found, Vec::new())),
+        Ok(None) => on_pool(name, want),
         Err(err) => not_sent(ctx, name, err),
     }
 }
+
+/// The dead properties of `found` (file `name`) if `want` tells them; a
+/// record that cannot be read shows as none rather than failing the GET.
+fn props_of(ctx: &Ctx<'_>, name: &Name, want: &Want, found: &OpenFile) -> Vec<DeadProperty> {
+    if !want.wants_props() {
+        return Vec::new();
+    }
+    let holder = Holder::File(name.as_str());
+    ctx.storage
+        .dead_properties(holder, found.stamp.inode)
+        .unwrap_or_else(|err| {
+            log::warn!("dead properties of {name} unread: {err}");
+            Vec::new()
+        })
+}
+
+/// A file opened for a GET, and its dead properties where they are wanted.
+type Opened = (OpenFile, Vec<DeadProperty>);
 
 /// Why a GET whose conditions do not hold is refused.
 const NOT_AS_CONDITIONED: &str = "the file is not the version the request's conditions name";
 
 /// The answer to a GET of a file that is open.
-fn send(ctx: &Ctx<'_>, name: Name, want: Want, found: OpenFile) -> Outcome {
+fn send(ctx: &Ctx<'_>, name: Name, want: Want, opened: Opened) -> Outcome {
+    let (found, props) = opened;
     let version = version_of(&found);
     let selection = want.select(&version);
     if version.crc.is_none() {
         if want.needs_checksum(&selection) {
             return Outcome::on_checksum(move |ctx| match with_checksum(ctx, found) {
-                Ok(found) => send(ctx, name, want, found),
+                Ok(found) => send(ctx, name, want, (found, props)),
                 Err(err) => storage_refusal(ctx, "GET", name.as_str(), err),
             });
         }
@@ -130,6 +160,7 @@ fn send(ctx: &Ctx<'_>, name: Name, want: Want, found: OpenFile) -> Outcome {
         start,
         len,
         part,
+        props,
     };
     if !body || len == 0 {
         debug!("#{} GET {name} headers only", ctx.client);
@@ -298,7 +329,7 @@ pub(super) fn copy(
     who: Who,
     (from, to): (Name, Name),
     overwrite: bool,
-    (folders, mtime): (Folders, Option<i64>),
+    (folders, mtime, props): (Folders, CopyTime, Option<Box<NewProps>>),
 ) -> Outcome {
     if from == to {
         let failure = Failure::new(ErrorKind::Forbidden, "source and destination are the same");
@@ -320,11 +351,16 @@ pub(super) fn copy(
             },
         };
         match stage_copy(ctx, &from, &to, folders) {
-            Ok((mut upload, size, crc)) => {
+            Ok((mut upload, size, crc, source_mtime)) => {
                 if replaced {
                     upload.note_replacing();
                 }
-                upload.set_mtime(mtime);
+                upload.set_mtime(match mtime {
+                    CopyTime::Now => None,
+                    CopyTime::Source => Some(source_mtime),
+                    CopyTime::Set(time) => Some(time),
+                });
+                upload.set_props(props);
                 debug!("#{} COPY {from} -> {to}: {size} bytes", ctx.client);
                 commit_now(ctx, Commit::whole(upload, (to, size, crc), started, user))
             }
@@ -339,15 +375,15 @@ pub(super) fn copy(
     })
 }
 
-/// A copy staged: its upload, size and CRC-32C.
-type Staged = (Upload, u64, u32);
+/// A copy staged: its upload, size, CRC-32C and the source's time.
+type Staged = (Upload, u64, u32, i64);
 
 /// Stages the bytes of `from` as an upload to `to` (see [`copy`]), within
 /// the size limit: the upload, its size and CRC-32C.
 fn stage_copy(ctx: &Ctx<'_>, from: &Name, to: &Name, f: Folders) -> Result<Staged, Failure> {
-    let (upload, size, crc) = ctx.storage.stage_copy(from, to, f)?;
+    let (upload, size, crc, mtime) = ctx.storage.stage_copy(from, to, f)?;
     check_size(ctx.config, size)?;
-    Ok((upload, size, crc))
+    Ok((upload, size, crc, mtime))
 }
 
 pub(super) fn echo(size: u64) -> Outcome {

@@ -47,6 +47,7 @@ pub(super) fn list(
         // Its place is given back when the walk ends, or is dropped unrun.
         let _permit = permit;
         let mut format = format;
+        format.lister(who.name());
         if format.wants_locks() {
             let locks = ctx.storage.dav_locks();
             if let Ok(table) = locks.current() {

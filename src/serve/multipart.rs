@@ -26,7 +26,7 @@ use super::{
 use crate::access::{Owner, Who};
 use crate::config::Config;
 use crate::name::{Name, Prefix};
-use crate::storage::{ListedSession, Part, PartUpload};
+use crate::storage::{DeadProperty, ListedSession, NewProps, Part, PartUpload};
 use crate::upload_metadata;
 
 /// Part numbers run from 1 to this.
@@ -75,12 +75,26 @@ pub struct UploadsPage {
 
 /// Begins a multipart upload of `name` (on the pool: a session is made),
 /// the object to have modification time `mtime` (kept in the session's
-/// metadata, as a tus client's `mtime`, so hooks see it too).
-pub(super) fn begin(who: &Who, name: Name, mtime: Option<i64>) -> Outcome {
+/// metadata, as a tus client's `mtime`, so hooks see it too) and the dead
+/// properties `props` (S3's metadata: kept there too, and written for the
+/// object in its commit).
+pub(super) fn begin(
+    who: &Who,
+    name: Name,
+    mtime: Option<i64>,
+    props: Option<Box<NewProps>>,
+) -> Outcome {
     let owner = who.owner().map(|owner| owner.as_str().to_owned());
     Outcome::on_pool(move |ctx| {
         let limits = session_limits(ctx, owner);
         let meta = mtime.map(upload_metadata::of_mtime);
+        let meta = match props {
+            None => meta,
+            Some(new) => {
+                let props: Vec<_> = new.props.into_iter().map(|p| (p.local, p.value)).collect();
+                Some(upload_metadata::with_props(meta, &new.ns, &props))
+            }
+        };
         match ctx.storage.begin_multipart(&name, meta.as_deref(), &limits) {
             Ok(session) => {
                 debug!("#{} multipart upload {} of {name}", ctx.client, session.id);
@@ -200,6 +214,7 @@ pub(super) fn complete(
                 upload.set_multipart_md5(md5s.finalize().into(), parts);
                 debug!("#{} multipart upload {id} of {name} complete", ctx.client);
                 upload.set_mtime(meta.as_deref().and_then(upload_metadata::mtime));
+                upload.set_props(meta.as_deref().and_then(kept_props));
                 let mut commit = Commit::whole(upload, (name, size, crc), started, user);
                 commit.meta = meta;
                 commit_now(ctx, commit)
@@ -207,6 +222,21 @@ pub(super) fn complete(
             Err(failure) => refuse(ctx, "COMMIT", name.as_str(), failure, Next::Request),
         }
     })
+}
+
+/// The dead properties a session's metadata keeps for its object
+/// ([`begin`]).
+fn kept_props(meta: &str) -> Option<Box<NewProps>> {
+    let (ns, props) = upload_metadata::props(meta)?;
+    let props = props
+        .into_iter()
+        .map(|(local, value)| DeadProperty {
+            ns: ns.clone(),
+            local,
+            value,
+        })
+        .collect();
+    Some(Box::new(NewProps { ns, props }))
 }
 
 /// The staged parts that make the object: those `listed`, which must be

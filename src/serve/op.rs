@@ -19,7 +19,7 @@ use super::locks::{Conditions, LockAsk};
 use super::multipart::PartAsk;
 use super::piece::PieceChecksum;
 use super::props::{PropTarget, PropUpdate};
-use super::terms::{Body, Folders, ListingFormat, Scope, Trailer, Want};
+use super::terms::{Body, CopyTime, Folders, ListingFormat, Scope, Trailer, Want};
 use super::{
     Ctx, Next, Outcome, Reply, archive, deletes, files, folders, listing, locks, multipart, props,
     sessions,
@@ -27,6 +27,7 @@ use super::{
 use crate::access::Secret;
 use crate::access::Who;
 use crate::name::{Name, Prefix};
+use crate::storage::NewProps;
 
 /// The bytes that come with a request that creates an upload (tus's
 /// creation-with-upload): how many, and the checksum they must match.
@@ -87,6 +88,9 @@ pub enum Operation {
         /// Whether missing parent folders are made (and those made pruned
         /// again if the upload fails).
         folders: Folders,
+        /// Dead properties the new version is written with (S3's object
+        /// metadata; boxed: rare).
+        props: Option<Box<NewProps>>,
     },
     /// Send (part of) `name`.
     Get {
@@ -185,8 +189,12 @@ pub enum Operation {
         /// has `to`'s name is replaced as a PUT replaces it, a folder
         /// never).
         folders: Folders,
-        /// The copy's modification time (`None`: when it is made).
-        mtime: Option<i64>,
+        /// The copy's modification time.
+        mtime: CopyTime,
+        /// Dead properties of one namespace the copy has instead of the
+        /// source's (S3's `REPLACE`); `None`: all of the source's, as
+        /// WebDAV's COPY (RFC 4918 9.8.2).
+        props: Option<Box<NewProps>>,
     },
     /// Copy folder `from` to `to` (WebDAV's `COPY` of a collection).
     CopyFolder {
@@ -311,6 +319,9 @@ pub enum Operation {
         /// The modification time the object is to have (rclone's
         /// `x-amz-meta-mtime`), kept with the session until completion.
         mtime: Option<i64>,
+        /// Dead properties the object is to have (S3's metadata), kept
+        /// with the session until completion.
+        props: Option<Box<NewProps>>,
     },
     /// Stage the body that follows as a part of a multipart upload of
     /// `name` (S3's UploadPart), in place of any part of its number.
@@ -518,13 +529,14 @@ impl Operation {
                 trailer,
                 digests,
                 folders,
+                props,
             } => files::put(
                 ctx,
                 super::user_of(ctx, &who),
                 (name, folders),
                 body,
                 (crc, trailer, digests),
-                mtime,
+                (mtime, props),
             ),
             Operation::Get { name, want } => files::get(ctx, name, want),
             Operation::Stat { name } => files::stat(ctx, name),
@@ -541,9 +553,11 @@ impl Operation {
             } => archive::archive(ctx, who, prefix, format, body),
             Operation::Delete { name, folders } => files::delete(name, folders),
             Operation::DeleteFolder { prefix } => folders::delete(ctx, who, prefix),
-            Operation::DeleteEach { names, folders, .. } => {
-                deletes::delete_each(who, names, folders)
-            }
+            Operation::DeleteEach {
+                prefix,
+                names,
+                folders,
+            } => deletes::delete_each(who, prefix, names, folders),
             Operation::MakeFolder { name } => folders::make_folder(name),
             Operation::RemoveFolder { name } => folders::remove_folder(name),
             Operation::Move {
@@ -569,7 +583,8 @@ impl Operation {
                 overwrite,
                 folders,
                 mtime,
-            } => files::copy(ctx, who, (from, to), overwrite, (folders, mtime)),
+                props,
+            } => files::copy(ctx, who, (from, to), overwrite, (folders, mtime, props)),
             Operation::Lock { name, ask } => locks::lock_later(name, *ask),
             Operation::Unlock { name, token } => locks::unlock(name, token),
             Operation::PropPatch { target, updates } => props::patch(target, updates),
@@ -599,7 +614,9 @@ impl Operation {
             Operation::Commit { id, mtime } => sessions::commit(who, id, mtime),
             Operation::Abort { id } => sessions::abort(who, id),
             Operation::Sessions => sessions::list(who),
-            Operation::BeginParts { name, mtime } => multipart::begin(&who, name, mtime),
+            Operation::BeginParts { name, mtime, props } => {
+                multipart::begin(&who, name, mtime, props)
+            }
             Operation::PutPart { name, ask } => multipart::put_part(ctx, name, ask),
             Operation::CompleteParts { name, id, parts } => {
                 multipart::complete(name, id, parts, super::user_of(ctx, &who))

@@ -49,6 +49,9 @@ pub enum Change {
     Set(String),
     /// Remove the dead property (none there is no error: RFC 4918 14.23).
     Remove,
+    /// Remove every dead property of the update's namespace (its local
+    /// name is not read): S3's metadata replaced whole.
+    Clear,
     /// Set the modification time (Unix seconds): the live property that
     /// clients may change (`getlastmodified`, Windows'
     /// `Win32LastModifiedTime`).
@@ -155,6 +158,7 @@ fn apply(
                 }
             }
             Change::Remove => props.retain(|p| !same(p)),
+            Change::Clear => props.retain(|p| p.ns != update.ns),
             Change::Mtime(time) => mtime = Some(*time),
             Change::Protected => return Err(ErrorKind::Forbidden),
         }

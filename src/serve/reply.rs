@@ -7,7 +7,7 @@ use std::fmt;
 
 use super::terms::Version;
 use crate::name::{Name, NameError};
-use crate::storage::StorageError;
+use crate::storage::{DeadProperty, StorageError};
 
 /// What a client is told, whatever protocol it speaks.
 #[derive(Debug)]
@@ -59,6 +59,9 @@ pub enum Reply {
         len: u64,
         /// Answered as a part (see [`Selection::Bytes`]).
         part: bool,
+        /// Its dead properties, where the request wants them
+        /// (`Want::wants_props`; none otherwise).
+        props: Vec<DeadProperty>,
     },
     /// The client's copy is current.
     NotModified {

@@ -155,6 +155,11 @@ pub trait Format: fmt::Debug + std::marker::Send {
 
     /// The live locks, and the time their timeouts count from.
     fn locks(&mut self, _locks: std::sync::Arc<[crate::storage::DavLock]>, _now: i64) {}
+
+    /// The name of the token the listing is for (`None`: access control
+    /// off, or anonymous), told before the walk (S3's `Owner`: ferry
+    /// keeps no owner per file).
+    fn lister(&mut self, _name: Option<&str>) {}
     /// What the walk should read for it beyond the pieces (`serve/props.rs`).
     fn wants(&self) -> Wants {
         Wants::default()
@@ -263,6 +268,18 @@ impl Body {
     }
 }
 
+/// The modification time a copy of a file gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CopyTime {
+    /// When it is made (WebDAV's COPY).
+    Now,
+    /// The source's (S3's CopyObject with `COPY`: its metadata, the time
+    /// among it, carried over).
+    Source,
+    /// This one (Unix seconds).
+    Set(i64),
+}
+
 /// A file's identity at one moment: what conditional requests compare.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Version {
@@ -302,6 +319,13 @@ pub enum Want {
 pub trait Choose: fmt::Debug + Send {
     /// What to send of `version`.
     fn choose(&self, version: &Version) -> Selection;
+
+    /// Whether the answer tells the file's dead properties (S3's object
+    /// metadata): then the file is opened on the pool, where its record
+    /// is read, never on the loop.
+    fn wants_props(&self) -> bool {
+        false
+    }
 }
 
 /// What a GET gets once its file's version is known.
@@ -349,6 +373,12 @@ impl Want {
                 }
             ),
         }
+    }
+
+    /// Whether the answer tells the file's dead properties
+    /// ([`Choose::wants_props`]).
+    pub fn wants_props(&self) -> bool {
+        matches!(self, Want::Chosen(rule) if rule.wants_props())
     }
 
     /// Applies this wish to `version`.

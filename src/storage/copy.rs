@@ -110,7 +110,8 @@ impl Storage {
     /// S3's keys make theirs): the upload, uncommitted, with its size and
     /// CRC-32C, computed as the bytes go and checked against the one
     /// recorded for `from`, if any, and `from`'s recorded MD5 tag, to be
-    /// recorded with the copy. Dropped, it leaves nothing.
+    /// recorded with the copy, and `from`'s modification time. Dropped, it
+    /// leaves nothing.
     ///
     /// # Errors
     /// As [`Storage::open_read`] for `from`, [`Storage::begin_upload`] for
@@ -120,7 +121,7 @@ impl Storage {
         from: &Name,
         to: &Name,
         folders: Folders,
-    ) -> Result<(Upload, u64, u32), StorageError> {
+    ) -> Result<(Upload, u64, u32, i64), StorageError> {
         let found = self.open_read(from)?;
         let mut upload = self.begin_upload(to, folders)?;
         let mut buf = vec![0; 256 * 1024];
@@ -150,7 +151,7 @@ impl Storage {
             Holder::File(to.as_str()),
             copy_inode,
         );
-        Ok((upload, size, crc))
+        Ok((upload, size, crc, found.info.mtime))
     }
 
     /// Copies folder `from` (not the root) to the free name `to`, whose
@@ -217,7 +218,7 @@ impl Storage {
                         let done = match (Name::new(path.to_owned()), name()) {
                             (Ok(source), Ok(copy)) => self
                                 .stage_copy(&source, &copy, Folders::Explicit)
-                                .and_then(|(upload, _, crc)| match durable {
+                                .and_then(|(upload, _, crc, _)| match durable {
                                     // Its folder is flushed with the others.
                                     true => upload.commit_unflushed_name(crc),
                                     false => upload.commit(crc),

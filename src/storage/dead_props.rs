@@ -61,6 +61,30 @@ pub struct DeadProperty {
     pub value: String,
 }
 
+/// The dead properties of one namespace a new version of a file is
+/// written with (S3's object metadata, given with its bytes): in its
+/// commit they replace whatever that namespace held in the record the
+/// version has so far (a copy's, taken from its source), and leave the
+/// other namespaces' properties as they are.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NewProps {
+    /// The namespace they replace.
+    pub ns: String,
+    /// The properties, each of namespace `ns`.
+    pub props: Vec<DeadProperty>,
+}
+
+impl NewProps {
+    /// None of namespace `ns`: a version whose properties there are
+    /// cleared.
+    pub fn of(ns: &str) -> NewProps {
+        NewProps {
+            ns: ns.to_owned(),
+            props: Vec::new(),
+        }
+    }
+}
+
 /// What has dead properties, by its name from the root.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Holder<'a> {
@@ -190,6 +214,27 @@ impl Storage {
             let _ = rustix::fs::unlinkat(&fd, temp.as_str(), AtFlags::empty());
         }
         renamed
+    }
+
+    /// Writes `new` into the record of file `name` for inode `inode`, a
+    /// version about to be committed there (its temp file): the
+    /// properties of `new`'s namespace already recorded for that inode (a
+    /// copy's) give way to `new`'s, the others stay. A record written for
+    /// another inode (the version it replaces) is not read.
+    ///
+    /// # Errors
+    /// As [`Storage::write_dead_properties`].
+    pub fn record_new_version(
+        &self,
+        name: &str,
+        inode: u64,
+        new: &NewProps,
+    ) -> Result<(), StorageError> {
+        let holder = Holder::File(name);
+        let mut props = self.dead_properties(holder, inode)?;
+        props.retain(|prop| prop.ns != new.ns);
+        props.extend(new.props.iter().cloned());
+        self.write_dead_properties(holder, inode, &props)
     }
 
     /// Which members of folder `path` ("" for the root) have records:

@@ -68,7 +68,7 @@ mod sessions;
 mod sweep;
 mod tree;
 pub use copy::{Copied, Occupant};
-pub use dead_props::{DeadProperty, Holder, MAX_RECORD, PROPS_DIR, Recorded};
+pub use dead_props::{DeadProperty, Holder, MAX_RECORD, NewProps, PROPS_DIR, Recorded};
 pub use remove::{Left, MAX_NAMED, Removal};
 pub use resource::{Resource, Space};
 pub use sweep::SweepReport;

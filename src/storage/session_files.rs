@@ -64,8 +64,16 @@ const LOCK_FILE: &str = "lock";
 const STAGED_ATTRIBUTE: &str = "user.ferry.staged";
 
 /// The longest record read back: a name percent-encodes to at most three
-/// bytes per byte, and the rest is numbers and an address.
-const MAX_RECORD: usize = 3 * name::MAX_NAME + 256;
+/// bytes per byte, the rest is numbers and an address, and what the
+/// client said of its upload ([`MAX_META`]).
+const MAX_RECORD: usize = 3 * name::MAX_NAME + 256 + MAX_META;
+
+/// Room in a record for what a client says of its upload: tus's
+/// `Upload-Metadata`, or an S3 multipart upload's metadata (2 KiB of
+/// user metadata and six fields as long as a request head lets them, as
+/// XML elements, in base64). A cap on what is read back, so generous:
+/// a record cut short would lose the upload.
+const MAX_META: usize = 32 * 1024;
 
 /// Refuses a sessions folder that is not a plain directory (a symlink, a
 /// file): every session open refuses to follow it, so uploads would fail

@@ -19,6 +19,7 @@ use rustix::fs::{AtFlags, Mode, OFlags};
 use rustix::io::Errno;
 
 use super::checksum::Md5Tag;
+use super::dead_props::NewProps;
 use super::flush::DirFlusher;
 use super::gate::{Gate, Point};
 use super::session_state::Staging;
@@ -71,6 +72,9 @@ pub struct Upload {
     /// the source's recorded tag (a copy's): recorded with the file as
     /// its CRC-32C is.
     pub(super) md5: Option<Md5Tag>,
+    /// Dead properties the new version is written with (S3's object
+    /// metadata), recorded for its inode just before the commit.
+    pub(super) props: Option<Box<NewProps>>,
 }
 
 impl Upload {
@@ -116,6 +120,12 @@ impl Upload {
             md5,
             parts: Some(parts),
         });
+    }
+
+    /// Gives the new version these dead properties (S3's object
+    /// metadata) when it is committed.
+    pub fn set_props(&mut self, props: Option<Box<NewProps>>) {
+        self.props = props;
     }
 
     /// The tag recorded with the file: the body's MD5 where it was
@@ -314,6 +324,28 @@ pub(super) struct Target {
 }
 
 impl Storage {
+    /// Records the dead properties `upload` was given
+    /// ([`Upload::set_props`]) for its inode, which its commit keeps:
+    /// called just before the commit, so the version appears with them.
+    /// Nothing to do costs nothing. A commit that fails after this leaves
+    /// the file it would have replaced without its own record (which now
+    /// names the new inode): rare (the rename itself failing), and only
+    /// the properties are lost, never bytes.
+    ///
+    /// # Errors
+    /// As [`Storage::write_dead_properties`]: then nothing is committed.
+    pub fn record_props(&self, upload: &mut Upload) -> Result<(), StorageError> {
+        let Some(props) = upload.props.take() else {
+            return Ok(());
+        };
+        let inode = rustix::fs::fstat(&upload.file)?.st_ino;
+        let name = match upload.dir_path.as_str() {
+            "" => upload.leaf.clone(),
+            dir => format!("{dir}/{}", upload.leaf),
+        };
+        self.record_new_version(&name, inode, &props)
+    }
+
     /// Starts an upload to `name`, creating missing parent directories
     /// where `folders` are made. Dropped uncommitted, it removes those it
     /// created (if empty; where folders are implicit, any it empties).
@@ -390,6 +422,7 @@ impl Storage {
             flusher: Arc::clone(&self.flusher),
             mtime: None,
             md5: None,
+            props: None,
         }
     }
 

@@ -87,6 +87,26 @@ for algorithm in algorithms:
     put = s3.put_object(Bucket="boto", Key=key, Body=io.BytesIO(body), ChecksumAlgorithm=algorithm)
     assert put.get("Checksum" + algorithm), put
     assert s3.get_object(Bucket="boto", Key=key)["Body"].read() == body
+# Metadata kept with an object, answered by GET and HEAD, copied or replaced.
+meta = {"colour": "blue", "two-words": "a b"}
+s3.put_object(Bucket="boto", Key="meta/k", Body=io.BytesIO(body), Metadata=meta,
+              ContentType="text/csv", CacheControl="max-age=60", ContentDisposition="inline")
+head = s3.head_object(Bucket="boto", Key="meta/k")
+assert head["Metadata"].get("colour") == "blue" and head["Metadata"].get("two-words") == "a b", head
+assert (head["ContentType"], head["CacheControl"], head["ContentDisposition"]) == ("text/csv", "max-age=60", "inline")
+assert "ContentEncoding" not in head, head  # aws-chunked is the request's coding, not the object's
+got = s3.get_object(Bucket="boto", Key="meta/k")
+assert got["ContentType"] == "text/csv" and got["Metadata"]["colour"] == "blue", got
+s3.copy_object(Bucket="boto", Key="meta/copy", CopySource={"Bucket": "boto", "Key": "meta/k"})
+assert s3.head_object(Bucket="boto", Key="meta/copy")["Metadata"]["colour"] == "blue"
+s3.copy_object(Bucket="boto", Key="meta/copy", CopySource={"Bucket": "boto", "Key": "meta/k"},
+               MetadataDirective="REPLACE", Metadata={"new": "1"}, ContentType="image/png")
+head = s3.head_object(Bucket="boto", Key="meta/copy")
+mine = {k: v for k, v in head["Metadata"].items() if k != "mtime"}  # the time is every file's
+assert mine == {"new": "1"} and head["ContentType"] == "image/png", head
+checked = s3.head_object(Bucket="boto", Key="meta/k", ChecksumMode="ENABLED")
+assert checked.get("ChecksumCRC32C"), checked
+
 big = bytes(range(251)) * 20000
 s3.upload_fileobj(io.BytesIO(big), "boto", "sums/streamed")
 assert s3.get_object(Bucket="boto", Key="sums/streamed")["Body"].read() == big

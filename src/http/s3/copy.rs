@@ -3,10 +3,12 @@
 //! `Copy` (WebDAV COPY's, `serve/files.rs`: `read` on the source, `write`
 //! on the copy, WebDAV locks, `--max-file-size`, all checked there),
 //! with S3's keys (prefix folders made, a file replaced, a folder never);
-//! the copy keeps the source's recorded MD5 as its ETag. A copy onto
-//! itself with `x-amz-metadata-directive: REPLACE` changes the metadata
-//! alone (rclone sets a modification time so): ferry's `PropPatch` of the
-//! file's time, which keeps its records (the ETag stays the MD5).
+//! the copy keeps the source's recorded MD5 as its ETag, and with `COPY`
+//! the source's metadata (`meta.rs`) and time, with `REPLACE` the
+//! request's. A copy onto itself with `x-amz-metadata-directive: REPLACE`
+//! changes the metadata alone (rclone sets a modification time so):
+//! ferry's `PropPatch` of the file's time and properties, which keeps its
+//! records (the ETag stays the MD5).
 //!
 //! ```text
 //! x-amz-copy-source: [/]<bucket>/<key>[?versionId=null]   (URL-encoded)
@@ -18,7 +20,8 @@ use super::error::Code;
 use super::request::{Target, bucket_name, key_refusal};
 use super::{Fields, Refusal, refusal, xml};
 use crate::name::Name;
-use crate::serve::{Change, Folders, Operation, PropTarget, PropUpdate};
+use crate::serve::{Change, CopyTime, Folders, Operation, PropTarget, PropUpdate};
+use crate::storage::NewProps;
 
 /// The field naming the source.
 pub const SOURCE: &str = "x-amz-copy-source";
@@ -27,7 +30,7 @@ pub const SOURCE: &str = "x-amz-copy-source";
 pub(super) fn copy_object(
     to: Name,
     fields: &Fields,
-    mtime: Option<i64>,
+    (mtime, props): super::meta::Given,
 ) -> Result<Operation, Refusal> {
     let source = fields.copy_source.as_deref().unwrap_or_default();
     let from = source_name(source)?;
@@ -47,9 +50,6 @@ pub(super) fn copy_object(
             ));
         }
     };
-    // COPY keeps the source's metadata; ferry's one kept metadata is the
-    // file's time, which a copy does not carry over (it is made now).
-    let mtime = mtime.filter(|_| replace);
     if from == to {
         if !replace {
             return Err(refusal(
@@ -57,27 +57,50 @@ pub(super) fn copy_object(
                 "a copy onto itself must change something: x-amz-metadata-directive: REPLACE",
             ));
         }
-        let updates = mtime
-            .map(|time| PropUpdate {
-                ns: String::new(),
-                local: "mtime".to_owned(),
-                change: Change::Mtime(time),
-            })
-            .into_iter()
-            .collect();
-        let target = PropTarget {
-            name: Some(to),
-            folder: false,
-        };
-        return Ok(Operation::PropPatch { target, updates });
+        return Ok(onto_itself(to, mtime, props));
     }
+    // COPY carries the source's metadata: its record (the storage's copy
+    // takes it along) and its time; REPLACE gives the request's, and the
+    // time it sets or the copy's own.
+    let (mtime, props) = match replace {
+        false => (CopyTime::Source, None),
+        true => (
+            mtime.map_or(CopyTime::Now, CopyTime::Set),
+            Some(props.unwrap_or_else(|| Box::new(NewProps::of(xml::NS)))),
+        ),
+    };
     Ok(Operation::Copy {
         from,
         to,
         overwrite: true,
         folders: Folders::Keys,
         mtime,
+        props,
     })
+}
+
+/// CopyObject onto itself with `REPLACE`: a `PropPatch` that replaces
+/// the metadata kept (S3's namespace cleared, the request's set) and sets
+/// the time `x-amz-meta-mtime` gives, all or nothing; the bytes and their
+/// records (the ETag) stay.
+fn onto_itself(to: Name, mtime: Option<i64>, props: Option<Box<NewProps>>) -> Operation {
+    let update = |local: &str, change| PropUpdate {
+        ns: xml::NS.to_owned(),
+        local: local.to_owned(),
+        change,
+    };
+    let mut updates = vec![update("", Change::Clear)];
+    for prop in props.map(|new| new.props).unwrap_or_default() {
+        updates.push(update(&prop.local, Change::Set(prop.value)));
+    }
+    if let Some(time) = mtime {
+        updates.push(update("mtime", Change::Mtime(time)));
+    }
+    let target = PropTarget {
+        name: Some(to),
+        folder: false,
+    };
+    Operation::PropPatch { target, updates }
 }
 
 /// The source's name: `[/]<bucket>/<key>`, URL-encoded, with at most

@@ -156,7 +156,7 @@ fn read(body: &[u8]) -> Result<(Vec<String>, Quiet), String> {
 
 /// XML's five predefined entities and character references; no others
 /// (there is no DTD to declare them).
-fn resolve(name: &str) -> Result<String, String> {
+pub(super) fn resolve(name: &str) -> Result<String, String> {
     let text = match name {
         "amp" => "&",
         "lt" => "<",

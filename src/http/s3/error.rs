@@ -144,7 +144,11 @@ impl Code {
 pub fn code_of(asked: Asked, failure: &Failure) -> Code {
     let buckets = matches!(
         asked,
-        Asked::HeadBucket | Asked::Location | Asked::ListObjects | Asked::DeleteBucket
+        Asked::HeadBucket
+            | Asked::Location
+            | Asked::ListObjects
+            | Asked::DeleteBucket
+            | Asked::DeleteObjects(_)
     );
     match failure.kind {
         ErrorKind::Unauthorized if failure.message == UNKNOWN_KEY => Code::InvalidAccessKeyId,
@@ -157,7 +161,7 @@ pub fn code_of(asked: Asked, failure: &Failure) -> Code {
         ErrorKind::NotFound | ErrorKind::Expired if asked.is_multipart() => Code::NoSuchUpload,
         ErrorKind::NotFound | ErrorKind::Expired => Code::NoSuchKey,
         ErrorKind::Conflict if asked == Asked::DeleteBucket => Code::BucketNotEmpty,
-        ErrorKind::Conflict if asked == Asked::GetObject => Code::NoSuchKey,
+        ErrorKind::Conflict if matches!(asked, Asked::GetObject(_)) => Code::NoSuchKey,
         ErrorKind::Conflict => Code::XFerryKeyConflict,
         ErrorKind::Exists if asked == Asked::CreateBucket => Code::BucketAlreadyOwnedByYou,
         ErrorKind::Exists => Code::XFerryKeyConflict,
@@ -199,7 +203,11 @@ mod tests {
     fn storage_failures_are_never_the_clients() {
         for kind in [ErrorKind::Unavailable, ErrorKind::Busy, ErrorKind::Internal] {
             let failure = Failure::new(kind, "disk gone");
-            for asked in [Asked::GetObject, Asked::PutObject, Asked::ListObjects] {
+            for asked in [
+                Asked::GetObject(super::super::Checksums(false)),
+                Asked::PutObject,
+                Asked::ListObjects,
+            ] {
                 assert!(code_of(asked, &failure).status() >= 500);
             }
         }
@@ -209,7 +217,8 @@ mod tests {
     fn a_missing_name_is_a_bucket_or_a_key_by_what_was_asked() {
         let failure = Failure::new(ErrorKind::NotFound, "no such file");
         assert_eq!(code_of(Asked::ListObjects, &failure), Code::NoSuchBucket);
-        assert_eq!(code_of(Asked::HeadObject, &failure), Code::NoSuchKey);
+        let head = Asked::HeadObject(super::super::Checksums(false));
+        assert_eq!(code_of(head, &failure), Code::NoSuchKey);
         let body = body(Code::NoSuchKey, "a <b>");
         assert!(body.contains("<Code>NoSuchKey</Code><Message>a &lt;b&gt;</Message>"));
     }

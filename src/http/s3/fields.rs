@@ -26,6 +26,11 @@ pub(super) struct Fields {
     pub(super) meta_mtime: Option<String>,
     /// Bytes of user metadata, names (without the prefix) and values.
     pub(super) meta_bytes: usize,
+    /// The fields an object keeps (`meta.rs`), as sent.
+    pub(super) kept: Vec<(String, String)>,
+    /// `x-amz-checksum-mode: ENABLED`: GetObject and HeadObject answer
+    /// the checksum kept.
+    pub(super) checksum_mode: bool,
     /// `x-amz-decoded-content-length`: an aws-chunked body's payload.
     pub(super) decoded_length: Option<String>,
     /// `x-amz-trailer`: the checksum field an aws-chunked body's trailer
@@ -66,6 +71,8 @@ impl Fields {
                 fields.decoded_length = text();
             } else if is("x-amz-trailer") {
                 fields.trailer = text().map(|t| t.to_ascii_lowercase());
+            } else if is("x-amz-checksum-mode") {
+                fields.checksum_mode = text().is_some_and(|t| t.eq_ignore_ascii_case("enabled"));
             } else if has_prefix(name, "x-amz-checksum-")
                 && !is("x-amz-checksum-type")
                 && !is("x-amz-checksum-algorithm")
@@ -76,6 +83,10 @@ impl Fields {
                 if is(meta::MTIME) {
                     fields.meta_mtime = text();
                 }
+            }
+            if meta::is_kept(name) {
+                let value = String::from_utf8_lossy(value).trim().to_owned();
+                fields.kept.push((name.to_owned(), value));
             }
         }
         fields

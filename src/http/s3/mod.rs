@@ -48,8 +48,9 @@ use super::origin::Site;
 use super::response::{self, Framing, Head as ResponseHead};
 use crate::access::Secret;
 use crate::access::sigv4::{Chain, SeedKey};
+use crate::serve::digest::{Algorithm, Checksum};
 use crate::serve::{Failure, Reply, Request, Version};
-use crate::storage::Md5Tag;
+use crate::storage::{DeadProperty, Md5Tag};
 pub use error::Code;
 use fields::Fields;
 use request::{Target, request};
@@ -77,9 +78,9 @@ pub enum Asked {
     /// ListObjects, V1 or V2.
     ListObjects,
     /// HeadObject.
-    HeadObject,
+    HeadObject(Checksums),
     /// GetObject.
-    GetObject,
+    GetObject(Checksums),
     /// PutObject.
     PutObject,
     /// CopyObject.
@@ -102,14 +103,22 @@ pub enum Asked {
     ListUploads,
     /// Refused before it was served.
     Refused(Code),
+    /// Refused by the message layer before it was read (a body in hand
+    /// over 64 KiB): its code follows the status.
+    Unread,
 }
 
-/// How an S3 request is answered: what it asked (two bytes; what a
+/// How an S3 request is answered: what it asked (four bytes; what a
 /// listing needs travels with its format).
 #[derive(Debug)]
 pub struct S3Answer {
     asked: Asked,
 }
+
+/// GetObject's and HeadObject's `x-amz-checksum-mode: ENABLED`: the
+/// answer states the checksum kept, where it is known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Checksums(pub bool);
 
 impl Asked {
     /// Whether it is a multipart upload's request (whose "not found" is
@@ -153,6 +162,11 @@ impl Dialect for S3 {
             ("POST", Ok(target @ Target::Object(..))) => has_param(&target, "uploadId"),
             _ => false,
         }
+    }
+
+    /// Every error on an S3 listener is S3's XML, the message layer's too.
+    fn refusals(&self) -> Option<Answering> {
+        Some(S3Answer::answering(Asked::Unread))
     }
 
     fn decode(
@@ -304,17 +318,24 @@ impl Answer for S3Answer {
                 head.finish(0, persistence);
             }
             (
-                Asked::HeadObject | Asked::GetObject,
+                Asked::HeadObject(Checksums(checksums)) | Asked::GetObject(Checksums(checksums)),
                 Reply::File {
                     version,
                     start,
                     len,
                     part,
+                    props,
                 },
             ) => {
-                object_head(version, (*start, *len, *part), message, out);
+                let checksum = version.crc.filter(|_| checksums);
+                let object = Object {
+                    version,
+                    props,
+                    checksum,
+                };
+                object_head(&object, (*start, *len, *part), message, out);
             }
-            (Asked::HeadObject | Asked::GetObject, Reply::NotModified { version }) => {
+            (Asked::HeadObject(_) | Asked::GetObject(_), Reply::NotModified { version }) => {
                 ResponseHead::new(out, 304)
                     .header("Last-Modified", response::http_date(version.info.mtime))
                     .header("ETag", xml::etag(version))
@@ -347,20 +368,26 @@ impl Answer for S3Answer {
             return ResponseHead::new(out, 204).finish(0, framing.persistence);
         }
         let code = error::code_of(self.asked, failure);
-        write_error(code, &failure.message, framing, out);
+        write_error((code.status(), code), &failure.message, framing, out);
     }
 
     fn error(&self, status: u16, message: &str, framing: Framing, out: &mut Vec<u8>) {
         let code = match self.asked {
             Asked::Refused(code) => code,
-            // The message layer's refusals (413, 417...), by status.
+            // The message layer's refusals (413, 417...), by status,
+            // which they keep (S3 says 400 for an object too large, but
+            // this is a request too large to read).
             _ => match status {
                 413 => Code::EntityTooLarge,
                 s if s >= 500 => Code::InternalError,
                 _ => Code::InvalidRequest,
             },
         };
-        write_error(code, message, framing, out);
+        let status = match self.asked {
+            Asked::Refused(code) => code.status(),
+            _ => status,
+        };
+        write_error((status, code), message, framing, out);
     }
 }
 
@@ -390,9 +417,9 @@ fn copied_onto_itself(patched: &crate::serve::Patched, message: Message, out: &m
 }
 
 /// The answer to an error: its status and XML body (none for HEAD).
-fn write_error(code: Code, message: &str, framing: Framing, out: &mut Vec<u8>) {
+fn write_error((status, code): (u16, Code), message: &str, framing: Framing, out: &mut Vec<u8>) {
     let body = error::body(code, message);
-    ResponseHead::new(out, code.status())
+    ResponseHead::new(out, status)
         .header("Content-Type", "application/xml")
         .finish(body.len() as u64, framing.persistence);
     if !framing.head_only {
@@ -410,18 +437,47 @@ fn xml_answer(status: u16, body: &str, message: Message, out: &mut Vec<u8>) {
     }
 }
 
+/// What GetObject and HeadObject describe: the version, its dead
+/// properties (the metadata kept: `meta.rs`) and the CRC-32C to state.
+struct Object<'a> {
+    version: &'a Version,
+    props: &'a [DeadProperty],
+    checksum: Option<u32>,
+}
+
 /// GetObject's and HeadObject's fields: `start`, `len` and whether it is
-/// a part of `version`. Its type is not kept yet (slice 2): every object
-/// is `application/octet-stream`, which no browser renders.
+/// a part of the object. Its type is the one kept with it, else
+/// `application/octet-stream`; a part's checksum is not the object's, so
+/// only a whole object's is stated (as S3 does).
 fn object_head(
-    version: &Version,
+    object: &Object<'_>,
     (start, len, part): (u64, u64, bool),
     message: Message,
     out: &mut Vec<u8>,
 ) {
+    let version = object.version;
     let info = &version.info;
-    let mut head = ResponseHead::new(out, if part { 206 } else { 200 })
-        .header("Content-Type", "application/octet-stream")
+    let kept = meta::fields(object.props);
+    let content_type = kept
+        .iter()
+        .find(|(name, _)| *name == "content-type")
+        .map_or(meta::DEFAULT_TYPE, |(_, value)| value.as_str());
+    let mut head =
+        ResponseHead::new(out, if part { 206 } else { 200 }).header("Content-Type", content_type);
+    for (name, value) in kept.iter().filter(|(name, _)| *name != "content-type") {
+        head = head.header(name, value);
+    }
+    if let Some(crc) = object.checksum.filter(|_| !part) {
+        // ferry's CRC-32C is the whole object's, a multipart one's too.
+        let checksum = Checksum {
+            algorithm: Algorithm::Crc32c,
+            value: crc.to_be_bytes().to_vec(),
+        };
+        head = head
+            .header(checksum.algorithm.field(), checksum.base64())
+            .header("x-amz-checksum-type", "FULL_OBJECT");
+    }
+    head = head
         .header("Last-Modified", response::http_date(info.mtime))
         .header("ETag", xml::etag(version))
         .header(

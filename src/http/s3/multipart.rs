@@ -70,9 +70,9 @@ pub(super) fn object_request(
     let creates = param(query, "uploads").is_some();
     match (method, id) {
         ("POST", None) if creates => {
-            let mtime = fields.meta_mtime.as_deref().and_then(super::meta::mtime_of);
+            let (mtime, props) = super::meta::given(fields)?;
             Ok((
-                Operation::BeginParts { name, mtime },
+                Operation::BeginParts { name, mtime, props },
                 Asked::CreateMultipart,
             ))
         }

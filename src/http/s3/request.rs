@@ -7,7 +7,9 @@ use super::super::message::{Head, Resume};
 use super::super::request::selection;
 use super::conditions::{Conditions, Verdict};
 use super::error::Code;
-use super::{Asked, Fields, Refusal, body, copy, delete, meta, multipart, refusal, sigv4, xml};
+use super::{
+    Asked, Checksums, Fields, Refusal, body, copy, delete, meta, multipart, refusal, sigv4, xml,
+};
 use crate::name::{Name, NameError, Prefix, percent_decode};
 use crate::serve::terms::Choose;
 use crate::serve::{Body, BodyLength, Folders, Operation, Page, Scope, Selection, Version, Want};
@@ -277,6 +279,8 @@ fn list_objects(bucket: &str, query: &[(String, String)]) -> Result<Operation, R
         truncated: false,
         prefixes: Vec::new(),
         md5: None,
+        // Filled with the lister's name (`Format::lister`).
+        owner: (!v2 || param(query, "fetch-owner") == Some("true")).then(String::new),
     };
     let page = Page {
         delimited,
@@ -332,26 +336,20 @@ fn object_request(
                 conditions,
             }));
             let asked = if head {
-                Asked::HeadObject
+                Asked::HeadObject(Checksums(fields.checksum_mode))
             } else {
-                Asked::GetObject
+                Asked::GetObject(Checksums(fields.checksum_mode))
             };
             (Operation::Get { name, want }, asked)
         }
         "PUT" => {
-            if fields.meta_bytes > meta::MAX_BYTES {
-                return Err(refusal(
-                    Code::MetadataTooLarge,
-                    "user metadata is at most 2 KiB of names and values",
-                ));
-            }
-            let mtime = fields.meta_mtime.as_deref().and_then(meta::mtime_of);
+            let given = meta::given(fields)?;
             match fields.copy_source.is_some() {
                 true if resume.body != BodyLength::Fixed(0) => {
                     return Err(refusal(Code::InvalidRequest, "CopyObject takes no body"));
                 }
-                true => (copy::copy_object(name, fields, mtime)?, Asked::CopyObject),
-                false => (put_object(name, resume, fields, mtime)?, Asked::PutObject),
+                true => (copy::copy_object(name, fields, given)?, Asked::CopyObject),
+                false => (put_object(name, resume, fields, given)?, Asked::PutObject),
             }
         }
         "DELETE" => (
@@ -372,7 +370,7 @@ fn put_object(
     name: Name,
     resume: &Resume,
     fields: &Fields,
-    mtime: Option<i64>,
+    (mtime, props): meta::Given,
 ) -> Result<Operation, Refusal> {
     let (length, digests) = body::body_digests(resume, fields)?;
     Ok(Operation::Put {
@@ -386,6 +384,7 @@ fn put_object(
         trailer: None,
         digests: Some(Box::new(digests)),
         folders: Folders::Keys,
+        props,
     })
 }
 
@@ -405,6 +404,11 @@ impl Choose for Ranged {
             Verdict::NotModified => Selection::NotModified,
             Verdict::Holds => selection(self.range.as_deref(), version.info.size, self.head),
         }
+    }
+
+    /// The object's metadata is answered (`meta.rs`).
+    fn wants_props(&self) -> bool {
+        true
     }
 }
 

@@ -97,6 +97,9 @@ pub struct Objects {
     pub prefixes: Vec<String>,
     /// The next file's recorded MD5 tag, as the walk read it.
     pub md5: Option<Md5Tag>,
+    /// Each key's `<Owner>`, made of the lister's token name (V1 always,
+    /// V2 with `fetch-owner=true`, as S3); `None` where not shown.
+    pub owner: Option<String>,
 }
 
 /// A V2 continuation token for the page after `key`.
@@ -201,11 +204,12 @@ impl Format for Objects {
                     md5: self.md5.take(),
                 };
                 format!(
-                    "<Contents><Key>{}</Key><LastModified>{}</LastModified><ETag>{}</ETag><Size>{}</Size><StorageClass>STANDARD</StorageClass></Contents>",
+                    "<Contents><Key>{}</Key><LastModified>{}</LastModified><ETag>{}</ETag><Size>{}</Size>{}<StorageClass>STANDARD</StorageClass></Contents>",
                     self.shown(&key),
                     iso(entry.info.mtime),
                     escape(etag(&version)),
-                    entry.info.size
+                    entry.info.size,
+                    self.owner.as_deref().unwrap_or_default(),
                 )
             }
             Piece::Directory { name, .. } => {
@@ -230,6 +234,17 @@ impl Format for Objects {
 
     fn details(&mut self, details: Details) {
         self.md5 = details.md5;
+    }
+
+    /// The `<Owner>` element, once: the token's name, or `ferry` (as
+    /// ListBuckets names it) where there is none.
+    fn lister(&mut self, name: Option<&str>) {
+        if self.owner.is_some() {
+            let name = escape(name.unwrap_or("ferry"));
+            self.owner = Some(format!(
+                "<Owner><ID>{name}</ID><DisplayName>{name}</DisplayName></Owner>"
+            ));
+        }
     }
 }
 

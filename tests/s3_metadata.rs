@@ -1,0 +1,266 @@
+//! S3 object metadata over real sockets: `x-amz-meta-*` and the fields an
+//! object keeps (`Content-Type`, `Cache-Control`...) given with PutObject,
+//! CreateMultipartUpload and CopyObject (`COPY` carries them and the
+//! time, `REPLACE` replaces them), answered by GetObject and HeadObject,
+//! gone with a new version, shown to WebDAV as dead properties in S3's
+//! namespace; and the checksum kept, answered with
+//! `x-amz-checksum-mode: ENABLED`. The XML is parsed.
+
+#[path = "support/binary.rs"]
+mod binary;
+mod support;
+
+use base64::Engine as _;
+use support::http::{Answer, bearer, exchange};
+use support::s3::{Payload, S3Server, Signer, code, texts};
+
+const ALL: &[&str] = &["read:/", "write:/", "delete:/"];
+const NS: &str = "http://s3.amazonaws.com/doc/2006-03-01/";
+
+fn owner() -> S3Server {
+    let s = S3Server::start(&[("owner", ALL)], &[]);
+    let made = s.signers[0].simple(s.s3, "PUT", "/bkt", b"");
+    assert_eq!(made.status, 200, "{}", made.head);
+    s
+}
+
+/// A signed request of `path` with `fields` and `body`.
+fn ask(s: &S3Server, method: &str, path: &str, fields: &[(&str, &str)], body: &[u8]) -> Answer {
+    let me: &Signer = &s.signers[0];
+    me.send(s.s3, method, (path, &[]), fields, body, Payload::Signed)
+}
+
+/// The fields an object was given in the tests below.
+const GIVEN: &[(&str, &str)] = &[
+    ("Content-Type", "text/plain; charset=utf-8"),
+    ("Content-Disposition", "attachment; filename=\"a b.txt\""),
+    ("Cache-Control", "max-age=60"),
+    ("Content-Language", "en-GB"),
+    ("Expires", "Wed, 21 Oct 2037 07:28:00 GMT"),
+    ("X-Amz-Meta-Colour", "blue & <green>"),
+    ("x-amz-meta-two-words", "a b"),
+];
+
+/// Asserts `answer` states each of `fields`.
+fn states(answer: &Answer, fields: &[(&str, &str)]) {
+    for (name, value) in fields {
+        assert_eq!(
+            answer.header(name),
+            Some(*value),
+            "{name} in {}",
+            answer.head
+        );
+    }
+}
+
+#[test]
+fn metadata_given_with_a_put_is_answered_by_get_and_head() {
+    let s = owner();
+    let put = ask(&s, "PUT", "/bkt/dir/k.bin", GIVEN, b"hello");
+    assert_eq!(put.status, 200, "{}", put.head);
+    for method in ["GET", "HEAD"] {
+        let answer = ask(&s, method, "/bkt/dir/k.bin", &[], b"");
+        assert_eq!(answer.status, 200, "{}", answer.head);
+        states(&answer, GIVEN);
+    }
+    let range = ask(&s, "GET", "/bkt/dir/k.bin", &[("Range", "bytes=1-2")], b"");
+    assert_eq!((range.status, range.body.as_slice()), (206, &b"el"[..]));
+    states(&range, GIVEN);
+
+    // A new version starts without them: the type is the default again.
+    let again = ask(&s, "PUT", "/bkt/dir/k.bin", &[], b"hello again");
+    assert_eq!(again.status, 200);
+    let head = ask(&s, "HEAD", "/bkt/dir/k.bin", &[], b"");
+    assert_eq!(
+        head.header("Content-Type"),
+        Some("application/octet-stream")
+    );
+    assert_eq!(head.header("x-amz-meta-colour"), None);
+    assert_eq!(head.header("Cache-Control"), None);
+}
+
+#[test]
+fn metadata_follows_no_protocol_but_s3_and_webdav_shows_it() {
+    let s = owner();
+    let put = ask(&s, "PUT", "/bkt/page.txt", GIVEN, b"<b>hi</b>");
+    assert_eq!(put.status, 200, "{}", put.head);
+    let http = s.server.http.unwrap();
+    let auth = format!("Host: localhost\r\n{}", bearer(&s.tokens[0]));
+    // ferry's HTTP keeps presenting a file by its name: the web origin's
+    // rules decide on that type, not on one an S3 client chose.
+    let got = exchange(http, "GET", "/bkt/page.txt", &auth, b"");
+    assert_eq!(got.status, 200);
+    assert_eq!(
+        got.header("Content-Type"),
+        Some("text/plain; charset=utf-8")
+    );
+    assert_eq!(got.header("x-amz-meta-colour"), None);
+    // WebDAV lists them as dead properties in S3's namespace.
+    let found = exchange(
+        http,
+        "PROPFIND",
+        "/bkt/page.txt",
+        &format!("{auth}Depth: 0\r\n"),
+        b"",
+    );
+    assert_eq!(found.status, 207, "{}", found.head);
+    assert_eq!(
+        texts(&found.body, "s3:x-amz-meta-colour"),
+        ["blue & <green>"]
+    );
+    assert_eq!(texts(&found.body, "s3:cache-control"), ["max-age=60"]);
+    let text = String::from_utf8_lossy(&found.body);
+    assert!(text.contains(&format!("xmlns:s3=\"{NS}\"")), "{text}");
+}
+
+#[test]
+fn copy_object_copies_metadata_and_time_or_replaces_them() {
+    let s = owner();
+    let mut given = GIVEN.to_vec();
+    given.push(("x-amz-meta-mtime", "1500000000"));
+    assert_eq!(ask(&s, "PUT", "/bkt/src", &given, b"bytes").status, 200);
+
+    let copied = ask(
+        &s,
+        "PUT",
+        "/bkt/copy",
+        &[("x-amz-copy-source", "/bkt/src")],
+        b"",
+    );
+    assert_eq!(copied.status, 200, "{}", copied.head);
+    let head = ask(&s, "HEAD", "/bkt/copy", &[], b"");
+    states(&head, GIVEN);
+    assert_eq!(head.header("x-amz-meta-mtime"), Some("1500000000"));
+
+    let replace = [
+        ("x-amz-copy-source", "/bkt/src"),
+        ("x-amz-metadata-directive", "REPLACE"),
+        ("Content-Type", "image/png"),
+        ("x-amz-meta-new", "1"),
+    ];
+    let replaced = ask(&s, "PUT", "/bkt/other", &replace, b"");
+    assert_eq!(replaced.status, 200, "{}", replaced.head);
+    let head = ask(&s, "HEAD", "/bkt/other", &[], b"");
+    states(
+        &head,
+        &[("Content-Type", "image/png"), ("x-amz-meta-new", "1")],
+    );
+    assert_eq!(head.header("x-amz-meta-colour"), None);
+    assert_ne!(head.header("x-amz-meta-mtime"), Some("1500000000"));
+
+    // Onto itself with REPLACE: the metadata alone changes, the ETag stays.
+    let etag = head.header("ETag").unwrap().to_owned();
+    let onto = [
+        ("x-amz-copy-source", "/bkt/other"),
+        ("x-amz-metadata-directive", "REPLACE"),
+        ("Cache-Control", "no-store"),
+        ("x-amz-meta-mtime", "1400000000"),
+    ];
+    let set = ask(&s, "PUT", "/bkt/other", &onto, b"");
+    assert_eq!(set.status, 200, "{}", set.head);
+    let head = ask(&s, "HEAD", "/bkt/other", &[], b"");
+    states(
+        &head,
+        &[
+            ("Cache-Control", "no-store"),
+            ("Content-Type", "application/octet-stream"),
+            ("x-amz-meta-mtime", "1400000000"),
+            ("ETag", &etag),
+        ],
+    );
+    assert_eq!(head.header("x-amz-meta-new"), None);
+}
+
+#[test]
+fn a_multipart_upload_gets_the_metadata_given_when_it_began() {
+    let s = owner();
+    let me = &s.signers[0];
+    // Near S3's 2 KiB: the session's record holds it all.
+    let note = "n".repeat(1900);
+    let mut given = GIVEN.to_vec();
+    given.push(("x-amz-meta-note", &note));
+    let begun = me.send(
+        s.s3,
+        "POST",
+        ("/bkt/big", &[("uploads", "")]),
+        &given,
+        b"",
+        Payload::Signed,
+    );
+    assert_eq!(begun.status, 200, "{}", begun.head);
+    let id = texts(&begun.body, "UploadId").remove(0);
+    let query = [("partNumber", "1"), ("uploadId", id.as_str())];
+    let part = me.send(
+        s.s3,
+        "PUT",
+        ("/bkt/big", &query),
+        &[],
+        b"one part",
+        Payload::Signed,
+    );
+    assert_eq!(part.status, 200, "{}", part.head);
+    let etag = part.header("ETag").unwrap();
+    let list = format!(
+        "<CompleteMultipartUpload xmlns=\"{NS}\"><Part><PartNumber>1</PartNumber><ETag>{etag}</ETag></Part></CompleteMultipartUpload>"
+    );
+    let query = [("uploadId", id.as_str())];
+    let done = me.send(
+        s.s3,
+        "POST",
+        ("/bkt/big", &query),
+        &[],
+        list.as_bytes(),
+        Payload::Signed,
+    );
+    assert_eq!(done.status, 200, "{}", String::from_utf8_lossy(&done.body));
+    let head = ask(&s, "HEAD", "/bkt/big", &[], b"");
+    states(&head, &given);
+
+    let big = "v".repeat(2100);
+    let refused = me.send(
+        s.s3,
+        "POST",
+        ("/bkt/heavy", &[("uploads", "")]),
+        &[("x-amz-meta-note", &big)],
+        b"",
+        Payload::Signed,
+    );
+    assert_eq!(
+        (refused.status, code(&refused)),
+        (400, "MetadataTooLarge".into())
+    );
+}
+
+#[test]
+fn metadata_that_cannot_be_kept_is_refused_and_nothing_stored() {
+    let s = owner();
+    let put = ask(&s, "PUT", "/bkt/odd", &[("x-amz-meta-a+b", "1")], b"abc");
+    assert_eq!((put.status, code(&put)), (400, "InvalidArgument".into()));
+    assert!(!s.server.path("bkt/odd").exists());
+}
+
+#[test]
+fn the_crc32c_kept_is_answered_when_checksums_are_asked_for() {
+    let s = owner();
+    let body = b"checksummed bytes".repeat(100);
+    assert_eq!(ask(&s, "PUT", "/bkt/c", &[], &body).status, 200);
+    let expected =
+        base64::engine::general_purpose::STANDARD.encode(crc32c::crc32c(&body).to_be_bytes());
+    let mode = [("x-amz-checksum-mode", "ENABLED")];
+    for method in ["GET", "HEAD"] {
+        let answer = ask(&s, method, "/bkt/c", &mode, b"");
+        assert_eq!(answer.status, 200);
+        assert_eq!(
+            answer.header("x-amz-checksum-crc32c"),
+            Some(expected.as_str()),
+            "{method}"
+        );
+        assert_eq!(answer.header("x-amz-checksum-type"), Some("FULL_OBJECT"));
+        let plain = ask(&s, method, "/bkt/c", &[], b"");
+        assert_eq!(plain.header("x-amz-checksum-crc32c"), None, "{method}");
+    }
+    // A part's checksum would not be the object's: none.
+    let range = ask(&s, "GET", "/bkt/c", &[("Range", "bytes=0-9"), mode[0]], b"");
+    assert_eq!(range.status, 206);
+    assert_eq!(range.header("x-amz-checksum-crc32c"), None);
+}
