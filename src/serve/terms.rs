@@ -118,6 +118,10 @@ pub trait Format: fmt::Debug + std::marker::Send {
 
     /// The live locks, and the time their timeouts count from.
     fn locks(&mut self, _locks: std::sync::Arc<[crate::storage::DavLock]>, _now: i64) {}
+
+    /// What the client may do in the listed folder (the web page offers
+    /// only that), told before the walk begins.
+    fn rights(&mut self, _rights: super::Rights) {}
     /// What the walk should read for it beyond the pieces (`serve/props.rs`).
     fn wants(&self) -> Wants {
         Wants::default()

@@ -7,6 +7,21 @@
 // body.dataset.state is "busy" while
 // requests run and "idle" otherwise (the browser test waits on it).
 //
+// It offers only what the server says the client may do here: <body>'s
+// data-may ("write", "delete") and data-read-only come from the serve
+// layer's grant check (src/serve/access.rs, Rights), never worked out
+// here.
+//
+// Hooks for the scripts concatenated after this one (page.rs, SCRIPT):
+//   ferry.rights       {read, write, delete, readOnly} in this folder
+//   ferry.refresh()    the listing again from the server, in place
+//   ferry.report(name, status, reason)  a failure shown in words
+//                      (`ten.bin: not enough space on the server (507)`)
+//   ferry.selection()  the names (data-name) of the rows ticked
+//   ferry.send(method, url, {headers, body})  one request, counted in
+//                      body.dataset.state; resolves {status, text, header}
+//   ferry.urlOf(name)  a name's URL path
+//
 // Uploads go through the server's tus 1.0.0 dialect (docs/http.md,
 // "Resumable uploads (tus)"), in 8 MiB PATCHes, so one cut off by a
 // dropped connection, a server restart or a closed lid goes on from the
@@ -29,6 +44,11 @@
   const sorting = { key: 'name', order: 1 };
   let tbody = document.querySelector('#listing tbody');
   let running = 0;
+  const may = (body.dataset.may || '').split(' ');
+  const rights = {
+    read: true, write: may.includes('write'), delete: may.includes('delete'),
+    readOnly: 'readOnly' in body.dataset,
+  };
 
   const units = ['KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB'];
   function humanSize(n) {
@@ -64,7 +84,7 @@
     // The server's one-line reason, without the status line it starts with.
     const reason = (text || '').trim().replace(/^\d{3}( [A-Za-z -]+)?: */, '');
     if (status === 0) return what + ': the server could not be reached';
-    if (status === 401) return what + ': not signed in (reload the page to sign in)';
+    if (status === 401) return what + ': not signed in (reload the page to sign in: any name, the token as password)';
     if (status === 403) return what + ': not permitted (' + (reason || 'forbidden') + ')';
     const meaning = MEANINGS[status] || (status >= 500 ? 'the server failed' : 'refused');
     const why = reason && (REASON_MATTERS.has(status) || !MEANINGS[status]) ? ': ' + reason : '';
@@ -119,10 +139,15 @@
       cells[1].textContent = humanSize(size);
       cells[1].title = size + ' bytes';
       const name = row.dataset.name;
-      cells[3].replaceChildren(button('Rename', () => rename(name)), button('Delete', () => remove(name)));
+      const actions = [];
+      // A rename is a delete of the old name and a write of the new.
+      if (rights.write && rights.delete) actions.push(button('Rename', () => rename(name)));
+      if (rights.delete) actions.push(button('Delete', () => remove(name)));
+      cells[3].replaceChildren(...actions);
     }
     const plural = (n, word) => n + ' ' + word + (n === 1 ? '' : 's');
-    summary.textContent = plural(dirs, 'folder') + ', ' + plural(files, 'file') + ', ' + humanSize(bytes);
+    summary.textContent = plural(dirs, 'folder') + ', ' + plural(files, 'file') + ', ' + humanSize(bytes) +
+      (rights.readOnly ? ' \u00b7 read-only server' : '');
     sort();
   }
   function button(label, action) {
@@ -161,7 +186,9 @@
   // The listing again, from the server, in place. (XMLHttpRequest, not
   // fetch: fetch refuses a page opened as http://user:token@host/.)
   async function refresh() {
-    const answer = await send('GET', location.pathname, { headers: { Accept: 'text/html' } });
+    // No `Accept: text/html`: a refusal comes as one line of text to
+    // explain, not as the page a person's navigation gets.
+    const answer = await send('GET', location.pathname);
     if (answer.status !== 200) { say(explain('Refresh', answer.status, answer.text)); return; }
     const page = new DOMParser().parseFromString(answer.text, 'text/html');
     const fresh = page.querySelector('#listing tbody');
@@ -395,8 +422,11 @@
       upload(items);
     });
   }
-  picked(document.getElementById('pick-files'), (file) => file.name);
-  picked(document.getElementById('pick-folder'), (file) => file.webkitRelativePath || file.name);
+  // The pickers are there only where the client may write.
+  const pickFiles = document.getElementById('pick-files');
+  const pickFolder = document.getElementById('pick-folder');
+  if (pickFiles) picked(pickFiles, (file) => file.name);
+  if (pickFolder) picked(pickFolder, (file) => file.webkitRelativePath || file.name);
 
   // Drag and drop, dropped folders included (walked with webkitGetAsEntry).
   const drop = document.getElementById('drop');
@@ -405,6 +435,10 @@
   drop.addEventListener('drop', async (e) => {
     e.preventDefault();
     drop.classList.remove('dragging');
+    if (!rights.write) {
+      say(explain('Upload', 403, rights.readOnly ? 'the server is read-only' : 'no uploads here with this token'));
+      return;
+    }
     const entries = Array.from(e.dataTransfer.items || [], (item) => item.webkitGetAsEntry && item.webkitGetAsEntry()).filter(Boolean);
     const items = [];
     if (entries.length === 0) {
@@ -427,6 +461,9 @@
       for (const child of batch) await walk(child, path + entry.name + '/', items);
     }
   }
+
+  function report(name, status, reason) { say(explain(name, status, reason)); }
+  window.ferry = { rights, refresh, report, selection: () => [], send, urlOf };
 
   body.dataset.state = 'idle';
   decorate();
