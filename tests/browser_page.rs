@@ -1,7 +1,9 @@
 //! The web page acting on what the server tells it, in headless Chromium
 //! (as `tests/browser.rs`): a read-only server's page offers no writes, a
 //! token that may write but not delete sees no Delete, a missing folder
-//! is a page with a way back. Screenshots for a person to look at go to
+//! is a page with a way back; a new folder, a selection of files and a
+//! folder deleted at once (and what could not be, reported) or
+//! downloaded, the filter box. Screenshots for a person to look at go to
 //! `target/web2-*.png` (1280×900 and 390×844).
 //!
 //! Skipped, with a message, where Chromium or chromedriver is not
@@ -89,6 +91,10 @@ fn a_read_only_server_offers_no_writes() {
         shown,
         json!({"tools": ["Download folder (.zip)", ".tar"], "rows": ["Download .zip"]}),
     );
+    // Selecting can still download, never delete.
+    tick(&browser, &["notes.txt"]);
+    let offered = "return ['download-selected', 'delete-selected'].map((id) => document.getElementById(id).offsetParent !== null)";
+    assert_eq!(browser.run(offered, json!([])), json!([true, false]));
     assert_eq!(
         browser.run(
             "return [ferry.rights.write, ferry.rights.delete, ferry.rights.readOnly]",
@@ -115,6 +121,7 @@ fn a_token_that_may_not_delete_is_offered_no_delete() {
     let shown = controls(&browser);
     let tools = shown["tools"].as_array().unwrap();
     assert!(tools.contains(&json!("Upload files")), "{shown}");
+    assert!(tools.contains(&json!("New folder")), "{shown}");
     // No Delete, and no Rename (a rename deletes the old name).
     assert_eq!(shown["rows"], json!([]), "{shown}");
 }
@@ -142,4 +149,160 @@ fn a_missing_folder_is_a_page_with_a_way_back() {
         browser.run("return location.pathname", json!([])),
         json!("/docs/")
     );
+}
+
+/// Ticks the boxes of the rows named `names`.
+fn tick(browser: &Browser, names: &[&str]) {
+    for name in names {
+        let box_ = browser.element(
+            "return Array.from(document.querySelectorAll('#listing tr[data-name]')) \
+               .find((r) => r.dataset.name === arguments[0]).querySelector('input.pick')",
+            json!([name]),
+        );
+        browser.click(&box_);
+    }
+}
+
+/// The page's message, once it shows one and no request is running.
+fn message(browser: &Browser) -> String {
+    browser.wait_for("the page's message", || {
+        let text = browser.run(
+            "const m = document.getElementById('message'); \
+             return document.body.dataset.state !== 'idle' || m.hidden ? null : m.textContent",
+            json!([]),
+        );
+        text.as_str().map(str::to_owned)
+    })
+}
+
+#[test]
+fn a_new_folder_then_two_files_and_a_folder_deleted_at_once() {
+    let Some(browser) = browser_or_skip() else {
+        return;
+    };
+    let server = http_server(|_| {});
+    std::fs::create_dir_all(server.path("old/deep")).unwrap();
+    std::fs::write(server.path("old/deep/inner.txt"), b"inner").unwrap();
+    for name in ["a.txt", "b.txt", "keep.txt"] {
+        std::fs::write(server.path(name), name).unwrap();
+    }
+    browser.open(&format!("http://{}/", server.http.unwrap()));
+    assert_eq!(rows(&browser), ["old/", "a.txt", "b.txt", "keep.txt"]);
+
+    // New folder, named in its prompt.
+    let new = browser.element("return document.getElementById('new-folder')", json!([]));
+    browser.click(&new);
+    browser.dialog_text();
+    browser.answer_dialog("fresh");
+    browser.accept_dialog();
+    assert_eq!(message(&browser), "Made fresh/");
+    assert_eq!(
+        rows(&browser),
+        ["fresh/", "old/", "a.txt", "b.txt", "keep.txt"]
+    );
+    assert!(server.path("fresh").is_dir());
+
+    // Two files and a folder with what it holds, in one go.
+    tick(&browser, &["a.txt", "old/", "b.txt"]);
+    assert_eq!(
+        browser.run(
+            "return [document.getElementById('count').textContent, ferry.selection()]",
+            json!([])
+        ),
+        json!(["3 selected", ["old/", "a.txt", "b.txt"]])
+    );
+    screenshots(&browser, "selected");
+    let delete = browser.element(
+        "return document.getElementById('delete-selected')",
+        json!([]),
+    );
+    browser.click(&delete);
+    assert_eq!(
+        browser.dialog_text(),
+        "Delete 3 items (folders with everything in them)?"
+    );
+    browser.accept_dialog();
+    assert_eq!(message(&browser), "Deleted 3 items");
+    assert_eq!(rows(&browser), ["fresh/", "keep.txt"]);
+    for gone in ["a.txt", "b.txt", "old"] {
+        assert!(!server.path(gone).exists(), "{gone}");
+    }
+    assert!(server.path("keep.txt").exists());
+}
+
+#[test]
+fn what_a_selection_could_not_delete_is_reported() {
+    let Some(browser) = browser_or_skip() else {
+        return;
+    };
+    let (server, tokens, _dir) = guarded(&[("tidier", &["read:/", "write:/", "delete:/"])], &[]);
+    std::fs::write(server.path("gone.txt"), b"x").unwrap();
+    std::fs::write(server.path("here.txt"), b"x").unwrap();
+    browser.open(&format!(
+        "http://tidier:{}@{}/",
+        tokens[0],
+        server.http.unwrap()
+    ));
+    assert_eq!(rows(&browser), ["gone.txt", "here.txt"]);
+    tick(&browser, &["gone.txt", "here.txt"]);
+    // Removed behind the page's back: its DELETE finds nothing.
+    std::fs::remove_file(server.path("gone.txt")).unwrap();
+    let delete = browser.element(
+        "return document.getElementById('delete-selected')",
+        json!([]),
+    );
+    browser.click(&delete);
+    browser.accept_dialog();
+    assert_eq!(message(&browser), "Not deleted:\ngone.txt: not found (404)");
+    assert_eq!(rows(&browser), Vec::<String>::new());
+
+    // Download takes each ticked one: a file as it is, a folder as .zip.
+    std::fs::create_dir_all(server.path("box")).unwrap();
+    std::fs::write(server.path("one.txt"), b"1").unwrap();
+    browser.run("ferry.refresh()", json!([]));
+    assert_eq!(rows(&browser), ["box/", "one.txt"]);
+    tick(&browser, &["box/", "one.txt"]);
+    let taken = browser.run(
+        "const taken = []; \
+         HTMLAnchorElement.prototype.click = function () { taken.push(new URL(this.href).pathname + new URL(this.href).search); }; \
+         document.getElementById('download-selected').click(); return taken",
+        json!([]),
+    );
+    assert_eq!(taken, json!(["/box/?zip", "/one.txt"]));
+}
+
+#[test]
+fn the_filter_narrows_the_rows_as_one_types() {
+    let Some(browser) = browser_or_skip() else {
+        return;
+    };
+    let server = http_server(|_| {});
+    std::fs::create_dir_all(server.path("Reports")).unwrap();
+    for name in ["report-2025.pdf", "notes.txt", "photo.jpg"] {
+        std::fs::write(server.path(name), name).unwrap();
+    }
+    browser.open(&format!("http://{}/", server.http.unwrap()));
+    assert_eq!(rows(&browser).len(), 4);
+    // `/` goes to the filter box, from anywhere on the page.
+    browser.type_keys("/");
+    assert_eq!(
+        browser.run("return document.activeElement.id", json!([])),
+        json!("filter")
+    );
+    browser.type_keys("REPO");
+    let shown = "return Array.from(document.querySelectorAll('#listing tr[data-name]')) \
+        .filter((r) => r.offsetParent !== null).map((r) => r.dataset.name)";
+    assert_eq!(
+        browser.run(shown, json!([])),
+        json!(["Reports/", "report-2025.pdf"])
+    );
+    // Select all takes only the rows shown.
+    browser.run("document.querySelector('th input').click()", json!([]));
+    assert_eq!(
+        browser.run("return ferry.selection()", json!([])),
+        json!(["Reports/", "report-2025.pdf"])
+    );
+    screenshots(&browser, "filtered");
+    browser.type_keys("\u{E00C}"); // Escape: the filter is cleared.
+    assert_eq!(browser.run(shown, json!([])).as_array().unwrap().len(), 4);
 }

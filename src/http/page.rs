@@ -156,6 +156,13 @@ const WRITE_TOOLS: &str = "<button type=\"button\" id=\"new-folder\" hidden>New 
 <label class=\"button\">Upload files<input id=\"pick-files\" type=\"file\" multiple hidden></label>\
 <label class=\"button\">Upload folder<input id=\"pick-folder\" type=\"file\" webkitdirectory multiple hidden></label>";
 
+/// The filter box and what can be done with the rows ticked, shown by the
+/// script (they do nothing without it).
+const SELECTION: &str = "<input id=\"filter\" type=\"search\" placeholder=\"Filter (press /)\" aria-label=\"Filter this folder\" hidden>\
+<span id=\"selected\" hidden><span id=\"count\"></span> \
+<button type=\"button\" id=\"download-selected\">Download</button>\
+<button type=\"button\" id=\"delete-selected\" hidden>Delete</button></span>";
+
 /// The head, the breadcrumbs, the tools (upload if `rights` allow,
 /// archives) and the table's header, up to the first row.
 fn start(prefix: &str, rights: Rights, text: &mut String) {
@@ -180,7 +187,7 @@ fn start(prefix: &str, rights: Rights, text: &mut String) {
     let _ = write!(
         text,
         "</nav>\n<div class=\"tools\">{ARCHIVES}{tools}</div></header>\n\
-<main id=\"drop\"><p id=\"summary\"></p><div id=\"message\" role=\"alert\" hidden></div><div id=\"uploads\"></div>\n\
+<main id=\"drop\"><div class=\"bar\"><p id=\"summary\"></p>{SELECTION}</div><div id=\"message\" role=\"alert\" hidden></div><div id=\"uploads\"></div>\n\
 <table id=\"listing\"><thead><tr><th data-key=\"name\">Name</th><th data-key=\"size\">Size</th><th data-key=\"mtime\">Modified</th><th></th></tr></thead>\n<tbody>\n",
     );
     if !prefix.is_empty() {

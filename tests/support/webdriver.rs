@@ -181,6 +181,24 @@ impl Browser {
         }
     }
 
+    /// Types `text` on the keyboard, into whatever has the focus (the
+    /// page's own shortcuts see it as a person's keys).
+    #[allow(dead_code)] // Not every test file that drives a browser types.
+    pub fn type_keys(&self, text: &str) {
+        let keys: Vec<Value> = text
+            .chars()
+            .flat_map(|ch| {
+                let key = ch.to_string();
+                [
+                    json!({"type": "keyDown", "value": key}),
+                    json!({"type": "keyUp", "value": key}),
+                ]
+            })
+            .collect();
+        let actions = json!({"actions": [{"type": "key", "id": "keyboard", "actions": keys}]});
+        self.session_call("POST", "/actions", Some(actions));
+    }
+
     /// Saves what the window shows, `width` by `height` pixels, as a PNG
     /// at `file` (for a person to look at).
     #[allow(dead_code)] // Not every test file that drives a browser takes them.

@@ -116,6 +116,7 @@
   function decorate() {
     let dirs = 0, files = 0, bytes = 0;
     for (const row of rows()) {
+      tickbox(row);
       const size = Number(row.dataset.size);
       const when = new Date(Number(row.dataset.mtime) * 1000);
       const cells = row.cells;
@@ -149,6 +150,8 @@
     summary.textContent = plural(dirs, 'folder') + ', ' + plural(files, 'file') + ', ' + humanSize(bytes) +
       (rights.readOnly ? ' \u00b7 read-only server' : '');
     sort();
+    narrow();
+    ticked();
   }
   function button(label, action) {
     const b = document.createElement('button');
@@ -198,7 +201,7 @@
   async function remove(name) {
     if (!confirm('Delete ' + name + '?')) return;
     const answer = await send('DELETE', urlOf(name));
-    if (answer.status >= 200 && answer.status < 300) say('Deleted ' + name, true);
+    if (succeeded(answer)) say('Deleted ' + name, true);
     else say(explain('Delete ' + name, answer.status, answer.text));
     await refresh();
   }
@@ -208,10 +211,112 @@
     if (!wanted) return;
     const target = wanted.startsWith('/') ? wanted.slice(1) : prefix + wanted;
     const answer = await send('MOVE', urlOf(name), { headers: { Destination: urlOf(target) } });
-    if (answer.status >= 200 && answer.status < 300) say('Renamed ' + name + ' to ' + target, true);
+    if (succeeded(answer)) say('Renamed ' + name + ' to ' + target, true);
     else say(explain('Rename ' + name, answer.status, answer.text));
     await refresh();
   }
+
+  function succeeded(answer) { return answer.status >= 200 && answer.status < 300 && answer.status !== 207; }
+  // What a folder's DELETE left (its 207 multistatus): `name: reason`
+  // for each member that stayed.
+  function leftovers(answer) {
+    const xml = new DOMParser().parseFromString(answer.text, 'application/xml');
+    return Array.from(xml.getElementsByTagNameNS('DAV:', 'response'), (r) => {
+      const href = r.getElementsByTagNameNS('DAV:', 'href')[0];
+      const why = r.getElementsByTagNameNS('DAV:', 'responsedescription')[0];
+      return decodeURIComponent(href ? href.textContent : '?').slice(1) + ': ' + (why ? why.textContent : 'left');
+    });
+  }
+
+  // New folder: WebDAV's MKCOL, which the HTTP listener serves.
+  const newFolder = document.getElementById('new-folder');
+  if (newFolder && rights.write) {
+    newFolder.hidden = false;
+    newFolder.addEventListener('click', async () => {
+      const wanted = prompt('Name of the new folder in /' + prefix);
+      if (!wanted) return;
+      const name = prefix + wanted.replace(/^\/+|\/+$/g, '') + '/';
+      const answer = await send('MKCOL', urlOf(name));
+      if (succeeded(answer)) say('Made ' + name, true);
+      else say(explain('New folder ' + name, answer.status, answer.text));
+      await refresh();
+    });
+  }
+
+  // Multi-select: a box per row and one for all the rows shown; with
+  // some ticked, Download (one by one: the server zips folders, not a
+  // selection) and Delete (one request each, folders with all in them).
+  const selectedBar = document.getElementById('selected');
+  const deleteSelected = document.getElementById('delete-selected');
+  const all = document.createElement('input');
+  all.type = 'checkbox';
+  all.setAttribute('aria-label', 'Select all');
+  all.addEventListener('click', (e) => e.stopPropagation());
+  all.addEventListener('change', () => {
+    for (const row of rows()) if (!row.hidden) row.querySelector('input.pick').checked = all.checked;
+    ticked();
+  });
+  document.querySelector('th[data-key=name]').prepend(all);
+  deleteSelected.hidden = !rights.delete;
+  function tickbox(row) {
+    const box = document.createElement('input');
+    box.type = 'checkbox';
+    box.className = 'pick';
+    box.setAttribute('aria-label', 'Select ' + row.dataset.name);
+    box.addEventListener('change', ticked);
+    row.cells[0].prepend(box);
+  }
+  function selection() {
+    return rows().filter((row) => row.querySelector('input.pick:checked')).map((row) => row.dataset.name);
+  }
+  function ticked() {
+    const names = selection();
+    selectedBar.hidden = names.length === 0;
+    document.getElementById('count').textContent = names.length + ' selected';
+    const shown = rows().filter((row) => !row.hidden);
+    all.checked = shown.length > 0 && shown.every((row) => row.querySelector('input.pick').checked);
+  }
+  deleteSelected.addEventListener('click', async () => {
+    const names = selection();
+    const folders = names.filter((n) => n.endsWith('/')).length;
+    if (!confirm('Delete ' + names.length + (names.length === 1 ? ' item' : ' items') +
+      (folders ? ' (folders with everything in them)' : '') + '?')) return;
+    const failures = [];
+    for (const name of names) {
+      const answer = await send('DELETE', urlOf(name));
+      if (answer.status === 207) failures.push(...leftovers(answer));
+      else if (!succeeded(answer)) failures.push(explain(name, answer.status, answer.text));
+    }
+    if (failures.length) say('Not deleted:\n' + failures.join('\n'));
+    else say('Deleted ' + names.length + (names.length === 1 ? ' item' : ' items'), true);
+    await refresh();
+  });
+  document.getElementById('download-selected').addEventListener('click', () => {
+    for (const name of selection()) {
+      const link = document.createElement('a');
+      link.href = urlOf(name) + (name.endsWith('/') ? '?zip' : '');
+      link.download = '';
+      link.click();
+    }
+  });
+
+  // The filter: the rows whose name holds what is typed (any case); `/`
+  // anywhere but in a text field goes to it.
+  const filter = document.getElementById('filter');
+  filter.hidden = false;
+  function narrow() {
+    const wanted = filter.value.trim().toLowerCase();
+    for (const row of rows()) {
+      const own = row.dataset.name.slice(prefix.length).toLowerCase();
+      row.hidden = wanted !== '' && !own.includes(wanted);
+    }
+  }
+  filter.addEventListener('input', () => { narrow(); ticked(); });
+  document.addEventListener('keydown', (e) => {
+    const typing = /^(INPUT|TEXTAREA|SELECT)$/.test(document.activeElement.tagName);
+    if (e.key === '/' && !typing && !e.ctrlKey && !e.metaKey && !e.altKey) { e.preventDefault(); filter.focus(); }
+    if (e.key === 'Escape' && document.activeElement === filter) { filter.value = ''; narrow(); ticked(); }
+  });
 
   // tus, as much of it as the page needs. A file is created with a POST to
   // its folder's URL (filename and mtime in Upload-Metadata), then sent in
@@ -463,7 +568,7 @@
   }
 
   function report(name, status, reason) { say(explain(name, status, reason)); }
-  window.ferry = { rights, refresh, report, selection: () => [], send, urlOf };
+  window.ferry = { rights, refresh, report, selection, send, urlOf };
 
   body.dataset.state = 'idle';
   decorate();
