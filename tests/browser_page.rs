@@ -306,3 +306,38 @@ fn the_filter_narrows_the_rows_as_one_types() {
     browser.type_keys("\u{E00C}"); // Escape: the filter is cleared.
     assert_eq!(browser.run(shown, json!([])).as_array().unwrap().len(), 4);
 }
+
+#[test]
+fn the_keyboard_moves_through_the_rows_and_a_link_is_copied() {
+    let Some(browser) = browser_or_skip() else {
+        return;
+    };
+    let server = http_server(|_| {});
+    std::fs::create_dir_all(server.path("inside")).unwrap();
+    std::fs::write(server.path("inside/deep.txt"), b"deep").unwrap();
+    std::fs::write(server.path("top.txt"), b"top").unwrap();
+    let base = format!("http://{}", server.http.unwrap());
+    browser.open(&format!("{base}/"));
+    assert_eq!(rows(&browser), ["inside/", "top.txt"]);
+    let focused = "return document.activeElement.textContent || document.activeElement.id";
+    browser.type_keys("/\u{E015}"); // `/`, then ArrowDown: the first row.
+    assert_eq!(browser.run(focused, json!([])), json!("inside/"));
+    browser.type_keys("\u{E015}");
+    assert_eq!(browser.run(focused, json!([])), json!("top.txt"));
+    browser.type_keys("\u{E013}\u{E013}"); // ArrowUp twice: the filter.
+    assert_eq!(browser.run(focused, json!([])), json!("filter"));
+
+    // A ticked row's address, copied (127.0.0.1 is a secure origin).
+    tick(&browser, &["top.txt"]);
+    let copy = browser.element("return document.getElementById('copy-links')", json!([]));
+    browser.click(&copy);
+    assert_eq!(message(&browser), format!("Copied: {base}/top.txt"));
+
+    // Enter on a row opens it.
+    browser.type_keys("/\u{E015}\u{E007}");
+    assert_eq!(rows(&browser), ["inside/deep.txt"]);
+    assert_eq!(
+        browser.run("return location.pathname", json!([])),
+        json!("/inside/")
+    );
+}

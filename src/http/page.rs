@@ -160,6 +160,7 @@ const WRITE_TOOLS: &str = "<button type=\"button\" id=\"new-folder\" hidden>New 
 /// script (they do nothing without it).
 const SELECTION: &str = "<input id=\"filter\" type=\"search\" placeholder=\"Filter (press /)\" aria-label=\"Filter this folder\" hidden>\
 <span id=\"selected\" hidden><span id=\"count\"></span> \
+<button type=\"button\" id=\"copy-links\">Copy link</button>\
 <button type=\"button\" id=\"download-selected\">Download</button>\
 <button type=\"button\" id=\"delete-selected\" hidden>Delete</button></span>";
 

@@ -312,10 +312,33 @@
     }
   }
   filter.addEventListener('input', () => { narrow(); ticked(); });
+  // Keys: `/` to the filter; from it or from a row, the arrows move
+  // through the rows shown (Enter opens one: its link has the focus).
   document.addEventListener('keydown', (e) => {
-    const typing = /^(INPUT|TEXTAREA|SELECT)$/.test(document.activeElement.tagName);
+    const focused = document.activeElement;
+    const typing = /^(INPUT|TEXTAREA|SELECT)$/.test(focused.tagName);
     if (e.key === '/' && !typing && !e.ctrlKey && !e.metaKey && !e.altKey) { e.preventDefault(); filter.focus(); }
-    if (e.key === 'Escape' && document.activeElement === filter) { filter.value = ''; narrow(); ticked(); }
+    if (e.key === 'Escape' && focused === filter) { filter.value = ''; narrow(); ticked(); }
+    if (e.key !== 'ArrowDown' && e.key !== 'ArrowUp') return;
+    const links = Array.from(tbody.querySelectorAll('tr:not([hidden]) td.n a'));
+    const at = links.indexOf(focused);
+    if (at < 0 && focused !== filter) return;
+    e.preventDefault();
+    const next = at < 0 ? 0 : at + (e.key === 'ArrowDown' ? 1 : -1);
+    if (next < 0) filter.focus();
+    else if (links[next]) links[next].focus();
+  });
+
+  // Share: the ticked items' addresses, to the clipboard where the
+  // browser allows (a secure origin), else shown to be copied by hand.
+  document.getElementById('copy-links').addEventListener('click', async () => {
+    const links = selection().map((name) => location.origin + urlOf(name)).join('\n');
+    try {
+      await navigator.clipboard.writeText(links);
+      say('Copied: ' + links, true);
+    } catch (_) {
+      prompt('Copy the address', links);
+    }
   });
 
   // tus, as much of it as the page needs. A file is created with a POST to
