@@ -226,15 +226,17 @@ fn a_refused_upload_is_shown_to_the_user() {
     let Some(browser) = browser_or_skip() else {
         return;
     };
-    let (server, tokens, _dir) = guarded(&[("reader", &["read:/"])], &[]);
+    // A token that may write here (a reader is offered no upload at all,
+    // tests/browser_page.rs), picking a name the server keeps for itself.
+    let (server, tokens, _dir) = guarded(&[("writer", &["read:/", "write:/"])], &[]);
     // Signed in as a browser would be after its login prompt: the page's
     // 401 is answered with the credentials of the URL, which the browser
     // then sends with the page's own requests.
     let addr = server.http.unwrap();
-    browser.open(&format!("http://reader:{}@{addr}/", tokens[0]));
+    browser.open(&format!("http://writer:{}@{addr}/", tokens[0]));
     assert!(listed(&browser).is_empty());
     let local = tempfile::tempdir().unwrap();
-    let file = local.path().join("x.txt");
+    let file = local.path().join(".ferry-x.txt");
     std::fs::write(&file, b"x").unwrap();
     let input = browser.element("return document.getElementById('pick-files')", json!([]));
     browser.send_keys(&input, file.to_str().unwrap());
@@ -246,11 +248,11 @@ fn a_refused_upload_is_shown_to_the_user() {
         text.as_str().map(str::to_owned)
     });
     assert!(
-        message.starts_with("x.txt: not permitted (")
-            && message.contains("token reader may not write"),
+        message.starts_with(".ferry-x.txt: not permitted (")
+            && message.contains("names starting with .ferry- are reserved"),
         "{message}"
     );
-    assert!(!server.path("x.txt").exists());
+    assert!(!server.path(".ferry-x.txt").exists());
     // Its bars show what was stored: nothing.
     let shown = browser.run(
         "return [Array.from(document.querySelectorAll('progress'), (p) => p.value), \

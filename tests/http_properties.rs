@@ -482,6 +482,10 @@ fn expected(spec: &Spec) -> HttpRequest {
         if_modified_since: spec.if_modified_since.map(str::to_owned),
         if_range: spec.if_range.map(str::to_owned),
         wants_json: spec.accept.is_some_and(|(_, json)| json),
+        // Every `text/html` the generator sends has a weight above 0.
+        wants_page: spec
+            .accept
+            .is_some_and(|(accept, _)| accept.contains("text/html")),
         // The generator's targets carry no query.
         wants_archive: None,
         search: None,

@@ -163,8 +163,8 @@ fn operation(request: HttpRequest, resume: &Resume) -> Result<Operation, Refused
 pub struct FilesAnswer {
     /// The target was a listing: only GET and HEAD are allowed.
     listing: bool,
-    /// A listing is wanted as JSON rather than HTML.
-    wants_json: bool,
+    /// Who reads the answer: a listing as JSON, or a refusal as a page.
+    reader: Reader,
     /// A folder is wanted as an archive (kept across the redirect from
     /// `/dir` to `/dir/`).
     wants_archive: Option<ArchiveFormat>,
@@ -177,6 +177,32 @@ pub struct FilesAnswer {
     presentation: Presentation,
 }
 
+/// Who reads an answer, as far as its form goes (one byte: every
+/// connection holds an answer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reader {
+    /// A program that asked for JSON (`Accept: application/json`,
+    /// `?format=json`): a listing as JSON.
+    Program,
+    /// A browser's GET (`Accept: text/html`): a refusal as a page.
+    Person,
+    /// Anyone else (curl, API clients): HTML listings, one-line errors.
+    Plain,
+}
+
+impl Reader {
+    fn of(request: &HttpRequest) -> Reader {
+        let navigates = matches!(request.method, Method::Get | Method::Head);
+        // A search's results are JSON whatever was asked.
+        let json = request.wants_json || request.search.is_some();
+        match (json, request.wants_page && navigates) {
+            (true, _) => Reader::Program,
+            (false, true) => Reader::Person,
+            (false, false) => Reader::Plain,
+        }
+    }
+}
+
 impl FilesAnswer {
     fn new(request: &HttpRequest, site: Site<'_>) -> FilesAnswer {
         let media_type = match &request.target {
@@ -185,8 +211,7 @@ impl FilesAnswer {
         };
         FilesAnswer {
             listing: matches!(request.target, Target::Listing(_)),
-            // A search's results are JSON whatever was asked.
-            wants_json: request.wants_json || request.search.is_some(),
+            reader: Reader::of(request),
             wants_archive: request.wants_archive,
             keeps_destination: request.method == Method::Move && !request.overwrite,
             media_type,
@@ -202,7 +227,7 @@ impl FilesAnswer {
                 ArchiveFormat::Tar => "?tar",
                 ArchiveFormat::Zip => "?zip",
             }
-        } else if self.wants_json {
+        } else if self.reader == Reader::Program {
             "?format=json"
         } else {
             ""
@@ -244,6 +269,35 @@ impl FilesAnswer {
 }
 
 impl Answer for FilesAnswer {
+    /// A browser's refused GET gets a page for people (the interface's
+    /// style, the reason, a way back); everyone else the one-line text.
+    fn failed(&self, failure: &Failure, framing: response::Framing, out: &mut Vec<u8>) {
+        let status = self.status(failure.kind);
+        if !(self.reader == Reader::Person && matches!(status, 401 | 403 | 404)) {
+            return self.error(status, &failure.message, framing, out);
+        }
+        // Back to the nearest folder the grants let it list, where the
+        // serve layer knew it (a refusal); else up one: the folder of a
+        // file (`./`), the parent of a folder (`../`).
+        let (back, shown) = match (&failure.back, self.listing) {
+            (Some(folder), _) => (format!("/{}", url_path(folder)), format!("/{folder}")),
+            (None, false) => ("./".to_owned(), "the folder".to_owned()),
+            (None, true) => ("../".to_owned(), "the folder above".to_owned()),
+        };
+        let page = super::page::refusal_page(status, &failure.message, &back, &shown);
+        let mut head = ResponseHead::new(out, status)
+            .header("Content-Type", listing::media_type(false))
+            .header("Content-Security-Policy", super::page::interface_policy())
+            .header("X-Frame-Options", "DENY");
+        if status == 401 {
+            head = head.header("WWW-Authenticate", super::auth::CHALLENGE);
+        }
+        head.finish(page.len() as u64, framing.persistence);
+        if !framing.head_only {
+            out.extend_from_slice(page.as_bytes());
+        }
+    }
+
     fn encode(&self, reply: &Reply, message: Message, out: &mut Vec<u8>) {
         let persistence = message.persistence;
         match reply {
@@ -282,7 +336,7 @@ impl Answer for FilesAnswer {
                     format!("/{}/{}", url_path(name.as_str()), self.redirect_query()),
                 )
                 .finish(0, persistence),
-            Reply::Listing { len } if self.wants_json => ResponseHead::new(out, 200)
+            Reply::Listing { len } if self.reader == Reader::Program => ResponseHead::new(out, 200)
                 .header("Content-Type", listing::media_type(true))
                 .header("Vary", "Accept")
                 .finish(*len, persistence),

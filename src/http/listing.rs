@@ -6,14 +6,17 @@
 //! {"prefix":"d/","dirs":["d/sub/"],"files":[{"name":"d/a","size":1,"mtime":0}]}
 //! ```
 
-use super::page::html_listing;
+use super::page::Page;
 use crate::serve::terms::PlainFormat;
 use crate::serve::{ListingFormat, Piece};
 
 /// The format for a request that wants JSON (`true`) or HTML.
 pub fn format(json: bool) -> ListingFormat {
-    let plain: PlainFormat = if json { json_listing } else { html_listing };
-    Box::new(plain)
+    if json {
+        let plain: PlainFormat = json_listing;
+        return Box::new(plain);
+    }
+    Box::new(Page::default())
 }
 
 /// The media type of [`format`]'s output.

@@ -19,7 +19,8 @@ use time::OffsetDateTime;
 use time::macros::format_description;
 
 use super::request::url_path;
-use crate::serve::Piece;
+use crate::serve::terms::Format;
+use crate::serve::{Piece, Rights};
 
 /// The page's style, embedded: the page loads nothing from elsewhere.
 const STYLE: &str = concat!(include_str!("ui/page.css"), include_str!("ui/preview.css"));
@@ -66,12 +67,29 @@ fn sha256_source(text: &str) -> String {
     )
 }
 
+/// The listing as the web page: it offers only what the serve layer says
+/// the client may do here ([`Rights`], told before the walk).
+#[derive(Debug, Default)]
+pub struct Page {
+    rights: Rights,
+}
+
+impl Format for Page {
+    fn put(&mut self, prefix: &str, piece: Piece<'_>, out: &mut Vec<u8>) {
+        html_listing(prefix, self.rights, piece, out);
+    }
+
+    fn rights(&mut self, rights: Rights) {
+        self.rights = rights;
+    }
+}
+
 /// Appends `piece` of the listing of `prefix` (empty for the root, else
-/// ending in `/`) as HTML.
-pub fn html_listing(prefix: &str, piece: Piece<'_>, out: &mut Vec<u8>) {
+/// ending in `/`) as HTML, offering what `rights` allow.
+fn html_listing(prefix: &str, rights: Rights, piece: Piece<'_>, out: &mut Vec<u8>) {
     let mut text = String::new();
     match piece {
-        Piece::Start => start(prefix, &mut text),
+        Piece::Start => start(prefix, rights, &mut text),
         Piece::Directory { name, mtime, .. } => {
             let shown = html_escape(&name[prefix.len()..]);
             let _ = writeln!(
@@ -115,17 +133,59 @@ const ARCHIVES: &str = "<form class=\"archive\" method=\"get\" rel=\"nofollow\">
 <form class=\"archive\" method=\"get\" rel=\"nofollow\">\
 <input type=\"hidden\" name=\"format\" value=\"tar\"><button id=\"tar\" title=\"The folder as one .tar file\">.tar</button></form>";
 
-/// The head, the breadcrumbs, the tools (upload, archives) and the table's
-/// header, up to the first row.
-fn start(prefix: &str, text: &mut String) {
-    let title = html_escape(&format!("/{prefix}"));
+/// The page's head, up to `<body>`, titled `title` (escaped here).
+fn head(title: &str, text: &mut String) {
     let _ = write!(
         text,
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
 <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-<title>{title}</title><style>{STYLE}</style></head>\n\
-<body data-prefix=\"{}\">\n<header><nav class=\"crumbs\" aria-label=\"path\"><a href=\"/\">ferry</a>",
-        html_escape(prefix)
+<title>{}</title><style>{STYLE}</style></head>\n",
+        html_escape(title)
+    );
+}
+
+/// `<body>`'s attributes that tell the script what it may offer: the
+/// folder, `data-may` (`write`, `delete`: the [`Rights`] granted) and
+/// `data-read-only` on a read-only server.
+fn body_attributes(prefix: &str, rights: Rights) -> String {
+    let may: Vec<&str> = [(rights.write, "write"), (rights.delete, "delete")]
+        .into_iter()
+        .filter_map(|(granted, word)| granted.then_some(word))
+        .collect();
+    format!(
+        "data-prefix=\"{}\" data-may=\"{}\"{}",
+        html_escape(prefix),
+        may.join(" "),
+        if rights.read_only {
+            " data-read-only"
+        } else {
+            ""
+        }
+    )
+}
+
+/// The upload pickers and the new-folder button, for a client that may
+/// write here.
+const WRITE_TOOLS: &str = "<button type=\"button\" id=\"new-folder\" hidden>New folder</button>\
+<label class=\"button\">Upload files<input id=\"pick-files\" type=\"file\" multiple hidden></label>\
+<label class=\"button\">Upload folder<input id=\"pick-folder\" type=\"file\" webkitdirectory multiple hidden></label>";
+
+/// The filter box and what can be done with the rows ticked, shown by the
+/// script (they do nothing without it).
+const SELECTION: &str = "<input id=\"filter\" type=\"search\" placeholder=\"Filter (press /)\" aria-label=\"Filter this folder\" hidden>\
+<span id=\"selected\" hidden><span id=\"count\"></span> \
+<button type=\"button\" id=\"copy-links\">Copy link</button>\
+<button type=\"button\" id=\"download-selected\">Download</button>\
+<button type=\"button\" id=\"delete-selected\" hidden>Delete</button></span>";
+
+/// The head, the breadcrumbs, the tools (upload if `rights` allow,
+/// archives) and the table's header, up to the first row.
+fn start(prefix: &str, rights: Rights, text: &mut String) {
+    head(&format!("/{prefix}"), text);
+    let _ = write!(
+        text,
+        "<body {}>\n<header><nav class=\"crumbs\" aria-label=\"path\"><a href=\"/\">ferry</a>",
+        body_attributes(prefix, rights)
     );
     // One link per folder on the way: `a/b/` gives `ferry / a / b`.
     let mut upto = 0;
@@ -138,17 +198,42 @@ fn start(prefix: &str, text: &mut String) {
             html_escape(segment)
         );
     }
+    let tools = if rights.write { WRITE_TOOLS } else { "" };
     let _ = write!(
         text,
-        "</nav>\n<div class=\"tools\">{ARCHIVES}\
-<label class=\"button\">Upload files<input id=\"pick-files\" type=\"file\" multiple hidden></label>\
-<label class=\"button\">Upload folder<input id=\"pick-folder\" type=\"file\" webkitdirectory multiple hidden></label></div></header>\n\
-<main id=\"drop\"><p id=\"summary\"></p><div id=\"message\" role=\"alert\" hidden></div><div id=\"uploads\"></div>\n\
+        "</nav>\n<div class=\"tools\">{ARCHIVES}{tools}</div></header>\n\
+<main id=\"drop\"><div class=\"bar\"><p id=\"summary\"></p>{SELECTION}</div><div id=\"message\" role=\"alert\" hidden></div><div id=\"uploads\"></div>\n\
 <table id=\"listing\"><thead><tr><th data-key=\"name\">Name</th><th data-key=\"size\">Size</th><th data-key=\"mtime\">Modified</th><th></th></tr></thead>\n<tbody>\n",
     );
     if !prefix.is_empty() {
         text.push_str("<tr class=\"up\"><td class=\"n\"><a href=\"../\">../</a></td><td></td><td></td><td></td></tr>\n");
     }
+}
+
+/// A refusal (`status` 401, 403 or 404) as a page for a person: the
+/// interface's look, what happened in words, the server's reason, how to
+/// sign in (401), and a link to `back` (a URL, already encoded), shown as
+/// `shown`.
+pub fn refusal_page(status: u16, reason: &str, back: &str, shown: &str) -> String {
+    let (title, help) = match status {
+        401 => (
+            "Sign-in needed",
+            "<p>Sign in with <strong>any name</strong> and <strong>the token as the password</strong>: reload this page to be asked again.</p>",
+        ),
+        403 => ("Not permitted", ""),
+        _ => ("Not found", ""),
+    };
+    let mut text = String::new();
+    head(title, &mut text);
+    let _ = write!(
+        text,
+        "<body class=\"refused\"><header><nav class=\"crumbs\" aria-label=\"path\"><a href=\"/\">ferry</a></nav></header>\n<main><h1>{title}</h1><p id=\"reason\">{}</p>{help}\
+<p><a id=\"back\" href=\"{}\">Back to {}</a></p></main></body></html>\n",
+        html_escape(reason),
+        html_escape(back),
+        html_escape(shown)
+    );
+    text
 }
 
 /// A Unix time as `2026-11-21 13:00 UTC`, for a page read without
@@ -188,12 +273,12 @@ mod tests {
     #[test]
     fn breadcrumbs_link_every_folder_on_the_way() {
         let mut text = String::new();
-        start("a b/<c>/", &mut text);
+        start("a b/<c>/", Rights::default(), &mut text);
         assert!(text.contains("<a href=\"/\">ferry</a> / <a href=\"/a%20b/\">a b</a> / <a href=\"/a%20b/%3Cc%3E/\">&lt;c&gt;</a></nav>"), "{text}");
         assert!(text.contains("data-prefix=\"a b/&lt;c&gt;/\""));
         assert!(text.contains("href=\"../\""));
         let mut root = String::new();
-        start("", &mut root);
+        start("", Rights::default(), &mut root);
         assert!(!root.contains("href=\"../\""));
     }
 

@@ -79,6 +79,9 @@ pub struct HttpRequest {
     /// The client prefers JSON (`Accept: application/json`, or
     /// `?format=json` in the target).
     pub wants_json: bool,
+    /// A person reads the answer (`Accept` names `text/html`, as a
+    /// browser's navigation does): a refusal comes as a page.
+    pub wants_page: bool,
     /// A listing's target asks for the folder as an archive (`?tar` or
     /// `?format=tar`, `?zip` or `?format=zip`).
     pub wants_archive: Option<ArchiveFormat>,
@@ -138,6 +141,7 @@ pub fn interpret(head: &Head<'_>, resume: &Resume) -> Result<HttpRequest, Refuse
         if_modified_since: None,
         if_range: None,
         wants_json: false,
+        wants_page: false,
         wants_archive: None,
         search: None,
         checksum: None,
@@ -214,7 +218,8 @@ fn read_field<'a>(
         // Unreadable, it can match no version: the whole file is sent.
         request.if_range = Some(text().unwrap_or_default().to_owned());
     } else if is("accept") {
-        request.wants_json |= text().is_ok_and(accepts_json);
+        request.wants_json |= text().is_ok_and(|t| accepts(t, "application/json"));
+        request.wants_page |= text().is_ok_and(|t| accepts(t, "text/html"));
     } else if is("authorization") {
         request.token = Some(super::auth::token(value));
     } else {
@@ -259,8 +264,8 @@ fn hex_crc(digits: &[u8]) -> Option<u32> {
     u32::from_str_radix(std::str::from_utf8(digits).ok()?, 16).ok()
 }
 
-/// Whether an `Accept` value lists JSON with a non-zero weight.
-pub(super) fn accepts_json(accept: &str) -> bool {
+/// Whether an `Accept` value names `wanted` (not refused with `q=0`).
+pub(super) fn accepts(accept: &str, wanted: &str) -> bool {
     accept.split(',').any(|item| {
         let mut parts = item.split(';').map(str::trim);
         let media = parts.next().unwrap_or_default();
@@ -269,7 +274,7 @@ pub(super) fn accepts_json(accept: &str) -> bool {
                 .and_then(|q| q.parse::<f32>().ok())
                 .is_some_and(|q| q <= 0.0)
         });
-        media.eq_ignore_ascii_case("application/json") && !refused
+        media.eq_ignore_ascii_case(wanted) && !refused
     })
 }
 

@@ -198,10 +198,56 @@ pub(super) fn authorize_session(who: &Who, name: &str) -> Result<(), Failure> {
     }
 }
 
+/// What a client may do in one folder, as a listing tells it to the web
+/// page (which then offers only those actions): each flag is the grant
+/// check its operation meets in [`authorize`] (a name directly in the
+/// folder), and the read-only mode (`writable` false) takes away the
+/// writes, as [`super::admit`] does.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Rights {
+    /// It may list the folder.
+    pub read: bool,
+    /// It may create files and folders in it (upload, new folder, the
+    /// target of a rename).
+    pub write: bool,
+    /// It may delete what is in it (a rename needs this and `write`).
+    pub delete: bool,
+    /// The server is read-only (`--read-only`): nobody may write.
+    pub read_only: bool,
+}
+
+/// What `who` may do in the folder `prefix` (empty for the root, else
+/// ending in `/`) on a server that is `writable` or not.
+pub(super) fn rights(who: &Who, prefix: &str, writable: bool) -> Rights {
+    Rights {
+        read: who.may_list(prefix),
+        write: writable && who.allows(Perm::Write, prefix),
+        delete: writable && who.allows(Perm::Delete, prefix),
+        read_only: !writable,
+    }
+}
+
+/// The nearest folder above `name` (a file's or a folder's) that `who`
+/// may list: where a refused page sends its reader back to (the root if
+/// no other).
+pub(super) fn nearest_listable(who: &Who, name: &str) -> String {
+    let mut folder = name.trim_end_matches('/');
+    while let Some((up, _)) = folder.rsplit_once('/') {
+        let prefix = format!("{up}/");
+        if who.may_list(&prefix) {
+            return prefix;
+        }
+        folder = up;
+    }
+    String::new()
+}
+
 /// The refusal of `perm` on the name `subject`: 401 without a token, 403
 /// with one.
 pub(super) fn refusal(who: &Who, perm: Perm, subject: &str) -> Failure {
-    refusal_to(who, perm, &format!("{subject:?}"))
+    let mut failure = refusal_to(who, perm, &format!("{subject:?}"));
+    failure.back = Some(nearest_listable(who, subject));
+    failure
 }
 
 /// [`refusal`] in words: `what` says what may not be done to, as the

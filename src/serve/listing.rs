@@ -43,6 +43,9 @@ pub(super) fn list(
         Ok(permit) => permit,
         Err(failure) => return refuse(ctx, "LIST", prefix.as_str(), failure, Next::Request),
     };
+    let mut format = format;
+    let writable = super::check_writable(ctx.config).is_ok();
+    format.rights(super::access::rights(&who, prefix.as_str(), writable));
     let walk = move |ctx: &Ctx<'_>| {
         // Its place is given back when the walk ends, or is dropped unrun.
         let _permit = permit;

@@ -155,6 +155,10 @@ pub struct Failure {
     /// How loudly the server logs it, where the storage decided (a
     /// storage failure: see `storage::failure_level`); else by its kind.
     pub level: Option<log::Level>,
+    /// For a refusal by the grants: the nearest folder above the name
+    /// that the client may list (empty for the root), where a page for
+    /// people links back to.
+    pub back: Option<String>,
 }
 
 impl Failure {
@@ -164,6 +168,7 @@ impl Failure {
             kind,
             message: message.into(),
             level: None,
+            back: None,
         }
     }
 }

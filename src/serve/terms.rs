@@ -160,6 +160,9 @@ pub trait Format: fmt::Debug + std::marker::Send {
     /// off, or anonymous), told before the walk (S3's `Owner`: ferry
     /// keeps no owner per file).
     fn lister(&mut self, _name: Option<&str>) {}
+    /// What the client may do in the listed folder (the web page offers
+    /// only that), told before the walk begins.
+    fn rights(&mut self, _rights: super::Rights) {}
     /// What the walk should read for it beyond the pieces (`serve/props.rs`).
     fn wants(&self) -> Wants {
         Wants::default()

@@ -181,6 +181,38 @@ impl Browser {
         }
     }
 
+    /// Types `text` on the keyboard, into whatever has the focus (the
+    /// page's own shortcuts see it as a person's keys).
+    #[allow(dead_code)] // Not every test file that drives a browser types.
+    pub fn type_keys(&self, text: &str) {
+        let keys: Vec<Value> = text
+            .chars()
+            .flat_map(|ch| {
+                let key = ch.to_string();
+                [
+                    json!({"type": "keyDown", "value": key}),
+                    json!({"type": "keyUp", "value": key}),
+                ]
+            })
+            .collect();
+        let actions = json!({"actions": [{"type": "key", "id": "keyboard", "actions": keys}]});
+        self.session_call("POST", "/actions", Some(actions));
+    }
+
+    /// Saves what the window shows, `width` by `height` pixels, as a PNG
+    /// at `file` (for a person to look at).
+    #[allow(dead_code)] // Not every test file that drives a browser takes them.
+    pub fn screenshot(&self, width: u32, height: u32, file: &Path) {
+        use base64::Engine as _;
+        let rect = json!({ "width": width, "height": height });
+        self.session_call("POST", "/window/rect", Some(rect));
+        let png = self.session_call("GET", "/screenshot", None);
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(png.as_str().expect("a screenshot"))
+            .expect("base64");
+        std::fs::write(file, bytes).expect("the screenshot written");
+    }
+
     fn path(&self, rest: &str) -> String {
         format!("/session/{}{rest}", self.session)
     }

@@ -7,6 +7,21 @@
 // body.dataset.state is "busy" while
 // requests run and "idle" otherwise (the browser test waits on it).
 //
+// It offers only what the server says the client may do here: <body>'s
+// data-may ("write", "delete") and data-read-only come from the serve
+// layer's grant check (src/serve/access.rs, Rights), never worked out
+// here.
+//
+// Hooks for the scripts concatenated after this one (page.rs, SCRIPT):
+//   ferry.rights       {read, write, delete, readOnly} in this folder
+//   ferry.refresh()    the listing again from the server, in place
+//   ferry.report(name, status, reason)  a failure shown in words
+//                      (`ten.bin: not enough space on the server (507)`)
+//   ferry.selection()  the names (data-name) of the rows ticked
+//   ferry.send(method, url, {headers, body})  one request, counted in
+//                      body.dataset.state; resolves {status, text, header}
+//   ferry.urlOf(name)  a name's URL path
+//
 // Uploads go through the server's tus 1.0.0 dialect (docs/http.md,
 // "Resumable uploads (tus)"), in 8 MiB PATCHes, so one cut off by a
 // dropped connection, a server restart or a closed lid goes on from the
@@ -29,8 +44,16 @@
   const sorting = { key: 'name', order: 1 };
   let tbody = document.querySelector('#listing tbody');
   let running = 0;
-  // What folders.js and search.js build on; folderRow: what each adds to a folder's row.
-  const ferry = window.ferry = { prefix, send, say, explain, refresh, urlOf, humanSize, folderRow: [] };
+  const may = (body.dataset.may || '').split(' ');
+  const rights = {
+    read: true, write: may.includes('write'), delete: may.includes('delete'),
+    readOnly: 'readOnly' in body.dataset,
+  };
+  // The hooks above, for the scripts after this one; also what folders.js
+  // and search.js build on (folderRow: what each adds to a folder's row).
+  const ferry = window.ferry = {
+    prefix, rights, send, say, explain, refresh, report, selection, urlOf, humanSize, folderRow: [],
+  };
 
   const units = ['KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB'];
   function humanSize(n) {
@@ -66,7 +89,7 @@
     // The server's one-line reason, without the status line it starts with.
     const reason = (text || '').trim().replace(/^\d{3}( [A-Za-z -]+)?: */, '');
     if (status === 0) return what + ': the server could not be reached';
-    if (status === 401) return what + ': not signed in (reload the page to sign in)';
+    if (status === 401) return what + ': not signed in (reload the page to sign in: any name, the token as password)';
     if (status === 403) return what + ': not permitted (' + (reason || 'forbidden') + ')';
     const meaning = MEANINGS[status] || (status >= 500 ? 'the server failed' : 'refused');
     const why = reason && (REASON_MATTERS.has(status) || !MEANINGS[status]) ? ': ' + reason : '';
@@ -104,6 +127,7 @@
   function decorate() {
     let dirs = 0, files = 0, bytes = 0;
     for (const row of rows()) {
+      tickbox(row);
       const size = Number(row.dataset.size);
       const when = new Date(Number(row.dataset.mtime) * 1000);
       const cells = row.cells;
@@ -127,11 +151,18 @@
       cells[1].textContent = humanSize(size);
       cells[1].title = size + ' bytes';
       const name = row.dataset.name;
-      cells[3].replaceChildren(button('Rename', () => rename(name)), button('Delete', () => remove(name)));
+      const actions = [];
+      // A rename is a delete of the old name and a write of the new.
+      if (rights.write && rights.delete) actions.push(button('Rename', () => rename(name)));
+      if (rights.delete) actions.push(button('Delete', () => remove(name)));
+      cells[3].replaceChildren(...actions);
     }
     const plural = (n, word) => n + ' ' + word + (n === 1 ? '' : 's');
-    summary.textContent = plural(dirs, 'folder') + ', ' + plural(files, 'file') + ', ' + humanSize(bytes);
+    summary.textContent = plural(dirs, 'folder') + ', ' + plural(files, 'file') + ', ' + humanSize(bytes) +
+      (rights.readOnly ? ' \u00b7 read-only server' : '');
     sort();
+    narrow();
+    ticked();
   }
   function button(label, action) {
     const b = document.createElement('button');
@@ -169,7 +200,9 @@
   // The listing again, from the server, in place. (XMLHttpRequest, not
   // fetch: fetch refuses a page opened as http://user:token@host/.)
   async function refresh() {
-    const answer = await send('GET', location.pathname, { headers: { Accept: 'text/html' } });
+    // No `Accept: text/html`: a refusal comes as one line of text to
+    // explain, not as the page a person's navigation gets.
+    const answer = await send('GET', location.pathname);
     if (answer.status !== 200) { say(explain('Refresh', answer.status, answer.text)); return; }
     const page = new DOMParser().parseFromString(answer.text, 'text/html');
     const fresh = page.querySelector('#listing tbody');
@@ -179,7 +212,7 @@
   async function remove(name) {
     if (!confirm('Delete ' + name + '?')) return;
     const answer = await send('DELETE', urlOf(name));
-    if (answer.status >= 200 && answer.status < 300) say('Deleted ' + name, true);
+    if (succeeded(answer)) say('Deleted ' + name, true);
     else say(explain('Delete ' + name, answer.status, answer.text));
     await refresh();
   }
@@ -189,10 +222,135 @@
     if (!wanted) return;
     const target = wanted.startsWith('/') ? wanted.slice(1) : prefix + wanted;
     const answer = await send('MOVE', urlOf(name), { headers: { Destination: urlOf(target) } });
-    if (answer.status >= 200 && answer.status < 300) say('Renamed ' + name + ' to ' + target, true);
+    if (succeeded(answer)) say('Renamed ' + name + ' to ' + target, true);
     else say(explain('Rename ' + name, answer.status, answer.text));
     await refresh();
   }
+
+  function succeeded(answer) { return answer.status >= 200 && answer.status < 300 && answer.status !== 207; }
+  // What a folder's DELETE left (its 207 multistatus): `name: reason`
+  // for each member that stayed.
+  function leftovers(answer) {
+    const xml = new DOMParser().parseFromString(answer.text, 'application/xml');
+    return Array.from(xml.getElementsByTagNameNS('DAV:', 'response'), (r) => {
+      const href = r.getElementsByTagNameNS('DAV:', 'href')[0];
+      const why = r.getElementsByTagNameNS('DAV:', 'responsedescription')[0];
+      return decodeURIComponent(href ? href.textContent : '?').slice(1) + ': ' + (why ? why.textContent : 'left');
+    });
+  }
+
+  // New folder: WebDAV's MKCOL, which the HTTP listener serves.
+  const newFolder = document.getElementById('new-folder');
+  if (newFolder && rights.write) {
+    newFolder.hidden = false;
+    newFolder.addEventListener('click', async () => {
+      const wanted = prompt('Name of the new folder in /' + prefix);
+      if (!wanted) return;
+      const name = prefix + wanted.replace(/^\/+|\/+$/g, '') + '/';
+      const answer = await send('MKCOL', urlOf(name));
+      if (succeeded(answer)) say('Made ' + name, true);
+      else say(explain('New folder ' + name, answer.status, answer.text));
+      await refresh();
+    });
+  }
+
+  // Multi-select: a box per row and one for all the rows shown; with
+  // some ticked, Download (one by one: the server zips folders, not a
+  // selection) and Delete (one request each, folders with all in them).
+  const selectedBar = document.getElementById('selected');
+  const deleteSelected = document.getElementById('delete-selected');
+  const all = document.createElement('input');
+  all.type = 'checkbox';
+  all.setAttribute('aria-label', 'Select all');
+  all.addEventListener('click', (e) => e.stopPropagation());
+  all.addEventListener('change', () => {
+    for (const row of rows()) if (!row.hidden) row.querySelector('input.pick').checked = all.checked;
+    ticked();
+  });
+  document.querySelector('th[data-key=name]').prepend(all);
+  deleteSelected.hidden = !rights.delete;
+  function tickbox(row) {
+    const box = document.createElement('input');
+    box.type = 'checkbox';
+    box.className = 'pick';
+    box.setAttribute('aria-label', 'Select ' + row.dataset.name);
+    box.addEventListener('change', ticked);
+    row.cells[0].prepend(box);
+  }
+  function selection() {
+    return rows().filter((row) => row.querySelector('input.pick:checked')).map((row) => row.dataset.name);
+  }
+  function ticked() {
+    const names = selection();
+    selectedBar.hidden = names.length === 0;
+    document.getElementById('count').textContent = names.length + ' selected';
+    const shown = rows().filter((row) => !row.hidden);
+    all.checked = shown.length > 0 && shown.every((row) => row.querySelector('input.pick').checked);
+  }
+  deleteSelected.addEventListener('click', async () => {
+    const names = selection();
+    const folders = names.filter((n) => n.endsWith('/')).length;
+    if (!confirm('Delete ' + names.length + (names.length === 1 ? ' item' : ' items') +
+      (folders ? ' (folders with everything in them)' : '') + '?')) return;
+    const failures = [];
+    for (const name of names) {
+      const answer = await send('DELETE', urlOf(name));
+      if (answer.status === 207) failures.push(...leftovers(answer));
+      else if (!succeeded(answer)) failures.push(explain(name, answer.status, answer.text));
+    }
+    if (failures.length) say('Not deleted:\n' + failures.join('\n'));
+    else say('Deleted ' + names.length + (names.length === 1 ? ' item' : ' items'), true);
+    await refresh();
+  });
+  document.getElementById('download-selected').addEventListener('click', () => {
+    for (const name of selection()) {
+      const link = document.createElement('a');
+      link.href = urlOf(name) + (name.endsWith('/') ? '?zip' : '');
+      link.download = '';
+      link.click();
+    }
+  });
+
+  // The filter: the rows whose name holds what is typed (any case); `/`
+  // anywhere but in a text field goes to it.
+  const filter = document.getElementById('filter');
+  filter.hidden = false;
+  function narrow() {
+    const wanted = filter.value.trim().toLowerCase();
+    for (const row of rows()) {
+      const own = row.dataset.name.slice(prefix.length).toLowerCase();
+      row.hidden = wanted !== '' && !own.includes(wanted);
+    }
+  }
+  filter.addEventListener('input', () => { narrow(); ticked(); });
+  // Keys: `/` to the filter; from it or from a row, the arrows move
+  // through the rows shown (Enter opens one: its link has the focus).
+  document.addEventListener('keydown', (e) => {
+    const focused = document.activeElement;
+    const typing = /^(INPUT|TEXTAREA|SELECT)$/.test(focused.tagName);
+    if (e.key === '/' && !typing && !e.ctrlKey && !e.metaKey && !e.altKey) { e.preventDefault(); filter.focus(); }
+    if (e.key === 'Escape' && focused === filter) { filter.value = ''; narrow(); ticked(); }
+    if (e.key !== 'ArrowDown' && e.key !== 'ArrowUp') return;
+    const links = Array.from(tbody.querySelectorAll('tr:not([hidden]) td.n a'));
+    const at = links.indexOf(focused);
+    if (at < 0 && focused !== filter) return;
+    e.preventDefault();
+    const next = at < 0 ? 0 : at + (e.key === 'ArrowDown' ? 1 : -1);
+    if (next < 0) filter.focus();
+    else if (links[next]) links[next].focus();
+  });
+
+  // Share: the ticked items' addresses, to the clipboard where the
+  // browser allows (a secure origin), else shown to be copied by hand.
+  document.getElementById('copy-links').addEventListener('click', async () => {
+    const links = selection().map((name) => location.origin + urlOf(name)).join('\n');
+    try {
+      await navigator.clipboard.writeText(links);
+      say('Copied: ' + links, true);
+    } catch (_) {
+      prompt('Copy the address', links);
+    }
+  });
 
   // tus, as much of it as the page needs. A file is created with a POST to
   // its folder's URL (filename and mtime in Upload-Metadata), then sent in
@@ -403,8 +561,11 @@
       upload(items);
     });
   }
-  picked(document.getElementById('pick-files'), (file) => file.name);
-  picked(document.getElementById('pick-folder'), (file) => file.webkitRelativePath || file.name);
+  // The pickers are there only where the client may write.
+  const pickFiles = document.getElementById('pick-files');
+  const pickFolder = document.getElementById('pick-folder');
+  if (pickFiles) picked(pickFiles, (file) => file.name);
+  if (pickFolder) picked(pickFolder, (file) => file.webkitRelativePath || file.name);
 
   // Drag and drop, dropped folders included (walked with webkitGetAsEntry).
   const drop = document.getElementById('drop');
@@ -413,6 +574,10 @@
   drop.addEventListener('drop', async (e) => {
     e.preventDefault();
     drop.classList.remove('dragging');
+    if (!rights.write) {
+      say(explain('Upload', 403, rights.readOnly ? 'the server is read-only' : 'no uploads here with this token'));
+      return;
+    }
     const entries = Array.from(e.dataTransfer.items || [], (item) => item.webkitGetAsEntry && item.webkitGetAsEntry()).filter(Boolean);
     const items = [];
     if (entries.length === 0) {
@@ -435,6 +600,8 @@
       for (const child of batch) await walk(child, path + entry.name + '/', items);
     }
   }
+
+  function report(name, status, reason) { say(explain(name, status, reason)); }
 
   body.dataset.state = 'idle';
   decorate();

@@ -291,7 +291,7 @@ impl Fields {
                 fields.token = Some(super::auth::token(value));
             } else if name.eq_ignore_ascii_case("accept") {
                 let text = std::str::from_utf8(value).unwrap_or_default();
-                fields.json |= super::request::accepts_json(text);
+                fields.json |= super::request::accepts(text, "application/json");
             }
         }
         fields
