@@ -1,12 +1,16 @@
 //! The S3 listener over real sockets: each operation's answer and its
 //! errors (the XML parsed), grants per operation, requests that are
 //! unsigned, signed with a wrong secret or an unknown key, or whose body
-//! is not the one signed (nothing stored), and objects seen through
+//! is not the one signed (nothing stored), a big PUT cut mid-body
+//! (nothing stored, the old object whole), and objects seen through
 //! HTTP and the other way round.
 
 #[path = "support/binary.rs"]
 mod binary;
 mod support;
+
+use std::io::Write as _;
+use std::net::TcpStream;
 
 use md5::{Digest as _, Md5};
 use support::http::{bearer, exchange};
@@ -269,6 +273,14 @@ fn unsigned_unknown_and_wrongly_signed_requests_store_nothing() {
         (answer.status, code(&answer)),
         (403, "RequestTimeTooSkewed".into())
     );
+    let mut ahead = me.clone();
+    ahead.skew = 16 * 60;
+    let answer = ahead.simple(s.s3, "PUT", "/bkt/k", b"data");
+    assert_eq!(
+        (answer.status, code(&answer)),
+        (403, "RequestTimeTooSkewed".into()),
+        "a clock ahead too"
+    );
     let mut early = me.clone();
     early.skew = 14 * 60;
     assert_eq!(
@@ -323,6 +335,38 @@ fn a_body_that_is_not_the_one_signed_or_its_md5_stores_nothing() {
     );
     assert_eq!(answer.status, 200);
     assert_eq!(s.server.settled_files_on_disk(), ["bkt/k"]);
+}
+
+#[test]
+fn a_50_mib_put_cut_mid_body_leaves_nothing_and_the_old_object_whole() {
+    let s = owner();
+    let me = &s.signers[0];
+    assert_eq!(me.simple(s.s3, "PUT", "/bkt", b"").status, 200);
+    assert_eq!(me.simple(s.s3, "PUT", "/bkt/old", b"kept").status, 200);
+    let body = support::pattern(50 << 20, 4);
+    for (key, payload) in [("new", Payload::Signed), ("old", Payload::Unsigned)] {
+        let path = format!("/bkt/{key}");
+        let (target, lines) = me.signed("PUT", (&path, &[]), &[], &body, payload);
+        let mut stream = TcpStream::connect(s.s3).unwrap();
+        write!(
+            stream,
+            "PUT {target} HTTP/1.1\r\nContent-Length: {}\r\n{lines}\r\n",
+            body.len()
+        )
+        .unwrap();
+        // 20 MiB of the 50: far more than the connection buffers, so the
+        // body is on its way to a temp file when the connection goes.
+        stream.write_all(&body[..20 << 20]).unwrap();
+        assert!(!support::temp_files(s.server.root.path()).is_empty());
+        drop(stream);
+        assert_eq!(s.server.settled_files_on_disk(), ["bkt/old"], "{key}");
+    }
+    let old = me.simple(s.s3, "GET", "/bkt/old", b"");
+    assert_eq!((old.status, old.body.as_slice()), (200, &b"kept"[..]));
+    assert_eq!(
+        old.header("ETag"),
+        Some(format!("\"{}\"", md5_hex(b"kept")).as_str())
+    );
 }
 
 #[test]

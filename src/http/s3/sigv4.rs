@@ -260,21 +260,35 @@ mod tests {
     /// region us-east-1, 2015-08-30T12:36:00Z): the request as sent, the
     /// canonical request and the signature it must give.
     fn check(request: &str, canonical: &str, signature: &str) {
+        let credential = "AKIDEXAMPLE/20150830/us-east-1/service/aws4_request";
+        let vector = (SECRET, credential, "20150830T123600Z");
+        check_signed(vector, request, canonical, EMPTY, signature);
+    }
+
+    /// A request signed with `(secret, credential, x-amz-date)`, whose
+    /// body hashes to `payload`, must make `canonical` and `signature`.
+    fn check_signed(
+        (secret, credential, date): (&str, &str, &str),
+        request: &str,
+        canonical: &str,
+        payload: &str,
+        signature: &str,
+    ) {
         let raw = format!("{}\r\n\r\n", request.replace('\n', "\r\n"));
         let parsed = message::parse(
             raw.as_bytes(),
             |_| false,
             |head, _| {
                 let auth = format!(
-                    "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, \
+                    "AWS4-HMAC-SHA256 Credential={credential}, \
                  SignedHeaders={}, Signature={signature}",
                     canonical.lines().rev().nth(1).unwrap_or_default()
                 );
                 let auth = authorization(&auth).map_err(|(_, m)| (400, m.to_owned()))?;
-                let made = canonical_request(head, &auth.signed_headers, EMPTY);
+                let made = canonical_request(head, &auth.signed_headers, payload);
                 assert_eq!(made, canonical, "{request}");
-                let sts = string_to_sign("20150830T123600Z", &auth.scope, &made);
-                let key = sigv4::signing_key(SECRET, &auth.scope);
+                let sts = string_to_sign(date, &auth.scope, &made);
+                let key = sigv4::signing_key(secret, &auth.scope);
                 assert!(sigv4::verify(&key, &sts, &auth.signature), "{request}");
                 Ok(())
             },
@@ -336,6 +350,71 @@ mod tests {
         ];
         for (request, canonical, signature) in vectors {
             check(request, &format!("{canonical}{EMPTY}"), signature);
+        }
+    }
+
+    /// The four examples of S3's own page, "Signature Calculations for the
+    /// Authorization Header: Transferring Payload in a Single Chunk" (key
+    /// AKIAIOSFODNN7EXAMPLE, bucket examplebucket, 2013-05-24): GetObject
+    /// with a Range, PutObject of a key with `$` and a signed payload, GET
+    /// of a bucket's `?lifecycle` (a query key with no value) and
+    /// ListObjects with `max-keys` and `prefix`; the signatures are the
+    /// page's.
+    #[test]
+    fn the_s3_documentation_examples() {
+        let secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+        let credential = "AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request";
+        let vector = (secret, credential, "20130524T000000Z");
+        let host = "Host: examplebucket.s3.amazonaws.com";
+        let put_payload = "44ce7dd67c959e0d3524ffac1771dfbba87d2b6b4b4e99e42034a8b803f8b072";
+        let amz = format!("x-amz-content-sha256:{EMPTY}\nx-amz-date:20130524T000000Z");
+        let get = (
+            format!("GET /test.txt HTTP/1.1\n{host}\nRange: bytes=0-9\n{amz}"),
+            format!(
+                "GET\n/test.txt\n\nhost:examplebucket.s3.amazonaws.com\nrange:bytes=0-9\n{amz}\n\n\
+                 host;range;x-amz-content-sha256;x-amz-date\n{EMPTY}"
+            ),
+            EMPTY,
+            "f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41",
+        );
+        let put = (
+            format!(
+                "PUT /test$file.text HTTP/1.1\n{host}\nDate: Fri, 24 May 2013 00:00:00 GMT\n\
+                 x-amz-date: 20130524T000000Z\nx-amz-storage-class: REDUCED_REDUNDANCY\n\
+                 x-amz-content-sha256: {put_payload}"
+            ),
+            format!(
+                "PUT\n/test%24file.text\n\ndate:Fri, 24 May 2013 00:00:00 GMT\n\
+                 host:examplebucket.s3.amazonaws.com\nx-amz-content-sha256:{put_payload}\n\
+                 x-amz-date:20130524T000000Z\nx-amz-storage-class:REDUCED_REDUNDANCY\n\n\
+                 date;host;x-amz-content-sha256;x-amz-date;x-amz-storage-class\n{put_payload}"
+            ),
+            put_payload,
+            "98ad721746da40c64f1a55b78f14c238d841ea1380cd77a1b5971af0ece108bd",
+        );
+        let bucket = |query: &str, canonical_query: &str, signature| {
+            (
+                format!("GET /?{query} HTTP/1.1\n{host}\n{amz}"),
+                format!(
+                    "GET\n/\n{canonical_query}\nhost:examplebucket.s3.amazonaws.com\n{amz}\n\n\
+                     host;x-amz-content-sha256;x-amz-date\n{EMPTY}"
+                ),
+                EMPTY,
+                signature,
+            )
+        };
+        let lifecycle = bucket(
+            "lifecycle",
+            "lifecycle=",
+            "fea454ca298b7da1c68078a5d1bdbfbbe0d65c699e0f91ac7a200a0136783543",
+        );
+        let list = bucket(
+            "max-keys=2&prefix=J",
+            "max-keys=2&prefix=J",
+            "34b48302e7b5fa45bde8084f4b7868a86f0a534bc59db6670ed5711ef69dc6f7",
+        );
+        for (request, canonical, payload, signature) in [get, put, lifecycle, list] {
+            check_signed(vector, &request, &canonical, payload, signature);
         }
     }
 

@@ -1,0 +1,365 @@
+#!/usr/bin/env bash
+# benches/s3.sh: the S3 listener against ferry's own HTTP (issue 29,
+# "Measure it"), on 127.0.0.1, one server with --listen, --http and --s3
+# and --workers 1, a token with an S3 key.
+#
+#   benches/s3.sh [--quick] [--reps N] [--size BYTES] [--requests N]
+#                 [--keys N] [--layouts "flat folders"] [--multipart BYTES|auto|none]
+#                 [--no-callgrind]
+#
+#   1. 1 GiB PutObject and GetObject against HTTP PUT and GET, N
+#      interleaved repetitions (default 5; the order alternates), the root
+#      on disk (S3_TMPDIR, default /var/tmp). The client is curl for both:
+#      `curl -T` with `Authorization: Bearer` and with `--aws-sigv4`
+#      (UNSIGNED-PAYLOAD: the server still computes the MD5 for the ETag).
+#      boto3's put_object/get_object (signed payload over HTTP, with its
+#      CRC-32: the SHA-256 and the CRC-32 checked by the server too) is a
+#      third contender, to show which client is the bottleneck. Each
+#      transfer: wall time, the client's CPU (getrusage of the command) and
+#      the server's (utime+stime of all its threads, /proc/<pid>/stat);
+#      every stored file compared with the source (cmp). Target: S3 ≥ 0.9×
+#      HTTP, the ratio taken within each repetition, median.
+#   2. 4 KiB GetObject: the server's CPU per request, against HTTP GET with
+#      a token (and anonymous), REQUESTS GETs (default 20000) on one
+#      keep-alive connection from benches/s3_client.py (the same socket
+#      code, only the head differs: SigV4 in the header, signed anew for
+#      every request), N interleaved repetitions, the root on a tmpfs
+#      (/dev/shm). Then, unless --no-callgrind or valgrind is missing, the
+#      exact figure: instructions per request under callgrind (1000 and
+#      2000 requests, the difference over 1000; benches/callgrind.sh's
+#      method). Target: S3 ≤ 1.3× HTTP.
+#   3. ListObjectsV2 of KEYS keys (default 100000) paged through (1000 a
+#      page, continuation-token), flat (one folder) and in folders of 1000,
+#      each on a fresh server: total time, pages, server CPU and peak RSS
+#      (VmHWM, start-up included). Target: peak RSS < 64 MiB.
+#   4. A multipart upload with 64 MiB parts through the AWS CLI
+#      (benches/s3_multipart.sh): `auto` (the default) is 10 GiB when the
+#      work folder's file system has ≥ 30 GB free, else 3 GiB (said in the
+#      output); the server's VmRSS sampled during it. Runs last; its data
+#      goes right after.
+#
+# Figures are medians (range in brackets); a markdown table comes last on
+# standard output, progress to standard error. The machine's load average
+# is printed at the start and the end: the ratios are taken within one run
+# so that a busy machine moves both sides. --quick: 1 repetition, 256 MiB,
+# 5000 requests, 20000 keys, no multipart. Bounded by a watchdog
+# (S3_MAX_SECONDS, default 3600); servers and data go on exit.
+# FERRY_BIN, CARGO_TARGET_DIR: as for compare.sh.
+
+set -euo pipefail
+shopt -s inherit_errexit
+
+SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$SCRIPT_DIR/.." && pwd)
+CLIENT="$SCRIPT_DIR/s3_client.py"
+NAME=s3.sh
+STARTED=$SECONDS
+# shellcheck source=benches/lib.sh
+source "$SCRIPT_DIR/lib.sh"
+
+QUICK=0 NREPS="" SIZE="" REQUESTS="" KEYS="" MULTIPART="" CALLGRIND=1 LAYOUTS="flat folders"
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --quick) QUICK=1 ;;
+    --reps) NREPS=${2:?}; shift ;;
+    --size) SIZE=${2:?}; shift ;;
+    --requests) REQUESTS=${2:?}; shift ;;
+    --keys) KEYS=${2:?}; shift ;;
+    --multipart) MULTIPART=${2:?}; shift ;;
+    --no-callgrind) CALLGRIND=0 ;;
+    --layouts) LAYOUTS=${2:?}; shift ;;
+    -h | --help) sed -n '2,/^$/p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) die "unknown argument: $1 (try --help)" ;;
+  esac
+  shift
+done
+if [[ $QUICK -eq 1 ]]; then
+  NREPS=${NREPS:-1} SIZE=${SIZE:-$((256 << 20))} REQUESTS=${REQUESTS:-5000}
+  KEYS=${KEYS:-20000} MULTIPART=${MULTIPART:-none}
+else
+  NREPS=${NREPS:-5} SIZE=${SIZE:-$((1 << 30))} REQUESTS=${REQUESTS:-20000}
+  KEYS=${KEYS:-100000} MULTIPART=${MULTIPART:-auto}
+fi
+command -v curl >/dev/null || die "curl not found"
+command -v valgrind >/dev/null || CALLGRIND=0
+BOTO3=0
+python3 -c 'import boto3' 2>/dev/null && BOTO3=1
+
+SERVER="" SHM=""
+PID_VARS=(SERVER)
+# shellcheck disable=SC2317 # run by cleanup
+release() { [[ -z $SHM ]] || rm -rf -- "$SHM"; }
+WORK=$(mktemp -d "${S3_TMPDIR:-/var/tmp}/ferry-s3.XXXXXX")
+clean_up_at_exit "${S3_MAX_SECONDS:-3600}"
+SHM=$(mktemp -d "$([[ $(stat -f -c %T /dev/shm) == tmpfs ]] && echo /dev/shm || echo "$WORK")/ferry-s3.XXXXXX")
+find_ferry
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+say "work folders $WORK ($(stat -f -c %T "$WORK")) and $SHM ($(stat -f -c %T "$SHM")); load $LOAD_START"
+
+# A token with an S3 key; HTTP uses the token, S3 the key.
+eval "$("$FERRY" token add bench --tokens "$WORK/tokens" --grant read:/ --grant write:/ \
+  --grant delete:/ --s3 | grep -E '^(FERRY_TOKEN|AWS_)')"
+KEY="$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY"
+
+# serve <root> [flags...]: a fresh server on the root (the one before stopped).
+serve() {
+  local root=$1
+  shift
+  stop_pid "$SERVER"
+  { read -r FERRY_PORT; read -r HTTP_PORT; read -r S3_PORT; } < <(free_ports 3)
+  "$FERRY" serve --root "$root" \
+    --listen "127.0.0.1:$FERRY_PORT" --http "127.0.0.1:$HTTP_PORT" \
+    --s3 "127.0.0.1:$S3_PORT" --tokens "$WORK/tokens" --workers 1 --no-access-log "$@" \
+    >>"$WORK/server.log" 2>&1 &
+  SERVER=$!
+  listening "$S3_PORT" && listening "$HTTP_PORT"
+}
+
+# listening <port>: waits until something accepts on it while the server
+# lives: its start-up sweep walks the root, slow with 100,000 files on a
+# busy machine (wait_port's 10 s are not enough).
+listening() {
+  local i
+  for ((i = 0; i < 1200; i++)); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    kill -0 "$SERVER" 2>/dev/null || { tail -5 "$WORK/server.log" >&2; die "the server exited"; }
+    sleep 0.1
+  done
+  die "nothing listens on 127.0.0.1:$1 after 120 s"
+}
+
+# timed <json var> command...: one run of a client, through s3_client.py.
+timed() {
+  local var=$1 json
+  shift
+  json=$(python3 "$CLIENT" timed --pid "$SERVER" -- "$@")
+  printf -v "$var" '%s' "$json"
+}
+
+# ------------------------------------------------------------ reports
+# Each section's table goes out as soon as it is measured, so that a run
+# cut short still says what it measured.
+
+ratio() { ratio_of "${SEC[$1]}" "${SEC[$2]}"; } # seconds a / seconds b: b's throughput / a's
+# per <expression of x> <values>: the expression of each value, as spread.
+per() {
+  local expr=$1 x v=()
+  for x in $2; do v+=("$(calc "${expr//x/$x}" 3)"); done
+  spread 2 "${v[@]}"
+}
+gbps() { per "$SIZE / 1e9 / x" "${SEC[$1]}"; }
+per_gib() { per "x * 1073741824 / $SIZE" "$1"; }
+
+report_1() {
+  echo
+  echo "### 1. $((SIZE >> 20)) MiB, $NREPS repetitions, root on $(stat -f -c %T "$WORK"), load average $(cut -d" " -f1-3 /proc/loadavg)"
+  echo
+  echo "| transfer | GB/s | server CPU s/GiB | client CPU s/GiB | throughput / HTTP's |"
+  echo "|---|---|---|---|---|"
+  for op in put get; do
+    for kind in "${KINDS[@]}"; do
+      r="—"
+      [[ $kind != http ]] && r="$(ratio "$op-http" "$op-$kind")"
+      echo "| $op $kind | $(gbps "$op-$kind") | $(per_gib "${CPU[$op-$kind]}") | $(per_gib "${CCPU[$op-$kind]}") | $r |"
+    done
+  done
+  for op in put get; do
+    r=$(ratio_of "${SEC[$op-http]}" "${SEC[$op-s3]}")
+    echo
+    echo "S3 $op (curl) / HTTP $op throughput: $r (target ≥ 0.9: $(verdict "$r >= 0.9"))"
+  done
+}
+
+report_2() {
+  echo
+  echo "### 2. 4 KiB GET, $REQUESTS requests a run, root on $(stat -f -c %T "$SHM"), load average $(cut -d" " -f1-3 /proc/loadavg)"
+  echo
+  echo "| GET | server µs/request | / HTTP with token |"
+  echo "|---|---|---|"
+  for kind in anonymous token s3; do
+    echo "| $kind | $(per x "${US[$kind]}") | $(ratio_of "${US[$kind]}" "${US[token]}") |"
+  done
+  r=$(ratio_of "${US[s3]}" "${US[token]}")
+  echo
+  echo "S3 / HTTP (token) CPU per request: $r (target ≤ 1.3: $(verdict "$r <= 1.3"))"
+  if [[ $CALLGRIND -eq 1 ]]; then
+    r=$(calc "${INSNS[s3]} / ${INSNS[token]}" 2)
+    echo
+    echo "callgrind, instructions per request: HTTP GET with token ${INSNS[token]}, S3 GetObject ${INSNS[s3]}: $r (target ≤ 1.3: $(verdict "$r <= 1.3"))"
+  fi
+}
+
+report_3() {
+  echo
+  echo "### 3. ListObjectsV2 of $KEYS keys, 1000 a page, root on $(stat -f -c %T "$WORK"), load average $(cut -d" " -f1-3 /proc/loadavg)"
+  echo
+  echo "| layout | seconds | pages | server CPU s | RSS before | peak RSS (VmHWM) | < 64 MiB |"
+  echo "|---|---|---|---|---|---|---|"
+  for layout in $LAYOUTS; do echo "| $layout | ${LIST[$layout]} |"; done
+}
+
+report_4() {
+  if [[ -n $MP_TABLE ]]; then
+    echo
+    echo "### 4. multipart upload (aws s3 cp, 64 MiB parts)"
+    echo
+    echo "$MP_TABLE"
+  fi
+}
+
+# ------------------------------------------------------------ 1. 1 GiB
+
+say "1. $SIZE bytes: PUT and GET, HTTP against S3 (curl), $NREPS repetitions"
+mkdir -p "$WORK/root/bench"
+head -c "$SIZE" /dev/urandom >"$WORK/src.bin"
+serve "$WORK/root"
+HTTP_URL=http://127.0.0.1:$HTTP_PORT/bench
+S3_URL=http://127.0.0.1:$S3_PORT/bench
+# curl before 8.x signs no x-amz-content-sha256 by itself, which S3 requires.
+SIGV4=(--aws-sigv4 "aws:amz:us-east-1:s3" --user "$KEY" -H "x-amz-content-sha256: UNSIGNED-PAYLOAD")
+BEARER=(-H "Authorization: Bearer $FERRY_TOKEN")
+boto3_call() { # put|get key
+  python3 "$CLIENT" boto3 "$1" --port "$S3_PORT" --pid "$SERVER" --key "$KEY" --name "$2" \
+    --file "$WORK/src.bin"
+}
+declare -A SEC CPU CCPU
+record() { # kind json: appends its figures
+  SEC[$1]+="$(jget <(echo "$2") seconds) "
+  CPU[$1]+="$(jget <(echo "$2") server_cpu) "
+  CCPU[$1]+="$(jget <(echo "$2") client_cpu) "
+}
+one_put() { # kind
+  local j
+  case $1 in
+    http) timed j curl -sS --fail -T "$WORK/src.bin" "${BEARER[@]}" "$HTTP_URL/http.bin" ;;
+    s3) timed j curl -sS --fail -T "$WORK/src.bin" "${SIGV4[@]}" "$S3_URL/s3.bin" ;;
+    boto3) j=$(boto3_call put boto3.bin) ;;
+  esac
+  record "put-$1" "$j"
+  cmp -s "$WORK/src.bin" "$WORK/root/bench/$1.bin" || die "$1 PUT: the stored file differs"
+}
+one_get() { # kind
+  local j
+  case $1 in
+    http) timed j curl -sS --fail -o /dev/null "${BEARER[@]}" "$HTTP_URL/http.bin" ;;
+    s3) timed j curl -sS --fail -o /dev/null "${SIGV4[@]}" "$S3_URL/s3.bin" ;;
+    boto3) j=$(boto3_call get boto3.bin) ;;
+  esac
+  record "get-$1" "$j"
+}
+KINDS=(http s3)
+[[ $BOTO3 -eq 1 ]] && KINDS+=(boto3)
+for ((rep = 0; rep < NREPS; rep++)); do
+  order=("${KINDS[@]}")
+  if ((rep % 2)); then mapfile -t order < <(printf '%s\n' "${KINDS[@]}" | tac); fi
+  for kind in "${order[@]}"; do one_put "$kind"; done
+  for kind in "${order[@]}"; do one_get "$kind"; done
+  say "  repetition $((rep + 1)) done"
+done
+rm -f "$WORK/root/bench/"*.bin
+report_1
+
+# -------------------------------------------------------- 2. 4 KiB GET
+
+say "2. 4 KiB GET: server CPU per request, $REQUESTS requests a run"
+mkdir -p "$SHM/root/bench"
+head -c 4096 /dev/urandom >"$SHM/root/bench/4k"
+serve "$SHM/root" --anonymous read:bench/
+declare -A US
+gets_of() { # kind [count] -> the JSON of one run
+  local auth=()
+  case $1 in
+    token) auth=(--token "$FERRY_TOKEN") ;;
+    s3) auth=(--key "$KEY") ;;
+  esac
+  local port=$HTTP_PORT
+  [[ $1 == s3 ]] && port=$S3_PORT
+  python3 "$CLIENT" gets --port "$port" --pid "$SERVER" --path /bench/4k \
+    --count "${2:-$REQUESTS}" "${auth[@]}"
+}
+for kind in anonymous token s3; do gets_of "$kind" 500 >/dev/null; done # warm
+for ((rep = 0; rep < NREPS; rep++)); do
+  order=(anonymous token s3)
+  if ((rep % 2)); then order=(s3 token anonymous); fi
+  for kind in "${order[@]}"; do
+    j=$(gets_of "$kind")
+    US[$kind]+="$(calc "$(jget <(echo "$j") server_cpu) * 1000000 / $REQUESTS" 2) "
+  done
+done
+
+declare -A INSNS
+if [[ $CALLGRIND -eq 1 ]]; then
+  say "   callgrind: instructions per request"
+  callgrind_total() { # kind count
+    local out=$WORK/callgrind.out
+    { read -r FERRY_PORT; read -r HTTP_PORT; read -r S3_PORT; } < <(free_ports 3)
+    valgrind --tool=callgrind --callgrind-out-file="$out" "$FERRY" serve --root "$SHM/root" \
+      --listen "127.0.0.1:$FERRY_PORT" --http "127.0.0.1:$HTTP_PORT" \
+      --s3 "127.0.0.1:$S3_PORT" --tokens "$WORK/tokens" --workers 1 --no-access-log \
+      --anonymous read:bench/ 2>"$WORK/callgrind.log" &
+    SERVER=$!
+    listening "$S3_PORT" && listening "$HTTP_PORT"
+    gets_of "$1" "$2" >/dev/null
+    stop_pid "$SERVER"
+    SERVER=""
+    awk '/^(summary|totals):/ { print $2; exit }' "$out"
+  }
+  stop_pid "$SERVER"
+  SERVER=""
+  for kind in token s3; do
+    one=$(callgrind_total "$kind" 1000)
+    two=$(callgrind_total "$kind" 2000)
+    INSNS[$kind]=$(((two - one) / 1000))
+  done
+fi
+
+report_2
+
+# ---------------------------------------------------- 3. ListObjectsV2
+
+declare -A LIST
+for layout in $LAYOUTS; do
+  say "3. ListObjectsV2 of $KEYS keys, $layout"
+  rm -rf "$WORK/root" && mkdir -p "$WORK/root/many"
+  per=0
+  [[ $layout == folders ]] && per=1000
+  python3 "$CLIENT" fill --dir "$WORK/root/many" --count "$KEYS" --per-folder "$per" >/dev/null
+  serve "$WORK/root"
+  python3 "$CLIENT" gets --port "$S3_PORT" --key "$KEY" --path / --count 1 >/dev/null
+  rss0=$(status_kb VmRSS "$SERVER")
+  j=$(python3 "$CLIENT" list --port "$S3_PORT" --pid "$SERVER" --key "$KEY" --bucket many)
+  [[ $(jget <(echo "$j") keys) -eq $KEYS ]] || die "ListObjectsV2 listed $(jget <(echo "$j") keys) keys, not $KEYS"
+  LIST[$layout]="$(calc "$(jget <(echo "$j") seconds)" 2) | $(jget <(echo "$j") pages) | \
+$(calc "$(jget <(echo "$j") server_cpu)" 2) | $((rss0 / 1024)) MiB | \
+$(($(jget <(echo "$j") vmhwm_kb) / 1024)) MiB | $(verdict "$(jget <(echo "$j") vmhwm_kb) < 65536")"
+done
+stop_pid "$SERVER"
+SERVER=""
+rm -rf "$WORK/root"
+
+report_3
+
+# ------------------------------------------------------ 4. multipart
+
+MP_TABLE=""
+if [[ $MULTIPART != none ]]; then
+  if ! command -v aws >/dev/null; then
+    say "4. multipart: skipped, aws not found (pip install awscli)"
+  else
+    MP_SIZE=$MULTIPART
+    free_kb=$(df -Pk "$WORK" | awk 'NR==2 {print $4}')
+    if [[ $MULTIPART == auto ]]; then
+      MP_SIZE=$((10 << 30))
+      if ((free_kb < 30000000)); then
+        MP_SIZE=$((3 << 30))
+        say "4. only $((free_kb / 1000000)) GB free (< 30): 3 GiB instead of 10"
+      fi
+    fi
+    say "4. multipart: $MP_SIZE bytes in 64 MiB parts ($((free_kb / 1000000)) GB free)"
+    MP_TABLE=$(FERRY_BIN=$FERRY TMPDIR=$WORK "$SCRIPT_DIR/s3_multipart.sh" --size "$MP_SIZE" \
+      --part $((64 << 20)) 2>&1 | grep '^|' || true)
+  fi
+fi
+report_4
+echo
+echo "load average at the start $LOAD_START, at the end $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) CPUs"
