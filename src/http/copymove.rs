@@ -127,6 +127,7 @@ impl Transfer<'_> {
                         overwrite,
                         folders: Folders::Explicit,
                         mtime: None,
+                        source: None,
                     },
                 }
             }

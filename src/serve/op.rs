@@ -19,7 +19,7 @@ use super::locks::{Conditions, LockAsk};
 use super::multipart::PartAsk;
 use super::piece::PieceChecksum;
 use super::props::{PropTarget, PropUpdate};
-use super::terms::{Body, Folders, ListingFormat, Scope, Trailer, Want};
+use super::terms::{Body, Choose, Folders, ListingFormat, Scope, Trailer, Want};
 use super::{
     Ctx, Next, Outcome, Reply, archive, deletes, files, folders, listing, locks, multipart, props,
     sessions,
@@ -187,6 +187,10 @@ pub enum Operation {
         folders: Folders,
         /// The copy's modification time (`None`: when it is made).
         mtime: Option<i64>,
+        /// A dialect's conditions on the source's version (S3's
+        /// `x-amz-copy-source-if-*`), judged once it is open: anything
+        /// but its whole bytes refuses the copy (412).
+        source: Option<Box<dyn Choose>>,
     },
     /// Copy folder `from` to `to` (WebDAV's `COPY` of a collection).
     CopyFolder {
@@ -569,7 +573,8 @@ impl Operation {
                 overwrite,
                 folders,
                 mtime,
-            } => files::copy(ctx, who, (from, to), overwrite, (folders, mtime)),
+                source,
+            } => files::copy(ctx, who, (from, to), overwrite, (folders, mtime, source)),
             Operation::Lock { name, ask } => locks::lock_later(name, *ask),
             Operation::Unlock { name, token } => locks::unlock(name, token),
             Operation::PropPatch { target, updates } => props::patch(target, updates),

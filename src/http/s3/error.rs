@@ -11,7 +11,7 @@
 use super::Asked;
 use crate::serve::digest::{INCOMPLETE_BODY, SHA256_MISMATCH};
 use crate::serve::multipart::{INVALID_PART, PART_ORDER, PART_TOO_SMALL};
-use crate::serve::{BAD_SIGNATURE, ErrorKind, Failure, UNKNOWN_KEY};
+use crate::serve::{BAD_SIGNATURE, ErrorKind, Failure, SOURCE_RANGE, UNKNOWN_KEY};
 
 /// An S3 error code ferry answers with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -174,6 +174,7 @@ pub fn code_of(asked: Asked, failure: &Failure) -> Code {
         ErrorKind::BadRequest if failure.message == PART_ORDER => Code::InvalidPartOrder,
         ErrorKind::BadRequest if failure.message == PART_TOO_SMALL => Code::EntityTooSmall,
         ErrorKind::BadRequest if failure.message == INCOMPLETE_BODY => Code::IncompleteBody,
+        ErrorKind::BadRequest if failure.message == SOURCE_RANGE => Code::InvalidArgument,
         ErrorKind::BadRequest => Code::InvalidRequest,
         ErrorKind::Throttled | ErrorKind::Busy => Code::SlowDown,
         ErrorKind::Unavailable => Code::ServiceUnavailable,
