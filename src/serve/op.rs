@@ -16,7 +16,7 @@
 
 use super::digest::BodyDigests;
 use super::locks::{Conditions, LockAsk};
-use super::multipart::PartAsk;
+use super::multipart::{CopyPartAsk, PartAsk};
 use super::piece::PieceChecksum;
 use super::props::{PropTarget, PropUpdate};
 use super::terms::{Body, Choose, Folders, ListingFormat, Scope, Trailer, Want};
@@ -325,6 +325,18 @@ pub enum Operation {
         /// rare).
         ask: Box<PartAsk>,
     },
+    /// Stage part `ask.number` of multipart upload `ask.id` of `name` from
+    /// the bytes of file `from` (S3's UploadPartCopy), as its `ask.source`
+    /// chooses them.
+    CopyPart {
+        /// The object the upload makes.
+        name: Name,
+        /// The file the part is copied from.
+        from: Name,
+        /// The upload, the part's number, what of `from` it takes (boxed:
+        /// rare).
+        ask: Box<CopyPartAsk>,
+    },
     /// Complete multipart upload `id` of `name` from `parts` (number and
     /// ETag, as the client listed them): the object is committed.
     CompleteParts {
@@ -488,6 +500,12 @@ impl Operation {
             Operation::PutPart { name, .. } => {
                 declared(Verb::Append, name.as_str(), Needs::Write(name.as_str()))
             }
+            // A part copied needs what a CopyObject to the key would.
+            Operation::CopyPart { name, from, .. } => declared(
+                Verb::Append,
+                name.as_str(),
+                Needs::Copy(from.as_str(), name.as_str()),
+            ),
             Operation::CompleteParts { name, .. } => {
                 declared(Verb::Commit, name.as_str(), Needs::Write(name.as_str()))
             }
@@ -606,6 +624,7 @@ impl Operation {
             Operation::Sessions => sessions::list(who),
             Operation::BeginParts { name, mtime } => multipart::begin(&who, name, mtime),
             Operation::PutPart { name, ask } => multipart::put_part(ctx, name, ask),
+            Operation::CopyPart { name, from, ask } => multipart::copy_part(name, from, ask),
             Operation::CompleteParts { name, id, parts } => {
                 multipart::complete(name, id, parts, super::user_of(ctx, &who))
             }

@@ -92,6 +92,8 @@ pub enum Asked {
     CreateMultipart,
     /// UploadPart.
     UploadPart,
+    /// UploadPartCopy.
+    UploadPartCopy,
     /// CompleteMultipartUpload of this many parts.
     CompleteMultipart(u16),
     /// AbortMultipartUpload.
@@ -118,6 +120,7 @@ impl Asked {
         matches!(
             self,
             Asked::UploadPart
+                | Asked::UploadPartCopy
                 | Asked::CompleteMultipart(_)
                 | Asked::AbortMultipart
                 | Asked::ListParts
