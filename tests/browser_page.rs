@@ -72,7 +72,7 @@ fn screenshots(browser: &Browser, name: &str) {
     let target = target.parent().expect("the target directory");
     for (width, height) in [(1280, 900), (390, 844)] {
         let file = target.join(format!("web2-{name}-{width}.png"));
-        browser.screenshot(width, height, &file);
+        browser.save_screenshot(width, height, &file);
     }
 }
 

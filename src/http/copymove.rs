@@ -128,6 +128,7 @@ impl Transfer<'_> {
                         folders: Folders::Explicit,
                         mtime: CopyTime::Now,
                         props: None,
+                        source: None,
                     },
                 }
             }

@@ -305,7 +305,12 @@ impl Answer for FilesAnswer {
             // What a folder's DELETE left: RFC 4918 9.6.1's multistatus for
             // WebDAV clients, JSON for those that ask for it (the page).
             Reply::Remains(remains, more) => {
-                remains_answer((remains, *more), self.wants_json, message, out);
+                remains_answer(
+                    (remains, *more),
+                    self.reader == Reader::Program,
+                    message,
+                    out,
+                );
             }
             // RFC 4918 9.9.4: 201 for a new name, 204 for one replaced.
             Reply::Moved { replaced } => {

@@ -3,7 +3,8 @@
 //! `Content-MD5`), and the MD5 an S3 upload's `ETag` is made of: all
 //! computed as the body streams, and held against what was stated before
 //! the commit, so a body that does not match stores nothing. Also S3's
-//! additional checksums (`x-amz-checksum-crc32`, `-crc32c`, `-sha256`),
+//! additional checksums (`x-amz-checksum-crc32`, `-crc32c`, `-sha1`,
+//! `-sha256`), one home for their names and computation,
 //! stated with the request or in its body's trailer (`aws_chunked.rs`):
 //! the CRC-32C is the one every upload computes, never a second.
 
@@ -32,6 +33,8 @@ pub enum Algorithm {
     Crc32,
     /// CRC-32C (Castagnoli): ferry's own.
     Crc32c,
+    /// SHA-1.
+    Sha1,
     /// SHA-256.
     Sha256,
 }
@@ -42,15 +45,33 @@ impl Algorithm {
         match self {
             Algorithm::Crc32 => "x-amz-checksum-crc32",
             Algorithm::Crc32c => "x-amz-checksum-crc32c",
+            Algorithm::Sha1 => "x-amz-checksum-sha1",
             Algorithm::Sha256 => "x-amz-checksum-sha256",
         }
     }
 
     /// The algorithm whose field is `name` (lower-case).
     pub fn of_field(name: &str) -> Option<Algorithm> {
-        [Algorithm::Crc32, Algorithm::Crc32c, Algorithm::Sha256]
-            .into_iter()
-            .find(|a| a.field() == name)
+        [
+            Algorithm::Crc32,
+            Algorithm::Crc32c,
+            Algorithm::Sha1,
+            Algorithm::Sha256,
+        ]
+        .into_iter()
+        .find(|a| a.field() == name)
+    }
+
+    /// Its value for `body`, held whole (a small body taken in hand:
+    /// DeleteObjects'), as the field states it before base64.
+    pub fn of_bytes(self, body: &[u8]) -> Vec<u8> {
+        let mut summing = Summing::new(self);
+        summing.update(body);
+        let crc = match self {
+            Algorithm::Crc32c => crc32c::crc32c(body),
+            _ => 0,
+        };
+        summing.finish(crc)
     }
 }
 
@@ -99,7 +120,38 @@ pub struct BodyDigests {
 enum Summing {
     Crc32(crc32fast::Hasher),
     Crc32c,
+    Sha1(Box<sha1::Sha1>),
     Sha256(Box<Sha256>),
+}
+
+impl Summing {
+    fn new(algorithm: Algorithm) -> Summing {
+        match algorithm {
+            Algorithm::Crc32 => Summing::Crc32(crc32fast::Hasher::new()),
+            Algorithm::Crc32c => Summing::Crc32c,
+            Algorithm::Sha1 => Summing::Sha1(Box::default()),
+            Algorithm::Sha256 => Summing::Sha256(Box::default()),
+        }
+    }
+
+    fn update(&mut self, data: &[u8]) {
+        match self {
+            Summing::Crc32(crc) => crc.update(data),
+            Summing::Sha1(sha1) => sha1.update(data),
+            Summing::Sha256(sha256) => sha256.update(data),
+            Summing::Crc32c => {}
+        }
+    }
+
+    /// What it came to; `crc` is the body's CRC-32C (the upload's).
+    fn finish(self, crc: u32) -> Vec<u8> {
+        match self {
+            Summing::Crc32(crc32) => crc32.finalize().to_be_bytes().to_vec(),
+            Summing::Crc32c => crc.to_be_bytes().to_vec(),
+            Summing::Sha1(sha1) => sha1.finalize().to_vec(),
+            Summing::Sha256(sha256) => sha256.finalize().to_vec(),
+        }
+    }
 }
 
 /// What a body's digests came to, all as stated.
@@ -124,11 +176,7 @@ impl Digesting {
     /// Digests of the bytes to come, to be held against `stated`; the
     /// MD5 is always computed (it is the answer's `ETag`).
     pub fn new(stated: BodyDigests) -> Digesting {
-        let summing = stated.checksum.as_ref().map(|c| match c.algorithm {
-            Algorithm::Crc32 => Summing::Crc32(crc32fast::Hasher::new()),
-            Algorithm::Crc32c => Summing::Crc32c,
-            Algorithm::Sha256 => Summing::Sha256(Box::default()),
-        });
+        let summing = stated.checksum.as_ref().map(|c| Summing::new(c.algorithm));
         Digesting {
             sha256: stated.sha256.map(|_| Sha256::new()),
             md5: Md5::new(),
@@ -143,10 +191,8 @@ impl Digesting {
             sha256.update(data);
         }
         self.md5.update(data);
-        match &mut self.summing {
-            Some(Summing::Crc32(crc)) => crc.update(data),
-            Some(Summing::Sha256(sha256)) => sha256.update(data),
-            Some(Summing::Crc32c) | None => {}
+        if let Some(summing) = &mut self.summing {
+            summing.update(data);
         }
     }
 
@@ -199,12 +245,7 @@ fn checked(
                 Failure::new(ErrorKind::BadRequest, message)
             })?,
     };
-    let computed = match summing {
-        Summing::Crc32(crc32) => crc32.finalize().to_be_bytes().to_vec(),
-        Summing::Crc32c => crc.to_be_bytes().to_vec(),
-        Summing::Sha256(sha256) => sha256.finalize().to_vec(),
-    };
-    match computed == value {
+    match summing.finish(crc) == value {
         true => Ok(Checksum {
             algorithm: stated.algorithm,
             value,
@@ -295,5 +336,19 @@ mod tests {
         };
         let failed = digesting(md5_only, &[b"hello there"]).unwrap_err();
         assert_eq!(failed.message, MD5_MISMATCH);
+    }
+
+    #[test]
+    fn one_home_computes_each_algorithm_of_a_held_body() {
+        let hex = |bytes: Vec<u8>| -> String { bytes.iter().map(|b| format!("{b:02x}")).collect() };
+        let sha1 = Algorithm::Sha1.of_bytes(b"abc");
+        assert_eq!(hex(sha1), "a9993e364706816aba3e25717850c26c9cd0d89d");
+        let crc32c = Algorithm::Crc32c.of_bytes(b"hello world");
+        assert_eq!(crc32c, crc32c::crc32c(b"hello world").to_be_bytes());
+        assert_eq!(
+            Algorithm::of_field("x-amz-checksum-sha1"),
+            Some(Algorithm::Sha1)
+        );
+        assert_eq!(Algorithm::of_field("x-amz-checksum-crc64nvme"), None);
     }
 }

@@ -6,6 +6,7 @@ use log::debug;
 use super::Overwrite;
 use super::commit::{Commit, commit_now};
 use super::digest::BodyDigests;
+use super::terms::Choose;
 use super::{Body, BodyLength, CopyTime, Folders, Receive, Send, Sink, Source, Trailer};
 use super::{
     Ctx, ErrorKind, Failure, Next, Outcome, Reply, Selection, Version, Want, check_size, refuse,
@@ -323,13 +324,14 @@ pub(super) fn rename(
 /// `from` (`Storage::stage_copy`), then committed as a PUT is (hooks, the
 /// checksum record, 201 or 204). Written for the read-only mode like PUT;
 /// needs read on `from` and write on `to` (`access.rs`). A name is not
-/// copied onto itself (RFC 4918 9.8.5: 403).
+/// copied onto itself (RFC 4918 9.8.5: 403). A dialect's conditions on
+/// the source (`source`) are judged on the version opened, the one copied.
 pub(super) fn copy(
     ctx: &Ctx<'_>,
     who: Who,
     (from, to): (Name, Name),
     overwrite: bool,
-    (folders, mtime, props): (Folders, CopyTime, Option<Box<NewProps>>),
+    (folders, mtime, props, source): CopyTerms,
 ) -> Outcome {
     if from == to {
         let failure = Failure::new(ErrorKind::Forbidden, "source and destination are the same");
@@ -350,7 +352,7 @@ pub(super) fn copy(
                 Err(outcome) => return *outcome,
             },
         };
-        match stage_copy(ctx, &from, &to, folders) {
+        match stage_copy(ctx, (&from, source.as_deref()), &to, folders) {
             Ok((mut upload, size, crc, source_mtime)) => {
                 if replaced {
                     upload.note_replacing();
@@ -375,15 +377,57 @@ pub(super) fn copy(
     })
 }
 
+/// How a copy is made: where its folders come from, its time, the dead
+/// properties it has instead of the source's, and a dialect's conditions
+/// on the source (see [`Operation::Copy`](super::Operation::Copy)).
+type CopyTerms = (
+    Folders,
+    CopyTime,
+    Option<Box<NewProps>>,
+    Option<Box<dyn Choose>>,
+);
+
 /// A copy staged: its upload, size, CRC-32C and the source's time.
 type Staged = (Upload, u64, u32, i64);
 
-/// Stages the bytes of `from` as an upload to `to` (see [`copy`]), within
-/// the size limit: the upload, its size and CRC-32C.
-fn stage_copy(ctx: &Ctx<'_>, from: &Name, to: &Name, f: Folders) -> Result<Staged, Failure> {
-    let (upload, size, crc, mtime) = ctx.storage.stage_copy(from, to, f)?;
+/// Stages the bytes of `from` as an upload to `to` (see [`copy`]), if
+/// `source`'s conditions hold, within the size limit: the upload, its size
+/// CRC-32C and the source's time.
+fn stage_copy(
+    ctx: &Ctx<'_>,
+    (from, source): (&Name, Option<&dyn Choose>),
+    to: &Name,
+    f: Folders,
+) -> Result<Staged, Failure> {
+    let whole = |found: &OpenFile| match source {
+        None => Ok(()),
+        Some(source) => source_span(source, found).map(|_| ()),
+    };
+    let (upload, size, crc, mtime) = ctx.storage.stage_copy(from, to, f, whole)?;
     check_size(ctx.config, size)?;
     Ok((upload, size, crc, mtime))
+}
+
+/// A copy's source range is not within the source (S3's
+/// `x-amz-copy-source-range`).
+pub const SOURCE_RANGE: &str = "the copy source's range is not within the source";
+
+/// The bytes of the open source `found` that a copy takes, as `source`
+/// (a dialect's conditions and range on it) chooses: its start and length.
+/// One home for CopyObject's and UploadPartCopy's judgement.
+///
+/// # Errors
+/// 412 where a condition does not hold (a "not modified" included: a copy
+/// has no 304); 400 [`SOURCE_RANGE`] for a range beyond the source.
+pub(super) fn source_span(source: &dyn Choose, found: &OpenFile) -> Result<(u64, u64), Failure> {
+    match source.choose(&version_of(found)) {
+        Selection::Bytes { start, len, .. } => Ok((start, len)),
+        Selection::NotModified | Selection::PreconditionFailed => Err(Failure::new(
+            ErrorKind::PreconditionFailed,
+            NOT_AS_CONDITIONED,
+        )),
+        Selection::Unsatisfiable => Err(Failure::new(ErrorKind::BadRequest, SOURCE_RANGE)),
+    }
 }
 
 pub(super) fn echo(size: u64) -> Outcome {

@@ -65,7 +65,7 @@ pub use archive_layout::Format as ArchiveFormat;
 pub use arrived::{
     abandon, discard, dispose, finish_receive, leftover, write_behind, write_failed,
 };
-pub use files::sent;
+pub use files::{SOURCE_RANGE, sent};
 pub use op::{Declared, Needs, Operation, Overwrite, Request, Verb};
 pub use props::{Change, PatchStatus, Patched, PropTarget, PropUpdate};
 pub use receive::Receive;

@@ -5,7 +5,8 @@
 //! its size, it survives a restart, and another node of a shared root
 //! can go on with it; it expires as every session does. A part's body
 //! streams like a PUT's (its MD5 and the digests it states computed as it
-//! comes); the completion checks the parts asked for against those
+//! comes), or is copied from an object under CopyObject's rules
+//! (UploadPartCopy); the completion checks the parts asked for against those
 //! staged, assembles them on the pool and commits the object as every
 //! upload is committed (hooks, `--fsync`, one rename). Grants, read-only,
 //! locks and `--max-file-size` are the serve layer's, on the object's
@@ -19,6 +20,7 @@ use md5::{Digest as _, Md5};
 use super::commit::{Commit, commit_now};
 use super::digest::{BodyDigests, Digesting};
 use super::sessions::{MAX_LISTED_SESSIONS, session_limits};
+use super::terms::Choose;
 use super::{
     Body, BodyLength, Ctx, ErrorKind, Failure, Next, Outcome, Receive, Reply, Sink, check_size,
     refuse, skip_body,
@@ -26,7 +28,7 @@ use super::{
 use crate::access::{Owner, Who};
 use crate::config::Config;
 use crate::name::{Name, Prefix};
-use crate::storage::{DeadProperty, ListedSession, NewProps, Part, PartUpload};
+use crate::storage::{DeadProperty, ListedSession, NewProps, Part, PartUpload, StorageError};
 use crate::upload_metadata;
 
 /// Part numbers run from 1 to this.
@@ -152,6 +154,78 @@ pub(super) fn put_part(ctx: &Ctx<'_>, name: Name, ask: Box<PartAsk>) -> Outcome 
             }
         },
     )
+}
+
+/// What a part copied from an object is: its upload, its number, and
+/// what of the source it takes (a dialect's conditions and range).
+#[derive(Debug)]
+pub struct CopyPartAsk {
+    /// The upload.
+    pub id: String,
+    /// Its number (1..=[`MAX_PART_NUMBER`]).
+    pub number: u32,
+    /// The source's conditions and range, judged on the version opened.
+    pub source: Box<dyn Choose>,
+}
+
+/// The source of a part to be copied is not there (or is a folder).
+pub const NO_SUCH_SOURCE: &str = "the copy source is not there";
+
+/// Stages part `ask.number` of upload `ask.id` of `name` from file
+/// `from` (UploadPartCopy), on the pool among the long jobs (it copies
+/// bytes): the source opened, its conditions and range judged on that
+/// version (`files::source_span`, CopyObject's judgement), the part within
+/// the size limit, then its bytes copied into the part's temp file, their
+/// MD5 and CRC-32C computed as they go, and staged as an uploaded part
+/// is. Refused anywhere, nothing changes.
+pub(super) fn copy_part(name: Name, from: Name, ask: Box<CopyPartAsk>) -> Outcome {
+    Outcome::on_pool_long(move |ctx| {
+        let what = format!("{from} -> {name}");
+        match copied_part(ctx, &name, &from, &ask) {
+            Ok((size, crc, md5)) => {
+                debug!(
+                    "#{} part of {name} copied from {from}: {size} bytes",
+                    ctx.client
+                );
+                Outcome::answer(Reply::Stored {
+                    size,
+                    crc,
+                    replaced: false,
+                    session: None,
+                    md5: Some(crate::storage::Md5Tag { md5, parts: None }),
+                    checksum: None,
+                })
+            }
+            Err(failure) => refuse(ctx, "APPEND", &what, failure, Next::Request),
+        }
+    })
+}
+
+/// [`copy_part`]'s work on the pool: the part's size, CRC-32C and MD5.
+fn copied_part(
+    ctx: &Ctx<'_>,
+    name: &Name,
+    from: &Name,
+    ask: &CopyPartAsk,
+) -> Result<(u64, u32, [u8; 16]), Failure> {
+    let found = match ctx.storage.open_read(from) {
+        Ok(found) => found,
+        Err(StorageError::NotFound | StorageError::IsDirectory) => {
+            return Err(Failure::new(ErrorKind::NotFound, NO_SUCH_SOURCE));
+        }
+        Err(err) => return Err(err.into()),
+    };
+    let (start, len) = super::files::source_span(ask.source.as_ref(), &found)?;
+    check_size(ctx.config, len)?;
+    let mut part = ctx.storage.begin_part(&ask.id, name, ask.number)?;
+    let (mut md5, mut crc) = (Md5::new(), 0u32);
+    part.copy_from(&found.file, (start, len), |bytes| {
+        md5.update(bytes);
+        crc = crc32c::crc32c_append(crc, bytes);
+    })?;
+    let md5: [u8; 16] = md5.finalize().into();
+    part.commit(md5, crc, ctx.config.fsync)?;
+    Ok((len, crc, md5))
 }
 
 /// A part's whole body has arrived (on the pool): staged if it is as

@@ -16,10 +16,10 @@
 
 use super::digest::BodyDigests;
 use super::locks::{Conditions, LockAsk};
-use super::multipart::PartAsk;
+use super::multipart::{CopyPartAsk, PartAsk};
 use super::piece::PieceChecksum;
 use super::props::{PropTarget, PropUpdate};
-use super::terms::{Body, CopyTime, Folders, ListingFormat, Scope, Trailer, Want};
+use super::terms::{Body, Choose, CopyTime, Folders, ListingFormat, Scope, Trailer, Want};
 use super::{
     Ctx, Next, Outcome, Reply, archive, deletes, files, folders, listing, locks, multipart, props,
     sessions,
@@ -195,6 +195,10 @@ pub enum Operation {
         /// source's (S3's `REPLACE`); `None`: all of the source's, as
         /// WebDAV's COPY (RFC 4918 9.8.2).
         props: Option<Box<NewProps>>,
+        /// A dialect's conditions on the source's version (S3's
+        /// `x-amz-copy-source-if-*`), judged once it is open: anything
+        /// but its whole bytes refuses the copy (412).
+        source: Option<Box<dyn Choose>>,
     },
     /// Copy folder `from` to `to` (WebDAV's `COPY` of a collection).
     CopyFolder {
@@ -331,6 +335,18 @@ pub enum Operation {
         /// The upload, the part's number, its body and digests (boxed:
         /// rare).
         ask: Box<PartAsk>,
+    },
+    /// Stage part `ask.number` of multipart upload `ask.id` of `name` from
+    /// the bytes of file `from` (S3's UploadPartCopy), as its `ask.source`
+    /// chooses them.
+    CopyPart {
+        /// The object the upload makes.
+        name: Name,
+        /// The file the part is copied from.
+        from: Name,
+        /// The upload, the part's number, what of `from` it takes (boxed:
+        /// rare).
+        ask: Box<CopyPartAsk>,
     },
     /// Complete multipart upload `id` of `name` from `parts` (number and
     /// ETag, as the client listed them): the object is committed.
@@ -495,6 +511,12 @@ impl Operation {
             Operation::PutPart { name, .. } => {
                 declared(Verb::Append, name.as_str(), Needs::Write(name.as_str()))
             }
+            // A part copied needs what a CopyObject to the key would.
+            Operation::CopyPart { name, from, .. } => declared(
+                Verb::Append,
+                name.as_str(),
+                Needs::Copy(from.as_str(), name.as_str()),
+            ),
             Operation::CompleteParts { name, .. } => {
                 declared(Verb::Commit, name.as_str(), Needs::Write(name.as_str()))
             }
@@ -584,7 +606,14 @@ impl Operation {
                 folders,
                 mtime,
                 props,
-            } => files::copy(ctx, who, (from, to), overwrite, (folders, mtime, props)),
+                source,
+            } => files::copy(
+                ctx,
+                who,
+                (from, to),
+                overwrite,
+                (folders, mtime, props, source),
+            ),
             Operation::Lock { name, ask } => locks::lock_later(name, *ask),
             Operation::Unlock { name, token } => locks::unlock(name, token),
             Operation::PropPatch { target, updates } => props::patch(target, updates),
@@ -618,6 +647,7 @@ impl Operation {
                 multipart::begin(&who, name, mtime, props)
             }
             Operation::PutPart { name, ask } => multipart::put_part(ctx, name, ask),
+            Operation::CopyPart { name, from, ask } => multipart::copy_part(name, from, ask),
             Operation::CompleteParts { name, id, parts } => {
                 multipart::complete(name, id, parts, super::user_of(ctx, &who))
             }

@@ -15,7 +15,7 @@ use rustix::io::Errno;
 use super::dead_props::Holder;
 use super::flush::with_ancestors;
 use super::remove::Left;
-use super::{Folders, Storage, StorageError, Upload, check_regular};
+use super::{Folders, OpenFile, Storage, StorageError, Upload, check_regular};
 use crate::name::{Name, Prefix};
 
 /// The folders a durable copy made (`--fsync`): each with the folder
@@ -113,16 +113,23 @@ impl Storage {
     /// recorded with the copy, and `from`'s modification time. Dropped, it
     /// leaves nothing.
     ///
+    /// `admit` judges the source's version, once open and before anything
+    /// is made (a dialect's conditions on it: S3's
+    /// `x-amz-copy-source-if-*`).
+    ///
     /// # Errors
-    /// As [`Storage::open_read`] for `from`, [`Storage::begin_upload`] for
-    /// `to`; [`StorageError::Io`] if `from` changed while it was read.
-    pub fn stage_copy(
+    /// What `admit` says; as [`Storage::open_read`] for `from`,
+    /// [`Storage::begin_upload`] for `to`; [`StorageError::Io`] if `from`
+    /// changed while it was read.
+    pub fn stage_copy<E: From<StorageError>>(
         &self,
         from: &Name,
         to: &Name,
         folders: Folders,
-    ) -> Result<(Upload, u64, u32, i64), StorageError> {
+        admit: impl FnOnce(&OpenFile) -> Result<(), E>,
+    ) -> Result<(Upload, u64, u32, i64), E> {
         let found = self.open_read(from)?;
+        admit(&found)?;
         let mut upload = self.begin_upload(to, folders)?;
         let mut buf = vec![0; 256 * 1024];
         let (mut size, mut crc) = (0u64, 0u32);
@@ -131,7 +138,7 @@ impl Storage {
                 Ok(0) => break,
                 Ok(n) => n,
                 Err(err) if err.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(err) => return Err(err.into()),
+                Err(err) => return Err(StorageError::from(err).into()),
             };
             crc = crc32c::crc32c_append(crc, &buf[..n]);
             upload.write(&buf[..n])?;
@@ -139,7 +146,7 @@ impl Storage {
         }
         if found.crc.is_some_and(|recorded| recorded != crc) || size != found.info.size {
             let changed = std::io::Error::other("the source changed while it was copied");
-            return Err(StorageError::Io(changed));
+            return Err(StorageError::Io(changed).into());
         }
         // Read with the CRC, which matched: the same bytes.
         upload.md5 = found.md5;
@@ -217,7 +224,9 @@ impl Storage {
                     FileType::RegularFile => {
                         let done = match (Name::new(path.to_owned()), name()) {
                             (Ok(source), Ok(copy)) => self
-                                .stage_copy(&source, &copy, Folders::Explicit)
+                                .stage_copy(&source, &copy, Folders::Explicit, |_| {
+                                    Ok::<_, StorageError>(())
+                                })
                                 .and_then(|(upload, _, crc, _)| match durable {
                                     // Its folder is flushed with the others.
                                     true => upload.commit_unflushed_name(crc),

@@ -7,7 +7,8 @@
 //! upload as it was and a part sent again replaces the old one at once.
 //! A part ends with a footer of its MD5 (its ETag) and CRC-32C, so
 //! listing the parts reads 24 bytes of each and nothing is kept in
-//! memory between requests, whatever the upload's size.
+//! memory between requests, whatever the upload's size. A part may also
+//! be copied from an object (UploadPartCopy: [`PartUpload::copy_from`]).
 //!
 //! The completion assembles the chosen parts, in order, into the
 //! session's own data file (`copy_file_range`: no byte passes through
@@ -26,6 +27,7 @@
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::fd::OwnedFd;
+use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -42,6 +44,8 @@ use crate::name::Name;
 /// Bytes after a part's own: its MD5, its CRC-32C and a mark.
 const FOOTER: u64 = 24;
 const MARK: &[u8; 4] = b"FMP1";
+/// The buffer a part copied from an object is read through.
+const COPY_BUFFER: usize = 256 * 1024;
 
 /// Temp names of parts on their way, unique within this process (the
 /// random suffix keeps two nodes' apart).
@@ -129,6 +133,39 @@ impl PartUpload {
     /// No space, I/O.
     pub fn write(&mut self, data: &[u8]) -> Result<(), StorageError> {
         self.file.write_all(data).map_err(StorageError::from)
+    }
+
+    /// Appends `len` bytes of `source` from `start` (UploadPartCopy's
+    /// part), each read handed to `seen` as it is written (for its
+    /// digests).
+    ///
+    /// # Errors
+    /// No space, I/O; [`StorageError::Io`] if `source` ends before them
+    /// (it was cut while it was read).
+    pub fn copy_from(
+        &mut self,
+        source: &File,
+        (start, len): (u64, u64),
+        mut seen: impl FnMut(&[u8]),
+    ) -> Result<(), StorageError> {
+        let mut buf = vec![0; COPY_BUFFER.min(usize::try_from(len).unwrap_or(COPY_BUFFER))];
+        let mut done = 0u64;
+        while done < len {
+            let want = usize::try_from(len - done).map_or(buf.len(), |left| left.min(buf.len()));
+            let n = match source.read_at(&mut buf[..want], start + done) {
+                Ok(0) => {
+                    let cut = io::Error::other("the source was cut while it was copied");
+                    return Err(StorageError::Io(cut));
+                }
+                Ok(n) => n,
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+                Err(err) => return Err(err.into()),
+            };
+            seen(&buf[..n]);
+            self.write(&buf[..n])?;
+            done += n as u64;
+        }
+        Ok(())
     }
 
     /// Ends the part with its footer and puts it in place of any part of

@@ -1,7 +1,7 @@
 """boto3's multipart uploads against ferry's S3 listener
 (tests/s3_clients.rs): create, upload_part (out of order, one sent
-again), list_parts, list_multipart_uploads, complete, abort, the errors
-boto3 raises, and upload_file with a small TransferConfig (parts sent
+again), upload_part_copy (a range, a condition), list_parts,
+list_multipart_uploads, complete, abort, the errors boto3 raises, and upload_file with a small TransferConfig (parts sent
 in parallel by s3transfer); exits non-zero on the first difference.
 
 usage: s3_boto3_multipart.py ENDPOINT KEY_ID SECRET WORKDIR
@@ -79,6 +79,40 @@ s3.abort_multipart_upload(Bucket="parts", Key="abandoned", UploadId=gone)
 code = error_code(lambda: s3.abort_multipart_upload(Bucket="parts", Key="abandoned", UploadId=gone))
 assert code == "NoSuchUpload", code
 assert s3.list_multipart_uploads(Bucket="parts").get("Uploads", []) == []
+
+# upload_part_copy: a part copied from an object, whole and by range,
+# completed beside an uploaded one.
+source = os.urandom(6 * MIB)
+s3.put_object(Bucket="parts", Key="source.bin", Body=source)
+cid = s3.create_multipart_upload(Bucket="parts", Key="copied.bin")["UploadId"]
+first = s3.upload_part_copy(
+    Bucket="parts", Key="copied.bin", UploadId=cid, PartNumber=1,
+    CopySource={"Bucket": "parts", "Key": "source.bin"},
+    CopySourceRange="bytes=0-%d" % (5 * MIB - 1),
+)["CopyPartResult"]
+assert first["ETag"] == '"%s"' % md5(source[: 5 * MIB]), first
+assert first["LastModified"] is not None, first
+second = s3.upload_part_copy(
+    Bucket="parts", Key="copied.bin", UploadId=cid, PartNumber=2,
+    CopySource={"Bucket": "parts", "Key": "source.bin"},
+    CopySourceIfMatch='"%s"' % md5(source),
+)["CopyPartResult"]
+assert second["ETag"] == '"%s"' % md5(source), second
+code = error_code(lambda: s3.upload_part_copy(
+    Bucket="parts", Key="copied.bin", UploadId=cid, PartNumber=3,
+    CopySource={"Bucket": "parts", "Key": "source.bin"},
+    CopySourceIfNoneMatch='"%s"' % md5(source),
+))
+assert code == "PreconditionFailed", code
+third = s3.upload_part(Bucket="parts", Key="copied.bin", UploadId=cid, PartNumber=3, Body=b"tail")["ETag"]
+done = {"Parts": [
+    {"PartNumber": 1, "ETag": first["ETag"]},
+    {"PartNumber": 2, "ETag": second["ETag"]},
+    {"PartNumber": 3, "ETag": third},
+]}
+s3.complete_multipart_upload(Bucket="parts", Key="copied.bin", UploadId=cid, MultipartUpload=done)
+got = s3.get_object(Bucket="parts", Key="copied.bin")["Body"].read()
+assert got == source[: 5 * MIB] + source + b"tail", len(got)
 
 # upload_file above the threshold: parts of 5 MiB, four at once.
 path = os.path.join(workdir, "file.bin")

@@ -202,15 +202,10 @@ impl Browser {
     /// Saves what the window shows, `width` by `height` pixels, as a PNG
     /// at `file` (for a person to look at).
     #[allow(dead_code)] // Not every test file that drives a browser takes them.
-    pub fn screenshot(&self, width: u32, height: u32, file: &Path) {
-        use base64::Engine as _;
+    pub fn save_screenshot(&self, width: u32, height: u32, file: &Path) {
         let rect = json!({ "width": width, "height": height });
         self.session_call("POST", "/window/rect", Some(rect));
-        let png = self.session_call("GET", "/screenshot", None);
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(png.as_str().expect("a screenshot"))
-            .expect("base64");
-        std::fs::write(file, bytes).expect("the screenshot written");
+        std::fs::write(file, self.screenshot()).expect("the screenshot written");
     }
 
     fn path(&self, rest: &str) -> String {

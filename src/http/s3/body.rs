@@ -112,7 +112,7 @@ fn checksum(fields: &Fields, coded: bool) -> Result<Option<Stated>, Refusal> {
         Some(algorithm) => Ok(algorithm),
         None if name == "x-amz-checksum-crc64nvme" => Err(refusal(
             Code::NotImplemented,
-            "x-amz-checksum-crc64nvme is not served: use crc32, crc32c or sha256",
+            "x-amz-checksum-crc64nvme is not served: use crc32, crc32c, sha1 or sha256",
         )),
         None => Err(refusal(
             Code::InvalidArgument,

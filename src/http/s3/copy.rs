@@ -13,18 +13,30 @@
 //! ```text
 //! x-amz-copy-source: [/]<bucket>/<key>[?versionId=null]   (URL-encoded)
 //! x-amz-metadata-directive: COPY | REPLACE
+//! x-amz-copy-source-if-match / -none-match / -modified-since / -unmodified-since
+//! x-amz-copy-source-range: bytes=first-last             (UploadPartCopy only)
 //! 200 <CopyObjectResult><LastModified>..</LastModified><ETag>..</ETag></CopyObjectResult>
 //! ```
 
+use super::conditions::{Conditions, Verdict};
 use super::error::Code;
 use super::request::{Target, bucket_name, key_refusal};
 use super::{Fields, Refusal, refusal, xml};
 use crate::name::Name;
-use crate::serve::{Change, CopyTime, Folders, Operation, PropTarget, PropUpdate};
+use crate::serve::terms::Choose;
+use crate::serve::{
+    Change, CopyTime, Folders, Operation, PropTarget, PropUpdate, Selection, Version,
+};
 use crate::storage::NewProps;
 
 /// The field naming the source.
 pub const SOURCE: &str = "x-amz-copy-source";
+/// What the source's conditions' fields start with, before `If-...`.
+pub const CONDITION_PREFIX: &str = "x-amz-copy-source-";
+/// What the source's conditions' fields start with.
+pub const IF_PREFIX: &str = "x-amz-copy-source-if-";
+/// UploadPartCopy's range of the source.
+pub const RANGE: &str = "x-amz-copy-source-range";
 
 /// CopyObject of the source `fields` name to `to`.
 pub(super) fn copy_object(
@@ -32,14 +44,8 @@ pub(super) fn copy_object(
     fields: &Fields,
     (mtime, props): super::meta::Given,
 ) -> Result<Operation, Refusal> {
-    let source = fields.copy_source.as_deref().unwrap_or_default();
-    let from = source_name(source)?;
-    if fields.copy_conditions {
-        return Err(refusal(
-            Code::NotImplemented,
-            "x-amz-copy-source-if-* conditions are not served yet",
-        ));
-    }
+    // CopyObject copies the whole source: a range is UploadPartCopy's.
+    let (from, source) = source(fields, false)?;
     let replace = match fields.metadata_directive.as_deref() {
         None | Some("COPY") => false,
         Some("REPLACE") => true,
@@ -76,6 +82,7 @@ pub(super) fn copy_object(
         folders: Folders::Keys,
         mtime,
         props,
+        source: Some(source),
     })
 }
 
@@ -101,6 +108,83 @@ fn onto_itself(to: Name, mtime: Option<i64>, props: Option<Box<NewProps>>) -> Op
         folder: false,
     };
     Operation::PropPatch { target, updates }
+}
+
+/// The source `fields` name, and what of it a copy takes: the version
+/// its conditions allow (`conditions.rs`: S3's precedence, a "not
+/// modified" a 412 as well) and, where `ranged` (UploadPartCopy), the
+/// bytes `x-amz-copy-source-range` names. One home for CopyObject's and
+/// UploadPartCopy's source; judged in the serve layer on the version
+/// opened, the one copied.
+///
+/// # Errors
+/// `InvalidArgument` for a source that is not `/<bucket>/<key>` or a
+/// range that is not `bytes=first-last`; the key's refusals.
+pub(super) fn source(fields: &Fields, ranged: bool) -> Result<(Name, Box<dyn Choose>), Refusal> {
+    let from = source_name(fields.copy_source.as_deref().unwrap_or_default())?;
+    let range = match fields.copy_range.as_deref().filter(|_| ranged) {
+        None => None,
+        Some(text) => Some(range(text)?),
+    };
+    let terms = SourceTerms {
+        conditions: fields.copy_conditions.clone(),
+        range,
+    };
+    Ok((from, Box::new(terms)))
+}
+
+/// `bytes=first-last` (both given, zero-based, inclusive, in order): the
+/// first and last byte.
+fn range(text: &str) -> Result<(u64, u64), Refusal> {
+    let bad = || {
+        refusal(
+            Code::InvalidArgument,
+            "x-amz-copy-source-range is bytes=first-last",
+        )
+    };
+    let (first, last) = text
+        .strip_prefix("bytes=")
+        .and_then(|spec| spec.split_once('-'))
+        .ok_or_else(bad)?;
+    let number = |s: &str| match s.bytes().all(|b| b.is_ascii_digit()) {
+        true => s.parse::<u64>().map_err(|_| bad()),
+        false => Err(bad()),
+    };
+    let (first, last) = (number(first)?, number(last)?);
+    match first <= last {
+        true => Ok((first, last)),
+        false => Err(bad()),
+    }
+}
+
+/// What a copy takes of its source (see [`source`]).
+#[derive(Debug)]
+struct SourceTerms {
+    conditions: Conditions,
+    /// The first and last byte, if not the whole.
+    range: Option<(u64, u64)>,
+}
+
+impl Choose for SourceTerms {
+    fn choose(&self, version: &Version) -> Selection {
+        let size = version.info.size;
+        match (self.conditions.judge(version), self.range) {
+            (Verdict::Failed | Verdict::NotModified, _) => Selection::PreconditionFailed,
+            (Verdict::Holds, None) => Selection::Bytes {
+                start: 0,
+                len: size,
+                part: false,
+                body: true,
+            },
+            (Verdict::Holds, Some((first, last))) if last < size => Selection::Bytes {
+                start: first,
+                len: last - first + 1,
+                part: true,
+                body: true,
+            },
+            (Verdict::Holds, Some(_)) => Selection::Unsatisfiable,
+        }
+    }
 }
 
 /// The source's name: `[/]<bucket>/<key>`, URL-encoded, with at most
@@ -149,6 +233,26 @@ pub(super) fn result(mtime: i64, etag: Option<String>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn source_ranges_are_first_and_last_in_order() {
+        assert_eq!(range("bytes=0-0").map_err(|e| e.0), Ok((0, 0)));
+        assert_eq!(range("bytes=5-9").map_err(|e| e.0), Ok((5, 9)));
+        for bad in [
+            "bytes=9-5",
+            "bytes=-5",
+            "bytes=5-",
+            "5-9",
+            "bytes=a-b",
+            "bytes=+1-2",
+        ] {
+            assert_eq!(
+                range(bad).map_err(|e| e.0),
+                Err(Code::InvalidArgument),
+                "{bad}"
+            );
+        }
+    }
 
     #[test]
     fn sources_are_bucket_and_key_decoded_once() {

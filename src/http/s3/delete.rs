@@ -24,6 +24,7 @@ use super::error::{self, Code};
 use super::request::{bucket_name, key_refusal};
 use super::{Asked, Fields, Refusal, refusal, xml};
 use crate::name::{Name, Prefix};
+use crate::serve::digest::Algorithm;
 use crate::serve::{Failure, Folders, Operation};
 
 /// Most keys one request deletes (S3's limit).
@@ -73,22 +74,15 @@ fn check_integrity(body: &[u8], fields: &Fields) -> Result<(), Refusal> {
             "DeleteObjects needs Content-MD5 or an x-amz-checksum-* field",
         ));
     };
-    let algorithm = field.strip_prefix("x-amz-checksum-").unwrap_or(field);
-    let actual: Vec<u8> = match algorithm {
-        "crc32" => crc32fast::hash(body).to_be_bytes().to_vec(),
-        "crc32c" => crc32c::crc32c(body).to_be_bytes().to_vec(),
-        "sha1" => sha1::Sha1::digest(body).to_vec(),
-        "sha256" => sha2::Sha256::digest(body).to_vec(),
-        _ => {
-            return Err(refusal(
-                Code::InvalidRequest,
-                format!("x-amz-checksum-{algorithm} is not one ferry checks"),
-            ));
-        }
+    let Some(algorithm) = Algorithm::of_field(field) else {
+        return Err(refusal(
+            Code::InvalidRequest,
+            format!("{field} is not one ferry checks"),
+        ));
     };
     match STANDARD.decode(value) {
-        Ok(stated) if stated == actual => Ok(()),
-        _ => Err(bad(&format!("x-amz-checksum-{algorithm}"))),
+        Ok(stated) if stated == algorithm.of_bytes(body) => Ok(()),
+        _ => Err(bad(field)),
     }
 }
 

@@ -10,8 +10,8 @@
 
 use super::Asked;
 use crate::serve::digest::{INCOMPLETE_BODY, SHA256_MISMATCH};
-use crate::serve::multipart::{INVALID_PART, PART_ORDER, PART_TOO_SMALL};
-use crate::serve::{BAD_SIGNATURE, ErrorKind, Failure, UNKNOWN_KEY};
+use crate::serve::multipart::{INVALID_PART, NO_SUCH_SOURCE, PART_ORDER, PART_TOO_SMALL};
+use crate::serve::{BAD_SIGNATURE, ErrorKind, Failure, SOURCE_RANGE, UNKNOWN_KEY};
 
 /// An S3 error code ferry answers with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -158,6 +158,8 @@ pub fn code_of(asked: Asked, failure: &Failure) -> Code {
         | ErrorKind::ReadOnly
         | ErrorKind::Vetoed => Code::AccessDenied,
         ErrorKind::NotFound | ErrorKind::Expired if buckets => Code::NoSuchBucket,
+        // UploadPartCopy's source, not its upload.
+        ErrorKind::NotFound if failure.message == NO_SUCH_SOURCE => Code::NoSuchKey,
         ErrorKind::NotFound | ErrorKind::Expired if asked.is_multipart() => Code::NoSuchUpload,
         ErrorKind::NotFound | ErrorKind::Expired => Code::NoSuchKey,
         ErrorKind::Conflict if asked == Asked::DeleteBucket => Code::BucketNotEmpty,
@@ -178,6 +180,7 @@ pub fn code_of(asked: Asked, failure: &Failure) -> Code {
         ErrorKind::BadRequest if failure.message == PART_ORDER => Code::InvalidPartOrder,
         ErrorKind::BadRequest if failure.message == PART_TOO_SMALL => Code::EntityTooSmall,
         ErrorKind::BadRequest if failure.message == INCOMPLETE_BODY => Code::IncompleteBody,
+        ErrorKind::BadRequest if failure.message == SOURCE_RANGE => Code::InvalidArgument,
         ErrorKind::BadRequest => Code::InvalidRequest,
         ErrorKind::Throttled | ErrorKind::Busy => Code::SlowDown,
         ErrorKind::Unavailable => Code::ServiceUnavailable,

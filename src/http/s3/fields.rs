@@ -20,8 +20,11 @@ pub(super) struct Fields {
     pub(super) copy_source: Option<String>,
     /// CopyObject's `x-amz-metadata-directive`.
     pub(super) metadata_directive: Option<String>,
-    /// CopyObject's source has conditions (`x-amz-copy-source-if-*`).
-    pub(super) copy_conditions: bool,
+    /// CopyObject's and UploadPartCopy's conditions on their source
+    /// (`x-amz-copy-source-if-*`).
+    pub(super) copy_conditions: conditions::Conditions,
+    /// UploadPartCopy's `x-amz-copy-source-range`, as sent.
+    pub(super) copy_range: Option<String>,
     /// `x-amz-meta-mtime`.
     pub(super) meta_mtime: Option<String>,
     /// Bytes of user metadata, names (without the prefix) and values.
@@ -65,8 +68,12 @@ impl Fields {
                 fields.copy_source = text();
             } else if is("x-amz-metadata-directive") {
                 fields.metadata_directive = text();
-            } else if has_prefix(name, "x-amz-copy-source-if-") {
-                fields.copy_conditions = true;
+            } else if let Some(value) = text().filter(|_| has_prefix(name, copy::IF_PREFIX)) {
+                fields
+                    .copy_conditions
+                    .take(copy::CONDITION_PREFIX, name, &value);
+            } else if is(copy::RANGE) {
+                fields.copy_range = text();
             } else if is("x-amz-decoded-content-length") {
                 fields.decoded_length = text();
             } else if is("x-amz-trailer") {

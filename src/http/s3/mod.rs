@@ -93,6 +93,8 @@ pub enum Asked {
     CreateMultipart,
     /// UploadPart.
     UploadPart,
+    /// UploadPartCopy.
+    UploadPartCopy,
     /// CompleteMultipartUpload of this many parts.
     CompleteMultipart(u16),
     /// AbortMultipartUpload.
@@ -127,6 +129,7 @@ impl Asked {
         matches!(
             self,
             Asked::UploadPart
+                | Asked::UploadPartCopy
                 | Asked::CompleteMultipart(_)
                 | Asked::AbortMultipart
                 | Asked::ListParts

@@ -7,6 +7,7 @@
 //! ```text
 //! POST   /<bucket>/<key>?uploads                     CreateMultipartUpload  BeginParts
 //! PUT    /<bucket>/<key>?partNumber=N&uploadId=ID    UploadPart             PutPart (ETag = MD5)
+//!        + x-amz-copy-source[-range, -if-*]          UploadPartCopy         CopyPart (CopyPartResult)
 //! POST   /<bucket>/<key>?uploadId=ID   <XML>         CompleteMultipartUpload CompleteParts
 //! DELETE /<bucket>/<key>?uploadId=ID                 AbortMultipartUpload   AbortParts (204)
 //! GET    /<bucket>/<key>?uploadId=ID[&part-number-marker=&max-parts=]  ListParts
@@ -24,8 +25,10 @@ use super::error::Code;
 use super::xml::{NS, iso};
 use super::{Asked, Fields, Refusal, refusal, sigv4};
 use crate::name::{Name, Prefix};
-use crate::serve::multipart::{MAX_PAGE, MAX_PART_NUMBER, PartAsk, PartsPage, UploadsPage};
-use crate::serve::{Body, Operation, Reply};
+use crate::serve::multipart::{
+    CopyPartAsk, MAX_PAGE, MAX_PART_NUMBER, PartAsk, PartsPage, UploadsPage,
+};
+use crate::serve::{Body, BodyLength, Operation, Reply};
 use crate::storage::Md5Tag;
 
 const DECLARATION: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
@@ -84,6 +87,9 @@ pub(super) fn object_request(
                     format!("partNumber is from 1 to {MAX_PART_NUMBER}"),
                 ));
             }
+            if fields.copy_source.is_some() {
+                return copy_part(name, (id, number), resume, fields);
+            }
             let (length, digests) = super::body::body_digests(resume, fields)?;
             let ask = PartAsk {
                 id,
@@ -123,6 +129,29 @@ pub(super) fn object_request(
             format!("{method} of a multipart upload is not served"),
         )),
     }
+}
+
+/// UploadPartCopy: part `number` of upload `id` of `name` copied from
+/// the source `fields` name (`copy.rs`: CopyObject's source, conditions,
+/// and here its range).
+fn copy_part(
+    name: Name,
+    (id, number): (String, u32),
+    resume: &Resume,
+    fields: &Fields,
+) -> Result<(Operation, Asked), Refusal> {
+    if resume.body != BodyLength::Fixed(0) {
+        return Err(refusal(
+            Code::InvalidRequest,
+            "UploadPartCopy takes no body",
+        ));
+    }
+    let (from, source) = super::copy::source(fields, true)?;
+    let ask = Box::new(CopyPartAsk { id, number, source });
+    Ok((
+        Operation::CopyPart { name, from, ask },
+        Asked::UploadPartCopy,
+    ))
 }
 
 /// ListMultipartUploads of `bucket`: one page.
@@ -239,6 +268,15 @@ pub(super) fn answer(asked: Asked, reply: &Reply) -> Option<String> {
             let etag = tag.quoted();
             format!(
                 "<CompleteMultipartUploadResult xmlns=\"{NS}\"><ETag>{etag}</ETag></CompleteMultipartUploadResult>"
+            )
+        }
+        (Asked::UploadPartCopy, Reply::Stored { md5: Some(tag), .. }) => {
+            // The part was staged as this answer is written.
+            let now = time::OffsetDateTime::now_utc().unix_timestamp();
+            format!(
+                "<CopyPartResult xmlns=\"{NS}\"><LastModified>{}</LastModified><ETag>{}</ETag></CopyPartResult>",
+                iso(now),
+                escape(&tag.quoted())
             )
         }
         (Asked::ListParts, Reply::Parts(page)) => list_parts(page),
