@@ -305,7 +305,7 @@ impl Answer for FilesAnswer {
             // What a folder's DELETE left: RFC 4918 9.6.1's multistatus for
             // WebDAV clients, JSON for those that ask for it (the page).
             Reply::Remains(remains, more) => {
-                remains_answer(
+                super::remains::answer(
                     (remains, *more),
                     self.reader == Reader::Program,
                     message,
@@ -387,60 +387,6 @@ impl Answer for FilesAnswer {
             response::ALLOW_FILE
         }
     }
-}
-
-/// What a folder's DELETE (or a COPY or MOVE) left, `207` either way:
-/// RFC 4918 9.6.1's multistatus, one response per member with its
-/// status, and a word on the `more` not named; or, for a client that
-/// asked for JSON (`json`: `Accept: application/json`, the page), the
-/// same as
-///
-/// ```text
-/// {"failed":[{"name":"a/b.txt","status":403,"reason":"..."}, ...],"more":0}
-/// ```
-pub(super) fn remains_answer(
-    (remains, more): (&[(String, Failure)], u64),
-    json: bool,
-    message: Message,
-    out: &mut Vec<u8>,
-) {
-    let (body, media_type) = if json {
-        (remains_json(remains, more), listing::media_type(true))
-    } else {
-        let members = remains.iter().map(|(name, failure)| {
-            let href = format!("/{}", url_path(name));
-            (
-                href,
-                super::codec::status(failure.kind),
-                failure.message.as_str(),
-            )
-        });
-        (super::xml::remains(members, more), super::xml::MEDIA_TYPE)
-    };
-    ResponseHead::new(out, 207)
-        .header("Content-Type", media_type)
-        .finish(body.len() as u64, message.persistence);
-    if !message.head {
-        out.extend_from_slice(body.as_bytes());
-    }
-}
-
-/// The JSON form of [`remains_answer`]'s report.
-fn remains_json(remains: &[(String, Failure)], more: u64) -> String {
-    let mut body = String::from("{\"failed\":[");
-    for (at, (name, failure)) in remains.iter().enumerate() {
-        if at > 0 {
-            body.push(',');
-        }
-        body.push_str("{\"name\":");
-        crate::json::push_string(&mut body, name);
-        let status = super::codec::status(failure.kind);
-        body.push_str(&format!(",\"status\":{status},\"reason\":"));
-        crate::json::push_string(&mut body, &failure.message);
-        body.push('}');
-    }
-    body.push_str(&format!("],\"more\":{more}}}\n"));
-    body
 }
 
 /// A GET's conditions and range, applied once the file's version is known.

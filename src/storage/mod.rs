@@ -74,6 +74,7 @@ pub use resource::{Resource, Space};
 pub use sweep::SweepReport;
 pub use tree::DirectoryListing;
 mod upload;
+mod upload_target;
 
 pub use checksum::{Later, Md5Tag, record_md5_tag};
 pub use cursor::{Found, TreeCursor};

@@ -4,18 +4,15 @@
 //! them in place. Dropping an [`Upload`] uncommitted removes a PUT's temp
 //! file (a session keeps its data) and any directories left empty.
 //!
-//! Also where an upload begins: finding (and creating) the target's
-//! directory and checking that the name can become a file, the same for a
-//! PUT and for a session's COMMIT.
+//! Where an upload begins (its target found or made) is `upload_target.rs`.
 
 use std::fs::File;
 use std::io::Write;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
-use rustix::fs::{AtFlags, Mode, OFlags};
+use rustix::fs::AtFlags;
 use rustix::io::Errno;
 
 use super::checksum::Md5Tag;
@@ -23,11 +20,7 @@ use super::dead_props::NewProps;
 use super::flush::DirFlusher;
 use super::gate::{Gate, Point};
 use super::session_state::Staging;
-use super::{
-    DIR, Folders, Storage, StorageError, check_regular, checksum, prune_empty_dirs,
-    stored_file_mode,
-};
-use crate::name::Name;
+use super::{StorageError, checksum, prune_empty_dirs};
 
 /// Where an upload's bytes wait for the commit.
 #[derive(Debug)]
@@ -310,212 +303,5 @@ impl Drop for Upload {
             }
         }
         prune_empty_dirs(&self.root, &self.dir_path, self.floor);
-    }
-}
-
-/// Where an upload lands: the directory, its path from the root ("" for
-/// the root), the file's name in it, and whether one exists already.
-pub(super) struct Target {
-    pub(super) dir: OwnedFd,
-    pub(super) dir_path: String,
-    floor: usize,
-    pub(super) leaf: String,
-    pub(super) replaces: bool,
-}
-
-impl Storage {
-    /// Records the dead properties `upload` was given
-    /// ([`Upload::set_props`]) for its inode, which its commit keeps:
-    /// called just before the commit, so the version appears with them.
-    /// Nothing to do costs nothing. A commit that fails after this leaves
-    /// the file it would have replaced without its own record (which now
-    /// names the new inode): rare (the rename itself failing), and only
-    /// the properties are lost, never bytes.
-    ///
-    /// # Errors
-    /// As [`Storage::write_dead_properties`]: then nothing is committed.
-    pub fn record_props(&self, upload: &mut Upload) -> Result<(), StorageError> {
-        let Some(props) = upload.props.take() else {
-            return Ok(());
-        };
-        let inode = rustix::fs::fstat(&upload.file)?.st_ino;
-        let name = match upload.dir_path.as_str() {
-            "" => upload.leaf.clone(),
-            dir => format!("{dir}/{}", upload.leaf),
-        };
-        self.record_new_version(&name, inode, &props)
-    }
-
-    /// Starts an upload to `name`, creating missing parent directories
-    /// where `folders` are made. Dropped uncommitted, it removes those it
-    /// created (if empty; where folders are implicit, any it empties).
-    ///
-    /// # Errors
-    /// 409 if `name` is a directory or special file or a parent is not a
-    /// directory; [`StorageError::NotFound`] for a missing parent where
-    /// folders are not made; 403 if it is a symlink; 507, 503 or 500 if
-    /// the temp file cannot be created.
-    pub fn begin_upload(&self, name: &Name, folders: Folders) -> Result<Upload, StorageError> {
-        /// Names tried before giving up: another process making a file of
-        /// this run's next name is a fluke (a copied root, a clock gone
-        /// back), not a reason to fail the upload.
-        const TRIES: usize = 4;
-        self.pause(Point::Create);
-        self.injected_fault(Point::Create)?;
-        self.with_target(name, folders, |target| {
-            // Journaled before the file exists: a crash in between leaves
-            // a directory to look into, never a file nobody looks for.
-            if let Some(Err(err)) = self
-                .journal
-                .as_ref()
-                .map(|j| j.note(&target.dir_path, self.durable))
-            {
-                log::warn!(
-                    "could not journal {}/ (a temp file left there by a crash would stay): {err}",
-                    if target.dir_path.is_empty() {
-                        "."
-                    } else {
-                        &target.dir_path
-                    }
-                );
-            }
-            let flags =
-                OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-            let mut tries = 0;
-            loop {
-                let serial = self.temp_serial.fetch_add(1, Ordering::Relaxed) + 1;
-                let temp = format!("{}{serial}", self.temp_prefix());
-                match rustix::fs::openat(&target.dir, temp.as_str(), flags, stored_file_mode()) {
-                    Ok(fd) => return Ok(self.upload(target, Staged::Temp(temp), File::from(fd))),
-                    Err(Errno::EXIST) if tries + 1 < TRIES => tries += 1,
-                    Err(errno) => return Err(errno.into()),
-                }
-            }
-        })
-    }
-
-    /// An [`Upload`] that commits a complete session's data `file` to
-    /// `name`, creating missing parent directories (see
-    /// [`Storage::begin_upload`]).
-    pub(super) fn begin_commit(
-        &self,
-        name: &Name,
-        file: File,
-        staging: Staging,
-    ) -> Result<Upload, StorageError> {
-        let target = self.with_target(name, Folders::Implicit, Ok)?;
-        Ok(self.upload(target, Staged::Session(staging), file))
-    }
-
-    fn upload(&self, target: Target, staged: Staged, file: File) -> Upload {
-        Upload {
-            dir: target.dir,
-            leaf: target.leaf,
-            staged,
-            file,
-            committed: false,
-            root: Arc::clone(&self.root),
-            dir_path: target.dir_path,
-            floor: target.floor,
-            replaces: target.replaces,
-            gate: self.gate.clone(),
-            flusher: Arc::clone(&self.flusher),
-            mtime: None,
-            md5: None,
-            props: None,
-        }
-    }
-
-    /// Finds (creating missing directories where `folders` are made) and
-    /// checks the place of a file `name`, and `make`s something there.
-    /// Directories this call created are removed again if that fails.
-    pub(super) fn with_target<T>(
-        &self,
-        name: &Name,
-        folders: Folders,
-        mut make: impl FnMut(Target) -> Result<T, StorageError>,
-    ) -> Result<T, StorageError> {
-        let dir_path = super::dir_of(name);
-        let mut attempts = 0;
-        loop {
-            // Where folders are kept: only what the walk made, once known.
-            let mut floor = folders.pruned_below().unwrap_or(usize::MAX);
-            let made = self.target(name, folders).and_then(|target| {
-                floor = target.floor;
-                make(target)
-            });
-            attempts += 1;
-            match made {
-                // A directory just made (or found) was removed before the
-                // file landed in it: another thread's DEL pruned it as
-                // empty. Walk again.
-                Err(StorageError::NotFound) if attempts < 3 && folders.made() => {}
-                Err(err) => {
-                    // Whatever failed, directories this call created stay
-                    // no longer.
-                    prune_empty_dirs(&self.root, dir_path, floor);
-                    return Err(err);
-                }
-                ok => return ok,
-            }
-        }
-    }
-
-    /// One try of [`Storage::with_target`]'s walk: the target's directory
-    /// and whether a file of that name exists (a special file or a
-    /// directory there is refused).
-    fn target(&self, name: &Name, folders: Folders) -> Result<Target, StorageError> {
-        let (dirs, leaf) = name.split_parent();
-        let (dir, found) = match folders.made() {
-            true => self.walk_creating(dirs)?,
-            false => (self.walk(dirs.clone())?, dirs.count()),
-        };
-        let dir = match dir {
-            Some(dir) => dir,
-            None => rustix::io::fcntl_dupfd_cloexec(&*self.root, 0)?,
-        };
-        let floor = folders.pruned_below().unwrap_or(found);
-        let replaces = match rustix::fs::statat(&dir, leaf, AtFlags::SYMLINK_NOFOLLOW) {
-            Ok(stat) => {
-                check_regular(&stat).map_err(|err| match err {
-                    StorageError::NotFound => StorageError::NotRegular,
-                    other => other,
-                })?;
-                true
-            }
-            Err(Errno::NOENT) => false,
-            Err(errno) => return Err(errno.into()),
-        };
-        Ok(Target {
-            dir,
-            dir_path: super::dir_of(name).to_owned(),
-            floor,
-            leaf: leaf.to_owned(),
-            replaces,
-        })
-    }
-
-    /// Refuses (as a PUT would) a name that cannot become a file: one that
-    /// is a directory, symlink or special file, or lies beneath a file.
-    /// Missing parents are fine: they would be created.
-    pub(super) fn check_can_be_file(&self, name: &Name) -> Result<(), StorageError> {
-        let (dirs, leaf) = name.split_parent();
-        let mut current: Option<OwnedFd> = None;
-        for segment in dirs {
-            match rustix::fs::openat(self.fd(&current), segment, DIR, Mode::empty()) {
-                Ok(fd) => current = Some(fd),
-                Err(Errno::NOENT) => return Ok(()),
-                Err(Errno::NOTDIR | Errno::LOOP) => return Err(StorageError::ParentNotDirectory),
-                Err(errno) => return Err(errno.into()),
-            }
-        }
-        match rustix::fs::statat(self.fd(&current), leaf, AtFlags::SYMLINK_NOFOLLOW) {
-            Ok(stat) => check_regular(&stat).map_err(|err| match err {
-                StorageError::NotFound => StorageError::NotRegular,
-                other => other,
-            }),
-            Err(Errno::NOENT) => Ok(()),
-            Err(errno) => Err(errno.into()),
-        }
     }
 }

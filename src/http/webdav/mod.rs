@@ -308,7 +308,7 @@ impl Answer for WebdavAnswer {
                     .finish(*len, persistence);
             }
             (Asked::Transfer { json, .. }, Reply::Remains(remains, more)) => {
-                super::files::remains_answer((remains, *more), json, message, out);
+                super::remains::answer((remains, *more), json, message, out);
             }
             (Asked::Patch, Reply::Patched(patched)) => {
                 let body = proppatch::multistatus(patched);
