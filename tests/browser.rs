@@ -15,8 +15,6 @@
 //! installed (`apt-get install chromium chromium-driver`); `FERRY_CHROMIUM`
 //! and `FERRY_CHROMEDRIVER` name other binaries. Every wait has a deadline.
 
-use std::io::Write;
-
 mod support;
 #[path = "support/webdriver.rs"]
 mod webdriver;
@@ -31,21 +29,6 @@ use webdriver::Browser;
 const LISTED: &str = "if (document.body.dataset.state !== 'idle') return null; \
     return Array.from(document.querySelectorAll('tr.file'), (row) => row.dataset.name);";
 
-fn browser_or_skip() -> Option<Browser> {
-    match Browser::find() {
-        Ok((chromium, driver)) => Some(Browser::start(&chromium, &driver)),
-        Err(why) => {
-            // Straight to stderr, past the test harness's capture, so the
-            // skip shows in a plain `cargo test`.
-            let _ = writeln!(
-                std::io::stderr(),
-                "skipped: the browser test needs Chromium and chromedriver: {why}"
-            );
-            None
-        }
-    }
-}
-
 fn listed(browser: &Browser) -> Vec<String> {
     browser.wait_for("the page to be idle", || {
         let names = browser.run(LISTED, json!([]));
@@ -55,7 +38,7 @@ fn listed(browser: &Browser) -> Vec<String> {
 
 #[test]
 fn upload_list_download_and_delete_through_the_page() {
-    let Some(browser) = browser_or_skip() else {
+    let Some(browser) = Browser::start_or_skip() else {
         return;
     };
     let server = TestServer::start_with(|c| {
@@ -192,7 +175,7 @@ fn upload_list_download_and_delete_through_the_page() {
 #[test]
 fn a_full_disk_is_said_in_words_and_its_file_marked_failed() {
     use ferry::storage::gate::{Gate, Point};
-    let Some(browser) = browser_or_skip() else {
+    let Some(browser) = Browser::start_or_skip() else {
         return;
     };
     // Every write of an upload's bytes fails as a full disk does.
@@ -223,7 +206,7 @@ fn a_full_disk_is_said_in_words_and_its_file_marked_failed() {
 
 #[test]
 fn a_refused_upload_is_shown_to_the_user() {
-    let Some(browser) = browser_or_skip() else {
+    let Some(browser) = Browser::start_or_skip() else {
         return;
     };
     // A token that may write here (a reader is offered no upload at all,
@@ -273,7 +256,7 @@ const ATTACK: &str = "function attack(from, to, victim) { \
 
 #[test]
 fn a_file_an_uploader_planted_runs_nothing_with_the_viewers_rights() {
-    let Some(browser) = browser_or_skip() else {
+    let Some(browser) = Browser::start_or_skip() else {
         return;
     };
     let (server, tokens, _dir) = guarded(
@@ -402,7 +385,7 @@ const CHUNK: u64 = 8 << 20;
 
 #[test]
 fn an_upload_cut_by_a_server_restart_is_finished_by_the_page() {
-    let Some(browser) = browser_or_skip() else {
+    let Some(browser) = Browser::start_or_skip() else {
         return;
     };
     let root = tempfile::tempdir().unwrap();
@@ -480,7 +463,7 @@ fn an_upload_cut_by_a_server_restart_is_finished_by_the_page() {
 
 #[test]
 fn after_a_reload_the_page_goes_on_with_the_upload_it_remembered() {
-    let Some(browser) = browser_or_skip() else {
+    let Some(browser) = Browser::start_or_skip() else {
         return;
     };
     let root = tempfile::tempdir().unwrap();

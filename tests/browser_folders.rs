@@ -7,8 +7,6 @@
 //! Skipped, with a message, where Chromium or chromedriver is not
 //! installed (`apt-get install chromium chromium-driver`).
 
-use std::io::Write;
-
 mod support;
 // Not every helper is used here (tests/browser.rs throttles uploads).
 #[allow(dead_code)]
@@ -23,19 +21,6 @@ use webdriver::Browser;
 /// The names of the folders the page lists, once no request is running.
 const FOLDERS: &str = "if (document.body.dataset.state !== 'idle') return null; \
     return Array.from(document.querySelectorAll('#listing tr.dir'), (row) => row.dataset.name);";
-
-fn browser_or_skip() -> Option<Browser> {
-    match Browser::find() {
-        Ok((chromium, driver)) => Some(Browser::start(&chromium, &driver)),
-        Err(why) => {
-            let _ = writeln!(
-                std::io::stderr(),
-                "skipped: the browser test needs Chromium and chromedriver: {why}"
-            );
-            None
-        }
-    }
-}
 
 fn write_files(server: &TestServer, names: &[&str]) {
     for name in names {
@@ -69,7 +54,7 @@ fn message(browser: &Browser) -> String {
 
 #[test]
 fn folders_are_renamed_moved_and_deleted_from_the_page() {
-    let Some(browser) = browser_or_skip() else {
+    let Some(browser) = Browser::start_or_skip() else {
         return;
     };
     let server = TestServer::start_with(|c| {
@@ -132,7 +117,7 @@ fn folders_are_renamed_moved_and_deleted_from_the_page() {
 
 #[test]
 fn what_a_folders_delete_left_is_told_on_the_page() {
-    let Some(browser) = browser_or_skip() else {
+    let Some(browser) = Browser::start_or_skip() else {
         return;
     };
     let grants: &[&str] = &["read:/", "delete:d/open/"];
@@ -165,7 +150,7 @@ fn what_a_folders_delete_left_is_told_on_the_page() {
 
 #[test]
 fn the_search_box_finds_a_name_deep_down_and_goes_there() {
-    let Some(browser) = browser_or_skip() else {
+    let Some(browser) = Browser::start_or_skip() else {
         return;
     };
     let server = TestServer::start_with(|c| {

@@ -9,7 +9,6 @@
 //! Skipped, with a message, where Chromium or chromedriver is not
 //! installed (`apt-get install chromium chromium-driver`).
 
-use std::io::Write;
 use std::path::PathBuf;
 
 mod support;
@@ -22,19 +21,6 @@ use serde_json::{Value, json};
 use support::TestServer;
 use support::tokens::guarded;
 use webdriver::Browser;
-
-fn browser_or_skip() -> Option<Browser> {
-    match Browser::find() {
-        Ok((chromium, driver)) => Some(Browser::start(&chromium, &driver)),
-        Err(why) => {
-            let _ = writeln!(
-                std::io::stderr(),
-                "skipped: the browser test needs Chromium and chromedriver: {why}"
-            );
-            None
-        }
-    }
-}
 
 fn http_server(adjust: impl FnOnce(&mut ferry::Config)) -> TestServer {
     TestServer::start_with(|c| {
@@ -78,7 +64,7 @@ fn screenshots(browser: &Browser, name: &str) {
 
 #[test]
 fn a_read_only_server_offers_no_writes() {
-    let Some(browser) = browser_or_skip() else {
+    let Some(browser) = Browser::start_or_skip() else {
         return;
     };
     let server = http_server(|c| c.read_only = true);
@@ -107,7 +93,7 @@ fn a_read_only_server_offers_no_writes() {
 
 #[test]
 fn a_token_that_may_not_delete_is_offered_no_delete() {
-    let Some(browser) = browser_or_skip() else {
+    let Some(browser) = Browser::start_or_skip() else {
         return;
     };
     let (server, tokens, _dir) = guarded(&[("editor", &["read:/", "write:/"])], &[]);
@@ -128,7 +114,7 @@ fn a_token_that_may_not_delete_is_offered_no_delete() {
 
 #[test]
 fn a_missing_folder_is_a_page_with_a_way_back() {
-    let Some(browser) = browser_or_skip() else {
+    let Some(browser) = Browser::start_or_skip() else {
         return;
     };
     let server = http_server(|_| {});
@@ -177,7 +163,7 @@ fn message(browser: &Browser) -> String {
 
 #[test]
 fn a_new_folder_then_two_files_and_a_folder_deleted_at_once() {
-    let Some(browser) = browser_or_skip() else {
+    let Some(browser) = Browser::start_or_skip() else {
         return;
     };
     let server = http_server(|_| {});
@@ -232,7 +218,7 @@ fn a_new_folder_then_two_files_and_a_folder_deleted_at_once() {
 
 #[test]
 fn what_a_selection_could_not_delete_is_reported() {
-    let Some(browser) = browser_or_skip() else {
+    let Some(browser) = Browser::start_or_skip() else {
         return;
     };
     let (server, tokens, _dir) = guarded(&[("tidier", &["read:/", "write:/", "delete:/"])], &[]);
@@ -273,7 +259,7 @@ fn what_a_selection_could_not_delete_is_reported() {
 
 #[test]
 fn the_filter_narrows_the_rows_as_one_types() {
-    let Some(browser) = browser_or_skip() else {
+    let Some(browser) = Browser::start_or_skip() else {
         return;
     };
     let server = http_server(|_| {});
@@ -309,7 +295,7 @@ fn the_filter_narrows_the_rows_as_one_types() {
 
 #[test]
 fn the_keyboard_moves_through_the_rows_and_a_link_is_copied() {
-    let Some(browser) = browser_or_skip() else {
+    let Some(browser) = Browser::start_or_skip() else {
         return;
     };
     let server = http_server(|_| {});

@@ -234,7 +234,7 @@ impl Browser {
 
 /// What the preview and accessibility tests add (`tests/web_previews.rs`):
 /// a start that skips, DevTools commands, screenshots.
-#[allow(dead_code)] // the other browser tests use none of it
+#[allow(dead_code)] // not every browser test uses all of it
 impl Browser {
     /// A started browser, or `None` after saying on stderr (past the test
     /// harness's capture, so the skip shows in a plain `cargo test`) why
