@@ -184,7 +184,8 @@ impl Storage {
         let (dir, own, leaf) = holder.record();
         if props.is_empty() {
             return match self.unlink_record(&dir, &format!("{own}{leaf}")) {
-                Ok(()) | Err(Errno::NOENT | Errno::NOTDIR) => Ok(()),
+                Ok(()) => self.flush_records(&dir, None),
+                Err(Errno::NOENT | Errno::NOTDIR) => Ok(()),
                 Err(errno) => Err(errno.into()),
             };
         }
@@ -201,7 +202,13 @@ impl Storage {
         );
         let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::CLOEXEC;
         let file = rustix::fs::openat(&fd, temp.as_str(), flags, Mode::from_raw_mode(0o600))?;
-        let written = std::fs::File::from(file).write_all(text.as_bytes());
+        let mut file = std::fs::File::from(file);
+        let written = file
+            .write_all(text.as_bytes())
+            .and_then(|()| match self.durable {
+                true => file.sync_data(),
+                false => Ok(()),
+            });
         let renamed = written.map_err(StorageError::from).and_then(|()| {
             Ok(rustix::fs::renameat(
                 &fd,
@@ -213,7 +220,23 @@ impl Storage {
         if renamed.is_err() {
             let _ = rustix::fs::unlinkat(&fd, temp.as_str(), AtFlags::empty());
         }
-        renamed
+        renamed?;
+        self.flush_records(&dir, Some(&fd))
+    }
+
+    /// With `--fsync`, makes a record's change in mirror folder `dir`
+    /// (open as `fd`, if at hand) durable before it is acknowledged (a
+    /// PROPPATCH, S3's metadata), with the folders above it, which the
+    /// change may have made, through group commit's batches.
+    fn flush_records(&self, dir: &str, fd: Option<&OwnedFd>) -> Result<(), StorageError> {
+        if !self.durable {
+            return Ok(());
+        }
+        let dirs = match fd {
+            Some(fd) => super::flush::with_ancestors(&self.root, fd, dir)?,
+            None => super::flush::with_ancestors(&self.root, open_dir_at(&self.root, dir)?, dir)?,
+        };
+        Ok(self.flusher.flush(dirs)?)
     }
 
     /// Writes `new` into the record of file `name` for inode `inode`, a
@@ -493,5 +516,28 @@ mod tests {
             Holder::Folder("").record(),
             (".ferry-dav/props".into(), SELF, String::new())
         );
+    }
+
+    #[test]
+    fn a_durable_servers_records_are_flushed_before_they_are_answered() {
+        let root = tempfile::tempdir().unwrap();
+        let mut storage = Storage::open(root.path(), "test", false).unwrap();
+        std::fs::write(root.path().join("f"), b"x").unwrap();
+        let prop = DeadProperty {
+            ns: "urn:x".into(),
+            local: "a".into(),
+            value: "<x:a xmlns:x=\"urn:x\">1</x:a>".into(),
+        };
+        let holder = Holder::File("f");
+        storage
+            .write_dead_properties(holder, 1, &[prop.clone()])
+            .unwrap();
+        assert_eq!(storage.dir_flushes(), 0, "not durable: nothing flushed");
+        storage.set_durable(true);
+        storage.write_dead_properties(holder, 1, &[prop]).unwrap();
+        let written = storage.dir_flushes();
+        assert!(written > 0, "the record's folder flushed");
+        storage.write_dead_properties(holder, 1, &[]).unwrap();
+        assert!(storage.dir_flushes() > written, "its removal too");
     }
 }
