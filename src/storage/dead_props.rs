@@ -530,7 +530,7 @@ mod tests {
         };
         let holder = Holder::File("f");
         storage
-            .write_dead_properties(holder, 1, &[prop.clone()])
+            .write_dead_properties(holder, 1, std::slice::from_ref(&prop))
             .unwrap();
         assert_eq!(storage.dir_flushes(), 0, "not durable: nothing flushed");
         storage.set_durable(true);
