@@ -187,14 +187,7 @@ pub(super) fn copy_part(name: Name, from: Name, ask: Box<CopyPartAsk>) -> Outcom
                     "#{} part of {name} copied from {from}: {size} bytes",
                     ctx.client
                 );
-                Outcome::answer(Reply::Stored {
-                    size,
-                    crc,
-                    replaced: false,
-                    session: None,
-                    md5: Some(crate::storage::Md5Tag { md5, parts: None }),
-                    checksum: None,
-                })
+                Outcome::answer(part_stored((size, crc, md5), None))
             }
             Err(failure) => refuse(ctx, "APPEND", &what, failure, Next::Request),
         }
@@ -250,14 +243,7 @@ pub(super) fn finish_part(
     match part.commit(md5, crc, ctx.config.fsync) {
         Ok(()) => {
             debug!("#{client} part of {name}: {size} bytes staged");
-            Outcome::answer(Reply::Stored {
-                size,
-                crc,
-                replaced: false,
-                session: None,
-                md5: Some(crate::storage::Md5Tag { md5, parts: None }),
-                checksum: checksum.map(Box::new),
-            })
+            Outcome::answer(part_stored((size, crc, md5), checksum))
         }
         Err(err) => Outcome::failed(err.into(), Next::Request),
     }
@@ -408,6 +394,22 @@ pub(super) fn list_uploads(prefix: Prefix, after: Option<(String, String)>, max:
             truncated,
         })))
     })
+}
+
+/// A part staged (uploaded or copied): its size, CRC-32C and MD5 (the
+/// part's ETag), and the checksum its client sent, if any.
+fn part_stored(
+    (size, crc, md5): (u64, u32, [u8; 16]),
+    checksum: Option<super::digest::Checksum>,
+) -> Reply {
+    Reply::Stored {
+        size,
+        crc,
+        replaced: false,
+        session: None,
+        md5: Some(crate::storage::Md5Tag { md5, parts: None }),
+        checksum: checksum.map(Box::new),
+    }
 }
 
 #[cfg(test)]
