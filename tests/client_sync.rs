@@ -211,7 +211,9 @@ fn rm_r_removes_a_folder_pipelined() {
 
     let line = failure(&run(work.path(), server.addr, &["rm", "-r", "nope"]), 1);
     assert_eq!(line, "ferry: nope/: no such folder");
-    success(&run(work.path(), server.addr, &["rm", "-r", "old/"]));
+    // Without --exclude, one `DEL old/`: the folder with all it holds.
+    let out = success(&run(work.path(), server.addr, &["rm", "-r", "old/"]));
+    assert_eq!(out, "removed old/\n");
     assert_eq!(names(&server), ["old-not/x"]);
 }
 

@@ -359,6 +359,33 @@ fn stat_and_rm_work_over_a_real_server() {
 }
 
 #[test]
+fn rm_of_a_folder_removes_what_the_token_may_and_reports_the_rest() {
+    if !have_python() {
+        return;
+    }
+    let (server, tokens) = guarded_server(&[("t", &["read:/", "delete:d/open/"])], &[]);
+    let work = tempfile::tempdir().unwrap();
+    for name in ["d/open/a", "d/open/sub/b", "d/shut/c"] {
+        std::fs::create_dir_all(server.path(name).parent().unwrap()).unwrap();
+        std::fs::write(server.path(name), b"x").unwrap();
+    }
+    let output = python_with_token(work.path(), &server, &["rm", "d/"], Some(&tokens[0]));
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+    assert_eq!(text(&output.stdout), "partly removed d/\n");
+    let stderr = text(&output.stderr);
+    assert!(stderr.starts_with("ferry: d/shut/c: "), "{stderr}");
+    assert!(!server.path("d/open").exists());
+    assert!(server.path("d/shut/c").exists());
+    std::fs::remove_dir_all(server.path("d/shut")).unwrap();
+    std::fs::create_dir_all(server.path("d/open")).unwrap();
+    std::fs::write(server.path("d/open/e"), b"x").unwrap();
+    let output = python_with_token(work.path(), &server, &["rm", "d/open/"], Some(&tokens[0]));
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert_eq!(text(&output.stdout), "removed d/open/\n");
+    assert!(!server.path("d/open").exists());
+}
+
+#[test]
 fn stat_and_rm_of_a_missing_name_get_one_line_and_exit_1() {
     if !have_python() {
         return;

@@ -67,7 +67,8 @@ Exit codes as for the `ferry` binary: 0 ok, 1 the server refused (a token
 it does not accept, or a missing grant: 401, 403, 429 included), 2 usage,
 3 connection, local I/O or checksum failure. `rm` of several names removes
 each it can, reports each failure on its own line, and exits 1 if any
-failed.
+failed. `rm NAME/` removes the folder NAME with everything in it the token
+may delete; what stayed is reported a line each (exit 1).
 """
 
 import argparse
@@ -347,9 +348,25 @@ class Ferry:
         self._reply()
 
     def rm(self, name):
-        """Removes `name`."""
+        """Removes `name`; a name ending in `/` is a folder, removed with
+        everything in it the token may delete. Returns what stayed:
+        [(name, code, reason)], empty when all went (always for a file)."""
         self.sock.sendall(b"DEL %s\n" % encode(name).encode())
-        self._reply()
+        fields = self._reply()
+        if not fields:
+            return []
+        n = int(fields[0])
+        report = self.reader.read(n)
+        if len(report) != n:
+            raise ConnectionError("connection closed in the middle of a report")
+        stayed = []
+        for line in report.decode("utf-8").splitlines():
+            code, name, reason = line.split(" ", 2)
+            if code == "more":
+                stayed.append((None, None, f"and {name} more"))
+            else:
+                stayed.append((unquote_to_bytes(name).decode("utf-8"), int(code), reason))
+        return stayed
 
 
 def _silent(sock, seconds, timeout):
@@ -579,14 +596,17 @@ def main(argv=None):
                 failed = 0
                 for subject in args.names:
                     try:
-                        ferry.rm(subject)
+                        stayed = ferry.rm(subject)
                     except FerryError as err:
                         if len(args.names) == 1:
                             raise
                         print(f"ferry: {subject}: {err.message}", file=sys.stderr)
                         failed += 1
                     else:
-                        print(f"removed {subject}")
+                        for name, _, reason in stayed:
+                            print(f"ferry: {name or subject}: {reason}", file=sys.stderr)
+                        failed += 1 if stayed else 0
+                        print(f"{'partly ' if stayed else ''}removed {subject}")
                 if failed:
                     print(
                         f"ferry: {failed} of {len(args.names)} files not removed",

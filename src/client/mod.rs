@@ -109,6 +109,17 @@ pub struct RemoteFile {
     pub mtime: i64,
 }
 
+/// A member that a folder's `DEL` left, with the server's reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stayed {
+    /// Decoded name (a folder's ends in `/`).
+    pub name: String,
+    /// The error code (`403`: the token may not delete it).
+    pub code: u16,
+    /// The server's reason.
+    pub reason: String,
+}
+
 /// One `DIR` line: a sub-folder or a file directly in the folder.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DirEntry {
@@ -516,6 +527,17 @@ impl Client {
     /// `ERR 404` and the like.
     pub fn delete(&mut self, name: &str) -> Result<()> {
         self.exchange(|requests| requests.delete(name), Replies::done)
+    }
+
+    /// Removes folder `folder` (its name, without the `/`) and everything
+    /// in it the token may delete: what stayed (none when all went), and
+    /// how many more stayed than the server names.
+    ///
+    /// # Errors
+    /// `ERR 404` (no such folder), `403` (read-only, no `delete` grant
+    /// here) and the like; connection failures.
+    pub fn delete_folder(&mut self, folder: &str) -> Result<(Vec<Stayed>, u64)> {
+        self.exchange(|requests| requests.delete_folder(folder), Replies::removal)
     }
 
     /// Sends `data` and returns what the server echoed. Keep it under

@@ -215,6 +215,34 @@ impl Replies {
         self.ok_line().map(drop)
     }
 
+    /// The answer to `DEL <folder>/`: a bare `OK` (all went), or `OK <n>`
+    /// and `n` bytes, a line for each member that stayed, and how many
+    /// more stayed unnamed.
+    ///
+    /// # Errors
+    /// `ERR` replies or a malformed report.
+    pub fn removal(&mut self) -> Result<(Vec<super::Stayed>, u64)> {
+        let fields = self.ok_line()?;
+        if fields.is_empty() {
+            return Ok((Vec::new(), 0));
+        }
+        let mut body = Vec::new();
+        self.body(field(&fields, 0)?, &mut body)?;
+        let text =
+            String::from_utf8(body).map_err(|_| ClientError::protocol("report is not UTF-8"))?;
+        let mut more = 0;
+        let mut stayed = Vec::new();
+        for line in text.lines() {
+            match line.strip_prefix("more ") {
+                Some(count) => {
+                    more = count.parse().map_err(|_| bad_report(line))?;
+                }
+                None => stayed.push(parse_stayed_line(line)?),
+            }
+        }
+        Ok((stayed, more))
+    }
+
     /// The answer to `ECHO`.
     ///
     /// # Errors
@@ -388,6 +416,24 @@ fn parse_dir_line(line: &str) -> Result<DirEntry> {
         size: None,
         mtime: folder.mtime,
     })
+}
+
+fn bad_report(line: &str) -> ClientError {
+    ClientError::protocol(format!("bad report line {line:?}"))
+}
+
+/// One line of a folder's `DEL` report: `<code> <encoded-name> <reason>`.
+fn parse_stayed_line(line: &str) -> Result<super::Stayed> {
+    let bad = || bad_report(line);
+    let mut parts = line.splitn(3, ' ');
+    let code = parts.next().and_then(|s| s.parse().ok()).ok_or_else(bad)?;
+    let encoded = parts.next().ok_or_else(bad)?;
+    let name = crate::name::percent_decode(encoded.as_bytes())
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .ok_or_else(bad)?;
+    let reason = parts.next().unwrap_or_default().to_owned();
+    Ok(super::Stayed { name, code, reason })
 }
 
 fn parse_list_line(line: &str) -> Result<RemoteFile> {

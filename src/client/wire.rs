@@ -203,6 +203,14 @@ impl Requests {
         self.line(RequestLine::Del { name })
     }
 
+    /// `DEL <folder>/`: the folder with all it holds.
+    ///
+    /// # Errors
+    /// [`ClientError::Io`] if the connection fails.
+    pub fn delete_folder(&mut self, folder: &str) -> Result<()> {
+        self.line(RequestLine::DelFolder { folder })
+    }
+
     /// `ECHO` with its body.
     ///
     /// # Errors

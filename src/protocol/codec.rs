@@ -188,6 +188,7 @@ fn operation(request: Request) -> Operation {
             name,
             folders: FOLDERS,
         },
+        Request::DelFolder { folder } => Operation::DeleteFolder { prefix: folder },
         Request::Move { from, to } => Operation::Move {
             from,
             to,
@@ -261,6 +262,29 @@ fn session_lines(sessions: &[ListedSession], out: &mut Vec<u8>) {
     out.extend_from_slice(body.as_bytes());
 }
 
+/// The answer to a `DEL <folder>/` that left members: `OK <n>`, then `n`
+/// bytes, one line a member that stayed, `<code> <encoded-name> <reason>`
+/// (a folder's name ends in `/`), and `more <count>` last when more stayed
+/// than are named. (All gone is a bare `OK`, [`Reply::Done`].)
+fn remains_lines((remains, more): (&[(String, Failure)], u64), out: &mut Vec<u8>) {
+    let mut body = String::new();
+    for (name, failed) in remains {
+        let code = error_code(failed.kind);
+        let name = crate::name::encode(name);
+        // The reason is the rest of the line: no newline may end it early.
+        let reason = failed.message.replace(['\r', '\n'], " ");
+        body += &format!("{code} {name} {reason}\n");
+    }
+    if more > 0 {
+        body += &format!("more {more}\n");
+    }
+    Response::Length {
+        len: body.len() as u64,
+    }
+    .write_to(out);
+    out.extend_from_slice(body.as_bytes());
+}
+
 /// Whether `input` holds a whole request line (blank lines before it do
 /// not count).
 pub fn holds_whole_head(input: &[u8]) -> bool {
@@ -296,6 +320,7 @@ pub fn encode(reply: &Reply, out: &mut Vec<u8>) {
         },
         Reply::Authenticated { name } => Response::Authenticated { name },
         Reply::Sessions(sessions) => return session_lines(sessions, out),
+        Reply::Remains(remains, more) => return remains_lines((remains, *more), out),
         Reply::Unsatisfiable { size } => {
             let message = format!("offset past the end ({size} bytes)");
             return Response::Error {

@@ -12,7 +12,7 @@
 //!                                             then <size> body bytes, and
 //!                                             after "-": "CRC <crc32c>\n"
 //! GET  <name>[ <offset>[ <length>]]
-//! STAT <name> | DEL <name> | LIST[ <prefix>] | DIR[ <folder>] | ECHO <size> | QUIT
+//! STAT <name> | DEL <name> | DEL <folder>/ | LIST[ <prefix>] | DIR[ <folder>] | ECHO <size> | QUIT
 //! MOVE <from> <to>
 //! AUTH <token>
 //! response = "OK" *(" " field) LF | "ERR " code " " message LF

@@ -98,6 +98,13 @@ pub enum Request<W: Words = Parsed> {
         /// File to remove.
         name: W::Name,
     },
+    /// Remove folder `folder` and everything in it the client may delete
+    /// (`DEL <folder>/`).
+    DelFolder {
+        /// The folder: parsed, a prefix ending in `/`; written, its name
+        /// without the `/`.
+        folder: W::Prefix,
+    },
     /// Rename file `from` to `to`.
     Move {
         /// File to rename.
@@ -209,6 +216,7 @@ impl<W: Words> Request<W> {
                 folder => write!(out, "DIR {}", encode(folder)),
             },
             Request::Del { name } => write!(out, "DEL {}", encode(W::name(name))),
+            Request::DelFolder { folder } => write!(out, "DEL {}/", encode(W::folder(folder))),
             Request::Move { from, to } => {
                 let (from, to) = (encode(W::name(from)), encode(W::name(to)));
                 write!(out, "MOVE {from} {to}")
@@ -256,7 +264,7 @@ impl<W: Words> Request<W> {
             Request::List { .. } => "LIST",
             Request::Dir { .. } => "DIR",
             Request::Move { .. } => "MOVE",
-            Request::Del { .. } => "DEL",
+            Request::Del { .. } | Request::DelFolder { .. } => "DEL",
             Request::Echo { .. } => "ECHO",
             Request::Upload { .. } => "UPLOAD",
             Request::Append { .. } => "APPEND",
@@ -346,9 +354,16 @@ fn parse_line(line: &[u8]) -> Result<Request, ProtocolError> {
         }
         b"DEL" => {
             arity(&args, 1, 1)?;
-            Ok(Request::Del {
-                name: name_arg(args[0])?,
-            })
+            // A trailing `/` asks for the folder with what it holds; `DEL /`
+            // names the root (which the serve layer refuses).
+            match args[0].strip_suffix(b"/") {
+                Some(folder) => Ok(Request::DelFolder {
+                    folder: folder_arg(Some(folder).filter(|f| !f.is_empty()))?,
+                }),
+                None => Ok(Request::Del {
+                    name: name_arg(args[0])?,
+                }),
+            }
         }
         b"LIST" => {
             arity(&args, 0, 1)?;

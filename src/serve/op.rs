@@ -143,10 +143,10 @@ pub enum Operation {
         folders: Folders,
     },
     /// Remove the folder `prefix` and everything in it that the client
-    /// may delete (WebDAV's `DELETE` of a collection; FERRY/1 has no verb
-    /// for it yet).
+    /// may delete (WebDAV's `DELETE` of a collection; FERRY/1's
+    /// `DEL <folder>/`).
     DeleteFolder {
-        /// The folder (ending in `/`; never the root).
+        /// The folder (ending in `/`; the root is refused).
         prefix: Prefix,
     },
     /// Make the folder `name`, whose parent exists (WebDAV's `MKCOL`;

@@ -85,6 +85,18 @@ fn parses_every_verb() {
         ("STAT a%20b\n", Request::Stat { name: n("a b") }),
         ("DEL x\n", Request::Del { name: n("x") }),
         (
+            "DEL logs/2026/\n",
+            Request::DelFolder {
+                folder: Prefix::decode(b"logs/2026/").unwrap(),
+            },
+        ),
+        (
+            "DEL /\n",
+            Request::DelFolder {
+                folder: Prefix::decode(b"").unwrap(),
+            },
+        ),
+        (
             "LIST\n",
             Request::List {
                 prefix: Prefix::decode(b"").unwrap(),
@@ -447,7 +459,8 @@ mod properties {
                 Request::Get { name: name.clone(), offset, length: None },
                 Request::Upload { name: name.clone(), size: offset, crc },
                 Request::Move { from: name.clone(), to: name.clone() },
-                Request::Dir { folder },
+                Request::Dir { folder: folder.clone() },
+                Request::DelFolder { folder },
             ] {
                 let mut line = Vec::new();
                 request.encode(&mut line);
