@@ -75,7 +75,7 @@ fn a_read_only_server_offers_no_writes() {
     let shown = controls(&browser);
     assert_eq!(
         shown,
-        json!({"tools": ["Download folder (.zip)", ".tar"], "rows": ["Download .zip"]}),
+        json!({"tools": ["Download folder (.zip)", ".tar", "Share"], "rows": ["Download .zip"]}),
     );
     // Selecting can still download, never delete.
     tick(&browser, &["notes.txt"]);

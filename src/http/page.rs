@@ -23,17 +23,22 @@ use crate::serve::terms::Format;
 use crate::serve::{Piece, Rights};
 
 /// The page's style, embedded: the page loads nothing from elsewhere.
-const STYLE: &str = concat!(include_str!("ui/page.css"), include_str!("ui/preview.css"));
+const STYLE: &str = concat!(
+    include_str!("ui/page.css"),
+    include_str!("ui/preview.css"),
+    include_str!("ui/qr.css")
+);
 /// The page's script, embedded: `ui/page.js` (the listing, uploads,
 /// a file's rename and delete), `ui/folders.js` (a folder's rename, move
 /// and delete), `ui/search.js` (the search of the folder's tree),
-/// `ui/preview.js` (previews), one script so that one hash in the policy
-/// allows it.
+/// `ui/preview.js` (previews), `ui/qr.js` (the share dialog's QR code),
+/// one script so that one hash in the policy allows it.
 const SCRIPT: &str = concat!(
     include_str!("ui/page.js"),
     include_str!("ui/folders.js"),
     include_str!("ui/search.js"),
-    include_str!("ui/preview.js")
+    include_str!("ui/preview.js"),
+    include_str!("ui/qr.js")
 );
 
 /// The interface's `Content-Security-Policy`: its own embedded script and

@@ -84,11 +84,13 @@ impl Browser {
         let capabilities = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
             "goog:chromeOptions": {"binary": chromium, "args": args,
-                // Downloads (attachments) land in the profile, not $HOME.
+                // Downloads (attachments) land in the profile, not $HOME;
+                // several at once from one page are allowed (Chromium
+                // otherwise asks, and headless no one answers).
                 "prefs": {"download": {
                     "default_directory": browser._profile.path().join("downloads"),
                     "prompt_for_download": false,
-                }}},
+                }, "profile": {"default_content_setting_values": {"automatic_downloads": 1}}}},
         }}});
         let created = browser.call("POST", "/session", Some(capabilities));
         browser.session = created["sessionId"]
@@ -271,6 +273,11 @@ impl Browser {
     pub fn color_scheme(&self, scheme: &str) {
         let features = json!({"features": [{"name": "prefers-color-scheme", "value": scheme}]});
         self.cdp("Emulation.setEmulatedMedia", features);
+    }
+
+    /// The folder downloads land in.
+    pub fn downloads(&self) -> PathBuf {
+        self._profile.path().join("downloads")
     }
 
     /// A PNG of the viewport, as WebDriver takes it.
