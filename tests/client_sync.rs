@@ -218,6 +218,29 @@ fn rm_r_removes_a_folder_pipelined() {
 }
 
 #[test]
+fn rm_r_names_what_the_token_may_not_delete_and_exits_1() {
+    let (server, tokens, _dir) =
+        support::tokens::guarded(&[("t", &["read:/", "delete:d/open/"])], &[]);
+    for name in ["d/open/a", "d/shut/b"] {
+        fs::create_dir_all(server.path(name).parent().unwrap()).unwrap();
+        fs::write(server.path(name), b"x").unwrap();
+    }
+    let work = tempfile::tempdir().unwrap();
+    let out = binary::ferry(work.path())
+        .args(["rm", "-r", "d", "--server", &server.addr.to_string()])
+        .env("FERRY_TOKEN", &tokens[0])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 2, "{err}");
+    assert!(lines[0].starts_with("ferry: d/shut/b: "), "{err}");
+    assert_eq!(lines[1], "ferry: 1 file not removed");
+    assert!(!server.path("d/open").exists() && server.path("d/shut/b").exists());
+}
+
+#[test]
 fn sync_uploads_only_what_differs_and_deletes_with_delete() {
     let server = TestServer::start();
     let work = tempfile::tempdir().unwrap();

@@ -87,6 +87,7 @@ fn remove_whole(args: &RmArgs, output: &Output) -> Result<(), Failure> {
     }
     match stayed {
         0 => Ok(()),
+        1 => Err(Failure::explained("", 1, "1 file not removed")),
         n => Err(Failure::explained("", 1, format!("{n} files not removed"))),
     }
 }
