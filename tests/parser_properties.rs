@@ -105,6 +105,9 @@ fn request(max_body: u64) -> impl Strategy<Value = Request> {
             .prop_map(|(name, mtime)| Request::PutStream { name, mtime }),
         name().prop_map(|name| Request::Stat { name }),
         name().prop_map(|name| Request::Del { name }),
+        prop::option::of(name()).prop_map(|folder| Request::DelFolder {
+            folder: folder.map_or(Prefix::root(), |name| Prefix::of_folder(&name)),
+        }),
         prefix().prop_map(|prefix| Request::List { prefix }),
         (name(), name()).prop_map(|(from, to)| Request::Move { from, to }),
         prop::option::of(name()).prop_map(|folder| Request::Dir {
@@ -249,6 +252,13 @@ fn render_with(request: &Request, style: &Style) -> Vec<u8> {
         }
         Request::Del { name } => {
             tokens.extend([b"DEL".to_vec(), encode_with(name.as_str(), style)]);
+        }
+        Request::DelFolder { folder } => {
+            let name = folder.as_str().strip_suffix('/').unwrap_or_default();
+            tokens.extend([
+                b"DEL".to_vec(),
+                [encode_with(name, style), b"/".to_vec()].concat(),
+            ]);
         }
         Request::List { prefix } => {
             tokens.push(b"LIST".to_vec());

@@ -253,7 +253,7 @@ fn check_request(request: &Request) {
             check_valid_name(from);
             check_valid_name(to);
         }
-        Request::Dir { folder } => {
+        Request::Dir { folder } | Request::DelFolder { folder } => {
             check_valid_prefix(folder);
             let text = folder.as_str();
             assert!(text.is_empty() || text.ends_with('/'), "{folder:?}");
@@ -417,6 +417,27 @@ fn reference_line(line: &[u8]) -> Expected {
     };
     if args.len() < required || args.len() > shape.len() {
         return Expected::Unparseable;
+    }
+    // §6.5.1: a name and a `/` is the folder with all it holds; `/` the root.
+    if *verb == b"DEL"
+        && let Some(folder) = args[0].strip_suffix(b"/")
+    {
+        if folder.is_empty() {
+            return Expected::Request(Request::DelFolder {
+                folder: Prefix::root(),
+            });
+        }
+        let verdict = name_verdict(folder);
+        if verdict != Verdict::OK {
+            return Expected::BadName {
+                verdict,
+                body: Some(0),
+            };
+        }
+        let name = Name::decode(folder).expect("the spec accepts this name");
+        return Expected::Request(Request::DelFolder {
+            folder: Prefix::of_folder(&name),
+        });
     }
     let mut numbers = Vec::new();
     let mut crc = None;
