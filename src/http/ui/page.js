@@ -22,7 +22,7 @@
 // here; a folder's row carries its own data-may where the grants differ
 // below this folder (a token that may delete in one sub-folder only).
 //
-// Hooks for the scripts concatenated after this one (page.rs, SCRIPT):
+// Hooks for the scripts concatenated after this one (page.rs, SCRIPT_SOURCE):
 //   ferry.rights       {read, write, delete, readOnly} in this folder
 //   ferry.rowRights(row)  the same for what a folder's row names
 //   ferry.acts         data-act -> function (name, row): a row button's
