@@ -99,6 +99,7 @@ fn upload_list_download_and_delete_through_the_page() {
     let button = |label: &str, name: &str| {
         browser.element(
             "const row = Array.from(document.querySelectorAll('tr.file')).find((r) => r.dataset.name === arguments[0]); \
+             row.querySelector('td.n a').focus(); \
              return Array.from(row.querySelectorAll('button')).find((b) => b.textContent === arguments[1])",
             json!([name, label]),
         )
@@ -153,7 +154,8 @@ fn upload_list_download_and_delete_through_the_page() {
         ) == json!(0)
     );
     let first = browser.run(
-        "const button = document.querySelector('tr.dir button.archive'); \
+        "document.querySelector('tr.dir td.n a').focus(); \
+         const button = document.querySelector('tr.dir button.archive'); \
          return fetch(button.dataset.href).then((r) => r.arrayBuffer()) \
            .then((b) => { const u = new Uint8Array(b); \
              return new TextDecoder().decode(u.slice(30, 30 + (u[26] | (u[27] << 8)))); })",

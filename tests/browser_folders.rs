@@ -39,6 +39,7 @@ fn folders(browser: &Browser) -> Vec<String> {
 fn button(browser: &Browser, label: &str, name: &str) -> String {
     browser.element(
         "const row = Array.from(document.querySelectorAll('#listing tr.dir')).find((r) => r.dataset.name === arguments[0]); \
+         row.querySelector('td.n a').focus(); \
          return Array.from(row.querySelectorAll('button')).find((b) => b.textContent === arguments[1])",
         json!([name, label]),
     )

@@ -42,10 +42,12 @@ fn rows(browser: &Browser) -> Vec<String> {
 }
 
 /// The labels of the page's visible controls: the tools at the top and
-/// each row's buttons.
+/// each row's buttons (made when a row is pointed at or focused: every
+/// row is focused first).
 fn controls(browser: &Browser) -> Value {
     browser.run(
-        "const shown = (e) => e.offsetParent !== null; \
+        "for (const a of document.querySelectorAll('#listing tbody td.n a')) a.focus(); \
+         const shown = (e) => e.offsetParent !== null; \
          return { tools: Array.from(document.querySelectorAll('header button, header label'), (e) => e).filter(shown).map((e) => e.textContent), \
                   rows: Array.from(document.querySelectorAll('#listing td.o button')).filter(shown).map((b) => b.textContent) }",
         json!([]),
@@ -110,6 +112,51 @@ fn a_token_that_may_not_delete_is_offered_no_delete() {
     assert!(tools.contains(&json!("New folder")), "{shown}");
     // No Delete, and no Rename (a rename deletes the old name).
     assert_eq!(shown["rows"], json!([]), "{shown}");
+}
+
+#[test]
+fn a_folder_row_offers_delete_where_the_token_may_delete_in_it() {
+    let Some(browser) = Browser::start_or_skip() else {
+        return;
+    };
+    // Delete in one sub-folder only: not in the folder listed.
+    let (server, tokens, _dir) = guarded(&[("pruner", &["read:/", "delete:top/only/"])], &[]);
+    for dir in ["top/only/deep", "top/other"] {
+        std::fs::create_dir_all(server.path(dir)).unwrap();
+    }
+    std::fs::write(server.path("top/only/deep/a.txt"), b"a").unwrap();
+    std::fs::write(server.path("top/note.txt"), b"n").unwrap();
+    browser.open(&format!(
+        "http://pruner:{}@{}/top/",
+        tokens[0],
+        server.http.unwrap()
+    ));
+    assert_eq!(rows(&browser), ["top/only/", "top/other/", "top/note.txt"]);
+    let offered = browser.run(
+        "return Array.from(document.querySelectorAll('#listing tr[data-name]'), (r) => { \
+           r.querySelector('td.n a').focus(); \
+           return [r.dataset.name, Array.from(r.querySelectorAll('td.o button'), (b) => b.textContent)]; })",
+        json!([]),
+    );
+    // No Rename: that needs write here, for the new name.
+    assert_eq!(
+        offered,
+        json!([
+            ["top/only/", ["Download .zip", "Delete"]],
+            ["top/other/", ["Download .zip"]],
+            ["top/note.txt", []]
+        ])
+    );
+    // And the server agrees: the folder goes with all it holds.
+    let delete = browser.element(
+        "return Array.from(document.querySelectorAll('#listing tr.dir'))[0].querySelectorAll('td.o button')[1]",
+        json!([]),
+    );
+    browser.click(&delete);
+    browser.accept_dialog();
+    assert_eq!(message(&browser), "Deleted top/only");
+    assert_eq!(rows(&browser), ["top/other/", "top/note.txt"]);
+    assert!(!server.path("top/only").exists());
 }
 
 #[test]

@@ -574,12 +574,28 @@ fn folders_redirect_and_answers_are_framed_for_every_client() {
     // What the query asked for survives the redirect.
     for (query, kept) in [
         ("?tar", "/docs/?tar"),
+        ("?zip", "/docs/?zip"),
+        ("?format=zip", "/docs/?zip"),
         ("?format=json", "/docs/?format=json"),
     ] {
         conn.send(request("GET", &format!("/docs{query}"), ""));
         let reply = conn.reply();
         assert_eq!((reply.status, reply.header("Location")), (301, Some(kept)));
     }
+    // A search of `/docs` is one of `/docs/`, answered as it is: the
+    // term is not lost to a redirect.
+    for target in ["/docs?q=a.t", "/docs/?q=a.t", "/docs?format=json&q=a.t"] {
+        conn.send(request("GET", target, ""));
+        let found = conn.reply();
+        assert_eq!(found.status, 200, "{target}");
+        let text = String::from_utf8_lossy(&found.body).into_owned();
+        assert!(text.contains("\"name\":\"docs/a.txt\""), "{target}: {text}");
+    }
+    conn.send(request("GET", "/docs/a.txt?q=a", ""));
+    assert_eq!(conn.reply().status, 404, "a file has nothing to search");
+    // JSON asked for by `Accept` alone: the redirect asks for it in the query.
+    conn.send(request("GET", "/docs", "Accept: application/json\r\n"));
+    assert_eq!(conn.reply().header("Location"), Some("/docs/?format=json"));
     conn.send(request("GET", "/docs/", ""));
     assert_eq!(conn.reply().header("Vary"), Some("Accept"));
     // 204 carries no Content-Length (RFC 9110 8.6).

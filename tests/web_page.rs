@@ -94,6 +94,92 @@ fn the_page_is_told_what_the_client_may_do_in_the_folder() {
     assert!(!page.text().contains("id=\"pick-files\""));
 }
 
+/// The row of `name` (a folder, full name ending in `/`) in a page.
+fn row<'a>(html: &'a str, name: &str) -> &'a str {
+    let link = format!("<a href=\"/{name}\">");
+    let at = html
+        .find(&link)
+        .unwrap_or_else(|| panic!("no row of {name}: {html}"));
+    let start = html[..at].rfind("<tr").unwrap();
+    &html[start..at]
+}
+
+#[test]
+fn a_folder_row_carries_its_own_rights_where_the_grants_differ_below() {
+    // Delete in one sub-folder only: the listed folder's rights say no
+    // delete, that folder's row says yes, its sibling's says nothing.
+    let (server, tokens, _dir) = guarded(&[("pruner", &["read:/", "delete:top/only/"])], &[]);
+    for dir in ["top/only/deep", "top/other"] {
+        std::fs::create_dir_all(server.path(dir)).unwrap();
+    }
+    let addr = server.http.unwrap();
+    let page = get(addr, "/top/", &bearer(&tokens[0]));
+    assert_eq!(body_tag(&page), "<body data-prefix=\"top/\" data-may=\"\">");
+    let html = page.text();
+    assert_eq!(
+        row(&html, "top/only/"),
+        "<tr class=\"dir\" data-may=\"delete\"><td class=\"n\">"
+    );
+    assert_eq!(
+        row(&html, "top/other/"),
+        "<tr class=\"dir\"><td class=\"n\">"
+    );
+    // Inside it, the folder's own rights say it: no row needs its own.
+    let inside = get(addr, "/top/only/", &bearer(&tokens[0]));
+    assert_eq!(
+        body_tag(&inside),
+        "<body data-prefix=\"top/only/\" data-may=\"delete\">"
+    );
+    assert_eq!(
+        row(&inside.text(), "top/only/deep/"),
+        "<tr class=\"dir\"><td class=\"n\">"
+    );
+    // Everything allowed (no tokens): no row carries rights.
+    let open = TestServer::start_http();
+    std::fs::create_dir_all(open.path("a/b")).unwrap();
+    assert!(
+        !get(open.http.unwrap(), "/a/", "")
+            .text()
+            .contains("<tr class=\"dir\" data-may")
+    );
+}
+
+#[test]
+fn a_row_is_a_link_a_size_and_a_time_in_words() {
+    let server = TestServer::start_http();
+    std::fs::create_dir_all(server.path("d/sub")).unwrap();
+    std::fs::write(server.path("d/small.txt"), b"abc").unwrap();
+    std::fs::write(server.path("d/big.bin"), vec![0u8; 1536]).unwrap();
+    let html = get(server.http.unwrap(), "/d/", "").text();
+    for (name, rest) in [
+        ("small.txt", "<td class=\"s\">3 B<td class=\"t\">"),
+        (
+            "big.bin",
+            "<td class=\"s\" data-size=\"1536\">1.5 KiB<td class=\"t\">",
+        ),
+        ("sub/", "<td class=\"s\">-<td class=\"t\">"),
+    ] {
+        let class = if name.ends_with('/') { "dir" } else { "file" };
+        let start =
+            format!("<tr class=\"{class}\"><td class=\"n\"><a href=\"/d/{name}\">{name}</a>{rest}");
+        let line = html
+            .lines()
+            .find(|l| l.starts_with(&start))
+            .unwrap_or_else(|| panic!("{start} in {html}"));
+        // `2026-11-24 23:54:07` (UTC, as the heading says), then the
+        // actions' cell, which the script fills.
+        let when = line[start.len()..]
+            .strip_suffix("<td class=\"o\">")
+            .unwrap_or_else(|| panic!("{line}"));
+        let shape: String = when
+            .chars()
+            .map(|c| if c.is_ascii_digit() { '9' } else { c })
+            .collect();
+        assert_eq!(shape, "9999-99-99 99:99:99", "{line}");
+    }
+    assert!(html.contains("Modified <span class=\"utc\">(UTC)</span>"));
+}
+
 #[test]
 fn a_browser_is_shown_a_missing_name_as_a_page_with_a_way_back() {
     let server = TestServer::start_http();

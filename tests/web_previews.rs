@@ -390,7 +390,7 @@ const CONTROLS: &str = "const visible = (e) => { const r = e.getBoundingClientRe
       const label = e.labels && e.labels.length ? e.labels[0].textContent : ''; \
       return (e.getAttribute('aria-label') || (by && document.getElementById(by) ? document.getElementById(by).textContent : '') \
         || e.textContent || e.title || e.alt || label || '').trim(); }; \
-    const all = Array.from(document.querySelectorAll('a[href], button, input, select, textarea, summary, [tabindex], th[data-key]')); \
+    const all = Array.from(document.querySelectorAll('a[href], button, input, select, textarea, summary, [tabindex]')); \
     return all.filter((e) => visible(e) && !e.disabled).map((e) => { const r = e.getBoundingClientRect(); \
       return { what: e.outerHTML.slice(0, 100), name: nameOf(e), tabindex: e.tabIndex, \
         top: r.top, bottom: r.bottom, left: r.left }; });";
@@ -437,6 +437,12 @@ fn every_control_is_named_reached_in_order_and_legible() {
         browser.viewport(width, height, mobile);
         browser.open(&page);
         idle(&browser);
+        // Each row's buttons too: made when a row is first focused.
+        browser.run(
+            "for (const a of document.querySelectorAll('#listing tbody td.n a')) a.focus(); \
+             document.activeElement.blur();",
+            json!([]),
+        );
         let controls = browser.run(CONTROLS, json!([]));
         let controls = controls.as_array().unwrap();
         assert!(controls.len() > 20, "{controls:?}");
@@ -488,4 +494,92 @@ fn every_control_is_named_reached_in_order_and_legible() {
             screenshot(&browser, "listing-1280-dark");
         }
     }
+}
+
+const TAB: &str = "\u{E004}";
+const ENTER: &str = "\u{E007}";
+
+/// What has the focus: its id, else its name as a person hears it.
+const FOCUSED: &str = "const e = document.activeElement; \
+    return e.id || e.getAttribute('aria-label') || e.textContent.trim();";
+
+#[test]
+fn the_keyboard_reaches_uploads_sorting_and_a_rows_actions() {
+    let Some(browser) = Browser::start_or_skip() else {
+        return;
+    };
+    let server = TestServer::start_with(|c| {
+        c.listen(ferry::wire::Protocol::Http, "127.0.0.1:0".parse().unwrap())
+    });
+    plant(&server, b"");
+    browser.viewport(1280, 900, false);
+    browser.open(&format!("http://{}/show/", server.http.unwrap()));
+    idle(&browser);
+    // Tab from the top of the page, stop by stop, to the first row's
+    // last button.
+    let mut stops: Vec<String> = Vec::new();
+    while stops.last().is_none_or(|s| s != "Delete") {
+        assert!(stops.len() < 40, "no Delete reached: {stops:?}");
+        browser.type_keys(TAB);
+        stops.push(browser.run(FOCUSED, json!([])).as_str().unwrap().to_owned());
+    }
+    let at = |stop: &str| {
+        stops
+            .iter()
+            .position(|s| s == stop)
+            .unwrap_or_else(|| panic!("{stop} not reached: {stops:?}"))
+    };
+    let order = [
+        "new-folder",
+        "upload-files",
+        "upload-folder",
+        "filter",
+        "search-term",
+        "Select all",
+        "Name",
+        "Size",
+        "Modified",
+        "Select show/a.png",
+        "a.png",
+        "Rename",
+        "Delete",
+    ];
+    for pair in order.windows(2) {
+        assert!(
+            at(pair[0]) < at(pair[1]),
+            "{} before {}: {stops:?}",
+            pair[0],
+            pair[1]
+        );
+    }
+    // The hidden file inputs are never a stop of their own.
+    assert!(!stops.iter().any(|s| s.starts_with("pick-")), "{stops:?}");
+    // Enter on a heading's button sorts by it; again, the other way; the
+    // heading says how (aria-sort).
+    let size = browser.element(
+        "return document.querySelector('th[data-key=size] button')",
+        json!([]),
+    );
+    let sorted = "return [document.querySelector('th[data-key=size]').getAttribute('aria-sort'), \
+        document.querySelector('th[data-key=name]').getAttribute('aria-sort')]";
+    assert_eq!(browser.run(sorted, json!([])), json!([null, "ascending"]));
+    browser.send_keys(&size, ENTER);
+    assert_eq!(browser.run(sorted, json!([])), json!(["ascending", null]));
+    browser.send_keys(&size, ENTER);
+    assert_eq!(browser.run(sorted, json!([])), json!(["descending", null]));
+    // Largest first (the sizes as the server wrote them, read back).
+    let sizes = browser.run(
+        "return Array.from(document.querySelectorAll('#listing tr.file'), (r) => r.size)",
+        json!([]),
+    );
+    let sizes: Vec<u64> = serde_json::from_value(sizes).unwrap();
+    assert!(
+        sizes.len() == 9 && sizes.windows(2).all(|w| w[0] >= w[1]),
+        "{sizes:?}"
+    );
+    let largest = std::fs::read_dir(server.path("show"))
+        .unwrap()
+        .map(|entry| entry.unwrap().metadata().unwrap().len())
+        .max();
+    assert_eq!(Some(sizes[0]), largest);
 }

@@ -117,7 +117,9 @@ mod tests {
         assert!(html.contains("href=\"/d/sub/\">sub/<"));
         assert!(html.contains("href=\"../\""));
         assert!(html.find("sub/").unwrap() < html.find("a&lt;b").unwrap());
-        assert!(html.contains("data-name=\"d/a&lt;b&gt;.txt\" data-size=\"1\""));
+        assert!(html.contains(
+            "<a href=\"/d/a%3Cb%3E.txt\">a&lt;b&gt;.txt</a><td class=\"s\">1 B<td class=\"t\">1970-01-01 00:00:00<td class=\"o\">\n"
+        ));
         assert!(html.ends_with("</script>\n</body></html>\n"));
     }
 

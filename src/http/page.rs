@@ -22,8 +22,9 @@ use super::request::url_path;
 use crate::serve::terms::Format;
 use crate::serve::{Piece, Rights};
 
-/// The page's style, embedded: the page loads nothing from elsewhere.
-const STYLE: &str = concat!(
+/// The page's style, embedded (the page loads nothing from elsewhere),
+/// as written in `ui/`.
+const STYLE_SOURCE: &str = concat!(
     include_str!("ui/page.css"),
     include_str!("ui/preview.css"),
     include_str!("ui/qr.css")
@@ -33,13 +34,75 @@ const STYLE: &str = concat!(
 /// and delete), `ui/search.js` (the search of the folder's tree),
 /// `ui/preview.js` (previews), `ui/qr.js` (the share dialog's QR code),
 /// one script so that one hash in the policy allows it.
-const SCRIPT: &str = concat!(
+const SCRIPT_SOURCE: &str = concat!(
     include_str!("ui/page.js"),
     include_str!("ui/folders.js"),
     include_str!("ui/search.js"),
     include_str!("ui/preview.js"),
     include_str!("ui/qr.js")
 );
+
+/// The first thing in a listing's `<body>`: with JavaScript, the table is
+/// not drawn (`html.loading`, in `ui/page.css`) until the page has been
+/// read and the script has decorated it (`DOMContentLoaded` fires after
+/// the script at the end of the body has run). A browser otherwise lays
+/// the table out again and again as its rows arrive, each time whole:
+/// for 5,000 rows that was most of the time to interactive
+/// (`benches/page.sh`). Without JavaScript nothing is held back; and it
+/// does not depend on the main script, so an error there still shows
+/// the table.
+const HOLD: &str = "document.documentElement.classList.add('loading');\
+addEventListener('DOMContentLoaded',()=>document.documentElement.classList.remove('loading'))";
+
+/// The style every page carries: [`STYLE_SOURCE`] without its comments.
+fn style() -> &'static str {
+    static STYLE: std::sync::LazyLock<String> =
+        std::sync::LazyLock::new(|| compact_style(STYLE_SOURCE));
+    &STYLE
+}
+
+/// The script every listing carries: [`SCRIPT_SOURCE`] without its
+/// comment lines and indentation.
+fn script() -> &'static str {
+    static SCRIPT: std::sync::LazyLock<String> =
+        std::sync::LazyLock::new(|| compact_script(SCRIPT_SOURCE));
+    &SCRIPT
+}
+
+/// `css` without `/* ... */` comments and blank lines: the comments say
+/// why for the reader of `ui/`, and every page would carry them (a
+/// quarter of the style). The style has no strings that hold `/*`.
+fn compact_style(css: &str) -> String {
+    let mut out = String::with_capacity(css.len());
+    let mut rest = css;
+    while let Some(at) = rest.find("/*") {
+        out.push_str(&rest[..at]);
+        rest = rest[at..]
+            .find("*/")
+            .map_or("", |end| &rest[at + end + 2..]);
+    }
+    out.push_str(rest);
+    out.lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// `js` without lines that are only a `//` comment, without blank lines
+/// and indentation: a third of the script is comments (they say why, for
+/// the reader of `ui/`), and every listing would carry them. Safe because
+/// the scripts keep no string across lines (no template literals: the
+/// unit test below checks there is no backtick), so a line that starts
+/// with `//` is a comment and leading blanks are only indentation; lines
+/// stay lines, so semicolon insertion reads the script as written.
+fn compact_script(js: &str) -> String {
+    js.lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with("//"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
 
 /// The interface's `Content-Security-Policy`: its own embedded script and
 /// style, named by their SHA-256 (stricter than `'self'`, which would let a
@@ -53,9 +116,10 @@ const SCRIPT: &str = concat!(
 pub fn interface_policy() -> &'static str {
     static POLICY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
         format!(
-            "default-src 'none'; script-src '{}'; style-src '{}'; connect-src 'self'; img-src 'self'; media-src 'self'; frame-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
-            sha256_source(SCRIPT),
-            sha256_source(STYLE)
+            "default-src 'none'; script-src '{}' '{}'; style-src '{}'; connect-src 'self'; img-src 'self'; media-src 'self'; frame-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+            sha256_source(HOLD),
+            sha256_source(script()),
+            sha256_source(style())
         )
     });
     &POLICY
@@ -77,44 +141,75 @@ fn sha256_source(text: &str) -> String {
 #[derive(Debug, Default)]
 pub struct Page {
     rights: Rights,
+    /// The next folder row's own rights, where they differ.
+    row: Option<Rights>,
 }
 
 impl Format for Page {
     fn put(&mut self, prefix: &str, piece: Piece<'_>, out: &mut Vec<u8>) {
-        html_listing(prefix, self.rights, piece, out);
+        html_listing(prefix, self.rights, &mut self.row, piece, out);
     }
 
     fn rights(&mut self, rights: Rights) {
         self.rights = rights;
     }
+
+    fn row_rights(&mut self, rights: Rights) {
+        self.row = Some(rights);
+    }
 }
 
 /// Appends `piece` of the listing of `prefix` (empty for the root, else
-/// ending in `/`) as HTML, offering what `rights` allow.
-fn html_listing(prefix: &str, rights: Rights, piece: Piece<'_>, out: &mut Vec<u8>) {
+/// ending in `/`) as HTML, offering what `rights` allow; `row` is what the
+/// client may do to the next folder row where it differs from `rights`
+/// (told by [`Format::row_rights`], taken here).
+///
+/// A row is as small as a listing that works without JavaScript can be,
+/// since a folder of 5,000 files sends 5,000 of them (`benches/page.sh`):
+/// the link (the name twice: address and text), the size and the time for
+/// people, no end tags (HTML closes cells and rows itself) and no
+/// attributes the script can read from the cells. The script finds the
+/// name in the link's address, the size in the text (`data-size` only
+/// where the text rounds it) and the time in the text, to the second.
+fn html_listing(
+    prefix: &str,
+    rights: Rights,
+    row: &mut Option<Rights>,
+    piece: Piece<'_>,
+    out: &mut Vec<u8>,
+) {
     let mut text = String::new();
     match piece {
         Piece::Start => start(prefix, rights, &mut text),
         Piece::Directory { name, mtime, .. } => {
-            let shown = html_escape(&name[prefix.len()..]);
+            let may = row
+                .take()
+                .map(|r| format!(" data-may=\"{}\"", may(r)))
+                .unwrap_or_default();
             let _ = writeln!(
                 text,
-                "<tr class=\"dir\" data-name=\"{}\" data-size=\"-1\" data-mtime=\"{mtime}\"><td class=\"n\"><a href=\"/{}\">{shown}</a></td><td class=\"s\">-</td><td class=\"t\">{}</td><td class=\"o\"></td></tr>",
-                html_escape(name),
+                "<tr class=\"dir\"{may}><td class=\"n\"><a href=\"/{}\">{}</a><td class=\"s\">-<td class=\"t\">{}<td class=\"o\">",
                 url_path(name),
+                html_escape(&name[prefix.len()..]),
                 utc(mtime)
             );
         }
         Piece::Files => {}
         Piece::File { entry, .. } => {
-            let (size, mtime) = (entry.info.size, entry.info.mtime);
+            let size = entry.info.size;
+            // The exact size where the text rounds it, for sorting and sums.
+            let exact = if size < 1024 {
+                String::new()
+            } else {
+                format!(" data-size=\"{size}\"")
+            };
             let _ = writeln!(
                 text,
-                "<tr class=\"file\" data-name=\"{}\" data-size=\"{size}\" data-mtime=\"{mtime}\"><td class=\"n\"><a href=\"/{}\">{}</a></td><td class=\"s\">{size} B</td><td class=\"t\">{}</td><td class=\"o\"></td></tr>",
-                html_escape(&entry.name),
+                "<tr class=\"file\"><td class=\"n\"><a href=\"/{}\">{}</a><td class=\"s\"{exact}>{}<td class=\"t\">{}<td class=\"o\">",
                 url_path(&entry.name),
                 html_escape(&entry.name[prefix.len()..]),
-                utc(mtime)
+                human_size(size),
+                utc(entry.info.mtime)
             );
         }
         // The page lists folders only.
@@ -122,11 +217,28 @@ fn html_listing(prefix: &str, rights: Rights, piece: Piece<'_>, out: &mut Vec<u8
         Piece::End => {
             let _ = write!(
                 text,
-                "</tbody></table>\n</main>\n<script>{SCRIPT}</script>\n</body></html>\n"
+                "</tbody></table>\n</main>\n<script>{}</script>\n</body></html>\n",
+                script()
             );
         }
     }
     out.extend_from_slice(text.as_bytes());
+}
+
+/// A size for people, as the script writes it too: `512 B`, `1.5 KiB`,
+/// `3.0 GiB` (one decimal from KiB up).
+fn human_size(size: u64) -> String {
+    const UNITS: [&str; 6] = ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+    if size < 1024 {
+        return format!("{size} B");
+    }
+    let mut value = size as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
 }
 
 /// The folder's archives, as forms that ask for `?format=zip` and
@@ -144,8 +256,9 @@ fn head(title: &str, text: &mut String) {
         text,
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
 <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-<title>{}</title><style>{STYLE}</style></head>\n",
-        html_escape(title)
+<title>{}</title><style>{}</style></head>\n",
+        html_escape(title),
+        style()
     );
 }
 
@@ -153,14 +266,10 @@ fn head(title: &str, text: &mut String) {
 /// folder, `data-may` (`write`, `delete`: the [`Rights`] granted) and
 /// `data-read-only` on a read-only server.
 fn body_attributes(prefix: &str, rights: Rights) -> String {
-    let may: Vec<&str> = [(rights.write, "write"), (rights.delete, "delete")]
-        .into_iter()
-        .filter_map(|(granted, word)| granted.then_some(word))
-        .collect();
     format!(
         "data-prefix=\"{}\" data-may=\"{}\"{}",
         html_escape(prefix),
-        may.join(" "),
+        may(rights),
         if rights.read_only {
             " data-read-only"
         } else {
@@ -169,11 +278,26 @@ fn body_attributes(prefix: &str, rights: Rights) -> String {
     )
 }
 
+/// `rights` as `data-may` words: `write`, `delete`, both or none.
+fn may(rights: Rights) -> &'static str {
+    match (rights.write, rights.delete) {
+        (true, true) => "write delete",
+        (true, false) => "write",
+        (false, true) => "delete",
+        (false, false) => "",
+    }
+}
+
 /// The upload pickers and the new-folder button, for a client that may
-/// write here.
+/// write here; hidden until the script shows them (they need it). The
+/// file inputs stay hidden: each is opened by a button of its own, which
+/// the keyboard reaches and a screen reader names (a `<label>` around a
+/// hidden input is neither).
 const WRITE_TOOLS: &str = "<button type=\"button\" id=\"new-folder\" hidden>New folder</button>\
-<label class=\"button\">Upload files<input id=\"pick-files\" type=\"file\" multiple hidden></label>\
-<label class=\"button\">Upload folder<input id=\"pick-folder\" type=\"file\" webkitdirectory multiple hidden></label>";
+<button type=\"button\" id=\"upload-files\" aria-controls=\"pick-files\" hidden>Upload files</button>\
+<input id=\"pick-files\" type=\"file\" multiple hidden tabindex=\"-1\" aria-label=\"Files to upload\">\
+<button type=\"button\" id=\"upload-folder\" aria-controls=\"pick-folder\" hidden>Upload folder</button>\
+<input id=\"pick-folder\" type=\"file\" webkitdirectory multiple hidden tabindex=\"-1\" aria-label=\"Folder to upload\">";
 
 /// The filter box and what can be done with the rows ticked, shown by the
 /// script (they do nothing without it).
@@ -189,7 +313,7 @@ fn start(prefix: &str, rights: Rights, text: &mut String) {
     head(&format!("/{prefix}"), text);
     let _ = write!(
         text,
-        "<body {}>\n<header><nav class=\"crumbs\" aria-label=\"path\"><a href=\"/\">ferry</a>",
+        "<body {}><script>{HOLD}</script>\n<header><nav class=\"crumbs\" aria-label=\"path\"><a href=\"/\">ferry</a>",
         body_attributes(prefix, rights)
     );
     // One link per folder on the way: `a/b/` gives `ferry / a / b`.
@@ -208,10 +332,10 @@ fn start(prefix: &str, rights: Rights, text: &mut String) {
         text,
         "</nav>\n<div class=\"tools\">{ARCHIVES}{tools}</div></header>\n\
 <main id=\"drop\"><div class=\"bar\"><p id=\"summary\"></p>{SELECTION}</div><div id=\"message\" role=\"alert\" hidden></div><div id=\"uploads\"></div>\n\
-<table id=\"listing\"><thead><tr><th data-key=\"name\">Name</th><th data-key=\"size\">Size</th><th data-key=\"mtime\">Modified</th><th></th></tr></thead>\n<tbody>\n",
+<table id=\"listing\"><thead><tr><th data-key=\"name\">Name</th><th data-key=\"size\">Size</th><th data-key=\"mtime\">Modified <span class=\"utc\">(UTC)</span></th><th></th></tr></thead>\n<tbody>\n",
     );
     if !prefix.is_empty() {
-        text.push_str("<tr class=\"up\"><td class=\"n\"><a href=\"../\">../</a></td><td></td><td></td><td></td></tr>\n");
+        text.push_str("<tr class=\"up\"><td class=\"n\"><a href=\"../\">../</a><td><td><td>\n");
     }
 }
 
@@ -241,10 +365,11 @@ pub fn refusal_page(status: u16, reason: &str, back: &str, shown: &str) -> Strin
     text
 }
 
-/// A Unix time as `2026-11-21 13:00 UTC`, for a page read without
-/// JavaScript (the script shows local times instead).
+/// A Unix time as `2026-11-21 13:00:05` (UTC, as the column's heading
+/// says), for a page read without JavaScript; the script reads it back
+/// (to the second, for sorting) and shows local times instead.
 fn utc(unix_seconds: i64) -> String {
-    let format = format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
+    let format = format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
     OffsetDateTime::from_unix_timestamp(unix_seconds)
         .ok()
         .and_then(|t| t.format(&format).ok())
@@ -288,8 +413,22 @@ mod tests {
     }
 
     #[test]
+    fn the_sent_script_and_style_lose_only_comments() {
+        // No template literals (in the code: comments may quote with
+        // backticks): a line of one could start with `//`, or with blanks
+        // that belong to it.
+        assert!(!script().contains('`'));
+        assert!(!script().lines().any(|l| l.trim_start().starts_with("//")));
+        assert!(script().contains("'use strict';") && script().len() < SCRIPT_SOURCE.len() * 4 / 5);
+        assert!(!style().contains("/*") && style().contains("#preview"));
+    }
+
+    #[test]
     fn times_for_readers_without_javascript() {
-        assert_eq!(utc(0), "1970-01-01 00:00 UTC");
+        assert_eq!(utc(0), "1970-01-01 00:00:00");
+        assert_eq!(human_size(1023), "1023 B");
+        assert_eq!(human_size(1536), "1.5 KiB");
+        assert_eq!(human_size(3 << 30), "3.0 GiB");
         assert_eq!(html_escape("a\"'\n<&"), "a&quot;&#39;&#10;&lt;&amp;");
     }
 }

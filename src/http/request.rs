@@ -177,6 +177,13 @@ pub fn interpret(head: &Head<'_>, resume: &Resume) -> Result<HttpRequest, Refuse
             query_has(head.target, ext) || query_has(head.target, &format!("format={ext}"))
         });
     request.search = super::search::term(head.target)?;
+    // A search is of a folder, so `/dir?q=` is `/dir/?q=`, answered as it
+    // is rather than redirected: a redirect would have to carry the term,
+    // and the answer every connection holds has no room for text.
+    let reads = matches!(method, Method::Get | Method::Head);
+    if let (true, Some(_), Target::File(name)) = (reads, &request.search, &request.target) {
+        request.target = Target::Listing(Prefix::of_folder(name));
+    }
     if method == Method::Move {
         let Some(destination) = destination else {
             return refuse(400, "MOVE needs a Destination");

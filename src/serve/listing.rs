@@ -289,12 +289,20 @@ fn spool_directory(
         spool.format.details(describer.folder(storage, path));
     }
     spool.put(Piece::Start)?;
+    let writable = super::check_writable(ctx.config).is_ok();
+    let listed = super::access::rights(who, spool.prefix, writable);
     let dirs = listing.dirs.iter().filter(|(dir, ..)| who.may_list(dir));
     for (at, (name, mtime, inode)) in dirs.enumerate() {
         if let Some(describer) = &describer {
             spool
                 .format
                 .details(describer.subfolder(storage, name, *inode));
+        }
+        // A few comparisons per grant: the same as `listed` unless a
+        // grant lies below the listed folder.
+        let rights = super::access::rights(who, name, writable);
+        if rights != listed {
+            spool.format.row_rights(rights);
         }
         spool.put(Piece::Directory {
             name,

@@ -163,6 +163,10 @@ pub trait Format: fmt::Debug + std::marker::Send {
     /// What the client may do in the listed folder (the web page offers
     /// only that), told before the walk begins.
     fn rights(&mut self, _rights: super::Rights) {}
+    /// What the client may do in the next folder of a one-level listing
+    /// (its `Directory` piece follows), told only where that differs from
+    /// [`Format::rights`]: a grant lies below the listed folder.
+    fn row_rights(&mut self, _rights: super::Rights) {}
     /// What the walk should read for it beyond the pieces (`serve/props.rs`).
     fn wants(&self) -> Wants {
         Wants::default()

@@ -6,7 +6,9 @@
 // JSON: what the server could not remove (a file the token may not
 // delete, a file in use) comes back as {"failed":[{name,status,reason}]}
 // with a 207, and is shown name by name. Uses page.js's window.ferry;
-// shows a button only where the rights (if page.js knows them) allow it.
+// shows a button only where the rights (page.js', and the row's own)
+// allow it; page.js makes the buttons when the row is activated and runs
+// them (ferry.acts).
 'use strict';
 (() => {
   const ferry = window.ferry;
@@ -55,20 +57,20 @@
     await ferry.refresh();
   }
 
-  function buttons(row, cell) {
+  // A folder's row, when page.js activates it: Rename where the client
+  // may write here and delete all of the folder, Delete where it may
+  // delete in it (its row's own rights: the grants may differ below).
+  function buttons(row, cell, rights) {
     const name = row.dataset.name;
-    const add = (label, title, action) => {
-      const b = document.createElement('button');
-      b.type = 'button';
-      b.textContent = label;
-      b.title = title;
-      b.addEventListener('click', action);
-      cell.appendChild(b);
-    };
-    if (may('write') && may('delete')) add('Rename', 'Rename or move ' + shown(name), () => renameFolder(name));
-    if (may('delete')) add('Delete', 'Delete ' + shown(name) + ' and everything in it', () => removeFolder(name));
+    if (may('write') && rights.delete) {
+      cell.append(ferry.actionButton('Rename', 'rename-folder', 'Rename or move ' + shown(name)));
+    }
+    if (rights.delete) {
+      cell.append(ferry.actionButton('Delete', 'delete-folder', 'Delete ' + shown(name) + ' and everything in it'));
+    }
   }
 
+  ferry.acts['rename-folder'] = renameFolder;
+  ferry.acts['delete-folder'] = removeFolder;
   ferry.folderRow.push(buttons);
-  for (const row of document.querySelectorAll('#listing tr.dir')) buttons(row, row.cells[3]);
 })();

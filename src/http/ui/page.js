@@ -1,19 +1,35 @@
 // The listing page's script (embedded by src/http/page.rs). It turns the
-// plain table into the web interface: human sizes, local times, sorting
-// (folders first), counts, upload (picker, folder picker, drag and drop)
-// with progress, delete, rename, a .zip button per folder, and refresh.
-// Names come only from data-name attributes and reach the page only
-// through textContent, so no name is ever parsed as markup.
+// plain table into the web interface: local times, sorting (folders
+// first), counts, upload (picker, folder picker, drag and drop) with
+// progress, delete, rename, a .zip button per folder, and refresh.
+// Names come only from the links' addresses (decoded) and reach the page
+// only through textContent, so no name is ever parsed as markup.
 // body.dataset.state is "busy" while
 // requests run and "idle" otherwise (the browser test waits on it).
+//
+// The server writes each row as small as a listing without JavaScript
+// allows (page.rs, html_listing): the link, the size and the UTC time in
+// words. The script reads the name (row.dataset.name), the size and the
+// time (row.size, row.mtime) from them once, and makes a row's action
+// buttons only when the row is first pointed at or focused (activate);
+// one listener on the table runs every row's buttons (data-act, a key of
+// ferry.acts) and boxes, so a folder of 5,000 files costs no listener per
+// row (benches/page.sh measures it).
 //
 // It offers only what the server says the client may do here: <body>'s
 // data-may ("write", "delete") and data-read-only come from the serve
 // layer's grant check (src/serve/access.rs, Rights), never worked out
-// here.
+// here; a folder's row carries its own data-may where the grants differ
+// below this folder (a token that may delete in one sub-folder only).
 //
-// Hooks for the scripts concatenated after this one (page.rs, SCRIPT):
+// Hooks for the scripts concatenated after this one (page.rs, SCRIPT_SOURCE):
 //   ferry.rights       {read, write, delete, readOnly} in this folder
+//   ferry.rowRights(row)  the same for what a folder's row names
+//   ferry.acts         data-act -> function (name, row): a row button's
+//                      action; ferry.actionButton(label, act, title)
+//                      makes such a button
+//   ferry.folderRow    functions (row, cell, rights) adding buttons to a
+//                      folder's row when it is activated
 //   ferry.refresh()    the listing again from the server, in place
 //   ferry.report(name, status, reason)  a failure shown in words
 //                      (`ten.bin: not enough space on the server (507)`)
@@ -52,8 +68,10 @@
   // The hooks above, for the scripts after this one; also what folders.js
   // and search.js build on (folderRow: what each adds to a folder's row).
   const ferry = window.ferry = {
-    prefix, rights, send, say, explain, refresh, report, selection, urlOf, humanSize, folderRow: [],
+    prefix, rights, rowRights, send, say, explain, refresh, report, selection, urlOf, humanSize,
+    actionButton, acts: {}, folderRow: [],
   };
+  const table = document.getElementById('listing');
 
   const units = ['KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB'];
   function humanSize(n) {
@@ -122,40 +140,48 @@
   const DATE = new Intl.DateTimeFormat(undefined,
     { year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit' });
   const NAMES = new Intl.Collator(undefined, { numeric: true });
+  // A time as the server writes it: UTC, to the second.
+  const UTC = /^(\d{4})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d)$/;
+  // A time in the browser's zone, to the minute: formatted once a
+  // minute (a folder's files often share one).
+  const minutes = new Map();
+  function local(seconds) {
+    const minute = Math.floor(seconds / 60);
+    let text = minutes.get(minute);
+    if (text === undefined) {
+      text = DATE.format(new Date(minute * 60000));
+      minutes.set(minute, text);
+    }
+    return text;
+  }
+  // Each row's box: one made, the rest cloned from it.
+  const PICK = document.createElement('input');
+  PICK.type = 'checkbox';
+  PICK.className = 'pick';
 
-  // Sizes, times, buttons and the counts, on the rows as the server wrote them.
+  // What the server wrote, read once per row: the name from the link's
+  // address, the size (data-size where the words round it), the time;
+  // then local times, a box, the counts.
   function decorate() {
     let dirs = 0, files = 0, bytes = 0;
     for (const row of rows()) {
-      tickbox(row);
-      const size = Number(row.dataset.size);
-      const when = new Date(Number(row.dataset.mtime) * 1000);
       const cells = row.cells;
-      cells[2].textContent = DATE.format(when);
-      cells[2].title = when.toISOString();
+      const link = cells[0].lastElementChild;
+      row.dataset.name = decodeURIComponent(link.getAttribute('href').slice(1));
+      const t = UTC.exec(cells[2].textContent);
+      row.mtime = t ? Date.UTC(+t[1], t[2] - 1, +t[3], +t[4], +t[5], +t[6]) / 1000 : 0;
+      if (t) cells[2].textContent = local(row.mtime);
+      const box = PICK.cloneNode();
+      box.setAttribute('aria-label', 'Select ' + row.dataset.name);
+      cells[0].prepend(box);
       if (row.classList.contains('dir')) {
+        row.size = -1;
         dirs++;
-        // A button, not a link: crawlers and `wget -r` follow links, and
-        // each folder's archive would fetch everything below it again.
-        const archive = urlOf(row.dataset.name) + '?zip';
-        const zip = button('Download .zip', () => location.assign(archive));
-        zip.className = 'archive';
-        zip.dataset.href = archive;
-        zip.title = 'Download ' + row.dataset.name + ' as one .zip file';
-        cells[3].replaceChildren(zip);
-        for (const hook of ferry.folderRow) hook(row, cells[3]);
         continue;
       }
+      row.size = Number(cells[1].dataset.size || parseInt(cells[1].textContent, 10)) || 0;
       files++;
-      bytes += size;
-      cells[1].textContent = humanSize(size);
-      cells[1].title = size + ' bytes';
-      const name = row.dataset.name;
-      const actions = [];
-      // A rename is a delete of the old name and a write of the new.
-      if (rights.write && rights.delete) actions.push(button('Rename', () => rename(name)));
-      if (rights.delete) actions.push(button('Delete', () => remove(name)));
-      cells[3].replaceChildren(...actions);
+      bytes += row.size;
     }
     const plural = (n, word) => n + ' ' + word + (n === 1 ? '' : 's');
     summary.textContent = plural(dirs, 'folder') + ', ' + plural(files, 'file') + ', ' + humanSize(bytes) +
@@ -164,31 +190,90 @@
     narrow();
     ticked();
   }
-  function button(label, action) {
+
+  // What the client may do to what a folder's row names: its own
+  // data-may where the server wrote one, else the folder's.
+  function rowRights(row) {
+    const words = row.dataset.may;
+    if (words === undefined) return rights;
+    const w = words.split(' ');
+    return { ...rights, write: w.includes('write'), delete: w.includes('delete') };
+  }
+  function actionButton(label, act, title) {
     const b = document.createElement('button');
     b.type = 'button';
     b.textContent = label;
-    b.addEventListener('click', action);
+    b.dataset.act = act;
+    if (title) b.title = title;
     return b;
   }
+  // A row's buttons, made the first time it is pointed at (a tap too) or
+  // focused (Tab reaches its box, then its link, then these), with the
+  // exact size and time as tooltips.
+  function activate(row) {
+    if (!row || row.activated || row.size === undefined) return;
+    row.activated = true;
+    const cells = row.cells;
+    const name = row.dataset.name;
+    if (row.size >= 0) cells[1].title = row.size + ' bytes';
+    cells[2].title = new Date(row.mtime * 1000).toISOString();
+    if (row.classList.contains('dir')) {
+      // A button, not a link: crawlers and `wget -r` follow links, and
+      // each folder's archive would fetch everything below it again.
+      const zip = actionButton('Download .zip', 'zip', 'Download ' + name + ' as one .zip file');
+      zip.className = 'archive';
+      zip.dataset.href = urlOf(name) + '?zip';
+      cells[3].append(zip);
+      for (const hook of ferry.folderRow) hook(row, cells[3], rowRights(row));
+      return;
+    }
+    // A rename is a delete of the old name and a write of the new.
+    if (rights.write && rights.delete) cells[3].append(actionButton('Rename', 'rename'));
+    if (rights.delete) cells[3].append(actionButton('Delete', 'delete'));
+  }
+  ferry.acts.zip = (name) => location.assign(urlOf(name) + '?zip');
+  ferry.acts.rename = (name) => rename(name);
+  ferry.acts.delete = (name) => remove(name);
+  const rowOf = (e) => e.target.closest && e.target.closest('#listing tbody tr');
+  table.addEventListener('pointerover', (e) => activate(rowOf(e)));
+  table.addEventListener('focusin', (e) => activate(rowOf(e)));
+  table.addEventListener('click', (e) => {
+    const b = e.target.closest && e.target.closest('td.o button[data-act]');
+    const act = b && ferry.acts[b.dataset.act];
+    if (act) act(rowOf(e).dataset.name, rowOf(e));
+  });
+  table.addEventListener('change', (e) => { if (e.target.classList.contains('pick')) ticked(); });
 
+  // Folders first, then by the key; the rows are moved only if the
+  // order changes (the server's is by name already).
   function sort() {
     const { key, order } = sorting;
-    const value = (row) => key === 'name' ? row.dataset.name : Number(row.dataset[key]);
-    const sorted = rows().sort((a, b) => {
+    const value = (row) => key === 'name' ? row.dataset.name : row[key];
+    const before = rows();
+    const sorted = before.slice().sort((a, b) => {
       const folders = Number(b.classList.contains('dir')) - Number(a.classList.contains('dir'));
       if (folders) return folders;
       const [x, y] = [value(a), value(b)];
       const c = key === 'name' ? NAMES.compare(x, y) : x - y;
       return c * order;
     });
-    tbody.append(...sorted);
+    if (sorted.some((row, at) => row !== before[at])) tbody.append(...sorted);
     for (const th of document.querySelectorAll('th[data-key]')) {
       if (th.dataset.key === key) th.setAttribute('aria-sort', order > 0 ? 'ascending' : 'descending');
       else th.removeAttribute('aria-sort');
     }
   }
+  // Each heading's words become a button (the keyboard reaches it, a
+  // screen reader reads the th's aria-sort with it); a click anywhere on
+  // the heading sorts. The times are local from here: no "(UTC)".
+  for (const utc of document.querySelectorAll('th .utc')) utc.remove();
   for (const th of document.querySelectorAll('th[data-key]')) {
+    const b = document.createElement('button');
+    b.type = 'button';
+    b.className = 'sort';
+    b.title = 'Sort by ' + th.textContent.trim().toLowerCase() + ' (again to reverse)';
+    b.append(...th.childNodes);
+    th.append(b);
     th.addEventListener('click', () => {
       const key = th.dataset.key;
       sorting.order = sorting.key === key ? -sorting.order : 1;
@@ -264,28 +349,20 @@
   all.setAttribute('aria-label', 'Select all');
   all.addEventListener('click', (e) => e.stopPropagation());
   all.addEventListener('change', () => {
-    for (const row of rows()) if (!row.hidden) row.querySelector('input.pick').checked = all.checked;
+    for (const row of rows()) if (!row.hidden) row.cells[0].firstElementChild.checked = all.checked;
     ticked();
   });
   document.querySelector('th[data-key=name]').prepend(all);
   deleteSelected.hidden = !rights.delete;
-  function tickbox(row) {
-    const box = document.createElement('input');
-    box.type = 'checkbox';
-    box.className = 'pick';
-    box.setAttribute('aria-label', 'Select ' + row.dataset.name);
-    box.addEventListener('change', ticked);
-    row.cells[0].prepend(box);
-  }
   function selection() {
-    return rows().filter((row) => row.querySelector('input.pick:checked')).map((row) => row.dataset.name);
+    return Array.from(tbody.querySelectorAll('input.pick:checked'), (box) => box.closest('tr').dataset.name);
   }
   function ticked() {
     const names = selection();
     selectedBar.hidden = names.length === 0;
     document.getElementById('count').textContent = names.length + ' selected';
     const shown = rows().filter((row) => !row.hidden);
-    all.checked = shown.length > 0 && shown.every((row) => row.querySelector('input.pick').checked);
+    all.checked = shown.length > 0 && shown.every((row) => row.cells[0].firstElementChild.checked);
   }
   deleteSelected.addEventListener('click', async () => {
     const names = selection();
@@ -315,8 +392,12 @@
   // anywhere but in a text field goes to it.
   const filter = document.getElementById('filter');
   filter.hidden = false;
+  let narrowed = false;
   function narrow() {
     const wanted = filter.value.trim().toLowerCase();
+    // Nothing typed and nothing hidden: nothing to do (a page's load).
+    if (wanted === '' && !narrowed) return;
+    narrowed = wanted !== '';
     for (const row of rows()) {
       const own = row.dataset.name.slice(prefix.length).toLowerCase();
       row.hidden = wanted !== '' && !own.includes(wanted);
@@ -561,11 +642,17 @@
       upload(items);
     });
   }
-  // The pickers are there only where the client may write.
+  // The pickers are there only where the client may write; each hidden
+  // input is opened by its button.
+  const opens = (id, input) => {
+    const b = document.getElementById(id);
+    b.hidden = false;
+    b.addEventListener('click', () => input.click());
+  };
   const pickFiles = document.getElementById('pick-files');
   const pickFolder = document.getElementById('pick-folder');
-  if (pickFiles) picked(pickFiles, (file) => file.name);
-  if (pickFolder) picked(pickFolder, (file) => file.webkitRelativePath || file.name);
+  if (pickFiles) { picked(pickFiles, (file) => file.name); opens('upload-files', pickFiles); }
+  if (pickFolder) { picked(pickFolder, (file) => file.webkitRelativePath || file.name); opens('upload-folder', pickFolder); }
 
   // Drag and drop, dropped folders included (walked with webkitGetAsEntry).
   const drop = document.getElementById('drop');
