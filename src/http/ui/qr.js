@@ -214,7 +214,7 @@
   function svg(matrix) {
     const NS = 'http://www.w3.org/2000/svg', size = matrix.length + 8;
     const el = document.createElementNS(NS, 'svg');
-    el.setAttribute('viewBox', `0 0 ${size} ${size}`);
+    el.setAttribute('viewBox', '0 0 ' + size + ' ' + size);
     el.setAttribute('shape-rendering', 'crispEdges');
     el.setAttribute('role', 'img');
     el.setAttribute('aria-label', 'QR code of this page\u2019s address');
