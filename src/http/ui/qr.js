@@ -221,7 +221,7 @@
     const back = document.createElementNS(NS, 'rect');
     back.setAttribute('width', size); back.setAttribute('height', size); back.setAttribute('fill', '#fff');
     let d = '';
-    matrix.forEach((row, y) => row.forEach((on, x) => { if (on) d += `M${x + 4} ${y + 4}h1v1h-1z`; }));
+    matrix.forEach((row, y) => row.forEach((on, x) => { if (on) d += 'M' + (x + 4) + ' ' + (y + 4) + 'h1v1h-1z'; }));
     const path = document.createElementNS(NS, 'path');
     path.setAttribute('d', d); path.setAttribute('fill', '#000');
     el.append(back, path);
