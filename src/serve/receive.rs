@@ -3,9 +3,8 @@
 //! ends it, and the connection, which offers it the bytes it reads
 //! ([`Receive::feed`]) and never looks inside: the body's framing (a fixed
 //! length, or chunks), the size limit, the checksum and writes gathered
-//! for the I/O pool are all kept here. A body's whole-body digests (S3's
-//! MD5...) go with its gathered bytes to the pool, which hashes them as it
-//! writes them (`sink.rs`): the loop only reads.
+//! for the I/O pool are all kept here. A body's digests (S3's MD5...) go
+//! with its gathered bytes to the pool, which hashes them as it writes.
 
 use std::time::Instant;
 
@@ -66,8 +65,7 @@ pub struct Receive {
     /// An APPEND whose bytes must add up to a stated checksum.
     pub(super) piece: Option<Box<PieceCheck>>,
     /// A PUT's body digests (S3's), checked before the commit; they take
-    /// the bytes as they are written, so they are away with the sink
-    /// while the pool writes.
+    /// the bytes as written (away with the sink while the pool writes).
     pub(super) digests: Option<Box<Digesting>>,
     /// An S3 body's `aws-chunked` coding, decoded after the framing and
     /// before everything else (the file gets its payload only).
@@ -342,12 +340,7 @@ impl Receive {
                 return None;
             }
         };
-        Some(WriteBehind {
-            sink,
-            digests: self.digests.take(),
-            buffer,
-            result: Ok(()),
-        })
+        Some(WriteBehind::new(sink, self.digests.take(), buffer))
     }
 
     /// A write behind came back: the sink is home again, its buffer is

@@ -53,6 +53,16 @@ pub struct WriteBehind {
 }
 
 impl WriteBehind {
+    /// `buffer`'s bytes to be hashed into `digests` and written to `sink`.
+    pub(super) fn new(sink: Sink, digests: Option<Box<Digesting>>, buffer: Vec<u8>) -> WriteBehind {
+        WriteBehind {
+            sink,
+            digests,
+            buffer,
+            result: Ok(()),
+        }
+    }
+
     /// Hashes and writes the buffer (on the I/O pool).
     pub fn run(mut self) -> WriteBehind {
         self.result = hash_and_write(&mut self.sink, self.digests.as_deref_mut(), &self.buffer);
