@@ -199,7 +199,9 @@ pub enum PoolWrites {
     /// Wherever a write can wait on a device or a round trip: the I/O pool
     /// writes behind each uploading connection while it reads on (disks,
     /// FUSE, NFS...). On a memory file system (tmpfs) a write never waits:
-    /// the event loop writes directly, which saves the copy.
+    /// the event loop writes directly, which saves the copy; unless the
+    /// body is hashed whole (S3's MD5), which costs more than the copy:
+    /// the pool hashes it as it writes, on another core than the loop's.
     #[default]
     Auto,
     /// Always, on a memory file system too.
@@ -210,10 +212,11 @@ pub enum PoolWrites {
 }
 
 impl PoolWrites {
-    /// Whether to write through the pool on `storage`.
-    pub fn on(self, storage: &crate::storage::Storage) -> bool {
+    /// Whether to write through the pool on `storage`, for a body that is
+    /// `hashed` whole as it is written (S3's: `serve/digest.rs`) or not.
+    pub fn on(self, storage: &crate::storage::Storage, hashed: bool) -> bool {
         match self {
-            PoolWrites::Auto => !storage.is_in_memory(),
+            PoolWrites::Auto => hashed || !storage.is_in_memory(),
             PoolWrites::Always => true,
             PoolWrites::Never => false,
         }

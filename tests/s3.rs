@@ -338,6 +338,76 @@ fn a_body_that_is_not_the_one_signed_or_its_md5_stores_nothing() {
     assert_eq!(s.server.settled_files_on_disk(), ["bkt/k"]);
 }
 
+/// A body's digests are taken where its bytes are written: by the I/O
+/// pool behind the connection (`--pool-writes auto`, the default for a
+/// hashed body, or `always`), or by the loop (`never`). Either way a body
+/// over several gathering buffers (512 KiB) is hashed whole and in order,
+/// the answer waits for the hash, and one byte off at the end stores
+/// nothing.
+#[test]
+fn a_body_is_hashed_whole_where_it_is_written_and_checked_before_the_answer() {
+    use base64::Engine as _;
+    use ferry::config::PoolWrites;
+    let b64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
+    let body = support::pattern(3 * 512 * 1024 + 7, 29);
+    let mut altered = body.clone();
+    *altered.last_mut().unwrap() ^= 1;
+    let md5 = b64(&Md5::digest(&body));
+    let crc32 = b64(&crc32fast::hash(&body).to_be_bytes());
+    for writes in [PoolWrites::Auto, PoolWrites::Always, PoolWrites::Never] {
+        let s = S3Server::start_with(&[("owner", ALL)], &[], |c| c.pool_writes = writes);
+        let me = &s.signers[0];
+        assert_eq!(me.simple(s.s3, "PUT", "/bkt", b"").status, 200);
+        let stated = [
+            ("Content-MD5", md5.as_str()),
+            ("x-amz-checksum-crc32", crc32.as_str()),
+        ];
+        for (field, value) in stated {
+            let put = |data: &[u8]| {
+                me.send(
+                    s.s3,
+                    "PUT",
+                    ("/bkt/k", &[]),
+                    &[(field, value)],
+                    data,
+                    Payload::Unsigned,
+                )
+            };
+            let answer = put(&altered);
+            assert_eq!(
+                (answer.status, code(&answer)),
+                (400, "BadDigest".into()),
+                "{writes:?} {field}"
+            );
+            assert_eq!(s.server.settled_files_on_disk(), Vec::<String>::new());
+            let answer = put(&body);
+            assert_eq!(answer.status, 200, "{writes:?} {field}");
+            let etag = format!("\"{}\"", md5_hex(&body));
+            assert_eq!(answer.header("ETag"), Some(etag.as_str()));
+            assert!(std::fs::read(s.server.path("bkt/k")).unwrap() == body);
+            std::fs::remove_file(s.server.path("bkt/k")).unwrap();
+        }
+        // The signed payload's SHA-256, which is checked first.
+        let answer = me.send(s.s3, "PUT", ("/bkt/k", &[]), &[], &body, Payload::Signed);
+        assert_eq!(answer.status, 200, "{writes:?} signed");
+        let signed = sha2::Sha256::digest(&altered);
+        let hex: String = signed.iter().map(|b| format!("{b:02x}")).collect();
+        let answer = me.send(
+            s.s3,
+            "PUT",
+            ("/bkt/j", &[]),
+            &[],
+            &body,
+            Payload::Stated(&hex),
+        );
+        assert_eq!(
+            (answer.status, code(&answer)),
+            (400, "XAmzContentSHA256Mismatch".into())
+        );
+        assert_eq!(s.server.settled_files_on_disk(), ["bkt/k"]);
+    }
+}
+
 #[test]
 fn a_50_mib_put_cut_mid_body_leaves_nothing_and_the_old_object_whole() {
     let s = owner();

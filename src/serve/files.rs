@@ -47,8 +47,8 @@ pub(super) fn put(
             let receive = Receive::new(Sink::File(upload), name, size, crc)
                 .by(user)
                 .with_trailer(trailer)
-                .deferred(ctx.config.pool_writes.on(ctx.storage))
-                // Computed as the body arrives, checked before the commit.
+                .deferred(ctx.config.pool_writes.on(ctx.storage, digests.is_some()))
+                // Computed as the body is written, checked before the commit.
                 .digesting(digests);
             Outcome::new(Reply::GoAhead, Next::Receive(receive))
         }

@@ -141,10 +141,10 @@ pub(super) fn put_part(ctx: &Ctx<'_>, name: Name, ask: Box<PartAsk>) -> Outcome 
     Outcome::on_pool(
         move |ctx| match ctx.storage.begin_part(&ask.id, &name, ask.number) {
             Ok(part) => {
-                // Its MD5 and stated digests computed as it arrives (an
+                // Its MD5 and stated digests computed as it is written (an
                 // aws-chunked body decoded first), checked before it is staged.
                 let receive = Receive::new(Sink::Part(part), name, len, None)
-                    .deferred(ctx.config.pool_writes.on(ctx.storage))
+                    .deferred(ctx.config.pool_writes.on(ctx.storage, true))
                     .digesting(Some(Box::new(ask.digests)));
                 Outcome::new(Reply::GoAhead, Next::Receive(receive))
             }

@@ -3,7 +3,8 @@
 //! ends it, and the connection, which offers it the bytes it reads
 //! ([`Receive::feed`]) and never looks inside: the body's framing (a fixed
 //! length, or chunks), the size limit, the checksum and writes gathered
-//! for the I/O pool are all kept here.
+//! for the I/O pool are all kept here. A body's digests (S3's MD5...) go
+//! with its gathered bytes to the pool, which hashes them as it writes.
 
 use std::time::Instant;
 
@@ -12,7 +13,7 @@ use log::warn;
 use super::coded::Coded;
 use super::digest::{BodyDigests, Digesting};
 use super::piece::PieceCheck;
-use super::sink::{Sink, WriteBehind, write_to};
+use super::sink::{Sink, WriteBehind, hash_and_write};
 use super::{ErrorKind, Failure, Next, Outcome, Trailer};
 use crate::access::Owner;
 use crate::chunked::ChunkDecoder;
@@ -63,7 +64,8 @@ pub struct Receive {
     pub(super) commit_at: Option<u64>,
     /// An APPEND whose bytes must add up to a stated checksum.
     pub(super) piece: Option<Box<PieceCheck>>,
-    /// A PUT's body digests (S3's), checked before the commit.
+    /// A PUT's body digests (S3's), checked before the commit; they take
+    /// the bytes as written (away with the sink while the pool writes).
     pub(super) digests: Option<Box<Digesting>>,
     /// An S3 body's `aws-chunked` coding, decoded after the framing and
     /// before everything else (the file gets its payload only).
@@ -338,11 +340,7 @@ impl Receive {
                 return None;
             }
         };
-        Some(WriteBehind {
-            sink,
-            buffer,
-            result: Ok(()),
-        })
+        Some(WriteBehind::new(sink, self.digests.take(), buffer))
     }
 
     /// A write behind came back: the sink is home again, its buffer is
@@ -350,10 +348,12 @@ impl Receive {
     pub fn wrote(&mut self, back: WriteBehind) {
         let WriteBehind {
             sink,
+            digests,
             mut buffer,
             result,
         } = back;
         self.sink = Some(sink);
+        self.digests = digests;
         if let Err(err) = result {
             self.failed = Some(err);
         }
@@ -379,7 +379,8 @@ impl Receive {
         }
     }
 
-    /// Writes the gathered bytes (on the I/O pool), oldest first.
+    /// Hashes and writes the gathered bytes (on the I/O pool), oldest
+    /// first.
     ///
     /// # Errors
     /// As for [`Receive::write`]; a write behind that failed, or a sink
@@ -394,7 +395,9 @@ impl Receive {
                 "write still in progress",
             )));
         };
-        let written = write_to(sink, &self.ready).and_then(|()| write_to(sink, &self.pending));
+        let mut digests = self.digests.as_deref_mut();
+        let written = hash_and_write(sink, digests.as_deref_mut(), &self.ready)
+            .and_then(|()| hash_and_write(sink, digests, &self.pending));
         self.ready.clear();
         self.pending.clear();
         written
@@ -459,7 +462,8 @@ impl Receive {
         }
     }
 
-    /// Passes payload bytes on: checksums, then the sink (or gathered).
+    /// Passes payload bytes on: checksums, then the sink (or gathered; the
+    /// digests take them when they are written).
     fn write_payload(&mut self, data: &[u8]) -> Result<(), StorageError> {
         if data.is_empty() {
             return Ok(());
@@ -467,9 +471,6 @@ impl Receive {
         self.crc = crc32c::crc32c_append(self.crc, data);
         if let Some(piece) = &mut self.piece {
             piece.update(data);
-        }
-        if let Some(digests) = &mut self.digests {
-            digests.update(data);
         }
         if self.defer {
             if self.pending.capacity() == 0 {
@@ -484,7 +485,7 @@ impl Receive {
             return Ok(());
         }
         match &mut self.sink {
-            Some(sink) => write_to(sink, data),
+            Some(sink) => hash_and_write(sink, self.digests.as_deref_mut(), data),
             None => unreachable!("the sink leaves only for deferred writes"),
         }
     }

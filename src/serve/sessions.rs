@@ -154,7 +154,7 @@ fn append_now(
     match ctx.storage.append(id, offset, len) {
         Ok((appender, session)) => {
             let mut receive = Receive::new(Sink::Session(appender), session.name, Some(len), None)
-                .deferred(ctx.config.pool_writes.on(ctx.storage));
+                .deferred(ctx.config.pool_writes.on(ctx.storage, false));
             if let Some(user) = commit {
                 receive.commit_when_whole(session.size, user);
             }

@@ -2,9 +2,12 @@
 //! an S3 part)
 //! and the writes the I/O pool makes behind the connection: the sink
 //! travels to the pool with a buffer of bytes and comes back
-//! ([`WriteBehind`]). The receive that gathers those bytes is
-//! `receive.rs`'s.
+//! ([`WriteBehind`]), with the body's digests (S3's MD5...), which take
+//! the bytes as they are written, on the pool, so that hashing a body
+//! runs beside the loop that reads it, never on it. The receive that
+//! gathers those bytes is `receive.rs`'s.
 
+use super::digest::Digesting;
 use super::{ErrorKind, Failure};
 use crate::name::Name;
 use crate::storage::{Appender, PartUpload, StorageError, Upload};
@@ -40,18 +43,29 @@ impl Sink {
     }
 }
 
-/// A receive's sink and a buffer of its bytes, on their way to the I/O
-/// pool to be written, and back.
+/// A receive's sink, its digests and a buffer of its bytes, on their way
+/// to the I/O pool to be hashed and written, and back.
 pub struct WriteBehind {
     pub(super) sink: Sink,
+    pub(super) digests: Option<Box<Digesting>>,
     pub(super) buffer: Vec<u8>,
     pub(super) result: Result<(), StorageError>,
 }
 
 impl WriteBehind {
-    /// Writes the buffer (on the I/O pool).
+    /// `buffer`'s bytes to be hashed into `digests` and written to `sink`.
+    pub(super) fn new(sink: Sink, digests: Option<Box<Digesting>>, buffer: Vec<u8>) -> WriteBehind {
+        WriteBehind {
+            sink,
+            digests,
+            buffer,
+            result: Ok(()),
+        }
+    }
+
+    /// Hashes and writes the buffer (on the I/O pool).
     pub fn run(mut self) -> WriteBehind {
-        self.result = write_to(&mut self.sink, &self.buffer);
+        self.result = hash_and_write(&mut self.sink, self.digests.as_deref_mut(), &self.buffer);
         self
     }
 
@@ -62,8 +76,23 @@ impl WriteBehind {
     }
 }
 
+/// Takes `data`, the body's next bytes, into its `digests` (if it has
+/// them), then writes it to `sink`: the one place where bytes that are
+/// gathered reach the file, so that the bytes hashed are those written, in
+/// their order.
+pub(super) fn hash_and_write(
+    sink: &mut Sink,
+    digests: Option<&mut Digesting>,
+    data: &[u8],
+) -> Result<(), StorageError> {
+    if let Some(digests) = digests {
+        digests.update(data);
+    }
+    write_to(sink, data)
+}
+
 /// Writes `data` to `sink`.
-pub(super) fn write_to(sink: &mut Sink, data: &[u8]) -> Result<(), StorageError> {
+fn write_to(sink: &mut Sink, data: &[u8]) -> Result<(), StorageError> {
     if data.is_empty() {
         return Ok(());
     }
