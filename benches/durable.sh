@@ -13,8 +13,22 @@
 # counts are kept): flushes per upload.
 #
 #   benches/durable.sh --base PATH [--reps N] [--seconds S] [--dir DIR]
+#                      [--slow-flush MS] [--group-args 'ARGS']
 #
 # --dir: where the roots go (default /var/tmp; refused if tmpfs/ramfs).
+# --slow-flush MS: the roots go on a slow-flush disk made for the run, an
+# SD card's stand-in: ext4 on a loop device whose file lies on a FUSE
+# file system (benches/slowfs.c) that adds MS ms to each fsync, under
+# --dir. The loop device turns every cache flush ext4 sends it (each
+# journal commit's, each fsync's) into an fsync of its file, so a flush
+# costs MS ms and more; writes pass through at the disk's speed. Device
+# mapper's `delay` target would do the same, but kernels without device
+# mapper (this machine's) are common in VMs; a loop device and FUSE are
+# not. Needs root, /dev/fuse, losetup, mkfs.ext4 and a C compiler with
+# libfuse3 (installed from Debian if missing); skipped with a message
+# otherwise. Torn down on exit.
+# --group-args: more options for the group-commit server only (e.g.
+# '--io-threads 64', to see whether the I/O pool bounds it).
 # Without --base the "before" column is left out. FERRY_BIN,
 # CARGO_TARGET_DIR: as for compare.sh. Bounded in time; servers and files
 # are removed on exit.
@@ -29,13 +43,15 @@ STARTED=$SECONDS
 # shellcheck source=benches/lib.sh
 source "$SCRIPT_DIR/lib.sh"
 
-REPS=5 SECS=3 BASE='' DIR=/var/tmp
+REPS=5 SECS=3 BASE='' DIR=/var/tmp SLOW='' GROUP_ARGS=''
 while [[ $# -gt 0 ]]; do
   case $1 in
     --reps) REPS=${2:?}; shift ;;
     --seconds) SECS=${2:?}; shift ;;
     --base) BASE=${2:?}; shift ;;
     --dir) DIR=${2:?}; shift ;;
+    --slow-flush) SLOW=${2:?}; shift ;;
+    --group-args) GROUP_ARGS=${2:?}; shift ;;
     -h | --help) sed -n '2,/^$/p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument: $1 (try --help)" ;;
   esac
@@ -45,19 +61,69 @@ done
 fs=$(stat -f -c %T "$DIR")
 case $fs in tmpfs | ramfs) die "$DIR is on $fs: flushes are free there; give --dir on a disk" ;; esac
 command -v strace >/dev/null || install_missing strace
-WORK=$(mktemp -d "$DIR/ferry-durable.XXXXXX")
-PIDS=()
+PIDS=() WORK='' DEV='' LOOP='' FS_PID=''
 cleanup() {
   for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
-  rm -rf "$WORK"
+  [[ -n $WORK ]] && rm -rf "$WORK"
+  [[ -n $DEV ]] && slow_device_down
 }
 trap cleanup EXIT
+
+skip() {
+  echo "$NAME: skipped: $*" >&2
+  exit 0
+}
+
+# --slow-flush: makes the slow-flush disk under $DIR (see the header) and
+# points DIR at its ext4.
+slow_device_up() {
+  [[ $EUID -eq 0 ]] || skip "--slow-flush needs root (a loop device and a FUSE mount)"
+  [[ -e /dev/fuse ]] || skip "--slow-flush needs /dev/fuse"
+  if ! command -v losetup >/dev/null || ! command -v mkfs.ext4 >/dev/null; then
+    skip "--slow-flush needs losetup and mkfs.ext4"
+  fi
+  command -v cc >/dev/null || install_missing gcc
+  pkg-config --exists fuse3 2>/dev/null || install_missing pkg-config libfuse3-dev
+  DEV=$(mktemp -d "$DIR/ferry-slowdev.XXXXXX")
+  mkdir "$DEV/backing" "$DEV/fuse" "$DEV/mnt"
+  # shellcheck disable=SC2046 # pkg-config's flags are words
+  cc -O2 -Wall -o "$DEV/slowfs" "$SCRIPT_DIR/slowfs.c" $(pkg-config --cflags --libs fuse3) ||
+    skip "cannot compile slowfs.c"
+  "$DEV/slowfs" "$DEV/backing" 0 "$DEV/fuse" 4 "$((SLOW * 1000))" >"$DEV/slowfs.log" 2>&1 &
+  FS_PID=$!
+  local i
+  for ((i = 0; i < 200; i++)); do
+    mountpoint -q "$DEV/fuse" && break
+    sleep 0.05
+  done
+  mountpoint -q "$DEV/fuse" || skip "slowfs did not mount: $(cat "$DEV/slowfs.log")"
+  truncate -s 2G "$DEV/fuse/disk"
+  LOOP=$(losetup -f --show --direct-io=off "$DEV/fuse/disk") || skip "no loop device"
+  # Initialised now, not by a kernel thread during the runs.
+  mkfs.ext4 -q -E lazy_itable_init=0,lazy_journal_init=0 "$LOOP"
+  mount "$LOOP" "$DEV/mnt"
+  DIR=$DEV/mnt
+  fs="ext4 on a loop device, ${SLOW} ms per flush"
+}
+
+slow_device_down() {
+  mountpoint -q "$DEV/mnt" && { umount "$DEV/mnt" || umount -l "$DEV/mnt"; }
+  [[ -n $LOOP ]] && losetup -d "$LOOP"
+  mountpoint -q "$DEV/fuse" && { umount "$DEV/fuse" || umount -l "$DEV/fuse"; }
+  stop_pid "$FS_PID"
+  # Never remove anything through a mount that is still there.
+  mountpoint -q "$DEV/mnt" || mountpoint -q "$DEV/fuse" || rm -rf "$DEV"
+}
+
+[[ -n $SLOW ]] && slow_device_up
+WORK=$(mktemp -d "$DIR/ferry-durable.XXXXXX")
 start_watchdog $((REPS * 12 * (SECS + 5) + 600))
 find_ferry
 
 SERVERS=(plain group)
 start_server plain "$FERRY" "$WORK/plain.log" --log-level warn
-start_server group "$FERRY" "$WORK/group.log" --log-level warn --fsync
+# shellcheck disable=SC2086 # the extra options are words
+start_server group "$FERRY" "$WORK/group.log" --log-level warn --fsync $GROUP_ARGS
 if [[ -n $BASE ]]; then
   SERVERS=(plain before group)
   start_server before "$BASE" "$WORK/before.log" --log-level warn --fsync
@@ -110,7 +176,7 @@ label() {
   case $1 in
     plain) echo "--no-fsync" ;;
     before) echo "--fsync, before group commit" ;;
-    group) echo "--fsync, group commit" ;;
+    group) echo "--fsync, group commit${GROUP_ARGS:+ ($GROUP_ARGS)}" ;;
   esac
 }
 echo

@@ -4,7 +4,7 @@
  * benches/slowfs.sh.
  *
  *   cc -O2 -Wall -o slowfs benches/slowfs.c $(pkg-config --cflags --libs fuse3)
- *   slowfs BACKING_DIR DELAY_US MOUNTPOINT [THREADS]
+ *   slowfs BACKING_DIR DELAY_US MOUNTPOINT [THREADS [FSYNC_US]]
  *
  * Every call that reaches it (getattr/lookup, create, open, read, write,
  * flush, release, rename, unlink, mkdir, readdir, xattrs, ...) sleeps
@@ -14,6 +14,11 @@
  * caller that makes one call at a time pays each delay in full. The kernel
  * still caches attributes and names for 1 s (libfuse's defaults), as a
  * network file system's client would.
+ *
+ * FSYNC_US adds that much more to every fsync/fdatasync only: with
+ * DELAY_US 0 and one file on it backing a loop device (benches/durable.sh
+ * --slow-flush), a disk whose cache flushes are slow (an SD card), as the
+ * loop device turns each flush it is sent into an fsync of its file.
  *
  * Runs in the foreground until unmounted (`umount MOUNTPOINT`) or sent
  * SIGINT/SIGTERM, then unmounts and prints how many calls it served.
@@ -42,6 +47,7 @@
 static int backing = -1;       /* descriptor of BACKING_DIR */
 static char backing_path[4096];
 static long delay_us;
+static long fsync_us; /* more, for fsync and fdatasync only */
 static atomic_ulong calls;
 
 /* Sleeps the delay; returns the path relative to the backing directory. */
@@ -239,6 +245,9 @@ static int sf_release(const char *path, struct fuse_file_info *fi)
 static int sf_fsync(const char *path, int datasync, struct fuse_file_info *fi)
 {
     (void)slow(path ? path : "/");
+    struct timespec ts = {fsync_us / 1000000, (fsync_us % 1000000) * 1000};
+    while (fsync_us > 0 && nanosleep(&ts, &ts) == -1 && errno == EINTR) {
+    }
     RET(datasync ? fdatasync((int)fi->fh) : fsync((int)fi->fh));
 }
 
@@ -305,8 +314,9 @@ static const struct fuse_operations ops = {
 
 int main(int argc, char **argv)
 {
-    if (argc < 4 || argc > 5) {
-        fprintf(stderr, "usage: %s BACKING_DIR DELAY_US MOUNTPOINT [THREADS]\n", argv[0]);
+    if (argc < 4 || argc > 6) {
+        fprintf(stderr, "usage: %s BACKING_DIR DELAY_US MOUNTPOINT [THREADS [FSYNC_US]]\n",
+                argv[0]);
         return 2;
     }
     if (!realpath(argv[1], backing_path)) {
@@ -319,9 +329,10 @@ int main(int argc, char **argv)
         return 1;
     }
     delay_us = strtol(argv[2], NULL, 10);
+    fsync_us = argc == 6 ? strtol(argv[5], NULL, 10) : 0;
     char threads[64];
     snprintf(threads, sizeof threads, "max_threads=%s,max_idle_threads=%s,fsname=slowfs",
-             argc == 5 ? argv[4] : "64", argc == 5 ? argv[4] : "64");
+             argc >= 5 ? argv[4] : "64", argc >= 5 ? argv[4] : "64");
     char *fargv[] = {argv[0], "-f", "-o", threads, argv[3], NULL};
     int rc = fuse_main(5, fargv, &ops, NULL);
     fprintf(stderr, "slowfs: %lu calls served, %ld us each\n",

@@ -43,7 +43,9 @@ const PATHS: &[(&str, CommitPath)] = &[
     ("tus creation+PATCH", tus_finish),
     ("WebDAV MOVE+COPY", dav_move_copy),
     ("WebDAV LOCK", dav_lock),
+    ("WebDAV folder COPY+DELETE", dav_folder_copy_delete),
     ("S3 PutObject", s3_put),
+    ("S3 CopyObject", s3_copy),
     ("S3 multipart completion", s3_multipart),
 ];
 
@@ -193,6 +195,48 @@ fn dav_lock(run: &mut Run) {
     run.acked_probe(Probe::Locked {
         target: "/l/f".into(),
     });
+}
+
+/// WebDAV: a folder's COPY (two files and a subfolder) to a new name,
+/// then the source folder's DELETE; neither is atomic (RFC 4918), so
+/// before its answer each file may be as before or as after, but whole.
+fn dav_folder_copy_delete(run: &mut Run) {
+    let files = [
+        ("c/a", pattern(1_000, 26)),
+        ("c/b", pattern(1_500, 27)),
+        ("c/s/x", pattern(2_000, 28)),
+    ];
+    for (name, data) in &files {
+        run.put(name, data);
+    }
+    run.begin();
+    let host = "Host: localhost\r\n";
+    let headers = format!("{host}Destination: /k/\r\nDepth: infinity\r\n");
+    let copied = run.exchange("COPY", "/c/", &headers, b"");
+    assert_eq!(copied.status, 201, "{}", copied.head);
+    let copies: Vec<(String, Option<Vec<u8>>)> = files
+        .iter()
+        .map(|(name, data)| (name.replacen("c/", "k/", 1), Some(data.clone())))
+        .collect();
+    let copies: Vec<(&str, Option<Vec<u8>>)> = copies
+        .iter()
+        .map(|(n, d)| (n.as_str(), d.clone()))
+        .collect();
+    run.changed_piecewise(&copies);
+    let deleted = run.exchange("DELETE", "/c/", host, b"");
+    assert_eq!(deleted.status, 204, "{}", deleted.head);
+    let gone: Vec<(&str, Option<Vec<u8>>)> = files.iter().map(|(n, _)| (*n, None)).collect();
+    run.changed_piecewise(&gone);
+}
+
+/// S3 CopyObject: an object copied to a new key.
+fn s3_copy(run: &mut Run) {
+    let data = pattern(5_000, 29);
+    run.put("bkt/src", &data);
+    run.begin();
+    let copied = run.s3_with("PUT", "/bkt/dst", "x-amz-copy-source: /bkt/src\r\n", b"");
+    assert_eq!(copied.status, 200, "{}", copied.text());
+    run.acked("bkt/dst", Some(data));
 }
 
 /// S3 PutObject (unsigned: anonymous grants): a new object, then a new

@@ -197,6 +197,25 @@ fn after_a_cut_every_call_fails_and_nothing_more_is_recorded() {
 }
 
 #[test]
+fn a_truncating_open_is_undone_by_a_cut() {
+    let Some((rig, sim)) = rig(None) else { return };
+    write(&rig.m("f"), b"durable version", true);
+    flush_dir(&rig.mount);
+    assert!(sim.stop().unwrap().is_none());
+    // File::create (O_CREAT | O_TRUNC) over a flushed file: truncated as
+    // open(2) says, and the truncation is lost with the cut. (The kernel
+    // looks a name up before it creates it, so this reaches FUSE as an
+    // OPEN with O_TRUNC; its CREATE without O_EXCL for a name that exists,
+    // which now truncates too, comes only when the name appears between
+    // the two.)
+    let sim = rig.mount(None);
+    write(&rig.m("f"), b"ab", false);
+    assert_eq!(fs::read(rig.m("f")).unwrap(), b"ab");
+    cut(sim);
+    assert_eq!(rig.after("f").unwrap(), b"durable version");
+}
+
+#[test]
 fn partial_writeback_keeps_a_prefix_of_each_files_writes() {
     let chunks: Vec<Vec<u8>> = (0..8u8).map(|i| vec![b'a' + i; 1000]).collect();
     let mut kept = std::collections::BTreeSet::new();

@@ -294,13 +294,15 @@ impl Storage {
             Err(errno) => return Err(errno.into()),
         }
         // Its members' records are in its mirror: one more rename.
-        self.move_records(Holder::Folder(source.as_str()), Holder::Folder(to.as_str()));
+        let records =
+            self.move_records(Holder::Folder(source.as_str()), Holder::Folder(to.as_str()));
         if let Some(dirs) = flush {
-            // The new name first, then the old one's removal, as for a
-            // file (`rename.rs`).
+            // The new name first, then the old one's removal (and the
+            // records' move), as for a file (`rename.rs`).
             self.flusher.flush(dirs)?;
+            let old = rustix::io::fcntl_dupfd_cloexec(old_fd, 0)?;
             self.flusher
-                .flush(vec![rustix::io::fcntl_dupfd_cloexec(old_fd, 0)?])?;
+                .flush(records.into_iter().chain([old]).collect())?;
         }
         Ok(())
     }

@@ -109,8 +109,24 @@ pub struct Recorded {
 }
 
 impl Holder<'_> {
+    /// The mirror folder whose entries change when its record is made,
+    /// moved or removed: a file's records' folder, or the folder above a
+    /// folder's mirror (which goes and comes whole).
+    pub(super) fn record_parent(self) -> String {
+        match self {
+            Holder::File(_) => self.record().0,
+            Holder::Folder(path) => {
+                let dir = mirror(path);
+                match dir.rsplit_once('/') {
+                    Some((parent, _)) => parent.to_owned(),
+                    None => String::new(),
+                }
+            }
+        }
+    }
+
     /// Its record's folder (from the root) and leaf there.
-    fn record(self) -> (String, &'static str, String) {
+    pub(super) fn record(self) -> (String, &'static str, String) {
         match self {
             Holder::Folder(path) => (mirror(path), SELF, String::new()),
             Holder::File(name) => {
@@ -122,7 +138,7 @@ impl Holder<'_> {
 }
 
 /// The mirror folder of folder `path` ("" for the root).
-fn mirror(path: &str) -> String {
+pub(super) fn mirror(path: &str) -> String {
     match path {
         "" => PROPS_DIR.to_owned(),
         path => format!("{PROPS_DIR}/{path}"),
@@ -148,7 +164,7 @@ impl Storage {
 
     /// The record of `holder`, if it has one: the inode it was written for
     /// and its properties (a malformed record reads as none).
-    fn record_of(
+    pub(super) fn record_of(
         &self,
         holder: Holder<'_>,
     ) -> Result<Option<(u64, Vec<DeadProperty>)>, StorageError> {
@@ -298,133 +314,20 @@ impl Storage {
         Ok(recorded)
     }
 
-    /// After a file's or folder's rename from `from` to `to`: its record
-    /// (a folder's: its whole mirror) follows. One failed lookup when it
-    /// has none.
-    pub(super) fn move_records(&self, from: Holder<'_>, to: Holder<'_>) {
-        let moved = match (from, to) {
-            (Holder::Folder(from), Holder::Folder(to)) => {
-                // A mirror left at `to` by a folder removed behind ferry's
-                // back is stale: it goes, or the rename would fail.
-                self.remove_records(Holder::Folder(to));
-                self.rename_mirror(&mirror(from), "", &mirror(to), "")
-            }
-            (from, to) => {
-                let ((from_dir, _, from_leaf), (to_dir, _, to_leaf)) = (from.record(), to.record());
-                self.rename_mirror(&from_dir, &from_leaf, &to_dir, &to_leaf)
-            }
-        };
-        if let Err(errno) = moved {
-            log::warn!("the dead properties of {from:?} did not follow it to {to:?}: {errno}");
-        }
-    }
-
-    /// Removes the record of `holder` (a folder's: its whole mirror, its
-    /// members' records with it). Nothing to remove costs one failed
-    /// lookup.
-    pub(super) fn remove_records(&self, holder: Holder<'_>) {
-        let removed = match holder {
-            Holder::File(_) => {
-                let (dir, _, leaf) = holder.record();
-                self.unlink_record(&dir, &leaf)
-            }
-            Holder::Folder(path) => self.remove_mirror(&mirror(path)),
-        };
-        match removed {
-            Ok(()) | Err(Errno::NOENT | Errno::NOTDIR) => {}
-            Err(errno) => log::warn!("the dead properties of {holder:?} stay: {errno}"),
-        }
-    }
-
-    /// Copies the record of `from` (inode `from_inode`), if it has one,
-    /// as the record of `to` (inode `to_inode`, asked only then): a COPY
-    /// takes the source's dead properties along (RFC 4918 9.8.2).
-    pub(super) fn copy_record(
-        &self,
-        (from, from_inode): (Holder<'_>, u64),
-        to: Holder<'_>,
-        to_inode: impl FnOnce() -> Result<u64, StorageError>,
-    ) {
-        let copied = match self.record_of(from) {
-            Ok(Some((written_for, props))) if written_for == from_inode && !props.is_empty() => {
-                to_inode().and_then(|inode| self.write_dead_properties(to, inode, &props))
-            }
-            Ok(_) => Ok(()),
-            Err(err) => Err(err),
-        };
-        if let Err(err) = copied {
-            log::warn!("the dead properties of {from:?} were not copied to {to:?}: {err}");
-        }
-    }
-
-    /// A folder's copy: its own record follows, as [`Storage::copy_record`].
-    pub(super) fn copy_folder_record(&self, from: &str, to: &str) {
-        let Ok(source) = self.resource(from, true) else {
-            return;
-        };
-        let to_inode = || Ok(self.resource(to, true)?.stamp.inode);
-        self.copy_record(
-            (Holder::Folder(from), source.stamp.inode),
-            Holder::Folder(to),
-            to_inode,
-        );
-    }
-
     /// The folder `dir` of the mirror, made if missing.
-    fn mirror_dir(&self, dir: &str) -> Result<OwnedFd, StorageError> {
+    pub(super) fn mirror_dir(&self, dir: &str) -> Result<OwnedFd, StorageError> {
         let made = self.walk_creating(dir.split('/'))?;
         made.0.ok_or(StorageError::NotFound)
     }
 
     /// Unlinks `leaf` of mirror folder `dir`.
-    fn unlink_record(&self, dir: &str, leaf: &str) -> Result<(), Errno> {
+    pub(super) fn unlink_record(&self, dir: &str, leaf: &str) -> Result<(), Errno> {
         let fd = open_dir_at(&self.root, dir)?;
         rustix::fs::unlinkat(&fd, leaf, AtFlags::empty())
     }
 
-    /// Renames `leaf` of mirror folder `from` (the folder itself for "")
-    /// to `to_leaf` of `to`, whose folders are made if missing; nothing to
-    /// rename is no error.
-    fn rename_mirror(&self, from: &str, leaf: &str, to: &str, to_leaf: &str) -> Result<(), Errno> {
-        let (from, leaf) = match leaf {
-            "" => from.rsplit_once('/').unwrap_or(("", from)),
-            leaf => (from, leaf),
-        };
-        let (to, to_leaf) = match to_leaf {
-            "" => to.rsplit_once('/').unwrap_or(("", to)),
-            to_leaf => (to, to_leaf),
-        };
-        let source = match open_dir_at(&self.root, from) {
-            Err(Errno::NOENT | Errno::NOTDIR) => return Ok(()),
-            opened => opened?,
-        };
-        match rustix::fs::statat(&source, leaf, AtFlags::SYMLINK_NOFOLLOW) {
-            Err(Errno::NOENT) => return Ok(()),
-            found => drop(found?),
-        }
-        let target = self.mirror_dir(to).map_err(|err| match err {
-            StorageError::NoSpace => Errno::NOSPC,
-            _ => Errno::IO,
-        })?;
-        rustix::fs::renameat(&source, leaf, &target, to_leaf)
-    }
-
-    /// Removes mirror folder `dir` and everything in it.
-    fn remove_mirror(&self, dir: &str) -> Result<(), Errno> {
-        for (leaf, kind) in self.mirror_entries(dir)? {
-            let path = format!("{dir}/{leaf}");
-            match kind {
-                FileType::Directory => self.remove_mirror(&path)?,
-                _ => self.unlink_record(dir, &leaf)?,
-            }
-        }
-        let (parent, leaf) = dir.rsplit_once('/').unwrap_or(("", dir));
-        let parent = open_dir_at(&self.root, parent)?;
-        rustix::fs::unlinkat(&parent, leaf, AtFlags::REMOVEDIR)
-    }
-
     /// The entries of mirror folder `dir` with their types.
-    fn mirror_entries(&self, dir: &str) -> Result<Vec<(String, FileType)>, Errno> {
+    pub(super) fn mirror_entries(&self, dir: &str) -> Result<Vec<(String, FileType)>, Errno> {
         let fd = open_dir_at(&self.root, dir)?;
         let mut entries = Vec::new();
         for entry in Dir::read_from(&fd)? {

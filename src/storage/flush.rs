@@ -66,6 +66,9 @@ pub(super) struct DirFlusher {
     done: Condvar,
     /// Directory flushes made: what `--fsync` costs, per commit.
     flushes: AtomicU64,
+    /// Batches flushed: the waits a commit pays (tests count them, to see
+    /// that a change shares its commit's batch).
+    batches: AtomicU64,
 }
 
 #[derive(Debug, Default)]
@@ -148,6 +151,7 @@ impl DirFlusher {
         state.flushing = true;
         drop(state);
         let mut failure = None;
+        self.batches.fetch_add(1, Ordering::Relaxed);
         for dir in dirs.values() {
             self.flushes.fetch_add(1, Ordering::Relaxed);
             if let Err(errno) = rustix::fs::fsync(dir) {
@@ -167,6 +171,11 @@ impl DirFlusher {
     /// Directory flushes made since the start.
     pub(super) fn flushes(&self) -> u64 {
         self.flushes.load(Ordering::Relaxed)
+    }
+
+    /// Batches flushed since the start.
+    pub(super) fn batches(&self) -> u64 {
+        self.batches.load(Ordering::Relaxed)
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {

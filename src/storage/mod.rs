@@ -56,6 +56,7 @@ mod lock;
 mod nodes;
 mod parts;
 mod probe;
+mod prop_moves;
 mod read;
 mod remove;
 mod rename;
@@ -498,6 +499,12 @@ impl Storage {
         self.flusher.flushes()
     }
 
+    /// Batches of directory flushes made since the start: the waits
+    /// durable changes paid.
+    pub fn flush_batches(&self) -> u64 {
+        self.flusher.batches()
+    }
+
     /// Holds the calls that reach the gate's point until a test opens it.
     #[doc(hidden)]
     pub fn set_gate(&mut self, gate: Option<Arc<Gate>>) {
@@ -542,7 +549,7 @@ impl Storage {
         )?)?;
         // Its dead properties first: a crash between the two leaves a
         // file without them, never a record without its file.
-        self.remove_records(dead_props::Holder::File(name.as_str()));
+        let records = self.remove_records(dead_props::Holder::File(name.as_str()));
         rustix::fs::unlinkat(parent, leaf, AtFlags::empty())?;
         let pruned = folders
             .pruned_below()
@@ -551,12 +558,14 @@ impl Storage {
             // `--fsync`: gone for good before the answer, and so are the
             // folders it emptied (else they come back, empty, after a
             // power cut): where its folder went, the one that held the
-            // topmost folder pruned is the one flush needed.
+            // topmost folder pruned is the one flush needed, in a batch
+            // with its record's removal.
             let dir = match pruned {
                 Some(above) => above,
                 None => rustix::io::fcntl_dupfd_cloexec(parent, 0)?,
             };
-            self.flusher.flush(vec![dir])?;
+            self.flusher
+                .flush(records.into_iter().chain([dir]).collect())?;
         }
         Ok(())
     }

@@ -259,7 +259,14 @@ pub(super) struct TempName<'a> {
 /// `.ferry-tmp-<run>-<serial>`) from the right: the run is hex and the
 /// serial decimal, so neither holds a `-`, and a node id may.
 pub(super) fn parse_temp(leaf: &str) -> Option<TempName<'_>> {
-    let rest = leaf.strip_prefix(RESERVED_PREFIX)?.strip_prefix("tmp-")?;
+    parse_owner(leaf.strip_prefix(RESERVED_PREFIX)?.strip_prefix("tmp-")?)
+}
+
+/// Reads `<node>-<run>-<serial>` (or `<run>-<serial>`), the end of every
+/// temp name that says whose it is: an upload's (above), and those in
+/// ferry's own folders (WebDAV lock records', `tmp-<...>`, and S3 parts',
+/// `.t<N>-<...>`: `sweep.rs`).
+pub(super) fn parse_owner(rest: &str) -> Option<TempName<'_>> {
     let (front, serial) = rest.rsplit_once('-')?;
     if serial.is_empty() || !serial.bytes().all(|b| b.is_ascii_digit()) {
         return None;

@@ -21,7 +21,9 @@
 //! .ferry-uploads/<id>.meta          the session's record (name, owner...)
 //! .ferry-uploads/<id>.data          empty until the completion assembles it
 //! .ferry-uploads/<id>.parts/<N>     part N: its bytes, then md5(16) crc32c(4, LE) "FMP1"
-//! .ferry-uploads/<id>.parts/.t<N>-* a part on its way (removed with the session)
+//! .ferry-uploads/<id>.parts/.t<N>-<node>-<run>-<serial>
+//!                                   a part on its way (removed with the session,
+//!                                   or by the start-up sweep once its run is over)
 //! ```
 
 use std::fs::File;
@@ -48,7 +50,7 @@ const MARK: &[u8; 4] = b"FMP1";
 const COPY_BUFFER: usize = 256 * 1024;
 
 /// Temp names of parts on their way, unique within this process (the
-/// random suffix keeps two nodes' apart).
+/// node and run in the name keep two nodes' and two runs' apart).
 static SERIAL: AtomicU64 = AtomicU64::new(0);
 
 /// The folder of session `id`'s parts, in the sessions directory.
@@ -275,11 +277,10 @@ impl Storage {
         }
         let flags = OFlags::NOFOLLOW | OFlags::CLOEXEC;
         let parts = rustix::fs::openat(&dir, parts_name(id), DIR | flags, Mode::empty())?;
+        // Named by node and run, so that the start-up sweep knows a cut's
+        // leftovers from another node's parts on their way (`sweep.rs`).
         let serial = SERIAL.fetch_add(1, Ordering::Relaxed);
-        let temp = format!(
-            ".t{number}-{}-{serial}",
-            files::random_session_id()?.get(..8).unwrap_or("0")
-        );
+        let temp = format!(".t{number}-{}-{}-{serial}", self.node, self.run);
         let create = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | flags;
         let fd = rustix::fs::openat(&parts, temp.as_str(), create, Mode::from_raw_mode(0o600))?;
         Ok(PartUpload {

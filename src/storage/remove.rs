@@ -192,15 +192,16 @@ impl Storage {
                 Err(errno) => removal.fail(folder, errno.into()),
             }
         }
+        // What went took its records with it; what stayed keeps them
+        // (a removed member's record is stale by its inode: harmless).
+        // Their removal is flushed in the batch below.
+        if removal.left.is_complete() {
+            stayed.extend(self.remove_records(super::dead_props::Holder::Folder(start)));
+        }
         if self.durable {
             let parent = start.rsplit_once('/').map_or("", |(parent, _)| parent);
             stayed.push(super::dir_at(&self.root, parent)?);
             self.flusher.flush(stayed)?;
-        }
-        // What went took its records with it; what stayed keeps them
-        // (a removed member's record is stale by its inode: harmless).
-        if removal.left.is_complete() {
-            self.remove_records(super::dead_props::Holder::Folder(start));
         }
         Ok(removal)
     }

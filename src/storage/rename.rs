@@ -2,7 +2,8 @@
 //! `renameat`, without replacing where the client asked so, carrying the
 //! file's dead properties along and pruning the folders it leaves where
 //! the protocol's folders are implicit. With `--fsync` both names (and
-//! the folders pruned) are flushed before the answer, and, for a move
+//! the folders pruned, and its record's move) are flushed before the
+//! answer, and, for a move
 //! into another folder, the folders above the new name before the rename.
 
 use rustix::fs::{AtFlags, RenameFlags};
@@ -91,7 +92,8 @@ impl Storage {
             // directory is flushed on its own), never under neither.
             self.flusher.flush(std::mem::take(dirs))?;
         }
-        self.move_records(Holder::File(from.as_str()), Holder::File(to.as_str()));
+        // Its record's move is flushed with the old name's removal.
+        let records = self.move_records(Holder::File(from.as_str()), Holder::File(to.as_str()));
         let pruned = folders
             .pruned_below()
             .and_then(|floor| prune_empty_dirs(&self.root, super::dir_of(from), floor));
@@ -102,7 +104,8 @@ impl Storage {
                 Some(above) => above,
                 None => rustix::io::fcntl_dupfd_cloexec(self.fd(&source), 0)?,
             };
-            self.flusher.flush(vec![dir])?;
+            self.flusher
+                .flush(records.into_iter().chain([dir]).collect())?;
         }
         Ok(replaced)
     }

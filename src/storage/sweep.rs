@@ -14,6 +14,10 @@
 //!                  directories to journal one by one); start-up only
 //! a root without   the first start that makes .ferry-nodes walks the tree once
 //! .ferry-nodes     for temp files of a ferry from before node ids
+//! ferry's own      .ferry-dav/locks/tmp-<node>-<run>-* (lock records) and
+//! folders          .ferry-uploads/<id>.parts/.t<N>-<node>-<run>-* (S3 parts):
+//!                  fixed places, so read without a journal; this node's of
+//!                  earlier runs, and gone nodes' (start-up only)
 //! ```
 //!
 //! Runs on a thread of its own while the server serves: new uploads are of
@@ -46,12 +50,15 @@ pub struct SweepReport {
     pub dirs: usize,
     /// The whole tree was walked (a `*` journal, or a first start).
     pub walked: bool,
+    /// Temp files in ferry's own folders (lock records', S3 parts'), of
+    /// this node's earlier runs and of gone nodes.
+    pub own_folders: usize,
 }
 
 impl SweepReport {
     /// Temp files removed in all.
     pub fn removed(&self) -> usize {
-        self.own + self.others + self.legacy
+        self.own + self.others + self.legacy + self.own_folders
     }
 }
 
@@ -68,7 +75,11 @@ impl fmt::Display for SweepReport {
         if !self.gone.is_empty() {
             write!(f, " [{}]", self.gone.join(", "))?;
         }
-        write!(f, ", {} of pre-node servers; ", self.legacy)?;
+        write!(
+            f,
+            ", {} of pre-node servers, {} in ferry's own folders; ",
+            self.legacy, self.own_folders
+        )?;
         match self.walked {
             true => write!(f, "{} journaled directories read, tree walked)", self.dirs),
             false => write!(f, "{} journaled directories read, no tree walk)", self.dirs),
@@ -97,6 +108,7 @@ impl Storage {
         remove_journal(dir, &old);
 
         self.sweep_gone_nodes(dir, &mut report, true);
+        report.own_folders = self.remove_own_folder_temps(dir);
 
         if self.first_node_start {
             report.walked = true;
@@ -236,6 +248,67 @@ impl Storage {
         removed
     }
 
+    /// Removes the temp files a cut or a kill left in ferry's own folders
+    /// (see the module docs), between such a file's creation and its
+    /// rename: this node's of earlier runs, and those of other nodes whose
+    /// lock can be had (gone), holding it meanwhile. Their places are
+    /// fixed, so no journal names them: a read of the locks folder, of
+    /// the sessions folder and of each multipart upload's parts.
+    fn remove_own_folder_temps(&self, nodes_dir: &OwnedFd) -> usize {
+        let mut dirs = Vec::new();
+        if let Ok(locks) = super::open_dir_at(&self.root, super::dav_locks::LOCKS_DIR) {
+            dirs.push((locks, lock_temp as fn(&str) -> Option<TempName<'_>>));
+        }
+        // Opened, not made: a root without sessions has no parts.
+        let sessions = super::open_dir_at(&self.root, super::session_files::SESSIONS_DIR);
+        if let Ok(sessions) = sessions {
+            for leaf in leaves(&sessions)
+                .into_iter()
+                .filter(|l| l.ends_with(".parts"))
+            {
+                let flags = DIR | rustix::fs::OFlags::NOFOLLOW;
+                if let Ok(parts) =
+                    rustix::fs::openat(&sessions, leaf.as_str(), flags, Mode::empty())
+                {
+                    dirs.push((parts, part_temp));
+                }
+            }
+        }
+        // (directory, leaf, node) of every temp file found with an owner.
+        let mut found = Vec::new();
+        for (i, (dir, parse)) in dirs.iter().enumerate() {
+            for leaf in leaves(dir) {
+                if let Some(TempName {
+                    node: Some(node),
+                    run,
+                }) = parse(&leaf)
+                {
+                    let theirs = (node != self.node.as_str() || run != self.run.as_str())
+                        .then(|| node.to_owned());
+                    found.extend(theirs.map(|node| (i, leaf.clone(), node)));
+                }
+            }
+        }
+        let mut removed = 0;
+        let mut owners: Vec<&str> = found.iter().map(|(_, _, node)| node.as_str()).collect();
+        owners.sort_unstable();
+        owners.dedup();
+        for owner in owners {
+            // This node's own lock is this run's: its earlier runs are over.
+            let _gone = match owner == self.node.as_str() {
+                true => None,
+                false => match lock::claim(nodes_dir, &lock::lock_file(owner)) {
+                    Some(held) => Some(held),
+                    None => continue, // alive: its files are on their way
+                },
+            };
+            for (i, leaf, _) in found.iter().filter(|(_, _, node)| node == owner) {
+                removed += usize::from(remove_temp(&dirs[*i].0, "ferry's own folder", leaf));
+            }
+        }
+        removed
+    }
+
     /// Removes the temp files `whose` approves of anywhere beneath the root
     /// (reserved directories are not entered).
     fn remove_temps_walking(&self, whose: impl Fn(&TempName<'_>) -> bool) -> usize {
@@ -287,6 +360,32 @@ fn remove_temp(dir: &OwnedFd, path: &str, leaf: &str) -> bool {
     }
 }
 
+/// The names in directory `dir` (none if it cannot be read).
+fn leaves(dir: &OwnedFd) -> Vec<String> {
+    let Ok(entries) = Dir::read_from(dir) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str().ok().map(str::to_owned))
+        .filter(|leaf| leaf != "." && leaf != "..")
+        .collect()
+}
+
+/// A WebDAV lock record on its way: `tmp-<node>-<run>-<serial>`.
+fn lock_temp(leaf: &str) -> Option<TempName<'_>> {
+    nodes::parse_owner(leaf.strip_prefix("tmp-")?)
+}
+
+/// An S3 part on its way: `.t<N>-<node>-<run>-<serial>`.
+fn part_temp(leaf: &str) -> Option<TempName<'_>> {
+    let (number, rest) = leaf.strip_prefix(".t")?.split_once('-')?;
+    match !number.is_empty() && number.bytes().all(|b| b.is_ascii_digit()) {
+        true => nodes::parse_owner(rest),
+        false => None,
+    }
+}
+
 /// The directories the journals `files` in `dir` name together.
 fn read_journals(dir: &OwnedFd, files: &[String]) -> Journaled {
     let mut journaled = Journaled::default();
@@ -309,4 +408,71 @@ fn remove_journal(dir: &OwnedFd, file: &str) {
 /// A directory path for messages: "." for the root.
 fn display(dir: &str) -> &str {
     if dir.is_empty() { "." } else { dir }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cuts_temp_files_in_ferrys_own_folders_are_swept_but_live_ones_stay() {
+        let root = tempfile::tempdir().unwrap();
+        let storage = Storage::open(root.path(), "me", false).unwrap();
+        let (locks, parts) = (
+            root.path().join(".ferry-dav/locks"),
+            root.path().join(".ferry-uploads/0123abcd.parts"),
+        );
+        std::fs::create_dir_all(&locks).unwrap();
+        std::fs::create_dir_all(&parts).unwrap();
+        // "gone" left a lock file nobody holds; "alive" holds its own.
+        let nodes = root.path().join(nodes::NODES_DIR);
+        for node in ["gone", "alive"] {
+            std::fs::write(nodes.join(lock::lock_file(node)), b"").unwrap();
+        }
+        let held = std::fs::File::open(nodes.join(lock::lock_file("alive"))).unwrap();
+        rustix::fs::flock(&held, rustix::fs::FlockOperation::NonBlockingLockExclusive).unwrap();
+        let this_run = storage.run.clone();
+        let swept = [
+            locks.join("tmp-me-1f-0"),
+            parts.join(".t1-me-1f-2"),
+            locks.join("tmp-gone-ab-7"),
+            parts.join(".t12-gone-ab-3"),
+        ];
+        let kept = [
+            locks.join(format!("tmp-me-{this_run}-9")),
+            parts.join(format!(".t2-me-{this_run}-4")),
+            locks.join("tmp-alive-cd-1"),
+            parts.join(".t3-alive-cd-5"),
+            parts.join("1"),
+            locks.join("0b6f2bb4-5e43-4bd3-9a3b-d2f0d0e2b3a1"),
+        ];
+        for file in swept.iter().chain(&kept) {
+            std::fs::write(file, b"x").unwrap();
+        }
+        let report = storage.remove_stale_temp_files();
+        assert_eq!(report.own_folders, swept.len(), "{report}");
+        for file in &swept {
+            assert!(!file.exists(), "{} left", file.display());
+        }
+        for file in &kept {
+            assert!(file.exists(), "{} removed", file.display());
+        }
+    }
+
+    #[test]
+    fn temp_names_in_ferrys_own_folders_say_whose_they_are() {
+        let whose = |node, run| Some(TempName { node, run });
+        assert_eq!(lock_temp("tmp-web-1-ab12-7"), whose(Some("web-1"), "ab12"));
+        assert_eq!(part_temp(".t10000-a-1f-0"), whose(Some("a"), "1f"));
+        for not_one in [
+            "tmp-",
+            "0b6f2bb4-5e43",
+            ".t-a-1f-0",
+            ".tx-a-1f-0",
+            "1",
+            ".t1",
+        ] {
+            assert_eq!(lock_temp(not_one).or(part_temp(not_one)), None, "{not_one}");
+        }
+    }
 }

@@ -397,6 +397,14 @@ pub fn append(raw: &mut Raw, id: &str, offset: usize, bytes: &[u8]) -> String {
 
 /// Every file under `root` whose name marks it as a temp file.
 pub fn temp_files(root: &Path) -> Vec<String> {
+    // An upload's anywhere; in ferry's own folders, a WebDAV lock record's
+    // (`.ferry-dav/locks/tmp-*`) and an S3 part's (`<id>.parts/.t*`).
+    fn is_temp(dir: &Path, leaf: &str) -> bool {
+        let dir = dir.file_name().unwrap_or_default().to_string_lossy();
+        leaf.starts_with(".ferry-tmp-")
+            || (dir == "locks" && leaf.starts_with("tmp-"))
+            || (dir.ends_with(".parts") && leaf.starts_with(".t"))
+    }
     let mut found = Vec::new();
     let mut dirs = vec![root.to_path_buf()];
     while let Some(dir) = dirs.pop() {
@@ -404,11 +412,7 @@ pub fn temp_files(root: &Path) -> Vec<String> {
             let entry = entry.unwrap();
             if entry.file_type().unwrap().is_dir() {
                 dirs.push(entry.path());
-            } else if entry
-                .file_name()
-                .to_string_lossy()
-                .starts_with(".ferry-tmp-")
-            {
+            } else if is_temp(&dir, &entry.file_name().to_string_lossy()) {
                 found.push(entry.path().display().to_string());
             }
         }

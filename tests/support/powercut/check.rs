@@ -37,6 +37,11 @@ pub type Files = BTreeMap<String, Vec<u8>>;
 pub struct Step {
     files: Files,
     probe: Option<Probe>,
+    /// The operation that led here changes its files one at a time (a
+    /// folder's COPY or DELETE: not atomic, RFC 4918 9.8.8, 9.6.1): until
+    /// it is acknowledged, any mix of its files as before and as after
+    /// is a state it may leave, each file whole.
+    piecewise: bool,
 }
 
 /// What a restarted server is asked, beyond the files.
@@ -92,13 +97,25 @@ impl Run<'_> {
 
     /// An unsigned S3 request: the answer.
     pub fn s3(&self, method: &str, target: &str, body: &[u8]) -> support::http::Answer {
+        self.s3_with(method, target, "", body)
+    }
+
+    /// As [`Run::s3`], with more header lines (each ending in CRLF).
+    pub fn s3_with(
+        &self,
+        method: &str,
+        target: &str,
+        headers: &str,
+        body: &[u8],
+    ) -> support::http::Answer {
         let addr = self.server.wait_for_log("(S3 on ");
         let addr = addr
             .split("(S3 on ")
             .nth(1)
             .and_then(|r| r.split(')').next());
         let addr: SocketAddr = addr.and_then(|a| a.parse().ok()).expect("the S3 address");
-        support::http::exchange(addr, method, target, "Host: localhost\r\n", body)
+        let headers = format!("Host: localhost\r\n{headers}");
+        support::http::exchange(addr, method, target, &headers, body)
     }
 
     /// An HTTP request with these header lines and body: the answer.
@@ -127,6 +144,7 @@ impl Run<'_> {
         self.steps.push(Step {
             files: self.files.clone(),
             probe: None,
+            piecewise: false,
         });
     }
 
@@ -145,6 +163,15 @@ impl Run<'_> {
             };
         }
         self.step(None);
+    }
+
+    /// As [`Run::changed`], for an operation that changes its files one
+    /// at a time (see [`Step`]'s `piecewise`).
+    pub fn changed_piecewise(&mut self, changes: &[(&str, Option<Vec<u8>>)]) {
+        self.changed(changes);
+        if let Some(step) = self.steps.last_mut() {
+            step.piecewise = true;
+        }
     }
 
     /// A session step was acknowledged: the session of `data` for `name`
@@ -169,6 +196,7 @@ impl Run<'_> {
         self.steps.push(Step {
             files: self.files.clone(),
             probe,
+            piecewise: false,
         });
     }
 }
@@ -403,6 +431,15 @@ impl Probe {
     }
 }
 
+/// Whether every name in `files` is as in `before` or as in `after`
+/// (present and whole, or absent), name by name.
+fn mixes(before: &Files, after: &Files, files: &Files) -> bool {
+    let names = before.keys().chain(after.keys()).chain(files.keys());
+    names
+        .into_iter()
+        .all(|name| files.get(name) == before.get(name) || files.get(name) == after.get(name))
+}
+
 /// Checks one crash state of `recorded`: `Err` says which promise broke.
 pub fn check(recorded: &Recorded, state: &CrashState) -> Result<(), String> {
     let dir = tempfile::tempdir_in(scratch()).map_err(|e| e.to_string())?;
@@ -419,9 +456,17 @@ pub fn check(recorded: &Recorded, state: &CrashState) -> Result<(), String> {
     let files = visible(&root);
     // Acknowledged before the crash: every step whose mark it passed.
     let acked = recorded.marks.iter().filter(|m| **m <= state.point).count();
-    let candidates: Vec<&Step> = recorded.steps[acked..]
+    let steps = &recorded.steps[acked..];
+    let candidates: Vec<&Step> = steps
         .iter()
-        .filter(|step| step.files == files)
+        .enumerate()
+        .filter(|(i, step)| {
+            step.files == files
+                || steps
+                    .get(i + 1)
+                    .is_some_and(|next| next.piecewise && mixes(&step.files, &next.files, &files))
+        })
+        .map(|(_, step)| step)
         .collect();
     if candidates.is_empty() {
         return Err(format!(

@@ -133,6 +133,19 @@ impl State {
         }
     }
 
+    /// Truncates file `ino` (at `path`) to nothing, as `O_TRUNC` does: a
+    /// change to its length, lost unless the file is flushed.
+    fn truncate(&mut self, ino: u64, path: &Path) -> Result<()> {
+        self.file_changes(ino)?.push(Op::Truncate(0));
+        File::options()
+            .write(true)
+            .truncate(true)
+            .open(path)
+            .map_err(errno)?;
+        self.record(Event::Truncate { ino, len: 0 });
+        Ok(())
+    }
+
     /// Looks `name` up in `parent` and remembers the name.
     fn entry(&mut self, parent: INodeNo, name: &OsStr) -> Result<FileAttr> {
         let path = self.child(parent, name)?;
@@ -498,13 +511,7 @@ impl Filesystem for PowerFs {
             let b = s.back(ino);
             let path = s.path(b);
             if flags.0 & O_TRUNC != 0 {
-                s.file_changes(b)?.push(Op::Truncate(0));
-                File::options()
-                    .write(true)
-                    .truncate(true)
-                    .open(&path)
-                    .map_err(errno)?;
-                s.record(Event::Truncate { ino: b, len: 0 });
+                s.truncate(b, &path)?;
             }
             let file = open_backing(&path, flags.0, None).map_err(errno)?;
             Ok(s.handle(file))
@@ -531,6 +538,12 @@ impl Filesystem for PowerFs {
                 // The kernel asks to create what exists only without O_EXCL.
                 if flags & O_EXCL != 0 {
                     return Err(Errno::EEXIST);
+                }
+                let attr = s.entry(parent, name)?;
+                if flags & O_TRUNC != 0 {
+                    // As open(2) with O_TRUNC: a change to the file's length.
+                    let b = s.back(attr.ino);
+                    s.truncate(b, &path)?;
                 }
                 let attr = s.entry(parent, name)?;
                 let file = open_backing(&path, flags, None).map_err(errno)?;
