@@ -231,10 +231,10 @@ fn credential(
         .amz_date
         .as_deref()
         .ok_or_else(|| refusal(Code::AccessDenied, "a signed request needs X-Amz-Date"))?;
-    let payload = payload_hash(fields)?;
+    let payload = sigv4::payload_hash(fields.content_sha256.as_deref())?;
     // What a body's chunk signatures chain from, kept only for such a body.
     let chained = payload
-        .starts_with(SIGNED_CHUNKS)
+        .starts_with(sigv4::SIGNED_CHUNKS)
         .then(|| (auth.scope.clone(), auth.signature.clone()));
     let mut signed = sigv4::signed(head, auth, amz_date, payload, now)?;
     if let Some((scope, seed)) = chained {
@@ -244,40 +244,6 @@ fn credential(
         signed.seed = Some(key);
     }
     Ok(Some(Secret::signed(signed)))
-}
-
-/// The payload hash of a body whose chunks are signed (its `-TRAILER`
-/// variant too).
-const SIGNED_CHUNKS: &str = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD";
-/// The payload hash of an aws-chunked body with a trailer, unsigned.
-const UNSIGNED_CHUNKS: &str = "STREAMING-UNSIGNED-PAYLOAD-TRAILER";
-
-/// The `x-amz-content-sha256` of a signed request, as it signed it.
-fn payload_hash(fields: &Fields) -> Result<&str, Refusal> {
-    match fields.content_sha256.as_deref() {
-        None => Err(refusal(
-            Code::InvalidRequest,
-            "a signed request needs x-amz-content-sha256",
-        )),
-        Some(hash)
-            if hash == UNSIGNED
-                || hash == UNSIGNED_CHUNKS
-                || hash
-                    .strip_prefix(SIGNED_CHUNKS)
-                    .is_some_and(|t| t.is_empty() || t == "-TRAILER")
-                || sigv4::hex(hash).is_some_and(|h| h.len() == 32) =>
-        {
-            Ok(hash)
-        }
-        Some(streaming) if streaming.starts_with("STREAMING-") => Err(refusal(
-            Code::NotImplemented,
-            "this aws-chunked signing (ECDSA) is not served",
-        )),
-        Some(_) => Err(refusal(
-            Code::InvalidArgument,
-            "x-amz-content-sha256 must be a SHA-256 in hex or UNSIGNED-PAYLOAD",
-        )),
-    }
 }
 
 /// Whether the target's query has `name`.

@@ -19,6 +19,7 @@ use time::OffsetDateTime;
 
 use super::super::message::Head;
 use super::error::Code;
+use super::{Refusal, UNSIGNED, refusal};
 use crate::access::sigv4::{Scope, Signed};
 use crate::name::percent_decode;
 
@@ -97,6 +98,41 @@ pub fn credential_of(credential: &str) -> Option<(&str, Scope)> {
         service: service.to_owned(),
     };
     Some((key_id, scope))
+}
+
+/// The payload hash of a body whose chunks are signed (its `-TRAILER`
+/// variant too).
+pub const SIGNED_CHUNKS: &str = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD";
+/// The payload hash of an aws-chunked body with a trailer, unsigned.
+const UNSIGNED_CHUNKS: &str = "STREAMING-UNSIGNED-PAYLOAD-TRAILER";
+
+/// The `x-amz-content-sha256` of a signed request (`value`), as it
+/// signed it.
+pub fn payload_hash(value: Option<&str>) -> Result<&str, Refusal> {
+    match value {
+        None => Err(refusal(
+            Code::InvalidRequest,
+            "a signed request needs x-amz-content-sha256",
+        )),
+        Some(hash)
+            if hash == UNSIGNED
+                || hash == UNSIGNED_CHUNKS
+                || hash
+                    .strip_prefix(SIGNED_CHUNKS)
+                    .is_some_and(|t| t.is_empty() || t == "-TRAILER")
+                || hex(hash).is_some_and(|h| h.len() == 32) =>
+        {
+            Ok(hash)
+        }
+        Some(streaming) if streaming.starts_with("STREAMING-") => Err(refusal(
+            Code::NotImplemented,
+            "this aws-chunked signing (ECDSA) is not served",
+        )),
+        Some(_) => Err(refusal(
+            Code::InvalidArgument,
+            "x-amz-content-sha256 must be a SHA-256 in hex or UNSIGNED-PAYLOAD",
+        )),
+    }
 }
 
 /// The credential a signed request presents: its string to sign, made
