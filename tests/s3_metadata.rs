@@ -11,7 +11,7 @@ mod binary;
 mod support;
 
 use base64::Engine as _;
-use support::http::{Answer, bearer, exchange};
+use support::http::{Answer, bearer, exchange, metric};
 use support::s3::{Payload, S3Server, Signer, code, texts};
 
 const ALL: &[&str] = &["read:/", "write:/", "delete:/"];
@@ -263,4 +263,74 @@ fn the_crc32c_kept_is_answered_when_checksums_are_asked_for() {
     let range = ask(&s, "GET", "/bkt/c", &[("Range", "bytes=0-9"), mode[0]], b"");
     assert_eq!(range.status, 206);
     assert_eq!(range.header("x-amz-checksum-crc32c"), None);
+}
+
+/// A GetObject of an object without metadata is answered on the loop once
+/// the folder where its record would be has not changed for a second
+/// (storage/unrecorded.rs: the record's absence noted with that folder's
+/// stamp), no I/O job run; metadata added afterwards, by CopyObject onto
+/// itself or by WebDAV's PROPPATCH on the HTTP listener, shows in the very
+/// next answer, and so does its removal.
+#[test]
+fn metadata_added_to_an_object_read_without_any_shows_at_once() {
+    let s = S3Server::start_with(&[("owner", ALL)], &[], |c| {
+        c.metrics_listen = Some("127.0.0.1:0".parse().unwrap());
+    });
+    assert_eq!(ask(&s, "PUT", "/bkt", &[], b"").status, 200);
+    let jobs = || metric(s.server.metrics.unwrap(), "ferry_io_jobs_total");
+    // A sibling with metadata in each folder: the records' folders exist,
+    // and a record written in one leaves the other's stamp as it was.
+    let kept = [("x-amz-meta-colour", "blue")];
+    for key in ["/bkt/with", "/bkt/d/with", "/bkt/plain", "/bkt/d/dav"] {
+        let given: &[(&str, &str)] = if key.ends_with("with") { &kept } else { &[] };
+        assert_eq!(ask(&s, "PUT", key, given, b"bytes").status, 200);
+    }
+    // Time to pass, not an event to await: the stamps must be settled.
+    std::thread::sleep(std::time::Duration::from_millis(1300));
+    for key in ["/bkt/plain", "/bkt/d/dav"] {
+        // The first GET reads on the pool and notes the absence.
+        let got = ask(&s, "GET", key, &[], b"");
+        assert_eq!((got.status, got.header("x-amz-meta-colour")), (200, None));
+        let before = jobs();
+        for method in ["GET", "HEAD"] {
+            let got = ask(&s, method, key, &[], b"");
+            assert_eq!((got.status, got.header("x-amz-meta-colour")), (200, None));
+        }
+        assert_eq!(jobs(), before, "{key} answered on the loop");
+    }
+    let onto = [
+        ("x-amz-copy-source", "/bkt/plain"),
+        ("x-amz-metadata-directive", "REPLACE"),
+        ("x-amz-meta-colour", "red"),
+    ];
+    assert_eq!(ask(&s, "PUT", "/bkt/plain", &onto, b"").status, 200);
+    let got = ask(&s, "GET", "/bkt/plain", &[], b"");
+    assert_eq!(got.header("x-amz-meta-colour"), Some("red"), "{}", got.head);
+
+    // /bkt/d's stamp was not moved by /bkt's record: still on the loop.
+    let before = jobs();
+    assert_eq!(ask(&s, "HEAD", "/bkt/d/dav", &[], b"").status, 200);
+    assert_eq!(jobs(), before);
+    let http = s.server.http.unwrap();
+    let auth = format!("Host: localhost\r\n{}", bearer(&s.tokens[0]));
+    let patch = |verb: &str, value: &str| {
+        let body = format!(
+            "<?xml version=\"1.0\"?><D:propertyupdate xmlns:D=\"DAV:\"><D:{verb}><D:prop>\
+             <s3:x-amz-meta-colour xmlns:s3=\"{NS}\">{value}</s3:x-amz-meta-colour>\
+             </D:prop></D:{verb}></D:propertyupdate>"
+        );
+        let patched = exchange(http, "PROPPATCH", "/bkt/d/dav", &auth, body.as_bytes());
+        assert_eq!(patched.status, 207, "{}", patched.head);
+    };
+    patch("set", "green");
+    let got = ask(&s, "GET", "/bkt/d/dav", &[], b"");
+    assert_eq!(
+        got.header("x-amz-meta-colour"),
+        Some("green"),
+        "{}",
+        got.head
+    );
+    patch("remove", "");
+    let got = ask(&s, "HEAD", "/bkt/d/dav", &[], b"");
+    assert_eq!(got.header("x-amz-meta-colour"), None, "{}", got.head);
 }

@@ -29,7 +29,7 @@ use sha2::{Digest, Sha256};
 
 use super::Rejection;
 use super::grants::{Grant, Grants};
-use super::sigv4::{self, Scope, Signed};
+use super::sigv4::{Scope, Signed, SigningKey};
 
 /// What every token starts with (so secret scanners and people can tell
 /// one when they see it).
@@ -278,10 +278,19 @@ pub struct Table {
     by_digest: HashMap<TokenDigest, Arc<Principal>>,
     by_key_id: HashMap<String, Arc<Principal>>,
     /// Signing keys derived (four HMACs each) per key id and scope, so a
-    /// request costs one HMAC. Dropped with the table, so a reload that
-    /// changes a secret never meets an old key.
-    derived: Mutex<HashMap<(String, Scope), [u8; 32]>>,
+    /// request costs one HMAC; found by the key id without a copy of it
+    /// (a key is used with a scope or two: a day's, a region's). Dropped
+    /// with the table, so a reload that changes a secret never meets an
+    /// old key.
+    derived: Mutex<Derived>,
     generation: u64,
+}
+
+/// The signing keys a table derived, by key id.
+#[derive(Debug, Default)]
+struct Derived {
+    by_key_id: HashMap<String, Vec<(Scope, SigningKey)>>,
+    count: usize,
 }
 
 impl Table {
@@ -322,10 +331,10 @@ impl Table {
             unreachable!("only entries with a key are found by key id");
         };
         let signing = self.signing_key(key, &signed.scope);
-        match sigv4::verify(&signing, &signed.string_to_sign, &signed.signature) {
+        match signing.verify(&signed.string_to_sign, &signed.signature) {
             true => {
                 if let Some(seed) = &signed.seed {
-                    seed.set(signing);
+                    seed.set(signing.bytes());
                 }
                 Ok(Arc::clone(principal))
             }
@@ -334,18 +343,24 @@ impl Table {
     }
 
     /// The signing key of `key` for `scope`, derived once per table.
-    fn signing_key(&self, key: &S3Key, scope: &Scope) -> [u8; 32] {
+    fn signing_key(&self, key: &S3Key, scope: &Scope) -> SigningKey {
         let mut derived = self.derived.lock().unwrap_or_else(PoisonError::into_inner);
-        let at = (key.id.clone(), scope.clone());
-        if let Some(signing) = derived.get(&at) {
-            return *signing;
+        let found = derived.by_key_id.get(&key.id).and_then(|keys| {
+            keys.iter()
+                .find(|(s, _)| s == scope)
+                .map(|(_, signing)| signing.clone())
+        });
+        if let Some(signing) = found {
+            return signing;
         }
-        if derived.len() >= MAX_DERIVED {
-            derived.clear();
+        if derived.count >= MAX_DERIVED {
+            *derived = Derived::default();
         }
-        *derived
-            .entry(at)
-            .or_insert_with(|| sigv4::signing_key(&key.secret, scope))
+        let signing = SigningKey::derive(&key.secret, scope);
+        derived.count += 1;
+        let keys = derived.by_key_id.entry(key.id.clone()).or_default();
+        keys.push((scope.clone(), signing.clone()));
+        signing
     }
 
     /// Which reload this table came from.

@@ -87,8 +87,9 @@ pub(super) fn get(ctx: &Ctx<'_>, name: Name, want: Want) -> Outcome {
             Err(err) => not_sent(ctx, name, err),
         })
     };
-    // Dead properties are a record's read away: for the pool.
-    if want.wants_props() {
+    // Dead properties are a record's read away: for the pool, unless the
+    // file surely has none (storage/unrecorded.rs).
+    if want.wants_props() && !ctx.storage.surely_unrecorded(name.as_str()) {
         return on_pool(name, want);
     }
     match ctx.storage.open_read_cached(&name) {
@@ -105,12 +106,18 @@ fn props_of(ctx: &Ctx<'_>, name: &Name, want: &Want, found: &OpenFile) -> Vec<De
         return Vec::new();
     }
     let holder = Holder::File(name.as_str());
-    ctx.storage
+    let props = ctx
+        .storage
         .dead_properties(holder, found.stamp.inode)
         .unwrap_or_else(|err| {
             log::warn!("dead properties of {name} unread: {err}");
             Vec::new()
-        })
+        });
+    if props.is_empty() {
+        // The next GET may know it on the loop.
+        ctx.storage.note_unrecorded(name.as_str());
+    }
+    props
 }
 
 /// A file opened for a GET, and its dead properties where they are wanted.

@@ -43,7 +43,7 @@ pub const PROPS_DIR: &str = ".ferry-dav/props";
 /// A folder's own record, in its mirror.
 const SELF: &str = ".ferry-self";
 /// The folder of a folder's files' records, in its mirror.
-const FILES: &str = ".ferry-files";
+pub(super) const FILES: &str = ".ferry-files";
 /// The first word of a record.
 const MAGIC: &str = "ferry-dav-props 1";
 /// The most bytes one resource's record may hold: a `PROPPATCH` body is

@@ -22,7 +22,7 @@
 //! All calls here block the calling thread on the disk, never on a peer, so
 //! the reactor makes them through the I/O pool ([`crate::pool`]); the only
 //! ones it makes itself are those that promise not to wait
-//! ([`Storage::open_read_cached`]). A file's CRC-32C is looked up where it
+//! ([`Storage::open_read_cached`], [`Storage::surely_unrecorded`]). A file's CRC-32C is looked up where it
 //! is opened but computed only by [`Storage::checksum`], on the server's
 //! checksum threads (`crate::checksums`). `Storage` is shared by the reactor and
 //! the pool's threads: every method takes `&self`.
@@ -68,6 +68,7 @@ mod session_state;
 mod sessions;
 mod sweep;
 mod tree;
+mod unrecorded;
 pub use copy::{Copied, Occupant};
 pub use dead_props::{DeadProperty, Holder, MAX_RECORD, NewProps, PROPS_DIR, Recorded};
 pub use remove::{Left, MAX_NAMED, Removal};
@@ -371,6 +372,8 @@ pub struct Storage {
     health: health::Health,
     /// WebDAV's locks (`dav_locks.rs`).
     dav_locks: DavLocks,
+    /// Files known to have no dead-property record (`unrecorded.rs`).
+    unrecorded: unrecorded::Absences,
 }
 
 impl Storage {
@@ -429,6 +432,7 @@ impl Storage {
             durable: false,
             flusher: Arc::default(),
             read_only,
+            unrecorded: unrecorded::Absences::default(),
         })
     }
 

@@ -62,13 +62,17 @@ impl Fields {
                 fields.content_md5 = text();
             } else if is("range") {
                 fields.range = text();
-            } else if let Some(value) = text().filter(|_| name.len() > 3 && is_if(name)) {
-                fields.conditions.take("", name, &value);
+            } else if name.len() > 3 && is_if(name) {
+                // The text is made only for the fields that keep it.
+                fields
+                    .conditions
+                    .take("", name, &text().unwrap_or_default());
             } else if is(copy::SOURCE) {
                 fields.copy_source = text();
             } else if is("x-amz-metadata-directive") {
                 fields.metadata_directive = text();
-            } else if let Some(value) = text().filter(|_| has_prefix(name, copy::IF_PREFIX)) {
+            } else if has_prefix(name, copy::IF_PREFIX) {
+                let value = text().unwrap_or_default();
                 fields
                     .copy_conditions
                     .take(copy::CONDITION_PREFIX, name, &value);

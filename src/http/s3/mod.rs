@@ -160,6 +160,10 @@ impl Dialect for S3 {
     /// So are DeleteObjects' list of keys and CompleteMultipartUpload's
     /// list of parts (XML, at most 64 KiB).
     fn body_in_hand(&self, head: &Head<'_>) -> bool {
+        // Only these methods: no other request's target is read here.
+        if !matches!(head.method, "PUT" | "POST") {
+            return false;
+        }
         match (head.method, Target::of(head.target)) {
             ("PUT" | "POST", Ok(Target::Bucket(..))) => true,
             ("POST", Ok(target @ Target::Object(..))) => has_param(&target, "uploadId"),
@@ -186,11 +190,13 @@ impl Dialect for S3 {
             ))
         };
         let mut fields = Fields::read(head);
-        let token = match credential(head, &mut fields) {
+        // Read once, for the credential and the operation.
+        let target = Target::of(head.target);
+        let token = match credential(head, target.as_ref().ok(), &mut fields) {
             Ok(token) => token,
             Err(refused) => return refuse(refused),
         };
-        match request(head, resume, &fields) {
+        match request(head, target, resume, &fields) {
             Ok((operation, asked)) => Ok(Decision::Serve(
                 Request::new(operation, token),
                 S3Answer::answering(asked),
@@ -204,9 +210,13 @@ impl Dialect for S3 {
 /// signature's (in `Authorization` or, presigned, in the query), for
 /// access control to check. A body whose chunks are signed gets the chain
 /// they continue (in `fields`).
-fn credential(head: &Head<'_>, fields: &mut Fields) -> Result<Option<Secret>, Refusal> {
+fn credential(
+    head: &Head<'_>,
+    target: Option<&Target>,
+    fields: &mut Fields,
+) -> Result<Option<Secret>, Refusal> {
     let now = time::OffsetDateTime::now_utc();
-    if Target::of(head.target).is_ok_and(|t| has_param(&t, "X-Amz-Signature")) {
+    if target.is_some_and(|t| has_param(t, "X-Amz-Signature")) {
         if fields.authorization.is_some() {
             let both = "a request is signed in Authorization or in its query, not both";
             return Err(refusal(Code::InvalidArgument, both));
@@ -221,50 +231,19 @@ fn credential(head: &Head<'_>, fields: &mut Fields) -> Result<Option<Secret>, Re
         .amz_date
         .as_deref()
         .ok_or_else(|| refusal(Code::AccessDenied, "a signed request needs X-Amz-Date"))?;
-    let payload = payload_hash(fields)?;
-    let (scope, seed) = (auth.scope.clone(), auth.signature.clone());
+    let payload = sigv4::payload_hash(fields.content_sha256.as_deref())?;
+    // What a body's chunk signatures chain from, kept only for such a body.
+    let chained = payload
+        .starts_with(sigv4::SIGNED_CHUNKS)
+        .then(|| (auth.scope.clone(), auth.signature.clone()));
     let mut signed = sigv4::signed(head, auth, amz_date, payload, now)?;
-    if payload.starts_with(SIGNED_CHUNKS) {
+    if let Some((scope, seed)) = chained {
         let key = SeedKey::default();
         let seed = seed.try_into().unwrap_or([0; 32]);
         fields.chain = Some(Chain::new(key.clone(), amz_date, &scope, seed));
         signed.seed = Some(key);
     }
     Ok(Some(Secret::signed(signed)))
-}
-
-/// The payload hash of a body whose chunks are signed (its `-TRAILER`
-/// variant too).
-const SIGNED_CHUNKS: &str = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD";
-/// The payload hash of an aws-chunked body with a trailer, unsigned.
-const UNSIGNED_CHUNKS: &str = "STREAMING-UNSIGNED-PAYLOAD-TRAILER";
-
-/// The `x-amz-content-sha256` of a signed request, as it signed it.
-fn payload_hash(fields: &Fields) -> Result<&str, Refusal> {
-    match fields.content_sha256.as_deref() {
-        None => Err(refusal(
-            Code::InvalidRequest,
-            "a signed request needs x-amz-content-sha256",
-        )),
-        Some(hash)
-            if hash == UNSIGNED
-                || hash == UNSIGNED_CHUNKS
-                || hash
-                    .strip_prefix(SIGNED_CHUNKS)
-                    .is_some_and(|t| t.is_empty() || t == "-TRAILER")
-                || sigv4::hex(hash).is_some_and(|h| h.len() == 32) =>
-        {
-            Ok(hash)
-        }
-        Some(streaming) if streaming.starts_with("STREAMING-") => Err(refusal(
-            Code::NotImplemented,
-            "this aws-chunked signing (ECDSA) is not served",
-        )),
-        Some(_) => Err(refusal(
-            Code::InvalidArgument,
-            "x-amz-content-sha256 must be a SHA-256 in hex or UNSIGNED-PAYLOAD",
-        )),
-    }
 }
 
 /// Whether the target's query has `name`.

@@ -77,7 +77,7 @@ pub(super) fn presigned(head: &Head<'_>, now: OffsetDateTime) -> Result<Signed, 
         .filter(|pair| !pair.starts_with("X-Amz-Signature="))
         .collect();
     let target = format!("{path}?{}", unsigned.join("&"));
-    let canonical = sigv4::canonical_of(head, &target, &signed_headers, UNSIGNED);
+    let canonical = sigv4::canonical_hash(head, &target, &signed_headers, UNSIGNED);
     Ok(Signed {
         key_id: key_id.to_owned(),
         string_to_sign: sigv4::string_to_sign(&amz_date, &scope, &canonical),

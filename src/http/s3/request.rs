@@ -54,13 +54,14 @@ impl Target {
     }
 }
 
-/// The operation a request asks for.
+/// The operation a request asks for, its target read (or refused).
 pub(super) fn request(
     head: &Head<'_>,
+    target: Result<Target, Refusal>,
     resume: &Resume,
     fields: &Fields,
 ) -> Result<(Operation, Asked), Refusal> {
-    let target = Target::of(head.target)?;
+    let target = target?;
     let carries_body = resume.body != BodyLength::Fixed(0);
     let puts = matches!((&target, head.method), (Target::Object(..), "PUT"));
     if carries_body && !puts && head.body.is_empty() {

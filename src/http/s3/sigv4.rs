@@ -18,8 +18,8 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 use super::super::message::Head;
-use super::super::request::url_path;
 use super::error::Code;
+use super::{Refusal, UNSIGNED, refusal};
 use crate::access::sigv4::{Scope, Signed};
 use crate::name::percent_decode;
 
@@ -100,6 +100,41 @@ pub fn credential_of(credential: &str) -> Option<(&str, Scope)> {
     Some((key_id, scope))
 }
 
+/// The payload hash of a body whose chunks are signed (its `-TRAILER`
+/// variant too).
+pub const SIGNED_CHUNKS: &str = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD";
+/// The payload hash of an aws-chunked body with a trailer, unsigned.
+const UNSIGNED_CHUNKS: &str = "STREAMING-UNSIGNED-PAYLOAD-TRAILER";
+
+/// The `x-amz-content-sha256` of a signed request (`value`), as it
+/// signed it.
+pub fn payload_hash(value: Option<&str>) -> Result<&str, Refusal> {
+    match value {
+        None => Err(refusal(
+            Code::InvalidRequest,
+            "a signed request needs x-amz-content-sha256",
+        )),
+        Some(hash)
+            if hash == UNSIGNED
+                || hash == UNSIGNED_CHUNKS
+                || hash
+                    .strip_prefix(SIGNED_CHUNKS)
+                    .is_some_and(|t| t.is_empty() || t == "-TRAILER")
+                || hex(hash).is_some_and(|h| h.len() == 32) =>
+        {
+            Ok(hash)
+        }
+        Some(streaming) if streaming.starts_with("STREAMING-") => Err(refusal(
+            Code::NotImplemented,
+            "this aws-chunked signing (ECDSA) is not served",
+        )),
+        Some(_) => Err(refusal(
+            Code::InvalidArgument,
+            "x-amz-content-sha256 must be a SHA-256 in hex or UNSIGNED-PAYLOAD",
+        )),
+    }
+}
+
 /// The credential a signed request presents: its string to sign, made
 /// from `head`, with `payload` (the `x-amz-content-sha256` value) as its
 /// payload hash; `amz_date` is its `x-amz-date`, checked against `now`.
@@ -129,7 +164,7 @@ pub fn signed(
         let message = "the credential's date must be X-Amz-Date's, and host must be signed";
         return Err((Code::AuthorizationHeaderMalformed, message.to_owned()));
     }
-    let canonical = canonical_request(head, &auth.signed_headers, payload);
+    let canonical = canonical_hash(head, head.target, &auth.signed_headers, payload);
     Ok(Signed {
         key_id: auth.key_id.to_owned(),
         string_to_sign: string_to_sign(amz_date, &auth.scope, &canonical),
@@ -139,48 +174,105 @@ pub fn signed(
     })
 }
 
-/// The canonical request of `head`, signing `signed_headers`, whose
-/// payload hash is `payload`.
-pub fn canonical_request(head: &Head<'_>, signed_headers: &[&str], payload: &str) -> String {
-    canonical_of(head, head.target, signed_headers, payload)
+/// Where a canonical request is written: into its hash when a request is
+/// checked (no text is made of it), as text in tests.
+pub trait Sink {
+    /// Writes `bytes`.
+    fn put(&mut self, bytes: &[u8]);
 }
 
-/// The canonical request of `head` as if its target were `target` (a
-/// presigned URL's, its signature left out).
-pub fn canonical_of(
+impl Sink for Sha256 {
+    fn put(&mut self, bytes: &[u8]) {
+        Digest::update(self, bytes);
+    }
+}
+
+impl Sink for Vec<u8> {
+    fn put(&mut self, bytes: &[u8]) {
+        self.extend_from_slice(bytes);
+    }
+}
+
+/// The SHA-256 of the canonical request of `head` as if its target were
+/// `target` (a presigned URL's is its own, its signature left out),
+/// signing `signed_headers`, whose payload hash is `payload`.
+pub fn canonical_hash(
     head: &Head<'_>,
     target: &str,
     signed_headers: &[&str],
     payload: &str,
-) -> String {
-    let (path, query) = target.split_once('?').unwrap_or((target, ""));
-    let mut out = format!("{}\n{}\n", head.method, encode(&decode(path), false));
-    out.push_str(&canonical_query(query));
-    out.push('\n');
-    for name in signed_headers {
-        out.push_str(name);
-        out.push(':');
-        let values = head.fields().filter(|(n, _)| n.eq_ignore_ascii_case(name));
-        let values: Vec<String> = values.map(|(_, value)| squeezed(value)).collect();
-        out.push_str(&values.join(","));
-        out.push('\n');
-    }
-    out.push('\n');
-    out.push_str(&signed_headers.join(";"));
-    out.push('\n');
-    out.push_str(payload);
-    out
+) -> [u8; 32] {
+    let mut hash = Sha256::new();
+    canonical_into(&mut hash, head, target, signed_headers, payload);
+    hash.finalize().into()
 }
 
-/// The string to sign for `canonical`, a request of `amz_date` in `scope`.
-pub fn string_to_sign(amz_date: &str, scope: &Scope, canonical: &str) -> String {
-    format!(
-        "{ALGORITHM}\n{amz_date}\n{}/{}/{}/aws4_request\n{}",
-        scope.date,
-        scope.region,
-        scope.service,
-        hex_of(&Sha256::digest(canonical.as_bytes()))
-    )
+/// The canonical request of `head`, signing `signed_headers`, whose
+/// payload hash is `payload`, as text.
+#[cfg(test)]
+pub fn canonical_request(head: &Head<'_>, signed_headers: &[&str], payload: &str) -> String {
+    let mut text = Vec::new();
+    canonical_into(&mut text, head, head.target, signed_headers, payload);
+    String::from_utf8_lossy(&text).into_owned()
+}
+
+/// Writes the canonical request into `out`: the path and each signed
+/// field's values straight from the head, only a query's pairs (which
+/// must be sorted) held apart.
+fn canonical_into(
+    out: &mut impl Sink,
+    head: &Head<'_>,
+    target: &str,
+    signed_headers: &[&str],
+    payload: &str,
+) {
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    out.put(head.method.as_bytes());
+    out.put(b"\n");
+    match percent_decode(path.as_bytes()) {
+        Ok(bytes) => encode_into(out, &String::from_utf8_lossy(&bytes), false),
+        Err(_) => encode_into(out, path, false),
+    }
+    out.put(b"\n");
+    if !query.is_empty() {
+        out.put(canonical_query(query).as_bytes());
+    }
+    out.put(b"\n");
+    for name in signed_headers {
+        out.put(name.as_bytes());
+        out.put(b":");
+        let values = head.fields().filter(|(n, _)| n.eq_ignore_ascii_case(name));
+        for (at, (_, value)) in values.enumerate() {
+            if at > 0 {
+                out.put(b",");
+            }
+            squeezed_into(out, value);
+        }
+        out.put(b"\n");
+    }
+    out.put(b"\n");
+    for (at, name) in signed_headers.iter().enumerate() {
+        if at > 0 {
+            out.put(b";");
+        }
+        out.put(name.as_bytes());
+    }
+    out.put(b"\n");
+    out.put(payload.as_bytes());
+}
+
+/// The string to sign for a canonical request whose SHA-256 is
+/// `canonical`, a request of `amz_date` in `scope`.
+pub fn string_to_sign(amz_date: &str, scope: &Scope, canonical: &[u8; 32]) -> String {
+    let mut text = String::with_capacity(160);
+    for part in [ALGORITHM, "\n", amz_date, "\n", &scope.date, "/"] {
+        text.push_str(part);
+    }
+    for part in [&scope.region, "/", &scope.service, "/aws4_request\n"] {
+        text.push_str(part);
+    }
+    push_hex(&mut text, canonical);
+    text
 }
 
 /// The query's pairs, each side decoded then encoded, sorted.
@@ -210,17 +302,42 @@ fn decode(text: &str) -> String {
 /// SigV4's encoding: every byte but the unreserved ones (and `/`, unless
 /// `slash`) as `%XX`.
 fn encode(text: &str, slash: bool) -> String {
-    let encoded = url_path(text);
-    match slash {
-        true => encoded.replace('/', "%2F"),
-        false => encoded,
-    }
+    let mut out = Vec::with_capacity(text.len());
+    encode_into(&mut out, text, slash);
+    String::from_utf8_lossy(&out).into_owned()
 }
 
-/// A header value trimmed, runs of spaces squeezed to one.
-fn squeezed(value: &[u8]) -> String {
+/// [`encode`] into `out`, unreserved runs whole.
+fn encode_into(out: &mut impl Sink, text: &str, slash: bool) {
+    let bytes = text.as_bytes();
+    let mut run = 0;
+    for (at, &byte) in bytes.iter().enumerate() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) || (byte == b'/' && !slash) {
+            continue;
+        }
+        out.put(&bytes[run..at]);
+        out.put(&[
+            b'%',
+            HEX_UPPER[usize::from(byte >> 4)],
+            HEX_UPPER[usize::from(byte & 15)],
+        ]);
+        run = at + 1;
+    }
+    out.put(&bytes[run..]);
+}
+
+const HEX_UPPER: &[u8; 16] = b"0123456789ABCDEF";
+
+/// A header value trimmed, runs of spaces squeezed to one (read as
+/// UTF-8, lossily, as the client's text).
+fn squeezed_into(out: &mut impl Sink, value: &[u8]) {
     let text = String::from_utf8_lossy(value);
-    text.split_ascii_whitespace().collect::<Vec<_>>().join(" ")
+    for (at, word) in text.split_ascii_whitespace().enumerate() {
+        if at > 0 {
+            out.put(b" ");
+        }
+        out.put(word.as_bytes());
+    }
 }
 
 /// `YYYYMMDDTHHMMSSZ` as Unix seconds.
@@ -242,9 +359,13 @@ pub fn hex(text: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
-/// Lower-case hex of `bytes`.
-pub fn hex_of(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+/// Lower-case hex of `bytes`, after `text`.
+fn push_hex(text: &mut String, bytes: &[u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for byte in bytes {
+        text.push(char::from(DIGITS[usize::from(byte >> 4)]));
+        text.push(char::from(DIGITS[usize::from(byte & 15)]));
+    }
 }
 
 #[cfg(test)]
@@ -287,7 +408,8 @@ mod tests {
                 let auth = authorization(&auth).map_err(|(_, m)| (400, m.to_owned()))?;
                 let made = canonical_request(head, &auth.signed_headers, payload);
                 assert_eq!(made, canonical, "{request}");
-                let sts = string_to_sign(date, &auth.scope, &made);
+                let hash = canonical_hash(head, head.target, &auth.signed_headers, payload);
+                let sts = string_to_sign(date, &auth.scope, &hash);
                 let key = sigv4::signing_key(secret, &auth.scope);
                 assert!(sigv4::verify(&key, &sts, &auth.signature), "{request}");
                 Ok(())
