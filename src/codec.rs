@@ -73,11 +73,12 @@ impl Codec {
     }
 
     /// Decodes the request at the front of `data`; `site`: the web
-    /// origin's rules (HTTP's alone).
-    pub fn decode(&mut self, data: &[u8], site: Site<'_>) -> Decoded {
+    /// origin's rules, `room`: the most bytes of a large request body it
+    /// may hold in hand now (HTTP's alone: FERRY/1 holds none).
+    pub fn decode(&mut self, data: &[u8], site: Site<'_>, room: u64) -> Decoded {
         match self {
             Codec::Ferry(codec) => codec.decode(data),
-            Codec::Http(exchange) => exchange.decode(data, site),
+            Codec::Http(exchange) => exchange.decode(data, site, room),
         }
     }
 

@@ -493,3 +493,55 @@ fn staged_of(s: &S3Server) -> Vec<String> {
     found.sort();
     found
 }
+
+/// A completion's list of 10,000 parts (some 1 MiB of XML, over the
+/// message layer's usual 64 KiB) is read whole and judged: here part 2 is
+/// not staged, so it is refused as S3 would (staging 10,000 parts of
+/// 5 MiB is 50 GB), after the whole list was parsed. A list padded past
+/// 1 MiB completes; one over the 2 MiB cap is refused before it is read.
+#[test]
+fn a_completion_of_ten_thousand_parts_is_read_whole() {
+    let s = owner();
+    let me = &s.signers[0];
+    let id = begin(&s, me, "k");
+    let (one, last) = (support::pattern(5 * MIB, 1), support::pattern(10, 2));
+    let e1 = put_part(&s, me, "k", &id, 1, &one);
+    let e_last = put_part(&s, me, "k", &id, 10_000, &last);
+    let mut xml =
+        String::from("<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">");
+    for n in 1..=10_000u32 {
+        let etag = match n {
+            1 => e1.clone(),
+            10_000 => e_last.clone(),
+            n => quoted(&n.to_be_bytes()),
+        };
+        xml.push_str(&format!(
+            "<Part><PartNumber>{n}</PartNumber><ETag>{etag}</ETag><ChecksumCRC32>AAAAAA==</ChecksumCRC32></Part>"
+        ));
+    }
+    xml.push_str("</CompleteMultipartUpload>");
+    assert!(xml.len() > MIB, "{} bytes", xml.len());
+    let refused = complete(&s, me, "k", &id, xml.as_bytes());
+    assert_eq!(
+        refused.status,
+        400,
+        "{}",
+        String::from_utf8_lossy(&refused.body)
+    );
+    assert_eq!(code(&refused), "InvalidPart");
+    // Over the cap: refused from its Content-Length, nothing read.
+    let over = vec![b' '; 2 * MIB + 1];
+    let too_big = complete(&s, me, "k", &id, &over);
+    assert_eq!(too_big.status, 413);
+    assert_eq!(code(&too_big), "EntityTooLarge");
+    assert!(!s.server.path("bkt/k").exists());
+    // The upload is as it was: a list padded to 1.5 MiB completes it.
+    let padding = format!("<!-- {} -->", "x".repeat(MIB + MIB / 2));
+    let mut padded = completion(&[(1, &e1), (10_000, &e_last)]);
+    let at = padded.len() - "</CompleteMultipartUpload>".len();
+    padded.splice(at..at, padding.into_bytes());
+    let done = complete(&s, me, "k", &id, &padded);
+    assert_eq!(done.status, 200, "{}", String::from_utf8_lossy(&done.body));
+    assert!(texts(&done.body, "ETag")[0].ends_with("-2\""));
+    assert!(std::fs::read(s.server.path("bkt/k")).unwrap() == [one, last].concat());
+}

@@ -77,14 +77,17 @@ impl Exchange {
     }
 
     /// Decodes the next request head of `data`, remembering what its
-    /// answer will need; `site`: the web origin's rules it must meet.
-    pub fn decode(&mut self, data: &[u8], site: Site<'_>) -> Decoded {
+    /// answer will need; `site`: the web origin's rules it must meet;
+    /// `room`: the most bytes of a large body it may hold in hand now
+    /// ([`message::parse_holding`]).
+    pub fn decode(&mut self, data: &[u8], site: Site<'_>, room: u64) -> Decoded {
         let listener = self.listener;
         let mut cors = Cors::None;
         let client = self.said.client();
         let mut after = client;
-        let decided = message::parse(
+        let decided = message::parse_holding(
             data,
+            room,
             |head| dialect::of(listener, head, client).body_in_hand(head),
             |head, resume| {
                 cors = cors::of(head, site.web);

@@ -37,9 +37,11 @@ pub trait Dialect: Sync {
 
     /// Whether the request's meaning is in its (small) body, which the
     /// message layer then gathers before [`Dialect::decode`] sees the head
-    /// ([`Head::body`]; docs/webdav.md (a)).
-    fn body_in_hand(&self, _head: &Head<'_>) -> bool {
-        false
+    /// ([`Head::body`]; docs/webdav.md (a)): the most bytes of it to take
+    /// (usually [`MAX_BODY_IN_HAND`](super::message::MAX_BODY_IN_HAND);
+    /// over it, a 413), or `None` where the body is not in hand.
+    fn body_in_hand(&self, _head: &Head<'_>) -> Option<u64> {
+        None
     }
 
     /// The methods it serves on `target`, for the one `OPTIONS` answer's

@@ -43,7 +43,7 @@ mod sigv4;
 mod xml;
 
 use super::dialect::{Answer, Answering, Decision, Dialect, Message};
-use super::message::{Head, Refused, Resume};
+use super::message::{Head, MAX_BODY_IN_HAND, Refused, Resume};
 use super::origin::Site;
 use super::response::{self, Framing, Head as ResponseHead};
 use crate::access::Secret;
@@ -157,13 +157,16 @@ impl Dialect for S3 {
 
     /// CreateBucket's configuration (a region, ignored) comes as a small
     /// body: taken in hand, so that it is never read as a request.
-    /// So are DeleteObjects' list of keys and CompleteMultipartUpload's
-    /// list of parts (XML, at most 64 KiB).
-    fn body_in_hand(&self, head: &Head<'_>) -> bool {
+    /// So is DeleteObjects' list of keys (XML, at most 64 KiB), and
+    /// CompleteMultipartUpload's list of parts, up to 10,000 of them
+    /// (at most [`MAX_COMPLETION_BODY`](multipart::MAX_COMPLETION_BODY)).
+    fn body_in_hand(&self, head: &Head<'_>) -> Option<u64> {
         match (head.method, Target::of(head.target)) {
-            ("PUT" | "POST", Ok(Target::Bucket(..))) => true,
-            ("POST", Ok(target @ Target::Object(..))) => has_param(&target, "uploadId"),
-            _ => false,
+            ("PUT" | "POST", Ok(Target::Bucket(..))) => Some(MAX_BODY_IN_HAND),
+            ("POST", Ok(target @ Target::Object(..))) if has_param(&target, "uploadId") => {
+                Some(multipart::MAX_COMPLETION_BODY)
+            }
+            _ => None,
         }
     }
 
@@ -382,6 +385,8 @@ impl Answer for S3Answer {
             // this is a request too large to read).
             _ => match status {
                 413 => Code::EntityTooLarge,
+                // No room for a large body in hand now: try again.
+                503 => Code::SlowDown,
                 s if s >= 500 => Code::InternalError,
                 _ => Code::InvalidRequest,
             },
