@@ -82,6 +82,22 @@ impl Codec {
         }
     }
 
+    /// Whether the answer to the request being served may begin before
+    /// its reply, while the work runs (HTTP's, for some dialects' requests).
+    pub fn fills(&self) -> bool {
+        match self {
+            Codec::Ferry(_) => false,
+            Codec::Http(exchange) => exchange.fills(),
+        }
+    }
+
+    /// Appends what such an answer sends while its reply is awaited.
+    pub fn fill(&mut self, out: &mut Vec<u8>) {
+        if let Codec::Http(exchange) = self {
+            exchange.fill(out);
+        }
+    }
+
     /// Appends the bytes of `reply` to `out`; `last`: the connection closes
     /// after it (HTTP says so).
     pub fn encode(&mut self, reply: &Reply, last: bool, out: &mut Vec<u8>) {

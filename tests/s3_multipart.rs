@@ -8,8 +8,12 @@
 mod binary;
 mod support;
 
-use std::io::Write as _;
+use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ferry::storage::gate::{Gate, Point};
 
 use md5::{Digest as _, Md5};
 use support::s3::{Payload, S3Server, Signer, code, texts};
@@ -544,4 +548,138 @@ fn a_completion_of_ten_thousand_parts_is_read_whole() {
     assert_eq!(done.status, 200, "{}", String::from_utf8_lossy(&done.body));
     assert!(texts(&done.body, "ETag")[0].ends_with("-2\""));
     assert!(std::fs::read(s.server.path("bkt/k")).unwrap() == [one, last].concat());
+}
+
+/// A server whose multipart completions are held before they assemble
+/// (the slow disk, made certain by a test gate), and whose answers that
+/// may begin early do so after `early`.
+fn held_assembly(early: Duration) -> (S3Server, Arc<Gate>) {
+    let gate = Arc::new(Gate::new(Point::Assemble));
+    let held = Arc::clone(&gate);
+    let s = S3Server::start_with(&[("owner", ALL)], &[], move |config| {
+        config.gate = Some(held);
+        config.early_answer = early;
+    });
+    (s, gate)
+}
+
+/// Sends CompleteMultipartUpload of `k` on a connection of its own.
+fn send_completion(s: &S3Server, id: &str, body: &[u8]) -> TcpStream {
+    let me = &s.signers[0];
+    let query = [("uploadId", id)];
+    let (target, lines) = me.signed("POST", ("/bkt/k", &query), &[], body, Payload::Signed);
+    let mut stream = TcpStream::connect(s.s3).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    let head = format!(
+        "POST {target} HTTP/1.1\r\nContent-Length: {}\r\n{lines}\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(body).unwrap();
+    stream
+}
+
+/// Reads from `stream` onto `got` until it holds `until`.
+fn read_until(stream: &mut TcpStream, got: &mut Vec<u8>, until: &[u8]) {
+    let mut buf = [0u8; 4096];
+    while !got.windows(until.len()).any(|w| w == until) {
+        let n = stream.read(&mut buf).unwrap();
+        assert!(
+            n > 0,
+            "closed before {until:?}: {}",
+            String::from_utf8_lossy(got)
+        );
+        got.extend_from_slice(&buf[..n]);
+    }
+}
+
+/// The body of a chunked answer (all of it in `answer`).
+fn dechunked(answer: &[u8]) -> Vec<u8> {
+    let at = answer.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    let (mut rest, mut body) = (&answer[at..], Vec::new());
+    loop {
+        let line = rest.windows(2).position(|w| w == b"\r\n").unwrap();
+        let size = usize::from_str_radix(std::str::from_utf8(&rest[..line]).unwrap(), 16).unwrap();
+        if size == 0 {
+            return body;
+        }
+        body.extend_from_slice(&rest[line + 2..line + 2 + size]);
+        rest = &rest[line + 2 + size + 2..];
+    }
+}
+
+/// A completion whose assembly is slow answers `200` before it ends,
+/// then a space now and then (each the loop's timer, not a thread), then
+/// the result: the client's read timeout never passes while it waits.
+#[test]
+fn a_slow_completion_answers_200_at_once_and_spaces_until_its_result() {
+    let (s, gate) = held_assembly(Duration::from_millis(100));
+    let me = &s.signers[0];
+    let id = begin(&s, me, "k");
+    let (one, two) = (support::pattern(5 * MIB, 1), support::pattern(10, 2));
+    let e1 = put_part(&s, me, "k", &id, 1, &one);
+    let e2 = put_part(&s, me, "k", &id, 2, &two);
+    let mut stream = send_completion(&s, &id, &completion(&[(1, &e1), (2, &e2)]));
+    gate.wait_for_arrivals(1);
+    let mut got = Vec::new();
+    // The head and the declaration, then two fillers, all while held.
+    read_until(&mut stream, &mut got, b"\r\n1\r\n \r\n1\r\n \r\n");
+    assert_eq!(gate.held(), 1, "the assembly went on meanwhile");
+    let head = String::from_utf8_lossy(&got).into_owned();
+    assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+    assert!(head.contains("Transfer-Encoding: chunked\r\n"), "{head}");
+    gate.open();
+    read_until(&mut stream, &mut got, b"\r\n0\r\n\r\n");
+    let body = String::from_utf8(dechunked(&got)).unwrap();
+    assert!(
+        body.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n  "),
+        "{body}"
+    );
+    assert_eq!(body.matches("<?xml").count(), 1, "{body}");
+    let etag = texts(body.as_bytes(), "ETag").remove(0);
+    assert!(etag.ends_with("-2\""), "{etag}");
+    assert!(std::fs::read(s.server.path("bkt/k")).unwrap() == [one, two].concat());
+    // The connection goes on: the next request on it is served.
+    let (target, lines) = me.signed("GET", ("/bkt/k", &[]), &[], b"", Payload::Signed);
+    write!(stream, "HEAD {target} HTTP/1.1\r\n{lines}\r\n").unwrap();
+    let mut next = Vec::new();
+    read_until(&mut stream, &mut next, b"\r\n\r\n");
+    assert!(
+        next.starts_with(b"HTTP/1.1 "),
+        "{}",
+        String::from_utf8_lossy(&next)
+    );
+}
+
+/// A completion that fails once its `200` went out says so in the body,
+/// an `<Error>` document (S3's way, which clients read as the error), and
+/// the upload is as it was.
+#[test]
+fn a_completion_that_fails_after_its_200_ends_with_an_error_document() {
+    let (s, gate) = held_assembly(Duration::from_millis(100));
+    let me = &s.signers[0];
+    let id = begin(&s, me, "k");
+    let part = support::pattern(10, 1);
+    let e1 = put_part(&s, me, "k", &id, 1, &part);
+    let mut stream = send_completion(&s, &id, &completion(&[(1, &e1)]));
+    gate.wait_for_arrivals(1);
+    let mut got = Vec::new();
+    read_until(&mut stream, &mut got, b"\r\n1\r\n \r\n");
+    // Meanwhile a folder took the key's name: the commit cannot replace it.
+    std::fs::create_dir_all(s.server.path("bkt/k/in")).unwrap();
+    gate.open();
+    read_until(&mut stream, &mut got, b"\r\n0\r\n\r\n");
+    assert!(got.starts_with(b"HTTP/1.1 200 OK\r\n"));
+    let body = dechunked(&got);
+    assert_eq!(
+        texts(&body, "Code"),
+        ["XFerryKeyConflict"],
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
+    assert!(s.server.path("bkt/k/in").is_dir());
+    let parts = list_parts(&s, me, "k", &id);
+    assert_eq!(parts.status, 200, "the upload is still there");
 }

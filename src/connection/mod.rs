@@ -353,6 +353,11 @@ impl Connection {
         self.interest = interest;
     }
 
+    /// Whether output is queued to be sent (a deadline's filler, say).
+    pub fn has_output(&self) -> bool {
+        (self.sent as usize) < self.output.len()
+    }
+
     /// Whether the connection is on the reactor's ready list.
     pub fn is_queued(&self) -> bool {
         self.queued

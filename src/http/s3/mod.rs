@@ -42,7 +42,7 @@ mod request;
 mod sigv4;
 mod xml;
 
-use super::dialect::{Answer, Answering, Decision, Dialect, Message};
+use super::dialect::{Answer, Answering, Decision, Dialect, Early, Message};
 use super::message::{Head, MAX_BODY_IN_HAND, Refused, Resume};
 use super::origin::Site;
 use super::response::{self, Framing, Head as ResponseHead};
@@ -366,6 +366,17 @@ impl Answer for S3Answer {
 
     fn allow(&self) -> &'static str {
         "GET, HEAD, PUT, POST, DELETE"
+    }
+
+    /// CompleteMultipartUpload: S3 answers `200` once assembling the
+    /// object takes a while, and sends spaces until the result, or an
+    /// `<Error>` document, ends the body (clients read a `200` whose body
+    /// is an error as that error: botocore, the AWS CLI).
+    fn early(&self) -> Option<Early> {
+        matches!(self.asked, Asked::CompleteMultipart(_)).then_some(Early {
+            content_type: "application/xml",
+            opening: multipart::DECLARATION,
+        })
     }
 
     fn failed(&self, failure: &Failure, framing: Framing, out: &mut Vec<u8>) {

@@ -35,7 +35,7 @@ use crate::storage::Md5Tag;
 /// 64 KiB only while the server has room for it: docs/s3.md).
 pub(super) const MAX_COMPLETION_BODY: u64 = 2 * 1024 * 1024;
 
-const DECLARATION: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
+pub(super) const DECLARATION: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
 
 /// Whether an object request's query makes it a multipart upload's.
 pub(super) fn asks(query: &[(String, String)]) -> bool {
