@@ -683,3 +683,47 @@ fn a_completion_that_fails_after_its_200_ends_with_an_error_document() {
     let parts = list_parts(&s, me, "k", &id);
     assert_eq!(parts.status, 200, "the upload is still there");
 }
+
+/// ListMultipartUploads sees every upload of the bucket (not only the
+/// 1024 sessions used most recently), page by page with `key-marker` and
+/// `upload-id-marker`, the uploads of one key apart by their ids.
+#[test]
+fn every_upload_of_a_bucket_is_listed_page_by_page() {
+    let s = S3Server::start_with(&[("owner", ALL)], &[], |config| {
+        config.max_upload_sessions_per_client = 4096;
+        config.max_upload_sessions_per_token = 4096;
+        config.fsync = false;
+    });
+    let me = &s.signers[0];
+    let mut made: Vec<(String, String)> = (0..1030)
+        .map(|n| {
+            let key = format!("k{:04}", n / 2);
+            let id = begin(&s, me, &key);
+            (key, id)
+        })
+        .collect();
+    made.sort();
+    let (mut listed, mut markers) = (Vec::new(), (String::new(), String::new()));
+    loop {
+        let query = [
+            ("uploads", ""),
+            ("max-uploads", "400"),
+            ("key-marker", markers.0.as_str()),
+            ("upload-id-marker", markers.1.as_str()),
+        ];
+        let page = me.send(s.s3, "GET", ("/bkt", &query), &[], b"", Payload::Signed);
+        assert_eq!(page.status, 200, "{}", String::from_utf8_lossy(&page.body));
+        let (keys, ids) = (texts(&page.body, "Key"), texts(&page.body, "UploadId"));
+        assert!(keys.len() <= 400);
+        listed.extend(keys.into_iter().zip(ids));
+        if texts(&page.body, "IsTruncated") == ["false"] {
+            break;
+        }
+        markers = (
+            texts(&page.body, "NextKeyMarker").remove(0),
+            texts(&page.body, "NextUploadIdMarker").remove(0),
+        );
+    }
+    assert_eq!(listed.len(), made.len());
+    assert!(listed == made, "not every upload, or not in order");
+}
