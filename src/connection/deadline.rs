@@ -147,11 +147,11 @@ impl Connection {
     /// answer that may begin early and whose time has come queues its
     /// head or a filler (for the reactor to send: [`Self::has_output`]).
     pub fn expired(&mut self, now: Instant, config: &Config) -> Option<String> {
-        if let (State::Waiting(_), Clock::Filling(since)) = (&self.state, self.timing.clock) {
-            if now >= since + config.early_answer {
-                self.codec.fill(&mut self.output);
-                self.timing.clock = Clock::Filling(now);
-            }
+        if let (State::Waiting(_), Clock::Filling(since)) = (&self.state, self.timing.clock)
+            && now >= since + config.early_answer
+        {
+            self.codec.fill(&mut self.output);
+            self.timing.clock = Clock::Filling(now);
         }
         let timing = &mut self.timing;
         let server_is_slow = match &self.state {
