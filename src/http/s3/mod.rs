@@ -155,11 +155,8 @@ impl Dialect for S3 {
         true
     }
 
-    /// CreateBucket's configuration (a region, ignored) comes as a small
-    /// body: taken in hand, so that it is never read as a request.
-    /// So is DeleteObjects' list of keys (XML, at most 64 KiB), and
-    /// CompleteMultipartUpload's list of parts, up to 10,000 of them
-    /// (at most [`MAX_COMPLETION_BODY`](multipart::MAX_COMPLETION_BODY)).
+    /// CreateBucket's configuration (a region, ignored), DeleteObjects'
+    /// keys and CompleteMultipartUpload's parts: small bodies in hand.
     fn body_in_hand(&self, head: &Head<'_>) -> Option<u64> {
         match (head.method, Target::of(head.target)) {
             ("PUT" | "POST", Ok(Target::Bucket(..))) => Some(MAX_BODY_IN_HAND),
@@ -313,7 +310,7 @@ impl Answer for S3Answer {
                 xml_answer(200, &copy::result(now, etag), message, out);
             }
             (Asked::CopyObject, Reply::Patched(patched)) => {
-                copied_onto_itself(patched, message, out);
+                copy::copied_onto_itself(patched, message, out);
             }
             (Asked::PutObject | Asked::UploadPart, Reply::Stored { md5, checksum, .. }) => {
                 let etag = md5.as_ref().map(Md5Tag::quoted);
@@ -368,15 +365,8 @@ impl Answer for S3Answer {
         "GET, HEAD, PUT, POST, DELETE"
     }
 
-    /// CompleteMultipartUpload: S3 answers `200` once assembling the
-    /// object takes a while, and sends spaces until the result, or an
-    /// `<Error>` document, ends the body (clients read a `200` whose body
-    /// is an error as that error: botocore, the AWS CLI).
     fn early(&self) -> Option<Early> {
-        matches!(self.asked, Asked::CompleteMultipart(_)).then_some(Early {
-            content_type: "application/xml",
-            opening: multipart::DECLARATION,
-        })
+        multipart::early(self.asked)
     }
 
     fn failed(&self, failure: &Failure, framing: Framing, out: &mut Vec<u8>) {
@@ -410,31 +400,6 @@ impl Answer for S3Answer {
     }
 }
 
-/// CopyObject onto itself: the time was set (200), or the change failed
-/// (its code; a `PropPatch` of one change fails whole).
-fn copied_onto_itself(patched: &crate::serve::Patched, message: Message, out: &mut Vec<u8>) {
-    use crate::serve::PatchStatus;
-    let failed = patched
-        .changes
-        .iter()
-        .find_map(|(_, _, status)| match status {
-            PatchStatus::Failed(kind) => Some(*kind),
-            _ => None,
-        });
-    match failed {
-        None => {
-            let now = time::OffsetDateTime::now_utc().unix_timestamp();
-            xml_answer(200, &copy::result(now, None), message, out);
-        }
-        Some(kind) => {
-            let failure = Failure::new(kind, "the object's time could not be set");
-            let code = error::code_of(Asked::CopyObject, &failure);
-            let body = error::body(code, &failure.message);
-            xml_answer(code.status(), &body, message, out);
-        }
-    }
-}
-
 /// The answer to an error: its status and XML body (none for HEAD).
 fn write_error((status, code): (u16, Code), message: &str, framing: Framing, out: &mut Vec<u8>) {
     let body = error::body(code, message);
@@ -447,7 +412,7 @@ fn write_error((status, code): (u16, Code), message: &str, framing: Framing, out
 }
 
 /// A small XML answer held whole.
-fn xml_answer(status: u16, body: &str, message: Message, out: &mut Vec<u8>) {
+pub(super) fn xml_answer(status: u16, body: &str, message: Message, out: &mut Vec<u8>) {
     ResponseHead::new(out, status)
         .header("Content-Type", "application/xml")
         .finish(body.len() as u64, message.persistence);

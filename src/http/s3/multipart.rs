@@ -18,6 +18,7 @@
 use quick_xml::events::Event;
 use quick_xml::reader::Reader;
 
+use super::super::dialect::Early;
 use super::super::message::{Head, Resume};
 use super::error::Code;
 use super::xml::{NS, iso};
@@ -156,6 +157,18 @@ fn copy_part(
         Operation::CopyPart { name, from, ask },
         Asked::UploadPartCopy,
     ))
+}
+
+/// How the answer to `asked` may begin early: CompleteMultipartUpload's,
+/// as S3's does, a `200` once assembling the object takes a while, then
+/// spaces until the result, or an `<Error>` document, ends the body
+/// (clients read a `200` whose body is an error as that error: botocore,
+/// the AWS CLI).
+pub(super) fn early(asked: Asked) -> Option<Early> {
+    matches!(asked, Asked::CompleteMultipart(_)).then_some(Early {
+        content_type: "application/xml",
+        opening: DECLARATION,
+    })
 }
 
 /// ListMultipartUploads of `bucket`: one page.
