@@ -73,11 +73,28 @@ impl Codec {
     }
 
     /// Decodes the request at the front of `data`; `site`: the web
-    /// origin's rules (HTTP's alone).
-    pub fn decode(&mut self, data: &[u8], site: Site<'_>) -> Decoded {
+    /// origin's rules, `room`: the most bytes of a large request body it
+    /// may hold in hand now (HTTP's alone: FERRY/1 holds none).
+    pub fn decode(&mut self, data: &[u8], site: Site<'_>, room: u64) -> Decoded {
         match self {
             Codec::Ferry(codec) => codec.decode(data),
-            Codec::Http(exchange) => exchange.decode(data, site),
+            Codec::Http(exchange) => exchange.decode(data, site, room),
+        }
+    }
+
+    /// Whether the answer to the request being served may begin before
+    /// its reply, while the work runs (HTTP's, for some dialects' requests).
+    pub fn fills(&self) -> bool {
+        match self {
+            Codec::Ferry(_) => false,
+            Codec::Http(exchange) => exchange.fills(),
+        }
+    }
+
+    /// Appends what such an answer sends while its reply is awaited.
+    pub fn fill(&mut self, out: &mut Vec<u8>) {
+        if let Codec::Http(exchange) = self {
+            exchange.fill(out);
         }
     }
 

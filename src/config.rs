@@ -12,6 +12,11 @@ use crate::storage::gate::Gate;
 use crate::tls::TlsFiles;
 use crate::wire::Protocol;
 
+/// How long an answer that may begin early waits before it begins, and
+/// between its fillers (`Config::early_answer`): well inside the 60 s
+/// read timeout of botocore and the AWS CLI.
+pub const EARLY_ANSWER: Duration = Duration::from_secs(5);
+
 /// Everything [`crate::Server::bind`] needs to know.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -46,6 +51,11 @@ pub struct Config {
     pub first_byte_timeout: Duration,
     /// Longest a request line may take to arrive once it has begun.
     pub header_timeout: Duration,
+    /// How long a request whose answer may begin early (S3's
+    /// CompleteMultipartUpload) waits for its work before the answer
+    /// begins (its status, fields and first bytes), and then between the
+    /// bytes of filler that keep its client reading until the end comes.
+    pub early_answer: Duration,
     /// Slowest a body may move, in bytes per second averaged over each
     /// `rate_window`; 0 turns the check off.
     pub min_rate: u64,
@@ -251,6 +261,7 @@ impl Default for Config {
             idle_timeout: Duration::from_secs(60),
             first_byte_timeout: Duration::from_secs(10),
             header_timeout: Duration::from_secs(20),
+            early_answer: EARLY_ANSWER,
             min_rate: 500,
             rate_window: Duration::from_secs(30),
             max_file_size: None,

@@ -18,7 +18,11 @@
 mod support;
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use ferry::storage::gate::{Gate, Point};
 
 use support::s3::S3Server;
 
@@ -593,4 +597,48 @@ fn the_aws_cli_syncs_both_ways_removes_recursively_and_reads_ranges() {
     );
     assert!(!s.server.path("syn/t").exists());
     assert!(s.server.path("syn").is_dir());
+}
+
+/// boto3 with a 2 s read timeout and a completion held for 5 s (the slow
+/// disk, made certain by a test gate): ferry's early `200` and its spaces
+/// keep it reading, it gets the result; and where the commit fails after
+/// the `200` went out (a folder took the key's name meanwhile), it raises
+/// the `<Error>` that ends the body (botocore reads a 200 whose body is an
+/// error as that error).
+#[test]
+fn boto3_waits_out_a_slow_completion_and_reads_an_error_in_its_200() {
+    if !have("python3", &["-c", "import boto3"], "pip install boto3") {
+        return;
+    }
+    let script =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/s3_boto3_slow_completion.py");
+    for expected in ["stored", "XFerryKeyConflict"] {
+        let gate = Arc::new(Gate::new(Point::Assemble));
+        let held = Arc::clone(&gate);
+        let s = S3Server::start_with(&[("owner", &["read:/", "write:/"])], &[], move |config| {
+            config.gate = Some(held);
+            config.early_answer = Duration::from_millis(500);
+        });
+        let signer = &s.signers[0];
+        let child = Command::new("python3")
+            .arg(&script)
+            .arg(format!("http://{}", s.s3))
+            .args([signer.id.as_str(), signer.secret(), "2", expected])
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_CONFIG_FILE", "/nonexistent")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        gate.wait_for_arrivals(1);
+        if expected != "stored" {
+            std::fs::create_dir_all(s.server.path("slow/k/in")).unwrap();
+        }
+        // The slow assembly itself: longer than boto3's read timeout.
+        std::thread::sleep(Duration::from_secs(5));
+        gate.open();
+        let output = child.wait_with_output().unwrap();
+        assert_eq!(check(&output, "boto3"), "ok\n", "{expected}");
+    }
 }

@@ -8,8 +8,12 @@
 mod binary;
 mod support;
 
-use std::io::Write as _;
+use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ferry::storage::gate::{Gate, Point};
 
 use md5::{Digest as _, Md5};
 use support::s3::{Payload, S3Server, Signer, code, texts};
@@ -492,4 +496,234 @@ fn staged_of(s: &S3Server) -> Vec<String> {
     let mut found = staged(s);
     found.sort();
     found
+}
+
+/// A completion's list of 10,000 parts (some 1 MiB of XML, over the
+/// message layer's usual 64 KiB) is read whole and judged: here part 2 is
+/// not staged, so it is refused as S3 would (staging 10,000 parts of
+/// 5 MiB is 50 GB), after the whole list was parsed. A list padded past
+/// 1 MiB completes; one over the 2 MiB cap is refused before it is read.
+#[test]
+fn a_completion_of_ten_thousand_parts_is_read_whole() {
+    let s = owner();
+    let me = &s.signers[0];
+    let id = begin(&s, me, "k");
+    let (one, last) = (support::pattern(5 * MIB, 1), support::pattern(10, 2));
+    let e1 = put_part(&s, me, "k", &id, 1, &one);
+    let e_last = put_part(&s, me, "k", &id, 10_000, &last);
+    let mut xml =
+        String::from("<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">");
+    for n in 1..=10_000u32 {
+        let etag = match n {
+            1 => e1.clone(),
+            10_000 => e_last.clone(),
+            n => quoted(&n.to_be_bytes()),
+        };
+        xml.push_str(&format!(
+            "<Part><PartNumber>{n}</PartNumber><ETag>{etag}</ETag><ChecksumCRC32>AAAAAA==</ChecksumCRC32></Part>"
+        ));
+    }
+    xml.push_str("</CompleteMultipartUpload>");
+    assert!(xml.len() > MIB, "{} bytes", xml.len());
+    let refused = complete(&s, me, "k", &id, xml.as_bytes());
+    assert_eq!(
+        refused.status,
+        400,
+        "{}",
+        String::from_utf8_lossy(&refused.body)
+    );
+    assert_eq!(code(&refused), "InvalidPart");
+    // Over the cap: refused from its Content-Length, nothing read.
+    let over = vec![b' '; 2 * MIB + 1];
+    let too_big = complete(&s, me, "k", &id, &over);
+    assert_eq!(too_big.status, 413);
+    assert_eq!(code(&too_big), "EntityTooLarge");
+    assert!(!s.server.path("bkt/k").exists());
+    // The upload is as it was: a list padded to 1.5 MiB completes it.
+    let padding = format!("<!-- {} -->", "x".repeat(MIB + MIB / 2));
+    let mut padded = completion(&[(1, &e1), (10_000, &e_last)]);
+    let at = padded.len() - "</CompleteMultipartUpload>".len();
+    padded.splice(at..at, padding.into_bytes());
+    let done = complete(&s, me, "k", &id, &padded);
+    assert_eq!(done.status, 200, "{}", String::from_utf8_lossy(&done.body));
+    assert!(texts(&done.body, "ETag")[0].ends_with("-2\""));
+    assert!(std::fs::read(s.server.path("bkt/k")).unwrap() == [one, last].concat());
+}
+
+/// A server whose multipart completions are held before they assemble
+/// (the slow disk, made certain by a test gate), and whose answers that
+/// may begin early do so after `early`.
+fn held_assembly(early: Duration) -> (S3Server, Arc<Gate>) {
+    let gate = Arc::new(Gate::new(Point::Assemble));
+    let held = Arc::clone(&gate);
+    let s = S3Server::start_with(&[("owner", ALL)], &[], move |config| {
+        config.gate = Some(held);
+        config.early_answer = early;
+    });
+    (s, gate)
+}
+
+/// Sends CompleteMultipartUpload of `k` on a connection of its own.
+fn send_completion(s: &S3Server, id: &str, body: &[u8]) -> TcpStream {
+    let me = &s.signers[0];
+    let query = [("uploadId", id)];
+    let (target, lines) = me.signed("POST", ("/bkt/k", &query), &[], body, Payload::Signed);
+    let mut stream = TcpStream::connect(s.s3).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    let head = format!(
+        "POST {target} HTTP/1.1\r\nContent-Length: {}\r\n{lines}\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(body).unwrap();
+    stream
+}
+
+/// Reads from `stream` onto `got` until it holds `until`.
+fn read_until(stream: &mut TcpStream, got: &mut Vec<u8>, until: &[u8]) {
+    let mut buf = [0u8; 4096];
+    while !got.windows(until.len()).any(|w| w == until) {
+        let n = stream.read(&mut buf).unwrap();
+        assert!(
+            n > 0,
+            "closed before {until:?}: {}",
+            String::from_utf8_lossy(got)
+        );
+        got.extend_from_slice(&buf[..n]);
+    }
+}
+
+/// The body of a chunked answer (all of it in `answer`).
+fn dechunked(answer: &[u8]) -> Vec<u8> {
+    let at = answer.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    let (mut rest, mut body) = (&answer[at..], Vec::new());
+    loop {
+        let line = rest.windows(2).position(|w| w == b"\r\n").unwrap();
+        let size = usize::from_str_radix(std::str::from_utf8(&rest[..line]).unwrap(), 16).unwrap();
+        if size == 0 {
+            return body;
+        }
+        body.extend_from_slice(&rest[line + 2..line + 2 + size]);
+        rest = &rest[line + 2 + size + 2..];
+    }
+}
+
+/// A completion whose assembly is slow answers `200` before it ends,
+/// then a space now and then (each the loop's timer, not a thread), then
+/// the result: the client's read timeout never passes while it waits.
+#[test]
+fn a_slow_completion_answers_200_at_once_and_spaces_until_its_result() {
+    let (s, gate) = held_assembly(Duration::from_millis(100));
+    let me = &s.signers[0];
+    let id = begin(&s, me, "k");
+    let (one, two) = (support::pattern(5 * MIB, 1), support::pattern(10, 2));
+    let e1 = put_part(&s, me, "k", &id, 1, &one);
+    let e2 = put_part(&s, me, "k", &id, 2, &two);
+    let mut stream = send_completion(&s, &id, &completion(&[(1, &e1), (2, &e2)]));
+    gate.wait_for_arrivals(1);
+    let mut got = Vec::new();
+    // The head and the declaration, then two fillers, all while held.
+    read_until(&mut stream, &mut got, b"\r\n1\r\n \r\n1\r\n \r\n");
+    assert_eq!(gate.held(), 1, "the assembly went on meanwhile");
+    let head = String::from_utf8_lossy(&got).into_owned();
+    assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+    assert!(head.contains("Transfer-Encoding: chunked\r\n"), "{head}");
+    gate.open();
+    read_until(&mut stream, &mut got, b"\r\n0\r\n\r\n");
+    let body = String::from_utf8(dechunked(&got)).unwrap();
+    assert!(
+        body.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n  "),
+        "{body}"
+    );
+    assert_eq!(body.matches("<?xml").count(), 1, "{body}");
+    let etag = texts(body.as_bytes(), "ETag").remove(0);
+    assert!(etag.ends_with("-2\""), "{etag}");
+    assert!(std::fs::read(s.server.path("bkt/k")).unwrap() == [one, two].concat());
+    // The connection goes on: the next request on it is served.
+    let (target, lines) = me.signed("GET", ("/bkt/k", &[]), &[], b"", Payload::Signed);
+    write!(stream, "HEAD {target} HTTP/1.1\r\n{lines}\r\n").unwrap();
+    let mut next = Vec::new();
+    read_until(&mut stream, &mut next, b"\r\n\r\n");
+    assert!(
+        next.starts_with(b"HTTP/1.1 "),
+        "{}",
+        String::from_utf8_lossy(&next)
+    );
+}
+
+/// A completion that fails once its `200` went out says so in the body,
+/// an `<Error>` document (S3's way, which clients read as the error), and
+/// the upload is as it was.
+#[test]
+fn a_completion_that_fails_after_its_200_ends_with_an_error_document() {
+    let (s, gate) = held_assembly(Duration::from_millis(100));
+    let me = &s.signers[0];
+    let id = begin(&s, me, "k");
+    let part = support::pattern(10, 1);
+    let e1 = put_part(&s, me, "k", &id, 1, &part);
+    let mut stream = send_completion(&s, &id, &completion(&[(1, &e1)]));
+    gate.wait_for_arrivals(1);
+    let mut got = Vec::new();
+    read_until(&mut stream, &mut got, b"\r\n1\r\n \r\n");
+    // Meanwhile a folder took the key's name: the commit cannot replace it.
+    std::fs::create_dir_all(s.server.path("bkt/k/in")).unwrap();
+    gate.open();
+    read_until(&mut stream, &mut got, b"\r\n0\r\n\r\n");
+    assert!(got.starts_with(b"HTTP/1.1 200 OK\r\n"));
+    let body = dechunked(&got);
+    assert_eq!(
+        texts(&body, "Code"),
+        ["XFerryKeyConflict"],
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
+    assert!(s.server.path("bkt/k/in").is_dir());
+    let parts = list_parts(&s, me, "k", &id);
+    assert_eq!(parts.status, 200, "the upload is still there");
+}
+
+/// ListMultipartUploads sees every upload of the bucket (not only the
+/// 1024 sessions used most recently), page by page with `key-marker` and
+/// `upload-id-marker`, the uploads of one key apart by their ids.
+#[test]
+fn every_upload_of_a_bucket_is_listed_page_by_page() {
+    let s = S3Server::start_with(&[("owner", ALL)], &[], |config| {
+        config.max_upload_sessions_per_client = 4096;
+        config.max_upload_sessions_per_token = 4096;
+        config.fsync = false;
+    });
+    let me = &s.signers[0];
+    let mut made: Vec<(String, String)> = (0..1030)
+        .map(|n| {
+            let key = format!("k{:04}", n / 2);
+            let id = begin(&s, me, &key);
+            (key, id)
+        })
+        .collect();
+    made.sort();
+    let (mut listed, mut markers) = (Vec::new(), (String::new(), String::new()));
+    loop {
+        let query = [
+            ("uploads", ""),
+            ("max-uploads", "400"),
+            ("key-marker", markers.0.as_str()),
+            ("upload-id-marker", markers.1.as_str()),
+        ];
+        let page = me.send(s.s3, "GET", ("/bkt", &query), &[], b"", Payload::Signed);
+        assert_eq!(page.status, 200, "{}", String::from_utf8_lossy(&page.body));
+        let (keys, ids) = (texts(&page.body, "Key"), texts(&page.body, "UploadId"));
+        assert!(keys.len() <= 400);
+        listed.extend(keys.into_iter().zip(ids));
+        if texts(&page.body, "IsTruncated") == ["false"] {
+            break;
+        }
+        markers = (
+            texts(&page.body, "NextKeyMarker").remove(0),
+            texts(&page.body, "NextUploadIdMarker").remove(0),
+        );
+    }
+    assert_eq!(listed.len(), made.len());
+    assert!(listed == made, "not every upload, or not in order");
 }

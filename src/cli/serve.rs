@@ -325,6 +325,7 @@ fn serve(args: ServeArgs) -> ExitCode {
         idle_timeout: args.idle_timeout,
         first_byte_timeout: args.first_byte_timeout,
         header_timeout: args.header_timeout,
+        early_answer: crate::config::EARLY_ANSWER,
         min_rate: args.min_rate,
         rate_window: args.rate_window,
         max_file_size: args.max_file_size,

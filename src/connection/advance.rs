@@ -9,7 +9,10 @@ use std::mem;
 use log::warn;
 
 use super::note::Note;
-use super::{Connection, Env, OUTPUT_HIGH_WATER, REQUEST_COST, State, TURN_BUDGET, Wait, clamp_to};
+use super::{
+    Connection, Env, HELD_INPUT_BUDGET, OUTPUT_HIGH_WATER, REQUEST_COST, State, TURN_BUDGET, Wait,
+    clamp_to,
+};
 use crate::codec::Decoded;
 use crate::http::origin::Site;
 use crate::metrics;
@@ -102,7 +105,9 @@ impl Connection {
             web: &env.config.web,
             access_on: env.access.is_on(),
         };
-        let decoded = self.codec.decode(data, site);
+        // A large body in hand fits beside what the others hold.
+        let room = HELD_INPUT_BUDGET.saturating_sub(*env.held_input) as u64;
+        let decoded = self.codec.decode(data, site, room);
         if !matches!(decoded, Decoded::Incomplete | Decoded::GoAhead) {
             // A new exchange: the last one's line is written (already, as
             // each ends in `enter`; this is the net under it).

@@ -31,6 +31,8 @@ enum Phase {
     PartialHeader,
     /// A body moving in either direction.
     Body,
+    /// Waiting for the pool with an answer that may begin early.
+    Filling,
     /// Closing down.
     Closing,
 }
@@ -46,6 +48,9 @@ enum Clock {
     Header(Instant),
     /// A body is moving: bytes moved since this rate window began.
     Body { started: Instant, bytes: u64 },
+    /// An answer that may begin early waits: since this instant, when the
+    /// wait began or its last filler was queued (`Config::early_answer`).
+    Filling(Instant),
 }
 
 /// The times a connection's deadlines are computed from.
@@ -86,6 +91,8 @@ impl Timing {
                 started: now,
                 bytes: 0,
             },
+            (Phase::Filling, clock @ Clock::Filling(_)) => clock,
+            (Phase::Filling, _) => Clock::Filling(now),
             (Phase::BetweenRequests | Phase::Closing, _) => Clock::Off,
         };
     }
@@ -104,6 +111,7 @@ impl Connection {
                 Phase::PartialHeader
             }
             State::AwaitHeader if self.bytes_in == 0 => Phase::Fresh,
+            State::Waiting(_) if self.codec.fills() => Phase::Filling,
             State::AwaitHeader | State::Waiting(_) => Phase::BetweenRequests,
             State::ReceivingBody(_)
             | State::SendingBody(_)
@@ -129,13 +137,22 @@ impl Connection {
             Clock::Body { started, .. } if config.min_rate > 0 => {
                 idle.min(started + config.rate_window)
             }
+            Clock::Filling(since) => idle.min(since + config.early_answer),
             _ => idle,
         }
     }
 
     /// Checks the deadlines at `now`: `Some(reason)` if the connection must
-    /// be closed. A rate window that passed its check starts anew.
+    /// be closed. A rate window that passed its check starts anew; an
+    /// answer that may begin early and whose time has come queues its
+    /// head or a filler (for the reactor to send: [`Self::has_output`]).
     pub fn expired(&mut self, now: Instant, config: &Config) -> Option<String> {
+        if let (State::Waiting(_), Clock::Filling(since)) = (&self.state, self.timing.clock)
+            && now >= since + config.early_answer
+        {
+            self.codec.fill(&mut self.output);
+            self.timing.clock = Clock::Filling(now);
+        }
         let timing = &mut self.timing;
         let server_is_slow = match &self.state {
             State::Waiting(_) => true,

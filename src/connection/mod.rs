@@ -97,7 +97,9 @@ const HEADER_READ: usize = 64 * 1024;
 /// holds more than a slow client could make it hold anyway.
 const LEAN_READ: usize = 8 * 1024;
 /// Input the connections of one reactor together may hold before reads
-/// become lean (each worker has its own budget).
+/// become lean (each worker has its own budget); a request body in hand
+/// over HTTP's usual 64 KiB (S3's list of 10,000 parts) is taken only
+/// within what is left of it, else refused with a 503 to be sent again.
 const HELD_INPUT_BUDGET: usize = 16 * 1024 * 1024;
 /// Stop parsing further requests while this much output is queued.
 const OUTPUT_HIGH_WATER: usize = 64 * 1024;
@@ -146,7 +148,8 @@ pub struct Env<'a> {
     /// The server is shutting down: take no new requests.
     pub shutting_down: bool,
     /// Bytes of input buffered by all connections together (see
-    /// [`HELD_INPUT_BUDGET`]); each drive updates it by its own change.
+    /// [`HELD_INPUT_BUDGET`]); during a connection's drive, by the others
+    /// (what it may add to), and it adds its own back at the end.
     pub held_input: &'a mut usize,
 }
 
@@ -348,6 +351,11 @@ impl Connection {
     /// Records the interest the socket is now registered with.
     pub fn set_interest(&mut self, interest: Interest) {
         self.interest = interest;
+    }
+
+    /// Whether output is queued to be sent (a deadline's filler, say).
+    pub fn has_output(&self) -> bool {
+        (self.sent as usize) < self.output.len()
     }
 
     /// Whether the connection is on the reactor's ready list.

@@ -20,7 +20,10 @@ impl Connection {
     /// Makes as much progress as the socket, the disk and this turn's
     /// budget allow. `scratch` is the reactor-wide I/O buffer.
     pub fn drive(&mut self, scratch: &mut [u8], env: &mut Env<'_>) -> Step {
+        // During the turn the count is the other connections': what this
+        // one may add to (a body in hand asks how much room is left).
         let held_before = self.held_input();
+        *env.held_input = env.held_input.saturating_sub(held_before);
         let step = match self.transport.send_held() {
             // What TLS holds goes out whatever the state waits for.
             outcome @ (Outcome::Closed | Outcome::Error(_)) => self.socket_failed(outcome),
@@ -35,7 +38,7 @@ impl Connection {
             self.output = Vec::new();
         }
         self.transport.shed();
-        *env.held_input = (*env.held_input + self.held_input()).saturating_sub(held_before);
+        *env.held_input += self.held_input();
         step
     }
 
@@ -238,7 +241,7 @@ impl Connection {
             let before = mem::discriminant(&self.state);
             let input = mem::take(&mut self.input);
             let used = self.consume(&input, env);
-            self.keep_input(&input[used..]);
+            self.keep_held(input, used);
             // A fatal error uses no bytes but queues an answer and ends the
             // connection: that is progress too, to be flushed, not a reason
             // to wait for more input.
@@ -250,18 +253,30 @@ impl Connection {
             self.on_eof();
             return Ok(0);
         }
-        // Not enough buffered to act on: read more behind what we hold.
+        // Not enough buffered to act on: read more behind what we hold,
+        // a copy of it in scratch; or, past a quarter of scratch (a large
+        // body in hand), into its own buffer, which is not copied again.
         let held = self.input.len();
-        scratch[..held].copy_from_slice(&self.input);
-        let room = self.transport.read_room(scratch.len() - held);
+        let behind = held <= scratch.len() / 4;
+        let at = if behind { held } else { 0 };
+        scratch[..at].copy_from_slice(&self.input[..at]);
+        let room = self.transport.read_room(scratch.len() - at);
         let want = self.read_size(*env.held_input).min(room);
-        let (read_into, spare) = scratch[held..].split_at_mut(want);
+        let (read_into, spare) = scratch[at..].split_at_mut(want);
         match self.transport.read(read_into, spare) {
-            Outcome::Done(n) => {
+            Outcome::Done(n) if behind => {
                 self.bytes_in += n as u64;
                 let data = &scratch[..held + n];
                 let used = self.consume(data, env);
                 self.keep_input(&data[used..]);
+                Ok(n)
+            }
+            Outcome::Done(n) => {
+                self.bytes_in += n as u64;
+                self.input.extend_from_slice(&scratch[..n]);
+                let input = mem::take(&mut self.input);
+                let used = self.consume(&input, env);
+                self.keep_held(input, used);
                 Ok(n)
             }
             Outcome::Eof => {
@@ -293,6 +308,16 @@ impl Connection {
             // written directly.
             Outcome::WouldBlock => Err(Step::Wait(Interest::READABLE)),
             other => Err(self.socket_failed(other)),
+        }
+    }
+
+    /// Keeps what `consume` left of `input`, the connection's own buffer:
+    /// as it is where nothing was used (a body in hand still arriving is
+    /// not copied on every read).
+    fn keep_held(&mut self, input: Vec<u8>, used: usize) {
+        match used {
+            0 => self.input = input,
+            _ => self.keep_input(&input[used..]),
         }
     }
 

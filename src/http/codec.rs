@@ -77,14 +77,17 @@ impl Exchange {
     }
 
     /// Decodes the next request head of `data`, remembering what its
-    /// answer will need; `site`: the web origin's rules it must meet.
-    pub fn decode(&mut self, data: &[u8], site: Site<'_>) -> Decoded {
+    /// answer will need; `site`: the web origin's rules it must meet;
+    /// `room`: the most bytes of a large body it may hold in hand now
+    /// ([`message::parse_holding`]).
+    pub fn decode(&mut self, data: &[u8], site: Site<'_>, room: u64) -> Decoded {
         let listener = self.listener;
         let mut cors = Cors::None;
         let client = self.said.client();
         let mut after = client;
-        let decided = message::parse(
+        let decided = message::parse_holding(
             data,
+            room,
             |head| dialect::of(listener, head, client).body_in_hand(head),
             |head, resume| {
                 cors = cors::of(head, site.web);
@@ -178,6 +181,9 @@ impl Exchange {
     pub fn encode(&mut self, reply: &Reply, last: bool, out: &mut Vec<u8>) {
         self.close |= last;
         let start = out.len();
+        if self.said.started() && !matches!(reply, Reply::Nothing | Reply::GoAhead) {
+            return self.end_early(reply, out);
+        }
         match reply {
             Reply::Nothing => {}
             Reply::GoAhead if self.said.expect_continue() => {
@@ -205,6 +211,64 @@ impl Exchange {
                 }
             },
         }
+    }
+
+    /// Whether the answer to the request being served may begin before
+    /// its reply ([`dialect::Answer::early`]), with a chunked body: not
+    /// for HEAD nor HTTP/1.0.
+    pub fn fills(&self) -> bool {
+        !self.said.head() && !self.said.http10() && self.early().is_some()
+    }
+
+    fn early(&self) -> Option<dialect::Early> {
+        self.answer.as_ref().and_then(|answer| answer.get().early())
+    }
+
+    /// Appends what an answer that [`Self::fills`] sends while its reply
+    /// is awaited: at first its head and opening, then a space.
+    pub fn fill(&mut self, out: &mut Vec<u8>) {
+        let Some(early) = self.early().filter(|_| self.fills()) else {
+            return;
+        };
+        if self.said.started() {
+            return chunk(out, b" ");
+        }
+        let start = out.len();
+        response::Head::new(out, 200)
+            .header("Content-Type", early.content_type)
+            .finish_chunked(self.persistence());
+        cors::add_fields(self.cors, start, out);
+        chunk(out, early.opening.as_bytes());
+        self.said = Said(self.said.0 | Said::STARTED);
+    }
+
+    /// The end of an answer begun early: the body the dialect writes for
+    /// `reply` (a failure's too: its status can no longer be sent, the
+    /// document says it), without the head and opening already sent, as
+    /// the last chunks.
+    fn end_early(&mut self, reply: &Reply, out: &mut Vec<u8>) {
+        let mut whole = Vec::new();
+        match (reply, &self.answer) {
+            (Reply::Failed(failure), _) => self.failure(failure, &mut whole),
+            (reply, Some(answer)) => {
+                let message = Message {
+                    persistence: self.persistence(),
+                    head: false,
+                };
+                answer.get().encode(reply, message, &mut whole);
+            }
+            (_, None) => {}
+        }
+        let body_at = whole
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .map_or(whole.len(), |at| at + 4);
+        let body = &whole[body_at..];
+        let opening = self
+            .early()
+            .map_or(&[][..], |early| early.opening.as_bytes());
+        chunk(out, body.strip_prefix(opening).unwrap_or(body));
+        out.extend_from_slice(b"0\r\n\r\n");
     }
 
     fn failure(&self, failure: &Failure, out: &mut Vec<u8>) {
@@ -259,6 +323,8 @@ impl Said {
     const DAV_CLIENT: u8 = 8;
     /// `100 Continue` went out for a request still being gathered.
     const CONTINUED: u8 = 16;
+    /// The answer began before its reply ([`Exchange::fill`]).
+    const STARTED: u8 = 32;
 
     fn of(resume: &Resume) -> Said {
         let bit = |set: bool, bit: u8| if set { bit } else { 0 };
@@ -297,6 +363,20 @@ impl Said {
 
     fn continued(self) -> bool {
         self.0 & Said::CONTINUED != 0
+    }
+
+    fn started(self) -> bool {
+        self.0 & Said::STARTED != 0
+    }
+}
+
+/// Appends `data` as one chunk of a chunked body (none if empty: an empty
+/// chunk would end it).
+fn chunk(out: &mut Vec<u8>, data: &[u8]) {
+    if !data.is_empty() {
+        out.extend_from_slice(format!("{:x}\r\n", data.len()).as_bytes());
+        out.extend_from_slice(data);
+        out.extend_from_slice(b"\r\n");
     }
 }
 

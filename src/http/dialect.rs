@@ -37,9 +37,11 @@ pub trait Dialect: Sync {
 
     /// Whether the request's meaning is in its (small) body, which the
     /// message layer then gathers before [`Dialect::decode`] sees the head
-    /// ([`Head::body`]; docs/webdav.md (a)).
-    fn body_in_hand(&self, _head: &Head<'_>) -> bool {
-        false
+    /// ([`Head::body`]; docs/webdav.md (a)): the most bytes of it to take
+    /// (usually [`MAX_BODY_IN_HAND`](super::message::MAX_BODY_IN_HAND);
+    /// over it, a 413), or `None` where the body is not in hand.
+    fn body_in_hand(&self, _head: &Head<'_>) -> Option<u64> {
+        None
     }
 
     /// The methods it serves on `target`, for the one `OPTIONS` answer's
@@ -124,6 +126,17 @@ impl Answering {
     }
 }
 
+/// How an answer that begins early begins: a `200` of this type whose
+/// body opens with `opening` (which the dialect's answer, when it comes,
+/// also opens with: it is not sent twice), then a space now and then.
+#[derive(Debug, Clone, Copy)]
+pub struct Early {
+    /// Its `Content-Type`.
+    pub content_type: &'static str,
+    /// The first bytes of its body.
+    pub opening: &'static str,
+}
+
 /// The message layer's facts an answer is written with.
 #[derive(Debug, Clone, Copy)]
 pub struct Message {
@@ -140,6 +153,15 @@ pub trait Answer: fmt::Debug + Send {
     /// message layer writes itself (`Nothing`, `GoAhead`, `More`,
     /// `Failed`).
     fn encode(&self, reply: &Reply, message: Message, out: &mut Vec<u8>);
+
+    /// Whether the answer may begin before the serve layer's reply, while
+    /// long work runs, and how: S3's CompleteMultipartUpload answers
+    /// `200` at once and fills its body with spaces until the result or
+    /// an `<Error>` document ends it, so that no client's read timeout
+    /// passes while a big object is assembled. `None`: the answer waits.
+    fn early(&self) -> Option<Early> {
+        None
+    }
 
     /// The methods the request's target allows (a 405's `Allow`).
     fn allow(&self) -> &'static str {

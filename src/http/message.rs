@@ -15,9 +15,12 @@ use crate::serve::BodyLength;
 pub const MAX_HEAD: usize = 8 * 1024;
 /// Most headers in one request.
 const MAX_HEADERS: usize = 64;
-/// Largest body a dialect may ask to have in hand with the head (WebDAV's
-/// XML requests): held in the connection's input buffer until whole, so
-/// it is bounded like a head (docs/webdav.md (a)).
+/// The usual cap on a body a dialect asks to have in hand with the head
+/// (WebDAV's XML requests, S3's small ones): held in the connection's
+/// input buffer until whole, so it is bounded like a head (docs/webdav.md
+/// (a)). A dialect may give one request a larger cap ([`parse_holding`]:
+/// S3's CompleteMultipartUpload), which is then held only while the
+/// server has room for it.
 pub const MAX_BODY_IN_HAND: u64 = 64 * 1024;
 
 /// A request that is answered with an error status instead of served.
@@ -103,23 +106,42 @@ pub enum Parsed<T> {
     Whole(T, Resume),
 }
 
+/// [`parse_holding`] for a caller that holds any body in hand up to
+/// [`MAX_BODY_IN_HAND`] whatever else the server holds: `in_hand` says
+/// whether the head wants its body.
+///
+/// # Errors
+/// Those of [`parse_holding`].
+pub fn parse<T>(
+    buf: &[u8],
+    in_hand: impl FnOnce(&Head<'_>) -> bool,
+    dialect: impl FnOnce(&Head<'_>, &Resume) -> Result<T, Refused>,
+) -> Result<Parsed<T>, HttpError> {
+    let in_hand = |head: &Head<'_>| in_hand(head).then_some(MAX_BODY_IN_HAND);
+    parse_holding(buf, u64::MAX, in_hand, dialect)
+}
+
 /// Parses one request head from the front of `buf` and hands it to
 /// `dialect`. [`Parsed::Partial`] until the head is complete, and, for a
-/// head `in_hand` says wants its body (at most [`MAX_BODY_IN_HAND`]
-/// bytes), until the body is complete too: then it is lent with the head
-/// ([`Head::body`]) and counted in [`Resume::used`], and no body is left
-/// to read.
+/// head whose body `in_hand` says to hold (at most the bytes it returns,
+/// the dialect's cap for that request), until the body is complete too:
+/// then it is lent with the head ([`Head::body`]) and counted in
+/// [`Resume::used`], and no body is left to read. `room`: the most bytes
+/// of body the caller can hold now (what its server holds for other
+/// connections taken off its budget); a body over [`MAX_BODY_IN_HAND`]
+/// and over `room` is refused with 503, to be sent again later.
 ///
 /// # Errors
 /// 431 beyond [`MAX_HEAD`] bytes or too many headers, 400 for malformed
 /// heads or framing, 501 for transfer codings other than chunked, 505 for
 /// other versions (all without [`Resume`]: the framing is lost); 400 for a
 /// missing or bad `Host`, 417 for an `Expect` other than `100-continue`;
-/// 413 for a body in hand over the limit, 411 for a chunked one; and
-/// whatever `dialect` refuses (these with [`Resume`]).
-pub fn parse<T>(
+/// 413 for a body in hand over its cap, 503 over `room`, 411 for a chunked
+/// one; and whatever `dialect` refuses (these with [`Resume`]).
+pub fn parse_holding<T>(
     buf: &[u8],
-    in_hand: impl FnOnce(&Head<'_>) -> bool,
+    room: u64,
+    in_hand: impl FnOnce(&Head<'_>) -> Option<u64>,
     dialect: impl FnOnce(&Head<'_>, &Resume) -> Result<T, Refused>,
 ) -> Result<Parsed<T>, HttpError> {
     let partial = Parsed::Partial {
@@ -161,8 +183,8 @@ pub fn parse<T>(
     if let Some(refusal) = refusal {
         return Err(refuse(refusal, resume));
     }
-    if in_hand(&head) {
-        match body_in_hand(buf, &resume) {
+    if let Some(cap) = in_hand(&head) {
+        match body_in_hand(buf, &resume, (cap, room)) {
             Err(refusal) => return Err(refuse(refusal, resume)),
             Ok(None) => {
                 return Ok(Parsed::Partial {
@@ -191,13 +213,21 @@ pub fn parse<T>(
 /// in `buf` (`None` before).
 ///
 /// # Errors
-/// 413 over [`MAX_BODY_IN_HAND`] (known from `Content-Length`, before a
-/// byte is held), 411 for a chunked body.
-fn body_in_hand<'a>(buf: &'a [u8], resume: &Resume) -> Result<Option<&'a [u8]>, Refused> {
+/// 413 over `cap`, 503 over [`MAX_BODY_IN_HAND`] and `room` (both known
+/// from `Content-Length`, before a byte is held), 411 for a chunked body.
+fn body_in_hand<'a>(
+    buf: &'a [u8],
+    resume: &Resume,
+    (cap, room): (u64, u64),
+) -> Result<Option<&'a [u8]>, Refused> {
     let len = match resume.body {
-        BodyLength::Fixed(len) if len > MAX_BODY_IN_HAND => {
-            let limit = MAX_BODY_IN_HAND / 1024;
+        BodyLength::Fixed(len) if len > cap => {
+            let limit = cap / 1024;
             return Err((413, format!("this request's body is at most {limit} KiB")));
+        }
+        BodyLength::Fixed(len) if len > MAX_BODY_IN_HAND && len > room => {
+            let busy = "the server holds too many large request bodies now; send it again later";
+            return Err((503, busy.into()));
         }
         BodyLength::Fixed(len) => len as usize,
         BodyLength::Chunked => {
@@ -294,4 +324,43 @@ pub fn decimal(digits: &[u8]) -> Option<u64> {
         return None;
     }
     std::str::from_utf8(digits).ok()?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What [`parse_holding`] makes of a POST with a body of `len` bytes
+    /// (all of them there) under `cap` and `room`: the body's length, or
+    /// the refusal's status.
+    fn held(len: usize, cap: u64, room: u64) -> Result<usize, u16> {
+        let mut buf =
+            format!("POST /x HTTP/1.1\r\nHost: h\r\nContent-Length: {len}\r\n\r\n").into_bytes();
+        buf.resize(buf.len() + len, b'a');
+        match parse_holding(&buf, room, |_| Some(cap), |head, _| Ok(head.body.len())) {
+            Ok(Parsed::Whole(len, resume)) => {
+                assert_eq!(resume.used, buf.len());
+                Ok(len)
+            }
+            Ok(Parsed::Partial { .. }) => panic!("the body is all there"),
+            Err(err) => {
+                assert!(err.resume.is_some(), "a refusal keeps the framing");
+                Err(err.status)
+            }
+        }
+    }
+
+    #[test]
+    fn a_body_in_hand_is_held_to_its_dialects_cap_and_the_room_left() {
+        let big = 2 << 20;
+        assert_eq!(held(big, big as u64, u64::MAX), Ok(big));
+        assert_eq!(held(big + 1, big as u64, u64::MAX), Err(413));
+        // No room for it now: 503, to be sent again (not a 413).
+        assert_eq!(held(big, big as u64, big as u64 - 1), Err(503));
+        // The usual 64 KiB is always taken, room or not.
+        let usual = MAX_BODY_IN_HAND as usize;
+        assert_eq!(held(usual, big as u64, 0), Ok(usual));
+        assert_eq!(held(usual + 1, big as u64, 0), Err(503));
+        assert_eq!(held(usual + 1, MAX_BODY_IN_HAND, u64::MAX), Err(413));
+    }
 }

@@ -129,6 +129,23 @@ impl<'a> Head<'a> {
     }
 }
 
+impl Head<'_> {
+    /// Ends the head of an answer whose body is sent in chunks as it is
+    /// made (one that begins before its end is known), with the
+    /// `Connection` header.
+    pub fn finish_chunked(self, persistence: Persistence) {
+        let _ = write!(
+            self.out,
+            "X-Content-Type-Options: nosniff\r\nTransfer-Encoding: chunked\r\n"
+        );
+        self.out.extend_from_slice(match persistence {
+            Persistence::Open => b"\r\n".as_slice(),
+            Persistence::KeepAlive => b"Connection: keep-alive\r\n\r\n",
+            Persistence::Close => b"Connection: close\r\n\r\n",
+        });
+    }
+}
+
 /// The methods a file allows, for 405 answers.
 pub const ALLOW_FILE: &str = "GET, HEAD, PUT, DELETE, MOVE";
 /// The methods a listing (a name ending in `/`) allows.

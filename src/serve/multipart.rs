@@ -12,6 +12,7 @@
 //! locks and `--max-file-size` are the serve layer's, on the object's
 //! name, as for a PUT of it.
 
+use std::collections::BinaryHeap;
 use std::time::Instant;
 
 use log::{debug, warn};
@@ -19,7 +20,7 @@ use md5::{Digest as _, Md5};
 
 use super::commit::{Commit, commit_now};
 use super::digest::{BodyDigests, Digesting};
-use super::sessions::{MAX_LISTED_SESSIONS, session_limits};
+use super::sessions::session_limits;
 use super::terms::Choose;
 use super::{
     Body, BodyLength, Ctx, ErrorKind, Failure, Next, Outcome, Receive, Reply, Sink, check_size,
@@ -367,24 +368,47 @@ pub(super) fn list_parts(name: Name, id: String, after: u32, max: usize) -> Outc
 }
 
 /// One page of the multipart uploads of names under `prefix`, by name
-/// then id, after `after` (a name, and an id of it): at most `max`, of
-/// the [`MAX_LISTED_SESSIONS`] sessions used most recently.
+/// then id, after `after` (a name, and an id of it): at most `max`. Every
+/// session is looked at (its record read: a page costs a read per
+/// session the server holds, as `--max-upload-sessions` bounds them), but
+/// only the page's worth is kept: the `max + 1` first by name and id.
 pub(super) fn list_uploads(prefix: Prefix, after: Option<(String, String)>, max: usize) -> Outcome {
     Outcome::on_pool(move |ctx| {
-        let under = |name: &Name| name.as_str().starts_with(prefix.as_str());
-        let ttl = ctx.config.session_ttl();
-        let listed = ctx.storage.list_sessions(ttl, MAX_LISTED_SESSIONS, &under);
-        let mut uploads = match listed {
-            Ok(sessions) => sessions,
-            Err(err) => return refuse(ctx, "SESSIONS", "", err.into(), Next::Request),
-        };
-        uploads.retain(|s| ctx.storage.is_multipart(&s.info.id));
-        uploads.sort_by(|a, b| (&a.info.name, &a.info.id).cmp(&(&b.info.name, &b.info.id)));
-        if let Some((name, id)) = &after {
-            let after = (name.as_str(), id.as_str());
-            uploads.retain(|s| (s.info.name.as_str(), s.info.id.as_str()) > after);
-        }
         let max = max.min(MAX_PAGE);
+        let after = after
+            .as_ref()
+            .map(|(name, id)| (name.as_str(), id.as_str()));
+        let under = |name: &Name| {
+            name.as_str().starts_with(prefix.as_str())
+                && after.is_none_or(|(after, _)| name.as_str() >= after)
+        };
+        let mut page = BinaryHeap::with_capacity(max + 2);
+        let ttl = ctx.config.session_ttl();
+        let visited = ctx.storage.visit_sessions(ttl, &under, &mut |session| {
+            let upload = ByKey(session);
+            let key = upload.key();
+            let beyond = page
+                .peek()
+                .is_some_and(|last: &ByKey| page.len() > max && key >= last.key());
+            if after.is_none_or(|after| key > after)
+                && !beyond
+                && ctx.storage.is_multipart(&upload.0.info.id)
+            {
+                page.push(upload);
+                if page.len() > max + 1 {
+                    page.pop();
+                }
+            }
+            true
+        });
+        if let Err(err) = visited {
+            return refuse(ctx, "SESSIONS", "", err.into(), Next::Request);
+        }
+        let mut uploads: Vec<ListedSession> = page
+            .into_sorted_vec()
+            .into_iter()
+            .map(|upload| upload.0)
+            .collect();
         let truncated = uploads.len() > max;
         uploads.truncate(max);
         Outcome::answer(Reply::Uploads(Box::new(UploadsPage {
@@ -395,6 +419,36 @@ pub(super) fn list_uploads(prefix: Prefix, after: Option<(String, String)>, max:
         })))
     })
 }
+
+/// An upload on a page being gathered, in the page's order: by name,
+/// then id.
+struct ByKey(ListedSession);
+
+impl ByKey {
+    fn key(&self) -> (&str, &str) {
+        (self.0.info.name.as_str(), self.0.info.id.as_str())
+    }
+}
+
+impl Ord for ByKey {
+    fn cmp(&self, other: &ByKey) -> std::cmp::Ordering {
+        self.key().cmp(&other.key())
+    }
+}
+
+impl PartialOrd for ByKey {
+    fn partial_cmp(&self, other: &ByKey) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl PartialEq for ByKey {
+    fn eq(&self, other: &ByKey) -> bool {
+        self.key() == other.key()
+    }
+}
+
+impl Eq for ByKey {}
 
 /// A part staged (uploaded or copied): its size, CRC-32C and MD5 (the
 /// part's ETag), and the checksum its client sent, if any.

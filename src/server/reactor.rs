@@ -64,7 +64,7 @@ pub(super) struct Reactor {
     /// Connection deadlines.
     pub(super) timers: Timers,
     /// Connections that used their budget with work left: `(key, id)`.
-    ready: VecDeque<(usize, u64)>,
+    pub(super) ready: VecDeque<(usize, u64)>,
     /// Input buffered by this reactor's connections (kept by
     /// [`Connection::drive`]).
     held_input: usize,

@@ -108,6 +108,12 @@ impl Reactor {
                     self.close(key);
                 }
                 None => {
+                    // What a deadline queued (an early answer's filler)
+                    // goes out on the connection's next turn.
+                    if conn.has_output() && !conn.is_queued() {
+                        conn.set_queued(true);
+                        self.ready.push_back((key, conn.id()));
+                    }
                     // A deadline that passed its check lies ahead of `now`;
                     // were it not, this loop would never end (the reactor
                     // would spin here, deaf to the pool's answers).

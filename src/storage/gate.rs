@@ -47,6 +47,8 @@ pub enum Point {
     Walk,
     /// Upload-session bookkeeping (UPLOAD, APPEND, COMMIT, ABORT).
     Session,
+    /// Assembling a multipart upload's parts into its object.
+    Assemble,
     /// Reading a session's record to learn which file it writes (the access
     /// check of APPEND, COMMIT and ABORT). Only a failing gate acts here.
     ReadSession,

@@ -329,6 +329,7 @@ impl Storage {
             keep_mark: false,
         };
         let chosen = choose(staged_parts(&staging.dir, id)?)?;
+        self.pause(Point::Assemble);
         let (file, size, crc) = assemble(&staging.dir, id, &chosen)?;
         Ok((
             self.begin_commit(name, file, staging)?,

@@ -606,17 +606,36 @@ impl Storage {
         limit: usize,
         include: &dyn Fn(&Name) -> bool,
     ) -> Result<Vec<ListedSession>, StorageError> {
+        let mut listed = Vec::new();
+        if limit > 0 {
+            self.visit_sessions(ttl, include, &mut |session| {
+                listed.push(session);
+                listed.len() < limit
+            })?;
+        }
+        Ok(listed)
+    }
+
+    /// The sessions `include` accepts by name, most recently used first,
+    /// each handed to `visit` until it says to stop (`false`): a caller
+    /// that keeps a bounded page of them sees every session in bounded
+    /// memory (ListMultipartUploads). Expires what is due first.
+    ///
+    /// # Errors
+    /// As [`Storage::list_sessions`].
+    pub fn visit_sessions(
+        &self,
+        ttl: SessionTtl,
+        include: &dyn Fn(&Name) -> bool,
+        visit: &mut dyn FnMut(ListedSession) -> bool,
+    ) -> Result<(), StorageError> {
         self.pause(Point::Session);
         let dir = self.sessions_dir()?;
         let mut index = self.sessions.bookkeeping(&dir)?;
         self.load_index(&dir, &mut index);
         self.expire_sessions(&dir, &mut index, ttl);
         let now = now_seconds();
-        let mut listed = Vec::new();
         for (id, used) in index.newest_first() {
-            if listed.len() >= limit {
-                break;
-            }
             // A half a crash left is no session: not listed.
             let Ok((info, record)) = self.described(&dir, id) else {
                 continue;
@@ -630,15 +649,18 @@ impl Storage {
                 false => ttl.staged,
             };
             let idle = u64::try_from(now - used).unwrap_or(0);
-            listed.push(ListedSession {
+            let session = ListedSession {
                 age: record
                     .begun
                     .map_or(idle, |begun| u64::try_from(now - begun).unwrap_or(0)),
                 expires_in: kept.as_secs().saturating_sub(idle),
                 info,
-            });
+            };
+            if !visit(session) {
+                break;
+            }
         }
-        Ok(listed)
+        Ok(())
     }
 
     /// Whether session `id`'s last APPEND ran out of space here (it then

@@ -42,8 +42,8 @@ mod request;
 mod sigv4;
 mod xml;
 
-use super::dialect::{Answer, Answering, Decision, Dialect, Message};
-use super::message::{Head, Refused, Resume};
+use super::dialect::{Answer, Answering, Decision, Dialect, Early, Message};
+use super::message::{Head, MAX_BODY_IN_HAND, Refused, Resume};
 use super::origin::Site;
 use super::response::{self, Framing, Head as ResponseHead};
 use crate::access::Secret;
@@ -155,19 +155,20 @@ impl Dialect for S3 {
         true
     }
 
-    /// CreateBucket's configuration (a region, ignored) comes as a small
-    /// body: taken in hand, so that it is never read as a request.
-    /// So are DeleteObjects' list of keys and CompleteMultipartUpload's
-    /// list of parts (XML, at most 64 KiB).
-    fn body_in_hand(&self, head: &Head<'_>) -> bool {
+    /// CreateBucket's configuration (a region, ignored), DeleteObjects'
+    /// keys and CompleteMultipartUpload's parts: small bodies in hand,
+    /// taken so that they are never read as a request.
+    fn body_in_hand(&self, head: &Head<'_>) -> Option<u64> {
         // Only these methods: no other request's target is read here.
         if !matches!(head.method, "PUT" | "POST") {
-            return false;
+            return None;
         }
         match (head.method, Target::of(head.target)) {
-            ("PUT" | "POST", Ok(Target::Bucket(..))) => true,
-            ("POST", Ok(target @ Target::Object(..))) => has_param(&target, "uploadId"),
-            _ => false,
+            ("PUT" | "POST", Ok(Target::Bucket(..))) => Some(MAX_BODY_IN_HAND),
+            ("POST", Ok(target @ Target::Object(..))) if has_param(&target, "uploadId") => {
+                Some(multipart::MAX_COMPLETION_BODY)
+            }
+            _ => None,
         }
     }
 
@@ -289,7 +290,7 @@ impl Answer for S3Answer {
                 xml_answer(200, &copy::result(now, etag), message, out);
             }
             (Asked::CopyObject, Reply::Patched(patched)) => {
-                copied_onto_itself(patched, message, out);
+                copy::copied_onto_itself(patched, message, out);
             }
             (Asked::PutObject | Asked::UploadPart, Reply::Stored { md5, checksum, .. }) => {
                 let etag = md5.as_ref().map(Md5Tag::quoted);
@@ -344,6 +345,10 @@ impl Answer for S3Answer {
         "GET, HEAD, PUT, POST, DELETE"
     }
 
+    fn early(&self) -> Option<Early> {
+        multipart::early(self.asked)
+    }
+
     fn failed(&self, failure: &Failure, framing: Framing, out: &mut Vec<u8>) {
         // DeleteObject is idempotent in S3: a key already gone is deleted.
         if self.asked == Asked::DeleteObject && failure.kind == crate::serve::ErrorKind::NotFound {
@@ -361,6 +366,8 @@ impl Answer for S3Answer {
             // this is a request too large to read).
             _ => match status {
                 413 => Code::EntityTooLarge,
+                // No room for a large body in hand now: try again.
+                503 => Code::SlowDown,
                 s if s >= 500 => Code::InternalError,
                 _ => Code::InvalidRequest,
             },
@@ -370,31 +377,6 @@ impl Answer for S3Answer {
             _ => status,
         };
         write_error((status, code), message, framing, out);
-    }
-}
-
-/// CopyObject onto itself: the time was set (200), or the change failed
-/// (its code; a `PropPatch` of one change fails whole).
-fn copied_onto_itself(patched: &crate::serve::Patched, message: Message, out: &mut Vec<u8>) {
-    use crate::serve::PatchStatus;
-    let failed = patched
-        .changes
-        .iter()
-        .find_map(|(_, _, status)| match status {
-            PatchStatus::Failed(kind) => Some(*kind),
-            _ => None,
-        });
-    match failed {
-        None => {
-            let now = time::OffsetDateTime::now_utc().unix_timestamp();
-            xml_answer(200, &copy::result(now, None), message, out);
-        }
-        Some(kind) => {
-            let failure = Failure::new(kind, "the object's time could not be set");
-            let code = error::code_of(Asked::CopyObject, &failure);
-            let body = error::body(code, &failure.message);
-            xml_answer(code.status(), &body, message, out);
-        }
     }
 }
 
@@ -410,7 +392,7 @@ fn write_error((status, code): (u16, Code), message: &str, framing: Framing, out
 }
 
 /// A small XML answer held whole.
-fn xml_answer(status: u16, body: &str, message: Message, out: &mut Vec<u8>) {
+pub(super) fn xml_answer(status: u16, body: &str, message: Message, out: &mut Vec<u8>) {
     ResponseHead::new(out, status)
         .header("Content-Type", "application/xml")
         .finish(body.len() as u64, message.persistence);

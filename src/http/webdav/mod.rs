@@ -124,8 +124,9 @@ impl Dialect for Webdav {
         client::after(head, client)
     }
 
-    fn body_in_hand(&self, head: &Head<'_>) -> bool {
+    fn body_in_hand(&self, head: &Head<'_>) -> Option<u64> {
         matches!(head.method, "PROPFIND" | "PROPPATCH" | "LOCK")
+            .then_some(super::message::MAX_BODY_IN_HAND)
     }
 
     fn methods(&self, _target: Target) -> &'static str {
