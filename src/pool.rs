@@ -394,15 +394,6 @@ impl Pool {
         }
         Ok(())
     }
-
-    /// The threads each lane runs now (short, long).
-    pub fn threads(&self) -> (usize, usize) {
-        let mut pending = self.queue.lock();
-        (
-            pending.crew(Lane::Short).live(),
-            pending.crew(Lane::Long).live(),
-        )
-    }
 }
 
 impl Drop for Pool {
