@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Footprint of a ferry binary, as README's "Footprint" states it:
+# Footprint of a ferry binary, as docs/operating.md's "Footprint" states it:
 #   size        the binary as built (the release profile strips it)
-#   start       from exec to the first greeting read, one worker (median)
+#   start       from exec to the first greeting read, one worker (median),
+#               on an empty root and on a root of 100,000 files
 #   idle RSS    resident memory of an idle server with one worker (median)
+#   threads     the idle server's threads
 #   idle RSS, 1000 connections  the same, with 1000 idle FERRY/1 clients
 #
 # Mode: ferry runs with --no-fsync (where the binary takes it): this bench
@@ -11,17 +13,30 @@
 #
 #   benches/footprint.sh [path/to/ferry]     (default: target/release/ferry)
 #
-# Runs on loopback with a temporary root; stops by itself.
+# The 100,000 files (100 folders of 1,000, 100 bytes each) are made once
+# per run on a disk-backed folder (FOOTPRINT_TMPDIR, default /work if it
+# exists, else /var/tmp: a tmpfs would hide what walking a disk costs) and
+# removed at the end; FILES=0 skips that part. Runs on loopback; stops by
+# itself.
 set -euo pipefail
 bin=${1:-target/release/ferry}
 runs=${RUNS:-7}
+files=${FILES:-100000}
 [ -x "$bin" ] || { echo "no binary at $bin (cargo build --release)" >&2; exit 2; }
 work=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+if [[ -n ${FOOTPRINT_TMPDIR:-} ]]; then
+  disk=$FOOTPRINT_TMPDIR
+elif [[ -d /work ]]; then
+  disk=/work
+else
+  disk=/var/tmp
+fi
+big=$(mktemp -d "$disk/ferry-footprint.XXXXXX")
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work" "$big"' EXIT
 
-python3 - "$bin" "$work" "$runs" <<'PY'
+python3 - "$bin" "$work" "$runs" "$big" "$files" <<'PY'
 import os, socket, statistics, subprocess, sys, time
-bin, work, runs = sys.argv[1], sys.argv[2], int(sys.argv[3])
+bin, work, runs, big, files = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], int(sys.argv[5])
 
 def free_port():
     s = socket.socket(); s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]; s.close(); return port
@@ -37,23 +52,42 @@ def rss_kib(pid):
 help_text = subprocess.run([bin, "serve", "--help"], capture_output=True, text=True).stdout
 no_fsync = ["--no-fsync"] if "--no-fsync" in help_text else []
 
-starts, idles, loaded = [], [], []
-for run in range(runs):
-    root = os.path.join(work, f"root{run}")
-    port = free_port()
-    began = time.monotonic()
-    proc = subprocess.Popen([bin, "serve", "--workers", "1", "--root", root,
+def serve(root, port):
+    return subprocess.Popen([bin, "serve", "--workers", "1", "--root", root,
                              "--listen", f"127.0.0.1:{port}", "--log-level", "warn",
                              "--max-connections-per-client", "0", *no_fsync],
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+def greeted(port, proc):
+    """Waits until the server at `port` greets (it must not exit first)."""
     while True:
         try:
-            c = socket.create_connection(("127.0.0.1", port)); c.recv(64); c.close(); break
+            c = socket.create_connection(("127.0.0.1", port)); c.recv(64); c.close(); return
         except ConnectionRefusedError:
+            if proc.poll() is not None:
+                sys.exit(f"the server exited ({proc.returncode})")
             time.sleep(0.0002)
-    starts.append((time.monotonic() - began) * 1000)
+
+def start(root):
+    """One start on `root`: (ms to the first greeting, the process)."""
+    port = free_port()
+    began = time.monotonic()
+    proc = serve(root, port)
+    greeted(port, proc)
+    return (time.monotonic() - began) * 1000, proc, port
+
+def threads(pid):
+    return len(os.listdir(f"/proc/{pid}/task"))
+
+starts, idles, counts, loaded = [], [], [], []
+for run in range(runs):
+    root = os.path.join(work, f"root{run}")
+    os.mkdir(root)  # an empty root that exists: a first start's creation aside
+    took, proc, port = start(root)
+    starts.append(took)
     time.sleep(0.3)  # the start-up sweep has ended
     idles.append(rss_kib(proc.pid))
+    counts.append(threads(proc.pid))
     if run < 3:
         clients = []
         for _ in range(1000):
@@ -63,10 +97,31 @@ for run in range(runs):
         for c in clients: c.close()
     proc.terminate(); proc.wait()
 
+big_starts = []
+if files:
+    root = os.path.join(big, "root")
+    per = 1000
+    for d in range((files + per - 1) // per):
+        folder = os.path.join(root, f"d{d:03}")
+        os.makedirs(folder)
+        for f in range(min(per, files - d * per)):
+            with open(os.path.join(folder, f"f{f:04}"), "wb") as out:
+                out.write(b"x" * 100)
+    os.sync()
+    # The first start on it is also the first ever: its sweep walks the
+    # tree once, for a pre-node ferry's temp files (behind the accept).
+    for run in range(runs):
+        took, proc, _ = start(root)
+        big_starts.append(took)
+        proc.terminate(); proc.wait()
+
 size = os.path.getsize(bin)
 print(f"binary          {size / 1048576:.2f} MiB ({bin})")
-print(f"start           {statistics.median(starts):.1f} ms to the first greeting (median of {runs})")
+print(f"start           {statistics.median(starts):.1f} ms to the first greeting, empty root (median of {runs}, max {max(starts):.1f})")
+if big_starts:
+    print(f"start, {files} files {statistics.median(big_starts):.1f} ms to the first greeting (median of {runs}, max {max(big_starts):.1f})")
 print(f"idle RSS        {statistics.median(idles) / 1024:.2f} MiB (median of {runs})")
+print(f"idle threads    {statistics.median(counts):.0f}")
 per = (statistics.median(loaded) - statistics.median(idles)) * 1024 / 1000
 print(f"1000 idle conns {statistics.median(loaded) / 1024:.2f} MiB ({per:.0f} bytes per connection)")
 PY

@@ -5,8 +5,9 @@
 //! computing one reads the whole file: seconds for a large one. On the I/O
 //! pool, a handful of first downloads of large files would take every
 //! thread that opens, STATs and listings wait on. So those computations
-//! have [`THREADS`] threads of their own, shared by every reactor as the
-//! pool is, and two queues, the first served first:
+//! have threads of their own (a crew, `crew.rs`: none while none is asked
+//! for, at most [`threads`]), shared by every reactor as the pool is, and
+//! two queues, the first served first:
 //!
 //! - [`Task`]s of the pool's kind whose job is a [`crate::serve::Job::checksum`]:
 //!   an answer that states a checksum (a whole GET, a FERRY/1 GET or STAT)
@@ -28,18 +29,23 @@
 use std::collections::VecDeque;
 use std::fs::File;
 use std::io;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::thread::JoinHandle;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
+use std::time::Instant;
 
-use log::{debug, error, warn};
+use log::{debug, warn};
 
+use crate::crew::{self, Crew, Hire, Idle, Spec};
 use crate::pool::{Shared, Task};
 use crate::storage::Later;
 
-/// Checksum threads: two, so that one large file's computation does not
-/// hold up every other, and few, so that computations (disk-bound reads of
-/// whole files) cannot crowd out the I/O pool's reads.
-pub const THREADS: usize = 2;
+/// Most checksum threads: two, so that one large file's computation does
+/// not hold up every other, and few, so that computations (disk-bound
+/// reads of whole files, CPU-bound where the file is cached) cannot crowd
+/// out the I/O pool's reads; one on a one-core host, where a second would
+/// only take the reactor's CPU.
+pub fn threads() -> usize {
+    crew::cores().clamp(1, 2)
+}
 
 /// Most files waiting for a computation nobody waits for.
 pub const LATER_QUEUE: usize = 64;
@@ -47,17 +53,26 @@ pub const LATER_QUEUE: usize = 64;
 /// Stack of a checksum thread: its read buffer is on the heap.
 const STACK: usize = 256 * 1024;
 
-#[derive(Default)]
 struct Pending {
     waited_for: VecDeque<Task>,
     later: VecDeque<File>,
     closed: bool,
+    threads: Crew,
+}
+
+impl Pending {
+    fn queued(&self) -> usize {
+        self.waited_for.len() + self.later.len()
+    }
 }
 
 struct Queue {
     pending: Mutex<Pending>,
     /// Signalled when work is queued or the threads stop.
     work: Condvar,
+    /// What threads started later get: weak, since the storage in it
+    /// holds this queue (for computations nobody waits for).
+    shared: Weak<Shared>,
 }
 
 impl Queue {
@@ -67,16 +82,37 @@ impl Queue {
 
     /// Queues `file` for a computation nobody waits for, unless the queue
     /// is full or closed.
-    fn queue_later(&self, file: File) -> bool {
+    fn queue_later(self: &Arc<Queue>, file: File) -> bool {
         let mut pending = self.lock();
         if pending.closed || pending.later.len() >= LATER_QUEUE {
             debug!("checksum queue full: a computation is left for later");
             return false;
         }
         pending.later.push_back(file);
+        let queued = pending.queued();
+        let hire = pending.threads.wanted(queued);
         drop(pending);
         self.work.notify_one();
+        self.start(hire);
         true
+    }
+
+    /// Starts the thread `hire` stands for, if any (unless the server has
+    /// gone meanwhile).
+    fn start(self: &Arc<Queue>, hire: Option<Hire>) {
+        let Some(hire) = hire else {
+            return;
+        };
+        let Some(shared) = self.shared.upgrade() else {
+            self.lock().threads.not_started();
+            return;
+        };
+        let queue = Arc::clone(self);
+        hire.start_in(
+            move || work(&queue, &shared),
+            &self.pending,
+            |p| &mut p.threads,
+        );
     }
 }
 
@@ -90,33 +126,36 @@ enum Work {
 pub struct Checksums {
     queue: Arc<Queue>,
     shared: Arc<Shared>,
-    threads: Vec<JoinHandle<()>>,
 }
 
 impl Checksums {
-    /// Starts the threads, and has `shared`'s storage queue its later
-    /// computations with them.
+    /// Makes the threads' queue (they start as computations are asked
+    /// for), and has `shared`'s storage queue its later computations
+    /// with them.
     ///
     /// # Errors
-    /// A thread cannot be started.
+    /// None now that threads start on demand; kept for the caller's `?`.
     pub fn start(shared: &Arc<Shared>) -> io::Result<Checksums> {
-        let queue = Arc::new(Queue {
-            pending: Mutex::default(),
-            work: Condvar::new(),
+        let threads = Crew::new(Spec {
+            name: "ferry-crc",
+            floor: 0,
+            cap: threads(),
+            stack: STACK,
         });
-        let mut checksums = Checksums {
+        let queue = Arc::new(Queue {
+            pending: Mutex::new(Pending {
+                waited_for: VecDeque::new(),
+                later: VecDeque::new(),
+                closed: false,
+                threads,
+            }),
+            work: Condvar::new(),
+            shared: Arc::downgrade(shared),
+        });
+        let checksums = Checksums {
             queue: Arc::clone(&queue),
             shared: Arc::clone(shared),
-            threads: Vec::with_capacity(THREADS),
         };
-        for n in 0..THREADS {
-            let (queue, shared) = (Arc::clone(&queue), Arc::clone(shared));
-            let thread = std::thread::Builder::new()
-                .name(format!("ferry-crc-{n}"))
-                .stack_size(STACK)
-                .spawn(move || work(&queue, &shared))?;
-            checksums.threads.push(thread);
-        }
         let later = Arc::clone(&queue);
         shared
             .storage
@@ -133,34 +172,36 @@ impl Checksums {
             return;
         }
         pending.waited_for.push_back(task);
+        let queued = pending.queued();
+        let hire = pending.threads.wanted(queued);
         drop(pending);
         self.queue.work.notify_one();
+        self.queue.start(hire);
     }
 }
 
 impl Drop for Checksums {
     fn drop(&mut self) {
-        let dropped = {
+        let (dropped, roster) = {
             let mut pending = self.queue.lock();
             pending.closed = true;
             let waited_for = std::mem::take(&mut pending.waited_for);
-            (waited_for, std::mem::take(&mut pending.later))
+            let later = std::mem::take(&mut pending.later);
+            ((waited_for, later), pending.threads.roster())
         };
         self.shared.storage.stop_checksums();
         self.queue.work.notify_all();
         drop(dropped);
-        for thread in self.threads.drain(..) {
-            if thread.join().is_err() {
-                error!("a checksum thread panicked");
-            }
-        }
+        roster.wait_for_all();
     }
 }
 
 /// A checksum thread's life: waited-for computations first, then later
-/// ones, until the threads stop.
+/// ones, until the threads stop or none came for a while.
 fn work(queue: &Queue, shared: &Shared) {
-    while let Some(next) = take(queue) {
+    let mut ran = false;
+    while let Some(next) = take(queue, ran) {
+        ran = true;
         match next {
             Work::WaitedFor(task) => task.run(shared, |_| {}),
             Work::Later(file) => {
@@ -172,19 +213,30 @@ fn work(queue: &Queue, shared: &Shared) {
     }
 }
 
-/// The next piece of work; `None` once the threads stop.
-fn take(queue: &Queue) -> Option<Work> {
+/// The next piece of work (the thread is free again if it `ran` one);
+/// `None` once the threads stop, or this one leaves the crew idle.
+fn take(queue: &Queue, ran: bool) -> Option<Work> {
     let mut pending = queue.lock();
+    if ran {
+        pending.threads.free();
+    }
+    let idle_since = Instant::now();
     loop {
         if pending.closed {
+            pending.threads.leave();
             return None;
         }
-        if let Some(task) = pending.waited_for.pop_front() {
-            return Some(Work::WaitedFor(task));
+        let next = match pending.waited_for.pop_front() {
+            Some(task) => Some(Work::WaitedFor(task)),
+            None => pending.later.pop_front().map(Work::Later),
+        };
+        if next.is_some() {
+            pending.threads.busy();
+            return next;
         }
-        if let Some(file) = pending.later.pop_front() {
-            return Some(Work::Later(file));
+        if pending.threads.after_wait(idle_since, 0) == Idle::Leave {
+            return None;
         }
-        pending = queue.work.wait(pending).unwrap_or_else(|e| e.into_inner());
+        pending = crew::wait(&queue.work, pending);
     }
 }

@@ -31,6 +31,8 @@
 //! - [`storage`]: the root-directory jail and atomic uploads (no wire codes).
 //! - [`checksums`]: the threads that compute files' CRC-32Cs from their
 //!   bytes, apart from the I/O pool.
+//! - [`crew`]: threads of one kind started on demand up to a cap and ended
+//!   when idle (the I/O pool's, the checksums', the hooks').
 //! - [`tar`]: the tar format of folder downloads (sans-IO).
 //! - [`zip`]: the zip format of folder downloads (sans-IO).
 //! - [`chunked`]: the chunked body coding HTTP/1.1 and FERRY/1 share (sans-IO).
@@ -64,6 +66,7 @@ pub mod client;
 pub mod codec;
 pub mod config;
 pub mod connection;
+pub mod crew;
 pub mod decoded;
 pub mod hooks;
 pub mod http;

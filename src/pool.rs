@@ -30,6 +30,13 @@
 //! CPUs, hold up every other job, and the reactor would wait for a CPU for
 //! tens of milliseconds at a time.
 //!
+//! Both lanes are crews (`crew.rs`): threads started as jobs queue up and
+//! ended when idle. The short lane keeps [`IO_FLOOR`] thread and grows to
+//! `--io-threads`, which is not sized by the cores: its threads wait on
+//! the disk, and a network file system keeps that many calls in flight.
+//! The long lane keeps none and grows to [`Pool::long_threads`], which is
+//! sized by the cores, as its jobs compute.
+//!
 //! Nothing here knows an operation: a job is a closure over [`Ctx`].
 
 use std::collections::VecDeque;
@@ -38,10 +45,11 @@ use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::thread::JoinHandle;
 use std::time::Instant;
 
 use log::{error, warn};
+
+use crate::crew::{self, Crew, Hire, Idle, Spec};
 use mio::Waker;
 
 use crate::access::per_client::PerClient;
@@ -54,6 +62,10 @@ use crate::wire::Protocol;
 
 /// Stack of a worker: jobs keep their buffers on the heap.
 const WORKER_STACK: usize = 256 * 1024;
+
+/// I/O threads kept however idle: one, so that a request to an idle
+/// server starts no thread; the rest start as jobs queue up.
+pub const IO_FLOOR: usize = 1;
 
 /// What the reactor and the workers share.
 #[derive(Debug)]
@@ -168,6 +180,9 @@ struct Pending {
     /// Reactors turned away by a full queue, to wake when there is room.
     turned_away: Vec<Arc<Mailbox>>,
     closed: bool,
+    /// Each lane's threads.
+    short: Crew,
+    long: Crew,
 }
 
 impl Pending {
@@ -182,6 +197,14 @@ impl Pending {
             Lane::Long => self.long_tasks.pop_front(),
         }
     }
+
+    /// The threads of `lane`.
+    fn crew(&mut self, lane: Lane) -> &mut Crew {
+        match lane {
+            Lane::Short => &mut self.short,
+            Lane::Long => &mut self.long,
+        }
+    }
 }
 
 /// The worker threads and their queue.
@@ -190,7 +213,8 @@ pub struct Pool {
     /// Queue depth, jobs run and their latency.
     metrics: Arc<PoolMetrics>,
     capacity: usize,
-    threads: Vec<JoinHandle<()>>,
+    /// What new workers get.
+    shared: Arc<Shared>,
 }
 
 /// Where a reactor's finished jobs go, and how it is woken for them.
@@ -256,51 +280,69 @@ impl Inbox {
 }
 
 impl Pool {
-    /// Starts `threads` workers (at least one) with a queue of `capacity`
-    /// tasks; each answers the reactor its task names.
+    /// Starts a pool of at most `threads` short-job workers (at least
+    /// one; [`IO_FLOOR`] of them now, the others as jobs queue up) and
+    /// [`Pool::long_threads`] long-job ones (as long jobs queue up), with a
+    /// queue of `capacity` tasks; each answers the reactor its task names.
     ///
     /// # Errors
     /// A thread cannot be started.
     pub fn start(threads: usize, capacity: usize, shared: Arc<Shared>) -> io::Result<Pool> {
+        let spec = |name, floor, cap| Spec {
+            name,
+            floor,
+            cap,
+            stack: WORKER_STACK,
+        };
+        let mut short = Crew::new(spec("ferry-io", IO_FLOOR, threads));
+        let long = Crew::new(spec("ferry-long", 0, Pool::long_threads()));
+        let floor = short.floor();
         let queue = Arc::new(Queue {
             state: Mutex::new(Pending {
                 tasks: VecDeque::new(),
                 long_tasks: VecDeque::new(),
                 turned_away: Vec::new(),
                 closed: false,
+                short,
+                long,
             }),
             work: Condvar::new(),
             long_work: Condvar::new(),
         });
-        let mut pool = Pool {
+        let pool = Pool {
             queue,
             metrics: Arc::default(),
             capacity: capacity.max(1),
-            threads: Vec::new(),
+            shared,
         };
-        let short = (0..threads.max(1)).map(|n| (Lane::Short, format!("ferry-io-{n}")));
-        let long = (0..Pool::long_threads()).map(|n| (Lane::Long, format!("ferry-long-{n}")));
-        for (lane, name) in short.chain(long) {
-            let worker = Worker {
-                lane,
-                queue: Arc::clone(&pool.queue),
-                metrics: Arc::clone(&pool.metrics),
-                shared: Arc::clone(&shared),
-            };
-            let thread = std::thread::Builder::new()
-                .name(name)
-                .stack_size(WORKER_STACK)
-                .spawn(move || worker.run())?;
-            pool.threads.push(thread);
+        for hire in floor {
+            hire.start(pool.worker(Lane::Short))?;
         }
         Ok(pool)
+    }
+
+    /// A worker of `lane`'s life, for a thread to run.
+    fn worker(&self, lane: Lane) -> impl FnOnce() + Send + 'static {
+        let worker = Worker {
+            lane,
+            queue: Arc::clone(&self.queue),
+            metrics: Arc::clone(&self.metrics),
+            shared: Arc::clone(&self.shared),
+        };
+        move || worker.run()
+    }
+
+    /// Starts the worker `hire` stands for (a failure is logged: the job
+    /// waits for a thread of its lane that is running, or the next one).
+    fn start_worker(&self, lane: Lane, hire: Hire) {
+        hire.start_in(self.worker(lane), &self.queue.state, |p| p.crew(lane));
     }
 
     /// How many long jobs run at once, each on a thread of its own: half
     /// the host's CPUs, at least one, so that the reactor always finds a
     /// CPU free of them.
     pub fn long_threads() -> usize {
-        std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))
+        (crew::cores() / 2).max(1)
     }
 
     /// The pool's counters.
@@ -325,32 +367,48 @@ impl Pool {
             }
             return Err(task);
         }
-        let wake = if task.job.is_long() {
-            pending.long_tasks.push_back(task);
-            &self.queue.long_work
-        } else {
-            pending.tasks.push_back(task);
-            &self.queue.work
+        let lane = match task.job.is_long() {
+            true => Lane::Long,
+            false => Lane::Short,
         };
+        let queued = match lane {
+            Lane::Long => {
+                pending.long_tasks.push_back(task);
+                pending.long_tasks.len()
+            }
+            Lane::Short => {
+                pending.tasks.push_back(task);
+                pending.tasks.len()
+            }
+        };
+        let hire = pending.crew(lane).wanted(queued);
         // Under the queue's lock, as the take that lowers it.
         self.metrics.queued.fetch_add(1, Ordering::Relaxed);
         drop(pending);
-        wake.notify_one();
+        match lane {
+            Lane::Long => self.queue.long_work.notify_one(),
+            Lane::Short => self.queue.work.notify_one(),
+        }
+        if let Some(hire) = hire {
+            self.start_worker(lane, hire);
+        }
         Ok(())
     }
 }
 
 impl Drop for Pool {
     /// Runs the queued jobs (a commit among them must not be lost), then
-    /// joins the workers.
+    /// waits for the workers to end.
     fn drop(&mut self) {
-        self.queue.lock().closed = true;
+        let rosters = {
+            let mut pending = self.queue.lock();
+            pending.closed = true;
+            [pending.short.roster(), pending.long.roster()]
+        };
         self.queue.work.notify_all();
         self.queue.long_work.notify_all();
-        for thread in self.threads.drain(..) {
-            if thread.join().is_err() {
-                error!("an I/O thread panicked");
-            }
+        for roster in rosters {
+            roster.wait_for_all();
         }
     }
 }
@@ -369,24 +427,35 @@ struct Worker {
 }
 
 impl Worker {
+    /// Takes tasks until the pool closes, or until no task came for a
+    /// while and the lane has threads to spare.
     fn run(self) {
         if self.lane == Lane::Long {
             yield_to_the_reactor();
         }
-        while let Some(task) = self.next() {
+        let mut ran = false;
+        while let Some(task) = self.next(ran) {
             task.run(&self.shared, |asked| {
                 self.metrics.jobs.add_shared(1);
                 self.metrics.job_seconds.observe_shared(asked.elapsed());
             });
+            ran = true;
         }
     }
 
-    /// The next task; `None` once the pool is closed and drained. Taking
-    /// one makes room in the queue: reactors turned away are woken.
-    fn next(&self) -> Option<Task> {
+    /// The next task (the worker is free again if it `ran` one); `None`
+    /// once the pool is closed and drained, or the worker leaves its lane
+    /// idle. Taking one makes room in the queue: reactors turned away are
+    /// woken.
+    fn next(&self, ran: bool) -> Option<Task> {
         let mut pending = self.queue.lock();
+        if ran {
+            pending.crew(self.lane).free();
+        }
+        let idle_since = Instant::now();
         loop {
             if let Some(task) = pending.take(self.lane) {
+                pending.crew(self.lane).busy();
                 self.metrics.queued.fetch_sub(1, Ordering::Relaxed);
                 let turned_away = std::mem::take(&mut pending.turned_away);
                 drop(pending);
@@ -396,13 +465,17 @@ impl Worker {
                 return Some(task);
             }
             if pending.closed {
+                pending.crew(self.lane).leave();
+                return None;
+            }
+            if pending.crew(self.lane).after_wait(idle_since, 0) == Idle::Leave {
                 return None;
             }
             let signal = match self.lane {
                 Lane::Short => &self.queue.work,
                 Lane::Long => &self.queue.long_work,
             };
-            pending = signal.wait(pending).unwrap_or_else(|e| e.into_inner());
+            pending = crew::wait(signal, pending);
         }
     }
 }

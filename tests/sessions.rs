@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use ferry::storage::gate::{Gate, Point};
 
-use support::{Raw, TestServer, append, crc_hex, pattern, set_mtime, upload};
+use support::{Raw, TestServer, append, crc_hex, mtime_secs, pattern, set_mtime, upload};
 
 #[test]
 fn a_session_is_staged_in_pieces_and_committed_atomically() {
@@ -725,4 +725,59 @@ fn a_session_another_node_began_since_expires_here_without_a_restart() {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     assert!(!server.path(&format!(".ferry-uploads/{id}.data")).exists());
+}
+
+#[test]
+fn sessions_found_at_start_up_are_served_right_before_the_startup_sweep_reaches_them() {
+    // The server serves before its start-up sweep has read the sessions
+    // folder or expired anything: a session asked for first must be judged
+    // by its own record, and counted in the caps, all the same.
+    let root = tempfile::tempdir().unwrap();
+    let at_root = |c: &mut ferry::Config| {
+        c.root = root.path().to_path_buf();
+        c.upload_ttl = std::time::Duration::from_secs(3600);
+    };
+    let data = pattern(1000, 21);
+    let server = TestServer::start_in(tempfile::tempdir().unwrap(), at_root);
+    let mut raw = server.raw();
+    let (kept, _) = upload(&mut raw, "kept", &data);
+    assert_eq!(append(&mut raw, &kept, 0, &data[..10]), "OK 10");
+    let (old, _) = upload(&mut raw, "old", &data);
+    assert_eq!(append(&mut raw, &old, 0, &data[..10]), "OK 10");
+    drop(raw);
+    server.stop().unwrap();
+    // Last used two hours ago: past the TTL of the next run.
+    let two_hours_ago = mtime_secs(root.path()) - 7200;
+    set_mtime(
+        &root.path().join(format!(".ferry-uploads/{old}.meta")),
+        two_hours_ago,
+    );
+
+    let gate = Arc::new(Gate::new(Point::Sweep));
+    let server = TestServer::start_in(tempfile::tempdir().unwrap(), |c| {
+        at_root(c);
+        c.max_upload_sessions_per_client = 2;
+        c.gate = Some(Arc::clone(&gate));
+    });
+    gate.wait_for_arrivals(1);
+    let mut raw = server.raw();
+    // The live one resumes where it stood; the expired one is not resumed
+    // but begun anew.
+    assert_eq!(upload(&mut raw, "kept", &data), (kept.clone(), 10));
+    assert_eq!(upload(&mut raw, "old", &data), (old.clone(), 0));
+    // Both count: the index was read whole before the sweep got to it.
+    raw.send(format!("UPLOAD third {} {}\n", data.len(), crc_hex(&data)));
+    let refused = raw.line();
+    assert!(
+        refused.starts_with("ERR 503 too many upload sessions from this address"),
+        "{refused}"
+    );
+    gate.open();
+    server.wait_for_sweep();
+    // The sweep, when it comes, takes neither.
+    assert_eq!(upload(&mut raw, "kept", &data), (kept.clone(), 10));
+    assert_eq!(upload(&mut raw, "old", &data), (old, 0));
+    assert_eq!(append(&mut raw, &kept, 10, &data[10..]), "OK 1000");
+    raw.send(format!("COMMIT {kept}\n"));
+    assert_eq!(raw.line(), format!("OK 1000 {}", crc_hex(&data)));
 }

@@ -1,6 +1,10 @@
-//! The hook runner: `--hook-concurrency` threads, shared by every reactor
-//! as the I/O pool is, that run the hooks so that nothing else waits for
-//! one. A hook can take seconds (a virus scan); on an I/O thread it would
+//! The hook runner: up to `--hook-concurrency` threads, shared by every
+//! reactor as the I/O pool is, that run the hooks so that nothing else
+//! waits for one. They are a crew (`crew.rs`): none while no hook runs,
+//! one more for each hook queued while the others are busy, up to the
+//! cap, each ending when idle for a while. The cap is not sized by the
+//! cores: the threads only wait for children (a scan's CPU is the
+//! child's), and it is what each token's share is half of. A hook can take seconds (a virus scan); on an I/O thread it would
 //! hold back every connection's file-system work, so hooks have threads of
 //! their own and the pool's are never lent to one.
 //!
@@ -45,12 +49,13 @@ use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::path::PathBuf;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::thread::JoinHandle;
+use std::time::Instant;
 
-use log::{error, warn};
+use log::warn;
 
 use super::{Facts, HookConfig, Hooks, child};
 use crate::access::Owner;
+use crate::crew::{self, Crew, Hire, Idle, Spec};
 
 /// Most on-upload hooks waiting to run; more are dropped (and logged).
 pub const ON_UPLOAD_QUEUE: usize = 1024;
@@ -83,6 +88,24 @@ struct Pending {
     /// ones reserved (queued or running), on-upload ones running.
     shares: HashMap<Owner, usize>,
     closed: bool,
+    /// The threads, once a [`Runner`] has started (none ever without a
+    /// hook configured).
+    threads: Option<Crew>,
+}
+
+impl Pending {
+    /// One more thread for what is queued, if it wants one.
+    fn wanted(&mut self) -> Option<Hire> {
+        let queued = self.vetoes.len() + self.notices.len();
+        self.threads.as_mut()?.wanted(queued)
+    }
+
+    fn threads(&mut self) -> &mut Crew {
+        match &mut self.threads {
+            Some(threads) => threads,
+            None => unreachable!("a runner thread runs only once the runner started"),
+        }
+    }
 }
 
 /// The most hooks one owner may have running, or reserved, at once:
@@ -155,9 +178,17 @@ impl Inner {
         self.pending.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Starts the thread `hire` stands for, if any.
+    fn start(self: &Arc<Inner>, hire: Option<Hire>) {
+        if let Some(hire) = hire {
+            let inner = Arc::clone(self);
+            hire.start_in(move || run(&inner), &self.pending, Pending::threads);
+        }
+    }
+
     /// Queues an on-upload hook, unless the queue is full or the runner
     /// has stopped.
-    pub(super) fn notify(&self, facts: Facts, owner: Option<Owner>) {
+    pub(super) fn notify(self: &Arc<Inner>, facts: Facts, owner: Option<Owner>) {
         let mut pending = self.lock();
         // Logged after the lock is let go: a reactor may wait for it
         // (`Hooks::submit`), and never for a write to stderr.
@@ -167,8 +198,10 @@ impl Inner {
             format!("{ON_UPLOAD_QUEUE} hooks already wait")
         } else {
             pending.notices.push_back((facts, owner));
+            let hire = pending.wanted();
             drop(pending);
             self.work.notify_one();
+            self.start(hire);
             return;
         };
         drop(pending);
@@ -200,8 +233,12 @@ impl Hooks {
     /// Queues a before-commit hook's job (from a reactor), which sends
     /// its outcome to the reactor that waits for it.
     pub fn submit(&self, veto: impl FnOnce() + Send + 'static) {
-        self.inner.lock().vetoes.push_back(Box::new(veto));
+        let mut pending = self.inner.lock();
+        pending.vetoes.push_back(Box::new(veto));
+        let hire = pending.wanted();
+        drop(pending);
         self.inner.work.notify_one();
+        self.inner.start(hire);
     }
 }
 
@@ -213,37 +250,37 @@ enum Work {
 }
 
 /// The runner's threads; stopping it (dropping it) runs what is queued,
-/// then joins them.
+/// then waits for them to end.
 pub struct Runner {
     inner: Arc<Inner>,
-    threads: Vec<JoinHandle<()>>,
 }
 
 impl Runner {
-    /// Starts the threads that run `hooks`: none if no hook is
-    /// configured.
+    /// Lets threads start to run `hooks` as hooks are queued: none ever
+    /// if no hook is configured.
     ///
     /// # Errors
-    /// A thread cannot be started.
+    /// None now that threads start on demand; kept for the caller's `?`.
     pub fn start(hooks: &Hooks) -> io::Result<Runner> {
         let inner = Arc::clone(&hooks.inner);
-        let mut runner = Runner {
-            inner,
-            threads: Vec::new(),
-        };
-        let count = match runner.inner.config.any() {
-            true => runner.inner.config.concurrency.max(1),
+        let cap = match inner.config.any() {
+            true => inner.config.concurrency.max(1),
             false => 0,
         };
-        for n in 0..count {
-            let inner = Arc::clone(&runner.inner);
-            let thread = std::thread::Builder::new()
-                .name(format!("ferry-hook-{n}"))
-                .stack_size(RUNNER_STACK)
-                .spawn(move || run(&inner))?;
-            runner.threads.push(thread);
-        }
-        Ok(runner)
+        let hire = {
+            let mut pending = inner.lock();
+            pending.threads = (cap > 0).then(|| {
+                Crew::new(Spec {
+                    name: "ferry-hook",
+                    floor: 0,
+                    cap,
+                    stack: RUNNER_STACK,
+                })
+            });
+            pending.wanted()
+        };
+        inner.start(hire);
+        Ok(Runner { inner })
     }
 }
 
@@ -274,17 +311,19 @@ impl Runner {
 impl Drop for Runner {
     fn drop(&mut self) {
         self.close();
-        for thread in self.threads.drain(..) {
-            if thread.join().is_err() {
-                error!("a hook thread panicked");
-            }
+        let roster = self.inner.lock().threads.as_ref().map(Crew::roster);
+        if let Some(roster) = roster {
+            roster.wait_for_all();
         }
     }
 }
 
-/// A runner thread: takes hooks until the runner stops.
+/// A runner thread: takes hooks until the runner stops, or none came for
+/// a while.
 fn run(inner: &Arc<Inner>) {
-    while let Some(work) = next(inner) {
+    let mut ran = false;
+    while let Some(work) = next(inner, ran) {
+        ran = true;
         match work {
             Work::Veto(veto) => veto(),
             Work::Notice(facts, slot) => {
@@ -300,13 +339,19 @@ fn run(inner: &Arc<Inner>) {
 
 /// The next hook to run, a before-commit one first (a client waits for
 /// it, and it holds its owner's place already), then the oldest on-upload
-/// hook whose owner has a place free; `None` once the runner has stopped
-/// (which empties the queues).
-fn next(inner: &Arc<Inner>) -> Option<Work> {
+/// hook whose owner has a place free (the thread is free again if it
+/// `ran` one); `None` once the runner has stopped (which empties the
+/// queues), or this thread leaves the crew idle.
+fn next(inner: &Arc<Inner>, ran: bool) -> Option<Work> {
     let share = share_of(inner.config.concurrency);
     let mut pending = inner.lock();
+    if ran {
+        pending.threads().free();
+    }
+    let idle_since = Instant::now();
     loop {
         if let Some(task) = pending.vetoes.pop_front() {
+            pending.threads().busy();
             return Some(Work::Veto(task));
         }
         let Pending {
@@ -324,11 +369,17 @@ fn next(inner: &Arc<Inner>) -> Option<Work> {
                 *pending.shares.entry(owner.clone()).or_default() += 1;
                 (Arc::clone(inner), owner)
             });
+            pending.threads().busy();
             return Some(Work::Notice(facts, Slot { held }));
         }
         if pending.closed {
+            pending.threads().leave();
             return None;
         }
-        pending = inner.work.wait(pending).unwrap_or_else(|e| e.into_inner());
+        let queued = pending.notices.len();
+        if pending.threads().after_wait(idle_since, queued) == Idle::Leave {
+            return None;
+        }
+        pending = crew::wait(&inner.work, pending);
     }
 }

@@ -408,7 +408,7 @@ impl Server {
         }
         let (first_addr, others, tls) = listening(&self.shared.config.listeners);
         info!(
-            "serving {} on {first_addr}{others}{metrics}{tls}, at most {} connections, {} I/O threads, {workers} {}",
+            "serving {} on {first_addr}{others}{metrics}{tls}, at most {} connections, up to {} I/O threads, {workers} {}",
             self.shared.config.root.display(),
             self.hub.max_connections,
             self.shared.config.io_threads.max(1),

@@ -14,7 +14,7 @@
 //! walking a wide tree is not (the thread ends after it).
 //!
 //! ```text
-//! start-up   probe, expire sessions, sweep own + gone nodes  -> StartupSweep done
+//! start-up   probe, sweep own + gone nodes, expire sessions  -> StartupSweep done
 //! then       wait period ±20% (or stop) -> try each other node's lock ->
 //!            gone: remove its journaled temp files, release ->
 //!            expire sessions -> wait ...
@@ -149,8 +149,15 @@ fn sweep_at_start(shared: &Shared) {
         info!("read-only: stale temp files and expired upload sessions are left alone");
         return;
     }
-    let expired = storage.expire_upload_sessions(shared.config.session_ttl());
+    // Both may come after the first requests (the server serves from
+    // before this thread starts): a new upload's temp file is named by
+    // this run, which the sweep spares, and a session asked for first is
+    // judged by its own record (`live_session`: an expired one is removed
+    // then, never resumed) and counted in the caps by an index read whole
+    // by whichever comes first, that request or this sweep
+    // (`tests/sessions.rs`, "before the start-up sweep").
     let swept = storage.remove_stale_temp_files();
+    let expired = storage.expire_upload_sessions(shared.config.session_ttl());
     info!("start-up sweep done: {swept} and {expired} expired upload sessions removed");
 }
 

@@ -107,13 +107,15 @@ pub(super) fn start_journal(nodes: &OwnedFd, node: &str) -> io::Result<Journal> 
         | OFlags::NOFOLLOW
         | OFlags::CLOEXEC;
     let fd = rustix::fs::openat(nodes, current.as_str(), flags, Mode::from_raw_mode(0o600))?;
-    // The names (earlier runs' journal moved aside, this run's made) on
-    // the disk once per start: a line flushed into a journal whose name a
-    // power cut takes would name nothing.
-    rustix::fs::fsync(nodes)?;
+    // The names (earlier runs' journal moved aside, this run's made) go
+    // to the disk before the first line that must (`Journal::note`), not
+    // here: a directory's flush waits for the file system's journal, and
+    // behind it for whatever else the disk is writing (hundreds of
+    // milliseconds after a large copy), which the first accept must not.
     Ok(Journal {
         file: File::from(fd),
         seen: Mutex::new(Some(HashSet::new())),
+        unflushed: Mutex::new(Some(rustix::io::fcntl_dupfd_cloexec(nodes, 0)?)),
     })
 }
 
@@ -199,6 +201,10 @@ pub(super) struct Journal {
     file: File,
     /// The directories journaled so far; `None` once `*` is written.
     seen: Mutex<Option<HashSet<String>>>,
+    /// The nodes' directory until it is flushed with this run's journal's
+    /// name in it: before the first line flushed (a line flushed into a
+    /// file whose name a power cut takes would name nothing).
+    unflushed: Mutex<Option<OwnedFd>>,
 }
 
 impl Journal {
@@ -232,6 +238,9 @@ impl Journal {
             (false, "") => ".\n".to_owned(),
             (false, dir) => format!("{}\n", name::encode(dir)),
         };
+        if durable {
+            self.flush_names()?;
+        }
         (&self.file).write_all(line.as_bytes())?;
         if durable {
             self.file.sync_data()?;
@@ -240,6 +249,17 @@ impl Journal {
             *seen = None;
         } else {
             dirs.insert(dir.to_owned());
+        }
+        Ok(())
+    }
+
+    /// Flushes the nodes' directory, once a run (again after a failure):
+    /// this run's journal and earlier runs' moved aside are there by name.
+    fn flush_names(&self) -> io::Result<()> {
+        let mut unflushed = self.unflushed.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(dir) = unflushed.as_ref() {
+            rustix::fs::fsync(dir)?;
+            *unflushed = None;
         }
         Ok(())
     }
