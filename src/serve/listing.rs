@@ -22,7 +22,7 @@ use super::{
 use crate::access::per_client::Permit;
 use crate::access::{Perm, Who};
 use crate::name::{Name, Prefix};
-use crate::storage::{DirectoryListing, ListEntry, StorageError};
+use crate::storage::{DirectoryListing, FileInfo, ListEntry, Md5Tag, Stamp, StorageError};
 
 /// Listing bytes gathered before each write to the spool file.
 const SPOOL_BUFFER: usize = 64 * 1024;
@@ -166,7 +166,7 @@ fn spool_keys(
         found: 0,
         max: page.max,
     });
-    let enter = |dir: &str, _: &_| {
+    let enter = |dir: &str, info: &FileInfo| {
         if ctx.is_abandoned() {
             return Err(std::io::Error::other("the client has gone"));
         }
@@ -183,6 +183,36 @@ fn spool_keys(
                 })?;
             }
             return Ok(false);
+        }
+        // An empty folder is a key of its own, `dir/`, as the marker that
+        // made it (or would have) lists in S3 (docs/s3.md, "Folder
+        // markers"); one that holds keys lists them only.
+        if !page.delimited && dir.starts_with(prefix.as_str()) && page.is_past(dir) {
+            let storage = ctx.storage;
+            if storage
+                .is_empty_folder(dir)
+                .map_err(std::io::Error::other)?
+            {
+                let entry = ListEntry {
+                    name: dir.to_owned(),
+                    info: FileInfo { size: 0, ..*info },
+                    stamp: Stamp::default(),
+                };
+                let mut paging = paging.borrow_mut();
+                if md5 {
+                    let md5 = Some(Md5Tag::EMPTY);
+                    let details = Details {
+                        md5,
+                        ..Details::default()
+                    };
+                    paging.spool.format.details(details);
+                }
+                paging.put(Piece::File {
+                    entry: &entry,
+                    first: false,
+                })?;
+                return Ok(false);
+            }
         }
         Ok(true)
     };

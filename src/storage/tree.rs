@@ -223,6 +223,23 @@ impl Storage {
         }
     }
 
+    /// Whether folder `dir` (its name from the root, ending in `/`) shows
+    /// nothing: no entry but ferry's own. Reads its first entries only.
+    ///
+    /// # Errors
+    /// It cannot be opened or read (gone: [`StorageError::NotFound`]).
+    pub fn is_empty_folder(&self, dir: &str) -> Result<bool, StorageError> {
+        let dir = super::open_dir_beneath(&self.root, dir.trim_end_matches('/'))?;
+        for entry in Dir::read_from(&dir)? {
+            let entry = entry?;
+            let name = entry.file_name().to_bytes();
+            if name != b"." && name != b".." && !name.starts_with(RESERVED_PREFIX.as_bytes()) {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
     /// A file to write a listing into before it is sent: unnamed, so it
     /// vanishes when closed, even if the process is killed. Made with
     /// `O_TMPFILE` beside the files (on disk, not in memory); where the
@@ -447,7 +464,7 @@ mod tests {
         for n in 0..2000 {
             std::fs::write(wide.join(format!("k{n:04}")), b"xy").unwrap();
         }
-        std::fs::write(wide.join("sub/in"), b"").unwrap();
+        std::fs::write(wide.join("sub/in"), b"xy").unwrap();
         std::os::unix::fs::symlink("/etc", wide.join("k1500-link")).unwrap();
         let storage = Storage::open(root.path(), "test", false).unwrap();
         let prefix = Prefix::new("b/".to_owned()).unwrap();
@@ -456,7 +473,10 @@ mod tests {
             let mut names = Vec::new();
             let walked = storage.list(
                 &prefix,
-                |name| name > after || after.starts_with(name),
+                |name| match name.ends_with('/') {
+                    true => name > after || after.starts_with(name),
+                    false => name > after,
+                },
                 |_, _| Ok(true),
                 |entry| {
                     assert_eq!(entry.info.size, 2, "{}", entry.name);

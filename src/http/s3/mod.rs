@@ -20,6 +20,7 @@
 //!                                                             (chunk signatures checked: aws_chunked.rs)
 //! PUT    /<bucket>/<key>  x-amz-copy-source CopyObject        Copy, or (onto itself) PropPatch of its time
 //! DELETE /<bucket>/<key>                    DeleteObject      Delete (absent: 204 all the same)
+//! PUT|HEAD|GET|DELETE /<bucket>/<key>/      a folder marker   the folder (folder.rs)
 //! POST   /<bucket>?delete  <Delete> XML      DeleteObjects     DeleteEach (each key's grant and locks)
 //! .../<key>?uploads, ?uploadId=, GET /<bucket>?uploads
 //!                                           multipart uploads (multipart.rs)
@@ -35,6 +36,7 @@ mod copy;
 mod delete;
 mod error;
 mod fields;
+mod folder;
 mod meta;
 mod multipart;
 mod presign;
@@ -87,6 +89,12 @@ pub enum Asked {
     CopyObject,
     /// DeleteObject.
     DeleteObject,
+    /// PutObject of a folder marker (a key ending in `/`, `folder.rs`).
+    PutFolder,
+    /// HeadObject or GetObject of a folder marker.
+    HeadFolder,
+    /// DeleteObject of a folder marker.
+    DeleteFolder,
     /// DeleteObjects, quiet or not.
     DeleteObjects(delete::Quiet),
     /// CreateMultipartUpload.
@@ -298,9 +306,20 @@ impl Answer for S3Answer {
             (asked, reply) if let Some(body) = multipart::answer(asked, reply) => {
                 xml_answer(200, &body, message, out);
             }
-            (Asked::DeleteBucket | Asked::DeleteObject | Asked::AbortMultipart, Reply::Done) => {
-                ResponseHead::new(out, 204).finish(0, persistence)
-            }
+            (Asked::PutFolder, Reply::Done) => ResponseHead::new(out, 200)
+                .header("ETag", Md5Tag::EMPTY.quoted())
+                .finish(0, persistence),
+            (Asked::HeadFolder, Reply::Listing { .. }) => ResponseHead::new(out, 200)
+                .header("ETag", Md5Tag::EMPTY.quoted())
+                .header("Content-Type", "application/x-directory")
+                .finish(0, persistence),
+            (
+                Asked::DeleteBucket
+                | Asked::DeleteObject
+                | Asked::DeleteFolder
+                | Asked::AbortMultipart,
+                Reply::Done,
+            ) => ResponseHead::new(out, 204).finish(0, persistence),
             (Asked::DeleteObjects(quiet), Reply::Each(each)) => {
                 xml_answer(200, &delete::result(each, quiet), message, out);
             }
@@ -366,8 +385,16 @@ impl Answer for S3Answer {
     }
 
     fn failed(&self, failure: &Failure, framing: Framing, out: &mut Vec<u8>) {
+        use crate::serve::ErrorKind::{Conflict, NotFound};
         // DeleteObject is idempotent in S3: a key already gone is deleted.
-        if self.asked == Asked::DeleteObject && failure.kind == crate::serve::ErrorKind::NotFound {
+        // A folder marker's folder that still holds keys stays, as S3's
+        // keys stay when their marker goes (`folder.rs`).
+        let deleted = match self.asked {
+            Asked::DeleteObject => failure.kind == NotFound,
+            Asked::DeleteFolder => matches!(failure.kind, NotFound | Conflict),
+            _ => false,
+        };
+        if deleted {
             return ResponseHead::new(out, 204).finish(0, framing.persistence);
         }
         let code = error::code_of(self.asked, failure);
