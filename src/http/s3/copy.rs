@@ -230,6 +230,35 @@ pub(super) fn result(mtime: i64, etag: Option<String>) -> String {
     )
 }
 
+/// CopyObject onto itself: the time was set (200), or the change failed
+/// (its code; a `PropPatch` of one change fails whole).
+pub(super) fn copied_onto_itself(
+    patched: &crate::serve::Patched,
+    message: super::Message,
+    out: &mut Vec<u8>,
+) {
+    use crate::serve::PatchStatus;
+    let failed = patched
+        .changes
+        .iter()
+        .find_map(|(_, _, status)| match status {
+            PatchStatus::Failed(kind) => Some(*kind),
+            _ => None,
+        });
+    match failed {
+        None => {
+            let now = time::OffsetDateTime::now_utc().unix_timestamp();
+            super::xml_answer(200, &result(now, None), message, out);
+        }
+        Some(kind) => {
+            let failure = crate::serve::Failure::new(kind, "the object's time could not be set");
+            let code = super::error::code_of(super::Asked::CopyObject, &failure);
+            let body = super::error::body(code, &failure.message);
+            super::xml_answer(code.status(), &body, message, out);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

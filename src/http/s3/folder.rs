@@ -12,11 +12,13 @@
 //! ```
 
 use super::super::message::Resume;
+use super::super::response::{Head as ResponseHead, Persistence};
 use super::error::Code;
 use super::request::key_refusal;
 use super::{Asked, Refusal, refusal, xml};
 use crate::name::{Name, Prefix};
-use crate::serve::{BodyLength, Operation, Page, Scope};
+use crate::serve::{BodyLength, ErrorKind, Failure, Operation, Page, Scope};
+use crate::storage::Md5Tag;
 
 /// A request on `<bucket>/<dir>/` (`dir` without its `/`), whose query
 /// holds only what any object request may carry.
@@ -63,4 +65,23 @@ pub(super) fn request(
         "DELETE" => (Operation::RemoveFolder { name }, Asked::DeleteFolder),
         _ => return Err(super::request::unserved(method)),
     })
+}
+
+/// The answer to a folder marker's PUT (200) or HEAD and GET (200, an
+/// empty object): the ETag of no bytes.
+pub(super) fn answer(asked: Asked, persistence: Persistence, out: &mut Vec<u8>) {
+    let head = ResponseHead::new(out, 200).header("ETag", Md5Tag::EMPTY.quoted());
+    match asked {
+        Asked::HeadFolder => head.header("Content-Type", "application/x-directory"),
+        _ => head,
+    }
+    .finish(0, persistence);
+}
+
+/// Whether a folder marker's DELETE that failed so is done: the folder
+/// was not there, or holds keys, which stay (as S3's keys stay when their
+/// marker goes).
+pub(super) fn deleted(asked: Asked, failure: &Failure) -> bool {
+    asked == Asked::DeleteFolder
+        && matches!(failure.kind, ErrorKind::NotFound | ErrorKind::Conflict)
 }

@@ -51,7 +51,7 @@ use super::response::{self, Framing, Head as ResponseHead};
 use crate::access::Secret;
 use crate::access::sigv4::{Chain, SeedKey};
 use crate::serve::digest::{Algorithm, Checksum};
-use crate::serve::{Failure, Reply, Request, Version};
+use crate::serve::{ErrorKind, Failure, Reply, Request, Version};
 use crate::storage::{DeadProperty, Md5Tag};
 pub use error::Code;
 use fields::Fields;
@@ -89,11 +89,12 @@ pub enum Asked {
     CopyObject,
     /// DeleteObject.
     DeleteObject,
-    /// PutObject of a folder marker (a key ending in `/`, `folder.rs`).
+    /// PutObject, HeadObject or GetObject, DeleteObject of a folder
+    /// marker (a key ending in `/`, `folder.rs`).
     PutFolder,
-    /// HeadObject or GetObject of a folder marker.
+    #[allow(missing_docs)]
     HeadFolder,
-    /// DeleteObject of a folder marker.
+    #[allow(missing_docs)]
     DeleteFolder,
     /// DeleteObjects, quiet or not.
     DeleteObjects(delete::Quiet),
@@ -306,20 +307,13 @@ impl Answer for S3Answer {
             (asked, reply) if let Some(body) = multipart::answer(asked, reply) => {
                 xml_answer(200, &body, message, out);
             }
-            (Asked::PutFolder, Reply::Done) => ResponseHead::new(out, 200)
-                .header("ETag", Md5Tag::EMPTY.quoted())
-                .finish(0, persistence),
-            (Asked::HeadFolder, Reply::Listing { .. }) => ResponseHead::new(out, 200)
-                .header("ETag", Md5Tag::EMPTY.quoted())
-                .header("Content-Type", "application/x-directory")
-                .finish(0, persistence),
-            (
-                Asked::DeleteBucket
-                | Asked::DeleteObject
-                | Asked::DeleteFolder
-                | Asked::AbortMultipart,
-                Reply::Done,
-            ) => ResponseHead::new(out, 204).finish(0, persistence),
+            (Asked::PutFolder, Reply::Done) | (Asked::HeadFolder, Reply::Listing { .. }) => {
+                folder::answer(self.asked, persistence, out);
+            }
+            (Asked::DeleteBucket | Asked::DeleteObject | Asked::AbortMultipart, Reply::Done)
+            | (Asked::DeleteFolder, Reply::Done) => {
+                ResponseHead::new(out, 204).finish(0, persistence)
+            }
             (Asked::DeleteObjects(quiet), Reply::Each(each)) => {
                 xml_answer(200, &delete::result(each, quiet), message, out);
             }
@@ -329,7 +323,7 @@ impl Answer for S3Answer {
                 xml_answer(200, &copy::result(now, etag), message, out);
             }
             (Asked::CopyObject, Reply::Patched(patched)) => {
-                copied_onto_itself(patched, message, out);
+                copy::copied_onto_itself(patched, message, out);
             }
             (Asked::PutObject | Asked::UploadPart, Reply::Stored { md5, checksum, .. }) => {
                 let etag = md5.as_ref().map(Md5Tag::quoted);
@@ -385,16 +379,9 @@ impl Answer for S3Answer {
     }
 
     fn failed(&self, failure: &Failure, framing: Framing, out: &mut Vec<u8>) {
-        use crate::serve::ErrorKind::{Conflict, NotFound};
         // DeleteObject is idempotent in S3: a key already gone is deleted.
-        // A folder marker's folder that still holds keys stays, as S3's
-        // keys stay when their marker goes (`folder.rs`).
-        let deleted = match self.asked {
-            Asked::DeleteObject => failure.kind == NotFound,
-            Asked::DeleteFolder => matches!(failure.kind, NotFound | Conflict),
-            _ => false,
-        };
-        if deleted {
+        let gone = self.asked == Asked::DeleteObject && failure.kind == ErrorKind::NotFound;
+        if gone || folder::deleted(self.asked, failure) {
             return ResponseHead::new(out, 204).finish(0, framing.persistence);
         }
         let code = error::code_of(self.asked, failure);
@@ -418,31 +405,6 @@ impl Answer for S3Answer {
             _ => status,
         };
         write_error((status, code), message, framing, out);
-    }
-}
-
-/// CopyObject onto itself: the time was set (200), or the change failed
-/// (its code; a `PropPatch` of one change fails whole).
-fn copied_onto_itself(patched: &crate::serve::Patched, message: Message, out: &mut Vec<u8>) {
-    use crate::serve::PatchStatus;
-    let failed = patched
-        .changes
-        .iter()
-        .find_map(|(_, _, status)| match status {
-            PatchStatus::Failed(kind) => Some(*kind),
-            _ => None,
-        });
-    match failed {
-        None => {
-            let now = time::OffsetDateTime::now_utc().unix_timestamp();
-            xml_answer(200, &copy::result(now, None), message, out);
-        }
-        Some(kind) => {
-            let failure = Failure::new(kind, "the object's time could not be set");
-            let code = error::code_of(Asked::CopyObject, &failure);
-            let body = error::body(code, &failure.message);
-            xml_answer(code.status(), &body, message, out);
-        }
     }
 }
 
