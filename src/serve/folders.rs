@@ -283,15 +283,23 @@ fn refused(ctx: &Ctx<'_>, verb: &str, subject: &str, failure: Failure) -> Box<Ou
     Box::new(refuse(ctx, verb, subject, failure, Next::Request))
 }
 
-/// MKCOL: make a folder whose parent exists, on the pool. Written for the
-/// read-only mode like PUT, with PUT's permission (`access.rs`).
-pub(super) fn make_folder(name: Name) -> Outcome {
-    Outcome::on_pool(move |ctx| match ctx.storage.make_folder(&name) {
-        Ok(()) => {
-            debug!("#{} MKCOL {name}", ctx.client);
-            Outcome::answer(Reply::Done)
+/// MKCOL: make a folder whose parent exists (or, with `parents`, the
+/// folders on the way, one there already being no error), on the pool.
+/// Written for the read-only mode like PUT, with PUT's permission
+/// (`access.rs`).
+pub(super) fn make_folder(name: Name, parents: bool) -> Outcome {
+    Outcome::on_pool(move |ctx| {
+        match parents {
+            true => ctx.storage.make_folders(&name),
+            false => ctx.storage.make_folder(&name),
         }
-        Err(err) => storage_refusal(ctx, "MKCOL", name.as_str(), err),
+        .map_or_else(
+            |err| storage_refusal(ctx, "MKCOL", name.as_str(), err),
+            |()| {
+                debug!("#{} MKCOL {name}", ctx.client);
+                Outcome::answer(Reply::Done)
+            },
+        )
     })
 }
 

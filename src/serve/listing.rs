@@ -22,7 +22,7 @@ use super::{
 use crate::access::per_client::Permit;
 use crate::access::{Perm, Who};
 use crate::name::{Name, Prefix};
-use crate::storage::{DirectoryListing, ListEntry, StorageError};
+use crate::storage::{DirectoryListing, FileInfo, ListEntry, Md5Tag, Stamp, StorageError};
 
 /// Listing bytes gathered before each write to the spool file.
 const SPOOL_BUFFER: usize = 64 * 1024;
@@ -129,10 +129,9 @@ fn spool_tree(
         true => Err(std::io::Error::other("the client has gone")),
         false => Ok(who.may_list(dir)),
     };
-    ctx.storage.list(prefix, enter, |entry| {
-        if !who.allows(Perm::Read, &entry.name) {
-            return Ok(());
-        }
+    // What it may not read is not even looked at.
+    let wanted = |name: &str| name.ends_with('/') || who.allows(Perm::Read, name);
+    ctx.storage.list(prefix, wanted, enter, |entry| {
         files += 1;
         spool.put(Piece::File {
             entry,
@@ -144,8 +143,8 @@ fn spool_tree(
 }
 
 /// One page of the names below `prefix` that `who` may read (see
-/// [`Scope::Keys`]): the walk skips folders that hold nothing after the
-/// page's start, and stops once it has found one entry more than the
+/// [`Scope::Keys`]): the walk skips names and folders that hold nothing
+/// after the page's start, and stops once it has found one entry more than the
 /// page holds (the format then tells that more follow). Bounded by the
 /// page, whatever the tree holds.
 fn spool_keys(
@@ -167,11 +166,11 @@ fn spool_keys(
         found: 0,
         max: page.max,
     });
-    let enter = |dir: &str, _: &_| {
+    let enter = |dir: &str, info: &FileInfo| {
         if ctx.is_abandoned() {
             return Err(std::io::Error::other("the client has gone"));
         }
-        if !who.may_list(dir) || !page.reaches_past(dir) {
+        if !who.may_list(dir) {
             return Ok(false);
         }
         // Below the prefix's folder: one entry, not walked.
@@ -185,12 +184,46 @@ fn spool_keys(
             }
             return Ok(false);
         }
+        // An empty folder is a key of its own, `dir/`, as the marker that
+        // made it (or would have) lists in S3 (docs/s3.md, "Folder
+        // markers"); one that holds keys lists them only.
+        if !page.delimited && dir.starts_with(prefix.as_str()) && page.is_past(dir) {
+            let storage = ctx.storage;
+            if storage
+                .is_empty_folder(dir)
+                .map_err(std::io::Error::other)?
+            {
+                let entry = ListEntry {
+                    name: dir.to_owned(),
+                    info: FileInfo { size: 0, ..*info },
+                    stamp: Stamp::default(),
+                };
+                let mut paging = paging.borrow_mut();
+                if md5 {
+                    let md5 = Some(Md5Tag::EMPTY);
+                    let details = Details {
+                        md5,
+                        ..Details::default()
+                    };
+                    paging.spool.format.details(details);
+                }
+                paging.put(Piece::File {
+                    entry: &entry,
+                    first: false,
+                })?;
+                return Ok(false);
+            }
+        }
         Ok(true)
     };
-    let walked = ctx.storage.list(prefix, enter, |entry| {
-        if !who.allows(Perm::Read, &entry.name) || !page.is_past(&entry.name) {
-            return Ok(());
-        }
+    // Names before the page's start, and files `who` may not read, are
+    // skipped by name: never `lstat`ed, so a page costs its folder's
+    // names and what it shows, not an `lstat` of every entry.
+    let wanted = |name: &str| match name.ends_with('/') {
+        true => page.reaches_past(name),
+        false => page.is_past(name) && who.allows(Perm::Read, name),
+    };
+    let walked = ctx.storage.list(prefix, wanted, enter, |entry| {
         let mut paging = paging.borrow_mut();
         if md5 {
             let md5 = ctx.storage.recorded_md5(&entry.name);

@@ -154,6 +154,9 @@ pub enum Operation {
     MakeFolder {
         /// The folder's name.
         name: Name,
+        /// Make the missing folders above it too, and be content with one
+        /// there already (S3's folder marker, `PUT key/`).
+        parents: bool,
     },
     /// Remove the folder `name` if it holds nothing (S3's `DeleteBucket`;
     /// FERRY/1 has no verb for it yet).
@@ -449,7 +452,7 @@ impl Operation {
                 prefix.as_str(),
                 Needs::DeleteEach(prefix.as_str()),
             ),
-            Operation::MakeFolder { name } => {
+            Operation::MakeFolder { name, .. } => {
                 declared(Verb::MakeFolder, name.as_str(), Needs::Write(name.as_str()))
             }
             // One verb with a file's DELETE, and its permission on the
@@ -580,7 +583,7 @@ impl Operation {
                 names,
                 folders,
             } => deletes::delete_each(who, prefix, names, folders),
-            Operation::MakeFolder { name } => folders::make_folder(name),
+            Operation::MakeFolder { name, parents } => folders::make_folder(name, parents),
             Operation::RemoveFolder { name } => folders::remove_folder(name),
             Operation::Move {
                 from,

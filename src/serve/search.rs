@@ -61,16 +61,22 @@ pub(super) fn spool(
         found.borrow_mut().look_at(dir, piece)?;
         Ok(true)
     };
-    let walked = ctx.storage.list(prefix, enter, |entry: &ListEntry| {
-        if !who.allows(Perm::Read, &entry.name) {
-            return Ok(());
-        }
-        let piece = Piece::File {
-            entry,
-            first: false,
-        };
-        found.borrow_mut().look_at(&entry.name, piece)
-    });
+    // Every name is looked at (and counted): none is refused unseen.
+    let walked = ctx.storage.list(
+        prefix,
+        |_| true,
+        enter,
+        |entry: &ListEntry| {
+            if !who.allows(Perm::Read, &entry.name) {
+                return Ok(());
+            }
+            let piece = Piece::File {
+                entry,
+                first: false,
+            };
+            found.borrow_mut().look_at(&entry.name, piece)
+        },
+    );
     let mut found = found.into_inner();
     match walked {
         // A cap: what was found is the answer, said to be cut short.

@@ -80,6 +80,16 @@ pub struct Md5Tag {
 }
 
 impl Md5Tag {
+    /// The MD5 of no bytes: the tag of an empty object, and of a folder
+    /// shown as one (S3's folder marker).
+    pub const EMPTY: Md5Tag = Md5Tag {
+        md5: [
+            0xd4, 0x1d, 0x8c, 0xd9, 0x8f, 0x00, 0xb2, 0x04, 0xe9, 0x80, 0x09, 0x98, 0xec, 0xf8,
+            0x42, 0x7e,
+        ],
+        parts: None,
+    };
+
     /// `<hex>` or `<hex>-N`, unquoted.
     pub fn text(&self) -> String {
         let hex: String = self.md5.iter().map(|b| format!("{b:02x}")).collect();

@@ -197,7 +197,9 @@ impl Storage {
         let mut unreadable = Vec::new();
         let walked = self.walk_tree(
             start,
-            |path, kind, _| {
+            |_, _| true,
+            |visit| {
+                let (path, kind) = (visit.path, visit.kind);
                 let copy = format!("{}{}", to.as_str(), &path[start.len()..]);
                 let name = || Name::new(copy.clone());
                 match kind {

@@ -590,6 +590,37 @@ impl Storage {
         Ok(())
     }
 
+    /// Makes the folder `name` and the missing folders above it; one
+    /// already there is no error (S3's folder marker, `PUT key/`).
+    ///
+    /// # Errors
+    /// [`StorageError::Exists`] if a file has the name,
+    /// [`StorageError::ParentNotDirectory`] if one is on the way.
+    /// With `--fsync`, its name is on stable storage before it returns.
+    pub fn make_folders(&self, name: &Name) -> Result<(), StorageError> {
+        self.pause(Point::Delete);
+        let (dirs, leaf) = name.split_parent();
+        let (parent, _) = self.walk_creating(dirs)?;
+        let parent = self.fd(&parent);
+        match rustix::fs::mkdirat(parent, leaf, Mode::from_raw_mode(0o755)) {
+            Err(Errno::EXIST) => {
+                let stat = rustix::fs::statat(parent, leaf, AtFlags::SYMLINK_NOFOLLOW)?;
+                match FileType::from_raw_mode(stat.st_mode) {
+                    FileType::Directory => Ok(()),
+                    _ => Err(StorageError::Exists),
+                }
+            }
+            made => {
+                made?;
+                if self.durable {
+                    let parent = rustix::io::fcntl_dupfd_cloexec(parent, 0)?;
+                    self.flusher.flush(vec![parent])?;
+                }
+                Ok(())
+            }
+        }
+    }
+
     /// As [`Storage::make_folder`], never flushed: returns the parent
     /// folder, whose flush would make the new name durable (a folder's
     /// copy flushes all it made at once).

@@ -126,7 +126,9 @@ impl Storage {
         let mut unreadable = Vec::new();
         let walked = self.walk_tree(
             start,
-            |path, kind, _| {
+            |_, _| true,
+            |visit| {
+                let (path, kind) = (visit.path, visit.kind);
                 match kind {
                     // Ferry's own (temp files, records): never the
                     // client's to remove; their folder stays.

@@ -315,7 +315,9 @@ impl Storage {
         let mut removed = 0;
         let walked = self.walk_tree(
             "",
-            |path, kind, _| {
+            |_, _| true,
+            |visit| {
+                let (path, kind) = (visit.path, visit.kind);
                 let (dir, leaf) = path.rsplit_once('/').unwrap_or(("", path));
                 match kind {
                     FileType::Directory => return Ok(!leaf.starts_with(RESERVED_PREFIX)),

@@ -9,6 +9,7 @@
 
 use std::cmp::Ordering;
 use std::fs::File;
+use std::os::fd::OwnedFd;
 
 use rustix::fs::{AtFlags, Dir, FileType, MemfdFlags, Mode, OFlags};
 use rustix::io::Errno;
@@ -27,12 +28,14 @@ pub struct DirectoryListing {
     pub files: Vec<ListEntry>,
 }
 
-/// An entry of a directory being walked.
+/// An entry of a directory being walked: its kind as `getdents` told it
+/// (`d_type`; from an `lstat` only where the file system does not say),
+/// its size and time only once the walk's caller asks ([`Visit::stat`]).
 struct Seen {
     leaf: String,
     kind: FileType,
-    info: FileInfo,
-    stamp: Stamp,
+    /// The `lstat` made to learn the kind, kept for [`Visit::stat`].
+    stat: Option<(FileInfo, Stamp)>,
 }
 
 impl Seen {
@@ -54,6 +57,59 @@ impl Seen {
     }
 }
 
+/// A directory on the walk's current path.
+struct Level {
+    /// Its path beneath the root ("" for the root).
+    path: String,
+    /// Its entries not yet visited, in name order.
+    entries: std::vec::IntoIter<Seen>,
+    /// It, open while the walk is at this level (closed when the walk
+    /// descends, reopened if an entry after is `lstat`ed).
+    dir: Option<OwnedFd>,
+}
+
+/// An entry the walk visits ([`Storage::walk_tree`]).
+pub(super) struct Visit<'a> {
+    /// Its path from the root.
+    pub path: &'a str,
+    /// Its kind as its directory told it.
+    pub kind: FileType,
+    seen: Seen,
+    level: &'a mut Level,
+    root: &'a OwnedFd,
+}
+
+impl Visit<'_> {
+    /// Its size and time, from an `lstat` made now (or when its kind had to
+    /// be asked): only what a caller shows costs one. `None` if it has gone
+    /// since its directory was read, or is no longer of the kind it was.
+    ///
+    /// # Errors
+    /// Its directory cannot be reopened or looked into (500, 503).
+    pub(super) fn stat(&mut self) -> Result<Option<(FileInfo, Stamp)>, Errno> {
+        if let Some(stat) = self.seen.stat {
+            return Ok(Some(stat));
+        }
+        let dir = match &self.level.dir {
+            Some(dir) => dir,
+            None => match open_walked(self.root, &self.level.path) {
+                Ok(dir) => self.level.dir.insert(dir),
+                Err(Errno::NOENT | Errno::NOTDIR | Errno::LOOP) => return Ok(None),
+                Err(errno) => return Err(errno),
+            },
+        };
+        match lstat(dir, &self.seen.leaf) {
+            Ok(stat) if FileType::from_raw_mode(stat.st_mode) == self.kind => {
+                let found = (FileInfo::of(&stat), Stamp::of(&stat));
+                self.seen.stat = Some(found);
+                Ok(Some(found))
+            }
+            Ok(_) | Err(Errno::NOENT) => Ok(None),
+            Err(errno) => Err(errno),
+        }
+    }
+}
+
 impl Storage {
     /// Directory entries read by walks since the server started.
     pub fn walked_entries(&self) -> u64 {
@@ -61,12 +117,16 @@ impl Storage {
     }
 
     /// Calls `found` with every regular file whose name starts with
-    /// `prefix`, in name order, as the walk finds them. A directory below
-    /// the start is read only if `enter` says so when given its name
-    /// (ending in `/`): the caller prunes what it would not show (and stops
-    /// the walk with an error). Reserved, symlinked, special and
-    /// unnameable entries are skipped; a directory that vanishes or turns
-    /// into a symlink meanwhile is as if never there.
+    /// `prefix`, in name order, as the walk finds them. `wanted` is asked
+    /// first of each name (a directory's ending in `/`), from the name
+    /// alone: what it refuses is never `lstat`ed, entered or given to the
+    /// other two (a page's start: a page of a wide folder costs its
+    /// folder's names, not an `lstat` of each). A directory below the start
+    /// is read only if `enter` says so when given its name (ending in `/`):
+    /// the caller prunes what it would not show (and stops the walk with an
+    /// error). Reserved, symlinked, special and unnameable entries are
+    /// skipped; a directory that vanishes or turns into a symlink meanwhile
+    /// is as if never there.
     ///
     /// # Errors
     /// A directory on the way cannot be read (500, 503), or `enter` or
@@ -74,6 +134,7 @@ impl Storage {
     pub fn list(
         &self,
         prefix: &Prefix,
+        mut wanted: impl FnMut(&str) -> bool,
         mut enter: impl FnMut(&str, &FileInfo) -> std::io::Result<bool>,
         mut found: impl FnMut(&ListEntry) -> std::io::Result<()>,
     ) -> Result<(), StorageError> {
@@ -86,27 +147,31 @@ impl Storage {
         };
         let walked = self.walk_tree(
             &start,
-            |path, kind, (info, stamp)| match kind {
-                _ if is_reserved(path) => Ok(false),
-                FileType::Directory if !could_contain(path, prefix.as_str()) => Ok(false),
-                FileType::Directory => match enter(&format!("{path}/"), &info) {
-                    Ok(descend) => Ok(descend),
-                    Err(err) => stop(err),
-                },
-                FileType::RegularFile
-                    if path.starts_with(prefix.as_str()) && Name::new(path.to_owned()).is_ok() =>
-                {
-                    let entry = ListEntry {
-                        name: path.to_owned(),
-                        info,
-                        stamp,
-                    };
-                    match found(&entry) {
-                        Ok(()) => Ok(false),
-                        Err(err) => stop(err),
-                    }
+            |path, kind| match kind {
+                _ if is_reserved(path) => false,
+                FileType::Directory => {
+                    could_contain(path, prefix.as_str()) && wanted(&format!("{path}/"))
                 }
-                _ => Ok(false),
+                FileType::RegularFile => {
+                    path.starts_with(prefix.as_str())
+                        && wanted(path)
+                        && Name::new(path.to_owned()).is_ok()
+                }
+                _ => false,
+            },
+            |visit| {
+                let Some((info, stamp)) = visit.stat()? else {
+                    return Ok(false); // gone, or changed, since read
+                };
+                if visit.kind == FileType::Directory {
+                    return enter(&format!("{}/", visit.path), &info).or_else(&mut stop);
+                }
+                let entry = ListEntry {
+                    name: visit.path.to_owned(),
+                    info,
+                    stamp,
+                };
+                found(&entry).map(|()| false).or_else(&mut stop)
             },
             |dir, errno| vanished_or(dir != start, errno),
         );
@@ -132,22 +197,20 @@ impl Storage {
         let mut listing = DirectoryListing::default();
         let walked = self.walk_tree(
             &start,
-            |path, kind, (info, stamp)| {
-                match kind {
-                    _ if is_reserved(path) => {}
-                    FileType::Directory => {
-                        listing
-                            .dirs
-                            .push((format!("{path}/"), info.mtime, stamp.inode));
-                    }
-                    FileType::RegularFile if Name::new(path.to_owned()).is_ok() => {
-                        listing.files.push(ListEntry {
-                            name: path.to_owned(),
-                            info,
-                            stamp,
-                        });
-                    }
-                    _ => {}
+            |path, kind| match kind {
+                _ if is_reserved(path) => false,
+                FileType::Directory => true,
+                FileType::RegularFile => Name::new(path.to_owned()).is_ok(),
+                _ => false,
+            },
+            |visit| {
+                let Some((info, stamp)) = visit.stat()? else {
+                    return Ok(false);
+                };
+                let name = visit.path.to_owned();
+                match visit.kind {
+                    FileType::Directory => listing.dirs.push((name + "/", info.mtime, stamp.inode)),
+                    _ => listing.files.push(ListEntry { name, info, stamp }),
                 }
                 Ok(false)
             },
@@ -158,6 +221,23 @@ impl Storage {
             Err(Errno::NOENT | Errno::NOTDIR | Errno::LOOP) => Err(StorageError::NotFound),
             Err(errno) => Err(errno.into()),
         }
+    }
+
+    /// Whether folder `dir` (its name from the root, ending in `/`) shows
+    /// nothing: no entry but ferry's own. Reads its first entries only.
+    ///
+    /// # Errors
+    /// It cannot be opened or read (gone: [`StorageError::NotFound`]).
+    pub fn is_empty_folder(&self, dir: &str) -> Result<bool, StorageError> {
+        let dir = super::open_dir_beneath(&self.root, dir.trim_end_matches('/'))?;
+        for entry in Dir::read_from(&dir)? {
+            let entry = entry?;
+            let name = entry.file_name().to_bytes();
+            if name != b"." && name != b".." && !name.starts_with(RESERVED_PREFIX.as_bytes()) {
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 
     /// A file to write a listing into before it is sent: unnamed, so it
@@ -194,57 +274,81 @@ impl Storage {
     }
 
     /// Walks the tree below directory `start` ("" for the root), depth
-    /// first in name order (see [`Seen::order`]). `visit` gets each entry's
-    /// path from the root, its type and its size and time (from `lstat`),
-    /// and says whether to descend into it (a directory); `unreadable`
-    /// decides whether a directory that cannot be opened, read or looked
-    /// into ends the walk. Symlinks are never followed, names that are not
-    /// UTF-8 are passed over.
+    /// first in name order (see [`Seen::order`]). `keep` is asked first,
+    /// with each entry's path from the root and its kind, whether the walk
+    /// sees it at all: what it refuses costs no `lstat`, no memory and no
+    /// sort (a page's start, a prefix). `visit` gets each kept entry (its
+    /// size and time on demand, [`Visit::stat`]) and says whether to
+    /// descend into it (a directory); `unreadable` decides whether a
+    /// directory that cannot be opened or read ends the walk. Symlinks are
+    /// never followed, names that are not UTF-8 are passed over.
     pub(super) fn walk_tree(
         &self,
         start: &str,
-        mut visit: impl FnMut(&str, FileType, (FileInfo, Stamp)) -> Result<bool, Errno>,
+        mut keep: impl FnMut(&str, FileType) -> bool,
+        mut visit: impl FnMut(&mut Visit<'_>) -> Result<bool, Errno>,
         mut unreadable: impl FnMut(&str, Errno) -> Result<(), Errno>,
     ) -> Result<(), Errno> {
-        let mut levels = Vec::new();
+        let mut levels: Vec<Level> = Vec::new();
         let mut next = Some(start.to_owned());
         loop {
-            if let Some(dir_path) = next.take() {
-                match self.read_dir(&dir_path) {
-                    Ok(seen) => levels.push((dir_path, seen.into_iter())),
-                    Err(errno) => unreadable(&dir_path, errno)?,
+            if let Some(path) = next.take() {
+                // No descriptor per level: a deep tree costs none.
+                if let Some(parent) = levels.last_mut() {
+                    parent.dir = None;
+                }
+                match self.read_dir(&path, &mut keep) {
+                    Ok((dir, seen)) => levels.push(Level {
+                        path,
+                        entries: seen.into_iter(),
+                        dir: Some(dir),
+                    }),
+                    Err(errno) => unreadable(&path, errno)?,
                 }
             }
-            let Some((dir_path, entries)) = levels.last_mut() else {
+            let Some(level) = levels.last_mut() else {
                 return Ok(());
             };
-            let Some(seen) = entries.next() else {
+            let Some(seen) = level.entries.next() else {
                 levels.pop();
                 continue;
             };
-            let path = if dir_path.is_empty() {
-                seen.leaf
-            } else {
-                format!("{dir_path}/{}", seen.leaf)
+            let path = match level.path.as_str() {
+                "" => seen.leaf.clone(),
+                dir => format!("{dir}/{}", seen.leaf),
             };
-            if visit(&path, seen.kind, (seen.info, seen.stamp))? && seen.kind == FileType::Directory
-            {
+            let kind = seen.kind;
+            let descend = visit(&mut Visit {
+                path: &path,
+                kind,
+                seen,
+                level,
+                root: &self.root,
+            })?;
+            if descend && kind == FileType::Directory {
                 next = Some(path);
             }
         }
     }
 
-    /// Reads directory `path` beneath the root ("" for the root): its
-    /// entries (UTF-8 names, without `.` and `..`, not gone meanwhile) with
-    /// their `lstat`, sorted in name order.
-    fn read_dir(&self, path: &str) -> Result<Vec<Seen>, Errno> {
-        let dir = if path.is_empty() {
-            rustix::fs::openat(&*self.root, ".", DIR, Mode::empty())?
-        } else {
-            super::open_dir_at(&self.root, path)?
-        };
+    /// Reads directory `path` beneath the root ("" for the root): the
+    /// entries `keep` keeps (UTF-8 names, without `.` and `..`), sorted in
+    /// name order, and the directory, open. An entry is `lstat`ed here only
+    /// where `getdents` does not tell its kind.
+    fn read_dir(
+        &self,
+        path: &str,
+        keep: &mut impl FnMut(&str, FileType) -> bool,
+    ) -> Result<(OwnedFd, Vec<Seen>), Errno> {
+        let dir = open_walked(&self.root, path)?;
         let mut seen = Vec::new();
         let mut read = 0;
+        // Each entry's path from the root, built in one buffer.
+        let mut full = path.to_owned();
+        if !full.is_empty() {
+            full.push('/');
+        }
+        let base = full.len();
         for entry in Dir::read_from(&dir)? {
             let entry = entry?;
             read += 1;
@@ -254,24 +358,54 @@ impl Storage {
             if leaf == "." || leaf == ".." {
                 continue;
             }
-            let stat = match rustix::fs::statat(&dir, leaf, AtFlags::SYMLINK_NOFOLLOW) {
-                Ok(stat) => stat,
-                Err(Errno::NOENT) => continue, // removed while we looked
-                Err(errno) => return Err(errno),
+            let (kind, stat) = match entry.file_type() {
+                FileType::Unknown => match lstat(&dir, leaf) {
+                    Ok(stat) => (
+                        FileType::from_raw_mode(stat.st_mode),
+                        Some((FileInfo::of(&stat), Stamp::of(&stat))),
+                    ),
+                    Err(Errno::NOENT) => continue, // removed while we looked
+                    Err(errno) => return Err(errno),
+                },
+                kind => (kind, None),
             };
-            seen.push(Seen {
-                leaf: leaf.to_owned(),
-                kind: FileType::from_raw_mode(stat.st_mode),
-                info: FileInfo::of(&stat),
-                stamp: Stamp::of(&stat),
-            });
+            full.truncate(base);
+            full.push_str(leaf);
+            if keep(&full, kind) {
+                seen.push(Seen {
+                    leaf: leaf.to_owned(),
+                    kind,
+                    stat,
+                });
+            }
         }
         // Counted once per directory, not per entry: one atomic add.
         self.walked
             .fetch_add(read, std::sync::atomic::Ordering::Relaxed);
         seen.sort_unstable_by(Seen::order);
-        Ok(seen)
+        Ok((dir, seen))
     }
+}
+
+/// Opens directory `path` beneath the root ("" for the root) to walk it.
+fn open_walked(root: &OwnedFd, path: &str) -> Result<OwnedFd, Errno> {
+    match path {
+        "" => rustix::fs::openat(root, ".", DIR, Mode::empty()),
+        path => super::open_dir_at(root, path),
+    }
+}
+
+#[cfg(test)]
+thread_local! {
+    /// The `lstat`s the walks of this thread made (the tests count them).
+    static LSTATS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// `lstat` of entry `leaf` of `dir`, as the walk makes it.
+fn lstat(dir: &OwnedFd, leaf: &str) -> Result<rustix::fs::Stat, Errno> {
+    #[cfg(test)]
+    LSTATS.with(|count| count.set(count.get() + 1));
+    rustix::fs::statat(dir, leaf, AtFlags::SYMLINK_NOFOLLOW)
 }
 
 /// Whether the entry at `path` is reserved (its last segment is; reserved
@@ -313,5 +447,57 @@ mod tests {
         assert!(!could_contain("logs", "logsx"));
         assert!(!could_contain("other", "logs/"));
         assert!(could_contain("logs/a", "logs/"));
+    }
+
+    fn lstats() -> u64 {
+        LSTATS.with(std::cell::Cell::get)
+    }
+
+    /// A page of a wide folder: the names before its start are skipped by
+    /// name, and only what the page shows is `lstat`ed, so paging through
+    /// a folder costs its names per page, not an `lstat` of each entry.
+    #[test]
+    fn a_page_of_a_wide_folder_lstats_only_what_it_shows() {
+        let root = tempfile::tempdir().unwrap();
+        let wide = root.path().join("b");
+        std::fs::create_dir_all(wide.join("sub")).unwrap();
+        for n in 0..2000 {
+            std::fs::write(wide.join(format!("k{n:04}")), b"xy").unwrap();
+        }
+        std::fs::write(wide.join("sub/in"), b"xy").unwrap();
+        std::os::unix::fs::symlink("/etc", wide.join("k1500-link")).unwrap();
+        let storage = Storage::open(root.path(), "test", false).unwrap();
+        let prefix = Prefix::new("b/".to_owned()).unwrap();
+        let page = |after: &str, max: usize| {
+            let before = lstats();
+            let mut names = Vec::new();
+            let walked = storage.list(
+                &prefix,
+                |name| match name.ends_with('/') {
+                    true => name > after || after.starts_with(name),
+                    false => name > after,
+                },
+                |_, _| Ok(true),
+                |entry| {
+                    assert_eq!(entry.info.size, 2, "{}", entry.name);
+                    names.push(entry.name.clone());
+                    match names.len() < max {
+                        true => Ok(()),
+                        false => Err(std::io::Error::other("the page is full")),
+                    }
+                },
+            );
+            assert_eq!(walked.is_err(), names.len() == max);
+            (names, lstats() - before)
+        };
+        let (names, stated) = page("b/k1499", 3);
+        assert_eq!(names, ["b/k1500", "b/k1501", "b/k1502"]);
+        // On file systems without `d_type` each kept entry is `lstat`ed
+        // when read: still only those after the start.
+        assert!(stated == 3 || (500..=503).contains(&stated), "{stated}");
+        // The last page: the symlink left out unstated where the kind is
+        // known, the folder entered after the files (`sub/` > `k…`).
+        let (names, _) = page("b/k1997", 10);
+        assert_eq!(names, ["b/k1998", "b/k1999", "b/sub/in"]);
     }
 }

@@ -20,6 +20,7 @@
 //!                                                             (chunk signatures checked: aws_chunked.rs)
 //! PUT    /<bucket>/<key>  x-amz-copy-source CopyObject        Copy, or (onto itself) PropPatch of its time
 //! DELETE /<bucket>/<key>                    DeleteObject      Delete (absent: 204 all the same)
+//! PUT|HEAD|GET|DELETE /<bucket>/<key>/      a folder marker   the folder (folder.rs)
 //! POST   /<bucket>?delete  <Delete> XML      DeleteObjects     DeleteEach (each key's grant and locks)
 //! .../<key>?uploads, ?uploadId=, GET /<bucket>?uploads
 //!                                           multipart uploads (multipart.rs)
@@ -35,6 +36,7 @@ mod copy;
 mod delete;
 mod error;
 mod fields;
+mod folder;
 mod meta;
 mod multipart;
 mod presign;
@@ -49,7 +51,7 @@ use super::response::{self, Framing, Head as ResponseHead};
 use crate::access::Secret;
 use crate::access::sigv4::{Chain, SeedKey};
 use crate::serve::digest::{Algorithm, Checksum};
-use crate::serve::{Failure, Reply, Request, Version};
+use crate::serve::{ErrorKind, Failure, Reply, Request, Version};
 use crate::storage::{DeadProperty, Md5Tag};
 pub use error::Code;
 use fields::Fields;
@@ -87,6 +89,13 @@ pub enum Asked {
     CopyObject,
     /// DeleteObject.
     DeleteObject,
+    /// PutObject, HeadObject or GetObject, DeleteObject of a folder
+    /// marker (a key ending in `/`, `folder.rs`).
+    PutFolder,
+    #[allow(missing_docs)]
+    HeadFolder,
+    #[allow(missing_docs)]
+    DeleteFolder,
     /// DeleteObjects, quiet or not.
     DeleteObjects(delete::Quiet),
     /// CreateMultipartUpload.
@@ -278,7 +287,11 @@ impl Answer for S3Answer {
             (asked, reply) if let Some(body) = multipart::answer(asked, reply) => {
                 xml_answer(200, &body, message, out);
             }
-            (Asked::DeleteBucket | Asked::DeleteObject | Asked::AbortMultipart, Reply::Done) => {
+            (Asked::PutFolder, Reply::Done) | (Asked::HeadFolder, Reply::Listing { .. }) => {
+                folder::answer(self.asked, persistence, out);
+            }
+            (Asked::DeleteBucket | Asked::DeleteObject | Asked::AbortMultipart, Reply::Done)
+            | (Asked::DeleteFolder, Reply::Done) => {
                 ResponseHead::new(out, 204).finish(0, persistence)
             }
             (Asked::DeleteObjects(quiet), Reply::Each(each)) => {
@@ -351,7 +364,8 @@ impl Answer for S3Answer {
 
     fn failed(&self, failure: &Failure, framing: Framing, out: &mut Vec<u8>) {
         // DeleteObject is idempotent in S3: a key already gone is deleted.
-        if self.asked == Asked::DeleteObject && failure.kind == crate::serve::ErrorKind::NotFound {
+        let gone = self.asked == Asked::DeleteObject && failure.kind == ErrorKind::NotFound;
+        if gone || folder::deleted(self.asked, failure) {
             return ResponseHead::new(out, 204).finish(0, framing.persistence);
         }
         let code = error::code_of(self.asked, failure);

@@ -79,7 +79,7 @@ pub(super) fn request(
     }
 }
 
-fn unserved(method: &str) -> Refusal {
+pub(super) fn unserved(method: &str) -> Refusal {
     refusal(Code::NotImplemented, format!("{method} here is not served"))
 }
 
@@ -144,7 +144,11 @@ fn bucket_request(
         "PUT" if only_params(query, &[]) => {
             check_bucket_name(bucket)?;
             check_body_hash(head.body, fields)?;
-            Ok((Operation::MakeFolder { name: folder }, Asked::CreateBucket))
+            let made = Operation::MakeFolder {
+                name: folder,
+                parents: false,
+            };
+            Ok((made, Asked::CreateBucket))
         }
         "DELETE" if only_params(query, &[]) => Ok((
             Operation::RemoveFolder { name: folder },
@@ -319,6 +323,18 @@ fn object_request(
         .iter()
         .all(|(name, value)| name != "versionId" || value == "null");
     bucket_name(bucket)?;
+    if let Some(dir) = key.strip_suffix('/') {
+        let copies = fields.copy_source.is_some();
+        if !only_params(query, &["versionId"]) || !null_version || copies {
+            return Err(refusal(
+                Code::XFerryInvalidKey,
+                format!(
+                    "{key:?} ends in '/': it is a folder, which has no versions, parts or copies"
+                ),
+            ));
+        }
+        return super::folder::request(method, (bucket, dir), resume);
+    }
     let name = Name::new(format!("{bucket}/{key}")).map_err(|err| key_refusal(err, key))?;
     if multipart::asks(query) {
         return multipart::object_request(method, name, query, (head, resume, fields));

@@ -242,7 +242,10 @@ fn make_folder(path: &str, resume: &Resume) -> Result<Operation, Refused> {
     let inner = path.strip_prefix('/').unwrap_or(path);
     let inner = inner.strip_suffix('/').unwrap_or(inner);
     let name = Name::decode(inner.as_bytes()).map_err(bad_name)?;
-    Ok(Operation::MakeFolder { name })
+    Ok(Operation::MakeFolder {
+        name,
+        parents: false,
+    })
 }
 
 /// The fields a WebDAV request is read by.

@@ -1,0 +1,87 @@
+//! S3's folder markers: a key ending in `/` (what the S3 console, s3fs
+//! and rclone's `--s3-directory-markers` make to show a folder) names the
+//! folder of that name, since a ferry folder is what such a key stands
+//! for. Design and what listings show: docs/s3.md, "Folder markers".
+//!
+//! ```text
+//! PUT    /<bucket>/<dir>/  empty body   MakeFolder with the folders above it (one there: 200)
+//! PUT    /<bucket>/<dir>/  a body       400 XFerryInvalidKey, nothing stored: a folder holds no bytes
+//! HEAD   /<bucket>/<dir>/               List, one entry, no body: 200, an empty object, if a folder
+//! GET    /<bucket>/<dir>/               the same, with its empty body
+//! DELETE /<bucket>/<dir>/               RemoveFolder: gone if empty; 204 all the same
+//! ```
+
+use super::super::message::Resume;
+use super::super::response::{Head as ResponseHead, Persistence};
+use super::error::Code;
+use super::request::key_refusal;
+use super::{Asked, Refusal, refusal, xml};
+use crate::name::{Name, Prefix};
+use crate::serve::{BodyLength, ErrorKind, Failure, Operation, Page, Scope};
+use crate::storage::Md5Tag;
+
+/// A request on `<bucket>/<dir>/` (`dir` without its `/`), whose query
+/// holds only what any object request may carry.
+pub(super) fn request(
+    method: &str,
+    (bucket, dir): (&str, &str),
+    resume: &Resume,
+) -> Result<(Operation, Asked), Refusal> {
+    let key = format!("{dir}/");
+    let name = Name::new(format!("{bucket}/{dir}")).map_err(|err| key_refusal(err, &key))?;
+    Ok(match method {
+        "PUT" if resume.body != BodyLength::Fixed(0) => {
+            return Err(refusal(
+                Code::XFerryInvalidKey,
+                format!(
+                    "{key:?} ends in '/': it is a folder, which holds no bytes (only an empty body makes it)"
+                ),
+            ));
+        }
+        "PUT" => {
+            let made = Operation::MakeFolder {
+                name,
+                parents: true,
+            };
+            (made, Asked::PutFolder)
+        }
+        "GET" | "HEAD" => {
+            // One entry of it is enough to know it is a folder: the
+            // listing's first page of none stops there.
+            let page = Page {
+                delimited: true,
+                after: None,
+                max: 0,
+                within: Some(name.clone()),
+            };
+            let listing = Operation::List {
+                prefix: Prefix::of_folder(&name),
+                scope: Scope::Keys(Box::new(page)),
+                format: Box::new(xml::Buckets),
+                body: false,
+            };
+            (listing, Asked::HeadFolder)
+        }
+        "DELETE" => (Operation::RemoveFolder { name }, Asked::DeleteFolder),
+        _ => return Err(super::request::unserved(method)),
+    })
+}
+
+/// The answer to a folder marker's PUT (200) or HEAD and GET (200, an
+/// empty object): the ETag of no bytes.
+pub(super) fn answer(asked: Asked, persistence: Persistence, out: &mut Vec<u8>) {
+    let head = ResponseHead::new(out, 200).header("ETag", Md5Tag::EMPTY.quoted());
+    match asked {
+        Asked::HeadFolder => head.header("Content-Type", "application/x-directory"),
+        _ => head,
+    }
+    .finish(0, persistence);
+}
+
+/// Whether a folder marker's DELETE that failed so is done: the folder
+/// was not there, or holds keys, which stay (as S3's keys stay when their
+/// marker goes).
+pub(super) fn deleted(asked: Asked, failure: &Failure) -> bool {
+    asked == Asked::DeleteFolder
+        && matches!(failure.kind, ErrorKind::NotFound | ErrorKind::Conflict)
+}

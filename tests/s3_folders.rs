@@ -1,0 +1,229 @@
+//! S3's folder markers (a key ending in `/`) and listings of wide
+//! folders, over real sockets (the XML parsed), then with boto3
+//! (`tests/clients/s3_boto3_folders.py`) and rclone: `PUT dir/` with an
+//! empty body makes the folder and those above it, a body is refused with
+//! nothing stored, HEAD and GET answer an empty object where a folder is,
+//! DELETE removes an empty folder and leaves one that holds keys, and a
+//! listing shows an empty folder as its key `dir/` (docs/s3.md, "Folder
+//! markers"). A wide folder pages through in key order.
+
+#[path = "support/binary.rs"]
+mod binary;
+mod support;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use support::http::Answer;
+use support::s3::{Payload, S3Server, code, texts};
+
+const ALL: &[&str] = &["read:/", "write:/", "delete:/"];
+const EMPTY_ETAG: &str = "\"d41d8cd98f00b204e9800998ecf8427e\"";
+
+fn owner() -> S3Server {
+    let s = S3Server::start(&[("owner", ALL)], &[]);
+    assert_eq!(send(&s, "PUT", "/bkt", b"").status, 200);
+    s
+}
+
+fn send(s: &S3Server, method: &str, path: &str, body: &[u8]) -> Answer {
+    s.signers[0].simple(s.s3, method, path, body)
+}
+
+/// The keys and common prefixes of ListObjectsV2 of the bucket.
+fn list(s: &S3Server, query: &[(&str, &str)]) -> (Vec<String>, Vec<String>) {
+    let mut query = query.to_vec();
+    query.push(("list-type", "2"));
+    let answer = s.signers[0].send(s.s3, "GET", ("/bkt", &query), &[], b"", Payload::Signed);
+    assert_eq!(answer.status, 200, "{}", answer.head);
+    // The first `Prefix` is the request's, echoed.
+    let prefixes = texts(&answer.body, "Prefix").split_off(1);
+    (texts(&answer.body, "Key"), prefixes)
+}
+
+#[test]
+fn a_folder_marker_makes_the_folder_and_lists_while_it_is_empty() {
+    let s = owner();
+    let bkt = s.server.root.path().join("bkt");
+    let made = send(&s, "PUT", "/bkt/a/b/", b"");
+    assert_eq!(made.status, 200, "{}", made.head);
+    assert_eq!(made.header("ETag"), Some(EMPTY_ETAG));
+    assert!(bkt.join("a/b").is_dir());
+    // Again: it is there, which is what was asked.
+    assert_eq!(send(&s, "PUT", "/bkt/a/b/", b"").status, 200);
+
+    // HEAD and GET: an empty object where a folder is; none elsewhere.
+    for method in ["HEAD", "GET"] {
+        let seen = send(&s, method, "/bkt/a/b/", b"");
+        assert_eq!(seen.status, 200, "{method}: {}", seen.head);
+        assert_eq!(seen.header("ETag"), Some(EMPTY_ETAG));
+        assert_eq!(seen.header("Content-Length"), Some("0"));
+        assert!(seen.body.is_empty());
+        assert_eq!(send(&s, method, "/bkt/none/", b"").status, 404);
+    }
+
+    // An empty folder lists as its key; under a delimiter, as a prefix.
+    assert_eq!(list(&s, &[]), (vec!["a/b/".to_owned()], vec![]));
+    let (keys, prefixes) = list(&s, &[("delimiter", "/")]);
+    assert_eq!((keys, prefixes), (vec![], vec!["a/".to_owned()]));
+    // One that holds keys lists them only.
+    assert_eq!(send(&s, "PUT", "/bkt/a/b/f", b"x").status, 200);
+    assert_eq!(list(&s, &[]).0, ["a/b/f"]);
+    // Its marker's DELETE leaves the folder and its keys, as in S3.
+    assert_eq!(send(&s, "DELETE", "/bkt/a/b/", b"").status, 204);
+    assert_eq!(send(&s, "GET", "/bkt/a/b/f", b"").body, b"x");
+    // An empty one goes (and a missing one is deleted all the same).
+    assert_eq!(send(&s, "PUT", "/bkt/e/", b"").status, 200);
+    assert_eq!(send(&s, "DELETE", "/bkt/e/", b"").status, 204);
+    assert!(!bkt.join("e").exists());
+    assert_eq!(send(&s, "DELETE", "/bkt/e/", b"").status, 204);
+}
+
+#[test]
+fn a_folder_marker_with_bytes_or_on_a_file_is_refused() {
+    let s = owner();
+    let bkt = s.server.root.path().join("bkt");
+    let refused = send(&s, "PUT", "/bkt/x/", b"hello");
+    assert_eq!(
+        (refused.status, code(&refused)),
+        (400, "XFerryInvalidKey".into())
+    );
+    assert!(!bkt.join("x").exists(), "nothing stored");
+    assert_eq!(send(&s, "PUT", "/bkt/f", b"x").status, 200);
+    let refused = send(&s, "PUT", "/bkt/f/", b"");
+    assert_eq!(
+        (refused.status, code(&refused)),
+        (409, "XFerryKeyConflict".into())
+    );
+    assert_eq!(send(&s, "GET", "/bkt/f", b"").body, b"x");
+    assert_eq!(send(&s, "HEAD", "/bkt/f/", b"").status, 404);
+    let refused = send(&s, "PUT", "/bkt/a//", b"");
+    assert_eq!(
+        (refused.status, code(&refused)),
+        (400, "XFerryInvalidKey".into())
+    );
+}
+
+#[test]
+fn pages_of_a_wide_folder_and_of_empty_folders_come_in_key_order() {
+    let s = owner();
+    let wide = s.server.root.path().join("bkt/wide");
+    std::fs::create_dir_all(&wide).unwrap();
+    for n in 0..2500 {
+        std::fs::write(wide.join(format!("k{n:04}")), b"x").unwrap();
+    }
+    for dir in ["m1", "m2", "wide/k1000x"] {
+        assert_eq!(send(&s, "PUT", &format!("/bkt/{dir}/"), b"").status, 200);
+    }
+    let mut keys = Vec::new();
+    let mut after = String::new();
+    loop {
+        let mut query = vec![("max-keys", "700")];
+        if !after.is_empty() {
+            query.push(("start-after", after.as_str()));
+        }
+        let (page, _) = list(&s, &query);
+        let Some(last) = page.last() else { break };
+        after = last.clone();
+        keys.extend(page);
+    }
+    let mut expected: Vec<String> = vec!["m1/".into(), "m2/".into()];
+    expected.extend((0..2500).map(|n| format!("wide/k{n:04}")));
+    expected.push("wide/k1000x/".into());
+    expected.sort();
+    assert_eq!(keys, expected);
+}
+
+/// Whether `program` runs here with `args`; says why not if it cannot.
+fn have(program: &str, args: &[&str], install: &str) -> bool {
+    let found = Command::new(program)
+        .args(args)
+        .output()
+        .is_ok_and(|output| output.status.success());
+    if !found {
+        eprintln!("skipped: {program} {args:?} fails ({install})");
+    }
+    found
+}
+
+fn check(output: &Output, what: &str) -> String {
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{what}: {}\nstdout: {stdout}\nstderr: {}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
+#[test]
+fn boto3_makes_lists_and_deletes_folder_markers() {
+    if !have("python3", &["-c", "import boto3"], "pip install boto3") {
+        return;
+    }
+    let s = owner();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/s3_boto3_folders.py");
+    let signer = &s.signers[0];
+    let output = Command::new("python3")
+        .arg(script)
+        .arg(format!("http://{}", s.s3))
+        .arg(&signer.id)
+        .arg(signer.secret())
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", "/nonexistent")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+        .output()
+        .unwrap();
+    assert_eq!(check(&output, "boto3"), "ok\n");
+}
+
+/// `rclone <args>` against remote `x:` (the S3 listener, provider
+/// Other), with no config file.
+fn rclone(s: &S3Server, args: &[&str]) -> Output {
+    let signer = &s.signers[0];
+    Command::new("rclone")
+        .args(args)
+        // rclone 1.60 cannot load a CA bundle into its transport (and
+        // needs none over plain HTTP).
+        .env_remove("AWS_CA_BUNDLE")
+        .env("RCLONE_CONFIG", "/nonexistent")
+        .env("RCLONE_CONFIG_X_TYPE", "s3")
+        .env("RCLONE_CONFIG_X_PROVIDER", "Other")
+        .env("RCLONE_CONFIG_X_ENDPOINT", format!("http://{}", s.s3))
+        .env("RCLONE_CONFIG_X_FORCE_PATH_STYLE", "true")
+        .env("RCLONE_CONFIG_X_ACCESS_KEY_ID", &signer.id)
+        .env("RCLONE_CONFIG_X_SECRET_ACCESS_KEY", signer.secret())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn rclone_sees_an_empty_folder_and_copies_around_it() {
+    if !have("rclone", &["version"], "apt-get install rclone") {
+        return;
+    }
+    let s = owner();
+    assert_eq!(send(&s, "PUT", "/bkt/empty/", b"").status, 200);
+    assert_eq!(send(&s, "PUT", "/bkt/full/f", b"abc").status, 200);
+    // rclone 1.60 makes no marker for `mkdir` below a bucket (S3 has no
+    // folders): the command succeeds and nothing is made.
+    check(&rclone(&s, &["mkdir", "x:bkt/made"]), "rclone mkdir");
+    let lsf = |args: &[&str]| {
+        let listed = check(&rclone(&s, args), "rclone lsf");
+        let mut lines: Vec<String> = listed.lines().map(str::to_owned).collect();
+        lines.sort_unstable();
+        lines
+    };
+    // One level (a delimiter): the empty folder is a directory.
+    assert_eq!(lsf(&["lsf", "x:bkt"]), ["empty/", "full/"]);
+    // Recursive (no delimiter): rclone passes over the marker key
+    // `empty/`, as it does on S3.
+    assert_eq!(lsf(&["lsf", "-R", "x:bkt"]), ["full/", "full/f"]);
+    // The marker is not a file to copy: only the folder's keys come.
+    let local = tempfile::tempdir().unwrap();
+    let to = local.path().to_str().unwrap();
+    check(&rclone(&s, &["copy", "x:bkt", to]), "rclone copy");
+    assert_eq!(std::fs::read(local.path().join("full/f")).unwrap(), b"abc");
+    assert!(!local.path().join("empty").is_file());
+}
