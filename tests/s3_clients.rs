@@ -25,32 +25,10 @@ use std::time::Duration;
 use ferry::storage::gate::{Gate, Point};
 
 use support::s3::S3Server;
-
-/// Whether `program` runs here with `args`; says why not if it cannot.
-fn have(program: &str, args: &[&str], install: &str) -> bool {
-    let found = Command::new(program)
-        .args(args)
-        .output()
-        .is_ok_and(|output| output.status.success());
-    if !found {
-        eprintln!("skipped: {program} {args:?} fails ({install})");
-    }
-    found
-}
+use support::tools::{check, have};
 
 fn owner() -> S3Server {
     S3Server::start(&[("owner", &["read:/", "write:/", "delete:/"])], &[])
-}
-
-fn check(output: &Output, what: &str) -> String {
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(
-        output.status.success(),
-        "{what}: {}\nstdout: {stdout}\nstderr: {}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
-    stdout
 }
 
 #[test]
@@ -328,26 +306,6 @@ fn mtime(path: &Path) -> i64 {
     std::fs::metadata(path).unwrap().mtime()
 }
 
-/// `rclone <args>` against remote `x:` (the S3 listener, provider
-/// Other), with no config file.
-fn rclone(s: &S3Server, args: &[&str]) -> Output {
-    let signer = &s.signers[0];
-    Command::new("rclone")
-        .args(args)
-        // rclone 1.60 cannot load a CA bundle into its transport (and
-        // needs none over plain HTTP).
-        .env_remove("AWS_CA_BUNDLE")
-        .env("RCLONE_CONFIG", "/nonexistent")
-        .env("RCLONE_CONFIG_X_TYPE", "s3")
-        .env("RCLONE_CONFIG_X_PROVIDER", "Other")
-        .env("RCLONE_CONFIG_X_ENDPOINT", format!("http://{}", s.s3))
-        .env("RCLONE_CONFIG_X_FORCE_PATH_STYLE", "true")
-        .env("RCLONE_CONFIG_X_ACCESS_KEY_ID", &signer.id)
-        .env("RCLONE_CONFIG_X_SECRET_ACCESS_KEY", signer.secret())
-        .output()
-        .unwrap()
-}
-
 #[test]
 fn rclone_copies_checks_and_syncs_with_times_kept() {
     if !have("rclone", &["version"], "apt-get install rclone") {
@@ -361,7 +319,7 @@ fn rclone_copies_checks_and_syncs_with_times_kept() {
     let source = src.path().to_str().unwrap();
     let mut copy = vec!["copy", source, "x:rcl/dst"];
     copy.extend(cutoff);
-    check(&rclone(&s, &copy), "rclone copy");
+    check(&s.rclone(&copy), "rclone copy");
     let big = s.server.path("rcl/dst/big.bin");
     assert_eq!(std::fs::metadata(&big).unwrap().len(), 30 << 20);
     assert_eq!(mtime(&big), 1_650_000_000, "x-amz-meta-mtime set the time");
@@ -370,7 +328,7 @@ fn rclone_copies_checks_and_syncs_with_times_kept() {
         1_600_000_061
     );
     // Sizes and MD5s (the listing's ETags), every file.
-    check(&rclone(&s, &["check", source, "x:rcl/dst"]), "rclone check");
+    check(&s.rclone(&["check", source, "x:rcl/dst"]), "rclone check");
 
     std::fs::remove_file(src.path().join("sub0/file-00.bin")).unwrap();
     let changed = src.path().join("sub2/file-02.bin");
@@ -378,17 +336,17 @@ fn rclone_copies_checks_and_syncs_with_times_kept() {
     set_mtime(&changed, 1_700_000_000);
     let mut sync = vec!["sync", source, "x:rcl/dst"];
     sync.extend(cutoff);
-    check(&rclone(&s, &sync), "rclone sync");
+    check(&s.rclone(&sync), "rclone sync");
     assert!(!s.server.path("rcl/dst/sub0/file-00.bin").exists());
     let synced = s.server.path("rcl/dst/sub2/file-02.bin");
     assert_eq!(std::fs::read(&synced).unwrap(), b"changed");
     assert_eq!(mtime(&synced), 1_700_000_000);
     check(
-        &rclone(&s, &["check", source, "x:rcl/dst"]),
+        &s.rclone(&["check", source, "x:rcl/dst"]),
         "rclone check after sync",
     );
     // Nothing left to do: no file sent again, no time set again.
-    let again = rclone(&s, &["sync", "-v", source, "x:rcl/dst"]);
+    let again = s.rclone(&["sync", "-v", source, "x:rcl/dst"]);
     let said = String::from_utf8_lossy(&again.stderr).into_owned();
     check(&again, "rclone sync again");
     assert!(!said.contains("Copied"), "{said}");

@@ -12,10 +12,11 @@ mod binary;
 mod support;
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
 use support::http::Answer;
 use support::s3::{Payload, S3Server, code, texts};
+use support::tools::{check, have};
 
 const ALL: &[&str] = &["read:/", "write:/", "delete:/"];
 const EMPTY_ETAG: &str = "\"d41d8cd98f00b204e9800998ecf8427e\"";
@@ -134,29 +135,6 @@ fn pages_of_a_wide_folder_and_of_empty_folders_come_in_key_order() {
     assert_eq!(keys, expected);
 }
 
-/// Whether `program` runs here with `args`; says why not if it cannot.
-fn have(program: &str, args: &[&str], install: &str) -> bool {
-    let found = Command::new(program)
-        .args(args)
-        .output()
-        .is_ok_and(|output| output.status.success());
-    if !found {
-        eprintln!("skipped: {program} {args:?} fails ({install})");
-    }
-    found
-}
-
-fn check(output: &Output, what: &str) -> String {
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(
-        output.status.success(),
-        "{what}: {}\nstdout: {stdout}\nstderr: {}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
-    stdout
-}
-
 #[test]
 fn boto3_makes_lists_and_deletes_folder_markers() {
     if !have("python3", &["-c", "import boto3"], "pip install boto3") {
@@ -178,26 +156,6 @@ fn boto3_makes_lists_and_deletes_folder_markers() {
     assert_eq!(check(&output, "boto3"), "ok\n");
 }
 
-/// `rclone <args>` against remote `x:` (the S3 listener, provider
-/// Other), with no config file.
-fn rclone(s: &S3Server, args: &[&str]) -> Output {
-    let signer = &s.signers[0];
-    Command::new("rclone")
-        .args(args)
-        // rclone 1.60 cannot load a CA bundle into its transport (and
-        // needs none over plain HTTP).
-        .env_remove("AWS_CA_BUNDLE")
-        .env("RCLONE_CONFIG", "/nonexistent")
-        .env("RCLONE_CONFIG_X_TYPE", "s3")
-        .env("RCLONE_CONFIG_X_PROVIDER", "Other")
-        .env("RCLONE_CONFIG_X_ENDPOINT", format!("http://{}", s.s3))
-        .env("RCLONE_CONFIG_X_FORCE_PATH_STYLE", "true")
-        .env("RCLONE_CONFIG_X_ACCESS_KEY_ID", &signer.id)
-        .env("RCLONE_CONFIG_X_SECRET_ACCESS_KEY", signer.secret())
-        .output()
-        .unwrap()
-}
-
 #[test]
 fn rclone_sees_an_empty_folder_and_copies_around_it() {
     if !have("rclone", &["version"], "apt-get install rclone") {
@@ -208,9 +166,9 @@ fn rclone_sees_an_empty_folder_and_copies_around_it() {
     assert_eq!(send(&s, "PUT", "/bkt/full/f", b"abc").status, 200);
     // rclone 1.60 makes no marker for `mkdir` below a bucket (S3 has no
     // folders): the command succeeds and nothing is made.
-    check(&rclone(&s, &["mkdir", "x:bkt/made"]), "rclone mkdir");
+    check(&s.rclone(&["mkdir", "x:bkt/made"]), "rclone mkdir");
     let lsf = |args: &[&str]| {
-        let listed = check(&rclone(&s, args), "rclone lsf");
+        let listed = check(&s.rclone(args), "rclone lsf");
         let mut lines: Vec<String> = listed.lines().map(str::to_owned).collect();
         lines.sort_unstable();
         lines
@@ -223,7 +181,7 @@ fn rclone_sees_an_empty_folder_and_copies_around_it() {
     // The marker is not a file to copy: only the folder's keys come.
     let local = tempfile::tempdir().unwrap();
     let to = local.path().to_str().unwrap();
-    check(&rclone(&s, &["copy", "x:bkt", to]), "rclone copy");
+    check(&s.rclone(&["copy", "x:bkt", to]), "rclone copy");
     assert_eq!(std::fs::read(local.path().join("full/f")).unwrap(), b"abc");
     assert!(!local.path().join("empty").is_file());
 }

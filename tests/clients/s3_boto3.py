@@ -14,24 +14,16 @@ import ssl
 import sys
 import urllib.request
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import ClientError
+
+from s3_boto3_client import s3_client
 
 endpoint, key_id, secret = sys.argv[1:4]
 ca = sys.argv[4] if len(sys.argv) > 4 else None
 
 
 def client(key=key_id, password=secret, **config):
-    return boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        aws_access_key_id=key,
-        aws_secret_access_key=password,
-        region_name="us-east-1",
-        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}, **config),
-        verify=ca if ca else None,
-    )
+    return s3_client(endpoint, key, password, ca, **config)
 
 
 def error_code(call):

@@ -10,21 +10,14 @@ usage: s3_boto3_folders.py ENDPOINT KEY_ID SECRET
 """
 import sys
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import ClientError
+
+from s3_boto3_client import s3_client
 
 endpoint, key_id, secret = sys.argv[1:4]
 EMPTY_ETAG = '"d41d8cd98f00b204e9800998ecf8427e"'
 
-s3 = boto3.client(
-    "s3",
-    endpoint_url=endpoint,
-    aws_access_key_id=key_id,
-    aws_secret_access_key=secret,
-    region_name="us-east-1",
-    config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}),
-)
+s3 = s3_client(endpoint, key_id, secret)
 
 
 def keys(**kwargs):

@@ -10,22 +10,15 @@ import hashlib
 import os
 import sys
 
-import boto3
 from boto3.s3.transfer import TransferConfig
-from botocore.config import Config
 from botocore.exceptions import ClientError
+
+from s3_boto3_client import s3_client
 
 endpoint, key_id, secret, workdir = sys.argv[1:5]
 MIB = 1024 * 1024
 
-s3 = boto3.client(
-    "s3",
-    endpoint_url=endpoint,
-    aws_access_key_id=key_id,
-    aws_secret_access_key=secret,
-    region_name="us-east-1",
-    config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}),
-)
+s3 = s3_client(endpoint, key_id, secret)
 
 
 def error_code(call):

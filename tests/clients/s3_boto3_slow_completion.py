@@ -9,24 +9,13 @@ usage: s3_boto3_slow_completion.py ENDPOINT KEY_ID SECRET READ_TIMEOUT EXPECTED
 """
 import sys
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import ClientError
+
+from s3_boto3_client import s3_client
 
 endpoint, key_id, secret, read_timeout, expected = sys.argv[1:6]
 
-s3 = boto3.client(
-    "s3",
-    endpoint_url=endpoint,
-    aws_access_key_id=key_id,
-    aws_secret_access_key=secret,
-    region_name="us-east-1",
-    config=Config(
-        s3={"addressing_style": "path"},
-        retries={"max_attempts": 1},
-        read_timeout=float(read_timeout),
-    ),
-)
+s3 = s3_client(endpoint, key_id, secret, read_timeout=float(read_timeout))
 
 s3.create_bucket(Bucket="slow")
 upload = s3.create_multipart_upload(Bucket="slow", Key="k")["UploadId"]

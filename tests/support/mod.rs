@@ -9,6 +9,7 @@ pub mod proxy;
 pub mod s3;
 pub mod tls;
 pub mod tokens;
+pub mod tools;
 
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};

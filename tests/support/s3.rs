@@ -35,6 +35,26 @@ impl S3Server {
         S3Server::start_with(holders, anonymous, |_| {})
     }
 
+    /// `rclone <args>` against remote `x:` (this S3 listener, provider
+    /// Other, the first holder's key), with no config file.
+    pub fn rclone(&self, args: &[&str]) -> std::process::Output {
+        let signer = &self.signers[0];
+        std::process::Command::new("rclone")
+            .args(args)
+            // rclone 1.60 cannot load a CA bundle into its transport (and
+            // needs none over plain HTTP).
+            .env_remove("AWS_CA_BUNDLE")
+            .env("RCLONE_CONFIG", "/nonexistent")
+            .env("RCLONE_CONFIG_X_TYPE", "s3")
+            .env("RCLONE_CONFIG_X_PROVIDER", "Other")
+            .env("RCLONE_CONFIG_X_ENDPOINT", format!("http://{}", self.s3))
+            .env("RCLONE_CONFIG_X_FORCE_PATH_STYLE", "true")
+            .env("RCLONE_CONFIG_X_ACCESS_KEY_ID", &signer.id)
+            .env("RCLONE_CONFIG_X_SECRET_ACCESS_KEY", signer.secret())
+            .output()
+            .expect("rclone runs (checked with `have` first)")
+    }
+
     /// [`S3Server::start`] after `adjust` has changed the config.
     pub fn start_with(
         holders: &[(&str, &[&str])],
