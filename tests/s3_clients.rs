@@ -37,8 +37,7 @@ fn boto3_does_every_operation_of_the_first_slice() {
         return;
     }
     let s = owner();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/s3_boto3.py");
-    boto3(&s, &script, None);
+    boto3(&s, "s3_boto3.py", None);
     // A key with quotes, spaces and a non-ASCII letter is a file as named.
     let odd = s.server.path("boto/dir/k é&+\"x.txt");
     assert_eq!(std::fs::read(odd).unwrap().len(), 2048);
@@ -56,27 +55,15 @@ fn boto3_over_https_streams_aws_chunked_bodies_with_checksum_trailers() {
         return;
     }
     let s = S3Server::start_tls(&[("owner", &["read:/", "write:/", "delete:/"])]);
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/s3_boto3.py");
-    boto3(&s, &script, Some(&s.ca()));
+    boto3(&s, "s3_boto3.py", Some(&s.ca()));
     let streamed = std::fs::read(s.server.path("boto/sums/streamed")).unwrap();
     assert_eq!(streamed.len(), 251 * 20_000, "the payload, not its coding");
 }
 
 /// Runs the boto3 script against `s` (over HTTPS trusting `ca`).
-fn boto3(s: &S3Server, script: &Path, ca: Option<&Path>) {
-    let signer = &s.signers[0];
+fn boto3(s: &S3Server, script: &str, ca: Option<&Path>) {
     let scheme = if ca.is_some() { "https" } else { "http" };
-    let output = Command::new("python3")
-        .arg(script)
-        .arg(format!("{scheme}://{}", s.s3))
-        .arg(&signer.id)
-        .arg(signer.secret())
-        .args(ca)
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_CONFIG_FILE", "/nonexistent")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
-        .output()
-        .unwrap();
+    let output = s.boto3(script, scheme).args(ca).output().unwrap();
     assert_eq!(check(&output, "boto3"), "ok\n");
 }
 
@@ -459,17 +446,9 @@ fn boto3_uploads_in_parts() {
     }
     let s = owner();
     let work = tempfile::tempdir().unwrap();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/s3_boto3_multipart.py");
-    let signer = &s.signers[0];
-    let output = Command::new("python3")
-        .arg(script)
-        .arg(format!("http://{}", s.s3))
-        .arg(&signer.id)
-        .arg(signer.secret())
+    let output = s
+        .boto3("s3_boto3_multipart.py", "http")
         .arg(work.path())
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_CONFIG_FILE", "/nonexistent")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
         .output()
         .unwrap();
     assert_eq!(check(&output, "boto3 multipart"), "ok\n");
@@ -568,8 +547,6 @@ fn boto3_waits_out_a_slow_completion_and_reads_an_error_in_its_200() {
     if !have("python3", &["-c", "import boto3"], "pip install boto3") {
         return;
     }
-    let script =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/s3_boto3_slow_completion.py");
     for expected in ["stored", "XFerryKeyConflict"] {
         let gate = Arc::new(Gate::new(Point::Assemble));
         let held = Arc::clone(&gate);
@@ -577,14 +554,9 @@ fn boto3_waits_out_a_slow_completion_and_reads_an_error_in_its_200() {
             config.gate = Some(held);
             config.early_answer = Duration::from_millis(500);
         });
-        let signer = &s.signers[0];
-        let child = Command::new("python3")
-            .arg(&script)
-            .arg(format!("http://{}", s.s3))
-            .args([signer.id.as_str(), signer.secret(), "2", expected])
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("AWS_CONFIG_FILE", "/nonexistent")
-            .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+        let child = s
+            .boto3("s3_boto3_slow_completion.py", "http")
+            .args(["2", expected])
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()

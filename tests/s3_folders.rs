@@ -11,9 +11,6 @@
 mod binary;
 mod support;
 
-use std::path::Path;
-use std::process::Command;
-
 use support::http::Answer;
 use support::s3::{Payload, S3Server, code, texts};
 use support::tools::{check, have};
@@ -141,18 +138,7 @@ fn boto3_makes_lists_and_deletes_folder_markers() {
         return;
     }
     let s = owner();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/s3_boto3_folders.py");
-    let signer = &s.signers[0];
-    let output = Command::new("python3")
-        .arg(script)
-        .arg(format!("http://{}", s.s3))
-        .arg(&signer.id)
-        .arg(signer.secret())
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_CONFIG_FILE", "/nonexistent")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
-        .output()
-        .unwrap();
+    let output = s.boto3("s3_boto3_folders.py", "http").output().unwrap();
     assert_eq!(check(&output, "boto3"), "ok\n");
 }
 

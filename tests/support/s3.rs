@@ -35,6 +35,26 @@ impl S3Server {
         S3Server::start_with(holders, anonymous, |_| {})
     }
 
+    /// `python3 tests/clients/<script> <scheme>://<S3 listener> <key id>
+    /// <secret>` for the first holder, with no AWS configuration from
+    /// the machine; the caller adds the script's own arguments and runs it.
+    pub fn boto3(&self, script: &str, scheme: &str) -> std::process::Command {
+        let signer = &self.signers[0];
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/clients")
+            .join(script);
+        let mut command = std::process::Command::new("python3");
+        command
+            .arg(path)
+            .arg(format!("{scheme}://{}", self.s3))
+            .arg(&signer.id)
+            .arg(signer.secret())
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_CONFIG_FILE", "/nonexistent")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent");
+        command
+    }
+
     /// `rclone <args>` against remote `x:` (this S3 listener, provider
     /// Other, the first holder's key), with no config file.
     pub fn rclone(&self, args: &[&str]) -> std::process::Output {

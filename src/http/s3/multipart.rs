@@ -21,7 +21,7 @@ use quick_xml::reader::Reader;
 use super::super::dialect::Early;
 use super::super::message::{Head, Resume};
 use super::error::Code;
-use super::xml::{NS, iso};
+use super::xml::{DECLARATION, NS, iso};
 use super::{Asked, Fields, Refusal, refusal, sigv4};
 use crate::name::{Name, Prefix};
 use crate::serve::multipart::{
@@ -35,8 +35,6 @@ use crate::storage::Md5Tag;
 /// Held in hand while it arrives (the message layer holds one over
 /// 64 KiB only while the server has room for it: docs/s3.md).
 pub(super) const MAX_COMPLETION_BODY: u64 = 2 * 1024 * 1024;
-
-pub(super) const DECLARATION: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
 
 /// Whether an object request's query makes it a multipart upload's.
 pub(super) fn asks(query: &[(String, String)]) -> bool {

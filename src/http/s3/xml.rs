@@ -18,7 +18,8 @@ use crate::storage::Md5Tag;
 
 /// S3's namespace.
 pub(super) const NS: &str = "http://s3.amazonaws.com/doc/2006-03-01/";
-const DECLARATION: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
+/// What every XML answer starts with.
+pub(super) const DECLARATION: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
 
 /// `GetBucketLocation`'s answer: the empty constraint, which is how S3
 /// says us-east-1.
