@@ -12,7 +12,7 @@ mod binary;
 mod support;
 
 use support::http::Answer;
-use support::s3::{Payload, S3Server, code, texts};
+use support::s3::{Payload, S3Server, Streaming, code, texts};
 use support::tools::{check, have};
 
 const ALL: &[&str] = &["read:/", "write:/", "delete:/"];
@@ -64,9 +64,19 @@ fn a_folder_marker_makes_the_folder_and_lists_while_it_is_empty() {
     assert_eq!(list(&s, &[]), (vec!["a/b/".to_owned()], vec![]));
     let (keys, prefixes) = list(&s, &[("delimiter", "/")]);
     assert_eq!((keys, prefixes), (vec![], vec!["a/".to_owned()]));
+    // The prefix naming it lists it too, first, as S3 lists a marker
+    // whose key is the prefix, with a delimiter or without.
+    let marker = (vec!["a/b/".to_owned()], vec![]);
+    assert_eq!(list(&s, &[("prefix", "a/b/")]), marker);
+    assert_eq!(list(&s, &[("prefix", "a/b/"), ("delimiter", "/")]), marker);
+    assert_eq!(
+        list(&s, &[("prefix", "a/b/"), ("start-after", "a/b/")]).0,
+        [""; 0]
+    );
     // One that holds keys lists them only.
     assert_eq!(send(&s, "PUT", "/bkt/a/b/f", b"x").status, 200);
     assert_eq!(list(&s, &[]).0, ["a/b/f"]);
+    assert_eq!(list(&s, &[("prefix", "a/b/")]).0, ["a/b/f"]);
     // Its marker's DELETE leaves the folder and its keys, as in S3.
     assert_eq!(send(&s, "DELETE", "/bkt/a/b/", b"").status, 204);
     assert_eq!(send(&s, "GET", "/bkt/a/b/f", b"").body, b"x");
@@ -100,6 +110,49 @@ fn a_folder_marker_with_bytes_or_on_a_file_is_refused() {
         (refused.status, code(&refused)),
         (400, "XFerryInvalidKey".into())
     );
+}
+
+/// boto3 and the AWS CLI code an empty body as aws-chunked too (over
+/// HTTPS, with a CRC trailer): one that decodes to nothing makes the
+/// folder; one with bytes, or whose trailer's checksum is not the empty
+/// body's, is refused with nothing made.
+#[test]
+fn a_folder_marker_with_an_empty_aws_chunked_body_makes_the_folder() {
+    let s = owner();
+    let bkt = s.server.root.path().join("bkt");
+    let signer = &s.signers[0];
+    let put = |path: &str, data: &[u8], mode, checksum| {
+        signer.put_streaming(s.s3, path, (data, 64), mode, checksum, |_| {})
+    };
+    let crc = ("x-amz-checksum-crc32", "AAAAAA==");
+    let made = put("/bkt/coded/", b"", Streaming::UnsignedTrailer, Some(crc));
+    assert_eq!(made.status, 200, "{}", made.head);
+    assert_eq!(made.header("ETag"), Some(EMPTY_ETAG));
+    assert!(bkt.join("coded").is_dir());
+    let made = put("/bkt/bare/", b"", Streaming::UnsignedTrailer, None);
+    assert_eq!(made.status, 200, "{}", made.head);
+    assert!(bkt.join("bare").is_dir());
+
+    let wrong = ("x-amz-checksum-crc32", "AAAAAQ==");
+    let refused = put("/bkt/w/", b"", Streaming::UnsignedTrailer, Some(wrong));
+    assert_eq!((refused.status, code(&refused)), (400, "BadDigest".into()));
+    let refused = put("/bkt/x/", b"bytes", Streaming::UnsignedTrailer, Some(crc));
+    assert_eq!(
+        (refused.status, code(&refused)),
+        (400, "XFerryInvalidKey".into())
+    );
+    // Signed chunks chain from a key access control sets only after the
+    // request is read: not taken on a marker.
+    let refused = put("/bkt/s/", b"", Streaming::Signed, None);
+    assert_eq!(
+        (refused.status, code(&refused)),
+        (501, "NotImplemented".into())
+    );
+    for dir in ["w", "x", "s"] {
+        assert!(!bkt.join(dir).exists(), "{dir}: nothing made");
+    }
+    // The connection went on past each body: the next request is served.
+    assert_eq!(send(&s, "HEAD", "/bkt/coded/", b"").status, 200);
 }
 
 #[test]
@@ -142,6 +195,21 @@ fn boto3_makes_lists_and_deletes_folder_markers() {
     assert_eq!(check(&output, "boto3"), "ok\n");
 }
 
+/// Over HTTPS boto3 sends every body, a marker's empty one too, as
+/// aws-chunked with a CRC trailer.
+#[test]
+fn boto3_over_https_makes_folder_markers_with_aws_chunked_bodies() {
+    if !have("python3", &["-c", "import boto3"], "pip install boto3") {
+        return;
+    }
+    let s = S3Server::start_tls(&[("owner", ALL)]);
+    // A bucket is a folder (the plain requests here speak no TLS).
+    std::fs::create_dir(s.server.root.path().join("bkt")).unwrap();
+    let mut command = s.boto3("s3_boto3_folders.py", "https");
+    let output = command.arg(s.ca()).output().unwrap();
+    assert_eq!(check(&output, "boto3"), "ok\n");
+}
+
 #[test]
 fn rclone_sees_an_empty_folder_and_copies_around_it() {
     if !have("rclone", &["version"], "apt-get install rclone") {
@@ -164,6 +232,8 @@ fn rclone_sees_an_empty_folder_and_copies_around_it() {
     // Recursive (no delimiter): rclone passes over the marker key
     // `empty/`, as it does on S3.
     assert_eq!(lsf(&["lsf", "-R", "x:bkt"]), ["full/", "full/f"]);
+    // Inside it: its own marker (listed by `prefix=empty/`) is no entry.
+    assert_eq!(lsf(&["lsf", "x:bkt/empty"]), [""; 0]);
     // The marker is not a file to copy: only the folder's keys come.
     let local = tempfile::tempdir().unwrap();
     let to = local.path().to_str().unwrap();

@@ -55,8 +55,8 @@ pub struct Signed {
     pub scope: Scope,
     /// The string to sign, as the dialect computed it from the request.
     pub string_to_sign: String,
-    /// The signature the request carried (32 bytes, from its hex).
-    pub signature: Vec<u8>,
+    /// The signature the request carried (from its hex).
+    pub signature: [u8; 32],
     /// Where to leave the signing key once the signature checks, for a
     /// body whose chunks are signed too.
     pub seed: Option<SeedKey>,

@@ -9,6 +9,7 @@
 //! fields are lent to the dialect, not copied, so a request costs no
 //! allocation here.
 
+use crate::chunked::{ChunkDecoder, ChunkError};
 use crate::serve::BodyLength;
 
 /// Largest request head (request line and headers) accepted.
@@ -137,7 +138,8 @@ pub fn parse<T>(
 /// other versions (all without [`Resume`]: the framing is lost); 400 for a
 /// missing or bad `Host`, 417 for an `Expect` other than `100-continue`;
 /// 413 for a body in hand over its cap, 503 over `room`, 411 for a chunked
-/// one; and whatever `dialect` refuses (these with [`Resume`]).
+/// one in more than one chunk; and whatever `dialect` refuses (these with
+/// [`Resume`]).
 pub fn parse_holding<T>(
     buf: &[u8],
     room: u64,
@@ -191,10 +193,10 @@ pub fn parse_holding<T>(
                     awaits_go_ahead: resume.expect_continue,
                 });
             }
-            Ok(Some(body)) => {
+            Ok(Some((body, wire))) => {
                 head.body = body;
                 resume = Resume {
-                    used: used + body.len(),
+                    used: used + wire,
                     body: BodyLength::Fixed(0),
                     // The body is here: nothing to wait for.
                     expect_continue: false,
@@ -210,16 +212,17 @@ pub fn parse_holding<T>(
 }
 
 /// The body that follows the head framed by `resume`, once all of it is
-/// in `buf` (`None` before).
+/// in `buf` (`None` before), and the bytes it takes there.
 ///
 /// # Errors
 /// 413 over `cap`, 503 over [`MAX_BODY_IN_HAND`] and `room` (both known
-/// from `Content-Length`, before a byte is held), 411 for a chunked body.
+/// from `Content-Length`, before a byte is held); for a chunked body,
+/// [`chunked_in_hand`]'s.
 fn body_in_hand<'a>(
     buf: &'a [u8],
     resume: &Resume,
     (cap, room): (u64, u64),
-) -> Result<Option<&'a [u8]>, Refused> {
+) -> Result<Option<(&'a [u8], usize)>, Refused> {
     let len = match resume.body {
         BodyLength::Fixed(len) if len > cap => {
             let limit = cap / 1024;
@@ -230,11 +233,48 @@ fn body_in_hand<'a>(
             return Err((503, busy.into()));
         }
         BodyLength::Fixed(len) => len as usize,
-        BodyLength::Chunked => {
-            return Err((411, "this request's body needs a Content-Length".into()));
-        }
+        BodyLength::Chunked => return chunked_in_hand(&buf[resume.used..], cap),
     };
-    Ok(buf.get(resume.used..resume.used + len))
+    Ok(buf
+        .get(resume.used..resume.used + len)
+        .map(|body| (body, len)))
+}
+
+/// A chunked body held whole (boto3 frames even an empty body so, with
+/// an aws-chunked one inside) where its payload is one run of bytes (one
+/// chunk, as a small body is sent): the payload is lent from the buffer,
+/// so one split among chunks cannot be.
+///
+/// # Errors
+/// 413 once its framing and payload pass `cap`, 400 for malformed
+/// framing, 411 for a payload in more than one chunk.
+fn chunked_in_hand(rest: &[u8], cap: u64) -> Result<Option<(&[u8], usize)>, Refused> {
+    let mut decoder = ChunkDecoder::default();
+    let (mut at, mut payload) = (0, 0..0);
+    while !decoder.is_done() {
+        if at as u64 > cap {
+            let limit = cap / 1024;
+            return Err((413, format!("this request's body is at most {limit} KiB")));
+        }
+        if at == rest.len() {
+            return Ok(None);
+        }
+        let (used, data) = decoder
+            .decode(&rest[at..])
+            .map_err(|ChunkError(why)| (400, why.to_owned()))?;
+        if !data.is_empty() {
+            let start = at + used - data.len();
+            payload = match payload.is_empty() {
+                true => start..start + data.len(),
+                false => {
+                    let why = "this request's body needs a Content-Length, or one chunk";
+                    return Err((411, why.into()));
+                }
+            };
+        }
+        at += used;
+    }
+    Ok(Some((&rest[payload], at)))
 }
 
 /// The framing fields of `head` (RFC 9112 6, 9.3, RFC 9110 10.1.1, 7.2):
@@ -362,5 +402,42 @@ mod tests {
         assert_eq!(held(usual, big as u64, 0), Ok(usual));
         assert_eq!(held(usual + 1, big as u64, 0), Err(503));
         assert_eq!(held(usual + 1, MAX_BODY_IN_HAND, u64::MAX), Err(413));
+    }
+
+    /// A chunked body in hand: whole once its last chunk and trailer are
+    /// there (at every split before, more is awaited), its payload lent
+    /// when it is one chunk, 411 when it is more, 413 past the cap.
+    #[test]
+    fn a_chunked_body_in_hand_is_held_when_it_is_one_chunk() {
+        let head = "PUT /x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n";
+        let parse = |body: &str, cap: u64| {
+            let buf = format!("{head}{body}GET /next");
+            let parsed = parse_holding(
+                buf.as_bytes(),
+                u64::MAX,
+                |_| Some(cap),
+                |head, _| Ok(head.body.to_vec()),
+            );
+            match parsed {
+                Ok(Parsed::Whole(body, resume)) => {
+                    assert_eq!(&buf.as_bytes()[resume.used..], b"GET /next");
+                    assert_eq!(resume.body, BodyLength::Fixed(0));
+                    Ok(Some(body))
+                }
+                Ok(Parsed::Partial { .. }) => Ok(None),
+                Err(err) => Err(err.status),
+            }
+        };
+        let one = "5\r\nhello\r\n0\r\nx-t: 1\r\n\r\n";
+        assert_eq!(parse(one, 1024), Ok(Some(b"hello".to_vec())));
+        assert_eq!(parse("0\r\n\r\n", 1024), Ok(Some(Vec::new())));
+        assert_eq!(parse("2\r\nhe\r\n3\r\nllo\r\n0\r\n\r\n", 1024), Err(411));
+        assert_eq!(parse(one, 8), Err(413));
+        assert_eq!(parse("zz\r\n", 1024), Err(400));
+        for end in 0..one.len() {
+            let buf = format!("{head}{}", &one[..end]);
+            let parsed = parse_holding(buf.as_bytes(), u64::MAX, |_| Some(1024), |_, _| Ok(()));
+            assert!(matches!(parsed, Ok(Parsed::Partial { .. })), "{end}");
+        }
     }
 }

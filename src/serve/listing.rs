@@ -57,11 +57,12 @@ pub(super) fn list(
                 format.locks(table, locks.now());
             }
         }
+        let files = !format.wants().no_files;
         let spooled = Spool::new(ctx, &prefix, format).and_then(|spool| match scope {
             Scope::Tree => spool_tree(ctx, &who, &prefix, spool),
             Scope::Directory => ctx
                 .storage
-                .list_directory(&prefix)
+                .list_directory(&prefix, files)
                 .and_then(|listing| spool_directory(ctx, &who, listing, spool)),
             Scope::Named => spool_named(ctx, &who, &prefix, spool),
             Scope::Keys(page) => spool_keys(ctx, &who, &prefix, &page, spool),
@@ -160,12 +161,22 @@ fn spool_keys(
     spool.put(Piece::Start)?;
     spool.put(Piece::Files)?;
     let md5 = spool.format.wants().md5;
-    // Both of the walk's callbacks put entries on the page.
-    let paging = RefCell::new(Paging {
+    let mut paging = Paging {
         spool,
         found: 0,
         max: page.max,
-    });
+    };
+    // The folder the prefix names (`prefix=dir/`) comes first, as its
+    // marker would in S3, while it is empty: below, only the folders
+    // under it are looked at.
+    if let Some(info) = named_empty_folder(ctx, who, prefix, page)? {
+        match paging.marker(prefix.as_str(), info, md5) {
+            Err(_) if paging.found > paging.max => return paging.end(),
+            marked => marked?,
+        }
+    }
+    // Both of the walk's callbacks put entries on the page.
+    let paging = RefCell::new(paging);
     let enter = |dir: &str, info: &FileInfo| {
         if ctx.is_abandoned() {
             return Err(std::io::Error::other("the client has gone"));
@@ -193,24 +204,8 @@ fn spool_keys(
                 .is_empty_folder(dir)
                 .map_err(std::io::Error::other)?
             {
-                let entry = ListEntry {
-                    name: dir.to_owned(),
-                    info: FileInfo { size: 0, ..*info },
-                    stamp: Stamp::default(),
-                };
-                let mut paging = paging.borrow_mut();
-                if md5 {
-                    let md5 = Some(Md5Tag::EMPTY);
-                    let details = Details {
-                        md5,
-                        ..Details::default()
-                    };
-                    paging.spool.format.details(details);
-                }
-                paging.put(Piece::File {
-                    entry: &entry,
-                    first: false,
-                })?;
+                let info = FileInfo { size: 0, ..*info };
+                paging.borrow_mut().marker(dir, info, md5)?;
                 return Ok(false);
             }
         }
@@ -237,15 +232,35 @@ fn spool_keys(
             first: false,
         })
     });
-    let Paging {
-        mut spool, found, ..
-    } = paging.into_inner();
+    let paging = paging.into_inner();
     match walked {
-        Err(_) if found > page.max => {}
+        Err(_) if paging.found > page.max => {}
         walked => walked?,
     }
-    spool.put(Piece::End)?;
-    spool.finish(found as u64)
+    paging.end()
+}
+
+/// The time of the folder a page's prefix names (`<bucket>/dir/`, not
+/// the bucket itself) where it is there, empty, listable by `who` and
+/// after the page's start; `None` otherwise.
+///
+/// # Errors
+/// It cannot be read (500, 503).
+fn named_empty_folder(
+    ctx: &Ctx<'_>,
+    who: &Who,
+    prefix: &Prefix,
+    page: &Page,
+) -> Result<Option<FileInfo>, StorageError> {
+    let dir = prefix.as_str();
+    let bucket = page.within.as_ref().map_or(0, |b| b.as_str().len() + 1);
+    if !dir.ends_with('/') || dir.len() <= bucket || !page.is_past(dir) || !who.may_list(dir) {
+        return Ok(None);
+    }
+    match ctx.storage.empty_folder(dir) {
+        Err(StorageError::NotFound) => Ok(None),
+        found => found,
+    }
 }
 
 /// A page being spooled: its entries counted, so that the walk stops at
@@ -270,6 +285,39 @@ impl Paging<'_> {
             false => Ok(()),
         }
     }
+
+    /// Ends the page.
+    ///
+    /// # Errors
+    /// The spool's.
+    fn end(mut self) -> Result<(File, u64, u64), StorageError> {
+        self.spool.put(Piece::End)?;
+        self.spool.finish(self.found as u64)
+    }
+
+    /// Puts empty folder `dir` (ending in `/`) on the page as the key a
+    /// marker of it is: size 0, the ETag of no bytes.
+    ///
+    /// # Errors
+    /// As [`Paging::put`]'s.
+    fn marker(&mut self, dir: &str, info: FileInfo, md5: bool) -> std::io::Result<()> {
+        let entry = ListEntry {
+            name: dir.to_owned(),
+            info,
+            stamp: Stamp::default(),
+        };
+        if md5 {
+            let details = Details {
+                md5: Some(Md5Tag::EMPTY),
+                ..Details::default()
+            };
+            self.spool.format.details(details);
+        }
+        self.put(Piece::File {
+            entry: &entry,
+            first: false,
+        })
+    }
 }
 
 /// The name `prefix` is without its `/`: the folder's listing, one
@@ -280,7 +328,7 @@ fn spool_named(
     prefix: &Prefix,
     mut spool: Spool<'_>,
 ) -> Result<(File, u64, u64), StorageError> {
-    match ctx.storage.list_directory(prefix) {
+    match ctx.storage.list_directory(prefix, true) {
         Err(StorageError::NotFound) => {}
         listed => return spool_directory(ctx, who, listed?, spool),
     }

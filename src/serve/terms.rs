@@ -196,6 +196,9 @@ pub struct Wants {
     /// Each file's recorded MD5 tag (S3's `ETag`): the file opened and
     /// its record read, never its bytes.
     pub md5: bool,
+    /// A one-level listing's files are not shown (S3's ListBuckets): the
+    /// walk skips them by their directory entry, never `lstat`ing one.
+    pub no_files: bool,
 }
 
 /// What the walk read of one piece, as [`Wants`] asked.

@@ -186,12 +186,18 @@ impl Storage {
 
     /// The files and subdirectories directly in directory `prefix` (empty
     /// for the root, else ending in `/`), each in name order; nothing below
-    /// them is read. A subdirectory is shown whatever it holds.
+    /// them is read. A subdirectory is shown whatever it holds. Without
+    /// `files`, only the subdirectories: files are skipped by their entry's
+    /// type, never `lstat`ed.
     ///
     /// # Errors
     /// [`StorageError::NotFound`] if `prefix` is not a directory (a file, a
     /// symlink, nothing); 500 or 503 if it cannot be read.
-    pub fn list_directory(&self, prefix: &Prefix) -> Result<DirectoryListing, StorageError> {
+    pub fn list_directory(
+        &self,
+        prefix: &Prefix,
+        files: bool,
+    ) -> Result<DirectoryListing, StorageError> {
         self.pause(Point::Walk);
         let start = prefix.dir_segments().collect::<Vec<_>>().join("/");
         let mut listing = DirectoryListing::default();
@@ -200,7 +206,7 @@ impl Storage {
             |path, kind| match kind {
                 _ if is_reserved(path) => false,
                 FileType::Directory => true,
-                FileType::RegularFile => Name::new(path.to_owned()).is_ok(),
+                FileType::RegularFile => files && Name::new(path.to_owned()).is_ok(),
                 _ => false,
             },
             |visit| {
@@ -229,15 +235,28 @@ impl Storage {
     /// # Errors
     /// It cannot be opened or read (gone: [`StorageError::NotFound`]).
     pub fn is_empty_folder(&self, dir: &str) -> Result<bool, StorageError> {
+        self.empty_folder(dir).map(|found| found.is_some())
+    }
+
+    /// Folder `dir`'s size (0) and time if it shows nothing, as
+    /// [`Storage::is_empty_folder`] tells; `None` if it shows something.
+    ///
+    /// # Errors
+    /// As [`Storage::is_empty_folder`]'s.
+    pub fn empty_folder(&self, dir: &str) -> Result<Option<FileInfo>, StorageError> {
         let dir = super::open_dir_beneath(&self.root, dir.trim_end_matches('/'))?;
         for entry in Dir::read_from(&dir)? {
             let entry = entry?;
             let name = entry.file_name().to_bytes();
             if name != b"." && name != b".." && !name.starts_with(RESERVED_PREFIX.as_bytes()) {
-                return Ok(false);
+                return Ok(None);
             }
         }
-        Ok(true)
+        let stat = rustix::fs::fstat(&dir)?;
+        Ok(Some(FileInfo {
+            size: 0,
+            mtime: stat.st_mtime,
+        }))
     }
 
     /// A file to write a listing into before it is sent: unnamed, so it
@@ -499,5 +518,32 @@ mod tests {
         // known, the folder entered after the files (`sub/` > `k…`).
         let (names, _) = page("b/k1997", 10);
         assert_eq!(names, ["b/k1998", "b/k1999", "b/sub/in"]);
+    }
+
+    /// A one-level listing of folders only (S3's ListBuckets) skips the
+    /// files by their entries: the root's 2,000 files cost no `lstat`.
+    #[test]
+    fn a_listing_of_folders_only_lstats_no_file() {
+        let root = tempfile::tempdir().unwrap();
+        for n in 0..2000 {
+            std::fs::write(root.path().join(format!("k{n:04}")), b"xy").unwrap();
+        }
+        std::fs::create_dir_all(root.path().join("bucket/inner")).unwrap();
+        let storage = Storage::open(root.path(), "test", false).unwrap();
+        let before = lstats();
+        let listing = storage.list_directory(&Prefix::root(), false).unwrap();
+        let stated = lstats() - before;
+        assert!(listing.files.is_empty());
+        let dirs: Vec<_> = listing
+            .dirs
+            .iter()
+            .map(|(name, ..)| name.as_str())
+            .collect();
+        assert_eq!(dirs, ["bucket/"]);
+        // On file systems without `d_type` each entry is `lstat`ed to
+        // learn its kind.
+        assert!(stated == 1 || stated > 2000, "{stated}");
+        let all = storage.list_directory(&Prefix::root(), true).unwrap();
+        assert_eq!(all.files.len(), 2000);
     }
 }

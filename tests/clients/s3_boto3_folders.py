@@ -6,7 +6,9 @@ bucket, delete_object of a marker whose folder holds a key (the key
 stays) and of an empty one (it goes), a body on a marker refused;
 exits non-zero on the first difference.
 
-usage: s3_boto3_folders.py ENDPOINT KEY_ID SECRET
+usage: s3_boto3_folders.py ENDPOINT KEY_ID SECRET [CA]
+(with CA, over HTTPS: boto3 then codes every body, the markers' empty
+ones too, as aws-chunked with a CRC trailer)
 """
 import sys
 
@@ -15,9 +17,10 @@ from botocore.exceptions import ClientError
 from s3_boto3_client import s3_client
 
 endpoint, key_id, secret = sys.argv[1:4]
+ca = sys.argv[4] if len(sys.argv) > 4 else None
 EMPTY_ETAG = '"d41d8cd98f00b204e9800998ecf8427e"'
 
-s3 = s3_client(endpoint, key_id, secret)
+s3 = s3_client(endpoint, key_id, secret, ca)
 
 
 def keys(**kwargs):
@@ -38,6 +41,10 @@ assert got["Body"].read() == b"", got
 assert keys() == (["photos/2026/"], []), keys()
 assert keys(Delimiter="/") == ([], ["photos/"]), keys(Delimiter="/")
 assert keys(Prefix="photos/", Delimiter="/") == ([], ["photos/2026/"])
+# The marker the prefix names is listed, as S3 lists it.
+assert keys(Prefix="photos/2026/") == (["photos/2026/"], []), keys(Prefix="photos/2026/")
+marker = keys(Prefix="photos/2026/", Delimiter="/")
+assert marker == (["photos/2026/"], []), marker
 s3.put_object(Bucket="bkt", Key="photos/2026/a.jpg", Body=b"jpeg")
 assert keys() == (["photos/2026/a.jpg"], []), keys()
 

@@ -10,7 +10,7 @@ use base64::engine::general_purpose::STANDARD;
 use super::super::message::Resume;
 use super::error::Code;
 use super::{Fields, Refusal, refusal, sigv4};
-use crate::aws_chunked::Coding;
+use crate::aws_chunked::{AwsChunked, Coding};
 use crate::serve::BodyLength;
 use crate::serve::digest::{Algorithm, BodyDigests, Stated};
 
@@ -59,6 +59,44 @@ pub(super) fn body_digests(
             coding,
         },
     ))
+}
+
+/// Whether `body`, a folder marker's PUT's held whole, is an aws-chunked
+/// one that decodes to nothing (boto3 and the AWS CLI code an empty body
+/// too, over HTTPS): its framing whole, its declared and decoded lengths
+/// 0, and the checksum its trailer states the empty body's.
+///
+/// # Errors
+/// A coding that is not served, or a signed one (its chunks' signatures
+/// chain from a key that access control sets only after the request is
+/// read: such an empty body must come as `Content-Length: 0`).
+pub(super) fn is_empty_coded(body: &[u8], fields: &Fields) -> Result<bool, Refusal> {
+    let Some(coding) = coding(fields)? else {
+        return Ok(false);
+    };
+    if coding.chain.is_some() {
+        let why = "a folder marker's body with signed chunks is not served: send Content-Length: 0";
+        return Err(refusal(Code::NotImplemented, why));
+    }
+    if coding.declared != 0 {
+        return Ok(false);
+    }
+    let mut decoder = AwsChunked::new(*coding);
+    let whole = matches!(decoder.decode(body), Ok((used, _)) if used == body.len());
+    if !whole || !decoder.is_done() || decoder.decoded() != 0 {
+        return Ok(false);
+    }
+    // A checksum stated of nothing must be nothing's.
+    for (name, value) in decoder.trailers() {
+        let Some(algorithm) = Algorithm::of_field(name) else {
+            continue;
+        };
+        if STANDARD.decode(value).ok() != Some(algorithm.of_bytes(b"")) {
+            let why = format!("{name} is not the checksum of an empty body");
+            return Err(refusal(Code::BadDigest, why));
+        }
+    }
+    Ok(true)
 }
 
 /// The aws-chunked coding a PutObject's `x-amz-content-sha256` states,

@@ -4,7 +4,8 @@
 //! for. Design and what listings show: docs/s3.md, "Folder markers".
 //!
 //! ```text
-//! PUT    /<bucket>/<dir>/  empty body   MakeFolder with the folders above it (one there: 200)
+//! PUT    /<bucket>/<dir>/  empty body   MakeFolder with the folders above it (one there: 200);
+//!                          an aws-chunked body of nothing (held whole) is empty too
 //! PUT    /<bucket>/<dir>/  a body       400 XFerryInvalidKey, nothing stored: a folder holds no bytes
 //! HEAD   /<bucket>/<dir>/               List, one entry, no body: 200, an empty object, if a folder
 //! GET    /<bucket>/<dir>/               the same, with its empty body
@@ -15,7 +16,7 @@ use super::super::message::Resume;
 use super::super::response::{Head as ResponseHead, Persistence};
 use super::error::Code;
 use super::request::key_refusal;
-use super::{Asked, Refusal, refusal, xml};
+use super::{Asked, Fields, Refusal, refusal, xml};
 use crate::name::{Name, Prefix};
 use crate::serve::{BodyLength, ErrorKind, Failure, Operation, Page, Scope};
 use crate::storage::Md5Tag;
@@ -25,12 +26,15 @@ use crate::storage::Md5Tag;
 pub(super) fn request(
     method: &str,
     (bucket, dir): (&str, &str),
-    resume: &Resume,
+    (body, resume, fields): (&[u8], &Resume, &Fields),
 ) -> Result<(Operation, Asked), Refusal> {
     let key = format!("{dir}/");
     let name = Name::new(format!("{bucket}/{dir}")).map_err(|err| key_refusal(err, &key))?;
+    // An aws-chunked empty body is held whole (`S3::body_in_hand`).
+    let bodiless = resume.body == BodyLength::Fixed(0)
+        && (body.is_empty() || super::body::is_empty_coded(body, fields)?);
     Ok(match method {
-        "PUT" if resume.body != BodyLength::Fixed(0) => {
+        "PUT" if !bodiless => {
             return Err(refusal(
                 Code::XFerryInvalidKey,
                 format!(
@@ -45,26 +49,29 @@ pub(super) fn request(
             };
             (made, Asked::PutFolder)
         }
-        "GET" | "HEAD" => {
-            // One entry of it is enough to know it is a folder: the
-            // listing's first page of none stops there.
-            let page = Page {
-                delimited: true,
-                after: None,
-                max: 0,
-                within: Some(name.clone()),
-            };
-            let listing = Operation::List {
-                prefix: Prefix::of_folder(&name),
-                scope: Scope::Keys(Box::new(page)),
-                format: Box::new(xml::Buckets),
-                body: false,
-            };
-            (listing, Asked::HeadFolder)
-        }
+        "GET" | "HEAD" => (probe(name), Asked::HeadFolder),
         "DELETE" => (Operation::RemoveFolder { name }, Asked::DeleteFolder),
         _ => return Err(super::request::unserved(method)),
     })
+}
+
+/// Whether folder `name` is there (a marker's HEAD, HeadBucket,
+/// GetBucketLocation): a listing of it, no body, whose page of none stops
+/// at its first entry, so that a bucket of any size costs one `lstat` at
+/// most, not one per key.
+pub(super) fn probe(name: Name) -> Operation {
+    let page = Page {
+        delimited: true,
+        after: None,
+        max: 0,
+        within: Some(name.clone()),
+    };
+    Operation::List {
+        prefix: Prefix::of_folder(&name),
+        scope: Scope::Keys(Box::new(page)),
+        format: Box::new(xml::Buckets),
+        body: false,
+    }
 }
 
 /// The answer to a folder marker's PUT (200) or HEAD and GET (200, an

@@ -49,10 +49,11 @@ pub const DEFAULT_TYPE: &str = "application/octet-stream";
 /// Whether field `name` (any case) is one an object keeps: user metadata
 /// but the time, or one of [`KEPT`].
 pub fn is_kept(name: &str) -> bool {
-    let lower = name.to_ascii_lowercase();
-    match lower.strip_prefix(PREFIX) {
-        Some(rest) => !rest.is_empty() && lower != MTIME,
-        None => KEPT.contains(&lower.as_str()),
+    // Asked of every field of every request: compared in place.
+    let same = |a: &str, b: &str| a.eq_ignore_ascii_case(b);
+    match name.split_at_checked(PREFIX.len()) {
+        Some((prefix, rest)) if same(prefix, PREFIX) => !rest.is_empty() && !same(name, MTIME),
+        _ => KEPT.iter().any(|kept| same(kept, name)),
     }
 }
 

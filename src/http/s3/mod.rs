@@ -174,6 +174,13 @@ impl Dialect for S3 {
         }
         match (head.method, Target::of(head.target)) {
             ("PUT" | "POST", Ok(Target::Bucket(..))) => Some(MAX_BODY_IN_HAND),
+            // A folder marker's aws-chunked body, to see that it is empty
+            // (`folder.rs`); any other body on it is refused unread.
+            ("PUT", Ok(Target::Object(_, key, _)))
+                if key.ends_with('/') && has_field(head, "x-amz-decoded-content-length") =>
+            {
+                Some(MAX_BODY_IN_HAND)
+            }
             ("POST", Ok(target @ Target::Object(..))) if has_param(&target, "uploadId") => {
                 Some(multipart::MAX_COMPLETION_BODY)
             }
@@ -245,15 +252,19 @@ fn credential(
     // What a body's chunk signatures chain from, kept only for such a body.
     let chained = payload
         .starts_with(sigv4::SIGNED_CHUNKS)
-        .then(|| (auth.scope.clone(), auth.signature.clone()));
+        .then(|| (auth.scope.clone(), auth.signature));
     let mut signed = sigv4::signed(head, auth, amz_date, payload, now)?;
     if let Some((scope, seed)) = chained {
         let key = SeedKey::default();
-        let seed = seed.try_into().unwrap_or([0; 32]);
         fields.chain = Some(Chain::new(key.clone(), amz_date, &scope, seed));
         signed.seed = Some(key);
     }
     Ok(Some(Secret::signed(signed)))
+}
+
+/// Whether the head has field `name`.
+fn has_field(head: &Head<'_>, name: &str) -> bool {
+    head.fields().any(|(n, _)| n.eq_ignore_ascii_case(name))
 }
 
 /// Whether the target's query has `name`.

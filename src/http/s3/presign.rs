@@ -64,12 +64,10 @@ pub(super) fn presigned(head: &Head<'_>, now: OffsetDateTime) -> Result<Signed, 
         .ok_or_else(|| malformed("X-Amz-Expires must be 1 to 604800 seconds"))?;
     check_time(at, expires, now.unix_timestamp())?;
     let signed_headers = param("X-Amz-SignedHeaders")?;
-    let signed_headers: Vec<&str> = signed_headers.split(';').collect();
-    if !signed_headers.contains(&"host") {
+    if !sigv4::signs_host(&signed_headers) {
         return Err(malformed("host must be signed"));
     }
-    let signature = sigv4::hex(&param("X-Amz-Signature")?)
-        .filter(|s| s.len() == 32)
+    let signature = sigv4::hex32(&param("X-Amz-Signature")?)
         .ok_or_else(|| malformed("X-Amz-Signature must be 64 hex digits"))?;
     // The canonical request is made of the query as sent but the signature.
     let unsigned: Vec<&str> = query

@@ -8,7 +8,8 @@ use super::super::request::selection;
 use super::conditions::{Conditions, Verdict};
 use super::error::Code;
 use super::{
-    Asked, Checksums, Fields, Refusal, body, copy, delete, meta, multipart, refusal, sigv4, xml,
+    Asked, Checksums, Fields, Refusal, body, copy, delete, folder, meta, multipart, refusal, sigv4,
+    xml,
 };
 use crate::name::{Name, NameError, Prefix, percent_decode};
 use crate::serve::terms::Choose;
@@ -109,12 +110,6 @@ fn bucket_request(
     fields: &Fields,
 ) -> Result<(Operation, Asked), Refusal> {
     let folder = bucket_name(bucket)?;
-    let listing = |body| Operation::List {
-        prefix: Prefix::of_folder(&folder),
-        scope: Scope::Directory,
-        format: Box::new(xml::Buckets),
-        body,
-    };
     const LISTING: &[&str] = &[
         "list-type",
         "prefix",
@@ -127,13 +122,13 @@ fn bucket_request(
         "fetch-owner",
     ];
     match method {
-        "HEAD" if only_params(query, &[]) => Ok((listing(false), Asked::HeadBucket)),
+        "HEAD" if only_params(query, &[]) => Ok((folder::probe(folder), Asked::HeadBucket)),
         "GET"
             if only_params(query, &["location"])
                 && !query.is_empty()
                 && query.iter().any(|(n, _)| n == "location") =>
         {
-            Ok((listing(false), Asked::Location))
+            Ok((folder::probe(folder), Asked::Location))
         }
         "GET" if query.iter().any(|(n, _)| n == "uploads") => {
             super::multipart::list_uploads(bucket, query)
@@ -333,7 +328,7 @@ fn object_request(
                 ),
             ));
         }
-        return super::folder::request(method, (bucket, dir), resume);
+        return super::folder::request(method, (bucket, dir), (head.body, resume, fields));
     }
     let name = Name::new(format!("{bucket}/{key}")).map_err(|err| key_refusal(err, key))?;
     if multipart::asks(query) {

@@ -68,6 +68,14 @@ impl Format for Buckets {
         };
         out.extend_from_slice(text.as_bytes());
     }
+
+    /// A bucket is a folder: the root's files are not even `lstat`ed.
+    fn wants(&self) -> Wants {
+        Wants {
+            no_files: true,
+            ..Wants::default()
+        }
+    }
 }
 
 /// What a `ListObjects` request asked, for its answer.

@@ -246,7 +246,7 @@ impl Format for Multistatus {
             own: true,
             members: dead && self.depth > 0,
             space,
-            md5: false,
+            ..Wants::default()
         }
     }
 
