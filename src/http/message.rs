@@ -252,10 +252,6 @@ fn chunked_in_hand(rest: &[u8], cap: u64) -> Result<Option<(&[u8], usize)>, Refu
     let mut decoder = ChunkDecoder::default();
     let (mut at, mut payload) = (0, 0..0);
     while !decoder.is_done() {
-        if at as u64 > cap {
-            let limit = cap / 1024;
-            return Err((413, format!("this request's body is at most {limit} KiB")));
-        }
         if at == rest.len() {
             return Ok(None);
         }
@@ -273,6 +269,10 @@ fn chunked_in_hand(rest: &[u8], cap: u64) -> Result<Option<(&[u8], usize)>, Refu
             };
         }
         at += used;
+        if at as u64 > cap {
+            let limit = cap / 1024;
+            return Err((413, format!("this request's body is at most {limit} KiB")));
+        }
     }
     Ok(Some((&rest[payload], at)))
 }
