@@ -128,7 +128,7 @@ pub fn payload_hash(value: Option<&str>) -> Result<&str, Refusal> {
                 || hash
                     .strip_prefix(SIGNED_CHUNKS)
                     .is_some_and(|t| t.is_empty() || t == "-TRAILER")
-                || hex(hash).is_some_and(|h| h.len() == 32) =>
+                || hex32(hash).is_some() =>
         {
             Ok(hash)
         }
