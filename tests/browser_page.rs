@@ -173,7 +173,7 @@ fn a_missing_folder_is_a_page_with_a_way_back() {
         "return [document.querySelector('h1').textContent, document.getElementById('reason').textContent]",
         json!([]),
     );
-    assert_eq!(said, json!(["Not found", "no such directory"]));
+    assert_eq!(said, json!(["Not found", "no such folder"]));
     screenshots(&browser, "not-found");
     let back = browser.element("return document.getElementById('back')", json!([]));
     browser.click(&back);
