@@ -293,6 +293,7 @@
     });
   }
   function sort() {
+    const { key, order } = sorting;
     const before = rows();
     const sorted = ordered(before);
     if (sorted.some((row, at) => row !== before[at])) tbody.append(...sorted);
