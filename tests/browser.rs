@@ -90,14 +90,7 @@ fn upload_list_download_and_delete_through_the_page() {
     );
 
     // Renamed with its button, through the prompt.
-    let button = |label: &str, name: &str| {
-        browser.element(
-            "const row = Array.from(document.querySelectorAll('tr.file')).find((r) => r.dataset.name === arguments[0]); \
-             row.querySelector('td.n a').focus(); \
-             return Array.from(row.querySelectorAll('button')).find((b) => b.textContent === arguments[1])",
-            json!([name, label]),
-        )
-    };
+    let button = |label: &str, name: &str| browser.row_button(label, name);
     browser.click(&button("Rename", &stored));
     browser.dialog_text();
     browser.answer_dialog("z renamed.txt");

@@ -37,17 +37,6 @@ fn rows(browser: &Browser) -> Vec<String> {
     browser.names("#listing tr[data-name]")
 }
 
-/// The button labelled `label` on the row of `name` (made when the row
-/// is focused).
-fn button(browser: &Browser, label: &str, name: &str) -> String {
-    browser.element(
-        "const row = Array.from(document.querySelectorAll('#listing tr[data-name]')).find((r) => r.dataset.name === arguments[0]); \
-         row.querySelector('td.n a').focus(); \
-         return Array.from(row.querySelectorAll('button')).find((b) => b.textContent === arguments[1])",
-        json!([name, label]),
-    )
-}
-
 #[test]
 fn a_big_folders_rows_are_built_and_work_as_a_small_ones() {
     let Some(browser) = Browser::start_or_skip() else {
@@ -118,7 +107,7 @@ fn a_big_folders_rows_are_built_and_work_as_a_small_ones() {
     );
 
     // A row renamed through its prompt: the page is built again.
-    browser.click(&button(&browser, "Rename", "big/f-005.txt"));
+    browser.click(&browser.row_button("Rename", "big/f-005.txt"));
     browser.dialog_text();
     browser.answer_dialog("renamed.txt");
     browser.accept_dialog();
@@ -137,7 +126,7 @@ fn a_big_folders_rows_are_built_and_work_as_a_small_ones() {
     );
 
     // A row deleted after its confirmation.
-    browser.click(&button(&browser, "Delete", "big/f-001.txt"));
+    browser.click(&browser.row_button("Delete", "big/f-001.txt"));
     assert!(browser.dialog_text().contains("big/f-001.txt"));
     browser.accept_dialog();
     assert_eq!(browser.message(), "Deleted big/f-001.txt");

@@ -22,16 +22,6 @@ fn folders(browser: &Browser) -> Vec<String> {
     browser.names("#listing tr.dir")
 }
 
-/// The button labelled `label` on the row of folder `name`.
-fn button(browser: &Browser, label: &str, name: &str) -> String {
-    browser.element(
-        "const row = Array.from(document.querySelectorAll('#listing tr.dir')).find((r) => r.dataset.name === arguments[0]); \
-         row.querySelector('td.n a').focus(); \
-         return Array.from(row.querySelectorAll('button')).find((b) => b.textContent === arguments[1])",
-        json!([name, label]),
-    )
-}
-
 #[test]
 fn folders_are_renamed_moved_and_deleted_from_the_page() {
     let Some(browser) = Browser::start_or_skip() else {
@@ -50,7 +40,7 @@ fn folders_are_renamed_moved_and_deleted_from_the_page() {
     assert_eq!(folders(&browser), ["top/gone/", "top/old/"]);
 
     // Renamed through its prompt: the folder and all it holds.
-    browser.click(&button(&browser, "Rename", "top/old/"));
+    browser.click(&browser.row_button("Rename", "top/old/"));
     browser.dialog_text();
     browser.answer_dialog("new name");
     browser.accept_dialog();
@@ -66,7 +56,7 @@ fn folders_are_renamed_moved_and_deleted_from_the_page() {
     );
 
     // Moved elsewhere with a path from the top.
-    browser.click(&button(&browser, "Rename", "top/new name/"));
+    browser.click(&browser.row_button("Rename", "top/new name/"));
     browser.dialog_text();
     browser.answer_dialog("/elsewhere/moved");
     browser.accept_dialog();
@@ -76,7 +66,7 @@ fn folders_are_renamed_moved_and_deleted_from_the_page() {
     assert!(server.path("elsewhere/moved/a.txt").exists());
 
     // Deleted with everything in it, after the confirmation.
-    browser.click(&button(&browser, "Delete", "top/gone/"));
+    browser.click(&browser.row_button("Delete", "top/gone/"));
     let asked = browser.dialog_text();
     assert!(
         asked.contains("top/gone") && asked.contains("everything in it"),
@@ -109,7 +99,7 @@ fn what_a_folders_delete_left_is_told_on_the_page() {
         json!([]),
     );
     browser.when_idle("the rows again", "return true", json!([]));
-    browser.click(&button(&browser, "Delete", "d/"));
+    browser.click(&browser.row_button("Delete", "d/"));
     browser.dialog_text();
     browser.accept_dialog();
     let said = browser.wait_for("the report", || {

@@ -44,13 +44,19 @@ pub struct Entries {
 
 impl Entries {
     /// The block's opening, up to the first name.
-    pub const OPEN: &'static str =
-        "<script type=\"application/json\" id=\"entries\">{\"n\":[";
+    pub const OPEN: &'static str = "<script type=\"application/json\" id=\"entries\">{\"n\":[";
 
     /// Appends the entry `own` (a folder's ending in `/`) to `out`, its
     /// size, time and, where they differ from the folder's, `rights`
     /// (`may` words) to the columns.
-    pub fn put(&mut self, own: &str, size: u64, mtime: i64, rights: Option<&str>, out: &mut String) {
+    pub fn put(
+        &mut self,
+        own: &str,
+        size: u64,
+        mtime: i64,
+        rights: Option<&str>,
+        out: &mut String,
+    ) {
         let comma = if self.count == 0 { "" } else { "," };
         let (keep, units) = shared_start(&self.previous, own);
         out.push_str(comma);

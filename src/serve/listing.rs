@@ -317,7 +317,9 @@ fn spool_directory(
     if let Some(describer) = &describer {
         spool.format.details(describer.folder(storage, path));
     }
-    spool.format.entries(listing.dirs.len() + listing.files.len());
+    spool
+        .format
+        .entries(listing.dirs.len() + listing.files.len());
     spool.put(Piece::Start)?;
     let writable = super::check_writable(ctx.config).is_ok();
     let listed = super::access::rights(who, spool.prefix, writable);

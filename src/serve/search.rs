@@ -79,13 +79,15 @@ pub(super) fn spool(
         found.borrow_mut().look_at(dir, piece)?;
         Ok(true)
     };
-    let walked_tree = ctx.storage.list(prefix, wanted, enter, |entry: &ListEntry| {
-        let piece = Piece::File {
-            entry,
-            first: false,
-        };
-        found.borrow_mut().look_at(&entry.name, piece)
-    });
+    let walked_tree = ctx
+        .storage
+        .list(prefix, wanted, enter, |entry: &ListEntry| {
+            let piece = Piece::File {
+                entry,
+                first: false,
+            };
+            found.borrow_mut().look_at(&entry.name, piece)
+        });
     let mut found = found.into_inner();
     let capped = found.results > search.max || at_walk_cap();
     match walked_tree {

@@ -260,6 +260,17 @@ impl Browser {
         serde_json::from_value(names).expect("names")
     }
 
+    /// The button labelled `label` on the row of `name` (its buttons are
+    /// made when the row is first focused, `ui/page.js` activate).
+    pub fn row_button(&self, label: &str, name: &str) -> String {
+        self.element(
+            "const row = Array.from(document.querySelectorAll('#listing tr[data-name]')).find((r) => r.dataset.name === arguments[0]); \
+             row.querySelector('td.n a').focus(); \
+             return Array.from(row.querySelectorAll('button')).find((b) => b.textContent === arguments[1])",
+            json!([name, label]),
+        )
+    }
+
     /// The page's message, once it shows one and it is idle.
     pub fn message(&self) -> String {
         let text = self.when_idle(
