@@ -75,9 +75,9 @@ impl Entries {
 
     /// The columns and the block's end.
     pub fn close(&self, out: &mut String) {
-        let _ = write!(
+        let _ = writeln!(
             out,
-            "],\"p\":[{}],\"s\":[{}],\"t\":[{}],\"m\":{{{}}}}}</script>\n",
+            "],\"p\":[{}],\"s\":[{}],\"t\":[{}],\"m\":{{{}}}}}</script>",
             self.shared, self.sizes, self.times, self.may
         );
     }
