@@ -62,7 +62,7 @@ done)
 
 HTTP=$(free_port)
 spawn FERRY_PID "$HTTP" "$WORK/ferry.log" \
-  "$FERRY" serve --http "127.0.0.1:$HTTP" --root "$WORK/root" --workers 1
+  "$FERRY" serve --listen 127.0.0.1:0 --http "127.0.0.1:$HTTP" --root "$WORK/root" --workers 1
 PID_VARS+=(FERRY_PID)
 URL="http://127.0.0.1:$HTTP/many/"
 
