@@ -6,7 +6,10 @@
 //! folder's tree, previews of images, text, PDF, sound and video).
 //!
 //! Written piece by piece like every listing (a [`ListingFormat`](crate::serve::ListingFormat)),
-//! so a folder of any size is never built whole. Every name reaches the
+//! so a folder of any size is never built whole. A folder of more than
+//! [`ROWS_UP_TO`] entries is sent as data, each name once, which the
+//! script builds the rows from (`page_data.rs`), with a `<noscript>` link
+//! to the plain listing (`?plain`: these rows without the script). Every name reaches the
 //! page escaped for where it lands: HTML text and attributes through
 //! [`html_escape`], URLs through [`url_path`] (which leaves only
 //! `A-Z a-z 0-9 - . _ ~ / %`, nothing HTML would read as markup). The
