@@ -9,12 +9,15 @@
 //! so a folder of any size is never built whole. A folder of more than
 //! [`ROWS_UP_TO`] entries is sent as data, each name once, which the
 //! script builds the rows from (`page_data.rs`), with a `<noscript>` link
-//! to the plain listing (`?plain`: these rows without the script). Every name reaches the
-//! page escaped for where it lands: HTML text and attributes through
-//! [`html_escape`], URLs through [`url_path`] (which leaves only
-//! `A-Z a-z 0-9 - . _ ~ / %`, nothing HTML would read as markup). The
-//! script reads names only from `data-name` attributes and writes them
-//! only with `textContent`, so no name is ever parsed as markup or code.
+//! to the plain listing (`?plain`: these rows without the script).
+//!
+//! Every name reaches the page escaped for where it lands: HTML text and
+//! attributes through [`html_escape`], URLs through [`url_path`] (which
+//! leaves only `A-Z a-z 0-9 - . _ ~ / %`, nothing HTML would read as
+//! markup), the data block as JSON with `<` escaped. The script reads
+//! names from the links' addresses or the data block (`JSON.parse`) and
+//! writes them only with `textContent`, so no name is ever parsed as
+//! markup or code.
 
 use std::fmt::Write;
 
