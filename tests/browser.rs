@@ -26,14 +26,8 @@ use support::tokens::guarded;
 use webdriver::Browser;
 
 /// The names of the files the page lists, once no request is running.
-const LISTED: &str = "if (document.body.dataset.state !== 'idle') return null; \
-    return Array.from(document.querySelectorAll('tr.file'), (row) => row.dataset.name);";
-
 fn listed(browser: &Browser) -> Vec<String> {
-    browser.wait_for("the page to be idle", || {
-        let names = browser.run(LISTED, json!([]));
-        serde_json::from_value::<Vec<String>>(names).ok()
-    })
+    browser.names("tr.file")
 }
 
 #[test]
@@ -96,14 +90,7 @@ fn upload_list_download_and_delete_through_the_page() {
     );
 
     // Renamed with its button, through the prompt.
-    let button = |label: &str, name: &str| {
-        browser.element(
-            "const row = Array.from(document.querySelectorAll('tr.file')).find((r) => r.dataset.name === arguments[0]); \
-             row.querySelector('td.n a').focus(); \
-             return Array.from(row.querySelectorAll('button')).find((b) => b.textContent === arguments[1])",
-            json!([name, label]),
-        )
-    };
+    let button = |label: &str, name: &str| browser.row_button(label, name);
     browser.click(&button("Rename", &stored));
     browser.dialog_text();
     browser.answer_dialog("z renamed.txt");
@@ -194,7 +181,7 @@ fn a_full_disk_is_said_in_words_and_its_file_marked_failed() {
     let input = browser.element("return document.getElementById('pick-files')", json!([]));
     browser.send_keys(&input, file.to_str().unwrap());
     assert_eq!(
-        message(&browser),
+        browser.message(),
         "ten.bin: not enough space on the server (507)"
     );
     let shown = browser.run(
@@ -370,18 +357,6 @@ fn under_way(browser: &Browser, staged: &std::path::Path, past: u64, total: u64)
     })
 }
 
-/// The page's message, once it shows one and no request is running.
-fn message(browser: &Browser) -> String {
-    browser.wait_for("the page's message", || {
-        let text = browser.run(
-            "const m = document.getElementById('message'); \
-             return document.body.dataset.state !== 'idle' || m.hidden ? null : m.textContent",
-            json!([]),
-        );
-        text.as_str().map(str::to_owned)
-    })
-}
-
 /// The page's chunk: one `PATCH` at most.
 const CHUNK: u64 = 8 << 20;
 
@@ -421,7 +396,7 @@ fn an_upload_cut_by_a_server_restart_is_finished_by_the_page() {
     let again = serve(&http.to_string());
     assert_eq!(again.http_addr(), http);
     browser.throttle_uploads(None);
-    assert_eq!(message(&browser), "Uploaded 1 file");
+    assert_eq!(browser.message(), "Uploaded 1 file");
     assert_eq!(std::fs::read(root.path().join("big.bin")).unwrap(), content);
     // The file keeps the time the picked file has (the page's `mtime`).
     let mtime = |path: &std::path::Path| {
@@ -490,7 +465,7 @@ fn after_a_reload_the_page_goes_on_with_the_upload_it_remembered() {
     browser.throttle_uploads(None);
     // The same file picked again goes on with the upload remembered.
     pick(&browser, &file);
-    assert_eq!(message(&browser), "Uploaded 1 file");
+    assert_eq!(browser.message(), "Uploaded 1 file");
     assert_eq!(
         std::fs::read(root.path().join("twice.bin")).unwrap(),
         content

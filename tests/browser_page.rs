@@ -31,14 +31,7 @@ fn http_server(adjust: impl FnOnce(&mut ferry::Config)) -> TestServer {
 
 /// The page's rows (`data-name`, folders too), once no request runs.
 fn rows(browser: &Browser) -> Vec<String> {
-    browser.wait_for("the page to be idle", || {
-        let names = browser.run(
-            "if (document.body.dataset.state !== 'idle') return null; \
-             return Array.from(document.querySelectorAll('#listing tr[data-name]'), (r) => r.dataset.name);",
-            json!([]),
-        );
-        serde_json::from_value::<Vec<String>>(names).ok()
-    })
+    browser.names("#listing tr[data-name]")
 }
 
 /// The labels of the page's visible controls: the tools at the top and
@@ -154,7 +147,7 @@ fn a_folder_row_offers_delete_where_the_token_may_delete_in_it() {
     );
     browser.click(&delete);
     browser.accept_dialog();
-    assert_eq!(message(&browser), "Deleted top/only");
+    assert_eq!(browser.message(), "Deleted top/only");
     assert_eq!(rows(&browser), ["top/other/", "top/note.txt"]);
     assert!(!server.path("top/only").exists());
 }
@@ -173,7 +166,7 @@ fn a_missing_folder_is_a_page_with_a_way_back() {
         "return [document.querySelector('h1').textContent, document.getElementById('reason').textContent]",
         json!([]),
     );
-    assert_eq!(said, json!(["Not found", "no such directory"]));
+    assert_eq!(said, json!(["Not found", "no such folder"]));
     screenshots(&browser, "not-found");
     let back = browser.element("return document.getElementById('back')", json!([]));
     browser.click(&back);
@@ -196,18 +189,6 @@ fn tick(browser: &Browser, names: &[&str]) {
     }
 }
 
-/// The page's message, once it shows one and no request is running.
-fn message(browser: &Browser) -> String {
-    browser.wait_for("the page's message", || {
-        let text = browser.run(
-            "const m = document.getElementById('message'); \
-             return document.body.dataset.state !== 'idle' || m.hidden ? null : m.textContent",
-            json!([]),
-        );
-        text.as_str().map(str::to_owned)
-    })
-}
-
 #[test]
 fn a_new_folder_then_two_files_and_a_folder_deleted_at_once() {
     let Some(browser) = Browser::start_or_skip() else {
@@ -228,7 +209,7 @@ fn a_new_folder_then_two_files_and_a_folder_deleted_at_once() {
     browser.dialog_text();
     browser.answer_dialog("fresh");
     browser.accept_dialog();
-    assert_eq!(message(&browser), "Made fresh/");
+    assert_eq!(browser.message(), "Made fresh/");
     assert_eq!(
         rows(&browser),
         ["fresh/", "old/", "a.txt", "b.txt", "keep.txt"]
@@ -255,7 +236,7 @@ fn a_new_folder_then_two_files_and_a_folder_deleted_at_once() {
         "Delete 3 items (folders with everything in them)?"
     );
     browser.accept_dialog();
-    assert_eq!(message(&browser), "Deleted 3 items");
+    assert_eq!(browser.message(), "Deleted 3 items");
     assert_eq!(rows(&browser), ["fresh/", "keep.txt"]);
     for gone in ["a.txt", "b.txt", "old"] {
         assert!(!server.path(gone).exists(), "{gone}");
@@ -286,7 +267,7 @@ fn what_a_selection_could_not_delete_is_reported() {
     );
     browser.click(&delete);
     browser.accept_dialog();
-    assert_eq!(message(&browser), "Not deleted:\ngone.txt: not found (404)");
+    assert_eq!(browser.message(), "Not deleted:\ngone.txt: not found (404)");
     assert_eq!(rows(&browser), Vec::<String>::new());
 
     // Download takes each ticked one: a file as it is, a folder as .zip.
@@ -364,7 +345,7 @@ fn the_keyboard_moves_through_the_rows_and_a_link_is_copied() {
     tick(&browser, &["top.txt"]);
     let copy = browser.element("return document.getElementById('copy-links')", json!([]));
     browser.click(&copy);
-    assert_eq!(message(&browser), format!("Copied: {base}/top.txt"));
+    assert_eq!(browser.message(), format!("Copied: {base}/top.txt"));
 
     // Enter on a row opens it.
     browser.type_keys("/\u{E015}\u{E007}");

@@ -16,62 +16,23 @@ mod support;
 #[path = "support/webdriver.rs"]
 mod webdriver;
 
-use std::io::Write as _;
 use std::path::Path;
-use std::process::Command;
 
 use serde_json::{Value, json};
 use support::TestServer;
+use support::tools::{python, python_has};
 use webdriver::Browser;
 
-/// Whether `python3` has `modules`; says on stderr why not.
-fn python_has(modules: &str) -> bool {
-    let found = Command::new("python3")
-        .args(["-c", &format!("import {modules}")])
-        .output()
-        .is_ok_and(|out| out.status.success());
-    if !found {
-        let _ = writeln!(
-            std::io::stderr(),
-            "skipped: needs python3 with {modules} (pip install zxing-cpp pillow qrcode)"
-        );
-    }
-    found
-}
+/// What `pip install` brings the Python modules these tests use.
+const PIP: &str = "pip install zxing-cpp pillow qrcode";
 
 /// What zxing-cpp reads in the PNG at `file`: each QR code's text.
 fn decode(file: &Path) -> Vec<String> {
     let script = "import sys, zxingcpp; from PIL import Image\n\
         for found in zxingcpp.read_barcodes(Image.open(sys.argv[1])):\n\
         \x20   print(found.text)";
-    let out = Command::new("python3")
-        .args(["-c", script])
-        .arg(file)
-        .output()
-        .expect("python3 runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(str::to_owned)
-        .collect()
-}
-
-fn write_files(server: &TestServer, names: &[&str]) {
-    for name in names {
-        std::fs::create_dir_all(server.path(name).parent().unwrap()).unwrap();
-        std::fs::write(server.path(name), name.as_bytes()).unwrap();
-    }
-}
-
-fn http_server() -> TestServer {
-    TestServer::start_with(|c| {
-        c.listen(ferry::wire::Protocol::Http, "127.0.0.1:0".parse().unwrap())
-    })
+    let out = python(script, &[file.as_os_str()]);
+    out.lines().map(str::to_owned).collect()
 }
 
 /// Screenshots the open share dialog and decodes it.
@@ -91,17 +52,17 @@ fn shot_and_decode(browser: &Browser, name: &str) -> Vec<String> {
 
 #[test]
 fn the_share_dialogs_qr_code_reads_back_as_the_pages_url() {
-    if !python_has("zxingcpp, PIL") {
+    if !python_has("zxingcpp, PIL", PIP) {
         return;
     }
     let Some(browser) = Browser::start_or_skip() else {
         return;
     };
-    let server = http_server();
+    let server = TestServer::start_http();
     let long = format!("deep/{}/", ["très long dossier"; 12].join("/"));
     let folders = ["", "photos/", "déjà vu/ファイル/", long.as_str()];
     for folder in folders {
-        write_files(&server, &[&format!("{folder}file.txt")]);
+        server.write_files(&[&format!("{folder}file.txt")]);
     }
     let base = format!("http://{}", server.http.unwrap());
     for (at, folder) in folders.iter().enumerate() {
@@ -141,13 +102,13 @@ fn the_share_dialogs_qr_code_reads_back_as_the_pages_url() {
 
 #[test]
 fn the_encoders_matrix_is_the_qrcode_librarys_at_each_version_and_mask() {
-    if !python_has("qrcode") {
+    if !python_has("qrcode", PIP) {
         return;
     }
     let Some(browser) = Browser::start_or_skip() else {
         return;
     };
-    let server = http_server();
+    let server = TestServer::start_http();
     browser.open(&format!("http://{}/", server.http.unwrap()));
     // Lengths that need versions 1, 2, 4, 7 (the first with version
     // information), 10 (16-bit counts) and 15, one with UTF-8.
@@ -174,16 +135,9 @@ fn the_encoders_matrix_is_the_qrcode_librarys_at_each_version_and_mask() {
             );
             let size = ours.as_array().unwrap().len();
             let version = (size - 17) / 4;
-            let out = Command::new("python3")
-                .args(["-c", script, text, &version.to_string(), &mask.to_string()])
-                .output()
-                .unwrap();
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            let theirs: Value = serde_json::from_slice(&out.stdout).unwrap();
+            let (version_arg, mask_arg) = (version.to_string(), mask.to_string());
+            let args = [text.as_str(), &version_arg, &mask_arg].map(std::ffi::OsStr::new);
+            let theirs: Value = serde_json::from_str(&python(script, &args)).unwrap();
             assert_eq!(ours, theirs, "{text:?} version {version} mask {mask}");
             if mask == 0 {
                 versions.push(version);
@@ -198,23 +152,17 @@ fn the_selections_download_brings_each_file_and_the_folders_zip() {
     let Some(browser) = Browser::start_or_skip() else {
         return;
     };
-    let server = http_server();
-    write_files(
-        &server,
-        &[
-            "d/one.txt",
-            "d/two words.txt",
-            "d/three.bin",
-            "d/skip.txt",
-            "d/sub/a.txt",
-            "d/sub/deep/b.txt",
-        ],
-    );
+    let server = TestServer::start_http();
+    server.write_files(&[
+        "d/one.txt",
+        "d/two words.txt",
+        "d/three.bin",
+        "d/skip.txt",
+        "d/sub/a.txt",
+        "d/sub/deep/b.txt",
+    ]);
     browser.open(&format!("http://{}/d/", server.http.unwrap()));
-    browser.wait_for("the page to be idle", || {
-        (browser.run("return document.body.dataset.state", json!([])) == json!("idle"))
-            .then_some(())
-    });
+    browser.when_idle("the page", "return true", json!([]));
     let picked = ["d/one.txt", "d/two words.txt", "d/three.bin", "d/sub/"];
     browser.run(
         "for (const row of document.querySelectorAll('#listing tbody tr')) \
@@ -242,24 +190,14 @@ fn the_selections_download_brings_each_file_and_the_folders_zip() {
         let got = std::fs::read(downloads.join(name)).unwrap();
         assert_eq!(got, format!("d/{name}").as_bytes(), "{name}");
     }
-    if !python_has("zipfile") {
+    if !python_has("zipfile", PIP) {
         return;
     }
     let script = "import sys, zipfile\n\
         z = zipfile.ZipFile(sys.argv[1])\n\
         assert z.testzip() is None\n\
         for i in sorted(z.namelist()): print(i, z.read(i).decode() if not i.endswith('/') else '')";
-    let out = Command::new("python3")
-        .args(["-c", script])
-        .arg(downloads.join("sub.zip"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let listed = String::from_utf8(out.stdout).unwrap();
+    let listed = python(script, &[downloads.join("sub.zip").as_os_str()]);
     assert!(listed.contains("a.txt d/sub/a.txt\n"), "{listed}");
     assert!(listed.contains("deep/b.txt d/sub/deep/b.txt\n"), "{listed}");
 }

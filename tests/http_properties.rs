@@ -488,6 +488,7 @@ fn expected(spec: &Spec) -> HttpRequest {
             .is_some_and(|(accept, _)| accept.contains("text/html")),
         // The generator's targets carry no query.
         wants_archive: None,
+        plain: false,
         search: None,
         checksum: spec.checksum,
         mtime: None,

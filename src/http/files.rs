@@ -122,7 +122,7 @@ fn operation(request: HttpRequest, resume: &Resume) -> Result<Operation, Refused
         (Method::Get | Method::Head, Target::Listing(prefix)) => Operation::List {
             prefix,
             scope: Scope::Directory,
-            format: listing::format(request.wants_json),
+            format: listing::format(request.wants_json, request.plain),
             body: !head,
         },
         (Method::Put, Target::File(name)) => Operation::Put {

@@ -10,13 +10,17 @@ use super::page::Page;
 use crate::serve::terms::PlainFormat;
 use crate::serve::{ListingFormat, Piece};
 
-/// The format for a request that wants JSON (`true`) or HTML.
-pub fn format(json: bool) -> ListingFormat {
-    if json {
-        let plain: PlainFormat = json_listing;
-        return Box::new(plain);
+/// The format for a request that wants JSON (`json`), the plain HTML
+/// listing (`plain`: `?plain`, no script) or the web page.
+pub fn format(json: bool, plain: bool) -> ListingFormat {
+    match (json, plain) {
+        (true, _) => {
+            let json: PlainFormat = json_listing;
+            Box::new(json)
+        }
+        (false, true) => Box::new(Page::plain()),
+        (false, false) => Box::new(Page::default()),
     }
-    Box::new(Page::default())
 }
 
 /// The media type of [`format`]'s output.
@@ -108,7 +112,7 @@ mod tests {
     #[test]
     fn html_links_and_escapes() {
         let html = render(
-            format(false),
+            format(false, false),
             "d/",
             &["d/sub/"],
             &[("d/a<b>.txt", 1), ("d/z", 4)],
@@ -127,7 +131,7 @@ mod tests {
     fn json_is_one_object() {
         assert_eq!(
             render(
-                format(true),
+                format(true, false),
                 "d/",
                 &["d/sub/", "d/t/"],
                 &[("d/a<b>.txt", 1), ("d/z", 4)]
@@ -135,7 +139,7 @@ mod tests {
             "{\"prefix\":\"d/\",\"dirs\":[\"d/sub/\",\"d/t/\"],\"files\":[{\"name\":\"d/a<b>.txt\",\"size\":1,\"mtime\":0},{\"name\":\"d/z\",\"size\":4,\"mtime\":0}]}\n"
         );
         assert_eq!(
-            render(format(true), "", &[], &[]),
+            render(format(true, false), "", &[], &[]),
             "{\"prefix\":\"\",\"dirs\":[],\"files\":[]}\n"
         );
     }

@@ -22,6 +22,7 @@ pub mod message;
 pub mod options;
 pub mod origin;
 pub mod page;
+pub mod page_data;
 pub mod remains;
 pub mod request;
 pub mod response;

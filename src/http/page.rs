@@ -6,21 +6,29 @@
 //! folder's tree, previews of images, text, PDF, sound and video).
 //!
 //! Written piece by piece like every listing (a [`ListingFormat`](crate::serve::ListingFormat)),
-//! so a folder of any size is never built whole. Every name reaches the
-//! page escaped for where it lands: HTML text and attributes through
-//! [`html_escape`], URLs through [`url_path`] (which leaves only
-//! `A-Z a-z 0-9 - . _ ~ / %`, nothing HTML would read as markup). The
-//! script reads names only from `data-name` attributes and writes them
-//! only with `textContent`, so no name is ever parsed as markup or code.
+//! so a folder of any size is never built whole. A folder of more than
+//! [`ROWS_UP_TO`] entries is sent as data, each name once, which the
+//! script builds the rows from (`page_data.rs`), with a `<noscript>` link
+//! to the plain listing (`?plain`: these rows without the script).
+//!
+//! Every name reaches the page escaped for where it lands: HTML text and
+//! attributes through [`html_escape`], URLs through [`url_path`] (which
+//! leaves only `A-Z a-z 0-9 - . _ ~ / %`, nothing HTML would read as
+//! markup), the data block as JSON with `<` escaped. The script reads
+//! names from the links' addresses or the data block (`JSON.parse`) and
+//! writes them only with `textContent`, so no name is ever parsed as
+//! markup or code.
 
 use std::fmt::Write;
 
 use time::OffsetDateTime;
 use time::macros::format_description;
 
+use super::page_data::{Entries, may_words};
 use super::request::url_path;
 use crate::serve::terms::Format;
 use crate::serve::{Piece, Rights};
+use crate::storage::ListEntry;
 
 /// The page's style, embedded (the page loads nothing from elsewhere),
 /// as written in `ui/`.
@@ -136,6 +144,14 @@ fn sha256_source(text: &str) -> String {
     )
 }
 
+/// Folders of more entries than this are sent as data the script builds
+/// the rows from (`page_data.rs`), each name once; up to it, as rows that
+/// work without JavaScript. At 200 files the rows page weighs 16.8 KiB
+/// gzipped, 1.1 KiB more than the data page (`benches/page.sh --files
+/// 200` and `201`), and a folder that small is read without JavaScript
+/// with no detour through `?plain`.
+pub const ROWS_UP_TO: usize = 200;
+
 /// The listing as the web page: it offers only what the serve layer says
 /// the client may do here ([`Rights`], told before the walk).
 #[derive(Debug, Default)]
@@ -143,11 +159,37 @@ pub struct Page {
     rights: Rights,
     /// The next folder row's own rights, where they differ.
     row: Option<Rights>,
+    kind: Kind,
+}
+
+/// How the entries reach the page.
+#[derive(Debug, Default)]
+enum Kind {
+    /// As rows, with the script that makes them the interface.
+    #[default]
+    Rows,
+    /// As data the script builds the rows from ([`ROWS_UP_TO`]).
+    Data(Box<Entries>),
+    /// As rows without the script (`?plain`): for browsers without
+    /// JavaScript and `wget -r`, which the data page sends here.
+    Plain,
+}
+
+impl Page {
+    /// The plain listing (`?plain`): rows, links and sizes, no script.
+    pub fn plain() -> Page {
+        Page {
+            kind: Kind::Plain,
+            ..Page::default()
+        }
+    }
 }
 
 impl Format for Page {
     fn put(&mut self, prefix: &str, piece: Piece<'_>, out: &mut Vec<u8>) {
-        html_listing(prefix, self.rights, &mut self.row, piece, out);
+        let mut text = String::new();
+        self.html(prefix, piece, &mut text);
+        out.extend_from_slice(text.as_bytes());
     }
 
     fn rights(&mut self, rights: Rights) {
@@ -157,72 +199,105 @@ impl Format for Page {
     fn row_rights(&mut self, rights: Rights) {
         self.row = Some(rights);
     }
-}
 
-/// Appends `piece` of the listing of `prefix` (empty for the root, else
-/// ending in `/`) as HTML, offering what `rights` allow; `row` is what the
-/// client may do to the next folder row where it differs from `rights`
-/// (told by [`Format::row_rights`], taken here).
-///
-/// A row is as small as a listing that works without JavaScript can be,
-/// since a folder of 5,000 files sends 5,000 of them (`benches/page.sh`):
-/// the link (the name twice: address and text), the size and the time for
-/// people, no end tags (HTML closes cells and rows itself) and no
-/// attributes the script can read from the cells. The script finds the
-/// name in the link's address, the size in the text (`data-size` only
-/// where the text rounds it) and the time in the text, to the second.
-fn html_listing(
-    prefix: &str,
-    rights: Rights,
-    row: &mut Option<Rights>,
-    piece: Piece<'_>,
-    out: &mut Vec<u8>,
-) {
-    let mut text = String::new();
-    match piece {
-        Piece::Start => start(prefix, rights, &mut text),
-        Piece::Directory { name, mtime, .. } => {
-            let may = row
-                .take()
-                .map(|r| format!(" data-may=\"{}\"", may(r)))
-                .unwrap_or_default();
-            let _ = writeln!(
-                text,
-                "<tr class=\"dir\"{may}><td class=\"n\"><a href=\"/{}\">{}</a><td class=\"s\">-<td class=\"t\">{}<td class=\"o\">",
-                url_path(name),
-                html_escape(&name[prefix.len()..]),
-                utc(mtime)
-            );
-        }
-        Piece::Files => {}
-        Piece::File { entry, .. } => {
-            let size = entry.info.size;
-            // The exact size where the text rounds it, for sorting and sums.
-            let exact = if size < 1024 {
-                String::new()
-            } else {
-                format!(" data-size=\"{size}\"")
-            };
-            let _ = writeln!(
-                text,
-                "<tr class=\"file\"><td class=\"n\"><a href=\"/{}\">{}</a><td class=\"s\"{exact}>{}<td class=\"t\">{}<td class=\"o\">",
-                url_path(&entry.name),
-                html_escape(&entry.name[prefix.len()..]),
-                human_size(size),
-                utc(entry.info.mtime)
-            );
-        }
-        // The page lists folders only.
-        Piece::Only(_) => {}
-        Piece::End => {
-            let _ = write!(
-                text,
-                "</tbody></table>\n</main>\n<script>{}</script>\n</body></html>\n",
-                script()
-            );
+    fn entries(&mut self, count: usize) {
+        if matches!(self.kind, Kind::Rows) && count > ROWS_UP_TO {
+            self.kind = Kind::Data(Box::default());
         }
     }
-    out.extend_from_slice(text.as_bytes());
+}
+
+impl Page {
+    /// Appends `piece` of the listing of `prefix` (empty for the root,
+    /// else ending in `/`) as HTML, as rows or as data ([`Kind`]).
+    fn html(&mut self, prefix: &str, piece: Piece<'_>, text: &mut String) {
+        let row = self.row.take().map(may_words);
+        match (piece, &mut self.kind) {
+            (Piece::Start, kind) => {
+                let scripted = !matches!(kind, Kind::Plain);
+                start(prefix, self.rights, scripted, text);
+                if matches!(kind, Kind::Data(_)) {
+                    text.push_str(TO_PLAIN);
+                    text.push_str(Entries::OPEN);
+                }
+            }
+            (Piece::Directory { name, mtime, .. }, Kind::Data(entries)) => {
+                entries.put(&name[prefix.len()..], 0, mtime, row, text);
+            }
+            (Piece::File { entry, .. }, Kind::Data(entries)) => {
+                let own = &entry.name[prefix.len()..];
+                entries.put(own, entry.info.size, entry.info.mtime, None, text);
+            }
+            (Piece::Directory { name, mtime, .. }, _) => {
+                folder_row(prefix, name, mtime, row, text);
+            }
+            (Piece::File { entry, .. }, _) => file_row(prefix, entry, text),
+            // The page lists folders only.
+            (Piece::Files | Piece::Only(_), _) => {}
+            (Piece::End, kind) => {
+                match kind {
+                    Kind::Data(entries) => entries.close(text),
+                    _ => text.push_str("</tbody></table>\n"),
+                }
+                if matches!(kind, Kind::Plain) {
+                    text.push_str("</main>\n</body></html>\n");
+                } else {
+                    let _ = write!(
+                        text,
+                        "</main>\n<script>{}</script>\n</body></html>\n",
+                        script()
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Where a data page's rows would be: the table ends (its header and
+/// `../` stay, for the script to fill), and a browser without JavaScript
+/// is sent to the plain listing, which `wget -r` follows too.
+const TO_PLAIN: &str = "</tbody></table>\n<noscript><p class=\"plain\">A big folder: \
+<a href=\"?plain\">the plain listing</a> works without JavaScript.</p></noscript>\n";
+
+/// A folder's row (the name twice: address and text), with its own
+/// rights (`may` words) where they differ from the listed folder's.
+///
+/// A row is as small as a listing that works without JavaScript can be:
+/// the link, the size and the time for people, no end tags (HTML closes
+/// cells and rows itself) and no attributes the script can read from the
+/// cells. The script finds the name in the link's address, the size in
+/// the text (`data-size` only where the text rounds it) and the time in
+/// the text, to the second.
+fn folder_row(prefix: &str, name: &str, mtime: i64, may: Option<&str>, text: &mut String) {
+    let may = may
+        .map(|words| format!(" data-may=\"{words}\""))
+        .unwrap_or_default();
+    let _ = writeln!(
+        text,
+        "<tr class=\"dir\"{may}><td class=\"n\"><a href=\"/{}\">{}</a><td class=\"s\">-<td class=\"t\">{}<td class=\"o\">",
+        url_path(name),
+        html_escape(&name[prefix.len()..]),
+        utc(mtime)
+    );
+}
+
+/// A file's row, as small as [`folder_row`]'s.
+fn file_row(prefix: &str, entry: &ListEntry, text: &mut String) {
+    let size = entry.info.size;
+    // The exact size where the text rounds it, for sorting and sums.
+    let exact = if size < 1024 {
+        String::new()
+    } else {
+        format!(" data-size=\"{size}\"")
+    };
+    let _ = writeln!(
+        text,
+        "<tr class=\"file\"><td class=\"n\"><a href=\"/{}\">{}</a><td class=\"s\"{exact}>{}<td class=\"t\">{}<td class=\"o\">",
+        url_path(&entry.name),
+        html_escape(&entry.name[prefix.len()..]),
+        human_size(size),
+        utc(entry.info.mtime)
+    );
 }
 
 /// A size for people, as the script writes it too: `512 B`, `1.5 KiB`,
@@ -269,23 +344,13 @@ fn body_attributes(prefix: &str, rights: Rights) -> String {
     format!(
         "data-prefix=\"{}\" data-may=\"{}\"{}",
         html_escape(prefix),
-        may(rights),
+        may_words(rights),
         if rights.read_only {
             " data-read-only"
         } else {
             ""
         }
     )
-}
-
-/// `rights` as `data-may` words: `write`, `delete`, both or none.
-fn may(rights: Rights) -> &'static str {
-    match (rights.write, rights.delete) {
-        (true, true) => "write delete",
-        (true, false) => "write",
-        (false, true) => "delete",
-        (false, false) => "",
-    }
 }
 
 /// The upload pickers and the new-folder button, for a client that may
@@ -308,12 +373,17 @@ const SELECTION: &str = "<input id=\"filter\" type=\"search\" placeholder=\"Filt
 <button type=\"button\" id=\"delete-selected\" hidden>Delete</button></span>";
 
 /// The head, the breadcrumbs, the tools (upload if `rights` allow,
-/// archives) and the table's header, up to the first row.
-fn start(prefix: &str, rights: Rights, text: &mut String) {
+/// archives) and the table's header, up to the first row; without the
+/// script's tools where the page is not `scripted` (`?plain`).
+fn start(prefix: &str, rights: Rights, scripted: bool, text: &mut String) {
     head(&format!("/{prefix}"), text);
+    let (hold, tools, selection) = match scripted {
+        true => (format!("<script>{HOLD}</script>"), rights.write, SELECTION),
+        false => (String::new(), false, ""),
+    };
     let _ = write!(
         text,
-        "<body {}><script>{HOLD}</script>\n<header><nav class=\"crumbs\" aria-label=\"path\"><a href=\"/\">ferry</a>",
+        "<body {}>{hold}\n<header><nav class=\"crumbs\" aria-label=\"path\"><a href=\"/\">ferry</a>",
         body_attributes(prefix, rights)
     );
     // One link per folder on the way: `a/b/` gives `ferry / a / b`.
@@ -327,11 +397,11 @@ fn start(prefix: &str, rights: Rights, text: &mut String) {
             html_escape(segment)
         );
     }
-    let tools = if rights.write { WRITE_TOOLS } else { "" };
+    let tools = if tools { WRITE_TOOLS } else { "" };
     let _ = write!(
         text,
         "</nav>\n<div class=\"tools\">{ARCHIVES}{tools}</div></header>\n\
-<main id=\"drop\"><div class=\"bar\"><p id=\"summary\"></p>{SELECTION}</div><div id=\"message\" role=\"alert\" hidden></div><div id=\"uploads\"></div>\n\
+<main id=\"drop\"><div class=\"bar\"><p id=\"summary\"></p>{selection}</div><div id=\"message\" role=\"alert\" hidden></div><div id=\"uploads\"></div>\n\
 <table id=\"listing\"><thead><tr><th data-key=\"name\">Name</th><th data-key=\"size\">Size</th><th data-key=\"mtime\">Modified <span class=\"utc\">(UTC)</span></th><th></th></tr></thead>\n<tbody>\n",
     );
     if !prefix.is_empty() {
@@ -403,12 +473,12 @@ mod tests {
     #[test]
     fn breadcrumbs_link_every_folder_on_the_way() {
         let mut text = String::new();
-        start("a b/<c>/", Rights::default(), &mut text);
+        start("a b/<c>/", Rights::default(), true, &mut text);
         assert!(text.contains("<a href=\"/\">ferry</a> / <a href=\"/a%20b/\">a b</a> / <a href=\"/a%20b/%3Cc%3E/\">&lt;c&gt;</a></nav>"), "{text}");
         assert!(text.contains("data-prefix=\"a b/&lt;c&gt;/\""));
         assert!(text.contains("href=\"../\""));
         let mut root = String::new();
-        start("", Rights::default(), &mut root);
+        start("", Rights::default(), true, &mut root);
         assert!(!root.contains("href=\"../\""));
     }
 
@@ -421,6 +491,64 @@ mod tests {
         assert!(!script().lines().any(|l| l.trim_start().starts_with("//")));
         assert!(script().contains("'use strict';") && script().len() < SCRIPT_SOURCE.len() * 4 / 5);
         assert!(!style().contains("/*") && style().contains("#preview"));
+    }
+
+    /// The listing of `files` files in `d/` through `page`, as the serve
+    /// layer gives it (told the count first).
+    fn listed(mut page: Page, files: usize) -> String {
+        let entries: Vec<ListEntry> = (0..files)
+            .map(|n| ListEntry {
+                name: format!("d/f{n}"),
+                info: crate::storage::FileInfo { size: 3, mtime: 0 },
+                stamp: Default::default(),
+            })
+            .collect();
+        let mut out = Vec::new();
+        page.entries(files + 1);
+        page.put("d/", Piece::Start, &mut out);
+        page.row_rights(Rights {
+            write: true,
+            ..Rights::default()
+        });
+        let (name, mtime) = ("d/sub/", 0);
+        page.put(
+            "d/",
+            Piece::Directory {
+                name,
+                mtime,
+                first: true,
+            },
+            &mut out,
+        );
+        page.put("d/", Piece::Files, &mut out);
+        for (at, entry) in entries.iter().enumerate() {
+            page.put(
+                "d/",
+                Piece::File {
+                    entry,
+                    first: at == 0,
+                },
+                &mut out,
+            );
+        }
+        page.put("d/", Piece::End, &mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn a_big_folder_is_data_a_small_one_rows_and_plain_has_no_script() {
+        let small = listed(Page::default(), ROWS_UP_TO - 1);
+        assert!(small.contains("<tr class=\"dir\" data-may=\"write\">"));
+        assert!(small.contains("<tr class=\"file\">") && !small.contains("id=\"entries\""));
+        let big = listed(Page::default(), ROWS_UP_TO);
+        assert!(!big.contains("<tr class=\"file\">") && !big.contains("<tr class=\"dir\""));
+        assert!(big.contains("<a href=\"?plain\">") && big.contains("\"m\":{\"0\":\"write\"}"));
+        assert!(big.contains("{\"n\":[\"sub/\",\"f0\",\"1\","));
+        assert!(big.ends_with("</script>\n</body></html>\n"));
+        let plain = listed(Page::plain(), ROWS_UP_TO);
+        assert!(!plain.contains("<script") && !plain.contains("id=\"filter\""));
+        assert_eq!(plain.matches("<tr class=\"file\">").count(), ROWS_UP_TO);
+        assert!(plain.ends_with("</tbody></table>\n</main>\n</body></html>\n"));
     }
 
     #[test]

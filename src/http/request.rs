@@ -85,6 +85,9 @@ pub struct HttpRequest {
     /// A listing's target asks for the folder as an archive (`?tar` or
     /// `?format=tar`, `?zip` or `?format=zip`).
     pub wants_archive: Option<ArchiveFormat>,
+    /// A listing's target asks for the plain listing (`?plain`: rows
+    /// without the page's script, `page.rs`).
+    pub plain: bool,
     /// A listing's target searches its tree for this (`?q=`,
     /// `search.rs`).
     pub search: Option<String>,
@@ -143,6 +146,7 @@ pub fn interpret(head: &Head<'_>, resume: &Resume) -> Result<HttpRequest, Refuse
         wants_json: false,
         wants_page: false,
         wants_archive: None,
+        plain: false,
         search: None,
         checksum: None,
         mtime: None,
@@ -176,6 +180,7 @@ pub fn interpret(head: &Head<'_>, resume: &Resume) -> Result<HttpRequest, Refuse
             let ext = format.extension();
             query_has(head.target, ext) || query_has(head.target, &format!("format={ext}"))
         });
+    request.plain = query_has(head.target, "plain");
     request.search = super::search::term(head.target)?;
     // A search is of a folder, so `/dir?q=` is `/dir/?q=`, answered as it
     // is rather than redirected: a redirect would have to carry the term,

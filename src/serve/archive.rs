@@ -210,7 +210,7 @@ impl Archive {
                 Ok(Some(found)) => found,
                 Ok(None) => break,
                 Err(StorageError::NotFound) => {
-                    return Err(Failure::new(ErrorKind::NotFound, "no such directory"));
+                    return Err(Failure::new(ErrorKind::NotFound, super::NO_SUCH_FOLDER));
                 }
                 Err(err) => return Err(err.into()),
             };

@@ -48,7 +48,7 @@ pub(super) fn delete(ctx: &Ctx<'_>, who: Who, prefix: Prefix) -> Outcome {
                 Outcome::answer(remains)
             }
             Err(_) if ctx.is_abandoned() => abandoned(ctx, "DEL", prefix.as_str()),
-            Err(err) => storage_refusal(ctx, "DEL", prefix.as_str(), err),
+            Err(err) => super::folder_refusal(ctx, "DEL", prefix.as_str(), err),
         }
     })
 }

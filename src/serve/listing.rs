@@ -17,7 +17,7 @@ use super::terms::Page;
 use super::terms::{Details, Wants};
 use super::{
     Ctx, ErrorKind, Failure, ListingFormat, Next, Outcome, Piece, Reply, Scope, Send, Source,
-    abandoned, refuse, storage_refusal,
+    abandoned, refuse,
 };
 use crate::access::per_client::Permit;
 use crate::access::{Perm, Who};
@@ -71,11 +71,7 @@ pub(super) fn list(
         let (file, len, files) = match spooled {
             Ok(spooled) => spooled,
             Err(_) if ctx.is_abandoned() => return abandoned(ctx, "LIST", prefix.as_str()),
-            Err(StorageError::NotFound) => {
-                let failure = Failure::new(ErrorKind::NotFound, "no such directory");
-                return refuse(ctx, "LIST", prefix.as_str(), failure, Next::Request);
-            }
-            Err(err) => return storage_refusal(ctx, "LIST", prefix.as_str(), err),
+            Err(err) => return super::folder_refusal(ctx, "LIST", prefix.as_str(), err),
         };
         debug!(
             "#{} LIST {:?} {files} files, {len} bytes",
@@ -369,6 +365,9 @@ fn spool_directory(
     if let Some(describer) = &describer {
         spool.format.details(describer.folder(storage, path));
     }
+    spool
+        .format
+        .entries(listing.dirs.len() + listing.files.len());
     spool.put(Piece::Start)?;
     let writable = super::check_writable(ctx.config).is_ok();
     let listed = super::access::rights(who, spool.prefix, writable);

@@ -447,6 +447,23 @@ fn storage_refusal(ctx: &Ctx<'_>, verb: &str, subject: &str, err: StorageError) 
     refuse(ctx, verb, subject, err.into(), Next::Request)
 }
 
+/// What a client is told of a folder that is not there (a listing, an
+/// archive, a folder's DELETE): the storage's "no such file" would name
+/// the wrong thing.
+const NO_SUCH_FOLDER: &str = "no such folder";
+
+/// [`storage_refusal`] for an operation on the folder `subject`: one
+/// that is not there is "no such folder".
+fn folder_refusal(ctx: &Ctx<'_>, verb: &str, subject: &str, err: StorageError) -> Outcome {
+    match err {
+        StorageError::NotFound => {
+            let failure = Failure::new(ErrorKind::NotFound, NO_SUCH_FOLDER);
+            refuse(ctx, verb, subject, failure, Next::Request)
+        }
+        err => storage_refusal(ctx, verb, subject, err),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -167,6 +167,10 @@ pub trait Format: fmt::Debug + std::marker::Send {
     /// (its `Directory` piece follows), told only where that differs from
     /// [`Format::rights`]: a grant lies below the listed folder.
     fn row_rights(&mut self, _rights: super::Rights) {}
+    /// How many entries a one-level listing holds (before the grants
+    /// hide any), told before `Start`: the web page sends a big folder
+    /// in another form than a small one.
+    fn entries(&mut self, _count: usize) {}
     /// What the walk should read for it beyond the pieces (`serve/props.rs`).
     fn wants(&self) -> Wants {
         Wants::default()

@@ -144,6 +144,16 @@ impl TestServer {
         self.root.path().join(name)
     }
 
+    /// Writes each of `names` into the root (its folders made), each
+    /// file holding its own name.
+    pub fn write_files(&self, names: &[&str]) {
+        for name in names {
+            let path = self.path(name);
+            std::fs::create_dir_all(path.parent().expect("a parent")).expect("folders made");
+            std::fs::write(&path, name.as_bytes()).expect("file written");
+        }
+    }
+
     /// Every file under the root, relative names, sorted (temp files too),
     /// but for the key the server makes session ids with and the file nodes
     /// lock for session bookkeeping, which stay, and the nodes' locks and

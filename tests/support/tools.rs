@@ -27,3 +27,19 @@ pub fn check(output: &Output, what: &str) -> String {
     );
     stdout
 }
+
+/// Whether `python3` has `modules` (`"zxingcpp, PIL"`); says why not,
+/// with `install` (the `pip install` that brings them).
+pub fn python_has(modules: &str, install: &str) -> bool {
+    have("python3", &["-c", &format!("import {modules}")], install)
+}
+
+/// What `python3 -c script args...` prints, after asserting it succeeded.
+pub fn python(script: &str, args: &[&std::ffi::OsStr]) -> String {
+    let output = Command::new("python3")
+        .args(["-c", script])
+        .args(args)
+        .output()
+        .expect("python3 runs");
+    check(&output, "python3")
+}

@@ -234,6 +234,54 @@ impl Browser {
     }
 }
 
+/// What the page's tests share (`tests/browser*.rs`): waits on the
+/// page's own state, `body.dataset.state`, "idle" once no request of the
+/// page runs (`ui/page.js`).
+#[allow(dead_code)] // not every browser test uses all of it
+impl Browser {
+    /// What `script` (run with `args`) returns once the page is idle and
+    /// it returns something other than `null`; `what` names it in a
+    /// timeout.
+    pub fn when_idle(&self, what: &str, script: &str, args: Value) -> Value {
+        let script = format!("if (document.body.dataset.state !== 'idle') return null; {script}");
+        self.wait_for(what, || {
+            Some(self.run(&script, args.clone())).filter(|v| !v.is_null())
+        })
+    }
+
+    /// The names (`data-name`) of the rows `selector` picks, in the
+    /// page's order, once it is idle.
+    pub fn names(&self, selector: &str) -> Vec<String> {
+        let names = self.when_idle(
+            "the page's rows",
+            "return Array.from(document.querySelectorAll(arguments[0]), (r) => r.dataset.name)",
+            json!([selector]),
+        );
+        serde_json::from_value(names).expect("names")
+    }
+
+    /// The button labelled `label` on the row of `name` (its buttons are
+    /// made when the row is first focused, `ui/page.js` activate).
+    pub fn row_button(&self, label: &str, name: &str) -> String {
+        self.element(
+            "const row = Array.from(document.querySelectorAll('#listing tr[data-name]')).find((r) => r.dataset.name === arguments[0]); \
+             row.querySelector('td.n a').focus(); \
+             return Array.from(row.querySelectorAll('button')).find((b) => b.textContent === arguments[1])",
+            json!([name, label]),
+        )
+    }
+
+    /// The page's message, once it shows one and it is idle.
+    pub fn message(&self) -> String {
+        let text = self.when_idle(
+            "the page's message",
+            "const m = document.getElementById('message'); return m.hidden ? null : m.textContent",
+            json!([]),
+        );
+        text.as_str().unwrap_or_default().to_owned()
+    }
+}
+
 /// What the preview and accessibility tests add (`tests/web_previews.rs`):
 /// a start that skips, DevTools commands, screenshots.
 #[allow(dead_code)] // not every browser test uses all of it

@@ -7,10 +7,13 @@
 // body.dataset.state is "busy" while
 // requests run and "idle" otherwise (the browser test waits on it).
 //
-// The server writes each row as small as a listing without JavaScript
-// allows (page.rs, html_listing): the link, the size and the UTC time in
-// words. The script reads the name (row.dataset.name), the size and the
-// time (row.size, row.mtime) from them once, and makes a row's action
+// The server writes each row of a small folder as small as a listing
+// without JavaScript allows (page.rs, file_row): the link, the size and
+// the UTC time in words. A big folder's entries come as data instead,
+// each name once (page_data.rs, the #entries block), and the script
+// builds the rows from it in one pass (build). The script reads the name
+// (row.dataset.name), the size and the time (row.size, row.mtime) from
+// the server's rows once (a built row has them from the start), and makes a row's action
 // buttons only when the row is first pointed at or focused (activate);
 // one listener on the table runs every row's buttons (data-act, a key of
 // ferry.acts) and boxes, so a folder of 5,000 files costs no listener per
@@ -159,27 +162,59 @@
   PICK.type = 'checkbox';
   PICK.className = 'pick';
 
+  // A row as the server writes one, for build to fill (no name in it).
+  const ROW = document.createElement('tr');
+  ROW.innerHTML = '<td class="n"><a></a><td class="s"><td class="t"><td class="o">';
+  // A big folder's rows from its #entries block (page_data.rs): names
+  // front-coded (each keeps d.p[i] UTF-16 units of the one before), a
+  // folder's ending in /, sizes, times, a folder's own rights where
+  // they differ (d.m). Sorted before they reach the page, so that the
+  // table is laid out once.
+  function fill(block) {
+    const d = JSON.parse(block.textContent);
+    const made = [];
+    let name = '';
+    for (let i = 0; i < d.n.length; i++) {
+      name = name.slice(0, d.p[i]) + d.n[i];
+      const row = ROW.cloneNode(true);
+      const dir = name.endsWith('/');
+      const cells = row.cells;
+      row.className = dir ? 'dir' : 'file';
+      row.dataset.name = prefix + name;
+      if (d.m[i] !== undefined) row.dataset.may = d.m[i];
+      row.size = dir ? -1 : d.s[i];
+      row.mtime = d.t[i];
+      cells[0].firstChild.setAttribute('href', urlOf(prefix + name));
+      cells[0].firstChild.textContent = name;
+      cells[1].textContent = dir ? '-' : humanSize(row.size);
+      cells[2].textContent = local(row.mtime);
+      made.push(row);
+    }
+    tbody.append(...ordered(made));
+  }
   // What the server wrote, read once per row: the name from the link's
   // address, the size (data-size where the words round it), the time;
   // then local times, a box, the counts.
+  function read(row) {
+    const cells = row.cells;
+    row.dataset.name = decodeURIComponent(cells[0].lastElementChild.getAttribute('href').slice(1));
+    const t = UTC.exec(cells[2].textContent);
+    row.mtime = t ? Date.UTC(+t[1], t[2] - 1, +t[3], +t[4], +t[5], +t[6]) / 1000 : 0;
+    if (t) cells[2].textContent = local(row.mtime);
+    row.size = row.classList.contains('dir') ? -1 :
+      Number(cells[1].dataset.size || parseInt(cells[1].textContent, 10)) || 0;
+  }
   function decorate() {
     let dirs = 0, files = 0, bytes = 0;
     for (const row of rows()) {
-      const cells = row.cells;
-      const link = cells[0].lastElementChild;
-      row.dataset.name = decodeURIComponent(link.getAttribute('href').slice(1));
-      const t = UTC.exec(cells[2].textContent);
-      row.mtime = t ? Date.UTC(+t[1], t[2] - 1, +t[3], +t[4], +t[5], +t[6]) / 1000 : 0;
-      if (t) cells[2].textContent = local(row.mtime);
+      if (row.size === undefined) read(row);
       const box = PICK.cloneNode();
       box.setAttribute('aria-label', 'Select ' + row.dataset.name);
-      cells[0].prepend(box);
-      if (row.classList.contains('dir')) {
-        row.size = -1;
+      row.cells[0].prepend(box);
+      if (row.size < 0) {
         dirs++;
         continue;
       }
-      row.size = Number(cells[1].dataset.size || parseInt(cells[1].textContent, 10)) || 0;
       files++;
       bytes += row.size;
     }
@@ -246,17 +281,21 @@
 
   // Folders first, then by the key; the rows are moved only if the
   // order changes (the server's is by name already).
-  function sort() {
+  function ordered(list) {
     const { key, order } = sorting;
     const value = (row) => key === 'name' ? row.dataset.name : row[key];
-    const before = rows();
-    const sorted = before.slice().sort((a, b) => {
+    return list.slice().sort((a, b) => {
       const folders = Number(b.classList.contains('dir')) - Number(a.classList.contains('dir'));
       if (folders) return folders;
       const [x, y] = [value(a), value(b)];
       const c = key === 'name' ? NAMES.compare(x, y) : x - y;
       return c * order;
     });
+  }
+  function sort() {
+    const { key, order } = sorting;
+    const before = rows();
+    const sorted = ordered(before);
     if (sorted.some((row, at) => row !== before[at])) tbody.append(...sorted);
     for (const th of document.querySelectorAll('th[data-key]')) {
       if (th.dataset.key === key) th.setAttribute('aria-sort', order > 0 ? 'ascending' : 'descending');
@@ -291,7 +330,12 @@
     if (answer.status !== 200) { say(explain('Refresh', answer.status, answer.text)); return; }
     const page = new DOMParser().parseFromString(answer.text, 'text/html');
     const fresh = page.querySelector('#listing tbody');
-    if (fresh) { tbody.replaceWith(document.adoptNode(fresh)); tbody = fresh; decorate(); }
+    if (!fresh) return;
+    tbody.replaceWith(document.adoptNode(fresh));
+    tbody = fresh;
+    const block = page.getElementById('entries');
+    if (block) fill(block);
+    decorate();
   }
 
   async function remove(name) {
@@ -691,5 +735,7 @@
   function report(name, status, reason) { say(explain(name, status, reason)); }
 
   body.dataset.state = 'idle';
+  const entries = document.getElementById('entries');
+  if (entries) fill(entries);
   decorate();
 })();
