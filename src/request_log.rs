@@ -51,8 +51,13 @@ use log::warn;
 
 /// Longest a line waits in memory.
 pub const FLUSH_EVERY: Duration = Duration::from_secs(1);
-/// Held bytes that wake the writer before its second is up.
-const FLUSH_AT: usize = 256 * 1024;
+/// Held bytes that wake the writer before its second is up. Each of the
+/// two batch buffers the writer swaps grows to about twice this in a burst
+/// and keeps that capacity: 32 KiB (~300 lines per `write`) keeps the log's
+/// high-water mark near 128 KiB, where 256 KiB made it 1 MiB, which 10,000
+/// connections answering a request each reached (docs/performance.md,
+/// "Idle connections").
+const FLUSH_AT: usize = 32 * 1024;
 /// Held bytes past which new lines are dropped (the writer is stuck).
 const MOST_HELD: usize = 16 * 1024 * 1024;
 
@@ -341,7 +346,7 @@ fn write_batches(shared: &Shared, mut sink: Sink) {
                 Err(_) => {}
             }
             batch.clear();
-            if batch.capacity() > 4 * FLUSH_AT {
+            if batch.capacity() > 2 * FLUSH_AT {
                 batch = Vec::new();
             }
         }

@@ -10,8 +10,8 @@ use log::warn;
 
 use super::note::Note;
 use super::{
-    Connection, Env, HELD_INPUT_BUDGET, OUTPUT_HIGH_WATER, REQUEST_COST, State, TURN_BUDGET, Wait,
-    clamp_to,
+    Connection, Env, HELD_INPUT_BUDGET, LAST_REQUEST_DUE, OUTPUT_HIGH_WATER, REQUEST_COST, State,
+    TURN_BUDGET, Wait, clamp_to,
 };
 use crate::codec::Decoded;
 use crate::http::origin::Site;
@@ -58,7 +58,7 @@ impl Connection {
             State::AwaitHeader => {
                 // Shutting down, only a request that had begun to arrive is
                 // still taken.
-                let stopped = env.shutting_down && !self.last_request_due;
+                let stopped = env.shutting_down && !self.flag(LAST_REQUEST_DUE);
                 if self.output.len() >= OUTPUT_HIGH_WATER || stopped {
                     return (State::AwaitHeader, 0);
                 }
@@ -112,7 +112,8 @@ impl Connection {
             // A new exchange: the last one's line is written (already, as
             // each ends in `enter`; this is the net under it).
             self.log_exchange();
-            if mem::take(&mut self.last_request_due) {
+            if self.flag(LAST_REQUEST_DUE) {
+                self.set_flag(LAST_REQUEST_DUE, false);
                 // The request the server took while shutting down: its
                 // answer is the last, and says so.
                 self.codec.answer_is_last();

@@ -121,6 +121,14 @@ const KEEP_CAPACITY: usize = 4 * 1024;
 /// Most bytes discarded while lingering before closing anyway.
 const LINGER_LIMIT: u64 = 16 * 1024 * 1024;
 
+/// [`Connection::flags`]: the peer has ended its side (`Ok(0)` read).
+const PEER_EOF: u8 = 1;
+/// The server is shutting down and a request had begun to arrive: that
+/// one is still served, then the connection ends.
+const LAST_REQUEST_DUE: u8 = 2;
+/// On the reactor's ready list (see [`Connection::set_queued`]).
+const QUEUED: u8 = 4;
+
 /// What the reactor should do with a connection after [`Connection::drive`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {
@@ -228,17 +236,14 @@ pub struct Connection {
     /// Bytes of `output` sent (output stays far below 4 GiB: new requests
     /// wait above [`OUTPUT_HIGH_WATER`], and bodies go out from files).
     sent: u32,
-    peer_eof: bool,
-    /// The server is shutting down and a request had begun to arrive: that
-    /// one is still served, then the connection ends.
-    last_request_due: bool,
-    /// On the reactor's ready list (see [`Connection::set_queued`]).
-    queued: bool,
+    /// `PEER_EOF`, `LAST_REQUEST_DUE`, `QUEUED`: one byte, not three, which
+    /// with `opened`'s 4 bytes keeps the small fields within 16.
+    flags: u8,
     /// Where it stands in the server's per-client connection cap.
     counted: Counted,
     interest: Interest,
     timing: Timing,
-    opened: Instant,
+    opened: Opened,
     requests: u32,
     /// The operation being answered, for the request metrics (an index
     /// see [`crate::metrics::operation_label`]).
@@ -272,13 +277,11 @@ impl Connection {
             input: Vec::new(),
             output: Vec::new(),
             sent: 0,
-            peer_eof: false,
-            last_request_due: false,
-            queued: false,
+            flags: 0,
             counted: Counted::Peer,
             interest: Interest::READABLE,
             timing: Timing::new(now),
-            opened: now,
+            opened: Opened::at(now),
             requests: 0,
             operation: crate::metrics::INVALID,
             bytes_in: 0,
@@ -328,6 +331,18 @@ impl Connection {
         true
     }
 
+    fn flag(&self, flag: u8) -> bool {
+        self.flags & flag != 0
+    }
+
+    fn set_flag(&mut self, flag: u8, on: bool) {
+        if on {
+            self.flags |= flag;
+        } else {
+            self.flags &= !flag;
+        }
+    }
+
     /// The client id sent in the greeting.
     pub fn id(&self) -> u64 {
         self.id
@@ -360,14 +375,14 @@ impl Connection {
 
     /// Whether the connection is on the reactor's ready list.
     pub fn is_queued(&self) -> bool {
-        self.queued
+        self.flag(QUEUED)
     }
 
     /// Records whether the connection is on the reactor's ready list: it
     /// is there at most once, and an event for it meanwhile waits for its
     /// turn there rather than earning it a second share of the turn.
     pub fn set_queued(&mut self, queued: bool) {
-        self.queued = queued;
+        self.set_flag(QUEUED, queued);
     }
 
     /// The job this connection waits for, or a write behind its upload,
@@ -439,12 +454,13 @@ impl Connection {
     /// (the request in flight, or the one that has begun to arrive) is its
     /// last, and an HTTP answer says so.
     pub fn answer_is_last(&mut self) {
-        self.last_request_due = matches!(self.state, State::AwaitHeader | State::ProxyHeader)
+        let due = matches!(self.state, State::AwaitHeader | State::ProxyHeader)
             && !self.codec.is_closing()
             && self.request_begun();
+        self.set_flag(LAST_REQUEST_DUE, due);
         // A request still to be decoded: the codec is told once it is, or
         // decoding it would forget (see `next_request`).
-        if !self.last_request_due {
+        if !due {
             self.codec.answer_is_last();
         }
     }
@@ -497,9 +513,35 @@ impl Connection {
             self.requests,
             self.bytes_in,
             self.bytes_out,
-            self.opened.elapsed().as_secs_f64()
+            self.opened.age_secs()
         );
     }
+}
+
+/// When a connection opened, in milliseconds since the first one did,
+/// wrapping every 49.7 days: 4 bytes where an `Instant` takes 16. Only the
+/// close line's duration reads it, which a wrapping subtraction gets right
+/// for any connection younger than that.
+#[derive(Debug, Clone, Copy)]
+struct Opened(u32);
+
+impl Opened {
+    fn at(now: Instant) -> Opened {
+        Opened(wrapping_millis(now))
+    }
+
+    /// Seconds since the connection opened.
+    fn age_secs(self) -> f64 {
+        f64::from(wrapping_millis(Instant::now()).wrapping_sub(self.0)) / 1000.0
+    }
+}
+
+/// `at` in milliseconds since the process's first call, truncated to 32
+/// bits (the wrap [`Opened`] allows for).
+fn wrapping_millis(at: Instant) -> u32 {
+    static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    let epoch = *EPOCH.get_or_init(|| at);
+    at.saturating_duration_since(epoch).as_millis() as u32
 }
 
 /// An address as the connection keeps it: IPv4 mapped into IPv6.
@@ -516,15 +558,17 @@ fn clamp_to(left: u64, available: usize) -> usize {
 }
 
 /// A connection at rest must stay small: thousands of them are the point.
-// 232 bytes in a debug build (where mio keeps a selector id in each
-// stream), 224 in a release build: the token a FERRY/1 connection holds
+// 224 bytes in a debug build (where mio keeps a selector id in each
+// stream), 216 in a release build: the token a FERRY/1 connection holds
 // (`held`), the transport's pointer to a TLS session (the transport is
 // socket + pointer, 16 bytes with padding) and the access log's pointer to
 // its note (`note`, 8 bytes: a request's name and start would be 40 more
-// inline) included. The TLS session itself (rustls state and a 4 KiB
-// receive buffer) is only there under TLS, the note only while a request
-// is answered with the access log on.
+// inline) included; `opened` is 4 bytes, not an `Instant`'s 16 (see
+// [`Opened`]). The TLS session itself (rustls state and a 4 KiB receive
+// buffer) is only there under TLS, the note only while a request is
+// answered with the access log on. Per idle connection the reactor adds
+// its timer-heap entry (16 bytes): docs/performance.md, "Idle connections".
 #[cfg(debug_assertions)]
-const _: () = assert!(std::mem::size_of::<Connection>() <= 232);
-#[cfg(not(debug_assertions))]
 const _: () = assert!(std::mem::size_of::<Connection>() <= 224);
+#[cfg(not(debug_assertions))]
+const _: () = assert!(std::mem::size_of::<Connection>() <= 216);

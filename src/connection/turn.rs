@@ -10,8 +10,9 @@ use log::{debug, warn};
 use mio::Interest;
 
 use super::{
-    Connection, Env, HEADER_READ, HELD_INPUT_BUDGET, KEEP_CAPACITY, LEAN_READ, LINGER_LIMIT,
-    MIN_OPERATION_COST, REQUEST_COST, SEND_CHUNK, State, Step, TURN_BUDGET, Wait, clamp_to,
+    Connection, Env, HEADER_READ, HELD_INPUT_BUDGET, KEEP_CAPACITY, LAST_REQUEST_DUE, LEAN_READ,
+    LINGER_LIMIT, MIN_OPERATION_COST, PEER_EOF, REQUEST_COST, SEND_CHUNK, State, Step, TURN_BUDGET,
+    Wait, clamp_to,
 };
 use crate::serve;
 use crate::socket::{self, Outcome};
@@ -96,13 +97,13 @@ impl Connection {
             // temp file goes (`on_eof`) only once the sink is back, before
             // the answer is queued.
             State::ReceivingBody(ref receive)
-                if receive.waits_for_write() || (self.peer_eof && receive.is_writing()) =>
+                if receive.waits_for_write() || (self.flag(PEER_EOF) && receive.is_writing()) =>
             {
                 Err(Step::Wait(self.interest))
             }
             State::SendingBody(_) => self.send_body(scratch),
             State::AwaitHeader | State::ProxyHeader
-                if env.shutting_down && !self.last_request_due =>
+                if env.shutting_down && !self.flag(LAST_REQUEST_DUE) =>
             {
                 Err(Step::Close)
             }
@@ -125,7 +126,7 @@ impl Connection {
             Outcome::WouldBlock => return Err(Step::Wait(Interest::WRITABLE)),
             _ => return Err(Step::Close),
         }
-        if self.peer_eof {
+        if self.flag(PEER_EOF) {
             return Err(Step::Close);
         }
         // The peer then sees our FIN after the last byte.
@@ -249,7 +250,7 @@ impl Connection {
                 return Ok(used);
             }
         }
-        if self.peer_eof {
+        if self.flag(PEER_EOF) {
             self.on_eof();
             return Ok(0);
         }
@@ -280,7 +281,7 @@ impl Connection {
                 Ok(n)
             }
             Outcome::Eof => {
-                self.peer_eof = true;
+                self.set_flag(PEER_EOF, true);
                 Ok(0)
             }
             Outcome::NotTls => {
@@ -296,7 +297,7 @@ impl Connection {
             // connection is idle after all.
             Outcome::WouldBlock
                 if env.shutting_down
-                    && self.last_request_due
+                    && self.flag(LAST_REQUEST_DUE)
                     && matches!(self.state, State::AwaitHeader)
                     && crate::decoded::after_blank_lines(&self.input).is_empty() =>
             {

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Bytes of server memory per idle connection, as issue 34's row states it:
+# a fresh `ferry serve --workers 1` (FERRY/1 and HTTP listeners, a root on
+# tmpfs), warmed up with a few GETs, then COUNT clients that each make one
+# 4 KiB GET and stay idle; VmRSS after minus VmRSS before, over COUNT.
+# Medians of RUNS fresh servers per protocol. Loopback only; stops by
+# itself. (benches/compare.sh row 4 does the same beside nginx.)
+#
+#   benches/idle.sh [path/to/ferry]     (default: target/release/ferry)
+#   COUNT=10000 RUNS=5 FERRY_ARGS='--no-access-log' (more serve arguments)
+set -euo pipefail
+bin=${1:-target/release/ferry}
+count=${COUNT:-10000}
+runs=${RUNS:-5}
+here=$(cd "$(dirname "$0")" && pwd)
+[ -x "$bin" ] || { echo "no binary at $bin (cargo build --release)" >&2; exit 2; }
+(( $(ulimit -Hn) >= count + 200 )) || { echo "open-files limit below $((count + 200))" >&2; exit 2; }
+work=$(mktemp -d /dev/shm/ferry-idle.XXXXXX 2>/dev/null || mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+head -c 4096 /dev/urandom >"$work/small.bin"
+mkdir "$work/root" && cp "$work/small.bin" "$work/root/"
+
+python3 - "$bin" "$work" "$count" "$runs" "$here/compare_client.py" <<'PY'
+import os, socket, statistics, subprocess, sys, time
+bin, work, count, runs, client = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+extra = os.environ.get("FERRY_ARGS", "").split()
+
+def free_port():
+    s = socket.socket(); s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]; s.close(); return port
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+
+def wait_port(port, proc):
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port)).close(); return
+        except ConnectionRefusedError:
+            if proc.poll() is not None:
+                sys.exit(f"the server exited ({proc.returncode})")
+            time.sleep(0.001)
+
+def one(proto):
+    ferry_port, http_port = free_port(), free_port()
+    proc = subprocess.Popen([bin, "serve", "--workers", "1", "--root", os.path.join(work, "root"),
+                             "--listen", f"127.0.0.1:{ferry_port}", "--http", f"127.0.0.1:{http_port}",
+                             "--log-level", "warn", "--max-connections-per-client", "0",
+                             "--max-connections", str(count + 100), "--no-fsync", *extra],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    port = ferry_port if proto == "ferry" else http_port
+    wait_port(ferry_port, proc); wait_port(http_port, proc)
+    subprocess.run([sys.executable, client, "xfer", "--proto", proto, "--op", "get", "--port", str(port),
+                    "--name", "small.bin", "--count", "10"], check=True, stdout=subprocess.DEVNULL)
+    time.sleep(0.5)
+    before = rss_kib(proc.pid)
+    ready = os.path.join(work, "ready")
+    if os.path.exists(ready): os.remove(ready)
+    hold = subprocess.Popen([sys.executable, client, "hold", "--proto", proto, "--port", str(port),
+                             "--name", "small.bin", "--count", str(count), "--ready-file", ready],
+                            stdout=subprocess.DEVNULL)
+    while not os.path.exists(ready):
+        if hold.poll() is not None:
+            sys.exit("the idle-connection client exited")
+        time.sleep(0.05)
+    time.sleep(1)
+    after = rss_kib(proc.pid)
+    held = int(open(ready).read().split()[1])
+    hold.terminate(); hold.wait(); proc.terminate(); proc.wait()
+    if held != count:
+        sys.exit(f"only {held} of {count} connections held")
+    return (after - before) * 1024 / held
+
+for proto in ("ferry", "http"):
+    got = [one(proto) for _ in range(runs)]
+    print(f"{proto:6} {statistics.median(got):6.0f} B per idle connection (median of {runs}: "
+          + " ".join(f"{g:.0f}" for g in got) + ")")
+PY
