@@ -132,7 +132,7 @@ impl Storage {
             (Holder::Folder(from), source.stamp.inode),
             Holder::Folder(to),
             to_inode,
-        );
+        )
     }
 
     /// Renames `leaf` of mirror folder `from` (the folder itself for "")
