@@ -440,7 +440,7 @@ mod suite {
             target: &str,
             fields: &str,
             body: &[u8],
-        ) -> io::Result<(u16, Vec<(String, String)>, Vec<u8>)> {
+        ) -> io::Result<(u16, Fields, Vec<u8>)> {
             let head = format!("{method} {target} HTTP/1.1\r\nHost: localhost\r\n{fields}\r\n");
             self.stream.write_all(head.as_bytes())?;
             self.stream.write_all(body)?;
@@ -473,6 +473,9 @@ mod suite {
             Ok((status, fields, rest))
         }
     }
+
+    /// An answer's header fields: (name in lower case, value).
+    pub type Fields = Vec<(String, String)>;
 
     /// The value of header field `name` (lower case) among `fields`.
     pub fn field<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> {
@@ -620,7 +623,10 @@ mod suite {
         let mut web = Http::connect(s3)?;
         let empty = "Content-Length: 0\r\n";
         for bucket in 0..3 {
-            match web.call("PUT", &format!("/s{seed:x}b{bucket}"), empty, b"")?.0 {
+            match web
+                .call("PUT", &format!("/s{seed:x}b{bucket}"), empty, b"")?
+                .0
+            {
                 200 | 409 => {}
                 status => return Err(shared.refused("CreateBucket", &status.to_string())),
             }
@@ -701,7 +707,9 @@ mod suite {
         let target = format!("/{name}?uploadId={id}");
         let (status, _, body) = web.exchange("POST", &target, &length, complete.as_bytes())?;
         // A completion's failure can come as a 200 whose body is an error.
-        if status != 200 || !String::from_utf8_lossy(&body).contains("CompleteMultipartUploadResult") {
+        if status != 200
+            || !String::from_utf8_lossy(&body).contains("CompleteMultipartUploadResult")
+        {
             return Err(shared.refused(name, &status.to_string()));
         }
         Ok("S3 multipart")

@@ -203,8 +203,11 @@ struct Work {
     kind: Kind,
     /// Given how the flush it waited for went (`Ok` for a job that
     /// waited for none).
-    work: Box<dyn FnOnce(&Ctx<'_>, Result<(), StorageError>) -> Outcome + std::marker::Send>,
+    work: Box<Continuation>,
 }
+
+/// A job's work, given how the flush it waited for went.
+type Continuation = dyn FnOnce(&Ctx<'_>, Result<(), StorageError>) -> Outcome + std::marker::Send;
 
 /// Where a job runs, and what it carries for that.
 enum Kind {

@@ -167,7 +167,9 @@ impl DirFlusher {
                 let answers = std::mem::take(&mut state.answers);
                 state.gathering.clear();
                 drop(state);
-                answers.into_iter().for_each(|answer| answer(Err(Errno::AGAIN)));
+                answers
+                    .into_iter()
+                    .for_each(|answer| answer(Err(Errno::AGAIN)));
             }
         }
     }

@@ -509,8 +509,10 @@ impl Storage {
         dirs: Unflushed,
         answer: impl FnOnce(Result<(), StorageError>) + Send + 'static,
     ) {
-        self.flusher
-            .then(dirs, Box::new(move |result| answer(result.map_err(StorageError::from))));
+        self.flusher.then(
+            dirs,
+            Box::new(move |result| answer(result.map_err(StorageError::from))),
+        );
     }
 
     /// Directory flushes durable commits have made since the start (group
