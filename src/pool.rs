@@ -57,7 +57,7 @@ use crate::config::Config;
 use crate::hooks::Hooks;
 use crate::metrics::PoolMetrics;
 use crate::serve::{Ctx, Job, Outcome};
-use crate::storage::Storage;
+use crate::storage::{Storage, StorageError};
 use crate::wire::Protocol;
 
 /// Stack of a worker: jobs keep their buffers on the heap.
@@ -105,6 +105,18 @@ impl Task {
     /// reactor that asked (so what `done` counts is counted by the time
     /// the client has its answer).
     pub fn run(self, shared: &Shared, done: impl FnOnce(Instant)) {
+        self.run_flushed(shared, Ok(()), done);
+    }
+
+    /// As [`Task::run`], for a job that waited for a group-commit flush
+    /// (`serve::Job::after_flush`; on the flusher thread), given how it
+    /// went.
+    pub fn run_flushed(
+        self,
+        shared: &Shared,
+        flushed: Result<(), StorageError>,
+        done: impl FnOnce(Instant),
+    ) {
         let Task {
             reply,
             key,
@@ -124,7 +136,7 @@ impl Task {
             walks: &shared.walks,
             abandoned: None,
         };
-        let outcome = job.run(&ctx);
+        let outcome = job.run_flushed(&ctx, flushed);
         done(asked);
         reply.deliver(Finished { key, id, outcome });
     }

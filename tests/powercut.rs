@@ -429,6 +429,18 @@ mod suite {
             fields: &str,
             body: &[u8],
         ) -> io::Result<(u16, Vec<(String, String)>)> {
+            let (status, fields, _) = self.exchange(method, target, fields, body)?;
+            Ok((status, fields))
+        }
+
+        /// As [`Http::call`], with the answer's body.
+        pub fn exchange(
+            &mut self,
+            method: &str,
+            target: &str,
+            fields: &str,
+            body: &[u8],
+        ) -> io::Result<(u16, Fields, Vec<u8>)> {
             let head = format!("{method} {target} HTTP/1.1\r\nHost: localhost\r\n{fields}\r\n");
             self.stream.write_all(head.as_bytes())?;
             self.stream.write_all(body)?;
@@ -453,13 +465,17 @@ mod suite {
                 }
             }
             let length = field(&fields, "content-length").map_or(0, |v| v.parse().unwrap_or(0));
+            let mut rest = Vec::new();
             if method != "HEAD" {
-                let mut rest = vec![0; length];
+                rest = vec![0; length];
                 self.reader.read_exact(&mut rest)?;
             }
-            Ok((status, fields))
+            Ok((status, fields, rest))
         }
     }
+
+    /// An answer's header fields: (name in lower case, value).
+    pub type Fields = Vec<(String, String)>;
 
     /// The value of header field `name` (lower case) among `fields`.
     pub fn field<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> {
@@ -594,6 +610,109 @@ mod suite {
             have.insert(fresh, version);
         }
         Ok(())
+    }
+
+    /// The sixth client, over S3 (unsigned: there is no access control
+    /// on loopback), into three buckets of its own: PutObject, one-part
+    /// multipart uploads (their completion is the commit), CopyObject and
+    /// DeleteObject, until its connection fails. Acknowledged: a 200 (a
+    /// delete's 204).
+    pub fn s3_client(s3: SocketAddr, seed: u64, shared: &Shared) -> io::Result<()> {
+        let who = 5;
+        let mut dice = Dice((seed ^ (who + 1u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)) | 1);
+        let mut web = Http::connect(s3)?;
+        let empty = "Content-Length: 0\r\n";
+        for bucket in 0..3 {
+            match web
+                .call("PUT", &format!("/s{seed:x}b{bucket}"), empty, b"")?
+                .0
+            {
+                200 | 409 => {}
+                status => return Err(shared.refused("CreateBucket", &status.to_string())),
+            }
+        }
+        let mut have: BTreeMap<String, Version> = BTreeMap::new();
+        for n in 0.. {
+            let fresh = format!("s{seed:x}b{}/c{who}n{n}", dice.below(3));
+            let roll = dice.below(8);
+            if roll >= 6 && !have.is_empty() {
+                let from = have.keys().nth(dice.below(have.len() as u64) as usize);
+                let from = from.cloned().unwrap_or_default();
+                if roll == 6 {
+                    let version = have[&from];
+                    shared.sending(&fresh, Some(version));
+                    let fields = format!("x-amz-copy-source: /{from}\r\n{empty}");
+                    match web.call("PUT", &format!("/{fresh}"), &fields, b"")?.0 {
+                        200 => shared.acked("S3 CopyObject", &[(&fresh, Some(version))]),
+                        status => return Err(shared.refused(&fresh, &status.to_string())),
+                    }
+                    have.insert(fresh, version);
+                } else {
+                    shared.sending(&from, None);
+                    match web.call("DELETE", &format!("/{from}"), empty, b"")?.0 {
+                        204 => shared.acked("S3 DeleteObject", &[(&from, None)]),
+                        status => return Err(shared.refused(&from, &status.to_string())),
+                    }
+                    have.remove(&from);
+                }
+                continue;
+            }
+            let version = (
+                1 + dice.below(300_000) as usize,
+                (seed << 16) ^ (who << 12) ^ n,
+            );
+            let data = pattern(version.0, version.1);
+            shared.sending(&fresh, Some(version));
+            let kind = match dice.below(3) {
+                0 => s3_multipart(&mut web, shared, &fresh, &data)?,
+                _ => match web.put(&fresh, &data, false)? {
+                    200 => "S3 PutObject",
+                    status => return Err(shared.refused(&fresh, &status.to_string())),
+                },
+            };
+            shared.acked(kind, &[(&fresh, Some(version))]);
+            have.insert(fresh, version);
+        }
+        Ok(())
+    }
+
+    /// An S3 multipart upload of `data` to `name` in one part: begun, the
+    /// part sent, completed (the commit, acknowledged by its 200).
+    fn s3_multipart(
+        web: &mut Http,
+        shared: &Shared,
+        name: &str,
+        data: &[u8],
+    ) -> io::Result<&'static str> {
+        let empty = "Content-Length: 0\r\n";
+        let (status, _, body) = web.exchange("POST", &format!("/{name}?uploads"), empty, b"")?;
+        let body = String::from_utf8_lossy(&body);
+        let id = body
+            .split("<UploadId>")
+            .nth(1)
+            .and_then(|rest| rest.split("</UploadId>").next());
+        let Some(id) = id.filter(|_| status == 200).map(str::to_owned) else {
+            return Err(shared.refused(name, &status.to_string()));
+        };
+        let part = format!("/{name}?partNumber=1&uploadId={id}");
+        let length = format!("Content-Length: {}\r\n", data.len());
+        let (status, fields) = web.call("PUT", &part, &length, data)?;
+        let Some(etag) = field(&fields, "etag").filter(|_| status == 200) else {
+            return Err(shared.refused(name, &status.to_string()));
+        };
+        let complete = format!(
+            "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>{etag}</ETag></Part></CompleteMultipartUpload>"
+        );
+        let length = format!("Content-Length: {}\r\n", complete.len());
+        let target = format!("/{name}?uploadId={id}");
+        let (status, _, body) = web.exchange("POST", &target, &length, complete.as_bytes())?;
+        // A completion's failure can come as a 200 whose body is an error.
+        if status != 200
+            || !String::from_utf8_lossy(&body).contains("CompleteMultipartUploadResult")
+        {
+            return Err(shared.refused(name, &status.to_string()));
+        }
+        Ok("S3 multipart")
     }
 
     const TUS: &str = "Tus-Resumable: 1.0.0\r\n";
@@ -1005,7 +1124,7 @@ fn cut_again_and_again(durable: bool, cuts: u64) -> Option<Tally> {
 /// `ferry serve` on the mount, its start-up sweep done.
 fn start(rig: &Rig, durable: bool) -> support::process::Process {
     let root = rig.m("root");
-    let args = ["--http", "127.0.0.1:0"];
+    let args = ["--http", "127.0.0.1:0", "--s3", "127.0.0.1:0"];
     // Durable rounds run ferry as shipped: durable by default.
     let server = match durable {
         true => support::process::Process::start_as_shipped(&root, &args),
@@ -1015,7 +1134,7 @@ fn start(rig: &Rig, durable: bool) -> support::process::Process {
     server
 }
 
-/// Five clients until `acks` acknowledgements, then the cut and the kill
+/// Six clients (the sixth over S3) until `acks` acknowledgements, then the cut and the kill
 /// together; what the clients were told.
 fn load_and_cut(
     sim: &Simulator,
@@ -1024,13 +1143,17 @@ fn load_and_cut(
     acks: u64,
 ) -> suite::Round {
     let shared = std::sync::Arc::new(suite::Shared::default());
-    let (ferry, http) = (server.addr, server.http_addr());
-    let clients: Vec<_> = (0..5)
+    let (ferry, http, s3) = (server.addr, server.http_addr(), server.s3_addr());
+    let mut clients: Vec<_> = (0..5)
         .map(|who| {
             let shared = std::sync::Arc::clone(&shared);
             std::thread::spawn(move || suite::client(ferry, http, seed, who, &shared))
         })
         .collect();
+    let s3_shared = std::sync::Arc::clone(&shared);
+    clients.push(std::thread::spawn(move || {
+        suite::s3_client(s3, seed, &s3_shared)
+    }));
     shared.wait_for_acks(acks);
     shared.round.lock().unwrap().cut = true;
     sim.cut();
@@ -1231,4 +1354,43 @@ fn a_folders_move_survives_a_cut() {
     cut_under(sim, server);
     assert_eq!(rig.after("root/b/f").unwrap(), data);
     assert!(rig.after("root/a/f").is_none());
+}
+
+#[test]
+fn with_fsync_commits_batched_past_the_io_threads_all_survive_a_cut() {
+    // Group commit answers a PUT from its flusher's batch, not from an I/O
+    // thread: with one I/O thread, sixteen clients' PUTs into new folders
+    // share batches, and every one acknowledged (file and folders) must
+    // still be there after the cut.
+    let Some((rig, sim)) = rig(None) else { return };
+    fs::create_dir(rig.m("root")).unwrap();
+    flush_dir(&rig.mount);
+    let args = ["--http", "127.0.0.1:0", "--io-threads", "1"];
+    let server = support::process::Process::start_as_shipped(&rig.m("root"), &args);
+    let addr = server.http_addr();
+    let clients: Vec<_> = (0..16u64)
+        .map(|i| {
+            std::thread::spawn(move || {
+                let mut web = suite::Http::connect(addr).unwrap();
+                (0..4u64)
+                    .map(|n| {
+                        let (name, seed) = (format!("d{}/e{i}/f{n}", i % 3), i * 10 + n);
+                        let data = support::pattern(3_000 + (seed as usize) * 7, seed);
+                        assert_eq!(web.put(&name, &data, n % 2 == 1).unwrap(), 201, "{name}");
+                        (name, data)
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let acknowledged: Vec<_> = clients
+        .into_iter()
+        .flat_map(|client| client.join().unwrap())
+        .collect();
+    cut_under(sim, server);
+    assert_eq!(acknowledged.len(), 64);
+    for (name, data) in acknowledged {
+        let kept = rig.after(&format!("root/{name}"));
+        assert!(kept.as_deref() == Some(&data[..]), "{name} lost or torn");
+    }
 }

@@ -20,11 +20,11 @@ use std::time::Instant;
 use log::{debug, error};
 
 use super::digest::Checksum;
-use super::{Ctx, ErrorKind, Failure, Next, Outcome, Reply};
+use super::{Ctx, ErrorKind, Failure, Job, Next, Outcome, Reply};
 use crate::access::Owner;
 use crate::hooks::{Event, Facts, Verdict};
 use crate::name::Name;
-use crate::storage::Upload;
+use crate::storage::{StorageError, Upload};
 use crate::upload_metadata;
 
 /// A verified upload to make visible.
@@ -140,7 +140,8 @@ fn refused(ctx: &Ctx<'_>, commit: Commit, failure: Failure) -> Outcome {
 
 /// Renames a verified upload into place, and with `--fsync` flushes it to
 /// stable storage first, before the answer; then queues the on-upload
-/// hook.
+/// hook. With `--fsync` a PUT's directory flush is the group commit's
+/// (`storage/flush.rs`): the answer waits for its batch, no thread does.
 fn publish(ctx: &Ctx<'_>, commit: Commit) -> Outcome {
     // Only made when there is a hook to tell: a PUT pays nothing else.
     let facts = ctx
@@ -148,7 +149,7 @@ fn publish(ctx: &Ctx<'_>, commit: Commit) -> Outcome {
         .notifies()
         .then(|| commit.facts(ctx, Event::Uploaded, commit.name.as_str().as_ref()));
     let Commit {
-        upload,
+        mut upload,
         name,
         size,
         crc,
@@ -158,41 +159,73 @@ fn publish(ctx: &Ctx<'_>, commit: Commit) -> Outcome {
         meta: _,
         checksum,
     } = commit;
-    let replaced = upload.replaces_existing();
-    let md5 = upload.md5();
-    let mut upload = upload;
+    let published = Published {
+        facts,
+        user,
+        name,
+        started,
+        stored: Reply::Stored {
+            size,
+            crc,
+            replaced: upload.replaces_existing(),
+            session,
+            md5: upload.md5(),
+            checksum,
+        },
+    };
     // The new version's dead properties (S3's metadata) first, for its
     // inode: it appears with them.
-    let result = ctx
+    let landed = ctx
         .storage
         .record_props(&mut upload)
         .and_then(|()| match ctx.config.fsync {
-            true => upload.commit_durably(crc),
-            false => upload.commit(crc),
+            true => upload.commit_owing_flush(crc),
+            false => upload.commit(crc).map(|()| None),
         });
-    let client = ctx.client;
-    match result {
-        Ok(()) => {
-            debug!(
-                "#{client} PUT {name} {size} bytes {:.3}s",
-                started.elapsed().as_secs_f64()
-            );
-            if let Some(facts) = facts {
-                ctx.hooks.uploaded(facts, user);
-            }
-            Outcome::answer(Reply::Stored {
-                size,
-                crc,
-                replaced,
-                session,
-                md5,
-                checksum,
-            })
-        }
-        Err(err) => {
+    match landed {
+        Ok(Some(dirs)) => Outcome::new(
+            Reply::Nothing,
+            Next::Pool(Job::after_flush(dirs, move |ctx, flushed| {
+                published.answer(ctx, flushed)
+            })),
+        ),
+        Ok(None) => published.answer(ctx, Ok(())),
+        Err(err) => published.answer(ctx, Err(err)),
+    }
+}
+
+/// An upload renamed into place, to answer for once it is as durable as
+/// asked.
+struct Published {
+    facts: Option<Facts>,
+    user: Option<Owner>,
+    name: Name,
+    started: Instant,
+    /// The answer if it is.
+    stored: Reply,
+}
+
+impl Published {
+    /// The answer, given how the commit (and its flush) went; queues the
+    /// on-upload hook if it is stored. Short: it may run on the flusher
+    /// thread.
+    fn answer(self, ctx: &Ctx<'_>, result: Result<(), StorageError>) -> Outcome {
+        let client = ctx.client;
+        let name = self.name;
+        if let Err(err) = result {
             let failure = Failure::from(err);
             super::log_refusal(client, "PUT", name.as_str(), &failure);
-            Outcome::failed(failure, Next::Request)
+            return Outcome::failed(failure, Next::Request);
         }
+        if let Reply::Stored { size, .. } = &self.stored {
+            debug!(
+                "#{client} PUT {name} {size} bytes {:.3}s",
+                self.started.elapsed().as_secs_f64()
+            );
+        }
+        if let Some(facts) = self.facts {
+            ctx.hooks.uploaded(facts, self.user);
+        }
+        Outcome::answer(self.stored)
     }
 }

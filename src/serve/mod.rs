@@ -57,7 +57,7 @@ use crate::access::Who;
 use crate::access::per_client::PerClient;
 use crate::config::Config;
 use crate::hooks::Hooks;
-use crate::storage::{Storage, StorageError};
+use crate::storage::{Storage, StorageError, Unflushed};
 use crate::wire::Protocol;
 pub use access::{BAD_SIGNATURE, Guard, Rights, UNKNOWN_KEY};
 pub use archive::Archive;
@@ -201,8 +201,13 @@ pub struct Job(Box<Work>);
 struct Work {
     /// Where it runs.
     kind: Kind,
-    work: Box<dyn FnOnce(&Ctx<'_>) -> Outcome + std::marker::Send>,
+    /// Given how the flush it waited for went (`Ok` for a job that
+    /// waited for none).
+    work: Box<Continuation>,
 }
+
+/// A job's work, given how the flush it waited for went.
+type Continuation = dyn FnOnce(&Ctx<'_>, Result<(), StorageError>) -> Outcome + std::marker::Send;
 
 /// Where a job runs, and what it carries for that.
 enum Kind {
@@ -215,14 +220,42 @@ enum Kind {
     Hook,
     /// The checksum threads (see [`Job::is_checksum`]).
     Checksum,
+    /// The group commit's flusher, after a batch with these directories
+    /// (see [`Job::after_flush`]); taken out when the job is handed over.
+    Flush(Option<Unflushed>),
 }
 
 impl Job {
     fn of(kind: Kind, work: impl FnOnce(&Ctx<'_>) -> Outcome + std::marker::Send + 'static) -> Job {
         Job(Box::new(Work {
             kind,
-            work: Box::new(work),
+            work: Box::new(move |ctx, _| work(ctx)),
         }))
+    }
+
+    /// `then` as a job that waits for the group commit to flush `dirs`
+    /// (what a durable commit owes, [`crate::storage::Upload::commit_owing_flush`]):
+    /// no thread waits for it, the connection does, in its `Waiting`
+    /// state; `then` runs on the flusher thread once the batch is done,
+    /// given how it went, and must be short (an answer; more disk work is
+    /// an [`Outcome::on_pool`] of its own).
+    pub fn after_flush(
+        dirs: Unflushed,
+        then: impl FnOnce(&Ctx<'_>, Result<(), StorageError>) -> Outcome + std::marker::Send + 'static,
+    ) -> Job {
+        Job(Box::new(Work {
+            kind: Kind::Flush(Some(dirs)),
+            work: Box::new(then),
+        }))
+    }
+
+    /// For a job that waits for a flush, the directories it waits for
+    /// (once: the job is then handed to the flusher with them).
+    pub fn take_flush(&mut self) -> Option<Unflushed> {
+        match &mut self.0.kind {
+            Kind::Flush(dirs) => dirs.take(),
+            _ => None,
+        }
     }
 
     /// `work` as a job.
@@ -284,18 +317,25 @@ impl Job {
     /// job whose connection has gone is not run at all (and stops at its
     /// next step if it goes while the job runs, see [`Ctx::is_abandoned`]).
     pub fn run(self, ctx: &Ctx<'_>) -> Outcome {
+        self.run_flushed(ctx, Ok(()))
+    }
+
+    /// Runs the job given how the flush it waited for went ([`Job::after_flush`];
+    /// [`Job::run`] for any other).
+    pub fn run_flushed(self, ctx: &Ctx<'_>, flushed: Result<(), StorageError>) -> Outcome {
         let Work { kind, work } = *self.0;
         let Kind::Long(flag) = kind else {
-            return work(ctx);
+            return work(ctx, flushed);
         };
         if flag.load(Ordering::Acquire) {
             debug!("#{} a queued walk dropped: its client has gone", ctx.client);
             return Outcome::new(Reply::Nothing, Next::Close);
         }
-        work(&Ctx {
+        let ctx = Ctx {
             abandoned: Some(&flag),
             ..*ctx
-        })
+        };
+        work(&ctx, flushed)
     }
 }
 

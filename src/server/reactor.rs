@@ -299,10 +299,17 @@ impl Reactor {
 
     /// Queues a job for the pool, behind any backlog: jobs start in the
     /// order they were asked. A job that waits for a hook goes to the hook
-    /// runner instead, whose queue takes one per waiting connection, and
-    /// one that computes a checksum to the checksum threads likewise.
-    fn submit(&mut self, task: Task) {
-        if task.job.is_hook() {
+    /// runner instead, whose queue takes one per waiting connection, one
+    /// that computes a checksum to the checksum threads likewise, and one
+    /// that waits for a durable commit's flush to the group commit.
+    fn submit(&mut self, mut task: Task) {
+        if let Some(dirs) = task.job.take_flush() {
+            // No thread waits for the batch: the flusher answers.
+            let shared = Arc::clone(&self.shared);
+            self.shared.storage.flush_then(dirs, move |flushed| {
+                task.run_flushed(&shared, flushed, |_| {});
+            });
+        } else if task.job.is_hook() {
             let shared = Arc::clone(&self.shared);
             self.shared.hooks.submit(move || task.run(&shared, |_| {}));
         } else if task.job.is_checksum() {

@@ -22,8 +22,9 @@ use crate::name::{Name, Prefix};
 /// that holds its name, flushed together in batches of [`Made::BATCH`]
 /// (group commit's, `flush.rs`) and at the end, so a copy costs a few
 /// flushes rather than one per file, and holds few descriptors however
-/// many folders it makes. The files' bytes are flushed one by one, as
-/// they are committed.
+/// many folders it makes. The copied dead-property records' folders join
+/// the same batches (one batch per record before). The files' bytes are
+/// flushed one by one, as they are committed.
 struct Made<'a> {
     storage: &'a Storage,
     durable: bool,
@@ -46,9 +47,14 @@ impl<'a> Made<'a> {
         if !self.durable {
             return Ok(());
         }
-        self.dirs.push(parent);
-        self.dirs
-            .push(super::open_dir_at(&self.storage.root, path)?);
+        let made = super::open_dir_at(&self.storage.root, path)?;
+        self.owe([parent, made])
+    }
+
+    /// Folders a copied record changed (see `Storage::copy_record`), for
+    /// the same batches.
+    fn owe(&mut self, dirs: impl IntoIterator<Item = OwnedFd>) -> Result<(), Errno> {
+        self.dirs.extend(dirs);
         if self.dirs.len() >= Self::BATCH {
             self.flush()?;
         }
@@ -128,6 +134,23 @@ impl Storage {
         folders: Folders,
         admit: impl FnOnce(&OpenFile) -> Result<(), E>,
     ) -> Result<(Upload, u64, u32, i64), E> {
+        let (staged, owed) = self.stage_copy_owing(from, to, folders, admit)?;
+        if !owed.is_empty() {
+            self.flusher.flush(owed).map_err(StorageError::from)?;
+        }
+        Ok(staged)
+    }
+
+    /// As [`Storage::stage_copy`], the copy's record's folders (`--fsync`)
+    /// returned for the caller to flush rather than flushed.
+    #[allow(clippy::type_complexity)] // the public tuple and the folders owed
+    fn stage_copy_owing<E: From<StorageError>>(
+        &self,
+        from: &Name,
+        to: &Name,
+        folders: Folders,
+        admit: impl FnOnce(&OpenFile) -> Result<(), E>,
+    ) -> Result<((Upload, u64, u32, i64), Vec<OwnedFd>), E> {
         let found = self.open_read(from)?;
         admit(&found)?;
         let mut upload = self.begin_upload(to, folders)?;
@@ -153,12 +176,12 @@ impl Storage {
         // The staged file keeps its inode when committed: the copy's
         // record is written for it now (one failed lookup without one).
         let copy_inode = || Ok(rustix::fs::fstat(&upload.file)?.st_ino);
-        self.copy_record(
+        let owed = self.copy_record(
             (Holder::File(from.as_str()), found.stamp.inode),
             Holder::File(to.as_str()),
             copy_inode,
         );
-        Ok((upload, size, crc, found.info.mtime))
+        Ok(((upload, size, crc, found.info.mtime), owed))
     }
 
     /// Copies folder `from` (not the root) to the free name `to`, whose
@@ -186,9 +209,10 @@ impl Storage {
         debug_assert!(!start.is_empty(), "the root is never copied");
         drop(super::open_dir_beneath(&self.root, start)?);
         let parent = self.make_folder_unflushed(to)?;
-        self.copy_folder_record(start, to.as_str());
+        let owed = self.copy_folder_record(start, to.as_str());
         let mut made = Made::new(self, durable);
         made.add(parent, to.as_str())?;
+        made.owe(owed)?;
         let mut copied = Copied::default();
         if !deep {
             made.flush()?;
@@ -211,8 +235,9 @@ impl Storage {
                         match name().map_err(|_| StorageError::NotRegular) {
                             Ok(name) => match self.make_folder_unflushed(&name) {
                                 Ok(parent) => {
-                                    self.copy_folder_record(path, name.as_str());
+                                    let owed = self.copy_folder_record(path, name.as_str());
                                     made.add(parent, name.as_str())?;
+                                    made.owe(owed)?;
                                     return Ok(true);
                                 }
                                 Err(err) => copied.fail(format!("{path}/"), err),
@@ -226,13 +251,17 @@ impl Storage {
                     FileType::RegularFile => {
                         let done = match (Name::new(path.to_owned()), name()) {
                             (Ok(source), Ok(copy)) => self
-                                .stage_copy(&source, &copy, Folders::Explicit, |_| {
+                                .stage_copy_owing(&source, &copy, Folders::Explicit, |_| {
                                     Ok::<_, StorageError>(())
                                 })
-                                .and_then(|(upload, _, crc, _)| match durable {
-                                    // Its folder is flushed with the others.
-                                    true => upload.commit_unflushed_name(crc),
-                                    false => upload.commit(crc),
+                                .and_then(|((upload, _, crc, _), owed)| {
+                                    // Its folder and its record's are
+                                    // flushed with the others.
+                                    made.owe(owed)?;
+                                    match durable {
+                                        true => upload.commit_unflushed_name(crc),
+                                        false => upload.commit(crc),
+                                    }
                                 }),
                             _ => Err(StorageError::NotRegular),
                         };

@@ -197,11 +197,31 @@ impl Storage {
         inode: u64,
         props: &[DeadProperty],
     ) -> Result<(), StorageError> {
+        let owed = self.write_record_unflushed(holder, inode, props)?;
+        match owed.is_empty() {
+            true => Ok(()),
+            false => Ok(self.flusher.flush(owed)?),
+        }
+    }
+
+    /// As [`Storage::write_dead_properties`], the record's bytes flushed
+    /// (`--fsync`) but its folders (the mirror folder and those above it)
+    /// returned for the caller to flush in a batch of its own choosing (a
+    /// folder's copy: with the folders it made); none without `--fsync`.
+    ///
+    /// # Errors
+    /// As [`Storage::write_dead_properties`].
+    pub(super) fn write_record_unflushed(
+        &self,
+        holder: Holder<'_>,
+        inode: u64,
+        props: &[DeadProperty],
+    ) -> Result<Vec<OwnedFd>, StorageError> {
         let (dir, own, leaf) = holder.record();
         if props.is_empty() {
             return match self.unlink_record(&dir, &format!("{own}{leaf}")) {
-                Ok(()) => self.flush_records(&dir, None),
-                Err(Errno::NOENT | Errno::NOTDIR) => Ok(()),
+                Ok(()) => self.records_owed(&dir, None),
+                Err(Errno::NOENT | Errno::NOTDIR) => Ok(Vec::new()),
                 Err(errno) => Err(errno.into()),
             };
         }
@@ -237,22 +257,21 @@ impl Storage {
             let _ = rustix::fs::unlinkat(&fd, temp.as_str(), AtFlags::empty());
         }
         renamed?;
-        self.flush_records(&dir, Some(&fd))
+        self.records_owed(&dir, Some(&fd))
     }
 
-    /// With `--fsync`, makes a record's change in mirror folder `dir`
+    /// With `--fsync`, what makes a record's change in mirror folder `dir`
     /// (open as `fd`, if at hand) durable before it is acknowledged (a
-    /// PROPPATCH, S3's metadata), with the folders above it, which the
-    /// change may have made, through group commit's batches.
-    fn flush_records(&self, dir: &str, fd: Option<&OwnedFd>) -> Result<(), StorageError> {
+    /// PROPPATCH, S3's metadata): that folder and the folders above it,
+    /// which the change may have made, opened for group commit's batches.
+    fn records_owed(&self, dir: &str, fd: Option<&OwnedFd>) -> Result<Vec<OwnedFd>, StorageError> {
         if !self.durable {
-            return Ok(());
+            return Ok(Vec::new());
         }
-        let dirs = match fd {
-            Some(fd) => super::flush::with_ancestors(&self.root, fd, dir)?,
-            None => super::flush::with_ancestors(&self.root, open_dir_at(&self.root, dir)?, dir)?,
-        };
-        Ok(self.flusher.flush(dirs)?)
+        match fd {
+            Some(fd) => super::flush::with_ancestors(&self.root, fd, dir),
+            None => super::flush::with_ancestors(&self.root, open_dir_at(&self.root, dir)?, dir),
+        }
     }
 
     /// Writes `new` into the record of file `name` for inode `inode`, a

@@ -2,36 +2,54 @@
 //! (`--fsync`), shared. A durable commit flushes its own file (one
 //! `fdatasync` per file cannot be shared), renames it into place, then asks
 //! for its directory and that directory's ancestors to be flushed. Here
-//! those asks meet: one committer at a time (the leader) flushes every
-//! directory asked for since the last batch, once each, while the others
-//! wait; when it is done, all of them are answered together, and the next
-//! waiting committer leads the batch that gathered meanwhile.
+//! those asks meet: a flusher thread of its own takes every directory asked
+//! for since its last batch, flushes each once, then answers every ask of
+//! the batch; what arrived meanwhile is the next batch.
 //!
-//! This is PostgreSQL's and InnoDB's leader/follower group commit without
-//! a timer: a batch closes when the leader takes it, so a commit alone
-//! (one upload in flight) is flushed at once, as before, and under load
-//! a batch holds whatever arrived while the previous one was on the disk.
-//! Fifty uploads into one directory then cost a few directory flushes
-//! instead of fifty (each of which, on ext4 and XFS, is a journal commit).
+//! This is PostgreSQL's and InnoDB's group commit without a timer: a batch
+//! closes when the flusher takes it, so a commit alone (one upload in
+//! flight) is flushed at once, and under load a batch holds whatever
+//! arrived while the previous one was on the disk. Fifty uploads into one
+//! directory then cost a few directory flushes instead of fifty (each of
+//! which, on ext4 and XFS, is a journal commit).
+//!
+//! An ask is answered by a callback ([`DirFlusher::then`]), so nothing
+//! waits for a batch but the flusher: a PUT's commit hands its ask over
+//! and frees its I/O thread, and its connection waits in its `Waiting`
+//! state until the callback delivers the answer to its reactor (see
+//! `serve::Job::after_flush`). A batch is therefore bounded by the
+//! connections, not by `--io-threads`. Changes that are not on that path
+//! (MOVE, DELETE, a copy's folders) wait on their I/O thread for the same
+//! batches ([`DirFlusher::flush`]).
 //!
 //! ```text
-//! commit A: fdatasync(file) rename ask{d,root} --lead--> fsync d, fsync root --> answer A
-//! commit B:      fdatasync(file) rename ask{d,root} ..wait......................  (batch 2)
-//! commit C:        fdatasync(file) rename ask{d,root} ..wait..................... (batch 2)
-//!                                          B leads batch 2: fsync d, fsync root --> answer B, C
+//! commit A: fdatasync(file) rename ask{d,root} ---> flusher: fsync d, fsync root --> answer A
+//! commit B:      fdatasync(file) rename ask{d,root} .........   (batch 2)
+//! commit C:        fdatasync(file) rename ask{d,root} ........  (batch 2)
+//!                                                   flusher: fsync d, fsync root --> answer B, C
 //! ```
 //!
 //! A flush that fails fails every commit of its batch (500, or 507): each
 //! was renamed into place, but none is known to be on the disk.
+//!
+//! The flusher thread starts at the first ask and ends when idle for
+//! [`FLUSHER_IDLE`], so an idle server, or a test's storage, keeps none.
 
 use std::collections::HashMap;
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::Duration;
 
 use rustix::io::Errno;
 
 use super::{StorageError, open_dir_beneath};
+
+/// How long the flusher thread waits for an ask before it ends.
+const FLUSHER_IDLE: Duration = Duration::from_secs(5);
+
+/// Stack of the flusher thread: it flushes and runs short answers.
+const FLUSHER_STACK: usize = 256 * 1024;
 
 /// Directory `dir` (at `dir_path` beneath `root`, "" for the root) and
 /// the directories above it up to the root, opened: what a durable change
@@ -58,12 +76,43 @@ pub(super) fn with_ancestors(
     Ok(dirs)
 }
 
+/// Directories a durable change still owes a flush, keyed for a batch
+/// (device and inode: two paths, or two descriptors, of one directory
+/// are one flush). Keyed where they are opened, on an I/O thread, so that
+/// handing them to the flusher makes no system call.
+#[derive(Debug, Default)]
+pub struct Unflushed(Vec<((u64, u64), OwnedFd)>);
+
+impl Unflushed {
+    /// `dirs`, keyed.
+    ///
+    /// # Errors
+    /// A directory cannot be stat'ed.
+    pub(super) fn of(dirs: Vec<OwnedFd>) -> Result<Unflushed, Errno> {
+        dirs.into_iter()
+            .map(|dir| {
+                let stat = rustix::fs::fstat(&dir)?;
+                Ok(((stat.st_dev, stat.st_ino), dir))
+            })
+            .collect::<Result<_, Errno>>()
+            .map(Unflushed)
+    }
+}
+
+/// What an ask is answered with, once its batch is on the disk.
+type Answer = Box<dyn FnOnce(Result<(), Errno>) + Send>;
+
 /// The directory flushes of durable commits, shared (see the module).
 #[derive(Debug, Default)]
 pub(super) struct DirFlusher {
+    inner: Arc<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
     state: Mutex<State>,
-    /// Woken when a batch is done.
-    done: Condvar,
+    /// Woken when an ask arrives.
+    asked: Condvar,
     /// Directory flushes made: what `--fsync` costs, per commit.
     flushes: AtomicU64,
     /// Batches flushed: the waits a commit pays (tests count them, to see
@@ -71,26 +120,60 @@ pub(super) struct DirFlusher {
     batches: AtomicU64,
 }
 
-#[derive(Debug, Default)]
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inner")
+            .field("flushes", &self.flushes)
+            .field("batches", &self.batches)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Default)]
 struct State {
-    /// The batch now gathering: the directories asked for (each once, by
-    /// device and inode: two paths, or two descriptors, of one directory
-    /// are one flush).
+    /// The batch now gathering: the directories asked for, each once.
     gathering: HashMap<(u64, u64), OwnedFd>,
-    /// Its number; batches are flushed in order.
-    next: u64,
-    /// The commits waiting for it.
-    members: usize,
-    /// A leader is flushing a batch.
-    flushing: bool,
-    /// The batches done.
-    done: u64,
-    /// Batches whose flush failed: the error, and how many of their
-    /// commits have yet to see it.
-    failed: HashMap<u64, (Errno, usize)>,
+    /// The asks waiting for it.
+    answers: Vec<Answer>,
+    /// The flusher thread is running.
+    running: bool,
 }
 
 impl DirFlusher {
+    /// Flushes `dirs` in the next batch, then calls `answer` with how it
+    /// went (on the flusher thread: it must be short). Never blocks on the
+    /// disk: the reactor may call it.
+    pub(super) fn then(&self, dirs: Unflushed, answer: Answer) {
+        let mut state = self.inner.lock();
+        for (key, dir) in dirs.0 {
+            state.gathering.entry(key).or_insert(dir);
+        }
+        state.answers.push(answer);
+        if state.running {
+            self.inner.asked.notify_one();
+            return;
+        }
+        let inner = Arc::clone(&self.inner);
+        let spawned = std::thread::Builder::new()
+            .name("ferry-flush".into())
+            .stack_size(FLUSHER_STACK)
+            .spawn(move || inner.serve());
+        match spawned {
+            Ok(_) => state.running = true,
+            Err(err) => {
+                // No thread, so no flush: every ask waiting fails (500)
+                // rather than waits for ever.
+                log::error!("could not start the flusher thread: {err}");
+                let answers = std::mem::take(&mut state.answers);
+                state.gathering.clear();
+                drop(state);
+                answers
+                    .into_iter()
+                    .for_each(|answer| answer(Err(Errno::AGAIN)));
+            }
+        }
+    }
+
     /// Flushes directories `dirs` (a commit's directory and its
     /// ancestors), in a batch with whatever other commits ask meanwhile.
     /// Returns once all of them are on stable storage. Blocks: called on
@@ -99,26 +182,15 @@ impl DirFlusher {
     /// # Errors
     /// A flush of this batch failed (any of its directories).
     pub(super) fn flush(&self, dirs: Vec<OwnedFd>) -> Result<(), Errno> {
-        let mut state = self.lock();
-        for dir in dirs {
-            let stat = rustix::fs::fstat(&dir)?;
-            state
-                .gathering
-                .entry((stat.st_dev, stat.st_ino))
-                .or_insert(dir);
-        }
-        let mine = state.next;
-        state.members += 1;
-        loop {
-            if state.done > mine {
-                return state.outcome(mine);
-            }
-            if !state.flushing {
-                state = self.lead(state);
-                continue;
-            }
-            state = self.done.wait(state).unwrap_or_else(|e| e.into_inner());
-        }
+        let (done, outcome) = std::sync::mpsc::sync_channel(1);
+        self.then(
+            Unflushed::of(dirs)?,
+            Box::new(move |result| {
+                // The receiver waits below: it cannot have gone.
+                let _ = done.send(result);
+            }),
+        );
+        outcome.recv().unwrap_or(Err(Errno::IO))
     }
 
     /// Before a rename into `dirs[0]` from another directory (`dirs` as
@@ -141,41 +213,57 @@ impl DirFlusher {
         }
     }
 
-    /// Takes the gathering batch, flushes it with the lock let go (others
-    /// gather the next meanwhile), and tells its waiters.
-    fn lead<'a>(&'a self, mut state: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
-        let batch = state.next;
-        let dirs = std::mem::take(&mut state.gathering);
-        let members = std::mem::take(&mut state.members);
-        state.next += 1;
-        state.flushing = true;
-        drop(state);
-        let mut failure = None;
+    /// Directory flushes made since the start.
+    pub(super) fn flushes(&self) -> u64 {
+        self.inner.flushes.load(Ordering::Relaxed)
+    }
+
+    /// Batches flushed since the start.
+    pub(super) fn batches(&self) -> u64 {
+        self.inner.batches.load(Ordering::Relaxed)
+    }
+}
+
+impl Inner {
+    /// The flusher thread: takes each batch as it gathers, flushes it with
+    /// the lock let go (the next gathers meanwhile) and answers its asks;
+    /// ends when idle.
+    fn serve(&self) {
+        let mut state = self.lock();
+        loop {
+            if state.answers.is_empty() {
+                let (next, waited) = self
+                    .asked
+                    .wait_timeout(state, FLUSHER_IDLE)
+                    .unwrap_or_else(|e| e.into_inner());
+                state = next;
+                if waited.timed_out() && state.answers.is_empty() {
+                    state.running = false;
+                    return;
+                }
+                continue;
+            }
+            let dirs = std::mem::take(&mut state.gathering);
+            let answers = std::mem::take(&mut state.answers);
+            drop(state);
+            let result = self.flush_batch(&dirs);
+            drop(dirs);
+            answers.into_iter().for_each(|answer| answer(result));
+            state = self.lock();
+        }
+    }
+
+    /// Flushes every directory of a batch, each once; the first failure.
+    fn flush_batch(&self, dirs: &HashMap<(u64, u64), OwnedFd>) -> Result<(), Errno> {
         self.batches.fetch_add(1, Ordering::Relaxed);
+        let mut failure = None;
         for dir in dirs.values() {
             self.flushes.fetch_add(1, Ordering::Relaxed);
             if let Err(errno) = rustix::fs::fsync(dir) {
                 failure.get_or_insert(errno);
             }
         }
-        let mut state = self.lock();
-        if let Some(errno) = failure {
-            state.failed.insert(batch, (errno, members));
-        }
-        state.done = batch + 1;
-        state.flushing = false;
-        self.done.notify_all();
-        state
-    }
-
-    /// Directory flushes made since the start.
-    pub(super) fn flushes(&self) -> u64 {
-        self.flushes.load(Ordering::Relaxed)
-    }
-
-    /// Batches flushed since the start.
-    pub(super) fn batches(&self) -> u64 {
-        self.batches.load(Ordering::Relaxed)
+        failure.map_or(Ok(()), Err)
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -183,25 +271,9 @@ impl DirFlusher {
     }
 }
 
-impl State {
-    /// How batch `batch` (done) went, for one of its commits.
-    fn outcome(&mut self, batch: u64) -> Result<(), Errno> {
-        let Some((errno, left)) = self.failed.get_mut(&batch) else {
-            return Ok(());
-        };
-        let errno = *errno;
-        *left -= 1;
-        if *left == 0 {
-            self.failed.remove(&batch);
-        }
-        Err(errno)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
 
     fn open(path: &std::path::Path) -> OwnedFd {
         rustix::fs::open(path, super::super::DIR, rustix::fs::Mode::empty()).unwrap()
@@ -236,5 +308,26 @@ mod tests {
         }
         // Every commit was answered; never more flushes than commits.
         assert!(flusher.flushes() <= 16 * 20);
+    }
+
+    #[test]
+    fn asks_made_while_a_batch_flushes_share_the_next_without_a_thread_each() {
+        // Hundreds of asks from one thread that never waits: each is
+        // answered once, in batches (not one flush per ask), which a
+        // blocking commit per I/O thread could never gather.
+        let dir = tempfile::tempdir().unwrap();
+        let flusher = DirFlusher::default();
+        let (done, answers) = std::sync::mpsc::channel();
+        for _ in 0..500 {
+            let done = done.clone();
+            let dirs = Unflushed::of(vec![open(dir.path())]).unwrap();
+            flusher.then(dirs, Box::new(move |result| done.send(result).unwrap()));
+        }
+        drop(done);
+        let results: Vec<_> = answers.iter().collect();
+        assert_eq!(results.len(), 500);
+        assert!(results.iter().all(Result::is_ok));
+        assert!(flusher.batches() < 500, "{} batches", flusher.batches());
+        assert_eq!(flusher.flushes(), flusher.batches());
     }
 }

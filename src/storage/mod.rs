@@ -94,6 +94,7 @@ pub use sessions::{
     DEFERRED_SIZE, ListedSession, SessionCap, SessionInfo, SessionLimits, fits_a_record,
 };
 
+pub use flush::Unflushed;
 pub use upload::Upload;
 
 /// Flags for opening a directory: never through a symlink. Readable (not
@@ -491,10 +492,27 @@ impl Storage {
     /// the start-up sweep after a power cut finds every temp file the cut
     /// left; a file's delete and rename flush their directories before they
     /// return; a WebDAV lock's record and folder are flushed before its
-    /// change is answered. Commits flush in [`Upload::commit_durably`].
+    /// change is answered. Commits flush in [`Upload::commit_durably`] and
+    /// [`Upload::commit_owing_flush`].
     pub fn set_durable(&mut self, durable: bool) {
         self.durable = durable;
         self.dav_locks.set_durable(durable);
+    }
+
+    /// Flushes `dirs` (what [`Upload::commit_owing_flush`] left owed) in
+    /// the next group-commit batch, then calls `answer` with how it went, on
+    /// the flusher thread (it must be short: it hands the answer on).
+    /// Never blocks on the disk: the reactor calls it, and no thread waits
+    /// for the batch but the flusher (see `flush.rs`).
+    pub fn flush_then(
+        &self,
+        dirs: Unflushed,
+        answer: impl FnOnce(Result<(), StorageError>) + Send + 'static,
+    ) {
+        self.flusher.then(
+            dirs,
+            Box::new(move |result| answer(result.map_err(StorageError::from))),
+        );
     }
 
     /// Directory flushes durable commits have made since the start (group

@@ -4,7 +4,8 @@
 //! record's move or removal is made durable in the batch that makes its
 //! file's own change durable: these return the mirror folders they
 //! changed for the caller to add to that batch, and never flush on their
-//! own (a copy's record is written, and flushed, as a `PROPPATCH`'s).
+//! own (a copy's record is written as a `PROPPATCH`'s, and its folders
+//! flushed with the copy's).
 
 use std::os::fd::OwnedFd;
 
@@ -96,36 +97,42 @@ impl Storage {
 
     /// Copies the record of `from` (inode `from_inode`), if it has one,
     /// as the record of `to` (inode `to_inode`, asked only then): a COPY
-    /// takes the source's dead properties along (RFC 4918 9.8.2).
+    /// takes the source's dead properties along (RFC 4918 9.8.2). With
+    /// `--fsync`, returns the mirror folders it changed, for the caller to
+    /// flush with the copy's own folders (a folder's copy: in its batches,
+    /// not one batch per record).
+    #[must_use = "with --fsync, the folders to flush with the copy"]
     pub(super) fn copy_record(
         &self,
         (from, from_inode): (Holder<'_>, u64),
         to: Holder<'_>,
         to_inode: impl FnOnce() -> Result<u64, StorageError>,
-    ) {
+    ) -> Vec<OwnedFd> {
         let copied = match self.record_of(from) {
             Ok(Some((written_for, props))) if written_for == from_inode && !props.is_empty() => {
-                to_inode().and_then(|inode| self.write_dead_properties(to, inode, &props))
+                to_inode().and_then(|inode| self.write_record_unflushed(to, inode, &props))
             }
-            Ok(_) => Ok(()),
+            Ok(_) => Ok(Vec::new()),
             Err(err) => Err(err),
         };
-        if let Err(err) = copied {
+        copied.unwrap_or_else(|err| {
             log::warn!("the dead properties of {from:?} were not copied to {to:?}: {err}");
-        }
+            Vec::new()
+        })
     }
 
     /// A folder's copy: its own record follows, as [`Storage::copy_record`].
-    pub(super) fn copy_folder_record(&self, from: &str, to: &str) {
+    #[must_use = "with --fsync, the folders to flush with the copy"]
+    pub(super) fn copy_folder_record(&self, from: &str, to: &str) -> Vec<OwnedFd> {
         let Ok(source) = self.resource(from, true) else {
-            return;
+            return Vec::new();
         };
         let to_inode = || Ok(self.resource(to, true)?.stamp.inode);
         self.copy_record(
             (Holder::Folder(from), source.stamp.inode),
             Holder::Folder(to),
             to_inode,
-        );
+        )
     }
 
     /// Renames `leaf` of mirror folder `from` (the folder itself for "")
@@ -258,6 +265,58 @@ mod tests {
                 .path()
                 .join(".ferry-dav/props/c/.ferry-files/f")
                 .exists()
+        );
+    }
+
+    #[test]
+    fn a_folder_copys_records_share_its_batches() {
+        let root = tempfile::tempdir().unwrap();
+        let mut storage = Storage::open(root.path(), "test", false).unwrap();
+        storage.set_durable(true);
+        let prop = DeadProperty {
+            ns: "urn:x".into(),
+            local: "a".into(),
+            value: "<x:a xmlns:x=\"urn:x\">1</x:a>".into(),
+        };
+        for folder in ["bare", "kept"] {
+            std::fs::create_dir_all(root.path().join(folder).join("sub")).unwrap();
+            for n in 0..6 {
+                let file = format!("{folder}/sub/f{n}");
+                std::fs::write(root.path().join(&file), b"x").unwrap();
+                if folder == "kept" {
+                    use std::os::unix::fs::MetadataExt;
+                    let inode = std::fs::metadata(root.path().join(&file)).unwrap().ino();
+                    let holder = Holder::File(&file);
+                    storage
+                        .write_dead_properties(holder, inode, std::slice::from_ref(&prop))
+                        .unwrap();
+                }
+            }
+        }
+        let batches = |from: &str, to: &str| {
+            let before = storage.flush_batches();
+            let (from, to) = (
+                crate::name::Prefix::new(format!("{from}/")).unwrap(),
+                crate::name::Name::new(to.to_owned()).unwrap(),
+            );
+            let left = storage
+                .copy_folder(&from, &to, (true, true), |_, _| true, || true)
+                .unwrap();
+            assert!(left.is_complete(), "{left:?}");
+            storage.flush_batches() - before
+        };
+        let bare = batches("bare", "bare2");
+        let kept = batches("kept", "kept2");
+        assert_eq!(kept, bare, "six records, no batch of their own");
+        use std::os::unix::fs::MetadataExt;
+        let copy = root.path().join("kept2/sub/f3");
+        let inode = std::fs::metadata(copy).unwrap().ino();
+        assert_eq!(
+            storage
+                .dead_properties(Holder::File("kept2/sub/f3"), inode)
+                .unwrap(),
+            vec![prop],
+            "the records were copied"
         );
     }
 }

@@ -17,7 +17,7 @@ use rustix::io::Errno;
 
 use super::checksum::Md5Tag;
 use super::dead_props::NewProps;
-use super::flush::DirFlusher;
+use super::flush::{DirFlusher, Unflushed};
 use super::gate::{Gate, Point};
 use super::session_state::Staging;
 use super::{StorageError, checksum, prune_empty_dirs};
@@ -257,6 +257,29 @@ impl Upload {
             self.flusher.flush(vec![dir])?;
         }
         Ok(())
+    }
+
+    /// As [`Upload::commit_durably`], without waiting for the directory
+    /// flush of a PUT's temp file renamed into place: that is returned, for
+    /// the caller to hand to the group commit ([`super::Storage::flush_then`])
+    /// and answer the client only once it is done. The I/O thread is free
+    /// meanwhile, so a batch can gather every connection's commit rather
+    /// than one per I/O thread. A session's commit, whose flushes come in
+    /// two batches around the session's going, is made whole here and
+    /// owes nothing (`None`).
+    ///
+    /// # Errors
+    /// As [`Upload::commit_durably`] (before the directory flush).
+    pub fn commit_owing_flush(mut self, crc: u32) -> Result<Option<Unflushed>, StorageError> {
+        if matches!(self.staged, Staged::Session(_)) {
+            return self.commit_durably(crc).map(|()| None);
+        }
+        self.land(crc, true)?;
+        // Opened and keyed before the rename, as in `commit_durably`.
+        let dirs = super::flush::with_ancestors(&self.root, &self.dir, &self.dir_path)?;
+        let dirs = Unflushed::of(dirs)?;
+        self.rename_into_place()?;
+        Ok(Some(dirs))
     }
 
     /// The one step that commits.

@@ -140,8 +140,20 @@ impl Process {
 
     /// The HTTP listener's address (started with `--http 127.0.0.1:0`).
     pub fn http_addr(&self) -> SocketAddr {
-        let line = self.wait_for_log("(HTTP on ");
-        line.split("(HTTP on ")
+        self.listener_addr("HTTP")
+    }
+
+    /// The S3 listener's address (started with `--s3 127.0.0.1:0`).
+    pub fn s3_addr(&self) -> SocketAddr {
+        self.listener_addr("S3")
+    }
+
+    /// The address of the listener of `protocol` (as the start-up line
+    /// names it: `(S3 on 127.0.0.1:PORT)`).
+    fn listener_addr(&self, protocol: &str) -> SocketAddr {
+        let mark = format!("({protocol} on ");
+        let line = self.wait_for_log(&mark);
+        line.split(&mark)
             .nth(1)
             .and_then(|rest| rest.split(')').next())
             .unwrap()
