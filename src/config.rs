@@ -195,6 +195,32 @@ impl Config {
         SessionTtl::new(self.upload_ttl, self.upload_empty_ttl)
     }
 
+    /// What this configuration asks of a feature the build left out, as
+    /// the error that says how to rebuild: refused at start (a flag of a
+    /// missing feature never vanishes silently; docs/operating.md,
+    /// "Builds"). TLS without a provider is refused where it is set up
+    /// ([`crate::tls::provider`]).
+    pub fn unbuilt(&self) -> Option<&'static str> {
+        let s3 = self.listeners.iter().any(|l| l.protocol == Protocol::S3);
+        let hooks = self.hooks.on_upload.is_some() || self.hooks.before_commit.is_some();
+        [
+            (
+                s3 && !cfg!(feature = "s3"),
+                "built without S3: rebuild with --features s3",
+            ),
+            (
+                self.metrics_listen.is_some() && !cfg!(feature = "metrics"),
+                "built without metrics: rebuild with --features metrics",
+            ),
+            (
+                hooks && !cfg!(feature = "hooks"),
+                "built without hooks: rebuild with --features hooks",
+            ),
+        ]
+        .into_iter()
+        .find_map(|(missing, why)| missing.then_some(why))
+    }
+
     /// Whether a connection from `peer` must begin with a PROXY header.
     pub fn is_trusted_proxy(&self, peer: std::net::IpAddr) -> bool {
         self.trusted_proxies
