@@ -330,3 +330,26 @@ pub struct WebConfig {
     /// (`http/cors.rs`). At most 255 are told apart.
     pub cors_origins: Vec<String>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_feature_not_built_is_refused_with_how_to_rebuild() {
+        let mut config = Config::default();
+        assert_eq!(config.unbuilt(), None);
+        config.listen(Protocol::S3, "127.0.0.1:0".parse().unwrap());
+        let refused = config.unbuilt();
+        assert_eq!(refused.is_some(), !cfg!(feature = "s3"));
+        assert!(refused.is_none_or(|why| why.contains("--features s3")));
+        let config = Config {
+            metrics_listen: Some("127.0.0.1:0".parse().unwrap()),
+            ..Config::default()
+        };
+        assert_eq!(config.unbuilt().is_some(), !cfg!(feature = "metrics"));
+        let mut config = Config::default();
+        config.hooks.on_upload = crate::hooks::HookCommand::parse("true").ok();
+        assert_eq!(config.unbuilt().is_some(), !cfg!(feature = "hooks"));
+    }
+}
