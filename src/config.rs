@@ -195,6 +195,32 @@ impl Config {
         SessionTtl::new(self.upload_ttl, self.upload_empty_ttl)
     }
 
+    /// What this configuration asks of a feature the build left out, as
+    /// the error that says how to rebuild: refused at start (a flag of a
+    /// missing feature never vanishes silently; docs/operating.md,
+    /// "Builds"). TLS without a provider is refused where it is set up
+    /// ([`crate::tls::provider`]).
+    pub fn unbuilt(&self) -> Option<&'static str> {
+        let s3 = self.listeners.iter().any(|l| l.protocol == Protocol::S3);
+        let hooks = self.hooks.on_upload.is_some() || self.hooks.before_commit.is_some();
+        [
+            (
+                s3 && !cfg!(feature = "s3"),
+                "built without S3: rebuild with --features s3",
+            ),
+            (
+                self.metrics_listen.is_some() && !cfg!(feature = "metrics"),
+                "built without metrics: rebuild with --features metrics",
+            ),
+            (
+                hooks && !cfg!(feature = "hooks"),
+                "built without hooks: rebuild with --features hooks",
+            ),
+        ]
+        .into_iter()
+        .find_map(|(missing, why)| missing.then_some(why))
+    }
+
     /// Whether a connection from `peer` must begin with a PROXY header.
     pub fn is_trusted_proxy(&self, peer: std::net::IpAddr) -> bool {
         self.trusted_proxies
@@ -303,4 +329,27 @@ pub struct WebConfig {
     /// (`--cors-origin`): `scheme://host[:port]` in lower case, or `*`
     /// (`http/cors.rs`). At most 255 are told apart.
     pub cors_origins: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_feature_not_built_is_refused_with_how_to_rebuild() {
+        let mut config = Config::default();
+        assert_eq!(config.unbuilt(), None);
+        config.listen(Protocol::S3, "127.0.0.1:0".parse().unwrap());
+        let refused = config.unbuilt();
+        assert_eq!(refused.is_some(), !cfg!(feature = "s3"));
+        assert!(refused.is_none_or(|why| why.contains("--features s3")));
+        let config = Config {
+            metrics_listen: Some("127.0.0.1:0".parse().unwrap()),
+            ..Config::default()
+        };
+        assert_eq!(config.unbuilt().is_some(), !cfg!(feature = "metrics"));
+        let mut config = Config::default();
+        config.hooks.on_upload = crate::hooks::HookCommand::parse("true").ok();
+        assert_eq!(config.unbuilt().is_some(), !cfg!(feature = "hooks"));
+    }
 }

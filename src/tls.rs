@@ -8,7 +8,9 @@
 //! ClientHello). A certificate that fails to load on reload leaves the old
 //! one in force, with an error in the log.
 //!
-//! The provider is aws-lc-rs: measured against ring on this project's
+//! The provider is aws-lc-rs (feature `tls-aws-lc`, the default; ring
+//! with `tls-ring`, for size; neither: no TLS, and its flags are
+//! refused with [`WITHOUT_TLS`]): measured against ring on this project's
 //! machine it does a server handshake in 57 µs against 82 µs and AES-GCM
 //! 8-9% faster, and it builds with the C compiler alone (no cmake, nasm or
 //! bindgen on x86-64 Linux); the price is a longer first build and 2 MB
@@ -45,9 +47,52 @@ pub struct TlsFiles {
     pub key: PathBuf,
 }
 
-/// The crypto provider every TLS configuration of ferry uses.
-pub fn provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::aws_lc_rs::default_provider())
+/// The crypto provider every TLS configuration of ferry uses: the one
+/// the build chose (aws-lc-rs if both features are on).
+///
+/// # Errors
+/// Built without TLS (neither `tls-aws-lc` nor `tls-ring`): the error
+/// says how to rebuild.
+pub fn provider() -> io::Result<Arc<CryptoProvider>> {
+    built_in()
+        .map(Arc::new)
+        .ok_or_else(|| io::Error::other(WITHOUT_TLS))
+}
+
+/// What a TLS flag or command answers in a build without TLS.
+pub const WITHOUT_TLS: &str =
+    "built without TLS: rebuild with --features tls-ring (or tls-aws-lc, the default)";
+
+#[cfg(feature = "tls-aws-lc")]
+fn built_in() -> Option<CryptoProvider> {
+    Some(rustls::crypto::aws_lc_rs::default_provider())
+}
+
+#[cfg(all(feature = "tls-ring", not(feature = "tls-aws-lc")))]
+fn built_in() -> Option<CryptoProvider> {
+    Some(rustls::crypto::ring::default_provider())
+}
+
+#[cfg(not(any(feature = "tls-aws-lc", feature = "tls-ring")))]
+fn built_in() -> Option<CryptoProvider> {
+    None
+}
+
+/// A self-signed certificate of `params` and its new key, as PEM
+/// (certificate, key), made by the build's provider (`ferry cert`).
+///
+/// # Errors
+/// Built without TLS, or the provider failed.
+pub fn self_signed(params: &rcgen::CertificateParams) -> io::Result<(String, String)> {
+    #[cfg(any(feature = "tls-aws-lc", feature = "tls-ring"))]
+    return rcgen::KeyPair::generate()
+        .and_then(|key| Ok((params.self_signed(&key)?.pem(), key.serialize_pem())))
+        .map_err(io::Error::other);
+    #[cfg(not(any(feature = "tls-aws-lc", feature = "tls-ring")))]
+    {
+        let _ = params;
+        Err(io::Error::other(WITHOUT_TLS))
+    }
 }
 
 /// The server's TLS set-up: makes a session for each accepted connection.
@@ -75,7 +120,7 @@ impl ServerTls {
     /// A file cannot be read, holds no certificate or key, or the key does
     /// not belong to the certificate.
     pub fn load(files: &TlsFiles) -> io::Result<ServerTls> {
-        let provider = provider();
+        let provider = provider()?;
         let key = read_certified_key(files, &provider)?;
         let certificates = Arc::new(Certificates {
             files: files.clone(),

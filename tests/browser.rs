@@ -14,6 +14,7 @@
 //! Skipped, with a message, where Chromium or chromedriver is not
 //! installed (`apt-get install chromium chromium-driver`); `FERRY_CHROMIUM`
 //! and `FERRY_CHROMEDRIVER` name other binaries. Every wait has a deadline.
+#![cfg(feature = "web")] // built with what it tests (Cargo.toml [features])
 
 mod support;
 #[path = "support/webdriver.rs"]

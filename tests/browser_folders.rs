@@ -6,6 +6,7 @@
 //!
 //! Skipped, with a message, where Chromium or chromedriver is not
 //! installed (`apt-get install chromium chromium-driver`).
+#![cfg(feature = "web")] // built with what it tests (Cargo.toml [features])
 
 mod support;
 // Not every helper is used here (tests/browser.rs throttles uploads).

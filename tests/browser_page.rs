@@ -8,6 +8,7 @@
 //!
 //! Skipped, with a message, where Chromium or chromedriver is not
 //! installed (`apt-get install chromium chromium-driver`).
+#![cfg(feature = "web")] // built with what it tests (Cargo.toml [features])
 
 use std::path::PathBuf;
 

@@ -10,6 +10,7 @@
 //! installed (`apt-get install chromium chromium-driver`) or the Python
 //! packages are missing (`pip install zxing-cpp pillow qrcode`, as
 //! `.ci/run` does).
+#![cfg(feature = "web")] // built with what it tests (Cargo.toml [features])
 
 mod support;
 #[allow(dead_code)]

@@ -9,6 +9,7 @@
 //! executed itself can meet ETXTBSY while another test thread forks). They
 //! write what they see into files that the tests wait for, within
 //! `support::PATIENCE`; nothing here sleeps to let something happen.
+#![cfg(feature = "hooks")] // built with what it tests (Cargo.toml [features])
 
 mod support;
 

@@ -1,6 +1,7 @@
 //! `--metrics ADDR`: Prometheus text at `GET /metrics` on a listener of its
 //! own; requests counted once per answer over both protocols, summed over
 //! workers; the loop-turn histogram; nothing else served there.
+#![cfg(feature = "metrics")] // built with what it tests (Cargo.toml [features])
 
 mod support;
 

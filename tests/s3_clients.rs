@@ -14,6 +14,7 @@
 //! `del`, `sync`). Each is skipped, saying so, where it is missing (`pip
 //! install boto3 awscli s3cmd`, `apt-get install restic rclone`);
 //! `.ci/run` installs them.
+#![cfg(feature = "s3")] // built with what it tests (Cargo.toml [features])
 
 mod support;
 

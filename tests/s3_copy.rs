@@ -3,6 +3,7 @@
 //! copied), and UploadPartCopy (a part staged from a source object, whole
 //! or a range of it, under the same conditions and grants), completed as
 //! an uploaded part is.
+#![cfg(feature = "s3")] // built with what it tests (Cargo.toml [features])
 
 #[path = "support/binary.rs"]
 mod binary;

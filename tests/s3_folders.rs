@@ -6,6 +6,7 @@
 //! DELETE removes an empty folder and leaves one that holds keys, and a
 //! listing shows an empty folder as its key `dir/` (docs/s3.md, "Folder
 //! markers"). A wide folder pages through in key order.
+#![cfg(feature = "s3")] // built with what it tests (Cargo.toml [features])
 
 #[path = "support/binary.rs"]
 mod binary;

@@ -4,6 +4,7 @@
 //! `/` refused as not served, and DeleteObjects on a bucket that is not
 //! there (`NoSuchBucket`, nothing deleted elsewhere) or with a body over
 //! its cap (`EntityTooLarge`).
+#![cfg(feature = "s3")] // built with what it tests (Cargo.toml [features])
 
 #[path = "support/binary.rs"]
 mod binary;

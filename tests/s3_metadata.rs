@@ -5,6 +5,7 @@
 //! gone with a new version, shown to WebDAV as dead properties in S3's
 //! namespace; and the checksum kept, answered with
 //! `x-amz-checksum-mode: ENABLED`. The XML is parsed.
+#![cfg(feature = "s3")] // built with what it tests (Cargo.toml [features])
 
 #[path = "support/binary.rs"]
 mod binary;

@@ -3,6 +3,7 @@
 //! a restart between parts, and a part cut mid-body (the upload stays as
 //! it was). The real clients' multipart uploads are in
 //! tests/s3_clients.rs.
+#![cfg(feature = "s3")] // built with what it tests (Cargo.toml [features])
 
 #[path = "support/binary.rs"]
 mod binary;

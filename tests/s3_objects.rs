@@ -2,6 +2,7 @@
 //! XML parsed): ETags from the MD5 recorded with a file (GET, HEAD and
 //! listings) and the version tag where there is none, conditional GETs
 //! and HEADs with S3's precedence, and `versionId=null`.
+#![cfg(feature = "s3")] // built with what it tests (Cargo.toml [features])
 
 #[path = "support/binary.rs"]
 mod binary;

@@ -2,6 +2,7 @@
 //! chunk's signature chained and checked, trailers with a checksum,
 //! signed or not), additional checksums (`x-amz-checksum-*`) in the head
 //! or the trailer, and presigned URLs. A body refused stores nothing.
+#![cfg(feature = "s3")] // built with what it tests (Cargo.toml [features])
 
 #[path = "support/binary.rs"]
 mod binary;

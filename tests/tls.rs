@@ -7,6 +7,7 @@
 //! handshake is cut by the header deadline while others are served; the
 //! certificate is re-read on SIGHUP. curl and python3 are skipped, saying
 //! so, where they are not installed.
+#![cfg(any(feature = "tls-aws-lc", feature = "tls-ring"))] // built with what it tests (Cargo.toml [features])
 
 #[path = "support/binary.rs"]
 mod binary;

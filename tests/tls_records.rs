@@ -6,6 +6,7 @@
 //! header, answered with an alert. The server keeps a partial record
 //! between reads and nothing else (`connection/tls_session.rs`), so these
 //! are the cases that exercise what it keeps.
+#![cfg(any(feature = "tls-aws-lc", feature = "tls-ring"))] // built with what it tests (Cargo.toml [features])
 
 mod support;
 
@@ -33,11 +34,12 @@ fn client_config(dir: &Path) -> Arc<ClientConfig> {
     let mut roots = RootCertStore::empty();
     let cert = CertificateDer::from_pem_file(dir.join("server-cert.pem")).unwrap();
     roots.add(cert).unwrap();
-    let config = ClientConfig::builder_with_provider(ferry::tls::provider())
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+    let config =
+        ClientConfig::builder_with_provider(ferry::tls::provider().expect("built with TLS"))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
     Arc::new(config)
 }
 

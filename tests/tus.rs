@@ -6,6 +6,7 @@
 //! cut mid-body keeps what arrived; uploads survive a restart, and a node
 //! killed mid-`PATCH` (another node on the same root finishes the upload);
 //! grants per request.
+#![cfg(feature = "tus")] // built with what it tests (Cargo.toml [features])
 
 mod support;
 

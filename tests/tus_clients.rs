@@ -6,6 +6,7 @@
 //! resumes an upload another client began. Each is skipped, saying so,
 //! where it is missing (`pip install tuspy`; `npm install` in
 //! `tests/clients`); `.ci/run` installs both.
+#![cfg(feature = "tus")] // built with what it tests (Cargo.toml [features])
 
 mod support;
 

@@ -4,6 +4,7 @@
 //! `zipfile` reads it, what a token may read only partly, `curl -OJ`
 //! naming the download, and `wget -r -np` mirroring the page without
 //! fetching any archive. (The tar format's own tests: `tests/web_ui.rs`.)
+#![cfg(feature = "web")] // built with what it tests (Cargo.toml [features])
 
 mod support;
 

@@ -4,6 +4,7 @@
 //! `MOVE` as the page sends it (one rename: contents intact, the old name
 //! gone) and a move into itself refused. The WebDAV forms of the same
 //! operations are tests/webdav.rs's.
+#![cfg(all(feature = "web", feature = "webdav"))] // built with what it tests (Cargo.toml [features])
 
 mod support;
 

@@ -5,6 +5,7 @@
 //! DNS rebinding could have chosen is refused while access control is off,
 //! and a browser may not change files for another site's page. The same
 //! attack driven in a real browser: `tests/browser.rs`.
+#![cfg(feature = "web")] // built with what it tests (Cargo.toml [features])
 
 mod support;
 

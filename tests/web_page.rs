@@ -4,6 +4,7 @@
 //! browser's refusals (401, 403, 404) as a page in the interface's style
 //! with a way back, while curl and programs keep the one-line text. (The
 //! page acting on them in a browser: `tests/browser_page.rs`.)
+#![cfg(feature = "web")] // built with what it tests (Cargo.toml [features])
 
 mod support;
 

@@ -14,6 +14,7 @@
 //! hand; the WebM by the browser itself (a canvas recorded with
 //! MediaRecorder), as no encoder is at hand in the test. Skipped, with a
 //! message, where Chromium or chromedriver is not installed.
+#![cfg(feature = "web")] // built with what it tests (Cargo.toml [features])
 
 mod support;
 #[path = "support/webdriver.rs"]

@@ -2,6 +2,7 @@
 //! matched without regard to case at any depth, files and folders, only
 //! what the token may read, never a reserved `.ferry-*` name, the cap on
 //! results said with `truncated`, and the refusals.
+#![cfg(feature = "web")] // built with what it tests (Cargo.toml [features])
 
 mod support;
 

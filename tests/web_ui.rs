@@ -3,6 +3,7 @@
 //! downloads parsed member by member (nested and empty folders, long
 //! names, what access control hides), a file changed mid-archive, and
 //! 401/403 on both. (The page driven by a real browser: `tests/browser.rs`.)
+#![cfg(feature = "web")] // built with what it tests (Cargo.toml [features])
 
 mod support;
 

@@ -5,6 +5,7 @@
 //! and Explorer's side files. Locks: webdav_locks.rs; dead properties:
 //! webdav_props.rs; DAV clients' semantics: webdav_semantics.rs; the
 //! real clients: webdav_clients.rs (litmus) and webdav_mounts.rs.
+#![cfg(feature = "webdav")] // built with what it tests (Cargo.toml [features])
 
 mod support;
 

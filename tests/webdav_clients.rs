@@ -12,6 +12,7 @@
 //! pass as each does alone: a folder a DELETE empties over HTTP stays
 //! (docs/webdav.md (g)), so no suite's collection vanishes under the next.
 //! locks (class 2, docs/webdav.md (d), (h)): every test.
+#![cfg(feature = "webdav")] // built with what it tests (Cargo.toml [features])
 
 mod support;
 

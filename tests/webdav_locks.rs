@@ -7,6 +7,7 @@
 //! the protocol (FERRY/1 and tus too), locks seen by two nodes on one root
 //! and across a restart, grants and `--read-only`. Answers are parsed
 //! with quick-xml, not matched as text.
+#![cfg(feature = "webdav")] // built with what it tests (Cargo.toml [features])
 
 mod support;
 

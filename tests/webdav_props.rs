@@ -6,6 +6,7 @@
 //! and Windows' `Win32LastModifiedTime`, grants and `--read-only`, RFC
 //! 4331's quota properties, and a body over the limit. Answers are parsed
 //! with quick-xml, namespaces resolved, never matched as text.
+#![cfg(feature = "webdav")] // built with what it tests (Cargo.toml [features])
 
 mod support;
 

@@ -7,6 +7,7 @@
 //! whose body is gathered before it is decoded, `Depth` values refused,
 //! a `Destination` with the default port, the outcome labels of WebDAV's
 //! statuses, and the cap on a 207's list of names.
+#![cfg(feature = "webdav")] // built with what it tests (Cargo.toml [features])
 
 mod support;
 

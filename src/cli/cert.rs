@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use rcgen::{CertificateParams, KeyPair};
+use rcgen::CertificateParams;
 use time::{Duration, OffsetDateTime};
 
 use super::Failure;
@@ -57,10 +57,10 @@ pub fn run(args: &CertArgs) -> Result<(), Failure> {
     params
         .distinguished_name
         .push(rcgen::DnType::CommonName, args.hosts[0].clone());
-    let made = KeyPair::generate().and_then(|key| Ok((params.self_signed(&key)?, key)));
-    let (cert, key) = made.map_err(|err| Failure::usage("cert", err.to_string()))?;
-    super::replace_private_file(&args.key, key.serialize_pem().as_bytes())?;
-    std::fs::write(&args.cert, cert.pem()).map_err(|err| Failure::local(&args.cert, err))?;
+    let (cert, key) =
+        crate::tls::self_signed(&params).map_err(|err| Failure::usage("cert", err.to_string()))?;
+    super::replace_private_file(&args.key, key.as_bytes())?;
+    std::fs::write(&args.cert, cert).map_err(|err| Failure::local(&args.cert, err))?;
     super::output::to_stderr(&format!(
         "wrote {} and {} for {}, valid {VALID_DAYS} days; \
          serve with --tls-cert {} --tls-key {}, trust with --ca {}",

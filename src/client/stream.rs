@@ -50,13 +50,15 @@ impl ClientTls {
     /// The CA file cannot be read or holds no certificate, or the system
     /// has no certificate authorities.
     pub fn new(trust: &Trust) -> io::Result<ClientTls> {
-        let builder = ClientConfig::builder_with_provider(crate::tls::provider())
+        let provider = crate::tls::provider()?;
+        let algorithms = provider.signature_verification_algorithms;
+        let builder = ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .map_err(io::Error::other)?;
         let config = match trust {
             Trust::Insecure => builder
                 .dangerous()
-                .with_custom_certificate_verifier(Arc::new(insecure::AnyCertificate::new()))
+                .with_custom_certificate_verifier(Arc::new(insecure::AnyCertificate(algorithms)))
                 .with_no_client_auth(),
             Trust::Ca(path) => builder
                 .with_root_certificates(roots_from(path)?)
@@ -333,14 +335,9 @@ mod insecure {
     };
     use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 
+    /// Checks signatures with the provider's algorithms.
     #[derive(Debug)]
-    pub(super) struct AnyCertificate(WebPkiSupportedAlgorithms);
-
-    impl AnyCertificate {
-        pub(super) fn new() -> AnyCertificate {
-            AnyCertificate(crate::tls::provider().signature_verification_algorithms)
-        }
-    }
+    pub(super) struct AnyCertificate(pub(super) WebPkiSupportedAlgorithms);
 
     impl ServerCertVerifier for AnyCertificate {
         fn verify_server_cert(

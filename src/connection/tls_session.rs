@@ -512,7 +512,8 @@ fn tls_failure(what: &str) -> Outcome {
     Outcome::Error(tls_error(what))
 }
 
-#[cfg(test)]
+// Sessions need a provider: with the TLS features only.
+#[cfg(all(test, any(feature = "tls-aws-lc", feature = "tls-ring")))]
 mod tests {
     //! Over a real loopback socket (blocking, so no event loop is needed):
     //! after a handshake and a request answered, a session at rest holds

@@ -194,17 +194,27 @@ pub trait Answer: fmt::Debug + Send {
 pub static DIALECTS: &[&dyn Dialect] = &[
     &super::options::Options(Protocol::Http),
     &super::health::Health,
+    #[cfg(feature = "tus")]
     &super::tus::Tus,
+    #[cfg(feature = "webdav")]
     &super::webdav::Webdav,
     &super::files::Files,
 ];
+
+/// The dialects of the S3 listener (`--s3`); none in a build without S3,
+/// whose listener [`Config::unbuilt`](crate::config::Config::unbuilt)
+/// refuses.
+#[cfg(feature = "s3")]
+const S3: &[&dyn Dialect] = &[&super::s3::S3];
+#[cfg(not(feature = "s3"))]
+const S3: &[&dyn Dialect] = &[];
 
 /// The dialects a listener of `protocol` serves: a protocol with a port of
 /// its own (S3's, say) lists its dialect here.
 pub fn served_on(protocol: Protocol) -> &'static [&'static dyn Dialect] {
     match protocol {
         Protocol::Http => DIALECTS,
-        Protocol::S3 => &[&super::s3::S3],
+        Protocol::S3 => S3,
         // FERRY/1 has no HTTP dialects; a FERRY/1 listener never asks.
         Protocol::Ferry => &[],
     }

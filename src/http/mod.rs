@@ -9,6 +9,8 @@
 //! per-exchange state in between. Chunked bodies are decoded by
 //! [`crate::chunked`], which FERRY/1 shares.
 
+#[cfg(not(all(feature = "webdav", feature = "tus", feature = "s3", feature = "web")))]
+pub mod absent;
 pub mod auth;
 pub mod codec;
 pub mod copymove;
@@ -26,10 +28,23 @@ pub mod page_data;
 pub mod remains;
 pub mod request;
 pub mod response;
+#[cfg(feature = "s3")]
 pub mod s3;
+#[cfg(not(feature = "s3"))]
+use absent as s3;
 pub mod search;
+#[cfg(feature = "tus")]
 pub mod tus;
+#[cfg(not(feature = "tus"))]
+use absent as tus;
+#[cfg(feature = "web")]
+mod ui;
+#[cfg(not(feature = "web"))]
+use absent as ui;
+#[cfg(feature = "webdav")]
 pub mod webdav;
+#[cfg(not(feature = "webdav"))]
+use absent as webdav;
 pub mod xml;
 
 pub use crate::chunked::ChunkDecoder;

@@ -30,25 +30,10 @@ use crate::serve::terms::Format;
 use crate::serve::{Piece, Rights};
 use crate::storage::ListEntry;
 
-/// The page's style, embedded (the page loads nothing from elsewhere),
-/// as written in `ui/`.
-const STYLE_SOURCE: &str = concat!(
-    include_str!("ui/page.css"),
-    include_str!("ui/preview.css"),
-    include_str!("ui/qr.css")
-);
-/// The page's script, embedded: `ui/page.js` (the listing, uploads,
-/// a file's rename and delete), `ui/folders.js` (a folder's rename, move
-/// and delete), `ui/search.js` (the search of the folder's tree),
-/// `ui/preview.js` (previews), `ui/qr.js` (the share dialog's QR code),
-/// one script so that one hash in the policy allows it.
-const SCRIPT_SOURCE: &str = concat!(
-    include_str!("ui/page.js"),
-    include_str!("ui/folders.js"),
-    include_str!("ui/search.js"),
-    include_str!("ui/preview.js"),
-    include_str!("ui/qr.js")
-);
+/// The interface's style and script (`ui.rs`; none in a build without
+/// the `web` feature: the page is then its table, which works without
+/// JavaScript).
+use super::ui::{SCRIPT_SOURCE, STYLE_SOURCE};
 
 /// The first thing in a listing's `<body>`: with JavaScript, the table is
 /// not drawn (`html.loading`, in `ui/page.css`) until the page has been
@@ -483,6 +468,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "web")] // tests the assets, which go with the feature
     fn the_sent_script_and_style_lose_only_comments() {
         // No template literals (in the code: comments may quote with
         // backticks): a line of one could start with `//`, or with blanks

@@ -144,6 +144,9 @@ fn check_listeners(config: &Config) -> io::Result<()> {
     if config.listeners.is_empty() {
         return invalid("no address to listen on".into());
     }
+    if let Some(why) = config.unbuilt() {
+        return invalid(why.into());
+    }
     if config.listeners.len() > MAX_LISTENERS {
         return invalid(format!("more than {MAX_LISTENERS} listeners"));
     }

@@ -6,7 +6,10 @@ pub mod dav;
 pub mod http;
 pub mod process;
 pub mod proxy;
+#[cfg(feature = "s3")]
 pub mod s3;
+// Certificates need a provider: with the TLS features only.
+#[cfg(any(feature = "tls-aws-lc", feature = "tls-ring"))]
 pub mod tls;
 pub mod tokens;
 pub mod tools;

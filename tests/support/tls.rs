@@ -44,11 +44,13 @@ pub fn tls_over(
     for cert in CertificateDer::pem_file_iter(ca).unwrap() {
         roots.add(cert.unwrap()).unwrap();
     }
-    let config = rustls::ClientConfig::builder_with_provider(ferry::tls::provider())
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+    let config = rustls::ClientConfig::builder_with_provider(
+        ferry::tls::provider().expect("built with TLS"),
+    )
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
     let name = ServerName::try_from("127.0.0.1").unwrap().to_owned();
     let session = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
     rustls::StreamOwned::new(session, tcp)

@@ -1,0 +1,24 @@
+//! The web interface's style and script as written in `ui/`, embedded
+//! in the binary (feature `web`); `page.rs` compacts them into every
+//! listing and names them in its policy. A build without the feature
+//! has none (`absent.rs`): a browser gets the listing's plain table.
+
+/// The page's style, embedded (the page loads nothing from elsewhere),
+/// as written in `ui/`.
+pub const STYLE_SOURCE: &str = concat!(
+    include_str!("ui/page.css"),
+    include_str!("ui/preview.css"),
+    include_str!("ui/qr.css")
+);
+/// The page's script, embedded: `ui/page.js` (the listing, uploads,
+/// a file's rename and delete), `ui/folders.js` (a folder's rename, move
+/// and delete), `ui/search.js` (the search of the folder's tree),
+/// `ui/preview.js` (previews), `ui/qr.js` (the share dialog's QR code),
+/// one script so that one hash in the policy allows it.
+pub const SCRIPT_SOURCE: &str = concat!(
+    include_str!("ui/page.js"),
+    include_str!("ui/folders.js"),
+    include_str!("ui/search.js"),
+    include_str!("ui/preview.js"),
+    include_str!("ui/qr.js")
+);
