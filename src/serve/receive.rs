@@ -349,7 +349,8 @@ impl Receive {
     /// them if the link goes silent. A PUT's or a part's bytes count only
     /// once all have arrived, so they wait for a full buffer: one pool
     /// round trip per [`DEFERRED_WRITE`], not one per read that drained
-    /// the socket (issue 34: ~4,100 per GiB before).
+    /// the socket (a PUT at 100 MB/s: 2,048 per GiB, 2,920 before; see
+    /// docs/performance.md).
     fn write_due(&self) -> bool {
         !self.ready.is_empty()
             || self.pending.len() >= DEFERRED_WRITE
