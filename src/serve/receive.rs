@@ -324,38 +324,23 @@ impl Receive {
         self.is_full() || (self.is_writing() && self.is_complete())
     }
 
-    /// The gathered bytes (oldest first) and the sink, to be written by the
-    /// I/O pool behind the connection; `None` if the sink is already away,
-    /// nothing is gathered, or only a part-filled buffer that may wait.
+    /// The gathered bytes (oldest first) and the sink, for the I/O pool to
+    /// write; `None` if the sink is away or what is gathered may wait.
     pub fn take_write(&mut self) -> Option<WriteBehind> {
-        if !self.defer || self.failed.is_some() || !self.write_due() {
+        // A PUT's or part's bytes wait for a full buffer (a pool round trip
+        // per buffer, not per read); a session's go at once: others see them.
+        let due = !self.ready.is_empty()
+            || (!self.pending.is_empty()
+                && (self.is_complete() || matches!(self.sink, Some(Sink::Session(_)))));
+        if !self.defer || self.failed.is_some() || !due {
             return None;
         }
         let sink = self.sink.take()?;
-        let buffer = match (self.ready.is_empty(), self.pending.is_empty()) {
-            (false, _) => std::mem::take(&mut self.ready),
-            (true, false) => std::mem::take(&mut self.pending),
-            (true, true) => {
-                self.sink = Some(sink);
-                return None;
-            }
+        let buffer = match self.ready.is_empty() {
+            false => std::mem::take(&mut self.ready),
+            true => std::mem::take(&mut self.pending),
         };
         Some(WriteBehind::new(sink, self.digests.take(), buffer))
-    }
-
-    /// Whether what is gathered goes to the pool now: a full buffer always;
-    /// a part-filled one once the body is complete, or for a session, whose
-    /// staged bytes others see (a tus `HEAD` reports them) and which keeps
-    /// them if the link goes silent. A PUT's or a part's bytes count only
-    /// once all have arrived, so they wait for a full buffer: one pool
-    /// round trip per [`DEFERRED_WRITE`], not one per read that drained
-    /// the socket (a PUT at 100 MB/s: 2,048 per GiB, 2,920 before; see
-    /// docs/performance.md).
-    fn write_due(&self) -> bool {
-        !self.ready.is_empty()
-            || self.pending.len() >= DEFERRED_WRITE
-            || self.is_complete()
-            || matches!(self.sink, Some(Sink::Session(_)))
     }
 
     /// A write behind came back: the sink is home again, its buffer is
