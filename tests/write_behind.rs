@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use ferry::config::PoolWrites;
 use ferry::storage::gate::{Gate, Point};
-use support::{Raw, TestServer, crc_hex, pattern};
+use support::{Raw, TestServer, crc_hex, pattern, upload};
 
 /// The gathering buffer's size (`serve::DEFERRED_WRITE`).
 const BUFFER: usize = 512 * 1024;
@@ -160,7 +160,9 @@ fn an_upload_cut_off_while_its_bytes_are_written_leaves_no_trace() {
 #[test]
 fn a_body_cut_short_while_its_bytes_are_written_is_answered() {
     let (server, gate) = writes_held();
-    let data = pattern(100_000, 5);
+    // A full buffer and more: a PUT's bytes go to the pool a buffer at a
+    // time, and the first must be away when the end is seen.
+    let data = pattern(BUFFER + 100_000, 5);
     let mut raw = server.raw();
     raw.send(format!("PUT short.bin {}\n", data.len() + 1));
     raw.send(&data);
@@ -176,4 +178,23 @@ fn a_body_cut_short_while_its_bytes_are_written_is_answered() {
     // The answer waited for the write to come back: the temp file had
     // gone before it was queued.
     assert_eq!(server.files_on_disk(), Vec::<String>::new());
+}
+
+#[test]
+fn a_sessions_bytes_are_written_without_waiting_for_a_full_buffer() {
+    // A PUT's bytes go to the pool a full buffer at a time; a session's
+    // as soon as they are read: others see them staged, and they stay if
+    // the link goes silent.
+    let (server, gate) = writes_held();
+    let data = pattern(BUFFER, 11);
+    let mut raw = server.raw();
+    let (id, _) = upload(&mut raw, "staged.bin", &data);
+    raw.send(format!("APPEND {id} 0 {}\n", data.len()));
+    raw.send(&data[..1000]);
+    // The write of 1,000 bytes reaches the (held) disk with the rest of
+    // the body still to come.
+    gate.wait_for_arrivals(1);
+    gate.open();
+    raw.send(&data[1000..]);
+    assert_eq!(raw.line(), format!("OK {}", data.len()));
 }

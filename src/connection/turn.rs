@@ -303,10 +303,11 @@ impl Connection {
             {
                 Err(Step::Close)
             }
-            // All that has arrived is in. What is gathered is written now
-            // (`take_job`), not once more comes (it may never: a link gone
-            // silent), so staged bytes are on disk as promptly as when
-            // written directly.
+            // All that has arrived is in. A session's gathered bytes are
+            // written now (`take_job`), not once more comes (it may never: a
+            // link gone silent), so staged bytes are on disk as promptly as
+            // when written directly; a PUT's wait for a full buffer
+            // (`Receive::take_write`).
             Outcome::WouldBlock => Err(Step::Wait(Interest::READABLE)),
             other => Err(self.socket_failed(other)),
         }

@@ -324,21 +324,21 @@ impl Receive {
         self.is_full() || (self.is_writing() && self.is_complete())
     }
 
-    /// The gathered bytes (oldest first) and the sink, to be written by the
-    /// I/O pool behind the connection; `None` if the sink is already away
-    /// or nothing is gathered.
+    /// The gathered bytes (oldest first) and the sink, for the I/O pool to
+    /// write; `None` if the sink is away or what is gathered may wait.
     pub fn take_write(&mut self) -> Option<WriteBehind> {
-        if !self.defer || self.failed.is_some() {
+        // A PUT's or part's bytes wait for a full buffer (a pool round trip
+        // per buffer, not per read); a session's go at once: others see them.
+        let due = !self.ready.is_empty()
+            || (!self.pending.is_empty()
+                && (self.is_complete() || matches!(self.sink, Some(Sink::Session(_)))));
+        if !self.defer || self.failed.is_some() || !due {
             return None;
         }
         let sink = self.sink.take()?;
-        let buffer = match (self.ready.is_empty(), self.pending.is_empty()) {
-            (false, _) => std::mem::take(&mut self.ready),
-            (true, false) => std::mem::take(&mut self.pending),
-            (true, true) => {
-                self.sink = Some(sink);
-                return None;
-            }
+        let buffer = match self.ready.is_empty() {
+            false => std::mem::take(&mut self.ready),
+            true => std::mem::take(&mut self.pending),
         };
         Some(WriteBehind::new(sink, self.digests.take(), buffer))
     }
