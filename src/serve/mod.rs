@@ -68,7 +68,7 @@ pub use arrived::{
 pub use files::{SOURCE_RANGE, sent};
 pub use op::{Declared, Needs, Operation, Overwrite, Request, Verb};
 pub use props::{Change, PatchStatus, Patched, PropTarget, PropUpdate};
-pub use receive::Receive;
+pub use receive::{Receive, Sender};
 pub use reply::{ErrorKind, Failure, Reply};
 pub use send::{Send, Source, read_ahead};
 pub use sink::{Sink, WriteBehind};

@@ -6,6 +6,7 @@
 //! for the I/O pool are all kept here. A body's digests (S3's MD5...) go
 //! with its gathered bytes to the pool, which hashes them as it writes.
 
+use std::net::IpAddr;
 use std::time::Instant;
 
 use log::warn;
@@ -15,11 +16,33 @@ use super::digest::{BodyDigests, Digesting};
 use super::piece::PieceCheck;
 use super::sink::{Sink, WriteBehind, hash_and_write};
 use super::{ErrorKind, Failure, Next, Outcome, Trailer};
-use crate::access::Owner;
+use crate::access::{Access, Owner};
 use crate::chunked::ChunkDecoder;
 use crate::config::Config;
 use crate::name::Name;
 use crate::storage::StorageError;
+
+/// Who sends a body: the connection's id (for the log) and address, and
+/// the access control a refused chunk signature counts against.
+#[derive(Clone, Copy)]
+pub struct Sender<'a> {
+    /// The connection's id.
+    pub client: u64,
+    /// Its address.
+    pub peer: IpAddr,
+    /// The server's access control.
+    pub access: &'a Access,
+}
+
+impl Sender<'_> {
+    /// Notes a body refused by its coding: a chunk signature that does
+    /// not match is a failed authentication, for the throttle.
+    fn refused(self, failure: &Failure) {
+        if failure.kind == ErrorKind::Unauthorized {
+            self.access.failed_later(self.peer);
+        }
+    }
+}
 
 /// A PUT, APPEND or S3 part whose body is arriving. Where writes may wait
 /// ([`Receive::deferred`]), its bytes are gathered and the I/O pool writes
@@ -138,10 +161,11 @@ impl Receive {
         mut self: Box<Self>,
         data: &[u8],
         config: &Config,
-        client: u64,
+        sender: Sender<'_>,
     ) -> (usize, Result<Box<Receive>, Outcome>) {
+        let client = sender.client;
         if self.chunked.is_some() {
-            return self.feed_chunks(data, config, client);
+            return self.feed_chunks(data, config, sender);
         }
         let take = usize::try_from(self.left).map_or(data.len(), |left| left.min(data.len()));
         let take = take.min(self.room());
@@ -151,6 +175,7 @@ impl Receive {
                 // Nothing of the rest is stored; it is drained, where the
                 // limits allow, so that the client reads the answer.
                 Some(failure) => {
+                    sender.refused(&failure);
                     let next = super::skip_body(super::Body::fixed(self.left), config);
                     (take, Err(super::abandon(self, failure, next)))
                 }
@@ -169,8 +194,9 @@ impl Receive {
         mut self: Box<Self>,
         data: &[u8],
         config: &Config,
-        client: u64,
+        sender: Sender<'_>,
     ) -> (usize, Result<Box<Receive>, Outcome>) {
+        let client = sender.client;
         let mut used = 0;
         let mut gathered = Vec::new();
         let failure = loop {
@@ -217,6 +243,7 @@ impl Receive {
                 break Some(self.failure(err));
             }
             if let Some(failure) = self.refused.take() {
+                sender.refused(&failure);
                 break Some(failure);
             }
         };
