@@ -59,7 +59,7 @@ use crate::config::Config;
 use crate::hooks::Hooks;
 use crate::storage::{Storage, StorageError};
 use crate::wire::Protocol;
-pub use access::{BAD_SIGNATURE, Guard, Rights, UNKNOWN_KEY};
+pub use access::{BAD_SIGNATURE, Guard, Rights, Sender, UNKNOWN_KEY};
 pub use archive::Archive;
 pub use archive_layout::Format as ArchiveFormat;
 pub use arrived::{
@@ -68,7 +68,7 @@ pub use arrived::{
 pub use files::{SOURCE_RANGE, sent};
 pub use op::{Declared, Needs, Operation, Overwrite, Request, Verb};
 pub use props::{Change, PatchStatus, Patched, PropTarget, PropUpdate};
-pub use receive::{Receive, Sender};
+pub use receive::Receive;
 pub use reply::{ErrorKind, Failure, Reply};
 pub use send::{Send, Source, read_ahead};
 pub use sink::{Sink, WriteBehind};

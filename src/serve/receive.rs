@@ -5,44 +5,28 @@
 //! length, or chunks), the size limit, the checksum and writes gathered
 //! for the I/O pool are all kept here. A body's digests (S3's MD5...) go
 //! with its gathered bytes to the pool, which hashes them as it writes.
+//!
+//! Why it is long: a body's two framings (fixed and chunked) and the
+//! write-behind buffers share one state (the sink, the two buffers, the
+//! trailer, the coding's refusal); split apart, each half would reach
+//! into the other's fields. The next thing added here should move the
+//! write-behind pair into a file of its own.
 
-use std::net::IpAddr;
 use std::time::Instant;
 
 use log::warn;
 
+use super::access::Sender;
 use super::coded::Coded;
 use super::digest::{BodyDigests, Digesting};
 use super::piece::PieceCheck;
 use super::sink::{Sink, WriteBehind, hash_and_write};
 use super::{ErrorKind, Failure, Next, Outcome, Trailer};
-use crate::access::{Access, Owner};
+use crate::access::Owner;
 use crate::chunked::ChunkDecoder;
 use crate::config::Config;
 use crate::name::Name;
 use crate::storage::StorageError;
-
-/// Who sends a body: the connection's id (for the log) and address, and
-/// the access control a refused chunk signature counts against.
-#[derive(Clone, Copy)]
-pub struct Sender<'a> {
-    /// The connection's id.
-    pub client: u64,
-    /// Its address.
-    pub peer: IpAddr,
-    /// The server's access control.
-    pub access: &'a Access,
-}
-
-impl Sender<'_> {
-    /// Notes a body refused by its coding: a chunk signature that does
-    /// not match is a failed authentication, for the throttle.
-    fn refused(self, failure: &Failure) {
-        if failure.kind == ErrorKind::Unauthorized {
-            self.access.failed_later(self.peer);
-        }
-    }
-}
 
 /// A PUT, APPEND or S3 part whose body is arriving. Where writes may wait
 /// ([`Receive::deferred`]), its bytes are gathered and the I/O pool writes
