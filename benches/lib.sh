@@ -240,6 +240,42 @@ print("\n".join(str(s.getsockname()[1]) for s in held))' "${1:-1}"
 }
 free_port() { free_ports 1; }
 
+# served <log> <pid> [seconds]: waits until the `ferry serve` with that
+# pid, its standard error going to <log> (a fresh file), logs where it
+# serves ("serving ROOT on 127.0.0.1:P (HTTP on 127.0.0.1:Q) (S3 on ...)"),
+# and prints that line (read the ports with port_of). Start the server on
+# port 0: a port read back from the server cannot be taken by another
+# program between its choice and the bind, as one chosen beforehand
+# (free_ports) can. The line comes once every listener is bound and the
+# root is open. Dies if the server exits first, or after the limit
+# (default 120 s: a server under valgrind takes tens of seconds to start
+# on a busy machine).
+served() {
+  local log=$1 pid=$2 limit=${3:-120} i line
+  for ((i = 0; i < limit * 10; i++)); do
+    line=$(grep -m 1 -E ' serving .* on 127\.0\.0\.1:[0-9]+' "$log" 2>/dev/null || true)
+    if [[ -n $line ]]; then
+      echo "$line"
+      return 0
+    fi
+    kill -0 "$pid" 2>/dev/null || { tail -5 "$log" >&2; die "the server exited"; }
+    sleep 0.1
+  done
+  die "the server (pid $pid) did not say where it serves within $limit s"
+}
+
+# port_of <FERRY|HTTP|S3> <line>: that listener's port in a `served` line
+# (FERRY: the first listener, --listen).
+port_of() {
+  local port
+  case $1 in
+    FERRY) port=$(grep -oE ' on 127\.0\.0\.1:[0-9]+' <<<"$2" | head -n 1) ;;
+    *) port=$(grep -oE "\\($1 on 127\\.0\\.0\\.1:[0-9]+" <<<"$2" | head -n 1) ;;
+  esac
+  [[ -n $port ]] || die "no $1 listener in: $2"
+  echo "${port##*:}"
+}
+
 # no_fsync <binary>: prints `--no-fsync` if <binary> takes it. Durable
 # acknowledgements are ferry's default; a bench that is not about them
 # measures without them (as ferry ran before that default, and as nginx,

@@ -101,31 +101,25 @@ eval "$("$FERRY" token add bench --tokens "$WORK/tokens" --grant read:/ --grant 
   --grant delete:/ --s3 | grep -E '^(FERRY_TOKEN|AWS_)')"
 KEY="$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY"
 
-# serve <root> [flags...]: a fresh server on the root (the one before stopped).
+# serve <root> [flags...]: a fresh server on the root (the one before
+# stopped), on ports the kernel picks (read back from its log: `served`).
 serve() {
   local root=$1
   shift
   stop_pid "$SERVER"
-  { read -r FERRY_PORT; read -r HTTP_PORT; read -r S3_PORT; } < <(free_ports 3)
+  : >"$WORK/server.log"
   "$FERRY" serve --root "$root" \
-    --listen "127.0.0.1:$FERRY_PORT" --http "127.0.0.1:$HTTP_PORT" \
-    --s3 "127.0.0.1:$S3_PORT" --tokens "$WORK/tokens" --workers 1 --no-access-log "$@" \
+    --listen 127.0.0.1:0 --http 127.0.0.1:0 --s3 127.0.0.1:0 \
+    --tokens "$WORK/tokens" --workers 1 --no-access-log "$@" \
     >>"$WORK/server.log" 2>&1 &
   SERVER=$!
-  listening "$S3_PORT" && listening "$HTTP_PORT"
+  ports_of "$(served "$WORK/server.log" "$SERVER")"
 }
 
-# listening <port>: waits until something accepts on it while the server
-# lives: its start-up sweep walks the root, slow with 100,000 files on a
-# busy machine (wait_port's 10 s are not enough).
-listening() {
-  local i
-  for ((i = 0; i < 1200; i++)); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-    kill -0 "$SERVER" 2>/dev/null || { tail -5 "$WORK/server.log" >&2; die "the server exited"; }
-    sleep 0.1
-  done
-  die "nothing listens on 127.0.0.1:$1 after 120 s"
+# ports_of <served line>: sets HTTP_PORT and S3_PORT.
+ports_of() {
+  HTTP_PORT=$(port_of HTTP "$1")
+  S3_PORT=$(port_of S3 "$1")
 }
 
 # timed <json var> command...: one run of a client, through s3_client.py.
@@ -292,13 +286,14 @@ if [[ $CALLGRIND -eq 1 ]]; then
   say "   callgrind: instructions per request"
   callgrind_total() { # kind count
     local out=$WORK/callgrind.out
-    { read -r FERRY_PORT; read -r HTTP_PORT; read -r S3_PORT; } < <(free_ports 3)
+    # valgrind's start takes seconds, tens of them on a busy machine:
+    # `served` waits for the server's own word that it listens.
     valgrind --tool=callgrind --callgrind-out-file="$out" "$FERRY" serve --root "$SHM/root" \
-      --listen "127.0.0.1:$FERRY_PORT" --http "127.0.0.1:$HTTP_PORT" \
-      --s3 "127.0.0.1:$S3_PORT" --tokens "$WORK/tokens" --workers 1 --no-access-log \
+      --listen 127.0.0.1:0 --http 127.0.0.1:0 --s3 127.0.0.1:0 \
+      --tokens "$WORK/tokens" --workers 1 --no-access-log \
       --anonymous read:bench/ 2>"$WORK/callgrind.log" &
     SERVER=$!
-    listening "$S3_PORT" && listening "$HTTP_PORT"
+    ports_of "$(served "$WORK/callgrind.log" "$SERVER" 300)"
     gets_of "$1" "$2" >/dev/null
     stop_pid "$SERVER"
     SERVER=""

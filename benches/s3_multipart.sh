@@ -19,10 +19,12 @@
 # multipart_chunksize = PART (the CLI's default concurrency, 10 parts at
 # once), then checks the stored file's MD5 and the object's read back
 # with `aws s3 cp s3://... -`. Reported: the upload's time and
-# throughput, the server's VmRSS after start-up (a first small request
-# served), its VmRSS sampled every 0.5 s during the upload (at a quarter,
-# half, three quarters of it and the max) and its peak (VmHWM) after,
-# and what is left staged. Memory per upload is constant whatever its
+# throughput, the CompleteMultipartUpload's share of it (the access log's
+# time for it: the parts assembled into the object), the server's VmRSS
+# after start-up (a first small request served), its VmRSS sampled every
+# 0.5 s during the upload (at a quarter, half, three quarters of it, the
+# median and the max) and its peak (VmHWM) after, and what is left
+# staged. Memory per upload is constant whatever its
 # size (parts are staged on disk as ferry sessions, docs/s3.md), so the
 # samples should stay level and the peak should not grow with SIZE.
 # Bounded by a watchdog (S3_MULTIPART_MAX_SECONDS, default 1800).
@@ -71,13 +73,11 @@ export AWS_CONFIG_FILE=$WORK/home/config AWS_SHARED_CREDENTIALS_FILE=$WORK/home/
 printf '[default]\ns3 =\n  multipart_threshold = %s\n  multipart_chunksize = %s\n' \
   "$PART" "$PART" >"$AWS_CONFIG_FILE"
 
-S3_PORT=$(free_port)
-FERRY_PORT=$(free_port)
-"$FERRY" serve --listen "127.0.0.1:$FERRY_PORT" --s3 "127.0.0.1:$S3_PORT" $(no_fsync "$FERRY") \
+"$FERRY" serve --listen 127.0.0.1:0 --s3 127.0.0.1:0 $(no_fsync "$FERRY") \
   --root "$WORK/root" --tokens "$WORK/tokens" --workers 1 2>"$WORK/server.log" &
 SERVER=$!
 PIDS+=("$SERVER")
-wait_port "$S3_PORT"
+S3_PORT=$(port_of S3 "$(served "$WORK/server.log" "$SERVER")")
 ENDPOINT=http://127.0.0.1:$S3_PORT
 s3() { aws --endpoint-url "$ENDPOINT" s3 "$@" >/dev/null; }
 
@@ -132,8 +132,13 @@ at() {
     printf "%d", v[best] / 1024 }' "$WORK/rss.log"
 }
 SAMPLED=$(awk '$2 > m { m = $2 } END { printf "%d", m / 1024 }' "$WORK/rss.log")
+mapfile -t SAMPLES < <(awk '{ print $2 }' "$WORK/rss.log")
+MEDIAN_RSS=$(median "${SAMPLES[@]}")
+# CompleteMultipartUpload's own time, from the access log (its last field):
+# the assembly of the parts into the object.
+COMPLETE=$(awk '/ s3 commit / { t = $NF } END { print t }' "$WORK/server.log")
 SECS=$(calc "$T1 - $T0" 2)
 echo
-echo "| object | part | upload s | MB/s | RSS at start | RSS at 1/4, 1/2, 3/4 | max sampled RSS | peak RSS (VmHWM) | left staged |"
-echo "|---|---|---|---|---|---|---|---|---|"
-echo "| $((SIZE >> 20)) MiB | $((PART >> 20)) MiB | $SECS | $(calc "$SIZE / 1000000 / $SECS" 0) | $((RSS_START / 1024)) MiB | $(at 0.25), $(at 0.5), $(at 0.75) MiB | $SAMPLED MiB | $((PEAK / 1024)) MiB | $LEFT |"
+echo "| object | part | upload s | of which completion s | MB/s | RSS at start | RSS at 1/4, 1/2, 3/4 | median sampled RSS | max sampled RSS | peak RSS (VmHWM) | left staged |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|"
+echo "| $((SIZE >> 20)) MiB | $((PART >> 20)) MiB | $SECS | ${COMPLETE:-?} | $(calc "$SIZE / 1000000 / $SECS" 0) | $((RSS_START / 1024)) MiB | $(at 0.25), $(at 0.5), $(at 0.75) MiB | $(calc "$MEDIAN_RSS / 1024" 0) MiB | $SAMPLED MiB | $((PEAK / 1024)) MiB | $LEFT |"

@@ -329,6 +329,10 @@ pub struct WebConfig {
     /// (`--cors-origin`): `scheme://host[:port]` in lower case, or `*`
     /// (`http/cors.rs`). At most 255 are told apart.
     pub cors_origins: Vec<String>,
+    /// The S3 listeners' domain for virtual-host style (`--s3-domain`):
+    /// a request whose `Host` is `<bucket>.<domain>[:port]` names its
+    /// bucket there (`http/s3/request.rs`); lower-case, without a port.
+    pub s3_domain: Option<String>,
 }
 
 #[cfg(test)]

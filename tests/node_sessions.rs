@@ -107,15 +107,24 @@ fn the_same_resumable_upload_racing_through_two_nodes_ends_in_one_clean_file() {
     let work = tempfile::tempdir().unwrap();
     let data = pattern(24 << 20, 5);
     std::fs::write(work.path().join("race.bin"), &data).unwrap();
+    // Each client sends at most 2 MB/s: the first takes 12 s alone, and
+    // the second is started once the first's session holds bytes, so it
+    // joins that session however late its process starts on a busy
+    // machine. (Both at full speed, the first could commit before the
+    // second began: the second would then stage and commit the file
+    // again, rightly, and there would be no race to test.) The second
+    // meets the first's APPENDs (409) until the first commits; it must
+    // then see that the file is there, not send it again.
     let put = |addr: std::net::SocketAddr| {
         Command::new(env!("CARGO_BIN_EXE_ferry"))
             .current_dir(work.path())
             .args(["put", "--resume", "--chunk-size", "1M", "-q", "race.bin"])
-            .args(["--server", &addr.to_string()])
+            .args(["--limit-rate", "2M", "--server", &addr.to_string()])
             .spawn()
             .unwrap()
     };
     let mut first = put(a.addr);
+    a.wait_for_log(" ferry append ");
     let mut second = put(b.addr);
     let first = first.wait().unwrap();
     let second = second.wait().unwrap();

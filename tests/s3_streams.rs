@@ -122,6 +122,49 @@ fn an_altered_or_unsigned_chunk_stops_the_upload_and_stores_nothing() {
     }
 }
 
+/// A chunk whose signature does not chain is a failed authentication,
+/// as a bad header signature is: a guesser cannot try signatures chunk by
+/// chunk for free. Past the free failures the address must wait (the
+/// spacing doubles with each failure, so however slow this machine, an
+/// attempt soon comes too early), and then a request signed right is
+/// refused too, its signature unread.
+#[test]
+fn altered_chunk_signatures_count_against_the_address() {
+    let s = bucket();
+    let me = &s.signers[0];
+    let body = data(10_000);
+    let alter = |b: &mut Vec<u8>| {
+        let at = b.iter().position(|&c| c == b'=').unwrap() + 1;
+        b[at] = if b[at] == b'0' { b'1' } else { b'0' };
+    };
+    let free = ferry::access::throttle::FREE_FAILURES as usize;
+    let mut refused = Vec::new();
+    for _ in 0..free + 4 {
+        let put = me.put_streaming(
+            s.s3,
+            "/bkt/k",
+            (&body, 4096),
+            Streaming::Signed,
+            None,
+            alter,
+        );
+        refused.push((put.status, code(&put)));
+        if code(&put) == "SlowDown" {
+            break;
+        }
+    }
+    let bad = (403, "SignatureDoesNotMatch".to_owned());
+    assert!(refused[..free].iter().all(|r| *r == bad), "{refused:?}");
+    assert_eq!(
+        refused.last().map(|r| r.1.as_str()),
+        Some("SlowDown"),
+        "{refused:?}"
+    );
+    let right = me.simple(s.s3, "PUT", "/bkt/k", b"fine");
+    assert_eq!(code(&right), "SlowDown", "{}", right.head);
+    assert!(stored(&s).is_empty(), "{:?}", stored(&s));
+}
+
 #[test]
 fn trailers_carry_a_checksum_signed_or_not() {
     let s = bucket();

@@ -402,6 +402,14 @@ impl Access {
         }
         found
     }
+
+    /// Counts a failed authentication by `peer` found after its request
+    /// was admitted (an S3 body's chunk whose signature does not chain):
+    /// it slows the address as a bad header signature would, so a guesser
+    /// cannot try signatures chunk by chunk for free.
+    pub fn failed_later(&self, peer: IpAddr) {
+        self.throttle.attempt(peer).failed(Instant::now());
+    }
 }
 
 #[cfg(test)]

@@ -34,6 +34,11 @@ pub struct ServeArgs {
     /// --tls-cert like the others; docs/s3.md). Repeatable.
     #[arg(long, value_name = "ADDR", value_parser = resolve)]
     s3: Vec<SocketAddr>,
+    /// Also serve S3's virtual-host style on the --s3 listeners: a request
+    /// to Host bucket.NAME[:port] is on that bucket (path style still
+    /// works; docs/s3.md, "Virtual-host style").
+    #[arg(long, value_name = "NAME", value_parser = crate::http::origin::parse_allowed_host)]
+    s3_domain: Option<String>,
     /// Serve Prometheus metrics at GET /metrics on this address (off by
     /// default; no access control: keep it where only monitoring reaches).
     #[arg(long, value_name = "ADDR", value_parser = resolve)]
@@ -352,6 +357,7 @@ fn serve(args: ServeArgs) -> ExitCode {
             allow_hosts: args.allow_host,
             inline_content: args.inline_content,
             cors_origins: args.cors_origin,
+            s3_domain: args.s3_domain,
         },
         tls,
         trusted_proxies: args.trusted_proxy,

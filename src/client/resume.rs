@@ -126,7 +126,10 @@ impl Uploader<'_> {
                 // Not where we thought (an answer was lost), or another
                 // connection's APPEND is still open on the server (ours,
                 // cut off, until the server notices; or another client's).
-                Moved::NotAsExpected => self.resync(&mut client, at)?,
+                Moved::NotAsExpected => match self.resync(&mut client, at)? {
+                    Some(now) => now,
+                    None => return Ok((size, crc)),
+                },
                 // Committed by someone else, or aborted or expired. Done if
                 // the file is this one.
                 Moved::SessionGone => {
@@ -157,12 +160,22 @@ impl Uploader<'_> {
 
     /// Asks the session where it stands after a `409`. If it has not moved,
     /// the server is still busy with an earlier connection's APPEND: wait as
-    /// after a failure before trying again.
-    fn resync(&mut self, client: &mut Client, at: u64) -> Result<u64> {
+    /// after a failure before trying again. If it holds fewer bytes than
+    /// before, the session this client was in is gone (another client
+    /// committed it, say) and the `UPLOAD` began a new one: `None` if the
+    /// stored file is this one (that new, empty session aborted: nobody
+    /// else has it).
+    fn resync(&mut self, client: &mut Client, at: u64) -> Result<Option<u64>> {
         let Upload {
             name, size, crc, ..
         } = self.upload;
-        let now = client.upload(name, size, crc)?.received;
+        let session = client.upload(name, size, crc)?;
+        let now = session.received;
+        if now < at && self.already_stored(client)? {
+            // Best effort: an empty session expires by itself anyway.
+            let _ = client.abort(&session.id);
+            return Ok(None);
+        }
         if now == at {
             let busy = io::Error::new(
                 io::ErrorKind::WouldBlock,
@@ -170,7 +183,7 @@ impl Uploader<'_> {
             );
             self.backoff.after(ClientError::Io(busy))?;
         }
-        Ok(now)
+        Ok(Some(now))
     }
 }
 

@@ -16,7 +16,7 @@ use super::{
 use crate::codec::Decoded;
 use crate::http::origin::Site;
 use crate::metrics;
-use crate::serve::{self, Ctx, ErrorKind, Failure, Guard, Next, Outcome, Reply, Send};
+use crate::serve::{self, Ctx, ErrorKind, Failure, Guard, Next, Outcome, Reply, Send, Sender};
 
 /// GET bodies up to this size are sent from the output queue together with
 /// the response head, not with `sendfile`.
@@ -67,10 +67,17 @@ impl Connection {
                 }
                 self.next_request(data, env)
             }
-            State::ReceivingBody(receive) => match receive.feed(data, env.config, self.id) {
-                (used, Ok(receive)) => (self.enter(Next::Receive(receive)), used),
-                (used, Err(ended)) => (self.apply(ended), used),
-            },
+            State::ReceivingBody(receive) => {
+                let sender = Sender {
+                    client: self.id,
+                    peer: self.peer(),
+                    access: env.access,
+                };
+                match receive.feed(data, env.config, sender) {
+                    (used, Ok(receive)) => (self.enter(Next::Receive(receive)), used),
+                    (used, Err(ended)) => (self.apply(ended), used),
+                }
+            }
             State::DrainingBody { left } => {
                 let take = clamp_to(left, data.len());
                 let next = match left - take as u64 {

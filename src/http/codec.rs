@@ -88,7 +88,7 @@ impl Exchange {
         let decided = message::parse_holding(
             data,
             room,
-            |head| dialect::of(listener, head, client).body_in_hand(head),
+            |head| dialect::of(listener, head, client).body_in_hand(head, site),
             |head, resume| {
                 cors = cors::of(head, site.web);
                 let dialect = dialect::of(listener, head, client);

@@ -40,7 +40,9 @@ pub trait Dialect: Sync {
     /// ([`Head::body`]; docs/webdav.md (a)): the most bytes of it to take
     /// (usually [`MAX_BODY_IN_HAND`](super::message::MAX_BODY_IN_HAND);
     /// over it, a 413), or `None` where the body is not in hand.
-    fn body_in_hand(&self, _head: &Head<'_>) -> Option<u64> {
+    /// `site`: the operator's settings (S3's domain, whose `Host` may name
+    /// the bucket the request is on).
+    fn body_in_hand(&self, _head: &Head<'_>, _site: Site<'_>) -> Option<u64> {
         None
     }
 

@@ -222,7 +222,7 @@ fn host_allowed(host: &str, allowed: &[String]) -> bool {
 
 /// The name of a `Host` value: `[::1]:80` gives `::1`, `a.b:80` gives `a.b`
 /// (a trailing dot, which names the same host, is dropped).
-fn host_name(host: &str) -> &str {
+pub(crate) fn host_name(host: &str) -> &str {
     let name = match host.strip_prefix('[') {
         Some(rest) => rest.split_once(']').map_or("", |(inside, _)| inside),
         None => host.rsplit_once(':').map_or(host, |(name, _)| name),

@@ -18,6 +18,7 @@
 //! A client without a token that lacks a permission is told `401` (a token
 //! may help); a token's holder is told `403`.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use log::{debug, warn};
@@ -42,6 +43,28 @@ pub struct Guard<'a> {
     /// Set by serving: the holder of the token the request was made with
     /// (the connection's or its own), for the access log.
     pub user: Option<Arc<Principal>>,
+}
+
+/// Who sends a body: the connection's id (for the log) and address, and
+/// the access control a refused chunk signature counts against.
+#[derive(Clone, Copy)]
+pub struct Sender<'a> {
+    /// The connection's id.
+    pub client: u64,
+    /// Its address.
+    pub peer: IpAddr,
+    /// The server's access control.
+    pub access: &'a Access,
+}
+
+impl Sender<'_> {
+    /// Notes a body refused by its coding: a chunk signature that does
+    /// not match is a failed authentication, for the throttle.
+    pub(super) fn refused(self, failure: &Failure) {
+        if failure.kind == ErrorKind::Unauthorized {
+            self.access.failed_later(self.peer);
+        }
+    }
 }
 
 /// Who sent a request that presented `token` (HTTP's `Authorization`) or

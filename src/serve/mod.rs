@@ -59,7 +59,7 @@ use crate::config::Config;
 use crate::hooks::Hooks;
 use crate::storage::{Storage, StorageError, Unflushed};
 use crate::wire::Protocol;
-pub use access::{BAD_SIGNATURE, Guard, Rights, UNKNOWN_KEY};
+pub use access::{BAD_SIGNATURE, Guard, Rights, Sender, UNKNOWN_KEY};
 pub use archive::Archive;
 pub use archive_layout::Format as ArchiveFormat;
 pub use arrived::{

@@ -5,11 +5,18 @@
 //! length, or chunks), the size limit, the checksum and writes gathered
 //! for the I/O pool are all kept here. A body's digests (S3's MD5...) go
 //! with its gathered bytes to the pool, which hashes them as it writes.
+//!
+//! Why it is long: a body's two framings (fixed and chunked) and the
+//! write-behind buffers share one state (the sink, the two buffers, the
+//! trailer, the coding's refusal); split apart, each half would reach
+//! into the other's fields. The next thing added here should move the
+//! write-behind pair into a file of its own.
 
 use std::time::Instant;
 
 use log::warn;
 
+use super::access::Sender;
 use super::coded::Coded;
 use super::digest::{BodyDigests, Digesting};
 use super::piece::PieceCheck;
@@ -138,10 +145,11 @@ impl Receive {
         mut self: Box<Self>,
         data: &[u8],
         config: &Config,
-        client: u64,
+        sender: Sender<'_>,
     ) -> (usize, Result<Box<Receive>, Outcome>) {
+        let client = sender.client;
         if self.chunked.is_some() {
-            return self.feed_chunks(data, config, client);
+            return self.feed_chunks(data, config, sender);
         }
         let take = usize::try_from(self.left).map_or(data.len(), |left| left.min(data.len()));
         let take = take.min(self.room());
@@ -151,6 +159,7 @@ impl Receive {
                 // Nothing of the rest is stored; it is drained, where the
                 // limits allow, so that the client reads the answer.
                 Some(failure) => {
+                    sender.refused(&failure);
                     let next = super::skip_body(super::Body::fixed(self.left), config);
                     (take, Err(super::abandon(self, failure, next)))
                 }
@@ -169,8 +178,9 @@ impl Receive {
         mut self: Box<Self>,
         data: &[u8],
         config: &Config,
-        client: u64,
+        sender: Sender<'_>,
     ) -> (usize, Result<Box<Receive>, Outcome>) {
+        let client = sender.client;
         let mut used = 0;
         let mut gathered = Vec::new();
         let failure = loop {
@@ -217,6 +227,7 @@ impl Receive {
                 break Some(self.failure(err));
             }
             if let Some(failure) = self.refused.take() {
+                sender.refused(&failure);
                 break Some(failure);
             }
         };

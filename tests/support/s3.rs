@@ -341,10 +341,13 @@ impl Signer {
         let date = self.date();
         let query = Signer::query(query);
         let mut headers = vec![
-            ("host".to_owned(), "localhost".to_owned()),
             ("x-amz-content-sha256".to_owned(), hash.to_owned()),
             ("x-amz-date".to_owned(), date.clone()),
         ];
+        // `localhost` unless the caller names a host (virtual-host style).
+        if !extra.iter().any(|(n, _)| n.eq_ignore_ascii_case("host")) {
+            headers.push(("host".to_owned(), "localhost".to_owned()));
+        }
         headers.extend(
             extra
                 .iter()

@@ -167,12 +167,12 @@ impl Dialect for S3 {
     /// CreateBucket's configuration (a region, ignored), DeleteObjects'
     /// keys and CompleteMultipartUpload's parts: small bodies in hand,
     /// taken so that they are never read as a request.
-    fn body_in_hand(&self, head: &Head<'_>) -> Option<u64> {
+    fn body_in_hand(&self, head: &Head<'_>, site: Site<'_>) -> Option<u64> {
         // Only these methods: no other request's target is read here.
         if !matches!(head.method, "PUT" | "POST") {
             return None;
         }
-        match (head.method, Target::of(head.target)) {
+        match (head.method, Target::read(head, site)) {
             ("PUT" | "POST", Ok(Target::Bucket(..))) => Some(MAX_BODY_IN_HAND),
             // A folder marker's aws-chunked body, to see that it is empty
             // (`folder.rs`); any other body on it is refused unread.
@@ -197,7 +197,7 @@ impl Dialect for S3 {
         &self,
         head: &Head<'_>,
         resume: &Resume,
-        _site: Site<'_>,
+        site: Site<'_>,
     ) -> Result<Decision, Refused> {
         let refuse = |(code, message): Refusal| {
             Ok(Decision::Refuse(
@@ -208,7 +208,7 @@ impl Dialect for S3 {
         };
         let mut fields = Fields::read(head);
         // Read once, for the credential and the operation.
-        let target = Target::of(head.target);
+        let target = Target::read(head, site);
         let token = match credential(head, target.as_ref().ok(), &mut fields) {
             Ok(token) => token,
             Err(refused) => return refuse(refused),

@@ -4,6 +4,7 @@
 //! listing's page, a PUT's digests, a GET's range).
 
 use super::super::message::{Head, Resume};
+use super::super::origin::{Site, host_name};
 use super::super::request::selection;
 use super::conditions::{Conditions, Verdict};
 use super::error::Code;
@@ -30,8 +31,44 @@ pub(super) enum Target {
 }
 
 impl Target {
-    /// Reads a request target: the path decoded once, the query's pairs.
+    /// What a request is on: the one place its bucket is decided. Path
+    /// style (`/<bucket>/<key>`), unless the server has an S3 domain
+    /// (`--s3-domain`) and `Host` is `<bucket>.<domain>[:port]`: then
+    /// virtual-host style, the bucket from `Host` and the path the key
+    /// (`/` the bucket itself). `Host` the domain alone (or anything
+    /// else) is path style, so ListBuckets is `GET /` on the domain.
+    pub(super) fn read(head: &Head<'_>, site: Site<'_>) -> Result<Target, Refusal> {
+        let bucket = site.web.s3_domain.as_deref().and_then(|domain| {
+            let (_, host) = head
+                .fields()
+                .find(|(n, _)| n.eq_ignore_ascii_case("host"))?;
+            host_bucket(std::str::from_utf8(host).ok()?.trim(), domain)
+        });
+        let Some(bucket) = bucket else {
+            return Target::of(head.target);
+        };
+        let (key, pairs) = Target::parts(head.target)?;
+        Ok(match key.is_empty() {
+            true => Target::Bucket(bucket, pairs),
+            false => Target::Object(bucket, key, pairs),
+        })
+    }
+
+    /// Reads a path-style target (a request's, or `x-amz-copy-source`):
+    /// `/<bucket>[/<key>]`, the path decoded once, the query's pairs.
     pub(super) fn of(target: &str) -> Result<Target, Refusal> {
+        let (path, pairs) = Target::parts(target)?;
+        Ok(match path.split_once('/') {
+            None if path.is_empty() => Target::Root,
+            None => Target::Bucket(path, pairs),
+            Some((bucket, "")) => Target::Bucket(bucket.to_owned(), pairs),
+            Some((bucket, key)) => Target::Object(bucket.to_owned(), key.to_owned(), pairs),
+        })
+    }
+
+    /// A target's path, decoded once and without its leading `/`, and
+    /// its query's decoded pairs.
+    fn parts(target: &str) -> Result<(String, Vec<(String, String)>), Refusal> {
         let (path, query) = target.split_once('?').unwrap_or((target, ""));
         let decoded = |text: &str| {
             percent_decode(text.as_bytes())
@@ -45,14 +82,20 @@ impl Target {
             pairs.push((decoded(name)?, decoded(&value.replace('+', " "))?));
         }
         let path = decoded(path)?;
-        let path = path.strip_prefix('/').unwrap_or(&path);
-        Ok(match path.split_once('/') {
-            None if path.is_empty() => Target::Root,
-            None => Target::Bucket(path.to_owned(), pairs),
-            Some((bucket, "")) => Target::Bucket(bucket.to_owned(), pairs),
-            Some((bucket, key)) => Target::Object(bucket.to_owned(), key.to_owned(), pairs),
-        })
+        let path = match path.strip_prefix('/') {
+            Some(rest) => rest.to_owned(),
+            None => path,
+        };
+        Ok((path, pairs))
     }
+}
+
+/// The bucket a `Host` value names under `domain`: `<bucket>.<domain>`,
+/// any port, any case (a bucket's name is lower-case; the folder too).
+fn host_bucket(host: &str, domain: &str) -> Option<String> {
+    let name = host_name(host).to_ascii_lowercase();
+    let bucket = name.strip_suffix(domain)?.strip_suffix('.')?;
+    (!bucket.is_empty()).then(|| bucket.to_owned())
 }
 
 /// The operation a request asks for, its target read (or refused).
@@ -446,6 +489,24 @@ mod tests {
             Target::of("/b/dir/%25%20x"),
             Ok(Target::Object("b".into(), "dir/% x".into(), vec![]))
         );
+    }
+
+    #[test]
+    fn a_host_names_a_bucket_only_under_the_domain() {
+        let domain = "s3.example";
+        let bucket = |host| host_bucket(host, domain);
+        assert_eq!(bucket("b.s3.example"), Some("b".into()));
+        assert_eq!(bucket("B.S3.Example:9000"), Some("b".into()));
+        assert_eq!(bucket("my.b.s3.example."), Some("my.b".into()));
+        for other in [
+            "s3.example",
+            ".s3.example",
+            "b.s3.example.org",
+            "bs3.example",
+            "[::1]:9000",
+        ] {
+            assert_eq!(bucket(other), None, "{other}");
+        }
     }
 
     #[test]

@@ -124,7 +124,7 @@ impl Dialect for Webdav {
         client::after(head, client)
     }
 
-    fn body_in_hand(&self, head: &Head<'_>) -> Option<u64> {
+    fn body_in_hand(&self, head: &Head<'_>, _site: Site<'_>) -> Option<u64> {
         matches!(head.method, "PROPFIND" | "PROPPATCH" | "LOCK")
             .then_some(super::message::MAX_BODY_IN_HAND)
     }
