@@ -47,11 +47,6 @@ pub struct Send {
 /// checks are cached before it sends them: large enough that the checks
 /// and the trips to the pool cost little per byte.
 const READ_AHEAD_WINDOW: u64 = 2 * 1024 * 1024;
-/// Windows behind the one read in that the pool asks the kernel to start
-/// reading (`POSIX_FADV_WILLNEED`), so the disk works while the reactor
-/// sends: the next window is then often found cached, and a trip to the
-/// pool for it waits only for the rest of a read already under way.
-const NEXT_WINDOWS: u64 = 2;
 
 impl Send {
     /// Whether the bytes from `offset` up to `end` can be read without
@@ -146,11 +141,7 @@ impl fmt::Display for Source {
 pub fn read_ahead(mut send: Send) -> Next {
     let outcome = Outcome::on_pool(move |ctx| {
         let window = send.left.min(READ_AHEAD_WINDOW);
-        let next = (send.left - window).min(NEXT_WINDOWS * READ_AHEAD_WINDOW);
-        if let Err(err) = ctx
-            .storage
-            .read_ahead(&send.file, send.offset, window, next)
-        {
+        if let Err(err) = ctx.storage.read_ahead(&send.file, send.offset, window) {
             // Sent anyway: the reactor meets the same error and ends the
             // answer the way a failed read always does.
             warn!("#{} {}: read ahead: {err}", ctx.client, send.source);
