@@ -251,8 +251,8 @@ impl Storage {
 /// Brings `len` bytes of `file` from `offset` into the page cache with a
 /// `sendfile` to `/dev/null`: the kernel reads them in as for any
 /// `sendfile` and copies none of them (a `read` into a buffer copies every
-/// byte once more, a tenth of a GET's CPU). `Ok(false)`: this file system
-/// (or `/dev/null`) cannot splice, read the bytes instead.
+/// byte once more). `Ok(false)`: this file system (or `/dev/null`) cannot
+/// splice, read the bytes instead.
 fn cache_by_sendfile(file: &File, offset: u64, len: u64) -> io::Result<bool> {
     static DEV_NULL: std::sync::OnceLock<Option<File>> = std::sync::OnceLock::new();
     let null = DEV_NULL.get_or_init(|| {
