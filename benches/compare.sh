@@ -13,9 +13,13 @@
 # temporary directory with a 1 GiB, a 1 MiB and a 4 KiB file, serves it with
 # nginx (1 worker, sendfile, WebDAV PUT) and `ferry serve`, and measures:
 #
-#   1. one-connection GET of the hot 1 GiB file, GB/s (iperf3 -R as the
-#      loopback reference);
-#   2. one-connection PUT of 1 GiB, GB/s (iperf3 as the reference);
+#   1. one-connection GET of the 1 GiB file, page cache warm and (disk
+#      only) cold: GB/s and server CPU per GiB, per client (the Python
+#      client over FERRY/1 and HTTP, curl, ferry bench), once per file
+#      system (the machine's disk and tmpfs), iperf3 -R as the loopback
+#      reference;
+#   2. one-connection PUT of 1 GiB, `sync` before each: the same columns
+#      (iperf3 as the reference);
 #   3. 4 KiB GETs over 100 keep-alive connections: requests/s and the
 #      server's CPU time per request (utime+stime from /proc/<pid>/stat);
 #   4. 10,000 idle connections: server RSS growth per connection;
@@ -44,9 +48,15 @@
 #   --reps N           repetitions (or COMPARE_REPS=N); default 5
 #   --no-tls           leave out the TLS rows (7)
 #   --no-workers       leave out the workers rows (8)
+#   --big-only         rows 1 and 2 only (the 1 GiB GET and PUT)
+#   --fs LIST          file systems for rows 1 and 2, comma-separated, of
+#                      disk and tmpfs (or COMPARE_FS); default disk,tmpfs
+#                      (tmpfs left out when /dev/shm lacks the room)
+#   COMPARE_DISKDIR    the disk folder for "disk" (default /var/tmp; must
+#                      not be a tmpfs)
 #   COMPARE_TMPDIR     where to create the work directory (default: /dev/shm
 #                      if it is a tmpfs with room, else $TMPDIR or /tmp)
-#   COMPARE_MAX_SECONDS  hard limit for the whole run (default 1800; 600 quick)
+#   COMPARE_MAX_SECONDS  hard limit for the whole run (default 1800; 1200 quick)
 #   CARGO_TARGET_DIR   as for cargo (default: target/ in the repository)
 #   FERRY_BIN          use this ferry binary instead of building one
 
@@ -58,6 +68,8 @@ REPO=$(cd "$SCRIPT_DIR/.." && pwd)
 CLIENT="$SCRIPT_DIR/compare_client.py"
 
 QUICK=0
+BIG_ONLY=0
+FS_ARG=${COMPARE_FS:-disk,tmpfs}
 TLS=1
 WORKERS=1
 REPS=${COMPARE_REPS:-}
@@ -66,6 +78,13 @@ while [[ $# -gt 0 ]]; do
     --quick) QUICK=1 ;;
     --no-tls) TLS=0 ;;
     --no-workers) WORKERS=0 ;;
+    --big-only) BIG_ONLY=1 TLS=0 WORKERS=0 ;;
+    --fs)
+      [[ $# -ge 2 ]] || { echo "compare.sh: --fs needs a list" >&2; exit 2; }
+      FS_ARG=$2
+      shift
+      ;;
+    --fs=*) FS_ARG=${1#--fs=} ;;
     --reps)
       [[ $# -ge 2 ]] || { echo "compare.sh: --reps needs a number" >&2; exit 2; }
       REPS=$2
@@ -93,7 +112,7 @@ if [[ $QUICK -eq 1 ]]; then
   BIG_SECS=10      # ferry bench 10k x 1 MiB run: shorter is meaningless, as
                    # 10k fairly shared 1 MiB answers take ~5 s to complete
   CHECK_SECS=2     # ferry bench 1 GiB cross-checks
-  MAX_SECONDS=${COMPARE_MAX_SECONDS:-600}
+  MAX_SECONDS=${COMPARE_MAX_SECONDS:-1200}
 else
   REPS=${REPS:-5}
   IPERF_SECS=3
@@ -165,14 +184,48 @@ pick_base() {
 }
 BASE=$(pick_base)
 WORK=$(mktemp -d "$BASE/ferry-compare.XXXXXX")
-FILES=$WORK/files
-mkdir -p "$FILES/put" "$WORK/nginx/logs" "$WORK/nginx/tmp" "$WORK/out"
+FILES=$WORK/files MAIN_FILES=$WORK/files
+mkdir -p "$FILES" "$WORK/nginx/logs" "$WORK/nginx/tmp" "$WORK/out"
 say "work dir $WORK ($(stat -f -c %T "$WORK") file system)"
 say "creating big.bin (1 GiB), medium.bin (1 MiB), small.bin (4 KiB)"
-head -c $((1 << 30)) /dev/urandom >"$FILES/big.bin"
+head -c $((1 << 30)) /dev/urandom >"$WORK/big.bin"
 head -c $((1 << 20)) /dev/urandom >"$FILES/medium.bin"
 head -c 4096 /dev/urandom >"$FILES/small.bin"
 BIG_BYTES=$((1 << 30))
+
+# The roots of rows 1 and 2, one per file system asked for, each with a
+# copy of big.bin.
+declare -A FS_ROOT
+FS_LIST=() DISK_WORK=""
+IFS=, read -r -a fs_asked <<<"$FS_ARG"
+for fs in "${fs_asked[@]}"; do
+  case $fs in
+    disk)
+      base=${COMPARE_DISKDIR:-/var/tmp}
+      [[ $(stat -f -c %T "$base") != tmpfs ]] || die "COMPARE_DISKDIR=$base is a tmpfs, not a disk"
+      DISK_WORK=$(mktemp -d "$base/ferry-compare-disk.XXXXXX")
+      FS_ROOT[disk]=$DISK_WORK/files
+      ;;
+    tmpfs)
+      if [[ $(stat -f -c %T "$WORK") == tmpfs ]]; then
+        FS_ROOT[tmpfs]=$FILES
+      elif [[ $(stat -f -c %T /dev/shm 2>/dev/null) == tmpfs ]] &&
+        (($(df -Pk /dev/shm | awk 'NR==2 {print $4}') > 4 * 1024 * 1024)); then
+        FS_ROOT[tmpfs]=$(mktemp -d /dev/shm/ferry-compare-tmpfs.XXXXXX)/files
+      else
+        say "no tmpfs with 4 GiB free: the tmpfs rows are left out"
+        continue
+      fi
+      ;;
+    *) die "--fs: unknown file system '$fs' (disk, tmpfs)" ;;
+  esac
+  FS_LIST+=("$fs")
+  mkdir -p "${FS_ROOT[$fs]}"
+  cp "$WORK/big.bin" "${FS_ROOT[$fs]}/big.bin"
+  say "$fs root ${FS_ROOT[$fs]} ($(stat -f -c %T "${FS_ROOT[$fs]}"), $(df -P "${FS_ROOT[$fs]}" | awk 'NR==2 {print $1}'))"
+done
+rm -f "$WORK/big.bin"
+sync
 
 read -r FERRY_PORT NGINX_PORT IPERF_PORT FERRY_HTTP_PORT < <(python3 "$CLIENT" port --count 4)
 
@@ -180,6 +233,9 @@ WORKER_CONNECTIONS=$((NOFILE - 100))
 ((WORKER_CONNECTIONS > 16384)) && WORKER_CONNECTIONS=16384
 NGINX_USER=""
 [[ $EUID -eq 0 ]] && NGINX_USER="user root;"
+# nginx's configuration, serving $FILES (rewritten when rows 1 and 2 move
+# it to another file system).
+write_nginx_conf() {
 cat >"$WORK/nginx/nginx.conf" <<EOF
 $NGINX_USER
 worker_processes 1;
@@ -214,6 +270,7 @@ http {
   }
 }
 EOF
+}
 
 # ---------------------------------------------------------------- servers
 
@@ -230,6 +287,7 @@ stop_ferry() {
   FERRY_PID=""
 }
 start_nginx() {
+  write_nginx_conf
   spawn NGINX_PID "$NGINX_PORT" "$WORK/nginx/logs/stdout.log" \
     nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf"
 }
@@ -241,6 +299,19 @@ nginx_pids() { # the master and its workers
   local workers
   workers=$(pgrep -P "$NGINX_PID" | tr '\n' ' ' || true)
   echo "$NGINX_PID $workers"
+}
+# Run by the exit trap (lib.sh cleanup) and before the TLS and workers rows:
+# this run's servers and the folders outside $WORK go.
+release() {
+  stop_ferry
+  stop_nginx
+  stop_pid "$IPERF_PID"
+  IPERF_PID=""
+  [[ -z $DISK_WORK ]] || rm -rf -- "$DISK_WORK"
+  DISK_WORK=""
+  if [[ -n ${FS_ROOT[tmpfs]:-} && ${FS_ROOT[tmpfs]} != "$MAIN_FILES" ]]; then
+    rm -rf -- "$(dirname "${FS_ROOT[tmpfs]}")"
+  fi
 }
 restart_servers() {
   stop_ferry
@@ -281,62 +352,165 @@ spawn IPERF_PID "$IPERF_PORT" "$WORK/iperf3.log" iperf3 -s -B 127.0.0.1 -p "$IPE
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 say "repetitions: $REPS$([[ $QUICK -eq 1 ]] && echo ' (quick)'); load average: $LOAD_START"
 
-# Warm both servers and the page cache.
-xfer ferry get "$FERRY_PORT" big.bin 1 >/dev/null
-xfer http get "$NGINX_PORT" big.bin 1 >/dev/null
+# ---------------------------------------------------------------- 1./2. big files
 
-# ---------------------------------------------------------------- 1. GET
-
-say "1. single-stream GET of the 1 GiB file (${GET_COUNT}x per repetition, same client for both)"
-G_FERRY=() G_NGINX=() G_IPERF=()
-for ((r = 0; r < REPS; r++)); do
-  for ((k = 0; k < 3; k++)); do
-    case $(((k + r) % 3)) in
-      0) G_FERRY+=("$(xfer ferry get "$FERRY_PORT" big.bin "$GET_COUNT")") ;;
-      1) G_NGINX+=("$(xfer http get "$NGINX_PORT" big.bin "$GET_COUNT")") ;;
-      2) G_IPERF+=("$(iperf -R)") ;;
+# Rows 1 and 2 run once per file system in FS_LIST, each with its own root
+# holding a copy of big.bin: "disk" (the machine's disk, DISK_BASE) and
+# "tmpfs" (/dev/shm). Servers restart on that root. Every transfer reports
+# GB/s and the server's CPU per GiB (utime+stime deltas of its processes,
+# /proc/<pid>/stat), for each client: the Python client of
+# benches/compare_client.py (FERRY/1 and HTTP), curl (HTTP) and, once per
+# file system, `ferry bench`. Cold GETs (disk only) drop the file's pages
+# first (compare_client.py evict); every upload starts after a `sync`, so
+# no writeback of the last one is left to slow it down.
+declare -A BX_GBS BX_CPU # "fs|row|who" -> values, one per repetition
+BX_ROWS=()
+bx_pids() { # server -> its pids
+  if [[ $1 == nginx ]]; then nginx_pids; else echo "$FERRY_PID"; fi
+}
+bx_port() { # who -> port
+  case $1 in
+    ferry-f1) echo "$FERRY_PORT" ;;
+    ferry-*) echo "$FERRY_HTTP_PORT" ;;
+    nginx-*) echo "$NGINX_PORT" ;;
+  esac
+}
+# bx_run fs row who: one measurement; who = server-client (ferry-f1,
+# ferry-py, ferry-curl, nginx-py, nginx-curl) or iperf3; row = get, cold
+# or put. Appends GB/s and server CPU s/GiB to BX_GBS/BX_CPU.
+bx_run() {
+  local fs=$1 row=$2 who=$3 server=${3%%-*} client=${3#*-} out=$WORK/out/bx.txt
+  local count=$GET_COUNT op=get name=big.bin before after bytes=0 secs=0 ticks i pids port url
+  if [[ $who == iperf3 ]]; then
+    if [[ $row == put ]]; then BX_GBS["$fs|$row|$who"]+="$(iperf) "; else BX_GBS["$fs|$row|$who"]+="$(iperf -R) "; fi
+    return
+  fi
+  [[ $row == cold ]] && count=1
+  [[ $row == put ]] && count=$PUT_COUNT op=put name=put/$who.bin
+  port=$(bx_port "$who")
+  url=http://127.0.0.1:$port/$name
+  pids=$(bx_pids "$server")
+  : >"$out"
+  for ((i = 0; i < count; i++)); do
+    [[ $row == cold ]] && python3 "$CLIENT" evict "$FILES/big.bin"
+    [[ $row == put ]] && sync
+    # shellcheck disable=SC2086 # word splitting of the pid list is intended
+    before=$(cpu_ticks $pids)
+    case $client-$op in
+      f1-* | py-*)
+        timeout 300 python3 "$CLIENT" xfer --proto "$([[ $client == f1 ]] && echo ferry || echo http)" \
+          --op "$op" --port "$port" --name "$name" --file "$FILES/big.bin" --count 1 >"$out.json"
+        echo "$(jget "$out.json" bytes) $(jget "$out.json" seconds)" >>"$out"
+        ;;
+      curl-get) timeout 300 curl -sf -o /dev/null -w '%{size_download} %{time_total}\n' "$url" >>"$out" ;;
+      curl-put) timeout 300 curl -sf -o /dev/null -w '%{size_upload} %{time_total}\n' -T "$FILES/big.bin" "$url" >>"$out" ;;
     esac
+    # shellcheck disable=SC2086
+    after=$(cpu_ticks $pids)
+    echo "cpu $((after - before))" >>"$out"
   done
-  say "   rep $((r + 1)): ferry ${G_FERRY[r]}  nginx ${G_NGINX[r]}  iperf3 -R ${G_IPERF[r]} GB/s"
-done
-timeout $((CHECK_SECS + 120)) "$FERRY" bench --server "127.0.0.1:$FERRY_PORT" --op get --size 1G \
-  --connections 1 --duration "$CHECK_SECS" --json >"$WORK/out/bench-get.json" || true
-G_BENCH=$(calc "$(jget "$WORK/out/bench-get.json" mb_per_sec) / 1000" 3)
-G_BENCH_P50=$(calc "$BIG_BYTES / $(jget "$WORK/out/bench-get.json" latency_us.p50) / 1000" 3)
-say "   cross-check: ferry bench --op get --size 1G --connections 1: $G_BENCH GB/s" \
-  "(1 GiB / p50 latency: $G_BENCH_P50 GB/s)"
-CURL_GET=$(timeout 120 curl -s -o /dev/null -w '%{speed_download}' "http://127.0.0.1:$NGINX_PORT/big.bin")
-CURL_GET=$(calc "$CURL_GET / 1e9" 3)
-say "   cross-check: curl -o /dev/null from nginx: $CURL_GET GB/s"
-rm -f "$FILES/bench/object-$BIG_BYTES"
-
-# ---------------------------------------------------------------- 2. PUT
-
-say "2. single-stream PUT of 1 GiB (${PUT_COUNT}x per repetition, sendfile from the page cache)"
-P_FERRY=() P_NGINX=() P_IPERF=()
-for ((r = 0; r < REPS; r++)); do
-  for ((k = 0; k < 3; k++)); do
-    case $(((k + r) % 3)) in
-      0) P_FERRY+=("$(xfer ferry put "$FERRY_PORT" put/ferry.bin "$PUT_COUNT")") ;;
-      1) P_NGINX+=("$(xfer http put "$NGINX_PORT" put/nginx.bin "$PUT_COUNT")") ;;
-      2) P_IPERF+=("$(iperf)") ;;
-    esac
+  bytes=$(awk '$1 != "cpu" {s += $1} END {print s}' "$out")
+  secs=$(awk '$1 != "cpu" {s += $2} END {print s}' "$out")
+  ticks=$(awk '$1 == "cpu" {s += $2} END {print s}' "$out")
+  ((bytes == count * BIG_BYTES)) || die "$who $row on $fs moved $bytes bytes, not $((count * BIG_BYTES))"
+  BX_GBS["$fs|$row|$who"]+="$(calc "$bytes / $secs / 1e9" 3) "
+  BX_CPU["$fs|$row|$who"]+="$(calc "$ticks / $CLK_TCK / ($bytes / $BIG_BYTES)" 2) "
+}
+bx_rows() { # fs: rows 1 and 2 on that file system's root, servers restarted on it
+  local fs=$1 r k row n
+  local -a whos
+  FILES=${FS_ROOT[$fs]}
+  restart_servers
+  # Warm both servers and the page cache.
+  xfer ferry get "$FERRY_PORT" big.bin 1 >/dev/null
+  xfer http get "$NGINX_PORT" big.bin 1 >/dev/null
+  for row in get cold put; do
+    [[ $row == cold && $fs != disk ]] && continue
+    whos=(ferry-f1 ferry-py nginx-py ferry-curl nginx-curl)
+    [[ $row != cold ]] && whos+=(iperf3)
+    [[ $row == put ]] && mkdir -p "$FILES/put"
+    BX_ROWS+=("$fs|$row")
+    say "$( [[ $row == put ]] && echo 2 || echo 1). $fs: $row 1 GiB, one connection, per repetition each client in turn"
+    n=${#whos[@]}
+    for ((r = 0; r < REPS; r++)); do
+      for ((k = 0; k < n; k++)); do bx_run "$fs" "$row" "${whos[(k + r) % n]}"; done
+      say "   rep $((r + 1)):$(for w in "${whos[@]}"; do
+        read -r -a v <<<"${BX_GBS[$fs|$row|$w]}"
+        read -r -a c <<<"${BX_CPU[$fs|$row|$w]:-}"
+        printf ' %s %s%s' "$w" "${v[r]}" "${c[r]:+ (${c[r]} s/GiB)}"
+      done)"
+    done
+    if [[ $row == put ]]; then
+      for w in ferry-f1 ferry-py nginx-py ferry-curl nginx-curl; do
+        cmp -s "$FILES/put/$w.bin" "$FILES/big.bin" || die "$w stored a different file on $fs"
+      done
+      rm -rf "$FILES/put"
+    fi
   done
-  say "   rep $((r + 1)): ferry ${P_FERRY[r]}  nginx ${P_NGINX[r]}  iperf3 ${P_IPERF[r]} GB/s"
-done
-cmp -s "$FILES/put/ferry.bin" "$FILES/big.bin" || die "ferry stored a different file"
-cmp -s "$FILES/put/nginx.bin" "$FILES/big.bin" || die "nginx stored a different file"
-timeout $((CHECK_SECS + 120)) "$FERRY" bench --server "127.0.0.1:$FERRY_PORT" --op put --size 1G \
-  --connections 1 --duration "$CHECK_SECS" --json >"$WORK/out/bench-put.json" || true
-P_BENCH=$(calc "$(jget "$WORK/out/bench-put.json" mb_per_sec) / 1000" 3)
-P_BENCH_P50=$(calc "$BIG_BYTES / $(jget "$WORK/out/bench-put.json" latency_us.p50) / 1000" 3)
-say "   cross-check: ferry bench --op put --size 1G --connections 1: $P_BENCH GB/s" \
-  "(1 GiB / p50 latency: $P_BENCH_P50 GB/s)"
-CURL_PUT=$(timeout 120 curl -s -o /dev/null -w '%{speed_upload}' -T "$FILES/big.bin" \
-  "http://127.0.0.1:$NGINX_PORT/put/curl.bin")
-CURL_PUT=$(calc "$CURL_PUT / 1e9" 3)
-say "   cross-check: curl -T to nginx: $CURL_PUT GB/s"
-rm -rf "$FILES/put" "$FILES/bench"
+  # ferry's own client, once: it counts only transfers completed in time.
+  for row in get put; do
+    timeout $((CHECK_SECS + 120)) "$FERRY" bench --server "127.0.0.1:$FERRY_PORT" --op "$row" --size 1G \
+      --connections 1 --duration "$CHECK_SECS" --json >"$WORK/out/bench-$row.json" || true
+    BX_BENCH[$fs-$row]="$(calc "$(jget "$WORK/out/bench-$row.json" mb_per_sec) / 1000" 3) GB/s" 
+    BX_BENCH[$fs-$row]+=" (1 GiB / p50 latency: $(calc "$BIG_BYTES / $(jget "$WORK/out/bench-$row.json" latency_us.p50) / 1000" 3))"
+    say "   ferry bench --op $row --size 1G --connections 1: ${BX_BENCH[$fs-$row]}"
+  done
+  rm -rf "$FILES/bench"
+}
+declare -A BX_BENCH
+for fs in "${FS_LIST[@]}"; do bx_rows "$fs"; done
+FILES=$MAIN_FILES
+restart_servers
+big_table() { # the table of rows 1 and 2
+  local key fs row label f n w
+  echo
+  echo "## 1 GiB over one connection: ferry vs nginx vs loopback TCP"
+  echo
+  echo "- date: $(date -u '+%Y-%m-%d %H:%M:%S UTC'); load average at start: $LOAD_START, now: $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) CPUs"
+  echo "- $REPS repetitions, each client in turn (rotated per repetition); GET: ${GET_COUNT}× warm, 1× cold per measurement;"
+  echo "  PUT: ${PUT_COUNT}× with a sync before each; ferry --no-fsync --workers 1, nginx 1 worker, sendfile on, tcp_nopush on"
+  for fs in "${FS_LIST[@]}"; do
+    echo "- $fs: ${FS_ROOT[$fs]} ($(stat -f -c %T "$(dirname "${FS_ROOT[$fs]}")"))$([[ $fs == disk ]] && echo ", $(df -P "$(dirname "${FS_ROOT[$fs]}")" | awk 'NR==2 {print $1}')")"
+  done
+  echo
+  echo "Cells: median [min–max] of GB/s (10^9 B/s) and the server's CPU seconds per GiB (utime+stime)."
+  echo "Ratios: median over repetitions of ferry/nginx with the same client, back to back."
+  echo
+  echo "| fs | transfer | client | ferry GB/s | nginx GB/s | ×nginx | ferry CPU s/GiB | nginx CPU s/GiB | CPU ×nginx | ×iperf3 |"
+  echo "|---|---|---|---|---|---|---|---|---|---|"
+  for key in "${BX_ROWS[@]}"; do
+    fs=${key%%|*} row=${key#*|}
+    case $row in get) label="GET warm" ;; cold) label="GET cold" ;; put) label="PUT" ;; esac
+    for pair in "FERRY/1 vs HTTP (Python client) f1 py" "HTTP (Python client) py py" "HTTP (curl) curl curl"; do
+      read -r -a words <<<"$pair"
+      n=${#words[@]}
+      f=ferry-${words[n - 2]} w=nginx-${words[n - 1]}
+      label_client=${pair% * *}
+      # shellcheck disable=SC2206 # plain numbers
+      local -a fg=(${BX_GBS[$fs|$row|$f]}) ng=(${BX_GBS[$fs|$row|$w]}) fc=(${BX_CPU[$fs|$row|$f]}) nc=(${BX_CPU[$fs|$row|$w]})
+      local vs_iperf=""
+      if [[ -n ${BX_GBS[$fs|$row|iperf3]:-} ]]; then
+        vs_iperf="×$(ratio_of "${BX_GBS[$fs|$row|$f]}" "${BX_GBS[$fs|$row|iperf3]}")"
+      fi
+      echo "| $fs | $label | $label_client | $(spread 3 "${fg[@]}") | $(spread 3 "${ng[@]}") | ×$(ratio_of "${fg[*]}" "${ng[*]}") | $(spread 2 "${fc[@]}") | $(spread 2 "${nc[@]}") | ×$(ratio_of "${fc[*]}" "${nc[*]}") | $vs_iperf |"
+    done
+    if [[ -n ${BX_GBS[$fs|$row|iperf3]:-} ]]; then
+      # shellcheck disable=SC2206
+      local -a ig=(${BX_GBS[$fs|$row|iperf3]})
+      echo "| $fs | $label | iperf3$([[ $row == put ]] || echo " -R") (reference) | $(spread 3 "${ig[@]}") | | | | | | |"
+    fi
+  done
+  echo
+  echo "Targets (issue 34): GET ≥ 1.2× nginx on both file systems with a third-party client, ≥ 0.8× iperf3."
+  for fs in "${FS_LIST[@]}"; do
+    echo "- $fs: ferry bench GET ${BX_BENCH[$fs-get]}; PUT ${BX_BENCH[$fs-put]} (it counts only transfers done within ${CHECK_SECS}s)"
+  done
+}
+if [[ $BIG_ONLY -eq 1 ]]; then
+  say "--big-only: rows 3 to 8 left out"
+  big_table
+  exit 0
+fi
 
 # ---------------------------------------------------------------- 3. 4 KiB
 
@@ -521,8 +695,6 @@ ELAPSED=$((SECONDS - STARTED))
 
 ok_word() { if [[ $1 -eq 1 ]]; then echo "${2:-met}"; else echo "**${3:-missed}**"; fi; }
 
-R_GN=$(paired G_FERRY G_NGINX) R_GI=$(paired G_FERRY G_IPERF)
-R_PN=$(paired P_FERRY P_NGINX) R_PI=$(paired P_FERRY P_IPERF)
 R_SC=$(paired S_FCPU S_NCPU) R_SR=$(paired S_FRPS S_NRPS)
 R_I=$(paired I_FERRY I_NGINX) R_C=$(paired C_MB N_MB)
 IF=$(median "${I_FERRY[@]}")
@@ -536,8 +708,9 @@ for ((r = 0; r < REPS; r++)); do
 done
 all_ok=$((bench_all_ok && burst_all_ok))
 
+big_table
 echo
-echo "## ferry vs nginx vs loopback TCP"
+echo "## ferry vs nginx, many connections"
 echo
 echo "- date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
 echo "- machine: $(nproc) CPUs, $(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)," \
@@ -554,8 +727,6 @@ echo "A load average above the CPU count means other work shared the machine: ex
 echo
 echo "| # | measurement | ferry | nginx | reference | ratio (ferry / other) | target | result |"
 echo "|---|---|---|---|---|---|---|---|"
-echo "| 1 | GET 1 GiB, 1 connection (GB/s) | $(spread 3 "${G_FERRY[@]}") | $(spread 3 "${G_NGINX[@]}") | iperf3 -R: $(spread 3 "${G_IPERF[@]}") | ×$R_GN nginx, ×$R_GI iperf3 | ≥1.2× nginx, ≥0.8× iperf3 | nginx $(verdict "$R_GN >= 1.2"), iperf3 $(verdict "$R_GI >= 0.8") |"
-echo "| 2 | PUT 1 GiB, 1 connection (GB/s) | $(spread 3 "${P_FERRY[@]}") | $(spread 3 "${P_NGINX[@]}") | iperf3: $(spread 3 "${P_IPERF[@]}") | ×$R_PN nginx, ×$R_PI iperf3 | ≥4× nginx, ≥0.6× iperf3 | nginx $(verdict "$R_PN >= 4"), iperf3 $(verdict "$R_PI >= 0.6") |"
 echo "| 3 | 4 KiB GET, 100 conns: server CPU per request (µs) | $(spread 2 "${S_FCPU[@]}") | $(spread 2 "${S_NCPU[@]}") | | ×$R_SC | ≤0.8× nginx | $(verdict "$R_SC <= 0.8") |"
 echo "| 3 | 4 KiB GET, 100 conns: requests/s (ferry bench / wrk -t2) | $(spread 0 "${S_FRPS[@]}") | $(spread 0 "${S_NRPS[@]}") | | ×$R_SR | (generators differ) | |"
 echo "| 4 | $IDLE_CONNS idle connections: RSS growth per connection (B) | $(spread 0 "${I_FERRY[@]}") | $(spread 0 "${I_NGINX[@]}") | | ×$R_I | ≤256 B | $(verdict "$IF <= 256") |"
@@ -575,13 +746,6 @@ for file in small.bin medium.bin; do
 done
 echo
 echo "Notes:"
-echo "- 1/2: one client program drives both servers (benches/compare_client.py: one keep-alive"
-echo "  connection, ${GET_COUNT}× GET / ${PUT_COUNT}× PUT of 1 GiB back to back, 256 KiB recv_into buffer"
-echo "  for GET, sendfile(2) from the page cache for PUT); GB = 10^9 bytes. Cross-checks, one run each:"
-echo "  ferry bench GET $G_BENCH GB/s and PUT $P_BENCH GB/s as it reports them (it counts only transfers"
-echo "  completed within ${CHECK_SECS}s, so it under-reports 1 GiB ones), or $G_BENCH_P50 and $P_BENCH_P50 GB/s"
-echo "  taken as 1 GiB / its p50 latency; curl -o /dev/null from nginx $CURL_GET GB/s;"
-echo "  curl -T to nginx $CURL_PUT GB/s. iperf3 runs -l 1M for ${IPERF_SECS}s (-R for GET: server sends)."
 echo "- 3: server CPU = utime+stime from /proc/<pid>/stat (1/$CLK_TCK s ticks; nginx: master + worker)"
 if awk "BEGIN { exit !($R_SR >= 1) }"; then
   faster="ferry bench (1 thread) drove ferry harder than wrk (2 threads) drove nginx, which if anything flatters ferry"

@@ -5,7 +5,7 @@ Subcommands:
 
   xfer  One connection; GET or PUT one object COUNT times back to back over
         FERRY/1 or HTTP/1.1 keep-alive, and print {"bytes":..,"seconds":..}.
-        The same code (1 MiB recv_into buffer for downloads, sendfile(2)
+        The same code (256 KiB recv_into buffer for downloads, sendfile(2)
         from the page cache for uploads) drives both servers, so the client
         is not a difference between them.
 
@@ -21,6 +21,10 @@ Subcommands:
         this checks that every single request completes.
 
   port  Print --count distinct free TCP ports on 127.0.0.1.
+
+  evict Drop FILE's pages from the page cache (fsync, then
+        posix_fadvise(DONTNEED)): the next read of it comes from the disk,
+        without root's /proc/sys/vm/drop_caches. No effect on tmpfs.
 
 xfer and hold take --ca PEM: connect over TLS, trusting that certificate
 (benches/compare_tls.sh).
@@ -314,6 +318,15 @@ def cmd_port(args):
         s.close()
 
 
+def cmd_evict(args):
+    fd = os.open(args.file, os.O_RDONLY)
+    try:
+        os.fsync(fd)  # dirty pages are not dropped, clean ones are
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -344,6 +357,9 @@ def main():
     port = sub.add_parser("port")
     port.add_argument("--count", type=int, default=1)
     port.set_defaults(func=cmd_port)
+    evict = sub.add_parser("evict")
+    evict.add_argument("file")
+    evict.set_defaults(func=cmd_evict)
     args = parser.parse_args()
     args.func(args)
 

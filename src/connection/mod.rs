@@ -103,8 +103,10 @@ const LEAN_READ: usize = 8 * 1024;
 const HELD_INPUT_BUDGET: usize = 16 * 1024 * 1024;
 /// Stop parsing further requests while this much output is queued.
 const OUTPUT_HIGH_WATER: usize = 64 * 1024;
-/// Largest `sendfile` call.
-const SEND_CHUNK: u64 = 1024 * 1024;
+/// Largest `sendfile` call: a turn's whole budget, as nginx's
+/// `sendfile_max_chunk` (2 MiB) is: half the calls of 1 MiB ones for the
+/// same bytes per turn, so fairness between connections is unchanged.
+const SEND_CHUNK: u64 = TURN_BUDGET as u64;
 /// Work one connection may do per turn before others get theirs, in bytes;
 /// every operation costs at least [`MIN_OPERATION_COST`].
 const TURN_BUDGET: usize = 2 * 1024 * 1024;
