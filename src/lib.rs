@@ -71,6 +71,7 @@ pub mod decoded;
 pub mod hooks;
 pub mod http;
 pub mod json;
+pub mod mailbox;
 pub mod metrics;
 pub mod name;
 pub mod node;

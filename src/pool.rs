@@ -42,21 +42,20 @@
 use std::collections::VecDeque;
 use std::io;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Instant;
 
-use log::{error, warn};
+use log::warn;
 
 use crate::crew::{self, Crew, Hire, Idle, Spec};
-use mio::Waker;
+pub use crate::mailbox::{Finished, Inbox, Mailbox};
 
 use crate::access::per_client::PerClient;
 use crate::config::Config;
 use crate::hooks::Hooks;
 use crate::metrics::PoolMetrics;
-use crate::serve::{Ctx, Job, Outcome};
+use crate::serve::{Ctx, Job};
 use crate::storage::{Storage, StorageError};
 use crate::wire::Protocol;
 
@@ -160,16 +159,6 @@ impl Task {
 /// The client id of a detached task: client ids count up from 1.
 const NOBODY: u64 = u64::MAX;
 
-/// A finished job.
-pub struct Finished {
-    /// The connection's slab key.
-    pub key: usize,
-    /// Its client id.
-    pub id: u64,
-    /// What the job came to.
-    pub outcome: Outcome,
-}
-
 struct Queue {
     state: Mutex<Pending>,
     /// Signalled when a short task is queued or the pool closes.
@@ -227,68 +216,6 @@ pub struct Pool {
     capacity: usize,
     /// What new workers get.
     shared: Arc<Shared>,
-}
-
-/// Where a reactor's finished jobs go, and how it is woken for them.
-#[derive(Debug)]
-pub struct Mailbox {
-    outbox: Sender<Finished>,
-    waker: Arc<Waker>,
-    /// Set by a worker that woke the reactor; cleared by the reactor before
-    /// it collects, so a burst of finished jobs costs one wake-up.
-    woken: AtomicBool,
-}
-
-impl Mailbox {
-    /// Hands `finished` to the reactor and wakes it if it is not woken
-    /// already. A reactor that has gone (shut down) drops the outcome,
-    /// which releases what it holds, here on the worker.
-    pub(crate) fn deliver(&self, finished: Finished) {
-        let sent = self.outbox.send(finished);
-        if sent.is_ok() && !self.woken.swap(true, Ordering::SeqCst) {
-            self.wake();
-        }
-    }
-
-    fn wake(&self) {
-        if let Err(err) = self.waker.wake() {
-            error!("an I/O thread could not wake a reactor: {err}");
-        }
-    }
-}
-
-/// A reactor's end of the pool: its finished jobs.
-pub struct Inbox {
-    mailbox: Arc<Mailbox>,
-    finished: Receiver<Finished>,
-}
-
-impl Inbox {
-    /// An inbox for a reactor woken through `waker`.
-    pub fn new(waker: Arc<Waker>) -> Inbox {
-        let (outbox, finished) = mpsc::channel();
-        Inbox {
-            mailbox: Arc::new(Mailbox {
-                outbox,
-                waker,
-                woken: AtomicBool::new(false),
-            }),
-            finished,
-        }
-    }
-
-    /// The address tasks of this reactor carry.
-    pub fn mailbox(&self) -> &Arc<Mailbox> {
-        &self.mailbox
-    }
-
-    /// Jobs finished since the last call.
-    pub fn finished(&self) -> impl Iterator<Item = Finished> + '_ {
-        // Cleared before collecting: a job finishing after this wakes the
-        // reactor again.
-        self.mailbox.woken.store(false, Ordering::SeqCst);
-        self.finished.try_iter()
-    }
 }
 
 impl Pool {

@@ -33,6 +33,7 @@ pub mod digest;
 mod files;
 mod folders;
 mod health;
+mod job;
 mod listing;
 pub mod locks;
 pub mod multipart;
@@ -57,7 +58,7 @@ use crate::access::Who;
 use crate::access::per_client::PerClient;
 use crate::config::Config;
 use crate::hooks::Hooks;
-use crate::storage::{Storage, StorageError, Unflushed};
+use crate::storage::{Storage, StorageError};
 use crate::wire::Protocol;
 pub use access::{BAD_SIGNATURE, Guard, Rights, Sender, UNKNOWN_KEY};
 pub use archive::Archive;
@@ -66,6 +67,7 @@ pub use arrived::{
     abandon, discard, dispose, finish_receive, leftover, write_behind, write_failed,
 };
 pub use files::{SOURCE_RANGE, sent};
+pub use job::{Job, Ticket};
 pub use op::{Declared, Needs, Operation, Overwrite, Request, Verb};
 pub use props::{Change, PatchStatus, Patched, PropTarget, PropUpdate};
 pub use receive::Receive;
@@ -191,161 +193,6 @@ impl Outcome {
         work: impl FnOnce(&Ctx<'_>) -> Outcome + std::marker::Send + 'static,
     ) -> Outcome {
         Outcome::new(Reply::Nothing, Next::Pool(Job::long(work)))
-    }
-}
-
-/// The part of an operation that may wait on the disk, for the I/O pool.
-/// One pointer wide, so that a connection waiting for one stays small.
-pub struct Job(Box<Work>);
-
-struct Work {
-    /// Where it runs.
-    kind: Kind,
-    /// Given how the flush it waited for went (`Ok` for a job that
-    /// waited for none).
-    work: Box<Continuation>,
-}
-
-/// A job's work, given how the flush it waited for went.
-type Continuation = dyn FnOnce(&Ctx<'_>, Result<(), StorageError>) -> Outcome + std::marker::Send;
-
-/// Where a job runs, and what it carries for that.
-enum Kind {
-    /// The I/O pool.
-    Io,
-    /// The pool's listing threads (see [`Job::is_long`]), with the flag set
-    /// once nobody waits for it (see [`Ticket`]).
-    Long(Arc<AtomicBool>),
-    /// The hook runner (see [`Job::is_hook`]).
-    Hook,
-    /// The checksum threads (see [`Job::is_checksum`]).
-    Checksum,
-    /// The group commit's flusher, after a batch with these directories
-    /// (see [`Job::after_flush`]); taken out when the job is handed over.
-    Flush(Option<Unflushed>),
-}
-
-impl Job {
-    fn of(kind: Kind, work: impl FnOnce(&Ctx<'_>) -> Outcome + std::marker::Send + 'static) -> Job {
-        Job(Box::new(Work {
-            kind,
-            work: Box::new(move |ctx, _| work(ctx)),
-        }))
-    }
-
-    /// `then` as a job that waits for the group commit to flush `dirs`
-    /// (what a durable commit owes, [`crate::storage::Upload::commit_owing_flush`]):
-    /// no thread waits for it, the connection does, in its `Waiting`
-    /// state; `then` runs on the flusher thread once the batch is done,
-    /// given how it went, and must be short (an answer; more disk work is
-    /// an [`Outcome::on_pool`] of its own).
-    pub fn after_flush(
-        dirs: Unflushed,
-        then: impl FnOnce(&Ctx<'_>, Result<(), StorageError>) -> Outcome + std::marker::Send + 'static,
-    ) -> Job {
-        Job(Box::new(Work {
-            kind: Kind::Flush(Some(dirs)),
-            work: Box::new(then),
-        }))
-    }
-
-    /// For a job that waits for a flush, the directories it waits for
-    /// (once: the job is then handed to the flusher with them).
-    pub fn take_flush(&mut self) -> Option<Unflushed> {
-        match &mut self.0.kind {
-            Kind::Flush(dirs) => dirs.take(),
-            _ => None,
-        }
-    }
-
-    /// `work` as a job.
-    pub fn new(work: impl FnOnce(&Ctx<'_>) -> Outcome + std::marker::Send + 'static) -> Job {
-        Job::of(Kind::Io, work)
-    }
-
-    /// `work` as a job that waits for a hook: it runs on the hook runner
-    /// ([`crate::hooks::Runner`]), never on the I/O pool, whose threads a
-    /// slow hook would take from everyone's file-system work.
-    pub fn hook(work: impl FnOnce(&Ctx<'_>) -> Outcome + std::marker::Send + 'static) -> Job {
-        Job::of(Kind::Hook, work)
-    }
-
-    /// `work` as a job that computes a file's CRC-32C from its bytes (a
-    /// read of the whole file): it runs on the checksum threads
-    /// ([`crate::checksums`]), never on the I/O pool, so that first
-    /// downloads of large files cannot hold back the opens, STATs and
-    /// listings everyone waits on.
-    pub fn checksum(work: impl FnOnce(&Ctx<'_>) -> Outcome + std::marker::Send + 'static) -> Job {
-        Job::of(Kind::Checksum, work)
-    }
-
-    /// Whether the job computes a checksum (and so goes to the checksum
-    /// threads).
-    pub fn is_checksum(&self) -> bool {
-        matches!(self.0.kind, Kind::Checksum)
-    }
-
-    /// Whether the job waits for a hook (and so goes to the hook runner).
-    pub fn is_hook(&self) -> bool {
-        matches!(self.0.kind, Kind::Hook)
-    }
-
-    /// `work` as a job that may keep a CPU busy for long: a walk of a
-    /// whole tree, whose directories are usually cached.
-    pub fn long(work: impl FnOnce(&Ctx<'_>) -> Outcome + std::marker::Send + 'static) -> Job {
-        Job::of(Kind::Long(Arc::default()), work)
-    }
-
-    /// Whether the job may keep a CPU busy for long; the pool runs only a
-    /// few of those at once, so that they cannot crowd the reactor off the
-    /// host's CPUs.
-    pub fn is_long(&self) -> bool {
-        matches!(self.0.kind, Kind::Long(_))
-    }
-
-    /// For a long job, what the connection keeps while the job is on the
-    /// pool: dropped with the connection, it tells the job that nobody
-    /// waits for it any more.
-    pub fn ticket(&self) -> Option<Ticket> {
-        match &self.0.kind {
-            Kind::Long(flag) => Some(Ticket(Arc::clone(flag))),
-            _ => None,
-        }
-    }
-
-    /// Runs the job (on an I/O thread: it may block on the disk). A long
-    /// job whose connection has gone is not run at all (and stops at its
-    /// next step if it goes while the job runs, see [`Ctx::is_abandoned`]).
-    pub fn run(self, ctx: &Ctx<'_>) -> Outcome {
-        self.run_flushed(ctx, Ok(()))
-    }
-
-    /// Runs the job given how the flush it waited for went ([`Job::after_flush`];
-    /// [`Job::run`] for any other).
-    pub fn run_flushed(self, ctx: &Ctx<'_>, flushed: Result<(), StorageError>) -> Outcome {
-        let Work { kind, work } = *self.0;
-        let Kind::Long(flag) = kind else {
-            return work(ctx, flushed);
-        };
-        if flag.load(Ordering::Acquire) {
-            debug!("#{} a queued walk dropped: its client has gone", ctx.client);
-            return Outcome::new(Reply::Nothing, Next::Close);
-        }
-        let ctx = Ctx {
-            abandoned: Some(&flag),
-            ..*ctx
-        };
-        work(&ctx, flushed)
-    }
-}
-
-/// A connection's hold on the long job it waits for (see [`Job::ticket`]).
-#[derive(Debug)]
-pub struct Ticket(Arc<AtomicBool>);
-
-impl Drop for Ticket {
-    fn drop(&mut self) {
-        self.0.store(true, Ordering::Release);
     }
 }
 
