@@ -42,21 +42,15 @@ else
   disk=/var/tmp
 fi
 big=$(mktemp -d "$disk/ferry-footprint.XXXXXX")
+here=$(cd "$(dirname "$0")" && pwd)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work" "$big"' EXIT
 
-python3 - "$bin" "$work" "$runs" "$big" "$files" "${AGAINST:-}" <<'PY'
+PYTHONPATH="$here" python3 - "$bin" "$work" "$runs" "$big" "$files" "${AGAINST:-}" <<'PY'
 import json, os, socket, statistics, subprocess, sys, time
 bin, work, runs, big, files = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], int(sys.argv[5])
 against = sys.argv[6]
 
-def free_port():
-    s = socket.socket(); s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]; s.close(); return port
-
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
+from procs import free_port, rss_kib
 
 # Without flushes, as measured before durable acknowledgements became the
 # default (a binary from before knows no --no-fsync and never flushes).

@@ -20,19 +20,12 @@ trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 head -c 4096 /dev/urandom >"$work/small.bin"
 mkdir "$work/root" && cp "$work/small.bin" "$work/root/"
 
-python3 - "$bin" "$work" "$count" "$runs" "$here/compare_client.py" <<'PY'
+PYTHONPATH="$here" python3 - "$bin" "$work" "$count" "$runs" "$here/compare_client.py" <<'PY'
 import os, socket, statistics, subprocess, sys, time
 bin, work, count, runs, client = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
 extra = os.environ.get("FERRY_ARGS", "").split()
 
-def free_port():
-    s = socket.socket(); s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]; s.close(); return port
-
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
+from procs import free_port, rss_kib
 
 def wait_port(port, proc):
     while True:
