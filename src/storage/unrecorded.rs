@@ -201,6 +201,17 @@ mod tests {
         assert!(!storage.surely_unrecorded("b/f"));
     }
 
+    /// Notes `absence` for `name` as the pool would once its folder's
+    /// times are settled (the tests give the check a later moment).
+    fn note_settled(storage: &Storage, name: &str, absence: Absence) {
+        storage
+            .unrecorded
+            .0
+            .lock()
+            .unwrap()
+            .insert(name.into(), absence);
+    }
+
     /// A stamp noted as settled (the check is given a moment well after
     /// the folder's times) holds until a record is written, by this
     /// storage or another on the root, and is gone with it.
@@ -215,12 +226,7 @@ mod tests {
             ".ferry-dav/props".starts_with(&absence.folder),
             "{absence:?}"
         );
-        storage
-            .unrecorded
-            .0
-            .lock()
-            .unwrap()
-            .insert("b/f".into(), absence);
+        note_settled(&storage, "b/f", absence);
         assert!(storage.surely_unrecorded("b/f"));
         // Another node on the root writes the record.
         let other = Storage::open(dir.path(), "n2", false).unwrap();
@@ -249,12 +255,7 @@ mod tests {
         let path = [".ferry-dav", "props", "b", ".ferry-files", "f"];
         let absence = storage.absence(&path, later).unwrap();
         assert_eq!(absence.folder, ".ferry-dav/props/b/.ferry-files");
-        storage
-            .unrecorded
-            .0
-            .lock()
-            .unwrap()
-            .insert("b/f".into(), absence);
+        note_settled(&storage, "b/f", absence);
         assert!(storage.surely_unrecorded("b/f"));
         storage
             .write_dead_properties(Holder::File("b/f"), 2, &[prop()])

@@ -108,14 +108,8 @@ impl Run<'_> {
         headers: &str,
         body: &[u8],
     ) -> support::http::Answer {
-        let addr = self.server.wait_for_log("(S3 on ");
-        let addr = addr
-            .split("(S3 on ")
-            .nth(1)
-            .and_then(|r| r.split(')').next());
-        let addr: SocketAddr = addr.and_then(|a| a.parse().ok()).expect("the S3 address");
         let headers = format!("Host: localhost\r\n{headers}");
-        support::http::exchange(addr, method, target, &headers, body)
+        support::http::exchange(self.server.s3_addr(), method, target, &headers, body)
     }
 
     /// An HTTP request with these header lines and body: the answer.
