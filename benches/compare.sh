@@ -409,7 +409,7 @@ bx_run() {
     after=$(cpu_ticks $pids)
     echo "cpu $((after - before))" >>"$out"
   done
-  bytes=$(awk '$1 != "cpu" {s += $1} END {print s}' "$out")
+  bytes=$(awk '$1 != "cpu" {s += $1} END {printf "%.0f\n", s}' "$out")
   secs=$(awk '$1 != "cpu" {s += $2} END {print s}' "$out")
   ticks=$(awk '$1 == "cpu" {s += $2} END {print s}' "$out")
   ((bytes == count * BIG_BYTES)) || die "$who $row on $fs moved $bytes bytes, not $((count * BIG_BYTES))"
