@@ -78,6 +78,9 @@ pub struct Cli {
 }
 
 /// The subcommands.
+// One value per process: its size does not matter (the client commands'
+// flags, flattened in, make it as large as the largest of them).
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the server.
