@@ -164,6 +164,7 @@ fn a_non_loopback_address_needs_tokens_or_an_explicit_no_auth() {
     child.wait().unwrap();
 }
 
+#[cfg(feature = "client")] // runs the client commands
 #[test]
 fn the_client_authenticates_with_token_or_ferry_token() {
     let root = tempfile::tempdir().unwrap();

@@ -5,6 +5,7 @@
 //! and some requests done; a refused token or an untrusted certificate is
 //! one clear line and a non-zero exit, not a count of failed requests;
 //! failed requests are reported by kind, with the first one's message.
+#![cfg(feature = "client")] // the client commands it runs (Cargo.toml [features])
 
 #[path = "support/binary.rs"]
 mod binary;

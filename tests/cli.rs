@@ -7,6 +7,7 @@
 //! stderr: server refusals (1, and a failed `get` leaves no local file),
 //! usage errors (2), an unreachable server or a missing local file (3).
 //! Resuming, folders, verification and progress have their own files.
+#![cfg(feature = "client")] // the client commands it runs (Cargo.toml [features])
 
 #[path = "support/binary.rs"]
 mod binary;

@@ -10,6 +10,7 @@
 //! folder" for `put`, `put -r` and `get`; the `-v` greeting line carrying
 //! the connection's id; `put -r` naming what a skipped special file is;
 //! `put -r` to a server that is down printing only its error.
+#![cfg(feature = "client")] // the client commands it runs (Cargo.toml [features])
 
 #[path = "support/binary.rs"]
 mod binary;

@@ -7,6 +7,7 @@
 //! `--server` without a port; names with control characters stay on one
 //! line; folder summaries; bars that fit the terminal; a checksumming bar;
 //! README's completion commands.
+#![cfg(feature = "client")] // the client commands it runs (Cargo.toml [features])
 
 #[path = "support/binary.rs"]
 mod binary;

@@ -6,6 +6,7 @@
 //! range, a local "folder" that is a file, `stat` of a folder, `get -n`
 //! of a missing file,
 //! Ctrl-C during `put --resume` and `get -r`.
+#![cfg(feature = "client")] // the client commands it runs (Cargo.toml [features])
 
 #[path = "support/binary.rs"]
 mod binary;

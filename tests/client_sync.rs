@@ -2,6 +2,7 @@
 //! time (`DIR`) and `-R`, `mv` (`MOVE`), `rm -r`, `sync` both ways with
 //! `--delete`, and the options that make them do less: `--dry-run`,
 //! `--exclude`/`--include`, `-n`/`--no-clobber`.
+#![cfg(feature = "client")] // the client commands it runs (Cargo.toml [features])
 
 #[path = "support/binary.rs"]
 mod binary;

@@ -8,6 +8,7 @@
 //!
 //! Speeds are checked from below only: a busy machine may be slower than
 //! a limit, never faster.
+#![cfg(feature = "client")] // the client commands it runs (Cargo.toml [features])
 
 #[path = "support/binary.rs"]
 mod binary;

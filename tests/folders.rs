@@ -1,6 +1,7 @@
 //! Copying folders with `ferry put -r` and `ferry get -r`: names on both
 //! sides, pipelining, `--parallel`, `--skip-existing`, files that cannot be
 //! named, per-file failures, and connections cut in the middle of a batch.
+#![cfg(feature = "client")] // the client commands it runs (Cargo.toml [features])
 
 #[path = "support/binary.rs"]
 mod binary;

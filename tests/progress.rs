@@ -2,6 +2,7 @@
 //! hidden `--progress=always`, and under a real pseudo-terminal when
 //! `script` is installed), nothing with `--quiet` or into a pipe, and the
 //! per-request log of `--verbose`.
+#![cfg(feature = "client")] // the client commands it runs (Cargo.toml [features])
 
 #[path = "support/binary.rs"]
 mod binary;

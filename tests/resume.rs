@@ -9,6 +9,7 @@
 //! file is detected and removed; a failed `--resume` download keeps its
 //! partial and a plain one does not; staged bytes that do not match are
 //! refused; a server that is not there is given up on at once.
+#![cfg(feature = "client")] // the client commands it runs (Cargo.toml [features])
 
 #[path = "support/binary.rs"]
 mod binary;

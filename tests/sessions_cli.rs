@@ -3,6 +3,7 @@
 //! another token's sessions are neither listed nor abortable; a session
 //! that runs out of space says how to free what it staged, and aborting it
 //! frees the disk at once.
+#![cfg(feature = "client")] // the client commands it runs (Cargo.toml [features])
 
 #[path = "support/binary.rs"]
 mod binary;

@@ -87,6 +87,7 @@ fn a_failed_append_is_a_503_and_so_is_a_record_that_cannot_be_read() {
     assert!(line.starts_with("ERR 404 "), "{line}");
 }
 
+#[cfg(feature = "client")] // runs the client commands
 #[test]
 fn the_client_tries_again_and_gives_up_as_on_a_lost_connection() {
     let (server, gate) = failing(Point::Write, Errno::NOTCONN);
@@ -114,6 +115,7 @@ fn the_client_tries_again_and_gives_up_as_on_a_lost_connection() {
     assert!(!server.path("in/f.bin").exists());
 }
 
+#[cfg(feature = "client")] // runs the client commands
 #[test]
 fn a_plain_put_is_sent_again_whole() {
     let (server, gate) = failing(Point::Create, Errno::IO);

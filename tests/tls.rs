@@ -68,6 +68,7 @@ fn the_ferry_client_round_trips_over_tls() {
     assert_eq!(listed.len(), 2);
 }
 
+#[cfg(feature = "client")] // runs the client commands
 #[test]
 fn the_binary_puts_and_gets_folders_over_tls_with_ca_and_refuses_an_unknown_certificate() {
     let dir = tempfile::tempdir().unwrap();
@@ -397,6 +398,7 @@ fn spawn_ferry(dir: &Path, args: &[&str]) -> std::process::Child {
         .unwrap()
 }
 
+#[cfg(feature = "client")] // runs the client commands
 #[test]
 fn a_plaintext_ferry_client_on_a_tls_port_is_told_long_before_the_deadline() {
     let dir = tempfile::tempdir().unwrap();
@@ -430,6 +432,7 @@ fn a_plaintext_ferry_client_on_a_tls_port_is_told_long_before_the_deadline() {
     }
 }
 
+#[cfg(feature = "client")] // runs the client commands
 #[test]
 fn a_slow_greeting_gets_the_hint_and_is_still_waited_for() {
     // A stand-in server that greets only once the test has seen the hint.
@@ -465,6 +468,7 @@ fn a_slow_greeting_gets_the_hint_and_is_still_waited_for() {
     assert!(lines.recv().is_err(), "nothing more on stderr");
 }
 
+#[cfg(feature = "client")] // runs the client commands
 #[test]
 fn a_tls_client_pointed_at_an_https_port_says_so_at_once() {
     let dir = tempfile::tempdir().unwrap();

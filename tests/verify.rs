@@ -4,6 +4,7 @@
 //! match, a stored file is changed behind the server's back with its size
 //! and modification time kept, so the checksum the server recorded at
 //! upload still looks current (bit rot, as far as the server can tell).
+#![cfg(feature = "client")] // the client commands it runs (Cargo.toml [features])
 
 #[path = "support/binary.rs"]
 mod binary;

@@ -10,6 +10,7 @@ use clap::Args;
 
 use super::Failure;
 use super::output::{Output, ProgressMode};
+use super::serve::{DEFAULT_PORT, with_default_port};
 use crate::client::retry::RetryPolicy;
 use crate::client::{Client, ClientTls, Endpoint, RateLimit, Trust};
 
@@ -142,9 +143,6 @@ impl ConnectionArgs {
     }
 }
 
-/// The port a server listens on unless told otherwise.
-const DEFAULT_PORT: u16 = 5010;
-
 /// For tests only, not for users (so not in `--help`): a default port
 /// other than [`DEFAULT_PORT`], so that the test of `--server host`
 /// (no port) can run the client against a server it started on a port it
@@ -158,48 +156,6 @@ fn default_port() -> u16 {
         .ok()
         .and_then(|port| port.parse().ok())
         .unwrap_or(DEFAULT_PORT)
-}
-
-/// `server` with [`DEFAULT_PORT`] added if it has no port of its own:
-/// `serve --listen`'s rule, one default port for both sides.
-pub(super) fn with_server_port(server: &str) -> String {
-    with_default_port(server, DEFAULT_PORT)
-}
-
-/// `server` with `port` added if it has no port of its own.
-fn with_default_port(server: &str, port: u16) -> String {
-    if server.parse::<std::net::SocketAddr>().is_ok() {
-        return server.to_owned();
-    }
-    if let Ok(ip) = server.parse::<std::net::IpAddr>() {
-        // A bare IPv6 address: its colons are not a port.
-        return std::net::SocketAddr::new(ip, port).to_string();
-    }
-    let bracketed = server.starts_with('[') && server.ends_with(']');
-    if bracketed || !server.contains(':') {
-        return format!("{server}:{port}");
-    }
-    server.to_owned()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{DEFAULT_PORT, with_default_port};
-
-    #[test]
-    fn a_server_without_a_port_gets_the_default_one() {
-        for (given, meant) in [
-            ("127.0.0.1", "127.0.0.1:5010"),
-            ("127.0.0.1:7000", "127.0.0.1:7000"),
-            ("::1", "[::1]:5010"),
-            ("[::1]", "[::1]:5010"),
-            ("[::1]:7000", "[::1]:7000"),
-            ("files.lan", "files.lan:5010"),
-            ("files.lan:7000", "files.lan:7000"),
-        ] {
-            assert_eq!(with_default_port(given, DEFAULT_PORT), meant, "{given}");
-        }
-    }
 }
 
 /// Options every client command takes. They may also come before the

@@ -8,7 +8,8 @@ use std::time::Duration;
 use clap::Args;
 
 use super::args::ConnectionArgs;
-use super::output::{Output, ProgressMode, print_line, to_stderr};
+use super::lines::{print_line, to_stderr};
+use super::output::{Output, ProgressMode};
 use super::{parse_seconds, parse_size};
 use crate::bench::{self, BenchConfig, Op};
 

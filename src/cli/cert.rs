@@ -61,7 +61,7 @@ pub fn run(args: &CertArgs) -> Result<(), Failure> {
         crate::tls::self_signed(&params).map_err(|err| Failure::usage("cert", err.to_string()))?;
     super::replace_private_file(&args.key, key.as_bytes())?;
     std::fs::write(&args.cert, cert).map_err(|err| Failure::local(&args.cert, err))?;
-    super::output::to_stderr(&format!(
+    super::lines::to_stderr(&format!(
         "wrote {} and {} for {}, valid {VALID_DAYS} days; \
          serve with --tls-cert {} --tls-key {}, trust with --ca {}",
         args.cert.display(),

@@ -12,7 +12,7 @@
 //!
 //! A reader that closes the client's stdout (`ferry ls -R | head -1`) ends
 //! the command the same way too, with exit status 0 and nothing said, as
-//! coreutils' `ls` does: see [`stdout_failed`].
+//! coreutils' `ls` does: see [`super::lines::stdout_failed`].
 //!
 //! `--max-time` ends the command the same way, from a timer thread: the
 //! partial files go, and the process exits with 3, the code of a
@@ -169,22 +169,12 @@ pub fn give_up_after(after: Duration, what: String) {
     // Without the timer the command runs unbounded, as without the option:
     // not worth failing for, but worth saying.
     if spawned.is_err() {
-        super::output::to_stderr("ferry: warning: cannot start the --max-time timer");
+        super::lines::to_stderr("ferry: warning: cannot start the --max-time timer");
     }
-}
-
-/// Ends the command because its stdout failed: quietly with 0 if the
-/// reader went away (nobody wants the rest, which is no failure), else
-/// with 3 and the reason (`> /dev/full`), partial files removed either way.
-pub fn stdout_failed(err: &std::io::Error) -> ! {
-    if err.kind() == std::io::ErrorKind::BrokenPipe {
-        sweep_and_exit(0, None);
-    }
-    sweep_and_exit(3, Some(&format!("ferry: stdout: {err}")));
 }
 
 /// Removes the registered partial files, says `line`, and exits.
-fn sweep_and_exit(code: i32, line: Option<&str>) -> ! {
+pub fn sweep_and_exit(code: i32, line: Option<&str>) -> ! {
     // Held until exit: no new partial file registers after the sweep.
     let partial = lock();
     for path in partial.iter() {
@@ -197,7 +187,7 @@ fn sweep_and_exit(code: i32, line: Option<&str>) -> ! {
         let _ = std::fs::remove_dir(folder);
     }
     if let Some(line) = line {
-        super::output::to_stderr(line);
+        super::lines::to_stderr(line);
     }
     std::process::exit(code);
 }

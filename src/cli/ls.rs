@@ -10,7 +10,8 @@ use clap::Args;
 
 use super::Failure;
 use super::args::ClientArgs;
-use super::output::{ProgressMode, human_size, local_minute, one_line, print_line};
+use super::lines::{one_line, print_line};
+use super::output::{ProgressMode, human_size, local_minute};
 use super::remote::{json_string, utc};
 use crate::client::{Client, ClientError, DirEntry};
 

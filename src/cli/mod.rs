@@ -7,27 +7,47 @@
 //! included). When several files of a folder fail, 3 if any failure was of
 //! the connection or local kind, else 1.
 
-mod args;
-mod bench;
-mod caution;
 mod cert;
-mod interrupt;
-mod ls;
-mod mv;
-mod output;
-mod remote;
+mod lines;
 mod serve;
-mod sessions;
-mod sync;
 mod token;
+
+// The client commands, `ferry bench` and shell completions: only with the
+// feature `client` (docs/operating.md, "Builds"), which the default build
+// has; a server-only build leaves them, their progress bars and their
+// crates out.
+#[cfg(feature = "client")]
+mod args;
+#[cfg(feature = "client")]
+mod bench;
+#[cfg(feature = "client")]
+mod caution;
+#[cfg(feature = "client")]
+mod commands;
+#[cfg(feature = "client")]
+mod interrupt;
+#[cfg(feature = "client")]
+mod ls;
+#[cfg(feature = "client")]
+mod mv;
+#[cfg(feature = "client")]
+mod output;
+#[cfg(feature = "client")]
+mod remote;
+#[cfg(feature = "client")]
+mod sessions;
+#[cfg(feature = "client")]
+mod sync;
+#[cfg(feature = "client")]
 mod transfer;
+#[cfg(feature = "client")]
 mod tree;
 
 use std::io;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{CommandFactory, Parser, Subcommand};
+use clap::{Parser, Subcommand};
 
 use crate::client::ClientError;
 
@@ -36,13 +56,20 @@ use crate::client::ClientError;
 #[command(
     name = "ferry",
     version,
-    about = "A file-transfer server (an event loop per core) and its client",
-    after_help = "The client commands' --server, --token, --tls, --ca, --insecure, \
-                  -v/--verbose and -q/--quiet may also come before the command: \
-                  ferry -v --ca cert.pem put a.txt"
+    about = "A file-transfer server (an event loop per core)"
+)]
+#[cfg_attr(
+    feature = "client",
+    command(
+        about = "A file-transfer server (an event loop per core) and its client",
+        after_help = "The client commands' --server, --token, --tls, --ca, --insecure, \
+                      -v/--verbose and -q/--quiet may also come before the command: \
+                      ferry -v --ca cert.pem put a.txt"
+    )
 )]
 pub struct Cli {
     /// Client options given before the command's name.
+    #[cfg(feature = "client")]
     #[command(flatten)]
     pub leading: args::LeadingClientArgs,
     /// What to do.
@@ -51,35 +78,26 @@ pub struct Cli {
 }
 
 /// The subcommands.
+// One value per process: its size does not matter (the client commands'
+// flags, flattened in, make it as large as the largest of them).
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the server.
     // Boxed: its many flags would make every command as large.
     Serve(Box<serve::ServeArgs>),
-    /// Measure a running server: many connections, one repeated request.
-    Bench(bench::BenchArgs),
-    /// Upload a local file, or a folder with -r.
-    Put(args::PutArgs),
-    /// Download a remote file, or many with -r.
-    Get(args::GetArgs),
-    /// List one level of a remote folder (-R: every file below it).
-    Ls(ls::LsArgs),
-    /// Show a remote file's size, modification time and CRC-32C.
-    Stat(remote::StatArgs),
-    /// Remove remote files, or a folder with -r.
-    Rm(remote::RmArgs),
-    /// Rename a remote file or folder (on the server: no bytes travel).
-    Mv(mv::MvArgs),
-    /// Mirror a local folder to a remote one, or back: only what differs.
-    Sync(sync::SyncArgs),
-    /// List or cancel unfinished resumable uploads (`put --resume`).
-    Sessions(sessions::SessionsArgs),
+    /// The client commands and `bench` (listed here, in `--help`, after
+    /// `serve`).
+    #[cfg(feature = "client")]
+    #[command(flatten)]
+    Client(commands::ClientCommand),
     /// Make, list and remove access tokens (see `serve --tokens`).
     Token(token::TokenArgs),
     /// Write a self-signed certificate and key, to try TLS out (see
     /// `serve --tls-cert`).
     Cert(cert::CertArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    #[cfg(feature = "client")]
     Completions {
         /// The shell to complete for.
         shell: clap_complete::Shell,
@@ -123,16 +141,6 @@ impl Failure {
         Failure {
             context: context.into(),
             cause: Cause::Usage(message.into()),
-        }
-    }
-
-    /// What failed for the remote `name`: the server's `409` (the name
-    /// is a folder, where the command wants a file) is the usage error it
-    /// is, told with `hint`; anything else as it came.
-    fn remote(name: &str, err: ClientError, hint: &str) -> Failure {
-        match err {
-            ClientError::Remote { code: 409, .. } => Failure::usage(name, hint),
-            err => Failure::new(name, err),
         }
     }
 
@@ -195,100 +203,24 @@ fn reason(err: &ClientError) -> String {
 
 /// Runs a parsed command line and returns the process exit code.
 pub fn run(cli: Cli) -> ExitCode {
-    if let Some(failure) = misplaced_client_option(&cli) {
+    #[cfg(feature = "client")]
+    if let Some(failure) = commands::misplaced_client_option(&cli) {
         return report(Err(failure));
     }
-    start_max_time(&cli.command);
     let result = match cli.command {
         Command::Serve(args) => return serve::run(*args),
-        Command::Bench(args) => return bench::run(args),
+        #[cfg(feature = "client")]
+        Command::Client(command) => return commands::run(command),
+        #[cfg(feature = "client")]
         Command::Completions { shell } => {
-            let mut command = Cli::command();
-            clap_complete::generate(shell, &mut command, "ferry", &mut output::Stdout);
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut command, "ferry", &mut lines::Stdout);
             return ExitCode::SUCCESS;
         }
         Command::Token(args) => token::run(args),
         Command::Cert(args) => cert::run(&args),
-        Command::Put(args) if args.effort.recursive => tree::put(&args),
-        Command::Put(args) => transfer::put(&args),
-        Command::Get(args) if args.effort.recursive => tree::get(&args),
-        Command::Get(args) => transfer::get(&args),
-        Command::Ls(args) => ls::list(&args),
-        Command::Stat(args) => remote::stat(&args),
-        Command::Rm(args) if args.recursive => tree::remove(&args),
-        Command::Rm(args) => remote::remove(&args),
-        Command::Mv(args) => mv::run(&args),
-        Command::Sync(args) => sync::run(&args),
-        Command::Sessions(args) => sessions::run(&args),
     };
     report(result)
-}
-
-/// Starts the `--max-time` clock of a client command, if it has one,
-/// naming what the command works on in the message it ends with.
-fn start_max_time(command: &Command) {
-    let (limit, what) = match command {
-        Command::Put(args) => (
-            args.client.connection.max_time,
-            format!("put {}", args.local.display()),
-        ),
-        Command::Get(args) => (
-            args.client.connection.max_time,
-            format!("get {}", args.remote),
-        ),
-        Command::Ls(args) => (args.client.connection.max_time, "ls".into()),
-        Command::Stat(args) => (
-            args.client.connection.max_time,
-            format!("stat {}", args.name),
-        ),
-        Command::Rm(args) => (args.client.connection.max_time, "rm".into()),
-        Command::Mv(args) => (args.client.connection.max_time, format!("mv {}", args.from)),
-        Command::Sync(args) => (
-            args.client.connection.max_time,
-            format!("sync {}", args.source),
-        ),
-        Command::Sessions(args) => (args.client().connection.max_time, "sessions".into()),
-        // Not client commands: --max-time is refused for them above.
-        Command::Serve(_)
-        | Command::Bench(_)
-        | Command::Completions { .. }
-        | Command::Token(_)
-        | Command::Cert(_) => (None, String::new()),
-    };
-    if let Some(limit) = limit {
-        interrupt::give_up_after(limit, output::one_line(&what).into_owned());
-    }
-}
-
-/// A client option (global, so clap takes it anywhere) given to a command
-/// that has no use for it: `ferry serve --server ...` must not quietly
-/// listen elsewhere than the user meant.
-fn misplaced_client_option(cli: &Cli) -> Option<Failure> {
-    let (command, connects) = match cli.command {
-        Command::Serve(_) => ("serve", false),
-        Command::Bench(_) => ("bench", true),
-        Command::Completions { .. } => ("completions", false),
-        Command::Token(_) => ("token", false),
-        Command::Cert(_) => ("cert", false),
-        _ => return None,
-    };
-    let option = cli.leading.misplaced(connects)?;
-    let hint = match (command, option) {
-        ("serve", "--server") => "; serve listens on --listen",
-        ("serve", "--token") => "; serve reads its tokens from --tokens",
-        ("serve", "--tls" | "--ca" | "--insecure") => {
-            "; serve's certificate is given with --tls-cert and --tls-key"
-        }
-        ("serve", _) => "; serve's own log is set with --log-level",
-        ("token", "--token") => "; token names its file with --tokens",
-        _ => "",
-    };
-    Some(Failure::usage(
-        command,
-        format!(
-            "{option} is an option of the client commands (put, get, ls, stat, rm, mv, sync){hint}"
-        ),
-    ))
 }
 
 /// Prints a failure's line on stderr; the exit code.
@@ -296,20 +228,10 @@ fn report(result: Result<(), Failure>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
-            output::to_stderr(&format!("ferry: {}", output::one_line(&failure.line())));
+            lines::to_stderr(&format!("ferry: {}", lines::one_line(&failure.line())));
             ExitCode::from(failure.exit_code())
         }
     }
-}
-
-/// Refuses an empty remote name before anything is sent: the server would
-/// answer with its parser's view of the request line, which means nothing
-/// to someone who typed `ferry put a.txt ""`.
-fn check_remote_name(name: &str) -> Result<(), Failure> {
-    if name.is_empty() {
-        return Err(Failure::usage("", "the remote name is empty"));
-    }
-    Ok(())
 }
 
 /// Replaces the file at `path` with `contents`, readable by its owner only

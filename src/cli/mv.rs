@@ -32,8 +32,8 @@ pub struct MvArgs {
 /// Moves a file, or every file of a folder.
 pub fn run(args: &MvArgs) -> Result<(), Failure> {
     let output = args.client.output(ProgressMode::Never)?;
-    super::check_remote_name(&args.from)?;
-    super::check_remote_name(&args.to)?;
+    super::commands::check_remote_name(&args.from)?;
+    super::commands::check_remote_name(&args.to)?;
     let mut client = args.client.connection.connect()?;
     let from = args.from.as_str();
     let into = args.to.ends_with('/') || is_folder(&mut client, &args.to)?;

@@ -8,12 +8,12 @@
 //! printed while bars are up goes through [`Output`], which lifts the bars
 //! out of the way first, so lines and bars never tear each other.
 //!
-//! Results go to stdout through [`Stdout`] (or [`print_line`]), never
-//! `println!`, which panics when the reader has gone (`ferry ls | head`):
-//! a closed stdout ends the command quietly with exit status 0. Messages go
-//! to stderr through [`to_stderr`], which drops what cannot be written.
+//! Lines themselves go out through [`super::lines`]. Only in a build
+//! with the client (feature `client`).
 
 use std::io::{self, Read, Write};
+
+use super::lines::{one_line, print_line, to_stderr};
 
 use clap::ValueEnum;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle, TermLike};
@@ -185,45 +185,6 @@ impl Output {
     }
 }
 
-/// The client's stdout, for results (lines, a download to `-`, a
-/// completion script). It never returns an error: one ends the command
-/// (see [`super::interrupt::stdout_failed`]), since with nowhere to put
-/// its results a command has nothing left to do. Writes go straight to
-/// `io::stdout()`'s own buffer, so lines stay whole.
-#[derive(Debug, Clone, Copy)]
-pub struct Stdout;
-
-impl Write for Stdout {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        io::stdout().write(buf).or_else(end_unless_interrupted)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        io::stdout().flush().or_else(end_unless_interrupted)
-    }
-}
-
-/// `Interrupted` is returned (`write_all` tries again); any other error
-/// ends the command.
-fn end_unless_interrupted<T>(err: io::Error) -> io::Result<T> {
-    if err.kind() == io::ErrorKind::Interrupted {
-        return Err(err);
-    }
-    super::interrupt::stdout_failed(&err)
-}
-
-/// Writes `line` and a newline on stdout (see [`Stdout`]).
-pub fn print_line(line: &str) {
-    // Stdout ends the command rather than return an error.
-    let _ = writeln!(Stdout, "{line}");
-}
-
-/// Writes `line` and a newline on stderr, or nothing if stderr cannot take
-/// it (closed, full): a message is never worth failing a command for.
-pub fn to_stderr(line: &str) {
-    let _ = writeln!(io::stderr().lock(), "{line}");
-}
-
 /// Columns of the terminal on stderr, [`DEFAULT_WIDTH`] if it is none.
 fn stderr_width() -> u16 {
     rustix::termios::tcgetwinsize(io::stderr())
@@ -359,25 +320,6 @@ impl TermLike for StderrTerm {
     }
 }
 
-/// A message as one line: control characters (a newline in a file's name,
-/// an escape sequence) written as Rust escapes (`\n`, `\u{1b}`), so a name
-/// can neither split a line nor drive the terminal. Every line the client
-/// commands print goes through here.
-pub fn one_line(text: &str) -> std::borrow::Cow<'_, str> {
-    if !text.chars().any(char::is_control) {
-        return text.into();
-    }
-    let mut out = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
-        if c.is_control() {
-            out.extend(c.escape_debug());
-        } else {
-            out.push(c);
-        }
-    }
-    out.into()
-}
-
 /// `bytes` for people: `512 B`, `1.2 KiB`, `3.0 MiB`, `1.5 GiB`.
 pub fn human_size(bytes: u64) -> String {
     const UNITS: [&str; 6] = ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
@@ -433,12 +375,6 @@ mod tests {
         assert_eq!(human_size(1_258_291), "1.2 MiB");
         assert_eq!(human_size(3 << 30), "3.0 GiB");
         assert_eq!(human_size(u64::MAX), "16.0 EiB");
-    }
-
-    #[test]
-    fn control_characters_are_escaped() {
-        assert_eq!(one_line("plain ü.txt"), "plain ü.txt");
-        assert_eq!(one_line("a\nb\tc\u{1b}[31m"), "a\\nb\\tc\\u{1b}[31m");
     }
 
     #[test]

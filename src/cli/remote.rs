@@ -10,7 +10,8 @@ use time::format_description::well_known::Rfc3339;
 
 use super::Failure;
 use super::args::ClientArgs;
-use super::output::{ProgressMode, human_size, local_time, print_line};
+use super::lines::print_line;
+use super::output::{ProgressMode, human_size, local_time};
 use crate::client::ClientError;
 
 /// The root folder, as a user names it.
@@ -88,7 +89,7 @@ pub struct RmArgs {
 pub fn stat(args: &StatArgs) -> Result<(), Failure> {
     args.client.output(ProgressMode::Never)?;
     let name = &args.name;
-    super::check_remote_name(name)?;
+    super::commands::check_remote_name(name)?;
     const FOLDER: &str = "names a folder (ferry ls lists a folder)";
     if name.ends_with('/') {
         return Err(Failure::usage(name, FOLDER));
@@ -130,7 +131,7 @@ pub fn stat(args: &StatArgs) -> Result<(), Failure> {
 pub fn remove(args: &RmArgs) -> Result<(), Failure> {
     let output = args.client.output(ProgressMode::Never)?;
     for name in &args.names {
-        super::check_remote_name(name)?;
+        super::commands::check_remote_name(name)?;
         if name.ends_with('/') {
             return Err(folder_without_r(name));
         }

@@ -242,7 +242,32 @@ fn test_gate() -> Option<std::sync::Arc<crate::storage::gate::Gate>> {
 /// `--listen`: as [`resolve`], the client's default port added where none
 /// is given (`--listen 0.0.0.0`, `--listen ::`), as `--server` adds it.
 fn resolve_listen(text: &str) -> Result<SocketAddr, String> {
-    resolve(&super::args::with_server_port(text))
+    resolve(&with_server_port(text))
+}
+
+/// The port a server listens on unless told otherwise.
+pub(super) const DEFAULT_PORT: u16 = 5010;
+
+/// `server` with [`DEFAULT_PORT`] added if it has no port of its own:
+/// `serve --listen`'s rule, one default port for both sides.
+fn with_server_port(server: &str) -> String {
+    with_default_port(server, DEFAULT_PORT)
+}
+
+/// `server` with `port` added if it has no port of its own.
+pub(super) fn with_default_port(server: &str, port: u16) -> String {
+    if server.parse::<std::net::SocketAddr>().is_ok() {
+        return server.to_owned();
+    }
+    if let Ok(ip) = server.parse::<std::net::IpAddr>() {
+        // A bare IPv6 address: its colons are not a port.
+        return std::net::SocketAddr::new(ip, port).to_string();
+    }
+    let bracketed = server.starts_with('[') && server.ends_with(']');
+    if bracketed || !server.contains(':') {
+        return format!("{server}:{port}");
+    }
+    server.to_owned()
 }
 
 /// `host:port` as the address to listen on: an IP address as it is, a host
@@ -406,7 +431,23 @@ fn serve(args: ServeArgs) -> ExitCode {
 mod tests {
     use clap::Parser;
 
+    use super::{DEFAULT_PORT, with_default_port};
     use crate::cli::{Cli, Command};
+
+    #[test]
+    fn a_server_without_a_port_gets_the_default_one() {
+        for (given, meant) in [
+            ("127.0.0.1", "127.0.0.1:5010"),
+            ("127.0.0.1:7000", "127.0.0.1:7000"),
+            ("::1", "[::1]:5010"),
+            ("[::1]", "[::1]:5010"),
+            ("[::1]:7000", "[::1]:7000"),
+            ("files.lan", "files.lan:5010"),
+            ("files.lan:7000", "files.lan:7000"),
+        ] {
+            assert_eq!(with_default_port(given, DEFAULT_PORT), meant, "{given}");
+        }
+    }
 
     #[test]
     fn listen_without_a_port_means_the_default_port() {

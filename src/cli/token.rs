@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use clap::{Args, Subcommand};
 
 use super::Failure;
-use super::output::{print_line, to_stderr};
+use super::lines::{print_line, to_stderr};
 use super::serve::parse_grant;
 use crate::access::tokens::{Entry, S3Key, TokensFile, check_token_name, digest, new_token};
 use crate::access::{Grant, Grants};

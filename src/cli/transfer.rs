@@ -29,7 +29,7 @@ pub fn put(args: &PutArgs) -> Result<(), Failure> {
         Some(remote) => remote.to_owned(),
         None => last_component(local)?,
     };
-    super::check_remote_name(&remote)?;
+    super::commands::check_remote_name(&remote)?;
     let output = args.show.output(&args.client)?;
     let exists = || super::caution::remote_exists(&args.client, &remote);
     if args.caution.skips(&args.filter, &output, &remote, exists)? {
@@ -132,7 +132,7 @@ fn put_stdin(args: &PutArgs) -> Result<(), Failure> {
             ));
         }
     };
-    super::check_remote_name(&remote)?;
+    super::commands::check_remote_name(&remote)?;
     if args.resume || args.effort.skip_existing {
         return Err(Failure::usage(
             "-",
@@ -166,7 +166,7 @@ fn stored(
 
 /// Downloads one file, to a local file or to standard output.
 pub fn get(args: &GetArgs) -> Result<(), Failure> {
-    super::check_remote_name(&args.remote)?;
+    super::commands::check_remote_name(&args.remote)?;
     if args.remote.ends_with('/') {
         return Err(Failure::usage(
             args.remote.clone(),
@@ -341,7 +341,7 @@ fn get_failure(remote: &str, err: ClientError) -> Failure {
 }
 
 fn get_to_stdout(args: &GetArgs, output: &Output) -> Result<(), Failure> {
-    let mut out = super::output::Stdout;
+    let mut out = super::lines::Stdout;
     let bar = output.pending_bar(&args.remote);
     let bars = [&bar];
     let no_retries = RetryPolicy {

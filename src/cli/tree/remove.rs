@@ -18,7 +18,7 @@ use crate::client::ClientError;
 pub fn remove(args: &RmArgs) -> Result<(), Failure> {
     let output = args.client.output(ProgressMode::Never)?;
     for name in &args.names {
-        crate::cli::check_remote_name(name)?;
+        crate::cli::commands::check_remote_name(name)?;
         if as_folder(name).is_empty() && !args.no_preserve_root && !args.dry_run {
             return Err(Failure::usage(
                 name,
