@@ -1,23 +1,27 @@
 #!/usr/bin/env bash
 # benches/archive.sh: a folder's ?zip against its ?tar (issue 32, "Measure
-# it"), on 127.0.0.1, files on a tmpfs.
+# it"), on 127.0.0.1, files on a tmpfs (or in --dir, on a disk).
 #
 # Mode: ferry runs with --no-fsync (benches/lib.sh `no_fsync`): this bench
 # is not about durability. What durable acknowledgements (ferry's default)
 # cost: benches/durable.sh.
 #
-#   benches/archive.sh [--files N] [--size BYTES] [--reps N]
+#   benches/archive.sh [--files N] [--size BYTES] [--reps N] [--dir DIR]
 #
 # Builds ferry in release mode (honouring CARGO_TARGET_DIR; FERRY_BIN skips
-# the build), fills a folder on /dev/shm (else $TMPDIR) with N files
-# (default 1,000) of BYTES each (default 1 MiB: 1 GiB in all), serves it
-# with `ferry serve --workers 1 --http ...` and downloads `?tar` and
+# the build), fills a folder on /dev/shm (else $TMPDIR; in DIR with --dir,
+# to measure a disk's file system, its files in the page cache) with N
+# files (default 1,000) of BYTES each (default 1 MiB: 1 GiB in all), serves
+# it with `ferry serve --workers 1 --http ...` and downloads `?tar` and
 # `?zip` with curl to /dev/null, REPS times each (default 5, interleaved,
-# after one unmeasured warm-up of each): GB/s per run, the medians, and
-# the ratio zip / tar of the medians (target >= 0.9). The zip costs one more
-# read of every file (its CRC-32, on the I/O pool, from the page cache);
-# the tar only sends. One archive of each is checked (python3's zipfile
-# testzip, tar -t) before anything is timed.
+# after one unmeasured warm-up of each): GB/s and the server's CPU seconds
+# (all its threads, /proc/PID/stat) per GiB of archive per run, the
+# medians, and the ratio zip / tar of the median rates (target >= 0.9).
+# The zip costs one more read of every file (its CRC-32, on a checksum
+# thread while the file is sent); the tar only sends. One archive of each
+# is checked (python3's zipfile testzip, tar -t) before anything is timed.
+# The load average is printed before and after: the ratio, taken from
+# interleaved runs, is what a loaded machine leaves comparable.
 
 set -euo pipefail
 shopt -s inherit_errexit
@@ -29,12 +33,13 @@ STARTED=$SECONDS
 # shellcheck source=benches/lib.sh
 source "$SCRIPT_DIR/lib.sh"
 
-FILES=1000 SIZE=$((1 << 20)) REPS=5
+FILES=1000 SIZE=$((1 << 20)) REPS=5 DIR=
 while [[ $# -gt 0 ]]; do
   case $1 in
     --files) FILES=${2:?--files needs a number}; shift ;;
     --size) SIZE=${2:?--size needs bytes}; shift ;;
     --reps) REPS=${2:?--reps needs a number}; shift ;;
+    --dir) DIR=${2:?--dir needs a folder}; shift ;;
     *) die "unknown option $1" ;;
   esac
   shift
@@ -50,12 +55,14 @@ trap cleanup EXIT
 trap 'exit 143' TERM
 
 find_ferry
-if [[ $(stat -f -c %T /dev/shm 2>/dev/null) == tmpfs ]]; then
+if [[ -n $DIR ]]; then
+  WORK=$(mktemp -d "$DIR/ferry-archive.XXXXXX")
+elif [[ $(stat -f -c %T /dev/shm 2>/dev/null) == tmpfs ]]; then
   WORK=$(mktemp -d /dev/shm/ferry-archive.XXXXXX)
 else
   WORK=$(mktemp -d "${TMPDIR:-/tmp}/ferry-archive.XXXXXX")
 fi
-say "work directory $WORK, $FILES files of $SIZE bytes"
+say "work directory $WORK ($(stat -f -c %T "$WORK")), $FILES files of $SIZE bytes"
 mkdir -p "$WORK/root/set"
 head -c "$SIZE" /dev/urandom >"$WORK/one"
 for ((i = 0; i < FILES; i++)); do
@@ -81,20 +88,27 @@ curl -sf "$URL?tar" -o "$WORK/set.tar"
 say "$(tar -tf "$WORK/set.tar" | wc -l) tar members"
 rm -f "$WORK/set.zip" "$WORK/set.tar"
 
-# run <tar|zip>: "<GB/s>" of one download to /dev/null.
+# run <tar|zip>: "<GB/s> <server CPU s per GiB>" of one download to
+# /dev/null.
+TICK=$(getconf CLK_TCK)
 run() {
-  curl -sf "$URL?$1" -o /dev/null -w '%{size_download} %{time_total}\n' |
-    awk '{ printf "%.3f\n", $1 / $2 / 1e9 }'
+  local before after
+  before=$(cpu_ticks "$FERRY_PID")
+  curl -sf "$URL?$1" -o /dev/null -w '%{size_download} %{time_total}\n' >"$WORK/run"
+  after=$(cpu_ticks "$FERRY_PID")
+  awk -v cpu=$((after - before)) -v tick="$TICK" \
+    '{ printf "%.3f %.3f\n", $1 / $2 / 1e9, cpu / tick / ($1 / 2^30) }' "$WORK/run"
 }
+say "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 run tar >/dev/null
 run zip >/dev/null
-TAR=() ZIP=()
+TAR=() ZIP=() TAR_CPU=() ZIP_CPU=()
 for ((r = 0; r < REPS; r++)); do
   if ((r % 2)); then z=$(run zip); t=$(run tar); else t=$(run tar); z=$(run zip); fi
-  TAR+=("$t") ZIP+=("$z")
-  say "run $((r + 1)): tar $t GB/s, zip $z GB/s"
+  TAR+=("${t% *}") ZIP+=("${z% *}") TAR_CPU+=("${t#* }") ZIP_CPU+=("${z#* }")
+  say "run $((r + 1)): tar ${t% *} GB/s ${t#* } CPU s/GiB, zip ${z% *} GB/s ${z#* } CPU s/GiB"
 done
-median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+say "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 mt=$(median "${TAR[@]}")
 mz=$(median "${ZIP[@]}")
-echo "tar median $mt GB/s, zip median $mz GB/s, zip/tar $(awk -v z="$mz" -v t="$mt" 'BEGIN { printf "%.2f", z / t }') (target >= 0.9)"
+echo "tar median $mt GB/s $(median "${TAR_CPU[@]}") CPU s/GiB, zip median $mz GB/s $(median "${ZIP_CPU[@]}") CPU s/GiB, zip/tar $(calc "$mz / $mt" 2) (target >= 0.9)"

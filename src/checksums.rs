@@ -7,13 +7,18 @@
 //! thread that opens, STATs and listings wait on. So those computations
 //! have threads of their own (a crew, `crew.rs`: none while none is asked
 //! for, at most [`threads`]), shared by every reactor as the pool is, and
-//! two queues, the first served first:
+//! three queues, served in this order:
 //!
 //! - [`Task`]s of the pool's kind whose job is a [`crate::serve::Job::checksum`]:
 //!   an answer that states a checksum (a whole GET, a FERRY/1 GET or STAT)
 //!   waits for it; the outcome goes back to its reactor's inbox, as an I/O
 //!   job's does. Each waiting connection has at most one, so the connection
 //!   cap bounds them.
+//! - [`Ahead`] work: a zip member's CRC-32, started when
+//!   the member's send starts so that it overlaps the send; its connection
+//!   takes the result when the send ends. At most [`AHEAD_QUEUE`] wait;
+//!   beyond, the work is dropped and the connection computes the CRC
+//!   itself at the end of the send, as if nothing had been started.
 //! - files whose checksum nobody waits for (a range of them was served):
 //!   at most [`LATER_QUEUE`] wait; beyond, one is dropped (the next whole
 //!   download computes it), so ranged requests cannot grow the queue.
@@ -36,7 +41,7 @@ use log::{debug, warn};
 
 use crate::crew::{self, Crew, Hire, Idle, Spec};
 use crate::pool::{Shared, Task};
-use crate::storage::Later;
+use crate::storage::{Ahead, Later};
 
 /// Most checksum threads: two, so that one large file's computation does
 /// not hold up every other, and few, so that computations (disk-bound
@@ -50,11 +55,18 @@ pub fn threads() -> usize {
 /// Most files waiting for a computation nobody waits for.
 pub const LATER_QUEUE: usize = 64;
 
+/// Most [`Ahead`] computations waiting for a thread. Each holds a
+/// descriptor (a copy of the one being sent), so they are capped as the
+/// later queue is; an archive's member whose CRC did not start in time is
+/// computed by its connection's own job instead.
+pub const AHEAD_QUEUE: usize = 64;
+
 /// Stack of a checksum thread: its read buffer is on the heap.
 const STACK: usize = 256 * 1024;
 
 struct Pending {
     waited_for: VecDeque<Task>,
+    ahead: VecDeque<Ahead>,
     later: VecDeque<File>,
     closed: bool,
     threads: Crew,
@@ -62,7 +74,7 @@ struct Pending {
 
 impl Pending {
     fn queued(&self) -> usize {
-        self.waited_for.len() + self.later.len()
+        self.waited_for.len() + self.ahead.len() + self.later.len()
     }
 }
 
@@ -97,6 +109,21 @@ impl Queue {
         true
     }
 
+    /// Queues `work` wanted soon, unless the queue is full or closed.
+    fn queue_ahead(self: &Arc<Queue>, work: Ahead) -> bool {
+        let mut pending = self.lock();
+        if pending.closed || pending.ahead.len() >= AHEAD_QUEUE {
+            return false;
+        }
+        pending.ahead.push_back(work);
+        let queued = pending.queued();
+        let hire = pending.threads.wanted(queued);
+        drop(pending);
+        self.work.notify_one();
+        self.start(hire);
+        true
+    }
+
     /// Starts the thread `hire` stands for, if any (unless the server has
     /// gone meanwhile).
     fn start(self: &Arc<Queue>, hire: Option<Hire>) {
@@ -119,6 +146,7 @@ impl Queue {
 /// What a checksum thread does next.
 enum Work {
     WaitedFor(Task),
+    Ahead(Ahead),
     Later(File),
 }
 
@@ -145,6 +173,7 @@ impl Checksums {
         let queue = Arc::new(Queue {
             pending: Mutex::new(Pending {
                 waited_for: VecDeque::new(),
+                ahead: VecDeque::new(),
                 later: VecDeque::new(),
                 closed: false,
                 threads,
@@ -156,10 +185,11 @@ impl Checksums {
             queue: Arc::clone(&queue),
             shared: Arc::clone(shared),
         };
-        let later = Arc::clone(&queue);
-        shared
-            .storage
-            .set_checksum_queue(Later::new(move |file| later.queue_later(file)));
+        let (later, ahead) = (Arc::clone(&queue), Arc::clone(&queue));
+        shared.storage.set_checksum_queue(Later::new(
+            move |file| later.queue_later(file),
+            move |work| ahead.queue_ahead(work),
+        ));
         Ok(checksums)
     }
 
@@ -186,8 +216,9 @@ impl Drop for Checksums {
             let mut pending = self.queue.lock();
             pending.closed = true;
             let waited_for = std::mem::take(&mut pending.waited_for);
+            let ahead = std::mem::take(&mut pending.ahead);
             let later = std::mem::take(&mut pending.later);
-            ((waited_for, later), pending.threads.roster())
+            ((waited_for, ahead, later), pending.threads.roster())
         };
         self.shared.storage.stop_checksums();
         self.queue.work.notify_all();
@@ -196,14 +227,15 @@ impl Drop for Checksums {
     }
 }
 
-/// A checksum thread's life: waited-for computations first, then later
-/// ones, until the threads stop or none came for a while.
+/// A checksum thread's life: waited-for computations first, then those
+/// wanted soon, then later ones, until the threads stop or none came for a while.
 fn work(queue: &Queue, shared: &Shared) {
     let mut ran = false;
     while let Some(next) = take(queue, ran) {
         ran = true;
         match next {
             Work::WaitedFor(task) => task.run(shared, |_| {}),
+            Work::Ahead(work) => work(),
             Work::Later(file) => {
                 if let Err(err) = shared.storage.checksum(&file) {
                     warn!("a checksum computed after a range failed: {err}");
@@ -228,7 +260,10 @@ fn take(queue: &Queue, ran: bool) -> Option<Work> {
         }
         let next = match pending.waited_for.pop_front() {
             Some(task) => Some(Work::WaitedFor(task)),
-            None => pending.later.pop_front().map(Work::Later),
+            None => match pending.ahead.pop_front() {
+                Some(work) => Some(Work::Ahead(work)),
+                None => pending.later.pop_front().map(Work::Later),
+            },
         };
         if next.is_some() {
             pending.threads.busy();

@@ -56,7 +56,7 @@ fn upload_list_download_and_delete_through_the_page() {
     let content: Vec<u8> = (0..200_000u32).map(|i| b'a' + (i % 26) as u8).collect();
     let path = local.path().join(name);
     std::fs::write(&path, &content).unwrap();
-    let input = browser.element("return document.getElementById('pick-files')", json!([]));
+    let input = browser.by_id("pick-files");
     browser.send_keys(&input, path.to_str().unwrap());
     let stored = format!("up/{name}");
     browser.wait_for("the upload to be listed", || {
@@ -109,7 +109,7 @@ fn upload_list_download_and_delete_through_the_page() {
     std::fs::create_dir_all(tree.join("inner")).unwrap();
     std::fs::write(tree.join("inner/deep.txt"), b"deep").unwrap();
     std::fs::write(tree.join("top.txt"), b"top").unwrap();
-    let folder = browser.element("return document.getElementById('pick-folder')", json!([]));
+    let folder = browser.by_id("pick-folder");
     browser.send_keys(&folder, tree.to_str().unwrap());
     browser.wait_for("the folder upload", || {
         server.path("up/tree/top.txt").exists().then_some(())
@@ -152,10 +152,8 @@ fn upload_list_download_and_delete_through_the_page() {
     assert_eq!(first, json!("tree/"));
 
     // Deleted with its button, after the confirm dialog.
-    let button = button("Delete", &stored);
-    browser.click(&button);
-    assert_eq!(browser.dialog_text(), format!("Delete {stored}?"));
-    browser.accept_dialog();
+    let asked = browser.confirm(&button("Delete", &stored));
+    assert_eq!(asked, format!("Delete {stored}?"));
     browser.wait_for("the deleted file to leave the listing", || {
         (!listed(&browser).contains(&stored)).then_some(())
     });
@@ -179,7 +177,7 @@ fn a_full_disk_is_said_in_words_and_its_file_marked_failed() {
     let local = tempfile::tempdir().unwrap();
     let file = local.path().join("ten.bin");
     std::fs::write(&file, [7u8; 10_000]).unwrap();
-    let input = browser.element("return document.getElementById('pick-files')", json!([]));
+    let input = browser.by_id("pick-files");
     browser.send_keys(&input, file.to_str().unwrap());
     assert_eq!(
         browser.message(),
@@ -211,7 +209,7 @@ fn a_refused_upload_is_shown_to_the_user() {
     let local = tempfile::tempdir().unwrap();
     let file = local.path().join(".ferry-x.txt");
     std::fs::write(&file, b"x").unwrap();
-    let input = browser.element("return document.getElementById('pick-files')", json!([]));
+    let input = browser.by_id("pick-files");
     browser.send_keys(&input, file.to_str().unwrap());
     let message = browser.wait_for("the refusal to be shown", || {
         let text = browser.run(
@@ -332,7 +330,7 @@ const REMEMBERED: &str = "const keys = Object.keys(localStorage).filter((k) => k
 
 /// Picks `file` in the page's file input.
 fn pick(browser: &Browser, file: &std::path::Path) {
-    let input = browser.element("return document.getElementById('pick-files')", json!([]));
+    let input = browser.by_id("pick-files");
     browser.send_keys(&input, file.to_str().unwrap());
 }
 

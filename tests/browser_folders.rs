@@ -100,9 +100,7 @@ fn what_a_folders_delete_left_is_told_on_the_page() {
         json!([]),
     );
     browser.when_idle("the rows again", "return true", json!([]));
-    browser.click(&browser.row_button("Delete", "d/"));
-    browser.dialog_text();
-    browser.accept_dialog();
+    browser.confirm(&browser.row_button("Delete", "d/"));
     let said = browser.wait_for("the report", || {
         Some(browser.message()).filter(|said| said.contains("stayed"))
     });

@@ -142,12 +142,7 @@ fn a_folder_row_offers_delete_where_the_token_may_delete_in_it() {
         ])
     );
     // And the server agrees: the folder goes with all it holds.
-    let delete = browser.element(
-        "return Array.from(document.querySelectorAll('#listing tr.dir'))[0].querySelectorAll('td.o button')[1]",
-        json!([]),
-    );
-    browser.click(&delete);
-    browser.accept_dialog();
+    browser.confirm(&browser.row_button("Delete", "top/only/"));
     assert_eq!(browser.message(), "Deleted top/only");
     assert_eq!(rows(&browser), ["top/other/", "top/note.txt"]);
     assert!(!server.path("top/only").exists());
@@ -169,7 +164,7 @@ fn a_missing_folder_is_a_page_with_a_way_back() {
     );
     assert_eq!(said, json!(["Not found", "no such folder"]));
     screenshots(&browser, "not-found");
-    let back = browser.element("return document.getElementById('back')", json!([]));
+    let back = browser.by_id("back");
     browser.click(&back);
     assert_eq!(rows(&browser), ["docs/kept.txt"]);
     assert_eq!(
@@ -205,7 +200,7 @@ fn a_new_folder_then_two_files_and_a_folder_deleted_at_once() {
     assert_eq!(rows(&browser), ["old/", "a.txt", "b.txt", "keep.txt"]);
 
     // New folder, named in its prompt.
-    let new = browser.element("return document.getElementById('new-folder')", json!([]));
+    let new = browser.by_id("new-folder");
     browser.click(&new);
     browser.dialog_text();
     browser.answer_dialog("fresh");
@@ -227,16 +222,10 @@ fn a_new_folder_then_two_files_and_a_folder_deleted_at_once() {
         json!(["3 selected", ["old/", "a.txt", "b.txt"]])
     );
     screenshots(&browser, "selected");
-    let delete = browser.element(
-        "return document.getElementById('delete-selected')",
-        json!([]),
-    );
-    browser.click(&delete);
     assert_eq!(
-        browser.dialog_text(),
+        browser.confirm(&browser.by_id("delete-selected")),
         "Delete 3 items (folders with everything in them)?"
     );
-    browser.accept_dialog();
     assert_eq!(browser.message(), "Deleted 3 items");
     assert_eq!(rows(&browser), ["fresh/", "keep.txt"]);
     for gone in ["a.txt", "b.txt", "old"] {
@@ -262,12 +251,7 @@ fn what_a_selection_could_not_delete_is_reported() {
     tick(&browser, &["gone.txt", "here.txt"]);
     // Removed behind the page's back: its DELETE finds nothing.
     std::fs::remove_file(server.path("gone.txt")).unwrap();
-    let delete = browser.element(
-        "return document.getElementById('delete-selected')",
-        json!([]),
-    );
-    browser.click(&delete);
-    browser.accept_dialog();
+    browser.confirm(&browser.by_id("delete-selected"));
     assert_eq!(browser.message(), "Not deleted:\ngone.txt: not found (404)");
     assert_eq!(rows(&browser), Vec::<String>::new());
 
@@ -344,7 +328,7 @@ fn the_keyboard_moves_through_the_rows_and_a_link_is_copied() {
 
     // A ticked row's address, copied (127.0.0.1 is a secure origin).
     tick(&browser, &["top.txt"]);
-    let copy = browser.element("return document.getElementById('copy-links')", json!([]));
+    let copy = browser.by_id("copy-links");
     browser.click(&copy);
     assert_eq!(browser.message(), format!("Copied: {base}/top.txt"));
 
@@ -354,5 +338,20 @@ fn the_keyboard_moves_through_the_rows_and_a_link_is_copied() {
     assert_eq!(
         browser.run("return location.pathname", json!([])),
         json!("/inside/")
+    );
+    // Below the root, `../` is no entry: Down from the filter passes it
+    // by, and from `../` itself (Tab reaches it) goes to the first entry.
+    browser.type_keys("/\u{E015}");
+    assert_eq!(browser.run(focused, json!([])), json!("deep.txt"));
+    browser.run("document.querySelector('tr.up a').focus()", json!([]));
+    browser.type_keys("\u{E015}");
+    assert_eq!(browser.run(focused, json!([])), json!("deep.txt"));
+    // Enter on `../`, a plain link as the server wrote it, goes up.
+    browser.run("document.querySelector('tr.up a').focus()", json!([]));
+    browser.type_keys("\u{E007}");
+    assert_eq!(rows(&browser), ["inside/", "top.txt"]);
+    assert_eq!(
+        browser.run("return location.pathname", json!([])),
+        json!("/")
     );
 }

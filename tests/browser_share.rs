@@ -51,15 +51,20 @@ fn shot_and_decode(browser: &Browser, name: &str) -> Vec<String> {
     decode(&file)
 }
 
+/// A browser and a server, if Python has `modules` (else `None`, the
+/// skip said, as it is where there is no browser).
+fn browser_with(modules: &str) -> Option<(Browser, TestServer)> {
+    if !python_has(modules, PIP) {
+        return None;
+    }
+    Some((Browser::start_or_skip()?, TestServer::start_http()))
+}
+
 #[test]
 fn the_share_dialogs_qr_code_reads_back_as_the_pages_url() {
-    if !python_has("zxingcpp, PIL", PIP) {
-        return;
-    }
-    let Some(browser) = Browser::start_or_skip() else {
+    let Some((browser, server)) = browser_with("zxingcpp, PIL") else {
         return;
     };
-    let server = TestServer::start_http();
     let long = format!("deep/{}/", ["très long dossier"; 12].join("/"));
     let folders = ["", "photos/", "déjà vu/ファイル/", long.as_str()];
     for folder in folders {
@@ -70,7 +75,7 @@ fn the_share_dialogs_qr_code_reads_back_as_the_pages_url() {
         // WebDriver's navigation percent-encodes what needs it.
         let url = format!("{base}/{folder}");
         browser.open(&url);
-        let open = browser.element("return document.getElementById('share-open')", json!([]));
+        let open = browser.by_id("share-open");
         browser.click(&open);
         let href = browser.run("return location.href", json!([]));
         let href = href.as_str().unwrap();
@@ -103,13 +108,9 @@ fn the_share_dialogs_qr_code_reads_back_as_the_pages_url() {
 
 #[test]
 fn the_encoders_matrix_is_the_qrcode_librarys_at_each_version_and_mask() {
-    if !python_has("qrcode", PIP) {
-        return;
-    }
-    let Some(browser) = Browser::start_or_skip() else {
+    let Some((browser, server)) = browser_with("qrcode") else {
         return;
     };
-    let server = TestServer::start_http();
     browser.open(&format!("http://{}/", server.http.unwrap()));
     // Lengths that need versions 1, 2, 4, 7 (the first with version
     // information), 10 (16-bit counts) and 15, one with UTF-8.
@@ -170,11 +171,7 @@ fn the_selections_download_brings_each_file_and_the_folders_zip() {
            if (arguments[0].includes(row.dataset.name)) row.querySelector('input.pick').click();",
         json!([picked]),
     );
-    let download = browser.element(
-        "return document.getElementById('download-selected')",
-        json!([]),
-    );
-    browser.click(&download);
+    browser.click(&browser.by_id("download-selected"));
     let downloads = browser.downloads();
     let want = ["one.txt", "sub.zip", "three.bin", "two words.txt"];
     let arrived = browser.wait_for("four downloads", || {

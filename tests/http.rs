@@ -577,6 +577,7 @@ fn folders_redirect_and_answers_are_framed_for_every_client() {
         ("?zip", "/docs/?zip"),
         ("?format=zip", "/docs/?zip"),
         ("?format=json", "/docs/?format=json"),
+        ("?plain", "/docs/?plain"),
     ] {
         conn.send(request("GET", &format!("/docs{query}"), ""));
         let reply = conn.reply();

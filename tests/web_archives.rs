@@ -1,7 +1,9 @@
 //! Folder archives as people fetch them, over real sockets: `?zip` parsed
 //! byte for byte (local headers, data, descriptors and CRC-32s, central
-//! directory, end record) and by Python's `zipfile`, a zip64 archive as
-//! `zipfile` reads it, what a token may read only partly, `curl -OJ`
+//! directory, end record) and by Python's `zipfile`, `unzip -t` and `7z t`
+//! (where installed), members of many sizes sent to three clients at once
+//! (each CRC-32 computed beside its send), a zip64 archive as `zipfile`
+//! reads it, what a token may read only partly, `curl -OJ`
 //! naming the download, and `wget -r -np` mirroring the page without
 //! fetching any archive. (The tar format's own tests: `tests/web_ui.rs`.)
 #![cfg(feature = "web")] // built with what it tests (Cargo.toml [features])
@@ -157,6 +159,32 @@ fn tool_missing(tool: &str) -> bool {
     false
 }
 
+/// Info-ZIP's `unzip -t` and 7-Zip's `7z t` (either of its commands:
+/// Debian's `7zip` installs `7zz`, `p7zip-full` `7z`), each where it is
+/// installed, test every member's CRC of the zip at `path`, as Windows'
+/// and macOS' tools do.
+fn tools_test(path: &std::path::Path) {
+    let mut tested = Vec::new();
+    for (tool, test) in [("unzip", "-t"), ("7z", "t"), ("7zz", "t")] {
+        let Ok(out) = Command::new(tool).arg(test).arg(path).output() else {
+            continue;
+        };
+        assert!(
+            out.status.success(),
+            "{tool} {test}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        tested.push(tool);
+    }
+    if !tested.contains(&"unzip") {
+        eprintln!("skipped: no unzip on this machine (apt-get install unzip)");
+    }
+    if !tested.iter().any(|tool| tool.starts_with("7z")) {
+        eprintln!("skipped: no 7z or 7zz on this machine (apt-get install 7zip)");
+    }
+}
+
 #[test]
 fn a_folder_downloads_as_a_zip_with_exact_contents() {
     let server = http_server();
@@ -204,16 +232,7 @@ fn a_folder_downloads_as_a_zip_with_exact_contents() {
     if let Some(read) = python_unzip(&path) {
         assert_eq!(read, expected);
     }
-    // Info-ZIP's `unzip -t` checks every CRC as Windows' and macOS'
-    // tools do.
-    if !tool_missing("unzip") {
-        let out = Command::new("unzip").arg("-t").arg(&path).output().unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stdout)
-        );
-    }
+    tools_test(&path);
 
     // `?format=zip` is the same; the top is `ferry.zip`, with no folder
     // entry above its members.
@@ -300,6 +319,55 @@ fn python_reads_a_zip64_archive_as_ferry_writes_it() {
             ]
         );
     }
+    tools_test(&path);
+}
+
+/// Members of many sizes (empty, a byte, around the 256 KiB the CRC reads
+/// at once and the 2 MiB the send reads ahead), by three clients at once:
+/// each member's CRC-32, computed beside its send on the two checksum
+/// threads (or by the send's end when none has started it), is its own.
+#[test]
+fn zips_of_many_members_sent_at_once_keep_each_members_crc() {
+    let server = http_server();
+    let sizes = [
+        0,
+        1,
+        4095,
+        262_143,
+        262_144,
+        262_145,
+        1 << 20,
+        (2 << 20) + 1,
+    ];
+    let mut want = vec![entry("many/", b"")];
+    for round in 0..4 {
+        for (at, size) in sizes.iter().enumerate() {
+            let name = format!("many/r{round}-{at}.bin");
+            let data: Vec<u8> = (0..*size)
+                .map(|i| (i * 31 + at * 7 + round) as u8)
+                .collect();
+            plant(&server, &name, &data);
+            want.push(entry(&name, &data));
+        }
+    }
+    let addr = server.http.unwrap();
+    let clients: Vec<_> = (0..3)
+        .map(|_| std::thread::spawn(move || fetch(addr, "/many/?zip", "")))
+        .collect();
+    let answers: Vec<Answer> = clients.into_iter().map(|c| c.join().unwrap()).collect();
+    for answer in &answers {
+        assert_eq!(answer.status, 200, "{}", answer.head);
+        // `unzip` checks each descriptor's CRC-32 against the data.
+        assert_eq!(sorted(unzip(&answer.body)), sorted(want.clone()));
+        assert_eq!(answer.body, answers[0].body);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("many.zip");
+    std::fs::write(&path, &answers[0].body).unwrap();
+    if let Some(read) = python_unzip(&path) {
+        assert_eq!(read, sorted(want));
+    }
+    tools_test(&path);
 }
 
 #[test]

@@ -122,6 +122,23 @@ fn the_plain_listing_links_every_name_once_and_runs_no_script() {
 }
 
 #[test]
+fn a_folder_asked_for_plain_without_its_slash_stays_plain() {
+    let (server, _) = big_folder();
+    // A browser's request for `/big?plain` (typed, or a bookmark).
+    let browser = "Host: localhost\r\nAccept: text/html\r\n";
+    let moved = exchange(server.http.unwrap(), "GET", "/big?plain", browser, b"");
+    assert_eq!(
+        (moved.status, moved.header("Location")),
+        (301, Some("/big/?plain")),
+        "{}",
+        moved.head
+    );
+    let html = exchange(server.http.unwrap(), "GET", "/big/?plain", browser, b"").text();
+    assert!(!html.contains("<script"), "the redirect led to the page");
+    assert!(html.contains("<a href=\"/big/sub/\">"));
+}
+
+#[test]
 fn wget_follows_the_plain_listing_and_fetches_every_file_once() {
     if !have("wget", &["--version"], "apt-get install wget") {
         return;

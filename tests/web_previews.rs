@@ -170,6 +170,15 @@ fn plant(server: &TestServer, webm: &[u8]) -> Vec<&'static str> {
     files.iter().map(|(name, _)| *name).collect()
 }
 
+/// A browser, and a server whose `show/` is [`plant`]'s (no video);
+/// `None` where there is no browser (the test is skipped, as it says).
+fn planted() -> Option<(Browser, TestServer)> {
+    let browser = Browser::start_or_skip()?;
+    let server = TestServer::start_http();
+    plant(&server, b"");
+    Some((browser, server))
+}
+
 /// What the open preview shows, once it is no longer loading: its state,
 /// the title, the counter and what its view holds.
 const SHOWN: &str = "const d = document.getElementById('preview'); \
@@ -239,9 +248,7 @@ fn a_preview_of_each_kind_and_nothing_planted_runs() {
     let Some(browser) = Browser::start_or_skip() else {
         return;
     };
-    let server = TestServer::start_with(|c| {
-        c.listen(ferry::wire::Protocol::Http, "127.0.0.1:0".parse().unwrap())
-    });
+    let server = TestServer::start_http();
     let base = format!("http://{}", server.http.unwrap());
     browser.open(&format!("{base}/"));
     idle(&browser);
@@ -425,13 +432,9 @@ const CONTRASTS: &str = "const rgba = (c) => { \
 
 #[test]
 fn every_control_is_named_reached_in_order_and_legible() {
-    let Some(browser) = Browser::start_or_skip() else {
+    let Some((browser, server)) = planted() else {
         return;
     };
-    let server = TestServer::start_with(|c| {
-        c.listen(ferry::wire::Protocol::Http, "127.0.0.1:0".parse().unwrap())
-    });
-    plant(&server, b"");
     std::fs::create_dir_all(server.path("show/inner")).unwrap();
     let page = format!("http://{}/show/", server.http.unwrap());
     for (width, height, mobile) in [(1280, 900, false), (390, 844, true)] {
@@ -506,13 +509,9 @@ const FOCUSED: &str = "const e = document.activeElement; \
 
 #[test]
 fn the_keyboard_reaches_uploads_sorting_and_a_rows_actions() {
-    let Some(browser) = Browser::start_or_skip() else {
+    let Some((browser, server)) = planted() else {
         return;
     };
-    let server = TestServer::start_with(|c| {
-        c.listen(ferry::wire::Protocol::Http, "127.0.0.1:0".parse().unwrap())
-    });
-    plant(&server, b"");
     browser.viewport(1280, 900, false);
     browser.open(&format!("http://{}/show/", server.http.unwrap()));
     idle(&browser);

@@ -168,6 +168,8 @@ pub struct FilesAnswer {
     /// A folder is wanted as an archive (kept across the redirect from
     /// `/dir` to `/dir/`).
     wants_archive: Option<ArchiveFormat>,
+    /// A listing asked for as rows without script (`?plain`).
+    plain: bool,
     /// A MOVE that must not replace a file (`Overwrite: F`): a name taken
     /// is `412` (RFC 4918 9.9.4).
     keeps_destination: bool,
@@ -213,6 +215,7 @@ impl FilesAnswer {
             listing: matches!(request.target, Target::Listing(_)),
             reader: Reader::of(request),
             wants_archive: request.wants_archive,
+            plain: request.plain,
             keeps_destination: request.method == Method::Move && !request.overwrite,
             media_type,
             presentation: Presentation::of(media_type, site.web),
@@ -220,7 +223,8 @@ impl FilesAnswer {
     }
 
     /// What a redirect from `/dir` to `/dir/` keeps of the query, so that
-    /// `/dir?tar` still ends in an archive and `/dir?format=json` in JSON.
+    /// `/dir?tar` still ends in an archive, `/dir?format=json` in JSON and
+    /// `/dir?plain` in the listing without script.
     fn redirect_query(&self) -> &'static str {
         if let Some(format) = self.wants_archive {
             match format {
@@ -229,6 +233,8 @@ impl FilesAnswer {
             }
         } else if self.reader == Reader::Program {
             "?format=json"
+        } else if self.plain {
+            "?plain"
         } else {
             ""
         }

@@ -17,11 +17,11 @@
 //! Members come in directory order, each folder before its contents,
 //! the requested folder's own entry first (none for the root).
 //!
-//! A zip member's CRC-32 is computed on the pool once its bytes are out
-//! (read back from the page cache the send has just filled), and goes in
-//! the data descriptor after its data: the data itself still goes out with
-//! `sendfile`. A file that changes between being sent and being read back
-//! gets a CRC that does not match what was sent, which the client reports.
+//! A zip member's CRC-32 is computed on a checksum thread while its bytes
+//! go out (`archive_layout.rs`), and goes in the data descriptor after its
+//! data: the data itself still goes out with `sendfile`. A file that
+//! changes while it is sent and read may get a CRC that does not match
+//! what was sent, which the client reports.
 //!
 //! The tree may change between the two walks. Each member's header is
 //! written from the file as opened, so header and data always agree; if
@@ -113,24 +113,26 @@ pub(super) fn archive(
 }
 
 /// A file of the archive has gone out: what is owed after it and the next
-/// members come from the pool, which also closes the file. A zip member's
-/// CRC-32 (a read of the whole file) is computed first on the checksum
-/// threads, as every whole-file checksum is, not on the I/O pool.
+/// members come from the pool, in one job, which also closes the file.
+/// A zip member's CRC-32 that is not done yet (a thread still reads the
+/// file, or none has started) is waited for or computed on the checksum
+/// threads first, as every whole-file checksum is, not on the I/O pool.
 pub fn resume(send: Send) -> Next {
     let Send { file, source, .. } = send;
     let Source::Archive(mut archive) = source else {
         unreachable!("resume is only called for an archive's send");
     };
-    let reads_back = archive.layout.reads_back();
+    let waits = archive.layout.waits_for_crc();
     let after = move |ctx: &Ctx<'_>| {
         let sent = archive.layout.file_sent(&file);
         drop(file);
         match sent {
-            Ok(()) => Outcome::on_pool(move |ctx| archive.next(ctx)),
-            Err(err) => archive.cut(ctx, &format!("reading it back: {err}"), Vec::new()),
+            Ok(()) if waits => Outcome::on_pool(move |ctx| archive.next(ctx)),
+            Ok(()) => archive.next(ctx),
+            Err(err) => archive.cut(ctx, &format!("reading it: {err}"), Vec::new()),
         }
     };
-    match reads_back {
+    match waits {
         true => Next::Pool(Job::checksum(after)),
         false => Next::Pool(Job::new(after)),
     }
@@ -270,6 +272,7 @@ impl Archive {
                         if !self.write(member, &mut bytes) {
                             return self.cut(ctx, "it holds more than announced", bytes);
                         }
+                        self.layout.sending(&found.file, ctx.storage);
                         let size = found.info.size;
                         let flags = (found.in_memory, found.round_trips);
                         let send = Send::new(found.file, Source::Archive(self), 0, size, flags);

@@ -6,13 +6,22 @@
 //!
 //! A tar member is its headers, its data and zero padding. A zip member
 //! is its local header and data, then a data descriptor with the CRC-32,
-//! computed here by reading the file back once it is sent (from the page
-//! cache the send has just filled), while its central header waits in
-//! memory for the end.
+//! while its central header waits in memory for the end.
+//!
+//! The CRC-32 needs the file's bytes, which the connection sends with
+//! `sendfile` and never sees. So when a member's send starts, a checksum
+//! thread starts reading the file ([`MemberCrc`]), overlapping the send
+//! instead of adding to it (0.73x tar's throughput when it was read back
+//! after the send); the descriptor, after the data, waits only for what is
+//! left of it when the send ends, usually nothing. If no thread took it by
+//! then, the send's end computes it itself.
 
 use std::fs::File;
+use std::io;
 use std::os::unix::fs::FileExt;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
+use crate::storage::{Ahead, Storage};
 use crate::tar::{self, END, padding};
 use crate::zip::{self, Zip64};
 
@@ -86,6 +95,8 @@ pub(super) struct Layout {
     owed: Vec<u8>,
     /// The file being sent, and where its zip local header is.
     sending: Option<(MemberPath, u64)>,
+    /// Its CRC-32 (a zip's), under way.
+    crc: Option<MemberCrc>,
     zip64: Zip64,
     /// A zip's central headers so far.
     central: Vec<u8>,
@@ -101,6 +112,7 @@ impl Layout {
             format,
             owed: Vec::new(),
             sending: None,
+            crc: None,
             zip64: Zip64(false),
             central: Vec::new(),
             offset: 0,
@@ -139,9 +151,21 @@ impl Layout {
         }
     }
 
-    /// Whether [`Self::file_sent`] reads the file back (a zip's CRC-32).
-    pub fn reads_back(&self) -> bool {
-        self.format == Format::Zip && self.sending.is_some()
+    /// Starts the CRC-32 of `file`, the member just headed, on a checksum
+    /// thread (a zip's; a tar needs none).
+    pub fn sending(&mut self, file: &File, storage: &Storage) {
+        if let (Format::Zip, Some((member, _))) = (self.format, &self.sending) {
+            let queue = |work| storage.compute_ahead(work);
+            self.crc = Some(MemberCrc::start(file, member.size, queue));
+        }
+    }
+
+    /// Whether [`Self::file_sent`] may wait for a CRC-32 or compute it
+    /// (a zip's, not done yet): it then runs on a checksum thread.
+    pub fn waits_for_crc(&self) -> bool {
+        self.format == Format::Zip
+            && self.sending.is_some()
+            && !self.crc.as_ref().is_some_and(MemberCrc::is_done)
     }
 
     /// What is owed after the last file sent, taken.
@@ -169,11 +193,12 @@ impl Layout {
     }
 
     /// The file being sent is out: what follows its data is owed (tar
-    /// padding; a zip descriptor, from its CRC read back from `file`).
+    /// padding; a zip descriptor, with its CRC-32 as started by
+    /// [`Self::sending`], or computed now from `file`).
     ///
     /// # Errors
-    /// Reading it back failed, or it is shorter than it was.
-    pub fn file_sent(&mut self, file: &File) -> std::io::Result<()> {
+    /// Reading it failed, or it is shorter than it was.
+    pub fn file_sent(&mut self, file: &File) -> io::Result<()> {
         let Some((member, offset)) = self.sending.take() else {
             return Ok(());
         };
@@ -182,7 +207,10 @@ impl Layout {
                 self.owed.resize(padding(member.size), 0);
                 0
             }
-            Format::Zip => crc_of(file, member.size)?,
+            Format::Zip => match self.crc.take() {
+                Some(crc) => crc.take(file, member.size)?,
+                None => crc_of(file, member.size)?,
+            },
         };
         self.close(&member, crc, offset);
         Ok(())
@@ -213,8 +241,84 @@ impl Layout {
     }
 }
 
+/// A zip member's CRC-32 while its data is sent: whoever comes first
+/// computes it (a checksum thread, or the send's end, [`MemberCrc::take`]),
+/// and the send's end waits only for one under way.
+struct MemberCrc(Arc<(Mutex<Crc>, Condvar)>);
+
+/// Where a [`MemberCrc`] stands.
+enum Crc {
+    /// Nobody computes it yet.
+    Queued,
+    /// A checksum thread computes it.
+    Running,
+    /// Computed (or the reading failed).
+    Done(io::Result<u32>),
+    /// The send's end took it: a checksum thread that comes to it now
+    /// leaves it.
+    Taken,
+}
+
+impl MemberCrc {
+    /// Hands the CRC-32 of the first `size` bytes of `file` to `queue`
+    /// (the checksum threads', [`Storage::compute_ahead`]), through a copy
+    /// of its descriptor, as the send keeps the file; if the work is
+    /// dropped, or runs late, [`Self::take`] computes it.
+    fn start(file: &File, size: u64, queue: impl FnOnce(Ahead) -> bool) -> MemberCrc {
+        let crc = MemberCrc(Arc::new((Mutex::new(Crc::Queued), Condvar::new())));
+        if let Ok(copy) = file.try_clone() {
+            let shared = Arc::clone(&crc.0);
+            // Not queued: dropped, and computed by `take`.
+            let _ = queue(Box::new(move || MemberCrc(shared).compute(&copy, size)));
+        }
+        crc
+    }
+
+    fn state(&self) -> MutexGuard<'_, Crc> {
+        self.0.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// On a checksum thread: computes it, unless the send's end has.
+    fn compute(&self, file: &File, size: u64) {
+        {
+            let mut state = self.state();
+            if !matches!(*state, Crc::Queued) {
+                return;
+            }
+            *state = Crc::Running;
+        }
+        let crc = crc_of(file, size);
+        *self.state() = Crc::Done(crc);
+        self.0.1.notify_all();
+    }
+
+    fn is_done(&self) -> bool {
+        matches!(*self.state(), Crc::Done(_))
+    }
+
+    /// The CRC-32, at the send's end: as computed, or once the thread
+    /// computing it is done, or computed here from `file` if no thread has
+    /// started it.
+    fn take(&self, file: &File, size: u64) -> io::Result<u32> {
+        let mut state = self.state();
+        loop {
+            match std::mem::replace(&mut *state, Crc::Taken) {
+                Crc::Done(crc) => return crc,
+                Crc::Running => {
+                    *state = Crc::Running;
+                    state = self.0.1.wait(state).unwrap_or_else(|e| e.into_inner());
+                }
+                Crc::Queued | Crc::Taken => {
+                    drop(state);
+                    return crc_of(file, size);
+                }
+            }
+        }
+    }
+}
+
 /// The CRC-32 of the first `size` bytes of `file`.
-fn crc_of(file: &File, size: u64) -> std::io::Result<u32> {
+fn crc_of(file: &File, size: u64) -> io::Result<u32> {
     let mut hasher = crc32fast::Hasher::new();
     let mut buf = vec![0; CRC_READ.min(usize::try_from(size).unwrap_or(CRC_READ))];
     let mut at = 0;
@@ -222,10 +326,61 @@ fn crc_of(file: &File, size: u64) -> std::io::Result<u32> {
         let want = usize::try_from(size - at).map_or(buf.len(), |left| left.min(buf.len()));
         let n = file.read_at(&mut buf[..want], at)?;
         if n == 0 {
-            return Err(std::io::ErrorKind::UnexpectedEof.into());
+            return Err(io::ErrorKind::UnexpectedEof.into());
         }
         hasher.update(&buf[..n]);
         at += n as u64;
     }
     Ok(hasher.finalize())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::sync::mpsc;
+
+    use super::{Ahead, MemberCrc, crc_of};
+
+    /// A file of `len` bytes that are not all alike, and their CRC-32.
+    fn file(len: usize) -> (std::fs::File, u32) {
+        let bytes: Vec<u8> = (0..len).map(|i| (i * 7 % 251) as u8).collect();
+        let mut file = tempfile::tempfile().unwrap();
+        file.write_all(&bytes).unwrap();
+        (file, crc32fast::hash(&bytes))
+    }
+
+    #[test]
+    fn a_crc_no_thread_takes_is_computed_at_the_sends_end() {
+        let (file, want) = file(700_000);
+        let crc = MemberCrc::start(&file, 700_000, |_dropped| false);
+        assert_eq!(crc.take(&file, 700_000).unwrap(), want);
+    }
+
+    #[test]
+    fn a_crc_under_way_is_waited_for_and_one_started_late_is_left() {
+        let (file, want) = file(3_000_000);
+        // Run on a thread of its own, as a checksum thread would.
+        let (tx, rx) = mpsc::channel::<Ahead>();
+        let crc = MemberCrc::start(&file, 3_000_000, |work| tx.send(work).is_ok());
+        let thread = std::thread::spawn(move || rx.recv().unwrap()());
+        assert_eq!(crc.take(&file, 3_000_000).unwrap(), want);
+        thread.join().unwrap();
+        // Queued but run only after the send's end took it: left alone.
+        let (tx, rx) = mpsc::channel::<Ahead>();
+        let crc = MemberCrc::start(&file, 10, |work| tx.send(work).is_ok());
+        assert_eq!(crc.take(&file, 10).unwrap(), crc_of(&file, 10).unwrap());
+        rx.recv().unwrap()();
+        assert!(!crc.is_done(), "computed twice");
+    }
+
+    #[test]
+    fn a_file_shorter_than_announced_fails_its_crc() {
+        let (file, _) = file(100);
+        let crc = MemberCrc::start(&file, 200, |work| {
+            work();
+            true
+        });
+        assert!(crc.is_done());
+        assert!(crc.take(&file, 200).is_err());
+    }
 }

@@ -396,19 +396,40 @@ fn compute_unless(
     Ok(crc)
 }
 
-/// Where a CRC computation nobody waits for is queued (the server's
-/// checksum threads): takes a descriptor of the file, and says whether it
-/// was queued (false: the queue is full or closed).
-pub struct Later(Box<dyn Fn(File) -> bool + Send + Sync>);
+/// Work for the checksum threads that a connection will want soon: a
+/// zip member's CRC-32, computed while the member is sent (see
+/// `serve/archive_layout.rs`). It brings its own way to hand the result
+/// over.
+pub type Ahead = Box<dyn FnOnce() + Send>;
+
+/// Where work for the checksum threads that no connection waits for yet
+/// is queued (the server's checksum threads): a CRC computation nobody
+/// waits for (a descriptor of the file), or [`Ahead`] work. Each says
+/// whether it was queued (false: the queue is full or closed).
+pub struct Later {
+    file: Box<dyn Fn(File) -> bool + Send + Sync>,
+    ahead: Box<dyn Fn(Ahead) -> bool + Send + Sync>,
+}
 
 impl Later {
-    /// A queue that hands each file to `queue`.
-    pub fn new(queue: impl Fn(File) -> bool + Send + Sync + 'static) -> Later {
-        Later(Box::new(queue))
+    /// A queue that hands each file to `queue` and each piece of work
+    /// wanted soon to `ahead`.
+    pub fn new(
+        queue: impl Fn(File) -> bool + Send + Sync + 'static,
+        ahead: impl Fn(Ahead) -> bool + Send + Sync + 'static,
+    ) -> Later {
+        Later {
+            file: Box::new(queue),
+            ahead: Box::new(ahead),
+        }
     }
 
     pub(super) fn queue(&self, file: File) -> bool {
-        (self.0)(file)
+        (self.file)(file)
+    }
+
+    pub(super) fn ahead(&self, work: Ahead) -> bool {
+        (self.ahead)(work)
     }
 }
 

@@ -78,7 +78,7 @@ pub use tree::DirectoryListing;
 mod upload;
 mod upload_target;
 
-pub use checksum::{Later, Md5Tag, record_md5_tag};
+pub use checksum::{Ahead, Later, Md5Tag, record_md5_tag};
 pub use cursor::{Found, TreeCursor};
 pub use dav_locks::{DavLock, DavLocks, Edit, LOCKS_DIR, is_below, new_token};
 pub use error::{STORAGE_FAILURES, StorageError, storage_failures};

@@ -15,8 +15,8 @@ use rustix::io::Errno;
 use super::checksum::{self, Md5Tag};
 use super::gate::Point;
 use super::{
-    BENEATH, FileInfo, Later, OpenFile, READ_FILE, Stamp, Storage, StorageError, check_regular,
-    open_beneath,
+    Ahead, BENEATH, FileInfo, Later, OpenFile, READ_FILE, Stamp, Storage, StorageError,
+    check_regular, open_beneath,
 };
 use crate::name::Name;
 
@@ -200,6 +200,15 @@ impl Storage {
         if !queued {
             self.checksums.unwant(&stat);
         }
+    }
+
+    /// Queues `work` for the checksum threads, ahead of the connection
+    /// that will want its result (see [`Ahead`]); false if there are none
+    /// or their queue is full or closed: the work is dropped and its
+    /// connection computes the result itself when it wants it. Never
+    /// blocks.
+    pub fn compute_ahead(&self, work: Ahead) -> bool {
+        self.later.get().is_some_and(|later| later.ahead(work))
     }
 
     /// Sends later computations ([`Storage::checksum_later`]) to `later`

@@ -154,6 +154,20 @@ impl Browser {
         })
     }
 
+    /// Element `id` of the page (`getElementById`).
+    pub fn by_id(&self, id: &str) -> String {
+        self.element("return document.getElementById(arguments[0])", json!([id]))
+    }
+
+    /// Clicks element `id`, accepts the confirmation that asks for and
+    /// returns its question ([`Self::message`] then says what came of it).
+    pub fn confirm(&self, id: &str) -> String {
+        self.click(id);
+        let asked = self.dialog_text();
+        self.accept_dialog();
+        asked
+    }
+
     /// Types `text` into the open dialog (`prompt`).
     pub fn answer_dialog(&self, text: &str) {
         self.session_call("POST", "/alert/text", Some(json!({ "text": text })));

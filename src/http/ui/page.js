@@ -448,17 +448,20 @@
     }
   }
   filter.addEventListener('input', () => { narrow(); ticked(); });
-  // Keys: `/` to the filter; from it or from a row, the arrows move
-  // through the rows shown (Enter opens one: its link has the focus).
+  // Keys: `/` to the filter; from it, from `../` or from a row, the arrows
+  // move through the rows shown (Enter opens one: its link has the focus).
+  // `../` is not among them: it is no entry of the folder, the filter never
+  // hides it, and Down from a filter should land on the first match (Tab
+  // and the breadcrumbs reach it).
   document.addEventListener('keydown', (e) => {
     const focused = document.activeElement;
     const typing = /^(INPUT|TEXTAREA|SELECT)$/.test(focused.tagName);
     if (e.key === '/' && !typing && !e.ctrlKey && !e.metaKey && !e.altKey) { e.preventDefault(); filter.focus(); }
     if (e.key === 'Escape' && focused === filter) { filter.value = ''; narrow(); ticked(); }
     if (e.key !== 'ArrowDown' && e.key !== 'ArrowUp') return;
-    const links = Array.from(tbody.querySelectorAll('tr:not([hidden]) td.n a'));
+    const links = rows().filter((row) => !row.hidden).map((row) => row.querySelector('td.n a'));
     const at = links.indexOf(focused);
-    if (at < 0 && focused !== filter) return;
+    if (at < 0 && focused !== filter && !focused.closest('tr.up')) return;
     e.preventDefault();
     const next = at < 0 ? 0 : at + (e.key === 'ArrowDown' ? 1 : -1);
     if (next < 0) filter.focus();
