@@ -1,7 +1,9 @@
 //! S3 multipart uploads over real sockets: every operation's answer and
 //! its errors (the XML parsed), grants, `--max-file-size` on the object,
 //! a restart between parts, and a part cut mid-body (the upload stays as
-//! it was). The real clients' multipart uploads are in
+//! it was); parts written in their places (in any order, at once, sent
+//! again) and completed without a copy, or assembled apart where their
+//! places do not make the object (storage/part_slots.rs). The real clients' multipart uploads are in
 //! tests/s3_clients.rs.
 #![cfg(feature = "s3")] // built with what it tests (Cargo.toml [features])
 
@@ -420,9 +422,12 @@ fn an_upload_goes_on_after_a_restart() {
         texts(&list_parts(&s, me, "k", &id).body, "PartNumber"),
         ["1", "2"]
     );
+    let inode = data_inode(&s, &id);
     let done = complete(&s, me, "k", &id, &completion(&[(1, &e1), (2, &e2)]));
     assert_eq!(done.status, 200);
     assert!(std::fs::read(s.server.path("bkt/k")).unwrap() == [one, two].concat());
+    // The parts' places were kept across the restart: nothing copied.
+    assert!(is_data_file(&s, "k", inode));
 }
 
 #[test]
@@ -727,4 +732,220 @@ fn every_upload_of_a_bucket_is_listed_page_by_page() {
     }
     assert_eq!(listed.len(), made.len());
     assert!(listed == made, "not every upload, or not in order");
+}
+
+/// The inode of upload `id`'s data file, where parts of the upload's
+/// usual length are written in place (storage/part_slots.rs).
+fn data_inode(s: &S3Server, id: &str) -> u64 {
+    use std::os::unix::fs::MetadataExt as _;
+    let data = s.server.path(&format!(".ferry-uploads/{id}.data"));
+    std::fs::metadata(data).unwrap().ino()
+}
+
+/// Whether object `key` of `bkt` is the upload's data file itself: its
+/// parts were found in place and nothing was copied but those staged
+/// apart.
+fn is_data_file(s: &S3Server, key: &str, inode: u64) -> bool {
+    use std::os::unix::fs::MetadataExt as _;
+    std::fs::metadata(s.server.path(&format!("bkt/{key}")))
+        .unwrap()
+        .ino()
+        == inode
+}
+
+/// Parts of one length (the stride) and a shorter last one, sent in any
+/// order: each written at its place in the upload's data file, so the
+/// completion renames that file onto the object (the short last part,
+/// which came first and so could not be placed, copied in).
+#[test]
+fn parts_in_any_order_complete_in_place() {
+    let s = owner();
+    let me = &s.signers[0];
+    let id = begin(&s, me, "k");
+    let data: Vec<Vec<u8>> = (1..=3).map(|n| support::pattern(5 * MIB, n)).collect();
+    let last = support::pattern(1234, 4);
+    let e4 = put_part(&s, me, "k", &id, 4, &last);
+    let e2 = put_part(&s, me, "k", &id, 2, &data[1]);
+    let e3 = put_part(&s, me, "k", &id, 3, &data[2]);
+    let e1 = put_part(&s, me, "k", &id, 1, &data[0]);
+    // Parts in place are records, not copies.
+    let record = std::fs::metadata(s.server.path(&format!(".ferry-uploads/{id}.parts/2")));
+    assert_eq!(record.unwrap().len(), 40);
+    let listed = list_parts(&s, me, "k", &id);
+    assert_eq!(texts(&listed.body, "PartNumber"), ["1", "2", "3", "4"]);
+    assert_eq!(
+        texts(&listed.body, "ETag"),
+        [e1.as_str(), e2.as_str(), e3.as_str(), e4.as_str()]
+    );
+    let sizes = texts(&listed.body, "Size");
+    assert_eq!(
+        sizes,
+        [
+            (5 * MIB).to_string(),
+            (5 * MIB).to_string(),
+            (5 * MIB).to_string(),
+            "1234".into()
+        ]
+    );
+    let inode = data_inode(&s, &id);
+    let body = completion(&[(1, &e1), (2, &e2), (3, &e3), (4, &e4)]);
+    let done = complete(&s, me, "k", &id, &body);
+    assert_eq!(done.status, 200, "{}", String::from_utf8_lossy(&done.body));
+    let whole = [data.concat(), last].concat();
+    assert!(std::fs::read(s.server.path("bkt/k")).unwrap() == whole);
+    assert!(is_data_file(&s, "k", inode), "the parts were copied");
+    assert_eq!(staged(&s), Vec::<String>::new());
+}
+
+/// Parts sent at once, on connections of their own, land in their places.
+#[test]
+fn concurrent_parts_complete_in_place() {
+    let s = owner();
+    let me = &s.signers[0];
+    let id = begin(&s, me, "k");
+    let data: Vec<Vec<u8>> = (1..=6)
+        .map(|n| support::pattern(if n == 6 { 777 } else { 5 * MIB }, n))
+        .collect();
+    // Part 1 first, so that the stride is known when the others race.
+    let mut etags = vec![put_part(&s, me, "k", &id, 1, &data[0])];
+    let (addr, id_ref) = (s.s3, id.as_str());
+    let sent: Vec<String> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (2..=6u32)
+            .map(|n| {
+                let (me, part) = (me.clone(), &data[n as usize - 1]);
+                scope.spawn(move || {
+                    let number = n.to_string();
+                    let query = [("partNumber", number.as_str()), ("uploadId", id_ref)];
+                    let answer =
+                        me.send(addr, "PUT", ("/bkt/k", &query), &[], part, Payload::Signed);
+                    assert_eq!(answer.status, 200);
+                    answer.header("ETag").unwrap().to_owned()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    etags.extend(sent);
+    let listed: Vec<(u32, &str)> = (1..=6).zip(etags.iter().map(String::as_str)).collect();
+    let inode = data_inode(&s, &id);
+    let done = complete(&s, me, "k", &id, &completion(&listed));
+    assert_eq!(done.status, 200, "{}", String::from_utf8_lossy(&done.body));
+    assert!(std::fs::read(s.server.path("bkt/k")).unwrap() == data.concat());
+    assert!(is_data_file(&s, "k", inode), "the parts were copied");
+}
+
+/// A part sent again while its place holds an acknowledged part is staged
+/// apart (the old one stays whole until the new one is), and copied into
+/// its place by the completion; its old ETag no longer completes.
+#[test]
+fn a_part_sent_again_with_other_bytes_replaces_the_one_in_place() {
+    let s = owner();
+    let me = &s.signers[0];
+    let id = begin(&s, me, "k");
+    let (one, two) = (support::pattern(5 * MIB, 1), support::pattern(99, 2));
+    let old = put_part(&s, me, "k", &id, 1, &one);
+    let e2 = put_part(&s, me, "k", &id, 2, &two);
+    let again = support::pattern(5 * MIB, 3);
+    let e1 = put_part(&s, me, "k", &id, 1, &again);
+    assert_ne!(old, e1);
+    let listed = list_parts(&s, me, "k", &id);
+    assert_eq!(texts(&listed.body, "ETag"), [e1.as_str(), e2.as_str()]);
+    let stale = complete(&s, me, "k", &id, &completion(&[(1, &old), (2, &e2)]));
+    assert_eq!(code(&stale), "InvalidPart");
+    let inode = data_inode(&s, &id);
+    let done = complete(&s, me, "k", &id, &completion(&[(1, &e1), (2, &e2)]));
+    assert_eq!(done.status, 200, "{}", String::from_utf8_lossy(&done.body));
+    assert!(std::fs::read(s.server.path("bkt/k")).unwrap() == [again, two].concat());
+    assert!(
+        is_data_file(&s, "k", inode),
+        "copied more than the part sent again"
+    );
+}
+
+/// Parts whose places do not make the object (a middle part shorter than
+/// the first, one longer, or a gap in the numbers) are assembled into a
+/// new file, as before; the object is right either way.
+#[test]
+fn parts_out_of_their_places_are_assembled_apart() {
+    let s = owner();
+    let me = &s.signers[0];
+    // A middle part shorter than the stride, then one longer.
+    for (key, sizes) in [
+        ("short", [6 * MIB, 5 * MIB, 6 * MIB]),
+        ("long", [5 * MIB, 6 * MIB, 10]),
+    ] {
+        let id = begin(&s, me, key);
+        let data: Vec<Vec<u8>> = (0..3)
+            .map(|n| support::pattern(sizes[n], n as u64 + 1))
+            .collect();
+        let etags: Vec<String> = (0..3)
+            .map(|n| put_part(&s, me, key, &id, n as u32 + 1, &data[n]))
+            .collect();
+        let inode = data_inode(&s, &id);
+        let listed = [
+            (1, etags[0].as_str()),
+            (2, etags[1].as_str()),
+            (3, etags[2].as_str()),
+        ];
+        let done = complete(&s, me, key, &id, &completion(&listed));
+        assert_eq!(done.status, 200, "{}", String::from_utf8_lossy(&done.body));
+        assert!(std::fs::read(s.server.path(&format!("bkt/{key}"))).unwrap() == data.concat());
+        assert!(!is_data_file(&s, key, inode), "{key}: in place?");
+    }
+    assert_eq!(staged(&s), Vec::<String>::new());
+}
+
+/// A completion with some of the parts: with a gap it is assembled
+/// apart; without one, a part in place beyond the object's end would be
+/// cut off by completing in place (and lost, were the completion to fail
+/// after), so that too is assembled apart. Unlisted parts go with the
+/// upload either way.
+#[test]
+fn a_completion_with_some_of_the_parts() {
+    let s = owner();
+    let me = &s.signers[0];
+    for (key, chosen) in [("gap", [1u32, 3]), ("first", [1, 2])] {
+        let id = begin(&s, me, key);
+        let data: Vec<Vec<u8>> = (1..=3).map(|n| support::pattern(5 * MIB, n)).collect();
+        let etags: Vec<String> = (1..=3)
+            .map(|n| put_part(&s, me, key, &id, n, &data[n as usize - 1]))
+            .collect();
+        let listed: Vec<(u32, &str)> = chosen
+            .iter()
+            .map(|&n| (n, etags[n as usize - 1].as_str()))
+            .collect();
+        let done = complete(&s, me, key, &id, &completion(&listed));
+        assert_eq!(done.status, 200, "{}", String::from_utf8_lossy(&done.body));
+        let whole: Vec<u8> = chosen
+            .iter()
+            .flat_map(|&n| data[n as usize - 1].clone())
+            .collect();
+        assert!(
+            std::fs::read(s.server.path(&format!("bkt/{key}"))).unwrap() == whole,
+            "{key}"
+        );
+    }
+    assert_eq!(staged(&s), Vec::<String>::new());
+}
+
+/// Aborting an upload whose parts are in place removes them all.
+#[test]
+fn an_abort_removes_the_parts_in_place() {
+    let s = owner();
+    let me = &s.signers[0];
+    let id = begin(&s, me, "k");
+    put_part(&s, me, "k", &id, 2, &support::pattern(5 * MIB, 2));
+    put_part(&s, me, "k", &id, 1, &support::pattern(5 * MIB, 1));
+    let query = [("uploadId", id.as_str())];
+    let aborted = me.send(
+        s.s3,
+        "DELETE",
+        ("/bkt/k", &query),
+        &[],
+        b"",
+        Payload::Signed,
+    );
+    assert_eq!(aborted.status, 204);
+    assert_eq!(staged(&s), Vec::<String>::new());
+    assert!(!s.server.path("bkt/k").exists());
 }

@@ -34,8 +34,9 @@ use crate::upload_metadata;
 
 /// Part numbers run from 1 to this.
 pub const MAX_PART_NUMBER: u32 = 10_000;
-/// Every part of an upload but its last is at least this large.
-pub const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
+/// Every part of an upload but its last is at least this large (storage
+/// places parts by it: `storage/part_slots.rs`).
+pub const MIN_PART_SIZE: u64 = crate::storage::SMALLEST_PART;
 /// Most parts or uploads on a page of a listing.
 pub const MAX_PAGE: usize = 1000;
 
@@ -139,8 +140,16 @@ pub(super) fn put_part(ctx: &Ctx<'_>, name: Name, ask: Box<PartAsk>) -> Outcome 
     if let Some(Err(failure)) = len.map(|len| check_size(ctx.config, len)) {
         return refuse(ctx, "APPEND", name.as_str(), failure, Next::Close);
     }
-    Outcome::on_pool(
-        move |ctx| match ctx.storage.begin_part(&ask.id, &name, ask.number) {
+    // The part's own length: an aws-chunked body's payload's.
+    let part_len = match &ask.digests.coding {
+        Some(coding) => Some(coding.declared),
+        None => len,
+    };
+    Outcome::on_pool(move |ctx| {
+        match ctx
+            .storage
+            .begin_part(&ask.id, &name, (ask.number, part_len))
+        {
             Ok(part) => {
                 // Its MD5 and stated digests computed as it is written (an
                 // aws-chunked body decoded first), checked before it is staged.
@@ -153,8 +162,8 @@ pub(super) fn put_part(ctx: &Ctx<'_>, name: Name, ask: Box<PartAsk>) -> Outcome 
                 let next = skip_body(ask.body, ctx.config);
                 refuse(ctx, "APPEND", name.as_str(), err.into(), next)
             }
-        },
-    )
+        }
+    })
 }
 
 /// What a part copied from an object is: its upload, its number, and
@@ -211,7 +220,9 @@ fn copied_part(
     };
     let (start, len) = super::files::source_span(ask.source.as_ref(), &found)?;
     check_size(ctx.config, len)?;
-    let mut part = ctx.storage.begin_part(&ask.id, name, ask.number)?;
+    let mut part = ctx
+        .storage
+        .begin_part(&ask.id, name, (ask.number, Some(len)))?;
     let (mut md5, mut crc) = (Md5::new(), 0u32);
     part.copy_from(&found.file, (start, len), |bytes| {
         md5.update(bytes);
@@ -477,6 +488,7 @@ mod tests {
             md5: [number as u8; 16],
             crc: 0,
             modified: 0,
+            at: None,
         }
     }
 

@@ -10,24 +10,28 @@
 //! memory between requests, whatever the upload's size. A part may also
 //! be copied from an object (UploadPartCopy: [`PartUpload::copy_from`]).
 //!
-//! The completion assembles the chosen parts, in order, into the
-//! session's own data file (`copy_file_range`: no byte passes through
-//! the process where the file system can copy), their CRC-32Cs combined,
-//! and commits that file as every session's is: one rename onto the
-//! target, after which the record and the parts go. Until the rename the
-//! session is intact (a failed completion can be tried again).
+//! Most parts are not files of their own but written straight into the
+//! session's data file, each at its place in the object, with a record
+//! in the folder instead (`part_slots.rs`): the completion then finds
+//! the object in place, copies in what was staged apart, and commits
+//! that file as every session's is: one rename onto the target, after
+//! which the record and the parts go. Where the parts are not in place
+//! it assembles them into a new file (`copy_file_range`: no byte passes
+//! through the process where the file system can copy). Until the rename
+//! the session is intact (a failed completion can be tried again).
 //!
 //! ```text
 //! .ferry-uploads/<id>.meta          the session's record (name, owner...)
-//! .ferry-uploads/<id>.data          empty until the completion assembles it
-//! .ferry-uploads/<id>.parts/<N>     part N: its bytes, then md5(16) crc32c(4, LE) "FMP1"
+//! .ferry-uploads/<id>.data          the parts in their places (part_slots.rs)
+//! .ferry-uploads/<id>.parts/<N>     part N staged apart: its bytes, then md5(16) crc32c(4, LE) "FMP1"
+//!                                   (or a slot record: part_slots.rs)
 //! .ferry-uploads/<id>.parts/.t<N>-<node>-<run>-<serial>
 //!                                   a part on its way (removed with the session,
 //!                                   or by the start-up sweep once its run is over)
 //! ```
 
 use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io::{self, Write};
 use std::os::fd::OwnedFd;
 use std::os::unix::fs::FileExt;
 use std::sync::Arc;
@@ -37,7 +41,7 @@ use rustix::fs::{AtFlags, Dir, Mode, OFlags};
 use rustix::io::Errno;
 
 use super::gate::Point;
-use super::session_files::{self as files};
+use super::part_slots::{self as slots, Slot};
 use super::session_state::{Live, Staging};
 use super::sessions::{DEFERRED_SIZE, SessionInfo, SessionLimits, check_id, touch};
 use super::{DIR, Storage, StorageError, Upload};
@@ -64,16 +68,18 @@ pub(super) fn has_parts(dir: &OwnedFd, id: &str) -> bool {
 }
 
 /// Whether session `id` has staged parts (or parts on their way): a
-/// multipart upload's bytes are there until it is completed.
+/// multipart upload's bytes are there until it is completed (its slots'
+/// stride and locks are no bytes).
 pub(super) fn holds_parts(dir: &OwnedFd, id: &str) -> bool {
     let flags = DIR | OFlags::NOFOLLOW | OFlags::CLOEXEC;
     let Ok(fd) = rustix::fs::openat(dir, parts_name(id), flags, Mode::empty()) else {
         return false;
     };
     Dir::read_from(&fd).is_ok_and(|entries| {
-        entries
-            .flatten()
-            .any(|entry| !matches!(entry.file_name().to_bytes(), b"." | b".."))
+        entries.flatten().any(|entry| {
+            let name = entry.file_name().to_bytes();
+            name.starts_with(b".t") || name.first().is_some_and(u8::is_ascii_digit)
+        })
     })
 }
 
@@ -114,17 +120,23 @@ pub struct Part {
     pub crc: u32,
     /// When it was staged (Unix seconds).
     pub modified: i64,
+    /// Where its bytes are in the upload's data file (its slot), or
+    /// `None`: in its own file.
+    pub at: Option<u64>,
 }
 
-/// A part being received: a temp file in the upload's parts folder,
+/// A part being received: into its slot in the upload's data file, or a
+/// temp file in the upload's parts folder; either way staged by a file
 /// renamed onto its number by [`PartUpload::commit`]; dropped before
-/// that, it is removed and the upload is as it was.
+/// that, its temp file is removed and the upload is as it was.
 #[derive(Debug)]
 pub struct PartUpload {
     parts: OwnedFd,
     temp: String,
     number: u32,
+    /// The temp file, or the data file where it has a slot.
     file: File,
+    slot: Option<Slot>,
     done: bool,
 }
 
@@ -132,9 +144,12 @@ impl PartUpload {
     /// Appends body bytes.
     ///
     /// # Errors
-    /// No space, I/O.
+    /// No space, I/O; more bytes than the part's stated length.
     pub fn write(&mut self, data: &[u8]) -> Result<(), StorageError> {
-        self.file.write_all(data).map_err(StorageError::from)
+        match &mut self.slot {
+            Some(slot) => slot.write(&self.file, data),
+            None => self.file.write_all(data).map_err(StorageError::from),
+        }
     }
 
     /// Appends `len` bytes of `source` from `start` (UploadPartCopy's
@@ -176,13 +191,36 @@ impl PartUpload {
     /// # Errors
     /// No space, I/O: the part is then not staged.
     pub fn commit(mut self, md5: [u8; 16], crc: u32, durable: bool) -> Result<(), StorageError> {
-        let mut footer = [0u8; FOOTER as usize];
-        footer[..16].copy_from_slice(&md5);
-        footer[16..20].copy_from_slice(&crc.to_le_bytes());
-        footer[20..].copy_from_slice(MARK);
-        self.file.write_all(&footer)?;
-        if durable {
-            self.file.sync_all()?;
+        match &self.slot {
+            Some(slot) => {
+                let record = slot.record(md5, crc)?;
+                if durable {
+                    self.file.sync_data()?;
+                }
+                let create = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW;
+                let mode = Mode::from_raw_mode(0o600);
+                let temp = rustix::fs::openat(
+                    &self.parts,
+                    self.temp.as_str(),
+                    create | OFlags::CLOEXEC,
+                    mode,
+                )?;
+                let mut temp = File::from(temp);
+                temp.write_all(&record)?;
+                if durable {
+                    temp.sync_all()?;
+                }
+            }
+            None => {
+                let mut footer = [0u8; FOOTER as usize];
+                footer[..16].copy_from_slice(&md5);
+                footer[16..20].copy_from_slice(&crc.to_le_bytes());
+                footer[20..].copy_from_slice(MARK);
+                self.file.write_all(&footer)?;
+                if durable {
+                    self.file.sync_all()?;
+                }
+            }
         }
         let number = self.number.to_string();
         rustix::fs::renameat(
@@ -200,6 +238,8 @@ impl PartUpload {
 }
 
 impl Drop for PartUpload {
+    /// Its temp file goes (a slot's, if it was made); a slot's bytes stay
+    /// but no record names them.
     fn drop(&mut self) {
         if !self.done {
             let _ = rustix::fs::unlinkat(&self.parts, self.temp.as_str(), AtFlags::empty());
@@ -253,7 +293,8 @@ impl Storage {
     }
 
     /// Begins receiving part `number` of multipart upload `id` (for
-    /// `name`); the upload counts as used now.
+    /// `name`), of `len` bytes if known (then it may be written in its
+    /// slot: `part_slots.rs`); the upload counts as used now.
     ///
     /// # Errors
     /// No such upload, [`StorageError::Committing`] while it is
@@ -262,7 +303,7 @@ impl Storage {
         &self,
         id: &str,
         name: &Name,
-        number: u32,
+        (number, len): (u32, Option<u64>),
     ) -> Result<PartUpload, StorageError> {
         self.pause(Point::Session);
         self.multipart(id, name)?;
@@ -281,6 +322,16 @@ impl Storage {
         // leftovers from another node's parts on their way (`sweep.rs`).
         let serial = SERIAL.fetch_add(1, Ordering::Relaxed);
         let temp = format!(".t{number}-{}-{}-{serial}", self.node, self.run);
+        if let Some((data, slot)) = slots::slot_for(&dir, id, &parts, (number, len)) {
+            return Ok(PartUpload {
+                parts,
+                temp,
+                number,
+                file: data,
+                slot: Some(slot),
+                done: false,
+            });
+        }
         let create = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | flags;
         let fd = rustix::fs::openat(&parts, temp.as_str(), create, Mode::from_raw_mode(0o600))?;
         Ok(PartUpload {
@@ -288,6 +339,7 @@ impl Storage {
             temp,
             number,
             file: File::from(fd),
+            slot: None,
             done: false,
         })
     }
@@ -304,10 +356,11 @@ impl Storage {
 
     /// Completes multipart upload `id` (for `name`): `choose` picks, from
     /// the parts staged, those that make the object, in order (or refuses:
-    /// the upload stays as it was); they are assembled into the session's
-    /// data file, on its way to `name` as the [`Upload`] returned (with
-    /// its size and CRC-32C, and the metadata the session keeps). Nothing else may touch the session until
-    /// the upload is committed or dropped (then the session stays).
+    /// the upload stays as it was); they are assembled (in the session's
+    /// data file where they are in place: `part_slots.rs`), on its way to
+    /// `name` as the [`Upload`] returned (with its size and CRC-32C, and
+    /// the metadata the session keeps). Nothing else may touch the session
+    /// until the upload is committed or dropped (then the session stays).
     ///
     /// # Errors
     /// What `choose` says; no such upload, busy, being completed; I/O.
@@ -321,20 +374,28 @@ impl Storage {
         let info = self.multipart(id, name)?;
         let dir = self.sessions_dir()?;
         let live = self.hold_to_commit(&dir, id)?;
-        let staging = Staging {
+        let mut staging = Staging {
             dir,
             id: id.to_owned(),
             live,
             sessions: Arc::clone(&self.sessions),
             keep_mark: false,
+            apart: None,
+            slots: None,
         };
-        let chosen = choose(staged_parts(&staging.dir, id)?)?;
+        // No part is written into its slot from here until the commit
+        // ends: the parts read are those assembled.
+        let data = slots::hold_slots(&staging.dir, id)?;
+        let staged = staged_parts(&staging.dir, id)?;
+        let chosen = choose(staged.clone())?;
         self.pause(Point::Assemble);
-        let (file, size, crc) = assemble(&staging.dir, id, &chosen)?;
+        let made = slots::assemble(&staging.dir, id, &data, &chosen, &staged)?;
+        staging.apart = made.apart;
+        staging.slots = Some(data);
         Ok((
-            self.begin_commit(name, file, staging)?,
-            size,
-            crc,
+            self.begin_commit(name, made.file, staging)?,
+            made.size,
+            made.crc,
             info.meta,
         ))
     }
@@ -384,32 +445,38 @@ fn staged_parts(dir: &OwnedFd, id: &str) -> Result<Vec<Part>, StorageError> {
     Ok(found)
 }
 
-/// Part `number`'s description, from its footer.
-fn read_part(parts: &OwnedFd, number: u32) -> Result<Option<Part>, StorageError> {
+/// Part `number`'s description, from its footer or slot record.
+pub(super) fn read_part(parts: &OwnedFd, number: u32) -> Result<Option<Part>, StorageError> {
     match open_part(parts, number) {
-        Ok(mut file) => described(&mut file, number),
+        Ok(fd) => described(&File::from(fd), number),
         // Replaced or removed since the folder was read.
         Err(Errno::NOENT) => Ok(None),
         Err(errno) => Err(errno.into()),
     }
 }
 
-fn open_part(parts: &OwnedFd, number: u32) -> Result<File, Errno> {
+pub(super) fn open_part(parts: &OwnedFd, number: u32) -> Result<OwnedFd, Errno> {
     let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-    rustix::fs::openat(parts, number.to_string(), flags, Mode::empty()).map(File::from)
+    rustix::fs::openat(parts, number.to_string(), flags, Mode::empty())
 }
 
-/// The description of part `number`, open as `file`, from its footer;
-/// `None` if it has none. Leaves the file's offset past its bytes.
-fn described(file: &mut File, number: u32) -> Result<Option<Part>, StorageError> {
-    let stat = rustix::fs::fstat(&*file)?;
+/// The description of part `number`, open as `file`, from its footer or
+/// its slot record; `None` if it has neither.
+pub(super) fn described(file: &File, number: u32) -> Result<Option<Part>, StorageError> {
+    let stat = rustix::fs::fstat(file)?;
     let len = u64::try_from(stat.st_size).unwrap_or(0);
+    if len == slots::RECORD {
+        let mut record = [0u8; slots::RECORD as usize];
+        file.read_exact_at(&mut record, 0)?;
+        if &record[36..] == slots::RECORD_MARK {
+            return Ok(Some(slots::from_record(number, &record, stat.st_mtime)));
+        }
+    }
     if len < FOOTER {
         return Ok(None);
     }
     let mut footer = [0u8; FOOTER as usize];
-    file.seek(SeekFrom::Start(len - FOOTER))?;
-    file.read_exact(&mut footer)?;
+    file.read_exact_at(&mut footer, len - FOOTER)?;
     if &footer[20..] != MARK {
         return Ok(None);
     }
@@ -423,43 +490,8 @@ fn described(file: &mut File, number: u32) -> Result<Option<Part>, StorageError>
         md5,
         crc: u32::from_le_bytes(crc),
         modified: stat.st_mtime,
+        at: None,
     }))
-}
-
-/// Writes `chosen` parts, in order, as session `id`'s data file (what
-/// was there before goes); returns it, its size and CRC-32C.
-fn assemble(dir: &OwnedFd, id: &str, chosen: &[Part]) -> Result<(File, u64, u32), StorageError> {
-    let flags = OFlags::RDWR | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-    let mut data = File::from(rustix::fs::openat(
-        dir,
-        files::data_name(id),
-        flags,
-        Mode::empty(),
-    )?);
-    data.set_len(0)?;
-    let parts = rustix::fs::openat(dir, parts_name(id), DIR | OFlags::CLOEXEC, Mode::empty())?;
-    let (mut size, mut crc) = (0u64, 0u32);
-    for part in chosen {
-        let mut file = open_part(&parts, part.number)?;
-        // A part sent again since it was chosen (one that began before
-        // the completion did): the client is still at work on it.
-        if described(&mut file, part.number)?.is_none_or(|now| now != *part) {
-            return Err(StorageError::SessionBusy);
-        }
-        file.seek(SeekFrom::Start(0))?;
-        // std's copy between files is copy_file_range where it can be.
-        let copied = io::copy(&mut file.take(part.size), &mut data)?;
-        if copied != part.size {
-            return Err(StorageError::Io(io::Error::other(format!(
-                "part {} was cut short while the upload was completed",
-                part.number
-            ))));
-        }
-        let len = usize::try_from(part.size).unwrap_or(usize::MAX);
-        crc = crc32c::crc32c_combine(crc, part.crc, len);
-        size += part.size;
-    }
-    Ok((data, size, crc))
 }
 
 #[cfg(test)]

@@ -365,12 +365,22 @@ pub(super) struct Staging {
     /// Keep its record as the mark of the upload stored (a tus upload's,
     /// whose client may ask again for a lost answer).
     pub(super) keep_mark: bool,
+    /// The file renamed into place where it is not the data file (a
+    /// multipart upload's object assembled apart), relative to `dir`.
+    pub(super) apart: Option<String>,
+    /// A multipart upload's data file, locked against parts written into
+    /// it until the commit ends (`part_slots.rs`).
+    pub(super) slots: Option<File>,
 }
 
 impl Staging {
-    /// The data file's name in [`Staging::dir`].
+    /// The name, in [`Staging::dir`], of the file the commit renames into
+    /// place: the data file, or the object a completion assembled apart.
     pub fn data_name(&self) -> String {
-        files::data_name(&self.id)
+        match &self.apart {
+            Some(apart) => apart.clone(),
+            None => files::data_name(&self.id),
+        }
     }
 
     /// The data file is in place: the session's record goes too.

@@ -400,6 +400,11 @@ impl Storage {
                 if info.stored {
                     return Err(StorageError::Stored(info.size));
                 }
+                // A multipart upload's data file holds its parts in their
+                // places (`part_slots.rs`): no APPEND writes there.
+                if super::parts::has_parts(&dir, id) {
+                    return Err(StorageError::NoSuchUpload);
+                }
                 if offset != info.received {
                     return Err(StorageError::WrongOffset(info.received));
                 }
@@ -511,6 +516,8 @@ impl Storage {
             live,
             sessions: Arc::clone(&self.sessions),
             keep_mark: info.crc.is_none(),
+            apart: None,
+            slots: None,
         };
         let file = File::from(rustix::fs::openat(
             &staging.dir,
