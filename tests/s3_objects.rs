@@ -10,16 +10,7 @@ mod support;
 
 use md5::{Digest as _, Md5};
 use support::http::{Answer, bearer, exchange, exchange_chunked};
-use support::s3::{Payload, S3Server, Signer, code, texts};
-
-const ALL: &[&str] = &["read:/", "write:/", "delete:/"];
-
-fn owner() -> S3Server {
-    let s = S3Server::start(&[("owner", ALL)], &[]);
-    let made = s.signers[0].simple(s.s3, "PUT", "/bkt", b"");
-    assert_eq!(made.status, 200, "{}", made.head);
-    s
-}
+use support::s3::{ALL, Payload, S3Server, Signer, code, owner, texts};
 
 fn quoted_md5(data: &[u8]) -> String {
     let hex: String = Md5::digest(data)
