@@ -72,13 +72,10 @@ for ((i = 0; i < FILES; i++)); do
 done
 rm "$WORK/one"
 
-PORT=$(free_port)
-HTTP=$(free_port)
-[[ $HTTP != "$PORT" ]] || HTTP=$(free_port)
-"$FERRY" serve --listen "127.0.0.1:$PORT" --http "127.0.0.1:$HTTP" $(no_fsync "$FERRY") \
-  --root "$WORK/root" --workers 1 2>"$WORK/ferry.log" &
-FERRY_PID=$!
-wait_port "$HTTP"
+launch FERRY_PID "$WORK/ferry.log" \
+  "$FERRY" serve --listen 127.0.0.1:0 --http 127.0.0.1:0 $(no_fsync "$FERRY") \
+  --root "$WORK/root" --workers 1
+HTTP=$(port_of HTTP "$SERVED")
 URL="http://127.0.0.1:$HTTP/set/"
 
 # Checked once: what is timed is a whole, readable archive.

@@ -53,18 +53,16 @@ head -c 4096 /dev/urandom >"$WORK/body"
 
 # total <binary> <proto> <op> <count>: instructions of one server run.
 total() {
-  local binary=$1 proto=$2 op=$3 count=$4 ferry http out pid
-  ferry=$(free_port) http=$(free_port) out=$WORK/callgrind.out
+  local binary=$1 proto=$2 op=$3 count=$4 out=$WORK/callgrind.out pid port
   rm -rf "$WORK/root" && mkdir -p "$WORK/root/bench"
   cp "$WORK/body" "$WORK/root/bench/4k"
-  valgrind --tool=callgrind --callgrind-out-file="$out" "$binary" serve \
-    --root "$WORK/root" --listen "127.0.0.1:$ferry" --http "127.0.0.1:$http" \
-    --workers 1 --no-access-log $(no_fsync "$binary") 2>"$WORK/server.log" &
-  pid=$!
+  launch pid "$WORK/server.log" \
+    valgrind --tool=callgrind --callgrind-out-file="$out" "$binary" serve \
+    --root "$WORK/root" --listen 127.0.0.1:0 --http 127.0.0.1:0 \
+    --workers 1 --no-access-log $(no_fsync "$binary")
   PIDS+=("$pid")
-  local port=$ferry
-  [[ $proto == http ]] && port=$http
-  wait_port "$port"
+  port=$(port_of FERRY "$SERVED")
+  [[ $proto == http ]] && port=$(port_of HTTP "$SERVED")
   python3 "$SCRIPT_DIR/compare_client.py" xfer --proto "$proto" --op "$op" --port "$port" \
     --name bench/4k --file "$WORK/body" --count "$count" >/dev/null
   stop_pid "$pid" TERM

@@ -25,26 +25,15 @@ import os, socket, statistics, subprocess, sys, time
 bin, work, count, runs, client = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
 extra = os.environ.get("FERRY_ARGS", "").split()
 
-from procs import free_port, rss_kib
-
-def wait_port(port, proc):
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port)).close(); return
-        except ConnectionRefusedError:
-            if proc.poll() is not None:
-                sys.exit(f"the server exited ({proc.returncode})")
-            time.sleep(0.001)
+from procs import rss_kib, serve
 
 def one(proto):
-    ferry_port, http_port = free_port(), free_port()
-    proc = subprocess.Popen([bin, "serve", "--workers", "1", "--root", os.path.join(work, "root"),
-                             "--listen", f"127.0.0.1:{ferry_port}", "--http", f"127.0.0.1:{http_port}",
-                             "--log-level", "warn", "--max-connections-per-client", "0",
-                             "--max-connections", str(count + 100), "--no-fsync", *extra],
-                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    port = ferry_port if proto == "ferry" else http_port
-    wait_port(ferry_port, proc); wait_port(http_port, proc)
+    proc, ports = serve([bin, "serve", "--workers", "1", "--root", os.path.join(work, "root"),
+                         "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0",
+                         "--log-level", "warn", "--max-connections-per-client", "0",
+                         "--max-connections", str(count + 100), "--no-fsync", *extra],
+                        os.path.join(work, "server.log"))
+    port = ports["FERRY"] if proto == "ferry" else ports["HTTP"]
     subprocess.run([sys.executable, client, "xfer", "--proto", proto, "--op", "get", "--port", str(port),
                     "--name", "small.bin", "--count", "10"], check=True, stdout=subprocess.DEVNULL)
     time.sleep(0.5)

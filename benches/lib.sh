@@ -229,7 +229,9 @@ ratio_of() { # "values of a" "values of b" -> median over repetitions of a[i] / 
 }
 
 # free_ports [n]: n distinct free loopback ports, one a line (all bound at
-# once, so none is given twice).
+# once, so none is given twice), for servers that cannot say which port
+# they took (nginx, rclone, chromedriver); ferry is started on port 0
+# (`launch`, `served`).
 free_ports() {
   python3 -c '
 import socket, sys
@@ -264,12 +266,13 @@ served() {
   die "the server (pid $pid) did not say where it serves within $limit s"
 }
 
-# port_of <FERRY|HTTP|S3> <line>: that listener's port in a `served` line
-# (FERRY: the first listener, --listen).
+# port_of <FERRY|HTTP|S3|METRICS> <line>: that listener's port in a
+# `served` line (FERRY: the first listener, --listen).
 port_of() {
   local port
   case $1 in
     FERRY) port=$(grep -oE ' on 127\.0\.0\.1:[0-9]+' <<<"$2" | head -n 1) ;;
+    METRICS) port=$(grep -oE '\(metrics on http://127\.0\.0\.1:[0-9]+' <<<"$2" | head -n 1) ;;
     *) port=$(grep -oE "\\($1 on 127\\.0\\.0\\.1:[0-9]+" <<<"$2" | head -n 1) ;;
   esac
   [[ -n $port ]] || die "no $1 listener in: $2"
@@ -288,20 +291,38 @@ no_fsync() {
   fi
 }
 
-# start_server <name> <binary> <stderr-file> [flags...]: `serve` on a free
-# loopback port with root $WORK/<name> and --workers 1, its stderr to the
-# file, in the background (its pid added to PIDS, for the caller's cleanup
-# trap); sets PORT_<name> and PID_<name> and waits until it accepts.
-# Without flushes (`no_fsync`) unless the flags say `--fsync`.
+# launch <pid variable> <log> command...: runs a `ferry serve` command
+# whose listeners are all on port 0 in the background, its output to the
+# log (emptied first), its pid in the variable; sets SERVED to its
+# `served` line once it serves (read the ports with port_of). A script's
+# cleanup stops it if the variable is in PID_VARS or the pid in PIDS.
+# Waits up to 300 s: a server under valgrind takes tens of seconds.
+launch() {
+  local var=$1 log=$2
+  shift 2
+  : >"$log"
+  "$@" >>"$log" 2>&1 &
+  printf -v "$var" '%s' "$!"
+  SERVED=$(served "$log" "$!" 300)
+}
+
+# start_server <name> <binary> <stderr-file> [flags...]: `serve` on a
+# loopback port the kernel picks with root $WORK/<name> and --workers 1,
+# its stderr to the file, in the background (its pid added to PIDS, for
+# the caller's cleanup trap); sets PORT_<name> (FERRY/1's port), PID_<name>
+# and SERVED_<name> (its `served` line: other listeners the flags put on
+# port 0 are read from it with port_of) once it serves. Without flushes
+# (`no_fsync`) unless the flags say `--fsync`.
 start_server() {
   local name=$1 binary=$2 stderr=$3 port
   shift 3
-  port=$(free_port)
   mkdir -p "$WORK/$name"
-  printf -v "PORT_$name" '%s' "$port"
-  spawn "PID_$name" "$port" "$stderr" \
-    "$binary" serve --listen "127.0.0.1:$port" --root "$WORK/$name" --workers 1 \
+  launch "PID_$name" "$stderr" \
+    "$binary" serve --listen 127.0.0.1:0 --root "$WORK/$name" --workers 1 \
     $(no_fsync "$binary") "$@"
+  port=$(port_of FERRY "$SERVED")
+  printf -v "SERVED_$name" '%s' "$SERVED"
+  printf -v "PORT_$name" '%s' "$port"
   local pid_var="PID_$name"
   PIDS+=("${!pid_var}")
 }

@@ -48,9 +48,9 @@ WORK=$(mktemp -d "$TMP_BASE/ferry-metrics-cost.XXXXXX")
 clean_up_at_exit
 find_ferry
 
-METRICS_PORT=$(free_port)
 start_server plain "${BASE:-$FERRY}" "$WORK/plain.log" --log-level warn
-start_server metrics "$FERRY" "$WORK/metrics.log" --log-level warn --metrics "127.0.0.1:$METRICS_PORT"
+start_server metrics "$FERRY" "$WORK/metrics.log" --log-level warn --metrics 127.0.0.1:0
+METRICS_PORT=$(port_of METRICS "$SERVED_metrics")
 
 declare -A CPU
 run() { # name: one bench run, appends the CPU µs per request to CPU[name]

@@ -60,10 +60,10 @@ mkdir -p "$WORK/root/many"
   : >"report-$((i * 7919 % 100000))-v$i.txt"
 done)
 
-HTTP=$(free_port)
-spawn FERRY_PID "$HTTP" "$WORK/ferry.log" \
-  "$FERRY" serve --listen 127.0.0.1:0 --http "127.0.0.1:$HTTP" --root "$WORK/root" --workers 1
 PID_VARS+=(FERRY_PID)
+launch FERRY_PID "$WORK/ferry.log" \
+  "$FERRY" serve --listen 127.0.0.1:0 --http 127.0.0.1:0 --root "$WORK/root" --workers 1
+HTTP=$(port_of HTTP "$SERVED")
 URL="http://127.0.0.1:$HTTP/many/"
 
 # ---- weight

@@ -32,10 +32,9 @@ PID_VARS=(PID)
 clean_up_at_exit
 WORK=$(mktemp -d)
 
-serve() { # binary root: a fresh server on free ports, PORT its HTTP one
-  local listen
-  { read -r PORT; read -r listen; } < <(free_ports 2)
-  spawn PID "$PORT" /dev/null "$1" serve --root "$2" --http "127.0.0.1:$PORT" --listen "127.0.0.1:$listen" $(no_fsync "$1")
+serve() { # binary root: a server on ports the kernel picks, PORT its HTTP one
+  launch PID "$WORK/server.log" "$1" serve --root "$2" --http 127.0.0.1:0 --listen 127.0.0.1:0 $(no_fsync "$1")
+  PORT=$(port_of HTTP "$SERVED")
 }
 
 propfind() { curl -s -o /dev/null -w '%{time_total}\n' -X PROPFIND -H 'Depth: 1' "http://127.0.0.1:$PORT/big/"; }

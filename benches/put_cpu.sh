@@ -54,9 +54,9 @@ head -c "$SIZE" /dev/urandom >"$WORK/big.bin"
 # The servers: one ferry per mode (HTTP and FERRY/1 listeners), the sink.
 SERVERS=()
 for mode in $MODES; do
-  http=$(free_port)
-  start_server "$mode" "$FERRY" "$WORK/$mode.log" --http "127.0.0.1:$http" \
+  start_server "$mode" "$FERRY" "$WORK/$mode.log" --http 127.0.0.1:0 \
     --pool-writes "$mode" --log-level warn
+  http=$(port_of HTTP "$SERVED")
   printf -v "HTTP_$mode" '%s' "$http"
   SERVERS+=("$mode")
 done

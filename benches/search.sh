@@ -59,13 +59,12 @@ for i in range(files):
 EOF
 printf 'small' >"$WORK/root/small.bin"
 
-PORT=$(free_port)
-HTTP=$(free_port)
-[[ $HTTP != "$PORT" ]] || HTTP=$(free_port)
-spawn FERRY_PID "$HTTP" "$WORK/ferry.log" \
-  "$FERRY" serve --listen "127.0.0.1:$PORT" --http "127.0.0.1:$HTTP" \
+PID_VARS+=(FERRY_PID)
+launch FERRY_PID "$WORK/ferry.log" \
+  "$FERRY" serve --listen 127.0.0.1:0 --http 127.0.0.1:0 \
   --root "$WORK/root" --workers 1
-PIDS+=("$FERRY_PID")
+HTTP=$(port_of HTTP "$SERVED")
+PORT=$(port_of FERRY "$SERVED")
 URL="http://127.0.0.1:$HTTP/tree/?q=NEEDLE"
 
 # One search, checked: what is timed finds every needle and is not cut short.

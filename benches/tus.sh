@@ -129,10 +129,13 @@ start_ferry() {
   rm -rf -- "$ROOT"
   mkdir -p "$ROOT/bench"
   head -c 4096 /dev/urandom >"$ROOT/bench/probe-4k.bin"
-  { read -r FERRY_PORT; read -r HTTP_PORT; } < <(free_ports 2)
-  spawn FERRY_PID "$HTTP_PORT" "$WORK/ferry.log" \
-    "$FERRY" serve --listen "127.0.0.1:$FERRY_PORT" --http "127.0.0.1:$HTTP_PORT" $(no_fsync "$FERRY") \
+  # Each server's log on its own (`served` reads the new one's), all
+  # of them counted at the end.
+  [[ ! -f $WORK/ferry.log ]] || cat "$WORK/ferry.log" >>"$WORK/ferry.earlier.log"
+  launch FERRY_PID "$WORK/ferry.log" \
+    "$FERRY" serve --listen 127.0.0.1:0 --http 127.0.0.1:0 $(no_fsync "$FERRY") \
     --root "$ROOT" --workers 1 "$@"
+  HTTP_PORT=$(port_of HTTP "$SERVED")
 }
 
 NODE_OK=0
@@ -326,7 +329,7 @@ for k in $OPEN; do
 done
 stop_pid "$FERRY_PID"
 FERRY_PID=""
-ERRLINES=$(grep -c -E ' (ERROR|WARN) ' "$WORK/ferry.log" || true)
+ERRLINES=$(cat "$WORK"/ferry*.log | grep -c -E ' (ERROR|WARN) ' || true)
 
 # ---------------------------------------------------------------- table
 

@@ -119,10 +119,12 @@ EOF
 
 SERVERS=(ferry rclone)
 declare -A PORT PID
-{ read -r 'PORT[ferry]'; read -r FERRY_LISTEN; read -r 'PORT[rclone]'; } < <(free_ports 3)
 PID_VARS=("PID[ferry]" "PID[rclone]")
-spawn "PID[ferry]" "${PORT[ferry]}" "$WORK/ferry.log" \
-  "$FERRY" serve --root "$ROOT" --listen "127.0.0.1:$FERRY_LISTEN" --http "127.0.0.1:${PORT[ferry]}" $(no_fsync "$FERRY")
+launch "PID[ferry]" "$WORK/ferry.log" \
+  "$FERRY" serve --root "$ROOT" --listen 127.0.0.1:0 --http 127.0.0.1:0 $(no_fsync "$FERRY")
+PORT[ferry]=$(port_of HTTP "$SERVED")
+# rclone cannot say which port it took: one chosen beforehand.
+PORT[rclone]=$(free_port)
 spawn "PID[rclone]" "${PORT[rclone]}" "$WORK/rclone.log" \
   rclone serve webdav "$ROOT" --addr "127.0.0.1:${PORT[rclone]}"
 

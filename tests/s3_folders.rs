@@ -13,17 +13,10 @@ mod binary;
 mod support;
 
 use support::http::Answer;
-use support::s3::{Payload, S3Server, Streaming, code, texts};
+use support::s3::{ALL, Payload, S3Server, Streaming, code, owner, texts};
 use support::tools::{check, have};
 
-const ALL: &[&str] = &["read:/", "write:/", "delete:/"];
 const EMPTY_ETAG: &str = "\"d41d8cd98f00b204e9800998ecf8427e\"";
-
-fn owner() -> S3Server {
-    let s = S3Server::start(&[("owner", ALL)], &[]);
-    assert_eq!(send(&s, "PUT", "/bkt", b"").status, 200);
-    s
-}
 
 fn send(s: &S3Server, method: &str, path: &str, body: &[u8]) -> Answer {
     s.signers[0].simple(s.s3, method, path, body)

@@ -13,17 +13,9 @@ mod support;
 
 use base64::Engine as _;
 use support::http::{Answer, bearer, exchange, metric};
-use support::s3::{Payload, S3Server, Signer, code, texts};
+use support::s3::{ALL, Payload, S3Server, Signer, code, owner, texts};
 
-const ALL: &[&str] = &["read:/", "write:/", "delete:/"];
 const NS: &str = "http://s3.amazonaws.com/doc/2006-03-01/";
-
-fn owner() -> S3Server {
-    let s = S3Server::start(&[("owner", ALL)], &[]);
-    let made = s.signers[0].simple(s.s3, "PUT", "/bkt", b"");
-    assert_eq!(made.status, 200, "{}", made.head);
-    s
-}
 
 /// A signed request of `path` with `fields` and `body`.
 fn ask(s: &S3Server, method: &str, path: &str, fields: &[(&str, &str)], body: &[u8]) -> Answer {

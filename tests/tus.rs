@@ -12,10 +12,12 @@ mod support;
 
 use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
 
 use base64::Engine;
+use ferry::storage::gate::{Gate, Point};
 use support::http::{Answer, bearer, exchange};
-use support::tokens::guarded;
+use support::tokens::{guarded, guarded_with};
 use support::{PATIENCE, TestServer, pattern};
 
 const TUS: &str = "Tus-Resumable: 1.0.0\r\n";
@@ -471,6 +473,31 @@ fn every_request_needs_write_on_the_uploads_name() {
     assert_eq!(offset(&head(http, &url, &writer)), 0);
     assert_eq!(patch(http, &url, 0, b"abc", &writer).status, 204);
     assert_eq!(std::fs::read(server.path("photos/a.jpg")).unwrap(), b"abc");
+}
+
+/// A PATCH reads its session's record once: who may write it, whether
+/// it has expired and where its bytes go are all judged on that read.
+/// The last PATCH reads it once more, to commit the upload under the
+/// commit's own hold.
+#[test]
+fn a_patch_reads_its_sessions_record_once() {
+    // An open gate holds nothing: it counts the reads.
+    let gate = Arc::new(Gate::new(Point::ReadSession));
+    gate.open();
+    let (server, tokens, _dir) = guarded_with(&[("writer", &["write:/"])], &[], |c| {
+        c.gate = Some(gate.clone());
+    });
+    server.wait_for_sweep();
+    let http = server.http.unwrap();
+    let writer = bearer(&tokens[0]);
+    let url = location(&create(http, "/", b"a.bin", 6, &writer));
+    let before = gate.arrivals();
+    assert_eq!(patch(http, &url, 0, b"abc", &writer).status, 204);
+    assert_eq!(gate.arrivals() - before, 1, "the record read once");
+    let before = gate.arrivals();
+    assert_eq!(patch(http, &url, 3, b"def", &writer).status, 204);
+    assert_eq!(gate.arrivals() - before, 2, "once, and once to commit");
+    assert_eq!(std::fs::read(server.path("a.bin")).unwrap(), b"abcdef");
 }
 
 #[test]

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 
 use support::TestServer;
 use support::dav::{Response, parse, propfind};
-use support::http::{Answer, bearer, exchange};
+use support::http::{Answer, bearer, exchange, exchange_chunked};
 use support::tokens::guarded;
 
 const HOST: &str = "Host: localhost\r\n";
@@ -91,6 +91,23 @@ fn propfind_asks_by_name_in_any_namespace() {
     let names = r#"<propfind xmlns="DAV:"><propname/></propfind>"#;
     let one = multistatus(&propfind(addr, "/d/", Some("1"), "", names));
     assert_eq!(one[1].props[&200]["{DAV:}getetag"].text, "");
+}
+
+/// A PROPFIND body streamed in several chunks (as Go's net/http, Java's
+/// and Node's clients send a body of unknown length) is read whole.
+#[test]
+fn a_propfind_body_in_several_chunks_is_read_whole() {
+    let server = TestServer::start_http();
+    std::fs::create_dir_all(server.path("d")).unwrap();
+    std::fs::write(server.path("d/f"), b"x").unwrap();
+    let body = r#"<?xml version="1.0"?><p:propfind xmlns:p="DAV:" xmlns:z="urn:z"><p:prop><p:getcontentlength/><z:color/></p:prop></p:propfind>"#;
+    let fields = "Host: localhost\r\nDepth: 1\r\n";
+    let addr = server.http.unwrap();
+    let answer = exchange_chunked(addr, ("PROPFIND", "/d/"), fields, body.as_bytes(), 16);
+    assert_eq!(answer.status, 207, "{}", answer.head);
+    let one = multistatus(&answer);
+    assert_eq!(one[1].props[&200]["{DAV:}getcontentlength"].text, "1");
+    assert!(one[1].props[&404].contains_key("{urn:z}color"));
 }
 
 #[test]

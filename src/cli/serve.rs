@@ -336,6 +336,12 @@ fn serve(args: ServeArgs) -> ExitCode {
     // Only fails if a logger is already set, which nothing here does.
     let _ = simple_logger::SimpleLogger::new()
         .with_level(args.log_level)
+        // Where it serves is said at any level: scripts read their ports
+        // from that line.
+        .with_module_level(
+            crate::server::SERVING_TARGET,
+            args.log_level.max(LevelFilter::Info),
+        )
         .with_utc_timestamps()
         .env()
         .init();

@@ -7,7 +7,10 @@
 //!
 //! The head is cut into a request line and fields by `httparse`; the
 //! fields are lent to the dialect, not copied, so a request costs no
-//! allocation here.
+//! allocation here (but a chunked body in hand that came in several
+//! chunks, joined once it is whole).
+
+use std::ops::Range;
 
 use crate::chunked::{ChunkDecoder, ChunkError};
 use crate::serve::BodyLength;
@@ -137,9 +140,8 @@ pub fn parse<T>(
 /// heads or framing, 501 for transfer codings other than chunked, 505 for
 /// other versions (all without [`Resume`]: the framing is lost); 400 for a
 /// missing or bad `Host`, 417 for an `Expect` other than `100-continue`;
-/// 413 for a body in hand over its cap, 503 over `room`, 411 for a chunked
-/// one in more than one chunk; and whatever `dialect` refuses (these with
-/// [`Resume`]).
+/// 413 for a body in hand over its cap, 503 over `room`; and whatever
+/// `dialect` refuses (these with [`Resume`]).
 pub fn parse_holding<T>(
     buf: &[u8],
     room: u64,
@@ -149,6 +151,8 @@ pub fn parse_holding<T>(
     let partial = Parsed::Partial {
         awaits_go_ahead: false,
     };
+    // A chunked body in hand that came in several chunks, made one.
+    let mut joined = Vec::new();
     let window = &buf[..buf.len().min(MAX_HEAD)];
     let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut parsed = httparse::Request::new(&mut fields);
@@ -186,7 +190,7 @@ pub fn parse_holding<T>(
         return Err(refuse(refusal, resume));
     }
     if let Some(cap) = in_hand(&head) {
-        match body_in_hand(buf, &resume, (cap, room)) {
+        match body_in_hand(buf, &resume, (cap, room), &mut joined) {
             Err(refusal) => return Err(refuse(refusal, resume)),
             Ok(None) => {
                 return Ok(Parsed::Partial {
@@ -212,45 +216,95 @@ pub fn parse_holding<T>(
 }
 
 /// The body that follows the head framed by `resume`, once all of it is
-/// in `buf` (`None` before), and the bytes it takes there.
+/// in `buf` (`None` before), and the bytes it takes there; `joined`
+/// holds a chunked payload that came in more than one chunk.
 ///
 /// # Errors
-/// 413 over `cap`, 503 over [`MAX_BODY_IN_HAND`] and `room` (both known
-/// from `Content-Length`, before a byte is held); for a chunked body,
-/// [`chunked_in_hand`]'s.
+/// [`within_cap`]'s, known from `Content-Length` before a byte is held;
+/// for a chunked body, [`chunked_in_hand`]'s.
 fn body_in_hand<'a>(
     buf: &'a [u8],
     resume: &Resume,
-    (cap, room): (u64, u64),
+    limits: (u64, u64),
+    joined: &'a mut Vec<u8>,
 ) -> Result<Option<(&'a [u8], usize)>, Refused> {
     let len = match resume.body {
-        BodyLength::Fixed(len) if len > cap => {
-            let limit = cap / 1024;
-            return Err((413, format!("this request's body is at most {limit} KiB")));
+        BodyLength::Fixed(len) => {
+            within_cap(len, limits)?;
+            len as usize
         }
-        BodyLength::Fixed(len) if len > MAX_BODY_IN_HAND && len > room => {
-            let busy = "the server holds too many large request bodies now; send it again later";
-            return Err((503, busy.into()));
-        }
-        BodyLength::Fixed(len) => len as usize,
-        BodyLength::Chunked => return chunked_in_hand(&buf[resume.used..], cap),
+        BodyLength::Chunked => return chunked_in_hand(&buf[resume.used..], limits, joined),
     };
     Ok(buf
         .get(resume.used..resume.used + len)
         .map(|body| (body, len)))
 }
 
-/// A chunked body held whole (boto3 frames even an empty body so, with
-/// an aws-chunked one inside) where its payload is one run of bytes (one
-/// chunk, as a small body is sent): the payload is lent from the buffer,
-/// so one split among chunks cannot be.
+/// Whether `len` bytes of body may be held under `cap` and `room`.
 ///
 /// # Errors
-/// 413 once its framing and payload pass `cap`, 400 for malformed
-/// framing, 411 for a payload in more than one chunk.
-fn chunked_in_hand(rest: &[u8], cap: u64) -> Result<Option<(&[u8], usize)>, Refused> {
+/// 413 over `cap`; 503 over [`MAX_BODY_IN_HAND`] and `room` (the server
+/// holds too much for others now: to be sent again later).
+fn within_cap(len: u64, (cap, room): (u64, u64)) -> Result<(), Refused> {
+    if len > cap {
+        let limit = cap / 1024;
+        return Err((413, format!("this request's body is at most {limit} KiB")));
+    }
+    if len > MAX_BODY_IN_HAND && len > room {
+        let busy = "the server holds too many large request bodies now; send it again later";
+        return Err((503, busy.into()));
+    }
+    Ok(())
+}
+
+/// A chunked body held whole, in any number of chunks, once its last
+/// chunk and trailer section are in `rest` (`None` before; the trailers
+/// are taken and ignored). Its payload is lent from the buffer where it
+/// is one run of bytes (one chunk, as boto3 frames a small body); in more
+/// chunks (Go's net/http, Java's and Node's clients streaming a body of
+/// unknown length) it is copied into `joined`, once, when all is there.
+/// The caps count its bytes on the wire, framing too: what is held.
+///
+/// # Errors
+/// [`within_cap`]'s as the body grows, 400 for malformed framing (the
+/// decoder's limits on size lines, extensions and trailers included).
+fn chunked_in_hand<'a>(
+    rest: &'a [u8],
+    limits: (u64, u64),
+    joined: &'a mut Vec<u8>,
+) -> Result<Option<(&'a [u8], usize)>, Refused> {
+    let (mut runs, mut first, mut payload) = (0, 0..0, 0);
+    let walked = walk_chunks(rest, limits, |run| {
+        runs += 1;
+        payload += run.len();
+        if runs == 1 {
+            first = run;
+        }
+    })?;
+    let Some(wire) = walked else {
+        return Ok(None);
+    };
+    if runs <= 1 {
+        return Ok(Some((&rest[first], wire)));
+    }
+    // The same bytes walked again, now known to be whole and sound.
+    joined.reserve_exact(payload);
+    walk_chunks(&rest[..wire], limits, |run| {
+        joined.extend_from_slice(&rest[run]);
+    })?;
+    Ok(Some((joined.as_slice(), wire)))
+}
+
+/// Decodes the chunked body at the front of `rest`, telling `run` where
+/// each chunk's payload lies in it; the bytes the body takes once it is
+/// whole, `None` before.
+fn walk_chunks(
+    rest: &[u8],
+    limits: (u64, u64),
+    mut run: impl FnMut(Range<usize>),
+) -> Result<Option<usize>, Refused> {
     let mut decoder = ChunkDecoder::default();
-    let (mut at, mut payload) = (0, 0..0);
+    let mut at = 0;
     while !decoder.is_done() {
         if at == rest.len() {
             return Ok(None);
@@ -260,21 +314,12 @@ fn chunked_in_hand(rest: &[u8], cap: u64) -> Result<Option<(&[u8], usize)>, Refu
             .map_err(|ChunkError(why)| (400, why.to_owned()))?;
         if !data.is_empty() {
             let start = at + used - data.len();
-            payload = match payload.is_empty() {
-                true => start..start + data.len(),
-                false => {
-                    let why = "this request's body needs a Content-Length, or one chunk";
-                    return Err((411, why.into()));
-                }
-            };
+            run(start..start + data.len());
         }
         at += used;
-        if at as u64 > cap {
-            let limit = cap / 1024;
-            return Err((413, format!("this request's body is at most {limit} KiB")));
-        }
+        within_cap(at as u64, limits)?;
     }
-    Ok(Some((&rest[payload], at)))
+    Ok(Some(at))
 }
 
 /// The framing fields of `head` (RFC 9112 6, 9.3, RFC 9110 10.1.1, 7.2):
@@ -404,40 +449,87 @@ mod tests {
         assert_eq!(held(usual + 1, MAX_BODY_IN_HAND, u64::MAX), Err(413));
     }
 
-    /// A chunked body in hand: whole once its last chunk and trailer are
-    /// there (at every split before, more is awaited), its payload lent
-    /// when it is one chunk, 411 when it is more, 413 past the cap.
-    #[test]
-    fn a_chunked_body_in_hand_is_held_when_it_is_one_chunk() {
+    /// What [`parse_holding`] makes of a chunked PUT with `body` (then
+    /// the next request) under `cap` and `room`: the body in hand (`None`
+    /// while more is awaited), or the refusal's status.
+    fn chunked(body: &str, cap: u64, room: u64) -> Result<Option<Vec<u8>>, u16> {
         let head = "PUT /x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n";
-        let parse = |body: &str, cap: u64| {
-            let buf = format!("{head}{body}GET /next");
-            let parsed = parse_holding(
-                buf.as_bytes(),
-                u64::MAX,
-                |_| Some(cap),
-                |head, _| Ok(head.body.to_vec()),
-            );
-            match parsed {
-                Ok(Parsed::Whole(body, resume)) => {
-                    assert_eq!(&buf.as_bytes()[resume.used..], b"GET /next");
-                    assert_eq!(resume.body, BodyLength::Fixed(0));
-                    Ok(Some(body))
-                }
-                Ok(Parsed::Partial { .. }) => Ok(None),
-                Err(err) => Err(err.status),
+        let buf = format!("{head}{body}GET /next");
+        let parsed = parse_holding(
+            buf.as_bytes(),
+            room,
+            |_| Some(cap),
+            |head, _| Ok(head.body.to_vec()),
+        );
+        match parsed {
+            Ok(Parsed::Whole(body, resume)) => {
+                assert_eq!(&buf.as_bytes()[resume.used..], b"GET /next");
+                assert_eq!(resume.body, BodyLength::Fixed(0));
+                Ok(Some(body))
             }
-        };
+            Ok(Parsed::Partial { .. }) => Ok(None),
+            Err(err) => {
+                assert!(err.resume.is_some(), "a refusal keeps the framing");
+                Err(err.status)
+            }
+        }
+    }
+
+    /// A chunked body in hand: whole once its last chunk and trailer are
+    /// there, in one chunk or many, empty or not; 413 past the cap (its
+    /// bytes on the wire), 503 past the room beyond the usual 64 KiB, 400
+    /// for bad framing (long size lines and extensions too).
+    #[test]
+    fn a_chunked_body_in_hand_is_held_in_any_number_of_chunks() {
         let one = "5\r\nhello\r\n0\r\nx-t: 1\r\n\r\n";
-        assert_eq!(parse(one, 1024), Ok(Some(b"hello".to_vec())));
-        assert_eq!(parse("0\r\n\r\n", 1024), Ok(Some(Vec::new())));
-        assert_eq!(parse("2\r\nhe\r\n3\r\nllo\r\n0\r\n\r\n", 1024), Err(411));
-        assert_eq!(parse(one, 8), Err(413));
-        assert_eq!(parse("zz\r\n", 1024), Err(400));
-        for end in 0..one.len() {
-            let buf = format!("{head}{}", &one[..end]);
-            let parsed = parse_holding(buf.as_bytes(), u64::MAX, |_| Some(1024), |_, _| Ok(()));
+        assert_eq!(chunked(one, 1024, 0), Ok(Some(b"hello".to_vec())));
+        assert_eq!(chunked("0\r\n\r\n", 1024, 0), Ok(Some(Vec::new())));
+        let many = "2;a=b\r\nhe\r\n3\r\nllo\r\n1\r\n!\r\n0\r\nx-t: 1\r\n\r\n";
+        assert_eq!(chunked(many, 1024, 0), Ok(Some(b"hello!".to_vec())));
+        assert_eq!(
+            chunked(many, many.len() as u64, 0),
+            Ok(Some(b"hello!".to_vec()))
+        );
+        assert_eq!(chunked(many, many.len() as u64 - 1, 0), Err(413));
+        assert_eq!(chunked(one, 8, 0), Err(413));
+        assert_eq!(chunked("zz\r\n", 1024, 0), Err(400));
+        let long_extension = format!("1;{}\r\n", "e".repeat(5000));
+        assert_eq!(chunked(&long_extension, 1024 * 1024, 0), Err(400));
+        // Many small chunks past the usual 64 KiB: within the room, or 503.
+        let usual = MAX_BODY_IN_HAND as usize;
+        let big = format!("{}0\r\n\r\n", "1\r\na\r\n".repeat(usual / 6 + 1));
+        let cap = 1 << 20;
+        assert_eq!(chunked(&big, cap, cap), Ok(Some(vec![b'a'; usual / 6 + 1])));
+        assert_eq!(chunked(&big, cap, MAX_BODY_IN_HAND), Err(503));
+    }
+
+    /// At every split of a chunked body in hand more is awaited, and the
+    /// whole body is read the same however it came (the message layer is
+    /// called again with all that has arrived).
+    #[test]
+    fn a_chunked_body_in_hand_is_awaited_at_every_split() {
+        let many = "2;a=b\r\nhe\r\n3\r\nllo\r\n0\r\nx-t: 1\r\n\r\n";
+        let head = "PUT /x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n";
+        let whole = format!("{head}{many}");
+        for end in 0..whole.len() {
+            let parsed = parse_holding(
+                &whole.as_bytes()[..end],
+                u64::MAX,
+                |_| Some(1024),
+                |_, _| Ok(()),
+            );
             assert!(matches!(parsed, Ok(Parsed::Partial { .. })), "{end}");
         }
+        assert_eq!(chunked(many, 1024, 0), Ok(Some(b"hello".to_vec())));
+    }
+
+    /// One chunk's payload is lent from the buffer, not copied.
+    #[test]
+    fn a_body_in_one_chunk_is_lent() {
+        let buf = b"PUT /x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n";
+        let lent =
+            |head: &Head<'_>, _: &Resume| Ok(buf.as_ptr_range().contains(&head.body.as_ptr()));
+        let parsed = parse_holding(buf, u64::MAX, |_| Some(1024), lent);
+        assert!(matches!(parsed, Ok(Parsed::Whole(true, _))));
     }
 }

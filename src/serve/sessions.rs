@@ -19,7 +19,9 @@ use super::{
 };
 use crate::access::{Owner, Who};
 use crate::name::Name;
-use crate::storage::{Appender, DEFERRED_SIZE, SessionLimits, StorageError};
+use crate::storage::{
+    Appender, Appending, DEFERRED_SIZE, SessionInfo, SessionLimits, SessionTtl, StorageError,
+};
 use crate::upload_metadata;
 
 /// UPLOAD: finds or begins the session of `name` (`size` bytes, `crc`);
@@ -56,7 +58,9 @@ pub(super) fn upload(
                 commit_session(ctx, &session.id, None, user)
             }
             Ok(session) if let Some((len, checksum)) = first.map(|first| *first) => {
-                append_now(ctx, &session.id, (0, len, checksum), Some(user))
+                // Its own, just begun.
+                let piece = ((0, len, checksum), None, None);
+                append_now(ctx, &session.id, piece, Some(user), |_| Ok(()))
             }
             Ok(session) => {
                 debug!(
@@ -92,7 +96,8 @@ pub(super) fn session_limits(ctx: &Ctx<'_>, owner: Option<String>) -> SessionLim
 /// unknown id is left for the operation itself to answer (there is nothing
 /// to write to); any other failure to read the record refuses, as the
 /// storage failure it is (EMFILE a 503, EIO a 500), since without the
-/// record nobody can tell whose session it is.
+/// record nobody can tell whose session it is. (An APPEND asks this of
+/// the record it reads anyway: [`append`].)
 fn may_write_session(ctx: &Ctx<'_>, who: &Who, id: &str) -> Result<(), Failure> {
     if who.is_everyone() {
         return Ok(());
@@ -111,7 +116,10 @@ type Piece = (u64, u64, Option<PieceChecksum>);
 /// APPEND: stages `len` bytes at `offset` of session `id` (taken back if
 /// they do not match `checksum`); with `commit` (tus), commits it as
 /// `user`'s once they make it whole; with `size`, declares the upload's
-/// size first (tus's creation-defer-length).
+/// size first (tus's creation-defer-length), within the server's size
+/// limit as any upload's. The session's record is read once, by
+/// [`Storage::append`](crate::storage::Storage::append), and `who`'s
+/// right to write it judged on what it says.
 pub(super) fn append(
     who: Who,
     id: String,
@@ -121,37 +129,34 @@ pub(super) fn append(
 ) -> Outcome {
     let body = Body::fixed(piece.1);
     Outcome::on_pool(move |ctx| {
-        let checked = may_write_session(ctx, &who, &id).and_then(|()| {
-            let ttl = ctx.config.session_ttl();
-            ctx.storage.live_session(&id, ttl)?;
-            match size {
-                Some(size) => declare_size(ctx, &id, size),
-                None => Ok(()),
-            }
-        });
-        if let Err(failure) = checked {
+        if let Err(failure) = size.map_or(Ok(()), |size| check_size(ctx.config, size)) {
             return refuse(ctx, "APPEND", &id, failure, skip_body(body, ctx.config));
         }
-        append_now(ctx, &id, piece, commit)
+        let asked = (piece, Some(ctx.config.session_ttl()), size);
+        append_now(ctx, &id, asked, commit, |session| {
+            authorize_session(&who, session.name.as_str())
+        })
     })
 }
 
-/// Declares the size of session `id`, begun without one: within the
-/// server's size limit, as any upload's.
-fn declare_size(ctx: &Ctx<'_>, id: &str, size: u64) -> Result<(), Failure> {
-    check_size(ctx.config, size)?;
-    ctx.storage.declare_size(id, size)?;
-    Ok(())
-}
-
+/// Stages an APPEND's bytes (`piece`; `size` declared first) in session
+/// `id`, unexpired by `ttl`, if `admit` lets its client write what the
+/// session is for.
 fn append_now(
     ctx: &Ctx<'_>,
     id: &str,
-    (offset, len, checksum): Piece,
+    ((offset, len, checksum), ttl, size): (Piece, Option<SessionTtl>, Option<u64>),
     commit: Option<Option<Owner>>,
+    admit: impl FnOnce(&SessionInfo) -> Result<(), Failure>,
 ) -> Outcome {
     let body = Body::fixed(len);
-    match ctx.storage.append(id, offset, len) {
+    let asked = Appending {
+        offset,
+        len,
+        ttl,
+        size,
+    };
+    match ctx.storage.append(id, asked, admit) {
         Ok((appender, session)) => {
             let mut receive = Receive::new(Sink::Session(appender), session.name, Some(len), None)
                 .deferred(ctx.config.pool_writes.on(ctx.storage, false));
@@ -163,7 +168,7 @@ fn append_now(
             }
             Outcome::new(Reply::GoAhead, Next::Receive(receive))
         }
-        Err(err) => refuse(ctx, "APPEND", id, err.into(), skip_body(body, ctx.config)),
+        Err(failure) => refuse(ctx, "APPEND", id, failure, skip_body(body, ctx.config)),
     }
 }
 

@@ -53,6 +53,11 @@ mod sweeps;
 mod systemd;
 mod timers;
 
+/// The log target of the line saying where the server serves: logged
+/// whatever `--log-level` (the binary sees to it), since scripts and
+/// tests that start a server on port 0 read its ports there.
+pub const SERVING_TARGET: &str = "ferry::serving";
+
 const WAKER: Token = Token(usize::MAX - 1);
 const SIGNALS: Token = Token(usize::MAX - 2);
 /// Listener `i` has token `FIRST_LISTENER - i`: far above any slab key and
@@ -411,6 +416,7 @@ impl Server {
         }
         let (first_addr, others, tls) = listening(&self.shared.config.listeners);
         info!(
+            target: SERVING_TARGET,
             "serving {} on {first_addr}{others}{metrics}{tls}, at most {} connections, up to {} I/O threads, {workers} {}",
             self.shared.config.root.display(),
             self.hub.max_connections,

@@ -152,8 +152,8 @@ fn sweep_at_start(shared: &Shared) {
     // Both may come after the first requests (the server serves from
     // before this thread starts): a new upload's temp file is named by
     // this run, which the sweep spares, and a session asked for first is
-    // judged by its own record (`live_session`: an expired one is removed
-    // then, never resumed) and counted in the caps by an index read whole
+    // judged by its own record (`live_session`, or an APPEND's one read
+    // of it: an expired one is removed then, never resumed) and counted in the caps by an index read whole
     // by whichever comes first, that request or this sweep
     // (`tests/sessions.rs`, "before the start-up sweep").
     let swept = storage.remove_stale_temp_files();

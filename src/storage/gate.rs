@@ -49,8 +49,9 @@ pub enum Point {
     Session,
     /// Assembling a multipart upload's parts into its object.
     Assemble,
-    /// Reading a session's record to learn which file it writes (the access
-    /// check of APPEND, COMMIT and ABORT). Only a failing gate acts here.
+    /// Reading a session's record: a failing gate fails the reads that
+    /// learn which file it writes (the access check of APPEND, COMMIT
+    /// and ABORT); an open gate counts every read.
     ReadSession,
     /// The start-up sweep of stale temp files.
     Sweep,

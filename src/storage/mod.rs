@@ -93,7 +93,7 @@ pub use session_expiry::SessionTtl;
 pub use session_files::{IdKey, SESSIONS_DIR, session_id};
 pub use session_state::Appender;
 pub use sessions::{
-    DEFERRED_SIZE, ListedSession, SessionCap, SessionInfo, SessionLimits, fits_a_record,
+    Appending, DEFERRED_SIZE, ListedSession, SessionCap, SessionInfo, SessionLimits, fits_a_record,
 };
 
 pub use flush::Unflushed;

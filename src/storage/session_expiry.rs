@@ -46,6 +46,12 @@ impl SessionTtl {
         used.saturating_add(i64::try_from(keep.as_secs()).unwrap_or(i64::MAX))
     }
 
+    /// Whether a session last used at `used` that holds `received` bytes
+    /// has expired by now.
+    pub fn has_expired(&self, used: i64, received: u64) -> bool {
+        now_seconds() >= self.expires(used, received)
+    }
+
     /// When a session used just now that holds `received` bytes expires.
     pub fn expires_from_now(&self, received: u64) -> i64 {
         self.expires(now_seconds(), received)
@@ -97,9 +103,8 @@ impl Storage {
             return Ok(info); // nothing left to expire but a mark, swept apart
         }
         let used = files::last_used(&dir, id).unwrap_or_else(now_seconds);
-        let expires = ttl.expires(used, info.received);
-        info.expires = Some(expires);
-        if now_seconds() < expires {
+        info.expires = Some(ttl.expires(used, info.received));
+        if !ttl.has_expired(used, info.received) {
             return Ok(info);
         }
         let mut index = self.sessions.bookkeeping(&dir)?;
@@ -110,7 +115,7 @@ impl Storage {
             .is_some_and(|live| live.busy() || live.committing.load(Ordering::SeqCst));
         // Used since by another node (read again under the lock)?
         let used = files::last_used(&dir, id).unwrap_or(used);
-        if in_use || now_seconds() < ttl.expires(used, info.received) {
+        if in_use || !ttl.has_expired(used, info.received) {
             return Ok(info);
         }
         match files::try_lock_session(&dir, id) {

@@ -94,7 +94,7 @@ pub enum SessionCap {
 }
 
 /// The size of a session begun without one (tus's
-/// creation-defer-length), until [`Storage::declare_size`] gives it.
+/// creation-defer-length), until an APPEND declares it ([`Appending`]).
 pub const DEFERRED_SIZE: u64 = u64::MAX;
 
 /// A session as its record describes it.
@@ -120,6 +120,21 @@ pub struct SessionInfo {
     /// It is stored already: what is left is the mark of a tus upload,
     /// kept a while for a client that lost the last answer.
     pub stored: bool,
+}
+
+/// What an APPEND asks of its session ([`Storage::append`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Appending {
+    /// Where its bytes go: where the session stands.
+    pub offset: u64,
+    /// How many.
+    pub len: u64,
+    /// The sessions' TTL: an expired session takes none. `None` for a
+    /// session's first bytes, sent as it is begun.
+    pub ttl: Option<SessionTtl>,
+    /// The upload's size, declared by this APPEND (tus's
+    /// creation-defer-length).
+    pub size: Option<u64>,
 }
 
 impl Storage {
@@ -313,6 +328,8 @@ impl Storage {
     /// A session's description and progress, with the record they come
     /// from.
     fn described(&self, dir: &OwnedFd, id: &str) -> Result<(SessionInfo, Record), StorageError> {
+        // Every read of a record passes here: a test's gate counts them.
+        self.pause(Point::ReadSession);
         let record = match files::read_record(dir, id) {
             Ok(Some(record)) => record,
             Ok(None) => {
@@ -368,51 +385,51 @@ impl Storage {
         }
     }
 
-    /// Opens session `id` for `len` bytes at `offset`. An APPEND still
-    /// streaming into the session is cut off: its next write fails.
+    /// Opens session `id` for an APPEND's bytes (`asked`). An APPEND
+    /// still streaming into the session is cut off: its next write fails.
+    /// The session's record is read once, with the session held, and all
+    /// that is judged by it is judged there: whether the client may write
+    /// it (`admit`: the caller's rule), whether it has expired (it is then
+    /// removed), the size the APPEND declares, and where the bytes go.
     ///
     /// # Errors
     /// [`StorageError::NoSuchUpload`] for an unknown session,
+    /// [`StorageError::Expired`] for one untouched past its TTL,
     /// [`StorageError::WrongOffset`] if `offset` is not where the session
     /// stands, [`StorageError::PastEnd`] if the bytes would run past the
-    /// declared size, [`StorageError::Committing`] while it is committed.
-    pub fn append(
+    /// declared size, [`StorageError::Committing`] while it is committed;
+    /// [`declare_size`]'s; and whatever `admit` refuses.
+    pub fn append<E: From<StorageError>>(
         &self,
         id: &str,
-        offset: u64,
-        len: u64,
-    ) -> Result<(Appender, SessionInfo), StorageError> {
+        asked: Appending,
+        admit: impl FnOnce(&SessionInfo) -> Result<(), E>,
+    ) -> Result<(Appender, SessionInfo), E> {
         self.pause(Point::Session);
         check_id(id)?;
         let dir = self.sessions_dir()?;
         let mut index = self.sessions.bookkeeping(&dir)?;
         let live = self.sessions.get_or_new(id);
+        let Appending { offset, .. } = asked;
         let (ticket, took_over, info) = {
             let mut held = live.held();
             if live.is_committing() {
-                return Err(StorageError::Committing);
+                return Err(StorageError::Committing.into());
             }
             Live::hold(&mut held, &dir, id)?;
             // Read only once the session is this node's: another node's
             // APPEND that just ended flushed its bytes before it let go,
             // so the offset checked here is where the bytes will land.
-            let checked = self.session_in(&dir, id).and_then(|info| {
-                if info.stored {
-                    return Err(StorageError::Stored(info.size));
-                }
-                // A multipart upload's data file holds its parts in their
-                // places (`part_slots.rs`): no APPEND writes there.
-                if super::parts::has_parts(&dir, id) {
-                    return Err(StorageError::NoSuchUpload);
-                }
-                if offset != info.received {
-                    return Err(StorageError::WrongOffset(info.received));
-                }
-                if offset.checked_add(len).is_none_or(|end| end > info.size) {
-                    return Err(StorageError::PastEnd(info.size));
-                }
-                Ok(info)
-            });
+            let mut expired = false;
+            let checked = self
+                .session_in_checked(&dir, id)
+                .map_err(E::from)
+                .and_then(|info| admit(&info).map(|()| info))
+                .and_then(|info| {
+                    let appendable = self.appendable(&dir, &live, info, asked);
+                    expired = matches!(appendable, Err(StorageError::Expired));
+                    Ok(appendable?)
+                });
             match checked {
                 Ok(info) => {
                     self.sessions.keep(id, &live);
@@ -420,6 +437,10 @@ impl Storage {
                     (ticket, took_over, info)
                 }
                 Err(err) => {
+                    if expired {
+                        // Its lock and the books held: nobody else uses it.
+                        self.remove_session(&dir, &mut index, id);
+                    }
                     if !live.busy() {
                         *held = None;
                     }
@@ -440,7 +461,7 @@ impl Storage {
             Ok(fd) => File::from(fd),
             Err(errno) => {
                 live.release(ticket);
-                return Err(errno.into());
+                return Err(StorageError::from(errno).into());
             }
         };
         // Reading back what a crash left unrecorded is worth it only if
@@ -542,31 +563,46 @@ impl Storage {
         Ok((upload, info, staged))
     }
 
-    /// Declares the size of session `id`, begun with [`DEFERRED_SIZE`]
-    /// (tus's creation-defer-length); declaring the size it has already is
-    /// no change.
-    ///
-    /// # Errors
-    /// [`StorageError::SizeDeclared`] if it has another size already,
-    /// [`StorageError::PastEnd`] if more bytes are staged than `size`;
-    /// unknown, or the record cannot be written.
-    pub fn declare_size(&self, id: &str, size: u64) -> Result<SessionInfo, StorageError> {
-        self.pause(Point::Session);
-        check_id(id)?;
-        let dir = self.sessions_dir()?;
-        // Two declarations at once: the second sees the first.
-        let _books = self.sessions.bookkeeping(&dir)?;
-        let mut info = self.session_in(&dir, id)?;
-        match info.size {
-            known if known == size => return Ok(info),
-            DEFERRED_SIZE => {}
-            known => return Err(StorageError::SizeDeclared(known)),
+    /// Whether `info`, a session as read under its lock, takes the bytes
+    /// `asked`: not stored, unexpired (else the caller removes it), at
+    /// their offset, within its size (declared first, where the APPEND
+    /// declares it).
+    fn appendable(
+        &self,
+        dir: &OwnedFd,
+        live: &Live,
+        mut info: SessionInfo,
+        asked: Appending,
+    ) -> Result<SessionInfo, StorageError> {
+        let Appending {
+            offset,
+            len,
+            ttl,
+            size,
+        } = asked;
+        if info.stored {
+            return Err(StorageError::Stored(info.size));
         }
-        if info.received > size {
-            return Err(StorageError::PastEnd(size));
+        // A multipart upload's data file holds its parts in their places
+        // (`part_slots.rs`): no APPEND writes there.
+        if super::parts::has_parts(dir, &info.id) {
+            return Err(StorageError::NoSuchUpload);
         }
-        files::declare_size(&dir, id, size)?;
-        info.size = size;
+        let used = files::last_used(dir, &info.id).unwrap_or_else(now_seconds);
+        // A session streamed into is in use, whatever its age.
+        if !live.busy() && ttl.is_some_and(|ttl| ttl.has_expired(used, info.received)) {
+            log::info!("upload session {} expired", info.id);
+            return Err(StorageError::Expired);
+        }
+        if let Some(size) = size {
+            declare_size(dir, &mut info, size)?;
+        }
+        if offset != info.received {
+            return Err(StorageError::WrongOffset(info.received));
+        }
+        if offset.checked_add(len).is_none_or(|end| end > info.size) {
+            return Err(StorageError::PastEnd(info.size));
+        }
         Ok(info)
     }
 
@@ -695,6 +731,29 @@ impl Storage {
     pub(super) fn sessions_dir(&self) -> Result<OwnedFd, StorageError> {
         files::open_dir(&self.root)
     }
+}
+
+/// Declares `info`'s size, begun with [`DEFERRED_SIZE`] (tus's
+/// creation-defer-length); declaring the size it has already is no
+/// change. Under the bookkeeping lock: two declarations at once, the
+/// second sees the first.
+///
+/// # Errors
+/// [`StorageError::SizeDeclared`] if it has another size already,
+/// [`StorageError::PastEnd`] if more bytes are staged than `size`; the
+/// record cannot be written.
+fn declare_size(dir: &OwnedFd, info: &mut SessionInfo, size: u64) -> Result<(), StorageError> {
+    match info.size {
+        known if known == size => return Ok(()),
+        DEFERRED_SIZE => {}
+        known => return Err(StorageError::SizeDeclared(known)),
+    }
+    if info.received > size {
+        return Err(StorageError::PastEnd(size));
+    }
+    files::declare_size(dir, &info.id, size)?;
+    info.size = size;
+    Ok(())
 }
 
 /// Whether `meta` may be kept in a session's record: one line of

@@ -70,6 +70,35 @@ pub fn exchange_on(
     read_answer(stream)
 }
 
+/// [`exchange`] with `body` framed `Transfer-Encoding: chunked` in
+/// chunks of `chunk` bytes (the last shorter), each written on its own,
+/// and a trailer field: as Go's net/http, Java's and Node's clients send
+/// a body whose length they do not know beforehand.
+pub fn exchange_chunked(
+    addr: SocketAddr,
+    (method, target): (&str, &str),
+    headers: &str,
+    body: &[u8],
+    chunk: usize,
+) -> Answer {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(PATIENCE)).unwrap();
+    // Each chunk its own segment, not gathered behind an unacked one.
+    stream.set_nodelay(true).unwrap();
+    write!(
+        stream,
+        "{method} {target} HTTP/1.1\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n{headers}\r\n"
+    )
+    .unwrap();
+    for piece in body.chunks(chunk) {
+        write!(stream, "{:x}\r\n", piece.len()).unwrap();
+        stream.write_all(piece).unwrap();
+        stream.write_all(b"\r\n").unwrap();
+    }
+    stream.write_all(b"0\r\nX-Trailer: end\r\n\r\n").unwrap();
+    read_answer(&mut stream)
+}
+
 /// Writes `request` exactly as given on a new connection and reads all the
 /// server sends until it closes: for answers that are not HTTP's, or
 /// framing a test must see byte for byte.

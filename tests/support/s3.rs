@@ -174,6 +174,19 @@ impl S3Server {
     }
 }
 
+/// Grants to read, write and delete everywhere.
+pub const ALL: &[&str] = &["read:/", "write:/", "delete:/"];
+
+/// A server whose one holder, `owner`, may do all ([`ALL`]), with a
+/// bucket `bkt` it made (a signed CreateBucket): where most S3 tests
+/// begin.
+pub fn owner() -> S3Server {
+    let s = S3Server::start(&[("owner", ALL)], &[]);
+    let made = s.signers[0].simple(s.s3, "PUT", "/bkt", b"");
+    assert_eq!(made.status, 200, "{}", made.head);
+    s
+}
+
 /// The S3 listener's address (the test server records FERRY/1's and
 /// HTTP's; the S3 port is read back from the bound listeners).
 fn server_s3_addr(server: &TestServer) -> SocketAddr {
