@@ -239,7 +239,11 @@ fn canonical_into(
     out.put(head.method.as_bytes());
     out.put(b"\n");
     match percent_decode(path.as_bytes()) {
-        Ok(bytes) => encode_into(out, &String::from_utf8_lossy(&bytes), false),
+        // UTF-8 as a client's path is, checked in one pass; else lossily.
+        Ok(bytes) => match std::str::from_utf8(&bytes) {
+            Ok(text) => encode_into(out, text, false),
+            Err(_) => encode_into(out, &String::from_utf8_lossy(&bytes), false),
+        },
         Err(_) => encode_into(out, path, false),
     }
     out.put(b"\n");
