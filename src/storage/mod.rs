@@ -277,7 +277,9 @@ pub(crate) fn without_openat2<T: Send>(f: impl FnOnce() -> T + Send) -> T {
             refuse_openat2();
             f()
         });
-        thread.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        thread
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
     })
 }
 
@@ -289,7 +291,7 @@ fn refuse_openat2() {
     let openat2 = u32::try_from(libc::SYS_openat2).unwrap();
     let enosys = u32::try_from(libc::ENOSYS).unwrap();
     let filter = [
-        op(0x20, 0, 0), // BPF_LD | BPF_W | BPF_ABS: seccomp_data.nr
+        op(0x20, 0, 0),       // BPF_LD | BPF_W | BPF_ABS: seccomp_data.nr
         op(0x15, 1, openat2), // BPF_JMP | BPF_JEQ | BPF_K: else skip one
         op(0x06, 0, libc::SECCOMP_RET_ERRNO | enosys), // BPF_RET | BPF_K
         op(0x06, 0, libc::SECCOMP_RET_ALLOW),
@@ -303,7 +305,12 @@ fn refuse_openat2() {
     let (privs, seccomp) = unsafe {
         (
             libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0),
-            libc::syscall(libc::SYS_seccomp, libc::SECCOMP_SET_MODE_FILTER, 0, &program),
+            libc::syscall(
+                libc::SYS_seccomp,
+                libc::SECCOMP_SET_MODE_FILTER,
+                0,
+                &program,
+            ),
         )
     };
     assert_eq!((privs, seccomp), (0, 0), "{}", io::Error::last_os_error());

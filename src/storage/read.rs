@@ -308,7 +308,11 @@ mod tests {
                 ("a/b/none", StorageError::NotFound),
             ] {
                 let got = storage.open_read(&name(text)).err();
-                assert_eq!(got.map(|e| e.to_string()), Some(refused.to_string()), "{text}");
+                assert_eq!(
+                    got.map(|e| e.to_string()),
+                    Some(refused.to_string()),
+                    "{text}"
+                );
             }
         });
     }
