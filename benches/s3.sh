@@ -5,7 +5,7 @@
 #
 #   benches/s3.sh [--quick] [--reps N] [--size BYTES] [--requests N]
 #                 [--keys N] [--layouts "flat folders"] [--multipart BYTES|auto|none]
-#                 [--no-callgrind]
+#                 [--no-callgrind] [--sections "1 2 3 4"]
 #
 #   1. 1 GiB PutObject and GetObject against HTTP PUT and GET, N
 #      interleaved repetitions (default 5; the order alternates), the root
@@ -23,7 +23,8 @@
 #      a token (and anonymous), REQUESTS GETs (default 20000) on one
 #      keep-alive connection from benches/s3_client.py (the same socket
 #      code, only the head differs: SigV4 in the header, signed anew for
-#      every request), N interleaved repetitions, the root on a tmpfs
+#      every request but before the clock starts, so that the client's
+#      pace is the same), N interleaved repetitions, the root on a tmpfs
 #      (/dev/shm). Then, unless --no-callgrind or valgrind is missing, the
 #      exact figure: instructions per request under callgrind (1000 and
 #      2000 requests, the difference over 1000; benches/callgrind.sh's
@@ -37,6 +38,9 @@
 #      work folder's file system has ≥ 30 GB free, else 3 GiB (said in the
 #      output); the server's VmRSS sampled during it. Runs last; its data
 #      goes right after.
+#
+# --sections: which of the four to run (default all), e.g. `--sections 2`
+# for the 4 KiB GET alone.
 #
 # Figures are medians (range in brackets); a markdown table comes last on
 # standard output, progress to standard error. The machine's load average
@@ -58,6 +62,7 @@ STARTED=$SECONDS
 source "$SCRIPT_DIR/lib.sh"
 
 QUICK=0 NREPS="" SIZE="" REQUESTS="" KEYS="" MULTIPART="" CALLGRIND=1 LAYOUTS="flat folders"
+SECTIONS="1 2 3 4"
 while [[ $# -gt 0 ]]; do
   case $1 in
     --quick) QUICK=1 ;;
@@ -68,6 +73,7 @@ while [[ $# -gt 0 ]]; do
     --multipart) MULTIPART=${2:?}; shift ;;
     --no-callgrind) CALLGRIND=0 ;;
     --layouts) LAYOUTS=${2:?}; shift ;;
+    --sections) SECTIONS=${2:?}; shift ;;
     -h | --help) sed -n '2,/^$/p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument: $1 (try --help)" ;;
   esac
@@ -129,6 +135,8 @@ timed() {
   json=$(python3 "$CLIENT" timed --pid "$SERVER" -- "$@")
   printf -v "$var" '%s' "$json"
 }
+
+wants() { [[ " $SECTIONS " == *" $1 "* ]]; } # section number
 
 # ------------------------------------------------------------ reports
 # Each section's table goes out as soon as it is measured, so that a run
@@ -203,158 +211,166 @@ report_4() {
 
 # ------------------------------------------------------------ 1. 1 GiB
 
-say "1. $SIZE bytes: PUT and GET, HTTP against S3 (curl), $NREPS repetitions"
-mkdir -p "$WORK/root/bench"
-head -c "$SIZE" /dev/urandom >"$WORK/src.bin"
-serve "$WORK/root"
-HTTP_URL=http://127.0.0.1:$HTTP_PORT/bench
-S3_URL=http://127.0.0.1:$S3_PORT/bench
-# curl before 8.x signs no x-amz-content-sha256 by itself, which S3 requires.
-SIGV4=(--aws-sigv4 "aws:amz:us-east-1:s3" --user "$KEY" -H "x-amz-content-sha256: UNSIGNED-PAYLOAD")
-BEARER=(-H "Authorization: Bearer $FERRY_TOKEN")
-boto3_call() { # put|get key
-  python3 "$CLIENT" boto3 "$1" --port "$S3_PORT" --pid "$SERVER" --key "$KEY" --name "$2" \
-    --file "$WORK/src.bin"
-}
-declare -A SEC CPU CCPU
-record() { # kind json: appends its figures
-  SEC[$1]+="$(jget <(echo "$2") seconds) "
-  CPU[$1]+="$(jget <(echo "$2") server_cpu) "
-  CCPU[$1]+="$(jget <(echo "$2") client_cpu) "
-}
-one_put() { # kind
-  local j
-  case $1 in
-    http) timed j curl -sS --fail -T "$WORK/src.bin" "${BEARER[@]}" "$HTTP_URL/http.bin" ;;
-    s3) timed j curl -sS --fail -T "$WORK/src.bin" "${SIGV4[@]}" "$S3_URL/s3.bin" ;;
-    boto3) j=$(boto3_call put boto3.bin) ;;
-  esac
-  record "put-$1" "$j"
-  cmp -s "$WORK/src.bin" "$WORK/root/bench/$1.bin" || die "$1 PUT: the stored file differs"
-}
-one_get() { # kind
-  local j
-  case $1 in
-    http) timed j curl -sS --fail -o /dev/null "${BEARER[@]}" "$HTTP_URL/http.bin" ;;
-    s3) timed j curl -sS --fail -o /dev/null "${SIGV4[@]}" "$S3_URL/s3.bin" ;;
-    boto3) j=$(boto3_call get boto3.bin) ;;
-  esac
-  record "get-$1" "$j"
-}
-KINDS=(http s3)
-[[ $BOTO3 -eq 1 ]] && KINDS+=(boto3)
-for ((rep = 0; rep < NREPS; rep++)); do
-  order=("${KINDS[@]}")
-  if ((rep % 2)); then mapfile -t order < <(printf '%s\n' "${KINDS[@]}" | tac); fi
-  for kind in "${order[@]}"; do one_put "$kind"; done
-  for kind in "${order[@]}"; do one_get "$kind"; done
-  say "  repetition $((rep + 1)) done"
-done
-rm -f "$WORK/root/bench/"*.bin
-report_1
+if wants 1; then
+  say "1. $SIZE bytes: PUT and GET, HTTP against S3 (curl), $NREPS repetitions"
+  mkdir -p "$WORK/root/bench"
+  head -c "$SIZE" /dev/urandom >"$WORK/src.bin"
+  serve "$WORK/root"
+  HTTP_URL=http://127.0.0.1:$HTTP_PORT/bench
+  S3_URL=http://127.0.0.1:$S3_PORT/bench
+  # curl before 8.x signs no x-amz-content-sha256 by itself, which S3 requires.
+  SIGV4=(--aws-sigv4 "aws:amz:us-east-1:s3" --user "$KEY" -H "x-amz-content-sha256: UNSIGNED-PAYLOAD")
+  BEARER=(-H "Authorization: Bearer $FERRY_TOKEN")
+  boto3_call() { # put|get key
+    python3 "$CLIENT" boto3 "$1" --port "$S3_PORT" --pid "$SERVER" --key "$KEY" --name "$2" \
+      --file "$WORK/src.bin"
+  }
+  declare -A SEC CPU CCPU
+  record() { # kind json: appends its figures
+    SEC[$1]+="$(jget <(echo "$2") seconds) "
+    CPU[$1]+="$(jget <(echo "$2") server_cpu) "
+    CCPU[$1]+="$(jget <(echo "$2") client_cpu) "
+  }
+  one_put() { # kind
+    local j
+    case $1 in
+      http) timed j curl -sS --fail -T "$WORK/src.bin" "${BEARER[@]}" "$HTTP_URL/http.bin" ;;
+      s3) timed j curl -sS --fail -T "$WORK/src.bin" "${SIGV4[@]}" "$S3_URL/s3.bin" ;;
+      boto3) j=$(boto3_call put boto3.bin) ;;
+    esac
+    record "put-$1" "$j"
+    cmp -s "$WORK/src.bin" "$WORK/root/bench/$1.bin" || die "$1 PUT: the stored file differs"
+  }
+  one_get() { # kind
+    local j
+    case $1 in
+      http) timed j curl -sS --fail -o /dev/null "${BEARER[@]}" "$HTTP_URL/http.bin" ;;
+      s3) timed j curl -sS --fail -o /dev/null "${SIGV4[@]}" "$S3_URL/s3.bin" ;;
+      boto3) j=$(boto3_call get boto3.bin) ;;
+    esac
+    record "get-$1" "$j"
+  }
+  KINDS=(http s3)
+  [[ $BOTO3 -eq 1 ]] && KINDS+=(boto3)
+  for ((rep = 0; rep < NREPS; rep++)); do
+    order=("${KINDS[@]}")
+    if ((rep % 2)); then mapfile -t order < <(printf '%s\n' "${KINDS[@]}" | tac); fi
+    for kind in "${order[@]}"; do one_put "$kind"; done
+    for kind in "${order[@]}"; do one_get "$kind"; done
+    say "  repetition $((rep + 1)) done"
+  done
+  rm -f "$WORK/root/bench/"*.bin
+  report_1
+fi
 
 # -------------------------------------------------------- 2. 4 KiB GET
 
-say "2. 4 KiB GET: server CPU per request, $REQUESTS requests a run"
-mkdir -p "$SHM/root/bench"
-head -c 4096 /dev/urandom >"$SHM/root/bench/4k"
-serve "$SHM/root" --anonymous read:bench/
-declare -A US
-gets_of() { # kind [count] -> the JSON of one run
-  local auth=()
-  case $1 in
-    token) auth=(--token "$FERRY_TOKEN") ;;
-    s3) auth=(--key "$KEY") ;;
-  esac
-  local port=$HTTP_PORT
-  [[ $1 == s3 ]] && port=$S3_PORT
-  python3 "$CLIENT" gets --port "$port" --pid "$SERVER" --path /bench/4k \
-    --count "${2:-$REQUESTS}" "${auth[@]}"
-}
-for kind in anonymous token s3; do gets_of "$kind" 500 >/dev/null; done # warm
-for ((rep = 0; rep < NREPS; rep++)); do
-  order=(anonymous token s3)
-  if ((rep % 2)); then order=(s3 token anonymous); fi
-  for kind in "${order[@]}"; do
-    j=$(gets_of "$kind")
-    US[$kind]+="$(calc "$(jget <(echo "$j") server_cpu) * 1000000 / $REQUESTS" 2) "
+if wants 2; then
+  say "2. 4 KiB GET: server CPU per request, $REQUESTS requests a run"
+  mkdir -p "$SHM/root/bench"
+  head -c 4096 /dev/urandom >"$SHM/root/bench/4k"
+  serve "$SHM/root" --anonymous read:bench/
+  declare -A US
+  gets_of() { # kind [count] -> the JSON of one run
+    local auth=()
+    case $1 in
+      token) auth=(--token "$FERRY_TOKEN") ;;
+      s3) auth=(--key "$KEY") ;;
+    esac
+    local port=$HTTP_PORT
+    [[ $1 == s3 ]] && port=$S3_PORT
+    python3 "$CLIENT" gets --port "$port" --pid "$SERVER" --path /bench/4k \
+      --count "${2:-$REQUESTS}" "${auth[@]}"
+  }
+  for kind in anonymous token s3; do gets_of "$kind" 500 >/dev/null; done # warm
+  for ((rep = 0; rep < NREPS; rep++)); do
+    order=(anonymous token s3)
+    if ((rep % 2)); then order=(s3 token anonymous); fi
+    for kind in "${order[@]}"; do
+      j=$(gets_of "$kind")
+      US[$kind]+="$(calc "$(jget <(echo "$j") server_cpu) * 1000000 / $REQUESTS" 2) "
+    done
   done
-done
 
-declare -A INSNS
-if [[ $CALLGRIND -eq 1 ]]; then
-  say "   callgrind: instructions per request"
-  callgrind_total() { # kind count
-    local out=$WORK/callgrind.out
-    # valgrind's start takes seconds, tens of them on a busy machine:
-    # `served` waits for the server's own word that it listens.
-    valgrind --tool=callgrind --callgrind-out-file="$out" "$FERRY" serve --root "$SHM/root" \
-      --listen 127.0.0.1:0 --http 127.0.0.1:0 --s3 127.0.0.1:0 \
-      --tokens "$WORK/tokens" --workers 1 --no-access-log \
-      --anonymous read:bench/ 2>"$WORK/callgrind.log" &
-    SERVER=$!
-    ports_of "$(served "$WORK/callgrind.log" "$SERVER" 300)"
-    gets_of "$1" "$2" >/dev/null
+  declare -A INSNS
+  if [[ $CALLGRIND -eq 1 ]]; then
+    say "   callgrind: instructions per request"
+    callgrind_total() { # kind count
+      local out=$WORK/callgrind.out
+      # valgrind's start takes seconds, tens of them on a busy machine:
+      # `served` waits for the server's own word that it listens.
+      valgrind --tool=callgrind --callgrind-out-file="$out" "$FERRY" serve --root "$SHM/root" \
+        --listen 127.0.0.1:0 --http 127.0.0.1:0 --s3 127.0.0.1:0 \
+        --tokens "$WORK/tokens" --workers 1 --no-access-log \
+        --anonymous read:bench/ 2>"$WORK/callgrind.log" &
+      SERVER=$!
+      ports_of "$(served "$WORK/callgrind.log" "$SERVER" 300)"
+      gets_of "$1" "$2" >/dev/null
+      stop_pid "$SERVER"
+      SERVER=""
+      awk '/^(summary|totals):/ { print $2; exit }' "$out"
+    }
     stop_pid "$SERVER"
     SERVER=""
-    awk '/^(summary|totals):/ { print $2; exit }' "$out"
-  }
-  stop_pid "$SERVER"
-  SERVER=""
-  for kind in token s3; do
-    one=$(callgrind_total "$kind" 1000)
-    two=$(callgrind_total "$kind" 2000)
-    INSNS[$kind]=$(((two - one) / 1000))
-  done
-fi
+    for kind in token s3; do
+      one=$(callgrind_total "$kind" 1000)
+      two=$(callgrind_total "$kind" 2000)
+      INSNS[$kind]=$(((two - one) / 1000))
+    done
+  fi
 
-report_2
+  report_2
+fi
 
 # ---------------------------------------------------- 3. ListObjectsV2
 
-declare -A LIST
-for layout in $LAYOUTS; do
-  say "3. ListObjectsV2 of $KEYS keys, $layout"
-  rm -rf "$WORK/root" && mkdir -p "$WORK/root/many"
-  per=0
-  [[ $layout == folders ]] && per=1000
-  python3 "$CLIENT" fill --dir "$WORK/root/many" --count "$KEYS" --per-folder "$per" >/dev/null
-  serve "$WORK/root"
-  python3 "$CLIENT" gets --port "$S3_PORT" --key "$KEY" --path / --count 1 >/dev/null
-  rss0=$(status_kb VmRSS "$SERVER")
-  j=$(python3 "$CLIENT" list --port "$S3_PORT" --pid "$SERVER" --key "$KEY" --bucket many)
-  [[ $(jget <(echo "$j") keys) -eq $KEYS ]] || die "ListObjectsV2 listed $(jget <(echo "$j") keys) keys, not $KEYS"
-  LIST[$layout]="$(calc "$(jget <(echo "$j") seconds)" 2) | $(jget <(echo "$j") pages) | \
-$(calc "$(jget <(echo "$j") server_cpu)" 2) | $((rss0 / 1024)) MiB | \
-$(($(jget <(echo "$j") vmhwm_kb) / 1024)) MiB | $(verdict "$(jget <(echo "$j") vmhwm_kb) < 65536")"
-done
-stop_pid "$SERVER"
-SERVER=""
-rm -rf "$WORK/root"
+if wants 3; then
+  declare -A LIST
+  for layout in $LAYOUTS; do
+    say "3. ListObjectsV2 of $KEYS keys, $layout"
+    rm -rf "$WORK/root" && mkdir -p "$WORK/root/many"
+    per=0
+    [[ $layout == folders ]] && per=1000
+    python3 "$CLIENT" fill --dir "$WORK/root/many" --count "$KEYS" --per-folder "$per" >/dev/null
+    serve "$WORK/root"
+    python3 "$CLIENT" gets --port "$S3_PORT" --key "$KEY" --path / --count 1 >/dev/null
+    rss0=$(status_kb VmRSS "$SERVER")
+    j=$(python3 "$CLIENT" list --port "$S3_PORT" --pid "$SERVER" --key "$KEY" --bucket many)
+    [[ $(jget <(echo "$j") keys) -eq $KEYS ]] || die "ListObjectsV2 listed $(jget <(echo "$j") keys) keys, not $KEYS"
+    LIST[$layout]="$(calc "$(jget <(echo "$j") seconds)" 2) | $(jget <(echo "$j") pages) | \
+  $(calc "$(jget <(echo "$j") server_cpu)" 2) | $((rss0 / 1024)) MiB | \
+  $(($(jget <(echo "$j") vmhwm_kb) / 1024)) MiB | $(verdict "$(jget <(echo "$j") vmhwm_kb) < 65536")"
+  done
+  stop_pid "$SERVER"
+  SERVER=""
+  rm -rf "$WORK/root"
 
-report_3
+  report_3
+fi
 
 # ------------------------------------------------------ 4. multipart
 
-MP_TABLE=""
-if [[ $MULTIPART != none ]]; then
-  if ! command -v aws >/dev/null; then
-    say "4. multipart: skipped, aws not found (pip install awscli)"
-  else
-    MP_SIZE=$MULTIPART
-    free_kb=$(df -Pk "$WORK" | awk 'NR==2 {print $4}')
-    if [[ $MULTIPART == auto ]]; then
-      MP_SIZE=$((10 << 30))
-      if ((free_kb < 30000000)); then
-        MP_SIZE=$((3 << 30))
-        say "4. only $((free_kb / 1000000)) GB free (< 30): 3 GiB instead of 10"
+if wants 4; then
+  MP_TABLE=""
+  if [[ $MULTIPART != none ]]; then
+    if ! command -v aws >/dev/null; then
+      say "4. multipart: skipped, aws not found (pip install awscli)"
+    else
+      MP_SIZE=$MULTIPART
+      free_kb=$(df -Pk "$WORK" | awk 'NR==2 {print $4}')
+      if [[ $MULTIPART == auto ]]; then
+        MP_SIZE=$((10 << 30))
+        if ((free_kb < 30000000)); then
+          MP_SIZE=$((3 << 30))
+          say "4. only $((free_kb / 1000000)) GB free (< 30): 3 GiB instead of 10"
+        fi
       fi
+      say "4. multipart: $MP_SIZE bytes in 64 MiB parts ($((free_kb / 1000000)) GB free)"
+      MP_TABLE=$(FERRY_BIN=$FERRY TMPDIR=$WORK "$SCRIPT_DIR/s3_multipart.sh" --size "$MP_SIZE" \
+        --part $((64 << 20)) 2>&1 | grep '^|' || true)
     fi
-    say "4. multipart: $MP_SIZE bytes in 64 MiB parts ($((free_kb / 1000000)) GB free)"
-    MP_TABLE=$(FERRY_BIN=$FERRY TMPDIR=$WORK "$SCRIPT_DIR/s3_multipart.sh" --size "$MP_SIZE" \
-      --part $((64 << 20)) 2>&1 | grep '^|' || true)
   fi
+  report_4
 fi
-report_4
 echo
 echo "load average at the start $LOAD_START, at the end $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) CPUs"

@@ -129,17 +129,7 @@ fn open_dir_beneath(root: &OwnedFd, path: &str) -> Result<OwnedFd, StorageError>
 
 /// [`open_dir_beneath`] with the system's error.
 fn open_dir_at(root: &OwnedFd, path: &str) -> Result<OwnedFd, Errno> {
-    match open_beneath(root, path, DIR) {
-        Ok(fd) => return Ok(fd),
-        Err(errno @ (Errno::NOENT | Errno::NOTDIR)) => return Err(errno),
-        Err(_) => {}
-    }
-    let mut current: Option<OwnedFd> = None;
-    for segment in path.split('/') {
-        let parent = current.as_ref().unwrap_or(root);
-        current = Some(rustix::fs::openat(parent, segment, DIR, Mode::empty())?);
-    }
-    current.ok_or(Errno::NOENT)
+    open_beneath(root, path, DIR)
 }
 
 /// What folders are to the protocol a request came by: whether a file's
@@ -241,9 +231,91 @@ fn dir_of(name: &Name) -> &str {
 }
 
 /// Opens `path` beneath `root` in one call, refusing any symlink on the way
-/// and any escape from `root`.
+/// and any escape from `root`. Where `openat2` is refused (a kernel before
+/// 5.6 or a seccomp filter answers `ENOSYS` or `EPERM`, and so does
+/// valgrind), or refuses this path (a symlink on the way), the path is
+/// opened one segment at a time with `O_NOFOLLOW`, which refuses the same
+/// and gives the precise error: every caller, a dead-property record's
+/// read too, finds what is there whatever the kernel.
 fn open_beneath(root: &OwnedFd, path: &str, flags: OFlags) -> Result<OwnedFd, Errno> {
-    rustix::fs::openat2(root, path, flags, Mode::empty(), BENEATH)
+    match rustix::fs::openat2(root, path, flags, Mode::empty(), BENEATH) {
+        Err(errno) if !matches!(errno, Errno::NOENT | Errno::NOTDIR) => {
+            open_by_segments(root, path, flags)
+        }
+        opened => opened,
+    }
+}
+
+/// [`open_beneath`] without `openat2`: each folder on the way opened
+/// with `O_NOFOLLOW`, then the last segment with `flags` and `O_NOFOLLOW`.
+fn open_by_segments(root: &OwnedFd, path: &str, flags: OFlags) -> Result<OwnedFd, Errno> {
+    // `O_PATH | O_NOFOLLOW` would open a symlink itself: no caller asks.
+    debug_assert!(!flags.contains(OFlags::PATH), "{path}");
+    let (dirs, leaf) = path.rsplit_once('/').unwrap_or(("", path));
+    let mut folder: Option<OwnedFd> = None;
+    for segment in dirs.split('/').filter(|s| !s.is_empty()) {
+        folder = Some(open_segment(folder.as_ref().unwrap_or(root), segment, DIR)?);
+    }
+    let flags = flags.union(OFlags::NOFOLLOW);
+    open_segment(folder.as_ref().unwrap_or(root), leaf, flags)
+}
+
+fn open_segment(parent: &OwnedFd, segment: &str, flags: OFlags) -> Result<OwnedFd, Errno> {
+    if segment == ".." {
+        // Names have none; `RESOLVE_BENEATH` refuses an escape so.
+        return Err(Errno::XDEV);
+    }
+    rustix::fs::openat(parent, segment, flags, Mode::empty())
+}
+
+/// Runs `f` on a thread of its own whose `openat2` calls fail with
+/// `ENOSYS`, as on a kernel without it (or under valgrind 3.19): a seccomp
+/// filter on that thread alone (no `SECCOMP_FILTER_FLAG_TSYNC`), so the
+/// other tests' threads keep theirs.
+#[cfg(test)]
+pub(crate) fn without_openat2<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    std::thread::scope(|scope| {
+        let thread = scope.spawn(|| {
+            refuse_openat2();
+            f()
+        });
+        thread
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
+}
+
+/// Installs, on the calling thread, a filter that answers `openat2` with
+/// `ENOSYS` and lets every other call through.
+#[cfg(test)]
+fn refuse_openat2() {
+    let op = |code, jf, k| libc::sock_filter { code, jt: 0, jf, k };
+    let openat2 = u32::try_from(libc::SYS_openat2).unwrap();
+    let enosys = u32::try_from(libc::ENOSYS).unwrap();
+    let filter = [
+        op(0x20, 0, 0),       // BPF_LD | BPF_W | BPF_ABS: seccomp_data.nr
+        op(0x15, 1, openat2), // BPF_JMP | BPF_JEQ | BPF_K: else skip one
+        op(0x06, 0, libc::SECCOMP_RET_ERRNO | enosys), // BPF_RET | BPF_K
+        op(0x06, 0, libc::SECCOMP_RET_ALLOW),
+    ];
+    let program = libc::sock_fprog {
+        len: u16::try_from(filter.len()).unwrap(),
+        filter: filter.as_ptr().cast_mut(),
+    };
+    // SAFETY: plain system calls; the program outlives the one that
+    // copies it into the kernel.
+    let (privs, seccomp) = unsafe {
+        (
+            libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0),
+            libc::syscall(
+                libc::SYS_seccomp,
+                libc::SECCOMP_SET_MODE_FILTER,
+                0,
+                &program,
+            ),
+        )
+    };
+    assert_eq!((privs, seccomp), (0, 0), "{}", io::Error::last_os_error());
 }
 
 /// Path resolution that stays beneath the root and follows no symlink.

@@ -21,6 +21,11 @@
 //!   hosts on one root, docs/scaling.md), a stamp may come from an
 //!   attribute cache: nothing is noted there, every read goes to the pool
 //!   as before.
+//! - Where `openat2` is refused (a kernel before 5.6, a seccomp filter,
+//!   valgrind 3.19, which answers `ENOSYS`), no folder can be opened
+//!   without maybe waiting: the check says no, and every read goes to the
+//!   pool (where the record is read segment by segment, `open_beneath`),
+//!   as an HTTP GET's open does there.
 //! - Times are coarse (a clock tick): a name made in the same tick as the
 //!   stamp was read could leave it unchanged. A stamp is noted only when
 //!   both its times are at least [`SETTLED`] older than the moment before
@@ -28,7 +33,7 @@
 
 use std::collections::HashMap;
 use std::os::fd::{AsFd, OwnedFd};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rustix::fs::{Mode, OFlags, ResolveFlags, Stat};
@@ -76,7 +81,9 @@ impl DirStamp {
 /// root) as it was stamped when a name beneath it was missing.
 #[derive(Debug, Clone)]
 struct Absence {
-    folder: String,
+    /// Shared: a check clones it out of the notes, which it does not
+    /// hold locked over its system calls, without an allocation.
+    folder: Arc<str>,
     stamp: DirStamp,
 }
 
@@ -100,7 +107,7 @@ impl Storage {
         let Some(Absence { folder, stamp }) = noted else {
             return false;
         };
-        let stat = match folder.as_str() {
+        let stat = match &*folder {
             "" => rustix::fs::fstat(&*self.root),
             path => {
                 let flags = BENEATH.union(ResolveFlags::CACHED);
@@ -154,7 +161,7 @@ impl Storage {
                 Err(rustix::io::Errno::NOENT) => {
                     let stamp = DirStamp::of(&stat);
                     return stamp.settled(before).then(|| Absence {
-                        folder: path[..at].join("/"),
+                        folder: path[..at].join("/").into(),
                         stamp,
                     });
                 }
@@ -223,7 +230,7 @@ mod tests {
         let absence = storage.absence(&path, later).unwrap();
         // The root or `.ferry-dav` (made at the start, for locks).
         assert!(
-            ".ferry-dav/props".starts_with(&absence.folder),
+            ".ferry-dav/props".starts_with(&*absence.folder),
             "{absence:?}"
         );
         note_settled(&storage, "b/f", absence);
@@ -254,7 +261,7 @@ mod tests {
         let later = SystemTime::now() + Duration::from_secs(5);
         let path = [".ferry-dav", "props", "b", ".ferry-files", "f"];
         let absence = storage.absence(&path, later).unwrap();
-        assert_eq!(absence.folder, ".ferry-dav/props/b/.ferry-files");
+        assert_eq!(&*absence.folder, ".ferry-dav/props/b/.ferry-files");
         note_settled(&storage, "b/f", absence);
         assert!(storage.surely_unrecorded("b/f"));
         storage

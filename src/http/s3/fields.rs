@@ -50,7 +50,7 @@ impl Fields {
     pub(super) fn read(head: &Head<'_>) -> Fields {
         let mut fields = Fields::default();
         for (name, value) in head.fields() {
-            let text = || Some(String::from_utf8_lossy(value).trim().to_owned());
+            let text = || Some(text_of(value));
             let is = |field: &str| name.eq_ignore_ascii_case(field);
             if is("authorization") {
                 fields.authorization = text();
@@ -96,11 +96,19 @@ impl Fields {
                 }
             }
             if meta::is_kept(name) {
-                let value = String::from_utf8_lossy(value).trim().to_owned();
-                fields.kept.push((name.to_owned(), value));
+                fields.kept.push((name.to_owned(), text_of(value)));
             }
         }
         fields
+    }
+}
+
+/// A field's value as text, trimmed: checked as UTF-8 in one pass (the
+/// usual case, no copy made to check it), else read lossily.
+fn text_of(value: &[u8]) -> String {
+    match std::str::from_utf8(value) {
+        Ok(text) => text.trim().to_owned(),
+        Err(_) => String::from_utf8_lossy(value).trim().to_owned(),
     }
 }
 

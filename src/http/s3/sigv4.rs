@@ -239,7 +239,11 @@ fn canonical_into(
     out.put(head.method.as_bytes());
     out.put(b"\n");
     match percent_decode(path.as_bytes()) {
-        Ok(bytes) => encode_into(out, &String::from_utf8_lossy(&bytes), false),
+        // UTF-8 as a client's path is, checked in one pass; else lossily.
+        Ok(bytes) => match std::str::from_utf8(&bytes) {
+            Ok(text) => encode_into(out, text, false),
+            Err(_) => encode_into(out, &String::from_utf8_lossy(&bytes), false),
+        },
         Err(_) => encode_into(out, path, false),
     }
     out.put(b"\n");
@@ -332,15 +336,18 @@ fn encode_into(out: &mut impl Sink, text: &str, slash: bool) {
 
 const HEX_UPPER: &[u8; 16] = b"0123456789ABCDEF";
 
-/// A header value trimmed, runs of spaces squeezed to one (read as
-/// UTF-8, lossily, as the client's text).
+/// A header value trimmed, runs of ASCII white space squeezed to one
+/// space. Bytes as the client sent them: what it signed is its own bytes,
+/// and no text is made of them per request.
 fn squeezed_into(out: &mut impl Sink, value: &[u8]) {
-    let text = String::from_utf8_lossy(value);
-    for (at, word) in text.split_ascii_whitespace().enumerate() {
+    let words = value
+        .split(u8::is_ascii_whitespace)
+        .filter(|word| !word.is_empty());
+    for (at, word) in words.enumerate() {
         if at > 0 {
             out.put(b" ");
         }
-        out.put(word.as_bytes());
+        out.put(word);
     }
 }
 
