@@ -50,9 +50,6 @@ pub fn threads() -> usize {
 /// Most files waiting for a computation nobody waits for.
 pub const LATER_QUEUE: usize = 64;
 
-/// Stack of a checksum thread: its read buffer is on the heap.
-const STACK: usize = 256 * 1024;
-
 struct Pending {
     waited_for: VecDeque<Task>,
     later: VecDeque<File>,
@@ -140,7 +137,7 @@ impl Checksums {
             name: "ferry-crc",
             floor: 0,
             cap: threads(),
-            stack: STACK,
+            stack: crew::STACK,
         });
         let queue = Arc::new(Queue {
             pending: Mutex::new(Pending {

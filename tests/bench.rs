@@ -19,6 +19,7 @@ use std::time::Duration;
 use binary::{failure, ferry, stderr, stdout};
 use ferry::access::AccessConfig;
 use support::TestServer;
+#[cfg(any(feature = "tls-aws-lc", feature = "tls-ring"))]
 use support::tls::self_signed;
 use support::tokens::tokens_in;
 
@@ -123,6 +124,7 @@ fn bench_authenticates_every_connection_with_its_token() {
     assert!(line.contains("may not write"), "{line}");
 }
 
+#[cfg(any(feature = "tls-aws-lc", feature = "tls-ring"))] // needs a TLS provider
 #[test]
 fn bench_runs_over_tls_and_refuses_an_untrusted_certificate() {
     let dir = tempfile::tempdir().unwrap();
