@@ -16,11 +16,7 @@
 //! pointer to its reactor's counters), so the reactor's set is found
 //! through a thread-local that the reactor sets before it runs: every
 //! reactor is one thread, and a connection only ever runs on its own.
-//!
-//! Built with the `metrics` feature (Cargo.toml); without it `lib.rs`
-//! puts `metrics_absent.rs` here instead: the same names, counting
-//! nothing, so the places that count are the same in every build and
-//! compile to nothing in a build without metrics.
+//! Without the `metrics` feature, `metrics_absent.rs` stands in here.
 
 use std::cell::RefCell;
 use std::fmt::Write;
@@ -295,26 +291,13 @@ pub fn render(
     render_connections(&mut out, reactors);
     let uploads = render_requests(&mut out, reactors);
     render_totals(&mut out, reactors, pool.0, storage, uploads);
-    render_threads(&mut out, pool.1);
+    // What the pool's crews hold now (started as jobs queue up).
+    let lanes = [("short", pool.1.short), ("long", pool.1.long)];
+    let threads = lanes.map(|(lane, n)| (label("lane", lane), n as u64));
+    let help = "I/O pool threads running now, by lane (short: file-system calls; long: listings).";
+    family(&mut out, "ferry_io_threads", "gauge", help, &threads);
     render_histograms(&mut out, reactors, pool.0);
     out
-}
-
-/// `ferry_io_threads`: what the pool's crews hold now (docs/operating.md,
-/// "Footprint": started as jobs queue up, ended when idle).
-fn render_threads(out: &mut String, threads: PoolThreads) {
-    let lanes = [("short", threads.short), ("long", threads.long)];
-    let samples: Vec<(String, u64)> = lanes
-        .iter()
-        .map(|(lane, n)| (label("lane", lane), *n as u64))
-        .collect();
-    family(
-        out,
-        "ferry_io_threads",
-        "gauge",
-        "I/O pool threads running now, by lane (short: file-system calls; long: listings).",
-        &samples,
-    );
 }
 
 /// `get` of every reactor, summed.
