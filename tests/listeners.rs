@@ -4,16 +4,20 @@
 
 mod support;
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 
 use ferry::config::Listen;
 use ferry::wire::Protocol;
 use ferry::{Config, Server};
-use support::http::exchange;
+// The one test that serves: it needs TLS.
 #[cfg(any(feature = "tls-aws-lc", feature = "tls-ring"))]
-use support::tls::{endpoint, self_signed, tls_over};
-use support::{PATIENCE, pattern};
+use {
+    std::io::{Read, Write},
+    std::net::TcpStream,
+    support::http::exchange,
+    support::tls::{endpoint, self_signed, tls_over},
+    support::{PATIENCE, pattern},
+};
 
 fn any_port() -> SocketAddr {
     "127.0.0.1:0".parse().unwrap()
