@@ -61,9 +61,6 @@ pub const LATER_QUEUE: usize = 64;
 /// computed by its connection's own job instead.
 pub const AHEAD_QUEUE: usize = 64;
 
-/// Stack of a checksum thread: its read buffer is on the heap.
-const STACK: usize = 256 * 1024;
-
 struct Pending {
     waited_for: VecDeque<Task>,
     ahead: VecDeque<Ahead>,
@@ -168,7 +165,7 @@ impl Checksums {
             name: "ferry-crc",
             floor: 0,
             cap: threads(),
-            stack: STACK,
+            stack: crew::STACK,
         });
         let queue = Arc::new(Queue {
             pending: Mutex::new(Pending {

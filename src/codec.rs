@@ -108,11 +108,11 @@ impl Codec {
     }
 
     /// Whether `reply` answers its request, and with which status (`None`:
-    /// ok), as this codec writes it ([`crate::metrics::answer_code`]): an
+    /// ok), as this codec writes it ([`Reply::answer_code`]): an
     /// HTTP dialect may answer a failure with a status of its own
     /// (WebDAV's `412` for a name taken, `405` and `409` for `MKCOL`).
     pub fn answer_code(&self, reply: &Reply) -> Option<Option<u16>> {
-        let code = crate::metrics::answer_code(reply)?;
+        let code = reply.answer_code()?;
         match (self, reply) {
             (Codec::Http(exchange), Reply::Failed(failure)) => {
                 Some(Some(exchange.status(failure.kind)))

@@ -262,14 +262,23 @@ impl PoolWrites {
 /// The default number of workers (event loops): one per core this process
 /// may run on, as nginx's `worker_processes auto`.
 pub fn default_workers() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
+    crate::crew::cores()
 }
 
-/// The default number of I/O threads. They mostly wait on the disk, not
-/// the CPU, so there are more of them than cores: enough to keep a network
-/// file system's round trips overlapped, while an idle one costs only its
-/// stack's address space.
-pub const DEFAULT_IO_THREADS: usize = 16;
+/// The most I/O threads a default configuration allows, however many
+/// cores (`--io-threads` sets any other cap).
+pub const IO_THREADS_CAP: usize = 16;
+
+/// The default cap on I/O threads (`--io-threads`): four per core, at
+/// least four, at most [`IO_THREADS_CAP`] (8 on two cores, 16 from four).
+/// They mostly wait on the disk, not the CPU, so there are more of them
+/// than cores: enough to keep a network file system's round trips
+/// overlapped; a small host, whose disk is an SD card or one SSD, gains
+/// nothing from more calls in flight than that. They start as jobs queue
+/// up and end when idle (`crew.rs`), so the cap is what a burst may hold.
+pub fn default_io_threads() -> usize {
+    (4 * crate::crew::cores()).clamp(4, IO_THREADS_CAP)
+}
 
 impl Default for Config {
     fn default() -> Config {
@@ -301,7 +310,7 @@ impl Default for Config {
             grace_period: Duration::from_secs(10),
             sweep_period: SWEEP_PERIOD,
             workers: default_workers(),
-            io_threads: DEFAULT_IO_THREADS,
+            io_threads: default_io_threads(),
             pool_writes: PoolWrites::Auto,
             access: AccessConfig::default(),
             web: WebConfig::default(),

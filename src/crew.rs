@@ -42,6 +42,17 @@ use log::error;
 /// gone soon after it.
 pub const LINGER: Duration = Duration::from_secs(10);
 
+/// The stack of every thread ferry starts beside its event loops (the I/O
+/// pool's lanes, the checksum threads, the hook runner, group commit's
+/// flusher, the sweeps, the access log's writer, the stderr relay): their
+/// buffers are on the heap, and the most any used in a release build was
+/// 8–12 KiB (docs/operating.md, "Footprint"). The reservation is address
+/// space; only the pages touched are memory. It is kept this large because
+/// a debug build, which the tests run, needs several times more:
+/// `tests/stacks.rs` runs the deepest work there is on these threads in
+/// one, where an overflow hits the guard page and ends the test.
+pub const STACK: usize = 256 * 1024;
+
 /// The cores this process may run on: `available_parallelism`, which
 /// respects the CPU affinity mask and a cgroup's CPU quota; 1 if it
 /// cannot say.

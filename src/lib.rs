@@ -46,7 +46,7 @@
 //!   bytes (reads, writes, sendfile, deadlines, lingering).
 //! - [`server`]: the reactor: poll loop, slab, accept, timeouts, shutdown.
 //! - [`metrics`]: per-reactor and I/O-pool counters, and their Prometheus
-//!   text (`--metrics`).
+//!   text (`--metrics`; a stand-in counting nothing without the feature).
 //! - [`request_log`]: the access log, one line per answered request,
 //!   written in batches by a thread of its own.
 //! - [`config`]: server settings and their defaults.
@@ -72,6 +72,10 @@ pub mod hooks;
 pub mod http;
 pub mod json;
 pub mod mailbox;
+#[cfg(feature = "metrics")]
+pub mod metrics;
+#[cfg(not(feature = "metrics"))]
+#[path = "metrics_absent.rs"]
 pub mod metrics;
 pub mod name;
 pub mod node;

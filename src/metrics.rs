@@ -16,6 +16,7 @@
 //! pointer to its reactor's counters), so the reactor's set is found
 //! through a thread-local that the reactor sets before it runs: every
 //! reactor is one thread, and a connection only ever runs on its own.
+//! Without the `metrics` feature, `metrics_absent.rs` stands in here.
 
 use std::cell::RefCell;
 use std::fmt::Write;
@@ -23,39 +24,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
-use crate::serve::{Reply, Verb};
+use crate::serve::Verb;
 use crate::wire::Protocol;
-
-/// Where `ferry_requests_total` counts a request the codec refused before
-/// it named an operation (`invalid`); each [`Verb`] counts at its index.
-pub const INVALID: u8 = Verb::ALL.len() as u8;
-
-/// The label of the operation counted at `index`: a verb's, or `invalid`.
-pub fn operation_label(index: u8) -> &'static str {
-    Verb::ALL
-        .get(usize::from(index))
-        .map_or("invalid", |verb| verb.label())
-}
-
-/// Where `verb` is counted.
-pub fn operation_index(verb: Verb) -> u8 {
-    verb.index() as u8
-}
-
-/// Whether `reply` answers its request, and with which code (`None`: ok):
-/// a go-ahead, the rest of an archive's bytes and "nothing yet" do not. A
-/// failure's code is its kind's; a codec that answers a kind with a status
-/// of its own (WebDAV's `412`) says so instead (`Codec::answer_code`).
-pub fn answer_code(reply: &Reply) -> Option<Option<u16>> {
-    match reply {
-        Reply::Nothing | Reply::GoAhead | Reply::More(_) => None,
-        Reply::Failed(failure) => Some(Some(failure.kind.code())),
-        Reply::Unsatisfiable { .. } => Some(Some(416)),
-        // Some of a folder's members stayed (RFC 4918's multistatus).
-        Reply::Remains(..) => Some(Some(207)),
-        _ => Some(None),
-    }
-}
 
 /// The outcomes of `ferry_requests_total`: `ok` or the status code sent.
 const OUTCOMES: [&str; 26] = [
@@ -103,6 +73,27 @@ impl Counter {
     }
 
     /// The count.
+    pub fn get(&self) -> u64 {
+        self.0.load(Relaxed)
+    }
+}
+
+/// A gauge several threads move up and down.
+#[derive(Debug, Default)]
+pub struct Gauge(AtomicU64);
+
+impl Gauge {
+    /// One more.
+    pub fn up(&self) {
+        self.0.fetch_add(1, Relaxed);
+    }
+
+    /// One fewer.
+    pub fn down(&self) {
+        self.0.fetch_sub(1, Relaxed);
+    }
+
+    /// The value.
     pub fn get(&self) -> u64 {
         self.0.load(Relaxed)
     }
@@ -181,7 +172,7 @@ pub struct ReactorMetrics {
 #[derive(Debug, Default)]
 pub struct PoolMetrics {
     /// Jobs queued and not yet taken by a thread.
-    pub queued: AtomicU64,
+    pub queued: Gauge,
     /// Jobs run.
     pub jobs: Counter,
     /// From the reactor asking to the job's end.
@@ -199,7 +190,8 @@ pub fn count_on_this_thread(metrics: Arc<ReactorMetrics>) {
     CURRENT.with(|current| *current.borrow_mut() = Some(metrics));
 }
 
-/// Counts an answered request: `operation` is its [`operation_index`], `code`
+/// Counts an answered request: `operation` is its verb's index
+/// ([`Verb::index`], or [`Verb::INVALID`]), `code`
 /// is the status sent (`None` for success). Not counted off a reactor's
 /// thread (unit tests drive connections without one).
 pub fn count_request(operation: u8, code: Option<u16>) {
@@ -278,14 +270,33 @@ pub struct Stored {
     pub failures: [(&'static str, u64); crate::storage::STORAGE_FAILURES.len()],
 }
 
+/// The I/O pool's threads running now, by lane, read when a scrape is
+/// answered (`Pool::threads`).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct PoolThreads {
+    /// The short jobs' threads (`ferry-io-N`).
+    pub short: usize,
+    /// The long jobs' threads (`ferry-long-N`: listings).
+    pub long: usize,
+}
+
 /// The exposition of every reactor's counters summed, the pool's, and
 /// the storage layer's figures.
-pub fn render(reactors: &[Arc<ReactorMetrics>], pool: &PoolMetrics, storage: Stored) -> String {
+pub fn render(
+    reactors: &[Arc<ReactorMetrics>],
+    pool: (&PoolMetrics, PoolThreads),
+    storage: Stored,
+) -> String {
     let mut out = String::with_capacity(16 * 1024);
     render_connections(&mut out, reactors);
     let uploads = render_requests(&mut out, reactors);
-    render_totals(&mut out, reactors, pool, storage, uploads);
-    render_histograms(&mut out, reactors, pool);
+    render_totals(&mut out, reactors, pool.0, storage, uploads);
+    // What the pool's crews hold now (started as jobs queue up).
+    let lanes = [("short", pool.1.short), ("long", pool.1.long)];
+    let threads = lanes.map(|(lane, n)| (label("lane", lane), n as u64));
+    let help = "I/O pool threads running now, by lane (short: file-system calls; long: listings).";
+    family(&mut out, "ferry_io_threads", "gauge", help, &threads);
+    render_histograms(&mut out, reactors, pool.0);
     out
 }
 
@@ -348,7 +359,7 @@ fn render_connections(out: &mut String, reactors: &[Arc<ReactorMetrics>]) {
 fn render_requests(out: &mut String, reactors: &[Arc<ReactorMetrics>]) -> (u64, u64) {
     let (mut requests, mut committed, mut failed) = (Vec::new(), 0, 0);
     for op in 0..=Verb::ALL.len() {
-        let operation = operation_label(op as u8);
+        let operation = Verb::label_at(op as u8);
         for outcome in 0..=OUTCOMES.len() {
             let count = sum(reactors, &|r| r.requests[op][outcome].get());
             if count == 0 {
@@ -453,7 +464,7 @@ fn render_totals(
         (
             "ferry_io_queue_depth",
             "I/O jobs queued for the pool's threads.",
-            pool.queued.load(Relaxed),
+            pool.queued.get(),
         ),
     ];
     for (name, help, value) in gauges {
@@ -499,7 +510,11 @@ mod tests {
         reactor.loop_turn.observe(Duration::from_micros(100));
         reactor.loop_turn.observe(Duration::from_millis(3));
         reactor.loop_turn.observe(Duration::from_secs(20));
-        let text = render(&[reactor], &PoolMetrics::default(), Stored::default());
+        let text = render(
+            &[reactor],
+            (&PoolMetrics::default(), PoolThreads::default()),
+            Stored::default(),
+        );
         assert_lines(
             &text,
             &[
@@ -521,7 +536,11 @@ mod tests {
             count_request(1, Some(404));
             count_request(0, Some(599));
         }
-        let text = render(&reactors, &PoolMetrics::default(), Stored::default());
+        let text = render(
+            &reactors,
+            (&PoolMetrics::default(), PoolThreads { short: 3, long: 1 }),
+            Stored::default(),
+        );
         assert_lines(
             &text,
             &[
@@ -529,6 +548,8 @@ mod tests {
                 "ferry_requests_total{operation=\"get\",outcome=\"404\"} 2",
                 "ferry_requests_total{operation=\"put\",outcome=\"other\"} 2",
                 "ferry_uploads_failed_total 2",
+                "ferry_io_threads{lane=\"short\"} 3",
+                "ferry_io_threads{lane=\"long\"} 1",
             ],
         );
     }
@@ -538,8 +559,8 @@ mod tests {
         for (code, label) in CODES.iter().zip(&OUTCOMES[1..]) {
             assert_eq!(code.to_string(), *label);
         }
-        assert_eq!(operation_label(INVALID), "invalid");
-        assert_eq!(operation_label(operation_index(Verb::Put)), "put");
+        assert_eq!(Verb::label_at(Verb::INVALID), "invalid");
+        assert_eq!(Verb::label_at(Verb::Put.index() as u8), "put");
     }
 
     #[test]

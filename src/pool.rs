@@ -32,8 +32,9 @@
 //!
 //! Both lanes are crews (`crew.rs`): threads started as jobs queue up and
 //! ended when idle. The short lane keeps [`IO_FLOOR`] thread and grows to
-//! `--io-threads`, which is not sized by the cores: its threads wait on
-//! the disk, and a network file system keeps that many calls in flight.
+//! `--io-threads` (by default four per core, 4 to 16:
+//! [`crate::config::default_io_threads`]): its threads wait on the disk,
+//! and a network file system keeps that many calls in flight.
 //! The long lane keeps none and grows to [`Pool::long_threads`], which is
 //! sized by the cores, as its jobs compute.
 //!
@@ -42,7 +43,6 @@
 use std::collections::VecDeque;
 use std::io;
 use std::net::IpAddr;
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Instant;
 
@@ -58,9 +58,6 @@ use crate::metrics::PoolMetrics;
 use crate::serve::{Ctx, Job};
 use crate::storage::{Storage, StorageError};
 use crate::wire::Protocol;
-
-/// Stack of a worker: jobs keep their buffers on the heap.
-const WORKER_STACK: usize = 256 * 1024;
 
 /// I/O threads kept however idle: one, so that a request to an idle
 /// server starts no thread; the rest start as jobs queue up.
@@ -231,7 +228,7 @@ impl Pool {
             name,
             floor,
             cap,
-            stack: WORKER_STACK,
+            stack: crew::STACK,
         };
         let mut short = Crew::new(spec("ferry-io", IO_FLOOR, threads));
         let long = Crew::new(spec("ferry-long", 0, Pool::long_threads()));
@@ -289,6 +286,15 @@ impl Pool {
         &self.metrics
     }
 
+    /// The threads each lane holds now (for `ferry_io_threads`).
+    pub fn threads(&self) -> crate::metrics::PoolThreads {
+        let pending = self.queue.lock();
+        crate::metrics::PoolThreads {
+            short: pending.short.live(),
+            long: pending.long.live(),
+        }
+    }
+
     /// Queues `task`, or gives it back if the queue is full.
     ///
     /// # Errors
@@ -322,7 +328,7 @@ impl Pool {
         };
         let hire = pending.crew(lane).wanted(queued);
         // Under the queue's lock, as the take that lowers it.
-        self.metrics.queued.fetch_add(1, Ordering::Relaxed);
+        self.metrics.queued.up();
         drop(pending);
         match lane {
             Lane::Long => self.queue.long_work.notify_one(),
@@ -395,7 +401,7 @@ impl Worker {
         loop {
             if let Some(task) = pending.take(self.lane) {
                 pending.crew(self.lane).busy();
-                self.metrics.queued.fetch_sub(1, Ordering::Relaxed);
+                self.metrics.queued.down();
                 let turned_away = std::mem::take(&mut pending.turned_away);
                 drop(pending);
                 for mailbox in turned_away {

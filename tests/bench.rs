@@ -15,11 +15,11 @@ use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::Output;
-use std::time::Duration;
 
 use binary::{failure, ferry, stderr, stdout};
 use ferry::access::AccessConfig;
 use support::TestServer;
+#[cfg(any(feature = "tls-aws-lc", feature = "tls-ring"))]
 use support::tls::self_signed;
 use support::tokens::tokens_in;
 
@@ -124,6 +124,7 @@ fn bench_authenticates_every_connection_with_its_token() {
     assert!(line.contains("may not write"), "{line}");
 }
 
+#[cfg(any(feature = "tls-aws-lc", feature = "tls-ring"))] // needs a TLS provider
 #[test]
 fn bench_runs_over_tls_and_refuses_an_untrusted_certificate() {
     let dir = tempfile::tempdir().unwrap();
@@ -132,7 +133,7 @@ fn bench_runs_over_tls_and_refuses_an_untrusted_certificate() {
     let server = TestServer::start_with(|c| {
         c.serve_tls(files);
         // A plaintext client waits for a greeting until this cuts it off.
-        c.header_timeout = Duration::from_secs(1);
+        c.header_timeout = std::time::Duration::from_secs(1);
     });
     let addr = format!("localhost:{}", server.addr.port());
 

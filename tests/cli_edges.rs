@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 use binary::{failure, ferry, run, stderr, stdout, success};
 use ferry::access::AccessConfig;
 use support::process::Process;
+#[cfg(any(feature = "tls-aws-lc", feature = "tls-ring"))]
 use support::tls::{endpoint, self_signed};
 use support::tokens::tokens_in;
 use support::{TestServer, crc_hex};
@@ -136,6 +137,7 @@ fn token_options_work_before_the_command_name_and_beat_ferry_token() {
     success(&with_env(Some(token), &["ls"]));
 }
 
+#[cfg(any(feature = "tls-aws-lc", feature = "tls-ring"))] // needs a TLS provider
 #[test]
 fn tls_options_work_before_the_command_name_and_beat_ferry_ca() {
     let dir = tempfile::tempdir().unwrap();

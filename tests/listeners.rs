@@ -4,15 +4,20 @@
 
 mod support;
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 
 use ferry::config::Listen;
 use ferry::wire::Protocol;
 use ferry::{Config, Server};
-use support::http::exchange;
-use support::tls::{endpoint, self_signed, tls_over};
-use support::{PATIENCE, pattern};
+// The one test that serves: it needs TLS.
+#[cfg(any(feature = "tls-aws-lc", feature = "tls-ring"))]
+use {
+    std::io::{Read, Write},
+    std::net::TcpStream,
+    support::http::exchange,
+    support::tls::{endpoint, self_signed, tls_over},
+    support::{PATIENCE, pattern},
+};
 
 fn any_port() -> SocketAddr {
     "127.0.0.1:0".parse().unwrap()
@@ -27,6 +32,7 @@ fn over_tls(protocol: Protocol) -> Listen {
 
 /// A server on `root` with exactly `listeners`, running on a thread of its
 /// own; returns the listeners as bound and a way to stop it.
+#[cfg(any(feature = "tls-aws-lc", feature = "tls-ring"))] // only the TLS test starts one
 fn start(
     root: &std::path::Path,
     listeners: Vec<Listen>,
@@ -50,12 +56,14 @@ fn start(
     }
 }
 
+#[cfg(any(feature = "tls-aws-lc", feature = "tls-ring"))]
 struct Running {
     bound: Vec<Listen>,
     handle: ferry::ShutdownHandle,
     thread: Option<std::thread::JoinHandle<std::io::Result<()>>>,
 }
 
+#[cfg(any(feature = "tls-aws-lc", feature = "tls-ring"))]
 impl Drop for Running {
     fn drop(&mut self) {
         self.handle.shutdown();
@@ -66,6 +74,7 @@ impl Drop for Running {
     }
 }
 
+#[cfg(any(feature = "tls-aws-lc", feature = "tls-ring"))] // needs a TLS provider
 #[test]
 fn each_listener_serves_its_protocol_plain_or_over_tls() {
     let root = tempfile::tempdir().unwrap();

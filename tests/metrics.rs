@@ -268,3 +268,22 @@ fn promtool_accepts_a_scrape() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn the_pool_threads_running_are_a_gauge_by_lane() {
+    let server = start(1);
+    // Idle: the short lane's one kept thread, no listing thread yet.
+    let text = scrape(&server);
+    assert_eq!(sample(&text, "ferry_io_threads{lane=\"short\"}"), 1);
+    assert_eq!(sample(&text, "ferry_io_threads{lane=\"long\"}"), 0);
+    // A listing starts a long-lane thread, which stays for a while idle;
+    // however long this took, the lane never passes its cap.
+    let mut raw = Raw::connect(server.addr);
+    raw.line();
+    raw.send("LIST\n");
+    assert!(raw.line().starts_with("OK "));
+    let text = scrape(&server);
+    let long = sample(&text, "ferry_io_threads{lane=\"long\"}");
+    assert!(long <= ferry::pool::Pool::long_threads() as u64, "{long}");
+    assert!(sample(&text, "ferry_io_threads{lane=\"short\"}") >= 1);
+}

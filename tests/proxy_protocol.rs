@@ -15,6 +15,7 @@ use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use support::process::Process;
+#[cfg(any(feature = "tls-aws-lc", feature = "tls-ring"))]
 use support::tls::{self_signed, tls_over};
 use support::{PATIENCE, Raw, TestServer, crc_hex, upload};
 
@@ -275,6 +276,7 @@ fn http_behind_the_header_is_served() {
     raw.expect_closed();
 }
 
+#[cfg(any(feature = "tls-aws-lc", feature = "tls-ring"))] // needs a TLS provider
 #[test]
 fn tls_behind_the_header_is_served_as_the_headers_client() {
     let dir = tempfile::tempdir().unwrap();
@@ -306,6 +308,7 @@ fn tls_behind_the_header_is_served_as_the_headers_client() {
     assert!(ask(&mut two, upload_line("c")).starts_with("OK "));
 }
 
+#[cfg(any(feature = "tls-aws-lc", feature = "tls-ring"))] // needs a TLS provider
 #[test]
 fn a_tls_client_behind_the_balancer_over_its_cap_is_closed_unanswered() {
     let dir = tempfile::tempdir().unwrap();

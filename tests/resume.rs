@@ -373,6 +373,7 @@ fn get_resume_of_a_replaced_file_starts_over_at_once() {
     replaced_file_is_downloaded_afresh(&server, endpoint, &[]);
 }
 
+#[cfg(any(feature = "tls-aws-lc", feature = "tls-ring"))] // needs a TLS provider
 #[test]
 fn get_resume_of_a_replaced_file_starts_over_at_once_over_tls() {
     let dir = tempfile::tempdir().unwrap();

@@ -5,6 +5,7 @@
 //! path style as before. Signatures are checked as sent (the `Host` and
 //! path signed). Then boto3 and the AWS CLI, unmodified, in virtual-host
 //! style (`tests/clients/s3_virtual_host.py`).
+#![cfg(feature = "s3")] // built with what it tests (Cargo.toml [features])
 
 #[path = "support/binary.rs"]
 mod binary;

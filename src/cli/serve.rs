@@ -121,10 +121,11 @@ pub struct ServeArgs {
     /// everything from one thread.
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=1024))]
     workers: Option<u16>,
-    /// Threads that make the file-system calls, so the event loop never
-    /// waits on the disk. They mostly wait, not compute: more than the
-    /// cores helps on slow or network file systems.
-    #[arg(long, default_value_t = crate::config::DEFAULT_IO_THREADS as u16,
+    /// Most threads that make the file-system calls, so the event loop
+    /// never waits on the disk. They mostly wait, not compute: more than
+    /// the cores helps on slow or network file systems. The default is
+    /// four per core, from 4 to 16.
+    #[arg(long, default_value_t = crate::config::default_io_threads() as u16,
           value_parser = clap::value_parser!(u16).range(1..=1024))]
     io_threads: u16,
     /// Where upload bodies are written: `auto` has the I/O threads write
@@ -194,8 +195,9 @@ pub struct ServeArgs {
     /// is stored. Same form and variables as --on-upload.
     #[arg(long, value_name = "COMMAND", value_parser = HookCommand::parse)]
     before_commit: Option<HookCommand>,
-    /// Hooks run at once (both kinds together), each a child process.
-    #[arg(long, default_value_t = crate::hooks::DEFAULT_CONCURRENCY as u16,
+    /// Hooks run at once (both kinds together), each a child process. The
+    /// default is two per core, from 2 to 4.
+    #[arg(long, default_value_t = crate::hooks::default_concurrency() as u16,
           value_parser = clap::value_parser!(u16).range(1..=256))]
     hook_concurrency: u16,
     /// Seconds a hook may run before it is killed (a before-commit hook

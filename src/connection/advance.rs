@@ -16,7 +16,9 @@ use super::{
 use crate::codec::Decoded;
 use crate::http::origin::Site;
 use crate::metrics;
-use crate::serve::{self, Ctx, ErrorKind, Failure, Guard, Next, Outcome, Reply, Send, Sender};
+use crate::serve::{
+    self, Ctx, ErrorKind, Failure, Guard, Next, Outcome, Reply, Send, Sender, Verb,
+};
 
 /// GET bodies up to this size are sent from the output queue together with
 /// the response head, not with `sendfile`.
@@ -134,7 +136,7 @@ impl Connection {
             }
             Decoded::Request(request, used) => {
                 self.requests = self.requests.saturating_add(1);
-                self.operation = metrics::operation_index(request.operation.declared().verb);
+                self.operation = request.operation.declared().verb.index() as u8;
                 self.note = Note::of(&request.operation);
                 let ctx = Ctx {
                     storage: env.storage,
@@ -168,9 +170,9 @@ impl Connection {
                     None => (0, Next::Close),
                 };
                 let last = matches!(next, Next::Close);
-                self.operation = metrics::INVALID;
+                self.operation = Verb::INVALID;
                 self.note = None;
-                metrics::count_request(metrics::INVALID, Some(refusal.code));
+                metrics::count_request(Verb::INVALID, Some(refusal.code));
                 self.note_answer(Some(refusal.code), None, false);
                 self.codec.refuse(&refusal, last, &mut self.output);
                 (self.enter(next), used)
@@ -285,9 +287,9 @@ impl Connection {
         if let Some(message) = message {
             let reply = Reply::Failed(Failure::new(ErrorKind::BadRequest, message));
             let code = ErrorKind::BadRequest.code();
-            self.operation = metrics::INVALID;
+            self.operation = Verb::INVALID;
             self.note = None;
-            metrics::count_request(metrics::INVALID, Some(code));
+            metrics::count_request(Verb::INVALID, Some(code));
             self.note_answer(Some(code), None, false); // its line comes at the close
             // Not marked as the last answer: the peer has gone, and the
             // answer stays the one it always was.

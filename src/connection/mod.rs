@@ -247,8 +247,8 @@ pub struct Connection {
     timing: Timing,
     opened: Opened,
     requests: u32,
-    /// The operation being answered, for the request metrics (an index
-    /// see [`crate::metrics::operation_label`]).
+    /// The operation being answered, for the request metrics and the
+    /// access log (an index: see [`crate::serve::Verb::label_at`]).
     operation: u8,
     bytes_in: u64,
     bytes_out: u64,
@@ -285,7 +285,7 @@ impl Connection {
             timing: Timing::new(now),
             opened: Opened::at(now),
             requests: 0,
-            operation: crate::metrics::INVALID,
+            operation: crate::serve::Verb::INVALID,
             bytes_in: 0,
             bytes_out: 0,
             held: None,

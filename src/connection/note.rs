@@ -14,9 +14,8 @@ use std::time::{Duration, Instant};
 
 use super::{Connection, State};
 use crate::access::Principal;
-use crate::metrics;
 use crate::request_log::{self, Entry};
-use crate::serve::{Operation, Reply, Source};
+use crate::serve::{Operation, Reply, Source, Verb};
 
 /// The request being answered.
 #[derive(Default)]
@@ -127,7 +126,7 @@ impl Connection {
             client: self.id,
             user: note.user.as_ref().map(|user| user.entry.name.as_str()),
             protocol: self.protocol().name(),
-            operation: metrics::operation_label(self.operation),
+            operation: Verb::label_at(self.operation),
             name: &note.name,
             to: note.to.as_deref(),
             code,

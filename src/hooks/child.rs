@@ -263,3 +263,45 @@ fn kill(child: &mut Child) {
         warn!("could not reap hook process {}: {err}", child.id());
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::facts;
+    use super::*;
+
+    fn run(command: &str, timeout: Duration) -> Ran {
+        super::run(&HookCommand::parse(command).unwrap(), &facts(), timeout)
+    }
+
+    #[test]
+    fn how_a_hook_ends_is_its_verdict() {
+        let long = Duration::from_secs(60);
+        assert_eq!(run("/bin/true", long).verdict(), Verdict::Accept);
+        let refused = run("/bin/false", long);
+        assert!(
+            matches!(refused.verdict(), Verdict::Refuse(_)),
+            "{refused:?}"
+        );
+        let missing = run("/nonexistent/hook", long);
+        assert!(
+            matches!(missing.verdict(), Verdict::Failed(_)),
+            "{missing:?}"
+        );
+        // Never done in a tenth of a second, however fast the machine.
+        let hung = run("/bin/sleep 100", Duration::from_millis(100));
+        assert!(hung.timed_out, "{hung:?}");
+        assert_eq!(
+            hung.verdict(),
+            Verdict::Refuse("before-commit hook timed out".into())
+        );
+    }
+
+    #[test]
+    fn stderr_is_kept_for_the_log() {
+        let ran = run("/bin/ls /nonexistent-ferry-dir", Duration::from_secs(60));
+        assert!(!ran.succeeded());
+        let stderr = String::from_utf8_lossy(&ran.stderr);
+        assert!(stderr.contains("nonexistent-ferry-dir"), "{stderr}");
+        assert!(!ran.truncated);
+    }
+}

@@ -14,21 +14,34 @@
 //! `serve/files.rs`): a before-commit hook is a [`crate::serve::Job`] for
 //! the runner ([`crate::serve::Job::hook`]) with the connection waiting; an
 //! on-upload hook is queued after the commit and nobody waits for it.
+//!
+//! Built with the `hooks` feature (Cargo.toml). Without it the runner and
+//! the children are not built: `absent.rs` stands in for `runner.rs`, a
+//! [`Hooks`] that has none (so the commit's hook branches compile to
+//! nothing) and a [`Runner`] with no thread; what a hook would be told
+//! stays, as the flags do, which the server refuses at start
+//! ([`crate::config::Config::unbuilt`]).
 
+#[cfg(feature = "hooks")]
 mod child;
+#[cfg(feature = "hooks")]
+mod runner;
+#[cfg(not(feature = "hooks"))]
+#[path = "absent.rs"]
 mod runner;
 
 use std::borrow::Cow;
 use std::ffi::OsString;
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::PathBuf;
 use std::time::Duration;
 
+#[cfg(feature = "hooks")]
 pub use child::{Ran, STDERR_KEPT};
-pub use runner::{ON_UPLOAD_QUEUE, Runner, ShareFull, Slot, share_of};
+pub use runner::{Hooks, Runner, ShareFull, Slot};
+#[cfg(feature = "hooks")]
+pub use runner::{ON_UPLOAD_QUEUE, share_of};
 
-use crate::access::Owner;
 use crate::wire::Protocol;
 
 /// The hooks a server runs, and how.
@@ -44,8 +57,15 @@ pub struct HookConfig {
     pub timeout: Duration,
 }
 
-/// Hooks running at once unless `--hook-concurrency` says otherwise.
-pub const DEFAULT_CONCURRENCY: usize = 4;
+/// Hooks running at once unless `--hook-concurrency` says otherwise: two
+/// per core, from 2 to 4. A hook's thread only waits for its child, but
+/// the child computes (a scan): on a one-core host four at once would
+/// take the event loop's CPU, and two still give each token a share (its
+/// share is half).
+pub fn default_concurrency() -> usize {
+    (2 * crate::crew::cores()).clamp(2, 4)
+}
+
 /// A hook's time limit unless `--hook-timeout` says otherwise.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -54,7 +74,7 @@ impl Default for HookConfig {
         HookConfig {
             on_upload: None,
             before_commit: None,
-            concurrency: DEFAULT_CONCURRENCY,
+            concurrency: default_concurrency(),
             timeout: DEFAULT_TIMEOUT,
         }
     }
@@ -198,71 +218,12 @@ pub enum Verdict {
     Failed(String),
 }
 
-/// The server's hooks: the commands, and the runner's queue. Cheap to
-/// clone; shared by the reactors, the I/O pool and the runner.
-#[derive(Debug, Clone)]
-pub struct Hooks {
-    inner: Arc<runner::Inner>,
-}
-
-impl Hooks {
-    /// The hooks of `config`, for files under `root` (made absolute here,
-    /// so hooks get absolute paths whatever the server's working
-    /// directory). No thread runs them until a [`Runner`] starts.
-    pub fn new(config: HookConfig, root: &Path) -> Hooks {
-        let root = std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf());
-        Hooks {
-            inner: Arc::new(runner::Inner::new(config, root)),
-        }
-    }
-
-    /// Whether any hook is configured.
-    pub fn configured(&self) -> bool {
-        self.inner.config.any()
-    }
-
-    /// Whether uploads wait for a before-commit hook.
-    pub fn vetoes(&self) -> bool {
-        self.inner.config.before_commit.is_some()
-    }
-
-    /// Whether committed uploads are told to an on-upload hook.
-    pub fn notifies(&self) -> bool {
-        self.inner.config.on_upload.is_some()
-    }
-
-    /// The absolute path of `relative` (a name or a staged file's path
-    /// under the root).
-    pub fn path_of(&self, relative: &Path) -> PathBuf {
-        self.inner.root.join(relative)
-    }
-
-    /// Runs the before-commit hook for `facts` and waits for it (on a
-    /// runner thread: the connection waits meanwhile). Without one, accepts.
-    pub fn veto(&self, facts: &Facts) -> Verdict {
-        let Some(command) = &self.inner.config.before_commit else {
-            return Verdict::Accept;
-        };
-        let ran = child::run(command, facts, self.inner.config.timeout);
-        ran.log(facts, self.inner.config.timeout);
-        ran.verdict()
-    }
-
-    /// Queues the on-upload hook for `facts` (if there is one), which
-    /// runs in `owner`'s share; nobody waits for it. A full queue drops
-    /// it, and says so.
-    pub fn uploaded(&self, facts: Facts, owner: Option<Owner>) {
-        if self.notifies() {
-            self.inner.notify(facts, owner);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn facts() -> Facts {
+    /// An upload's facts, for the tests here and in `child.rs`.
+    pub(super) fn facts() -> Facts {
         Facts {
             event: Event::BeforeCommit,
             name: "a b/$(x).txt".into(),
@@ -276,10 +237,6 @@ mod tests {
             protocol: Protocol::Http,
             meta: vec![("FERRY_META_FILETYPE".into(), "image/png".into())],
         }
-    }
-
-    fn run(command: &str, timeout: Duration) -> Ran {
-        child::run(&HookCommand::parse(command).unwrap(), &facts(), timeout)
     }
 
     #[test]
@@ -307,37 +264,5 @@ mod tests {
         assert_eq!(get("FERRY_META_FILETYPE"), "image/png");
         assert_eq!(vars.len(), 11);
         assert!(vars.iter().all(|(k, _)| k.starts_with("FERRY_")));
-    }
-
-    #[test]
-    fn how_a_hook_ends_is_its_verdict() {
-        let long = Duration::from_secs(60);
-        assert_eq!(run("/bin/true", long).verdict(), Verdict::Accept);
-        let refused = run("/bin/false", long);
-        assert!(
-            matches!(refused.verdict(), Verdict::Refuse(_)),
-            "{refused:?}"
-        );
-        let missing = run("/nonexistent/hook", long);
-        assert!(
-            matches!(missing.verdict(), Verdict::Failed(_)),
-            "{missing:?}"
-        );
-        // Never done in a tenth of a second, however fast the machine.
-        let hung = run("/bin/sleep 100", Duration::from_millis(100));
-        assert!(hung.timed_out, "{hung:?}");
-        assert_eq!(
-            hung.verdict(),
-            Verdict::Refuse("before-commit hook timed out".into())
-        );
-    }
-
-    #[test]
-    fn stderr_is_kept_for_the_log() {
-        let ran = run("/bin/ls /nonexistent-ferry-dir", Duration::from_secs(60));
-        assert!(!ran.succeeded());
-        let stderr = String::from_utf8_lossy(&ran.stderr);
-        assert!(stderr.contains("nonexistent-ferry-dir"), "{stderr}");
-        assert!(!ran.truncated);
     }
 }

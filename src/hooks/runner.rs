@@ -2,9 +2,10 @@
 //! reactor as the I/O pool is, that run the hooks so that nothing else
 //! waits for one. They are a crew (`crew.rs`): none while no hook runs,
 //! one more for each hook queued while the others are busy, up to the
-//! cap, each ending when idle for a while. The cap is not sized by the
-//! cores: the threads only wait for children (a scan's CPU is the
-//! child's), and it is what each token's share is half of. A hook can take seconds (a virus scan); on an I/O thread it would
+//! cap, each ending when idle for a while. The cap is
+//! `--hook-concurrency` (by default two per core, 2 to 4:
+//! [`super::default_concurrency`]), and it is what each token's share is
+//! half of. A hook can take seconds (a virus scan); on an I/O thread it would
 //! hold back every connection's file-system work, so hooks have threads of
 //! their own and the pool's are never lent to one.
 //!
@@ -47,28 +48,85 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Instant;
 
 use log::warn;
 
-use super::{Facts, HookConfig, Hooks, child};
+use super::{Facts, HookConfig, Verdict, child};
 use crate::access::Owner;
 use crate::crew::{self, Crew, Hire, Idle, Spec};
 
 /// Most on-upload hooks waiting to run; more are dropped (and logged).
 pub const ON_UPLOAD_QUEUE: usize = 1024;
 
-/// Stack of a runner thread: it spawns and waits, and runs a commit.
-const RUNNER_STACK: usize = 256 * 1024;
+/// The server's hooks: the commands, and the runner's queue. Cheap to
+/// clone; shared by the reactors, the I/O pool and the runner.
+#[derive(Debug, Clone)]
+pub struct Hooks {
+    inner: Arc<Inner>,
+}
+
+impl Hooks {
+    /// The hooks of `config`, for files under `root` (made absolute here,
+    /// so hooks get absolute paths whatever the server's working
+    /// directory). No thread runs them until a [`Runner`] starts.
+    pub fn new(config: HookConfig, root: &Path) -> Hooks {
+        let root = std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf());
+        Hooks {
+            inner: Arc::new(Inner::new(config, root)),
+        }
+    }
+
+    /// Whether any hook is configured.
+    pub fn configured(&self) -> bool {
+        self.inner.config.any()
+    }
+
+    /// Whether uploads wait for a before-commit hook.
+    pub fn vetoes(&self) -> bool {
+        self.inner.config.before_commit.is_some()
+    }
+
+    /// Whether committed uploads are told to an on-upload hook.
+    pub fn notifies(&self) -> bool {
+        self.inner.config.on_upload.is_some()
+    }
+
+    /// The absolute path of `relative` (a name or a staged file's path
+    /// under the root).
+    pub fn path_of(&self, relative: &Path) -> PathBuf {
+        self.inner.root.join(relative)
+    }
+
+    /// Runs the before-commit hook for `facts` and waits for it (on a
+    /// runner thread: the connection waits meanwhile). Without one, accepts.
+    pub fn veto(&self, facts: &Facts) -> Verdict {
+        let Some(command) = &self.inner.config.before_commit else {
+            return Verdict::Accept;
+        };
+        let ran = child::run(command, facts, self.inner.config.timeout);
+        ran.log(facts, self.inner.config.timeout);
+        ran.verdict()
+    }
+
+    /// Queues the on-upload hook for `facts` (if there is one), which
+    /// runs in `owner`'s share; nobody waits for it. A full queue drops
+    /// it, and says so.
+    pub fn uploaded(&self, facts: Facts, owner: Option<Owner>) {
+        if self.notifies() {
+            self.inner.notify(facts, owner);
+        }
+    }
+}
 
 /// The commands and the queue, shared by [`Hooks`] handles and the
 /// runner's threads.
-pub(super) struct Inner {
-    pub(super) config: HookConfig,
+struct Inner {
+    config: HookConfig,
     /// The root, absolute.
-    pub(super) root: PathBuf,
+    root: PathBuf,
     pending: Mutex<Pending>,
     /// Signalled when a hook is queued or the runner stops.
     work: Condvar,
@@ -165,7 +223,7 @@ impl std::fmt::Debug for Inner {
 }
 
 impl Inner {
-    pub(super) fn new(config: HookConfig, root: PathBuf) -> Inner {
+    fn new(config: HookConfig, root: PathBuf) -> Inner {
         Inner {
             config,
             root,
@@ -188,7 +246,7 @@ impl Inner {
 
     /// Queues an on-upload hook, unless the queue is full or the runner
     /// has stopped.
-    pub(super) fn notify(self: &Arc<Inner>, facts: Facts, owner: Option<Owner>) {
+    fn notify(self: &Arc<Inner>, facts: Facts, owner: Option<Owner>) {
         let mut pending = self.lock();
         // Logged after the lock is let go: a reactor may wait for it
         // (`Hooks::submit`), and never for a write to stderr.
@@ -274,7 +332,7 @@ impl Runner {
                     name: "ferry-hook",
                     floor: 0,
                     cap,
-                    stack: RUNNER_STACK,
+                    stack: crew::STACK,
                 })
             });
             pending.wanted()

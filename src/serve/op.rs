@@ -835,6 +835,19 @@ impl Verb {
     pub fn index(self) -> usize {
         self as usize
     }
+
+    /// Where per-verb tables (the request metrics, the access log) count
+    /// a request the codec refused before it named a verb (`invalid`):
+    /// after every verb.
+    pub const INVALID: u8 = Verb::ALL.len() as u8;
+
+    /// The label counted at `index`: a verb's ([`Verb::index`]), or
+    /// `invalid` ([`Verb::INVALID`]).
+    pub fn label_at(index: u8) -> &'static str {
+        Verb::ALL
+            .get(usize::from(index))
+            .map_or("invalid", |verb| verb.label())
+    }
 }
 
 /// What an operation needs of the client's grants before it is served.

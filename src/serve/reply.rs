@@ -144,6 +144,24 @@ pub enum Reply {
     Failed(Failure),
 }
 
+impl Reply {
+    /// Whether this answers its request, and with which code (`None`:
+    /// ok), for the request metrics and the access log: a go-ahead, the
+    /// rest of an archive's bytes and "nothing yet" do not. A failure's
+    /// code is its kind's; a codec that answers a kind with a status of
+    /// its own (WebDAV's `412`) says so instead (`Codec::answer_code`).
+    pub fn answer_code(&self) -> Option<Option<u16>> {
+        match self {
+            Reply::Nothing | Reply::GoAhead | Reply::More(_) => None,
+            Reply::Failed(failure) => Some(Some(failure.kind.code())),
+            Reply::Unsatisfiable { .. } => Some(Some(416)),
+            // Some of a folder's members stayed (RFC 4918's multistatus).
+            Reply::Remains(..) => Some(Some(207)),
+            _ => Some(None),
+        }
+    }
+}
+
 /// Why a request failed: a kind for the codec's status code, and a reason
 /// for people.
 #[derive(Debug, Clone, PartialEq, Eq)]

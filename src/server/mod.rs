@@ -40,7 +40,6 @@ pub use hub::ShutdownHandle;
 use hub::{Busy, Hub, ShutdownOnFailure, counted_client};
 use listen::{adopt_groups, bind_groups};
 use reactor::Reactor;
-use scrape::Scrape;
 pub use sweeps::StartupSweep;
 use sweeps::Sweeps;
 
@@ -48,6 +47,10 @@ mod accept;
 mod hub;
 mod listen;
 mod reactor;
+#[cfg(feature = "metrics")]
+mod scrape;
+#[cfg(not(feature = "metrics"))]
+#[path = "scrape_absent.rs"]
 mod scrape;
 mod sweeps;
 mod systemd;
@@ -60,6 +63,8 @@ pub const SERVING_TARGET: &str = "ferry::serving";
 
 const WAKER: Token = Token(usize::MAX - 1);
 const SIGNALS: Token = Token(usize::MAX - 2);
+/// The metrics listener's token (`scrape.rs`).
+const METRICS: Token = Token(usize::MAX - 4);
 /// Listener `i` has token `FIRST_LISTENER - i`: far above any slab key and
 /// below the tokens above and the metrics listener's.
 const FIRST_LISTENER: usize = usize::MAX - 64;
@@ -122,12 +127,8 @@ fn start_reactors(
         let worker = (workers > 1).then_some(index + 1);
         let (mut reactor, waker) =
             Reactor::new(worker, listeners, Arc::clone(shared), Arc::clone(hub))?;
-        if let Some(mut listener) = metrics_listener.take() {
-            reactor
-                .poll
-                .registry()
-                .register(&mut listener, scrape::METRICS, Interest::READABLE)?;
-            reactor.scrape = Some(Scrape::new(listener));
+        if let Some(listener) = metrics_listener.take() {
+            reactor.serve_scrapes(listener)?;
         }
         hub.shutdown
             .wakers
@@ -460,7 +461,7 @@ mod tests {
         for index in 0..MAX_LISTENERS {
             assert_eq!(listener_index(listener_token(index)), Some(index));
         }
-        for token in [WAKER, SIGNALS, scrape::METRICS, Token(0), Token(1 << 40)] {
+        for token in [WAKER, SIGNALS, METRICS, Token(0), Token(1 << 40)] {
             assert_eq!(listener_index(token), None, "{token:?}");
         }
         assert_eq!(listener_index(Token(FIRST_LISTENER - MAX_LISTENERS)), None);

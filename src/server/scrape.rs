@@ -23,7 +23,11 @@
 //! (Prometheus sends its whole request at once, and is answered in the
 //! turn that accepts it). Only scrapers being answered, whose end is near,
 //! keep their places against a newcomer.
+//!
+//! Built with the `metrics` feature; without it `server/mod.rs` puts
+//! `scrape_absent.rs` here: no listener, no scraper.
 
+use std::io;
 use std::time::{Duration, Instant};
 
 use log::debug;
@@ -31,12 +35,11 @@ use mio::net::{TcpListener, TcpStream};
 use mio::{Interest, Token};
 use slab::Slab;
 
+use super::METRICS;
 use super::reactor::Reactor;
 use crate::metrics;
 use crate::socket::{self, Outcome};
 
-/// The metrics listener's token.
-pub(super) const METRICS: Token = Token(usize::MAX - 4);
 /// Scraper `k` has token `SCRAPER_TOKENS + k`: far above any slab key.
 const SCRAPER_TOKENS: usize = usize::MAX / 2;
 /// Scrapers served at once; Prometheus sends one at a time.
@@ -74,7 +77,7 @@ struct Scraper {
 
 impl Scrape {
     /// Serves scrapes on `listener` (registered by the reactor).
-    pub(super) fn new(listener: TcpListener) -> Scrape {
+    fn new(listener: TcpListener) -> Scrape {
         Scrape {
             listener,
             scrapers: Slab::new(),
@@ -114,6 +117,18 @@ enum Progress {
 }
 
 impl Reactor {
+    /// Serves scrapes on `listener` from this reactor's loop.
+    ///
+    /// # Errors
+    /// The listener cannot be registered.
+    pub(super) fn serve_scrapes(&mut self, mut listener: TcpListener) -> io::Result<()> {
+        self.poll
+            .registry()
+            .register(&mut listener, METRICS, Interest::READABLE)?;
+        self.scrape = Some(Scrape::new(listener));
+        Ok(())
+    }
+
     /// Acts on an event for the metrics listener or a scraper.
     pub(super) fn scrape_event(&mut self, token: Token, now: Instant) {
         if token == METRICS {
@@ -132,7 +147,7 @@ impl Reactor {
         let close = match scraper.progress(|| {
             metrics::render(
                 &hub.metrics,
-                hub.pool.metrics(),
+                (hub.pool.metrics(), hub.pool.threads()),
                 metrics::Stored {
                     sessions: storage.upload_sessions(),
                     walked: storage.walked_entries(),

@@ -48,9 +48,6 @@ use super::{StorageError, open_dir_beneath};
 /// How long the flusher thread waits for an ask before it ends.
 const FLUSHER_IDLE: Duration = Duration::from_secs(5);
 
-/// Stack of the flusher thread: it flushes and runs short answers.
-const FLUSHER_STACK: usize = 256 * 1024;
-
 /// Directory `dir` (at `dir_path` beneath `root`, "" for the root) and
 /// the directories above it up to the root, opened: what a durable change
 /// in `dir` flushes, as its new directories' names may be unflushed.
@@ -156,7 +153,7 @@ impl DirFlusher {
         let inner = Arc::clone(&self.inner);
         let spawned = std::thread::Builder::new()
             .name("ferry-flush".into())
-            .stack_size(FLUSHER_STACK)
+            .stack_size(crate::crew::STACK)
             .spawn(move || inner.serve());
         match spawned {
             Ok(_) => state.running = true,
