@@ -213,8 +213,7 @@ fn a_peer_that_resets_mid_body_leaves_no_trace_and_others_are_served() {
     raw.send(format!("PUT reset.bin {}\n", data.len() + 1000));
     raw.send(&data);
     gate.wait_for_arrivals(1);
-    rustix::net::sockopt::set_socket_linger(&raw.stream, Some(std::time::Duration::ZERO))
-        .unwrap();
+    rustix::net::sockopt::set_socket_linger(&raw.stream, Some(std::time::Duration::ZERO)).unwrap();
     drop(raw);
     let mut other = server.raw();
     other.send("ECHO 1\nz");
@@ -261,7 +260,10 @@ fn a_put_over_tls_is_decrypted_into_its_gathering_buffer_whole() {
         &dir.path().join("server-cert.pem"),
     );
     let mut client = endpoint.connect().expect("TLS connect");
-    for (name, len) in [("tls-a.bin", BUFFER - 1), ("tls-b.bin", 2 * BUFFER + 12_345)] {
+    for (name, len) in [
+        ("tls-a.bin", BUFFER - 1),
+        ("tls-b.bin", 2 * BUFFER + 12_345),
+    ] {
         let data = pattern(len, len as u64);
         client.put_bytes(name, &data).expect("put");
         assert!(std::fs::read(server.path(name)).unwrap() == data, "{name}");
