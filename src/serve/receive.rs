@@ -526,8 +526,10 @@ impl Receive {
     /// Where the connection may read body bytes straight into (instead of
     /// through the reactor's buffer and a copy): the room of the gathering
     /// buffer, for a body written behind the connection with nothing to
-    /// take off its bytes first (a fixed length, no coding, no trailer).
-    /// `None` for every other body: it goes through [`Receive::feed`].
+    /// take off its bytes first (a fixed length, no coding, no trailer),
+    /// whose buffer is large enough to be page-aligned (see
+    /// [`crate::page_buf::ALIGNED_FROM`]). `None` for every other body: it
+    /// goes through [`Receive::feed`].
     pub fn read_target(&mut self) -> Option<&mut [u8]> {
         let plain = self.defer
             && self.chunked.is_none()
@@ -541,7 +543,9 @@ impl Receive {
         }
         self.gathering(0);
         self.pending.reserve(want);
-        Some(&mut self.pending.spare_mut()[..want])
+        // A small body's buffer is not page-aligned, and its room is not
+        // initialised: it is read through the reactor's buffer.
+        Some(&mut self.pending.spare_mut()?[..want])
     }
 
     /// `n` bytes were read into [`Receive::read_target`]: they are taken as
