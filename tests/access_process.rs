@@ -11,11 +11,14 @@ mod support;
 use std::io::{BufRead, BufReader};
 use std::process::Command;
 
-use binary::{ferry, stderr, stdout};
+use binary::{ferry, stderr};
 use rustix::process::Signal;
+use support::Raw;
 use support::process::Process;
 use support::tokens::write_tokens;
-use support::{Raw, crc_hex};
+// Only the test that runs the client commands uses these.
+#[cfg(feature = "client")]
+use {binary::stdout, support::crc_hex};
 
 fn authenticate(raw: &mut Raw, token: &str) -> String {
     raw.send(format!("AUTH {token}\n"));

@@ -13,11 +13,10 @@
 mod binary;
 mod support;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
+use std::process::Command;
 use std::time::Duration;
 
 use rustix::process::Signal;
@@ -374,29 +373,40 @@ fn sighup_reloads_the_certificate_and_a_broken_one_keeps_the_old() {
         .expect("still second");
 }
 
-/// Reads `child`'s stderr on a thread, one line per message.
-fn stderr_lines(child: &mut std::process::Child) -> mpsc::Receiver<String> {
-    let (tx, rx) = mpsc::channel();
-    let err = child.stderr.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(err).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                return;
-            }
-        }
-    });
-    rx
-}
+/// Running the `ferry` client as a process, for the client commands' tests.
+#[cfg(feature = "client")]
+mod spawned {
+    use std::io::{BufRead, BufReader};
+    use std::path::Path;
+    use std::process::Stdio;
+    use std::sync::mpsc;
 
-/// `ferry <args>` in `dir`, its stderr piped.
-fn spawn_ferry(dir: &Path, args: &[&str]) -> std::process::Child {
-    binary::ferry(dir)
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
+    /// Reads `child`'s stderr on a thread, one line per message.
+    pub fn stderr_lines(child: &mut std::process::Child) -> mpsc::Receiver<String> {
+        let (tx, rx) = mpsc::channel();
+        let err = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(err).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        rx
+    }
+
+    /// `ferry <args>` in `dir`, its stderr piped.
+    pub fn spawn_ferry(dir: &Path, args: &[&str]) -> std::process::Child {
+        super::binary::ferry(dir)
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
 }
+#[cfg(feature = "client")]
+use spawned::{spawn_ferry, stderr_lines};
 
 #[cfg(feature = "client")] // runs the client commands
 #[test]
@@ -436,7 +446,7 @@ fn a_plaintext_ferry_client_on_a_tls_port_is_told_long_before_the_deadline() {
 #[test]
 fn a_slow_greeting_gets_the_hint_and_is_still_waited_for() {
     // A stand-in server that greets only once the test has seen the hint.
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap().to_string();
     let (greet, greet_now) = mpsc::channel::<()>();
     std::thread::spawn(move || {
