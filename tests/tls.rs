@@ -445,6 +445,8 @@ fn a_plaintext_ferry_client_on_a_tls_port_is_told_long_before_the_deadline() {
 #[cfg(feature = "client")] // runs the client commands
 #[test]
 fn a_slow_greeting_gets_the_hint_and_is_still_waited_for() {
+    use std::io::{BufRead, BufReader};
+    use std::sync::mpsc;
     // A stand-in server that greets only once the test has seen the hint.
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap().to_string();
