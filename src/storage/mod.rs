@@ -431,9 +431,7 @@ impl Storage {
             later: OnceLock::new(),
             gate: None,
             durable: false,
-            flusher: Arc::new(flush::DirFlusher::by_volume(
-                flush::syncfs_reports_errors(),
-            )),
+            flusher: Arc::new(flush::DirFlusher::by_volume(flush::syncfs_reports_errors())),
             read_only,
             unrecorded: unrecorded::Absences::default(),
         })
