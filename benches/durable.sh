@@ -160,7 +160,8 @@ for size in 4K 1M; do
   for conns in 1 50; do
     for server in "${SERVERS[@]}"; do
       pid=PID_$server
-      strace -f -c -e trace=fsync,fdatasync,syncfs -p "${!pid}" -o "$WORK/strace" &
+      # -qq: no "attached"/"detached" line per thread on the terminal.
+      strace -qq -f -c -e trace=fsync,fdatasync,syncfs -p "${!pid}" -o "$WORK/strace" &
       tracer=$!
       sleep 0.5 # strace attaches to every thread before the run starts
       out=$(bench "$server" "$size" "$conns" 2)

@@ -24,7 +24,7 @@ use super::{Ctx, ErrorKind, Failure, Job, Next, Outcome, Reply};
 use crate::access::Owner;
 use crate::hooks::{Event, Facts, Verdict};
 use crate::name::Name;
-use crate::storage::{StorageError, Upload};
+use crate::storage::{Durable, StorageError, Unflushed, Upload};
 use crate::upload_metadata;
 
 /// A verified upload to make visible.
@@ -140,8 +140,10 @@ fn refused(ctx: &Ctx<'_>, commit: Commit, failure: Failure) -> Outcome {
 
 /// Renames a verified upload into place, and with `--fsync` flushes it to
 /// stable storage first, before the answer; then queues the on-upload
-/// hook. With `--fsync` a PUT's directory flush is the group commit's
-/// (`storage/flush.rs`): the answer waits for its batch, no thread does.
+/// hook. With `--fsync` every flush is the group commit's
+/// (`storage/flush.rs`): the answer waits for its batches, no thread
+/// does (a PUT's, a COMMIT's, a tus upload's last PATCH's, an S3
+/// multipart completion's alike).
 fn publish(ctx: &Ctx<'_>, commit: Commit) -> Outcome {
     // Only made when there is a hook to tell: a PUT pays nothing else.
     let facts = ctx
@@ -175,23 +177,42 @@ fn publish(ctx: &Ctx<'_>, commit: Commit) -> Outcome {
     };
     // The new version's dead properties (S3's metadata) first, for its
     // inode: it appears with them.
-    let landed = ctx
-        .storage
-        .record_props(&mut upload)
-        .and_then(|()| match ctx.config.fsync {
-            true => upload.commit_owing_flush(crc),
-            false => upload.commit(crc).map(|()| None),
-        });
-    match landed {
-        Ok(Some(dirs)) => Outcome::new(
-            Reply::Nothing,
-            Next::Pool(Job::after_flush(dirs, move |ctx, flushed| {
-                published.answer(ctx, flushed)
-            })),
-        ),
-        Ok(None) => published.answer(ctx, Ok(())),
-        Err(err) => published.answer(ctx, Err(err)),
+    let landed = ctx.storage.record_props(&mut upload);
+    match (landed, ctx.config.fsync) {
+        (Ok(()), true) => match upload.commit_durably(crc) {
+            Ok((durable, owed)) => Outcome::new(
+                Reply::Nothing,
+                Next::Pool(step_after_flush(durable, owed, published)),
+            ),
+            Err(err) => published.answer(ctx, Err(err)),
+        },
+        (Ok(()), false) => {
+            let committed = upload.commit(crc);
+            published.answer(ctx, committed)
+        }
+        (Err(err), _) => published.answer(ctx, Err(err)),
     }
+}
+
+/// The job that waits for the group commit to flush `owed`, then takes
+/// the durable commit's next step on the pool (the flusher thread only
+/// hands it on: what the step does, and dropping the commit if the flush
+/// failed, is file-system work), until it is durable; then the answer.
+fn step_after_flush(mut durable: Durable, owed: Unflushed, published: Published) -> Job {
+    Job::after_flush(owed, move |_, flushed| {
+        let step = Job::new(move |ctx| match flushed.and_then(|()| durable.step()) {
+            Ok(Some(owed)) => Outcome::new(
+                Reply::Nothing,
+                Next::Pool(step_after_flush(durable, owed, published)),
+            ),
+            Ok(None) => published.answer(ctx, Ok(())),
+            Err(err) => {
+                drop(durable);
+                published.answer(ctx, Err(err))
+            }
+        });
+        Outcome::new(Reply::Nothing, Next::Pool(step))
+    })
 }
 
 /// An upload renamed into place, to answer for once it is as durable as

@@ -51,7 +51,7 @@ impl Job {
     }
 
     /// `then` as a job that waits for the group commit to flush `dirs`
-    /// (what a durable commit owes, [`crate::storage::Upload::commit_owing_flush`]):
+    /// (what a step of a durable commit owes, [`crate::storage::Durable::step`]):
     /// no thread waits for it, the connection does, in its `Waiting`
     /// state; `then` runs on the flusher thread once the batch is done,
     /// given how it went, and must be short (an answer; more disk work is

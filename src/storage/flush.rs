@@ -1,36 +1,40 @@
-//! Group commit: the directory flushes of concurrent durable commits
-//! (`--fsync`), shared. A durable commit flushes its own file (one
-//! `fdatasync` per file cannot be shared), renames it into place, then asks
-//! for its directory and that directory's ancestors to be flushed. Here
-//! those asks meet: a flusher thread of its own takes every directory asked
-//! for since its last batch, flushes each once, then answers every ask of
-//! the batch; what arrived meanwhile is the next batch.
+//! Group commit: the flushes of concurrent durable commits (`--fsync`),
+//! shared. A durable commit (`upload.rs`, [`super::Durable`]) goes in
+//! steps, each after a flush: its file's bytes, then (renamed into place)
+//! its directory and that directory's ancestors, then for a session its
+//! record's going. Here those asks meet: a flusher thread of its own takes
+//! every file and directory asked for since its last batch, flushes each
+//! once, then answers every ask of the batch; what arrived meanwhile is
+//! the next batch.
 //!
 //! This is PostgreSQL's and InnoDB's group commit without a timer: a batch
 //! closes when the flusher takes it, so a commit alone (one upload in
 //! flight) is flushed at once, and under load a batch holds whatever
-//! arrived while the previous one was on the disk. Fifty uploads into one
-//! directory then cost a few directory flushes instead of fifty (each of
-//! which, on ext4 and XFS, is a journal commit).
+//! arrived while the previous one was on the disk. On ext4 and XFS a batch
+//! is one `syncfs` (one journal commit, one cache flush) however many files
+//! and directories it holds ([`DirFlusher::by_volume`]); elsewhere each
+//! file's `fdatasync`, then each directory's `fsync`, once per batch.
 //!
 //! An ask is answered by a callback ([`DirFlusher::then`]), so nothing
-//! waits for a batch but the flusher: a PUT's commit hands its ask over
-//! and frees its I/O thread, and its connection waits in its `Waiting`
-//! state until the callback delivers the answer to its reactor (see
-//! `serve::Job::after_flush`). A batch is therefore bounded by the
-//! connections, not by `--io-threads`. Changes that are not on that path
-//! (MOVE, DELETE, a copy's folders) wait on their I/O thread for the same
-//! batches ([`DirFlusher::flush`]).
+//! waits for a batch but the flusher: a commit hands its ask over and
+//! frees its I/O thread, and its connection waits in its `Waiting` state
+//! until the callback delivers the answer to its reactor (see
+//! `serve::Job::after_flush`), which hands the commit's next step to the
+//! pool. A batch is therefore bounded by the connections, not by
+//! `--io-threads`. Changes that are not on that path (MOVE, DELETE, a
+//! copy's folders) wait on their I/O thread for the same batches
+//! ([`DirFlusher::flush`]).
 //!
 //! ```text
-//! commit A: fdatasync(file) rename ask{d,root} ---> flusher: fsync d, fsync root --> answer A
-//! commit B:      fdatasync(file) rename ask{d,root} .........   (batch 2)
-//! commit C:        fdatasync(file) rename ask{d,root} ........  (batch 2)
-//!                                                   flusher: fsync d, fsync root --> answer B, C
+//! commit A: ask{file A} -> batch 1 -> rename A, ask{d,root} -> batch 2 -> answer A
+//! commit B:      ask{file B} -> batch 2 -> rename B, ask{d,root} -> batch 3 -> answer B
+//! commit C:        ask{file C} -> batch 2 -> rename C, ask{d,root} -> batch 3 -> answer C
+//! flusher:  batch 1 {file A}; batch 2 {file B, file C, d, root}; batch 3 {d, root}
 //! ```
 //!
-//! A flush that fails fails every commit of its batch (500, or 507): each
-//! was renamed into place, but none is known to be on the disk.
+//! A flush that fails fails every commit of its batch (500, or 507): a
+//! commit whose bytes were not flushed is not renamed (its temp file goes),
+//! one renamed into place stays, but none is known to be on the disk.
 //!
 //! The flusher thread starts at the first ask and ends when idle for
 //! [`FLUSHER_IDLE`], so an idle server, or a test's storage, keeps none.
@@ -47,6 +51,10 @@ use super::{StorageError, open_dir_beneath};
 
 /// How long the flusher thread waits for an ask before it ends.
 const FLUSHER_IDLE: Duration = Duration::from_secs(5);
+
+/// The flusher thread's name (a callback on it must never wait for a
+/// batch: [`DirFlusher::flush`] checks).
+const FLUSHER_NAME: &str = "ferry-flush";
 
 /// Directory `dir` (at `dir_path` beneath `root`, "" for the root) and
 /// the directories above it up to the root, opened: what a durable change
@@ -73,44 +81,79 @@ pub(super) fn with_ancestors(
     Ok(dirs)
 }
 
-/// Directories a durable change still owes a flush, keyed for a batch
-/// (device and inode: two paths, or two descriptors, of one directory
-/// are one flush). Keyed where they are opened, on an I/O thread, so that
-/// handing them to the flusher makes no system call.
+/// What a durable change still owes the disk before its next step: files
+/// whose bytes must be flushed, and directories whose entries must be,
+/// keyed for a batch (device and inode: two paths, or two descriptors, of
+/// one file are one flush). Keyed where they are opened, on an I/O thread,
+/// so that handing them to the flusher makes no system call.
 #[derive(Debug, Default)]
-pub struct Unflushed(Vec<((u64, u64), OwnedFd)>);
+pub struct Unflushed {
+    files: Vec<(Key, OwnedFd)>,
+    dirs: Vec<(Key, OwnedFd)>,
+}
+
+/// A file's or a directory's device and inode.
+type Key = (u64, u64);
+
+fn keyed(fds: impl IntoIterator<Item = OwnedFd>) -> Result<Vec<(Key, OwnedFd)>, Errno> {
+    fds.into_iter()
+        .map(|fd| {
+            let stat = rustix::fs::fstat(&fd)?;
+            Ok(((stat.st_dev, stat.st_ino), fd))
+        })
+        .collect()
+}
 
 impl Unflushed {
-    /// `dirs`, keyed.
+    /// Directories `dirs`, keyed.
     ///
     /// # Errors
     /// A directory cannot be stat'ed.
     pub(super) fn of(dirs: Vec<OwnedFd>) -> Result<Unflushed, Errno> {
-        dirs.into_iter()
-            .map(|dir| {
-                let stat = rustix::fs::fstat(&dir)?;
-                Ok(((stat.st_dev, stat.st_ino), dir))
-            })
-            .collect::<Result<_, Errno>>()
-            .map(Unflushed)
+        Ok(Unflushed {
+            files: Vec::new(),
+            dirs: keyed(dirs)?,
+        })
+    }
+
+    /// The bytes of `file` (a descriptor of its own), and directories
+    /// `dirs`, keyed.
+    ///
+    /// # Errors
+    /// `file` cannot be duplicated, or it or a directory stat'ed.
+    pub(super) fn data_and(file: impl AsFd, dirs: Vec<OwnedFd>) -> Result<Unflushed, Errno> {
+        Ok(Unflushed {
+            files: keyed([rustix::io::fcntl_dupfd_cloexec(file, 0)?])?,
+            dirs: keyed(dirs)?,
+        })
     }
 }
 
 /// What an ask is answered with, once its batch is on the disk.
 type Answer = Box<dyn FnOnce(Result<(), Errno>) + Send>;
 
-/// The directory flushes of durable commits, shared (see the module).
+/// The flushes of durable commits, shared (see the module).
 #[derive(Debug, Default)]
 pub(super) struct DirFlusher {
     inner: Arc<Inner>,
 }
+
+/// `statfs` magic numbers of file systems whose `syncfs` makes every
+/// file's bytes and every directory entry on them durable in one journal
+/// commit: ext4 (and ext2/3, served by its driver) and XFS (see
+/// [`DirFlusher::by_volume`]).
+const VOLUME_SYNC_FILE_SYSTEMS: [u64; 2] = [0xef53, 0x5846_5342];
 
 #[derive(Default)]
 struct Inner {
     state: Mutex<State>,
     /// Woken when an ask arrives.
     asked: Condvar,
-    /// Directory flushes made: what `--fsync` costs, per commit.
+    /// Whether a batch may be one `syncfs` per file system where that
+    /// covers it all ([`DirFlusher::by_volume`]).
+    by_volume: bool,
+    /// Directory flushes made (or covered by a `syncfs`): what `--fsync`
+    /// costs, per commit.
     flushes: AtomicU64,
     /// Batches flushed: the waits a commit pays (tests count them, to see
     /// that a change shares its commit's batch).
@@ -128,22 +171,52 @@ impl std::fmt::Debug for Inner {
 
 #[derive(Default)]
 struct State {
-    /// The batch now gathering: the directories asked for, each once.
-    gathering: HashMap<(u64, u64), OwnedFd>,
+    /// The batch now gathering: what was asked for, each once.
+    gathering: Batch,
     /// The asks waiting for it.
     answers: Vec<Answer>,
     /// The flusher thread is running.
     running: bool,
 }
 
+/// The files and directories of one batch, each once.
+#[derive(Default)]
+struct Batch {
+    files: HashMap<Key, OwnedFd>,
+    dirs: HashMap<Key, OwnedFd>,
+}
+
 impl DirFlusher {
+    /// A flusher whose batches are one `syncfs` per file system where
+    /// that is as good as flushing each file and directory: on ext4 and
+    /// XFS, whose `syncfs` writes every dirty file back and then commits
+    /// the journal (with a cache flush) that holds every directory change
+    /// (`ext4_sync_fs`, `xfs_fs_sync_fs`), and on Linux 5.8 or later,
+    /// whose `syncfs` reports the writeback errors an `fsync` would. One
+    /// journal commit per batch, instead of one per file (each file's
+    /// `fdatasync` allocates its blocks, a transaction of its own, and
+    /// then waits for it) and a cache flush per directory. Elsewhere
+    /// (FUSE, whose `syncfs` reaches no server but virtiofs's; NFS; an
+    /// older kernel) each file and directory is flushed on its own.
+    pub(super) fn by_volume(allowed: bool) -> DirFlusher {
+        DirFlusher {
+            inner: Arc::new(Inner {
+                by_volume: allowed,
+                ..Inner::default()
+            }),
+        }
+    }
+
     /// Flushes `dirs` in the next batch, then calls `answer` with how it
     /// went (on the flusher thread: it must be short). Never blocks on the
     /// disk: the reactor may call it.
     pub(super) fn then(&self, dirs: Unflushed, answer: Answer) {
         let mut state = self.inner.lock();
-        for (key, dir) in dirs.0 {
-            state.gathering.entry(key).or_insert(dir);
+        for (key, file) in dirs.files {
+            state.gathering.files.entry(key).or_insert(file);
+        }
+        for (key, dir) in dirs.dirs {
+            state.gathering.dirs.entry(key).or_insert(dir);
         }
         state.answers.push(answer);
         if state.running {
@@ -152,7 +225,7 @@ impl DirFlusher {
         }
         let inner = Arc::clone(&self.inner);
         let spawned = std::thread::Builder::new()
-            .name("ferry-flush".into())
+            .name(FLUSHER_NAME.into())
             .stack_size(crate::crew::STACK)
             .spawn(move || inner.serve());
         match spawned {
@@ -162,7 +235,7 @@ impl DirFlusher {
                 // rather than waits for ever.
                 log::error!("could not start the flusher thread: {err}");
                 let answers = std::mem::take(&mut state.answers);
-                state.gathering.clear();
+                state.gathering = Batch::default();
                 drop(state);
                 answers
                     .into_iter()
@@ -179,6 +252,12 @@ impl DirFlusher {
     /// # Errors
     /// A flush of this batch failed (any of its directories).
     pub(super) fn flush(&self, dirs: Vec<OwnedFd>) -> Result<(), Errno> {
+        // A callback that waited here would wait for its own batch.
+        debug_assert_ne!(
+            std::thread::current().name(),
+            Some(FLUSHER_NAME),
+            "a flusher callback called the blocking flush"
+        );
         let (done, outcome) = std::sync::mpsc::sync_channel(1);
         self.then(
             Unflushed::of(dirs)?,
@@ -240,32 +319,81 @@ impl Inner {
                 }
                 continue;
             }
-            let dirs = std::mem::take(&mut state.gathering);
+            let batch = std::mem::take(&mut state.gathering);
             let answers = std::mem::take(&mut state.answers);
             drop(state);
-            let result = self.flush_batch(&dirs);
-            drop(dirs);
+            let result = self.flush_batch(&batch);
+            drop(batch);
             answers.into_iter().for_each(|answer| answer(result));
             state = self.lock();
         }
     }
 
-    /// Flushes every directory of a batch, each once; the first failure.
-    fn flush_batch(&self, dirs: &HashMap<(u64, u64), OwnedFd>) -> Result<(), Errno> {
-        self.batches.fetch_add(1, Ordering::Relaxed);
+    /// Flushes a batch: one `syncfs` for each file system that allows it
+    /// (see [`DirFlusher::by_volume`]), else every file's bytes, then
+    /// every directory, each once; the first failure.
+    fn flush_batch(&self, batch: &Batch) -> Result<(), Errno> {
         let mut failure = None;
-        for dir in dirs.values() {
-            self.flushes.fetch_add(1, Ordering::Relaxed);
+        let synced = match self.by_volume {
+            true => sync_volumes(batch, &mut failure),
+            false => Vec::new(),
+        };
+        let owed = |key: &&Key| !synced.contains(&key.0);
+        for (_, file) in batch.files.iter().filter(|(key, _)| owed(key)) {
+            if let Err(errno) = rustix::fs::fdatasync(file) {
+                failure.get_or_insert(errno);
+            }
+        }
+        for (_, dir) in batch.dirs.iter().filter(|(key, _)| owed(key)) {
             if let Err(errno) = rustix::fs::fsync(dir) {
                 failure.get_or_insert(errno);
             }
         }
+        // Counted once done, so that an answer can tell it came after.
+        let dirs = batch.dirs.len() as u64;
+        self.flushes.fetch_add(dirs, Ordering::Relaxed);
+        self.batches.fetch_add(1, Ordering::Relaxed);
         failure.map_or(Ok(()), Err)
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+/// Whether this kernel's `syncfs` reports writeback errors (Linux 5.8 and
+/// later; before, it could succeed over data that never reached the
+/// disk, which an `fdatasync` would have reported). Read once, when a
+/// root is opened.
+pub(super) fn syncfs_reports_errors() -> bool {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let mut numbers = release
+        .split(|c: char| !c.is_ascii_digit())
+        .map(|n| n.parse::<u32>().unwrap_or(0));
+    let (major, minor) = (numbers.next().unwrap_or(0), numbers.next().unwrap_or(0));
+    (major, minor) >= (5, 8)
+}
+
+/// `syncfs` once for each device of `batch` whose file system makes that
+/// enough ([`VOLUME_SYNC_FILE_SYSTEMS`]): the devices it synced (failed
+/// or not: a failure fails the batch, noted in `failure`).
+fn sync_volumes(batch: &Batch, failure: &mut Option<Errno>) -> Vec<u64> {
+    let mut seen = Vec::new();
+    let mut synced = Vec::new();
+    for ((dev, _), fd) in batch.files.iter().chain(&batch.dirs) {
+        if seen.contains(dev) {
+            continue;
+        }
+        seen.push(*dev);
+        let kind = rustix::fs::fstatfs(fd).map_or(0, |fs| fs.f_type as u64);
+        if VOLUME_SYNC_FILE_SYSTEMS.contains(&kind) {
+            if let Err(errno) = rustix::fs::syncfs(fd) {
+                failure.get_or_insert(errno);
+            }
+            synced.push(*dev);
+        }
+    }
+    synced
 }
 
 #[cfg(test)]
@@ -326,5 +454,31 @@ mod tests {
         assert!(results.iter().all(Result::is_ok));
         assert!(flusher.batches() < 500, "{} batches", flusher.batches());
         assert_eq!(flusher.flushes(), flusher.batches());
+    }
+
+    #[test]
+    fn every_answer_comes_after_its_batch_is_on_the_disk() {
+        // Files' bytes and directories, asked for from one thread that
+        // never waits: each answer must find its batch flushed (counted
+        // once its flushes returned). Answering first would be a durable
+        // acknowledgement of what may still be in the page cache.
+        let dir = tempfile::tempdir().unwrap();
+        let flusher = Arc::new(DirFlusher::by_volume(syncfs_reports_errors()));
+        let (done, answers) = std::sync::mpsc::channel();
+        for i in 0..200 {
+            let file = std::fs::File::create(dir.path().join(format!("f{i}"))).unwrap();
+            std::io::Write::write_all(&mut &file, b"bytes").unwrap();
+            let owed = Unflushed::data_and(&file, vec![open(dir.path())]).unwrap();
+            let (done, seen) = (done.clone(), Arc::clone(&flusher));
+            let answer = move |result| done.send((result, seen.batches())).unwrap();
+            flusher.then(owed, Box::new(answer));
+        }
+        drop(done);
+        let results: Vec<_> = answers.iter().collect();
+        assert_eq!(results.len(), 200);
+        for (result, batches_done) in results {
+            assert!(result.is_ok());
+            assert!(batches_done > 0, "answered before its batch was flushed");
+        }
     }
 }

@@ -97,7 +97,7 @@ pub use sessions::{
 };
 
 pub use flush::Unflushed;
-pub use upload::Upload;
+pub use upload::{Durable, Upload};
 
 /// Flags for opening a directory: never through a symlink. Readable (not
 /// `O_PATH`) so that the same descriptor can be listed and fsynced.
@@ -505,7 +505,7 @@ impl Storage {
             later: OnceLock::new(),
             gate: None,
             durable: false,
-            flusher: Arc::default(),
+            flusher: Arc::new(flush::DirFlusher::by_volume(flush::syncfs_reports_errors())),
             read_only,
             unrecorded: unrecorded::Absences::default(),
         })
@@ -566,14 +566,14 @@ impl Storage {
     /// the start-up sweep after a power cut finds every temp file the cut
     /// left; a file's delete and rename flush their directories before they
     /// return; a WebDAV lock's record and folder are flushed before its
-    /// change is answered. Commits flush in [`Upload::commit_durably`] and
-    /// [`Upload::commit_owing_flush`].
+    /// change is answered. Commits flush in the steps of
+    /// [`Upload::commit_durably`].
     pub fn set_durable(&mut self, durable: bool) {
         self.durable = durable;
         self.dav_locks.set_durable(durable);
     }
 
-    /// Flushes `dirs` (what [`Upload::commit_owing_flush`] left owed) in
+    /// Flushes `dirs` (what a step of a [`Durable`] commit left owed) in
     /// the next group-commit batch, then calls `answer` with how it went, on
     /// the flusher thread (it must be short: it hands the answer on).
     /// Never blocks on the disk: the reactor calls it, and no thread waits

@@ -17,7 +17,7 @@ use rustix::io::Errno;
 
 use super::checksum::Md5Tag;
 use super::dead_props::NewProps;
-use super::flush::{DirFlusher, Unflushed};
+use super::flush::Unflushed;
 use super::gate::{Gate, Point};
 use super::session_state::Staging;
 use super::{StorageError, checksum, prune_empty_dirs};
@@ -56,8 +56,6 @@ pub struct Upload {
     pub(super) replaces: bool,
     /// A test's hold on commits (see [`super::gate`]).
     pub(super) gate: Option<Arc<Gate>>,
-    /// Where a durable commit's directory flushes are shared.
-    pub(super) flusher: Arc<DirFlusher>,
     /// The modification time (Unix seconds) the client asked for, set on
     /// the staged file just before the commit.
     pub(super) mtime: Option<i64>,
@@ -217,69 +215,35 @@ impl Upload {
         self.rename_into_place()
     }
 
-    /// As [`Upload::commit`], and on stable storage when it returns: the
-    /// data is flushed before the rename, then the directory entry and those
-    /// of its ancestors (directories this upload may have created), in one
-    /// batch with the other commits under way (group commit, `flush.rs`);
-    /// a session's, whose bytes come from another folder, flushes the
-    /// ancestors before the rename instead.
-    /// Blocks for as long as the disk takes: call it off the reactor thread.
+    /// Begins a durable commit ([`Durable`]): the file's time and records
+    /// set, the directories it will flush opened (running out of
+    /// descriptors must fail the commit before it happens, not after).
+    /// Returns it with what must be on the disk before its first step (the
+    /// rename): the file's bytes, and for a session's, whose bytes come
+    /// from another folder, the folders above the target (see
+    /// `DirFlusher::flush_above`).
     ///
     /// # Errors
-    /// As [`Upload::commit`], plus any error flushing (507, 500); a flush
-    /// that fails after the rename still leaves the file in place.
-    pub fn commit_durably(mut self, crc: u32) -> Result<(), StorageError> {
-        self.land(crc, true)?;
-        // Opened before the rename: running out of descriptors must fail
-        // the commit before it happens, not after.
+    /// As [`Upload::commit`]; nothing is renamed.
+    pub fn commit_durably(mut self, crc: u32) -> Result<(Durable, Unflushed), StorageError> {
+        self.land(crc, false)?;
         let mut dirs = super::flush::with_ancestors(&self.root, &self.dir, &self.dir_path)?;
         let sessions = match &self.staged {
             Staged::Session(staging) => Some(rustix::io::fcntl_dupfd_cloexec(&staging.dir, 0)?),
             Staged::Temp(_) => None,
         };
-        // A session's bytes come from the sessions folder: the folders
-        // above the target first (see `flush_above`). A temp file is
-        // renamed within its folder.
-        if sessions.is_some() {
-            self.flusher.flush_above(&mut dirs)?;
-        }
-        self.rename_into_place()?;
-        let flushed = self.flusher.flush(dirs).map_err(StorageError::from);
-        // Only once the file is durably in place does the session go: a
-        // crash before leaves it, and its bytes, where they were. Its
-        // going is flushed too (a second batch, after the first): else a
-        // power cut brings back the record of a session committed and
-        // acknowledged, which a client starting the same upload again
-        // would be given as a session of its own.
-        self.forget_session();
-        flushed?;
-        if let Some(dir) = sessions {
-            self.flusher.flush(vec![dir])?;
-        }
-        Ok(())
-    }
-
-    /// As [`Upload::commit_durably`], without waiting for the directory
-    /// flush of a PUT's temp file renamed into place: that is returned, for
-    /// the caller to hand to the group commit ([`super::Storage::flush_then`])
-    /// and answer the client only once it is done. The I/O thread is free
-    /// meanwhile, so a batch can gather every connection's commit rather
-    /// than one per I/O thread. A session's commit, whose flushes come in
-    /// two batches around the session's going, is made whole here and
-    /// owes nothing (`None`).
-    ///
-    /// # Errors
-    /// As [`Upload::commit_durably`] (before the directory flush).
-    pub fn commit_owing_flush(mut self, crc: u32) -> Result<Option<Unflushed>, StorageError> {
-        if matches!(self.staged, Staged::Session(_)) {
-            return self.commit_durably(crc).map(|()| None);
-        }
-        self.land(crc, true)?;
-        // Opened and keyed before the rename, as in `commit_durably`.
-        let dirs = super::flush::with_ancestors(&self.root, &self.dir, &self.dir_path)?;
-        let dirs = Unflushed::of(dirs)?;
-        self.rename_into_place()?;
-        Ok(Some(dirs))
+        let above = match sessions {
+            Some(_) => dirs.split_off(1.min(dirs.len())),
+            None => Vec::new(),
+        };
+        let owed = Unflushed::data_and(&self.file, above)?;
+        let durable = Durable {
+            upload: self,
+            dirs,
+            sessions,
+            step: Step::Rename,
+        };
+        Ok((durable, owed))
     }
 
     /// The one step that commits.
@@ -300,6 +264,79 @@ impl Upload {
         if let Staged::Session(staging) = &self.staged {
             self.pause(Point::Forget);
             staging.forget();
+        }
+    }
+}
+
+/// A durable commit (`--fsync`), in steps that each wait for the group
+/// commit to flush what the one before changed (`flush.rs`), so that no
+/// thread waits for the disk: the file's bytes (and a session's folders
+/// above the target), then the rename, then its folder and those above
+/// (folders this upload may have made), then for a session its going,
+/// then the sessions folder. Only once the file is durably in place does
+/// the session go: a cut before leaves it, and its bytes, where they
+/// were; its going is flushed too, else a power cut brings back the
+/// record of a session committed and acknowledged, which a client
+/// starting the same upload again would be given as its own.
+///
+/// Dropped before its end: not yet renamed, it is an [`Upload`] dropped
+/// (its temp file goes); renamed, the file stays and a session goes, as
+/// when its flush fails.
+#[derive(Debug)]
+pub struct Durable {
+    upload: Upload,
+    /// The target's folder and those above, for the flush after the
+    /// rename.
+    dirs: Vec<OwnedFd>,
+    /// A session's folder, for the flush after its going.
+    sessions: Option<OwnedFd>,
+    step: Step,
+}
+
+/// The next step of a [`Durable`] commit.
+#[derive(Debug, PartialEq, Eq)]
+enum Step {
+    Rename,
+    Forget,
+    Done,
+}
+
+impl Durable {
+    /// The next step, once what the one before returned is on the disk:
+    /// returns what this one owes the disk before the next, or `None` when
+    /// the commit is durable. Changes the file system, briefly: call it on
+    /// an I/O thread.
+    ///
+    /// # Errors
+    /// As [`Upload::commit`] (the rename), or a folder cannot be stat'ed.
+    pub fn step(&mut self) -> Result<Option<Unflushed>, StorageError> {
+        match self.step {
+            Step::Rename => {
+                let owed = Unflushed::of(std::mem::take(&mut self.dirs))?;
+                self.upload.rename_into_place()?;
+                self.step = match self.sessions {
+                    Some(_) => Step::Forget,
+                    None => Step::Done,
+                };
+                Ok(Some(owed))
+            }
+            Step::Forget => {
+                self.step = Step::Done;
+                self.upload.forget_session();
+                let owed = self.sessions.take().map(|dir| Unflushed::of(vec![dir]));
+                owed.transpose().map_err(StorageError::from)
+            }
+            Step::Done => Ok(None),
+        }
+    }
+}
+
+impl Drop for Durable {
+    fn drop(&mut self) {
+        // Renamed, its flush failed or was never waited for: the file is
+        // in place, so the session that held it goes.
+        if self.step == Step::Forget {
+            self.upload.forget_session();
         }
     }
 }

@@ -126,7 +126,6 @@ impl Storage {
             floor: target.floor,
             replaces: target.replaces,
             gate: self.gate.clone(),
-            flusher: Arc::clone(&self.flusher),
             mtime: None,
             md5: None,
             props: None,
