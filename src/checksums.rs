@@ -92,27 +92,37 @@ impl Queue {
     /// Queues `file` for a computation nobody waits for, unless the queue
     /// is full or closed.
     fn queue_later(self: &Arc<Queue>, file: File) -> bool {
-        let mut pending = self.lock();
-        if pending.closed || pending.later.len() >= LATER_QUEUE {
+        let queued = self.push(|pending| {
+            let room = pending.later.len() < LATER_QUEUE;
+            if room {
+                pending.later.push_back(file);
+            }
+            room
+        });
+        if !queued {
             debug!("checksum queue full: a computation is left for later");
-            return false;
         }
-        pending.later.push_back(file);
-        let queued = pending.queued();
-        let hire = pending.threads.wanted(queued);
-        drop(pending);
-        self.work.notify_one();
-        self.start(hire);
-        true
+        queued
     }
 
     /// Queues `work` wanted soon, unless the queue is full or closed.
     fn queue_ahead(self: &Arc<Queue>, work: Ahead) -> bool {
+        self.push(|pending| {
+            let room = pending.ahead.len() < AHEAD_QUEUE;
+            if room {
+                pending.ahead.push_back(work);
+            }
+            room
+        })
+    }
+
+    /// Runs `enqueue` under the lock unless the queue is closed, and if it
+    /// queued something, wakes a thread and hires one if that is wanted.
+    fn push(self: &Arc<Queue>, enqueue: impl FnOnce(&mut Pending) -> bool) -> bool {
         let mut pending = self.lock();
-        if pending.closed || pending.ahead.len() >= AHEAD_QUEUE {
+        if pending.closed || !enqueue(&mut pending) {
             return false;
         }
-        pending.ahead.push_back(work);
         let queued = pending.queued();
         let hire = pending.threads.wanted(queued);
         drop(pending);

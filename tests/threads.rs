@@ -72,17 +72,6 @@ fn the_deepest_work_fits_the_threads_stacks() {
     assert_eq!(exchange(addr, "GET", "/", HOST, b"").status, 200);
 }
 
-/// The names of the threads of process `pid`.
-fn thread_names(pid: u32) -> Vec<String> {
-    std::fs::read_dir(format!("/proc/{pid}/task"))
-        .unwrap()
-        .filter_map(|task| {
-            let comm = task.ok()?.path().join("comm");
-            Some(std::fs::read_to_string(comm).ok()?.trim().to_owned())
-        })
-        .collect()
-}
-
 #[test]
 fn an_idle_server_holds_its_loop_and_a_handful_of_threads() {
     let root = tempfile::tempdir().unwrap();
@@ -93,7 +82,7 @@ fn an_idle_server_holds_its_loop_and_a_handful_of_threads() {
     // The loop (the main thread, named after the binary), one I/O thread,
     // the sweeps' thread, the stderr relay and the access log's writer:
     // the crews' other threads start only when work queues up.
-    let mut names = thread_names(server.child.id());
+    let mut names = server.thread_names();
     names.sort();
     let expected = [
         "ferry",

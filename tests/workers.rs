@@ -20,18 +20,6 @@ fn greeting_id(raw: &mut Raw) -> u64 {
     id.parse().unwrap()
 }
 
-/// Names of the threads of process `pid` (a thread that ends meanwhile,
-/// such as the start-up sweep's, is left out).
-fn thread_names(pid: u32) -> Vec<String> {
-    std::fs::read_dir(format!("/proc/{pid}/task"))
-        .unwrap()
-        .filter_map(|task| {
-            let comm = task.ok()?.path().join("comm");
-            Some(std::fs::read_to_string(comm).ok()?.trim().to_owned())
-        })
-        .collect()
-}
-
 #[test]
 fn every_worker_serves_transfers_and_client_ids_stay_unique() {
     let server = TestServer::start_with(|config| config.workers = 3);
@@ -102,7 +90,8 @@ fn workers_share_connections_and_sigterm_drains_every_one() {
     // A thread names itself once it runs, which may be just after the
     // server says it serves.
     let workers = || {
-        thread_names(server.child.id())
+        server
+            .thread_names()
             .into_iter()
             .filter(|name| name.starts_with("ferry-worker-"))
             .count()
@@ -153,7 +142,7 @@ fn one_worker_is_one_event_loop_on_the_main_thread() {
     let mut server = Process::start(root.path(), &["--workers", "1", "--log-level", "debug"]);
     let mut raw = Raw::connect(server.addr);
     greeting_id(&mut raw);
-    let names = thread_names(server.child.id());
+    let names = server.thread_names();
     assert!(
         !names.iter().any(|n| n.starts_with("ferry-worker-")),
         "{names:?}"

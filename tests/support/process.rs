@@ -178,6 +178,18 @@ impl Process {
         let fields: Vec<&str> = after.split(' ').collect();
         fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
     }
+
+    /// The names of the server's threads (one that ends meanwhile, such as
+    /// the start-up sweep's, is left out).
+    pub fn thread_names(&self) -> Vec<String> {
+        std::fs::read_dir(format!("/proc/{}/task", self.child.id()))
+            .unwrap()
+            .filter_map(|task| {
+                let comm = task.ok()?.path().join("comm");
+                Some(std::fs::read_to_string(comm).ok()?.trim().to_owned())
+            })
+            .collect()
+    }
 }
 
 impl Drop for Process {
