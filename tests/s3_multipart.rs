@@ -949,3 +949,27 @@ fn an_abort_removes_the_parts_in_place() {
     assert_eq!(staged(&s), Vec::<String>::new());
     assert!(!s.server.path("bkt/k").exists());
 }
+
+#[test]
+fn ferry_session_verbs_cannot_append_to_or_commit_a_multipart_upload() {
+    let s = owner();
+    let me = &s.signers[0];
+    let id = begin(&s, me, "k");
+    let one = support::pattern(5 * MIB, 4);
+    let e1 = put_part(&s, me, "k", &id, 1, &one);
+    // The same id through FERRY/1, by a holder who may write `bkt/k`: its
+    // data file holds parts in their places, which only the S3 completion
+    // makes an object; to the session verbs it is no upload of theirs.
+    let mut raw = s.server.raw();
+    raw.send(format!("AUTH {}\n", s.tokens[0]));
+    assert_eq!(raw.line(), "OK owner");
+    raw.send(format!("COMMIT {id}\n"));
+    assert_eq!(raw.line(), "ERR 404 no such upload");
+    raw.send(format!("APPEND {id} 0 3\nabc"));
+    assert_eq!(raw.line(), "ERR 404 no such upload");
+    assert!(!s.server.path("bkt/k").exists(), "nothing published");
+    // The upload is untouched: it completes with its part.
+    let done = complete(&s, me, "k", &id, &completion(&[(1, &e1)]));
+    assert_eq!(done.status, 200);
+    assert!(std::fs::read(s.server.path("bkt/k")).unwrap() == one);
+}

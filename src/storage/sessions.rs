@@ -492,7 +492,8 @@ impl Storage {
     /// upload is dropped uncommitted, the session stays as it was.
     ///
     /// # Errors
-    /// Unknown, incomplete, busy or being committed;
+    /// Unknown (as is a multipart upload, which only its S3 completion
+    /// commits), incomplete, busy or being committed;
     /// [`StorageError::ChecksumMismatch`] if the staged bytes do not match
     /// the CRC-32C (the session is then removed); [`StorageError::IsDirectory`]
     /// if the name became one; out of descriptors or I/O errors (the
@@ -517,6 +518,10 @@ impl Storage {
                 .session_in(&dir, id)
                 .and_then(|info| match info.received {
                     _ if info.stored => Err(StorageError::Stored(info.size)),
+                    // A multipart upload's data file holds its parts in
+                    // their places, gaps and all: only its S3 completion
+                    // (`parts.rs`) makes it an object.
+                    _ if super::parts::has_parts(&dir, id) => Err(StorageError::NoSuchUpload),
                     received if received == info.size => Ok(info),
                     received => Err(StorageError::Incomplete(received, info.size)),
                 });
