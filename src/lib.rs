@@ -37,6 +37,7 @@
 //! - [`zip`]: the zip format of folder downloads (sans-IO).
 //! - [`chunked`]: the chunked body coding HTTP/1.1 and FERRY/1 share (sans-IO).
 //! - [`aws_chunked`]: S3's `aws-chunked` body coding, signed chunks checked (sans-IO).
+//! - [`page_buf`]: page-aligned buffers (cheaper kernel copies into them).
 //! - [`socket`]: nonblocking socket calls mapped to outcomes.
 //! - [`stderr_relay`]: keeps `ferry serve`'s standard error writable, so a
 //!   closed log pipe never ends the server.
@@ -79,6 +80,7 @@ pub mod metrics;
 pub mod metrics;
 pub mod name;
 pub mod node;
+pub mod page_buf;
 pub mod pool;
 pub mod protocol;
 pub mod proxy;

@@ -2,7 +2,8 @@
 //! byte for byte (local headers, data, descriptors and CRC-32s, central
 //! directory, end record) and by Python's `zipfile`, `unzip -t` and `7z t`
 //! (where installed), members of many sizes sent to three clients at once
-//! (each CRC-32 computed beside its send), a zip64 archive as `zipfile`
+//! (each CRC-32 computed beside its send, and recorded with its file for
+//! the next zip, not on a read-only server), a zip64 archive as `zipfile`
 //! reads it, what a token may read only partly, `curl -OJ`
 //! naming the download, and `wget -r -np` mirroring the page without
 //! fetching any archive. (The tar format's own tests: `tests/web_ui.rs`.)
@@ -427,4 +428,99 @@ fn wget_mirrors_the_pages_without_fetching_archives() {
             .any(|f| f.contains("?tar") || f.contains("?zip")),
         "an archive was fetched: {fetched:?}"
     );
+}
+
+/// Each member's path and the CRC-32 its central header gives, read from
+/// the end record on, trusting nothing else.
+fn central_crcs(bytes: &[u8]) -> Vec<(String, u32)> {
+    let end = bytes.len() - 22;
+    assert_eq!(u32_at(bytes, end), 0x0605_4b50);
+    let mut at = u32_at(bytes, end + 16) as usize;
+    let mut crcs = Vec::new();
+    while at < end {
+        let name_len = u16_at(bytes, at + 28);
+        let path = String::from_utf8(bytes[at + 46..at + 46 + name_len].to_vec()).unwrap();
+        crcs.push((path, u32_at(bytes, at + 16)));
+        at += 46 + name_len + u16_at(bytes, at + 30) + u16_at(bytes, at + 32);
+    }
+    crcs
+}
+
+const ZIP_CRC: &str = "user.ferry.crc32";
+
+/// The zip CRC-32 record on `path`, `"<size> <mtime> <hex>"`; `None`
+/// without one.
+fn zip_crc_record(path: &std::path::Path) -> Option<String> {
+    let mut buf = [0u8; 96];
+    let len = rustix::fs::getxattr(path, ZIP_CRC, &mut buf).ok()?;
+    Some(String::from_utf8(buf[..len].to_vec()).unwrap())
+}
+
+#[test]
+fn a_zip_records_each_members_crc_and_the_next_zip_reads_it_back() {
+    let server = http_server();
+    let big = support::pattern(700_000, 3);
+    plant(&server, "z/big.bin", &big);
+    plant(&server, "z/small.txt", b"small");
+    let probe = server.path("z/small.txt");
+    if rustix::fs::setxattr(
+        &probe,
+        "user.ferry.probe",
+        b"1",
+        rustix::fs::XattrFlags::empty(),
+    )
+    .is_err()
+    {
+        eprintln!("skipped: the temporary root takes no user extended attributes");
+        return;
+    }
+    let addr = server.http.unwrap();
+    let first = fetch(addr, "/z/?zip", "");
+    assert_eq!(first.status, 200, "{}", first.head);
+    unzip(&first.body);
+    // Recorded with each file as it is: size, time and the CRC-32.
+    let record = zip_crc_record(&server.path("z/big.bin")).expect("a record");
+    assert!(
+        record.starts_with("700000 ")
+            && record.ends_with(&format!(" {:08x}", crc32fast::hash(&big))),
+        "{record}"
+    );
+    // The next zip reads the record, not the file: a record that lies
+    // (same size and time, another CRC) is what it sends.
+    let (version, _) = record.rsplit_once(' ').unwrap();
+    let lie = format!("{version} 0badc0de");
+    let path = server.path("z/big.bin");
+    rustix::fs::setxattr(
+        &path,
+        ZIP_CRC,
+        lie.as_bytes(),
+        rustix::fs::XattrFlags::empty(),
+    )
+    .unwrap();
+    let second = fetch(addr, "/z/?zip", "");
+    assert!(central_crcs(&second.body).contains(&("z/big.bin".to_owned(), 0x0bad_c0de)));
+    // A file changed since its record was made is read again, and its
+    // record made anew.
+    let newer = support::pattern(700_001, 4);
+    std::fs::write(&path, &newer).unwrap();
+    let third = fetch(addr, "/z/?zip", "");
+    assert!(sorted(unzip(&third.body)).contains(&entry("z/big.bin", &newer)));
+    let record = zip_crc_record(&path).unwrap();
+    assert!(
+        record.ends_with(&format!(" {:08x}", crc32fast::hash(&newer))),
+        "{record}"
+    );
+}
+
+#[test]
+fn a_read_only_server_records_no_zip_crc() {
+    let server = TestServer::start_with(|c| {
+        c.read_only = true;
+        c.listen(ferry::wire::Protocol::Http, "127.0.0.1:0".parse().unwrap())
+    });
+    plant(&server, "z/a.bin", &support::pattern(100_000, 5));
+    let answer = fetch(server.http.unwrap(), "/z/?zip", "");
+    assert_eq!(answer.status, 200, "{}", answer.head);
+    unzip(&answer.body);
+    assert_eq!(zip_crc_record(&server.path("z/a.bin")), None);
 }

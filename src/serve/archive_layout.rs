@@ -14,14 +14,17 @@
 //! instead of adding to it (0.73x tar's throughput when it was read back
 //! after the send); the descriptor, after the data, waits only for what is
 //! left of it when the send ends, usually nothing. If no thread took it by
-//! then, the send's end computes it itself.
+//! then, the send's end computes it itself. A CRC-32 computed is recorded
+//! with the file, as its CRC-32C is ([`crate::storage::ZipCrc`]), so that
+//! the next zip of an unchanged file reads it back instead of the file.
 
 use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
-use crate::storage::{Ahead, Storage};
+use crate::page_buf::PageBuf;
+use crate::storage::{Ahead, Storage, ZipCrc, ZipCrcRecord};
 use crate::tar::{self, END, padding};
 use crate::zip::{self, Zip64};
 
@@ -152,11 +155,17 @@ impl Layout {
     }
 
     /// Starts the CRC-32 of `file`, the member just headed, on a checksum
-    /// thread (a zip's; a tar needs none).
+    /// thread, unless it is recorded with the file (a zip's; a tar needs
+    /// none).
     pub fn sending(&mut self, file: &File, storage: &Storage) {
         if let (Format::Zip, Some((member, _))) = (self.format, &self.sending) {
-            let queue = |work| storage.compute_ahead(work);
-            self.crc = Some(MemberCrc::start(file, member.size, queue));
+            self.crc = Some(match storage.zip_crc(file) {
+                ZipCrc::Recorded(crc) => MemberCrc::known(crc),
+                ZipCrc::Unknown(record) => {
+                    let queue = |work| storage.compute_ahead(work);
+                    MemberCrc::start(file, member.size, record, queue)
+                }
+            });
         }
     }
 
@@ -209,7 +218,7 @@ impl Layout {
             }
             Format::Zip => match self.crc.take() {
                 Some(crc) => crc.take(file, member.size)?,
-                None => crc_of(file, member.size)?,
+                None => crc_of(file, member.size, None)?,
             },
         };
         self.close(&member, crc, offset);
@@ -242,9 +251,13 @@ impl Layout {
 }
 
 /// A zip member's CRC-32 while its data is sent: whoever comes first
-/// computes it (a checksum thread, or the send's end, [`MemberCrc::take`]),
-/// and the send's end waits only for one under way.
-struct MemberCrc(Arc<(Mutex<Crc>, Condvar)>);
+/// computes it (a checksum thread, or the send's end, [`MemberCrc::take`])
+/// and records it if `record` allows, and the send's end waits only for
+/// one under way.
+struct MemberCrc {
+    state: Arc<(Mutex<Crc>, Condvar)>,
+    record: Option<ZipCrcRecord>,
+}
 
 /// Where a [`MemberCrc`] stands.
 enum Crc {
@@ -264,18 +277,37 @@ impl MemberCrc {
     /// (the checksum threads', [`Storage::compute_ahead`]), through a copy
     /// of its descriptor, as the send keeps the file; if the work is
     /// dropped, or runs late, [`Self::take`] computes it.
-    fn start(file: &File, size: u64, queue: impl FnOnce(Ahead) -> bool) -> MemberCrc {
-        let crc = MemberCrc(Arc::new((Mutex::new(Crc::Queued), Condvar::new())));
+    fn start(
+        file: &File,
+        size: u64,
+        record: Option<ZipCrcRecord>,
+        queue: impl FnOnce(Ahead) -> bool,
+    ) -> MemberCrc {
+        let crc = MemberCrc {
+            state: Arc::new((Mutex::new(Crc::Queued), Condvar::new())),
+            record,
+        };
         if let Ok(copy) = file.try_clone() {
-            let shared = Arc::clone(&crc.0);
+            let shared = MemberCrc {
+                state: Arc::clone(&crc.state),
+                record: crc.record.clone(),
+            };
             // Not queued: dropped, and computed by `take`.
-            let _ = queue(Box::new(move || MemberCrc(shared).compute(&copy, size)));
+            let _ = queue(Box::new(move || shared.compute(&copy, size)));
         }
         crc
     }
 
+    /// One read back from the file's record: nothing to compute.
+    fn known(crc: u32) -> MemberCrc {
+        MemberCrc {
+            state: Arc::new((Mutex::new(Crc::Done(Ok(crc))), Condvar::new())),
+            record: None,
+        }
+    }
+
     fn state(&self) -> MutexGuard<'_, Crc> {
-        self.0.0.lock().unwrap_or_else(|e| e.into_inner())
+        self.state.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// On a checksum thread: computes it, unless the send's end has.
@@ -287,9 +319,9 @@ impl MemberCrc {
             }
             *state = Crc::Running;
         }
-        let crc = crc_of(file, size);
+        let crc = crc_of(file, size, self.record.as_ref());
         *self.state() = Crc::Done(crc);
-        self.0.1.notify_all();
+        self.state.1.notify_all();
     }
 
     fn is_done(&self) -> bool {
@@ -306,21 +338,24 @@ impl MemberCrc {
                 Crc::Done(crc) => return crc,
                 Crc::Running => {
                     *state = Crc::Running;
-                    state = self.0.1.wait(state).unwrap_or_else(|e| e.into_inner());
+                    state = self.state.1.wait(state).unwrap_or_else(|e| e.into_inner());
                 }
                 Crc::Queued | Crc::Taken => {
                     drop(state);
-                    return crc_of(file, size);
+                    return crc_of(file, size, self.record.as_ref());
                 }
             }
         }
     }
 }
 
-/// The CRC-32 of the first `size` bytes of `file`.
-fn crc_of(file: &File, size: u64) -> io::Result<u32> {
+/// The CRC-32 of the first `size` bytes of `file`, recorded with it where
+/// `record` allows.
+fn crc_of(file: &File, size: u64, record: Option<&ZipCrcRecord>) -> io::Result<u32> {
     let mut hasher = crc32fast::Hasher::new();
-    let mut buf = vec![0; CRC_READ.min(usize::try_from(size).unwrap_or(CRC_READ))];
+    // Page-aligned: the kernel's copy into it is the dearest part.
+    let mut buf = PageBuf::zeroed(CRC_READ.min(usize::try_from(size).unwrap_or(CRC_READ)));
+    let buf = buf.as_mut_slice();
     let mut at = 0;
     while at < size {
         let want = usize::try_from(size - at).map_or(buf.len(), |left| left.min(buf.len()));
@@ -331,7 +366,11 @@ fn crc_of(file: &File, size: u64) -> io::Result<u32> {
         hasher.update(&buf[..n]);
         at += n as u64;
     }
-    Ok(hasher.finalize())
+    let crc = hasher.finalize();
+    if let Some(record) = record {
+        record.record(file, size, crc);
+    }
+    Ok(crc)
 }
 
 #[cfg(test)]
@@ -352,7 +391,7 @@ mod tests {
     #[test]
     fn a_crc_no_thread_takes_is_computed_at_the_sends_end() {
         let (file, want) = file(700_000);
-        let crc = MemberCrc::start(&file, 700_000, |_dropped| false);
+        let crc = MemberCrc::start(&file, 700_000, None, |_dropped| false);
         assert_eq!(crc.take(&file, 700_000).unwrap(), want);
     }
 
@@ -361,14 +400,17 @@ mod tests {
         let (file, want) = file(3_000_000);
         // Run on a thread of its own, as a checksum thread would.
         let (tx, rx) = mpsc::channel::<Ahead>();
-        let crc = MemberCrc::start(&file, 3_000_000, |work| tx.send(work).is_ok());
+        let crc = MemberCrc::start(&file, 3_000_000, None, |work| tx.send(work).is_ok());
         let thread = std::thread::spawn(move || rx.recv().unwrap()());
         assert_eq!(crc.take(&file, 3_000_000).unwrap(), want);
         thread.join().unwrap();
         // Queued but run only after the send's end took it: left alone.
         let (tx, rx) = mpsc::channel::<Ahead>();
-        let crc = MemberCrc::start(&file, 10, |work| tx.send(work).is_ok());
-        assert_eq!(crc.take(&file, 10).unwrap(), crc_of(&file, 10).unwrap());
+        let crc = MemberCrc::start(&file, 10, None, |work| tx.send(work).is_ok());
+        assert_eq!(
+            crc.take(&file, 10).unwrap(),
+            crc_of(&file, 10, None).unwrap()
+        );
         rx.recv().unwrap()();
         assert!(!crc.is_done(), "computed twice");
     }
@@ -376,7 +418,7 @@ mod tests {
     #[test]
     fn a_file_shorter_than_announced_fails_its_crc() {
         let (file, _) = file(100);
-        let crc = MemberCrc::start(&file, 200, |work| {
+        let crc = MemberCrc::start(&file, 200, None, |work| {
             work();
             true
         });

@@ -29,6 +29,9 @@ use std::sync::{Condvar, Mutex, MutexGuard};
 
 use rustix::fs::{Stat, XattrFlags};
 
+use super::zip_crc::{self, ZipCrcRecord};
+use crate::page_buf::PageBuf;
+
 const ATTRIBUTE: &str = "user.ferry.crc32c";
 /// Where an S3 upload's MD5 is recorded (its `ETag`), in the same form.
 const MD5_ATTRIBUTE: &str = "user.ferry.md5";
@@ -36,7 +39,7 @@ const MD5_ATTRIBUTE: &str = "user.ferry.md5";
 const CHUNK: usize = 256 * 1024;
 
 /// `"<size> <mtime seconds>.<nanoseconds> <crc32c hex>"`.
-fn record_text(stat: &Stat, crc: u32) -> String {
+pub(super) fn record_text(stat: &Stat, crc: u32) -> String {
     format!(
         "{} {}.{} {crc:08x}",
         stat.st_size, stat.st_mtime, stat.st_mtime_nsec
@@ -123,7 +126,7 @@ impl Md5Tag {
 
 /// The value of record `attribute` of `file` if it matches its current
 /// size and modification time.
-fn recorded_value(file: &File, stat: &Stat, attribute: &str) -> Option<String> {
+pub(super) fn recorded_value(file: &File, stat: &Stat, attribute: &str) -> Option<String> {
     let mut buf = [0u8; 96];
     let len = rustix::fs::fgetxattr(file, attribute, &mut buf).ok()?;
     let text = std::str::from_utf8(&buf[..len]).ok()?;
@@ -152,6 +155,7 @@ pub(super) fn recorded_md5(file: &File, stat: &Stat) -> Option<Md5Tag> {
 pub(super) struct Kept {
     crc: Option<u32>,
     md5: Option<Md5Tag>,
+    zip_crc: Option<u32>,
 }
 
 impl Kept {
@@ -162,10 +166,12 @@ impl Kept {
             true => Kept {
                 crc: recorded(file, stat),
                 md5: recorded_md5(file, stat),
+                zip_crc: zip_crc::recorded(file, stat),
             },
             false => Kept {
                 crc: None,
                 md5: None,
+                zip_crc: None,
             },
         }
     }
@@ -177,6 +183,10 @@ impl Kept {
         }
         if let Some(tag) = &self.md5 {
             record_md5_tag(file, tag);
+        }
+        if let (Some(crc), Ok(stat)) = (self.zip_crc, rustix::fs::fstat(file)) {
+            let size = u64::try_from(stat.st_size).unwrap_or(u64::MAX);
+            ZipCrcRecord::new(stat).record(file, size, crc);
         }
     }
 }
@@ -370,7 +380,9 @@ fn compute_unless(
     stop: &AtomicBool,
 ) -> std::io::Result<u32> {
     let left = to.saturating_sub(from);
-    let mut buf = vec![0; CHUNK.min(usize::try_from(left).unwrap_or(CHUNK)).max(1)];
+    // Page-aligned: the kernel's copy into it is the dearest part.
+    let mut buf = PageBuf::zeroed(CHUNK.min(usize::try_from(left).unwrap_or(CHUNK)).max(1));
+    let buf = buf.as_mut_slice();
     let mut crc = crc;
     let mut offset = from;
     while offset < to {

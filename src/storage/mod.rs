@@ -78,6 +78,7 @@ pub use sweep::SweepReport;
 pub use tree::DirectoryListing;
 mod upload;
 mod upload_target;
+mod zip_crc;
 
 pub use checksum::{Ahead, Later, Md5Tag, record_md5_tag};
 pub use cursor::{Found, TreeCursor};
@@ -95,6 +96,7 @@ pub use session_state::Appender;
 pub use sessions::{
     Appending, DEFERRED_SIZE, ListedSession, SessionCap, SessionInfo, SessionLimits, fits_a_record,
 };
+pub use zip_crc::{ZipCrc, ZipCrcRecord};
 
 pub use flush::Unflushed;
 pub use upload::{Durable, Upload};

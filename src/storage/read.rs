@@ -14,6 +14,7 @@ use rustix::io::Errno;
 
 use super::checksum::{self, Md5Tag};
 use super::gate::Point;
+use super::zip_crc::{self, ZipCrc, ZipCrcRecord};
 use super::{
     Ahead, BENEATH, FileInfo, Later, OpenFile, READ_FILE, Stamp, Storage, StorageError,
     check_regular, open_beneath,
@@ -176,6 +177,23 @@ impl Storage {
         let stat = rustix::fs::fstat(&file).ok()?;
         check_regular(&stat).ok()?;
         checksum::recorded_md5(&file, &stat)
+    }
+
+    /// The zip CRC-32 recorded with `file` (an archive member about to be
+    /// sent), or whether one computed from it may be recorded: never in
+    /// read-only mode, which writes nothing, nor through a file with other
+    /// links, which may lie outside the root.
+    pub fn zip_crc(&self, file: &File) -> ZipCrc {
+        let Ok(stat) = rustix::fs::fstat(file) else {
+            return ZipCrc::Unknown(None);
+        };
+        if stat.st_nlink != 1 {
+            return ZipCrc::Unknown(None);
+        }
+        match zip_crc::recorded(file, &stat) {
+            Some(crc) => ZipCrc::Recorded(crc),
+            None => ZipCrc::Unknown((!self.read_only).then(|| ZipCrcRecord::new(stat))),
+        }
     }
 
     /// Queues the computation of `file`'s CRC-32C for the checksum threads,
