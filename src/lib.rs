@@ -38,6 +38,7 @@
 //! - [`chunked`]: the chunked body coding HTTP/1.1 and FERRY/1 share (sans-IO).
 //! - [`aws_chunked`]: S3's `aws-chunked` body coding, signed chunks checked (sans-IO).
 //! - [`socket`]: nonblocking socket calls mapped to outcomes.
+//! - [`page_buf`]: page-aligned buffers for body bytes (cheaper kernel copies).
 //! - [`stderr_relay`]: keeps `ferry serve`'s standard error writable, so a
 //!   closed log pipe never ends the server.
 //! - [`tls`]: certificates and the rustls set-up of both listeners (the
@@ -79,6 +80,7 @@ pub mod metrics;
 pub mod metrics;
 pub mod name;
 pub mod node;
+pub mod page_buf;
 pub mod pool;
 pub mod protocol;
 pub mod proxy;
