@@ -98,14 +98,6 @@ const GATHER_LIMIT: usize = 64 * 1024;
 /// size while the pool writes the first.
 pub const DEFERRED_WRITE: usize = 512 * 1024;
 
-/// Whether a body written behind the connection is read straight into its
-/// buffer ([`Receive::read_target`]). Off for now: with it on, an upload
-/// whose write the disk held was sometimes cut by the rate window on a
-/// loaded machine (tests/stalls.rs, `a_write_held_past_the_rate_window_…`:
-/// 3 of 15 runs beside six busy loops, 0 of 15 with it off), and the cause
-/// is not found yet. It saves a copy per byte (docs/performance.md, "PUT").
-const READ_IN_PLACE: bool = false;
-
 impl Receive {
     /// A body of `size` bytes (or chunked) for `name`, going to `sink`.
     pub fn new(
@@ -546,7 +538,7 @@ impl Receive {
             && self.failed.is_none()
             && self.refused.is_none();
         let want = usize::try_from(self.left).map_or(self.room(), |left| left.min(self.room()));
-        if !READ_IN_PLACE || !plain || want == 0 {
+        if !plain || want == 0 {
             return None;
         }
         self.gathering(0);

@@ -232,10 +232,11 @@ impl Reactor {
             held_input: &mut self.held_input,
         };
         let before = conn.traffic();
-        let step = conn.drive(self.scratch.all_mut(), &mut env);
+        let mut step = conn.drive(self.scratch.all_mut(), &mut env);
         let after = conn.traffic();
         self.metrics.bytes_received.add(after.0 - before.0);
         self.metrics.bytes_sent.add(after.1 - before.1);
+        let was_full = conn.waits_for_write();
         if let Some(job) = conn.take_job() {
             let (id, peer, protocol) = (conn.id(), conn.peer(), conn.protocol());
             let reply = Arc::clone(self.inbox.mailbox());
@@ -252,6 +253,13 @@ impl Reactor {
         let Some(conn) = self.connections.get_mut(key) else {
             unreachable!("the connection was just driven");
         };
+        // A write handed to the pool that left room to read into (its full
+        // buffer waits behind it while another gathers) needs another
+        // turn: no event comes for bytes that have already arrived, and
+        // the rate window would judge a client the server was not reading.
+        if was_full && !conn.waits_for_write() && matches!(step, Step::Wait(_)) {
+            step = Step::Yield;
+        }
         if conn.counted() == Counted::Named {
             if self.hub.admit_named(conn.peer()) {
                 conn.set_counted();
