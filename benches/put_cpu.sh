@@ -13,6 +13,12 @@
 # GiB. Prints a table of medians.
 #
 #   benches/put_cpu.sh [--reps N] [--size BYTES] [--modes 'auto always never']
+#                      [--baseline BIN] [--sink-offset N]
+#
+# --baseline BIN adds a ferry built before a change (one per mode), so
+# that before and after are measured in one interleaved run;
+# --sink-offset N adds a second sink whose buffer starts N bytes past a
+# page boundary (16: where glibc puts a large heap buffer).
 #
 # FERRY_BIN, CARGO_TARGET_DIR: as for compare.sh. Needs curl, a C
 # compiler and strace (installed from Debian if missing, as root). Bounded
@@ -28,12 +34,14 @@ STARTED=$SECONDS
 # shellcheck source=benches/lib.sh
 source "$SCRIPT_DIR/lib.sh"
 
-REPS=5 SIZE=$((1 << 30)) MODES='auto always never'
+REPS=5 SIZE=$((1 << 30)) MODES='auto always never' BASELINE="" SINK_OFFSET=""
 while [[ $# -gt 0 ]]; do
   case $1 in
     --reps) REPS=${2:?}; shift ;;
     --size) SIZE=${2:?}; shift ;;
     --modes) MODES=${2:?}; shift ;;
+    --baseline) BASELINE=${2:?}; shift ;;
+    --sink-offset) SINK_OFFSET=${2:?}; shift ;;
     -h | --help) sed -n '2,/^$/p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument: $1 (try --help)" ;;
   esac
@@ -60,21 +68,41 @@ for mode in $MODES; do
   printf -v "HTTP_$mode" '%s' "$http"
   SERVERS+=("$mode")
 done
-mkdir -p "$WORK/sink"
-"$WORK/put_sink" "$WORK/sink" >"$WORK/sink.port" &
-PID_sink=$!
-PIDS+=("$PID_sink")
-for ((i = 0; i < 50; i++)); do
-  [[ -s $WORK/sink.port ]] && break
-  sleep 0.1
-done
-HTTP_sink=$(cat "$WORK/sink.port")
-wait_port "$HTTP_sink"
+if [[ -n $BASELINE ]]; then
+  [[ -x $BASELINE ]] || die "no baseline binary at $BASELINE"
+  for mode in $MODES; do
+    http=$(free_port)
+    start_server "base_$mode" "$BASELINE" "$WORK/base_$mode.log" \
+      --http "127.0.0.1:$http" --pool-writes "$mode" --log-level warn
+    printf -v "HTTP_base_$mode" '%s' "$http"
+    SERVERS+=("base_$mode")
+  done
+fi
+start_sink() { # name [offset]: a sink, its port in HTTP_<name>
+  local name=$1 i
+  mkdir -p "$WORK/$name"
+  "$WORK/put_sink" "$WORK/$name" "${2:-0}" >"$WORK/$name.port" &
+  printf -v "PID_$name" '%s' "$!"
+  PIDS+=("$!")
+  for ((i = 0; i < 50; i++)); do
+    [[ -s $WORK/$name.port ]] && break
+    sleep 0.1
+  done
+  printf -v "HTTP_$name" '%s' "$(cat "$WORK/$name.port")"
+  local port="HTTP_$name"
+  wait_port "${!port}"
+}
+SINKS=(sink)
+start_sink sink
+if [[ -n $SINK_OFFSET ]]; then
+  start_sink sink_off "$SINK_OFFSET"
+  SINKS+=(sink_off)
+fi
 
 # The runs: "<server> <client>" pairs; the sink speaks HTTP only.
 RUNS=()
 for s in "${SERVERS[@]}"; do RUNS+=("$s http" "$s ferry"); done
-RUNS+=("sink http")
+for s in "${SINKS[@]}"; do RUNS+=("$s http"); done
 
 put() { # server client: one upload of big.bin
   local server=$1 client=$2 port
@@ -101,7 +129,7 @@ for ((rep = 0; rep < REPS; rep++)); do
     u0=$(ticks "${!pid}" 14) s0=$(ticks "${!pid}" 15)
     put "$server" "$client"
     u1=$(ticks "${!pid}" 14) s1=$(ticks "${!pid}" 15)
-    rm -f "$WORK/$server/up.bin" "$WORK/sink/sink.bin" # one upload's room is enough
+    rm -f "$WORK/$server/up.bin" "$WORK/$server/sink.bin" # one upload's room is enough
     USER[$run]+="$(calc "($u1 - $u0) / $TICK * $GIB / $SIZE" 3) "
     SYS[$run]+="$(calc "($s1 - $s0) / $TICK * $GIB / $SIZE" 3) "
   done
@@ -125,7 +153,7 @@ for run in "${RUNS[@]}"; do
   put "$server" "$client"
   kill -INT "$tracer"
   wait "$tracer" 2>/dev/null || true
-  rm -f "$WORK/$server/up.bin" "$WORK/sink/sink.bin"
+  rm -f "$WORK/$server/up.bin" "$WORK/$server/sink.bin"
   # strace -c: "% time, seconds, usecs/call, calls, [errors,] syscall".
   CALLS[$run]=$(per_gib "$(awk '$NF == "total" {print $4}' "$out")")
   WRITES[$run]=$(per_gib "$(awk '$NF ~ /^(write|pwrite64|writev|splice)$/ {n += $4} END {print n + 0}' "$out")")
@@ -146,8 +174,12 @@ for run in "${RUNS[@]}"; do
   # shellcheck disable=SC2086 # the lists are space-separated on purpose
   u=$(median ${USER[$run]}) s=$(median ${SYS[$run]})
   total=$(calc "$u + $s" 3)
-  label=$server
-  [[ $server == sink ]] || label="ferry --pool-writes $server"
+  case $server in
+    sink) label=sink ;;
+    sink_off) label="sink, buffer $SINK_OFFSET bytes past a page" ;;
+    base_*) label="ferry (baseline build) --pool-writes ${server#base_}" ;;
+    *) label="ferry --pool-writes $server" ;;
+  esac
   [[ $client == http ]] && client="curl -T" || client="FERRY/1 (python)"
   echo "| $label | $client | $u | $s | $total | $(calc "$total / $sink_total" 2) | ${CALLS[$run]} | ${WRITES[$run]} | ${FUTEX[$run]} |"
 done

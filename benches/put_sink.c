@@ -9,7 +9,12 @@
  * each way per buffer, the floor a server's receive path is measured
  * against.
  *
- *   cc -O2 -o put_sink benches/put_sink.c && ./put_sink DIR
+ *   cc -O2 -o put_sink benches/put_sink.c && ./put_sink DIR [OFFSET]
+ *
+ * The buffer starts OFFSET bytes (default 0) past a page boundary: 16 is
+ * where a heap allocation this large lands with glibc (its mmap'd chunk
+ * header comes first), which is what showed that the kernel's copies in
+ * and out cost more from a misaligned buffer (docs/performance.md).
  *
  * Prints the port it listens on (127.0.0.1, chosen by the kernel), then
  * serves until killed. */
@@ -26,7 +31,8 @@
 #include <unistd.h>
 
 #define BUF (256 * 1024)
-static char buf[BUF];
+#define PAGE 4096
+static char *buf;
 
 /* Waits until fd is readable. */
 static void wait_readable(int ep) {
@@ -81,7 +87,11 @@ static int serve_one(int c, int ep, const char *path) {
 }
 
 int main(int argc, char **argv) {
-  if (argc != 2) { fprintf(stderr, "usage: put_sink DIR\n"); return 2; }
+  if (argc != 2 && argc != 3) { fprintf(stderr, "usage: put_sink DIR [OFFSET]\n"); return 2; }
+  size_t offset = argc == 3 ? (size_t)atol(argv[2]) % PAGE : 0;
+  char *pages = aligned_alloc(PAGE, BUF + PAGE);
+  if (!pages) { perror("aligned_alloc"); return 1; }
+  buf = pages + offset;
   char path[4096];
   snprintf(path, sizeof path, "%s/sink.bin", argv[1]);
   int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);

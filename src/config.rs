@@ -235,9 +235,10 @@ pub enum PoolWrites {
     /// Wherever a write can wait on a device or a round trip: the I/O pool
     /// writes behind each uploading connection while it reads on (disks,
     /// FUSE, NFS...). On a memory file system (tmpfs) a write never waits:
-    /// the event loop writes directly, which saves the copy; unless the
-    /// body is hashed whole (S3's MD5), which costs more than the copy:
-    /// the pool hashes it as it writes, on another core than the loop's.
+    /// the event loop writes directly, which saves the hand-offs to the
+    /// pool (~0.1–0.2 s of CPU per GiB on tmpfs); unless the body is
+    /// hashed whole (S3's MD5), which costs more than those: the pool
+    /// hashes it as it writes, on another core than the loop's.
     #[default]
     Auto,
     /// Always, on a memory file system too.

@@ -37,7 +37,8 @@
 //! - [`zip`]: the zip format of folder downloads (sans-IO).
 //! - [`chunked`]: the chunked body coding HTTP/1.1 and FERRY/1 share (sans-IO).
 //! - [`aws_chunked`]: S3's `aws-chunked` body coding, signed chunks checked (sans-IO).
-//! - [`page_buf`]: page-aligned buffers (cheaper kernel copies into them).
+//! - [`page_buf`]: page-aligned buffers for body bytes and checksum reads
+//!   (cheaper kernel copies into them).
 //! - [`socket`]: nonblocking socket calls mapped to outcomes.
 //! - [`stderr_relay`]: keeps `ferry serve`'s standard error writable, so a
 //!   closed log pipe never ends the server.

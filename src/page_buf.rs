@@ -1,9 +1,13 @@
-//! Byte buffers that start on a page boundary: the buffers whole files are
-//! read into for their checksums (the CRC-32C, a zip member's CRC-32).
+//! Byte buffers that start on a page boundary: the reactor's read buffer,
+//! the buffers a body is gathered in for the I/O pool's writes, and the
+//! buffers whole files are read into for their checksums (the CRC-32C, a
+//! zip member's CRC-32).
 //!
-//! Why: the kernel copies a file's pages into the buffer (`read`), and on
-//! this machine's CPU (AMD Zen 3, `rep movsb`) that copy costs more when
-//! the user-space side is not aligned with the page side. A heap
+//! Why: the kernel copies a body twice, out of the socket into the buffer
+//! (`recv`) and out of the buffer into the file's pages (`write`), and a
+//! file's pages into a checksum's buffer (`read`), and on this machine's
+//! CPU (AMD Zen 3, `rep movsb`) those copies cost more when the
+//! user-space side is not aligned with the page side. A heap
 //! allocation of 256 KiB starts 16 bytes past a page (glibc puts its
 //! header first): a first zip's CRC-32 threads spent ~22 % of the server's
 //! CPU in that copy against ~3 % computing the CRC (`perf`, 1 GiB in 1,000

@@ -172,6 +172,33 @@ fn a_write_held_past_the_rate_window_neither_cuts_the_upload_nor_stalls_the_loop
 }
 
 #[test]
+fn a_write_that_frees_a_buffer_while_the_next_is_held_lets_the_body_flow_again() {
+    let window = std::time::Duration::from_millis(100);
+    let (server, gate) = started(Point::Write, |config| {
+        config.pool_writes = ferry::config::PoolWrites::Always;
+        config.min_rate = 1;
+        config.rate_window = window;
+    });
+    let data = pattern(3 << 20, 6);
+    let mut slow = server.raw();
+    slow.send(format!("PUT freed.bin {}\n", data.len()));
+    slow.send(&data);
+    gate.wait_for_arrivals(1);
+    // Time for the server to fill every buffer it has behind the held
+    // write (it reads what has arrived at once) and to wait for the disk.
+    std::thread::sleep(window * 3);
+    // One write goes: the next buffer goes to the pool and is held, and a
+    // full one waits while another gathers. The bytes have all arrived,
+    // so no event will say so: the server must read on by itself, not sit
+    // with room to read until the rate window judges the client slow.
+    gate.let_one_go();
+    gate.wait_for_arrivals(2);
+    std::thread::sleep(window * 3);
+    gate.open();
+    assert_eq!(slow.line(), format!("OK {} {}", data.len(), crc_hex(&data)));
+}
+
+#[test]
 fn a_burst_of_first_downloads_computes_one_checksum() {
     let (server, gate) = started(Point::Checksum, |_| {});
     let data = pattern(1 << 20, 2);

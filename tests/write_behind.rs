@@ -3,6 +3,9 @@
 //! while the pool writes the other. Every byte lands once and in order at
 //! every buffer boundary, over both protocols and chunked, and a write
 //! that fails behind the connection is answered like any failed write.
+//! A plain body is read straight into the gathering buffer (over TLS
+//! too); one with a CRC trailer keeps the connection's buffer; a reset
+//! in the middle leaves nothing behind.
 
 mod support;
 
@@ -197,4 +200,72 @@ fn a_sessions_bytes_are_written_without_waiting_for_a_full_buffer() {
     gate.open();
     raw.send(&data[1000..]);
     assert_eq!(raw.line(), format!("OK {}", data.len()));
+}
+
+#[test]
+fn a_peer_that_resets_mid_body_leaves_no_trace_and_others_are_served() {
+    // The body is read straight into the gathering buffer; a reset in the
+    // middle of it (after one full buffer went to the pool) ends the
+    // upload like a close does.
+    let (server, gate) = writes_held();
+    let data = pattern(BUFFER + 70_000, 13);
+    let mut raw = server.raw();
+    raw.send(format!("PUT reset.bin {}\n", data.len() + 1000));
+    raw.send(&data);
+    gate.wait_for_arrivals(1);
+    rustix::net::sockopt::set_socket_linger(&raw.stream, Some(std::time::Duration::ZERO)).unwrap();
+    drop(raw);
+    let mut other = server.raw();
+    other.send("ECHO 1\nz");
+    assert_eq!(other.line(), "OK 1");
+    gate.open();
+    assert_eq!(server.settled_files_on_disk(), Vec::<String>::new());
+}
+
+#[test]
+fn a_body_with_a_crc_trailer_keeps_its_own_path_and_is_checked() {
+    // Only a plain fixed-length body is read in place; one followed by a
+    // CRC trailer is taken through the connection's buffer as before, at
+    // a buffer boundary and past it, and a wrong CRC still discards it.
+    let server = pooled();
+    let mut raw = server.raw();
+    for (i, len) in [BUFFER, 2 * BUFFER + 3].into_iter().enumerate() {
+        let data = pattern(len, 20 + i as u64);
+        let crc = crc_hex(&data);
+        raw.send(format!("PUT trailed-{i} {len} -\n"));
+        raw.send(&data);
+        raw.send(format!("CRC {crc}\n"));
+        assert_eq!(raw.line(), format!("OK {len} {crc}"));
+        assert!(std::fs::read(server.path(&format!("trailed-{i}"))).unwrap() == data);
+    }
+    let data = pattern(BUFFER + 1, 30);
+    raw.send(format!("PUT wrong {} -\n", data.len()));
+    raw.send(&data);
+    raw.send("CRC 00000000\n");
+    assert!(raw.line().starts_with("ERR 422 "));
+    assert!(!server.path("wrong").exists());
+}
+
+#[cfg(any(feature = "tls-aws-lc", feature = "tls-ring"))]
+#[test]
+fn a_put_over_tls_is_decrypted_into_its_gathering_buffer_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = support::tls::self_signed(dir.path(), "server");
+    let server = TestServer::start_with(|c| {
+        c.pool_writes = PoolWrites::Always;
+        c.serve_tls(files);
+    });
+    let endpoint = support::tls::endpoint(
+        &format!("localhost:{}", server.addr.port()),
+        &dir.path().join("server-cert.pem"),
+    );
+    let mut client = endpoint.connect().expect("TLS connect");
+    for (name, len) in [
+        ("tls-a.bin", BUFFER - 1),
+        ("tls-b.bin", 2 * BUFFER + 12_345),
+    ] {
+        let data = pattern(len, len as u64);
+        client.put_bytes(name, &data).expect("put");
+        assert!(std::fs::read(server.path(name)).unwrap() == data, "{name}");
+    }
 }

@@ -375,6 +375,12 @@ impl Connection {
         (self.sent as usize) < self.output.len()
     }
 
+    /// Whether it waits for a write behind it: its body's buffers are full
+    /// ([`serve::Receive::waits_for_write`]).
+    pub fn waits_for_write(&self) -> bool {
+        matches!(&self.state, State::ReceivingBody(receive) if receive.waits_for_write())
+    }
+
     /// Whether the connection is on the reactor's ready list.
     pub fn is_queued(&self) -> bool {
         self.flag(QUEUED)

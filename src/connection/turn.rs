@@ -254,6 +254,11 @@ impl Connection {
             self.on_eof();
             return Ok(0);
         }
+        if self.input.is_empty()
+            && let Some(read) = self.read_body_in_place(scratch)
+        {
+            return read.or_else(|outcome| self.read_ended(outcome, env));
+        }
         // Not enough buffered to act on: read more behind what we hold,
         // a copy of it in scratch; or, past a quarter of scratch (a large
         // body in hand), into its own buffer, which is not copied again.
@@ -280,6 +285,40 @@ impl Connection {
                 self.keep_held(input, used);
                 Ok(n)
             }
+            other => self.read_ended(other, env),
+        }
+    }
+
+    /// A body written behind the connection is read straight into the
+    /// buffer the I/O pool writes from ([`serve::Receive::read_target`]),
+    /// not through `scratch` (the reactor's buffer, used here only for
+    /// ciphertext) and a copy. `None` where the state takes no such read;
+    /// else the bytes read, or the outcome that moved none.
+    fn read_body_in_place(&mut self, scratch: &mut [u8]) -> Option<Result<usize, Outcome>> {
+        let State::ReceivingBody(receive) = &mut self.state else {
+            return None;
+        };
+        let target = receive.read_target()?;
+        Some(match self.transport.read(target, scratch) {
+            Outcome::Done(n) => {
+                self.bytes_in += n as u64;
+                receive.took_in_place(n);
+                let State::ReceivingBody(receive) = mem::replace(&mut self.state, State::Done)
+                else {
+                    unreachable!("matched above");
+                };
+                self.state = self.enter(serve::Next::Receive(receive));
+                Ok(n)
+            }
+            other => Err(other),
+        })
+    }
+
+    /// What a read that moved no bytes means: the peer finished or
+    /// failed, spoke plaintext to TLS, or all that has arrived is in.
+    fn read_ended(&mut self, outcome: Outcome, env: &Env<'_>) -> Result<usize, Step> {
+        match outcome {
+            Outcome::Done(_) => unreachable!("a read that moved bytes is taken by its caller"),
             Outcome::Eof => {
                 self.set_flag(PEER_EOF, true);
                 Ok(0)

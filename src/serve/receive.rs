@@ -26,6 +26,7 @@ use crate::access::Owner;
 use crate::chunked::ChunkDecoder;
 use crate::config::Config;
 use crate::name::Name;
+use crate::page_buf::PageBuf;
 use crate::storage::StorageError;
 
 /// A PUT, APPEND or S3 part whose body is arriving. Where writes may wait
@@ -34,8 +35,9 @@ use crate::storage::StorageError;
 /// while `ready` (a full buffer) waits for the sink, and the sink is away
 /// ([`Receive::take_write`]) while the pool writes one buffer. Only when both
 /// buffers are full, or the body is complete, does the connection wait for
-/// the write to come back. At most 2 × [`DEFERRED_WRITE`] per uploading
-/// connection.
+/// the write to come back. At most 3 × [`DEFERRED_WRITE`] per uploading
+/// connection: one buffer at the pool, one full and waiting, one filling
+/// (each allocated once per upload, then passed round).
 pub struct Receive {
     /// Where its bytes go; `None` while the I/O pool writes to it.
     sink: Option<Sink>,
@@ -55,11 +57,15 @@ pub struct Receive {
     pub user: Option<Owner>,
     /// For a chunked body: its decoder (`size` then counts up).
     pub(super) chunked: Option<Box<ChunkDecoder>>,
-    /// Body bytes gathered, newest, not yet written.
-    pending: Vec<u8>,
+    /// Body bytes gathered, newest, not yet written (page-aligned, as
+    /// the file's pages are: see `page_buf.rs`).
+    pending: PageBuf,
     /// A full buffer of body bytes (older than `pending`) waiting for the
     /// sink to come back from the pool.
-    ready: Vec<u8>,
+    ready: PageBuf,
+    /// A buffer back from the pool that neither of those needs yet: the
+    /// next one `pending` gathers in (not allocated and zeroed again).
+    spare: PageBuf,
     /// A write behind the connection failed: the upload is over.
     failed: Option<StorageError>,
     defer: bool,
@@ -113,8 +119,9 @@ impl Receive {
                 Some(_) => None,
                 None => Some(Box::default()),
             },
-            pending: Vec::new(),
-            ready: Vec::new(),
+            pending: PageBuf::default(),
+            ready: PageBuf::default(),
+            spare: PageBuf::default(),
             failed: None,
             defer: false,
             trailer: None,
@@ -351,6 +358,9 @@ impl Receive {
             false => std::mem::take(&mut self.ready),
             true => std::mem::take(&mut self.pending),
         };
+        // A full `pending` waits in `ready` now, so that reading goes on
+        // into the spare buffer while this one is written.
+        self.move_full_pending();
         Some(WriteBehind::new(sink, self.digests.take(), buffer))
     }
 
@@ -373,6 +383,8 @@ impl Receive {
             self.pending = buffer;
         } else if self.ready.capacity() == 0 {
             self.ready = buffer;
+        } else {
+            self.spare = buffer;
         }
         self.move_full_pending();
     }
@@ -407,8 +419,8 @@ impl Receive {
             )));
         };
         let mut digests = self.digests.as_deref_mut();
-        let written = hash_and_write(sink, digests.as_deref_mut(), &self.ready)
-            .and_then(|()| hash_and_write(sink, digests, &self.pending));
+        let written = hash_and_write(sink, digests.as_deref_mut(), self.ready.as_slice())
+            .and_then(|()| hash_and_write(sink, digests, self.pending.as_slice()));
         self.ready.clear();
         self.pending.clear();
         written
@@ -484,13 +496,7 @@ impl Receive {
             piece.update(data);
         }
         if self.defer {
-            if self.pending.capacity() == 0 {
-                // No more than the body still needs (a chunked body's
-                // buffer grows as it fills).
-                let body = usize::try_from(self.left).unwrap_or(usize::MAX);
-                self.pending
-                    .reserve_exact(DEFERRED_WRITE.min(data.len().saturating_add(body)));
-            }
+            self.gathering(data.len());
             self.pending.extend_from_slice(data);
             self.move_full_pending();
             return Ok(());
@@ -499,6 +505,62 @@ impl Receive {
             Some(sink) => hash_and_write(sink, self.digests.as_deref_mut(), data),
             None => unreachable!("the sink leaves only for deferred writes"),
         }
+    }
+
+    /// Gives `pending` a buffer, if it has none, for `n` bytes to come:
+    /// no larger than the body still needs (a chunked body's grows as it
+    /// fills).
+    fn gathering(&mut self, n: usize) {
+        if self.pending.capacity() > 0 {
+            return;
+        }
+        self.pending = match self.spare.capacity() {
+            0 => {
+                let body = usize::try_from(self.left).unwrap_or(usize::MAX);
+                PageBuf::with_capacity(DEFERRED_WRITE.min(n.saturating_add(body)))
+            }
+            _ => std::mem::take(&mut self.spare),
+        };
+    }
+
+    /// Where the connection may read body bytes straight into (instead of
+    /// through the reactor's buffer and a copy): the room of the gathering
+    /// buffer, for a body written behind the connection with nothing to
+    /// take off its bytes first (a fixed length, no coding, no trailer),
+    /// whose buffer is large enough to be page-aligned (see
+    /// [`crate::page_buf::ALIGNED_FROM`]). `None` for every other body: it
+    /// goes through [`Receive::feed`].
+    pub fn read_target(&mut self) -> Option<&mut [u8]> {
+        let plain = self.defer
+            && self.chunked.is_none()
+            && self.coded.is_none()
+            && self.trailer.is_none()
+            && self.failed.is_none()
+            && self.refused.is_none();
+        let want = usize::try_from(self.left).map_or(self.room(), |left| left.min(self.room()));
+        if !plain || want == 0 {
+            return None;
+        }
+        self.gathering(0);
+        self.pending.reserve(want);
+        // A small body's buffer is not page-aligned, and its room is not
+        // initialised: it is read through the reactor's buffer.
+        Some(&mut self.pending.spare_mut()?[..want])
+    }
+
+    /// `n` bytes were read into [`Receive::read_target`]: they are taken as
+    /// [`Receive::feed`] takes them (the checksums now; the digests with
+    /// the write behind).
+    pub fn took_in_place(&mut self, n: usize) {
+        let at = self.pending.len();
+        self.pending.filled(n);
+        let data = &self.pending.as_slice()[at..];
+        self.crc = crc32c::crc32c_append(self.crc, data);
+        if let Some(piece) = &mut self.piece {
+            piece.update(data);
+        }
+        self.left -= data.len() as u64;
+        self.move_full_pending();
     }
 
     /// Whether the whole body has arrived.

@@ -10,6 +10,7 @@
 use super::digest::Digesting;
 use super::{ErrorKind, Failure};
 use crate::name::Name;
+use crate::page_buf::PageBuf;
 use crate::storage::{Appender, PartUpload, StorageError, Upload};
 
 /// Where a body that is arriving goes.
@@ -48,13 +49,13 @@ impl Sink {
 pub struct WriteBehind {
     pub(super) sink: Sink,
     pub(super) digests: Option<Box<Digesting>>,
-    pub(super) buffer: Vec<u8>,
+    pub(super) buffer: PageBuf,
     pub(super) result: Result<(), StorageError>,
 }
 
 impl WriteBehind {
     /// `buffer`'s bytes to be hashed into `digests` and written to `sink`.
-    pub(super) fn new(sink: Sink, digests: Option<Box<Digesting>>, buffer: Vec<u8>) -> WriteBehind {
+    pub(super) fn new(sink: Sink, digests: Option<Box<Digesting>>, buffer: PageBuf) -> WriteBehind {
         WriteBehind {
             sink,
             digests,
@@ -65,7 +66,11 @@ impl WriteBehind {
 
     /// Hashes and writes the buffer (on the I/O pool).
     pub fn run(mut self) -> WriteBehind {
-        self.result = hash_and_write(&mut self.sink, self.digests.as_deref_mut(), &self.buffer);
+        self.result = hash_and_write(
+            &mut self.sink,
+            self.digests.as_deref_mut(),
+            self.buffer.as_slice(),
+        );
         self
     }
 

@@ -41,6 +41,7 @@ use super::timers::Timers;
 use super::{Hub, SIGNALS, WAKER, listener_index, listener_token};
 use crate::connection::{Connection, Counted, Env, Step};
 use crate::metrics::{self, ReactorMetrics};
+use crate::page_buf::PageBuf;
 use crate::pool::{Inbox, Shared, Task};
 use crate::request_log;
 
@@ -60,7 +61,9 @@ pub(super) struct Reactor {
     /// What all reactors share.
     pub(super) hub: Arc<Hub>,
     pub(super) connections: Slab<Connection>,
-    scratch: Box<[u8]>,
+    /// Page-aligned: the kernel's copies in and out of it are cheaper
+    /// (`page_buf.rs`).
+    scratch: PageBuf,
     /// Connection deadlines.
     pub(super) timers: Timers,
     /// Connections that used their budget with work left: `(key, id)`.
@@ -112,7 +115,7 @@ impl Reactor {
             shared,
             hub,
             connections: Slab::new(),
-            scratch: vec![0; SCRATCH_SIZE].into_boxed_slice(),
+            scratch: PageBuf::with_capacity(SCRATCH_SIZE),
             timers: Timers::new(Instant::now()),
             ready: VecDeque::new(),
             held_input: 0,
@@ -229,10 +232,11 @@ impl Reactor {
             held_input: &mut self.held_input,
         };
         let before = conn.traffic();
-        let step = conn.drive(&mut self.scratch, &mut env);
+        let mut step = conn.drive(self.scratch.all_mut(), &mut env);
         let after = conn.traffic();
         self.metrics.bytes_received.add(after.0 - before.0);
         self.metrics.bytes_sent.add(after.1 - before.1);
+        let was_full = conn.waits_for_write();
         if let Some(job) = conn.take_job() {
             let (id, peer, protocol) = (conn.id(), conn.peer(), conn.protocol());
             let reply = Arc::clone(self.inbox.mailbox());
@@ -249,6 +253,13 @@ impl Reactor {
         let Some(conn) = self.connections.get_mut(key) else {
             unreachable!("the connection was just driven");
         };
+        // A write handed to the pool that left room to read into (its full
+        // buffer waits behind it while another gathers) needs another
+        // turn: no event comes for bytes that have already arrived, and
+        // the rate window would judge a client the server was not reading.
+        if was_full && !conn.waits_for_write() && matches!(step, Step::Wait(_)) {
+            step = Step::Yield;
+        }
         if conn.counted() == Counted::Named {
             if self.hub.admit_named(conn.peer()) {
                 conn.set_counted();

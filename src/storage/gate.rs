@@ -76,6 +76,8 @@ struct State {
     held: usize,
     /// Calls that have reached the point in all.
     arrived: usize,
+    /// Held calls let go one by one ([`Gate::let_one_go`]), not yet gone.
+    let_go: usize,
     open: bool,
 }
 
@@ -118,8 +120,11 @@ impl Gate {
         state.arrived += 1;
         state.held += 1;
         self.changed.notify_all();
-        while !state.open {
+        while !state.open && state.let_go == 0 {
             state = self.changed.wait(state).unwrap_or_else(|e| e.into_inner());
+        }
+        if !state.open {
+            state.let_go -= 1;
         }
         state.held -= 1;
     }
@@ -160,6 +165,13 @@ impl Gate {
     /// Calls held at the point now.
     pub fn held(&self) -> usize {
         self.lock().held
+    }
+
+    /// Lets one held call go (or the next to arrive); the gate stays
+    /// closed to the others.
+    pub fn let_one_go(&self) {
+        self.lock().let_go += 1;
+        self.changed.notify_all();
     }
 
     /// Lets every held call go, and every later one pass.
