@@ -149,23 +149,35 @@ fn a_slow_write_through_the_pool_stalls_only_its_own_upload() {
     assert_eq!(fs::read(server.path("written.bin")).unwrap(), data);
 }
 
-#[test]
-fn a_write_held_past_the_rate_window_neither_cuts_the_upload_nor_stalls_the_loop() {
-    let window = std::time::Duration::from_millis(100);
+/// The rate window of [`a_held_upload`]'s server: short, as its tests are
+/// about time passing.
+const WINDOW: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// A server whose body writes are held at the gate, with a rate window
+/// of [`WINDOW`] and a minimum of 1 byte/s, and a 3 MiB PUT of `name` sent
+/// to it whose first write is held: more than the server gathers behind
+/// a held write, the rest in the sockets' buffers. The upload, its bytes.
+fn a_held_upload(name: &str) -> (TestServer, Arc<Gate>, Raw, Vec<u8>) {
     let (server, gate) = started(Point::Write, |config| {
         config.pool_writes = ferry::config::PoolWrites::Always;
         config.min_rate = 1;
-        config.rate_window = window;
+        config.rate_window = WINDOW;
     });
     let data = pattern(3 << 20, 5);
     let mut slow = server.raw();
-    slow.send(format!("PUT slow-disk.bin {}\n", data.len()));
+    slow.send(format!("PUT {name} {}\n", data.len()));
     slow.send(&data);
     gate.wait_for_arrivals(1);
+    (server, gate, slow, data)
+}
+
+#[test]
+fn a_write_held_past_the_rate_window_neither_cuts_the_upload_nor_stalls_the_loop() {
+    let (server, gate, mut slow, data) = a_held_upload("slow-disk.bin");
     // The subject is time passing: the upload's rate window comes due while
     // its write is held. The disk is slow, not the client: it is not cut,
     // and the loop that checked it serves everyone else.
-    std::thread::sleep(window * 3);
+    std::thread::sleep(WINDOW * 3);
     others_are_served(&server, Point::Write);
     gate.open();
     assert_eq!(slow.line(), format!("OK {} {}", data.len(), crc_hex(&data)));
@@ -173,27 +185,17 @@ fn a_write_held_past_the_rate_window_neither_cuts_the_upload_nor_stalls_the_loop
 
 #[test]
 fn a_write_that_frees_a_buffer_while_the_next_is_held_lets_the_body_flow_again() {
-    let window = std::time::Duration::from_millis(100);
-    let (server, gate) = started(Point::Write, |config| {
-        config.pool_writes = ferry::config::PoolWrites::Always;
-        config.min_rate = 1;
-        config.rate_window = window;
-    });
-    let data = pattern(3 << 20, 6);
-    let mut slow = server.raw();
-    slow.send(format!("PUT freed.bin {}\n", data.len()));
-    slow.send(&data);
-    gate.wait_for_arrivals(1);
+    let (_server, gate, mut slow, data) = a_held_upload("freed.bin");
     // Time for the server to fill every buffer it has behind the held
     // write (it reads what has arrived at once) and to wait for the disk.
-    std::thread::sleep(window * 3);
+    std::thread::sleep(WINDOW * 3);
     // One write goes: the next buffer goes to the pool and is held, and a
     // full one waits while another gathers. The bytes have all arrived,
     // so no event will say so: the server must read on by itself, not sit
     // with room to read until the rate window judges the client slow.
     gate.let_one_go();
     gate.wait_for_arrivals(2);
-    std::thread::sleep(window * 3);
+    std::thread::sleep(WINDOW * 3);
     gate.open();
     assert_eq!(slow.line(), format!("OK {} {}", data.len(), crc_hex(&data)));
 }
