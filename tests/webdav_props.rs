@@ -3,7 +3,8 @@
 //! the properties across a restart and on a second node of the root,
 //! following a file's and a folder's MOVE and COPY (WebDAV's and
 //! FERRY/1's), gone with DELETE, the time set through `getlastmodified`
-//! and Windows' `Win32LastModifiedTime`, grants and `--read-only`, RFC
+//! and Windows' `Win32LastModifiedTime` (the file's checksum records
+//! kept across it), grants and `--read-only`, RFC
 //! 4331's quota properties, and a body over the limit. Answers are parsed
 //! with quick-xml, namespaces resolved, never matched as text.
 #![cfg(feature = "webdav")] // built with what it tests (Cargo.toml [features])
@@ -324,6 +325,44 @@ fn the_time_is_set_through_getlastmodified_and_win32_times() {
     for href in ["/d/", "/d/g"] {
         let time = &found.get(href, "DAV:", "getlastmodified").unwrap().text;
         assert_eq!(time, "Sun, 02 Jan 2000 00:00:00 GMT", "{href}");
+    }
+}
+
+#[test]
+fn a_time_set_keeps_the_files_checksum_records() {
+    let server = TestServer::start_http();
+    write_files(&server, &["f"]);
+    let path = server.path("f");
+    let stat = rustix::fs::stat(&path).unwrap();
+    let version = format!("1 {}.{}", stat.st_mtime, stat.st_mtime_nsec);
+    // The records a download (the CRC-32C) and a zip (the CRC-32) leave.
+    let records = [
+        ("user.ferry.crc32c", "aaaa0001"),
+        ("user.ferry.crc32", "bbbb0002"),
+    ];
+    for (name, crc) in records {
+        let text = format!("{version} {crc}");
+        let set = rustix::fs::setxattr(
+            &path,
+            name,
+            text.as_bytes(),
+            rustix::fs::XattrFlags::empty(),
+        );
+        if set.is_err() {
+            eprintln!("skipped: the temporary root takes no user extended attributes");
+            return;
+        }
+    }
+    let body = r#"<D:propertyupdate xmlns:D="DAV:"><D:set><D:prop><D:getlastmodified>Sat, 01 Jan 2000 00:00:00 GMT</D:getlastmodified></D:prop></D:set></D:propertyupdate>"#;
+    let answer = parse(&proppatch(server.http.unwrap(), "/f", "", body));
+    assert_eq!(answer.status("/f", "DAV:", "getlastmodified"), Some(200));
+    // Same bytes, a new time: each record names the new version.
+    for (name, crc) in records {
+        let mut buf = [0u8; 96];
+        let len = rustix::fs::getxattr(&path, name, &mut buf).unwrap();
+        let text = std::str::from_utf8(&buf[..len]).unwrap();
+        assert!(text.starts_with("1 946684800."), "{name}: {text}");
+        assert!(text.ends_with(crc), "{name}: {text}");
     }
 }
 

@@ -29,7 +29,7 @@ use std::sync::{Condvar, Mutex, MutexGuard};
 
 use rustix::fs::{Stat, XattrFlags};
 
-use super::zip_crc::{self, ZipCrcRecord};
+use super::zip_crc;
 use crate::page_buf::PageBuf;
 
 const ATTRIBUTE: &str = "user.ferry.crc32c";
@@ -185,8 +185,7 @@ impl Kept {
             record_md5_tag(file, tag);
         }
         if let (Some(crc), Ok(stat)) = (self.zip_crc, rustix::fs::fstat(file)) {
-            let size = u64::try_from(stat.st_size).unwrap_or(u64::MAX);
-            ZipCrcRecord::new(stat).record(file, size, crc);
+            zip_crc::write(file, &stat, crc);
         }
     }
 }

@@ -151,9 +151,9 @@ const VOLUME_SYNC_FILE_SYSTEMS: [u64; 2] = [0xef53, 0x5846_5342];
 /// share the journal's running transaction: the first `fsync` commits it,
 /// the others find it committed), costs one journal commit either way,
 /// where a `syncfs` also writes back every metadata block the journal has
-/// checkpointed meanwhile: one connection's 1 MiB durable PUTs ran at
-/// 0.67x the rate of per-file flushes with a `syncfs` per batch
-/// (docs/reliability.md, "Group commit").
+/// checkpointed meanwhile: one connection's durable PUTs on a slow-flush
+/// disk ran at 0.66x the rate of per-file flushes with a `syncfs` per
+/// batch (docs/reliability.md, "What `--fsync` costs").
 const VOLUME_SYNC_FILES: usize = 2;
 
 #[derive(Default)]

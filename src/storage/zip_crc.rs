@@ -58,7 +58,13 @@ impl ZipCrcRecord {
         {
             return;
         }
-        let text = record_text(before, crc);
-        let _ = rustix::fs::fsetxattr(file, ATTRIBUTE, text.as_bytes(), XattrFlags::empty());
+        write(file, before, crc);
     }
+}
+
+/// Records `crc` as the zip CRC-32 of `file` at version `stat`. Best
+/// effort, as the CRC-32C's record.
+pub(super) fn write(file: &File, stat: &Stat, crc: u32) {
+    let text = record_text(stat, crc);
+    let _ = rustix::fs::fsetxattr(file, ATTRIBUTE, text.as_bytes(), XattrFlags::empty());
 }
