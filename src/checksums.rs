@@ -236,7 +236,7 @@ impl Drop for Checksums {
 
 /// A checksum thread's life: waited-for computations first, then those
 /// wanted soon, then later ones, until the threads stop or none came for a while.
-fn work(queue: &Queue, shared: &Shared) {
+fn work(queue: &Queue, shared: &Arc<Shared>) {
     let mut ran = false;
     while let Some(next) = take(queue, ran) {
         ran = true;

@@ -24,7 +24,7 @@ use super::{Ctx, ErrorKind, Failure, Job, Next, Outcome, Reply};
 use crate::access::Owner;
 use crate::hooks::{Event, Facts, Verdict};
 use crate::name::Name;
-use crate::storage::{Durable, StorageError, Unflushed, Upload};
+use crate::storage::{Durable, LoneCommit, StorageError, Unflushed, Upload};
 use crate::upload_metadata;
 
 /// A verified upload to make visible.
@@ -143,7 +143,8 @@ fn refused(ctx: &Ctx<'_>, commit: Commit, failure: Failure) -> Outcome {
 /// hook. With `--fsync` every flush is the group commit's
 /// (`storage/flush.rs`): the answer waits for its batches, no thread
 /// does (a PUT's, a COMMIT's, a tus upload's last PATCH's, an S3
-/// multipart completion's alike).
+/// multipart completion's alike); but a commit with no other in flight
+/// flushes its steps itself, on this I/O thread ([`LoneCommit`]).
 fn publish(ctx: &Ctx<'_>, commit: Commit) -> Outcome {
     // Only made when there is a hook to tell: a PUT pays nothing else.
     let facts = ctx
@@ -179,12 +180,17 @@ fn publish(ctx: &Ctx<'_>, commit: Commit) -> Outcome {
     // inode: it appears with them.
     let landed = ctx.storage.record_props(&mut upload);
     match (landed, ctx.config.fsync) {
-        (Ok(()), true) => match upload.commit_durably(crc) {
-            Ok((durable, owed)) => Outcome::new(
+        (Ok(()), true) => match (upload.commit_durably(crc), ctx.storage.lone_commit()) {
+            (Ok((durable, owed)), Some(lone)) => {
+                let committed = commit_alone(&lone, durable, owed);
+                drop(lone);
+                published.answer(ctx, committed)
+            }
+            (Ok((durable, owed)), None) => Outcome::new(
                 Reply::Nothing,
                 Next::Pool(step_after_flush(durable, owed, published)),
             ),
-            Err(err) => published.answer(ctx, Err(err)),
+            (Err(err), _) => published.answer(ctx, Err(err)),
         },
         (Ok(()), false) => {
             let committed = upload.commit(crc);
@@ -194,12 +200,35 @@ fn publish(ctx: &Ctx<'_>, commit: Commit) -> Outcome {
     }
 }
 
+/// Takes a durable commit's steps on this I/O thread, flushing what each
+/// owes itself ([`LoneCommit`]: no other durable change is in flight), in
+/// the order the group commit would. A failed commit is dropped before
+/// the answer, as there.
+fn commit_alone(
+    lone: &LoneCommit<'_>,
+    mut durable: Durable,
+    mut owed: Unflushed,
+) -> Result<(), StorageError> {
+    loop {
+        lone.flush(owed)?;
+        match durable.step()? {
+            Some(next) => owed = next,
+            None => return Ok(()),
+        }
+    }
+}
+
 /// The job that waits for the group commit to flush `owed`, then takes
 /// the durable commit's next step on the pool (the flusher thread only
 /// hands it on: what the step does, and dropping the commit if the flush
-/// failed, is file-system work), until it is durable; then the answer.
+/// failed, is file-system work), until it is durable; then the answer,
+/// given on the flusher thread once the last flush is done (nothing is
+/// left to do on the disk: a trip through the pool would only delay it).
 fn step_after_flush(mut durable: Durable, owed: Unflushed, published: Published) -> Job {
-    Job::after_flush(owed, move |_, flushed| {
+    Job::after_flush(owed, move |ctx, flushed| {
+        if flushed.is_ok() && durable.is_durable() {
+            return published.answer(ctx, Ok(()));
+        }
         let step = Job::new(move |ctx| match flushed.and_then(|()| durable.step()) {
             Ok(Some(owed)) => Outcome::new(
                 Reply::Nothing,

@@ -119,6 +119,14 @@ pub struct Outcome {
     pub next: Next,
 }
 
+/// Where an outcome goes ([`Outcome::handoff`]).
+pub enum Handoff {
+    /// A job that waits for the group commit to flush what it owes.
+    Flusher(Job, crate::storage::Unflushed),
+    /// Anything else: to the connection.
+    Reactor(Outcome),
+}
+
 /// What the connection does once the reply is queued.
 pub enum Next {
     /// Wait for the next request.
@@ -156,6 +164,25 @@ impl Outcome {
     /// `reply`, then the next request.
     pub fn answer(reply: Reply) -> Outcome {
         Outcome::new(reply, Next::Request)
+    }
+
+    /// Where the outcome goes from the thread that made it: one that
+    /// says nothing yet and only waits for a group-commit flush (a
+    /// durable commit's step, [`Job::after_flush`]) straight to the
+    /// flusher, as the connection has nothing to do with it; any other
+    /// to the connection's reactor.
+    pub fn handoff(self) -> Handoff {
+        let Outcome {
+            reply: Reply::Nothing,
+            next: Next::Pool(mut job),
+        } = self
+        else {
+            return Handoff::Reactor(self);
+        };
+        match job.take_flush() {
+            Some(owed) => Handoff::Flusher(job, owed),
+            None => Handoff::Reactor(Outcome::new(Reply::Nothing, Next::Pool(job))),
+        }
     }
 
     /// A failure, then `next`.

@@ -314,12 +314,9 @@ impl Reactor {
     /// that computes a checksum to the checksum threads likewise, and one
     /// that waits for a durable commit's flush to the group commit.
     fn submit(&mut self, mut task: Task) {
-        if let Some(dirs) = task.job.take_flush() {
+        if let Some(owed) = task.job.take_flush() {
             // No thread waits for the batch: the flusher answers.
-            let shared = Arc::clone(&self.shared);
-            self.shared.storage.flush_then(dirs, move |flushed| {
-                task.run_flushed(&shared, flushed, |_| {});
-            });
+            task.after_flush(&self.shared, owed);
         } else if task.job.is_hook() {
             let shared = Arc::clone(&self.shared);
             self.shared.hooks.submit(move || task.run(&shared, |_| {}));

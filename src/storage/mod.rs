@@ -98,7 +98,7 @@ pub use sessions::{
 };
 pub use zip_crc::{ZipCrc, ZipCrcRecord};
 
-pub use flush::Unflushed;
+pub use flush::{LoneCommit, Unflushed};
 pub use upload::{Durable, Upload};
 
 /// Flags for opening a directory: never through a symlink. Readable (not
@@ -589,6 +589,14 @@ impl Storage {
             dirs,
             Box::new(move |result| answer(result.map_err(StorageError::from))),
         );
+    }
+
+    /// A hold under which a durable commit flushes its steps itself, on
+    /// this I/O thread, when no other durable change is being flushed or
+    /// waits for a batch; `None` then: it joins the batches
+    /// ([`Storage::flush_then`]). See `flush.rs`.
+    pub fn lone_commit(&self) -> Option<LoneCommit<'_>> {
+        self.flusher.alone()
     }
 
     /// Directory flushes durable commits have made since the start (group

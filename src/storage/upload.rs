@@ -302,6 +302,13 @@ enum Step {
 }
 
 impl Durable {
+    /// Whether the commit is durable, once what its last step returned is
+    /// on the disk: no step is left (a [`Durable::step`] now would change
+    /// nothing and return `None`).
+    pub fn is_durable(&self) -> bool {
+        self.step == Step::Done
+    }
+
     /// The next step, once what the one before returned is on the disk:
     /// returns what this one owes the disk before the next, or `None` when
     /// the commit is durable. Changes the file system, briefly: call it on
