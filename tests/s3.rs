@@ -341,7 +341,8 @@ fn a_body_that_is_not_the_one_signed_or_its_md5_stores_nothing() {
 
 /// A body's digests are taken where its bytes are written: by the I/O
 /// pool behind the connection (`--pool-writes auto`, the default for a
-/// hashed body, or `always`), or by the loop (`never`). Either way a body
+/// hashed body, or `always`; from the second buffer on, on a lane beside
+/// the writes, `serve/hash_lane.rs`), or by the loop (`never`). Either way a body
 /// over several gathering buffers (512 KiB) is hashed whole and in order,
 /// the answer waits for the hash, and one byte off at the end stores
 /// nothing.

@@ -13,6 +13,7 @@ use base64::engine::general_purpose::STANDARD;
 use md5::{Digest as _, Md5};
 use sha2::Sha256;
 
+use super::hash_lane::{Absorb, HashLane};
 use super::{ErrorKind, Failure};
 use crate::aws_chunked::Coding;
 
@@ -167,9 +168,40 @@ pub struct Digested {
 #[derive(Debug)]
 pub struct Digesting {
     stated: BodyDigests,
+    hashing: Hashing,
+    /// Bytes taken so far.
+    taken: u64,
+}
+
+/// Where a body's hashes are computed.
+#[derive(Debug)]
+enum Hashing {
+    /// On the thread that takes the bytes.
+    InLine(Box<Hashes>),
+    /// On a lane beside the writes (`hash_lane.rs`).
+    Beside(HashLane<Box<Hashes>>),
+    /// The lane's thread went: the hashes are lost.
+    Lost,
+}
+
+/// The hashes of a body.
+#[derive(Debug)]
+struct Hashes {
     sha256: Option<Sha256>,
     md5: Md5,
     summing: Option<Summing>,
+}
+
+impl Absorb for Box<Hashes> {
+    fn absorb(&mut self, data: &[u8]) {
+        if let Some(sha256) = &mut self.sha256 {
+            sha256.update(data);
+        }
+        self.md5.update(data);
+        if let Some(summing) = &mut self.summing {
+            summing.update(data);
+        }
+    }
 }
 
 impl Digesting {
@@ -177,22 +209,50 @@ impl Digesting {
     /// MD5 is always computed (it is the answer's `ETag`).
     pub fn new(stated: BodyDigests) -> Digesting {
         let summing = stated.checksum.as_ref().map(|c| Summing::new(c.algorithm));
-        Digesting {
+        let hashes = Hashes {
             sha256: stated.sha256.map(|_| Sha256::new()),
             md5: Md5::new(),
             summing,
+        };
+        Digesting {
+            hashing: Hashing::InLine(Box::new(hashes)),
             stated,
+            taken: 0,
         }
     }
 
-    /// Takes the next bytes of the body.
+    /// Takes the next bytes of the body (to its lane, if it has one:
+    /// waits there while the lane is behind).
     pub fn update(&mut self, data: &[u8]) {
-        if let Some(sha256) = &mut self.sha256 {
-            sha256.update(data);
+        self.taken += data.len() as u64;
+        match &mut self.hashing {
+            Hashing::InLine(hashes) => hashes.absorb(data),
+            Hashing::Beside(lane) => {
+                if lane.send(data).is_err() {
+                    self.hashing = Hashing::Lost;
+                }
+            }
+            Hashing::Lost => {}
         }
-        self.md5.update(data);
-        if let Some(summing) = &mut self.summing {
-            summing.update(data);
+    }
+
+    /// From now on, hashes beside the writes where a lane is free
+    /// (`hash_lane.rs`), once the body has taken a buffer's worth in line
+    /// (a small body is not worth a thread). Only on an I/O thread that
+    /// writes behind a connection: [`Digesting::update`] may then wait.
+    pub fn hash_beside_writes(&mut self) {
+        if self.taken < super::receive::DEFERRED_WRITE as u64 {
+            return;
+        }
+        if let Hashing::InLine(_) = self.hashing {
+            let Hashing::InLine(hashes) = std::mem::replace(&mut self.hashing, Hashing::Lost)
+            else {
+                unreachable!("matched just above")
+            };
+            self.hashing = match HashLane::start(hashes) {
+                Ok(lane) => Hashing::Beside(lane),
+                Err(hashes) => Hashing::InLine(hashes),
+            };
         }
     }
 
@@ -205,19 +265,30 @@ impl Digesting {
     /// signed SHA-256 first: it says the body is not the one signed); a
     /// checksum promised in the trailer that is not there, or not base64.
     pub fn finish(self, crc: u32, trailers: &[(String, String)]) -> Result<Digested, Failure> {
+        let lost = || {
+            Failure::new(
+                ErrorKind::Internal,
+                "the body's hashes were lost".to_owned(),
+            )
+        };
+        let hashes = match self.hashing {
+            Hashing::InLine(hashes) => hashes,
+            Hashing::Beside(lane) => lane.finish().map_err(|_| lost())?,
+            Hashing::Lost => return Err(lost()),
+        };
         let mismatch = |message: String| Failure::new(ErrorKind::ChecksumMismatch, message);
-        if let (Some(sha256), Some(stated)) = (self.sha256, self.stated.sha256)
+        if let (Some(sha256), Some(stated)) = (hashes.sha256, self.stated.sha256)
             && sha256.finalize()[..] != stated[..]
         {
             return Err(mismatch(SHA256_MISMATCH.to_owned()));
         }
-        let md5: [u8; 16] = self.md5.finalize().into();
+        let md5: [u8; 16] = hashes.md5.finalize().into();
         if let Some(stated) = self.stated.md5
             && stated != md5
         {
             return Err(mismatch(MD5_MISMATCH.to_owned()));
         }
-        let checksum = match (self.stated.checksum, self.summing) {
+        let checksum = match (self.stated.checksum, hashes.summing) {
             (Some(stated), Some(summing)) => Some(checked(stated, summing, crc, trailers)?),
             _ => None,
         };
@@ -312,6 +383,37 @@ mod tests {
             let failed = run(None, &[]).unwrap_err();
             assert_eq!(failed.kind, ErrorKind::BadRequest);
         }
+    }
+
+    #[test]
+    fn a_body_hashed_beside_its_writes_has_the_digests_of_one_hashed_in_line() {
+        let body: Vec<u8> = (0..3 * super::super::receive::DEFERRED_WRITE + 12345)
+            .map(|i| (i * 7 % 251) as u8)
+            .collect();
+        let stated = BodyDigests {
+            sha256: Some(Sha256::digest(&body).into()),
+            md5: Some(Md5::digest(&body).into()),
+            checksum: Some(Stated {
+                algorithm: Algorithm::Crc32,
+                value: Some(Algorithm::Crc32.of_bytes(&body)),
+            }),
+            coding: None,
+        };
+        let mut digesting = Digesting::new(stated.clone());
+        // As the writes behind a connection take it: a buffer at a time,
+        // each asking for the lane first (the first is hashed in line).
+        for piece in body.chunks(super::super::receive::DEFERRED_WRITE) {
+            digesting.hash_beside_writes();
+            digesting.update(piece);
+        }
+        // No other unit test takes a lane: this body's is free.
+        assert!(matches!(digesting.hashing, Hashing::Beside(_)));
+        let digested = digesting.finish(crc32c::crc32c(&body), &[]).unwrap();
+        assert_eq!(Some(digested.md5), stated.md5);
+        assert_eq!(
+            digested.checksum.unwrap().value,
+            Algorithm::Crc32.of_bytes(&body)
+        );
     }
 
     #[test]

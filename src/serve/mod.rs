@@ -32,6 +32,7 @@ mod deletes;
 pub mod digest;
 mod files;
 mod folders;
+mod hash_lane;
 mod health;
 mod job;
 mod listing;

@@ -64,8 +64,12 @@ impl WriteBehind {
         }
     }
 
-    /// Hashes and writes the buffer (on the I/O pool).
+    /// Hashes and writes the buffer (on the I/O pool: a large body's
+    /// hashes go to a lane beside the writes, `hash_lane.rs`).
     pub fn run(mut self) -> WriteBehind {
+        if let Some(digests) = &mut self.digests {
+            digests.hash_beside_writes();
+        }
         self.result = hash_and_write(
             &mut self.sink,
             self.digests.as_deref_mut(),
