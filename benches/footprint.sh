@@ -20,7 +20,8 @@
 # cost: benches/durable.sh.
 #
 #   benches/footprint.sh [[NAME=]path/to/ferry ...]
-#       default: default=target/release/ferry, and embedded=target/embedded/ferry
+#       default: default=target/release/ferry, and embedded=target/embedded/ferry,
+#       embedded-musl=target/x86_64-unknown-linux-musl/embedded/ferry
 #       and smallest=target/smallest/ferry where they exist
 #   CLIENT=path/to/ferry   the `ferry bench` to load with (default: the
 #       first binary given that has the client; a server-only build has not)
@@ -28,6 +29,8 @@
 # The builds docs/operating.md compares (docs/operating.md, "Builds"):
 #   cargo build --release                                       default
 #   cargo build --profile embedded --no-default-features --features embedded
+#   cargo build --profile embedded --no-default-features --features embedded \
+#     --target x86_64-unknown-linux-musl                        embedded-musl
 #   cargo build --profile embedded --no-default-features        smallest
 # (the last two both land in target/embedded/: copy one aside first).
 #
@@ -40,6 +43,8 @@ set -euo pipefail
 if [ $# -eq 0 ]; then
   set -- default=target/release/ferry
   [ -x target/embedded/ferry ] && set -- "$@" embedded=target/embedded/ferry
+  musl=target/x86_64-unknown-linux-musl/embedded/ferry
+  [ -x $musl ] && set -- "$@" embedded-musl=$musl
   [ -x target/smallest/ferry ] && set -- "$@" smallest=target/smallest/ferry
 fi
 for given in "$@"; do
