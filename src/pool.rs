@@ -117,41 +117,32 @@ impl Task {
         flushed: Result<(), StorageError>,
         done: impl FnOnce(Instant),
     ) {
-        let Task {
-            reply,
-            key,
-            id,
-            peer,
-            protocol,
-            job,
-            asked,
-        } = self;
         let ctx = Ctx {
             storage: &shared.storage,
             config: &shared.config,
             hooks: &shared.hooks,
-            client: id,
-            peer,
-            protocol,
+            client: self.id,
+            peer: self.peer,
+            protocol: self.protocol,
             walks: &shared.walks,
             abandoned: None,
         };
-        let outcome = job.run_flushed(&ctx, flushed);
-        done(asked);
+        let outcome = self.job.run_flushed(&ctx, flushed);
+        done(self.asked);
         match outcome.handoff() {
             Handoff::Flusher(job, owed) => {
-                let task = Task {
-                    reply,
-                    key,
-                    id,
-                    peer,
-                    protocol,
+                let next = Task {
                     job,
                     asked: Instant::now(),
+                    ..self
                 };
-                task.after_flush(shared, owed);
+                next.after_flush(shared, owed);
             }
-            Handoff::Reactor(outcome) => reply.deliver(Finished { key, id, outcome }),
+            Handoff::Reactor(outcome) => self.reply.deliver(Finished {
+                key: self.key,
+                id: self.id,
+                outcome,
+            }),
         }
     }
 

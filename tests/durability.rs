@@ -170,3 +170,29 @@ fn a_read_only_file_system_answers_500_and_reads_still_work() {
     ));
     let _ = Raw::connect(server.addr); // still accepting
 }
+
+/// A durable upload with no other in flight takes its flushes on its own
+/// I/O thread (storage/flush.rs, `LoneCommit`): one connection's PUTs,
+/// one after another, start no flusher thread, whose hand-offs cost a
+/// tenth of a small durable PUT's time. Each is on the disk when
+/// answered (tests/powercut.rs cuts the power to check that).
+#[test]
+fn one_connections_durable_puts_flush_on_their_own_io_thread() {
+    let root = tempfile::tempdir().unwrap();
+    let server = support::process::Process::start_as_shipped(root.path(), &["--workers", "1"]);
+    let mut raw = Raw::connect(server.addr);
+    assert!(raw.line().starts_with("OK FERRY/1 "));
+    for i in 0..5 {
+        let body = pattern(4096, i);
+        raw.send(format!("PUT f{i} {} {}\n", body.len(), crc_hex(&body)));
+        raw.send(&body);
+        let answer = raw.line();
+        assert!(answer.starts_with("OK "), "{answer:?}");
+        assert_eq!(
+            std::fs::read(root.path().join(format!("f{i}"))).unwrap(),
+            body
+        );
+    }
+    let names = server.thread_names();
+    assert!(!names.iter().any(|n| n == "ferry-flush"), "{names:?}");
+}

@@ -244,16 +244,13 @@ impl Digesting {
         if self.taken < super::receive::DEFERRED_WRITE as u64 {
             return;
         }
-        if let Hashing::InLine(_) = self.hashing {
-            let Hashing::InLine(hashes) = std::mem::replace(&mut self.hashing, Hashing::Lost)
-            else {
-                unreachable!("matched just above")
-            };
-            self.hashing = match HashLane::start(hashes) {
+        self.hashing = match std::mem::replace(&mut self.hashing, Hashing::Lost) {
+            Hashing::InLine(hashes) => match HashLane::start(hashes) {
                 Ok(lane) => Hashing::Beside(lane),
                 Err(hashes) => Hashing::InLine(hashes),
-            };
-        }
+            },
+            hashing => hashing,
+        };
     }
 
     /// The body's MD5 and checksum, if they match what was stated; `crc`

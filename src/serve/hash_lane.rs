@@ -18,7 +18,7 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 
 /// Copies queued for a lane before its sender waits.
@@ -63,7 +63,10 @@ impl<T: Absorb> HashLane<T> {
     /// # Errors
     /// No lane: hash in line.
     pub(super) fn start(state: T) -> Result<HashLane<T>, T> {
-        HashLane::start_within(state, &RUNNING, crate::crew::cores())
+        // Read once: `available_parallelism` reads the cgroup's files.
+        static CAP: OnceLock<usize> = OnceLock::new();
+        let cap = *CAP.get_or_init(crate::crew::cores);
+        HashLane::start_within(state, &RUNNING, cap)
     }
 
     /// As [`HashLane::start`], with at most `cap` lanes counted in

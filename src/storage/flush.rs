@@ -211,6 +211,19 @@ struct Batch {
     dirs: HashMap<Key, OwnedFd>,
 }
 
+impl Batch {
+    /// Takes what `owed` asks for into the batch (what it holds already
+    /// is flushed once).
+    fn take(&mut self, owed: Unflushed) {
+        for (key, file) in owed.files {
+            self.files.entry(key).or_insert(file);
+        }
+        for (key, dir) in owed.dirs {
+            self.dirs.entry(key).or_insert(dir);
+        }
+    }
+}
+
 impl DirFlusher {
     /// A flusher whose batches are one `syncfs` per file system where
     /// that is as good as flushing each file and directory: on ext4 and
@@ -237,12 +250,7 @@ impl DirFlusher {
     /// disk: the reactor may call it.
     pub(super) fn then(&self, dirs: Unflushed, answer: Answer) {
         let mut state = self.inner.lock();
-        for (key, file) in dirs.files {
-            state.gathering.files.entry(key).or_insert(file);
-        }
-        for (key, dir) in dirs.dirs {
-            state.gathering.dirs.entry(key).or_insert(dir);
-        }
+        state.gathering.take(dirs);
         state.answers.push(answer);
         if state.running {
             self.inner.asked.notify_one();
@@ -357,10 +365,8 @@ impl LoneCommit<'_> {
     /// # Errors
     /// A flush failed.
     pub fn flush(&self, owed: Unflushed) -> Result<(), StorageError> {
-        let batch = Batch {
-            files: owed.files.into_iter().collect(),
-            dirs: owed.dirs.into_iter().collect(),
-        };
+        let mut batch = Batch::default();
+        batch.take(owed);
         Ok(self.flusher.inner.flush_batch(&batch)?)
     }
 }
