@@ -321,9 +321,12 @@ fn an_empty_session_expires_sooner_than_one_with_bytes_staged() {
     });
     let data = pattern(1000, 13);
     let mut raw = server.raw();
-    let (empty, _) = upload(&mut raw, "empty", &data);
+    // The staged one first: were it empty while the empty one's TTL ran
+    // out (expiry counts whole seconds, so that can be 1 ms after it
+    // began), it would rightly go too.
     let (staged, _) = upload(&mut raw, "staged", &data);
     assert_eq!(append(&mut raw, &staged, 0, &data[..10]), "OK 10");
+    let (empty, _) = upload(&mut raw, "empty", &data);
     // Starting a session sweeps old ones: start one (the same each time)
     // until the empty session's record is gone.
     let record = server.path(&format!(".ferry-uploads/{empty}.meta"));
@@ -336,7 +339,7 @@ fn an_empty_session_expires_sooner_than_one_with_bytes_staged() {
         std::thread::sleep(std::time::Duration::from_millis(100));
         upload(&mut raw, "probe", &data);
     }
-    // The one with bytes staged, just as old, is still there.
+    // The one with bytes staged, older still, is still there.
     assert_eq!(upload(&mut raw, "staged", &data), (staged, 10));
     raw.send(format!("APPEND {empty} 0 0\n"));
     assert!(raw.line().starts_with("ERR 404 "));
