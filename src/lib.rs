@@ -37,6 +37,8 @@
 //! - [`zip`]: the zip format of folder downloads (sans-IO).
 //! - [`chunked`]: the chunked body coding HTTP/1.1 and FERRY/1 share (sans-IO).
 //! - [`aws_chunked`]: S3's `aws-chunked` body coding, signed chunks checked (sans-IO).
+//! - [`md5`]: MD5, which S3's `ETag`s are made of (aws-lc's where it is
+//!   built in).
 //! - [`page_buf`]: page-aligned buffers for body bytes and checksum reads
 //!   (cheaper kernel copies into them).
 //! - [`socket`]: nonblocking socket calls mapped to outcomes.
@@ -74,6 +76,7 @@ pub mod hooks;
 pub mod http;
 pub mod json;
 pub mod mailbox;
+pub mod md5;
 #[cfg(feature = "metrics")]
 pub mod metrics;
 #[cfg(not(feature = "metrics"))]

@@ -10,12 +10,12 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use md5::{Digest as _, Md5};
-use sha2::Sha256;
+use sha2::{Digest as _, Sha256};
 
 use super::hash_lane::{Absorb, HashLane};
 use super::{ErrorKind, Failure};
 use crate::aws_chunked::Coding;
+use crate::md5::Md5;
 
 /// The reason given for a body whose SHA-256 is not the one its request
 /// signed (S3 answers it with its own code: `http/s3/error.rs`).
@@ -279,7 +279,7 @@ impl Digesting {
         {
             return Err(mismatch(SHA256_MISMATCH.to_owned()));
         }
-        let md5: [u8; 16] = hashes.md5.finalize().into();
+        let md5 = hashes.md5.finalize();
         if let Some(stated) = self.stated.md5
             && stated != md5
         {
@@ -389,7 +389,7 @@ mod tests {
             .collect();
         let stated = BodyDigests {
             sha256: Some(Sha256::digest(&body).into()),
-            md5: Some(Md5::digest(&body).into()),
+            md5: Some(Md5::digest(&body)),
             checksum: Some(Stated {
                 algorithm: Algorithm::Crc32,
                 value: Some(Algorithm::Crc32.of_bytes(&body)),
@@ -416,7 +416,7 @@ mod tests {
     #[test]
     fn stated_digests_hold_across_pieces_and_others_do_not() {
         let sha256: [u8; 32] = Sha256::digest(b"hello world").into();
-        let md5: [u8; 16] = Md5::digest(b"hello world").into();
+        let md5 = Md5::digest(b"hello world");
         let both = BodyDigests {
             sha256: Some(sha256),
             md5: Some(md5),

@@ -15,8 +15,8 @@
 use std::collections::BinaryHeap;
 use std::time::Instant;
 
+use crate::md5::Md5;
 use log::{debug, warn};
-use md5::{Digest as _, Md5};
 
 use super::commit::{Commit, commit_now};
 use super::digest::{BodyDigests, Digesting};
@@ -228,7 +228,7 @@ fn copied_part(
         md5.update(bytes);
         crc = crc32c::crc32c_append(crc, bytes);
     })?;
-    let md5: [u8; 16] = md5.finalize().into();
+    let md5 = md5.finalize();
     part.commit(md5, crc, ctx.config.fsync)?;
     Ok((len, crc, md5))
 }
@@ -283,7 +283,7 @@ pub(super) fn complete(
                     md5s.update(md5);
                 }
                 let parts = u32::try_from(listed.len()).unwrap_or(u32::MAX);
-                upload.set_multipart_md5(md5s.finalize().into(), parts);
+                upload.set_multipart_md5(md5s.finalize(), parts);
                 debug!("#{} multipart upload {id} of {name} complete", ctx.client);
                 upload.set_mtime(meta.as_deref().and_then(upload_metadata::mtime));
                 upload.set_props(meta.as_deref().and_then(kept_props));

@@ -3,7 +3,9 @@
 //! a piece whose bytes do not match is taken back, so the upload stands
 //! where it stood and the client sends the piece again.
 
-use md5::Digest as _;
+use sha1::Digest as _;
+
+use crate::md5::Md5;
 
 /// A checksum of one request's body, as stated.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,7 +54,7 @@ pub struct PieceCheck {
 enum Computing {
     Crc32c(u32),
     Sha1(sha1::Sha1),
-    Md5(md5::Md5),
+    Md5(Md5),
 }
 
 impl PieceCheck {
@@ -61,7 +63,7 @@ impl PieceCheck {
         let computing = match stated {
             PieceChecksum::Crc32c(_) => Computing::Crc32c(0),
             PieceChecksum::Sha1(_) => Computing::Sha1(sha1::Sha1::new()),
-            PieceChecksum::Md5(_) => Computing::Md5(md5::Md5::new()),
+            PieceChecksum::Md5(_) => Computing::Md5(Md5::new()),
         };
         PieceCheck { stated, computing }
     }
@@ -82,7 +84,7 @@ impl PieceCheck {
             (Computing::Sha1(sha1), PieceChecksum::Sha1(stated)) => {
                 sha1.finalize()[..] == stated[..]
             }
-            (Computing::Md5(md5), PieceChecksum::Md5(stated)) => md5.finalize()[..] == stated[..],
+            (Computing::Md5(md5), PieceChecksum::Md5(stated)) => md5.finalize() == *stated,
             _ => unreachable!("a check computes the algorithm it was made for"),
         }
     }

@@ -15,7 +15,6 @@ use std::fmt::Write as _;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use md5::{Digest as _, Md5};
 use quick_xml::escape::escape;
 use quick_xml::events::Event;
 use quick_xml::reader::Reader;
@@ -23,6 +22,7 @@ use quick_xml::reader::Reader;
 use super::error::{self, Code};
 use super::request::{bucket_name, key_refusal};
 use super::{Asked, Fields, Refusal, refusal, xml};
+use crate::md5::Md5;
 use crate::name::{Name, Prefix};
 use crate::serve::digest::Algorithm;
 use crate::serve::{Failure, Folders, Operation};
