@@ -6,7 +6,7 @@
 # is not about durability. What durable acknowledgements (ferry's default)
 # cost: benches/durable.sh.
 #
-#   benches/archive.sh [--files N] [--size BYTES] [--reps N] [--dir DIR]
+#   benches/archive.sh [--files N] [--size BYTES] [--reps N] [--dir DIR] [--cold]
 #
 # Builds ferry in release mode (honouring CARGO_TARGET_DIR; FERRY_BIN skips
 # the build), fills a folder on /dev/shm (else $TMPDIR; in DIR with --dir,
@@ -24,6 +24,9 @@
 # times all three, in rotated order; the records are removed (untimed)
 # before each first zip. One archive of each
 # is checked (python3's zipfile testzip, tar -t) before anything is timed.
+# With --cold (and --dir; needs root), the page cache is dropped (sync,
+# /proc/sys/vm/drop_caches, untimed) before every timed download, so each
+# reads its files from the disk, as a folder nobody has read lately is.
 # The load average is printed before and after: the ratio, taken from
 # interleaved runs, is what a loaded machine leaves comparable.
 
@@ -37,18 +40,23 @@ STARTED=$SECONDS
 # shellcheck source=benches/lib.sh
 source "$SCRIPT_DIR/lib.sh"
 
-FILES=1000 SIZE=$((1 << 20)) REPS=5 DIR=
+FILES=1000 SIZE=$((1 << 20)) REPS=5 DIR= COLD=0
 while [[ $# -gt 0 ]]; do
   case $1 in
     --files) FILES=${2:?--files needs a number}; shift ;;
     --size) SIZE=${2:?--size needs bytes}; shift ;;
     --reps) REPS=${2:?--reps needs a number}; shift ;;
     --dir) DIR=${2:?--dir needs a folder}; shift ;;
+    --cold) COLD=1 ;;
     *) die "unknown option $1" ;;
   esac
   shift
 done
 command -v curl >/dev/null || die "needs curl"
+if [[ $COLD -eq 1 ]]; then
+  [[ -n $DIR ]] || die "--cold needs --dir (a tmpfs has no disk to read from)"
+  [[ -w /proc/sys/vm/drop_caches ]] || die "--cold needs root (/proc/sys/vm/drop_caches)"
+fi
 
 FERRY_PID=""
 cleanup() {
@@ -66,7 +74,7 @@ elif [[ $(stat -f -c %T /dev/shm 2>/dev/null) == tmpfs ]]; then
 else
   WORK=$(mktemp -d "${TMPDIR:-/tmp}/ferry-archive.XXXXXX")
 fi
-say "work directory $WORK ($(stat -f -c %T "$WORK")), $FILES files of $SIZE bytes"
+say "work directory $WORK ($(stat -f -c %T "$WORK")), $FILES files of $SIZE bytes$( ((COLD)) && echo ", the page cache dropped before each download")"
 mkdir -p "$WORK/root/set"
 head -c "$SIZE" /dev/urandom >"$WORK/one"
 for ((i = 0; i < FILES; i++)); do
@@ -94,6 +102,10 @@ rm -f "$WORK/set.zip" "$WORK/set.tar"
 TICK=$(getconf CLK_TCK)
 run() {
   local before after
+  if [[ $COLD -eq 1 ]]; then
+    sync
+    echo 3 >/proc/sys/vm/drop_caches
+  fi
   before=$(cpu_ticks "$FERRY_PID")
   curl -sf "$URL?$1" -o /dev/null -w '%{size_download} %{time_total}\n' >"$WORK/run"
   after=$(cpu_ticks "$FERRY_PID")
