@@ -497,6 +497,45 @@ fn abandoned_uploads_expire_as_sessions_do() {
     );
 }
 
+/// `SESSIONS` (FERRY/1, and so `ferry sessions`) lists a multipart upload
+/// with the bytes its parts hold: not its data file's length, which is
+/// where the furthest part in its slot ends (part 3 alone makes it three
+/// parts long), nor 0 when its parts are all staged apart. An upload with
+/// parts keeps the TTL of a session with bytes (24 h), as its expiry does.
+#[test]
+fn sessions_list_a_multipart_upload_with_the_bytes_of_its_parts() {
+    let s = owner();
+    let me = &s.signers[0];
+    let slotted = begin(&s, me, "slotted");
+    let part = support::pattern(5 * MIB, 3);
+    put_part(&s, me, "slotted", &slotted, 1, &part);
+    put_part(&s, me, "slotted", &slotted, 3, &part);
+    let data = s.server.path(&format!(".ferry-uploads/{slotted}.data"));
+    assert_eq!(std::fs::metadata(data).unwrap().len(), 15 * MIB as u64);
+    let apart = begin(&s, me, "apart");
+    // No stride is set yet: part 2's place is unknown, so it is staged
+    // apart and the data file stays empty.
+    put_part(&s, me, "apart", &apart, 2, b"four");
+    let data = s.server.path(&format!(".ferry-uploads/{apart}.data"));
+    assert_eq!(std::fs::metadata(data).unwrap().len(), 0);
+
+    let mut raw = s.server.raw();
+    raw.send(format!("AUTH {}\n", s.tokens[0]));
+    assert!(raw.line().starts_with("OK"));
+    raw.send("SESSIONS\n");
+    let head = raw.line();
+    let len: usize = head.strip_prefix("OK ").unwrap().parse().unwrap();
+    let body = String::from_utf8(raw.bytes(len)).unwrap();
+    let field = |id: &str, at: usize| -> String {
+        let line = body.lines().find(|line| line.starts_with(id)).unwrap();
+        line.split(' ').nth(at).unwrap().to_owned()
+    };
+    assert_eq!(field(&slotted, 1), (10 * MIB).to_string(), "{body}");
+    assert_eq!(field(&apart, 1), "4", "{body}");
+    let expires: u64 = field(&apart, 4).parse().unwrap();
+    assert!(expires > 23 * 3600, "{body}");
+}
+
 /// [`staged`], sorted.
 fn staged_of(s: &S3Server) -> Vec<String> {
     let mut found = staged(s);

@@ -83,6 +83,19 @@ pub(super) fn holds_parts(dir: &OwnedFd, id: &str) -> bool {
     })
 }
 
+/// The bytes multipart upload `id`'s staged parts hold, `None` if `id`
+/// is not a multipart upload. Its data file's length says where the
+/// furthest part in its slot ends (`part_slots.rs`), not what is staged:
+/// part 3 alone leaves a file as long as three parts. Reads every part's
+/// record: for listings of sessions, not for every request.
+pub(super) fn staged_part_bytes(dir: &OwnedFd, id: &str) -> Option<u64> {
+    if !has_parts(dir, id) {
+        return None;
+    }
+    let parts = staged_parts(dir, id).unwrap_or_default();
+    Some(parts.iter().map(|part| part.size).sum())
+}
+
 /// Removes session `id`'s parts folder and what is in it, if it has one
 /// (best effort, as the rest of a session's removal). A part whose temp
 /// file was made while the folder was emptied (its request began before

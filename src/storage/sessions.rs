@@ -643,7 +643,8 @@ impl Storage {
 
     /// The sessions `include` accepts by name, most recently used first,
     /// at most `limit` of them (`SESSIONS`). Expires what is due first, so
-    /// nothing listed is already gone.
+    /// nothing listed is already gone. A multipart upload's bytes received
+    /// are its staged parts' (its data file's length is not).
     ///
     /// # Errors
     /// The sessions directory or its lock cannot be opened; a session
@@ -660,6 +661,13 @@ impl Storage {
                 listed.push(session);
                 listed.len() < limit
             })?;
+        }
+        if let Ok(dir) = self.sessions_dir() {
+            for session in &mut listed {
+                if let Some(bytes) = super::parts::staged_part_bytes(&dir, &session.info.id) {
+                    session.info.received = bytes;
+                }
+            }
         }
         Ok(listed)
     }
@@ -691,7 +699,11 @@ impl Storage {
             if !include(&info.name) {
                 continue;
             }
-            let short = info.received == 0 || self.is_out_of_space(id);
+            // A multipart upload's parts may all be staged apart from its
+            // data file (`part_slots.rs`): it holds bytes all the same, and
+            // expires as a session with bytes does.
+            let empty = info.received == 0 && !super::parts::holds_parts(&dir, id);
+            let short = empty || self.is_out_of_space(id);
             let kept = match short {
                 true => ttl.empty,
                 false => ttl.staged,
