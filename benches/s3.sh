@@ -3,6 +3,12 @@
 # "Measure it"), on 127.0.0.1, one server with --listen, --http and --s3
 # and --workers 1, a token with an S3 key.
 #
+# Mode: ferry runs with durable acknowledgements, its default (each
+# upload flushed before it is answered), for HTTP and S3 alike, so the
+# ratios compare like with like; on a slow-flushing disk the PUT figures
+# say as much about the flush as about S3 (benches/durable.sh has what
+# the flush costs).
+#
 #   benches/s3.sh [--quick] [--reps N] [--size BYTES] [--requests N]
 #                 [--keys N] [--layouts "flat folders"] [--multipart BYTES|auto|none]
 #                 [--no-callgrind] [--sections "1 2 3 4"]
