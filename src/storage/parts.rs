@@ -83,19 +83,6 @@ pub(super) fn holds_parts(dir: &OwnedFd, id: &str) -> bool {
     })
 }
 
-/// The bytes multipart upload `id`'s staged parts hold, `None` if `id`
-/// is not a multipart upload. Its data file's length says where the
-/// furthest part in its slot ends (`part_slots.rs`), not what is staged:
-/// part 3 alone leaves a file as long as three parts. Reads every part's
-/// record: for listings of sessions, not for every request.
-pub(super) fn staged_part_bytes(dir: &OwnedFd, id: &str) -> Option<u64> {
-    if !has_parts(dir, id) {
-        return None;
-    }
-    let parts = staged_parts(dir, id).unwrap_or_default();
-    Some(parts.iter().map(|part| part.size).sum())
-}
-
 /// Removes session `id`'s parts folder and what is in it, if it has one
 /// (best effort, as the rest of a session's removal). A part whose temp
 /// file was made while the folder was emptied (its request began before
@@ -435,7 +422,7 @@ impl Storage {
 
 /// The parts in session `id`'s parts folder, by number (a part without
 /// its footer, which nothing but a hand could make, is left out).
-fn staged_parts(dir: &OwnedFd, id: &str) -> Result<Vec<Part>, StorageError> {
+pub(super) fn staged_parts(dir: &OwnedFd, id: &str) -> Result<Vec<Part>, StorageError> {
     let flags = DIR | OFlags::NOFOLLOW | OFlags::CLOEXEC;
     let parts = rustix::fs::openat(dir, parts_name(id), flags, Mode::empty())?;
     let mut found = Vec::new();

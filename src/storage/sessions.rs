@@ -662,10 +662,16 @@ impl Storage {
                 listed.len() < limit
             })?;
         }
+        // A multipart upload's data file holds its parts in their slots
+        // (`part_slots.rs`): its length is where the furthest ends (part 3
+        // alone makes it three parts long), not what is staged. Every
+        // part's record is read: for this listing, not for every request.
         if let Ok(dir) = self.sessions_dir() {
-            for session in &mut listed {
-                if let Some(bytes) = super::parts::staged_part_bytes(&dir, &session.info.id) {
-                    session.info.received = bytes;
+            for session in listed.iter_mut() {
+                let id = session.info.id.as_str();
+                if super::parts::has_parts(&dir, id) {
+                    let parts = super::parts::staged_parts(&dir, id).unwrap_or_default();
+                    session.info.received = parts.iter().map(|part| part.size).sum();
                 }
             }
         }
