@@ -134,6 +134,7 @@ fn operation(request: HttpRequest, resume: &Resume) -> Result<Operation, Refused
             digests: None,
             folders: FOLDERS,
             props: None,
+            create_only: false,
         },
         (Method::Delete, Target::File(name)) => Operation::Delete {
             name,

@@ -16,9 +16,10 @@
 //! ```
 
 use super::message::{Head, Refused};
+use super::preconditions;
 use super::request::path_of;
 use crate::name;
-use crate::serve::locks::{Condition, Conditions, List, Test};
+use crate::serve::conditions::{Condition, Conditions, List, Test};
 
 /// The most conditions one `If:` may hold (a head is at most 8 KiB anyway;
 /// this bounds the work of judging them).
@@ -156,11 +157,38 @@ fn resource_name(url: &str) -> Option<String> {
 }
 
 /// The conditions of the `If:` fields of `head` (whose target is their
-/// untagged lists' resource), or `None` without one.
+/// untagged lists' resource) and, unless it is a `GET` or `HEAD`, of its
+/// `If-Match` and `If-None-Match` (`preconditions.rs`), or `None`
+/// without any.
 ///
 /// # Errors
-/// 400: a malformed `If:`, or a resource tag that names no path.
+/// 400: a malformed `If:`, `If-Match` or `If-None-Match`, or a resource
+/// tag (or a target) that names no path.
 pub fn conditions(head: &Head<'_>) -> Result<Option<Box<Conditions>>, Refused> {
+    let required = match head.method {
+        "GET" | "HEAD" => None,
+        _ => match preconditions::of_head(head)? {
+            (None, None) => None,
+            (if_match, if_none_match) => {
+                let resource = resource_name(head.target)
+                    .ok_or_else(|| (400, format!("{:?} names no path here", head.target)))?;
+                preconditions::required(resource, if_match, if_none_match)
+            }
+        },
+    };
+    let lists = lists(head)?;
+    if lists.is_empty() && required.is_none() {
+        return Ok(None);
+    }
+    Ok(Some(Box::new(Conditions {
+        lists,
+        required,
+        etag: super::response::etag,
+    })))
+}
+
+/// The lists of the `If:` fields of `head`, each with its resource.
+fn lists(head: &Head<'_>) -> Result<Vec<List>, Refused> {
     let mut lists = Vec::new();
     for (field, value) in head.fields() {
         if !field.eq_ignore_ascii_case("if") {
@@ -169,11 +197,8 @@ pub fn conditions(head: &Head<'_>) -> Result<Option<Box<Conditions>>, Refused> {
         let text = std::str::from_utf8(value).map_err(|_| (400, "If is not text".to_owned()))?;
         lists.extend(parse(text).map_err(|message| (400, message))?);
     }
-    if lists.is_empty() {
-        return Ok(None);
-    }
     let target = head.target;
-    let lists = lists
+    lists
         .into_iter()
         .map(|parsed| {
             let url = parsed.resource.as_deref().unwrap_or(target);
@@ -184,11 +209,7 @@ pub fn conditions(head: &Head<'_>) -> Result<Option<Box<Conditions>>, Refused> {
                 conditions: parsed.conditions,
             })
         })
-        .collect::<Result<Vec<_>, Refused>>()?;
-    Ok(Some(Box::new(Conditions {
-        lists,
-        etag: super::response::etag,
-    })))
+        .collect::<Result<Vec<_>, Refused>>()
 }
 
 #[cfg(test)]

@@ -25,6 +25,7 @@ pub mod options;
 pub mod origin;
 pub mod page;
 pub mod page_data;
+pub mod preconditions;
 pub mod remains;
 pub mod request;
 pub mod response;

@@ -144,6 +144,7 @@ fn operation(request: Request) -> Operation {
             digests: None,
             folders: FOLDERS,
             props: None,
+            create_only: false,
         },
         // The chunked coding is HTTP's, and so is its decoder; the CRC
         // comes in the chunked trailer section, which adds no length.
@@ -162,6 +163,7 @@ fn operation(request: Request) -> Operation {
             digests: None,
             folders: FOLDERS,
             props: None,
+            create_only: false,
         },
         Request::Get {
             name,

@@ -27,6 +27,10 @@ use crate::name::Name;
 use crate::storage::{Durable, LoneCommit, StorageError, Unflushed, Upload};
 use crate::upload_metadata;
 
+/// Why an upload that was to create its file (`If-None-Match: *`) was not
+/// stored: another took the name while its body arrived.
+pub const TAKEN: &str = "a file of that name was stored while the body arrived (If-None-Match: *)";
+
 /// A verified upload to make visible.
 pub(super) struct Commit {
     pub(super) upload: Upload,
@@ -263,7 +267,12 @@ impl Published {
         let client = ctx.client;
         let name = self.name;
         if let Err(err) = result {
-            let failure = Failure::from(err);
+            let failure = match err {
+                // Only an upload that creates its file only fails so
+                // (`If-None-Match: *`): a plain rename replaces.
+                StorageError::Exists => Failure::new(ErrorKind::PreconditionFailed, TAKEN),
+                err => Failure::from(err),
+            };
             super::log_refusal(client, "PUT", name.as_str(), &failure);
             return Outcome::failed(failure, Next::Request);
         }

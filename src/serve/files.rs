@@ -26,7 +26,7 @@ use crate::storage::{DeadProperty, Holder, NewProps, OpenFile, StorageError, Upl
 pub(super) fn put(
     ctx: &Ctx<'_>,
     user: Option<Owner>,
-    (name, folders): (Name, Folders),
+    (name, folders, create_only): (Name, Folders, bool),
     body: Body,
     (crc, trailer, digests): (Option<u32>, Option<Trailer>, Option<Box<BodyDigests>>),
     (mtime, props): (Option<i64>, Option<Box<NewProps>>),
@@ -44,6 +44,9 @@ pub(super) fn put(
         Ok(mut upload) => {
             upload.set_mtime(mtime);
             upload.set_props(props);
+            if create_only {
+                upload.create_only();
+            }
             let receive = Receive::new(Sink::File(upload), name, size, crc)
                 .by(user)
                 .with_trailer(trailer)

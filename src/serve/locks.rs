@@ -18,8 +18,9 @@
 
 use log::debug;
 
+use super::conditions::Conditions;
 use super::op::{Declared, Needs, Verb};
-use super::{Ctx, ErrorKind, Failure, Next, Operation, Outcome, Reply, Version, refuse, skip_body};
+use super::{Ctx, ErrorKind, Failure, Next, Operation, Outcome, Reply, refuse, skip_body};
 use crate::access::Who;
 use crate::name::Name;
 use crate::storage::{DavLock, Edit, Occupant, StorageError, is_below, new_token};
@@ -28,94 +29,6 @@ use crate::storage::{DavLock, Edit, Occupant, StorageError, is_below, new_token}
 /// values get this; a client refreshes before it ends): one hour, so a
 /// lock whose client vanished does not outlive a working day's patience.
 pub const MAX_TIMEOUT: u64 = 3600;
-
-/// What a request states of the resources' state (HTTP's `If:`, RFC 4918
-/// 10.4): lists of conditions, any of which must hold. The lock tokens
-/// it names are the ones it submits.
-#[derive(Debug)]
-pub struct Conditions {
-    /// The lists, each on its resource.
-    pub lists: Vec<List>,
-    /// How the protocol writes a version's entity tag (what its `[tag]`
-    /// conditions are compared with).
-    pub etag: fn(&Version) -> String,
-}
-
-/// One list of conditions, all of which must hold on `resource`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct List {
-    /// The name it is about (a folder's without its `/`; `""`: the root).
-    pub resource: String,
-    /// Its conditions.
-    pub conditions: Vec<Condition>,
-}
-
-/// One condition: a test, or its negation.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Condition {
-    /// `Not`.
-    pub not: bool,
-    /// What is tested.
-    pub test: Test,
-}
-
-/// What a condition tests.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Test {
-    /// A lock with this token covers the resource.
-    Token(String),
-    /// The resource's entity tag is this one.
-    Tag(String),
-}
-
-impl Conditions {
-    /// The lock tokens it submits: every token it names, but under `Not`.
-    pub fn submitted(&self) -> impl Iterator<Item = &str> {
-        self.lists
-            .iter()
-            .flat_map(|list| &list.conditions)
-            .filter_map(|condition| match (&condition.test, condition.not) {
-                (Test::Token(token), false) => Some(token.as_str()),
-                _ => None,
-            })
-    }
-
-    /// Whether any list holds (on the pool: a tag needs the file's stat).
-    fn hold(&self, ctx: &Ctx<'_>, locks: &[DavLock]) -> bool {
-        self.lists.iter().any(|list| {
-            list.conditions.iter().all(|condition| {
-                condition.not != self.test(ctx, &condition.test, &list.resource, locks)
-            })
-        })
-    }
-
-    fn test(&self, ctx: &Ctx<'_>, test: &Test, resource: &str, locks: &[DavLock]) -> bool {
-        match test {
-            Test::Token(token) => locks
-                .iter()
-                .any(|lock| lock.token == *token && lock.covers(resource)),
-            Test::Tag(tag) => {
-                let found = Name::new(resource.to_owned())
-                    .ok()
-                    .and_then(|name| ctx.storage.stat(&name).ok());
-                found.is_some_and(|found| {
-                    let version = Version {
-                        info: found.info,
-                        stamp: found.stamp,
-                        crc: None,
-                        md5: None,
-                    };
-                    weak(&(self.etag)(&version)) == weak(tag)
-                })
-            }
-        }
-    }
-}
-
-/// An entity tag without its weakness mark (`If:` compares weakly).
-fn weak(tag: &str) -> &str {
-    tag.strip_prefix("W/").unwrap_or(tag)
-}
 
 /// What a `LOCK` asks.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -263,6 +176,13 @@ fn judged(
     if let Err(failure) = verdict(ctx, &declared, conditions.as_deref()) {
         let next = skip_body(operation.body(), ctx.config);
         return refuse(ctx, declared.verb.name(), declared.subject, failure, next);
+    }
+    let mut operation = operation;
+    if conditions
+        .as_deref()
+        .is_some_and(Conditions::require_absent)
+    {
+        operation.create_only();
     }
     match operation {
         Operation::Lock { name, ask } => lock(ctx, &name, *ask, conditions.as_deref()),

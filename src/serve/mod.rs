@@ -28,6 +28,7 @@ mod archive_layout;
 mod arrived;
 mod coded;
 mod commit;
+pub mod conditions;
 mod deletes;
 pub mod digest;
 mod files;

@@ -14,8 +14,9 @@
 //! and in `serve`, its `Verb`'s facts, what it `Needs`): splitting the
 //! tables would scatter what this file exists to keep in one place.
 
+use super::conditions::Conditions;
 use super::digest::BodyDigests;
-use super::locks::{Conditions, LockAsk};
+use super::locks::LockAsk;
 use super::multipart::{CopyPartAsk, PartAsk};
 use super::piece::PieceChecksum;
 use super::props::{PropTarget, PropUpdate};
@@ -91,6 +92,10 @@ pub enum Operation {
         /// Dead properties the new version is written with (S3's object
         /// metadata; boxed: rare).
         props: Option<Box<NewProps>>,
+        /// Committed only where no file has the name by then
+        /// (`If-None-Match: *`): set from the request's conditions
+        /// ([`Operation::create_only`]), not by a codec.
+        create_only: bool,
     },
     /// Send (part of) `name`.
     Get {
@@ -541,6 +546,16 @@ impl Operation {
         }
     }
 
+    /// Makes an upload create its file only (`If-None-Match: *`: the
+    /// conditions' [`Conditions::require_absent`]): judged
+    /// before the body, and again at the rename, which then never
+    /// replaces. Other operations are judged before they are served only.
+    pub(super) fn create_only(&mut self) {
+        if let Operation::Put { create_only, .. } = self {
+            *create_only = true;
+        }
+    }
+
     /// Runs it: the operation's own serve function, once the serve layer
     /// has admitted it ([`super::serve`]: who it is from, their grants,
     /// read-only).
@@ -555,10 +570,11 @@ impl Operation {
                 digests,
                 folders,
                 props,
+                create_only,
             } => files::put(
                 ctx,
                 super::user_of(ctx, &who),
-                (name, folders),
+                (name, folders, create_only),
                 body,
                 (crc, trailer, digests),
                 (mtime, props),

@@ -12,7 +12,7 @@ use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use rustix::fs::AtFlags;
+use rustix::fs::{AtFlags, RenameFlags};
 use rustix::io::Errno;
 
 use super::checksum::Md5Tag;
@@ -66,6 +66,9 @@ pub struct Upload {
     /// Dead properties the new version is written with (S3's object
     /// metadata), recorded for its inode just before the commit.
     pub(super) props: Option<Box<NewProps>>,
+    /// Renamed into place only where no file has the name
+    /// ([`Upload::create_only`]).
+    pub(super) create_only: bool,
 }
 
 impl Upload {
@@ -90,6 +93,14 @@ impl Upload {
             (Staged::Temp(_), StorageError::NotFound) => StorageError::TempFileRemoved,
             (_, err) => err,
         }
+    }
+
+    /// Makes the commit's rename never replace a file
+    /// (`RENAME_NOREPLACE`): where one took the name since the upload
+    /// began, the commit fails with [`StorageError::Exists`] and the
+    /// upload is not stored (`If-None-Match: *`).
+    pub fn create_only(&mut self) {
+        self.create_only = true;
     }
 
     /// Gives the file this modification time (Unix seconds) when it is
@@ -250,6 +261,9 @@ impl Upload {
     fn rename_into_place(&mut self) -> Result<(), StorageError> {
         let to = self.leaf.as_str();
         match &self.staged {
+            Staged::Temp(temp) if self.create_only => {
+                rename_new(&self.dir, temp, to).map_err(|err| self.vanished_or(err))?;
+            }
             Staged::Temp(temp) => rustix::fs::renameat(&self.dir, temp.as_str(), &self.dir, to)
                 .map_err(|errno| self.vanished_or(errno.into()))?,
             Staged::Session(staging) => {
@@ -265,6 +279,25 @@ impl Upload {
             self.pause(Point::Forget);
             staging.forget();
         }
+    }
+}
+
+/// Renames `temp` onto `to` in `dir` unless something has that name:
+/// atomically (`RENAME_NOREPLACE`) where the file system can; where it
+/// cannot (some network and FUSE file systems), after a look, with a
+/// moment between the two in which another writer could take the name.
+fn rename_new(dir: &OwnedFd, temp: &str, to: &str) -> Result<(), StorageError> {
+    match rustix::fs::renameat_with(dir, temp, dir, to, RenameFlags::NOREPLACE) {
+        Ok(()) => Ok(()),
+        Err(Errno::EXIST) => Err(StorageError::Exists),
+        Err(Errno::INVAL | Errno::NOSYS | Errno::OPNOTSUPP) => {
+            match rustix::fs::statat(dir, to, AtFlags::SYMLINK_NOFOLLOW) {
+                Ok(_) => Err(StorageError::Exists),
+                Err(Errno::NOENT) => Ok(rustix::fs::renameat(dir, temp, dir, to)?),
+                Err(errno) => Err(errno.into()),
+            }
+        }
+        Err(errno) => Err(errno.into()),
     }
 }
 

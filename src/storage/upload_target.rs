@@ -129,6 +129,7 @@ impl Storage {
             mtime: None,
             md5: None,
             props: None,
+            create_only: false,
         }
     }
 

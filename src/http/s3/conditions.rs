@@ -14,10 +14,17 @@
 //! ```
 //!
 //! A date that does not parse is no condition (as S3 and RFC 9110 13.1.3).
+//!
+//! On PutObject the same `If-Match` and `If-None-Match: *` make a
+//! conditional write ([`Conditions::on_write`]): preconditions on the key,
+//! judged as HTTP's are (`http/preconditions.rs`), `412` when false.
 
+use super::super::preconditions::{self, Tags};
 use super::super::response;
-use super::xml;
+use super::{Code, Refusal, refusal, xml};
+use crate::name::Name;
 use crate::serve::Version;
+use crate::serve::conditions;
 
 /// The conditions a request sets, as their fields' values.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -64,6 +71,41 @@ impl Conditions {
         };
         *slot = Some(value.to_owned());
         true
+    }
+
+    /// A write's preconditions on `name` (PutObject's): `If-Match` with
+    /// tags or `*`, `If-None-Match` with `*` only, as S3 takes them; the
+    /// time conditions are not S3's on a write and are left alone.
+    ///
+    /// # Errors
+    /// 501 `NotImplemented` for an `If-None-Match` other than `*`, 400
+    /// `InvalidArgument` for an `If-Match` that lists no entity tag.
+    pub fn on_write(&self, name: &Name) -> Result<Option<Box<conditions::Conditions>>, Refusal> {
+        let if_match = match &self.if_match {
+            Some(value) => Some(
+                preconditions::parse(value)
+                    .map_err(|why| refusal(Code::InvalidArgument, format!("If-Match: {why}")))?,
+            ),
+            None => None,
+        };
+        let if_none_match = match self.if_none_match.as_deref().map(str::trim) {
+            Some("*") => Some(Tags::Any),
+            Some(_) => {
+                return Err(refusal(
+                    Code::NotImplemented,
+                    "If-None-Match on a write takes only *",
+                ));
+            }
+            None => None,
+        };
+        let required = preconditions::required(name.as_str().to_owned(), if_match, if_none_match);
+        Ok(required.map(|required| {
+            Box::new(conditions::Conditions {
+                lists: Vec::new(),
+                required: Some(required),
+                etag: xml::etag,
+            })
+        }))
     }
 
     /// What they say of `version`.

@@ -51,7 +51,7 @@ use super::response::{self, Framing, Head as ResponseHead};
 use crate::access::Secret;
 use crate::access::sigv4::{Chain, SeedKey};
 use crate::serve::digest::{Algorithm, Checksum};
-use crate::serve::{ErrorKind, Failure, Reply, Request, Version};
+use crate::serve::{ErrorKind, Failure, Operation, Reply, Request, Version};
 use crate::storage::{DeadProperty, Md5Tag};
 pub use error::Code;
 use fields::Fields;
@@ -213,9 +213,20 @@ impl Dialect for S3 {
             Ok(token) => token,
             Err(refused) => return refuse(refused),
         };
-        match request(head, target, resume, &fields) {
-            Ok((operation, asked)) => Ok(Decision::Serve(
-                Request::new(operation, token),
+        let (operation, asked) = match request(head, target, resume, &fields) {
+            Ok(decided) => decided,
+            Err(refused) => return refuse(refused),
+        };
+        let conditions = match (&operation, asked) {
+            (Operation::Put { name, .. }, Asked::PutObject) => fields.conditions.on_write(name),
+            _ => Ok(None),
+        };
+        match conditions {
+            Ok(conditions) => Ok(Decision::Serve(
+                Request {
+                    conditions,
+                    ..Request::new(operation, token)
+                },
                 S3Answer::answering(asked),
             )),
             Err(refused) => refuse(refused),

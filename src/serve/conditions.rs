@@ -1,0 +1,127 @@
+//! What a request states of the state of what it touches, and the
+//! judgement of it (`412` where it does not hold): WebDAV's `If:` lists
+//! (RFC 4918 10.4: lock tokens and entity tags, on any resource), and a
+//! write's preconditions on its own target (`If-Match`, `If-None-Match`:
+//! RFC 9110 13.1.1-2; S3's conditional writes). The dialects parse them
+//! (`http/if_header.rs`, `http/preconditions.rs`, `http/s3/conditions.rs`);
+//! the lock rules judge them before a request is served (`locks.rs`).
+
+use super::{Ctx, Version};
+use crate::name::Name;
+use crate::storage::DavLock;
+
+/// What a request states of the resources' state: HTTP's `If:` (RFC 4918
+/// 10.4), lists of conditions any of which must hold, whose lock tokens
+/// are the ones it submits; and a write's preconditions on its own
+/// target (`If-Match`, `If-None-Match`: RFC 9110 13.1.1-2, S3's
+/// conditional writes), which must hold as well.
+#[derive(Debug)]
+pub struct Conditions {
+    /// The `If:` lists, each on its resource (none: no `If:`).
+    pub lists: Vec<List>,
+    /// The preconditions on the request's target, all of which must hold.
+    pub required: Option<List>,
+    /// How the protocol writes a version's entity tag (what its `[tag]`
+    /// conditions are compared with).
+    pub etag: fn(&Version) -> String,
+}
+
+/// One list of conditions, all of which must hold on `resource`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct List {
+    /// The name it is about (a folder's without its `/`; `""`: the root).
+    pub resource: String,
+    /// Its conditions.
+    pub conditions: Vec<Condition>,
+}
+
+/// One condition: a test, or its negation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Condition {
+    /// `Not`.
+    pub not: bool,
+    /// What is tested.
+    pub test: Test,
+}
+
+/// What a condition tests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Test {
+    /// A lock with this token covers the resource.
+    Token(String),
+    /// The resource's entity tag is this one.
+    Tag(String),
+    /// The resource's entity tag is one of these (`If-Match`,
+    /// `If-None-Match`).
+    TagIn(Vec<String>),
+    /// The resource is a file (`If-Match: *`; `If-None-Match: *` is its
+    /// negation: create, never replace).
+    Exists,
+}
+
+impl Conditions {
+    /// The lock tokens it submits: every token it names, but under `Not`.
+    pub fn submitted(&self) -> impl Iterator<Item = &str> {
+        self.lists
+            .iter()
+            .flat_map(|list| &list.conditions)
+            .filter_map(|condition| match (&condition.test, condition.not) {
+                (Test::Token(token), false) => Some(token.as_str()),
+                _ => None,
+            })
+    }
+
+    /// Whether they hold: one of the `If:` lists if there are any, and
+    /// the preconditions (on the pool: a tag needs the file's stat).
+    pub(super) fn hold(&self, ctx: &Ctx<'_>, locks: &[DavLock]) -> bool {
+        let holds = |list: &List| {
+            list.conditions.iter().all(|condition| {
+                condition.not != self.test(ctx, &condition.test, &list.resource, locks)
+            })
+        };
+        (self.lists.is_empty() || self.lists.iter().any(holds))
+            && self.required.as_ref().is_none_or(holds)
+    }
+
+    /// Whether they require the target not to exist (`If-None-Match: *`):
+    /// then its upload is committed only where no file took the name
+    /// meanwhile (`storage`'s `Upload::create_only`).
+    pub fn require_absent(&self) -> bool {
+        self.required.as_ref().is_some_and(|list| {
+            list.conditions
+                .iter()
+                .any(|condition| condition.not && condition.test == Test::Exists)
+        })
+    }
+
+    fn test(&self, ctx: &Ctx<'_>, test: &Test, resource: &str, locks: &[DavLock]) -> bool {
+        let tag = || {
+            let name = Name::new(resource.to_owned()).ok()?;
+            let found = ctx.storage.stat(&name).ok()?;
+            let version = Version {
+                info: found.info,
+                stamp: found.stamp,
+                crc: found.crc,
+                md5: found.md5,
+            };
+            Some((self.etag)(&version))
+        };
+        match test {
+            Test::Token(token) => locks
+                .iter()
+                .any(|lock| lock.token == *token && lock.covers(resource)),
+            Test::Tag(wanted) => tag().is_some_and(|tag| weak(&tag) == weak(wanted)),
+            Test::TagIn(wanted) => {
+                tag().is_some_and(|tag| wanted.iter().any(|one| weak(&tag) == weak(one)))
+            }
+            Test::Exists => Name::new(resource.to_owned())
+                .ok()
+                .is_some_and(|name| ctx.storage.stat(&name).is_ok()),
+        }
+    }
+}
+
+/// An entity tag without its weakness mark (`If:` compares weakly).
+fn weak(tag: &str) -> &str {
+    tag.strip_prefix("W/").unwrap_or(tag)
+}

@@ -1,0 +1,203 @@
+//! Conditional writes over real sockets: `If-None-Match: *` (create,
+//! never replace) and `If-Match` on an HTTP (and so WebDAV) `PUT` and
+//! `DELETE`, and S3's conditional PutObject. A condition that does not
+//! hold is `412` and leaves the file as it was; one that held before the
+//! body but not at its end (another upload took the name meanwhile) is
+//! `412` too, and the other upload's file stays.
+
+mod support;
+
+use std::io::{Read as _, Write as _};
+use std::net::TcpStream;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ferry::storage::gate::{Gate, Point};
+
+use support::TestServer;
+use support::http::{Answer, exchange};
+#[cfg(feature = "s3")]
+use support::s3::{Payload, code};
+
+const HOST: &str = "Host: localhost\r\n";
+
+fn put(server: &TestServer, path: &str, extra: &str, body: &[u8]) -> Answer {
+    exchange(
+        server.http.unwrap(),
+        "PUT",
+        path,
+        &format!("{HOST}{extra}"),
+        body,
+    )
+}
+
+/// The file's entity tag, from a `HEAD`.
+fn etag(server: &TestServer, path: &str) -> String {
+    let head = exchange(server.http.unwrap(), "HEAD", path, HOST, b"");
+    assert_eq!(head.status, 200, "{}", head.head);
+    head.header("ETag").unwrap().to_owned()
+}
+
+#[test]
+fn if_none_match_star_creates_and_never_replaces() {
+    let server = TestServer::start_http();
+    let made = put(&server, "/lock", "If-None-Match: *\r\n", b"mine");
+    assert!(made.status == 201 || made.status == 204, "{}", made.head);
+    let again = put(&server, "/lock", "If-None-Match: *\r\n", b"yours");
+    assert_eq!(again.status, 412, "{}", again.head);
+    assert_eq!(std::fs::read(server.path("lock")).unwrap(), b"mine");
+    // Without the condition the same PUT replaces, as before.
+    assert_eq!(put(&server, "/lock", "", b"plain").status, 204);
+    assert_eq!(std::fs::read(server.path("lock")).unwrap(), b"plain");
+}
+
+#[test]
+fn if_match_writes_only_over_the_version_named() {
+    let server = TestServer::start_http();
+    put(&server, "/doc", "", b"one");
+    let seen = etag(&server, "/doc");
+    // Somebody else's write since: the tag no longer matches.
+    put(&server, "/doc", "", b"two");
+    let stale = put(&server, "/doc", &format!("If-Match: {seen}\r\n"), b"three");
+    assert_eq!(stale.status, 412, "{}", stale.head);
+    assert_eq!(std::fs::read(server.path("doc")).unwrap(), b"two");
+    let current = etag(&server, "/doc");
+    let fresh = put(
+        &server,
+        "/doc",
+        &format!("If-Match: \"other\", {current}\r\n"),
+        b"three",
+    );
+    assert_eq!(fresh.status, 204, "{}", fresh.head);
+    assert_eq!(std::fs::read(server.path("doc")).unwrap(), b"three");
+    // Compared strongly: a weak tag never matches.
+    let now = etag(&server, "/doc");
+    let weak = put(&server, "/doc", &format!("If-Match: W/{now}\r\n"), b"four");
+    assert_eq!(weak.status, 412, "{}", weak.head);
+    // `*`: only over a file that exists.
+    let absent = put(&server, "/new", "If-Match: *\r\n", b"x");
+    assert_eq!(absent.status, 412, "{}", absent.head);
+    assert!(!server.path("new").exists());
+    assert_eq!(put(&server, "/doc", "If-Match: *\r\n", b"five").status, 204);
+}
+
+#[test]
+fn a_delete_with_a_stale_tag_removes_nothing() {
+    let server = TestServer::start_http();
+    put(&server, "/doc", "", b"one");
+    let seen = etag(&server, "/doc");
+    put(&server, "/doc", "", b"two");
+    let http = server.http.unwrap();
+    let stale = exchange(
+        http,
+        "DELETE",
+        "/doc",
+        &format!("{HOST}If-Match: {seen}\r\n"),
+        b"",
+    );
+    assert_eq!(stale.status, 412, "{}", stale.head);
+    assert!(server.path("doc").exists());
+    let current = etag(&server, "/doc");
+    let gone = exchange(
+        http,
+        "DELETE",
+        "/doc",
+        &format!("{HOST}If-Match: {current}\r\n"),
+        b"",
+    );
+    assert_eq!(gone.status, 204, "{}", gone.head);
+    assert!(!server.path("doc").exists());
+}
+
+#[test]
+fn malformed_preconditions_are_refused_and_a_get_keeps_its_own() {
+    let server = TestServer::start_http();
+    let bad = put(&server, "/f", "If-Match: abc\r\n", b"x");
+    assert_eq!(bad.status, 400, "{}", bad.head);
+    assert!(!server.path("f").exists());
+    put(&server, "/f", "", b"x");
+    // On a GET, If-None-Match is a cache's question: 304, not 412.
+    let tag = etag(&server, "/f");
+    let cached = exchange(
+        server.http.unwrap(),
+        "GET",
+        "/f",
+        &format!("{HOST}If-None-Match: {tag}\r\n"),
+        b"",
+    );
+    assert_eq!(cached.status, 304, "{}", cached.head);
+}
+
+/// The condition held when the body began; by its end another upload had
+/// stored the name. The rename never replaces: 412, and the other file
+/// stays. With durable acknowledgements too (the group commit's rename).
+#[test]
+fn a_file_stored_while_the_body_arrived_wins_over_a_create_only_put() {
+    for durable in [false, true] {
+        // Held where the upload's temp file is made: after its condition
+        // was judged (the name was free then).
+        let gate = Arc::new(Gate::new(Point::Create));
+        let server = TestServer::start_with(|config| {
+            support::listen_http(config);
+            config.fsync = durable;
+            config.gate = Some(Arc::clone(&gate));
+        });
+        let http = server.http.unwrap();
+        let mut slow = TcpStream::connect(http).unwrap();
+        slow.set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        write!(
+            slow,
+            "PUT /lock HTTP/1.1\r\n{HOST}If-None-Match: *\r\nContent-Length: 8\r\n\r\nslow"
+        )
+        .unwrap();
+        gate.wait_for_arrivals(1);
+        gate.open();
+        assert_eq!(put(&server, "/lock", "", b"fast").status, 201);
+        slow.write_all(b"body").unwrap();
+        let mut answer = [0u8; 12];
+        slow.read_exact(&mut answer).unwrap();
+        assert_eq!(&answer, b"HTTP/1.1 412", "durable {durable}");
+        assert_eq!(std::fs::read(server.path("lock")).unwrap(), b"fast");
+        // The refused upload's temp file went with it.
+        assert_eq!(
+            support::entries(&server.path("")),
+            ["lock"],
+            "durable {durable}"
+        );
+    }
+}
+
+#[cfg(feature = "s3")]
+#[test]
+fn s3_put_object_is_conditional_as_s3_makes_it() {
+    let s = support::s3::owner();
+    let me = &s.signers[0];
+    let put = |key: &str, extra: &[(&str, &str)], body: &[u8]| {
+        me.send(s.s3, "PUT", (key, &[]), extra, body, Payload::Signed)
+    };
+    let made = put("/bkt/state.lock", &[("If-None-Match", "*")], b"held");
+    assert_eq!(made.status, 200, "{}", String::from_utf8_lossy(&made.body));
+    let taken = put("/bkt/state.lock", &[("If-None-Match", "*")], b"mine too");
+    assert_eq!(taken.status, 412);
+    assert_eq!(code(&taken), "PreconditionFailed");
+    assert_eq!(
+        std::fs::read(s.server.path("bkt/state.lock")).unwrap(),
+        b"held"
+    );
+    // If-Match against the object's ETag (its MD5).
+    let tag = made.header("ETag").unwrap().to_owned();
+    let over = put("/bkt/state.lock", &[("If-Match", &tag)], b"next");
+    assert_eq!(over.status, 200, "{}", String::from_utf8_lossy(&over.body));
+    let stale = put("/bkt/state.lock", &[("If-Match", &tag)], b"late");
+    assert_eq!(code(&stale), "PreconditionFailed");
+    assert_eq!(
+        std::fs::read(s.server.path("bkt/state.lock")).unwrap(),
+        b"next"
+    );
+    // S3 takes only `*` in If-None-Match on a write.
+    let tagged = put("/bkt/other", &[("If-None-Match", "\"abc\"")], b"x");
+    assert_eq!(tagged.status, 501);
+    assert_eq!(code(&tagged), "NotImplemented");
+    assert!(!s.server.path("bkt/other").exists());
+}
