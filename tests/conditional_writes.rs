@@ -168,6 +168,38 @@ fn a_file_stored_while_the_body_arrived_wins_over_a_create_only_put() {
     }
 }
 
+/// An `If-Match` upload whose version was replaced while its body arrived
+/// is judged again before its rename: 412, and the new version stays.
+#[test]
+fn a_version_replaced_while_the_body_arrived_fails_an_if_match_put() {
+    // Held where an upload's temp file is made: after its conditions
+    // were judged the first time.
+    let gate = Arc::new(Gate::new(Point::Create));
+    let server = TestServer::start_with(|config| {
+        support::listen_http(config);
+        config.gate = Some(Arc::clone(&gate));
+    });
+    gate.let_one_go();
+    assert_eq!(put(&server, "/doc", "", b"one").status, 201);
+    let seen = etag(&server, "/doc");
+    let mut slow = TcpStream::connect(server.http.unwrap()).unwrap();
+    slow.set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    write!(
+        slow,
+        "PUT /doc HTTP/1.1\r\n{HOST}If-Match: {seen}\r\nContent-Length: 8\r\n\r\nslow"
+    )
+    .unwrap();
+    gate.wait_for_arrivals(2);
+    gate.open();
+    assert_eq!(put(&server, "/doc", "", b"two").status, 204);
+    slow.write_all(b"body").unwrap();
+    let mut answer = [0u8; 12];
+    slow.read_exact(&mut answer).unwrap();
+    assert_eq!(&answer, b"HTTP/1.1 412");
+    assert_eq!(std::fs::read(server.path("doc")).unwrap(), b"two");
+}
+
 #[cfg(feature = "s3")]
 #[test]
 fn s3_put_object_is_conditional_as_s3_makes_it() {

@@ -134,7 +134,7 @@ fn operation(request: HttpRequest, resume: &Resume) -> Result<Operation, Refused
             digests: None,
             folders: FOLDERS,
             props: None,
-            create_only: false,
+            preconditions: None,
         },
         (Method::Delete, Target::File(name)) => Operation::Delete {
             name,

@@ -144,7 +144,7 @@ fn operation(request: Request) -> Operation {
             digests: None,
             folders: FOLDERS,
             props: None,
-            create_only: false,
+            preconditions: None,
         },
         // The chunked coding is HTTP's, and so is its decoder; the CRC
         // comes in the chunked trailer section, which adds no length.
@@ -163,7 +163,7 @@ fn operation(request: Request) -> Operation {
             digests: None,
             folders: FOLDERS,
             props: None,
-            create_only: false,
+            preconditions: None,
         },
         Request::Get {
             name,

@@ -44,6 +44,7 @@ pub fn finish_receive(receive: Box<Receive>, client: u64) -> Outcome {
             commit_at,
             piece,
             digests,
+            preconditions,
             ..
         } = *receive;
         if let Some((trailer, bytes)) = trailer {
@@ -105,6 +106,7 @@ pub fn finish_receive(receive: Box<Receive>, client: u64) -> Outcome {
         }
         let mut commit = Commit::whole(upload, (name, size, crc), started, user);
         commit.checksum = checksum;
+        commit.preconditions = preconditions;
         commit_now(ctx, commit)
     })
 }

@@ -19,6 +19,7 @@ use std::time::Instant;
 
 use log::{debug, error};
 
+use super::conditions::Conditions;
 use super::digest::Checksum;
 use super::{Ctx, ErrorKind, Failure, Job, Next, Outcome, Reply};
 use crate::access::Owner;
@@ -50,6 +51,9 @@ pub(super) struct Commit {
     /// The additional checksum its body was verified against (S3's), for
     /// the answer.
     pub(super) checksum: Option<Box<Checksum>>,
+    /// The PUT's preconditions on its target, judged again just before
+    /// the rename.
+    pub(super) preconditions: Option<Box<Conditions>>,
 }
 
 impl Commit {
@@ -71,6 +75,7 @@ impl Commit {
             session: None,
             meta: None,
             checksum: None,
+            preconditions: None,
         }
     }
 
@@ -150,6 +155,22 @@ fn refused(ctx: &Ctx<'_>, commit: Commit, failure: Failure) -> Outcome {
 /// multipart completion's alike); but a commit with no other in flight
 /// flushes its steps itself, on this I/O thread ([`LoneCommit`]).
 fn publish(ctx: &Ctx<'_>, commit: Commit) -> Outcome {
+    // Judged before the body too; judged again now that it is in: the
+    // file may have changed while it arrived. From here to the rename is
+    // a moment, not a body's time (and `If-None-Match: *`'s rename never
+    // replaces).
+    if commit
+        .preconditions
+        .as_ref()
+        .is_some_and(|preconditions| !preconditions.hold(ctx, &[]))
+    {
+        let changed = "the file changed while the body arrived: the condition no longer holds";
+        return refused(
+            ctx,
+            commit,
+            Failure::new(ErrorKind::PreconditionFailed, changed),
+        );
+    }
     // Only made when there is a hook to tell: a PUT pays nothing else.
     let facts = ctx
         .hooks
@@ -165,6 +186,7 @@ fn publish(ctx: &Ctx<'_>, commit: Commit) -> Outcome {
         session,
         meta: _,
         checksum,
+        preconditions: _,
     } = commit;
     let published = Published {
         facts,

@@ -83,6 +83,18 @@ impl Conditions {
             && self.required.as_ref().is_none_or(holds)
     }
 
+    /// The preconditions alone (not the `If:` lists, whose lock tokens
+    /// were judged once), to judge again at an upload's commit; `None`
+    /// without any.
+    pub fn at_commit(&self) -> Option<Box<Conditions>> {
+        let required = self.required.clone()?;
+        Some(Box::new(Conditions {
+            lists: Vec::new(),
+            required: Some(required),
+            etag: self.etag,
+        }))
+    }
+
     /// Whether they require the target not to exist (`If-None-Match: *`):
     /// then its upload is committed only where no file took the name
     /// meanwhile (`storage`'s `Upload::create_only`).

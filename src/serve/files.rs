@@ -5,6 +5,7 @@ use log::debug;
 
 use super::Overwrite;
 use super::commit::{Commit, commit_now};
+use super::conditions::Conditions;
 use super::digest::BodyDigests;
 use super::terms::Choose;
 use super::{Body, BodyLength, CopyTime, Folders, Receive, Send, Sink, Source, Trailer};
@@ -26,7 +27,7 @@ use crate::storage::{DeadProperty, Holder, NewProps, OpenFile, StorageError, Upl
 pub(super) fn put(
     ctx: &Ctx<'_>,
     user: Option<Owner>,
-    (name, folders, create_only): (Name, Folders, bool),
+    (name, folders, preconditions): (Name, Folders, Option<Box<Conditions>>),
     body: Body,
     (crc, trailer, digests): (Option<u32>, Option<Trailer>, Option<Box<BodyDigests>>),
     (mtime, props): (Option<i64>, Option<Box<NewProps>>),
@@ -44,11 +45,15 @@ pub(super) fn put(
         Ok(mut upload) => {
             upload.set_mtime(mtime);
             upload.set_props(props);
-            if create_only {
+            if preconditions
+                .as_deref()
+                .is_some_and(Conditions::require_absent)
+            {
                 upload.create_only();
             }
             let receive = Receive::new(Sink::File(upload), name, size, crc)
                 .by(user)
+                .expecting(preconditions)
                 .with_trailer(trailer)
                 .deferred(ctx.config.pool_writes.on(ctx.storage, digests.is_some()))
                 // Computed as the body is written, checked before the commit.

@@ -178,11 +178,8 @@ fn judged(
         return refuse(ctx, declared.verb.name(), declared.subject, failure, next);
     }
     let mut operation = operation;
-    if conditions
-        .as_deref()
-        .is_some_and(Conditions::require_absent)
-    {
-        operation.create_only();
+    if let Some(conditions) = conditions.as_deref() {
+        operation.keep_preconditions(conditions);
     }
     match operation {
         Operation::Lock { name, ask } => lock(ctx, &name, *ask, conditions.as_deref()),

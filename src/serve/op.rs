@@ -92,10 +92,10 @@ pub enum Operation {
         /// Dead properties the new version is written with (S3's object
         /// metadata; boxed: rare).
         props: Option<Box<NewProps>>,
-        /// Committed only where no file has the name by then
-        /// (`If-None-Match: *`): set from the request's conditions
-        /// ([`Operation::create_only`]), not by a codec.
-        create_only: bool,
+        /// Preconditions on the target (`If-Match`, `If-None-Match`),
+        /// judged again at the commit: set from the request's conditions
+        /// ([`Operation::keep_preconditions`]), not by a codec.
+        preconditions: Option<Box<Conditions>>,
     },
     /// Send (part of) `name`.
     Get {
@@ -546,13 +546,14 @@ impl Operation {
         }
     }
 
-    /// Makes an upload create its file only (`If-None-Match: *`: the
-    /// conditions' [`Conditions::require_absent`]): judged
-    /// before the body, and again at the rename, which then never
-    /// replaces. Other operations are judged before they are served only.
-    pub(super) fn create_only(&mut self) {
-        if let Operation::Put { create_only, .. } = self {
-            *create_only = true;
+    /// Keeps an upload's preconditions on its target (`If-Match`,
+    /// `If-None-Match`), judged before its body, to be judged again at
+    /// its commit, once the body is in: a long body leaves time for
+    /// another writer. Other operations are judged before they are served
+    /// only: they take no time between.
+    pub(super) fn keep_preconditions(&mut self, conditions: &Conditions) {
+        if let Operation::Put { preconditions, .. } = self {
+            *preconditions = conditions.at_commit();
         }
     }
 
@@ -570,11 +571,11 @@ impl Operation {
                 digests,
                 folders,
                 props,
-                create_only,
+                preconditions,
             } => files::put(
                 ctx,
                 super::user_of(ctx, &who),
-                (name, folders, create_only),
+                (name, folders, preconditions),
                 body,
                 (crc, trailer, digests),
                 (mtime, props),

@@ -18,6 +18,7 @@ use log::warn;
 
 use super::access::Sender;
 use super::coded::Coded;
+use super::conditions::Conditions;
 use super::digest::{BodyDigests, Digesting};
 use super::piece::PieceCheck;
 use super::sink::{Sink, WriteBehind, hash_and_write};
@@ -80,6 +81,8 @@ pub struct Receive {
     /// A PUT's body digests (S3's), checked before the commit; they take
     /// the bytes as written (away with the sink while the pool writes).
     pub(super) digests: Option<Box<Digesting>>,
+    /// A PUT's preconditions on its target, judged again at its commit.
+    pub(super) preconditions: Option<Box<Conditions>>,
     /// An S3 body's `aws-chunked` coding, decoded after the framing and
     /// before everything else (the file gets its payload only).
     pub(super) coded: Option<Coded>,
@@ -130,6 +133,7 @@ impl Receive {
             digests: None,
             coded: None,
             refused: None,
+            preconditions: None,
         })
     }
 
@@ -260,6 +264,13 @@ impl Receive {
     /// a log line.
     pub fn progress(&self) -> (u64, u64) {
         (self.size - self.left, self.size)
+    }
+
+    /// Judged again at the commit: the PUT's `preconditions` on its
+    /// target (`If-Match`, `If-None-Match`).
+    pub fn expecting(mut self: Box<Self>, preconditions: Option<Box<Conditions>>) -> Box<Receive> {
+        self.preconditions = preconditions;
+        self
     }
 
     /// Sent by `user` (for the hooks).

@@ -280,6 +280,7 @@ pub(super) fn commit_session(
                 session: Some(id.to_owned()),
                 meta: session.meta,
                 checksum: None,
+                preconditions: None,
             };
             commit_now(ctx, commit)
         }

@@ -440,7 +440,7 @@ fn put_object(
         digests: Some(Box::new(digests)),
         folders: Folders::Keys,
         props,
-        create_only: false,
+        preconditions: None,
     })
 }
 
