@@ -375,10 +375,13 @@ fn a_request_sent_through_the_balancer_before_shutdown_is_answered() {
         ]
         .concat(),
     );
+    // Accepted before the shutdown (its greeting says so): a connection
+    // still in the listen queue when the listener closes is reset by the
+    // kernel, which a loaded machine made happen once.
+    assert!(late.line().starts_with("OK FERRY/1 "));
     server.handle().shutdown();
     idle.expect_closed(); // the server has seen the shutdown
     late.send("\nhello");
-    assert!(late.line().starts_with("OK FERRY/1 "));
     assert_eq!(late.line(), format!("OK 5 {}", crc_hex(b"hello")));
     late.expect_closed();
     assert_eq!(std::fs::read(server.path("late")).unwrap(), b"hello");
