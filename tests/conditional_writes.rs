@@ -128,43 +128,53 @@ fn malformed_preconditions_are_refused_and_a_get_keeps_its_own() {
     assert_eq!(cached.status, 304, "{}", cached.head);
 }
 
+/// A server whose uploads are held where their temp file is made: after
+/// their conditions were judged the first time.
+fn held(durable: bool) -> (TestServer, Arc<Gate>) {
+    let gate = Arc::new(Gate::new(Point::Create));
+    let server = TestServer::start_with(|config| {
+        support::listen_http(config);
+        config.fsync = durable;
+        config.gate = Some(Arc::clone(&gate));
+    });
+    (server, gate)
+}
+
+/// A PUT of `path` with the header line `condition` whose 8-byte body has
+/// come halfway.
+fn half_sent(server: &TestServer, path: &str, condition: &str) -> TcpStream {
+    let mut slow = TcpStream::connect(server.http.unwrap()).unwrap();
+    slow.set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let head = format!("PUT {path} HTTP/1.1\r\n{HOST}{condition}\r\nContent-Length: 8\r\n\r\n");
+    slow.write_all(format!("{head}slow").as_bytes()).unwrap();
+    slow
+}
+
+/// The rest of [`half_sent`]'s body, and its answer's status line start.
+fn finish(mut slow: TcpStream) -> String {
+    slow.write_all(b"body").unwrap();
+    let mut answer = [0u8; 12];
+    slow.read_exact(&mut answer).unwrap();
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
 /// The condition held when the body began; by its end another upload had
 /// stored the name. The rename never replaces: 412, and the other file
 /// stays. With durable acknowledgements too (the group commit's rename).
 #[test]
 fn a_file_stored_while_the_body_arrived_wins_over_a_create_only_put() {
     for durable in [false, true] {
-        // Held where the upload's temp file is made: after its condition
-        // was judged (the name was free then).
-        let gate = Arc::new(Gate::new(Point::Create));
-        let server = TestServer::start_with(|config| {
-            support::listen_http(config);
-            config.fsync = durable;
-            config.gate = Some(Arc::clone(&gate));
-        });
-        let http = server.http.unwrap();
-        let mut slow = TcpStream::connect(http).unwrap();
-        slow.set_read_timeout(Some(Duration::from_secs(30)))
-            .unwrap();
-        write!(
-            slow,
-            "PUT /lock HTTP/1.1\r\n{HOST}If-None-Match: *\r\nContent-Length: 8\r\n\r\nslow"
-        )
-        .unwrap();
+        let (server, gate) = held(durable);
+        let slow = half_sent(&server, "/lock", "If-None-Match: *");
         gate.wait_for_arrivals(1);
         gate.open();
         assert_eq!(put(&server, "/lock", "", b"fast").status, 201);
-        slow.write_all(b"body").unwrap();
-        let mut answer = [0u8; 12];
-        slow.read_exact(&mut answer).unwrap();
-        assert_eq!(&answer, b"HTTP/1.1 412", "durable {durable}");
+        assert_eq!(finish(slow), "HTTP/1.1 412", "durable {durable}");
         assert_eq!(std::fs::read(server.path("lock")).unwrap(), b"fast");
         // The refused upload's temp file went with it.
-        assert_eq!(
-            support::entries(&server.path("")),
-            ["lock"],
-            "durable {durable}"
-        );
+        let left = support::entries(&server.path(""));
+        assert_eq!(left, ["lock"], "durable {durable}");
     }
 }
 
@@ -172,31 +182,15 @@ fn a_file_stored_while_the_body_arrived_wins_over_a_create_only_put() {
 /// is judged again before its rename: 412, and the new version stays.
 #[test]
 fn a_version_replaced_while_the_body_arrived_fails_an_if_match_put() {
-    // Held where an upload's temp file is made: after its conditions
-    // were judged the first time.
-    let gate = Arc::new(Gate::new(Point::Create));
-    let server = TestServer::start_with(|config| {
-        support::listen_http(config);
-        config.gate = Some(Arc::clone(&gate));
-    });
+    let (server, gate) = held(false);
     gate.let_one_go();
     assert_eq!(put(&server, "/doc", "", b"one").status, 201);
     let seen = etag(&server, "/doc");
-    let mut slow = TcpStream::connect(server.http.unwrap()).unwrap();
-    slow.set_read_timeout(Some(Duration::from_secs(30)))
-        .unwrap();
-    write!(
-        slow,
-        "PUT /doc HTTP/1.1\r\n{HOST}If-Match: {seen}\r\nContent-Length: 8\r\n\r\nslow"
-    )
-    .unwrap();
+    let slow = half_sent(&server, "/doc", &format!("If-Match: {seen}"));
     gate.wait_for_arrivals(2);
     gate.open();
     assert_eq!(put(&server, "/doc", "", b"two").status, 204);
-    slow.write_all(b"body").unwrap();
-    let mut answer = [0u8; 12];
-    slow.read_exact(&mut answer).unwrap();
-    assert_eq!(&answer, b"HTTP/1.1 412");
+    assert_eq!(finish(slow), "HTTP/1.1 412");
     assert_eq!(std::fs::read(server.path("doc")).unwrap(), b"two");
 }
 
