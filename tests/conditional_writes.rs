@@ -107,6 +107,16 @@ fn a_delete_with_a_stale_tag_removes_nothing() {
     );
     assert_eq!(gone.status, 204, "{}", gone.head);
     assert!(!server.path("doc").exists());
+    // A folder is something that has the name, for `*` on both fields.
+    put(&server, "/dir/f", "", b"f");
+    let star = |field: &str| {
+        let head = format!("{HOST}{field}: *\r\n");
+        exchange(http, "DELETE", "/dir/", &head, b"").status
+    };
+    assert_eq!(star("If-None-Match"), 412);
+    assert!(server.path("dir/f").exists());
+    assert_eq!(star("If-Match"), 204);
+    assert!(!server.path("dir").exists());
 }
 
 #[test]

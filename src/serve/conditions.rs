@@ -54,8 +54,9 @@ pub enum Test {
     /// The resource's entity tag is one of these (`If-Match`,
     /// `If-None-Match`).
     TagIn(Vec<String>),
-    /// The resource is a file (`If-Match: *`; `If-None-Match: *` is its
-    /// negation: create, never replace).
+    /// Something has the resource's name, a file or a folder
+    /// (`If-Match: *`; `If-None-Match: *` is its negation: create, never
+    /// replace).
     Exists,
 }
 
@@ -126,9 +127,7 @@ impl Conditions {
             Test::TagIn(wanted) => {
                 tag().is_some_and(|tag| wanted.iter().any(|one| weak(&tag) == weak(one)))
             }
-            Test::Exists => Name::new(resource.to_owned())
-                .ok()
-                .is_some_and(|name| ctx.storage.stat(&name).is_ok()),
+            Test::Exists => ctx.storage.resource(resource, false).is_ok(),
         }
     }
 }
