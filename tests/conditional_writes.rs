@@ -81,6 +81,24 @@ fn if_match_writes_only_over_the_version_named() {
     assert_eq!(put(&server, "/doc", "If-Match: *\r\n", b"five").status, 204);
 }
 
+/// A PUT answers the new version's `ETag`, the one a `HEAD` then gives,
+/// so a client writing with `If-Match` chains its writes on it (a `HEAD`
+/// after the `PUT` could see another writer's version instead).
+#[test]
+fn a_put_answers_the_tag_of_the_version_it_stored() {
+    let server = TestServer::start_http();
+    for (path, extra) in [("/a", ""), ("/b", "X-Ferry-Mtime: 1700000000\r\n")] {
+        let made = put(&server, path, extra, b"one");
+        let tag = made.header("ETag").unwrap().to_owned();
+        assert_eq!(tag, etag(&server, path), "{path}");
+        let next = put(&server, path, &format!("If-Match: {tag}\r\n"), b"two");
+        assert_eq!(next.status, 204, "{}", next.head);
+        let newer = next.header("ETag").unwrap().to_owned();
+        assert_ne!(newer, tag);
+        assert_eq!(newer, etag(&server, path), "{path}");
+    }
+}
+
 #[test]
 fn a_delete_with_a_stale_tag_removes_nothing() {
     let server = TestServer::start_http();

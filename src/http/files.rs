@@ -323,10 +323,19 @@ impl Answer for FilesAnswer {
             Reply::Moved { replaced } => {
                 ResponseHead::new(out, if *replaced { 204 } else { 201 }).finish(0, persistence);
             }
-            Reply::Stored { crc, replaced, .. } => {
-                ResponseHead::new(out, if *replaced { 204 } else { 201 })
-                    .header("X-Checksum-Crc32c", format!("{crc:08x}"))
-                    .finish(0, persistence);
+            Reply::Stored {
+                crc,
+                replaced,
+                version,
+                ..
+            } => {
+                let head = ResponseHead::new(out, if *replaced { 204 } else { 201 })
+                    .header("X-Checksum-Crc32c", format!("{crc:08x}"));
+                match version {
+                    Some(version) => head.header("ETag", response::etag(version)),
+                    None => head,
+                }
+                .finish(0, persistence);
             }
             Reply::File {
                 version,

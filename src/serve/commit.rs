@@ -21,7 +21,7 @@ use log::{debug, error};
 
 use super::conditions::Conditions;
 use super::digest::Checksum;
-use super::{Ctx, ErrorKind, Failure, Job, Next, Outcome, Reply};
+use super::{Ctx, ErrorKind, Failure, Job, Next, Outcome, Reply, Version};
 use crate::access::Owner;
 use crate::hooks::{Event, Facts, Verdict};
 use crate::name::Name;
@@ -200,6 +200,14 @@ fn publish(ctx: &Ctx<'_>, commit: Commit) -> Outcome {
             session,
             md5: upload.md5(),
             checksum,
+            version: upload.version().ok().map(|(info, stamp)| {
+                Box::new(Version {
+                    info,
+                    stamp,
+                    crc: Some(crc),
+                    md5: upload.md5(),
+                })
+            }),
         },
     };
     // The new version's dead properties (S3's metadata) first, for its

@@ -474,6 +474,7 @@ fn part_stored(
         session: None,
         md5: Some(crate::storage::Md5Tag { md5, parts: None }),
         checksum: checksum.map(Box::new),
+        version: None,
     }
 }
 

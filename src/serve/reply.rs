@@ -34,6 +34,10 @@ pub enum Reply {
         md5: Option<crate::storage::Md5Tag>,
         /// The additional checksum they were verified against (S3's).
         checksum: Option<Box<super::digest::Checksum>>,
+        /// The version stored, for HTTP's `ETag` (a client writing with
+        /// `If-Match` needs the new version's tag, and a `HEAD` after the
+        /// `PUT` could see another writer's); `None` where unknown.
+        version: Option<Box<super::Version>>,
     },
     /// A folder's removal (or copy) left these members (by name; a
     /// folder's ends in `/`), each for its reason, and this many more not

@@ -20,7 +20,7 @@ use super::dead_props::NewProps;
 use super::flush::Unflushed;
 use super::gate::{Gate, Point};
 use super::session_state::Staging;
-use super::{StorageError, checksum, prune_empty_dirs};
+use super::{FileInfo, Stamp, StorageError, checksum, prune_empty_dirs};
 
 /// Where an upload's bytes wait for the commit.
 #[derive(Debug)]
@@ -155,6 +155,23 @@ impl Upload {
         let times = super::mtime_only(seconds);
         rustix::fs::futimens(&self.file, &times)?;
         Ok(())
+    }
+
+    /// What the file will be once committed: its size, time and inode
+    /// (what an HTTP `ETag` is made of). Nothing changes them from here:
+    /// the time asked for ([`Upload::set_mtime`]) is set to the second,
+    /// and records and the rename leave the time as it is.
+    ///
+    /// # Errors
+    /// The staged file cannot be stat'ed.
+    pub fn version(&self) -> Result<(FileInfo, Stamp), StorageError> {
+        let stat = rustix::fs::fstat(&self.file)?;
+        let (mut info, mut stamp) = (FileInfo::of(&stat), Stamp::of(&stat));
+        if let Some(seconds) = self.mtime {
+            info.mtime = seconds;
+            stamp.nanos = 0;
+        }
+        Ok((info, stamp))
     }
 
     /// Whether a file of the target's name existed when the upload began.
