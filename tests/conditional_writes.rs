@@ -31,6 +31,21 @@ fn put(server: &TestServer, path: &str, extra: &str, body: &[u8]) -> Answer {
     )
 }
 
+/// `DELETE path` with the header line `condition`: its status.
+fn delete(server: &TestServer, path: &str, condition: &str) -> u16 {
+    let head = format!("{HOST}{condition}\r\n");
+    exchange(server.http.unwrap(), "DELETE", path, &head, b"").status
+}
+
+/// File `path` stored, its tag read, then stored again by somebody else:
+/// the tag, now stale.
+fn superseded(server: &TestServer, path: &str) -> String {
+    put(server, path, "", b"one");
+    let seen = etag(server, path);
+    put(server, path, "", b"two");
+    seen
+}
+
 /// The file's entity tag, from a `HEAD`.
 fn etag(server: &TestServer, path: &str) -> String {
     let head = exchange(server.http.unwrap(), "HEAD", path, HOST, b"");
@@ -54,10 +69,7 @@ fn if_none_match_star_creates_and_never_replaces() {
 #[test]
 fn if_match_writes_only_over_the_version_named() {
     let server = TestServer::start_http();
-    put(&server, "/doc", "", b"one");
-    let seen = etag(&server, "/doc");
-    // Somebody else's write since: the tag no longer matches.
-    put(&server, "/doc", "", b"two");
+    let seen = superseded(&server, "/doc");
     let stale = put(&server, "/doc", &format!("If-Match: {seen}\r\n"), b"three");
     assert_eq!(stale.status, 412, "{}", stale.head);
     assert_eq!(std::fs::read(server.path("doc")).unwrap(), b"two");
@@ -102,38 +114,20 @@ fn a_put_answers_the_tag_of_the_version_it_stored() {
 #[test]
 fn a_delete_with_a_stale_tag_removes_nothing() {
     let server = TestServer::start_http();
-    put(&server, "/doc", "", b"one");
-    let seen = etag(&server, "/doc");
-    put(&server, "/doc", "", b"two");
-    let http = server.http.unwrap();
-    let stale = exchange(
-        http,
-        "DELETE",
-        "/doc",
-        &format!("{HOST}If-Match: {seen}\r\n"),
-        b"",
-    );
-    assert_eq!(stale.status, 412, "{}", stale.head);
+    let seen = superseded(&server, "/doc");
+    assert_eq!(delete(&server, "/doc", &format!("If-Match: {seen}")), 412);
     assert!(server.path("doc").exists());
     let current = etag(&server, "/doc");
-    let gone = exchange(
-        http,
-        "DELETE",
-        "/doc",
-        &format!("{HOST}If-Match: {current}\r\n"),
-        b"",
+    assert_eq!(
+        delete(&server, "/doc", &format!("If-Match: {current}")),
+        204
     );
-    assert_eq!(gone.status, 204, "{}", gone.head);
     assert!(!server.path("doc").exists());
     // A folder is something that has the name, for `*` on both fields.
     put(&server, "/dir/f", "", b"f");
-    let star = |field: &str| {
-        let head = format!("{HOST}{field}: *\r\n");
-        exchange(http, "DELETE", "/dir/", &head, b"").status
-    };
-    assert_eq!(star("If-None-Match"), 412);
+    assert_eq!(delete(&server, "/dir/", "If-None-Match: *"), 412);
     assert!(server.path("dir/f").exists());
-    assert_eq!(star("If-Match"), 204);
+    assert_eq!(delete(&server, "/dir/", "If-Match: *"), 204);
     assert!(!server.path("dir").exists());
 }
 

@@ -25,7 +25,7 @@ use super::{Ctx, ErrorKind, Failure, Job, Next, Outcome, Reply, Version};
 use crate::access::Owner;
 use crate::hooks::{Event, Facts, Verdict};
 use crate::name::Name;
-use crate::storage::{Durable, LoneCommit, StorageError, Unflushed, Upload};
+use crate::storage::{Durable, Landed, LoneCommit, StorageError, Unflushed, Upload};
 use crate::upload_metadata;
 
 /// Why an upload that was to create its file (`If-None-Match: *`) was not
@@ -188,7 +188,7 @@ fn publish(ctx: &Ctx<'_>, commit: Commit) -> Outcome {
         checksum,
         preconditions: _,
     } = commit;
-    let published = Published {
+    let mut published = Published {
         facts,
         user,
         name,
@@ -200,14 +200,7 @@ fn publish(ctx: &Ctx<'_>, commit: Commit) -> Outcome {
             session,
             md5: upload.md5(),
             checksum,
-            version: upload.version().ok().map(|(info, stamp)| {
-                Box::new(Version {
-                    info,
-                    stamp,
-                    crc: Some(crc),
-                    md5: upload.md5(),
-                })
-            }),
+            version: None,
         },
     };
     // The new version's dead properties (S3's metadata) first, for its
@@ -216,18 +209,22 @@ fn publish(ctx: &Ctx<'_>, commit: Commit) -> Outcome {
     match (landed, ctx.config.fsync) {
         (Ok(()), true) => match (upload.commit_durably(crc), ctx.storage.lone_commit()) {
             (Ok((durable, owed)), Some(lone)) => {
+                published.landed(durable.landed());
                 let committed = commit_alone(&lone, durable, owed);
                 drop(lone);
                 published.answer(ctx, committed)
             }
-            (Ok((durable, owed)), None) => Outcome::new(
-                Reply::Nothing,
-                Next::Pool(step_after_flush(durable, owed, published)),
-            ),
+            (Ok((durable, owed)), None) => {
+                published.landed(durable.landed());
+                Outcome::new(
+                    Reply::Nothing,
+                    Next::Pool(step_after_flush(durable, owed, published)),
+                )
+            }
             (Err(err), _) => published.answer(ctx, Err(err)),
         },
         (Ok(()), false) => {
-            let committed = upload.commit(crc);
+            let committed = upload.commit(crc).map(|landed| published.landed(landed));
             published.answer(ctx, committed)
         }
         (Err(err), _) => published.answer(ctx, Err(err)),
@@ -290,6 +287,23 @@ struct Published {
 }
 
 impl Published {
+    /// The version the file became (`landed`), for the answer's `ETag`.
+    fn landed(&mut self, landed: Option<Landed>) {
+        if let Reply::Stored {
+            version, crc, md5, ..
+        } = &mut self.stored
+        {
+            *version = landed.map(|(info, stamp)| {
+                Box::new(Version {
+                    info,
+                    stamp,
+                    crc: Some(*crc),
+                    md5: *md5,
+                })
+            });
+        }
+    }
+
     /// The answer, given how the commit (and its flush) went; queues the
     /// on-upload hook if it is stored. Short: it may run on the flusher
     /// thread.

@@ -50,9 +50,14 @@ pub(super) fn record_text(stat: &Stat, crc: u32) -> String {
 /// file system without user extended attributes just does not keep it.
 pub(super) fn record(file: &File, crc: u32) {
     if let Ok(stat) = rustix::fs::fstat(file) {
-        let text = record_text(&stat, crc);
-        let _ = rustix::fs::fsetxattr(file, ATTRIBUTE, text.as_bytes(), XattrFlags::empty());
+        record_as(file, &stat, crc);
     }
+}
+
+/// As [`record`], for a caller that has `file`'s `stat` as it is now.
+pub(super) fn record_as(file: &File, stat: &Stat, crc: u32) {
+    let text = record_text(stat, crc);
+    let _ = rustix::fs::fsetxattr(file, ATTRIBUTE, text.as_bytes(), XattrFlags::empty());
 }
 
 /// Records `tag` (S3's `ETag`: docs/s3.md "ETags") with `file` as it is
@@ -60,15 +65,21 @@ pub(super) fn record(file: &File, crc: u32) {
 /// Best effort, as [`record`].
 pub fn record_md5_tag(file: &File, tag: &Md5Tag) {
     if let Ok(stat) = rustix::fs::fstat(file) {
-        let text = format!(
-            "{} {}.{} {}",
-            stat.st_size,
-            stat.st_mtime,
-            stat.st_mtime_nsec,
-            tag.text()
-        );
-        let _ = rustix::fs::fsetxattr(file, MD5_ATTRIBUTE, text.as_bytes(), XattrFlags::empty());
+        record_md5_tag_as(file, &stat, tag);
     }
+}
+
+/// As [`record_md5_tag`], for a caller that has `file`'s `stat` as it is
+/// now.
+pub(super) fn record_md5_tag_as(file: &File, stat: &Stat, tag: &Md5Tag) {
+    let text = format!(
+        "{} {}.{} {}",
+        stat.st_size,
+        stat.st_mtime,
+        stat.st_mtime_nsec,
+        tag.text()
+    );
+    let _ = rustix::fs::fsetxattr(file, MD5_ATTRIBUTE, text.as_bytes(), XattrFlags::empty());
 }
 
 /// What S3 answers as an object's `ETag`, as recorded with its file: the
@@ -178,13 +189,16 @@ impl Kept {
 
     /// Writes them again for `file` as it is now.
     pub(super) fn record_again(&self, file: &File) {
+        let Ok(stat) = rustix::fs::fstat(file) else {
+            return;
+        };
         if let Some(crc) = self.crc {
-            record(file, crc);
+            record_as(file, &stat, crc);
         }
         if let Some(tag) = &self.md5 {
-            record_md5_tag(file, tag);
+            record_md5_tag_as(file, &stat, tag);
         }
-        if let (Some(crc), Ok(stat)) = (self.zip_crc, rustix::fs::fstat(file)) {
+        if let Some(crc) = self.zip_crc {
             zip_crc::write(file, &stat, crc);
         }
     }

@@ -9,7 +9,7 @@
 use std::os::fd::OwnedFd;
 use std::os::unix::fs::FileExt;
 
-use rustix::fs::{AtFlags, FileType, RenameFlags};
+use rustix::fs::{AtFlags, FileType};
 use rustix::io::Errno;
 
 use super::dead_props::Holder;
@@ -260,7 +260,7 @@ impl Storage {
                                     made.owe(owed)?;
                                     match durable {
                                         true => upload.commit_unflushed_name(crc),
-                                        false => upload.commit(crc),
+                                        false => upload.commit(crc).map(drop),
                                     }
                                 }),
                             _ => Err(StorageError::NotRegular),
@@ -314,16 +314,7 @@ impl Storage {
             true => Some(with_ancestors(&self.root, new_fd, super::dir_of(to))?),
             false => None,
         };
-        match rustix::fs::renameat_with(old_fd, leaf, new_fd, new, RenameFlags::NOREPLACE) {
-            Ok(()) => {}
-            Err(Errno::EXIST | Errno::NOTEMPTY) => return Err(StorageError::Exists),
-            // No RENAME_NOREPLACE here: renameat(2) refuses to replace a
-            // folder that is not empty, and the caller found the name free.
-            Err(Errno::INVAL | Errno::NOSYS | Errno::OPNOTSUPP) => {
-                rustix::fs::renameat(old_fd, leaf, new_fd, new)?;
-            }
-            Err(errno) => return Err(errno.into()),
-        }
+        super::rename::rename_no_replace((old_fd, leaf), (new_fd, new))?;
         // Its members' records are in its mirror: one more rename.
         let records =
             self.move_records(Holder::Folder(source.as_str()), Holder::Folder(to.as_str()));

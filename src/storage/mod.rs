@@ -99,7 +99,7 @@ pub use sessions::{
 pub use zip_crc::{ZipCrc, ZipCrcRecord};
 
 pub use flush::{LoneCommit, Unflushed};
-pub use upload::{Durable, Upload};
+pub use upload::{Durable, Landed, Upload};
 
 /// Flags for opening a directory: never through a symlink. Readable (not
 /// `O_PATH`) so that the same descriptor can be listed and fsynced.

@@ -6,6 +6,8 @@
 //! answer, and, for a move
 //! into another folder, the folders above the new name before the rename.
 
+use std::os::fd::AsFd;
+
 use rustix::fs::{AtFlags, RenameFlags};
 use rustix::io::Errno;
 
@@ -68,23 +70,9 @@ impl Storage {
             if target.replaces {
                 return Err(StorageError::Exists);
             }
-            // Atomic where the file system can (never replacing a file
-            // made since the look above), else as checked.
-            match rustix::fs::renameat_with(
-                self.fd(&source),
-                leaf,
-                dir,
-                new,
-                RenameFlags::NOREPLACE,
-            ) {
-                Ok(()) => Ok(false),
-                Err(Errno::EXIST) => Err(StorageError::Exists),
-                Err(Errno::INVAL | Errno::NOSYS | Errno::OPNOTSUPP) => {
-                    rustix::fs::renameat(self.fd(&source), leaf, dir, new)?;
-                    Ok(false)
-                }
-                Err(errno) => Err(errno.into()),
-            }
+            // Never replacing a file made since the look above.
+            rename_no_replace((self.fd(&source), leaf), (dir, new))?;
+            Ok(false)
         })?;
         if let Some(dirs) = &mut flush {
             // The new name first, then the old one's removal: a power cut
@@ -108,5 +96,33 @@ impl Storage {
                 .flush(records.into_iter().chain([dir]).collect())?;
         }
         Ok(replaced)
+    }
+}
+
+/// Renames `old` (in its folder) onto `new` (in its) unless something has
+/// that name: atomically (`RENAME_NOREPLACE`) where the file system can;
+/// where it cannot (some network and FUSE file systems), after a look,
+/// with a moment between the two in which another writer could take the
+/// name. The one home of that rule, for a file's MOVE, a folder's copy
+/// landing and a create-only upload's commit.
+///
+/// # Errors
+/// [`StorageError::Exists`] if something has the name (a folder that is
+/// not empty included); what the rename fails with.
+pub(super) fn rename_no_replace(
+    (old_dir, old): (impl AsFd, &str),
+    (new_dir, new): (impl AsFd, &str),
+) -> Result<(), StorageError> {
+    match rustix::fs::renameat_with(&old_dir, old, &new_dir, new, RenameFlags::NOREPLACE) {
+        Ok(()) => Ok(()),
+        Err(Errno::EXIST | Errno::NOTEMPTY) => Err(StorageError::Exists),
+        Err(Errno::INVAL | Errno::NOSYS | Errno::OPNOTSUPP) => {
+            match rustix::fs::statat(&new_dir, new, AtFlags::SYMLINK_NOFOLLOW) {
+                Ok(_) => Err(StorageError::Exists),
+                Err(Errno::NOENT) => Ok(rustix::fs::renameat(&old_dir, old, &new_dir, new)?),
+                Err(errno) => Err(errno.into()),
+            }
+        }
+        Err(errno) => Err(errno.into()),
     }
 }

@@ -668,9 +668,8 @@ impl Storage {
         // part's record is read: for this listing, not for every request.
         if let Ok(dir) = self.sessions_dir() {
             for session in listed.iter_mut() {
-                let id = session.info.id.as_str();
-                if super::parts::has_parts(&dir, id) {
-                    let parts = super::parts::staged_parts(&dir, id).unwrap_or_default();
+                // Only a multipart upload has a parts folder to read.
+                if let Ok(parts) = super::parts::staged_parts(&dir, &session.info.id) {
                     session.info.received = parts.iter().map(|part| part.size).sum();
                 }
             }

@@ -12,7 +12,7 @@ use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use rustix::fs::{AtFlags, RenameFlags};
+use rustix::fs::AtFlags;
 use rustix::io::Errno;
 
 use super::checksum::Md5Tag;
@@ -21,6 +21,10 @@ use super::flush::Unflushed;
 use super::gate::{Gate, Point};
 use super::session_state::Staging;
 use super::{FileInfo, Stamp, StorageError, checksum, prune_empty_dirs};
+
+/// What a committed file is: its size and time, its inode and the time's
+/// nanoseconds (what an HTTP `ETag` is made of), as its records name it.
+pub type Landed = (FileInfo, Stamp);
 
 /// Where an upload's bytes wait for the commit.
 #[derive(Debug)]
@@ -138,10 +142,10 @@ impl Upload {
 
     /// Records the checksums with the staged file, after its time is set
     /// (the records name the time).
-    fn record(&self, crc: u32) {
-        checksum::record(&self.file, crc);
+    fn record(&self, stat: &rustix::fs::Stat, crc: u32) {
+        checksum::record_as(&self.file, stat, crc);
         if let Some(tag) = &self.md5 {
-            checksum::record_md5_tag(&self.file, tag);
+            checksum::record_md5_tag_as(&self.file, stat, tag);
         }
     }
 
@@ -155,23 +159,6 @@ impl Upload {
         let times = super::mtime_only(seconds);
         rustix::fs::futimens(&self.file, &times)?;
         Ok(())
-    }
-
-    /// What the file will be once committed: its size, time and inode
-    /// (what an HTTP `ETag` is made of). Nothing changes them from here:
-    /// the time asked for ([`Upload::set_mtime`]) is set to the second,
-    /// and records and the rename leave the time as it is.
-    ///
-    /// # Errors
-    /// The staged file cannot be stat'ed.
-    pub fn version(&self) -> Result<(FileInfo, Stamp), StorageError> {
-        let stat = rustix::fs::fstat(&self.file)?;
-        let (mut info, mut stamp) = (FileInfo::of(&stat), Stamp::of(&stat));
-        if let Some(seconds) = self.mtime {
-            info.mtime = seconds;
-            stamp.nanos = 0;
-        }
-        Ok((info, stamp))
     }
 
     /// Whether a file of the target's name existed when the upload began.
@@ -207,30 +194,35 @@ impl Upload {
 
     /// Records the upload's CRC-32C with it and renames the staged bytes
     /// over the target: the upload becomes visible, in one step, to every
-    /// later reader.
+    /// later reader. Returns the version it became ([`Landed`]).
     ///
     /// # Errors
     /// 409 if the target became a directory meanwhile,
     /// [`StorageError::TempFileRemoved`] if another process removed the
     /// temp file, 500 otherwise; a temp file is removed either way, a
     /// session stays.
-    pub fn commit(mut self, crc: u32) -> Result<(), StorageError> {
-        self.land(crc, false)?;
+    pub fn commit(mut self, crc: u32) -> Result<Option<Landed>, StorageError> {
+        let landed = self.land(crc, false)?;
         self.rename_into_place()?;
         self.forget_session();
-        Ok(())
+        Ok(landed)
     }
 
     /// What every commit does before its rename: the file's time and
-    /// records, and with `sync` its bytes flushed.
-    fn land(&mut self, crc: u32, sync: bool) -> Result<(), StorageError> {
+    /// records, and with `sync` its bytes flushed. Returns the version it
+    /// becomes, as the records name it (`None` where it could not be
+    /// stat'ed: then it has no records either).
+    fn land(&mut self, crc: u32, sync: bool) -> Result<Option<Landed>, StorageError> {
         self.pause(Point::Commit);
         self.stamp()?;
-        self.record(crc);
+        let stat = rustix::fs::fstat(&self.file).ok();
+        if let Some(stat) = &stat {
+            self.record(stat, crc);
+        }
         if sync {
             self.file.sync_all()?;
         }
-        Ok(())
+        Ok(stat.map(|stat| (FileInfo::of(&stat), Stamp::of(&stat))))
     }
 
     /// As [`Upload::commit`], its bytes on stable storage before the
@@ -254,7 +246,7 @@ impl Upload {
     /// # Errors
     /// As [`Upload::commit`]; nothing is renamed.
     pub fn commit_durably(mut self, crc: u32) -> Result<(Durable, Unflushed), StorageError> {
-        self.land(crc, false)?;
+        let landed = self.land(crc, false)?;
         let mut dirs = super::flush::with_ancestors(&self.root, &self.dir, &self.dir_path)?;
         let sessions = match &self.staged {
             Staged::Session(staging) => Some(rustix::io::fcntl_dupfd_cloexec(&staging.dir, 0)?),
@@ -267,6 +259,7 @@ impl Upload {
         let owed = Unflushed::data_and(&self.file, above)?;
         let durable = Durable {
             upload: self,
+            landed,
             dirs,
             sessions,
             step: Step::Rename,
@@ -279,7 +272,8 @@ impl Upload {
         let to = self.leaf.as_str();
         match &self.staged {
             Staged::Temp(temp) if self.create_only => {
-                rename_new(&self.dir, temp, to).map_err(|err| self.vanished_or(err))?;
+                super::rename::rename_no_replace((&self.dir, temp.as_str()), (&self.dir, to))
+                    .map_err(|err| self.vanished_or(err))?;
             }
             Staged::Temp(temp) => rustix::fs::renameat(&self.dir, temp.as_str(), &self.dir, to)
                 .map_err(|errno| self.vanished_or(errno.into()))?,
@@ -296,25 +290,6 @@ impl Upload {
             self.pause(Point::Forget);
             staging.forget();
         }
-    }
-}
-
-/// Renames `temp` onto `to` in `dir` unless something has that name:
-/// atomically (`RENAME_NOREPLACE`) where the file system can; where it
-/// cannot (some network and FUSE file systems), after a look, with a
-/// moment between the two in which another writer could take the name.
-fn rename_new(dir: &OwnedFd, temp: &str, to: &str) -> Result<(), StorageError> {
-    match rustix::fs::renameat_with(dir, temp, dir, to, RenameFlags::NOREPLACE) {
-        Ok(()) => Ok(()),
-        Err(Errno::EXIST) => Err(StorageError::Exists),
-        Err(Errno::INVAL | Errno::NOSYS | Errno::OPNOTSUPP) => {
-            match rustix::fs::statat(dir, to, AtFlags::SYMLINK_NOFOLLOW) {
-                Ok(_) => Err(StorageError::Exists),
-                Err(Errno::NOENT) => Ok(rustix::fs::renameat(dir, temp, dir, to)?),
-                Err(errno) => Err(errno.into()),
-            }
-        }
-        Err(errno) => Err(errno.into()),
     }
 }
 
@@ -335,6 +310,8 @@ fn rename_new(dir: &OwnedFd, temp: &str, to: &str) -> Result<(), StorageError> {
 #[derive(Debug)]
 pub struct Durable {
     upload: Upload,
+    /// The version it becomes ([`Upload::commit`]'s answer).
+    landed: Option<Landed>,
     /// The target's folder and those above, for the flush after the
     /// rename.
     dirs: Vec<OwnedFd>,
@@ -352,6 +329,11 @@ enum Step {
 }
 
 impl Durable {
+    /// The version the file becomes, as [`Upload::commit`] returns it.
+    pub fn landed(&self) -> Option<Landed> {
+        self.landed
+    }
+
     /// Whether the commit is durable, once what its last step returned is
     /// on the disk: no step is left (a [`Durable::step`] now would change
     /// nothing and return `None`).
