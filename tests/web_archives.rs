@@ -462,16 +462,7 @@ fn a_zip_records_each_members_crc_and_the_next_zip_reads_it_back() {
     let big = support::pattern(700_000, 3);
     plant(&server, "z/big.bin", &big);
     plant(&server, "z/small.txt", b"small");
-    let probe = server.path("z/small.txt");
-    if rustix::fs::setxattr(
-        &probe,
-        "user.ferry.probe",
-        b"1",
-        rustix::fs::XattrFlags::empty(),
-    )
-    .is_err()
-    {
-        eprintln!("skipped: the temporary root takes no user extended attributes");
+    if !takes_records(&server.path("z/small.txt")) {
         return;
     }
     let addr = server.http.unwrap();
@@ -510,6 +501,93 @@ fn a_zip_records_each_members_crc_and_the_next_zip_reads_it_back() {
         record.ends_with(&format!(" {:08x}", crc32fast::hash(&newer))),
         "{record}"
     );
+}
+
+/// Whether files in `path` take user extended attributes, where the zip
+/// CRC-32 records live; says why a test is skipped if not.
+fn takes_records(path: &std::path::Path) -> bool {
+    let flags = rustix::fs::XattrFlags::empty();
+    let taken = rustix::fs::setxattr(path, "user.ferry.probe", b"1", flags).is_ok();
+    if !taken {
+        eprintln!("skipped: the temporary root takes no user extended attributes");
+    }
+    taken
+}
+
+/// While one member is sent, the next file with data, not in the page
+/// cache, is opened and its CRC-32 computed (and recorded) before its
+/// turn, so that its read from the disk overlaps the send; the one after
+/// it waits for its own turn.
+/// A client that stops reading inside the first member shows it: two of
+/// three files get their records, and the third only once it reads on.
+#[test]
+fn a_zip_computes_the_next_members_crc_while_one_is_sent() {
+    use std::io::{Read, Write};
+    let server = http_server();
+    if rustix::fs::statfs(server.path("")).is_ok_and(|fs| fs.f_type == 0x0102_1994) {
+        eprintln!("skipped: the temporary root is a tmpfs, where zips do not look ahead");
+        return;
+    }
+    // Larger than what the loopback's socket buffers take, so that the
+    // first member's send stalls while the client does not read.
+    const SIZE: usize = 24 << 20;
+    let names = ["z/a.bin", "z/b.bin", "z/c.bin"];
+    let bodies: Vec<Vec<u8>> = (0..3).map(|i| support::pattern(SIZE, 10 + i)).collect();
+    for (name, body) in names.iter().zip(&bodies) {
+        plant(&server, name, body);
+    }
+    if !takes_records(&server.path(names[0])) {
+        return;
+    }
+    // Out of the page cache, as a folder nobody has read lately: a file
+    // found cached is not read ahead (nothing to overlap).
+    for name in names {
+        let file = std::fs::File::open(server.path(name)).unwrap();
+        file.sync_all().unwrap();
+        rustix::fs::fadvise(&file, 0, None, rustix::fs::Advice::DontNeed).unwrap();
+        let mut byte = [0u8; 1];
+        let mut byte = [std::io::IoSliceMut::new(&mut byte)];
+        let nowait = rustix::io::ReadWriteFlags::NOWAIT;
+        if rustix::io::preadv2(&file, &mut byte, 0, nowait).is_ok_and(|n| n > 0) {
+            eprintln!("skipped: the file system kept {name} in the page cache");
+            return;
+        }
+    }
+    let recorded = || {
+        names
+            .iter()
+            .filter(|name| zip_crc_record(&server.path(name)).is_some())
+            .count()
+    };
+    let mut client = std::net::TcpStream::connect(server.http.unwrap()).unwrap();
+    client
+        .write_all(b"GET /z/?zip HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut start = vec![0; 64 * 1024];
+    client.read_exact(&mut start).unwrap();
+    let deadline = std::time::Instant::now() + support::PATIENCE;
+    while recorded() < 2 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    assert_eq!(
+        recorded(),
+        2,
+        "the next member's CRC-32 was not computed ahead"
+    );
+    let mut rest = Vec::new();
+    client.read_to_end(&mut rest).unwrap();
+    start.extend_from_slice(&rest);
+    let at = start.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    let got = sorted(unzip(&start[at..]));
+    let mut want = vec![entry("z/", b"")];
+    want.extend(
+        names
+            .iter()
+            .zip(&bodies)
+            .map(|(name, body)| entry(name, body)),
+    );
+    assert_eq!(got, sorted(want));
+    assert_eq!(recorded(), 3);
 }
 
 #[test]

@@ -17,9 +17,12 @@
 //! Members come in directory order, each folder before its contents,
 //! the requested folder's own entry first (none for the root).
 //!
-//! A zip member's CRC-32 is computed on a checksum thread while its bytes
-//! go out (`archive_layout.rs`), and goes in the data descriptor after its
-//! data: the data itself still goes out with `sendfile`. A file that
+//! A zip member's CRC-32 is computed on a checksum thread, and goes in the
+//! data descriptor after its data (`archive_layout.rs`): the data itself
+//! still goes out with `sendfile`. On a disk, the next file with data is
+//! opened and its CRC-32 started while a member is sent
+//! ([`Archive::look_ahead`]), so that the checksum thread's read from the
+//! disk overlaps the send and the send finds its file in the page cache. A file that
 //! changes while it is sent and read may get a CRC that does not match
 //! what was sent, which the client reports.
 //!
@@ -32,22 +35,52 @@
 //! the cause). A file that grows while it is sent keeps the length it had
 //! when opened.
 
+use std::collections::VecDeque;
 use std::time::Instant;
 
 use log::{debug, warn};
 
 use super::listing::walk_permit;
+use super::send::is_cached_window;
 use super::{Ctx, ErrorKind, Failure, Job, Next, Outcome, Reply, Send, Source, abandoned, refuse};
 use crate::access::per_client::Permit;
 use crate::access::{Perm, Who};
 use crate::name::{Name, Prefix};
 use crate::storage::{Found, OpenFile, Storage, StorageError, TreeCursor};
 
-use super::archive_layout::{Format, Layout, MemberPath};
+use super::archive_layout::{Format, Layout, MemberCrc, MemberPath};
 
 /// Header bytes gathered before they are sent: folders and empty files
 /// cost no open, so a run of them is sent in pieces of about this size.
 const BATCH: usize = 64 * 1024;
+
+/// Entries the walk may give past the member being sent while looking
+/// for the next file with data ([`Archive::look_ahead`]).
+const LOOK_AHEAD: usize = 256;
+
+/// Largest file opened, and its CRC-32 started, before its turn.
+const LOOK_AHEAD_SIZE: u64 = 64 * 1024 * 1024;
+
+/// A member ready to be written: its header, and a file with data opened.
+struct Ready {
+    member: MemberPath,
+    data: Option<Data>,
+}
+
+/// A member's file, opened to be sent, with its CRC-32 if it was started
+/// before its turn.
+struct Data {
+    file: OpenFile,
+    crc: Option<MemberCrc>,
+}
+
+/// What the walk gave before its turn, in order.
+enum Peeked {
+    Found(Found),
+    Ready(Box<Ready>),
+    /// The walk, or an open, failed: the archive stops short there.
+    Failed(String),
+}
 
 /// An archive being sent: where its walk and its bytes stand.
 pub struct Archive {
@@ -57,6 +90,8 @@ pub struct Archive {
     who: Who,
     /// The download's walk.
     walk: Walk,
+    /// Entries it gave before their turn (a zip's look-ahead).
+    peeked: VecDeque<Peeked>,
     /// Its bytes, as its format lays them out.
     layout: Layout,
     /// The announced length, end records included.
@@ -188,6 +223,7 @@ impl Archive {
         };
         Box::new(Archive {
             walk: Walk::new(&prefix),
+            peeked: VecDeque::new(),
             prefix,
             base,
             who,
@@ -258,41 +294,126 @@ impl Archive {
     fn next(mut self: Box<Self>, ctx: &Ctx<'_>) -> Outcome {
         let mut bytes = self.layout.take_owed();
         while bytes.len() < BATCH {
-            let found = match self.walk.next(&self.who, ctx.storage) {
-                Ok(Some(found)) => found,
+            let Ready { member, data } = match self.ready(ctx) {
+                Ok(Some(ready)) => ready,
                 Ok(None) => return self.end(ctx, bytes),
-                Err(err) => return self.cut(ctx, &format!("the walk failed: {err}"), bytes),
+                Err(why) => return self.cut(ctx, &why, bytes),
             };
-            let (name, mtime) = match found {
-                Found::Folder { name, mtime } => (name, mtime),
-                Found::File { name, info } if info.size == 0 => (name, info.mtime),
-                Found::File { name, .. } => match self.open(ctx, &name) {
-                    Ok(Some(found)) if found.info.size > 0 => {
-                        let member = self.member(&name, found.info.size, found.info.mtime);
-                        if !self.write(member, &mut bytes) {
-                            return self.cut(ctx, "it holds more than announced", bytes);
-                        }
-                        self.layout.sending(&found.file, ctx.storage);
-                        let size = found.info.size;
-                        let flags = (found.in_memory, found.round_trips);
-                        let send = Send::new(found.file, Source::Archive(self), 0, size, flags);
-                        return Outcome::new(Reply::More(bytes), Next::Send(send));
-                    }
-                    Ok(Some(found)) => (name, found.info.mtime),
-                    // Gone since the cursor saw it: not in the archive.
-                    Ok(None) => continue,
-                    Err(err) => return self.cut(ctx, &format!("{name}: {err}"), bytes),
-                },
-            };
-            let member = self.member(&name, 0, mtime);
             if !self.write(member, &mut bytes) {
                 return self.cut(ctx, "it holds more than announced", bytes);
             }
+            let Some(Data { file, crc }) = data else {
+                continue;
+            };
+            let size = file.info.size;
+            let crc = crc.or_else(|| self.layout.start_crc(&file.file, size, ctx.storage));
+            self.layout.sending(crc);
+            if !file.in_memory {
+                self.look_ahead(ctx);
+            }
+            let flags = (file.in_memory, file.round_trips);
+            let send = Send::new(file.file, Source::Archive(self), 0, size, flags);
+            return Outcome::new(Reply::More(bytes), Next::Send(send));
         }
         Outcome::new(
             Reply::More(bytes),
             Next::Pool(Job::new(move |ctx| self.next(ctx))),
         )
+    }
+
+    /// The next member: the first looked ahead ([`Self::look_ahead`]),
+    /// else the walk's next; `Err` says why the archive stops short.
+    fn ready(&mut self, ctx: &Ctx<'_>) -> Result<Option<Ready>, String> {
+        loop {
+            let found = match self.peeked.pop_front() {
+                Some(Peeked::Found(found)) => found,
+                Some(Peeked::Ready(ready)) => return Ok(Some(*ready)),
+                Some(Peeked::Failed(why)) => return Err(why),
+                None => match self.walk.next(&self.who, ctx.storage) {
+                    Ok(Some(found)) => found,
+                    Ok(None) => return Ok(None),
+                    Err(err) => return Err(format!("the walk failed: {err}")),
+                },
+            };
+            // `None`: a file gone since the cursor saw it, not in the archive.
+            if let Some(ready) = self.prepare(ctx, found)? {
+                return Ok(Some(ready));
+            }
+        }
+    }
+
+    /// `found` as a member, a file with data opened to be sent (its
+    /// header is written from the file as opened); `None` if it is gone.
+    fn prepare(&self, ctx: &Ctx<'_>, found: Found) -> Result<Option<Ready>, String> {
+        let (name, mtime) = match found {
+            Found::Folder { name, mtime } => (name, mtime),
+            Found::File { name, info } if info.size == 0 => (name, info.mtime),
+            Found::File { name, .. } => {
+                let file = match self.open(ctx, &name) {
+                    Ok(Some(file)) => file,
+                    Ok(None) => return Ok(None),
+                    Err(err) => return Err(format!("{name}: {err}")),
+                };
+                let member = self.member(&name, file.info.size, file.info.mtime);
+                let data = (file.info.size > 0).then_some(Data { file, crc: None });
+                return Ok(Some(Ready { member, data }));
+            }
+        };
+        let member = self.member(&name, 0, mtime);
+        Ok(Some(Ready { member, data: None }))
+    }
+
+    /// While a zip member is sent, the walk goes on to the next file with
+    /// data (through at most [`LOOK_AHEAD`] entries), which is opened and
+    /// its CRC-32 started. Its read from the disk then overlaps this
+    /// member's send, and its own send finds it in the page cache: with
+    /// the CRC-32 of the member being sent, read beside its send, a first
+    /// zip of a folder read from the disk ran at 0.6x its tar. A file
+    /// larger than [`LOOK_AHEAD_SIZE`] is left to its turn, so that its
+    /// read ahead cannot evict it before its send on a host with little
+    /// memory. Not for a file in memory (tmpfs), nor one found in the page
+    /// cache: there is no disk read to overlap, and the CRC's read of the
+    /// file being sent, beside its send, shares the CPU caches with it
+    /// where the next file's would not (first zips ran 5 % slower on a
+    /// tmpfs, 10-15 % on ext4 in the page cache, with it).
+    /// What the walk gives meanwhile waits, in order, in `peeked`.
+    fn look_ahead(&mut self, ctx: &Ctx<'_>) {
+        if !self.layout.wants_crc() || !self.peeked.is_empty() {
+            return;
+        }
+        for _ in 0..LOOK_AHEAD {
+            let found = match self.walk.next(&self.who, ctx.storage) {
+                Ok(Some(found)) => found,
+                Ok(None) => return,
+                Err(err) => {
+                    let why = format!("the walk failed: {err}");
+                    return self.peeked.push_back(Peeked::Failed(why));
+                }
+            };
+            match &found {
+                Found::File { info, .. } if info.size > LOOK_AHEAD_SIZE => {
+                    return self.peeked.push_back(Peeked::Found(found));
+                }
+                Found::File { info, .. } if info.size > 0 => {}
+                _ => {
+                    self.peeked.push_back(Peeked::Found(found));
+                    continue;
+                }
+            }
+            match self.prepare(ctx, found) {
+                Ok(Some(mut ready)) => {
+                    if let Some(data) = &mut ready.data {
+                        let (file, size) = (&data.file.file, data.file.info.size);
+                        if !is_cached_window(file, 0, size) {
+                            data.crc = self.layout.start_crc(file, size, ctx.storage);
+                        }
+                    }
+                    return self.peeked.push_back(Peeked::Ready(Box::new(ready)));
+                }
+                Ok(None) => {}
+                Err(why) => return self.peeked.push_back(Peeked::Failed(why)),
+            }
+        }
     }
 
     /// File `name` opened to be sent, `None` if it is no longer there.

@@ -9,11 +9,11 @@
 //! while its central header waits in memory for the end.
 //!
 //! The CRC-32 needs the file's bytes, which the connection sends with
-//! `sendfile` and never sees. So when a member's send starts, a checksum
-//! thread starts reading the file ([`MemberCrc`]), overlapping the send
-//! instead of adding to it (0.73x tar's throughput when it was read back
-//! after the send); the descriptor, after the data, waits only for what is
-//! left of it when the send ends, usually nothing. If no thread took it by
+//! `sendfile` and never sees. So a checksum thread reads the file
+//! ([`MemberCrc`], started by [`Layout::start_crc`]) before or beside the
+//! send, overlapping it instead of adding to it (0.73x tar's throughput
+//! when it was read back after the send); the descriptor, after the data,
+//! waits only for what is left of it when the send ends, usually nothing. If no thread took it by
 //! then, the send's end computes it itself. A CRC-32 computed is recorded
 //! with the file, as its CRC-32C is ([`crate::storage::ZipCrc`]), so that
 //! the next zip of an unchanged file reads it back instead of the file.
@@ -154,19 +154,33 @@ impl Layout {
         }
     }
 
-    /// Starts the CRC-32 of `file`, the member just headed, on a checksum
-    /// thread, unless it is recorded with the file (a zip's; a tar needs
-    /// none).
-    pub fn sending(&mut self, file: &File, storage: &Storage) {
-        if let (Format::Zip, Some((member, _))) = (self.format, &self.sending) {
-            self.crc = Some(match storage.zip_crc(file) {
-                ZipCrc::Recorded(crc) => MemberCrc::known(crc),
-                ZipCrc::Unknown(record) => {
-                    let queue = |work| storage.compute_ahead(work);
-                    MemberCrc::start(file, member.size, record, queue)
-                }
-            });
+    /// The CRC-32 of `file` (`size` bytes; a zip member's, a tar needs
+    /// none): read back from its record, or started on a checksum thread.
+    /// [`Self::sending`] then hands it to the member whose data `file` is.
+    pub fn start_crc(&self, file: &File, size: u64, storage: &Storage) -> Option<MemberCrc> {
+        if self.format != Format::Zip {
+            return None;
         }
+        Some(match storage.zip_crc(file) {
+            ZipCrc::Recorded(crc) => MemberCrc::known(crc),
+            ZipCrc::Unknown(record) => {
+                let queue = |work| storage.compute_ahead(work);
+                MemberCrc::start(file, size, record, queue)
+            }
+        })
+    }
+
+    /// The member just headed is being sent, with its CRC-32 as
+    /// [`Self::start_crc`] started it.
+    pub fn sending(&mut self, crc: Option<MemberCrc>) {
+        debug_assert!(self.sending.is_some(), "a member is sent after its header");
+        self.crc = crc;
+    }
+
+    /// Whether a member's CRC-32 is worth starting before its turn: only
+    /// a zip's members have one.
+    pub fn wants_crc(&self) -> bool {
+        self.format == Format::Zip
     }
 
     /// Whether [`Self::file_sent`] may wait for a CRC-32 or compute it
@@ -254,7 +268,7 @@ impl Layout {
 /// computes it (a checksum thread, or the send's end, [`MemberCrc::take`])
 /// and records it if `record` allows, and the send's end waits only for
 /// one under way.
-struct MemberCrc {
+pub(super) struct MemberCrc {
     state: Arc<(Mutex<Crc>, Condvar)>,
     record: Option<ZipCrcRecord>,
 }

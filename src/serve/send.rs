@@ -177,7 +177,7 @@ fn read_if_cached(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<b
 /// in together are cached together, so two probes per window catch a cold
 /// stretch without a `mincore` map; a gap between them costs one `sendfile`
 /// a wait on the disk, not the loop a stall per page.
-fn is_cached_window(file: &File, offset: u64, len: u64) -> bool {
+pub(super) fn is_cached_window(file: &File, offset: u64, len: u64) -> bool {
     let mut byte = [0u8; 1];
     let last = offset + len.max(1) - 1;
     [offset, last]
