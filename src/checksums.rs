@@ -14,11 +14,12 @@
 //!   waits for it; the outcome goes back to its reactor's inbox, as an I/O
 //!   job's does. Each waiting connection has at most one, so the connection
 //!   cap bounds them.
-//! - [`Ahead`] work: a zip member's CRC-32, started when
-//!   the member's send starts so that it overlaps the send; its connection
-//!   takes the result when the send ends. At most [`AHEAD_QUEUE`] wait;
-//!   beyond, the work is dropped and the connection computes the CRC
-//!   itself at the end of the send, as if nothing had been started.
+//! - [`Ahead`] work: an archive's next member read from the disk while
+//!   the one before it is sent, for a zip's CRC-32 (its connection takes
+//!   the result when the member's send ends) or only into the page cache
+//!   (a tar's). At most [`AHEAD_QUEUE`] wait; beyond, the work is dropped
+//!   and the connection computes the CRC itself at the end of the send,
+//!   or its send reads the file in, as if nothing had been started.
 //! - files whose checksum nobody waits for (a range of them was served):
 //!   at most [`LATER_QUEUE`] wait; beyond, one is dropped (the next whole
 //!   download computes it), so ranged requests cannot grow the queue.

@@ -17,6 +17,7 @@ use std::process::Command;
 use ferry::zip::{self, Zip64};
 use support::TestServer;
 use support::http::{Answer, exchange};
+use support::tar::untar_sorted;
 use support::tokens::guarded;
 
 fn http_server() -> TestServer {
@@ -514,80 +515,136 @@ fn takes_records(path: &std::path::Path) -> bool {
     taken
 }
 
-/// While one member is sent, the next file with data, not in the page
-/// cache, is opened and its CRC-32 computed (and recorded) before its
-/// turn, so that its read from the disk overlaps the send; the one after
-/// it waits for its own turn.
-/// A client that stops reading inside the first member shows it: two of
-/// three files get their records, and the third only once it reads on.
-#[test]
-fn a_zip_computes_the_next_members_crc_while_one_is_sent() {
-    use std::io::{Read, Write};
-    let server = http_server();
-    if rustix::fs::statfs(server.path("")).is_ok_and(|fs| fs.f_type == 0x0102_1994) {
-        eprintln!("skipped: the temporary root is a tmpfs, where zips do not look ahead");
-        return;
+/// Three files of 24 MiB in `z/` (larger than what the loopback's socket
+/// buffers and the disk's read-ahead take, so that a send stalls inside
+/// the first), out of the page cache as in a folder nobody has read
+/// lately; `None` (and why) where the root cannot show a read ahead.
+fn cold_folder(server: &TestServer) -> Option<Vec<(&'static str, Vec<u8>)>> {
+    const TMPFS_MAGIC: u32 = 0x0102_1994;
+    if rustix::fs::statfs(server.path("")).is_ok_and(|fs| fs.f_type as u32 == TMPFS_MAGIC) {
+        eprintln!("skipped: the temporary root is a tmpfs, where archives do not read ahead");
+        return None;
     }
-    // Larger than what the loopback's socket buffers take, so that the
-    // first member's send stalls while the client does not read.
-    const SIZE: usize = 24 << 20;
-    let names = ["z/a.bin", "z/b.bin", "z/c.bin"];
-    let bodies: Vec<Vec<u8>> = (0..3).map(|i| support::pattern(SIZE, 10 + i)).collect();
-    for (name, body) in names.iter().zip(&bodies) {
-        plant(&server, name, body);
-    }
-    if !takes_records(&server.path(names[0])) {
-        return;
-    }
-    // Out of the page cache, as a folder nobody has read lately: a file
-    // found cached is not read ahead (nothing to overlap).
-    for name in names {
+    let files: Vec<_> = ["z/a.bin", "z/b.bin", "z/c.bin"]
+        .into_iter()
+        .zip(10..)
+        .map(|(name, seed)| (name, support::pattern(24 << 20, seed)))
+        .collect();
+    for (name, body) in &files {
+        plant(server, name, body);
         let file = std::fs::File::open(server.path(name)).unwrap();
         file.sync_all().unwrap();
         rustix::fs::fadvise(&file, 0, None, rustix::fs::Advice::DontNeed).unwrap();
-        let mut byte = [0u8; 1];
-        let mut byte = [std::io::IoSliceMut::new(&mut byte)];
-        let nowait = rustix::io::ReadWriteFlags::NOWAIT;
-        if rustix::io::preadv2(&file, &mut byte, 0, nowait).is_ok_and(|n| n > 0) {
+        if is_cached(&server.path(name)) {
             eprintln!("skipped: the file system kept {name} in the page cache");
-            return;
+            return None;
         }
     }
-    let recorded = || {
-        names
-            .iter()
-            .filter(|name| zip_crc_record(&server.path(name)).is_some())
-            .count()
-    };
-    let mut client = std::net::TcpStream::connect(server.http.unwrap()).unwrap();
-    client
-        .write_all(b"GET /z/?zip HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-        .unwrap();
-    let mut start = vec![0; 64 * 1024];
-    client.read_exact(&mut start).unwrap();
+    Some(files)
+}
+
+/// Whether every page of the file at `path` is in the page cache, as
+/// `mincore` of a mapping of it tells (a mapping faults nothing in, where
+/// even a `RWF_NOWAIT` read that misses starts reading the page in).
+fn is_cached(path: &std::path::Path) -> bool {
+    let file = std::fs::File::open(path).unwrap();
+    let len = usize::try_from(file.metadata().unwrap().len()).unwrap();
+    let page = 4096;
+    let mut resident = vec![0u8; len.div_ceil(page)];
+    // SAFETY: a read-only shared mapping of a file this test holds open,
+    // never read through, unmapped before it returns; `resident` has a
+    // byte per page of it, as mincore(2) wants.
+    unsafe {
+        use std::os::fd::AsRawFd;
+        let map = libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ,
+            libc::MAP_SHARED,
+            file.as_raw_fd(),
+            0,
+        );
+        assert_ne!(map, libc::MAP_FAILED);
+        assert_eq!(libc::mincore(map, len, resident.as_mut_ptr()), 0);
+        libc::munmap(map, len);
+    }
+    resident.iter().all(|&page| page & 1 == 1)
+}
+
+/// GET `target` that stops reading 64 KiB in, until `ahead()` (or the
+/// test's patience runs out), then reads the rest: whether `ahead()` came
+/// true while the server could send no more, and the answer's body.
+fn stalled_download(addr: SocketAddr, target: &str, ahead: impl Fn() -> bool) -> (bool, Vec<u8>) {
+    use std::io::{Read, Write};
+    let mut client = std::net::TcpStream::connect(addr).unwrap();
+    let head = format!("GET {target} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    client.write_all(head.as_bytes()).unwrap();
+    let mut answer = vec![0; 64 * 1024];
+    client.read_exact(&mut answer).unwrap();
     let deadline = std::time::Instant::now() + support::PATIENCE;
-    while recorded() < 2 && std::time::Instant::now() < deadline {
+    while !ahead() && std::time::Instant::now() < deadline {
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
-    assert_eq!(
-        recorded(),
-        2,
-        "the next member's CRC-32 was not computed ahead"
-    );
-    let mut rest = Vec::new();
-    client.read_to_end(&mut rest).unwrap();
-    start.extend_from_slice(&rest);
-    let at = start.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
-    let got = sorted(unzip(&start[at..]));
-    let mut want = vec![entry("z/", b"")];
-    want.extend(
-        names
+    let came = ahead();
+    client.read_to_end(&mut answer).unwrap();
+    let at = answer.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    assert!(answer.starts_with(b"HTTP/1.1 200"));
+    (came, answer.split_off(at))
+}
+
+/// While one member is sent from the disk, the next file with data is
+/// opened and its CRC-32 computed (and recorded) before its turn, so that
+/// its read from the disk overlaps the send; the one after it waits for
+/// its own turn. A client that stops reading inside the first member
+/// shows it: two of three files get their records, and the third only
+/// once it reads on.
+#[test]
+fn a_zip_computes_the_next_members_crc_while_one_is_sent() {
+    let server = http_server();
+    let Some(files) = cold_folder(&server) else {
+        return;
+    };
+    if !takes_records(&server.path(files[0].0)) {
+        return;
+    }
+    let recorded = || {
+        let records = files
             .iter()
-            .zip(&bodies)
-            .map(|(name, body)| entry(name, body)),
-    );
-    assert_eq!(got, sorted(want));
+            .map(|(name, _)| zip_crc_record(&server.path(name)));
+        records.flatten().count()
+    };
+    let (came, body) = stalled_download(server.http.unwrap(), "/z/?zip", || recorded() >= 2);
+    assert!(came, "the next member's CRC-32 was not computed ahead");
+    let mut want = vec![entry("z/", b"")];
+    want.extend(files.iter().map(|(name, body)| entry(name, body)));
+    assert_eq!(sorted(unzip(&body)), sorted(want));
     assert_eq!(recorded(), 3);
+}
+
+/// A tar reads its next member into the page cache while one is sent,
+/// as a zip does with its CRC-32: with the client stalled inside the first
+/// member, one file (the second) is wholly cached, and the archive is
+/// whole once read.
+#[test]
+fn a_tar_reads_the_next_member_in_while_one_is_sent() {
+    let server = http_server();
+    let Some(files) = cold_folder(&server) else {
+        return;
+    };
+    let cached = || {
+        let paths = files.iter().map(|(name, _)| server.path(name));
+        paths.filter(|path| is_cached(path)).count()
+    };
+    let (came, body) = stalled_download(server.http.unwrap(), "/z/?tar", || cached() >= 1);
+    assert!(came, "the next member was not read in ahead");
+    let members = untar_sorted(&body);
+    let got: Vec<_> = members
+        .iter()
+        .map(|m| (m.path.as_str(), &m.data[..]))
+        .collect();
+    let mut want = vec![("z/", &b""[..])];
+    want.extend(files.iter().map(|(name, body)| (*name, &body[..])));
+    assert_eq!(got, want);
 }
 
 #[test]

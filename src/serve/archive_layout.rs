@@ -177,12 +177,6 @@ impl Layout {
         self.crc = crc;
     }
 
-    /// Whether a member's CRC-32 is worth starting before its turn: only
-    /// a zip's members have one.
-    pub fn wants_crc(&self) -> bool {
-        self.format == Format::Zip
-    }
-
     /// Whether [`Self::file_sent`] may wait for a CRC-32 or compute it
     /// (a zip's, not done yet): it then runs on a checksum thread.
     pub fn waits_for_crc(&self) -> bool {
@@ -338,7 +332,7 @@ impl MemberCrc {
         self.state.1.notify_all();
     }
 
-    fn is_done(&self) -> bool {
+    pub(super) fn is_done(&self) -> bool {
         matches!(*self.state(), Crc::Done(_))
     }
 

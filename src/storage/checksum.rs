@@ -421,10 +421,10 @@ fn compute_unless(
     Ok(crc)
 }
 
-/// Work for the checksum threads that a connection will want soon: a
-/// zip member's CRC-32, computed while the member is sent (see
-/// `serve/archive_layout.rs`). It brings its own way to hand the result
-/// over.
+/// Work for the checksum threads that a connection will want soon: an
+/// archive's next member read from the disk while one is sent, for a
+/// zip's CRC-32 or only into the page cache (see `serve/archive.rs`). It
+/// brings its own way to hand a result over.
 pub type Ahead = Box<dyn FnOnce() + Send>;
 
 /// Where work for the checksum threads that no connection waits for yet

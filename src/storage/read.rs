@@ -226,6 +226,20 @@ impl Storage {
         self.later.get().is_some_and(|later| later.ahead(work))
     }
 
+    /// Queues a read of `file`'s first `len` bytes into the page cache
+    /// for the checksum threads (see [`Ahead`]): an archive's next member,
+    /// read from the disk while the one before it is sent. Dropped if
+    /// there are no such threads or their queue is full: the member's
+    /// send then reads it in as any send does. Never blocks.
+    pub fn cache_ahead(&self, file: &File, len: u64) {
+        if let Ok(copy) = file.try_clone() {
+            self.compute_ahead(Box::new(move || {
+                // A failure shows again when the send reads the same bytes.
+                let _ = cache(&copy, 0, len);
+            }));
+        }
+    }
+
     /// Sends later computations ([`Storage::checksum_later`]) to `later`
     /// (the server's checksum threads); set once, when they start.
     pub fn set_checksum_queue(&self, later: Later) {
@@ -255,21 +269,30 @@ impl Storage {
     /// # Errors
     /// The read failed (or the file is shorter than expected).
     pub fn read_ahead(&self, file: &File, offset: u64, len: u64) -> io::Result<()> {
-        /// Bytes read per system call when the file cannot be spliced.
-        const PIECE: u64 = 256 * 1024;
         self.pause(Point::ReadAhead);
-        if cache_by_sendfile(file, offset, len)? {
-            return Ok(());
-        }
-        let mut buf = vec![0; usize::try_from(len.min(PIECE)).unwrap_or(0)];
-        let mut done = 0;
-        while done < len {
-            let piece = (len - done).min(PIECE) as usize;
-            file.read_exact_at(&mut buf[..piece], offset + done)?;
-            done += piece as u64;
-        }
-        Ok(())
+        cache(file, offset, len)
     }
+}
+
+/// Reads `len` bytes of `file` from `offset` into the page cache: with a
+/// `sendfile` to `/dev/null` where it can, else through a buffer.
+///
+/// # Errors
+/// The read failed (or the file is shorter than expected).
+fn cache(file: &File, offset: u64, len: u64) -> io::Result<()> {
+    /// Bytes read per system call when the file cannot be spliced.
+    const PIECE: u64 = 256 * 1024;
+    if cache_by_sendfile(file, offset, len)? {
+        return Ok(());
+    }
+    let mut buf = vec![0; usize::try_from(len.min(PIECE)).unwrap_or(0)];
+    let mut done = 0;
+    while done < len {
+        let piece = (len - done).min(PIECE) as usize;
+        file.read_exact_at(&mut buf[..piece], offset + done)?;
+        done += piece as u64;
+    }
+    Ok(())
 }
 
 /// Brings `len` bytes of `file` from `offset` into the page cache with a

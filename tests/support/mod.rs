@@ -8,6 +8,7 @@ pub mod process;
 pub mod proxy;
 #[cfg(feature = "s3")]
 pub mod s3;
+pub mod tar;
 // Certificates need a provider: with the TLS features only.
 #[cfg(any(feature = "tls-aws-lc", feature = "tls-ring"))]
 pub mod tls;
