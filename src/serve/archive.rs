@@ -409,16 +409,7 @@ impl Archive {
             match self.prepare(ctx, found) {
                 Ok(Some(mut ready)) => {
                     if let Some(data) = &mut ready.data {
-                        let (file, size) = (&data.file.file, data.file.info.size);
-                        if !is_cached_window(file, 0, size) {
-                            let crc = self.layout.start_crc(file, size, ctx.storage);
-                            // No CRC-32 to read it for (a tar's member, or
-                            // one recorded): only read it in.
-                            if crc.as_ref().is_none_or(MemberCrc::is_done) {
-                                ctx.storage.cache_ahead(file, size);
-                            }
-                            data.crc = crc;
-                        }
+                        self.read_before_its_turn(ctx, data);
                     }
                     return self.peeked.push_back(Peeked::Ready(Box::new(ready)));
                 }
@@ -426,6 +417,22 @@ impl Archive {
                 Err(why) => return self.peeked.push_back(Peeked::Failed(why)),
             }
         }
+    }
+
+    /// Starts reading `data`'s file from the disk on a checksum thread,
+    /// unless it is in the page cache: for its CRC-32 (a zip's member), or
+    /// only into the cache when there is none to compute (a tar's member,
+    /// or a CRC-32 recorded with the file).
+    fn read_before_its_turn(&self, ctx: &Ctx<'_>, data: &mut Data) {
+        let (file, size) = (&data.file.file, data.file.info.size);
+        if is_cached_window(file, 0, size) {
+            return;
+        }
+        let crc = self.layout.start_crc(file, size, ctx.storage);
+        if crc.as_ref().is_none_or(MemberCrc::is_done) {
+            ctx.storage.cache_ahead(file, size);
+        }
+        data.crc = crc;
     }
 
     /// File `name` opened to be sent, `None` if it is no longer there.
