@@ -98,15 +98,20 @@ fn completion(parts: &[(u32, &str)]) -> Vec<u8> {
 }
 
 fn complete(s: &S3Server, me: &Signer, key: &str, id: &str, body: &[u8]) -> support::http::Answer {
+    complete_if(s, (me, key, id), body, &[])
+}
+
+/// CompleteMultipartUpload of `key`'s upload `id` with `extra` fields
+/// (its conditions).
+fn complete_if(
+    s: &S3Server,
+    (me, key, id): (&Signer, &str, &str),
+    body: &[u8],
+    extra: &[(&str, &str)],
+) -> support::http::Answer {
     let path = format!("/bkt/{key}");
-    me.send(
-        s.s3,
-        "POST",
-        (&path, &[("uploadId", id)]),
-        &[],
-        body,
-        Payload::Signed,
-    )
+    let query = [("uploadId", id)];
+    me.send(s.s3, "POST", (&path, &query), extra, body, Payload::Signed)
 }
 
 fn list_parts(s: &S3Server, me: &Signer, key: &str, id: &str) -> support::http::Answer {
@@ -608,11 +613,12 @@ fn held_assembly(early: Duration) -> (S3Server, Arc<Gate>) {
     (s, gate)
 }
 
-/// Sends CompleteMultipartUpload of `k` on a connection of its own.
-fn send_completion(s: &S3Server, id: &str, body: &[u8]) -> TcpStream {
+/// Sends CompleteMultipartUpload of `k` (with `extra` fields) on a
+/// connection of its own.
+fn send_completion(s: &S3Server, id: &str, body: &[u8], extra: &[(&str, &str)]) -> TcpStream {
     let me = &s.signers[0];
     let query = [("uploadId", id)];
-    let (target, lines) = me.signed("POST", ("/bkt/k", &query), &[], body, Payload::Signed);
+    let (target, lines) = me.signed("POST", ("/bkt/k", &query), extra, body, Payload::Signed);
     let mut stream = TcpStream::connect(s.s3).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(60)))
@@ -666,7 +672,7 @@ fn a_slow_completion_answers_200_at_once_and_spaces_until_its_result() {
     let (one, two) = (support::pattern(5 * MIB, 1), support::pattern(10, 2));
     let e1 = put_part(&s, me, "k", &id, 1, &one);
     let e2 = put_part(&s, me, "k", &id, 2, &two);
-    let mut stream = send_completion(&s, &id, &completion(&[(1, &e1), (2, &e2)]));
+    let mut stream = send_completion(&s, &id, &completion(&[(1, &e1), (2, &e2)]), &[]);
     gate.wait_for_arrivals(1);
     let mut got = Vec::new();
     // The head and the declaration, then two fillers, all while held.
@@ -708,7 +714,7 @@ fn a_completion_that_fails_after_its_200_ends_with_an_error_document() {
     let id = begin(&s, me, "k");
     let part = support::pattern(10, 1);
     let e1 = put_part(&s, me, "k", &id, 1, &part);
-    let mut stream = send_completion(&s, &id, &completion(&[(1, &e1)]));
+    let mut stream = send_completion(&s, &id, &completion(&[(1, &e1)]), &[]);
     gate.wait_for_arrivals(1);
     let mut got = Vec::new();
     read_until(&mut stream, &mut got, b"\r\n1\r\n \r\n");
@@ -727,6 +733,71 @@ fn a_completion_that_fails_after_its_200_ends_with_an_error_document() {
     assert!(s.server.path("bkt/k/in").is_dir());
     let parts = list_parts(&s, me, "k", &id);
     assert_eq!(parts.status, 200, "the upload is still there");
+}
+
+/// CompleteMultipartUpload takes S3's conditional writes, as PutObject
+/// does: `If-None-Match: *` completes only a key that does not exist,
+/// `If-Match` only over the version it names; a completion refused leaves
+/// the object and the upload as they were, to be completed again.
+#[test]
+fn a_completion_is_conditional_as_s3_makes_it() {
+    let s = owner();
+    let me = &s.signers[0];
+    let id = begin(&s, me, "k");
+    let old = me.simple(s.s3, "PUT", "/bkt/k", b"old");
+    assert_eq!(old.status, 200);
+    let tag = old.header("ETag").unwrap().to_owned();
+    let part = support::pattern(10, 1);
+    let e1 = put_part(&s, me, "k", &id, 1, &part);
+    let body = completion(&[(1, &e1)]);
+    let refused = |extra: &[(&str, &str)]| {
+        let answer = complete_if(&s, (me, "k", &id), &body, extra);
+        (answer.status, code(&answer))
+    };
+    let failed = (412, "PreconditionFailed".to_owned());
+    assert_eq!(refused(&[("If-None-Match", "*")]), failed);
+    let stale = format!("\"{}\"", "0".repeat(32));
+    assert_eq!(refused(&[("If-Match", &stale)]), failed);
+    // S3 takes only `*` in If-None-Match on a write.
+    let tagged = (501, "NotImplemented".to_owned());
+    assert_eq!(refused(&[("If-None-Match", "\"abc\"")]), tagged);
+    assert_eq!(std::fs::read(s.server.path("bkt/k")).unwrap(), b"old");
+    assert_eq!(
+        list_parts(&s, me, "k", &id).status,
+        200,
+        "the upload is kept"
+    );
+    let done = complete_if(&s, (me, "k", &id), &body, &[("If-Match", &tag)]);
+    assert_eq!(done.status, 200, "{}", String::from_utf8_lossy(&done.body));
+    assert_eq!(std::fs::read(s.server.path("bkt/k")).unwrap(), part);
+}
+
+/// A key stored while a completion with `If-None-Match: *` assembles its
+/// parts wins: judged again at the commit, the completion ends its early
+/// `200` with a PreconditionFailed document, and its upload stays.
+#[test]
+fn a_key_stored_while_a_create_only_completion_assembles_wins() {
+    let (s, gate) = held_assembly(Duration::from_millis(100));
+    let me = &s.signers[0];
+    let id = begin(&s, me, "k");
+    let e1 = put_part(&s, me, "k", &id, 1, &support::pattern(10, 1));
+    let create_only = [("If-None-Match", "*")];
+    let mut stream = send_completion(&s, &id, &completion(&[(1, &e1)]), &create_only);
+    gate.wait_for_arrivals(1);
+    let mut got = Vec::new();
+    read_until(&mut stream, &mut got, b"\r\n1\r\n \r\n");
+    std::fs::write(s.server.path("bkt/k"), b"theirs").unwrap();
+    gate.open();
+    read_until(&mut stream, &mut got, b"\r\n0\r\n\r\n");
+    let body = dechunked(&got);
+    let text = String::from_utf8_lossy(&body);
+    assert_eq!(texts(&body, "Code"), ["PreconditionFailed"], "{text}");
+    assert_eq!(std::fs::read(s.server.path("bkt/k")).unwrap(), b"theirs");
+    assert_eq!(
+        list_parts(&s, me, "k", &id).status,
+        200,
+        "the upload is kept"
+    );
 }
 
 /// ListMultipartUploads sees every upload of the bucket (not only the

@@ -36,6 +36,11 @@
 //! download, never an archive that looks whole but is not (a warning names
 //! the cause). A file that grows while it is sent keeps the length it had
 //! when opened.
+//!
+//! Why it is long: the two walks, the look-ahead and the members' order
+//! are one piece of state (the walk, what it gave ahead of its turn, the
+//! bytes written against the announced length); split apart, each part
+//! would reach into the others' fields.
 
 use std::collections::VecDeque;
 use std::time::Instant;

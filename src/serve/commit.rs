@@ -30,7 +30,7 @@ use crate::upload_metadata;
 
 /// Why an upload that was to create its file (`If-None-Match: *`) was not
 /// stored: another took the name while its body arrived.
-pub const TAKEN: &str = "a file of that name was stored while the body arrived (If-None-Match: *)";
+pub const TAKEN: &str = "a file of that name was stored before the commit (If-None-Match: *)";
 
 /// A verified upload to make visible.
 pub(super) struct Commit {
@@ -130,11 +130,15 @@ pub(super) fn commit_now(ctx: &Ctx<'_>, commit: Commit) -> Outcome {
 }
 
 /// An upload whose owner's share of the hook runner is full: not stored.
-/// A PUT's temp file goes; a session stays as it was (dropped, not
-/// discarded), so that its COMMIT can be tried again.
 fn share_full(ctx: &Ctx<'_>, commit: Commit) -> Outcome {
     let busy = "hooks of this token are busy (its share of --hook-concurrency): try again";
-    let failure = Failure::new(ErrorKind::Busy, busy);
+    not_stored(ctx, commit, Failure::new(ErrorKind::Busy, busy))
+}
+
+/// An upload not stored for now: a PUT's temp file goes; a session stays
+/// as it was (dropped, not discarded), so that its commit (a COMMIT, an
+/// S3 multipart completion) can be tried again.
+fn not_stored(ctx: &Ctx<'_>, commit: Commit, failure: Failure) -> Outcome {
     super::log_refusal(ctx.client, "PUT", commit.name.as_str(), &failure);
     drop(commit);
     Outcome::failed(failure, Next::Request)
@@ -164,12 +168,9 @@ fn publish(ctx: &Ctx<'_>, commit: Commit) -> Outcome {
         .as_ref()
         .is_some_and(|preconditions| !preconditions.hold(ctx, &[]))
     {
-        let changed = "the file changed while the body arrived: the condition no longer holds";
-        return refused(
-            ctx,
-            commit,
-            Failure::new(ErrorKind::PreconditionFailed, changed),
-        );
+        let changed = "the file changed before the commit: the condition no longer holds";
+        let failure = Failure::new(ErrorKind::PreconditionFailed, changed);
+        return not_stored(ctx, commit, failure);
     }
     // Only made when there is a hook to tell: a PUT pays nothing else.
     let facts = ctx

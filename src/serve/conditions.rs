@@ -8,7 +8,17 @@
 
 use super::{Ctx, Version};
 use crate::name::Name;
-use crate::storage::DavLock;
+use crate::storage::{DavLock, Upload};
+
+/// Makes `upload` one whose commit never replaces a file if its
+/// `preconditions` require its target not to exist (`If-None-Match: *`):
+/// a file that takes the name after they were judged still wins
+/// ([`Upload::create_only`]).
+pub fn create_only_if_required(upload: &mut Upload, preconditions: Option<&Conditions>) {
+    if preconditions.is_some_and(Conditions::require_absent) {
+        upload.create_only();
+    }
+}
 
 /// What a request states of the resources' state: HTTP's `If:` (RFC 4918
 /// 10.4), lists of conditions any of which must hold, whose lock tokens

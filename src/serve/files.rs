@@ -5,7 +5,7 @@ use log::debug;
 
 use super::Overwrite;
 use super::commit::{Commit, commit_now};
-use super::conditions::Conditions;
+use super::conditions::{Conditions, create_only_if_required};
 use super::digest::BodyDigests;
 use super::terms::Choose;
 use super::{Body, BodyLength, CopyTime, Folders, Receive, Send, Sink, Source, Trailer};
@@ -45,12 +45,7 @@ pub(super) fn put(
         Ok(mut upload) => {
             upload.set_mtime(mtime);
             upload.set_props(props);
-            if preconditions
-                .as_deref()
-                .is_some_and(Conditions::require_absent)
-            {
-                upload.create_only();
-            }
+            create_only_if_required(&mut upload, preconditions.as_deref());
             let receive = Receive::new(Sink::File(upload), name, size, crc)
                 .by(user)
                 .expecting(preconditions)

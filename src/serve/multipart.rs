@@ -19,6 +19,7 @@ use crate::md5::Md5;
 use log::{debug, warn};
 
 use super::commit::{Commit, commit_now};
+use super::conditions::{Conditions, create_only_if_required};
 use super::digest::{BodyDigests, Digesting};
 use super::sessions::session_limits;
 use super::terms::Choose;
@@ -266,7 +267,7 @@ pub(super) fn finish_part(
 /// assembled (on the pool, among the long jobs: it copies the object)
 /// and committed as `user`'s.
 pub(super) fn complete(
-    name: Name,
+    (name, preconditions): (Name, Option<Box<Conditions>>),
     id: String,
     listed: Vec<(u32, [u8; 16])>,
     user: Option<Owner>,
@@ -287,8 +288,10 @@ pub(super) fn complete(
                 debug!("#{} multipart upload {id} of {name} complete", ctx.client);
                 upload.set_mtime(meta.as_deref().and_then(upload_metadata::mtime));
                 upload.set_props(meta.as_deref().and_then(kept_props));
+                create_only_if_required(&mut upload, preconditions.as_deref());
                 let mut commit = Commit::whole(upload, (name, size, crc), started, user);
                 commit.meta = meta;
+                commit.preconditions = preconditions;
                 commit_now(ctx, commit)
             }
             Err(failure) => refuse(ctx, "COMMIT", name.as_str(), failure, Next::Request),

@@ -365,6 +365,10 @@ pub enum Operation {
         id: String,
         /// The parts that make it, in order.
         parts: Vec<(u32, [u8; 16])>,
+        /// Preconditions on the object (`If-Match`, `If-None-Match`),
+        /// judged again at the commit: set from the request's conditions
+        /// ([`Operation::keep_preconditions`]), not by a codec.
+        preconditions: Option<Box<Conditions>>,
     },
     /// Discard multipart upload `id` of `name` and its parts.
     AbortParts {
@@ -547,13 +551,17 @@ impl Operation {
     }
 
     /// Keeps an upload's preconditions on its target (`If-Match`,
-    /// `If-None-Match`), judged before its body, to be judged again at
-    /// its commit, once the body is in: a long body leaves time for
-    /// another writer. Other operations are judged before they are served
-    /// only: they take no time between.
+    /// `If-None-Match`), judged before its body (or a multipart upload's
+    /// assembly), to be judged again at its commit: a long body, or many
+    /// parts, leave time for another writer. Other operations are judged
+    /// before they are served only: they take no time between.
     pub(super) fn keep_preconditions(&mut self, conditions: &Conditions) {
-        if let Operation::Put { preconditions, .. } = self {
-            *preconditions = conditions.at_commit();
+        match self {
+            Operation::Put { preconditions, .. }
+            | Operation::CompleteParts { preconditions, .. } => {
+                *preconditions = conditions.at_commit();
+            }
+            _ => {}
         }
     }
 
@@ -668,9 +676,12 @@ impl Operation {
             }
             Operation::PutPart { name, ask } => multipart::put_part(ctx, name, ask),
             Operation::CopyPart { name, from, ask } => multipart::copy_part(name, from, ask),
-            Operation::CompleteParts { name, id, parts } => {
-                multipart::complete(name, id, parts, super::user_of(ctx, &who))
-            }
+            Operation::CompleteParts {
+                name,
+                id,
+                parts,
+                preconditions,
+            } => multipart::complete((name, preconditions), id, parts, super::user_of(ctx, &who)),
             Operation::AbortParts { name, id } => multipart::abort(name, id),
             Operation::ListParts {
                 name,

@@ -1,8 +1,10 @@
 """boto3's multipart uploads against ferry's S3 listener
 (tests/s3_clients.rs): create, upload_part (out of order, one sent
 again), upload_part_copy (a range, a condition), list_parts,
-list_multipart_uploads, complete, abort, the errors boto3 raises, and upload_file with a small TransferConfig (parts sent
-in parallel by s3transfer); exits non-zero on the first difference.
+list_multipart_uploads, complete (also with IfNoneMatch / IfMatch),
+abort, the errors boto3 raises, and upload_file with a small
+TransferConfig (parts sent in parallel by s3transfer); exits non-zero on
+the first difference.
 
 usage: s3_boto3_multipart.py ENDPOINT KEY_ID SECRET WORKDIR
 """
@@ -106,6 +108,23 @@ done = {"Parts": [
 s3.complete_multipart_upload(Bucket="parts", Key="copied.bin", UploadId=cid, MultipartUpload=done)
 got = s3.get_object(Bucket="parts", Key="copied.bin")["Body"].read()
 assert got == source[: 5 * MIB] + source + b"tail", len(got)
+
+# A conditional completion: IfNoneMatch over a key that exists fails and
+# keeps the upload; IfMatch with the key's ETag completes it.
+s3.put_object(Bucket="parts", Key="guarded", Body=b"first")
+tag = s3.head_object(Bucket="parts", Key="guarded")["ETag"]
+gid = s3.create_multipart_upload(Bucket="parts", Key="guarded")["UploadId"]
+gtag = s3.upload_part(Bucket="parts", Key="guarded", UploadId=gid, PartNumber=1, Body=b"second")["ETag"]
+gdone = {"Parts": [{"PartNumber": 1, "ETag": gtag}]}
+code = error_code(lambda: s3.complete_multipart_upload(
+    Bucket="parts", Key="guarded", UploadId=gid, MultipartUpload=gdone, IfNoneMatch="*"
+))
+assert code == "PreconditionFailed", code
+assert s3.get_object(Bucket="parts", Key="guarded")["Body"].read() == b"first"
+s3.complete_multipart_upload(
+    Bucket="parts", Key="guarded", UploadId=gid, MultipartUpload=gdone, IfMatch=tag
+)
+assert s3.get_object(Bucket="parts", Key="guarded")["Body"].read() == b"second"
 
 # upload_file above the threshold: parts of 5 MiB, four at once.
 path = os.path.join(workdir, "file.bin")

@@ -218,7 +218,10 @@ impl Dialect for S3 {
             Err(refused) => return refuse(refused),
         };
         let conditions = match (&operation, asked) {
-            (Operation::Put { name, .. }, Asked::PutObject) => fields.conditions.on_write(name),
+            (Operation::Put { name, .. }, Asked::PutObject)
+            | (Operation::CompleteParts { name, .. }, Asked::CompleteMultipart(_)) => {
+                fields.conditions.on_write(name)
+            }
             _ => Ok(None),
         };
         match conditions {

@@ -111,7 +111,12 @@ pub(super) fn object_request(
             let parts = complete_request(head.body)?;
             let count = u16::try_from(parts.len()).unwrap_or(u16::MAX);
             Ok((
-                Operation::CompleteParts { name, id, parts },
+                Operation::CompleteParts {
+                    name,
+                    id,
+                    parts,
+                    preconditions: None,
+                },
                 Asked::CompleteMultipart(count),
             ))
         }
