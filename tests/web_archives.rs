@@ -520,9 +520,7 @@ fn takes_records(path: &std::path::Path) -> bool {
 /// the first), out of the page cache as in a folder nobody has read
 /// lately; `None` (and why) where the root cannot show a read ahead.
 fn cold_folder(server: &TestServer) -> Option<Vec<(&'static str, Vec<u8>)>> {
-    const TMPFS_MAGIC: u32 = 0x0102_1994;
-    if rustix::fs::statfs(server.path("")).is_ok_and(|fs| fs.f_type as u32 == TMPFS_MAGIC) {
-        eprintln!("skipped: the temporary root is a tmpfs, where archives do not read ahead");
+    if on_tmpfs(server) {
         return None;
     }
     let files: Vec<_> = ["z/a.bin", "z/b.bin", "z/c.bin"]
@@ -541,6 +539,17 @@ fn cold_folder(server: &TestServer) -> Option<Vec<(&'static str, Vec<u8>)>> {
         }
     }
     Some(files)
+}
+
+/// Whether the server's root is a tmpfs, where archives do not look
+/// ahead (nothing to read from a disk); says the test is skipped if so.
+fn on_tmpfs(server: &TestServer) -> bool {
+    const TMPFS_MAGIC: u32 = 0x0102_1994;
+    let tmpfs = rustix::fs::statfs(server.path("")).is_ok_and(|fs| fs.f_type as u32 == TMPFS_MAGIC);
+    if tmpfs {
+        eprintln!("skipped: the temporary root is a tmpfs, where archives do not look ahead");
+    }
+    tmpfs
 }
 
 /// Whether every page of the file at `path` is in the page cache, as
@@ -645,6 +654,39 @@ fn a_tar_reads_the_next_member_in_while_one_is_sent() {
     let mut want = vec![("z/", &b""[..])];
     want.extend(files.iter().map(|(name, body)| (*name, &body[..])));
     assert_eq!(got, want);
+}
+
+/// An open that fails while looking ahead (the process a descriptor
+/// short for a moment, EMFILE) is not the member's failure: the file is
+/// opened again at its turn, and the archive is whole.
+#[test]
+fn an_open_that_fails_ahead_of_its_turn_is_tried_again_at_it() {
+    use ferry::storage::gate::{Gate, Point};
+    // The first open is the first member's, at its turn; the second, the
+    // next member's, ahead of it.
+    let gate = std::sync::Arc::new(Gate::failing_call(Point::Open, rustix::io::Errno::MFILE, 2));
+    let failing = std::sync::Arc::clone(&gate);
+    let server = TestServer::start_with(|c| {
+        c.gate = Some(failing);
+        c.listen(ferry::wire::Protocol::Http, "127.0.0.1:0".parse().unwrap())
+    });
+    if on_tmpfs(&server) {
+        return;
+    }
+    let files: Vec<_> = ["z/a.bin", "z/b.bin", "z/c.bin"]
+        .into_iter()
+        .zip(20..)
+        .map(|(name, seed)| (name, support::pattern(100_000, seed)))
+        .collect();
+    for (name, body) in &files {
+        plant(&server, name, body);
+    }
+    let answer = fetch(server.http.unwrap(), "/z/?zip", "");
+    assert_eq!(answer.status, 200, "{}", answer.head);
+    let mut want = vec![entry("z/", b"")];
+    want.extend(files.iter().map(|(name, body)| entry(name, body)));
+    assert_eq!(sorted(unzip(&answer.body)), sorted(want));
+    assert_eq!(gate.arrivals(), 4, "three opens and the one that failed");
 }
 
 #[test]

@@ -86,7 +86,7 @@ struct Data {
 enum Peeked {
     Found(Found),
     Ready(Box<Ready>),
-    /// The walk, or an open, failed: the archive stops short there.
+    /// The walk failed: the archive stops short there.
     Failed(String),
 }
 
@@ -411,6 +411,7 @@ impl Archive {
                     continue;
                 }
             }
+            let again = found.clone();
             match self.prepare(ctx, found) {
                 Ok(Some(mut ready)) => {
                     if let Some(data) = &mut ready.data {
@@ -419,7 +420,9 @@ impl Archive {
                     return self.peeked.push_back(Peeked::Ready(Box::new(ready)));
                 }
                 Ok(None) => {}
-                Err(why) => return self.peeked.push_back(Peeked::Failed(why)),
+                // Opened again at its turn, where a failure counts: what
+                // failed early (a descriptor short, EMFILE) may not then.
+                Err(_) => return self.peeked.push_back(Peeked::Found(again)),
             }
         }
     }

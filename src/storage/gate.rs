@@ -9,8 +9,9 @@
 //! A gate made with [`Gate::failing`] holds nothing: it makes the calls
 //! that reach its point fail with an error of the test's choosing (EIO,
 //! EMFILE, ENOSPC), at the few points that consult it ([`Point::ReadSession`],
-//! an APPEND's [`Point::Write`]), so
-//! a test can show what a request does when the disk fails under it.
+//! an APPEND's [`Point::Write`], an archive member's [`Point::Open`]...),
+//! so a test can show what a request does when the disk fails under it;
+//! [`Gate::failing_call`] fails one call only, the others passing.
 //!
 //! Servers carry a gate only when a test puts one in their
 //! [`crate::Config`]; otherwise a point costs one `Option` check.
@@ -66,6 +67,8 @@ pub struct Gate {
     /// What the calls at `point` fail with, for a failing gate (which
     /// never holds).
     fault: Option<Errno>,
+    /// Which call fails (counting from 1), if only one does.
+    only_call: Option<usize>,
     state: Mutex<State>,
     changed: Condvar,
 }
@@ -90,6 +93,7 @@ impl Gate {
         Gate {
             point,
             fault: None,
+            only_call: None,
             state: Mutex::new(State::default()),
             changed: Condvar::new(),
         }
@@ -102,6 +106,16 @@ impl Gate {
         Gate {
             fault: Some(errno),
             ..Gate::new(point)
+        }
+    }
+
+    /// A gate that holds nothing and fails only the `nth` call to reach
+    /// `point` (counting from 1) with `errno`: a fault that passes, as a
+    /// process briefly out of descriptors (EMFILE) sees.
+    pub fn failing_call(point: Point, errno: Errno, nth: usize) -> Gate {
+        Gate {
+            only_call: Some(nth),
+            ..Gate::failing(point, errno)
         }
     }
 
@@ -133,9 +147,16 @@ impl Gate {
     /// error to fail with, if this is a failing gate at `point`.
     pub(crate) fn fault(&self, point: Point) -> Option<Errno> {
         let errno = self.fault.filter(|_| point == self.point)?;
-        log::info!("test gate: a call at {point:?} fails with {errno}");
-        self.lock().arrived += 1;
+        let arrived = {
+            let mut state = self.lock();
+            state.arrived += 1;
+            state.arrived
+        };
         self.changed.notify_all();
+        if self.only_call.is_some_and(|nth| nth != arrived) {
+            return None;
+        }
+        log::info!("test gate: a call at {point:?} fails with {errno}");
         Some(errno)
     }
 

@@ -61,6 +61,7 @@ impl Storage {
     /// As [`Storage::stat`].
     pub fn open_read_unchecked(&self, name: &Name) -> Result<OpenFile, StorageError> {
         self.pause(Point::Open);
+        self.injected_fault(Point::Open)?;
         self.once_more_if_gone(|| self.open_read_once(name, false))
     }
 
