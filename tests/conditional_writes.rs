@@ -176,9 +176,41 @@ fn half_sent(server: &TestServer, path: &str, condition: &str) -> TcpStream {
 /// The rest of [`half_sent`]'s body, and its answer's status line start.
 fn finish(mut slow: TcpStream) -> String {
     slow.write_all(b"body").unwrap();
+    status_of(slow)
+}
+
+/// The start of the status line `slow` is answered.
+fn status_of(mut slow: TcpStream) -> String {
     let mut answer = [0u8; 12];
     slow.read_exact(&mut answer).unwrap();
     String::from_utf8_lossy(&answer).into_owned()
+}
+
+/// A durable `If-Match` upload is judged once more after its bytes are
+/// flushed, just before its rename: a version stored while it landed (a
+/// flush is long enough for another writer) wins, 412.
+#[test]
+fn a_version_replaced_while_a_durable_put_lands_fails_its_if_match() {
+    let gate = Arc::new(Gate::new(Point::Commit));
+    let server = TestServer::start_with(|config| {
+        support::listen_http(config);
+        config.fsync = true;
+        config.gate = Some(Arc::clone(&gate));
+    });
+    gate.let_one_go();
+    assert_eq!(put(&server, "/doc", "", b"one").status, 201);
+    let seen = etag(&server, "/doc");
+    let mut slow = half_sent(&server, "/doc", &format!("If-Match: {seen}"));
+    slow.write_all(b"body").unwrap();
+    // Judged, then held where it lands (before its bytes' flush).
+    gate.wait_for_arrivals(2);
+    let other = server.path("other");
+    std::fs::write(&other, b"two").unwrap();
+    std::fs::rename(&other, server.path("doc")).unwrap();
+    gate.open();
+    assert_eq!(status_of(slow), "HTTP/1.1 412");
+    assert_eq!(std::fs::read(server.path("doc")).unwrap(), b"two");
+    assert_eq!(support::entries(&server.path("")), ["doc"]);
 }
 
 /// The condition held when the body began; by its end another upload had

@@ -168,9 +168,7 @@ fn publish(ctx: &Ctx<'_>, commit: Commit) -> Outcome {
         .as_ref()
         .is_some_and(|preconditions| !preconditions.hold(ctx, &[]))
     {
-        let changed = "the file changed before the commit: the condition no longer holds";
-        let failure = Failure::new(ErrorKind::PreconditionFailed, changed);
-        return not_stored(ctx, commit, failure);
+        return not_stored(ctx, commit, changed());
     }
     // Only made when there is a hook to tell: a PUT pays nothing else.
     let facts = ctx
@@ -187,13 +185,14 @@ fn publish(ctx: &Ctx<'_>, commit: Commit) -> Outcome {
         session,
         meta: _,
         checksum,
-        preconditions: _,
+        preconditions,
     } = commit;
     let mut published = Published {
         facts,
         user,
         name,
         started,
+        preconditions,
         stored: Reply::Stored {
             size,
             crc,
@@ -211,7 +210,7 @@ fn publish(ctx: &Ctx<'_>, commit: Commit) -> Outcome {
         (Ok(()), true) => match (upload.commit_durably(crc), ctx.storage.lone_commit()) {
             (Ok((durable, owed)), Some(lone)) => {
                 published.landed(durable.landed());
-                let committed = commit_alone(&lone, durable, owed);
+                let committed = commit_alone(ctx, &lone, (durable, owed), &published);
                 drop(lone);
                 published.answer(ctx, committed)
             }
@@ -222,13 +221,29 @@ fn publish(ctx: &Ctx<'_>, commit: Commit) -> Outcome {
                     Next::Pool(step_after_flush(durable, owed, published)),
                 )
             }
-            (Err(err), _) => published.answer(ctx, Err(err)),
+            (Err(err), _) => published.answer(ctx, Err(refusal_of(err))),
         },
         (Ok(()), false) => {
             let committed = upload.commit(crc).map(|landed| published.landed(landed));
-            published.answer(ctx, committed)
+            published.answer(ctx, committed.map_err(refusal_of))
         }
-        (Err(err), _) => published.answer(ctx, Err(err)),
+        (Err(err), _) => published.answer(ctx, Err(refusal_of(err))),
+    }
+}
+
+/// What a write's preconditions failing at its commit answers (412).
+fn changed() -> Failure {
+    let changed = "the file changed before the commit: the condition no longer holds";
+    Failure::new(ErrorKind::PreconditionFailed, changed)
+}
+
+/// What a commit that failed in storage answers.
+fn refusal_of(err: StorageError) -> Failure {
+    match err {
+        // Only an upload that creates its file only fails so
+        // (`If-None-Match: *`): a plain rename replaces.
+        StorageError::Exists => Failure::new(ErrorKind::PreconditionFailed, TAKEN),
+        err => Failure::from(err),
     }
 }
 
@@ -237,13 +252,17 @@ fn publish(ctx: &Ctx<'_>, commit: Commit) -> Outcome {
 /// the order the group commit would. A failed commit is dropped before
 /// the answer, as there.
 fn commit_alone(
+    ctx: &Ctx<'_>,
     lone: &LoneCommit<'_>,
-    mut durable: Durable,
-    mut owed: Unflushed,
-) -> Result<(), StorageError> {
+    (mut durable, mut owed): (Durable, Unflushed),
+    published: &Published,
+) -> Result<(), Failure> {
     loop {
-        lone.flush(owed)?;
-        match durable.step()? {
+        lone.flush(owed).map_err(refusal_of)?;
+        if durable.renames_next() {
+            published.still_holds(ctx)?;
+        }
+        match durable.step().map_err(refusal_of)? {
             Some(next) => owed = next,
             None => return Ok(()),
         }
@@ -261,15 +280,23 @@ fn step_after_flush(mut durable: Durable, owed: Unflushed, published: Published)
         if flushed.is_ok() && durable.is_durable() {
             return published.answer(ctx, Ok(()));
         }
-        let step = Job::new(move |ctx| match flushed.and_then(|()| durable.step()) {
-            Ok(Some(owed)) => Outcome::new(
-                Reply::Nothing,
-                Next::Pool(step_after_flush(durable, owed, published)),
-            ),
-            Ok(None) => published.answer(ctx, Ok(())),
-            Err(err) => {
-                drop(durable);
-                published.answer(ctx, Err(err))
+        let step = Job::new(move |ctx| {
+            let stepped = flushed.map_err(refusal_of).and_then(|()| {
+                if durable.renames_next() {
+                    published.still_holds(ctx)?;
+                }
+                durable.step().map_err(refusal_of)
+            });
+            match stepped {
+                Ok(Some(owed)) => Outcome::new(
+                    Reply::Nothing,
+                    Next::Pool(step_after_flush(durable, owed, published)),
+                ),
+                Ok(None) => published.answer(ctx, Ok(())),
+                Err(failure) => {
+                    drop(durable);
+                    published.answer(ctx, Err(failure))
+                }
             }
         });
         Outcome::new(Reply::Nothing, Next::Pool(step))
@@ -283,6 +310,9 @@ struct Published {
     user: Option<Owner>,
     name: Name,
     started: Instant,
+    /// The write's preconditions on its target, judged a last time once
+    /// its bytes are flushed, just before the rename.
+    preconditions: Option<Box<Conditions>>,
     /// The answer if it is.
     stored: Reply,
 }
@@ -305,19 +335,23 @@ impl Published {
         }
     }
 
+    /// Whether its preconditions still hold (judged before, and again
+    /// now that its bytes are flushed: a flush is long enough for another
+    /// writer to store the name); the file is not renamed if not.
+    fn still_holds(&self, ctx: &Ctx<'_>) -> Result<(), Failure> {
+        match &self.preconditions {
+            Some(preconditions) if !preconditions.hold(ctx, &[]) => Err(changed()),
+            _ => Ok(()),
+        }
+    }
+
     /// The answer, given how the commit (and its flush) went; queues the
     /// on-upload hook if it is stored. Short: it may run on the flusher
     /// thread.
-    fn answer(self, ctx: &Ctx<'_>, result: Result<(), StorageError>) -> Outcome {
+    fn answer(self, ctx: &Ctx<'_>, result: Result<(), Failure>) -> Outcome {
         let client = ctx.client;
         let name = self.name;
-        if let Err(err) = result {
-            let failure = match err {
-                // Only an upload that creates its file only fails so
-                // (`If-None-Match: *`): a plain rename replaces.
-                StorageError::Exists => Failure::new(ErrorKind::PreconditionFailed, TAKEN),
-                err => Failure::from(err),
-            };
+        if let Err(failure) = result {
             super::log_refusal(client, "PUT", name.as_str(), &failure);
             return Outcome::failed(failure, Next::Request);
         }

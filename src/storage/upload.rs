@@ -341,6 +341,13 @@ impl Durable {
         self.step == Step::Done
     }
 
+    /// Whether its next step is the rename (what was owed before it, the
+    /// file's bytes, being flushed): the last moment to judge a write's
+    /// preconditions again.
+    pub fn renames_next(&self) -> bool {
+        self.step == Step::Rename
+    }
+
     /// The next step, once what the one before returned is on the disk:
     /// returns what this one owes the disk before the next, or `None` when
     /// the commit is durable. Changes the file system, briefly: call it on
