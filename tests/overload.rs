@@ -31,15 +31,26 @@ fn out_of_descriptors_refuses_cleanly_without_spinning_and_recovers() {
     // Fill the descriptor table: every GET that a client does not read holds
     // a socket and an open file.
     let mut holders = Vec::new();
+    // A client left unanswered fails the test with the server's last words.
+    let line = |raw: &mut Raw| {
+        raw.try_line().unwrap_or_else(|err| {
+            let log = server.log_lines("");
+            let last = &log[log.len().saturating_sub(40)..];
+            panic!(
+                "no answer ({err}); the server's log ends:\n{}",
+                last.join("\n")
+            )
+        })
+    };
     let exhausted_by = loop {
         assert!(holders.len() < 200, "never ran out of descriptors");
         let mut raw = Raw::connect(server.addr);
-        let greeting = raw.line();
+        let greeting = line(&mut raw);
         if greeting == "ERR 503 busy" {
             break "accept";
         }
         raw.send("GET big\n");
-        let answer = raw.line();
+        let answer = line(&mut raw);
         holders.push(raw);
         if answer.starts_with("ERR 503 ") {
             break "open";
@@ -51,7 +62,7 @@ fn out_of_descriptors_refuses_cleanly_without_spinning_and_recovers() {
     let ticks_before = server.cpu_ticks();
     let mut storm: Vec<Raw> = (0..100).map(|_| Raw::connect(server.addr)).collect();
     for raw in &mut storm {
-        assert_eq!(raw.line(), "ERR 503 busy", "(exhausted at {exhausted_by})");
+        assert_eq!(line(raw), "ERR 503 busy", "(exhausted at {exhausted_by})");
     }
     // Nothing left to do: the loop must be asleep, not spinning on EMFILE.
     std::thread::sleep(Duration::from_secs(1));

@@ -485,6 +485,8 @@ impl Storage {
             .transpose()?;
         session_files::check_sessions_dir(&root, path)?;
         let kind = rustix::fs::fstatfs(&root).map_or(0, |fs| fs.f_type as u64);
+        // Now, while descriptors are plenty (see `read::dev_null`).
+        read::dev_null();
         let run = run_id();
         let root = Arc::new(root);
         let dav_locks = DavLocks::new(Arc::clone(&root), read_only, format!("{node}-{run}-"));

@@ -296,12 +296,14 @@ fn cache(file: &File, offset: u64, len: u64) -> io::Result<()> {
     Ok(())
 }
 
-/// Brings `len` bytes of `file` from `offset` into the page cache with a
-/// `sendfile` to `/dev/null`: the kernel reads them in as for any
-/// `sendfile` and copies none of them (a `read` into a buffer copies every
-/// byte once more). `Ok(false)`: this file system (or `/dev/null`) cannot
-/// splice, read the bytes instead.
-fn cache_by_sendfile(file: &File, offset: u64, len: u64) -> io::Result<bool> {
+/// `/dev/null`, opened for writing once: where [`cache_by_sendfile`]
+/// sends what it only reads in. [`Storage::open_claimed`] opens it at
+/// start-up, not the first read ahead: that may come while the process is
+/// out of descriptors, which would leave it unopened for good (every read
+/// ahead then copies), or take the slot the reactor's spare descriptor
+/// had just freed to refuse a connection (server/accept.rs), leaving that
+/// client unanswered.
+pub(super) fn dev_null() -> Option<&'static File> {
     static DEV_NULL: std::sync::OnceLock<Option<File>> = std::sync::OnceLock::new();
     let null = DEV_NULL.get_or_init(|| {
         std::fs::OpenOptions::new()
@@ -309,7 +311,16 @@ fn cache_by_sendfile(file: &File, offset: u64, len: u64) -> io::Result<bool> {
             .open("/dev/null")
             .ok()
     });
-    let Some(null) = null else {
+    null.as_ref()
+}
+
+/// Brings `len` bytes of `file` from `offset` into the page cache with a
+/// `sendfile` to `/dev/null`: the kernel reads them in as for any
+/// `sendfile` and copies none of them (a `read` into a buffer copies every
+/// byte once more). `Ok(false)`: this file system (or `/dev/null`) cannot
+/// splice, read the bytes instead.
+fn cache_by_sendfile(file: &File, offset: u64, len: u64) -> io::Result<bool> {
+    let Some(null) = dev_null() else {
         return Ok(false);
     };
     let end = offset + len;

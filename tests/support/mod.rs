@@ -310,14 +310,20 @@ impl Raw {
 
     /// Reads one line, without its newline.
     pub fn line(&mut self) -> String {
+        self.try_line().expect("read line")
+    }
+
+    /// As [`Raw::line`], with the read's error (a timeout after
+    /// [`PATIENCE`]) for the test to report with what it knows.
+    pub fn try_line(&mut self) -> std::io::Result<String> {
         let mut line = String::new();
-        self.reader.read_line(&mut line).expect("read line");
+        self.reader.read_line(&mut line)?;
         assert!(
             line.ends_with('\n'),
             "connection ended inside a line: {line:?}"
         );
         line.pop();
-        line
+        Ok(line)
     }
 
     /// Reads the line of a `GET` answer, `OK <n> <total> <crc32c> <mtime>`,
