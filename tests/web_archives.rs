@@ -523,13 +523,8 @@ fn cold_folder(server: &TestServer) -> Option<Vec<(&'static str, Vec<u8>)>> {
     if on_tmpfs(server) {
         return None;
     }
-    let files: Vec<_> = ["z/a.bin", "z/b.bin", "z/c.bin"]
-        .into_iter()
-        .zip(10..)
-        .map(|(name, seed)| (name, support::pattern(24 << 20, seed)))
-        .collect();
-    for (name, body) in &files {
-        plant(server, name, body);
+    let files = three_files(server, 24 << 20, 10);
+    for (name, _) in &files {
         let file = std::fs::File::open(server.path(name)).unwrap();
         file.sync_all().unwrap();
         rustix::fs::fadvise(&file, 0, None, rustix::fs::Advice::DontNeed).unwrap();
@@ -539,6 +534,27 @@ fn cold_folder(server: &TestServer) -> Option<Vec<(&'static str, Vec<u8>)>> {
         }
     }
     Some(files)
+}
+
+/// Files `z/a.bin`, `z/b.bin` and `z/c.bin` of `size` bytes each (patterns
+/// from `seed` on), planted in the root; their names and bytes.
+fn three_files(server: &TestServer, size: usize, seed: u64) -> Vec<(&'static str, Vec<u8>)> {
+    let files: Vec<_> = ["z/a.bin", "z/b.bin", "z/c.bin"]
+        .into_iter()
+        .zip(seed..)
+        .map(|(name, seed)| (name, support::pattern(size, seed)))
+        .collect();
+    for (name, body) in &files {
+        plant(server, name, body);
+    }
+    files
+}
+
+/// What a zip of `z/` holding `files` unzips to, sorted.
+fn zipped(files: &[(&str, Vec<u8>)]) -> Vec<Entry> {
+    let mut want = vec![entry("z/", b"")];
+    want.extend(files.iter().map(|(name, body)| entry(name, body)));
+    sorted(want)
 }
 
 /// Whether the server's root is a tmpfs, where archives do not look
@@ -624,9 +640,7 @@ fn a_zip_computes_the_next_members_crc_while_one_is_sent() {
     };
     let (came, body) = stalled_download(server.http.unwrap(), "/z/?zip", || recorded() >= 2);
     assert!(came, "the next member's CRC-32 was not computed ahead");
-    let mut want = vec![entry("z/", b"")];
-    want.extend(files.iter().map(|(name, body)| entry(name, body)));
-    assert_eq!(sorted(unzip(&body)), sorted(want));
+    assert_eq!(sorted(unzip(&body)), zipped(&files));
     assert_eq!(recorded(), 3);
 }
 
@@ -673,19 +687,10 @@ fn an_open_that_fails_ahead_of_its_turn_is_tried_again_at_it() {
     if on_tmpfs(&server) {
         return;
     }
-    let files: Vec<_> = ["z/a.bin", "z/b.bin", "z/c.bin"]
-        .into_iter()
-        .zip(20..)
-        .map(|(name, seed)| (name, support::pattern(100_000, seed)))
-        .collect();
-    for (name, body) in &files {
-        plant(&server, name, body);
-    }
+    let files = three_files(&server, 100_000, 20);
     let answer = fetch(server.http.unwrap(), "/z/?zip", "");
     assert_eq!(answer.status, 200, "{}", answer.head);
-    let mut want = vec![entry("z/", b"")];
-    want.extend(files.iter().map(|(name, body)| entry(name, body)));
-    assert_eq!(sorted(unzip(&answer.body)), sorted(want));
+    assert_eq!(sorted(unzip(&answer.body)), zipped(&files));
     assert_eq!(gate.arrivals(), 4, "three opens and the one that failed");
 }
 
