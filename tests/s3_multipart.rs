@@ -101,6 +101,21 @@ fn complete(s: &S3Server, me: &Signer, key: &str, id: &str, body: &[u8]) -> supp
     complete_if(s, (me, key, id), body, &[])
 }
 
+/// Completes `key`'s upload `id` with `body`, checks that it succeeded
+/// and that the key now holds `whole`; the answer.
+fn completes(
+    s: &S3Server,
+    (me, key, id): (&Signer, &str, &str),
+    body: &[u8],
+    whole: &[u8],
+) -> support::http::Answer {
+    let done = complete(s, me, key, id, body);
+    assert_eq!(done.status, 200, "{}", String::from_utf8_lossy(&done.body));
+    let stored = std::fs::read(s.server.path(&format!("bkt/{key}"))).unwrap();
+    assert!(stored == whole, "{key}: not what was sent");
+    done
+}
+
 /// CompleteMultipartUpload of `key`'s upload `id` with `extra` fields
 /// (its conditions).
 fn complete_if(
@@ -270,9 +285,12 @@ fn a_completion_that_does_not_match_the_parts_changes_nothing() {
     );
     assert!(!s.server.path("bkt/k").exists());
     // The upload is as it was: it completes.
-    let done = complete(&s, me, "k", &id, &completion(&[(1, &e1), (2, &e2)]));
-    assert_eq!(done.status, 200);
-    assert!(std::fs::read(s.server.path("bkt/k")).unwrap() == [one, two].concat());
+    completes(
+        &s,
+        (me, "k", &id),
+        &completion(&[(1, &e1), (2, &e2)]),
+        &[one, two].concat(),
+    );
 }
 
 #[test]
@@ -428,9 +446,12 @@ fn an_upload_goes_on_after_a_restart() {
         ["1", "2"]
     );
     let inode = data_inode(&s, &id);
-    let done = complete(&s, me, "k", &id, &completion(&[(1, &e1), (2, &e2)]));
-    assert_eq!(done.status, 200);
-    assert!(std::fs::read(s.server.path("bkt/k")).unwrap() == [one, two].concat());
+    completes(
+        &s,
+        (me, "k", &id),
+        &completion(&[(1, &e1), (2, &e2)]),
+        &[one, two].concat(),
+    );
     // The parts' places were kept across the restart: nothing copied.
     assert!(is_data_file(&s, "k", inode));
 }
@@ -460,9 +481,7 @@ fn a_part_cut_mid_body_leaves_the_upload_as_it_was() {
         texts(&list_parts(&s, me, "k", &id).body, "ETag"),
         std::slice::from_ref(&e1)
     );
-    let done = complete(&s, me, "k", &id, &completion(&[(1, &e1)]));
-    assert_eq!(done.status, 200);
-    assert!(std::fs::read(s.server.path("bkt/k")).unwrap() == one);
+    completes(&s, (me, "k", &id), &completion(&[(1, &e1)]), &one);
     assert_eq!(staged(&s), Vec::<String>::new());
 }
 
@@ -594,10 +613,8 @@ fn a_completion_of_ten_thousand_parts_is_read_whole() {
     let mut padded = completion(&[(1, &e1), (10_000, &e_last)]);
     let at = padded.len() - "</CompleteMultipartUpload>".len();
     padded.splice(at..at, padding.into_bytes());
-    let done = complete(&s, me, "k", &id, &padded);
-    assert_eq!(done.status, 200, "{}", String::from_utf8_lossy(&done.body));
+    let done = completes(&s, (me, "k", &id), &padded, &[one, last].concat());
     assert!(texts(&done.body, "ETag")[0].ends_with("-2\""));
-    assert!(std::fs::read(s.server.path("bkt/k")).unwrap() == [one, last].concat());
 }
 
 /// A server whose multipart completions are held before they assemble
@@ -899,10 +916,7 @@ fn parts_in_any_order_complete_in_place() {
     );
     let inode = data_inode(&s, &id);
     let body = completion(&[(1, &e1), (2, &e2), (3, &e3), (4, &e4)]);
-    let done = complete(&s, me, "k", &id, &body);
-    assert_eq!(done.status, 200, "{}", String::from_utf8_lossy(&done.body));
-    let whole = [data.concat(), last].concat();
-    assert!(std::fs::read(s.server.path("bkt/k")).unwrap() == whole);
+    completes(&s, (me, "k", &id), &body, &[data.concat(), last].concat());
     assert!(is_data_file(&s, "k", inode), "the parts were copied");
     assert_eq!(staged(&s), Vec::<String>::new());
 }
@@ -938,9 +952,7 @@ fn concurrent_parts_complete_in_place() {
     etags.extend(sent);
     let listed: Vec<(u32, &str)> = (1..=6).zip(etags.iter().map(String::as_str)).collect();
     let inode = data_inode(&s, &id);
-    let done = complete(&s, me, "k", &id, &completion(&listed));
-    assert_eq!(done.status, 200, "{}", String::from_utf8_lossy(&done.body));
-    assert!(std::fs::read(s.server.path("bkt/k")).unwrap() == data.concat());
+    completes(&s, (me, "k", &id), &completion(&listed), &data.concat());
     assert!(is_data_file(&s, "k", inode), "the parts were copied");
 }
 
@@ -963,9 +975,12 @@ fn a_part_sent_again_with_other_bytes_replaces_the_one_in_place() {
     let stale = complete(&s, me, "k", &id, &completion(&[(1, &old), (2, &e2)]));
     assert_eq!(code(&stale), "InvalidPart");
     let inode = data_inode(&s, &id);
-    let done = complete(&s, me, "k", &id, &completion(&[(1, &e1), (2, &e2)]));
-    assert_eq!(done.status, 200, "{}", String::from_utf8_lossy(&done.body));
-    assert!(std::fs::read(s.server.path("bkt/k")).unwrap() == [again, two].concat());
+    completes(
+        &s,
+        (me, "k", &id),
+        &completion(&[(1, &e1), (2, &e2)]),
+        &[again, two].concat(),
+    );
     assert!(
         is_data_file(&s, "k", inode),
         "copied more than the part sent again"
@@ -997,9 +1012,7 @@ fn parts_out_of_their_places_are_assembled_apart() {
             (2, etags[1].as_str()),
             (3, etags[2].as_str()),
         ];
-        let done = complete(&s, me, key, &id, &completion(&listed));
-        assert_eq!(done.status, 200, "{}", String::from_utf8_lossy(&done.body));
-        assert!(std::fs::read(s.server.path(&format!("bkt/{key}"))).unwrap() == data.concat());
+        completes(&s, (me, key, &id), &completion(&listed), &data.concat());
         assert!(!is_data_file(&s, key, inode), "{key}: in place?");
     }
     assert_eq!(staged(&s), Vec::<String>::new());
@@ -1024,16 +1037,11 @@ fn a_completion_with_some_of_the_parts() {
             .iter()
             .map(|&n| (n, etags[n as usize - 1].as_str()))
             .collect();
-        let done = complete(&s, me, key, &id, &completion(&listed));
-        assert_eq!(done.status, 200, "{}", String::from_utf8_lossy(&done.body));
         let whole: Vec<u8> = chosen
             .iter()
             .flat_map(|&n| data[n as usize - 1].clone())
             .collect();
-        assert!(
-            std::fs::read(s.server.path(&format!("bkt/{key}"))).unwrap() == whole,
-            "{key}"
-        );
+        completes(&s, (me, key, &id), &completion(&listed), &whole);
     }
     assert_eq!(staged(&s), Vec::<String>::new());
 }
@@ -1079,7 +1087,5 @@ fn ferry_session_verbs_cannot_append_to_or_commit_a_multipart_upload() {
     assert_eq!(raw.line(), "ERR 404 no such upload");
     assert!(!s.server.path("bkt/k").exists(), "nothing published");
     // The upload is untouched: it completes with its part.
-    let done = complete(&s, me, "k", &id, &completion(&[(1, &e1)]));
-    assert_eq!(done.status, 200);
-    assert!(std::fs::read(s.server.path("bkt/k")).unwrap() == one);
+    completes(&s, (me, "k", &id), &completion(&[(1, &e1)]), &one);
 }
