@@ -7,10 +7,14 @@
 //! once, then answers every ask of the batch; what arrived meanwhile is
 //! the next batch.
 //!
-//! This is PostgreSQL's and InnoDB's group commit without a timer: a batch
-//! closes when the flusher takes it, so a commit alone (one upload in
-//! flight) is flushed at once, and under load a batch holds whatever
-//! arrived while the previous one was on the disk. On ext4 and XFS a batch
+//! This is PostgreSQL's and InnoDB's group commit: a batch closes when
+//! the flusher takes it, so a commit alone (one upload in flight) is
+//! flushed at once, and under load a batch holds whatever arrived while
+//! the previous one was on the disk. After a batch of many asks, the next
+//! waits a little for them to ask again (their next step, or their
+//! client's next upload), a share of the last flush at most
+//! ([`REFILL_SHARE`]): PostgreSQL's `commit_delay`, but only while commits
+//! are known to be under way, and scaled to the disk. On ext4 and XFS a batch
 //! of two files or more is one `syncfs` (one journal commit, one cache
 //! flush) however many files and directories it holds
 //! ([`DirFlusher::by_volume`]); a smaller one (a commit alone), and every
@@ -49,12 +53,18 @@
 //!
 //! The flusher thread starts at the first ask and ends when idle for
 //! [`FLUSHER_IDLE`], so an idle server, or a test's storage, keeps none.
+//!
+//! Why it is long: the batch, its gathering state, the thread that takes
+//! it (and when) and the two ways a batch is flushed are one mechanism;
+//! its unit tests reach into that state to set the moment they test.
 
 use std::collections::HashMap;
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use log::debug;
 
 use rustix::io::Errno;
 
@@ -165,6 +175,20 @@ const VOLUME_SYNC_FILE_SYSTEMS: [u64; 2] = [0xef53, 0x5846_5342];
 /// batch (docs/reliability.md, "What `--fsync` costs").
 const VOLUME_SYNC_FILES: usize = 2;
 
+/// How long the batch after a batch of many asks may wait for them to ask
+/// again, as a share of that batch's flush: a quarter of it, and at most
+/// [`REFILL_MAX`]. Without it, the flusher took whatever had gathered the
+/// moment a batch was done: on a slow-flush disk (a 22 ms batch) the
+/// three asks of a few other commits, while the 47 it had just answered
+/// were a pool step or a client's round trip away from asking again. They
+/// missed that batch, waited a whole flush for the next, and their
+/// uploads took four batches instead of two (docs/reliability.md,
+/// "Batches that wait to fill").
+const REFILL_SHARE: u32 = 4;
+
+/// The longest a batch waits to fill ([`REFILL_SHARE`]).
+const REFILL_MAX: Duration = Duration::from_millis(5);
+
 #[derive(Default)]
 struct Inner {
     state: Mutex<State>,
@@ -202,6 +226,9 @@ struct State {
     flushing: bool,
     /// A commit flushes alone on its own thread ([`DirFlusher::alone`]).
     alone: bool,
+    /// After a batch: until when the next may wait to fill, and with how
+    /// many asks it is as full as the last ([`Inner::refill_wait`]).
+    refill: Option<(Instant, usize)>,
 }
 
 /// The files and directories of one batch, each once.
@@ -396,15 +423,34 @@ impl Inner {
                 }
                 continue;
             }
+            if let Some(left) = refill_wait(&state) {
+                state = self
+                    .asked
+                    .wait_timeout(state, left)
+                    .unwrap_or_else(|e| e.into_inner())
+                    .0;
+                continue;
+            }
             let batch = std::mem::take(&mut state.gathering);
             let answers = std::mem::take(&mut state.answers);
             state.flushing = true;
             drop(state);
+            let started = Instant::now();
             let result = self.flush_batch(&batch);
+            debug!(
+                "flushed a batch of {} files and {} folders for {} commits in {:.1} ms",
+                batch.files.len(),
+                batch.dirs.len(),
+                answers.len(),
+                started.elapsed().as_secs_f64() * 1e3
+            );
             drop(batch);
+            let (asks, flushed_in) = (answers.len(), started.elapsed());
             answers.into_iter().for_each(|answer| answer(result));
             state = self.lock();
             state.flushing = false;
+            let refill = (flushed_in / REFILL_SHARE).min(REFILL_MAX);
+            state.refill = Some((Instant::now() + refill, asks));
         }
     }
 
@@ -438,6 +484,22 @@ impl Inner {
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+/// How much longer the batch gathering in `state` waits to fill: until
+/// it holds as many asks as the last batch, or its [`REFILL_SHARE`] of
+/// time has passed; `None` to take it now. Commits under way ask again
+/// within a pool step or a round trip, far less than a flush; a commit
+/// alone is never held (it skips the flusher), and one after a lull
+/// waits a share of one flush at most.
+fn refill_wait(state: &State) -> Option<Duration> {
+    let (until, asks) = state.refill?;
+    if state.answers.len() >= asks {
+        return None;
+    }
+    until
+        .checked_duration_since(Instant::now())
+        .filter(|left| !left.is_zero())
 }
 
 /// Whether this kernel's `syncfs` reports writeback errors (Linux 5.8 and
@@ -482,6 +544,8 @@ fn sync_volumes(batch: &Batch, failure: &mut Option<Errno>) -> Vec<u64> {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::mpsc::Sender;
+
     use super::*;
 
     fn open(path: &std::path::Path) -> OwnedFd {
@@ -568,6 +632,56 @@ mod tests {
         assert!(answer.recv().unwrap().is_ok());
         assert!(flusher.alone().is_none(), "a batch is being flushed");
         drop(release);
+    }
+
+    /// Asks `flusher` to flush `dir`; its answer comes on `done`.
+    fn ask(flusher: &DirFlusher, dir: &std::path::Path, done: &Sender<Result<(), Errno>>) {
+        let done = done.clone();
+        let dirs = Unflushed::of(vec![open(dir)]).unwrap();
+        flusher.then(dirs, Box::new(move |result| done.send(result).unwrap()));
+    }
+
+    #[test]
+    fn the_batch_after_a_batch_of_many_waits_for_them_to_ask_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let flusher = DirFlusher::default();
+        let (done, answers) = std::sync::mpsc::channel();
+        // A first batch: the flusher thread runs, idle once it has set
+        // how the next batch fills.
+        ask(&flusher, dir.path(), &done);
+        assert!(answers.recv().unwrap().is_ok());
+        while flusher.inner.lock().refill.is_none() {
+            std::thread::yield_now();
+        }
+        // As just after a batch of four asks, with a bound never reached.
+        let never = Instant::now() + Duration::from_secs(600);
+        flusher.inner.lock().refill = Some((never, 4));
+        ask(&flusher, dir.path(), &done);
+        // An idle flusher took one ask at once; this one waits for the
+        // others (the wait only shows that it had not flushed by then).
+        let early = answers.recv_timeout(Duration::from_millis(200));
+        assert!(early.is_err(), "one ask flushed alone: {early:?}");
+        for _ in 0..3 {
+            ask(&flusher, dir.path(), &done);
+        }
+        drop(done);
+        assert_eq!(answers.iter().filter(Result::is_ok).count(), 4);
+        assert_eq!(flusher.batches(), 2, "the first, then the four at once");
+    }
+
+    #[test]
+    fn a_batch_waits_to_fill_no_longer_than_its_bound() {
+        let dir = tempfile::tempdir().unwrap();
+        let flusher = DirFlusher::default();
+        let asked = Instant::now();
+        let bound = Duration::from_millis(50);
+        flusher.inner.lock().refill = Some((asked + bound, 4));
+        let (done, answers) = std::sync::mpsc::channel();
+        ask(&flusher, dir.path(), &done);
+        // The three others never ask: flushed alone once the bound passed.
+        assert!(answers.recv().unwrap().is_ok());
+        assert!(asked.elapsed() >= bound, "flushed before its bound");
+        assert_eq!(flusher.batches(), 1);
     }
 
     #[test]
