@@ -64,6 +64,9 @@ command -v strace >/dev/null || install_missing strace
 PIDS=() WORK='' DEV='' LOOP='' FS_PID=''
 cleanup() {
   for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
+  # Else it outlives the script, holding its standard error open: a
+  # caller reading the output (`| tail`) waited for the time limit.
+  stop_watchdog
   [[ -n $WORK ]] && rm -rf "$WORK"
   [[ -n $DEV ]] && slow_device_down
 }
