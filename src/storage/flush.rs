@@ -227,7 +227,7 @@ struct State {
     /// A commit flushes alone on its own thread ([`DirFlusher::alone`]).
     alone: bool,
     /// After a batch: until when the next may wait to fill, and with how
-    /// many asks it is as full as the last ([`Inner::refill_wait`]).
+    /// many asks it is as full as the last ([`refill_wait`]).
     refill: Option<(Instant, usize)>,
 }
 
@@ -437,15 +437,14 @@ impl Inner {
             drop(state);
             let started = Instant::now();
             let result = self.flush_batch(&batch);
+            let (asks, flushed_in) = (answers.len(), started.elapsed());
             debug!(
-                "flushed a batch of {} files and {} folders for {} commits in {:.1} ms",
+                "flushed a batch of {} files and {} folders for {asks} asks in {:.1} ms",
                 batch.files.len(),
                 batch.dirs.len(),
-                answers.len(),
-                started.elapsed().as_secs_f64() * 1e3
+                flushed_in.as_secs_f64() * 1e3
             );
             drop(batch);
-            let (asks, flushed_in) = (answers.len(), started.elapsed());
             answers.into_iter().for_each(|answer| answer(result));
             state = self.lock();
             state.flushing = false;
