@@ -17,6 +17,10 @@
 //! through a thread-local that the reactor sets before it runs: every
 //! reactor is one thread, and a connection only ever runs on its own.
 //! Without the `metrics` feature, `metrics_absent.rs` stands in here.
+//!
+//! Why it is long: every family a scrape shows is written here, each with
+//! its help text, beside the counters they read; one place to see (and
+//! keep consistent) all that `/metrics` says.
 
 use std::cell::RefCell;
 use std::fmt::Write;
@@ -266,6 +270,8 @@ pub struct Stored {
     pub walked: u64,
     /// CRC-32Cs computed from files' bytes.
     pub checksums: u64,
+    /// Durable changes' flush batches, and the waits they answered.
+    pub flushes: (u64, u64),
     /// Storage failures met, by kind (`crate::storage::storage_failures`).
     pub failures: [(&'static str, u64); crate::storage::STORAGE_FAILURES.len()],
 }
@@ -438,6 +444,16 @@ fn render_totals(
             "ferry_checksum_computations_total",
             "CRC-32Cs computed from files' bytes (files with no recorded checksum), on the checksum threads.",
             storage.checksums,
+        ),
+        (
+            "ferry_flush_batches_total",
+            "Flush batches made for durable changes (--fsync): group commit's, and each flush of a change made alone.",
+            storage.flushes.0,
+        ),
+        (
+            "ferry_flush_waits_total",
+            "Durable changes' waits for a flush batch (an upload waits for two or more); waits per batch is how many changes shared each.",
+            storage.flushes.1,
         ),
     ];
     for (name, help, value) in counters {

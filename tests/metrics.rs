@@ -287,3 +287,47 @@ fn the_pool_threads_running_are_a_gauge_by_lane() {
     assert!(long <= ferry::pool::Pool::long_threads() as u64, "{long}");
     assert!(sample(&text, "ferry_io_threads{lane=\"short\"}") >= 1);
 }
+
+#[test]
+fn durable_uploads_count_their_flush_batches_and_the_waits_they_share() {
+    let server = TestServer::start_with(|config| {
+        config.fsync = true;
+        config.metrics_listen = Some("127.0.0.1:0".parse().unwrap());
+    });
+    let counts = |text: &str| {
+        (
+            sample(text, "ferry_flush_batches_total"),
+            sample(text, "ferry_flush_waits_total"),
+        )
+    };
+    let before = counts(&scrape(&server));
+    let put = |raw: &mut Raw, name: &str| {
+        raw.send(format!("PUT {name} 5\nbytes"));
+        assert!(raw.line().starts_with("OK 5 "));
+    };
+    let mut alone = Raw::connect(server.addr);
+    alone.line();
+    // Nothing else in flight: its bytes, then its folder, each a batch
+    // of its own.
+    put(&mut alone, "one");
+    let after_one = counts(&scrape(&server));
+    assert_eq!((after_one.0 - before.0, after_one.1 - before.1), (2, 2));
+
+    // Uploads at once: at least two waits each, never fewer waits than
+    // batches (a batch answers one wait or more).
+    std::thread::scope(|scope| {
+        for n in 0..8 {
+            scope.spawn(move || {
+                let mut raw = Raw::connect(server.addr);
+                raw.line();
+                put(&mut raw, &format!("f{n}"));
+            });
+        }
+    });
+    let (batches, waits) = counts(&scrape(&server));
+    assert!(waits - after_one.1 >= 16, "{waits}");
+    assert!(
+        batches - after_one.0 <= waits - after_one.1,
+        "{batches} {waits}"
+    );
+}

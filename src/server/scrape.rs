@@ -152,6 +152,7 @@ impl Reactor {
                     sessions: storage.upload_sessions(),
                     walked: storage.walked_entries(),
                     checksums: storage.checksums_computed(),
+                    flushes: (storage.flush_batches(), storage.flush_waits()),
                     failures: crate::storage::storage_failures(),
                 },
             )

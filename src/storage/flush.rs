@@ -203,6 +203,9 @@ struct Inner {
     /// Batches flushed: the waits a commit pays (tests count them, to see
     /// that a change shares its commit's batch).
     batches: AtomicU64,
+    /// The asks those batches answered (a lone commit's flush is one):
+    /// per batch, how many changes shared each (`/metrics`).
+    asks: AtomicU64,
 }
 
 impl std::fmt::Debug for Inner {
@@ -210,6 +213,7 @@ impl std::fmt::Debug for Inner {
         f.debug_struct("Inner")
             .field("flushes", &self.flushes)
             .field("batches", &self.batches)
+            .field("asks", &self.asks)
             .finish_non_exhaustive()
     }
 }
@@ -376,6 +380,11 @@ impl DirFlusher {
     pub(super) fn batches(&self) -> u64 {
         self.inner.batches.load(Ordering::Relaxed)
     }
+
+    /// Asks those batches answered since the start.
+    pub(super) fn asks(&self) -> u64 {
+        self.inner.asks.load(Ordering::Relaxed)
+    }
 }
 
 /// A commit's hold on flushing alone ([`DirFlusher::alone`]); let go
@@ -394,7 +403,7 @@ impl LoneCommit<'_> {
     pub fn flush(&self, owed: Unflushed) -> Result<(), StorageError> {
         let mut batch = Batch::default();
         batch.take(owed);
-        Ok(self.flusher.inner.flush_batch(&batch)?)
+        Ok(self.flusher.inner.flush_batch(&batch, 1)?)
     }
 }
 
@@ -436,7 +445,7 @@ impl Inner {
             state.flushing = true;
             drop(state);
             let started = Instant::now();
-            let result = self.flush_batch(&batch);
+            let result = self.flush_batch(&batch, answers.len());
             let (asks, flushed_in) = (answers.len(), started.elapsed());
             debug!(
                 "flushed a batch of {} files and {} folders for {asks} asks in {:.1} ms",
@@ -455,8 +464,9 @@ impl Inner {
 
     /// Flushes a batch: one `syncfs` for each file system that allows it
     /// (see [`DirFlusher::by_volume`]), else every file's bytes, then
-    /// every directory, each once; the first failure.
-    fn flush_batch(&self, batch: &Batch) -> Result<(), Errno> {
+    /// every directory, each once; the first failure. `asks`: how many
+    /// waits it answers, counted with it.
+    fn flush_batch(&self, batch: &Batch, asks: usize) -> Result<(), Errno> {
         let mut failure = None;
         let synced = match self.by_volume {
             true => sync_volumes(batch, &mut failure),
@@ -477,6 +487,7 @@ impl Inner {
         let dirs = batch.dirs.len() as u64;
         self.flushes.fetch_add(dirs, Ordering::Relaxed);
         self.batches.fetch_add(1, Ordering::Relaxed);
+        self.asks.fetch_add(asks as u64, Ordering::Relaxed);
         failure.map_or(Ok(()), Err)
     }
 

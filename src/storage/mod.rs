@@ -613,6 +613,12 @@ impl Storage {
         self.flusher.batches()
     }
 
+    /// Waits for those batches since the start (each durable change waits
+    /// for one or more): per batch, how many changes shared it.
+    pub fn flush_waits(&self) -> u64 {
+        self.flusher.asks()
+    }
+
     /// Holds the calls that reach the gate's point until a test opens it.
     #[doc(hidden)]
     pub fn set_gate(&mut self, gate: Option<Arc<Gate>>) {
