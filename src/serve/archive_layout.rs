@@ -14,9 +14,10 @@
 //! send, overlapping it instead of adding to it (0.73x tar's throughput
 //! when it was read back after the send); the descriptor, after the data,
 //! waits only for what is left of it when the send ends, usually nothing.
-//! If no thread took it by then, the send's end computes it itself. A CRC-32 computed is recorded
-//! with the file, as its CRC-32C is ([`crate::storage::ZipCrc`]), so that
-//! the next zip of an unchanged file reads it back instead of the file.
+//! If no thread took it by then, the send's end computes it itself. A
+//! CRC-32 computed is recorded with the file, as its CRC-32C is
+//! ([`crate::storage::ZipCrc`]), so that the next zip of an unchanged
+//! file reads it back instead of the file.
 
 use std::fs::File;
 use std::io;

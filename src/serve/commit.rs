@@ -163,12 +163,8 @@ fn publish(ctx: &Ctx<'_>, commit: Commit) -> Outcome {
     // file may have changed while it arrived. From here to the rename is
     // a moment, not a body's time (and `If-None-Match: *`'s rename never
     // replaces).
-    if commit
-        .preconditions
-        .as_ref()
-        .is_some_and(|preconditions| !preconditions.hold(ctx, &[]))
-    {
-        return not_stored(ctx, commit, changed());
+    if let Err(failure) = still_hold(ctx, commit.preconditions.as_deref()) {
+        return not_stored(ctx, commit, failure);
     }
     // Only made when there is a hook to tell: a PUT pays nothing else.
     let facts = ctx
@@ -231,10 +227,16 @@ fn publish(ctx: &Ctx<'_>, commit: Commit) -> Outcome {
     }
 }
 
-/// What a write's preconditions failing at its commit answers (412).
-fn changed() -> Failure {
-    let changed = "the file changed before the commit: the condition no longer holds";
-    Failure::new(ErrorKind::PreconditionFailed, changed)
+/// Whether a write's `preconditions` on its target still hold at its
+/// commit (judged before its body too); 412 if not.
+fn still_hold(ctx: &Ctx<'_>, preconditions: Option<&Conditions>) -> Result<(), Failure> {
+    match preconditions {
+        Some(preconditions) if !preconditions.hold(ctx, &[]) => {
+            let changed = "the file changed before the commit: the condition no longer holds";
+            Err(Failure::new(ErrorKind::PreconditionFailed, changed))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// What a commit that failed in storage answers.
@@ -259,10 +261,7 @@ fn commit_alone(
 ) -> Result<(), Failure> {
     loop {
         lone.flush(owed).map_err(refusal_of)?;
-        if durable.renames_next() {
-            published.still_holds(ctx)?;
-        }
-        match durable.step().map_err(refusal_of)? {
+        match published.step(ctx, &mut durable)? {
             Some(next) => owed = next,
             None => return Ok(()),
         }
@@ -281,12 +280,9 @@ fn step_after_flush(mut durable: Durable, owed: Unflushed, published: Published)
             return published.answer(ctx, Ok(()));
         }
         let step = Job::new(move |ctx| {
-            let stepped = flushed.map_err(refusal_of).and_then(|()| {
-                if durable.renames_next() {
-                    published.still_holds(ctx)?;
-                }
-                durable.step().map_err(refusal_of)
-            });
+            let stepped = flushed
+                .map_err(refusal_of)
+                .and_then(|()| published.step(ctx, &mut durable));
             match stepped {
                 Ok(Some(owed)) => Outcome::new(
                     Reply::Nothing,
@@ -335,14 +331,15 @@ impl Published {
         }
     }
 
-    /// Whether its preconditions still hold (judged before, and again
-    /// now that its bytes are flushed: a flush is long enough for another
-    /// writer to store the name); the file is not renamed if not.
-    fn still_holds(&self, ctx: &Ctx<'_>) -> Result<(), Failure> {
-        match &self.preconditions {
-            Some(preconditions) if !preconditions.hold(ctx, &[]) => Err(changed()),
-            _ => Ok(()),
+    /// Takes `durable`'s next step, its bytes (or what the step before
+    /// changed) being flushed; before the rename, its preconditions are
+    /// judged once more (a flush is long enough for another writer to
+    /// store the name), and the file is not renamed if they fail.
+    fn step(&self, ctx: &Ctx<'_>, durable: &mut Durable) -> Result<Option<Unflushed>, Failure> {
+        if durable.renames_next() {
+            still_hold(ctx, self.preconditions.as_deref())?;
         }
+        durable.step().map_err(refusal_of)
     }
 
     /// The answer, given how the commit (and its flush) went; queues the
