@@ -140,7 +140,10 @@ fn operation(request: HttpRequest, resume: &Resume) -> Result<Operation, Refused
             name,
             folders: FOLDERS,
         },
-        (Method::Delete, Target::Listing(prefix)) => Operation::DeleteFolder { prefix },
+        (Method::Delete, Target::Listing(prefix)) => Operation::DeleteFolder {
+            prefix,
+            folders: FOLDERS,
+        },
         (Method::Move, Target::File(from)) => match request.destination {
             Some(to) => Operation::Move {
                 from,

@@ -190,7 +190,10 @@ fn operation(request: Request) -> Operation {
             name,
             folders: FOLDERS,
         },
-        Request::DelFolder { folder } => Operation::DeleteFolder { prefix: folder },
+        Request::DelFolder { folder } => Operation::DeleteFolder {
+            prefix: folder,
+            folders: Folders::Implicit,
+        },
         Request::Move { from, to } => Operation::Move {
             from,
             to,

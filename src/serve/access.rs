@@ -10,8 +10,10 @@
 //! | PUT, UPLOAD, PROPPATCH | `write` on the name |
 //! | APPEND, COMMIT, ABORT | `write` on the session's name (checked on the pool) |
 //! | DEL | `delete` on the name |
-//! | DEL of a folder | `delete` on something in it; each file checked as found |
+//! | DEL of a folder | `delete` on something in it; each file and folder checked as found |
 //! | MOVE | `delete` on the old name and `write` on the new one |
+//! | MOVE of a folder | `delete` on its name and `write` on the new one (grants above both) |
+//! | COPY of a folder | `read` on something in it, `write` on the new name; each member checked |
 //! | ECHO | any token (it moves bytes, not files) |
 //! | AUTH, QUIT | nothing |
 //!
@@ -158,20 +160,22 @@ pub(super) fn authorize(who: &Who, declared: Declared<'_>) -> Result<(), Failure
             }
             (Perm::Write, to)
         }
+        // The copy is made as a folder (its own name written) with what
+        // may be read in it: a grant on `to/` alone does not cover `to`.
         Needs::CopyUnder(from, to) => {
             if !who.reaches(Perm::Read, from) {
                 return Err(refusal(who, Perm::Read, from));
             }
-            return match who.reaches(Perm::Write, to) {
-                true => Ok(()),
-                false => Err(refusal(who, Perm::Write, to)),
-            };
+            (Perm::Write, to.trim_end_matches('/'))
         }
+        // The folder itself goes and comes, by its name: a grant on
+        // `from/` is on what is inside it, not on `from`.
         Needs::MoveWhole(from, to) => {
+            let from = from.trim_end_matches('/');
             if !who.allows(Perm::Delete, from) {
                 return Err(refusal(who, Perm::Delete, from));
             }
-            (Perm::Write, to)
+            (Perm::Write, to.trim_end_matches('/'))
         }
         Needs::DeleteUnder(prefix) | Needs::DeleteEach(prefix) => {
             return match who.reaches(Perm::Delete, prefix) {

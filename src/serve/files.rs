@@ -14,8 +14,8 @@ use super::{
     skip_body, storage_refusal,
 };
 use crate::access::{Owner, Who};
-use crate::name::Name;
-use crate::storage::{DeadProperty, Holder, NewProps, OpenFile, StorageError, Upload};
+use crate::name::{Name, Prefix};
+use crate::storage::{DeadProperty, Holder, NewProps, Occupant, OpenFile, StorageError, Upload};
 
 /// PUT: refuse (skipping the body where we can) or, on the pool, create
 /// the temp file (which gets `mtime` on commit, if given) and start
@@ -276,15 +276,34 @@ fn stated(ctx: &Ctx<'_>, name: Name, found: Result<OpenFile, StorageError>) -> O
 /// DELETE of a file, on the pool; the folders it leaves empty go with it
 /// only where `folders` are implicit (FERRY/1): over HTTP a folder a user
 /// emptied is still there, as in a file manager (docs/webdav.md (e)).
-pub(super) fn delete(name: Name, folders: Folders) -> Outcome {
+pub(super) fn delete(who: Who, name: Name, folders: Folders) -> Outcome {
     Outcome::on_pool(move |ctx| match ctx.storage.delete(&name, folders) {
         Ok(()) => {
             debug!("#{} DELETE {name}", ctx.client);
             super::locks::release(ctx, name.as_str(), false);
             Outcome::answer(Reply::Done)
         }
+        Err(StorageError::IsDirectory) if own_folders(folders) => {
+            super::folders::delete(ctx, who, Prefix::of_folder(&name), folders)
+        }
         Err(err) => storage_refusal(ctx, "DELETE", name.as_str(), err),
     })
+}
+
+/// Whether folders are things of their own where `folders` says how they
+/// come and go (HTTP's, WebDAV's): then a folder's URL without its `/`
+/// still names the folder (RFC 4918 servers take `DELETE /wc` as `DELETE
+/// /wc/`; webdavclient3's `clean` sends it), served as its folder
+/// operation once the pool has found a folder there. Its grants were
+/// judged for the name, which covers what the folder's would.
+fn own_folders(folders: Folders) -> bool {
+    folders.pruned_below().is_none()
+}
+
+/// Whether `name` is a folder (for [`own_folders`]' requests; an error
+/// is no folder, and the file operation then says what it is).
+fn is_folder(ctx: &Ctx<'_>, name: &Name) -> bool {
+    matches!(ctx.storage.occupant(name), Ok(Occupant::Folder))
 }
 
 /// MOVE: rename a file within the root, on the pool, replacing what
@@ -301,6 +320,11 @@ pub(super) fn rename(
     folders: Folders,
 ) -> Outcome {
     Outcome::on_pool(move |ctx| {
+        if own_folders(folders) && is_folder(ctx, &from) {
+            let (from, to) = (Prefix::of_folder(&from), Prefix::of_folder(&to));
+            let overwrite = overwrite == Overwrite::Anything;
+            return super::folders::rename(ctx, who, from, to, overwrite);
+        }
         let mut cleared = false;
         // WebDAV's MOVE (RFC 4918 9.9): a parent folder to land in, and
         // whatever has the name kept (`Overwrite: F`) or replaced.
@@ -349,6 +373,10 @@ pub(super) fn copy(
     }
     let user = super::user_of(ctx, &who);
     Outcome::on_pool(move |ctx| {
+        if own_folders(folders) && is_folder(ctx, &from) {
+            let (from, to) = (Prefix::of_folder(&from), Prefix::of_folder(&to));
+            return super::folders::copy(ctx, who, from, to, true, overwrite);
+        }
         let started = std::time::Instant::now();
         if let Err(outcome) = super::folders::check_source(ctx, "COPY", &from, false) {
             return *outcome;

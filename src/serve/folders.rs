@@ -15,12 +15,12 @@ use super::listing::walk_permit;
 use super::{Ctx, ErrorKind, Failure, Next, Outcome, Reply, abandoned, refuse, storage_refusal};
 use crate::access::{Perm, Who};
 use crate::name::{Name, Prefix};
-use crate::storage::{Left, Occupant, StorageError};
+use crate::storage::{Folders, Left, Member, Occupant, StorageError};
 
 /// DELETE of folder `prefix`: everything in it that `who` may delete,
 /// then the folders left empty. [`Reply::Done`] when all is gone, else
 /// [`Reply::Remains`] naming what stayed and why.
-pub(super) fn delete(ctx: &Ctx<'_>, who: Who, prefix: Prefix) -> Outcome {
+pub(super) fn delete(ctx: &Ctx<'_>, who: Who, prefix: Prefix, folders: Folders) -> Outcome {
     if prefix.as_str().is_empty() {
         let failure = Failure::new(ErrorKind::Forbidden, "the root is not removed");
         return refuse(ctx, "DEL", "/", failure, Next::Request);
@@ -33,7 +33,7 @@ pub(super) fn delete(ctx: &Ctx<'_>, who: Who, prefix: Prefix) -> Outcome {
         let _permit = permit;
         let removed = ctx.storage.delete_folder(
             &prefix,
-            |name| who.allows(Perm::Delete, name),
+            |name| may_delete(&who, name, folders),
             || !ctx.is_abandoned(),
         );
         match removed {
@@ -43,7 +43,7 @@ pub(super) fn delete(ctx: &Ctx<'_>, who: Who, prefix: Prefix) -> Outcome {
                 Outcome::answer(Reply::Done)
             }
             Ok(removal) => {
-                let remains = remains(&who, Perm::Delete, removal.left);
+                let remains = remains(&who, (Perm::Delete, &prefix), removal.left);
                 debug!("#{} DEL {}: members remain", ctx.client, prefix.as_str());
                 Outcome::answer(remains)
             }
@@ -53,19 +53,53 @@ pub(super) fn delete(ctx: &Ctx<'_>, who: Who, prefix: Prefix) -> Outcome {
     })
 }
 
-/// What a removal or copy left, as the client is told it: the files the
-/// grants kept (`who` lacks `perm` on them) with the grant's refusal,
-/// then the failures, then how many more were not named.
-fn remains(who: &Who, perm: Perm, left: Left) -> Reply {
-    let kept = left.kept.into_iter().map(|name| {
+/// Whether `who` may remove `name` in a folder's removal (a folder's
+/// ends in `/`): a file by its grant; a folder by the grant on its name
+/// (one on `e/` is on what `e` holds, not on `e`) where folders are
+/// things of their own, else it goes with its files.
+fn may_delete(who: &Who, name: &str, folders: Folders) -> bool {
+    match name.strip_suffix('/') {
+        Some(_) if folders.pruned_below().is_some() => true,
+        Some(folder) => who.allows(Perm::Delete, folder),
+        None => who.allows(Perm::Delete, name),
+    }
+}
+
+/// What a removal or copy of folder `asked` left, as the client is told
+/// it: the members the grants kept (`who` lacks `perm` on them) with the
+/// grant's refusal, then the failures, then how many more were not named.
+/// A member `who` may not read is never named (a 207 or JSON body would
+/// tell a name the token could not list): it is counted with the rest.
+fn remains(who: &Who, (perm, asked): (Perm, &Prefix), left: Left) -> Reply {
+    let mut hidden = 0;
+    let mut seen = |name: &String| {
+        let seen = name == asked.as_str() || visible(who, name);
+        hidden += u64::from(!seen);
+        seen
+    };
+    let kept: Vec<_> = left.kept.into_iter().filter(&mut seen).collect();
+    let failed: Vec<_> = left
+        .failed
+        .into_iter()
+        .filter(|(name, _)| seen(name))
+        .collect();
+    let kept = kept.into_iter().map(|name| {
         let failure = super::access::refusal(who, perm, &name);
         (name, failure)
     });
-    let failed = left
-        .failed
+    let failed = failed
         .into_iter()
         .map(|(name, err)| (name, Failure::from(err)));
-    Reply::Remains(kept.chain(failed).collect(), left.more)
+    Reply::Remains(kept.chain(failed).collect(), left.more + hidden)
+}
+
+/// Whether `who` may be told of `name` (a folder's ends in `/`): it may
+/// read the file, or list something in the folder.
+fn visible(who: &Who, name: &str) -> bool {
+    match name.ends_with('/') {
+        true => who.may_list(name),
+        false => who.allows(Perm::Read, name),
+    }
 }
 
 /// Refuses a COPY or MOVE (`verb`) whose source `from` is not there as
@@ -151,14 +185,14 @@ pub(super) fn clear(
             let prefix = Prefix::of_folder(to);
             let removed = ctx.storage.delete_folder(
                 &prefix,
-                |name| who.allows(Perm::Delete, name),
+                |name| may_delete(who, name, Folders::Explicit),
                 || !ctx.is_abandoned(),
             );
             match removed {
                 Ok(removal) if removal.left.is_complete() => Ok(true),
                 Ok(removal) => Err(Box::new(Outcome::answer(remains(
                     who,
-                    Perm::Delete,
+                    (Perm::Delete, &prefix),
                     removal.left,
                 )))),
                 Err(_) if ctx.is_abandoned() => Err(Box::new(abandoned(ctx, verb, to.as_str()))),
@@ -174,7 +208,8 @@ fn folder_name(prefix: &Prefix) -> Option<Name> {
 }
 
 /// Refuses a COPY or MOVE of folder `from` to `to` that could not be
-/// done: of the root, onto itself or into itself (RFC 4918 9.8.5: 403).
+/// done: of the root, or onto itself (RFC 4918 9.8.5: 403). Into itself
+/// or onto what holds it, `admit` has refused already (`invariants.rs`).
 fn check_folders(from: &Prefix, to: &Prefix) -> Result<(Name, Name), Failure> {
     let forbidden = |message: &str| Failure::new(ErrorKind::Forbidden, message);
     let (Some(source), Some(target)) = (folder_name(from), folder_name(to)) else {
@@ -182,8 +217,8 @@ fn check_folders(from: &Prefix, to: &Prefix) -> Result<(Name, Name), Failure> {
             "the root is neither copied nor moved, nor replaced",
         ));
     };
-    if to.as_str().starts_with(from.as_str()) {
-        return Err(forbidden("a folder is not copied or moved into itself"));
+    if source == target {
+        return Err(forbidden("a folder is not copied or moved onto itself"));
     }
     Ok((source, target))
 }
@@ -222,7 +257,7 @@ pub(super) fn copy(
             &from,
             &target,
             (deep, ctx.config.fsync),
-            |source, copy| who.allows(Perm::Read, source) && who.allows(Perm::Write, copy),
+            |source, copy| member(&who, source, copy),
             || !ctx.is_abandoned(),
         );
         let subject = format!("{} -> {}", from.as_str(), to.as_str());
@@ -234,12 +269,34 @@ pub(super) fn copy(
             Ok(copied) => {
                 let left = (copied.kept.len() + copied.failed.len()) as u64 + copied.more;
                 debug!("#{} COPY {subject}: {left} left out", ctx.client);
-                Outcome::answer(remains(&who, Perm::Read, copied))
+                Outcome::answer(remains(&who, (Perm::Write, &from), copied))
             }
             Err(_) if ctx.is_abandoned() => abandoned(ctx, "COPY", &subject),
             Err(err) => storage_refusal(ctx, "COPY", &subject, err),
         }
     })
+}
+
+/// What a folder's copy by `who` does with member `source` (a folder's
+/// name ending in `/`) as `copy`: what `who` may not see is passed over
+/// without a word (neither made nor named), what it may see but not write
+/// as the copy is told, the rest copied.
+fn member(who: &Who, source: &str, copy: &str) -> Member {
+    let (seen, written) = match source.strip_suffix('/') {
+        Some(_) => (
+            who.may_list(source),
+            who.allows(Perm::Write, copy.trim_end_matches('/')),
+        ),
+        None => (
+            who.allows(Perm::Read, source),
+            who.allows(Perm::Write, copy),
+        ),
+    };
+    match (seen, written) {
+        (false, _) => Member::Pass,
+        (true, false) => Member::Tell,
+        (true, true) => Member::Copy,
+    }
 }
 
 /// MOVE of folder `from` to `to`: one rename, atomic (whatever has the

@@ -35,6 +35,7 @@ mod files;
 mod folders;
 mod hash_lane;
 mod health;
+mod invariants;
 mod job;
 mod listing;
 pub mod locks;
@@ -255,28 +256,38 @@ pub fn serve(request: Request, ctx: &Ctx<'_>, guard: &mut Guard<'_>) -> Outcome 
 }
 
 /// The rules every operation meets before its own function runs, each
-/// once: the client's grants for what it `declared`, and the read-only mode
-/// for a verb that writes.
+/// once: the client's grants for what it `declared`, the tree's invariants
+/// (`invariants.rs`: nothing moved onto what holds it), and the read-only
+/// mode for a verb that writes.
 ///
 /// # Errors
-/// 401 or 403 (grants), 403 (read-only); logged here.
+/// 401 or 403 (grants), 409 or 403 (invariants), 403 (read-only); logged
+/// here.
 fn admit(ctx: &Ctx<'_>, who: &Who, declared: Declared<'_>) -> Result<(), Failure> {
     let verb = declared.verb.name();
     if let Err(failure) = access::authorize(who, declared) {
         log_refusal(ctx.client, verb, "", &failure);
         return Err(failure);
     }
+    if let Err(failure) = invariants::check(declared) {
+        log_refusal(ctx.client, verb, &subject_of(declared), &failure);
+        return Err(failure);
+    }
     if declared.verb.writes()
         && let Err(failure) = check_writable(ctx.config)
     {
-        let subject = match declared.to {
-            Some(to) => format!("{} -> {to}", declared.subject),
-            None => declared.subject.to_owned(),
-        };
-        log_refusal(ctx.client, verb, &subject, &failure);
+        log_refusal(ctx.client, verb, &subject_of(declared), &failure);
         return Err(failure);
     }
     Ok(())
+}
+
+/// What an operation is about, for a refusal's log line.
+fn subject_of(declared: Declared<'_>) -> String {
+    match declared.to {
+        Some(to) => format!("{} -> {to}", declared.subject),
+        None => declared.subject.to_owned(),
+    }
 }
 
 /// Whose upload it is, for the hooks: the token's name they are told, and

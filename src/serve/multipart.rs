@@ -27,7 +27,7 @@ use super::{
     Body, BodyLength, Ctx, ErrorKind, Failure, Next, Outcome, Receive, Reply, Sink, check_size,
     refuse, skip_body,
 };
-use crate::access::{Owner, Who};
+use crate::access::{Owner, Perm, Who};
 use crate::config::Config;
 use crate::name::{Name, Prefix};
 use crate::storage::{DeadProperty, ListedSession, NewProps, Part, PartUpload, StorageError};
@@ -386,7 +386,14 @@ pub(super) fn list_parts(name: Name, id: String, after: u32, max: usize) -> Outc
 /// session is looked at (its record read: a page costs a read per
 /// session the server holds, as `--max-upload-sessions` bounds them), but
 /// only the page's worth is kept: the `max + 1` first by name and id.
-pub(super) fn list_uploads(prefix: Prefix, after: Option<(String, String)>, max: usize) -> Outcome {
+/// Only the uploads of names `who` may read are listed: another's under
+/// a folder it may not read are neither named nor counted.
+pub(super) fn list_uploads(
+    who: Who,
+    prefix: Prefix,
+    after: Option<(String, String)>,
+    max: usize,
+) -> Outcome {
     Outcome::on_pool(move |ctx| {
         let max = max.min(MAX_PAGE);
         let after = after
@@ -395,6 +402,7 @@ pub(super) fn list_uploads(prefix: Prefix, after: Option<(String, String)>, max:
         let under = |name: &Name| {
             name.as_str().starts_with(prefix.as_str())
                 && after.is_none_or(|(after, _)| name.as_str() >= after)
+                && who.allows(Perm::Read, name.as_str())
         };
         let mut page = BinaryHeap::with_capacity(max + 2);
         let ttl = ctx.config.session_ttl();

@@ -153,6 +153,11 @@ pub enum Operation {
     DeleteFolder {
         /// The folder (ending in `/`; the root is refused).
         prefix: Prefix,
+        /// How folders come and go: where they are things of their own
+        /// (HTTP, WebDAV), each folder's removal needs `delete` on its
+        /// name; where they are implicit (FERRY/1), they go with the last
+        /// file in them.
+        folders: Folders,
     },
     /// Make the folder `name`, whose parent exists (WebDAV's `MKCOL`;
     /// FERRY/1 has no verb for it yet).
@@ -450,7 +455,7 @@ impl Operation {
             }
             // One verb with a file's DELETE: each file is checked on the
             // pool as the walk finds it.
-            Operation::DeleteFolder { prefix } => declared(
+            Operation::DeleteFolder { prefix, .. } => declared(
                 Verb::Delete,
                 prefix.as_str(),
                 Needs::DeleteUnder(prefix.as_str()),
@@ -601,8 +606,10 @@ impl Operation {
                 format,
                 body,
             } => archive::archive(ctx, who, prefix, format, body),
-            Operation::Delete { name, folders } => files::delete(name, folders),
-            Operation::DeleteFolder { prefix } => folders::delete(ctx, who, prefix),
+            Operation::Delete { name, folders } => files::delete(who, name, folders),
+            Operation::DeleteFolder { prefix, folders } => {
+                folders::delete(ctx, who, prefix, folders)
+            }
             Operation::DeleteEach {
                 prefix,
                 names,
@@ -690,7 +697,7 @@ impl Operation {
                 max,
             } => multipart::list_parts(name, id, after, max),
             Operation::ListUploads { prefix, after, max } => {
-                multipart::list_uploads(prefix, after, max)
+                multipart::list_uploads(who, prefix, after, max)
             }
             Operation::Auth { .. } => unreachable!("AUTH is answered by serve before admission"),
             Operation::Quit => Outcome::new(Reply::Done, Next::Close),

@@ -81,6 +81,19 @@ pub enum Occupant {
     Folder,
 }
 
+/// What a folder's copy does with one of its members, as the caller's
+/// judge says from the member's name and its copy's (a folder's both
+/// ending in `/`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Member {
+    /// Copied (a folder: made, and walked into).
+    Copy,
+    /// Left out, and told in what the copy left.
+    Tell,
+    /// Left out without a word: the caller may not know it is there.
+    Pass,
+}
+
 /// What a folder's copy left out (nothing, when all of it was copied):
 /// the members the judge kept and those that failed, by source name.
 pub type Copied = Left;
@@ -186,7 +199,7 @@ impl Storage {
 
     /// Copies folder `from` (not the root) to the free name `to`, whose
     /// parent exists: makes `to`, then, if `deep`, each folder below and
-    /// each file for which `may_copy(source, copy)` says yes (staged and
+    /// each file as `judge(source, copy)` says ([`Member`]; staged and
     /// committed as [`Storage::stage_copy`] does; on stable storage before
     /// the answer if `durable`, as `--fsync` asks of every upload). Symlinks and special
     /// files are never copied (told as failures), ferry's reserved names
@@ -202,7 +215,7 @@ impl Storage {
         from: &Prefix,
         to: &Name,
         (deep, durable): (bool, bool),
-        mut may_copy: impl FnMut(&str, &str) -> bool,
+        mut judge: impl FnMut(&str, &str) -> Member,
         mut go_on: impl FnMut() -> bool,
     ) -> Result<Copied, StorageError> {
         let start = from.as_str().trim_end_matches('/');
@@ -225,50 +238,26 @@ impl Storage {
             |visit| {
                 let (path, kind) = (visit.path, visit.kind);
                 let copy = format!("{}{}", to.as_str(), &path[start.len()..]);
-                let name = || Name::new(copy.clone());
                 match kind {
                     _ if super::tree::is_reserved(path) => {}
-                    FileType::Directory => {
-                        if !go_on() {
-                            return Err(Errno::CANCELED);
-                        }
-                        match name().map_err(|_| StorageError::NotRegular) {
-                            Ok(name) => match self.make_folder_unflushed(&name) {
-                                Ok(parent) => {
-                                    let owed = self.copy_folder_record(path, name.as_str());
-                                    made.add(parent, name.as_str())?;
-                                    made.owe(owed)?;
-                                    return Ok(true);
-                                }
-                                Err(err) => copied.fail(format!("{path}/"), err),
-                            },
+                    FileType::Directory if !go_on() => return Err(Errno::CANCELED),
+                    FileType::Directory => match judge(&format!("{path}/"), &format!("{copy}/")) {
+                        Member::Copy => match self.copy_folder_member(path, &copy, &mut made) {
+                            Ok(()) => return Ok(true),
                             Err(err) => copied.fail(format!("{path}/"), err),
+                        },
+                        Member::Tell => copied.keep(&format!("{path}/")),
+                        Member::Pass => {}
+                    },
+                    FileType::RegularFile => match judge(path, &copy) {
+                        Member::Copy => {
+                            if let Err(err) = self.copy_file_member(path, &copy, &mut made) {
+                                copied.fail(path.to_owned(), err);
+                            }
                         }
-                    }
-                    FileType::RegularFile if !may_copy(path, &copy) => {
-                        copied.keep(path);
-                    }
-                    FileType::RegularFile => {
-                        let done = match (Name::new(path.to_owned()), name()) {
-                            (Ok(source), Ok(copy)) => self
-                                .stage_copy_owing(&source, &copy, Folders::Explicit, |_| {
-                                    Ok::<_, StorageError>(())
-                                })
-                                .and_then(|((upload, _, crc, _), owed)| {
-                                    // Its folder and its record's are
-                                    // flushed with the others.
-                                    made.owe(owed)?;
-                                    match durable {
-                                        true => upload.commit_unflushed_name(crc),
-                                        false => upload.commit(crc).map(drop),
-                                    }
-                                }),
-                            _ => Err(StorageError::NotRegular),
-                        };
-                        if let Err(err) = done {
-                            copied.fail(path.to_owned(), err);
-                        }
-                    }
+                        Member::Tell => copied.keep(path),
+                        Member::Pass => {}
+                    },
                     FileType::Symlink => copied.fail(path.to_owned(), StorageError::Symlink),
                     _ => copied.fail(path.to_owned(), StorageError::NotRegular),
                 }
@@ -287,6 +276,46 @@ impl Storage {
             copied.fail(dir, err);
         }
         Ok(copied)
+    }
+
+    /// Makes `copy`, the copy of folder `path` in a folder's copy, with
+    /// its dead-property record's copy.
+    fn copy_folder_member(
+        &self,
+        path: &str,
+        copy: &str,
+        made: &mut Made,
+    ) -> Result<(), StorageError> {
+        let name = Name::new(copy.to_owned()).map_err(|_| StorageError::NotRegular)?;
+        let parent = self.make_folder_unflushed(&name)?;
+        let owed = self.copy_folder_record(path, name.as_str());
+        made.add(parent, name.as_str())?;
+        made.owe(owed)?;
+        Ok(())
+    }
+
+    /// Copies file `path` to `copy` in a folder's copy: staged and
+    /// committed as any copy (on stable storage with the others' batch
+    /// where `made` is durable).
+    fn copy_file_member(
+        &self,
+        path: &str,
+        copy: &str,
+        made: &mut Made,
+    ) -> Result<(), StorageError> {
+        let (Ok(source), Ok(copy)) = (Name::new(path.to_owned()), Name::new(copy.to_owned()))
+        else {
+            return Err(StorageError::NotRegular);
+        };
+        let no_conditions = |_: &OpenFile| Ok::<_, StorageError>(());
+        let ((upload, _, crc, _), owed) =
+            self.stage_copy_owing(&source, &copy, Folders::Explicit, no_conditions)?;
+        // Its folder and its record's are flushed with the others.
+        made.owe(owed)?;
+        match made.durable {
+            true => upload.commit_unflushed_name(crc),
+            false => upload.commit(crc).map(drop),
+        }
     }
 
     /// Moves folder `from` (not the root) to the free name `to`, whose

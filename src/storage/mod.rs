@@ -70,7 +70,7 @@ mod sessions;
 mod sweep;
 mod tree;
 mod unrecorded;
-pub use copy::{Copied, Occupant};
+pub use copy::{Copied, Member, Occupant};
 pub use dead_props::{DeadProperty, Holder, MAX_RECORD, NewProps, PROPS_DIR, Recorded};
 pub use remove::{Left, MAX_NAMED, Removal};
 pub use resource::{Resource, Space};

@@ -300,7 +300,13 @@ mod tests {
                 crate::name::Name::new(to.to_owned()).unwrap(),
             );
             let left = storage
-                .copy_folder(&from, &to, (true, true), |_, _| true, || true)
+                .copy_folder(
+                    &from,
+                    &to,
+                    (true, true),
+                    |_, _| crate::storage::Member::Copy,
+                    || true,
+                )
                 .unwrap();
             assert!(left.is_complete(), "{left:?}");
             storage.flush_batches() - before

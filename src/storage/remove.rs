@@ -101,7 +101,8 @@ impl Removal {
 impl Storage {
     /// Removes folder `prefix` (not the root) and what it holds: each
     /// file for which `may_delete` says yes, then every folder left
-    /// empty, the folder itself last. Symlinks and special files are
+    /// empty that `may_delete` allows by its name (ending in `/`), the
+    /// folder itself last; a folder it keeps is told. Symlinks and special files are
     /// never removed (they are told as failures). `go_on` is asked before
     /// each directory is read: a `false` stops the walk (its client has
     /// gone), leaving what was not reached yet. With `--fsync`, what went
@@ -168,6 +169,16 @@ impl Storage {
         // went from them), flushed before the answer.
         let mut stayed = Vec::new();
         for dir in dirs.iter().rev() {
+            let folder = format!("{dir}/");
+            if !may_delete(&folder) {
+                // Kept by the judge, as its files would be: told unless
+                // something in it was told already.
+                if !removal.holding.contains(&folder) {
+                    removal.keep(&folder);
+                    removal.holding.insert(folder);
+                }
+                continue;
+            }
             let (parent, leaf) = dir.rsplit_once('/').unwrap_or(("", dir));
             let removed = match parent {
                 "" => rustix::fs::unlinkat(&*self.root, leaf, AtFlags::REMOVEDIR),
@@ -181,7 +192,6 @@ impl Storage {
                     self.flusher.flush(std::mem::take(&mut stayed))?;
                 }
             }
-            let folder = format!("{dir}/");
             match removed {
                 Ok(()) | Err(Errno::NOENT) => {}
                 // What is left in it was told of; or it holds what no walk
