@@ -263,10 +263,18 @@ fn s3_lists_only_the_multipart_uploads_of_keys_its_key_may_read() {
     }
     let query: &[(&str, &str)] = &[("uploads", "")];
     let listed = guest.send(s.s3, "GET", ("/acme", query), &[], b"", Payload::Signed);
-    assert_eq!(listed.status, 200, "{}", String::from_utf8_lossy(&listed.body));
+    assert_eq!(
+        listed.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&listed.body)
+    );
     assert_eq!(texts(&listed.body, "Key"), ["public/open.txt"]);
     let body = String::from_utf8_lossy(&listed.body);
-    assert!(!body.contains("confidential") && !body.contains(&ids[0]), "{body}");
+    assert!(
+        !body.contains("confidential") && !body.contains(&ids[0]),
+        "{body}"
+    );
     // The owner still sees both.
     let listed = owner.send(s.s3, "GET", ("/acme", query), &[], b"", Payload::Signed);
     assert_eq!(texts(&listed.body, "Key").len(), 2);

@@ -436,7 +436,10 @@ fn a_folders_move_needs_delete_on_the_folder_itself() {
     let fields = format!("{HOST}Destination: /dst2/\r\n{}", bearer(&tokens[0]));
     assert_eq!(exchange(addr, "MOVE", "/src/", &fields, b"").status, 403);
     assert!(server.path("src/open/a").is_file() && !server.path("dst2").exists());
-    assert_eq!(exchange(addr, "MOVE", "/src/open/", &fields, b"").status, 201);
+    assert_eq!(
+        exchange(addr, "MOVE", "/src/open/", &fields, b"").status,
+        201
+    );
     assert!(server.path("dst2/a").is_file());
 }
 

@@ -440,6 +440,52 @@ fn ferry_and_tus_writes_into_a_locked_name_are_refused() {
     assert_eq!(std::fs::read(server.path("d/f")).unwrap(), b"x");
 }
 
+/// An upload session begun before a lock commits only once the lock is
+/// gone (its commit is judged as it renames): FERRY/1's COMMIT and tus's
+/// last PATCH alike, the session kept meanwhile.
+#[test]
+fn a_session_begun_before_a_lock_does_not_commit_under_it() {
+    let (server, _) = server();
+    let addr = server.http.unwrap();
+    assert_eq!(put(addr, "/f", "", "old"), 201);
+    // FERRY/1: UPLOAD and APPEND, then someone locks the name.
+    let mut raw = server.raw();
+    let (id, _) = support::upload(&mut raw, "f", b"new");
+    assert!(support::append(&mut raw, &id, 0, b"new").starts_with("OK"));
+    let (_, token) = lock(addr, "/f", "exclusive", "");
+    raw.send(format!("COMMIT {id}\n"));
+    assert!(raw.line().starts_with("ERR 423 "));
+    assert_eq!(std::fs::read(server.path("f")).unwrap(), b"old");
+    // tus: created and filled but for its last byte under the same lock.
+    let unlock = format!("Lock-Token: <{token}>\r\n");
+    assert_eq!(send(addr, "UNLOCK", "/f", &unlock, "").status, 204);
+    let metadata = "Tus-Resumable: 1.0.0\r\nUpload-Length: 3\r\nUpload-Metadata: filename Zg==\r\n";
+    let created = send(addr, "POST", "/", metadata, "");
+    assert_eq!(created.status, 201, "{}", created.head);
+    let at = created.header("Location").unwrap().to_owned();
+    let at = at
+        .split_once("://")
+        .map_or(at.as_str(), |(_, rest)| &rest[rest.find('/').unwrap()..])
+        .to_owned();
+    let patch = |offset: u64, bytes: &str| {
+        let fields = format!(
+            "Tus-Resumable: 1.0.0\r\nUpload-Offset: {offset}\r\nContent-Type: application/offset+octet-stream\r\n"
+        );
+        send(addr, "PATCH", &at, &fields, bytes)
+    };
+    assert_eq!(patch(0, "tu").status, 204);
+    let (_, token) = lock(addr, "/f", "exclusive", "");
+    let last = patch(2, "s");
+    assert_eq!(last.status, 423, "{}", last.head);
+    assert_eq!(std::fs::read(server.path("f")).unwrap(), b"old");
+    // Once the lock is gone, the FERRY/1 session commits.
+    let unlock = format!("Lock-Token: <{token}>\r\n");
+    assert_eq!(send(addr, "UNLOCK", "/f", &unlock, "").status, 204);
+    raw.send(format!("COMMIT {id}\n"));
+    assert!(raw.line().starts_with("OK"));
+    assert_eq!(std::fs::read(server.path("f")).unwrap(), b"new");
+}
+
 #[test]
 fn locks_need_the_write_grant_and_a_writable_server() {
     let (server, tokens, _dir) = guarded(&[("reader", &["read:/"]), ("writer", &["write:/"])], &[]);

@@ -204,6 +204,25 @@ fn verdict(
     check(&table, locks.now(), declared, &submitted)
 }
 
+/// The lock rule for a write that submits no lock token and whose name
+/// is known only on the pool: an upload session's commit (FERRY/1's
+/// `COMMIT`, tus's last `PATCH`), judged as its rename is about to
+/// happen, so a lock taken while the bytes came in is honoured too.
+///
+/// # Errors
+/// [`ErrorKind::Locked`] as [`check`]; the table could not be read.
+pub(super) fn unlocked(ctx: &Ctx<'_>, name: &str) -> Result<(), Failure> {
+    let locks = ctx.storage.dav_locks();
+    let table = locks.current()?;
+    let write = Declared {
+        verb: Verb::Put,
+        subject: name,
+        to: None,
+        needs: Needs::Write(name),
+    };
+    check(&table, locks.now(), &write, &[])
+}
+
 /// The timeout granted for one asked: at most [`MAX_TIMEOUT`], at least
 /// a second.
 fn granted_timeout(asked: Option<u64>) -> u64 {

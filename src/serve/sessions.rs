@@ -264,6 +264,13 @@ pub(super) fn commit_session(
     user: Option<Owner>,
 ) -> Outcome {
     match ctx.storage.finish_session(id) {
+        Ok((_, session, _))
+            if let Err(failure) = super::locks::unlocked(ctx, session.name.as_str()) =>
+        {
+            // The upload dropped uncommitted: the session stays, to be
+            // committed once the lock is gone.
+            refuse(ctx, "COMMIT", id, failure, Next::Request)
+        }
         Ok((mut upload, session, crc)) => {
             // A time the COMMIT gives, else one the client gave with the
             // session (tus's metadata).
