@@ -242,7 +242,8 @@ fn timeouts_are_capped_refreshed_and_run_out() {
     clock.store(3499, Ordering::Relaxed);
     assert_eq!(put(addr, "/t", "", "x"), 423);
     clock.store(3501, Ordering::Relaxed);
-    assert_eq!(put(addr, "/t", "", "x"), 204);
+    // Never written under its lock: the name was only reserved.
+    assert_eq!(put(addr, "/t", "", "x"), 201);
     assert!(discovered(addr, "/t").is_empty());
     let (again, _) = lock(addr, "/t", "exclusive", "");
     assert_eq!(again.status, 200);
@@ -252,8 +253,9 @@ fn timeouts_are_capped_refreshed_and_run_out() {
 fn exclusive_locks_exclude_and_shared_ones_share() {
     let (server, _) = server();
     let addr = server.http.unwrap();
+    assert_eq!(put(addr, "/x", "", "x"), 201);
     let (first, token) = lock(addr, "/x", "exclusive", "");
-    assert_eq!(first.status, 201);
+    assert_eq!(first.status, 200);
     for scope in ["exclusive", "shared"] {
         let (answer, _) = lock(addr, "/x", scope, "");
         assert_eq!(answer.status, 423, "{scope}");
@@ -316,17 +318,38 @@ fn a_deep_folder_lock_covers_its_members() {
     assert_eq!(put(addr, "/c/a", "", "a"), 201);
 }
 
+/// A lock of an unmapped name reserves it and makes nothing (RFC 2518's
+/// lock-null resource, as Apache keeps them): nobody reads or lists a
+/// 0-byte file under the name while its holder writes it ("readers see
+/// the old file or the new one, never a partial one"), others' writes
+/// are refused, and it is gone with the lock.
 #[test]
-fn a_lock_of_an_unmapped_name_makes_an_empty_file() {
-    let (server, _) = server();
+fn a_lock_of_an_unmapped_name_reserves_it_and_makes_nothing() {
+    let (server, clock) = server();
     let addr = server.http.unwrap();
     let (answer, token) = lock(addr, "/new.txt", "exclusive", "");
     assert_eq!(answer.status, 201, "{}", answer.head);
-    assert_eq!(std::fs::read(server.path("new.txt")).unwrap(), b"");
+    assert!(!server.path("new.txt").exists());
+    assert_eq!(send(addr, "GET", "/new.txt", "", "").status, 404);
+    assert_eq!(send(addr, "HEAD", "/new.txt", "", "").status, 404);
+    let listing = send(addr, "GET", "/?json", "", "");
+    assert!(!listing.text().contains("new.txt"), "{}", listing.text());
+    let mut raw = server.raw();
+    raw.send("LIST\n");
+    assert_eq!(raw.line(), "OK 0");
+    raw.send("PUT new.txt 1\nx");
+    assert!(raw.line().starts_with("ERR 423 "));
+    assert_eq!(put(addr, "/new.txt", "", "x"), 423);
     assert_eq!(
         put(addr, "/new.txt", &format!("If: (<{token}>)\r\n"), "hi"),
-        204
+        201
     );
+    assert_eq!(std::fs::read(server.path("new.txt")).unwrap(), b"hi");
+    // Unwritten, a reservation goes with its lock's time.
+    let (_, _) = lock(addr, "/later.txt", "exclusive", "Timeout: Second-10\r\n");
+    assert_eq!(put(addr, "/later.txt", "", "x"), 423);
+    clock.fetch_add(11, Ordering::Relaxed);
+    assert_eq!(put(addr, "/later.txt", "", "x"), 201);
     assert_eq!(lock(addr, "/no/parent.txt", "exclusive", "").0.status, 409);
     assert_eq!(lock(addr, "/", "exclusive", "").0.status, 403);
 }
@@ -378,6 +401,8 @@ fn a_delete_or_move_with_the_token_takes_the_lock_away() {
     assert!(discovered(addr, "/gone").is_empty());
 
     let (_, token) = lock(addr, "/from", "exclusive", "");
+    let submit = format!("If: (<{token}>)\r\n");
+    assert_eq!(put(addr, "/from", &submit, "x"), 201);
     let submit = format!("Destination: /to\r\nIf: (<{token}>)\r\n");
     assert_eq!(send(addr, "MOVE", "/from", &submit, "").status, 201);
     // Locks do not move (RFC 4918 7.5): neither name is locked now.
@@ -484,6 +509,54 @@ fn a_session_begun_before_a_lock_does_not_commit_under_it() {
     raw.send(format!("COMMIT {id}\n"));
     assert!(raw.line().starts_with("OK"));
     assert_eq!(std::fs::read(server.path("f")).unwrap(), b"new");
+}
+
+/// One holder cannot hoard locks: at most `MAX_LOCKS_PER_HOLDER` at once
+/// (503 past it, as for any cap), while another token still locks; an
+/// owner with an undefined entity or nested beyond the limit is refused,
+/// so no lock can make a PROPFIND of its folder ill-formed.
+#[test]
+fn one_holder_cannot_hoard_locks_or_break_anothers_propfind() {
+    use ferry::serve::locks::MAX_LOCKS_PER_HOLDER;
+    let holders: &[(&str, &[&str])] = &[
+        ("flood", &["write:/", "read:/"]),
+        ("other", &["write:/", "read:/"]),
+    ];
+    let (server, tokens, _dir) = guarded(holders, &[]);
+    let addr = server.http.unwrap();
+    let (flood, other) = (bearer(&tokens[0]), bearer(&tokens[1]));
+    std::fs::create_dir(server.path("d")).unwrap();
+    let mut conn = support::http::Conn::open(addr);
+    let body = lockinfo("shared");
+    // Each request in one write: a head and a body in two would wait
+    // for the delayed ACK each time (40 ms).
+    let mut ask = |target: &str| {
+        let head = format!(
+            "LOCK {target} HTTP/1.1\r\n{HOST}{flood}Content-Length: {}\r\n\r\n",
+            body.len()
+        );
+        conn.send(format!("{head}{body}"));
+        conn.reply()
+    };
+    for n in 0..MAX_LOCKS_PER_HOLDER {
+        let answer = ask(&format!("/d/f{n}"));
+        assert_eq!(answer.status, 201, "lock {n}: {}", answer.head);
+    }
+    let over = ask("/d/one-more");
+    assert_eq!(over.status, 503, "{}", over.head);
+    let (theirs, _) = lock(addr, "/d/mine", "exclusive", &other);
+    assert_eq!(theirs.status, 201, "{}", theirs.head);
+    // Owners that would break every answer that gives them back.
+    for owner in ["&undefined;", &"<a>".repeat(9000)] {
+        let body = format!(
+            "<?xml version=\"1.0\"?><D:lockinfo xmlns:D=\"DAV:\"><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype><D:owner>{owner}</D:owner></D:lockinfo>"
+        );
+        let refused = send(addr, "LOCK", "/d/x", &other, &body);
+        assert_eq!(refused.status, 400, "{}", refused.head);
+    }
+    let found = send(addr, "PROPFIND", "/d/", &format!("Depth: 0\r\n{other}"), "");
+    assert_eq!(found.status, 207);
+    texts(&found.body);
 }
 
 #[test]

@@ -286,6 +286,13 @@ pub(super) fn delete(who: Who, name: Name, folders: Folders) -> Outcome {
         Err(StorageError::IsDirectory) if own_folders(folders) => {
             super::folders::delete(ctx, who, Prefix::of_folder(&name), folders)
         }
+        // A lock-null name (a lock's reservation, nothing written): its
+        // DELETE, by the lock's holder (the lock rule let it through), is
+        // the lock's end (RFC 2518 7.4).
+        Err(StorageError::NotFound) if super::locks::reserved(ctx, name.as_str()) => {
+            super::locks::release(ctx, name.as_str(), false);
+            Outcome::answer(Reply::Done)
+        }
         Err(err) => storage_refusal(ctx, "DELETE", name.as_str(), err),
     })
 }

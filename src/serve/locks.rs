@@ -29,6 +29,14 @@ use crate::storage::{DavLock, Edit, Occupant, StorageError, is_below, new_token}
 /// values get this; a client refreshes before it ends): one hour, so a
 /// lock whose client vanished does not outlive a working day's patience.
 pub const MAX_TIMEOUT: u64 = 3600;
+/// The most live locks one holder (a token, or a client address without
+/// one) may hold at once: more than any file manager takes (davfs2 locks
+/// each file it has open for writing), few enough that one client cannot
+/// make every lock check and every `lockdiscovery` of the others slow.
+pub const MAX_LOCKS_PER_HOLDER: usize = 1000;
+/// The most live locks on the root at once, whoever holds them: the
+/// table every check reads stays small whatever many holders do.
+pub const MAX_LOCKS: usize = 10_000;
 
 /// What a `LOCK` asks.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -182,7 +190,7 @@ fn judged(
         operation.keep_preconditions(conditions);
     }
     match operation {
-        Operation::Lock { name, ask } => lock(ctx, &name, *ask, conditions.as_deref()),
+        Operation::Lock { name, ask } => lock(ctx, &who, &name, *ask, conditions.as_deref()),
         operation => operation.serve(ctx, who),
     }
 }
@@ -229,10 +237,20 @@ fn granted_timeout(asked: Option<u64>) -> u64 {
     asked.unwrap_or(MAX_TIMEOUT).clamp(1, MAX_TIMEOUT)
 }
 
-/// LOCK of `name` (on the pool, its conditions already judged): a new
-/// lock where none conflicts (an unmapped name becomes an empty file:
-/// `201`), or a refresh of one the request submits.
-fn lock(ctx: &Ctx<'_>, name: &Name, ask: LockAsk, conditions: Option<&Conditions>) -> Outcome {
+/// LOCK of `name` by `who` (on the pool, its conditions already judged):
+/// a new lock where none conflicts and the caps allow (an unmapped name is
+/// reserved, nothing made: `201`), or a refresh of one the request submits.
+fn lock(
+    ctx: &Ctx<'_>,
+    who: &Who,
+    name: &Name,
+    ask: LockAsk,
+    conditions: Option<&Conditions>,
+) -> Outcome {
+    let holder = match who.name() {
+        Some(token) => token.to_owned(),
+        None => format!("addr {}", ctx.peer),
+    };
     let locks = ctx.storage.dav_locks();
     let changed = locks.change(|table, now| match &ask {
         LockAsk::Refresh { timeout } => {
@@ -246,7 +264,7 @@ fn lock(ctx: &Ctx<'_>, name: &Name, ask: LockAsk, conditions: Option<&Conditions
             timeout,
         } => {
             let asked = (*shared, *deep, owner.as_str(), *timeout);
-            take(ctx, table, now, name, asked)
+            take(ctx, (table, now), (name, &holder), asked)
         }
     });
     match changed {
@@ -292,17 +310,20 @@ fn refresh(
     Ok((granted, edit))
 }
 
-/// A new lock on `name` (`shared`, `deep`, `owner`, `timeout`), unless a
-/// live lock conflicts (`423`): an exclusive one on or over it, or one
-/// below a deep lock's folder; shared locks share. The file is made if
-/// nothing has the name (its folder must exist: `409`).
+/// A new lock on `name` for `holder` (`shared`, `deep`, `owner`,
+/// `timeout`), unless a live lock conflicts (`423`): an exclusive one on
+/// or over it, or one below a deep lock's folder; shared locks share.
+/// Nothing is made where nothing has the name (its folder must exist:
+/// `409`): a lock-null resource (RFC 2518 7.4, as Apache keeps them), a
+/// name reserved for the lock's holder that nobody reads, lists or
+/// copies until a `PUT` or `MKCOL` gives it content, gone with the lock.
 fn take(
     ctx: &Ctx<'_>,
-    table: &[DavLock],
-    now: i64,
-    name: &Name,
+    (table, now): (&[DavLock], i64),
+    (name, holder): (&Name, &str),
     (shared, deep, owner, timeout): (bool, bool, &str, Option<u64>),
 ) -> Result<(Granted, Edit), Failure> {
+    check_caps(table, now, holder)?;
     let conflicts = |lock: &&DavLock| {
         (lock.covers(name.as_str()) || (deep && is_below(&lock.root, name.as_str())))
             && !(shared && lock.shared)
@@ -312,7 +333,7 @@ fn take(
         return Err(Failure::new(ErrorKind::Locked, message));
     }
     let (created, folder) = match ctx.storage.occupant(name) {
-        Ok(Occupant::Nothing) => (ctx.storage.make_empty_file(name)?, false),
+        Ok(Occupant::Nothing) => (true, false),
         Ok(occupant) => (false, occupant == Occupant::Folder),
         Err(StorageError::NotFound) => {
             let missing = "the parent folder does not exist";
@@ -329,6 +350,7 @@ fn take(
         owner: owner.to_owned(),
         timeout,
         expires: now.saturating_add_unsigned(timeout),
+        holder: holder.to_owned(),
     };
     let granted = Granted {
         lock: lock.clone(),
@@ -343,9 +365,32 @@ fn take(
     Ok((granted, edit))
 }
 
-/// LOCK of `name` without conditions: on the pool.
-pub(super) fn lock_later(name: Name, ask: LockAsk) -> Outcome {
-    Outcome::on_pool(move |ctx| lock(ctx, &name, ask, None))
+/// Refuses a new lock for `holder` that would pass a cap: its own
+/// ([`MAX_LOCKS_PER_HOLDER`]) or the root's ([`MAX_LOCKS`]). Live locks
+/// only (`now`).
+///
+/// # Errors
+/// [`ErrorKind::Busy`] (`503`, to be tried again once locks are given
+/// back or run out).
+fn check_caps(table: &[DavLock], now: i64, holder: &str) -> Result<(), Failure> {
+    let live = || table.iter().filter(|lock| lock.expires > now);
+    if live().filter(|lock| lock.holder == holder).count() >= MAX_LOCKS_PER_HOLDER {
+        let message = format!(
+            "this client holds {MAX_LOCKS_PER_HOLDER} locks, the most one may: unlock some first"
+        );
+        return Err(Failure::new(ErrorKind::Busy, message));
+    }
+    if live().count() >= MAX_LOCKS {
+        let message =
+            format!("the server holds {MAX_LOCKS} locks, the most it keeps: try again later");
+        return Err(Failure::new(ErrorKind::Busy, message));
+    }
+    Ok(())
+}
+
+/// LOCK of `name` by `who` without conditions: on the pool.
+pub(super) fn lock_later(who: Who, name: Name, ask: LockAsk) -> Outcome {
+    Outcome::on_pool(move |ctx| lock(ctx, &who, &name, ask, None))
 }
 
 /// UNLOCK of `name` with `token` (on the pool): the lock goes if it
@@ -374,6 +419,18 @@ pub(super) fn unlock(name: Name, token: String) -> Outcome {
             }
             Err(failure) => refuse(ctx, "UNLOCK", name.as_str(), failure, Next::Request),
         }
+    })
+}
+
+/// Whether a live lock is rooted at `name` (on the pool): where nothing
+/// has the name, it is a lock-null resource ([`take`]).
+pub(super) fn reserved(ctx: &Ctx<'_>, name: &str) -> bool {
+    let locks = ctx.storage.dav_locks();
+    let now = locks.now();
+    locks.current().is_ok_and(|table| {
+        table
+            .iter()
+            .any(|lock| lock.root == name && lock.expires > now)
     })
 }
 
@@ -419,6 +476,7 @@ mod tests {
             owner: String::new(),
             timeout: 60,
             expires: 100,
+            holder: String::new(),
         }
     }
 

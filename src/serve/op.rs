@@ -649,7 +649,7 @@ impl Operation {
                 overwrite,
                 (folders, mtime, props, source),
             ),
-            Operation::Lock { name, ask } => locks::lock_later(name, *ask),
+            Operation::Lock { name, ask } => locks::lock_later(who, name, *ask),
             Operation::Unlock { name, token } => locks::unlock(name, token),
             Operation::PropPatch { target, updates } => props::patch(target, updates),
             Operation::Echo { size } => files::echo(size),

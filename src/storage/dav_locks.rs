@@ -13,6 +13,9 @@
 //!     scope exclusive|shared
 //!     timeout <seconds asked>
 //!     expires <unix seconds>
+//!     holder <who took it>       a token's name, or addr <ip> without one
+//!                                (counted against the caps; records
+//!                                without the line count for nobody)
 //!     owner
 //!     <the owner's XML, as the client gave it, to the end of the file>
 //! .ferry-dav/locks/tmp-<...>     a record being written
@@ -35,8 +38,12 @@
 //! until its folder has been still for [`SETTLED`]. Changes are made
 //! under an exclusive `flock` of the folder, reading the records fresh,
 //! so two nodes never both take a conflicting lock. Expired records are
-//! ignored, and removed when the table is read.
+//! ignored, and removed when the table is read. Reading the table again
+//! reads only the records this node has not read yet (by name and inode,
+//! from the folder's entries: a refresh is a new inode), so a flood of
+//! lock changes costs a folder read per check, never every record's bytes.
 
+use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
@@ -45,8 +52,7 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use rustix::fs::{AtFlags, FlockOperation, Mode, OFlags};
 use rustix::io::Errno;
 
-use super::{DIR, Storage, StorageError, check_regular, stored_file_mode};
-use crate::name::Name;
+use super::{DIR, Storage, StorageError, stored_file_mode};
 
 /// The folder of the records, in the root.
 pub const LOCKS_DIR: &str = ".ferry-dav/locks";
@@ -73,6 +79,8 @@ pub struct DavLock {
     pub timeout: u64,
     /// When it ends (Unix seconds, by [`DavLocks::now`]).
     pub expires: i64,
+    /// Who took it, as the caps count (see the module's header).
+    pub holder: String,
 }
 
 impl DavLock {
@@ -94,13 +102,14 @@ impl DavLock {
 
     fn encode(&self) -> String {
         format!(
-            "ferry-dav-lock 1\ntoken {}\nroot {}\ndepth {}\nscope {}\ntimeout {}\nexpires {}\nowner\n{}",
+            "ferry-dav-lock 1\ntoken {}\nroot {}\ndepth {}\nscope {}\ntimeout {}\nexpires {}\nholder {}\nowner\n{}",
             self.token,
             self.root,
             if self.deep { "infinity" } else { "0" },
             if self.shared { "shared" } else { "exclusive" },
             self.timeout,
             self.expires,
+            self.holder.replace('\n', " "),
             self.owner,
         )
     }
@@ -122,6 +131,8 @@ impl DavLock {
             shared: field("scope")? == "shared",
             timeout: field("timeout")?.parse().ok()?,
             expires: field("expires")?.parse().ok()?,
+            // Records of earlier versions have none.
+            holder: field("holder").unwrap_or_default(),
             owner: owner.to_owned(),
         })
     }
@@ -154,6 +165,9 @@ pub struct DavLocks {
     /// Locks may be taken (not a read-only server).
     writable: bool,
     cache: Mutex<Cache>,
+    /// The records read so far, by file name, with their inodes: only
+    /// new ones are read again.
+    records: Mutex<HashMap<String, (u64, DavLock)>>,
     /// Seconds added to the system's time (tests advance it).
     offset: Arc<AtomicI64>,
     /// Names this node's temp records apart.
@@ -181,6 +195,7 @@ impl DavLocks {
             dir: OnceLock::new(),
             writable: !read_only,
             cache: Mutex::default(),
+            records: Mutex::default(),
             offset: Arc::default(),
             temp_prefix,
             serial: AtomicU64::new(0),
@@ -320,8 +335,11 @@ impl DavLocks {
 
     /// Every live record; expired ones are removed on the way (where this
     /// node may write), records that do not parse are skipped.
+    /// Only records not read before (by name and inode) are opened.
     fn read_all(&self, dir: &OwnedFd) -> Result<Vec<DavLock>, StorageError> {
         let now = self.now();
+        let mut known = self.records.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut seen = HashMap::with_capacity(known.len());
         let mut locks = Vec::new();
         for entry in rustix::fs::Dir::read_from(dir)? {
             let entry = entry?;
@@ -329,21 +347,28 @@ impl DavLocks {
             if file.starts_with('.') || file.starts_with("tmp-") {
                 continue;
             }
-            let lock = match read_record(dir, &file) {
-                Ok(Some(lock)) => lock,
-                Ok(None) => {
-                    log::warn!("{LOCKS_DIR}/{file}: not a lock record, ignored");
-                    continue;
-                }
-                Err(Errno::NOENT) => continue,
-                Err(errno) => return Err(errno.into()),
+            let inode = entry.ino();
+            let lock = match known.remove(&file) {
+                Some((read, lock)) if read == inode => lock,
+                _ => match read_record(dir, &file) {
+                    Ok(Some(lock)) => lock,
+                    Ok(None) => {
+                        log::warn!("{LOCKS_DIR}/{file}: not a lock record, ignored");
+                        continue;
+                    }
+                    Err(Errno::NOENT) => continue,
+                    Err(errno) => return Err(errno.into()),
+                },
             };
             if lock.expires > now {
-                locks.push(lock);
+                locks.push(lock.clone());
+                seen.insert(file, (inode, lock));
             } else if self.writable {
                 let _ = rustix::fs::unlinkat(dir, file.as_str(), AtFlags::empty());
             }
         }
+        // Records gone from the folder are forgotten with the rest.
+        *known = seen;
         Ok(locks)
     }
 
@@ -436,33 +461,6 @@ impl Storage {
     pub fn set_lock_clock(&mut self, offset: Arc<AtomicI64>) {
         self.dav_locks.set_clock(offset);
     }
-
-    /// Makes `name` an empty file if nothing has the name (a LOCK of an
-    /// unmapped name, RFC 4918 7.3): whether it did.
-    ///
-    /// # Errors
-    /// [`StorageError::NotFound`] if its parent folder is missing; a
-    /// folder or special file there is not an error (nothing is made).
-    pub fn make_empty_file(&self, name: &Name) -> Result<bool, StorageError> {
-        let (dirs, leaf) = name.split_parent();
-        let dir = self.walk(dirs).map_err(|err| match err {
-            StorageError::ParentNotDirectory => StorageError::NotFound,
-            err => err,
-        })?;
-        let flags =
-            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-        match rustix::fs::openat(self.fd(&dir), leaf, flags, stored_file_mode()) {
-            Ok(_) => Ok(true),
-            Err(Errno::EXIST) => {
-                let stat = rustix::fs::statat(self.fd(&dir), leaf, AtFlags::SYMLINK_NOFOLLOW)?;
-                match check_regular(&stat) {
-                    Ok(()) | Err(StorageError::IsDirectory) => Ok(false),
-                    Err(err) => Err(err),
-                }
-            }
-            Err(errno) => Err(errno.into()),
-        }
-    }
 }
 
 #[cfg(test)]
@@ -478,13 +476,18 @@ mod tests {
             owner: "<D:href>me\nand you</D:href>".into(),
             timeout: 60,
             expires: 100,
+            holder: "t".into(),
         }
     }
 
     #[test]
     fn records_read_back_as_written() {
         let lock = lock("a b/c", true);
-        assert_eq!(DavLock::decode(&lock.encode()), Some(lock));
+        assert_eq!(DavLock::decode(&lock.encode()), Some(lock.clone()));
+        // A record of an earlier version (no holder) reads as nobody's.
+        let old = lock.encode().replace("holder t\n", "");
+        let read = DavLock::decode(&old).unwrap();
+        assert_eq!((read.holder.as_str(), read.owner), ("", lock.owner));
         assert_eq!(DavLock::decode("ferry-dav-lock 2\nowner\n"), None);
         assert_eq!(DavLock::decode("garbage"), None);
     }

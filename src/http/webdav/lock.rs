@@ -109,13 +109,43 @@ fn timeout(head: &Head<'_>) -> Option<u64> {
     })
 }
 
+/// The longest `<owner>` kept, in bytes as re-written: the owner is
+/// given back in every `lockdiscovery` of what the lock covers, so it is
+/// bounded like any answer's part (clients send a user name or a URL:
+/// `<D:href>mailto:me</D:href>`, Finder's a product URL).
+pub const MAX_OWNER: usize = 4096;
+/// The deepest element nesting kept inside an `<owner>`.
+pub const MAX_OWNER_DEPTH: usize = 16;
+
+/// Whether `name` (of a reference `&name;`) is one XML defines without a
+/// DTD: the five predefined entities or a character reference to a
+/// character XML allows. Any other would make every answer that gives the
+/// owner back not well-formed.
+fn is_own_reference(name: &[u8]) -> bool {
+    let number = match name {
+        b"lt" | b"gt" | b"amp" | b"quot" | b"apos" => return true,
+        [b'#', b'x' | b'X', hex @ ..] => std::str::from_utf8(hex)
+            .ok()
+            .and_then(|hex| u32::from_str_radix(hex, 16).ok()),
+        [b'#', decimal @ ..] => std::str::from_utf8(decimal)
+            .ok()
+            .and_then(|decimal| decimal.parse().ok()),
+        _ => None,
+    };
+    number.and_then(char::from_u32).is_some_and(|c| {
+        matches!(c, '\t' | '\n' | '\r') || (!c.is_control() && c != '\u{FFFE}' && c != '\u{FFFF}')
+    })
+}
+
 /// Reads a `lockinfo` body: whether the lock is shared, and its owner's
 /// XML (re-written with its namespaces declared, so it reads the same
 /// inside any answer).
 ///
 /// # Errors
 /// Why it is refused (400): not well-formed, a DTD, not a `DAV:lockinfo`,
-/// no scope, a type other than `write`.
+/// no scope, a type other than `write`; an owner over [`MAX_OWNER`]
+/// bytes or [`MAX_OWNER_DEPTH`] levels, or with a reference to an entity
+/// no DTD defines.
 pub fn lockinfo(body: &[u8]) -> Result<(bool, String), String> {
     // Text as given: only the owner's is kept, whitespace and all.
     let mut reader = NsReader::from_reader(body);
@@ -144,6 +174,9 @@ pub fn lockinfo(body: &[u8]) -> Result<(bool, String), String> {
             }
             // A reference stays one (`&amp;`): nothing is expanded.
             Event::GeneralRef(name) if in_owner => {
+                if !is_own_reference(name) {
+                    return Err("an owner refers to an entity no DTD here defines".into());
+                }
                 owner.push_str(&format!("&{};", String::from_utf8_lossy(name)));
                 continue;
             }
@@ -174,6 +207,17 @@ pub fn lockinfo(body: &[u8]) -> Result<(bool, String), String> {
         if !empty {
             path.push(property);
         }
+        if in_owner && path.len() > MAX_OWNER_DEPTH + 2 {
+            return Err(format!(
+                "an owner nests more than {MAX_OWNER_DEPTH} elements"
+            ));
+        }
+        if owner.len() > MAX_OWNER {
+            break;
+        }
+    }
+    if owner.len() > MAX_OWNER {
+        return Err(format!("an owner is kept to {MAX_OWNER} bytes"));
     }
     let shared = shared.ok_or("a lockinfo names an exclusive or shared lockscope")?;
     if !write {
@@ -278,5 +322,24 @@ mod tests {
         assert!(lockinfo(xxe).is_err());
         assert!(lockinfo(b"<D:propfind xmlns:D=\"DAV:\"/>").is_err());
         assert!(lockinfo(b"<D:lockinfo xmlns:D=\"DAV:\">").is_err());
+    }
+
+    fn with_owner(owner: &str) -> Vec<u8> {
+        format!("<D:lockinfo xmlns:D=\"DAV:\"><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype><D:owner>{owner}</D:owner></D:lockinfo>").into_bytes()
+    }
+
+    #[test]
+    fn an_owner_is_bounded_and_has_no_undefined_entity() {
+        let ok = "<D:href>me &amp; &#x263A; &#65;</D:href>";
+        assert_eq!(lockinfo(&with_owner(ok)).unwrap().1, ok);
+        assert!(lockinfo(&with_owner("&undefined;")).is_err());
+        assert!(lockinfo(&with_owner("&#0;")).is_err());
+        assert!(lockinfo(&with_owner("&#xZZ;")).is_err());
+        let deep = |n: usize| "<a>".repeat(n) + &"</a>".repeat(n);
+        assert!(lockinfo(&with_owner(&deep(MAX_OWNER_DEPTH))).is_ok());
+        assert!(lockinfo(&with_owner(&deep(MAX_OWNER_DEPTH + 1))).is_err());
+        assert!(lockinfo(&with_owner(&deep(9000))).is_err());
+        assert!(lockinfo(&with_owner(&"x".repeat(MAX_OWNER))).is_ok());
+        assert!(lockinfo(&with_owner(&"x".repeat(MAX_OWNER + 1))).is_err());
     }
 }
