@@ -743,3 +743,35 @@ fn a_deferred_length_is_declared_once_within_the_limits() {
     );
     assert_eq!(std::fs::read(server.path("d.bin")).unwrap(), b"01234567");
 }
+
+#[test]
+fn a_creation_without_tus_resumable_is_412_naming_the_version() {
+    let server = TestServer::start_http();
+    let http = server.http.unwrap();
+    // A tus creation by its fields, but without Tus-Resumable: the tus
+    // spec's 412 with the versions served, not the files dialect's 405.
+    let meta = format!("Upload-Metadata: filename {}\r\n", b64(b"a.bin"));
+    for length in ["Upload-Length: 3\r\n", "Upload-Defer-Length: 1\r\n"] {
+        let headers = format!("Host: localhost\r\n{length}{meta}");
+        let answer = exchange(http, "POST", "/", &headers, b"");
+        assert_eq!(answer.status, 412, "{length}: {}", answer.head);
+        assert_eq!(answer.header("Tus-Version"), Some("1.0.0"), "{length}");
+        assert_eq!(answer.header("Tus-Resumable"), Some("1.0.0"), "{length}");
+    }
+    // A POST with none of tus's fields is not taken for one.
+    let plain = exchange(http, "POST", "/", "Host: localhost\r\n", b"");
+    assert_eq!(plain.status, 405, "{}", plain.head);
+    assert!(server.settled_files_on_disk().is_empty());
+    assert_eq!(sessions(&server), 0);
+}
+
+/// How many sessions the server stages (their records; a stored
+/// upload's mark is not one).
+fn sessions(server: &TestServer) -> usize {
+    std::fs::read_dir(server.root.path().join(".ferry-uploads"))
+        .map(|dir| {
+            dir.filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().ends_with(".meta"))
+                .count()
+        })
+        .unwrap_or(0)
+}

@@ -116,12 +116,19 @@ impl Dialect for Tus {
         }
     }
 
+    /// An upload's URL, and a `POST` that is a tus creation: one with
+    /// `Tus-Resumable`, or with a length field only tus has (so that a
+    /// creation that forgot `Tus-Resumable` is answered `412` as tus says,
+    /// not `405` by the files dialect; a `POST` with none of them may mean
+    /// something else and is left to the others).
     fn claims(&self, head: &Head<'_>) -> bool {
-        let tus_field = || {
+        const CREATION_FIELDS: [&str; 3] =
+            ["tus-resumable", "upload-length", "upload-defer-length"];
+        let creation = || {
             head.fields()
-                .any(|(n, _)| n.eq_ignore_ascii_case("tus-resumable"))
+                .any(|(n, _)| CREATION_FIELDS.iter().any(|f| n.eq_ignore_ascii_case(f)))
         };
-        upload_id(path_of(head.target)).is_some() || (head.method == "POST" && tus_field())
+        upload_id(path_of(head.target)).is_some() || (head.method == "POST" && creation())
     }
 
     fn decode(
