@@ -267,7 +267,10 @@ fn the_largest_u64_is_no_size() {
         let mut raw = server.raw();
         raw.send("UPLOAD x 18446744073709551615 00000000\n");
         let refused = raw.line();
-        assert!(refused.starts_with("ERR 413 "), "{max_file_size:?}: {refused}");
+        assert!(
+            refused.starts_with("ERR 413 "),
+            "{max_file_size:?}: {refused}"
+        );
         // Answered, and the connection goes on: no session was begun.
         raw.send("SESSIONS\n");
         assert_eq!(raw.line(), "OK 0", "{max_file_size:?}");

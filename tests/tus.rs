@@ -770,8 +770,14 @@ fn a_creation_without_tus_resumable_is_412_naming_the_version() {
 fn sessions(server: &TestServer) -> usize {
     std::fs::read_dir(server.root.path().join(".ferry-uploads"))
         .map(|dir| {
-            dir.filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().ends_with(".meta"))
-                .count()
+            dir.filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .ends_with(".meta")
+            })
+            .count()
         })
         .unwrap_or(0)
 }
@@ -811,7 +817,13 @@ fn an_upload_of_a_length_to_come_is_held_to_the_size_limit_at_every_patch() {
     assert_eq!(over.status, 413, "{}", over.head);
     assert_eq!(offset(&head(http, &url, "")), 1000);
     // Up to the limit, it goes on and is stored once declared.
-    let last = patch(http, &url, 1000, &data[1000..1 << 20], "Upload-Length: 1048576\r\n");
+    let last = patch(
+        http,
+        &url,
+        1000,
+        &data[1000..1 << 20],
+        "Upload-Length: 1048576\r\n",
+    );
     assert_eq!(last.status, 204, "{}", last.head);
     assert_eq!(
         std::fs::read(server.path("stream.log")).unwrap(),

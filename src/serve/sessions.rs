@@ -19,9 +19,7 @@ use super::{
 };
 use crate::access::{Owner, Who};
 use crate::name::Name;
-use crate::storage::{
-    Appender, Appending, SessionInfo, SessionLimits, SessionTtl, StorageError,
-};
+use crate::storage::{Appender, Appending, SessionInfo, SessionLimits, SessionTtl, StorageError};
 use crate::upload_metadata;
 
 /// UPLOAD: finds or begins the session of `name` (`size` bytes, `crc`;
@@ -47,7 +45,13 @@ pub(super) fn upload(
         // No codec asks it: a CRC is FERRY/1's, whose UPLOAD states a size.
         debug_assert!(false, "an UPLOAD with a CRC-32C and no size");
         let failure = Failure::new(ErrorKind::BadRequest, "a CRC-32C needs its size");
-        return refuse(ctx, "UPLOAD", name.as_str(), failure, skip_body(body, ctx.config));
+        return refuse(
+            ctx,
+            "UPLOAD",
+            name.as_str(),
+            failure,
+            skip_body(body, ctx.config),
+        );
     }
     let owner = who.owner().map(|owner| owner.as_str().to_owned());
     let user = super::user_of(ctx, who);
