@@ -436,6 +436,34 @@ fn auth_answers_unknown_and_malformed_tokens_and_the_connection_goes_on() {
 }
 
 #[test]
+fn two_authorization_fields_are_refused_whichever_comes_last() {
+    let (server, tokens, _dir) = guarded(&[("alice", &["read:/", "write:/"])], &[]);
+    plant(&server, "f", b"f");
+    let alice = bearer(&tokens[0]);
+    let basic_alice = basic(&format!("any:{}", tokens[0]));
+    // One credential per request: with two, neither is taken (the last
+    // once won), whatever they hold and whichever dialect reads them.
+    for twice in [
+        format!("{alice}{}", bearer("ferry_0000")),
+        format!("{}{alice}", bearer("ferry_0000")),
+        format!("{alice}{basic_alice}"),
+    ] {
+        for (method, path) in [
+            ("GET", "/f"),
+            ("PUT", "/x"),
+            ("PROPFIND", "/"),
+            ("POST", "/"),
+        ] {
+            let (status, head, _) = http(&server, method, path, &twice, b"");
+            assert_eq!(status, 400, "{method} {path} {twice:?}: {head}");
+        }
+    }
+    assert!(!server.path("x").exists());
+    // One is served.
+    assert_eq!(http(&server, "GET", "/f", &alice, b"").0, 200);
+}
+
+#[test]
 fn failed_authentications_slow_then_stop_one_address_and_nobody_else() {
     let (server, tokens, _dir) = guarded(&[("alice", &["read:/"])], &[]);
     plant(&server, "f", b"f");

@@ -259,6 +259,25 @@ fn read_only_and_size_limits_apply_to_sessions() {
 }
 
 #[test]
+fn the_largest_u64_is_no_size() {
+    // 2^64 - 1 is larger than any file can be; it was once also storage's
+    // mark of a size to come, so this began a session of unknown size.
+    for max_file_size in [None, Some(1 << 20)] {
+        let server = TestServer::start_with(move |c| c.max_file_size = max_file_size);
+        let mut raw = server.raw();
+        raw.send("UPLOAD x 18446744073709551615 00000000\n");
+        let refused = raw.line();
+        assert!(
+            refused.starts_with("ERR 413 "),
+            "{max_file_size:?}: {refused}"
+        );
+        // Answered, and the connection goes on: no session was begun.
+        raw.send("SESSIONS\n");
+        assert_eq!(raw.line(), "OK 0", "{max_file_size:?}");
+    }
+}
+
+#[test]
 fn with_fsync_a_commit_is_acknowledged_once_durable() {
     let server = TestServer::start_with(|c| c.fsync = true);
     let data = pattern(70_000, 7);

@@ -743,3 +743,98 @@ fn a_deferred_length_is_declared_once_within_the_limits() {
     );
     assert_eq!(std::fs::read(server.path("d.bin")).unwrap(), b"01234567");
 }
+
+#[test]
+fn a_creation_without_tus_resumable_is_412_naming_the_version() {
+    let server = TestServer::start_http();
+    let http = server.http.unwrap();
+    // A tus creation by its fields, but without Tus-Resumable: the tus
+    // spec's 412 with the versions served, not the files dialect's 405.
+    let meta = format!("Upload-Metadata: filename {}\r\n", b64(b"a.bin"));
+    for length in ["Upload-Length: 3\r\n", "Upload-Defer-Length: 1\r\n"] {
+        let headers = format!("Host: localhost\r\n{length}{meta}");
+        let answer = exchange(http, "POST", "/", &headers, b"");
+        assert_eq!(answer.status, 412, "{length}: {}", answer.head);
+        assert_eq!(answer.header("Tus-Version"), Some("1.0.0"), "{length}");
+        assert_eq!(answer.header("Tus-Resumable"), Some("1.0.0"), "{length}");
+    }
+    // A POST with none of tus's fields is not taken for one.
+    let plain = exchange(http, "POST", "/", "Host: localhost\r\n", b"");
+    assert_eq!(plain.status, 405, "{}", plain.head);
+    assert!(server.settled_files_on_disk().is_empty());
+    assert_eq!(sessions(&server), 0);
+}
+
+/// How many sessions the server stages (their records; a stored
+/// upload's mark is not one).
+fn sessions(server: &TestServer) -> usize {
+    std::fs::read_dir(server.root.path().join(".ferry-uploads"))
+        .map(|dir| {
+            dir.filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .ends_with(".meta")
+            })
+            .count()
+        })
+        .unwrap_or(0)
+}
+
+#[test]
+fn the_largest_u64_is_no_length() {
+    // 2^64 - 1 is larger than any file can be; it was once also storage's
+    // mark of a length to come, so this created a session of unknown length.
+    for max_file_size in [None, Some(1 << 20)] {
+        let server = TestServer::start_with(|c| {
+            c.listen(ferry::wire::Protocol::Http, "127.0.0.1:0".parse().unwrap());
+            c.max_file_size = max_file_size;
+        });
+        let http = server.http.unwrap();
+        let refused = create(http, "/", b"huge.bin", u64::MAX, "");
+        assert_eq!(refused.status, 413, "{max_file_size:?}: {}", refused.head);
+        // So is the largest a file can be plus one; the largest itself
+        // only over a limit.
+        let over = create(http, "/", b"huge.bin", i64::MAX as u64 + 1, "");
+        assert_eq!(over.status, 413, "{max_file_size:?}: {}", over.head);
+        assert_eq!(sessions(&server), 0, "{max_file_size:?}");
+    }
+}
+
+#[test]
+fn an_upload_of_a_length_to_come_is_held_to_the_size_limit_at_every_patch() {
+    let server = TestServer::start_with(|c| {
+        c.listen(ferry::wire::Protocol::Http, "127.0.0.1:0".parse().unwrap());
+        c.max_file_size = Some(1 << 20);
+    });
+    let http = server.http.unwrap();
+    let url = location(&create_deferred(http, "/", b"stream.log", ""));
+    let data = pattern((1 << 20) + 1, 49);
+    assert_eq!(patch(http, &url, 0, &data[..1000], "").status, 204);
+    // The PATCH that would pass the limit: refused whole, nothing of it staged.
+    let over = patch(http, &url, 1000, &data[1000..], "");
+    assert_eq!(over.status, 413, "{}", over.head);
+    assert_eq!(offset(&head(http, &url, "")), 1000);
+    // Up to the limit, it goes on and is stored once declared.
+    let last = patch(
+        http,
+        &url,
+        1000,
+        &data[1000..1 << 20],
+        "Upload-Length: 1048576\r\n",
+    );
+    assert_eq!(last.status, 204, "{}", last.head);
+    assert_eq!(
+        std::fs::read(server.path("stream.log")).unwrap(),
+        &data[..1 << 20]
+    );
+    // Its first bytes with the creation too.
+    let headers = format!(
+        "Host: localhost\r\n{TUS}{PATCH_TYPE}Upload-Defer-Length: 1\r\nUpload-Metadata: filename {}\r\n",
+        b64(b"first.log")
+    );
+    let first = exchange(http, "POST", "/", &headers, &data);
+    assert_eq!(first.status, 413, "{}", first.head);
+    assert_eq!(sessions(&server), 0);
+}

@@ -165,6 +165,32 @@ fn discovered(addr: SocketAddr, target: &str) -> Vec<Vec<(String, String)>> {
     locks
 }
 
+/// A refusal for a lock is `423 Locked`, in the status line and in a
+/// 207's body (it went out as "423 Internal Server Error").
+#[test]
+fn a_write_to_a_locked_name_is_423_locked() {
+    let (server, _clock) = server();
+    let addr = server.http.unwrap();
+    assert_eq!(put(addr, "/d/f.txt", "", "one"), 201);
+    let (locked, _token) = lock(addr, "/d/f.txt", "exclusive", "");
+    assert_eq!(locked.status, 200, "{}", locked.head);
+    let refused = send(addr, "PUT", "/d/f.txt", "", "two");
+    assert!(
+        refused.head.starts_with("HTTP/1.1 423 Locked\r\n"),
+        "{}",
+        refused.head
+    );
+    // A folder's DELETE or COPY over the locked member says so of it.
+    let gone = send(addr, "DELETE", "/d/", "", "");
+    let said = match gone.status {
+        207 => gone.text(),
+        _ => gone.head.clone(),
+    };
+    assert!(said.contains("423 Locked"), "{}\n{said}", gone.head);
+    assert!(!said.contains("Internal Server Error"), "{said}");
+    assert_eq!(std::fs::read(server.path("d/f.txt")).unwrap(), b"one");
+}
+
 #[test]
 fn a_file_lock_is_granted_told_kept_and_given_back() {
     let (server, _) = server();

@@ -237,6 +237,35 @@ fn a_destination_with_the_default_port_is_this_server() {
     assert_eq!(with_port.reply().status, 201);
 }
 
+/// A file's MOVE to another server's URL is refused as a COPY is (502),
+/// whichever dialect takes it: a plain one (the files dialect's, as the
+/// web page sends) once moved the file here, under the URL's path.
+#[test]
+fn a_move_to_another_server_is_502_and_moves_nothing() {
+    let server = TestServer::start_http();
+    std::fs::write(server.path("a"), b"a").unwrap();
+    for other in [
+        "http://evil.example/b",
+        "ftp://localhost/b",
+        "http://localhost:8080/b",
+    ] {
+        for dav in ["", "Overwrite: T\r\n"] {
+            // A connection of its own: no earlier WebDAV method on it.
+            let mut conn = Conn::open(server.http.unwrap());
+            let headers = format!("Destination: {other}\r\n{dav}");
+            let answer = conn.ask("MOVE", "/a", &headers, b"");
+            assert_eq!(answer.status, 502, "{other} {dav:?}: {}", answer.head);
+        }
+    }
+    assert_eq!(std::fs::read(server.path("a")).unwrap(), b"a");
+    assert!(!server.path("b").exists());
+    // This server's URL moves it.
+    let mut conn = Conn::open(server.http.unwrap());
+    let here = "Destination: http://localhost:80/b\r\n";
+    assert_eq!(conn.ask("MOVE", "/a", here, b"").status, 201);
+    assert_eq!(std::fs::read(server.path("b")).unwrap(), b"a");
+}
+
 /// The metrics label each answer with the status sent, WebDAV's own
 /// included (a 412 was counted as 409, a 502 as "other").
 #[test]

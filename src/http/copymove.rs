@@ -14,29 +14,6 @@ use super::request::{bad_name, folder_prefix, parse_destination};
 use crate::name::{Name, Prefix};
 use crate::serve::{BodyLength, CopyTime, Folders, Operation, Overwrite};
 
-/// Whether a `Destination`'s `authority` (of a URL with `scheme`) names
-/// the server the request's `Host` names: the same host and port, where
-/// a port left out is the scheme's default (`localhost` is
-/// `localhost:80` over `http`, `localhost:443` over `https`, RFC 3986
-/// 6.2.3).
-fn same_server(scheme: &str, authority: &str, host: &str) -> bool {
-    let default = match scheme.to_ascii_lowercase().as_str() {
-        "http" => ":80",
-        "https" => ":443",
-        _ => return false,
-    };
-    let bare = |named: &str| {
-        let named = named.trim();
-        match named.len().checked_sub(default.len()) {
-            Some(at) if named.is_char_boundary(at) && named[at..] == *default => {
-                named[..at].to_ascii_lowercase()
-            }
-            _ => named.to_ascii_lowercase(),
-        }
-    };
-    bare(authority) == bare(host)
-}
-
 /// What a `COPY` or `MOVE` asked, from its fields.
 #[derive(Debug)]
 pub struct Transfer<'a> {
@@ -70,14 +47,9 @@ impl Transfer<'_> {
         let Some(destination) = fields.destination else {
             return Err((400, "COPY and MOVE need a Destination".into()));
         };
-        if let Some((scheme, rest)) = destination.split_once("://") {
-            let authority = rest.split('/').next().unwrap_or(rest);
-            if !same_server(scheme, authority, fields.host.unwrap_or_default()) {
-                return Err((502, "the Destination is on another server".into()));
-            }
-        }
         // A folder's name or a file's: which one, the pool finds out.
-        let to = parse_destination(destination.strip_suffix('/').unwrap_or(destination))?;
+        let destination = destination.strip_suffix('/').unwrap_or(destination);
+        let to = parse_destination(destination, fields.host.unwrap_or_default())?;
         let inner = path.strip_prefix('/').unwrap_or(path);
         let keep = !overwrite;
         if inner.is_empty() {
@@ -134,25 +106,5 @@ impl Transfer<'_> {
             }
         };
         Ok((operation, keep))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::same_server;
-
-    #[test]
-    fn a_default_port_is_the_same_server_as_none() {
-        assert!(same_server("http", "localhost", "localhost"));
-        assert!(same_server("http", "localhost:80", "localhost"));
-        assert!(same_server("http", "LocalHost", "localhost:80"));
-        assert!(same_server("https", "h:443", "h"));
-        assert!(same_server("https", "h", "h:443"));
-        assert!(same_server("http", "[::1]:80", "[::1]"));
-        assert!(!same_server("http", "h:443", "h"));
-        assert!(!same_server("https", "h:80", "h"));
-        assert!(!same_server("http", "h:8080", "h"));
-        assert!(!same_server("http", "other", "h"));
-        assert!(!same_server("ftp", "h", "h"));
     }
 }

@@ -139,7 +139,7 @@ pub fn parse<T>(
 /// 431 beyond [`MAX_HEAD`] bytes or too many headers, 400 for malformed
 /// heads or framing, 501 for transfer codings other than chunked, 505 for
 /// other versions (all without [`Resume`]: the framing is lost); 400 for a
-/// missing or bad `Host`, 417 for an `Expect` other than `100-continue`;
+/// missing or bad `Host` or more than one `Authorization`, 417 for an `Expect` other than `100-continue`;
 /// 413 for a body in hand over its cap, 503 over `room`; and whatever
 /// `dialect` refuses (these with [`Resume`]).
 pub fn parse_holding<T>(
@@ -333,7 +333,7 @@ fn frame(head: &Head<'_>, used: usize) -> Result<(Resume, Option<Refused>), Http
     // they come in; HTTP/1.0 stays open only when asked.
     let (mut close_asked, mut keep_alive_asked) = (false, false);
     let mut expect_continue = false;
-    let mut hosts = 0;
+    let (mut hosts, mut authorizations) = (0, 0);
     let mut refusal: Option<(u16, &str)> = None;
     for (name, value) in head.fields() {
         let value = value.trim_ascii();
@@ -366,6 +366,8 @@ fn frame(head: &Head<'_>, used: usize) -> Result<(Resume, Option<Refused>), Http
             if !value.iter().all(|&b| b.is_ascii_graphic() && b != b'/') {
                 refusal.get_or_insert((400, "bad Host"));
             }
+        } else if name.eq_ignore_ascii_case("authorization") {
+            authorizations += 1;
         } else if name.eq_ignore_ascii_case("expect") {
             if value.eq_ignore_ascii_case(b"100-continue") {
                 expect_continue = !head.http10;
@@ -381,6 +383,13 @@ fn frame(head: &Head<'_>, used: usize) -> Result<(Resume, Option<Refused>), Http
     // RFC 9112 3.2: exactly one Host in HTTP/1.1.
     if !head.http10 && hosts != 1 {
         refusal.get_or_insert((400, "an HTTP/1.1 request needs exactly one Host"));
+    }
+    // RFC 9110 5.3, 11.6.2: one credential per request. Each dialect reads
+    // the field (a token, S3's signature); two would leave one of them
+    // unchecked and let the order of fields pick the other, so neither is
+    // taken: refused here, once for every dialect.
+    if authorizations > 1 {
+        refusal.get_or_insert((400, "one Authorization field at most"));
     }
     let close = close_asked || (head.http10 && !keep_alive_asked);
     let resume = Resume {

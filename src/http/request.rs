@@ -193,7 +193,8 @@ pub fn interpret(head: &Head<'_>, resume: &Resume) -> Result<HttpRequest, Refuse
         let Some(destination) = destination else {
             return refuse(400, "MOVE needs a Destination");
         };
-        request.destination = Some(parse_destination(destination)?);
+        let host = request.provenance.host.as_deref().unwrap_or_default();
+        request.destination = Some(parse_destination(destination, host)?);
     }
     Ok(request)
 }
@@ -299,18 +300,53 @@ pub(super) fn overwrite(value: &[u8]) -> Option<bool> {
     }
 }
 
-/// A `Destination` (RFC 4918 10.3): an absolute URI (whose scheme and
-/// authority are not checked: this server is the only place a file can
-/// move to) or an absolute path, naming a file.
-pub(super) fn parse_destination(value: &str) -> Result<Name, Refused> {
+/// A `Destination` (RFC 4918 10.3), naming a file: an absolute path, or
+/// an absolute URI of this server (the one `host`, the request's `Host`,
+/// names). The one home of that rule for every `COPY` and `MOVE`, the
+/// files dialect's and WebDAV's: a URI of another server, or of another
+/// scheme, is refused before anything moves, since this server cannot put
+/// a file there (RFC 4918 9.8.4, 9.9.4: 502).
+///
+/// # Errors
+/// 502 for another server; 400 for a bad path or one ending in `/`.
+pub(super) fn parse_destination(value: &str, host: &str) -> Result<Name, Refused> {
     let path = match value.split_once("://") {
-        Some((_, rest)) => rest.find('/').map_or("/", |at| &rest[at..]),
+        Some((scheme, rest)) => {
+            let (authority, path) = rest.find('/').map_or((rest, "/"), |at| rest.split_at(at));
+            if !same_server(scheme, authority, host) {
+                return Err((502, "the Destination is on another server".into()));
+            }
+            path
+        }
         None => value,
     };
     match parse_target(path)? {
         Target::File(name) => Ok(name),
         Target::Listing(_) => Err((400, "a Destination ending in / is a directory".into())),
     }
+}
+
+/// Whether a `Destination`'s `authority` (of a URL with `scheme`) names
+/// the server the request's `Host` names: the same host and port, where
+/// a port left out is the scheme's default (`localhost` is
+/// `localhost:80` over `http`, `localhost:443` over `https`, RFC 3986
+/// 6.2.3).
+fn same_server(scheme: &str, authority: &str, host: &str) -> bool {
+    let default = match scheme.to_ascii_lowercase().as_str() {
+        "http" => ":80",
+        "https" => ":443",
+        _ => return false,
+    };
+    let bare = |named: &str| {
+        let named = named.trim();
+        match named.len().checked_sub(default.len()) {
+            Some(at) if named.is_char_boundary(at) && named[at..] == *default => {
+                named[..at].to_ascii_lowercase()
+            }
+            _ => named.to_ascii_lowercase(),
+        }
+    };
+    bare(authority) == bare(host)
 }
 
 /// Whether a target's query has `pair` (`format=json` for a listing, where
@@ -468,6 +504,21 @@ pub fn url_decode(text: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_default_port_is_the_same_server_as_none() {
+        assert!(same_server("http", "localhost", "localhost"));
+        assert!(same_server("http", "localhost:80", "localhost"));
+        assert!(same_server("http", "LocalHost", "localhost:80"));
+        assert!(same_server("https", "h:443", "h"));
+        assert!(same_server("https", "h", "h:443"));
+        assert!(same_server("http", "[::1]:80", "[::1]"));
+        assert!(!same_server("http", "h:443", "h"));
+        assert!(!same_server("https", "h:80", "h"));
+        assert!(!same_server("http", "h:8080", "h"));
+        assert!(!same_server("http", "other", "h"));
+        assert!(!same_server("ftp", "h", "h"));
+    }
 
     fn parse(text: &str) -> Result<Option<(HttpRequest, usize)>, HttpError> {
         parse_request(text.as_bytes())
@@ -739,8 +790,13 @@ mod tests {
     fn moves_need_a_destination_naming_a_file() {
         let moved =
             |destination: &str| head(&format!("MOVE /a HTTP/1.1\r\nHost: h\r\n{destination}\r\n"));
-        let to = moved("Destination: https://h:1/b/c%20d?q\r\n").unwrap();
+        let to = moved("Destination: https://h:443/b/c%20d?q\r\n").unwrap();
         assert_eq!(to.destination.unwrap().as_str(), "b/c d");
+        // Another server, another port or scheme: not here to move to.
+        for elsewhere in ["http://evil.example/b", "http://h:1/b", "ftp://h/b"] {
+            let refused = moved(&format!("Destination: {elsewhere}\r\n")).unwrap_err();
+            assert_eq!(refused.status, 502, "{elsewhere}");
+        }
         assert_eq!(moved("").unwrap_err().status, 400);
         assert_eq!(moved("Destination: /b/\r\n").unwrap_err().status, 400);
         assert_eq!(moved("Destination: http://h\r\n").unwrap_err().status, 400);

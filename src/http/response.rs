@@ -14,42 +14,54 @@ const HTTP_DATE: &[BorrowedFormatItem<'static>] = format_description!(
     "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
 );
 
-/// The reason phrase for a status code.
+/// Every status ferry sends, with its reason phrase (RFC 9110 15; WebDAV's
+/// 207, 423, 424 and 507 from RFC 4918 11; tus's 460): the one table, for
+/// every status line and every status in a 207's body.
+const REASONS: [(u16, &str); 34] = [
+    (100, "Continue"),
+    (200, "OK"),
+    (201, "Created"),
+    (204, "No Content"),
+    (206, "Partial Content"),
+    (207, "Multi-Status"),
+    (301, "Moved Permanently"),
+    (304, "Not Modified"),
+    (400, "Bad Request"),
+    (401, "Unauthorized"),
+    (403, "Forbidden"),
+    (404, "Not Found"),
+    (405, "Method Not Allowed"),
+    (409, "Conflict"),
+    (410, "Gone"),
+    (411, "Length Required"),
+    (412, "Precondition Failed"),
+    (413, "Content Too Large"),
+    (414, "URI Too Long"),
+    (415, "Unsupported Media Type"),
+    (416, "Range Not Satisfiable"),
+    (417, "Expectation Failed"),
+    (422, "Unprocessable Content"),
+    (423, "Locked"),
+    (424, "Failed Dependency"),
+    (429, "Too Many Requests"),
+    (431, "Request Header Fields Too Large"),
+    (460, "Checksum Mismatch"),
+    (500, "Internal Server Error"),
+    (501, "Not Implemented"),
+    (502, "Bad Gateway"),
+    (503, "Service Unavailable"),
+    (505, "HTTP Version Not Supported"),
+    (507, "Insufficient Storage"),
+];
+
+/// The reason phrase for a status code: [`REASONS`]'s, or none for a
+/// status it lacks (RFC 9112 4 lets the phrase be empty), never another
+/// status's phrase (a 423 once went out as "423 Internal Server Error").
 pub fn reason(status: u16) -> &'static str {
-    match status {
-        100 => "Continue",
-        200 => "OK",
-        201 => "Created",
-        204 => "No Content",
-        206 => "Partial Content",
-        207 => "Multi-Status",
-        301 => "Moved Permanently",
-        304 => "Not Modified",
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        409 => "Conflict",
-        410 => "Gone",
-        411 => "Length Required",
-        412 => "Precondition Failed",
-        413 => "Content Too Large",
-        415 => "Unsupported Media Type",
-        416 => "Range Not Satisfiable",
-        417 => "Expectation Failed",
-        422 => "Unprocessable Content",
-        424 => "Failed Dependency",
-        429 => "Too Many Requests",
-        431 => "Request Header Fields Too Large",
-        460 => "Checksum Mismatch",
-        501 => "Not Implemented",
-        502 => "Bad Gateway",
-        503 => "Service Unavailable",
-        505 => "HTTP Version Not Supported",
-        507 => "Insufficient Storage",
-        _ => "Internal Server Error",
-    }
+    REASONS
+        .iter()
+        .find(|(code, _)| *code == status)
+        .map_or("", |(_, phrase)| phrase)
 }
 
 /// What a response says about the connection: HTTP/1.1 stays open unless
@@ -331,19 +343,27 @@ impl MediaType {
 mod tests {
     use super::*;
 
-    /// Every status a dialect sends has its own phrase: the fallback is
-    /// for 500 alone (WebDAV's 207 once went out as "207 Internal Server
-    /// Error", seen in rclone's `--dump headers`).
+    /// Every status a dialect sends has its own phrase, and no phrase is
+    /// another status's (WebDAV's 207 once went out as "207 Internal
+    /// Server Error", seen in rclone's `--dump headers`; a 423 too).
     #[test]
     fn every_status_sent_has_its_phrase() {
         assert_eq!(reason(207), "Multi-Status");
+        assert_eq!(reason(423), "Locked");
+        assert_eq!(reason(424), "Failed Dependency");
         assert_eq!(reason(502), "Bad Gateway");
+        assert_eq!(reason(500), "Internal Server Error");
+        assert_eq!(reason(599), "");
+        // Those of every failure the serve layer names (ErrorKind::code),
+        // and those the dialects and the message layer write themselves.
         for status in [
             100, 200, 201, 204, 206, 207, 301, 304, 400, 401, 403, 404, 405, 409, 410, 411, 412,
-            413, 415, 416, 417, 422, 429, 431, 460, 501, 502, 503, 505, 507,
+            413, 414, 415, 416, 417, 422, 423, 424, 429, 431, 460, 500, 501, 502, 503, 505, 507,
         ] {
-            assert_ne!(reason(status), reason(500), "{status}");
+            assert!(!reason(status).is_empty(), "{status}");
         }
+        let phrases: std::collections::BTreeSet<_> = REASONS.iter().map(|(_, p)| p).collect();
+        assert_eq!(phrases.len(), REASONS.len(), "a phrase given twice");
     }
 
     #[test]

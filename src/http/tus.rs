@@ -51,7 +51,7 @@ use crate::name::Name;
 use crate::serve::op::FirstBytes;
 use crate::serve::piece::{self, PieceChecksum};
 use crate::serve::{BodyLength, ErrorKind, Operation, Reply, Request};
-use crate::storage::{DEFERRED_SIZE, SESSIONS_DIR, SessionInfo, fits_a_record};
+use crate::storage::{SESSIONS_DIR, SessionInfo, fits_a_record};
 use crate::upload_metadata;
 
 /// The protocol version served, the only one.
@@ -116,12 +116,19 @@ impl Dialect for Tus {
         }
     }
 
+    /// An upload's URL, and a `POST` that is a tus creation: one with
+    /// `Tus-Resumable`, or with a length field only tus has (so that a
+    /// creation that forgot `Tus-Resumable` is answered `412` as tus says,
+    /// not `405` by the files dialect; a `POST` with none of them may mean
+    /// something else and is left to the others).
     fn claims(&self, head: &Head<'_>) -> bool {
-        let tus_field = || {
+        const CREATION_FIELDS: [&str; 3] =
+            ["tus-resumable", "upload-length", "upload-defer-length"];
+        let creation = || {
             head.fields()
-                .any(|(n, _)| n.eq_ignore_ascii_case("tus-resumable"))
+                .any(|(n, _)| CREATION_FIELDS.iter().any(|f| n.eq_ignore_ascii_case(f)))
         };
-        upload_id(path_of(head.target)).is_some() || (head.method == "POST" && tus_field())
+        upload_id(path_of(head.target)).is_some() || (head.method == "POST" && creation())
     }
 
     fn decode(
@@ -234,9 +241,9 @@ fn create(
     first: Option<Box<FirstBytes>>,
 ) -> Result<Operation, Refused> {
     let size = match (fields.length, fields.defer_length) {
-        (Some(size), false) => size,
+        (Some(size), false) => Some(size),
         // Declared by a later PATCH.
-        (None, true) => DEFERRED_SIZE,
+        (None, true) => None,
         (Some(_), true) => {
             return Err((400, "Upload-Length or Upload-Defer-Length, not both".into()));
         }
@@ -247,7 +254,9 @@ fn create(
             ));
         }
     };
-    if first.as_ref().is_some_and(|first| first.0 > size) {
+    if let (Some(first), Some(size)) = (&first, size)
+        && first.0 > size
+    {
         return Err((400, "more bytes than Upload-Length".into()));
     }
     let meta = fields.metadata.unwrap_or_default();
@@ -461,9 +470,9 @@ fn progress<'a>(session: &SessionInfo, out: &'a mut Vec<u8>) -> ResponseHead<'a>
         .header("Tus-Resumable", VERSION)
         .header("Upload-Offset", session.received)
         .header("Cache-Control", "no-store");
-    head = match session.size {
-        DEFERRED_SIZE => head.header("Upload-Defer-Length", 1),
-        size => head.header("Upload-Length", size),
+    head = match session.known_size() {
+        None => head.header("Upload-Defer-Length", 1),
+        Some(size) => head.header("Upload-Length", size),
     };
     if let Some(meta) = &session.meta {
         head = head.header("Upload-Metadata", meta);

@@ -203,7 +203,7 @@ fn operation(request: Request) -> Operation {
         Request::Echo { size } => Operation::Echo { size },
         Request::Upload { name, size, crc } => Operation::Upload {
             name,
-            size,
+            size: Some(size),
             crc: Some(crc),
             meta: None,
             first: None,

@@ -315,8 +315,17 @@ pub fn skip_body(body: Body, config: &Config) -> Next {
     }
 }
 
-/// The size limit (`--max-file-size`): one home for the rule, checked
-/// before a body is read and again as a chunked one grows.
+/// The largest file there can be: a file's size is an `off_t`, signed
+/// 64 bits. Nothing larger is ever a size, so no size a client states can
+/// be mistaken for storage's mark of a size to come ([`DEFERRED_SIZE`](crate::storage::DEFERRED_SIZE)).
+pub const LARGEST_FILE: u64 = i64::MAX as u64;
+
+const _: () = assert!(crate::storage::DEFERRED_SIZE > LARGEST_FILE);
+
+/// The size limit (`--max-file-size`, and [`LARGEST_FILE`] without one):
+/// one home for the rule, checked before a body is read, again as a
+/// chunked one grows, and at each APPEND of an upload whose size is to
+/// come.
 ///
 /// # Errors
 /// `size` is over the limit.
@@ -325,6 +334,10 @@ pub fn check_size(config: &Config, size: u64) -> Result<(), Failure> {
         Some(max) if size > max => Err(Failure::new(
             ErrorKind::TooLarge,
             format!("file larger than the {max}-byte limit"),
+        )),
+        _ if size > LARGEST_FILE => Err(Failure::new(
+            ErrorKind::TooLarge,
+            format!("file larger than the largest a file can be ({LARGEST_FILE} bytes)"),
         )),
         _ => Ok(()),
     }
@@ -430,7 +443,10 @@ mod tests {
         assert!(check_size(&limited(10), 10).is_ok());
         let failure = check_size(&limited(10), 11).unwrap_err();
         assert_eq!(failure.kind, ErrorKind::TooLarge);
-        assert!(check_size(&Config::default(), u64::MAX).is_ok());
+        assert!(check_size(&Config::default(), i64::MAX as u64).is_ok());
+        // Storage's mark of a size to come is no size.
+        let failure = check_size(&Config::default(), u64::MAX).unwrap_err();
+        assert_eq!(failure.kind, ErrorKind::TooLarge);
     }
 
     #[test]

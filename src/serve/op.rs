@@ -266,8 +266,10 @@ pub enum Operation {
     Upload {
         /// Target name.
         name: Name,
-        /// Full size of the file.
-        size: u64,
+        /// Full size of the file; `None` until an APPEND declares it (tus's
+        /// creation-defer-length). An option, not a marker value: no size a
+        /// client sends can stand for "not known yet".
+        size: Option<u64>,
         /// Its CRC-32C, checked on commit. `None` where the client does not
         /// say (tus): then nothing could find the upload again by what it
         /// is, so each is a session of its own, and the staged bytes' own

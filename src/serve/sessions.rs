@@ -19,42 +19,54 @@ use super::{
 };
 use crate::access::{Owner, Who};
 use crate::name::Name;
-use crate::storage::{
-    Appender, Appending, DEFERRED_SIZE, SessionInfo, SessionLimits, SessionTtl, StorageError,
-};
+use crate::storage::{Appender, Appending, SessionInfo, SessionLimits, SessionTtl, StorageError};
 use crate::upload_metadata;
 
-/// UPLOAD: finds or begins the session of `name` (`size` bytes, `crc`);
-/// without a CRC (tus), begins one of its own, `meta` kept with it, and
-/// stages the `first` bytes that follow at once.
+/// UPLOAD: finds or begins the session of `name` (`size` bytes, `crc`;
+/// `None`: a size declared later); without a CRC (tus), begins one of its
+/// own, `meta` kept with it, and stages the `first` bytes that follow at
+/// once.
 pub(super) fn upload(
     ctx: &Ctx<'_>,
     who: &Who,
     name: Name,
-    size: u64,
+    size: Option<u64>,
     (crc, meta, first): (Option<u32>, Option<String>, Option<Box<FirstBytes>>),
 ) -> Outcome {
-    let body = Body::fixed(first.as_ref().map_or(0, |first| first.0));
-    // A size to come is checked when it comes.
-    let known = Some(size).filter(|&size| size != DEFERRED_SIZE);
-    if let Err(failure) = known.map_or(Ok(()), |size| check_size(ctx.config, size)) {
+    let first_len = first.as_ref().map_or(0, |first| first.0);
+    let body = Body::fixed(first_len);
+    // A size to come is checked when it comes, and the bytes staged on
+    // the way at every APPEND ([`append`]); these first ones now.
+    if let Err(failure) = check_size(ctx.config, size.unwrap_or(first_len)) {
         let next = skip_body(body, ctx.config);
         return refuse(ctx, "UPLOAD", name.as_str(), failure, next);
+    }
+    if crc.is_some() && size.is_none() {
+        // No codec asks it: a CRC is FERRY/1's, whose UPLOAD states a size.
+        debug_assert!(false, "an UPLOAD with a CRC-32C and no size");
+        let failure = Failure::new(ErrorKind::BadRequest, "a CRC-32C needs its size");
+        return refuse(
+            ctx,
+            "UPLOAD",
+            name.as_str(),
+            failure,
+            skip_body(body, ctx.config),
+        );
     }
     let owner = who.owner().map(|owner| owner.as_str().to_owned());
     let user = super::user_of(ctx, who);
     Outcome::on_pool(move |ctx| {
         let limits = session_limits(ctx, owner);
-        let begun = match crc {
-            Some(crc) => ctx.storage.begin_session(&name, size, crc, &limits),
-            None => ctx
+        let begun = match (crc, size) {
+            (Some(crc), Some(size)) => ctx.storage.begin_session(&name, size, crc, &limits),
+            _ => ctx
                 .storage
                 .begin_new_session(&name, size, meta.as_deref(), &limits),
         };
         match begun {
             // Nothing to send: whole at once, and stored now (a tus client
             // sends no PATCH for an empty file).
-            Ok(session) if crc.is_none() && size == 0 => {
+            Ok(session) if crc.is_none() && size == Some(0) => {
                 commit_session(ctx, &session.id, None, user)
             }
             Ok(session) if let Some((len, checksum)) = first.map(|first| *first) => {
@@ -63,6 +75,7 @@ pub(super) fn upload(
                 append_now(ctx, &session.id, piece, Some(user), |_| Ok(()))
             }
             Ok(session) => {
+                let size = size.map_or("?".to_owned(), |size| size.to_string());
                 debug!(
                     "#{} UPLOAD {name} session {} at {} of {size} bytes",
                     ctx.client, session.id, session.received
@@ -117,7 +130,8 @@ type Piece = (u64, u64, Option<PieceChecksum>);
 /// they do not match `checksum`); with `commit` (tus), commits it as
 /// `user`'s once they make it whole; with `size`, declares the upload's
 /// size first (tus's creation-defer-length), within the server's size
-/// limit as any upload's. The session's record is read once, by
+/// limit as any upload's; the bytes it stages are within that limit too.
+/// The session's record is read once, by
 /// [`Storage::append`](crate::storage::Storage::append), and `who`'s
 /// right to write it judged on what it says.
 pub(super) fn append(
@@ -128,8 +142,12 @@ pub(super) fn append(
     size: Option<u64>,
 ) -> Outcome {
     let body = Body::fixed(piece.1);
+    // Where the upload's bytes would reach: held to the limit whether its
+    // size is known or still to come (else an upload of a size to come
+    // could stage any number of bytes), before a byte of them is staged.
+    let reach = piece.0.saturating_add(piece.1);
     Outcome::on_pool(move |ctx| {
-        if let Err(failure) = size.map_or(Ok(()), |size| check_size(ctx.config, size)) {
+        if let Err(failure) = check_size(ctx.config, size.unwrap_or(0).max(reach)) {
             return refuse(ctx, "APPEND", &id, failure, skip_body(body, ctx.config));
         }
         let asked = (piece, Some(ctx.config.session_ttl()), size);

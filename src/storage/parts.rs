@@ -43,7 +43,7 @@ use rustix::io::Errno;
 use super::gate::Point;
 use super::part_slots::{self as slots, Slot};
 use super::session_state::{Live, Staging};
-use super::sessions::{DEFERRED_SIZE, SessionInfo, SessionLimits, check_id, touch};
+use super::sessions::{SessionInfo, SessionLimits, check_id, touch};
 use super::{DIR, Storage, StorageError, Upload};
 use crate::name::Name;
 
@@ -259,7 +259,7 @@ impl Storage {
         meta: Option<&str>,
         limits: &SessionLimits,
     ) -> Result<SessionInfo, StorageError> {
-        let info = self.begin_new_session(name, DEFERRED_SIZE, meta, limits)?;
+        let info = self.begin_new_session(name, None, meta, limits)?;
         let dir = self.sessions_dir()?;
         let made = rustix::fs::mkdirat(&dir, parts_name(&info.id), Mode::from_raw_mode(0o700));
         if let Err(errno) = made {

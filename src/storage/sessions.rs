@@ -122,6 +122,13 @@ pub struct SessionInfo {
     pub stored: bool,
 }
 
+impl SessionInfo {
+    /// Its full size, `None` until a client declares it.
+    pub fn known_size(&self) -> Option<u64> {
+        (self.size != DEFERRED_SIZE).then_some(self.size)
+    }
+}
+
 /// What an APPEND asks of its session ([`Storage::append`]).
 #[derive(Debug, Clone, Copy)]
 pub struct Appending {
@@ -154,6 +161,7 @@ impl Storage {
         crc: u32,
         limits: &SessionLimits,
     ) -> Result<SessionInfo, StorageError> {
+        debug_assert!(size != DEFERRED_SIZE, "a size over any file's");
         let (dir, mut index) = self.books_to_begin(limits.ttl)?;
         let key = self.sessions.key(&dir)?;
         // An id taken by another upload (one chance in 2^64) moves this one
@@ -221,7 +229,8 @@ impl Storage {
         self.create_session(&dir, &mut index, &id, (name, size, Some(crc), None), limits)
     }
 
-    /// Starts a new upload of `name` (`size` bytes, CRC-32C not known):
+    /// Starts a new upload of `name` (`size` bytes, `None` until an APPEND
+    /// declares it; CRC-32C not known):
     /// a session of its own each time, with an id that says nothing of it
     /// (tus's creation: two clients that upload the same name and size
     /// must not share one). Also removes sessions untouched for longer
@@ -232,10 +241,14 @@ impl Storage {
     pub fn begin_new_session(
         &self,
         name: &Name,
-        size: u64,
+        size: Option<u64>,
         meta: Option<&str>,
         limits: &SessionLimits,
     ) -> Result<SessionInfo, StorageError> {
+        // The record's mark of a size to come; no size that reaches here can
+        // be it (serve's check_size refuses sizes over any file's).
+        debug_assert!(size != Some(DEFERRED_SIZE), "a size over any file's");
+        let size = size.unwrap_or(DEFERRED_SIZE);
         if meta.is_some_and(|m| !fits_a_record(m.as_bytes())) {
             return Err(StorageError::Io(io::Error::other(
                 "session metadata is not one line",
