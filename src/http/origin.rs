@@ -230,6 +230,29 @@ pub(crate) fn host_name(host: &str) -> &str {
     name.strip_suffix('.').unwrap_or(name)
 }
 
+/// Whether a `Destination`'s `authority` (of a URL with `scheme`) names
+/// the server the request's `Host` names: the same host and port, where
+/// a port left out is the scheme's default (`localhost` is
+/// `localhost:80` over `http`, `localhost:443` over `https`, RFC 3986
+/// 6.2.3).
+pub(super) fn same_server(scheme: &str, authority: &str, host: &str) -> bool {
+    let default = match scheme.to_ascii_lowercase().as_str() {
+        "http" => ":80",
+        "https" => ":443",
+        _ => return false,
+    };
+    let bare = |named: &str| {
+        let named = named.trim();
+        match named.len().checked_sub(default.len()) {
+            Some(at) if named.is_char_boundary(at) && named[at..] == *default => {
+                named[..at].to_ascii_lowercase()
+            }
+            _ => named.to_ascii_lowercase(),
+        }
+    };
+    bare(authority) == bare(host)
+}
+
 /// Makes a name given with `--allow-host` into what requests are compared
 /// with: lower-case, no port, no trailing dot.
 ///
@@ -370,5 +393,20 @@ mod tests {
         assert_eq!(parse_allowed_host("[::1]").unwrap(), "::1");
         assert!(parse_allowed_host("a b").is_err());
         assert!(parse_allowed_host("").is_err());
+    }
+
+    #[test]
+    fn a_default_port_is_the_same_server_as_none() {
+        assert!(same_server("http", "localhost", "localhost"));
+        assert!(same_server("http", "localhost:80", "localhost"));
+        assert!(same_server("http", "LocalHost", "localhost:80"));
+        assert!(same_server("https", "h:443", "h"));
+        assert!(same_server("https", "h", "h:443"));
+        assert!(same_server("http", "[::1]:80", "[::1]"));
+        assert!(!same_server("http", "h:443", "h"));
+        assert!(!same_server("https", "h:80", "h"));
+        assert!(!same_server("http", "h:8080", "h"));
+        assert!(!same_server("http", "other", "h"));
+        assert!(!same_server("ftp", "h", "h"));
     }
 }

@@ -313,7 +313,7 @@ pub(super) fn parse_destination(value: &str, host: &str) -> Result<Name, Refused
     let path = match value.split_once("://") {
         Some((scheme, rest)) => {
             let (authority, path) = rest.find('/').map_or((rest, "/"), |at| rest.split_at(at));
-            if !same_server(scheme, authority, host) {
+            if !super::origin::same_server(scheme, authority, host) {
                 return Err((502, "the Destination is on another server".into()));
             }
             path
@@ -324,29 +324,6 @@ pub(super) fn parse_destination(value: &str, host: &str) -> Result<Name, Refused
         Target::File(name) => Ok(name),
         Target::Listing(_) => Err((400, "a Destination ending in / is a directory".into())),
     }
-}
-
-/// Whether a `Destination`'s `authority` (of a URL with `scheme`) names
-/// the server the request's `Host` names: the same host and port, where
-/// a port left out is the scheme's default (`localhost` is
-/// `localhost:80` over `http`, `localhost:443` over `https`, RFC 3986
-/// 6.2.3).
-fn same_server(scheme: &str, authority: &str, host: &str) -> bool {
-    let default = match scheme.to_ascii_lowercase().as_str() {
-        "http" => ":80",
-        "https" => ":443",
-        _ => return false,
-    };
-    let bare = |named: &str| {
-        let named = named.trim();
-        match named.len().checked_sub(default.len()) {
-            Some(at) if named.is_char_boundary(at) && named[at..] == *default => {
-                named[..at].to_ascii_lowercase()
-            }
-            _ => named.to_ascii_lowercase(),
-        }
-    };
-    bare(authority) == bare(host)
 }
 
 /// Whether a target's query has `pair` (`format=json` for a listing, where
@@ -504,21 +481,6 @@ pub fn url_decode(text: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_default_port_is_the_same_server_as_none() {
-        assert!(same_server("http", "localhost", "localhost"));
-        assert!(same_server("http", "localhost:80", "localhost"));
-        assert!(same_server("http", "LocalHost", "localhost:80"));
-        assert!(same_server("https", "h:443", "h"));
-        assert!(same_server("https", "h", "h:443"));
-        assert!(same_server("http", "[::1]:80", "[::1]"));
-        assert!(!same_server("http", "h:443", "h"));
-        assert!(!same_server("https", "h:80", "h"));
-        assert!(!same_server("http", "h:8080", "h"));
-        assert!(!same_server("http", "other", "h"));
-        assert!(!same_server("ftp", "h", "h"));
-    }
 
     fn parse(text: &str) -> Result<Option<(HttpRequest, usize)>, HttpError> {
         parse_request(text.as_bytes())

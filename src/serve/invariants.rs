@@ -6,7 +6,7 @@
 //! | a COPY or MOVE whose destination is | answer |
 //! |---|---|
 //! | an ancestor of its source (replacing it would take the source) | 409 |
-//! | inside its source (the tree would hold itself) | 403 (RFC 4918 9.8.5) |
+//! | inside its source (the tree would hold itself) | 403 for a folder's (RFC 4918 9.8.5), 409 for a name's (a file holds no names) |
 //! | the source itself | the operation's own answer (`files.rs`, `folders.rs`) |
 //!
 //! The first is why this file exists: a WebDAV `MOVE /g/sub/` with
@@ -54,11 +54,9 @@ fn relation(from: &str, to: &str) -> Relation {
 /// # Errors
 /// 409 for a destination that holds the source, 403 for one inside it.
 pub(super) fn check(declared: Declared<'_>) -> Result<(), Failure> {
-    let (from, to) = match declared.needs {
-        Needs::Move(from, to)
-        | Needs::Copy(from, to)
-        | Needs::CopyUnder(from, to)
-        | Needs::MoveWhole(from, to) => (from, to),
+    let (from, to, folder) = match declared.needs {
+        Needs::Move(from, to) | Needs::Copy(from, to) => (from, to, false),
+        Needs::CopyUnder(from, to) | Needs::MoveWhole(from, to) => (from, to, true),
         _ => return Ok(()),
     };
     match relation(from, to) {
@@ -66,9 +64,13 @@ pub(super) fn check(declared: Declared<'_>) -> Result<(), Failure> {
             ErrorKind::Conflict,
             "the destination holds the source: nothing is replaced by what it holds",
         )),
-        Relation::Inside => Err(Failure::new(
+        Relation::Inside if folder => Err(Failure::new(
             ErrorKind::Forbidden,
             "a folder is not copied or moved into itself",
+        )),
+        Relation::Inside => Err(Failure::new(
+            ErrorKind::Conflict,
+            "the destination is inside the source",
         )),
         Relation::Same | Relation::Apart => Ok(()),
     }
