@@ -279,3 +279,62 @@ fn s3_lists_only_the_multipart_uploads_of_keys_its_key_may_read() {
     let listed = owner.send(s.s3, "GET", ("/acme", query), &[], b"", Payload::Signed);
     assert_eq!(texts(&listed.body, "Key").len(), 2);
 }
+
+// ---------------------------------------------------------------------------
+// Found by the model test (tests/model.rs), kept by name
+// ---------------------------------------------------------------------------
+
+const LOCKINFO: &str = "<?xml version=\"1.0\"?><D:lockinfo xmlns:D=\"DAV:\"><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype></D:lockinfo>";
+
+#[test]
+fn a_file_copied_or_moved_onto_a_folder_replaces_no_lock_inside_it() {
+    let server = TestServer::start_http();
+    write_files(&server, &["a/zz1", "a/pub/f"]);
+    let addr = server.http.unwrap();
+    // A lock inside the folder: on a file, and a reservation (lock-null).
+    for name in ["/a/pub/f", "/a/pub/new"] {
+        let locked = exchange(
+            addr,
+            "LOCK",
+            name,
+            &format!("{HOST}Depth: 0\r\n"),
+            LOCKINFO.as_bytes(),
+        );
+        assert_eq!(locked.status / 100, 2, "{}", locked.head);
+    }
+    for method in ["COPY", "MOVE"] {
+        let fields = format!("{HOST}Destination: /a/pub\r\nOverwrite: T\r\n");
+        let answer = exchange(addr, method, "/a/zz1", &fields, b"");
+        assert_eq!(answer.status, 423, "{method}: {}", answer.head);
+    }
+    assert!(server.path("a/pub/f").is_file() && server.path("a/zz1").is_file());
+}
+
+#[test]
+fn a_lock_in_the_way_is_not_named_to_a_token_that_may_not_read_it() {
+    let holders: &[(&str, &[&str])] = &[
+        ("all", &["read:/", "write:/", "delete:/"]),
+        ("part", &["read:a/pub/", "write:a/", "delete:a/"]),
+    ];
+    let (server, tokens, _dir) = guarded(holders, &[]);
+    write_files(&server, &["a/s/zz2"]);
+    let addr = server.http.unwrap();
+    let fields = format!("{HOST}{}Depth: 0\r\n", bearer(&tokens[0]));
+    let locked = exchange(addr, "LOCK", "/a/s/zz2", &fields, LOCKINFO.as_bytes());
+    assert_eq!(locked.status, 200, "{}", locked.head);
+    let answer = exchange(
+        addr,
+        "DELETE",
+        "/a/s/",
+        &format!("{HOST}{}", bearer(&tokens[1])),
+        b"",
+    );
+    assert_eq!(answer.status, 423, "{}", answer.head);
+    assert!(!answer.text().contains("zz2"), "{}", answer.text());
+    let mut raw = server.raw();
+    raw.send(format!("AUTH {}\nDEL a/s/zz2\n", tokens[1]));
+    assert_eq!(raw.line(), "OK part");
+    let refused = raw.line();
+    assert!(refused.starts_with("ERR 423 "), "{refused}");
+    assert!(server.path("a/s/zz2").is_file());
+}
