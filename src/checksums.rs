@@ -22,7 +22,12 @@
 //!   or its send reads the file in, as if nothing had been started.
 //! - files whose checksum nobody waits for (a range of them was served):
 //!   at most [`LATER_QUEUE`] wait; beyond, one is dropped (the next whole
-//!   download computes it), so ranged requests cannot grow the queue.
+//!   download computes it), so ranged requests cannot grow the queue. At
+//!   most [`LATER_THREADS`] of them run at once, and the crew has one
+//!   thread more than [`threads`] for the rest: a STAT or a small GET that
+//!   waits for its checksum never queues behind computations of large
+//!   files nobody waits for (eight 1-byte reads of cold 2 GiB files held
+//!   a STAT 2-10 s when they took every thread; issue 49).
 //!
 //! Two requests for one version of a file share one computation
 //! (`storage/checksum.rs`): the second waits for the first's result, and a
@@ -56,6 +61,10 @@ pub fn threads() -> usize {
 /// Most files waiting for a computation nobody waits for.
 pub const LATER_QUEUE: usize = 64;
 
+/// Most computations nobody waits for running at once: their share of
+/// the threads, whatever the queue holds.
+pub const LATER_THREADS: usize = 1;
+
 /// Most [`Ahead`] computations waiting for a thread. Each holds a
 /// descriptor (a copy of the one being sent), so they are capped as the
 /// later queue is; an archive's member whose CRC did not start in time is
@@ -66,13 +75,54 @@ struct Pending {
     waited_for: VecDeque<Task>,
     ahead: VecDeque<Ahead>,
     later: VecDeque<File>,
+    /// Computations waited for or wanted soon that are running now, and
+    /// how many may ([`threads`], read once: it asks the system).
+    soon_running: usize,
+    soon_share: usize,
+    /// Computations nobody waits for that are running now (at most
+    /// [`LATER_THREADS`]).
+    later_running: usize,
     closed: bool,
     threads: Crew,
 }
 
 impl Pending {
+    /// The work free threads could take now: each kind within its share,
+    /// so that no thread is hired for what must wait anyway.
     fn queued(&self) -> usize {
-        self.waited_for.len() + self.ahead.len() + self.later.len()
+        let soon = self.waited_for.len() + self.ahead.len();
+        let soon = soon.min(self.soon_share.saturating_sub(self.soon_running));
+        let later = self.later.len().min(LATER_THREADS.saturating_sub(self.later_running));
+        soon + later
+    }
+
+    /// The next piece of work, in the order of the module's header, each
+    /// kind within its share of the threads.
+    fn next(&mut self) -> Option<Work> {
+        if self.soon_running < self.soon_share {
+            let soon = match self.waited_for.pop_front() {
+                Some(task) => Some(Work::WaitedFor(task)),
+                None => self.ahead.pop_front().map(Work::Ahead),
+            };
+            if soon.is_some() {
+                self.soon_running += 1;
+                return soon;
+            }
+        }
+        if self.later_running >= LATER_THREADS {
+            return None;
+        }
+        let file = self.later.pop_front()?;
+        self.later_running += 1;
+        Some(Work::Later(file))
+    }
+
+    /// A piece of work taken by [`Pending::next`] has run.
+    fn ran(&mut self, later: bool) {
+        match later {
+            true => self.later_running -= 1,
+            false => self.soon_running -= 1,
+        }
     }
 }
 
@@ -175,7 +225,9 @@ impl Checksums {
         let threads = Crew::new(Spec {
             name: "ferry-crc",
             floor: 0,
-            cap: threads(),
+            // The computations waited for (or wanted soon) have
+            // `threads()`, the later ones theirs beside them.
+            cap: threads() + LATER_THREADS,
             stack: crew::STACK,
         });
         let queue = Arc::new(Queue {
@@ -183,6 +235,9 @@ impl Checksums {
                 waited_for: VecDeque::new(),
                 ahead: VecDeque::new(),
                 later: VecDeque::new(),
+                soon_running: 0,
+                soon_share: self::threads(),
+                later_running: 0,
                 closed: false,
                 threads,
             }),
@@ -238,13 +293,14 @@ impl Drop for Checksums {
 /// A checksum thread's life: waited-for computations first, then those
 /// wanted soon, then later ones, until the threads stop or none came for a while.
 fn work(queue: &Queue, shared: &Arc<Shared>) {
-    let mut ran = false;
+    let mut ran = None;
     while let Some(next) = take(queue, ran) {
-        ran = true;
+        ran = Some(matches!(next, Work::Later(_)));
         match next {
             Work::WaitedFor(task) => task.run(shared, |_| {}),
             Work::Ahead(work) => work(),
             Work::Later(file) => {
+                shared.storage.pause(crate::storage::gate::Point::LaterChecksum);
                 if let Err(err) = shared.storage.checksum(&file) {
                     warn!("a checksum computed after a range failed: {err}");
                 }
@@ -253,12 +309,17 @@ fn work(queue: &Queue, shared: &Arc<Shared>) {
     }
 }
 
-/// The next piece of work (the thread is free again if it `ran` one);
-/// `None` once the threads stop, or this one leaves the crew idle.
-fn take(queue: &Queue, ran: bool) -> Option<Work> {
+/// The next piece of work (the thread is free again if it `ran` one:
+/// `Some(later)`, whether it was a later one); `None` once the threads
+/// stop, or this one leaves the crew idle.
+fn take(queue: &Queue, ran: Option<bool>) -> Option<Work> {
     let mut pending = queue.lock();
-    if ran {
+    if let Some(later) = ran {
         pending.threads.free();
+        pending.ran(later);
+        // Its share has room again: a thread waiting may take what the
+        // share held back.
+        queue.work.notify_one();
     }
     let idle_since = Instant::now();
     loop {
@@ -266,13 +327,7 @@ fn take(queue: &Queue, ran: bool) -> Option<Work> {
             pending.threads.leave();
             return None;
         }
-        let next = match pending.waited_for.pop_front() {
-            Some(task) => Some(Work::WaitedFor(task)),
-            None => match pending.ahead.pop_front() {
-                Some(work) => Some(Work::Ahead(work)),
-                None => pending.later.pop_front().map(Work::Later),
-            },
-        };
+        let next = pending.next();
         if next.is_some() {
             pending.threads.busy();
             return next;

@@ -316,3 +316,32 @@ fn clients_download_a_cold_file_whose_checksum_is_not_known_yet() {
     gate.wait_for_arrivals(1);
     assert_eq!(gate.arrivals(), 1);
 }
+
+/// Ranged reads of files without a recorded CRC queue computations nobody
+/// waits for; at most `LATER_THREADS` of them run at once, and the crew
+/// keeps a thread beyond them, so a STAT that waits for its own checksum
+/// is answered while they are held (issue 49: eight 1-byte reads of cold
+/// 2 GiB files held a STAT 2-10 s when they took every checksum thread).
+#[test]
+fn a_stat_never_waits_behind_computations_nobody_waits_for() {
+    let gate = Arc::new(Gate::new(Point::LaterChecksum));
+    let server = TestServer::start_with(|config| {
+        config.gate = Some(Arc::clone(&gate));
+        config.listen(ferry::wire::Protocol::Http, "127.0.0.1:0".parse().unwrap());
+    });
+    for n in 0..8 {
+        place(&server, &format!("big{n}"), n);
+        let ranged = get(&server, &format!("big{n}"), "Range: bytes=0-0\r\n");
+        assert_eq!(ranged.status, 206, "{}", ranged.head);
+    }
+    gate.wait_for_arrivals(1);
+    let data = place(&server, "small", 99);
+    let mut stat = ferry_stat(&server, "small");
+    ferry_stated(&mut stat, &data);
+    assert_eq!(
+        gate.held(),
+        ferry::checksums::LATER_THREADS,
+        "more computations nobody waits for ran at once than their share"
+    );
+    gate.open();
+}

@@ -28,6 +28,9 @@ pub enum Point {
     Open,
     /// Computing a file's CRC-32C from its bytes.
     Checksum,
+    /// Starting a computation of a CRC-32C nobody waits for (a range of
+    /// the file was served), before [`Point::Checksum`].
+    LaterChecksum,
     /// Reading a body that is going out into the page cache.
     ReadAhead,
     /// Writing a PUT's or APPEND's body bytes (only ever held where they

@@ -626,7 +626,7 @@ impl Storage {
     }
 
     /// Waits at `point` if a test holds it.
-    fn pause(&self, point: Point) {
+    pub(crate) fn pause(&self, point: Point) {
         if let Some(gate) = &self.gate {
             gate.pass(point);
         }
