@@ -113,7 +113,7 @@ fn timeout(head: &Head<'_>) -> Option<u64> {
 /// given back in every `lockdiscovery` of what the lock covers, so it is
 /// bounded like any answer's part (clients send a user name or a URL:
 /// `<D:href>mailto:me</D:href>`, Finder's a product URL).
-pub const MAX_OWNER: usize = 4096;
+pub const MAX_OWNER: usize = 1024;
 /// The deepest element nesting kept inside an `<owner>`.
 pub const MAX_OWNER_DEPTH: usize = 16;
 
