@@ -92,7 +92,10 @@ impl Pending {
     fn queued(&self) -> usize {
         let soon = self.waited_for.len() + self.ahead.len();
         let soon = soon.min(self.soon_share.saturating_sub(self.soon_running));
-        let later = self.later.len().min(LATER_THREADS.saturating_sub(self.later_running));
+        let later = self
+            .later
+            .len()
+            .min(LATER_THREADS.saturating_sub(self.later_running));
         soon + later
     }
 
@@ -300,7 +303,9 @@ fn work(queue: &Queue, shared: &Arc<Shared>) {
             Work::WaitedFor(task) => task.run(shared, |_| {}),
             Work::Ahead(work) => work(),
             Work::Later(file) => {
-                shared.storage.pause(crate::storage::gate::Point::LaterChecksum);
+                shared
+                    .storage
+                    .pause(crate::storage::gate::Point::LaterChecksum);
                 if let Err(err) = shared.storage.checksum(&file) {
                     warn!("a checksum computed after a range failed: {err}");
                 }

@@ -338,3 +338,75 @@ fn a_lock_in_the_way_is_not_named_to_a_token_that_may_not_read_it() {
     assert!(refused.starts_with("ERR 423 "), "{refused}");
     assert!(server.path("a/s/zz2").is_file());
 }
+
+#[test]
+fn every_s3_write_honours_a_lock() {
+    use support::s3::{Payload, S3Server, code, texts};
+    let holders: &[(&str, &[&str])] = &[("owner", &["read:/", "write:/", "delete:/"])];
+    let s = S3Server::start(holders, &[]);
+    let me = &s.signers[0];
+    assert_eq!(me.simple(s.s3, "PUT", "/bkt", b"").status, 200);
+    assert_eq!(me.simple(s.s3, "PUT", "/bkt/locked", b"old").status, 200);
+    assert_eq!(me.simple(s.s3, "PUT", "/bkt/other", b"new").status, 200);
+    let fields = format!("{HOST}{}Depth: 0\r\n", bearer(&s.tokens[0]));
+    let http = s.server.http.unwrap();
+    let locked = exchange(http, "LOCK", "/bkt/locked", &fields, LOCKINFO.as_bytes());
+    assert_eq!(locked.status, 200, "{}", locked.head);
+    let refused = |answer: Answer, what: &str| {
+        assert_eq!(answer.status, 409, "{what}: {}", answer.text());
+        assert_eq!(code(&answer), "OperationAborted", "{what}");
+    };
+    refused(me.simple(s.s3, "PUT", "/bkt/locked", b"x"), "PutObject");
+    let copy = [("x-amz-copy-source", "/bkt/other")];
+    let copied = me.send(
+        s.s3,
+        "PUT",
+        ("/bkt/locked", &[]),
+        &copy,
+        b"",
+        Payload::Signed,
+    );
+    refused(copied, "CopyObject");
+    refused(
+        me.simple(s.s3, "DELETE", "/bkt/locked", b""),
+        "DeleteObject",
+    );
+    // A multipart upload begun before the lock is taken does not complete.
+    let query: &[(&str, &str)] = &[("uploads", "")];
+    let begun = me.send(
+        s.s3,
+        "POST",
+        ("/bkt/locked2", query),
+        &[],
+        b"",
+        Payload::Signed,
+    );
+    let id = texts(&begun.body, "UploadId").remove(0);
+    let part: &[(&str, &str)] = &[("partNumber", "1"), ("uploadId", &id)];
+    let sent = me.send(
+        s.s3,
+        "PUT",
+        ("/bkt/locked2", part),
+        &[],
+        b"part",
+        Payload::Signed,
+    );
+    let etag = sent.header("ETag").unwrap().to_owned();
+    let locked = exchange(http, "LOCK", "/bkt/locked2", &fields, LOCKINFO.as_bytes());
+    assert_eq!(locked.status, 201, "{}", locked.head);
+    let xml = format!(
+        "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>{etag}</ETag></Part></CompleteMultipartUpload>"
+    );
+    let done: &[(&str, &str)] = &[("uploadId", &id)];
+    let completed = me.send(
+        s.s3,
+        "POST",
+        ("/bkt/locked2", done),
+        &[],
+        xml.as_bytes(),
+        Payload::Signed,
+    );
+    refused(completed, "CompleteMultipartUpload");
+    assert_eq!(std::fs::read(s.server.path("bkt/locked")).unwrap(), b"old");
+    assert!(!s.server.path("bkt/locked2").exists());
+}
