@@ -172,3 +172,40 @@ fn config_listen_replaces_a_protocols_address_and_adds_a_new_one() {
     );
     assert_eq!(config.address_of(Protocol::Http), Some(http_addr));
 }
+
+/// `ferry serve --http ADDR` alone serves HTTP only (issue 57): it used to
+/// add FERRY/1 on 127.0.0.1:5010 as well, and failed to start wherever
+/// another server held that port. The port is held here while it starts
+/// (or is held by someone else already: the same for the test).
+#[test]
+fn http_alone_is_served_alone_while_5010_is_taken() {
+    use std::io::{BufRead, BufReader};
+    let _held = std::net::TcpListener::bind("127.0.0.1:5010");
+    let root = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ferry"))
+        .args(["serve", "--no-fsync", "--http", "127.0.0.1:0", "--root"])
+        .arg(root.path())
+        .env_remove("RUST_LOG")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let serving = lines
+        .find_map(|line| line.ok().filter(|l| l.contains("serving ")))
+        .expect("the server exited before serving");
+    let _ = child.kill();
+    let _ = child.wait();
+    // "serving <root> on 127.0.0.1:PORT (HTTP), ...": HTTP first, and no
+    // other listener.
+    let addr = serving
+        .split(" on ")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap();
+    assert!(serving.contains(&format!("on {addr} (HTTP),")), "{serving}");
+    assert!(!serving.contains(" on 127.0.0.1:5010"), "{serving}");
+}

@@ -23,14 +23,17 @@ use crate::wire::Protocol;
 /// Flags of `ferry serve`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Address to listen on (port 0 picks a free port; without a port,
-    /// 5010).
-    #[arg(long, default_value = "127.0.0.1:5010", value_parser = resolve_listen)]
-    listen: SocketAddr,
-    /// Also serve HTTP/1.1 on this address (off by default).
+    /// Serve FERRY/1 on this address (port 0 picks a free port; without a
+    /// port, 5010). Without --listen, FERRY/1 is served on 127.0.0.1:5010
+    /// only where no --http or --s3 is given: a server asked for HTTP or
+    /// S3 alone serves only those.
+    #[arg(long, value_parser = resolve_listen)]
+    listen: Option<SocketAddr>,
+    /// Serve HTTP/1.1 (ferry's HTTP, WebDAV, tus, the web page) on this
+    /// address (off by default).
     #[arg(long, value_name = "ADDR", value_parser = resolve)]
     http: Option<SocketAddr>,
-    /// Also serve the S3 API on this address (path-style; over TLS with
+    /// Serve the S3 API on this address (path-style; over TLS with
     /// --tls-cert like the others; docs/s3.md). Repeatable.
     #[arg(long, value_name = "ADDR", value_parser = resolve)]
     s3: Vec<SocketAddr>,
@@ -301,15 +304,20 @@ pub fn run(args: ServeArgs) -> ExitCode {
     code
 }
 
-/// What `--listen`, `--http` and `--s3` ask to serve: FERRY/1, and HTTP
-/// and S3 if given, all over TLS if a certificate is (`--tls-cert`).
+/// What `--listen`, `--http` and `--s3` ask to serve, and nothing else:
+/// each listener named, all over TLS if a certificate is (`--tls-cert`);
+/// FERRY/1 on its default address where none is named at all (`ferry
+/// serve` alone), never beside an HTTP or S3 listener it was not asked
+/// for (which would fail where another server holds 5010).
 fn listeners(
-    ferry: SocketAddr,
+    ferry: Option<SocketAddr>,
     http: Option<SocketAddr>,
     s3: &[SocketAddr],
     tls: bool,
 ) -> Vec<Listen> {
-    let wanted = [(Protocol::Ferry, Some(ferry)), (Protocol::Http, http)];
+    let default = SocketAddr::from(([127, 0, 0, 1], DEFAULT_PORT));
+    let ferry = ferry.or((http.is_none() && s3.is_empty()).then_some(default));
+    let wanted = [(Protocol::Ferry, ferry), (Protocol::Http, http)];
     let s3 = s3.iter().map(|addr| (Protocol::S3, Some(*addr)));
     wanted
         .into_iter()
@@ -469,8 +477,36 @@ mod tests {
             let Command::Serve(args) = cli.command else {
                 panic!("not serve");
             };
-            assert_eq!(args.listen.to_string(), meant, "{given}");
+            assert_eq!(
+                args.listen.map(|a| a.to_string()),
+                Some(meant.to_owned()),
+                "{given}"
+            );
         }
+    }
+
+    #[test]
+    fn only_the_listeners_named_are_served() {
+        let served = |given: &[&str]| {
+            let cli = Cli::try_parse_from([&["ferry", "serve"][..], given].concat()).unwrap();
+            let Command::Serve(args) = cli.command else {
+                panic!("not serve");
+            };
+            super::listeners(args.listen, args.http, &args.s3, false)
+                .iter()
+                .map(|l| format!("{} {}", l.protocol.name(), l.addr))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(served(&[]), ["ferry 127.0.0.1:5010"]);
+        assert_eq!(
+            served(&["--http", "127.0.0.1:8080"]),
+            ["http 127.0.0.1:8080"]
+        );
+        assert_eq!(served(&["--s3", "127.0.0.1:9000"]), ["s3 127.0.0.1:9000"]);
+        assert_eq!(
+            served(&["--listen", "127.0.0.1:0", "--http", "127.0.0.1:8080"]),
+            ["ferry 127.0.0.1:0", "http 127.0.0.1:8080"]
+        );
     }
 
     #[test]

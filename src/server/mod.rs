@@ -169,14 +169,18 @@ fn check_listeners(config: &Config) -> io::Result<()> {
 }
 
 /// Where it serves, for the line that says it serves: the first
-/// listener's address, then the others' (`" (HTTP on 127.0.0.1:8080)"`),
-/// each with `" (TLS)"` if it is but not all are, and `", over TLS"`
-/// if all are.
+/// listener's address (with its protocol unless it is FERRY/1's: `" (HTTP)"`),
+/// then the others' (`" (HTTP on 127.0.0.1:8080)"`), each with `" (TLS)"`
+/// if it is but not all are, and `", over TLS"` if all are.
 fn listening(listeners: &[Listen]) -> (SocketAddr, String, &'static str) {
     let all_tls = listeners.iter().all(|l| l.tls);
     let mark = |l: &Listen| if l.tls && !all_tls { " (TLS)" } else { "" };
     let first = listeners[0];
-    let mut others = mark(&first).to_owned();
+    let mut others = match first.protocol {
+        Protocol::Ferry => String::new(),
+        protocol => format!(" ({})", protocol.name().to_uppercase()),
+    };
+    others.push_str(mark(&first));
     for listen in &listeners[1..] {
         let name = listen.protocol.name().to_uppercase();
         others.push_str(&format!(" ({name} on {}{})", listen.addr, mark(listen)));
