@@ -301,3 +301,35 @@ fn token_add_keeps_the_owner_and_mode_an_operator_gave_the_file() {
     let file = std::fs::read_to_string(&tokens_path).unwrap();
     assert!(file.contains("first") && file.contains("second"), "{file}");
 }
+
+/// A token with an S3 key is listed with its access key id, never the
+/// secret (issue 57).
+#[cfg(feature = "client")] // runs the client commands
+#[test]
+fn token_list_names_s3_key_ids_never_secrets() {
+    let work = tempfile::tempdir().unwrap();
+    let tokens_path = work.path().join("tokens");
+    let keyed = ferry(work.path())
+        .args(["token", "add", "backup", "--s3", "--tokens"])
+        .arg(&tokens_path)
+        .args(["--grant", "write:b/"])
+        .output()
+        .unwrap();
+    let keyed = stdout(&keyed);
+    let field = |name: &str| {
+        let line = keyed.lines().find(|l| l.starts_with(name)).unwrap();
+        line.split_once('=').unwrap().1.to_owned()
+    };
+    let (id, secret) = (field("AWS_ACCESS_KEY_ID"), field("AWS_SECRET_ACCESS_KEY"));
+    let listed = ferry(work.path())
+        .args(["token", "list", "--tokens"])
+        .arg(&tokens_path)
+        .output()
+        .unwrap();
+    let listed = stdout(&listed);
+    assert!(
+        listed.ends_with(&format!("backup s3:{id} write:b/\n")),
+        "{listed}"
+    );
+    assert!(!listed.contains(&secret));
+}

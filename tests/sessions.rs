@@ -803,3 +803,28 @@ fn sessions_found_at_start_up_are_served_right_before_the_startup_sweep_reaches_
     raw.send(format!("COMMIT {kept}\n"));
     assert_eq!(raw.line(), format!("OK 1000 {}", crc_hex(&data)));
 }
+
+/// A resumable upload cut by its client is expected, not damage: its
+/// APPEND's cut is logged at info, without the warning a cut PUT gets
+/// (issue 57: `put --resume` logged `WARN ... PUT ... truncated`).
+#[test]
+fn an_append_cut_by_its_client_is_no_warning() {
+    let root = tempfile::tempdir().unwrap();
+    let server = support::process::Process::start(root.path(), &[]);
+    let mut raw = Raw::connect(server.addr);
+    raw.line();
+    let (id, _) = upload(&mut raw, "big.bin", &pattern(1000, 1));
+    raw.send(format!("APPEND {id} 0 1000\n"));
+    raw.send(pattern(300, 1));
+    drop(raw);
+    let line = server.wait_for_log("cut after 300 of 1000 bytes");
+    assert!(line.contains("INFO"), "{line}");
+    assert!(server.log_lines("truncated").is_empty());
+    let mut put = Raw::connect(server.addr);
+    put.line();
+    put.send("PUT whole.bin 1000\n");
+    put.send(pattern(300, 1));
+    drop(put);
+    let line = server.wait_for_log("truncated after 300 of 1000 bytes");
+    assert!(line.contains("WARN"), "{line}");
+}

@@ -48,7 +48,8 @@ enum Action {
         #[arg(long)]
         s3: bool,
     },
-    /// List the tokens by name, with their grants (never the tokens).
+    /// List the tokens by name, with their S3 access key ids and grants
+    /// (never the tokens or the secrets).
     List {
         /// The tokens file.
         #[arg(long, value_name = "FILE")]
@@ -81,7 +82,10 @@ pub fn run(args: TokenArgs) -> Result<(), Failure> {
             let file = read(&tokens)?;
             for entry in &file.entries {
                 let grants: Vec<String> = entry.grants.iter().map(Grant::to_string).collect();
-                print_line(&format!("{} {}", entry.name, grants.join(" ")));
+                // An S3 key by its access key id, never its secret.
+                let key = entry.s3.as_ref().map(|key| format!(" s3:{}", key.id));
+                let key = key.unwrap_or_default();
+                print_line(&format!("{}{key} {}", entry.name, grants.join(" ")));
             }
             Ok(())
         }

@@ -6,7 +6,7 @@
 
 use std::mem;
 
-use log::warn;
+use log::{info, warn};
 
 use super::note::Note;
 use super::{
@@ -270,10 +270,17 @@ impl Connection {
             }
             State::ReceivingBody(receive) => {
                 let (received, declared) = receive.progress();
-                warn!(
-                    "#{} PUT {} truncated after {received} of {declared} bytes; discarded",
-                    self.id, receive.name,
-                );
+                match receive.is_resumable() {
+                    // Expected of a resumable upload: a client cut it.
+                    true => info!(
+                        "#{} APPEND to {} cut after {received} of {declared} bytes; the upload goes on from what arrived",
+                        self.id, receive.name,
+                    ),
+                    false => warn!(
+                        "#{} PUT {} truncated after {received} of {declared} bytes; discarded",
+                        self.id, receive.name,
+                    ),
+                }
                 // Answered once the temp file is gone (on the pool); then
                 // this runs again and finds nothing more to say.
                 let message = "connection closed before the whole body arrived";

@@ -42,6 +42,9 @@ use crate::storage::StorageError;
 pub struct Receive {
     /// Where its bytes go; `None` while the I/O pool writes to it.
     sink: Option<Sink>,
+    /// It goes into an upload session (an APPEND), which keeps what
+    /// arrived if the body is cut off.
+    resumable: bool,
     /// The file it is for.
     pub name: Name,
     /// Its declared length, or for a chunked body the bytes so far.
@@ -110,6 +113,7 @@ impl Receive {
         expected_crc: Option<u32>,
     ) -> Box<Receive> {
         Box::new(Receive {
+            resumable: matches!(sink, Sink::Session(_)),
             sink: Some(sink),
             name,
             size: size.unwrap_or(0),
@@ -258,6 +262,12 @@ impl Receive {
     /// Body bytes it takes now: what a read is sized for.
     pub fn wanted(&self) -> u64 {
         self.left.min(self.room() as u64)
+    }
+
+    /// Whether a body cut off keeps what arrived (an APPEND: its upload
+    /// goes on from there), so that the cut is no damage to warn of.
+    pub fn is_resumable(&self) -> bool {
+        self.resumable
     }
 
     /// Body bytes received so far and declared (0 for a chunked body), for
