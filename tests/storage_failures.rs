@@ -147,3 +147,34 @@ fn storage_failures_are_counted_by_kind() {
     // Every kind is listed, seen or not (`metric` fails on a missing one).
     metric(metrics, "ferry_storage_failures_total{errno=\"EREMOTEIO\"}");
 }
+
+/// A root removed under the server (its storage gone) is the server's
+/// failure, to be tried again elsewhere: 503, not the 404 a missing name
+/// gets (issue 57: a node whose storage vanished told PUTs "not found",
+/// and clients did not retry while its health check said 503).
+#[test]
+fn a_root_removed_under_the_server_answers_503_not_404() {
+    let server = TestServer::start_http();
+    let addr = server.http.unwrap();
+    let put = support::http::exchange(addr, "PUT", "/a/x", "Host: localhost\r\n", b"x");
+    assert_eq!(put.status, 201);
+    assert_eq!(
+        support::http::exchange(addr, "GET", "/nope", "Host: localhost\r\n", b"").status,
+        404
+    );
+    std::fs::remove_dir_all(server.path("")).unwrap();
+    for (method, target, body) in [
+        ("PUT", "/a/y", "y"),
+        ("PUT", "/b/z", "z"),
+        ("GET", "/a/x", ""),
+    ] {
+        let answer =
+            support::http::exchange(addr, method, target, "Host: localhost\r\n", body.as_bytes());
+        assert_eq!(answer.status, 503, "{method} {target}: {}", answer.head);
+        assert_eq!(answer.header("Retry-After"), Some("1"));
+    }
+    let mut raw = server.raw();
+    raw.send("PUT c 1\nc");
+    let line = raw.line();
+    assert!(line.starts_with("ERR 503 "), "{line}");
+}

@@ -363,7 +363,17 @@ fn abandoned(ctx: &Ctx<'_>, verb: &str, subject: &str) -> Outcome {
 }
 
 /// Logs a refused operation on `subject` and answers it, then `next`.
+/// A "not found" where the root itself is gone (removed under the
+/// server) is the storage's failure, to be tried again on another node
+/// (503), not the name's (404): checked here, on error paths only.
 fn refuse(ctx: &Ctx<'_>, verb: &str, subject: &str, failure: Failure, next: Next) -> Outcome {
+    let failure = match failure.kind {
+        ErrorKind::NotFound if ctx.storage.root_is_gone() => {
+            let gone = rustix::io::Errno::NOENT;
+            StorageError::Unavailable(gone, log::Level::Warn).into()
+        }
+        _ => failure,
+    };
     log_refusal(ctx.client, verb, subject, &failure);
     Outcome::failed(failure, next)
 }

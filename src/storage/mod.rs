@@ -625,6 +625,13 @@ impl Storage {
         self.gate = gate;
     }
 
+    /// Whether the root directory was removed under the server (its
+    /// directory has no links left): then a "not found" is the storage's
+    /// failure, not the name's. One `fstat` of the held root.
+    pub fn root_is_gone(&self) -> bool {
+        rustix::fs::fstat(&*self.root).is_ok_and(|stat| stat.st_nlink == 0)
+    }
+
     /// Waits at `point` if a test holds it.
     pub(crate) fn pause(&self, point: Point) {
         if let Some(gate) = &self.gate {
