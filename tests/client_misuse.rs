@@ -332,3 +332,45 @@ fn ctrl_c_during_get_r_leaves_no_folder_it_made() {
     // Every folder it made is gone; what was there before stays.
     assert_eq!(support::entries(work.path()), ["kept"]);
 }
+
+/// A tree sent with a token that may not write there says so once, not
+/// once per file (issue 57: `sync` printed 202 identical refusals, `put
+/// -r` 201 and then "201 of 201 files failed"): the first refusal, then
+/// how many more were refused the same way, then the count.
+#[test]
+fn a_refused_tree_says_so_in_a_few_lines() {
+    let root = tempfile::tempdir().unwrap();
+    let tokens_dir = tempfile::tempdir().unwrap();
+    let (path, tokens) = support::tokens::tokens_in(tokens_dir.path(), &[("ro", &["read:/"])]);
+    let server = TestServer::start_in(root, |c| {
+        c.access = ferry::access::AccessConfig {
+            tokens: Some(path),
+            anonymous: Vec::new(),
+            no_auth: false,
+        };
+    });
+    let work = tempfile::tempdir().unwrap();
+    fs::create_dir_all(work.path().join("small")).unwrap();
+    for n in 0..40 {
+        fs::write(work.path().join(format!("small/{n}.txt")), "x").unwrap();
+    }
+    for args in [
+        &["put", "-r", "small", "shared/sm/"][..],
+        &["sync", "small", "shared/sm/"],
+    ] {
+        let output = ferry(work.path())
+            .args(args)
+            .args(["--server", &server.addr.to_string()])
+            .env("FERRY_TOKEN", &tokens[0])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let lines: Vec<&str> = stderr.lines().collect();
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(lines.len() <= 3, "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("39 more files refused the same way (403)"),
+            "{stderr}"
+        );
+    }
+}

@@ -26,6 +26,12 @@ struct Counts {
     bytes: u64,
     /// The exit code the failures so far call for.
     code: u8,
+    /// The first refusal by the grants reported (401 or 403): the same
+    /// refusal again is counted, not printed, so that a token that may
+    /// not write a tree says so once, not once per file.
+    refusal: Option<u16>,
+    /// Refusals like it, not printed.
+    quiet: usize,
 }
 
 impl<'a> Tally<'a> {
@@ -48,7 +54,21 @@ impl<'a> Tally<'a> {
             Err(err) => {
                 counts.failed += 1;
                 counts.code = counts.code.max(exit_code(&err));
-                self.output.error(&Failure::new(name, err).line());
+                match err {
+                    ClientError::Remote { code, .. } if counts.refusal == Some(code) => {
+                        counts.quiet += 1;
+                    }
+                    err => {
+                        if let ClientError::Remote {
+                            code: code @ (401 | 403),
+                            ..
+                        } = err
+                        {
+                            counts.refusal = Some(code);
+                        }
+                        self.output.error(&Failure::new(name, err).line());
+                    }
+                }
             }
         }
         let finished = counts.done + counts.failed;
@@ -62,6 +82,12 @@ impl<'a> Tally<'a> {
         let counts = self.counts.into_inner().unwrap_or_else(|p| p.into_inner());
         self.output
             .finish(self.batch, counts.failed == 0 && left.is_none());
+        if let (Some(code), quiet @ 1..) = (counts.refusal, counts.quiet) {
+            let files = plural(quiet);
+            self.output.error(&format!(
+                "{quiet} more {files} refused the same way ({code})"
+            ));
+        }
         Outcome {
             counts,
             files: self.files,
