@@ -259,6 +259,45 @@ fn shutdown_log_counts_one_transfer_in_the_singular() {
     assert!(server.wait().success());
 }
 
+/// With several workers the shutdown's count is the server's, said once
+/// (issue 57: each worker said its own, "2 transfers" and "1 transfer").
+#[test]
+fn shutdown_log_counts_every_workers_transfers_in_one_line() {
+    use rustix::process::Signal;
+    let root = tempfile::tempdir().unwrap();
+    let args = [
+        "--grace-period",
+        "20",
+        "--workers",
+        "2",
+        "--log-level",
+        "debug",
+    ];
+    let mut server = support::process::Process::start(root.path(), &args);
+    let uploads: Vec<support::Raw> = (0..3)
+        .map(|n| {
+            let mut raw = support::Raw::connect(server.addr);
+            raw.line();
+            raw.send(format!("PUT f{n} 10\n12345"));
+            // Served (its debug line), whichever worker it went to.
+            server.wait_for_log(&format!("Put {{ name: Name(\"f{n}\")"));
+            raw
+        })
+        .collect();
+    server.signal(Signal::TERM);
+    let line = server.wait_for_log("shutting down: no new connections");
+    assert!(line.contains("; 3 transfers get up to "), "{line}");
+    for mut raw in uploads {
+        raw.send("67890");
+        raw.line();
+    }
+    assert!(server.wait().success());
+    assert_eq!(
+        server.log_lines("shutting down: no new connections").len(),
+        1
+    );
+}
+
 #[test]
 fn get_r_where_every_file_fails_prints_only_the_failures() {
     let server = TestServer::start();

@@ -76,6 +76,11 @@ pub(crate) struct Hub {
     pub(super) next_client_id: AtomicU64,
     /// A reactor has found the process out of descriptors (logged once).
     pub(super) out_of_descriptors: AtomicBool,
+    /// At a shutdown: how many reactors have counted their transfers in
+    /// flight, and how many those are, so that the last one logs the
+    /// server's total in one line (one per reactor said contradicting
+    /// numbers).
+    pub(super) draining: Mutex<(usize, usize)>,
     /// The spare descriptor for refusing connections when there are none.
     pub(super) reserve: Reserve,
     /// Each reactor's counters, summed by a scrape (`--metrics`).

@@ -299,6 +299,7 @@ impl Server {
             per_client: PerClient::new(shared.config.max_connections_per_client),
             next_client_id: AtomicU64::new(1),
             out_of_descriptors: AtomicBool::new(false),
+            draining: std::sync::Mutex::default(),
             reserve: Reserve::new(),
             metrics: (0..workers).map(|_| Arc::default()).collect(),
             request_log,

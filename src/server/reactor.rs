@@ -454,7 +454,17 @@ impl Reactor {
         for (_, conn) in self.connections.iter_mut() {
             conn.answer_is_last();
         }
-        let left = self.connections.len();
+        let mine = self.connections.len();
+        let (reported, left) = {
+            let mut draining = self.hub.draining.lock().unwrap_or_else(|e| e.into_inner());
+            *draining = (draining.0 + 1, draining.1 + mine);
+            *draining
+        };
+        debug!("shutting down: {mine} transfers in flight on this worker");
+        // The last reactor to count says the server's total, once.
+        if reported != self.hub.metrics.len().max(1) {
+            return;
+        }
         let (transfers, get) = if left == 1 {
             ("transfer", "gets")
         } else {
