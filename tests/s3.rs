@@ -633,3 +633,135 @@ fn token_add_s3_prints_a_key_pair_that_signs() {
     let answer = signer.simple(server.s3.unwrap(), "PUT", "/made-by-cli", b"");
     assert_eq!(answer.status, 200, "{}", answer.head);
 }
+
+/// What `signer` signs for `method path` with `body`, sent with `unsigned`
+/// header lines its signature does not cover.
+fn with_unsigned(
+    s: &S3Server,
+    signer: &Signer,
+    (method, path): (&str, &str),
+    unsigned: &str,
+) -> support::http::Answer {
+    let body: &[u8] = if method == "PUT" { b"mine" } else { b"" };
+    let (target, lines) = signer.signed(method, (path, &[]), &[], body, Payload::Signed);
+    exchange(s.s3, method, &target, &format!("{lines}{unsigned}"), body)
+}
+
+/// An `x-amz-*` field the signature does not cover is refused before
+/// anything is read or stored, in a header's signature and a presigned
+/// URL's alike (issue 50): an unsigned `x-amz-copy-source` would turn the
+/// PUT its signer meant into a copy of what its holder may not read, an
+/// unsigned `x-amz-meta-*` would be stored. `Content-Type` and
+/// `Content-MD5` need not be signed (as AWS; minio-go never signs the
+/// type, and a browser adds one to a presigned PUT).
+#[test]
+fn an_unsigned_amz_field_is_refused_and_nothing_is_stored() {
+    let s = support::s3::owner();
+    let me = &s.signers[0];
+    let secret = me.simple(s.s3, "PUT", "/bkt/secret.txt", b"the secret");
+    assert_eq!(secret.status, 200, "{}", secret.head);
+    for unsigned in [
+        "x-amz-copy-source: /bkt/secret.txt\r\n",
+        "X-Amz-Meta-A: 1\r\n",
+        "x-amz-metadata-directive: REPLACE\r\n",
+    ] {
+        let name = unsigned.split(':').next().unwrap().to_ascii_lowercase();
+        let header = with_unsigned(&s, me, ("PUT", "/bkt/t.txt"), unsigned);
+        let presigned = exchange(
+            s.s3,
+            "PUT",
+            &me.presign("PUT", "/bkt/t.txt", 0, 60),
+            &format!("Host: localhost\r\n{unsigned}"),
+            b"mine",
+        );
+        for answer in [header, presigned] {
+            assert_eq!(
+                (answer.status, code(&answer)),
+                (403, "AccessDenied".into()),
+                "{unsigned}"
+            );
+            let message = texts(&answer.body, "Message").concat();
+            assert!(message.contains(&name), "{message}");
+            assert!(!s.server.path("bkt/t.txt").exists(), "{unsigned}");
+        }
+    }
+    // A GET is refused alike (an unsigned field changes what it asks).
+    let get = with_unsigned(
+        &s,
+        me,
+        ("GET", "/bkt/secret.txt"),
+        "x-amz-checksum-mode: ENABLED\r\n",
+    );
+    assert_eq!((get.status, code(&get)), (403, "AccessDenied".into()));
+    // Signed, the same fields are served; x-amz-content-sha256 is the
+    // payload hash itself; an unsigned type and MD5 are taken.
+    let meta = me.send(
+        s.s3,
+        "PUT",
+        ("/bkt/m.txt", &[]),
+        &[("x-amz-meta-a", "1")],
+        b"m",
+        Payload::Signed,
+    );
+    assert_eq!(meta.status, 200, "{}", meta.head);
+    let typed = with_unsigned(
+        &s,
+        me,
+        ("PUT", "/bkt/typed.txt"),
+        "Content-Type: text/plain\r\nContent-MD5: kYuB216R0DFUi5Y8k4ReWw==\r\n",
+    );
+    assert_eq!(typed.status, 200, "{}", typed.head);
+    let presigned = exchange(
+        s.s3,
+        "PUT",
+        &me.presign("PUT", "/bkt/p.txt", 0, 60),
+        "Host: localhost\r\nContent-Type: text/plain\r\nx-amz-content-sha256: UNSIGNED-PAYLOAD\r\n",
+        b"mine",
+    );
+    assert_eq!(presigned.status, 200, "{}", presigned.head);
+}
+
+/// A credential scope must name service `s3`: a signature made for IAM,
+/// EC2 or STS is refused as AWS refuses it (400, its malformed-credential
+/// code), its key never looked up.
+#[test]
+fn a_scope_naming_another_service_is_refused() {
+    let s = support::s3::owner();
+    for service in ["iam", "ec2", "sts"] {
+        let mut other = s.signers[0].clone();
+        other.service = service;
+        let header = other.simple(s.s3, "PUT", "/bkt/k", b"data");
+        assert_eq!(
+            (header.status, code(&header)),
+            (400, "AuthorizationHeaderMalformed".into()),
+            "{service}: {}",
+            header.head
+        );
+        let url = other.presign("GET", "/bkt", 0, 60);
+        let presigned = exchange(s.s3, "GET", &url, "Host: localhost\r\n", b"");
+        assert_eq!(
+            (presigned.status, code(&presigned)),
+            (400, "AuthorizationQueryParametersError".into()),
+            "{service}"
+        );
+    }
+    assert!(!s.server.path("bkt/k").exists());
+}
+
+/// A presigned URL valid for no time has expired from the start: 403
+/// `AccessDenied`, as AWS answers (ceph/s3-tests' `x_amz_expires_out_range_zero`).
+#[test]
+fn a_presigned_url_valid_for_no_time_has_expired() {
+    let s = support::s3::owner();
+    let me = &s.signers[0];
+    let url = me.presign("PUT", "/bkt/k", 0, 0);
+    let answer = exchange(s.s3, "PUT", &url, "Host: localhost\r\n", b"data");
+    assert_eq!(
+        (answer.status, code(&answer)),
+        (403, "AccessDenied".into()),
+        "{}",
+        answer.head
+    );
+    assert!(texts(&answer.body, "Message").concat().contains("expired"));
+    assert!(!s.server.path("bkt/k").exists());
+}
