@@ -363,18 +363,21 @@ impl Answer for S3Answer {
                     .finish(0, persistence);
             }
             (_, Reply::Unsatisfiable { size }) => {
-                let body = error::body(Code::InvalidRange, &format!("the object has {size} bytes"));
-                xml_answer(416, &body, message, out);
+                let why = format!("the object has {size} bytes");
+                error::write(out, (416, Code::InvalidRange), &why, message);
             }
             // A folder has the key's name: no object.
             (_, Reply::Directory { .. }) => {
-                let body = error::body(Code::NoSuchKey, "no such key");
-                xml_answer(404, &body, message, out);
+                error::write(out, (404, Code::NoSuchKey), "no such key", message);
             }
             (_, other) => {
                 debug_assert!(false, "no S3 request leads to {other:?}");
-                let body = error::body(Code::InternalError, "unexpected answer");
-                xml_answer(500, &body, message, out);
+                error::write(
+                    out,
+                    (500, Code::InternalError),
+                    "unexpected answer",
+                    message,
+                );
             }
         }
     }
@@ -420,14 +423,12 @@ impl Answer for S3Answer {
 }
 
 /// The answer to an error: its status and XML body (none for HEAD).
-fn write_error((status, code): (u16, Code), message: &str, framing: Framing, out: &mut Vec<u8>) {
-    let body = error::body(code, message);
-    ResponseHead::new(out, status)
-        .header("Content-Type", "application/xml")
-        .finish(body.len() as u64, framing.persistence);
-    if !framing.head_only {
-        out.extend_from_slice(body.as_bytes());
-    }
+fn write_error(status: (u16, Code), message: &str, framing: Framing, out: &mut Vec<u8>) {
+    let answer = Message {
+        persistence: framing.persistence,
+        head: framing.head_only,
+    };
+    error::write(out, status, message, answer);
 }
 
 /// A small XML answer held whole.
