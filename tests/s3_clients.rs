@@ -46,6 +46,11 @@ fn boto3_does_every_operation_of_the_first_slice() {
         std::fs::read(s.server.path("boto/presigned/é x.txt")).unwrap(),
         b"presigned"
     );
+    // Put through boto3's default (SigV2) presigned URL, its type signed.
+    assert_eq!(
+        std::fs::read(s.server.path("boto/presigned/typed.txt")).unwrap(),
+        b"typed"
+    );
 }
 
 /// Over HTTPS boto3 sends its uploads as aws-chunked bodies whose

@@ -506,3 +506,47 @@ fn crc32(data: &[u8]) -> u32 {
     }
     !crc
 }
+
+/// Every error answer names a request id in `x-amz-request-id` and in
+/// its body's `<RequestId>` alike (issue 50; ceph/s3-tests'
+/// `test_object_requestid_matches_header_on_error`; botocore reports the
+/// field's): a failure of the serve layer, a refusal before it, one of
+/// the message layer; each request its own id; a HEAD's in the field.
+#[test]
+fn error_answers_name_their_request_id_in_the_field_and_the_body() {
+    let s = owner();
+    let me = &s.signers[0];
+    let missing = me.simple(s.s3, "GET", "/bkt/none", b"");
+    let unsigned = s.anonymous("PUT", "/bkt/k", b"data");
+    let too_big = me.send(
+        s.s3,
+        "POST",
+        ("/bkt", &[("delete", "")]),
+        &[],
+        &vec![b'x'; 70_000],
+        Payload::Signed,
+    );
+    let again = me.simple(s.s3, "GET", "/bkt/none", b"");
+    let mut ids = Vec::new();
+    for answer in [&missing, &unsigned, &too_big, &again] {
+        assert!(answer.status >= 400, "{}", answer.head);
+        let field = answer
+            .header("x-amz-request-id")
+            .unwrap_or_default()
+            .to_owned();
+        assert_eq!(
+            texts(&answer.body, "RequestId"),
+            vec![field.clone()],
+            "{}",
+            answer.head
+        );
+        assert_eq!(field.len(), 16, "{field}");
+        ids.push(field);
+    }
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 4, "{ids:?}");
+    let head = me.simple(s.s3, "HEAD", "/bkt/none", b"");
+    assert_eq!(head.status, 404);
+    assert!(head.header("x-amz-request-id").is_some(), "{}", head.head);
+}

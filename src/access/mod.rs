@@ -17,6 +17,7 @@
 pub mod client_key;
 pub mod grants;
 pub mod per_client;
+pub mod sigv2;
 pub mod sigv4;
 pub mod throttle;
 pub mod tokens;
@@ -38,7 +39,7 @@ use crate::reload::Serial;
 pub use tokens::{Principal, Table, TokensFile};
 
 /// What a client presented to say who it is: a token, or a request
-/// signed with an S3 key (SigV4). Its `Debug` and `Display` never show a
+/// signed with an S3 key (SigV4 or SigV2). Its `Debug` and `Display` never show a
 /// token, so no log line can.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(Presented);
@@ -50,6 +51,8 @@ pub enum Presented {
     Token(String),
     /// An S3 request's signature, to be checked with the key's secret.
     Signed(Box<sigv4::Signed>),
+    /// An S3 request's SigV2 signature, likewise.
+    SignedV2(Box<sigv2::SignedV2>),
 }
 
 impl Secret {
@@ -63,11 +66,16 @@ impl Secret {
         Secret(Presented::Signed(Box::new(signed)))
     }
 
+    /// Wraps a request's SigV2 credential.
+    pub fn signed_v2(signed: sigv2::SignedV2) -> Secret {
+        Secret(Presented::SignedV2(Box::new(signed)))
+    }
+
     /// The token itself, to be digested (empty for a signature).
     pub fn expose(&self) -> &str {
         match &self.0 {
             Presented::Token(token) => token,
-            Presented::Signed(_) => "",
+            Presented::Signed(_) | Presented::SignedV2(_) => "",
         }
     }
 
@@ -396,6 +404,7 @@ impl Access {
         let found = match token.presented() {
             Presented::Token(token) => table.find(&tokens::digest(token)).ok_or(Rejection::Unknown),
             Presented::Signed(signed) => table.verify(signed),
+            Presented::SignedV2(signed) => table.verify_v2(signed),
         };
         if found.is_err() {
             attempt.failed(now);

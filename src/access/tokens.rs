@@ -29,6 +29,7 @@ use sha2::{Digest, Sha256};
 
 use super::Rejection;
 use super::grants::{Grant, Grants};
+use super::sigv2::{self, SignedV2};
 use super::sigv4::{Scope, Signed, SigningKey};
 
 /// What every token starts with (so secret scanners and people can tell
@@ -338,6 +339,25 @@ impl Table {
                 }
                 Ok(Arc::clone(principal))
             }
+            false => Err(Rejection::BadSignature),
+        }
+    }
+
+    /// The holder of the S3 key that signed `signed` with SigV2 (the
+    /// secret itself keys the HMAC; compared in constant time).
+    ///
+    /// # Errors
+    /// [`Rejection::UnknownKey`], [`Rejection::BadSignature`].
+    pub fn verify_v2(&self, signed: &SignedV2) -> Result<Arc<Principal>, Rejection> {
+        let principal = self
+            .by_key_id
+            .get(&signed.key_id)
+            .ok_or(Rejection::UnknownKey)?;
+        let Some(key) = &principal.entry.s3 else {
+            unreachable!("only entries with a key are found by key id");
+        };
+        match sigv2::verify(&key.secret, &signed.string_to_sign, &signed.signature) {
+            true => Ok(Arc::clone(principal)),
             false => Err(Rejection::BadSignature),
         }
     }

@@ -4,7 +4,8 @@ errors boto3 raises; exits non-zero on the first difference.
 
 Then what the SDK streams: its additional checksums (over HTTPS in the
 trailer of an aws-chunked body, over HTTP in a header) and presigned
-GET and PUT URLs, fetched with plain urllib.
+GET and PUT URLs (SigV4 and boto3's default, SigV2), fetched with
+http.client.
 
 usage: s3_boto3.py ENDPOINT KEY_ID SECRET [CA_BUNDLE]
 """
@@ -12,7 +13,8 @@ import hashlib
 import io
 import ssl
 import sys
-import urllib.request
+import http.client
+import urllib.parse
 
 from botocore.exceptions import ClientError
 
@@ -103,14 +105,40 @@ big = bytes(range(251)) * 20000
 s3.upload_fileobj(io.BytesIO(big), "boto", "sums/streamed")
 assert s3.get_object(Bucket="boto", Key="sums/streamed")["Body"].read() == big
 
-# boto3 presigns with SigV2 unless told SigV4 (ferry serves SigV4 only).
-signer = client(signature_version="s3v4")
+# Presigned URLs: SigV4 when asked, SigV2 by default (boto3's
+# generate_presigned_url with a custom endpoint and path style), fetched
+# as curl or requests would: no Content-Type unless one is given (SigV2
+# signs the type; urllib would add one of its own).
 context = ssl.create_default_context(cafile=ca) if ca else None
+
+
+def fetch(url, method="GET", data=None, headers=None):
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme == "https":
+        connection = http.client.HTTPSConnection(parts.netloc, context=context)
+    else:
+        connection = http.client.HTTPConnection(parts.netloc)
+    connection.request(method, f"{parts.path}?{parts.query}", body=data, headers=headers or {})
+    answer = connection.getresponse()
+    return answer.status, answer.read()
+
+
 where = {"Bucket": "boto", "Key": "presigned/é x.txt"}
-url = signer.generate_presigned_url("put_object", Params=where, ExpiresIn=60)
-with urllib.request.urlopen(urllib.request.Request(url, data=b"presigned", method="PUT"), context=context) as answer:
-    assert answer.status == 200, answer.status
-url = signer.generate_presigned_url("get_object", Params=where, ExpiresIn=60)
-with urllib.request.urlopen(url, context=context) as answer:
-    assert answer.read() == b"presigned"
+for signer, version in ((client(signature_version="s3v4"), "X-Amz-Signature="), (s3, "AWSAccessKeyId=")):
+    url = signer.generate_presigned_url("put_object", Params=where, ExpiresIn=60)
+    assert version in url, url
+    assert fetch(url, "PUT", b"presigned")[0] == 200, (url, fetch(url, "PUT", b"presigned"))
+    url = signer.generate_presigned_url("get_object", Params=where, ExpiresIn=60)
+    assert fetch(url) == (200, b"presigned"), url
+
+# SigV2 signs the type: a URL made with ContentType takes that type only.
+typed = dict(where, Key="presigned/typed.txt", ContentType="text/plain")
+url = s3.generate_presigned_url("put_object", Params=typed, ExpiresIn=60)
+assert fetch(url, "PUT", b"typed", {"Content-Type": "text/plain"})[0] == 200
+assert s3.head_object(Bucket="boto", Key="presigned/typed.txt")["ContentType"] == "text/plain"
+status, body = fetch(url, "PUT", b"other", {"Content-Type": "text/html"})
+assert status == 403 and b"SignatureDoesNotMatch" in body, (status, body)
+url = s3.generate_presigned_url("get_object", Params=where, ExpiresIn=-10)
+status, body = fetch(url)
+assert status == 403 and b"AccessDenied" in body, (status, body)
 print("ok")

@@ -233,6 +233,8 @@ pub struct Signer {
     secret: String,
     /// Seconds added to the clock (a skewed client).
     pub skew: i64,
+    /// The service its scope names (`s3`; another to test refusals).
+    pub service: &'static str,
 }
 
 type HmacSha256 = Hmac<Sha256>;
@@ -271,6 +273,7 @@ impl Signer {
             id: id.to_owned(),
             secret: secret.to_owned(),
             skew: 0,
+            service: "s3",
         }
     }
 
@@ -326,7 +329,7 @@ impl Signer {
     /// The signing key of a day.
     fn key(&self, day: &str) -> Vec<u8> {
         let mut key = hmac(format!("AWS4{}", self.secret).as_bytes(), day);
-        for part in ["us-east-1", "s3", "aws4_request"] {
+        for part in ["us-east-1", self.service, "aws4_request"] {
             key = hmac(&key, part);
         }
         key
@@ -376,7 +379,7 @@ impl Signer {
                 .collect::<String>(),
             names.join(";")
         );
-        let scope = format!("{}/us-east-1/s3/aws4_request", &date[..8]);
+        let scope = format!("{}/us-east-1/{}/aws4_request", &date[..8], self.service);
         let to_sign = format!(
             "AWS4-HMAC-SHA256\n{date}\n{scope}\n{}",
             hex(&Sha256::digest(canonical.as_bytes()))
@@ -477,7 +480,7 @@ impl Signer {
             ..self.clone()
         }
         .date();
-        let scope = format!("{}/us-east-1/s3/aws4_request", &date[..8]);
+        let scope = format!("{}/us-east-1/{}/aws4_request", &date[..8], self.service);
         let credential = format!("{}/{scope}", self.id);
         let expires = expires.to_string();
         let params = [

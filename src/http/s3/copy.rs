@@ -253,8 +253,7 @@ pub(super) fn copied_onto_itself(
         Some(kind) => {
             let failure = crate::serve::Failure::new(kind, "the object's time could not be set");
             let code = super::error::code_of(super::Asked::CopyObject, &failure);
-            let body = super::error::body(code, &failure.message);
-            super::xml_answer(code.status(), &body, message, out);
+            super::error::write(out, (code.status(), code), &failure.message, message);
         }
     }
 }

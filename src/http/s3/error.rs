@@ -3,11 +3,21 @@
 //! is docs/s3.md's table). Storage failures stay 5xx: a client retries
 //! them, and never takes them for its own mistake.
 //!
+//! Every error answer names a request id, in its `x-amz-request-id`
+//! field and its body's `<RequestId>` alike, as S3's do (a client reports
+//! the id; botocore reads it from the field, ceph/s3-tests checks the two
+//! agree).
+//!
 //! ```text
 //! <?xml version="1.0" encoding="UTF-8"?>
-//! <Error><Code>NoSuchKey</Code><Message>no such file</Message></Error>
+//! <Error><Code>NoSuchKey</Code><Message>no such file</Message><RequestId>5F2A...</RequestId></Error>
 //! ```
 
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::super::dialect::Message;
+use super::super::response::Head as ResponseHead;
 use super::Asked;
 use crate::serve::digest::{INCOMPLETE_BODY, SHA256_MISMATCH};
 use crate::serve::multipart::{INVALID_PART, NO_SUCH_SOURCE, PART_ORDER, PART_TOO_SMALL};
@@ -189,10 +199,45 @@ pub fn code_of(asked: Asked, failure: &Failure) -> Code {
     }
 }
 
+/// Writes an error answer: `status`, its `x-amz-request-id`, and the XML
+/// body naming `code`, `message` and the same id (no body for HEAD).
+pub fn write(out: &mut Vec<u8>, (status, code): (u16, Code), message: &str, answer: Message) {
+    let id = request_id();
+    let body = body(code, message, &id);
+    ResponseHead::new(out, status)
+        .header("Content-Type", "application/xml")
+        .header("x-amz-request-id", &id)
+        .finish(body.len() as u64, answer.persistence);
+    if !answer.head {
+        out.extend_from_slice(body.as_bytes());
+    }
+}
+
+/// A request id: 16 upper-case hex digits, as S3's. Ids are counted from
+/// a random start, so they differ between requests and between runs
+/// without a random number per request.
+fn request_id() -> String {
+    static START: OnceLock<u64> = OnceLock::new();
+    static COUNT: AtomicU64 = AtomicU64::new(0);
+    let start = *START.get_or_init(|| {
+        let mut bytes = [0u8; 8];
+        let flags = rustix::rand::GetRandomFlags::NONBLOCK;
+        // No entropy yet (early boot): the clock serves to tell runs apart.
+        match rustix::rand::getrandom(&mut bytes, flags) {
+            Ok(8) => u64::from_le_bytes(bytes),
+            _ => std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as u64),
+        }
+    });
+    let n = COUNT.fetch_add(1, Ordering::Relaxed);
+    format!("{:016X}", start.wrapping_add(n))
+}
+
 /// The XML body of an error.
-pub fn body(code: Code, message: &str) -> String {
+pub fn body(code: Code, message: &str, request_id: &str) -> String {
     format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{}</Code><Message>{}</Message></Error>\n",
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{}</Code><Message>{}</Message><RequestId>{request_id}</RequestId></Error>\n",
         code.name(),
         quick_xml::escape::escape(message)
     )
@@ -201,6 +246,16 @@ pub fn body(code: Code, message: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn request_ids_differ() {
+        let (a, b) = (request_id(), request_id());
+        assert_ne!(a, b);
+        assert!(
+            a.len() == 16 && a.bytes().all(|c| c.is_ascii_hexdigit()),
+            "{a}"
+        );
+    }
 
     #[test]
     fn storage_failures_are_never_the_clients() {
@@ -222,7 +277,9 @@ mod tests {
         assert_eq!(code_of(Asked::ListObjects, &failure), Code::NoSuchBucket);
         let head = Asked::HeadObject(super::super::Checksums(false));
         assert_eq!(code_of(head, &failure), Code::NoSuchKey);
-        let body = body(Code::NoSuchKey, "a <b>");
-        assert!(body.contains("<Code>NoSuchKey</Code><Message>a &lt;b&gt;</Message>"));
+        let body = body(Code::NoSuchKey, "a <b>", "0123456789ABCDEF");
+        assert!(body.contains(
+            "<Code>NoSuchKey</Code><Message>a &lt;b&gt;</Message><RequestId>0123456789ABCDEF</RequestId>"
+        ));
     }
 }

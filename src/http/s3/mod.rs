@@ -2,8 +2,8 @@
 //! listener of its own (`ferry serve --s3`): buckets are the root's
 //! folders, an object `<bucket>/<key>` is the file of that name, so
 //! every protocol sees the same files. Requests are signed with SigV4
-//! (`sigv4.rs`; checked by access control with the key's secret) or
-//! anonymous (the `--anonymous` grants). Design: docs/s3.md.
+//! (`sigv4.rs`) or SigV2 (`sigv2.rs`), checked by access control with the
+//! key's secret, or anonymous (the `--anonymous` grants). Design: docs/s3.md.
 //!
 //! ```text
 //! GET    /                                  ListBuckets       List of the root's folders
@@ -28,8 +28,9 @@
 //! ```
 //!
 //! A request is signed in its `Authorization` field or, presigned, in its
-//! query (`presign.rs`).
+//! query, with SigV4 or SigV2 (`auth.rs`).
 
+mod auth;
 mod body;
 mod conditions;
 mod copy;
@@ -41,6 +42,7 @@ mod meta;
 mod multipart;
 mod presign;
 mod request;
+mod sigv2;
 mod sigv4;
 mod xml;
 
@@ -48,8 +50,6 @@ use super::dialect::{Answer, Answering, Decision, Dialect, Early, Message};
 use super::message::{Head, MAX_BODY_IN_HAND, Refused, Resume};
 use super::origin::Site;
 use super::response::{self, Framing, Head as ResponseHead};
-use crate::access::Secret;
-use crate::access::sigv4::{Chain, SeedKey};
 use crate::serve::digest::{Algorithm, Checksum};
 use crate::serve::{ErrorKind, Failure, Operation, Reply, Request, Version};
 use crate::storage::{DeadProperty, Md5Tag};
@@ -208,8 +208,8 @@ impl Dialect for S3 {
         };
         let mut fields = Fields::read(head);
         // Read once, for the credential and the operation.
-        let target = Target::read(head, site);
-        let token = match credential(head, target.as_ref().ok(), &mut fields) {
+        let mut target = Target::read(head, site);
+        let token = match auth::credential(head, target.as_mut().ok(), &mut fields) {
             Ok(token) => token,
             Err(refused) => return refuse(refused),
         };
@@ -235,45 +235,6 @@ impl Dialect for S3 {
             Err(refused) => refuse(refused),
         }
     }
-}
-
-/// The credential a request presents: none (anonymous), or its SigV4
-/// signature's (in `Authorization` or, presigned, in the query), for
-/// access control to check. A body whose chunks are signed gets the chain
-/// they continue (in `fields`).
-fn credential(
-    head: &Head<'_>,
-    target: Option<&Target>,
-    fields: &mut Fields,
-) -> Result<Option<Secret>, Refusal> {
-    let now = time::OffsetDateTime::now_utc();
-    if target.is_some_and(|t| has_param(t, "X-Amz-Signature")) {
-        if fields.authorization.is_some() {
-            let both = "a request is signed in Authorization or in its query, not both";
-            return Err(refusal(Code::InvalidArgument, both));
-        }
-        return presign::presigned(head, now).map(|signed| Some(Secret::signed(signed)));
-    }
-    let Some(value) = &fields.authorization else {
-        return Ok(None);
-    };
-    let auth = sigv4::authorization(value).map_err(|(code, m)| refusal(code, m))?;
-    let amz_date = fields
-        .amz_date
-        .as_deref()
-        .ok_or_else(|| refusal(Code::AccessDenied, "a signed request needs X-Amz-Date"))?;
-    let payload = sigv4::payload_hash(fields.content_sha256.as_deref())?;
-    // What a body's chunk signatures chain from, kept only for such a body.
-    let chained = payload
-        .starts_with(sigv4::SIGNED_CHUNKS)
-        .then(|| (auth.scope.clone(), auth.signature));
-    let mut signed = sigv4::signed(head, auth, amz_date, payload, now)?;
-    if let Some((scope, seed)) = chained {
-        let key = SeedKey::default();
-        fields.chain = Some(Chain::new(key.clone(), amz_date, &scope, seed));
-        signed.seed = Some(key);
-    }
-    Ok(Some(Secret::signed(signed)))
 }
 
 /// Whether the head has field `name`.
@@ -363,18 +324,21 @@ impl Answer for S3Answer {
                     .finish(0, persistence);
             }
             (_, Reply::Unsatisfiable { size }) => {
-                let body = error::body(Code::InvalidRange, &format!("the object has {size} bytes"));
-                xml_answer(416, &body, message, out);
+                let why = format!("the object has {size} bytes");
+                error::write(out, (416, Code::InvalidRange), &why, message);
             }
             // A folder has the key's name: no object.
             (_, Reply::Directory { .. }) => {
-                let body = error::body(Code::NoSuchKey, "no such key");
-                xml_answer(404, &body, message, out);
+                error::write(out, (404, Code::NoSuchKey), "no such key", message);
             }
             (_, other) => {
                 debug_assert!(false, "no S3 request leads to {other:?}");
-                let body = error::body(Code::InternalError, "unexpected answer");
-                xml_answer(500, &body, message, out);
+                error::write(
+                    out,
+                    (500, Code::InternalError),
+                    "unexpected answer",
+                    message,
+                );
             }
         }
     }
@@ -420,14 +384,12 @@ impl Answer for S3Answer {
 }
 
 /// The answer to an error: its status and XML body (none for HEAD).
-fn write_error((status, code): (u16, Code), message: &str, framing: Framing, out: &mut Vec<u8>) {
-    let body = error::body(code, message);
-    ResponseHead::new(out, status)
-        .header("Content-Type", "application/xml")
-        .finish(body.len() as u64, framing.persistence);
-    if !framing.head_only {
-        out.extend_from_slice(body.as_bytes());
-    }
+fn write_error(status: (u16, Code), message: &str, framing: Framing, out: &mut Vec<u8>) {
+    let answer = Message {
+        persistence: framing.persistence,
+        head: framing.head_only,
+    };
+    error::write(out, status, message, answer);
 }
 
 /// A small XML answer held whole.

@@ -86,6 +86,56 @@ pub fn signs_host(signed_headers: &str) -> bool {
     signed_headers.split(';').any(|name| name == "host")
 }
 
+/// The one service a credential's scope may name: a signature made for
+/// IAM, EC2 or STS is not one for this endpoint (AWS answers the same).
+pub const SERVICE: &str = "s3";
+/// Why a scope naming another service is refused.
+pub const WRONG_SERVICE: &str = "the credential's scope must name service s3";
+
+/// Refuses a request that carries an `x-amz-*` field its signature does
+/// not cover (`signed_headers`, `;`-separated, lower-case), as AWS does:
+/// such a field would change what the request does (`x-amz-copy-source`
+/// turns a PUT into a copy, `x-amz-meta-*` is stored) without its
+/// signer's say. `x-amz-content-sha256` is left out: its value is the
+/// canonical request's payload hash for a header's signature, and on a
+/// presigned URL it can only restrict the body. `Content-Type` and
+/// `Content-MD5` need not be signed (AWS does not ask it, minio-go and so
+/// restic never sign `Content-Type`, browsers add it to presigned PUTs);
+/// the MD5 only restricts the body, and the type is the body's label,
+/// which a URL's holder chooses as they choose the body.
+///
+/// # Errors
+/// `AccessDenied`, naming the fields not signed.
+pub fn check_all_signed(head: &Head<'_>, signed_headers: &str) -> Result<(), Refusal> {
+    let mut unsigned: Vec<String> = Vec::new();
+    for (name, _) in head.fields() {
+        if !name
+            .get(..AMZ.len())
+            .is_some_and(|p| p.eq_ignore_ascii_case(AMZ))
+        {
+            continue;
+        }
+        let lower = name.to_ascii_lowercase();
+        let signed = signed_headers.split(';').any(|s| s == lower);
+        if !signed && lower != "x-amz-content-sha256" && !unsigned.contains(&lower) {
+            unsigned.push(lower);
+        }
+    }
+    match unsigned.is_empty() {
+        true => Ok(()),
+        false => Err(refusal(
+            Code::AccessDenied,
+            format!(
+                "There were headers present in the request which were not signed: {}",
+                unsigned.join(", ")
+            ),
+        )),
+    }
+}
+
+/// The prefix of the fields a signature must cover.
+const AMZ: &str = "x-amz-";
+
 /// A credential, `<key id>/<date>/<region>/<service>/aws4_request`: the
 /// key id and the scope.
 pub fn credential_of(credential: &str) -> Option<(&str, Scope)> {
@@ -149,8 +199,8 @@ pub fn payload_hash(value: Option<&str>) -> Result<&str, Refusal> {
 ///
 /// # Errors
 /// A date that is not one, or more than 15 minutes from `now`, or not the
-/// scope's day; a header signed that is not `host` or `x-amz-*` while
-/// `host` is not signed.
+/// scope's day; a scope of another service than S3; `host` not signed; an `x-amz-*` field not signed
+/// ([`check_all_signed`]).
 pub fn signed(
     head: &Head<'_>,
     auth: Authorization<'_>,
@@ -164,6 +214,9 @@ pub fn signed(
             "X-Amz-Date must be YYYYMMDDTHHMMSSZ".to_owned(),
         )
     })?;
+    if auth.scope.service != SERVICE {
+        return Err((Code::AuthorizationHeaderMalformed, WRONG_SERVICE.to_owned()));
+    }
     if (at - now.unix_timestamp()).abs() > MAX_SKEW {
         let message = "the request's time is more than 15 minutes from the server's";
         return Err((Code::RequestTimeTooSkewed, message.to_owned()));
@@ -172,6 +225,7 @@ pub fn signed(
         let message = "the credential's date must be X-Amz-Date's, and host must be signed";
         return Err((Code::AuthorizationHeaderMalformed, message.to_owned()));
     }
+    check_all_signed(head, auth.signed_headers)?;
     let canonical = canonical_hash(head, head.target, auth.signed_headers, payload);
     Ok(Signed {
         key_id: auth.key_id.to_owned(),
