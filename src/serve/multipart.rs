@@ -30,7 +30,9 @@ use super::{
 use crate::access::{Owner, Perm, Who};
 use crate::config::Config;
 use crate::name::{Name, Prefix};
-use crate::storage::{DeadProperty, ListedSession, NewProps, Part, PartUpload, StorageError};
+use crate::storage::{
+    DeadProperty, ListedSession, Md5Tag, NewProps, Part, PartUpload, StorageError,
+};
 use crate::upload_metadata;
 
 /// Part numbers run from 1 to this.
@@ -265,7 +267,9 @@ pub(super) fn finish_part(
 /// Completes upload `id` of `name` from the `listed` parts (number and
 /// ETag, in the client's order): checked against those staged, then
 /// assembled (on the pool, among the long jobs: it copies the object)
-/// and committed as `user`'s.
+/// and committed as `user`'s. A completion sent again after the first
+/// succeeded (a client retrying after a lost answer) is answered as the
+/// first was, while the upload's mark is kept ([`repeated`]).
 pub(super) fn complete(
     (name, preconditions): (Name, Option<Box<Conditions>>),
     id: String,
@@ -274,17 +278,15 @@ pub(super) fn complete(
 ) -> Outcome {
     let started = Instant::now();
     Outcome::on_pool_long(move |ctx| {
+        let (tag, digest) = completion(&listed);
         let chosen = ctx
             .storage
-            .finish_multipart(&id, &name, |staged| choose(ctx.config, &listed, staged));
+            .finish_multipart((&id, &name, &digest), |staged| {
+                choose(ctx.config, &listed, staged)
+            });
         match chosen {
             Ok((mut upload, size, crc, meta)) => {
-                let mut md5s = Md5::new();
-                for (_, md5) in &listed {
-                    md5s.update(md5);
-                }
-                let parts = u32::try_from(listed.len()).unwrap_or(u32::MAX);
-                upload.set_multipart_md5(md5s.finalize(), parts);
+                upload.set_multipart_md5(tag.md5, tag.parts.unwrap_or(u32::MAX));
                 debug!("#{} multipart upload {id} of {name} complete", ctx.client);
                 upload.set_mtime(meta.as_deref().and_then(upload_metadata::mtime));
                 upload.set_props(meta.as_deref().and_then(kept_props));
@@ -294,9 +296,63 @@ pub(super) fn complete(
                 commit.preconditions = preconditions;
                 commit_now(ctx, commit)
             }
+            Err(failure)
+                if failure.kind == ErrorKind::NotFound
+                    && repeated(ctx, (&id, &name), (&tag, &digest)) =>
+            {
+                debug!(
+                    "#{} multipart upload {id} of {name}: complete already",
+                    ctx.client
+                );
+                Outcome::answer(Reply::Stored {
+                    size: 0,
+                    crc: 0,
+                    replaced: false,
+                    session: None,
+                    md5: Some(tag),
+                    checksum: None,
+                    version: None,
+                })
+            }
             Err(failure) => refuse(ctx, "COMMIT", name.as_str(), failure, Next::Request),
         }
     })
+}
+
+/// What a completion's list makes: the object's ETag (the MD5 of the
+/// parts' MD5s, and their number: S3's) and a digest of the list itself
+/// (numbers and MD5s, which the ETag does not bind), kept in the
+/// upload's mark once it is complete.
+fn completion(listed: &[(u32, [u8; 16])]) -> (Md5Tag, String) {
+    let (mut md5s, mut list) = (Md5::new(), Md5::new());
+    for (number, md5) in listed {
+        md5s.update(md5);
+        list.update(&number.to_be_bytes());
+        list.update(md5);
+    }
+    let parts = u32::try_from(listed.len()).unwrap_or(u32::MAX);
+    let tag = Md5Tag {
+        md5: md5s.finalize(),
+        parts: Some(parts),
+    };
+    let digest = Md5Tag {
+        md5: list.finalize(),
+        parts: None,
+    };
+    (tag, digest.text())
+}
+
+/// Whether upload `id` of `name`, not there, was completed from the same
+/// list (`digest`) and its object is still the one it made: S3 answers a
+/// completion sent again with the first one's `200` and ETag, so a client
+/// whose answer was lost does not report an upload that succeeded as
+/// failed. The mark is kept as long as a session holding nothing lives
+/// (15 minutes), then swept with expired sessions; another list, or the key since
+/// replaced by an object of another ETag, is `NoSuchUpload` as before:
+/// the object there is not what this completion made.
+fn repeated(ctx: &Ctx<'_>, (id, name): (&str, &Name), (tag, digest): (&Md5Tag, &str)) -> bool {
+    ctx.storage.completed_multipart(id, name, digest)
+        && ctx.storage.recorded_md5(name.as_str()) == Some(*tag)
 }
 
 /// The dead properties a session's metadata keeps for its object

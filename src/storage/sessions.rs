@@ -305,6 +305,7 @@ impl Storage {
             },
             begun: Some(now_seconds()),
             meta: meta.map(str::to_owned),
+            completed: None,
         };
         files::create(dir, id, &record, limits.durable)?;
         index.insert(id, now_seconds(), record.begun_by, true);
@@ -555,6 +556,7 @@ impl Storage {
             live,
             sessions: Arc::clone(&self.sessions),
             keep_mark: info.crc.is_none(),
+            completed: None,
             apart: None,
             slots: None,
         };
