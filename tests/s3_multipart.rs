@@ -249,7 +249,7 @@ fn an_upload_from_creation_to_completion() {
 /// completion made.
 #[test]
 fn a_completion_sent_again_is_answered_as_the_first() {
-    let mut s = owner();
+    let s = owner();
     let me = &s.signers[0].clone();
     let id = begin(&s, me, "again");
     let (first, last) = (support::pattern(5 * MIB, 3), b"tail".to_vec());
@@ -283,6 +283,22 @@ fn a_completion_sent_again_is_answered_as_the_first() {
         (replaced.status, code(&replaced)),
         (404, "NoSuchUpload".into())
     );
+}
+
+/// A bucket removed while an upload into it went on (its parts are not
+/// in it, so it was empty) is not made again by the completion:
+/// `NoSuchBucket`, and the upload stays.
+#[test]
+fn a_completion_into_a_bucket_removed_meanwhile_is_no_such_bucket() {
+    let s = owner();
+    let me = &s.signers[0];
+    let id = begin(&s, me, "k");
+    let etag = put_part(&s, me, "k", &id, 1, b"part");
+    assert_eq!(me.simple(s.s3, "DELETE", "/bkt", b"").status, 204);
+    let done = complete(&s, me, "k", &id, &completion(&[(1, &etag)]));
+    assert_eq!((done.status, code(&done)), (404, "NoSuchBucket".into()));
+    assert!(!s.server.path("bkt").exists());
+    assert_eq!(texts(&list_parts(&s, me, "k", &id).body, "ETag"), [etag]);
 }
 
 #[test]

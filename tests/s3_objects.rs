@@ -235,6 +235,33 @@ fn x_amz_meta_mtime_sets_the_files_time_and_is_answered() {
     assert_eq!(head.header("ETag"), Some(quoted_md5(b"abc").as_str()));
 }
 
+/// Only CreateBucket makes a bucket: PutObject, CopyObject and
+/// CreateMultipartUpload into one that is not there are 404
+/// `NoSuchBucket`, and nothing is made (they used to make the bucket).
+#[test]
+fn writes_into_a_bucket_that_is_not_there_are_no_such_bucket() {
+    let s = owner();
+    let me = &s.signers[0];
+    assert_eq!(me.simple(s.s3, "PUT", "/bkt/src", b"abc").status, 200);
+    let put = me.simple(s.s3, "PUT", "/none/dir/k", b"abc");
+    assert_eq!((put.status, code(&put)), (404, "NoSuchBucket".into()));
+    let copied = copy(&s, me, "/none/k", "/bkt/src", &[]);
+    assert_eq!((copied.status, code(&copied)), (404, "NoSuchBucket".into()));
+    let begun = me.send(
+        s.s3,
+        "POST",
+        ("/none/k", &[("uploads", "")]),
+        &[],
+        b"",
+        Payload::Signed,
+    );
+    assert_eq!((begun.status, code(&begun)), (404, "NoSuchBucket".into()));
+    assert!(!s.server.path("none").exists());
+    // A bucket made, the same requests succeed.
+    assert_eq!(me.simple(s.s3, "PUT", "/none", b"").status, 200);
+    assert_eq!(me.simple(s.s3, "PUT", "/none/dir/k", b"abc").status, 200);
+}
+
 #[test]
 fn user_metadata_over_2_kib_is_refused_and_nothing_stored() {
     let s = owner();

@@ -44,7 +44,7 @@ use super::gate::Point;
 use super::part_slots::{self as slots, Slot};
 use super::session_state::{Live, Staging};
 use super::sessions::{SessionInfo, SessionLimits, check_id, touch};
-use super::{DIR, Storage, StorageError, Upload};
+use super::{DIR, Folders, Storage, StorageError, Upload};
 use crate::name::Name;
 
 /// Bytes after a part's own: its MD5, its CRC-32C and a mark.
@@ -249,16 +249,18 @@ impl Drop for PartUpload {
 
 impl Storage {
     /// Begins a multipart upload of `name`: a new session without a size,
-    /// with an empty parts folder.
+    /// with an empty parts folder. Its bucket must be there, as its
+    /// completion's ([`Folders::Keys`]).
     ///
     /// # Errors
-    /// As [`Storage::begin_new_session`].
+    /// [`StorageError::NoBucket`]; as [`Storage::begin_new_session`].
     pub fn begin_multipart(
         &self,
         name: &Name,
         meta: Option<&str>,
         limits: &SessionLimits,
     ) -> Result<SessionInfo, StorageError> {
+        self.check_bucket(name)?;
         let info = self.begin_new_session(name, None, meta, limits)?;
         let dir = self.sessions_dir()?;
         let made = rustix::fs::mkdirat(&dir, parts_name(&info.id), Mode::from_raw_mode(0o700));
@@ -396,7 +398,7 @@ impl Storage {
         staging.apart = made.apart;
         staging.slots = Some(data);
         Ok((
-            self.begin_commit(name, made.file, staging)?,
+            self.begin_commit((name, Folders::Keys), made.file, staging)?,
             made.size,
             made.crc,
             info.meta,

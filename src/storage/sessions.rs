@@ -53,7 +53,7 @@ use super::session_expiry::SessionTtl;
 use super::session_files::{self as files, Record, random_session_id, session_id};
 use super::session_index::{BegunBy, Index};
 use super::session_state::{Appender, Books, Live, Staging};
-use super::{Storage, StorageError, Upload};
+use super::{Folders, Storage, StorageError, Upload};
 use crate::name::Name;
 
 /// How often a long APPEND records the CRC of what it has staged, in
@@ -579,7 +579,7 @@ impl Storage {
 
         // The rest waits on the disk, not on other sessions.
         drop(index);
-        let upload = self.begin_commit(&info.name, file, staging)?;
+        let upload = self.begin_commit((&info.name, Folders::Implicit), file, staging)?;
         Ok((upload, info, staged))
     }
 

@@ -12,6 +12,7 @@ use super::Asked;
 use crate::serve::digest::{INCOMPLETE_BODY, SHA256_MISMATCH};
 use crate::serve::multipart::{INVALID_PART, NO_SUCH_SOURCE, PART_ORDER, PART_TOO_SMALL};
 use crate::serve::{BAD_SIGNATURE, ErrorKind, Failure, SOURCE_RANGE, UNKNOWN_KEY};
+use crate::storage::NO_BUCKET;
 
 /// An S3 error code ferry answers with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -158,6 +159,7 @@ pub fn code_of(asked: Asked, failure: &Failure) -> Code {
         | ErrorKind::ReadOnly
         | ErrorKind::Vetoed => Code::AccessDenied,
         ErrorKind::NotFound | ErrorKind::Expired if buckets => Code::NoSuchBucket,
+        ErrorKind::NotFound if failure.message == NO_BUCKET => Code::NoSuchBucket,
         // UploadPartCopy's source, not its upload.
         ErrorKind::NotFound if failure.message == NO_SUCH_SOURCE => Code::NoSuchKey,
         ErrorKind::NotFound | ErrorKind::Expired if asked.is_multipart() => Code::NoSuchUpload,
