@@ -348,6 +348,32 @@ fn rclone_copies_checks_and_syncs_with_times_kept() {
     assert!(!said.contains("Updated modification time"), "{said}");
 }
 
+/// rclone with a key limited to one bucket copies into it with no
+/// `--s3-no-check-bucket`: its CreateBucket before the upload is answered
+/// 200 (the bucket is there and the key may write in it), as us-east-1
+/// answers it; it used to be 403, which ended the copy.
+#[test]
+fn rclone_copies_with_a_key_limited_to_one_bucket() {
+    if !have("rclone", &["version"], "apt-get install rclone") {
+        return;
+    }
+    let grants: &[&str] = &["read:scoped/", "write:scoped/", "delete:scoped/"];
+    let s = S3Server::start(&[("scoped", grants)], &[]);
+    std::fs::create_dir(s.server.path("scoped")).unwrap();
+    let src = tempfile::tempdir().unwrap();
+    tree(src.path(), 5, 1000);
+    let source = src.path().to_str().unwrap();
+    // --no-traverse: rclone lists nothing first, so it calls CreateBucket
+    // (a listing that finds the bucket would spare that call).
+    let copy = ["copy", "--no-traverse", source, "x:scoped/dst"];
+    check(&s.rclone(&copy), "rclone copy");
+    check(
+        &s.rclone(&["check", source, "x:scoped/dst"]),
+        "rclone check",
+    );
+    assert!(s.server.path("scoped/dst/big.bin").is_file());
+}
+
 /// `s3cmd -c <cfg> <args>` against the S3 listener, in `home`.
 fn s3cmd(s: &S3Server, home: &Path, args: &[&str]) -> Output {
     let signer = &s.signers[0];

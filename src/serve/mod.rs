@@ -78,8 +78,8 @@ pub use reply::{ErrorKind, Failure, Reply};
 pub use send::{Send, Source, read_ahead};
 pub use sink::{Sink, WriteBehind};
 pub use terms::{
-    Body, BodyLength, CopyTime, Folders, ListingFormat, Page, Piece, Scope, Search, Selection,
-    Trailer, Version, Want,
+    Body, BodyLength, CopyTime, Folders, ListingFormat, Making, Page, Piece, Scope, Search,
+    Selection, Trailer, Version, Want,
 };
 
 /// What an operation borrows while it is served, on the reactor or on an

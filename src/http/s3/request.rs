@@ -14,7 +14,9 @@ use super::{
 };
 use crate::name::{Name, NameError, Prefix, percent_decode};
 use crate::serve::terms::Choose;
-use crate::serve::{Body, BodyLength, Folders, Operation, Page, Scope, Selection, Version, Want};
+use crate::serve::{
+    Body, BodyLength, Folders, Making, Operation, Page, Scope, Selection, Version, Want,
+};
 
 /// Most keys on a page of a listing.
 const MAX_KEYS: usize = 1000;
@@ -184,7 +186,7 @@ fn bucket_request(
             check_body_hash(head.body, fields)?;
             let made = Operation::MakeFolder {
                 name: folder,
-                parents: false,
+                making: Making::Bucket,
             };
             Ok((made, Asked::CreateBucket))
         }
