@@ -182,7 +182,7 @@ pub fn code_of(asked: Asked, failure: &Failure) -> Code {
         ErrorKind::BadRequest if failure.message == PART_ORDER => Code::InvalidPartOrder,
         ErrorKind::BadRequest if failure.message == PART_TOO_SMALL => Code::EntityTooSmall,
         ErrorKind::BadRequest if failure.message == INCOMPLETE_BODY => Code::IncompleteBody,
-        ErrorKind::BadRequest if failure.message == SOURCE_RANGE => Code::InvalidArgument,
+        ErrorKind::BadRequest if failure.message == SOURCE_RANGE => Code::InvalidRange,
         ErrorKind::BadRequest => Code::InvalidRequest,
         ErrorKind::Throttled | ErrorKind::Busy => Code::SlowDown,
         ErrorKind::Unavailable => Code::ServiceUnavailable,
