@@ -50,6 +50,7 @@ mod send;
 mod sessions;
 mod sink;
 pub mod terms;
+mod uploads;
 
 use std::net::IpAddr;
 use std::sync::Arc;

@@ -702,7 +702,7 @@ impl Operation {
                 max,
             } => multipart::list_parts(name, id, after, max),
             Operation::ListUploads { prefix, after, max } => {
-                multipart::list_uploads(who, prefix, after, max)
+                super::uploads::list_uploads(who, prefix, after, max)
             }
             Operation::Auth { .. } => unreachable!("AUTH is answered by serve before admission"),
             Operation::Quit => Outcome::new(Reply::Done, Next::Close),

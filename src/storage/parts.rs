@@ -357,15 +357,13 @@ impl Storage {
     }
 
     /// Completes multipart upload `id` (for `name`) from the parts
-    /// `listed` names (a digest of the client's list, kept in the mark the
-    /// upload leaves once committed: [`Storage::completed_multipart`]):
-    /// `choose` picks, from the parts staged, those that make the object,
-    /// in order (or refuses: the upload stays as it was); they are
-    /// assembled (in the session's data file where they are in place:
-    /// `part_slots.rs`), on its way to `name` as the [`Upload`] returned
-    /// (with its size and CRC-32C, and the metadata the session keeps).
-    /// Nothing else may touch the session until the upload is committed or
-    /// dropped (then the session stays).
+    /// `listed` names (its digest, kept in the upload's mark: see
+    /// [`Storage::completed_multipart`]): `choose` picks, from the parts
+    /// staged, those that make the object, in order (or refuses: the
+    /// upload stays as it was); they are assembled (in place where they
+    /// can be: `part_slots.rs`) into the [`Upload`] returned (with its
+    /// size, CRC-32C and the session's metadata). Nothing else may touch
+    /// the session until it is committed or dropped (then it stays).
     ///
     /// # Errors
     /// What `choose` says; no such upload, busy, being completed; I/O.
@@ -403,21 +401,6 @@ impl Storage {
             made.crc,
             info.meta,
         ))
-    }
-
-    /// Whether multipart upload `id` of `name` was completed lately from
-    /// the parts `listed` names (the digest [`Storage::finish_multipart`]
-    /// was given): its mark is kept for the short TTL after the commit, as
-    /// a tus upload's is (`session_expiry.rs` sweeps both). Whether the
-    /// object is still the one it made is the caller's to judge.
-    pub fn completed_multipart(&self, id: &str, name: &Name, listed: &str) -> bool {
-        let Ok(dir) = check_id(id).and_then(|()| self.sessions_dir()) else {
-            return false;
-        };
-        matches!(
-            super::session_files::read_stored(&dir, id),
-            Ok(Some(mark)) if mark.name == *name && mark.completed.as_deref() == Some(listed)
-        )
     }
 
     /// Holds session `id` for its commit: refused while an APPEND streams

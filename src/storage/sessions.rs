@@ -399,6 +399,21 @@ impl Storage {
         }
     }
 
+    /// Whether multipart upload `id` of `name` was completed lately from
+    /// the parts `listed` names (the digest [`Storage::finish_multipart`] (`parts.rs`)
+    /// was given): its mark is kept for the short TTL after the commit, as
+    /// a tus upload's is (`session_expiry.rs` sweeps both). Whether the
+    /// object is still the one it made is the caller's to judge.
+    pub fn completed_multipart(&self, id: &str, name: &Name, listed: &str) -> bool {
+        let Ok(dir) = check_id(id).and_then(|()| self.sessions_dir()) else {
+            return false;
+        };
+        matches!(
+            files::read_stored(&dir, id),
+            Ok(Some(mark)) if mark.name == *name && mark.completed.as_deref() == Some(listed)
+        )
+    }
+
     /// Opens session `id` for an APPEND's bytes (`asked`). An APPEND
     /// still streaming into the session is cut off: its next write fails.
     /// The session's record is read once, with the session held, and all
