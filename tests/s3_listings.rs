@@ -52,6 +52,57 @@ fn listings_name_the_owner_where_asked() {
     assert_eq!(texts(&v1.body, "Key"), ["a", "b/c"]);
 }
 
+/// Listing edges as S3 answers them (ceph's s3-tests): `max-keys=0` is
+/// an empty page, not truncated, however many keys there are; a V1 answer
+/// states its `Marker`, empty where none was given; a prefix no key can
+/// have (a control character) matches nothing: 200 and an empty page,
+/// the prefix echoed, not a refusal.
+#[test]
+fn listing_edges_are_answered_as_s3_does() {
+    let s = owner();
+    let me = &s.signers[0];
+    for key in ["a", "b/c"] {
+        let put = me.simple(s.s3, "PUT", &format!("/bkt/{key}"), b"x");
+        assert_eq!(put.status, 200);
+    }
+    for v2 in [&[("list-type", "2")][..], &[]] {
+        let zero = list(&s, &[v2, &[("max-keys", "0")]].concat());
+        assert_eq!(zero.status, 200, "{}", zero.head);
+        assert!(texts(&zero.body, "Key").is_empty());
+        assert_eq!(texts(&zero.body, "IsTruncated"), ["false"]);
+        assert_eq!(texts(&zero.body, "MaxKeys"), ["0"]);
+    }
+    let v1 = list(&s, &[]);
+    assert_eq!(texts(&v1.body, "Marker"), [""]);
+    let marked = list(&s, &[("marker", "a")]);
+    assert_eq!(texts(&marked.body, "Marker"), ["a"]);
+    assert_eq!(texts(&marked.body, "Key"), ["b/c"]);
+    assert!(texts(&list(&s, &[("list-type", "2")]).body, "Marker").is_empty());
+    for query in [
+        &[("prefix", "\n")][..],
+        &[("prefix", "b//"), ("list-type", "2")],
+    ] {
+        let none = list(&s, query);
+        assert_eq!(none.status, 200, "{}", none.head);
+        assert!(texts(&none.body, "Key").is_empty());
+        assert_eq!(texts(&none.body, "IsTruncated"), ["false"]);
+        assert_eq!(texts(&none.body, "Prefix"), [query[0].1]);
+    }
+    // Of a bucket that is not there, still NoSuchBucket.
+    let missing = me.send(
+        s.s3,
+        "GET",
+        ("/none", &[("prefix", "\n")]),
+        &[],
+        b"",
+        Payload::Signed,
+    );
+    assert_eq!(
+        (missing.status, code(&missing)),
+        (404, "NoSuchBucket".into())
+    );
+}
+
 #[test]
 fn delimiters_other_than_slash_are_not_served() {
     let s = owner();

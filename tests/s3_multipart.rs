@@ -141,10 +141,12 @@ fn list_parts(s: &S3Server, me: &Signer, key: &str, id: &str) -> support::http::
     )
 }
 
-/// What is staged for uploads, but the sessions' bookkeeping lock.
+/// What is staged for uploads, but the sessions' bookkeeping lock and
+/// the marks completed uploads leave (`<id>.stored`: no bytes, kept a
+/// while for a completion sent again).
 fn staged(s: &S3Server) -> Vec<String> {
     let mut found = support::entries(&s.server.path(".ferry-uploads"));
-    found.retain(|name| name != "lock");
+    found.retain(|name| name != "lock" && !name.ends_with(".stored"));
     found
 }
 
@@ -238,6 +240,65 @@ fn an_upload_from_creation_to_completion() {
         Payload::Signed,
     );
     assert!(texts(&uploads.body, "UploadId").is_empty());
+}
+
+/// A completion sent again after the first succeeded (an SDK retrying
+/// after a lost answer) is answered 200 with the same ETag, as S3 does,
+/// from the mark the upload leaves (its parts gone); another list, or the
+/// key since replaced, is NoSuchUpload: the object there is not what that
+/// completion made.
+#[test]
+fn a_completion_sent_again_is_answered_as_the_first() {
+    let s = owner();
+    let me = &s.signers[0].clone();
+    let id = begin(&s, me, "again");
+    let (first, last) = (support::pattern(5 * MIB, 3), b"tail".to_vec());
+    let one = put_part(&s, me, "again", &id, 1, &first);
+    let two = put_part(&s, me, "again", &id, 2, &last);
+    let body = completion(&[(1, &one), (2, &two)]);
+    let done = completes(&s, (me, "again", &id), &body, &[first, last].concat());
+    let etag = texts(&done.body, "ETag");
+    let again = complete(&s, me, "again", &id, &body);
+    assert_eq!(
+        again.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&again.body)
+    );
+    assert_eq!(texts(&again.body, "ETag"), etag);
+    // Nothing of the upload is left but its mark.
+    let marks = support::entries(&s.server.path(".ferry-uploads"));
+    assert_eq!(marks, [format!("{id}.stored"), "lock".to_owned()]);
+    assert_eq!(code(&list_parts(&s, me, "again", &id)), "NoSuchUpload");
+    // Another list: not the completion that succeeded.
+    let other = complete(&s, me, "again", &id, &completion(&[(1, &one)]));
+    assert_eq!((other.status, code(&other)), (404, "NoSuchUpload".into()));
+    // Another key: the mark names its own.
+    let elsewhere = complete(&s, me, "elsewhere", &id, &body);
+    assert_eq!(code(&elsewhere), "NoSuchUpload");
+    // The key replaced since: its object is not the upload's.
+    assert_eq!(me.simple(s.s3, "PUT", "/bkt/again", b"new").status, 200);
+    let replaced = complete(&s, me, "again", &id, &body);
+    assert_eq!(
+        (replaced.status, code(&replaced)),
+        (404, "NoSuchUpload".into())
+    );
+}
+
+/// A bucket removed while an upload into it went on (its parts are not
+/// in it, so it was empty) is not made again by the completion:
+/// `NoSuchBucket`, and the upload stays.
+#[test]
+fn a_completion_into_a_bucket_removed_meanwhile_is_no_such_bucket() {
+    let s = owner();
+    let me = &s.signers[0];
+    let id = begin(&s, me, "k");
+    let etag = put_part(&s, me, "k", &id, 1, b"part");
+    assert_eq!(me.simple(s.s3, "DELETE", "/bkt", b"").status, 204);
+    let done = complete(&s, me, "k", &id, &completion(&[(1, &etag)]));
+    assert_eq!((done.status, code(&done)), (404, "NoSuchBucket".into()));
+    assert!(!s.server.path("bkt").exists());
+    assert_eq!(texts(&list_parts(&s, me, "k", &id).body, "ETag"), [etag]);
 }
 
 #[test]

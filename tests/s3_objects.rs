@@ -222,13 +222,44 @@ fn x_amz_meta_mtime_sets_the_files_time_and_is_answered() {
     // ferry keeps a file's time to the second, on every protocol.
     assert_eq!(mtime_of(&s.server.path("bkt/dated")), 1_700_000_000);
     let head = get(&s, me, "HEAD", "/bkt/dated", &[]);
-    assert_eq!(head.header("x-amz-meta-mtime"), Some("1700000000"));
+    // Answered as stored: rclone finds the time it sent, to the nanosecond.
+    assert_eq!(
+        head.header("x-amz-meta-mtime"),
+        Some("1700000000.123456789")
+    );
     assert_eq!(
         head.header("Last-Modified"),
         Some("Tue, 14 Nov 2023 22:13:20 GMT")
     );
     // The time set with the file: the record of its MD5 names it.
     assert_eq!(head.header("ETag"), Some(quoted_md5(b"abc").as_str()));
+}
+
+/// Only CreateBucket makes a bucket: PutObject, CopyObject and
+/// CreateMultipartUpload into one that is not there are 404
+/// `NoSuchBucket`, and nothing is made (they used to make the bucket).
+#[test]
+fn writes_into_a_bucket_that_is_not_there_are_no_such_bucket() {
+    let s = owner();
+    let me = &s.signers[0];
+    assert_eq!(me.simple(s.s3, "PUT", "/bkt/src", b"abc").status, 200);
+    let put = me.simple(s.s3, "PUT", "/none/dir/k", b"abc");
+    assert_eq!((put.status, code(&put)), (404, "NoSuchBucket".into()));
+    let copied = copy(&s, me, "/none/k", "/bkt/src", &[]);
+    assert_eq!((copied.status, code(&copied)), (404, "NoSuchBucket".into()));
+    let begun = me.send(
+        s.s3,
+        "POST",
+        ("/none/k", &[("uploads", "")]),
+        &[],
+        b"",
+        Payload::Signed,
+    );
+    assert_eq!((begun.status, code(&begun)), (404, "NoSuchBucket".into()));
+    assert!(!s.server.path("none").exists());
+    // A bucket made, the same requests succeed.
+    assert_eq!(me.simple(s.s3, "PUT", "/none", b"").status, 200);
+    assert_eq!(me.simple(s.s3, "PUT", "/none/dir/k", b"abc").status, 200);
 }
 
 #[test]
@@ -324,7 +355,7 @@ fn copy_object_onto_itself_with_replace_sets_the_time_and_keeps_the_etag() {
     assert_eq!(mtime_of(&s.server.path("bkt/k")), 1_600_000_000);
     let head = get(&s, me, "HEAD", "/bkt/k", &[]);
     assert_eq!(head.header("ETag"), Some(quoted_md5(b"abc").as_str()));
-    assert_eq!(head.header("x-amz-meta-mtime"), Some("1600000000"));
+    assert_eq!(head.header("x-amz-meta-mtime"), Some("1600000000.5"));
     let (v1, _) = listed_etags(&s, me);
     assert_eq!(v1, [quoted_md5(b"abc")]);
     let gone = copy(&s, me, "/bkt/none", "/bkt/none", &replace);

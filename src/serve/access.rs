@@ -146,6 +146,14 @@ pub(super) fn authorize(who: &Who, declared: Declared<'_>) -> Result<(), Failure
     let (perm, subject) = match declared.needs {
         Needs::Read(name) => (Perm::Read, name),
         Needs::Write(name) => (Perm::Write, name),
+        // The serve function makes the folder only with the first.
+        Needs::WriteOrWithin(name) if !who.allows(Perm::Write, name) => {
+            return match who.reaches(Perm::Write, &format!("{name}/")) {
+                true => Ok(()),
+                false => Err(refusal(who, Perm::Write, name)),
+            };
+        }
+        Needs::WriteOrWithin(name) => (Perm::Write, name),
         Needs::Delete(name) => (Perm::Delete, name),
         // As DEL of the one and PUT of the other would.
         Needs::Move(from, to) => {

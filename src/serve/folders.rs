@@ -11,8 +11,11 @@
 
 use log::debug;
 
+use super::access::refusal;
 use super::listing::walk_permit;
-use super::{Ctx, ErrorKind, Failure, Next, Outcome, Reply, abandoned, refuse, storage_refusal};
+use super::{
+    Ctx, ErrorKind, Failure, Making, Next, Outcome, Reply, abandoned, refuse, storage_refusal,
+};
 use crate::access::{Perm, Who};
 use crate::name::{Name, Prefix};
 use crate::storage::{Folders, Left, Member, Occupant, StorageError};
@@ -340,15 +343,25 @@ fn refused(ctx: &Ctx<'_>, verb: &str, subject: &str, failure: Failure) -> Box<Ou
     Box::new(refuse(ctx, verb, subject, failure, Next::Request))
 }
 
-/// MKCOL: make a folder whose parent exists (or, with `parents`, the
+/// MKCOL: make a folder whose parent exists (or, as `making` says, the
 /// folders on the way, one there already being no error), on the pool.
 /// Written for the read-only mode like PUT, with PUT's permission
-/// (`access.rs`).
-pub(super) fn make_folder(name: Name, parents: bool) -> Outcome {
+/// (`access.rs`). S3's bucket is made only by `who` with that permission
+/// on its name; one that may write only within it is told it is there,
+/// or refused as the grant check would have refused it.
+pub(super) fn make_folder(who: &Who, name: Name, making: Making) -> Outcome {
+    let may_make = who.allows(Perm::Write, name.as_str());
+    let refused = (!may_make).then(|| refusal(who, Perm::Write, name.as_str()));
     Outcome::on_pool(move |ctx| {
-        match parents {
-            true => ctx.storage.make_folders(&name),
-            false => ctx.storage.make_folder(&name),
+        match (making, refused) {
+            (Making::Alone, _) => ctx.storage.make_folder(&name),
+            (Making::WithParents, _) | (Making::Bucket, None) => ctx.storage.make_folders(&name),
+            (Making::Bucket, Some(refused)) => match ctx.storage.find_folder(&name) {
+                Err(StorageError::NotFound) => {
+                    return refuse(ctx, "MKCOL", name.as_str(), refused, Next::Request);
+                }
+                found => found,
+            },
         }
         .map_or_else(
             |err| storage_refusal(ctx, "MKCOL", name.as_str(), err),

@@ -93,7 +93,7 @@ fn touched<'a>(declared: &Declared<'a>) -> [Option<Touch<'a>>; 2] {
     // (tests/model.rs): a file's COPY onto a folder replaced the
     // reservation of a lock inside it.
     match declared.needs {
-        Needs::Write(name) => [Some(Touch::Name(name)), None],
+        Needs::Write(name) | Needs::WriteOrWithin(name) => [Some(Touch::Name(name)), None],
         Needs::Delete(name) => [Some(Touch::Folder(name)), None],
         Needs::Move(from, to) => [Some(Touch::Folder(from)), Some(Touch::Folder(to))],
         Needs::Copy(_, to) => [Some(Touch::Folder(to)), None],

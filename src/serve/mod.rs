@@ -50,6 +50,7 @@ mod send;
 mod sessions;
 mod sink;
 pub mod terms;
+mod uploads;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -78,8 +79,8 @@ pub use reply::{ErrorKind, Failure, Reply};
 pub use send::{Send, Source, read_ahead};
 pub use sink::{Sink, WriteBehind};
 pub use terms::{
-    Body, BodyLength, CopyTime, Folders, ListingFormat, Page, Piece, Scope, Search, Selection,
-    Trailer, Version, Want,
+    Body, BodyLength, CopyTime, Folders, ListingFormat, Making, Page, Piece, Scope, Search,
+    Selection, Trailer, Version, Want,
 };
 
 /// What an operation borrows while it is served, on the reactor or on an

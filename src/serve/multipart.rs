@@ -12,7 +12,6 @@
 //! locks and `--max-file-size` are the serve layer's, on the object's
 //! name, as for a PUT of it.
 
-use std::collections::BinaryHeap;
 use std::time::Instant;
 
 use crate::md5::Md5;
@@ -27,10 +26,12 @@ use super::{
     Body, BodyLength, Ctx, ErrorKind, Failure, Next, Outcome, Receive, Reply, Sink, check_size,
     refuse, skip_body,
 };
-use crate::access::{Owner, Perm, Who};
+use crate::access::{Owner, Who};
 use crate::config::Config;
-use crate::name::{Name, Prefix};
-use crate::storage::{DeadProperty, ListedSession, NewProps, Part, PartUpload, StorageError};
+use crate::name::Name;
+use crate::storage::{DeadProperty, Md5Tag, NewProps, Part, PartUpload, StorageError};
+
+pub use super::uploads::UploadsPage;
 use crate::upload_metadata;
 
 /// Part numbers run from 1 to this.
@@ -62,19 +63,6 @@ pub struct PartsPage {
     /// Most parts on the page.
     pub max: usize,
     /// More parts follow.
-    pub truncated: bool,
-}
-
-/// One page of the multipart uploads under a prefix.
-#[derive(Debug)]
-pub struct UploadsPage {
-    /// The names' prefix (the bucket's, and the key prefix asked for).
-    pub prefix: Prefix,
-    /// The uploads, by name then id.
-    pub uploads: Vec<ListedSession>,
-    /// Most uploads on the page.
-    pub max: usize,
-    /// More uploads follow.
     pub truncated: bool,
 }
 
@@ -265,7 +253,9 @@ pub(super) fn finish_part(
 /// Completes upload `id` of `name` from the `listed` parts (number and
 /// ETag, in the client's order): checked against those staged, then
 /// assembled (on the pool, among the long jobs: it copies the object)
-/// and committed as `user`'s.
+/// and committed as `user`'s. A completion sent again after the first
+/// succeeded (a client retrying after a lost answer) is answered as the
+/// first was, while the upload's mark is kept ([`repeated`]).
 pub(super) fn complete(
     (name, preconditions): (Name, Option<Box<Conditions>>),
     id: String,
@@ -274,17 +264,15 @@ pub(super) fn complete(
 ) -> Outcome {
     let started = Instant::now();
     Outcome::on_pool_long(move |ctx| {
+        let (tag, digest) = completion(&listed);
         let chosen = ctx
             .storage
-            .finish_multipart(&id, &name, |staged| choose(ctx.config, &listed, staged));
+            .finish_multipart((&id, &name, &digest), |staged| {
+                choose(ctx.config, &listed, staged)
+            });
         match chosen {
             Ok((mut upload, size, crc, meta)) => {
-                let mut md5s = Md5::new();
-                for (_, md5) in &listed {
-                    md5s.update(md5);
-                }
-                let parts = u32::try_from(listed.len()).unwrap_or(u32::MAX);
-                upload.set_multipart_md5(md5s.finalize(), parts);
+                upload.set_multipart_md5(tag.md5, tag.parts.unwrap_or(u32::MAX));
                 debug!("#{} multipart upload {id} of {name} complete", ctx.client);
                 upload.set_mtime(meta.as_deref().and_then(upload_metadata::mtime));
                 upload.set_props(meta.as_deref().and_then(kept_props));
@@ -294,9 +282,63 @@ pub(super) fn complete(
                 commit.preconditions = preconditions;
                 commit_now(ctx, commit)
             }
+            Err(failure)
+                if failure.kind == ErrorKind::NotFound
+                    && repeated(ctx, (&id, &name), (&tag, &digest)) =>
+            {
+                debug!(
+                    "#{} multipart upload {id} of {name}: complete already",
+                    ctx.client
+                );
+                Outcome::answer(Reply::Stored {
+                    size: 0,
+                    crc: 0,
+                    replaced: false,
+                    session: None,
+                    md5: Some(tag),
+                    checksum: None,
+                    version: None,
+                })
+            }
             Err(failure) => refuse(ctx, "COMMIT", name.as_str(), failure, Next::Request),
         }
     })
+}
+
+/// What a completion's list makes: the object's ETag (the MD5 of the
+/// parts' MD5s, and their number: S3's) and a digest of the list itself
+/// (numbers and MD5s, which the ETag does not bind), kept in the
+/// upload's mark once it is complete.
+fn completion(listed: &[(u32, [u8; 16])]) -> (Md5Tag, String) {
+    let (mut md5s, mut list) = (Md5::new(), Md5::new());
+    for (number, md5) in listed {
+        md5s.update(md5);
+        list.update(&number.to_be_bytes());
+        list.update(md5);
+    }
+    let parts = u32::try_from(listed.len()).unwrap_or(u32::MAX);
+    let tag = Md5Tag {
+        md5: md5s.finalize(),
+        parts: Some(parts),
+    };
+    let digest = Md5Tag {
+        md5: list.finalize(),
+        parts: None,
+    };
+    (tag, digest.text())
+}
+
+/// Whether upload `id` of `name`, not there, was completed from the same
+/// list (`digest`) and its object is still the one it made: S3 answers a
+/// completion sent again with the first one's `200` and ETag, so a client
+/// whose answer was lost does not report an upload that succeeded as
+/// failed. The mark is kept as long as a session holding nothing lives
+/// (15 minutes), then swept with expired sessions; another list, or the key since
+/// replaced by an object of another ETag, is `NoSuchUpload` as before:
+/// the object there is not what this completion made.
+fn repeated(ctx: &Ctx<'_>, (id, name): (&str, &Name), (tag, digest): (&Md5Tag, &str)) -> bool {
+    ctx.storage.completed_multipart(id, name, digest)
+        && ctx.storage.recorded_md5(name.as_str()) == Some(*tag)
 }
 
 /// The dead properties a session's metadata keeps for its object
@@ -380,97 +422,6 @@ pub(super) fn list_parts(name: Name, id: String, after: u32, max: usize) -> Outc
         Err(err) => refuse(ctx, "PROGRESS", &id, err.into(), Next::Request),
     })
 }
-
-/// One page of the multipart uploads of names under `prefix`, by name
-/// then id, after `after` (a name, and an id of it): at most `max`. Every
-/// session is looked at (its record read: a page costs a read per
-/// session the server holds, as `--max-upload-sessions` bounds them), but
-/// only the page's worth is kept: the `max + 1` first by name and id.
-/// Only the uploads of names `who` may read are listed: another's under
-/// a folder it may not read are neither named nor counted.
-pub(super) fn list_uploads(
-    who: Who,
-    prefix: Prefix,
-    after: Option<(String, String)>,
-    max: usize,
-) -> Outcome {
-    Outcome::on_pool(move |ctx| {
-        let max = max.min(MAX_PAGE);
-        let after = after
-            .as_ref()
-            .map(|(name, id)| (name.as_str(), id.as_str()));
-        let under = |name: &Name| {
-            name.as_str().starts_with(prefix.as_str())
-                && after.is_none_or(|(after, _)| name.as_str() >= after)
-                && who.allows(Perm::Read, name.as_str())
-        };
-        let mut page = BinaryHeap::with_capacity(max + 2);
-        let ttl = ctx.config.session_ttl();
-        let visited = ctx.storage.visit_sessions(ttl, &under, &mut |session| {
-            let upload = ByKey(session);
-            let key = upload.key();
-            let beyond = page
-                .peek()
-                .is_some_and(|last: &ByKey| page.len() > max && key >= last.key());
-            if after.is_none_or(|after| key > after)
-                && !beyond
-                && ctx.storage.is_multipart(&upload.0.info.id)
-            {
-                page.push(upload);
-                if page.len() > max + 1 {
-                    page.pop();
-                }
-            }
-            true
-        });
-        if let Err(err) = visited {
-            return refuse(ctx, "SESSIONS", "", err.into(), Next::Request);
-        }
-        let mut uploads: Vec<ListedSession> = page
-            .into_sorted_vec()
-            .into_iter()
-            .map(|upload| upload.0)
-            .collect();
-        let truncated = uploads.len() > max;
-        uploads.truncate(max);
-        Outcome::answer(Reply::Uploads(Box::new(UploadsPage {
-            prefix,
-            uploads,
-            max,
-            truncated,
-        })))
-    })
-}
-
-/// An upload on a page being gathered, in the page's order: by name,
-/// then id.
-struct ByKey(ListedSession);
-
-impl ByKey {
-    fn key(&self) -> (&str, &str) {
-        (self.0.info.name.as_str(), self.0.info.id.as_str())
-    }
-}
-
-impl Ord for ByKey {
-    fn cmp(&self, other: &ByKey) -> std::cmp::Ordering {
-        self.key().cmp(&other.key())
-    }
-}
-
-impl PartialOrd for ByKey {
-    fn partial_cmp(&self, other: &ByKey) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl PartialEq for ByKey {
-    fn eq(&self, other: &ByKey) -> bool {
-        self.key() == other.key()
-    }
-}
-
-impl Eq for ByKey {}
 
 /// A part staged (uploaded or copied): its size, CRC-32C and MD5 (the
 /// part's ETag), and the checksum its client sent, if any.

@@ -20,7 +20,7 @@ use super::locks::LockAsk;
 use super::multipart::{CopyPartAsk, PartAsk};
 use super::piece::PieceChecksum;
 use super::props::{PropTarget, PropUpdate};
-use super::terms::{Body, Choose, CopyTime, Folders, ListingFormat, Scope, Trailer, Want};
+use super::terms::{Body, Choose, CopyTime, Folders, ListingFormat, Making, Scope, Trailer, Want};
 use super::{
     Ctx, Next, Outcome, Reply, archive, deletes, files, folders, listing, locks, multipart, props,
     sessions,
@@ -164,9 +164,8 @@ pub enum Operation {
     MakeFolder {
         /// The folder's name.
         name: Name,
-        /// Make the missing folders above it too, and be content with one
-        /// there already (S3's folder marker, `PUT key/`).
-        parents: bool,
+        /// Alone, with the missing folders above it, or as S3's bucket.
+        making: Making,
     },
     /// Remove the folder `name` if it holds nothing (S3's `DeleteBucket`;
     /// FERRY/1 has no verb for it yet).
@@ -468,8 +467,12 @@ impl Operation {
                 prefix.as_str(),
                 Needs::DeleteEach(prefix.as_str()),
             ),
-            Operation::MakeFolder { name, .. } => {
-                declared(Verb::MakeFolder, name.as_str(), Needs::Write(name.as_str()))
+            Operation::MakeFolder { name, making } => {
+                let needs = match making {
+                    Making::Bucket => Needs::WriteOrWithin(name.as_str()),
+                    Making::Alone | Making::WithParents => Needs::Write(name.as_str()),
+                };
+                declared(Verb::MakeFolder, name.as_str(), needs)
             }
             // One verb with a file's DELETE, and its permission on the
             // folder's own name (a grant on `a/` does not cover `a`).
@@ -617,7 +620,7 @@ impl Operation {
                 names,
                 folders,
             } => deletes::delete_each(who, prefix, names, folders),
-            Operation::MakeFolder { name, parents } => folders::make_folder(name, parents),
+            Operation::MakeFolder { name, making } => folders::make_folder(&who, name, making),
             Operation::RemoveFolder { name } => folders::remove_folder(name),
             Operation::Move {
                 from,
@@ -699,7 +702,7 @@ impl Operation {
                 max,
             } => multipart::list_parts(name, id, after, max),
             Operation::ListUploads { prefix, after, max } => {
-                multipart::list_uploads(who, prefix, after, max)
+                super::uploads::list_uploads(who, prefix, after, max)
             }
             Operation::Auth { .. } => unreachable!("AUTH is answered by serve before admission"),
             Operation::Quit => Outcome::new(Reply::Done, Next::Close),
@@ -896,6 +899,9 @@ pub enum Needs<'a> {
     Read(&'a str),
     /// To write the file.
     Write(&'a str),
+    /// To write the folder's own name, or something within it (S3's
+    /// CreateBucket: its serve function makes nothing without the first).
+    WriteOrWithin(&'a str),
     /// To delete the file.
     Delete(&'a str),
     /// To delete something under the prefix (each file is checked as it

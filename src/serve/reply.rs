@@ -322,7 +322,9 @@ impl From<NameError> for ErrorKind {
 impl From<&StorageError> for ErrorKind {
     fn from(err: &StorageError) -> ErrorKind {
         match err {
-            StorageError::NotFound | StorageError::NoSuchUpload => ErrorKind::NotFound,
+            StorageError::NotFound | StorageError::NoSuchUpload | StorageError::NoBucket => {
+                ErrorKind::NotFound
+            }
             StorageError::Exists => ErrorKind::Exists,
             StorageError::Expired => ErrorKind::Expired,
             StorageError::IsDirectory

@@ -9,6 +9,22 @@ use std::fmt;
 
 use crate::name::Name;
 pub use crate::storage::Folders;
+
+/// How a folder is made ([`super::Operation::MakeFolder`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Making {
+    /// Its parent must be there, and it must not be (WebDAV's MKCOL).
+    Alone,
+    /// With the missing folders above it, one there already being no
+    /// error (S3's folder marker, `PUT key/`).
+    WithParents,
+    /// S3's CreateBucket, a folder of the root: made by a key that may
+    /// write its name; one there already is no error (us-east-1's `200`)
+    /// to that key, or to one that may write within it, which makes
+    /// nothing (rclone calls CreateBucket before a copy, with a key
+    /// limited to the bucket too).
+    Bucket,
+}
 use crate::storage::{DeadProperty, FileInfo, ListEntry, Space, Stamp};
 
 /// How much of the tree below a prefix a listing shows.

@@ -12,6 +12,9 @@ use rustix::io::Errno;
 
 use super::sessions::SessionCap;
 
+/// What [`StorageError::NoBucket`] says (S3 answers it `NoSuchBucket`).
+pub const NO_BUCKET: &str = "no such bucket: CreateBucket makes one";
+
 /// Why a storage operation failed.
 #[derive(Debug)]
 pub enum StorageError {
@@ -37,6 +40,10 @@ pub enum StorageError {
     Unavailable(Errno, log::Level),
     /// No upload session with that id.
     NoSuchUpload,
+    /// Where folders are S3's keys ([`super::Folders::Keys`]), the name's
+    /// first folder (its bucket) is not there: only its own request
+    /// (CreateBucket) makes one.
+    NoBucket,
     /// The upload is stored already (its mark says so): this many bytes.
     Stored(u64),
     /// The upload session's size was declared already, as this.
@@ -250,6 +257,7 @@ impl fmt::Display for StorageError {
                 std::io::Error::from(*errno)
             ),
             StorageError::NoSuchUpload => f.write_str("no such upload"),
+            StorageError::NoBucket => f.write_str(NO_BUCKET),
             StorageError::Stored(size) => write!(f, "upload stored already, all {size} bytes"),
             StorageError::SizeDeclared(size) => {
                 write!(f, "the upload's length is {size} already")

@@ -83,7 +83,7 @@ mod zip_crc;
 pub use checksum::{Ahead, Later, Md5Tag, record_md5_tag};
 pub use cursor::{Found, TreeCursor};
 pub use dav_locks::{DavLock, DavLocks, Edit, LOCKS_DIR, is_below, new_token};
-pub use error::{STORAGE_FAILURES, StorageError, storage_failures};
+pub use error::{NO_BUCKET, STORAGE_FAILURES, StorageError, storage_failures};
 use gate::{Gate, Point};
 use lock::NodeLock;
 pub use lock::{Claim, RootInUse, root_in_use};

@@ -44,7 +44,7 @@ use super::gate::Point;
 use super::part_slots::{self as slots, Slot};
 use super::session_state::{Live, Staging};
 use super::sessions::{SessionInfo, SessionLimits, check_id, touch};
-use super::{DIR, Storage, StorageError, Upload};
+use super::{DIR, Folders, Storage, StorageError, Upload};
 use crate::name::Name;
 
 /// Bytes after a part's own: its MD5, its CRC-32C and a mark.
@@ -249,16 +249,18 @@ impl Drop for PartUpload {
 
 impl Storage {
     /// Begins a multipart upload of `name`: a new session without a size,
-    /// with an empty parts folder.
+    /// with an empty parts folder. Its bucket must be there, as its
+    /// completion's ([`Folders::Keys`]).
     ///
     /// # Errors
-    /// As [`Storage::begin_new_session`].
+    /// [`StorageError::NoBucket`]; as [`Storage::begin_new_session`].
     pub fn begin_multipart(
         &self,
         name: &Name,
         meta: Option<&str>,
         limits: &SessionLimits,
     ) -> Result<SessionInfo, StorageError> {
+        self.check_bucket(name)?;
         let info = self.begin_new_session(name, None, meta, limits)?;
         let dir = self.sessions_dir()?;
         let made = rustix::fs::mkdirat(&dir, parts_name(&info.id), Mode::from_raw_mode(0o700));
@@ -354,20 +356,20 @@ impl Storage {
         staged_parts(&dir, id)
     }
 
-    /// Completes multipart upload `id` (for `name`): `choose` picks, from
-    /// the parts staged, those that make the object, in order (or refuses:
-    /// the upload stays as it was); they are assembled (in the session's
-    /// data file where they are in place: `part_slots.rs`), on its way to
-    /// `name` as the [`Upload`] returned (with its size and CRC-32C, and
-    /// the metadata the session keeps). Nothing else may touch the session
-    /// until the upload is committed or dropped (then the session stays).
+    /// Completes multipart upload `id` (for `name`) from the parts
+    /// `listed` names (its digest, kept in the upload's mark: see
+    /// [`Storage::completed_multipart`]): `choose` picks, from the parts
+    /// staged, those that make the object, in order (or refuses: the
+    /// upload stays as it was); they are assembled (in place where they
+    /// can be: `part_slots.rs`) into the [`Upload`] returned (with its
+    /// size, CRC-32C and the session's metadata). Nothing else may touch
+    /// the session until it is committed or dropped (then it stays).
     ///
     /// # Errors
     /// What `choose` says; no such upload, busy, being completed; I/O.
     pub fn finish_multipart<E: From<StorageError>>(
         &self,
-        id: &str,
-        name: &Name,
+        (id, name, listed): (&str, &Name, &str),
         choose: impl FnOnce(Vec<Part>) -> Result<Vec<Part>, E>,
     ) -> Result<(Upload, u64, u32, Option<String>), E> {
         self.pause(Point::Session);
@@ -380,6 +382,7 @@ impl Storage {
             live,
             sessions: Arc::clone(&self.sessions),
             keep_mark: false,
+            completed: Some(listed.to_owned()),
             apart: None,
             slots: None,
         };
@@ -393,7 +396,7 @@ impl Storage {
         staging.apart = made.apart;
         staging.slots = Some(data);
         Ok((
-            self.begin_commit(name, made.file, staging)?,
+            self.begin_commit((name, Folders::Keys), made.file, staging)?,
             made.size,
             made.crc,
             info.meta,

@@ -317,6 +317,9 @@ pub(super) struct Record {
     /// What its client said of it, kept for it as said (tus's
     /// `Upload-Metadata`: printable ASCII, no line breaks).
     pub meta: Option<String>,
+    /// A multipart upload's completion: the digest of the parts it was
+    /// completed from, in the mark it leaves ([`keep_as_completed`]).
+    pub completed: Option<String>,
 }
 
 impl Record {
@@ -347,6 +350,9 @@ impl Record {
         if let Some(meta) = &self.meta {
             text += &format!("meta {meta}\n");
         }
+        if let Some(digest) = &self.completed {
+            text += &format!("completed {digest}\n");
+        }
         text
     }
 
@@ -364,11 +370,15 @@ impl Record {
         let mut begun = None;
         let mut meta = None;
         let mut size = size;
-        // A size declared later (tus's creation-defer-length) is a line
-        // appended whole: one cut short by a crash was never declared.
-        for declared in rest.split_inclusive('\n').filter(|l| l.ends_with('\n')) {
-            if let Some(n) = declared.trim_end().strip_prefix("size ") {
+        let mut completed = None;
+        // A size declared later (tus's creation-defer-length) and a
+        // completion are lines appended whole: one cut short by a crash
+        // was never written.
+        for appended in rest.split_inclusive('\n').filter(|l| l.ends_with('\n')) {
+            if let Some(n) = appended.trim_end().strip_prefix("size ") {
                 size = n.parse().ok()?;
+            } else if let Some(digest) = appended.trim_end().strip_prefix("completed ") {
+                completed = Some(digest.to_owned());
             }
         }
         for line in rest.lines() {
@@ -389,6 +399,7 @@ impl Record {
             begun_by,
             begun,
             meta,
+            completed,
         })
     }
 }
@@ -463,6 +474,28 @@ pub(super) fn keep_as_stored(dir: &OwnedFd, id: &str) {
     }
     // Its age counts from the commit, not from the last use.
     touch_now(dir, &stored_name(id));
+}
+
+/// Keeps multipart upload `id`'s record as the mark of its completion
+/// from the parts `digest` names (a line appended, then the record kept as
+/// [`keep_as_stored`] keeps it), so that a client whose completion lost
+/// its answer can send it again; its data file and parts go. Best effort:
+/// without the mark a repeated completion is answered `NoSuchUpload`.
+pub(super) fn keep_as_completed(dir: &OwnedFd, id: &str, digest: &str) {
+    let appended = rustix::fs::openat(
+        dir,
+        meta_name(id),
+        OFlags::WRONLY | OFlags::APPEND | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(io::Error::from)
+    .and_then(|fd| File::from(fd).write_all(format!("completed {digest}\n").as_bytes()));
+    if appended.is_ok() {
+        keep_as_stored(dir, id);
+    }
+    let _ = rustix::fs::unlinkat(dir, meta_name(id), AtFlags::empty());
+    let _ = rustix::fs::unlinkat(dir, data_name(id), AtFlags::empty());
+    super::parts::remove_parts(dir, id);
 }
 
 /// Creates session `id`'s files: the empty data file, then its record.
@@ -705,6 +738,7 @@ mod tests {
             },
             begun: Some(1_795_000_000),
             meta: meta.map(str::to_owned),
+            completed: None,
         }
     }
 
@@ -732,7 +766,24 @@ mod tests {
         };
         let text = deferred.text();
         assert_eq!(Record::parse(&format!("{text}size 1234\n")), Some(begun));
-        assert_eq!(Record::parse(&format!("{text}size 12")), Some(deferred));
+        assert_eq!(
+            Record::parse(&format!("{text}size 12")),
+            Some(deferred.clone())
+        );
+        // A completion's line, whole or cut short.
+        let completed = Record {
+            completed: Some("ab12".into()),
+            ..deferred.clone()
+        };
+        assert_eq!(Record::parse(&completed.text()), Some(completed.clone()));
+        assert_eq!(
+            Record::parse(&format!("{text}completed ab12\n")),
+            Some(completed)
+        );
+        assert_eq!(
+            Record::parse(&format!("{text}completed ab")),
+            Some(deferred)
+        );
     }
 
     #[test]

@@ -365,6 +365,10 @@ pub(super) struct Staging {
     /// Keep its record as the mark of the upload stored (a tus upload's,
     /// whose client may ask again for a lost answer).
     pub(super) keep_mark: bool,
+    /// A multipart upload's: the digest of the parts it is completed
+    /// from, kept in the mark it leaves (a completion sent again is
+    /// answered from it: `parts.rs`).
+    pub(super) completed: Option<String>,
     /// The file renamed into place where it is not the data file (a
     /// multipart upload's object assembled apart), relative to `dir`.
     pub(super) apart: Option<String>,
@@ -391,12 +395,16 @@ impl Staging {
             log::warn!("upload session {}: committed; its record stays", self.id);
             return;
         };
-        match self.keep_mark {
-            true => {
+        match (&self.completed, self.keep_mark) {
+            (Some(digest), _) => {
+                files::keep_as_completed(&self.dir, &self.id, digest);
+                index.add_stored(&self.id, now_seconds());
+            }
+            (None, true) => {
                 files::keep_as_stored(&self.dir, &self.id);
                 index.add_stored(&self.id, now_seconds());
             }
-            false => files::remove(&self.dir, &self.id),
+            (None, false) => files::remove(&self.dir, &self.id),
         }
         self.sessions.live().remove(&self.id);
         index.remove(&self.id);

@@ -53,7 +53,7 @@ use super::session_expiry::SessionTtl;
 use super::session_files::{self as files, Record, random_session_id, session_id};
 use super::session_index::{BegunBy, Index};
 use super::session_state::{Appender, Books, Live, Staging};
-use super::{Storage, StorageError, Upload};
+use super::{Folders, Storage, StorageError, Upload};
 use crate::name::Name;
 
 /// How often a long APPEND records the CRC of what it has staged, in
@@ -305,6 +305,7 @@ impl Storage {
             },
             begun: Some(now_seconds()),
             meta: meta.map(str::to_owned),
+            completed: None,
         };
         files::create(dir, id, &record, limits.durable)?;
         index.insert(id, now_seconds(), record.begun_by, true);
@@ -396,6 +397,21 @@ impl Storage {
             Ok(None) | Err(Errno::NOENT) => Err(StorageError::NoSuchUpload),
             Err(errno) => Err(errno.into()),
         }
+    }
+
+    /// Whether multipart upload `id` of `name` was completed lately from
+    /// the parts `listed` names (the digest [`Storage::finish_multipart`] (`parts.rs`)
+    /// was given): its mark is kept for the short TTL after the commit, as
+    /// a tus upload's is (`session_expiry.rs` sweeps both). Whether the
+    /// object is still the one it made is the caller's to judge.
+    pub fn completed_multipart(&self, id: &str, name: &Name, listed: &str) -> bool {
+        let Ok(dir) = check_id(id).and_then(|()| self.sessions_dir()) else {
+            return false;
+        };
+        matches!(
+            files::read_stored(&dir, id),
+            Ok(Some(mark)) if mark.name == *name && mark.completed.as_deref() == Some(listed)
+        )
     }
 
     /// Opens session `id` for an APPEND's bytes (`asked`). An APPEND
@@ -555,6 +571,7 @@ impl Storage {
             live,
             sessions: Arc::clone(&self.sessions),
             keep_mark: info.crc.is_none(),
+            completed: None,
             apart: None,
             slots: None,
         };
@@ -577,7 +594,7 @@ impl Storage {
 
         // The rest waits on the disk, not on other sessions.
         drop(index);
-        let upload = self.begin_commit(&info.name, file, staging)?;
+        let upload = self.begin_commit((&info.name, Folders::Implicit), file, staging)?;
         Ok((upload, info, staged))
     }
 

@@ -102,15 +102,15 @@ impl Storage {
     }
 
     /// An [`Upload`] that commits a complete session's data `file` to
-    /// `name`, creating missing parent directories (see
-    /// [`Storage::begin_upload`]).
+    /// `name`, creating missing parent directories where `folders` says
+    /// (see [`Storage::begin_upload`]): S3's keys for a multipart upload.
     pub(super) fn begin_commit(
         &self,
-        name: &Name,
+        (name, folders): (&Name, Folders),
         file: File,
         staging: Staging,
     ) -> Result<Upload, StorageError> {
-        let target = self.with_target(name, Folders::Implicit, Ok)?;
+        let target = self.with_target(name, folders, Ok)?;
         Ok(self.upload(target, Staged::Session(staging), file))
     }
 
@@ -172,6 +172,9 @@ impl Storage {
     /// and whether a file of that name exists (a special file or a
     /// directory there is refused).
     fn target(&self, name: &Name, folders: Folders) -> Result<Target, StorageError> {
+        if folders == Folders::Keys {
+            self.check_bucket(name)?;
+        }
         let (dirs, leaf) = name.split_parent();
         let (dir, found) = match folders.made() {
             true => self.walk_creating(dirs)?,
@@ -200,6 +203,25 @@ impl Storage {
             leaf: leaf.to_owned(),
             replaces,
         })
+    }
+
+    /// Where folders are S3's keys ([`Folders::Keys`]): the name's bucket,
+    /// its first folder, must be there, as only CreateBucket makes one
+    /// (S3's `NoSuchBucket`); what is there is the walk's to judge. A
+    /// DeleteBucket between this and the walk sees the bucket made again
+    /// by the upload, as every upload did before this check: rare, and no
+    /// bytes are lost.
+    ///
+    /// # Errors
+    /// [`StorageError::NoBucket`] if it is not there.
+    pub(super) fn check_bucket(&self, name: &Name) -> Result<(), StorageError> {
+        let Some((bucket, _)) = name.as_str().split_once('/') else {
+            return Ok(());
+        };
+        match rustix::fs::statat(&*self.root, bucket, AtFlags::SYMLINK_NOFOLLOW) {
+            Err(Errno::NOENT) => Err(StorageError::NoBucket),
+            _ => Ok(()),
+        }
     }
 
     /// Refuses (as a PUT would) a name that cannot become a file: one that

@@ -22,6 +22,7 @@ use super::Asked;
 use crate::serve::digest::{INCOMPLETE_BODY, SHA256_MISMATCH};
 use crate::serve::multipart::{INVALID_PART, NO_SUCH_SOURCE, PART_ORDER, PART_TOO_SMALL};
 use crate::serve::{BAD_SIGNATURE, ErrorKind, Failure, SOURCE_RANGE, UNKNOWN_KEY};
+use crate::storage::NO_BUCKET;
 
 /// An S3 error code ferry answers with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -168,6 +169,7 @@ pub fn code_of(asked: Asked, failure: &Failure) -> Code {
         | ErrorKind::ReadOnly
         | ErrorKind::Vetoed => Code::AccessDenied,
         ErrorKind::NotFound | ErrorKind::Expired if buckets => Code::NoSuchBucket,
+        ErrorKind::NotFound if failure.message == NO_BUCKET => Code::NoSuchBucket,
         // UploadPartCopy's source, not its upload.
         ErrorKind::NotFound if failure.message == NO_SUCH_SOURCE => Code::NoSuchKey,
         ErrorKind::NotFound | ErrorKind::Expired if asked.is_multipart() => Code::NoSuchUpload,
@@ -190,7 +192,7 @@ pub fn code_of(asked: Asked, failure: &Failure) -> Code {
         ErrorKind::BadRequest if failure.message == PART_ORDER => Code::InvalidPartOrder,
         ErrorKind::BadRequest if failure.message == PART_TOO_SMALL => Code::EntityTooSmall,
         ErrorKind::BadRequest if failure.message == INCOMPLETE_BODY => Code::IncompleteBody,
-        ErrorKind::BadRequest if failure.message == SOURCE_RANGE => Code::InvalidArgument,
+        ErrorKind::BadRequest if failure.message == SOURCE_RANGE => Code::InvalidRange,
         ErrorKind::BadRequest => Code::InvalidRequest,
         ErrorKind::Throttled | ErrorKind::Busy => Code::SlowDown,
         ErrorKind::Unavailable => Code::ServiceUnavailable,

@@ -18,7 +18,7 @@ use super::error::Code;
 use super::request::key_refusal;
 use super::{Asked, Fields, Refusal, refusal, xml};
 use crate::name::{Name, Prefix};
-use crate::serve::{BodyLength, ErrorKind, Failure, Operation, Page, Scope};
+use crate::serve::{BodyLength, ErrorKind, Failure, Making, Operation, Page, Scope};
 use crate::storage::Md5Tag;
 
 /// A request on `<bucket>/<dir>/` (`dir` without its `/`), whose query
@@ -45,7 +45,7 @@ pub(super) fn request(
         "PUT" => {
             let made = Operation::MakeFolder {
                 name,
-                parents: true,
+                making: Making::WithParents,
             };
             (made, Asked::PutFolder)
         }

@@ -13,11 +13,14 @@
 //! x-amz-meta-colour: blue  ->  <s3:x-amz-meta-colour xmlns:s3="http://s3.amazonaws.com/doc/2006-03-01/">blue</s3:x-amz-meta-colour>
 //! ```
 //!
-//! The modification time is not among them: `x-amz-meta-mtime` (rclone's,
-//! in Unix seconds with a fraction) sets the file's time on PutObject and
-//! on a CopyObject with `REPLACE`, and GetObject and HeadObject answer
-//! the file's time in it, whoever set it (a file's time is every
-//! protocol's). S3's limit holds: 2 KiB of user metadata names and
+//! `x-amz-meta-mtime` (rclone's, in Unix seconds with a fraction) is kept
+//! as the others are, as sent, and also sets the file's time on
+//! PutObject, CreateMultipartUpload and CopyObject with `REPLACE`: an
+//! object answers it only where a client stored it (metadata round-trips
+//! exactly, as on S3; rclone falls back to `Last-Modified` without it).
+//! Where the file's time was changed since (a file's time is every
+//! protocol's), the stored value is stale and the file's time is answered
+//! in its place. S3's limit holds: 2 KiB of user metadata names and
 //! values, else `MetadataTooLarge`.
 
 use quick_xml::events::Event;
@@ -47,12 +50,12 @@ const KEPT: [&str; 6] = [
 pub const DEFAULT_TYPE: &str = "application/octet-stream";
 
 /// Whether field `name` (any case) is one an object keeps: user metadata
-/// but the time, or one of [`KEPT`].
+/// (the time too), or one of [`KEPT`].
 pub fn is_kept(name: &str) -> bool {
     // Asked of every field of every request: compared in place.
     let same = |a: &str, b: &str| a.eq_ignore_ascii_case(b);
     match name.split_at_checked(PREFIX.len()) {
-        Some((prefix, rest)) if same(prefix, PREFIX) => !rest.is_empty() && !same(name, MTIME),
+        Some((prefix, rest)) if same(prefix, PREFIX) => !rest.is_empty(),
         _ => KEPT.iter().any(|kept| same(kept, name)),
     }
 }
@@ -149,14 +152,21 @@ fn without_aws_chunked(value: &str) -> String {
 /// properties: those of S3's namespace an object keeps (whoever set them:
 /// a WebDAV client may too), with the text of their values; a value that
 /// cannot be a field's (control characters, markup that does not parse)
-/// is left out.
-pub fn fields(props: &[DeadProperty]) -> Vec<(&str, String)> {
+/// is left out. `mtime` is the file's (seconds, nanoseconds): a stored
+/// `x-amz-meta-mtime` whose seconds are another time (the file's time
+/// changed since, by any protocol) is answered as the file's time.
+pub fn fields(props: &[DeadProperty], (seconds, nanos): (i64, u32)) -> Vec<(&str, String)> {
     props
         .iter()
         .filter(|p| p.ns == xml::NS && is_kept(&p.local))
         .filter_map(|p| {
             let text = text_of(&p.value)?;
             let clean = !text.chars().any(|c| c.is_control() && c != '\t');
+            let stale = p.local == MTIME && mtime_of(&text).is_some_and(|t| t != seconds);
+            let text = match stale {
+                true => mtime_text(seconds, nanos),
+                false => text,
+            };
             clean.then_some((p.local.as_str(), text))
         })
         .collect()
@@ -237,7 +247,7 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!(new.props.len(), 3, "aws-chunked alone is no coding");
-        let answered = fields(&new.props);
+        let answered = fields(&new.props, (0, 0));
         assert_eq!(
             answered,
             vec![
@@ -247,7 +257,7 @@ mod tests {
             ]
         );
         let gzip = props(&sent(&[("Content-Encoding", "gzip, aws-chunked")])).unwrap();
-        assert_eq!(fields(&gzip.props)[0].1, "gzip");
+        assert_eq!(fields(&gzip.props, (0, 0))[0].1, "gzip");
         let default = props(&sent(&[("Content-Type", DEFAULT_TYPE)])).unwrap();
         assert!(default.props.is_empty());
     }
@@ -258,7 +268,7 @@ mod tests {
         assert_eq!(one("x-amz-meta-a b", "1"), Err(Code::InvalidArgument));
         assert_eq!(one("x-amz-meta-a", "1\u{7}"), Err(Code::InvalidArgument));
         assert!(one("x-amz-meta-a_b.c", "1").is_ok());
-        assert!(is_kept("X-Amz-Meta-Colour") && !is_kept(MTIME) && !is_kept("x-amz-meta-"));
+        assert!(is_kept("X-Amz-Meta-Colour") && is_kept(MTIME) && !is_kept("x-amz-meta-"));
         assert!(is_kept("Expires") && !is_kept("content-md5"));
     }
 
@@ -275,12 +285,30 @@ mod tests {
                 "<Z:content-language xmlns:Z=\"x\">en<![CDATA[-GB]]></Z:content-language>",
             ),
             prop("x-amz-meta-bad", "<a>line\nbreak</a>"),
-            prop("x-amz-meta-mtime", "<a>5</a>"),
             prop("other", "<a>1</a>"),
         ];
         assert_eq!(
-            fields(&props),
+            fields(&props, (0, 0)),
             vec![("content-language", "en-GB".to_owned())]
+        );
+    }
+
+    #[test]
+    fn a_stored_time_is_answered_as_sent_until_the_files_time_changes() {
+        let time = props(&[(MTIME.to_owned(), "5.25".to_owned())]).unwrap();
+        assert_eq!(
+            fields(&time.props, (5, 0)),
+            vec![(MTIME, "5.25".to_owned())]
+        );
+        assert_eq!(
+            fields(&time.props, (7, 3)),
+            vec![(MTIME, "7.000000003".to_owned())]
+        );
+        // A value that is no time is the client's note, answered as sent.
+        let note = props(&[(MTIME.to_owned(), "soon".to_owned())]).unwrap();
+        assert_eq!(
+            fields(&note.props, (7, 0)),
+            vec![(MTIME, "soon".to_owned())]
         );
     }
 }

@@ -422,7 +422,7 @@ fn object_head(
 ) {
     let version = object.version;
     let info = &version.info;
-    let kept = meta::fields(object.props);
+    let kept = meta::fields(object.props, (info.mtime, version.stamp.nanos));
     let content_type = kept
         .iter()
         .find(|(name, _)| *name == "content-type")
@@ -445,10 +445,6 @@ fn object_head(
     head = head
         .header("Last-Modified", response::http_date(info.mtime))
         .header("ETag", xml::etag(version))
-        .header(
-            meta::MTIME,
-            meta::mtime_text(info.mtime, version.stamp.nanos),
-        )
         .header("Accept-Ranges", "bytes");
     if part {
         let end = start + len - 1;

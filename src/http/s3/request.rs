@@ -14,7 +14,9 @@ use super::{
 };
 use crate::name::{Name, NameError, Prefix, percent_decode};
 use crate::serve::terms::Choose;
-use crate::serve::{Body, BodyLength, Folders, Operation, Page, Scope, Selection, Version, Want};
+use crate::serve::{
+    Body, BodyLength, Folders, Making, Operation, Page, Scope, Selection, Version, Want,
+};
 
 /// Most keys on a page of a listing.
 const MAX_KEYS: usize = 1000;
@@ -184,7 +186,7 @@ fn bucket_request(
             check_body_hash(head.body, fields)?;
             let made = Operation::MakeFolder {
                 name: folder,
-                parents: false,
+                making: Making::Bucket,
             };
             Ok((made, Asked::CreateBucket))
         }
@@ -307,14 +309,27 @@ fn list_objects(bucket: &str, query: &[(String, String)]) -> Result<Operation, R
         echo.push((element_of(name), value.to_owned()));
         after = after.max(Some(key));
     }
-    let prefix = Prefix::new(format!("{bucket}/{key_prefix}"))
-        .map_err(|err| key_refusal(err, key_prefix))?;
+    // V1 answers always state their marker, empty where none was given.
+    if !v2 && echo.is_empty() {
+        echo.push(("Marker", String::new()));
+    }
+    // A prefix no key can have (a control character, `a//`, `../`: keys
+    // that cannot be names are refused) matches nothing: an empty page of
+    // the bucket, as S3 answers, not a refusal.
+    let (prefix, nothing) = match Prefix::new(format!("{bucket}/{key_prefix}")) {
+        Ok(prefix) => (prefix, false),
+        Err(_) => (
+            Prefix::new(format!("{bucket}/")).map_err(|err| key_refusal(err, bucket))?,
+            true,
+        ),
+    };
     let format = xml::Objects {
         bucket: bucket.to_owned(),
         prefix: key_prefix.to_owned(),
         v2,
         delimited,
         max,
+        nothing,
         url: param(query, "encoding-type") == Some("url"),
         echo,
         written: 0,
@@ -328,7 +343,9 @@ fn list_objects(bucket: &str, query: &[(String, String)]) -> Result<Operation, R
     let page = Page {
         delimited,
         after: after.map(|key| format!("{bucket}/{key}")),
-        max,
+        // Where nothing can match, the walk stops at the bucket's first
+        // entry: it only finds whether the bucket is there.
+        max: if nothing { 0 } else { max },
         within: Some(bucket_name(bucket)?),
     };
     Ok(Operation::List {

@@ -91,6 +91,9 @@ pub struct Objects {
     pub delimited: bool,
     /// Keys on the page at most.
     pub max: usize,
+    /// The prefix asked for matches no key (it cannot be a name's): the
+    /// page is empty and not truncated.
+    pub nothing: bool,
     /// `encoding-type=url`: keys and prefixes percent-encoded.
     pub url: bool,
     /// What the request gave to start after, echoed: V1's marker, V2's
@@ -186,9 +189,11 @@ impl Objects {
     }
 
     /// Takes an entry (a key or a common prefix), unless the page is full.
+    /// A page of `max-keys=0` is never truncated, whatever the bucket
+    /// holds, as S3 answers it (ceph's `test_bucket_list_maxkeys_zero`).
     fn entry(&mut self, key: &str) -> bool {
-        if self.written >= self.max {
-            self.truncated = true;
+        if self.nothing || self.written >= self.max {
+            self.truncated = !self.nothing && self.max > 0;
             return false;
         }
         self.written += 1;

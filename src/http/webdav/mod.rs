@@ -51,7 +51,7 @@ use super::response::{self, Framing, Head as ResponseHead};
 use super::xml::{self, MEDIA_TYPE as XML};
 use crate::access::Secret;
 use crate::name::Name;
-use crate::serve::{BodyLength, ErrorKind, Operation, Reply, Request, Scope};
+use crate::serve::{BodyLength, ErrorKind, Making, Operation, Reply, Request, Scope};
 
 /// The dialect: WebDAV's own methods on the HTTP listener.
 #[derive(Debug)]
@@ -244,7 +244,7 @@ fn make_folder(path: &str, resume: &Resume) -> Result<Operation, Refused> {
     let name = Name::decode(inner.as_bytes()).map_err(bad_name)?;
     Ok(Operation::MakeFolder {
         name,
-        parents: false,
+        making: Making::Alone,
     })
 }
 

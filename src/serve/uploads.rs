@@ -1,0 +1,117 @@
+//! ListMultipartUploads (S3's): one page of the multipart uploads under a
+//! prefix, by name then id, gathered as the sessions' index is walked
+//! (`Storage::visit_sessions`) in a heap that keeps only the page's worth,
+//! so a page costs memory of its size whatever the server holds. Apart
+//! from `multipart.rs`, which serves the uploads themselves.
+
+use std::collections::BinaryHeap;
+
+use super::multipart::MAX_PAGE;
+use super::{Next, Outcome, Reply, refuse};
+use crate::access::{Perm, Who};
+use crate::name::{Name, Prefix};
+use crate::storage::ListedSession;
+
+/// One page of the multipart uploads under a prefix.
+#[derive(Debug)]
+pub struct UploadsPage {
+    /// The names' prefix (the bucket's, and the key prefix asked for).
+    pub prefix: Prefix,
+    /// The uploads, by name then id.
+    pub uploads: Vec<ListedSession>,
+    /// Most uploads on the page.
+    pub max: usize,
+    /// More uploads follow.
+    pub truncated: bool,
+}
+
+/// One page of the multipart uploads of names under `prefix`, by name
+/// then id, after `after` (a name, and an id of it): at most `max`. Every
+/// session is looked at (its record read: a page costs a read per
+/// session the server holds, as `--max-upload-sessions` bounds them), but
+/// only the page's worth is kept: the `max + 1` first by name and id.
+/// Only the uploads of names `who` may read are listed: another's under
+/// a folder it may not read are neither named nor counted.
+pub(super) fn list_uploads(
+    who: Who,
+    prefix: Prefix,
+    after: Option<(String, String)>,
+    max: usize,
+) -> Outcome {
+    Outcome::on_pool(move |ctx| {
+        let max = max.min(MAX_PAGE);
+        let after = after
+            .as_ref()
+            .map(|(name, id)| (name.as_str(), id.as_str()));
+        let under = |name: &Name| {
+            name.as_str().starts_with(prefix.as_str())
+                && after.is_none_or(|(after, _)| name.as_str() >= after)
+                && who.allows(Perm::Read, name.as_str())
+        };
+        let mut page = BinaryHeap::with_capacity(max + 2);
+        let ttl = ctx.config.session_ttl();
+        let visited = ctx.storage.visit_sessions(ttl, &under, &mut |session| {
+            let upload = ByKey(session);
+            let key = upload.key();
+            let beyond = page
+                .peek()
+                .is_some_and(|last: &ByKey| page.len() > max && key >= last.key());
+            if after.is_none_or(|after| key > after)
+                && !beyond
+                && ctx.storage.is_multipart(&upload.0.info.id)
+            {
+                page.push(upload);
+                if page.len() > max + 1 {
+                    page.pop();
+                }
+            }
+            true
+        });
+        if let Err(err) = visited {
+            return refuse(ctx, "SESSIONS", "", err.into(), Next::Request);
+        }
+        let mut uploads: Vec<ListedSession> = page
+            .into_sorted_vec()
+            .into_iter()
+            .map(|upload| upload.0)
+            .collect();
+        let truncated = uploads.len() > max;
+        uploads.truncate(max);
+        Outcome::answer(Reply::Uploads(Box::new(UploadsPage {
+            prefix,
+            uploads,
+            max,
+            truncated,
+        })))
+    })
+}
+
+/// An upload on a page being gathered, in the page's order: by name,
+/// then id.
+struct ByKey(ListedSession);
+
+impl ByKey {
+    fn key(&self) -> (&str, &str) {
+        (self.0.info.name.as_str(), self.0.info.id.as_str())
+    }
+}
+
+impl Ord for ByKey {
+    fn cmp(&self, other: &ByKey) -> std::cmp::Ordering {
+        self.key().cmp(&other.key())
+    }
+}
+
+impl PartialOrd for ByKey {
+    fn partial_cmp(&self, other: &ByKey) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl PartialEq for ByKey {
+    fn eq(&self, other: &ByKey) -> bool {
+        self.key() == other.key()
+    }
+}
+
+impl Eq for ByKey {}
