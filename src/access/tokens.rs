@@ -318,19 +318,25 @@ impl Table {
         }
     }
 
+    /// The holder of S3 key `key_id`, and the key.
+    ///
+    /// # Errors
+    /// [`Rejection::UnknownKey`].
+    fn key_holder(&self, key_id: &str) -> Result<(&Arc<Principal>, &S3Key), Rejection> {
+        let principal = self.by_key_id.get(key_id).ok_or(Rejection::UnknownKey)?;
+        let Some(key) = &principal.entry.s3 else {
+            unreachable!("only entries with a key are found by key id");
+        };
+        Ok((principal, key))
+    }
+
     /// The holder of the S3 key that signed `signed`, if the signature is
     /// that key's (compared in constant time).
     ///
     /// # Errors
     /// [`Rejection::UnknownKey`], [`Rejection::BadSignature`].
     pub fn verify(&self, signed: &Signed) -> Result<Arc<Principal>, Rejection> {
-        let principal = self
-            .by_key_id
-            .get(&signed.key_id)
-            .ok_or(Rejection::UnknownKey)?;
-        let Some(key) = &principal.entry.s3 else {
-            unreachable!("only entries with a key are found by key id");
-        };
+        let (principal, key) = self.key_holder(&signed.key_id)?;
         let signing = self.signing_key(key, &signed.scope);
         match signing.verify(&signed.string_to_sign, &signed.signature) {
             true => {
@@ -349,13 +355,7 @@ impl Table {
     /// # Errors
     /// [`Rejection::UnknownKey`], [`Rejection::BadSignature`].
     pub fn verify_v2(&self, signed: &SignedV2) -> Result<Arc<Principal>, Rejection> {
-        let principal = self
-            .by_key_id
-            .get(&signed.key_id)
-            .ok_or(Rejection::UnknownKey)?;
-        let Some(key) = &principal.entry.s3 else {
-            unreachable!("only entries with a key are found by key id");
-        };
+        let (principal, key) = self.key_holder(&signed.key_id)?;
         match sigv2::verify(&key.secret, &signed.string_to_sign, &signed.signature) {
             true => Ok(Arc::clone(principal)),
             false => Err(Rejection::BadSignature),

@@ -110,7 +110,7 @@ fn malformed(message: impl Into<String>) -> Refusal {
 
 /// `text` percent-decoded (lossily: a value that is not UTF-8 matches
 /// nothing a client signed).
-fn decoded(text: &str) -> String {
+pub(super) fn decoded(text: &str) -> String {
     match percent_decode(text.as_bytes()) {
         Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
         Err(_) => text.to_owned(),

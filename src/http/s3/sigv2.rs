@@ -24,10 +24,10 @@ use time::OffsetDateTime;
 use super::super::message::Head;
 use super::super::response::parse_http_date;
 use super::error::Code;
+use super::presign::decoded;
 use super::sigv4::MAX_SKEW;
 use super::{Refusal, refusal};
 use crate::access::sigv2::SignedV2;
-use crate::name::percent_decode;
 
 /// What an `Authorization` value of SigV2 begins with.
 pub const SCHEME: &str = "AWS ";
@@ -278,15 +278,6 @@ fn resource_into(text: &mut String, target: &str, bucket: Option<&str>) {
             text.push('=');
             text.push_str(value);
         }
-    }
-}
-
-/// `text` percent-decoded (lossily: a value that is not UTF-8 matches
-/// nothing a client signed).
-fn decoded(text: &str) -> String {
-    match percent_decode(text.as_bytes()) {
-        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
-        Err(_) => text.to_owned(),
     }
 }
 
