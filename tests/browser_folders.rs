@@ -105,7 +105,9 @@ fn what_a_folders_delete_left_is_told_on_the_page() {
         Some(browser.message()).filter(|said| said.contains("stayed"))
     });
     assert!(said.contains("d/kept.txt: not permitted"), "{said}");
-    assert!(server.path("d/kept.txt").exists() && !server.path("d/open").exists());
+    assert!(server.path("d/kept.txt").exists() && !server.path("d/open/a.txt").exists());
+    // The grant on d/open/ is on what it holds: the folder stays, told.
+    assert!(said.contains("d/open/: not permitted"), "{said}");
 }
 
 #[test]

@@ -107,9 +107,15 @@ fn row<'a>(html: &'a str, name: &str) -> &'a str {
 
 #[test]
 fn a_folder_row_carries_its_own_rights_where_the_grants_differ_below() {
-    // Delete in one sub-folder only: the listed folder's rights say no
-    // delete, that folder's row says yes, its sibling's says nothing.
-    let (server, tokens, _dir) = guarded(&[("pruner", &["read:/", "delete:top/only/"])], &[]);
+    // Write in one sub-folder only: the listed folder's rights say no
+    // write, that folder's row says yes, its sibling's says nothing.
+    // Delete in it only: the folder itself may not be deleted (a grant on
+    // `top/only/` is on what it holds), so its row offers no delete.
+    let holders: &[(&str, &[&str])] = &[
+        ("pruner", &["read:/", "delete:top/only/"]),
+        ("filler", &["read:/", "write:top/only/"]),
+    ];
+    let (server, tokens, _dir) = guarded(holders, &[]);
     for dir in ["top/only/deep", "top/other"] {
         std::fs::create_dir_all(server.path(dir)).unwrap();
     }
@@ -119,7 +125,12 @@ fn a_folder_row_carries_its_own_rights_where_the_grants_differ_below() {
     let html = page.text();
     assert_eq!(
         row(&html, "top/only/"),
-        "<tr class=\"dir\" data-may=\"delete\"><td class=\"n\">"
+        "<tr class=\"dir\"><td class=\"n\">"
+    );
+    let filled = get(addr, "/top/", &bearer(&tokens[1])).text();
+    assert_eq!(
+        row(&filled, "top/only/"),
+        "<tr class=\"dir\" data-may=\"write\"><td class=\"n\">"
     );
     assert_eq!(
         row(&html, "top/other/"),

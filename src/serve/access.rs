@@ -262,6 +262,17 @@ pub(super) fn rights(who: &Who, prefix: &str, writable: bool) -> Rights {
     }
 }
 
+/// What `who` may do to the folder `name` (ending in `/`) as its row on
+/// a page offers it: [`rights`] in it, but its own removal (or rename) by
+/// the grant on its name, as the server judges a folder's DELETE and
+/// MOVE (a grant on `name/` is on what it holds, not on the folder).
+pub(super) fn folder_rights(who: &Who, name: &str, writable: bool) -> Rights {
+    Rights {
+        delete: writable && who.allows(Perm::Delete, name.trim_end_matches('/')),
+        ..rights(who, name, writable)
+    }
+}
+
 /// The nearest folder above `name` (a file's or a folder's) that `who`
 /// may list: where a refused page sends its reader back to (the root if
 /// no other).

@@ -380,7 +380,7 @@ fn spool_directory(
         }
         // A few comparisons per grant: the same as `listed` unless a
         // grant lies below the listed folder.
-        let rights = super::access::rights(who, name, writable);
+        let rights = super::access::folder_rights(who, name, writable);
         if rights != listed {
             spool.format.row_rights(rights);
         }

@@ -58,8 +58,9 @@
   }
 
   // A folder's row, when page.js activates it: Rename where the client
-  // may write here and delete all of the folder, Delete where it may
-  // delete in it (its row's own rights: the grants may differ below).
+  // may write here and delete the folder, Delete where it may delete the
+  // folder itself (its row's rights: the server's folder_rights, by the
+  // grant on the folder's name, as a folder's DELETE is judged).
   function buttons(row, cell, rights) {
     const name = row.dataset.name;
     if (may('write') && rights.delete) {
