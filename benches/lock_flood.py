@@ -27,23 +27,20 @@ import argparse
 import http.client
 import os
 import shutil
-import socket
 import statistics
 import subprocess
+import sys
 import tempfile
 import threading
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import procs  # noqa: E402  (benches/procs.py: one home for serving and RSS)
 
 BODY = os.urandom(4096)
 LOCKINFO = ('<?xml version="1.0"?><D:lockinfo xmlns:D="DAV:"><D:lockscope>'
             '<D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype>'
             '<D:owner>{}</D:owner></D:lockinfo>')
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def tokens(binary, folder):
@@ -61,32 +58,15 @@ def tokens(binary, folder):
 
 
 def start(binary, root, token_file):
-    port = free_port()
+    """`ferry serve` with FERRY/1 and HTTP on port 0 (procs.serve reads
+    the ports back): the process and its HTTP port."""
     help_text = subprocess.run([binary, "serve", "--help"],
                                capture_output=True, text=True).stdout
     fsync = ["--no-fsync"] if "--no-fsync" in help_text else []
-    server = subprocess.Popen(
-        [binary, "serve", "--root", root, "--listen", "127.0.0.1:0",
-         "--http", f"127.0.0.1:{port}", "--tokens", token_file,
-         "--log-level", "error", *fsync],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 10
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return server, port
-        except OSError:
-            time.sleep(0.05)
-    server.kill()
-    raise SystemExit(f"{binary} did not start")
-
-
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
+    command = [binary, "serve", "--root", root, "--listen", "127.0.0.1:0",
+               "--http", "127.0.0.1:0", "--tokens", token_file, *fsync]
+    server, ports = procs.serve(command, os.path.join(os.path.dirname(root), "server.log"))
+    return server, ports["HTTP"]
 
 
 def puts(port, token, count, stop=None):
@@ -156,7 +136,7 @@ def run(label, binary, seconds):
     try:
         puts(port, made["user"], 300)  # warm-up
         quiet = summary(puts(port, made["user"], 2000))
-        before = rss_kib(server.pid)
+        before = procs.rss_kib(server.pid)
         stop, counts = threading.Event(), {"granted": 0, "refused": 0}
         flooders = [threading.Thread(target=flood, args=(port, made["flood"], stop, counts, n))
                     for n in range(2)]
@@ -168,7 +148,7 @@ def run(label, binary, seconds):
         loaded = summary(puts(port, made["user"], 10 ** 9, stop))
         for f in flooders:
             f.join()
-        after = rss_kib(server.pid)
+        after = procs.rss_kib(server.pid)
         listed = propfind_bytes(port, made["user"])
         target = 3 * quiet[0] + 5
         verdict = "within" if loaded[0] <= target else "OVER"

@@ -307,10 +307,10 @@ fn own_folders(folders: Folders) -> bool {
     folders.pruned_below().is_none()
 }
 
-/// Whether `name` is a folder (for [`own_folders`]' requests; an error
-/// is no folder, and the file operation then says what it is).
-fn is_folder(ctx: &Ctx<'_>, name: &Name) -> bool {
-    matches!(ctx.storage.occupant(name), Ok(Occupant::Folder))
+/// What has `from` where [`own_folders`] may make it a folder's request
+/// (looked up once: the source's check takes it too), else `None`.
+fn source_of(ctx: &Ctx<'_>, from: &Name, folders: Folders) -> Option<super::folders::Found> {
+    own_folders(folders).then(|| ctx.storage.occupant(from))
 }
 
 /// MOVE: rename a file within the root, on the pool, replacing what
@@ -327,7 +327,8 @@ pub(super) fn rename(
     folders: Folders,
 ) -> Outcome {
     Outcome::on_pool(move |ctx| {
-        if own_folders(folders) && is_folder(ctx, &from) {
+        let found = source_of(ctx, &from, folders);
+        if matches!(found, Some(Ok(Occupant::Folder))) {
             let (from, to) = (Prefix::of_folder(&from), Prefix::of_folder(&to));
             let overwrite = overwrite == Overwrite::Anything;
             return super::folders::rename(ctx, who, from, to, overwrite);
@@ -337,7 +338,7 @@ pub(super) fn rename(
         // whatever has the name kept (`Overwrite: F`) or replaced.
         if overwrite != Overwrite::Files && from != to {
             let replace = overwrite == Overwrite::Anything;
-            if let Err(outcome) = super::folders::check_source(ctx, "MOVE", &from, false) {
+            if let Err(outcome) = super::folders::judge_file_source(ctx, "MOVE", &from, found) {
                 return *outcome;
             }
             match super::folders::clear(ctx, &who, "MOVE", &to, replace, true) {
@@ -380,12 +381,13 @@ pub(super) fn copy(
     }
     let user = super::user_of(ctx, &who);
     Outcome::on_pool(move |ctx| {
-        if own_folders(folders) && is_folder(ctx, &from) {
+        let found = source_of(ctx, &from, folders);
+        if matches!(found, Some(Ok(Occupant::Folder))) {
             let (from, to) = (Prefix::of_folder(&from), Prefix::of_folder(&to));
             return super::folders::copy(ctx, who, from, to, true, overwrite);
         }
         let started = std::time::Instant::now();
-        if let Err(outcome) = super::folders::check_source(ctx, "COPY", &from, false) {
+        if let Err(outcome) = super::folders::judge_file_source(ctx, "COPY", &from, found) {
             return *outcome;
         }
         // S3's keys: the upload replaces a file as a PUT does, and meets a

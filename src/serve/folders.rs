@@ -110,12 +110,40 @@ fn visible(who: &Who, name: &str) -> bool {
 /// is touched.
 ///
 /// # Errors
-/// The refusal to answer: `404`, or `409` for a file asked as a folder or
-/// the other way round.
+/// As [`judge_source`].
 pub(super) fn check_source(
     ctx: &Ctx<'_>,
     verb: &str,
     from: &Name,
+    folder: bool,
+) -> Result<(), Box<Outcome>> {
+    judge_source(ctx, (verb, from), ctx.storage.occupant(from), folder)
+}
+
+/// What a lookup found at a name.
+pub(super) type Found = Result<Occupant, StorageError>;
+
+/// Judges a COPY's or MOVE's source as a file, on what `found` says
+/// (else looked up now).
+pub(super) fn judge_file_source(
+    ctx: &Ctx<'_>,
+    verb: &str,
+    from: &Name,
+    found: Option<Found>,
+) -> Result<(), Box<Outcome>> {
+    let found = found.unwrap_or_else(|| ctx.storage.occupant(from));
+    judge_source(ctx, (verb, from), found, false)
+}
+
+/// [`check_source`] on what was `found` at `from` already.
+///
+/// # Errors
+/// The refusal to answer: `404`, or `409` for a file asked as a folder or
+/// the other way round.
+pub(super) fn judge_source(
+    ctx: &Ctx<'_>,
+    (verb, from): (&str, &Name),
+    found: Result<Occupant, StorageError>,
     folder: bool,
 ) -> Result<(), Box<Outcome>> {
     let wanted = if folder {
@@ -123,7 +151,7 @@ pub(super) fn check_source(
     } else {
         Occupant::File
     };
-    match ctx.storage.occupant(from) {
+    match found {
         Ok(found) if found == wanted => Ok(()),
         Ok(Occupant::Nothing) | Err(StorageError::NotFound) => {
             let failure = Failure::new(ErrorKind::NotFound, "no such file or folder");

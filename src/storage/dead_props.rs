@@ -335,7 +335,7 @@ impl Storage {
 
     /// The folder `dir` of the mirror, made if missing.
     pub(super) fn mirror_dir(&self, dir: &str) -> Result<OwnedFd, StorageError> {
-        let made = self.walk_creating(dir.split('/'))?;
+        let made = self.walk_creating(dir.split('/'), 0)?;
         made.0.ok_or(StorageError::NotFound)
     }
 

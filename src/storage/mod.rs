@@ -717,7 +717,7 @@ impl Storage {
     pub fn make_folders(&self, name: &Name) -> Result<(), StorageError> {
         self.pause(Point::Delete);
         let (dirs, leaf) = name.split_parent();
-        let (parent, _) = self.walk_creating(dirs)?;
+        let (parent, _) = self.walk_creating(dirs, 0)?;
         let parent = self.fd(&parent);
         match rustix::fs::mkdirat(parent, leaf, Mode::from_raw_mode(0o755)) {
             Err(Errno::EXIST) => {
@@ -813,12 +813,18 @@ impl Storage {
         Ok(Some(open_dir_beneath(&self.root, &path)?))
     }
 
-    /// As [`Storage::walk`], creating missing directories; also returns
+    /// As [`Storage::walk`], creating missing directories but the first
+    /// `kept` (S3's bucket: only CreateBucket makes one); also returns
     /// how many leading segments were there already (not made by this
     /// call: the floor below which its undoing prunes nothing).
+    ///
+    /// # Errors
+    /// [`StorageError::NoBucket`] for a missing one of the first `kept`;
+    /// as [`Storage::walk`].
     fn walk_creating<'a>(
         &self,
         dirs: impl Iterator<Item = &'a str>,
+        kept: usize,
     ) -> Result<(Option<OwnedFd>, usize), StorageError> {
         let not_a_dir = |errno| match errno {
             Errno::NOTDIR => StorageError::ParentNotDirectory,
@@ -826,9 +832,10 @@ impl Storage {
         };
         let mut current: Option<OwnedFd> = None;
         let (mut found, mut making) = (0, false);
-        for segment in dirs {
+        for (at, segment) in dirs.enumerate() {
             let parent = self.fd(&current);
             let next = match rustix::fs::openat(parent, segment, DIR, Mode::empty()) {
+                Err(Errno::NOENT) if at < kept => return Err(StorageError::NoBucket),
                 Err(Errno::NOENT) => {
                     match rustix::fs::mkdirat(parent, segment, Mode::from_raw_mode(0o755)) {
                         Ok(()) => making = true,

@@ -172,12 +172,11 @@ impl Storage {
     /// and whether a file of that name exists (a special file or a
     /// directory there is refused).
     fn target(&self, name: &Name, folders: Folders) -> Result<Target, StorageError> {
-        if folders == Folders::Keys {
-            self.check_bucket(name)?;
-        }
         let (dirs, leaf) = name.split_parent();
         let (dir, found) = match folders.made() {
-            true => self.walk_creating(dirs)?,
+            // S3's bucket is never made by an upload (NoSuchBucket): the
+            // leading folders that stay whatever happens (`pruned_below`).
+            true => self.walk_creating(dirs, folders.pruned_below().unwrap_or(0))?,
             false => (self.walk(dirs.clone())?, dirs.count()),
         };
         let dir = match dir {
@@ -205,12 +204,10 @@ impl Storage {
         })
     }
 
-    /// Where folders are S3's keys ([`Folders::Keys`]): the name's bucket,
-    /// its first folder, must be there, as only CreateBucket makes one
-    /// (S3's `NoSuchBucket`); what is there is the walk's to judge. A
-    /// DeleteBucket between this and the walk sees the bucket made again
-    /// by the upload, as every upload did before this check: rare, and no
-    /// bytes are lost.
+    /// The name's bucket, its first folder, must be there, as only
+    /// CreateBucket makes one (S3's `NoSuchBucket`), for a multipart
+    /// upload begun (an upload's own walk checks it as it goes: see
+    /// [`Storage::walk_creating`]); what is there is the walk's to judge.
     ///
     /// # Errors
     /// [`StorageError::NoBucket`] if it is not there.
