@@ -1,7 +1,7 @@
 //! S3 listings and bucket-wide requests beyond the first slice, over real
 //! sockets (the XML parsed): `<Owner>` in ListObjects (V1 always, V2 with
-//! `fetch-owner=true`) named by the lister's token, delimiters other than
-//! `/` refused as not served, and DeleteObjects on a bucket that is not
+//! `fetch-owner=true`) named by the lister's token, any delimiter,
+//! ListObjectVersions, and DeleteObjects on a bucket that is not
 //! there (`NoSuchBucket`, nothing deleted elsewhere) or with a body over
 //! its cap (`EntityTooLarge`).
 #![cfg(feature = "s3")] // built with what it tests (Cargo.toml [features])
@@ -103,14 +103,147 @@ fn listing_edges_are_answered_as_s3_does() {
     );
 }
 
+/// The keys and the common prefixes of a listing's answer.
+fn keys_and_prefixes(answer: &Answer) -> (Vec<String>, Vec<String>) {
+    assert_eq!(answer.status, 200, "{}", answer.head);
+    // The first `<Prefix>` is the one asked for; the rest are common.
+    let prefixes = texts(&answer.body, "Prefix").into_iter().skip(1).collect();
+    (texts(&answer.body, "Key"), prefixes)
+}
+
+/// Any delimiter groups keys as S3 does (ceph's s3-tests'
+/// `test_bucket_list_delimiter_alt` and kin): up to and including its
+/// first occurrence after the prefix, each group once, in key order
+/// among the keys; a folder whose name holds it is its group whole; a
+/// page of groups continues after its last group (V1's `NextMarker`,
+/// V2's token) without repeating it; several characters, and a newline,
+/// are delimiters too.
 #[test]
-fn delimiters_other_than_slash_are_not_served() {
+fn any_delimiter_groups_keys() {
     let s = owner();
-    let answer = list(&s, &[("list-type", "2"), ("delimiter", "-")]);
-    assert_eq!(
-        (answer.status, code(&answer)),
-        (501, "NotImplemented".into())
+    let me = &s.signers[0];
+    for key in ["bar", "baz", "cab", "foo", "x_y/1", "x_y/2", "x_z", "w/q_r"] {
+        let put = me.simple(s.s3, "PUT", &format!("/bkt/{key}"), b"x");
+        assert_eq!(put.status, 200, "{key}: {}", put.head);
+    }
+    let alt = list(&s, &[("delimiter", "a")]);
+    assert_eq!(texts(&alt.body, "Delimiter"), ["a"]);
+    let (keys, prefixes) = keys_and_prefixes(&alt);
+    assert_eq!(keys, ["foo", "w/q_r", "x_y/1", "x_y/2", "x_z"]);
+    assert_eq!(prefixes, ["ba", "ca"]);
+    let (keys, prefixes) = keys_and_prefixes(&list(&s, &[("delimiter", "_")]));
+    assert_eq!(keys, ["bar", "baz", "cab", "foo"]);
+    assert_eq!(prefixes, ["w/q_", "x_"]);
+    let (keys, prefixes) = keys_and_prefixes(&list(&s, &[("delimiter", "_"), ("prefix", "x")]));
+    assert!(keys.is_empty());
+    assert_eq!(prefixes, ["x_"]);
+    let (keys, prefixes) = keys_and_prefixes(&list(&s, &[("delimiter", "ba")]));
+    assert_eq!(prefixes, ["ba"]);
+    assert_eq!(keys.len(), 6);
+    let (keys, prefixes) = keys_and_prefixes(&list(&s, &[("delimiter", "\n")]));
+    assert_eq!((keys.len(), prefixes.len()), (8, 0));
+
+    // Pages of one entry each: V1 by NextMarker, V2 by token.
+    let mut seen = Vec::new();
+    let mut marker = String::new();
+    loop {
+        let page = list(
+            &s,
+            &[("delimiter", "a"), ("max-keys", "1"), ("marker", &marker)],
+        );
+        let (keys, prefixes) = keys_and_prefixes(&page);
+        seen.extend(keys.into_iter().chain(prefixes));
+        match texts(&page.body, "NextMarker").pop() {
+            Some(next) => marker = next,
+            None => break,
+        }
+    }
+    assert_eq!(seen, ["ba", "ca", "foo", "w/q_r", "x_y/1", "x_y/2", "x_z"]);
+    let mut seen = Vec::new();
+    let mut token = None::<String>;
+    loop {
+        let mut query = vec![("list-type", "2"), ("delimiter", "_"), ("max-keys", "1")];
+        if let Some(token) = &token {
+            query.push(("continuation-token", token));
+        }
+        let page = list(&s, &query);
+        let (keys, prefixes) = keys_and_prefixes(&page);
+        seen.extend(keys.into_iter().chain(prefixes));
+        match texts(&page.body, "NextContinuationToken").pop() {
+            Some(next) => token = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ["bar", "baz", "cab", "foo", "w/q_", "x_"]);
+}
+
+/// A group shows only what the token may read: a folder it may not list
+/// is no group, and a file it may not read adds none.
+#[test]
+fn delimiter_groups_show_only_what_the_token_may_read() {
+    let s = S3Server::start(&[("alice", ALL), ("bob", &["read:bkt/x_y/"])], &[]);
+    let me = &s.signers[0];
+    assert_eq!(me.simple(s.s3, "PUT", "/bkt", b"").status, 200);
+    for key in ["x_y/1", "secret_a", "hidden_dir/k"] {
+        assert_eq!(
+            me.simple(s.s3, "PUT", &format!("/bkt/{key}"), b"x").status,
+            200
+        );
+    }
+    let bob = &s.signers[1];
+    let answer = bob.send(
+        s.s3,
+        "GET",
+        ("/bkt", &[("delimiter", "_")]),
+        &[],
+        b"",
+        Payload::Signed,
     );
+    let (keys, prefixes) = keys_and_prefixes(&answer);
+    assert!(keys.is_empty(), "{keys:?}");
+    assert_eq!(prefixes, ["x_"]);
+}
+
+/// ListObjectVersions (the teardown of ceph's s3-tests, `aws s3api
+/// list-object-versions`): each key its one version, `null`, the latest;
+/// paged by `key-marker`, grouped by a delimiter like ListObjects.
+#[test]
+fn object_versions_are_each_key_once_as_null() {
+    let s = owner();
+    let me = &s.signers[0];
+    for key in ["a", "b/c", "d"] {
+        assert_eq!(
+            me.simple(s.s3, "PUT", &format!("/bkt/{key}"), b"x").status,
+            200
+        );
+    }
+    let all = list(&s, &[("versions", "")]);
+    assert_eq!(all.status, 200, "{}", all.head);
+    let body = String::from_utf8_lossy(&all.body);
+    assert!(body.contains("<ListVersionsResult"), "{body}");
+    assert_eq!(texts(&all.body, "Key"), ["a", "b/c", "d"]);
+    assert_eq!(texts(&all.body, "VersionId"), ["null", "null", "null"]);
+    assert_eq!(texts(&all.body, "IsLatest"), ["true", "true", "true"]);
+    assert_eq!(texts(&all.body, "KeyMarker"), [""]);
+    let first = list(&s, &[("versions", ""), ("max-keys", "1")]);
+    assert_eq!(texts(&first.body, "IsTruncated"), ["true"]);
+    assert_eq!(texts(&first.body, "NextKeyMarker"), ["a"]);
+    assert_eq!(texts(&first.body, "NextVersionIdMarker"), ["null"]);
+    let rest = list(
+        &s,
+        &[
+            ("versions", ""),
+            ("key-marker", "a"),
+            ("version-id-marker", "null"),
+            ("delimiter", "/"),
+        ],
+    );
+    let (keys, prefixes) = keys_and_prefixes(&rest);
+    assert_eq!(
+        (keys, prefixes),
+        (vec!["d".to_owned()], vec!["b/".to_owned()])
+    );
+    assert_eq!(texts(&rest.body, "IsTruncated"), ["false"]);
 }
 
 /// A DeleteObjects of `keys` in `bucket`, its body's MD5 stated.

@@ -161,6 +161,7 @@ fn spool_keys(
         spool,
         found: 0,
         max: page.max,
+        last_group: None,
     };
     // The folder the prefix names (`prefix=dir/`) comes first, as its
     // marker would in S3, while it is empty: below, only the folders
@@ -180,21 +181,27 @@ fn spool_keys(
         if !who.may_list(dir) {
             return Ok(false);
         }
-        // Below the prefix's folder: one entry, not walked.
-        if page.delimited && dir.len() > prefix.as_str().len() {
-            if page.is_past(dir) {
-                paging.borrow_mut().put(Piece::Directory {
-                    name: dir,
-                    mtime: 0,
-                    first: false,
-                })?;
+        // A folder whose name holds the delimiter below the prefix (with
+        // `/`: each folder below the prefix's) is its group's one entry,
+        // not walked; where the page starts inside it, it is walked for
+        // what of the group comes after.
+        if let Some(group) = page.group(prefix.as_str(), dir) {
+            if page.after.as_deref() == Some(group) {
+                return Ok(false);
             }
+            if !page.is_past(dir) {
+                return Ok(true);
+            }
+            paging.borrow_mut().group(group)?;
             return Ok(false);
         }
         // An empty folder is a key of its own, `dir/`, as the marker that
         // made it (or would have) lists in S3 (docs/s3.md, "Folder
         // markers"); one that holds keys lists them only.
-        if !page.delimited && dir.starts_with(prefix.as_str()) && page.is_past(dir) {
+        if dir.len() > prefix.as_str().len()
+            && dir.starts_with(prefix.as_str())
+            && page.is_past(dir)
+        {
             let storage = ctx.storage;
             if storage
                 .is_empty_folder(dir)
@@ -210,12 +217,23 @@ fn spool_keys(
     // Names before the page's start, and files `who` may not read, are
     // skipped by name: never `lstat`ed, so a page costs its folder's
     // names and what it shows, not an `lstat` of every entry.
+    // A file whose group is on the page already, or is where the page
+    // starts, is skipped likewise.
     let wanted = |name: &str| match name.ends_with('/') {
         true => page.reaches_past(name),
-        false => page.is_past(name) && who.allows(Perm::Read, name),
+        false => {
+            page.is_past(name)
+                && who.allows(Perm::Read, name)
+                && page.group(prefix.as_str(), name).is_none_or(|group| {
+                    page.after.as_deref() != Some(group) && !paging.borrow().has_put(group)
+                })
+        }
     };
     let walked = ctx.storage.list(prefix, wanted, enter, |entry| {
         let mut paging = paging.borrow_mut();
+        if let Some(group) = page.group(prefix.as_str(), &entry.name) {
+            return paging.group(group);
+        }
         if md5 {
             let md5 = ctx.storage.recorded_md5(&entry.name);
             paging.spool.format.details(Details {
@@ -265,6 +283,9 @@ struct Paging<'a> {
     spool: Spool<'a>,
     found: usize,
     max: usize,
+    /// The last group put ([`Page::group`]): the names after it in the
+    /// walk that are of it are not put again.
+    last_group: Option<String>,
 }
 
 impl Paging<'_> {
@@ -280,6 +301,28 @@ impl Paging<'_> {
             true => Err(std::io::Error::other("the page is full")),
             false => Ok(()),
         }
+    }
+
+    /// Puts `group` (see [`Page::group`]) on the page, unless it was the
+    /// last put.
+    ///
+    /// # Errors
+    /// As [`Paging::put`]'s.
+    fn group(&mut self, group: &str) -> std::io::Result<()> {
+        if self.has_put(group) {
+            return Ok(());
+        }
+        self.last_group = Some(group.to_owned());
+        self.put(Piece::Directory {
+            name: group,
+            mtime: 0,
+            first: false,
+        })
+    }
+
+    /// Whether `group` is the last group put.
+    fn has_put(&self, group: &str) -> bool {
+        self.last_group.as_deref() == Some(group)
     }
 
     /// Ends the page.

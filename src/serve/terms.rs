@@ -87,10 +87,13 @@ impl Search {
 /// A page of a [`Scope::Keys`] listing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Page {
-    /// A folder directly below the prefix's is one entry (a
-    /// [`Piece::Directory`], S3's common prefix) whose contents are not
-    /// walked; else every file at any depth is listed.
-    pub delimited: bool,
+    /// S3's delimiter (never empty): the names below the prefix that
+    /// hold it are one entry per group ([`Page::group`], a
+    /// [`Piece::Directory`]: S3's common prefix), and a folder whose own
+    /// name holds it is that entry whole, its contents not walked; with
+    /// `/`, each folder directly below the prefix's. `None`: every file at
+    /// any depth is listed.
+    pub delimiter: Option<String>,
     /// Only names after this one (S3's start-after, marker and
     /// continuation token).
     pub after: Option<String>,
@@ -109,6 +112,17 @@ impl Page {
         self.after
             .as_deref()
             .is_none_or(|after| folder > after || after.starts_with(folder))
+    }
+
+    /// The group `name` (a file's, or a folder's ending in `/`) is part
+    /// of below `prefix`: the name up to and including the delimiter's
+    /// first occurrence after the prefix. `None` where the name stands
+    /// for itself. Names of one group are neighbours in name order, so a
+    /// walk puts each group once by comparing with the last it put.
+    pub fn group<'a>(&self, prefix: &str, name: &'a str) -> Option<&'a str> {
+        let delimiter = self.delimiter.as_deref().filter(|d| !d.is_empty())?;
+        let at = name.strip_prefix(prefix)?.find(delimiter)?;
+        name.get(..prefix.len() + at + delimiter.len())
     }
 
     /// Whether `name` (a file, or a folder's entry) is after

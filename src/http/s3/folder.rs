@@ -61,7 +61,7 @@ pub(super) fn request(
 /// most, not one per key.
 pub(super) fn probe(name: Name) -> Operation {
     let page = Page {
-        delimited: true,
+        delimiter: Some("/".to_owned()),
         after: None,
         max: 0,
         within: Some(name.clone()),

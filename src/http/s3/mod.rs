@@ -11,8 +11,9 @@
 //! GET    /<bucket>?location                 GetBucketLocation the same; answers us-east-1
 //! PUT    /<bucket>                          CreateBucket      MakeFolder (body ignored, <= 64 KiB)
 //! DELETE /<bucket>                          DeleteBucket      RemoveFolder (empty only)
-//! GET    /<bucket>[?list-type=2]&prefix=&delimiter=/&max-keys=&marker=|start-after=|continuation-token=
+//! GET    /<bucket>[?list-type=2]&prefix=&delimiter=&max-keys=&marker=|start-after=|continuation-token=
 //!                                           ListObjects V1/V2 List, one page (Scope::Keys)
+//! GET    /<bucket>?versions&key-marker=...  ListObjectVersions the same, each key version "null"
 //! HEAD   /<bucket>/<key>                    HeadObject        Get, no body
 //! GET    /<bucket>/<key>  [Range]           GetObject         Get
 //! PUT    /<bucket>/<key>  [Content-MD5]     PutObject         Put, SHA-256 and MD5 checked as it streams;

@@ -8,6 +8,7 @@ use super::super::origin::{Site, host_name};
 use super::super::request::selection;
 use super::conditions::{Conditions, Verdict};
 use super::error::Code;
+use super::xml::Listing;
 use super::{
     Asked, Checksums, Fields, Refusal, body, copy, delete, folder, meta, multipart, refusal, sigv4,
     xml,
@@ -166,6 +167,15 @@ fn bucket_request(
         "encoding-type",
         "fetch-owner",
     ];
+    const VERSIONS: &[&str] = &[
+        "versions",
+        "prefix",
+        "delimiter",
+        "max-keys",
+        "key-marker",
+        "version-id-marker",
+        "encoding-type",
+    ];
     match method {
         "HEAD" if only_params(query, &[]) => Ok((folder::probe(folder), Asked::HeadBucket)),
         "GET"
@@ -178,8 +188,15 @@ fn bucket_request(
         "GET" if query.iter().any(|(n, _)| n == "uploads") => {
             super::multipart::list_uploads(bucket, query)
         }
+        "GET" if query.iter().any(|(n, _)| n == "versions") && only_params(query, VERSIONS) => {
+            list_objects(bucket, query, Listing::Versions).map(|op| (op, Asked::ListObjects))
+        }
         "GET" if only_params(query, LISTING) => {
-            list_objects(bucket, query).map(|op| (op, Asked::ListObjects))
+            let listing = match param(query, "list-type") == Some("2") {
+                true => Listing::V2,
+                false => Listing::V1,
+            };
+            list_objects(bucket, query, listing).map(|op| (op, Asked::ListObjects))
         }
         "PUT" if only_params(query, &[]) => {
             check_bucket_name(bucket)?;
@@ -265,21 +282,19 @@ fn param<'a>(query: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .map(|(_, value)| value.as_str())
 }
 
-/// ListObjects (V1, or V2 with `list-type=2`): one page of the bucket's
-/// keys after the marker, start-after or continuation token.
-fn list_objects(bucket: &str, query: &[(String, String)]) -> Result<Operation, Refusal> {
-    let v2 = param(query, "list-type") == Some("2");
+/// ListObjects (V1, or V2 with `list-type=2`), or ListObjectVersions
+/// (each key its one version, `null`): one page of the bucket's keys
+/// after the marker, start-after, continuation token or key marker,
+/// grouped by any delimiter.
+fn list_objects(
+    bucket: &str,
+    query: &[(String, String)],
+    listing: Listing,
+) -> Result<Operation, Refusal> {
     let key_prefix = param(query, "prefix").unwrap_or_default();
-    let delimited = match param(query, "delimiter") {
-        None | Some("") => false,
-        Some("/") => true,
-        Some(_) => {
-            return Err(refusal(
-                Code::NotImplemented,
-                "only / is served as a delimiter",
-            ));
-        }
-    };
+    let delimiter = param(query, "delimiter")
+        .filter(|d| !d.is_empty())
+        .map(str::to_owned);
     let max = match param(query, "max-keys") {
         None => MAX_KEYS,
         Some(text) => text
@@ -289,9 +304,10 @@ fn list_objects(bucket: &str, query: &[(String, String)]) -> Result<Operation, R
     };
     let mut echo = Vec::new();
     let mut after = None;
-    let starts = match v2 {
-        true => ["start-after", "continuation-token"],
-        false => ["marker", ""],
+    let starts = match listing {
+        Listing::V2 => ["start-after", "continuation-token"],
+        Listing::V1 => ["marker", ""],
+        Listing::Versions => ["key-marker", ""],
     };
     for name in starts.into_iter().filter(|n| !n.is_empty()) {
         let Some(value) = param(query, name) else {
@@ -309,9 +325,18 @@ fn list_objects(bucket: &str, query: &[(String, String)]) -> Result<Operation, R
         echo.push((element_of(name), value.to_owned()));
         after = after.max(Some(key));
     }
-    // V1 answers always state their marker, empty where none was given.
-    if !v2 && echo.is_empty() {
-        echo.push(("Marker", String::new()));
+    // V1 answers always state their marker, empty where none was given;
+    // ListObjectVersions its key and version markers.
+    match listing {
+        Listing::V1 if echo.is_empty() => echo.push(("Marker", String::new())),
+        Listing::Versions => {
+            if echo.is_empty() {
+                echo.push(("KeyMarker", String::new()));
+            }
+            let version = param(query, "version-id-marker").unwrap_or_default();
+            echo.push(("VersionIdMarker", version.to_owned()));
+        }
+        _ => {}
     }
     // A prefix no key can have (a control character, `a//`, `../`: keys
     // that cannot be names are refused) matches nothing: an empty page of
@@ -326,8 +351,8 @@ fn list_objects(bucket: &str, query: &[(String, String)]) -> Result<Operation, R
     let format = xml::Objects {
         bucket: bucket.to_owned(),
         prefix: key_prefix.to_owned(),
-        v2,
-        delimited,
+        listing,
+        delimiter: delimiter.clone(),
         max,
         nothing,
         url: param(query, "encoding-type") == Some("url"),
@@ -338,10 +363,11 @@ fn list_objects(bucket: &str, query: &[(String, String)]) -> Result<Operation, R
         prefixes: Vec::new(),
         md5: None,
         // Filled with the lister's name (`Format::lister`).
-        owner: (!v2 || param(query, "fetch-owner") == Some("true")).then(String::new),
+        owner: (listing != Listing::V2 || param(query, "fetch-owner") == Some("true"))
+            .then(String::new),
     };
     let page = Page {
-        delimited,
+        delimiter,
         after: after.map(|key| format!("{bucket}/{key}")),
         // Where nothing can match, the walk stops at the bucket's first
         // entry: it only finds whether the bucket is there.
@@ -361,6 +387,7 @@ fn element_of(param: &str) -> &'static str {
     match param {
         "marker" => "Marker",
         "start-after" => "StartAfter",
+        "key-marker" => "KeyMarker",
         _ => "ContinuationToken",
     }
 }

@@ -78,17 +78,30 @@ impl Format for Buckets {
     }
 }
 
-/// What a `ListObjects` request asked, for its answer.
+/// Which listing of a bucket's keys is answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listing {
+    /// ListObjects: `Marker`, `NextMarker`.
+    V1,
+    /// ListObjectsV2: `StartAfter`, continuation tokens, `KeyCount`.
+    V2,
+    /// ListObjectVersions: each key its one version, `null` (ferry keeps
+    /// none other, as S3 in a bucket never versioned), `KeyMarker`.
+    Versions,
+}
+
+/// What a `ListObjects` (or `ListObjectVersions`) request asked, for its
+/// answer.
 #[derive(Debug)]
 pub struct Objects {
     /// The bucket, and its folder's prefix (`<bucket>/`).
     pub bucket: String,
     /// The key prefix asked for.
     pub prefix: String,
-    /// ListObjectsV2 (else V1).
-    pub v2: bool,
-    /// `delimiter=/`.
-    pub delimited: bool,
+    /// Which listing.
+    pub listing: Listing,
+    /// The delimiter asked for (never empty).
+    pub delimiter: Option<String>,
     /// Keys on the page at most.
     pub max: usize,
     /// The prefix asked for matches no key (it cannot be a name's): the
@@ -138,15 +151,31 @@ impl Objects {
         name.get(self.bucket.len() + 1..).unwrap_or_default()
     }
 
+    /// The answer's root element.
+    fn root(&self) -> &'static str {
+        match self.listing {
+            Listing::Versions => "ListVersionsResult",
+            Listing::V1 | Listing::V2 => "ListBucketResult",
+        }
+    }
+
     fn start(&self) -> String {
+        // V1's own prefix is not encoded: botocore decodes V1's
+        // `Delimiter`, markers and keys but not its `Prefix` (ceph's
+        // `test_bucket_list_prefix_unreadable`), V2's all of them.
+        let prefix = match self.listing {
+            Listing::V1 => escape(&self.prefix).into_owned(),
+            Listing::V2 | Listing::Versions => self.shown(&self.prefix),
+        };
         let mut text = format!(
-            "{DECLARATION}<ListBucketResult xmlns=\"{NS}\"><Name>{}</Name><Prefix>{}</Prefix><MaxKeys>{}</MaxKeys>",
+            "{DECLARATION}<{} xmlns=\"{NS}\"><Name>{}</Name><Prefix>{}</Prefix><MaxKeys>{}</MaxKeys>",
+            self.root(),
             escape(&self.bucket),
-            self.shown(&self.prefix),
+            prefix,
             self.max
         );
-        if self.delimited {
-            text.push_str("<Delimiter>/</Delimiter>");
+        if let Some(delimiter) = &self.delimiter {
+            let _ = write!(text, "<Delimiter>{}</Delimiter>", self.shown(delimiter));
         }
         if self.url {
             text.push_str("<EncodingType>url</EncodingType>");
@@ -168,8 +197,8 @@ impl Objects {
         }
         let _ = write!(text, "<IsTruncated>{}</IsTruncated>", self.truncated);
         let next = self.last.as_deref().filter(|_| self.truncated);
-        match (self.v2, next) {
-            (true, next) => {
+        match (self.listing, next) {
+            (Listing::V2, next) => {
                 let _ = write!(text, "<KeyCount>{}</KeyCount>", self.written);
                 if let Some(last) = next {
                     let _ = write!(
@@ -179,12 +208,19 @@ impl Objects {
                     );
                 }
             }
-            (false, Some(last)) => {
+            (Listing::V1, Some(last)) => {
                 let _ = write!(text, "<NextMarker>{}</NextMarker>", self.shown(last));
             }
-            (false, None) => {}
+            (Listing::Versions, Some(last)) => {
+                let _ = write!(
+                    text,
+                    "<NextKeyMarker>{}</NextKeyMarker><NextVersionIdMarker>null</NextVersionIdMarker>",
+                    self.shown(last)
+                );
+            }
+            (_, None) => {}
         }
-        text.push_str("</ListBucketResult>\n");
+        let _ = writeln!(text, "</{}>", self.root());
         text
     }
 
@@ -217,8 +253,16 @@ impl Format for Objects {
                     crc: None,
                     md5: self.md5.take(),
                 };
+                let (open, null_version, close) = match self.listing {
+                    Listing::Versions => (
+                        "<Version>",
+                        "<VersionId>null</VersionId><IsLatest>true</IsLatest>",
+                        "</Version>",
+                    ),
+                    Listing::V1 | Listing::V2 => ("<Contents>", "", "</Contents>"),
+                };
                 format!(
-                    "<Contents><Key>{}</Key><LastModified>{}</LastModified><ETag>{}</ETag><Size>{}</Size>{}<StorageClass>STANDARD</StorageClass></Contents>",
+                    "{open}<Key>{}</Key>{null_version}<LastModified>{}</LastModified><ETag>{}</ETag><Size>{}</Size>{}<StorageClass>STANDARD</StorageClass>{close}",
                     self.shown(&key),
                     iso(entry.info.mtime),
                     escape(etag(&version)),
