@@ -11,6 +11,7 @@ use std::sync::atomic::Ordering;
 use rustix::fs::{AtFlags, Mode, OFlags};
 use rustix::io::Errno;
 
+use super::dead_props::Holder;
 use super::gate::Point;
 use super::session_state::Staging;
 use super::{
@@ -42,14 +43,24 @@ impl Storage {
     /// # Errors
     /// As [`Storage::write_dead_properties`]: then nothing is committed.
     pub fn record_props(&self, upload: &mut Upload) -> Result<(), StorageError> {
-        let Some(props) = upload.props.take() else {
-            return Ok(());
-        };
-        let inode = rustix::fs::fstat(&upload.file)?.st_ino;
         let name = match upload.dir_path.as_str() {
             "" => upload.leaf.clone(),
             dir => format!("{dir}/{}", upload.leaf),
         };
+        let Some(props) = upload.props.take() else {
+            // The replaced version's record goes with it: its inode, freed
+            // by the rename, may be the next version's, whose record it
+            // would then seem to be (S3 metadata of a PUT long replaced
+            // coming back). Nothing recorded costs nothing.
+            if upload.replaces && !self.surely_unrecorded(&name) {
+                let owed = self.remove_records(Holder::File(&name));
+                if !owed.is_empty() {
+                    self.flusher.flush(owed)?;
+                }
+            }
+            return Ok(());
+        };
+        let inode = rustix::fs::fstat(&upload.file)?.st_ino;
         self.record_new_version(&name, inode, &props)
     }
 
