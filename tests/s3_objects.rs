@@ -581,3 +581,28 @@ fn error_answers_name_their_request_id_in_the_field_and_the_body() {
     assert_eq!(head.status, 404);
     assert!(head.header("x-amz-request-id").is_some(), "{}", head.head);
 }
+
+/// Successful answers name their request too, each its own id: a
+/// listing, a PutObject, a GetObject, a HeadBucket, a DeleteObject.
+#[test]
+fn successful_answers_name_their_request_id() {
+    let s = owner();
+    let me = &s.signers[0];
+    let answers = [
+        me.simple(s.s3, "PUT", "/bkt/k", b"data"),
+        me.simple(s.s3, "GET", "/bkt/k", b""),
+        me.simple(s.s3, "HEAD", "/bkt", b""),
+        me.simple(s.s3, "GET", "/bkt", b""),
+        me.simple(s.s3, "DELETE", "/bkt/k", b""),
+    ];
+    let mut ids = Vec::new();
+    for answer in &answers {
+        assert!(answer.status < 300, "{}", answer.head);
+        let id = answer.header("x-amz-request-id").unwrap_or_default();
+        assert_eq!(id.len(), 16, "{}", answer.head);
+        ids.push(id.to_owned());
+    }
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), answers.len(), "{ids:?}");
+}

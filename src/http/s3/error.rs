@@ -201,6 +201,13 @@ pub fn code_of(asked: Asked, failure: &Failure) -> Code {
     }
 }
 
+/// Starts a successful answer with `status`: every S3 answer names its
+/// request in `x-amz-request-id`, as S3's do (SDKs log it with each call,
+/// and a user quotes it to tell which request a log line is).
+pub fn head(out: &mut Vec<u8>, status: u16) -> ResponseHead<'_> {
+    ResponseHead::new(out, status).header("x-amz-request-id", request_id())
+}
+
 /// Writes an error answer: `status`, its `x-amz-request-id`, and the XML
 /// body naming `code`, `message` and the same id (no body for HEAD).
 pub fn write(out: &mut Vec<u8>, (status, code): (u16, Code), message: &str, answer: Message) {

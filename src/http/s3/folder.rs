@@ -13,7 +13,7 @@
 //! ```
 
 use super::super::message::Resume;
-use super::super::response::{Head as ResponseHead, Persistence};
+use super::super::response::Persistence;
 use super::error::Code;
 use super::request::key_refusal;
 use super::{Asked, Fields, Refusal, refusal, xml};
@@ -77,7 +77,7 @@ pub(super) fn probe(name: Name) -> Operation {
 /// The answer to a folder marker's PUT (200) or HEAD and GET (200, an
 /// empty object): the ETag of no bytes.
 pub(super) fn answer(asked: Asked, persistence: Persistence, out: &mut Vec<u8>) {
-    let head = ResponseHead::new(out, 200).header("ETag", Md5Tag::EMPTY.quoted());
+    let head = super::error::head(out, 200).header("ETag", Md5Tag::EMPTY.quoted());
     match asked {
         Asked::HeadFolder => head.header("Content-Type", "application/x-directory"),
         _ => head,

@@ -50,7 +50,7 @@ mod xml;
 use super::dialect::{Answer, Answering, Decision, Dialect, Early, Message};
 use super::message::{Head, MAX_BODY_IN_HAND, Refused, Resume};
 use super::origin::Site;
-use super::response::{self, Framing, Head as ResponseHead};
+use super::response::{self, Framing};
 use crate::serve::digest::{Algorithm, Checksum};
 use crate::serve::{ErrorKind, Failure, Operation, Reply, Request, Version};
 use crate::storage::{DeadProperty, Md5Tag};
@@ -258,19 +258,17 @@ impl Answer for S3Answer {
         let persistence = message.persistence;
         match (self.asked, reply) {
             (Asked::ListBuckets | Asked::ListObjects, Reply::Listing { len }) => {
-                ResponseHead::new(out, 200)
+                error::head(out, 200)
                     .header("Content-Type", "application/xml")
                     .finish(*len, persistence);
             }
-            (Asked::HeadBucket, Reply::Listing { .. }) => ResponseHead::new(out, 200)
+            (Asked::HeadBucket, Reply::Listing { .. }) => error::head(out, 200)
                 .header("x-amz-bucket-region", "us-east-1")
                 .finish(0, persistence),
             (Asked::Location, Reply::Listing { .. }) => {
                 xml_answer(200, &xml::location(), message, out);
             }
-            (Asked::CreateBucket, Reply::Done) => {
-                ResponseHead::new(out, 200).finish(0, persistence)
-            }
+            (Asked::CreateBucket, Reply::Done) => error::head(out, 200).finish(0, persistence),
             (asked, reply) if let Some(body) = multipart::answer(asked, reply) => {
                 xml_answer(200, &body, message, out);
             }
@@ -278,9 +276,7 @@ impl Answer for S3Answer {
                 folder::answer(self.asked, persistence, out);
             }
             (Asked::DeleteBucket | Asked::DeleteObject | Asked::AbortMultipart, Reply::Done)
-            | (Asked::DeleteFolder, Reply::Done) => {
-                ResponseHead::new(out, 204).finish(0, persistence)
-            }
+            | (Asked::DeleteFolder, Reply::Done) => error::head(out, 204).finish(0, persistence),
             (Asked::DeleteObjects(quiet), Reply::Each(each)) => {
                 xml_answer(200, &delete::result(each, quiet), message, out);
             }
@@ -294,7 +290,7 @@ impl Answer for S3Answer {
             }
             (Asked::PutObject | Asked::UploadPart, Reply::Stored { md5, checksum, .. }) => {
                 let etag = md5.as_ref().map(Md5Tag::quoted);
-                let mut head = ResponseHead::new(out, 200).header("ETag", etag.unwrap_or_default());
+                let mut head = error::head(out, 200).header("ETag", etag.unwrap_or_default());
                 if let Some(checksum) = checksum {
                     head = head.header(checksum.algorithm.field(), checksum.base64());
                 }
@@ -319,7 +315,7 @@ impl Answer for S3Answer {
                 object_head(&object, (*start, *len, *part), message, out);
             }
             (Asked::HeadObject(_) | Asked::GetObject(_), Reply::NotModified { version }) => {
-                ResponseHead::new(out, 304)
+                error::head(out, 304)
                     .header("Last-Modified", response::http_date(version.info.mtime))
                     .header("ETag", xml::etag(version))
                     .finish(0, persistence);
@@ -356,7 +352,7 @@ impl Answer for S3Answer {
         // DeleteObject is idempotent in S3: a key already gone is deleted.
         let gone = self.asked == Asked::DeleteObject && failure.kind == ErrorKind::NotFound;
         if gone || folder::deleted(self.asked, failure) {
-            return ResponseHead::new(out, 204).finish(0, framing.persistence);
+            return error::head(out, 204).finish(0, framing.persistence);
         }
         let code = error::code_of(self.asked, failure);
         write_error((code.status(), code), &failure.message, framing, out);
@@ -395,7 +391,7 @@ fn write_error(status: (u16, Code), message: &str, framing: Framing, out: &mut V
 
 /// A small XML answer held whole.
 pub(super) fn xml_answer(status: u16, body: &str, message: Message, out: &mut Vec<u8>) {
-    ResponseHead::new(out, status)
+    error::head(out, status)
         .header("Content-Type", "application/xml")
         .finish(body.len() as u64, message.persistence);
     if !message.head {
@@ -429,7 +425,7 @@ fn object_head(
         .find(|(name, _)| *name == "content-type")
         .map_or(meta::DEFAULT_TYPE, |(_, value)| value.as_str());
     let mut head =
-        ResponseHead::new(out, if part { 206 } else { 200 }).header("Content-Type", content_type);
+        error::head(out, if part { 206 } else { 200 }).header("Content-Type", content_type);
     for (name, value) in kept.iter().filter(|(name, _)| *name != "content-type") {
         head = head.header(name, value);
     }
