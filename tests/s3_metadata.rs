@@ -307,6 +307,52 @@ fn the_crc32c_kept_is_answered_when_checksums_are_asked_for() {
     assert_eq!(range.header("x-amz-checksum-crc32c"), None);
 }
 
+/// The checksum an object was put with (here a SHA-256) is kept with it
+/// and answered, beside the CRC-32C, when checksums are asked for (ceph's
+/// `test_object_checksum_sha256`); not otherwise, not for a part, and not
+/// once the file changed since (its record names the version).
+#[test]
+fn the_checksum_an_object_was_put_with_is_answered_when_asked_for() {
+    use sha2::Digest as _;
+    let s = owner();
+    let body = b"sha-256 checksummed".repeat(64);
+    let sha256 = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(&body));
+    let stated = [("x-amz-checksum-sha256", sha256.as_str())];
+    let put = ask(&s, "PUT", "/bkt/s", &stated, &body);
+    assert_eq!(put.status, 200, "{}", put.head);
+    assert_eq!(put.header("x-amz-checksum-sha256"), Some(sha256.as_str()));
+    let mode = [("x-amz-checksum-mode", "ENABLED")];
+    for method in ["GET", "HEAD"] {
+        let answer = ask(&s, method, "/bkt/s", &mode, b"");
+        assert_eq!(answer.status, 200);
+        let field = answer.header("x-amz-checksum-sha256");
+        assert_eq!(field, Some(sha256.as_str()), "{method}: {}", answer.head);
+        assert!(answer.header("x-amz-checksum-crc32c").is_some());
+        let plain = ask(&s, method, "/bkt/s", &[], b"");
+        assert_eq!(plain.header("x-amz-checksum-sha256"), None, "{method}");
+    }
+    let range = ask(&s, "GET", "/bkt/s", &[("Range", "bytes=0-9"), mode[0]], b"");
+    assert_eq!(range.header("x-amz-checksum-sha256"), None);
+    // A wrong one stores nothing and keeps the old.
+    let wrong = [(
+        "x-amz-checksum-sha256",
+        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+    )];
+    let refused = ask(&s, "PUT", "/bkt/s", &wrong, b"other");
+    assert_eq!((refused.status, code(&refused)), (400, "BadDigest".into()));
+    let head = ask(&s, "HEAD", "/bkt/s", &mode, b"");
+    assert_eq!(head.header("x-amz-checksum-sha256"), Some(sha256.as_str()));
+    // Changed behind S3's back: the record no longer names this version.
+    let file = std::fs::File::options()
+        .write(true)
+        .open(s.server.path("bkt/s"))
+        .unwrap();
+    file.set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000))
+        .unwrap();
+    let head = ask(&s, "HEAD", "/bkt/s", &mode, b"");
+    assert_eq!(head.header("x-amz-checksum-sha256"), None, "{}", head.head);
+}
+
 /// A GetObject of an object without metadata is answered on the loop once
 /// the folder where its record would be has not changed for a second
 /// (storage/unrecorded.rs: the record's absence noted with that folder's

@@ -183,6 +183,10 @@ fn publish(ctx: &Ctx<'_>, commit: Commit) -> Outcome {
         checksum,
         preconditions,
     } = commit;
+    // The checksum it was verified against is recorded with its CRC-32C.
+    if let Some(checksum) = &checksum {
+        upload.set_stated_checksum(checksum.record());
+    }
     let mut published = Published {
         facts,
         user,

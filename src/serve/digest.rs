@@ -51,6 +51,11 @@ impl Algorithm {
         }
     }
 
+    /// Its name in a record (`storage`'s `user.ferry.checksum`).
+    fn record_name(self) -> &'static str {
+        self.field().trim_start_matches("x-amz-checksum-")
+    }
+
     /// The algorithm whose field is `name` (lower-case).
     pub fn of_field(name: &str) -> Option<Algorithm> {
         [
@@ -99,6 +104,19 @@ impl Checksum {
     /// The field's value: base64 of the bytes.
     pub fn base64(&self) -> String {
         STANDARD.encode(&self.value)
+    }
+
+    /// How it is recorded with a file: `<algorithm>:<base64>`.
+    pub fn record(&self) -> String {
+        format!("{}:{}", self.algorithm.record_name(), self.base64())
+    }
+
+    /// The field and its value that `record` (a [`Checksum::record`])
+    /// stands for; `None` for anything else.
+    pub fn field_of_record(record: &str) -> Option<(&'static str, &str)> {
+        let (name, base64) = record.split_once(':')?;
+        let algorithm = Algorithm::of_field(&format!("x-amz-checksum-{name}"))?;
+        Some((algorithm.field(), base64))
     }
 }
 

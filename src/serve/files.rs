@@ -84,19 +84,27 @@ pub(super) fn get(ctx: &Ctx<'_>, name: Name, want: Want) -> Outcome {
     let on_pool = |name: Name, want: Want| {
         Outcome::on_pool(move |ctx| match ctx.storage.open_read(&name) {
             Ok(found) => {
-                let props = props_of(ctx, &name, &want, &found);
-                send(ctx, name, want, (found, props))
+                let records = Records {
+                    props: props_of(ctx, &name, &want, &found),
+                    checksum: want
+                        .wants_checksum()
+                        .then(|| ctx.storage.recorded_checksum(&found))
+                        .flatten(),
+                };
+                send(ctx, name, want, (found, records))
             }
             Err(err) => not_sent(ctx, name, err),
         })
     };
     // Dead properties are a record's read away: for the pool, unless the
-    // file surely has none (storage/unrecorded.rs).
-    if want.wants_props() && !ctx.storage.surely_unrecorded(name.as_str()) {
+    // file surely has none (storage/unrecorded.rs); so is the checksum it
+    // was uploaded with.
+    let props = want.wants_props() && !ctx.storage.surely_unrecorded(name.as_str());
+    if props || want.wants_checksum() {
         return on_pool(name, want);
     }
     match ctx.storage.open_read_cached(&name) {
-        Ok(Some(found)) => send(ctx, name, want, (found, Vec::new())),
+        Ok(Some(found)) => send(ctx, name, want, (found, Records::default())),
         Ok(None) => on_pool(name, want),
         Err(err) => not_sent(ctx, name, err),
     }
@@ -123,21 +131,32 @@ fn props_of(ctx: &Ctx<'_>, name: &Name, want: &Want, found: &OpenFile) -> Vec<De
     props
 }
 
-/// A file opened for a GET, and its dead properties where they are wanted.
-type Opened = (OpenFile, Vec<DeadProperty>);
+/// What is recorded with a file that a GET's answer tells, where the
+/// request wants it (none otherwise).
+#[derive(Debug, Default)]
+struct Records {
+    /// Its dead properties ([`Want::wants_props`]).
+    props: Vec<DeadProperty>,
+    /// The additional checksum it was uploaded with
+    /// ([`Want::wants_checksum`]).
+    checksum: Option<String>,
+}
+
+/// A file opened for a GET, and what is recorded with it.
+type Opened = (OpenFile, Records);
 
 /// Why a GET whose conditions do not hold is refused.
 const NOT_AS_CONDITIONED: &str = "the file is not the version the request's conditions name";
 
 /// The answer to a GET of a file that is open.
 fn send(ctx: &Ctx<'_>, name: Name, want: Want, opened: Opened) -> Outcome {
-    let (found, props) = opened;
+    let (found, records) = opened;
     let version = version_of(&found);
     let selection = want.select(&version);
     if version.crc.is_none() {
         if want.needs_checksum(&selection) {
             return Outcome::on_checksum(move |ctx| match with_checksum(ctx, found) {
-                Ok(found) => send(ctx, name, want, (found, props)),
+                Ok(found) => send(ctx, name, want, (found, records)),
                 Err(err) => storage_refusal(ctx, "GET", name.as_str(), err),
             });
         }
@@ -171,7 +190,8 @@ fn send(ctx: &Ctx<'_>, name: Name, want: Want, opened: Opened) -> Outcome {
         start,
         len,
         part,
-        props,
+        props: records.props,
+        checksum: records.checksum,
     };
     if !body || len == 0 {
         debug!("#{} GET {name} headers only", ctx.client);

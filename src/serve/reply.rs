@@ -66,6 +66,10 @@ pub enum Reply {
         /// Its dead properties, where the request wants them
         /// (`Want::wants_props`; none otherwise).
         props: Vec<DeadProperty>,
+        /// The additional checksum it was uploaded with
+        /// (`<algorithm>:<base64>`, S3's `x-amz-checksum-*`), where the
+        /// request wants it (`Want::wants_checksum`) and it is recorded.
+        checksum: Option<String>,
     },
     /// The client's copy is current.
     NotModified {

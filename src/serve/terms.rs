@@ -370,6 +370,13 @@ pub trait Choose: fmt::Debug + Send {
     fn wants_props(&self) -> bool {
         false
     }
+
+    /// Whether the answer tells the additional checksum the file was
+    /// uploaded with (S3's `x-amz-checksum-mode: ENABLED`): then too the
+    /// file is opened on the pool, where its record is read.
+    fn wants_checksum(&self) -> bool {
+        false
+    }
 }
 
 /// What a GET gets once its file's version is known.
@@ -423,6 +430,12 @@ impl Want {
     /// ([`Choose::wants_props`]).
     pub fn wants_props(&self) -> bool {
         matches!(self, Want::Chosen(rule) if rule.wants_props())
+    }
+
+    /// Whether the answer tells the file's recorded additional checksum
+    /// ([`Choose::wants_checksum`]).
+    pub fn wants_checksum(&self) -> bool {
+        matches!(self, Want::Chosen(rule) if rule.wants_checksum())
     }
 
     /// Applies this wish to `version`.

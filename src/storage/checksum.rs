@@ -35,6 +35,10 @@ use crate::page_buf::PageBuf;
 const ATTRIBUTE: &str = "user.ferry.crc32c";
 /// Where an S3 upload's MD5 is recorded (its `ETag`), in the same form.
 const MD5_ATTRIBUTE: &str = "user.ferry.md5";
+/// Where the additional checksum an upload was verified against is
+/// recorded (S3's `x-amz-checksum-*`: `<algorithm>:<base64>`), in the same
+/// form: answered later with the object's other checksums.
+const STATED_ATTRIBUTE: &str = "user.ferry.checksum";
 /// Read size when a CRC has to be computed from the file.
 const CHUNK: usize = 256 * 1024;
 
@@ -80,6 +84,23 @@ pub(super) fn record_md5_tag_as(file: &File, stat: &Stat, tag: &Md5Tag) {
         tag.text()
     );
     let _ = rustix::fs::fsetxattr(file, MD5_ATTRIBUTE, text.as_bytes(), XattrFlags::empty());
+}
+
+/// Records `stated` (`<algorithm>:<base64>`, the additional checksum the
+/// upload was verified against) with `file` as it is now (`stat`), as
+/// [`record_md5_tag_as`] does its tag. Best effort, as [`record`].
+pub(super) fn record_stated_as(file: &File, stat: &Stat, stated: &str) {
+    let text = format!(
+        "{} {}.{} {stated}",
+        stat.st_size, stat.st_mtime, stat.st_mtime_nsec
+    );
+    let _ = rustix::fs::fsetxattr(file, STATED_ATTRIBUTE, text.as_bytes(), XattrFlags::empty());
+}
+
+/// The additional checksum recorded with `file` (`<algorithm>:<base64>`),
+/// if the record matches it as [`recorded`]'s.
+pub(super) fn recorded_stated(file: &File, stat: &Stat) -> Option<String> {
+    recorded_value(file, stat, STATED_ATTRIBUTE)
 }
 
 /// What S3 answers as an object's `ETag`, as recorded with its file: the
@@ -138,7 +159,8 @@ impl Md5Tag {
 /// The value of record `attribute` of `file` if it matches its current
 /// size and modification time.
 pub(super) fn recorded_value(file: &File, stat: &Stat, attribute: &str) -> Option<String> {
-    let mut buf = [0u8; 96];
+    // A size, a time and a SHA-256's base64 with its name: under 128.
+    let mut buf = [0u8; 128];
     let len = rustix::fs::fgetxattr(file, attribute, &mut buf).ok()?;
     let text = std::str::from_utf8(&buf[..len]).ok()?;
     let (prefix, value) = text.rsplit_once(' ')?;
@@ -166,6 +188,7 @@ pub(super) fn recorded_md5(file: &File, stat: &Stat) -> Option<Md5Tag> {
 pub(super) struct Kept {
     crc: Option<u32>,
     md5: Option<Md5Tag>,
+    stated: Option<String>,
     zip_crc: Option<u32>,
 }
 
@@ -177,11 +200,13 @@ impl Kept {
             true => Kept {
                 crc: recorded(file, stat),
                 md5: recorded_md5(file, stat),
+                stated: recorded_stated(file, stat),
                 zip_crc: zip_crc::recorded(file, stat),
             },
             false => Kept {
                 crc: None,
                 md5: None,
+                stated: None,
                 zip_crc: None,
             },
         }
@@ -197,6 +222,9 @@ impl Kept {
         }
         if let Some(tag) = &self.md5 {
             record_md5_tag_as(file, &stat, tag);
+        }
+        if let Some(stated) = &self.stated {
+            record_stated_as(file, &stat, stated);
         }
         if let Some(crc) = self.zip_crc {
             zip_crc::write(file, &stat, crc);

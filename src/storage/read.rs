@@ -180,6 +180,15 @@ impl Storage {
         checksum::recorded_md5(&file, &stat)
     }
 
+    /// The additional checksum recorded with `found` when it was uploaded
+    /// (`<algorithm>:<base64>`, S3's `x-amz-checksum-*`), if the record
+    /// still matches it: one extended-attribute read, for the pool.
+    /// `None` for anything else, a failure included.
+    pub fn recorded_checksum(&self, found: &OpenFile) -> Option<String> {
+        let stat = rustix::fs::fstat(&found.file).ok()?;
+        checksum::recorded_stated(&found.file, &stat)
+    }
+
     /// The zip CRC-32 recorded with `file` (an archive member about to be
     /// sent), or whether one computed from it may be recorded: never in
     /// read-only mode, which writes nothing, nor through a file with other

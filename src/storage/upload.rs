@@ -67,6 +67,10 @@ pub struct Upload {
     /// the source's recorded tag (a copy's): recorded with the file as
     /// its CRC-32C is.
     pub(super) md5: Option<Md5Tag>,
+    /// The additional checksum the body was verified against
+    /// (`<algorithm>:<base64>`, S3's `x-amz-checksum-*`), recorded with
+    /// the file as its MD5 is.
+    pub(super) stated: Option<String>,
     /// Dead properties the new version is written with (S3's object
     /// metadata), recorded for its inode just before the commit.
     pub(super) props: Option<Box<NewProps>>,
@@ -140,12 +144,21 @@ impl Upload {
         self.md5
     }
 
+    /// Records `stated` (`<algorithm>:<base64>`), the additional checksum
+    /// the body was verified against, with the file when it is committed.
+    pub fn set_stated_checksum(&mut self, stated: String) {
+        self.stated = Some(stated);
+    }
+
     /// Records the checksums with the staged file, after its time is set
     /// (the records name the time).
     fn record(&self, stat: &rustix::fs::Stat, crc: u32) {
         checksum::record_as(&self.file, stat, crc);
         if let Some(tag) = &self.md5 {
             checksum::record_md5_tag_as(&self.file, stat, tag);
+        }
+        if let Some(stated) = &self.stated {
+            checksum::record_stated_as(&self.file, stat, stated);
         }
     }
 

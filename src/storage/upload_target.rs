@@ -139,6 +139,7 @@ impl Storage {
             gate: self.gate.clone(),
             mtime: None,
             md5: None,
+            stated: None,
             props: None,
             create_only: false,
         }

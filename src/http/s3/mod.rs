@@ -304,6 +304,7 @@ impl Answer for S3Answer {
                     len,
                     part,
                     props,
+                    checksum: stated,
                 },
             ) => {
                 let checksum = version.crc.filter(|_| checksums);
@@ -311,6 +312,7 @@ impl Answer for S3Answer {
                     version,
                     props,
                     checksum,
+                    stated: stated.as_deref(),
                 };
                 object_head(&object, (*start, *len, *part), message, out);
             }
@@ -404,7 +406,11 @@ pub(super) fn xml_answer(status: u16, body: &str, message: Message, out: &mut Ve
 struct Object<'a> {
     version: &'a Version,
     props: &'a [DeadProperty],
+    /// Its CRC-32C, where checksums are asked for.
     checksum: Option<u32>,
+    /// The checksum it was uploaded with (`<algorithm>:<base64>`), where
+    /// checksums are asked for and it is recorded.
+    stated: Option<&'a str>,
 }
 
 /// GetObject's and HeadObject's fields: `start`, `len` and whether it is
@@ -438,6 +444,12 @@ fn object_head(
         head = head
             .header(checksum.algorithm.field(), checksum.base64())
             .header("x-amz-checksum-type", "FULL_OBJECT");
+        // The one it was uploaded with too (a SHA-256, say), as S3
+        // answers the algorithm its client chose.
+        let stated = object.stated.and_then(Checksum::field_of_record);
+        if let Some((field, base64)) = stated.filter(|(f, _)| *f != checksum.algorithm.field()) {
+            head = head.header(field, base64);
+        }
     }
     head = head
         .header("Last-Modified", response::http_date(info.mtime))

@@ -433,6 +433,7 @@ fn object_request(
                 head,
                 range,
                 conditions,
+                checksums: fields.checksum_mode,
             }));
             let asked = if head {
                 Asked::HeadObject(Checksums(fields.checksum_mode))
@@ -495,6 +496,8 @@ struct Ranged {
     head: bool,
     range: Option<String>,
     conditions: Conditions,
+    /// `x-amz-checksum-mode: ENABLED`: the checksums are answered.
+    checksums: bool,
 }
 
 impl Choose for Ranged {
@@ -509,6 +512,11 @@ impl Choose for Ranged {
     /// The object's metadata is answered (`meta.rs`).
     fn wants_props(&self) -> bool {
         true
+    }
+
+    /// The checksum it was uploaded with, where checksums are asked for.
+    fn wants_checksum(&self) -> bool {
+        self.checksums
     }
 }
 
