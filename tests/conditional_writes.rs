@@ -275,9 +275,26 @@ fn s3_put_object_is_conditional_as_s3_makes_it() {
         std::fs::read(s.server.path("bkt/state.lock")).unwrap(),
         b"next"
     );
-    // S3 takes only `*` in If-None-Match on a write.
-    let tagged = put("/bkt/other", &[("If-None-Match", "\"abc\"")], b"x");
-    assert_eq!(tagged.status, 501);
-    assert_eq!(code(&tagged), "NotImplemented");
-    assert!(!s.server.path("bkt/other").exists());
+    // If-None-Match with a tag, as RGW takes it (ceph's
+    // `test_put_object_if_match`): refused where the object has it,
+    // written where it has another; a tag may come without quotes.
+    let next_tag = over.header("ETag").unwrap().to_owned();
+    let same = put("/bkt/state.lock", &[("If-None-Match", &next_tag)], b"x");
+    assert_eq!(
+        (same.status, code(&same)),
+        (412, "PreconditionFailed".into())
+    );
+    let other = put("/bkt/state.lock", &[("If-None-Match", "badetag")], b"y");
+    assert_eq!(other.status, 200, "{}", other.head);
+    let bare = other.header("ETag").unwrap().trim_matches('"').to_owned();
+    assert_eq!(
+        put("/bkt/state.lock", &[("If-Match", &bare)], b"z").status,
+        200
+    );
+    // If-Match on a key nothing has: 404 NoSuchKey, as S3, nothing made.
+    for tag in ["*", "\"abc\""] {
+        let absent = put("/bkt/none", &[("If-Match", tag)], b"x");
+        assert_eq!((absent.status, code(&absent)), (404, "NoSuchKey".into()));
+    }
+    assert!(!s.server.path("bkt/none").exists());
 }

@@ -106,6 +106,16 @@ impl Conditions {
         }))
     }
 
+    /// Whether, where they do not hold, that is because the target one of
+    /// them requires is not there (`If-Match` on a name nothing has): S3
+    /// answers that `404 NoSuchKey` where HTTP answers `412`.
+    pub(super) fn want_what_is_absent(&self, ctx: &Ctx<'_>) -> bool {
+        self.required.as_ref().is_some_and(|list| {
+            list.conditions.iter().any(|condition| !condition.not)
+                && !self.test(ctx, &Test::Exists, &list.resource, &[])
+        })
+    }
+
     /// Whether they require the target not to exist (`If-None-Match: *`):
     /// then its upload is committed only where no file took the name
     /// meanwhile (`storage`'s `Upload::create_only`).

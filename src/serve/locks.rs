@@ -29,6 +29,9 @@ use crate::storage::{DavLock, Edit, Occupant, StorageError, is_below, new_token}
 /// values get this; a client refreshes before it ends): one hour, so a
 /// lock whose client vanished does not outlive a working day's patience.
 pub const MAX_TIMEOUT: u64 = 3600;
+/// Why a request is refused whose conditions require a version of a name
+/// that nothing has (`If-Match` on it): `412`, which S3 answers `404`.
+pub const NOTHING_THERE: &str = "the conditions name a version, and nothing has the name";
 /// The most live locks one holder (a token, or a client address without
 /// one) may hold at once: more than any file manager takes (davfs2 locks
 /// each file it has open for writing), few enough that one client cannot
@@ -220,8 +223,11 @@ fn verdict(
 ) -> Result<(), Failure> {
     let locks = ctx.storage.dav_locks();
     let table = locks.current()?;
-    if conditions.is_some_and(|conditions| !conditions.hold(ctx, &table)) {
-        let failure = "the If conditions do not hold";
+    if let Some(conditions) = conditions.filter(|conditions| !conditions.hold(ctx, &table)) {
+        let failure = match conditions.want_what_is_absent(ctx) {
+            true => NOTHING_THERE,
+            false => "the If conditions do not hold",
+        };
         return Err(Failure::new(ErrorKind::PreconditionFailed, failure));
     }
     let submitted: Vec<&str> = conditions.iter().flat_map(|c| c.submitted()).collect();

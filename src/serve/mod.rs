@@ -72,6 +72,7 @@ pub use arrived::{
 };
 pub use files::{SOURCE_RANGE, sent};
 pub use job::{Job, Ticket};
+pub use locks::NOTHING_THERE;
 pub use op::{Declared, Needs, Operation, Overwrite, Request, Verb};
 pub use props::{Change, PatchStatus, Patched, PropTarget, PropUpdate};
 pub use receive::Receive;

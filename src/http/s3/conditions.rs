@@ -19,12 +19,22 @@
 //! conditional write ([`Conditions::on_write`]): preconditions on the key,
 //! judged as HTTP's are (`http/preconditions.rs`), `412` when false.
 
-use super::super::preconditions::{self, Tags};
+use super::super::preconditions;
 use super::super::response;
 use super::{Code, Refusal, refusal, xml};
 use crate::name::Name;
 use crate::serve::Version;
 use crate::serve::conditions;
+
+/// `value` with its entity tag quoted where an SDK sent it bare (`abc`
+/// for `"abc"`); anything else as it is.
+fn quoted(value: &str) -> String {
+    let value = value.trim();
+    match value == "*" || value.starts_with('"') || value.starts_with("W/") || value.contains(',') {
+        true => value.to_owned(),
+        false => format!("\"{value}\""),
+    }
+}
 
 /// The conditions a request sets, as their fields' values.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -73,31 +83,23 @@ impl Conditions {
         true
     }
 
-    /// A write's preconditions on `name` (PutObject's): `If-Match` with
-    /// tags or `*`, `If-None-Match` with `*` only, as S3 takes them; the
-    /// time conditions are not S3's on a write and are left alone.
+    /// A write's preconditions on `name` (PutObject's): `If-Match` and
+    /// `If-None-Match` with tags or `*` (S3 takes `If-None-Match: *` only;
+    /// a tag there is HTTP's meaning, as ceph's RGW serves it); a tag may
+    /// come without its quotes, as SDKs send them. The time conditions
+    /// are not S3's on a write and are left alone.
     ///
     /// # Errors
-    /// 501 `NotImplemented` for an `If-None-Match` other than `*`, 400
-    /// `InvalidArgument` for an `If-Match` that lists no entity tag.
+    /// 400 `InvalidArgument` for a field that lists no entity tag.
     pub fn on_write(&self, name: &Name) -> Result<Option<Box<conditions::Conditions>>, Refusal> {
-        let if_match = match &self.if_match {
-            Some(value) => Some(
-                preconditions::parse(value)
-                    .map_err(|why| refusal(Code::InvalidArgument, format!("If-Match: {why}")))?,
-            ),
-            None => None,
+        let tags = |field: &str, value: &Option<String>| match value.as_deref() {
+            Some(value) => preconditions::parse(&quoted(value))
+                .map(Some)
+                .map_err(|why| refusal(Code::InvalidArgument, format!("{field}: {why}"))),
+            None => Ok(None),
         };
-        let if_none_match = match self.if_none_match.as_deref().map(str::trim) {
-            Some("*") => Some(Tags::Any),
-            Some(_) => {
-                return Err(refusal(
-                    Code::NotImplemented,
-                    "If-None-Match on a write takes only *",
-                ));
-            }
-            None => None,
-        };
+        let if_match = tags("If-Match", &self.if_match)?;
+        let if_none_match = tags("If-None-Match", &self.if_none_match)?;
         let required = preconditions::required(name.as_str().to_owned(), if_match, if_none_match);
         Ok(required.map(|required| {
             Box::new(conditions::Conditions {

@@ -21,7 +21,7 @@ use super::super::response::Head as ResponseHead;
 use super::Asked;
 use crate::serve::digest::{INCOMPLETE_BODY, SHA256_MISMATCH};
 use crate::serve::multipart::{INVALID_PART, NO_SUCH_SOURCE, PART_ORDER, PART_TOO_SMALL};
-use crate::serve::{BAD_SIGNATURE, ErrorKind, Failure, SOURCE_RANGE, UNKNOWN_KEY};
+use crate::serve::{BAD_SIGNATURE, ErrorKind, Failure, NOTHING_THERE, SOURCE_RANGE, UNKNOWN_KEY};
 use crate::storage::NO_BUCKET;
 
 /// An S3 error code ferry answers with.
@@ -182,6 +182,8 @@ pub fn code_of(asked: Asked, failure: &Failure) -> Code {
         // A WebDAV client's lock on the name: S3 knows no locks, and its
         // "conflicting operation in progress, try again" is what it is.
         ErrorKind::Locked => Code::OperationAborted,
+        // A write's `If-Match` on a key nothing has.
+        ErrorKind::PreconditionFailed if failure.message == NOTHING_THERE => Code::NoSuchKey,
         ErrorKind::PreconditionFailed => Code::PreconditionFailed,
         ErrorKind::TooLarge => Code::EntityTooLarge,
         ErrorKind::ChecksumMismatch if failure.message == SHA256_MISMATCH => {
