@@ -1149,3 +1149,101 @@ fn ferry_session_verbs_cannot_append_to_or_commit_a_multipart_upload() {
     // The upload is untouched: it completes with its part.
     completes(&s, (me, "k", &id), &completion(&[(1, &e1)]), &one);
 }
+
+/// A GetObject or HeadObject of one part (`partNumber`, as the AWS SDKs'
+/// multipart downloads ask): that part's bytes, 206 with its range, and
+/// the count of parts; a number beyond them 400 `InvalidPart`; a Range
+/// with it 400. GetObjectAttributes lists the parts by page, with the
+/// ETag and size (ceph's `test_multipart_get_part`,
+/// `test_get_paginated_multipart_object_attributes`).
+#[test]
+fn an_object_made_of_parts_is_read_and_described_part_by_part() {
+    let s = owner();
+    let me = &s.signers[0];
+    let id = begin(&s, me, "k");
+    let sizes = [5 * MIB, 5 * MIB, 5 * MIB, MIB];
+    let data: Vec<Vec<u8>> = sizes
+        .iter()
+        .enumerate()
+        .map(|(i, size)| support::pattern(*size, i as u64 + 7))
+        .collect();
+    let etags: Vec<String> = (1..=4)
+        .map(|n| put_part(&s, me, "k", &id, n, &data[n as usize - 1]))
+        .collect();
+    let listed: Vec<(u32, &str)> = (1..=4)
+        .map(|n| (n, etags[n as usize - 1].as_str()))
+        .collect();
+    let done = complete(&s, me, "k", &id, &completion(&listed));
+    assert_eq!(done.status, 200);
+    let etag = texts(&done.body, "ETag").pop().unwrap();
+    let get = |number: &str, extra: &[(&str, &str)]| {
+        me.send(
+            s.s3,
+            "GET",
+            ("/bkt/k", &[("partNumber", number)]),
+            extra,
+            b"",
+            Payload::Signed,
+        )
+    };
+    let mut start = 0;
+    for (n, part) in data.iter().enumerate() {
+        let answer = get(&(n + 1).to_string(), &[]);
+        assert_eq!(answer.status, 206, "{}", answer.head);
+        assert_eq!(answer.body, *part, "part {}", n + 1);
+        assert_eq!(answer.header("x-amz-mp-parts-count"), Some("4"));
+        assert_eq!(answer.header("ETag"), Some(etag.as_str()));
+        let range = format!("bytes {start}-{}/{}", start + part.len() - 1, 16 * MIB);
+        assert_eq!(answer.header("Content-Range"), Some(range.as_str()));
+        start += part.len();
+    }
+    let head = me.send(
+        s.s3,
+        "HEAD",
+        ("/bkt/k", &[("partNumber", "4")]),
+        &[],
+        b"",
+        Payload::Signed,
+    );
+    assert_eq!(
+        head.header("Content-Length"),
+        Some(MIB.to_string().as_str())
+    );
+    let beyond = get("5", &[]);
+    assert_eq!((beyond.status, code(&beyond)), (400, "InvalidPart".into()));
+    let both = get("1", &[("Range", "bytes=0-1")]);
+    assert_eq!(both.status, 400, "{}", both.head);
+    let plain = me.simple(s.s3, "GET", "/bkt/k", b"");
+    assert_eq!(plain.header("x-amz-mp-parts-count"), None);
+
+    let attributes = |extra: &[(&str, &str)]| {
+        let fields = [
+            &[(
+                "x-amz-object-attributes",
+                "ETag,ObjectParts,StorageClass,ObjectSize",
+            )][..],
+            extra,
+        ]
+        .concat();
+        me.send(
+            s.s3,
+            "GET",
+            ("/bkt/k", &[("attributes", "")]),
+            &fields,
+            b"",
+            Payload::Signed,
+        )
+    };
+    let all = attributes(&[]);
+    assert_eq!(all.status, 200, "{}", String::from_utf8_lossy(&all.body));
+    assert_eq!(texts(&all.body, "ETag"), [etag.trim_matches('"')]);
+    assert_eq!(texts(&all.body, "ObjectSize"), [(16 * MIB).to_string()]);
+    assert_eq!(texts(&all.body, "TotalPartsCount"), ["4"]);
+    assert_eq!(texts(&all.body, "PartNumber"), ["1", "2", "3", "4"]);
+    assert_eq!(texts(&all.body, "IsTruncated"), ["false"]);
+    let page = attributes(&[("x-amz-max-parts", "1"), ("x-amz-part-number-marker", "2")]);
+    assert_eq!(texts(&page.body, "PartNumber"), ["3"]);
+    assert_eq!(texts(&page.body, "Size"), [(5 * MIB).to_string()]);
+    assert_eq!(texts(&page.body, "NextPartNumberMarker"), ["3"]);
+    assert_eq!(texts(&page.body, "IsTruncated"), ["true"]);
+}

@@ -606,3 +606,67 @@ fn successful_answers_name_their_request_id() {
     ids.dedup();
     assert_eq!(ids.len(), answers.len(), "{ids:?}");
 }
+
+/// An object put whole is its one part: `partNumber=1` is all of it, a
+/// higher one 400 `InvalidPart` (ceph's `test_non_multipart_get_part`);
+/// GetObjectAttributes names its ETag, size, class and checksums, no parts;
+/// an attribute S3 does not know is 400.
+#[test]
+fn an_object_put_whole_is_its_one_part() {
+    let s = owner();
+    let me = &s.signers[0];
+    let put = me.simple(s.s3, "PUT", "/bkt/k", b"body");
+    let etag = put.header("ETag").unwrap().to_owned();
+    let get = |number: &str| {
+        me.send(
+            s.s3,
+            "GET",
+            ("/bkt/k", &[("partNumber", number)]),
+            &[],
+            b"",
+            Payload::Signed,
+        )
+    };
+    let first = get("1");
+    assert_eq!(
+        (first.status, first.body.as_slice()),
+        (206, &b"body"[..]),
+        "{}",
+        first.head
+    );
+    assert_eq!(first.header("ETag"), Some(etag.as_str()));
+    let second = get("2");
+    assert_eq!((second.status, code(&second)), (400, "InvalidPart".into()));
+    assert_eq!(get("0").status, 400);
+    let attributes = |named: &str| {
+        let fields = [("x-amz-object-attributes", named)];
+        me.send(
+            s.s3,
+            "GET",
+            ("/bkt/k", &[("attributes", "")]),
+            &fields,
+            b"",
+            Payload::Signed,
+        )
+    };
+    let all = attributes("ETag,Checksum,ObjectParts,StorageClass,ObjectSize");
+    assert_eq!(all.status, 200, "{}", String::from_utf8_lossy(&all.body));
+    assert_eq!(texts(&all.body, "ETag"), [etag.trim_matches('"')]);
+    assert_eq!(texts(&all.body, "ObjectSize"), ["4"]);
+    assert_eq!(texts(&all.body, "StorageClass"), ["STANDARD"]);
+    assert!(texts(&all.body, "TotalPartsCount").is_empty());
+    let unknown = attributes("Colour");
+    assert_eq!(
+        (unknown.status, code(&unknown)),
+        (400, "InvalidArgument".into())
+    );
+    let none = me.send(
+        s.s3,
+        "GET",
+        ("/bkt/none", &[("attributes", "")]),
+        &[("x-amz-object-attributes", "ETag")],
+        b"",
+        Payload::Signed,
+    );
+    assert_eq!((none.status, code(&none)), (404, "NoSuchKey".into()));
+}

@@ -1,5 +1,5 @@
-//! Serving files: PUT, GET, STAT, DELETE, MOVE, COPY and ECHO, and what
-//! happens when a file has gone out (a body's arrival: `arrived.rs`).
+//! Serving files: PUT, STAT, DELETE, MOVE, COPY and ECHO (GET: `get.rs`;
+//! a body's arrival: `arrived.rs`).
 
 use log::debug;
 
@@ -7,15 +7,16 @@ use super::Overwrite;
 use super::commit::{Commit, commit_now};
 use super::conditions::{Conditions, create_only_if_required};
 use super::digest::BodyDigests;
+use super::get::{NOT_AS_CONDITIONED, version_of, with_checksum};
 use super::terms::Choose;
-use super::{Body, BodyLength, CopyTime, Folders, Receive, Send, Sink, Source, Trailer};
+use super::{Body, BodyLength, CopyTime, Folders, Receive, Sink, Trailer};
 use super::{
-    Ctx, ErrorKind, Failure, Next, Outcome, Reply, Selection, Version, Want, check_size, refuse,
-    skip_body, storage_refusal,
+    Ctx, ErrorKind, Failure, Next, Outcome, Reply, Selection, check_size, refuse, skip_body,
+    storage_refusal,
 };
 use crate::access::{Owner, Who};
 use crate::name::{Name, Prefix};
-use crate::storage::{DeadProperty, Holder, NewProps, Occupant, OpenFile, StorageError, Upload};
+use crate::storage::{NewProps, Occupant, OpenFile, StorageError, Upload};
 
 /// PUT: refuse (skipping the body where we can) or, on the pool, create
 /// the temp file (which gets `mtime` on commit, if given) and start
@@ -72,195 +73,6 @@ pub(super) fn put(
             )
         }
     })
-}
-
-/// GET: open the file and send what `want` selects of it; at once if the
-/// name and checksum are cached, else on the pool. An answer that must
-/// state a checksum nobody knows yet (HTTP's whole body) waits for the
-/// checksum threads; one that need not (FERRY/1's `GET`, a range, a HEAD)
-/// goes without it and has the checksum computed behind it, for the next
-/// download.
-pub(super) fn get(ctx: &Ctx<'_>, name: Name, want: Want) -> Outcome {
-    let on_pool = |name: Name, want: Want| {
-        Outcome::on_pool(move |ctx| match ctx.storage.open_read(&name) {
-            Ok(found) => {
-                let records = Records {
-                    props: props_of(ctx, &name, &want, &found),
-                    checksum: want
-                        .wants_checksum()
-                        .then(|| ctx.storage.recorded_checksum(&found))
-                        .flatten(),
-                };
-                send(ctx, name, want, (found, records))
-            }
-            Err(err) => not_sent(ctx, name, err),
-        })
-    };
-    // Dead properties are a record's read away: for the pool, unless the
-    // file surely has none (storage/unrecorded.rs); so is the checksum it
-    // was uploaded with.
-    let props = want.wants_props() && !ctx.storage.surely_unrecorded(name.as_str());
-    if props || want.wants_checksum() {
-        return on_pool(name, want);
-    }
-    match ctx.storage.open_read_cached(&name) {
-        Ok(Some(found)) => send(ctx, name, want, (found, Records::default())),
-        Ok(None) => on_pool(name, want),
-        Err(err) => not_sent(ctx, name, err),
-    }
-}
-
-/// The dead properties of `found` (file `name`) if `want` tells them; a
-/// record that cannot be read shows as none rather than failing the GET.
-fn props_of(ctx: &Ctx<'_>, name: &Name, want: &Want, found: &OpenFile) -> Vec<DeadProperty> {
-    if !want.wants_props() {
-        return Vec::new();
-    }
-    let holder = Holder::File(name.as_str());
-    let props = ctx
-        .storage
-        .dead_properties(holder, found.stamp.inode)
-        .unwrap_or_else(|err| {
-            log::warn!("dead properties of {name} unread: {err}");
-            Vec::new()
-        });
-    if props.is_empty() {
-        // The next GET may know it on the loop.
-        ctx.storage.note_unrecorded(name.as_str());
-    }
-    props
-}
-
-/// What is recorded with a file that a GET's answer tells, where the
-/// request wants it (none otherwise).
-#[derive(Debug, Default)]
-struct Records {
-    /// Its dead properties ([`Want::wants_props`]).
-    props: Vec<DeadProperty>,
-    /// The additional checksum it was uploaded with
-    /// ([`Want::wants_checksum`]).
-    checksum: Option<String>,
-}
-
-/// A file opened for a GET, and what is recorded with it.
-type Opened = (OpenFile, Records);
-
-/// Why a GET whose conditions do not hold is refused.
-const NOT_AS_CONDITIONED: &str = "the file is not the version the request's conditions name";
-
-/// The answer to a GET of a file that is open.
-fn send(ctx: &Ctx<'_>, name: Name, want: Want, opened: Opened) -> Outcome {
-    let (found, records) = opened;
-    let version = version_of(&found);
-    let selection = want.select(&version);
-    if version.crc.is_none() {
-        if want.needs_checksum(&selection) {
-            return Outcome::on_checksum(move |ctx| match with_checksum(ctx, found) {
-                Ok(found) => send(ctx, name, want, (found, records)),
-                Err(err) => storage_refusal(ctx, "GET", name.as_str(), err),
-            });
-        }
-        ctx.storage.checksum_later(&found.file);
-    }
-    let OpenFile {
-        file,
-        info,
-        in_memory,
-        round_trips,
-        ..
-    } = found;
-    let (start, len, part, body) = match selection {
-        Selection::NotModified => return Outcome::answer(Reply::NotModified { version }),
-        Selection::PreconditionFailed => {
-            let failure = Failure::new(ErrorKind::PreconditionFailed, NOT_AS_CONDITIONED);
-            return refuse(ctx, "GET", name.as_str(), failure, Next::Request);
-        }
-        Selection::Unsatisfiable => {
-            return Outcome::answer(Reply::Unsatisfiable { size: info.size });
-        }
-        Selection::Bytes {
-            start,
-            len,
-            part,
-            body,
-        } => (start, len, part, body),
-    };
-    let reply = Reply::File {
-        version,
-        start,
-        len,
-        part,
-        props: records.props,
-        checksum: records.checksum,
-    };
-    if !body || len == 0 {
-        debug!("#{} GET {name} headers only", ctx.client);
-        return Outcome::answer(reply);
-    }
-    let send = Send::new(
-        file,
-        Source::File(name),
-        start,
-        len,
-        (in_memory, round_trips),
-    );
-    Outcome::new(reply, Next::Send(send))
-}
-
-/// The version of `found` that answers describe.
-fn version_of(found: &OpenFile) -> Version {
-    Version {
-        info: found.info,
-        stamp: found.stamp,
-        crc: found.crc,
-        md5: found.md5,
-    }
-}
-
-/// `found` with its CRC-32C, computed from its bytes (on a checksum
-/// thread: see [`Outcome::on_checksum`]) if it was not known.
-fn with_checksum(ctx: &Ctx<'_>, found: OpenFile) -> Result<OpenFile, StorageError> {
-    if found.crc.is_some() {
-        return Ok(found);
-    }
-    let crc = ctx.storage.checksum(&found.file)?;
-    Ok(OpenFile {
-        crc: Some(crc),
-        ..found
-    })
-}
-
-/// The answer to a GET of a file that could not be opened.
-fn not_sent(ctx: &Ctx<'_>, name: Name, err: StorageError) -> Outcome {
-    match err {
-        StorageError::IsDirectory => {
-            debug!("#{} GET {name}: is a directory", ctx.client);
-            Outcome::answer(Reply::Directory { name })
-        }
-        err => storage_refusal(ctx, "GET", name.as_str(), err),
-    }
-}
-
-/// A GET body or a listing has gone out: its file is closed (by the pool
-/// where that is a round trip) and the next request is welcome.
-pub fn sent(client: u64, send: Send) -> Next {
-    if matches!(send.source, Source::Archive(_)) {
-        return super::archive::resume(send);
-    }
-    debug!(
-        "#{client} {} {} bytes {:.3}s",
-        send.source,
-        send.len,
-        send.started.elapsed().as_secs_f64()
-    );
-    if !send.round_trips {
-        return Next::Request;
-    }
-    let outcome = Outcome::on_pool(move |_| {
-        drop(send);
-        Outcome::answer(Reply::Nothing)
-    });
-    outcome.next
 }
 
 /// STAT: at once if the name and checksum are cached, else on the pool;

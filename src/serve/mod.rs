@@ -33,6 +33,7 @@ mod deletes;
 pub mod digest;
 mod files;
 mod folders;
+mod get;
 mod hash_lane;
 mod health;
 mod invariants;
@@ -70,7 +71,8 @@ pub use archive_layout::Format as ArchiveFormat;
 pub use arrived::{
     abandon, discard, dispose, finish_receive, leftover, write_behind, write_failed,
 };
-pub use files::{SOURCE_RANGE, sent};
+pub use files::SOURCE_RANGE;
+pub use get::{NO_SUCH_PART, PART_SIZES_UNKNOWN, sent};
 pub use job::{Job, Ticket};
 pub use locks::NOTHING_THERE;
 pub use op::{Declared, Needs, Operation, Overwrite, Request, Verb};

@@ -598,7 +598,7 @@ impl Operation {
                 (crc, trailer, digests),
                 (mtime, props),
             ),
-            Operation::Get { name, want } => files::get(ctx, name, want),
+            Operation::Get { name, want } => super::get::get(ctx, name, want),
             Operation::Stat { name } => files::stat(ctx, name),
             Operation::List {
                 prefix,

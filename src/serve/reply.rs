@@ -70,6 +70,9 @@ pub enum Reply {
         /// (`<algorithm>:<base64>`, S3's `x-amz-checksum-*`), where the
         /// request wants it (`Want::wants_checksum`) and it is recorded.
         checksum: Option<String>,
+        /// The sizes of the parts it was uploaded in, where the request
+        /// wants them (`Want::wants_part_sizes`) and they are recorded.
+        part_sizes: Option<Vec<u64>>,
     },
     /// The client's copy is current.
     NotModified {

@@ -377,6 +377,19 @@ pub trait Choose: fmt::Debug + Send {
     fn wants_checksum(&self) -> bool {
         false
     }
+
+    /// The part of the file wanted, by number (S3's `partNumber`): a file
+    /// uploaded in parts has those, any other one, itself (see
+    /// `serve::files`). `None`: what [`Choose::choose`] selects.
+    fn part(&self) -> Option<u32> {
+        None
+    }
+
+    /// Whether the answer tells the sizes of the parts the file was
+    /// uploaded in (S3's GetObjectAttributes): read on the pool too.
+    fn wants_part_sizes(&self) -> bool {
+        self.part().is_some()
+    }
 }
 
 /// What a GET gets once its file's version is known.
@@ -436,6 +449,19 @@ impl Want {
     /// ([`Choose::wants_checksum`]).
     pub fn wants_checksum(&self) -> bool {
         matches!(self, Want::Chosen(rule) if rule.wants_checksum())
+    }
+
+    /// The part wanted by number ([`Choose::part`]).
+    pub fn part(&self) -> Option<u32> {
+        match self {
+            Want::Chosen(rule) => rule.part(),
+            _ => None,
+        }
+    }
+
+    /// Whether the answer tells the part sizes ([`Choose::wants_part_sizes`]).
+    pub fn wants_part_sizes(&self) -> bool {
+        matches!(self, Want::Chosen(rule) if rule.wants_part_sizes())
     }
 
     /// Applies this wish to `version`.

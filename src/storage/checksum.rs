@@ -42,12 +42,15 @@ const STATED_ATTRIBUTE: &str = "user.ferry.checksum";
 /// Read size when a CRC has to be computed from the file.
 const CHUNK: usize = 256 * 1024;
 
+/// `"<size> <mtime seconds>.<nanoseconds>"`: the version of a file
+/// every record names, so that one left by an older version is not read.
+pub(super) fn version_text(stat: &Stat) -> String {
+    format!("{} {}.{}", stat.st_size, stat.st_mtime, stat.st_mtime_nsec)
+}
+
 /// `"<size> <mtime seconds>.<nanoseconds> <crc32c hex>"`.
 pub(super) fn record_text(stat: &Stat, crc: u32) -> String {
-    format!(
-        "{} {}.{} {crc:08x}",
-        stat.st_size, stat.st_mtime, stat.st_mtime_nsec
-    )
+    format!("{} {crc:08x}", version_text(stat))
 }
 
 /// Records `crc` as the checksum of `file` as it is now. Best effort: a
@@ -76,13 +79,7 @@ pub fn record_md5_tag(file: &File, tag: &Md5Tag) {
 /// As [`record_md5_tag`], for a caller that has `file`'s `stat` as it is
 /// now.
 pub(super) fn record_md5_tag_as(file: &File, stat: &Stat, tag: &Md5Tag) {
-    let text = format!(
-        "{} {}.{} {}",
-        stat.st_size,
-        stat.st_mtime,
-        stat.st_mtime_nsec,
-        tag.text()
-    );
+    let text = format!("{} {}", version_text(stat), tag.text());
     let _ = rustix::fs::fsetxattr(file, MD5_ATTRIBUTE, text.as_bytes(), XattrFlags::empty());
 }
 
@@ -90,10 +87,7 @@ pub(super) fn record_md5_tag_as(file: &File, stat: &Stat, tag: &Md5Tag) {
 /// upload was verified against) with `file` as it is now (`stat`), as
 /// [`record_md5_tag_as`] does its tag. Best effort, as [`record`].
 pub(super) fn record_stated_as(file: &File, stat: &Stat, stated: &str) {
-    let text = format!(
-        "{} {}.{} {stated}",
-        stat.st_size, stat.st_mtime, stat.st_mtime_nsec
-    );
+    let text = format!("{} {stated}", version_text(stat));
     let _ = rustix::fs::fsetxattr(file, STATED_ATTRIBUTE, text.as_bytes(), XattrFlags::empty());
 }
 
@@ -164,7 +158,7 @@ pub(super) fn recorded_value(file: &File, stat: &Stat, attribute: &str) -> Optio
     let len = rustix::fs::fgetxattr(file, attribute, &mut buf).ok()?;
     let text = std::str::from_utf8(&buf[..len]).ok()?;
     let (prefix, value) = text.rsplit_once(' ')?;
-    if prefix != record_text(stat, 0).rsplit_once(' ')?.0 {
+    if prefix != version_text(stat) {
         return None;
     }
     Some(value.to_owned())
@@ -189,6 +183,7 @@ pub(super) struct Kept {
     crc: Option<u32>,
     md5: Option<Md5Tag>,
     stated: Option<String>,
+    part_sizes: Option<Vec<u64>>,
     zip_crc: Option<u32>,
 }
 
@@ -201,12 +196,14 @@ impl Kept {
                 crc: recorded(file, stat),
                 md5: recorded_md5(file, stat),
                 stated: recorded_stated(file, stat),
+                part_sizes: super::part_sizes::recorded(file, stat),
                 zip_crc: zip_crc::recorded(file, stat),
             },
             false => Kept {
                 crc: None,
                 md5: None,
                 stated: None,
+                part_sizes: None,
                 zip_crc: None,
             },
         }
@@ -225,6 +222,9 @@ impl Kept {
         }
         if let Some(stated) = &self.stated {
             record_stated_as(file, &stat, stated);
+        }
+        if let Some(sizes) = &self.part_sizes {
+            super::part_sizes::record_as(file, &stat, sizes);
         }
         if let Some(crc) = self.zip_crc {
             zip_crc::write(file, &stat, crc);

@@ -54,6 +54,7 @@ pub mod gate;
 mod health;
 mod lock;
 mod nodes;
+mod part_sizes;
 mod part_slots;
 mod parts;
 mod probe;

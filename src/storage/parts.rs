@@ -395,12 +395,9 @@ impl Storage {
         let made = slots::assemble(&staging.dir, id, &data, &chosen, &staged)?;
         staging.apart = made.apart;
         staging.slots = Some(data);
-        Ok((
-            self.begin_commit((name, Folders::Keys), made.file, staging)?,
-            made.size,
-            made.crc,
-            info.meta,
-        ))
+        let mut upload = self.begin_commit((name, Folders::Keys), made.file, staging)?;
+        upload.part_sizes = Some(chosen.iter().map(|part| part.size).collect());
+        Ok((upload, made.size, made.crc, info.meta))
     }
 
     /// Holds session `id` for its commit: refused while an APPEND streams

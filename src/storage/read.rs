@@ -189,6 +189,14 @@ impl Storage {
         checksum::recorded_stated(&found.file, &stat)
     }
 
+    /// The sizes of the parts `found` was uploaded in (an S3 multipart
+    /// upload's), if recorded and the record still matches it: one
+    /// extended-attribute read, for the pool.
+    pub fn recorded_part_sizes(&self, found: &OpenFile) -> Option<Vec<u64>> {
+        let stat = rustix::fs::fstat(&found.file).ok()?;
+        super::part_sizes::recorded(&found.file, &stat)
+    }
+
     /// The zip CRC-32 recorded with `file` (an archive member about to be
     /// sent), or whether one computed from it may be recorded: never in
     /// read-only mode, which writes nothing, nor through a file with other

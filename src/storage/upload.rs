@@ -71,6 +71,9 @@ pub struct Upload {
     /// (`<algorithm>:<base64>`, S3's `x-amz-checksum-*`), recorded with
     /// the file as its MD5 is.
     pub(super) stated: Option<String>,
+    /// The sizes of the parts it was assembled from (a multipart
+    /// upload's), recorded with the file as its MD5 is.
+    pub(super) part_sizes: Option<Vec<u64>>,
     /// Dead properties the new version is written with (S3's object
     /// metadata), recorded for its inode just before the commit.
     pub(super) props: Option<Box<NewProps>>,
@@ -159,6 +162,9 @@ impl Upload {
         }
         if let Some(stated) = &self.stated {
             checksum::record_stated_as(&self.file, stat, stated);
+        }
+        if let Some(sizes) = &self.part_sizes {
+            super::part_sizes::record_as(&self.file, stat, sizes);
         }
     }
 

@@ -140,6 +140,7 @@ impl Storage {
             mtime: None,
             md5: None,
             stated: None,
+            part_sizes: None,
             props: None,
             create_only: false,
         }

@@ -21,7 +21,10 @@ use super::super::response::Head as ResponseHead;
 use super::Asked;
 use crate::serve::digest::{INCOMPLETE_BODY, SHA256_MISMATCH};
 use crate::serve::multipart::{INVALID_PART, NO_SUCH_SOURCE, PART_ORDER, PART_TOO_SMALL};
-use crate::serve::{BAD_SIGNATURE, ErrorKind, Failure, NOTHING_THERE, SOURCE_RANGE, UNKNOWN_KEY};
+use crate::serve::{
+    BAD_SIGNATURE, ErrorKind, Failure, NO_SUCH_PART, NOTHING_THERE, PART_SIZES_UNKNOWN,
+    SOURCE_RANGE, UNKNOWN_KEY,
+};
 use crate::storage::NO_BUCKET;
 
 /// An S3 error code ferry answers with.
@@ -191,6 +194,11 @@ pub fn code_of(asked: Asked, failure: &Failure) -> Code {
         }
         ErrorKind::ChecksumMismatch => Code::BadDigest,
         ErrorKind::BadRequest if failure.message == INVALID_PART => Code::InvalidPart,
+        ErrorKind::BadRequest
+            if failure.message == NO_SUCH_PART || failure.message == PART_SIZES_UNKNOWN =>
+        {
+            Code::InvalidPart
+        }
         ErrorKind::BadRequest if failure.message == PART_ORDER => Code::InvalidPartOrder,
         ErrorKind::BadRequest if failure.message == PART_TOO_SMALL => Code::EntityTooSmall,
         ErrorKind::BadRequest if failure.message == INCOMPLETE_BODY => Code::IncompleteBody,
@@ -273,7 +281,7 @@ mod tests {
         for kind in [ErrorKind::Unavailable, ErrorKind::Busy, ErrorKind::Internal] {
             let failure = Failure::new(kind, "disk gone");
             for asked in [
-                Asked::GetObject(super::super::Checksums(false)),
+                Asked::GetObject(super::super::Reading::default()),
                 Asked::PutObject,
                 Asked::ListObjects,
             ] {
@@ -286,7 +294,7 @@ mod tests {
     fn a_missing_name_is_a_bucket_or_a_key_by_what_was_asked() {
         let failure = Failure::new(ErrorKind::NotFound, "no such file");
         assert_eq!(code_of(Asked::ListObjects, &failure), Code::NoSuchBucket);
-        let head = Asked::HeadObject(super::super::Checksums(false));
+        let head = Asked::HeadObject(super::super::Reading::default());
         assert_eq!(code_of(head, &failure), Code::NoSuchKey);
         let body = body(Code::NoSuchKey, "a <b>", "0123456789ABCDEF");
         assert!(body.contains(

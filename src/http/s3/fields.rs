@@ -34,6 +34,9 @@ pub(super) struct Fields {
     /// `x-amz-checksum-mode: ENABLED`: GetObject and HeadObject answer
     /// the checksum kept.
     pub(super) checksum_mode: bool,
+    /// GetObjectAttributes' `x-amz-object-attributes`, `x-amz-max-parts`
+    /// and `x-amz-part-number-marker`, as sent.
+    pub(super) object_attributes: [Option<String>; 3],
     /// `x-amz-decoded-content-length`: an aws-chunked body's payload.
     pub(super) decoded_length: Option<String>,
     /// `x-amz-trailer`: the checksum field an aws-chunked body's trailer
@@ -82,6 +85,12 @@ impl Fields {
                 fields.decoded_length = text();
             } else if is("x-amz-trailer") {
                 fields.trailer = text().map(|t| t.to_ascii_lowercase());
+            } else if is("x-amz-object-attributes") {
+                fields.object_attributes[0] = text();
+            } else if is("x-amz-max-parts") {
+                fields.object_attributes[1] = text();
+            } else if is("x-amz-part-number-marker") {
+                fields.object_attributes[2] = text();
             } else if is("x-amz-checksum-mode") {
                 fields.checksum_mode = text().is_some_and(|t| t.eq_ignore_ascii_case("enabled"));
             } else if has_prefix(name, "x-amz-checksum-")

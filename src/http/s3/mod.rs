@@ -15,7 +15,8 @@
 //!                                           ListObjects V1/V2 List, one page (Scope::Keys)
 //! GET    /<bucket>?versions&key-marker=...  ListObjectVersions the same, each key version "null"
 //! HEAD   /<bucket>/<key>                    HeadObject        Get, no body
-//! GET    /<bucket>/<key>  [Range]           GetObject         Get
+//! GET    /<bucket>/<key>  [Range]           GetObject         Get (or ?partNumber=N: that part)
+//! GET    /<bucket>/<key>?attributes         GetObjectAttributes Get of no bytes (attributes.rs)
 //! PUT    /<bucket>/<key>  [Content-MD5]     PutObject         Put, SHA-256 and MD5 checked as it streams;
 //!                         [x-amz-checksum-*]                  a checksum too; an aws-chunked body decoded
 //!                                                             (chunk signatures checked: aws_chunked.rs)
@@ -31,6 +32,7 @@
 //! A request is signed in its `Authorization` field or, presigned, in its
 //! query, with SigV4 or SigV2 (`auth.rs`).
 
+mod attributes;
 mod auth;
 mod body;
 mod conditions;
@@ -39,8 +41,10 @@ mod delete;
 mod error;
 mod fields;
 mod folder;
+mod listing;
 mod meta;
 mod multipart;
+mod object;
 mod presign;
 mod request;
 mod sigv2;
@@ -51,9 +55,8 @@ use super::dialect::{Answer, Answering, Decision, Dialect, Early, Message};
 use super::message::{Head, MAX_BODY_IN_HAND, Refused, Resume};
 use super::origin::Site;
 use super::response::{self, Framing};
-use crate::serve::digest::{Algorithm, Checksum};
-use crate::serve::{ErrorKind, Failure, Operation, Reply, Request, Version};
-use crate::storage::{DeadProperty, Md5Tag};
+use crate::serve::{ErrorKind, Failure, Operation, Reply, Request};
+use crate::storage::Md5Tag;
 pub use error::Code;
 use fields::Fields;
 use request::{Target, request};
@@ -81,9 +84,11 @@ pub enum Asked {
     /// ListObjects, V1 or V2.
     ListObjects,
     /// HeadObject.
-    HeadObject(Checksums),
+    HeadObject(Reading),
     /// GetObject.
-    GetObject(Checksums),
+    GetObject(Reading),
+    /// GetObjectAttributes.
+    ObjectAttributes(attributes::Attributes),
     /// PutObject.
     PutObject,
     /// CopyObject.
@@ -127,10 +132,15 @@ pub struct S3Answer {
     asked: Asked,
 }
 
-/// GetObject's and HeadObject's `x-amz-checksum-mode: ENABLED`: the
-/// answer states the checksum kept, where it is known.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Checksums(pub bool);
+/// How a GetObject or HeadObject reads its object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Reading {
+    /// `x-amz-checksum-mode: ENABLED`: the answer states the checksums
+    /// kept, where they are known.
+    pub checksums: bool,
+    /// `partNumber`: one part, whose answer states how many there are.
+    pub part: bool,
+}
 
 impl Asked {
     /// Whether it is a multipart upload's request (whose "not found" is
@@ -297,7 +307,23 @@ impl Answer for S3Answer {
                 head.finish(0, persistence);
             }
             (
-                Asked::HeadObject(Checksums(checksums)) | Asked::GetObject(Checksums(checksums)),
+                Asked::ObjectAttributes(asked),
+                Reply::File {
+                    version,
+                    checksum,
+                    part_sizes,
+                    ..
+                },
+            ) => {
+                let object = attributes::Described {
+                    version,
+                    stated: checksum.as_deref(),
+                    part_sizes: part_sizes.as_deref(),
+                };
+                attributes::answer(&asked, &object, message, out);
+            }
+            (
+                Asked::HeadObject(reading) | Asked::GetObject(reading),
                 Reply::File {
                     version,
                     start,
@@ -305,16 +331,22 @@ impl Answer for S3Answer {
                     part,
                     props,
                     checksum: stated,
+                    ..
                 },
             ) => {
-                let checksum = version.crc.filter(|_| checksums);
-                let object = Object {
+                let checksum = version.crc.filter(|_| reading.checksums);
+                let object = object::Object {
                     version,
                     props,
                     checksum,
                     stated: stated.as_deref(),
+                    // S3 states the count where one part was asked for.
+                    parts: version
+                        .md5
+                        .and_then(|tag| tag.parts)
+                        .filter(|_| reading.part),
                 };
-                object_head(&object, (*start, *len, *part), message, out);
+                object::object_head(&object, (*start, *len, *part), message, out);
             }
             (Asked::HeadObject(_) | Asked::GetObject(_), Reply::NotModified { version }) => {
                 error::head(out, 304)
@@ -399,68 +431,4 @@ pub(super) fn xml_answer(status: u16, body: &str, message: Message, out: &mut Ve
     if !message.head {
         out.extend_from_slice(body.as_bytes());
     }
-}
-
-/// What GetObject and HeadObject describe: the version, its dead
-/// properties (the metadata kept: `meta.rs`) and the CRC-32C to state.
-struct Object<'a> {
-    version: &'a Version,
-    props: &'a [DeadProperty],
-    /// Its CRC-32C, where checksums are asked for.
-    checksum: Option<u32>,
-    /// The checksum it was uploaded with (`<algorithm>:<base64>`), where
-    /// checksums are asked for and it is recorded.
-    stated: Option<&'a str>,
-}
-
-/// GetObject's and HeadObject's fields: `start`, `len` and whether it is
-/// a part of the object. Its type is the one kept with it, else
-/// `application/octet-stream`; a part's checksum is not the object's, so
-/// only a whole object's is stated (as S3 does).
-fn object_head(
-    object: &Object<'_>,
-    (start, len, part): (u64, u64, bool),
-    message: Message,
-    out: &mut Vec<u8>,
-) {
-    let version = object.version;
-    let info = &version.info;
-    let kept = meta::fields(object.props, (info.mtime, version.stamp.nanos));
-    let content_type = kept
-        .iter()
-        .find(|(name, _)| *name == "content-type")
-        .map_or(meta::DEFAULT_TYPE, |(_, value)| value.as_str());
-    let mut head =
-        error::head(out, if part { 206 } else { 200 }).header("Content-Type", content_type);
-    for (name, value) in kept.iter().filter(|(name, _)| *name != "content-type") {
-        head = head.header(name, value);
-    }
-    if let Some(crc) = object.checksum.filter(|_| !part) {
-        // ferry's CRC-32C is the whole object's, a multipart one's too.
-        let checksum = Checksum {
-            algorithm: Algorithm::Crc32c,
-            value: crc.to_be_bytes().to_vec(),
-        };
-        head = head
-            .header(checksum.algorithm.field(), checksum.base64())
-            .header("x-amz-checksum-type", "FULL_OBJECT");
-        // The one it was uploaded with too (a SHA-256, say), as S3
-        // answers the algorithm its client chose.
-        let stated = object.stated.and_then(Checksum::field_of_record);
-        if let Some((field, base64)) = stated.filter(|(f, _)| *f != checksum.algorithm.field()) {
-            head = head.header(field, base64);
-        }
-    }
-    head = head
-        .header("Last-Modified", response::http_date(info.mtime))
-        .header("ETag", xml::etag(version))
-        .header("Accept-Ranges", "bytes");
-    if part {
-        let end = start + len - 1;
-        head = head.header(
-            "Content-Range",
-            format!("bytes {start}-{end}/{}", info.size),
-        );
-    }
-    head.finish(len, message.persistence);
 }

@@ -6,21 +6,17 @@
 use super::super::message::{Head, Resume};
 use super::super::origin::{Site, host_name};
 use super::super::request::selection;
+use super::attributes::Attributes;
 use super::conditions::{Conditions, Verdict};
 use super::error::Code;
 use super::xml::Listing;
 use super::{
-    Asked, Checksums, Fields, Refusal, body, copy, delete, folder, meta, multipart, refusal, sigv4,
+    Asked, Fields, Reading, Refusal, body, copy, delete, folder, meta, multipart, refusal, sigv4,
     xml,
 };
 use crate::name::{Name, NameError, Prefix, percent_decode};
 use crate::serve::terms::Choose;
-use crate::serve::{
-    Body, BodyLength, Folders, Making, Operation, Page, Scope, Selection, Version, Want,
-};
-
-/// Most keys on a page of a listing.
-const MAX_KEYS: usize = 1000;
+use crate::serve::{Body, BodyLength, Folders, Making, Operation, Scope, Selection, Version, Want};
 
 /// What a request's target names.
 #[derive(Debug, PartialEq, Eq)]
@@ -189,14 +185,15 @@ fn bucket_request(
             super::multipart::list_uploads(bucket, query)
         }
         "GET" if query.iter().any(|(n, _)| n == "versions") && only_params(query, VERSIONS) => {
-            list_objects(bucket, query, Listing::Versions).map(|op| (op, Asked::ListObjects))
+            super::listing::list_objects(bucket, query, Listing::Versions)
+                .map(|op| (op, Asked::ListObjects))
         }
         "GET" if only_params(query, LISTING) => {
             let listing = match param(query, "list-type") == Some("2") {
                 true => Listing::V2,
                 false => Listing::V1,
             };
-            list_objects(bucket, query, listing).map(|op| (op, Asked::ListObjects))
+            super::listing::list_objects(bucket, query, listing).map(|op| (op, Asked::ListObjects))
         }
         "PUT" if only_params(query, &[]) => {
             check_bucket_name(bucket)?;
@@ -275,121 +272,11 @@ pub(super) fn key_refusal(err: NameError, key: &str) -> Refusal {
 }
 
 /// The value of query parameter `name`.
-fn param<'a>(query: &'a [(String, String)], name: &str) -> Option<&'a str> {
+pub(super) fn param<'a>(query: &'a [(String, String)], name: &str) -> Option<&'a str> {
     query
         .iter()
         .find(|(n, _)| n == name)
         .map(|(_, value)| value.as_str())
-}
-
-/// ListObjects (V1, or V2 with `list-type=2`), or ListObjectVersions
-/// (each key its one version, `null`): one page of the bucket's keys
-/// after the marker, start-after, continuation token or key marker,
-/// grouped by any delimiter.
-fn list_objects(
-    bucket: &str,
-    query: &[(String, String)],
-    listing: Listing,
-) -> Result<Operation, Refusal> {
-    let key_prefix = param(query, "prefix").unwrap_or_default();
-    let delimiter = param(query, "delimiter")
-        .filter(|d| !d.is_empty())
-        .map(str::to_owned);
-    let max = match param(query, "max-keys") {
-        None => MAX_KEYS,
-        Some(text) => text
-            .parse::<usize>()
-            .map_err(|_| refusal(Code::InvalidArgument, "max-keys must be a number"))?
-            .min(MAX_KEYS),
-    };
-    let mut echo = Vec::new();
-    let mut after = None;
-    let starts = match listing {
-        Listing::V2 => ["start-after", "continuation-token"],
-        Listing::V1 => ["marker", ""],
-        Listing::Versions => ["key-marker", ""],
-    };
-    for name in starts.into_iter().filter(|n| !n.is_empty()) {
-        let Some(value) = param(query, name) else {
-            continue;
-        };
-        let key = match name {
-            "continuation-token" => xml::after_token(value).ok_or_else(|| {
-                refusal(
-                    Code::InvalidArgument,
-                    "a continuation token of another server",
-                )
-            })?,
-            _ => value.to_owned(),
-        };
-        echo.push((element_of(name), value.to_owned()));
-        after = after.max(Some(key));
-    }
-    // V1 answers always state their marker, empty where none was given;
-    // ListObjectVersions its key and version markers.
-    match listing {
-        Listing::V1 if echo.is_empty() => echo.push(("Marker", String::new())),
-        Listing::Versions => {
-            if echo.is_empty() {
-                echo.push(("KeyMarker", String::new()));
-            }
-            let version = param(query, "version-id-marker").unwrap_or_default();
-            echo.push(("VersionIdMarker", version.to_owned()));
-        }
-        _ => {}
-    }
-    // A prefix no key can have (a control character, `a//`, `../`: keys
-    // that cannot be names are refused) matches nothing: an empty page of
-    // the bucket, as S3 answers, not a refusal.
-    let (prefix, nothing) = match Prefix::new(format!("{bucket}/{key_prefix}")) {
-        Ok(prefix) => (prefix, false),
-        Err(_) => (
-            Prefix::new(format!("{bucket}/")).map_err(|err| key_refusal(err, bucket))?,
-            true,
-        ),
-    };
-    let format = xml::Objects {
-        bucket: bucket.to_owned(),
-        prefix: key_prefix.to_owned(),
-        listing,
-        delimiter: delimiter.clone(),
-        max,
-        nothing,
-        url: param(query, "encoding-type") == Some("url"),
-        echo,
-        written: 0,
-        last: None,
-        truncated: false,
-        prefixes: Vec::new(),
-        md5: None,
-        // Filled with the lister's name (`Format::lister`).
-        owner: (listing != Listing::V2 || param(query, "fetch-owner") == Some("true"))
-            .then(String::new),
-    };
-    let page = Page {
-        delimiter,
-        after: after.map(|key| format!("{bucket}/{key}")),
-        // Where nothing can match, the walk stops at the bucket's first
-        // entry: it only finds whether the bucket is there.
-        max: if nothing { 0 } else { max },
-        within: Some(bucket_name(bucket)?),
-    };
-    Ok(Operation::List {
-        prefix,
-        scope: Scope::Keys(Box::new(page)),
-        format: Box::new(format),
-        body: true,
-    })
-}
-
-/// The XML element a listing parameter is echoed in.
-fn element_of(param: &str) -> &'static str {
-    match param {
-        "marker" => "Marker",
-        "start-after" => "StartAfter",
-        "key-marker" => "KeyMarker",
-        _ => "ContinuationToken",
-    }
 }
 
 /// A request on an object.
@@ -421,12 +308,19 @@ fn object_request(
     if multipart::asks(query) {
         return multipart::object_request(method, name, query, (head, resume, fields));
     }
-    if !only_params(query, &["versionId"]) || !null_version {
+    let reads = matches!(method, "GET" | "HEAD");
+    let allowed: &[&str] = match reads {
+        true => &["versionId", "partNumber", "attributes"],
+        false => &["versionId"],
+    };
+    if !only_params(query, allowed) || !null_version {
         return Err(unserved(method));
     }
     Ok(match method {
+        "GET" if param(query, "attributes").is_some() => object_attributes(name, fields)?,
         "GET" | "HEAD" => {
             let head = method == "HEAD";
+            let part = part_number(query, fields)?;
             let range = fields.range.clone().filter(|_| !head);
             let conditions = fields.conditions.clone();
             let want = Want::Chosen(Box::new(Ranged {
@@ -434,11 +328,16 @@ fn object_request(
                 range,
                 conditions,
                 checksums: fields.checksum_mode,
+                part,
+                part_sizes: false,
             }));
-            let asked = if head {
-                Asked::HeadObject(Checksums(fields.checksum_mode))
-            } else {
-                Asked::GetObject(Checksums(fields.checksum_mode))
+            let reading = Reading {
+                checksums: fields.checksum_mode,
+                part: part.is_some(),
+            };
+            let asked = match head {
+                true => Asked::HeadObject(reading),
+                false => Asked::GetObject(reading),
             };
             (Operation::Get { name, want }, asked)
         }
@@ -461,6 +360,51 @@ fn object_request(
         ),
         _ => return Err(unserved(method)),
     })
+}
+
+/// GetObject's and HeadObject's `partNumber` (1 to 10,000), never with a
+/// `Range`.
+///
+/// # Errors
+/// 400 `InvalidArgument` for another number or with a `Range`.
+fn part_number(query: &[(String, String)], fields: &Fields) -> Result<Option<u32>, Refusal> {
+    let Some(text) = param(query, "partNumber") else {
+        return Ok(None);
+    };
+    let number = text
+        .parse::<u32>()
+        .ok()
+        .filter(|n| (1..=10_000).contains(n));
+    match (number, &fields.range) {
+        (None, _) => Err(refusal(
+            Code::InvalidArgument,
+            "partNumber is from 1 to 10000",
+        )),
+        (Some(_), Some(_)) => Err(refusal(
+            Code::InvalidArgument,
+            "a request names a Range or a partNumber, not both",
+        )),
+        (Some(number), None) => Ok(Some(number)),
+    }
+}
+
+/// GetObjectAttributes: a GetObject of no bytes that reads the object's
+/// checksums and part sizes where they are asked for (`attributes.rs`).
+fn object_attributes(name: Name, fields: &Fields) -> Result<(Operation, Asked), Refusal> {
+    let [named, max, marker] = &fields.object_attributes;
+    let asked = Attributes::of(named.as_deref(), max.as_deref(), marker.as_deref())?;
+    let want = Want::Chosen(Box::new(Ranged {
+        head: true,
+        range: None,
+        conditions: fields.conditions.clone(),
+        checksums: asked.checksums(),
+        part: None,
+        part_sizes: asked.parts(),
+    }));
+    Ok((
+        Operation::Get { name, want },
+        Asked::ObjectAttributes(asked),
+    ))
 }
 
 /// PutObject: its body is checked against the SHA-256 it signed, its
@@ -498,6 +442,10 @@ struct Ranged {
     conditions: Conditions,
     /// `x-amz-checksum-mode: ENABLED`: the checksums are answered.
     checksums: bool,
+    /// `partNumber`: that part of the object.
+    part: Option<u32>,
+    /// The sizes of its parts are answered (GetObjectAttributes).
+    part_sizes: bool,
 }
 
 impl Choose for Ranged {
@@ -517,6 +465,14 @@ impl Choose for Ranged {
     /// The checksum it was uploaded with, where checksums are asked for.
     fn wants_checksum(&self) -> bool {
         self.checksums
+    }
+
+    fn part(&self) -> Option<u32> {
+        self.part
+    }
+
+    fn wants_part_sizes(&self) -> bool {
+        self.part_sizes || self.part.is_some()
     }
 }
 

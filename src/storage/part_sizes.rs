@@ -1,0 +1,88 @@
+//! The sizes of the parts an object was uploaded in (S3's multipart
+//! upload), recorded with the file it became, as its checksums are
+//! (`checksum.rs`): the extended attribute `user.ferry.parts`,
+//!
+//! ```text
+//! <size> <mtime seconds>.<nanoseconds> <bytes>*<count>[,<bytes>*<count>...]
+//! ```
+//!
+//! runs of equal sizes in part order (a multipart upload's parts are
+//! mostly of one size: 10,000 of them make a few bytes). A file changed
+//! since no longer matches its record, which is then not read. Best
+//! effort: where the record does not fit (over 4 KiB: thousands of
+//! parts of different sizes) or attributes are not supported, it is not
+//! kept, and the object's parts cannot be asked for one by one.
+
+use std::fs::File;
+
+use rustix::fs::{Stat, XattrFlags};
+
+use super::checksum::version_text;
+
+const ATTRIBUTE: &str = "user.ferry.parts";
+/// The most parts an object is made of (S3's limit): a record that says
+/// more is not one ferry wrote.
+const MAX_PARTS: u64 = 10_000;
+/// The longest record read.
+const MAX_RECORD: usize = 4096;
+
+/// Records `sizes` with `file` as it is now (`stat`).
+pub(super) fn record_as(file: &File, stat: &Stat, sizes: &[u64]) {
+    let text = format!("{} {}", version_text(stat), runs(sizes));
+    if text.len() <= MAX_RECORD {
+        let _ = rustix::fs::fsetxattr(file, ATTRIBUTE, text.as_bytes(), XattrFlags::empty());
+    }
+}
+
+/// The part sizes recorded with `file`, if the record matches it as it
+/// is now (`stat`).
+pub(super) fn recorded(file: &File, stat: &Stat) -> Option<Vec<u64>> {
+    let mut buf = vec![0u8; MAX_RECORD];
+    let len = rustix::fs::fgetxattr(file, ATTRIBUTE, &mut buf).ok()?;
+    let text = std::str::from_utf8(&buf[..len]).ok()?;
+    let (version, runs) = text.rsplit_once(' ')?;
+    (version == version_text(stat)).then(|| parse(runs))?
+}
+
+/// `sizes` as runs of equal sizes.
+fn runs(sizes: &[u64]) -> String {
+    let mut runs: Vec<(u64, u64)> = Vec::new();
+    for &size in sizes {
+        match runs.last_mut() {
+            Some((last, count)) if *last == size => *count += 1,
+            _ => runs.push((size, 1)),
+        }
+    }
+    let runs: Vec<String> = runs.iter().map(|(s, n)| format!("{s}*{n}")).collect();
+    runs.join(",")
+}
+
+/// The sizes that `runs` stands for; `None` for anything else.
+fn parse(runs: &str) -> Option<Vec<u64>> {
+    let mut sizes = Vec::new();
+    for run in runs.split(',') {
+        let (size, count) = run.split_once('*')?;
+        let (size, count): (u64, u64) = (size.parse().ok()?, count.parse().ok()?);
+        if count == 0 || sizes.len() as u64 + count > MAX_PARTS {
+            return None;
+        }
+        sizes.extend(std::iter::repeat_n(size, count as usize));
+    }
+    Some(sizes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_round_trip_as_runs() {
+        let sizes = [5, 5, 5, 1];
+        assert_eq!(runs(&sizes), "5*3,1*1");
+        assert_eq!(parse("5*3,1*1").as_deref(), Some(&sizes[..]));
+        assert_eq!(parse(&runs(&[7; 10_000])).map(|s| s.len()), Some(10_000));
+        for bad in ["", "5", "5*0", "x*1", "1*10001", "1*9999,1*2"] {
+            assert_eq!(parse(bad), None, "{bad}");
+        }
+    }
+}
