@@ -64,6 +64,28 @@ fn a_checksum_header_that_does_not_match_refuses_the_upload() {
     assert!(server.files_on_disk().is_empty());
 }
 
+/// An empty `Expect` expects nothing (RFC 9110 10.1.1: a list of none):
+/// the upload is served, as S3 clients' empty field is by S3 (ceph's
+/// `test_object_create_bad_expect_empty`); an expectation other than
+/// `100-continue` is 417 and stores nothing.
+#[test]
+fn an_empty_expect_is_no_expectation() {
+    let server = TestServer::start_http();
+    let addr = server.http.expect("HTTP listener");
+    let host = format!("Host: {addr}\r\n");
+    let put = support::http::exchange(addr, "PUT", "/e", &format!("{host}Expect: \r\n"), b"data");
+    assert_eq!(put.status, 201, "{}", put.head);
+    let odd = support::http::exchange(
+        addr,
+        "PUT",
+        "/o",
+        &format!("{host}Expect: 200\r\n"),
+        b"data",
+    );
+    assert_eq!(odd.status, 417, "{}", odd.head);
+    assert_eq!(server.files_on_disk(), ["e"]);
+}
+
 #[test]
 fn curl_round_trips_byte_identically() {
     if Command::new("curl").arg("--version").output().is_err() {

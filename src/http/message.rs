@@ -371,7 +371,9 @@ fn frame(head: &Head<'_>, used: usize) -> Result<(Resume, Option<Refused>), Http
         } else if name.eq_ignore_ascii_case("expect") {
             if value.eq_ignore_ascii_case(b"100-continue") {
                 expect_continue = !head.http10;
-            } else {
+            } else if !value.trim_ascii().is_empty() {
+                // An empty list expects nothing (RFC 9110 10.1.1's
+                // `#expectation`); another expectation is refused.
                 refusal.get_or_insert((417, "only 100-continue is supported"));
             }
         }

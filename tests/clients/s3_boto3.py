@@ -141,4 +141,14 @@ assert status == 403 and b"SignatureDoesNotMatch" in body, (status, body)
 url = s3.generate_presigned_url("get_object", Params=where, ExpiresIn=-10)
 status, body = fetch(url)
 assert status == 403 and b"AccessDenied" in body, (status, body)
+
+# A client that signs every request with SigV2 in its header (ceph's
+# s3-tests' v2 client): buckets, which it signs as /bucket/, and keys.
+v2 = client(signature_version="s3")
+v2.create_bucket(Bucket="boto-v2")
+v2.put_object(Bucket="boto-v2", Key="k", Body=b"signed v2")
+assert v2.get_object(Bucket="boto-v2", Key="k")["Body"].read() == b"signed v2"
+assert [o["Key"] for o in v2.list_objects(Bucket="boto-v2")["Contents"]] == ["k"]
+v2.delete_object(Bucket="boto-v2", Key="k")
+v2.delete_bucket(Bucket="boto-v2")
 print("ok")

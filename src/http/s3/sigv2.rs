@@ -251,7 +251,8 @@ fn amz_headers_into(text: &mut String, head: &Head<'_>) {
     }
 }
 
-/// The resource: `/<bucket>` where `Host` named it, the path as sent, and
+/// The resource: `/<bucket>` where `Host` named it, the path as sent (a
+/// bucket's own ending in `/`), and
 /// the sub-resources of the query, sorted by name, their values decoded.
 fn resource_into(text: &mut String, target: &str, bucket: Option<&str>) {
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
@@ -260,6 +261,12 @@ fn resource_into(text: &mut String, target: &str, bucket: Option<&str>) {
         text.push_str(bucket);
     }
     text.push_str(path);
+    // A bucket named by the path alone (`PUT /bucket`, path style) is
+    // signed as `/bucket/`, as by botocore and s3cmd (their resource is
+    // the bucket and the key, which is `/` for the bucket itself).
+    if bucket.is_none() && path.len() > 1 && !path[1..].contains('/') {
+        text.push('/');
+    }
     let mut subs: Vec<(&str, Option<String>)> = query
         .split('&')
         .filter_map(|pair| {
@@ -381,6 +388,28 @@ mod tests {
             STANDARD.encode(sigv2::sign(SECRET, &text)),
             "jtBQa0Aq+DkULFI8qrpwIjGEx0E="
         );
+    }
+
+    /// A bucket named by the path alone is signed as `/bucket/`, as
+    /// botocore and s3cmd sign CreateBucket, ListObjects...; the root, a
+    /// key and a virtual host's bucket as they are.
+    #[test]
+    fn a_path_style_bucket_is_signed_with_its_slash() {
+        let date = "Date: Tue, 27 Mar 2007 21:20:27 +0000";
+        let ends = |request: &str, bucket| {
+            let text = made(
+                &format!("{request} HTTP/1.1\nHost: h\n{date}"),
+                None,
+                bucket,
+            );
+            text.rsplit('\n').next().unwrap_or_default().to_owned()
+        };
+        assert_eq!(ends("PUT /bkt", None), "/bkt/");
+        assert_eq!(ends("GET /bkt?acl", None), "/bkt/?acl");
+        assert_eq!(ends("GET /bkt/", None), "/bkt/");
+        assert_eq!(ends("GET /", None), "/");
+        assert_eq!(ends("GET /bkt/k", None), "/bkt/k");
+        assert_eq!(ends("GET /", Some("vh")), "/vh/");
     }
 
     /// `x-amz-date` takes `Date`'s place: the date line is empty; a
