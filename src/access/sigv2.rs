@@ -24,6 +24,9 @@ pub struct SignedV2 {
     pub key_id: String,
     /// The string to sign, as the dialect computed it from the request.
     pub string_to_sign: String,
+    /// Another form of it that signers of the same request make (a
+    /// path-style bucket's resource without its `/`), where there is one.
+    pub or_else: Option<String>,
     /// The signature the request carried (from its base64; of any
     /// length, as sent: one not 20 bytes long matches nothing).
     pub signature: Vec<u8>,

@@ -96,7 +96,7 @@ fn host_bucket(head: &Head<'_>, target: Option<&Target>) -> Option<String> {
     match (target, Target::of(head.target)) {
         (_, Ok(path_style)) if path_style == *target => None,
         (Target::Bucket(bucket, _) | Target::Object(bucket, _, _), _) => Some(bucket.clone()),
-        (Target::Root, _) => None,
+        (Target::Root(_), _) => None,
     }
 }
 

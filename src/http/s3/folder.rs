@@ -69,7 +69,7 @@ pub(super) fn probe(name: Name) -> Operation {
     Operation::List {
         prefix: Prefix::of_folder(&name),
         scope: Scope::Keys(Box::new(page)),
-        format: Box::new(xml::Buckets),
+        format: Box::new(xml::Buckets::default()),
         body: false,
     }
 }

@@ -256,8 +256,7 @@ fn has_field(head: &Head<'_>, name: &str) -> bool {
 /// Whether the target's query has `name`.
 fn has_param(target: &Target, name: &str) -> bool {
     match target {
-        Target::Root => false,
-        Target::Bucket(_, query) | Target::Object(_, _, query) => {
+        Target::Root(query) | Target::Bucket(_, query) | Target::Object(_, _, query) => {
             query.iter().any(|(n, _)| n == name)
         }
     }

@@ -21,8 +21,8 @@ use crate::serve::{Body, BodyLength, Folders, Making, Operation, Scope, Selectio
 /// What a request's target names.
 #[derive(Debug, PartialEq, Eq)]
 pub(super) enum Target {
-    /// `/`.
-    Root,
+    /// `/`, and the query.
+    Root(Vec<(String, String)>),
     /// `/<bucket>`, and the query.
     Bucket(String, Vec<(String, String)>),
     /// `/<bucket>/<key>`, and the query.
@@ -58,7 +58,7 @@ impl Target {
     pub(super) fn of(target: &str) -> Result<Target, Refusal> {
         let (path, pairs) = Target::parts(target)?;
         Ok(match path.split_once('/') {
-            None if path.is_empty() => Target::Root,
+            None if path.is_empty() => Target::Root(pairs),
             None => Target::Bucket(path, pairs),
             Some((bucket, "")) => Target::Bucket(bucket.to_owned(), pairs),
             Some((bucket, key)) => Target::Object(bucket.to_owned(), key.to_owned(), pairs),
@@ -111,14 +111,14 @@ pub(super) fn request(
         return Err(refusal(Code::InvalidRequest, "this request takes no body"));
     }
     match (target, head.method) {
-        (Target::Root, "GET") => Ok((list_buckets(), Asked::ListBuckets)),
+        (Target::Root(query), "GET") => Ok((list_buckets(&query)?, Asked::ListBuckets)),
         (Target::Bucket(bucket, query), method) => {
             bucket_request(method, &bucket, &query, head, fields)
         }
         (Target::Object(bucket, key, query), method) => {
             object_request(method, (&bucket, &key, &query), head, resume, fields)
         }
-        (Target::Root, _) => Err(unserved(head.method)),
+        (Target::Root(_), _) => Err(unserved(head.method)),
     }
 }
 
@@ -134,13 +134,39 @@ fn only_params(query: &[(String, String)], allowed: &[&str]) -> bool {
     })
 }
 
-fn list_buckets() -> Operation {
-    Operation::List {
+/// ListBuckets: the root's folders, a page of `max-buckets` (1 to
+/// 10,000) after a `continuation-token`, with a `prefix`, where asked.
+///
+/// # Errors
+/// 400 `InvalidArgument` for another `max-buckets` or a token of
+/// another server.
+fn list_buckets(query: &[(String, String)]) -> Result<Operation, Refusal> {
+    let max = match param(query, "max-buckets") {
+        Some(text) => Some(
+            text.parse::<usize>()
+                .ok()
+                .filter(|n| (1..=10_000).contains(n))
+                .ok_or_else(|| refusal(Code::InvalidArgument, "max-buckets is from 1 to 10000"))?,
+        ),
+        None => None,
+    };
+    let after = match param(query, "continuation-token") {
+        Some(token) => Some(xml::after_token(token).ok_or_else(|| {
+            refusal(
+                Code::InvalidArgument,
+                "a continuation token of another server",
+            )
+        })?),
+        None => None,
+    };
+    let prefix = param(query, "prefix").unwrap_or_default().to_owned();
+    let format = xml::Buckets::page(max, prefix, after);
+    Ok(Operation::List {
         prefix: Prefix::root(),
         scope: Scope::Directory,
-        format: Box::new(xml::Buckets),
+        format: Box::new(format),
         body: true,
-    }
+    })
 }
 
 /// A request on a bucket.
@@ -482,7 +508,7 @@ mod tests {
 
     #[test]
     fn targets_are_buckets_and_keys_decoded_once() {
-        assert_eq!(Target::of("/"), Ok(Target::Root));
+        assert_eq!(Target::of("/"), Ok(Target::Root(vec![])));
         assert_eq!(Target::of("/b"), Ok(Target::Bucket("b".into(), vec![])));
         assert_eq!(
             Target::of("/b/?list-type=2&prefix=a%2Fb"),

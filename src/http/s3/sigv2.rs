@@ -104,11 +104,12 @@ pub(super) fn header(
         let why = "the request's time is more than 15 minutes from the server's";
         return Err(refusal(Code::RequestTimeTooSkewed, why));
     }
-    Ok(SignedV2 {
-        key_id: key_id.to_owned(),
-        string_to_sign: string_to_sign(head, &date_line, bucket),
-        signature: signature_bytes(signature),
-    })
+    Ok(signed(
+        head,
+        (key_id.to_owned(), signature),
+        &date_line,
+        bucket,
+    ))
 }
 
 /// The credential of a presigned request (`AWSAccessKeyId`, `Expires`,
@@ -151,11 +152,7 @@ pub(super) fn presigned(
     if now > expires {
         return Err(refusal(Code::AccessDenied, "Request has expired"));
     }
-    Ok(SignedV2 {
-        key_id,
-        string_to_sign: string_to_sign(head, &expires_text, bucket),
-        signature: signature_bytes(&signature),
-    })
+    Ok(signed(head, (key_id, &signature), &expires_text, bucket))
 }
 
 /// A signature's bytes from its base64; none if it is not base64 (it then
@@ -198,6 +195,36 @@ fn field(head: &Head<'_>, name: &str) -> Option<String> {
 
 /// The string to sign of `head`, whose date line is `date_line`.
 pub(super) fn string_to_sign(head: &Head<'_>, date_line: &str, bucket: Option<&str>) -> String {
+    string_to_sign_as(head, date_line, (bucket, true))
+}
+
+/// The request signed as its signer made it: `key_id`, the signature,
+/// and the string to sign (with the literal form of a path-style
+/// bucket's resource besides, where that differs: `/bucket` as AWS's
+/// documentation spells it, where botocore and s3cmd sign `/bucket/`).
+fn signed(
+    head: &Head<'_>,
+    (key_id, signature): (String, &str),
+    date_line: &str,
+    bucket: Option<&str>,
+) -> SignedV2 {
+    let string_to_sign = string_to_sign(head, date_line, bucket);
+    let literal = string_to_sign_as(head, date_line, (bucket, false));
+    SignedV2 {
+        key_id,
+        or_else: (literal != string_to_sign).then_some(literal),
+        string_to_sign,
+        signature: signature_bytes(signature),
+    }
+}
+
+/// [`string_to_sign`], a path-style bucket's resource with its `/`
+/// where `bucket_slash`.
+fn string_to_sign_as(
+    head: &Head<'_>,
+    date_line: &str,
+    (bucket, bucket_slash): (Option<&str>, bool),
+) -> String {
     let mut text = String::with_capacity(128);
     for part in [
         head.method,
@@ -212,7 +239,7 @@ pub(super) fn string_to_sign(head: &Head<'_>, date_line: &str, bucket: Option<&s
         text.push_str(part);
     }
     amz_headers_into(&mut text, head);
-    resource_into(&mut text, head.target, bucket);
+    resource_into(&mut text, head.target, (bucket, bucket_slash));
     text
 }
 
@@ -254,7 +281,7 @@ fn amz_headers_into(text: &mut String, head: &Head<'_>) {
 /// The resource: `/<bucket>` where `Host` named it, the path as sent (a
 /// bucket's own ending in `/`), and
 /// the sub-resources of the query, sorted by name, their values decoded.
-fn resource_into(text: &mut String, target: &str, bucket: Option<&str>) {
+fn resource_into(text: &mut String, target: &str, (bucket, bucket_slash): (Option<&str>, bool)) {
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
     if let Some(bucket) = bucket {
         text.push('/');
@@ -262,9 +289,11 @@ fn resource_into(text: &mut String, target: &str, bucket: Option<&str>) {
     }
     text.push_str(path);
     // A bucket named by the path alone (`PUT /bucket`, path style) is
-    // signed as `/bucket/`, as by botocore and s3cmd (their resource is
-    // the bucket and the key, which is `/` for the bucket itself).
-    if bucket.is_none() && path.len() > 1 && !path[1..].contains('/') {
+    // signed as `/bucket/` by botocore and s3cmd (their resource is the
+    // bucket and the key, which is `/` for the bucket itself), as `/bucket`
+    // by a signer that follows AWS's page to the letter: both are taken
+    // (`signed`).
+    if bucket_slash && bucket.is_none() && path.len() > 1 && !path[1..].contains('/') {
         text.push('/');
     }
     let mut subs: Vec<(&str, Option<String>)> = query

@@ -48,9 +48,72 @@ pub(super) fn iso(unix_seconds: i64) -> String {
         .unwrap_or_default()
 }
 
-/// `ListBuckets`: the root's folders.
-#[derive(Debug)]
-pub struct Buckets;
+/// `ListBuckets`: the root's folders, in name order, those after the
+/// continuation token and with the prefix asked for, at most `max` of them
+/// (`max-buckets`; all where none was asked).
+#[derive(Debug, Default)]
+pub struct Buckets {
+    /// `max-buckets`: a page of at most this many; `None`: every bucket.
+    max: Option<usize>,
+    /// `prefix`: only the buckets whose names begin so.
+    prefix: String,
+    /// The bucket a continuation token names: only those after it.
+    after: Option<String>,
+    /// Buckets written so far.
+    written: usize,
+    /// The last written, while more follow (the next page's token).
+    next: Option<String>,
+}
+
+impl Buckets {
+    /// A page of ListBuckets: `max` buckets at most (all where `None`),
+    /// those whose names begin with `prefix`, after `after`.
+    pub fn page(max: Option<usize>, prefix: String, after: Option<String>) -> Buckets {
+        Buckets {
+            max,
+            prefix,
+            after,
+            ..Buckets::default()
+        }
+    }
+
+    /// The text of one bucket's entry, or none where it is not on the
+    /// page (before the token, another prefix, or past the page, which is
+    /// then marked to continue after the last written).
+    fn bucket(&mut self, name: &str, mtime: i64) -> Option<String> {
+        let past = self.after.as_deref().is_none_or(|after| name > after);
+        if !past || !name.starts_with(self.prefix.as_str()) || self.next.is_some() {
+            return None;
+        }
+        if self.max.is_some_and(|max| self.written >= max) {
+            self.next = self.after.clone();
+            return None;
+        }
+        self.written += 1;
+        self.after = Some(name.to_owned());
+        Some(format!(
+            "<Bucket><Name>{}</Name><CreationDate>{}</CreationDate></Bucket>",
+            escape(name),
+            iso(mtime)
+        ))
+    }
+
+    fn end(&self) -> String {
+        let mut text = "</Buckets>".to_owned();
+        if let Some(next) = &self.next {
+            let _ = write!(
+                text,
+                "<ContinuationToken>{}</ContinuationToken>",
+                token(next)
+            );
+        }
+        if !self.prefix.is_empty() {
+            let _ = write!(text, "<Prefix>{}</Prefix>", escape(&self.prefix));
+        }
+        text.push_str("</ListAllMyBucketsResult>\n");
+        text
+    }
+}
 
 impl Format for Buckets {
     fn put(&mut self, _prefix: &str, piece: Piece<'_>, out: &mut Vec<u8>) {
@@ -58,12 +121,13 @@ impl Format for Buckets {
             Piece::Start => format!(
                 "{DECLARATION}<ListAllMyBucketsResult xmlns=\"{NS}\"><Owner><ID>ferry</ID><DisplayName>ferry</DisplayName></Owner><Buckets>"
             ),
-            Piece::Directory { name, mtime, .. } => format!(
-                "<Bucket><Name>{}</Name><CreationDate>{}</CreationDate></Bucket>",
-                escape(name.trim_end_matches('/')),
-                iso(mtime)
-            ),
-            Piece::End => "</Buckets></ListAllMyBucketsResult>\n".to_owned(),
+            Piece::Directory { name, mtime, .. } => {
+                match self.bucket(name.trim_end_matches('/'), mtime) {
+                    Some(text) => text,
+                    None => return,
+                }
+            }
+            Piece::End => self.end(),
             Piece::Files | Piece::File { .. } | Piece::Only(_) => return,
         };
         out.extend_from_slice(text.as_bytes());
