@@ -244,8 +244,13 @@ pub struct Tags {
 }
 
 /// Checksums of files served lately, keyed by what identifies a version of
-/// a file (device, inode, size, modification time), so a hot file costs no
-/// extended-attribute read per request. Bounded: cleared when full.
+/// a file (device, inode, size, modification and change times), so a hot
+/// file costs no extended-attribute read per request. Bounded: cleared
+/// when full. The change time is in the key because the other four can
+/// repeat: a file deleted frees its inode for the next one created, and
+/// a client that sets times (an archive's, a sync's) can give the new
+/// file the old one's size and time; its change time is when it was made.
+/// A file deleted by ferry is forgotten at once ([`Cache::forget`]).
 ///
 /// Shared by the checksum threads: a version whose CRC one thread is
 /// computing is not computed again by another; that one waits for the
@@ -271,7 +276,7 @@ struct Known {
     wanted: HashSet<Key>,
 }
 
-type Key = (u64, u64, i64, i64, u64);
+type Key = (u64, u64, i64, (i64, u64), (i64, u64));
 
 /// Entries kept before the cache starts over.
 const CACHE_ENTRIES: usize = 16 * 1024;
@@ -281,8 +286,8 @@ fn key(stat: &Stat) -> Key {
         stat.st_dev,
         stat.st_ino,
         stat.st_size,
-        stat.st_mtime,
-        stat.st_mtime_nsec,
+        (stat.st_mtime, stat.st_mtime_nsec),
+        (stat.st_ctime, stat.st_ctime_nsec),
     )
 }
 
@@ -318,6 +323,14 @@ impl Cache {
             return false;
         }
         known.wanted.insert(key)
+    }
+
+    /// Forgets version `stat` (a file deleted): its inode may be the next
+    /// file's.
+    pub(super) fn forget(&self, stat: &Stat) {
+        let mut known = self.lock();
+        known.crcs.remove(&key(stat));
+        known.wanted.remove(&key(stat));
     }
 
     /// Forgets that version `stat` was queued (the queue was full).
@@ -494,7 +507,34 @@ impl std::fmt::Debug for Later {
 
 #[cfg(test)]
 mod tests {
-    use super::Md5Tag;
+    use super::{Cache, Md5Tag, Tags, key};
+
+    /// A file made where a deleted one was (its inode reused, its size
+    /// and time set alike by a client) is another version: its change
+    /// time tells it apart; a version forgotten is not known.
+    #[test]
+    fn a_version_is_told_by_its_change_time_and_forgotten_when_deleted() {
+        let dir = std::env::temp_dir();
+        let file = tempfile_in(&dir);
+        let old = rustix::fs::fstat(&file).unwrap();
+        let cache = Cache::default();
+        let tags = Tags { crc: 7, md5: None };
+        cache.remember(key(&old), tags);
+        assert_eq!(cache.cached(&old), Some(tags));
+        let mut reborn = old;
+        reborn.st_ctime_nsec = (old.st_ctime_nsec + 1) % 1_000_000_000;
+        reborn.st_ctime += i64::from(reborn.st_ctime_nsec == 0);
+        assert_eq!(cache.cached(&reborn), None);
+        cache.forget(&old);
+        assert_eq!(cache.cached(&old), None);
+    }
+
+    fn tempfile_in(dir: &std::path::Path) -> std::fs::File {
+        let path = dir.join(format!("ferry-checksum-test-{}", std::process::id()));
+        let file = std::fs::File::create(&path).unwrap();
+        let _ = std::fs::remove_file(&path);
+        file
+    }
 
     #[test]
     fn md5_tags_read_back_single_and_multipart_forms_only() {

@@ -664,15 +664,13 @@ impl Storage {
         let (dirs, leaf) = name.split_parent();
         let dir = self.walk(dirs)?;
         let parent = self.fd(&dir);
-        check_regular(&rustix::fs::statat(
-            parent,
-            leaf,
-            AtFlags::SYMLINK_NOFOLLOW,
-        )?)?;
+        let stat = rustix::fs::statat(parent, leaf, AtFlags::SYMLINK_NOFOLLOW)?;
+        check_regular(&stat)?;
         // Its dead properties first: a crash between the two leaves a
         // file without them, never a record without its file.
         let records = self.remove_records(dead_props::Holder::File(name.as_str()));
         rustix::fs::unlinkat(parent, leaf, AtFlags::empty())?;
+        self.checksums.forget(&stat);
         let pruned = folders
             .pruned_below()
             .and_then(|floor| prune_empty_dirs(&self.root, dir_of(name), floor));
