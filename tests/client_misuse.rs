@@ -27,7 +27,10 @@ use support::TestServer;
 /// a pipe whose reading end is closed already: every write fails with
 /// EPIPE, as once `| head` has read what it wanted and gone.
 fn run_with_stdout_closed(dir: &Path, server: Option<SocketAddr>, args: &[&str]) -> Output {
-    let (reader, writer) = rustix::pipe::pipe().unwrap();
+    // Close-on-exec: a child another test starts meanwhile must not keep
+    // the reading end open (the client's writes would then wait, not fail).
+    // The child's stdout is a copy of `writer` made without the flag.
+    let (reader, writer) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).unwrap();
     drop(reader);
     let mut command = ferry(dir);
     command.args(args);
