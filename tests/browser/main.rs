@@ -17,6 +17,7 @@
 
 #[path = "../support/mod.rs"]
 mod support;
+#[allow(dead_code)] // without `web`, big_folder alone uses a part of it
 #[path = "../support/webdriver.rs"]
 mod webdriver;
 

@@ -2,8 +2,6 @@
 //! more entry in `Config::listeners`, each entry plain or over TLS, and a
 //! list the server cannot serve is refused before any port is bound.
 
-use crate::support;
-
 use std::net::SocketAddr;
 
 use ferry::config::Listen;
@@ -12,11 +10,11 @@ use ferry::{Config, Server};
 // The one test that serves: it needs TLS.
 #[cfg(any(feature = "tls-aws-lc", feature = "tls-ring"))]
 use {
+    crate::support::http::exchange,
+    crate::support::tls::{endpoint, self_signed, tls_over},
+    crate::support::{PATIENCE, pattern},
     std::io::{Read, Write},
     std::net::TcpStream,
-    support::http::exchange,
-    support::tls::{endpoint, self_signed, tls_over},
-    support::{PATIENCE, pattern},
 };
 
 fn any_port() -> SocketAddr {

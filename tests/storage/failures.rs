@@ -8,6 +8,7 @@
 //! tries again (`put` and `put --resume`, `--retries`) and, when it gives
 //! up, exits 3 like any connection failure, not 1 like a refusal.
 
+#[cfg(feature = "client")] // the client's tests
 use crate::binary;
 use crate::support;
 
