@@ -4,7 +4,7 @@
 //! anonymous grants, filtered listings, sessions, `AUTH` and its errors,
 //! HTTP Bearer and Basic with `WWW-Authenticate`, and the throttle on
 //! failed authentications. (Reloads, logs and start-up refusals need a
-//! whole process: `tests/access_process.rs`.)
+//! whole process: `tests/access/process.rs`.)
 
 use crate::support;
 

@@ -197,7 +197,7 @@ fn a_refused_upload_is_shown_to_the_user() {
         return;
     };
     // A token that may write here (a reader is offered no upload at all,
-    // tests/browser_page.rs), picking a name the server keeps for itself.
+    // tests/browser/page.rs), picking a name the server keeps for itself.
     let (server, tokens, _dir) = guarded(&[("writer", &["read:/", "write:/"])], &[]);
     // Signed in as a browser would be after its login prompt: the page's
     // 401 is answered with the credentials of the URL, which the browser

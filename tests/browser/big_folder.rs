@@ -1,5 +1,5 @@
 //! A big folder's page in a real browser (headless Chromium through
-//! chromedriver, as tests/browser.rs): past 200 entries the server sends
+//! chromedriver, as tests/browser/actions.rs): past 200 entries the server sends
 //! the names as data (`src/http/page_data.rs`) and the script builds the
 //! rows, which then work as a small folder's do: sorted, filtered,
 //! selected, a row renamed and deleted (the page refreshed from the data

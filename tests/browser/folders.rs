@@ -1,5 +1,5 @@
 //! The page's folders and search in a real browser (headless Chromium
-//! through chromedriver, as tests/browser.rs): a folder renamed through
+//! through chromedriver, as tests/browser/actions.rs): a folder renamed through
 //! its row's prompt, a folder with files deleted after its confirmation,
 //! what a token could not delete told on the page, and the search box
 //! finding a file deep down and following a result.
@@ -9,7 +9,7 @@
 #![cfg(feature = "web")] // built with what it tests (Cargo.toml [features])
 
 use crate::support;
-// Not every helper is used here (tests/browser.rs throttles uploads).
+// Not every helper is used here (tests/browser/actions.rs throttles uploads).
 use crate::webdriver;
 
 use serde_json::json;

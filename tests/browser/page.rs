@@ -1,5 +1,5 @@
 //! The web page acting on what the server tells it, in headless Chromium
-//! (as `tests/browser.rs`): a read-only server's page offers no writes, a
+//! (as `tests/browser/actions.rs`): a read-only server's page offers no writes, a
 //! token that may write but not delete sees no Delete, a missing folder
 //! is a page with a way back; a new folder, a selection of files and a
 //! folder deleted at once (and what could not be, reported) or
@@ -13,7 +13,7 @@
 use std::path::PathBuf;
 
 use crate::support;
-// Shared with tests/browser.rs, which uses what this file does not.
+// Shared with tests/browser/actions.rs, which uses what this file does not.
 use crate::webdriver;
 
 use serde_json::{Value, json};

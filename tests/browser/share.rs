@@ -1,5 +1,5 @@
 //! Sharing and taking many at once, in a real browser (headless Chromium
-//! through chromedriver, as tests/browser.rs): the header's Share button
+//! through chromedriver, as tests/browser/actions.rs): the header's Share button
 //! shows a QR code of the page's URL that a real decoder (zxing-cpp's
 //! Python wheel) reads back, for short and long URLs and for UTF-8 text;
 //! the encoder's matrix is the same as Python's `qrcode` library's at the

@@ -286,7 +286,7 @@ fn tus_js_client_tells_the_length_once_its_stream_ends() {
     let work = tempfile::tempdir().unwrap();
     // Not a whole number of chunks: tus-js-client 4.3.1 never ends a
     // stream that is one (tus-js-client#779, open); ferry's side of that
-    // case, the length declared by an empty PATCH, is in tests/tus.rs.
+    // case, the length declared by an empty PATCH, is in tests/http/tus.rs.
     let (file, data) = local_file(work.path(), "ragged.bin", (2 << 20) + 12_345, 34);
     let url = succeeded(&tus_js(
         &server,

@@ -22,7 +22,8 @@
 //! (Debian: `apt-get install -y rclone davfs2 cadaver`; `.ci/run` installs
 //! them where apt works) and, for davfs2, without root, `/dev/fuse` or the
 //! `davfs2` group. Run them alone with
-//! `cargo test --test webdav_mounts -- --nocapture` (as root for davfs2).
+//! `cargo test --test clients webdav_mounts:: -- --nocapture` (as root for
+//! davfs2).
 #![cfg(feature = "webdav")] // built with what it tests (Cargo.toml [features])
 
 use crate::support;

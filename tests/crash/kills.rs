@@ -14,7 +14,7 @@
 //! the number of rounds (6 by default):
 //!
 //! ```text
-//! FERRY_CRASH_ROUNDS=100 cargo test --release --test crash -- --nocapture
+//! FERRY_CRASH_ROUNDS=100 cargo test --release --test crash kills:: -- --nocapture
 //! ```
 
 use crate::support;

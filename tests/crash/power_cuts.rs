@@ -8,7 +8,7 @@
 //! `--no-fsync`; the heavy run:
 //!
 //! ```text
-//! FERRY_POWERCUT_CUTS=200 cargo test --release --test powercut -- --nocapture
+//! FERRY_POWERCUT_CUTS=200 cargo test --release --test crash power_cuts:: -- --nocapture
 //! FERRY_POWERCUT_SEED=N   replays the run a failure printed
 //! ```
 

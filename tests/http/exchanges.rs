@@ -757,7 +757,7 @@ fn move_renames_to_the_destination() {
     assert_eq!(ask("GET", "/e", "").body, b"abc");
     // Refusals keep the connection.
     assert_eq!(ask("MOVE", "/e", "").status, 400);
-    // A Destination ending in / is WebDAV's (tests/webdav.rs): a folder
+    // A Destination ending in / is WebDAV's (tests/webdav/methods.rs): a folder
     // there (the emptied d/) is kept with Overwrite: F.
     let onto_folder = "Destination: /d/\r\nOverwrite: F\r\n";
     assert_eq!(ask("MOVE", "/e", onto_folder).status, 412);
@@ -770,7 +770,7 @@ fn move_renames_to_the_destination() {
         412
     );
     assert_eq!(std::fs::read(server.path("f")).unwrap(), b"kept");
-    // A folder's MOVE is WebDAV's (tests/webdav.rs); /x/ is not there and
+    // A folder's MOVE is WebDAV's (tests/webdav/methods.rs); /x/ is not there and
     // nothing is touched.
     assert_eq!(ask("MOVE", "/x/", "Destination: /f\r\n").status, 404);
     assert_eq!(std::fs::read(server.path("f")).unwrap(), b"kept");

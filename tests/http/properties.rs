@@ -29,8 +29,8 @@
 //!   cap at its edge;
 //! - hand-picked nasty inputs.
 //!
-//! Longer runs: `PROPTEST_CASES=20000 cargo test --release --test
-//! http_properties`, or the fuzzers (`fuzz/README.md`). A failing case is
+//! Longer runs: `PROPTEST_CASES=20000 cargo test --release --test http
+//! properties::`, or the fuzzers (`fuzz/README.md`). A failing case is
 //! printed shrunk; add it to `nasty_inputs_hold_every_invariant`. Parser
 //! bugs found this way keep a test of their own (`regression_*`).
 

@@ -281,7 +281,7 @@ fn s3_lists_only_the_multipart_uploads_of_keys_its_key_may_read() {
 }
 
 // ---------------------------------------------------------------------------
-// Found by the model test (tests/model.rs), kept by name
+// Found by the model test (tests/invariants/model.rs), kept by name
 // ---------------------------------------------------------------------------
 
 const LOCKINFO: &str = "<?xml version=\"1.0\"?><D:lockinfo xmlns:D=\"DAV:\"><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype></D:lockinfo>";

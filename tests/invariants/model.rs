@@ -15,7 +15,7 @@
 //!   request named).
 //!
 //! proptest shrinks a failure to a few steps; each one found stays as a
-//! named test in tests/invariants.rs. `cargo test` runs 140 sequences of
+//! named test in tests/invariants/cases.rs. `cargo test` runs 140 sequences of
 //! 1 to 150 steps (about 10,500 steps); `FERRY_MODEL_CASES=N` runs N.
 #![cfg(all(feature = "webdav", feature = "s3", feature = "tus"))] // built with what it tests (Cargo.toml [features])
 

@@ -757,7 +757,7 @@ impl Conn {
         let (encoded, code) = self.rng.pick(&bad_names(&self.own));
         let mut verb = self.rng.pick(&["STAT ", "GET ", "DEL "]);
         // `DEL <name>/` is a folder's delete (PROTOCOL.md 6.5.1), not a
-        // bad name: tests/ferry_folders.rs covers it.
+        // bad name: tests/protocol/folders.rs covers it.
         if verb == "DEL " && encoded.ends_with(b"/") {
             verb = "STAT ";
         }
@@ -1748,7 +1748,7 @@ fn interleaved_failed_uploads_into_a_new_directory_leave_no_empty_directory() {
     // creator could not remove fresh/dir (the joiner's temp file was in it)
     // and the joiner created nothing, so fresh/dir and fresh stay behind,
     // empty. (PROTOCOL.md §10.3 still documents this as a caveat;
-    // storage.rs promises that "a failed upload leaves no empty directories
+    // storage/jail.rs promises that "a failed upload leaves no empty directories
     // behind".)
     assert!(empty.is_empty(), "empty directories left behind: {empty:?}");
 }

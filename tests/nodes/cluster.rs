@@ -6,7 +6,7 @@
 //! only when asked:
 //!
 //! ```text
-//! FERRY_CLUSTER_TEST=1 cargo test --release --test cluster -- --nocapture
+//! FERRY_CLUSTER_TEST=1 cargo test --release --test nodes cluster:: -- --nocapture
 //! ```
 //!
 //! Otherwise, or when a tool is missing, it says what is missing and passes.
@@ -32,7 +32,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const HOW: &str = "FERRY_CLUSTER_TEST=1 cargo test --release --test cluster -- --nocapture";
+const HOW: &str = "FERRY_CLUSTER_TEST=1 cargo test --release --test nodes cluster:: -- --nocapture";
 
 /// Whether `program` is an executable file in a `PATH` directory.
 fn on_path(program: &str) -> bool {

@@ -3,7 +3,7 @@
 //! nothing in it (an upload in flight survives) and binds no port, a
 //! malformed id is refused, and a server that cannot listen leaves no root
 //! behind and no journal unswept. (Servers with different node ids share a
-//! root: tests/nodes.rs.)
+//! root: tests/nodes/shared_root.rs.)
 
 use crate::support;
 

@@ -2,7 +2,7 @@
 //! the folder with what the token may delete and answers a bare `OK`, or
 //! `OK <n>` and `n` bytes naming each member that stayed with its code
 //! and reason (the rule is serve's, shared with HTTP's folder DELETE:
-//! tests/web_folders.rs). A read-only server refuses it whole; a missing
+//! tests/web/folders.rs). A read-only server refuses it whole; a missing
 //! folder, a file asked as a folder and the root are errors that leave
 //! the connection going.
 

@@ -21,7 +21,7 @@
 //! - lines of 4095, 4096 and 4097 bytes, and other hand-picked nasty inputs.
 //!
 //! Longer runs: `PROPTEST_CASES=100000 cargo test --release --test
-//! parser_properties`, or the fuzzers (`fuzz/README.md`). A failing case is
+//! protocol properties::`, or the fuzzers (`fuzz/README.md`). A failing case is
 //! printed shrunk; add it to `nasty_inputs_hold_every_invariant`.
 
 use crate::edits;
@@ -431,7 +431,7 @@ fn body_len(request: &Request) -> u64 {
         } => size + ferry::protocol::CRC_TRAILER,
         Request::Put { size, .. } | Request::Echo { size } => *size,
         // A streamed PUT's chunked body is the connection's to decode
-        // (tests/stream_put.rs); the line parser sees none of it.
+        // (tests/protocol/stream_put.rs); the line parser sees none of it.
         Request::PutStream { .. } => 0,
         Request::Append { len, .. } => *len,
         _ => 0,

@@ -241,7 +241,7 @@ fn what_is_not_served_says_so_in_xml() {
         b"",
         Payload::Signed,
     );
-    // Served since (tests/s3_copy.rs): judged on a source that is not there.
+    // Served since (tests/s3/copy.rs): judged on a source that is not there.
     assert_eq!(code(&copy), "NoSuchKey");
     let streaming = me.send(
         s.s3,

@@ -4,7 +4,7 @@
 //! it was); parts written in their places (in any order, at once, sent
 //! again) and completed without a copy, or assembled apart where their
 //! places do not make the object (storage/part_slots.rs). The real clients' multipart uploads are in
-//! tests/s3_clients.rs.
+//! tests/clients/s3.rs.
 #![cfg(feature = "s3")] // built with what it tests (Cargo.toml [features])
 
 use crate::support;

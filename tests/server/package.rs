@@ -87,7 +87,7 @@ fn logrotate_moves_the_access_log_away_and_leaves_the_new_one_to_ferry() {
         "a line\n"
     );
     // ferry makes the new file itself when SIGHUP reopens it
-    // (tests/access_log.rs), with its own owner and mode.
+    // (tests/server/access_log.rs), with its own owner and mode.
     assert!(!logs.join("access.log").exists(), "nocreate");
 }
 
@@ -130,7 +130,7 @@ fn the_debian_package_holds_the_service_and_its_settings() {
     // Building the release binary takes a minute: asked for, not by default.
     if std::env::var_os("FERRY_PACKAGE_TEST").is_none() {
         eprintln!(
-            "skipped the package check: run `FERRY_PACKAGE_TEST=1 cargo test --test package` (needs `cargo install cargo-deb`)"
+            "skipped the package check: run `FERRY_PACKAGE_TEST=1 cargo test --test server package::` (needs `cargo install cargo-deb`)"
         );
         return;
     }

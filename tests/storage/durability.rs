@@ -175,7 +175,7 @@ fn a_read_only_file_system_answers_500_and_reads_still_work() {
 /// I/O thread (storage/flush.rs, `LoneCommit`): one connection's PUTs,
 /// one after another, start no flusher thread, whose hand-offs cost a
 /// tenth of a small durable PUT's time. Each is on the disk when
-/// answered (tests/powercut.rs cuts the power to check that).
+/// answered (tests/crash/power_cuts.rs cuts the power to check that).
 #[test]
 fn one_connections_durable_puts_flush_on_their_own_io_thread() {
     let root = tempfile::tempdir().unwrap();

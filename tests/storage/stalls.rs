@@ -87,7 +87,7 @@ fn a_checksum_of_a_file_placed_by_other_means_stalls_only_its_own_client() {
     fs::write(server.path("placed.bin"), &data).unwrap();
 
     // A STAT states the CRC-32C, so it waits for the computation (a GET
-    // would not: tests/checksums.rs).
+    // would not: tests/storage/checksums.rs).
     let mut slow = server.raw();
     slow.send("STAT placed.bin\n");
     gate.wait_for_arrivals(1);

@@ -1,5 +1,5 @@
-//! Shared by the parser property suites (`parser_properties.rs`,
-//! `http_properties.rs`): how many cases a property runs, and random edits
+//! Shared by the parser property suites (`protocol/properties.rs`,
+//! `http/properties.rs`): how many cases a property runs, and random edits
 //! of valid input, which reach the corners a parser's refusals live in
 //! faster than random bytes do.
 

@@ -166,7 +166,7 @@ impl TestServer {
         let mut found = Vec::new();
         walk(self.root.path(), self.root.path(), &mut found);
         // The server's bookkeeping, and the marks of stored tus uploads
-        // (swept after a while; tests/tus.rs looks at them itself).
+        // (swept after a while; tests/http/tus.rs looks at them itself).
         found.retain(|f| {
             f != ".ferry-uploads/id-key"
                 && f != ".ferry-uploads/lock"

@@ -6,7 +6,7 @@
 //! the next zip, not on a read-only server), a zip64 archive as `zipfile`
 //! reads it, what a token may read only partly, `curl -OJ`
 //! naming the download, and `wget -r -np` mirroring the page without
-//! fetching any archive. (The tar format's own tests: `tests/web_ui.rs`.)
+//! fetching any archive. (The tar format's own tests: `tests/web/ui.rs`.)
 #![cfg(feature = "web")] // built with what it tests (Cargo.toml [features])
 
 use crate::support;

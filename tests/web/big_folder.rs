@@ -3,7 +3,7 @@
 //! builds the rows from, and a `<noscript>` link to the plain listing
 //! (`?plain`), rows without script, which `wget -r` follows to fetch
 //! every file once and no archive. (The page in a browser:
-//! `tests/browser_big.rs`.)
+//! `tests/browser/big_folder.rs`.)
 
 use crate::support;
 

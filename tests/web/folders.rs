@@ -3,7 +3,7 @@
 //! what stayed told in JSON to a client that asks for it), a folder's
 //! `MOVE` as the page sends it (one rename: contents intact, the old name
 //! gone) and a move into itself refused. The WebDAV forms of the same
-//! operations are tests/webdav.rs's.
+//! operations are tests/webdav/methods.rs's.
 #![cfg(all(feature = "web", feature = "webdav"))] // built with what it tests (Cargo.toml [features])
 
 use crate::support;

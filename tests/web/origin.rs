@@ -4,7 +4,7 @@
 //! script), the interface page allows only its own script, a Host that a
 //! DNS rebinding could have chosen is refused while access control is off,
 //! and a browser may not change files for another site's page. The same
-//! attack driven in a real browser: `tests/browser.rs`.
+//! attack driven in a real browser: `tests/browser/actions.rs`.
 #![cfg(feature = "web")] // built with what it tests (Cargo.toml [features])
 
 use crate::support;

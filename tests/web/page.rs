@@ -3,7 +3,7 @@
 //! `<body>`; the upload tools only where the client may write), and a
 //! browser's refusals (401, 403, 404) as a page in the interface's style
 //! with a way back, while curl and programs keep the one-line text. (The
-//! page acting on them in a browser: `tests/browser_page.rs`.)
+//! page acting on them in a browser: `tests/browser/page.rs`.)
 #![cfg(feature = "web")] // built with what it tests (Cargo.toml [features])
 
 use crate::support;

@@ -2,7 +2,7 @@
 //! page (type, embedded style and script, hostile names escaped), `.tar`
 //! downloads parsed member by member (nested and empty folders, long
 //! names, what access control hides), a file changed mid-archive, and
-//! 401/403 on both. (The page driven by a real browser: `tests/browser.rs`.)
+//! 401/403 on both. (The page driven by a real browser: `tests/browser/actions.rs`.)
 #![cfg(feature = "web")] // built with what it tests (Cargo.toml [features])
 
 use crate::support;

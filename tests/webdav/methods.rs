@@ -2,9 +2,9 @@
 //! folders and files at depth 0 and 1 (answers parsed with quick-xml, not
 //! matched as text), what a token may see, bodies with a DTD or over the
 //! limit, `MKCOL`, a folder's `DELETE`, `COPY` and `MOVE`, and Finder's
-//! and Explorer's side files. Locks: webdav_locks.rs; dead properties:
-//! webdav_props.rs; DAV clients' semantics: webdav_semantics.rs; the
-//! real clients: webdav_clients.rs (litmus) and webdav_mounts.rs.
+//! and Explorer's side files. Locks: locks.rs; dead properties:
+//! props.rs; DAV clients' semantics: semantics.rs; the real clients:
+//! tests/clients/webdav.rs (litmus) and webdav_mounts.rs.
 #![cfg(feature = "webdav")] // built with what it tests (Cargo.toml [features])
 
 use crate::support;
@@ -425,7 +425,7 @@ fn move_of_a_folder_is_one_rename() {
 }
 
 /// What a token may not read is passed over by a folder's copy
-/// (tests/invariants.rs); its MOVE takes the folder whole, so it needs
+/// (tests/invariants/cases.rs); its MOVE takes the folder whole, so it needs
 /// `delete` on the folder's name.
 #[test]
 fn a_folders_move_needs_delete_on_the_folder_itself() {
