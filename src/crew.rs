@@ -49,8 +49,8 @@ pub const LINGER: Duration = Duration::from_secs(10);
 /// 8–12 KiB (docs/operating.md, "Footprint"). The reservation is address
 /// space; only the pages touched are memory. It is kept this large because
 /// a debug build, which the tests run, needs several times more:
-/// `tests/stacks.rs` runs the deepest work there is on these threads in
-/// one, where an overflow hits the guard page and ends the test.
+/// `tests/server/threads.rs` runs the deepest work there is on these
+/// threads in one, where an overflow hits the guard page and ends the test.
 pub const STACK: usize = 256 * 1024;
 
 /// The cores this process may run on: `available_parallelism`, which

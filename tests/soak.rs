@@ -5,7 +5,8 @@
 //! errors, that no descriptor leaked (the entries of `/proc/self/fd` before
 //! the server starts and after it has stopped and every client has closed
 //! are as many), and that memory stayed flat (VmRSS at 25% of the run and at
-//! the end differ by less than 20 MiB). It prints its figures.
+//! the end differ by less than 20 MiB). It prints its figures. A test
+//! program of its own: what it counts is the whole process's.
 //!
 //! A handful of client threads each drive their share of the connections
 //! round-robin over blocking sockets, one request per connection per round,

@@ -1,6 +1,6 @@
 //! Invariants of the HTTP/1.1 parsers, written once and checked twice: by the
 //! cargo-fuzz targets `http_request` and `chunked` and by
-//! `tests/http_properties.rs` (which includes this file with `#[path]`), so
+//! `tests/http/properties.rs` (which includes this file with `#[path]`), so
 //! the fuzzers and the proptest suite hold `ferry::http::parse_request` and
 //! `ferry::http::ChunkDecoder` to exactly the same rules.
 //!

@@ -1,5 +1,5 @@
 //! Invariants of the FERRY/1 parsers, written once and checked twice: by the
-//! cargo-fuzz targets in `fuzz_targets/` and by `tests/parser_properties.rs`
+//! cargo-fuzz targets in `fuzz_targets/` and by `tests/protocol/properties.rs`
 //! (which includes this file with `#[path]`), so the fuzzers and the proptest
 //! suite hold the code to exactly the same rules.
 //!
@@ -19,9 +19,9 @@ use std::path::{Component, Path};
 use ferry::name::{MAX_NAME, MAX_SEGMENT, Name, NameError, Prefix, RESERVED_PREFIX, encode};
 use ferry::protocol::{MAX_HEADER, ProtocolError, Recovery, Request, error_code, parse_request};
 
-/// The HTTP parsers' checks. `tests/parser_properties.rs` includes this
+/// The HTTP parsers' checks. `tests/protocol/properties.rs` includes this
 /// file, and so `http.rs`, but calls none of them: unused there is not dead.
-/// `tests/http_properties.rs` includes `http.rs` on its own, where unused
+/// `tests/http/properties.rs` includes `http.rs` on its own, where unused
 /// code is still reported.
 #[allow(dead_code)]
 pub mod http;

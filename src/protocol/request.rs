@@ -3,7 +3,7 @@
 //! and [`RequestLine::encode`] write one (the client's, `ferry bench`'s, the
 //! fuzz references'). One grammar, so what the client writes is what the
 //! server reads: the round trip is a property test (`tests.rs`, and
-//! `tests/parser_properties.rs` over every spelling).
+//! `tests/protocol/properties.rs` over every spelling).
 //!
 //! Each verb is declared once, in [`Request`], and read and written here
 //! side by side (`parse_line`, `Request::encode`). `args.rs` holds each

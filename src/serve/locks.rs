@@ -93,7 +93,7 @@ fn touched<'a>(declared: &Declared<'a>) -> [Option<Touch<'a>>; 2] {
     // to be a folder (a collection's URL without its `/`, a destination
     // cleared whole): touched whole, as a folder's would be, since what
     // is there is known only on the pool. Found by the model test
-    // (tests/model.rs): a file's COPY onto a folder replaced the
+    // (tests/invariants/model.rs): a file's COPY onto a folder replaced the
     // reservation of a lock inside it.
     match declared.needs {
         Needs::Write(name) | Needs::WriteOrWithin(name) => [Some(Touch::Name(name)), None],

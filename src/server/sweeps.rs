@@ -156,7 +156,7 @@ fn sweep_at_start(shared: &Shared) {
     // judged by its own record (`live_session`, or an APPEND's one read
     // of it: an expired one is removed then, never resumed) and counted in the caps by an index read whole
     // by whichever comes first, that request or this sweep
-    // (`tests/sessions.rs`, "before the start-up sweep").
+    // (`tests/protocol/sessions.rs`, "before the start-up sweep").
     let swept = storage.remove_stale_temp_files();
     let expired = storage.expire_upload_sessions(shared.config.session_ttl());
     info!("start-up sweep done: {swept} and {expired} expired upload sessions removed");

@@ -217,7 +217,7 @@ impl DavLocks {
     /// flushed before its rename, the folder after a change. Without it a
     /// power cut could take a lock already granted (or leave its record
     /// empty), and a client holding the token would find its file
-    /// unlocked (found by `tests/crash_states.rs`, "WebDAV LOCK").
+    /// unlocked (found by `tests/crash/states.rs`, "WebDAV LOCK").
     pub(super) fn set_durable(&self, durable: bool) {
         self.durable.store(durable, Ordering::Relaxed);
     }

@@ -340,7 +340,7 @@ impl DirFlusher {
     /// folder whose own name is not yet on the disk (one just made, by
     /// this change or one still in flight) can be kept while the folder is
     /// lost: the file would be under neither name (found by
-    /// `tests/crash_states.rs`). The same number of flushes, one more
+    /// `tests/crash/states.rs`). The same number of flushes, one more
     /// batch.
     ///
     /// # Errors

@@ -1,4 +1,4 @@
-"""boto3 against ferry's S3 listener (tests/s3_clients.rs): every
+"""boto3 against ferry's S3 listener (tests/clients/s3.rs): every
 operation of the first slice as a script would call it, with the
 errors boto3 raises; exits non-zero on the first difference.
 

@@ -1,5 +1,5 @@
 """boto3 and S3's folder markers against ferry's S3 listener
-(tests/s3_folders.rs): put_object of `dir/` with no body (as the S3
+(tests/s3/folders.rs): put_object of `dir/` with no body (as the S3
 console and s3fs make a folder), head_object and get_object of it,
 list_objects_v2 with and without a delimiter, a paginator over the
 bucket, delete_object of a marker whose folder holds a key (the key

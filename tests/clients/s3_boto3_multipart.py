@@ -1,5 +1,5 @@
 """boto3's multipart uploads against ferry's S3 listener
-(tests/s3_clients.rs): create, upload_part (out of order, one sent
+(tests/clients/s3.rs): create, upload_part (out of order, one sent
 again), upload_part_copy (a range, a condition), list_parts,
 list_multipart_uploads, complete (also with IfNoneMatch / IfMatch),
 abort, the errors boto3 raises, and upload_file with a small

@@ -1,5 +1,5 @@
 """boto3 against a CompleteMultipartUpload that takes longer than its
-read timeout (tests/s3_clients.rs holds the assembly): ferry's early
+read timeout (tests/clients/s3.rs holds the assembly): ferry's early
 200 and its spaces keep boto3 reading, and the result, or the <Error>
 document that ends the 200, is what boto3 returns or raises. Prints
 "ok"; exits non-zero on the first difference.

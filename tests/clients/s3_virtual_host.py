@@ -1,5 +1,5 @@
 """boto3 and the AWS CLI in virtual-host style against ferry's S3 listener
-served with `--s3-domain s3.localhost` (tests/s3_virtual_host.rs): each
+served with `--s3-domain s3.localhost` (tests/s3/virtual_host.rs): each
 request goes to `<bucket>.s3.localhost:PORT`, the bucket in Host, the key
 in the path. Neither client is changed. This machine's resolver does not
 answer `*.localhost`, so this script answers names under s3.localhost

@@ -166,7 +166,7 @@ impl TestServer {
         let mut found = Vec::new();
         walk(self.root.path(), self.root.path(), &mut found);
         // The server's bookkeeping, and the marks of stored tus uploads
-        // (swept after a while; tests/tus.rs looks at them itself).
+        // (swept after a while; tests/http/tus.rs looks at them itself).
         found.retain(|f| {
             f != ".ferry-uploads/id-key"
                 && f != ".ferry-uploads/lock"
@@ -268,6 +268,21 @@ pub struct Raw {
     reader: BufReader<TcpStream>,
 }
 
+/// A TCP socket for a client, close-on-exec as std's are: the tests of a
+/// program run as threads of one process, and a socket another test's
+/// child inherited would stay open in it (a server would never see this
+/// client go, and a hook or a server under `ulimit -n` would count it).
+fn client_socket() -> std::os::fd::OwnedFd {
+    use rustix::net::{AddressFamily, SocketFlags, SocketType};
+    rustix::net::socket_with(
+        AddressFamily::INET,
+        SocketType::STREAM,
+        SocketFlags::CLOEXEC,
+        None,
+    )
+    .unwrap()
+}
+
 impl Raw {
     /// Connects without reading anything.
     pub fn connect(addr: SocketAddr) -> Raw {
@@ -280,8 +295,7 @@ impl Raw {
 
     /// Connects from `source` (another loopback address: another client).
     pub fn connect_from(addr: SocketAddr, source: std::net::IpAddr) -> Raw {
-        use rustix::net::{AddressFamily, SocketType};
-        let socket = rustix::net::socket(AddressFamily::INET, SocketType::STREAM, None).unwrap();
+        let socket = client_socket();
         rustix::net::bind(&socket, &SocketAddr::new(source, 0)).expect("bind");
         rustix::net::connect(&socket, &addr).expect("connect");
         let stream = TcpStream::from(socket);
@@ -293,9 +307,8 @@ impl Raw {
     /// Connects with a receive buffer of about `bytes`: a reader whose
     /// kernel holds little of what the server sends and does not read.
     pub fn connect_narrow(addr: SocketAddr, bytes: usize) -> Raw {
-        use rustix::net::{AddressFamily, SocketType, sockopt};
-        let socket = rustix::net::socket(AddressFamily::INET, SocketType::STREAM, None).unwrap();
-        sockopt::set_socket_recv_buffer_size(&socket, bytes).unwrap();
+        let socket = client_socket();
+        rustix::net::sockopt::set_socket_recv_buffer_size(&socket, bytes).unwrap();
         rustix::net::connect(&socket, &addr).expect("connect");
         let stream = TcpStream::from(socket);
         stream.set_read_timeout(Some(PATIENCE)).unwrap();

@@ -1,7 +1,7 @@
 //! S3 for tests: a server with an S3 listener (and an HTTP one) whose
 //! tokens have S3 keys, and a small SigV4 signer written from AWS's
 //! description, apart from the server's own code, so that the two can
-//! disagree. The real clients (boto3, awscli) are in tests/s3_clients.rs.
+//! disagree. The real clients (boto3, awscli) are in tests/clients/s3.rs.
 
 use std::net::SocketAddr;
 

@@ -296,7 +296,7 @@ impl Browser {
     }
 }
 
-/// What the preview and accessibility tests add (`tests/web_previews.rs`):
+/// What the preview and accessibility tests add (`tests/browser/previews.rs`):
 /// a start that skips, DevTools commands, screenshots.
 #[allow(dead_code)] // not every browser test uses all of it
 impl Browser {

@@ -6,7 +6,7 @@
 // URL's UTF-8), error correction level M, versions 1 to 15 (up to 412
 // bytes at M), the mask with the least penalty; ferry.qr(text, mask)
 // gives the matrix (rows of 0/1) and ferry.share(text) opens the dialog
-// for any text, both for tests (tests/browser_share.rs).
+// for any text, both for tests (tests/browser/share.rs).
 'use strict';
 (() => {
   const MAX_VERSION = 15;

@@ -449,7 +449,7 @@ mod properties {
 
         /// Any UTF-8 name that validates survives encode -> parse, in
         /// every verb that takes one. (Every request, with all its
-        /// fields: `tests/parser_properties.rs`.)
+        /// fields: `tests/protocol/properties.rs`.)
         #[test]
         fn encoded_names_round_trip(raw in "\\PC{1,40}", offset: u64, crc: u32) {
             let Ok(name) = Name::new(raw) else { return Ok(()) };

@@ -1,4 +1,4 @@
-//! The machinery of `tests/crash_states.rs`: a commit path run once on a
+//! The machinery of `tests/crash/states.rs`: a commit path run once on a
 //! recording mount ([`Run`], [`record`]), then each of its crash states
 //! written out, a server started on it and the promises checked
 //! ([`check_path`]). Included by that test with `#[path]`, not by the

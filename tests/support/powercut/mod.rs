@@ -11,10 +11,10 @@
 //! ```
 //!
 //! The model and its sources: `model.rs` and docs/reliability.md ("Power
-//! cuts"). Used by `tests/powercut.rs` and by hand through
+//! cuts"). Used by `tests/crash/power_cuts.rs` and by hand through
 //! `cargo run --example powercut`; recording (`record.rs`, from
 //! [`Simulator::record`]) and the crash states of a log (`states.rs`) by
-//! `tests/crash_states.rs`. Needs `/dev/fuse` and the right to
+//! `tests/crash/states.rs`. Needs `/dev/fuse` and the right to
 //! mount (root): [`Simulator::mount`] says why it cannot.
 #![allow(dead_code)] // the tool and the tests each use a part
 

@@ -1,0 +1,21 @@
+//! ferry with the clients people use, each driven as its user would
+//! drive it, from the scripts beside this file. Each test is skipped,
+//! saying so, where its client is missing (`.ci/run` installs them):
+//!
+//! - `s3`: boto3, the AWS CLI, s3cmd (PyPI), rclone and restic (Debian);
+//! - `webdav`: litmus's suites (Debian `litmus`);
+//! - `webdav_mounts`: rclone, a davfs2 mount (root and `/dev/fuse`) and
+//!   cadaver against a server that requires a token;
+//! - `tus`: tuspy (PyPI) and tus-js-client (`npm ci` here);
+//! - `python`: ferry's own Python client (`clients/python/`).
+//!
+//! All of them: `cargo test --test clients -- --nocapture`.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod python;
+mod s3;
+mod tus;
+mod webdav;
+mod webdav_mounts;

@@ -1,0 +1,24 @@
+//! HTTP/1.1 (docs/http.md): the message layer, ferry's files dialect and
+//! tus, over real sockets.
+//!
+//! - `exchanges`: HTTP beside FERRY/1 with ureq, curl and raw bytes: HEAD,
+//!   ranges, conditions, chunked bodies, `100-continue`, keep-alive,
+//!   pipelining, malformed and hostile requests;
+//! - `properties`: the HTTP parsers' property tests, checks shared with
+//!   the fuzzers (`fuzz/src/http.rs`);
+//! - `conditional_writes`: `If-None-Match: *` and `If-Match` on writes
+//!   (and S3's conditional PutObject);
+//! - `tus`: tus 1.0.0 (its real clients: `tests/clients/`).
+//!
+//! The web page: `tests/web/`; WebDAV and S3 have programs of their own.
+//! One module alone: `cargo test --test http tus::`.
+
+#[path = "../support/edits.rs"]
+mod edits;
+#[path = "../support/mod.rs"]
+mod support;
+
+mod conditional_writes;
+mod exchanges;
+mod properties;
+mod tus;

@@ -1,0 +1,316 @@
+//! Concurrency and limits: hundreds of clients at once, parallel large
+//! streams, a reader that never reads, and the `--max-connections`,
+//! `--max-connections-per-client`, `--idle-timeout`, `--max-file-size` and `--read-only` settings.
+
+use crate::support;
+
+use std::io::{Read, Write};
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use support::{PATIENCE, Raw, TestServer, crc_hex, pattern};
+
+#[test]
+fn five_hundred_concurrent_clients_are_all_served() {
+    // All from 127.0.0.1, over the per-address cap's default.
+    let server = TestServer::start_with(|c| c.max_connections_per_client = 0);
+    let mut conns: Vec<Raw> = (0..500).map(|_| server.raw()).collect();
+    // Every connection has a request in flight before any answer is read.
+    for (i, raw) in conns.iter_mut().enumerate() {
+        let body = format!("payload of client {i}");
+        raw.send(format!("PUT crowd/{i} {}\n{body}", body.len()));
+    }
+    for (i, raw) in conns.iter_mut().enumerate() {
+        let body = format!("payload of client {i}");
+        assert_eq!(
+            raw.line(),
+            format!("OK {} {}", body.len(), crc_hex(body.as_bytes()))
+        );
+        raw.send(format!("GET crowd/{i}\n"));
+    }
+    for (i, raw) in conns.iter_mut().enumerate() {
+        let body = format!("payload of client {i}");
+        let crc = crc_hex(body.as_bytes());
+        assert_eq!(raw.get_line(), format!("OK {0} {0} {crc}", body.len()));
+        assert_eq!(raw.bytes(body.len()), body.as_bytes());
+    }
+    assert_eq!(server.client().list("crowd/").unwrap().len(), 500);
+}
+
+#[test]
+fn concurrent_large_streams_arrive_intact() {
+    let server = TestServer::start();
+    let addr = server.addr;
+    let workers: Vec<_> = (0..4u64)
+        .map(|i| {
+            std::thread::spawn(move || {
+                let body = pattern(24 * 1024 * 1024 + i as usize, i);
+                let mut client = ferry::Client::connect(addr).unwrap();
+                client.put_bytes(&format!("large/{i}"), &body).unwrap();
+                let back = client.get_bytes(&format!("large/{i}")).unwrap();
+                assert!(back == body, "stream {i} corrupted");
+            })
+        })
+        .collect();
+    for worker in workers {
+        worker.join().unwrap();
+    }
+}
+
+#[test]
+fn a_reader_that_never_reads_does_not_hold_up_others() {
+    let server = TestServer::start();
+    let big = pattern(64 * 1024 * 1024, 7);
+    server.client().put_bytes("huge", &big).unwrap();
+
+    let mut stuck = server.raw();
+    stuck.send("GET huge\n"); // and never read the body
+    // Others are served while the stuck one's socket buffers are full.
+    let mut client = server.client();
+    for i in 0..20 {
+        let name = format!("small/{i}");
+        client.put_bytes(&name, name.as_bytes()).unwrap();
+        assert_eq!(client.get_bytes(&name).unwrap(), name.as_bytes());
+    }
+    // The stuck reader can still catch up and gets every byte.
+    assert_eq!(
+        stuck.get_line(),
+        format!("OK {0} {0} {1}", big.len(), crc_hex(&big))
+    );
+    assert!(stuck.bytes(big.len()) == big);
+}
+
+#[test]
+fn beyond_max_connections_clients_get_503_until_a_slot_frees() {
+    let server = TestServer::start_with(|c| c.max_connections = 3);
+    let held: Vec<Raw> = (0..3).map(|_| server.raw()).collect();
+    let mut extra = Raw::connect(server.addr);
+    assert_eq!(extra.line(), "ERR 503 busy");
+    extra.expect_closed();
+
+    drop(held);
+    // The server notices the closes asynchronously; a new connection is
+    // either still refused or served, and must be served before long.
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let mut raw = Raw::connect(server.addr);
+        let line = raw.line();
+        if line.starts_with("OK FERRY/1 ") {
+            raw.send("ECHO 2\nok");
+            assert_eq!(raw.line(), "OK 2");
+            break;
+        }
+        assert_eq!(line, "ERR 503 busy");
+        assert!(Instant::now() < deadline, "slots never freed");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Connects from `source` and reads the first line: the greeting, or the
+/// refusal.
+fn first_line_from(addr: SocketAddr, source: IpAddr) -> (Raw, String) {
+    let mut raw = Raw::connect_from(addr, source);
+    let line = raw.line();
+    (raw, line)
+}
+
+#[test]
+fn one_address_over_its_cap_gets_503_while_another_is_served() {
+    const CAP: usize = 3;
+    // Two workers: the count is the server's, whichever worker the kernel
+    // hands each connection to.
+    let server = TestServer::start_with(|c| {
+        c.max_connections_per_client = CAP;
+        c.workers = 2;
+        c.listen(ferry::wire::Protocol::Http, "127.0.0.1:0".parse().unwrap());
+    });
+    let greedy: IpAddr = "127.0.0.2".parse().unwrap();
+    let other: IpAddr = "127.0.0.3".parse().unwrap();
+    // A greeting means the connection has been counted in.
+    let mut held: Vec<Raw> = (0..CAP)
+        .map(|_| {
+            let (raw, line) = first_line_from(server.addr, greedy);
+            assert!(line.starts_with("OK FERRY/1 "), "{line}");
+            raw
+        })
+        .collect();
+    let (mut refused, line) = first_line_from(server.addr, greedy);
+    assert_eq!(line, "ERR 503 busy");
+    refused.expect_closed();
+    // The HTTP listener counts the same connections, and says it in HTTP.
+    let (refused, line) = first_line_from(server.http.unwrap(), greedy);
+    assert_eq!(line, "HTTP/1.1 503 Service Unavailable\r");
+
+    let (mut served, line) = first_line_from(server.addr, other);
+    assert!(line.starts_with("OK FERRY/1 "), "{line}");
+    served.send("ECHO 2\nok");
+    assert_eq!(served.line(), "OK 2");
+    assert_eq!(served.bytes(2), b"ok");
+    drop(refused);
+
+    // One of the address's connections closes: once the server has closed
+    // it, the address is served again. The server counts a connection out
+    // just after sending its FIN, so a newcomer that another worker
+    // accepts in that moment may still be refused: each try waits on the
+    // server's answer, and a few suffice.
+    let mut closing = held.pop().unwrap();
+    closing.finish_sending();
+    closing.expect_closed();
+    let deadline = Instant::now() + PATIENCE;
+    let mut again = loop {
+        let (raw, line) = first_line_from(server.addr, greedy);
+        if line.starts_with("OK FERRY/1 ") {
+            break raw;
+        }
+        assert_eq!(line, "ERR 503 busy");
+        assert!(
+            Instant::now() < deadline,
+            "the closed connection's place never freed"
+        );
+    };
+    again.send("ECHO 2\nok");
+    assert_eq!(again.line(), "OK 2");
+    // And it is at its cap again.
+    let (_, line) = first_line_from(server.addr, greedy);
+    assert_eq!(line, "ERR 503 busy");
+    drop(held);
+}
+
+#[test]
+fn idle_connections_are_closed_after_the_idle_timeout() {
+    let timeout = Duration::from_millis(300);
+    let server = TestServer::start_with(|c| c.idle_timeout = timeout);
+    let started = Instant::now();
+    let mut silent = server.raw();
+    let mut half_header = server.raw();
+    half_header.send("GET some");
+    let mut stalled_body = server.raw();
+    stalled_body.send("PUT stalled 100\nonly a part");
+
+    silent.expect_closed();
+    half_header.expect_closed();
+    stalled_body.expect_closed();
+    assert!(started.elapsed() >= timeout);
+    assert_eq!(server.settled_files_on_disk(), Vec::<String>::new());
+}
+
+#[test]
+fn steady_progress_keeps_a_connection_alive_past_the_idle_timeout() {
+    let timeout = Duration::from_secs(1);
+    let server = TestServer::start_with(|c| c.idle_timeout = timeout);
+    let mut raw = server.raw();
+    let body = pattern(50, 8);
+    raw.send(format!("PUT trickle {}\n", body.len()));
+    let started = Instant::now();
+    // 50 bytes, 50 ms apart: 2.5 s in all, never 1 s without progress.
+    for byte in &body {
+        raw.send([*byte]);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(started.elapsed() > timeout);
+    assert_eq!(raw.line(), format!("OK 50 {}", crc_hex(&body)));
+}
+
+#[test]
+fn uploads_over_max_file_size_get_413_and_close() {
+    let server = TestServer::start_with(|c| c.max_file_size = Some(1000));
+    let mut client = server.client();
+    client.put_bytes("fits", &pattern(1000, 9)).unwrap();
+
+    let mut raw = server.raw();
+    raw.send("PUT too-big 1001\n");
+    assert!(raw.line().starts_with("ERR 413 "));
+    raw.expect_closed();
+    assert_eq!(server.files_on_disk(), ["fits"]);
+}
+
+#[test]
+fn a_client_still_sending_an_oversized_body_reads_the_413() {
+    // The server answers 413 mid-body, then discards what still arrives
+    // before closing, so the answer is not lost to a connection reset.
+    let server = TestServer::start_with(|c| c.max_file_size = Some(1 << 20));
+    let mut client = server.client();
+    let err = client
+        .put_bytes("too-big", &pattern(8 << 20, 11))
+        .unwrap_err();
+    assert!(
+        matches!(err, ferry::client::ClientError::Remote { code: 413, .. }),
+        "{err:?}"
+    );
+    assert!(server.files_on_disk().is_empty());
+}
+
+#[test]
+fn refused_puts_over_the_size_limit_are_not_drained() {
+    let server = TestServer::start_with(|c| {
+        c.max_file_size = Some(1000);
+        c.read_only = true;
+    });
+    let mut raw = server.raw();
+    raw.send("PUT small 3\nabcECHO 1\n!");
+    assert!(raw.line().starts_with("ERR 403 "));
+    assert_eq!(raw.line(), "OK 1", "a small refused body is skipped");
+    raw.bytes(1);
+    raw.send("PUT huge 1000000000000\n");
+    assert!(raw.line().starts_with("ERR 403 "));
+    raw.expect_closed();
+}
+
+#[test]
+fn read_only_refuses_put_and_del_but_serves_reads() {
+    let root = tempfile::tempdir().unwrap();
+    std::fs::write(root.path().join("kept"), b"original").unwrap();
+    let server = TestServer::start_in(root, |c| c.read_only = true);
+    let mut raw = server.raw();
+    raw.send("PUT kept 7\nchanged");
+    assert!(raw.line().starts_with("ERR 403 "));
+    raw.send("DEL kept\n");
+    assert!(raw.line().starts_with("ERR 403 "));
+    // Placed by other means: its CRC-32C is not known yet.
+    raw.send("GET kept\n");
+    assert_eq!(raw.get_line(), "OK 8 8 -");
+    assert_eq!(raw.bytes(8), b"original");
+    assert_eq!(server.files_on_disk(), ["kept"]);
+}
+
+#[test]
+fn graceful_shutdown_finishes_transfers_in_flight() {
+    let server = TestServer::start_with(|c| c.grace_period = PATIENCE);
+    let mut idle = server.raw();
+    let mut uploading = server.raw();
+    let body = pattern(100_000, 10);
+    uploading.send(format!("PUT in-flight {}\n", body.len()));
+    uploading.send(&body[..50_000]);
+    // Make sure the server has taken the request before shutting down.
+    let mut probe = server.raw();
+    probe.send("ECHO 1\n.");
+    assert_eq!(probe.line(), "OK 1");
+    uploading.stream.flush().unwrap();
+
+    server.handle().shutdown();
+    idle.expect_closed();
+    uploading.send(&body[50_000..]);
+    assert_eq!(uploading.line(), format!("OK 100000 {}", crc_hex(&body)));
+    uploading.expect_closed();
+    assert_eq!(std::fs::read(server.path("in-flight")).unwrap(), body);
+    server.join().unwrap();
+}
+
+#[test]
+fn a_second_shutdown_request_closes_everything_and_leaves_no_temp_files() {
+    let mut server = TestServer::start_with(|c| c.grace_period = PATIENCE);
+    let mut uploading = server.raw();
+    uploading.send("PUT never-finished 1000\npartial");
+    let mut probe = server.raw();
+    probe.send("ECHO 1\n.");
+    assert_eq!(probe.line(), "OK 1");
+
+    server.handle().shutdown();
+    server.handle().shutdown();
+    let mut rest = Vec::new();
+    let _ = uploading.stream.read_to_end(&mut rest);
+    // The upload is dropped (its temp file removed, on the I/O pool) before
+    // the server exits.
+    server.wait_for_exit().unwrap();
+    assert_eq!(server.files_on_disk(), Vec::<String>::new());
+}

@@ -1,0 +1,28 @@
+//! The root on disk, seen from the wire:
+//!
+//! - `jail`: names that try to leave the root, symlinks and special files
+//!   in it, atomic uploads, the start-up sweep;
+//! - `durability`: `--fsync`, a full disk, a read-only file system;
+//! - `failures`: a failing storage is a `503` to try again, counted and
+//!   retried by the client;
+//! - `stalls`: the reactor never waits on a slow disk call (test gates);
+//! - `write_behind`: bodies written by the I/O pool behind the connection;
+//! - `checksums`: CRC-32C computed off the hot path;
+//! - `listing_costs`: a listing's cost in directory entries read.
+//!
+//! How loudly failures are logged is a program of its own
+//! (`tests/storage_failure_logs.rs`). One module alone: `cargo test --test
+//! storage stalls::`.
+
+#[path = "../support/binary.rs"]
+mod binary;
+#[path = "../support/mod.rs"]
+mod support;
+
+mod checksums;
+mod durability;
+mod failures;
+mod jail;
+mod listing_costs;
+mod stalls;
+mod write_behind;
