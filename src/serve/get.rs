@@ -97,7 +97,8 @@ pub(super) const NOT_AS_CONDITIONED: &str =
 
 /// The answer to a GET of a file that is open.
 fn send(ctx: &Ctx<'_>, name: Name, want: Want, opened: Opened) -> Outcome {
-    let (found, records) = opened;
+    let (found, mut records) = opened;
+    want.amend(&mut records.props);
     let version = version_of(&found);
     let selection = match want.part() {
         Some(number) => part_of(want.select(&version), number, &version, &records.part_sizes),

@@ -371,6 +371,11 @@ pub trait Choose: fmt::Debug + Send {
         false
     }
 
+    /// Amends the dead properties the answer is written from (S3's
+    /// `response-*` fields, stated instead of those kept): the answer's
+    /// alone, never the file's.
+    fn amend(&self, _props: &mut Vec<crate::storage::DeadProperty>) {}
+
     /// Whether the answer tells the additional checksum the file was
     /// uploaded with (S3's `x-amz-checksum-mode: ENABLED`): then too the
     /// file is opened on the pool, where its record is read.
@@ -449,6 +454,14 @@ impl Want {
     /// ([`Choose::wants_checksum`]).
     pub fn wants_checksum(&self) -> bool {
         matches!(self, Want::Chosen(rule) if rule.wants_checksum())
+    }
+
+    /// Amends the properties the answer is written from
+    /// ([`Choose::amend`]).
+    pub fn amend(&self, props: &mut Vec<crate::storage::DeadProperty>) {
+        if let Want::Chosen(rule) = self {
+            rule.amend(props);
+        }
     }
 
     /// The part wanted by number ([`Choose::part`]).

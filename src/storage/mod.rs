@@ -53,6 +53,7 @@ mod flush;
 pub mod gate;
 mod health;
 mod lock;
+mod md5_tag;
 mod nodes;
 mod part_sizes;
 mod part_slots;

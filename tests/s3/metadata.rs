@@ -449,3 +449,48 @@ fn metadata_of_a_replaced_version_never_comes_back() {
         }
     }
 }
+
+/// GetObject's `response-*` parameters set the answer's fields instead
+/// of those kept (a link that downloads under another name or type;
+/// ceph's `test_object_raw_response_headers`), on that answer only; an
+/// anonymous request may not (400), nor a value that would split a
+/// field.
+#[test]
+fn response_parameters_set_the_answers_fields_for_signed_requests_only() {
+    let s = S3Server::start(&[("alice", ALL)], &["read:/"]);
+    let me = &s.signers[0];
+    assert_eq!(me.simple(s.s3, "PUT", "/bkt", b"").status, 200);
+    let given = [
+        ("Content-Type", "text/plain"),
+        ("Cache-Control", "max-age=60"),
+    ];
+    assert_eq!(ask(&s, "PUT", "/bkt/f", &given, b"x").status, 200);
+    let asked = [
+        ("response-content-type", "foo/bar"),
+        (
+            "response-content-disposition",
+            "attachment; filename=\"r.txt\"",
+        ),
+        ("response-content-language", "esperanto"),
+        ("response-content-encoding", "aaa"),
+        ("response-cache-control", "no-cache"),
+        ("response-expires", "123"),
+    ];
+    let got = me.send(s.s3, "GET", ("/bkt/f", &asked), &[], b"", Payload::Signed);
+    assert_eq!(got.status, 200, "{}", got.head);
+    for (param, value) in asked {
+        let field = param.trim_start_matches("response-");
+        assert_eq!(got.header(field), Some(value), "{field}: {}", got.head);
+    }
+    let plain = ask(&s, "GET", "/bkt/f", &[], b"");
+    states(&plain, &given);
+    let anonymous = s.anonymous("GET", "/bkt/f?response-content-type=text%2Fhtml", b"");
+    assert_eq!(
+        (anonymous.status, code(&anonymous)),
+        (400, "InvalidRequest".into())
+    );
+    let split = [("response-content-type", "text/plain\r\nX-Evil: 1")];
+    let refused = me.send(s.s3, "GET", ("/bkt/f", &split), &[], b"", Payload::Signed);
+    assert_eq!(refused.status, 400, "{}", refused.head);
+    assert_eq!(refused.header("X-Evil"), None);
+}

@@ -1236,7 +1236,7 @@ fn an_object_made_of_parts_is_read_and_described_part_by_part() {
     assert_eq!(all.status, 200, "{}", String::from_utf8_lossy(&all.body));
     assert_eq!(texts(&all.body, "ETag"), [etag.trim_matches('"')]);
     assert_eq!(texts(&all.body, "ObjectSize"), [(16 * MIB).to_string()]);
-    assert_eq!(texts(&all.body, "TotalPartsCount"), ["4"]);
+    assert_eq!(texts(&all.body, "PartsCount"), ["4"]);
     assert_eq!(texts(&all.body, "PartNumber"), ["1", "2", "3", "4"]);
     assert_eq!(texts(&all.body, "IsTruncated"), ["false"]);
     let page = attributes(&[("x-amz-max-parts", "1"), ("x-amz-part-number-marker", "2")]);

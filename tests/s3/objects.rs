@@ -652,7 +652,7 @@ fn an_object_put_whole_is_its_one_part() {
     assert_eq!(texts(&all.body, "ETag"), [etag.trim_matches('"')]);
     assert_eq!(texts(&all.body, "ObjectSize"), ["4"]);
     assert_eq!(texts(&all.body, "StorageClass"), ["STANDARD"]);
-    assert!(texts(&all.body, "TotalPartsCount").is_empty());
+    assert!(texts(&all.body, "PartsCount").is_empty());
     let unknown = attributes("Colour");
     assert_eq!(
         (unknown.status, code(&unknown)),

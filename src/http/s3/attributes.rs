@@ -175,14 +175,16 @@ fn element_of(field: &str) -> String {
 }
 
 /// `<ObjectParts>`: only for an object uploaded in parts, as S3; the
-/// page after the marker, where their sizes are kept.
+/// page after the marker, where their sizes are kept. The count's element
+/// is `PartsCount`, as S3 and botocore's model name it (its docs say
+/// `TotalPartsCount`).
 fn parts(asked: &Attributes, object: &Described<'_>, xml: &mut String) {
     let Some(count) = object.version.md5.and_then(|tag| tag.parts) else {
         return;
     };
     let _ = write!(
         xml,
-        "<ObjectParts><TotalPartsCount>{count}</TotalPartsCount><PartNumberMarker>{}</PartNumberMarker><MaxParts>{}</MaxParts>",
+        "<ObjectParts><PartsCount>{count}</PartsCount><PartNumberMarker>{}</PartNumberMarker><MaxParts>{}</MaxParts>",
         asked.after, asked.max_parts
     );
     let sizes = object.part_sizes.unwrap_or_default();

@@ -160,7 +160,14 @@ fn checksum(fields: &Fields, coded: bool) -> Result<Option<Stated>, Refusal> {
     if let Some((name, value)) = &fields.checksum {
         let value = STANDARD
             .decode(value)
-            .map_err(|_| refusal(Code::InvalidArgument, format!("{name} must be base64")))?;
+            // No body has it: the digest is not the body's, as one of
+            // another value would be (ceph's `test_object_checksum_sha256`).
+            .map_err(|_| {
+                refusal(
+                    Code::BadDigest,
+                    format!("{name} is not base64: not the body's"),
+                )
+            })?;
         return Ok(Some(Stated {
             algorithm: algorithm(name)?,
             value: Some(value),

@@ -34,6 +34,9 @@ pub(super) struct Fields {
     /// `x-amz-checksum-mode: ENABLED`: GetObject and HeadObject answer
     /// the checksum kept.
     pub(super) checksum_mode: bool,
+    /// The request carries a signature (in its head or, presigned, its
+    /// query): it may set GetObject's `response-*` fields.
+    pub(super) signed: bool,
     /// GetObjectAttributes' `x-amz-object-attributes`, `x-amz-max-parts`
     /// and `x-amz-part-number-marker`, as sent.
     pub(super) object_attributes: [Option<String>; 3],

@@ -138,6 +138,64 @@ pub fn props(fields: &[(String, String)]) -> Result<Box<NewProps>, Refusal> {
     }))
 }
 
+/// Each `response-*` parameter of a GetObject and the field it sets.
+const OVERRIDES: [(&str, &str); 6] = [
+    ("response-cache-control", "cache-control"),
+    ("response-content-disposition", "content-disposition"),
+    ("response-content-encoding", "content-encoding"),
+    ("response-content-language", "content-language"),
+    ("response-content-type", "content-type"),
+    ("response-expires", "expires"),
+];
+
+/// What a GetObject's or HeadObject's `response-*` parameters make of
+/// its answer: fields stated instead of those kept with the object (a
+/// link that downloads under another name or type).
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    /// The fields set, whatever the object keeps for them.
+    fields: Vec<&'static str>,
+    /// What they are set to (none for the default type).
+    props: Vec<DeadProperty>,
+}
+
+impl Overrides {
+    /// The overrides `query` asks for. Only a signed request may (a
+    /// presigned URL's signer chose them), as S3 rules: an anonymous link
+    /// must not serve a public file as another type (HTML, on the
+    /// listener's origin).
+    ///
+    /// # Errors
+    /// 400 `InvalidRequest` from an anonymous request; 400
+    /// `InvalidArgument` for a value with control characters (no field
+    /// may be split).
+    pub fn of(query: &[(String, String)], signed: bool) -> Result<Option<Overrides>, Refusal> {
+        let mut fields = Vec::new();
+        let mut asked = Vec::new();
+        for (param, field) in OVERRIDES {
+            if let Some((_, value)) = query.iter().find(|(name, _)| name == param) {
+                fields.push(field);
+                asked.push((field.to_owned(), value.clone()));
+            }
+        }
+        if fields.is_empty() {
+            return Ok(None);
+        }
+        if !signed {
+            let why = "response-* parameters are taken from signed requests only";
+            return Err(refusal(Code::InvalidRequest, why));
+        }
+        let props = props(&asked)?.props;
+        Ok(Some(Overrides { fields, props }))
+    }
+
+    /// `props` (an object's, as read) with the fields set instead.
+    pub fn apply(&self, props: &mut Vec<DeadProperty>) {
+        props.retain(|p| p.ns != xml::NS || !self.fields.contains(&p.local.as_str()));
+        props.extend(self.props.iter().cloned());
+    }
+}
+
 /// `Content-Encoding` without the `aws-chunked` coding a body came in.
 fn without_aws_chunked(value: &str) -> String {
     let codings: Vec<&str> = value

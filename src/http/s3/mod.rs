@@ -126,7 +126,8 @@ pub enum Asked {
 }
 
 /// How an S3 request is answered: what it asked (four bytes; what a
-/// listing needs travels with its format).
+/// listing needs travels with its format, GetObject's `response-*`
+/// fields with its rule, `Ranged`).
 #[derive(Debug)]
 pub struct S3Answer {
     asked: Asked,
@@ -224,6 +225,7 @@ impl Dialect for S3 {
             Ok(token) => token,
             Err(refused) => return refuse(refused),
         };
+        fields.signed = token.is_some();
         let (operation, asked) = match request(head, target, resume, &fields) {
             Ok(decided) => decided,
             Err(refused) => return refuse(refused),

@@ -1,13 +1,155 @@
-//! GetObject's and HeadObject's answer head: the object's type and the
+//! GetObject, HeadObject and GetObjectAttributes: the request's rule for
+//! which bytes to send (`Ranged`: conditions, `Range` or `partNumber`,
+//! `response-*` fields), and the answer's head: the object's type and the
 //! metadata kept with it, its checksums where asked for, its time, ETag
 //! and, for a part, its range and the count of parts.
 
 use super::super::dialect::Message;
+use super::super::request::selection;
 use super::super::response;
-use super::{error, meta, xml};
+use super::attributes::Attributes;
+use super::conditions::{Conditions, Verdict};
+use super::error::Code;
+use super::request::param;
+use super::{Asked, Fields, Reading, Refusal, error, meta, refusal, xml};
+use crate::name::Name;
 use crate::serve::Version;
 use crate::serve::digest::{Algorithm, Checksum};
+use crate::serve::terms::Choose;
+use crate::serve::{Operation, Selection, Want};
 use crate::storage::DeadProperty;
+
+/// GetObject or HeadObject (`head`): the bytes its conditions, `Range`
+/// or `partNumber` select, with the `response-*` fields it sets.
+///
+/// # Errors
+/// A `partNumber` out of range or with a `Range`, `response-*` fields an
+/// anonymous request sets or that would split a field (400).
+pub(super) fn get_object(
+    name: Name,
+    head: bool,
+    query: &[(String, String)],
+    fields: &Fields,
+) -> Result<(Operation, Asked), Refusal> {
+    let part = part_number(query, fields)?;
+    let range = fields.range.clone().filter(|_| !head);
+    let conditions = fields.conditions.clone();
+    let want = Want::Chosen(Box::new(Ranged {
+        head,
+        range,
+        conditions,
+        checksums: fields.checksum_mode,
+        part,
+        part_sizes: false,
+        overrides: meta::Overrides::of(query, fields.signed)?,
+    }));
+    let reading = Reading {
+        checksums: fields.checksum_mode,
+        part: part.is_some(),
+    };
+    let asked = match head {
+        true => Asked::HeadObject(reading),
+        false => Asked::GetObject(reading),
+    };
+    Ok((Operation::Get { name, want }, asked))
+}
+
+/// GetObject's and HeadObject's `partNumber` (1 to 10,000), never with a
+/// `Range`.
+///
+/// # Errors
+/// 400 `InvalidArgument` for another number or with a `Range`.
+fn part_number(query: &[(String, String)], fields: &Fields) -> Result<Option<u32>, Refusal> {
+    let Some(text) = param(query, "partNumber") else {
+        return Ok(None);
+    };
+    let number = text
+        .parse::<u32>()
+        .ok()
+        .filter(|n| (1..=10_000).contains(n));
+    match (number, &fields.range) {
+        (None, _) => Err(refusal(
+            Code::InvalidArgument,
+            "partNumber is from 1 to 10000",
+        )),
+        (Some(_), Some(_)) => Err(refusal(
+            Code::InvalidArgument,
+            "a request names a Range or a partNumber, not both",
+        )),
+        (Some(number), None) => Ok(Some(number)),
+    }
+}
+
+/// GetObjectAttributes: a GetObject of no bytes that reads the object's
+/// checksums and part sizes where they are asked for (`attributes.rs`).
+pub(super) fn attributes(name: Name, fields: &Fields) -> Result<(Operation, Asked), Refusal> {
+    let [named, max, marker] = &fields.object_attributes;
+    let asked = Attributes::of(named.as_deref(), max.as_deref(), marker.as_deref())?;
+    let want = Want::Chosen(Box::new(Ranged {
+        head: true,
+        range: None,
+        conditions: fields.conditions.clone(),
+        checksums: asked.checksums(),
+        part: None,
+        part_sizes: asked.parts(),
+        overrides: None,
+    }));
+    Ok((
+        Operation::Get { name, want },
+        Asked::ObjectAttributes(asked),
+    ))
+}
+
+/// GetObject's and HeadObject's choice of bytes: their conditions
+/// (`conditions.rs`), then a `Range` (GET only).
+#[derive(Debug)]
+struct Ranged {
+    head: bool,
+    range: Option<String>,
+    conditions: Conditions,
+    /// `x-amz-checksum-mode: ENABLED`: the checksums are answered.
+    checksums: bool,
+    /// `partNumber`: that part of the object.
+    part: Option<u32>,
+    /// The sizes of its parts are answered (GetObjectAttributes).
+    part_sizes: bool,
+    /// The `response-*` fields, stated instead of those kept.
+    overrides: Option<meta::Overrides>,
+}
+
+impl Choose for Ranged {
+    fn choose(&self, version: &Version) -> Selection {
+        match self.conditions.judge(version) {
+            Verdict::Failed => Selection::PreconditionFailed,
+            Verdict::NotModified => Selection::NotModified,
+            Verdict::Holds => selection(self.range.as_deref(), version.info.size, self.head),
+        }
+    }
+
+    /// The object's metadata is answered (`meta.rs`).
+    fn wants_props(&self) -> bool {
+        true
+    }
+
+    /// The checksum it was uploaded with, where checksums are asked for.
+    fn wants_checksum(&self) -> bool {
+        self.checksums
+    }
+
+    fn part(&self) -> Option<u32> {
+        self.part
+    }
+
+    fn amend(&self, props: &mut Vec<crate::storage::DeadProperty>) {
+        if let Some(overrides) = &self.overrides {
+            overrides.apply(props);
+        }
+    }
+
+    fn wants_part_sizes(&self) -> bool {
+        self.part_sizes || self.part.is_some()
+    }
+}
 
 /// What GetObject and HeadObject describe: the version, its dead
 /// properties (the metadata kept: `meta.rs`) and the CRC-32C to state.

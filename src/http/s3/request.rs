@@ -5,18 +5,13 @@
 
 use super::super::message::{Head, Resume};
 use super::super::origin::{Site, host_name};
-use super::super::request::selection;
-use super::attributes::Attributes;
-use super::conditions::{Conditions, Verdict};
 use super::error::Code;
 use super::xml::Listing;
 use super::{
-    Asked, Fields, Reading, Refusal, body, copy, delete, folder, meta, multipart, refusal, sigv4,
-    xml,
+    Asked, Fields, Refusal, body, copy, delete, folder, meta, multipart, refusal, sigv4, xml,
 };
 use crate::name::{Name, NameError, Prefix, percent_decode};
-use crate::serve::terms::Choose;
-use crate::serve::{Body, BodyLength, Folders, Making, Operation, Scope, Selection, Version, Want};
+use crate::serve::{Body, BodyLength, Folders, Making, Operation, Scope};
 
 /// What a request's target names.
 #[derive(Debug, PartialEq, Eq)]
@@ -336,37 +331,25 @@ fn object_request(
     }
     let reads = matches!(method, "GET" | "HEAD");
     let allowed: &[&str] = match reads {
-        true => &["versionId", "partNumber", "attributes"],
+        true => &[
+            "versionId",
+            "partNumber",
+            "attributes",
+            "response-cache-control",
+            "response-content-disposition",
+            "response-content-encoding",
+            "response-content-language",
+            "response-content-type",
+            "response-expires",
+        ],
         false => &["versionId"],
     };
     if !only_params(query, allowed) || !null_version {
         return Err(unserved(method));
     }
     Ok(match method {
-        "GET" if param(query, "attributes").is_some() => object_attributes(name, fields)?,
-        "GET" | "HEAD" => {
-            let head = method == "HEAD";
-            let part = part_number(query, fields)?;
-            let range = fields.range.clone().filter(|_| !head);
-            let conditions = fields.conditions.clone();
-            let want = Want::Chosen(Box::new(Ranged {
-                head,
-                range,
-                conditions,
-                checksums: fields.checksum_mode,
-                part,
-                part_sizes: false,
-            }));
-            let reading = Reading {
-                checksums: fields.checksum_mode,
-                part: part.is_some(),
-            };
-            let asked = match head {
-                true => Asked::HeadObject(reading),
-                false => Asked::GetObject(reading),
-            };
-            (Operation::Get { name, want }, asked)
-        }
+        "GET" if param(query, "attributes").is_some() => super::object::attributes(name, fields)?,
+        "GET" | "HEAD" => super::object::get_object(name, method == "HEAD", query, fields)?,
         "PUT" => {
             let given = meta::given(fields)?;
             match fields.copy_source.is_some() {
@@ -386,51 +369,6 @@ fn object_request(
         ),
         _ => return Err(unserved(method)),
     })
-}
-
-/// GetObject's and HeadObject's `partNumber` (1 to 10,000), never with a
-/// `Range`.
-///
-/// # Errors
-/// 400 `InvalidArgument` for another number or with a `Range`.
-fn part_number(query: &[(String, String)], fields: &Fields) -> Result<Option<u32>, Refusal> {
-    let Some(text) = param(query, "partNumber") else {
-        return Ok(None);
-    };
-    let number = text
-        .parse::<u32>()
-        .ok()
-        .filter(|n| (1..=10_000).contains(n));
-    match (number, &fields.range) {
-        (None, _) => Err(refusal(
-            Code::InvalidArgument,
-            "partNumber is from 1 to 10000",
-        )),
-        (Some(_), Some(_)) => Err(refusal(
-            Code::InvalidArgument,
-            "a request names a Range or a partNumber, not both",
-        )),
-        (Some(number), None) => Ok(Some(number)),
-    }
-}
-
-/// GetObjectAttributes: a GetObject of no bytes that reads the object's
-/// checksums and part sizes where they are asked for (`attributes.rs`).
-fn object_attributes(name: Name, fields: &Fields) -> Result<(Operation, Asked), Refusal> {
-    let [named, max, marker] = &fields.object_attributes;
-    let asked = Attributes::of(named.as_deref(), max.as_deref(), marker.as_deref())?;
-    let want = Want::Chosen(Box::new(Ranged {
-        head: true,
-        range: None,
-        conditions: fields.conditions.clone(),
-        checksums: asked.checksums(),
-        part: None,
-        part_sizes: asked.parts(),
-    }));
-    Ok((
-        Operation::Get { name, want },
-        Asked::ObjectAttributes(asked),
-    ))
 }
 
 /// PutObject: its body is checked against the SHA-256 it signed, its
@@ -457,49 +395,6 @@ fn put_object(
         props,
         preconditions: None,
     })
-}
-
-/// GetObject's and HeadObject's choice of bytes: their conditions
-/// (`conditions.rs`), then a `Range` (GET only).
-#[derive(Debug)]
-struct Ranged {
-    head: bool,
-    range: Option<String>,
-    conditions: Conditions,
-    /// `x-amz-checksum-mode: ENABLED`: the checksums are answered.
-    checksums: bool,
-    /// `partNumber`: that part of the object.
-    part: Option<u32>,
-    /// The sizes of its parts are answered (GetObjectAttributes).
-    part_sizes: bool,
-}
-
-impl Choose for Ranged {
-    fn choose(&self, version: &Version) -> Selection {
-        match self.conditions.judge(version) {
-            Verdict::Failed => Selection::PreconditionFailed,
-            Verdict::NotModified => Selection::NotModified,
-            Verdict::Holds => selection(self.range.as_deref(), version.info.size, self.head),
-        }
-    }
-
-    /// The object's metadata is answered (`meta.rs`).
-    fn wants_props(&self) -> bool {
-        true
-    }
-
-    /// The checksum it was uploaded with, where checksums are asked for.
-    fn wants_checksum(&self) -> bool {
-        self.checksums
-    }
-
-    fn part(&self) -> Option<u32> {
-        self.part
-    }
-
-    fn wants_part_sizes(&self) -> bool {
-        self.part_sizes || self.part.is_some()
-    }
 }
 
 #[cfg(test)]
