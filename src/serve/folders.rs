@@ -383,7 +383,9 @@ pub(super) fn make_folder(who: &Who, name: Name, making: Making) -> Outcome {
     Outcome::on_pool(move |ctx| {
         match (making, refused) {
             (Making::Alone, _) => ctx.storage.make_folder(&name),
-            (Making::WithParents, _) | (Making::Bucket, None) => ctx.storage.make_folders(&name),
+            // A marker's bucket is made by CreateBucket only.
+            (Making::WithParents, _) => ctx.storage.make_folders(&name, 1),
+            (Making::Bucket, None) => ctx.storage.make_folders(&name, 0),
             (Making::Bucket, Some(refused)) => match ctx.storage.find_folder(&name) {
                 Err(StorageError::NotFound) => {
                     return refuse(ctx, "MKCOL", name.as_str(), refused, Next::Request);

@@ -15,8 +15,8 @@ pub use crate::storage::Folders;
 pub enum Making {
     /// Its parent must be there, and it must not be (WebDAV's MKCOL).
     Alone,
-    /// With the missing folders above it, one there already being no
-    /// error (S3's folder marker, `PUT key/`).
+    /// With the missing folders above it but the first (its bucket); one
+    /// there already is no error (S3's folder marker, `PUT key/`).
     WithParents,
     /// S3's CreateBucket, a folder of the root: made by a key that may
     /// write its name; one there already is no error (us-east-1's `200`)

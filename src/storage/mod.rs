@@ -707,17 +707,19 @@ impl Storage {
         Ok(())
     }
 
-    /// Makes the folder `name` and the missing folders above it; one
+    /// Makes the folder `name` and the missing folders above it but its
+    /// first `kept` (S3's bucket, which only CreateBucket makes); one
     /// already there is no error (S3's folder marker, `PUT key/`).
     ///
     /// # Errors
     /// [`StorageError::Exists`] if a file has the name,
-    /// [`StorageError::ParentNotDirectory`] if one is on the way.
+    /// [`StorageError::ParentNotDirectory`] if one is on the way,
+    /// [`StorageError::NoBucket`] if one of the first `kept` is not there.
     /// With `--fsync`, its name is on stable storage before it returns.
-    pub fn make_folders(&self, name: &Name) -> Result<(), StorageError> {
+    pub fn make_folders(&self, name: &Name, kept: usize) -> Result<(), StorageError> {
         self.pause(Point::Delete);
         let (dirs, leaf) = name.split_parent();
-        let (parent, _) = self.walk_creating(dirs, 0)?;
+        let (parent, _) = self.walk_creating(dirs, kept)?;
         let parent = self.fd(&parent);
         match rustix::fs::mkdirat(parent, leaf, Mode::from_raw_mode(0o755)) {
             Err(Errno::EXIST) => {

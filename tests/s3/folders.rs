@@ -80,7 +80,7 @@ fn a_folder_marker_makes_the_folder_and_lists_while_it_is_empty() {
 }
 
 #[test]
-fn a_folder_marker_with_bytes_or_on_a_file_is_refused() {
+fn a_folder_marker_with_bytes_on_a_file_or_in_no_bucket_is_refused() {
     let s = owner();
     let bkt = s.server.root.path().join("bkt");
     let refused = send(&s, "PUT", "/bkt/x/", b"hello");
@@ -102,6 +102,13 @@ fn a_folder_marker_with_bytes_or_on_a_file_is_refused() {
         (refused.status, code(&refused)),
         (400, "XFerryInvalidKey".into())
     );
+    // Only CreateBucket makes a bucket: a marker in none is NoSuchBucket.
+    let refused = send(&s, "PUT", "/nobucket/dir/", b"");
+    assert_eq!(
+        (refused.status, code(&refused)),
+        (404, "NoSuchBucket".into())
+    );
+    assert!(!s.server.root.path().join("nobucket").exists());
 }
 
 /// boto3 and the AWS CLI code an empty body as aws-chunked too (over
