@@ -168,7 +168,7 @@ echo "ceph/s3-tests at $S3T ($(git -C "$S3T" rev-parse --short HEAD 2>/dev/null 
 set +e
 (
   cd "$S3T" &&
-    S3TEST_CONF="$OUT/s3tests.conf" PYTHONPATH="$HERE${PYTHONPATH:+:$PYTHONPATH}" \
+    S3TEST_CONF="$OUT/s3tests.conf" PYTHONDONTWRITEBYTECODE=1 PYTHONPATH="$HERE${PYTHONPATH:+:$PYTHONPATH}" \
       S3T_SELECTION="$HERE/s3_tests_selection.txt" S3T_FERRY="$WORK/ferry" \
       S3T_ROOT="$WORK/root" S3T_TOKENS="$WORK/tokens.txt" S3T_PORT="$PORT" \
       S3T_LOG="$OUT/server.log" S3T_RESULTS="$OUT/results.tsv" S3T_SUMMARY="$OUT/summary" \

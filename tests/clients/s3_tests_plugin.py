@@ -176,7 +176,17 @@ def auth_refusals_since_start():
 # ---- pytest hooks
 
 
+@pytest.hookimpl(hookwrapper=True)
 def pytest_collection_modifyitems(session, config, items):
+    # Every test collected, before -k or -m take any away: what the
+    # selection's names are checked against. Then, once they have, the
+    # selection.
+    _state["collected"] = {_base(i.name) for i in items} | {i.name for i in items}
+    yield
+    select(config, items)
+
+
+def select(config, items):
     groups = read_selection(os.environ["S3T_SELECTION"])
     keep, drop = [], []
     for item in items:
@@ -188,7 +198,7 @@ def pytest_collection_modifyitems(session, config, items):
             _state["out"][g] = _state["out"].get(g, 0) + 1
     # A name or pattern that matches no test is a typo, or a test the
     # suite renamed: said, so that the selection is kept true.
-    bases = {_base(i.name) for i in keep + drop} | {i.name for i in keep + drop}
+    bases = _state["collected"]
     _state["unmatched"] = sorted(
         n
         for _g, _r, _m, gnames in groups
@@ -198,8 +208,12 @@ def pytest_collection_modifyitems(session, config, items):
     items[:] = keep
     if drop:
         config.hook.pytest_deselected(items=drop)
-    _state["in_scope"] = len(keep)
     _state["reasons"] = {g: r for g, r, _m, _n in groups}
+
+
+def pytest_collection_finish(session):
+    # What runs: the selection, less what -k or -m left out besides.
+    _state["in_scope"] = len(session.items)
 
 
 def pytest_sessionstart(session):
@@ -277,6 +291,16 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         o, m = outcomes[name]
         if o not in ("passed", "skipped"):
             tr.write_line(f"FAIL {name}: {o}: {m}")
+    # The restarts keep the throttle out of the count; a SlowDown that
+    # still got through means the rule above missed a failed
+    # authentication (say, the log's wording changed): said, not hidden.
+    throttled = [n for n, (o, m) in outcomes.items() if "SlowDown" in m]
+    if throttled:
+        tr.write_line(
+            f"{len(throttled)} tests met ferry's throttle (SlowDown) all the same: "
+            + ", ".join(sorted(throttled)),
+            red=True,
+        )
     denom = total if total else 1
     tr.write_line(
         f"s3-tests: {passed} passed, {failed + not_run} failed, {skipped} skipped "
