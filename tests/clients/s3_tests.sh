@@ -51,7 +51,14 @@
 # ListObjectVersions with one null version per object), so a test that
 # fails still leaves nothing behind for the next.
 #
-# Takes about 4 minutes on two cores (its own ferry, one client).
+# Why here and not in benches/: it is a conformance check that passes or
+# fails, beside the other real clients' scripts; benches/ measure speed.
+# It is not run by .ci/run or cargo test (no checkout there); run it by
+# hand against the checkout the selection was made on (commit 8f0ae7b),
+# or a newer one: names the selection gives that no test has are said.
+#
+# Takes about 2 minutes on two cores (one ferry, one client; the venv once:
+# about a minute of pip).
 
 set -euo pipefail
 NAME=s3_tests.sh
@@ -83,7 +90,6 @@ else
   FERRY=${CARGO_TARGET_DIR:-$REPO/target}/release/ferry
 fi
 [[ -x $FERRY ]] || die "no ferry binary at $FERRY"
-# A copy, so that a rebuild during the run does not change it under us.
 
 # ---- the work folder
 if [[ -n ${S3_TESTS_OUT:-} ]]; then
@@ -104,6 +110,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
+# A copy, so that a rebuild during the run does not change it under us.
 cp "$FERRY" "$WORK/ferry"
 mkdir -p "$WORK/root"
 

@@ -281,9 +281,11 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         tr.write_line(f"left out  {n:4d}  [{g}] {reasons.get(g, '')}")
     for n in _state.get("unmatched", []):
         tr.write_line(f"the selection names {n}, which matches no test of this checkout", yellow=True)
+    restarts = _state["restarts"]
     tr.write_line(
-        f"server restarted before {len(_state['restarts'])} tests "
+        f"server restarted before {len(restarts)} tests "
         "(the test before made an authentication fail: ferry's throttle)"
+        + (": " + ", ".join(restarts) if restarts else "")
     )
     for name, rc in _state["deaths"]:
         tr.write_line(f"SERVER DIED (status {rc}) before {name}: see the server log", red=True)
