@@ -151,4 +151,16 @@ assert v2.get_object(Bucket="boto-v2", Key="k")["Body"].read() == b"signed v2"
 assert [o["Key"] for o in v2.list_objects(Bucket="boto-v2")["Contents"]] == ["k"]
 v2.delete_object(Bucket="boto-v2", Key="k")
 v2.delete_bucket(Bucket="boto-v2")
+
+# A SigV4 request with a Date field is signed at its Date, without
+# X-Amz-Date (botocore drops it then): SigV4 allows either.
+from email.utils import formatdate
+
+dated = client()
+dated.meta.events.register(
+    "before-call.s3.PutObject",
+    lambda **kw: kw["params"]["headers"].update({"Date": formatdate(usegmt=True)}),
+)
+dated.put_object(Bucket="boto", Key="dated", Body=b"signed at Date")
+assert s3.get_object(Bucket="boto", Key="dated")["Body"].read() == b"signed at Date"
 print("ok")

@@ -668,3 +668,15 @@ fn an_object_put_whole_is_its_one_part() {
     );
     assert_eq!((none.status, code(&none)), (404, "NoSuchKey".into()));
 }
+
+/// OPTIONS without `Origin` (no CORS preflight) is 400, as S3 answers it
+/// (ceph's `test_object_raw_get_x_amz_expires_not_expired`), not 501.
+#[test]
+fn options_without_an_origin_is_a_bad_request() {
+    let s = owner();
+    let answer = s.anonymous("OPTIONS", "/bkt/k", b"");
+    assert_eq!(
+        (answer.status, code(&answer)),
+        (400, "InvalidRequest".into())
+    );
+}

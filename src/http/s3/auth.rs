@@ -69,10 +69,24 @@ fn sigv4_header(
 ) -> Result<Secret, Refusal> {
     let value = fields.authorization.as_deref().unwrap_or_default();
     let auth = sigv4::authorization(value).map_err(|(code, m)| refusal(code, m))?;
+    // Its time: `x-amz-date`, else `Date` (which SigV4 allows).
+    let from_date = match &fields.amz_date {
+        Some(_) => None,
+        None => head
+            .fields()
+            .find(|(name, _)| name.eq_ignore_ascii_case("date"))
+            .and_then(|(_, value)| sigv4::amz_date_of_http_date(&String::from_utf8_lossy(value))),
+    };
     let amz_date = fields
         .amz_date
         .as_deref()
-        .ok_or_else(|| refusal(Code::AccessDenied, "a signed request needs X-Amz-Date"))?;
+        .or(from_date.as_deref())
+        .ok_or_else(|| {
+            refusal(
+                Code::AccessDenied,
+                "a signed request needs X-Amz-Date or Date",
+            )
+        })?;
     let payload = sigv4::payload_hash(fields.content_sha256.as_deref())?;
     // What a body's chunk signatures chain from, kept only for such a body.
     let chained = payload

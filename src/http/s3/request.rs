@@ -106,6 +106,12 @@ pub(super) fn request(
         return Err(refusal(Code::InvalidRequest, "this request takes no body"));
     }
     match (target, head.method) {
+        // A CORS preflight without its Origin (those with one are the
+        // CORS layer's), as S3 answers it.
+        (_, "OPTIONS") => Err(refusal(
+            Code::InvalidRequest,
+            "Insufficient information. Origin request header needed.",
+        )),
         (Target::Root(query), "GET") => Ok((list_buckets(&query)?, Asked::ListBuckets)),
         (Target::Bucket(bucket, query), method) => {
             bucket_request(method, &bucket, &query, head, fields)

@@ -173,14 +173,21 @@ fn date(head: &Head<'_>) -> Result<(String, i64), Refusal> {
         (None, Some(date)) => (date.clone(), date),
         (None, None) => return Err(missing()),
     };
-    let at = parse_date(&text).ok_or_else(missing)?;
+    // A time before 1970 is no request's: not valid, rather than skewed.
+    let at = parse_date(&text)
+        .filter(|at| *at >= 0)
+        .ok_or_else(missing)?;
     Ok((line, at))
 }
 
-/// An HTTP date as Unix seconds: IMF-fixdate, or its `+0000` form (the
-/// S3 documentation's examples, s3cmd).
-fn parse_date(text: &str) -> Option<i64> {
-    match text.strip_suffix("+0000") {
+/// An HTTP date as Unix seconds: IMF-fixdate, or its `+0000` or `-0000`
+/// form (the S3 documentation's examples, s3cmd; Python's `formatdate`,
+/// which botocore's `Date` is).
+pub(super) fn parse_date(text: &str) -> Option<i64> {
+    match text
+        .strip_suffix("+0000")
+        .or_else(|| text.strip_suffix("-0000"))
+    {
         Some(stem) => parse_http_date(&format!("{}GMT", stem)),
         None => parse_http_date(text),
     }
@@ -464,6 +471,27 @@ mod tests {
             parse_date("Tue, 27 Mar 2007 19:36:42 GMT"),
             Some(1_175_024_202)
         );
+        assert_eq!(
+            parse_date("Tue, 27 Mar 2007 19:36:42 -0000"),
+            Some(1_175_024_202)
+        );
         assert_eq!(parse_date("20070327T193642Z"), None);
+    }
+
+    /// A date before 1970 is not valid (`AccessDenied`), not skewed.
+    #[test]
+    fn a_date_before_1970_is_no_date() {
+        let raw =
+            "PUT /b/k HTTP/1.1\r\nHost: h\r\nx-amz-date: Tue, 07 Jul 1950 21:53:04 GMT\r\n\r\n";
+        let mut code = None;
+        let _ = message::parse(
+            raw.as_bytes(),
+            |_| false,
+            |head, _| {
+                code = date(head).err().map(|(code, _)| code);
+                Ok(())
+            },
+        );
+        assert_eq!(code, Some(Code::AccessDenied));
     }
 }

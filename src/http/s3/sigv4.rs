@@ -324,6 +324,18 @@ fn canonical_into(
 }
 
 /// The string to sign for a canonical request whose SHA-256 is
+/// The `Date` field's time in `x-amz-date`'s form (`YYYYMMDDTHHMMSSZ`):
+/// a request that carries no `x-amz-date` is signed at its `Date`, as
+/// botocore signs one that has a `Date` field.
+pub fn amz_date_of_http_date(date: &str) -> Option<String> {
+    let at = super::sigv2::parse_date(date.trim())?;
+    let format = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
+    time::OffsetDateTime::from_unix_timestamp(at)
+        .ok()?
+        .format(format)
+        .ok()
+}
+
 /// `canonical`, a request of `amz_date` in `scope`.
 pub fn string_to_sign(amz_date: &str, scope: &Scope, canonical: &[u8; 32]) -> String {
     let mut text = String::with_capacity(160);
@@ -699,6 +711,15 @@ mod tests {
             let text = at.format(format).unwrap();
             assert_eq!(parse_amz_date(&text), Some(at.unix_timestamp()), "{text}");
         }
+    }
+
+    #[test]
+    fn a_date_field_is_signed_in_amz_form() {
+        let amz = amz_date_of_http_date("Sun, 30 Aug 2015 12:36:00 GMT");
+        assert_eq!(amz.as_deref(), Some("20150830T123600Z"));
+        let python = amz_date_of_http_date("Sun, 30 Aug 2015 12:36:00 -0000");
+        assert_eq!(python.as_deref(), Some("20150830T123600Z"));
+        assert_eq!(amz_date_of_http_date("yesterday"), None);
     }
 
     #[test]
