@@ -378,11 +378,9 @@ fn meaning(head: &Head<'_>) -> Meaning {
     if hosts.iter().copied().any(bad_host) || (!head.http10 && hosts.len() != 1) {
         refusals.push(400);
     }
+    // Expectations other than 100-continue are ignored, never a 417.
     let expects: Vec<&[u8]> = fields("expect").collect();
-    let continues = |value: &[u8]| value.eq_ignore_ascii_case(b"100-continue");
-    if !expects.iter().copied().all(continues) {
-        refusals.push(417);
-    }
+    let continues = |value: &[u8]| value.trim_ascii().eq_ignore_ascii_case(b"100-continue");
     let (checksum, bad_checksum) = checksum(fields("x-checksum-crc32c"));
     if bad_checksum {
         refusals.push(400);

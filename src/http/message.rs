@@ -139,7 +139,7 @@ pub fn parse<T>(
 /// 431 beyond [`MAX_HEAD`] bytes or too many headers, 400 for malformed
 /// heads or framing, 501 for transfer codings other than chunked, 505 for
 /// other versions (all without [`Resume`]: the framing is lost); 400 for a
-/// missing or bad `Host` or more than one `Authorization`, 417 for an `Expect` other than `100-continue`;
+/// missing or bad `Host` or more than one `Authorization`;
 /// 413 for a body in hand over its cap, 503 over `room`; and whatever
 /// `dialect` refuses (these with [`Resume`]).
 pub fn parse_holding<T>(
@@ -369,12 +369,11 @@ fn frame(head: &Head<'_>, used: usize) -> Result<(Resume, Option<Refused>), Http
         } else if name.eq_ignore_ascii_case("authorization") {
             authorizations += 1;
         } else if name.eq_ignore_ascii_case("expect") {
-            if value.eq_ignore_ascii_case(b"100-continue") {
+            // Another expectation (or none: an empty list) is ignored,
+            // as S3 and nginx do; RFC 9110 10.1.1 allows a 417, which
+            // would only fail a client that expects nothing we lack.
+            if value.trim_ascii().eq_ignore_ascii_case(b"100-continue") {
                 expect_continue = !head.http10;
-            } else if !value.trim_ascii().is_empty() {
-                // An empty list expects nothing (RFC 9110 10.1.1's
-                // `#expectation`); another expectation is refused.
-                refusal.get_or_insert((417, "only 100-continue is supported"));
             }
         }
     }
@@ -402,7 +401,7 @@ fn frame(head: &Head<'_>, used: usize) -> Result<(Resume, Option<Refused>), Http
         },
         // An unmet `Expect`: the body may come at once or never, so the
         // connection cannot be kept in step past it.
-        close: close || refusal.is_some_and(|(status, _)| status == 417),
+        close,
         expect_continue,
         head: head.method == "HEAD",
         http10: head.http10,

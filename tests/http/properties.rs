@@ -523,7 +523,6 @@ enum Refusal {
     /// HTTP/1.1 without Host, or with two (a bad Host in HTTP/1.0).
     Hosts(bool),
     BadHost(&'static [u8]),
-    Expect(&'static str),
     Checksum(&'static str),
     /// A GET, HEAD or DELETE with a body (chunked or this length).
     Body(Method, Option<u64>),
@@ -537,7 +536,6 @@ fn refusal() -> impl Strategy<Value = Refusal> {
             .prop_map(Refusal::Method),
         any::<bool>().prop_map(Refusal::Hosts),
         select(vec![&b"a/b"[..], b"a b", b"caf\xc3\xa9", b"h\tx"]).prop_map(Refusal::BadHost),
-        select(vec!["gzip", "100-continue, x", "101-continue"]).prop_map(Refusal::Expect),
         select(vec![
             "xyz",
             "1234567",
@@ -599,12 +597,6 @@ fn refused(spec: &Spec, refusal: &Refusal) -> (Vec<u8>, u16, Resume) {
             fields.push(("Host", host.to_vec()));
             400
         }
-        Refusal::Expect(value) => {
-            fields.retain(|(name, _)| *name != "Expect");
-            fields.push(("Expect", value.as_bytes().to_vec()));
-            spec.expect = None;
-            417
-        }
         Refusal::Checksum(value) => {
             fields.push(("X-Checksum-Crc32c", value.as_bytes().to_vec()));
             400
@@ -644,7 +636,7 @@ fn refused(spec: &Spec, refusal: &Refusal) -> (Vec<u8>, u16, Resume) {
         None => target_bytes(&spec),
     };
     let head = render_fields(&spec, method, &target, &fields);
-    let close = expected(&spec).close || status == 417;
+    let close = expected(&spec).close;
     let resume = Resume {
         used: head.len(),
         body: spec.framing.body(),

@@ -182,6 +182,8 @@ fn keys_that_cannot_be_file_names_get_clear_codes_and_store_nothing() {
         ("/bkt/a//c", 400, "XFerryInvalidKey"),
         ("/bkt/a/%2E%2E/c", 400, "XFerryInvalidKey"),
         ("/bkt/dir/", 400, "XFerryInvalidKey"),
+        // A control character: no name a client means (S3's InvalidURI).
+        ("/bkt/a%C2%8A-", 400, "InvalidURI"),
         ("/bkt/.ferry-tmp-x", 403, "AccessDenied"),
     ] {
         let answer = me.simple(s.s3, "PUT", key, b"data");

@@ -68,6 +68,8 @@ pub enum Code {
     InvalidPartOrder,
     /// A range beyond the object.
     InvalidRange,
+    /// A target that is no name: not UTF-8, or with control characters.
+    InvalidURI,
     /// A request S3 would not make so.
     InvalidRequest,
     /// A key over 1024 bytes.
@@ -125,6 +127,7 @@ impl Code {
             | InvalidBucketName
             | InvalidDigest
             | InvalidRequest
+            | InvalidURI
             | KeyTooLongError
             | MalformedXML
             | MetadataTooLarge

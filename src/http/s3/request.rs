@@ -291,6 +291,10 @@ pub(super) fn key_refusal(err: NameError, key: &str) -> Refusal {
             Code::AccessDenied,
             "keys with a segment starting with .ferry- are the server's own",
         ),
+        // No client means these: S3's own answer and words.
+        NameError::NotUtf8 | NameError::ControlCharacter => {
+            refusal(Code::InvalidURI, "Couldn't parse the specified URI.")
+        }
         err => refusal(
             Code::XFerryInvalidKey,
             format!("{key:?} cannot be a file name: {err}"),
