@@ -44,6 +44,10 @@ pub const MAX_PAGE: usize = 1000;
 
 /// A completion names a part that is not staged, or not with its ETag.
 pub const INVALID_PART: &str = "a part listed is not staged, or not with the ETag given";
+/// A part a completion lists: its number and the MD5 its ETag names
+/// (`None`: an ETag that names none, which no part has; judged once the
+/// upload is found, so that an unknown upload is "not found" first).
+pub type ListedPart = (u32, Option<[u8; 16]>);
 /// A completion lists parts out of order.
 pub const PART_ORDER: &str = "the parts must be listed in ascending order of their numbers";
 /// A part other than the last is too small.
@@ -259,7 +263,7 @@ pub(super) fn finish_part(
 pub(super) fn complete(
     (name, preconditions): (Name, Option<Box<Conditions>>),
     id: String,
-    listed: Vec<(u32, [u8; 16])>,
+    listed: Vec<ListedPart>,
     user: Option<Owner>,
 ) -> Outcome {
     let started = Instant::now();
@@ -309,12 +313,14 @@ pub(super) fn complete(
 /// parts' MD5s, and their number: S3's) and a digest of the list itself
 /// (numbers and MD5s, which the ETag does not bind), kept in the
 /// upload's mark once it is complete.
-fn completion(listed: &[(u32, [u8; 16])]) -> (Md5Tag, String) {
+fn completion(listed: &[ListedPart]) -> (Md5Tag, String) {
     let (mut md5s, mut list) = (Md5::new(), Md5::new());
     for (number, md5) in listed {
-        md5s.update(md5);
+        // One that names no MD5 never completes (`choose`): any bytes do.
+        let md5 = md5.unwrap_or_default();
+        md5s.update(&md5);
         list.update(&number.to_be_bytes());
-        list.update(md5);
+        list.update(&md5);
     }
     let parts = u32::try_from(listed.len()).unwrap_or(u32::MAX);
     let tag = Md5Tag {
@@ -359,11 +365,7 @@ fn kept_props(meta: &str) -> Option<Box<NewProps>> {
 /// The staged parts that make the object: those `listed`, which must be
 /// in ascending order, staged with the ETags given, each but the last at
 /// least [`MIN_PART_SIZE`], and all within the size limit.
-fn choose(
-    config: &Config,
-    listed: &[(u32, [u8; 16])],
-    staged: Vec<Part>,
-) -> Result<Vec<Part>, Failure> {
+fn choose(config: &Config, listed: &[ListedPart], staged: Vec<Part>) -> Result<Vec<Part>, Failure> {
     let bad = |message| Failure::new(ErrorKind::BadRequest, message);
     if listed.windows(2).any(|pair| pair[0].0 >= pair[1].0) {
         return Err(bad(PART_ORDER));
@@ -371,7 +373,7 @@ fn choose(
     let mut chosen = Vec::with_capacity(listed.len());
     for (number, md5) in listed {
         match staged.binary_search_by_key(number, |part| part.number) {
-            Ok(at) if staged[at].md5 == *md5 => chosen.push(staged[at]),
+            Ok(at) if Some(staged[at].md5) == *md5 => chosen.push(staged[at]),
             _ => return Err(bad(INVALID_PART)),
         }
     }
@@ -459,8 +461,11 @@ mod tests {
     fn parts_must_be_ascending_staged_and_large_enough() {
         let config = Config::default();
         let staged = || vec![part(1, MIN_PART_SIZE), part(2, 1), part(3, 7)];
+        let named = |listed: &[(u32, [u8; 16])]| -> Vec<ListedPart> {
+            listed.iter().map(|(n, md5)| (*n, Some(*md5))).collect()
+        };
         let failed = |listed: &[(u32, [u8; 16])]| {
-            choose(&config, listed, staged())
+            choose(&config, &named(listed), staged())
                 .map(|_| ())
                 .unwrap_err()
                 .message
@@ -471,13 +476,15 @@ mod tests {
         assert_eq!(failed(&[(4, [4; 16])]), INVALID_PART);
         assert_eq!(failed(&[]), INVALID_PART);
         assert_eq!(failed(&[(2, [2; 16]), (3, [3; 16])]), PART_TOO_SMALL);
-        let chosen = choose(&config, &[(1, [1; 16]), (3, [3; 16])], staged());
+        let chosen = choose(&config, &named(&[(1, [1; 16]), (3, [3; 16])]), staged());
+        let unnamed = choose(&config, &[(1, None)], staged());
+        assert_eq!(unnamed.map(|_| ()).unwrap_err().message, INVALID_PART);
         assert_eq!(chosen.map(|parts| parts.len()), Ok(2));
         let small = Config {
             max_file_size: Some(MIN_PART_SIZE),
             ..Config::default()
         };
-        let over = choose(&small, &[(1, [1; 16]), (3, [3; 16])], staged());
+        let over = choose(&small, &named(&[(1, [1; 16]), (3, [3; 16])]), staged());
         assert_eq!(over.map(|_| ()).unwrap_err().kind, ErrorKind::TooLarge);
     }
 }

@@ -370,7 +370,7 @@ pub enum Operation {
         /// The upload.
         id: String,
         /// The parts that make it, in order.
-        parts: Vec<(u32, [u8; 16])>,
+        parts: Vec<super::multipart::ListedPart>,
         /// Preconditions on the object (`If-Match`, `If-None-Match`),
         /// judged again at the commit: set from the request's conditions
         /// ([`Operation::keep_preconditions`]), not by a codec.

@@ -396,7 +396,15 @@ fn parts_not_as_stated_and_unknown_uploads_are_refused() {
         assert_eq!(code(&list_parts(&s, me, key, id)), "NoSuchUpload");
         let body = completion(&[(1, &e1)]);
         assert_eq!(code(&complete(&s, me, key, id, &body)), "NoSuchUpload");
+        // An ETag that names no MD5 too: the upload is looked for first
+        // (ceph's `test_multipart_upload_complete_without_create`).
+        let body = completion(&[(1, "1234")]);
+        let answer = complete(&s, me, key, id, &body);
+        assert_eq!((answer.status, code(&answer)), (404, "NoSuchUpload".into()));
     }
+    // Of the upload that is there, such an ETag is no part's.
+    let answer = complete(&s, me, "k", &id, &completion(&[(1, "1234")]));
+    assert_eq!((answer.status, code(&answer)), (400, "InvalidPart".into()));
 
     // Abort: 204, and the upload is gone with its parts.
     let path = "/bkt/k";

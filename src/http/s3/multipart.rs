@@ -25,7 +25,7 @@ use super::xml::{DECLARATION, NS, iso};
 use super::{Asked, Fields, Refusal, refusal, sigv4};
 use crate::name::{Name, Prefix};
 use crate::serve::multipart::{
-    CopyPartAsk, MAX_PAGE, MAX_PART_NUMBER, PartAsk, PartsPage, UploadsPage,
+    CopyPartAsk, ListedPart, MAX_PAGE, MAX_PART_NUMBER, PartAsk, PartsPage, UploadsPage,
 };
 use crate::serve::{Body, BodyLength, Operation, Reply};
 use crate::storage::Md5Tag;
@@ -206,7 +206,7 @@ pub(super) fn list_uploads(
 /// `MalformedXML`: not well-formed, a DTD, a part without its number or
 /// ETag, more than [`MAX_PART_NUMBER`] parts; `InvalidPart`: an ETag
 /// that is no MD5.
-fn complete_request(body: &[u8]) -> Result<Vec<(u32, [u8; 16])>, Refusal> {
+fn complete_request(body: &[u8]) -> Result<Vec<ListedPart>, Refusal> {
     let malformed = |why: &str| refusal(Code::MalformedXML, why.to_owned());
     let mut reader = Reader::from_reader(body);
     reader.config_mut().trim_text(true);
@@ -228,7 +228,7 @@ fn complete_request(body: &[u8]) -> Result<Vec<(u32, [u8; 16])>, Refusal> {
                 let number = number
                     .take()
                     .ok_or_else(|| malformed("a part needs its number"))?;
-                parts.push((number, etag_md5(&std::mem::take(&mut etag))?));
+                parts.push((number, etag_md5(&std::mem::take(&mut etag))));
                 if parts.len() > MAX_PART_NUMBER as usize {
                     return Err(malformed("too many parts"));
                 }
@@ -255,12 +255,12 @@ fn complete_request(body: &[u8]) -> Result<Vec<(u32, [u8; 16])>, Refusal> {
     Ok(parts)
 }
 
-/// The MD5 an ETag names (quoted or not).
-fn etag_md5(etag: &str) -> Result<[u8; 16], Refusal> {
+/// The MD5 an ETag names (quoted or not); `None` for one that names none,
+/// which no part has: judged once the upload is found (an unknown
+/// upload is `NoSuchUpload` first, as S3 answers).
+fn etag_md5(etag: &str) -> Option<[u8; 16]> {
     let hex = etag.trim().trim_matches('"');
-    sigv4::hex(hex)
-        .and_then(|bytes| bytes.try_into().ok())
-        .ok_or_else(|| refusal(Code::InvalidPart, format!("{etag:?} is not a part's ETag")))
+    sigv4::hex(hex).and_then(|bytes| bytes.try_into().ok())
 }
 
 /// The bucket and key of name `b/k`.
@@ -375,9 +375,13 @@ mod tests {
         let parts = complete_request(body).unwrap();
         assert_eq!(parts.len(), 2);
         assert_eq!(parts[0].0, 2);
-        assert_eq!(parts[0].1[0], 0x00);
-        assert_eq!(parts[0].1[15], 0xff);
+        let md5 = parts[0].1.unwrap_or_default();
+        assert_eq!((md5[0], md5[15]), (0x00, 0xff));
         assert_eq!(parts[1].0, 1);
+        // An ETag that names no MD5 is kept as none, judged later.
+        let odd =
+            complete_request(b"<C><Part><PartNumber>1</PartNumber><ETag>1234</ETag></Part></C>");
+        assert_eq!(odd.map(|parts| parts[0].1), Ok(None));
     }
 
     #[test]
@@ -392,10 +396,6 @@ mod tests {
         assert_eq!(
             code(b"<C><Part><ETag>\"ab\"</ETag></Part></C>"),
             Code::MalformedXML
-        );
-        assert_eq!(
-            code(b"<C><Part><PartNumber>1</PartNumber><ETag>nope</ETag></Part></C>"),
-            Code::InvalidPart
         );
     }
 }
