@@ -49,11 +49,6 @@ pub(super) fn version_text(stat: &Stat) -> String {
     format!("{} {}.{}", stat.st_size, stat.st_mtime, stat.st_mtime_nsec)
 }
 
-/// `"<size> <mtime seconds>.<nanoseconds> <crc32c hex>"`.
-pub(super) fn record_text(stat: &Stat, crc: u32) -> String {
-    format!("{} {crc:08x}", version_text(stat))
-}
-
 /// Records `crc` as the checksum of `file` as it is now. Best effort: a
 /// file system without user extended attributes just does not keep it.
 pub(super) fn record(file: &File, crc: u32) {
@@ -64,8 +59,15 @@ pub(super) fn record(file: &File, crc: u32) {
 
 /// As [`record`], for a caller that has `file`'s `stat` as it is now.
 pub(super) fn record_as(file: &File, stat: &Stat, crc: u32) {
-    let text = record_text(stat, crc);
-    let _ = rustix::fs::fsetxattr(file, ATTRIBUTE, text.as_bytes(), XattrFlags::empty());
+    write_record(file, stat, ATTRIBUTE, &format!("{crc:08x}"));
+}
+
+/// Writes record `attribute` of `file` as it is now (`stat`):
+/// `"<size> <mtime> <value>"`, which [`recorded_value`] reads back only
+/// while the file is that version. Best effort, as [`record`].
+pub(super) fn write_record(file: &File, stat: &Stat, attribute: &str, value: &str) {
+    let text = format!("{} {value}", version_text(stat));
+    let _ = rustix::fs::fsetxattr(file, attribute, text.as_bytes(), XattrFlags::empty());
 }
 
 /// Records `tag` (S3's `ETag`: docs/s3.md "ETags") with `file` as it is
@@ -80,16 +82,14 @@ pub fn record_md5_tag(file: &File, tag: &Md5Tag) {
 /// As [`record_md5_tag`], for a caller that has `file`'s `stat` as it is
 /// now.
 pub(super) fn record_md5_tag_as(file: &File, stat: &Stat, tag: &Md5Tag) {
-    let text = format!("{} {}", version_text(stat), tag.text());
-    let _ = rustix::fs::fsetxattr(file, MD5_ATTRIBUTE, text.as_bytes(), XattrFlags::empty());
+    write_record(file, stat, MD5_ATTRIBUTE, &tag.text());
 }
 
 /// Records `stated` (`<algorithm>:<base64>`, the additional checksum the
 /// upload was verified against) with `file` as it is now (`stat`), as
 /// [`record_md5_tag_as`] does its tag. Best effort, as [`record`].
 pub(super) fn record_stated_as(file: &File, stat: &Stat, stated: &str) {
-    let text = format!("{} {stated}", version_text(stat));
-    let _ = rustix::fs::fsetxattr(file, STATED_ATTRIBUTE, text.as_bytes(), XattrFlags::empty());
+    write_record(file, stat, STATED_ATTRIBUTE, stated);
 }
 
 /// The additional checksum recorded with `file` (`<algorithm>:<base64>`),

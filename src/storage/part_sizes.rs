@@ -15,7 +15,7 @@
 
 use std::fs::File;
 
-use rustix::fs::{Stat, XattrFlags};
+use rustix::fs::Stat;
 
 use super::checksum::version_text;
 
@@ -28,9 +28,10 @@ const MAX_RECORD: usize = 4096;
 
 /// Records `sizes` with `file` as it is now (`stat`).
 pub(super) fn record_as(file: &File, stat: &Stat, sizes: &[u64]) {
-    let text = format!("{} {}", version_text(stat), runs(sizes));
-    if text.len() <= MAX_RECORD {
-        let _ = rustix::fs::fsetxattr(file, ATTRIBUTE, text.as_bytes(), XattrFlags::empty());
+    let runs = runs(sizes);
+    // The version's text is under 64 bytes.
+    if runs.len() + 64 <= MAX_RECORD {
+        super::checksum::write_record(file, stat, ATTRIBUTE, &runs);
     }
 }
 

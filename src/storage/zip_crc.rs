@@ -8,9 +8,9 @@
 
 use std::fs::File;
 
-use rustix::fs::{Stat, XattrFlags};
+use rustix::fs::Stat;
 
-use super::checksum::{record_text, recorded_value};
+use super::checksum::recorded_value;
 
 /// The extended attribute a file's zip CRC-32 is recorded in.
 const ATTRIBUTE: &str = "user.ferry.crc32";
@@ -65,6 +65,5 @@ impl ZipCrcRecord {
 /// Records `crc` as the zip CRC-32 of `file` at version `stat`. Best
 /// effort, as the CRC-32C's record.
 pub(super) fn write(file: &File, stat: &Stat, crc: u32) {
-    let text = record_text(stat, crc);
-    let _ = rustix::fs::fsetxattr(file, ATTRIBUTE, text.as_bytes(), XattrFlags::empty());
+    super::checksum::write_record(file, stat, ATTRIBUTE, &format!("{crc:08x}"));
 }

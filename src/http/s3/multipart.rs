@@ -21,6 +21,7 @@ use quick_xml::reader::Reader;
 use super::super::dialect::Early;
 use super::super::message::{Head, Resume};
 use super::error::Code;
+use super::request::param;
 use super::xml::{DECLARATION, NS, iso};
 use super::{Asked, Fields, Refusal, refusal, sigv4};
 use crate::name::{Name, Prefix};
@@ -41,14 +42,6 @@ pub(super) fn asks(query: &[(String, String)]) -> bool {
     query
         .iter()
         .any(|(name, _)| name == "uploads" || name == "uploadId")
-}
-
-/// The value of query parameter `name`.
-fn param<'a>(query: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    query
-        .iter()
-        .find(|(n, _)| n == name)
-        .map(|(_, value)| value.as_str())
 }
 
 /// A number in the query, `default` where it is not given.

@@ -216,13 +216,20 @@ fn signed(
     bucket: Option<&str>,
 ) -> SignedV2 {
     let string_to_sign = string_to_sign(head, date_line, bucket);
-    let literal = string_to_sign_as(head, date_line, (bucket, false));
+    let path = head.target.split('?').next().unwrap_or_default();
     SignedV2 {
         key_id,
-        or_else: (literal != string_to_sign).then_some(literal),
+        or_else: names_bucket_alone(path, bucket)
+            .then(|| string_to_sign_as(head, date_line, (bucket, false))),
         string_to_sign,
         signature: signature_bytes(signature),
     }
+}
+
+/// Whether `path` names a bucket alone, path style (`/bucket`), whose
+/// resource signers spell two ways.
+fn names_bucket_alone(path: &str, bucket: Option<&str>) -> bool {
+    bucket.is_none() && path.len() > 1 && !path[1..].contains('/')
 }
 
 /// [`string_to_sign`], a path-style bucket's resource with its `/`
@@ -300,7 +307,7 @@ fn resource_into(text: &mut String, target: &str, (bucket, bucket_slash): (Optio
     // bucket and the key, which is `/` for the bucket itself), as `/bucket`
     // by a signer that follows AWS's page to the letter: both are taken
     // (`signed`).
-    if bucket_slash && bucket.is_none() && path.len() > 1 && !path[1..].contains('/') {
+    if bucket_slash && names_bucket_alone(path, bucket) {
         text.push('/');
     }
     let mut subs: Vec<(&str, Option<String>)> = query
