@@ -42,10 +42,27 @@
 #   4. A multipart upload with 64 MiB parts through the AWS CLI
 #      (benches/s3_multipart.sh): `auto` (the default) is 10 GiB when the
 #      work folder's file system has ≥ 30 GB free, else 3 GiB (said in the
-#      output); the server's VmRSS sampled during it. Runs last; its data
-#      goes right after.
+#      output); the server's VmRSS sampled during it. Runs last, after 5;
+#      its data goes right after.
+#   5. Issue 50's three targets, in one run. First (and again last) the
+#      rates of ferry's own MD5 and SHA-256 on one core
+#      (`cargo bench --bench hashes`, 1 MiB buffers; the faster of the two
+#      measurements counts, the stricter for both targets). Then SIZE
+#      bytes uploaded N times, interleaved (the order alternating): HTTP
+#      PUT (curl), PutObject (curl, UNSIGNED-PAYLOAD: the MD5 alone),
+#      PutObject with a signed payload (curl, the body's SHA-256 in
+#      x-amz-content-sha256: the server checks it), and multipart uploads
+#      by the AWS CLI and by rclone, each with its own defaults (parts
+#      of 8 MiB, 10 at once; 5 MiB, 4 at once), whichever of the two is
+#      installed. Every stored file compared with its source. Targets:
+#      PutObject ≥ 0.9× the MD5's rate; each multipart upload ≥ 0.8× the
+#      HTTP PUT (the median of the ratios within each repetition); the
+#      signed PutObject's server CPU per GiB ≤ 1.1 × (the HTTP PUT's +
+#      one MD5 + one SHA-256). The root is S3_TMPDIR's like section 1:
+#      /dev/shm takes the disk out, which is the point of the first and
+#      third targets.
 #
-# --sections: which of the four to run (default all), e.g. `--sections 2`
+# --sections: which of the five to run (default all), e.g. `--sections 2`
 # for the 4 KiB GET alone.
 #
 # Figures are medians (range in brackets); a markdown table comes last on
@@ -68,7 +85,7 @@ STARTED=$SECONDS
 source "$SCRIPT_DIR/lib.sh"
 
 QUICK=0 NREPS="" SIZE="" REQUESTS="" KEYS="" MULTIPART="" CALLGRIND=1 LAYOUTS="flat folders"
-SECTIONS="1 2 3 4"
+SECTIONS="1 2 3 4 5"
 while [[ $# -gt 0 ]]; do
   case $1 in
     --quick) QUICK=1 ;;
@@ -144,6 +161,18 @@ timed() {
 
 wants() { [[ " $SECTIONS " == *" $1 "* ]]; } # section number
 
+# curl before 8.x signs no x-amz-content-sha256 by itself, which S3 requires.
+SIGV4=(--aws-sigv4 "aws:amz:us-east-1:s3" --user "$KEY" -H "x-amz-content-sha256: UNSIGNED-PAYLOAD")
+BEARER=(-H "Authorization: Bearer $FERRY_TOKEN")
+
+# Per transfer kind: seconds, server CPU and client CPU of each repetition.
+declare -A SEC CPU CCPU
+record() { # kind json: appends its figures
+  SEC[$1]+="$(jget <(echo "$2") seconds) "
+  CPU[$1]+="$(jget <(echo "$2") server_cpu) "
+  CCPU[$1]+="$(jget <(echo "$2") client_cpu) "
+}
+
 # ------------------------------------------------------------ reports
 # Each section's table goes out as soon as it is measured, so that a run
 # cut short still says what it measured.
@@ -156,6 +185,9 @@ per() {
   spread 2 "${v[@]}"
 }
 gbps() { per "$SIZE / 1e9 / x" "${SEC[$1]}"; }
+ceiling() { # kind: nproc / (server + client CPU per GB), the medians
+  calc "$(nproc) * $SIZE / 1e9 / ($(median ${CPU[$1]}) + $(median ${CCPU[$1]}))" 2
+}
 per_gib() { per "x * 1073741824 / $SIZE" "$1"; }
 
 report_1() {
@@ -215,6 +247,47 @@ report_4() {
   fi
 }
 
+report_5() {
+  local kind r md5_gbs put_gbs i ratios=() s3=() http=() signed=()
+  echo
+  echo "### 5. issue 50's targets: $((SIZE >> 20)) MiB, $NREPS repetitions, root on $(stat -f -c %T "$WORK"), load average $(cut -d" " -f1-3 /proc/loadavg)"
+  echo
+  if [[ -n $MD5_S ]]; then
+    echo "ferry's hashes on one core (benches/hashes.rs, before and after the uploads): MD5 $MD5_RUNS s/GiB, SHA-256 $SHA_RUNS s/GiB; the faster counts."
+    echo
+  fi
+  echo "| upload | GB/s | server CPU s/GiB | client CPU s/GiB | CPU-bound ceiling GB/s | throughput / HTTP PUT's |"
+  echo "|---|---|---|---|---|---|"
+  for kind in "${KINDS5[@]}"; do
+    r="—"
+    [[ $kind != http ]] && r="$(ratio "5-http" "5-$kind")"
+    echo "| ${LABEL5[$kind]} | $(gbps "5-$kind") | $(per_gib "${CPU[5-$kind]}") | $(per_gib "${CCPU[5-$kind]}") | $(ceiling "5-$kind") | $r |"
+  done
+  echo
+  echo "The ceiling: what this machine's $(nproc) CPUs would carry if client and server used nothing but CPU and shared them perfectly, $(nproc) / (server + client CPU per GB), the medians."
+  echo
+  if [[ -z $MD5_S ]]; then
+    echo "No hash rates (cargo not found): the first and third targets are not judged."
+  else
+    md5_gbs=$(calc "1.073741824 / $MD5_S" 3)
+    put_gbs=$(calc "$SIZE / 1e9 / $(median ${SEC[5-s3]})" 3)
+    r=$(calc "$put_gbs / $md5_gbs" 2)
+    echo "PutObject (curl) $put_gbs GB/s / ferry's MD5 $md5_gbs GB/s: $r (target ≥ 0.9: $(verdict "$r >= 0.9"))"
+    read -r -a http <<<"${CPU[5-http]}"
+    read -r -a signed <<<"${CPU[5-signed]}"
+    for ((i = 0; i < ${#http[@]}; i++)); do
+      ratios+=("$(calc "${signed[i]} * 1073741824 / $SIZE / (${http[i]} * 1073741824 / $SIZE + $MD5_S + $SHA_S)" 4)")
+    done
+    r=$(calc "$(median "${ratios[@]}")" 2)
+    echo "signed PutObject's server CPU / (HTTP PUT's + one MD5 + one SHA-256): $r (target ≤ 1.1: $(verdict "$r <= 1.1"))"
+  fi
+  for kind in aws rclone; do
+    [[ -n ${SEC[5-$kind]:-} ]] || continue
+    r=$(ratio "5-http" "5-$kind")
+    echo "multipart by ${LABEL5[$kind]} / HTTP PUT throughput: $r (target ≥ 0.8: $(verdict "$r >= 0.8"))"
+  done
+}
+
 # ------------------------------------------------------------ 1. 1 GiB
 
 if wants 1; then
@@ -224,18 +297,9 @@ if wants 1; then
   serve "$WORK/root"
   HTTP_URL=http://127.0.0.1:$HTTP_PORT/bench
   S3_URL=http://127.0.0.1:$S3_PORT/bench
-  # curl before 8.x signs no x-amz-content-sha256 by itself, which S3 requires.
-  SIGV4=(--aws-sigv4 "aws:amz:us-east-1:s3" --user "$KEY" -H "x-amz-content-sha256: UNSIGNED-PAYLOAD")
-  BEARER=(-H "Authorization: Bearer $FERRY_TOKEN")
   boto3_call() { # put|get key
     python3 "$CLIENT" boto3 "$1" --port "$S3_PORT" --pid "$SERVER" --key "$KEY" --name "$2" \
       --file "$WORK/src.bin"
-  }
-  declare -A SEC CPU CCPU
-  record() { # kind json: appends its figures
-    SEC[$1]+="$(jget <(echo "$2") seconds) "
-    CPU[$1]+="$(jget <(echo "$2") server_cpu) "
-    CCPU[$1]+="$(jget <(echo "$2") client_cpu) "
   }
   one_put() { # kind
     local j
@@ -352,6 +416,81 @@ if wants 3; then
   rm -rf "$WORK/root"
 
   report_3
+fi
+
+# ------------------------------------------------ 5. issue 50's targets
+
+# hash_rates: seconds per GiB of ferry's MD5 and SHA-256 on one core
+# (benches/hashes.rs), as "md5 sha256"; nothing without cargo.
+hash_rates() {
+  command -v cargo >/dev/null || return 0
+  (cd "$REPO" && timeout 1200 cargo bench --bench hashes -- --warm-up-time 1 \
+    --measurement-time 3 'hash_1MiB/(md5|sha256)' 2>/dev/null) | awk '
+    $2 == "time:" {
+      unit = ($6 == "ms") ? 1e-3 : ($6 == "µs") ? 1e-6 : ($6 == "ns") ? 1e-9 : 1
+      sub(/.*\//, "", $1)
+      per_gib[$1] = $5 * unit * 1024
+    }
+    END { if (("md5" in per_gib) && ("sha256" in per_gib)) printf "%.4f %.4f\n", per_gib["md5"], per_gib["sha256"] }'
+}
+
+if wants 5; then
+  say "5. issue 50's targets: the hashes' rates, then $SIZE bytes $NREPS times"
+  MD5_S="" SHA_S="" MD5_RUNS="" SHA_RUNS=""
+  take_hash_rates() {
+    local md5 sha
+    read -r md5 sha <<<"$(hash_rates)" || true
+    [[ -n ${md5:-} ]] || return 0
+    MD5_RUNS+="${MD5_RUNS:+, }$md5" SHA_RUNS+="${SHA_RUNS:+, }$sha"
+    if [[ -z $MD5_S ]] || (($(calc "$md5 < $MD5_S" 0))); then MD5_S=$md5; fi
+    if [[ -z $SHA_S ]] || (($(calc "$sha < $SHA_S" 0))); then SHA_S=$sha; fi
+  }
+  take_hash_rates
+  [[ -n $MD5_S ]] || say "   cargo not found: no hash rates, two targets not judged"
+  mkdir -p "$WORK/root/bench"
+  [[ -f $WORK/src.bin ]] || head -c "$SIZE" /dev/urandom >"$WORK/src.bin"
+  BODY_SHA256=$(sha256sum "$WORK/src.bin" | cut -d' ' -f1)
+  serve "$WORK/root"
+  S3_ENDPOINT=http://127.0.0.1:$S3_PORT
+  declare -A LABEL5=([http]="PUT, HTTP (curl)" [s3]="PutObject (curl)"
+    [signed]="PutObject, signed payload (curl)" [aws]="aws s3 cp (multipart)"
+    [rclone]="rclone copyto (multipart)")
+  KINDS5=(http s3 signed)
+  for tool in aws rclone; do
+    if command -v "$tool" >/dev/null; then KINDS5+=("$tool"); else say "   $tool not found: left out"; fi
+  done
+  upload_5() { # kind
+    local j target=$WORK/root/bench/5-$1.bin
+    case $1 in
+      http) timed j curl -sS --fail -T "$WORK/src.bin" "${BEARER[@]}" "http://127.0.0.1:$HTTP_PORT/bench/5-http.bin" ;;
+      s3) timed j curl -sS --fail -T "$WORK/src.bin" "${SIGV4[@]}" "$S3_ENDPOINT/bench/5-s3.bin" ;;
+      signed) timed j curl -sS --fail -T "$WORK/src.bin" --aws-sigv4 "aws:amz:us-east-1:s3" \
+        --user "$KEY" -H "x-amz-content-sha256: $BODY_SHA256" "$S3_ENDPOINT/bench/5-signed.bin" ;;
+      aws) timed j env -u AWS_CA_BUNDLE AWS_DEFAULT_REGION=us-east-1 AWS_ACCESS_KEY_ID="$AWS_ACCESS_KEY_ID" \
+        AWS_SECRET_ACCESS_KEY="$AWS_SECRET_ACCESS_KEY" aws s3 cp --only-show-errors \
+        --endpoint-url "$S3_ENDPOINT" "$WORK/src.bin" s3://bench/5-aws.bin ;;
+      # rclone 1.60 refuses an AWS_CA_BUNDLE (../shared/CLIENTS.md).
+      rclone) timed j env -u AWS_CA_BUNDLE RCLONE_CONFIG=/nonexistent RCLONE_CONFIG_F_TYPE=s3 \
+        RCLONE_CONFIG_F_PROVIDER=Other RCLONE_CONFIG_F_ENDPOINT="$S3_ENDPOINT" \
+        RCLONE_CONFIG_F_FORCE_PATH_STYLE=true RCLONE_CONFIG_F_ACCESS_KEY_ID="$AWS_ACCESS_KEY_ID" \
+        RCLONE_CONFIG_F_SECRET_ACCESS_KEY="$AWS_SECRET_ACCESS_KEY" \
+        rclone copyto "$WORK/src.bin" F:bench/5-rclone.bin ;;
+    esac
+    record "5-$1" "$j"
+    cmp -s "$WORK/src.bin" "$target" || die "$1: the stored file differs"
+    rm -f -- "$target"
+  }
+  for ((rep = 0; rep < NREPS; rep++)); do
+    order=("${KINDS5[@]}")
+    if ((rep % 2)); then mapfile -t order < <(printf '%s\n' "${KINDS5[@]}" | tac); fi
+    for kind in "${order[@]}"; do upload_5 "$kind"; done
+    say "  repetition $((rep + 1)) done"
+  done
+  stop_pid "$SERVER"
+  SERVER=""
+  take_hash_rates
+  rm -rf "$WORK/root"
+  report_5
 fi
 
 # ------------------------------------------------------ 4. multipart
