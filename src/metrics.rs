@@ -1,5 +1,5 @@
 //! The server's metrics and their Prometheus text exposition (format
-//! 0.0.4), served by `--metrics ADDR` (see `server/scrape.rs`).
+//! 0.0.4), served by `--metrics ADDR` (see `server/reactor/scrape.rs`).
 //!
 //! Owns the counters, not where they are counted. Each reactor has its own
 //! [`ReactorMetrics`], written only by that reactor's thread: a single

@@ -3,7 +3,7 @@
 //! and counting nothing. The reactors, the connections and the I/O pool
 //! count in every build through the same lines; here each count is an
 //! empty function on a type of no size, so it compiles to nothing, and the
-//! exposition and its listener (`server/scrape.rs`) are not built at all.
+//! exposition and its listener (`server/reactor/scrape.rs`) are not built at all.
 //! `--metrics` is refused when the server starts
 //! ([`crate::config::Config::unbuilt`]).
 

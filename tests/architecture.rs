@@ -529,21 +529,6 @@ fn room_imports() -> BTreeMap<String, BTreeSet<String>> {
 /// untied must leave the list.
 const CIRCLES_LEFT: &[&[&str]] = &[
     &[
-        "cli/args.rs",
-        "cli/bench.rs",
-        "cli/caution.rs",
-        "cli/commands.rs",
-        "cli/ls.rs",
-        "cli/mv.rs",
-        "cli/remote.rs",
-        "cli/sessions.rs",
-        "cli/sync.rs",
-        "cli/transfer.rs",
-        "cli/tree/mod.rs",
-    ],
-    &["cli/interrupt.rs", "cli/lines.rs"],
-    &["client/rate.rs", "client/replies.rs", "client/wire.rs"],
-    &[
         "http/codec.rs",
         "http/copymove.rs",
         "http/dialect.rs",
@@ -586,13 +571,6 @@ const CIRCLES_LEFT: &[&[&str]] = &[
         "serve/op.rs",
         "serve/sessions.rs",
         "serve/uploads.rs",
-    ],
-    &["serve/listing.rs", "serve/search.rs"],
-    &[
-        "server/accept.rs",
-        "server/reactor.rs",
-        "server/scrape.rs",
-        "server/timers.rs",
     ],
     &[
         "storage/checksum.rs",

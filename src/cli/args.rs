@@ -315,7 +315,7 @@ pub struct PutArgs {
     /// folder to put it in). With -r, the prefix the folder's files go
     /// under (default: the folder's name; "" for the top of the server;
     /// ending in /, a remote folder to put the folder in).
-    #[arg(value_parser = super::remote::parse_name)]
+    #[arg(value_parser = super::remote_name::parse_name)]
     pub remote: Option<String>,
     /// Upload through a resumable session: continue where an interrupted
     /// upload of the same file stopped, reconnecting after failures.
@@ -328,9 +328,9 @@ pub struct PutArgs {
     #[command(flatten)]
     pub effort: EffortArgs,
     #[command(flatten)]
-    pub caution: super::caution::CautionArgs,
+    pub caution: CautionArgs,
     #[command(flatten)]
-    pub filter: super::tree::FilterArgs,
+    pub filter: super::tree::filter::FilterArgs,
     #[command(flatten)]
     pub show: ShowArgs,
     #[command(flatten)]
@@ -342,7 +342,7 @@ pub struct PutArgs {
 pub struct GetArgs {
     /// Remote name. With -r, a remote folder: its files, kept under the
     /// folder's name (with a trailing /, its contents only).
-    #[arg(value_parser = super::remote::parse_name)]
+    #[arg(value_parser = super::remote_name::parse_name)]
     pub remote: String,
     /// Local path, or `-` for standard output (default: the remote name's
     /// last segment; a folder, or a path ending in / (made if missing):
@@ -357,11 +357,23 @@ pub struct GetArgs {
     #[command(flatten)]
     pub effort: EffortArgs,
     #[command(flatten)]
-    pub caution: super::caution::CautionArgs,
+    pub caution: CautionArgs,
     #[command(flatten)]
-    pub filter: super::tree::FilterArgs,
+    pub filter: super::tree::filter::FilterArgs,
     #[command(flatten)]
     pub show: ShowArgs,
     #[command(flatten)]
     pub client: ClientArgs,
+}
+
+/// `--dry-run` and `--no-clobber`, flattened into `put` and `get`
+/// (what they do: `caution.rs`).
+#[derive(Debug, Args)]
+pub struct CautionArgs {
+    /// With -r: print what would be transferred, transfer nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Never overwrite an existing destination file: skip it, and say so.
+    #[arg(short = 'n', long)]
+    pub no_clobber: bool,
 }

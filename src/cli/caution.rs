@@ -1,4 +1,5 @@
-//! `--dry-run` and `-n`/`--no-clobber` for `put` and `get`: options that
+//! `--dry-run` and `-n`/`--no-clobber` for `put` and `get`
+//! ([`CautionArgs`], with the other flags in `args.rs`): options that
 //! make a transfer do less than asked, and the check a single-file
 //! transfer makes with them (folders make theirs in `tree/`).
 //!
@@ -7,24 +8,11 @@
 //! appears between the two requests is still replaced. Skipping is not a
 //! failure: the exit code stays 0 and each skipped file is named.
 
-use clap::Args;
-
 use super::Failure;
-use super::args::ClientArgs;
+use super::args::{CautionArgs, ClientArgs};
 use super::output::Output;
-use super::tree::FilterArgs;
+use super::tree::filter::FilterArgs;
 use crate::client::ClientError;
-
-/// The options, flattened into `put` and `get`.
-#[derive(Debug, Args)]
-pub struct CautionArgs {
-    /// With -r: print what would be transferred, transfer nothing.
-    #[arg(long)]
-    pub dry_run: bool,
-    /// Never overwrite an existing destination file: skip it, and say so.
-    #[arg(short = 'n', long)]
-    pub no_clobber: bool,
-}
 
 impl CautionArgs {
     /// For one file: whether to leave `destination` alone, having said

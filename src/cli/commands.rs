@@ -127,13 +127,3 @@ pub(super) fn misplaced_client_option(cli: &Cli) -> Option<Failure> {
         ),
     ))
 }
-
-/// Refuses an empty remote name before anything is sent: the server would
-/// answer with its parser's view of the request line, which means nothing
-/// to someone who typed `ferry put a.txt ""`.
-pub(super) fn check_remote_name(name: &str) -> Result<(), Failure> {
-    if name.is_empty() {
-        return Err(Failure::usage("", "the remote name is empty"));
-    }
-    Ok(())
-}

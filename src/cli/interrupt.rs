@@ -169,7 +169,7 @@ pub fn give_up_after(after: Duration, what: String) {
     // Without the timer the command runs unbounded, as without the option:
     // not worth failing for, but worth saying.
     if spawned.is_err() {
-        super::lines::to_stderr("ferry: warning: cannot start the --max-time timer");
+        say("ferry: warning: cannot start the --max-time timer");
     }
 }
 
@@ -187,9 +187,17 @@ pub fn sweep_and_exit(code: i32, line: Option<&str>) -> ! {
         let _ = std::fs::remove_dir(folder);
     }
     if let Some(line) = line {
-        super::lines::to_stderr(line);
+        say(line);
     }
     std::process::exit(code);
+}
+
+/// Writes `line` on stderr, or nothing if stderr cannot take it: as
+/// `lines::to_stderr` does, here because the end of a command lies below
+/// its output (lines.rs ends a command through [`sweep_and_exit`]).
+fn say(line: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
 }
 
 fn lock() -> std::sync::MutexGuard<'static, Vec<PathBuf>> {

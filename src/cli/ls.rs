@@ -20,7 +20,7 @@ use crate::client::{Client, ClientError, DirEntry};
 pub struct LsArgs {
     /// A folder (default: the top), or a file. With -R, a name prefix:
     /// `logs/` is the folder `logs`, `logs` also matches `logs.txt`.
-    #[arg(value_parser = super::remote::parse_name)]
+    #[arg(value_parser = super::remote_name::parse_name)]
     pub prefix: Option<String>,
     /// Every file below, at any depth, instead of one level.
     #[arg(short = 'R', long)]
@@ -40,7 +40,7 @@ pub fn list(args: &LsArgs) -> Result<(), Failure> {
     let target = args.prefix.as_deref().unwrap_or("");
     let mut client = args.client.connection.connect()?;
     let entries = if args.recursive {
-        recursive(&mut client, super::remote::prefix(target))?
+        recursive(&mut client, super::remote_name::prefix(target))?
     } else {
         one_level(&mut client, target)?
     };

@@ -35,6 +35,8 @@ mod output;
 #[cfg(feature = "client")]
 mod remote;
 #[cfg(feature = "client")]
+mod remote_name;
+#[cfg(feature = "client")]
 mod sessions;
 #[cfg(feature = "client")]
 mod sync;

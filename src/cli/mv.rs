@@ -16,11 +16,11 @@ use crate::client::{Client, ClientError};
 #[derive(Debug, Args)]
 pub struct MvArgs {
     /// The remote file or folder to move.
-    #[arg(value_parser = super::remote::parse_name)]
+    #[arg(value_parser = super::remote_name::parse_name)]
     pub from: String,
     /// Its new name; an existing folder, or a name ending in /, to move
     /// it into. A file already there is replaced.
-    #[arg(value_parser = super::remote::parse_name)]
+    #[arg(value_parser = super::remote_name::parse_name)]
     pub to: String,
     /// Print what would be moved, move nothing.
     #[arg(long)]
@@ -32,8 +32,8 @@ pub struct MvArgs {
 /// Moves a file, or every file of a folder.
 pub fn run(args: &MvArgs) -> Result<(), Failure> {
     let output = args.client.output(ProgressMode::Never)?;
-    super::commands::check_remote_name(&args.from)?;
-    super::commands::check_remote_name(&args.to)?;
+    super::remote_name::check_remote_name(&args.from)?;
+    super::remote_name::check_remote_name(&args.to)?;
     let mut client = args.client.connection.connect()?;
     let from = args.from.as_str();
     let into = args.to.ends_with('/') || is_folder(&mut client, &args.to)?;

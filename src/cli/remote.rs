@@ -1,6 +1,5 @@
-//! Remote names as the command line gives them (a leading `/` is the
-//! root, for every command: [`parse_name`]), and `ferry stat` and
-//! `ferry rm`: looking at and removing remote files (`ls` is in `ls.rs`).
+//! `ferry stat` and `ferry rm`: looking at and removing remote files
+//! (`ls` is in `ls.rs`; the names they take, `remote_name.rs`).
 //! Tables are for people (sizes like `1.2 MiB`, local times); `--json` is
 //! for programs (exact numbers, Unix times, UTC).
 
@@ -12,43 +11,8 @@ use super::Failure;
 use super::args::ClientArgs;
 use super::lines::print_line;
 use super::output::{ProgressMode, human_size, local_time};
+use super::remote_name::parse_name;
 use crate::client::ClientError;
-
-/// The root folder, as a user names it.
-const ROOT: &str = "/";
-
-/// A remote name as typed, read as in a shell: a leading `/` means the
-/// root, so `/in/a.txt` is `in/a.txt` (FERRY/1 names have no leading
-/// `/`), and `/` alone is the root folder itself, kept as `/` (a folder,
-/// as every name ending in `/` is) for [`prefix`] and [`as_folder`] to
-/// read as the whole server. Every remote-name argument is parsed with it
-/// (`value_parser`), so the rule holds for every command; `sync`, whose
-/// arguments may be local paths, applies it to its remote side.
-pub fn parse_name(text: &str) -> Result<String, std::convert::Infallible> {
-    let name = text.trim_start_matches('/');
-    Ok(if name.is_empty() && !text.is_empty() {
-        ROOT.to_owned()
-    } else {
-        name.to_owned()
-    })
-}
-
-/// `name` as a listing prefix: the root folder (`/`) is `""`, the whole
-/// server; any other name is itself.
-pub fn prefix(name: &str) -> &str {
-    if name == ROOT { "" } else { name }
-}
-
-/// `name` as a folder prefix for `LIST`: `photos` and `photos/` are both
-/// `photos/` (never `photos-old/...`); `""` and `/` are the whole server.
-pub fn as_folder(name: &str) -> String {
-    let name = prefix(name);
-    if name.is_empty() || name.ends_with('/') {
-        name.to_owned()
-    } else {
-        format!("{name}/")
-    }
-}
 
 /// `ferry stat`.
 #[derive(Debug, Args)]
@@ -89,7 +53,7 @@ pub struct RmArgs {
 pub fn stat(args: &StatArgs) -> Result<(), Failure> {
     args.client.output(ProgressMode::Never)?;
     let name = &args.name;
-    super::commands::check_remote_name(name)?;
+    super::remote_name::check_remote_name(name)?;
     const FOLDER: &str = "names a folder (ferry ls lists a folder)";
     if name.ends_with('/') {
         return Err(Failure::usage(name, FOLDER));
@@ -131,7 +95,7 @@ pub fn stat(args: &StatArgs) -> Result<(), Failure> {
 pub fn remove(args: &RmArgs) -> Result<(), Failure> {
     let output = args.client.output(ProgressMode::Never)?;
     for name in &args.names {
-        super::commands::check_remote_name(name)?;
+        super::remote_name::check_remote_name(name)?;
         if name.ends_with('/') {
             return Err(folder_without_r(name));
         }
@@ -180,24 +144,6 @@ pub(super) use crate::json::string as json_string;
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_leading_slash_is_the_root() {
-        let parsed = |text| parse_name(text).unwrap();
-        for (typed, meant) in [
-            ("/in/a.txt", "in/a.txt"),
-            ("//in/", "in/"),
-            ("in", "in"),
-            ("/", "/"),
-            ("///", "/"),
-            ("", ""),
-        ] {
-            assert_eq!(parsed(typed), meant, "{typed:?}");
-        }
-        assert_eq!(as_folder(&parsed("/")), "");
-        assert_eq!(as_folder(&parsed("/in")), "in/");
-        assert_eq!(prefix(&parsed("/in")), "in");
-    }
 
     #[test]
     fn utc_times_are_rfc3339() {

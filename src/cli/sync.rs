@@ -71,10 +71,10 @@ pub fn run(args: &SyncArgs) -> Result<(), Failure> {
 }
 
 /// The remote folder as a listing prefix, read as every remote name is
-/// ([`super::remote::parse_name`]: `/` is the top of the server, `/web/`
+/// ([`super::remote_name::parse_name`]: `/` is the top of the server, `/web/`
 /// is `web/`). Only here: the other argument is a local path.
 fn remote_folder(name: &str) -> String {
-    let Ok(name) = super::remote::parse_name(name);
+    let Ok(name) = super::remote_name::parse_name(name);
     tree::as_folder(&name)
 }
 

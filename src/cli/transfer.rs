@@ -29,7 +29,7 @@ pub fn put(args: &PutArgs) -> Result<(), Failure> {
         Some(remote) => remote.to_owned(),
         None => last_component(local)?,
     };
-    super::commands::check_remote_name(&remote)?;
+    super::remote_name::check_remote_name(&remote)?;
     let output = args.show.output(&args.client)?;
     let exists = || super::caution::remote_exists(&args.client, &remote);
     if args.caution.skips(&args.filter, &output, &remote, exists)? {
@@ -132,7 +132,7 @@ fn put_stdin(args: &PutArgs) -> Result<(), Failure> {
             ));
         }
     };
-    super::commands::check_remote_name(&remote)?;
+    super::remote_name::check_remote_name(&remote)?;
     if args.resume || args.effort.skip_existing {
         return Err(Failure::usage(
             "-",
@@ -166,7 +166,7 @@ fn stored(
 
 /// Downloads one file, to a local file or to standard output.
 pub fn get(args: &GetArgs) -> Result<(), Failure> {
-    super::commands::check_remote_name(&args.remote)?;
+    super::remote_name::check_remote_name(&args.remote)?;
     if args.remote.ends_with('/') {
         return Err(Failure::usage(
             args.remote.clone(),

@@ -650,7 +650,7 @@ pub fn unix_mtime(metadata: &std::fs::Metadata) -> Option<i64> {
 /// # Errors
 /// `reader`'s errors.
 pub fn crc_of(reader: &mut dyn Read) -> io::Result<(u64, u32)> {
-    let mut buf = vec![0; wire::CHUNK];
+    let mut buf = vec![0; rate::CHUNK];
     let mut crc = 0;
     let mut len = 0;
     loop {

@@ -12,8 +12,10 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// Copy buffer for bodies when no limit is set.
-const UNLIMITED_QUANTUM: usize = super::wire::CHUNK;
+/// Copy buffer for bodies, the most a caller moves at a time (all of it
+/// when no limit is set); also the size of the reply buffer
+/// (`wire.rs`), which takes a body's bytes in the same steps.
+pub(crate) const CHUNK: usize = 256 * 1024;
 /// The least a limited caller moves at a time: below this, system calls
 /// cost more than the evenness gains.
 const MIN_QUANTUM: usize = 1024;
@@ -47,7 +49,7 @@ impl RateLimit {
     /// The most a caller should move between two calls to [`RateLimit::take`].
     pub fn quantum(&self) -> usize {
         let twentieth = usize::try_from(self.per_second / 20).unwrap_or(usize::MAX);
-        twentieth.clamp(MIN_QUANTUM, UNLIMITED_QUANTUM)
+        twentieth.clamp(MIN_QUANTUM, CHUNK)
     }
 
     /// Accounts for `n` bytes, sleeping as long as the limit asks.
@@ -76,7 +78,7 @@ impl RateLimit {
 
 /// How many bytes to move next under an optional limit.
 pub(crate) fn quantum(limit: Option<&RateLimit>) -> usize {
-    limit.map_or(UNLIMITED_QUANTUM, RateLimit::quantum)
+    limit.map_or(CHUNK, RateLimit::quantum)
 }
 
 #[cfg(test)]

@@ -28,14 +28,12 @@ use std::sync::Arc;
 use log::debug;
 
 use super::error::{ClientError, Result};
-use super::rate::{self, RateLimit};
+use super::rate::{self, CHUNK, RateLimit};
 use super::replies::Replies;
 use super::stream::{Halves, WriteHalf};
 use crate::access::Secret;
 use crate::protocol::{RequestLine, encode_crc_trailer, encode_stream_trailer};
 
-/// Copy buffer for bodies, and the size of the reply buffer.
-pub(crate) const CHUNK: usize = 256 * 1024;
 /// Request lines gather here until a flush, so a pipeline of small
 /// requests leaves in few packets; larger writes go straight through.
 const WRITE_BUFFER: usize = 64 * 1024;

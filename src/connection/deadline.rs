@@ -59,7 +59,7 @@ pub(super) struct Timing {
     last_progress: Instant,
     clock: Clock,
     /// When the reactor's timer heap will next look at this connection, in
-    /// the heap's own unit (see `server/timers.rs`).
+    /// the heap's own unit (see `server/reactor/timers.rs`).
     scheduled: u64,
 }
 

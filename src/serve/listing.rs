@@ -8,11 +8,11 @@
 
 use std::cell::RefCell;
 use std::fs::File;
-use std::io::Write;
 
 use log::debug;
 
 use super::props::Describer;
+use super::spool::Spool;
 use super::terms::Page;
 use super::terms::{Details, Wants};
 use super::{
@@ -23,9 +23,6 @@ use crate::access::per_client::Permit;
 use crate::access::{Perm, Who};
 use crate::name::{Name, Prefix};
 use crate::storage::{DirectoryListing, FileInfo, ListEntry, Md5Tag, Stamp, StorageError};
-
-/// Listing bytes gathered before each write to the spool file.
-const SPOOL_BUFFER: usize = 64 * 1024;
 
 /// LIST, or an HTTP listing of one directory: walked and spooled on the
 /// pool, then sent from the spool (or only announced, when `body` is false).
@@ -451,47 +448,4 @@ fn spool_directory(
     }
     spool.put(Piece::End)?;
     spool.finish(count)
-}
-
-/// A listing being written into its spool file, through a bounded buffer.
-pub(super) struct Spool<'a> {
-    file: File,
-    prefix: &'a str,
-    pub(super) format: ListingFormat,
-    buffer: Vec<u8>,
-    len: u64,
-}
-
-impl<'a> Spool<'a> {
-    fn new(ctx: &Ctx<'_>, prefix: &'a Prefix, format: ListingFormat) -> Result<Self, StorageError> {
-        Ok(Spool {
-            file: ctx.storage.listing_spool()?,
-            prefix: prefix.as_str(),
-            format,
-            buffer: Vec::with_capacity(SPOOL_BUFFER),
-            len: 0,
-        })
-    }
-
-    /// Writes `piece`; the buffer goes to the file once it is full.
-    pub(super) fn put(&mut self, piece: Piece<'_>) -> std::io::Result<()> {
-        self.format.put(self.prefix, piece, &mut self.buffer);
-        if self.buffer.len() >= SPOOL_BUFFER {
-            self.flush()?;
-        }
-        Ok(())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.file.write_all(&self.buffer)?;
-        self.len += self.buffer.len() as u64;
-        self.buffer.clear();
-        Ok(())
-    }
-
-    /// The spool file and the listing's length, with `files` for the log.
-    pub(super) fn finish(mut self, files: u64) -> Result<(File, u64, u64), StorageError> {
-        self.flush()?;
-        Ok((self.file, self.len, files))
-    }
 }

@@ -50,6 +50,7 @@ mod search;
 mod send;
 mod sessions;
 mod sink;
+mod spool;
 pub mod terms;
 mod uploads;
 

@@ -16,7 +16,7 @@
 use std::cell::{Cell, RefCell};
 use std::fs::File;
 
-use super::listing::Spool;
+use super::spool::Spool;
 use super::terms::Search;
 use super::{Ctx, Piece};
 use crate::access::{Perm, Who};

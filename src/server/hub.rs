@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use log::error;
 use mio::Waker;
 
-use super::accept::Reserve;
+use super::reactor::accept::Reserve;
 use super::systemd;
 use crate::access::Access;
 use crate::access::per_client::PerClient;

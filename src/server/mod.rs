@@ -34,27 +34,20 @@ use crate::request_log::RequestLog;
 use crate::storage::{Claim, Storage};
 use crate::tls::ServerTls;
 use crate::wire::Protocol;
-pub(crate) use accept::raise_fd_limit;
-use accept::{Listener, Reserve};
 pub use hub::ShutdownHandle;
 use hub::{Busy, Hub, ShutdownOnFailure, counted_client};
 use listen::{adopt_groups, bind_groups};
 use reactor::Reactor;
+pub(crate) use reactor::accept::raise_fd_limit;
+use reactor::accept::{Listener, Reserve};
 pub use sweeps::StartupSweep;
 use sweeps::Sweeps;
 
-mod accept;
 mod hub;
 mod listen;
 mod reactor;
-#[cfg(feature = "metrics")]
-mod scrape;
-#[cfg(not(feature = "metrics"))]
-#[path = "scrape_absent.rs"]
-mod scrape;
 mod sweeps;
 mod systemd;
-mod timers;
 
 /// The log target of the line saying where the server serves: logged
 /// whatever `--log-level` (the binary sees to it), since scripts and

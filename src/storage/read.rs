@@ -318,7 +318,7 @@ fn cache(file: &File, offset: u64, len: u64) -> io::Result<()> {
 /// start-up, not the first read ahead: that may come while the process is
 /// out of descriptors, which would leave it unopened for good (every read
 /// ahead then copies), or take the slot the reactor's spare descriptor
-/// had just freed to refuse a connection (server/accept.rs), leaving that
+/// had just freed to refuse a connection (server/reactor/accept.rs), leaving that
 /// client unanswered.
 pub(super) fn dev_null() -> Option<&'static File> {
     static DEV_NULL: std::sync::OnceLock<Option<File>> = std::sync::OnceLock::new();

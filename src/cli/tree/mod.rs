@@ -14,7 +14,7 @@
 //! goes on with the others and ends with a count of failures ([`tally`]).
 
 mod edits;
-mod filter;
+pub mod filter;
 mod jobs;
 mod names;
 mod remove;
@@ -29,7 +29,7 @@ use super::Failure;
 use super::args::{EffortArgs, GetArgs, PutArgs};
 use super::output::Output;
 use crate::cli::caution::skipped;
-pub use crate::cli::remote::as_folder;
+pub use crate::cli::remote_name::as_folder;
 use crate::client::pipeline::{self, Exchange, Window};
 use crate::client::retry::RetryPolicy;
 use crate::client::{self, Client, ClientError, Endpoint, RemoteFile};
@@ -218,7 +218,7 @@ pub fn get(args: &GetArgs) -> Result<(), Failure> {
     // `-r sensors` means the folder `sensors`, not every name that starts
     // with those letters (`sensors-old/...`): the listing asks for
     // `sensors/`, while local paths keep `sensors/` as docs/cli.md says.
-    let prefix = crate::cli::remote::prefix(&args.remote);
+    let prefix = crate::cli::remote_name::prefix(&args.remote);
     let target = args.local.clone().unwrap_or_else(|| PathBuf::from("."));
     if target == Path::new("-") {
         return Err(Failure::usage("-", "-r needs a local folder"));

@@ -11,14 +11,15 @@ use super::edits::{self, Edit};
 use crate::cli::Failure;
 use crate::cli::output::Output;
 use crate::cli::output::ProgressMode;
-use crate::cli::remote::{RmArgs, as_folder};
+use crate::cli::remote::RmArgs;
+use crate::cli::remote_name::as_folder;
 use crate::client::ClientError;
 
 /// Removes every file below each named folder.
 pub fn remove(args: &RmArgs) -> Result<(), Failure> {
     let output = args.client.output(ProgressMode::Never)?;
     for name in &args.names {
-        crate::cli::commands::check_remote_name(name)?;
+        crate::cli::remote_name::check_remote_name(name)?;
         if as_folder(name).is_empty() && !args.no_preserve_root && !args.dry_run {
             return Err(Failure::usage(
                 name,

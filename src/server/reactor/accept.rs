@@ -24,23 +24,23 @@ use log::{debug, info, warn};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Interest, Token};
 
-use super::Busy;
-use super::reactor::Reactor;
+use super::Reactor;
 use crate::codec::Codec;
 use crate::connection::Connection;
+use crate::server::Busy;
 use crate::tls::ServerTls;
 use crate::wire::Protocol;
 
 /// Accepts per turn, so a connection storm cannot starve transfers.
 const ACCEPTS_PER_TURN: usize = 256;
 /// How long to stop accepting when even the spare descriptor cannot help.
-pub(super) const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+pub(in crate::server) const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
 /// What happens to the connections at the head of the backlog.
 #[derive(Debug, Default)]
-pub(super) struct AcceptState {
+pub(in crate::server) struct AcceptState {
     /// Accepting is paused until then.
-    pub(super) paused_until: Option<Instant>,
+    pub(in crate::server) paused_until: Option<Instant>,
     /// Connections refused in the current out-of-descriptors episode.
     shed: Option<u64>,
     /// A pause was logged in the current episode.
@@ -51,7 +51,7 @@ pub(super) struct AcceptState {
 /// one system call; refusing a connection with the spare holds it alone, from
 /// giving the spare up to taking it back.
 #[derive(Debug)]
-pub(super) struct Reserve(RwLock<Option<File>>);
+pub(in crate::server) struct Reserve(RwLock<Option<File>>);
 
 /// What became of a connection refused with the spare descriptor.
 enum Refusal {
@@ -64,7 +64,7 @@ enum Refusal {
 }
 
 impl Reserve {
-    pub(super) fn new() -> Reserve {
+    pub(in crate::server) fn new() -> Reserve {
         let spare = open_spare()
             .map_err(|err| warn!("no spare descriptor for running out of descriptors: {err}"))
             .ok();
@@ -118,17 +118,17 @@ fn open_spare() -> io::Result<File> {
 /// A listening socket, the protocol its connections speak and whether
 /// they begin with TLS.
 #[derive(Debug)]
-pub(super) struct Listener {
-    pub(super) socket: TcpListener,
-    pub(super) protocol: Protocol,
-    pub(super) tls: bool,
+pub(in crate::server) struct Listener {
+    pub(in crate::server) socket: TcpListener,
+    pub(in crate::server) protocol: Protocol,
+    pub(in crate::server) tls: bool,
     /// It may have connections waiting.
-    pub(super) pending: bool,
+    pub(in crate::server) pending: bool,
 }
 
 impl Reactor {
     /// Accepts from every listener with connections waiting.
-    pub(super) fn accept(&mut self, now: Instant) {
+    pub(in crate::server) fn accept(&mut self, now: Instant) {
         self.accepting.paused_until = None;
         for index in 0..self.listeners.len() {
             if self.listeners[index].pending && !self.accept_from(index, now) {

@@ -17,18 +17,18 @@ use std::time::{Duration, Instant};
 
 use log::warn;
 
-use super::reactor::Reactor;
+use super::Reactor;
 #[cfg(doc)]
 use crate::connection::Connection;
 
 /// The heap.
-pub(super) struct Timers {
+pub(in crate::server) struct Timers {
     epoch: Instant,
     heap: BinaryHeap<Reverse<(u64, u32, u32)>>,
 }
 
 impl Timers {
-    pub(super) fn new(epoch: Instant) -> Timers {
+    pub(in crate::server) fn new(epoch: Instant) -> Timers {
         Timers {
             epoch,
             heap: BinaryHeap::new(),
@@ -38,7 +38,7 @@ impl Timers {
     /// Adds an entry for connection `key`/`id` due at `at` (rounded up to
     /// the millisecond); returns the time it was stored as, in milliseconds
     /// since the epoch, for [`Connection::set_scheduled`].
-    pub(super) fn push(&mut self, at: Instant, key: usize, id: u64) -> u64 {
+    pub(in crate::server) fn push(&mut self, at: Instant, key: usize, id: u64) -> u64 {
         let millis = self.due_millis(at);
         let key = u32::try_from(key).unwrap_or(u32::MAX);
         self.heap.push(Reverse((millis, key, id as u32)));
@@ -50,7 +50,7 @@ impl Timers {
     /// Compared in the unit and rounding entries are stored in: a deadline
     /// that did not move must never count as earlier, or a busy connection
     /// would add an entry on every turn.
-    pub(super) fn advance(
+    pub(in crate::server) fn advance(
         &mut self,
         at: Instant,
         scheduled: u64,
@@ -69,7 +69,7 @@ impl Timers {
     }
 
     /// When the earliest entry is due.
-    pub(super) fn next(&self) -> Option<Instant> {
+    pub(in crate::server) fn next(&self) -> Option<Instant> {
         self.heap
             .peek()
             .map(|Reverse((millis, _, _))| self.instant(*millis))
@@ -93,7 +93,7 @@ impl Timers {
 impl Reactor {
     /// Closes connections past one of their deadlines (idle, request line,
     /// body rate); pushes back the entries of the others.
-    pub(super) fn expire_deadlines(&mut self, now: Instant) {
+    pub(in crate::server) fn expire_deadlines(&mut self, now: Instant) {
         while let Some((at, key, id)) = self.timers.pop_due(now) {
             let Some(conn) = self
                 .connections
@@ -129,7 +129,7 @@ impl Reactor {
 
     /// Adds an entry if a connection's deadline moved earlier than its
     /// current one.
-    pub(super) fn reschedule(&mut self, key: usize) {
+    pub(in crate::server) fn reschedule(&mut self, key: usize) {
         let Some(conn) = self.connections.get_mut(key) else {
             return;
         };

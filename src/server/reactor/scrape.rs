@@ -35,9 +35,9 @@ use mio::net::{TcpListener, TcpStream};
 use mio::{Interest, Token};
 use slab::Slab;
 
-use super::METRICS;
-use super::reactor::Reactor;
+use super::Reactor;
 use crate::metrics;
+use crate::server::METRICS;
 use crate::socket::{self, Outcome};
 
 /// Scraper `k` has token `SCRAPER_TOKENS + k`: far above any slab key.
@@ -52,7 +52,7 @@ const HEAD_TIMEOUT: Duration = Duration::from_secs(2);
 const SCRAPE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The listener and the scrapers being answered.
-pub(super) struct Scrape {
+pub(in crate::server) struct Scrape {
     listener: TcpListener,
     scrapers: Slab<Scraper>,
     /// Scrapers accepted so far: their order of arrival (many arrive in
@@ -85,12 +85,12 @@ impl Scrape {
         }
     }
 
-    pub(super) fn listener_mut(&mut self) -> &mut TcpListener {
+    pub(in crate::server) fn listener_mut(&mut self) -> &mut TcpListener {
         &mut self.listener
     }
 
     /// Whether `token` is the listener's or a scraper's.
-    pub(super) fn owns(token: Token) -> bool {
+    pub(in crate::server) fn owns(token: Token) -> bool {
         token == METRICS || (SCRAPER_TOKENS..SCRAPER_TOKENS + MAX_SCRAPERS).contains(&token.0)
     }
 
@@ -105,7 +105,7 @@ impl Scrape {
     }
 
     /// The earliest scraper deadline.
-    pub(super) fn next_deadline(&self) -> Option<Instant> {
+    pub(in crate::server) fn next_deadline(&self) -> Option<Instant> {
         self.scrapers.iter().map(|(_, s)| s.deadline).min()
     }
 }
@@ -121,7 +121,7 @@ impl Reactor {
     ///
     /// # Errors
     /// The listener cannot be registered.
-    pub(super) fn serve_scrapes(&mut self, mut listener: TcpListener) -> io::Result<()> {
+    pub(in crate::server) fn serve_scrapes(&mut self, mut listener: TcpListener) -> io::Result<()> {
         self.poll
             .registry()
             .register(&mut listener, METRICS, Interest::READABLE)?;
@@ -130,7 +130,7 @@ impl Reactor {
     }
 
     /// Acts on an event for the metrics listener or a scraper.
-    pub(super) fn scrape_event(&mut self, token: Token, now: Instant) {
+    pub(in crate::server) fn scrape_event(&mut self, token: Token, now: Instant) {
         if token == METRICS {
             self.accept_scrapers(now);
             return;
@@ -228,7 +228,7 @@ impl Reactor {
     }
 
     /// Closes scrapers past their deadline.
-    pub(super) fn expire_scrapers(&mut self, now: Instant) {
+    pub(in crate::server) fn expire_scrapers(&mut self, now: Instant) {
         let Some(scrape) = &self.scrape else { return };
         let late: Vec<usize> = scrape
             .scrapers

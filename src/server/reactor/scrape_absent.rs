@@ -10,37 +10,37 @@ use std::time::Instant;
 use mio::Token;
 use mio::net::TcpListener;
 
-use super::METRICS;
-use super::reactor::Reactor;
+use super::Reactor;
+use crate::server::METRICS;
 
 /// The metrics listener, in a build without it: never made.
-pub(super) enum Scrape {}
+pub(in crate::server) enum Scrape {}
 
 impl Scrape {
-    pub(super) fn listener_mut(&mut self) -> &mut TcpListener {
+    pub(in crate::server) fn listener_mut(&mut self) -> &mut TcpListener {
         match *self {}
     }
 
     /// Only the metrics listener's token, which is never registered in
     /// this build: no event comes for it.
-    pub(super) fn owns(token: Token) -> bool {
+    pub(in crate::server) fn owns(token: Token) -> bool {
         token == METRICS
     }
 
-    pub(super) fn next_deadline(&self) -> Option<Instant> {
+    pub(in crate::server) fn next_deadline(&self) -> Option<Instant> {
         match *self {}
     }
 }
 
 impl Reactor {
     /// Never called: no metrics listener is bound in this build.
-    pub(super) fn serve_scrapes(&mut self, _listener: TcpListener) -> io::Result<()> {
+    pub(in crate::server) fn serve_scrapes(&mut self, _listener: TcpListener) -> io::Result<()> {
         unreachable!("--metrics is refused at start in a build without metrics")
     }
 
     /// No scraper's event ever comes.
-    pub(super) fn scrape_event(&mut self, _token: Token, _now: Instant) {}
+    pub(in crate::server) fn scrape_event(&mut self, _token: Token, _now: Instant) {}
 
     /// No scraper to expire.
-    pub(super) fn expire_scrapers(&mut self, _now: Instant) {}
+    pub(in crate::server) fn expire_scrapers(&mut self, _now: Instant) {}
 }

@@ -35,20 +35,28 @@ use log::{debug, error, info, warn};
 use mio::{Events, Interest, Poll, Token, Waker};
 use slab::Slab;
 
-use super::accept::{AcceptState, Listener};
-use super::scrape::Scrape;
-use super::timers::Timers;
 use super::{Hub, SIGNALS, WAKER, listener_index, listener_token};
 use crate::connection::{Connection, Counted, Env, Step};
 use crate::metrics::{self, ReactorMetrics};
 use crate::page_buf::PageBuf;
 use crate::pool::{Inbox, Shared, Task};
 use crate::request_log;
+use accept::{AcceptState, Listener};
+use scrape::Scrape;
+use timers::Timers;
 
 /// The reactor-wide buffer every body passes through.
 const SCRATCH_SIZE: usize = 256 * 1024;
 
 /// One event loop and the connections it serves.
+pub(super) mod accept;
+#[cfg(feature = "metrics")]
+mod scrape;
+#[cfg(not(feature = "metrics"))]
+#[path = "scrape_absent.rs"]
+mod scrape;
+mod timers;
+
 pub(super) struct Reactor {
     /// Which worker this is (1, 2...), in its log lines; `None` when it is
     /// the only one.
