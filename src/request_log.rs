@@ -7,7 +7,7 @@
 //! takes the buffer every [`FLUSH_EVERY`], sooner once it holds
 //! [`FLUSH_AT`] bytes, and at shutdown, and writes it with one call. One
 //! `write` per batch instead of one per line is what makes the log cheap
-//! (see README, "Operating ferry"); a writer that falls behind (a full
+//! (see docs/operating.md, "Access log"); a writer that falls behind (a full
 //! disk, a stalled pipe reader) costs lines, counted and reported, never a
 //! stalled loop: past [`MOST_HELD`] bytes waiting, new lines are dropped.
 //!
