@@ -26,10 +26,10 @@
 
 use std::path::{Component, Path};
 
-use ferry::http::codec::status;
-use ferry::http::request::{HttpError, MAX_HEAD, Resume};
+use ferry::http::message::{HttpError, MAX_HEAD, Resume};
 use ferry::http::{BodyLength, ChunkDecoder, HttpRequest, Method, Target, parse_request};
 use ferry::name::{MAX_NAME, MAX_SEGMENT, Name, Prefix, RESERVED_PREFIX};
+use ferry::serve::ErrorKind;
 
 /// Every status `parse_request` may refuse a head with: malformed heads,
 /// framing and names (400), reserved names (403), methods (405), `Expect`
@@ -487,7 +487,7 @@ fn target(path: &str) -> Result<Target, Vec<u16>> {
     let Some(dir) = path.strip_suffix('/') else {
         return Name::decode(path.as_bytes())
             .map(Target::File)
-            .map_err(|err| vec![status(err.into())]);
+            .map_err(|err| vec![ErrorKind::from(err).code()]);
     };
     match (
         Name::decode(dir.as_bytes()),
@@ -497,7 +497,7 @@ fn target(path: &str) -> Result<Target, Vec<u16>> {
         (name, prefix) => Err([name.err(), prefix.err()]
             .into_iter()
             .flatten()
-            .map(|err| status(err.into()))
+            .map(|err| ErrorKind::from(err).code())
             .collect()),
     }
 }

@@ -1,6 +1,6 @@
 //! The HTTP/1.1 side of the serve layer, message by message: a request
 //! head is framed (`message.rs`) and handed to the dialect that claims it
-//! (`dialect.rs`), which makes it an [`Operation`](crate::serve::Operation)
+//! (`dialects.rs` says which), which makes it an [`Operation`](crate::serve::Operation)
 //! and keeps what its answer needs; replies become responses, the framing
 //! ones (`100 Continue`, body bytes, errors) here, the others by the
 //! dialect. Sans-IO.
@@ -10,18 +10,14 @@
 //! keep-alive, `Expect: 100-continue`, and the dialect's answer.
 
 use super::cors::{self, Cors};
-use super::dialect::{self, Answering, Client, Decision, Message};
+use super::dialect::{Client, Decision, Early, Message};
+use super::dialects::{self, Answering};
 use super::message::{self, HttpError, Parsed, Resume};
 use super::origin::Site;
 use super::response::{self, ALLOW_FILE, Framing, Persistence};
 use crate::decoded::{Decoded, Refusal, after_blank_lines};
 use crate::serve::{Body, ErrorKind, Failure, Reply};
 use crate::wire::Protocol;
-
-/// The HTTP status for a kind of failure.
-pub fn status(kind: ErrorKind) -> u16 {
-    kind.code()
-}
 
 /// Per-request HTTP facts the answer depends on.
 #[derive(Debug)]
@@ -34,7 +30,7 @@ pub struct Exchange {
     /// dialect did, the head was refused first).
     answer: Option<Answering>,
     /// The listener the connection came from, which says what dialects
-    /// it serves ([`dialect::of`]).
+    /// it serves ([`dialects::of`]).
     listener: Protocol,
     /// The CORS fields its answer carries (a page of another origin the
     /// operator allowed asked).
@@ -88,10 +84,10 @@ impl Exchange {
         let decided = message::parse_holding(
             data,
             room,
-            |head| dialect::of(listener, head, client).body_in_hand(head, site),
+            |head| dialects::of(listener, head, client).body_in_hand(head, site),
             |head, resume| {
                 cors = cors::of(head, site.web);
-                let dialect = dialect::of(listener, head, client);
+                let dialect = dialects::of(listener, head, client);
                 after = dialect.client_after(head, client);
                 dialect.decode(head, resume, site)
             },
@@ -119,7 +115,7 @@ impl Exchange {
         Decoded::GoAhead
     }
 
-    fn start(&mut self, decision: Decision, resume: &Resume, client: Client) -> Decoded {
+    fn start(&mut self, decision: Decision<Answering>, resume: &Resume, client: Client) -> Decoded {
         let (refused, answer) = match decision {
             Decision::Serve(request, answer) => (Err(request), answer),
             Decision::Refuse(code, message, answer) => (Ok((code, message)), answer),
@@ -155,7 +151,7 @@ impl Exchange {
                         ..resume
                     })
                     .with_client(client),
-                    answer: dialect::refusals(self.listener),
+                    answer: dialects::refusals(self.listener),
                     ..Exchange::new(self.listener)
                 };
                 Some((resume.used, body(&resume)))
@@ -163,7 +159,7 @@ impl Exchange {
             None => {
                 *self = Exchange {
                     close: true,
-                    answer: dialect::refusals(self.listener),
+                    answer: dialects::refusals(self.listener),
                     ..Exchange::new(self.listener)
                 };
                 None
@@ -220,7 +216,7 @@ impl Exchange {
         !self.said.head() && !self.said.http10() && self.early().is_some()
     }
 
-    fn early(&self) -> Option<dialect::Early> {
+    fn early(&self) -> Option<Early> {
         self.answer.as_ref().and_then(|answer| answer.get().early())
     }
 
@@ -274,7 +270,7 @@ impl Exchange {
     fn failure(&self, failure: &Failure, out: &mut Vec<u8>) {
         match &self.answer {
             Some(answer) => answer.get().failed(failure, self.framing(), out),
-            None => self.error(status(failure.kind), &failure.message, out),
+            None => self.error(failure.kind.code(), &failure.message, out),
         }
     }
 
@@ -283,7 +279,7 @@ impl Exchange {
     pub fn status(&self, kind: ErrorKind) -> u16 {
         match &self.answer {
             Some(answer) => answer.get().status(kind),
-            None => status(kind),
+            None => kind.code(),
         }
     }
 

@@ -9,8 +9,8 @@
 //! MOVE /<folder>/, or to a Destination ending in /
 //! ```
 
+use super::fields::{bad_name, folder_prefix, parse_destination};
 use super::message::{Refused, Resume};
-use super::request::{bad_name, folder_prefix, parse_destination};
 use crate::name::{Name, Prefix};
 use crate::serve::{BodyLength, CopyTime, Folders, Operation, Overwrite};
 

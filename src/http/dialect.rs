@@ -2,9 +2,9 @@
 //! (`message.rs`, `codec.rs`) frames requests and responses; a dialect
 //! turns a framed head into a request for the serve layer and writes the
 //! answers to it (status and fields). ferry's own files, listings and
-//! archives (`files.rs`) are the first; WebDAV, tus and S3 are each a file
-//! of their own that [`DIALECTS`] lists, so that no method or field of one
-//! leaks into another.
+//! archives (`files/`) are the first; WebDAV, tus and S3 are each a file
+//! or folder of their own that `dialects.rs` lists, so that no method or
+//! field of one leaks into another. This file knows none of them.
 
 use std::fmt;
 
@@ -12,12 +12,15 @@ use super::message::{Head, Refused, Resume};
 use super::origin::Site;
 use super::response::{self, ALLOW_FILE, Framing, Head as ResponseHead, Persistence};
 use crate::serve::{ErrorKind, Failure, Reply, Request};
-use crate::wire::Protocol;
 
 /// A way of reading HTTP requests.
 pub trait Dialect: Sync {
+    /// How it answers a request it took.
+    type Answer: Answer;
+
     /// Whether this dialect takes the request (by its method, target or
-    /// fields). The first in [`DIALECTS`] that does is asked to decode it.
+    /// fields). The first in its listener's list (`dialects.rs`) that does is
+    /// asked to decode it.
     fn claims(&self, head: &Head<'_>) -> bool;
 
     /// Whether it takes the request of a client whose earlier requests on
@@ -47,8 +50,8 @@ pub trait Dialect: Sync {
     }
 
     /// The methods it serves on `target`, for the one `OPTIONS` answer's
-    /// `Allow` (`options.rs`), as `"A, B"`.
-    fn methods(&self, _target: super::options::Target) -> &'static str {
+    /// `Allow` (`dialects.rs`), as `"A, B"`.
+    fn methods(&self, _target: Asked) -> &'static str {
         ""
     }
 
@@ -62,7 +65,7 @@ pub trait Dialect: Sync {
     /// dialect took it (a body in hand over its cap, a framing it cannot
     /// read), where it writes every error of its listener itself (S3's
     /// XML); `None`: the message layer's own answer.
-    fn refusals(&self) -> Option<Answering> {
+    fn refusals(&self) -> Option<Self::Answer> {
         None
     }
 
@@ -72,8 +75,12 @@ pub trait Dialect: Sync {
     /// A refusal that leaves the framing intact (the message layer answers
     /// it with the dialect's default headers); a refusal whose answer the
     /// dialect writes itself is a [`Decision::Refuse`].
-    fn decode(&self, head: &Head<'_>, resume: &Resume, site: Site<'_>)
-    -> Result<Decision, Refused>;
+    fn decode(
+        &self,
+        head: &Head<'_>,
+        resume: &Resume,
+        site: Site<'_>,
+    ) -> Result<Decision<Self::Answer>, Refused>;
 }
 
 /// What a connection's earlier requests showed of its client, kept by the
@@ -85,47 +92,37 @@ pub struct Client {
     pub dav: bool,
 }
 
-/// What a dialect makes of a request head.
+/// What a dialect makes of a request head; `A`: its answer.
 #[derive(Debug)]
-pub enum Decision {
+pub enum Decision<A> {
     /// Serve it; the answer writes the replies.
-    Serve(Request, Answering),
+    Serve(Request, A),
     /// Refuse it with this status and reason, framed by the answer (its
     /// `Allow`, say), then go on past its body.
-    Refuse(u16, String, Answering),
+    Refuse(u16, String, A),
 }
 
-/// Each dialect's [`Answer`], held inline by the connection (a box would
-/// add a pointer and an allocation to every exchange): a dialect whose
-/// answer holds more keeps it behind a box of its own.
-#[derive(Debug)]
-pub enum Answering {
-    /// ferry's files, listings and archives.
-    Files(super::files::FilesAnswer),
-    /// tus's uploads.
-    Tus(super::tus::TusAnswer),
-    /// WebDAV's properties and folders.
-    Webdav(super::webdav::WebdavAnswer),
-    /// The one `OPTIONS` answer, every dialect's.
-    Options(super::options::OptionsAnswer),
-    /// The health check.
-    Health(super::health::HealthAnswer),
-    /// The S3 API's buckets and objects.
-    S3(super::s3::S3Answer),
-}
-
-impl Answering {
-    /// The answer, whichever dialect's.
-    pub fn get(&self) -> &dyn Answer {
+impl<A> Decision<A> {
+    /// The same decision with its answer made another's (a listener's
+    /// answer of any dialect, `dialects.rs`; WebDAV's of the files').
+    pub fn map<B>(self, into: impl FnOnce(A) -> B) -> Decision<B> {
         match self {
-            Answering::Files(answer) => answer,
-            Answering::Tus(answer) => answer,
-            Answering::Webdav(answer) => answer,
-            Answering::Options(answer) => answer,
-            Answering::Health(answer) => answer,
-            Answering::S3(answer) => answer,
+            Decision::Serve(request, answer) => Decision::Serve(request, into(answer)),
+            Decision::Refuse(code, message, answer) => {
+                Decision::Refuse(code, message, into(answer))
+            }
         }
     }
+}
+
+/// What an `OPTIONS` asks about, as far as the dialects' offers differ
+/// ([`Dialect::methods`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Asked {
+    /// A folder (a path ending in `/`) or `*`.
+    Folder,
+    /// Anything else: a file, or a folder named without its `/`.
+    Other,
 }
 
 /// How an answer that begins early begins: a `200` of this type whose
@@ -187,56 +184,4 @@ pub trait Answer: fmt::Debug + Send {
     fn error(&self, status: u16, message: &str, framing: Framing, out: &mut Vec<u8>) {
         response::error(out, status, message, framing);
     }
-}
-
-/// The dialects of the HTTP listener (`--http`), asked in order; the last
-/// claims every request. Adding a dialect: its file, a line here (or in
-/// the list of the listener that serves it, in [`served_on`]), and its
-/// answer in [`Answering`].
-pub static DIALECTS: &[&dyn Dialect] = &[
-    &super::options::Options(Protocol::Http),
-    &super::health::Health,
-    #[cfg(feature = "tus")]
-    &super::tus::Tus,
-    #[cfg(feature = "webdav")]
-    &super::webdav::Webdav,
-    &super::files::Files,
-];
-
-/// The dialects of the S3 listener (`--s3`); none in a build without S3,
-/// whose listener [`Config::unbuilt`](crate::config::Config::unbuilt)
-/// refuses.
-#[cfg(feature = "s3")]
-const S3: &[&dyn Dialect] = &[&super::s3::S3];
-#[cfg(not(feature = "s3"))]
-const S3: &[&dyn Dialect] = &[];
-
-/// The dialects a listener of `protocol` serves: a protocol with a port of
-/// its own (S3's, say) lists its dialect here.
-pub fn served_on(protocol: Protocol) -> &'static [&'static dyn Dialect] {
-    match protocol {
-        Protocol::Http => DIALECTS,
-        Protocol::S3 => S3,
-        // FERRY/1 has no HTTP dialects; a FERRY/1 listener never asks.
-        Protocol::Ferry => &[],
-    }
-}
-
-/// How `listener` answers what the message layer refused
-/// ([`Dialect::refusals`]): the first of its dialects that says.
-pub fn refusals(listener: Protocol) -> Option<Answering> {
-    served_on(listener)
-        .iter()
-        .find_map(|dialect| dialect.refusals())
-}
-
-/// The dialect that takes `head` from `client` on a listener of
-/// `listener`: the first of its dialects that claims it, else ferry's
-/// files (whose answers say what is not understood).
-pub fn of(listener: Protocol, head: &Head<'_>, client: Client) -> &'static dyn Dialect {
-    served_on(listener)
-        .iter()
-        .copied()
-        .find(|dialect| dialect.claims_from(head, client))
-        .unwrap_or(&super::files::Files)
 }

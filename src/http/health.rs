@@ -10,10 +10,10 @@
 //!                      -> 503 "503 Service Unavailable: storage unavailable: not ready: ..."
 //! ```
 
-use super::dialect::{Answer, Answering, Decision, Dialect, Message};
+use super::dialect::{Answer, Decision, Dialect, Message};
+use super::fields::path_of;
 use super::message::{Head, Refused, Resume};
 use super::origin::Site;
-use super::request::path_of;
 use super::response::{Framing, Head as ResponseHead};
 use crate::serve::{Operation, Reply, Request};
 
@@ -31,13 +31,20 @@ pub struct Health;
 pub struct HealthAnswer;
 
 impl Dialect for Health {
+    type Answer = HealthAnswer;
+
     fn claims(&self, head: &Head<'_>) -> bool {
         matches!(head.method, "GET" | "HEAD") && path_of(head.target) == PATH
     }
 
-    fn decode(&self, _: &Head<'_>, _: &Resume, _: Site<'_>) -> Result<Decision, Refused> {
+    fn decode(
+        &self,
+        _: &Head<'_>,
+        _: &Resume,
+        _: Site<'_>,
+    ) -> Result<Decision<HealthAnswer>, Refused> {
         let request = Request::from(Operation::Health);
-        Ok(Decision::Serve(request, Answering::Health(HealthAnswer)))
+        Ok(Decision::Serve(request, HealthAnswer))
     }
 }
 

@@ -15,9 +15,9 @@
 //! Resource-Tag  = "<" Simple-ref ">"
 //! ```
 
+use super::fields::path_of;
 use super::message::{Head, Refused};
 use super::preconditions;
-use super::request::path_of;
 use crate::name;
 use crate::serve::conditions::{Condition, Conditions, List, Test};
 

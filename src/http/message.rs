@@ -1,7 +1,7 @@
 //! The HTTP/1.1 message layer (RFC 9112): where a request head ends, how
 //! its body is framed, whether the connection persists. It knows nothing of
 //! what a request asks: a *dialect* (ferry's own files and listings in
-//! `request.rs`; WebDAV, tus and S3 later) is handed the parsed head and
+//! `files/`; WebDAV, tus and S3) is handed the parsed head and
 //! turns it into its own request, or refuses it. Sans-IO: bytes in, a
 //! request (or "need more", or an error with its status) out.
 //!

@@ -23,7 +23,6 @@
 //!   `Content-Security-Policy`, and types that can carry script are
 //!   attachments, unless the operator opted in with `--inline-content`.
 
-use super::request::Method;
 use super::response::{Head, MediaType};
 
 pub use crate::config::WebConfig;
@@ -142,20 +141,13 @@ impl Presentation {
 /// Why a request is refused before it is served: the status and reason.
 pub type Refused = (u16, String);
 
-/// Checks a request's provenance against the site's rules.
+/// Checks a request's provenance against the site's rules; `writes`: the
+/// request changes files (its dialect says which of its methods do).
 ///
 /// # Errors
 /// 403 for a Host a rebinding could have chosen, or a state-changing
 /// request from another site's page.
-pub fn check(method: Method, seen: &Provenance, site: Site<'_>) -> Result<(), Refused> {
-    check_writes(changes_state(method), seen, site)
-}
-
-/// [`check`] for a request of any dialect: `writes` if it changes files.
-///
-/// # Errors
-/// As [`check`].
-pub fn check_writes(writes: bool, seen: &Provenance, site: Site<'_>) -> Result<(), Refused> {
+pub fn check(writes: bool, seen: &Provenance, site: Site<'_>) -> Result<(), Refused> {
     // A request without a Host (HTTP/1.0) comes from no browser.
     if let (false, Some(host)) = (site.access_on, seen.host.as_deref())
         && !host_allowed(host, &site.web.allow_hosts)
@@ -174,11 +166,6 @@ pub fn check_writes(writes: bool, seen: &Provenance, site: Site<'_>) -> Result<(
         ));
     }
     Ok(())
-}
-
-/// Whether `method` writes, moves or deletes.
-fn changes_state(method: Method) -> bool {
-    !matches!(method, Method::Get | Method::Head)
 }
 
 /// Whether a browser made the request for a page of this server (or no
@@ -303,23 +290,23 @@ mod tests {
             "Files.Example.",
         ] {
             assert!(
-                check(Method::Get, &seen(host, None, None), open).is_ok(),
+                check(false, &seen(host, None, None), open).is_ok(),
                 "{host}"
             );
         }
         for host in ["attacker.example", "localhost.attacker.example", "", "[::1"] {
-            let (status, _) = check(Method::Get, &seen(host, None, None), open).unwrap_err();
+            let (status, _) = check(false, &seen(host, None, None), open).unwrap_err();
             assert_eq!(status, 403, "{host}");
         }
         assert!(
-            check(Method::Get, &Provenance::default(), open).is_ok(),
+            check(false, &Provenance::default(), open).is_ok(),
             "HTTP/1.0"
         );
         let guarded = Site {
             access_on: true,
             ..open
         };
-        assert!(check(Method::Get, &seen("attacker.example", None, None), guarded).is_ok());
+        assert!(check(false, &seen("attacker.example", None, None), guarded).is_ok());
     }
 
     #[test]
@@ -331,27 +318,19 @@ mod tests {
         };
         let host = "127.0.0.1:8080";
         let ok = |method, origin, fetch| check(method, &seen(host, origin, fetch), site).is_ok();
-        assert!(ok(Method::Put, None, None), "curl");
-        assert!(ok(Method::Put, Some("http://127.0.0.1:8080"), None));
+        assert!(ok(true, None, None), "curl");
+        assert!(ok(true, Some("http://127.0.0.1:8080"), None));
         assert!(ok(
-            Method::Delete,
+            true,
             Some("https://127.0.0.1:8080"),
             Some("same-origin")
         ));
-        assert!(ok(
-            Method::Get,
-            Some("http://evil.example"),
-            Some("cross-site")
-        ));
-        assert!(!ok(Method::Put, Some("http://evil.example"), None));
-        assert!(!ok(Method::Move, Some("null"), None));
-        assert!(!ok(Method::Delete, Some("http://127.0.0.1:9999"), None));
-        assert!(!ok(Method::Delete, None, Some("cross-site")));
-        assert!(!ok(
-            Method::Delete,
-            Some("http://127.0.0.1:8080"),
-            Some("same-site")
-        ));
+        assert!(ok(false, Some("http://evil.example"), Some("cross-site")));
+        assert!(!ok(true, Some("http://evil.example"), None));
+        assert!(!ok(true, Some("null"), None));
+        assert!(!ok(true, Some("http://127.0.0.1:9999"), None));
+        assert!(!ok(true, None, Some("cross-site")));
+        assert!(!ok(true, Some("http://127.0.0.1:8080"), Some("same-site")));
     }
 
     #[test]

@@ -24,8 +24,8 @@ use std::fmt::Write;
 use time::OffsetDateTime;
 use time::macros::format_description;
 
+use super::fields::url_path;
 use super::page_data::{Entries, may_words};
-use super::request::url_path;
 use crate::serve::terms::Format;
 use crate::serve::{Piece, Rights};
 use crate::storage::ListEntry;

@@ -5,8 +5,8 @@
 //! (ferry's HTTP and WebDAV).
 
 use super::dialect::Message;
+use super::fields::url_path;
 use super::listing;
-use super::request::url_path;
 use super::response::Head as ResponseHead;
 use crate::serve::Failure;
 
@@ -30,11 +30,7 @@ pub(super) fn answer(
     } else {
         let members = remains.iter().map(|(name, failure)| {
             let href = format!("/{}", url_path(name));
-            (
-                href,
-                super::codec::status(failure.kind),
-                failure.message.as_str(),
-            )
+            (href, failure.kind.code(), failure.message.as_str())
         });
         (super::xml::remains(members, more), super::xml::MEDIA_TYPE)
     };
@@ -55,7 +51,7 @@ fn json_of(remains: &[(String, Failure)], more: u64) -> String {
         }
         body.push_str("{\"name\":");
         crate::json::push_string(&mut body, name);
-        let status = super::codec::status(failure.kind);
+        let status = failure.kind.code();
         body.push_str(&format!(",\"status\":{status},\"reason\":"));
         crate::json::push_string(&mut body, &failure.message);
         body.push('}');

@@ -8,7 +8,7 @@
 //!
 //! ```text
 //! OPTIONS <any URL>                     -> 204 Tus-Version, Tus-Extension[, Tus-Max-Size]
-//!                                          (tus's fields in the one OPTIONS answer, options.rs)
+//!                                          X
 //! POST /<folder>/  Upload-Length: <n> | Upload-Defer-Length: 1,
 //!                  Upload-Metadata: filename <base64>[,<key> <base64>]...
 //!                  [Content-Type: application/offset+octet-stream, the first bytes]
@@ -40,11 +40,10 @@
 
 use base64::Engine;
 
-use super::dialect::{Answer, Answering, Decision, Dialect, Message};
+use super::dialect::{Answer, Asked as Target, Decision, Dialect, Message};
+use super::fields::{self, path_of};
 use super::message::{Head, Refused, Resume};
-use super::options::Target;
 use super::origin::{self, Provenance, Site};
-use super::request::{self, path_of};
 use super::response::{self, Framing, Head as ResponseHead};
 use crate::access::Secret;
 use crate::name::Name;
@@ -97,6 +96,8 @@ fn upload_id(path: &str) -> Option<&str> {
 }
 
 impl Dialect for Tus {
+    type Answer = TusAnswer;
+
     fn methods(&self, target: Target) -> &'static str {
         match target {
             Target::Folder => "POST, OPTIONS",
@@ -136,7 +137,7 @@ impl Dialect for Tus {
         head: &Head<'_>,
         resume: &Resume,
         site: Site<'_>,
-    ) -> Result<Decision, Refused> {
+    ) -> Result<Decision<TusAnswer>, Refused> {
         let path = path_of(head.target);
         let asked = match (head.method, upload_id(path)) {
             ("POST", None) => Asked::Create,
@@ -145,7 +146,7 @@ impl Dialect for Tus {
             ("DELETE", Some(_)) => Asked::Terminate,
             _ => Asked::Unserved,
         };
-        let answer = Answering::Tus(TusAnswer { asked });
+        let answer = TusAnswer { asked };
         if asked == Asked::Unserved {
             let message = "method not allowed on a tus upload".to_owned();
             return Ok(Decision::Refuse(405, message, answer));
@@ -159,7 +160,7 @@ impl Dialect for Tus {
             return Ok(Decision::Refuse(412, message, answer));
         }
         let writes = matches!(asked, Asked::Create | Asked::Append | Asked::Terminate);
-        if let Err((code, message)) = origin::check_writes(writes, &fields.provenance, site) {
+        if let Err((code, message)) = origin::check(writes, &fields.provenance, site) {
             return Ok(Decision::Refuse(code, message, answer));
         }
         let id = upload_id(path).unwrap_or_default().to_owned();
@@ -270,8 +271,8 @@ fn create(
     }
     // The trailing `/` may be left out: `/photos` creates in `photos/`.
     let folder = path.strip_prefix('/').unwrap_or(path);
-    let folder = request::folder_prefix(folder.strip_suffix('/').unwrap_or(folder))?;
-    let name = Name::new(format!("{}{filename}", folder.as_str())).map_err(request::bad_name)?;
+    let folder = fields::folder_prefix(folder.strip_suffix('/').unwrap_or(folder))?;
+    let name = Name::new(format!("{}{filename}", folder.as_str())).map_err(fields::bad_name)?;
     Ok(Operation::Upload {
         name,
         size,

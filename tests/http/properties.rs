@@ -39,8 +39,9 @@ use crate::edits;
 mod invariants;
 
 use edits::{config, mutate, mutation};
+use ferry::http::fields::url_path;
+use ferry::http::message::{HttpError, MAX_HEAD, Resume};
 use ferry::http::origin::Provenance;
-use ferry::http::request::{HttpError, MAX_HEAD, Resume, url_path};
 use ferry::http::{BodyLength, ChunkDecoder, HttpRequest, Method, Target, parse_request};
 use ferry::name::{Name, Prefix, encode};
 use invariants::{

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::process::Command;
 
-use ferry::http::request::url_path;
+use ferry::http::fields::url_path;
 use support::TestServer;
 use support::http::{Answer, exchange};
 use support::tools::have;

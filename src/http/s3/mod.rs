@@ -51,7 +51,7 @@ mod sigv2;
 mod sigv4;
 mod xml;
 
-use super::dialect::{Answer, Answering, Decision, Dialect, Early, Message};
+use super::dialect::{Answer, Decision, Dialect, Early, Message};
 use super::message::{Head, MAX_BODY_IN_HAND, Refused, Resume};
 use super::origin::Site;
 use super::response::{self, Framing};
@@ -159,8 +159,8 @@ impl Asked {
 }
 
 impl S3Answer {
-    fn answering(asked: Asked) -> Answering {
-        Answering::S3(S3Answer { asked })
+    fn answering(asked: Asked) -> S3Answer {
+        S3Answer { asked }
     }
 }
 
@@ -172,6 +172,8 @@ fn refusal(code: Code, message: impl Into<String>) -> Refusal {
 }
 
 impl Dialect for S3 {
+    type Answer = S3Answer;
+
     fn claims(&self, _head: &Head<'_>) -> bool {
         true
     }
@@ -201,7 +203,7 @@ impl Dialect for S3 {
     }
 
     /// Every error on an S3 listener is S3's XML, the message layer's too.
-    fn refusals(&self) -> Option<Answering> {
+    fn refusals(&self) -> Option<S3Answer> {
         Some(S3Answer::answering(Asked::Unread))
     }
 
@@ -210,7 +212,7 @@ impl Dialect for S3 {
         head: &Head<'_>,
         resume: &Resume,
         site: Site<'_>,
-    ) -> Result<Decision, Refused> {
+    ) -> Result<Decision<S3Answer>, Refused> {
         let refuse = |(code, message): Refusal| {
             Ok(Decision::Refuse(
                 code.status(),

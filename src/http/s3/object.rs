@@ -5,7 +5,7 @@
 //! and, for a part, its range and the count of parts.
 
 use super::super::dialect::Message;
-use super::super::request::selection;
+use super::super::range::selection;
 use super::super::response;
 use super::attributes::Attributes;
 use super::conditions::{Conditions, Verdict};

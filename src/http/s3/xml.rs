@@ -9,7 +9,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use quick_xml::escape::escape;
 
-use super::super::request::url_path;
+use super::super::fields::url_path;
 use super::super::response;
 use crate::serve::Piece;
 use crate::serve::Version;

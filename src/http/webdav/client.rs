@@ -18,6 +18,7 @@ use super::super::dialect::{Client, Decision, Dialect};
 use super::super::files::Files;
 use super::super::message::{Head, Refused, Resume};
 use super::super::origin::Site;
+use super::WebdavAnswer;
 use crate::serve::{Folders, Operation, Request};
 
 /// The methods only a DAV client sends: one of them marks the connection's
@@ -51,7 +52,11 @@ pub(super) fn claims(head: &Head<'_>, client: Client) -> bool {
 ///
 /// # Errors
 /// As the files dialect's.
-pub(super) fn put(head: &Head<'_>, resume: &Resume, site: Site<'_>) -> Result<Decision, Refused> {
+pub(super) fn put(
+    head: &Head<'_>,
+    resume: &Resume,
+    site: Site<'_>,
+) -> Result<Decision<WebdavAnswer>, Refused> {
     let mut decision = Files.decode(head, resume, site)?;
     if let Decision::Serve(
         Request {
@@ -63,5 +68,5 @@ pub(super) fn put(head: &Head<'_>, resume: &Resume, site: Site<'_>) -> Result<De
     {
         *folders = Folders::Explicit;
     }
-    Ok(decision)
+    Ok(decision.map(WebdavAnswer::Files))
 }

@@ -19,8 +19,8 @@ use quick_xml::events::Event;
 use quick_xml::reader::NsReader;
 
 use super::super::dialect::Message;
+use super::super::fields::{bad_name, url_path};
 use super::super::message::{Head, Refused};
-use super::super::request::{bad_name, url_path};
 use super::super::response::Head as ResponseHead;
 use super::super::xml::{self, DAV, Property};
 use crate::name::Name;

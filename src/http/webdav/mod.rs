@@ -6,7 +6,7 @@
 //! `proppatch.rs`'s, LOCK and UNLOCK `lock.rs`'s.
 //!
 //! ```text
-//! OPTIONS <any>                      -> 204 DAV: 1, 2, MS-Author-Via: DAV (options.rs)
+//! OPTIONS <any>                      -> 204 DAV: 1, 2, MS-Author-Via: DAV (dialects.rs)
 //! PROPFIND /<folder>/  Depth: 0|1    -> 207 the folder [and its members], a listing spooled on the pool (propfind.rs)
 //! PROPFIND /<name>     Depth: 0|1    -> 207 the file (or the folder named without its /, as above)
 //! PROPFIND, no Depth or infinity     -> 403 <D:propfind-finite-depth/>
@@ -42,16 +42,16 @@ mod client;
 mod lock;
 
 use super::copymove::Transfer;
-use super::dialect::{Answer, Answering, Client, Decision, Dialect, Message};
+use super::dialect::{Answer, Asked as Target, Client, Decision, Dialect, Early, Message};
+use super::fields::{bad_name, folder_prefix, overwrite, path_of};
+use super::files::FilesAnswer;
 use super::message::{Head, Refused, Resume};
-use super::options::Target;
 use super::origin::{self, Provenance, Site};
-use super::request::{bad_name, folder_prefix, overwrite, path_of};
 use super::response::{self, Framing, Head as ResponseHead};
 use super::xml::{self, MEDIA_TYPE as XML};
 use crate::access::Secret;
 use crate::name::Name;
-use crate::serve::{BodyLength, ErrorKind, Making, Operation, Reply, Request, Scope};
+use crate::serve::{BodyLength, ErrorKind, Failure, Making, Operation, Reply, Request, Scope};
 
 /// The dialect: WebDAV's own methods on the HTTP listener.
 #[derive(Debug)]
@@ -85,20 +85,66 @@ enum Asked {
     Unlock,
 }
 
-/// How a WebDAV request is answered: a byte, as every connection holds
-/// one exchange (what a multistatus needs travels with its listing).
+/// How a WebDAV request is answered: its own way, or as ferry's files
+/// answer the `PUT` and `MOVE` of a DAV client, which the files dialect
+/// decodes (`client.rs`).
 #[derive(Debug)]
-pub struct WebdavAnswer {
-    asked: Asked,
+pub enum WebdavAnswer {
+    /// WebDAV's own methods.
+    Dav(DavAnswer),
+    /// A DAV client's `PUT` or `MOVE`.
+    Files(FilesAnswer),
 }
 
 impl WebdavAnswer {
-    fn answering(asked: Asked) -> Answering {
-        Answering::Webdav(WebdavAnswer { asked })
+    fn answering(asked: Asked) -> WebdavAnswer {
+        WebdavAnswer::Dav(DavAnswer { asked })
+    }
+
+    fn inner(&self) -> &dyn Answer {
+        match self {
+            WebdavAnswer::Dav(answer) => answer,
+            WebdavAnswer::Files(answer) => answer,
+        }
     }
 }
 
+impl Answer for WebdavAnswer {
+    fn encode(&self, reply: &Reply, message: Message, out: &mut Vec<u8>) {
+        self.inner().encode(reply, message, out);
+    }
+
+    fn early(&self) -> Option<Early> {
+        self.inner().early()
+    }
+
+    fn allow(&self) -> &'static str {
+        self.inner().allow()
+    }
+
+    fn status(&self, kind: ErrorKind) -> u16 {
+        self.inner().status(kind)
+    }
+
+    fn failed(&self, failure: &Failure, framing: Framing, out: &mut Vec<u8>) {
+        self.inner().failed(failure, framing, out);
+    }
+
+    fn error(&self, status: u16, message: &str, framing: Framing, out: &mut Vec<u8>) {
+        self.inner().error(status, message, framing, out);
+    }
+}
+
+/// How a WebDAV method is answered: a byte, as every connection holds
+/// one exchange (what a multistatus needs travels with its listing).
+#[derive(Debug)]
+pub struct DavAnswer {
+    asked: Asked,
+}
+
 impl Dialect for Webdav {
+    type Answer = WebdavAnswer;
+
     fn claims(&self, head: &Head<'_>) -> bool {
         match head.method {
             "PROPFIND" | "PROPPATCH" | "MKCOL" | "COPY" | "LOCK" | "UNLOCK" => true,
@@ -143,7 +189,7 @@ impl Dialect for Webdav {
         head: &Head<'_>,
         resume: &Resume,
         site: Site<'_>,
-    ) -> Result<Decision, Refused> {
+    ) -> Result<Decision<WebdavAnswer>, Refused> {
         if head.method == "PUT" {
             return client::put(head, resume, site);
         }
@@ -160,7 +206,7 @@ impl Dialect for Webdav {
                 WebdavAnswer::answering(asked),
             ))
         };
-        if let Err(refused) = origin::check_writes(writes, &fields.provenance, site) {
+        if let Err(refused) = origin::check(writes, &fields.provenance, site) {
             return refuse(refused, Asked::MakeFolder);
         }
         if fields.bad_depth {
@@ -295,14 +341,14 @@ impl Fields {
                 fields.token = Some(super::auth::token(value));
             } else if name.eq_ignore_ascii_case("accept") {
                 let text = std::str::from_utf8(value).unwrap_or_default();
-                fields.json |= super::request::accepts(text, "application/json");
+                fields.json |= super::fields::accepts(text, "application/json");
             }
         }
         fields
     }
 }
 
-impl Answer for WebdavAnswer {
+impl Answer for DavAnswer {
     fn encode(&self, reply: &Reply, message: Message, out: &mut Vec<u8>) {
         let persistence = message.persistence;
         match (self.asked, reply) {

@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use super::lock;
-use crate::http::request::url_path;
+use crate::http::fields::url_path;
 use crate::http::response::{self, MediaType};
 use crate::http::xml::{self, DAV, MULTISTATUS, Property, Propfind};
 use crate::serve::Piece;

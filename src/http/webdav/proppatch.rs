@@ -21,8 +21,8 @@ use quick_xml::events::Event;
 use quick_xml::name::PrefixDeclaration;
 use quick_xml::reader::NsReader;
 
+use super::super::fields::bad_name;
 use super::super::message::Refused;
-use super::super::request::bad_name;
 use super::super::response::{self, parse_http_date};
 use super::super::xml::{self, DAV, MULTISTATUS, Property, namespace};
 use crate::name::Name;
@@ -238,8 +238,8 @@ fn standalone(name: &Property, decls: &[Binding], inner: &str) -> String {
 pub fn multistatus(patched: &Patched) -> String {
     let href = match (patched.path.as_str(), patched.folder) {
         ("", _) => "/".to_owned(),
-        (path, true) => format!("/{}/", super::super::request::url_path(path)),
-        (path, false) => format!("/{}", super::super::request::url_path(path)),
+        (path, true) => format!("/{}/", super::super::fields::url_path(path)),
+        (path, false) => format!("/{}", super::super::fields::url_path(path)),
     };
     let mut out = MULTISTATUS.to_owned();
     out.push_str(&format!(

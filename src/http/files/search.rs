@@ -11,7 +11,7 @@
 //!                        {"name":"d/Term/","mtime":1767225600,"folder":true}],"truncated":false}
 //! ```
 
-use super::message::Refused;
+use crate::http::message::Refused;
 use crate::serve::terms::Format;
 use crate::serve::{ListingFormat, Piece};
 

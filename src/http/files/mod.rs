@@ -9,24 +9,30 @@
 //! (`Conditions`), which the serve layer applies once the file's version
 //! is known.
 
-use super::dialect::{Answer, Answering, Decision, Dialect, Message};
-use super::listing;
-use super::message::{Head, Refused, Resume};
-use super::options::Target as Asked;
-use super::origin::{self, Presentation, Site};
-use super::request::{HttpRequest, Method, Target, interpret, selection, url_path};
-use super::response::{self, Head as ResponseHead, MediaType};
+pub mod request;
+mod search;
+
+use crate::http::dialect::{Answer, Asked, Decision, Dialect, Message};
+use crate::http::fields::{Target, url_path};
+use crate::http::listing;
+use crate::http::message::{Head, Refused, Resume};
+use crate::http::origin::{self, Presentation, Site};
+use crate::http::range::selection;
+use crate::http::response::{self, Head as ResponseHead, MediaType};
 use crate::serve::terms::Choose;
 use crate::serve::{
     ArchiveFormat, Body, ErrorKind, Failure, Folders, Operation, Overwrite, Reply, Request, Scope,
     Search, Selection, Version, Want,
 };
+use request::{HttpRequest, Method, interpret};
 
 /// The dialect: it takes every request no other dialect claims.
 #[derive(Debug)]
 pub struct Files;
 
 impl Dialect for Files {
+    type Answer = FilesAnswer;
+
     fn claims(&self, _head: &Head<'_>) -> bool {
         true
     }
@@ -43,16 +49,18 @@ impl Dialect for Files {
         head: &Head<'_>,
         resume: &Resume,
         site: Site<'_>,
-    ) -> Result<Decision, Refused> {
+    ) -> Result<Decision<FilesAnswer>, Refused> {
         let request = interpret(head, resume)?;
-        let answer = Answering::Files(FilesAnswer::new(&request, site));
-        if let Err((code, message)) = origin::check(request.method, &request.provenance, site) {
+        let answer = FilesAnswer::new(&request, site);
+        if let Err((code, message)) =
+            origin::check(request.method.changes_state(), &request.provenance, site)
+        {
             return Ok(Decision::Refuse(code, message, answer));
         }
         let token = request.token.clone();
         // WebDAV clients' PUT, DELETE and MOVE come here, with their
         // lock tokens and conditions (`if_header.rs`).
-        let conditions = match super::if_header::conditions(head) {
+        let conditions = match crate::http::if_header::conditions(head) {
             Ok(conditions) => conditions,
             Err((code, message)) => return Ok(Decision::Refuse(code, message, answer)),
         };
@@ -115,7 +123,7 @@ fn operation(request: HttpRequest, resume: &Resume) -> Result<Operation, Refused
             Operation::List {
                 prefix,
                 scope: Scope::Search(Box::new(Search::new(&term))),
-                format: super::search::format(&term),
+                format: search::format(&term),
                 body: !head,
             }
         }
@@ -294,13 +302,16 @@ impl Answer for FilesAnswer {
             (None, false) => ("./".to_owned(), "the folder".to_owned()),
             (None, true) => ("../".to_owned(), "the folder above".to_owned()),
         };
-        let page = super::page::refusal_page(status, &failure.message, &back, &shown);
+        let page = crate::http::page::refusal_page(status, &failure.message, &back, &shown);
         let mut head = ResponseHead::new(out, status)
             .header("Content-Type", listing::media_type(false))
-            .header("Content-Security-Policy", super::page::interface_policy())
+            .header(
+                "Content-Security-Policy",
+                crate::http::page::interface_policy(),
+            )
             .header("X-Frame-Options", "DENY");
         if status == 401 {
-            head = head.header("WWW-Authenticate", super::auth::CHALLENGE);
+            head = head.header("WWW-Authenticate", crate::http::auth::CHALLENGE);
         }
         head.finish(page.len() as u64, framing.persistence);
         if !framing.head_only {
@@ -315,7 +326,7 @@ impl Answer for FilesAnswer {
             // What a folder's DELETE left: RFC 4918 9.6.1's multistatus for
             // WebDAV clients, JSON for those that ask for it (the page).
             Reply::Remains(remains, more) => {
-                super::remains::answer(
+                crate::http::remains::answer(
                     (remains, *more),
                     self.reader == Reader::Program,
                     message,
@@ -368,7 +379,10 @@ impl Answer for FilesAnswer {
             Reply::Listing { len } => ResponseHead::new(out, 200)
                 .header("Content-Type", listing::media_type(false))
                 .header("Vary", "Accept")
-                .header("Content-Security-Policy", super::page::interface_policy())
+                .header(
+                    "Content-Security-Policy",
+                    crate::http::page::interface_policy(),
+                )
                 .header("X-Frame-Options", "DENY")
                 .header("Referrer-Policy", "same-origin")
                 .finish(*len, persistence),

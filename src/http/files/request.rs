@@ -5,22 +5,13 @@
 //! Sans-IO, like the FERRY/1 codec: bytes in, a request (or "need more", or
 //! an error with its status) out.
 
-use super::origin::Provenance;
 use crate::access::Secret;
-use crate::name::{self, Name, NameError, Prefix};
-use crate::serve::{ArchiveFormat, Selection};
-
-use super::message::{self, Head, Refused, decimal};
-pub use super::message::{HttpError, MAX_HEAD, Resume};
-
-/// What a request asks for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Target {
-    /// A file.
-    File(Name),
-    /// A listing of everything under a prefix ending in `/` (or the root).
-    Listing(Prefix),
-}
+use crate::http::fields::{Target, accepts, overwrite, parse_destination, parse_target};
+use crate::http::message::{self, Head, Refused, decimal};
+pub use crate::http::message::{HttpError, MAX_HEAD, Resume};
+use crate::http::origin::Provenance;
+use crate::name::{Name, Prefix};
+use crate::serve::ArchiveFormat;
 
 /// The methods ferry serves; others get 405.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,6 +39,12 @@ impl Method {
             "MOVE" => Method::Move,
             _ => return None,
         })
+    }
+
+    /// Whether it writes, moves or deletes (what a page of another site
+    /// may not make a browser do, `origin.rs`).
+    pub fn changes_state(self) -> bool {
+        !matches!(self, Method::Get | Method::Head)
     }
 }
 
@@ -107,7 +104,7 @@ pub struct HttpRequest {
     /// destination (then `412`); absent or `T` replaces it.
     pub overwrite: bool,
     /// Where the request says it comes from (`Host`, `Origin`,
-    /// `Sec-Fetch-Site`), for [`super::origin::check`].
+    /// `Sec-Fetch-Site`), for [`crate::http::origin::check`].
     pub provenance: Provenance,
 }
 
@@ -234,7 +231,7 @@ fn read_field<'a>(
         request.wants_json |= text().is_ok_and(|t| accepts(t, "application/json"));
         request.wants_page |= text().is_ok_and(|t| accepts(t, "text/html"));
     } else if is("authorization") {
-        request.token = Some(super::auth::token(value));
+        request.token = Some(crate::http::auth::token(value));
     } else {
         return read_ferry_field(request, name, value, destination);
     }
@@ -277,55 +274,6 @@ fn hex_crc(digits: &[u8]) -> Option<u32> {
     u32::from_str_radix(std::str::from_utf8(digits).ok()?, 16).ok()
 }
 
-/// Whether an `Accept` value names `wanted` (not refused with `q=0`).
-pub(super) fn accepts(accept: &str, wanted: &str) -> bool {
-    accept.split(',').any(|item| {
-        let mut parts = item.split(';').map(str::trim);
-        let media = parts.next().unwrap_or_default();
-        let refused = parts.any(|p| {
-            p.strip_prefix("q=")
-                .and_then(|q| q.parse::<f32>().ok())
-                .is_some_and(|q| q <= 0.0)
-        });
-        media.eq_ignore_ascii_case(wanted) && !refused
-    })
-}
-
-/// An `Overwrite` value (RFC 4918 10.6): `T` or `F`, either case.
-pub(super) fn overwrite(value: &[u8]) -> Option<bool> {
-    match value.trim_ascii() {
-        b"T" | b"t" => Some(true),
-        b"F" | b"f" => Some(false),
-        _ => None,
-    }
-}
-
-/// A `Destination` (RFC 4918 10.3), naming a file: an absolute path, or
-/// an absolute URI of this server (the one `host`, the request's `Host`,
-/// names). The one home of that rule for every `COPY` and `MOVE`, the
-/// files dialect's and WebDAV's: a URI of another server, or of another
-/// scheme, is refused before anything moves, since this server cannot put
-/// a file there (RFC 4918 9.8.4, 9.9.4: 502).
-///
-/// # Errors
-/// 502 for another server; 400 for a bad path or one ending in `/`.
-pub(super) fn parse_destination(value: &str, host: &str) -> Result<Name, Refused> {
-    let path = match value.split_once("://") {
-        Some((scheme, rest)) => {
-            let (authority, path) = rest.find('/').map_or((rest, "/"), |at| rest.split_at(at));
-            if !super::origin::same_server(scheme, authority, host) {
-                return Err((502, "the Destination is on another server".into()));
-            }
-            path
-        }
-        None => value,
-    };
-    match parse_target(path)? {
-        Target::File(name) => Ok(name),
-        Target::Listing(_) => Err((400, "a Destination ending in / is a directory".into())),
-    }
-}
-
 /// Whether a target's query has `pair` (`format=json` for a listing, where
 /// a link or a tool cannot set `Accept`; `tar`, `zip`, `format=tar` or
 /// `format=zip` for the folder as an archive).
@@ -333,149 +281,6 @@ fn query_has(target: &str, pair: &str) -> bool {
     target
         .split_once('?')
         .is_some_and(|(_, query)| query.split('&').any(|p| p == pair))
-}
-
-/// An origin-form target (`/path[?query]`) as a file or a listing. The
-/// query is ignored; anything that is not origin-form is refused.
-fn parse_target(target: &str) -> Result<Target, Refused> {
-    let Some(path) = path_of(target).strip_prefix('/') else {
-        return Err((400, "request target must be a path starting with /".into()));
-    };
-    if path.is_empty() {
-        return Ok(Target::Listing(Prefix::root()));
-    }
-    if let Some(folder) = path.strip_suffix('/') {
-        return folder_prefix(folder).map(Target::Listing);
-    }
-    Name::decode(path.as_bytes())
-        .map(Target::File)
-        .map_err(bad_name)
-}
-
-/// The path of a request target, without its query.
-pub fn path_of(target: &str) -> &str {
-    target.split_once('?').map_or(target, |(path, _)| path)
-}
-
-/// The prefix of the entries of the folder `folder` names (percent-encoded,
-/// without its leading and trailing `/`; empty for the top): a name,
-/// whatever its length, and its `/`.
-///
-/// # Errors
-/// The folder is no valid name (400, or 403 for a reserved one).
-pub fn folder_prefix(folder: &str) -> Result<Prefix, Refused> {
-    if folder.is_empty() {
-        return Ok(Prefix::root());
-    }
-    let folder = Name::decode(folder.as_bytes()).map_err(bad_name)?;
-    Ok(Prefix::of_folder(&folder))
-}
-
-/// A name refused: 400, or 403 for a reserved one (as FERRY/1 answers).
-pub fn bad_name(err: NameError) -> Refused {
-    (super::codec::status(err.into()), err.to_string())
-}
-
-/// A single byte range, resolved against a file of `size` bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Range {
-    /// Send the whole file (no Range header, or one ferry ignores).
-    Whole,
-    /// Send `len` bytes from `start`.
-    Part {
-        /// First byte.
-        start: u64,
-        /// Bytes.
-        len: u64,
-    },
-    /// Nothing of the file satisfies it: 416.
-    Unsatisfiable,
-}
-
-/// What of a file of `size` bytes a GET (or a HEAD: no body) with
-/// `Range` header `range` is answered with: the whole file, a part
-/// (`206`), or nothing (`416`).
-pub fn selection(range: Option<&str>, size: u64, head: bool) -> Selection {
-    match resolve_range(range, size) {
-        Range::Whole => Selection::Bytes {
-            start: 0,
-            len: size,
-            part: false,
-            body: !head,
-        },
-        Range::Part { start, len } => Selection::Bytes {
-            start,
-            len,
-            part: true,
-            body: true,
-        },
-        Range::Unsatisfiable => Selection::Unsatisfiable,
-    }
-}
-
-/// Resolves a `Range` header (`bytes=a-b`, `bytes=a-`, `bytes=-n`).
-/// Multiple ranges, other units and malformed specs are ignored (the whole
-/// file is sent), as RFC 9110 14.2 allows.
-pub fn resolve_range(header: Option<&str>, size: u64) -> Range {
-    let Some(spec) = header.and_then(|h| h.trim().strip_prefix("bytes=")) else {
-        return Range::Whole;
-    };
-    let Some((first, last)) = spec.trim().split_once('-') else {
-        return Range::Whole;
-    };
-    // Each side is empty or all digits; anything else is not a range.
-    let position = |s: &str| match s.trim() {
-        "" => Some(None),
-        digits => decimal(digits.as_bytes()).map(Some),
-    };
-    let (Some(first), Some(last)) = (position(first), position(last)) else {
-        return Range::Whole;
-    };
-    match (first, last) {
-        (None, None) => Range::Whole,
-        // bytes=-n: the last n bytes; of an empty file, the whole (empty)
-        // file, since a non-zero suffix is satisfiable (RFC 9110 14.1.3).
-        (None, Some(0)) => Range::Unsatisfiable,
-        (None, Some(_)) if size == 0 => Range::Whole,
-        (None, Some(n)) => {
-            let len = n.min(size);
-            Range::Part {
-                start: size - len,
-                len,
-            }
-        }
-        (Some(start), Some(end)) if end < start => Range::Whole,
-        (Some(start), _) if start >= size => Range::Unsatisfiable,
-        (Some(start), None) => Range::Part {
-            start,
-            len: size - start,
-        },
-        (Some(start), Some(end)) => Range::Part {
-            start,
-            len: end.min(size - 1) - start + 1,
-        },
-    }
-}
-
-/// Percent-encodes a name for use in a URL path: everything but unreserved
-/// characters and `/`.
-pub fn url_path(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~/".contains(&byte) {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
-}
-
-/// Decodes what [`url_path`] encodes (for tests and clients).
-pub fn url_decode(text: &str) -> Option<String> {
-    name::percent_decode(text.as_bytes())
-        .ok()
-        .and_then(|bytes| String::from_utf8(bytes).ok())
 }
 
 #[cfg(test)]
@@ -651,64 +456,6 @@ mod tests {
         assert_eq!(err.status, 405);
         assert!(err.resume.is_some(), "a 405 keeps the connection");
         assert_eq!(parse("GARBAGE\r\n\r\n").unwrap_err().status, 400);
-    }
-
-    #[test]
-    fn ranges() {
-        assert_eq!(resolve_range(None, 10), Range::Whole);
-        assert_eq!(
-            resolve_range(Some("bytes=2-4"), 10),
-            Range::Part { start: 2, len: 3 }
-        );
-        assert_eq!(
-            resolve_range(Some("bytes=2-"), 10),
-            Range::Part { start: 2, len: 8 }
-        );
-        assert_eq!(
-            resolve_range(Some("bytes=-3"), 10),
-            Range::Part { start: 7, len: 3 }
-        );
-        assert_eq!(
-            resolve_range(Some("bytes=-30"), 10),
-            Range::Part { start: 0, len: 10 }
-        );
-        assert_eq!(
-            resolve_range(Some("bytes=5-100"), 10),
-            Range::Part { start: 5, len: 5 }
-        );
-        assert_eq!(resolve_range(Some("bytes=10-"), 10), Range::Unsatisfiable);
-        assert_eq!(resolve_range(Some("bytes=0-0,5-6"), 10), Range::Whole);
-        assert_eq!(resolve_range(Some("bytes=4-2"), 10), Range::Whole);
-        assert_eq!(resolve_range(Some("items=0-1"), 10), Range::Whole);
-        // Malformed specs are ignored rather than refused (RFC 9110 14.2).
-        for malformed in [
-            "bytes=-",
-            "bytes=-x",
-            "bytes=100-x",
-            "bytes=+1-2",
-            "bytes=1",
-        ] {
-            assert_eq!(
-                resolve_range(Some(malformed), 10),
-                Range::Whole,
-                "{malformed}"
-            );
-        }
-        assert_eq!(resolve_range(Some("bytes=-0"), 10), Range::Unsatisfiable);
-        assert_eq!(
-            resolve_range(Some("bytes=-5"), 0),
-            Range::Whole,
-            "empty file"
-        );
-        assert_eq!(resolve_range(Some("bytes=0-"), 0), Range::Unsatisfiable);
-    }
-
-    #[test]
-    fn url_paths_round_trip() {
-        let name = "dir/a b?#%ü.txt";
-        let encoded = url_path(name);
-        assert!(!encoded.contains(' ') && !encoded.contains('?') && !encoded.contains('#'));
-        assert_eq!(url_decode(&encoded).as_deref(), Some(name));
     }
 
     fn head(text: &str) -> Result<HttpRequest, HttpError> {

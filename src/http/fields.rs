@@ -1,0 +1,141 @@
+//! What every dialect reads of a request the same way, owned by none of
+//! them: a target's path as a file or a folder and its names (percent-
+//! encoded in URLs, refused as FERRY/1 refuses them), and the fields
+//! `Destination`, `Overwrite` and `Accept`. ferry's own dialect
+//! (`files/`), WebDAV and tus read their targets through here.
+
+use super::message::Refused;
+use crate::name::{self, Name, NameError, Prefix};
+
+/// What a request asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// A file.
+    File(Name),
+    /// A listing of everything under a prefix ending in `/` (or the root).
+    Listing(Prefix),
+}
+
+/// Whether an `Accept` value names `wanted` (not refused with `q=0`).
+pub fn accepts(accept: &str, wanted: &str) -> bool {
+    accept.split(',').any(|item| {
+        let mut parts = item.split(';').map(str::trim);
+        let media = parts.next().unwrap_or_default();
+        let refused = parts.any(|p| {
+            p.strip_prefix("q=")
+                .and_then(|q| q.parse::<f32>().ok())
+                .is_some_and(|q| q <= 0.0)
+        });
+        media.eq_ignore_ascii_case(wanted) && !refused
+    })
+}
+
+/// An `Overwrite` value (RFC 4918 10.6): `T` or `F`, either case.
+pub fn overwrite(value: &[u8]) -> Option<bool> {
+    match value.trim_ascii() {
+        b"T" | b"t" => Some(true),
+        b"F" | b"f" => Some(false),
+        _ => None,
+    }
+}
+
+/// A `Destination` (RFC 4918 10.3), naming a file: an absolute path, or
+/// an absolute URI of this server (the one `host`, the request's `Host`,
+/// names). The one home of that rule for every `COPY` and `MOVE`, the
+/// files dialect's and WebDAV's: a URI of another server, or of another
+/// scheme, is refused before anything moves, since this server cannot put
+/// a file there (RFC 4918 9.8.4, 9.9.4: 502).
+///
+/// # Errors
+/// 502 for another server; 400 for a bad path or one ending in `/`.
+pub fn parse_destination(value: &str, host: &str) -> Result<Name, Refused> {
+    let path = match value.split_once("://") {
+        Some((scheme, rest)) => {
+            let (authority, path) = rest.find('/').map_or((rest, "/"), |at| rest.split_at(at));
+            if !super::origin::same_server(scheme, authority, host) {
+                return Err((502, "the Destination is on another server".into()));
+            }
+            path
+        }
+        None => value,
+    };
+    match parse_target(path)? {
+        Target::File(name) => Ok(name),
+        Target::Listing(_) => Err((400, "a Destination ending in / is a directory".into())),
+    }
+}
+
+/// An origin-form target (`/path[?query]`) as a file or a listing. The
+/// query is ignored; anything that is not origin-form is refused.
+pub fn parse_target(target: &str) -> Result<Target, Refused> {
+    let Some(path) = path_of(target).strip_prefix('/') else {
+        return Err((400, "request target must be a path starting with /".into()));
+    };
+    if path.is_empty() {
+        return Ok(Target::Listing(Prefix::root()));
+    }
+    if let Some(folder) = path.strip_suffix('/') {
+        return folder_prefix(folder).map(Target::Listing);
+    }
+    Name::decode(path.as_bytes())
+        .map(Target::File)
+        .map_err(bad_name)
+}
+
+/// The path of a request target, without its query.
+pub fn path_of(target: &str) -> &str {
+    target.split_once('?').map_or(target, |(path, _)| path)
+}
+
+/// The prefix of the entries of the folder `folder` names (percent-encoded,
+/// without its leading and trailing `/`; empty for the top): a name,
+/// whatever its length, and its `/`.
+///
+/// # Errors
+/// The folder is no valid name (400, or 403 for a reserved one).
+pub fn folder_prefix(folder: &str) -> Result<Prefix, Refused> {
+    if folder.is_empty() {
+        return Ok(Prefix::root());
+    }
+    let folder = Name::decode(folder.as_bytes()).map_err(bad_name)?;
+    Ok(Prefix::of_folder(&folder))
+}
+
+/// A name refused: 400, or 403 for a reserved one (as FERRY/1 answers).
+pub fn bad_name(err: NameError) -> Refused {
+    (crate::serve::ErrorKind::from(err).code(), err.to_string())
+}
+
+/// Percent-encodes a name for use in a URL path: everything but unreserved
+/// characters and `/`.
+pub fn url_path(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~/".contains(&byte) {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+/// Decodes what [`url_path`] encodes (for tests and clients).
+pub fn url_decode(text: &str) -> Option<String> {
+    name::percent_decode(text.as_bytes())
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_paths_round_trip() {
+        let name = "dir/a b?#%ü.txt";
+        let encoded = url_path(name);
+        assert!(!encoded.contains(' ') && !encoded.contains('?') && !encoded.contains('#'));
+        assert_eq!(url_decode(&encoded).as_deref(), Some(name));
+    }
+}
