@@ -631,6 +631,9 @@ fn the_file_graph_reads_paths_as_rust_does() {
     assert_eq!(tests_start(&lines), 3);
 }
 
+/// Not a check: prints the arrows between the files of one folder, to
+/// see what ties a circle (`ONLY=serve/ cargo test --test architecture
+/// print_edges -- --ignored --nocapture`).
 #[test]
 #[ignore]
 fn print_edges() {

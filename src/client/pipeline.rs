@@ -20,7 +20,7 @@
 //! the jobs of a connection that failed back in the queue for a new one.
 
 use std::collections::VecDeque;
-use std::sync::mpsc::{TrySendError, sync_channel};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Condvar, Mutex};
 
 use super::retry::{Backoff, RetryPolicy};
@@ -99,115 +99,138 @@ pub fn run<J: Exchange>(
     next: &(dyn Fn() -> Option<J> + Sync),
     done: &mut dyn FnMut(J, Result<()>),
 ) -> std::result::Result<(), Stopped<J>> {
-    let (mut requests, mut replies) = client.split();
+    let (requests, replies) = client.split();
     let (due, answers) = sync_channel::<(J, Sent, u64)>(window.requests.max(1));
     let unanswered = Unanswered::default();
     std::thread::scope(|scope| {
         let unanswered = &unanswered;
-        scope.spawn(move || {
-            while let Some(mut job) = next() {
-                let weight = job.weight();
-                let admitted = unanswered.admit(weight, window.bytes, || {
-                    // About to wait for answers to what may still be in
-                    // our buffer. A failure shows up on the reading side.
-                    let _ = requests.flush();
-                });
-                if !admitted {
-                    // The reader stopped: hand the job back.
-                    let _ = due.send((job, Sent::Whole, 0));
-                    return;
-                }
-                let sent = match job.prepare() {
-                    Err(err) => Sent::Not(err),
-                    Ok(()) => match job.send(&mut requests) {
-                        Ok(()) => Sent::Whole,
-                        Err(err) => Sent::Broken(err),
-                    },
-                };
-                let broken = matches!(sent, Sent::Broken(_));
-                let item = match due.try_send((job, sent, weight)) {
-                    Ok(()) => None,
-                    Err(TrySendError::Full(item)) => Some(item),
-                    Err(TrySendError::Disconnected(_)) => return,
-                };
-                if let Some((job, mut sent, weight)) = item {
-                    // About to wait for the reader, which may be waiting
-                    // for answers to requests still in our buffer.
-                    if let (Sent::Whole, Err(err)) = (&sent, requests.flush()) {
-                        sent = Sent::Broken(err);
-                    }
-                    let broken = matches!(sent, Sent::Broken(_));
-                    if due.send((job, sent, weight)).is_err() || broken {
-                        return;
-                    }
-                }
-                if broken {
-                    return;
-                }
-            }
-            // A failure here shows up on the reading side as well.
+        // `due` goes with the writer: its end ends the reader's loop.
+        scope.spawn(move || send_all(requests, window, next, &due, unanswered));
+        receive_all(replies, &answers, unanswered, done)
+    })
+}
+
+/// The writing side of [`run`]: sends the jobs `next` gives, each handed
+/// to the reader through `due` once written, while `unanswered` has room;
+/// stops at the first broken write, or when the reader has stopped.
+fn send_all<J: Exchange>(
+    mut requests: Requests,
+    window: Window,
+    next: &(dyn Fn() -> Option<J> + Sync),
+    due: &SyncSender<(J, Sent, u64)>,
+    unanswered: &Unanswered,
+) {
+    while let Some(mut job) = next() {
+        let weight = job.weight();
+        let admitted = unanswered.admit(weight, window.bytes, || {
+            // About to wait for answers to what may still be in
+            // our buffer. A failure shows up on the reading side.
             let _ = requests.flush();
         });
+        if !admitted {
+            // The reader stopped: hand the job back.
+            let _ = due.send((job, Sent::Whole, 0));
+            return;
+        }
+        let sent = match job.prepare() {
+            Err(err) => Sent::Not(err),
+            Ok(()) => match job.send(&mut requests) {
+                Ok(()) => Sent::Whole,
+                Err(err) => Sent::Broken(err),
+            },
+        };
+        let broken = matches!(sent, Sent::Broken(_));
+        let item = match due.try_send((job, sent, weight)) {
+            Ok(()) => None,
+            Err(TrySendError::Full(item)) => Some(item),
+            Err(TrySendError::Disconnected(_)) => return,
+        };
+        if let Some((job, mut sent, weight)) = item {
+            // About to wait for the reader, which may be waiting
+            // for answers to requests still in our buffer.
+            if let (Sent::Whole, Err(err)) = (&sent, requests.flush()) {
+                sent = Sent::Broken(err);
+            }
+            let broken = matches!(sent, Sent::Broken(_));
+            if due.send((job, sent, weight)).is_err() || broken {
+                return;
+            }
+        }
+        if broken {
+            return;
+        }
+    }
+    // A failure here shows up on the reading side as well.
+    let _ = requests.flush();
+}
 
-        let mut stopped: Option<Stopped<J>> = None;
-        for (mut job, sent, weight) in answers {
-            if let Some(stopped) = &mut stopped {
-                stopped.unfinished.push(job);
+/// The reading side of [`run`]: takes each job's answer, in order, and
+/// says it to `done`; after a connection failure, collects the jobs still
+/// handed over as unfinished.
+fn receive_all<J: Exchange>(
+    mut replies: Replies,
+    answers: &Receiver<(J, Sent, u64)>,
+    unanswered: &Unanswered,
+    done: &mut dyn FnMut(J, Result<()>),
+) -> std::result::Result<(), Stopped<J>> {
+    let mut stopped: Option<Stopped<J>> = None;
+    for (mut job, sent, weight) in answers {
+        if let Some(stopped) = &mut stopped {
+            stopped.unfinished.push(job);
+            continue;
+        }
+        unanswered.release(weight);
+        let error = match sent {
+            Sent::Not(err) => {
+                done(job, Err(err));
                 continue;
             }
-            unanswered.release(weight);
-            let error = match sent {
-                Sent::Not(err) => {
+            Sent::Whole => match job.receive(&mut replies) {
+                Ok(()) => {
+                    done(job, Ok(()));
+                    continue;
+                }
+                Err(err) if err.keeps_connection() => {
                     done(job, Err(err));
                     continue;
                 }
-                Sent::Whole => match job.receive(&mut replies) {
-                    Ok(()) => {
-                        done(job, Ok(()));
-                        continue;
-                    }
-                    Err(err) if err.keeps_connection() => {
-                        done(job, Err(err));
-                        continue;
-                    }
-                    Err(err) => err,
-                },
-                // Writing failed; the server may have refused and closed
-                // (a 413), and then its answer is the better explanation.
-                Sent::Broken(err @ ClientError::Io(_)) => match job.receive(&mut replies) {
-                    Err(refusal @ ClientError::Remote { .. }) => {
-                        done(job, Err(refusal));
-                        replies.shut_down();
-                        unanswered.stop();
-                        stopped = Some(Stopped {
-                            unfinished: Vec::new(),
-                            error: Some(err),
-                        });
-                        continue;
-                    }
-                    _ => err,
-                },
-                Sent::Broken(err) => err,
-            };
-            // Stop the writer (a write to a shut-down socket fails at once)
-            // and collect what it still hands over.
-            replies.shut_down();
-            unanswered.stop();
-            stopped = Some(if let ClientError::Local(_) = error {
-                done(job, Err(error));
-                Stopped {
-                    unfinished: Vec::new(),
-                    error: None,
+                Err(err) => err,
+            },
+            // Writing failed; the server may have refused and closed
+            // (a 413), and then its answer is the better explanation.
+            Sent::Broken(err @ ClientError::Io(_)) => match job.receive(&mut replies) {
+                Err(refusal @ ClientError::Remote { .. }) => {
+                    done(job, Err(refusal));
+                    replies.shut_down();
+                    unanswered.stop();
+                    stopped = Some(Stopped {
+                        unfinished: Vec::new(),
+                        error: Some(err),
+                    });
+                    continue;
                 }
-            } else {
-                Stopped {
-                    unfinished: vec![job],
-                    error: Some(error),
-                }
-            });
-        }
-        stopped.map_or(Ok(()), Err)
-    })
+                _ => err,
+            },
+            Sent::Broken(err) => err,
+        };
+        // Stop the writer (a write to a shut-down socket fails at once)
+        // and collect what it still hands over.
+        replies.shut_down();
+        unanswered.stop();
+        stopped = Some(if let ClientError::Local(_) = error {
+            done(job, Err(error));
+            Stopped {
+                unfinished: Vec::new(),
+                error: None,
+            }
+        } else {
+            Stopped {
+                unfinished: vec![job],
+                error: Some(error),
+            }
+        });
+    }
+    stopped.map_or(Ok(()), Err)
 }
 
 /// Runs every job in `jobs` over up to `connections` connections to `addr`

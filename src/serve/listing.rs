@@ -171,68 +171,106 @@ fn spool_keys(
     }
     // Both of the walk's callbacks put entries on the page.
     let paging = RefCell::new(paging);
-    let enter = |dir: &str, info: &FileInfo| {
-        if ctx.is_abandoned() {
+    let keys = KeyWalk {
+        ctx,
+        who,
+        prefix,
+        page,
+        md5,
+    };
+    let walked = ctx.storage.list(
+        prefix,
+        |name| keys.wanted(&paging, name),
+        |dir, info| keys.enter(&mut paging.borrow_mut(), dir, info),
+        |entry| keys.put(&mut paging.borrow_mut(), entry),
+    );
+    let paging = paging.into_inner();
+    match walked {
+        Err(_) if paging.found > page.max => {}
+        walked => walked?,
+    }
+    paging.end()
+}
+
+/// One ListObjects walk's rules for what goes on its page
+/// ([`spool_keys`]).
+struct KeyWalk<'a> {
+    ctx: &'a Ctx<'a>,
+    who: &'a Who,
+    prefix: &'a Prefix,
+    page: &'a Page,
+    /// The format answers each key's MD5 (its ETag).
+    md5: bool,
+}
+
+impl KeyWalk<'_> {
+    /// Whether the walk looks at `name` at all. Names before the page's
+    /// start, and files `who` may not read, are skipped by name: never
+    /// `lstat`ed, so a page costs its folder's names and what it shows,
+    /// not an `lstat` of every entry. A file whose group is on the page
+    /// already, or is where the page starts, is skipped likewise.
+    fn wanted(&self, paging: &RefCell<Paging<'_>>, name: &str) -> bool {
+        let (page, prefix) = (self.page, self.prefix.as_str());
+        match name.ends_with('/') {
+            true => page.reaches_past(name),
+            false => {
+                page.is_past(name)
+                    && self.who.allows(Perm::Read, name)
+                    && page.group(prefix, name).is_none_or(|group| {
+                        page.after.as_deref() != Some(group) && !paging.borrow().has_put(group)
+                    })
+            }
+        }
+    }
+
+    /// Whether the walk goes into the folder `dir`; a folder that is an
+    /// entry of the page (a group's, or an empty one's marker) is put.
+    fn enter(&self, paging: &mut Paging<'_>, dir: &str, info: &FileInfo) -> std::io::Result<bool> {
+        let (page, prefix) = (self.page, self.prefix.as_str());
+        if self.ctx.is_abandoned() {
             return Err(std::io::Error::other("the client has gone"));
         }
-        if !who.may_list(dir) {
+        if !self.who.may_list(dir) {
             return Ok(false);
         }
         // A folder whose name holds the delimiter below the prefix (with
         // `/`: each folder below the prefix's) is its group's one entry,
         // not walked; where the page starts inside it, it is walked for
         // what of the group comes after.
-        if let Some(group) = page.group(prefix.as_str(), dir) {
+        if let Some(group) = page.group(prefix, dir) {
             if page.after.as_deref() == Some(group) {
                 return Ok(false);
             }
             if !page.is_past(dir) {
                 return Ok(true);
             }
-            paging.borrow_mut().group(group)?;
+            paging.group(group)?;
             return Ok(false);
         }
         // An empty folder is a key of its own, `dir/`, as the marker that
         // made it (or would have) lists in S3 (docs/s3.md, "Folder
         // markers"); one that holds keys lists them only.
-        if dir.len() > prefix.as_str().len()
-            && dir.starts_with(prefix.as_str())
-            && page.is_past(dir)
-        {
-            let storage = ctx.storage;
+        if dir.len() > prefix.len() && dir.starts_with(prefix) && page.is_past(dir) {
+            let storage = self.ctx.storage;
             if storage
                 .is_empty_folder(dir)
                 .map_err(std::io::Error::other)?
             {
                 let info = FileInfo { size: 0, ..*info };
-                paging.borrow_mut().marker(dir, info, md5)?;
+                paging.marker(dir, info, self.md5)?;
                 return Ok(false);
             }
         }
         Ok(true)
-    };
-    // Names before the page's start, and files `who` may not read, are
-    // skipped by name: never `lstat`ed, so a page costs its folder's
-    // names and what it shows, not an `lstat` of every entry.
-    // A file whose group is on the page already, or is where the page
-    // starts, is skipped likewise.
-    let wanted = |name: &str| match name.ends_with('/') {
-        true => page.reaches_past(name),
-        false => {
-            page.is_past(name)
-                && who.allows(Perm::Read, name)
-                && page.group(prefix.as_str(), name).is_none_or(|group| {
-                    page.after.as_deref() != Some(group) && !paging.borrow().has_put(group)
-                })
-        }
-    };
-    let walked = ctx.storage.list(prefix, wanted, enter, |entry| {
-        let mut paging = paging.borrow_mut();
-        if let Some(group) = page.group(prefix.as_str(), &entry.name) {
+    }
+
+    /// Puts the file `entry` on the page, or its group.
+    fn put(&self, paging: &mut Paging<'_>, entry: &ListEntry) -> std::io::Result<()> {
+        if let Some(group) = self.page.group(self.prefix.as_str(), &entry.name) {
             return paging.group(group);
         }
-        if md5 {
-            let md5 = ctx.storage.recorded_md5(&entry.name);
+        if self.md5 {
+            let md5 = self.ctx.storage.recorded_md5(&entry.name);
             paging.spool.format.details(Details {
                 md5,
                 ..Details::default()
@@ -242,13 +280,7 @@ fn spool_keys(
             entry,
             first: false,
         })
-    });
-    let paging = paging.into_inner();
-    match walked {
-        Err(_) if paging.found > page.max => {}
-        walked => walked?,
     }
-    paging.end()
 }
 
 /// The time of the folder a page's prefix names (`<bucket>/dir/`, not

@@ -233,12 +233,7 @@ impl Server {
         // Bound here even under socket activation, and not in the exposure
         // check: it serves no file, and who may read the counters is the
         // operator's choice, as for any exporter.
-        let metrics_listener = match config.metrics_listen {
-            Some(addr) => Some(mio::net::TcpListener::bind(addr).map_err(|err| {
-                io::Error::new(err.kind(), format!("cannot listen on {addr}: {err}"))
-            })?),
-            None => None,
-        };
+        let metrics_listener = config.metrics_listen.map(bind_metrics).transpose()?;
         let metrics_addr = metrics_listener
             .as_ref()
             .map(mio::net::TcpListener::local_addr)
@@ -257,7 +252,6 @@ impl Server {
         if let Some(offset) = &config.lock_clock {
             storage.set_lock_clock(Arc::clone(offset));
         }
-        let threads = config.io_threads;
         let hooks = Hooks::new(config.hooks.clone(), &config.root);
         let walks = Arc::new(PerClient::new(config.max_walks_per_client));
         let shared = Arc::new(Shared {
@@ -266,38 +260,7 @@ impl Server {
             hooks,
             walks,
         });
-        let pool = Pool::start(
-            threads,
-            threads * POOL_QUEUE_PER_THREAD,
-            Arc::clone(&shared),
-        )?;
-        let request_log = match &shared.config.access_log {
-            Some(settings) => Some(RequestLog::start(settings)?),
-            None => None,
-        };
-        let hook_runner = Runner::start(&shared.hooks)?;
-        let checksums = Checksums::start(&shared)?;
-        let shutdown = ShutdownHandle {
-            requests: Arc::new(AtomicUsize::new(0)),
-            wakers: Arc::default(),
-        };
-        let hub = Arc::new(Hub {
-            checksums,
-            pool,
-            hook_runner,
-            access,
-            tls,
-            max_connections,
-            open: AtomicUsize::new(0),
-            per_client: PerClient::new(shared.config.max_connections_per_client),
-            next_client_id: AtomicU64::new(1),
-            out_of_descriptors: AtomicBool::new(false),
-            draining: std::sync::Mutex::default(),
-            reserve: Reserve::new(),
-            metrics: (0..workers).map(|_| Arc::default()).collect(),
-            request_log,
-            shutdown,
-        });
+        let hub = start_hub(&shared, access, tls, max_connections, workers)?;
         let reactors = start_reactors(groups, metrics_listener, &shared, &hub)?;
         let sweeps = Sweeps::start(Arc::clone(&shared))?;
         info!("open-files limit {fd_limit}");
@@ -448,6 +411,53 @@ impl Server {
         info!("server stopped");
         result
     }
+}
+
+/// The `--metrics` listener, bound on the first reactor: a scrape is
+/// rare and cheap.
+fn bind_metrics(addr: SocketAddr) -> io::Result<mio::net::TcpListener> {
+    mio::net::TcpListener::bind(addr)
+        .map_err(|err| io::Error::new(err.kind(), format!("cannot listen on {addr}: {err}")))
+}
+
+/// What the reactors share, its threads started: the I/O pool, the access
+/// log's writer, the hooks' runner and the checksums' thread.
+fn start_hub(
+    shared: &Arc<Shared>,
+    access: Access,
+    tls: Option<ServerTls>,
+    max_connections: usize,
+    workers: usize,
+) -> io::Result<Arc<Hub>> {
+    let threads = shared.config.io_threads;
+    let pool = Pool::start(threads, threads * POOL_QUEUE_PER_THREAD, Arc::clone(shared))?;
+    let request_log = match &shared.config.access_log {
+        Some(settings) => Some(RequestLog::start(settings)?),
+        None => None,
+    };
+    let hook_runner = Runner::start(&shared.hooks)?;
+    let checksums = Checksums::start(shared)?;
+    let shutdown = ShutdownHandle {
+        requests: Arc::new(AtomicUsize::new(0)),
+        wakers: Arc::default(),
+    };
+    Ok(Arc::new(Hub {
+        checksums,
+        pool,
+        hook_runner,
+        access,
+        tls,
+        max_connections,
+        open: AtomicUsize::new(0),
+        per_client: PerClient::new(shared.config.max_connections_per_client),
+        next_client_id: AtomicU64::new(1),
+        out_of_descriptors: AtomicBool::new(false),
+        draining: std::sync::Mutex::default(),
+        reserve: Reserve::new(),
+        metrics: (0..workers).map(|_| Arc::default()).collect(),
+        request_log,
+        shutdown,
+    }))
 }
 
 #[cfg(test)]

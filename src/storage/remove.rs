@@ -8,6 +8,8 @@
 
 use std::collections::HashSet;
 
+use std::os::fd::OwnedFd;
+
 use rustix::fs::{AtFlags, FileType};
 use rustix::io::Errno;
 
@@ -167,6 +169,30 @@ impl Storage {
         }
         // `--fsync`: the folder's parent, and the folders that stay (what
         // went from them), flushed before the answer.
+        let mut stayed = self.remove_folders(&dirs, &mut may_delete, &mut removal)?;
+        // What went took its records with it; what stayed keeps them
+        // (a removed member's record is stale by its inode: harmless).
+        // Their removal is flushed in the batch below.
+        if removal.left.is_complete() {
+            stayed.extend(self.remove_records(super::dead_props::Holder::Folder(start)));
+        }
+        if self.durable {
+            let parent = start.rsplit_once('/').map_or("", |(parent, _)| parent);
+            stayed.push(super::dir_at(&self.root, parent)?);
+            self.flusher.flush(stayed)?;
+        }
+        Ok(removal)
+    }
+    /// Removes the folders `dirs` of a folder's removal, deepest first,
+    /// those the judge lets go and that are empty by now; says in
+    /// `removal` which stay and why. The folders that stay, open, where
+    /// uploads are durable (what went from them is flushed with them).
+    fn remove_folders(
+        &self,
+        dirs: &[String],
+        may_delete: &mut impl FnMut(&str) -> bool,
+        removal: &mut Removal,
+    ) -> Result<Vec<OwnedFd>, StorageError> {
         let mut stayed = Vec::new();
         for dir in dirs.iter().rev() {
             let folder = format!("{dir}/");
@@ -204,17 +230,6 @@ impl Storage {
                 Err(errno) => removal.fail(folder, errno.into()),
             }
         }
-        // What went took its records with it; what stayed keeps them
-        // (a removed member's record is stale by its inode: harmless).
-        // Their removal is flushed in the batch below.
-        if removal.left.is_complete() {
-            stayed.extend(self.remove_records(super::dead_props::Holder::Folder(start)));
-        }
-        if self.durable {
-            let parent = start.rsplit_once('/').map_or("", |(parent, _)| parent);
-            stayed.push(super::dir_at(&self.root, parent)?);
-            self.flusher.flush(stayed)?;
-        }
-        Ok(removal)
+        Ok(stayed)
     }
 }
