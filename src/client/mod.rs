@@ -11,18 +11,21 @@
 //! - [`sessions`]: resumable uploads (`UPLOAD`/`APPEND`/`COMMIT`/`ABORT`);
 //! - [`resume`]: uploads and downloads that reconnect and carry on;
 //! - [`retry`]: how often and how patiently to reconnect;
-//! - `probe`: what a port that does not greet speaks (HTTP, TLS).
+//! - `probe`: what a port that does not greet speaks (HTTP, TLS);
+//! - `endpoint`, `remote`, `checks`: where a server is, what its replies
+//!   say of its files, and the CRC-32C the client takes itself.
 //!
-//! Why it is long: `Client` is the one blocking API that the CLI, `ferry
-//! bench`'s checks and the tests call; each method is a request and its
-//! reply, short and alike, kept together so that the client's surface reads
-//! as one list (the halves, pipelining, sessions and resuming are in files
-//! of their own).
+//! `Client` is the one blocking API that the CLI, `ferry bench`'s checks
+//! and the tests call; each method is a request and its reply, short and
+//! alike, kept together so that the client's surface reads as one list.
 
+mod checks;
+mod endpoint;
 mod error;
 pub mod pipeline;
 mod probe;
 pub mod rate;
+mod remote;
 pub mod replies;
 pub mod resume;
 pub mod retry;
@@ -32,11 +35,13 @@ pub mod wire;
 
 use std::io::{self, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+pub use checks::{CrcWriter, crc_of, unix_mtime};
+pub use endpoint::Endpoint;
 pub use error::{ClientError, Result};
 pub use rate::RateLimit;
+pub use remote::{DirEntry, Download, RemoteFile, Stat, Stayed, UploadSession};
 pub use replies::Replies;
 pub use stream::{ClientTls, Trust};
 pub use wire::Requests;
@@ -69,158 +74,6 @@ fn tcp_connect(addr: impl ToSocketAddrs, within: Duration) -> io::Result<TcpStre
     }
     Err(last
         .unwrap_or_else(|| io::Error::new(io::ErrorKind::NotFound, "address resolved to nothing")))
-}
-
-/// What `GET` said about the file and the part of it that was sent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Download {
-    /// Bytes written.
-    pub len: u64,
-    /// Size of the whole file.
-    pub total: u64,
-    /// CRC-32C of the whole file: `None` from servers before 0.2, which
-    /// did not send it, and while the server has not read a file placed in
-    /// its root by other means (its answer says `-`).
-    pub crc: Option<u32>,
-    /// The file's modification time, Unix seconds (servers before 0.3 did
-    /// not send it).
-    pub mtime: Option<i64>,
-}
-
-/// What `STAT` said.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Stat {
-    /// Bytes.
-    pub size: u64,
-    /// Modification time, Unix seconds.
-    pub mtime: i64,
-    /// CRC-32C of the file, where the server reports it.
-    pub crc: Option<u32>,
-}
-
-/// One LIST line.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RemoteFile {
-    /// Decoded name.
-    pub name: String,
-    /// Bytes.
-    pub size: u64,
-    /// Modification time, Unix seconds.
-    pub mtime: i64,
-}
-
-/// A member that a folder's `DEL` left, with the server's reason.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Stayed {
-    /// Decoded name (a folder's ends in `/`).
-    pub name: String,
-    /// The error code (`403`: the token may not delete it).
-    pub code: u16,
-    /// The server's reason.
-    pub reason: String,
-}
-
-/// One `DIR` line: a sub-folder or a file directly in the folder.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DirEntry {
-    /// Decoded full name from the root; a folder's ends in `/`.
-    pub name: String,
-    /// Bytes of a file; `None` for a folder.
-    pub size: Option<u64>,
-    /// Modification time, Unix seconds (a folder's own: it changes when
-    /// an entry is added or removed, not when a file below it changes).
-    pub mtime: i64,
-}
-
-impl From<RemoteFile> for DirEntry {
-    fn from(file: RemoteFile) -> DirEntry {
-        DirEntry {
-            name: file.name,
-            size: Some(file.size),
-            mtime: file.mtime,
-        }
-    }
-}
-
-impl DirEntry {
-    /// A sub-folder, not a file.
-    pub fn is_folder(&self) -> bool {
-        self.size.is_none()
-    }
-}
-
-/// A resumable upload as `UPLOAD` describes it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UploadSession {
-    /// The server's id for the session (16 hex digits).
-    pub id: String,
-    /// Bytes the server holds; the next `APPEND` goes at this offset.
-    pub received: u64,
-}
-
-/// Where a server is and how to present oneself to it: what every
-/// connection, and every reconnection, of a command starts from.
-#[derive(Clone, Default)]
-pub struct Endpoint {
-    /// `host:port`.
-    pub addr: String,
-    /// The token to authenticate with (`AUTH`) on each connection.
-    pub token: Option<String>,
-    /// Speak TLS, trusting certificates as this set-up says.
-    pub tls: Option<ClientTls>,
-    /// How long each connection may take to be made and greeted (curl's
-    /// `--connect-timeout`); `None`: the client's usual 60 s.
-    pub connect_timeout: Option<Duration>,
-    /// Shared by every connection made from this endpoint: their bodies
-    /// together move no faster (`--limit-rate`).
-    pub limit: Option<Arc<RateLimit>>,
-}
-
-impl std::fmt::Debug for Endpoint {
-    /// The address only: the token stays out of every log line.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Endpoint")
-            .field("addr", &self.addr)
-            .field("tls", &self.tls.is_some())
-            .finish()
-    }
-}
-
-impl Endpoint {
-    /// The server at `addr`, without a token.
-    pub fn new(addr: impl Into<String>) -> Endpoint {
-        Endpoint {
-            addr: addr.into(),
-            ..Endpoint::default()
-        }
-    }
-
-    /// Connects, reads the greeting and, with a token, authenticates.
-    ///
-    /// # Errors
-    /// As for [`Client::connect`]; `ERR 401`/`429` for the token.
-    pub fn connect(&self) -> Result<Client> {
-        let within = self.connect_timeout.unwrap_or(TIMEOUT);
-        let mut client = match &self.tls {
-            Some(tls) => {
-                let tcp = tcp_connect(self.addr.as_str(), within)?;
-                let server = tcp.peer_addr()?;
-                let (requests, mut replies) = wire::halves(tls.handshake(tcp, &self.addr)?);
-                let ask = |patience| probe::refuse_https(server, &self.addr, tls, patience);
-                Client::name_a_silent_port(&mut replies, within, ask, None)?;
-                Client::greeted(requests, replies, within)?
-            }
-            None => Client::connect_within(self.addr.as_str(), within)?,
-        };
-        client.requests.set_limit(self.limit.clone());
-        client.replies.set_limit(self.limit.clone());
-        // A server without access control needs no token: it is not sent
-        // (nor exposed on the way) to one that would refuse it.
-        if let Some(token) = self.token.as_ref().filter(|_| client.server_requires_auth) {
-            client.auth(token)?;
-        }
-        Ok(client)
-    }
 }
 
 /// What is left of `within` since `started` (at least a millisecond: a
@@ -572,96 +425,6 @@ impl Client {
                 _ => err,
             }),
             Err(err) => Err(err),
-        }
-    }
-}
-
-/// Passes bytes through while adding up their CRC-32C and counting them.
-#[derive(Debug)]
-pub struct CrcWriter<W> {
-    inner: W,
-    crc: u32,
-    written: u64,
-}
-
-impl<W: Write> CrcWriter<W> {
-    /// Continues a CRC-32C of `crc` (0 for a fresh one).
-    pub fn new(inner: W, crc: u32) -> CrcWriter<W> {
-        CrcWriter {
-            inner,
-            crc,
-            written: 0,
-        }
-    }
-
-    /// The CRC-32C of everything so far.
-    pub fn crc(&self) -> u32 {
-        self.crc
-    }
-
-    /// Bytes written through this writer.
-    pub fn written(&self) -> u64 {
-        self.written
-    }
-
-    /// Checks the CRC-32C so far against the one a server reported (none
-    /// from servers that do not report one: nothing to check).
-    ///
-    /// # Errors
-    /// [`ClientError::Checksum`] if they differ.
-    pub fn verify(&self, expected: Option<u32>) -> Result<()> {
-        match expected {
-            Some(expected) if expected != self.crc => Err(ClientError::Checksum {
-                expected,
-                received: self.crc,
-            }),
-            _ => Ok(()),
-        }
-    }
-}
-
-impl<W: Write> Write for CrcWriter<W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.crc = crc32c::crc32c_append(self.crc, &buf[..n]);
-        self.written += n as u64;
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
-}
-
-/// A file's modification time in Unix seconds, as `PUT` and `COMMIT`
-/// carry it; `None` where the system does not say or it is before 1970
-/// (the protocol has no negative times): the server then uses its own.
-pub fn unix_mtime(metadata: &std::fs::Metadata) -> Option<i64> {
-    let since = metadata
-        .modified()
-        .ok()?
-        .duration_since(std::time::UNIX_EPOCH)
-        .ok()?;
-    i64::try_from(since.as_secs()).ok()
-}
-
-/// The CRC-32C and length of everything `reader` yields.
-///
-/// # Errors
-/// `reader`'s errors.
-pub fn crc_of(reader: &mut dyn Read) -> io::Result<(u64, u32)> {
-    let mut buf = vec![0; rate::CHUNK];
-    let mut crc = 0;
-    let mut len = 0;
-    loop {
-        match reader.read(&mut buf) {
-            Ok(0) => return Ok((len, crc)),
-            Ok(n) => {
-                crc = crc32c::crc32c_append(crc, &buf[..n]);
-                len += n as u64;
-            }
-            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
-            Err(err) => return Err(err),
         }
     }
 }
