@@ -13,8 +13,8 @@ use rustix::fs::{AtFlags, FileType};
 use rustix::io::Errno;
 
 use super::dead_props::Holder;
-use super::flush::with_ancestors;
 use super::remove::Left;
+use super::unflushed::with_ancestors;
 use super::{Folders, OpenFile, Storage, StorageError, Upload, check_regular};
 use crate::name::{Name, Prefix};
 

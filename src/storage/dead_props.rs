@@ -269,8 +269,10 @@ impl Storage {
             return Ok(Vec::new());
         }
         match fd {
-            Some(fd) => super::flush::with_ancestors(&self.root, fd, dir),
-            None => super::flush::with_ancestors(&self.root, open_dir_at(&self.root, dir)?, dir),
+            Some(fd) => super::unflushed::with_ancestors(&self.root, fd, dir),
+            None => {
+                super::unflushed::with_ancestors(&self.root, open_dir_at(&self.root, dir)?, dir)
+            }
         }
     }
 

@@ -71,6 +71,7 @@ mod session_state;
 mod sessions;
 mod sweep;
 mod tree;
+mod unflushed;
 mod unrecorded;
 pub use copy::{Copied, Member, Occupant};
 pub use dead_props::{DeadProperty, Holder, MAX_RECORD, NewProps, PROPS_DIR, Recorded};
@@ -100,7 +101,8 @@ pub use sessions::{
 };
 pub use zip_crc::{ZipCrc, ZipCrcRecord};
 
-pub use flush::{LoneCommit, Unflushed};
+pub use flush::LoneCommit;
+pub use unflushed::Unflushed;
 pub use upload::{Durable, Landed, Upload};
 
 /// Flags for opening a directory: never through a symlink. Readable (not

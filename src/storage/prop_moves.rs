@@ -86,7 +86,7 @@ impl Storage {
         }
         let opened = super::dir_at(&self.root, dir).map_err(StorageError::from);
         let opened = match made {
-            true => opened.and_then(|fd| super::flush::with_ancestors(&self.root, fd, dir)),
+            true => opened.and_then(|fd| super::unflushed::with_ancestors(&self.root, fd, dir)),
             false => opened.map(|fd| vec![fd]),
         };
         opened.unwrap_or_else(|err| {

@@ -12,8 +12,8 @@ use rustix::fs::{AtFlags, RenameFlags};
 use rustix::io::Errno;
 
 use super::dead_props::Holder;
-use super::flush::with_ancestors;
 use super::gate::Point;
+use super::unflushed::with_ancestors;
 use super::{Folders, Storage, StorageError, check_regular, prune_empty_dirs};
 use crate::name::Name;
 
@@ -51,7 +51,7 @@ impl Storage {
         let mut flush = None;
         let replaced = self.with_target(to, folders, |target| {
             // `--fsync`: the new name's directories, opened before the
-            // rename (see `flush::with_ancestors`).
+            // rename (see `unflushed::with_ancestors`).
             if self.durable {
                 let mut dirs = with_ancestors(&self.root, &target.dir, &target.dir_path)?;
                 // Into another folder, the folders above the new name

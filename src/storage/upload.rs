@@ -17,9 +17,9 @@ use rustix::io::Errno;
 
 use super::checksum::Md5Tag;
 use super::dead_props::NewProps;
-use super::flush::Unflushed;
 use super::gate::{Gate, Point};
 use super::session_state::Staging;
+use super::unflushed::Unflushed;
 use super::{FileInfo, Stamp, StorageError, checksum, prune_empty_dirs};
 
 /// What a committed file is: its size and time, its inode and the time's
@@ -266,7 +266,7 @@ impl Upload {
     /// As [`Upload::commit`]; nothing is renamed.
     pub fn commit_durably(mut self, crc: u32) -> Result<(Durable, Unflushed), StorageError> {
         let landed = self.land(crc, false)?;
-        let mut dirs = super::flush::with_ancestors(&self.root, &self.dir, &self.dir_path)?;
+        let mut dirs = super::unflushed::with_ancestors(&self.root, &self.dir, &self.dir_path)?;
         let sessions = match &self.staged {
             Staged::Session(staging) => Some(rustix::io::fcntl_dupfd_cloexec(&staging.dir, 0)?),
             Staged::Temp(_) => None,
