@@ -32,12 +32,10 @@
 //! (after logrotate has moved it away); otherwise it goes to stderr, beside
 //! the diagnostics.
 //!
-//! Why it is long: the two line formats (text and JSON), the batching
-//! thread and the reopen on SIGHUP share one buffer; it is a few lines past
-//! the mark.
+//! The two line formats (text and JSON) are `line.rs`'s; here, the
+//! batching thread and the reopen on SIGHUP, which share one buffer.
 
 use std::cell::RefCell;
-use std::fmt::Write as _;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::os::fd::AsFd;
@@ -48,6 +46,10 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
 use log::warn;
+
+use line::format_entry;
+
+mod line;
 
 /// Longest a line waits in memory.
 pub const FLUSH_EVERY: Duration = Duration::from_secs(1);
@@ -357,237 +359,5 @@ fn write_batches(shared: &Shared, mut sink: Sink) {
         if closing {
             return;
         }
-    }
-}
-
-/// Appends the line of `entry`, made at `now`, to `line`. Written by
-/// hand, piece by piece: `format!` machinery (padding, float formatting)
-/// was most of a line's cost.
-fn format_entry(line: &mut String, format: Format, entry: &Entry<'_>, now: SystemTime) {
-    let since_epoch = now
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap_or_default();
-    let user = entry.user;
-    match format {
-        Format::Text => {
-            write_time(line, since_epoch);
-            line.push(' ');
-            let _ = write!(line, "{}", entry.peer);
-            line.push_str(" #");
-            push_number(line, entry.client);
-            line.push(' ');
-            line.push_str(user.unwrap_or("-"));
-            line.push(' ');
-            line.push_str(entry.protocol);
-            line.push(' ');
-            line.push_str(entry.operation);
-            line.push(' ');
-            crate::json::push_string(line, entry.name);
-            if let Some(to) = entry.to {
-                line.push_str(" -> ");
-                crate::json::push_string(line, to);
-            }
-            line.push(' ');
-            push_outcome(line, entry.code);
-            line.push(' ');
-            push_number(line, entry.bytes);
-            line.push(' ');
-            push_seconds(line, entry.took);
-            line.push('\n');
-        }
-        Format::Json => {
-            line.push_str("{\"time\":\"");
-            write_time(line, since_epoch);
-            let _ = write!(line, "\",\"peer\":\"{}\",\"client\":", entry.peer);
-            push_number(line, entry.client);
-            line.push_str(",\"user\":");
-            match user {
-                Some(user) => crate::json::push_string(line, user),
-                None => line.push_str("null"),
-            }
-            line.push_str(",\"protocol\":\"");
-            line.push_str(entry.protocol);
-            line.push_str("\",\"operation\":\"");
-            line.push_str(entry.operation);
-            line.push_str("\",\"name\":");
-            crate::json::push_string(line, entry.name);
-            if let Some(to) = entry.to {
-                line.push_str(",\"to\":");
-                crate::json::push_string(line, to);
-            }
-            line.push_str(",\"outcome\":\"");
-            push_outcome(line, entry.code);
-            line.push_str("\",\"bytes\":");
-            push_number(line, entry.bytes);
-            line.push_str(",\"seconds\":");
-            push_seconds(line, entry.took);
-            line.push_str("}\n");
-        }
-    }
-}
-
-/// `ok` or the status code.
-fn push_outcome(line: &mut String, code: Option<u16>) {
-    match code {
-        None => line.push_str("ok"),
-        Some(code) => push_number(line, u64::from(code)),
-    }
-}
-
-/// `n` in decimal.
-fn push_number(line: &mut String, mut n: u64) {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    for &digit in &digits[at..] {
-        line.push(char::from(digit));
-    }
-}
-
-/// `n` in decimal, zero-padded to `width` digits.
-fn push_padded(line: &mut String, n: u64, width: usize) {
-    let mut digits = [b'0'; 20];
-    let mut rest = n;
-    for slot in digits[20 - width..].iter_mut().rev() {
-        *slot = b'0' + (rest % 10) as u8;
-        rest /= 10;
-    }
-    if rest > 0 {
-        push_number(line, n); // wider than asked: all of it
-        return;
-    }
-    for &digit in &digits[20 - width..] {
-        line.push(char::from(digit));
-    }
-}
-
-/// `took` in seconds, to the microsecond: `0.000512`.
-fn push_seconds(line: &mut String, took: Duration) {
-    push_number(line, took.as_secs());
-    line.push('.');
-    push_padded(line, u64::from(took.subsec_micros()), 6);
-}
-
-thread_local! {
-    /// The second last written, and its text up to the seconds: a clock
-    /// turns into a date once per second, not once per line.
-    static SECOND: RefCell<(u64, String)> = const { RefCell::new((u64::MAX, String::new())) };
-}
-
-/// `2026-11-23T17:03:14.740Z`, in UTC, to the millisecond.
-fn write_time(line: &mut String, since_epoch: Duration) {
-    let secs = since_epoch.as_secs();
-    SECOND.with(|second| {
-        let mut second = second.borrow_mut();
-        if second.0 != secs {
-            second.1.clear();
-            let at = i64::try_from(secs).ok();
-            match at.and_then(|at| time::OffsetDateTime::from_unix_timestamp(at).ok()) {
-                Some(t) => {
-                    let _ = write!(
-                        second.1,
-                        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
-                        t.year(),
-                        u8::from(t.month()),
-                        t.day(),
-                        t.hour(),
-                        t.minute(),
-                        t.second(),
-                    );
-                }
-                None => second.1.push_str("1970-01-01T00:00:00"),
-            }
-            second.0 = secs;
-        }
-        line.push_str(&second.1);
-    });
-    line.push('.');
-    push_padded(line, u64::from(since_epoch.subsec_millis()), 3);
-    line.push('Z');
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn entry<'a>(name: &'a str, user: Option<&'a str>) -> Entry<'a> {
-        Entry {
-            peer: "127.0.0.1".parse().unwrap(),
-            client: 3,
-            user,
-            protocol: "ferry",
-            operation: "put",
-            name,
-            to: None,
-            code: None,
-            bytes: 4096,
-            took: Duration::from_micros(512),
-        }
-    }
-
-    fn at() -> SystemTime {
-        SystemTime::UNIX_EPOCH + Duration::from_millis(1_795_453_394_740)
-    }
-
-    #[test]
-    fn a_text_line_quotes_the_name_and_says_ok_or_the_code() {
-        let mut line = String::new();
-        format_entry(
-            &mut line,
-            Format::Text,
-            &entry("a b/\"c\".txt", Some("alice")),
-            at(),
-        );
-        assert_eq!(
-            line,
-            "2026-11-23T17:03:14.740Z 127.0.0.1 #3 alice ferry put \"a b/\\\"c\\\".txt\" ok 4096 0.000512\n"
-        );
-        let mut refused = entry("x", None);
-        refused.code = Some(404);
-        refused.to = Some("y");
-        line.clear();
-        format_entry(&mut line, Format::Text, &refused, at());
-        assert!(
-            line.ends_with(" - ferry put \"x\" -> \"y\" 404 4096 0.000512\n"),
-            "{line}"
-        );
-    }
-
-    #[test]
-    fn numbers_are_written_whole_and_padded() {
-        let mut line = String::new();
-        push_seconds(&mut line, Duration::new(12, 34_000));
-        line.push(' ');
-        push_seconds(&mut line, Duration::ZERO);
-        line.push(' ');
-        push_number(&mut line, u64::MAX);
-        line.push(' ');
-        push_padded(&mut line, 1234, 3);
-        assert_eq!(line, "12.000034 0.000000 18446744073709551615 1234");
-    }
-
-    #[test]
-    fn a_json_line_parses_and_escapes_what_it_must() {
-        let mut line = String::new();
-        let mut odd = entry("tab\there \"q\" \\ é \u{1}", None);
-        odd.to = Some("new");
-        odd.code = Some(507);
-        format_entry(&mut line, Format::Json, &odd, at());
-        assert!(line.ends_with("}\n"));
-        let value: serde_json::Value = serde_json::from_str(&line).unwrap();
-        assert_eq!(value["name"], "tab\there \"q\" \\ é \u{1}");
-        assert_eq!(value["to"], "new");
-        assert_eq!(value["user"], serde_json::Value::Null);
-        assert_eq!(value["outcome"], "507");
-        assert_eq!(value["bytes"], 4096);
-        assert_eq!(value["client"], 3);
-        assert_eq!(value["time"], "2026-11-23T17:03:14.740Z");
     }
 }
