@@ -65,6 +65,7 @@ mod advance;
 mod deadline;
 mod note;
 mod proxied;
+mod tls_held;
 mod tls_session;
 mod transport;
 mod turn;

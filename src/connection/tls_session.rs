@@ -24,17 +24,18 @@
 //! comes up. Kernel TLS would take over from here after the handshake
 //! (rustls's `dangerous_into_kernel_connection`), with `sendfile` back.
 //!
-//! Why it is long: one rustls unbuffered session's whole loop (handshake,
-//! records in and out, close_notify) reads as one; split, its states would
-//! hand over across files.
+//! What the session holds between calls, and how records are written into
+//! it, is `tls_held.rs`'s; the session's whole loop (handshake, records in
+//! and out, close_notify) is here, read as one.
 
 use std::io::{self, Read};
 use std::mem;
 
 use mio::net::TcpStream;
 use rustls::server::UnbufferedServerConnection;
-use rustls::unbuffered::{ConnectionState, EncodeError, EncryptError, UnbufferedStatus};
+use rustls::unbuffered::{ConnectionState, UnbufferedStatus};
 
+use super::tls_held::{Decrypted, Held, tls_error};
 use crate::socket::{self, Outcome, retry};
 use crate::tls::SEND_BUFFER_LIMIT;
 
@@ -44,12 +45,6 @@ const HANDSHAKE_RECORD: u8 = 0x16;
 /// The least ciphertext asked of the socket at once: a whole record of the
 /// largest size, so a record never takes two reads for want of room.
 const MIN_CIPHERTEXT_READ: usize = 16 * 1024 + 256;
-/// Bytes a record adds to the data it carries (TLS 1.2 GCM adds 29, TLS
-/// 1.3 22), rounded up: a first guess at the room sealing needs.
-const RECORD_OVERHEAD: usize = 32;
-/// Plaintext per record.
-const MAX_FRAGMENT: usize = 16 * 1024;
-
 /// A TLS session on a connection, and the little it holds between calls.
 pub(super) struct TlsSession {
     session: UnbufferedServerConnection,
@@ -58,28 +53,6 @@ pub(super) struct TlsSession {
     first_read: bool,
     /// `close_notify` is queued (or could not be: the handshake never ended).
     closing: bool,
-}
-
-/// What a session holds between calls; see the module header.
-#[derive(Default)]
-struct Held {
-    incoming: Vec<u8>,
-    plaintext: Vec<u8>,
-    /// How much of `plaintext` the connection has taken.
-    plaintext_taken: usize,
-    outgoing: Vec<u8>,
-    /// How much of `outgoing` the socket has taken.
-    sent: usize,
-    early: Vec<u8>,
-    /// The peer's `close_notify` has arrived.
-    peer_closed: bool,
-}
-
-/// Where decrypted application data goes: the connection's room first,
-/// `Held::plaintext` for what does not fit.
-struct Decrypted<'a> {
-    room: &'a mut [u8],
-    filled: usize,
 }
 
 /// What to seal once the session may: `data` (of which `taken` so far),
@@ -414,98 +387,6 @@ fn process(
             return Ok(used);
         }
     }
-}
-
-impl Held {
-    /// Hands on plaintext kept from an earlier record, if any.
-    fn take_plaintext(&mut self, room: &mut [u8]) -> Option<usize> {
-        let kept = &self.plaintext[self.plaintext_taken..];
-        if kept.is_empty() {
-            return None;
-        }
-        let n = kept.len().min(room.len());
-        room[..n].copy_from_slice(&kept[..n]);
-        self.plaintext_taken += n;
-        if self.plaintext_taken == self.plaintext.len() {
-            self.plaintext.clear();
-            self.plaintext_taken = 0;
-        }
-        Some(n)
-    }
-
-    /// A decrypted record: into the connection's room while it has some
-    /// (and nothing kept is waiting in front), the rest kept.
-    fn deliver(&mut self, payload: &[u8], out: &mut Decrypted<'_>) {
-        let fits = if self.plaintext.is_empty() {
-            payload.len().min(out.room.len() - out.filled)
-        } else {
-            0
-        };
-        out.room[out.filled..out.filled + fits].copy_from_slice(&payload[..fits]);
-        out.filled += fits;
-        self.plaintext.extend_from_slice(&payload[fits..]);
-    }
-
-    /// Appends a handshake record to `outgoing`.
-    fn append_encoded(
-        &mut self,
-        mut encode: impl FnMut(&mut [u8]) -> Result<usize, EncodeError>,
-    ) -> io::Result<()> {
-        append(&mut self.outgoing, 1024, |buf| {
-            encode(buf).map_err(|err| match err {
-                EncodeError::InsufficientSize(size) => Ok(size.required_size),
-                other => Err(tls_error(other)),
-            })
-        })
-    }
-
-    /// Appends sealed records carrying `len` bytes to `outgoing`.
-    fn append_sealed(
-        &mut self,
-        mut encrypt: impl FnMut(&mut [u8]) -> Result<usize, EncryptError>,
-        len: usize,
-    ) -> io::Result<()> {
-        let guess = len + (len / MAX_FRAGMENT + 1) * RECORD_OVERHEAD;
-        append(&mut self.outgoing, guess, |buf| {
-            encrypt(buf).map_err(|err| match err {
-                EncryptError::InsufficientSize(size) => Ok(size.required_size),
-                other => Err(tls_error(other)),
-            })
-        })
-    }
-}
-
-/// Appends to `out` what `write` writes, giving it the room it asks for:
-/// `write` fails with `Ok(size)` when it needs `size` bytes of room.
-fn append(
-    out: &mut Vec<u8>,
-    guess: usize,
-    mut write: impl FnMut(&mut [u8]) -> Result<usize, Result<usize, io::Error>>,
-) -> io::Result<()> {
-    let start = out.len();
-    let mut room = guess;
-    loop {
-        out.resize(start + room, 0);
-        match write(&mut out[start..]) {
-            Ok(n) => {
-                out.truncate(start + n);
-                return Ok(());
-            }
-            Err(Ok(needed)) if needed > room => room = needed,
-            Err(Ok(_)) => {
-                out.truncate(start);
-                return Err(tls_error("rustls asked for less room than it was given"));
-            }
-            Err(Err(err)) => {
-                out.truncate(start);
-                return Err(err);
-            }
-        }
-    }
-}
-
-fn tls_error(err: impl std::fmt::Display) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidData, format!("TLS: {err}"))
 }
 
 fn tls_failure(what: &str) -> Outcome {
