@@ -55,14 +55,14 @@
 //! this turn, or that the connection is finished. This file holds the
 //! state and what the reactor asks of a connection; `turn.rs` moves bytes;
 //! `advance.rs` reads requests and applies the serve layer's outcomes;
-//! `deadline.rs` and `note.rs` its timers and its access-log line.
-//!
-//! Why it is long: the state enum and each state's data sit beside the
-//! engine that owns them, so every state's invariants read in one place; a
-//! turn (`turn.rs`) and the transitions (`advance.rs`) are already apart.
+//! `jobs.rs` hands jobs to the I/O pool and takes their outcomes;
+//! `deadline.rs` and `note.rs` its timers and its access-log line. The
+//! state enum and each state's data sit here, beside the engine that owns
+//! them, so every state's invariants read in one place.
 
 mod advance;
 mod deadline;
+mod jobs;
 mod note;
 mod proxied;
 mod tls_held;
@@ -70,12 +70,11 @@ mod tls_session;
 mod transport;
 mod turn;
 
-use std::mem;
 use std::net::{IpAddr, Ipv6Addr};
 use std::sync::Arc;
 use std::time::Instant;
 
-use log::{debug, error};
+use log::debug;
 use mio::Interest;
 use mio::net::TcpStream;
 use rustls::server::UnbufferedServerConnection;
@@ -83,9 +82,10 @@ use rustls::server::UnbufferedServerConnection;
 use crate::access::{Access, Principal};
 use crate::codec::Codec;
 use crate::config::Config;
-use crate::serve::{self, Job, Next, Receive, Send, Ticket};
+use crate::serve::{Job, Receive, Send, Ticket};
 use crate::storage::Storage;
 use deadline::Timing;
+use note::Opened;
 use transport::Transport;
 
 /// Bytes read at once while waiting for a request line. Larger reads pick
@@ -394,71 +394,6 @@ impl Connection {
         self.set_flag(QUEUED, queued);
     }
 
-    /// The job this connection waits for, or a write behind its upload,
-    /// once: the reactor hands it to the I/O pool.
-    pub fn take_job(&mut self) -> Option<Job> {
-        let unsent = self.output.len().saturating_sub(self.sent as usize);
-        match &mut self.state {
-            // A job may queue more output (a folder's `.tar` headers, job
-            // after job): it waits until most of what is queued is out,
-            // so a peer that reads slowly holds a bounded queue.
-            State::Waiting(_) if unsent > JOB_OUTPUT_BACKLOG => None,
-            State::Waiting(wait) => match mem::replace(wait, Wait::Asked { _ticket: None }) {
-                Wait::Job(job) => {
-                    *wait = Wait::Asked {
-                        _ticket: job.ticket(),
-                    };
-                    Some(job)
-                }
-                asked => {
-                    *wait = asked;
-                    None
-                }
-            },
-            // What it gathered is written behind it while it reads on.
-            State::ReceivingBody(receive) => serve::write_behind(receive),
-            _ => None,
-        }
-    }
-
-    /// The connection is closing: a job that drops the upload it was
-    /// receiving (removing the temp file is disk work, for the pool).
-    pub fn abandon_upload(&mut self) -> Option<Job> {
-        match mem::replace(&mut self.state, State::Done) {
-            State::ReceivingBody(receive) => Some(serve::discard(receive)),
-            other => {
-                self.state = other;
-                None
-            }
-        }
-    }
-
-    /// The I/O pool finished this connection's job: act on its outcome.
-    /// Returns a job for the pool if what came back is not wanted any more
-    /// (a write behind an upload that has ended meanwhile).
-    pub fn job_finished(&mut self, outcome: serve::Outcome) -> Option<Job> {
-        match (mem::replace(&mut self.state, State::Done), outcome.next) {
-            (State::ReceivingBody(mut receive), Next::Wrote(write)) => {
-                receive.wrote(*write);
-                self.state = self.enter(Next::Receive(receive));
-                None
-            }
-            (state, Next::Wrote(write)) => {
-                self.state = state;
-                Some(serve::dispose(write))
-            }
-            (State::Waiting(Wait::Asked { .. }), next) => {
-                self.state = self.apply(serve::Outcome::new(outcome.reply, next));
-                None
-            }
-            (state, _) => {
-                error!("#{} a job finished in an unexpected state", self.id);
-                self.state = state;
-                None
-            }
-        }
-    }
-
     /// The server is shutting down: whatever this connection answers next
     /// (the request in flight, or the one that has begun to arrive) is its
     /// last, and an HTTP answer says so.
@@ -525,32 +460,6 @@ impl Connection {
             self.opened.age_secs()
         );
     }
-}
-
-/// When a connection opened, in milliseconds since the first one did,
-/// wrapping every 49.7 days: 4 bytes where an `Instant` takes 16. Only the
-/// close line's duration reads it, which a wrapping subtraction gets right
-/// for any connection younger than that.
-#[derive(Debug, Clone, Copy)]
-struct Opened(u32);
-
-impl Opened {
-    fn at(now: Instant) -> Opened {
-        Opened(wrapping_millis(now))
-    }
-
-    /// Seconds since the connection opened.
-    fn age_secs(self) -> f64 {
-        f64::from(wrapping_millis(Instant::now()).wrapping_sub(self.0)) / 1000.0
-    }
-}
-
-/// `at` in milliseconds since the process's first call, truncated to 32
-/// bits (the wrap [`Opened`] allows for).
-fn wrapping_millis(at: Instant) -> u32 {
-    static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
-    let epoch = *EPOCH.get_or_init(|| at);
-    at.saturating_duration_since(epoch).as_millis() as u32
 }
 
 /// An address as the connection keeps it: IPv4 mapped into IPv6.

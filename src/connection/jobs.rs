@@ -1,0 +1,77 @@
+//! A connection and the I/O pool: the job it waits for, handed over once;
+//! the upload it drops as it closes; and what it does with a job's
+//! outcome. Each is a call of the reactor's, between turns.
+
+use std::mem;
+
+use log::error;
+
+use super::{Connection, JOB_OUTPUT_BACKLOG, State, Wait};
+use crate::serve::{self, Job, Next};
+
+impl Connection {
+    /// The job this connection waits for, or a write behind its upload,
+    /// once: the reactor hands it to the I/O pool.
+    pub fn take_job(&mut self) -> Option<Job> {
+        let unsent = self.output.len().saturating_sub(self.sent as usize);
+        match &mut self.state {
+            // A job may queue more output (a folder's `.tar` headers, job
+            // after job): it waits until most of what is queued is out,
+            // so a peer that reads slowly holds a bounded queue.
+            State::Waiting(_) if unsent > JOB_OUTPUT_BACKLOG => None,
+            State::Waiting(wait) => match mem::replace(wait, Wait::Asked { _ticket: None }) {
+                Wait::Job(job) => {
+                    *wait = Wait::Asked {
+                        _ticket: job.ticket(),
+                    };
+                    Some(job)
+                }
+                asked => {
+                    *wait = asked;
+                    None
+                }
+            },
+            // What it gathered is written behind it while it reads on.
+            State::ReceivingBody(receive) => serve::write_behind(receive),
+            _ => None,
+        }
+    }
+
+    /// The connection is closing: a job that drops the upload it was
+    /// receiving (removing the temp file is disk work, for the pool).
+    pub fn abandon_upload(&mut self) -> Option<Job> {
+        match mem::replace(&mut self.state, State::Done) {
+            State::ReceivingBody(receive) => Some(serve::discard(receive)),
+            other => {
+                self.state = other;
+                None
+            }
+        }
+    }
+
+    /// The I/O pool finished this connection's job: act on its outcome.
+    /// Returns a job for the pool if what came back is not wanted any more
+    /// (a write behind an upload that has ended meanwhile).
+    pub fn job_finished(&mut self, outcome: serve::Outcome) -> Option<Job> {
+        match (mem::replace(&mut self.state, State::Done), outcome.next) {
+            (State::ReceivingBody(mut receive), Next::Wrote(write)) => {
+                receive.wrote(*write);
+                self.state = self.enter(Next::Receive(receive));
+                None
+            }
+            (state, Next::Wrote(write)) => {
+                self.state = state;
+                Some(serve::dispose(write))
+            }
+            (State::Waiting(Wait::Asked { .. }), next) => {
+                self.state = self.apply(serve::Outcome::new(outcome.reply, next));
+                None
+            }
+            (state, _) => {
+                error!("#{} a job finished in an unexpected state", self.id);
+                self.state = state;
+                None
+            }
+        }
+    }
+}
