@@ -80,7 +80,7 @@ pub mod md5;
 #[cfg(feature = "metrics")]
 pub mod metrics;
 #[cfg(not(feature = "metrics"))]
-#[path = "metrics_absent.rs"]
+#[path = "metrics/absent.rs"]
 pub mod metrics;
 pub mod name;
 pub mod node;
