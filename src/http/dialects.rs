@@ -14,67 +14,57 @@ use super::response::{Framing, Head as ResponseHead};
 use crate::serve::{Operation, Reply, Request};
 use crate::wire::Protocol;
 
-/// Each dialect's answer, held inline by the connection (a box would add
-/// a pointer and an allocation to every exchange): a dialect whose answer
-/// holds more keeps it behind a box of its own.
-#[derive(Debug)]
-pub enum Answering {
-    /// ferry's files, listings and archives.
-    Files(super::files::FilesAnswer),
-    /// tus's uploads.
-    #[cfg(feature = "tus")]
-    Tus(super::tus::TusAnswer),
-    /// WebDAV's properties and folders.
-    #[cfg(feature = "webdav")]
-    Webdav(super::webdav::WebdavAnswer),
-    /// The one `OPTIONS` answer, every dialect's.
-    Options(OptionsAnswer),
-    /// The health check.
-    Health(super::health::HealthAnswer),
-    /// The S3 API's buckets and objects.
-    #[cfg(feature = "s3")]
-    S3(super::s3::S3Answer),
-}
-
-impl Answering {
-    /// The answer, whichever dialect's.
-    pub fn get(&self) -> &dyn Answer {
-        match self {
-            Answering::Files(answer) => answer,
-            #[cfg(feature = "tus")]
-            Answering::Tus(answer) => answer,
-            #[cfg(feature = "webdav")]
-            Answering::Webdav(answer) => answer,
-            Answering::Options(answer) => answer,
-            Answering::Health(answer) => answer,
-            #[cfg(feature = "s3")]
-            Answering::S3(answer) => answer,
+/// Declares [`Answering`] from one list of the dialects' answers: the
+/// enum, [`Answering::get`] and a `From` for each, which is what
+/// [`Listed`] needs of a dialect.
+macro_rules! answering {
+    ($($(#[$built:meta])? $variant:ident($answer:ty), $what:literal;)*) => {
+        /// Each dialect's answer, held inline by the connection (a box
+        /// would add a pointer and an allocation to every exchange): a
+        /// dialect whose answer holds more keeps it behind a box of its
+        /// own.
+        #[derive(Debug)]
+        pub enum Answering {
+            $(
+                #[doc = $what]
+                $(#[$built])?
+                $variant($answer),
+            )*
         }
-    }
-}
 
-/// `From` each dialect's answer: what [`Listed`] needs of a dialect.
-macro_rules! answering_from {
-    ($($(#[$built:meta])? $variant:ident($answer:ty),)*) => {$(
-        $(#[$built])?
-        impl From<$answer> for Answering {
-            fn from(answer: $answer) -> Answering {
-                Answering::$variant(answer)
+        impl Answering {
+            /// The answer, whichever dialect's.
+            pub fn get(&self) -> &dyn Answer {
+                match self {
+                    $(
+                        $(#[$built])?
+                        Answering::$variant(answer) => answer,
+                    )*
+                }
             }
         }
-    )*};
+
+        $(
+            $(#[$built])?
+            impl From<$answer> for Answering {
+                fn from(answer: $answer) -> Answering {
+                    Answering::$variant(answer)
+                }
+            }
+        )*
+    };
 }
 
-answering_from! {
-    Files(super::files::FilesAnswer),
+answering! {
+    Files(super::files::FilesAnswer), "ferry's files, listings and archives.";
     #[cfg(feature = "tus")]
-    Tus(super::tus::TusAnswer),
+    Tus(super::tus::TusAnswer), "tus's uploads.";
     #[cfg(feature = "webdav")]
-    Webdav(super::webdav::WebdavAnswer),
-    Options(OptionsAnswer),
-    Health(super::health::HealthAnswer),
+    Webdav(super::webdav::WebdavAnswer), "WebDAV's properties and folders.";
+    Options(OptionsAnswer), "The one `OPTIONS` answer, every dialect's.";
+    Health(super::health::HealthAnswer), "The health check.";
     #[cfg(feature = "s3")]
-    S3(super::s3::S3Answer),
+    S3(super::s3::S3Answer), "The S3 API's buckets and objects.";
 }
 
 /// A dialect as its listener asks it, its answer made an [`Answering`]
