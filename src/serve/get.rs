@@ -7,8 +7,8 @@
 use log::debug;
 
 use super::{
-    Ctx, ErrorKind, Failure, Next, Outcome, Reply, Selection, Send, Source, Version, Want, refuse,
-    storage_refusal,
+    Ctx, ErrorKind, Failure, Next, Outcome, PartsKept, Reply, Selection, Send, Source, Version,
+    Want, refuse, storage_refusal,
 };
 use crate::name::Name;
 use crate::storage::{DeadProperty, Holder, OpenFile, StorageError};
@@ -32,6 +32,10 @@ pub(super) fn get(ctx: &Ctx<'_>, name: Name, want: Want) -> Outcome {
                     part_sizes: want
                         .wants_part_sizes()
                         .then(|| ctx.storage.recorded_part_sizes(&found))
+                        .flatten(),
+                    part_checksums: want
+                        .wants_part_sizes()
+                        .then(|| ctx.storage.recorded_part_checksums(&found))
                         .flatten(),
                 };
                 send(ctx, name, want, (found, records))
@@ -86,6 +90,8 @@ struct Records {
     /// The sizes of the parts it was uploaded in
     /// ([`Want::wants_part_sizes`]).
     part_sizes: Option<Vec<u64>>,
+    /// Their checksums, where its upload had one (as their sizes).
+    part_checksums: Option<Vec<String>>,
 }
 
 /// A file opened for a GET, and what is recorded with it.
@@ -101,7 +107,15 @@ fn send(ctx: &Ctx<'_>, name: Name, want: Want, opened: Opened) -> Outcome {
     want.amend(&mut records.props);
     let version = version_of(&found);
     let selection = match want.part() {
-        Some(number) => part_of(want.select(&version), number, &version, &records.part_sizes),
+        Some(number) => {
+            // That part's checksum alone is its answer's.
+            records.part_checksums = records
+                .part_checksums
+                .take()
+                .and_then(|all| all.into_iter().nth((number as usize).checked_sub(1)?))
+                .map(|one| vec![one]);
+            part_of(want.select(&version), number, &version, &records.part_sizes)
+        }
         None => Ok(want.select(&version)),
     };
     let selection = match selection {
@@ -147,7 +161,10 @@ fn send(ctx: &Ctx<'_>, name: Name, want: Want, opened: Opened) -> Outcome {
         part,
         props: records.props,
         checksum: records.checksum,
-        part_sizes: records.part_sizes,
+        parts: match (records.part_sizes, records.part_checksums) {
+            (None, None) => None,
+            (sizes, checksums) => Some(Box::new(PartsKept { sizes, checksums })),
+        },
     };
     if !body || len == 0 {
         debug!("#{} GET {name} headers only", ctx.client);

@@ -36,6 +36,7 @@
 //! ```text
 //! .ferry-uploads/<id>.data          the slots: part N at (N - 1) x stride
 //! .ferry-uploads/<id>.parts/N       part N's record: offset(8) size(8) md5(16) crc32c(4) "FMS1"
+//!                                   [its checksum: `<algorithm>:<base64>`]
 //!                                   (or its bytes and footer, staged apart: parts.rs)
 //! .ferry-uploads/<id>.parts/.stride a symbolic link to the stride, in decimal (made once, atomically)
 //! .ferry-uploads/<id>.parts/.l<N>   slot N's lock file (empty)
@@ -132,6 +133,7 @@ pub(super) fn from_record(number: u32, record: &[u8; 40], modified: i64) -> Part
         crc: u32::from_le_bytes(crc),
         modified,
         at: Some(word(0)),
+        checksum: None,
     }
 }
 
@@ -406,6 +408,7 @@ mod tests {
             crc: 0,
             modified: 0,
             at,
+            checksum: None,
         }
     }
 
@@ -457,6 +460,7 @@ mod tests {
                 crc: 0xdead_beef,
                 modified: 12,
                 at: Some(7 << 30),
+                checksum: None,
             }
         );
     }

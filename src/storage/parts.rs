@@ -5,8 +5,11 @@
 //! `.ferry-uploads/<id>.parts/<N>`, each written to a temp file there and
 //! renamed onto its number once whole, so a part cut mid-body leaves the
 //! upload as it was and a part sent again replaces the old one at once.
-//! A part ends with a footer of its MD5 (its ETag) and CRC-32C, so
-//! listing the parts reads 24 bytes of each and nothing is kept in
+//! A part ends with a footer of its MD5 (its ETag) and CRC-32C, and the
+//! additional checksum it was verified against where it stated one
+//! (S3's `x-amz-checksum-*`, kept for its upload's checksum:
+//! `part_footer.rs`), so listing the parts reads some 24 to 100 bytes
+//! of each and nothing is kept in
 //! memory between requests, whatever the upload's size. A part may also
 //! be copied from an object (UploadPartCopy: [`PartUpload::copy_from`]).
 //!
@@ -23,8 +26,9 @@
 //! ```text
 //! .ferry-uploads/<id>.meta          the session's record (name, owner...)
 //! .ferry-uploads/<id>.data          the parts in their places (part_slots.rs)
-//! .ferry-uploads/<id>.parts/<N>     part N staged apart: its bytes, then md5(16) crc32c(4, LE) "FMP1"
-//!                                   (or a slot record: part_slots.rs)
+//! .ferry-uploads/<id>.parts/<N>     part N staged apart: its bytes, then md5(16) crc32c(4, LE) "FMP1",
+//!                                   or its bytes, checksum(n) n(1) md5(16) crc32c(4, LE) "FMP2"
+//!                                   (checksum: `<algorithm>:<base64>`); or a slot record: part_slots.rs
 //! .ferry-uploads/<id>.parts/.t<N>-<node>-<run>-<serial>
 //!                                   a part on its way (removed with the session,
 //!                                   or by the start-up sweep once its run is over)
@@ -41,15 +45,14 @@ use rustix::fs::{AtFlags, Dir, Mode, OFlags};
 use rustix::io::Errno;
 
 use super::gate::Point;
+use super::part_footer::{self as footer, MAX_CHECKSUM};
+pub(super) use super::part_footer::{described, open_part, read_part, staged_parts};
 use super::part_slots::{self as slots, Slot};
 use super::session_state::{Live, Staging};
 use super::sessions::{SessionInfo, SessionLimits, check_id, touch};
 use super::{DIR, Folders, Storage, StorageError, Upload};
 use crate::name::Name;
 
-/// Bytes after a part's own: its MD5, its CRC-32C and a mark.
-const FOOTER: u64 = 24;
-const MARK: &[u8; 4] = b"FMP1";
 /// The buffer a part copied from an object is read through.
 const COPY_BUFFER: usize = 256 * 1024;
 
@@ -108,7 +111,7 @@ pub(super) fn remove_parts(dir: &OwnedFd, id: &str) {
 }
 
 /// A staged part, as its footer describes it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Part {
     /// Its number (1..=10000).
     pub number: u32,
@@ -123,6 +126,9 @@ pub struct Part {
     /// Where its bytes are in the upload's data file (its slot), or
     /// `None`: in its own file.
     pub at: Option<u64>,
+    /// The additional checksum its bytes were verified against
+    /// (`<algorithm>:<base64>`, S3's `x-amz-checksum-*`), if any.
+    pub checksum: Option<String>,
 }
 
 /// A part being received: into its slot in the upload's data file, or a
@@ -138,9 +144,17 @@ pub struct PartUpload {
     file: File,
     slot: Option<Slot>,
     done: bool,
+    /// The upload's metadata (what its parts must state: S3's checksum
+    /// algorithm).
+    meta: Option<String>,
 }
 
 impl PartUpload {
+    /// The metadata of the upload it is a part of.
+    pub fn upload_meta(&self) -> Option<&str> {
+        self.meta.as_deref()
+    }
+
     /// Appends body bytes.
     ///
     /// # Errors
@@ -185,15 +199,27 @@ impl PartUpload {
         Ok(())
     }
 
-    /// Ends the part with its footer and puts it in place of any part of
-    /// its number (flushed first where `durable`).
+    /// Ends the part with its footer (its MD5, CRC-32C and `checksum`,
+    /// `<algorithm>:<base64>`, if it has one) and puts it in place of any
+    /// part of its number (flushed first where `durable`).
     ///
     /// # Errors
-    /// No space, I/O: the part is then not staged.
-    pub fn commit(mut self, md5: [u8; 16], crc: u32, durable: bool) -> Result<(), StorageError> {
+    /// No space, I/O: the part is then not staged; a checksum longer than
+    /// [`MAX_CHECKSUM`] (none is).
+    pub fn commit(
+        mut self,
+        (md5, crc, checksum): ([u8; 16], u32, Option<&str>),
+        durable: bool,
+    ) -> Result<(), StorageError> {
+        let checksum = checksum.unwrap_or_default().as_bytes();
+        if checksum.len() > MAX_CHECKSUM {
+            let long = io::Error::other("a part's checksum is too long to keep");
+            return Err(StorageError::Io(long));
+        }
         match &self.slot {
             Some(slot) => {
-                let record = slot.record(md5, crc)?;
+                let mut record = slot.record(md5, crc)?.to_vec();
+                record.extend_from_slice(checksum);
                 if durable {
                     self.file.sync_data()?;
                 }
@@ -212,11 +238,7 @@ impl PartUpload {
                 }
             }
             None => {
-                let mut footer = [0u8; FOOTER as usize];
-                footer[..16].copy_from_slice(&md5);
-                footer[16..20].copy_from_slice(&crc.to_le_bytes());
-                footer[20..].copy_from_slice(MARK);
-                self.file.write_all(&footer)?;
+                self.file.write_all(&footer::footer(md5, crc, checksum))?;
                 if durable {
                     self.file.sync_all()?;
                 }
@@ -308,7 +330,7 @@ impl Storage {
         (number, len): (u32, Option<u64>),
     ) -> Result<PartUpload, StorageError> {
         self.pause(Point::Session);
-        self.multipart(id, name)?;
+        let meta = self.multipart(id, name)?.meta;
         if self.sessions.is_committing(id) {
             return Err(StorageError::Committing);
         }
@@ -332,6 +354,7 @@ impl Storage {
                 file: data,
                 slot: Some(slot),
                 done: false,
+                meta,
             });
         }
         let create = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | flags;
@@ -343,6 +366,7 @@ impl Storage {
             file: File::from(fd),
             slot: None,
             done: false,
+            meta,
         })
     }
 
@@ -359,7 +383,7 @@ impl Storage {
     /// Completes multipart upload `id` (for `name`) from the parts
     /// `listed` names (its digest, kept in the upload's mark: see
     /// [`Storage::completed_multipart`]): `choose` picks, from the parts
-    /// staged, those that make the object, in order (or refuses: the
+    /// staged and the session's metadata, those that make the object, in order (or refuses: the
     /// upload stays as it was); they are assembled (in place where they
     /// can be: `part_slots.rs`) into the [`Upload`] returned (with its
     /// size, CRC-32C and the session's metadata). Nothing else may touch
@@ -370,7 +394,7 @@ impl Storage {
     pub fn finish_multipart<E: From<StorageError>>(
         &self,
         (id, name, listed): (&str, &Name, &str),
-        choose: impl FnOnce(Vec<Part>) -> Result<Vec<Part>, E>,
+        choose: impl FnOnce(Vec<Part>, Option<&str>) -> Result<Vec<Part>, E>,
     ) -> Result<(Upload, u64, u32, Option<String>), E> {
         self.pause(Point::Session);
         let info = self.multipart(id, name)?;
@@ -390,13 +414,16 @@ impl Storage {
         // ends: the parts read are those assembled.
         let data = slots::hold_slots(&staging.dir, id)?;
         let staged = staged_parts(&staging.dir, id)?;
-        let chosen = choose(staged.clone())?;
+        let chosen = choose(staged.clone(), info.meta.as_deref())?;
         self.pause(Point::Assemble);
         let made = slots::assemble(&staging.dir, id, &data, &chosen, &staged)?;
         staging.apart = made.apart;
         staging.slots = Some(data);
         let mut upload = self.begin_commit((name, Folders::Keys), made.file, staging)?;
-        upload.part_sizes = Some(chosen.iter().map(|part| part.size).collect());
+        upload.parts = Some(Box::new(super::upload::PartRecords {
+            sizes: chosen.iter().map(|part| part.size).collect(),
+            checksums: None,
+        }));
         Ok((upload, made.size, made.crc, info.meta))
     }
 
@@ -418,80 +445,6 @@ impl Storage {
         }
         Ok(live)
     }
-}
-
-/// The parts in session `id`'s parts folder, by number (a part without
-/// its footer, which nothing but a hand could make, is left out).
-pub(super) fn staged_parts(dir: &OwnedFd, id: &str) -> Result<Vec<Part>, StorageError> {
-    let flags = DIR | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-    let parts = rustix::fs::openat(dir, parts_name(id), flags, Mode::empty())?;
-    let mut found = Vec::new();
-    for entry in Dir::read_from(&parts)? {
-        let entry = entry?;
-        let Some(number) = entry
-            .file_name()
-            .to_str()
-            .ok()
-            .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
-            .and_then(|n| n.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        if let Some(part) = read_part(&parts, number)? {
-            found.push(part);
-        }
-    }
-    found.sort_by_key(|part| part.number);
-    Ok(found)
-}
-
-/// Part `number`'s description, from its footer or slot record.
-pub(super) fn read_part(parts: &OwnedFd, number: u32) -> Result<Option<Part>, StorageError> {
-    match open_part(parts, number) {
-        Ok(fd) => described(&File::from(fd), number),
-        // Replaced or removed since the folder was read.
-        Err(Errno::NOENT) => Ok(None),
-        Err(errno) => Err(errno.into()),
-    }
-}
-
-pub(super) fn open_part(parts: &OwnedFd, number: u32) -> Result<OwnedFd, Errno> {
-    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-    rustix::fs::openat(parts, number.to_string(), flags, Mode::empty())
-}
-
-/// The description of part `number`, open as `file`, from its footer or
-/// its slot record; `None` if it has neither.
-pub(super) fn described(file: &File, number: u32) -> Result<Option<Part>, StorageError> {
-    let stat = rustix::fs::fstat(file)?;
-    let len = u64::try_from(stat.st_size).unwrap_or(0);
-    if len == slots::RECORD {
-        let mut record = [0u8; slots::RECORD as usize];
-        file.read_exact_at(&mut record, 0)?;
-        if &record[36..] == slots::RECORD_MARK {
-            return Ok(Some(slots::from_record(number, &record, stat.st_mtime)));
-        }
-    }
-    if len < FOOTER {
-        return Ok(None);
-    }
-    let mut footer = [0u8; FOOTER as usize];
-    file.read_exact_at(&mut footer, len - FOOTER)?;
-    if &footer[20..] != MARK {
-        return Ok(None);
-    }
-    let mut md5 = [0u8; 16];
-    md5.copy_from_slice(&footer[..16]);
-    let mut crc = [0u8; 4];
-    crc.copy_from_slice(&footer[16..20]);
-    Ok(Some(Part {
-        number,
-        size: len - FOOTER,
-        md5,
-        crc: u32::from_le_bytes(crc),
-        modified: stat.st_mtime,
-        at: None,
-    }))
 }
 
 #[cfg(test)]

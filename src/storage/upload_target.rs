@@ -140,7 +140,7 @@ impl Storage {
             mtime: None,
             md5: None,
             stated: None,
-            part_sizes: None,
+            parts: None,
             props: None,
             create_only: false,
         }
@@ -224,7 +224,7 @@ impl Storage {
     ///
     /// # Errors
     /// [`StorageError::NoBucket`] if it is not there.
-    pub(super) fn check_bucket(&self, name: &Name) -> Result<(), StorageError> {
+    pub fn check_bucket(&self, name: &Name) -> Result<(), StorageError> {
         let Some((bucket, _)) = name.as_str().split_once('/') else {
             return Ok(());
         };
