@@ -2,7 +2,8 @@
 //! else on the pool) and what the request selects of it sent, with what
 //! is recorded with it where the answer tells that (dead properties, the
 //! checksum it was uploaded with, its part sizes); a part by number
-//! ([`part_of`]); the end of a send.
+//! ([`part_of`]); a file not found in a bucket that is not there either
+//! (S3's `NoSuchBucket`, looked at on the pool); the end of a send.
 
 use log::debug;
 
@@ -40,6 +41,13 @@ pub(super) fn get(ctx: &Ctx<'_>, name: Name, want: Want) -> Outcome {
                 };
                 send(ctx, name, want, (found, records))
             }
+            Err(StorageError::NotFound) if want.in_bucket() => {
+                let err = match ctx.storage.check_bucket(&name) {
+                    Err(StorageError::NoBucket) => StorageError::NoBucket,
+                    _ => StorageError::NotFound,
+                };
+                not_sent(ctx, name, err)
+            }
             Err(err) => not_sent(ctx, name, err),
         })
     };
@@ -53,6 +61,8 @@ pub(super) fn get(ctx: &Ctx<'_>, name: Name, want: Want) -> Outcome {
     match ctx.storage.open_read_cached(&name) {
         Ok(Some(found)) => send(ctx, name, want, (found, Records::default())),
         Ok(None) => on_pool(name, want),
+        // Whether its bucket is there is a look at the disk: the pool's.
+        Err(StorageError::NotFound) if want.in_bucket() => on_pool(name, want),
         Err(err) => not_sent(ctx, name, err),
     }
 }

@@ -26,6 +26,7 @@ mod access;
 mod archive;
 mod archive_layout;
 mod arrived;
+mod choose;
 mod coded;
 mod commit;
 pub mod conditions;

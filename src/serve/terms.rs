@@ -7,6 +7,8 @@
 
 use std::fmt;
 
+pub use super::choose::Choose;
+
 use crate::name::Name;
 pub use crate::storage::Folders;
 
@@ -359,44 +361,6 @@ pub enum Want {
     Chosen(Box<dyn Choose>),
 }
 
-/// A codec's rule for which bytes of a file version to send.
-pub trait Choose: fmt::Debug + Send {
-    /// What to send of `version`.
-    fn choose(&self, version: &Version) -> Selection;
-
-    /// Whether the answer tells the file's dead properties (S3's object
-    /// metadata): then the file is opened on the pool, where its record
-    /// is read, never on the loop.
-    fn wants_props(&self) -> bool {
-        false
-    }
-
-    /// Amends the dead properties the answer is written from (S3's
-    /// `response-*` fields, stated instead of those kept): the answer's
-    /// alone, never the file's.
-    fn amend(&self, _props: &mut Vec<crate::storage::DeadProperty>) {}
-
-    /// Whether the answer tells the additional checksum the file was
-    /// uploaded with (S3's `x-amz-checksum-mode: ENABLED`): then too the
-    /// file is opened on the pool, where its record is read.
-    fn wants_checksum(&self) -> bool {
-        false
-    }
-
-    /// The part of the file wanted, by number (S3's `partNumber`): a file
-    /// uploaded in parts has those, any other one, itself (see
-    /// `serve::files`). `None`: what [`Choose::choose`] selects.
-    fn part(&self) -> Option<u32> {
-        None
-    }
-
-    /// Whether the answer tells the sizes of the parts the file was
-    /// uploaded in (S3's GetObjectAttributes): read on the pool too.
-    fn wants_part_sizes(&self) -> bool {
-        self.part().is_some()
-    }
-}
-
 /// What a GET gets once its file's version is known.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Selection {
@@ -470,6 +434,11 @@ impl Want {
             Want::Chosen(rule) => rule.part(),
             _ => None,
         }
+    }
+
+    /// Whether the name is in a bucket ([`Choose::in_bucket`]).
+    pub fn in_bucket(&self) -> bool {
+        matches!(self, Want::Chosen(rule) if rule.in_bucket())
     }
 
     /// Whether the answer tells the part sizes ([`Choose::wants_part_sizes`]).

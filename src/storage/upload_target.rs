@@ -219,7 +219,7 @@ impl Storage {
 
     /// The name's bucket, its first folder, must be there, as only
     /// CreateBucket makes one (S3's `NoSuchBucket`), for a multipart
-    /// upload begun (an upload's own walk checks it as it goes: see
+    /// upload begun, or where a GET found no file (an upload's own walk checks it as it goes: see
     /// [`Storage::walk_creating`]); what is there is the walk's to judge.
     ///
     /// # Errors

@@ -4,7 +4,7 @@
 //! full-object checksum (checked against what it states, answered, and
 //! answered again by a completion sent again), and the object's and each
 //! part's answered by HEAD, GET by part number and GetObjectAttributes;
-//! CRC-64/NVME for a PutObject.
+//! CRC-64/NVME for a PutObject; a GET in a bucket that is gone.
 #![cfg(feature = "s3")] // built with what it tests (Cargo.toml [features])
 
 use crate::support;
@@ -309,4 +309,22 @@ fn types_an_algorithm_cannot_make_are_refused() {
     let done = complete(&s, ("n", &id), &[], &completion(&[(1, etag(b"abc"), None)]));
     assert_eq!(done.status, 200, "{}", String::from_utf8_lossy(&done.body));
     assert!(texts(&done.body, "ChecksumType").is_empty());
+}
+
+#[test]
+fn a_get_in_a_bucket_that_is_gone_is_no_such_bucket() {
+    let s = support::s3::owner();
+    let me = &s.signers[0];
+    assert_eq!(me.simple(s.s3, "PUT", "/gone", b"").status, 200);
+    assert_eq!(me.simple(s.s3, "PUT", "/gone/k", b"x").status, 200);
+    let missing = me.simple(s.s3, "GET", "/gone/other", b"");
+    assert_eq!((missing.status, code(&missing)), (404, "NoSuchKey".into()));
+    assert_eq!(me.simple(s.s3, "DELETE", "/gone/k", b"").status, 204);
+    assert_eq!(me.simple(s.s3, "DELETE", "/gone", b"").status, 204);
+    for _ in 0..2 {
+        // The second may find the name's lookup cached on the loop.
+        let got = me.simple(s.s3, "GET", "/gone/k", b"");
+        assert_eq!((got.status, code(&got)), (404, "NoSuchBucket".into()));
+    }
+    assert_eq!(me.simple(s.s3, "HEAD", "/gone/k", b"").status, 404);
 }

@@ -149,6 +149,11 @@ impl Choose for Ranged {
     fn wants_part_sizes(&self) -> bool {
         self.part_sizes || self.part.is_some()
     }
+
+    /// A key's first folder is its bucket.
+    fn in_bucket(&self) -> bool {
+        true
+    }
 }
 
 /// What GetObject and HeadObject describe: the version, its dead
