@@ -125,7 +125,11 @@ impl UploadChecksum {
                 });
                 // No part: the CRC of nothing (a completion lists one at least).
                 let whole = whole.unwrap_or_else(|| crc_fast::checksum(crc, b""));
-                let width = self.algorithm.of_bytes(b"").len();
+                // CRC-32s are 4 bytes, CRC-64/NVME's 8, big-endian as S3 states them.
+                let width = match self.algorithm {
+                    Algorithm::Crc64Nvme => 8,
+                    _ => 4,
+                };
                 let bytes = whole.to_be_bytes();
                 Checksum::full(self.algorithm, bytes[bytes.len() - width..].to_vec())
             }
