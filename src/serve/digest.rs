@@ -204,6 +204,10 @@ pub struct BodyDigests {
     pub checksum: Option<Stated>,
     /// Its `aws-chunked` coding, if it has one (decoded before digests).
     pub coding: Option<Box<Coding>>,
+    /// An additional checksum nobody stated, computed to be kept (a part
+    /// of a multipart upload with a checksum that sent none, as S3
+    /// computes it); ignored where one is stated.
+    pub computed: Option<Algorithm>,
 }
 
 /// An additional checksum being computed (the CRC-32C is the upload's).
@@ -332,7 +336,10 @@ impl Digesting {
     /// Digests of the bytes to come, to be held against `stated`; the
     /// MD5 is always computed (it is the answer's `ETag`).
     pub fn new(stated: BodyDigests) -> Digesting {
-        let summing = stated.checksum.as_ref().map(|c| Summing::new(c.algorithm));
+        let summing = match &stated.checksum {
+            Some(checksum) => Some(Summing::new(checksum.algorithm)),
+            None => stated.computed.map(Summing::new),
+        };
         let hashes = Hashes {
             sha256: stated.sha256.map(|_| Sha256::new()),
             md5: Md5::new(),
@@ -411,6 +418,10 @@ impl Digesting {
         }
         let checksum = match (self.stated.checksum, hashes.summing) {
             (Some(stated), Some(summing)) => Some(checked(stated, summing, crc, trailers)?),
+            (None, Some(summing)) => self
+                .stated
+                .computed
+                .map(|algorithm| Checksum::full(algorithm, summing.finish(crc))),
             _ => None,
         };
         Ok(Digested { md5, checksum })
@@ -513,6 +524,7 @@ mod tests {
                 value: Some(Algorithm::Crc32.of_bytes(&body)),
             }),
             coding: None,
+            computed: None,
         };
         let mut digesting = Digesting::new(stated.clone());
         // As the writes behind a connection take it: a buffer at a time,

@@ -151,7 +151,8 @@ pub(super) fn put_part(ctx: &Ctx<'_>, name: Name, ask: Box<PartAsk>) -> Outcome 
             .begin_part(&ask.id, &name, (ask.number, part_len))
         {
             Ok(part) => {
-                // A part of an upload with a checksum states one of it.
+                // A part of an upload with a checksum states one of it, or
+                // none: then it is computed as the part arrives.
                 let upload = UploadChecksum::of_meta(part.upload_meta());
                 let stated = ask.digests.checksum.as_ref().map(|c| c.algorithm);
                 if let Err(failure) = upload_checksum::check_part(upload, stated) {
@@ -159,6 +160,8 @@ pub(super) fn put_part(ctx: &Ctx<'_>, name: Name, ask: Box<PartAsk>) -> Outcome 
                     let next = skip_body(ask.body, ctx.config);
                     return refuse(ctx, "APPEND", name.as_str(), failure, next);
                 }
+                let mut ask = ask;
+                ask.digests.computed = upload.map(|upload| upload.algorithm);
                 // Its MD5 and stated digests computed as it is written (an
                 // aws-chunked body decoded first), checked before it is staged.
                 let receive = Receive::new(Sink::Part(part), name, len, None)

@@ -147,17 +147,18 @@ pub struct Stated {
     pub object: Option<(Algorithm, String)>,
 }
 
-/// Why a part of an upload with a checksum is refused: it states none, or
-/// another (S3's `InvalidRequest`).
+/// Why a part of an upload with a checksum is refused: it states another
+/// (S3's `InvalidRequest`). One that states none has it computed as it
+/// arrives, as S3 does (`digest::BodyDigests::computed`).
 pub fn check_part(
     upload: Option<UploadChecksum>,
     stated: Option<Algorithm>,
 ) -> Result<(), Failure> {
-    match upload {
-        Some(upload) if stated != Some(upload.algorithm) => Err(Failure::new(
+    match (upload, stated) {
+        (Some(upload), Some(stated)) if stated != upload.algorithm => Err(Failure::new(
             ErrorKind::BadRequest,
             format!(
-                "the upload was created with checksum algorithm {}: every part states its {}",
+                "the upload was created with checksum algorithm {}: a part states its {} or none",
                 upload.algorithm.record_name().to_ascii_uppercase(),
                 upload.algorithm.field()
             ),

@@ -57,6 +57,7 @@ pub(super) fn body_digests(
             md5,
             checksum,
             coding,
+            computed: None,
         },
     ))
 }
