@@ -1,13 +1,51 @@
-//! A codec's rule for which bytes of a file's version a GET sends, and
-//! what else its answer tells (dead properties, checksums, part sizes),
-//! known before the file is opened so that the serve layer reads what
-//! is recorded with it on the pool (`get.rs`). Apart from `terms.rs`,
-//! which re-exports it, so that each stays short.
+//! A codec's rule for which bytes of a file's version a GET sends
+//! ([`Choose`]: what it is given, [`Version`], and what it picks,
+//! [`Selection`]), and what else its answer tells (dead properties,
+//! checksums, part sizes, whether the name is in a bucket), known before
+//! the file is opened so that the serve layer reads what is recorded
+//! with it on the pool (`get.rs`). Apart from `terms.rs`, which
+//! re-exports them, so that each stays short.
 
 use std::fmt;
 
-use super::Version;
-use super::terms::Selection;
+use crate::storage::{FileInfo, Stamp};
+
+/// A file's identity at one moment: what conditional requests compare.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Version {
+    /// Size and modification time.
+    pub info: FileInfo,
+    /// Inode and the modification time's nanoseconds.
+    pub stamp: Stamp,
+    /// CRC-32C of the whole file, if known: an answer that states it
+    /// waits for it ([`Want::needs_checksum`]), others go without.
+    pub crc: Option<u32>,
+    /// The MD5 tag recorded with it (S3's `ETag`), if known.
+    pub md5: Option<crate::storage::Md5Tag>,
+}
+
+/// What a GET gets once its file's version is known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Selection {
+    /// `len` bytes from `start`.
+    Bytes {
+        /// First byte.
+        start: u64,
+        /// Bytes.
+        len: u64,
+        /// A part was asked for and is answered as one (HTTP's 206).
+        part: bool,
+        /// The bytes follow the answer (false: only their description).
+        body: bool,
+    },
+    /// The client's copy is current.
+    NotModified,
+    /// A condition the request set does not hold (S3's `If-Match`,
+    /// `If-Unmodified-Since`): nothing is sent.
+    PreconditionFailed,
+    /// Nothing of the file matches what was asked for.
+    Unsatisfiable,
+}
 
 /// A codec's rule for which bytes of a file version to send.
 pub trait Choose: fmt::Debug + Send {

@@ -44,8 +44,7 @@ pub const MIN_PART_SIZE: u64 = crate::storage::SMALLEST_PART;
 /// Most parts or uploads on a page of a listing.
 pub const MAX_PAGE: usize = 1000;
 
-/// A completion names a part that is not staged, or not with its ETag.
-pub const INVALID_PART: &str = "a part listed is not staged, or not with the ETag given";
+pub use super::upload_checksum::INVALID_PART;
 /// A part a completion lists: its number and the MD5 its ETag names
 /// (`None`: an ETag that names none, which no part has; judged once the
 /// upload is found, so that an unknown upload is "not found" first).

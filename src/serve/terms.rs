@@ -7,7 +7,7 @@
 
 use std::fmt;
 
-pub use super::choose::Choose;
+pub use super::choose::{Choose, Selection, Version};
 
 use crate::name::Name;
 pub use crate::storage::Folders;
@@ -27,7 +27,7 @@ pub enum Making {
     /// limited to the bucket too).
     Bucket,
 }
-use crate::storage::{DeadProperty, FileInfo, ListEntry, Space, Stamp};
+use crate::storage::{DeadProperty, ListEntry, Space};
 
 /// How much of the tree below a prefix a listing shows.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -326,20 +326,6 @@ pub enum CopyTime {
     Set(i64),
 }
 
-/// A file's identity at one moment: what conditional requests compare.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Version {
-    /// Size and modification time.
-    pub info: FileInfo,
-    /// Inode and the modification time's nanoseconds.
-    pub stamp: Stamp,
-    /// CRC-32C of the whole file, if known: an answer that states it
-    /// waits for it ([`Want::needs_checksum`]), others go without.
-    pub crc: Option<u32>,
-    /// The MD5 tag recorded with it (S3's `ETag`), if known.
-    pub md5: Option<crate::storage::Md5Tag>,
-}
-
 /// Which bytes of a file a GET wants.
 #[derive(Debug)]
 pub enum Want {
@@ -359,29 +345,6 @@ pub enum Want {
     /// The codec's own rules, applied to the file's version (HTTP's
     /// `Range`, `If-Range`, `If-None-Match`...).
     Chosen(Box<dyn Choose>),
-}
-
-/// What a GET gets once its file's version is known.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Selection {
-    /// `len` bytes from `start`.
-    Bytes {
-        /// First byte.
-        start: u64,
-        /// Bytes.
-        len: u64,
-        /// A part was asked for and is answered as one (HTTP's 206).
-        part: bool,
-        /// The bytes follow the answer (false: only their description).
-        body: bool,
-    },
-    /// The client's copy is current.
-    NotModified,
-    /// A condition the request set does not hold (S3's `If-Match`,
-    /// `If-Unmodified-Since`): nothing is sent.
-    PreconditionFailed,
-    /// Nothing of the file matches what was asked for.
-    Unsatisfiable,
 }
 
 impl Want {

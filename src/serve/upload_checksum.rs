@@ -17,9 +17,12 @@
 //! invalid part) and the object's (a mismatch is a bad digest).
 
 use super::digest::{Algorithm, Checksum};
-use super::multipart::INVALID_PART;
 use super::{ErrorKind, Failure};
 use crate::storage::Part;
+
+/// A completion names a part that is not staged, or not with its ETag
+/// or checksum (`multipart.rs` re-exports it).
+pub const INVALID_PART: &str = "a part listed is not staged, or not with the ETag given";
 
 /// S3's `x-amz-checksum-type`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,4 +1,4 @@
-//! How a staged part describes itself (`parts.rs`): the footer after
+//! How a staged part describes itself ([`Part`], `parts.rs`): the footer after
 //! its bytes when it is staged apart, or its slot record
 //! (`part_slots.rs`); either way its MD5, CRC-32C and, where it stated
 //! one, the additional checksum it was verified against (S3's
@@ -11,15 +11,9 @@
 //! ```
 
 use std::fs::File;
-use std::os::fd::OwnedFd;
 use std::os::unix::fs::FileExt;
 
-use rustix::fs::{Dir, Mode, OFlags};
-use rustix::io::Errno;
-
-use super::part_slots as slots;
-use super::parts::{Part, parts_name};
-use super::{DIR, StorageError};
+use super::StorageError;
 
 /// Bytes after a part's own: its MD5, its CRC-32C and a mark.
 const FOOTER: u64 = 24;
@@ -29,6 +23,53 @@ const MARK_CHECKSUM: &[u8; 4] = b"FMP2";
 /// The longest checksum kept with a part (`<algorithm>:<base64>`: a
 /// SHA-256's is 51 bytes).
 pub(super) const MAX_CHECKSUM: usize = 80;
+
+/// A staged part, as its footer describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Part {
+    /// Its number (1..=10000).
+    pub number: u32,
+    /// Its bytes.
+    pub size: u64,
+    /// Their MD5 (its ETag).
+    pub md5: [u8; 16],
+    /// Their CRC-32C.
+    pub crc: u32,
+    /// When it was staged (Unix seconds).
+    pub modified: i64,
+    /// Where its bytes are in the upload's data file (its slot), or
+    /// `None`: in its own file.
+    pub at: Option<u64>,
+    /// The additional checksum its bytes were verified against
+    /// (`<algorithm>:<base64>`, S3's `x-amz-checksum-*`), if any.
+    pub checksum: Option<String>,
+}
+
+/// The bytes of a slot record, and its mark.
+pub(super) const RECORD: u64 = 40;
+pub(super) const RECORD_MARK: &[u8; 4] = b"FMS1";
+
+/// Part `number`, described by slot record `record` (written at `modified`).
+pub(super) fn from_record(number: u32, record: &[u8; 40], modified: i64) -> Part {
+    let word = |at: usize| {
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(&record[at..at + 8]);
+        u64::from_le_bytes(bytes)
+    };
+    let mut md5 = [0u8; 16];
+    md5.copy_from_slice(&record[16..32]);
+    let mut crc = [0u8; 4];
+    crc.copy_from_slice(&record[32..36]);
+    Part {
+        number,
+        size: word(8),
+        md5,
+        crc: u32::from_le_bytes(crc),
+        modified,
+        at: Some(word(0)),
+        checksum: None,
+    }
+}
 
 /// The footer of a part staged apart: `checksum` (`<algorithm>:<base64>`,
 /// at most [`MAX_CHECKSUM`] bytes: the caller checks), if any, its
@@ -46,46 +87,6 @@ pub(super) fn footer(md5: [u8; 16], crc: u32, checksum: &[u8]) -> Vec<u8> {
         false => MARK_CHECKSUM,
     });
     footer
-}
-
-/// The parts in session `id`'s parts folder, by number (a part without
-/// its footer, which nothing but a hand could make, is left out).
-pub(super) fn staged_parts(dir: &OwnedFd, id: &str) -> Result<Vec<Part>, StorageError> {
-    let flags = DIR | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-    let parts = rustix::fs::openat(dir, parts_name(id), flags, Mode::empty())?;
-    let mut found = Vec::new();
-    for entry in Dir::read_from(&parts)? {
-        let entry = entry?;
-        let Some(number) = entry
-            .file_name()
-            .to_str()
-            .ok()
-            .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
-            .and_then(|n| n.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        if let Some(part) = read_part(&parts, number)? {
-            found.push(part);
-        }
-    }
-    found.sort_by_key(|part| part.number);
-    Ok(found)
-}
-
-/// Part `number`'s description, from its footer or slot record.
-pub(super) fn read_part(parts: &OwnedFd, number: u32) -> Result<Option<Part>, StorageError> {
-    match open_part(parts, number) {
-        Ok(fd) => described(&File::from(fd), number),
-        // Replaced or removed since the folder was read.
-        Err(Errno::NOENT) => Ok(None),
-        Err(errno) => Err(errno.into()),
-    }
-}
-
-pub(super) fn open_part(parts: &OwnedFd, number: u32) -> Result<OwnedFd, Errno> {
-    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-    rustix::fs::openat(parts, number.to_string(), flags, Mode::empty())
 }
 
 /// The description of part `number`, open as `file`, from its footer or
@@ -136,20 +137,20 @@ fn slot_record(
     len: u64,
     (number, modified): (u32, i64),
 ) -> Result<Option<Part>, StorageError> {
-    let longest = slots::RECORD + MAX_CHECKSUM as u64;
-    if !(slots::RECORD..=longest).contains(&len) {
+    let longest = RECORD + MAX_CHECKSUM as u64;
+    if !(RECORD..=longest).contains(&len) {
         return Ok(None);
     }
     let mut bytes = vec![0u8; len as usize];
     file.read_exact_at(&mut bytes, 0)?;
-    let (record, checksum) = bytes.split_at(slots::RECORD as usize);
-    let Ok(record) = <&[u8; slots::RECORD as usize]>::try_from(record) else {
+    let (record, checksum) = bytes.split_at(RECORD as usize);
+    let Ok(record) = <&[u8; RECORD as usize]>::try_from(record) else {
         return Ok(None);
     };
-    if &record[36..] != slots::RECORD_MARK {
+    if &record[36..] != RECORD_MARK {
         return Ok(None);
     }
-    let mut part = slots::from_record(number, record, modified);
+    let mut part = from_record(number, record, modified);
     if !checksum.is_empty() {
         part.checksum = std::str::from_utf8(checksum).ok().map(str::to_owned);
     }

@@ -51,7 +51,8 @@ use std::os::unix::fs::FileExt;
 use rustix::fs::{AtFlags, FlockOperation, Mode, OFlags};
 
 use super::StorageError;
-use super::parts::{Part, open_part, parts_name, read_part};
+use super::part_footer::{Part, RECORD, RECORD_MARK};
+use super::parts::{open_part, parts_name, read_part};
 use super::session_files::data_name;
 
 /// A part shorter than this never sets the stride: S3's smallest part but
@@ -61,9 +62,6 @@ pub const SMALLEST_PART: u64 = 5 * 1024 * 1024;
 /// No slot ends beyond this (S3's largest object, 5 TiB), whatever the
 /// part's number: a file system's largest file is not far above it.
 const SLOTS_END: u64 = 5 << 40;
-/// The bytes of a slot record, and its mark.
-pub(super) const RECORD: u64 = 40;
-pub(super) const RECORD_MARK: &[u8; 4] = b"FMS1";
 /// The stride's link, in the parts folder.
 const STRIDE: &str = ".stride";
 /// A completion's object assembled apart, in the parts folder.
@@ -112,28 +110,6 @@ impl Slot {
         record[32..36].copy_from_slice(&crc.to_le_bytes());
         record[36..].copy_from_slice(RECORD_MARK);
         Ok(record)
-    }
-}
-
-/// Part `number`, described by slot record `record` (written at `modified`).
-pub(super) fn from_record(number: u32, record: &[u8; 40], modified: i64) -> Part {
-    let word = |at: usize| {
-        let mut bytes = [0u8; 8];
-        bytes.copy_from_slice(&record[at..at + 8]);
-        u64::from_le_bytes(bytes)
-    };
-    let mut md5 = [0u8; 16];
-    md5.copy_from_slice(&record[16..32]);
-    let mut crc = [0u8; 4];
-    crc.copy_from_slice(&record[32..36]);
-    Part {
-        number,
-        size: word(8),
-        md5,
-        crc: u32::from_le_bytes(crc),
-        modified,
-        at: Some(word(0)),
-        checksum: None,
     }
 }
 
@@ -341,7 +317,7 @@ fn copy_part(
     let file = File::from(open_part(parts, part.number)?);
     // A part sent again since it was chosen (one that began before the
     // completion did): the client is still at work on it.
-    if super::parts::described(&file, part.number)?.is_none_or(|now| now != *part) {
+    if super::part_footer::described(&file, part.number)?.is_none_or(|now| now != *part) {
         return Err(StorageError::SessionBusy);
     }
     copy_range((&file, 0), (to, to_at), part.size)
@@ -398,6 +374,7 @@ fn cut_short() -> StorageError {
 
 #[cfg(test)]
 mod tests {
+    use super::super::part_footer::from_record;
     use super::*;
 
     fn part(number: u32, size: u64, at: Option<u64>) -> Part {

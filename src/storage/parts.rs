@@ -45,8 +45,8 @@ use rustix::fs::{AtFlags, Dir, Mode, OFlags};
 use rustix::io::Errno;
 
 use super::gate::Point;
-use super::part_footer::{self as footer, MAX_CHECKSUM};
-pub(super) use super::part_footer::{described, open_part, read_part, staged_parts};
+pub use super::part_footer::Part;
+use super::part_footer::{self as footer, MAX_CHECKSUM, described};
 use super::part_slots::{self as slots, Slot};
 use super::session_state::{Live, Staging};
 use super::sessions::{SessionInfo, SessionLimits, check_id, touch};
@@ -108,27 +108,6 @@ pub(super) fn remove_parts(dir: &OwnedFd, id: &str) {
             return;
         }
     }
-}
-
-/// A staged part, as its footer describes it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Part {
-    /// Its number (1..=10000).
-    pub number: u32,
-    /// Its bytes.
-    pub size: u64,
-    /// Their MD5 (its ETag).
-    pub md5: [u8; 16],
-    /// Their CRC-32C.
-    pub crc: u32,
-    /// When it was staged (Unix seconds).
-    pub modified: i64,
-    /// Where its bytes are in the upload's data file (its slot), or
-    /// `None`: in its own file.
-    pub at: Option<u64>,
-    /// The additional checksum its bytes were verified against
-    /// (`<algorithm>:<base64>`, S3's `x-amz-checksum-*`), if any.
-    pub checksum: Option<String>,
 }
 
 /// A part being received: into its slot in the upload's data file, or a
@@ -420,10 +399,7 @@ impl Storage {
         staging.apart = made.apart;
         staging.slots = Some(data);
         let mut upload = self.begin_commit((name, Folders::Keys), made.file, staging)?;
-        upload.parts = Some(Box::new(super::upload::PartRecords {
-            sizes: chosen.iter().map(|part| part.size).collect(),
-            checksums: None,
-        }));
+        upload.set_part_sizes(chosen.iter().map(|part| part.size).collect());
         Ok((upload, made.size, made.crc, info.meta))
     }
 
@@ -445,6 +421,46 @@ impl Storage {
         }
         Ok(live)
     }
+}
+
+/// The parts in session `id`'s parts folder, by number (a part without
+/// its footer, which nothing but a hand could make, is left out).
+pub(super) fn staged_parts(dir: &OwnedFd, id: &str) -> Result<Vec<Part>, StorageError> {
+    let flags = DIR | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let parts = rustix::fs::openat(dir, parts_name(id), flags, Mode::empty())?;
+    let mut found = Vec::new();
+    for entry in Dir::read_from(&parts)? {
+        let entry = entry?;
+        let Some(number) = entry
+            .file_name()
+            .to_str()
+            .ok()
+            .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if let Some(part) = read_part(&parts, number)? {
+            found.push(part);
+        }
+    }
+    found.sort_by_key(|part| part.number);
+    Ok(found)
+}
+
+/// Part `number`'s description, from its footer or slot record.
+pub(super) fn read_part(parts: &OwnedFd, number: u32) -> Result<Option<Part>, StorageError> {
+    match open_part(parts, number) {
+        Ok(fd) => described(&File::from(fd), number),
+        // Replaced or removed since the folder was read.
+        Err(Errno::NOENT) => Ok(None),
+        Err(errno) => Err(errno.into()),
+    }
+}
+
+pub(super) fn open_part(parts: &OwnedFd, number: u32) -> Result<OwnedFd, Errno> {
+    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    rustix::fs::openat(parts, number.to_string(), flags, Mode::empty())
 }
 
 #[cfg(test)]

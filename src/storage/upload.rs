@@ -164,6 +164,15 @@ impl Upload {
         self.stated = Some(stated);
     }
 
+    /// Records the sizes of the parts it is assembled from (a multipart
+    /// upload's) with the file when it is committed.
+    pub(super) fn set_part_sizes(&mut self, sizes: Vec<u64>) {
+        self.parts = Some(Box::new(PartRecords {
+            sizes,
+            checksums: None,
+        }));
+    }
+
     /// Records the checksums of the parts it was assembled from (each
     /// `<algorithm>:<base64>`) with the file when it is committed.
     pub fn set_part_checksums(&mut self, checksums: Vec<String>) {

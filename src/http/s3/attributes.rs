@@ -190,6 +190,17 @@ pub(super) fn element_of(field: &str) -> String {
     format!("Checksum{name}")
 }
 
+/// A part's checksum (`<algorithm>:<base64>`) as S3's XML states it.
+pub(super) fn part_checksum_element(record: &str) -> String {
+    match Checksum::field_of_record(record) {
+        Some((field, base64)) => {
+            let element = element_of(field);
+            format!("<{element}>{base64}</{element}>")
+        }
+        None => String::new(),
+    }
+}
+
 /// `<ObjectParts>`: only for an object uploaded in parts, as S3; the
 /// page after the marker, where their sizes are kept. The count's element
 /// is `PartsCount`, as S3 and botocore's model name it (its docs say
@@ -214,7 +225,7 @@ fn parts(asked: &Attributes, object: &Described<'_>, xml: &mut String) {
     for (number, size) in page.clone().take(asked.max_parts as usize) {
         let checksum = checksums
             .and_then(|all| all.get(number as usize - 1))
-            .map(|record| super::multipart::part_checksum_element(record))
+            .map(|record| part_checksum_element(record))
             .unwrap_or_default();
         let _ = write!(
             xml,

@@ -414,17 +414,6 @@ fn checksum_elements(checksum: &Checksum) -> String {
     )
 }
 
-/// A part's checksum (`<algorithm>:<base64>`) as S3's XML states it.
-pub(super) fn part_checksum_element(record: &str) -> String {
-    match Checksum::field_of_record(record) {
-        Some((field, base64)) => {
-            let element = super::attributes::element_of(field);
-            format!("<{element}>{base64}</{element}>")
-        }
-        None => String::new(),
-    }
-}
-
 fn list_parts(page: &PartsPage) -> String {
     let (bucket, key) = bucket_and_key(page.name.as_str());
     let next = page.parts.last().map_or(page.after, |part| part.number);
@@ -444,7 +433,7 @@ fn list_parts(page: &PartsPage) -> String {
             iso(part.modified),
             escape(&Md5Tag { md5: part.md5, parts: None }.quoted()),
             part.size,
-            part.checksum.as_deref().map(part_checksum_element).unwrap_or_default()
+            part.checksum.as_deref().map(super::attributes::part_checksum_element).unwrap_or_default()
         ));
     }
     out + "</ListPartsResult>"
