@@ -60,6 +60,25 @@ pub fn with_props(list: Option<String>, ns: &str, props: &[(String, String)]) ->
     pairs.join(",")
 }
 
+/// The key under which a list keeps the checksum an S3 multipart
+/// upload's object is to have: its algorithm and type, as
+/// `serve/upload_checksum.rs` spells them.
+const CHECKSUM: &str = "checksum";
+
+/// `list` (if any) with the checksum `spelled` added: kept with a
+/// session until its commit.
+pub fn with_checksum(list: Option<String>, spelled: &str) -> String {
+    let engine = &base64::engine::general_purpose::STANDARD;
+    let mut pairs: Vec<String> = list.into_iter().collect();
+    pairs.push(format!("{CHECKSUM} {}", engine.encode(spelled)));
+    pairs.join(",")
+}
+
+/// The checksum `list` keeps ([`with_checksum`]), as spelled there.
+pub fn checksum(list: &str) -> Option<String> {
+    text(list, CHECKSUM).ok()?
+}
+
 /// The dead properties `list` keeps ([`with_props`]): their namespace and
 /// each (local name, value); `None` where it keeps none.
 pub fn props(list: &str) -> Option<(String, Vec<(String, String)>)> {

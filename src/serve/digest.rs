@@ -3,8 +3,9 @@
 //! `Content-MD5`), and the MD5 an S3 upload's `ETag` is made of: all
 //! computed as the body streams, and held against what was stated before
 //! the commit, so a body that does not match stores nothing. Also S3's
-//! additional checksums (`x-amz-checksum-crc32`, `-crc32c`, `-sha1`,
-//! `-sha256`), one home for their names and computation,
+//! additional checksums (`x-amz-checksum-crc32`, `-crc32c`,
+//! `-crc64nvme`, `-sha1`, `-sha256`), one home for their names and
+//! computation,
 //! stated with the request or in its body's trailer (`aws_chunked.rs`):
 //! the CRC-32C is the one every upload computes, never a second.
 
@@ -34,11 +35,22 @@ pub enum Algorithm {
     Crc32,
     /// CRC-32C (Castagnoli): ferry's own.
     Crc32c,
+    /// CRC-64/NVME (the AWS SDKs' newest default).
+    Crc64Nvme,
     /// SHA-1.
     Sha1,
     /// SHA-256.
     Sha256,
 }
+
+/// Every algorithm, in the order fields are looked for.
+const ALGORITHMS: [Algorithm; 5] = [
+    Algorithm::Crc32,
+    Algorithm::Crc32c,
+    Algorithm::Crc64Nvme,
+    Algorithm::Sha1,
+    Algorithm::Sha256,
+];
 
 impl Algorithm {
     /// The field that states it, in the head or the trailer.
@@ -46,26 +58,37 @@ impl Algorithm {
         match self {
             Algorithm::Crc32 => "x-amz-checksum-crc32",
             Algorithm::Crc32c => "x-amz-checksum-crc32c",
+            Algorithm::Crc64Nvme => "x-amz-checksum-crc64nvme",
             Algorithm::Sha1 => "x-amz-checksum-sha1",
             Algorithm::Sha256 => "x-amz-checksum-sha256",
         }
     }
 
-    /// Its name in a record (`storage`'s `user.ferry.checksum`).
-    fn record_name(self) -> &'static str {
+    /// Its name in a record (`storage`'s `user.ferry.checksum`), and in
+    /// lower case S3's (`x-amz-checksum-algorithm`: `CRC64NVME`).
+    pub fn record_name(self) -> &'static str {
         self.field().trim_start_matches("x-amz-checksum-")
     }
 
     /// The algorithm whose field is `name` (lower-case).
     pub fn of_field(name: &str) -> Option<Algorithm> {
-        [
-            Algorithm::Crc32,
-            Algorithm::Crc32c,
-            Algorithm::Sha1,
-            Algorithm::Sha256,
-        ]
-        .into_iter()
-        .find(|a| a.field() == name)
+        ALGORITHMS.into_iter().find(|a| a.field() == name)
+    }
+
+    /// The algorithm S3 names `name` (`SHA256`, any case).
+    pub fn of_name(name: &str) -> Option<Algorithm> {
+        ALGORITHMS
+            .into_iter()
+            .find(|a| a.record_name().eq_ignore_ascii_case(name))
+    }
+
+    /// Whether it is a CRC, whose values of consecutive bytes combine
+    /// into the whole's (a multipart upload's full-object checksum).
+    pub fn is_crc(self) -> bool {
+        matches!(
+            self,
+            Algorithm::Crc32 | Algorithm::Crc32c | Algorithm::Crc64Nvme
+        )
     }
 
     /// Its value for `body`, held whole (a small body taken in hand:
@@ -98,17 +121,57 @@ pub struct Checksum {
     pub algorithm: Algorithm,
     /// Its bytes (the answer's field has their base64).
     pub value: Vec<u8>,
+    /// A multipart upload's composite checksum (of its parts' checksums)
+    /// counts them: S3 answers it `<base64>-<parts>`. `None`: the
+    /// checksum of the bytes themselves (S3's `FULL_OBJECT`).
+    pub parts: Option<u32>,
 }
 
 impl Checksum {
-    /// The field's value: base64 of the bytes.
-    pub fn base64(&self) -> String {
-        STANDARD.encode(&self.value)
+    /// The checksum of the bytes themselves.
+    pub fn full(algorithm: Algorithm, value: Vec<u8>) -> Checksum {
+        Checksum {
+            algorithm,
+            value,
+            parts: None,
+        }
     }
 
-    /// How it is recorded with a file: `<algorithm>:<base64>`.
+    /// The field's value: base64 of the bytes, and `-<parts>` for a
+    /// composite one.
+    pub fn base64(&self) -> String {
+        let base64 = STANDARD.encode(&self.value);
+        match self.parts {
+            Some(parts) => format!("{base64}-{parts}"),
+            None => base64,
+        }
+    }
+
+    /// S3's `x-amz-checksum-type` of it.
+    pub fn kind(&self) -> &'static str {
+        kind_of(&self.base64())
+    }
+
+    /// How it is recorded with a file: `<algorithm>:<base64>[-<parts>]`.
     pub fn record(&self) -> String {
         format!("{}:{}", self.algorithm.record_name(), self.base64())
+    }
+
+    /// The checksum a record ([`Checksum::record`]) stands for; `None`
+    /// for anything else.
+    pub fn of_record(record: &str) -> Option<Checksum> {
+        let (name, text) = record.split_once(':')?;
+        let algorithm = Algorithm::of_name(name)?;
+        let (base64, parts) = match text.split_once('-') {
+            Some((base64, parts)) => (base64, Some(parts.parse().ok()?)),
+            None => (text, None),
+        };
+        let value = STANDARD.decode(base64).ok()?;
+        Some(Checksum {
+            algorithm,
+            value,
+            parts,
+        })
     }
 
     /// The field and its value that `record` (a [`Checksum::record`])
@@ -117,6 +180,15 @@ impl Checksum {
         let (name, base64) = record.split_once(':')?;
         let algorithm = Algorithm::of_field(&format!("x-amz-checksum-{name}"))?;
         Some((algorithm.field(), base64))
+    }
+}
+
+/// S3's `x-amz-checksum-type` of a checksum's value as answered: a
+/// composite one ends in `-<parts>`, which base64 never holds.
+pub fn kind_of(value: &str) -> &'static str {
+    match value.contains('-') {
+        true => "COMPOSITE",
+        false => "FULL_OBJECT",
     }
 }
 
@@ -132,6 +204,10 @@ pub struct BodyDigests {
     pub checksum: Option<Stated>,
     /// Its `aws-chunked` coding, if it has one (decoded before digests).
     pub coding: Option<Box<Coding>>,
+    /// An additional checksum nobody stated, computed to be kept (a part
+    /// of a multipart upload with a checksum that sent none, as S3
+    /// computes it); ignored where one is stated.
+    pub computed: Option<Algorithm>,
 }
 
 /// An additional checksum being computed (the CRC-32C is the upload's).
@@ -139,6 +215,7 @@ pub struct BodyDigests {
 enum Summing {
     Crc32(crc32fast::Hasher),
     Crc32c,
+    Crc64Nvme(Box<crc_fast::Digest>),
     Sha1(Box<sha1::Sha1>),
     Sha256(Box<Sha256>),
 }
@@ -148,6 +225,9 @@ impl Summing {
         match algorithm {
             Algorithm::Crc32 => Summing::Crc32(crc32fast::Hasher::new()),
             Algorithm::Crc32c => Summing::Crc32c,
+            Algorithm::Crc64Nvme => Summing::Crc64Nvme(Box::new(crc_fast::Digest::new(
+                crc_fast::CrcAlgorithm::Crc64Nvme,
+            ))),
             Algorithm::Sha1 => Summing::Sha1(Box::default()),
             Algorithm::Sha256 => Summing::Sha256(Box::default()),
         }
@@ -156,6 +236,7 @@ impl Summing {
     fn update(&mut self, data: &[u8]) {
         match self {
             Summing::Crc32(crc) => crc.update(data),
+            Summing::Crc64Nvme(crc) => crc.update(data),
             Summing::Sha1(sha1) => sha1.update(data),
             Summing::Sha256(sha256) => sha256.update(data),
             Summing::Crc32c => {}
@@ -167,9 +248,38 @@ impl Summing {
         match self {
             Summing::Crc32(crc32) => crc32.finalize().to_be_bytes().to_vec(),
             Summing::Crc32c => crc.to_be_bytes().to_vec(),
+            Summing::Crc64Nvme(crc) => crc.finalize().to_be_bytes().to_vec(),
             Summing::Sha1(sha1) => sha1.finalize().to_vec(),
             Summing::Sha256(sha256) => sha256.finalize().to_vec(),
         }
+    }
+}
+
+/// An additional checksum computed of bytes as they pass, stated by
+/// nobody (a part copied from an object, of its upload's algorithm).
+#[derive(Debug)]
+pub struct Running {
+    algorithm: Algorithm,
+    summing: Summing,
+}
+
+impl Running {
+    /// Of `algorithm`, over no bytes yet.
+    pub fn new(algorithm: Algorithm) -> Running {
+        Running {
+            algorithm,
+            summing: Summing::new(algorithm),
+        }
+    }
+
+    /// Takes the next bytes.
+    pub fn update(&mut self, data: &[u8]) {
+        self.summing.update(data);
+    }
+
+    /// What it came to; `crc` is the bytes' CRC-32C (computed beside it).
+    pub fn finish(self, crc: u32) -> Checksum {
+        Checksum::full(self.algorithm, self.summing.finish(crc))
     }
 }
 
@@ -226,7 +336,10 @@ impl Digesting {
     /// Digests of the bytes to come, to be held against `stated`; the
     /// MD5 is always computed (it is the answer's `ETag`).
     pub fn new(stated: BodyDigests) -> Digesting {
-        let summing = stated.checksum.as_ref().map(|c| Summing::new(c.algorithm));
+        let summing = match &stated.checksum {
+            Some(checksum) => Some(Summing::new(checksum.algorithm)),
+            None => stated.computed.map(Summing::new),
+        };
         let hashes = Hashes {
             sha256: stated.sha256.map(|_| Sha256::new()),
             md5: Md5::new(),
@@ -305,6 +418,10 @@ impl Digesting {
         }
         let checksum = match (self.stated.checksum, hashes.summing) {
             (Some(stated), Some(summing)) => Some(checked(stated, summing, crc, trailers)?),
+            (None, Some(summing)) => self
+                .stated
+                .computed
+                .map(|algorithm| Checksum::full(algorithm, summing.finish(crc))),
             _ => None,
         };
         Ok(Digested { md5, checksum })
@@ -332,10 +449,7 @@ fn checked(
             })?,
     };
     match summing.finish(crc) == value {
-        true => Ok(Checksum {
-            algorithm: stated.algorithm,
-            value,
-        }),
+        true => Ok(Checksum::full(stated.algorithm, value)),
         false => Err(Failure::new(
             ErrorKind::ChecksumMismatch,
             format!("the body's {field} is not the one stated"),
@@ -383,10 +497,7 @@ mod tests {
                 let crc = crc32c::crc32c(b"abc");
                 digesting.finish(crc, trailers).map(|d| d.checksum)
             };
-            let expected = Checksum {
-                algorithm,
-                value: bytes.clone(),
-            };
+            let expected = Checksum::full(algorithm, bytes.clone());
             assert_eq!(run(Some(bytes.clone()), &[]), Ok(Some(expected.clone())));
             let trailer = [(algorithm.field().to_owned(), value.to_owned())];
             assert_eq!(run(None, &trailer), Ok(Some(expected.clone())));
@@ -413,6 +524,7 @@ mod tests {
                 value: Some(Algorithm::Crc32.of_bytes(&body)),
             }),
             coding: None,
+            computed: None,
         };
         let mut digesting = Digesting::new(stated.clone());
         // As the writes behind a connection take it: a buffer at a time,
@@ -466,6 +578,25 @@ mod tests {
             Algorithm::of_field("x-amz-checksum-sha1"),
             Some(Algorithm::Sha1)
         );
-        assert_eq!(Algorithm::of_field("x-amz-checksum-crc64nvme"), None);
+        assert_eq!(
+            Algorithm::of_field("x-amz-checksum-crc64nvme"),
+            Some(Algorithm::Crc64Nvme)
+        );
+        assert_eq!(Algorithm::of_field("x-amz-checksum-md5"), None);
+        // ceph's test_object_checksum_crc64nvme: 1024 bytes of 'A'.
+        let crc64 = Algorithm::Crc64Nvme.of_bytes(&[b'A'; 1024]);
+        assert_eq!(STANDARD.encode(crc64), "Qeh8oXvGiSo=");
+        let composite =
+            Checksum::of_record("sha256:Ok6Cs5b96ux6+MWQkJO7UBT5sKPBeXBLwvj/hK89smg=-1");
+        let composite = composite.unwrap();
+        assert_eq!((composite.parts, composite.kind()), (Some(1), "COMPOSITE"));
+        assert_eq!(
+            composite.record(),
+            "sha256:Ok6Cs5b96ux6+MWQkJO7UBT5sKPBeXBLwvj/hK89smg=-1"
+        );
+        assert_eq!(
+            Checksum::of_record("crc64nvme:Qeh8oXvGiSo=").map(|c| c.kind()),
+            Some("FULL_OBJECT")
+        );
     }
 }

@@ -2,13 +2,14 @@
 //! else on the pool) and what the request selects of it sent, with what
 //! is recorded with it where the answer tells that (dead properties, the
 //! checksum it was uploaded with, its part sizes); a part by number
-//! ([`part_of`]); the end of a send.
+//! ([`part_of`]); a file not found in a bucket that is not there either
+//! (S3's `NoSuchBucket`, looked at on the pool); the end of a send.
 
 use log::debug;
 
 use super::{
-    Ctx, ErrorKind, Failure, Next, Outcome, Reply, Selection, Send, Source, Version, Want, refuse,
-    storage_refusal,
+    Ctx, ErrorKind, Failure, Next, Outcome, PartsKept, Reply, Selection, Send, Source, Version,
+    Want, refuse, storage_refusal,
 };
 use crate::name::Name;
 use crate::storage::{DeadProperty, Holder, OpenFile, StorageError};
@@ -33,8 +34,19 @@ pub(super) fn get(ctx: &Ctx<'_>, name: Name, want: Want) -> Outcome {
                         .wants_part_sizes()
                         .then(|| ctx.storage.recorded_part_sizes(&found))
                         .flatten(),
+                    part_checksums: want
+                        .wants_part_sizes()
+                        .then(|| ctx.storage.recorded_part_checksums(&found))
+                        .flatten(),
                 };
                 send(ctx, name, want, (found, records))
+            }
+            Err(StorageError::NotFound) if want.in_bucket() => {
+                let err = match ctx.storage.check_bucket(&name) {
+                    Err(StorageError::NoBucket) => StorageError::NoBucket,
+                    _ => StorageError::NotFound,
+                };
+                not_sent(ctx, name, err)
             }
             Err(err) => not_sent(ctx, name, err),
         })
@@ -49,6 +61,8 @@ pub(super) fn get(ctx: &Ctx<'_>, name: Name, want: Want) -> Outcome {
     match ctx.storage.open_read_cached(&name) {
         Ok(Some(found)) => send(ctx, name, want, (found, Records::default())),
         Ok(None) => on_pool(name, want),
+        // Whether its bucket is there is a look at the disk: the pool's.
+        Err(StorageError::NotFound) if want.in_bucket() => on_pool(name, want),
         Err(err) => not_sent(ctx, name, err),
     }
 }
@@ -86,6 +100,8 @@ struct Records {
     /// The sizes of the parts it was uploaded in
     /// ([`Want::wants_part_sizes`]).
     part_sizes: Option<Vec<u64>>,
+    /// Their checksums, where its upload had one (as their sizes).
+    part_checksums: Option<Vec<String>>,
 }
 
 /// A file opened for a GET, and what is recorded with it.
@@ -101,7 +117,15 @@ fn send(ctx: &Ctx<'_>, name: Name, want: Want, opened: Opened) -> Outcome {
     want.amend(&mut records.props);
     let version = version_of(&found);
     let selection = match want.part() {
-        Some(number) => part_of(want.select(&version), number, &version, &records.part_sizes),
+        Some(number) => {
+            // That part's checksum alone is its answer's.
+            records.part_checksums = records
+                .part_checksums
+                .take()
+                .and_then(|all| all.into_iter().nth((number as usize).checked_sub(1)?))
+                .map(|one| vec![one]);
+            part_of(want.select(&version), number, &version, &records.part_sizes)
+        }
         None => Ok(want.select(&version)),
     };
     let selection = match selection {
@@ -147,7 +171,10 @@ fn send(ctx: &Ctx<'_>, name: Name, want: Want, opened: Opened) -> Outcome {
         part,
         props: records.props,
         checksum: records.checksum,
-        part_sizes: records.part_sizes,
+        parts: match (records.part_sizes, records.part_checksums) {
+            (None, None) => None,
+            (sizes, checksums) => Some(Box::new(PartsKept { sizes, checksums })),
+        },
     };
     if !body || len == 0 {
         debug!("#{} GET {name} headers only", ctx.client);

@@ -26,6 +26,7 @@ mod access;
 mod archive;
 mod archive_layout;
 mod arrived;
+mod choose;
 mod coded;
 mod commit;
 pub mod conditions;
@@ -52,6 +53,7 @@ mod sessions;
 mod sink;
 mod spool;
 pub mod terms;
+pub mod upload_checksum;
 mod uploads;
 
 use std::net::IpAddr;
@@ -79,7 +81,7 @@ pub use locks::NOTHING_THERE;
 pub use op::{Declared, Needs, Operation, Overwrite, Request, Verb};
 pub use props::{Change, PatchStatus, Patched, PropTarget, PropUpdate};
 pub use receive::Receive;
-pub use reply::{ErrorKind, Failure, Reply};
+pub use reply::{ErrorKind, Failure, PartsKept, Reply};
 pub use send::{Send, Source, read_ahead};
 pub use sink::{Sink, WriteBehind};
 pub use terms::{

@@ -8,7 +8,8 @@
 //! comes), or is copied from an object under CopyObject's rules
 //! (UploadPartCopy); the completion checks the parts asked for against those
 //! staged, assembles them on the pool and commits the object as every
-//! upload is committed (hooks, `--fsync`, one rename). Grants, read-only,
+//! upload is committed (hooks, `--fsync`, one rename), with the checksum
+//! its parts make where it has one (`upload_checksum.rs`). Grants, read-only,
 //! locks and `--max-file-size` are the serve layer's, on the object's
 //! name, as for a PUT of it.
 
@@ -22,6 +23,7 @@ use super::conditions::{Conditions, create_only_if_required};
 use super::digest::{BodyDigests, Digesting};
 use super::sessions::session_limits;
 use super::terms::Choose;
+use super::upload_checksum::{self, Stated, UploadChecksum};
 use super::{
     Body, BodyLength, Ctx, ErrorKind, Failure, Next, Outcome, Receive, Reply, Sink, check_size,
     refuse, skip_body,
@@ -42,8 +44,7 @@ pub const MIN_PART_SIZE: u64 = crate::storage::SMALLEST_PART;
 /// Most parts or uploads on a page of a listing.
 pub const MAX_PAGE: usize = 1000;
 
-/// A completion names a part that is not staged, or not with its ETag.
-pub const INVALID_PART: &str = "a part listed is not staged, or not with the ETag given";
+pub use super::upload_checksum::INVALID_PART;
 /// A part a completion lists: its number and the MD5 its ETag names
 /// (`None`: an ETag that names none, which no part has; judged once the
 /// upload is found, so that an unknown upload is "not found" first).
@@ -74,12 +75,13 @@ pub struct PartsPage {
 /// the object to have modification time `mtime` (kept in the session's
 /// metadata, as a tus client's `mtime`, so hooks see it too) and the dead
 /// properties `props` (S3's metadata: kept there too, and written for the
-/// object in its commit).
+/// object in its commit), and the `checksum` its parts must state (kept
+/// there too).
 pub(super) fn begin(
     who: &Who,
     name: Name,
-    mtime: Option<i64>,
-    props: Option<Box<NewProps>>,
+    (mtime, props): (Option<i64>, Option<Box<NewProps>>),
+    checksum: Option<UploadChecksum>,
 ) -> Outcome {
     let owner = who.owner().map(|owner| owner.as_str().to_owned());
     Outcome::on_pool(move |ctx| {
@@ -91,6 +93,10 @@ pub(super) fn begin(
                 let props: Vec<_> = new.props.into_iter().map(|p| (p.local, p.value)).collect();
                 Some(upload_metadata::with_props(meta, &new.ns, &props))
             }
+        };
+        let meta = match checksum {
+            Some(checksum) => Some(upload_metadata::with_checksum(meta, &checksum.spelled())),
+            None => meta,
         };
         match ctx.storage.begin_multipart(&name, meta.as_deref(), &limits) {
             Ok(session) => {
@@ -144,6 +150,17 @@ pub(super) fn put_part(ctx: &Ctx<'_>, name: Name, ask: Box<PartAsk>) -> Outcome 
             .begin_part(&ask.id, &name, (ask.number, part_len))
         {
             Ok(part) => {
+                // A part of an upload with a checksum states one of it, or
+                // none: then it is computed as the part arrives.
+                let upload = UploadChecksum::of_meta(part.upload_meta());
+                let stated = ask.digests.checksum.as_ref().map(|c| c.algorithm);
+                if let Err(failure) = upload_checksum::check_part(upload, stated) {
+                    drop(part);
+                    let next = skip_body(ask.body, ctx.config);
+                    return refuse(ctx, "APPEND", name.as_str(), failure, next);
+                }
+                let mut ask = ask;
+                ask.digests.computed = upload.map(|upload| upload.algorithm);
                 // Its MD5 and stated digests computed as it is written (an
                 // aws-chunked body decoded first), checked before it is staged.
                 let receive = Receive::new(Sink::Part(part), name, len, None)
@@ -179,8 +196,9 @@ pub const NO_SUCH_SOURCE: &str = "the copy source is not there";
 /// bytes): the source opened, its conditions and range judged on that
 /// version (`files::source_span`, CopyObject's judgement), the part within
 /// the size limit, then its bytes copied into the part's temp file, their
-/// MD5 and CRC-32C computed as they go, and staged as an uploaded part
-/// is. Refused anywhere, nothing changes.
+/// MD5 and CRC-32C computed as they go (and the upload's checksum, where
+/// it has one), and staged as an uploaded part is. Refused anywhere,
+/// nothing changes.
 pub(super) fn copy_part(name: Name, from: Name, ask: Box<CopyPartAsk>) -> Outcome {
     Outcome::on_pool_long(move |ctx| {
         let what = format!("{from} -> {name}");
@@ -217,12 +235,18 @@ fn copied_part(
         .storage
         .begin_part(&ask.id, name, (ask.number, Some(len)))?;
     let (mut md5, mut crc) = (Md5::new(), 0u32);
+    let upload = UploadChecksum::of_meta(part.upload_meta());
+    let mut running = upload.map(|upload| super::digest::Running::new(upload.algorithm));
     part.copy_from(&found.file, (start, len), |bytes| {
         md5.update(bytes);
         crc = crc32c::crc32c_append(crc, bytes);
+        if let Some(running) = &mut running {
+            running.update(bytes);
+        }
     })?;
     let md5 = md5.finalize();
-    part.commit(md5, crc, ctx.config.fsync)?;
+    let checksum = running.map(|running| running.finish(crc).record());
+    part.commit((md5, crc, checksum.as_deref()), ctx.config.fsync)?;
     Ok((len, crc, md5))
 }
 
@@ -245,7 +269,8 @@ pub(super) fn finish_part(
             return Outcome::failed(failure, Next::Request);
         }
     };
-    match part.commit(md5, crc, ctx.config.fsync) {
+    let kept = checksum.as_ref().map(|checksum| checksum.record());
+    match part.commit((md5, crc, kept.as_deref()), ctx.config.fsync) {
         Ok(()) => {
             debug!("#{client} part of {name}: {size} bytes staged");
             Outcome::answer(part_stored((size, crc, md5), checksum))
@@ -257,38 +282,52 @@ pub(super) fn finish_part(
 /// Completes upload `id` of `name` from the `listed` parts (number and
 /// ETag, in the client's order): checked against those staged, then
 /// assembled (on the pool, among the long jobs: it copies the object)
-/// and committed as `user`'s. A completion sent again after the first
+/// and committed as `user`'s, with the checksum its parts make where the
+/// upload has one (checked against those the completion `stated`). A
+/// completion sent again after the first
 /// succeeded (a client retrying after a lost answer) is answered as the
 /// first was, while the upload's mark is kept ([`repeated`]).
 pub(super) fn complete(
     (name, preconditions): (Name, Option<Box<Conditions>>),
     id: String,
-    listed: Vec<ListedPart>,
+    (listed, stated): (Vec<ListedPart>, Option<Box<Stated>>),
     user: Option<Owner>,
 ) -> Outcome {
     let started = Instant::now();
     Outcome::on_pool_long(move |ctx| {
         let (tag, digest) = completion(&listed);
+        let stated = stated.unwrap_or_default();
+        let (mut checksum, mut part_checksums) = (None, None);
         let chosen = ctx
             .storage
-            .finish_multipart((&id, &name, &digest), |staged| {
-                choose(ctx.config, &listed, staged)
+            .finish_multipart((&id, &name, &digest), |staged, meta| {
+                let chosen = choose(ctx.config, &listed, staged)?;
+                let upload = UploadChecksum::of_meta(meta);
+                checksum = upload_checksum::of_completion(upload, &chosen, &stated)?;
+                if checksum.is_some() {
+                    part_checksums = chosen.iter().map(|part| part.checksum.clone()).collect();
+                }
+                Ok::<_, Failure>(chosen)
             });
         match chosen {
             Ok((mut upload, size, crc, meta)) => {
                 upload.set_multipart_md5(tag.md5, tag.parts.unwrap_or(u32::MAX));
+                if let Some(checksums) = part_checksums {
+                    upload.set_part_checksums(checksums);
+                }
                 debug!("#{} multipart upload {id} of {name} complete", ctx.client);
                 upload.set_mtime(meta.as_deref().and_then(upload_metadata::mtime));
                 upload.set_props(meta.as_deref().and_then(kept_props));
                 create_only_if_required(&mut upload, preconditions.as_deref());
                 let mut commit = Commit::whole(upload, (name, size, crc), started, user);
                 commit.meta = meta;
+                commit.checksum = checksum.map(Box::new);
                 commit.preconditions = preconditions;
                 commit_now(ctx, commit)
             }
             Err(failure)
                 if failure.kind == ErrorKind::NotFound
-                    && repeated(ctx, (&id, &name), (&tag, &digest)) =>
+                    && let Some(checksum) = repeated(ctx, (&id, &name), (&tag, &digest)) =>
             {
                 debug!(
                     "#{} multipart upload {id} of {name}: complete already",
@@ -300,7 +339,7 @@ pub(super) fn complete(
                     replaced: false,
                     session: None,
                     md5: Some(tag),
-                    checksum: None,
+                    checksum: checksum.map(Box::new),
                     version: None,
                 })
             }
@@ -335,16 +374,27 @@ fn completion(listed: &[ListedPart]) -> (Md5Tag, String) {
 }
 
 /// Whether upload `id` of `name`, not there, was completed from the same
-/// list (`digest`) and its object is still the one it made: S3 answers a
-/// completion sent again with the first one's `200` and ETag, so a client
+/// list (`digest`) and its object is still the one it made (`Some`, with
+/// the checksum recorded with it): S3 answers a
+/// completion sent again with the first one's `200`, ETag and checksum, so a client
 /// whose answer was lost does not report an upload that succeeded as
 /// failed. The mark is kept as long as a session holding nothing lives
 /// (15 minutes), then swept with expired sessions; another list, or the key since
 /// replaced by an object of another ETag, is `NoSuchUpload` as before:
 /// the object there is not what this completion made.
-fn repeated(ctx: &Ctx<'_>, (id, name): (&str, &Name), (tag, digest): (&Md5Tag, &str)) -> bool {
-    ctx.storage.completed_multipart(id, name, digest)
-        && ctx.storage.recorded_md5(name.as_str()) == Some(*tag)
+fn repeated(
+    ctx: &Ctx<'_>,
+    (id, name): (&str, &Name),
+    (tag, digest): (&Md5Tag, &str),
+) -> Option<Option<super::digest::Checksum>> {
+    if !ctx.storage.completed_multipart(id, name, digest) {
+        return None;
+    }
+    let (recorded, checksum) = ctx.storage.recorded_tags(name.as_str())?;
+    let checksum = checksum
+        .as_deref()
+        .and_then(super::digest::Checksum::of_record);
+    (recorded == *tag).then_some(checksum)
 }
 
 /// The dead properties a session's metadata keeps for its object
@@ -373,7 +423,7 @@ fn choose(config: &Config, listed: &[ListedPart], staged: Vec<Part>) -> Result<V
     let mut chosen = Vec::with_capacity(listed.len());
     for (number, md5) in listed {
         match staged.binary_search_by_key(number, |part| part.number) {
-            Ok(at) if Some(staged[at].md5) == *md5 => chosen.push(staged[at]),
+            Ok(at) if Some(staged[at].md5) == *md5 => chosen.push(staged[at].clone()),
             _ => return Err(bad(INVALID_PART)),
         }
     }
@@ -454,6 +504,7 @@ mod tests {
             crc: 0,
             modified: 0,
             at: None,
+            checksum: None,
         }
     }
 

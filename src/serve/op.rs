@@ -340,6 +340,9 @@ pub enum Operation {
         /// Dead properties the object is to have (S3's metadata), kept
         /// with the session until completion.
         props: Option<Box<NewProps>>,
+        /// The checksum its parts state and the object is to have
+        /// (`serve/upload_checksum.rs`), kept with the session too.
+        checksum: Option<super::upload_checksum::UploadChecksum>,
     },
     /// Stage the body that follows as a part of a multipart upload of
     /// `name` (S3's UploadPart), in place of any part of its number.
@@ -371,6 +374,8 @@ pub enum Operation {
         id: String,
         /// The parts that make it, in order.
         parts: Vec<super::multipart::ListedPart>,
+        /// The checksums it states of them and of the object, if any.
+        stated: Option<Box<super::upload_checksum::Stated>>,
         /// Preconditions on the object (`If-Match`, `If-None-Match`),
         /// judged again at the commit: set from the request's conditions
         /// ([`Operation::keep_preconditions`]), not by a codec.
@@ -683,17 +688,26 @@ impl Operation {
             Operation::Commit { id, mtime } => sessions::commit(who, id, mtime),
             Operation::Abort { id } => sessions::abort(who, id),
             Operation::Sessions => sessions::list(who),
-            Operation::BeginParts { name, mtime, props } => {
-                multipart::begin(&who, name, mtime, props)
-            }
+            Operation::BeginParts {
+                name,
+                mtime,
+                props,
+                checksum,
+            } => multipart::begin(&who, name, (mtime, props), checksum),
             Operation::PutPart { name, ask } => multipart::put_part(ctx, name, ask),
             Operation::CopyPart { name, from, ask } => multipart::copy_part(name, from, ask),
             Operation::CompleteParts {
                 name,
                 id,
                 parts,
+                stated,
                 preconditions,
-            } => multipart::complete((name, preconditions), id, parts, super::user_of(ctx, &who)),
+            } => multipart::complete(
+                (name, preconditions),
+                id,
+                (parts, stated),
+                super::user_of(ctx, &who),
+            ),
             Operation::AbortParts { name, id } => multipart::abort(name, id),
             Operation::ListParts {
                 name,

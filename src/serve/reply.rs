@@ -70,9 +70,10 @@ pub enum Reply {
         /// (`<algorithm>:<base64>`, S3's `x-amz-checksum-*`), where the
         /// request wants it (`Want::wants_checksum`) and it is recorded.
         checksum: Option<String>,
-        /// The sizes of the parts it was uploaded in, where the request
-        /// wants them (`Want::wants_part_sizes`) and they are recorded.
-        part_sizes: Option<Vec<u64>>,
+        /// What is recorded of the parts it was uploaded in, where the
+        /// request wants it (`Want::wants_part_sizes`) and it is
+        /// recorded (boxed: rare).
+        parts: Option<Box<PartsKept>>,
     },
     /// The client's copy is current.
     NotModified {
@@ -355,4 +356,15 @@ impl From<&StorageError> for ErrorKind {
             StorageError::TempFileRemoved | StorageError::Io(_) => ErrorKind::Internal,
         }
     }
+}
+
+/// What is recorded of the parts a file was uploaded in (S3's multipart
+/// upload), as a GET's answer tells it.
+#[derive(Debug, Default)]
+pub struct PartsKept {
+    /// Their sizes, in order.
+    pub sizes: Option<Vec<u64>>,
+    /// Their checksums (`<algorithm>:<base64>` each), where the upload
+    /// had one; for a part asked for by number, that part's alone.
+    pub checksums: Option<Vec<String>>,
 }

@@ -7,6 +7,8 @@
 
 use std::fmt;
 
+pub use super::choose::{Choose, Selection, Version};
+
 use crate::name::Name;
 pub use crate::storage::Folders;
 
@@ -25,7 +27,7 @@ pub enum Making {
     /// limited to the bucket too).
     Bucket,
 }
-use crate::storage::{DeadProperty, FileInfo, ListEntry, Space, Stamp};
+use crate::storage::{DeadProperty, ListEntry, Space};
 
 /// How much of the tree below a prefix a listing shows.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -324,20 +326,6 @@ pub enum CopyTime {
     Set(i64),
 }
 
-/// A file's identity at one moment: what conditional requests compare.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Version {
-    /// Size and modification time.
-    pub info: FileInfo,
-    /// Inode and the modification time's nanoseconds.
-    pub stamp: Stamp,
-    /// CRC-32C of the whole file, if known: an answer that states it
-    /// waits for it ([`Want::needs_checksum`]), others go without.
-    pub crc: Option<u32>,
-    /// The MD5 tag recorded with it (S3's `ETag`), if known.
-    pub md5: Option<crate::storage::Md5Tag>,
-}
-
 /// Which bytes of a file a GET wants.
 #[derive(Debug)]
 pub enum Want {
@@ -357,67 +345,6 @@ pub enum Want {
     /// The codec's own rules, applied to the file's version (HTTP's
     /// `Range`, `If-Range`, `If-None-Match`...).
     Chosen(Box<dyn Choose>),
-}
-
-/// A codec's rule for which bytes of a file version to send.
-pub trait Choose: fmt::Debug + Send {
-    /// What to send of `version`.
-    fn choose(&self, version: &Version) -> Selection;
-
-    /// Whether the answer tells the file's dead properties (S3's object
-    /// metadata): then the file is opened on the pool, where its record
-    /// is read, never on the loop.
-    fn wants_props(&self) -> bool {
-        false
-    }
-
-    /// Amends the dead properties the answer is written from (S3's
-    /// `response-*` fields, stated instead of those kept): the answer's
-    /// alone, never the file's.
-    fn amend(&self, _props: &mut Vec<crate::storage::DeadProperty>) {}
-
-    /// Whether the answer tells the additional checksum the file was
-    /// uploaded with (S3's `x-amz-checksum-mode: ENABLED`): then too the
-    /// file is opened on the pool, where its record is read.
-    fn wants_checksum(&self) -> bool {
-        false
-    }
-
-    /// The part of the file wanted, by number (S3's `partNumber`): a file
-    /// uploaded in parts has those, any other one, itself (see
-    /// `serve::files`). `None`: what [`Choose::choose`] selects.
-    fn part(&self) -> Option<u32> {
-        None
-    }
-
-    /// Whether the answer tells the sizes of the parts the file was
-    /// uploaded in (S3's GetObjectAttributes): read on the pool too.
-    fn wants_part_sizes(&self) -> bool {
-        self.part().is_some()
-    }
-}
-
-/// What a GET gets once its file's version is known.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Selection {
-    /// `len` bytes from `start`.
-    Bytes {
-        /// First byte.
-        start: u64,
-        /// Bytes.
-        len: u64,
-        /// A part was asked for and is answered as one (HTTP's 206).
-        part: bool,
-        /// The bytes follow the answer (false: only their description).
-        body: bool,
-    },
-    /// The client's copy is current.
-    NotModified,
-    /// A condition the request set does not hold (S3's `If-Match`,
-    /// `If-Unmodified-Since`): nothing is sent.
-    PreconditionFailed,
-    /// Nothing of the file matches what was asked for.
-    Unsatisfiable,
 }
 
 impl Want {
@@ -470,6 +397,11 @@ impl Want {
             Want::Chosen(rule) => rule.part(),
             _ => None,
         }
+    }
+
+    /// Whether the name is in a bucket ([`Choose::in_bucket`]).
+    pub fn in_bucket(&self) -> bool {
+        matches!(self, Want::Chosen(rule) if rule.in_bucket())
     }
 
     /// Whether the answer tells the part sizes ([`Choose::wants_part_sizes`]).

@@ -132,6 +132,7 @@ pub(super) struct Kept {
     md5: Option<Md5Tag>,
     stated: Option<String>,
     part_sizes: Option<Vec<u64>>,
+    part_checksums: Option<Vec<String>>,
     zip_crc: Option<u32>,
 }
 
@@ -145,6 +146,7 @@ impl Kept {
                 md5: recorded_md5(file, stat),
                 stated: recorded_stated(file, stat),
                 part_sizes: super::part_sizes::recorded(file, stat),
+                part_checksums: super::part_sizes::recorded_checksums(file, stat),
                 zip_crc: zip_crc::recorded(file, stat),
             },
             false => Kept {
@@ -152,6 +154,7 @@ impl Kept {
                 md5: None,
                 stated: None,
                 part_sizes: None,
+                part_checksums: None,
                 zip_crc: None,
             },
         }
@@ -173,6 +176,9 @@ impl Kept {
         }
         if let Some(sizes) = &self.part_sizes {
             super::part_sizes::record_as(file, &stat, sizes);
+        }
+        if let Some(checksums) = &self.part_checksums {
+            super::part_sizes::record_checksums_as(file, &stat, checksums);
         }
         if let Some(crc) = self.zip_crc {
             zip_crc::write(file, &stat, crc);

@@ -55,6 +55,7 @@ mod health;
 mod lock;
 mod md5_tag;
 mod nodes;
+mod part_footer;
 mod part_sizes;
 mod part_slots;
 mod parts;

@@ -12,6 +12,12 @@
 //! effort: where the record does not fit (over 4 KiB: thousands of
 //! parts of different sizes) or attributes are not supported, it is not
 //! kept, and the object's parts cannot be asked for one by one.
+//!
+//! Beside it, where the upload had a checksum (S3's
+//! `x-amz-checksum-algorithm`), each part's, in `user.ferry.part-checksums`
+//! (`<size> <mtime> <algorithm>:<base64>,<base64>...`, in part order),
+//! for a part's GET and GetObjectAttributes; best effort as the sizes
+//! (some 80 SHA-256 or 300 CRC-32 parts fit).
 
 use std::fs::File;
 
@@ -20,6 +26,7 @@ use rustix::fs::Stat;
 use super::checksum::version_text;
 
 const ATTRIBUTE: &str = "user.ferry.parts";
+const CHECKSUMS_ATTRIBUTE: &str = "user.ferry.part-checksums";
 /// The most parts an object is made of (S3's limit): a record that says
 /// more is not one ferry wrote.
 const MAX_PARTS: u64 = 10_000;
@@ -43,6 +50,48 @@ pub(super) fn recorded(file: &File, stat: &Stat) -> Option<Vec<u64>> {
     let text = std::str::from_utf8(&buf[..len]).ok()?;
     let (version, runs) = text.rsplit_once(' ')?;
     (version == version_text(stat)).then(|| parse(runs))?
+}
+
+/// Records the parts' `checksums` (each `<algorithm>:<base64>`, all of
+/// one algorithm) with `file` as it is now (`stat`).
+pub(super) fn record_checksums_as(file: &File, stat: &Stat, checksums: &[String]) {
+    let Some((algorithm, _)) = checksums.first().and_then(|c| c.split_once(':')) else {
+        return;
+    };
+    let mut text = format!("{algorithm}:");
+    for (at, checksum) in checksums.iter().enumerate() {
+        match checksum.split_once(':') {
+            Some((named, base64)) if named == algorithm => {
+                if at > 0 {
+                    text.push(',');
+                }
+                text.push_str(base64);
+            }
+            _ => return,
+        }
+    }
+    if text.len() + 64 <= MAX_RECORD {
+        super::checksum::write_record(file, stat, CHECKSUMS_ATTRIBUTE, &text);
+    }
+}
+
+/// The parts' checksums recorded with `file` (each `<algorithm>:<base64>`),
+/// if the record matches it as it is now (`stat`).
+pub(super) fn recorded_checksums(file: &File, stat: &Stat) -> Option<Vec<String>> {
+    let mut buf = vec![0u8; MAX_RECORD];
+    let len = rustix::fs::fgetxattr(file, CHECKSUMS_ATTRIBUTE, &mut buf).ok()?;
+    let text = std::str::from_utf8(&buf[..len]).ok()?;
+    let (version, list) = text.rsplit_once(' ')?;
+    if version != version_text(stat) {
+        return None;
+    }
+    let (algorithm, values) = list.split_once(':')?;
+    Some(
+        values
+            .split(',')
+            .map(|base64| format!("{algorithm}:{base64}"))
+            .collect(),
+    )
 }
 
 /// `sizes` as runs of equal sizes.

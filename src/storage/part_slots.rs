@@ -36,6 +36,7 @@
 //! ```text
 //! .ferry-uploads/<id>.data          the slots: part N at (N - 1) x stride
 //! .ferry-uploads/<id>.parts/N       part N's record: offset(8) size(8) md5(16) crc32c(4) "FMS1"
+//!                                   [its checksum: `<algorithm>:<base64>`]
 //!                                   (or its bytes and footer, staged apart: parts.rs)
 //! .ferry-uploads/<id>.parts/.stride a symbolic link to the stride, in decimal (made once, atomically)
 //! .ferry-uploads/<id>.parts/.l<N>   slot N's lock file (empty)
@@ -50,7 +51,8 @@ use std::os::unix::fs::FileExt;
 use rustix::fs::{AtFlags, FlockOperation, Mode, OFlags};
 
 use super::StorageError;
-use super::parts::{Part, open_part, parts_name, read_part};
+use super::part_footer::{Part, RECORD, RECORD_MARK};
+use super::parts::{open_part, parts_name, read_part};
 use super::session_files::data_name;
 
 /// A part shorter than this never sets the stride: S3's smallest part but
@@ -60,9 +62,6 @@ pub const SMALLEST_PART: u64 = 5 * 1024 * 1024;
 /// No slot ends beyond this (S3's largest object, 5 TiB), whatever the
 /// part's number: a file system's largest file is not far above it.
 const SLOTS_END: u64 = 5 << 40;
-/// The bytes of a slot record, and its mark.
-pub(super) const RECORD: u64 = 40;
-pub(super) const RECORD_MARK: &[u8; 4] = b"FMS1";
 /// The stride's link, in the parts folder.
 const STRIDE: &str = ".stride";
 /// A completion's object assembled apart, in the parts folder.
@@ -111,27 +110,6 @@ impl Slot {
         record[32..36].copy_from_slice(&crc.to_le_bytes());
         record[36..].copy_from_slice(RECORD_MARK);
         Ok(record)
-    }
-}
-
-/// Part `number`, described by slot record `record` (written at `modified`).
-pub(super) fn from_record(number: u32, record: &[u8; 40], modified: i64) -> Part {
-    let word = |at: usize| {
-        let mut bytes = [0u8; 8];
-        bytes.copy_from_slice(&record[at..at + 8]);
-        u64::from_le_bytes(bytes)
-    };
-    let mut md5 = [0u8; 16];
-    md5.copy_from_slice(&record[16..32]);
-    let mut crc = [0u8; 4];
-    crc.copy_from_slice(&record[32..36]);
-    Part {
-        number,
-        size: word(8),
-        md5,
-        crc: u32::from_le_bytes(crc),
-        modified,
-        at: Some(word(0)),
     }
 }
 
@@ -339,7 +317,7 @@ fn copy_part(
     let file = File::from(open_part(parts, part.number)?);
     // A part sent again since it was chosen (one that began before the
     // completion did): the client is still at work on it.
-    if super::parts::described(&file, part.number)?.is_none_or(|now| now != *part) {
+    if super::part_footer::described(&file, part.number)?.is_none_or(|now| now != *part) {
         return Err(StorageError::SessionBusy);
     }
     copy_range((&file, 0), (to, to_at), part.size)
@@ -396,6 +374,7 @@ fn cut_short() -> StorageError {
 
 #[cfg(test)]
 mod tests {
+    use super::super::part_footer::from_record;
     use super::*;
 
     fn part(number: u32, size: u64, at: Option<u64>) -> Part {
@@ -406,6 +385,7 @@ mod tests {
             crc: 0,
             modified: 0,
             at,
+            checksum: None,
         }
     }
 
@@ -457,6 +437,7 @@ mod tests {
                 crc: 0xdead_beef,
                 modified: 12,
                 at: Some(7 << 30),
+                checksum: None,
             }
         );
     }

@@ -5,8 +5,11 @@
 //! `.ferry-uploads/<id>.parts/<N>`, each written to a temp file there and
 //! renamed onto its number once whole, so a part cut mid-body leaves the
 //! upload as it was and a part sent again replaces the old one at once.
-//! A part ends with a footer of its MD5 (its ETag) and CRC-32C, so
-//! listing the parts reads 24 bytes of each and nothing is kept in
+//! A part ends with a footer of its MD5 (its ETag) and CRC-32C, and the
+//! additional checksum it was verified against where it stated one
+//! (S3's `x-amz-checksum-*`, kept for its upload's checksum:
+//! `part_footer.rs`), so listing the parts reads some 24 to 100 bytes
+//! of each and nothing is kept in
 //! memory between requests, whatever the upload's size. A part may also
 //! be copied from an object (UploadPartCopy: [`PartUpload::copy_from`]).
 //!
@@ -23,8 +26,9 @@
 //! ```text
 //! .ferry-uploads/<id>.meta          the session's record (name, owner...)
 //! .ferry-uploads/<id>.data          the parts in their places (part_slots.rs)
-//! .ferry-uploads/<id>.parts/<N>     part N staged apart: its bytes, then md5(16) crc32c(4, LE) "FMP1"
-//!                                   (or a slot record: part_slots.rs)
+//! .ferry-uploads/<id>.parts/<N>     part N staged apart: its bytes, then md5(16) crc32c(4, LE) "FMP1",
+//!                                   or its bytes, checksum(n) n(1) md5(16) crc32c(4, LE) "FMP2"
+//!                                   (checksum: `<algorithm>:<base64>`); or a slot record: part_slots.rs
 //! .ferry-uploads/<id>.parts/.t<N>-<node>-<run>-<serial>
 //!                                   a part on its way (removed with the session,
 //!                                   or by the start-up sweep once its run is over)
@@ -41,15 +45,14 @@ use rustix::fs::{AtFlags, Dir, Mode, OFlags};
 use rustix::io::Errno;
 
 use super::gate::Point;
+pub use super::part_footer::Part;
+use super::part_footer::{self as footer, MAX_CHECKSUM, described};
 use super::part_slots::{self as slots, Slot};
 use super::session_state::{Live, Staging};
 use super::sessions::{SessionInfo, SessionLimits, check_id, touch};
 use super::{DIR, Folders, Storage, StorageError, Upload};
 use crate::name::Name;
 
-/// Bytes after a part's own: its MD5, its CRC-32C and a mark.
-const FOOTER: u64 = 24;
-const MARK: &[u8; 4] = b"FMP1";
 /// The buffer a part copied from an object is read through.
 const COPY_BUFFER: usize = 256 * 1024;
 
@@ -107,24 +110,6 @@ pub(super) fn remove_parts(dir: &OwnedFd, id: &str) {
     }
 }
 
-/// A staged part, as its footer describes it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Part {
-    /// Its number (1..=10000).
-    pub number: u32,
-    /// Its bytes.
-    pub size: u64,
-    /// Their MD5 (its ETag).
-    pub md5: [u8; 16],
-    /// Their CRC-32C.
-    pub crc: u32,
-    /// When it was staged (Unix seconds).
-    pub modified: i64,
-    /// Where its bytes are in the upload's data file (its slot), or
-    /// `None`: in its own file.
-    pub at: Option<u64>,
-}
-
 /// A part being received: into its slot in the upload's data file, or a
 /// temp file in the upload's parts folder; either way staged by a file
 /// renamed onto its number by [`PartUpload::commit`]; dropped before
@@ -138,9 +123,17 @@ pub struct PartUpload {
     file: File,
     slot: Option<Slot>,
     done: bool,
+    /// The upload's metadata (what its parts must state: S3's checksum
+    /// algorithm).
+    meta: Option<String>,
 }
 
 impl PartUpload {
+    /// The metadata of the upload it is a part of.
+    pub fn upload_meta(&self) -> Option<&str> {
+        self.meta.as_deref()
+    }
+
     /// Appends body bytes.
     ///
     /// # Errors
@@ -185,15 +178,27 @@ impl PartUpload {
         Ok(())
     }
 
-    /// Ends the part with its footer and puts it in place of any part of
-    /// its number (flushed first where `durable`).
+    /// Ends the part with its footer (its MD5, CRC-32C and `checksum`,
+    /// `<algorithm>:<base64>`, if it has one) and puts it in place of any
+    /// part of its number (flushed first where `durable`).
     ///
     /// # Errors
-    /// No space, I/O: the part is then not staged.
-    pub fn commit(mut self, md5: [u8; 16], crc: u32, durable: bool) -> Result<(), StorageError> {
+    /// No space, I/O: the part is then not staged; a checksum longer than
+    /// [`MAX_CHECKSUM`] (none is).
+    pub fn commit(
+        mut self,
+        (md5, crc, checksum): ([u8; 16], u32, Option<&str>),
+        durable: bool,
+    ) -> Result<(), StorageError> {
+        let checksum = checksum.unwrap_or_default().as_bytes();
+        if checksum.len() > MAX_CHECKSUM {
+            let long = io::Error::other("a part's checksum is too long to keep");
+            return Err(StorageError::Io(long));
+        }
         match &self.slot {
             Some(slot) => {
-                let record = slot.record(md5, crc)?;
+                let mut record = slot.record(md5, crc)?.to_vec();
+                record.extend_from_slice(checksum);
                 if durable {
                     self.file.sync_data()?;
                 }
@@ -212,11 +217,7 @@ impl PartUpload {
                 }
             }
             None => {
-                let mut footer = [0u8; FOOTER as usize];
-                footer[..16].copy_from_slice(&md5);
-                footer[16..20].copy_from_slice(&crc.to_le_bytes());
-                footer[20..].copy_from_slice(MARK);
-                self.file.write_all(&footer)?;
+                self.file.write_all(&footer::footer(md5, crc, checksum))?;
                 if durable {
                     self.file.sync_all()?;
                 }
@@ -308,7 +309,7 @@ impl Storage {
         (number, len): (u32, Option<u64>),
     ) -> Result<PartUpload, StorageError> {
         self.pause(Point::Session);
-        self.multipart(id, name)?;
+        let meta = self.multipart(id, name)?.meta;
         if self.sessions.is_committing(id) {
             return Err(StorageError::Committing);
         }
@@ -332,6 +333,7 @@ impl Storage {
                 file: data,
                 slot: Some(slot),
                 done: false,
+                meta,
             });
         }
         let create = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | flags;
@@ -343,6 +345,7 @@ impl Storage {
             file: File::from(fd),
             slot: None,
             done: false,
+            meta,
         })
     }
 
@@ -359,7 +362,7 @@ impl Storage {
     /// Completes multipart upload `id` (for `name`) from the parts
     /// `listed` names (its digest, kept in the upload's mark: see
     /// [`Storage::completed_multipart`]): `choose` picks, from the parts
-    /// staged, those that make the object, in order (or refuses: the
+    /// staged and the session's metadata, those that make the object, in order (or refuses: the
     /// upload stays as it was); they are assembled (in place where they
     /// can be: `part_slots.rs`) into the [`Upload`] returned (with its
     /// size, CRC-32C and the session's metadata). Nothing else may touch
@@ -370,7 +373,7 @@ impl Storage {
     pub fn finish_multipart<E: From<StorageError>>(
         &self,
         (id, name, listed): (&str, &Name, &str),
-        choose: impl FnOnce(Vec<Part>) -> Result<Vec<Part>, E>,
+        choose: impl FnOnce(Vec<Part>, Option<&str>) -> Result<Vec<Part>, E>,
     ) -> Result<(Upload, u64, u32, Option<String>), E> {
         self.pause(Point::Session);
         let info = self.multipart(id, name)?;
@@ -390,13 +393,13 @@ impl Storage {
         // ends: the parts read are those assembled.
         let data = slots::hold_slots(&staging.dir, id)?;
         let staged = staged_parts(&staging.dir, id)?;
-        let chosen = choose(staged.clone())?;
+        let chosen = choose(staged.clone(), info.meta.as_deref())?;
         self.pause(Point::Assemble);
         let made = slots::assemble(&staging.dir, id, &data, &chosen, &staged)?;
         staging.apart = made.apart;
         staging.slots = Some(data);
         let mut upload = self.begin_commit((name, Folders::Keys), made.file, staging)?;
-        upload.part_sizes = Some(chosen.iter().map(|part| part.size).collect());
+        upload.set_part_sizes(chosen.iter().map(|part| part.size).collect());
         Ok((upload, made.size, made.crc, info.meta))
     }
 
@@ -458,40 +461,6 @@ pub(super) fn read_part(parts: &OwnedFd, number: u32) -> Result<Option<Part>, St
 pub(super) fn open_part(parts: &OwnedFd, number: u32) -> Result<OwnedFd, Errno> {
     let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
     rustix::fs::openat(parts, number.to_string(), flags, Mode::empty())
-}
-
-/// The description of part `number`, open as `file`, from its footer or
-/// its slot record; `None` if it has neither.
-pub(super) fn described(file: &File, number: u32) -> Result<Option<Part>, StorageError> {
-    let stat = rustix::fs::fstat(file)?;
-    let len = u64::try_from(stat.st_size).unwrap_or(0);
-    if len == slots::RECORD {
-        let mut record = [0u8; slots::RECORD as usize];
-        file.read_exact_at(&mut record, 0)?;
-        if &record[36..] == slots::RECORD_MARK {
-            return Ok(Some(slots::from_record(number, &record, stat.st_mtime)));
-        }
-    }
-    if len < FOOTER {
-        return Ok(None);
-    }
-    let mut footer = [0u8; FOOTER as usize];
-    file.read_exact_at(&mut footer, len - FOOTER)?;
-    if &footer[20..] != MARK {
-        return Ok(None);
-    }
-    let mut md5 = [0u8; 16];
-    md5.copy_from_slice(&footer[..16]);
-    let mut crc = [0u8; 4];
-    crc.copy_from_slice(&footer[16..20]);
-    Ok(Some(Part {
-        number,
-        size: len - FOOTER,
-        md5,
-        crc: u32::from_le_bytes(crc),
-        modified: stat.st_mtime,
-        at: None,
-    }))
 }
 
 #[cfg(test)]

@@ -173,11 +173,20 @@ impl Storage {
     /// never its bytes (a listing's lookup, on the pool). `None` for
     /// anything else, a failure included: the caller answers another tag.
     pub fn recorded_md5(&self, name: &str) -> Option<Md5Tag> {
+        self.recorded_tags(name).map(|(tag, _)| tag)
+    }
+
+    /// File `name`'s recorded MD5 tag, as [`Storage::recorded_md5`], and
+    /// the additional checksum recorded with it (as
+    /// [`Storage::recorded_checksum`]): a multipart completion sent again
+    /// answers both as the first did.
+    pub fn recorded_tags(&self, name: &str) -> Option<(Md5Tag, Option<String>)> {
         let fd = open_beneath(&self.root, name, READ_FILE).ok()?;
         let file = File::from(fd);
         let stat = rustix::fs::fstat(&file).ok()?;
         check_regular(&stat).ok()?;
-        checksum::recorded_md5(&file, &stat)
+        let tag = checksum::recorded_md5(&file, &stat)?;
+        Some((tag, checksum::recorded_stated(&file, &stat)))
     }
 
     /// The additional checksum recorded with `found` when it was uploaded
@@ -195,6 +204,14 @@ impl Storage {
     pub fn recorded_part_sizes(&self, found: &OpenFile) -> Option<Vec<u64>> {
         let stat = rustix::fs::fstat(&found.file).ok()?;
         super::part_sizes::recorded(&found.file, &stat)
+    }
+
+    /// The checksums of the parts `found` was uploaded in (each
+    /// `<algorithm>:<base64>`), if recorded and the record still matches
+    /// it, as [`Storage::recorded_part_sizes`].
+    pub fn recorded_part_checksums(&self, found: &OpenFile) -> Option<Vec<String>> {
+        let stat = rustix::fs::fstat(&found.file).ok()?;
+        super::part_sizes::recorded_checksums(&found.file, &stat)
     }
 
     /// The zip CRC-32 recorded with `file` (an archive member about to be

@@ -71,15 +71,26 @@ pub struct Upload {
     /// (`<algorithm>:<base64>`, S3's `x-amz-checksum-*`), recorded with
     /// the file as its MD5 is.
     pub(super) stated: Option<String>,
-    /// The sizes of the parts it was assembled from (a multipart
-    /// upload's), recorded with the file as its MD5 is.
-    pub(super) part_sizes: Option<Vec<u64>>,
+    /// What is recorded of the parts it was assembled from (a multipart
+    /// upload's), with the file as its MD5 is (boxed: rare).
+    pub(super) parts: Option<Box<PartRecords>>,
     /// Dead properties the new version is written with (S3's object
     /// metadata), recorded for its inode just before the commit.
     pub(super) props: Option<Box<NewProps>>,
     /// Renamed into place only where no file has the name
     /// ([`Upload::create_only`]).
     pub(super) create_only: bool,
+}
+
+/// What is recorded of the parts a multipart upload's object was
+/// assembled from (`part_sizes.rs`).
+#[derive(Debug)]
+pub(super) struct PartRecords {
+    /// Their sizes, in order.
+    pub(super) sizes: Vec<u64>,
+    /// Their checksums (`<algorithm>:<base64>` each), where the upload
+    /// had one.
+    pub(super) checksums: Option<Vec<String>>,
 }
 
 impl Upload {
@@ -153,6 +164,23 @@ impl Upload {
         self.stated = Some(stated);
     }
 
+    /// Records the sizes of the parts it is assembled from (a multipart
+    /// upload's) with the file when it is committed.
+    pub(super) fn set_part_sizes(&mut self, sizes: Vec<u64>) {
+        self.parts = Some(Box::new(PartRecords {
+            sizes,
+            checksums: None,
+        }));
+    }
+
+    /// Records the checksums of the parts it was assembled from (each
+    /// `<algorithm>:<base64>`) with the file when it is committed.
+    pub fn set_part_checksums(&mut self, checksums: Vec<String>) {
+        if let Some(parts) = &mut self.parts {
+            parts.checksums = Some(checksums);
+        }
+    }
+
     /// Records the checksums with the staged file, after its time is set
     /// (the records name the time).
     fn record(&self, stat: &rustix::fs::Stat, crc: u32) {
@@ -163,8 +191,11 @@ impl Upload {
         if let Some(stated) = &self.stated {
             checksum::record_stated_as(&self.file, stat, stated);
         }
-        if let Some(sizes) = &self.part_sizes {
-            super::part_sizes::record_as(&self.file, stat, sizes);
+        if let Some(parts) = &self.parts {
+            super::part_sizes::record_as(&self.file, stat, &parts.sizes);
+            if let Some(checksums) = &parts.checksums {
+                super::part_sizes::record_checksums_as(&self.file, stat, checksums);
+            }
         }
     }
 

@@ -140,7 +140,7 @@ impl Storage {
             mtime: None,
             md5: None,
             stated: None,
-            part_sizes: None,
+            parts: None,
             props: None,
             create_only: false,
         }
@@ -219,12 +219,12 @@ impl Storage {
 
     /// The name's bucket, its first folder, must be there, as only
     /// CreateBucket makes one (S3's `NoSuchBucket`), for a multipart
-    /// upload begun (an upload's own walk checks it as it goes: see
+    /// upload begun, or where a GET found no file (an upload's own walk checks it as it goes: see
     /// [`Storage::walk_creating`]); what is there is the walk's to judge.
     ///
     /// # Errors
     /// [`StorageError::NoBucket`] if it is not there.
-    pub(super) fn check_bucket(&self, name: &Name) -> Result<(), StorageError> {
+    pub fn check_bucket(&self, name: &Name) -> Result<(), StorageError> {
         let Some((bucket, _)) = name.as_str().split_once('/') else {
             return Ok(());
         };

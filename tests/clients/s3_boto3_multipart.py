@@ -2,15 +2,19 @@
 (tests/clients/s3.rs): create, upload_part (out of order, one sent
 again), upload_part_copy (a range, a condition), list_parts,
 list_multipart_uploads, complete (also with IfNoneMatch / IfMatch),
-abort, the errors boto3 raises, and upload_file with a small
-TransferConfig (parts sent in parallel by s3transfer); exits non-zero on
-the first difference.
+abort, the errors boto3 raises, upload_file with a small
+TransferConfig (parts sent in parallel by s3transfer), also with a
+SHA-256 (its composite checksum answered), and a full-object CRC-32
+upload by hand (checked, answered by HEAD and by part); exits non-zero
+on the first difference.
 
 usage: s3_boto3_multipart.py ENDPOINT KEY_ID SECRET WORKDIR
 """
+import base64
 import hashlib
 import os
 import sys
+import zlib
 
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
@@ -137,4 +141,48 @@ back = os.path.join(workdir, "back.bin")
 s3.download_file("parts", "transfer.bin", back)
 with open(back, "rb") as f:
     assert f.read() == data
+
+# upload_file with a SHA-256: s3transfer creates the upload with it and
+# sends it with every part; the object's is the composite one, S3's.
+def b64(raw):
+    return base64.b64encode(raw).decode()
+
+
+s3.upload_file(path, "parts", "summed.bin", Config=config, ExtraArgs={"ChecksumAlgorithm": "SHA256"})
+chunks = [data[at : at + 5 * MIB] for at in range(0, len(data), 5 * MIB)]
+sums = b"".join(hashlib.sha256(chunk).digest() for chunk in chunks)
+composite = "%s-%d" % (b64(hashlib.sha256(sums).digest()), len(chunks))
+head = s3.head_object(Bucket="parts", Key="summed.bin", ChecksumMode="ENABLED")
+assert (head.get("ChecksumSHA256"), head.get("ChecksumType")) == (composite, "COMPOSITE"), head
+attributes = s3.get_object_attributes(Bucket="parts", Key="summed.bin", ObjectAttributes=["Checksum", "ObjectParts"])
+got = [p.get("ChecksumSHA256") for p in attributes["ObjectParts"]["Parts"]]
+assert got == [b64(hashlib.sha256(chunk).digest()) for chunk in chunks], got
+
+# A full-object CRC-32 by hand: each part's computed by botocore, the
+# object's stated on the completion and answered whole and by part.
+def crc32(raw):
+    return b64(zlib.crc32(raw).to_bytes(4, "big"))
+
+
+made = s3.create_multipart_upload(Bucket="parts", Key="crc.bin", ChecksumAlgorithm="CRC32", ChecksumType="FULL_OBJECT")
+assert (made["ChecksumAlgorithm"], made.get("ChecksumType")) == ("CRC32", "FULL_OBJECT"), made
+fid = made["UploadId"]
+halves = [data[: 5 * MIB], data[5 * MIB :]]
+listed = []
+for number, half in enumerate(halves, 1):
+    sent = s3.upload_part(Bucket="parts", Key="crc.bin", UploadId=fid, PartNumber=number, Body=half, ChecksumAlgorithm="CRC32")
+    assert sent["ChecksumCRC32"] == crc32(half), sent
+    listed.append({"PartNumber": number, "ETag": sent["ETag"], "ChecksumCRC32": sent["ChecksumCRC32"]})
+code = error_code(lambda: s3.complete_multipart_upload(
+    Bucket="parts", Key="crc.bin", UploadId=fid, MultipartUpload={"Parts": listed}, ChecksumCRC32=crc32(b"other")
+))
+assert code == "BadDigest", code
+done = s3.complete_multipart_upload(
+    Bucket="parts", Key="crc.bin", UploadId=fid, MultipartUpload={"Parts": listed}, ChecksumCRC32=crc32(data)
+)
+assert (done["ChecksumCRC32"], done.get("ChecksumType")) == (crc32(data), "FULL_OBJECT"), done
+head = s3.head_object(Bucket="parts", Key="crc.bin", ChecksumMode="ENABLED")
+assert head["ChecksumCRC32"] == crc32(data), head
+second = s3.get_object(Bucket="parts", Key="crc.bin", PartNumber=2, ChecksumMode="ENABLED")
+assert second["ChecksumCRC32"] == crc32(halves[1]) and second["Body"].read() == halves[1], second
 print("ok")

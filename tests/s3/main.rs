@@ -19,6 +19,7 @@ mod binary;
 #[path = "../support/mod.rs"]
 mod support;
 
+mod checksums;
 mod copy;
 mod folders;
 mod listener;

@@ -105,6 +105,9 @@ pub struct Described<'a> {
     pub stated: Option<&'a str>,
     /// The sizes of the parts it was uploaded in.
     pub part_sizes: Option<&'a [u64]>,
+    /// Their checksums (`<algorithm>:<base64>` each), where its upload
+    /// had one.
+    pub part_checksums: Option<&'a [String]>,
 }
 
 /// Writes the answer: 200 and the XML of what was asked.
@@ -141,12 +144,25 @@ pub fn answer(asked: &Attributes, object: &Described<'_>, message: Message, out:
 }
 
 /// `<Checksum>`: the CRC-32C every object has where it is known, and the
-/// one it was uploaded with.
+/// one it was uploaded with; a multipart upload's composite one alone.
 fn checksums(object: &Described<'_>, xml: &mut String) {
-    let crc = object.version.crc.map(|crc| Checksum {
-        algorithm: Algorithm::Crc32c,
-        value: crc.to_be_bytes().to_vec(),
-    });
+    let composite = object
+        .stated
+        .and_then(Checksum::of_record)
+        .filter(|stated| stated.parts.is_some());
+    if let Some(composite) = composite {
+        let element = element_of(composite.algorithm.field());
+        let _ = write!(
+            xml,
+            "<Checksum><{element}>{}</{element}><ChecksumType>COMPOSITE</ChecksumType></Checksum>",
+            composite.base64()
+        );
+        return;
+    }
+    let crc = object
+        .version
+        .crc
+        .map(|crc| Checksum::full(Algorithm::Crc32c, crc.to_be_bytes().to_vec()));
     let stated = object.stated.and_then(Checksum::field_of_record);
     if crc.is_none() && stated.is_none() {
         return;
@@ -167,11 +183,22 @@ fn checksums(object: &Described<'_>, xml: &mut String) {
 
 /// The element of a checksum field: `x-amz-checksum-sha256` is
 /// `ChecksumSHA256`.
-fn element_of(field: &str) -> String {
+pub(super) fn element_of(field: &str) -> String {
     let name = field
         .trim_start_matches("x-amz-checksum-")
         .to_ascii_uppercase();
     format!("Checksum{name}")
+}
+
+/// A part's checksum (`<algorithm>:<base64>`) as S3's XML states it.
+pub(super) fn part_checksum_element(record: &str) -> String {
+    match Checksum::field_of_record(record) {
+        Some((field, base64)) => {
+            let element = element_of(field);
+            format!("<{element}>{base64}</{element}>")
+        }
+        None => String::new(),
+    }
 }
 
 /// `<ObjectParts>`: only for an object uploaded in parts, as S3; the
@@ -193,11 +220,16 @@ fn parts(asked: &Attributes, object: &Described<'_>, xml: &mut String) {
         .enumerate()
         .map(|(at, size)| (at as u32 + 1, size))
         .skip_while(|(number, _)| *number <= u32::from(asked.after));
+    let checksums = object.part_checksums.filter(|all| all.len() == sizes.len());
     let mut last = None;
     for (number, size) in page.clone().take(asked.max_parts as usize) {
+        let checksum = checksums
+            .and_then(|all| all.get(number as usize - 1))
+            .map(|record| part_checksum_element(record))
+            .unwrap_or_default();
         let _ = write!(
             xml,
-            "<Part><PartNumber>{number}</PartNumber><Size>{size}</Size></Part>"
+            "<Part><PartNumber>{number}</PartNumber><Size>{size}</Size>{checksum}</Part>"
         );
         last = Some(number);
     }

@@ -57,6 +57,7 @@ pub(super) fn body_digests(
             md5,
             checksum,
             coding,
+            computed: None,
         },
     ))
 }
@@ -148,10 +149,6 @@ fn coding(fields: &Fields) -> Result<Option<Box<Coding>>, Refusal> {
 fn checksum(fields: &Fields, coded: bool) -> Result<Option<Stated>, Refusal> {
     let algorithm = |name: &str| match Algorithm::of_field(name) {
         Some(algorithm) => Ok(algorithm),
-        None if name == "x-amz-checksum-crc64nvme" => Err(refusal(
-            Code::NotImplemented,
-            "x-amz-checksum-crc64nvme is not served: use crc32, crc32c, sha1 or sha256",
-        )),
         None => Err(refusal(
             Code::InvalidArgument,
             format!("{name}: no such checksum"),

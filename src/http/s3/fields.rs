@@ -48,6 +48,9 @@ pub(super) struct Fields {
     /// An `x-amz-checksum-<algorithm>` field: its name (lower-case) and
     /// value.
     pub(super) checksum: Option<(String, String)>,
+    /// CreateMultipartUpload's `x-amz-checksum-algorithm` and
+    /// `x-amz-checksum-type`, as sent.
+    pub(super) upload_checksum: [Option<String>; 2],
     /// The chain a signed aws-chunked body's chunk signatures continue.
     pub(super) chain: Option<Chain>,
 }
@@ -96,10 +99,11 @@ impl Fields {
                 fields.object_attributes[2] = text();
             } else if is("x-amz-checksum-mode") {
                 fields.checksum_mode = text().is_some_and(|t| t.eq_ignore_ascii_case("enabled"));
-            } else if has_prefix(name, "x-amz-checksum-")
-                && !is("x-amz-checksum-type")
-                && !is("x-amz-checksum-algorithm")
-            {
+            } else if is("x-amz-checksum-algorithm") {
+                fields.upload_checksum[0] = text();
+            } else if is("x-amz-checksum-type") {
+                fields.upload_checksum[1] = text();
+            } else if has_prefix(name, "x-amz-checksum-") {
                 fields.checksum = text().map(|t| (name.to_ascii_lowercase(), t));
             } else if has_prefix(name, meta::PREFIX) {
                 fields.meta_bytes += name.len() - meta::PREFIX.len() + value.len();

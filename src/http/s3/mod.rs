@@ -283,7 +283,8 @@ impl Answer for S3Answer {
             }
             (Asked::CreateBucket, Reply::Done) => error::head(out, 200).finish(0, persistence),
             (asked, reply) if let Some(body) = multipart::answer(asked, reply) => {
-                xml_answer(200, &body, message, out);
+                let fields = multipart::fields(asked, reply);
+                xml_answer_with(200, (&fields, &body), message, out);
             }
             (Asked::PutFolder, Reply::Done) | (Asked::HeadFolder, Reply::Listing { .. }) => {
                 folder::answer(self.asked, persistence, out);
@@ -314,14 +315,16 @@ impl Answer for S3Answer {
                 Reply::File {
                     version,
                     checksum,
-                    part_sizes,
+                    parts,
                     ..
                 },
             ) => {
+                let parts = parts.as_deref();
                 let object = attributes::Described {
                     version,
                     stated: checksum.as_deref(),
-                    part_sizes: part_sizes.as_deref(),
+                    part_sizes: parts.and_then(|parts| parts.sizes.as_deref()),
+                    part_checksums: parts.and_then(|parts| parts.checksums.as_deref()),
                 };
                 attributes::answer(&asked, &object, message, out);
             }
@@ -334,6 +337,7 @@ impl Answer for S3Answer {
                     part,
                     props,
                     checksum: stated,
+                    parts,
                     ..
                 },
             ) => {
@@ -343,6 +347,12 @@ impl Answer for S3Answer {
                     props,
                     checksum,
                     stated: stated.as_deref(),
+                    part_checksum: parts
+                        .as_deref()
+                        .and_then(|parts| parts.checksums.as_deref())
+                        .and_then(<[String]>::first)
+                        .filter(|_| reading.checksums && reading.part)
+                        .map(String::as_str),
                     // S3 states the count where one part was asked for.
                     parts: version
                         .md5
@@ -428,9 +438,21 @@ fn write_error(status: (u16, Code), message: &str, framing: Framing, out: &mut V
 
 /// A small XML answer held whole.
 pub(super) fn xml_answer(status: u16, body: &str, message: Message, out: &mut Vec<u8>) {
-    error::head(out, status)
-        .header("Content-Type", "application/xml")
-        .finish(body.len() as u64, message.persistence);
+    xml_answer_with(status, (&[], body), message, out);
+}
+
+/// A small XML answer held whole, with these fields too.
+fn xml_answer_with(
+    status: u16,
+    (fields, body): (&[(&'static str, String)], &str),
+    message: Message,
+    out: &mut Vec<u8>,
+) {
+    let mut head = error::head(out, status).header("Content-Type", "application/xml");
+    for (name, value) in fields {
+        head = head.header(name, value);
+    }
+    head.finish(body.len() as u64, message.persistence);
     if !message.head {
         out.extend_from_slice(body.as_bytes());
     }

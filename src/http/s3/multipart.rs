@@ -15,6 +15,8 @@
 //!                                                    ListMultipartUploads   ListUploads
 //! ```
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 use quick_xml::events::Event;
 use quick_xml::reader::Reader;
 
@@ -25,9 +27,11 @@ use super::request::param;
 use super::xml::{DECLARATION, NS, iso};
 use super::{Asked, Fields, Refusal, refusal, sigv4};
 use crate::name::{Name, Prefix};
+use crate::serve::digest::{Algorithm, Checksum};
 use crate::serve::multipart::{
     CopyPartAsk, ListedPart, MAX_PAGE, MAX_PART_NUMBER, PartAsk, PartsPage, UploadsPage,
 };
+use crate::serve::upload_checksum::{Stated, UploadChecksum};
 use crate::serve::{Body, BodyLength, Operation, Reply};
 use crate::storage::Md5Tag;
 
@@ -70,8 +74,14 @@ pub(super) fn object_request(
     match (method, id) {
         ("POST", None) if creates => {
             let (mtime, props) = super::meta::given(fields)?;
+            let checksum = upload_checksum(fields)?;
             Ok((
-                Operation::BeginParts { name, mtime, props },
+                Operation::BeginParts {
+                    name,
+                    mtime,
+                    props,
+                    checksum,
+                },
                 Asked::CreateMultipart,
             ))
         }
@@ -101,13 +111,15 @@ pub(super) fn object_request(
         }
         ("POST", Some(id)) => {
             super::request::check_body_hash(head.body, fields)?;
-            let parts = complete_request(head.body)?;
+            let (parts, stated) = complete_request(head.body)?;
             let count = u16::try_from(parts.len()).unwrap_or(u16::MAX);
+            let stated = completion_checksums(stated, fields)?;
             Ok((
                 Operation::CompleteParts {
                     name,
                     id,
                     parts,
+                    stated,
                     preconditions: None,
                 },
                 Asked::CompleteMultipart(count),
@@ -130,6 +142,52 @@ pub(super) fn object_request(
             format!("{method} of a multipart upload is not served"),
         )),
     }
+}
+
+/// CreateMultipartUpload's checksum: `x-amz-checksum-algorithm` and
+/// `x-amz-checksum-type` (`serve/upload_checksum.rs`), if it names one.
+///
+/// # Errors
+/// 400 `InvalidRequest`: an unknown algorithm or type, a type the
+/// algorithm cannot make, a type without an algorithm.
+fn upload_checksum(fields: &Fields) -> Result<Option<UploadChecksum>, Refusal> {
+    match &fields.upload_checksum {
+        [None, None] => Ok(None),
+        [None, Some(_)] => Err(refusal(
+            Code::InvalidRequest,
+            "x-amz-checksum-type needs an x-amz-checksum-algorithm",
+        )),
+        [Some(algorithm), kind] => UploadChecksum::of_names(algorithm, kind.as_deref())
+            .map(Some)
+            .map_err(|why| refusal(Code::InvalidRequest, why)),
+    }
+}
+
+/// What a completion states of checksums: its parts' (in its XML) and
+/// the object's (`x-amz-checksum-<algorithm>`, compared as sent).
+///
+/// # Errors
+/// 400 `InvalidRequest`: a checksum field of no algorithm S3 knows.
+fn completion_checksums(
+    parts: Vec<(u32, Checksum)>,
+    fields: &Fields,
+) -> Result<Option<Box<Stated>>, Refusal> {
+    let object = match &fields.checksum {
+        None => None,
+        Some((name, value)) => match Algorithm::of_field(name) {
+            Some(algorithm) => Some((algorithm, value.clone())),
+            None => {
+                return Err(refusal(
+                    Code::InvalidRequest,
+                    format!("{name}: no such checksum"),
+                ));
+            }
+        },
+    };
+    if parts.is_empty() && object.is_none() {
+        return Ok(None);
+    }
+    Ok(Some(Box::new(Stated { parts, object })))
 }
 
 /// UploadPartCopy: part `number` of upload `id` of `name` copied from
@@ -186,26 +244,31 @@ pub(super) fn list_uploads(
     Ok((op, Asked::ListUploads))
 }
 
+/// A completion's parts: each listed (number and ETag, in its order),
+/// and the checksums stated of them (by number).
+type Listed = (Vec<ListedPart>, Vec<(u32, Checksum)>);
+
 /// The parts CompleteMultipartUpload lists (number and ETag, in its
-/// order).
+/// order), and the checksum it states of each, if any.
 ///
 /// ```text
 /// <CompleteMultipartUpload xmlns="http://s3.amazonaws.com/doc/2006-03-01/">
-///   <Part><PartNumber>1</PartNumber><ETag>"<md5 hex>"</ETag></Part>...
+///   <Part><PartNumber>1</PartNumber><ETag>"<md5 hex>"</ETag>[<ChecksumSHA256>...</ChecksumSHA256>]</Part>...
 /// </CompleteMultipartUpload>
 /// ```
 ///
 /// # Errors
 /// `MalformedXML`: not well-formed, a DTD, a part without its number or
-/// ETag, more than [`MAX_PART_NUMBER`] parts; `InvalidPart`: an ETag
-/// that is no MD5.
-fn complete_request(body: &[u8]) -> Result<Vec<ListedPart>, Refusal> {
+/// ETag, more than [`MAX_PART_NUMBER`] parts; `InvalidPart`: a checksum
+/// that is no base64 (no part has it).
+fn complete_request(body: &[u8]) -> Result<Listed, Refusal> {
     let malformed = |why: &str| refusal(Code::MalformedXML, why.to_owned());
     let mut reader = Reader::from_reader(body);
     reader.config_mut().trim_text(true);
     let mut path: Vec<Vec<u8>> = Vec::new();
-    let mut parts = Vec::new();
+    let (mut parts, mut checksums) = (Vec::new(), Vec::new());
     let (mut number, mut etag) = (None, String::new());
+    let mut checksum: Option<(Algorithm, String)> = None;
     loop {
         let event = reader
             .read_event()
@@ -222,6 +285,12 @@ fn complete_request(body: &[u8]) -> Result<Vec<ListedPart>, Refusal> {
                     .take()
                     .ok_or_else(|| malformed("a part needs its number"))?;
                 parts.push((number, etag_md5(&std::mem::take(&mut etag))));
+                if let Some((algorithm, base64)) = checksum.take() {
+                    let value = STANDARD.decode(base64.trim()).map_err(|_| {
+                        refusal(Code::InvalidPart, "a part's checksum is not base64")
+                    })?;
+                    checksums.push((number, Checksum::full(algorithm, value)));
+                }
                 if parts.len() > MAX_PART_NUMBER as usize {
                     return Err(malformed("too many parts"));
                 }
@@ -233,6 +302,12 @@ fn complete_request(body: &[u8]) -> Result<Vec<ListedPart>, Refusal> {
                         number = Some(text.trim().parse().map_err(|_| malformed("PartNumber"))?);
                     }
                     Some(b"ETag") => etag.push_str(&text),
+                    Some(element) if element.starts_with(b"Checksum") => {
+                        let name = String::from_utf8_lossy(&element[b"Checksum".len()..]);
+                        if let Some(algorithm) = Algorithm::of_name(&name) {
+                            checksum = Some((algorithm, text));
+                        }
+                    }
                     _ => {}
                 }
             }
@@ -245,7 +320,7 @@ fn complete_request(body: &[u8]) -> Result<Vec<ListedPart>, Refusal> {
     if parts.is_empty() {
         return Err(malformed("no parts listed"));
     }
-    Ok(parts)
+    Ok((parts, checksums))
 }
 
 /// The MD5 an ETag names (quoted or not); `None` for one that names none,
@@ -277,10 +352,21 @@ pub(super) fn answer(asked: Asked, reply: &Reply) -> Option<String> {
                 session.id
             )
         }
-        (Asked::CompleteMultipart(_), Reply::Stored { md5: Some(tag), .. }) => {
+        (
+            Asked::CompleteMultipart(_),
+            Reply::Stored {
+                md5: Some(tag),
+                checksum,
+                ..
+            },
+        ) => {
             let etag = tag.quoted();
+            let checksum = checksum
+                .as_deref()
+                .map(checksum_elements)
+                .unwrap_or_default();
             format!(
-                "<CompleteMultipartUploadResult xmlns=\"{NS}\"><ETag>{etag}</ETag></CompleteMultipartUploadResult>"
+                "<CompleteMultipartUploadResult xmlns=\"{NS}\"><ETag>{etag}</ETag>{checksum}</CompleteMultipartUploadResult>"
             )
         }
         (Asked::UploadPartCopy, Reply::Stored { md5: Some(tag), .. }) => {
@@ -299,6 +385,35 @@ pub(super) fn answer(asked: Asked, reply: &Reply) -> Option<String> {
     Some(format!("{DECLARATION}{body}\n"))
 }
 
+/// The fields CreateMultipartUpload's answer has besides its XML: the
+/// checksum its parts state (`x-amz-checksum-algorithm`, `-type`).
+pub(super) fn fields(asked: Asked, reply: &Reply) -> Vec<(&'static str, String)> {
+    let (Asked::CreateMultipart, Reply::Session(session)) = (asked, reply) else {
+        return Vec::new();
+    };
+    match UploadChecksum::of_meta(session.meta.as_deref()) {
+        Some(checksum) => vec![
+            (
+                "x-amz-checksum-algorithm",
+                checksum.algorithm.record_name().to_ascii_uppercase(),
+            ),
+            ("x-amz-checksum-type", checksum.kind.name().to_owned()),
+        ],
+        None => Vec::new(),
+    }
+}
+
+/// A checksum as S3's XML states it, and its type:
+/// `<ChecksumSHA256>…-3</ChecksumSHA256><ChecksumType>COMPOSITE</ChecksumType>`.
+fn checksum_elements(checksum: &Checksum) -> String {
+    let element = super::attributes::element_of(checksum.algorithm.field());
+    format!(
+        "<{element}>{}</{element}><ChecksumType>{}</ChecksumType>",
+        checksum.base64(),
+        checksum.kind()
+    )
+}
+
 fn list_parts(page: &PartsPage) -> String {
     let (bucket, key) = bucket_and_key(page.name.as_str());
     let next = page.parts.last().map_or(page.after, |part| part.number);
@@ -313,11 +428,12 @@ fn list_parts(page: &PartsPage) -> String {
     );
     for part in &page.parts {
         out.push_str(&format!(
-            "<Part><PartNumber>{}</PartNumber><LastModified>{}</LastModified><ETag>{}</ETag><Size>{}</Size></Part>",
+            "<Part><PartNumber>{}</PartNumber><LastModified>{}</LastModified><ETag>{}</ETag><Size>{}</Size>{}</Part>",
             part.number,
             iso(part.modified),
             escape(&Md5Tag { md5: part.md5, parts: None }.quoted()),
-            part.size
+            part.size,
+            part.checksum.as_deref().map(super::attributes::part_checksum_element).unwrap_or_default()
         ));
     }
     out + "</ListPartsResult>"
@@ -363,9 +479,11 @@ mod tests {
         let body = br#"<?xml version="1.0" encoding="UTF-8"?>
 <CompleteMultipartUpload xmlns="http://s3.amazonaws.com/doc/2006-03-01/">
  <Part><ETag>&quot;00112233445566778899aabbccddeeff&quot;</ETag><PartNumber>2</PartNumber></Part>
- <Part><PartNumber>1</PartNumber><ETag>"ffeeddccbbaa99887766554433221100"</ETag><ChecksumCRC32>x</ChecksumCRC32></Part>
+ <Part><PartNumber>1</PartNumber><ETag>"ffeeddccbbaa99887766554433221100"</ETag><ChecksumCRC32>NSRBwg==</ChecksumCRC32></Part>
 </CompleteMultipartUpload>"#;
-        let parts = complete_request(body).unwrap();
+        let (parts, checksums) = complete_request(body).unwrap();
+        let crc32 = Checksum::full(Algorithm::Crc32, Algorithm::Crc32.of_bytes(b"abc"));
+        assert_eq!(checksums, vec![(1, crc32)]);
         assert_eq!(parts.len(), 2);
         assert_eq!(parts[0].0, 2);
         let md5 = parts[0].1.unwrap_or_default();
@@ -374,7 +492,12 @@ mod tests {
         // An ETag that names no MD5 is kept as none, judged later.
         let odd =
             complete_request(b"<C><Part><PartNumber>1</PartNumber><ETag>1234</ETag></Part></C>");
-        assert_eq!(odd.map(|parts| parts[0].1), Ok(None));
+        assert_eq!(odd.map(|(parts, _)| parts[0].1), Ok(None));
+        // A part's checksum that is no base64 is no part's.
+        let bad = complete_request(
+            b"<C><Part><PartNumber>1</PartNumber><ETag>1234</ETag><ChecksumSHA1>?</ChecksumSHA1></Part></C>",
+        );
+        assert_eq!(bad.unwrap_err().0, Code::InvalidPart);
     }
 
     #[test]

@@ -149,6 +149,11 @@ impl Choose for Ranged {
     fn wants_part_sizes(&self) -> bool {
         self.part_sizes || self.part.is_some()
     }
+
+    /// A key's first folder is its bucket.
+    fn in_bucket(&self) -> bool {
+        true
+    }
 }
 
 /// What GetObject and HeadObject describe: the version, its dead
@@ -158,17 +163,20 @@ pub(super) struct Object<'a> {
     pub(super) props: &'a [DeadProperty],
     /// Its CRC-32C, where checksums are asked for.
     pub(super) checksum: Option<u32>,
-    /// The checksum it was uploaded with (`<algorithm>:<base64>`), where
-    /// checksums are asked for and it is recorded.
+    /// The checksum it was uploaded with (`<algorithm>:<base64>[-N]`),
+    /// where checksums are asked for and it is recorded.
     pub(super) stated: Option<&'a str>,
+    /// The checksum of the part asked for by number (`<algorithm>:<base64>`),
+    /// where checksums are asked for and it is recorded.
+    pub(super) part_checksum: Option<&'a str>,
     /// How many parts it was uploaded in, where one part was asked for.
     pub(super) parts: Option<u32>,
 }
 
 /// GetObject's and HeadObject's fields: `start`, `len` and whether it is
 /// a part of the object. Its type is the one kept with it, else
-/// `application/octet-stream`; a part's checksum is not the object's, so
-/// only a whole object's is stated (as S3 does).
+/// `application/octet-stream`; a range's checksum is not the object's, so
+/// only a whole object's or a part's (by number) is stated (as S3 does).
 pub(super) fn object_head(
     object: &Object<'_>,
     (start, len, part): (u64, u64, bool),
@@ -187,21 +195,8 @@ pub(super) fn object_head(
     for (name, value) in kept.iter().filter(|(name, _)| *name != "content-type") {
         head = head.header(name, value);
     }
-    if let Some(crc) = object.checksum.filter(|_| !part) {
-        // ferry's CRC-32C is the whole object's, a multipart one's too.
-        let checksum = Checksum {
-            algorithm: Algorithm::Crc32c,
-            value: crc.to_be_bytes().to_vec(),
-        };
-        head = head
-            .header(checksum.algorithm.field(), checksum.base64())
-            .header("x-amz-checksum-type", "FULL_OBJECT");
-        // The one it was uploaded with too (a SHA-256, say), as S3
-        // answers the algorithm its client chose.
-        let stated = object.stated.and_then(Checksum::field_of_record);
-        if let Some((field, base64)) = stated.filter(|(f, _)| *f != checksum.algorithm.field()) {
-            head = head.header(field, base64);
-        }
+    for (field, value) in checksums(object, part) {
+        head = head.header(field, value);
     }
     if let Some(parts) = object.parts {
         head = head.header("x-amz-mp-parts-count", parts);
@@ -218,4 +213,38 @@ pub(super) fn object_head(
         );
     }
     head.finish(len, message.persistence);
+}
+
+/// The checksum fields of an object's answer (`part`: of some of it). A
+/// part asked for by number: its checksum, where its upload kept one,
+/// and the object's type. A whole object: ferry's CRC-32C (the whole
+/// object's, a multipart one's too) and the one it was uploaded with (a
+/// SHA-256, say, as S3 answers the algorithm its client chose); a
+/// multipart upload's composite one alone, as it is no checksum of the
+/// bytes. A range: none.
+fn checksums(object: &Object<'_>, part: bool) -> Vec<(&'static str, String)> {
+    let stated = object.stated.and_then(Checksum::of_record);
+    let kind = stated.as_ref().map_or("FULL_OBJECT", Checksum::kind);
+    let mut fields = Vec::new();
+    if part {
+        if let Some(checksum) = object.part_checksum.and_then(Checksum::of_record) {
+            fields.push((checksum.algorithm.field(), checksum.base64()));
+            fields.push(("x-amz-checksum-type", kind.to_owned()));
+        }
+        return fields;
+    }
+    let crc = object
+        .checksum
+        .map(|crc| Checksum::full(Algorithm::Crc32c, crc.to_be_bytes().to_vec()));
+    let crc = crc.filter(|_| stated.as_ref().is_none_or(|s| s.parts.is_none()));
+    if let Some(crc) = &crc {
+        fields.push((crc.algorithm.field(), crc.base64()));
+    }
+    if let Some(stated) = stated.filter(|s| crc.is_none() || s.algorithm != Algorithm::Crc32c) {
+        fields.push((stated.algorithm.field(), stated.base64()));
+    }
+    if !fields.is_empty() {
+        fields.push(("x-amz-checksum-type", kind.to_owned()));
+    }
+    fields
 }
