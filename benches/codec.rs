@@ -4,7 +4,7 @@
 //! the data and one HMAC per chunk).
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use ferry::aws_chunked::{AwsChunked, Coding};
+use ferry::formats::aws_chunked::{AwsChunked, Coding};
 use ferry::protocol::{Response, parse_request};
 use std::hint::black_box;
 

@@ -1,5 +1,5 @@
 //! The hashes an upload can pay for, one core each, as ferry computes
-//! them: MD5 (every S3 PutObject's ETag, `crate::md5`), SHA-256 (a SigV4
+//! them: MD5 (every S3 PutObject's ETag, `crate::formats::md5`), SHA-256 (a SigV4
 //! signed payload), CRC-32C (every upload's own checksum) and CRC-32
 //! (the SDKs' default checksum). `benches/s3.sh --sections 5` reads the
 //! rates from here to hold a PutObject to "≥ 0.9× the MD5's rate" and a
@@ -10,7 +10,7 @@
 //! over (the per-call cost is what a 256 KiB read adds, nothing more).
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use ferry::md5::Md5;
+use ferry::formats::md5::Md5;
 use sha2::{Digest as _, Sha256};
 use std::hint::black_box;
 

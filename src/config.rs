@@ -263,7 +263,7 @@ impl PoolWrites {
 /// The default number of workers (event loops): one per core this process
 /// may run on, as nginx's `worker_processes auto`.
 pub fn default_workers() -> usize {
-    crate::crew::cores()
+    crate::threads::crew::cores()
 }
 
 /// The most I/O threads a default configuration allows, however many
@@ -278,7 +278,7 @@ pub const IO_THREADS_CAP: usize = 16;
 /// nothing from more calls in flight than that. They start as jobs queue
 /// up and end when idle (`crew.rs`), so the cap is what a burst may hold.
 pub fn default_io_threads() -> usize {
-    (4 * crate::crew::cores()).clamp(4, IO_THREADS_CAP)
+    (4 * crate::threads::crew::cores()).clamp(4, IO_THREADS_CAP)
 }
 
 impl Default for Config {

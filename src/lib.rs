@@ -17,10 +17,9 @@
 //!   to response lines (sans-IO).
 //! - [`http`]: the HTTP/1.1 message layer and ferry's dialect on it (sans-IO),
 //!   served beside FERRY/1.
-//! - [`codec`]: the one place that picks a connection's codec.
-//! - [`decoded`]: what either codec makes of a connection's input.
 //! - [`wire`]: which protocol a connection speaks, by name and place (a leaf
-//!   that serve, the pool, hooks and metrics use instead of the codecs).
+//!   that serve, the pool, hooks and metrics use instead of the codecs);
+//!   the socket adapter and page-aligned buffers beneath every codec.
 //! - [`proxy`]: the PROXY protocol header (sans-IO) and which peers
 //!   (`--trusted-proxy`) must send it.
 //! - [`serve`]: one function per operation, every rule once (names,
@@ -29,25 +28,17 @@
 //! - [`access`]: tokens, grants, the failed-authentication throttle (the
 //!   serve layer decides with them which request may do what).
 //! - [`storage`]: the root-directory jail and atomic uploads (no wire codes).
-//! - [`checksums`]: the threads that compute files' CRC-32Cs from their
-//!   bytes, apart from the I/O pool.
-//! - [`crew`]: threads of one kind started on demand up to a cap and ended
-//!   when idle (the I/O pool's, the checksums', the hooks').
-//! - [`tar`]: the tar format of folder downloads (sans-IO).
-//! - [`zip`]: the zip format of folder downloads (sans-IO).
-//! - [`chunked`]: the chunked body coding HTTP/1.1 and FERRY/1 share (sans-IO).
-//! - [`aws_chunked`]: S3's `aws-chunked` body coding, signed chunks checked (sans-IO).
-//! - [`md5`]: MD5, which S3's `ETag`s are made of (aws-lc's where it is
-//!   built in).
-//! - [`page_buf`]: page-aligned buffers for body bytes and checksum reads
-//!   (cheaper kernel copies into them).
-//! - [`socket`]: nonblocking socket calls mapped to outcomes.
-//! - [`stderr_relay`]: keeps `ferry serve`'s standard error writable, so a
-//!   closed log pipe never ends the server.
+//! - [`pool`]: the I/O pool's threads, which run serve's jobs, their way
+//!   back to the reactors, and the checksum threads.
+//! - [`threads`]: crews of threads started on demand and ended when idle,
+//!   the stderr relay, SIGHUP's re-reads.
+//! - [`formats`]: tar, zip, the chunked and aws-chunked body codings, JSON
+//!   strings, upload metadata, MD5 (all sans-IO).
 //! - [`tls`]: certificates and the rustls set-up of both listeners (the
 //!   connection's transport drives the sessions).
 //! - [`connection`]: the per-connection state machine, which only moves
-//!   bytes (reads, writes, sendfile, deadlines, lingering).
+//!   bytes (reads, writes, sendfile, deadlines, lingering), and the one
+//!   place that picks its codec.
 //! - [`server`]: the reactor: poll loop, slab, accept, timeouts, shutdown.
 //! - [`metrics`]: per-reactor and I/O-pool counters, and their Prometheus
 //!   text (`--metrics`; a stand-in counting nothing without the feature).
@@ -61,22 +52,14 @@
 #![warn(missing_docs)]
 
 pub mod access;
-pub mod aws_chunked;
 pub mod bench;
-pub mod checksums;
-pub mod chunked;
 pub mod cli;
 pub mod client;
-pub mod codec;
 pub mod config;
 pub mod connection;
-pub mod crew;
-pub mod decoded;
+pub mod formats;
 pub mod hooks;
 pub mod http;
-pub mod json;
-pub mod mailbox;
-pub mod md5;
 #[cfg(feature = "metrics")]
 pub mod metrics;
 #[cfg(not(feature = "metrics"))]
@@ -84,22 +67,16 @@ pub mod metrics;
 pub mod metrics;
 pub mod name;
 pub mod node;
-pub mod page_buf;
 pub mod pool;
 pub mod protocol;
 pub mod proxy;
-pub mod reload;
 pub mod request_log;
 pub mod serve;
 pub mod server;
-pub mod socket;
-pub mod stderr_relay;
 pub mod storage;
-pub mod tar;
+pub mod threads;
 pub mod tls;
-pub mod upload_metadata;
 pub mod wire;
-pub mod zip;
 
 pub use client::Client;
 pub use config::Config;

@@ -8,7 +8,7 @@
 #![no_main]
 
 use ferry::config::WebConfig;
-use ferry::decoded::Decoded;
+use ferry::serve::decoded::Decoded;
 use ferry::http::codec::Exchange;
 use ferry::http::origin::Site;
 use ferry::serve::{ErrorKind, Failure, Reply};

@@ -35,7 +35,7 @@ use log::{error, info, warn};
 pub use grants::{Grant, Grants, Perm};
 use throttle::Throttle;
 
-use crate::reload::Serial;
+use crate::threads::reload::Serial;
 pub use tokens::{Principal, Table, TokensFile};
 
 /// What a client presented to say who it is: a token, or a request

@@ -14,7 +14,7 @@ use crate::access::Secret;
 use crate::client::ClientError;
 use crate::client::replies::parse_greeting;
 use crate::protocol::{Reply, RequestLine, parse_reply};
-use crate::socket::Outcome;
+use crate::wire::socket::Outcome;
 
 /// Longest response line accepted.
 const MAX_LINE: usize = 4096;

@@ -46,12 +46,12 @@ impl Errors {
         let kinds: Vec<String> = self
             .by_kind
             .iter()
-            .map(|(kind, count)| format!("{}:{count}", crate::json::string(kind)))
+            .map(|(kind, count)| format!("{}:{count}", crate::formats::json::string(kind)))
             .collect();
         let first = self
             .first
             .as_deref()
-            .map_or("null".into(), crate::json::string);
+            .map_or("null".into(), crate::formats::json::string);
         format!(
             "\"error_kinds\":{{{}}},\"first_error\":{first}",
             kinds.join(",")

@@ -15,7 +15,7 @@ use std::io::{self, Read, Write};
 use mio::net::TcpStream;
 use rustls::ClientConnection;
 
-use crate::socket::{self, Outcome, retry};
+use crate::wire::socket::{self, Outcome, retry};
 
 /// A socket, with or without a TLS client session on it.
 pub(super) struct Transport {

@@ -139,7 +139,7 @@ pub(super) fn utc(unix_seconds: i64) -> String {
         .unwrap_or_else(|| unix_seconds.to_string())
 }
 
-pub(super) use crate::json::string as json_string;
+pub(super) use crate::formats::json::string as json_string;
 
 #[cfg(test)]
 mod tests {

@@ -16,7 +16,7 @@ use crate::http::origin::WebConfig;
 use crate::proxy::TrustedProxy;
 use crate::request_log::{Format, Settings};
 use crate::server::Server;
-use crate::stderr_relay::StderrRelay;
+use crate::threads::stderr_relay::StderrRelay;
 use crate::tls::TlsFiles;
 use crate::wire::Protocol;
 

@@ -13,7 +13,7 @@ use super::{
     Connection, Env, HELD_INPUT_BUDGET, LAST_REQUEST_DUE, OUTPUT_HIGH_WATER, REQUEST_COST, State,
     TURN_BUDGET, Wait, clamp_to,
 };
-use crate::codec::Decoded;
+use crate::connection::codec::Decoded;
 use crate::http::origin::Site;
 use crate::metrics;
 use crate::serve::{

@@ -61,6 +61,7 @@
 //! them, so every state's invariants read in one place.
 
 mod advance;
+pub mod codec;
 mod deadline;
 mod jobs;
 mod note;
@@ -80,8 +81,8 @@ use mio::net::TcpStream;
 use rustls::server::UnbufferedServerConnection;
 
 use crate::access::{Access, Principal};
-use crate::codec::Codec;
 use crate::config::Config;
+use crate::connection::codec::Codec;
 use crate::serve::{Job, Receive, Send, Ticket};
 use crate::storage::Storage;
 use deadline::Timing;
@@ -433,7 +434,8 @@ impl Connection {
     /// `close_notify`): `pump_input` closes once all has been read and no
     /// request is there after all.
     fn request_begun(&self) -> bool {
-        !crate::decoded::after_blank_lines(&self.input).is_empty() || self.transport.holds_input()
+        !crate::serve::decoded::after_blank_lines(&self.input).is_empty()
+            || self.transport.holds_input()
     }
 
     /// Bytes received and sent so far (as [`Connection::log_close`] logs

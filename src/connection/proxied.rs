@@ -32,7 +32,7 @@ use mio::Interest;
 
 use super::{Connection, Counted, State, Step};
 use crate::proxy::{self, ProxySource};
-use crate::socket::Outcome;
+use crate::wire::socket::Outcome;
 
 impl Connection {
     /// ProxyHeader: parses the header from what has arrived and takes it

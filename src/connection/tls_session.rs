@@ -36,8 +36,8 @@ use rustls::server::UnbufferedServerConnection;
 use rustls::unbuffered::{ConnectionState, UnbufferedStatus};
 
 use super::tls_held::{Decrypted, Held, tls_error};
-use crate::socket::{self, Outcome, retry};
 use crate::tls::SEND_BUFFER_LIMIT;
+use crate::wire::socket::{self, Outcome, retry};
 
 /// The first byte of every TLS handshake record; anything else at the
 /// start of a TLS connection is a client speaking plaintext.

@@ -24,8 +24,8 @@ use mio::net::TcpStream;
 use rustls::server::UnbufferedServerConnection;
 
 use super::tls_session::TlsSession;
-use crate::socket::{self, Outcome};
 use crate::tls::SEND_BUFFER_LIMIT;
+use crate::wire::socket::{self, Outcome};
 
 /// A socket, with or without a TLS session on it.
 pub(super) struct Transport {

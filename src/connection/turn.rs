@@ -15,7 +15,7 @@ use super::{
     Wait, clamp_to,
 };
 use crate::serve;
-use crate::socket::{self, Outcome};
+use crate::wire::socket::{self, Outcome};
 
 impl Connection {
     /// Makes as much progress as the socket, the disk and this turn's
@@ -338,7 +338,7 @@ impl Connection {
                 if env.shutting_down
                     && self.flag(LAST_REQUEST_DUE)
                     && matches!(self.state, State::AwaitHeader)
-                    && crate::decoded::after_blank_lines(&self.input).is_empty() =>
+                    && crate::serve::decoded::after_blank_lines(&self.input).is_empty() =>
             {
                 Err(Step::Close)
             }

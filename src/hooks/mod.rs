@@ -63,7 +63,7 @@ pub struct HookConfig {
 /// take the event loop's CPU, and two still give each token a share (its
 /// share is half).
 pub fn default_concurrency() -> usize {
-    (2 * crate::crew::cores()).clamp(2, 4)
+    (2 * crate::threads::crew::cores()).clamp(2, 4)
 }
 
 /// A hook's time limit unless `--hook-timeout` says otherwise.

@@ -56,7 +56,7 @@ use log::warn;
 
 use super::{Facts, HookConfig, Verdict, child};
 use crate::access::Owner;
-use crate::crew::{self, Crew, Hire, Idle, Spec};
+use crate::threads::crew::{self, Crew, Hire, Idle, Spec};
 
 /// Most on-upload hooks waiting to run; more are dropped (and logged).
 pub const ON_UPLOAD_QUEUE: usize = 1024;

@@ -15,7 +15,7 @@ use super::dialects::{self, Answering};
 use super::message::{self, HttpError, Parsed, Resume};
 use super::origin::Site;
 use super::response::{self, ALLOW_FILE, Framing, Persistence};
-use crate::decoded::{Decoded, Refusal, after_blank_lines};
+use crate::serve::decoded::{Decoded, Refusal, after_blank_lines};
 use crate::serve::{Body, ErrorKind, Failure, Reply};
 use crate::wire::Protocol;
 

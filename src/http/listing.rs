@@ -35,19 +35,22 @@ pub fn media_type(json: bool) -> &'static str {
 /// `{"prefix": ..., "dirs": [...], "files": [{"name","size","mtime"}]}`.
 fn json_listing(prefix: &str, piece: Piece<'_>, out: &mut Vec<u8>) {
     let text = match piece {
-        Piece::Start => format!("{{\"prefix\":{},\"dirs\":[", crate::json::string(prefix)),
+        Piece::Start => format!(
+            "{{\"prefix\":{},\"dirs\":[",
+            crate::formats::json::string(prefix)
+        ),
         Piece::Directory { name, first, .. } => {
             format!(
                 "{}{}",
                 if first { "" } else { "," },
-                crate::json::string(name)
+                crate::formats::json::string(name)
             )
         }
         Piece::Files => "],\"files\":[".to_owned(),
         Piece::File { entry, first } => format!(
             "{}{{\"name\":{},\"size\":{},\"mtime\":{}}}",
             if first { "" } else { "," },
-            crate::json::string(&entry.name),
+            crate::formats::json::string(&entry.name),
             entry.info.size,
             entry.info.mtime
         ),

@@ -12,7 +12,7 @@
 
 use std::ops::Range;
 
-use crate::chunked::{ChunkDecoder, ChunkError};
+use crate::formats::chunked::{ChunkDecoder, ChunkError};
 use crate::serve::BodyLength;
 
 /// Largest request head (request line and headers) accepted.

@@ -11,7 +11,7 @@
 //! presented), and `codec.rs` turns
 //! heads into operations and replies into responses, keeping the
 //! per-exchange state in between. Chunked bodies are decoded by
-//! [`crate::chunked`], which FERRY/1 shares.
+//! [`crate::formats::chunked`], which FERRY/1 shares.
 
 #[cfg(not(feature = "web"))]
 pub mod absent;
@@ -46,7 +46,7 @@ use absent as ui;
 pub mod webdav;
 pub mod xml;
 
-pub use crate::chunked::ChunkDecoder;
+pub use crate::formats::chunked::ChunkDecoder;
 pub use fields::Target;
 pub use files::request::{BodyLength, HttpRequest, Method, parse_request};
 pub use range::Range;

@@ -60,7 +60,7 @@ impl Entries {
         let comma = if self.count == 0 { "" } else { "," };
         let (keep, units) = shared_start(&self.previous, own);
         out.push_str(comma);
-        out.push_str(&crate::json::string(&own[keep..]).replace('<', "\\u003c"));
+        out.push_str(&crate::formats::json::string(&own[keep..]).replace('<', "\\u003c"));
         let _ = write!(self.shared, "{comma}{units}");
         let _ = write!(self.sizes, "{comma}{size}");
         let _ = write!(self.times, "{comma}{mtime}");

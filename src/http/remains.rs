@@ -50,10 +50,10 @@ fn json_of(remains: &[(String, Failure)], more: u64) -> String {
             body.push(',');
         }
         body.push_str("{\"name\":");
-        crate::json::push_string(&mut body, name);
+        crate::formats::json::push_string(&mut body, name);
         let status = failure.kind.code();
         body.push_str(&format!(",\"status\":{status},\"reason\":"));
-        crate::json::push_string(&mut body, &failure.message);
+        crate::formats::json::push_string(&mut body, &failure.message);
         body.push('}');
     }
     body.push_str(&format!("],\"more\":{more}}}\n"));

@@ -46,12 +46,12 @@ use super::message::{Head, Refused, Resume};
 use super::origin::{self, Provenance, Site};
 use super::response::{self, Framing, Head as ResponseHead};
 use crate::access::Secret;
+use crate::formats::upload_metadata;
 use crate::name::Name;
 use crate::serve::op::FirstBytes;
 use crate::serve::piece::{self, PieceChecksum};
 use crate::serve::{BodyLength, ErrorKind, Operation, Reply, Request};
 use crate::storage::{SESSIONS_DIR, SessionInfo, fits_a_record};
-use crate::upload_metadata;
 
 /// The protocol version served, the only one.
 pub const VERSION: &str = "1.0.0";

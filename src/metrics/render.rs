@@ -232,7 +232,7 @@ fn render_totals(
         (
             "ferry_log_bytes_dropped_total",
             "Bytes of log output standard error did not take (a closed pipe, a full disk): dropped so that the server serves on.",
-            crate::stderr_relay::dropped_bytes(),
+            crate::threads::stderr_relay::dropped_bytes(),
         ),
         (
             "ferry_checksum_computations_total",

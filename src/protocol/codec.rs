@@ -6,7 +6,7 @@ use super::{
     CRC_TRAILER, ProtocolError, Recovery, Request, Response, parse_crc_trailer, parse_request,
     parse_stream_trailer,
 };
-use crate::decoded::{Decoded, Refusal, after_blank_lines};
+use crate::serve::decoded::{Decoded, Refusal, after_blank_lines};
 use crate::serve::terms::PlainFormat;
 use crate::serve::{
     Body, BodyLength, ErrorKind, Failure, Folders, Operation, Overwrite, Piece, Reply, Scope,

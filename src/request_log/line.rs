@@ -30,10 +30,10 @@ pub(super) fn format_entry(line: &mut String, format: Format, entry: &Entry<'_>,
             line.push(' ');
             line.push_str(entry.operation);
             line.push(' ');
-            crate::json::push_string(line, entry.name);
+            crate::formats::json::push_string(line, entry.name);
             if let Some(to) = entry.to {
                 line.push_str(" -> ");
-                crate::json::push_string(line, to);
+                crate::formats::json::push_string(line, to);
             }
             line.push(' ');
             push_outcome(line, entry.code);
@@ -50,7 +50,7 @@ pub(super) fn format_entry(line: &mut String, format: Format, entry: &Entry<'_>,
             push_number(line, entry.client);
             line.push_str(",\"user\":");
             match user {
-                Some(user) => crate::json::push_string(line, user),
+                Some(user) => crate::formats::json::push_string(line, user),
                 None => line.push_str("null"),
             }
             line.push_str(",\"protocol\":\"");
@@ -58,10 +58,10 @@ pub(super) fn format_entry(line: &mut String, format: Format, entry: &Entry<'_>,
             line.push_str("\",\"operation\":\"");
             line.push_str(entry.operation);
             line.push_str("\",\"name\":");
-            crate::json::push_string(line, entry.name);
+            crate::formats::json::push_string(line, entry.name);
             if let Some(to) = entry.to {
                 line.push_str(",\"to\":");
-                crate::json::push_string(line, to);
+                crate::formats::json::push_string(line, to);
             }
             line.push_str(",\"outcome\":\"");
             push_outcome(line, entry.code);

@@ -143,7 +143,7 @@ impl RequestLog {
             let shared = Arc::clone(&shared);
             std::thread::Builder::new()
                 .name("ferry-log".into())
-                .stack_size(crate::crew::STACK)
+                .stack_size(crate::threads::crew::STACK)
                 .spawn(move || write_batches(&shared, sink))?
         };
         Ok(Arc::new(RequestLog {

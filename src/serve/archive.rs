@@ -10,7 +10,7 @@
 //! browser shows progress and a client can tell a cut download from a
 //! whole one, which chunked framing would not let it do. The second walk
 //! is the download: member by member, a pool job writes the headers
-//! ([`crate::tar`], [`crate::zip`]) as a [`Reply::More`] and opens the next file, which the
+//! ([`crate::formats::tar`], [`crate::formats::zip`]) as a [`Reply::More`] and opens the next file, which the
 //! connection sends like any GET body (`sendfile`, windows read ahead by the
 //! pool); once it is out, [`resume`] sends the connection back to the pool
 //! for the next. The reactor never opens a file or reads a directory.

@@ -24,10 +24,10 @@ use std::io;
 use std::os::unix::fs::FileExt;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
-use crate::page_buf::PageBuf;
+use crate::formats::tar::{self, END, padding};
+use crate::formats::zip::{self, Zip64};
 use crate::storage::{Ahead, Storage, ZipCrc, ZipCrcRecord};
-use crate::tar::{self, END, padding};
-use crate::zip::{self, Zip64};
+use crate::wire::page_buf::PageBuf;
 
 /// Bytes read back at once to compute a zip member's CRC-32.
 const CRC_READ: usize = 256 * 1024;
@@ -35,9 +35,9 @@ const CRC_READ: usize = 256 * 1024;
 /// What a folder is sent as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
-    /// POSIX ustar with pax headers ([`crate::tar`]).
+    /// POSIX ustar with pax headers ([`crate::formats::tar`]).
     Tar,
-    /// Stored zip, zip64 when it must ([`crate::zip`]).
+    /// Stored zip, zip64 when it must ([`crate::formats::zip`]).
     Zip,
 }
 

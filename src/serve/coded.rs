@@ -5,7 +5,7 @@
 
 use super::digest::INCOMPLETE_BODY;
 use super::{BAD_SIGNATURE, ErrorKind, Failure};
-use crate::aws_chunked::{AwsChunkError, AwsChunked, Coding};
+use crate::formats::aws_chunked::{AwsChunkError, AwsChunked, Coding};
 use crate::storage::StorageError;
 
 /// An `aws-chunked` body's end: its payload's size and its trailer's

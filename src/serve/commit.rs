@@ -23,10 +23,10 @@ use super::conditions::Conditions;
 use super::digest::Checksum;
 use super::{Ctx, ErrorKind, Failure, Job, Next, Outcome, Reply, Version};
 use crate::access::Owner;
+use crate::formats::upload_metadata;
 use crate::hooks::{Event, Facts, Verdict};
 use crate::name::Name;
 use crate::storage::{Durable, Landed, LoneCommit, StorageError, Unflushed, Upload};
-use crate::upload_metadata;
 
 /// Why an upload that was to create its file (`If-None-Match: *`) was not
 /// stored: another took the name while its body arrived.

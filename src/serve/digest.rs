@@ -15,8 +15,8 @@ use sha2::{Digest as _, Sha256};
 
 use super::hash_lane::{Absorb, HashLane};
 use super::{ErrorKind, Failure};
-use crate::aws_chunked::Coding;
-use crate::md5::Md5;
+use crate::formats::aws_chunked::Coding;
+use crate::formats::md5::Md5;
 
 /// The reason given for a body whose SHA-256 is not the one its request
 /// signed (S3 answers it with its own code: `http/s3/error.rs`).

@@ -65,7 +65,7 @@ impl<T: Absorb> HashLane<T> {
     pub(super) fn start(state: T) -> Result<HashLane<T>, T> {
         // Read once: `available_parallelism` reads the cgroup's files.
         static CAP: OnceLock<usize> = OnceLock::new();
-        let cap = *CAP.get_or_init(crate::crew::cores);
+        let cap = *CAP.get_or_init(crate::threads::crew::cores);
         HashLane::start_within(state, &RUNNING, cap)
     }
 
@@ -85,7 +85,7 @@ impl<T: Absorb> HashLane<T> {
         let taken = Arc::clone(&slot);
         let spawned = std::thread::Builder::new()
             .name("ferry-hash".into())
-            .stack_size(crate::crew::STACK)
+            .stack_size(crate::threads::crew::STACK)
             .spawn(move || {
                 let _place = place;
                 let mut state = taken.lock().unwrap_or_else(|e| e.into_inner()).take()?;

@@ -89,7 +89,7 @@ impl Job {
 
     /// `work` as a job that computes a file's CRC-32C from its bytes (a
     /// read of the whole file): it runs on the checksum threads
-    /// ([`crate::checksums`]), never on the I/O pool, so that first
+    /// ([`crate::pool::checksums`]), never on the I/O pool, so that first
     /// downloads of large files cannot hold back the opens, STATs and
     /// listings everyone waits on.
     pub fn checksum(work: impl FnOnce(&Ctx<'_>) -> Outcome + std::marker::Send + 'static) -> Job {

@@ -30,6 +30,7 @@ mod choose;
 mod coded;
 mod commit;
 pub mod conditions;
+pub mod decoded;
 mod deletes;
 pub mod digest;
 mod files;

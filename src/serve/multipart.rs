@@ -15,7 +15,7 @@
 
 use std::time::Instant;
 
-use crate::md5::Md5;
+use crate::formats::md5::Md5;
 use log::{debug, warn};
 
 use super::commit::{Commit, commit_now};
@@ -34,7 +34,7 @@ use crate::name::Name;
 use crate::storage::{DeadProperty, Md5Tag, NewProps, Part, PartUpload, StorageError};
 
 pub use super::uploads::UploadsPage;
-use crate::upload_metadata;
+use crate::formats::upload_metadata;
 
 /// Part numbers run from 1 to this.
 pub const MAX_PART_NUMBER: u32 = 10_000;

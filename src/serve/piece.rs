@@ -5,7 +5,7 @@
 
 use sha1::Digest as _;
 
-use crate::md5::Md5;
+use crate::formats::md5::Md5;
 
 /// A checksum of one request's body, as stated.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -24,11 +24,11 @@ use super::piece::PieceCheck;
 use super::sink::{Sink, WriteBehind, hash_and_write};
 use super::{ErrorKind, Failure, Next, Outcome, Trailer};
 use crate::access::Owner;
-use crate::chunked::ChunkDecoder;
 use crate::config::Config;
+use crate::formats::chunked::ChunkDecoder;
 use crate::name::Name;
-use crate::page_buf::PageBuf;
 use crate::storage::StorageError;
+use crate::wire::page_buf::PageBuf;
 
 /// A PUT, APPEND or S3 part whose body is arriving. Where writes may wait
 /// ([`Receive::deferred`]), its bytes are gathered and the I/O pool writes
@@ -549,7 +549,7 @@ impl Receive {
     /// buffer, for a body written behind the connection with nothing to
     /// take off its bytes first (a fixed length, no coding, no trailer),
     /// whose buffer is large enough to be page-aligned (see
-    /// [`crate::page_buf::ALIGNED_FROM`]). `None` for every other body: it
+    /// [`crate::wire::page_buf::ALIGNED_FROM`]). `None` for every other body: it
     /// goes through [`Receive::feed`].
     pub fn read_target(&mut self) -> Option<&mut [u8]> {
         let plain = self.defer

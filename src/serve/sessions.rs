@@ -18,9 +18,9 @@ use super::{
     skip_body,
 };
 use crate::access::{Owner, Who};
+use crate::formats::upload_metadata;
 use crate::name::Name;
 use crate::storage::{Appender, Appending, SessionInfo, SessionLimits, SessionTtl, StorageError};
-use crate::upload_metadata;
 
 /// UPLOAD: finds or begins the session of `name` (`size` bytes, `crc`;
 /// `None`: a size declared later); without a CRC (tus), begins one of its

@@ -10,8 +10,8 @@
 use super::digest::Digesting;
 use super::{ErrorKind, Failure};
 use crate::name::Name;
-use crate::page_buf::PageBuf;
 use crate::storage::{Appender, PartUpload, StorageError, Upload};
+use crate::wire::page_buf::PageBuf;
 
 /// Where a body that is arriving goes.
 pub enum Sink {

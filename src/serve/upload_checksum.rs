@@ -99,7 +99,7 @@ impl UploadChecksum {
 
     /// The one a session's metadata keeps, if any.
     pub fn of_meta(meta: Option<&str>) -> Option<UploadChecksum> {
-        UploadChecksum::of_spelled(&crate::upload_metadata::checksum(meta?)?)
+        UploadChecksum::of_spelled(&crate::formats::upload_metadata::checksum(meta?)?)
     }
 
     /// The object's checksum, made of its `parts`' (each its length and

@@ -15,11 +15,11 @@ use super::reactor::accept::Reserve;
 use super::systemd;
 use crate::access::Access;
 use crate::access::per_client::PerClient;
-use crate::checksums::Checksums;
 use crate::connection::{Connection, Counted};
 use crate::hooks::Runner;
 use crate::metrics::ReactorMetrics;
 use crate::pool::Pool;
+use crate::pool::checksums::Checksums;
 use crate::request_log::RequestLog;
 use crate::tls::ServerTls;
 

@@ -26,9 +26,9 @@ use mio::{Interest, Token};
 
 use crate::access::per_client::PerClient;
 use crate::access::{self, Access};
-use crate::checksums::Checksums;
 use crate::config::{Config, Listen};
 use crate::hooks::{Hooks, Runner};
+use crate::pool::checksums::Checksums;
 use crate::pool::{Pool, Shared};
 use crate::request_log::RequestLog;
 use crate::storage::{Claim, Storage};

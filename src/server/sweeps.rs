@@ -101,7 +101,7 @@ impl Sweeps {
         let (done, stopped) = (startup.clone(), Arc::clone(&stop));
         let thread = std::thread::Builder::new()
             .name("ferry-sweep".into())
-            .stack_size(crate::crew::STACK)
+            .stack_size(crate::threads::crew::STACK)
             .spawn(move || {
                 sweep_at_start(&shared);
                 done.finish();

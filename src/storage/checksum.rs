@@ -16,7 +16,7 @@
 //!
 //! Looking a CRC up ([`Cache::known`]) costs an extended-attribute read at
 //! most; computing one ([`Cache::of`]) reads the whole file and is left to
-//! the server's checksum threads (`crate::checksums`), never to the I/O
+//! the server's checksum threads (`crate::pool::checksums`), never to the I/O
 //! pool that opens, STATs and LISTs wait on. A version's CRC is computed
 //! once however many ask for it meanwhile, and a version wanted by nobody
 //! who waits (a range was served) is queued for those threads once.
@@ -31,7 +31,7 @@ use rustix::fs::{Stat, XattrFlags};
 
 pub use super::md5_tag::Md5Tag;
 use super::zip_crc;
-use crate::page_buf::PageBuf;
+use crate::wire::page_buf::PageBuf;
 
 const ATTRIBUTE: &str = "user.ferry.crc32c";
 /// Where an S3 upload's MD5 is recorded (its `ETag`), in the same form.

@@ -218,7 +218,7 @@ impl DirFlusher {
         let inner = Arc::clone(&self.inner);
         let spawned = std::thread::Builder::new()
             .name(FLUSHER_NAME.into())
-            .stack_size(crate::crew::STACK)
+            .stack_size(crate::threads::crew::STACK)
             .spawn(move || inner.serve());
         match spawned {
             Ok(_) => state.running = true,

@@ -24,7 +24,7 @@
 //! ones it makes itself are those that promise not to wait
 //! ([`Storage::open_read_cached`], [`Storage::surely_unrecorded`]). A file's CRC-32C is looked up where it
 //! is opened but computed only by [`Storage::checksum`], on the server's
-//! checksum threads (`crate::checksums`). `Storage` is shared by the reactor and
+//! checksum threads (`crate::pool::checksums`). `Storage` is shared by the reactor and
 //! the pool's threads: every method takes `&self`.
 //!
 //! Why it is long: the jail's lookups and the `Storage` they serve; the

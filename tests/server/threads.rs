@@ -2,7 +2,7 @@
 //! when idle, and whether their stacks hold the deepest work there is.
 //!
 //! Every thread ferry starts beside its event loops has a stack of
-//! `ferry::crew::STACK` bytes ending at a guard page, where an overflow
+//! `ferry::threads::crew::STACK` bytes ending at a guard page, where an overflow
 //! ends the whole test process ("has overflowed its stack"): so the test
 //! that drives the deepest work through them in a debug build (which needs
 //! several times the stack of a release build) is the measurement that

@@ -340,7 +340,7 @@ fn a_stat_never_waits_behind_computations_nobody_waits_for() {
     ferry_stated(&mut stat, &data);
     assert_eq!(
         gate.held(),
-        ferry::checksums::LATER_THREADS,
+        ferry::pool::checksums::LATER_THREADS,
         "more computations nobody waits for ran at once than their share"
     );
     gate.open();

@@ -14,7 +14,7 @@ use crate::support;
 use std::net::SocketAddr;
 use std::process::Command;
 
-use ferry::zip::{self, Zip64};
+use ferry::formats::zip::{self, Zip64};
 use support::TestServer;
 use support::http::{Answer, exchange};
 use support::tar::untar_sorted;

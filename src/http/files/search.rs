@@ -72,12 +72,12 @@ impl Format for Results {
                 "{\"name\":"
             });
             self.any = true;
-            crate::json::push_string(text, name);
+            crate::formats::json::push_string(text, name);
         };
         match piece {
             Piece::Start => {
                 text.push_str("{\"q\":");
-                crate::json::push_string(&mut text, &self.term);
+                crate::formats::json::push_string(&mut text, &self.term);
                 text.push_str(",\"results\":[");
             }
             Piece::Directory { name, mtime, .. } => {

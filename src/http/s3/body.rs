@@ -10,7 +10,7 @@ use base64::engine::general_purpose::STANDARD;
 use super::super::message::Resume;
 use super::error::Code;
 use super::{Fields, Refusal, refusal, sigv4};
-use crate::aws_chunked::{AwsChunked, Coding};
+use crate::formats::aws_chunked::{AwsChunked, Coding};
 use crate::serve::BodyLength;
 use crate::serve::digest::{Algorithm, BodyDigests, Stated};
 

@@ -22,7 +22,7 @@ use quick_xml::reader::Reader;
 use super::error::{self, Code};
 use super::request::{bucket_name, key_refusal};
 use super::{Asked, Fields, Refusal, refusal, xml};
-use crate::md5::Md5;
+use crate::formats::md5::Md5;
 use crate::name::{Name, Prefix};
 use crate::serve::digest::Algorithm;
 use crate::serve::{Failure, Folders, Operation};

@@ -25,8 +25,8 @@ use mio::net::{TcpListener, TcpStream};
 use mio::{Interest, Token};
 
 use super::Reactor;
-use crate::codec::Codec;
 use crate::connection::Connection;
+use crate::connection::codec::Codec;
 use crate::server::Busy;
 use crate::tls::ServerTls;
 use crate::wire::Protocol;
@@ -302,7 +302,7 @@ fn refuse_busy(stream: &TcpStream, protocol: Protocol, plain: bool) {
     }
     let mut answer = Vec::new();
     Codec::new(protocol, None).busy(&mut answer);
-    let _ = crate::socket::write(stream, &answer, false);
+    let _ = crate::wire::socket::write(stream, &answer, false);
 }
 
 fn is_out_of_descriptors(err: &io::Error) -> bool {

@@ -38,7 +38,7 @@ use slab::Slab;
 use super::Reactor;
 use crate::metrics;
 use crate::server::METRICS;
-use crate::socket::{self, Outcome};
+use crate::wire::socket::{self, Outcome};
 
 /// Scraper `k` has token `SCRAPER_TOKENS + k`: far above any slab key.
 const SCRAPER_TOKENS: usize = usize::MAX / 2;

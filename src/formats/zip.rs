@@ -1,7 +1,7 @@
 //! The zip format (PKWARE APPNOTE 6.3, stored members only), sans-IO: the
 //! records of one member and the end of the archive, and how many bytes
 //! each takes, so that a folder's zip can be announced with its exact
-//! `Content-Length` before any of it is read, as [`crate::tar`] does.
+//! `Content-Length` before any of it is read, as [`crate::formats::tar`] does.
 //!
 //! ```text
 //! per member:  local header  data  [data descriptor]      (in walk order)

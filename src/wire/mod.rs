@@ -2,7 +2,12 @@
 //! it: a name for logs, metrics and hooks, and a place in per-protocol
 //! tables. A leaf: it imports nothing of the server, so serve, the pool,
 //! hooks and metrics can tell protocols apart without depending on the
-//! codecs (`codec.rs` maps each protocol to its codec, the other way up).
+//! codecs (`connection/codec.rs` maps each protocol to its codec, the
+//! other way up). Beside it, what every codec's bytes pass through: the
+//! socket adapter (`socket.rs`) and page-aligned buffers (`page_buf.rs`).
+
+pub mod page_buf;
+pub mod socket;
 
 /// A wire protocol a listener serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

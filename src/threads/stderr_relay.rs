@@ -50,7 +50,7 @@ impl StderrRelay {
         let (source, sink) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
         let relay = std::thread::Builder::new()
             .name("ferry-stderr".into())
-            .stack_size(crate::crew::STACK)
+            .stack_size(crate::threads::crew::STACK)
             .spawn(move || relay(File::from(source), destination))?;
         // Descriptor 2 is now the pipe (without close-on-exec, as stderr
         // always is); `sink` itself is closed here.

@@ -14,7 +14,7 @@ use crate::http::origin::Site;
 use crate::protocol::codec as ferry;
 use crate::serve::Reply;
 
-pub use crate::decoded::{Decoded, Refusal};
+pub use crate::serve::decoded::{Decoded, Refusal};
 pub use crate::wire::Protocol;
 
 /// A connection's codec and its per-exchange state.

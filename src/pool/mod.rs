@@ -5,7 +5,7 @@
 //! with thread pools; this is ferry's. The serve layer hands the part of an
 //! operation that touches the disk (open, create, rename, unlink, a
 //! directory walk, session bookkeeping, fsync) to the pool as a [`Job`]
-//! (a file's checksum goes to threads of its own, [`crate::checksums`]);
+//! (a file's checksum goes to threads of its own, [`crate::pool::checksums`]);
 //! the connection waits for it in its `Waiting` state while the reactor
 //! serves everyone else. A worker runs the job and sends its
 //! [`Outcome`] back to the reactor that asked (each reactor has an
@@ -40,6 +40,9 @@
 //!
 //! Nothing here knows an operation: a job is a closure over [`Ctx`].
 
+pub mod checksums;
+pub mod mailbox;
+
 use std::collections::VecDeque;
 use std::io;
 use std::net::IpAddr;
@@ -48,8 +51,8 @@ use std::time::Instant;
 
 use log::warn;
 
-use crate::crew::{self, Crew, Hire, Idle, Spec};
-pub use crate::mailbox::{Finished, Inbox, Mailbox};
+pub use crate::pool::mailbox::{Finished, Inbox, Mailbox};
+use crate::threads::crew::{self, Crew, Hire, Idle, Spec};
 
 use crate::access::per_client::PerClient;
 use crate::config::Config;

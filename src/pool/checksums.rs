@@ -45,9 +45,9 @@ use std::time::Instant;
 
 use log::{debug, warn};
 
-use crate::crew::{self, Crew, Hire, Idle, Spec};
 use crate::pool::{Shared, Task};
 use crate::storage::{Ahead, Later};
+use crate::threads::crew::{self, Crew, Hire, Idle, Spec};
 
 /// Most checksum threads: two, so that one large file's computation does
 /// not hold up every other, and few, so that computations (disk-bound

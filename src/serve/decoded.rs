@@ -1,7 +1,7 @@
 //! What a codec makes of the front of a connection's input: a request for
 //! the serve layer, a refusal to answer, or "not a whole head yet". Shared
 //! by the codecs (FERRY/1, HTTP/1.1), which depend on it, not on each other
-//! or on `codec.rs`, which chooses between them.
+//! or on `connection/codec.rs`, which chooses between them.
 
 use crate::serve::{Body, Request};
 
