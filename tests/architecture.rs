@@ -568,19 +568,6 @@ const CIRCLES_LEFT: &[&[&str]] = &[
         "serve/sessions.rs",
         "serve/uploads.rs",
     ],
-    &[
-        "storage/checksum.rs",
-        "storage/part_sizes.rs",
-        "storage/zip_crc.rs",
-    ],
-    &[
-        "storage/part_slots.rs",
-        "storage/parts.rs",
-        "storage/session_expiry.rs",
-        "storage/session_files.rs",
-        "storage/session_state.rs",
-        "storage/sessions.rs",
-    ],
 ];
 
 #[test]

@@ -27,9 +27,10 @@ use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
 
-use rustix::fs::{Stat, XattrFlags};
+use rustix::fs::Stat;
 
 pub use super::md5_tag::Md5Tag;
+use super::version_record::{recorded_value, write_record};
 use super::zip_crc;
 use crate::wire::page_buf::PageBuf;
 
@@ -43,12 +44,6 @@ const STATED_ATTRIBUTE: &str = "user.ferry.checksum";
 /// Read size when a CRC has to be computed from the file.
 const CHUNK: usize = 256 * 1024;
 
-/// `"<size> <mtime seconds>.<nanoseconds>"`: the version of a file
-/// every record names, so that one left by an older version is not read.
-pub(super) fn version_text(stat: &Stat) -> String {
-    format!("{} {}.{}", stat.st_size, stat.st_mtime, stat.st_mtime_nsec)
-}
-
 /// Records `crc` as the checksum of `file` as it is now. Best effort: a
 /// file system without user extended attributes just does not keep it.
 pub(super) fn record(file: &File, crc: u32) {
@@ -60,14 +55,6 @@ pub(super) fn record(file: &File, crc: u32) {
 /// As [`record`], for a caller that has `file`'s `stat` as it is now.
 pub(super) fn record_as(file: &File, stat: &Stat, crc: u32) {
     write_record(file, stat, ATTRIBUTE, &format!("{crc:08x}"));
-}
-
-/// Writes record `attribute` of `file` as it is now (`stat`):
-/// `"<size> <mtime> <value>"`, which [`recorded_value`] reads back only
-/// while the file is that version. Best effort, as [`record`].
-pub(super) fn write_record(file: &File, stat: &Stat, attribute: &str, value: &str) {
-    let text = format!("{} {value}", version_text(stat));
-    let _ = rustix::fs::fsetxattr(file, attribute, text.as_bytes(), XattrFlags::empty());
 }
 
 /// Records `tag` (S3's `ETag`: docs/s3.md "ETags") with `file` as it is
@@ -96,20 +83,6 @@ pub(super) fn record_stated_as(file: &File, stat: &Stat, stated: &str) {
 /// if the record matches it as [`recorded`]'s.
 pub(super) fn recorded_stated(file: &File, stat: &Stat) -> Option<String> {
     recorded_value(file, stat, STATED_ATTRIBUTE)
-}
-
-/// The value of record `attribute` of `file` if it matches its current
-/// size and modification time.
-pub(super) fn recorded_value(file: &File, stat: &Stat, attribute: &str) -> Option<String> {
-    // A size, a time and a SHA-256's base64 with its name: under 128.
-    let mut buf = [0u8; 128];
-    let len = rustix::fs::fgetxattr(file, attribute, &mut buf).ok()?;
-    let text = std::str::from_utf8(&buf[..len]).ok()?;
-    let (prefix, value) = text.rsplit_once(' ')?;
-    if prefix != version_text(stat) {
-        return None;
-    }
-    Some(value.to_owned())
 }
 
 /// The recorded CRC-32C of `file`, if the record matches its current size

@@ -59,6 +59,7 @@ mod part_footer;
 mod part_sizes;
 mod part_slots;
 mod parts;
+mod parts_folder;
 mod probe;
 mod prop_moves;
 mod read;
@@ -82,6 +83,7 @@ pub use sweep::SweepReport;
 pub use tree::DirectoryListing;
 mod upload;
 mod upload_target;
+mod version_record;
 mod zip_crc;
 
 pub use checksum::{Ahead, Later, Md5Tag, record_md5_tag};

@@ -23,7 +23,7 @@ use std::fs::File;
 
 use rustix::fs::Stat;
 
-use super::checksum::version_text;
+use super::version_record::version_text;
 
 const ATTRIBUTE: &str = "user.ferry.parts";
 const CHECKSUMS_ATTRIBUTE: &str = "user.ferry.part-checksums";
@@ -38,7 +38,7 @@ pub(super) fn record_as(file: &File, stat: &Stat, sizes: &[u64]) {
     let runs = runs(sizes);
     // The version's text is under 64 bytes.
     if runs.len() + 64 <= MAX_RECORD {
-        super::checksum::write_record(file, stat, ATTRIBUTE, &runs);
+        super::version_record::write_record(file, stat, ATTRIBUTE, &runs);
     }
 }
 
@@ -71,7 +71,7 @@ pub(super) fn record_checksums_as(file: &File, stat: &Stat, checksums: &[String]
         }
     }
     if text.len() + 64 <= MAX_RECORD {
-        super::checksum::write_record(file, stat, CHECKSUMS_ATTRIBUTE, &text);
+        super::version_record::write_record(file, stat, CHECKSUMS_ATTRIBUTE, &text);
     }
 }
 

@@ -52,7 +52,7 @@ use rustix::fs::{AtFlags, FlockOperation, Mode, OFlags};
 
 use super::StorageError;
 use super::part_footer::{Part, RECORD, RECORD_MARK};
-use super::parts::{open_part, parts_name, read_part};
+use super::parts_folder::{open_part, parts_name, read_part};
 use super::session_files::data_name;
 
 /// A part shorter than this never sets the stride: S3's smallest part but

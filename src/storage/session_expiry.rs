@@ -11,8 +11,8 @@ use std::time::{Duration, SystemTime};
 use rustix::fs::{AtFlags, Mode};
 
 use super::session_files as files;
+use super::session_files::now_seconds;
 use super::session_index::Index;
-use super::sessions::now_seconds;
 use super::{SessionInfo, Storage, StorageError};
 
 /// How long a session untouched is kept.
@@ -96,7 +96,7 @@ impl Storage {
     /// [`StorageError::Expired`] if it was removed;
     /// [`StorageError::NoSuchUpload`] and the rest as [`Storage::session`].
     pub fn live_session(&self, id: &str, ttl: SessionTtl) -> Result<SessionInfo, StorageError> {
-        super::sessions::check_id(id)?;
+        super::session_files::check_id(id)?;
         let dir = self.sessions_dir()?;
         let mut info = self.session_in_checked(&dir, id)?;
         if info.stored {

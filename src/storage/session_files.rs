@@ -41,6 +41,7 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::fd::OwnedFd;
 use std::path::Path;
+use std::time::SystemTime;
 
 use rustix::fs::{AtFlags, Dir, FileType, FlockOperation, Mode, OFlags, XattrFlags};
 use rustix::io::Errno;
@@ -495,7 +496,7 @@ pub(super) fn keep_as_completed(dir: &OwnedFd, id: &str, digest: &str) {
     }
     let _ = rustix::fs::unlinkat(dir, meta_name(id), AtFlags::empty());
     let _ = rustix::fs::unlinkat(dir, data_name(id), AtFlags::empty());
-    super::parts::remove_parts(dir, id);
+    super::parts_folder::remove_parts(dir, id);
 }
 
 /// Creates session `id`'s files: the empty data file, then its record.
@@ -559,7 +560,7 @@ pub(super) fn remove(dir: &OwnedFd, id: &str) {
     let _ = rustix::fs::unlinkat(dir, data_name(id), AtFlags::empty());
     let _ = rustix::fs::unlinkat(dir, meta_name(id), AtFlags::empty());
     let _ = rustix::fs::unlinkat(dir, stored_name(id), AtFlags::empty());
-    super::parts::remove_parts(dir, id);
+    super::parts_folder::remove_parts(dir, id);
 }
 
 fn create_flags() -> OFlags {
@@ -648,7 +649,7 @@ pub(super) fn scan(dir: &OwnedFd) -> Vec<Found> {
                 // A multipart upload's bytes are in its parts until it
                 // is completed.
                 staged_bytes(dir, id).is_none_or(|bytes| bytes == 0)
-                    && !super::parts::holds_parts(dir, id),
+                    && !super::parts_folder::holds_parts(dir, id),
             ),
             false => (BegunBy::default(), stat.st_size == 0),
         };
@@ -721,6 +722,23 @@ fn usable_record(file: &File, len: u64) -> Option<(u64, u32)> {
         return None;
     }
     Some((at, crc))
+}
+
+/// Refuses what cannot be a session id before it goes near a path: every
+/// id this module hands out is a plain hex word; anything else (a `/`, a
+/// dot...) names no session.
+pub(super) fn check_id(id: &str) -> Result<(), StorageError> {
+    match !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        true => Ok(()),
+        false => Err(StorageError::NoSuchUpload),
+    }
+}
+
+/// Now, in seconds since 1970 (0 for a clock before it).
+pub(super) fn now_seconds() -> i64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
 }
 
 #[cfg(test)]

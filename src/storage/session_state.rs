@@ -16,10 +16,12 @@ use super::StorageError;
 #[cfg(doc)]
 use super::Upload;
 use super::gate::{Gate, Point};
-use super::session_files::{self as files, BookkeepingLock, IdKey, SessionLock};
+use super::session_files::{self as files, BookkeepingLock, IdKey, SessionLock, now_seconds};
 use super::session_index::Index;
-use super::sessions::RECORD_EVERY;
-use super::sessions::now_seconds;
+
+/// How often a long APPEND records the CRC of what it has staged, in
+/// bytes: what a COMMIT after a crash reads again at most.
+pub const RECORD_EVERY: u64 = 16 * 1024 * 1024;
 
 /// What the server remembers about a session between requests. Only a
 /// cache: after a restart everything is read back from disk.

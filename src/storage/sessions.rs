@@ -43,22 +43,19 @@ use std::net::IpAddr;
 use std::os::fd::OwnedFd;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::SystemTime;
 
 use rustix::fs::{AtFlags, Mode, OFlags};
 use rustix::io::Errno;
 
 use super::gate::Point;
 use super::session_expiry::SessionTtl;
-use super::session_files::{self as files, Record, random_session_id, session_id};
+use super::session_files::{
+    self as files, Record, check_id, now_seconds, random_session_id, session_id,
+};
 use super::session_index::{BegunBy, Index};
-use super::session_state::{Appender, Books, Live, Staging};
+use super::session_state::{Appender, Books, Live, RECORD_EVERY, Staging};
 use super::{Folders, Storage, StorageError, Upload};
 use crate::name::Name;
-
-/// How often a long APPEND records the CRC of what it has staged, in
-/// bytes: what a COMMIT after a crash reads again at most.
-pub const RECORD_EVERY: u64 = 16 * 1024 * 1024;
 
 /// What bounds the sessions an `UPLOAD` may begin.
 #[derive(Debug, Clone)]
@@ -550,7 +547,9 @@ impl Storage {
                     // A multipart upload's data file holds its parts in
                     // their places, gaps and all: only its S3 completion
                     // (`parts.rs`) makes it an object.
-                    _ if super::parts::has_parts(&dir, id) => Err(StorageError::NoSuchUpload),
+                    _ if super::parts_folder::has_parts(&dir, id) => {
+                        Err(StorageError::NoSuchUpload)
+                    }
                     received if received == info.size => Ok(info),
                     received => Err(StorageError::Incomplete(received, info.size)),
                 });
@@ -620,7 +619,7 @@ impl Storage {
         }
         // A multipart upload's data file holds its parts in their places
         // (`part_slots.rs`): no APPEND writes there.
-        if super::parts::has_parts(dir, &info.id) {
+        if super::parts_folder::has_parts(dir, &info.id) {
             return Err(StorageError::NoSuchUpload);
         }
         let used = files::last_used(dir, &info.id).unwrap_or_else(now_seconds);
@@ -699,7 +698,7 @@ impl Storage {
         if let Ok(dir) = self.sessions_dir() {
             for session in listed.iter_mut() {
                 // Only a multipart upload has a parts folder to read.
-                if let Ok(parts) = super::parts::staged_parts(&dir, &session.info.id) {
+                if let Ok(parts) = super::parts_folder::staged_parts(&dir, &session.info.id) {
                     session.info.received = parts.iter().map(|part| part.size).sum();
                 }
             }
@@ -737,7 +736,7 @@ impl Storage {
             // A multipart upload's parts may all be staged apart from its
             // data file (`part_slots.rs`): it holds bytes all the same, and
             // expires as a session with bytes does.
-            let empty = info.received == 0 && !super::parts::holds_parts(&dir, id);
+            let empty = info.received == 0 && !super::parts_folder::holds_parts(&dir, id);
             let short = empty || self.is_out_of_space(id);
             let kept = match short {
                 true => ttl.empty,
@@ -826,24 +825,8 @@ pub struct ListedSession {
     pub expires_in: u64,
 }
 
-/// Refuses what cannot be a session id before it goes near a path: every
-/// id this module hands out is a plain hex word; anything else (a `/`, a
-/// dot...) names no session.
-pub(super) fn check_id(id: &str) -> Result<(), StorageError> {
-    match !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric()) {
-        true => Ok(()),
-        false => Err(StorageError::NoSuchUpload),
-    }
-}
-
 /// Candidate ids tried for one upload before giving up.
 const ID_PROBES: u32 = 4;
-
-pub(super) fn now_seconds() -> i64 {
-    SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
-}
 
 /// Whether `limits` leave room for one more session: the server's cap,
 /// the client address's and the owner's (one home for the rule).

@@ -10,7 +10,7 @@ use std::fs::File;
 
 use rustix::fs::Stat;
 
-use super::checksum::recorded_value;
+use super::version_record::recorded_value;
 
 /// The extended attribute a file's zip CRC-32 is recorded in.
 const ATTRIBUTE: &str = "user.ferry.crc32";
@@ -65,5 +65,5 @@ impl ZipCrcRecord {
 /// Records `crc` as the zip CRC-32 of `file` at version `stat`. Best
 /// effort, as the CRC-32C's record.
 pub(super) fn write(file: &File, stat: &Stat, crc: u32) {
-    super::checksum::write_record(file, stat, ATTRIBUTE, &format!("{crc:08x}"));
+    super::version_record::write_record(file, stat, ATTRIBUTE, &format!("{crc:08x}"));
 }

@@ -1,0 +1,39 @@
+//! A record kept with one version of a file: an extended attribute
+//! `"<size> <mtime> <value>"`, read back only while the file is still
+//! that version, so a file changed behind ferry's back never answers an
+//! old record. Every record of a version (its CRC-32C, S3's MD5 tag and
+//! stated checksum, a multipart object's part sizes and checksums, a zip
+//! member's CRC-32) is written and read here. Best effort: a file system
+//! without user extended attributes keeps none.
+
+use std::fs::File;
+
+use rustix::fs::{Stat, XattrFlags};
+
+/// `"<size> <mtime seconds>.<nanoseconds>"`: the version of a file
+/// every record names, so that one left by an older version is not read.
+pub(super) fn version_text(stat: &Stat) -> String {
+    format!("{} {}.{}", stat.st_size, stat.st_mtime, stat.st_mtime_nsec)
+}
+
+/// Writes record `attribute` of `file` as it is now (`stat`):
+/// `"<size> <mtime> <value>"`, which [`recorded_value`] reads back only
+/// while the file is that version. Best effort, as `checksum::record`.
+pub(super) fn write_record(file: &File, stat: &Stat, attribute: &str, value: &str) {
+    let text = format!("{} {value}", version_text(stat));
+    let _ = rustix::fs::fsetxattr(file, attribute, text.as_bytes(), XattrFlags::empty());
+}
+
+/// The value of record `attribute` of `file` if it matches its current
+/// size and modification time.
+pub(super) fn recorded_value(file: &File, stat: &Stat, attribute: &str) -> Option<String> {
+    // A size, a time and a SHA-256's base64 with its name: under 128.
+    let mut buf = [0u8; 128];
+    let len = rustix::fs::fgetxattr(file, attribute, &mut buf).ok()?;
+    let text = std::str::from_utf8(&buf[..len]).ok()?;
+    let (prefix, value) = text.rsplit_once(' ')?;
+    if prefix != version_text(stat) {
+        return None;
+    }
+    Some(value.to_owned())
+}
