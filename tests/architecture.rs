@@ -551,13 +551,6 @@ const CIRCLES_LEFT: &[&[&str]] = &[
         "http/s3/object.rs",
         "http/s3/request.rs",
     ],
-    &["http/s3/presign.rs", "http/s3/sigv2.rs", "http/s3/sigv4.rs"],
-    &[
-        "serve/coded.rs",
-        "serve/digest.rs",
-        "serve/receive.rs",
-        "serve/sink.rs",
-    ],
     &[
         "serve/deletes.rs",
         "serve/files.rs",

@@ -368,11 +368,12 @@ impl Digesting {
     }
 
     /// From now on, hashes beside the writes where a lane is free
-    /// (`hash_lane.rs`), once the body has taken a buffer's worth in line
-    /// (a small body is not worth a thread). Only on an I/O thread that
-    /// writes behind a connection: [`Digesting::update`] may then wait.
-    pub fn hash_beside_writes(&mut self) {
-        if self.taken < super::receive::DEFERRED_WRITE as u64 {
+    /// (`hash_lane.rs`), once the body has taken `in_line` bytes (a
+    /// buffer's worth: a small body is not worth a thread). Only on an I/O
+    /// thread that writes behind a connection: [`Digesting::update`] may
+    /// then wait.
+    pub fn hash_beside_writes(&mut self, in_line: u64) {
+        if self.taken < in_line {
             return;
         }
         self.hashing = match std::mem::replace(&mut self.hashing, Hashing::Lost) {
@@ -513,7 +514,7 @@ mod tests {
 
     #[test]
     fn a_body_hashed_beside_its_writes_has_the_digests_of_one_hashed_in_line() {
-        let body: Vec<u8> = (0..3 * super::super::receive::DEFERRED_WRITE + 12345)
+        let body: Vec<u8> = (0..3 * super::super::sink::DEFERRED_WRITE + 12345)
             .map(|i| (i * 7 % 251) as u8)
             .collect();
         let stated = BodyDigests {
@@ -529,8 +530,8 @@ mod tests {
         let mut digesting = Digesting::new(stated.clone());
         // As the writes behind a connection take it: a buffer at a time,
         // each asking for the lane first (the first is hashed in line).
-        for piece in body.chunks(super::super::receive::DEFERRED_WRITE) {
-            digesting.hash_beside_writes();
+        for piece in body.chunks(super::super::sink::DEFERRED_WRITE) {
+            digesting.hash_beside_writes(super::super::sink::DEFERRED_WRITE as u64);
             digesting.update(piece);
         }
         // No other unit test takes a lane: this body's is free.

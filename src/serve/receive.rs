@@ -21,7 +21,7 @@ use super::coded::Coded;
 use super::conditions::Conditions;
 use super::digest::{BodyDigests, Digesting};
 use super::piece::PieceCheck;
-use super::sink::{Sink, WriteBehind, hash_and_write};
+use super::sink::{DEFERRED_WRITE, Sink, WriteBehind, hash_and_write};
 use super::{ErrorKind, Failure, Next, Outcome, Trailer};
 use crate::access::Owner;
 use crate::config::Config;
@@ -98,11 +98,6 @@ pub struct Receive {
 /// one-byte chunks costs a system call per read, not per chunk.
 const DIRECT_WRITE: usize = 16 * 1024;
 const GATHER_LIMIT: usize = 64 * 1024;
-
-/// Body bytes gathered before the I/O pool writes them, where writes are
-/// deferred; an uploading connection gathers into a second buffer of this
-/// size while the pool writes the first.
-pub const DEFERRED_WRITE: usize = 512 * 1024;
 
 impl Receive {
     /// A body of `size` bytes (or chunked) for `name`, going to `sink`.

@@ -13,6 +13,11 @@ use crate::name::Name;
 use crate::storage::{Appender, PartUpload, StorageError, Upload};
 use crate::wire::page_buf::PageBuf;
 
+/// Body bytes gathered before the I/O pool writes them, where writes are
+/// deferred; an uploading connection gathers into a second buffer of this
+/// size while the pool writes the first.
+pub const DEFERRED_WRITE: usize = 512 * 1024;
+
 /// Where a body that is arriving goes.
 pub enum Sink {
     /// A PUT's temp file.
@@ -68,7 +73,7 @@ impl WriteBehind {
     /// hashes go to a lane beside the writes, `hash_lane.rs`).
     pub fn run(mut self) -> WriteBehind {
         if let Some(digests) = &mut self.digests {
-            digests.hash_beside_writes();
+            digests.hash_beside_writes(DEFERRED_WRITE as u64);
         }
         self.result = hash_and_write(
             &mut self.sink,

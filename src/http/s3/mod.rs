@@ -47,6 +47,7 @@ mod multipart;
 mod object;
 mod presign;
 mod request;
+mod signing;
 mod sigv2;
 mod sigv4;
 mod xml;

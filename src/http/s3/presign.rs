@@ -16,10 +16,10 @@ use time::OffsetDateTime;
 
 use super::super::message::Head;
 use super::error::Code;
-use super::sigv4::{self, ALGORITHM, MAX_SKEW};
+use super::signing::{MAX_SKEW, decoded};
+use super::sigv4::{self, ALGORITHM};
 use super::{Refusal, UNSIGNED, refusal};
 use crate::access::sigv4::Signed;
-use crate::name::percent_decode;
 
 /// The longest a presigned URL may be valid: 7 days, as S3's.
 const MAX_EXPIRES: i64 = 7 * 24 * 3600;
@@ -106,15 +106,6 @@ fn check_time(at: i64, expires: i64, now: i64) -> Result<(), Refusal> {
 
 fn malformed(message: impl Into<String>) -> Refusal {
     refusal(Code::AuthorizationQueryParametersError, message)
-}
-
-/// `text` percent-decoded (lossily: a value that is not UTF-8 matches
-/// nothing a client signed).
-pub(super) fn decoded(text: &str) -> String {
-    match percent_decode(text.as_bytes()) {
-        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
-        Err(_) => text.to_owned(),
-    }
 }
 
 #[cfg(test)]

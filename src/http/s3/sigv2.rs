@@ -22,10 +22,8 @@ use base64::engine::general_purpose::STANDARD;
 use time::OffsetDateTime;
 
 use super::super::message::Head;
-use super::super::response::parse_http_date;
 use super::error::Code;
-use super::presign::decoded;
-use super::sigv4::MAX_SKEW;
+use super::signing::{MAX_SKEW, decoded, parse_date};
 use super::{Refusal, refusal};
 use crate::access::sigv2::SignedV2;
 
@@ -178,19 +176,6 @@ fn date(head: &Head<'_>) -> Result<(String, i64), Refusal> {
         .filter(|at| *at >= 0)
         .ok_or_else(missing)?;
     Ok((line, at))
-}
-
-/// An HTTP date as Unix seconds: IMF-fixdate, or its `+0000` or `-0000`
-/// form (the S3 documentation's examples, s3cmd; Python's `formatdate`,
-/// which botocore's `Date` is).
-pub(super) fn parse_date(text: &str) -> Option<i64> {
-    match text
-        .strip_suffix("+0000")
-        .or_else(|| text.strip_suffix("-0000"))
-    {
-        Some(stem) => parse_http_date(&format!("{}GMT", stem)),
-        None => parse_http_date(text),
-    }
 }
 
 /// The first value of field `name`, trimmed.

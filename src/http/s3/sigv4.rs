@@ -19,14 +19,13 @@ use time::OffsetDateTime;
 
 use super::super::message::Head;
 use super::error::Code;
+use super::signing::MAX_SKEW;
 use super::{Refusal, UNSIGNED, refusal};
 use crate::access::sigv4::{Scope, Signed};
 use crate::name::percent_decode;
 
 /// The one algorithm served.
 pub const ALGORITHM: &str = "AWS4-HMAC-SHA256";
-/// The most a request's time may be from the server's, in seconds.
-pub const MAX_SKEW: i64 = 15 * 60;
 
 /// What an `Authorization` value says, borrowed from it: parsing one
 /// makes nothing but the scope.
@@ -328,7 +327,7 @@ fn canonical_into(
 /// a request that carries no `x-amz-date` is signed at its `Date`, as
 /// botocore signs one that has a `Date` field.
 pub fn amz_date_of_http_date(date: &str) -> Option<String> {
-    let at = super::sigv2::parse_date(date.trim())?;
+    let at = super::signing::parse_date(date.trim())?;
     let format = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
     time::OffsetDateTime::from_unix_timestamp(at)
         .ok()?
