@@ -542,16 +542,6 @@ fn room_imports() -> BTreeMap<String, BTreeSet<String>> {
 /// untied must leave the list.
 const CIRCLES_LEFT: &[&[&str]] = &[
     &[
-        "http/s3/copy.rs",
-        "http/s3/delete.rs",
-        "http/s3/folder.rs",
-        "http/s3/listing.rs",
-        "http/s3/meta.rs",
-        "http/s3/multipart.rs",
-        "http/s3/object.rs",
-        "http/s3/request.rs",
-    ],
-    &[
         "serve/deletes.rs",
         "serve/files.rs",
         "serve/folders.rs",

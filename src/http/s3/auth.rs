@@ -16,7 +16,7 @@
 use super::super::message::Head;
 use super::error::Code;
 use super::fields::Fields;
-use super::request::Target;
+use super::target::Target;
 use super::{Refusal, has_param, presign, refusal, sigv2, sigv4};
 use crate::access::Secret;
 use crate::access::sigv4::{Chain, SeedKey};

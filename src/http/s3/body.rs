@@ -182,3 +182,16 @@ fn checksum(fields: &Fields, coded: bool) -> Result<Option<Stated>, Refusal> {
         })),
     }
 }
+
+/// A body in hand must be the one signed.
+pub(super) fn check_body_hash(body: &[u8], fields: &Fields) -> Result<(), Refusal> {
+    use sha2::Digest as _;
+    let stated = fields.content_sha256.as_deref().and_then(sigv4::hex);
+    match stated {
+        Some(stated) if stated[..] != sha2::Sha256::digest(body)[..] => Err(refusal(
+            Code::XAmzContentSHA256Mismatch,
+            crate::serve::digest::SHA256_MISMATCH,
+        )),
+        _ => Ok(()),
+    }
+}

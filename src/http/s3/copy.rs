@@ -20,7 +20,7 @@
 
 use super::conditions::{Conditions, Verdict};
 use super::error::Code;
-use super::request::{Target, bucket_name, key_refusal};
+use super::target::{Target, bucket_name, key_refusal};
 use super::{Fields, Refusal, refusal, xml};
 use crate::name::Name;
 use crate::serve::terms::Choose;

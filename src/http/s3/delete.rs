@@ -20,7 +20,7 @@ use quick_xml::events::Event;
 use quick_xml::reader::Reader;
 
 use super::error::{self, Code};
-use super::request::{bucket_name, key_refusal};
+use super::target::{bucket_name, key_refusal};
 use super::{Asked, Fields, Refusal, refusal, xml};
 use crate::formats::md5::Md5;
 use crate::name::{Name, Prefix};

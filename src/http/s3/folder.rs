@@ -15,7 +15,7 @@
 use super::super::message::Resume;
 use super::super::response::Persistence;
 use super::error::Code;
-use super::request::key_refusal;
+use super::target::key_refusal;
 use super::{Asked, Fields, Refusal, refusal, xml};
 use crate::name::{Name, Prefix};
 use crate::serve::{BodyLength, ErrorKind, Failure, Making, Operation, Page, Scope};
@@ -51,7 +51,7 @@ pub(super) fn request(
         }
         "GET" | "HEAD" => (probe(name), Asked::HeadFolder),
         "DELETE" => (Operation::RemoveFolder { name }, Asked::DeleteFolder),
-        _ => return Err(super::request::unserved(method)),
+        _ => return Err(super::target::unserved(method)),
     })
 }
 

@@ -4,7 +4,7 @@
 //! (`xml.rs`).
 
 use super::error::Code;
-use super::request::{bucket_name, key_refusal, param};
+use super::target::{bucket_name, key_refusal, param};
 use super::xml::{self, Listing};
 use super::{Refusal, refusal};
 use crate::name::Prefix;

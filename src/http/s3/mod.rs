@@ -50,6 +50,7 @@ mod request;
 mod signing;
 mod sigv2;
 mod sigv4;
+mod target;
 mod xml;
 
 use super::dialect::{Answer, Decision, Dialect, Early, Message};
@@ -60,7 +61,8 @@ use crate::serve::{ErrorKind, Failure, Operation, Reply, Request};
 use crate::storage::Md5Tag;
 pub use error::Code;
 use fields::Fields;
-use request::{Target, request};
+use request::request;
+use target::Target;
 
 /// The dialect: every request on an S3 listener.
 #[derive(Debug)]

@@ -23,7 +23,7 @@ use quick_xml::reader::Reader;
 use super::super::dialect::Early;
 use super::super::message::{Head, Resume};
 use super::error::Code;
-use super::request::param;
+use super::target::param;
 use super::xml::{DECLARATION, NS, iso};
 use super::{Asked, Fields, Refusal, refusal, sigv4};
 use crate::name::{Name, Prefix};
@@ -110,7 +110,7 @@ pub(super) fn object_request(
             Ok((Operation::PutPart { name, ask }, Asked::UploadPart))
         }
         ("POST", Some(id)) => {
-            super::request::check_body_hash(head.body, fields)?;
+            super::body::check_body_hash(head.body, fields)?;
             let (parts, stated) = complete_request(head.body)?;
             let count = u16::try_from(parts.len()).unwrap_or(u16::MAX);
             let stated = completion_checksums(stated, fields)?;

@@ -10,7 +10,7 @@ use super::super::response;
 use super::attributes::Attributes;
 use super::conditions::{Conditions, Verdict};
 use super::error::Code;
-use super::request::param;
+use super::target::param;
 use super::{Asked, Fields, Reading, Refusal, error, meta, refusal, xml};
 use crate::name::Name;
 use crate::serve::Version;
