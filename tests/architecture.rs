@@ -540,16 +540,7 @@ fn room_imports() -> BTreeMap<String, BTreeSet<String>> {
 /// files it joins. The list only shrinks: a new circle, or a file joining
 /// one, fails [`files_import_one_another_without_new_circles`]; a circle
 /// untied must leave the list.
-const CIRCLES_LEFT: &[&[&str]] = &[&[
-    "serve/deletes.rs",
-    "serve/files.rs",
-    "serve/folders.rs",
-    "serve/locks.rs",
-    "serve/multipart.rs",
-    "serve/op.rs",
-    "serve/sessions.rs",
-    "serve/uploads.rs",
-]];
+const CIRCLES_LEFT: &[&[&str]] = &[];
 
 #[test]
 fn files_import_one_another_without_new_circles() {

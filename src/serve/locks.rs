@@ -20,6 +20,7 @@ use log::debug;
 
 use super::conditions::Conditions;
 use super::op::{Declared, Needs, Verb};
+pub use super::terms::LockAsk;
 use super::{Ctx, ErrorKind, Failure, Next, Operation, Outcome, Reply, refuse, skip_body};
 use crate::access::Who;
 use crate::name::Name;
@@ -40,27 +41,6 @@ pub const MAX_LOCKS_PER_HOLDER: usize = 1000;
 /// The most live locks on the root at once, whoever holds them: the
 /// table every check reads stays small whatever many holders do.
 pub const MAX_LOCKS: usize = 10_000;
-
-/// What a `LOCK` asks.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LockAsk {
-    /// A new lock.
-    New {
-        /// Shared (else exclusive).
-        shared: bool,
-        /// `Depth: infinity` (a folder's members too).
-        deep: bool,
-        /// The owner's XML, to be given back as it is.
-        owner: String,
-        /// The timeout asked for (`None`: infinite or unsaid).
-        timeout: Option<u64>,
-    },
-    /// More time for a lock the request submits (no body).
-    Refresh {
-        /// The timeout asked for.
-        timeout: Option<u64>,
-    },
-}
 
 /// A lock granted or refreshed, as the client is told it.
 #[derive(Debug)]

@@ -33,6 +33,7 @@ pub mod conditions;
 pub mod decoded;
 mod deletes;
 pub mod digest;
+mod dispatch;
 mod files;
 mod folders;
 mod get;
@@ -44,6 +45,7 @@ mod listing;
 pub mod locks;
 pub mod multipart;
 pub mod op;
+mod part_asks;
 pub mod piece;
 mod props;
 mod receive;
@@ -89,6 +91,7 @@ pub use terms::{
     Body, BodyLength, CopyTime, Folders, ListingFormat, Making, Page, Piece, Scope, Search,
     Selection, Trailer, Version, Want,
 };
+pub use uploads::UploadsPage;
 
 /// What an operation borrows while it is served, on the reactor or on an
 /// I/O thread.

@@ -20,20 +20,20 @@ use log::{debug, warn};
 
 use super::commit::{Commit, commit_now};
 use super::conditions::{Conditions, create_only_if_required};
-use super::digest::{BodyDigests, Digesting};
+use super::digest::Digesting;
 use super::sessions::session_limits;
-use super::terms::Choose;
 use super::upload_checksum::{self, Stated, UploadChecksum};
 use super::{
-    Body, BodyLength, Ctx, ErrorKind, Failure, Next, Outcome, Receive, Reply, Sink, check_size,
-    refuse, skip_body,
+    BodyLength, Ctx, ErrorKind, Failure, Next, Outcome, Receive, Reply, Sink, check_size, refuse,
+    skip_body,
 };
 use crate::access::{Owner, Who};
 use crate::config::Config;
 use crate::name::Name;
 use crate::storage::{DeadProperty, Md5Tag, NewProps, Part, PartUpload, StorageError};
 
-pub use super::uploads::UploadsPage;
+pub use super::part_asks::{CopyPartAsk, ListedPart, PartAsk};
+pub use super::upload_checksum::INVALID_PART;
 use crate::formats::upload_metadata;
 
 /// Part numbers run from 1 to this.
@@ -44,11 +44,6 @@ pub const MIN_PART_SIZE: u64 = crate::storage::SMALLEST_PART;
 /// Most parts or uploads on a page of a listing.
 pub const MAX_PAGE: usize = 1000;
 
-pub use super::upload_checksum::INVALID_PART;
-/// A part a completion lists: its number and the MD5 its ETag names
-/// (`None`: an ETag that names none, which no part has; judged once the
-/// upload is found, so that an unknown upload is "not found" first).
-pub type ListedPart = (u32, Option<[u8; 16]>);
 /// A completion lists parts out of order.
 pub const PART_ORDER: &str = "the parts must be listed in ascending order of their numbers";
 /// A part other than the last is too small.
@@ -108,20 +103,6 @@ pub(super) fn begin(
     })
 }
 
-/// What a part is: its upload, its number, its body and what that must
-/// hash to.
-#[derive(Debug)]
-pub struct PartAsk {
-    /// The upload.
-    pub id: String,
-    /// Its number (1..=[`MAX_PART_NUMBER`]).
-    pub number: u32,
-    /// Its body (of a known length).
-    pub body: Body,
-    /// What the body must hash to.
-    pub digests: BodyDigests,
-}
-
 /// Stages part `ask.number` of upload `ask.id` of `name`: refused if the
 /// part alone is over the size limit the object has; else, on the pool,
 /// its temp file is made and the body streams into it.
@@ -174,18 +155,6 @@ pub(super) fn put_part(ctx: &Ctx<'_>, name: Name, ask: Box<PartAsk>) -> Outcome 
             }
         }
     })
-}
-
-/// What a part copied from an object is: its upload, its number, and
-/// what of the source it takes (a dialect's conditions and range).
-#[derive(Debug)]
-pub struct CopyPartAsk {
-    /// The upload.
-    pub id: String,
-    /// Its number (1..=[`MAX_PART_NUMBER`]).
-    pub number: u32,
-    /// The source's conditions and range, judged on the version opened.
-    pub source: Box<dyn Choose>,
 }
 
 /// The source of a part to be copied is not there (or is a folder).

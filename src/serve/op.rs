@@ -3,30 +3,29 @@
 //! ([`Operation::declared`]: its [`Verb`], what it is about, what it needs
 //! of the client's grants), its verb's name in logs and metrics and
 //! whether it writes ([`Verb`]'s table; `--read-only` is checked once, in
-//! `serve`), and its serve function ([`Operation::serve`]). A new verb is
-//! an arm in each of these, its serve function, and each codec's mapping.
-//! The terms requests are stated in (bodies, ranges, listings) are in
-//! `terms.rs`; what a client is told comes back as a `Reply` (`reply.rs`).
-//! Nothing here knows a wire format or a status code.
+//! `serve`). Its serve function is reached through `dispatch.rs`
+//! ([`Operation::serve`]), so that the serve files can read these
+//! declarations without this file naming them back. A new verb is an arm
+//! in each of these, its serve function, and each codec's mapping. The
+//! terms requests are stated in (bodies, ranges, listings, locks) are in
+//! `terms.rs`, a multipart request's parts in `part_asks.rs`; what a
+//! client is told comes back as a `Reply` (`reply.rs`). Nothing here
+//! knows a wire format or a status code.
 //!
 //! Why it is long: every operation is declared here once, by design (an
-//! `Operation` variant with its documented fields, an arm in `declared`
-//! and in `serve`, its `Verb`'s facts, what it `Needs`): splitting the
-//! tables would scatter what this file exists to keep in one place.
+//! `Operation` variant with its documented fields, an arm in `declared`,
+//! its `Verb`'s facts, what it `Needs`): splitting the tables would
+//! scatter what this file exists to keep in one place.
 
 use super::conditions::Conditions;
 use super::digest::BodyDigests;
-use super::locks::LockAsk;
-use super::multipart::{CopyPartAsk, PartAsk};
+use super::part_asks::{CopyPartAsk, ListedPart, PartAsk};
 use super::piece::PieceChecksum;
 use super::props::{PropTarget, PropUpdate};
-use super::terms::{Body, Choose, CopyTime, Folders, ListingFormat, Making, Scope, Trailer, Want};
-use super::{
-    Ctx, Next, Outcome, Reply, archive, deletes, files, folders, listing, locks, multipart, props,
-    sessions,
+use super::terms::{
+    Body, Choose, CopyTime, Folders, ListingFormat, LockAsk, Making, Scope, Trailer, Want,
 };
 use crate::access::Secret;
-use crate::access::Who;
 use crate::name::{Name, Prefix};
 use crate::storage::NewProps;
 
@@ -373,7 +372,7 @@ pub enum Operation {
         /// The upload.
         id: String,
         /// The parts that make it, in order.
-        parts: Vec<super::multipart::ListedPart>,
+        parts: Vec<ListedPart>,
         /// The checksums it states of them and of the object, if any.
         stated: Option<Box<super::upload_checksum::Stated>>,
         /// Preconditions on the object (`If-Match`, `If-None-Match`),
@@ -577,150 +576,6 @@ impl Operation {
                 *preconditions = conditions.at_commit();
             }
             _ => {}
-        }
-    }
-
-    /// Runs it: the operation's own serve function, once the serve layer
-    /// has admitted it ([`super::serve`]: who it is from, their grants,
-    /// read-only).
-    pub(super) fn serve(self, ctx: &Ctx<'_>, who: Who) -> Outcome {
-        match self {
-            Operation::Put {
-                name,
-                body,
-                crc,
-                mtime,
-                trailer,
-                digests,
-                folders,
-                props,
-                preconditions,
-            } => files::put(
-                ctx,
-                super::user_of(ctx, &who),
-                (name, folders, preconditions),
-                body,
-                (crc, trailer, digests),
-                (mtime, props),
-            ),
-            Operation::Get { name, want } => super::get::get(ctx, name, want),
-            Operation::Stat { name } => files::stat(ctx, name),
-            Operation::List {
-                prefix,
-                scope,
-                format,
-                body,
-            } => listing::list(ctx, who, prefix, scope, format, body),
-            Operation::Archive {
-                prefix,
-                format,
-                body,
-            } => archive::archive(ctx, who, prefix, format, body),
-            Operation::Delete { name, folders } => files::delete(who, name, folders),
-            Operation::DeleteFolder { prefix, folders } => {
-                folders::delete(ctx, who, prefix, folders)
-            }
-            Operation::DeleteEach {
-                prefix,
-                names,
-                folders,
-            } => deletes::delete_each(who, prefix, names, folders),
-            Operation::MakeFolder { name, making } => folders::make_folder(&who, name, making),
-            Operation::RemoveFolder { name } => folders::remove_folder(name),
-            Operation::Move {
-                from,
-                to,
-                overwrite,
-                folders,
-            } => files::rename(who, (from, to), overwrite, folders),
-            Operation::CopyFolder {
-                from,
-                to,
-                deep,
-                overwrite,
-            } => folders::copy(ctx, who, from, to, deep, overwrite),
-            Operation::MoveFolder {
-                from,
-                to,
-                overwrite,
-            } => folders::rename(ctx, who, from, to, overwrite),
-            Operation::Copy {
-                from,
-                to,
-                overwrite,
-                folders,
-                mtime,
-                props,
-                source,
-            } => files::copy(
-                ctx,
-                who,
-                (from, to),
-                overwrite,
-                (folders, mtime, props, source),
-            ),
-            Operation::Lock { name, ask } => locks::lock_later(who, name, *ask),
-            Operation::Unlock { name, token } => locks::unlock(name, token),
-            Operation::PropPatch { target, updates } => props::patch(target, updates),
-            Operation::Echo { size } => files::echo(size),
-            Operation::Upload {
-                name,
-                size,
-                crc,
-                meta,
-                first,
-            } => sessions::upload(ctx, &who, name, size, (crc, meta, first)),
-            Operation::Append {
-                id,
-                offset,
-                len,
-                commit,
-                checksum,
-                size,
-            } => {
-                let commit = commit.then(|| super::user_of(ctx, &who));
-                sessions::append(who, id, (offset, len, checksum), commit, size)
-            }
-            Operation::Progress { id } => sessions::progress(who, id),
-            Operation::Options => Outcome::answer(Reply::Offers {
-                max_file_size: ctx.config.max_file_size,
-            }),
-            Operation::Commit { id, mtime } => sessions::commit(who, id, mtime),
-            Operation::Abort { id } => sessions::abort(who, id),
-            Operation::Sessions => sessions::list(who),
-            Operation::BeginParts {
-                name,
-                mtime,
-                props,
-                checksum,
-            } => multipart::begin(&who, name, (mtime, props), checksum),
-            Operation::PutPart { name, ask } => multipart::put_part(ctx, name, ask),
-            Operation::CopyPart { name, from, ask } => multipart::copy_part(name, from, ask),
-            Operation::CompleteParts {
-                name,
-                id,
-                parts,
-                stated,
-                preconditions,
-            } => multipart::complete(
-                (name, preconditions),
-                id,
-                (parts, stated),
-                super::user_of(ctx, &who),
-            ),
-            Operation::AbortParts { name, id } => multipart::abort(name, id),
-            Operation::ListParts {
-                name,
-                id,
-                after,
-                max,
-            } => multipart::list_parts(name, id, after, max),
-            Operation::ListUploads { prefix, after, max } => {
-                super::uploads::list_uploads(who, prefix, after, max)
-            }
-            Operation::Auth { .. } => unreachable!("AUTH is answered by serve before admission"),
-            Operation::Quit => Outcome::new(Reply::Done, Next::Close),
-            Operation::Health => super::health::check(ctx),
         }
     }
 }

@@ -144,7 +144,7 @@ pub enum Reply {
     /// A page of a multipart upload's parts (S3's ListParts; boxed: rare).
     Parts(Box<super::multipart::PartsPage>),
     /// A page of multipart uploads (S3's ListMultipartUploads).
-    Uploads(Box<super::multipart::UploadsPage>),
+    Uploads(Box<super::uploads::UploadsPage>),
     /// The client authenticated as the token named `name`.
     Authenticated {
         /// The token's name.

@@ -430,3 +430,24 @@ impl Want {
         }
     }
 }
+
+/// What a `LOCK` asks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LockAsk {
+    /// A new lock.
+    New {
+        /// Shared (else exclusive).
+        shared: bool,
+        /// `Depth: infinity` (a folder's members too).
+        deep: bool,
+        /// The owner's XML, to be given back as it is.
+        owner: String,
+        /// The timeout asked for (`None`: infinite or unsaid).
+        timeout: Option<u64>,
+    },
+    /// More time for a lock the request submits (no body).
+    Refresh {
+        /// The timeout asked for.
+        timeout: Option<u64>,
+    },
+}

@@ -29,10 +29,10 @@ use super::{Asked, Fields, Refusal, refusal, sigv4};
 use crate::name::{Name, Prefix};
 use crate::serve::digest::{Algorithm, Checksum};
 use crate::serve::multipart::{
-    CopyPartAsk, ListedPart, MAX_PAGE, MAX_PART_NUMBER, PartAsk, PartsPage, UploadsPage,
+    CopyPartAsk, ListedPart, MAX_PAGE, MAX_PART_NUMBER, PartAsk, PartsPage,
 };
 use crate::serve::upload_checksum::{Stated, UploadChecksum};
-use crate::serve::{Body, BodyLength, Operation, Reply};
+use crate::serve::{Body, BodyLength, Operation, Reply, UploadsPage};
 use crate::storage::Md5Tag;
 
 /// The largest CompleteMultipartUpload body taken: its list of 10,000
