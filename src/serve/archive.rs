@@ -37,10 +37,10 @@
 //! the cause). A file that grows while it is sent keeps the length it had
 //! when opened.
 //!
-//! Why it is long: the two walks, the look-ahead and the members' order
-//! are one piece of state (the walk, what it gave ahead of its turn, the
-//! bytes written against the announced length); split apart, each part
-//! would reach into the others' fields.
+//! What the walk yields for `who` is `archive_walk.rs`'s; the two walks,
+//! the look-ahead and the members' order are one piece of state (the
+//! walk, what it gave ahead of its turn, the bytes written against the
+//! announced length), here.
 
 use std::collections::VecDeque;
 use std::time::Instant;
@@ -50,12 +50,13 @@ use log::{debug, warn};
 use super::listing::walk_permit;
 use super::send::is_cached_window;
 use super::{Ctx, ErrorKind, Failure, Job, Next, Outcome, Reply, Send, Source, abandoned, refuse};
+use crate::access::Who;
 use crate::access::per_client::Permit;
-use crate::access::{Perm, Who};
 use crate::name::{Name, Prefix};
-use crate::storage::{Found, OpenFile, Storage, StorageError, TreeCursor};
+use crate::storage::{Found, OpenFile, StorageError};
 
 use super::archive_layout::{Format, Layout, MemberCrc, MemberPath};
+use super::archive_walk::Walk;
 
 /// Header bytes gathered before they are sent: folders and empty files
 /// cost no open, so a run of them is sent in pieces of about this size.
@@ -178,40 +179,6 @@ pub fn resume(send: Send) -> Next {
     match waits {
         true => Next::Pool(Job::checksum(after)),
         false => Next::Pool(Job::new(after)),
-    }
-}
-
-/// A walk of the folder for `who`: the folder itself (unless it is the
-/// root), then the folders it may list and the files it may read below
-/// (the cursor prunes the folders; files are checked here).
-struct Walk {
-    /// The folder's own entry, until it is returned.
-    own: Option<Prefix>,
-    cursor: TreeCursor,
-}
-
-impl Walk {
-    fn new(prefix: &Prefix) -> Walk {
-        Walk {
-            own: (!prefix.as_str().is_empty()).then(|| prefix.clone()),
-            cursor: TreeCursor::new(prefix),
-        }
-    }
-
-    fn next(&mut self, who: &Who, storage: &Storage) -> Result<Option<Found>, StorageError> {
-        if let Some(own) = self.own.take() {
-            let folder = storage.resource(own.as_str().trim_end_matches('/'), true)?;
-            return Ok(Some(Found::Folder {
-                name: own.as_str().to_owned(),
-                mtime: folder.info.mtime,
-            }));
-        }
-        loop {
-            match self.cursor.next(storage, |folder| who.may_list(folder))? {
-                Some(Found::File { name, .. }) if !who.allows(Perm::Read, &name) => continue,
-                found => return Ok(found),
-            }
-        }
     }
 }
 

@@ -25,6 +25,7 @@
 mod access;
 mod archive;
 mod archive_layout;
+mod archive_walk;
 mod arrived;
 mod choose;
 mod coded;

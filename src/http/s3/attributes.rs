@@ -17,8 +17,8 @@ use super::error;
 use super::error::Code;
 use super::xml::{DECLARATION, NS};
 use super::{Refusal, refusal};
-use crate::serve::Version;
 use crate::serve::digest::{Algorithm, Checksum};
+use crate::serve::{Reply, Version};
 
 /// Parts listed at most, as S3's default and cap.
 const MAX_PARTS: u16 = 1000;
@@ -108,6 +108,29 @@ pub struct Described<'a> {
     /// Their checksums (`<algorithm>:<base64>` each), where its upload
     /// had one.
     pub part_checksums: Option<&'a [String]>,
+}
+
+/// GetObjectAttributes' answer, `asked` of the file `file` (a
+/// [`Reply::File`]) found.
+pub(super) fn answer_file(asked: &Attributes, file: &Reply, message: Message, out: &mut Vec<u8>) {
+    let Reply::File {
+        version,
+        checksum,
+        parts,
+        ..
+    } = file
+    else {
+        debug_assert!(false, "an object's attributes from {file:?}");
+        return;
+    };
+    let parts = parts.as_deref();
+    let object = Described {
+        version,
+        stated: checksum.as_deref(),
+        part_sizes: parts.and_then(|parts| parts.sizes.as_deref()),
+        part_checksums: parts.and_then(|parts| parts.checksums.as_deref()),
+    };
+    answer(asked, &object, message, out);
 }
 
 /// Writes the answer: 200 and the XML of what was asked.

@@ -313,56 +313,11 @@ impl Answer for S3Answer {
                 }
                 head.finish(0, persistence);
             }
-            (
-                Asked::ObjectAttributes(asked),
-                Reply::File {
-                    version,
-                    checksum,
-                    parts,
-                    ..
-                },
-            ) => {
-                let parts = parts.as_deref();
-                let object = attributes::Described {
-                    version,
-                    stated: checksum.as_deref(),
-                    part_sizes: parts.and_then(|parts| parts.sizes.as_deref()),
-                    part_checksums: parts.and_then(|parts| parts.checksums.as_deref()),
-                };
-                attributes::answer(&asked, &object, message, out);
+            (Asked::ObjectAttributes(asked), file @ Reply::File { .. }) => {
+                attributes::answer_file(&asked, file, message, out);
             }
-            (
-                Asked::HeadObject(reading) | Asked::GetObject(reading),
-                Reply::File {
-                    version,
-                    start,
-                    len,
-                    part,
-                    props,
-                    checksum: stated,
-                    parts,
-                    ..
-                },
-            ) => {
-                let checksum = version.crc.filter(|_| reading.checksums);
-                let object = object::Object {
-                    version,
-                    props,
-                    checksum,
-                    stated: stated.as_deref(),
-                    part_checksum: parts
-                        .as_deref()
-                        .and_then(|parts| parts.checksums.as_deref())
-                        .and_then(<[String]>::first)
-                        .filter(|_| reading.checksums && reading.part)
-                        .map(String::as_str),
-                    // S3 states the count where one part was asked for.
-                    parts: version
-                        .md5
-                        .and_then(|tag| tag.parts)
-                        .filter(|_| reading.part),
-                };
-                object::object_head(&object, (*start, *len, *part), message, out);
+            (Asked::HeadObject(reading) | Asked::GetObject(reading), file @ Reply::File { .. }) => {
+                object::answer_file(reading, file, message, out);
             }
             (Asked::HeadObject(_) | Asked::GetObject(_), Reply::NotModified { version }) => {
                 error::head(out, 304)

@@ -16,7 +16,7 @@ use crate::name::Name;
 use crate::serve::Version;
 use crate::serve::digest::{Algorithm, Checksum};
 use crate::serve::terms::Choose;
-use crate::serve::{Operation, Selection, Want};
+use crate::serve::{Operation, Reply, Selection, Want};
 use crate::storage::DeadProperty;
 
 /// GetObject or HeadObject (`head`): the bytes its conditions, `Range`
@@ -247,4 +247,42 @@ fn checksums(object: &Object<'_>, part: bool) -> Vec<(&'static str, String)> {
         fields.push(("x-amz-checksum-type", kind.to_owned()));
     }
     fields
+}
+
+/// The answer head of a GetObject or HeadObject (`reading` what it asked
+/// to read) for the file `file` (a [`Reply::File`]) found.
+pub(super) fn answer_file(reading: Reading, file: &Reply, message: Message, out: &mut Vec<u8>) {
+    let Reply::File {
+        version,
+        start,
+        len,
+        part,
+        props,
+        checksum: stated,
+        parts,
+        ..
+    } = file
+    else {
+        debug_assert!(false, "an object's answer from {file:?}");
+        return;
+    };
+    let checksum = version.crc.filter(|_| reading.checksums);
+    let object = Object {
+        version,
+        props,
+        checksum,
+        stated: stated.as_deref(),
+        part_checksum: parts
+            .as_deref()
+            .and_then(|parts| parts.checksums.as_deref())
+            .and_then(<[String]>::first)
+            .filter(|_| reading.checksums && reading.part)
+            .map(String::as_str),
+        // S3 states the count where one part was asked for.
+        parts: version
+            .md5
+            .and_then(|tag| tag.parts)
+            .filter(|_| reading.part),
+    };
+    object_head(&object, (*start, *len, *part), message, out);
 }
