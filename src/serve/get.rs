@@ -12,7 +12,7 @@ use super::{
     Want, refuse, storage_refusal,
 };
 use crate::name::Name;
-use crate::storage::{DeadProperty, Holder, OpenFile, StorageError};
+use crate::storage::{DeadProperty, Holder, OpenFile, StorageError, VersionRecords};
 
 /// GET: open the file and send what `want` selects of it; at once if the
 /// name and checksum are cached, else on the pool. An answer that must
@@ -24,20 +24,10 @@ pub(super) fn get(ctx: &Ctx<'_>, name: Name, want: Want) -> Outcome {
     let on_pool = |name: Name, want: Want| {
         Outcome::on_pool(move |ctx| match ctx.storage.open_read(&name) {
             Ok(found) => {
+                let (checksum, parts) = (want.wants_checksum(), want.wants_part_sizes());
                 let records = Records {
                     props: props_of(ctx, &name, &want, &found),
-                    checksum: want
-                        .wants_checksum()
-                        .then(|| ctx.storage.recorded_checksum(&found))
-                        .flatten(),
-                    part_sizes: want
-                        .wants_part_sizes()
-                        .then(|| ctx.storage.recorded_part_sizes(&found))
-                        .flatten(),
-                    part_checksums: want
-                        .wants_part_sizes()
-                        .then(|| ctx.storage.recorded_part_checksums(&found))
-                        .flatten(),
+                    recorded: ctx.storage.recorded(&found, checksum, parts),
                 };
                 send(ctx, name, want, (found, records))
             }
@@ -94,14 +84,9 @@ fn props_of(ctx: &Ctx<'_>, name: &Name, want: &Want, found: &OpenFile) -> Vec<De
 struct Records {
     /// Its dead properties ([`Want::wants_props`]).
     props: Vec<DeadProperty>,
-    /// The additional checksum it was uploaded with
-    /// ([`Want::wants_checksum`]).
-    checksum: Option<String>,
-    /// The sizes of the parts it was uploaded in
-    /// ([`Want::wants_part_sizes`]).
-    part_sizes: Option<Vec<u64>>,
-    /// Their checksums, where its upload had one (as their sizes).
-    part_checksums: Option<Vec<String>>,
+    /// The checksum it was uploaded with ([`Want::wants_checksum`]), its
+    /// parts' sizes and checksums ([`Want::wants_part_sizes`]).
+    recorded: VersionRecords,
 }
 
 /// A file opened for a GET, and what is recorded with it.
@@ -119,12 +104,18 @@ fn send(ctx: &Ctx<'_>, name: Name, want: Want, opened: Opened) -> Outcome {
     let selection = match want.part() {
         Some(number) => {
             // That part's checksum alone is its answer's.
-            records.part_checksums = records
+            records.recorded.part_checksums = records
+                .recorded
                 .part_checksums
                 .take()
                 .and_then(|all| all.into_iter().nth((number as usize).checked_sub(1)?))
                 .map(|one| vec![one]);
-            part_of(want.select(&version), number, &version, &records.part_sizes)
+            part_of(
+                want.select(&version),
+                number,
+                &version,
+                &records.recorded.part_sizes,
+            )
         }
         None => Ok(want.select(&version)),
     };
@@ -170,8 +161,8 @@ fn send(ctx: &Ctx<'_>, name: Name, want: Want, opened: Opened) -> Outcome {
         len,
         part,
         props: records.props,
-        checksum: records.checksum,
-        parts: match (records.part_sizes, records.part_checksums) {
+        checksum: records.recorded.checksum,
+        parts: match (records.recorded.part_sizes, records.recorded.part_checksums) {
             (None, None) => None,
             (sizes, checksums) => Some(Box::new(PartsKept { sizes, checksums })),
         },

@@ -105,6 +105,7 @@ pub use sessions::{
 pub use zip_crc::{ZipCrc, ZipCrcRecord};
 
 pub use flush::LoneCommit;
+pub use read::VersionRecords;
 pub use unflushed::Unflushed;
 pub use upload::{Durable, Landed, Upload};
 

@@ -23,7 +23,7 @@ use std::fs::File;
 
 use rustix::fs::Stat;
 
-use super::version_record::version_text;
+use super::version_record::recorded_in;
 
 const ATTRIBUTE: &str = "user.ferry.parts";
 const CHECKSUMS_ATTRIBUTE: &str = "user.ferry.part-checksums";
@@ -45,11 +45,12 @@ pub(super) fn record_as(file: &File, stat: &Stat, sizes: &[u64]) {
 /// The part sizes recorded with `file`, if the record matches it as it
 /// is now (`stat`).
 pub(super) fn recorded(file: &File, stat: &Stat) -> Option<Vec<u64>> {
-    let mut buf = vec![0u8; MAX_RECORD];
-    let len = rustix::fs::fgetxattr(file, ATTRIBUTE, &mut buf).ok()?;
-    let text = std::str::from_utf8(&buf[..len]).ok()?;
-    let (version, runs) = text.rsplit_once(' ')?;
-    (version == version_text(stat)).then(|| parse(runs))?
+    parse(recorded_in(
+        &mut vec![0u8; MAX_RECORD],
+        file,
+        stat,
+        ATTRIBUTE,
+    )?)
 }
 
 /// Records the parts' `checksums` (each `<algorithm>:<base64>`, all of
@@ -79,12 +80,7 @@ pub(super) fn record_checksums_as(file: &File, stat: &Stat, checksums: &[String]
 /// if the record matches it as it is now (`stat`).
 pub(super) fn recorded_checksums(file: &File, stat: &Stat) -> Option<Vec<String>> {
     let mut buf = vec![0u8; MAX_RECORD];
-    let len = rustix::fs::fgetxattr(file, CHECKSUMS_ATTRIBUTE, &mut buf).ok()?;
-    let text = std::str::from_utf8(&buf[..len]).ok()?;
-    let (version, list) = text.rsplit_once(' ')?;
-    if version != version_text(stat) {
-        return None;
-    }
+    let list = recorded_in(&mut buf, file, stat, CHECKSUMS_ATTRIBUTE)?;
     let (algorithm, values) = list.split_once(':')?;
     Some(
         values

@@ -21,6 +21,21 @@ use super::{
 };
 use crate::name::Name;
 
+/// What is recorded with a file's version besides its CRC-32C and MD5,
+/// as a GET may tell it ([`Storage::recorded`]).
+#[derive(Debug, Default)]
+pub struct VersionRecords {
+    /// The additional checksum it was uploaded with (S3's
+    /// `x-amz-checksum-*`, `<algorithm>:<base64>`).
+    pub checksum: Option<String>,
+    /// The sizes of the parts it was uploaded in (an S3 multipart
+    /// upload's).
+    pub part_sizes: Option<Vec<u64>>,
+    /// Their checksums, where its upload had one (each
+    /// `<algorithm>:<base64>`).
+    pub part_checksums: Option<Vec<String>>,
+}
+
 impl Storage {
     /// `name` opened to be described: size, modification time and the
     /// CRC-32C if known. Special files are refused before they are opened.
@@ -178,7 +193,7 @@ impl Storage {
 
     /// File `name`'s recorded MD5 tag, as [`Storage::recorded_md5`], and
     /// the additional checksum recorded with it (as
-    /// [`Storage::recorded_checksum`]): a multipart completion sent again
+    /// [`Storage::recorded`]'s `checksum`): a multipart completion sent again
     /// answers both as the first did.
     pub fn recorded_tags(&self, name: &str) -> Option<(Md5Tag, Option<String>)> {
         let fd = open_beneath(&self.root, name, READ_FILE).ok()?;
@@ -189,29 +204,26 @@ impl Storage {
         Some((tag, checksum::recorded_stated(&file, &stat)))
     }
 
-    /// The additional checksum recorded with `found` when it was uploaded
-    /// (`<algorithm>:<base64>`, S3's `x-amz-checksum-*`), if the record
-    /// still matches it: one extended-attribute read, for the pool.
-    /// `None` for anything else, a failure included.
-    pub fn recorded_checksum(&self, found: &OpenFile) -> Option<String> {
-        let stat = rustix::fs::fstat(&found.file).ok()?;
-        checksum::recorded_stated(&found.file, &stat)
-    }
-
-    /// The sizes of the parts `found` was uploaded in (an S3 multipart
-    /// upload's), if recorded and the record still matches it: one
-    /// extended-attribute read, for the pool.
-    pub fn recorded_part_sizes(&self, found: &OpenFile) -> Option<Vec<u64>> {
-        let stat = rustix::fs::fstat(&found.file).ok()?;
-        super::part_sizes::recorded(&found.file, &stat)
-    }
-
-    /// The checksums of the parts `found` was uploaded in (each
-    /// `<algorithm>:<base64>`), if recorded and the record still matches
-    /// it, as [`Storage::recorded_part_sizes`].
-    pub fn recorded_part_checksums(&self, found: &OpenFile) -> Option<Vec<String>> {
-        let stat = rustix::fs::fstat(&found.file).ok()?;
-        super::part_sizes::recorded_checksums(&found.file, &stat)
+    /// What is recorded with `found`'s version that a GET asks for
+    /// (`checksum`, `parts`: see [`VersionRecords`]), where the records still
+    /// match it: one `fstat` and an extended-attribute read each, for the
+    /// pool. A record missing, stale or unreadable is `None`.
+    pub fn recorded(&self, found: &OpenFile, checksum: bool, parts: bool) -> VersionRecords {
+        let (file, mut recorded) = (&found.file, VersionRecords::default());
+        if !checksum && !parts {
+            return recorded;
+        }
+        let Ok(stat) = rustix::fs::fstat(file) else {
+            return recorded;
+        };
+        if checksum {
+            recorded.checksum = checksum::recorded_stated(file, &stat);
+        }
+        if parts {
+            recorded.part_sizes = super::part_sizes::recorded(file, &stat);
+            recorded.part_checksums = super::part_sizes::recorded_checksums(file, &stat);
+        }
+        recorded
     }
 
     /// The zip CRC-32 recorded with `file` (an archive member about to be

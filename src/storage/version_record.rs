@@ -28,12 +28,19 @@ pub(super) fn write_record(file: &File, stat: &Stat, attribute: &str, value: &st
 /// size and modification time.
 pub(super) fn recorded_value(file: &File, stat: &Stat, attribute: &str) -> Option<String> {
     // A size, a time and a SHA-256's base64 with its name: under 128.
-    let mut buf = [0u8; 128];
-    let len = rustix::fs::fgetxattr(file, attribute, &mut buf).ok()?;
+    recorded_in(&mut [0u8; 128], file, stat, attribute).map(str::to_owned)
+}
+
+/// As [`recorded_value`], read into `buf` (a long record's: a multipart
+/// object's part sizes or checksums), the value borrowed from it.
+pub(super) fn recorded_in<'a>(
+    buf: &'a mut [u8],
+    file: &File,
+    stat: &Stat,
+    attribute: &str,
+) -> Option<&'a str> {
+    let len = rustix::fs::fgetxattr(file, attribute, &mut *buf).ok()?;
     let text = std::str::from_utf8(&buf[..len]).ok()?;
     let (prefix, value) = text.rsplit_once(' ')?;
-    if prefix != version_text(stat) {
-        return None;
-    }
-    Some(value.to_owned())
+    (prefix == version_text(stat)).then_some(value)
 }
