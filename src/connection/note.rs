@@ -9,6 +9,7 @@
 //! upload's body drained, an echo echoed) or closes. So `seconds` covers
 //! the whole exchange, and a download cut short logs the bytes that went.
 
+use crate::serve::ops;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -43,7 +44,7 @@ impl Note {
         let declared = operation.declared();
         let (name, to) = (declared.subject, declared.to);
         let appending = match operation {
-            Operation::Append { len, .. } => Some(*len),
+            Operation::Append(ops::Append { len, .. }) => Some(*len),
             _ => None,
         };
         Some(Box::new(Note {

@@ -12,6 +12,7 @@
 use super::fields::{bad_name, folder_prefix, parse_destination};
 use super::message::{Refused, Resume};
 use crate::name::{Name, Prefix};
+use crate::serve::ops;
 use crate::serve::{BodyLength, CopyTime, Folders, Operation, Overwrite};
 
 /// What a `COPY` or `MOVE` asked, from its fields.
@@ -60,11 +61,11 @@ impl Transfer<'_> {
                 let from = folder_prefix(folder)?;
                 let to = Prefix::of_folder(&to);
                 if fields.moves {
-                    Operation::MoveFolder {
+                    Operation::MoveFolder(ops::MoveFolder {
                         from,
                         to,
                         overwrite,
-                    }
+                    })
                 } else {
                     let deep = match fields.depth {
                         None => true,
@@ -73,18 +74,18 @@ impl Transfer<'_> {
                             return Err((400, "a folder's COPY has Depth 0 or infinity".into()));
                         }
                     };
-                    Operation::CopyFolder {
+                    Operation::CopyFolder(ops::CopyFolder {
                         from,
                         to,
                         deep,
                         overwrite,
-                    }
+                    })
                 }
             }
             None => {
                 let from = Name::decode(inner.as_bytes()).map_err(bad_name)?;
                 match fields.moves {
-                    true => Operation::Move {
+                    true => Operation::MoveFile(ops::MoveFile {
                         from,
                         to,
                         overwrite: match overwrite {
@@ -92,8 +93,8 @@ impl Transfer<'_> {
                             false => Overwrite::Nothing,
                         },
                         folders: Folders::Explicit,
-                    },
-                    false => Operation::Copy {
+                    }),
+                    false => Operation::CopyFile(ops::CopyFile {
                         from,
                         to,
                         overwrite,
@@ -101,7 +102,7 @@ impl Transfer<'_> {
                         mtime: CopyTime::Now,
                         props: None,
                         source: None,
-                    },
+                    }),
                 }
             }
         };

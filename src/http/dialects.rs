@@ -11,6 +11,7 @@ use super::fields::path_of;
 use super::message::{Head, Refused, Resume};
 use super::origin::Site;
 use super::response::{Framing, Head as ResponseHead};
+use crate::serve::ops;
 use crate::serve::{Operation, Reply, Request};
 use crate::wire::Protocol;
 
@@ -221,7 +222,7 @@ impl Dialect for Options {
             listener: self.0,
             target: asked(head.target),
         };
-        let request = Request::from(Operation::Options);
+        let request = Request::from(Operation::Options(ops::Options));
         Ok(Decision::Serve(request, answer))
     }
 }

@@ -15,6 +15,7 @@ use super::fields::path_of;
 use super::message::{Head, Refused, Resume};
 use super::origin::Site;
 use super::response::{Framing, Head as ResponseHead};
+use crate::serve::ops;
 use crate::serve::{Operation, Reply, Request};
 
 /// The check's path.
@@ -43,7 +44,7 @@ impl Dialect for Health {
         _: &Resume,
         _: Site<'_>,
     ) -> Result<Decision<HealthAnswer>, Refused> {
-        let request = Request::from(Operation::Health);
+        let request = Request::from(Operation::Health(ops::Health));
         Ok(Decision::Serve(request, HealthAnswer))
     }
 }

@@ -38,6 +38,7 @@
 //! becomes the file's modification time, and every key reaches the hooks
 //! as `FERRY_META_<KEY>`.
 
+use crate::serve::ops;
 use base64::Engine;
 
 use super::dialect::{Answer, Asked as Target, Decision, Dialect, Message};
@@ -48,7 +49,7 @@ use super::response::{self, Framing, Head as ResponseHead};
 use crate::access::Secret;
 use crate::formats::upload_metadata;
 use crate::name::Name;
-use crate::serve::op::FirstBytes;
+use crate::serve::ops::FirstBytes;
 use crate::serve::piece::{self, PieceChecksum};
 use crate::serve::{BodyLength, ErrorKind, Operation, Reply, Request};
 use crate::storage::{SESSIONS_DIR, SessionInfo, fits_a_record};
@@ -192,26 +193,29 @@ fn operation(
         Asked::Unserved => unreachable!("refused in decode"),
         Asked::Create => {
             let first = match carries_body {
-                true => Some((upload_bytes(body, &fields)?, fields.checksum.clone())),
+                true => Some(FirstBytes {
+                    len: upload_bytes(body, &fields)?,
+                    checksum: fields.checksum.clone(),
+                }),
                 false => None,
             };
             create(path, fields, first.map(Box::new))?
         }
-        Asked::Progress => Operation::Progress { id },
-        Asked::Terminate => Operation::Abort { id },
+        Asked::Progress => Operation::Progress(ops::Progress { id }),
+        Asked::Terminate => Operation::Abort(ops::Abort { id }),
         Asked::Append => {
             let len = upload_bytes(body, &fields)?;
             let offset = fields
                 .offset
                 .ok_or((400, "Upload-Offset is required".to_owned()))?;
-            Operation::Append {
+            Operation::Append(ops::Append {
                 id,
                 offset,
                 len,
                 commit: true,
                 checksum: fields.checksum,
                 size: fields.length,
-            }
+            })
         }
     })
 }
@@ -256,7 +260,7 @@ fn create(
         }
     };
     if let (Some(first), Some(size)) = (&first, size)
-        && first.0 > size
+        && first.len > size
     {
         return Err((400, "more bytes than Upload-Length".into()));
     }
@@ -273,13 +277,13 @@ fn create(
     let folder = path.strip_prefix('/').unwrap_or(path);
     let folder = fields::folder_prefix(folder.strip_suffix('/').unwrap_or(folder))?;
     let name = Name::new(format!("{}{filename}", folder.as_str())).map_err(fields::bad_name)?;
-    Ok(Operation::Upload {
+    Ok(Operation::Upload(ops::Upload {
         name,
         size,
         crc: None,
         meta: Some(meta).filter(|m| !m.is_empty()),
         first,
-    })
+    }))
 }
 
 /// An `Upload-Checksum` value: `<algorithm> <base64 digest>`.

@@ -7,6 +7,7 @@ use super::{
     parse_stream_trailer,
 };
 use crate::serve::decoded::{Decoded, Refusal, after_blank_lines};
+use crate::serve::ops;
 use crate::serve::terms::PlainFormat;
 use crate::serve::{
     Body, BodyLength, ErrorKind, Failure, Folders, Operation, Overwrite, Piece, Reply, Scope,
@@ -132,7 +133,7 @@ fn operation(request: Request) -> Operation {
             crc,
             mtime,
             crc_follows,
-        } => Operation::Put {
+        } => Operation::Put(ops::Put {
             name,
             body: Body::fixed(size),
             crc,
@@ -145,10 +146,10 @@ fn operation(request: Request) -> Operation {
             folders: FOLDERS,
             props: None,
             preconditions: None,
-        },
+        }),
         // The chunked coding is HTTP's, and so is its decoder; the CRC
         // comes in the chunked trailer section, which adds no length.
-        Request::PutStream { name, mtime } => Operation::Put {
+        Request::PutStream { name, mtime } => Operation::Put(ops::Put {
             name,
             body: Body {
                 length: BodyLength::Chunked,
@@ -164,64 +165,64 @@ fn operation(request: Request) -> Operation {
             folders: FOLDERS,
             props: None,
             preconditions: None,
-        },
+        }),
         Request::Get {
             name,
             offset,
             length,
-        } => Operation::Get {
+        } => Operation::Get(ops::Get {
             name,
             want: Want::Span { offset, length },
-        },
-        Request::Stat { name } => Operation::Stat { name },
-        Request::List { prefix } => Operation::List {
+        }),
+        Request::Stat { name } => Operation::Stat(ops::Stat { name }),
+        Request::List { prefix } => Operation::List(ops::List {
             prefix,
             scope: Scope::Tree,
             format: Box::new(listing_line as PlainFormat),
             body: true,
-        },
-        Request::Dir { folder } => Operation::List {
+        }),
+        Request::Dir { folder } => Operation::List(ops::List {
             prefix: folder,
             scope: Scope::Directory,
             format: Box::new(folder_line as PlainFormat),
             body: true,
-        },
-        Request::Del { name } => Operation::Delete {
+        }),
+        Request::Del { name } => Operation::Delete(ops::Delete {
             name,
             folders: FOLDERS,
-        },
-        Request::DelFolder { folder } => Operation::DeleteFolder {
+        }),
+        Request::DelFolder { folder } => Operation::DeleteFolder(ops::DeleteFolder {
             prefix: folder,
             folders: Folders::Implicit,
-        },
-        Request::Move { from, to } => Operation::Move {
+        }),
+        Request::Move { from, to } => Operation::MoveFile(ops::MoveFile {
             from,
             to,
             overwrite: Overwrite::Files,
             folders: FOLDERS,
-        },
-        Request::Echo { size } => Operation::Echo { size },
-        Request::Upload { name, size, crc } => Operation::Upload {
+        }),
+        Request::Echo { size } => Operation::Echo(ops::Echo { size }),
+        Request::Upload { name, size, crc } => Operation::Upload(ops::Upload {
             name,
             size: Some(size),
             crc: Some(crc),
             meta: None,
             first: None,
-        },
-        Request::Append { id, offset, len } => Operation::Append {
+        }),
+        Request::Append { id, offset, len } => Operation::Append(ops::Append {
             id,
             offset,
             len,
             commit: false,
             checksum: None,
             size: None,
-        },
-        Request::Commit { id, mtime } => Operation::Commit { id, mtime },
-        Request::Abort { id } => Operation::Abort { id },
-        Request::Sessions => Operation::Sessions,
-        Request::Auth { token } => Operation::Auth { token },
-        Request::Quit => Operation::Quit,
-        Request::Health => Operation::Health,
+        }),
+        Request::Commit { id, mtime } => Operation::Commit(ops::Commit { id, mtime }),
+        Request::Abort { id } => Operation::Abort(ops::Abort { id }),
+        Request::Sessions => Operation::Sessions(ops::Sessions),
+        Request::Auth { token } => Operation::Auth(ops::Auth { token }),
+        Request::Quit => Operation::Quit(ops::Quit),
+        Request::Health => Operation::Health(ops::Health),
     }
 }
 

@@ -47,8 +47,9 @@ use std::time::Instant;
 
 use log::{debug, warn};
 
-use super::listing::walk_permit;
+use super::operate::{Aim, Needs, Operate};
 use super::send::is_cached_window;
+use super::walk_permit;
 use super::{Ctx, ErrorKind, Failure, Job, Next, Outcome, Reply, Send, Source, abandoned, refuse};
 use crate::access::Who;
 use crate::access::per_client::Permit;
@@ -113,15 +114,30 @@ pub struct Archive {
     _permit: Permit,
 }
 
-/// A `format` archive of the folder `prefix` (its head only when `body`
-/// is false).
-pub(super) fn archive(
-    ctx: &Ctx<'_>,
-    who: Who,
-    prefix: Prefix,
-    format: Format,
-    body: bool,
-) -> Outcome {
+/// The folder `prefix` as one archive.
+#[derive(Debug)]
+pub struct ArchiveFolder {
+    /// The folder (empty for the top, else ending in `/`).
+    pub prefix: Prefix,
+    /// Tar or zip.
+    pub format: Format,
+    /// The archive follows the answer (false: only its length).
+    pub body: bool,
+}
+
+impl Operate for ArchiveFolder {
+    fn aim(&self) -> Aim<'_> {
+        Aim::at(self.prefix.as_str(), Needs::Listing(self.prefix.as_str()))
+    }
+
+    /// A `format` archive of the folder `prefix` (its head only when
+    /// `body` is false).
+    fn serve(self, ctx: &Ctx<'_>, who: Who) -> Outcome {
+        archive(ctx, who, self.prefix, self.format, self.body)
+    }
+}
+
+fn archive(ctx: &Ctx<'_>, who: Who, prefix: Prefix, format: Format, body: bool) -> Outcome {
     let verb = format.verb();
     // One of the client's walks, until the archive's last byte is out.
     let permit = match walk_permit(ctx) {

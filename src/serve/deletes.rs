@@ -8,19 +8,46 @@
 
 use log::debug;
 
-use super::op::{Declared, Needs, Verb};
+use super::operate::{Aim, Needs, Operate};
 use super::terms::Folders;
-use super::{Failure, Outcome, Reply, access, locks};
+use super::{Ctx, Failure, Outcome, Reply, access, locks};
 use crate::access::{Perm, Who};
 use crate::name::{Name, Prefix};
 use crate::storage::{DavLock, StorageError};
 
-/// Deletes each of `names` (in the folder `prefix`) that `who` may
-/// delete; the answer tells each name's outcome, in the order asked. A
-/// folder that is not there (S3's bucket) is "not found" whole, rather
-/// than a name deleted for each (they are all gone, but the client named
-/// the wrong place).
-pub(super) fn delete_each(who: Who, prefix: Prefix, names: Vec<Name>, folders: Folders) -> Outcome {
+/// Remove each of `names`, all in the folder `prefix`, that the client
+/// may delete, as `Delete` would, telling each one's outcome (S3's
+/// `DeleteObjects`).
+#[derive(Debug)]
+pub struct DeleteEach {
+    /// The folder they are in (S3's bucket), ending in `/`.
+    pub prefix: Prefix,
+    /// The files, each in `prefix`.
+    pub names: Vec<Name>,
+    /// Whether the folders each leaves empty go with it.
+    pub folders: Folders,
+}
+
+impl Operate for DeleteEach {
+    /// Each name's grant and locks are checked on the pool.
+    fn aim(&self) -> Aim<'_> {
+        Aim::at(
+            self.prefix.as_str(),
+            Needs::DeleteEach(self.prefix.as_str()),
+        )
+    }
+
+    /// Deletes each of `names` (in the folder `prefix`) that `who` may
+    /// delete; the answer tells each name's outcome, in the order asked. A
+    /// folder that is not there (S3's bucket) is "not found" whole, rather
+    /// than a name deleted for each (they are all gone, but the client
+    /// named the wrong place).
+    fn serve(self, _ctx: &Ctx<'_>, who: Who) -> Outcome {
+        delete_each(who, self.prefix, self.names, self.folders)
+    }
+}
+
+fn delete_each(who: Who, prefix: Prefix, names: Vec<Name>, folders: Folders) -> Outcome {
     Outcome::on_pool(move |ctx| {
         let folder = prefix.as_str().trim_end_matches('/');
         if let Err(err) = ctx.storage.resource(folder, true) {
@@ -55,13 +82,7 @@ fn delete_one(
     if !who.allows(Perm::Delete, name.as_str()) {
         return Err(access::refusal(who, Perm::Delete, name.as_str()));
     }
-    let declared = Declared {
-        verb: Verb::Delete,
-        subject: name.as_str(),
-        to: None,
-        needs: Needs::Delete(name.as_str()),
-    };
-    locks::check(table, now, &declared, &[])?;
+    locks::check(table, now, Needs::Delete(name.as_str()), &[])?;
     match ctx.storage.delete(name, folders) {
         Ok(()) | Err(StorageError::NotFound) => {
             locks::release(ctx, name.as_str(), false);

@@ -1,14 +1,18 @@
-//! Serving files: PUT, STAT, DELETE, MOVE, COPY and ECHO (GET: `get.rs`;
-//! a body's arrival: `arrived.rs`).
+//! Serving files: PUT, STAT, DELETE, MOVE, COPY and ECHO, each
+//! operation's type with its facts and serve function (GET: `get.rs`; a
+//! body's arrival: `arrived.rs`).
 
 use log::debug;
 
-use super::Overwrite;
 use super::commit::{Commit, commit_now};
 use super::conditions::{Conditions, create_only_if_required};
 use super::digest::BodyDigests;
+use super::folder_copy::CopyFolder;
+use super::folders::{DeleteFolder, MoveFolder};
 use super::get::{NOT_AS_CONDITIONED, version_of, with_checksum};
+use super::operate::{Aim, Needs, Operate};
 use super::terms::Choose;
+use super::terms::Overwrite;
 use super::{Body, BodyLength, CopyTime, Folders, Receive, Sink, Trailer};
 use super::{
     Ctx, ErrorKind, Failure, Next, Outcome, Reply, Selection, check_size, refuse, skip_body,
@@ -18,21 +22,73 @@ use crate::access::{Owner, Who};
 use crate::name::{Name, Prefix};
 use crate::storage::{NewProps, Occupant, OpenFile, StorageError, Upload};
 
-/// PUT: refuse (skipping the body where we can) or, on the pool, create
-/// the temp file (which gets `mtime` on commit, if given) and start
-/// receiving the body. The client's CRC-32C comes with the request or in a
-/// trailer after the body (whose bytes are then skipped with it). `user`
-/// (the token's name) is for the hooks. Missing parent folders are made
-/// where `folders` says so, else the PUT is a conflict (RFC 4918 9.7.1:
-/// `409`, never a `404` about a name being created).
-pub(super) fn put(
-    ctx: &Ctx<'_>,
-    user: Option<Owner>,
-    (name, folders, preconditions): (Name, Folders, Option<Box<Conditions>>),
-    body: Body,
-    (crc, trailer, digests): (Option<u32>, Option<Trailer>, Option<Box<BodyDigests>>),
-    (mtime, props): (Option<i64>, Option<Box<NewProps>>),
-) -> Outcome {
+/// Store the body that follows as `name`, atomically.
+#[derive(Debug)]
+pub struct Put {
+    /// Target name.
+    pub name: Name,
+    /// How the body arrives.
+    pub body: Body,
+    /// The CRC-32C the client computed, checked before commit.
+    pub crc: Option<u32>,
+    /// The modification time to give the file (Unix seconds).
+    pub mtime: Option<i64>,
+    /// The CRC-32C follows the body, in this trailer (FERRY/1's
+    /// `PUT <name> <size> -`): the framing has its bytes after `body`.
+    pub trailer: Option<Trailer>,
+    /// Digests the body must match, and its MD5 answered (S3's
+    /// `x-amz-content-sha256`, `Content-MD5` and `ETag`).
+    pub digests: Option<Box<BodyDigests>>,
+    /// Whether missing parent folders are made (and those made pruned
+    /// again if the upload fails).
+    pub folders: Folders,
+    /// Dead properties the new version is written with (S3's object
+    /// metadata; boxed: rare).
+    pub props: Option<Box<NewProps>>,
+    /// Preconditions on the target (`If-Match`, `If-None-Match`), judged
+    /// again at the commit: kept from the request's conditions
+    /// ([`Operate::keep`]), not set by a codec.
+    pub preconditions: Option<Box<Conditions>>,
+}
+
+impl Operate for Put {
+    fn aim(&self) -> Aim<'_> {
+        Aim::at(self.name.as_str(), Needs::Write(self.name.as_str()))
+    }
+
+    fn body(&self) -> Body {
+        self.trailer.map_or(self.body, |t| t.after(self.body))
+    }
+
+    fn keep(&mut self, conditions: &Conditions) {
+        self.preconditions = conditions.at_commit();
+    }
+
+    /// Refuse (skipping the body where we can) or, on the pool, create
+    /// the temp file (which gets `mtime` on commit, if given) and start
+    /// receiving the body. The client's CRC-32C comes with the request or
+    /// in a trailer after the body (whose bytes are then skipped with it).
+    /// The token's name goes with it for the hooks. Missing parent folders
+    /// are made where `folders` says so, else the PUT is a conflict (RFC
+    /// 4918 9.7.1: `409`, never a `404` about a name being created).
+    fn serve(self, ctx: &Ctx<'_>, who: Who) -> Outcome {
+        let user = super::user_of(ctx, &who);
+        put(ctx, user, self)
+    }
+}
+
+fn put(ctx: &Ctx<'_>, user: Option<Owner>, put: Put) -> Outcome {
+    let Put {
+        name,
+        body,
+        crc,
+        mtime,
+        trailer,
+        digests,
+        folders,
+        props,
+        preconditions,
+    } = put;
     let framing = trailer.map_or(body, |t| t.after(body));
     let size = match body.length {
         BodyLength::Fixed(size) => Some(size),
@@ -75,17 +131,31 @@ pub(super) fn put(
     })
 }
 
-/// STAT: at once if the name and checksum are cached, else on the pool;
-/// a checksum nobody knows yet (STAT states it) is computed on the
-/// checksum threads.
-pub(super) fn stat(ctx: &Ctx<'_>, name: Name) -> Outcome {
-    match ctx.storage.open_read_cached(&name) {
-        Ok(Some(found)) => stated(ctx, name, Ok(found)),
-        Ok(None) => Outcome::on_pool(move |ctx| {
-            let found = ctx.storage.stat(&name);
-            stated(ctx, name, found)
-        }),
-        Err(err) => stated(ctx, name, Err(err)),
+/// Describe `name`: size, modification time, checksum.
+#[derive(Debug)]
+pub struct Stat {
+    /// File to describe.
+    pub name: Name,
+}
+
+impl Operate for Stat {
+    fn aim(&self) -> Aim<'_> {
+        Aim::at(self.name.as_str(), Needs::Read(self.name.as_str()))
+    }
+
+    /// At once if the name and checksum are cached, else on the pool; a
+    /// checksum nobody knows yet (STAT states it) is computed on the
+    /// checksum threads.
+    fn serve(self, ctx: &Ctx<'_>, _who: Who) -> Outcome {
+        let name = self.name;
+        match ctx.storage.open_read_cached(&name) {
+            Ok(Some(found)) => stated(ctx, name, Ok(found)),
+            Ok(None) => Outcome::on_pool(move |ctx| {
+                let found = ctx.storage.stat(&name);
+                stated(ctx, name, found)
+            }),
+            Err(err) => stated(ctx, name, Err(err)),
+        }
     }
 }
 
@@ -105,10 +175,29 @@ fn stated(ctx: &Ctx<'_>, name: Name, found: Result<OpenFile, StorageError>) -> O
     }
 }
 
-/// DELETE of a file, on the pool; the folders it leaves empty go with it
-/// only where `folders` are implicit (FERRY/1): over HTTP a folder a user
-/// emptied is still there, as in a file manager (docs/webdav.md (e)).
-pub(super) fn delete(who: Who, name: Name, folders: Folders) -> Outcome {
+/// Remove `name`.
+#[derive(Debug)]
+pub struct Delete {
+    /// File to remove.
+    pub name: Name,
+    /// Whether the folders it leaves empty go with it.
+    pub folders: Folders,
+}
+
+impl Operate for Delete {
+    fn aim(&self) -> Aim<'_> {
+        Aim::at(self.name.as_str(), Needs::Delete(self.name.as_str()))
+    }
+
+    /// On the pool; the folders it leaves empty go with it only where
+    /// `folders` are implicit (FERRY/1): over HTTP a folder a user emptied
+    /// is still there, as in a file manager (docs/webdav.md (e)).
+    fn serve(self, _ctx: &Ctx<'_>, who: Who) -> Outcome {
+        delete(who, self)
+    }
+}
+
+fn delete(who: Who, Delete { name, folders }: Delete) -> Outcome {
     Outcome::on_pool(move |ctx| match ctx.storage.delete(&name, folders) {
         Ok(()) => {
             debug!("#{} DELETE {name}", ctx.client);
@@ -116,7 +205,8 @@ pub(super) fn delete(who: Who, name: Name, folders: Folders) -> Outcome {
             Outcome::answer(Reply::Done)
         }
         Err(StorageError::IsDirectory) if own_folders(folders) => {
-            super::folders::delete(ctx, who, Prefix::of_folder(&name), folders)
+            let prefix = Prefix::of_folder(&name);
+            DeleteFolder { prefix, folders }.serve(ctx, who)
         }
         // A lock-null name (a lock's reservation, nothing written): its
         // DELETE, by the lock's holder (the lock rule let it through), is
@@ -145,126 +235,188 @@ fn source_of(ctx: &Ctx<'_>, from: &Name, folders: Folders) -> Option<super::fold
     own_folders(folders).then(|| ctx.storage.occupant(from))
 }
 
-/// MOVE: rename a file within the root, on the pool, replacing what
-/// `overwrite` lets it (WebDAV's: a folder there goes first, as DELETE
-/// would take it, and no parent folder is made:
-/// [`super::folders::clear`]); the folders `from` leaves empty go only
-/// where `folders` are implicit, as for DELETE. Written for the read-only
-/// mode like DELETE and PUT; the permissions are both of theirs
-/// (`access.rs`).
-pub(super) fn rename(
-    who: Who,
-    (from, to): (Name, Name),
-    overwrite: Overwrite,
-    folders: Folders,
-) -> Outcome {
-    Outcome::on_pool(move |ctx| {
-        let found = source_of(ctx, &from, folders);
-        if matches!(found, Some(Ok(Occupant::Folder))) {
-            let (from, to) = (Prefix::of_folder(&from), Prefix::of_folder(&to));
-            let overwrite = overwrite == Overwrite::Anything;
-            return super::folders::rename(ctx, who, from, to, overwrite);
-        }
-        let mut cleared = false;
-        // WebDAV's MOVE (RFC 4918 9.9): a parent folder to land in, and
-        // whatever has the name kept (`Overwrite: F`) or replaced.
-        if overwrite != Overwrite::Files && from != to {
-            let replace = overwrite == Overwrite::Anything;
-            if let Err(outcome) = super::folders::judge_file_source(ctx, "MOVE", &from, found) {
-                return *outcome;
-            }
-            match super::folders::clear(ctx, &who, "MOVE", &to, replace, true) {
-                Ok(replaced) => cleared = replaced,
-                Err(outcome) => return *outcome,
-            }
-        }
-        let replace = overwrite != Overwrite::Nothing;
-        match ctx.storage.rename(&from, &to, replace, folders) {
-            Ok(replaced) => {
-                debug!("#{} MOVE {from} -> {to}", ctx.client);
-                super::locks::release(ctx, from.as_str(), false);
-                let replaced = replaced || cleared;
-                Outcome::answer(Reply::Moved { replaced })
-            }
-            Err(err) => storage_refusal(ctx, "MOVE", &format!("{from} -> {to}"), err),
-        }
-    })
+/// Rename file `from` to `to` (replacing a file there if `overwrite`).
+#[derive(Debug)]
+pub struct MoveFile {
+    /// File to rename.
+    pub from: Name,
+    /// Its new name.
+    pub to: Name,
+    /// What may be replaced at `to`.
+    pub overwrite: Overwrite,
+    /// Whether the folders `from` leaves empty go with it, and (with
+    /// [`Overwrite::Files`]) whether those of `to` are made.
+    pub folders: Folders,
 }
 
-/// COPY: on the pool, the bytes of file `from` staged as an upload to
-/// `to` (whose parent folder must exist; what has the name is replaced
-/// only if `overwrite`, a folder removed first as DELETE would), their
-/// CRC-32C computed as they go and checked against the one recorded for
-/// `from` (`Storage::stage_copy`), then committed as a PUT is (hooks, the
-/// checksum record, 201 or 204). Written for the read-only mode like PUT;
-/// needs read on `from` and write on `to` (`access.rs`). A name is not
-/// copied onto itself (RFC 4918 9.8.5: 403). A dialect's conditions on
-/// the source (`source`) are judged on the version opened, the one copied.
-pub(super) fn copy(
-    ctx: &Ctx<'_>,
-    who: Who,
-    (from, to): (Name, Name),
-    overwrite: bool,
-    (folders, mtime, props, source): CopyTerms,
-) -> Outcome {
-    if from == to {
-        let failure = Failure::new(ErrorKind::Forbidden, "source and destination are the same");
-        return refuse(ctx, "COPY", from.as_str(), failure, Next::Request);
+impl Operate for MoveFile {
+    fn aim(&self) -> Aim<'_> {
+        let (from, to) = (self.from.as_str(), self.to.as_str());
+        Aim::onto(from, to, Needs::Move(from, to))
     }
-    let user = super::user_of(ctx, &who);
-    Outcome::on_pool(move |ctx| {
-        let found = source_of(ctx, &from, folders);
-        if matches!(found, Some(Ok(Occupant::Folder))) {
-            let (from, to) = (Prefix::of_folder(&from), Prefix::of_folder(&to));
-            return super::folders::copy(ctx, who, from, to, true, overwrite);
+
+    /// On the pool, replacing what `overwrite` lets it (WebDAV's: a folder
+    /// there goes first, as DELETE would take it, and no parent folder is
+    /// made: [`super::folders::clear`]); the folders `from` leaves empty go
+    /// only where `folders` are implicit, as for DELETE. Written for the
+    /// read-only mode like DELETE and PUT; the permissions are both of
+    /// theirs (`access.rs`).
+    fn serve(self, _ctx: &Ctx<'_>, who: Who) -> Outcome {
+        Outcome::on_pool(move |ctx| rename(ctx, who, self))
+    }
+}
+
+fn rename(ctx: &Ctx<'_>, who: Who, op: MoveFile) -> Outcome {
+    let MoveFile {
+        from,
+        to,
+        overwrite,
+        folders,
+    } = op;
+    let found = source_of(ctx, &from, folders);
+    if matches!(found, Some(Ok(Occupant::Folder))) {
+        let (from, to) = (Prefix::of_folder(&from), Prefix::of_folder(&to));
+        let overwrite = overwrite == Overwrite::Anything;
+        return MoveFolder {
+            from,
+            to,
+            overwrite,
         }
-        let started = std::time::Instant::now();
-        if let Err(outcome) = super::folders::judge_file_source(ctx, "COPY", &from, found) {
+        .serve(ctx, who);
+    }
+    let mut cleared = false;
+    // WebDAV's MOVE (RFC 4918 9.9): a parent folder to land in, and
+    // whatever has the name kept (`Overwrite: F`) or replaced.
+    if overwrite != Overwrite::Files && from != to {
+        let replace = overwrite == Overwrite::Anything;
+        if let Err(outcome) = super::folders::judge_file_source(ctx, "MOVE", &from, found) {
             return *outcome;
         }
-        // S3's keys: the upload replaces a file as a PUT does, and meets a
-        // folder of the name at its commit (a conflict; never removed).
-        let replaced = match folders {
-            Folders::Keys => false,
-            _ => match super::folders::clear(ctx, &who, "COPY", &to, overwrite, true) {
-                Ok(replaced) => replaced,
-                Err(outcome) => return *outcome,
-            },
-        };
-        match stage_copy(ctx, (&from, source.as_deref()), &to, folders) {
-            Ok((mut upload, size, crc, source_mtime)) => {
-                if replaced {
-                    upload.note_replacing();
-                }
-                upload.set_mtime(match mtime {
-                    CopyTime::Now => None,
-                    CopyTime::Source => Some(source_mtime),
-                    CopyTime::Set(time) => Some(time),
-                });
-                upload.set_props(props);
-                debug!("#{} COPY {from} -> {to}: {size} bytes", ctx.client);
-                commit_now(ctx, Commit::whole(upload, (to, size, crc), started, user))
-            }
-            Err(failure) => refuse(
-                ctx,
-                "COPY",
-                &format!("{from} -> {to}"),
-                failure,
-                Next::Request,
-            ),
+        match super::folders::clear(ctx, &who, "MOVE", &to, replace, true) {
+            Ok(replaced) => cleared = replaced,
+            Err(outcome) => return *outcome,
         }
-    })
+    }
+    let replace = overwrite != Overwrite::Nothing;
+    match ctx.storage.rename(&from, &to, replace, folders) {
+        Ok(replaced) => {
+            debug!("#{} MOVE {from} -> {to}", ctx.client);
+            super::locks::release(ctx, from.as_str(), false);
+            let replaced = replaced || cleared;
+            Outcome::answer(Reply::Moved { replaced })
+        }
+        Err(err) => storage_refusal(ctx, "MOVE", &format!("{from} -> {to}"), err),
+    }
 }
 
-/// How a copy is made: where its folders come from, its time, the dead
-/// properties it has instead of the source's, and a dialect's conditions
-/// on the source (see [`Operation::Copy`](super::Operation::Copy)).
-type CopyTerms = (
-    Folders,
-    CopyTime,
-    Option<Box<NewProps>>,
-    Option<Box<dyn Choose>>,
-);
+/// Copy file `from` to `to`, as an upload of its bytes would be stored.
+#[derive(Debug)]
+pub struct CopyFile {
+    /// File to copy.
+    pub from: Name,
+    /// The copy's name.
+    pub to: Name,
+    /// Replace a file at `to`; `false` refuses, touching nothing.
+    pub overwrite: bool,
+    /// Whether `to`'s parent folder must exist ([`Folders::Explicit`],
+    /// WebDAV's) or is made (S3's keys, [`Folders::Keys`]: then what has
+    /// `to`'s name is replaced as a PUT replaces it, a folder never).
+    pub folders: Folders,
+    /// The copy's modification time.
+    pub mtime: CopyTime,
+    /// Dead properties of one namespace the copy has instead of the
+    /// source's (S3's `REPLACE`); `None`: all of the source's, as WebDAV's
+    /// COPY (RFC 4918 9.8.2).
+    pub props: Option<Box<NewProps>>,
+    /// A dialect's conditions on the source's version (S3's
+    /// `x-amz-copy-source-if-*`), judged once it is open: anything but its
+    /// whole bytes refuses the copy (412).
+    pub source: Option<Box<dyn Choose>>,
+}
+
+impl Operate for CopyFile {
+    fn aim(&self) -> Aim<'_> {
+        let (from, to) = (self.from.as_str(), self.to.as_str());
+        Aim::onto(from, to, Needs::Copy(from, to))
+    }
+
+    /// On the pool, the bytes of file `from` staged as an upload to `to`
+    /// (whose parent folder must exist; what has the name is replaced only
+    /// if `overwrite`, a folder removed first as DELETE would), their
+    /// CRC-32C computed as they go and checked against the one recorded
+    /// for `from` (`Storage::stage_copy`), then committed as a PUT is
+    /// (hooks, the checksum record, 201 or 204). Written for the read-only
+    /// mode like PUT; needs read on `from` and write on `to`
+    /// (`access.rs`). A name is not copied onto itself (RFC 4918 9.8.5:
+    /// 403). A dialect's conditions on the source (`source`) are judged
+    /// on the version opened, the one copied.
+    fn serve(self, ctx: &Ctx<'_>, who: Who) -> Outcome {
+        if self.from == self.to {
+            let failure = Failure::new(ErrorKind::Forbidden, "source and destination are the same");
+            return refuse(ctx, "COPY", self.from.as_str(), failure, Next::Request);
+        }
+        let user = super::user_of(ctx, &who);
+        Outcome::on_pool(move |ctx| copy(ctx, who, user, self))
+    }
+}
+
+fn copy(ctx: &Ctx<'_>, who: Who, user: Option<Owner>, op: CopyFile) -> Outcome {
+    let CopyFile {
+        from,
+        to,
+        overwrite,
+        folders,
+        mtime,
+        props,
+        source,
+    } = op;
+    let found = source_of(ctx, &from, folders);
+    if matches!(found, Some(Ok(Occupant::Folder))) {
+        let (from, to) = (Prefix::of_folder(&from), Prefix::of_folder(&to));
+        let folder = CopyFolder {
+            from,
+            to,
+            deep: true,
+            overwrite,
+        };
+        return folder.serve(ctx, who);
+    }
+    let started = std::time::Instant::now();
+    if let Err(outcome) = super::folders::judge_file_source(ctx, "COPY", &from, found) {
+        return *outcome;
+    }
+    // S3's keys: the upload replaces a file as a PUT does, and meets a
+    // folder of the name at its commit (a conflict; never removed).
+    let replaced = match folders {
+        Folders::Keys => false,
+        _ => match super::folders::clear(ctx, &who, "COPY", &to, overwrite, true) {
+            Ok(replaced) => replaced,
+            Err(outcome) => return *outcome,
+        },
+    };
+    match stage_copy(ctx, (&from, source.as_deref()), &to, folders) {
+        Ok((mut upload, size, crc, source_mtime)) => {
+            if replaced {
+                upload.note_replacing();
+            }
+            upload.set_mtime(match mtime {
+                CopyTime::Now => None,
+                CopyTime::Source => Some(source_mtime),
+                CopyTime::Set(time) => Some(time),
+            });
+            upload.set_props(props);
+            debug!("#{} COPY {from} -> {to}: {size} bytes", ctx.client);
+            commit_now(ctx, Commit::whole(upload, (to, size, crc), started, user))
+        }
+        Err(failure) => refuse(
+            ctx,
+            "COPY",
+            &format!("{from} -> {to}"),
+            failure,
+            Next::Request,
+        ),
+    }
+}
 
 /// A copy staged: its upload, size, CRC-32C and the source's time.
 type Staged = (Upload, u64, u32, i64);
@@ -309,10 +461,27 @@ pub(super) fn source_span(source: &dyn Choose, found: &OpenFile) -> Result<(u64,
     }
 }
 
-pub(super) fn echo(size: u64) -> Outcome {
-    let next = match size {
-        0 => Next::Request,
-        left => Next::Echo { left },
-    };
-    Outcome::new(Reply::Echo { size }, next)
+/// Send back the `size` body bytes that follow.
+#[derive(Debug)]
+pub struct Echo {
+    /// Body length.
+    pub size: u64,
+}
+
+impl Operate for Echo {
+    fn aim(&self) -> Aim<'_> {
+        Aim::none(Needs::Token)
+    }
+
+    fn body(&self) -> Body {
+        Body::fixed(self.size)
+    }
+
+    fn serve(self, _ctx: &Ctx<'_>, _who: Who) -> Outcome {
+        let next = match self.size {
+            0 => Next::Request,
+            left => Next::Echo { left },
+        };
+        Outcome::new(Reply::Echo { size: self.size }, next)
+    }
 }

@@ -12,18 +12,112 @@
 use log::debug;
 
 use super::access::refusal;
-use super::listing::walk_permit;
+use super::operate::{Aim, Needs, Operate};
+use super::walk_permit;
 use super::{
     Ctx, ErrorKind, Failure, Making, Next, Outcome, Reply, abandoned, refuse, storage_refusal,
 };
 use crate::access::{Perm, Who};
 use crate::name::{Name, Prefix};
-use crate::storage::{Folders, Left, Member, Occupant, StorageError};
+use crate::storage::{Folders, Left, Occupant, StorageError};
+
+/// Remove the folder `prefix` and everything in it that the client may
+/// delete (WebDAV's `DELETE` of a collection; FERRY/1's `DEL <folder>/`).
+#[derive(Debug)]
+pub struct DeleteFolder {
+    /// The folder (ending in `/`; the root is refused).
+    pub prefix: Prefix,
+    /// How folders come and go: where they are things of their own (HTTP,
+    /// WebDAV), each folder's removal needs `delete` on its name; where
+    /// they are implicit (FERRY/1), they go with the last file in them.
+    pub folders: Folders,
+}
+
+impl Operate for DeleteFolder {
+    /// One verb with a file's DELETE: each file is checked on the pool as
+    /// the walk finds it.
+    fn aim(&self) -> Aim<'_> {
+        let prefix = self.prefix.as_str();
+        Aim::at(prefix, Needs::DeleteUnder(prefix))
+    }
+
+    fn serve(self, ctx: &Ctx<'_>, who: Who) -> Outcome {
+        delete(ctx, who, self.prefix, self.folders)
+    }
+}
+
+/// Make the folder `name`, whose parent exists (WebDAV's `MKCOL`; FERRY/1
+/// has no verb for it yet).
+#[derive(Debug)]
+pub struct MakeFolder {
+    /// The folder's name.
+    pub name: Name,
+    /// Alone, with the missing folders above it, or as S3's bucket.
+    pub making: Making,
+}
+
+impl Operate for MakeFolder {
+    fn aim(&self) -> Aim<'_> {
+        let name = self.name.as_str();
+        let needs = match self.making {
+            Making::Bucket => Needs::WriteOrWithin(name),
+            Making::Alone | Making::WithParents => Needs::Write(name),
+        };
+        Aim::at(name, needs)
+    }
+
+    fn serve(self, _ctx: &Ctx<'_>, who: Who) -> Outcome {
+        make_folder(&who, self.name, self.making)
+    }
+}
+
+/// Remove the folder `name` if it holds nothing (S3's `DeleteBucket`;
+/// FERRY/1 has no verb for it yet).
+#[derive(Debug)]
+pub struct RemoveFolder {
+    /// The folder's name.
+    pub name: Name,
+}
+
+impl Operate for RemoveFolder {
+    /// One verb with a file's DELETE, and its permission on the folder's
+    /// own name (a grant on `a/` does not cover `a`).
+    fn aim(&self) -> Aim<'_> {
+        Aim::at(self.name.as_str(), Needs::Delete(self.name.as_str()))
+    }
+
+    fn serve(self, _ctx: &Ctx<'_>, _who: Who) -> Outcome {
+        remove_folder(self.name)
+    }
+}
+
+/// Move folder `from` to `to` in one rename (WebDAV's `MOVE` of a
+/// collection).
+#[derive(Debug)]
+pub struct MoveFolder {
+    /// The folder (ending in `/`; never the root).
+    pub from: Prefix,
+    /// Its new name (ending in `/`), whose parent folder exists.
+    pub to: Prefix,
+    /// Replace what has the name `to` (removed as DELETE would).
+    pub overwrite: bool,
+}
+
+impl Operate for MoveFolder {
+    fn aim(&self) -> Aim<'_> {
+        let (from, to) = (self.from.as_str(), self.to.as_str());
+        Aim::onto(from, to, Needs::MoveWhole(from, to))
+    }
+
+    fn serve(self, ctx: &Ctx<'_>, who: Who) -> Outcome {
+        rename(ctx, who, self)
+    }
+}
 
 /// DELETE of folder `prefix`: everything in it that `who` may delete,
 /// then the folders left empty. [`Reply::Done`] when all is gone, else
 /// [`Reply::Remains`] naming what stayed and why.
-pub(super) fn delete(ctx: &Ctx<'_>, who: Who, prefix: Prefix, folders: Folders) -> Outcome {
+fn delete(ctx: &Ctx<'_>, who: Who, prefix: Prefix, folders: Folders) -> Outcome {
     if prefix.as_str().is_empty() {
         let failure = Failure::new(ErrorKind::Forbidden, "the root is not removed");
         return refuse(ctx, "DEL", "/", failure, Next::Request);
@@ -73,7 +167,7 @@ fn may_delete(who: &Who, name: &str, folders: Folders) -> bool {
 /// grant's refusal, then the failures, then how many more were not named.
 /// A member `who` may not read is never named (a 207 or JSON body would
 /// tell a name the token could not list): it is counted with the rest.
-fn remains(who: &Who, (perm, asked): (Perm, &Prefix), left: Left) -> Reply {
+pub(super) fn remains(who: &Who, (perm, asked): (Perm, &Prefix), left: Left) -> Reply {
     let mut hidden = 0;
     let mut seen = |name: &String| {
         let seen = name == asked.as_str() || visible(who, name);
@@ -241,7 +335,7 @@ fn folder_name(prefix: &Prefix) -> Option<Name> {
 /// Refuses a COPY or MOVE of folder `from` to `to` that could not be
 /// done: of the root, or onto itself (RFC 4918 9.8.5: 403). Into itself
 /// or onto what holds it, `admit` has refused already (`invariants.rs`).
-fn check_folders(from: &Prefix, to: &Prefix) -> Result<(Name, Name), Failure> {
+pub(super) fn check_folders(from: &Prefix, to: &Prefix) -> Result<(Name, Name), Failure> {
     let forbidden = |message: &str| Failure::new(ErrorKind::Forbidden, message);
     let (Some(source), Some(target)) = (folder_name(from), folder_name(to)) else {
         return Err(forbidden(
@@ -254,93 +348,16 @@ fn check_folders(from: &Prefix, to: &Prefix) -> Result<(Name, Name), Failure> {
     Ok((source, target))
 }
 
-/// COPY of folder `from` to `to`: the folder, and if `deep` every folder
-/// and every file in it that `who` may read and write as the copy (the
-/// rest is told, the copy goes on), on the pool's listing threads with a
-/// walk permit like a listing's. [`Reply::Moved`] (201 or 204) when all
-/// was copied, else [`Reply::Remains`] naming what was not.
-pub(super) fn copy(
-    ctx: &Ctx<'_>,
-    who: Who,
-    from: Prefix,
-    to: Prefix,
-    deep: bool,
-    overwrite: bool,
-) -> Outcome {
-    let (source, target) = match check_folders(&from, &to) {
-        Ok(names) => names,
-        Err(failure) => return refuse(ctx, "COPY", from.as_str(), failure, Next::Request),
-    };
-    let permit = match walk_permit(ctx) {
-        Ok(permit) => permit,
-        Err(failure) => return refuse(ctx, "COPY", from.as_str(), failure, Next::Request),
-    };
-    Outcome::on_pool_long(move |ctx| {
-        let _permit = permit;
-        if let Err(outcome) = check_source(ctx, "COPY", &source, true) {
-            return *outcome;
-        }
-        let replaced = match clear(ctx, &who, "COPY", &target, overwrite, false) {
-            Ok(replaced) => replaced,
-            Err(outcome) => return *outcome,
-        };
-        let copied = ctx.storage.copy_folder(
-            &from,
-            &target,
-            (deep, ctx.config.fsync),
-            |source, copy| member(&who, source, copy),
-            || !ctx.is_abandoned(),
-        );
-        let subject = format!("{} -> {}", from.as_str(), to.as_str());
-        match copied {
-            Ok(copied) if copied.is_complete() => {
-                debug!("#{} COPY {subject}", ctx.client);
-                Outcome::answer(Reply::Moved { replaced })
-            }
-            Ok(copied) => {
-                let left = (copied.kept.len() + copied.failed.len()) as u64 + copied.more;
-                debug!("#{} COPY {subject}: {left} left out", ctx.client);
-                Outcome::answer(remains(&who, (Perm::Write, &from), copied))
-            }
-            Err(_) if ctx.is_abandoned() => abandoned(ctx, "COPY", &subject),
-            Err(err) => storage_refusal(ctx, "COPY", &subject, err),
-        }
-    })
-}
-
-/// What a folder's copy by `who` does with member `source` (a folder's
-/// name ending in `/`) as `copy`: what `who` may not see is passed over
-/// without a word (neither made nor named), what it may see but not write
-/// as the copy is told, the rest copied.
-fn member(who: &Who, source: &str, copy: &str) -> Member {
-    let (seen, written) = match source.strip_suffix('/') {
-        Some(_) => (
-            who.may_list(source),
-            who.allows(Perm::Write, copy.trim_end_matches('/')),
-        ),
-        None => (
-            who.allows(Perm::Read, source),
-            who.allows(Perm::Write, copy),
-        ),
-    };
-    match (seen, written) {
-        (false, _) => Member::Pass,
-        (true, false) => Member::Tell,
-        (true, true) => Member::Copy,
-    }
-}
-
 /// MOVE of folder `from` to `to`: one rename, atomic (whatever has the
 /// name `to` removed first if `overwrite`, as DELETE would). Admitted
 /// only with `delete` on all of `from` and `write` on all of `to`
 /// (`access.rs`), as nothing in it is looked at on the way.
-pub(super) fn rename(
-    ctx: &Ctx<'_>,
-    who: Who,
-    from: Prefix,
-    to: Prefix,
-    overwrite: bool,
-) -> Outcome {
+fn rename(ctx: &Ctx<'_>, who: Who, op: MoveFolder) -> Outcome {
+    let MoveFolder {
+        from,
+        to,
+        overwrite,
+    } = op;
     let (source, target) = match check_folders(&from, &to) {
         Ok(names) => names,
         Err(failure) => return refuse(ctx, "MOVE", from.as_str(), failure, Next::Request),
@@ -367,7 +384,7 @@ pub(super) fn rename(
 
 /// A refusal of `verb` on `subject`, boxed as the steps above return it
 /// (an [`Outcome`] is large; the `Ok` side is small).
-fn refused(ctx: &Ctx<'_>, verb: &str, subject: &str, failure: Failure) -> Box<Outcome> {
+pub(super) fn refused(ctx: &Ctx<'_>, verb: &str, subject: &str, failure: Failure) -> Box<Outcome> {
     Box::new(refuse(ctx, verb, subject, failure, Next::Request))
 }
 
@@ -377,7 +394,7 @@ fn refused(ctx: &Ctx<'_>, verb: &str, subject: &str, failure: Failure) -> Box<Ou
 /// (`access.rs`). S3's bucket is made only by `who` with that permission
 /// on its name; one that may write only within it is told it is there,
 /// or refused as the grant check would have refused it.
-pub(super) fn make_folder(who: &Who, name: Name, making: Making) -> Outcome {
+fn make_folder(who: &Who, name: Name, making: Making) -> Outcome {
     let may_make = who.allows(Perm::Write, name.as_str());
     let refused = (!may_make).then(|| refusal(who, Perm::Write, name.as_str()));
     Outcome::on_pool(move |ctx| {
@@ -406,7 +423,7 @@ pub(super) fn make_folder(who: &Who, name: Name, making: Making) -> Outcome {
 /// A folder's removal if it is empty (S3's `DeleteBucket`), on the pool.
 /// Written for the read-only mode like DELETE, with its permission on
 /// the folder's name (`access.rs`).
-pub(super) fn remove_folder(name: Name) -> Outcome {
+fn remove_folder(name: Name) -> Outcome {
     Outcome::on_pool(move |ctx| match ctx.storage.remove_empty_folder(&name) {
         Ok(()) => {
             debug!("#{} RMDIR {name}", ctx.client);

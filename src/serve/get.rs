@@ -7,20 +7,41 @@
 
 use log::debug;
 
+use super::operate::{Aim, Needs, Operate};
 use super::{
     Ctx, ErrorKind, Failure, Next, Outcome, PartsKept, Reply, Selection, Send, Source, Version,
     Want, refuse, storage_refusal,
 };
+use crate::access::Who;
 use crate::name::Name;
 use crate::storage::{DeadProperty, Holder, OpenFile, StorageError, VersionRecords};
 
-/// GET: open the file and send what `want` selects of it; at once if the
-/// name and checksum are cached, else on the pool. An answer that must
-/// state a checksum nobody knows yet (HTTP's whole body) waits for the
-/// checksum threads; one that need not (FERRY/1's `GET`, a range, a HEAD)
-/// goes without it and has the checksum computed behind it, for the next
-/// download.
-pub(super) fn get(ctx: &Ctx<'_>, name: Name, want: Want) -> Outcome {
+/// Send (part of) `name`.
+#[derive(Debug)]
+pub struct Get {
+    /// File to read.
+    pub name: Name,
+    /// Which bytes, decided once the file's version is known.
+    pub want: Want,
+}
+
+impl Operate for Get {
+    fn aim(&self) -> Aim<'_> {
+        Aim::at(self.name.as_str(), Needs::Read(self.name.as_str()))
+    }
+
+    /// Open the file and send what `want` selects of it; at once if the
+    /// name and checksum are cached, else on the pool. An answer that must
+    /// state a checksum nobody knows yet (HTTP's whole body) waits for the
+    /// checksum threads; one that need not (FERRY/1's `GET`, a range, a
+    /// HEAD) goes without it and has the checksum computed behind it, for
+    /// the next download.
+    fn serve(self, ctx: &Ctx<'_>, _who: Who) -> Outcome {
+        get(ctx, self.name, self.want)
+    }
+}
+
+fn get(ctx: &Ctx<'_>, name: Name, want: Want) -> Outcome {
     let on_pool = |name: Name, want: Want| {
         Outcome::on_pool(move |ctx| match ctx.storage.open_read(&name) {
             Ok(found) => {

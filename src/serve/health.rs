@@ -6,14 +6,28 @@
 //! balancer takes the node out. A draining server (SIGTERM) has closed
 //! its listeners: its checks fail at once, before its connections end.
 
+use super::operate::{Aim, Needs, Operate};
 use super::{Ctx, ErrorKind, Failure, Next, Outcome, Reply};
+use crate::access::Who;
 
-/// Answers a health check: from the storage's cache, or after a probe on
-/// the I/O pool.
-pub(super) fn check(ctx: &Ctx<'_>) -> Outcome {
-    match ctx.storage.health_known() {
-        Some(known) => answer(known),
-        None => Outcome::on_pool(|ctx| answer(ctx.storage.probe_health())),
+/// Whether the server can serve files now: its storage answers, and takes
+/// writes unless it is read-only (FERRY/1 `HEALTH`, HTTP
+/// `/.ferry-health`: a balancer's check).
+#[derive(Debug)]
+pub struct Health;
+
+impl Operate for Health {
+    /// A balancer has no token; the answer tells nothing of files.
+    fn aim(&self) -> Aim<'_> {
+        Aim::none(Needs::Nothing)
+    }
+
+    /// Answers from the storage's cache, or after a probe on the I/O pool.
+    fn serve(self, ctx: &Ctx<'_>, _who: Who) -> Outcome {
+        match ctx.storage.health_known() {
+            Some(known) => answer(known),
+            None => Outcome::on_pool(|ctx| answer(ctx.storage.probe_health())),
+        }
     }
 }
 

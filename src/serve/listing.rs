@@ -11,24 +11,53 @@ use std::fs::File;
 
 use log::debug;
 
+use super::operate::{Aim, Needs, Operate};
 use super::props::Describer;
 use super::spool::Spool;
 use super::terms::Page;
 use super::terms::{Details, Wants};
+use super::walk_permit;
 use super::{
-    Ctx, ErrorKind, Failure, ListingFormat, Next, Outcome, Piece, Reply, Scope, Send, Source,
-    abandoned, refuse,
+    Ctx, ListingFormat, Next, Outcome, Piece, Reply, Scope, Send, Source, abandoned, refuse,
 };
-use crate::access::per_client::Permit;
 use crate::access::{Perm, Who};
 use crate::name::{Name, Prefix};
 use crate::storage::{DirectoryListing, FileInfo, ListEntry, Md5Tag, Stamp, StorageError};
 
-/// LIST, or an HTTP listing of one directory: walked and spooled on the
-/// pool, then sent from the spool (or only announced, when `body` is false).
-/// It shows only what `who` may read: files it may read, folders that lead
-/// to some.
-pub(super) fn list(
+/// The files whose names start with `prefix`.
+#[derive(Debug)]
+pub struct List {
+    /// Prefix to match; empty lists everything.
+    pub prefix: Prefix,
+    /// The whole tree below it, or one directory.
+    pub scope: Scope,
+    /// How the codec writes it.
+    pub format: ListingFormat,
+    /// The listing follows the answer (false: only its length).
+    pub body: bool,
+}
+
+impl Operate for List {
+    fn aim(&self) -> Aim<'_> {
+        Aim::at(self.prefix.as_str(), Needs::Listing(self.prefix.as_str()))
+    }
+
+    /// LIST, or an HTTP listing of one directory: walked and spooled on
+    /// the pool, then sent from the spool (or only announced, when `body`
+    /// is false). It shows only what `who` may read: files it may read,
+    /// folders that lead to some.
+    fn serve(self, ctx: &Ctx<'_>, who: Who) -> Outcome {
+        let List {
+            prefix,
+            scope,
+            format,
+            body,
+        } = self;
+        list(ctx, who, prefix, scope, format, body)
+    }
+}
+
+fn list(
     ctx: &Ctx<'_>,
     who: Who,
     prefix: Prefix,
@@ -85,24 +114,6 @@ pub(super) fn list(
     // Reading a big tree or folder is CPU work (its directories are
     // usually cached): the pool runs few listings at once.
     Outcome::on_pool_long(walk)
-}
-
-/// A place for one more walk (a listing, an archive) of the client's
-/// address: each address may have `--max-walks-per-client` queued or
-/// running, so one client cannot fill the listing threads' queue for all.
-///
-/// # Errors
-/// 503 while the address has its share.
-pub(super) fn walk_permit(ctx: &Ctx<'_>) -> Result<Permit, Failure> {
-    ctx.walks.permit(ctx.peer).ok_or_else(|| {
-        Failure::new(
-            ErrorKind::Busy,
-            format!(
-                "too many listings and archives at once from this address (at most {}): try again when one has finished",
-                ctx.walks.cap()
-            ),
-        )
-    })
 }
 
 /// Every file below `prefix` that `who` may read, written as the walk

@@ -2,9 +2,10 @@
 //! every protocol: a request's conditions (HTTP's `If:`) are judged before
 //! it is served (`412` when false), and every operation that writes is
 //! refused (`423`) where a lock covers what it touches unless the request
-//! submitted that lock's token ([`admitted`], from `serve`). FERRY/1 and
-//! tus submit no token, so their writes into a locked name are refused.
-//! `LOCK` and `UNLOCK` are served here too. The records are
+//! submitted that lock's token ([`check`], which `admission.rs` applies
+//! to every operation before it is served). FERRY/1 and tus submit no
+//! token, so their writes into a locked name are refused. `LOCK` and
+//! `UNLOCK` are declared and served here too. The records are
 //! `storage/dav_locks.rs`'s.
 //!
 //! What a write touches comes from what it [`Needs`] of the grants, so a
@@ -19,9 +20,9 @@
 use log::debug;
 
 use super::conditions::Conditions;
-use super::op::{Declared, Needs, Verb};
+use super::operate::{Aim, Needs, Operate};
 pub use super::terms::LockAsk;
-use super::{Ctx, ErrorKind, Failure, Next, Operation, Outcome, Reply, refuse, skip_body};
+use super::{Ctx, ErrorKind, Failure, Next, Outcome, Reply, refuse};
 use crate::access::Who;
 use crate::name::Name;
 use crate::storage::{DavLock, Edit, Occupant, StorageError, is_below, new_token};
@@ -63,19 +64,22 @@ enum Touch<'a> {
     Folder(&'a str),
 }
 
-/// What an operation that writes touches, from what it needs of the
-/// grants (LOCK and UNLOCK have rules of their own).
-fn touched<'a>(declared: &Declared<'a>) -> [Option<Touch<'a>>; 2] {
-    if !declared.verb.writes() || matches!(declared.verb, Verb::Lock | Verb::Unlock) {
-        return [None, None];
-    }
+/// Whether a write that `needs` this touches anything the lock rule
+/// guards.
+pub(super) fn touches(needs: Needs<'_>) -> bool {
+    touched(needs).iter().any(Option::is_some)
+}
+
+/// What an operation that writes touches, from what it `needs` of the
+/// grants.
+fn touched(needs: Needs<'_>) -> [Option<Touch<'_>>; 2] {
     // A name a DELETE, MOVE or COPY takes away or replaces may turn out
     // to be a folder (a collection's URL without its `/`, a destination
     // cleared whole): touched whole, as a folder's would be, since what
     // is there is known only on the pool. Found by the model test
     // (tests/invariants/model.rs): a file's COPY onto a folder replaced the
     // reservation of a lock inside it.
-    match declared.needs {
+    match needs {
         Needs::Write(name) | Needs::WriteOrWithin(name) => [Some(Touch::Name(name)), None],
         Needs::Delete(name) => [Some(Touch::Folder(name)), None],
         Needs::Move(from, to) => [Some(Touch::Folder(from)), Some(Touch::Folder(to))],
@@ -116,10 +120,10 @@ fn in_the_way(lock: &DavLock, touch: Touch<'_>) -> bool {
 pub fn check(
     locks: &[DavLock],
     now: i64,
-    declared: &Declared<'_>,
+    needs: Needs<'_>,
     submitted: &[&str],
 ) -> Result<(), Failure> {
-    for touch in touched(declared).into_iter().flatten() {
+    for touch in touched(needs).into_iter().flatten() {
         let mut blocking = locks
             .iter()
             .filter(|lock| lock.expires > now && in_the_way(lock, touch));
@@ -144,76 +148,6 @@ pub fn check(
     Ok(())
 }
 
-/// Serves an admitted request under the lock rules: its conditions judged
-/// (`412`), its writes checked ([`check`]: `423`), then its own function.
-/// At once on the reactor when there are no conditions and this node's
-/// table is current; else on the pool.
-pub(super) fn admitted(
-    ctx: &Ctx<'_>,
-    who: Who,
-    operation: Operation,
-    conditions: Option<Box<Conditions>>,
-) -> Outcome {
-    let declared = operation.declared();
-    let writes = touched(&declared).iter().any(Option::is_some);
-    if conditions.is_none() && !writes {
-        return operation.serve(ctx, who);
-    }
-    let locks = ctx.storage.dav_locks();
-    let inline = conditions.is_none() && !ctx.storage.writes_are_round_trips();
-    if let Some(table) = locks.fresh().filter(|_| inline) {
-        if let Err(failure) = check(&table, locks.now(), &declared, &[]) {
-            let next = skip_body(operation.body(), ctx.config);
-            return refuse(ctx, declared.verb.name(), declared.subject, failure, next);
-        }
-        return operation.serve(ctx, who);
-    }
-    Outcome::on_pool(move |ctx| judged(ctx, who, operation, conditions))
-}
-
-/// [`admitted`]'s judgement on the pool, with the table read again if it
-/// may be stale.
-fn judged(
-    ctx: &Ctx<'_>,
-    who: Who,
-    operation: Operation,
-    conditions: Option<Box<Conditions>>,
-) -> Outcome {
-    let declared = operation.declared();
-    if let Err(failure) = verdict(ctx, &declared, conditions.as_deref()) {
-        let next = skip_body(operation.body(), ctx.config);
-        return refuse(ctx, declared.verb.name(), declared.subject, failure, next);
-    }
-    let mut operation = operation;
-    if let Some(conditions) = conditions.as_deref() {
-        operation.keep_preconditions(conditions);
-    }
-    match operation {
-        Operation::Lock { name, ask } => lock(ctx, &who, &name, *ask, conditions.as_deref()),
-        operation => operation.serve(ctx, who),
-    }
-}
-
-/// The conditions (`412` where none holds), then the lock rule
-/// ([`check`]), on the table read again if it may be stale.
-fn verdict(
-    ctx: &Ctx<'_>,
-    declared: &Declared<'_>,
-    conditions: Option<&Conditions>,
-) -> Result<(), Failure> {
-    let locks = ctx.storage.dav_locks();
-    let table = locks.current()?;
-    if let Some(conditions) = conditions.filter(|conditions| !conditions.hold(ctx, &table)) {
-        let failure = match conditions.want_what_is_absent(ctx) {
-            true => NOTHING_THERE,
-            false => "the If conditions do not hold",
-        };
-        return Err(Failure::new(ErrorKind::PreconditionFailed, failure));
-    }
-    let submitted: Vec<&str> = conditions.iter().flat_map(|c| c.submitted()).collect();
-    check(&table, locks.now(), declared, &submitted)
-}
-
 /// The lock rule for a write that submits no lock token and whose name
 /// is known only on the pool: an upload session's commit (FERRY/1's
 /// `COMMIT`, tus's last `PATCH`), judged as its rename is about to
@@ -224,13 +158,7 @@ fn verdict(
 pub(super) fn unlocked(ctx: &Ctx<'_>, name: &str) -> Result<(), Failure> {
     let locks = ctx.storage.dav_locks();
     let table = locks.current()?;
-    let write = Declared {
-        verb: Verb::Put,
-        subject: name,
-        to: None,
-        needs: Needs::Write(name),
-    };
-    check(&table, locks.now(), &write, &[])
+    check(&table, locks.now(), Needs::Write(name), &[])
 }
 
 /// The timeout granted for one asked: at most [`MAX_TIMEOUT`], at least
@@ -239,24 +167,78 @@ fn granted_timeout(asked: Option<u64>) -> u64 {
     asked.unwrap_or(MAX_TIMEOUT).clamp(1, MAX_TIMEOUT)
 }
 
+/// Lock `name` (WebDAV's `LOCK`; FERRY/1 has no verb for it): a new lock
+/// (an unmapped name becomes an empty file) or a refresh.
+#[derive(Debug)]
+pub struct Lock {
+    /// The name (a folder's without its `/`).
+    pub name: Name,
+    /// What is asked (boxed: an owner's XML is rare and long).
+    pub ask: Box<LockAsk>,
+    /// The lock tokens the request submits (HTTP's `If:`), the one a
+    /// refresh renews among them: kept from the request's conditions once
+    /// they hold ([`Operate::keep`]), not set by a codec.
+    pub submitted: Vec<String>,
+}
+
+impl Operate for Lock {
+    /// A lock is a write (the `write` grant; refused read-only), under
+    /// rules of its own rather than the lock rule's.
+    fn aim(&self) -> Aim<'_> {
+        Aim::at(self.name.as_str(), Needs::Write(self.name.as_str()))
+    }
+
+    fn keep(&mut self, conditions: &Conditions) {
+        self.submitted = conditions.submitted().map(str::to_owned).collect();
+    }
+
+    /// On the pool, its conditions already judged.
+    fn serve(self, _ctx: &Ctx<'_>, who: Who) -> Outcome {
+        Outcome::on_pool(move |ctx| lock(ctx, &who, self))
+    }
+}
+
+/// Remove the lock with `token` from `name` (WebDAV's `UNLOCK`).
+#[derive(Debug)]
+pub struct Unlock {
+    /// The name (a folder's without its `/`).
+    pub name: Name,
+    /// The lock's token (`Lock-Token`).
+    pub token: String,
+}
+
+impl Operate for Unlock {
+    /// Under rules of its own rather than the lock rule's.
+    fn aim(&self) -> Aim<'_> {
+        Aim::at(self.name.as_str(), Needs::Write(self.name.as_str()))
+    }
+
+    fn serve(self, _ctx: &Ctx<'_>, _who: Who) -> Outcome {
+        unlock(self.name, self.token)
+    }
+}
+
 /// LOCK of `name` by `who` (on the pool, its conditions already judged):
 /// a new lock where none conflicts and the caps allow (an unmapped name is
 /// reserved, nothing made: `201`), or a refresh of one the request submits.
 fn lock(
     ctx: &Ctx<'_>,
     who: &Who,
-    name: &Name,
-    ask: LockAsk,
-    conditions: Option<&Conditions>,
+    Lock {
+        name,
+        ask,
+        submitted,
+    }: Lock,
 ) -> Outcome {
+    let name = &name;
     let holder = match who.name() {
         Some(token) => token.to_owned(),
         None => format!("addr {}", ctx.peer),
     };
     let locks = ctx.storage.dav_locks();
-    let changed = locks.change(|table, now| match &ask {
+    let changed = locks.change(|table, now| match &*ask {
         LockAsk::Refresh { timeout } => {
-            let submitted: Vec<&str> = conditions.iter().flat_map(|c| c.submitted()).collect();
+            let submitted: Vec<&str> = submitted.iter().map(String::as_str).collect();
             refresh(table, now, name.as_str(), &submitted, *timeout)
         }
         LockAsk::New {
@@ -390,14 +372,9 @@ fn check_caps(table: &[DavLock], now: i64, holder: &str) -> Result<(), Failure> 
     Ok(())
 }
 
-/// LOCK of `name` by `who` without conditions: on the pool.
-pub(super) fn lock_later(who: Who, name: Name, ask: LockAsk) -> Outcome {
-    Outcome::on_pool(move |ctx| lock(ctx, &who, &name, ask, None))
-}
-
 /// UNLOCK of `name` with `token` (on the pool): the lock goes if it
 /// covers the name (else `409`, RFC 4918 9.11.1).
-pub(super) fn unlock(name: Name, token: String) -> Outcome {
+fn unlock(name: Name, token: String) -> Outcome {
     Outcome::on_pool(move |ctx| {
         let removed = ctx.storage.dav_locks().change(|table, _| {
             match table.iter().find(|lock| lock.token == token) {
@@ -482,33 +459,23 @@ mod tests {
         }
     }
 
-    fn put(name: &str) -> Declared<'_> {
-        Declared {
-            verb: Verb::Put,
-            subject: name,
-            to: None,
-            needs: Needs::Write(name),
-        }
+    fn put(name: &str) -> Needs<'_> {
+        Needs::Write(name)
     }
 
     #[test]
     fn a_write_needs_the_token_of_each_lock_in_its_way() {
         let locks = [lock("a", "t1", true), lock("b/c", "t2", false)];
         let none: &[&str] = &[];
-        assert!(check(&locks, 0, &put("x"), none).is_ok());
-        assert!(check(&locks, 0, &put("a/y"), none).is_err());
-        assert!(check(&locks, 0, &put("a/y"), &["t1"]).is_ok());
-        assert!(check(&locks, 0, &put("b/c"), &["t1"]).is_err());
+        assert!(check(&locks, 0, put("x"), none).is_ok());
+        assert!(check(&locks, 0, put("a/y"), none).is_err());
+        assert!(check(&locks, 0, put("a/y"), &["t1"]).is_ok());
+        assert!(check(&locks, 0, put("b/c"), &["t1"]).is_err());
         // Expired locks are no longer in the way.
-        assert!(check(&locks, 100, &put("b/c"), none).is_ok());
-        let delete = Declared {
-            verb: Verb::Delete,
-            subject: "b/",
-            to: None,
-            needs: Needs::DeleteUnder("b/"),
-        };
-        assert!(check(&locks, 0, &delete, none).is_err());
-        assert!(check(&locks, 0, &delete, &["t2"]).is_ok());
+        assert!(check(&locks, 100, put("b/c"), none).is_ok());
+        let delete = Needs::DeleteUnder("b/");
+        assert!(check(&locks, 0, delete, none).is_err());
+        assert!(check(&locks, 0, delete, &["t2"]).is_ok());
     }
 
     #[test]

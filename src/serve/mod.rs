@@ -23,6 +23,7 @@
 //! for only by an answer that states it.
 
 mod access;
+mod admission;
 mod archive;
 mod archive_layout;
 mod archive_walk;
@@ -34,8 +35,8 @@ pub mod conditions;
 pub mod decoded;
 mod deletes;
 pub mod digest;
-mod dispatch;
 mod files;
+mod folder_copy;
 mod folders;
 mod get;
 mod hash_lane;
@@ -45,7 +46,8 @@ mod job;
 mod listing;
 pub mod locks;
 pub mod multipart;
-pub mod op;
+mod operate;
+pub mod ops;
 mod part_asks;
 pub mod piece;
 mod props;
@@ -56,6 +58,7 @@ mod send;
 mod sessions;
 mod sink;
 mod spool;
+mod talk;
 pub mod terms;
 pub mod upload_checksum;
 mod uploads;
@@ -82,15 +85,16 @@ pub use files::SOURCE_RANGE;
 pub use get::{NO_SUCH_PART, PART_SIZES_UNKNOWN, sent};
 pub use job::{Job, Ticket};
 pub use locks::NOTHING_THERE;
-pub use op::{Declared, Needs, Operation, Overwrite, Request, Verb};
+pub use operate::{Aim, Needs, Operate};
+pub use ops::{Declared, Operation, Request, Verb};
 pub use props::{Change, PatchStatus, Patched, PropTarget, PropUpdate};
 pub use receive::Receive;
 pub use reply::{ErrorKind, Failure, PartsKept, Reply};
 pub use send::{Send, Source, read_ahead};
 pub use sink::{Sink, WriteBehind};
 pub use terms::{
-    Body, BodyLength, CopyTime, Folders, ListingFormat, Making, Page, Piece, Scope, Search,
-    Selection, Trailer, Version, Want,
+    Body, BodyLength, CopyTime, Folders, ListingFormat, Making, Overwrite, Page, Piece, Scope,
+    Search, Selection, Trailer, Version, Want,
 };
 pub use uploads::UploadsPage;
 
@@ -248,7 +252,7 @@ pub fn serve(request: Request, ctx: &Ctx<'_>, guard: &mut Guard<'_>) -> Outcome 
         conditions,
     } = request;
     debug!("#{} {operation:?}", ctx.client);
-    if let Operation::Auth { token } = &operation {
+    if let Operation::Auth(ops::Auth { token }) = &operation {
         let outcome = access::auth(ctx, guard, token);
         guard.user = guard.held.clone();
         return outcome;
@@ -264,7 +268,7 @@ pub fn serve(request: Request, ctx: &Ctx<'_>, guard: &mut Guard<'_>) -> Outcome 
     if let Err(refused) = admit(ctx, &who, operation.declared()) {
         return Outcome::failed(refused, skip_body(body, ctx.config));
     }
-    locks::admitted(ctx, who, operation, conditions)
+    admission::admitted(ctx, who, operation, conditions)
 }
 
 /// The rules every operation meets before its own function runs, each
@@ -333,6 +337,24 @@ pub fn skip_body(body: Body, config: &Config) -> Next {
 pub const LARGEST_FILE: u64 = i64::MAX as u64;
 
 const _: () = assert!(crate::storage::DEFERRED_SIZE > LARGEST_FILE);
+
+/// A place for one more walk (a listing, an archive) of the client's
+/// address: each address may have `--max-walks-per-client` queued or
+/// running, so one client cannot fill the listing threads' queue for all.
+///
+/// # Errors
+/// 503 while the address has its share.
+fn walk_permit(ctx: &Ctx<'_>) -> Result<crate::access::per_client::Permit, Failure> {
+    ctx.walks.permit(ctx.peer).ok_or_else(|| {
+        Failure::new(
+            ErrorKind::Busy,
+            format!(
+                "too many listings and archives at once from this address (at most {}): try again when one has finished",
+                ctx.walks.cap()
+            ),
+        )
+    })
+}
 
 /// The size limit (`--max-file-size`, and [`LARGEST_FILE`] without one):
 /// one home for the rule, checked before a body is read, again as a

@@ -1,6 +1,6 @@
 //! What a multipart request asks of a part (S3's UploadPart,
 //! UploadPartCopy and the parts a CompleteMultipartUpload lists), as the
-//! operations carry it (`op.rs`); served by `multipart.rs`.
+//! operations carry it (`multipart/`, which serves them).
 
 use super::digest::BodyDigests;
 use super::terms::{Body, Choose};

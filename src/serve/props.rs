@@ -6,12 +6,14 @@
 //! `storage/dead_props.rs`'s; what a property's value looks like is the
 //! dialect's. One rule set with every write: `--read-only` refuses
 //! `PROPPATCH` in `admit` (its verb writes), and it needs `write` on the
-//! name (`op.rs`).
+//! name (`operate.rs`).
 
 use log::debug;
 
+use super::operate::{Aim, Needs, Operate};
 use super::terms::{Details, Wants};
-use super::{ErrorKind, Outcome, Reply, storage_refusal};
+use super::{Ctx, ErrorKind, Outcome, Reply, storage_refusal};
+use crate::access::Who;
 use crate::name::Name;
 use crate::storage::{DeadProperty, Holder, ListEntry, Recorded, Resource, Storage};
 
@@ -84,10 +86,31 @@ pub struct Patched {
     pub changes: Vec<(String, String, PatchStatus)>,
 }
 
-/// `PROPPATCH` of `target`: on the pool, all of `updates` applied in
-/// order, or none. The mtime is set first and put back if the record
-/// cannot be written, so a failure leaves both as they were.
-pub(super) fn patch(target: PropTarget, updates: Vec<PropUpdate>) -> Outcome {
+/// Change the properties of a file or folder (WebDAV's `PROPPATCH`): all
+/// of `updates`, in order, or none.
+#[derive(Debug)]
+pub struct PropPatch {
+    /// The file or folder.
+    pub target: PropTarget,
+    /// What to change.
+    pub updates: Vec<PropUpdate>,
+}
+
+impl Operate for PropPatch {
+    /// As a PUT of it would: a file's properties are its writer's.
+    fn aim(&self) -> Aim<'_> {
+        Aim::at(self.target.path(), Needs::Write(self.target.path()))
+    }
+
+    /// On the pool, all of `updates` applied in order, or none. The mtime
+    /// is set first and put back if the record cannot be written, so a
+    /// failure leaves both as they were.
+    fn serve(self, _ctx: &Ctx<'_>, _who: Who) -> Outcome {
+        patch(self.target, self.updates)
+    }
+}
+
+fn patch(target: PropTarget, updates: Vec<PropUpdate>) -> Outcome {
     Outcome::on_pool(move |ctx| {
         let path = target.path();
         let found = match ctx.storage.resource(path, target.folder) {

@@ -10,9 +10,10 @@ use std::time::Instant;
 use log::{debug, warn};
 
 use super::access::authorize_session;
-use super::commit::{Commit, commit_now};
-use super::op::FirstBytes;
+use super::commit::{self, commit_now};
+use super::operate::{Aim, Needs, Operate};
 use super::piece::{PieceCheck, PieceChecksum};
+use super::terms::FirstBytes;
 use super::{
     Body, Ctx, ErrorKind, Failure, Next, Outcome, Receive, Reply, Sink, check_size, refuse,
     skip_body,
@@ -20,20 +21,58 @@ use super::{
 use crate::access::{Owner, Who};
 use crate::formats::upload_metadata;
 use crate::name::Name;
-use crate::storage::{Appender, Appending, SessionInfo, SessionLimits, SessionTtl, StorageError};
+use crate::storage::{Appender, Appending, SessionInfo, SessionLimits, StorageError};
 
-/// UPLOAD: finds or begins the session of `name` (`size` bytes, `crc`;
-/// `None`: a size declared later); without a CRC (tus), begins one of its
-/// own, `meta` kept with it, and stages the `first` bytes that follow at
-/// once.
-pub(super) fn upload(
-    ctx: &Ctx<'_>,
-    who: &Who,
-    name: Name,
-    size: Option<u64>,
-    (crc, meta, first): (Option<u32>, Option<String>, Option<Box<FirstBytes>>),
-) -> Outcome {
-    let first_len = first.as_ref().map_or(0, |first| first.0);
+/// Start (or find) a resumable upload of `size` bytes to `name`.
+#[derive(Debug)]
+pub struct Upload {
+    /// Target name.
+    pub name: Name,
+    /// Full size of the file; `None` until an APPEND declares it (tus's
+    /// creation-defer-length). An option, not a marker value: no size a
+    /// client sends can stand for "not known yet".
+    pub size: Option<u64>,
+    /// Its CRC-32C, checked on commit. `None` where the client does not
+    /// say (tus): then nothing could find the upload again by what it is,
+    /// so each is a session of its own, and the staged bytes' own CRC is
+    /// recorded.
+    pub crc: Option<u32>,
+    /// What the client says of it, kept with it (tus's `Upload-Metadata`,
+    /// checked by the dialect: one printable line).
+    pub meta: Option<String>,
+    /// Bytes that follow the request, staged at once (tus's
+    /// creation-with-upload), and what they must add up to; the session
+    /// commits once whole.
+    pub first: Option<Box<FirstBytes>>,
+}
+
+impl Operate for Upload {
+    fn aim(&self) -> Aim<'_> {
+        Aim::at(self.name.as_str(), Needs::Write(self.name.as_str()))
+    }
+
+    fn body(&self) -> Body {
+        Body::fixed(self.first.as_ref().map_or(0, |first| first.len))
+    }
+
+    /// Finds or begins the session of `name` (`size` bytes, `crc`; `None`:
+    /// a size declared later); without a CRC (tus), begins one of its own,
+    /// `meta` kept with it, and stages the `first` bytes that follow at
+    /// once.
+    fn serve(self, ctx: &Ctx<'_>, who: Who) -> Outcome {
+        upload(ctx, &who, self)
+    }
+}
+
+fn upload(ctx: &Ctx<'_>, who: &Who, upload: Upload) -> Outcome {
+    let Upload {
+        name,
+        size,
+        crc,
+        meta,
+        first,
+    } = upload;
+    let first_len = first.as_ref().map_or(0, |first| first.len);
     let body = Body::fixed(first_len);
     // A size to come is checked when it comes, and the bytes staged on
     // the way at every APPEND ([`append`]); these first ones now.
@@ -69,10 +108,16 @@ pub(super) fn upload(
             Ok(session) if crc.is_none() && size == Some(0) => {
                 commit_session(ctx, &session.id, None, user)
             }
-            Ok(session) if let Some((len, checksum)) = first.map(|first| *first) => {
+            Ok(session) if let Some(first) = first => {
                 // Its own, just begun.
-                let piece = ((0, len, checksum), None, None);
-                append_now(ctx, &session.id, piece, Some(user), |_| Ok(()))
+                let asked = Appending {
+                    offset: 0,
+                    len: first.len,
+                    ttl: None,
+                    size: None,
+                };
+                let (checksum, commit) = (first.checksum, Some(user));
+                append_now(ctx, &session.id, asked, checksum, commit, |_| Ok(()))
             }
             Ok(session) => {
                 let size = size.map_or("?".to_owned(), |size| size.to_string());
@@ -110,7 +155,7 @@ pub(super) fn session_limits(ctx: &Ctx<'_>, owner: Option<String>) -> SessionLim
 /// to write to); any other failure to read the record refuses, as the
 /// storage failure it is (EMFILE a 503, EIO a 500), since without the
 /// record nobody can tell whose session it is. (An APPEND asks this of
-/// the record it reads anyway: [`append`].)
+/// the record it reads anyway: [`Append`].)
 fn may_write_session(ctx: &Ctx<'_>, who: &Who, id: &str) -> Result<(), Failure> {
     if who.is_everyone() {
         return Ok(());
@@ -122,58 +167,105 @@ fn may_write_session(ctx: &Ctx<'_>, who: &Who, id: &str) -> Result<(), Failure> 
     }
 }
 
-/// The bytes of an APPEND: where they go, how many, what they must add up
-/// to (tus's `Upload-Checksum`).
-type Piece = (u64, u64, Option<PieceChecksum>);
-
-/// APPEND: stages `len` bytes at `offset` of session `id` (taken back if
-/// they do not match `checksum`); with `commit` (tus), commits it as
-/// `user`'s once they make it whole; with `size`, declares the upload's
-/// size first (tus's creation-defer-length), within the server's size
-/// limit as any upload's; the bytes it stages are within that limit too.
-/// The session's record is read once, by
-/// [`Storage::append`](crate::storage::Storage::append), and `who`'s
-/// right to write it judged on what it says.
-pub(super) fn append(
+/// `verb` of session `id` by `who`, on the pool: refused unless `who` may
+/// write the session ([`may_write_session`]), else `then`.
+fn on_own_session(
     who: Who,
+    verb: &'static str,
     id: String,
-    piece: Piece,
-    commit: Option<Option<Owner>>,
-    size: Option<u64>,
+    then: impl FnOnce(&Ctx<'_>, &str) -> Outcome + std::marker::Send + 'static,
 ) -> Outcome {
-    let body = Body::fixed(piece.1);
-    // Where the upload's bytes would reach: held to the limit whether its
-    // size is known or still to come (else an upload of a size to come
-    // could stage any number of bytes), before a byte of them is staged.
-    let reach = piece.0.saturating_add(piece.1);
-    Outcome::on_pool(move |ctx| {
-        if let Err(failure) = check_size(ctx.config, size.unwrap_or(0).max(reach)) {
-            return refuse(ctx, "APPEND", &id, failure, skip_body(body, ctx.config));
-        }
-        let asked = (piece, Some(ctx.config.session_ttl()), size);
-        append_now(ctx, &id, asked, commit, |session| {
-            authorize_session(&who, session.name.as_str())
-        })
+    Outcome::on_pool(move |ctx| match may_write_session(ctx, &who, &id) {
+        Ok(()) => then(ctx, &id),
+        Err(failure) => refuse(ctx, verb, &id, failure, Next::Request),
     })
 }
 
-/// Stages an APPEND's bytes (`piece`; `size` declared first) in session
-/// `id`, unexpired by `ttl`, if `admit` lets its client write what the
-/// session is for.
+/// Stage the `len` body bytes that follow at `offset` of upload `id`.
+#[derive(Debug)]
+pub struct Append {
+    /// Upload id, as the codec accepted it.
+    pub id: String,
+    /// Where the bytes go; must be where the upload stands.
+    pub offset: u64,
+    /// Body length.
+    pub len: u64,
+    /// Commit the upload once these bytes make it whole (tus: the last
+    /// `PATCH` ends an upload; FERRY/1 has its `COMMIT`).
+    pub commit: bool,
+    /// What the bytes must add up to, or they are taken back (tus's
+    /// `Upload-Checksum`).
+    pub checksum: Option<PieceChecksum>,
+    /// The upload's size, declared with these bytes where it was begun
+    /// without one (tus's creation-defer-length).
+    pub size: Option<u64>,
+}
+
+impl Operate for Append {
+    fn aim(&self) -> Aim<'_> {
+        Aim::at(&self.id, Needs::Session)
+    }
+
+    fn body(&self) -> Body {
+        Body::fixed(self.len)
+    }
+
+    /// Stages `len` bytes at `offset` of session `id` (taken back if they
+    /// do not match `checksum`); with `commit` (tus), commits it as the
+    /// client's once they make it whole; with `size`, declares the
+    /// upload's size first (tus's creation-defer-length), within the
+    /// server's size limit as any upload's; the bytes it stages are within
+    /// that limit too. The session's record is read once, by
+    /// [`Storage::append`](crate::storage::Storage::append), and `who`'s
+    /// right to write it judged on what it says.
+    fn serve(self, ctx: &Ctx<'_>, who: Who) -> Outcome {
+        let commit = self.commit.then(|| super::user_of(ctx, &who));
+        let body = self.body();
+        // Where the upload's bytes would reach: held to the limit whether
+        // its size is known or still to come (else an upload of a size to
+        // come could stage any number of bytes), before a byte of them is
+        // staged.
+        let reach = self.offset.saturating_add(self.len);
+        Outcome::on_pool(move |ctx| {
+            let Append {
+                id,
+                offset,
+                len,
+                checksum,
+                size,
+                ..
+            } = self;
+            if let Err(failure) = check_size(ctx.config, size.unwrap_or(0).max(reach)) {
+                return refuse(ctx, "APPEND", &id, failure, skip_body(body, ctx.config));
+            }
+            let ttl = Some(ctx.config.session_ttl());
+            let asked = Appending {
+                offset,
+                len,
+                ttl,
+                size,
+            };
+            append_now(ctx, &id, asked, checksum, commit, |session| {
+                authorize_session(&who, session.name.as_str())
+            })
+        })
+    }
+}
+
+/// Stages an APPEND's bytes (`asked`, its size declared first where it
+/// has one) in session `id`, if `admit` lets its client write what the
+/// session is for; they are taken back if they do not match `checksum`,
+/// and with `commit`, the session is committed as its user's once whole.
 fn append_now(
     ctx: &Ctx<'_>,
     id: &str,
-    ((offset, len, checksum), ttl, size): (Piece, Option<SessionTtl>, Option<u64>),
+    asked: Appending,
+    checksum: Option<PieceChecksum>,
     commit: Option<Option<Owner>>,
     admit: impl FnOnce(&SessionInfo) -> Result<(), Failure>,
 ) -> Outcome {
+    let len = asked.len;
     let body = Body::fixed(len);
-    let asked = Appending {
-        offset,
-        len,
-        ttl,
-        size,
-    };
     match ctx.storage.append(id, asked, admit) {
         Ok((appender, session)) => {
             let mut receive = Receive::new(Sink::Session(appender), session.name, Some(len), None)
@@ -190,13 +282,27 @@ fn append_now(
     }
 }
 
-pub(super) fn commit(who: Who, id: String, mtime: Option<i64>) -> Outcome {
-    Outcome::on_pool(move |ctx| {
-        if let Err(failure) = may_write_session(ctx, &who, &id) {
-            return refuse(ctx, "COMMIT", &id, failure, Next::Request);
-        }
-        commit_session(ctx, &id, mtime, super::user_of(ctx, &who))
-    })
+/// Verify and commit a complete upload.
+#[derive(Debug)]
+pub struct Commit {
+    /// Upload id.
+    pub id: String,
+    /// The modification time to give the file (Unix seconds).
+    pub mtime: Option<i64>,
+}
+
+impl Operate for Commit {
+    fn aim(&self) -> Aim<'_> {
+        Aim::at(&self.id, Needs::Session)
+    }
+
+    fn serve(self, ctx: &Ctx<'_>, who: Who) -> Outcome {
+        let Commit { id, mtime } = self;
+        let user = super::user_of(ctx, &who);
+        on_own_session(who, "COMMIT", id, move |ctx, id| {
+            commit_session(ctx, id, mtime, user)
+        })
+    }
 }
 
 /// What an APPEND's end needs to know of it.
@@ -295,7 +401,7 @@ pub(super) fn commit_session(
             let said = session.meta.as_deref().and_then(upload_metadata::mtime);
             upload.set_mtime(mtime.or(said));
             // Already on the pool: the commit runs here too.
-            let commit = Commit {
+            let commit = commit::Commit {
                 upload,
                 name: session.name,
                 size: session.size,
@@ -313,52 +419,81 @@ pub(super) fn commit_session(
     }
 }
 
-/// PROGRESS: how far session `id` has come, for a client that may write
-/// it (tus's `HEAD`).
-pub(super) fn progress(who: Who, id: String) -> Outcome {
-    Outcome::on_pool(move |ctx| {
-        if let Err(failure) = may_write_session(ctx, &who, &id) {
-            return refuse(ctx, "PROGRESS", &id, failure, Next::Request);
-        }
-        match ctx.storage.live_session(&id, ctx.config.session_ttl()) {
-            Ok(session) => Outcome::answer(Reply::Session(Box::new(session))),
-            Err(err) => refuse(ctx, "PROGRESS", &id, err.into(), Next::Request),
-        }
-    })
+/// How far upload `id` has come (tus's `HEAD`), for a client that may
+/// write it.
+#[derive(Debug)]
+pub struct Progress {
+    /// Upload id.
+    pub id: String,
+}
+
+impl Operate for Progress {
+    fn aim(&self) -> Aim<'_> {
+        Aim::at(&self.id, Needs::Session)
+    }
+
+    fn serve(self, _ctx: &Ctx<'_>, who: Who) -> Outcome {
+        on_own_session(who, "PROGRESS", self.id, |ctx, id| {
+            match ctx.storage.live_session(id, ctx.config.session_ttl()) {
+                Ok(session) => Outcome::answer(Reply::Session(Box::new(session))),
+                Err(err) => refuse(ctx, "PROGRESS", id, err.into(), Next::Request),
+            }
+        })
+    }
 }
 
 /// Most sessions one `SESSIONS` answer lists (as many as one token may
 /// hold by default): a client that aborts them all asks again for the rest.
 pub const MAX_LISTED_SESSIONS: usize = 1024;
 
-/// `SESSIONS`: the sessions whose files `who` may write, most recently
-/// used first. Allowed on a read-only server (it writes nothing), where
-/// there is nothing to list but what an earlier run left.
-pub(super) fn list(who: Who) -> Outcome {
-    Outcome::on_pool(move |ctx| {
-        let may_write = |name: &Name| authorize_session(&who, name.as_str()).is_ok();
-        let ttl = ctx.config.session_ttl();
-        match ctx
-            .storage
-            .list_sessions(ttl, MAX_LISTED_SESSIONS, &may_write)
-        {
-            Ok(sessions) => Outcome::answer(Reply::Sessions(sessions)),
-            Err(err) => refuse(ctx, "SESSIONS", "", err.into(), Next::Request),
-        }
-    })
+/// List the upload sessions the client may write.
+#[derive(Debug)]
+pub struct Sessions;
+
+impl Operate for Sessions {
+    fn aim(&self) -> Aim<'_> {
+        Aim::none(Needs::Token)
+    }
+
+    /// The sessions whose files `who` may write, most recently used first.
+    /// Allowed on a read-only server (it writes nothing), where there is
+    /// nothing to list but what an earlier run left.
+    fn serve(self, _ctx: &Ctx<'_>, who: Who) -> Outcome {
+        Outcome::on_pool(move |ctx| {
+            let may_write = |name: &Name| authorize_session(&who, name.as_str()).is_ok();
+            let ttl = ctx.config.session_ttl();
+            match ctx
+                .storage
+                .list_sessions(ttl, MAX_LISTED_SESSIONS, &may_write)
+            {
+                Ok(sessions) => Outcome::answer(Reply::Sessions(sessions)),
+                Err(err) => refuse(ctx, "SESSIONS", "", err.into(), Next::Request),
+            }
+        })
+    }
 }
 
-pub(super) fn abort(who: Who, id: String) -> Outcome {
-    Outcome::on_pool(move |ctx| {
-        if let Err(failure) = may_write_session(ctx, &who, &id) {
-            return refuse(ctx, "ABORT", &id, failure, Next::Request);
-        }
-        match ctx.storage.abort_session(&id) {
-            Ok(()) => {
-                debug!("#{} ABORT {id}", ctx.client);
-                Outcome::answer(Reply::Done)
+/// Discard an upload.
+#[derive(Debug)]
+pub struct Abort {
+    /// Upload id.
+    pub id: String,
+}
+
+impl Operate for Abort {
+    fn aim(&self) -> Aim<'_> {
+        Aim::at(&self.id, Needs::Session)
+    }
+
+    fn serve(self, _ctx: &Ctx<'_>, who: Who) -> Outcome {
+        on_own_session(who, "ABORT", self.id, |ctx, id| {
+            match ctx.storage.abort_session(id) {
+                Ok(()) => {
+                    debug!("#{} ABORT {id}", ctx.client);
+                    Outcome::answer(Reply::Done)
+                }
+                Err(err) => refuse(ctx, "ABORT", id, err.into(), Next::Request),
             }
-            Err(err) => refuse(ctx, "ABORT", &id, err.into(), Next::Request),
-        }
-    })
+        })
+    }
 }

@@ -451,3 +451,26 @@ pub enum LockAsk {
         timeout: Option<u64>,
     },
 }
+
+/// What a move may replace at its destination.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Overwrite {
+    /// Nothing (WebDAV's `Overwrite: F`): a name taken is refused.
+    Nothing,
+    /// A file, atomically (ferry's HTTP and FERRY/1); a folder there is
+    /// refused.
+    Files,
+    /// Anything: a folder there is removed first, as DELETE would
+    /// (WebDAV's `Overwrite: T`, RFC 4918 9.9.3).
+    Anything,
+}
+
+/// The bytes that come with a request that creates an upload (tus's
+/// creation-with-upload): how many, and the checksum they must match.
+#[derive(Debug)]
+pub struct FirstBytes {
+    /// How many.
+    pub len: u64,
+    /// What they must add up to.
+    pub checksum: Option<super::piece::PieceChecksum>,
+}

@@ -7,7 +7,8 @@
 use std::collections::BinaryHeap;
 
 use super::multipart::MAX_PAGE;
-use super::{Next, Outcome, Reply, refuse};
+use super::operate::{Aim, Needs, Operate};
+use super::{Ctx, Next, Outcome, Reply, refuse};
 use crate::access::{Perm, Who};
 use crate::name::{Name, Prefix};
 use crate::storage::ListedSession;
@@ -25,6 +26,28 @@ pub struct UploadsPage {
     pub truncated: bool,
 }
 
+/// One page of the multipart uploads of names under `prefix`.
+#[derive(Debug)]
+pub struct ListUploads {
+    /// The names' prefix (a bucket's folder, and a key prefix).
+    pub prefix: Prefix,
+    /// The name and upload id the page starts after.
+    pub after: Option<(String, String)>,
+    /// Most uploads on it.
+    pub max: usize,
+}
+
+impl Operate for ListUploads {
+    /// What a listing of the names would.
+    fn aim(&self) -> Aim<'_> {
+        Aim::at(self.prefix.as_str(), Needs::Listing(self.prefix.as_str()))
+    }
+
+    fn serve(self, _ctx: &Ctx<'_>, who: Who) -> Outcome {
+        list_uploads(who, self.prefix, self.after, self.max)
+    }
+}
+
 /// One page of the multipart uploads of names under `prefix`, by name
 /// then id, after `after` (a name, and an id of it): at most `max`. Every
 /// session is looked at (its record read: a page costs a read per
@@ -32,12 +55,7 @@ pub struct UploadsPage {
 /// only the page's worth is kept: the `max + 1` first by name and id.
 /// Only the uploads of names `who` may read are listed: another's under
 /// a folder it may not read are neither named nor counted.
-pub(super) fn list_uploads(
-    who: Who,
-    prefix: Prefix,
-    after: Option<(String, String)>,
-    max: usize,
-) -> Outcome {
+fn list_uploads(who: Who, prefix: Prefix, after: Option<(String, String)>, max: usize) -> Outcome {
     Outcome::on_pool(move |ctx| {
         let max = max.min(MAX_PAGE);
         let after = after

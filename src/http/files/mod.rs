@@ -19,6 +19,7 @@ use crate::http::message::{Head, Refused, Resume};
 use crate::http::origin::{self, Presentation, Site};
 use crate::http::range::selection;
 use crate::http::response::{self, Head as ResponseHead, MediaType};
+use crate::serve::ops;
 use crate::serve::terms::Choose;
 use crate::serve::{
     ArchiveFormat, Body, ErrorKind, Failure, Folders, Operation, Overwrite, Reply, Request, Scope,
@@ -107,33 +108,33 @@ fn operation(request: HttpRequest, resume: &Resume) -> Result<Operation, Refused
             } else {
                 Want::Chosen(Box::new(conditions))
             };
-            Operation::Get { name, want }
+            Operation::Get(ops::Get { name, want })
         }
         (Method::Get | Method::Head, Target::Listing(prefix))
             if request.wants_archive.is_some() =>
         {
-            Operation::Archive {
+            Operation::ArchiveFolder(ops::ArchiveFolder {
                 prefix,
                 format: request.wants_archive.unwrap_or(ArchiveFormat::Tar),
                 body: !head,
-            }
+            })
         }
         (Method::Get | Method::Head, Target::Listing(prefix)) if request.search.is_some() => {
             let term = request.search.unwrap_or_default();
-            Operation::List {
+            Operation::List(ops::List {
                 prefix,
                 scope: Scope::Search(Box::new(Search::new(&term))),
                 format: search::format(&term),
                 body: !head,
-            }
+            })
         }
-        (Method::Get | Method::Head, Target::Listing(prefix)) => Operation::List {
+        (Method::Get | Method::Head, Target::Listing(prefix)) => Operation::List(ops::List {
             prefix,
             scope: Scope::Directory,
             format: listing::format(request.wants_json, request.plain),
             body: !head,
-        },
-        (Method::Put, Target::File(name)) => Operation::Put {
+        }),
+        (Method::Put, Target::File(name)) => Operation::Put(ops::Put {
             name,
             body,
             crc: request.checksum,
@@ -143,17 +144,17 @@ fn operation(request: HttpRequest, resume: &Resume) -> Result<Operation, Refused
             folders: FOLDERS,
             props: None,
             preconditions: None,
-        },
-        (Method::Delete, Target::File(name)) => Operation::Delete {
+        }),
+        (Method::Delete, Target::File(name)) => Operation::Delete(ops::Delete {
             name,
             folders: FOLDERS,
-        },
-        (Method::Delete, Target::Listing(prefix)) => Operation::DeleteFolder {
+        }),
+        (Method::Delete, Target::Listing(prefix)) => Operation::DeleteFolder(ops::DeleteFolder {
             prefix,
             folders: FOLDERS,
-        },
+        }),
         (Method::Move, Target::File(from)) => match request.destination {
-            Some(to) => Operation::Move {
+            Some(to) => Operation::MoveFile(ops::MoveFile {
                 from,
                 to,
                 overwrite: match request.overwrite {
@@ -161,7 +162,7 @@ fn operation(request: HttpRequest, resume: &Resume) -> Result<Operation, Refused
                     false => Overwrite::Nothing,
                 },
                 folders: FOLDERS,
-            },
+            }),
             None => unreachable!("the parser refuses a MOVE without a Destination"),
         },
         (Method::Put | Method::Move, Target::Listing(_)) => {

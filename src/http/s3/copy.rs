@@ -23,6 +23,7 @@ use super::error::Code;
 use super::target::{Target, bucket_name, key_refusal};
 use super::{Fields, Refusal, refusal, xml};
 use crate::name::Name;
+use crate::serve::ops;
 use crate::serve::terms::Choose;
 use crate::serve::{
     Change, CopyTime, Folders, Operation, PropTarget, PropUpdate, Selection, Version,
@@ -75,7 +76,7 @@ pub(super) fn copy_object(
             Some(props.unwrap_or_else(|| Box::new(NewProps::of(xml::NS)))),
         ),
     };
-    Ok(Operation::Copy {
+    Ok(Operation::CopyFile(ops::CopyFile {
         from,
         to,
         overwrite: true,
@@ -83,7 +84,7 @@ pub(super) fn copy_object(
         mtime,
         props,
         source: Some(source),
-    })
+    }))
 }
 
 /// CopyObject onto itself with `REPLACE`: a `PropPatch` that replaces
@@ -107,7 +108,7 @@ fn onto_itself(to: Name, mtime: Option<i64>, props: Option<Box<NewProps>>) -> Op
         name: Some(to),
         folder: false,
     };
-    Operation::PropPatch { target, updates }
+    Operation::PropPatch(ops::PropPatch { target, updates })
 }
 
 /// The source `fields` name, and what of it a copy takes: the version

@@ -11,6 +11,7 @@
 //! <DeleteResult><Deleted><Key>k</Key></Deleted><Error><Key>..</Key><Code>..</Code><Message>..</Message></Error></DeleteResult>
 //! ```
 
+use crate::serve::ops;
 use std::fmt::Write as _;
 
 use base64::Engine as _;
@@ -47,11 +48,11 @@ pub(super) fn delete_objects(
     for key in keys {
         names.push(Name::new(format!("{bucket}/{key}")).map_err(|err| key_refusal(err, &key))?);
     }
-    let operation = Operation::DeleteEach {
+    let operation = Operation::DeleteEach(ops::DeleteEach {
         prefix: Prefix::of_folder(&folder),
         names,
         folders: Folders::Keys,
-    };
+    });
     Ok((operation, Asked::DeleteObjects(quiet)))
 }
 

@@ -18,6 +18,7 @@ use super::error::Code;
 use super::target::key_refusal;
 use super::{Asked, Fields, Refusal, refusal, xml};
 use crate::name::{Name, Prefix};
+use crate::serve::ops;
 use crate::serve::{BodyLength, ErrorKind, Failure, Making, Operation, Page, Scope};
 use crate::storage::Md5Tag;
 
@@ -43,14 +44,17 @@ pub(super) fn request(
             ));
         }
         "PUT" => {
-            let made = Operation::MakeFolder {
+            let made = Operation::MakeFolder(ops::MakeFolder {
                 name,
                 making: Making::WithParents,
-            };
+            });
             (made, Asked::PutFolder)
         }
         "GET" | "HEAD" => (probe(name), Asked::HeadFolder),
-        "DELETE" => (Operation::RemoveFolder { name }, Asked::DeleteFolder),
+        "DELETE" => (
+            Operation::RemoveFolder(ops::RemoveFolder { name }),
+            Asked::DeleteFolder,
+        ),
         _ => return Err(super::target::unserved(method)),
     })
 }
@@ -66,12 +70,12 @@ pub(super) fn probe(name: Name) -> Operation {
         max: 0,
         within: Some(name.clone()),
     };
-    Operation::List {
+    Operation::List(ops::List {
         prefix: Prefix::of_folder(&name),
         scope: Scope::Keys(Box::new(page)),
         format: Box::new(xml::Buckets::default()),
         body: false,
-    }
+    })
 }
 
 /// The answer to a folder marker's PUT (200) or HEAD and GET (200, an

@@ -8,6 +8,7 @@ use super::target::{bucket_name, key_refusal, param};
 use super::xml::{self, Listing};
 use super::{Refusal, refusal};
 use crate::name::Prefix;
+use crate::serve::ops;
 use crate::serve::{Operation, Page, Scope};
 
 /// Most keys on a page of a listing.
@@ -105,12 +106,12 @@ pub(super) fn list_objects(
         max: if nothing { 0 } else { max },
         within: Some(bucket_name(bucket)?),
     };
-    Ok(Operation::List {
+    Ok(Operation::List(ops::List {
         prefix,
         scope: Scope::Keys(Box::new(page)),
         format: Box::new(format),
         body: true,
-    })
+    }))
 }
 
 /// The XML element a listing parameter is echoed in.

@@ -57,6 +57,7 @@ use super::dialect::{Answer, Decision, Dialect, Early, Message};
 use super::message::{Head, MAX_BODY_IN_HAND, Refused, Resume};
 use super::origin::Site;
 use super::response::{self, Framing};
+use crate::serve::ops;
 use crate::serve::{ErrorKind, Failure, Operation, Reply, Request};
 use crate::storage::Md5Tag;
 pub use error::Code;
@@ -236,10 +237,11 @@ impl Dialect for S3 {
             Err(refused) => return refuse(refused),
         };
         let conditions = match (&operation, asked) {
-            (Operation::Put { name, .. }, Asked::PutObject)
-            | (Operation::CompleteParts { name, .. }, Asked::CompleteMultipart(_)) => {
-                fields.conditions.on_write(name)
-            }
+            (Operation::Put(ops::Put { name, .. }), Asked::PutObject)
+            | (
+                Operation::CompleteParts(ops::CompleteParts { name, .. }),
+                Asked::CompleteMultipart(_),
+            ) => fields.conditions.on_write(name),
             _ => Ok(None),
         };
         match conditions {

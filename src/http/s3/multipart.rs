@@ -15,6 +15,7 @@
 //!                                                    ListMultipartUploads   ListUploads
 //! ```
 
+use crate::serve::ops;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use quick_xml::events::Event;
@@ -76,12 +77,12 @@ pub(super) fn object_request(
             let (mtime, props) = super::meta::given(fields)?;
             let checksum = upload_checksum(fields)?;
             Ok((
-                Operation::BeginParts {
+                Operation::BeginParts(ops::BeginParts {
                     name,
                     mtime,
                     props,
                     checksum,
-                },
+                }),
                 Asked::CreateMultipart,
             ))
         }
@@ -107,7 +108,10 @@ pub(super) fn object_request(
                 digests,
             };
             let ask = Box::new(ask);
-            Ok((Operation::PutPart { name, ask }, Asked::UploadPart))
+            Ok((
+                Operation::PutPart(ops::PutPart { name, ask }),
+                Asked::UploadPart,
+            ))
         }
         ("POST", Some(id)) => {
             super::body::check_body_hash(head.body, fields)?;
@@ -115,26 +119,29 @@ pub(super) fn object_request(
             let count = u16::try_from(parts.len()).unwrap_or(u16::MAX);
             let stated = completion_checksums(stated, fields)?;
             Ok((
-                Operation::CompleteParts {
+                Operation::CompleteParts(ops::CompleteParts {
                     name,
                     id,
                     parts,
                     stated,
                     preconditions: None,
-                },
+                }),
                 Asked::CompleteMultipart(count),
             ))
         }
-        ("DELETE", Some(id)) => Ok((Operation::AbortParts { name, id }, Asked::AbortMultipart)),
+        ("DELETE", Some(id)) => Ok((
+            Operation::AbortParts(ops::AbortParts { name, id }),
+            Asked::AbortMultipart,
+        )),
         ("GET", Some(id)) => {
             let after = number(query, "part-number-marker", 0u32)?;
             let max = number(query, "max-parts", MAX_PAGE)?;
-            let op = Operation::ListParts {
+            let op = Operation::ListParts(ops::ListParts {
                 name,
                 id,
                 after,
                 max,
-            };
+            });
             Ok((op, Asked::ListParts))
         }
         _ => Err(refusal(
@@ -208,7 +215,7 @@ fn copy_part(
     let (from, source) = super::copy::source(fields, true)?;
     let ask = Box::new(CopyPartAsk { id, number, source });
     Ok((
-        Operation::CopyPart { name, from, ask },
+        Operation::CopyPart(ops::CopyPart { name, from, ask }),
         Asked::UploadPartCopy,
     ))
 }
@@ -240,7 +247,7 @@ pub(super) fn list_uploads(
             (format!("{bucket}/{key}"), id.to_owned())
         });
     let max = number(query, "max-uploads", MAX_PAGE)?;
-    let op = Operation::ListUploads { prefix, after, max };
+    let op = Operation::ListUploads(ops::ListUploads { prefix, after, max });
     Ok((op, Asked::ListUploads))
 }
 

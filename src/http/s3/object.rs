@@ -15,6 +15,7 @@ use super::{Asked, Fields, Reading, Refusal, error, meta, refusal, xml};
 use crate::name::Name;
 use crate::serve::Version;
 use crate::serve::digest::{Algorithm, Checksum};
+use crate::serve::ops;
 use crate::serve::terms::Choose;
 use crate::serve::{Operation, Reply, Selection, Want};
 use crate::storage::DeadProperty;
@@ -51,7 +52,7 @@ pub(super) fn get_object(
         true => Asked::HeadObject(reading),
         false => Asked::GetObject(reading),
     };
-    Ok((Operation::Get { name, want }, asked))
+    Ok((Operation::Get(ops::Get { name, want }), asked))
 }
 
 /// GetObject's and HeadObject's `partNumber` (1 to 10,000), never with a
@@ -95,7 +96,7 @@ pub(super) fn attributes(name: Name, fields: &Fields) -> Result<(Operation, Aske
         overrides: None,
     }));
     Ok((
-        Operation::Get { name, want },
+        Operation::Get(ops::Get { name, want }),
         Asked::ObjectAttributes(asked),
     ))
 }

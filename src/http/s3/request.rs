@@ -10,6 +10,7 @@ use super::target::{Target, bucket_name, key_refusal, param, unserved};
 use super::xml::Listing;
 use super::{Asked, Fields, Refusal, body, copy, delete, folder, meta, multipart, refusal, xml};
 use crate::name::{Name, Prefix};
+use crate::serve::ops;
 use crate::serve::{Body, BodyLength, Folders, Making, Operation, Scope};
 
 /// The operation a request asks for, its target read (or refused).
@@ -78,12 +79,12 @@ fn list_buckets(query: &[(String, String)]) -> Result<Operation, Refusal> {
     };
     let prefix = param(query, "prefix").unwrap_or_default().to_owned();
     let format = xml::Buckets::page(max, prefix, after);
-    Ok(Operation::List {
+    Ok(Operation::List(ops::List {
         prefix: Prefix::root(),
         scope: Scope::Directory,
         format: Box::new(format),
         body: true,
-    })
+    }))
 }
 
 /// A request on a bucket.
@@ -141,14 +142,14 @@ fn bucket_request(
         "PUT" if only_params(query, &[]) => {
             check_bucket_name(bucket)?;
             check_body_hash(head.body, fields)?;
-            let made = Operation::MakeFolder {
+            let made = Operation::MakeFolder(ops::MakeFolder {
                 name: folder,
                 making: Making::Bucket,
-            };
+            });
             Ok((made, Asked::CreateBucket))
         }
         "DELETE" if only_params(query, &[]) => Ok((
-            Operation::RemoveFolder { name: folder },
+            Operation::RemoveFolder(ops::RemoveFolder { name: folder }),
             Asked::DeleteBucket,
         )),
         "POST" if only_params(query, &["delete"]) && param(query, "delete").is_some() => {
@@ -238,10 +239,10 @@ fn object_request(
             }
         }
         "DELETE" => (
-            Operation::Delete {
+            Operation::Delete(ops::Delete {
                 name,
                 folders: Folders::Keys,
-            },
+            }),
             Asked::DeleteObject,
         ),
         _ => return Err(unserved(method)),
@@ -258,7 +259,7 @@ fn put_object(
     (mtime, props): meta::Given,
 ) -> Result<Operation, Refusal> {
     let (length, digests) = body::body_digests(resume, fields)?;
-    Ok(Operation::Put {
+    Ok(Operation::Put(ops::Put {
         name,
         body: Body {
             length,
@@ -271,7 +272,7 @@ fn put_object(
         folders: Folders::Keys,
         props,
         preconditions: None,
-    })
+    }))
 }
 
 #[cfg(test)]

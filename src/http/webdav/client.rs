@@ -19,6 +19,7 @@ use super::super::files::Files;
 use super::super::message::{Head, Refused, Resume};
 use super::super::origin::Site;
 use super::WebdavAnswer;
+use crate::serve::ops;
 use crate::serve::{Folders, Operation, Request};
 
 /// The methods only a DAV client sends: one of them marks the connection's
@@ -60,7 +61,7 @@ pub(super) fn put(
     let mut decision = Files.decode(head, resume, site)?;
     if let Decision::Serve(
         Request {
-            operation: Operation::Put { folders, .. },
+            operation: Operation::Put(ops::Put { folders, .. }),
             ..
         },
         _,

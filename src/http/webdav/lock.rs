@@ -15,6 +15,7 @@
 //! UNLOCK /<name>  Lock-Token: <token> -> 204; 409 <D:lock-token-matches-request-uri/>
 //! ```
 
+use crate::serve::ops;
 use quick_xml::events::Event;
 use quick_xml::reader::NsReader;
 
@@ -67,10 +68,11 @@ pub fn lock(head: &Head<'_>, path: &str, depth: Option<u8>) -> Result<Operation,
             timeout,
         }
     };
-    Ok(Operation::Lock {
+    Ok(Operation::Lock(ops::Lock {
         name,
         ask: Box::new(ask),
-    })
+        submitted: Vec::new(),
+    }))
 }
 
 /// `UNLOCK` of `path` with its `Lock-Token`.
@@ -89,10 +91,10 @@ pub fn unlock(head: &Head<'_>, path: &str, body: BodyLength) -> Result<Operation
         .map(|value| value.trim().trim_start_matches('<').trim_end_matches('>'))
         .filter(|token| !token.is_empty())
         .ok_or_else(|| (400, "UNLOCK needs a Lock-Token".to_owned()))?;
-    Ok(Operation::Unlock {
+    Ok(Operation::Unlock(ops::Unlock {
         name,
         token: token.to_owned(),
-    })
+    }))
 }
 
 /// The first timeout of `Timeout:` that ferry reads (`Second-N`), or

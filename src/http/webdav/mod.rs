@@ -51,6 +51,7 @@ use super::response::{self, Framing, Head as ResponseHead};
 use super::xml::{self, MEDIA_TYPE as XML};
 use crate::access::Secret;
 use crate::name::Name;
+use crate::serve::ops;
 use crate::serve::{BodyLength, ErrorKind, Failure, Making, Operation, Reply, Request, Scope};
 
 /// The dialect: WebDAV's own methods on the HTTP listener.
@@ -271,12 +272,12 @@ fn propfind(path: &str, depth: u8, body: &[u8]) -> Result<(Operation, Asked), Re
     };
     let prefix = folder_prefix(folder)?;
     let format = propfind::Multistatus::new(asked, depth);
-    let operation = Operation::List {
+    let operation = Operation::List(ops::List {
         prefix,
         scope,
         format: Box::new(format),
         body: true,
-    };
+    });
     Ok((operation, Asked::Listing))
 }
 
@@ -288,10 +289,10 @@ fn make_folder(path: &str, resume: &Resume) -> Result<Operation, Refused> {
     let inner = path.strip_prefix('/').unwrap_or(path);
     let inner = inner.strip_suffix('/').unwrap_or(inner);
     let name = Name::decode(inner.as_bytes()).map_err(bad_name)?;
-    Ok(Operation::MakeFolder {
+    Ok(Operation::MakeFolder(ops::MakeFolder {
         name,
         making: Making::Alone,
-    })
+    }))
 }
 
 /// The fields a WebDAV request is read by.

@@ -17,6 +17,7 @@
 //! </D:propertyupdate>
 //! ```
 
+use crate::serve::ops;
 use quick_xml::events::Event;
 use quick_xml::name::PrefixDeclaration;
 use quick_xml::reader::NsReader;
@@ -148,7 +149,7 @@ pub(super) fn operation(path: &str, body: &[u8]) -> Result<Operation, Refused> {
         inner => Some(Name::decode(inner.as_bytes()).map_err(bad_name)?),
     };
     let target = PropTarget { name, folder };
-    Ok(Operation::PropPatch { target, updates })
+    Ok(Operation::PropPatch(ops::PropPatch { target, updates }))
 }
 
 /// The namespaces in scope, as attributes to declare them with.

@@ -1,0 +1,385 @@
+//! Every operation listed once ([`Operation`]): what a client may ask
+//! for, whatever protocol carried it, each a type of its own with its
+//! fields named, declared in the serve file that serves it (`files.rs`'s
+//! [`Put`], `sessions.rs`'s [`Upload`], ...) with its facts beside it
+//! ([`Operate`]: what it is about, what it needs of the grants, its body,
+//! its serve function). Here is only the list: each operation's type and
+//! [`Verb`], and the verbs' table (log name, metrics label, whether it
+//! writes: `--read-only` is checked once, in `serve`). A new verb is its
+//! type in its serve file, a line in each list here, and each codec's
+//! mapping. Nothing here knows a wire format or a status code.
+
+use super::conditions::Conditions;
+use super::operate::{Aim, Operate};
+use super::{Body, Ctx, Outcome};
+use crate::access::{Secret, Who};
+
+pub use super::archive::ArchiveFolder;
+pub use super::deletes::DeleteEach;
+pub use super::files::{CopyFile, Delete, Echo, MoveFile, Put, Stat};
+pub use super::folder_copy::CopyFolder;
+pub use super::folders::{DeleteFolder, MakeFolder, MoveFolder, RemoveFolder};
+pub use super::get::Get;
+pub use super::health::Health;
+pub use super::listing::List;
+pub use super::locks::{Lock, Unlock};
+pub use super::multipart::{AbortParts, BeginParts, CompleteParts, CopyPart, ListParts, PutPart};
+pub use super::props::PropPatch;
+pub use super::sessions::{Abort, Append, Commit, Progress, Sessions, Upload};
+pub use super::talk::{Auth, Options, Quit};
+pub use super::terms::FirstBytes;
+pub use super::uploads::ListUploads;
+
+/// A decoded request: the operation, and the token it presented with it
+/// (HTTP's `Authorization`; FERRY/1 authenticates with its own
+/// [`Operation::Auth`] instead).
+#[derive(Debug)]
+pub struct Request {
+    /// What it asks for.
+    pub operation: Operation,
+    /// The token it carries.
+    pub token: Option<Secret>,
+    /// What it states of the resources' state and the lock tokens it
+    /// submits (HTTP's `If:`; `serve/locks.rs`): boxed, as it is rare.
+    pub conditions: Option<Box<Conditions>>,
+}
+
+impl Request {
+    /// `operation` with `token` and no conditions.
+    pub fn new(operation: Operation, token: Option<Secret>) -> Request {
+        Request {
+            operation,
+            token,
+            conditions: None,
+        }
+    }
+}
+
+impl From<Operation> for Request {
+    fn from(operation: Operation) -> Request {
+        Request::new(operation, None)
+    }
+}
+
+/// Declares [`Operation`] from the list of operations, each with its type
+/// (of the same name) and its [`Verb`], and passes each of
+/// [`Operate`]'s methods on to the operation's own.
+macro_rules! operations {
+    ($($(#[$doc:meta])* $name:ident: $verb:ident,)*) => {
+        /// One request, whatever protocol carried it. (FERRY/1's own parse
+        /// result, `protocol::Request`, mirrors that protocol's grammar
+        /// word for word, as its fuzzers check it against PROTOCOL.md; its
+        /// codec maps it to this.)
+        #[derive(Debug)]
+        pub enum Operation {
+            $($(#[$doc])* $name($name),)*
+        }
+
+        impl Operation {
+            /// What it is, is about and needs, as the serve layer judges
+            /// it before running it.
+            pub fn declared(&self) -> Declared<'_> {
+                match self {
+                    $(Operation::$name(op) => Declared::of(Verb::$verb, op.aim()),)*
+                }
+            }
+
+            /// The body that follows the request (none for most).
+            pub fn body(&self) -> Body {
+                match self {
+                    $(Operation::$name(op) => op.body(),)*
+                }
+            }
+
+            /// Keeps what of the request's conditions it judges again as
+            /// it ends ([`Operate::keep`]): a PUT's or a completion's
+            /// preconditions at the commit, which with a body streaming
+            /// in, or parts, leave time for another writer.
+            pub(super) fn keep(&mut self, conditions: &Conditions) {
+                match self {
+                    $(Operation::$name(op) => op.keep(conditions),)*
+                }
+            }
+
+            /// Runs it: the operation's own serve function, once the
+            /// serve layer has admitted it ([`super::serve`]: who it is
+            /// from, their grants, read-only).
+            pub(super) fn serve(self, ctx: &Ctx<'_>, who: Who) -> Outcome {
+                match self {
+                    $(Operation::$name(op) => op.serve(ctx, who),)*
+                }
+            }
+        }
+
+        $(impl From<$name> for Operation {
+            fn from(op: $name) -> Operation {
+                Operation::$name(op)
+            }
+        })*
+    };
+}
+
+operations! {
+    /// Store the body that follows as a file, atomically.
+    Put: Put,
+    /// Send (part of) a file.
+    Get: Get,
+    /// Describe a file: size, modification time, checksum.
+    Stat: Stat,
+    /// The files whose names start with a prefix.
+    List: List,
+    /// A folder as one archive.
+    ArchiveFolder: Tar,
+    /// Remove a file.
+    Delete: Delete,
+    /// Remove each of several files (S3's `DeleteObjects`).
+    DeleteEach: Delete,
+    /// Remove a folder and everything in it the client may delete.
+    DeleteFolder: Delete,
+    /// Make a folder.
+    MakeFolder: MakeFolder,
+    /// Remove a folder that holds nothing (S3's `DeleteBucket`).
+    RemoveFolder: Delete,
+    /// Rename a file.
+    MoveFile: Move,
+    /// Copy a file.
+    CopyFile: Copy,
+    /// Copy a folder (WebDAV's `COPY` of a collection).
+    CopyFolder: Copy,
+    /// Move a folder in one rename (WebDAV's `MOVE` of a collection).
+    MoveFolder: Move,
+    /// Lock a name (WebDAV's `LOCK`).
+    Lock: Lock,
+    /// Remove a lock (WebDAV's `UNLOCK`).
+    Unlock: Unlock,
+    /// Change the properties of a file or folder (WebDAV's `PROPPATCH`).
+    PropPatch: PropPatch,
+    /// Send back the body that follows.
+    Echo: Echo,
+    /// Start (or find) a resumable upload.
+    Upload: Upload,
+    /// Stage the body that follows in an upload.
+    Append: Append,
+    /// What the server offers, nothing done (HTTP's `OPTIONS`).
+    Options: Options,
+    /// How far an upload has come (tus's `HEAD`).
+    Progress: Progress,
+    /// Verify and commit a complete upload.
+    Commit: Commit,
+    /// Discard an upload.
+    Abort: Abort,
+    /// List the upload sessions the client may write.
+    Sessions: Sessions,
+    /// Authenticate for the rest of the connection.
+    Auth: Auth,
+    /// Say goodbye and close.
+    Quit: Quit,
+    /// Begin a multipart upload (S3's CreateMultipartUpload).
+    BeginParts: Upload,
+    /// Stage a part of one (S3's UploadPart).
+    PutPart: Append,
+    /// Stage a part of one from a file's bytes (S3's UploadPartCopy).
+    CopyPart: Append,
+    /// Complete one (S3's CompleteMultipartUpload).
+    CompleteParts: Commit,
+    /// Discard one and its parts (S3's AbortMultipartUpload).
+    AbortParts: Abort,
+    /// One page of its parts (S3's ListParts).
+    ListParts: Progress,
+    /// One page of the multipart uploads under a prefix.
+    ListUploads: Sessions,
+    /// Whether the server can serve files now (a balancer's check).
+    Health: Health,
+}
+
+/// An operation as the serve layer sees it before running it.
+#[derive(Debug, Clone, Copy)]
+pub struct Declared<'a> {
+    /// What kind of operation it is.
+    pub verb: Verb,
+    /// The file, the listing's prefix or the session id it is about (empty
+    /// for none), for the log.
+    pub subject: &'a str,
+    /// A move's new name.
+    pub to: Option<&'a str>,
+    /// What it needs of the client's grants.
+    pub needs: super::Needs<'a>,
+}
+
+impl<'a> Declared<'a> {
+    /// An operation of `verb` with `aim`.
+    fn of(verb: Verb, aim: Aim<'a>) -> Declared<'a> {
+        Declared {
+            verb,
+            subject: aim.subject,
+            to: aim.to,
+            needs: aim.needs,
+        }
+    }
+}
+
+/// The kinds of operation, in the order metrics count them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verb {
+    /// Store a file.
+    Put,
+    /// Send (part of) a file.
+    Get,
+    /// Describe a file.
+    Stat,
+    /// List names.
+    List,
+    /// A folder as a tar archive.
+    Tar,
+    /// Remove a file.
+    Delete,
+    /// Rename a file.
+    Move,
+    /// Send back a body.
+    Echo,
+    /// Start a resumable upload.
+    Upload,
+    /// Stage bytes of one.
+    Append,
+    /// Commit one.
+    Commit,
+    /// Discard one.
+    Abort,
+    /// Authenticate.
+    Auth,
+    /// Close.
+    Quit,
+    /// List a token's upload sessions.
+    Sessions,
+    /// Tell how far an upload has come.
+    Progress,
+    /// Say what the server offers.
+    Options,
+    /// Make a folder.
+    MakeFolder,
+    /// Say whether the server can serve files.
+    Health,
+    /// Copy a file.
+    Copy,
+    /// Lock a name (WebDAV).
+    Lock,
+    /// Unlock one.
+    Unlock,
+    /// Change a file's or folder's properties.
+    PropPatch,
+}
+
+/// A verb's facts.
+struct Facts {
+    /// In log lines.
+    log: &'static str,
+    /// In metrics labels and the access log.
+    label: &'static str,
+    /// It changes the tree or the staged uploads.
+    writes: bool,
+}
+
+impl Verb {
+    /// Every verb, each at its [`Verb::index`].
+    pub const ALL: [Verb; 23] = [
+        Verb::Put,
+        Verb::Get,
+        Verb::Stat,
+        Verb::List,
+        Verb::Tar,
+        Verb::Delete,
+        Verb::Move,
+        Verb::Echo,
+        Verb::Upload,
+        Verb::Append,
+        Verb::Commit,
+        Verb::Abort,
+        Verb::Auth,
+        Verb::Quit,
+        Verb::Sessions,
+        Verb::Progress,
+        Verb::Options,
+        Verb::MakeFolder,
+        Verb::Health,
+        Verb::Copy,
+        Verb::Lock,
+        Verb::Unlock,
+        Verb::PropPatch,
+    ];
+
+    fn facts(self) -> Facts {
+        let facts = |log, label, writes| Facts { log, label, writes };
+        match self {
+            Verb::Put => facts("PUT", "put", true),
+            Verb::Get => facts("GET", "get", false),
+            Verb::Stat => facts("STAT", "stat", false),
+            Verb::List => facts("LIST", "list", false),
+            Verb::Tar => facts("TAR", "tar", false),
+            Verb::Delete => facts("DEL", "delete", true),
+            Verb::Move => facts("MOVE", "move", true),
+            Verb::Echo => facts("ECHO", "echo", false),
+            Verb::Upload => facts("UPLOAD", "upload", true),
+            Verb::Append => facts("APPEND", "append", true),
+            Verb::Commit => facts("COMMIT", "commit", true),
+            Verb::Abort => facts("ABORT", "abort", true),
+            Verb::Auth => facts("AUTH", "auth", false),
+            Verb::Quit => facts("QUIT", "quit", false),
+            Verb::Sessions => facts("SESSIONS", "sessions", false),
+            Verb::Progress => facts("PROGRESS", "progress", false),
+            Verb::Options => facts("OPTIONS", "options", false),
+            Verb::MakeFolder => facts("MKCOL", "mkcol", true),
+            Verb::Health => facts("HEALTH", "health", false),
+            Verb::Copy => facts("COPY", "copy", true),
+            Verb::Lock => facts("LOCK", "lock", true),
+            Verb::Unlock => facts("UNLOCK", "unlock", true),
+            Verb::PropPatch => facts("PROPPATCH", "proppatch", true),
+        }
+    }
+
+    /// Its name in log lines (`PUT`, `DEL`...).
+    pub fn name(self) -> &'static str {
+        self.facts().log
+    }
+
+    /// Its label in metrics and the access log (`put`, `delete`...).
+    pub fn label(self) -> &'static str {
+        self.facts().label
+    }
+
+    /// Whether it writes: refused on a read-only server.
+    pub fn writes(self) -> bool {
+        self.facts().writes
+    }
+
+    /// Its place in [`Verb::ALL`] (and in per-verb tables).
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// Where per-verb tables (the request metrics, the access log) count
+    /// a request the codec refused before it named a verb (`invalid`):
+    /// after every verb.
+    pub const INVALID: u8 = Verb::ALL.len() as u8;
+
+    /// The label counted at `index`: a verb's ([`Verb::index`]), or
+    /// `invalid` ([`Verb::INVALID`]).
+    pub fn label_at(index: u8) -> &'static str {
+        Verb::ALL
+            .get(usize::from(index))
+            .map_or("invalid", |verb| verb.label())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn places_and_labels_are_distinct() {
+        for (at, verb) in Verb::ALL.into_iter().enumerate() {
+            assert_eq!(verb.index(), at);
+            assert!(Verb::ALL[..at].iter().all(|v| v.label() != verb.label()));
+            assert!(Verb::ALL[..at].iter().all(|v| v.name() != verb.name()));
+        }
+    }
+}
