@@ -407,7 +407,7 @@ mod tests {
         std::os::unix::fs::symlink(outside.path().join("f"), dir.path().join("a/l")).unwrap();
         let storage = Storage::open(dir.path(), "n1", false).unwrap();
         let name = |text: &str| Name::new(text.to_owned()).unwrap();
-        super::super::without_openat2(|| {
+        super::super::no_openat2::without_openat2(|| {
             let found = storage.open_read(&name("a/b/f")).unwrap();
             assert_eq!(found.info.size, 5);
             for (text, refused) in [
