@@ -27,9 +27,14 @@
 //! checksum threads (`crate::pool::checksums`). `Storage` is shared by the reactor and
 //! the pool's threads: every method takes `&self`.
 //!
-//! Why it is long: the jail's lookups and the `Storage` they serve; the
-//! read side is in `read.rs`, uploads in `upload.rs`, sessions in
-//! `sessions.rs`.
+//! This file is the folder's face: the [`Storage`] struct, its opening,
+//! the module list and what the folder exports. Its calls live by concern
+//! in the files beside it (docs/architecture.md's module map): the jail's
+//! lookups in `jail.rs`, reads in `read.rs`, uploads in `upload.rs`,
+//! folders in `folders.rs`, removals in `remove.rs`, WebDAV's state in
+//! `dav_locks.rs` and `dead_props.rs`, `--fsync` in `durability.rs`,
+//! sessions in `sessions.rs` and its `session_*.rs`; it must not grow
+//! calls of its own again.
 
 use std::fs::File;
 use std::io;
@@ -38,7 +43,7 @@ use std::path::Path;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, OnceLock};
 
-use rustix::fs::{Mode, Stat};
+use rustix::fs::Mode;
 use rustix::io::Errno;
 
 use crate::name::RESERVED_PREFIX;
@@ -48,7 +53,9 @@ mod copy;
 mod cursor;
 mod dav_locks;
 mod dead_props;
+mod durability;
 mod error;
+mod file_info;
 mod flush;
 mod folders;
 pub mod gate;
@@ -77,136 +84,49 @@ mod sweep;
 mod tree;
 mod unflushed;
 mod unrecorded;
-pub use copy::{Copied, Member, Occupant};
-pub use dead_props::{DeadProperty, Holder, MAX_RECORD, NewProps, PROPS_DIR, Recorded};
-pub use remove::{Left, MAX_NAMED, Removal};
-pub use resource::{Resource, Space};
-pub use sweep::SweepReport;
-pub use tree::DirectoryListing;
 mod upload;
 mod upload_target;
 mod version_record;
 mod zip_crc;
 
 pub use checksum::{Ahead, Later, Md5Tag, record_md5_tag};
+pub use copy::{Copied, Member, Occupant};
 pub use cursor::{Found, TreeCursor};
 pub use dav_locks::{DavLock, DavLocks, Edit, LOCKS_DIR, is_below, new_token};
+pub use dead_props::{DeadProperty, Holder, MAX_RECORD, NewProps, PROPS_DIR, Recorded};
 pub use error::{NO_BUCKET, STORAGE_FAILURES, StorageError, storage_failures};
-use gate::{Gate, Point};
-// The jail's lookups, which every file here opens through.
-use jail::{
-    BENEATH, DIR, READ_FILE, check_regular, dir_at, dir_of, open_beneath, open_dir_at,
-    open_dir_beneath,
-};
-use lock::NodeLock;
+pub use file_info::{FileInfo, Stamp};
+pub use flush::LoneCommit;
+pub use folders::Folders;
 pub use lock::{Claim, RootInUse, root_in_use};
 pub use nodes::NODES_DIR;
 pub use part_slots::SMALLEST_PART;
 pub use parts::{Part, PartUpload};
+pub use read::{OpenFile, VersionRecords};
+pub use remove::{Left, MAX_NAMED, Removal};
+pub use resource::{Resource, Space};
 pub use session_expiry::SessionTtl;
 pub use session_files::{IdKey, SESSIONS_DIR, session_id};
 pub use session_state::Appender;
 pub use sessions::{
     Appending, DEFERRED_SIZE, ListedSession, SessionCap, SessionInfo, SessionLimits, fits_a_record,
 };
-pub use zip_crc::{ZipCrc, ZipCrcRecord};
-
-pub use flush::LoneCommit;
-pub use folders::Folders;
-use folders::prune_empty_dirs;
-pub use read::VersionRecords;
+pub use sweep::SweepReport;
+pub use tree::{DirectoryListing, ListEntry};
 pub use unflushed::Unflushed;
 pub use upload::{Durable, Landed, Upload};
+pub use zip_crc::{ZipCrc, ZipCrcRecord};
 
-/// The times that set a file's modification time to `seconds` (Unix)
-/// and leave its access time as it is.
-fn mtime_only(seconds: i64) -> rustix::fs::Timestamps {
-    rustix::fs::Timestamps {
-        last_access: rustix::fs::Timespec {
-            tv_sec: 0,
-            tv_nsec: rustix::fs::UTIME_OMIT,
-        },
-        last_modification: rustix::fs::Timespec {
-            tv_sec: seconds,
-            tv_nsec: 0,
-        },
-    }
-}
-
-/// Size and modification time of a stored file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FileInfo {
-    /// Bytes.
-    pub size: u64,
-    /// Modification time, Unix seconds.
-    pub mtime: i64,
-}
-
-impl FileInfo {
-    fn of(stat: &Stat) -> FileInfo {
-        FileInfo {
-            size: u64::try_from(stat.st_size).unwrap_or(0),
-            mtime: stat.st_mtime,
-        }
-    }
-}
-
-/// What tells versions of a stored file apart beyond its size and
-/// modification time in seconds: its inode (a new upload is a new inode,
-/// even with the same size and a preserved time) and the nanoseconds of
-/// its modification time. Known as soon as the file is open, unlike its
-/// CRC-32C.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Stamp {
-    /// The inode number.
-    pub inode: u64,
-    /// Nanoseconds of the modification time, past [`FileInfo::mtime`].
-    pub nanos: u32,
-}
-
-impl Stamp {
-    pub(super) fn of(stat: &Stat) -> Stamp {
-        Stamp {
-            inode: stat.st_ino,
-            nanos: u32::try_from(stat.st_mtime_nsec).unwrap_or(0),
-        }
-    }
-}
-
-/// A stored file opened for reading, with its checksum if known.
-#[derive(Debug)]
-pub struct OpenFile {
-    /// The file, positioned nowhere in particular (read it by offset).
-    pub file: File,
-    /// Its size and modification time when opened.
-    pub info: FileInfo,
-    /// What else tells this version from others.
-    pub stamp: Stamp,
-    /// CRC-32C of the whole file, if it is known without reading the file
-    /// ([`Storage::checksum`] computes it).
-    pub crc: Option<u32>,
-    /// The MD5 tag recorded with it (S3's `ETag`), if the record still
-    /// matches it; looked up with the CRC-32C.
-    pub md5: Option<Md5Tag>,
-    /// It lives on a memory file system (tmpfs): reading it never waits
-    /// on a disk.
-    pub in_memory: bool,
-    /// It lives where every call is a round trip (FUSE, NFS...): even
-    /// closing it waits.
-    pub round_trips: bool,
-}
-
-/// One LIST result.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ListEntry {
-    /// Decoded name relative to the root.
-    pub name: String,
-    /// Size and modification time.
-    pub info: FileInfo,
-    /// What tells its versions apart beyond that (an HTTP `ETag` is made
-    /// of both, in a listing as for a GET).
-    pub stamp: Stamp,
-}
+// What the files here share through this face: the jail's lookups, which
+// every one of them opens through, and a stored file's mode and times.
+use file_info::{mtime_only, stored_file_mode};
+use folders::prune_empty_dirs;
+use gate::Gate;
+use jail::{
+    BENEATH, DIR, READ_FILE, check_regular, dir_at, dir_of, open_beneath, open_dir_at,
+    open_dir_beneath,
+};
+use lock::NodeLock;
 
 /// The root directory and everything done beneath it.
 #[derive(Debug)]
@@ -372,87 +292,11 @@ impl Storage {
         self.in_memory
     }
 
-    /// Makes acknowledgements wait for stable storage (`--fsync`). Here
-    /// that means: each directory's line in this run's journal is flushed
-    /// before its first temp file is made (once per directory per run), so
-    /// the start-up sweep after a power cut finds every temp file the cut
-    /// left; a file's delete and rename flush their directories before they
-    /// return; a WebDAV lock's record and folder are flushed before its
-    /// change is answered. Commits flush in the steps of
-    /// [`Upload::commit_durably`].
-    pub fn set_durable(&mut self, durable: bool) {
-        self.durable = durable;
-        self.dav_locks.set_durable(durable);
-    }
-
-    /// Flushes `dirs` (what a step of a [`Durable`] commit left owed) in
-    /// the next group-commit batch, then calls `answer` with how it went, on
-    /// the flusher thread (it must be short: it hands the answer on).
-    /// Never blocks on the disk: the reactor calls it, and no thread waits
-    /// for the batch but the flusher (see `flush.rs`).
-    pub fn flush_then(
-        &self,
-        dirs: Unflushed,
-        answer: impl FnOnce(Result<(), StorageError>) + Send + 'static,
-    ) {
-        self.flusher.then(
-            dirs,
-            Box::new(move |result| answer(result.map_err(StorageError::from))),
-        );
-    }
-
-    /// A hold under which a durable commit flushes its steps itself, on
-    /// this I/O thread, when no other durable change is being flushed or
-    /// waits for a batch; `None` then: it joins the batches
-    /// ([`Storage::flush_then`]). See `flush.rs`.
-    pub fn lone_commit(&self) -> Option<LoneCommit<'_>> {
-        self.flusher.alone()
-    }
-
-    /// Directory flushes durable commits have made since the start (group
-    /// commit shares them: see `flush.rs`).
-    pub fn dir_flushes(&self) -> u64 {
-        self.flusher.flushes()
-    }
-
-    /// Batches of directory flushes made since the start: the waits
-    /// durable changes paid.
-    pub fn flush_batches(&self) -> u64 {
-        self.flusher.batches()
-    }
-
-    /// Waits for those batches since the start (each durable change waits
-    /// for one or more): per batch, how many changes shared it.
-    pub fn flush_waits(&self) -> u64 {
-        self.flusher.asks()
-    }
-
-    /// Holds the calls that reach the gate's point until a test opens it.
-    #[doc(hidden)]
-    pub fn set_gate(&mut self, gate: Option<Arc<Gate>>) {
-        self.gate = gate;
-    }
-
     /// Whether the root directory was removed under the server (its
     /// directory has no links left): then a "not found" is the storage's
     /// failure, not the name's. One `fstat` of the held root.
     pub fn root_is_gone(&self) -> bool {
         rustix::fs::fstat(&*self.root).is_ok_and(|stat| stat.st_nlink == 0)
-    }
-
-    /// Waits at `point` if a test holds it.
-    pub(crate) fn pause(&self, point: Point) {
-        if let Some(gate) = &self.gate {
-            gate.pass(point);
-        }
-    }
-
-    /// Fails at `point` if a test's failing gate says so.
-    fn injected_fault(&self, point: Point) -> Result<(), StorageError> {
-        match self.gate.as_ref().and_then(|gate| gate.fault(point)) {
-            Some(errno) => Err(errno.into()),
-            None => Ok(()),
-        }
     }
 
     /// The prefix of this process's temp files (see `nodes.rs`).
@@ -478,12 +322,6 @@ fn create_durably(path: &Path) -> io::Result<()> {
         Err(err) if err.kind() == io::ErrorKind::AlreadyExists && path.is_dir() => Ok(()),
         Err(err) => Err(err),
     }
-}
-
-/// Permissions of a stored file, as the umask leaves them: uploads and
-/// committed sessions alike, so how a file arrived does not show.
-pub(super) fn stored_file_mode() -> Mode {
-    Mode::from_raw_mode(0o644)
 }
 
 /// `statfs` magic numbers of file systems that live in memory: tmpfs,

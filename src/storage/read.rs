@@ -16,8 +16,8 @@ use super::checksum::{self, Md5Tag};
 use super::gate::Point;
 use super::zip_crc::{self, ZipCrc, ZipCrcRecord};
 use super::{
-    Ahead, BENEATH, FileInfo, Later, OpenFile, READ_FILE, Stamp, Storage, StorageError,
-    check_regular, open_beneath,
+    Ahead, BENEATH, FileInfo, Later, READ_FILE, Stamp, Storage, StorageError, check_regular,
+    open_beneath,
 };
 use crate::name::Name;
 
@@ -34,6 +34,29 @@ pub struct VersionRecords {
     /// Their checksums, where its upload had one (each
     /// `<algorithm>:<base64>`).
     pub part_checksums: Option<Vec<String>>,
+}
+
+/// A stored file opened for reading, with its checksum if known.
+#[derive(Debug)]
+pub struct OpenFile {
+    /// The file, positioned nowhere in particular (read it by offset).
+    pub file: File,
+    /// Its size and modification time when opened.
+    pub info: FileInfo,
+    /// What else tells this version from others.
+    pub stamp: Stamp,
+    /// CRC-32C of the whole file, if it is known without reading the file
+    /// ([`Storage::checksum`] computes it).
+    pub crc: Option<u32>,
+    /// The MD5 tag recorded with it (S3's `ETag`), if the record still
+    /// matches it; looked up with the CRC-32C.
+    pub md5: Option<Md5Tag>,
+    /// It lives on a memory file system (tmpfs): reading it never waits
+    /// on a disk.
+    pub in_memory: bool,
+    /// It lives where every call is a round trip (FUSE, NFS...): even
+    /// closing it waits.
+    pub round_trips: bool,
 }
 
 impl Storage {
