@@ -90,7 +90,8 @@ pub enum SessionCap {
 }
 
 /// The size of a session begun without one (tus's
-/// creation-defer-length), until an APPEND declares it ([`Appending`]).
+/// creation-defer-length), until an APPEND declares it
+/// ([`Appending`](super::Appending)).
 pub const DEFERRED_SIZE: u64 = u64::MAX;
 
 /// A session as its record describes it.
