@@ -1,8 +1,8 @@
 //! The read side of the jail: files opened to be described or sent (with
 //! their CRC-32C when it is known, looked up but never computed here
 //! unless asked), the checksum threads' queue, and reading ahead into the
-//! page cache. Another `impl Storage`, apart from `mod.rs` for its length;
-//! the rules it uses (lookups beneath the root, the test gate) are there.
+//! page cache. Another `impl Storage`; the rules it uses are beside it
+//! (lookups beneath the root in `jail.rs`, the test gate in `gate.rs`).
 
 use std::fs::File;
 use std::io;
