@@ -446,7 +446,7 @@ mod tests {
         storage
             .write_dead_properties(holder, 7, std::slice::from_ref(&prop))
             .unwrap();
-        super::super::without_openat2(|| {
+        super::super::no_openat2::without_openat2(|| {
             assert_eq!(storage.dead_properties(holder, 7).unwrap(), vec![prop]);
             let none = storage.dead_properties(Holder::File("b/g"), 8).unwrap();
             assert_eq!(none, Vec::new());

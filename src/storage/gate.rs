@@ -16,10 +16,12 @@
 //! Servers carry a gate only when a test puts one in their
 //! [`crate::Config`]; otherwise a point costs one `Option` check.
 
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use rustix::io::Errno;
+
+use super::{Storage, StorageError};
 
 /// Where in the storage layer a call can be held.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -206,5 +208,30 @@ impl Gate {
 
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Where the storage consults its gate: every point a test may hold
+/// or fail passes through these.
+impl Storage {
+    /// Holds the calls that reach the gate's point until a test opens it.
+    #[doc(hidden)]
+    pub fn set_gate(&mut self, gate: Option<Arc<Gate>>) {
+        self.gate = gate;
+    }
+
+    /// Waits at `point` if a test holds it.
+    pub(crate) fn pause(&self, point: Point) {
+        if let Some(gate) = &self.gate {
+            gate.pass(point);
+        }
+    }
+
+    /// Fails at `point` if a test's failing gate says so.
+    pub(super) fn injected_fault(&self, point: Point) -> Result<(), StorageError> {
+        match self.gate.as_ref().and_then(|gate| gate.fault(point)) {
+            Some(errno) => Err(errno.into()),
+            None => Ok(()),
+        }
     }
 }

@@ -1,6 +1,6 @@
 //! The root directory jail: every file operation the server performs.
 //!
-//! Names reach this module already validated ([`Name`]), and every path is
+//! Names reach this module already validated ([`Name`](crate::name::Name)), and every path is
 //! walked one segment at a time with `openat(O_NOFOLLOW)` from a descriptor
 //! of the root, so no name and no symlink planted inside the root can lead
 //! outside it. Symlinks are never followed: a symlinked file reads as
@@ -27,31 +27,40 @@
 //! checksum threads (`crate::pool::checksums`). `Storage` is shared by the reactor and
 //! the pool's threads: every method takes `&self`.
 //!
-//! Why it is long: the jail's lookups and the `Storage` they serve; the
-//! read side is in `read.rs`, uploads in `upload.rs`, sessions in
-//! `sessions.rs`.
+//! This file is the folder's face: the [`Storage`] struct, its opening,
+//! the module list and what the folder exports. Its calls live by concern
+//! in the files beside it (docs/architecture.md's module map): the jail's
+//! lookups in `jail.rs`, reads in `read.rs`, uploads in `upload.rs`,
+//! folders in `folders.rs`, removals in `remove.rs`, WebDAV's state in
+//! `dav_locks.rs` and `dead_props.rs`, `--fsync` in `durability.rs`,
+//! sessions in `sessions.rs` and its `session_*.rs`; it must not grow
+//! calls of its own again.
 
 use std::fs::File;
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::path::Path;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, OnceLock};
 
-use rustix::fs::{AtFlags, FileType, Mode, OFlags, ResolveFlags, Stat};
+use rustix::fs::Mode;
 use rustix::io::Errno;
 
-use crate::name::{Name, RESERVED_PREFIX};
+use crate::name::RESERVED_PREFIX;
 
 mod checksum;
 mod copy;
 mod cursor;
 mod dav_locks;
 mod dead_props;
+mod durability;
 mod error;
+mod file_info;
 mod flush;
+mod folders;
 pub mod gate;
 mod health;
+mod jail;
 mod lock;
 mod md5_tag;
 mod nodes;
@@ -66,347 +75,62 @@ mod read;
 mod remove;
 mod rename;
 mod resource;
+mod session_append;
+mod session_begin;
+mod session_commit;
 mod session_expiry;
 mod session_files;
 mod session_index;
+mod session_list;
 mod session_state;
 mod sessions;
 mod sweep;
 mod tree;
 mod unflushed;
 mod unrecorded;
-pub use copy::{Copied, Member, Occupant};
-pub use dead_props::{DeadProperty, Holder, MAX_RECORD, NewProps, PROPS_DIR, Recorded};
-pub use remove::{Left, MAX_NAMED, Removal};
-pub use resource::{Resource, Space};
-pub use sweep::SweepReport;
-pub use tree::DirectoryListing;
 mod upload;
 mod upload_target;
 mod version_record;
 mod zip_crc;
 
 pub use checksum::{Ahead, Later, Md5Tag, record_md5_tag};
+pub use copy::{Copied, Member, Occupant};
 pub use cursor::{Found, TreeCursor};
 pub use dav_locks::{DavLock, DavLocks, Edit, LOCKS_DIR, is_below, new_token};
+pub use dead_props::{DeadProperty, Holder, MAX_RECORD, NewProps, PROPS_DIR, Recorded};
 pub use error::{NO_BUCKET, STORAGE_FAILURES, StorageError, storage_failures};
-use gate::{Gate, Point};
-use lock::NodeLock;
+pub use file_info::{FileInfo, Stamp};
+pub use flush::LoneCommit;
+pub use folders::Folders;
 pub use lock::{Claim, RootInUse, root_in_use};
 pub use nodes::NODES_DIR;
 pub use part_slots::SMALLEST_PART;
 pub use parts::{Part, PartUpload};
+pub use read::{OpenFile, VersionRecords};
+pub use remove::{Left, MAX_NAMED, Removal};
+pub use resource::{Resource, Space};
+pub use session_append::Appending;
 pub use session_expiry::SessionTtl;
 pub use session_files::{IdKey, SESSIONS_DIR, session_id};
+pub use session_list::ListedSession;
 pub use session_state::Appender;
-pub use sessions::{
-    Appending, DEFERRED_SIZE, ListedSession, SessionCap, SessionInfo, SessionLimits, fits_a_record,
-};
-pub use zip_crc::{ZipCrc, ZipCrcRecord};
-
-pub use flush::LoneCommit;
-pub use read::VersionRecords;
+pub use sessions::{DEFERRED_SIZE, SessionCap, SessionInfo, SessionLimits, fits_a_record};
+pub use sweep::SweepReport;
+pub use tree::{DirectoryListing, ListEntry};
 pub use unflushed::Unflushed;
 pub use upload::{Durable, Landed, Upload};
+pub use zip_crc::{ZipCrc, ZipCrcRecord};
 
-/// Flags for opening a directory: never through a symlink. Readable (not
-/// `O_PATH`) so that the same descriptor can be listed and fsynced.
-const DIR: OFlags = OFlags::RDONLY
-    .union(OFlags::DIRECTORY)
-    .union(OFlags::NOFOLLOW)
-    .union(OFlags::CLOEXEC);
-
-/// Flags for opening a file to read: never through a symlink, NONBLOCK so
-/// that a FIFO planted in the root cannot hang the server, NOCTTY so that a
-/// terminal device left there never becomes our controlling terminal
-/// (special files are refused after the `fstat` that tells them apart).
-const READ_FILE: OFlags = OFlags::RDONLY
-    .union(OFlags::NOFOLLOW)
-    .union(OFlags::CLOEXEC)
-    .union(OFlags::NONBLOCK)
-    .union(OFlags::NOCTTY);
-
-/// Opens directory `path` (not empty) beneath `root` without following any
-/// symlink: one `openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS)` where the
-/// kernel has it and allows it, else segment by segment with `O_NOFOLLOW`,
-/// which also gives the precise error.
-fn open_dir_beneath(root: &OwnedFd, path: &str) -> Result<OwnedFd, StorageError> {
-    open_dir_at(root, path).map_err(|errno| match errno {
-        Errno::NOENT | Errno::NOTDIR => StorageError::NotFound,
-        errno => errno.into(),
-    })
-}
-
-/// [`open_dir_beneath`] with the system's error.
-fn open_dir_at(root: &OwnedFd, path: &str) -> Result<OwnedFd, Errno> {
-    open_beneath(root, path, DIR)
-}
-
-/// What folders are to the protocol a request came by: whether a file's
-/// missing parent folders are made for it, and whether the folders its
-/// removal (or move, or failed upload) leaves empty go with it. One term
-/// that each codec or dialect sets and the storage calls below apply
-/// (docs/webdav.md (e)).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Folders {
-    /// Folders exist through the files in them (FERRY/1; S3's prefixes):
-    /// made for a file that needs them, removed with the last file that
-    /// leaves them.
-    Implicit,
-    /// As [`Folders::Implicit`] below a bucket, which stays (S3: buckets
-    /// are the root's folders, made and removed by their own requests;
-    /// the prefixes inside them come and go with their keys).
-    Keys,
-    /// Made for a file that needs them, kept once made (ferry's HTTP: the
-    /// web page, `curl -T` and the CLI upload into folders that are not
-    /// there yet, and a user who empties a folder still sees it).
-    Made,
-    /// Things of their own: a file's parent folder must exist, and a
-    /// folder stays when emptied (WebDAV, RFC 4918 9.7.1: `MKCOL` makes
-    /// them, `DELETE` of the folder removes them).
-    Explicit,
-}
-
-impl Folders {
-    /// Whether a file's missing parent folders are made for it.
-    pub fn made(self) -> bool {
-        self != Folders::Explicit
-    }
-
-    /// Whether folders left empty by a file's removal go with it: how
-    /// many leading segments of a name stay whatever happens (the
-    /// `floor` of [`prune_empty_dirs`]), or `None` where folders are kept.
-    pub fn pruned_below(self) -> Option<usize> {
-        match self {
-            Folders::Implicit => Some(0),
-            Folders::Keys => Some(1),
-            Folders::Made | Folders::Explicit => None,
-        }
-    }
-}
-
-/// The times that set a file's modification time to `seconds` (Unix)
-/// and leave its access time as it is.
-fn mtime_only(seconds: i64) -> rustix::fs::Timestamps {
-    rustix::fs::Timestamps {
-        last_access: rustix::fs::Timespec {
-            tv_sec: 0,
-            tv_nsec: rustix::fs::UTIME_OMIT,
-        },
-        last_modification: rustix::fs::Timespec {
-            tv_sec: seconds,
-            tv_nsec: 0,
-        },
-    }
-}
-
-/// Removes directory `path` and then its ancestors while they are empty
-/// (never the root), where folders are implicit ([`Folders::Implicit`]):
-/// removing the last file (DEL, or a failed upload's temp file) removes
-/// the directories it leaves empty. `floor`: how many leading segments of
-/// `path` stay whatever happens (the folders an upload found rather than
-/// made, where folders are kept once made; 0 to go up to the root).
-/// Returns the directory that held the topmost folder removed, if any:
-/// the one to flush for the removals to be durable (the folders below
-/// went with it).
-fn prune_empty_dirs(root: &OwnedFd, path: &str, floor: usize) -> Option<OwnedFd> {
-    let mut path = path;
-    let mut above = None;
-    while !path.is_empty() && path.split('/').count() > floor {
-        let (parent, leaf) = path.rsplit_once('/').unwrap_or(("", path));
-        let Ok(dir) = dir_at(root, parent) else {
-            break;
-        };
-        if rustix::fs::unlinkat(&dir, leaf, AtFlags::REMOVEDIR).is_err() {
-            break; // not empty, or gone already
-        }
-        above = Some(dir);
-        path = parent;
-    }
-    above
-}
-
-/// Directory `path` beneath `root` ("" for the root itself, a new
-/// descriptor of it).
-fn dir_at(root: &OwnedFd, path: &str) -> Result<OwnedFd, Errno> {
-    match path {
-        "" => rustix::io::fcntl_dupfd_cloexec(root, 0),
-        path => open_dir_at(root, path),
-    }
-}
-
-/// The folder `name` is in, from the root ("" for the root).
-fn dir_of(name: &Name) -> &str {
-    name.as_str().rsplit_once('/').map_or("", |(dir, _)| dir)
-}
-
-/// Opens `path` beneath `root` in one call, refusing any symlink on the way
-/// and any escape from `root`. Where `openat2` is refused (a kernel before
-/// 5.6 or a seccomp filter answers `ENOSYS` or `EPERM`, and so does
-/// valgrind), or refuses this path (a symlink on the way), the path is
-/// opened one segment at a time with `O_NOFOLLOW`, which refuses the same
-/// and gives the precise error: every caller, a dead-property record's
-/// read too, finds what is there whatever the kernel.
-fn open_beneath(root: &OwnedFd, path: &str, flags: OFlags) -> Result<OwnedFd, Errno> {
-    match rustix::fs::openat2(root, path, flags, Mode::empty(), BENEATH) {
-        Err(errno) if !matches!(errno, Errno::NOENT | Errno::NOTDIR) => {
-            open_by_segments(root, path, flags)
-        }
-        opened => opened,
-    }
-}
-
-/// [`open_beneath`] without `openat2`: each folder on the way opened
-/// with `O_NOFOLLOW`, then the last segment with `flags` and `O_NOFOLLOW`.
-fn open_by_segments(root: &OwnedFd, path: &str, flags: OFlags) -> Result<OwnedFd, Errno> {
-    // `O_PATH | O_NOFOLLOW` would open a symlink itself: no caller asks.
-    debug_assert!(!flags.contains(OFlags::PATH), "{path}");
-    let (dirs, leaf) = path.rsplit_once('/').unwrap_or(("", path));
-    let mut folder: Option<OwnedFd> = None;
-    for segment in dirs.split('/').filter(|s| !s.is_empty()) {
-        folder = Some(open_segment(folder.as_ref().unwrap_or(root), segment, DIR)?);
-    }
-    let flags = flags.union(OFlags::NOFOLLOW);
-    open_segment(folder.as_ref().unwrap_or(root), leaf, flags)
-}
-
-fn open_segment(parent: &OwnedFd, segment: &str, flags: OFlags) -> Result<OwnedFd, Errno> {
-    if segment == ".." {
-        // Names have none; `RESOLVE_BENEATH` refuses an escape so.
-        return Err(Errno::XDEV);
-    }
-    rustix::fs::openat(parent, segment, flags, Mode::empty())
-}
-
-/// Runs `f` on a thread of its own whose `openat2` calls fail with
-/// `ENOSYS`, as on a kernel without it (or under valgrind 3.19): a seccomp
-/// filter on that thread alone (no `SECCOMP_FILTER_FLAG_TSYNC`), so the
-/// other tests' threads keep theirs.
-#[cfg(test)]
-pub(crate) fn without_openat2<T: Send>(f: impl FnOnce() -> T + Send) -> T {
-    std::thread::scope(|scope| {
-        let thread = scope.spawn(|| {
-            refuse_openat2();
-            f()
-        });
-        thread
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-    })
-}
-
-/// Installs, on the calling thread, a filter that answers `openat2` with
-/// `ENOSYS` and lets every other call through.
-#[cfg(test)]
-fn refuse_openat2() {
-    let op = |code, jf, k| libc::sock_filter { code, jt: 0, jf, k };
-    let openat2 = u32::try_from(libc::SYS_openat2).unwrap();
-    let enosys = u32::try_from(libc::ENOSYS).unwrap();
-    let filter = [
-        op(0x20, 0, 0),       // BPF_LD | BPF_W | BPF_ABS: seccomp_data.nr
-        op(0x15, 1, openat2), // BPF_JMP | BPF_JEQ | BPF_K: else skip one
-        op(0x06, 0, libc::SECCOMP_RET_ERRNO | enosys), // BPF_RET | BPF_K
-        op(0x06, 0, libc::SECCOMP_RET_ALLOW),
-    ];
-    let program = libc::sock_fprog {
-        len: u16::try_from(filter.len()).unwrap(),
-        filter: filter.as_ptr().cast_mut(),
-    };
-    // SAFETY: plain system calls; the program outlives the one that
-    // copies it into the kernel.
-    let (privs, seccomp) = unsafe {
-        (
-            libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0),
-            libc::syscall(
-                libc::SYS_seccomp,
-                libc::SECCOMP_SET_MODE_FILTER,
-                0,
-                &program,
-            ),
-        )
-    };
-    assert_eq!((privs, seccomp), (0, 0), "{}", io::Error::last_os_error());
-}
-
-/// Path resolution that stays beneath the root and follows no symlink.
-const BENEATH: ResolveFlags = ResolveFlags::BENEATH
-    .union(ResolveFlags::NO_SYMLINKS)
-    .union(ResolveFlags::NO_MAGICLINKS);
-
-/// Size and modification time of a stored file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FileInfo {
-    /// Bytes.
-    pub size: u64,
-    /// Modification time, Unix seconds.
-    pub mtime: i64,
-}
-
-impl FileInfo {
-    fn of(stat: &Stat) -> FileInfo {
-        FileInfo {
-            size: u64::try_from(stat.st_size).unwrap_or(0),
-            mtime: stat.st_mtime,
-        }
-    }
-}
-
-/// What tells versions of a stored file apart beyond its size and
-/// modification time in seconds: its inode (a new upload is a new inode,
-/// even with the same size and a preserved time) and the nanoseconds of
-/// its modification time. Known as soon as the file is open, unlike its
-/// CRC-32C.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Stamp {
-    /// The inode number.
-    pub inode: u64,
-    /// Nanoseconds of the modification time, past [`FileInfo::mtime`].
-    pub nanos: u32,
-}
-
-impl Stamp {
-    pub(super) fn of(stat: &Stat) -> Stamp {
-        Stamp {
-            inode: stat.st_ino,
-            nanos: u32::try_from(stat.st_mtime_nsec).unwrap_or(0),
-        }
-    }
-}
-
-/// A stored file opened for reading, with its checksum if known.
-#[derive(Debug)]
-pub struct OpenFile {
-    /// The file, positioned nowhere in particular (read it by offset).
-    pub file: File,
-    /// Its size and modification time when opened.
-    pub info: FileInfo,
-    /// What else tells this version from others.
-    pub stamp: Stamp,
-    /// CRC-32C of the whole file, if it is known without reading the file
-    /// ([`Storage::checksum`] computes it).
-    pub crc: Option<u32>,
-    /// The MD5 tag recorded with it (S3's `ETag`), if the record still
-    /// matches it; looked up with the CRC-32C.
-    pub md5: Option<Md5Tag>,
-    /// It lives on a memory file system (tmpfs): reading it never waits
-    /// on a disk.
-    pub in_memory: bool,
-    /// It lives where every call is a round trip (FUSE, NFS...): even
-    /// closing it waits.
-    pub round_trips: bool,
-}
-
-/// One LIST result.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ListEntry {
-    /// Decoded name relative to the root.
-    pub name: String,
-    /// Size and modification time.
-    pub info: FileInfo,
-    /// What tells its versions apart beyond that (an HTTP `ETag` is made
-    /// of both, in a listing as for a GET).
-    pub stamp: Stamp,
-}
+// What the files here share through this face: the jail's lookups, which
+// every one of them opens through, and a stored file's mode and times.
+use file_info::{mtime_only, stored_file_mode};
+use folders::prune_empty_dirs;
+use gate::Gate;
+use jail::{
+    BENEATH, DIR, READ_FILE, check_regular, dir_at, dir_of, open_beneath, open_dir_at,
+    open_dir_beneath,
+};
+use lock::NodeLock;
 
 /// The root directory and everything done beneath it.
 #[derive(Debug)]
@@ -572,67 +296,6 @@ impl Storage {
         self.in_memory
     }
 
-    /// Makes acknowledgements wait for stable storage (`--fsync`). Here
-    /// that means: each directory's line in this run's journal is flushed
-    /// before its first temp file is made (once per directory per run), so
-    /// the start-up sweep after a power cut finds every temp file the cut
-    /// left; a file's delete and rename flush their directories before they
-    /// return; a WebDAV lock's record and folder are flushed before its
-    /// change is answered. Commits flush in the steps of
-    /// [`Upload::commit_durably`].
-    pub fn set_durable(&mut self, durable: bool) {
-        self.durable = durable;
-        self.dav_locks.set_durable(durable);
-    }
-
-    /// Flushes `dirs` (what a step of a [`Durable`] commit left owed) in
-    /// the next group-commit batch, then calls `answer` with how it went, on
-    /// the flusher thread (it must be short: it hands the answer on).
-    /// Never blocks on the disk: the reactor calls it, and no thread waits
-    /// for the batch but the flusher (see `flush.rs`).
-    pub fn flush_then(
-        &self,
-        dirs: Unflushed,
-        answer: impl FnOnce(Result<(), StorageError>) + Send + 'static,
-    ) {
-        self.flusher.then(
-            dirs,
-            Box::new(move |result| answer(result.map_err(StorageError::from))),
-        );
-    }
-
-    /// A hold under which a durable commit flushes its steps itself, on
-    /// this I/O thread, when no other durable change is being flushed or
-    /// waits for a batch; `None` then: it joins the batches
-    /// ([`Storage::flush_then`]). See `flush.rs`.
-    pub fn lone_commit(&self) -> Option<LoneCommit<'_>> {
-        self.flusher.alone()
-    }
-
-    /// Directory flushes durable commits have made since the start (group
-    /// commit shares them: see `flush.rs`).
-    pub fn dir_flushes(&self) -> u64 {
-        self.flusher.flushes()
-    }
-
-    /// Batches of directory flushes made since the start: the waits
-    /// durable changes paid.
-    pub fn flush_batches(&self) -> u64 {
-        self.flusher.batches()
-    }
-
-    /// Waits for those batches since the start (each durable change waits
-    /// for one or more): per batch, how many changes shared it.
-    pub fn flush_waits(&self) -> u64 {
-        self.flusher.asks()
-    }
-
-    /// Holds the calls that reach the gate's point until a test opens it.
-    #[doc(hidden)]
-    pub fn set_gate(&mut self, gate: Option<Arc<Gate>>) {
-        self.gate = gate;
-    }
-
     /// Whether the root directory was removed under the server (its
     /// directory has no links left): then a "not found" is the storage's
     /// failure, not the name's. One `fstat` of the held root.
@@ -640,231 +303,9 @@ impl Storage {
         rustix::fs::fstat(&*self.root).is_ok_and(|stat| stat.st_nlink == 0)
     }
 
-    /// Waits at `point` if a test holds it.
-    pub(crate) fn pause(&self, point: Point) {
-        if let Some(gate) = &self.gate {
-            gate.pass(point);
-        }
-    }
-
-    /// Fails at `point` if a test's failing gate says so.
-    fn injected_fault(&self, point: Point) -> Result<(), StorageError> {
-        match self.gate.as_ref().and_then(|gate| gate.fault(point)) {
-            Some(errno) => Err(errno.into()),
-            None => Ok(()),
-        }
-    }
-
     /// The prefix of this process's temp files (see `nodes.rs`).
     fn temp_prefix(&self) -> String {
         format!("{RESERVED_PREFIX}tmp-{}-{}-", self.node, self.run)
-    }
-
-    /// Removes `name`, then, if `folders` are pruned, any parent
-    /// directories this left empty.
-    ///
-    /// # Errors
-    /// 404 if absent, 409 for a directory, 403 for a symlink: only regular
-    /// files are removed.
-    pub fn delete(&self, name: &Name, folders: Folders) -> Result<(), StorageError> {
-        self.pause(Point::Delete);
-        let (dirs, leaf) = name.split_parent();
-        let dir = self.walk(dirs)?;
-        let parent = self.fd(&dir);
-        let stat = rustix::fs::statat(parent, leaf, AtFlags::SYMLINK_NOFOLLOW)?;
-        check_regular(&stat)?;
-        // Its dead properties first: a crash between the two leaves a
-        // file without them, never a record without its file.
-        let records = self.remove_records(dead_props::Holder::File(name.as_str()));
-        rustix::fs::unlinkat(parent, leaf, AtFlags::empty())?;
-        self.checksums.forget(&stat);
-        let pruned = folders
-            .pruned_below()
-            .and_then(|floor| prune_empty_dirs(&self.root, dir_of(name), floor));
-        if self.durable {
-            // `--fsync`: gone for good before the answer, and so are the
-            // folders it emptied (else they come back, empty, after a
-            // power cut): where its folder went, the one that held the
-            // topmost folder pruned is the one flush needed, in a batch
-            // with its record's removal.
-            let dir = match pruned {
-                Some(above) => above,
-                None => rustix::io::fcntl_dupfd_cloexec(parent, 0)?,
-            };
-            self.flusher
-                .flush(records.into_iter().chain([dir]).collect())?;
-        }
-        Ok(())
-    }
-
-    /// Makes the folder `name` (WebDAV's `MKCOL`); its parent folder must
-    /// exist already: nothing is made on the way.
-    ///
-    /// # Errors
-    /// [`StorageError::Exists`] if something has the name,
-    /// [`StorageError::NotFound`] if its parent folder is missing (or is a
-    /// file).
-    /// With `--fsync`, its name is on stable storage before it returns.
-    pub fn make_folder(&self, name: &Name) -> Result<(), StorageError> {
-        let parent = self.make_folder_unflushed(name)?;
-        if self.durable {
-            self.flusher.flush(vec![parent])?;
-        }
-        Ok(())
-    }
-
-    /// Makes the folder `name` and the missing folders above it but its
-    /// first `kept` (S3's bucket, which only CreateBucket makes); one
-    /// already there is no error (S3's folder marker, `PUT key/`).
-    ///
-    /// # Errors
-    /// [`StorageError::Exists`] if a file has the name,
-    /// [`StorageError::ParentNotDirectory`] if one is on the way,
-    /// [`StorageError::NoBucket`] if one of the first `kept` is not there.
-    /// With `--fsync`, its name is on stable storage before it returns.
-    pub fn make_folders(&self, name: &Name, kept: usize) -> Result<(), StorageError> {
-        self.pause(Point::Delete);
-        let (dirs, leaf) = name.split_parent();
-        let (parent, _) = self.walk_creating(dirs, kept)?;
-        let parent = self.fd(&parent);
-        match rustix::fs::mkdirat(parent, leaf, Mode::from_raw_mode(0o755)) {
-            Err(Errno::EXIST) => {
-                let stat = rustix::fs::statat(parent, leaf, AtFlags::SYMLINK_NOFOLLOW)?;
-                match FileType::from_raw_mode(stat.st_mode) {
-                    FileType::Directory => Ok(()),
-                    _ => Err(StorageError::Exists),
-                }
-            }
-            made => {
-                made?;
-                if self.durable {
-                    let parent = rustix::io::fcntl_dupfd_cloexec(parent, 0)?;
-                    self.flusher.flush(vec![parent])?;
-                }
-                Ok(())
-            }
-        }
-    }
-
-    /// As [`Storage::make_folder`], never flushed: returns the parent
-    /// folder, whose flush would make the new name durable (a folder's
-    /// copy flushes all it made at once).
-    fn make_folder_unflushed(&self, name: &Name) -> Result<OwnedFd, StorageError> {
-        self.pause(Point::Delete);
-        let (dirs, leaf) = name.split_parent();
-        let dir = self.walk(dirs)?;
-        match rustix::fs::mkdirat(self.fd(&dir), leaf, Mode::from_raw_mode(0o755)) {
-            Err(Errno::EXIST) => Err(StorageError::Exists),
-            made => {
-                made?;
-                Ok(rustix::io::fcntl_dupfd_cloexec(self.fd(&dir), 0)?)
-            }
-        }
-    }
-
-    /// Removes the folder `name` if it holds nothing (S3's
-    /// `DeleteBucket`): not even an upload under way, whose temp file is
-    /// in it.
-    ///
-    /// # Errors
-    /// [`StorageError::NotFound`] if no folder has the name (a file is not
-    /// one), [`StorageError::NotEmpty`] if it holds anything, 403 for a
-    /// symlink.
-    pub fn remove_empty_folder(&self, name: &Name) -> Result<(), StorageError> {
-        self.pause(Point::Delete);
-        let (dirs, leaf) = name.split_parent();
-        let dir = self.walk(dirs)?;
-        let parent = self.fd(&dir);
-        let stat = rustix::fs::statat(parent, leaf, AtFlags::SYMLINK_NOFOLLOW)?;
-        match FileType::from_raw_mode(stat.st_mode) {
-            FileType::Directory => {}
-            FileType::Symlink => return Err(StorageError::Symlink),
-            _ => return Err(StorageError::NotFound),
-        }
-        match rustix::fs::unlinkat(parent, leaf, AtFlags::REMOVEDIR) {
-            Err(Errno::NOTEMPTY | Errno::EXIST) => Err(StorageError::NotEmpty),
-            removed => Ok(removed?),
-        }
-    }
-
-    /// Checks that the folder `name` is there (S3's bucket, before a
-    /// listing of its keys that would otherwise be empty).
-    ///
-    /// # Errors
-    /// [`StorageError::NotFound`] if no folder has the name; 500 or 503 if
-    /// it cannot be looked up.
-    pub fn find_folder(&self, name: &Name) -> Result<(), StorageError> {
-        self.pause(Point::Walk);
-        open_dir_beneath(&self.root, name.as_str()).map(drop)
-    }
-
-    /// Opens the directories of a name for reading; `None` is the root.
-    ///
-    /// One `openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS)` resolves the
-    /// whole path in the kernel without ever following a symlink. Where it
-    /// refuses (a symlink on the way, or a kernel without `openat2`), the
-    /// segment-by-segment walk decides and gives the precise error.
-    fn walk<'a>(
-        &self,
-        dirs: impl Iterator<Item = &'a str> + Clone,
-    ) -> Result<Option<OwnedFd>, StorageError> {
-        let mut path = String::new();
-        for segment in dirs.clone() {
-            if !path.is_empty() {
-                path.push('/');
-            }
-            path.push_str(segment);
-        }
-        if path.is_empty() {
-            return Ok(None);
-        }
-        Ok(Some(open_dir_beneath(&self.root, &path)?))
-    }
-
-    /// As [`Storage::walk`], creating missing directories but the first
-    /// `kept` (S3's bucket: only CreateBucket makes one); also returns
-    /// how many leading segments were there already (not made by this
-    /// call: the floor below which its undoing prunes nothing).
-    ///
-    /// # Errors
-    /// [`StorageError::NoBucket`] for a missing one of the first `kept`;
-    /// as [`Storage::walk`].
-    fn walk_creating<'a>(
-        &self,
-        dirs: impl Iterator<Item = &'a str>,
-        kept: usize,
-    ) -> Result<(Option<OwnedFd>, usize), StorageError> {
-        let not_a_dir = |errno| match errno {
-            Errno::NOTDIR => StorageError::ParentNotDirectory,
-            other => other.into(),
-        };
-        let mut current: Option<OwnedFd> = None;
-        let (mut found, mut making) = (0, false);
-        for (at, segment) in dirs.enumerate() {
-            let parent = self.fd(&current);
-            let next = match rustix::fs::openat(parent, segment, DIR, Mode::empty()) {
-                Err(Errno::NOENT) if at < kept => return Err(StorageError::NoBucket),
-                Err(Errno::NOENT) => {
-                    match rustix::fs::mkdirat(parent, segment, Mode::from_raw_mode(0o755)) {
-                        Ok(()) => making = true,
-                        // Made by another request meanwhile: not ours.
-                        Err(Errno::EXIST) => {}
-                        Err(errno) => return Err(errno.into()),
-                    }
-                    rustix::fs::openat(parent, segment, DIR, Mode::empty()).map_err(not_a_dir)?
-                }
-                other => other.map_err(not_a_dir)?,
-            };
-            if !making {
-                found += 1;
-            }
-            current = Some(next);
-        }
-        Ok((current, found))
-    }
-
-    fn fd<'a>(&'a self, dir: &'a Option<OwnedFd>) -> BorrowedFd<'a> {
-        dir.as_ref().map_or(self.root.as_fd(), |fd| fd.as_fd())
     }
 }
 
@@ -885,12 +326,6 @@ fn create_durably(path: &Path) -> io::Result<()> {
         Err(err) if err.kind() == io::ErrorKind::AlreadyExists && path.is_dir() => Ok(()),
         Err(err) => Err(err),
     }
-}
-
-/// Permissions of a stored file, as the umask leaves them: uploads and
-/// committed sessions alike, so how a file arrived does not show.
-pub(super) fn stored_file_mode() -> Mode {
-    Mode::from_raw_mode(0o644)
 }
 
 /// `statfs` magic numbers of file systems that live in memory: tmpfs,
@@ -920,29 +355,5 @@ fn run_id() -> String {
     format!("{:x}{:x}", std::process::id(), nanos & 0xffff_ffff_ffff)
 }
 
-impl Storage {
-    /// Runs a lookup again if it found nothing, on a network or FUSE file
-    /// system only: there another node's upload may have just renamed a new
-    /// version over the name, and the file system can answer `ENOENT` or
-    /// `ESTALE` in that instant for a name that is never absent. On a local
-    /// file system a rename is atomic, so a miss is final and costs one
-    /// lookup. A second miss is a 404.
-    fn once_more_if_gone<T>(
-        &self,
-        mut lookup: impl FnMut() -> Result<T, StorageError>,
-    ) -> Result<T, StorageError> {
-        match lookup() {
-            Err(StorageError::NotFound) if self.round_trips => lookup(),
-            found => found,
-        }
-    }
-}
-
-fn check_regular(stat: &Stat) -> Result<(), StorageError> {
-    match FileType::from_raw_mode(stat.st_mode) {
-        FileType::RegularFile => Ok(()),
-        FileType::Directory => Err(StorageError::IsDirectory),
-        FileType::Symlink => Err(StorageError::Symlink),
-        _ => Err(StorageError::NotFound),
-    }
-}
+#[cfg(test)]
+mod no_openat2;

@@ -1,8 +1,8 @@
 //! The read side of the jail: files opened to be described or sent (with
 //! their CRC-32C when it is known, looked up but never computed here
 //! unless asked), the checksum threads' queue, and reading ahead into the
-//! page cache. Another `impl Storage`, apart from `mod.rs` for its length;
-//! the rules it uses (lookups beneath the root, the test gate) are there.
+//! page cache. Another `impl Storage`; the rules it uses are beside it
+//! (lookups beneath the root in `jail.rs`, the test gate in `gate.rs`).
 
 use std::fs::File;
 use std::io;
@@ -16,8 +16,8 @@ use super::checksum::{self, Md5Tag};
 use super::gate::Point;
 use super::zip_crc::{self, ZipCrc, ZipCrcRecord};
 use super::{
-    Ahead, BENEATH, FileInfo, Later, OpenFile, READ_FILE, Stamp, Storage, StorageError,
-    check_regular, open_beneath,
+    Ahead, BENEATH, FileInfo, Later, READ_FILE, Stamp, Storage, StorageError, check_regular,
+    open_beneath,
 };
 use crate::name::Name;
 
@@ -34,6 +34,29 @@ pub struct VersionRecords {
     /// Their checksums, where its upload had one (each
     /// `<algorithm>:<base64>`).
     pub part_checksums: Option<Vec<String>>,
+}
+
+/// A stored file opened for reading, with its checksum if known.
+#[derive(Debug)]
+pub struct OpenFile {
+    /// The file, positioned nowhere in particular (read it by offset).
+    pub file: File,
+    /// Its size and modification time when opened.
+    pub info: FileInfo,
+    /// What else tells this version from others.
+    pub stamp: Stamp,
+    /// CRC-32C of the whole file, if it is known without reading the file
+    /// ([`Storage::checksum`] computes it).
+    pub crc: Option<u32>,
+    /// The MD5 tag recorded with it (S3's `ETag`), if the record still
+    /// matches it; looked up with the CRC-32C.
+    pub md5: Option<Md5Tag>,
+    /// It lives on a memory file system (tmpfs): reading it never waits
+    /// on a disk.
+    pub in_memory: bool,
+    /// It lives where every call is a round trip (FUSE, NFS...): even
+    /// closing it waits.
+    pub round_trips: bool,
 }
 
 impl Storage {
@@ -407,7 +430,7 @@ mod tests {
         std::os::unix::fs::symlink(outside.path().join("f"), dir.path().join("a/l")).unwrap();
         let storage = Storage::open(dir.path(), "n1", false).unwrap();
         let name = |text: &str| Name::new(text.to_owned()).unwrap();
-        super::super::without_openat2(|| {
+        super::super::no_openat2::without_openat2(|| {
             let found = storage.open_read(&name("a/b/f")).unwrap();
             assert_eq!(found.info.size, 5);
             for (text, refused) in [

@@ -1,5 +1,6 @@
-//! Removing a folder with everything in it (WebDAV's `DELETE` of a
-//! collection, the web page's folder delete): a walk of the tree below it
+//! Removing: a file ([`Storage::delete`], with the folders it leaves
+//! empty where its protocol prunes them), and a folder with everything in
+//! it (WebDAV's `DELETE` of a collection, the web page's folder delete): a walk of the tree below it
 //! (`tree.rs`, one directory's names held per level), each file unlinked
 //! as it is found if the caller's judge allows it, then the emptied
 //! folders removed deepest first. What could not go stays, and is told,
@@ -13,8 +14,9 @@ use std::os::fd::OwnedFd;
 use rustix::fs::{AtFlags, FileType};
 use rustix::io::Errno;
 
-use super::{Storage, StorageError};
-use crate::name::Prefix;
+use super::gate::Point;
+use super::{Folders, Storage, StorageError, check_regular, dead_props, dir_of, prune_empty_dirs};
+use crate::name::{Name, Prefix};
 
 /// The most members a folder's removal or copy names in what it left;
 /// the rest are counted, not named. The names are held in memory until
@@ -101,6 +103,43 @@ impl Removal {
 }
 
 impl Storage {
+    /// Removes `name`, then, if `folders` are pruned, any parent
+    /// directories this left empty.
+    ///
+    /// # Errors
+    /// 404 if absent, 409 for a directory, 403 for a symlink: only regular
+    /// files are removed.
+    pub fn delete(&self, name: &Name, folders: Folders) -> Result<(), StorageError> {
+        self.pause(Point::Delete);
+        let (dirs, leaf) = name.split_parent();
+        let dir = self.walk(dirs)?;
+        let parent = self.fd(&dir);
+        let stat = rustix::fs::statat(parent, leaf, AtFlags::SYMLINK_NOFOLLOW)?;
+        check_regular(&stat)?;
+        // Its dead properties first: a crash between the two leaves a
+        // file without them, never a record without its file.
+        let records = self.remove_records(dead_props::Holder::File(name.as_str()));
+        rustix::fs::unlinkat(parent, leaf, AtFlags::empty())?;
+        self.checksums.forget(&stat);
+        let pruned = folders
+            .pruned_below()
+            .and_then(|floor| prune_empty_dirs(&self.root, dir_of(name), floor));
+        if self.durable {
+            // `--fsync`: gone for good before the answer, and so are the
+            // folders it emptied (else they come back, empty, after a
+            // power cut): where its folder went, the one that held the
+            // topmost folder pruned is the one flush needed, in a batch
+            // with its record's removal.
+            let dir = match pruned {
+                Some(above) => above,
+                None => rustix::io::fcntl_dupfd_cloexec(parent, 0)?,
+            };
+            self.flusher
+                .flush(records.into_iter().chain([dir]).collect())?;
+        }
+        Ok(())
+    }
+
     /// Removes folder `prefix` (not the root) and what it holds: each
     /// file for which `may_delete` says yes, then every folder left
     /// empty that `may_delete` allows by its name (ending in `/`), the

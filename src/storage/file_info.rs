@@ -1,0 +1,69 @@
+//! A stored file's facts as one `fstat` tells them: its size and
+//! modification time ([`FileInfo`]), what tells its versions apart beyond
+//! those ([`Stamp`]); and what a stored file is given: its mode, and the
+//! times that set its modification time alone.
+//!
+//! Plain values: nothing here opens, reads or writes a file.
+
+use rustix::fs::{Mode, Stat};
+
+/// Size and modification time of a stored file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileInfo {
+    /// Bytes.
+    pub size: u64,
+    /// Modification time, Unix seconds.
+    pub mtime: i64,
+}
+
+impl FileInfo {
+    pub(super) fn of(stat: &Stat) -> FileInfo {
+        FileInfo {
+            size: u64::try_from(stat.st_size).unwrap_or(0),
+            mtime: stat.st_mtime,
+        }
+    }
+}
+
+/// What tells versions of a stored file apart beyond its size and
+/// modification time in seconds: its inode (a new upload is a new inode,
+/// even with the same size and a preserved time) and the nanoseconds of
+/// its modification time. Known as soon as the file is open, unlike its
+/// CRC-32C.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Stamp {
+    /// The inode number.
+    pub inode: u64,
+    /// Nanoseconds of the modification time, past [`FileInfo::mtime`].
+    pub nanos: u32,
+}
+
+impl Stamp {
+    pub(super) fn of(stat: &Stat) -> Stamp {
+        Stamp {
+            inode: stat.st_ino,
+            nanos: u32::try_from(stat.st_mtime_nsec).unwrap_or(0),
+        }
+    }
+}
+
+/// The times that set a file's modification time to `seconds` (Unix)
+/// and leave its access time as it is.
+pub(super) fn mtime_only(seconds: i64) -> rustix::fs::Timestamps {
+    rustix::fs::Timestamps {
+        last_access: rustix::fs::Timespec {
+            tv_sec: 0,
+            tv_nsec: rustix::fs::UTIME_OMIT,
+        },
+        last_modification: rustix::fs::Timespec {
+            tv_sec: seconds,
+            tv_nsec: 0,
+        },
+    }
+}
+
+/// Permissions of a stored file, as the umask leaves them: uploads and
+/// committed sessions alike, so how a file arrived does not show.
+pub(super) fn stored_file_mode() -> Mode {
+    Mode::from_raw_mode(0o644)
+}

@@ -1,0 +1,222 @@
+//! An APPEND's bytes into its session: what it asks ([`Appending`]),
+//! the session read once under its hold and judged there (admitted,
+//! unexpired, at its offset, within its size, declared first where the
+//! APPEND declares it), and the [`Appender`] that writes them; the
+//! CRC-32C of what is staged, kept by this process's APPENDs or read back.
+//!
+//! Must never write past the session's size or anywhere but its end, nor
+//! into a session another node holds or one being committed.
+
+use std::fs::File;
+use std::io;
+use std::os::fd::OwnedFd;
+
+use rustix::fs::{Mode, OFlags};
+
+use super::gate::Point;
+use super::session_expiry::SessionTtl;
+use super::session_files::{self as files, check_id, now_seconds};
+use super::session_state::{Appender, Live, RECORD_EVERY};
+use super::sessions::{DEFERRED_SIZE, SessionInfo, touch};
+use super::{Storage, StorageError};
+
+/// What an APPEND asks of its session ([`Storage::append`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Appending {
+    /// Where its bytes go: where the session stands.
+    pub offset: u64,
+    /// How many.
+    pub len: u64,
+    /// The sessions' TTL: an expired session takes none. `None` for a
+    /// session's first bytes, sent as it is begun.
+    pub ttl: Option<SessionTtl>,
+    /// The upload's size, declared by this APPEND (tus's
+    /// creation-defer-length).
+    pub size: Option<u64>,
+}
+
+impl Storage {
+    /// Opens session `id` for an APPEND's bytes (`asked`). An APPEND
+    /// still streaming into the session is cut off: its next write fails.
+    /// The session's record is read once, with the session held, and all
+    /// that is judged by it is judged there: whether the client may write
+    /// it (`admit`: the caller's rule), whether it has expired (it is then
+    /// removed), the size the APPEND declares, and where the bytes go.
+    ///
+    /// # Errors
+    /// [`StorageError::NoSuchUpload`] for an unknown session,
+    /// [`StorageError::Expired`] for one untouched past its TTL,
+    /// [`StorageError::WrongOffset`] if `offset` is not where the session
+    /// stands, [`StorageError::PastEnd`] if the bytes would run past the
+    /// declared size, [`StorageError::Committing`] while it is committed;
+    /// [`declare_size`]'s; and whatever `admit` refuses.
+    pub fn append<E: From<StorageError>>(
+        &self,
+        id: &str,
+        asked: Appending,
+        admit: impl FnOnce(&SessionInfo) -> Result<(), E>,
+    ) -> Result<(Appender, SessionInfo), E> {
+        self.pause(Point::Session);
+        check_id(id)?;
+        let dir = self.sessions_dir()?;
+        let mut index = self.sessions.bookkeeping(&dir)?;
+        let live = self.sessions.get_or_new(id);
+        let Appending { offset, .. } = asked;
+        let (ticket, took_over, info) = {
+            let mut held = live.held();
+            if live.is_committing() {
+                return Err(StorageError::Committing.into());
+            }
+            Live::hold(&mut held, &dir, id)?;
+            // Read only once the session is this node's: another node's
+            // APPEND that just ended flushed its bytes before it let go,
+            // so the offset checked here is where the bytes will land.
+            let mut expired = false;
+            let checked = self
+                .session_in_checked(&dir, id)
+                .map_err(E::from)
+                .and_then(|info| admit(&info).map(|()| info))
+                .and_then(|info| {
+                    let appendable = self.appendable(&dir, &live, info, asked);
+                    expired = matches!(appendable, Err(StorageError::Expired));
+                    Ok(appendable?)
+                });
+            match checked {
+                Ok(info) => {
+                    self.sessions.keep(id, &live);
+                    let (ticket, took_over) = live.take_over();
+                    (ticket, took_over, info)
+                }
+                Err(err) => {
+                    if expired {
+                        // Its lock and the books held: nobody else uses it.
+                        self.remove_session(&dir, &mut index, id);
+                    }
+                    if !live.busy() {
+                        *held = None;
+                    }
+                    return Err(err);
+                }
+            }
+        };
+        if took_over {
+            log::info!("upload session {id}: a new APPEND takes over from one still open");
+        }
+        if info.received > 0 {
+            index.mark_staged(id);
+        }
+        touch(&dir, &mut index, id);
+        let flags = OFlags::WRONLY | OFlags::APPEND | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let opened = rustix::fs::openat(&dir, files::data_name(id), flags, Mode::empty());
+        let file = match opened {
+            Ok(fd) => File::from(fd),
+            Err(errno) => {
+                live.release(ticket);
+                return Err(StorageError::from(errno).into());
+            }
+        };
+        // Reading back what a crash left unrecorded is worth it only if
+        // that is little; otherwise the COMMIT computes the CRC once.
+        let crc = staged_crc(&live, &file, offset, RECORD_EVERY, || {})
+            .ok()
+            .flatten();
+        let appender = Appender {
+            id: id.to_owned(),
+            file,
+            live,
+            ticket,
+            start: offset,
+            start_crc: crc,
+            crc,
+            written: 0,
+            recorded: offset,
+            shared: self.round_trips,
+            gate: self.gate.clone(),
+        };
+        Ok((appender, info))
+    }
+
+    /// Whether `info`, a session as read under its lock, takes the bytes
+    /// `asked`: not stored, unexpired (else the caller removes it), at
+    /// their offset, within its size (declared first, where the APPEND
+    /// declares it).
+    fn appendable(
+        &self,
+        dir: &OwnedFd,
+        live: &Live,
+        mut info: SessionInfo,
+        asked: Appending,
+    ) -> Result<SessionInfo, StorageError> {
+        let Appending {
+            offset,
+            len,
+            ttl,
+            size,
+        } = asked;
+        if info.stored {
+            return Err(StorageError::Stored(info.size));
+        }
+        // A multipart upload's data file holds its parts in their places
+        // (`part_slots.rs`): no APPEND writes there.
+        if super::parts_folder::has_parts(dir, &info.id) {
+            return Err(StorageError::NoSuchUpload);
+        }
+        let used = files::last_used(dir, &info.id).unwrap_or_else(now_seconds);
+        // A session streamed into is in use, whatever its age.
+        if !live.busy() && ttl.is_some_and(|ttl| ttl.has_expired(used, info.received)) {
+            log::info!("upload session {} expired", info.id);
+            return Err(StorageError::Expired);
+        }
+        if let Some(size) = size {
+            declare_size(dir, &mut info, size)?;
+        }
+        if offset != info.received {
+            return Err(StorageError::WrongOffset(info.received));
+        }
+        if offset.checked_add(len).is_none_or(|end| end > info.size) {
+            return Err(StorageError::PastEnd(info.size));
+        }
+        Ok(info)
+    }
+}
+
+/// Declares `info`'s size, begun with [`DEFERRED_SIZE`] (tus's
+/// creation-defer-length); declaring the size it has already is no
+/// change. Under the bookkeeping lock: two declarations at once, the
+/// second sees the first.
+///
+/// # Errors
+/// [`StorageError::SizeDeclared`] if it has another size already,
+/// [`StorageError::PastEnd`] if more bytes are staged than `size`; the
+/// record cannot be written.
+fn declare_size(dir: &OwnedFd, info: &mut SessionInfo, size: u64) -> Result<(), StorageError> {
+    match info.size {
+        known if known == size => return Ok(()),
+        DEFERRED_SIZE => {}
+        known => return Err(StorageError::SizeDeclared(known)),
+    }
+    if info.received > size {
+        return Err(StorageError::PastEnd(size));
+    }
+    files::declare_size(dir, &info.id, size)?;
+    info.size = size;
+    Ok(())
+}
+
+/// The CRC-32C of the first `len` staged bytes of a session: kept by the
+/// APPENDs of this process, or else from the data file (see
+/// [`files::staged_crc`], which reads at most `limit` bytes: `Ok(None)` if
+/// it would have to read more).
+pub(super) fn staged_crc(
+    live: &Live,
+    file: &File,
+    len: u64,
+    limit: u64,
+    before_reading: impl FnOnce(),
+) -> io::Result<Option<u32>> {
+    let kept = *live.progress.lock().unwrap_or_else(|e| e.into_inner());
+    match kept {
+        Some((at, crc)) if at == len => Ok(Some(crc)),
+        _ => files::staged_crc(file, len, limit, before_reading),
+    }
+}
