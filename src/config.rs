@@ -63,6 +63,9 @@ pub struct Config {
     pub rate_window: Duration,
     /// Largest PUT accepted; `None` for no limit.
     pub max_file_size: Option<u64>,
+    /// What every write leaves free on the root's file system
+    /// (`--min-free`): room for logs, the system and crash recovery.
+    pub min_free: MinFree,
     /// Make a PUT's `OK` mean "on stable storage": flush the file and its
     /// directory (on an I/O thread) before answering. On by default;
     /// `--no-fsync` turns it off.
@@ -229,6 +232,41 @@ impl Config {
     }
 }
 
+/// The reserve no write may eat into (`--min-free`): a write that would
+/// leave the root's file system with less free is refused (507) before
+/// its bytes are taken, so the disk never fills to the brim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MinFree {
+    /// The default: 1 % of the file system's size, at most 1 GiB (a
+    /// 32 GB card keeps 320 MB; a large disk, 1 GiB).
+    #[default]
+    Default,
+    /// This many bytes (`--min-free 2G`; 0 turns the reserve off).
+    Bytes(u64),
+    /// This share of the file system's size, in percent (`--min-free 5%`).
+    Percent(u8),
+}
+
+/// The most the default reserve keeps: 1 GiB.
+pub const DEFAULT_MIN_FREE_CAP: u64 = 1 << 30;
+
+impl MinFree {
+    /// Whether there is no reserve (`--min-free 0`): writes are not
+    /// judged for room at all, and a full disk is the file system's.
+    pub fn is_off(self) -> bool {
+        matches!(self, MinFree::Bytes(0) | MinFree::Percent(0))
+    }
+
+    /// The reserve in bytes on a file system of `size` bytes.
+    pub fn bytes(self, size: u64) -> u64 {
+        match self {
+            MinFree::Default => (size / 100).min(DEFAULT_MIN_FREE_CAP),
+            MinFree::Bytes(bytes) => bytes,
+            MinFree::Percent(percent) => size / 100 * u64::from(percent),
+        }
+    }
+}
+
 /// Whether upload bodies are written by the I/O pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum PoolWrites {
@@ -301,6 +339,7 @@ impl Default for Config {
             min_rate: 500,
             rate_window: Duration::from_secs(30),
             max_file_size: None,
+            min_free: MinFree::Default,
             fsync: true,
             upload_ttl: Duration::from_secs(24 * 3600),
             upload_empty_ttl: EMPTY_UPLOAD_TTL,

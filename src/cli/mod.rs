@@ -52,6 +52,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 
 use crate::client::ClientError;
+use crate::config::MinFree;
 
 /// Command-line interface of the `ferry` binary.
 #[derive(Debug, Parser)]
@@ -321,9 +322,39 @@ pub(crate) fn parse_size(text: &str) -> Result<u64, String> {
     value.checked_mul(1 << shift).ok_or_else(bad)
 }
 
+/// Reads `--min-free`'s value: a size (`1048576`, `512M`, `2G`) or a
+/// percentage of the file system's size (`5%`, below 100).
+///
+/// # Errors
+/// Neither.
+pub(crate) fn parse_min_free(text: &str) -> Result<MinFree, String> {
+    match text.strip_suffix('%') {
+        Some(digits) => match digits.parse::<u8>() {
+            Ok(percent) if percent < 100 => Ok(MinFree::Percent(percent)),
+            _ => Err(format!(
+                "expected a percentage below 100 such as 5%, got {text:?}"
+            )),
+        },
+        None => parse_size(text).map(MinFree::Bytes),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reserves() {
+        assert_eq!(parse_min_free("0"), Ok(MinFree::Bytes(0)));
+        assert_eq!(parse_min_free("2G"), Ok(MinFree::Bytes(2 << 30)));
+        assert_eq!(parse_min_free("5%"), Ok(MinFree::Percent(5)));
+        for bad in ["100%", "-1%", "%", "x", "5 %", "1.5%"] {
+            assert!(parse_min_free(bad).is_err(), "{bad}");
+        }
+        assert_eq!(MinFree::Default.bytes(32_000_000_000), 320_000_000);
+        assert_eq!(MinFree::Default.bytes(1 << 40), 1 << 30);
+        assert_eq!(MinFree::Percent(5).bytes(1000), 50);
+    }
 
     #[test]
     fn sizes() {

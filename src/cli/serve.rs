@@ -8,9 +8,9 @@ use std::time::Duration;
 use clap::Args;
 use log::LevelFilter;
 
-use super::{parse_seconds, parse_size};
+use super::{parse_min_free, parse_seconds, parse_size};
 use crate::access::{AccessConfig, Grant};
-use crate::config::{Config, EMPTY_UPLOAD_TTL, Listen, PoolWrites};
+use crate::config::{Config, EMPTY_UPLOAD_TTL, Listen, MinFree, PoolWrites};
 use crate::hooks::{HookCommand, HookConfig};
 use crate::http::origin::WebConfig;
 use crate::proxy::TrustedProxy;
@@ -89,6 +89,12 @@ pub struct ServeArgs {
     /// Largest accepted upload, in bytes (suffixes K, M, G, T allowed).
     #[arg(long, value_parser = parse_size)]
     max_file_size: Option<u64>,
+    /// What every write leaves free on the root's file system: bytes
+    /// (suffixes K, M, G, T) or a percentage of its size (5%); a write that
+    /// would leave less is refused with 507 before its bytes are taken.
+    /// Default: 1 % of the file system, at most 1 GiB; 0 turns it off.
+    #[arg(long, value_parser = parse_min_free, value_name = "BYTES|PERCENT")]
+    min_free: Option<MinFree>,
     /// Seconds an unfinished resumable upload is kept after its last use.
     #[arg(long, default_value = "86400", value_parser = parse_seconds)]
     upload_ttl: Duration,
@@ -375,6 +381,7 @@ fn serve(args: ServeArgs) -> ExitCode {
         min_rate: args.min_rate,
         rate_window: args.rate_window,
         max_file_size: args.max_file_size,
+        min_free: args.min_free.unwrap_or_default(),
         read_only: args.read_only,
         fsync: durable,
         upload_ttl: args.upload_ttl,

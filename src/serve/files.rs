@@ -15,8 +15,8 @@ use super::terms::Choose;
 use super::terms::Overwrite;
 use super::{Body, BodyLength, CopyTime, Folders, Receive, Sink, Trailer};
 use super::{
-    Ctx, ErrorKind, Failure, Next, Outcome, Reply, Selection, check_size, refuse, skip_body,
-    storage_refusal,
+    Ctx, ErrorKind, Failure, Next, Outcome, Reply, Selection, check_room, check_size, refuse,
+    skip_body, storage_refusal,
 };
 use crate::access::{Owner, Who};
 use crate::name::{Name, Prefix};
@@ -98,7 +98,7 @@ fn put(ctx: &Ctx<'_>, user: Option<Owner>, put: Put) -> Outcome {
         // Reading a body we refuse could take forever: close instead.
         return refuse(ctx, "PUT", name.as_str(), failure, Next::Close);
     }
-    Outcome::on_pool(move |ctx| match ctx.storage.begin_upload(&name, folders) {
+    Outcome::on_pool(move |ctx| match begin_put(ctx, &name, size, folders) {
         Ok(mut upload) => {
             upload.set_mtime(mtime);
             upload.set_props(props);
@@ -112,23 +112,34 @@ fn put(ctx: &Ctx<'_>, user: Option<Owner>, put: Put) -> Outcome {
                 .digesting(digests);
             Outcome::new(Reply::GoAhead, Next::Receive(receive))
         }
-        Err(err) => {
-            let failure = match err {
-                StorageError::NotFound if !folders.made() => {
-                    let missing = "the parent folder does not exist (make it with MKCOL)";
-                    Failure::new(ErrorKind::Conflict, missing)
-                }
-                err => err.into(),
-            };
-            refuse(
-                ctx,
-                "PUT",
-                name.as_str(),
-                failure,
-                skip_body(framing, ctx.config),
-            )
-        }
+        Err(failure) => refuse(
+            ctx,
+            "PUT",
+            name.as_str(),
+            failure,
+            skip_body(framing, ctx.config),
+        ),
     })
+}
+
+/// A PUT's temp file, where there is room for its `size` bytes (0 for a
+/// length still to come: the reserve must not be eaten into already).
+fn begin_put(
+    ctx: &Ctx<'_>,
+    name: &Name,
+    size: Option<u64>,
+    folders: Folders,
+) -> Result<Upload, Failure> {
+    check_room(ctx, size.unwrap_or(0))?;
+    ctx.storage
+        .begin_upload(name, folders)
+        .map_err(|err| match err {
+            StorageError::NotFound if !folders.made() => {
+                let missing = "the parent folder does not exist (make it with MKCOL)";
+                Failure::new(ErrorKind::Conflict, missing)
+            }
+            err => err.into(),
+        })
 }
 
 /// Describe `name`: size, modification time, checksum.
@@ -430,9 +441,11 @@ fn stage_copy(
     to: &Name,
     f: Folders,
 ) -> Result<Staged, Failure> {
-    let whole = |found: &OpenFile| match source {
-        None => Ok(()),
-        Some(source) => source_span(source, found).map(|_| ()),
+    let whole = |found: &OpenFile| {
+        if let Some(source) = source {
+            source_span(source, found)?;
+        }
+        check_room(ctx, found.info.size)
     };
     let (upload, size, crc, mtime) = ctx.storage.stage_copy(from, to, f, whole)?;
     check_size(ctx.config, size)?;

@@ -9,7 +9,7 @@ use log::debug;
 use super::folders::{check_folders, check_source, clear, remains};
 use super::operate::{Aim, Needs, Operate};
 use super::walk_permit;
-use super::{Ctx, Next, Outcome, Reply, abandoned, refuse, storage_refusal};
+use super::{Ctx, Next, Outcome, Reply, abandoned, check_room, refuse, storage_refusal};
 use crate::access::{Perm, Who};
 use crate::name::Prefix;
 use crate::storage::Member;
@@ -62,6 +62,12 @@ fn copy(ctx: &Ctx<'_>, who: Who, op: CopyFolder) -> Outcome {
         let _permit = permit;
         if let Err(outcome) = check_source(ctx, "COPY", &source, true) {
             return *outcome;
+        }
+        // Its size is found only as the walk goes: the reserve is judged
+        // once, before anything is copied (a file that then finds the disk
+        // full is told among what was not copied).
+        if let Err(failure) = check_room(ctx, 0) {
+            return refuse(ctx, "COPY", from.as_str(), failure, Next::Request);
         }
         let replaced = match clear(ctx, &who, "COPY", &target, overwrite, false) {
             Ok(replaced) => replaced,

@@ -55,6 +55,7 @@ mod receive;
 mod reply;
 mod search;
 mod send;
+mod session_admin;
 mod sessions;
 mod sink;
 mod spool;
@@ -377,6 +378,41 @@ pub fn check_size(config: &Config, size: u64) -> Result<(), Failure> {
     }
 }
 
+/// The disk reserve (`--min-free`): one home for the rule, checked on the
+/// pool (it asks the file system) before a write's `size` bytes are
+/// taken: a write that would leave the root's file system with less than
+/// the reserve free is refused, so logs, the system and crash recovery
+/// keep their room. A delete needs no room and is never refused for it.
+/// With no reserve (`--min-free 0`) nothing is asked: a full disk is then
+/// the file system's `ENOSPC`, answered as every storage failure.
+///
+/// # Errors
+/// 507 where the write does not fit above the reserve; the file system
+/// could not be asked (a storage failure).
+pub(super) fn check_room(ctx: &Ctx<'_>, size: u64) -> Result<(), Failure> {
+    if ctx.config.min_free.is_off() {
+        return Ok(());
+    }
+    let space = ctx.storage.space()?;
+    let reserve = ctx.config.min_free.bytes(space.size);
+    match fits_above(space.available, reserve, size) {
+        true => Ok(()),
+        false => Err(Failure::new(
+            ErrorKind::NoSpace,
+            format!(
+                "no room: {size} more bytes would leave less than the {reserve}-byte reserve free (--min-free)"
+            ),
+        )),
+    }
+}
+
+/// Whether `size` more bytes leave `reserve` of `available` free.
+fn fits_above(available: u64, reserve: u64, size: u64) -> bool {
+    available
+        .checked_sub(size)
+        .is_some_and(|left| left >= reserve)
+}
+
 /// The read-only mode (`--read-only`): one home for the rule, checked by
 /// every operation that writes.
 fn check_writable(config: &Config) -> Result<(), Failure> {
@@ -452,6 +488,17 @@ fn folder_refusal(ctx: &Ctx<'_>, verb: &str, subject: &str, err: StorageError) -
 mod tests {
     use super::*;
     use crate::storage::{FileInfo, Stamp};
+
+    #[test]
+    fn a_write_fits_only_above_the_reserve() {
+        assert!(fits_above(100, 40, 60));
+        assert!(!fits_above(100, 40, 61));
+        assert!(fits_above(100, 0, 100));
+        assert!(!fits_above(100, 0, 101));
+        // Below the reserve already: not even an empty write.
+        assert!(!fits_above(30, 40, 0));
+        assert!(!fits_above(0, 0, u64::MAX));
+    }
 
     fn limited(max: u64) -> Config {
         Config {

@@ -1,6 +1,6 @@
-//! Serving resumable uploads: UPLOAD, APPEND, PROGRESS, COMMIT, ABORT and
-//! SESSIONS (see `storage/sessions.rs` for where the bytes are staged),
-//! whether FERRY/1 or tus asked. An APPEND's body streams like a PUT's,
+//! Serving resumable uploads: UPLOAD, APPEND and COMMIT (PROGRESS,
+//! SESSIONS and ABORT: `session_admin.rs`; where the bytes are staged:
+//! `storage/sessions.rs`), whether FERRY/1 or tus asked. An APPEND's body streams like a PUT's,
 //! into the session instead of a temp file; a COMMIT (or an APPEND that
 //! commits once it makes the upload whole: tus's last `PATCH`) then goes
 //! through the same commit path as a PUT.
@@ -15,8 +15,8 @@ use super::operate::{Aim, Needs, Operate};
 use super::piece::{PieceCheck, PieceChecksum};
 use super::terms::FirstBytes;
 use super::{
-    Body, Ctx, ErrorKind, Failure, Next, Outcome, Receive, Reply, Sink, check_size, refuse,
-    skip_body,
+    Body, Ctx, ErrorKind, Failure, Next, Outcome, Receive, Reply, Sink, check_room, check_size,
+    refuse, skip_body,
 };
 use crate::access::{Owner, Who};
 use crate::formats::upload_metadata;
@@ -102,6 +102,9 @@ fn upload(ctx: &Ctx<'_>, who: &Who, upload: Upload) -> Outcome {
                 .storage
                 .begin_new_session(&name, size, meta.as_deref(), &limits),
         };
+        let begun = begun
+            .map_err(Failure::from)
+            .and_then(|session| with_room(ctx, session, first_len));
         match begun {
             // Nothing to send: whole at once, and stored now (a tus client
             // sends no PATCH for an empty file).
@@ -127,12 +130,37 @@ fn upload(ctx: &Ctx<'_>, who: &Who, upload: Upload) -> Outcome {
                 );
                 Outcome::answer(Reply::Session(Box::new(session)))
             }
-            Err(err) => {
+            Err(failure) => {
                 let next = skip_body(body, ctx.config);
-                refuse(ctx, "UPLOAD", name.as_str(), err.into(), next)
+                refuse(ctx, "UPLOAD", name.as_str(), failure, next)
             }
         }
     })
+}
+
+/// `session`, if the disk has room for what it still owes ([`check_room`]:
+/// the rest of its size where known, else the `first` bytes that come
+/// now). One that holds nothing is taken back when refused, so a refused
+/// UPLOAD leaves no trace; one with bytes staged stays, to go on once
+/// room is made.
+fn with_room(ctx: &Ctx<'_>, session: SessionInfo, first: u64) -> Result<SessionInfo, Failure> {
+    let owed = session
+        .known_size()
+        .map_or(first, |size| size.saturating_sub(session.received));
+    match check_room(ctx, owed) {
+        Ok(()) => Ok(session),
+        Err(failure) => {
+            if session.received == 0
+                && let Err(err) = ctx.storage.abort_session(&session.id)
+            {
+                warn!(
+                    "#{} session {}: not taken back: {err}",
+                    ctx.client, session.id
+                );
+            }
+            Err(failure)
+        }
+    }
 }
 
 /// What bounds a new session of `owner`'s (a token's name), asked for by
@@ -169,7 +197,7 @@ fn may_write_session(ctx: &Ctx<'_>, who: &Who, id: &str) -> Result<(), Failure> 
 
 /// `verb` of session `id` by `who`, on the pool: refused unless `who` may
 /// write the session ([`may_write_session`]), else `then`.
-fn on_own_session(
+pub(super) fn on_own_session(
     who: Who,
     verb: &'static str,
     id: String,
@@ -235,7 +263,9 @@ impl Operate for Append {
                 size,
                 ..
             } = self;
-            if let Err(failure) = check_size(ctx.config, size.unwrap_or(0).max(reach)) {
+            let fits = check_size(ctx.config, size.unwrap_or(0).max(reach))
+                .and_then(|()| check_room(ctx, len));
+            if let Err(failure) = fits {
                 return refuse(ctx, "APPEND", &id, failure, skip_body(body, ctx.config));
             }
             let ttl = Some(ctx.config.session_ttl());
@@ -416,84 +446,5 @@ pub(super) fn commit_session(
             commit_now(ctx, commit)
         }
         Err(err) => refuse(ctx, "COMMIT", id, err.into(), Next::Request),
-    }
-}
-
-/// How far upload `id` has come (tus's `HEAD`), for a client that may
-/// write it.
-#[derive(Debug)]
-pub struct Progress {
-    /// Upload id.
-    pub id: String,
-}
-
-impl Operate for Progress {
-    fn aim(&self) -> Aim<'_> {
-        Aim::at(&self.id, Needs::Session)
-    }
-
-    fn serve(self, _ctx: &Ctx<'_>, who: Who) -> Outcome {
-        on_own_session(who, "PROGRESS", self.id, |ctx, id| {
-            match ctx.storage.live_session(id, ctx.config.session_ttl()) {
-                Ok(session) => Outcome::answer(Reply::Session(Box::new(session))),
-                Err(err) => refuse(ctx, "PROGRESS", id, err.into(), Next::Request),
-            }
-        })
-    }
-}
-
-/// Most sessions one `SESSIONS` answer lists (as many as one token may
-/// hold by default): a client that aborts them all asks again for the rest.
-pub const MAX_LISTED_SESSIONS: usize = 1024;
-
-/// List the upload sessions the client may write.
-#[derive(Debug)]
-pub struct Sessions;
-
-impl Operate for Sessions {
-    fn aim(&self) -> Aim<'_> {
-        Aim::none(Needs::Token)
-    }
-
-    /// The sessions whose files `who` may write, most recently used first.
-    /// Allowed on a read-only server (it writes nothing), where there is
-    /// nothing to list but what an earlier run left.
-    fn serve(self, _ctx: &Ctx<'_>, who: Who) -> Outcome {
-        Outcome::on_pool(move |ctx| {
-            let may_write = |name: &Name| authorize_session(&who, name.as_str()).is_ok();
-            let ttl = ctx.config.session_ttl();
-            match ctx
-                .storage
-                .list_sessions(ttl, MAX_LISTED_SESSIONS, &may_write)
-            {
-                Ok(sessions) => Outcome::answer(Reply::Sessions(sessions)),
-                Err(err) => refuse(ctx, "SESSIONS", "", err.into(), Next::Request),
-            }
-        })
-    }
-}
-
-/// Discard an upload.
-#[derive(Debug)]
-pub struct Abort {
-    /// Upload id.
-    pub id: String,
-}
-
-impl Operate for Abort {
-    fn aim(&self) -> Aim<'_> {
-        Aim::at(&self.id, Needs::Session)
-    }
-
-    fn serve(self, _ctx: &Ctx<'_>, who: Who) -> Outcome {
-        on_own_session(who, "ABORT", self.id, |ctx, id| {
-            match ctx.storage.abort_session(id) {
-                Ok(()) => {
-                    debug!("#{} ABORT {id}", ctx.client);
-                    Outcome::answer(Reply::Done)
-                }
-                Err(err) => refuse(ctx, "ABORT", id, err.into(), Next::Request),
-            }
-        })
     }
 }

@@ -27,6 +27,12 @@ pub struct Space {
     pub available: u64,
     /// In use, by anyone.
     pub used: u64,
+    /// The file system's size.
+    pub size: u64,
+    /// Files (inodes) free for ferry.
+    pub files_available: u64,
+    /// Files (inodes) in use, by anyone.
+    pub files_used: u64,
 }
 
 impl Storage {
@@ -106,8 +112,9 @@ impl Storage {
         }
     }
 
-    /// The root's file system's space: bytes free for ferry and bytes in
-    /// use (RFC 4331's quota properties).
+    /// The root's file system's space: bytes and files free for ferry and
+    /// in use (RFC 4331's quota properties), and its size (what a reserve
+    /// in percent is of).
     ///
     /// # Errors
     /// `fstatvfs` failed.
@@ -119,6 +126,9 @@ impl Storage {
                 .f_blocks
                 .saturating_sub(fs.f_bfree)
                 .saturating_mul(fs.f_frsize),
+            size: fs.f_blocks.saturating_mul(fs.f_frsize),
+            files_available: fs.f_favail,
+            files_used: fs.f_files.saturating_sub(fs.f_ffree),
         })
     }
 }

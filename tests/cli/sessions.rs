@@ -248,7 +248,11 @@ fn aborting_a_session_that_filled_the_disk_frees_it_at_once() {
         eprintln!("skipped: cannot mount a tmpfs (not root?)");
         return;
     };
-    let server = TestServer::start_in(tempfile::TempDir::new_in(root.path()).unwrap(), |_| {});
+    // The disk itself fills, not the reserve kept above it (`--min-free`,
+    // tests/storage/reserve.rs), which would refuse the UPLOAD at once.
+    let server = TestServer::start_in(tempfile::TempDir::new_in(root.path()).unwrap(), |c| {
+        c.min_free = ferry::config::MinFree::Bytes(0);
+    });
     let mut raw = server.raw();
     let data = pattern(2_000_000, 8);
     let (id, _) = upload(&mut raw, "huge.bin", &data);

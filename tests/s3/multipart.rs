@@ -1253,3 +1253,35 @@ fn an_object_made_of_parts_is_read_and_described_part_by_part() {
     assert_eq!(texts(&page.body, "NextPartNumberMarker"), ["3"]);
     assert_eq!(texts(&page.body, "IsTruncated"), ["true"]);
 }
+
+/// The disk reserve (`--min-free`; every protocol's in
+/// tests/storage/reserve.rs) through S3: an UploadPart or a PutObject
+/// that would eat into it is `507 InsufficientStorage` (a retryable
+/// server error to S3's clients) and stores nothing; the upload stays,
+/// to go on once room is made.
+#[test]
+fn writes_into_the_disk_reserve_are_insufficient_storage() {
+    let s = S3Server::start_with(&[("owner", support::s3::ALL)], &[], |c| {
+        c.min_free = ferry::config::MinFree::Bytes(u64::MAX / 2);
+    });
+    let me = &s.signers[0];
+    // A bucket and an upload hold no bytes: they are made.
+    let id = begin(&s, me, "big");
+    let part = part_answer(&s, me, "big", &id, 1, b"part", &[]);
+    assert_eq!(part.status, 507, "{}", part.head);
+    assert_eq!(code(&part), "InsufficientStorage");
+    let put = me.simple(s.s3, "PUT", "/bkt/obj", b"hello");
+    assert_eq!(put.status, 507, "{}", put.head);
+    assert_eq!(code(&put), "InsufficientStorage");
+    let listed = me.send(
+        s.s3,
+        "GET",
+        ("/bkt/big", &[("uploadId", &id)]),
+        &[],
+        b"",
+        Payload::Signed,
+    );
+    assert_eq!(listed.status, 200, "{}", listed.head);
+    assert!(texts(&listed.body, "PartNumber").is_empty());
+    assert!(!s.server.path("bkt/obj").exists());
+}

@@ -9,6 +9,7 @@ use std::path::Path;
 use std::process::Command;
 
 use ferry::client::ClientError;
+use ferry::config::MinFree;
 use support::{Raw, TestServer, crc_hex, pattern};
 
 /// A tmpfs mounted for one test; unmounted on drop.
@@ -52,10 +53,41 @@ impl Drop for Tmpfs {
     }
 }
 
-/// A server whose root is `fs`, whatever `fs` is.
+/// A server whose root is `fs`, whatever `fs` is, that lets the disk
+/// itself fill (no reserve kept above it: `--min-free 0`).
 fn server_on(fs: &Path, fsync: bool) -> TestServer {
     let root = tempfile::Builder::new().tempdir_in(fs).unwrap();
-    TestServer::start_in(root, |c| c.fsync = fsync)
+    TestServer::start_in(root, |c| {
+        c.fsync = fsync;
+        c.min_free = MinFree::Bytes(0);
+    })
+}
+
+/// The reserve on a real file system: a 4 MiB one keeping 2 MiB free
+/// has room for one 1 MiB file and not a 1.5 MiB one beside it, until
+/// the first is deleted. (Every protocol's refusal, with a reserve no
+/// disk can meet: `reserve.rs`.)
+#[test]
+fn the_reserve_keeps_its_share_of_a_real_disk_free() {
+    let Some(fs) = Tmpfs::mount("4m", "") else {
+        return;
+    };
+    let root = tempfile::Builder::new().tempdir_in(fs.path()).unwrap();
+    let server = TestServer::start_in(root, |c| c.min_free = MinFree::Bytes(2 << 20));
+    let mut client = server.client();
+    client.put_bytes("first", &pattern(1 << 20, 1)).unwrap();
+    let second = pattern(3 << 19, 2);
+    let mut raw = server.raw();
+    raw.send(format!(
+        "PUT second {} {}\n",
+        second.len(),
+        crc_hex(&second)
+    ));
+    let refused = raw.line();
+    assert!(refused.starts_with("ERR 507 no room: "), "{refused}");
+    assert_eq!(server.files_on_disk(), ["first"]);
+    client.delete("first").unwrap();
+    client.put_bytes("second", &second).unwrap();
 }
 
 #[test]

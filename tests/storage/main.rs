@@ -8,7 +8,8 @@
 //! - `stalls`: the reactor never waits on a slow disk call (test gates);
 //! - `write_behind`: bodies written by the I/O pool behind the connection;
 //! - `checksums`: CRC-32C computed off the hot path;
-//! - `listing_costs`: a listing's cost in directory entries read.
+//! - `listing_costs`: a listing's cost in directory entries read;
+//! - `reserve`: `--min-free`, a write into the disk's reserve refused.
 //!
 //! How loudly failures are logged is a program of its own
 //! (`tests/storage_failure_logs.rs`). One module alone: `cargo test --test
@@ -24,5 +25,6 @@ mod durability;
 mod failures;
 mod jail;
 mod listing_costs;
+mod reserve;
 mod stalls;
 mod write_behind;

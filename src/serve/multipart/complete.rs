@@ -17,7 +17,7 @@ use crate::serve::commit::{Commit, commit_now};
 use crate::serve::conditions::{Conditions, create_only_if_required};
 use crate::serve::operate::{Aim, Needs, Operate};
 use crate::serve::upload_checksum::{self, Stated, UploadChecksum};
-use crate::serve::{Ctx, ErrorKind, Failure, Next, Outcome, Reply, check_size, refuse};
+use crate::serve::{Ctx, ErrorKind, Failure, Next, Outcome, Reply, check_room, check_size, refuse};
 use crate::storage::{DeadProperty, Md5Tag, NewProps, Part};
 
 /// Complete multipart upload `id` of `name` from `parts` (number and
@@ -77,6 +77,9 @@ fn complete(complete: CompleteParts, user: Option<Owner>) -> Outcome {
             .storage
             .finish_multipart((&id, &name, &digest), |staged, meta| {
                 let chosen = choose(ctx.config, &listed, staged)?;
+                // The parts are copied into the object: room for all of it
+                // (refused, the upload stays, to complete once room is made).
+                check_room(ctx, chosen.iter().map(|part| part.size).sum())?;
                 let upload = UploadChecksum::of_meta(meta);
                 checksum = upload_checksum::of_completion(upload, &chosen, &stated)?;
                 if checksum.is_some() {

@@ -14,8 +14,8 @@ use crate::serve::operate::{Aim, Needs, Operate};
 use crate::serve::sessions::session_limits;
 use crate::serve::upload_checksum::{self, UploadChecksum};
 use crate::serve::{
-    Body, BodyLength, Ctx, ErrorKind, Failure, Next, Outcome, Receive, Reply, Sink, check_size,
-    refuse, skip_body,
+    Body, BodyLength, Ctx, ErrorKind, Failure, Next, Outcome, Receive, Reply, Sink, check_room,
+    check_size, refuse, skip_body,
 };
 use crate::storage::{NewProps, Part, PartUpload, StorageError};
 
@@ -219,10 +219,11 @@ fn put_part(ctx: &Ctx<'_>, name: Name, ask: Box<PartAsk>) -> Outcome {
         None => len,
     };
     Outcome::on_pool(move |ctx| {
-        match ctx
-            .storage
-            .begin_part(&ask.id, &name, (ask.number, part_len))
-        {
+        let begun = check_room(ctx, part_len.unwrap_or(0)).and_then(|()| {
+            let asked = (ask.number, part_len);
+            Ok(ctx.storage.begin_part(&ask.id, &name, asked)?)
+        });
+        match begun {
             Ok(part) => {
                 // A part of an upload with a checksum states one of it, or
                 // none: then it is computed as the part arrives.
@@ -242,9 +243,9 @@ fn put_part(ctx: &Ctx<'_>, name: Name, ask: Box<PartAsk>) -> Outcome {
                     .digesting(Some(Box::new(ask.digests)));
                 Outcome::new(Reply::GoAhead, Next::Receive(receive))
             }
-            Err(err) => {
+            Err(failure) => {
                 let next = skip_body(ask.body, ctx.config);
-                refuse(ctx, "APPEND", name.as_str(), err.into(), next)
+                refuse(ctx, "APPEND", name.as_str(), failure, next)
             }
         }
     })
@@ -293,6 +294,7 @@ fn copied_part(
     };
     let (start, len) = crate::serve::files::source_span(ask.source.as_ref(), &found)?;
     check_size(ctx.config, len)?;
+    check_room(ctx, len)?;
     let mut part = ctx
         .storage
         .begin_part(&ask.id, name, (ask.number, Some(len)))?;
