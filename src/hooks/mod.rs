@@ -11,7 +11,7 @@
 //! that neither the event loop nor the I/O pool ever waits for a hook.
 //!
 //! The serve layer decides *when* a hook runs (one place: the commit,
-//! `serve/files.rs`): a before-commit hook is a [`crate::serve::Job`] for
+//! `serve/ops/files.rs`): a before-commit hook is a [`crate::serve::Job`] for
 //! the runner ([`crate::serve::Job::hook`]) with the connection waiting; an
 //! on-upload hook is queued after the commit and nobody waits for it.
 //!

@@ -3,7 +3,7 @@
 //! ferry's reserved prefix, so it never shadows a file; it needs no
 //! token. `200 ready` when the server can serve files, else `503` with
 //! the reason (and `Retry-After`), as the serve layer decides
-//! (`serve/health.rs`).
+//! (`serve/ops/health.rs`).
 //!
 //! ```text
 //! GET /.ferry-health   -> 200 text/plain "ready\n", Cache-Control: no-store

@@ -2,7 +2,7 @@
 //! `If-None-Match` on a `PUT`, `DELETE`, `MOVE`... (RFC 9110 13.1.1-2),
 //! and S3's conditional writes, which are the same fields on PutObject.
 //! Parsed here into the serve layer's [`List`] of conditions, judged with
-//! the `If:` lists before the request is served (`serve/locks.rs`: `412`
+//! the `If:` lists before the request is served (`serve/ops/locks.rs`: `412`
 //! when one does not hold). On `GET` and `HEAD` the same fields choose
 //! between a `200` and a `304` instead: the dialects' own business.
 //!

@@ -7,8 +7,8 @@
 //! LOCK and UNLOCK are left to rules of their own (`locks.rs`).
 
 use super::conditions::Conditions;
-use super::locks::{self, NOTHING_THERE};
 use super::operate::Needs;
+use super::ops::locks::{self, NOTHING_THERE};
 use super::ops::{Declared, Operation, Verb};
 use super::{Ctx, ErrorKind, Failure, Outcome, refuse, skip_body};
 use crate::access::Who;

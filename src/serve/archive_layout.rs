@@ -1,7 +1,7 @@
 //! How an archive's members are laid out, per format: what each member
 //! takes (for the length announced before the walk that sends it), the
 //! bytes before and after each file's data, and the end of the archive.
-//! The walk and the sending are [`super::archive`]'s; this holds what
+//! The walk and the sending are [`super::ops::archive`]'s; this holds what
 //! differs between tar and zip, so that the walk is written once.
 //!
 //! A tar member is its headers, its data and zero padding. A zip member

@@ -5,7 +5,7 @@
 use log::warn;
 
 use super::commit::{Commit, commit_now};
-use super::sessions::AppendEnd;
+use super::ops::sessions::AppendEnd;
 use super::{ErrorKind, Failure, Next, Outcome, Receive, Reply, Sink, WriteBehind};
 use crate::storage::StorageError;
 
@@ -68,14 +68,14 @@ pub fn finish_receive(receive: Box<Receive>, client: u64) -> Outcome {
                     user,
                     piece,
                 };
-                return super::sessions::finish_append(ctx, client, appender, end);
+                return super::ops::sessions::finish_append(ctx, client, appender, end);
             }
             Some(Sink::Part(part)) => {
                 // An aws-chunked body's part is its payload.
                 let (size, trailers) = coded.unwrap_or((size, Vec::new()));
                 let part_of = (name, size, crc);
                 let digested = (digests, trailers.as_slice());
-                return super::multipart::finish_part(ctx, client, part, part_of, digested);
+                return super::ops::multipart::finish_part(ctx, client, part, part_of, digested);
             }
         };
         if let Some(expected) = expected_crc.filter(|&e| e != crc) {

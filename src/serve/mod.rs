@@ -24,7 +24,6 @@
 
 mod access;
 mod admission;
-mod archive;
 mod archive_layout;
 mod archive_walk;
 mod arrived;
@@ -33,36 +32,22 @@ mod coded;
 mod commit;
 pub mod conditions;
 pub mod decoded;
-mod deletes;
 pub mod digest;
-mod files;
-mod folder_copy;
-mod folders;
-mod get;
 mod hash_lane;
-mod health;
 mod invariants;
 mod job;
-mod listing;
-pub mod locks;
-pub mod multipart;
 mod operate;
 pub mod ops;
 mod part_asks;
 pub mod piece;
-mod props;
 mod receive;
 mod reply;
 mod search;
 mod send;
-mod session_admin;
-mod sessions;
 mod sink;
 mod spool;
-mod talk;
 pub mod terms;
 pub mod upload_checksum;
-mod uploads;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -77,18 +62,19 @@ use crate::hooks::Hooks;
 use crate::storage::{Storage, StorageError};
 use crate::wire::Protocol;
 pub use access::{BAD_SIGNATURE, Guard, Rights, Sender, UNKNOWN_KEY};
-pub use archive::Archive;
 pub use archive_layout::Format as ArchiveFormat;
 pub use arrived::{
     abandon, discard, dispose, finish_receive, leftover, write_behind, write_failed,
 };
-pub use files::SOURCE_RANGE;
-pub use get::{NO_SUCH_PART, PART_SIZES_UNKNOWN, sent};
 pub use job::{Job, Ticket};
-pub use locks::NOTHING_THERE;
 pub use operate::{Aim, Needs, Operate};
-pub use ops::{Declared, Operation, Request, Verb};
-pub use props::{Change, PatchStatus, Patched, PropTarget, PropUpdate};
+pub use ops::archive::Archive;
+pub use ops::files::SOURCE_RANGE;
+pub use ops::get::{NO_SUCH_PART, PART_SIZES_UNKNOWN, sent};
+pub use ops::locks::NOTHING_THERE;
+pub use ops::props::{Change, PatchStatus, Patched, PropTarget, PropUpdate};
+pub use ops::uploads::UploadsPage;
+pub use ops::{Declared, Operation, Request, Verb, locks, multipart};
 pub use receive::Receive;
 pub use reply::{ErrorKind, Failure, PartsKept, Reply};
 pub use send::{Send, Source, read_ahead};
@@ -97,7 +83,6 @@ pub use terms::{
     Body, BodyLength, CopyTime, Folders, ListingFormat, Making, Overwrite, Page, Piece, Scope,
     Search, Selection, Trailer, Version, Want,
 };
-pub use uploads::UploadsPage;
 
 /// What an operation borrows while it is served, on the reactor or on an
 /// I/O thread.

@@ -16,7 +16,7 @@ pub type ListedPart = (u32, Option<[u8; 16]>);
 pub struct PartAsk {
     /// The upload.
     pub id: String,
-    /// Its number (1..=[`MAX_PART_NUMBER`](super::multipart::MAX_PART_NUMBER)).
+    /// Its number (1..=[`MAX_PART_NUMBER`](super::ops::multipart::MAX_PART_NUMBER)).
     pub number: u32,
     /// Its body (of a known length).
     pub body: Body,
@@ -30,7 +30,7 @@ pub struct PartAsk {
 pub struct CopyPartAsk {
     /// The upload.
     pub id: String,
-    /// Its number (1..=[`MAX_PART_NUMBER`](super::multipart::MAX_PART_NUMBER)).
+    /// Its number (1..=[`MAX_PART_NUMBER`](super::ops::multipart::MAX_PART_NUMBER)).
     pub number: u32,
     /// The source's conditions and range, judged on the version opened.
     pub source: Box<dyn Choose>,

@@ -142,16 +142,16 @@ pub enum Reply {
     /// The upload sessions the client may write (`SESSIONS`).
     Sessions(Vec<crate::storage::ListedSession>),
     /// A page of a multipart upload's parts (S3's ListParts; boxed: rare).
-    Parts(Box<super::multipart::PartsPage>),
+    Parts(Box<super::ops::multipart::PartsPage>),
     /// A page of multipart uploads (S3's ListMultipartUploads).
-    Uploads(Box<super::uploads::UploadsPage>),
+    Uploads(Box<super::ops::uploads::UploadsPage>),
     /// The client authenticated as the token named `name`.
     Authenticated {
         /// The token's name.
         name: String,
     },
     /// A WebDAV lock granted or refreshed (boxed: rare and large).
-    Locked(Box<super::locks::Granted>),
+    Locked(Box<super::ops::locks::Granted>),
     /// The request failed.
     Failed(Failure),
 }

@@ -203,7 +203,7 @@ pub trait Format: fmt::Debug + std::marker::Send {
     /// hide any), told before `Start`: the web page sends a big folder
     /// in another form than a small one.
     fn entries(&mut self, _count: usize) {}
-    /// What the walk should read for it beyond the pieces (`serve/props.rs`).
+    /// What the walk should read for it beyond the pieces (`serve/ops/props.rs`).
     fn wants(&self) -> Wants {
         Wants::default()
     }

@@ -2,7 +2,7 @@
 //! the `lockinfo` body (read with quick-xml, no DTD), `Depth`, `Timeout`
 //! and `Lock-Token` read into `Operation::Lock`/`Unlock`; the answer's
 //! `lockdiscovery`, and the `supportedlock` and `lockdiscovery`
-//! properties. What a lock means is the serve layer's (`serve/locks.rs`).
+//! properties. What a lock means is the serve layer's (`serve/ops/locks.rs`).
 //!
 //! ```text
 //! LOCK /<name>[/]  [Depth: 0|infinity]  [Timeout: Second-N|Infinite, ...]

@@ -29,7 +29,7 @@
 //!   before on the connection)         -> 409 without the parent folder (client.rs)
 //! Depth: other than 0, 1, infinity   -> 400, whatever the method
 //! Expect: 100-continue with a body   -> 100 once the head is in (the message layer)
-//! LOCK, UNLOCK                       -> lock.rs (serve/locks.rs holds the rules)
+//! LOCK, UNLOCK                       -> lock.rs (serve/ops/locks.rs holds the rules)
 //! If: (<token>) [etag] ... on any request (if_header.rs)
 //!                                    -> 412 when no list holds; writes without a
 //!                                       covering lock's token 423

@@ -1,5 +1,5 @@
 //! WebDAV's `PROPPATCH` (RFC 4918 9.2): its body read into the changes
-//! the serve layer applies (`serve/props.rs`: all or none), and its
+//! the serve layer applies (`serve/ops/props.rs`: all or none), and its
 //! `207` written back. Sans-IO.
 //!
 //! A dead property's value is kept as the element itself, XML, made to

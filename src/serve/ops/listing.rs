@@ -11,17 +11,17 @@ use std::fs::File;
 
 use log::debug;
 
-use super::operate::{Aim, Needs, Operate};
 use super::props::Describer;
-use super::spool::Spool;
-use super::terms::Page;
-use super::terms::{Details, Wants};
-use super::walk_permit;
-use super::{
-    Ctx, ListingFormat, Next, Outcome, Piece, Reply, Scope, Send, Source, abandoned, refuse,
-};
 use crate::access::{Perm, Who};
 use crate::name::{Name, Prefix};
+use crate::serve::operate::{Aim, Needs, Operate};
+use crate::serve::spool::Spool;
+use crate::serve::terms::Page;
+use crate::serve::terms::{Details, Wants};
+use crate::serve::walk_permit;
+use crate::serve::{
+    Ctx, ListingFormat, Next, Outcome, Piece, Reply, Scope, Send, Source, abandoned, refuse,
+};
 use crate::storage::{DirectoryListing, FileInfo, ListEntry, Md5Tag, Stamp, StorageError};
 
 /// The files whose names start with `prefix`.
@@ -70,8 +70,12 @@ fn list(
         Err(failure) => return refuse(ctx, "LIST", prefix.as_str(), failure, Next::Request),
     };
     let mut format = format;
-    let writable = super::check_writable(ctx.config).is_ok();
-    format.rights(super::access::rights(&who, prefix.as_str(), writable));
+    let writable = crate::serve::check_writable(ctx.config).is_ok();
+    format.rights(crate::serve::access::rights(
+        &who,
+        prefix.as_str(),
+        writable,
+    ));
     let walk = move |ctx: &Ctx<'_>| {
         // Its place is given back when the walk ends, or is dropped unrun.
         let _permit = permit;
@@ -92,12 +96,14 @@ fn list(
                 .and_then(|listing| spool_directory(ctx, &who, listing, spool)),
             Scope::Named => spool_named(ctx, &who, &prefix, spool),
             Scope::Keys(page) => spool_keys(ctx, &who, &prefix, &page, spool),
-            Scope::Search(search) => super::search::spool(ctx, &who, &prefix, &search, spool),
+            Scope::Search(search) => {
+                crate::serve::search::spool(ctx, &who, &prefix, &search, spool)
+            }
         });
         let (file, len, files) = match spooled {
             Ok(spooled) => spooled,
             Err(_) if ctx.is_abandoned() => return abandoned(ctx, "LIST", prefix.as_str()),
-            Err(err) => return super::folder_refusal(ctx, "LIST", prefix.as_str(), err),
+            Err(err) => return crate::serve::folder_refusal(ctx, "LIST", prefix.as_str(), err),
         };
         debug!(
             "#{} LIST {:?} {files} files, {len} bytes",
@@ -452,8 +458,8 @@ fn spool_directory(
         .format
         .entries(listing.dirs.len() + listing.files.len());
     spool.put(Piece::Start)?;
-    let writable = super::check_writable(ctx.config).is_ok();
-    let listed = super::access::rights(who, spool.prefix, writable);
+    let writable = crate::serve::check_writable(ctx.config).is_ok();
+    let listed = crate::serve::access::rights(who, spool.prefix, writable);
     let dirs = listing.dirs.iter().filter(|(dir, ..)| who.may_list(dir));
     for (at, (name, mtime, inode)) in dirs.enumerate() {
         if let Some(describer) = &describer {
@@ -463,7 +469,7 @@ fn spool_directory(
         }
         // A few comparisons per grant: the same as `listed` unless a
         // grant lies below the listed folder.
-        let rights = super::access::folder_rights(who, name, writable);
+        let rights = crate::serve::access::folder_rights(who, name, writable);
         if rights != listed {
             spool.format.row_rights(rights);
         }

@@ -5,12 +5,12 @@
 
 use log::debug;
 
-use super::access::authorize_session;
-use super::operate::{Aim, Needs, Operate};
 use super::sessions::on_own_session;
-use super::{Ctx, Next, Outcome, Reply, refuse};
 use crate::access::Who;
 use crate::name::Name;
+use crate::serve::access::authorize_session;
+use crate::serve::operate::{Aim, Needs, Operate};
+use crate::serve::{Ctx, Next, Outcome, Reply, refuse};
 
 /// How far upload `id` has come (tus's `HEAD`), for a client that may
 /// write it.

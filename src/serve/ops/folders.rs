@@ -11,14 +11,14 @@
 
 use log::debug;
 
-use super::access::refusal;
-use super::operate::{Aim, Needs, Operate};
-use super::walk_permit;
-use super::{
-    Ctx, ErrorKind, Failure, Making, Next, Outcome, Reply, abandoned, refuse, storage_refusal,
-};
 use crate::access::{Perm, Who};
 use crate::name::{Name, Prefix};
+use crate::serve::access::refusal;
+use crate::serve::operate::{Aim, Needs, Operate};
+use crate::serve::walk_permit;
+use crate::serve::{
+    Ctx, ErrorKind, Failure, Making, Next, Outcome, Reply, abandoned, refuse, storage_refusal,
+};
 use crate::storage::{Folders, Left, Occupant, StorageError};
 
 /// Remove the folder `prefix` and everything in it that the client may
@@ -145,7 +145,7 @@ fn delete(ctx: &Ctx<'_>, who: Who, prefix: Prefix, folders: Folders) -> Outcome 
                 Outcome::answer(remains)
             }
             Err(_) if ctx.is_abandoned() => abandoned(ctx, "DEL", prefix.as_str()),
-            Err(err) => super::folder_refusal(ctx, "DEL", prefix.as_str(), err),
+            Err(err) => crate::serve::folder_refusal(ctx, "DEL", prefix.as_str(), err),
         }
     })
 }
@@ -167,7 +167,7 @@ fn may_delete(who: &Who, name: &str, folders: Folders) -> bool {
 /// grant's refusal, then the failures, then how many more were not named.
 /// A member `who` may not read is never named (a 207 or JSON body would
 /// tell a name the token could not list): it is counted with the rest.
-pub(super) fn remains(who: &Who, (perm, asked): (Perm, &Prefix), left: Left) -> Reply {
+pub(in crate::serve) fn remains(who: &Who, (perm, asked): (Perm, &Prefix), left: Left) -> Reply {
     let mut hidden = 0;
     let mut seen = |name: &String| {
         let seen = name == asked.as_str() || visible(who, name);
@@ -181,7 +181,7 @@ pub(super) fn remains(who: &Who, (perm, asked): (Perm, &Prefix), left: Left) -> 
         .filter(|(name, _)| seen(name))
         .collect();
     let kept = kept.into_iter().map(|name| {
-        let failure = super::access::refusal(who, perm, &name);
+        let failure = crate::serve::access::refusal(who, perm, &name);
         (name, failure)
     });
     let failed = failed
@@ -205,7 +205,7 @@ fn visible(who: &Who, name: &str) -> bool {
 ///
 /// # Errors
 /// As [`judge_source`].
-pub(super) fn check_source(
+pub(in crate::serve) fn check_source(
     ctx: &Ctx<'_>,
     verb: &str,
     from: &Name,
@@ -215,11 +215,11 @@ pub(super) fn check_source(
 }
 
 /// What a lookup found at a name.
-pub(super) type Found = Result<Occupant, StorageError>;
+pub(in crate::serve) type Found = Result<Occupant, StorageError>;
 
 /// Judges a COPY's or MOVE's source as a file, on what `found` says
 /// (else looked up now).
-pub(super) fn judge_file_source(
+pub(in crate::serve) fn judge_file_source(
     ctx: &Ctx<'_>,
     verb: &str,
     from: &Name,
@@ -234,7 +234,7 @@ pub(super) fn judge_file_source(
 /// # Errors
 /// The refusal to answer: `404`, or `409` for a file asked as a folder or
 /// the other way round.
-pub(super) fn judge_source(
+pub(in crate::serve) fn judge_source(
     ctx: &Ctx<'_>,
     (verb, from): (&str, &Name),
     found: Result<Occupant, StorageError>,
@@ -271,7 +271,7 @@ pub(super) fn judge_source(
 ///
 /// # Errors
 /// The outcome to answer instead: the refusal, or what a removal left.
-pub(super) fn clear(
+pub(in crate::serve) fn clear(
     ctx: &Ctx<'_>,
     who: &Who,
     verb: &str,
@@ -297,7 +297,7 @@ pub(super) fn clear(
         Occupant::File if file_source => Ok(true),
         Occupant::File => {
             if !who.allows(Perm::Delete, to.as_str()) {
-                let failure = super::access::refusal(who, Perm::Delete, to.as_str());
+                let failure = crate::serve::access::refusal(who, Perm::Delete, to.as_str());
                 return Err(refused(ctx, verb, to.as_str(), failure));
             }
             // Its folder stays: the name is about to be taken again.
@@ -335,7 +335,7 @@ fn folder_name(prefix: &Prefix) -> Option<Name> {
 /// Refuses a COPY or MOVE of folder `from` to `to` that could not be
 /// done: of the root, or onto itself (RFC 4918 9.8.5: 403). Into itself
 /// or onto what holds it, `admit` has refused already (`invariants.rs`).
-pub(super) fn check_folders(from: &Prefix, to: &Prefix) -> Result<(Name, Name), Failure> {
+pub(in crate::serve) fn check_folders(from: &Prefix, to: &Prefix) -> Result<(Name, Name), Failure> {
     let forbidden = |message: &str| Failure::new(ErrorKind::Forbidden, message);
     let (Some(source), Some(target)) = (folder_name(from), folder_name(to)) else {
         return Err(forbidden(
@@ -384,7 +384,12 @@ fn rename(ctx: &Ctx<'_>, who: Who, op: MoveFolder) -> Outcome {
 
 /// A refusal of `verb` on `subject`, boxed as the steps above return it
 /// (an [`Outcome`] is large; the `Ok` side is small).
-pub(super) fn refused(ctx: &Ctx<'_>, verb: &str, subject: &str, failure: Failure) -> Box<Outcome> {
+pub(in crate::serve) fn refused(
+    ctx: &Ctx<'_>,
+    verb: &str,
+    subject: &str,
+    failure: Failure,
+) -> Box<Outcome> {
     Box::new(refuse(ctx, verb, subject, failure, Next::Request))
 }
 

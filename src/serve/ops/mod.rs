@@ -1,35 +1,53 @@
-//! Every operation listed once ([`Operation`]): what a client may ask
-//! for, whatever protocol carried it, each a type of its own with its
-//! fields named, declared in the serve file that serves it (`files.rs`'s
+//! The operations (mini-redis's `cmd/`): what a client may ask for,
+//! whatever protocol carried it, each a type of its own with its fields
+//! named, declared in the file of this folder that serves it (`files.rs`'s
 //! [`Put`], `sessions.rs`'s [`Upload`], ...) with its facts beside it
 //! ([`Operate`]: what it is about, what it needs of the grants, its body,
-//! its serve function). Here is only the list: each operation's type and
-//! [`Verb`], and the verbs' table (log name, metrics label, whether it
-//! writes: `--read-only` is checked once, in `serve`). A new verb is its
-//! type in its serve file, a line in each list here, and each codec's
-//! mapping. Nothing here knows a wire format or a status code.
+//! its serve function); the rules they all meet are the serve layer's,
+//! around them. This file is only the list: the modules, each operation's
+//! type and [`Verb`] ([`Operation`]), and the verbs' table (log name,
+//! metrics label, whether it writes: `--read-only` is checked once, in
+//! `serve`). A new verb is its file here, its lines in the lists here, and
+//! each codec's mapping. Nothing here knows a wire format or a status
+//! code.
 
-use super::conditions::Conditions;
-use super::operate::{Aim, Operate};
-use super::{Body, Ctx, Outcome};
+pub(in crate::serve) mod archive;
+pub(in crate::serve) mod deletes;
+pub(in crate::serve) mod files;
+pub(in crate::serve) mod folder_copy;
+pub(in crate::serve) mod folders;
+pub(in crate::serve) mod get;
+pub(in crate::serve) mod health;
+pub(in crate::serve) mod listing;
+pub mod locks;
+pub mod multipart;
+pub(in crate::serve) mod props;
+pub(in crate::serve) mod session_admin;
+pub(in crate::serve) mod sessions;
+pub(in crate::serve) mod talk;
+pub(in crate::serve) mod uploads;
+
 use crate::access::{Secret, Who};
+use crate::serve::conditions::Conditions;
+use crate::serve::operate::{Aim, Operate};
+use crate::serve::{Body, Ctx, Outcome};
 
-pub use super::archive::ArchiveFolder;
-pub use super::deletes::DeleteEach;
-pub use super::files::{CopyFile, Delete, Echo, MoveFile, Put, Stat};
-pub use super::folder_copy::CopyFolder;
-pub use super::folders::{DeleteFolder, MakeFolder, MoveFolder, RemoveFolder};
-pub use super::get::Get;
-pub use super::health::Health;
-pub use super::listing::List;
-pub use super::locks::{Lock, Unlock};
-pub use super::multipart::{AbortParts, BeginParts, CompleteParts, CopyPart, ListParts, PutPart};
-pub use super::props::PropPatch;
-pub use super::session_admin::{Abort, Progress, Sessions};
-pub use super::sessions::{Append, Commit, Upload};
-pub use super::talk::{Auth, Options, Quit};
-pub use super::terms::FirstBytes;
-pub use super::uploads::ListUploads;
+pub use crate::serve::terms::FirstBytes;
+pub use archive::ArchiveFolder;
+pub use deletes::DeleteEach;
+pub use files::{CopyFile, Delete, MoveFile, Put, Stat};
+pub use folder_copy::CopyFolder;
+pub use folders::{DeleteFolder, MakeFolder, MoveFolder, RemoveFolder};
+pub use get::Get;
+pub use health::Health;
+pub use listing::List;
+pub use locks::{Lock, Unlock};
+pub use multipart::{AbortParts, BeginParts, CompleteParts, CopyPart, ListParts, PutPart};
+pub use props::PropPatch;
+pub use session_admin::{Abort, Progress, Sessions};
+pub use sessions::{Append, Commit, Upload};
+pub use talk::{Auth, Echo, Options, Quit};
+pub use uploads::ListUploads;
 
 /// A decoded request: the operation, and the token it presented with it
 /// (HTTP's `Authorization`; FERRY/1 authenticates with its own
@@ -103,7 +121,7 @@ macro_rules! operations {
             }
 
             /// Runs it: the operation's own serve function, once the
-            /// serve layer has admitted it ([`super::serve`]: who it is
+            /// serve layer has admitted it ([`crate::serve::serve`]: who it is
             /// from, their grants, read-only).
             pub(super) fn serve(self, ctx: &Ctx<'_>, who: Who) -> Outcome {
                 match self {
@@ -204,7 +222,7 @@ pub struct Declared<'a> {
     /// A move's new name.
     pub to: Option<&'a str>,
     /// What it needs of the client's grants.
-    pub needs: super::Needs<'a>,
+    pub needs: crate::serve::Needs<'a>,
 }
 
 impl<'a> Declared<'a> {

@@ -9,18 +9,18 @@ use std::time::Instant;
 
 use log::{debug, warn};
 
-use super::access::authorize_session;
-use super::commit::{self, commit_now};
-use super::operate::{Aim, Needs, Operate};
-use super::piece::{PieceCheck, PieceChecksum};
-use super::terms::FirstBytes;
-use super::{
-    Body, Ctx, ErrorKind, Failure, Next, Outcome, Receive, Reply, Sink, check_room, check_size,
-    refuse, skip_body,
-};
 use crate::access::{Owner, Who};
 use crate::formats::upload_metadata;
 use crate::name::Name;
+use crate::serve::access::authorize_session;
+use crate::serve::commit::{self, commit_now};
+use crate::serve::operate::{Aim, Needs, Operate};
+use crate::serve::piece::{PieceCheck, PieceChecksum};
+use crate::serve::terms::FirstBytes;
+use crate::serve::{
+    Body, Ctx, ErrorKind, Failure, Next, Outcome, Receive, Reply, Sink, check_room, check_size,
+    refuse, skip_body,
+};
 use crate::storage::{Appender, Appending, SessionInfo, SessionLimits, StorageError};
 
 /// Start (or find) a resumable upload of `size` bytes to `name`.
@@ -93,7 +93,7 @@ fn upload(ctx: &Ctx<'_>, who: &Who, upload: Upload) -> Outcome {
         );
     }
     let owner = who.owner().map(|owner| owner.as_str().to_owned());
-    let user = super::user_of(ctx, who);
+    let user = crate::serve::user_of(ctx, who);
     Outcome::on_pool(move |ctx| {
         let limits = session_limits(ctx, owner);
         let begun = match (crc, size) {
@@ -165,7 +165,7 @@ fn with_room(ctx: &Ctx<'_>, session: SessionInfo, first: u64) -> Result<SessionI
 
 /// What bounds a new session of `owner`'s (a token's name), asked for by
 /// this request's client: the server's settings (one home for them).
-pub(super) fn session_limits(ctx: &Ctx<'_>, owner: Option<String>) -> SessionLimits {
+pub(in crate::serve) fn session_limits(ctx: &Ctx<'_>, owner: Option<String>) -> SessionLimits {
     SessionLimits {
         ttl: ctx.config.session_ttl(),
         total: ctx.config.max_upload_sessions,
@@ -197,7 +197,7 @@ fn may_write_session(ctx: &Ctx<'_>, who: &Who, id: &str) -> Result<(), Failure> 
 
 /// `verb` of session `id` by `who`, on the pool: refused unless `who` may
 /// write the session ([`may_write_session`]), else `then`.
-pub(super) fn on_own_session(
+pub(in crate::serve) fn on_own_session(
     who: Who,
     verb: &'static str,
     id: String,
@@ -247,7 +247,7 @@ impl Operate for Append {
     /// [`Storage::append`](crate::storage::Storage::append), and `who`'s
     /// right to write it judged on what it says.
     fn serve(self, ctx: &Ctx<'_>, who: Who) -> Outcome {
-        let commit = self.commit.then(|| super::user_of(ctx, &who));
+        let commit = self.commit.then(|| crate::serve::user_of(ctx, &who));
         let body = self.body();
         // Where the upload's bytes would reach: held to the limit whether
         // its size is known or still to come (else an upload of a size to
@@ -328,7 +328,7 @@ impl Operate for Commit {
 
     fn serve(self, ctx: &Ctx<'_>, who: Who) -> Outcome {
         let Commit { id, mtime } = self;
-        let user = super::user_of(ctx, &who);
+        let user = crate::serve::user_of(ctx, &who);
         on_own_session(who, "COMMIT", id, move |ctx, id| {
             commit_session(ctx, id, mtime, user)
         })
@@ -336,24 +336,24 @@ impl Operate for Commit {
 }
 
 /// What an APPEND's end needs to know of it.
-pub(super) struct AppendEnd {
+pub(in crate::serve) struct AppendEnd {
     /// The file the session is for.
-    pub(super) name: Name,
+    pub(in crate::serve) name: Name,
     /// Bytes this APPEND staged.
-    pub(super) size: u64,
+    pub(in crate::serve) size: u64,
     /// Commit the session once it holds this many bytes (tus).
-    pub(super) commit_at: Option<u64>,
+    pub(in crate::serve) commit_at: Option<u64>,
     /// Whose upload it is, for the hooks of that commit.
-    pub(super) user: Option<Owner>,
+    pub(in crate::serve) user: Option<Owner>,
     /// The checksum its bytes must match (tus's `Upload-Checksum`).
-    pub(super) piece: Option<Box<PieceCheck>>,
+    pub(in crate::serve) piece: Option<Box<PieceCheck>>,
 }
 
 /// An APPEND's whole body has been staged (on the pool): bytes that do not
 /// match their stated checksum are taken back; else they are recorded
 /// (with `--fsync`, flushed before the answer) and, if they make the
 /// upload whole where that was asked, the session is committed.
-pub(super) fn finish_append(
+pub(in crate::serve) fn finish_append(
     ctx: &Ctx<'_>,
     client: u64,
     appender: Appender,
@@ -411,7 +411,7 @@ pub(super) fn finish_append(
 }
 
 /// Verifies and commits session `id` (on the pool), as `user`'s.
-pub(super) fn commit_session(
+pub(in crate::serve) fn commit_session(
     ctx: &Ctx<'_>,
     id: &str,
     mtime: Option<i64>,

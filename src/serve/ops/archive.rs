@@ -47,17 +47,19 @@ use std::time::Instant;
 
 use log::{debug, warn};
 
-use super::operate::{Aim, Needs, Operate};
-use super::send::is_cached_window;
-use super::walk_permit;
-use super::{Ctx, ErrorKind, Failure, Job, Next, Outcome, Reply, Send, Source, abandoned, refuse};
 use crate::access::Who;
 use crate::access::per_client::Permit;
 use crate::name::{Name, Prefix};
+use crate::serve::operate::{Aim, Needs, Operate};
+use crate::serve::send::is_cached_window;
+use crate::serve::walk_permit;
+use crate::serve::{
+    Ctx, ErrorKind, Failure, Job, Next, Outcome, Reply, Send, Source, abandoned, refuse,
+};
 use crate::storage::{Found, OpenFile, StorageError};
 
-use super::archive_layout::{Format, Layout, MemberCrc, MemberPath};
-use super::archive_walk::Walk;
+use crate::serve::archive_layout::{Format, Layout, MemberCrc, MemberPath};
+use crate::serve::archive_walk::Walk;
 
 /// Header bytes gathered before they are sent: folders and empty files
 /// cost no open, so a run of them is sent in pieces of about this size.
@@ -239,7 +241,10 @@ impl Archive {
                 Ok(Some(found)) => found,
                 Ok(None) => break,
                 Err(StorageError::NotFound) => {
-                    return Err(Failure::new(ErrorKind::NotFound, super::NO_SUCH_FOLDER));
+                    return Err(Failure::new(
+                        ErrorKind::NotFound,
+                        crate::serve::NO_SUCH_FOLDER,
+                    ));
                 }
                 Err(err) => return Err(err.into()),
             };

@@ -6,9 +6,9 @@
 //! balancer takes the node out. A draining server (SIGTERM) has closed
 //! its listeners: its checks fail at once, before its connections end.
 
-use super::operate::{Aim, Needs, Operate};
-use super::{Ctx, ErrorKind, Failure, Next, Outcome, Reply};
 use crate::access::Who;
+use crate::serve::operate::{Aim, Needs, Operate};
+use crate::serve::{Ctx, ErrorKind, Failure, Next, Outcome, Reply};
 
 /// Whether the server can serve files now: its storage answers, and takes
 /// writes unless it is read-only (FERRY/1 `HEALTH`, HTTP

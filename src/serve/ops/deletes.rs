@@ -8,11 +8,11 @@
 
 use log::debug;
 
-use super::operate::{Aim, Needs, Operate};
-use super::terms::Folders;
-use super::{Ctx, Failure, Outcome, Reply, access, locks};
 use crate::access::{Perm, Who};
 use crate::name::{Name, Prefix};
+use crate::serve::operate::{Aim, Needs, Operate};
+use crate::serve::terms::Folders;
+use crate::serve::{Ctx, Failure, Outcome, Reply, access, locks};
 use crate::storage::{DavLock, StorageError};
 
 /// Remove each of `names`, all in the folder `prefix`, that the client
@@ -51,7 +51,7 @@ fn delete_each(who: Who, prefix: Prefix, names: Vec<Name>, folders: Folders) -> 
     Outcome::on_pool(move |ctx| {
         let folder = prefix.as_str().trim_end_matches('/');
         if let Err(err) = ctx.storage.resource(folder, true) {
-            return super::storage_refusal(ctx, "DELETE", folder, err);
+            return crate::serve::storage_refusal(ctx, "DELETE", folder, err);
         }
         let dav = ctx.storage.dav_locks();
         // Without the lock table no delete can be judged: each fails alike.
@@ -73,7 +73,7 @@ fn delete_each(who: Who, prefix: Prefix, names: Vec<Name>, folders: Folders) -> 
 
 /// One name's DELETE.
 fn delete_one(
-    ctx: &super::Ctx<'_>,
+    ctx: &crate::serve::Ctx<'_>,
     who: &Who,
     (table, now): (&[DavLock], i64),
     name: &Name,

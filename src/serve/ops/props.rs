@@ -10,11 +10,11 @@
 
 use log::debug;
 
-use super::operate::{Aim, Needs, Operate};
-use super::terms::{Details, Wants};
-use super::{Ctx, ErrorKind, Outcome, Reply, storage_refusal};
 use crate::access::Who;
 use crate::name::Name;
+use crate::serve::operate::{Aim, Needs, Operate};
+use crate::serve::terms::{Details, Wants};
+use crate::serve::{Ctx, ErrorKind, Outcome, Reply, storage_refusal};
 use crate::storage::{DeadProperty, Holder, ListEntry, Recorded, Resource, Storage};
 
 /// What a `PROPPATCH` names: a file, or a folder (the root is `None`).
@@ -217,7 +217,7 @@ fn holder(path: &str, folder: bool) -> Holder<'_> {
 /// members of the listed folder have records (read once), and from them
 /// each piece's [`Details`].
 #[derive(Debug)]
-pub(super) struct Describer {
+pub(in crate::serve) struct Describer {
     wants: Wants,
     recorded: Recorded,
 }
@@ -226,7 +226,7 @@ impl Describer {
     /// For a listing of folder `path` ("" for the root), if the format
     /// wants anything: one or two reads of its mirror when members'
     /// properties are wanted, nothing per member without a record.
-    pub(super) fn new(storage: &Storage, wants: Wants, path: &str) -> Option<Describer> {
+    pub(in crate::serve) fn new(storage: &Storage, wants: Wants, path: &str) -> Option<Describer> {
         if !(wants.own || wants.members || wants.space) {
             return None;
         }
@@ -241,7 +241,7 @@ impl Describer {
     }
 
     /// The listed folder's own details (its time and record, the space).
-    pub(super) fn folder(&self, storage: &Storage, path: &str) -> Details {
+    pub(in crate::serve) fn folder(&self, storage: &Storage, path: &str) -> Details {
         let mut details = self.space(storage);
         if let Ok(found) = storage.resource(path, true) {
             details.mtime = Some(found.info.mtime);
@@ -253,7 +253,7 @@ impl Describer {
     }
 
     /// A subfolder's details: its record, if its mirror is there.
-    pub(super) fn subfolder(&self, storage: &Storage, name: &str, inode: u64) -> Details {
+    pub(in crate::serve) fn subfolder(&self, storage: &Storage, name: &str, inode: u64) -> Details {
         let path = name.trim_end_matches('/');
         let leaf = path.rsplit('/').next().unwrap_or(path);
         let mut details = Details::default();
@@ -264,7 +264,7 @@ impl Describer {
     }
 
     /// A member file's details: its record, if it has one.
-    pub(super) fn file(&self, storage: &Storage, entry: &ListEntry) -> Details {
+    pub(in crate::serve) fn file(&self, storage: &Storage, entry: &ListEntry) -> Details {
         let leaf = entry.name.rsplit('/').next().unwrap_or(&entry.name);
         let mut details = Details::default();
         if self.recorded.files.contains(leaf) {
@@ -274,7 +274,7 @@ impl Describer {
     }
 
     /// The one file a listing names: its record and the space.
-    pub(super) fn only(&self, storage: &Storage, entry: &ListEntry) -> Details {
+    pub(in crate::serve) fn only(&self, storage: &Storage, entry: &ListEntry) -> Details {
         let mut details = self.space(storage);
         if self.wants.own {
             details.props = read(storage, Holder::File(&entry.name), entry.stamp.inode);

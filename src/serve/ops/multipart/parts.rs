@@ -11,7 +11,7 @@ use crate::formats::upload_metadata;
 use crate::name::Name;
 use crate::serve::digest::Digesting;
 use crate::serve::operate::{Aim, Needs, Operate};
-use crate::serve::sessions::session_limits;
+use crate::serve::ops::sessions::session_limits;
 use crate::serve::upload_checksum::{self, UploadChecksum};
 use crate::serve::{
     Body, BodyLength, Ctx, ErrorKind, Failure, Next, Outcome, Receive, Reply, Sink, check_room,
@@ -100,7 +100,7 @@ pub struct ListParts {
 }
 
 // A multipart upload's steps are those of a session (their verbs are
-// `ops.rs`'s), each needing what a PUT of the object would.
+// `ops/mod.rs`'s), each needing what a PUT of the object would.
 
 impl Operate for BeginParts {
     fn aim(&self) -> Aim<'_> {
@@ -292,7 +292,7 @@ fn copied_part(
         }
         Err(err) => return Err(err.into()),
     };
-    let (start, len) = crate::serve::files::source_span(ask.source.as_ref(), &found)?;
+    let (start, len) = crate::serve::ops::files::source_span(ask.source.as_ref(), &found)?;
     check_size(ctx.config, len)?;
     check_room(ctx, len)?;
     let mut part = ctx

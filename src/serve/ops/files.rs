@@ -1,25 +1,23 @@
-//! Serving files: PUT, STAT, DELETE, MOVE, COPY and ECHO, each
+//! Serving files: PUT, STAT, DELETE, MOVE and COPY, each
 //! operation's type with its facts and serve function (GET: `get.rs`; a
 //! body's arrival: `arrived.rs`).
 
 use log::debug;
 
-use super::commit::{Commit, commit_now};
-use super::conditions::{Conditions, create_only_if_required};
-use super::digest::BodyDigests;
 use super::folder_copy::CopyFolder;
 use super::folders::{DeleteFolder, MoveFolder};
 use super::get::{NOT_AS_CONDITIONED, version_of, with_checksum};
-use super::operate::{Aim, Needs, Operate};
-use super::terms::Choose;
-use super::terms::Overwrite;
-use super::{Body, BodyLength, CopyTime, Folders, Receive, Sink, Trailer};
-use super::{
-    Ctx, ErrorKind, Failure, Next, Outcome, Reply, Selection, check_room, check_size, refuse,
-    skip_body, storage_refusal,
-};
 use crate::access::{Owner, Who};
 use crate::name::{Name, Prefix};
+use crate::serve::commit::{Commit, commit_now};
+use crate::serve::conditions::{Conditions, create_only_if_required};
+use crate::serve::digest::BodyDigests;
+use crate::serve::operate::{Aim, Needs, Operate};
+use crate::serve::terms::{Choose, Overwrite};
+use crate::serve::{
+    Body, BodyLength, CopyTime, Ctx, ErrorKind, Failure, Folders, Next, Outcome, Receive, Reply,
+    Selection, Sink, Trailer, check_room, check_size, refuse, skip_body, storage_refusal, user_of,
+};
 use crate::storage::{NewProps, Occupant, OpenFile, StorageError, Upload};
 
 /// Store the body that follows as `name`, atomically.
@@ -72,7 +70,7 @@ impl Operate for Put {
     /// are made where `folders` says so, else the PUT is a conflict (RFC
     /// 4918 9.7.1: `409`, never a `404` about a name being created).
     fn serve(self, ctx: &Ctx<'_>, who: Who) -> Outcome {
-        let user = super::user_of(ctx, &who);
+        let user = user_of(ctx, &who);
         put(ctx, user, self)
     }
 }
@@ -366,7 +364,7 @@ impl Operate for CopyFile {
             let failure = Failure::new(ErrorKind::Forbidden, "source and destination are the same");
             return refuse(ctx, "COPY", self.from.as_str(), failure, Next::Request);
         }
-        let user = super::user_of(ctx, &who);
+        let user = user_of(ctx, &who);
         Outcome::on_pool(move |ctx| copy(ctx, who, user, self))
     }
 }
@@ -463,7 +461,10 @@ pub const SOURCE_RANGE: &str = "the copy source's range is not within the source
 /// # Errors
 /// 412 where a condition does not hold (a "not modified" included: a copy
 /// has no 304); 400 [`SOURCE_RANGE`] for a range beyond the source.
-pub(super) fn source_span(source: &dyn Choose, found: &OpenFile) -> Result<(u64, u64), Failure> {
+pub(in crate::serve) fn source_span(
+    source: &dyn Choose,
+    found: &OpenFile,
+) -> Result<(u64, u64), Failure> {
     match source.choose(&version_of(found)) {
         Selection::Bytes { start, len, .. } => Ok((start, len)),
         Selection::NotModified | Selection::PreconditionFailed => Err(Failure::new(
@@ -471,30 +472,5 @@ pub(super) fn source_span(source: &dyn Choose, found: &OpenFile) -> Result<(u64,
             NOT_AS_CONDITIONED,
         )),
         Selection::Unsatisfiable => Err(Failure::new(ErrorKind::BadRequest, SOURCE_RANGE)),
-    }
-}
-
-/// Send back the `size` body bytes that follow.
-#[derive(Debug)]
-pub struct Echo {
-    /// Body length.
-    pub size: u64,
-}
-
-impl Operate for Echo {
-    fn aim(&self) -> Aim<'_> {
-        Aim::none(Needs::Token)
-    }
-
-    fn body(&self) -> Body {
-        Body::fixed(self.size)
-    }
-
-    fn serve(self, _ctx: &Ctx<'_>, _who: Who) -> Outcome {
-        let next = match self.size {
-            0 => Next::Request,
-            left => Next::Echo { left },
-        };
-        Outcome::new(Reply::Echo { size: self.size }, next)
     }
 }

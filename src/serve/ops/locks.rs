@@ -19,12 +19,12 @@
 
 use log::debug;
 
-use super::conditions::Conditions;
-use super::operate::{Aim, Needs, Operate};
-pub use super::terms::LockAsk;
-use super::{Ctx, ErrorKind, Failure, Next, Outcome, Reply, refuse};
 use crate::access::Who;
 use crate::name::Name;
+use crate::serve::conditions::Conditions;
+use crate::serve::operate::{Aim, Needs, Operate};
+pub use crate::serve::terms::LockAsk;
+use crate::serve::{Ctx, ErrorKind, Failure, Next, Outcome, Reply, refuse};
 use crate::storage::{DavLock, Edit, Occupant, StorageError, is_below, new_token};
 
 /// The longest lock granted, in seconds (`Timeout: Infinite` and larger
@@ -66,7 +66,7 @@ enum Touch<'a> {
 
 /// Whether a write that `needs` this touches anything the lock rule
 /// guards.
-pub(super) fn touches(needs: Needs<'_>) -> bool {
+pub(in crate::serve) fn touches(needs: Needs<'_>) -> bool {
     touched(needs).iter().any(Option::is_some)
 }
 
@@ -155,7 +155,7 @@ pub fn check(
 ///
 /// # Errors
 /// [`ErrorKind::Locked`] as [`check`]; the table could not be read.
-pub(super) fn unlocked(ctx: &Ctx<'_>, name: &str) -> Result<(), Failure> {
+pub(in crate::serve) fn unlocked(ctx: &Ctx<'_>, name: &str) -> Result<(), Failure> {
     let locks = ctx.storage.dav_locks();
     let table = locks.current()?;
     check(&table, locks.now(), Needs::Write(name), &[])
@@ -403,7 +403,7 @@ fn unlock(name: Name, token: String) -> Outcome {
 
 /// Whether a live lock is rooted at `name` (on the pool): where nothing
 /// has the name, it is a lock-null resource ([`take`]).
-pub(super) fn reserved(ctx: &Ctx<'_>, name: &str) -> bool {
+pub(in crate::serve) fn reserved(ctx: &Ctx<'_>, name: &str) -> bool {
     let locks = ctx.storage.dav_locks();
     let now = locks.now();
     locks.current().is_ok_and(|table| {
@@ -416,7 +416,7 @@ pub(super) fn reserved(ctx: &Ctx<'_>, name: &str) -> bool {
 /// After a DELETE or MOVE of `name` (a folder: `folder`, with all in
 /// it), on the pool: the locks rooted there go with it (RFC 4918 7.5:
 /// locks do not move). Costs nothing where this node knows of none.
-pub(super) fn release(ctx: &Ctx<'_>, name: &str, folder: bool) {
+pub(in crate::serve) fn release(ctx: &Ctx<'_>, name: &str, folder: bool) {
     let name = name.trim_end_matches('/');
     let gone = |lock: &DavLock| lock.root == name || (folder && is_below(&lock.root, name));
     let locks = ctx.storage.dav_locks();

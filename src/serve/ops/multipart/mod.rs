@@ -17,10 +17,10 @@
 mod complete;
 mod parts;
 
-pub use super::part_asks::{CopyPartAsk, ListedPart, PartAsk};
-pub use super::upload_checksum::INVALID_PART;
+pub use crate::serve::part_asks::{CopyPartAsk, ListedPart, PartAsk};
+pub use crate::serve::upload_checksum::INVALID_PART;
 pub use complete::CompleteParts;
-pub(super) use parts::finish_part;
+pub(in crate::serve) use parts::finish_part;
 pub use parts::{AbortParts, BeginParts, CopyPart, ListParts, NO_SUCH_SOURCE, PartsPage, PutPart};
 
 /// Part numbers run from 1 to this.

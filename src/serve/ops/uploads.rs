@@ -7,10 +7,10 @@
 use std::collections::BinaryHeap;
 
 use super::multipart::MAX_PAGE;
-use super::operate::{Aim, Needs, Operate};
-use super::{Ctx, Next, Outcome, Reply, refuse};
 use crate::access::{Perm, Who};
 use crate::name::{Name, Prefix};
+use crate::serve::operate::{Aim, Needs, Operate};
+use crate::serve::{Ctx, Next, Outcome, Reply, refuse};
 use crate::storage::ListedSession;
 
 /// One page of the multipart uploads under a prefix.

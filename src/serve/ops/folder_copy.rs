@@ -7,11 +7,11 @@
 use log::debug;
 
 use super::folders::{check_folders, check_source, clear, remains};
-use super::operate::{Aim, Needs, Operate};
-use super::walk_permit;
-use super::{Ctx, Next, Outcome, Reply, abandoned, check_room, refuse, storage_refusal};
 use crate::access::{Perm, Who};
 use crate::name::Prefix;
+use crate::serve::operate::{Aim, Needs, Operate};
+use crate::serve::walk_permit;
+use crate::serve::{Ctx, Next, Outcome, Reply, abandoned, check_room, refuse, storage_refusal};
 use crate::storage::Member;
 
 /// Copy folder `from` to `to` (WebDAV's `COPY` of a collection).

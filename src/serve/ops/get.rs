@@ -7,13 +7,13 @@
 
 use log::debug;
 
-use super::operate::{Aim, Needs, Operate};
-use super::{
+use crate::access::Who;
+use crate::name::Name;
+use crate::serve::operate::{Aim, Needs, Operate};
+use crate::serve::{
     Ctx, ErrorKind, Failure, Next, Outcome, PartsKept, Reply, Selection, Send, Source, Version,
     Want, refuse, storage_refusal,
 };
-use crate::access::Who;
-use crate::name::Name;
 use crate::storage::{DeadProperty, Holder, OpenFile, StorageError, VersionRecords};
 
 /// Send (part of) `name`.
@@ -114,7 +114,7 @@ struct Records {
 type Opened = (OpenFile, Records);
 
 /// Why a GET whose conditions do not hold is refused.
-pub(super) const NOT_AS_CONDITIONED: &str =
+pub(in crate::serve) const NOT_AS_CONDITIONED: &str =
     "the file is not the version the request's conditions name";
 
 /// The answer to a GET of a file that is open.
@@ -249,7 +249,7 @@ pub const NO_SUCH_PART: &str = "the object has no part of that number";
 pub const PART_SIZES_UNKNOWN: &str = "the sizes of this object's parts were not kept";
 
 /// The version of `found` that answers describe.
-pub(super) fn version_of(found: &OpenFile) -> Version {
+pub(in crate::serve) fn version_of(found: &OpenFile) -> Version {
     Version {
         info: found.info,
         stamp: found.stamp,
@@ -260,7 +260,10 @@ pub(super) fn version_of(found: &OpenFile) -> Version {
 
 /// `found` with its CRC-32C, computed from its bytes (on a checksum
 /// thread: see [`Outcome::on_checksum`]) if it was not known.
-pub(super) fn with_checksum(ctx: &Ctx<'_>, found: OpenFile) -> Result<OpenFile, StorageError> {
+pub(in crate::serve) fn with_checksum(
+    ctx: &Ctx<'_>,
+    found: OpenFile,
+) -> Result<OpenFile, StorageError> {
     if found.crc.is_some() {
         return Ok(found);
     }
