@@ -253,7 +253,7 @@ fn check_request(request: &Request) {
             check_valid_name(from);
             check_valid_name(to);
         }
-        Request::Dir { folder } | Request::DelFolder { folder } => {
+        Request::Dir { folder } | Request::DelFolder { folder } | Request::Df { folder } => {
             check_valid_prefix(folder);
             let text = folder.as_str();
             assert!(text.is_empty() || text.ends_with('/'), "{folder:?}");
@@ -404,7 +404,7 @@ fn reference_line(line: &[u8]) -> Expected {
         b"GET" => (&[Arg::Name, Arg::Number, Arg::Number], 1),
         b"STAT" | b"DEL" => (&[Arg::Name], 1),
         b"LIST" => (&[Arg::Prefix], 0),
-        b"DIR" => (&[Arg::Name], 0),
+        b"DIR" | b"DF" => (&[Arg::Name], 0),
         b"MOVE" => (&[Arg::Name, Arg::Name], 2),
         b"ECHO" => (&[Arg::Number], 1),
         b"UPLOAD" => (&[Arg::Name, Arg::Number, Arg::Crc], 3),
@@ -484,7 +484,7 @@ fn reference_line(line: &[u8]) -> Expected {
     }
     let is_list = *verb == b"LIST";
     let verdict = match shape.first() {
-        // Only DIR's name is optional: left out, it is the root.
+        // Only DIR's and DF's name is optional: left out, it is the root.
         Some(Arg::Name) if args.is_empty() => Verdict::OK,
         // MOVE's two names are checked in order: the first bad one decides.
         Some(Arg::Name) => names
@@ -566,6 +566,12 @@ fn reference_line(line: &[u8]) -> Expected {
         b"ABORT" => Request::Abort { id: id() },
         b"SESSIONS" => Request::Sessions,
         b"HEALTH" => Request::Health,
+        b"DF" if args.is_empty() => Request::Df {
+            folder: Prefix::root(),
+        },
+        b"DF" => Request::Df {
+            folder: Prefix::of_folder(&name()),
+        },
         b"AUTH" => Request::Auth {
             token: ferry::access::Secret::new(id()),
         },

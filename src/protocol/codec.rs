@@ -223,6 +223,7 @@ fn operation(request: Request) -> Operation {
         Request::Auth { token } => Operation::Auth(ops::Auth { token }),
         Request::Quit => Operation::Quit(ops::Quit),
         Request::Health => Operation::Health(ops::Health),
+        Request::Df { folder } => Operation::FreeSpace(ops::FreeSpace { prefix: folder }),
     }
 }
 
@@ -326,6 +327,14 @@ pub fn encode(reply: &Reply, out: &mut Vec<u8>) {
         },
         Reply::Authenticated { name } => Response::Authenticated { name },
         Reply::Sessions(sessions) => return session_lines(sessions, out),
+        // `OK <bytes free> <bytes used> <files free> <files used>`.
+        Reply::Space(space) => {
+            let line = format!(
+                "OK {} {} {} {}\n",
+                space.available, space.used, space.files_available, space.files_used
+            );
+            return out.extend_from_slice(line.as_bytes());
+        }
         Reply::Remains(remains, more) => return remains_lines((remains, *more), out),
         Reply::Unsatisfiable { size } => {
             let message = format!("offset past the end ({size} bytes)");

@@ -158,6 +158,12 @@ pub enum Request<W: Words = Parsed> {
     Quit,
     /// Ask whether the server can serve files now (a balancer's check).
     Health,
+    /// Ask the room there is to write in folder `folder`.
+    Df {
+        /// The folder: parsed, a prefix ending in `/`; written, its name
+        /// without the `/` (empty for the root either way).
+        folder: W::Prefix,
+    },
 }
 
 /// A request as a client writes it: borrowed plain text.
@@ -237,6 +243,10 @@ impl<W: Words> Request<W> {
             Request::Auth { token } => write!(out, "AUTH {}", W::token(token).expose()),
             Request::Quit => write!(out, "QUIT"),
             Request::Health => write!(out, "HEALTH"),
+            Request::Df { folder } => match W::folder(folder) {
+                "" => write!(out, "DF"),
+                folder => write!(out, "DF {}", encode(folder)),
+            },
         }
     }
 }
@@ -274,6 +284,7 @@ impl<W: Words> Request<W> {
             Request::Auth { .. } => "AUTH",
             Request::Quit => "QUIT",
             Request::Health => "HEALTH",
+            Request::Df { .. } => "DF",
         }
     }
 }
@@ -397,6 +408,12 @@ fn parse_line(line: &[u8]) -> Result<Request, ProtocolError> {
         b"HEALTH" => {
             arity(&args, 0, 0)?;
             Ok(Request::Health)
+        }
+        b"DF" => {
+            arity(&args, 0, 1)?;
+            Ok(Request::Df {
+                folder: folder_arg(args.first().copied())?,
+            })
         }
         b"AUTH" => {
             arity(&args, 1, 1)?;

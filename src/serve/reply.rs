@@ -141,6 +141,9 @@ pub enum Reply {
     },
     /// The upload sessions the client may write (`SESSIONS`).
     Sessions(Vec<crate::storage::ListedSession>),
+    /// The room to write (DF): the file system's bytes and files free
+    /// above the reserve, and in use.
+    Space(Box<crate::storage::Space>),
     /// A page of a multipart upload's parts (S3's ListParts; boxed: rare).
     Parts(Box<super::ops::multipart::PartsPage>),
     /// A page of multipart uploads (S3's ListMultipartUploads).

@@ -118,6 +118,9 @@ fn request(max_body: u64) -> impl Strategy<Value = Request> {
             )
             .expect("a name and a slash is a valid prefix")
         }),
+        prop::option::of(name()).prop_map(|folder| Request::Df {
+            folder: folder.map_or(Prefix::root(), |name| Prefix::of_folder(&name)),
+        }),
         (0..=max_body).prop_map(|size| Request::Echo { size }),
         (name(), any::<u64>(), any::<u32>()).prop_map(|(name, size, crc)| Request::Upload {
             name,
@@ -272,6 +275,12 @@ fn render_with(request: &Request, style: &Style) -> Vec<u8> {
                 tokens.push(encode_with(name, style));
             }
         }
+        Request::Df { folder } => {
+            tokens.push(b"DF".to_vec());
+            if let Some(name) = folder.as_str().strip_suffix('/') {
+                tokens.push(encode_with(name, style));
+            }
+        }
         Request::Move { from, to } => tokens.extend([
             b"MOVE".to_vec(),
             encode_with(from.as_str(), style),
@@ -322,6 +331,7 @@ fn token_soup() -> impl Strategy<Value = Vec<u8>> {
             "DEL",
             "LIST",
             "DIR",
+            "DF",
             "MOVE",
             "mtime=",
             "-",
@@ -402,6 +412,8 @@ const BAD_NAMES: &[(&str, u16, u64)] = &[
     ("LIST ../", 400, 0),
     ("DIR a/", 400, 0),
     ("DIR .ferry-x", 403, 0),
+    ("DF a/", 400, 0),
+    ("DF .ferry-x", 403, 0),
     ("PUT ../x 5 -", 400, 18),
     ("MOVE ../a b", 400, 0),
     ("MOVE a .ferry-b", 403, 0),

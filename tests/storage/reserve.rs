@@ -135,3 +135,51 @@ fn a_resumable_upload_refused_for_room_goes_on_once_there_is_room() {
     assert_eq!(raw.line(), format!("OK {} {crc}", data.len()));
     assert_eq!(std::fs::read(server.path("big")).unwrap(), data);
 }
+
+/// `DF`'s answer: `OK <free> <used> <files free> <files used>`.
+fn df(raw: &mut support::Raw, folder: &str) -> Result<[u64; 4], String> {
+    raw.send(format!("DF{folder}\n"));
+    let line = raw.line();
+    let Some(fields) = line.strip_prefix("OK ") else {
+        return Err(line);
+    };
+    let numbers: Vec<u64> = fields.split(' ').map(|n| n.parse().unwrap()).collect();
+    Ok(numbers.try_into().unwrap())
+}
+
+#[test]
+fn df_tells_the_room_above_the_reserve() {
+    let root = tempfile::tempdir().unwrap();
+    std::fs::create_dir(root.path().join("sub")).unwrap();
+    std::fs::write(root.path().join("file"), b"x").unwrap();
+    let disk = rustix::fs::statvfs(root.path()).unwrap();
+    let server = TestServer::start_in(root, |c| c.min_free = MinFree::Bytes(0));
+    let mut raw = server.raw();
+    let [free, used, files_free, files_used] = df(&mut raw, "").unwrap();
+    // The disk's own figures, give or take what other tests write meanwhile.
+    let near = |a: u64, b: u64| a.abs_diff(b) < 1 << 30;
+    assert!(near(free, disk.f_bavail * disk.f_frsize), "{free}");
+    assert!(near(used, (disk.f_blocks - disk.f_bfree) * disk.f_frsize));
+    assert!(files_free > 0 && files_used > 0);
+    assert!(df(&mut raw, " sub").is_ok());
+    assert!(df(&mut raw, " nosuch").unwrap_err().starts_with("ERR 404 "));
+    let not_a_folder = df(&mut raw, " file").unwrap_err();
+    assert!(not_a_folder.starts_with("ERR 404 "), "{not_a_folder}");
+    assert!(df(&mut raw, " a/").unwrap_err().starts_with("ERR 400 "));
+
+    // With all of the disk kept in reserve, there is no room at all.
+    let server = restart(server, ALL_OF_IT);
+    let [free, used, ..] = df(&mut server.raw(), "").unwrap();
+    assert_eq!(free, 0);
+    assert!(used > 0);
+}
+
+#[test]
+fn df_needs_a_token_and_no_grant() {
+    let (server, tokens, _dir) = support::tokens::guarded(&[("camera", &["write:/inbox/"])], &[]);
+    let mut raw = server.raw();
+    assert!(df(&mut raw, "").unwrap_err().starts_with("ERR 401 "));
+    raw.send(format!("AUTH {}\n", tokens[0]));
+    assert!(raw.line().starts_with("OK"));
+    assert!(df(&mut raw, "").is_ok(), "a write-only token may ask");
+}

@@ -16,6 +16,7 @@ pub(in crate::serve) mod deletes;
 pub(in crate::serve) mod files;
 pub(in crate::serve) mod folder_copy;
 pub(in crate::serve) mod folders;
+pub(in crate::serve) mod free_space;
 pub(in crate::serve) mod get;
 pub(in crate::serve) mod health;
 pub(in crate::serve) mod listing;
@@ -38,6 +39,7 @@ pub use deletes::DeleteEach;
 pub use files::{CopyFile, Delete, MoveFile, Put, Stat};
 pub use folder_copy::CopyFolder;
 pub use folders::{DeleteFolder, MakeFolder, MoveFolder, RemoveFolder};
+pub use free_space::FreeSpace;
 pub use get::Get;
 pub use health::Health;
 pub use listing::List;
@@ -209,6 +211,8 @@ operations! {
     ListUploads: Sessions,
     /// Whether the server can serve files now (a balancer's check).
     Health: Health,
+    /// The room a client has to write (FERRY/1's `DF`).
+    FreeSpace: FreeSpace,
 }
 
 /// An operation as the serve layer sees it before running it.
@@ -286,6 +290,8 @@ pub enum Verb {
     Unlock,
     /// Change a file's or folder's properties.
     PropPatch,
+    /// Tell the room there is to write.
+    FreeSpace,
 }
 
 /// A verb's facts.
@@ -300,7 +306,7 @@ struct Facts {
 
 impl Verb {
     /// Every verb, each at its [`Verb::index`].
-    pub const ALL: [Verb; 23] = [
+    pub const ALL: [Verb; 24] = [
         Verb::Put,
         Verb::Get,
         Verb::Stat,
@@ -324,6 +330,7 @@ impl Verb {
         Verb::Lock,
         Verb::Unlock,
         Verb::PropPatch,
+        Verb::FreeSpace,
     ];
 
     fn facts(self) -> Facts {
@@ -352,6 +359,7 @@ impl Verb {
             Verb::Lock => facts("LOCK", "lock", true),
             Verb::Unlock => facts("UNLOCK", "unlock", true),
             Verb::PropPatch => facts("PROPPATCH", "proppatch", true),
+            Verb::FreeSpace => facts("DF", "df", false),
         }
     }
 

@@ -1,0 +1,57 @@
+//! DF (FERRY/1): the room a client has to write, as `df` tells it: the
+//! bytes and files the root's file system has free above the reserve no
+//! write may eat into (`--min-free`, `serve::check_room`'s rule), and
+//! those in use. Asked of a folder (the root by default), which must be
+//! there. Needs a token where access control is on, and no grant: the
+//! answer tells nothing of any file.
+
+use log::debug;
+
+use crate::access::Who;
+use crate::name::{Name, Prefix};
+use crate::serve::operate::{Aim, Needs, Operate};
+use crate::serve::{Ctx, Outcome, Reply, storage_refusal};
+use crate::storage::{Space, StorageError};
+
+/// The room to write in folder `prefix`.
+#[derive(Debug)]
+pub struct FreeSpace {
+    /// The folder (empty for the root, else ending in `/`).
+    pub prefix: Prefix,
+}
+
+impl Operate for FreeSpace {
+    fn aim(&self) -> Aim<'_> {
+        Aim::at(self.prefix.as_str(), Needs::Token)
+    }
+
+    /// On the pool: the folder found, then the file system asked.
+    fn serve(self, _ctx: &Ctx<'_>, _who: Who) -> Outcome {
+        Outcome::on_pool(move |ctx| {
+            let folder = self.prefix.as_str();
+            match room_in(ctx, folder) {
+                Ok(room) => {
+                    debug!("#{} DF {folder:?}: {} free", ctx.client, room.available);
+                    Outcome::answer(Reply::Space(Box::new(room)))
+                }
+                Err(err) => storage_refusal(ctx, "DF", folder, err),
+            }
+        })
+    }
+}
+
+/// The space of the file system holding `folder`, what is free counted
+/// above the reserve.
+fn room_in(ctx: &Ctx<'_>, folder: &str) -> Result<Space, StorageError> {
+    if let Some(name) = folder.strip_suffix('/') {
+        // A prefix's folder is always a name; were it not, it is not there.
+        let name = Name::new(name.to_owned()).map_err(|_| StorageError::NotFound)?;
+        ctx.storage.find_folder(&name)?;
+    }
+    let space = ctx.storage.space()?;
+    let reserve = ctx.config.min_free.bytes(space.size);
+    Ok(Space {
+        available: space.available.saturating_sub(reserve),
+        ..space
+    })
+}
