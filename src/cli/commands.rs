@@ -7,7 +7,9 @@ use std::process::ExitCode;
 use clap::Subcommand;
 
 use super::lines::one_line;
-use super::{Cli, Command, Failure, args, bench, ls, mv, remote, sessions, sync, transfer, tree};
+use super::{
+    Cli, Command, Failure, args, bench, df, ls, mv, remote, sessions, sync, transfer, tree,
+};
 use crate::client::ClientError;
 
 /// The client's subcommands, flattened into [`Command`].
@@ -31,6 +33,8 @@ pub enum ClientCommand {
     Sync(sync::SyncArgs),
     /// List or cancel unfinished resumable uploads (`put --resume`).
     Sessions(sessions::SessionsArgs),
+    /// Show the room there is to write on the server, as df does.
+    Df(df::DfArgs),
 }
 
 /// Runs a client command; the process exit code.
@@ -49,6 +53,7 @@ pub(super) fn run(command: ClientCommand) -> ExitCode {
         ClientCommand::Mv(args) => mv::run(&args),
         ClientCommand::Sync(args) => sync::run(&args),
         ClientCommand::Sessions(args) => sessions::run(&args),
+        ClientCommand::Df(args) => df::run(&args),
     };
     super::report(result)
 }
@@ -89,6 +94,7 @@ fn start_max_time(command: &ClientCommand) {
             format!("sync {}", args.source),
         ),
         ClientCommand::Sessions(args) => (args.client().connection.max_time, "sessions".into()),
+        ClientCommand::Df(args) => (args.client.connection.max_time, "df".into()),
         // No --max-time of its own.
         ClientCommand::Bench(_) => (None, String::new()),
     };

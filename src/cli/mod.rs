@@ -25,6 +25,8 @@ mod caution;
 #[cfg(feature = "client")]
 mod commands;
 #[cfg(feature = "client")]
+mod df;
+#[cfg(feature = "client")]
 mod interrupt;
 #[cfg(feature = "client")]
 mod ls;

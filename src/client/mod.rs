@@ -41,7 +41,7 @@ pub use checks::{CrcWriter, crc_of, unix_mtime};
 pub use endpoint::Endpoint;
 pub use error::{ClientError, Result};
 pub use rate::RateLimit;
-pub use remote::{DirEntry, Download, RemoteFile, Stat, Stayed, UploadSession};
+pub use remote::{DirEntry, Download, RemoteFile, Room, Stat, Stayed, UploadSession};
 pub use replies::Replies;
 pub use stream::{ClientTls, Trust};
 pub use wire::Requests;
@@ -344,6 +344,15 @@ impl Client {
     /// `ERR 404` and the like.
     pub fn stat(&mut self, name: &str) -> Result<Stat> {
         self.exchange(|requests| requests.stat(name), Replies::stat)
+    }
+
+    /// The room to write in `folder` (`""`: the root).
+    ///
+    /// # Errors
+    /// `ERR 404` if `folder` is missing; other `ERR` replies, connection
+    /// failures, or a malformed line.
+    pub fn free_space(&mut self, folder: &str) -> Result<Room> {
+        self.exchange(|requests| requests.df(folder), Replies::room)
     }
 
     /// Every file whose name starts with `prefix`, sorted by name.

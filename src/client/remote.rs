@@ -29,6 +29,19 @@ pub struct Stat {
     pub crc: Option<u32>,
 }
 
+/// What `DF` said: the room to write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Room {
+    /// Bytes writes may still take (above the server's reserve).
+    pub free: u64,
+    /// Bytes in use.
+    pub used: u64,
+    /// Files that may still be made.
+    pub files_free: u64,
+    /// Files in use.
+    pub files_used: u64,
+}
+
 /// One LIST line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RemoteFile {

@@ -13,7 +13,7 @@ use log::debug;
 use super::error::{ClientError, Result};
 use super::rate::{self, RateLimit};
 use super::stream::ReadHalf;
-use super::{DirEntry, Download, RemoteFile, Stat, UploadSession};
+use super::{DirEntry, Download, RemoteFile, Room, Stat, UploadSession};
 use crate::protocol::{MAX_HEADER, Reply, parse_reply};
 
 /// The receiving half of a connection.
@@ -157,6 +157,20 @@ impl Replies {
             size: field(&fields, 0)?,
             mtime: field(&fields, 1)?,
             crc: optional_crc(&fields, 2)?,
+        })
+    }
+
+    /// The answer to `DF`.
+    ///
+    /// # Errors
+    /// `ERR` replies or a malformed line.
+    pub fn room(&mut self) -> Result<Room> {
+        let fields = self.ok_line()?;
+        Ok(Room {
+            free: field(&fields, 0)?,
+            used: field(&fields, 1)?,
+            files_free: field(&fields, 2)?,
+            files_used: field(&fields, 3)?,
         })
     }
 

@@ -185,6 +185,14 @@ impl Requests {
         self.line(RequestLine::Dir { folder })
     }
 
+    /// `DF`; an empty folder is the root.
+    ///
+    /// # Errors
+    /// [`ClientError::Io`] if the connection fails.
+    pub fn df(&mut self, folder: &str) -> Result<()> {
+        self.line(RequestLine::Df { folder })
+    }
+
     /// `MOVE`: a server-side rename of one file.
     ///
     /// # Errors

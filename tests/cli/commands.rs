@@ -2,7 +2,8 @@
 //!
 //! Covers: put / get / ls / stat / rm round trip with their output lines and
 //! default names; `get` to standard output; `FERRY_SERVER` and `--server`;
-//! `ls --json` and `stat --json`; `rm` of several names; shell completions;
+//! `ls --json` and `stat --json`; `rm` of several names; `df`; shell
+//! completions;
 //! and the exit codes of failures, each with exactly one `ferry: ` line on
 //! stderr: server refusals (1, and a failed `get` leaves no local file),
 //! usage errors (2), an unreachable server or a missing local file (3).
@@ -398,4 +399,21 @@ fn completions_are_printed_for_each_shell() {
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
+}
+
+#[test]
+fn df_shows_the_room_above_the_reserve() {
+    let server = TestServer::start_with(|c| c.min_free = ferry::config::MinFree::Bytes(0));
+    fs::create_dir(server.path("sub")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let shown = success(&run(dir.path(), server.addr, &["df"]));
+    let lines: Vec<&str> = shown.lines().collect();
+    assert_eq!(lines.len(), 2, "{shown}");
+    assert!(lines[0].contains("free") && lines[0].contains("files used"));
+    let json = success(&run(dir.path(), server.addr, &["df", "sub/", "--json"]));
+    let room: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert!(room["free"].as_u64().unwrap() > 0, "{json}");
+    assert!(room["files_used"].as_u64().unwrap() > 0, "{json}");
+    let missing = failure(&run(dir.path(), server.addr, &["df", "nosuch"]), 1);
+    assert!(missing.contains("df \"nosuch\": no such"), "{missing}");
 }
