@@ -58,8 +58,9 @@ use log::debug;
 use crate::access::Who;
 use crate::access::per_client::PerClient;
 use crate::config::Config;
+use crate::config::MinFree;
 use crate::hooks::Hooks;
-use crate::storage::{Storage, StorageError};
+use crate::storage::{Space, Storage, StorageError};
 use crate::wire::Protocol;
 pub use access::{BAD_SIGNATURE, Guard, Rights, Sender, UNKNOWN_KEY};
 pub use archive_layout::Format as ArchiveFormat;
@@ -389,6 +390,21 @@ pub(super) fn check_room(ctx: &Ctx<'_>, size: u64) -> Result<(), Failure> {
             ),
         )),
     }
+}
+
+/// The root's space as a client is told it (DF, WebDAV's quota
+/// properties): what is free counted above the reserve (`--min-free`),
+/// so `0` free means no write fits.
+///
+/// # Errors
+/// The file system could not be asked.
+pub(super) fn room(min_free: MinFree, storage: &Storage) -> Result<Space, StorageError> {
+    let space = storage.space()?;
+    let reserve = min_free.bytes(space.size);
+    Ok(Space {
+        available: space.available.saturating_sub(reserve),
+        ..space
+    })
 }
 
 /// Whether `size` more bytes leave `reserve` of `available` free.

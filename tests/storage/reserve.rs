@@ -183,3 +183,23 @@ fn df_needs_a_token_and_no_grant() {
     assert!(raw.line().starts_with("OK"));
     assert!(df(&mut raw, "").is_ok(), "a write-only token may ask");
 }
+
+/// WebDAV's quota properties (RFC 4331; davfs2's `df`) tell the same room
+/// as `DF`: with all of the disk kept in reserve, none is available.
+#[test]
+fn webdav_tells_the_room_above_the_reserve() {
+    let server = TestServer::start_with(reserving);
+    let http = server.http.unwrap();
+    let ask = r#"<D:propfind xmlns:D="DAV:"><D:prop><D:quota-available-bytes/><D:quota-used-bytes/></D:prop></D:propfind>"#;
+    let found = exchange(
+        http,
+        "PROPFIND",
+        "/",
+        &format!("Host: {http}\r\nDepth: 0\r\n"),
+        ask.as_bytes(),
+    );
+    assert_eq!(found.status, 207, "{}", found.head);
+    let text = found.text();
+    assert!(text.contains("quota-available-bytes>0<"), "{text}");
+    assert!(!text.contains("quota-used-bytes>0<"), "{text}");
+}

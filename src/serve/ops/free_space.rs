@@ -10,7 +10,7 @@ use log::debug;
 use crate::access::Who;
 use crate::name::{Name, Prefix};
 use crate::serve::operate::{Aim, Needs, Operate};
-use crate::serve::{Ctx, Outcome, Reply, storage_refusal};
+use crate::serve::{Ctx, Outcome, Reply, room, storage_refusal};
 use crate::storage::{Space, StorageError};
 
 /// The room to write in folder `prefix`.
@@ -48,10 +48,5 @@ fn room_in(ctx: &Ctx<'_>, folder: &str) -> Result<Space, StorageError> {
         let name = Name::new(name.to_owned()).map_err(|_| StorageError::NotFound)?;
         ctx.storage.find_folder(&name)?;
     }
-    let space = ctx.storage.space()?;
-    let reserve = ctx.config.min_free.bytes(space.size);
-    Ok(Space {
-        available: space.available.saturating_sub(reserve),
-        ..space
-    })
+    room(ctx.config.min_free, ctx.storage)
 }

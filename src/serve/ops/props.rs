@@ -11,10 +11,11 @@
 use log::debug;
 
 use crate::access::Who;
+use crate::config::MinFree;
 use crate::name::Name;
 use crate::serve::operate::{Aim, Needs, Operate};
 use crate::serve::terms::{Details, Wants};
-use crate::serve::{Ctx, ErrorKind, Outcome, Reply, storage_refusal};
+use crate::serve::{Ctx, ErrorKind, Outcome, Reply, room, storage_refusal};
 use crate::storage::{DeadProperty, Holder, ListEntry, Recorded, Resource, Storage};
 
 /// What a `PROPPATCH` names: a file, or a folder (the root is `None`).
@@ -220,16 +221,19 @@ fn holder(path: &str, folder: bool) -> Holder<'_> {
 pub(in crate::serve) struct Describer {
     wants: Wants,
     recorded: Recorded,
+    /// The reserve the space told is counted above (`--min-free`).
+    min_free: MinFree,
 }
 
 impl Describer {
     /// For a listing of folder `path` ("" for the root), if the format
     /// wants anything: one or two reads of its mirror when members'
     /// properties are wanted, nothing per member without a record.
-    pub(in crate::serve) fn new(storage: &Storage, wants: Wants, path: &str) -> Option<Describer> {
+    pub(in crate::serve) fn new(ctx: &Ctx<'_>, wants: Wants, path: &str) -> Option<Describer> {
         if !(wants.own || wants.members || wants.space) {
             return None;
         }
+        let storage = ctx.storage;
         let recorded = match wants.members {
             true => storage.recorded_members(path).unwrap_or_else(|err| {
                 log::warn!("dead properties under {path:?} unread: {err}");
@@ -237,7 +241,11 @@ impl Describer {
             }),
             false => Recorded::default(),
         };
-        Some(Describer { wants, recorded })
+        Some(Describer {
+            wants,
+            recorded,
+            min_free: ctx.config.min_free,
+        })
     }
 
     /// The listed folder's own details (its time and record, the space).
@@ -283,7 +291,8 @@ impl Describer {
     }
 
     fn space(&self, storage: &Storage) -> Details {
-        let space = self.wants.space.then(|| storage.space().ok()).flatten();
+        let space = self.wants.space.then(|| room(self.min_free, storage).ok());
+        let space = space.flatten();
         Details {
             space,
             ..Details::default()
