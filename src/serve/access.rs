@@ -197,6 +197,15 @@ pub(super) fn authorize(who: &Who, declared: Declared<'_>) -> Result<(), Failure
                 false => Err(refusal(who, Perm::Read, prefix)),
             };
         }
+        Needs::Within(prefix) => {
+            let reached = [Perm::Read, Perm::Write, Perm::Delete]
+                .into_iter()
+                .any(|perm| who.reaches(perm, prefix));
+            return match reached {
+                true => Ok(()),
+                false => Err(refusal(who, Perm::Read, prefix)),
+            };
+        }
         Needs::Token => {
             return match who.is_everyone() || who.is_holder() {
                 true => Ok(()),

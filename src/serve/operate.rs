@@ -102,6 +102,10 @@ pub enum Needs<'a> {
     MoveWhole(&'a str, &'a str),
     /// To see something under the prefix (see `Who::may_list`).
     Listing(&'a str),
+    /// Some grant, of any kind, on something under the prefix (the root:
+    /// anywhere): a question about the folder, not its files, that must
+    /// not tell whether a folder out of the client's reach is there.
+    Within(&'a str),
     /// A token, when access control is on.
     Token,
     /// To write the file of the session, checked once it is found.

@@ -175,13 +175,21 @@ fn df_tells_the_room_above_the_reserve() {
 }
 
 #[test]
-fn df_needs_a_token_and_no_grant() {
+fn df_needs_a_grant_within_the_folder_and_tells_nothing_beyond_it() {
     let (server, tokens, _dir) = support::tokens::guarded(&[("camera", &["write:/inbox/"])], &[]);
+    std::fs::create_dir(server.path("inbox")).unwrap();
+    std::fs::create_dir(server.path("secret")).unwrap();
     let mut raw = server.raw();
     assert!(df(&mut raw, "").unwrap_err().starts_with("ERR 401 "));
     raw.send(format!("AUTH {}\n", tokens[0]));
     assert!(raw.line().starts_with("OK"));
     assert!(df(&mut raw, "").is_ok(), "a write-only token may ask");
+    assert!(df(&mut raw, " inbox").is_ok());
+    // A folder out of reach is refused alike whether it is there or not.
+    let there = df(&mut raw, " secret").unwrap_err();
+    let absent = df(&mut raw, " nosuch").unwrap_err();
+    assert!(there.starts_with("ERR 403 "), "{there}");
+    assert_eq!(there.replace("secret", "nosuch"), absent);
 }
 
 /// WebDAV's quota properties (RFC 4331; davfs2's `df`) tell the same room

@@ -328,7 +328,7 @@ pub(in crate::serve) fn clear(
 }
 
 /// The name of folder `prefix` (without its `/`); `None` for the root.
-fn folder_name(prefix: &Prefix) -> Option<Name> {
+pub(in crate::serve) fn folder_name(prefix: &Prefix) -> Option<Name> {
     Name::new(prefix.as_str().trim_end_matches('/').to_owned()).ok()
 }
 

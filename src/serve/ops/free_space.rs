@@ -2,13 +2,16 @@
 //! bytes and files the root's file system has free above the reserve no
 //! write may eat into (`--min-free`, `serve::check_room`'s rule), and
 //! those in use. Asked of a folder (the root by default), which must be
-//! there. Needs a token where access control is on, and no grant: the
-//! answer tells nothing of any file.
+//! there. Needs some grant, of any kind, within the folder (a write-only
+//! camera may ask about its inbox): one out of the client's reach is
+//! refused before it is looked for, so the answer never tells whether it
+//! is there, and it tells nothing of any file.
 
 use log::debug;
 
+use super::folders::folder_name;
 use crate::access::Who;
-use crate::name::{Name, Prefix};
+use crate::name::Prefix;
 use crate::serve::operate::{Aim, Needs, Operate};
 use crate::serve::{Ctx, Outcome, Reply, room, storage_refusal};
 use crate::storage::{Space, StorageError};
@@ -22,14 +25,14 @@ pub struct FreeSpace {
 
 impl Operate for FreeSpace {
     fn aim(&self) -> Aim<'_> {
-        Aim::at(self.prefix.as_str(), Needs::Token)
+        Aim::at(self.prefix.as_str(), Needs::Within(self.prefix.as_str()))
     }
 
     /// On the pool: the folder found, then the file system asked.
     fn serve(self, _ctx: &Ctx<'_>, _who: Who) -> Outcome {
         Outcome::on_pool(move |ctx| {
             let folder = self.prefix.as_str();
-            match room_in(ctx, folder) {
+            match room_in(ctx, &self.prefix) {
                 Ok(room) => {
                     debug!("#{} DF {folder:?}: {} free", ctx.client, room.available);
                     Outcome::answer(Reply::Space(Box::new(room)))
@@ -42,10 +45,10 @@ impl Operate for FreeSpace {
 
 /// The space of the file system holding `folder`, what is free counted
 /// above the reserve.
-fn room_in(ctx: &Ctx<'_>, folder: &str) -> Result<Space, StorageError> {
-    if let Some(name) = folder.strip_suffix('/') {
+fn room_in(ctx: &Ctx<'_>, folder: &Prefix) -> Result<Space, StorageError> {
+    if !folder.as_str().is_empty() {
         // A prefix's folder is always a name; were it not, it is not there.
-        let name = Name::new(name.to_owned()).map_err(|_| StorageError::NotFound)?;
+        let name = folder_name(folder).ok_or(StorageError::NotFound)?;
         ctx.storage.find_folder(&name)?;
     }
     room(ctx.config.min_free, ctx.storage)
