@@ -241,57 +241,95 @@ impl<'a> Declared<'a> {
     }
 }
 
-/// The kinds of operation, in the order metrics count them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verb {
+/// Declares [`Verb`] from the list of verbs, each with its facts: its
+/// name in log lines, its label in metrics and the access log, and
+/// whether it writes (refused on a read-only server).
+macro_rules! verbs {
+    ($($(#[$doc:meta])* $name:ident: $log:literal, $label:literal, $access:ident;)*) => {
+        /// The kinds of operation, in the order metrics count them.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum Verb {
+            $($(#[$doc])* $name,)*
+        }
+
+        impl Verb {
+            /// Every verb, each at its [`Verb::index`].
+            pub const ALL: [Verb; [$(Verb::$name),*].len()] = [$(Verb::$name),*];
+
+            fn facts(self) -> Facts {
+                match self {
+                    $(Verb::$name => Facts {
+                        log: $log,
+                        label: $label,
+                        writes: Access::$access.writes(),
+                    },)*
+                }
+            }
+        }
+    };
+}
+
+/// Whether a verb reads or writes, as its line in [`verbs!`] says.
+enum Access {
+    Reads,
+    Writes,
+}
+
+impl Access {
+    const fn writes(self) -> bool {
+        matches!(self, Access::Writes)
+    }
+}
+
+verbs! {
     /// Store a file.
-    Put,
+    Put: "PUT", "put", Writes;
     /// Send (part of) a file.
-    Get,
+    Get: "GET", "get", Reads;
     /// Describe a file.
-    Stat,
+    Stat: "STAT", "stat", Reads;
     /// List names.
-    List,
+    List: "LIST", "list", Reads;
     /// A folder as a tar archive.
-    Tar,
+    Tar: "TAR", "tar", Reads;
     /// Remove a file.
-    Delete,
+    Delete: "DEL", "delete", Writes;
     /// Rename a file.
-    Move,
+    Move: "MOVE", "move", Writes;
     /// Send back a body.
-    Echo,
+    Echo: "ECHO", "echo", Reads;
     /// Start a resumable upload.
-    Upload,
+    Upload: "UPLOAD", "upload", Writes;
     /// Stage bytes of one.
-    Append,
+    Append: "APPEND", "append", Writes;
     /// Commit one.
-    Commit,
+    Commit: "COMMIT", "commit", Writes;
     /// Discard one.
-    Abort,
+    Abort: "ABORT", "abort", Writes;
     /// Authenticate.
-    Auth,
+    Auth: "AUTH", "auth", Reads;
     /// Close.
-    Quit,
+    Quit: "QUIT", "quit", Reads;
     /// List a token's upload sessions.
-    Sessions,
+    Sessions: "SESSIONS", "sessions", Reads;
     /// Tell how far an upload has come.
-    Progress,
+    Progress: "PROGRESS", "progress", Reads;
     /// Say what the server offers.
-    Options,
+    Options: "OPTIONS", "options", Reads;
     /// Make a folder.
-    MakeFolder,
+    MakeFolder: "MKCOL", "mkcol", Writes;
     /// Say whether the server can serve files.
-    Health,
+    Health: "HEALTH", "health", Reads;
     /// Copy a file.
-    Copy,
+    Copy: "COPY", "copy", Writes;
     /// Lock a name (WebDAV).
-    Lock,
+    Lock: "LOCK", "lock", Writes;
     /// Unlock one.
-    Unlock,
+    Unlock: "UNLOCK", "unlock", Writes;
     /// Change a file's or folder's properties.
-    PropPatch,
+    PropPatch: "PROPPATCH", "proppatch", Writes;
     /// Tell the room there is to write.
-    FreeSpace,
+    FreeSpace: "DF", "df", Reads;
 }
 
 /// A verb's facts.
@@ -305,64 +343,6 @@ struct Facts {
 }
 
 impl Verb {
-    /// Every verb, each at its [`Verb::index`].
-    pub const ALL: [Verb; 24] = [
-        Verb::Put,
-        Verb::Get,
-        Verb::Stat,
-        Verb::List,
-        Verb::Tar,
-        Verb::Delete,
-        Verb::Move,
-        Verb::Echo,
-        Verb::Upload,
-        Verb::Append,
-        Verb::Commit,
-        Verb::Abort,
-        Verb::Auth,
-        Verb::Quit,
-        Verb::Sessions,
-        Verb::Progress,
-        Verb::Options,
-        Verb::MakeFolder,
-        Verb::Health,
-        Verb::Copy,
-        Verb::Lock,
-        Verb::Unlock,
-        Verb::PropPatch,
-        Verb::FreeSpace,
-    ];
-
-    fn facts(self) -> Facts {
-        let facts = |log, label, writes| Facts { log, label, writes };
-        match self {
-            Verb::Put => facts("PUT", "put", true),
-            Verb::Get => facts("GET", "get", false),
-            Verb::Stat => facts("STAT", "stat", false),
-            Verb::List => facts("LIST", "list", false),
-            Verb::Tar => facts("TAR", "tar", false),
-            Verb::Delete => facts("DEL", "delete", true),
-            Verb::Move => facts("MOVE", "move", true),
-            Verb::Echo => facts("ECHO", "echo", false),
-            Verb::Upload => facts("UPLOAD", "upload", true),
-            Verb::Append => facts("APPEND", "append", true),
-            Verb::Commit => facts("COMMIT", "commit", true),
-            Verb::Abort => facts("ABORT", "abort", true),
-            Verb::Auth => facts("AUTH", "auth", false),
-            Verb::Quit => facts("QUIT", "quit", false),
-            Verb::Sessions => facts("SESSIONS", "sessions", false),
-            Verb::Progress => facts("PROGRESS", "progress", false),
-            Verb::Options => facts("OPTIONS", "options", false),
-            Verb::MakeFolder => facts("MKCOL", "mkcol", true),
-            Verb::Health => facts("HEALTH", "health", false),
-            Verb::Copy => facts("COPY", "copy", true),
-            Verb::Lock => facts("LOCK", "lock", true),
-            Verb::Unlock => facts("UNLOCK", "unlock", true),
-            Verb::PropPatch => facts("PROPPATCH", "proppatch", true),
-            Verb::FreeSpace => facts("DF", "df", false),
-        }
-    }
-
     /// Its name in log lines (`PUT`, `DEL`...).
     pub fn name(self) -> &'static str {
         self.facts().log
