@@ -66,6 +66,9 @@ pub struct Config {
     /// What every write leaves free on the root's file system
     /// (`--min-free`): room for logs, the system and crash recovery.
     pub min_free: MinFree,
+    /// What folders may hold, whoever stores there (`--quota`); a token's
+    /// own quota is in the tokens file.
+    pub quotas: Vec<crate::access::quota::FolderQuota>,
     /// Make a PUT's `OK` mean "on stable storage": flush the file and its
     /// directory (on an I/O thread) before answering. On by default;
     /// `--no-fsync` turns it off.
@@ -340,6 +343,7 @@ impl Default for Config {
             rate_window: Duration::from_secs(30),
             max_file_size: None,
             min_free: MinFree::Default,
+            quotas: Vec::new(),
             fsync: true,
             upload_ttl: Duration::from_secs(24 * 3600),
             upload_empty_ttl: EMPTY_UPLOAD_TTL,

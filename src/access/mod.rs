@@ -8,6 +8,7 @@
 //!
 //! - [`grants`]: `read|write|delete` on a folder, and matching names.
 //! - [`tokens`]: tokens, their digests and the tokens file.
+//! - [`quota`]: how much a token's uploads or a folder may hold.
 //! - [`throttle`]: failed authentications per address.
 //! - [`client_key`]: the key an address counts under in per-client limits.
 //!
@@ -17,6 +18,7 @@
 pub mod client_key;
 pub mod grants;
 pub mod per_client;
+pub mod quota;
 pub mod sigv2;
 pub mod sigv4;
 pub mod throttle;
@@ -159,14 +161,28 @@ impl Who {
         }
     }
 
+    /// The token's quota (`quota.rs`), if it has one.
+    pub fn quota(&self) -> Option<quota::Quota> {
+        match self {
+            Who::Holder(principal) => principal.entry.quota,
+            _ => None,
+        }
+    }
+
     /// Whose share the request counts against (see [`Owner`]); `None`
     /// where access control is off: there are no tokens to share between,
     /// and the per-address caps stand alone.
     pub fn owner(&self) -> Option<Owner> {
         match self {
             Who::Everyone => None,
-            Who::Anonymous(_) => Some(Owner(Owner::ANONYMOUS.to_owned())),
-            Who::Holder(principal) => Some(Owner(principal.entry.name.clone())),
+            Who::Anonymous(_) => Some(Owner {
+                name: Owner::ANONYMOUS.to_owned(),
+                quota: None,
+            }),
+            Who::Holder(principal) => Some(Owner {
+                name: principal.entry.name.clone(),
+                quota: principal.entry.quota,
+            }),
         }
     }
 }
@@ -177,8 +193,29 @@ impl Who {
 /// more token. Strangers have nothing to tell them apart but their
 /// address (capped on its own): counted as one, they cannot take more
 /// than one token's share, so the holders of tokens always find room.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Owner(String);
+///
+/// It carries the token's quota as the table had it when the request came,
+/// for an upload's commit to be judged by; an owner is the same owner
+/// whatever its quota (equal, and hashed, by name).
+#[derive(Debug, Clone)]
+pub struct Owner {
+    name: String,
+    quota: Option<quota::Quota>,
+}
+
+impl PartialEq for Owner {
+    fn eq(&self, other: &Owner) -> bool {
+        self.name == other.name
+    }
+}
+
+impl Eq for Owner {}
+
+impl std::hash::Hash for Owner {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.name.hash(state);
+    }
+}
 
 impl Owner {
     /// The clients without a token, as an owner: no token's name can be
@@ -187,7 +224,12 @@ impl Owner {
 
     /// The token's name, or [`Owner::ANONYMOUS`].
     pub fn as_str(&self) -> &str {
-        &self.0
+        &self.name
+    }
+
+    /// The token's quota, if it has one.
+    pub fn quota(&self) -> Option<quota::Quota> {
+        self.quota
     }
 
     /// The token's name; `None` for the clients without a token.
@@ -434,6 +476,7 @@ mod tests {
             name: (*name).to_owned(),
             digest: digest(name),
             s3: None,
+            quota: None,
             grants: Grants::new(Vec::new()),
         });
         TokensFile {

@@ -3,10 +3,11 @@
 //! `ferry token`).
 //!
 //! ```text
-//! # ferry tokens: <name> sha256:<digest of the token> [s3:<key id>:<secret>] <perm>:<folder>...
+//! # ferry tokens: <name> sha256:<digest of the token> [s3:<key id>:<secret>] [quota:<quota>] <perm>:<folder>...
 //! build-server sha256:9f2c...e1 write:firmware/ read:/
 //! sensor-17 sha256:03b4...7a write:sensors/17/
 //! backup sha256:77a0...c2 s3:FERRYK3V9...:4be1...0d write:backups/ read:backups/
+//! camera sha256:5d1e...90 quota:10737418240,files=5000 write:dcim/
 //! ```
 //!
 //! One token per line; `#` starts a comment line; blank lines are
@@ -29,6 +30,7 @@ use sha2::{Digest, Sha256};
 
 use super::Rejection;
 use super::grants::{Grant, Grants};
+use super::quota::Quota;
 use super::sigv2::{self, SignedV2};
 use super::sigv4::{Scope, Signed, SigningKey};
 
@@ -147,6 +149,8 @@ pub struct Entry {
     pub digest: TokenDigest,
     /// Its S3 key pair, if it has one.
     pub s3: Option<S3Key>,
+    /// How much its uploads may hold (`quota.rs`), if it is limited.
+    pub quota: Option<Quota>,
     /// What it may do.
     pub grants: Grants,
 }
@@ -199,7 +203,7 @@ impl TokensFile {
     pub fn render(&self) -> String {
         let mut text = String::from(
             "# ferry tokens (see docs/security.md): one per line,\n\
-             # <name> sha256:<digest of the token> [s3:<key id>:<secret>] <perm>:<folder>...\n\
+             # <name> sha256:<digest of the token> [s3:<key id>:<secret>] [quota:<quota>] <perm>:<folder>...\n\
              # Only digests are kept for tokens, shown once, when made; S3\n\
              # secrets are kept whole (SigV4 needs them): keep this file 0600.\n",
         );
@@ -211,6 +215,9 @@ impl TokensFile {
             }
             if let Some(key) = &entry.s3 {
                 let _ = write!(text, " s3:{}:{}", key.id, key.secret);
+            }
+            if let Some(quota) = &entry.quota {
+                let _ = write!(text, " quota:{quota}");
             }
             for grant in entry.grants.iter() {
                 let _ = write!(text, " {grant}");
@@ -235,11 +242,16 @@ fn parse_line(line: &str) -> Result<Entry, String> {
         Some(word) => Some(S3Key::parse(word)?),
         None => None,
     };
+    let quota = match words.next_if(|word| word.starts_with("quota:")) {
+        Some(word) => Some(Quota::parse(&word["quota:".len()..])?),
+        None => None,
+    };
     let grants = words.map(Grant::parse).collect::<Result<Vec<_>, _>>()?;
     Ok(Entry {
         name: name.to_owned(),
         digest,
         s3,
+        quota,
         grants: Grants::new(grants),
     })
 }
@@ -418,6 +430,7 @@ mod tests {
                 name: "build".into(),
                 digest: digest(&token),
                 s3: None,
+                quota: Some(super::Quota::parse("1G,files=10").unwrap()),
                 grants: Grants::new(vec![
                     Grant::parse("write:firmware/").unwrap(),
                     Grant::parse("read:/").unwrap(),

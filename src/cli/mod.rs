@@ -304,25 +304,7 @@ pub(crate) fn parse_seconds(text: &str) -> Result<Duration, String> {
         })
 }
 
-/// Parses `1048576`, `512K`, `10M`, `2G`, `1T` (powers of 1024).
-pub(crate) fn parse_size(text: &str) -> Result<u64, String> {
-    let bad = || format!("expected a size such as 1048576, 512K, 10M or 2G, got {text:?}");
-    let (digits, shift) = match text.char_indices().last() {
-        Some((at, unit)) if unit.is_ascii_alphabetic() => {
-            let shift = match unit.to_ascii_uppercase() {
-                'K' => 10,
-                'M' => 20,
-                'G' => 30,
-                'T' => 40,
-                _ => return Err(bad()),
-            };
-            (&text[..at], shift)
-        }
-        _ => (text, 0),
-    };
-    let value: u64 = digits.parse().map_err(|_| bad())?;
-    value.checked_mul(1 << shift).ok_or_else(bad)
-}
+pub(crate) use crate::access::quota::parse_size;
 
 /// Reads `--min-free`'s value: a size (`1048576`, `512M`, `2G`) or a
 /// percentage of the file system's size (`5%`, below 100).

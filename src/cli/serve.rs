@@ -9,6 +9,7 @@ use clap::Args;
 use log::LevelFilter;
 
 use super::{parse_min_free, parse_seconds, parse_size};
+use crate::access::quota::FolderQuota;
 use crate::access::{AccessConfig, Grant};
 use crate::config::{Config, EMPTY_UPLOAD_TTL, Listen, MinFree, PoolWrites};
 use crate::hooks::{HookCommand, HookConfig};
@@ -95,6 +96,12 @@ pub struct ServeArgs {
     /// Default: 1 % of the file system, at most 1 GiB; 0 turns it off.
     #[arg(long, value_parser = parse_min_free, value_name = "BYTES|PERCENT")]
     min_free: Option<MinFree>,
+    /// What a folder and everything below it may hold, whoever stores
+    /// there: FOLDER=BYTES[,files=N] (`sensors/=10G,files=100000`, `/=1T`
+    /// for the root); a write past it is refused with 507. Repeatable.
+    /// A token's own quota is set with `ferry token quota`.
+    #[arg(long, value_parser = FolderQuota::parse, value_name = "FOLDER=QUOTA")]
+    quota: Vec<FolderQuota>,
     /// Seconds an unfinished resumable upload is kept after its last use.
     #[arg(long, default_value = "86400", value_parser = parse_seconds)]
     upload_ttl: Duration,
@@ -382,6 +389,7 @@ fn serve(args: ServeArgs) -> ExitCode {
         rate_window: args.rate_window,
         max_file_size: args.max_file_size,
         min_free: args.min_free.unwrap_or_default(),
+        quotas: args.quota,
         read_only: args.read_only,
         fsync: durable,
         upload_ttl: args.upload_ttl,

@@ -1,4 +1,4 @@
-//! `ferry token add|list|rm`: the tokens file, edited from the command
+//! `ferry token add|quota|list|rm`: the tokens file, edited from the command
 //! line. A new token is printed once, on stdout; the file keeps only its
 //! digest (format: [`crate::access::tokens`]). With `--s3` it also makes
 //! an S3 key pair, printed as `AWS_ACCESS_KEY_ID=...` and
@@ -17,6 +17,7 @@ use clap::{Args, Subcommand};
 use super::Failure;
 use super::lines::{print_line, to_stderr};
 use super::serve::parse_grant;
+use crate::access::quota::Quota;
 use crate::access::tokens::{Entry, S3Key, TokensFile, check_token_name, digest, new_token};
 use crate::access::{Grant, Grants};
 
@@ -47,6 +48,21 @@ enum Action {
         /// AWS_SECRET_ACCESS_KEY; the file keeps the secret (docs/s3.md).
         #[arg(long)]
         s3: bool,
+        /// How much its uploads may hold, e.g. 10G (see `token quota`).
+        #[command(flatten)]
+        quota: QuotaArgs,
+    },
+    /// Set or lift the quota of an existing token: how many bytes and
+    /// files its uploads may hold, counted by the server (docs/quotas.md).
+    Quota {
+        /// The token's name.
+        name: String,
+        /// The tokens file.
+        #[arg(long, value_name = "FILE")]
+        tokens: PathBuf,
+        /// The limits; with neither, the token is no longer limited.
+        #[command(flatten)]
+        quota: QuotaArgs,
     },
     /// List the tokens by name, with their S3 access key ids and grants
     /// (never the tokens or the secrets).
@@ -65,6 +81,28 @@ enum Action {
     },
 }
 
+/// A token's quota as `token add` and `token quota` take it.
+#[derive(Debug, Args)]
+struct QuotaArgs {
+    /// At most this many bytes of uploads (`512M`, `10G`, `1T`).
+    #[arg(long, value_name = "BYTES", value_parser = super::parse_size)]
+    quota_bytes: Option<u64>,
+    /// At most this many files.
+    #[arg(long, value_name = "N")]
+    quota_files: Option<u64>,
+}
+
+impl QuotaArgs {
+    /// The quota asked for; `None` for neither limit.
+    fn quota(&self) -> Option<Quota> {
+        let quota = Quota {
+            bytes: self.quota_bytes,
+            files: self.quota_files,
+        };
+        (quota.bytes.is_some() || quota.files.is_some()).then_some(quota)
+    }
+}
+
 /// Runs `ferry token ...`.
 ///
 /// # Errors
@@ -77,7 +115,13 @@ pub fn run(args: TokenArgs) -> Result<(), Failure> {
             tokens,
             grant,
             s3,
-        } => add(&tokens, name, grant, s3),
+            quota,
+        } => add(&tokens, name, grant, s3, quota.quota()),
+        Action::Quota {
+            name,
+            tokens,
+            quota,
+        } => set_quota(&tokens, &name, quota.quota()),
         Action::List { tokens } => {
             let file = read(&tokens)?;
             for entry in &file.entries {
@@ -85,7 +129,9 @@ pub fn run(args: TokenArgs) -> Result<(), Failure> {
                 // An S3 key by its access key id, never its secret.
                 let key = entry.s3.as_ref().map(|key| format!(" s3:{}", key.id));
                 let key = key.unwrap_or_default();
-                print_line(&format!("{}{key} {}", entry.name, grants.join(" ")));
+                let quota = entry.quota.map(|quota| format!(" quota:{quota}"));
+                let quota = quota.unwrap_or_default();
+                print_line(&format!("{}{key}{quota} {}", entry.name, grants.join(" ")));
             }
             Ok(())
         }
@@ -107,7 +153,13 @@ pub fn run(args: TokenArgs) -> Result<(), Failure> {
     }
 }
 
-fn add(path: &Path, name: String, grants: Vec<Grant>, s3: bool) -> Result<(), Failure> {
+fn add(
+    path: &Path,
+    name: String,
+    grants: Vec<Grant>,
+    s3: bool,
+    quota: Option<Quota>,
+) -> Result<(), Failure> {
     check_token_name(&name).map_err(|err| Failure::usage("token add", err))?;
     let mut file = match fs::metadata(path) {
         Ok(_) => read(path)?,
@@ -129,6 +181,7 @@ fn add(path: &Path, name: String, grants: Vec<Grant>, s3: bool) -> Result<(), Fa
         name: name.clone(),
         digest: digest(&token),
         s3: key.clone(),
+        quota,
         grants: Grants::new(grants),
     });
     write(path, &file)?;
@@ -150,6 +203,25 @@ fn add(path: &Path, name: String, grants: Vec<Grant>, s3: bool) -> Result<(), Fa
          only now, the S3 secret is kept in {} (SigV4 needs it); send the \
          server SIGHUP to apply",
         path.display()
+    ));
+    Ok(())
+}
+
+/// Sets (or with `None` lifts) token `name`'s quota.
+fn set_quota(path: &Path, name: &str, quota: Option<Quota>) -> Result<(), Failure> {
+    let mut file = read(path)?;
+    let Some(entry) = file.entries.iter_mut().find(|entry| entry.name == name) else {
+        return Err(Failure::explained(
+            path.display().to_string(),
+            1,
+            format!("no token named {name}"),
+        ));
+    };
+    entry.quota = quota;
+    write(path, &file)?;
+    let now = quota.map_or_else(|| "no quota".to_owned(), |quota| format!("quota {quota}"));
+    to_stderr(&format!(
+        "{name} has {now}; send the server SIGHUP to apply"
     ));
     Ok(())
 }

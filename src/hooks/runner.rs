@@ -303,8 +303,9 @@ impl Hooks {
 /// What a runner thread takes next.
 enum Work {
     Veto(Veto),
-    /// An on-upload hook, and its owner's place while it runs.
-    Notice(Facts, Slot),
+    /// An on-upload hook, and its owner's place while it runs (boxed: a
+    /// process is started for it anyway).
+    Notice(Box<Facts>, Slot),
 }
 
 /// The runner's threads; stopping it (dropping it) runs what is queued,
@@ -428,7 +429,7 @@ fn next(inner: &Arc<Inner>, ran: bool) -> Option<Work> {
                 (Arc::clone(inner), owner)
             });
             pending.threads().busy();
-            return Some(Work::Notice(facts, Slot { held }));
+            return Some(Work::Notice(Box::new(facts), Slot { held }));
         }
         if pending.closed {
             pending.threads().leave();

@@ -4,6 +4,7 @@
 //!
 //! ```text
 //! verified upload --(--before-commit?)--> the token's share of the runner full?
+//!     (the quotas, and the preconditions, are judged again just before the rename)
 //!     yes     -> drop (temp file gone, a session kept to retry) -> 503, nothing stored
 //!     no      -> hook runner: run the hook
 //!     exit 0  -> publish (rename; --fsync) -> answer; queue --on-upload
@@ -21,7 +22,7 @@ use log::{debug, error};
 
 use super::conditions::Conditions;
 use super::digest::Checksum;
-use super::{Ctx, ErrorKind, Failure, Job, Next, Outcome, Reply, Version};
+use super::{Ctx, ErrorKind, Failure, Job, Next, Outcome, Reply, Version, check_quota};
 use crate::access::Owner;
 use crate::formats::upload_metadata;
 use crate::hooks::{Event, Facts, Verdict};
@@ -166,6 +167,18 @@ fn publish(ctx: &Ctx<'_>, commit: Commit) -> Outcome {
     if let Err(failure) = still_hold(ctx, commit.preconditions.as_deref()) {
         return not_stored(ctx, commit, failure);
     }
+    // The quotas, judged at the start where the size was known, and again
+    // now: uploads that ran side by side and each fitted alone cannot all
+    // land past a quota (at most the one whose commit races this one's).
+    // Refused, a session stays to commit once room is made.
+    let writer = commit
+        .user
+        .as_ref()
+        .map(|user| (user.token(), user.quota()));
+    let size = commit.size;
+    if let Err(failure) = check_quota(ctx, writer.unwrap_or_default(), commit.name.as_str(), size) {
+        return not_stored(ctx, commit, failure);
+    }
     // Only made when there is a hook to tell: a PUT pays nothing else.
     let facts = ctx
         .hooks
@@ -183,6 +196,7 @@ fn publish(ctx: &Ctx<'_>, commit: Commit) -> Outcome {
         checksum,
         preconditions,
     } = commit;
+    upload.set_owner(user.as_ref().and_then(Owner::token));
     // The checksum it was verified against is recorded with its CRC-32C.
     if let Some(checksum) = &checksum {
         upload.set_stated_checksum(checksum.record());

@@ -42,6 +42,7 @@ mod part_asks;
 pub mod piece;
 mod receive;
 mod reply;
+mod room;
 mod search;
 mod send;
 mod sink;
@@ -58,9 +59,8 @@ use log::debug;
 use crate::access::Who;
 use crate::access::per_client::PerClient;
 use crate::config::Config;
-use crate::config::MinFree;
 use crate::hooks::Hooks;
-use crate::storage::{Space, Storage, StorageError};
+use crate::storage::{Storage, StorageError};
 use crate::wire::Protocol;
 pub use access::{BAD_SIGNATURE, Guard, Rights, Sender, UNKNOWN_KEY};
 pub use archive_layout::Format as ArchiveFormat;
@@ -78,6 +78,7 @@ pub use ops::uploads::UploadsPage;
 pub use ops::{Declared, Operation, Request, Verb, locks, multipart};
 pub use receive::Receive;
 pub use reply::{ErrorKind, Failure, PartsKept, Reply};
+use room::{check_move, check_quota, check_room, check_space, room};
 pub use send::{Send, Source, read_ahead};
 pub use sink::{Sink, WriteBehind};
 pub use terms::{
@@ -293,11 +294,12 @@ fn subject_of(declared: Declared<'_>) -> String {
     }
 }
 
-/// Whose upload it is, for the hooks: the token's name they are told, and
-/// the share of the hook runner it counts against (copied only for a
-/// server with hooks).
+/// Whose upload it is, for the hooks (the token's name they are told, and
+/// the share of the hook runner it counts against) and for the usage
+/// ledger (the file's owner): copied only for a server with hooks or
+/// that counts usage.
 fn user_of(ctx: &Ctx<'_>, who: &Who) -> Option<crate::access::Owner> {
-    match ctx.hooks.configured() {
+    match ctx.hooks.configured() || ctx.storage.counts_usage() {
         true => who.owner(),
         false => None,
     }
@@ -362,56 +364,6 @@ pub fn check_size(config: &Config, size: u64) -> Result<(), Failure> {
         )),
         _ => Ok(()),
     }
-}
-
-/// The disk reserve (`--min-free`): one home for the rule, checked on the
-/// pool (it asks the file system) before a write's `size` bytes are
-/// taken: a write that would leave the root's file system with less than
-/// the reserve free is refused, so logs, the system and crash recovery
-/// keep their room. A delete needs no room and is never refused for it.
-/// With no reserve (`--min-free 0`) nothing is asked: a full disk is then
-/// the file system's `ENOSPC`, answered as every storage failure.
-///
-/// # Errors
-/// 507 where the write does not fit above the reserve; the file system
-/// could not be asked (a storage failure).
-pub(super) fn check_room(ctx: &Ctx<'_>, size: u64) -> Result<(), Failure> {
-    if ctx.config.min_free.is_off() {
-        return Ok(());
-    }
-    let space = ctx.storage.space()?;
-    let reserve = ctx.config.min_free.bytes(space.size);
-    match fits_above(space.available, reserve, size) {
-        true => Ok(()),
-        false => Err(Failure::new(
-            ErrorKind::NoSpace,
-            format!(
-                "no room: {size} more bytes would leave less than the {reserve}-byte reserve free (--min-free)"
-            ),
-        )),
-    }
-}
-
-/// The root's space as a client is told it (DF, WebDAV's quota
-/// properties): what is free counted above the reserve (`--min-free`),
-/// so `0` free means no write fits.
-///
-/// # Errors
-/// The file system could not be asked.
-pub(super) fn room(min_free: MinFree, storage: &Storage) -> Result<Space, StorageError> {
-    let space = storage.space()?;
-    let reserve = min_free.bytes(space.size);
-    Ok(Space {
-        available: space.available.saturating_sub(reserve),
-        ..space
-    })
-}
-
-/// Whether `size` more bytes leave `reserve` of `available` free.
-fn fits_above(available: u64, reserve: u64, size: u64) -> bool {
-    available
-        .checked_sub(size)
-        .is_some_and(|left| left >= reserve)
 }
 
 /// The read-only mode (`--read-only`): one home for the rule, checked by
@@ -489,17 +441,6 @@ fn folder_refusal(ctx: &Ctx<'_>, verb: &str, subject: &str, err: StorageError) -
 mod tests {
     use super::*;
     use crate::storage::{FileInfo, Stamp};
-
-    #[test]
-    fn a_write_fits_only_above_the_reserve() {
-        assert!(fits_above(100, 40, 60));
-        assert!(!fits_above(100, 40, 61));
-        assert!(fits_above(100, 0, 100));
-        assert!(!fits_above(100, 0, 101));
-        // Below the reserve already: not even an empty write.
-        assert!(!fits_above(30, 40, 0));
-        assert!(!fits_above(0, 0, u64::MAX));
-    }
 
     fn limited(max: u64) -> Config {
         Config {

@@ -256,8 +256,10 @@ pub enum ErrorKind {
     /// The server's before-commit hook refused the upload (or ran past its
     /// time limit): nothing was stored.
     Vetoed,
-    /// The disk or quota is full.
+    /// The disk is full (or its reserve reached).
     NoSpace,
+    /// The write would pass a token's or a folder's quota.
+    OverQuota,
     /// The server is out of a resource (descriptors); try again.
     Busy,
     /// The storage failed (an I/O error, its network file system gone):
@@ -291,7 +293,7 @@ impl ErrorKind {
             ErrorKind::Throttled => 429,
             ErrorKind::Internal => 500,
             ErrorKind::Busy | ErrorKind::Unavailable => 503,
-            ErrorKind::NoSpace => 507,
+            ErrorKind::NoSpace | ErrorKind::OverQuota => 507,
         }
     }
 }
@@ -311,6 +313,7 @@ impl fmt::Display for ErrorKind {
             ErrorKind::ChecksumMismatch => "checksum mismatch",
             ErrorKind::Vetoed => "vetoed",
             ErrorKind::NoSpace => "no space",
+            ErrorKind::OverQuota => "over quota",
             ErrorKind::Busy => "busy",
             ErrorKind::Unavailable => "storage unavailable",
             ErrorKind::Throttled => "throttled",

@@ -4,7 +4,8 @@
 //! died since and removes their temp files (`storage/sweep.rs`), so a dead
 //! node's leftovers go without any node restarting, and expires the upload
 //! sessions it knows of that outlived their TTL (as every `UPLOAD` does:
-//! this is for a node that gets none). Never on an event
+//! this is for a node that gets none); and counts quota usage afresh at
+//! start-up and every hour (`storage/usage_recount.rs`). Never on an event
 //! loop: a pass reads journals and unlinks files, each a round trip on a
 //! network file system.
 //!
@@ -14,7 +15,8 @@
 //! walking a wide tree is not (the thread ends after it).
 //!
 //! ```text
-//! start-up   probe, sweep own + gone nodes, expire sessions  -> StartupSweep done
+//! start-up   probe, sweep own + gone nodes, expire sessions,
+//!            recount usage                                  -> StartupSweep done
 //! then       wait period ±20% (or stop) -> try each other node's lock ->
 //!            gone: remove its journaled temp files, release ->
 //!            expire sessions -> wait ...
@@ -160,13 +162,42 @@ fn sweep_at_start(shared: &Shared) {
     let swept = storage.remove_stale_temp_files();
     let expired = storage.expire_upload_sessions(shared.config.session_ttl());
     info!("start-up sweep done: {swept} and {expired} expired upload sessions removed");
+    recount_usage(shared);
 }
+
+/// Counts quota usage afresh (`storage/usage_recount.rs`), where it is
+/// counted: at start-up, after the temp files and expired sessions are
+/// gone, then every [`RECOUNT_PERIOD`].
+fn recount_usage(shared: &Shared) {
+    if !shared.storage.counts_usage() {
+        return;
+    }
+    match shared.storage.recount_usage() {
+        Ok(recount) if recount.drift > 0 => info!(
+            "usage recounted: {} accounts, off by {} bytes before",
+            recount.accounts, recount.drift
+        ),
+        Ok(recount) => debug!("usage recounted: {} accounts, none off", recount.accounts),
+        Err(err) => {
+            warn!("usage could not be recounted (quotas go by the counts as they are): {err}")
+        }
+    }
+}
+
+/// How often usage is counted afresh by a walk of the whole root: rarely,
+/// as each write counts itself; the recount only heals what was missed.
+const RECOUNT_PERIOD: Duration = Duration::from_secs(3600);
 
 /// Every period (jittered) until `stop`, removes the temp files of nodes
 /// that died since, and expired upload sessions.
 fn sweep_periodically(shared: &Shared, stop: &Stop) {
     let period = shared.config.sweep_period;
+    let mut recounted = Instant::now();
     while !stop.wait_until(Instant::now() + jittered(period)) {
+        if recounted.elapsed() >= RECOUNT_PERIOD {
+            recount_usage(shared);
+            recounted = Instant::now();
+        }
         let swept = shared.storage.remove_gone_nodes_temp_files();
         match swept.gone.is_empty() {
             true => debug!("periodic sweep: no gone node left temp files"),

@@ -344,6 +344,7 @@ impl Storage {
             false => None,
         };
         super::rename::rename_no_replace((old_fd, leaf), (new_fd, new))?;
+        self.count_folder_move(from, to);
         // Its members' records are in its mirror: one more rename.
         let records =
             self.move_records(Holder::Folder(source.as_str()), Holder::Folder(to.as_str()));

@@ -90,6 +90,8 @@ mod unflushed;
 mod unrecorded;
 mod upload;
 mod upload_target;
+mod usage;
+mod usage_recount;
 mod version_record;
 mod zip_crc;
 
@@ -119,6 +121,8 @@ pub use sweep::SweepReport;
 pub use tree::{DirectoryListing, ListEntry};
 pub use unflushed::Unflushed;
 pub use upload::{Durable, Landed, Upload};
+pub use usage::{Account, USAGE_DIR, Usage};
+pub use usage_recount::Recount;
 pub use zip_crc::{ZipCrc, ZipCrcRecord};
 
 // What the files here share through this face: the jail's lookups, which
@@ -183,6 +187,8 @@ pub struct Storage {
     dav_locks: DavLocks,
     /// Files known to have no dead-property record (`unrecorded.rs`).
     unrecorded: unrecorded::Absences,
+    /// The usage ledger, where usage is counted (`usage.rs`).
+    usage: Option<Arc<usage::Ledger>>,
 }
 
 impl Storage {
@@ -244,6 +250,7 @@ impl Storage {
             flusher: Arc::new(flush::DirFlusher::by_volume(flush::syncfs_reports_errors())),
             read_only,
             unrecorded: unrecorded::Absences::default(),
+            usage: None,
         })
     }
 

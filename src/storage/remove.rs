@@ -119,7 +119,14 @@ impl Storage {
         // Its dead properties first: a crash between the two leaves a
         // file without them, never a record without its file.
         let records = self.remove_records(dead_props::Holder::File(name.as_str()));
+        let going = self
+            .usage
+            .as_ref()
+            .map(|_| super::usage::going(parent, leaf, &stat));
         rustix::fs::unlinkat(parent, leaf, AtFlags::empty())?;
+        if let Some(going) = going {
+            self.count_gone(name.as_str(), going);
+        }
         self.checksums.forget(&stat);
         let pruned = folders
             .pruned_below()
@@ -185,7 +192,7 @@ impl Storage {
                     FileType::RegularFile if !may_delete(path) => removal.keep(path),
                     FileType::RegularFile => {
                         let (dir, leaf) = path.rsplit_once('/').unwrap_or(("", path));
-                        match self.unlink_file(dir, leaf) {
+                        match self.unlink_counted(dir, leaf, path) {
                             Ok(()) | Err(Errno::NOENT) => {}
                             Err(errno) => removal.fail(path.to_owned(), errno.into()),
                         }

@@ -40,11 +40,8 @@ impl Storage {
         self.pause(Point::Commit);
         let (dirs, leaf) = from.split_parent();
         let source = self.walk(dirs)?;
-        check_regular(&rustix::fs::statat(
-            self.fd(&source),
-            leaf,
-            AtFlags::SYMLINK_NOFOLLOW,
-        )?)?;
+        let stat = rustix::fs::statat(self.fd(&source), leaf, AtFlags::SYMLINK_NOFOLLOW)?;
+        check_regular(&stat)?;
         if from == to {
             return Ok(true);
         }
@@ -64,7 +61,14 @@ impl Storage {
             }
             let (dir, new) = (&target.dir, target.leaf.as_str());
             if overwrite {
+                let replaced = self
+                    .usage
+                    .as_ref()
+                    .and_then(|_| super::usage::Counted::replacing(dir, new));
                 rustix::fs::renameat(self.fd(&source), leaf, dir, new)?;
+                if let Some(going) = replaced {
+                    self.count_gone(to.as_str(), going);
+                }
                 return Ok(target.replaces);
             }
             if target.replaces {
@@ -74,6 +78,10 @@ impl Storage {
             rename_no_replace((self.fd(&source), leaf), (dir, new))?;
             Ok(false)
         })?;
+        if let Some(ledger) = &self.usage {
+            let size = u64::try_from(stat.st_size).unwrap_or(0);
+            ledger.count_move(from.as_str(), to.as_str(), size);
+        }
         if let Some(dirs) = &mut flush {
             // The new name first, then the old one's removal: a power cut
             // in between leaves the file under both names (where each

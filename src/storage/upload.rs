@@ -77,6 +77,9 @@ pub struct Upload {
     /// Dead properties the new version is written with (S3's object
     /// metadata), recorded for its inode just before the commit.
     pub(super) props: Option<Box<NewProps>>,
+    /// The ledger's part in its commit, where usage is counted (boxed:
+    /// not every server counts).
+    pub(super) counted: Option<Box<super::usage::Counted>>,
     /// Renamed into place only where no file has the name
     /// ([`Upload::create_only`]).
     pub(super) create_only: bool,
@@ -129,6 +132,15 @@ impl Upload {
     /// committed, instead of the time its last byte was written.
     pub fn set_mtime(&mut self, mtime: Option<i64>) {
         self.mtime = mtime;
+    }
+
+    /// Makes the file token `owner`'s when it is committed: its bytes
+    /// count in that token's usage until it goes (see `usage.rs`).
+    /// Nothing where usage is not counted.
+    pub fn set_owner(&mut self, owner: Option<&str>) {
+        if let Some(counted) = &mut self.counted {
+            counted.owner = owner.map(str::to_owned);
+        }
     }
 
     /// Records `md5` (the body's, computed as it arrived) with the file
@@ -185,6 +197,13 @@ impl Upload {
     /// (the records name the time).
     fn record(&self, stat: &rustix::fs::Stat, crc: u32) {
         checksum::record_as(&self.file, stat, crc);
+        if let Some(owner) = self
+            .counted
+            .as_ref()
+            .and_then(|counted| counted.owner.as_deref())
+        {
+            super::usage::record_owner(&self.file, owner);
+        }
         if let Some(tag) = &self.md5 {
             checksum::record_md5_tag_as(&self.file, stat, tag);
         }
@@ -319,6 +338,24 @@ impl Upload {
 
     /// The one step that commits.
     fn rename_into_place(&mut self) -> Result<(), StorageError> {
+        let replaced = self
+            .counted
+            .as_ref()
+            .and_then(|_| super::usage::Counted::replacing(&self.dir, &self.leaf));
+        self.rename_staged()?;
+        if let Some(counted) = &self.counted {
+            let size = rustix::fs::fstat(&self.file).map_or(0, |stat| stat.st_size);
+            let path = match self.dir_path.as_str() {
+                "" => self.leaf.clone(),
+                dir => format!("{dir}/{}", self.leaf),
+            };
+            counted.landed(&path, u64::try_from(size).unwrap_or(0), replaced);
+        }
+        Ok(())
+    }
+
+    /// The rename itself.
+    fn rename_staged(&mut self) -> Result<(), StorageError> {
         let to = self.leaf.as_str();
         match &self.staged {
             Staged::Temp(temp) if self.create_only => {

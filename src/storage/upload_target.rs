@@ -137,6 +137,12 @@ impl Storage {
             floor: target.floor,
             replaces: target.replaces,
             gate: self.gate.clone(),
+            counted: self.usage.as_ref().map(|ledger| {
+                Box::new(super::usage::Counted {
+                    ledger: Arc::clone(ledger),
+                    owner: None,
+                })
+            }),
             mtime: None,
             md5: None,
             stated: None,

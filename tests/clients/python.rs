@@ -81,6 +81,7 @@ fn guarded_server(holders: &[(&str, &[&str])], anonymous: &[&str]) -> (TestServe
                 name: (*name).into(),
                 digest: digest(token),
                 s3: None,
+                quota: None,
                 grants: Grants::new(grants(granted)),
             })
             .collect(),

@@ -1285,3 +1285,29 @@ fn writes_into_the_disk_reserve_are_insufficient_storage() {
     assert!(texts(&listed.body, "PartNumber").is_empty());
     assert!(!s.server.path("bkt/obj").exists());
 }
+
+/// Quotas (tests/storage/quotas.rs for every protocol) through S3: a
+/// PutObject past the bucket folder's quota is `403 QuotaExceeded` (final:
+/// SDKs do not retry it) and stores nothing; a completion past it is
+/// refused too, and the upload stays, to complete once room is made.
+#[test]
+fn writes_past_a_quota_are_quota_exceeded_and_a_completion_waits_for_room() {
+    let s = S3Server::start_with(&[("owner", support::s3::ALL)], &[], |c| {
+        c.quotas = vec![ferry::access::quota::FolderQuota::parse("bkt/=10").unwrap()];
+    });
+    let me = &s.signers[0];
+    let id = begin(&s, me, "big");
+    let etag = put_part(&s, me, "big", &id, 1, b"8 bytes!");
+    let over = me.simple(s.s3, "PUT", "/bkt/obj", b"eleven byte");
+    assert_eq!(over.status, 403, "{}", over.head);
+    assert_eq!(code(&over), "QuotaExceeded");
+    assert!(!s.server.path("bkt/obj").exists());
+    assert_eq!(me.simple(s.s3, "PUT", "/bkt/small", b"five!").status, 200);
+    let body = completion(&[(1, &etag)]);
+    let refused = complete(&s, me, "big", &id, &body);
+    assert_eq!(refused.status, 403, "{}", refused.head);
+    assert_eq!(code(&refused), "QuotaExceeded");
+    assert!(!s.server.path("bkt/big").exists());
+    assert_eq!(me.simple(s.s3, "DELETE", "/bkt/small", b"").status, 204);
+    completes(&s, (me, "big", &id), &body, b"8 bytes!");
+}

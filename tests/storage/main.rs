@@ -9,6 +9,7 @@
 //! - `write_behind`: bodies written by the I/O pool behind the connection;
 //! - `checksums`: CRC-32C computed off the hot path;
 //! - `listing_costs`: a listing's cost in directory entries read;
+//! - `quotas`: folders' and tokens' quotas, counted in the root's ledger.
 //! - `reserve`: `--min-free`, a write into the disk's reserve refused.
 //!
 //! How loudly failures are logged is a program of its own
@@ -25,6 +26,7 @@ mod durability;
 mod failures;
 mod jail;
 mod listing_costs;
+mod quotas;
 mod reserve;
 mod stalls;
 mod write_behind;

@@ -3,7 +3,7 @@
 //! taken, through every protocol's write, and nothing of it is stored;
 //! reads and deletes go on; a resumable upload refused for room goes on
 //! once there is room. (S3's writes: `tests/s3/objects.rs`. Where exactly
-//! the line falls: the unit tests of `serve::fits_above`.)
+//! the line falls: the unit tests of `serve/room.rs`.)
 
 use crate::support;
 

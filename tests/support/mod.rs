@@ -160,8 +160,8 @@ impl TestServer {
 
     /// Every file under the root, relative names, sorted (temp files too),
     /// but for the key the server makes session ids with and the file nodes
-    /// lock for session bookkeeping, which stay, and the nodes' locks and
-    /// journals.
+    /// lock for session bookkeeping, which stay, the nodes' locks and
+    /// journals, and the usage ledger.
     pub fn files_on_disk(&self) -> Vec<String> {
         let mut found = Vec::new();
         walk(self.root.path(), self.root.path(), &mut found);
@@ -171,6 +171,7 @@ impl TestServer {
             f != ".ferry-uploads/id-key"
                 && f != ".ferry-uploads/lock"
                 && !f.starts_with(".ferry-nodes/")
+                && !f.starts_with(".ferry-quota/")
                 && !(f.starts_with(".ferry-uploads/") && f.ends_with(".stored"))
         });
         found.sort();
@@ -382,13 +383,13 @@ impl Raw {
 }
 
 /// Entries directly inside a local directory, sorted, but for the nodes'
-/// locks and journals (`.ferry-nodes`) and WebDAV's locks (`.ferry-dav`)
-/// in a server's root.
+/// locks and journals (`.ferry-nodes`), WebDAV's locks (`.ferry-dav`) and
+/// the usage ledger (`.ferry-quota`) in a server's root.
 pub fn entries(dir: &Path) -> Vec<String> {
     let mut found: Vec<String> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|name| name != ".ferry-nodes" && name != ".ferry-dav")
+        .filter(|name| name != ".ferry-nodes" && name != ".ferry-dav" && name != ".ferry-quota")
         .collect();
     found.sort();
     found

@@ -112,6 +112,7 @@ impl S3Server {
                 name: (*name).to_owned(),
                 digest: digest(&token),
                 s3: Some(key.clone()),
+                quota: None,
                 grants: Grants::new(grants.iter().map(|g| Grant::parse(g).unwrap()).collect()),
             });
             signers.push(Signer::new(&key.id, &key.secret));

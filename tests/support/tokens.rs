@@ -21,6 +21,7 @@ pub fn write_tokens(path: &Path, holders: &[(&str, &[&str])]) -> Vec<String> {
             name: (*name).to_owned(),
             digest: digest(&token),
             s3: None,
+            quota: None,
             grants: Grants::new(grants.iter().map(|g| Grant::parse(g).unwrap()).collect()),
         });
         tokens.push(token);

@@ -50,8 +50,11 @@ pub enum Code {
     EntityTooSmall,
     /// An `aws-chunked` payload not as long as its declared length.
     IncompleteBody,
-    /// The disk or quota is full.
+    /// The disk is full (or its reserve reached): retryable.
     InsufficientStorage,
+    /// The write would pass a token's or a folder's quota: final (403,
+    /// as MinIO's quota errors are 4xx; SDKs do not retry it).
+    QuotaExceeded,
     /// Anything else on the server's side.
     InternalError,
     /// No S3 key has the access key id.
@@ -133,7 +136,11 @@ impl Code {
             | MetadataTooLarge
             | XAmzContentSHA256Mismatch
             | XFerryInvalidKey => 400,
-            AccessDenied | InvalidAccessKeyId | RequestTimeTooSkewed | SignatureDoesNotMatch => 403,
+            AccessDenied
+            | InvalidAccessKeyId
+            | QuotaExceeded
+            | RequestTimeTooSkewed
+            | SignatureDoesNotMatch => 403,
             NoSuchBucket | NoSuchKey | NoSuchUpload => 404,
             MethodNotAllowed => 405,
             BucketAlreadyExists
@@ -210,6 +217,7 @@ pub fn code_of(asked: Asked, failure: &Failure) -> Code {
         ErrorKind::Throttled | ErrorKind::Busy => Code::SlowDown,
         ErrorKind::Unavailable => Code::ServiceUnavailable,
         ErrorKind::NoSpace => Code::InsufficientStorage,
+        ErrorKind::OverQuota => Code::QuotaExceeded,
         ErrorKind::Internal => Code::InternalError,
     }
 }

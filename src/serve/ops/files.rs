@@ -16,7 +16,8 @@ use crate::serve::operate::{Aim, Needs, Operate};
 use crate::serve::terms::{Choose, Overwrite};
 use crate::serve::{
     Body, BodyLength, CopyTime, Ctx, ErrorKind, Failure, Folders, Next, Outcome, Receive, Reply,
-    Selection, Sink, Trailer, check_room, check_size, refuse, skip_body, storage_refusal, user_of,
+    Selection, Sink, Trailer, check_move, check_size, check_space, refuse, skip_body,
+    storage_refusal, user_of,
 };
 use crate::storage::{NewProps, Occupant, OpenFile, StorageError, Upload};
 
@@ -70,12 +71,12 @@ impl Operate for Put {
     /// are made where `folders` says so, else the PUT is a conflict (RFC
     /// 4918 9.7.1: `409`, never a `404` about a name being created).
     fn serve(self, ctx: &Ctx<'_>, who: Who) -> Outcome {
-        let user = user_of(ctx, &who);
-        put(ctx, user, self)
+        put(ctx, who, self)
     }
 }
 
-fn put(ctx: &Ctx<'_>, user: Option<Owner>, put: Put) -> Outcome {
+fn put(ctx: &Ctx<'_>, who: Who, put: Put) -> Outcome {
+    let user = user_of(ctx, &who);
     let Put {
         name,
         body,
@@ -96,39 +97,42 @@ fn put(ctx: &Ctx<'_>, user: Option<Owner>, put: Put) -> Outcome {
         // Reading a body we refuse could take forever: close instead.
         return refuse(ctx, "PUT", name.as_str(), failure, Next::Close);
     }
-    Outcome::on_pool(move |ctx| match begin_put(ctx, &name, size, folders) {
-        Ok(mut upload) => {
-            upload.set_mtime(mtime);
-            upload.set_props(props);
-            create_only_if_required(&mut upload, preconditions.as_deref());
-            let receive = Receive::new(Sink::File(upload), name, size, crc)
-                .by(user)
-                .expecting(preconditions)
-                .with_trailer(trailer)
-                .deferred(ctx.config.pool_writes.on(ctx.storage, digests.is_some()))
-                // Computed as the body is written, checked before the commit.
-                .digesting(digests);
-            Outcome::new(Reply::GoAhead, Next::Receive(receive))
-        }
-        Err(failure) => refuse(
-            ctx,
-            "PUT",
-            name.as_str(),
-            failure,
-            skip_body(framing, ctx.config),
-        ),
-    })
+    Outcome::on_pool(
+        move |ctx| match begin_put(ctx, &who, &name, size, folders) {
+            Ok(mut upload) => {
+                upload.set_mtime(mtime);
+                upload.set_props(props);
+                create_only_if_required(&mut upload, preconditions.as_deref());
+                let receive = Receive::new(Sink::File(upload), name, size, crc)
+                    .by(user)
+                    .expecting(preconditions)
+                    .with_trailer(trailer)
+                    .deferred(ctx.config.pool_writes.on(ctx.storage, digests.is_some()))
+                    // Computed as the body is written, checked before the commit.
+                    .digesting(digests);
+                Outcome::new(Reply::GoAhead, Next::Receive(receive))
+            }
+            Err(failure) => refuse(
+                ctx,
+                "PUT",
+                name.as_str(),
+                failure,
+                skip_body(framing, ctx.config),
+            ),
+        },
+    )
 }
 
 /// A PUT's temp file, where there is room for its `size` bytes (0 for a
 /// length still to come: the reserve must not be eaten into already).
 fn begin_put(
     ctx: &Ctx<'_>,
+    who: &Who,
     name: &Name,
     size: Option<u64>,
     folders: Folders,
 ) -> Result<Upload, Failure> {
-    check_room(ctx, size.unwrap_or(0))?;
+    check_space(ctx, who, name.as_str(), size.unwrap_or(0))?;
     ctx.storage
         .begin_upload(name, folders)
         .map_err(|err| match err {
@@ -306,6 +310,15 @@ fn rename(ctx: &Ctx<'_>, who: Who, op: MoveFile) -> Outcome {
             Err(outcome) => return *outcome,
         }
     }
+    if let Err(failure) = check_move(ctx, from.as_str(), to.as_str()) {
+        return refuse(
+            ctx,
+            "MOVE",
+            &format!("{from} -> {to}"),
+            failure,
+            Next::Request,
+        );
+    }
     let replace = overwrite != Overwrite::Nothing;
     match ctx.storage.rename(&from, &to, replace, folders) {
         Ok(replaced) => {
@@ -403,7 +416,7 @@ fn copy(ctx: &Ctx<'_>, who: Who, user: Option<Owner>, op: CopyFile) -> Outcome {
             Err(outcome) => return *outcome,
         },
     };
-    match stage_copy(ctx, (&from, source.as_deref()), &to, folders) {
+    match stage_copy(ctx, (&who, &from, source.as_deref()), &to, folders) {
         Ok((mut upload, size, crc, source_mtime)) => {
             if replaced {
                 upload.note_replacing();
@@ -435,7 +448,7 @@ type Staged = (Upload, u64, u32, i64);
 /// CRC-32C and the source's time.
 fn stage_copy(
     ctx: &Ctx<'_>,
-    (from, source): (&Name, Option<&dyn Choose>),
+    (who, from, source): (&Who, &Name, Option<&dyn Choose>),
     to: &Name,
     f: Folders,
 ) -> Result<Staged, Failure> {
@@ -443,7 +456,7 @@ fn stage_copy(
         if let Some(source) = source {
             source_span(source, found)?;
         }
-        check_room(ctx, found.info.size)
+        check_space(ctx, who, to.as_str(), found.info.size)
     };
     let (upload, size, crc, mtime) = ctx.storage.stage_copy(from, to, f, whole)?;
     check_size(ctx.config, size)?;

@@ -11,7 +11,7 @@ use crate::access::{Perm, Who};
 use crate::name::Prefix;
 use crate::serve::operate::{Aim, Needs, Operate};
 use crate::serve::walk_permit;
-use crate::serve::{Ctx, Next, Outcome, Reply, abandoned, check_room, refuse, storage_refusal};
+use crate::serve::{Ctx, Next, Outcome, Reply, abandoned, check_space, refuse, storage_refusal};
 use crate::storage::Member;
 
 /// Copy folder `from` to `to` (WebDAV's `COPY` of a collection).
@@ -63,10 +63,10 @@ fn copy(ctx: &Ctx<'_>, who: Who, op: CopyFolder) -> Outcome {
         if let Err(outcome) = check_source(ctx, "COPY", &source, true) {
             return *outcome;
         }
-        // Its size is found only as the walk goes: the reserve is judged
-        // once, before anything is copied (a file that then finds the disk
-        // full is told among what was not copied).
-        if let Err(failure) = check_room(ctx, 0) {
+        // Its size is found only as the walk goes: the reserve and the
+        // quotas are judged once, before anything is copied (a file that
+        // then finds the disk full is told among what was not copied).
+        if let Err(failure) = check_space(ctx, &who, target.as_str(), 0) {
             return refuse(ctx, "COPY", from.as_str(), failure, Next::Request);
         }
         let replaced = match clear(ctx, &who, "COPY", &target, overwrite, false) {

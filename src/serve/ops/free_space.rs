@@ -1,6 +1,6 @@
 //! DF (FERRY/1): the room a client has to write, as `df` tells it: the
 //! bytes and files the root's file system has free above the reserve no
-//! write may eat into (`--min-free`, `serve::check_room`'s rule), and
+//! write may eat into (`--min-free`, `serve/room.rs`'s rule), and
 //! those in use. Asked of a folder (the root by default), which must be
 //! there. Needs some grant, of any kind, within the folder (a write-only
 //! camera may ask about its inbox): one out of the client's reach is

@@ -19,7 +19,7 @@ use crate::serve::piece::{PieceCheck, PieceChecksum};
 use crate::serve::terms::FirstBytes;
 use crate::serve::{
     Body, Ctx, ErrorKind, Failure, Next, Outcome, Receive, Reply, Sink, check_room, check_size,
-    refuse, skip_body,
+    check_space, refuse, skip_body,
 };
 use crate::storage::{Appender, Appending, SessionInfo, SessionLimits, StorageError};
 
@@ -94,6 +94,7 @@ fn upload(ctx: &Ctx<'_>, who: &Who, upload: Upload) -> Outcome {
     }
     let owner = who.owner().map(|owner| owner.as_str().to_owned());
     let user = crate::serve::user_of(ctx, who);
+    let writer = who.clone();
     Outcome::on_pool(move |ctx| {
         let limits = session_limits(ctx, owner);
         let begun = match (crc, size) {
@@ -104,7 +105,7 @@ fn upload(ctx: &Ctx<'_>, who: &Who, upload: Upload) -> Outcome {
         };
         let begun = begun
             .map_err(Failure::from)
-            .and_then(|session| with_room(ctx, session, first_len));
+            .and_then(|session| with_room(ctx, (&writer, &name), session, first_len));
         match begun {
             // Nothing to send: whole at once, and stored now (a tus client
             // sends no PATCH for an empty file).
@@ -138,16 +139,21 @@ fn upload(ctx: &Ctx<'_>, who: &Who, upload: Upload) -> Outcome {
     })
 }
 
-/// `session`, if the disk has room for what it still owes ([`check_room`]:
-/// the rest of its size where known, else the `first` bytes that come
-/// now). One that holds nothing is taken back when refused, so a refused
+/// `session`, if the disk and the quotas have room for what it still
+/// owes ([`check_space`]: the rest of its size where known, else the
+/// `first` bytes that come now). One that holds nothing is taken back when refused, so a refused
 /// UPLOAD leaves no trace; one with bytes staged stays, to go on once
 /// room is made.
-fn with_room(ctx: &Ctx<'_>, session: SessionInfo, first: u64) -> Result<SessionInfo, Failure> {
+fn with_room(
+    ctx: &Ctx<'_>,
+    (who, name): (&Who, &Name),
+    session: SessionInfo,
+    first: u64,
+) -> Result<SessionInfo, Failure> {
     let owed = session
         .known_size()
         .map_or(first, |size| size.saturating_sub(session.received));
-    match check_room(ctx, owed) {
+    match check_space(ctx, who, name.as_str(), owed) {
         Ok(()) => Ok(session),
         Err(failure) => {
             if session.received == 0

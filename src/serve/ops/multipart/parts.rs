@@ -14,8 +14,8 @@ use crate::serve::operate::{Aim, Needs, Operate};
 use crate::serve::ops::sessions::session_limits;
 use crate::serve::upload_checksum::{self, UploadChecksum};
 use crate::serve::{
-    Body, BodyLength, Ctx, ErrorKind, Failure, Next, Outcome, Receive, Reply, Sink, check_room,
-    check_size, refuse, skip_body,
+    Body, BodyLength, Ctx, ErrorKind, Failure, Next, Outcome, Receive, Reply, Sink, check_size,
+    check_space, refuse, skip_body,
 };
 use crate::storage::{NewProps, Part, PartUpload, StorageError};
 
@@ -121,8 +121,8 @@ impl Operate for PutPart {
         self.ask.body
     }
 
-    fn serve(self, ctx: &Ctx<'_>, _who: Who) -> Outcome {
-        put_part(ctx, self.name, self.ask)
+    fn serve(self, ctx: &Ctx<'_>, who: Who) -> Outcome {
+        put_part(ctx, who, self.name, self.ask)
     }
 }
 
@@ -133,8 +133,8 @@ impl Operate for CopyPart {
         Aim::at(name, Needs::Copy(from, name))
     }
 
-    fn serve(self, _ctx: &Ctx<'_>, _who: Who) -> Outcome {
-        copy_part(self.name, self.from, self.ask)
+    fn serve(self, _ctx: &Ctx<'_>, who: Who) -> Outcome {
+        copy_part(who, self.name, self.from, self.ask)
     }
 }
 
@@ -199,7 +199,7 @@ fn begin(who: &Who, begin: BeginParts) -> Outcome {
 /// Stages part `ask.number` of upload `ask.id` of `name`: refused if the
 /// part alone is over the size limit the object has; else, on the pool,
 /// its temp file is made and the body streams into it.
-fn put_part(ctx: &Ctx<'_>, name: Name, ask: Box<PartAsk>) -> Outcome {
+fn put_part(ctx: &Ctx<'_>, who: Who, name: Name, ask: Box<PartAsk>) -> Outcome {
     // Chunked framing only around an aws-chunked body, whose decoded
     // length was stated (the AWS CLI's over HTTPS).
     let len = match ask.body.length {
@@ -219,7 +219,7 @@ fn put_part(ctx: &Ctx<'_>, name: Name, ask: Box<PartAsk>) -> Outcome {
         None => len,
     };
     Outcome::on_pool(move |ctx| {
-        let begun = check_room(ctx, part_len.unwrap_or(0)).and_then(|()| {
+        let begun = check_space(ctx, &who, name.as_str(), part_len.unwrap_or(0)).and_then(|()| {
             let asked = (ask.number, part_len);
             Ok(ctx.storage.begin_part(&ask.id, &name, asked)?)
         });
@@ -262,10 +262,10 @@ pub const NO_SUCH_SOURCE: &str = "the copy source is not there";
 /// MD5 and CRC-32C computed as they go (and the upload's checksum, where
 /// it has one), and staged as an uploaded part is. Refused anywhere,
 /// nothing changes.
-fn copy_part(name: Name, from: Name, ask: Box<CopyPartAsk>) -> Outcome {
+fn copy_part(who: Who, name: Name, from: Name, ask: Box<CopyPartAsk>) -> Outcome {
     Outcome::on_pool_long(move |ctx| {
         let what = format!("{from} -> {name}");
-        match copied_part(ctx, &name, &from, &ask) {
+        match copied_part(ctx, (&who, &name), &from, &ask) {
             Ok((size, crc, md5)) => {
                 debug!(
                     "#{} part of {name} copied from {from}: {size} bytes",
@@ -281,7 +281,7 @@ fn copy_part(name: Name, from: Name, ask: Box<CopyPartAsk>) -> Outcome {
 /// [`copy_part`]'s work on the pool: the part's size, CRC-32C and MD5.
 fn copied_part(
     ctx: &Ctx<'_>,
-    name: &Name,
+    (who, name): (&Who, &Name),
     from: &Name,
     ask: &CopyPartAsk,
 ) -> Result<(u64, u32, [u8; 16]), Failure> {
@@ -294,7 +294,7 @@ fn copied_part(
     };
     let (start, len) = crate::serve::ops::files::source_span(ask.source.as_ref(), &found)?;
     check_size(ctx.config, len)?;
-    check_room(ctx, len)?;
+    check_space(ctx, who, name.as_str(), len)?;
     let mut part = ctx
         .storage
         .begin_part(&ask.id, name, (ask.number, Some(len)))?;

@@ -1,0 +1,167 @@
+//! The usage ledger's recount (`usage.rs`): a walk that counts what each
+//! account holds afresh and sets the ledger to it, healing what the
+//! counts of single writes missed (a crash between a rename and its
+//! count, files changed behind ferry's back). Also the count of a whole
+//! folder's move across a quota'd folder's edge, which a single rename
+//! cannot tell file by file.
+//!
+//! A walk takes as long as the tree: for the sweep thread or the I/O
+//! pool, never the reactor. Writes during a walk may leave the ledger off
+//! by what they changed; the next recount heals that too.
+
+use std::collections::HashMap;
+
+use super::usage::{Account, Ledger, Usage, owner_of};
+use rustix::fs::FileType;
+use rustix::io::Errno;
+
+use super::{Storage, StorageError};
+use crate::name::{Name, Prefix};
+
+/// What a recount did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Recount {
+    /// Accounts set.
+    pub accounts: usize,
+    /// Bytes by which the ledger was off, summed over accounts (either
+    /// way): what the counts of single writes had missed.
+    pub drift: u64,
+}
+
+impl Storage {
+    /// Counts every account afresh (see the module's header); nothing
+    /// where usage is not counted.
+    ///
+    /// # Errors
+    /// The root could not be walked or the ledger written.
+    pub fn recount_usage(&self) -> Result<Recount, StorageError> {
+        let Some(ledger) = &self.usage else {
+            return Ok(Recount::default());
+        };
+        let mut folders: HashMap<&str, Usage> = HashMap::new();
+        let mut tokens: HashMap<String, Usage> = HashMap::new();
+        self.walk_usage(ledger, &Prefix::root(), |name, size, owner| {
+            for prefix in ledger
+                .folders
+                .iter()
+                .filter(|p| name.starts_with(p.as_str()))
+            {
+                folders.entry(prefix).or_default().add_file(size);
+            }
+            if let Some(owner) = owner {
+                tokens.entry(owner).or_default().add_file(size);
+            }
+        })?;
+        for name in ledger.token_accounts()? {
+            tokens.entry(name).or_default();
+        }
+        let mut recount = Recount::default();
+        let mut set = |account: Account<'_>, usage: Usage| -> Result<(), StorageError> {
+            let was = ledger.set(account, usage)?;
+            recount.accounts += 1;
+            recount.drift += was.bytes.abs_diff(usage.bytes);
+            Ok(())
+        };
+        for prefix in &ledger.folders {
+            set(
+                Account::Folder(prefix),
+                folders.get(prefix.as_str()).copied().unwrap_or_default(),
+            )?;
+        }
+        for (name, usage) in &tokens {
+            set(Account::Token(name), *usage)?;
+        }
+        Ok(recount)
+    }
+
+    /// Counts folder `from`'s move to `to` (a rename of the whole folder)
+    /// in the folder accounts it crosses: the moved tree is walked once
+    /// where it now is; a quota'd folder inside either side is counted
+    /// afresh. Its owners keep their files: token accounts do not change.
+    pub(super) fn count_folder_move(&self, from: &Prefix, to: &Name) {
+        let Some(ledger) = &self.usage else {
+            return;
+        };
+        let to = format!("{}/", to.as_str());
+        let mut moved = None;
+        for prefix in &ledger.folders {
+            let counted = if prefix.starts_with(from.as_str()) || prefix.starts_with(&to) {
+                self.folder_usage(ledger, prefix)
+                    .and_then(|usage| Ok(ledger.set(Account::Folder(prefix), usage)?))
+                    .map(drop)
+            } else {
+                let sign = match (
+                    from.as_str().starts_with(prefix.as_str()),
+                    to.starts_with(prefix.as_str()),
+                ) {
+                    (true, false) => -1,
+                    (false, true) => 1,
+                    _ => continue,
+                };
+                let usage = match moved {
+                    Some(usage) => Ok(usage),
+                    None => self.folder_usage(ledger, &to),
+                };
+                usage.and_then(|usage| {
+                    moved = Some(usage);
+                    let change = super::usage::Change {
+                        bytes: sign * i64::try_from(usage.bytes).unwrap_or(i64::MAX),
+                        files: sign * i64::try_from(usage.files).unwrap_or(i64::MAX),
+                    };
+                    Ok(ledger.change(Account::Folder(prefix), change).map(drop)?)
+                })
+            };
+            if let Err(err) = counted {
+                log::warn!(
+                    "could not count the move of {:?} in {prefix:?} (the recount will): {err}",
+                    from.as_str()
+                );
+            }
+        }
+    }
+
+    /// What folder `prefix` holds now, walked.
+    fn folder_usage(&self, ledger: &Ledger, prefix: &str) -> Result<Usage, StorageError> {
+        let mut usage = Usage::default();
+        let prefix = Prefix::new(prefix.to_owned()).map_err(|_| StorageError::NotFound)?;
+        let walked = self.walk_usage(ledger, &prefix, |_, size, _| usage.add_file(size));
+        match walked {
+            Ok(()) | Err(StorageError::NotFound) => Ok(usage),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// Calls `each` with the name, size and owner (where tokens are
+    /// counted) of every file below `prefix` (ferry's own reserved files
+    /// not among them).
+    fn walk_usage(
+        &self,
+        ledger: &Ledger,
+        prefix: &Prefix,
+        mut each: impl FnMut(&str, u64, Option<String>),
+    ) -> Result<(), StorageError> {
+        let start = prefix.as_str().trim_end_matches('/');
+        let walked = self.walk_tree(
+            start,
+            |path, _| !super::tree::is_reserved(path),
+            |visit| match visit.kind {
+                FileType::Directory => Ok(true),
+                FileType::RegularFile => {
+                    if let Some((info, _)) = visit.stat()? {
+                        let owner = ledger.tokens.then(|| owner_of(&*self.root, visit.path));
+                        each(visit.path, info.size, owner.flatten());
+                    }
+                    Ok(false)
+                }
+                _ => Ok(false),
+            },
+            // A folder gone meanwhile holds nothing; any other failure
+            // ends the recount (the ledger is left as it was).
+            |_, errno| match errno {
+                Errno::NOENT | Errno::NOTDIR => Ok(()),
+                errno => Err(errno),
+            },
+        );
+        Ok(walked?)
+    }
+}

@@ -1,0 +1,197 @@
+//! Quotas (issue 52): a folder's (`--quota`) and a token's (the tokens
+//! file's `quota:`), counted by the usage ledger in the root. A write past
+//! one is refused with 507 `quota …` before its bytes are taken where its
+//! size is known, and at its commit where it is not (or where uploads ran
+//! side by side); nothing of it is stored; a delete frees room; a
+//! resumable upload refused at its commit stays, to commit once there is
+//! room; a restart and a second node on the root see the same usage.
+//! (S3's answer: `tests/s3/objects.rs`; the rule's edge: the unit tests
+//! of `serve/room.rs`.)
+
+use crate::support;
+
+use ferry::access::quota::{FolderQuota, Quota};
+use ferry::access::tokens::TokensFile;
+use ferry::config::Config;
+use support::http::exchange;
+use support::{Raw, TestServer, crc_hex, listen_http};
+
+/// `box/` may hold 100 bytes in at most 3 files.
+fn box_quota(config: &mut Config) {
+    listen_http(config);
+    config.quotas = vec![FolderQuota::parse("box/=100,files=3").unwrap()];
+}
+
+/// A FERRY/1 PUT of `len` bytes to `name`: its answer line.
+fn put(raw: &mut Raw, name: &str, len: usize) -> String {
+    raw.send(format!("PUT {name} {len}\n"));
+    raw.send(vec![b'x'; len]);
+    raw.line()
+}
+
+#[test]
+fn a_folders_quota_refuses_every_protocols_write_past_it_and_a_delete_frees_room() {
+    let server = TestServer::start_with(box_quota);
+    let http = server.http.unwrap();
+    let host = format!("Host: {http}\r\n");
+    let mut raw = server.raw();
+    assert!(put(&mut raw, "box/a", 60).starts_with("OK"));
+    let over = put(&mut raw, "box/b", 41);
+    assert!(over.starts_with("ERR 507 quota: 41 more bytes"), "{over}");
+    assert!(over.contains("folder box/"), "{over}");
+    // Up to the edge, and anywhere outside the folder, writes go on.
+    assert!(put(&mut raw, "box/b", 40).starts_with("OK"));
+    assert!(put(&mut raw, "elsewhere", 500).starts_with("OK"));
+
+    let put = exchange(http, "PUT", "/box/c", &host, b"y");
+    assert_eq!(put.status, 507, "{}", put.head);
+    let copy = exchange(
+        http,
+        "COPY",
+        "/elsewhere",
+        &format!("{host}Destination: /box/copy\r\n"),
+        b"",
+    );
+    assert_eq!(copy.status, 507, "{}", copy.head);
+    let tus = exchange(
+        http,
+        "POST",
+        "/box/",
+        // The filename `t`, in base64.
+        &format!(
+            "{host}Tus-Resumable: 1.0.0\r\nUpload-Length: 5\r\nUpload-Metadata: filename dA==\r\n"
+        ),
+        b"",
+    );
+    assert_eq!(tus.status, 507, "{}", tus.head);
+    raw.send(format!("UPLOAD box/u 5 {}\n", crc_hex(b"hello")));
+    assert!(raw.line().starts_with("ERR 507 quota"));
+    raw.send("SESSIONS\n");
+    assert_eq!(raw.line(), "OK 0", "a refused UPLOAD leaves no session");
+    // A move into the folder is judged as a write there; one out of it
+    // frees its room.
+    raw.send("MOVE elsewhere box/moved\n");
+    assert!(raw.line().starts_with("ERR 507 quota"));
+    raw.send("MOVE box/b elsewhere-b\n");
+    assert_eq!(raw.line(), "OK");
+    assert!(self::put(&mut raw, "box/b", 40).starts_with("OK"));
+    assert_eq!(
+        server.settled_files_on_disk(),
+        ["box/a", "box/b", "elsewhere", "elsewhere-b"]
+    );
+
+    raw.send("DEL box/a\n");
+    assert_eq!(raw.line(), "OK");
+    let put = exchange(http, "PUT", "/box/c", &host, &[b'z'; 60]);
+    assert_eq!(put.status, 201, "{}", put.head);
+    // Three files: the fourth is one too many, however small.
+    assert!(self::put(&mut raw, "box/d", 0).starts_with("OK"));
+    let fourth = self::put(&mut raw, "box/e", 0);
+    assert!(
+        fourth.starts_with("ERR 507 quota: folder box/ holds its 3 files"),
+        "{fourth}"
+    );
+}
+
+#[test]
+fn a_resumable_upload_refused_at_its_commit_stays_to_commit_once_there_is_room() {
+    let server = TestServer::start_with(box_quota);
+    let mut raw = server.raw();
+    // Two uploads that each fit alone, side by side: the second to commit
+    // would pass the quota.
+    let body = [b'q'; 60];
+    let mut ids = Vec::new();
+    for name in ["box/one", "box/two"] {
+        raw.send(format!("UPLOAD {name} 60 {}\n", crc_hex(&body)));
+        let begun = raw.line();
+        let id = begun.split(' ').nth(1).unwrap().to_owned();
+        raw.send(format!("APPEND {id} 0 60\n"));
+        raw.send(body);
+        assert_eq!(raw.line(), "OK 60");
+        ids.push(id);
+    }
+    raw.send(format!("COMMIT {}\n", ids[0]));
+    assert!(raw.line().starts_with("OK 60 "));
+    raw.send(format!("COMMIT {}\n", ids[1]));
+    let refused = raw.line();
+    assert!(refused.starts_with("ERR 507 quota"), "{refused}");
+    assert_eq!(
+        server
+            .settled_files_on_disk()
+            .iter()
+            .filter(|f| f.starts_with("box/"))
+            .count(),
+        1
+    );
+    raw.send("DEL box/one\n");
+    assert_eq!(raw.line(), "OK");
+    raw.send(format!("COMMIT {}\n", ids[1]));
+    assert!(raw.line().starts_with("OK 60 "), "the session stayed");
+}
+
+#[test]
+fn a_restart_a_second_node_and_a_recount_see_the_same_usage() {
+    let mut first = TestServer::start_with(box_quota);
+    let root = first.root.path().to_path_buf();
+    let on_root = |node: &'static str| {
+        let root = root.clone();
+        move |config: &mut Config| {
+            box_quota(config);
+            config.root = root;
+            config.node_id = node.to_owned();
+        }
+    };
+    let second = TestServer::start_with(on_root("second"));
+    // Written on the first node after the second started: the second
+    // knows it from the ledger, not from a walk of its own.
+    assert!(put(&mut first.raw(), "box/a", 90).starts_with("OK"));
+    assert!(put(&mut second.raw(), "box/b", 11).starts_with("ERR 507 quota"));
+    drop(second);
+
+    first.handle().shutdown();
+    first.wait_for_exit().unwrap();
+    // Bytes put there behind the server's back: the start-up recount
+    // finds them.
+    std::fs::write(root.join("box/behind"), [0u8; 5]).unwrap();
+    let again = TestServer::start_with(on_root("first"));
+    let mut raw = again.raw();
+    assert!(put(&mut raw, "box/b", 6).starts_with("ERR 507 quota"));
+    assert!(put(&mut raw, "box/b", 5).starts_with("OK"));
+}
+
+#[test]
+fn a_tokens_quota_counts_its_own_uploads_wherever_they_are_and_whoever_removes_them() {
+    let holders: &[(&str, &[&str])] = &[
+        ("cam", &["write:/", "read:/"]),
+        ("admin", &["write:/", "read:/", "delete:/"]),
+    ];
+    let (server, tokens, _dir) = support::tokens::guarded_with(holders, &[], |config| {
+        let path = config.access.tokens.clone().unwrap();
+        let mut file = TokensFile::parse(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        file.entries[0].quota = Some(Quota::parse("100").unwrap());
+        std::fs::write(&path, file.render()).unwrap();
+    });
+    let http = server.http.unwrap();
+    let as_cam = format!("Host: {http}\r\nAuthorization: Bearer {}\r\n", tokens[0]);
+    let mut cam = server.raw();
+    cam.send(format!("AUTH {}\n", tokens[0]));
+    assert!(cam.line().starts_with("OK"));
+    let mut admin = server.raw();
+    admin.send(format!("AUTH {}\n", tokens[1]));
+    assert!(admin.line().starts_with("OK"));
+
+    assert!(put(&mut cam, "a/one", 70).starts_with("OK"));
+    let over = exchange(http, "PUT", "/b/two", &as_cam, &[b'c'; 31]);
+    assert_eq!(over.status, 507, "{}", over.head);
+    assert!(String::from_utf8_lossy(&over.body).contains("token cam"));
+    // Another token's uploads are its own.
+    assert!(put(&mut admin, "b/big", 500).starts_with("OK"));
+    // Replacing its file takes the old one's bytes off (once stored).
+    assert!(put(&mut cam, "a/one", 30).starts_with("OK"));
+    assert!(put(&mut cam, "b/two", 70).starts_with("OK"));
+    assert!(put(&mut cam, "b/three", 1).starts_with("ERR 507 quota"));
+    // Removed by another token, its bytes leave its owner's account.
+    admin.send("DEL b/two\n");
+    assert_eq!(admin.line(), "OK");
+    assert!(put(&mut cam, "b/three", 70).starts_with("OK"));
+}
