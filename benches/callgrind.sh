@@ -13,7 +13,7 @@
 # two totals over N is what one more request costs, start-up and shutdown
 # cancelled out.
 #
-#   benches/callgrind.sh [--requests N] [--base PATH]
+#   benches/callgrind.sh [--requests N] [--base PATH] [--serve-args 'ARGS']
 #
 # --base PATH: measure that binary too (e.g. a release build of main before
 # a change) and print the ratio. The difference of two runs still moves by
@@ -23,6 +23,10 @@
 # 1000 before judging a change of a few per cent. FERRY_BIN, CARGO_TARGET_DIR: as for
 # compare.sh. Needs valgrind (installed with apt-get where missing, as
 # root). Bounded in time; servers and files are removed on exit.
+#
+# --serve-args 'ARGS': more flags for every `ferry serve` measured (split
+# on spaces), e.g. '--quota bench/=1T' for what quota accounting costs
+# (docs/performance.md, issue 52).
 
 set -euo pipefail
 shopt -s inherit_errexit
@@ -34,10 +38,11 @@ STARTED=$SECONDS
 # shellcheck source=benches/lib.sh
 source "$SCRIPT_DIR/lib.sh"
 
-REQUESTS=1000 BASE=
+REQUESTS=1000 BASE= SERVE_ARGS=
 while [[ $# -gt 0 ]]; do
   case $1 in
     --requests) REQUESTS=${2:?}; shift ;;
+    --serve-args) SERVE_ARGS=${2:?}; shift ;;
     --base) BASE=${2:?}; shift ;;
     -h | --help) sed -n '2,/^$/p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument: $1 (try --help)" ;;
@@ -59,7 +64,7 @@ total() {
   launch pid "$WORK/server.log" \
     valgrind --tool=callgrind --callgrind-out-file="$out" "$binary" serve \
     --root "$WORK/root" --listen 127.0.0.1:0 --http 127.0.0.1:0 \
-    --workers 1 --no-access-log $(no_fsync "$binary")
+    --workers 1 --no-access-log $(no_fsync "$binary") $SERVE_ARGS
   PIDS+=("$pid")
   port=$(port_of FERRY "$SERVED")
   [[ $proto == http ]] && port=$(port_of HTTP "$SERVED")

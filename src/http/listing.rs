@@ -3,21 +3,25 @@
 //! written piece by piece as the walk goes, never built whole.
 //!
 //! ```text
-//! {"prefix":"d/","dirs":["d/sub/"],"files":[{"name":"d/a","size":1,"mtime":0}]}
+//! {"prefix":"d/","dirs":["d/sub/"],"files":[{"name":"d/a","size":1,"mtime":0}],
+//!  "space":{"free":70,"used":30,"size":100,"files_free":2,"files_used":1}}
 //! ```
+//!
+//! `space` is the room the client has to write in the folder: the disk's
+//! above the reserve, or the tightest quota's (`serve/room.rs`), as DF
+//! and WebDAV's quota properties tell it; absent where it could not be
+//! asked.
 
 use super::page::Page;
-use crate::serve::terms::PlainFormat;
+use crate::serve::terms::{Details, Format, Wants};
 use crate::serve::{ListingFormat, Piece};
+use crate::storage::Space;
 
 /// The format for a request that wants JSON (`json`), the plain HTML
 /// listing (`plain`: `?plain`, no script) or the web page.
 pub fn format(json: bool, plain: bool) -> ListingFormat {
     match (json, plain) {
-        (true, _) => {
-            let json: PlainFormat = json_listing;
-            Box::new(json)
-        }
+        (true, _) => Box::new(JsonListing::default()),
         (false, true) => Box::new(Page::plain()),
         (false, false) => Box::new(Page::default()),
     }
@@ -29,6 +33,36 @@ pub fn media_type(json: bool) -> &'static str {
         "application/json"
     } else {
         "text/html; charset=utf-8"
+    }
+}
+
+/// The JSON listing: what the walk told of the folder's room, until its
+/// end is written.
+#[derive(Debug, Default)]
+struct JsonListing {
+    space: Option<Space>,
+}
+
+impl Format for JsonListing {
+    fn put(&mut self, prefix: &str, piece: Piece<'_>, out: &mut Vec<u8>) {
+        match (piece, self.space) {
+            (Piece::End, Some(space)) => out.extend_from_slice(
+                format!(
+                    "],\"space\":{{\"free\":{},\"used\":{},\"size\":{},\"files_free\":{},\"files_used\":{}}}}}\n",
+                    space.available, space.used, space.size, space.files_available, space.files_used
+                )
+                .as_bytes(),
+            ),
+            (piece, _) => json_listing(prefix, piece, out),
+        }
+    }
+
+    fn wants(&self) -> Wants {
+        Wants::SPACE
+    }
+
+    fn details(&mut self, details: Details) {
+        self.space = details.space.or(self.space);
     }
 }
 

@@ -26,9 +26,9 @@ use time::macros::format_description;
 
 use super::fields::url_path;
 use super::page_data::{Entries, may_words};
-use crate::serve::terms::Format;
+use crate::serve::terms::{Details, Format, Wants};
 use crate::serve::{Piece, Rights};
-use crate::storage::ListEntry;
+use crate::storage::{ListEntry, Space};
 
 /// The interface's style and script (`ui.rs`; none in a build without
 /// the `web` feature: the page is then its table, which works without
@@ -145,6 +145,9 @@ pub struct Page {
     /// The next folder row's own rights, where they differ.
     row: Option<Rights>,
     kind: Kind,
+    /// The room to write here (the disk's, or the tightest quota's), for
+    /// the usage bar; told before the walk.
+    space: Option<Space>,
 }
 
 /// How the entries reach the page.
@@ -190,6 +193,14 @@ impl Format for Page {
             self.kind = Kind::Data(Box::default());
         }
     }
+
+    fn wants(&self) -> Wants {
+        Wants::SPACE
+    }
+
+    fn details(&mut self, details: Details) {
+        self.space = details.space.or(self.space);
+    }
 }
 
 impl Page {
@@ -200,7 +211,7 @@ impl Page {
         match (piece, &mut self.kind) {
             (Piece::Start, kind) => {
                 let scripted = !matches!(kind, Kind::Plain);
-                start(prefix, self.rights, scripted, text);
+                start(prefix, (self.rights, self.space), scripted, text);
                 if matches!(kind, Kind::Data(_)) {
                     text.push_str(TO_PLAIN);
                     text.push_str(Entries::OPEN);
@@ -360,7 +371,12 @@ const SELECTION: &str = "<input id=\"filter\" type=\"search\" placeholder=\"Filt
 /// The head, the breadcrumbs, the tools (upload if `rights` allow,
 /// archives) and the table's header, up to the first row; without the
 /// script's tools where the page is not `scripted` (`?plain`).
-fn start(prefix: &str, rights: Rights, scripted: bool, text: &mut String) {
+fn start(
+    prefix: &str,
+    (rights, space): (Rights, Option<Space>),
+    scripted: bool,
+    text: &mut String,
+) {
     head(&format!("/{prefix}"), text);
     let (hold, tools, selection) = match scripted {
         true => (format!("<script>{HOLD}</script>"), rights.write, SELECTION),
@@ -383,15 +399,32 @@ fn start(prefix: &str, rights: Rights, scripted: bool, text: &mut String) {
         );
     }
     let tools = if tools { WRITE_TOOLS } else { "" };
+    let _ = write!(text, "</nav>\n<div class=\"tools\">{ARCHIVES}{tools}</div>");
+    if let Some(space) = space {
+        room(space, text);
+    }
     let _ = write!(
         text,
-        "</nav>\n<div class=\"tools\">{ARCHIVES}{tools}</div></header>\n\
+        "</header>\n\
 <main id=\"drop\"><div class=\"bar\"><p id=\"summary\"></p>{selection}</div><div id=\"message\" role=\"alert\" hidden></div><div id=\"uploads\"></div>\n\
 <table id=\"listing\"><thead><tr><th data-key=\"name\">Name</th><th data-key=\"size\">Size</th><th data-key=\"mtime\">Modified <span class=\"utc\">(UTC)</span></th><th></th></tr></thead>\n<tbody>\n",
     );
     if !prefix.is_empty() {
         text.push_str("<tr class=\"up\"><td class=\"n\"><a href=\"../\">../</a><td><td><td>\n");
     }
+}
+
+/// The usage bar: how much of the room to write here is used, and what
+/// is free (the disk's above the reserve, or the tightest quota's).
+fn room(space: Space, text: &mut String) {
+    let size = space.used.saturating_add(space.available);
+    let _ = write!(
+        text,
+        "<p id=\"room\"><meter min=\"0\" max=\"{size}\" value=\"{}\"></meter> {} free of {}</p>",
+        space.used,
+        human_size(space.available),
+        human_size(size)
+    );
 }
 
 /// A refusal (`status` 401, 403 or 404) as a page for a person: the
@@ -458,12 +491,12 @@ mod tests {
     #[test]
     fn breadcrumbs_link_every_folder_on_the_way() {
         let mut text = String::new();
-        start("a b/<c>/", Rights::default(), true, &mut text);
+        start("a b/<c>/", (Rights::default(), None), true, &mut text);
         assert!(text.contains("<a href=\"/\">ferry</a> / <a href=\"/a%20b/\">a b</a> / <a href=\"/a%20b/%3Cc%3E/\">&lt;c&gt;</a></nav>"), "{text}");
         assert!(text.contains("data-prefix=\"a b/&lt;c&gt;/\""));
         assert!(text.contains("href=\"../\""));
         let mut root = String::new();
-        start("", Rights::default(), true, &mut root);
+        start("", (Rights::default(), None), true, &mut root);
         assert!(!root.contains("href=\"../\""));
     }
 

@@ -56,7 +56,7 @@ fn label(key: &str, value: &str) -> String {
 }
 
 /// What the storage layer counts, read when a scrape is answered.
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default, Clone)]
 pub struct Stored {
     /// Upload sessions open.
     pub sessions: u64,
@@ -68,6 +68,8 @@ pub struct Stored {
     pub flushes: (u64, u64),
     /// Storage failures met, by kind (`crate::storage::storage_failures`).
     pub failures: [(&'static str, u64); crate::storage::STORAGE_FAILURES.len()],
+    /// Quota accounts' usage as this node last saw it, and the recounts.
+    pub usage: crate::storage::UsageSeen,
 }
 
 /// The I/O pool's threads running now, by lane, read when a scrape is
@@ -90,6 +92,7 @@ pub fn render(
     let mut out = String::with_capacity(16 * 1024);
     render_connections(&mut out, reactors);
     let uploads = render_requests(&mut out, reactors);
+    render_usage(&mut out, &storage.usage);
     render_totals(&mut out, reactors, pool.0, storage, uploads);
     // What the pool's crews hold now (started as jobs queue up).
     let lanes = [("short", pool.1.short), ("long", pool.1.long)];
@@ -98,6 +101,50 @@ pub fn render(
     family(&mut out, "ferry_io_threads", "gauge", help, &threads);
     render_histograms(&mut out, reactors, pool.0);
     out
+}
+
+/// The quota accounts' usage (`storage/usage.rs`), by token or folder, as
+/// this node last read or changed it; the recounts and what they healed.
+fn render_usage(out: &mut String, usage: &crate::storage::UsageSeen) {
+    let by_account = |get: fn(&crate::storage::Usage) -> u64| -> Vec<(String, u64)> {
+        let accounts = usage.accounts.iter();
+        accounts
+            .map(|((kind, name), used)| (label(kind, name), get(used)))
+            .collect()
+    };
+    let help = "Bytes a token's uploads, or a quota'd folder, hold (as this node last counted: the ledger is shared by every node on the root).";
+    family(
+        out,
+        "ferry_quota_used_bytes",
+        "gauge",
+        help,
+        &by_account(|u| u.bytes),
+    );
+    let help = "Files a token's uploads, or a quota'd folder, hold (as this node last counted).";
+    family(
+        out,
+        "ferry_quota_used_files",
+        "gauge",
+        help,
+        &by_account(|u| u.files),
+    );
+    let help = "Recounts of quota usage by a walk of the root (at start-up, then hourly).";
+    family(
+        out,
+        "ferry_quota_recounts_total",
+        "counter",
+        help,
+        &[(String::new(), usage.recounts)],
+    );
+    let help = "Bytes by which recounts found the usage ledger off (what single writes' counts missed), summed over accounts.";
+    let drift = [(String::new(), usage.drift)];
+    family(
+        out,
+        "ferry_quota_recount_drift_bytes_total",
+        "counter",
+        help,
+        &drift,
+    );
 }
 
 /// `get` of every reactor, summed.

@@ -58,8 +58,43 @@ pub(super) fn check_room(ctx: &Ctx<'_>, size: u64) -> Result<(), Failure> {
 /// # Errors
 /// As either.
 pub(super) fn check_space(ctx: &Ctx<'_>, who: &Who, name: &str, size: u64) -> Result<(), Failure> {
-    check_room(ctx, size)?;
-    check_quota(ctx, (who.name(), who.quota()), name, size)
+    check_space_for(ctx, who, name, one_file(size))
+}
+
+/// As [`check_space`], for a write of `more` bytes and files at once (a
+/// folder's copy).
+///
+/// # Errors
+/// As [`check_space`].
+pub(super) fn check_space_for(
+    ctx: &Ctx<'_>,
+    who: &Who,
+    name: &str,
+    more: Usage,
+) -> Result<(), Failure> {
+    check_room(ctx, more.bytes)?;
+    check_quota_for(ctx, (who.name(), who.quota()), name, more)
+}
+
+/// Whether a quota could refuse a write to `name` by `who` (a token's or
+/// a folder's applies): what is worth asking before a write whose size
+/// takes a walk to know (a folder's copy).
+pub(super) fn quota_applies(ctx: &Ctx<'_>, who: &Who, name: &str) -> bool {
+    ctx.storage.counts_usage()
+        && (who.quota().is_some()
+            || ctx
+                .config
+                .quotas
+                .iter()
+                .any(|q| name.starts_with(&q.prefix)))
+}
+
+/// A write of one file of `size` bytes.
+fn one_file(size: u64) -> Usage {
+    Usage {
+        bytes: size,
+        files: 1,
+    }
 }
 
 /// The root's space as a client is told it (DF, WebDAV's quota
@@ -75,6 +110,53 @@ pub(super) fn room(min_free: MinFree, storage: &Storage) -> Result<Space, Storag
         available: space.available.saturating_sub(reserve),
         ..space
     })
+}
+
+/// The room `who` has to write in `folder` (a path from the root, a
+/// folder's or a file's; `""` for the root), as DF and WebDAV's quota
+/// properties tell it: the disk's room above the reserve ([`room`]),
+/// narrowed to the tightest quota a write there counts in (the token's
+/// own, a folder's above): then its limit is the size and its use the
+/// used, so `df` on a mount shows the quota, not the disk.
+///
+/// # Errors
+/// The file system or the ledger could not be asked.
+pub(super) fn room_for(ctx: &Ctx<'_>, who: &Who, folder: &str) -> Result<Space, StorageError> {
+    let mut space = room(ctx.config.min_free, ctx.storage)?;
+    if !ctx.storage.counts_usage() {
+        return Ok(space);
+    }
+    let within = |prefix: &str| {
+        prefix.is_empty() || folder.starts_with(prefix) || prefix.strip_suffix('/') == Some(folder)
+    };
+    if let (Some(token), Some(quota)) = (who.name(), who.quota()) {
+        narrow(&mut space, quota, ctx.storage.usage(Account::Token(token))?);
+    }
+    for quota in ctx.config.quotas.iter().filter(|q| within(&q.prefix)) {
+        let used = ctx.storage.usage(Account::Folder(&quota.prefix))?;
+        narrow(&mut space, quota.limit, used);
+    }
+    Ok(space)
+}
+
+/// `space` narrowed to `quota` where it leaves less room, with `used` of
+/// it in use.
+fn narrow(space: &mut Space, quota: Quota, used: Usage) {
+    if let Some(limit) = quota.bytes {
+        let left = limit.saturating_sub(used.bytes);
+        if left < space.available {
+            space.available = left;
+            space.used = used.bytes;
+            space.size = limit;
+        }
+    }
+    if let Some(limit) = quota.files {
+        let left = limit.saturating_sub(used.files);
+        if left < space.files_available {
+            space.files_available = left;
+            space.files_used = used.files;
+        }
+    }
 }
 
 /// Whether `size` more bytes leave `reserve` of `available` free.
@@ -101,17 +183,27 @@ pub(super) fn check_quota(
     name: &str,
     size: u64,
 ) -> Result<(), Failure> {
+    check_quota_for(ctx, writer, name, one_file(size))
+}
+
+/// As [`check_quota`], for `more` bytes and files at once.
+fn check_quota_for(
+    ctx: &Ctx<'_>,
+    writer: Writer<'_>,
+    name: &str,
+    more: Usage,
+) -> Result<(), Failure> {
     if !ctx.storage.counts_usage() {
         return Ok(());
     }
     if let (Some(token), Some(quota)) = writer {
         let used = ctx.storage.usage(Account::Token(token))?;
-        judge(quota, used, size, &format!("token {token}"))?;
+        judge(quota, used, more, &format!("token {token}"))?;
     }
     let above = ctx.config.quotas.iter();
     above
         .filter(|folder| name.starts_with(folder.prefix.as_str()))
-        .try_for_each(|folder| judge_folder(ctx, folder, size))
+        .try_for_each(|folder| judge_folder(ctx, folder, more))
 }
 
 /// Refuses a move of file `from` to `to` that would pass the quota of a
@@ -139,21 +231,22 @@ pub(super) fn check_move(ctx: &Ctx<'_>, from: &str, to: &str) -> Result<(), Fail
     let entering = ctx.config.quotas.iter().filter(entered);
     entering
         .into_iter()
-        .try_for_each(|folder| judge_folder(ctx, folder, size))
+        .try_for_each(|folder| judge_folder(ctx, folder, one_file(size)))
 }
 
-/// Whether `size` more bytes and a file fit in `folder`'s quota.
-fn judge_folder(ctx: &Ctx<'_>, folder: &FolderQuota, size: u64) -> Result<(), Failure> {
+/// Whether `more` bytes and files fit in `folder`'s quota.
+fn judge_folder(ctx: &Ctx<'_>, folder: &FolderQuota, more: Usage) -> Result<(), Failure> {
     let used = ctx.storage.usage(Account::Folder(&folder.prefix))?;
     let whose = match folder.prefix.as_str() {
         "" => "the root".to_owned(),
         prefix => format!("folder {prefix}"),
     };
-    judge(folder.limit, used, size, &whose)
+    judge(folder.limit, used, more, &whose)
 }
 
-/// Whether `size` more bytes and a file fit in `quota` beside `used`.
-fn judge(quota: Quota, used: Usage, size: u64, whose: &str) -> Result<(), Failure> {
+/// Whether `more` bytes and files fit in `quota` beside `used`.
+fn judge(quota: Quota, used: Usage, more: Usage, whose: &str) -> Result<(), Failure> {
+    let size = more.bytes;
     if let Some(limit) = quota.bytes
         && used.bytes.saturating_add(size) > limit
     {
@@ -165,15 +258,20 @@ fn judge(quota: Quota, used: Usage, size: u64, whose: &str) -> Result<(), Failur
             ),
         ));
     }
-    if let Some(limit) = quota.files
-        && used.files >= limit
-    {
-        return Err(Failure::new(
+    match quota.files {
+        Some(limit) if used.files >= limit => Err(Failure::new(
             ErrorKind::OverQuota,
             format!("quota: {whose} holds its {limit} files already"),
-        ));
+        )),
+        Some(limit) if used.files.saturating_add(more.files) > limit => Err(Failure::new(
+            ErrorKind::OverQuota,
+            format!(
+                "quota: {} more files would pass the {limit}-file quota of {whose} ({} held)",
+                more.files, used.files
+            ),
+        )),
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -192,14 +290,40 @@ mod tests {
     }
 
     #[test]
+    fn the_tightest_of_the_disk_and_a_quota_is_told() {
+        let disk = Space {
+            available: 1000,
+            used: 5000,
+            size: 6000,
+            files_available: 50,
+            files_used: 9,
+        };
+        let mut space = disk;
+        narrow(
+            &mut space,
+            Quota::parse("100,files=200").unwrap(),
+            Usage {
+                bytes: 30,
+                files: 4,
+            },
+        );
+        assert_eq!((space.available, space.used, space.size), (70, 30, 100));
+        // The disk has fewer files free than the quota: the disk's stay.
+        assert_eq!((space.files_available, space.files_used), (50, 9));
+        let mut roomy = disk;
+        narrow(&mut roomy, Quota::parse("1T").unwrap(), Usage::default());
+        assert_eq!(roomy, disk);
+    }
+
+    #[test]
     fn a_write_fits_up_to_the_edge_and_not_past_it() {
         let quota = Quota::parse("100,files=2").unwrap();
         let used = Usage {
             bytes: 60,
             files: 1,
         };
-        assert!(judge(quota, used, 40, "t").is_ok());
-        let over = judge(quota, used, 41, "token t").unwrap_err();
+        assert!(judge(quota, used, one_file(40), "t").is_ok());
+        let over = judge(quota, used, one_file(41), "token t").unwrap_err();
         assert_eq!(over.kind, ErrorKind::OverQuota);
         assert!(
             over.message.starts_with("quota: 41 more bytes"),
@@ -207,6 +331,14 @@ mod tests {
             over.message
         );
         let full = Usage { bytes: 0, files: 2 };
-        assert!(judge(quota, full, 0, "t").is_err());
+        assert!(judge(quota, full, one_file(0), "t").is_err());
+        // A folder's copy: all its files at once.
+        let two = Usage { bytes: 2, files: 2 };
+        let over = judge(quota, used, two, "folder f/").unwrap_err();
+        assert!(
+            over.message.contains("2 more files would pass"),
+            "{}",
+            over.message
+        );
     }
 }

@@ -237,6 +237,18 @@ pub struct Wants {
     pub no_files: bool,
 }
 
+impl Wants {
+    /// The room to write in the listed folder, and nothing else (the
+    /// JSON listing's, the page's usage bar).
+    pub const SPACE: Wants = Wants {
+        own: false,
+        members: false,
+        space: true,
+        md5: false,
+        no_files: false,
+    };
+}
+
 /// What the walk read of one piece, as [`Wants`] asked.
 #[derive(Debug, Clone, Default)]
 pub struct Details {

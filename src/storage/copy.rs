@@ -201,7 +201,8 @@ impl Storage {
     /// parent exists: makes `to`, then, if `deep`, each folder below and
     /// each file as `judge(source, copy)` says ([`Member`]; staged and
     /// committed as [`Storage::stage_copy`] does; on stable storage before
-    /// the answer if `durable`, as `--fsync` asks of every upload). Symlinks and special
+    /// the answer if `durable`, as `--fsync` asks of every upload), the
+    /// copies token `owner`'s (see `usage.rs`). Symlinks and special
     /// files are never copied (told as failures), ferry's reserved names
     /// never seen. `go_on` is asked before each folder: `false` stops the
     /// walk (its client has gone).
@@ -214,7 +215,7 @@ impl Storage {
         &self,
         from: &Prefix,
         to: &Name,
-        (deep, durable): (bool, bool),
+        (deep, durable, owner): (bool, bool, Option<&str>),
         mut judge: impl FnMut(&str, &str) -> Member,
         mut go_on: impl FnMut() -> bool,
     ) -> Result<Copied, StorageError> {
@@ -251,7 +252,8 @@ impl Storage {
                     },
                     FileType::RegularFile => match judge(path, &copy) {
                         Member::Copy => {
-                            if let Err(err) = self.copy_file_member(path, &copy, &mut made) {
+                            let member = (path, copy.as_str(), owner);
+                            if let Err(err) = self.copy_file_member(member, &mut made) {
                                 copied.fail(path.to_owned(), err);
                             }
                         }
@@ -294,13 +296,12 @@ impl Storage {
         Ok(())
     }
 
-    /// Copies file `path` to `copy` in a folder's copy: staged and
-    /// committed as any copy (on stable storage with the others' batch
-    /// where `made` is durable).
+    /// Copies file `path` to `copy` in a folder's copy, made token
+    /// `owner`'s: staged and committed as any copy (on stable storage
+    /// with the others' batch where `made` is durable).
     fn copy_file_member(
         &self,
-        path: &str,
-        copy: &str,
+        (path, copy, owner): (&str, &str, Option<&str>),
         made: &mut Made,
     ) -> Result<(), StorageError> {
         let (Ok(source), Ok(copy)) = (Name::new(path.to_owned()), Name::new(copy.to_owned()))
@@ -308,8 +309,9 @@ impl Storage {
             return Err(StorageError::NotRegular);
         };
         let no_conditions = |_: &OpenFile| Ok::<_, StorageError>(());
-        let ((upload, _, crc, _), owed) =
+        let ((mut upload, _, crc, _), owed) =
             self.stage_copy_owing(&source, &copy, Folders::Explicit, no_conditions)?;
+        upload.set_owner(owner);
         // Its folder and its record's are flushed with the others.
         made.owe(owed)?;
         match made.durable {

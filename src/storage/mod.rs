@@ -121,7 +121,7 @@ pub use sweep::SweepReport;
 pub use tree::{DirectoryListing, ListEntry};
 pub use unflushed::Unflushed;
 pub use upload::{Durable, Landed, Upload};
-pub use usage::{Account, USAGE_DIR, Usage};
+pub use usage::{Account, USAGE_DIR, Usage, UsageSeen};
 pub use usage_recount::Recount;
 pub use zip_crc::{ZipCrc, ZipCrcRecord};
 

@@ -303,7 +303,7 @@ mod tests {
                 .copy_folder(
                     &from,
                     &to,
-                    (true, true),
+                    (true, true, None),
                     |_, _| crate::storage::Member::Copy,
                     || true,
                 )

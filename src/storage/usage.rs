@@ -28,6 +28,7 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 
 use rustix::fs::{AtFlags, FlockOperation, Mode, OFlags, Stat};
@@ -114,6 +115,13 @@ pub(super) struct Ledger {
     /// process's threads apart, which `flock` on one shared descriptor
     /// does not (it keeps processes apart: other nodes).
     open: Mutex<HashMap<String, OwnedFd>>,
+    /// What each account held when this node last read or changed it, by
+    /// key, for the metrics: locked only to copy a value in or out, never
+    /// across a call that may wait (a scrape reads it on an event loop).
+    seen: Mutex<HashMap<String, Usage>>,
+    /// Recounts done, and the bytes by which they found the ledger off.
+    pub(super) recounts: AtomicU64,
+    pub(super) drift: AtomicU64,
 }
 
 impl Ledger {
@@ -129,12 +137,15 @@ impl Ledger {
             folders,
             tokens,
             open: Mutex::default(),
+            seen: Mutex::default(),
+            recounts: AtomicU64::new(0),
+            drift: AtomicU64::new(0),
         })
     }
 
     /// What `account` holds (nothing if it was never counted).
     pub(super) fn read(&self, account: Account<'_>) -> io::Result<Usage> {
-        self.with_file(&account.key(), read_usage)
+        self.with_file(&account.key(), |fd| read_usage(fd).map(|now| (now, now)))
     }
 
     /// Adds `change` to `account`, at once for every process on the root.
@@ -145,7 +156,7 @@ impl Ledger {
                 bytes: now.bytes.saturating_add_signed(change.bytes),
                 files: now.files.saturating_add_signed(change.files),
             };
-            write_usage(fd, now).map(|()| now)
+            write_usage(fd, now).map(|()| (now, now))
         })
     }
 
@@ -153,7 +164,7 @@ impl Ledger {
     pub(super) fn set(&self, account: Account<'_>, usage: Usage) -> io::Result<Usage> {
         self.with_file(&account.key(), |fd| {
             let was = read_usage(fd)?;
-            write_usage(fd, usage).map(|()| was)
+            write_usage(fd, usage).map(|()| (was, usage))
         })
     }
 
@@ -172,12 +183,22 @@ impl Ledger {
         Ok(names)
     }
 
+    /// What each account held when this node last saw it: `(key, usage)`
+    /// (see [`Account::key`]). Never waits for the disk.
+    pub(super) fn seen(&self) -> Vec<(String, Usage)> {
+        let seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+        seen.iter()
+            .map(|(key, usage)| (key.clone(), *usage))
+            .collect()
+    }
+
     /// Runs `body` on the ledger file `key`, holding this process's lock
-    /// and the file's `flock`.
+    /// and the file's `flock`; `body` returns its answer and what the
+    /// account holds now.
     fn with_file<T>(
         &self,
         key: &str,
-        body: impl FnOnce(&OwnedFd) -> io::Result<T>,
+        body: impl FnOnce(&OwnedFd) -> io::Result<(T, Usage)>,
     ) -> io::Result<T> {
         let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
         if !open.contains_key(key) {
@@ -191,7 +212,14 @@ impl Ledger {
         rustix::fs::flock(fd, FlockOperation::LockExclusive)?;
         let done = body(fd);
         let _ = rustix::fs::flock(fd, FlockOperation::Unlock);
-        done
+        drop(open);
+        let (answer, now) = done?;
+        let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+        match seen.get_mut(key) {
+            Some(usage) => *usage = now,
+            None => drop(seen.insert(key.to_owned(), now)),
+        }
+        Ok(answer)
     }
 
     /// The accounts a file at `path`, stored by `owner`, counts in.
@@ -323,6 +351,23 @@ impl Storage {
         Ok(())
     }
 
+    /// What each account held when this node last saw it, by kind
+    /// (`token` or `folder`) and name, and the recounts' count and drift
+    /// in bytes: for the metrics. Never waits for the disk.
+    pub fn usage_seen(&self) -> UsageSeen {
+        let Some(ledger) = &self.usage else {
+            return UsageSeen::default();
+        };
+        let accounts = ledger.seen().into_iter();
+        UsageSeen {
+            accounts: accounts
+                .filter_map(|(key, usage)| Some((label_of(&key)?, usage)))
+                .collect(),
+            recounts: ledger.recounts.load(Ordering::Relaxed),
+            drift: ledger.drift.load(Ordering::Relaxed),
+        }
+    }
+
     /// Whether usage is counted (there is something to count it for).
     pub fn counts_usage(&self) -> bool {
         self.usage.is_some()
@@ -362,6 +407,33 @@ impl Storage {
             ledger.count(path, owner.as_deref(), Change::file(size, -1));
         }
     }
+}
+
+/// The usage the metrics show (see [`Storage::usage_seen`]).
+#[derive(Debug, Clone, Default)]
+pub struct UsageSeen {
+    /// `((kind, name), usage)`: `("token", "cam")`, `("folder", "box/")`.
+    pub accounts: Vec<((&'static str, String), Usage)>,
+    /// Recounts done by this node.
+    pub recounts: u64,
+    /// Bytes by which its recounts found the ledger off, summed.
+    pub drift: u64,
+}
+
+/// The kind and name of the account of ledger key `key`.
+fn label_of(key: &str) -> Option<(&'static str, String)> {
+    if let Some(token) = key.strip_prefix("token.") {
+        return Some(("token", token.to_owned()));
+    }
+    let hex = key.strip_prefix("folder.")?;
+    if hex == "root" {
+        return Some(("folder", String::new()));
+    }
+    let bytes: Option<Vec<u8>> = (0..hex.len())
+        .step_by(2)
+        .map(|at| u8::from_str_radix(hex.get(at..at + 2)?, 16).ok())
+        .collect();
+    Some(("folder", String::from_utf8(bytes?).ok()?))
 }
 
 /// What an upload's commit counts: the ledger, and whose upload it is.
@@ -440,6 +512,18 @@ mod tests {
         let mut tokens = again.token_accounts().unwrap();
         tokens.sort();
         assert_eq!(tokens, ["t1", "t2"]);
+    }
+
+    #[test]
+    fn keys_read_back_as_the_accounts_they_name() {
+        for (account, label) in [
+            (Account::Token("cam"), ("token", "cam")),
+            (Account::Folder(""), ("folder", "")),
+            (Account::Folder("a b/ç/"), ("folder", "a b/ç/")),
+        ] {
+            let (kind, name) = label_of(&account.key()).unwrap();
+            assert_eq!((kind, name.as_str()), label);
+        }
     }
 
     #[test]

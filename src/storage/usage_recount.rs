@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 
-use super::usage::{Account, Ledger, Usage, owner_of};
+use super::usage::{Account, Usage, owner_of};
 use rustix::fs::FileType;
 use rustix::io::Errno;
 
@@ -40,7 +40,7 @@ impl Storage {
         };
         let mut folders: HashMap<&str, Usage> = HashMap::new();
         let mut tokens: HashMap<String, Usage> = HashMap::new();
-        self.walk_usage(ledger, &Prefix::root(), |name, size, owner| {
+        self.walk_usage(ledger.tokens, &Prefix::root(), |name, size, owner| {
             for prefix in ledger
                 .folders
                 .iter()
@@ -71,6 +71,10 @@ impl Storage {
         for (name, usage) in &tokens {
             set(Account::Token(name), *usage)?;
         }
+        ledger
+            .recounts
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        (ledger.drift).fetch_add(recount.drift, std::sync::atomic::Ordering::Relaxed);
         Ok(recount)
     }
 
@@ -86,7 +90,7 @@ impl Storage {
         let mut moved = None;
         for prefix in &ledger.folders {
             let counted = if prefix.starts_with(from.as_str()) || prefix.starts_with(&to) {
-                self.folder_usage(ledger, prefix)
+                self.folder_usage(prefix)
                     .and_then(|usage| Ok(ledger.set(Account::Folder(prefix), usage)?))
                     .map(drop)
             } else {
@@ -100,7 +104,7 @@ impl Storage {
                 };
                 let usage = match moved {
                     Some(usage) => Ok(usage),
-                    None => self.folder_usage(ledger, &to),
+                    None => self.folder_usage(&to),
                 };
                 usage.and_then(|usage| {
                     moved = Some(usage);
@@ -120,23 +124,33 @@ impl Storage {
         }
     }
 
-    /// What folder `prefix` holds now, walked.
-    fn folder_usage(&self, ledger: &Ledger, prefix: &str) -> Result<Usage, StorageError> {
+    /// What folder `prefix` holds, walked: what its copy would add (a
+    /// folder COPY is judged by it against the quotas before it begins).
+    ///
+    /// # Errors
+    /// [`StorageError::NotFound`] if it is not there; a folder in it
+    /// could not be read.
+    pub fn tree_usage(&self, prefix: &Prefix) -> Result<Usage, StorageError> {
         let mut usage = Usage::default();
+        self.walk_usage(false, prefix, |_, size, _| usage.add_file(size))?;
+        Ok(usage)
+    }
+
+    /// What folder `prefix` holds now, walked.
+    fn folder_usage(&self, prefix: &str) -> Result<Usage, StorageError> {
         let prefix = Prefix::new(prefix.to_owned()).map_err(|_| StorageError::NotFound)?;
-        let walked = self.walk_usage(ledger, &prefix, |_, size, _| usage.add_file(size));
-        match walked {
-            Ok(()) | Err(StorageError::NotFound) => Ok(usage),
-            Err(err) => Err(err),
+        match self.tree_usage(&prefix) {
+            Err(StorageError::NotFound) => Ok(Usage::default()),
+            walked => walked,
         }
     }
 
-    /// Calls `each` with the name, size and owner (where tokens are
-    /// counted) of every file below `prefix` (ferry's own reserved files
+    /// Calls `each` with the name, size and owner (where `owners` are
+    /// asked for) of every file below `prefix` (ferry's own reserved files
     /// not among them).
     fn walk_usage(
         &self,
-        ledger: &Ledger,
+        owners: bool,
         prefix: &Prefix,
         mut each: impl FnMut(&str, u64, Option<String>),
     ) -> Result<(), StorageError> {
@@ -148,7 +162,7 @@ impl Storage {
                 FileType::Directory => Ok(true),
                 FileType::RegularFile => {
                     if let Some((info, _)) = visit.stat()? {
-                        let owner = ledger.tokens.then(|| owner_of(&*self.root, visit.path));
+                        let owner = owners.then(|| owner_of(&*self.root, visit.path));
                         each(visit.path, info.size, owner.flatten());
                     }
                     Ok(false)

@@ -95,9 +95,15 @@ fn succeeded(output: &Output, what: &str) -> String {
 /// A server that requires a token, with one token that may read, write
 /// and delete everywhere; the folder holding the tokens file goes with it.
 fn dav_server() -> (TestServer, String, TempDir) {
+    dav_server_with(|_| {})
+}
+
+/// [`dav_server`], with the rest of the configuration as `adjust` makes it.
+fn dav_server_with(adjust: impl FnOnce(&mut ferry::Config)) -> (TestServer, String, TempDir) {
     let (server, mut tokens, dir) =
         guarded_with(&[("me", &["read:/", "write:/", "delete:/"])], &[], |c| {
             c.metrics_listen = Some("127.0.0.1:0".parse().unwrap());
+            adjust(c);
         });
     // Without the token nothing is listed: these clients really log in.
     let anonymous = propfind(server.http.unwrap(), "/", Some("1"), "", "");
@@ -511,6 +517,47 @@ fn davfs2_mounts_copies_moves_and_removes() {
         files_below(server.root.path()).keys().collect::<Vec<_>>()
     );
     assert!(!server.path("tree").exists(), "the tree's folder stayed");
+}
+
+/// davfs2's `df` on a mount shows the token's quota (RFC 4331's
+/// quota-available-bytes and quota-used-bytes): its limit as the size,
+/// what its uploads hold as used (docs/quotas.md).
+#[test]
+fn davfs2_df_shows_the_tokens_quota_and_use() {
+    let Some(gid) = davfs2_ready() else {
+        return;
+    };
+    let (server, token, _tokens) = dav_server_with(|c| {
+        let path = c.access.tokens.clone().unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let mut file = ferry::access::tokens::TokensFile::parse(&text).unwrap();
+        file.entries[0].quota = Some(ferry::access::quota::Quota::parse("10M").unwrap());
+        std::fs::write(&path, file.render()).unwrap();
+    });
+    let http = server.http.unwrap();
+    let headers = format!("Host: {http}\r\n{}", bearer(&token));
+    let put = exchange(http, "PUT", "/used.bin", &headers, &pattern(1 << 20, 7));
+    assert_eq!(put.status, 201, "{}", put.head);
+    let work = work_dir();
+    let mount = Mount::new(work.path(), &format!("http://{http}/"), &token, gid, "df");
+    let df = on_mount(
+        "df",
+        &[
+            Path::new("-B1"),
+            Path::new("--output=size,used,avail"),
+            &mount.point,
+        ],
+    );
+    let text = String::from_utf8_lossy(&df.stdout).into_owned();
+    let figures: Vec<u64> = text
+        .lines()
+        .nth(1)
+        .unwrap_or_else(|| panic!("df said {text:?}"))
+        .split_whitespace()
+        .map(|n| n.parse().unwrap())
+        .collect();
+    assert_eq!(figures, [10 << 20, 1 << 20, 9 << 20], "df said {text:?}");
+    mount.unmount();
 }
 
 // ----------------------------------------------------------------- cadaver

@@ -147,8 +147,11 @@ fn an_http_listing_reads_only_its_own_directory() {
     // its directory would know there is no file in it; this one does not
     // look.
     let expected = "{\"prefix\":\"d/\",\"dirs\":[\"d/late/\",\"d/sub/\"],\"files\":[{\"name\":\"d/file.txt\",\"size\":0,\"mtime\":";
+    // Then the room to write there (docs/quotas.md).
     assert!(
-        json.starts_with(expected) && json.ends_with("}]}\n"),
+        json.starts_with(expected)
+            && json.contains("}],\"space\":{\"free\":")
+            && json.ends_with("}}\n"),
         "{json}"
     );
     assert_eq!(json.matches("\"name\"").count(), 1, "{json}");

@@ -195,3 +195,119 @@ fn a_tokens_quota_counts_its_own_uploads_wherever_they_are_and_whoever_removes_t
     assert_eq!(admin.line(), "OK");
     assert!(put(&mut cam, "b/three", 70).starts_with("OK"));
 }
+
+/// `DF`'s answer for `folder` (the root for `""`): `[free, used, files
+/// free, files used]`.
+fn df(raw: &mut Raw, folder: &str) -> [u64; 4] {
+    match folder {
+        "" => raw.send("DF\n"),
+        folder => raw.send(format!("DF {folder}\n")),
+    }
+    let line = raw.line();
+    let fields = line.strip_prefix("OK ").unwrap_or_else(|| panic!("{line}"));
+    let numbers: Vec<u64> = fields.split(' ').map(|n| n.parse().unwrap()).collect();
+    numbers.try_into().unwrap()
+}
+
+/// What a quota leaves is what DF, WebDAV's quota properties (davfs2's
+/// `df`), the JSON listing, the page's usage bar and the metrics tell, where it is tighter than the disk: the
+/// folder's for a folder below a quota'd one, the token's own for it.
+#[test]
+fn df_webdav_listings_and_the_metrics_tell_the_tightest_quota() {
+    let holders: &[(&str, &[&str])] = &[("cam", &["write:/", "read:/"])];
+    let (server, tokens, _dir) = support::tokens::guarded_with(holders, &[], |config| {
+        box_quota(config);
+        config.metrics_listen = Some("127.0.0.1:0".parse().unwrap());
+        let path = config.access.tokens.clone().unwrap();
+        let mut file = TokensFile::parse(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        file.entries[0].quota = Some(Quota::parse("1000,files=50").unwrap());
+        std::fs::write(&path, file.render()).unwrap();
+    });
+    let mut raw = server.raw();
+    raw.send(format!("AUTH {}\n", tokens[0]));
+    assert!(raw.line().starts_with("OK"));
+    assert!(put(&mut raw, "box/a", 30).starts_with("OK"));
+    assert!(put(&mut raw, "top", 200).starts_with("OK"));
+    // In box/: the folder's 100 bytes and 3 files are the tightest.
+    assert_eq!(df(&mut raw, "box"), [70, 30, 2, 1]);
+    // Elsewhere: the token's own 1000 bytes and 50 files.
+    assert_eq!(df(&mut raw, ""), [770, 230, 48, 2]);
+
+    let http = server.http.unwrap();
+    let ask = r#"<D:propfind xmlns:D="DAV:"><D:prop><D:quota-available-bytes/><D:quota-used-bytes/></D:prop></D:propfind>"#;
+    let headers = format!(
+        "Host: {http}\r\nDepth: 0\r\nAuthorization: Bearer {}\r\n",
+        tokens[0]
+    );
+    let found = exchange(http, "PROPFIND", "/box/", &headers, ask.as_bytes());
+    assert_eq!(found.status, 207, "{}", found.head);
+    let text = found.text();
+    assert!(text.contains("quota-available-bytes>70<"), "{text}");
+    assert!(text.contains("quota-used-bytes>30<"), "{text}");
+
+    // The JSON listing and the page's usage bar.
+    let json = exchange(
+        http,
+        "GET",
+        "/box/",
+        &format!("{headers}Accept: application/json\r\n"),
+        b"",
+    );
+    assert!(
+        json.text().contains(
+            "\"space\":{\"free\":70,\"used\":30,\"size\":100,\"files_free\":2,\"files_used\":1}}"
+        ),
+        "{}",
+        json.text()
+    );
+    let page = exchange(http, "GET", "/box/", &headers, b"");
+    assert!(
+        page.text()
+            .contains("<meter min=\"0\" max=\"100\" value=\"30\"></meter> 70 B free of 100 B")
+    );
+
+    let metrics = server.metrics.unwrap();
+    let metric = |name: &str| support::http::metric(metrics, name);
+    assert_eq!(metric("ferry_quota_used_bytes{folder=\"box/\"}"), 30);
+    assert_eq!(metric("ferry_quota_used_bytes{token=\"cam\"}"), 230);
+    assert_eq!(metric("ferry_quota_used_files{token=\"cam\"}"), 2);
+    assert_eq!(metric("ferry_quota_recounts_total"), 1);
+}
+
+/// A folder's COPY is judged whole before anything is copied (its size
+/// takes a walk of the source), and what it copies is the copier's.
+#[test]
+fn a_folder_copy_is_judged_whole_and_its_copies_are_the_copiers() {
+    let holders: &[(&str, &[&str])] = &[("cam", &["write:/", "read:/"])];
+    let (server, tokens, _dir) = support::tokens::guarded_with(holders, &[], |config| {
+        let path = config.access.tokens.clone().unwrap();
+        let mut file = TokensFile::parse(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        file.entries[0].quota = Some(Quota::parse("100").unwrap());
+        std::fs::write(&path, file.render()).unwrap();
+    });
+    // Stored behind the server's back: nobody's.
+    std::fs::create_dir_all(server.path("src/in")).unwrap();
+    std::fs::write(server.path("src/a"), [1u8; 40]).unwrap();
+    std::fs::write(server.path("src/in/b"), [2u8; 40]).unwrap();
+    let http = server.http.unwrap();
+    let copy = |to: &str| {
+        let headers = format!(
+            "Host: {http}\r\nAuthorization: Bearer {}\r\nDestination: {to}\r\n",
+            tokens[0]
+        );
+        exchange(http, "COPY", "/src/", &headers, b"")
+    };
+    assert_eq!(copy("/one/").status, 201);
+    let over = copy("/two/");
+    assert_eq!(over.status, 507, "{}", over.head);
+    assert!(
+        over.text().contains("quota: 80 more bytes"),
+        "{}",
+        over.text()
+    );
+    assert!(!server.path("two").exists(), "nothing of a refused copy");
+    let mut raw = server.raw();
+    raw.send(format!("AUTH {}\n", tokens[0]));
+    assert!(raw.line().starts_with("OK"));
+    assert_eq!(df(&mut raw, "")[1], 80, "the copies are cam's");
+}

@@ -11,8 +11,11 @@ use crate::access::{Perm, Who};
 use crate::name::Prefix;
 use crate::serve::operate::{Aim, Needs, Operate};
 use crate::serve::walk_permit;
-use crate::serve::{Ctx, Next, Outcome, Reply, abandoned, check_space, refuse, storage_refusal};
-use crate::storage::Member;
+use crate::serve::{
+    Ctx, Failure, Next, Outcome, Reply, abandoned, check_space_for, quota_applies, refuse,
+    storage_refusal,
+};
+use crate::storage::{Member, Usage};
 
 /// Copy folder `from` to `to` (WebDAV's `COPY` of a collection).
 #[derive(Debug)]
@@ -63,10 +66,18 @@ fn copy(ctx: &Ctx<'_>, who: Who, op: CopyFolder) -> Outcome {
         if let Err(outcome) = check_source(ctx, "COPY", &source, true) {
             return *outcome;
         }
-        // Its size is found only as the walk goes: the reserve and the
-        // quotas are judged once, before anything is copied (a file that
-        // then finds the disk full is told among what was not copied).
-        if let Err(failure) = check_space(ctx, &who, target.as_str(), 0) {
+        // The reserve and the quotas are judged once, before anything is
+        // copied, by what the whole copy adds (a file that then finds the
+        // disk full is told among what was not copied): where a quota
+        // applies, that takes a walk of the source first.
+        let adds = match quota_applies(ctx, &who, target.as_str()) {
+            true => ctx.storage.tree_usage(&from),
+            false => Ok(Usage::default()),
+        };
+        let fits = adds.map_err(Failure::from);
+        if let Err(failure) =
+            fits.and_then(|adds| check_space_for(ctx, &who, target.as_str(), adds))
+        {
             return refuse(ctx, "COPY", from.as_str(), failure, Next::Request);
         }
         let replaced = match clear(ctx, &who, "COPY", &target, overwrite, false) {
@@ -76,7 +87,7 @@ fn copy(ctx: &Ctx<'_>, who: Who, op: CopyFolder) -> Outcome {
         let copied = ctx.storage.copy_folder(
             &from,
             &target,
-            (deep, ctx.config.fsync),
+            (deep, ctx.config.fsync, who.name()),
             |source, copy| member(&who, source, copy),
             || !ctx.is_abandoned(),
         );

@@ -1,7 +1,8 @@
 //! DF (FERRY/1): the room a client has to write, as `df` tells it: the
 //! bytes and files the root's file system has free above the reserve no
 //! write may eat into (`--min-free`, `serve/room.rs`'s rule), and
-//! those in use. Asked of a folder (the root by default), which must be
+//! those in use; or, where a quota leaves less (the token's own, a
+//! folder's above), the quota's room and use. Asked of a folder (the root by default), which must be
 //! there. Needs some grant, of any kind, within the folder (a write-only
 //! camera may ask about its inbox): one out of the client's reach is
 //! refused before it is looked for, so the answer never tells whether it
@@ -13,7 +14,7 @@ use super::folders::folder_name;
 use crate::access::Who;
 use crate::name::Prefix;
 use crate::serve::operate::{Aim, Needs, Operate};
-use crate::serve::{Ctx, Outcome, Reply, room, storage_refusal};
+use crate::serve::{Ctx, Outcome, Reply, room_for, storage_refusal};
 use crate::storage::{Space, StorageError};
 
 /// The room to write in folder `prefix`.
@@ -29,10 +30,10 @@ impl Operate for FreeSpace {
     }
 
     /// On the pool: the folder found, then the file system asked.
-    fn serve(self, _ctx: &Ctx<'_>, _who: Who) -> Outcome {
+    fn serve(self, _ctx: &Ctx<'_>, who: Who) -> Outcome {
         Outcome::on_pool(move |ctx| {
             let folder = self.prefix.as_str();
-            match room_in(ctx, &self.prefix) {
+            match room_in(ctx, &who, &self.prefix) {
                 Ok(room) => {
                     debug!("#{} DF {folder:?}: {} free", ctx.client, room.available);
                     Outcome::answer(Reply::Space(Box::new(room)))
@@ -43,13 +44,14 @@ impl Operate for FreeSpace {
     }
 }
 
-/// The space of the file system holding `folder`, what is free counted
-/// above the reserve.
-fn room_in(ctx: &Ctx<'_>, folder: &Prefix) -> Result<Space, StorageError> {
+/// The room `who` has in `folder`: the file system's space, what is free
+/// counted above the reserve, narrowed to the tightest quota a write
+/// there counts in.
+fn room_in(ctx: &Ctx<'_>, who: &Who, folder: &Prefix) -> Result<Space, StorageError> {
     if !folder.as_str().is_empty() {
         // A prefix's folder is always a name; were it not, it is not there.
         let name = folder_name(folder).ok_or(StorageError::NotFound)?;
         ctx.storage.find_folder(&name)?;
     }
-    room(ctx.config.min_free, ctx.storage)
+    room_for(ctx, who, folder.as_str())
 }

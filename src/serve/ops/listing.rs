@@ -433,7 +433,7 @@ fn spool_named(
         members: false,
         ..spool.format.wants()
     };
-    if let Some(describer) = Describer::new(ctx, wants, "") {
+    if let Some(describer) = Describer::new(ctx, (who, wants), name.as_str()) {
         spool.format.details(describer.only(ctx.storage, &entry));
     }
     spool.put(Piece::Only(&entry))?;
@@ -450,7 +450,7 @@ fn spool_directory(
 ) -> Result<(File, u64, u64), StorageError> {
     let (storage, path) = (ctx.storage, spool.prefix.trim_end_matches('/'));
     // Only for a format that shows more than names and sizes (PROPFIND).
-    let describer = Describer::new(ctx, spool.format.wants(), path);
+    let describer = Describer::new(ctx, (who, spool.format.wants()), path);
     if let Some(describer) = &describer {
         spool.format.details(describer.folder(storage, path));
     }

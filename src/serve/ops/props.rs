@@ -11,12 +11,11 @@
 use log::debug;
 
 use crate::access::Who;
-use crate::config::MinFree;
 use crate::name::Name;
 use crate::serve::operate::{Aim, Needs, Operate};
 use crate::serve::terms::{Details, Wants};
-use crate::serve::{Ctx, ErrorKind, Outcome, Reply, room, storage_refusal};
-use crate::storage::{DeadProperty, Holder, ListEntry, Recorded, Resource, Storage};
+use crate::serve::{Ctx, ErrorKind, Outcome, Reply, room_for, storage_refusal};
+use crate::storage::{DeadProperty, Holder, ListEntry, Recorded, Resource, Space, Storage};
 
 /// What a `PROPPATCH` names: a file, or a folder (the root is `None`).
 #[derive(Debug)]
@@ -221,15 +220,20 @@ fn holder(path: &str, folder: bool) -> Holder<'_> {
 pub(in crate::serve) struct Describer {
     wants: Wants,
     recorded: Recorded,
-    /// The reserve the space told is counted above (`--min-free`).
-    min_free: MinFree,
+    /// The room told for the listed folder (where the format wants it):
+    /// the disk's above the reserve, or the tightest quota's.
+    space: Option<Space>,
 }
 
 impl Describer {
     /// For a listing of folder `path` ("" for the root), if the format
     /// wants anything: one or two reads of its mirror when members'
     /// properties are wanted, nothing per member without a record.
-    pub(in crate::serve) fn new(ctx: &Ctx<'_>, wants: Wants, path: &str) -> Option<Describer> {
+    pub(in crate::serve) fn new(
+        ctx: &Ctx<'_>,
+        (who, wants): (&Who, Wants),
+        path: &str,
+    ) -> Option<Describer> {
         if !(wants.own || wants.members || wants.space) {
             return None;
         }
@@ -244,13 +248,13 @@ impl Describer {
         Some(Describer {
             wants,
             recorded,
-            min_free: ctx.config.min_free,
+            space: wants.space.then(|| room_for(ctx, who, path).ok()).flatten(),
         })
     }
 
     /// The listed folder's own details (its time and record, the space).
     pub(in crate::serve) fn folder(&self, storage: &Storage, path: &str) -> Details {
-        let mut details = self.space(storage);
+        let mut details = self.space();
         if let Ok(found) = storage.resource(path, true) {
             details.mtime = Some(found.info.mtime);
             if self.wants.own {
@@ -283,18 +287,16 @@ impl Describer {
 
     /// The one file a listing names: its record and the space.
     pub(in crate::serve) fn only(&self, storage: &Storage, entry: &ListEntry) -> Details {
-        let mut details = self.space(storage);
+        let mut details = self.space();
         if self.wants.own {
             details.props = read(storage, Holder::File(&entry.name), entry.stamp.inode);
         }
         details
     }
 
-    fn space(&self, storage: &Storage) -> Details {
-        let space = self.wants.space.then(|| room(self.min_free, storage).ok());
-        let space = space.flatten();
+    fn space(&self) -> Details {
         Details {
-            space,
+            space: self.space,
             ..Details::default()
         }
     }

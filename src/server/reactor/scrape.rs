@@ -154,6 +154,7 @@ impl Reactor {
                     checksums: storage.checksums_computed(),
                     flushes: (storage.flush_batches(), storage.flush_waits()),
                     failures: crate::storage::storage_failures(),
+                    usage: storage.usage_seen(),
                 },
             )
         }) {
