@@ -198,7 +198,7 @@ fn check_quota_for(
     }
     if let (Some(token), Some(quota)) = writer {
         let used = ctx.storage.usage(Account::Token(token))?;
-        judge(quota, used, more, &format!("token {token}"))?;
+        judge(quota, used, more, Account::Token(token))?;
     }
     let above = ctx.config.quotas.iter();
     above
@@ -236,16 +236,21 @@ pub(super) fn check_move(ctx: &Ctx<'_>, from: &str, to: &str) -> Result<(), Fail
 
 /// Whether `more` bytes and files fit in `folder`'s quota.
 fn judge_folder(ctx: &Ctx<'_>, folder: &FolderQuota, more: Usage) -> Result<(), Failure> {
-    let used = ctx.storage.usage(Account::Folder(&folder.prefix))?;
-    let whose = match folder.prefix.as_str() {
-        "" => "the root".to_owned(),
-        prefix => format!("folder {prefix}"),
-    };
-    judge(folder.limit, used, more, &whose)
+    let account = Account::Folder(&folder.prefix);
+    judge(folder.limit, ctx.storage.usage(account)?, more, account)
+}
+
+/// Whose quota `account` is, as a refusal names it.
+fn whose(account: Account<'_>) -> String {
+    match account {
+        Account::Token(name) => format!("token {name}"),
+        Account::Folder("") => "the root".to_owned(),
+        Account::Folder(prefix) => format!("folder {prefix}"),
+    }
 }
 
 /// Whether `more` bytes and files fit in `quota` beside `used`.
-fn judge(quota: Quota, used: Usage, more: Usage, whose: &str) -> Result<(), Failure> {
+fn judge(quota: Quota, used: Usage, more: Usage, account: Account<'_>) -> Result<(), Failure> {
     let size = more.bytes;
     if let Some(limit) = quota.bytes
         && used.bytes.saturating_add(size) > limit
@@ -253,7 +258,8 @@ fn judge(quota: Quota, used: Usage, more: Usage, whose: &str) -> Result<(), Fail
         return Err(Failure::new(
             ErrorKind::OverQuota,
             format!(
-                "quota: {size} more bytes would pass the {limit}-byte quota of {whose} ({} used)",
+                "quota: {size} more bytes would pass the {limit}-byte quota of {} ({} used)",
+                whose(account),
                 used.bytes
             ),
         ));
@@ -261,13 +267,15 @@ fn judge(quota: Quota, used: Usage, more: Usage, whose: &str) -> Result<(), Fail
     match quota.files {
         Some(limit) if used.files >= limit => Err(Failure::new(
             ErrorKind::OverQuota,
-            format!("quota: {whose} holds its {limit} files already"),
+            format!("quota: {} holds its {limit} files already", whose(account)),
         )),
         Some(limit) if used.files.saturating_add(more.files) > limit => Err(Failure::new(
             ErrorKind::OverQuota,
             format!(
-                "quota: {} more files would pass the {limit}-file quota of {whose} ({} held)",
-                more.files, used.files
+                "quota: {} more files would pass the {limit}-file quota of {} ({} held)",
+                more.files,
+                whose(account),
+                used.files
             ),
         )),
         _ => Ok(()),
@@ -322,8 +330,8 @@ mod tests {
             bytes: 60,
             files: 1,
         };
-        assert!(judge(quota, used, one_file(40), "t").is_ok());
-        let over = judge(quota, used, one_file(41), "token t").unwrap_err();
+        assert!(judge(quota, used, one_file(40), Account::Token("t")).is_ok());
+        let over = judge(quota, used, one_file(41), Account::Token("t")).unwrap_err();
         assert_eq!(over.kind, ErrorKind::OverQuota);
         assert!(
             over.message.starts_with("quota: 41 more bytes"),
@@ -331,10 +339,10 @@ mod tests {
             over.message
         );
         let full = Usage { bytes: 0, files: 2 };
-        assert!(judge(quota, full, one_file(0), "t").is_err());
+        assert!(judge(quota, full, one_file(0), Account::Token("t")).is_err());
         // A folder's copy: all its files at once.
         let two = Usage { bytes: 2, files: 2 };
-        let over = judge(quota, used, two, "folder f/").unwrap_err();
+        let over = judge(quota, used, two, Account::Folder("f/")).unwrap_err();
         assert!(
             over.message.contains("2 more files would pass"),
             "{}",

@@ -91,6 +91,7 @@ mod unrecorded;
 mod upload;
 mod upload_target;
 mod usage;
+mod usage_counts;
 mod usage_recount;
 mod version_record;
 mod zip_crc;
@@ -121,7 +122,8 @@ pub use sweep::SweepReport;
 pub use tree::{DirectoryListing, ListEntry};
 pub use unflushed::Unflushed;
 pub use upload::{Durable, Landed, Upload};
-pub use usage::{Account, USAGE_DIR, Usage, UsageSeen};
+pub use usage::{Account, USAGE_DIR, Usage};
+pub use usage_counts::UsageSeen;
 pub use usage_recount::Recount;
 pub use zip_crc::{ZipCrc, ZipCrcRecord};
 

@@ -23,7 +23,7 @@ impl Storage {
         }
         if let Some(Err(errno)) = self.nodes.as_ref().map(|nodes| self.probe_xattr(nodes)) {
             warnings.push(format!(
-                "user.* extended attributes cannot be set in {NODES_DIR}/ ({errno}): a file's CRC-32C is recomputed on its first STAT or GET after each start (costly on large files), and a resumed upload session re-reads its staged bytes"
+                "user.* extended attributes cannot be set in {NODES_DIR}/ ({errno}): a file's CRC-32C is recomputed on its first STAT or GET after each start (costly on large files), a resumed upload session re-reads its staged bytes, and a file's owner cannot be kept, so token quotas count only what was stored since the last recount (docs/quotas.md)"
             ));
         }
         warnings

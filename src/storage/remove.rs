@@ -122,7 +122,7 @@ impl Storage {
         let going = self
             .usage
             .as_ref()
-            .map(|_| super::usage::going(parent, leaf, &stat));
+            .map(|ledger| ledger.going(parent, leaf, &stat));
         rustix::fs::unlinkat(parent, leaf, AtFlags::empty())?;
         if let Some(going) = going {
             self.count_gone(name.as_str(), going);

@@ -64,7 +64,7 @@ impl Storage {
                 let replaced = self
                     .usage
                     .as_ref()
-                    .and_then(|_| super::usage::Counted::replacing(dir, new));
+                    .and_then(|ledger| ledger.replacing(dir, new));
                 rustix::fs::renameat(self.fd(&source), leaf, dir, new)?;
                 if let Some(going) = replaced {
                     self.count_gone(to.as_str(), going);

@@ -79,7 +79,7 @@ pub struct Upload {
     pub(super) props: Option<Box<NewProps>>,
     /// The ledger's part in its commit, where usage is counted (boxed:
     /// not every server counts).
-    pub(super) counted: Option<Box<super::usage::Counted>>,
+    pub(super) counted: Option<Box<super::usage_counts::Counted>>,
     /// Renamed into place only where no file has the name
     /// ([`Upload::create_only`]).
     pub(super) create_only: bool,
@@ -287,6 +287,9 @@ impl Upload {
         let stat = rustix::fs::fstat(&self.file).ok();
         if let Some(stat) = &stat {
             self.record(stat, crc);
+            if let Some(counted) = &mut self.counted {
+                counted.size = u64::try_from(stat.st_size).unwrap_or(0);
+            }
         }
         if sync {
             self.file.sync_all()?;
@@ -341,15 +344,10 @@ impl Upload {
         let replaced = self
             .counted
             .as_ref()
-            .and_then(|_| super::usage::Counted::replacing(&self.dir, &self.leaf));
+            .and_then(|counted| counted.ledger.replacing(&self.dir, &self.leaf));
         self.rename_staged()?;
         if let Some(counted) = &self.counted {
-            let size = rustix::fs::fstat(&self.file).map_or(0, |stat| stat.st_size);
-            let path = match self.dir_path.as_str() {
-                "" => self.leaf.clone(),
-                dir => format!("{dir}/{}", self.leaf),
-            };
-            counted.landed(&path, u64::try_from(size).unwrap_or(0), replaced);
+            counted.landed((&self.dir_path, &self.leaf), replaced);
         }
         Ok(())
     }

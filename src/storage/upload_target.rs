@@ -138,9 +138,10 @@ impl Storage {
             replaces: target.replaces,
             gate: self.gate.clone(),
             counted: self.usage.as_ref().map(|ledger| {
-                Box::new(super::usage::Counted {
+                Box::new(super::usage_counts::Counted {
                     ledger: Arc::clone(ledger),
                     owner: None,
+                    size: 0,
                 })
             }),
             mtime: None,

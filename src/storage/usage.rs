@@ -25,16 +25,15 @@
 //! the write's failure (the file is in place by then).
 
 use std::collections::HashMap;
-use std::fmt::Write as _;
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::sync::{Mutex, PoisonError};
 
 use rustix::fs::{AtFlags, FlockOperation, Mode, OFlags, Stat};
 use rustix::io::Errno;
 
-use super::{DIR, Storage, StorageError};
+use super::DIR;
 
 /// The ledger's folder in the root.
 pub const USAGE_DIR: &str = ".ferry-quota";
@@ -71,14 +70,23 @@ pub enum Account<'a> {
 
 impl Account<'_> {
     /// Its ledger file's name.
+    /// Made by hand, not `format!`: every write asks for a key or two.
     pub(super) fn key(self) -> String {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
         match self {
-            Account::Token(name) => format!("token.{name}"),
+            Account::Token(name) => {
+                let mut key = String::with_capacity(6 + name.len());
+                key.push_str("token.");
+                key.push_str(name);
+                key
+            }
             Account::Folder("") => "folder.root".to_owned(),
             Account::Folder(prefix) => {
-                let mut key = String::from("folder.");
+                let mut key = String::with_capacity(7 + 2 * prefix.len());
+                key.push_str("folder.");
                 for byte in prefix.bytes() {
-                    let _ = write!(key, "{byte:02x}");
+                    key.push(char::from(HEX[usize::from(byte >> 4)]));
+                    key.push(char::from(HEX[usize::from(byte & 15)]));
                 }
                 key
             }
@@ -95,7 +103,7 @@ pub(super) struct Change {
 
 impl Change {
     /// A file of `size` bytes came (`sign` 1) or went (`sign` -1).
-    fn file(size: u64, sign: i64) -> Change {
+    pub(super) fn file(size: u64, sign: i64) -> Change {
         Change {
             bytes: sign * i64::try_from(size).unwrap_or(i64::MAX),
             files: sign,
@@ -111,22 +119,57 @@ pub(super) struct Ledger {
     pub(super) folders: Vec<String>,
     /// Whether tokens' uploads are counted (access control is on).
     pub(super) tokens: bool,
-    /// Ledger files by key, opened once. The lock also keeps this
+    /// The ledger files, opened once each. The lock also keeps this
     /// process's threads apart, which `flock` on one shared descriptor
     /// does not (it keeps processes apart: other nodes).
-    open: Mutex<HashMap<String, OwnedFd>>,
-    /// What each account held when this node last read or changed it, by
-    /// key, for the metrics: locked only to copy a value in or out, never
+    files: Mutex<Accounts<Option<OwnedFd>>>,
+    /// What each account held when this node last changed or recounted
+    /// it, for the metrics: locked only to copy a value in or out, never
     /// across a call that may wait (a scrape reads it on an event loop).
-    seen: Mutex<HashMap<String, Usage>>,
+    seen: Mutex<Accounts<Option<Usage>>>,
     /// Recounts done, and the bytes by which they found the ledger off.
     pub(super) recounts: AtomicU64,
     pub(super) drift: AtomicU64,
 }
 
+/// Something kept per account: per quota'd folder by its place in
+/// [`Ledger::folders`] (found by a few comparisons, no hashing: every
+/// write asks), per token by name.
+#[derive(Debug, Default)]
+struct Accounts<T> {
+    folders: Vec<T>,
+    tokens: HashMap<String, T>,
+}
+
+impl<T: Default> Accounts<T> {
+    fn new(folders: usize) -> Accounts<T> {
+        Accounts {
+            folders: (0..folders).map(|_| T::default()).collect(),
+            tokens: HashMap::new(),
+        }
+    }
+
+    /// `account`'s slot (made for a token first met); `None` for a folder
+    /// without a quota, which has no account.
+    fn slot(&mut self, names: &[String], account: Account<'_>) -> Option<&mut T> {
+        match account {
+            Account::Folder(prefix) => {
+                let at = names.iter().position(|name| name == prefix)?;
+                self.folders.get_mut(at)
+            }
+            Account::Token(name) => {
+                if !self.tokens.contains_key(name) {
+                    self.tokens.insert(name.to_owned(), T::default());
+                }
+                self.tokens.get_mut(name)
+            }
+        }
+    }
+}
+
 impl Ledger {
     /// Opens (making it if missing) the ledger of the root `root`.
-    fn open(root: &OwnedFd, folders: Vec<String>, tokens: bool) -> io::Result<Ledger> {
+    pub(super) fn open(root: &OwnedFd, folders: Vec<String>, tokens: bool) -> io::Result<Ledger> {
         match rustix::fs::mkdirat(root, USAGE_DIR, Mode::from_raw_mode(0o700)) {
             Ok(()) | Err(Errno::EXIST) => {}
             Err(errno) => return Err(errno.into()),
@@ -134,10 +177,10 @@ impl Ledger {
         let dir = rustix::fs::openat(root, USAGE_DIR, DIR | OFlags::NOFOLLOW, Mode::empty())?;
         Ok(Ledger {
             dir,
+            files: Mutex::new(Accounts::new(folders.len())),
+            seen: Mutex::new(Accounts::new(folders.len())),
             folders,
             tokens,
-            open: Mutex::default(),
-            seen: Mutex::default(),
             recounts: AtomicU64::new(0),
             drift: AtomicU64::new(0),
         })
@@ -145,26 +188,26 @@ impl Ledger {
 
     /// What `account` holds (nothing if it was never counted).
     pub(super) fn read(&self, account: Account<'_>) -> io::Result<Usage> {
-        self.with_file(&account.key(), |fd| read_usage(fd).map(|now| (now, now)))
+        self.with_file(account, |fd| read_usage(fd).map(|now| (now, None)))
     }
 
     /// Adds `change` to `account`, at once for every process on the root.
     pub(super) fn change(&self, account: Account<'_>, change: Change) -> io::Result<Usage> {
-        self.with_file(&account.key(), |fd| {
+        self.with_file(account, |fd| {
             let now = read_usage(fd)?;
             let now = Usage {
                 bytes: now.bytes.saturating_add_signed(change.bytes),
                 files: now.files.saturating_add_signed(change.files),
             };
-            write_usage(fd, now).map(|()| (now, now))
+            write_usage(fd, now).map(|()| (now, Some(now)))
         })
     }
 
     /// Sets `account` to `usage` (a recount's); returns what it held.
     pub(super) fn set(&self, account: Account<'_>, usage: Usage) -> io::Result<Usage> {
-        self.with_file(&account.key(), |fd| {
+        self.with_file(account, |fd| {
             let was = read_usage(fd)?;
-            write_usage(fd, usage).map(|()| (was, usage))
+            write_usage(fd, usage).map(|()| (was, Some(usage)))
         })
     }
 
@@ -183,43 +226,68 @@ impl Ledger {
         Ok(names)
     }
 
-    /// What each account held when this node last saw it: `(key, usage)`
-    /// (see [`Account::key`]). Never waits for the disk.
-    pub(super) fn seen(&self) -> Vec<(String, Usage)> {
+    /// What each account held when this node last changed or recounted
+    /// it, by kind (`token` or `folder`) and name. Never waits for the
+    /// disk.
+    pub(super) fn seen(&self) -> Vec<((&'static str, String), Usage)> {
         let seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
-        seen.iter()
-            .map(|(key, usage)| (key.clone(), *usage))
-            .collect()
+        let folders = self.folders.iter().zip(&seen.folders);
+        let folders =
+            folders.filter_map(|(name, usage)| Some((("folder", name.clone()), (*usage)?)));
+        let tokens = seen.tokens.iter();
+        let tokens = tokens.filter_map(|(name, usage)| Some((("token", name.clone()), (*usage)?)));
+        folders.chain(tokens).collect()
     }
 
-    /// Runs `body` on the ledger file `key`, holding this process's lock
-    /// and the file's `flock`; `body` returns its answer and what the
-    /// account holds now.
+    /// Runs `body` on `account`'s ledger file, holding this process's
+    /// lock and the file's `flock`; `body` returns its answer and, where
+    /// it changed the account, what it holds now (for [`Ledger::seen`]).
     fn with_file<T>(
         &self,
-        key: &str,
-        body: impl FnOnce(&OwnedFd) -> io::Result<(T, Usage)>,
+        account: Account<'_>,
+        body: impl FnOnce(&OwnedFd) -> io::Result<(T, Option<Usage>)>,
     ) -> io::Result<T> {
-        let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
-        if !open.contains_key(key) {
+        let mut files = self.files.lock().unwrap_or_else(PoisonError::into_inner);
+        let no_account = || io::Error::other(format!("{account:?} has no quota to count for"));
+        let slot = files.slot(&self.folders, account).ok_or_else(no_account)?;
+        if slot.is_none() {
             let flags = OFlags::RDWR | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-            let fd = rustix::fs::openat(&self.dir, key, flags, Mode::from_raw_mode(0o600))?;
-            open.insert(key.to_owned(), fd);
+            let key = account.key();
+            let mode = Mode::from_raw_mode(0o600);
+            *slot = Some(rustix::fs::openat(&self.dir, key.as_str(), flags, mode)?);
         }
-        let Some(fd) = open.get(key) else {
+        let Some(fd) = slot.as_ref() else {
             unreachable!("opened just above");
         };
         rustix::fs::flock(fd, FlockOperation::LockExclusive)?;
         let done = body(fd);
         let _ = rustix::fs::flock(fd, FlockOperation::Unlock);
-        drop(open);
+        drop(files);
         let (answer, now) = done?;
-        let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
-        match seen.get_mut(key) {
-            Some(usage) => *usage = now,
-            None => drop(seen.insert(key.to_owned(), now)),
+        if let Some(now) = now {
+            let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some(usage) = seen.slot(&self.folders, account) {
+                *usage = Some(now);
+            }
         }
         Ok(answer)
+    }
+
+    /// What a removal of the file `leaf` of `dir` (as `stat` found it)
+    /// takes from the ledger: its size, and its owner where tokens are
+    /// counted, asked before it goes.
+    pub(super) fn going(&self, dir: impl AsFd, leaf: &str, stat: &Stat) -> (u64, Option<String>) {
+        let owner = self.tokens.then(|| owner_of(dir, leaf)).flatten();
+        (u64::try_from(stat.st_size).unwrap_or(0), owner)
+    }
+
+    /// Before a rename over `leaf` of `dir`: what it replaces there (size
+    /// and owner, as [`Ledger::going`]), if a file is there.
+    pub(super) fn replacing(&self, dir: impl AsFd, leaf: &str) -> Option<(u64, Option<String>)> {
+        let dir = dir.as_fd();
+        let stat = rustix::fs::statat(dir, leaf, AtFlags::SYMLINK_NOFOLLOW).ok()?;
+        (rustix::fs::FileType::from_raw_mode(stat.st_mode) == rustix::fs::FileType::RegularFile)
+            .then(|| self.going(dir, leaf, &stat))
     }
 
     /// The accounts a file at `path`, stored by `owner`, counts in.
@@ -324,147 +392,6 @@ pub(super) fn record_owner(file: impl AsFd, owner: &str) {
     );
 }
 
-/// What a removal of the file `leaf` of `dir` takes from the ledger: its
-/// size and owner, asked before it goes.
-pub(super) fn going(dir: impl AsFd, leaf: &str, stat: &Stat) -> (u64, Option<String>) {
-    (
-        u64::try_from(stat.st_size).unwrap_or(0),
-        owner_of(dir, leaf),
-    )
-}
-
-impl Storage {
-    /// Counts usage from now on (see the module's header): by token where
-    /// `tokens` (access control is on), and for each folder of `folders`
-    /// (ending in `/`, `""` for the root). A read-only server counts
-    /// nothing: it changes nothing.
-    ///
-    /// # Errors
-    /// The ledger's folder cannot be made or opened.
-    pub fn count_usage(&mut self, folders: Vec<String>, tokens: bool) -> io::Result<()> {
-        if self.read_only || (folders.is_empty() && !tokens) {
-            return Ok(());
-        }
-        self.usage = Some(std::sync::Arc::new(Ledger::open(
-            &self.root, folders, tokens,
-        )?));
-        Ok(())
-    }
-
-    /// What each account held when this node last saw it, by kind
-    /// (`token` or `folder`) and name, and the recounts' count and drift
-    /// in bytes: for the metrics. Never waits for the disk.
-    pub fn usage_seen(&self) -> UsageSeen {
-        let Some(ledger) = &self.usage else {
-            return UsageSeen::default();
-        };
-        let accounts = ledger.seen().into_iter();
-        UsageSeen {
-            accounts: accounts
-                .filter_map(|(key, usage)| Some((label_of(&key)?, usage)))
-                .collect(),
-            recounts: ledger.recounts.load(Ordering::Relaxed),
-            drift: ledger.drift.load(Ordering::Relaxed),
-        }
-    }
-
-    /// Whether usage is counted (there is something to count it for).
-    pub fn counts_usage(&self) -> bool {
-        self.usage.is_some()
-    }
-
-    /// What `account` holds, as every node counts it; nothing where usage
-    /// is not counted. Blocks on the disk (a lock shared with other nodes).
-    ///
-    /// # Errors
-    /// The ledger cannot be read (a storage failure).
-    pub fn usage(&self, account: Account<'_>) -> Result<Usage, StorageError> {
-        match &self.usage {
-            Some(ledger) => Ok(ledger.read(account)?),
-            None => Ok(Usage::default()),
-        }
-    }
-
-    /// Unlinks the file `leaf` of directory `dir` ("" for the root), full
-    /// name `path`, a member of a folder being removed, and takes it from
-    /// the ledger.
-    pub(super) fn unlink_counted(&self, dir: &str, leaf: &str, path: &str) -> Result<(), Errno> {
-        let Some(ledger) = &self.usage else {
-            return self.unlink_file(dir, leaf);
-        };
-        let dir = super::dir_at(&self.root, dir)?;
-        let stat = rustix::fs::statat(&dir, leaf, AtFlags::SYMLINK_NOFOLLOW)?;
-        let (size, owner) = going(&dir, leaf, &stat);
-        rustix::fs::unlinkat(&dir, leaf, AtFlags::empty())?;
-        ledger.count(path, owner.as_deref(), Change::file(size, -1));
-        Ok(())
-    }
-
-    /// Takes the file `path` of `size` bytes, owned by `owner`, from the
-    /// ledger (it was removed or replaced).
-    pub(super) fn count_gone(&self, path: &str, (size, owner): (u64, Option<String>)) {
-        if let Some(ledger) = &self.usage {
-            ledger.count(path, owner.as_deref(), Change::file(size, -1));
-        }
-    }
-}
-
-/// The usage the metrics show (see [`Storage::usage_seen`]).
-#[derive(Debug, Clone, Default)]
-pub struct UsageSeen {
-    /// `((kind, name), usage)`: `("token", "cam")`, `("folder", "box/")`.
-    pub accounts: Vec<((&'static str, String), Usage)>,
-    /// Recounts done by this node.
-    pub recounts: u64,
-    /// Bytes by which its recounts found the ledger off, summed.
-    pub drift: u64,
-}
-
-/// The kind and name of the account of ledger key `key`.
-fn label_of(key: &str) -> Option<(&'static str, String)> {
-    if let Some(token) = key.strip_prefix("token.") {
-        return Some(("token", token.to_owned()));
-    }
-    let hex = key.strip_prefix("folder.")?;
-    if hex == "root" {
-        return Some(("folder", String::new()));
-    }
-    let bytes: Option<Vec<u8>> = (0..hex.len())
-        .step_by(2)
-        .map(|at| u8::from_str_radix(hex.get(at..at + 2)?, 16).ok())
-        .collect();
-    Some(("folder", String::from_utf8(bytes?).ok()?))
-}
-
-/// What an upload's commit counts: the ledger, and whose upload it is.
-#[derive(Debug)]
-pub(super) struct Counted {
-    pub(super) ledger: std::sync::Arc<Ledger>,
-    pub(super) owner: Option<String>,
-}
-
-impl Counted {
-    /// Before the rename that publishes `file` as `leaf` of `dir`: what
-    /// it replaces there (size and owner), if anything.
-    pub(super) fn replacing(dir: impl AsFd, leaf: &str) -> Option<(u64, Option<String>)> {
-        let dir = dir.as_fd();
-        let stat = rustix::fs::statat(dir, leaf, AtFlags::SYMLINK_NOFOLLOW).ok()?;
-        (rustix::fs::FileType::from_raw_mode(stat.st_mode) == rustix::fs::FileType::RegularFile)
-            .then(|| going(dir, leaf, &stat))
-    }
-
-    /// After that rename: `size` bytes at `path` are its owner's, and
-    /// what it replaced went.
-    pub(super) fn landed(&self, path: &str, size: u64, replaced: Option<(u64, Option<String>)>) {
-        if let Some((old, owner)) = replaced {
-            self.ledger
-                .count(path, owner.as_deref(), Change::file(old, -1));
-        }
-        self.ledger
-            .count(path, self.owner.as_deref(), Change::file(size, 1));
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -512,18 +439,6 @@ mod tests {
         let mut tokens = again.token_accounts().unwrap();
         tokens.sort();
         assert_eq!(tokens, ["t1", "t2"]);
-    }
-
-    #[test]
-    fn keys_read_back_as_the_accounts_they_name() {
-        for (account, label) in [
-            (Account::Token("cam"), ("token", "cam")),
-            (Account::Folder(""), ("folder", "")),
-            (Account::Folder("a b/ç/"), ("folder", "a b/ç/")),
-        ] {
-            let (kind, name) = label_of(&account.key()).unwrap();
-            assert_eq!((kind, name.as_str()), label);
-        }
     }
 
     #[test]
