@@ -206,14 +206,20 @@ fn check_quota_for(
         .try_for_each(|folder| judge_folder(ctx, folder, more))
 }
 
-/// Refuses a move of file `from` to `to` that would pass the quota of a
-/// folder it enters (one above `to` but not above `from`): its owner
-/// keeps it, so no token's quota changes.
+/// Refuses a move of `from` to `to` (files, or folders ending in `/`)
+/// that would pass the quota of a folder it enters (one above `to` but
+/// not above `from`) by what `moved` says it holds (asked only then: a
+/// folder's takes a walk): its owners keep their files, so no token's
+/// quota changes.
 ///
 /// # Errors
 /// As [`check_quota`]; a source that cannot be read is the move's to
 /// answer for.
-pub(super) fn check_move(ctx: &Ctx<'_>, from: &str, to: &str) -> Result<(), Failure> {
+pub(super) fn check_move(
+    ctx: &Ctx<'_>,
+    (from, to): (&str, &str),
+    moved: impl FnOnce() -> Option<Usage>,
+) -> Result<(), Failure> {
     let entered = |folder: &&FolderQuota| {
         let prefix = folder.prefix.as_str();
         to.starts_with(prefix) && !from.starts_with(prefix)
@@ -221,17 +227,20 @@ pub(super) fn check_move(ctx: &Ctx<'_>, from: &str, to: &str) -> Result<(), Fail
     if !ctx.storage.counts_usage() || !ctx.config.quotas.iter().any(|f| entered(&f)) {
         return Ok(());
     }
-    let Some(size) = Name::new(from.to_owned())
-        .ok()
-        .and_then(|from| ctx.storage.open_read(&from).ok())
-        .map(|found| found.info.size)
-    else {
+    let Some(moved) = moved() else {
         return Ok(());
     };
     let entering = ctx.config.quotas.iter().filter(entered);
     entering
         .into_iter()
-        .try_for_each(|folder| judge_folder(ctx, folder, one_file(size)))
+        .try_for_each(|folder| judge_folder(ctx, folder, moved))
+}
+
+/// What file `name` adds where it is moved: its size and one file.
+pub(super) fn file_moved(ctx: &Ctx<'_>, name: &str) -> Option<Usage> {
+    let name = Name::new(name.to_owned()).ok()?;
+    let found = ctx.storage.open_read(&name).ok()?;
+    Some(one_file(found.info.size))
 }
 
 /// Whether `more` bytes and files fit in `folder`'s quota.

@@ -311,3 +311,33 @@ fn a_folder_copy_is_judged_whole_and_its_copies_are_the_copiers() {
     assert!(raw.line().starts_with("OK"));
     assert_eq!(df(&mut raw, "")[1], 80, "the copies are cam's");
 }
+
+/// A folder's MOVE into a quota'd folder it was not in is judged by all it
+/// holds, before anything is cleared at the target; once in, it counts.
+#[test]
+fn a_folder_moved_into_a_quotad_folder_is_judged_whole() {
+    let server = TestServer::start_with(box_quota);
+    std::fs::create_dir_all(server.path("big/in")).unwrap();
+    std::fs::write(server.path("big/a"), [1u8; 60]).unwrap();
+    std::fs::write(server.path("big/in/b"), [2u8; 50]).unwrap();
+    std::fs::create_dir_all(server.path("small")).unwrap();
+    std::fs::create_dir_all(server.path("box")).unwrap();
+    std::fs::write(server.path("small/c"), [3u8; 30]).unwrap();
+    let http = server.http.unwrap();
+    let move_to = |from: &str, to: &str| {
+        let headers = format!("Host: {http}\r\nDestination: {to}\r\n");
+        exchange(http, "MOVE", from, &headers, b"")
+    };
+    let over = move_to("/big/", "/box/big/");
+    assert_eq!(over.status, 507, "{}", over.head);
+    assert!(
+        over.text().contains("quota: 110 more bytes"),
+        "{}",
+        over.text()
+    );
+    assert!(server.path("big/in/b").exists(), "nothing moved");
+    assert_eq!(move_to("/small/", "/box/small/").status, 201);
+    let mut raw = server.raw();
+    assert!(put(&mut raw, "box/d", 71).starts_with("ERR 507 quota"));
+    assert!(put(&mut raw, "box/d", 70).starts_with("OK"));
+}

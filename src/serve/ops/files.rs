@@ -16,7 +16,7 @@ use crate::serve::operate::{Aim, Needs, Operate};
 use crate::serve::terms::{Choose, Overwrite};
 use crate::serve::{
     Body, BodyLength, CopyTime, Ctx, ErrorKind, Failure, Folders, Next, Outcome, Receive, Reply,
-    Selection, Sink, Trailer, check_move, check_size, check_space, refuse, skip_body,
+    Selection, Sink, Trailer, check_move, check_size, check_space, file_moved, refuse, skip_body,
     storage_refusal, user_of,
 };
 use crate::storage::{NewProps, Occupant, OpenFile, StorageError, Upload};
@@ -310,7 +310,8 @@ fn rename(ctx: &Ctx<'_>, who: Who, op: MoveFile) -> Outcome {
             Err(outcome) => return *outcome,
         }
     }
-    if let Err(failure) = check_move(ctx, from.as_str(), to.as_str()) {
+    let moved = || file_moved(ctx, from.as_str());
+    if let Err(failure) = check_move(ctx, (from.as_str(), to.as_str()), moved) {
         return refuse(
             ctx,
             "MOVE",

@@ -17,7 +17,8 @@ use crate::serve::access::refusal;
 use crate::serve::operate::{Aim, Needs, Operate};
 use crate::serve::walk_permit;
 use crate::serve::{
-    Ctx, ErrorKind, Failure, Making, Next, Outcome, Reply, abandoned, refuse, storage_refusal,
+    Ctx, ErrorKind, Failure, Making, Next, Outcome, Reply, abandoned, check_move, refuse,
+    storage_refusal,
 };
 use crate::storage::{Folders, Left, Occupant, StorageError};
 
@@ -366,6 +367,13 @@ fn rename(ctx: &Ctx<'_>, who: Who, op: MoveFolder) -> Outcome {
         let subject = format!("{} -> {}", from.as_str(), to.as_str());
         if let Err(outcome) = check_source(ctx, "MOVE", &source, true) {
             return *outcome;
+        }
+        // Into a quota'd folder it was not in: judged by all it holds (a
+        // walk, only then), before anything at the target is cleared.
+        let into = format!("{}/", target.as_str());
+        let moved = || ctx.storage.tree_usage(&from).ok();
+        if let Err(failure) = check_move(ctx, (from.as_str(), &into), moved) {
+            return refuse(ctx, "MOVE", &subject, failure, Next::Request);
         }
         let replaced = match clear(ctx, &who, "MOVE", &target, overwrite, false) {
             Ok(replaced) => replaced,
