@@ -341,3 +341,50 @@ fn a_folder_moved_into_a_quotad_folder_is_judged_whole() {
     assert!(put(&mut raw, "box/d", 71).starts_with("ERR 507 quota"));
     assert!(put(&mut raw, "box/d", 70).starts_with("OK"));
 }
+
+/// An upload of a length still to come (tus's `Upload-Defer-Length`) is
+/// judged at each PATCH by all it would then hold: past the quota, the
+/// PATCH is refused, nothing of it staged, and the upload stays where it
+/// was, to go on once there is room.
+#[test]
+fn an_upload_of_a_length_to_come_is_judged_at_each_patch() {
+    let server = TestServer::start_with(box_quota);
+    let http = server.http.unwrap();
+    let tus = format!("Host: {http}\r\nTus-Resumable: 1.0.0\r\n");
+    assert!(put(&mut server.raw(), "box/kept", 30).starts_with("OK"));
+    let created = exchange(
+        http,
+        "POST",
+        "/box/",
+        // The filename `t`, in base64.
+        &format!("{tus}Upload-Defer-Length: 1\r\nUpload-Metadata: filename dA==\r\n"),
+        b"",
+    );
+    assert_eq!(created.status, 201, "{}", created.head);
+    let url = created.header("Location").unwrap().to_owned();
+    let patch = |offset: u64, bytes: &[u8]| {
+        let headers = format!(
+            "{tus}Content-Type: application/offset+octet-stream\r\nUpload-Offset: {offset}\r\n"
+        );
+        exchange(http, "PATCH", &url, &headers, bytes)
+    };
+    assert_eq!(patch(0, &[1u8; 50]).status, 204);
+    let over = patch(50, &[2u8; 21]);
+    assert_eq!(over.status, 507, "{}", over.head);
+    assert!(
+        over.text().contains("quota: 71 more bytes"),
+        "{}",
+        over.text()
+    );
+    raw_delete(&server, "box/kept");
+    let resumed = patch(50, &[2u8; 21]);
+    assert_eq!(resumed.status, 204, "{}", resumed.head);
+    assert_eq!(resumed.header("Upload-Offset"), Some("71"));
+}
+
+/// FERRY/1's DEL of `name`, which must succeed.
+fn raw_delete(server: &TestServer, name: &str) {
+    let mut raw = server.raw();
+    raw.send(format!("DEL {name}\n"));
+    assert_eq!(raw.line(), "OK");
+}

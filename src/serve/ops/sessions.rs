@@ -18,8 +18,8 @@ use crate::serve::operate::{Aim, Needs, Operate};
 use crate::serve::piece::{PieceCheck, PieceChecksum};
 use crate::serve::terms::FirstBytes;
 use crate::serve::{
-    Body, Ctx, ErrorKind, Failure, Next, Outcome, Receive, Reply, Sink, check_room, check_size,
-    check_space, refuse, skip_body,
+    Body, Ctx, ErrorKind, Failure, Next, Outcome, Receive, Reply, Sink, check_quota, check_room,
+    check_size, check_space, refuse, skip_body,
 };
 use crate::storage::{Appender, Appending, SessionInfo, SessionLimits, StorageError};
 
@@ -281,8 +281,14 @@ impl Operate for Append {
                 ttl,
                 size,
             };
+            // The session's bytes count once it is committed: until then
+            // what it would hold after this APPEND is judged against the
+            // quotas with what is stored (a size to come has no other
+            // check before its commit's).
             append_now(ctx, &id, asked, checksum, commit, |session| {
-                authorize_session(&who, session.name.as_str())
+                let name = session.name.as_str();
+                authorize_session(&who, name)
+                    .and_then(|()| check_quota(ctx, (who.name(), who.quota()), name, reach))
             })
         })
     }
