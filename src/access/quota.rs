@@ -76,6 +76,14 @@ pub struct FolderQuota {
 }
 
 impl FolderQuota {
+    /// Whether its folder holds `path` (a name from the root, a file's or
+    /// a folder's, with or without its `/`), or is it: what a write or a
+    /// listing there counts in.
+    pub fn covers(&self, path: &str) -> bool {
+        let prefix = self.prefix.as_str();
+        prefix.is_empty() || path.starts_with(prefix) || prefix.strip_suffix('/') == Some(path)
+    }
+
     /// Reads `PREFIX=QUOTA`: `sensors/=10G,files=1000`, `/=1T` for the
     /// whole root.
     ///
@@ -152,6 +160,14 @@ mod tests {
         let quota = FolderQuota::parse("sensors/17=1M").unwrap();
         assert_eq!(quota.prefix, "sensors/17/");
         assert_eq!(FolderQuota::parse("/=1T").unwrap().prefix, "");
+        for (path, covered) in [
+            ("sensors/17/a", true),
+            ("sensors/17", true),
+            ("sensors/1", false),
+            ("sensors/170/a", false),
+        ] {
+            assert_eq!(quota.covers(path), covered, "{path}");
+        }
         for bad in ["sensors", "../x=1M", ".ferry-x/=1M", "a/=nope"] {
             assert!(FolderQuota::parse(bad).is_err(), "{bad}");
         }

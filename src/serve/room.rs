@@ -81,12 +81,7 @@ pub(super) fn check_space_for(
 /// takes a walk to know (a folder's copy).
 pub(super) fn quota_applies(ctx: &Ctx<'_>, who: &Who, name: &str) -> bool {
     ctx.storage.counts_usage()
-        && (who.quota().is_some()
-            || ctx
-                .config
-                .quotas
-                .iter()
-                .any(|q| name.starts_with(&q.prefix)))
+        && (who.quota().is_some() || ctx.config.quotas.iter().any(|q| q.covers(name)))
 }
 
 /// A write of one file of `size` bytes.
@@ -126,13 +121,10 @@ pub(super) fn room_for(ctx: &Ctx<'_>, who: &Who, folder: &str) -> Result<Space, 
     if !ctx.storage.counts_usage() {
         return Ok(space);
     }
-    let within = |prefix: &str| {
-        prefix.is_empty() || folder.starts_with(prefix) || prefix.strip_suffix('/') == Some(folder)
-    };
     if let (Some(token), Some(quota)) = (who.name(), who.quota()) {
         narrow(&mut space, quota, ctx.storage.usage(Account::Token(token))?);
     }
-    for quota in ctx.config.quotas.iter().filter(|q| within(&q.prefix)) {
+    for quota in ctx.config.quotas.iter().filter(|q| q.covers(folder)) {
         let used = ctx.storage.usage(Account::Folder(&quota.prefix))?;
         narrow(&mut space, quota.limit, used);
     }
@@ -202,7 +194,7 @@ fn check_quota_for(
     }
     let above = ctx.config.quotas.iter();
     above
-        .filter(|folder| name.starts_with(folder.prefix.as_str()))
+        .filter(|folder| folder.covers(name))
         .try_for_each(|folder| judge_folder(ctx, folder, more))
 }
 
@@ -220,10 +212,7 @@ pub(super) fn check_move(
     (from, to): (&str, &str),
     moved: impl FnOnce() -> Option<Usage>,
 ) -> Result<(), Failure> {
-    let entered = |folder: &&FolderQuota| {
-        let prefix = folder.prefix.as_str();
-        to.starts_with(prefix) && !from.starts_with(prefix)
-    };
+    let entered = |folder: &&FolderQuota| folder.covers(to) && !folder.covers(from);
     if !ctx.storage.counts_usage() || !ctx.config.quotas.iter().any(|f| entered(&f)) {
         return Ok(());
     }
