@@ -170,13 +170,15 @@ fn publish(ctx: &Ctx<'_>, commit: Commit) -> Outcome {
     // The quotas, judged at the start where the size was known, and again
     // now: uploads that ran side by side and each fitted alone cannot all
     // land past a quota (at most the one whose commit races this one's).
-    // Refused, a session stays to commit once room is made.
+    // Refused, a session stays to commit once room is made. A session's
+    // bytes count as they are staged: its commit adds the file, and what
+    // a multipart upload's file is short of its staged parts it frees.
     let writer = commit
         .user
         .as_ref()
         .map(|user| (user.token(), user.quota()));
-    let size = commit.size;
-    if let Err(failure) = check_quota(ctx, writer.unwrap_or_default(), commit.name.as_str(), size) {
+    let more = commit.size.saturating_sub(commit.upload.counted_already());
+    if let Err(failure) = check_quota(ctx, writer.unwrap_or_default(), commit.name.as_str(), more) {
         return not_stored(ctx, commit, failure);
     }
     // Only made when there is a hook to tell: a PUT pays nothing else.

@@ -47,10 +47,11 @@ use super::gate::Point;
 pub use super::part_footer::Part;
 use super::part_footer::{self as footer, MAX_CHECKSUM};
 use super::part_slots::{self as slots, Slot};
-use super::parts_folder::{has_parts, parts_name, staged_parts};
+use super::parts_folder::{has_parts, parts_name, read_part, staged_parts};
 use super::session_files::check_id;
 use super::session_state::{Live, Staging};
 use super::sessions::{SessionInfo, SessionLimits, touch};
+use super::usage_counts::StagedCount;
 use super::{DIR, Folders, Storage, StorageError, Upload};
 use crate::name::Name;
 
@@ -77,6 +78,10 @@ pub struct PartUpload {
     /// The upload's metadata (what its parts must state: S3's checksum
     /// algorithm).
     meta: Option<String>,
+    /// Bytes written.
+    written: u64,
+    /// Where its bytes count in the usage ledger once it is staged.
+    counted: Option<StagedCount>,
 }
 
 impl PartUpload {
@@ -93,7 +98,9 @@ impl PartUpload {
         match &mut self.slot {
             Some(slot) => slot.write(&self.file, data),
             None => self.file.write_all(data).map_err(StorageError::from),
-        }
+        }?;
+        self.written += data.len() as u64;
+        Ok(())
     }
 
     /// Appends `len` bytes of `source` from `start` (UploadPartCopy's
@@ -174,6 +181,11 @@ impl PartUpload {
                 }
             }
         }
+        // The part it replaces, if any, leaves the ledger as it comes in.
+        let replaced = match &self.counted {
+            Some(_) => read_part(&self.parts, self.number)?.map_or(0, |part| part.size),
+            None => 0,
+        };
         let number = self.number.to_string();
         rustix::fs::renameat(
             &self.parts,
@@ -182,6 +194,9 @@ impl PartUpload {
             number.as_str(),
         )?;
         self.done = true;
+        if let Some(counted) = &self.counted {
+            counted.count_replaced(replaced, self.written);
+        }
         if durable {
             rustix::fs::fsync(&self.parts)?;
         }
@@ -260,7 +275,9 @@ impl Storage {
         (number, len): (u32, Option<u64>),
     ) -> Result<PartUpload, StorageError> {
         self.pause(Point::Session);
-        let meta = self.multipart(id, name)?.meta;
+        let upload = self.multipart(id, name)?;
+        let counted = self.staged_count(&upload);
+        let meta = upload.meta;
         if self.sessions.is_committing(id) {
             return Err(StorageError::Committing);
         }
@@ -285,6 +302,8 @@ impl Storage {
                 slot: Some(slot),
                 done: false,
                 meta,
+                written: 0,
+                counted,
             });
         }
         let create = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | flags;
@@ -297,6 +316,8 @@ impl Storage {
             slot: None,
             done: false,
             meta,
+            written: 0,
+            counted,
         })
     }
 
@@ -349,6 +370,8 @@ impl Storage {
         let made = slots::assemble(&staging.dir, id, &data, &chosen, &staged)?;
         staging.apart = made.apart;
         staging.slots = Some(data);
+        let all_staged = staged.iter().map(|part| part.size).sum();
+        let staging = (staging, &info, all_staged);
         let mut upload = self.begin_commit((name, Folders::Keys), made.file, staging)?;
         upload.set_part_sizes(chosen.iter().map(|part| part.size).collect());
         Ok((upload, made.size, made.crc, info.meta))

@@ -132,6 +132,8 @@ impl Storage {
             recorded: offset,
             shared: self.round_trips,
             gate: self.gate.clone(),
+            counted: self.staged_count(&info),
+            cut: false,
         };
         Ok((appender, info))
     }

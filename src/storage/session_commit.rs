@@ -102,7 +102,8 @@ impl Storage {
 
         // The rest waits on the disk, not on other sessions.
         drop(index);
-        let upload = self.begin_commit((&info.name, Folders::Implicit), file, staging)?;
+        let session = (staging, &info, info.size);
+        let upload = self.begin_commit((&info.name, Folders::Implicit), file, session)?;
         Ok((upload, info, staged))
     }
 

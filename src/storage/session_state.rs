@@ -18,6 +18,7 @@ use super::Upload;
 use super::gate::{Gate, Point};
 use super::session_files::{self as files, BookkeepingLock, IdKey, SessionLock, now_seconds};
 use super::session_index::Index;
+use super::usage_counts::StagedCount;
 
 /// How often a long APPEND records the CRC of what it has staged, in
 /// bytes: what a COMMIT after a crash reads again at most.
@@ -178,6 +179,12 @@ pub struct Appender {
     pub(super) shared: bool,
     /// A test's hold on writes (see [`super::gate`]).
     pub(super) gate: Option<Arc<Gate>>,
+    /// Where its bytes count in the usage ledger, until they are counted
+    /// (when it ends); `None` where usage is not counted.
+    pub(super) counted: Option<StagedCount>,
+    /// A write failed: some of its bytes may have been staged all the
+    /// same (the data file says how many).
+    pub(super) cut: bool,
 }
 
 impl Appender {
@@ -207,6 +214,7 @@ impl Appender {
         self.live.out_of_space.store(full, Ordering::Relaxed);
         if written.is_err() {
             self.crc = None; // some of it may have been written
+            self.cut = true;
         } else {
             self.written += data.len() as u64;
             self.crc = self.crc.map(|crc| crc32c::crc32c_append(crc, data));
@@ -287,6 +295,7 @@ impl Appender {
     /// The flush fails (the bytes stay staged; `UPLOAD` tells how many).
     pub fn finish(mut self, durable: bool) -> Result<u64, StorageError> {
         self.record();
+        self.count_staged();
         if durable || self.shared {
             self.file.sync_all()?;
         }
@@ -300,7 +309,23 @@ impl Drop for Appender {
     /// unless a newer APPEND owns it already.
     fn drop(&mut self) {
         self.record();
+        self.count_staged();
         self.live.release(self.ticket);
+    }
+}
+
+impl Appender {
+    /// Counts the bytes it staged in the usage ledger, once: when it ends
+    /// (on the I/O pool), or is dropped cut off. Counted once, not per
+    /// write: a ledger change is a locked read and write per account.
+    fn count_staged(&mut self) {
+        if let Some(counted) = self.counted.take() {
+            let staged = match self.cut {
+                true => self.staged().saturating_sub(self.start),
+                false => self.written,
+            };
+            counted.count(i64::try_from(staged).unwrap_or(i64::MAX));
+        }
     }
 }
 

@@ -110,6 +110,9 @@ pub struct SessionInfo {
     pub received: u64,
     /// What its client said of it (tus's `Upload-Metadata`), as said.
     pub meta: Option<String>,
+    /// Who began it: a token's name, `(anonymous)` for a client without
+    /// one; `None` without access control (or begun by an older version).
+    pub owner: Option<String>,
     /// When it expires unless used again, in seconds since the epoch;
     /// `None` where the answer was made without the TTL
     /// ([`Storage::live_session`] and a new session's say).
@@ -188,6 +191,7 @@ impl Storage {
             crc: record.crc,
             received: u64::try_from(data.st_size).unwrap_or(0),
             meta: record.meta.clone(),
+            owner: record.begun_by.owner.clone(),
             expires: None,
             stored: false,
         };
@@ -206,6 +210,7 @@ impl Storage {
                     crc: record.crc,
                     received: record.size,
                     meta: record.meta.clone(),
+                    owner: record.begun_by.owner.clone(),
                     expires: None,
                     stored: true,
                 };
@@ -231,7 +236,9 @@ impl Storage {
         )
     }
 
+    /// Removes session `id`, its staged bytes taken from the ledger.
     pub(super) fn remove_session(&self, dir: &OwnedFd, index: &mut Index, id: &str) {
+        self.count_unstaged(dir, id);
         files::remove(dir, id);
         self.sessions.live().remove(id);
         index.remove(id);

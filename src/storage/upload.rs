@@ -134,15 +134,6 @@ impl Upload {
         self.mtime = mtime;
     }
 
-    /// Makes the file token `owner`'s when it is committed: its bytes
-    /// count in that token's usage until it goes (see `usage.rs`).
-    /// Nothing where usage is not counted.
-    pub fn set_owner(&mut self, owner: Option<&str>) {
-        if let Some(counted) = &mut self.counted {
-            counted.owner = owner.map(str::to_owned);
-        }
-    }
-
     /// Records `md5` (the body's, computed as it arrived) with the file
     /// when it is committed.
     pub fn set_md5(&mut self, md5: [u8; 16]) {

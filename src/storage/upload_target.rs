@@ -14,6 +14,8 @@ use rustix::io::Errno;
 use super::dead_props::Holder;
 use super::gate::Point;
 use super::session_state::Staging;
+use super::sessions::SessionInfo;
+use super::usage_counts::token_of;
 use super::{
     DIR, Folders, Storage, StorageError, check_regular, prune_empty_dirs, stored_file_mode,
 };
@@ -115,14 +117,20 @@ impl Storage {
     /// An [`Upload`] that commits a complete session's data `file` to
     /// `name`, creating missing parent directories where `folders` says
     /// (see [`Storage::begin_upload`]): S3's keys for a multipart upload.
+    /// What `session` staged, `staged` bytes, leaves its count as the
+    /// file lands (`usage_counts.rs`).
     pub(super) fn begin_commit(
         &self,
         (name, folders): (&Name, Folders),
         file: File,
-        staging: Staging,
+        (staging, session, staged): (Staging, &SessionInfo, u64),
     ) -> Result<Upload, StorageError> {
         let target = self.with_target(name, folders, Ok)?;
-        Ok(self.upload(target, Staged::Session(staging), file))
+        let mut upload = self.upload(target, Staged::Session(staging), file);
+        if let Some(counted) = &mut upload.counted {
+            counted.unstaged = Some((token_of(session.owner.as_deref()), staged));
+        }
+        Ok(upload)
     }
 
     fn upload(&self, target: Target, staged: Staged, file: File) -> Upload {
@@ -142,6 +150,7 @@ impl Storage {
                     ledger: Arc::clone(ledger),
                     owner: None,
                     size: 0,
+                    unstaged: None,
                 })
             }),
             mtime: None,

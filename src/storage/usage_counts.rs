@@ -3,6 +3,14 @@
 //! counted from start-up on, an account's usage asked, what the metrics
 //! show. Blocks on the disk where it reads or changes an account: for the
 //! I/O pool (the metrics' snapshot never does).
+//!
+//! An upload session's staged bytes (an APPEND's, a tus PATCH's, an S3
+//! part's) count as they are staged, in the accounts its file will count
+//! in (the token that began it, the quota'd folders above its name), as
+//! bytes but not yet as a file ([`StagedCount`]); its commit turns them
+//! into the file (one more file, the same bytes: [`Counted::landed`]),
+//! its removal (abort, expiry, a checksum that does not match) takes them
+//! off. So a session cannot stage past a quota, nor several at once.
 
 use std::io;
 use std::sync::atomic::Ordering;
@@ -10,8 +18,14 @@ use std::sync::atomic::Ordering;
 use rustix::fs::AtFlags;
 use rustix::io::Errno;
 
+use std::os::fd::OwnedFd;
+use std::sync::Arc;
+
+use super::parts_folder::{has_parts, staged_parts};
+use super::session_files as files;
+use super::sessions::SessionInfo;
 use super::usage::{Account, Change, Ledger, Usage};
-use super::{Storage, StorageError};
+use super::{Storage, StorageError, Upload};
 
 impl Storage {
     /// Counts usage from now on (see the module's header): by token where
@@ -84,6 +98,78 @@ impl Storage {
             ledger.count(path, owner.as_deref(), Change::file(size, -1));
         }
     }
+
+    /// Where `session`'s staged bytes count; `None` where usage is not
+    /// counted.
+    pub(super) fn staged_count(&self, session: &SessionInfo) -> Option<StagedCount> {
+        Some(StagedCount {
+            ledger: Arc::clone(self.usage.as_ref()?),
+            owner: token_of(session.owner.as_deref()),
+            path: session.name.as_str().to_owned(),
+        })
+    }
+
+    /// Takes what session `id` of the sessions directory `dir` has staged
+    /// from the ledger: it is about to be removed.
+    pub(super) fn count_unstaged(&self, dir: &OwnedFd, id: &str) {
+        if self.usage.is_none() {
+            return;
+        }
+        if let Ok(session) = self.session_in(dir, id)
+            && !session.stored
+            && let Some(count) = self.staged_count(&session)
+        {
+            count.count(-signed(staged_in(dir, id)));
+        }
+    }
+}
+
+/// The token a session's recorded owner names: none for a client without
+/// one (`(anonymous)`, a name no token can have).
+pub(super) fn token_of(owner: Option<&str>) -> Option<String> {
+    owner
+        .filter(|owner| !owner.starts_with('('))
+        .map(str::to_owned)
+}
+
+/// What session `id` of the sessions directory `dir` has staged: its
+/// parts' bytes (a multipart upload: its data file holds some of them in
+/// their places, gaps and all), else its data file's.
+pub(super) fn staged_in(dir: &OwnedFd, id: &str) -> u64 {
+    match has_parts(dir, id) {
+        true => staged_parts(dir, id).map_or(0, |parts| parts.iter().map(|part| part.size).sum()),
+        false => files::staged_bytes(dir, id).unwrap_or(0),
+    }
+}
+
+fn signed(bytes: u64) -> i64 {
+    i64::try_from(bytes).unwrap_or(i64::MAX)
+}
+
+/// Where an upload session's staged bytes count (see the module's
+/// header): the accounts its file will count in.
+#[derive(Debug, Clone)]
+pub(super) struct StagedCount {
+    ledger: Arc<Ledger>,
+    /// The token that began it.
+    owner: Option<String>,
+    /// Its file's name.
+    path: String,
+}
+
+impl StagedCount {
+    /// Counts `bytes` more staged (fewer, negative).
+    pub(super) fn count(&self, bytes: i64) {
+        if bytes != 0 {
+            let change = Change { bytes, files: 0 };
+            self.ledger.count(&self.path, self.owner.as_deref(), change);
+        }
+    }
+
+    /// Counts `now` bytes staged where `was` were (a part sent again).
+    pub(super) fn count_replaced(&self, was: u64, now: u64) {
+        self.count(signed(now).saturating_sub(signed(was)));
+    }
 }
 
 /// The usage the metrics show (see [`Storage::usage_seen`]).
@@ -97,19 +183,44 @@ pub struct UsageSeen {
     pub drift: u64,
 }
 
+/// An upload's part in the ledger.
+impl Upload {
+    /// Makes the file token `owner`'s when it is committed: its bytes
+    /// count in that token's usage until it goes (see `usage.rs`).
+    /// Nothing where usage is not counted.
+    pub fn set_owner(&mut self, owner: Option<&str>) {
+        if let Some(counted) = &mut self.counted {
+            counted.owner = owner.map(str::to_owned);
+        }
+    }
+
+    /// The bytes of it counted in the ledger already: a session's, as
+    /// they were staged (a quota judges its commit by the rest).
+    pub fn counted_already(&self) -> u64 {
+        self.counted
+            .as_ref()
+            .and_then(|counted| counted.unstaged.as_ref())
+            .map_or(0, |(_, staged)| *staged)
+    }
+}
+
 /// What an upload's commit counts: the ledger, and whose upload it is.
 #[derive(Debug)]
 pub(super) struct Counted {
-    pub(super) ledger: std::sync::Arc<Ledger>,
+    pub(super) ledger: Arc<Ledger>,
     pub(super) owner: Option<String>,
     /// The file's size, as its commit found it before the rename.
     pub(super) size: u64,
+    /// A session's commit: the token that began it and the bytes it had
+    /// staged (counted already: they leave the session's count as the
+    /// file's come in).
+    pub(super) unstaged: Option<(Option<String>, u64)>,
 }
 
 impl Counted {
     /// After that rename: the file's bytes at `leaf` of `dir` (its path
-    /// from the root) are its owner's, and
-    /// what it replaced went.
+    /// from the root) are its owner's, what it replaced went, and what
+    /// its session staged is no longer staged.
     pub(super) fn landed(
         &self,
         (dir, leaf): (&str, &str),
@@ -121,25 +232,48 @@ impl Counted {
             path.push('/');
         }
         path.push_str(leaf);
-        let path = path.as_str();
-        let new = Change::file(self.size, 1);
-        match replaced {
-            // The same owner's file replaced (the common case: a client
-            // writing its file again): one change to each account.
-            Some((old, owner)) if owner == self.owner => {
-                let old = Change::file(old, -1);
-                let net = Change {
-                    bytes: new.bytes.saturating_add(old.bytes),
-                    files: 0,
-                };
-                self.ledger.count(path, owner.as_deref(), net);
+        // One change per owner: in the common cases (a client writing its
+        // file again, committing its own session) one to each account.
+        let mut changes = Changes::default();
+        changes.add(self.owner.as_deref(), Change::file(self.size, 1));
+        if let Some((old, owner)) = &replaced {
+            changes.add(owner.as_deref(), Change::file(*old, -1));
+        }
+        if let Some((owner, staged)) = &self.unstaged {
+            let staged = Change {
+                bytes: -signed(*staged),
+                files: 0,
+            };
+            changes.add(owner.as_deref(), staged);
+        }
+        for (owner, change) in changes.0.into_iter().flatten() {
+            if change.bytes != 0 || change.files != 0 {
+                self.ledger.count(&path, owner, change);
             }
-            Some((old, owner)) => {
-                self.ledger
-                    .count(path, owner.as_deref(), Change::file(old, -1));
-                self.ledger.count(path, self.owner.as_deref(), new);
+        }
+    }
+}
+
+/// The changes of one commit, summed by owner (at most three owners: the
+/// writer's, the replaced file's, the session's).
+#[derive(Default)]
+struct Changes<'a>([Option<(Option<&'a str>, Change)>; 3]);
+
+impl<'a> Changes<'a> {
+    fn add(&mut self, owner: Option<&'a str>, change: Change) {
+        for slot in &mut self.0 {
+            match slot {
+                Some((whose, sum)) if *whose == owner => {
+                    sum.bytes = sum.bytes.saturating_add(change.bytes);
+                    sum.files = sum.files.saturating_add(change.files);
+                    return;
+                }
+                Some(_) => {}
+                None => {
+                    *slot = Some((owner, change));
+                    return;
+                }
             }
-            None => self.ledger.count(path, self.owner.as_deref(), new),
         }
     }
 }

@@ -1,7 +1,8 @@
 //! The usage ledger's recount (`usage.rs`): a walk that counts what each
 //! account holds afresh and sets the ledger to it, healing what the
 //! counts of single writes missed (a crash between a rename and its
-//! count, files changed behind ferry's back). Also the count of a whole
+//! count, files changed behind ferry's back; upload sessions' staged
+//! bytes are counted with them). Also the count of a whole
 //! folder's move across a quota'd folder's edge, which a single rename
 //! cannot tell file by file.
 //!
@@ -12,6 +13,7 @@
 use std::collections::HashMap;
 
 use super::usage::{Account, Usage, owner_of};
+use super::usage_counts::{staged_in, token_of};
 use rustix::fs::FileType;
 use rustix::io::Errno;
 
@@ -50,6 +52,20 @@ impl Storage {
             }
             if let Some(owner) = owner {
                 tokens.entry(owner).or_default().add_file(size);
+            }
+        })?;
+        // Sessions' staged bytes: in the same accounts, as bytes only.
+        self.walk_staged(|name, bytes, owner| {
+            let staged = |usage: &mut Usage| usage.bytes = usage.bytes.saturating_add(bytes);
+            for prefix in ledger
+                .folders
+                .iter()
+                .filter(|p| name.starts_with(p.as_str()))
+            {
+                staged(folders.entry(prefix).or_default());
+            }
+            if let Some(owner) = owner.filter(|_| ledger.tokens) {
+                staged(tokens.entry(owner).or_default());
             }
         })?;
         for name in ledger.token_accounts()? {
@@ -143,6 +159,30 @@ impl Storage {
             Err(StorageError::NotFound) => Ok(Usage::default()),
             walked => walked,
         }
+    }
+
+    /// Calls `each` with the name, staged bytes and owning token of every
+    /// upload session (not the marks of those stored).
+    fn walk_staged(
+        &self,
+        mut each: impl FnMut(&str, u64, Option<String>),
+    ) -> Result<(), StorageError> {
+        let dir = self.sessions_dir()?;
+        for entry in rustix::fs::Dir::read_from(&dir)? {
+            let entry = entry?;
+            let file = entry.file_name().to_string_lossy();
+            let Some(id) = file.strip_suffix(".meta") else {
+                continue;
+            };
+            // Gone or half made meanwhile: not a session to count.
+            if let Ok(session) = self.session_in(&dir, id)
+                && !session.stored
+            {
+                let owner = token_of(session.owner.as_deref());
+                each(session.name.as_str(), staged_in(&dir, id), owner);
+            }
+        }
+        Ok(())
     }
 
     /// Calls `each` with the name, size and owner (where `owners` are

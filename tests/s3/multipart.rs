@@ -1288,26 +1288,50 @@ fn writes_into_the_disk_reserve_are_insufficient_storage() {
 
 /// Quotas (tests/storage/quotas.rs for every protocol) through S3: a
 /// PutObject past the bucket folder's quota is `403 QuotaExceeded` (final:
-/// SDKs do not retry it) and stores nothing; a completion past it is
-/// refused too, and the upload stays, to complete once room is made.
+/// SDKs do not retry it) and stores nothing; parts count as they are
+/// staged (a part sent again in place of the old one's bytes); a
+/// completion past the quota is refused too, and the upload stays, to
+/// complete once room is made; an aborted upload's parts free their room.
 #[test]
 fn writes_past_a_quota_are_quota_exceeded_and_a_completion_waits_for_room() {
     let s = S3Server::start_with(&[("owner", support::s3::ALL)], &[], |c| {
-        c.quotas = vec![ferry::access::quota::FolderQuota::parse("bkt/=10").unwrap()];
+        c.quotas = vec![ferry::access::quota::FolderQuota::parse("bkt/=20,files=2").unwrap()];
     });
     let me = &s.signers[0];
     let id = begin(&s, me, "big");
+    put_part(&s, me, "big", &id, 1, b"8 bytes!");
     let etag = put_part(&s, me, "big", &id, 1, b"8 bytes!");
-    let over = me.simple(s.s3, "PUT", "/bkt/obj", b"eleven byte");
+    let over = me.simple(s.s3, "PUT", "/bkt/obj", b"thirteen byte");
     assert_eq!(over.status, 403, "{}", over.head);
     assert_eq!(code(&over), "QuotaExceeded");
     assert!(!s.server.path("bkt/obj").exists());
     assert_eq!(me.simple(s.s3, "PUT", "/bkt/small", b"five!").status, 200);
+    assert_eq!(me.simple(s.s3, "PUT", "/bkt/one", b"1").status, 200);
+    // Its bytes are in (staged); the file it makes is one too many.
     let body = completion(&[(1, &etag)]);
     let refused = complete(&s, me, "big", &id, &body);
     assert_eq!(refused.status, 403, "{}", refused.head);
     assert_eq!(code(&refused), "QuotaExceeded");
     assert!(!s.server.path("bkt/big").exists());
-    assert_eq!(me.simple(s.s3, "DELETE", "/bkt/small", b"").status, 204);
+    for key in ["/bkt/small", "/bkt/one"] {
+        assert_eq!(me.simple(s.s3, "DELETE", key, b"").status, 204);
+    }
     completes(&s, (me, "big", &id), &body, b"8 bytes!");
+
+    let id = begin(&s, me, "other");
+    put_part(&s, me, "other", &id, 1, b"twelve bytes");
+    let over = me.simple(s.s3, "PUT", "/bkt/obj", b"1");
+    assert_eq!(code(&over), "QuotaExceeded");
+    let query = [("uploadId", id.as_str())];
+    let abort = me.send(
+        s.s3,
+        "DELETE",
+        ("/bkt/other", &query),
+        &[],
+        b"",
+        Payload::Signed,
+    );
+    assert_eq!(abort.status, 204);
+    let room = me.simple(s.s3, "PUT", "/bkt/obj", b"twelve bytes");
+    assert_eq!(room.status, 200, "{}", room.head);
 }

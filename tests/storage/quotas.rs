@@ -97,36 +97,97 @@ fn a_folders_quota_refuses_every_protocols_write_past_it_and_a_delete_frees_room
 fn a_resumable_upload_refused_at_its_commit_stays_to_commit_once_there_is_room() {
     let server = TestServer::start_with(box_quota);
     let mut raw = server.raw();
-    // Two uploads that each fit alone, side by side: the second to commit
-    // would pass the quota.
     let body = [b'q'; 60];
-    let mut ids = Vec::new();
-    for name in ["box/one", "box/two"] {
-        raw.send(format!("UPLOAD {name} 60 {}\n", crc_hex(&body)));
-        let begun = raw.line();
-        let id = begun.split(' ').nth(1).unwrap().to_owned();
-        raw.send(format!("APPEND {id} 0 60\n"));
-        raw.send(body);
-        assert_eq!(raw.line(), "OK 60");
-        ids.push(id);
+    raw.send(format!("UPLOAD box/one 60 {}\n", crc_hex(&body)));
+    let begun = raw.line();
+    let id = begun.split(' ').nth(1).unwrap().to_owned();
+    raw.send(format!("APPEND {id} 0 60\n"));
+    raw.send(body);
+    assert_eq!(raw.line(), "OK 60");
+    // Its staged bytes count: a second upload side by side that would
+    // pass the quota with them is refused before a byte is sent.
+    raw.send(format!("UPLOAD box/two 41 {}\n", crc_hex(&[b'r'; 41])));
+    let refused = raw.line();
+    assert!(
+        refused.starts_with("ERR 507 quota: 41 more bytes"),
+        "{refused}"
+    );
+    assert!(refused.contains("(60 used)"), "{refused}");
+    // Files fill the folder's three meanwhile: the session's commit, one
+    // file more, is refused, and the session stays.
+    for name in ["box/a", "box/b", "box/c"] {
+        assert!(put(&mut raw, name, 10).starts_with("OK"));
     }
-    raw.send(format!("COMMIT {}\n", ids[0]));
-    assert!(raw.line().starts_with("OK 60 "));
-    raw.send(format!("COMMIT {}\n", ids[1]));
+    raw.send(format!("COMMIT {id}\n"));
     let refused = raw.line();
     assert!(refused.starts_with("ERR 507 quota"), "{refused}");
+    assert!(refused.contains("3 files already"), "{refused}");
     assert_eq!(
         server
             .settled_files_on_disk()
             .iter()
             .filter(|f| f.starts_with("box/"))
             .count(),
-        1
+        3
     );
-    raw.send("DEL box/one\n");
+    raw.send("DEL box/a\n");
     assert_eq!(raw.line(), "OK");
-    raw.send(format!("COMMIT {}\n", ids[1]));
+    raw.send(format!("COMMIT {id}\n"));
     assert!(raw.line().starts_with("OK 60 "), "the session stayed");
+    // Committed, its bytes count once, as the file's.
+    assert_eq!(df(&mut raw, "box"), [20, 80, 0, 3]);
+}
+
+/// Staged bytes count as they are staged, in the token's and the
+/// folder's accounts, and leave them when their session goes: aborted,
+/// expired, or committed into its file (counted once). An S3 part sent
+/// again replaces the old one's count; a completion from fewer parts
+/// frees the rest.
+#[test]
+fn staged_bytes_count_until_their_session_goes() {
+    let mut server = TestServer::start_with(box_quota);
+    std::fs::create_dir(server.root.path().join("box")).unwrap();
+    let mut raw = server.raw();
+    let staged = |raw: &mut Raw, name: &str, bytes: &[u8]| {
+        raw.send(format!("UPLOAD {name} 50 {}\n", crc_hex(&[b's'; 50])));
+        let begun = raw.line();
+        let id = begun.split(' ').nth(1).unwrap().to_owned();
+        raw.send(format!("APPEND {id} 0 {}\n", bytes.len()));
+        raw.send(bytes);
+        assert_eq!(raw.line(), format!("OK {}", bytes.len()));
+        id
+    };
+    let id = staged(&mut raw, "box/s", &[b's'; 20]);
+    assert_eq!(df(&mut raw, "box"), [80, 20, 3, 0]);
+    raw.send(format!("ABORT {id}\n"));
+    assert_eq!(raw.line(), "OK");
+    assert_eq!(df(&mut raw, "box"), [100, 0, 3, 0]);
+
+    let id = staged(&mut raw, "box/s", &[b's'; 20]);
+    raw.send(format!("APPEND {id} 20 30\n"));
+    raw.send([b's'; 30]);
+    assert_eq!(raw.line(), "OK 50");
+    assert_eq!(df(&mut raw, "box"), [50, 50, 3, 0]);
+    raw.send(format!("COMMIT {id}\n"));
+    assert!(raw.line().starts_with("OK 50 "));
+    assert_eq!(df(&mut raw, "box"), [50, 50, 2, 1]);
+
+    // One left staged across a restart: the start-up recount finds what
+    // the counts had counted (no drift), staged bytes and all.
+    staged(&mut raw, "box/t", &[b's'; 20]);
+    drop(raw);
+    let root = server.root.path().to_path_buf();
+    server.handle().shutdown();
+    server.wait_for_exit().unwrap();
+    let again = TestServer::start_with(|config| {
+        box_quota(config);
+        config.root = root;
+        config.metrics_listen = Some("127.0.0.1:0".parse().unwrap());
+    });
+    assert_eq!(df(&mut again.raw(), "box"), [30, 70, 2, 1]);
+    let metric = |name: &str| support::http::metric(again.metrics.unwrap(), name);
+    assert_eq!(metric("ferry_quota_recounts_total"), 1);
+    assert_eq!(metric("ferry_quota_recount_drift_bytes_total"), 0);
 }
 
 #[test]
@@ -371,8 +432,9 @@ fn an_upload_of_a_length_to_come_is_judged_at_each_patch() {
     assert_eq!(patch(0, &[1u8; 50]).status, 204);
     let over = patch(50, &[2u8; 21]);
     assert_eq!(over.status, 507, "{}", over.head);
+    // The 50 staged count with the 30 stored.
     assert!(
-        over.text().contains("quota: 71 more bytes"),
+        over.text().contains("quota: 21 more bytes") && over.text().contains("(80 used)"),
         "{}",
         over.text()
     );

@@ -281,14 +281,13 @@ impl Operate for Append {
                 ttl,
                 size,
             };
-            // The session's bytes count once it is committed: until then
-            // what it would hold after this APPEND is judged against the
-            // quotas with what is stored (a size to come has no other
-            // check before its commit's).
+            // The session's bytes count as they are staged: this APPEND's
+            // are judged against the quotas with what is stored and staged
+            // already (a size to come has no other check).
             append_now(ctx, &id, asked, checksum, commit, |session| {
                 let name = session.name.as_str();
                 authorize_session(&who, name)
-                    .and_then(|()| check_quota(ctx, (who.name(), who.quota()), name, reach))
+                    .and_then(|()| check_quota(ctx, (who.name(), who.quota()), name, len))
             })
         })
     }
