@@ -22,7 +22,7 @@ use log::{debug, error};
 
 use super::conditions::Conditions;
 use super::digest::Checksum;
-use super::{Ctx, ErrorKind, Failure, Job, Next, Outcome, Reply, Version, check_quota};
+use super::{Ctx, ErrorKind, Failure, Job, Next, Outcome, Reply, Version};
 use crate::access::Owner;
 use crate::formats::upload_metadata;
 use crate::hooks::{Event, Facts, Verdict};
@@ -167,20 +167,6 @@ fn publish(ctx: &Ctx<'_>, commit: Commit) -> Outcome {
     if let Err(failure) = still_hold(ctx, commit.preconditions.as_deref()) {
         return not_stored(ctx, commit, failure);
     }
-    // The quotas, judged at the start where the size was known, and again
-    // now: uploads that ran side by side and each fitted alone cannot all
-    // land past a quota (at most the one whose commit races this one's).
-    // Refused, a session stays to commit once room is made. A session's
-    // bytes count as they are staged: its commit adds the file, and what
-    // a multipart upload's file is short of its staged parts it frees.
-    let writer = commit
-        .user
-        .as_ref()
-        .map(|user| (user.token(), user.quota()));
-    let more = commit.size.saturating_sub(commit.upload.counted_already());
-    if let Err(failure) = check_quota(ctx, writer.unwrap_or_default(), commit.name.as_str(), more) {
-        return not_stored(ctx, commit, failure);
-    }
     // Only made when there is a hook to tell: a PUT pays nothing else.
     let facts = ctx
         .hooks
@@ -198,7 +184,15 @@ fn publish(ctx: &Ctx<'_>, commit: Commit) -> Outcome {
         checksum,
         preconditions,
     } = commit;
-    upload.set_owner(user.as_ref().and_then(Owner::token));
+    // The quotas, judged at the start where the size was known, are
+    // judged again by the rename itself, under the ledger's lock
+    // (`storage/usage_commit.rs`): uploads that ran side by side and each
+    // fitted alone cannot all land past a quota. Refused, a session stays
+    // to commit once room is made.
+    upload.set_owner(
+        user.as_ref().and_then(Owner::token),
+        user.as_ref().and_then(Owner::quota),
+    );
     // The checksum it was verified against is recorded with its CRC-32C.
     if let Some(checksum) = &checksum {
         upload.set_stated_checksum(checksum.record());

@@ -353,6 +353,7 @@ impl From<&StorageError> for ErrorKind {
             | StorageError::Stored(_) => ErrorKind::Conflict,
             StorageError::Symlink => ErrorKind::Forbidden,
             StorageError::NoSpace => ErrorKind::NoSpace,
+            StorageError::OverQuota(_) => ErrorKind::OverQuota,
             StorageError::Unavailable(..) => ErrorKind::Unavailable,
             StorageError::Busy | StorageError::TooManySessions(_) | StorageError::Committing => {
                 ErrorKind::Busy

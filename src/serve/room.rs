@@ -20,7 +20,7 @@ use crate::access::Who;
 use crate::access::quota::{FolderQuota, Quota};
 use crate::config::MinFree;
 use crate::name::Name;
-use crate::storage::{Account, Usage};
+use crate::storage::{Account, Usage, over_quota};
 use crate::storage::{Space, Storage, StorageError};
 
 /// The disk reserve (`--min-free`): one home for the rule, checked on the
@@ -238,45 +238,12 @@ fn judge_folder(ctx: &Ctx<'_>, folder: &FolderQuota, more: Usage) -> Result<(), 
     judge(folder.limit, ctx.storage.usage(account)?, more, account)
 }
 
-/// Whose quota `account` is, as a refusal names it.
-fn whose(account: Account<'_>) -> String {
-    match account {
-        Account::Token(name) => format!("token {name}"),
-        Account::Folder("") => "the root".to_owned(),
-        Account::Folder(prefix) => format!("folder {prefix}"),
-    }
-}
-
-/// Whether `more` bytes and files fit in `quota` beside `used`.
+/// Whether `more` bytes and files fit in `quota` beside `used` (the
+/// arithmetic and the words: `storage/usage_limit.rs`).
 fn judge(quota: Quota, used: Usage, more: Usage, account: Account<'_>) -> Result<(), Failure> {
-    let size = more.bytes;
-    if let Some(limit) = quota.bytes
-        && used.bytes.saturating_add(size) > limit
-    {
-        return Err(Failure::new(
-            ErrorKind::OverQuota,
-            format!(
-                "quota: {size} more bytes would pass the {limit}-byte quota of {} ({} used)",
-                whose(account),
-                used.bytes
-            ),
-        ));
-    }
-    match quota.files {
-        Some(limit) if used.files >= limit => Err(Failure::new(
-            ErrorKind::OverQuota,
-            format!("quota: {} holds its {limit} files already", whose(account)),
-        )),
-        Some(limit) if used.files.saturating_add(more.files) > limit => Err(Failure::new(
-            ErrorKind::OverQuota,
-            format!(
-                "quota: {} more files would pass the {limit}-file quota of {} ({} held)",
-                more.files,
-                whose(account),
-                used.files
-            ),
-        )),
-        _ => Ok(()),
+    match over_quota(quota, used, more, account) {
+        Some(over) => Err(Failure::new(ErrorKind::OverQuota, over.to_string())),
+        None => Ok(()),
     }
 }
 

@@ -249,8 +249,7 @@ impl Server {
         let mut storage = Storage::open_claimed(claim)?;
         storage.set_gate(config.gate.clone());
         storage.set_durable(config.fsync);
-        let quota_folders = config.quotas.iter().map(|quota| quota.prefix.clone());
-        storage.count_usage(quota_folders.collect(), config.access.tokens.is_some())?;
+        storage.count_usage(&config.quotas, config.access.tokens.is_some())?;
         if let Some(offset) = &config.lock_clock {
             storage.set_lock_clock(Arc::clone(offset));
         }

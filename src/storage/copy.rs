@@ -311,7 +311,7 @@ impl Storage {
         let no_conditions = |_: &OpenFile| Ok::<_, StorageError>(());
         let ((mut upload, _, crc, _), owed) =
             self.stage_copy_owing(&source, &copy, Folders::Explicit, no_conditions)?;
-        upload.set_owner(owner);
+        upload.set_owner(owner, None);
         // Its folder and its record's are flushed with the others.
         made.owe(owed)?;
         match made.durable {

@@ -31,6 +31,9 @@ pub enum StorageError {
     Symlink,
     /// The disk or quota is full.
     NoSpace,
+    /// A commit would pass a quota (`usage_limit.rs`): nothing of it is
+    /// stored.
+    OverQuota(Box<super::usage_limit::OverQuota>),
     /// Out of file descriptors.
     Busy,
     /// The storage itself failed (an I/O error, a network file system or
@@ -250,6 +253,7 @@ impl fmt::Display for StorageError {
             StorageError::NotRegular => f.write_str("not a regular file"),
             StorageError::Symlink => f.write_str("symlinks are not followed"),
             StorageError::NoSpace => f.write_str("no space left on device"),
+            StorageError::OverQuota(over) => over.fmt(f),
             StorageError::Busy => f.write_str("server out of file descriptors"),
             StorageError::Unavailable(errno, _) => write!(
                 f,

@@ -91,7 +91,9 @@ mod unrecorded;
 mod upload;
 mod upload_target;
 mod usage;
+mod usage_commit;
 mod usage_counts;
+mod usage_limit;
 mod usage_recount;
 mod version_record;
 mod zip_crc;
@@ -124,6 +126,7 @@ pub use unflushed::Unflushed;
 pub use upload::{Durable, Landed, Upload};
 pub use usage::{Account, USAGE_DIR, Usage};
 pub use usage_counts::UsageSeen;
+pub use usage_limit::{OverQuota, over_quota};
 pub use usage_recount::Recount;
 pub use zip_crc::{ZipCrc, ZipCrcRecord};
 

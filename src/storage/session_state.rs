@@ -324,7 +324,7 @@ impl Appender {
                 true => self.staged().saturating_sub(self.start),
                 false => self.written,
             };
-            counted.count(i64::try_from(staged).unwrap_or(i64::MAX));
+            counted.count(super::usage::Change::staged(staged, 1));
         }
     }
 }

@@ -79,7 +79,7 @@ pub struct Upload {
     pub(super) props: Option<Box<NewProps>>,
     /// The ledger's part in its commit, where usage is counted (boxed:
     /// not every server counts).
-    pub(super) counted: Option<Box<super::usage_counts::Counted>>,
+    pub(super) counted: Option<Box<super::usage_commit::Counted>>,
     /// Renamed into place only where no file has the name
     /// ([`Upload::create_only`]).
     pub(super) create_only: bool,
@@ -330,21 +330,31 @@ impl Upload {
         Ok((durable, owed))
     }
 
-    /// The one step that commits.
+    /// The one step that commits, counted in the usage ledger around it
+    /// where usage is counted (`usage_commit.rs`): refused there where it
+    /// would pass a quota.
     fn rename_into_place(&mut self) -> Result<(), StorageError> {
-        let replaced = self
-            .counted
-            .as_ref()
-            .and_then(|counted| counted.ledger.replacing(&self.dir, &self.leaf));
-        self.rename_staged()?;
-        if let Some(counted) = &self.counted {
-            counted.landed((&self.dir_path, &self.leaf), replaced);
-        }
-        Ok(())
+        let renamed = match &self.counted {
+            None => self.rename_staged(),
+            Some(counted) => {
+                let replaced = counted.ledger.replacing(&self.dir, &self.leaf);
+                let at = (self.dir_path.as_str(), self.leaf.as_str());
+                counted.admit(at, &replaced).and_then(|changes| {
+                    let renamed = self.rename_staged();
+                    match &renamed {
+                        Ok(()) => counted.settle(&changes),
+                        Err(_) => counted.undo(at, &changes),
+                    }
+                    renamed
+                })
+            }
+        };
+        self.committed = renamed.is_ok();
+        renamed
     }
 
     /// The rename itself.
-    fn rename_staged(&mut self) -> Result<(), StorageError> {
+    fn rename_staged(&self) -> Result<(), StorageError> {
         let to = self.leaf.as_str();
         match &self.staged {
             Staged::Temp(temp) if self.create_only => {
@@ -357,7 +367,6 @@ impl Upload {
                 rustix::fs::renameat(&staging.dir, staging.data_name(), &self.dir, to)?;
             }
         }
-        self.committed = true;
         Ok(())
     }
 

@@ -146,9 +146,10 @@ impl Storage {
             replaces: target.replaces,
             gate: self.gate.clone(),
             counted: self.usage.as_ref().map(|ledger| {
-                Box::new(super::usage_counts::Counted {
+                Box::new(super::usage_commit::Counted {
                     ledger: Arc::clone(ledger),
                     owner: None,
+                    quota: None,
                     size: 0,
                     unstaged: None,
                 })

@@ -34,6 +34,7 @@ use rustix::fs::{AtFlags, FlockOperation, Mode, OFlags, Stat};
 use rustix::io::Errno;
 
 use super::DIR;
+use crate::access::quota::{FolderQuota, Quota};
 
 /// The ledger's folder in the root.
 pub const USAGE_DIR: &str = ".ferry-quota";
@@ -55,6 +56,14 @@ impl Usage {
     pub(super) fn add_file(&mut self, size: u64) {
         self.bytes = self.bytes.saturating_add(size);
         self.files = self.files.saturating_add(1);
+    }
+
+    /// With `change`, never below nothing.
+    pub(super) fn changed(self, change: Change) -> Usage {
+        Usage {
+            bytes: self.bytes.saturating_add_signed(change.bytes),
+            files: self.files.saturating_add_signed(change.files),
+        }
     }
 }
 
@@ -102,12 +111,43 @@ pub(super) struct Change {
 }
 
 impl Change {
+    /// No change.
+    pub(super) const NOTHING: Change = Change { bytes: 0, files: 0 };
+
     /// A file of `size` bytes came (`sign` 1) or went (`sign` -1).
     pub(super) fn file(size: u64, sign: i64) -> Change {
         Change {
             bytes: sign * i64::try_from(size).unwrap_or(i64::MAX),
             files: sign,
         }
+    }
+
+    /// `bytes` staged (`sign` 1) or no longer (`sign` -1): no file.
+    pub(super) fn staged(bytes: u64, sign: i64) -> Change {
+        Change {
+            files: 0,
+            ..Change::file(bytes, sign)
+        }
+    }
+
+    /// This and `other` at once.
+    pub(super) fn plus(self, other: Change) -> Change {
+        Change {
+            bytes: self.bytes.saturating_add(other.bytes),
+            files: self.files.saturating_add(other.files),
+        }
+    }
+
+    /// What takes this back.
+    pub(super) fn negated(self) -> Change {
+        Change {
+            bytes: self.bytes.saturating_neg(),
+            files: self.files.saturating_neg(),
+        }
+    }
+
+    pub(super) fn is_nothing(self) -> bool {
+        self == Change::NOTHING
     }
 }
 
@@ -117,6 +157,8 @@ pub(super) struct Ledger {
     dir: OwnedFd,
     /// The folders with a quota, each ending in `/` (`""`: the root).
     pub(super) folders: Vec<String>,
+    /// Their quotas, in the same order.
+    pub(super) limits: Vec<Quota>,
     /// Whether tokens' uploads are counted (access control is on).
     pub(super) tokens: bool,
     /// The ledger files, opened once each. The lock also keeps this
@@ -154,7 +196,9 @@ impl<T: Default> Accounts<T> {
     fn slot(&mut self, names: &[String], account: Account<'_>) -> Option<&mut T> {
         match account {
             Account::Folder(prefix) => {
-                let at = names.iter().position(|name| name == prefix)?;
+                // Mostly the ledger's own string: known by its address.
+                let same = |name: &String| std::ptr::eq(name.as_str(), prefix) || name == prefix;
+                let at = names.iter().position(same)?;
                 self.folders.get_mut(at)
             }
             Account::Token(name) => {
@@ -169,7 +213,8 @@ impl<T: Default> Accounts<T> {
 
 impl Ledger {
     /// Opens (making it if missing) the ledger of the root `root`.
-    pub(super) fn open(root: &OwnedFd, folders: Vec<String>, tokens: bool) -> io::Result<Ledger> {
+    pub(super) fn open(root: &OwnedFd, quotas: &[FolderQuota], tokens: bool) -> io::Result<Ledger> {
+        let folders: Vec<String> = quotas.iter().map(|quota| quota.prefix.clone()).collect();
         match rustix::fs::mkdirat(root, USAGE_DIR, Mode::from_raw_mode(0o700)) {
             Ok(()) | Err(Errno::EXIST) => {}
             Err(errno) => return Err(errno.into()),
@@ -180,6 +225,7 @@ impl Ledger {
             files: Mutex::new(Accounts::new(folders.len())),
             seen: Mutex::new(Accounts::new(folders.len())),
             folders,
+            limits: quotas.iter().map(|quota| quota.limit).collect(),
             tokens,
             recounts: AtomicU64::new(0),
             drift: AtomicU64::new(0),
@@ -194,12 +240,31 @@ impl Ledger {
     /// Adds `change` to `account`, at once for every process on the root.
     pub(super) fn change(&self, account: Account<'_>, change: Change) -> io::Result<Usage> {
         self.with_file(account, |fd| {
-            let now = read_usage(fd)?;
-            let now = Usage {
-                bytes: now.bytes.saturating_add_signed(change.bytes),
-                files: now.files.saturating_add_signed(change.files),
-            };
+            let now = read_usage(fd)?.changed(change);
             write_usage(fd, now).map(|()| (now, Some(now)))
+        })
+    }
+
+    /// Adds `change` to `account` unless `refuse` refuses it by what the
+    /// account holds (a quota: `usage_limit.rs`): judged and changed under
+    /// one lock, so that writes side by side, here or on other nodes,
+    /// cannot together pass it. Returns the refusal.
+    pub(super) fn change_within<T>(
+        &self,
+        account: Account<'_>,
+        change: Change,
+        refuse: impl FnOnce(Usage) -> Option<T>,
+    ) -> io::Result<Option<T>> {
+        self.with_file(account, |fd| {
+            let now = read_usage(fd)?;
+            if let Some(refused) = refuse(now) {
+                return Ok((Some(refused), None));
+            }
+            if change.is_nothing() {
+                return Ok((None, None));
+            }
+            let now = now.changed(change);
+            write_usage(fd, now).map(|()| (None, Some(now)))
         })
     }
 
@@ -400,7 +465,8 @@ mod tests {
     fn accounts_are_kept_apart_and_add_up() {
         let root = tempfile::tempdir().unwrap();
         let fd = rustix::fs::open(root.path(), DIR, Mode::empty()).unwrap();
-        let ledger = Ledger::open(&fd, vec!["a/".into(), String::new()], true).unwrap();
+        let quotas = ["a/=1T", "/=1T"].map(|q| FolderQuota::parse(q).unwrap());
+        let ledger = Ledger::open(&fd, &quotas, true).unwrap();
         ledger.count("a/x", Some("t1"), Change::file(100, 1));
         ledger.count("b/y", Some("t2"), Change::file(7, 1));
         ledger.count("a/x", Some("t1"), Change::file(40, -1));
@@ -434,7 +500,7 @@ mod tests {
         ledger.count("a/z", None, Change::file(5, -1));
         assert_eq!(usage(Account::Folder("a/")), Usage::default());
         // Another opening (another node) sees the same.
-        let again = Ledger::open(&fd, vec![], true).unwrap();
+        let again = Ledger::open(&fd, &[], true).unwrap();
         assert_eq!(again.read(Account::Token("t2")).unwrap().bytes, 7);
         let mut tokens = again.token_accounts().unwrap();
         tokens.sort();

@@ -25,7 +25,8 @@ use super::parts_folder::{has_parts, staged_parts};
 use super::session_files as files;
 use super::sessions::SessionInfo;
 use super::usage::{Account, Change, Ledger, Usage};
-use super::{Storage, StorageError, Upload};
+use super::{Storage, StorageError};
+use crate::access::quota::FolderQuota;
 
 impl Storage {
     /// Counts usage from now on (see the module's header): by token where
@@ -35,13 +36,11 @@ impl Storage {
     ///
     /// # Errors
     /// The ledger's folder cannot be made or opened.
-    pub fn count_usage(&mut self, folders: Vec<String>, tokens: bool) -> io::Result<()> {
+    pub fn count_usage(&mut self, folders: &[FolderQuota], tokens: bool) -> io::Result<()> {
         if self.read_only || (folders.is_empty() && !tokens) {
             return Ok(());
         }
-        self.usage = Some(std::sync::Arc::new(Ledger::open(
-            &self.root, folders, tokens,
-        )?));
+        self.usage = Some(Arc::new(Ledger::open(&self.root, folders, tokens)?));
         Ok(())
     }
 
@@ -119,7 +118,7 @@ impl Storage {
             && !session.stored
             && let Some(count) = self.staged_count(&session)
         {
-            count.count(-signed(staged_in(dir, id)));
+            count.count(Change::staged(staged_in(dir, id), -1));
         }
     }
 }
@@ -142,10 +141,6 @@ pub(super) fn staged_in(dir: &OwnedFd, id: &str) -> u64 {
     }
 }
 
-fn signed(bytes: u64) -> i64 {
-    i64::try_from(bytes).unwrap_or(i64::MAX)
-}
-
 /// Where an upload session's staged bytes count (see the module's
 /// header): the accounts its file will count in.
 #[derive(Debug, Clone)]
@@ -158,17 +153,16 @@ pub(super) struct StagedCount {
 }
 
 impl StagedCount {
-    /// Counts `bytes` more staged (fewer, negative).
-    pub(super) fn count(&self, bytes: i64) {
-        if bytes != 0 {
-            let change = Change { bytes, files: 0 };
+    /// Counts `change`: bytes staged (or no longer).
+    pub(super) fn count(&self, change: Change) {
+        if !change.is_nothing() {
             self.ledger.count(&self.path, self.owner.as_deref(), change);
         }
     }
 
     /// Counts `now` bytes staged where `was` were (a part sent again).
     pub(super) fn count_replaced(&self, was: u64, now: u64) {
-        self.count(signed(now).saturating_sub(signed(was)));
+        self.count(Change::staged(now, 1).plus(Change::staged(was, -1)));
     }
 }
 
@@ -181,99 +175,4 @@ pub struct UsageSeen {
     pub recounts: u64,
     /// Bytes by which its recounts found the ledger off, summed.
     pub drift: u64,
-}
-
-/// An upload's part in the ledger.
-impl Upload {
-    /// Makes the file token `owner`'s when it is committed: its bytes
-    /// count in that token's usage until it goes (see `usage.rs`).
-    /// Nothing where usage is not counted.
-    pub fn set_owner(&mut self, owner: Option<&str>) {
-        if let Some(counted) = &mut self.counted {
-            counted.owner = owner.map(str::to_owned);
-        }
-    }
-
-    /// The bytes of it counted in the ledger already: a session's, as
-    /// they were staged (a quota judges its commit by the rest).
-    pub fn counted_already(&self) -> u64 {
-        self.counted
-            .as_ref()
-            .and_then(|counted| counted.unstaged.as_ref())
-            .map_or(0, |(_, staged)| *staged)
-    }
-}
-
-/// What an upload's commit counts: the ledger, and whose upload it is.
-#[derive(Debug)]
-pub(super) struct Counted {
-    pub(super) ledger: Arc<Ledger>,
-    pub(super) owner: Option<String>,
-    /// The file's size, as its commit found it before the rename.
-    pub(super) size: u64,
-    /// A session's commit: the token that began it and the bytes it had
-    /// staged (counted already: they leave the session's count as the
-    /// file's come in).
-    pub(super) unstaged: Option<(Option<String>, u64)>,
-}
-
-impl Counted {
-    /// After that rename: the file's bytes at `leaf` of `dir` (its path
-    /// from the root) are its owner's, what it replaced went, and what
-    /// its session staged is no longer staged.
-    pub(super) fn landed(
-        &self,
-        (dir, leaf): (&str, &str),
-        replaced: Option<(u64, Option<String>)>,
-    ) {
-        let mut path = String::with_capacity(dir.len() + 1 + leaf.len());
-        if !dir.is_empty() {
-            path.push_str(dir);
-            path.push('/');
-        }
-        path.push_str(leaf);
-        // One change per owner: in the common cases (a client writing its
-        // file again, committing its own session) one to each account.
-        let mut changes = Changes::default();
-        changes.add(self.owner.as_deref(), Change::file(self.size, 1));
-        if let Some((old, owner)) = &replaced {
-            changes.add(owner.as_deref(), Change::file(*old, -1));
-        }
-        if let Some((owner, staged)) = &self.unstaged {
-            let staged = Change {
-                bytes: -signed(*staged),
-                files: 0,
-            };
-            changes.add(owner.as_deref(), staged);
-        }
-        for (owner, change) in changes.0.into_iter().flatten() {
-            if change.bytes != 0 || change.files != 0 {
-                self.ledger.count(&path, owner, change);
-            }
-        }
-    }
-}
-
-/// The changes of one commit, summed by owner (at most three owners: the
-/// writer's, the replaced file's, the session's).
-#[derive(Default)]
-struct Changes<'a>([Option<(Option<&'a str>, Change)>; 3]);
-
-impl<'a> Changes<'a> {
-    fn add(&mut self, owner: Option<&'a str>, change: Change) {
-        for slot in &mut self.0 {
-            match slot {
-                Some((whose, sum)) if *whose == owner => {
-                    sum.bytes = sum.bytes.saturating_add(change.bytes);
-                    sum.files = sum.files.saturating_add(change.files);
-                    return;
-                }
-                Some(_) => {}
-                None => {
-                    *slot = Some((owner, change));
-                    return;
-                }
-            }
-        }
-    }
 }

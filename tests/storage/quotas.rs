@@ -13,7 +13,7 @@ use crate::support;
 use ferry::access::quota::{FolderQuota, Quota};
 use ferry::access::tokens::TokensFile;
 use ferry::config::Config;
-use support::http::exchange;
+use support::http::{Conn, exchange};
 use support::{Raw, TestServer, crc_hex, listen_http};
 
 /// `box/` may hold 100 bytes in at most 3 files.
@@ -188,6 +188,39 @@ fn staged_bytes_count_until_their_session_goes() {
     let metric = |name: &str| support::http::metric(again.metrics.unwrap(), name);
     assert_eq!(metric("ferry_quota_recounts_total"), 1);
     assert_eq!(metric("ferry_quota_recount_drift_bytes_total"), 0);
+}
+
+/// Two PUTs that each fit alone, both past the check before their
+/// bodies (each has its `100 Continue`): the first to commit lands, the
+/// second is judged again at its rename, under the ledger's lock, and
+/// refused with nothing stored.
+#[test]
+fn puts_side_by_side_cannot_together_pass_a_quota() {
+    let server = TestServer::start_with(box_quota);
+    let http = server.http.unwrap();
+    let begun = |name: &str| {
+        let mut conn = Conn::open(http);
+        conn.send(format!(
+            "PUT /box/{name} HTTP/1.1\r\nHost: {http}\r\nContent-Length: 60\r\nExpect: 100-continue\r\n\r\n"
+        ));
+        assert_eq!(conn.reply_to("HEAD").status, 100);
+        conn
+    };
+    let (mut first, mut second) = (begun("first"), begun("second"));
+    first.send([b'f'; 60]);
+    assert_eq!(first.reply().status, 201);
+    second.send([b's'; 60]);
+    let refused = second.reply();
+    assert_eq!(refused.status, 507, "{}", refused.head);
+    assert!(
+        refused
+            .text()
+            .contains("60 more bytes would pass the 100-byte quota of folder box/ (60 used)"),
+        "{}",
+        refused.text()
+    );
+    assert_eq!(server.settled_files_on_disk(), ["box/first"]);
+    assert_eq!(df(&mut server.raw(), "box"), [40, 60, 2, 1]);
 }
 
 #[test]

@@ -1,0 +1,263 @@
+//! What an upload's commit counts in the usage ledger (`usage.rs`), in
+//! two halves around the rename that publishes it:
+//!
+//! ```text
+//! admit    before the rename: the writer's accounts (the quota'd folders
+//!          above the file, its token's) each judged against its quota
+//!          and changed under the account's lock; refused, nothing counted
+//!          and nothing renamed (507, or S3's QuotaExceeded)
+//! rename   failed: what was admitted is taken back (undo)
+//! settle   after it: the other owners' tokens (the replaced file's, a
+//!          session's begun by another token) lose their bytes
+//! ```
+//!
+//! Judged and counted in one step per account, commits side by side, on
+//! this node or another, cannot together pass a quota; a write is judged
+//! by what it adds (its bytes, less those its session counted as they
+//! were staged, and one file), before what it replaces is taken off.
+
+use std::sync::Arc;
+
+use super::usage::{Account, Change, Ledger, Usage};
+use super::usage_limit::{OverQuota, over_quota};
+use super::{StorageError, Upload};
+use crate::access::quota::Quota;
+
+/// An upload's part in the ledger.
+impl Upload {
+    /// Makes the file token `owner`'s when it is committed: its bytes
+    /// count in that token's usage until it goes (see `usage.rs`), and
+    /// its commit is judged against the token's `quota`. Nothing where
+    /// usage is not counted.
+    pub fn set_owner(&mut self, owner: Option<&str>, quota: Option<Quota>) {
+        if let Some(counted) = &mut self.counted {
+            counted.owner = owner.map(str::to_owned);
+            counted.quota = quota;
+        }
+    }
+
+    /// The bytes of it counted in the ledger already: a session's, as
+    /// they were staged.
+    pub fn counted_already(&self) -> u64 {
+        self.counted
+            .as_ref()
+            .and_then(|counted| counted.unstaged.as_ref())
+            .map_or(0, |(_, staged)| *staged)
+    }
+}
+
+/// What an upload's commit counts: the ledger, and whose upload it is.
+#[derive(Debug)]
+pub(super) struct Counted {
+    pub(super) ledger: Arc<Ledger>,
+    pub(super) owner: Option<String>,
+    /// The owner's quota, judged at the commit.
+    pub(super) quota: Option<Quota>,
+    /// The file's size, as its commit found it before the rename.
+    pub(super) size: u64,
+    /// A session's commit: the token that began it and the bytes it had
+    /// staged (counted already: they leave the session's count as the
+    /// file's come in).
+    pub(super) unstaged: Option<(Option<String>, u64)>,
+}
+
+/// A file replaced by a commit: its size and owner.
+pub(super) type Replaced = Option<(u64, Option<String>)>;
+
+impl Counted {
+    /// Before the rename of the file `leaf` of folder `dir` (replacing
+    /// `replaced`): counts it in the writer's accounts, each judged
+    /// against its quota first (see the module's header). Returns the
+    /// commit's changes, for [`Counted::settle`] or [`Counted::undo`].
+    ///
+    /// # Errors
+    /// [`StorageError::OverQuota`] (nothing counted); the ledger cannot
+    /// be read or written.
+    pub(super) fn admit<'a>(
+        &'a self,
+        at: (&str, &str),
+        replaced: &'a Replaced,
+    ) -> Result<Changes<'a>, StorageError> {
+        let changes = self.changes(replaced);
+        let more = Usage {
+            bytes: self
+                .size
+                .saturating_sub(self.unstaged.as_ref().map_or(0, |s| s.1)),
+            files: 1,
+        };
+        let mut admitted = 0;
+        for (place, prefix) in self.folders_above(at) {
+            let account = Account::Folder(prefix);
+            let quota = self.ledger.limits[place];
+            let judged = (self.ledger).change_within(account, changes.sum(), |used| {
+                over_quota(quota, used, more, account)
+            });
+            if let Err(refused) = refusal(judged) {
+                self.take_back(at, changes.sum(), admitted);
+                return Err(refused);
+            }
+            admitted += 1;
+        }
+        if let Some(token) = self.owner.as_deref().filter(|_| self.ledger.tokens) {
+            let (account, quota) = (Account::Token(token), self.quota.unwrap_or_default());
+            let judged = (self.ledger).change_within(account, changes.writer, |used| {
+                over_quota(quota, used, more, account)
+            });
+            if let Err(refused) = refusal(judged) {
+                self.take_back(at, changes.sum(), admitted);
+                return Err(refused);
+            }
+        }
+        Ok(changes)
+    }
+
+    /// The rename failed: what [`Counted::admit`] counted is taken back.
+    pub(super) fn undo(&self, at: (&str, &str), changes: &Changes<'_>) {
+        self.take_back(at, changes.sum(), usize::MAX);
+        if let Some(token) = self.owner.as_deref() {
+            self.count_token(token, changes.writer.negated());
+        }
+    }
+
+    /// After the rename: the other owners' tokens (the replaced file's, a
+    /// session's begun by another) lose their bytes.
+    pub(super) fn settle(&self, changes: &Changes<'_>) {
+        for (owner, change) in changes.others.iter().flatten() {
+            if let Some(token) = owner {
+                self.count_token(token, *change);
+            }
+        }
+    }
+
+    /// The quota'd folders above the file `leaf` of folder `dir`, with
+    /// their places in the ledger.
+    fn folders_above<'a>(
+        &'a self,
+        (dir, leaf): (&'a str, &'a str),
+    ) -> impl Iterator<Item = (usize, &'a str)> + 'a {
+        let folders = self.ledger.folders.iter().enumerate();
+        folders
+            .filter(move |(_, prefix)| joined_starts_with((dir, leaf), prefix))
+            .map(|(place, prefix)| (place, prefix.as_str()))
+    }
+
+    /// Takes `change` back from the first `admitted` folders above `at`.
+    fn take_back(&self, at: (&str, &str), change: Change, admitted: usize) {
+        for (_, prefix) in self.folders_above(at).take(admitted) {
+            self.count_in(Account::Folder(prefix), change.negated());
+        }
+    }
+
+    fn count_token(&self, token: &str, change: Change) {
+        if self.ledger.tokens {
+            self.count_in(Account::Token(token), change);
+        }
+    }
+
+    /// Best effort, as every count after the fact: the recount heals.
+    fn count_in(&self, account: Account<'_>, change: Change) {
+        if change.is_nothing() {
+            return;
+        }
+        if let Err(err) = self.ledger.change(account, change) {
+            log::warn!("could not count {change:?} in {account:?} (the recount will): {err}");
+        }
+    }
+
+    /// The commit's changes (the new file, what it replaced, what its
+    /// session had staged), the writer's apart from other owners'.
+    fn changes<'a>(&'a self, replaced: &'a Replaced) -> Changes<'a> {
+        let mine = self.owner.as_deref();
+        let mut changes = Changes {
+            writer: Change::file(self.size, 1),
+            others: [None, None],
+        };
+        if let Some((old, owner)) = replaced {
+            changes.add(mine, owner.as_deref(), Change::file(*old, -1));
+        }
+        if let Some((owner, staged)) = &self.unstaged {
+            changes.add(mine, owner.as_deref(), Change::staged(*staged, -1));
+        }
+        changes
+    }
+}
+
+/// The changes of one commit: the writer's (in the common cases, a
+/// client writing its file again or committing its own session, the only
+/// ones), and those of up to two other owners (the replaced file's, the
+/// session's).
+pub(super) struct Changes<'a> {
+    writer: Change,
+    others: [Option<(Option<&'a str>, Change)>; 2],
+}
+
+impl<'a> Changes<'a> {
+    fn add(&mut self, mine: Option<&str>, owner: Option<&'a str>, change: Change) {
+        if owner == mine {
+            self.writer = self.writer.plus(change);
+        } else if let Some(free) = self.others.iter_mut().find(|slot| slot.is_none()) {
+            *free = Some((owner, change));
+        }
+    }
+
+    /// Everyone's: what the folders above the file count.
+    fn sum(&self) -> Change {
+        let others = self.others.iter().flatten();
+        others.fold(self.writer, |sum, (_, change)| sum.plus(*change))
+    }
+}
+
+/// Whether the path of file `leaf` of folder `dir` (`""`: the root),
+/// `dir/leaf`, begins with `prefix`: asked without the path made.
+fn joined_starts_with((dir, leaf): (&str, &str), prefix: &str) -> bool {
+    if dir.is_empty() {
+        return leaf.starts_with(prefix);
+    }
+    match prefix.strip_prefix(dir) {
+        _ if prefix.len() <= dir.len() => dir.starts_with(prefix),
+        Some(rest) => rest
+            .strip_prefix('/')
+            .is_some_and(|rest| leaf.starts_with(rest)),
+        None => false,
+    }
+}
+
+/// What a judged change came to: the refusal, or an error of the ledger.
+fn refusal(judged: std::io::Result<Option<OverQuota>>) -> Result<(), StorageError> {
+    match judged {
+        Ok(None) => Ok(()),
+        Ok(Some(over)) => Err(StorageError::OverQuota(Box::new(over))),
+        Err(err) => Err(err.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::joined_starts_with;
+
+    #[test]
+    fn a_joined_path_begins_with_a_prefix_as_the_path_would() {
+        for (dir, leaf) in [("", "a"), ("box", "a"), ("box/in", "file"), ("boxes", "x")] {
+            let path = match dir {
+                "" => leaf.to_owned(),
+                dir => format!("{dir}/{leaf}"),
+            };
+            for prefix in [
+                "",
+                "box/",
+                "box",
+                "box/in/",
+                "box/in/fi",
+                "boxes/x",
+                "a",
+                "b",
+            ] {
+                assert_eq!(
+                    joined_starts_with((dir, leaf), prefix),
+                    path.starts_with(prefix),
+                    "{path} {prefix}"
+                );
+            }
+        }
+    }
+}
