@@ -170,7 +170,12 @@ impl Config {
         match self.listeners.iter_mut().find(|l| l.protocol == protocol) {
             Some(listener) => listener.addr = addr,
             None => {
-                let tls = self.tls.is_some() && self.listeners.iter().all(|l| l.tls);
+                let tls = self.tls.is_some()
+                    && protocol.tls_from_the_start()
+                    && self
+                        .listeners
+                        .iter()
+                        .all(|l| l.tls || !l.protocol.tls_from_the_start());
                 self.listeners.push(Listen {
                     addr,
                     protocol,
@@ -184,7 +189,7 @@ impl Config {
     pub fn serve_tls(&mut self, files: TlsFiles) {
         self.tls = Some(files);
         for listener in &mut self.listeners {
-            listener.tls = true;
+            listener.tls = listener.protocol.tls_from_the_start();
         }
     }
 

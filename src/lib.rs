@@ -15,6 +15,8 @@
 //! - [`node`]: node ids, which tell apart the servers sharing one root.
 //! - [`protocol`]: the FERRY/1 codec: request lines to operations, replies
 //!   to response lines (sans-IO).
+//! - [`ftp`]: the FTP control connection's codec: commands to operations
+//!   (sans-IO command lines, FTP paths as ferry names).
 //! - [`http`]: the HTTP/1.1 message layer and ferry's dialect on it (sans-IO),
 //!   served beside FERRY/1.
 //! - [`wire`]: which protocol a connection speaks, by name and place (a leaf
@@ -58,6 +60,7 @@ pub mod client;
 pub mod config;
 pub mod connection;
 pub mod formats;
+pub mod ftp;
 pub mod hooks;
 pub mod http;
 #[cfg(feature = "metrics")]

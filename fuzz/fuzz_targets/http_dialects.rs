@@ -8,9 +8,9 @@
 #![no_main]
 
 use ferry::config::WebConfig;
-use ferry::serve::decoded::Decoded;
 use ferry::http::codec::Exchange;
 use ferry::http::origin::Site;
+use ferry::serve::decoded::Decoded;
 use ferry::serve::{ErrorKind, Failure, Reply};
 use ferry::wire::Protocol;
 use libfuzzer_sys::fuzz_target;
@@ -29,7 +29,7 @@ fuzz_target!(|data: &[u8]| {
         let mut exchange = Exchange::new(Protocol::Http);
         match exchange.decode(data, Site { web, access_on }, ROOM) {
             Decoded::Incomplete | Decoded::GoAhead => {}
-            Decoded::Request(_, used) => assert!(used <= data.len()),
+            Decoded::Request(_, used) | Decoded::Answered(used) => assert!(used <= data.len()),
             Decoded::Refused(refusal) => {
                 if let Some((used, _)) = refusal.skip {
                     assert!(used <= data.len());
@@ -39,7 +39,15 @@ fuzz_target!(|data: &[u8]| {
         let mut out = Vec::new();
         let failed = Reply::Failed(Failure::new(ErrorKind::NotFound, "gone"));
         exchange.encode(&failed, false, &mut out);
-        assert!(out.starts_with(b"HTTP/1.1 404 "), "{:?}", String::from_utf8_lossy(&out));
-        assert!(out.windows(4).any(|w| w == b"\r\n\r\n"), "{:?}", String::from_utf8_lossy(&out));
+        assert!(
+            out.starts_with(b"HTTP/1.1 404 "),
+            "{:?}",
+            String::from_utf8_lossy(&out)
+        );
+        assert!(
+            out.windows(4).any(|w| w == b"\r\n\r\n"),
+            "{:?}",
+            String::from_utf8_lossy(&out)
+        );
     }
 });

@@ -471,7 +471,7 @@ fn checksum<'a>(values: impl Iterator<Item = &'a [u8]>) -> (Option<u32>, bool) {
 }
 
 /// An origin-form target: `/`, then a path, then an ignored `?query`. An
-/// empty path is the root listing, one ending in `/` the listing of the
+/// empty path (or `/` alone) is the root listing, one ending in `/` the listing of the
 /// directory before it (a valid name), anything else a file name. `Err`: the
 /// statuses the name rules allow.
 fn target(path: &str) -> Result<Target, Vec<u16>> {
@@ -489,6 +489,12 @@ fn target(path: &str) -> Result<Target, Vec<u16>> {
             .map(Target::File)
             .map_err(|err| vec![ErrorKind::from(err).code()]);
     };
+    // `//`: the listing of the top folder, named empty, is the root's.
+    if dir.is_empty() {
+        return Ok(Target::Listing(
+            Prefix::decode(b"").expect("the root is a prefix"),
+        ));
+    }
     match (
         Name::decode(dir.as_bytes()),
         Prefix::decode(path.as_bytes()),

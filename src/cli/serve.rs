@@ -38,6 +38,10 @@ pub struct ServeArgs {
     /// --tls-cert like the others; docs/s3.md). Repeatable.
     #[arg(long, value_name = "ADDR", value_parser = resolve)]
     s3: Vec<SocketAddr>,
+    /// Serve FTP on this address (RFC 959; the password is a token;
+    /// docs/ftp.md). Repeatable.
+    #[arg(long, value_name = "ADDR", value_parser = resolve)]
+    ftp: Vec<SocketAddr>,
     /// Also serve S3's virtual-host style on the --s3 listeners: a request
     /// to Host bucket.NAME[:port] is on that bucket (path style still
     /// works; docs/s3.md, "Virtual-host style").
@@ -317,29 +321,33 @@ pub fn run(args: ServeArgs) -> ExitCode {
     code
 }
 
-/// What `--listen`, `--http` and `--s3` ask to serve, and nothing else:
-/// each listener named, all over TLS if a certificate is (`--tls-cert`);
-/// FERRY/1 on its default address where none is named at all (`ferry
-/// serve` alone), never beside an HTTP or S3 listener it was not asked
-/// for (which would fail where another server holds 5010).
+/// What `--listen`, `--http`, `--s3` and `--ftp` ask to serve, and
+/// nothing else: each listener named, all over TLS if a certificate is
+/// (`--tls-cert`; FTP's TLS begins when its client asks); FERRY/1 on its
+/// default address where none is named at all (`ferry serve` alone),
+/// never beside a listener it was not asked for (which would fail where
+/// another server holds 5010).
 fn listeners(
     ferry: Option<SocketAddr>,
     http: Option<SocketAddr>,
-    s3: &[SocketAddr],
+    (s3, ftp): (&[SocketAddr], &[SocketAddr]),
     tls: bool,
 ) -> Vec<Listen> {
     let default = SocketAddr::from(([127, 0, 0, 1], DEFAULT_PORT));
-    let ferry = ferry.or((http.is_none() && s3.is_empty()).then_some(default));
+    let none_named = http.is_none() && s3.is_empty() && ftp.is_empty();
+    let ferry = ferry.or(none_named.then_some(default));
     let wanted = [(Protocol::Ferry, ferry), (Protocol::Http, http)];
     let s3 = s3.iter().map(|addr| (Protocol::S3, Some(*addr)));
+    let ftp = ftp.iter().map(|addr| (Protocol::Ftp, Some(*addr)));
     wanted
         .into_iter()
         .chain(s3)
+        .chain(ftp)
         .filter_map(|(protocol, addr)| {
             addr.map(|addr| Listen {
                 addr,
                 protocol,
-                tls,
+                tls: tls && protocol.tls_from_the_start(),
             })
         })
         .collect()
@@ -374,7 +382,7 @@ fn serve(args: ServeArgs) -> ExitCode {
         .zip(args.tls_key)
         .map(|(cert, key)| TlsFiles { cert, key });
     let config = Config {
-        listeners: listeners(args.listen, args.http, &args.s3, tls.is_some()),
+        listeners: listeners(args.listen, args.http, (&args.s3, &args.ftp), tls.is_some()),
         metrics_listen: args.metrics,
         root: args.root,
         node_id: args.node_id.unwrap_or_else(crate::node::default_node_id),
@@ -507,7 +515,7 @@ mod tests {
             let Command::Serve(args) = cli.command else {
                 panic!("not serve");
             };
-            super::listeners(args.listen, args.http, &args.s3, false)
+            super::listeners(args.listen, args.http, (&args.s3, &args.ftp), false)
                 .iter()
                 .map(|l| format!("{} {}", l.protocol.name(), l.addr))
                 .collect::<Vec<_>>()
@@ -518,6 +526,10 @@ mod tests {
             ["http 127.0.0.1:8080"]
         );
         assert_eq!(served(&["--s3", "127.0.0.1:9000"]), ["s3 127.0.0.1:9000"]);
+        assert_eq!(
+            served(&["--ftp", "127.0.0.1:2121", "--ftp", "[::1]:2121"]),
+            ["ftp 127.0.0.1:2121", "ftp [::1]:2121"]
+        );
         assert_eq!(
             served(&["--listen", "127.0.0.1:0", "--http", "127.0.0.1:8080"]),
             ["ferry 127.0.0.1:0", "http 127.0.0.1:8080"]

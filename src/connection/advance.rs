@@ -160,6 +160,17 @@ impl Connection {
                 }
                 (self.apply(outcome), used)
             }
+            Decoded::Answered(used) => {
+                // Counted against the turn's budget as any request: a
+                // buffer of pipelined NOOPs is served a share at a time.
+                self.requests = self.requests.saturating_add(1);
+                self.codec.answered(&mut self.output);
+                let next = match self.codec.is_closing() {
+                    true => Next::Close,
+                    false => Next::Request,
+                };
+                (self.enter(next), used)
+            }
             Decoded::Refused(refusal) => {
                 warn!(
                     "#{} bad request: {} {}",

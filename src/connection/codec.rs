@@ -1,6 +1,6 @@
 //! The codec a connection speaks: the one place that chooses between
-//! FERRY/1 ([`crate::protocol::codec`]) and HTTP/1.1
-//! ([`crate::http::codec`]).
+//! FERRY/1 ([`crate::protocol::codec`]), HTTP/1.1
+//! ([`crate::http::codec`]) and FTP ([`crate::ftp`]).
 //!
 //! A connection holds a [`Codec`] and asks it everything protocol-specific:
 //! the greeting and the busy answer, whether a request head is complete
@@ -9,6 +9,7 @@
 //! ended the connection. The connection itself never asks which protocol
 //! it speaks.
 
+use crate::ftp::{self, Control};
 use crate::http::codec::{self as http, Exchange};
 use crate::http::origin::Site;
 use crate::protocol::codec as ferry;
@@ -25,6 +26,9 @@ pub enum Codec {
     Ferry(ferry::Ferry),
     /// HTTP/1.1 and the exchange being answered.
     Http(Exchange),
+    /// An FTP control connection: its login and working folder (boxed:
+    /// the connection stays small whatever a codec holds).
+    Ftp(Box<Control>),
 }
 
 impl Codec {
@@ -33,6 +37,7 @@ impl Codec {
         match self {
             Codec::Ferry(_) => Protocol::Ferry,
             Codec::Http(exchange) => exchange.listener(),
+            Codec::Ftp(_) => Protocol::Ftp,
         }
     }
 
@@ -43,15 +48,17 @@ impl Codec {
             Protocol::Ferry => Codec::Ferry(ferry::Ferry::new(http_port)),
             // S3 is HTTP/1.1 whose listener serves S3's dialect alone.
             Protocol::Http | Protocol::S3 => Codec::Http(Exchange::new(protocol)),
+            Protocol::Ftp => Codec::Ftp(Box::default()),
         }
     }
 
     /// What a new connection is told before it sends anything; `auth`:
     /// access control is on.
-    pub fn greeting(&self, client_id: u64, auth: bool, out: &mut Vec<u8>) {
+    pub fn greeting(&mut self, client_id: u64, auth: bool, out: &mut Vec<u8>) {
         match self {
             Codec::Ferry(_) => ferry::greeting(client_id, auth, out),
             Codec::Http(_) => {}
+            Codec::Ftp(control) => control.greeting(auth, out),
         }
     }
 
@@ -60,6 +67,9 @@ impl Codec {
         match self {
             Codec::Ferry(_) => ferry::busy(out),
             Codec::Http(_) => http::busy(out),
+            Codec::Ftp(_) => {
+                out.extend_from_slice(b"421 too many connections: try again later\r\n")
+            }
         }
     }
 
@@ -69,6 +79,8 @@ impl Codec {
         match self {
             Codec::Ferry(_) => ferry::plaintext_on_tls_port(out),
             Codec::Http(_) => http::plaintext_on_tls_port(out),
+            // An FTP listener is never TLS from the first byte (`Config::listen`).
+            Codec::Ftp(_) => out.extend_from_slice(b"421 this port speaks TLS\r\n"),
         }
     }
 
@@ -79,6 +91,14 @@ impl Codec {
         match self {
             Codec::Ferry(codec) => codec.decode(data),
             Codec::Http(exchange) => exchange.decode(data, site, room),
+            Codec::Ftp(control) => control.decode(data),
+        }
+    }
+
+    /// Appends the answer the codec gave itself ([`Decoded::Answered`]).
+    pub fn answered(&mut self, out: &mut Vec<u8>) {
+        if let Codec::Ftp(control) = self {
+            control.answered(out);
         }
     }
 
@@ -86,7 +106,7 @@ impl Codec {
     /// its reply, while the work runs (HTTP's, for some dialects' requests).
     pub fn fills(&self) -> bool {
         match self {
-            Codec::Ferry(_) => false,
+            Codec::Ferry(_) | Codec::Ftp(_) => false,
             Codec::Http(exchange) => exchange.fills(),
         }
     }
@@ -104,6 +124,7 @@ impl Codec {
         match self {
             Codec::Ferry(_) => ferry::encode(reply, out),
             Codec::Http(exchange) => exchange.encode(reply, last, out),
+            Codec::Ftp(control) => control.encode(reply, out),
         }
     }
 
@@ -127,6 +148,7 @@ impl Codec {
         match self {
             Codec::Ferry(codec) => codec.refuse(refusal, out),
             Codec::Http(exchange) => exchange.refuse(refusal, last, out),
+            Codec::Ftp(control) => control.refuse(refusal, out),
         }
     }
 
@@ -137,6 +159,7 @@ impl Codec {
         match self {
             Codec::Ferry(_) => ferry::holds_whole_head(input),
             Codec::Http(_) => http::holds_whole_head(input),
+            Codec::Ftp(_) => ftp::holds_whole_head(input),
         }
     }
 
@@ -154,6 +177,7 @@ impl Codec {
         match self {
             Codec::Ferry(_) => false,
             Codec::Http(exchange) => exchange.close,
+            Codec::Ftp(control) => control.is_closing(),
         }
     }
 }

@@ -161,8 +161,8 @@ pub fn served_on(protocol: Protocol) -> &'static [&'static dyn Listed] {
     match protocol {
         Protocol::Http => DIALECTS,
         Protocol::S3 => S3,
-        // FERRY/1 has no HTTP dialects; a FERRY/1 listener never asks.
-        Protocol::Ferry => &[],
+        // FERRY/1 and FTP have no HTTP dialects; their listeners never ask.
+        Protocol::Ferry | Protocol::Ftp => &[],
     }
 }
 

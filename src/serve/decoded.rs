@@ -1,6 +1,6 @@
 //! What a codec makes of the front of a connection's input: a request for
 //! the serve layer, a refusal to answer, or "not a whole head yet". Shared
-//! by the codecs (FERRY/1, HTTP/1.1), which depend on it, not on each other
+//! by the codecs (FERRY/1, HTTP/1.1, FTP), which depend on it, not on each other
 //! or on `connection/codec.rs`, which chooses between them.
 
 use crate::serve::{Body, Request};
@@ -19,6 +19,10 @@ pub enum Decoded {
     Request(Request, usize),
     /// A request answered with an error instead of being served.
     Refused(Refusal),
+    /// A request the codec answered itself, and its bytes: it asks
+    /// nothing of the root (FTP's `NOOP`, `PWD`); the codec hands over
+    /// the answer's bytes (`Codec::answered`).
+    Answered(usize),
 }
 
 /// A request the codec refuses: its answer, and how the connection goes on.

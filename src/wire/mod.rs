@@ -19,11 +19,13 @@ pub enum Protocol {
     /// The S3 API: HTTP/1.1 on a listener of its own, whose one dialect
     /// is S3's (docs/s3.md).
     S3,
+    /// FTP (RFC 959; docs/ftp.md).
+    Ftp,
 }
 
 impl Protocol {
     /// Every protocol, each at its [`Protocol::index`].
-    pub const ALL: [Protocol; 3] = [Protocol::Ferry, Protocol::Http, Protocol::S3];
+    pub const ALL: [Protocol; 4] = [Protocol::Ferry, Protocol::Http, Protocol::S3, Protocol::Ftp];
 
     /// Its name in metrics labels, the access log, hooks'
     /// `FERRY_PROTOCOL` and systemd's socket names.
@@ -32,7 +34,15 @@ impl Protocol {
             Protocol::Ferry => "ferry",
             Protocol::Http => "http",
             Protocol::S3 => "s3",
+            Protocol::Ftp => "ftp",
         }
+    }
+
+    /// Whether its listener speaks TLS from the first byte where the
+    /// server serves TLS: all but FTP, whose TLS begins on the plain port
+    /// when its client asks (`AUTH TLS`, RFC 4217).
+    pub fn tls_from_the_start(self) -> bool {
+        self != Protocol::Ftp
     }
 
     /// Its place in per-protocol tables (such as connection counters).

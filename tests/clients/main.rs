@@ -7,13 +7,15 @@
 //! - `webdav_mounts`: rclone, a davfs2 mount (root and `/dev/fuse`) and
 //!   cadaver against a server that requires a token;
 //! - `tus`: tuspy (PyPI) and tus-js-client (`npm ci` here);
-//! - `python`: ferry's own Python client (`clients/python/`).
+//! - `python`: ferry's own Python client (`clients/python/`);
+//! - `ftp`: Python's ftplib (the standard library).
 //!
 //! All of them: `cargo test --test clients -- --nocapture`.
 
 #[path = "../support/mod.rs"]
 mod support;
 
+mod ftp;
 mod python;
 mod s3;
 mod tus;

@@ -1287,6 +1287,8 @@ fn nasty_inputs_hold_every_invariant() {
     let mut heads: Vec<Vec<u8>> = [
         // Line ends: bare LF, bare CR, CR CR LF, mixed.
         &b"GET /x HTTP/1.1\nHost: h\n\n"[..],
+        // `//`, the root's listing (found by mutated_heads_hold_every_invariant).
+        b"GET // HTTP/1.1\r\nHost: h\r\nRange: items=1-2\r\n\r\n",
         b"GET /x HTTP/1.1\r\nHost: h\n\r\n",
         b"GET /x HTTP/1.1\rHost: h\r\r",
         b"GET /x HTTP/1.1\r\r\nHost: h\r\n\r\n",

@@ -136,7 +136,7 @@ fn a_passed_socket_with_an_unknown_name_is_refused() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         stderr.contains(
-            "socket activation: socket named \"sftp\" passed (name them ferry or http or s3)"
+            "socket activation: socket named \"sftp\" passed (name them ferry or http or s3 or ftp)"
         ),
         "{stderr}"
     );

@@ -46,6 +46,11 @@ pub fn listen_http(config: &mut Config) {
     config.listen(ferry::wire::Protocol::Http, "127.0.0.1:0".parse().unwrap());
 }
 
+/// Adds an FTP listener on a free port (`TestServer::ftp`).
+pub fn listen_ftp(config: &mut Config) {
+    config.listen(ferry::wire::Protocol::Ftp, "127.0.0.1:0".parse().unwrap());
+}
+
 /// A server running in a thread of this test process.
 pub struct TestServer {
     pub addr: SocketAddr,
@@ -53,6 +58,8 @@ pub struct TestServer {
     pub http: Option<SocketAddr>,
     /// The S3 listener, when the config asked for one.
     pub s3: Option<SocketAddr>,
+    /// The FTP listener, when the config asked for one.
+    pub ftp: Option<SocketAddr>,
     /// The metrics listener (`--metrics`), when the config asked for one.
     pub metrics: Option<SocketAddr>,
     pub root: TempDir,
@@ -109,6 +116,7 @@ impl TestServer {
         let addr = server.local_addr();
         let http = server.http_addr();
         let s3 = server.address_of(ferry::wire::Protocol::S3);
+        let ftp = server.address_of(ferry::wire::Protocol::Ftp);
         let metrics = server.metrics_addr();
         let handle = server.shutdown_handle();
         let thread = std::thread::spawn(move || server.run());
@@ -116,6 +124,7 @@ impl TestServer {
             addr,
             http,
             s3,
+            ftp,
             metrics,
             root,
             handle,

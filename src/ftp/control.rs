@@ -1,0 +1,387 @@
+//! An FTP control connection's codec: the login, the working folder, and
+//! each command as an operation for the serve layer (so grants, locks,
+//! quotas, hooks, logs and metrics are every protocol's) or answered
+//! here where it asks nothing of the root (`SYST`, `FEAT`, `NOOP`,
+//! `TYPE`, `PWD`, `RNFR`).
+//!
+//! ```text
+//! 220 greeting
+//! USER <name>          331                     any name; the password is a token
+//! PASS <token>         Auth -> 230 | 530       with access control off: 230
+//! CWD <folder>         DF -> 250               the folder must be there, within a grant
+//! DELE / MKD / RMD     Delete / MakeFolder / RemoveFolder -> 250 | 257
+//! RNFR + RNTO          MoveFile -> 350, 250
+//! SIZE / MDTM          Stat -> 213
+//! QUIT                 Quit -> 221, closed
+//! ```
+//!
+//! Before a login only the commands of the login itself and those that
+//! tell nothing of the root are taken (530 otherwise). What moves a
+//! file's bytes needs a data connection, which this server does not open
+//! yet: those commands are answered 502 (issue 53 goes on).
+
+use super::command::{Command, LineError, parse_command};
+use super::path::{file_name, folder_prefix, quoted, resolve};
+use crate::access::Secret;
+use crate::name::Name;
+use crate::serve::decoded::{Decoded, Refusal};
+use crate::serve::ops::{self, Request};
+use crate::serve::{Body, ErrorKind, Failure, Operation, Reply};
+use crate::storage::Folders;
+
+/// The user names that log in without a token (RFC 1635), to what the
+/// server's `--anonymous` grants allow.
+const ANONYMOUS: [&str; 2] = ["anonymous", "ftp"];
+
+/// What `FEAT` lists (RFC 2389): what this server serves of the
+/// extensions.
+const FEATURES: &str = "211-Features:\r\n UTF8\r\n SIZE\r\n MDTM\r\n211 End\r\n";
+
+/// A control connection's state between its commands.
+#[derive(Debug, Default)]
+pub struct Control {
+    /// Access control is on: a password is a token.
+    auth: bool,
+    /// The name `USER` gave, until the login ends.
+    user: Option<String>,
+    logged_in: bool,
+    /// The working folder, as a ferry path (`""`: the root).
+    cwd: String,
+    /// What `RNFR` named, for the `RNTO` that follows.
+    rename_from: Option<Name>,
+    /// The command whose operation is being served.
+    pending: Pending,
+    /// Lines answered here, for the connection to send.
+    answer: Vec<u8>,
+    /// The last answer ends the connection.
+    closing: bool,
+}
+
+/// The command whose operation is being served, and what its answer says.
+#[derive(Debug, Default)]
+enum Pending {
+    #[default]
+    Nothing,
+    Pass,
+    /// `CWD` to this folder.
+    Cwd(String),
+    Delete,
+    /// `MKD` of this folder.
+    MakeFolder(String),
+    RemoveFolder,
+    Rename,
+    Size,
+    Mdtm,
+    Quit,
+}
+
+impl Control {
+    /// The greeting; `auth`: access control is on (remembered: a password
+    /// is then a token).
+    pub fn greeting(&mut self, auth: bool, out: &mut Vec<u8>) {
+        self.auth = auth;
+        out.extend_from_slice(b"220 ferry FTP ready\r\n");
+    }
+
+    /// Decodes the command at the front of `data`.
+    pub fn decode(&mut self, data: &[u8]) -> Decoded {
+        match parse_command(data) {
+            Ok(None) => Decoded::Incomplete,
+            Ok(Some((command, used))) => self.command(command, used),
+            Err(LineError::TooLong) => Decoded::Refused(Refusal {
+                code: 500,
+                message: "command line too long".to_owned(),
+                skip: None,
+            }),
+            Err(LineError::Garbled(used)) => Decoded::Refused(Refusal {
+                code: 500,
+                message: "not a command".to_owned(),
+                skip: Some((used, Body::fixed(0))),
+            }),
+        }
+    }
+
+    /// Takes the lines answered here (after [`Decoded::Answered`]).
+    pub fn answered(&mut self, out: &mut Vec<u8>) {
+        out.append(&mut self.answer);
+    }
+
+    /// Whether the last answer ended the connection.
+    pub fn is_closing(&self) -> bool {
+        self.closing
+    }
+
+    fn command(&mut self, Command { verb, arg }: Command, used: usize) -> Decoded {
+        let before_login = matches!(
+            verb.as_str(),
+            "USER" | "PASS" | "QUIT" | "SYST" | "FEAT" | "NOOP" | "OPTS" | "HELP" | "AUTH"
+        );
+        if !self.logged_in && !before_login {
+            return self.answer(used, "530 log in with USER and PASS first");
+        }
+        match verb.as_str() {
+            "USER" => self.user(arg, used),
+            "PASS" => self.pass(arg, used),
+            "QUIT" => self.request(used, Pending::Quit, Operation::Quit(ops::Quit)),
+            "SYST" => self.answer(used, "215 UNIX Type: L8"),
+            "FEAT" => {
+                self.answer.extend_from_slice(FEATURES.as_bytes());
+                Decoded::Answered(used)
+            }
+            "OPTS" if arg.eq_ignore_ascii_case("UTF8 ON") => self.answer(used, "200 UTF-8 always"),
+            "OPTS" => self.answer(used, "501 no such option"),
+            "NOOP" => self.answer(used, "200 ok"),
+            "HELP" => self.answer(used, "214 see docs/ftp.md"),
+            "TYPE" => self.type_(&arg, used),
+            "MODE" if arg.eq_ignore_ascii_case("S") => self.answer(used, "200 stream mode"),
+            "STRU" if arg.eq_ignore_ascii_case("F") => self.answer(used, "200 file structure"),
+            "MODE" | "STRU" => self.answer(used, "504 only MODE S and STRU F"),
+            "ALLO" => self.answer(used, "202 no storage to allocate"),
+            "PWD" | "XPWD" => {
+                let line = format!("257 {} is the working folder", quoted(&self.cwd));
+                self.answer(used, &line)
+            }
+            "CWD" | "XCWD" => self.cwd(&arg, used),
+            "CDUP" | "XCUP" => self.cwd("..", used),
+            "DELE" => self.on_file(&arg, used, Pending::Delete, |name| {
+                Operation::Delete(ops::Delete {
+                    name,
+                    folders: Folders::Explicit,
+                })
+            }),
+            "SIZE" => self.on_file(&arg, used, Pending::Size, stat),
+            "MDTM" => self.on_file(&arg, used, Pending::Mdtm, stat),
+            "MKD" | "XMKD" => self.make_folder(&arg, used),
+            "RMD" | "XRMD" => self.on_file(&arg, used, Pending::RemoveFolder, |name| {
+                Operation::RemoveFolder(ops::RemoveFolder { name })
+            }),
+            "RNFR" => match file_name(&resolve(&self.cwd, &arg)) {
+                Some(name) => {
+                    self.rename_from = Some(name);
+                    self.answer(used, "350 ready for RNTO")
+                }
+                None => self.answer(used, "553 not a name ferry takes"),
+            },
+            "RNTO" => self.rename(&arg, used),
+            "PASV" | "EPSV" | "PORT" | "EPRT" | "LIST" | "NLST" | "MLSD" | "MLST" | "RETR"
+            | "STOR" | "STOU" | "APPE" | "REST" | "ABOR" | "AUTH" | "PBSZ" | "PROT" | "STAT" => {
+                self.answer(used, "502 not served yet")
+            }
+            _ => self.answer(used, "500 unknown command"),
+        }
+    }
+
+    /// A line answered here.
+    fn answer(&mut self, used: usize, line: &str) -> Decoded {
+        self.answer.extend_from_slice(line.as_bytes());
+        self.answer.extend_from_slice(b"\r\n");
+        Decoded::Answered(used)
+    }
+
+    /// `operation`, to be served, answered as `pending` says.
+    fn request(&mut self, used: usize, pending: Pending, operation: Operation) -> Decoded {
+        self.pending = pending;
+        Decoded::Request(Request::new(operation, None), used)
+    }
+
+    fn user(&mut self, name: String, used: usize) -> Decoded {
+        if self.logged_in {
+            return self.answer(used, "530 logged in already: QUIT to log in again");
+        }
+        self.user = Some(name);
+        match self.auth {
+            true => self.answer(used, "331 your token is the password"),
+            false => self.answer(used, "331 any password"),
+        }
+    }
+
+    /// The password: a token, with access control on (the per-address
+    /// throttle of failed logins is every protocol's, in `Auth`).
+    fn pass(&mut self, password: String, used: usize) -> Decoded {
+        let Some(user) = &self.user else {
+            return self.answer(used, "503 USER first");
+        };
+        if self.logged_in {
+            return self.answer(used, "230 logged in already");
+        }
+        if !self.auth {
+            self.logged_in = true;
+            return self.answer(used, "230 logged in");
+        }
+        if ANONYMOUS.iter().any(|a| user.eq_ignore_ascii_case(a)) {
+            self.logged_in = true;
+            return self.answer(
+                used,
+                "230 logged in without a token: the anonymous grants apply",
+            );
+        }
+        let token = Secret::new(password);
+        self.request(used, Pending::Pass, Operation::Auth(ops::Auth { token }))
+    }
+
+    fn type_(&mut self, arg: &str, used: usize) -> Decoded {
+        match arg.to_ascii_uppercase().as_str() {
+            "I" | "L 8" => self.answer(used, "200 binary"),
+            // Files go as they are, whatever the type (docs/ftp.md).
+            "A" | "A N" => self.answer(used, "200 ASCII (files are sent as they are)"),
+            _ => self.answer(used, "504 only TYPE I and A"),
+        }
+    }
+
+    /// `CWD`: to a folder that is there and within a grant (the rule of
+    /// `DF`, which asks the same).
+    fn cwd(&mut self, arg: &str, used: usize) -> Decoded {
+        let path = resolve(&self.cwd, arg);
+        let Some(prefix) = folder_prefix(&path) else {
+            return self.answer(used, "550 not a folder name ferry takes");
+        };
+        let free_space = Operation::FreeSpace(ops::FreeSpace { prefix });
+        self.request(used, Pending::Cwd(path), free_space)
+    }
+
+    /// A command on the file (or folder) `arg` names.
+    fn on_file(
+        &mut self,
+        arg: &str,
+        used: usize,
+        pending: Pending,
+        operation: impl FnOnce(Name) -> Operation,
+    ) -> Decoded {
+        match file_name(&resolve(&self.cwd, arg)) {
+            Some(name) => self.request(used, pending, operation(name)),
+            None => self.answer(used, "553 not a name ferry takes"),
+        }
+    }
+
+    fn make_folder(&mut self, arg: &str, used: usize) -> Decoded {
+        let path = resolve(&self.cwd, arg);
+        let made = Pending::MakeFolder(path.clone());
+        self.on_file(&path, used, made, |name| {
+            Operation::MakeFolder(ops::MakeFolder {
+                name,
+                making: crate::serve::Making::Alone,
+            })
+        })
+    }
+
+    fn rename(&mut self, arg: &str, used: usize) -> Decoded {
+        let Some(from) = self.rename_from.take() else {
+            return self.answer(used, "503 RNFR first");
+        };
+        self.on_file(arg, used, Pending::Rename, |to| {
+            Operation::MoveFile(ops::MoveFile {
+                from,
+                to,
+                overwrite: crate::serve::Overwrite::Files,
+                folders: Folders::Explicit,
+            })
+        })
+    }
+
+    /// Appends the answer to the operation of the pending command.
+    pub fn encode(&mut self, reply: &Reply, out: &mut Vec<u8>) {
+        if matches!(reply, Reply::Nothing | Reply::GoAhead | Reply::More(_)) {
+            return;
+        }
+        let pending = std::mem::take(&mut self.pending);
+        let line = match (pending, reply) {
+            (Pending::Pass, Reply::Failed(failure)) if failure.kind != ErrorKind::Throttled => {
+                format!("530 {}", one_line(&failure.message))
+            }
+            (_, Reply::Failed(failure)) => failed(failure),
+            (Pending::Pass, _) => {
+                self.logged_in = true;
+                "230 logged in".to_owned()
+            }
+            (Pending::Cwd(path), _) => {
+                let line = format!("250 {} is the working folder", quoted(&path));
+                self.cwd = path;
+                line
+            }
+            (Pending::MakeFolder(path), _) => format!("257 {} made", quoted(&path)),
+            (Pending::Delete | Pending::RemoveFolder | Pending::Rename, _) => "250 done".to_owned(),
+            (Pending::Size, Reply::Stat { version }) => format!("213 {}", version.info.size),
+            (Pending::Mdtm, Reply::Stat { version }) => format!("213 {}", mdtm(version.info.mtime)),
+            (Pending::Size | Pending::Mdtm, _) => "550 not a file".to_owned(),
+            (Pending::Quit, _) => {
+                self.closing = true;
+                "221 goodbye".to_owned()
+            }
+            (Pending::Nothing, _) => "451 nothing was asked".to_owned(),
+        };
+        out.extend_from_slice(line.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+
+    /// Appends the answer to a refused command.
+    pub fn refuse(&mut self, refusal: &Refusal, out: &mut Vec<u8>) {
+        let line = format!("{} {}\r\n", refusal.code, refusal.message);
+        out.extend_from_slice(line.as_bytes());
+    }
+}
+
+/// `Stat` of `name`: its size and time (SIZE, MDTM).
+fn stat(name: Name) -> Operation {
+    Operation::Stat(ops::Stat { name })
+}
+
+/// A failed operation's line: its FTP code (RFC 959 §4.2) and reason.
+fn failed(failure: &Failure) -> String {
+    let code = match failure.kind {
+        ErrorKind::BadRequest => 501,
+        ErrorKind::TooLarge | ErrorKind::NoSpace | ErrorKind::OverQuota => 552,
+        ErrorKind::Throttled => 421,
+        ErrorKind::Busy | ErrorKind::Unavailable | ErrorKind::Internal => 451,
+        ErrorKind::ChecksumMismatch => 451,
+        // Logged in already, a token it lacks is a refusal, not a login.
+        ErrorKind::Unauthorized
+        | ErrorKind::Forbidden
+        | ErrorKind::ReadOnly
+        | ErrorKind::NotFound
+        | ErrorKind::Expired
+        | ErrorKind::Conflict
+        | ErrorKind::Exists
+        | ErrorKind::Vetoed
+        | ErrorKind::Locked
+        | ErrorKind::PreconditionFailed => 550,
+    };
+    format!("{code} {}", one_line(&failure.message))
+}
+
+/// A reason as one line: it never breaks the reply's framing.
+fn one_line(message: &str) -> String {
+    message.replace(['\r', '\n'], " ")
+}
+
+/// MDTM's time (RFC 3659 §2.3): `YYYYMMDDHHMMSS`, UTC.
+fn mdtm(unix_seconds: i64) -> String {
+    let Ok(at) = time::OffsetDateTime::from_unix_timestamp(unix_seconds) else {
+        return "19700101000000".to_owned();
+    };
+    format!(
+        "{:04}{:02}{:02}{:02}{:02}{:02}",
+        at.year(),
+        u8::from(at.month()),
+        at.day(),
+        at.hour(),
+        at.minute(),
+        at.second()
+    )
+}
+
+/// Whether `input` holds a whole command line (the header deadline's
+/// rule: a peer that dribbles a line is cut off as any other).
+pub fn holds_whole_head(input: &[u8]) -> bool {
+    input.contains(&b'\n')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mdtm_is_utc_to_the_second() {
+        assert_eq!(mdtm(0), "19700101000000");
+        assert_eq!(mdtm(1_764_115_200), "20251126000000");
+    }
+}

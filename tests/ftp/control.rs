@@ -1,0 +1,191 @@
+//! The FTP control connection byte for byte: a login is a token, each
+//! command an operation under that token's grants, answered with RFC
+//! 959's codes; what needs a data connection is not served yet (502).
+
+use crate::support;
+
+use support::{Raw, TestServer, listen_ftp};
+
+/// A control connection to `server`, its greeting read.
+fn connect(server: &TestServer) -> Raw {
+    let mut raw = Raw::connect(server.ftp.expect("an FTP listener"));
+    let greeting = line(&mut raw);
+    assert!(greeting.starts_with("220 "), "{greeting}");
+    raw
+}
+
+/// Sends `command` and returns the answer's line.
+fn ask(raw: &mut Raw, command: &str) -> String {
+    raw.send(format!("{command}\r\n"));
+    line(raw)
+}
+
+/// The next reply line, which must end in CRLF, without it.
+fn line(raw: &mut Raw) -> String {
+    let line = raw.line();
+    match line.strip_suffix('\r') {
+        Some(line) => line.to_owned(),
+        None => panic!("a reply line without its CR: {line:?}"),
+    }
+}
+
+/// Logs in as `user` with `password`, which must succeed.
+fn log_in(raw: &mut Raw, user: &str, password: &str) {
+    assert!(ask(raw, &format!("USER {user}")).starts_with("331 "));
+    let logged = ask(raw, &format!("PASS {password}"));
+    assert!(logged.starts_with("230 "), "{logged}");
+}
+
+#[test]
+fn a_token_logs_in_and_each_command_is_an_operation_on_the_root() {
+    let holders: &[(&str, &[&str])] = &[("cam", &["write:/", "read:/", "delete:/"])];
+    let (server, tokens, _dir) = support::tokens::guarded_with(holders, &[], listen_ftp);
+    let mut raw = connect(&server);
+    assert!(
+        ask(&mut raw, "PWD").starts_with("530 "),
+        "nothing before a login"
+    );
+    assert!(ask(&mut raw, "PASS x").starts_with("503 "), "USER first");
+    assert_eq!(ask(&mut raw, "USER cam"), "331 your token is the password");
+    assert!(ask(&mut raw, "PASS not-a-token").starts_with("530 "));
+    assert!(
+        ask(&mut raw, "CWD /").starts_with("530 "),
+        "still not logged in"
+    );
+    log_in(&mut raw, "cam", &tokens[0]);
+
+    assert_eq!(ask(&mut raw, "PWD"), "257 \"/\" is the working folder");
+    assert_eq!(ask(&mut raw, "MKD photos"), "257 \"/photos\" made");
+    assert_eq!(
+        ask(&mut raw, "CWD photos"),
+        "250 \"/photos\" is the working folder"
+    );
+    assert_eq!(
+        ask(&mut raw, "PWD"),
+        "257 \"/photos\" is the working folder"
+    );
+    std::fs::write(server.root.path().join("photos/a.jpg"), b"hello").unwrap();
+    assert_eq!(ask(&mut raw, "SIZE a.jpg"), "213 5");
+    let mdtm = ask(&mut raw, "MDTM /photos/a.jpg");
+    assert!(mdtm.starts_with("213 20") && mdtm.len() == 18, "{mdtm}");
+    assert!(
+        ask(&mut raw, "SIZE ../photos").starts_with("550 "),
+        "a folder"
+    );
+    assert!(ask(&mut raw, "SIZE nothing.jpg").starts_with("550 "));
+    assert_eq!(ask(&mut raw, "RNFR a.jpg"), "350 ready for RNTO");
+    assert_eq!(ask(&mut raw, "RNTO b.jpg"), "250 done");
+    assert!(server.root.path().join("photos/b.jpg").exists());
+    assert!(
+        ask(&mut raw, "RNTO c.jpg").starts_with("503 "),
+        "RNFR first"
+    );
+    assert_eq!(ask(&mut raw, "DELE b.jpg"), "250 done");
+    assert!(ask(&mut raw, "DELE b.jpg").starts_with("550 "));
+    // Folders are things of their own: emptied, it stays.
+    assert!(server.root.path().join("photos").is_dir());
+    assert_eq!(ask(&mut raw, "CDUP"), "250 \"/\" is the working folder");
+    assert!(ask(&mut raw, "CWD nowhere").starts_with("550 "));
+    assert!(
+        ask(&mut raw, "CWD ../../..").starts_with("250 \"/\""),
+        "the root stays the root"
+    );
+    assert_eq!(ask(&mut raw, "RMD photos"), "250 done");
+    assert!(!server.root.path().join("photos").exists());
+
+    assert!(ask(&mut raw, "RETR x").starts_with("502 "));
+    assert!(ask(&mut raw, "XYZZY").starts_with("500 "));
+    assert_eq!(ask(&mut raw, "QUIT"), "221 goodbye");
+    raw.expect_closed();
+}
+
+#[test]
+fn a_tokens_grants_hold_for_every_command() {
+    let holders: &[(&str, &[&str])] = &[("reader", &["read:/pub/"])];
+    let (server, tokens, _dir) = support::tokens::guarded_with(holders, &[], listen_ftp);
+    std::fs::create_dir_all(server.root.path().join("pub")).unwrap();
+    std::fs::create_dir_all(server.root.path().join("secret")).unwrap();
+    std::fs::write(server.root.path().join("pub/a"), b"a").unwrap();
+    std::fs::write(server.root.path().join("secret/s"), b"s").unwrap();
+    let mut raw = connect(&server);
+    log_in(&mut raw, "reader", &tokens[0]);
+    assert!(ask(&mut raw, "CWD pub").starts_with("250 "));
+    assert_eq!(ask(&mut raw, "SIZE a"), "213 1");
+    for refused in [
+        "DELE a",
+        "MKD new",
+        "RMD /pub",
+        "CWD /secret",
+        "SIZE /secret/s",
+    ] {
+        let answer = ask(&mut raw, refused);
+        assert!(answer.starts_with("550 "), "{refused}: {answer}");
+    }
+    assert_eq!(ask(&mut raw, "RNFR a"), "350 ready for RNTO");
+    assert!(ask(&mut raw, "RNTO b").starts_with("550 "));
+    assert!(server.root.path().join("pub/a").exists());
+    assert!(server.root.path().join("secret/s").exists());
+}
+
+#[test]
+fn without_access_control_any_password_logs_in_and_anonymous_gets_the_anonymous_grants() {
+    let server = TestServer::start_with(listen_ftp);
+    let mut raw = connect(&server);
+    assert_eq!(ask(&mut raw, "SYST"), "215 UNIX Type: L8");
+    log_in(&mut raw, "someone", "anything");
+    assert!(
+        ask(&mut raw, "USER other").starts_with("530 "),
+        "one login a connection"
+    );
+    assert_eq!(ask(&mut raw, "TYPE I"), "200 binary");
+    assert_eq!(ask(&mut raw, "NOOP"), "200 ok");
+
+    let holders: &[(&str, &[&str])] = &[("cam", &["write:/"])];
+    let (guarded, _tokens, _dir) = support::tokens::guarded_with(holders, &["read:/"], listen_ftp);
+    std::fs::write(guarded.root.path().join("open"), b"12").unwrap();
+    let mut raw = connect(&guarded);
+    log_in(&mut raw, "anonymous", "me@example.com");
+    assert_eq!(ask(&mut raw, "SIZE open"), "213 2");
+    let refused = ask(&mut raw, "MKD mine");
+    assert!(refused.starts_with("550 "), "{refused}");
+}
+
+#[test]
+fn feat_lists_what_is_served() {
+    let server = TestServer::start_with(listen_ftp);
+    let mut raw = connect(&server);
+    raw.send("FEAT\r\n");
+    let mut lines = vec![line(&mut raw)];
+    while !lines.last().unwrap().starts_with("211 ") {
+        lines.push(line(&mut raw));
+    }
+    assert_eq!(
+        lines,
+        ["211-Features:", " UTF8", " SIZE", " MDTM", "211 End"]
+    );
+    assert_eq!(ask(&mut raw, "OPTS UTF8 ON"), "200 UTF-8 always");
+}
+
+/// Garbage is answered and the next command read; a line without end is
+/// answered and the connection closed, and the server serves others
+/// meanwhile. Pipelined commands are answered in order.
+#[test]
+fn garbage_and_an_endless_line_are_answered_and_others_are_served() {
+    let server = TestServer::start_with(listen_ftp);
+    let mut raw = connect(&server);
+    raw.send(b"\xff\xfe garbage\r\n");
+    assert_eq!(line(&mut raw), "500 not a command");
+    assert_eq!(ask(&mut raw, "NOOP"), "200 ok");
+    raw.send("NOOP\r\nSYST\r\nNOOP\r\n");
+    assert_eq!(
+        [line(&mut raw), line(&mut raw), line(&mut raw)],
+        ["200 ok", "215 UNIX Type: L8", "200 ok"]
+    );
+
+    let mut endless = connect(&server);
+    endless.send(vec![b'A'; 10 * 1024]);
+    let mut other = connect(&server);
+    assert_eq!(ask(&mut other, "NOOP"), "200 ok");
+    assert_eq!(line(&mut endless), "500 command line too long");
+    endless.expect_closed();
+}
