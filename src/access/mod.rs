@@ -238,6 +238,17 @@ impl Owner {
     }
 }
 
+/// How clients log in, as a connection's greeting tells it: whether a
+/// token is asked for, and whether a client without one may do anything
+/// (the `--anonymous` grants).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Login {
+    /// Access control is on: a token is asked for.
+    pub tokens: bool,
+    /// Some `--anonymous` grant is given.
+    pub anonymous: bool,
+}
+
 /// Why a token was not accepted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Rejection {
@@ -390,6 +401,14 @@ impl Access {
     /// Whether access control is on.
     pub fn is_on(&self) -> bool {
         self.tokens.is_some()
+    }
+
+    /// What a client is told of logging in when it connects.
+    pub fn login(&self) -> Login {
+        Login {
+            tokens: self.is_on(),
+            anonymous: self.anonymous.iter().next().is_some(),
+        }
     }
 
     /// Re-reads the tokens file on a thread of its own (the event loop

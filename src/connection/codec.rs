@@ -9,6 +9,7 @@
 //! ended the connection. The connection itself never asks which protocol
 //! it speaks.
 
+use crate::access::Login;
 use crate::ftp::{self, Control};
 use crate::http::codec::{self as http, Exchange};
 use crate::http::origin::Site;
@@ -52,13 +53,13 @@ impl Codec {
         }
     }
 
-    /// What a new connection is told before it sends anything; `auth`:
-    /// access control is on.
-    pub fn greeting(&mut self, client_id: u64, auth: bool, out: &mut Vec<u8>) {
+    /// What a new connection is told before it sends anything; `login`:
+    /// how clients log in.
+    pub fn greeting(&mut self, client_id: u64, login: Login, out: &mut Vec<u8>) {
         match self {
-            Codec::Ferry(_) => ferry::greeting(client_id, auth, out),
+            Codec::Ferry(_) => ferry::greeting(client_id, login.tokens, out),
             Codec::Http(_) => {}
-            Codec::Ftp(control) => control.greeting(auth, out),
+            Codec::Ftp(control) => control.greeting(login, out),
         }
     }
 

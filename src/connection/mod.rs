@@ -262,7 +262,7 @@ pub struct Connection {
 
 impl Connection {
     /// Wraps an accepted stream, under `tls` if given, and queues the
-    /// greeting (which says so when `auth`: access control is on).
+    /// greeting (which tells how clients log in: `login`).
     pub fn new(
         stream: TcpStream,
         tls: Option<UnbufferedServerConnection>,
@@ -270,7 +270,7 @@ impl Connection {
         id: u64,
         codec: Codec,
         now: Instant,
-        auth: bool,
+        login: crate::access::Login,
     ) -> Connection {
         let mut conn = Connection {
             transport: Transport::new(stream, tls),
@@ -293,7 +293,7 @@ impl Connection {
             held: None,
             note: None,
         };
-        conn.codec.greeting(id, auth, &mut conn.output);
+        conn.codec.greeting(id, login, &mut conn.output);
         conn
     }
 

@@ -22,7 +22,7 @@
 
 use super::command::{Command, LineError, parse_command};
 use super::path::{file_name, folder_prefix, quoted, resolve};
-use crate::access::Secret;
+use crate::access::{Login, Secret};
 use crate::name::Name;
 use crate::serve::decoded::{Decoded, Refusal};
 use crate::serve::ops::{self, Request};
@@ -40,8 +40,8 @@ const FEATURES: &str = "211-Features:\r\n UTF8\r\n SIZE\r\n MDTM\r\n211 End\r\n"
 /// A control connection's state between its commands.
 #[derive(Debug, Default)]
 pub struct Control {
-    /// Access control is on: a password is a token.
-    auth: bool,
+    /// How clients log in (access control, anonymous grants).
+    login: Login,
     /// The name `USER` gave, until the login ends.
     user: Option<String>,
     logged_in: bool,
@@ -76,10 +76,11 @@ enum Pending {
 }
 
 impl Control {
-    /// The greeting; `auth`: access control is on (remembered: a password
-    /// is then a token).
-    pub fn greeting(&mut self, auth: bool, out: &mut Vec<u8>) {
-        self.auth = auth;
+    /// The greeting; `login`: how clients log in (remembered: a password
+    /// is a token where access control is on, and `anonymous` logs in
+    /// only where some `--anonymous` grant is given).
+    pub fn greeting(&mut self, login: Login, out: &mut Vec<u8>) {
+        self.login = login;
         out.extend_from_slice(b"220 ferry FTP ready\r\n");
     }
 
@@ -189,7 +190,7 @@ impl Control {
             return self.answer(used, "530 logged in already: QUIT to log in again");
         }
         self.user = Some(name);
-        match self.auth {
+        match self.login.tokens {
             true => self.answer(used, "331 your token is the password"),
             false => self.answer(used, "331 any password"),
         }
@@ -204,11 +205,17 @@ impl Control {
         if self.logged_in {
             return self.answer(used, "230 logged in already");
         }
-        if !self.auth {
+        if !self.login.tokens {
             self.logged_in = true;
             return self.answer(used, "230 logged in");
         }
         if ANONYMOUS.iter().any(|a| user.eq_ignore_ascii_case(a)) {
+            if !self.login.anonymous {
+                return self.answer(
+                    used,
+                    "530 no anonymous logins here: a token is the password",
+                );
+            }
             self.logged_in = true;
             return self.answer(
                 used,

@@ -46,6 +46,12 @@ fn a_token_logs_in_and_each_command_is_an_operation_on_the_root() {
         "nothing before a login"
     );
     assert!(ask(&mut raw, "PASS x").starts_with("503 "), "USER first");
+    // No --anonymous grant: no anonymous login.
+    assert!(ask(&mut raw, "USER anonymous").starts_with("331 "));
+    assert_eq!(
+        ask(&mut raw, "PASS me@example.com"),
+        "530 no anonymous logins here: a token is the password"
+    );
     assert_eq!(ask(&mut raw, "USER cam"), "331 your token is the password");
     assert!(ask(&mut raw, "PASS not-a-token").starts_with("530 "));
     assert!(

@@ -258,14 +258,14 @@ impl Reactor {
                 return;
             }
         };
-        let auth = self.hub.access.is_on();
+        let login = self.hub.access.login();
         let http_port = self
             .shared
             .config
             .address_of(Protocol::Http)
             .map(|a| a.port());
         let codec = Codec::new(protocol, http_port);
-        let mut conn = Connection::new(stream, tls, peer.ip(), id, codec, now, auth);
+        let mut conn = Connection::new(stream, tls, peer.ip(), id, codec, now, login);
         if proxied {
             // Its client is named in the header it must begin with.
             conn.expect_proxy_header();
