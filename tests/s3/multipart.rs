@@ -1335,3 +1335,29 @@ fn writes_past_a_quota_are_quota_exceeded_and_a_completion_waits_for_room() {
     let room = me.simple(s.s3, "PUT", "/bkt/obj", b"twelve bytes");
     assert_eq!(room.status, 200, "{}", room.head);
 }
+
+/// A completion from fewer parts than were staged frees the rest: the
+/// parts left out go with the upload, and their bytes with them.
+#[test]
+fn a_completion_from_fewer_parts_frees_the_rest_of_the_quota() {
+    let s = S3Server::start_with(&[("owner", support::s3::ALL)], &[], |c| {
+        c.quotas = vec![ferry::access::quota::FolderQuota::parse("bkt/=20").unwrap()];
+    });
+    let me = &s.signers[0];
+    let id = begin(&s, me, "big");
+    let first = put_part(&s, me, "big", &id, 1, b"8 bytes!");
+    put_part(&s, me, "big", &id, 2, b"twelve bytes");
+    // Staged, both count: the quota is full.
+    let over = me.simple(s.s3, "PUT", "/bkt/obj", b"1");
+    assert_eq!(code(&over), "QuotaExceeded");
+    completes(
+        &s,
+        (me, "big", &id),
+        &completion(&[(1, &first)]),
+        b"8 bytes!",
+    );
+    let room = me.simple(s.s3, "PUT", "/bkt/obj", b"twelve bytes");
+    assert_eq!(room.status, 200, "{}", room.head);
+    let over = me.simple(s.s3, "PUT", "/bkt/more", b"1");
+    assert_eq!(code(&over), "QuotaExceeded", "counted once: 8 + 12");
+}

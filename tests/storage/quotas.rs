@@ -163,6 +163,19 @@ fn staged_bytes_count_until_their_session_goes() {
     assert_eq!(raw.line(), "OK");
     assert_eq!(df(&mut raw, "box"), [100, 0, 3, 0]);
 
+    // Expired (untouched past --upload-ttl): its next APPEND finds it
+    // gone, and its bytes with it.
+    let id = staged(&mut raw, "box/s", &[b's'; 20]);
+    let record = server.root.path().join(format!(".ferry-uploads/{id}.meta"));
+    let two_days_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(2 * 86_400);
+    let file = std::fs::File::options().write(true).open(record).unwrap();
+    file.set_modified(two_days_ago).unwrap();
+    raw.send(format!("APPEND {id} 20 30\n"));
+    raw.send([b's'; 30]);
+    let expired = raw.line();
+    assert!(expired.starts_with("ERR 404 upload expired"), "{expired}");
+    assert_eq!(df(&mut raw, "box"), [100, 0, 3, 0]);
+
     let id = staged(&mut raw, "box/s", &[b's'; 20]);
     raw.send(format!("APPEND {id} 20 30\n"));
     raw.send([b's'; 30]);
