@@ -11,7 +11,7 @@
 //! CWD <folder>         DF -> 250               the folder must be there, within a grant
 //! DELE / MKD / RMD     Delete / MakeFolder / RemoveFolder -> 250 | 257
 //! RNFR + RNTO          MoveFile -> 350, 250
-//! SIZE / MDTM          Stat -> 213
+//! SIZE / MDTM / MLST   Get (the description) -> 213, 250
 //! QUIT                 Quit -> 221, closed
 //! ```
 //!
@@ -35,7 +35,8 @@ const ANONYMOUS: [&str; 2] = ["anonymous", "ftp"];
 
 /// What `FEAT` lists (RFC 2389): what this server serves of the
 /// extensions.
-const FEATURES: &str = "211-Features:\r\n UTF8\r\n SIZE\r\n MDTM\r\n211 End\r\n";
+const FEATURES: &str =
+    "211-Features:\r\n UTF8\r\n SIZE\r\n MDTM\r\n MLST type*;size*;modify*;\r\n211 End\r\n";
 
 /// A control connection's state between its commands.
 #[derive(Debug, Default)]
@@ -72,6 +73,8 @@ enum Pending {
     Rename,
     Size,
     Mdtm,
+    /// `MLST` of this path.
+    Mlst(String),
     Quit,
 }
 
@@ -150,8 +153,9 @@ impl Control {
                     folders: Folders::Explicit,
                 })
             }),
-            "SIZE" => self.on_file(&arg, used, Pending::Size, stat),
-            "MDTM" => self.on_file(&arg, used, Pending::Mdtm, stat),
+            "SIZE" => self.on_file(&arg, used, Pending::Size, describe),
+            "MDTM" => self.on_file(&arg, used, Pending::Mdtm, describe),
+            "MLST" => self.mlst(&arg, used),
             "MKD" | "XMKD" => self.make_folder(&arg, used),
             "RMD" | "XRMD" => self.on_file(&arg, used, Pending::RemoveFolder, |name| {
                 Operation::RemoveFolder(ops::RemoveFolder { name })
@@ -164,8 +168,8 @@ impl Control {
                 None => self.answer(used, "553 not a name ferry takes"),
             },
             "RNTO" => self.rename(&arg, used),
-            "PASV" | "EPSV" | "PORT" | "EPRT" | "LIST" | "NLST" | "MLSD" | "MLST" | "RETR"
-            | "STOR" | "STOU" | "APPE" | "REST" | "ABOR" | "AUTH" | "PBSZ" | "PROT" | "STAT" => {
+            "PASV" | "EPSV" | "PORT" | "EPRT" | "LIST" | "NLST" | "MLSD" | "RETR" | "STOR"
+            | "STOU" | "APPE" | "REST" | "ABOR" | "AUTH" | "PBSZ" | "PROT" | "STAT" => {
                 self.answer(used, "502 not served yet")
             }
             _ => self.answer(used, "500 unknown command"),
@@ -246,7 +250,8 @@ impl Control {
         self.request(used, Pending::Cwd(path), free_space)
     }
 
-    /// A command on the file (or folder) `arg` names.
+    /// A command on the file (or folder) `arg` names, from the working
+    /// folder.
     fn on_file(
         &mut self,
         arg: &str,
@@ -260,10 +265,20 @@ impl Control {
         }
     }
 
+    /// `MLST` (RFC 3659 §7): one entry's facts, on the control connection;
+    /// the root (no file's name) is a folder.
+    fn mlst(&mut self, arg: &str, used: usize) -> Decoded {
+        let path = resolve(&self.cwd, arg);
+        if path.is_empty() {
+            let lines = mlst_lines("type=dir;", "");
+            return self.answer(used, &lines);
+        }
+        self.on_file(arg, used, Pending::Mlst(path), describe)
+    }
+
     fn make_folder(&mut self, arg: &str, used: usize) -> Decoded {
         let path = resolve(&self.cwd, arg);
-        let made = Pending::MakeFolder(path.clone());
-        self.on_file(&path, used, made, |name| {
+        self.on_file(arg, used, Pending::MakeFolder(path), |name| {
             Operation::MakeFolder(ops::MakeFolder {
                 name,
                 making: crate::serve::Making::Alone,
@@ -307,9 +322,20 @@ impl Control {
             }
             (Pending::MakeFolder(path), _) => format!("257 {} made", quoted(&path)),
             (Pending::Delete | Pending::RemoveFolder | Pending::Rename, _) => "250 done".to_owned(),
-            (Pending::Size, Reply::Stat { version }) => format!("213 {}", version.info.size),
-            (Pending::Mdtm, Reply::Stat { version }) => format!("213 {}", mdtm(version.info.mtime)),
+            (Pending::Size, Reply::File { version, .. }) => format!("213 {}", version.info.size),
+            (Pending::Mdtm, Reply::File { version, .. }) => {
+                format!("213 {}", mdtm(version.info.mtime))
+            }
             (Pending::Size | Pending::Mdtm, _) => "550 not a file".to_owned(),
+            (Pending::Mlst(path), Reply::File { version, .. }) => {
+                let facts = format!(
+                    "type=file;size={};modify={};",
+                    version.info.size,
+                    mdtm(version.info.mtime)
+                );
+                mlst_lines(&facts, &path)
+            }
+            (Pending::Mlst(path), _) => mlst_lines("type=dir;", &path),
             (Pending::Quit, _) => {
                 self.closing = true;
                 "221 goodbye".to_owned()
@@ -327,9 +353,12 @@ impl Control {
     }
 }
 
-/// `Stat` of `name`: its size and time (SIZE, MDTM).
-fn stat(name: Name) -> Operation {
-    Operation::Stat(ops::Stat { name })
+/// `name` described, its bytes not sent (SIZE, MDTM, MLST): a `Get` of
+/// its description, which never waits for a checksum (a `Stat` would
+/// compute the CRC-32C of a file placed by other means).
+fn describe(name: Name) -> Operation {
+    let want = crate::serve::Want::Whole { body: false };
+    Operation::Get(ops::Get { name, want })
 }
 
 /// A failed operation's line: its FTP code (RFC 959 §4.2) and reason.
@@ -358,6 +387,12 @@ fn failed(failure: &Failure) -> String {
 /// A reason as one line: it never breaks the reply's framing.
 fn one_line(message: &str) -> String {
     message.replace(['\r', '\n'], " ")
+}
+
+/// `MLST`'s answer: `facts` of `path` (RFC 3659 §7.2: the entry's line
+/// begins with a space).
+fn mlst_lines(facts: &str, path: &str) -> String {
+    format!("250-Listing /{path}\r\n {facts} /{path}\r\n250 End")
 }
 
 /// MDTM's time (RFC 3659 §2.3): `YYYYMMDDHHMMSS`, UTC.

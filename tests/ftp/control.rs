@@ -70,6 +70,10 @@ fn a_token_logs_in_and_each_command_is_an_operation_on_the_root() {
         ask(&mut raw, "PWD"),
         "257 \"/photos\" is the working folder"
     );
+    // Relative to the working folder, once.
+    assert_eq!(ask(&mut raw, "MKD sub"), "257 \"/photos/sub\" made");
+    assert!(server.root.path().join("photos/sub").is_dir());
+    assert_eq!(ask(&mut raw, "RMD sub"), "250 done");
     std::fs::write(server.root.path().join("photos/a.jpg"), b"hello").unwrap();
     assert_eq!(ask(&mut raw, "SIZE a.jpg"), "213 5");
     let mdtm = ask(&mut raw, "MDTM /photos/a.jpg");
@@ -79,6 +83,18 @@ fn a_token_logs_in_and_each_command_is_an_operation_on_the_root() {
         "a folder"
     );
     assert!(ask(&mut raw, "SIZE nothing.jpg").starts_with("550 "));
+    raw.send("MLST a.jpg\r\n");
+    let entry = [line(&mut raw), line(&mut raw), line(&mut raw)];
+    assert_eq!(entry[0], "250-Listing /photos/a.jpg");
+    assert!(
+        entry[1].starts_with(" type=file;size=5;modify=20")
+            && entry[1].ends_with("; /photos/a.jpg"),
+        "{entry:?}"
+    );
+    assert_eq!(entry[2], "250 End");
+    raw.send("MLST /photos\r\n");
+    let entry = [line(&mut raw), line(&mut raw), line(&mut raw)];
+    assert_eq!(entry[1], " type=dir; /photos", "{entry:?}");
     assert_eq!(ask(&mut raw, "RNFR a.jpg"), "350 ready for RNTO");
     assert_eq!(ask(&mut raw, "RNTO b.jpg"), "250 done");
     assert!(server.root.path().join("photos/b.jpg").exists());
@@ -167,7 +183,14 @@ fn feat_lists_what_is_served() {
     }
     assert_eq!(
         lines,
-        ["211-Features:", " UTF8", " SIZE", " MDTM", "211 End"]
+        [
+            "211-Features:",
+            " UTF8",
+            " SIZE",
+            " MDTM",
+            " MLST type*;size*;modify*;",
+            "211 End"
+        ]
     );
     assert_eq!(ask(&mut raw, "OPTS UTF8 ON"), "200 UTF-8 always");
 }
