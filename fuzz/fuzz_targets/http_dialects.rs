@@ -29,7 +29,9 @@ fuzz_target!(|data: &[u8]| {
         let mut exchange = Exchange::new(Protocol::Http);
         match exchange.decode(data, Site { web, access_on }, ROOM) {
             Decoded::Incomplete | Decoded::GoAhead => {}
-            Decoded::Request(_, used) | Decoded::Answered(used) => assert!(used <= data.len()),
+            Decoded::Request(_, used) | Decoded::Answered(used) | Decoded::Link(_, used) => {
+                assert!(used <= data.len())
+            }
             Decoded::Refused(refusal) => {
                 if let Some((used, _)) = refusal.skip {
                     assert!(used <= data.len());

@@ -17,7 +17,7 @@ use crate::connection::codec::Decoded;
 use crate::http::origin::Site;
 use crate::metrics;
 use crate::serve::{
-    self, Ctx, ErrorKind, Failure, Guard, Next, Outcome, Reply, Send, Sender, Verb,
+    self, Ctx, ErrorKind, Failure, Guard, Next, Outcome, Reply, Request, Send, Sender, Verb,
 };
 
 /// GET bodies up to this size are sent from the output queue together with
@@ -134,31 +134,11 @@ impl Connection {
                 self.codec.encode(&Reply::GoAhead, false, &mut self.output);
                 (State::AwaitHeader, 0)
             }
-            Decoded::Request(request, used) => {
+            Decoded::Request(request, used) => (self.serve_request(request, env), used),
+            Decoded::Link(link, used) => {
+                // The reactor takes it after this turn (`link.rs`).
                 self.requests = self.requests.saturating_add(1);
-                self.operation = request.operation.declared().verb.index() as u8;
-                self.note = Note::of(&request.operation);
-                let ctx = Ctx {
-                    storage: env.storage,
-                    config: env.config,
-                    hooks: env.hooks,
-                    client: self.id,
-                    peer: self.peer(),
-                    protocol: self.protocol(),
-                    walks: env.walks,
-                    abandoned: None,
-                };
-                let mut guard = Guard {
-                    access: env.access,
-                    held: &mut self.held,
-                    user: None,
-                };
-                let outcome = serve::serve(request, &ctx, &mut guard);
-                let user = guard.user;
-                if let Some(note) = &mut self.note {
-                    note.made_by(user);
-                }
-                (self.apply(outcome), used)
+                (State::Waiting(Wait::Link(link)), used)
             }
             Decoded::Answered(used) => {
                 // Counted against the turn's budget as any request: a
@@ -189,6 +169,35 @@ impl Connection {
                 (self.enter(next), used)
             }
         }
+    }
+
+    /// Serves `request` (decoded here, or handed over by another
+    /// connection) and enters the state its outcome leads to.
+    pub(super) fn serve_request(&mut self, request: Request, env: &mut Env<'_>) -> State {
+        self.requests = self.requests.saturating_add(1);
+        self.operation = request.operation.declared().verb.index() as u8;
+        self.note = Note::of(&request.operation);
+        let ctx = Ctx {
+            storage: env.storage,
+            config: env.config,
+            hooks: env.hooks,
+            client: self.id,
+            peer: self.peer(),
+            protocol: self.protocol(),
+            walks: env.walks,
+            abandoned: None,
+        };
+        let mut guard = Guard {
+            access: env.access,
+            held: &mut self.held,
+            user: None,
+        };
+        let outcome = serve::serve(request, &ctx, &mut guard);
+        let user = guard.user;
+        if let Some(note) = &mut self.note {
+            note.made_by(user);
+        }
+        self.apply(outcome)
     }
 
     /// Queues the reply of `outcome` and enters the state it leads to.
@@ -278,6 +287,12 @@ impl Connection {
             State::AwaitHeader => {
                 warn!("#{} connection closed inside a request line", self.id);
                 Some("incomplete request line")
+            }
+            // A body that ends with its stream: whole now (FTP's STOR).
+            State::ReceivingBody(mut receive) if receive.ends_at_eof() => {
+                receive.reach_eof();
+                self.state = self.enter(Next::Receive(receive));
+                return;
             }
             State::ReceivingBody(receive) => {
                 let (received, declared) = receive.progress();

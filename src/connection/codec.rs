@@ -10,11 +10,12 @@
 //! it speaks.
 
 use crate::access::Login;
-use crate::ftp::{self, Control};
+use crate::ftp::{self, Control, Data};
 use crate::http::codec::{self as http, Exchange};
 use crate::http::origin::Site;
 use crate::protocol::codec as ferry;
 use crate::serve::Reply;
+use crate::serve::decoded::Relay;
 
 pub use crate::serve::decoded::{Decoded, Refusal};
 pub use crate::wire::Protocol;
@@ -30,6 +31,9 @@ pub enum Codec {
     /// An FTP control connection: its login and working folder (boxed:
     /// the connection stays small whatever a codec holds).
     Ftp(Box<Control>),
+    /// An FTP data connection: the transfer its control connection hands
+    /// it, reported back.
+    FtpData(Box<Data>),
 }
 
 impl Codec {
@@ -38,7 +42,7 @@ impl Codec {
         match self {
             Codec::Ferry(_) => Protocol::Ferry,
             Codec::Http(exchange) => exchange.listener(),
-            Codec::Ftp(_) => Protocol::Ftp,
+            Codec::Ftp(_) | Codec::FtpData(_) => Protocol::Ftp,
         }
     }
 
@@ -58,7 +62,7 @@ impl Codec {
     pub fn greeting(&mut self, client_id: u64, login: Login, out: &mut Vec<u8>) {
         match self {
             Codec::Ferry(_) => ferry::greeting(client_id, login.tokens, out),
-            Codec::Http(_) => {}
+            Codec::Http(_) | Codec::FtpData(_) => {}
             Codec::Ftp(control) => control.greeting(login, out),
         }
     }
@@ -71,6 +75,7 @@ impl Codec {
             Codec::Ftp(_) => {
                 out.extend_from_slice(b"421 too many connections: try again later\r\n")
             }
+            Codec::FtpData(_) => {}
         }
     }
 
@@ -82,6 +87,7 @@ impl Codec {
             Codec::Http(_) => http::plaintext_on_tls_port(out),
             // An FTP listener is never TLS from the first byte (`Config::listen`).
             Codec::Ftp(_) => out.extend_from_slice(b"421 this port speaks TLS\r\n"),
+            Codec::FtpData(_) => {}
         }
     }
 
@@ -93,6 +99,7 @@ impl Codec {
             Codec::Ferry(codec) => codec.decode(data),
             Codec::Http(exchange) => exchange.decode(data, site, room),
             Codec::Ftp(control) => control.decode(data),
+            Codec::FtpData(link) => link.decode(data),
         }
     }
 
@@ -107,7 +114,7 @@ impl Codec {
     /// its reply, while the work runs (HTTP's, for some dialects' requests).
     pub fn fills(&self) -> bool {
         match self {
-            Codec::Ferry(_) | Codec::Ftp(_) => false,
+            Codec::Ferry(_) | Codec::Ftp(_) | Codec::FtpData(_) => false,
             Codec::Http(exchange) => exchange.fills(),
         }
     }
@@ -126,6 +133,7 @@ impl Codec {
             Codec::Ferry(_) => ferry::encode(reply, out),
             Codec::Http(exchange) => exchange.encode(reply, last, out),
             Codec::Ftp(control) => control.encode(reply, out),
+            Codec::FtpData(link) => link.encode(reply),
         }
     }
 
@@ -150,6 +158,7 @@ impl Codec {
             Codec::Ferry(codec) => codec.refuse(refusal, out),
             Codec::Http(exchange) => exchange.refuse(refusal, last, out),
             Codec::Ftp(control) => control.refuse(refusal, out),
+            Codec::FtpData(_) => {}
         }
     }
 
@@ -161,6 +170,7 @@ impl Codec {
             Codec::Ferry(_) => ferry::holds_whole_head(input),
             Codec::Http(_) => http::holds_whole_head(input),
             Codec::Ftp(_) => ftp::holds_whole_head(input),
+            Codec::FtpData(_) => true,
         }
     }
 
@@ -179,6 +189,45 @@ impl Codec {
             Codec::Ferry(_) => false,
             Codec::Http(exchange) => exchange.close,
             Codec::Ftp(control) => control.is_closing(),
+            Codec::FtpData(link) => link.is_closing(),
+        }
+    }
+
+    /// A data connection for the connection `control` (FTP's).
+    pub fn ftp_data(control: (usize, u64)) -> Codec {
+        Codec::FtpData(Box::new(Data::new(control)))
+    }
+
+    /// Queues what the reactor relays about a link this connection asked
+    /// for (FTP's `227`, `150`, `226`...).
+    pub fn relayed(&mut self, relay: &Relay, out: &mut Vec<u8>) {
+        if let Codec::Ftp(control) = self {
+            control.relayed(relay, out);
+        }
+    }
+
+    /// The connection this one serves for (a data connection's control).
+    pub fn linked_to(&self) -> Option<(usize, u64)> {
+        match self {
+            Codec::FtpData(link) => Some(link.control()),
+            _ => None,
+        }
+    }
+
+    /// What a linked connection has to report, once.
+    pub fn take_relay(&mut self) -> Option<Relay> {
+        match self {
+            Codec::FtpData(link) => link.take_relay(),
+            _ => None,
+        }
+    }
+
+    /// What a linked connection reports as it closes (`whole`: all it
+    /// had to send is out).
+    pub fn closing_relay(&mut self, whole: bool) -> Option<Relay> {
+        match self {
+            Codec::FtpData(link) => link.closing_relay(whole),
+            _ => None,
         }
     }
 }

@@ -6,8 +6,28 @@ use std::mem;
 
 use log::error;
 
-use super::{Connection, JOB_OUTPUT_BACKLOG, State, Wait};
-use crate::serve::{self, Job, Next};
+use super::{Connection, JOB_OUTPUT_BACKLOG, State};
+use crate::serve::decoded::Link;
+use crate::serve::{self, Job, Next, Request, Ticket};
+
+/// What a waiting connection waits for.
+pub(super) enum Wait {
+    /// The job, until the reactor takes it to the pool.
+    Job(Job),
+    /// On the pool; a long job's ticket, whose drop (the connection gone)
+    /// tells the job that nobody waits for it.
+    Asked {
+        /// Held for its drop.
+        _ticket: Option<Ticket>,
+    },
+    /// Work beyond the connection, until the reactor takes it (`link.rs`).
+    Link(Link),
+    /// The reactor's answer to its link (FTP's data connection's report).
+    Linked,
+    /// A request handed to it by another connection (FTP's control
+    /// connection hands its data connection a transfer), to serve.
+    Handed(Box<Request>),
+}
 
 impl Connection {
     /// The job this connection waits for, or a write behind its upload,

@@ -64,6 +64,7 @@ mod advance;
 pub mod codec;
 mod deadline;
 mod jobs;
+mod link;
 mod note;
 mod proxied;
 mod tls_held;
@@ -83,9 +84,10 @@ use rustls::server::UnbufferedServerConnection;
 use crate::access::{Access, Principal};
 use crate::config::Config;
 use crate::connection::codec::Codec;
-use crate::serve::{Job, Receive, Send, Ticket};
+use crate::serve::{Receive, Send};
 use crate::storage::Storage;
 use deadline::Timing;
+use jobs::Wait;
 use note::Opened;
 use transport::Transport;
 
@@ -165,18 +167,6 @@ pub struct Env<'a> {
     pub held_input: &'a mut usize,
 }
 
-/// A connection's part in a job it waits for.
-enum Wait {
-    /// The job, until the reactor takes it to the pool.
-    Job(Job),
-    /// On the pool; a long job's ticket, whose drop (the connection gone)
-    /// tells the job that nobody waits for it.
-    Asked {
-        /// Held for its drop.
-        _ticket: Option<Ticket>,
-    },
-}
-
 enum State {
     /// A trusted load balancer's connection, before its PROXY header has
     /// been taken off the socket: nothing else reads until then.
@@ -190,7 +180,7 @@ enum State {
     DrainingBody {
         left: u64,
     },
-    /// Waiting for the I/O pool.
+    /// Waiting for the I/O pool, or the reactor (`link.rs`).
     Waiting(Wait),
     /// The last answer said it was the last, between requests (HTTP's
     /// `Connection: close`): closed at once unless the peer sent more.

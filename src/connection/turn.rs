@@ -91,7 +91,17 @@ impl Connection {
             {
                 Err(Step::Close)
             }
-            // Nothing to do until the I/O pool reports back.
+            // Handed a request by another connection: served now.
+            State::Waiting(Wait::Handed(_)) => {
+                let State::Waiting(Wait::Handed(request)) =
+                    mem::replace(&mut self.state, State::Done)
+                else {
+                    unreachable!("matched above");
+                };
+                self.state = self.serve_request(*request, env);
+                Ok(0)
+            }
+            // Nothing to do until the I/O pool (or the reactor) reports back.
             State::Waiting(_) => Err(Step::Wait(self.interest)),
             // A peer that has gone waits too while a write is away: its
             // temp file goes (`on_eof`) only once the sink is back, before

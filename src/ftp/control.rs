@@ -12,21 +12,26 @@
 //! DELE / MKD / RMD     Delete / MakeFolder / RemoveFolder -> 250 | 257
 //! RNFR + RNTO          MoveFile -> 350, 250
 //! SIZE / MDTM / MLST   Get (the description) -> 213, 250
+//! PASV / EPSV          Link::Listen -> 227 | 229 (the reactor listens: links.rs)
+//! RETR / LIST / NLST   Get / List, handed to the data connection -> 150, 226
+//! STOR                 Put (the body ends at the data connection's end) -> 150, 226
 //! QUIT                 Quit -> 221, closed
 //! ```
 //!
 //! Before a login only the commands of the login itself and those that
-//! tell nothing of the root are taken (530 otherwise). What moves a
-//! file's bytes needs a data connection, which this server does not open
-//! yet: those commands are answered 502 (issue 53 goes on).
+//! tell nothing of the root are taken (530 otherwise). What the server
+//! does not serve yet (`APPE`, FTPS, active mode) is answered 502.
 
 use super::command::{Command, LineError, parse_command};
+use super::listing::{ls_line, nlst_line};
 use super::path::{file_name, folder_prefix, quoted, resolve};
+use super::reply::{failed, mdtm, mlst_lines, one_line, passive_line};
 use crate::access::{Login, Secret};
 use crate::name::Name;
-use crate::serve::decoded::{Decoded, Refusal};
+use crate::serve::decoded::{Decoded, Link, Refusal, Relay};
 use crate::serve::ops::{self, Request};
-use crate::serve::{Body, ErrorKind, Failure, Operation, Reply};
+use crate::serve::terms::PlainFormat;
+use crate::serve::{Body, BodyLength, ErrorKind, Operation, Reply};
 use crate::storage::Folders;
 
 /// The user names that log in without a token (RFC 1635), to what the
@@ -50,6 +55,11 @@ pub struct Control {
     cwd: String,
     /// What `RNFR` named, for the `RNTO` that follows.
     rename_from: Option<Name>,
+    /// A data connection is listened for or open (`PASV`, `EPSV`), for
+    /// the next transfer.
+    passive: bool,
+    /// Where the next `RETR` begins (`REST`).
+    rest: u64,
     /// The command whose operation is being served.
     pending: Pending,
     /// Lines answered here, for the connection to send.
@@ -168,8 +178,26 @@ impl Control {
                 None => self.answer(used, "553 not a name ferry takes"),
             },
             "RNTO" => self.rename(&arg, used),
-            "PASV" | "EPSV" | "PORT" | "EPRT" | "LIST" | "NLST" | "MLSD" | "RETR" | "STOR"
-            | "STOU" | "APPE" | "REST" | "ABOR" | "AUTH" | "PBSZ" | "PROT" | "STAT" => {
+            "PASV" => Decoded::Link(Link::Listen { extended: false }, used),
+            "EPSV" if arg.is_empty() || arg == "1" || arg == "2" => {
+                Decoded::Link(Link::Listen { extended: true }, used)
+            }
+            "EPSV" if arg.eq_ignore_ascii_case("ALL") => self.answer(used, "200 EPSV only"),
+            "EPSV" => self.answer(used, "522 only EPSV itself: (1,2)"),
+            "REST" => match arg.parse::<u64>() {
+                Ok(offset) => {
+                    self.rest = offset;
+                    let line = format!("350 the next RETR begins at byte {offset}");
+                    self.answer(used, &line)
+                }
+                Err(_) => self.answer(used, "501 REST takes a byte offset"),
+            },
+            "RETR" => self.retrieve(&arg, used),
+            "LIST" => self.list(&arg, used, ls_line),
+            "NLST" => self.list(&arg, used, nlst_line),
+            "PORT" | "EPRT" => self.answer(used, "502 active mode is off: use PASV or EPSV"),
+            "STOR" => self.store(&arg, used),
+            "MLSD" | "STOU" | "APPE" | "ABOR" | "AUTH" | "PBSZ" | "PROT" | "STAT" => {
                 self.answer(used, "502 not served yet")
             }
             _ => self.answer(used, "500 unknown command"),
@@ -276,6 +304,97 @@ impl Control {
         self.on_file(arg, used, Pending::Mlst(path), describe)
     }
 
+    /// A transfer on the data connection: handed to it by the reactor.
+    fn transfer(&mut self, used: usize, operation: Operation) -> Decoded {
+        if !self.passive {
+            return self.answer(used, "425 PASV or EPSV first");
+        }
+        self.passive = false;
+        let request = Box::new(Request::new(operation, None));
+        Decoded::Link(Link::Hand(request), used)
+    }
+
+    /// `RETR`: the file, from where `REST` said.
+    fn retrieve(&mut self, arg: &str, used: usize) -> Decoded {
+        let Some(name) = file_name(&resolve(&self.cwd, arg)) else {
+            return self.answer(used, "553 not a name ferry takes");
+        };
+        let offset = std::mem::take(&mut self.rest);
+        let want = crate::serve::Want::Span {
+            offset,
+            length: None,
+        };
+        self.transfer(used, Operation::Get(ops::Get { name, want }))
+    }
+
+    /// `STOR`: a file, from the data connection's bytes to its end: a
+    /// ferry upload (a temp file renamed into place once whole; a cut
+    /// data connection leaves the file as it was). Its folder must be
+    /// there (folders are things of their own: `MKD`).
+    fn store(&mut self, arg: &str, used: usize) -> Decoded {
+        let Some(name) = file_name(&resolve(&self.cwd, arg)) else {
+            return self.answer(used, "553 not a name ferry takes");
+        };
+        if self.rest != 0 {
+            self.rest = 0;
+            return self.answer(
+                used,
+                "504 REST before STOR is not served yet: STOR it whole",
+            );
+        }
+        let body = Body {
+            length: BodyLength::UntilEof,
+            awaits_go_ahead: false,
+        };
+        let put = ops::Put {
+            name,
+            body,
+            crc: None,
+            mtime: None,
+            trailer: None,
+            digests: None,
+            folders: Folders::Explicit,
+            props: None,
+            preconditions: None,
+        };
+        self.transfer(used, Operation::Put(put))
+    }
+
+    /// `LIST`, `NLST`: a folder's entries in `format` (options such as
+    /// `-la`, which clients send, are taken as asked).
+    fn list(&mut self, arg: &str, used: usize, format: PlainFormat) -> Decoded {
+        let words = arg.split(' ').filter(|w| !w.is_empty());
+        let path: Vec<&str> = words.skip_while(|w| w.starts_with('-')).collect();
+        let path = resolve(&self.cwd, &path.join(" "));
+        let Some(prefix) = folder_prefix(&path) else {
+            return self.answer(used, "550 not a folder name ferry takes");
+        };
+        let list = ops::List {
+            prefix,
+            scope: crate::serve::Scope::Directory,
+            format: Box::new(format),
+            body: true,
+        };
+        self.transfer(used, Operation::List(list))
+    }
+
+    /// Queues what the reactor relays of the data connection.
+    pub fn relayed(&mut self, relay: &Relay, out: &mut Vec<u8>) {
+        let line = match relay {
+            Relay::Listening(addr) => {
+                self.passive = true;
+                passive_line(*addr)
+            }
+            Relay::Refused(why) => format!("425 {}", one_line(why)),
+            Relay::Began => "150 here it comes".to_owned(),
+            Relay::Ended(None) => "226 done".to_owned(),
+            Relay::Ended(Some(failure)) => failed(failure),
+            Relay::Cut => "426 the data connection closed: transfer aborted".to_owned(),
+        };
+        out.extend_from_slice(line.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+
     fn make_folder(&mut self, arg: &str, used: usize) -> Decoded {
         let path = resolve(&self.cwd, arg);
         self.on_file(arg, used, Pending::MakeFolder(path), |name| {
@@ -361,69 +480,8 @@ fn describe(name: Name) -> Operation {
     Operation::Get(ops::Get { name, want })
 }
 
-/// A failed operation's line: its FTP code (RFC 959 §4.2) and reason.
-fn failed(failure: &Failure) -> String {
-    let code = match failure.kind {
-        ErrorKind::BadRequest => 501,
-        ErrorKind::TooLarge | ErrorKind::NoSpace | ErrorKind::OverQuota => 552,
-        ErrorKind::Throttled => 421,
-        ErrorKind::Busy | ErrorKind::Unavailable | ErrorKind::Internal => 451,
-        ErrorKind::ChecksumMismatch => 451,
-        // Logged in already, a token it lacks is a refusal, not a login.
-        ErrorKind::Unauthorized
-        | ErrorKind::Forbidden
-        | ErrorKind::ReadOnly
-        | ErrorKind::NotFound
-        | ErrorKind::Expired
-        | ErrorKind::Conflict
-        | ErrorKind::Exists
-        | ErrorKind::Vetoed
-        | ErrorKind::Locked
-        | ErrorKind::PreconditionFailed => 550,
-    };
-    format!("{code} {}", one_line(&failure.message))
-}
-
-/// A reason as one line: it never breaks the reply's framing.
-fn one_line(message: &str) -> String {
-    message.replace(['\r', '\n'], " ")
-}
-
-/// `MLST`'s answer: `facts` of `path` (RFC 3659 §7.2: the entry's line
-/// begins with a space).
-fn mlst_lines(facts: &str, path: &str) -> String {
-    format!("250-Listing /{path}\r\n {facts} /{path}\r\n250 End")
-}
-
-/// MDTM's time (RFC 3659 §2.3): `YYYYMMDDHHMMSS`, UTC.
-fn mdtm(unix_seconds: i64) -> String {
-    let Ok(at) = time::OffsetDateTime::from_unix_timestamp(unix_seconds) else {
-        return "19700101000000".to_owned();
-    };
-    format!(
-        "{:04}{:02}{:02}{:02}{:02}{:02}",
-        at.year(),
-        u8::from(at.month()),
-        at.day(),
-        at.hour(),
-        at.minute(),
-        at.second()
-    )
-}
-
 /// Whether `input` holds a whole command line (the header deadline's
 /// rule: a peer that dribbles a line is cut off as any other).
 pub fn holds_whole_head(input: &[u8]) -> bool {
     input.contains(&b'\n')
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn mdtm_is_utc_to_the_second() {
-        assert_eq!(mdtm(0), "19700101000000");
-        assert_eq!(mdtm(1_764_115_200), "20251126000000");
-    }
 }

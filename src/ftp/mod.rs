@@ -5,16 +5,24 @@
 //! ```text
 //! command.rs   a command line, parsed sans-IO
 //! path.rs      FTP paths as ferry names (the working folder, `..`)
+//! reply.rs     the words of replies: codes, addresses, facts, times
 //! control.rs   the control connection's codec: login, commands as operations
+//! listing.rs   LIST (`ls -l`) and NLST lines
+//! data.rs      a data connection's codec: the transfer it is handed, reported back
 //! ```
 //!
 //! A codec like FERRY/1's and HTTP's: commands become the serve layer's
 //! operations, so every rule (grants, locks, quotas, hooks, the access
-//! log) is the one every protocol passes. Data connections (PASV, LIST,
-//! RETR, STOR) come next (issue 53).
+//! log) is the one every protocol passes. A transfer is an operation
+//! handed to the data connection, which the reactor pairs with its control
+//! connection (`server/reactor/links.rs`).
 
 pub mod command;
 pub mod control;
+pub mod data;
+pub mod listing;
 pub mod path;
+mod reply;
 
 pub use control::{Control, holds_whole_head};
+pub use data::Data;

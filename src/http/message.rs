@@ -234,6 +234,7 @@ fn body_in_hand<'a>(
             len as usize
         }
         BodyLength::Chunked => return chunked_in_hand(&buf[resume.used..], limits, joined),
+        BodyLength::UntilEof => unreachable!("HTTP/1.1 frames every request body"),
     };
     Ok(buf
         .get(resume.used..resume.used + len)

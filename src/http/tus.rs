@@ -233,7 +233,9 @@ fn upload_bytes(body: BodyLength, fields: &Fields) -> Result<u64, Refused> {
     }
     match body {
         BodyLength::Fixed(len) => Ok(len),
-        BodyLength::Chunked => Err((411, "upload bytes need a Content-Length".into())),
+        BodyLength::Chunked | BodyLength::UntilEof => {
+            Err((411, "upload bytes need a Content-Length".into()))
+        }
     }
 }
 

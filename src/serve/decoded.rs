@@ -23,6 +23,41 @@ pub enum Decoded {
     /// nothing of the root (FTP's `NOOP`, `PWD`); the codec hands over
     /// the answer's bytes (`Codec::answered`).
     Answered(usize),
+    /// Work for the reactor beyond this connection (FTP's data
+    /// connection), and the request's bytes: the connection waits until
+    /// the reactor answers for it ([`Relay`]).
+    Link(Link, usize),
+}
+
+/// What a connection asks of the reactor beyond itself (FTP's passive
+/// data connection).
+#[derive(Debug)]
+pub enum Link {
+    /// Listen for the client's data connection (FTP's `PASV`, or `EPSV`
+    /// where `extended`): the reactor says where.
+    Listen {
+        /// The answer names the port alone (RFC 2428).
+        extended: bool,
+    },
+    /// Serve `request` on the data connection, which reports back.
+    Hand(Box<Request>),
+}
+
+/// What the reactor tells a connection that asked it for a [`Link`].
+#[derive(Debug)]
+pub enum Relay {
+    /// It listens for the data connection at this address.
+    Listening(std::net::SocketAddr),
+    /// No data connection can be had (the listener could not be made,
+    /// nothing was listening for one): the reason.
+    Refused(String),
+    /// The transfer began on the data connection.
+    Began,
+    /// The transfer ended: `None` when it was whole, else why it was
+    /// refused.
+    Ended(Option<crate::serve::Failure>),
+    /// The data connection closed before its transfer was whole.
+    Cut,
 }
 
 /// A request the codec refuses: its answer, and how the connection goes on.

@@ -319,7 +319,7 @@ pub fn skip_body(body: Body, config: &Config) -> Next {
         _ if body.awaits_go_ahead => Next::Close,
         BodyLength::Fixed(size) if check_size(config, size).is_err() => Next::Close,
         BodyLength::Fixed(size) => Next::Drain { left: size },
-        BodyLength::Chunked => Next::Close,
+        BodyLength::Chunked | BodyLength::UntilEof => Next::Close,
     }
 }
 

@@ -61,6 +61,9 @@ pub struct Receive {
     pub user: Option<Owner>,
     /// For a chunked body: its decoder (`size` then counts up).
     pub(super) chunked: Option<Box<ChunkDecoder>>,
+    /// A body that ends with its stream (FTP's `STOR`): whether the end
+    /// has come (`size` then counts up; `left` is `u64::MAX` until then).
+    until_eof: Option<bool>,
     /// Body bytes gathered, newest, not yet written (page-aligned, as
     /// the file's pages are: see `page_buf.rs`).
     pending: PageBuf,
@@ -100,6 +103,29 @@ const DIRECT_WRITE: usize = 16 * 1024;
 const GATHER_LIMIT: usize = 64 * 1024;
 
 impl Receive {
+    /// A body that ends with its stream (FTP's `STOR`), for `name`, going
+    /// to `sink`: its size counts up as it arrives, held to the size
+    /// limit; it is whole once [`Receive::reach_eof`] says so.
+    pub fn until_eof(sink: Sink, name: Name) -> Box<Receive> {
+        let mut receive = Receive::new(sink, name, Some(0), None);
+        receive.left = u64::MAX;
+        receive.until_eof = Some(false);
+        receive
+    }
+
+    /// Whether it ends with its stream ([`Receive::until_eof`]).
+    pub fn ends_at_eof(&self) -> bool {
+        self.until_eof.is_some()
+    }
+
+    /// Its stream ended in order: it is whole.
+    pub fn reach_eof(&mut self) {
+        if self.until_eof.is_some() {
+            self.until_eof = Some(true);
+            self.left = 0;
+        }
+    }
+
     /// A body of `size` bytes (or chunked) for `name`, going to `sink`.
     pub fn new(
         sink: Sink,
@@ -133,6 +159,7 @@ impl Receive {
             coded: None,
             refused: None,
             preconditions: None,
+            until_eof: None,
         })
     }
 
@@ -164,6 +191,13 @@ impl Receive {
         let take = usize::try_from(self.left).map_or(data.len(), |left| left.min(data.len()));
         let take = take.min(self.room());
         self.left -= take as u64;
+        if self.until_eof.is_some() {
+            self.size += take as u64;
+            if let Err(failure) = super::check_size(config, self.size) {
+                warn!("#{client} PUT {}: {failure}", self.name);
+                return (take, Err(super::abandon(self, failure, Next::Close)));
+            }
+        }
         match self.write(&data[..take]) {
             Ok(()) => match self.refused.take() {
                 // Nothing of the rest is stored; it is drained, where the
@@ -268,7 +302,10 @@ impl Receive {
     /// Body bytes received so far and declared (0 for a chunked body), for
     /// a log line.
     pub fn progress(&self) -> (u64, u64) {
-        (self.size - self.left, self.size)
+        match self.until_eof {
+            Some(_) => (self.size, self.size),
+            None => (self.size - self.left, self.size),
+        }
     }
 
     /// Judged again at the commit: the PUT's `preconditions` on its

@@ -291,7 +291,7 @@ impl Trailer {
     pub fn after(self, body: Body) -> Body {
         let length = match body.length {
             BodyLength::Fixed(size) => BodyLength::Fixed(size.saturating_add(self.len)),
-            BodyLength::Chunked => BodyLength::Chunked,
+            length => length,
         };
         Body { length, ..body }
     }
@@ -304,6 +304,9 @@ pub enum BodyLength {
     Fixed(u64),
     /// `Transfer-Encoding: chunked`: the length is known at its end.
     Chunked,
+    /// To the end of the stream (FTP's `STOR` in stream mode: its data
+    /// connection's orderly close ends the file; a reset cuts it).
+    UntilEof,
 }
 
 /// A request's body as the serve layer sees it.

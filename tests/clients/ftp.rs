@@ -1,8 +1,9 @@
-//! FTP with Python's `ftplib` (the standard library's client, which
-//! scripts and many device tools are built on): a login by token, the
-//! working folder, and the commands that change the root, as its user
-//! would call them. The data connection's commands (listings, transfers)
-//! are not served yet (issue 53). Skipped, saying so, without `python3`.
+//! FTP with the clients scripts and devices are built on: Python's
+//! `ftplib` (a login by token, the working folder, the commands that
+//! change the root, a download and listings over passive data
+//! connections, an upload) and curl (`-T`, a download and a listing,
+//! EPSV first, as curl does). Each is skipped, saying so, where its
+//! client is missing.
 
 use crate::support;
 
@@ -27,6 +28,16 @@ print(ftp.mkd("empty"))
 ftp.cwd("dcim")
 print(ftp.pwd())
 print(ftp.size("shot.jpg"))
+got = bytearray()
+ftp.retrbinary("RETR shot.jpg", got.extend)
+print(bytes(got).decode())
+print(",".join(ftp.nlst()))
+rows = []
+ftp.dir(rows.append)
+print(rows[0].split()[0], rows[0].split()[-1])
+import io
+ftp.storbinary("STOR upload.bin", io.BytesIO(b"x" * 300000))
+print(ftp.size("upload.bin"))
 ftp.rename("shot.jpg", "kept.jpg")
 ftp.delete("kept.jpg")
 ftp.cwd("..")
@@ -70,14 +81,60 @@ fn ftplib_logs_in_with_a_token_and_changes_the_root() {
             "/empty",
             "/dcim",
             "5",
+            "jpeg!",
+            "shot.jpg",
+            "-rw-r--r-- shot.jpg",
+            "300000",
             "missing: 550",
             "221",
         ]
     );
     assert!(!server.root.path().join("empty").exists());
     assert!(!server.root.path().join("dcim/shot.jpg").exists());
+    let stored = std::fs::read(server.root.path().join("dcim/upload.bin")).unwrap();
+    assert!(stored == vec![b'x'; 300_000], "stored whole");
     assert!(
         server.root.path().join("dcim").is_dir(),
         "emptied, it stays"
     );
+}
+
+#[test]
+fn curl_uploads_downloads_and_lists() {
+    if !have("curl", &["--version"], "apt-get install curl") {
+        return;
+    }
+    let holders: &[(&str, &[&str])] = &[("cam", &["read:/", "write:/"])];
+    let (server, tokens, _dir) = support::tokens::guarded_with(holders, &[], listen_ftp);
+    let ftp = server.ftp.unwrap();
+    std::fs::create_dir(server.root.path().join("dcim")).unwrap();
+    let body = support::pattern(1 << 20, 3);
+    let here = tempfile::tempdir().unwrap();
+    let local = here.path().join("shot.jpg");
+    std::fs::write(&local, &body).unwrap();
+    let curl_with = |path: &str, extra: &[&std::ffi::OsStr]| {
+        let output = std::process::Command::new("curl")
+            .args(["-sS", "--max-time", "60", "--user"])
+            .arg(format!("cam:{}", tokens[0]))
+            .args(extra)
+            .arg(format!("ftp://{ftp}{path}"))
+            .output()
+            .expect("curl runs");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        output.stdout
+    };
+    let curl = |path: &str| curl_with(path, &[]);
+    // `curl -T`: STOR, as a camera's upload.
+    curl_with(
+        "/dcim/shot.jpg",
+        &[std::ffi::OsStr::new("-T"), local.as_os_str()],
+    );
+    assert!(curl("/dcim/shot.jpg") == body, "the file whole");
+    let listing = String::from_utf8(curl("/dcim/")).unwrap();
+    assert!(listing.trim_end().ends_with(" shot.jpg"), "{listing}");
+    assert!(listing.contains(" 1048576 "), "{listing}");
 }

@@ -115,7 +115,9 @@ fn a_token_logs_in_and_each_command_is_an_operation_on_the_root() {
     assert_eq!(ask(&mut raw, "RMD photos"), "250 done");
     assert!(!server.root.path().join("photos").exists());
 
-    assert!(ask(&mut raw, "RETR x").starts_with("502 "));
+    assert!(ask(&mut raw, "RETR x").starts_with("425 "), "PASV first");
+    assert!(ask(&mut raw, "STOR x").starts_with("425 "), "PASV first");
+    assert!(ask(&mut raw, "APPE x").starts_with("502 "));
     assert!(ask(&mut raw, "XYZZY").starts_with("500 "));
     assert_eq!(ask(&mut raw, "QUIT"), "221 goodbye");
     raw.expect_closed();

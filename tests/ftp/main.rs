@@ -2,7 +2,8 @@
 //!
 //! - `control`: the control connection byte for byte: the login by token,
 //!   the working folder, the commands that change the root, grants on
-//!   each, garbage and an endless line.
+//!   each, garbage and an endless line;
+//! - `transfers`: the data connection (`PASV`, `RETR`, `LIST`, `NLST`).
 //!
 //! The real clients (Python's ftplib): `tests/clients/ftp.rs`.
 
@@ -10,3 +11,4 @@
 mod support;
 
 mod control;
+mod transfers;

@@ -930,6 +930,7 @@ fn body_bytes(framing: BodyLength, chunked: &ChunkedBody) -> (Vec<u8>, Vec<u8>) 
     match framing {
         BodyLength::Fixed(len) => (filler(len), filler(len)),
         BodyLength::Chunked => (chunked.encode(), chunked.payload()),
+        BodyLength::UntilEof => unreachable!("HTTP frames every body"),
     }
 }
 
@@ -978,6 +979,7 @@ impl Reading {
         match length {
             BodyLength::Fixed(len) => Reading::Fixed(len, request, Vec::new()),
             BodyLength::Chunked => Reading::Chunked(ChunkDecoder::default(), request, Vec::new()),
+            BodyLength::UntilEof => unreachable!("HTTP frames every body"),
         }
     }
 

@@ -91,8 +91,9 @@ fn put(ctx: &Ctx<'_>, who: Who, put: Put) -> Outcome {
     let framing = trailer.map_or(body, |t| t.after(body));
     let size = match body.length {
         BodyLength::Fixed(size) => Some(size),
-        BodyLength::Chunked => None,
+        BodyLength::Chunked | BodyLength::UntilEof => None,
     };
+    let until_eof = body.length == BodyLength::UntilEof;
     if let Some(Err(failure)) = size.map(|size| check_size(ctx.config, size)) {
         // Reading a body we refuse could take forever: close instead.
         return refuse(ctx, "PUT", name.as_str(), failure, Next::Close);
@@ -103,7 +104,11 @@ fn put(ctx: &Ctx<'_>, who: Who, put: Put) -> Outcome {
                 upload.set_mtime(mtime);
                 upload.set_props(props);
                 create_only_if_required(&mut upload, preconditions.as_deref());
-                let receive = Receive::new(Sink::File(upload), name, size, crc)
+                let receive = match until_eof {
+                    true => Receive::until_eof(Sink::File(upload), name),
+                    false => Receive::new(Sink::File(upload), name, size, crc),
+                };
+                let receive = receive
                     .by(user)
                     .expecting(preconditions)
                     .with_trailer(trailer)

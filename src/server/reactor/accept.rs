@@ -15,7 +15,7 @@
 
 use std::fs::File;
 use std::io::{self, ErrorKind};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::RwLock;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 use log::{debug, info, warn};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Interest, Token};
+use rustls::server::UnbufferedServerConnection;
 
 use super::Reactor;
 use crate::connection::Connection;
@@ -243,12 +244,7 @@ impl Reactor {
             }
             return;
         }
-        if let Err(err) = stream.set_nodelay(true) {
-            debug!("set_nodelay for {peer}: {err}");
-        }
         let id = self.hub.client_id();
-        let entry = self.connections.vacant_entry();
-        let key = entry.key();
         let certificate = self.hub.tls.as_ref().filter(|_| tls);
         let tls = match certificate.map(ServerTls::session).transpose() {
             Ok(tls) => tls,
@@ -258,13 +254,34 @@ impl Reactor {
                 return;
             }
         };
-        let login = self.hub.access.login();
         let http_port = self
             .shared
             .config
             .address_of(Protocol::Http)
             .map(|a| a.port());
         let codec = Codec::new(protocol, http_port);
+        let conn = (stream, tls, codec);
+        if let Some(key) = self.insert(conn, (peer, client, proxied), id, now) {
+            self.drive(key, None);
+        }
+    }
+
+    /// Makes an accepted stream a connection of the slab (counted already
+    /// under `client`), registered and timed; its slab key.
+    pub(super) fn insert(
+        &mut self,
+        (stream, tls, codec): (TcpStream, Option<UnbufferedServerConnection>, Codec),
+        (peer, client, proxied): (SocketAddr, Option<IpAddr>, bool),
+        id: u64,
+        now: Instant,
+    ) -> Option<usize> {
+        if let Err(err) = stream.set_nodelay(true) {
+            debug!("set_nodelay for {peer}: {err}");
+        }
+        let protocol = codec.protocol();
+        let login = self.hub.access.login();
+        let entry = self.connections.vacant_entry();
+        let key = entry.key();
         let mut conn = Connection::new(stream, tls, peer.ip(), id, codec, now, login);
         if proxied {
             // Its client is named in the header it must begin with.
@@ -277,7 +294,7 @@ impl Reactor {
         {
             warn!("register {peer}: {err}");
             self.hub.release(client);
-            return;
+            return None;
         }
         let deadline = self
             .timers
@@ -289,7 +306,7 @@ impl Reactor {
             Some(worker) => debug!("#{id} connected from {peer} (worker {worker})"),
             None => debug!("#{id} connected from {peer}"),
         }
-        self.drive(key, None);
+        Some(key)
     }
 }
 

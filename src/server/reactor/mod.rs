@@ -42,6 +42,7 @@ use crate::pool::{Inbox, Shared, Task};
 use crate::request_log;
 use crate::wire::page_buf::PageBuf;
 use accept::{AcceptState, Listener};
+use links::Links;
 use scrape::Scrape;
 use timers::Timers;
 
@@ -50,6 +51,7 @@ const SCRATCH_SIZE: usize = 256 * 1024;
 
 /// One event loop and the connections it serves.
 pub(super) mod accept;
+mod links;
 #[cfg(feature = "metrics")]
 mod scrape;
 #[cfg(not(feature = "metrics"))]
@@ -92,6 +94,8 @@ pub(super) struct Reactor {
     /// The metrics listener and its scrapers (the first reactor's, with
     /// `--metrics`).
     pub(super) scrape: Option<Scrape>,
+    /// Links between its connections (FTP's data connections).
+    links: Links,
 }
 
 impl Reactor {
@@ -135,6 +139,7 @@ impl Reactor {
             backlog: VecDeque::new(),
             metrics,
             scrape: None,
+            links: Links::default(),
         };
         Ok((reactor, waker))
     }
@@ -168,6 +173,7 @@ impl Reactor {
                         }
                     }
                     token if Scrape::owns(token) => self.scrape_event(token, turn),
+                    token if Links::owns(token) => self.links.listener_event(token),
                     Token(key) => self.drive(key, None),
                 }
             }
@@ -177,6 +183,9 @@ impl Reactor {
                 && self.accepting.paused_until.is_none_or(|until| now >= until)
             {
                 self.accept(now);
+            }
+            if self.links.pending() {
+                self.accept_links(now);
             }
             self.expire_deadlines(now);
             self.expire_scrapers(now);
@@ -258,6 +267,7 @@ impl Reactor {
                 asked: Instant::now(),
             });
         }
+        self.links_after_drive(key);
         let Some(conn) = self.connections.get_mut(key) else {
             unreachable!("the connection was just driven");
         };
@@ -376,6 +386,7 @@ impl Reactor {
             return;
         }
         let mut conn = self.connections.remove(key);
+        let report = conn.linked_to().zip(conn.closing_relay());
         self.hub.release(super::counted_client(&conn));
         self.metrics.closed[conn.protocol().index()].add(1);
         if let Some(job) = conn.abandon_upload() {
@@ -397,6 +408,7 @@ impl Reactor {
         if self.accepting.paused_until.take().is_some() {
             info!("a descriptor is free again; accepting resumed");
         }
+        self.links_after_close(key, report);
     }
 
     fn collect_signals(&mut self) {

@@ -205,7 +205,7 @@ fn put_part(ctx: &Ctx<'_>, who: Who, name: Name, ask: Box<PartAsk>) -> Outcome {
     let len = match ask.body.length {
         BodyLength::Fixed(len) => Some(len),
         BodyLength::Chunked if ask.digests.coding.is_some() => None,
-        BodyLength::Chunked => {
+        BodyLength::Chunked | BodyLength::UntilEof => {
             let failure = Failure::new(ErrorKind::BadRequest, "a part needs a Content-Length");
             return refuse(ctx, "APPEND", name.as_str(), failure, Next::Close);
         }

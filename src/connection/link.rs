@@ -1,0 +1,88 @@
+//! A connection's part in a link the reactor makes beyond it (FTP's
+//! data connection): the link it asked for, taken once; the reactor's
+//! answers to it; a request another connection hands it; what a linked
+//! connection reports back, as it goes and as it closes. Each is a call
+//! of the reactor's, between turns, as `jobs.rs`'s are.
+
+use std::mem;
+use std::sync::Arc;
+
+use super::{Connection, State, Wait};
+use crate::access::Principal;
+use crate::serve::Request;
+use crate::serve::decoded::{Link, Relay};
+
+impl Connection {
+    /// The link this connection waits for, once: the reactor makes it
+    /// and answers with [`Connection::relayed`].
+    pub fn take_link(&mut self) -> Option<Link> {
+        match &mut self.state {
+            State::Waiting(wait @ Wait::Link(_)) => match mem::replace(wait, Wait::Linked) {
+                Wait::Link(link) => Some(link),
+                _ => unreachable!("matched above"),
+            },
+            _ => None,
+        }
+    }
+
+    /// The reactor's answer to the link it waits for: queued; the wait
+    /// ends unless it only began (a transfer under way). Nothing is said
+    /// unasked: a data connection that closes with no transfer handed to
+    /// it (its client opened it and went) tells its client nothing.
+    pub fn relayed(&mut self, relay: Relay) {
+        if !matches!(self.state, State::Waiting(Wait::Linked)) {
+            return;
+        }
+        self.codec.relayed(&relay, &mut self.output);
+        if !matches!(relay, Relay::Began) {
+            self.state = self.enter(crate::serve::Next::Request);
+        }
+    }
+
+    /// The address the client reached this connection at (where FTP's
+    /// passive listener listens for its data connection).
+    ///
+    /// # Errors
+    /// The socket's address cannot be read.
+    pub fn local_addr(&self) -> std::io::Result<std::net::SocketAddr> {
+        self.transport.stream().local_addr()
+    }
+
+    /// The token it logged in with, for the connection it hands work to.
+    pub fn held_token(&self) -> Option<Arc<Principal>> {
+        self.held.clone()
+    }
+
+    /// Takes `request`, handed over by another connection, to serve as
+    /// that connection's (`held`: its token). Only a fresh connection
+    /// takes one; `false` otherwise.
+    pub fn hand(&mut self, request: Box<Request>, held: Option<Arc<Principal>>) -> bool {
+        if !matches!(self.state, State::AwaitHeader) {
+            return false;
+        }
+        self.held = held;
+        self.state = State::Waiting(Wait::Handed(request));
+        true
+    }
+
+    /// The connection this one serves for (FTP's control connection, of a
+    /// data connection), as `(slab key, id)`.
+    pub fn linked_to(&self) -> Option<(usize, u64)> {
+        self.codec.linked_to()
+    }
+
+    /// What it has to report to the connection it serves for, once.
+    pub fn take_relay(&mut self) -> Option<Relay> {
+        self.codec.take_relay()
+    }
+
+    /// What it reports as it closes: whether what it sent or received is
+    /// whole (all of it out, the peer's end reached) or was cut.
+    pub fn closing_relay(&mut self) -> Option<Relay> {
+        let whole = matches!(
+            self.state,
+            State::Ended | State::Done | State::Lingering { .. }
+        ) && self.sent as usize == self.output.len();
+        self.codec.closing_relay(whole)
+    }
+}

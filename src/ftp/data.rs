@@ -1,0 +1,99 @@
+//! An FTP data connection's codec: it reads no commands and writes no
+//! replies of its own. It serves the one request its control connection
+//! hands it (`connection/link.rs`), the file's or the listing's bytes
+//! going out as any body does, and reports back what the control
+//! connection tells the client: `150` as the transfer begins, `226` once
+//! it is whole, `426` if it was cut, the refusal's code if it was refused.
+
+use crate::serve::Reply;
+use crate::serve::decoded::{Decoded, Refusal, Relay};
+
+/// A data connection: the control connection it serves, and what it has
+/// to report.
+#[derive(Debug)]
+pub struct Data {
+    /// The control connection: `(slab key, id)`.
+    control: (usize, u64),
+    /// A report not yet taken.
+    relay: Option<Relay>,
+    /// Its transfer began.
+    began: bool,
+    /// Its end is reported.
+    ended: bool,
+}
+
+impl Data {
+    /// A data connection for the control connection `control`.
+    pub fn new(control: (usize, u64)) -> Data {
+        Data {
+            control,
+            relay: None,
+            began: false,
+            ended: false,
+        }
+    }
+
+    /// The control connection it serves.
+    pub fn control(&self) -> (usize, u64) {
+        self.control
+    }
+
+    /// Bytes from the client before a transfer that takes them: no
+    /// command is read here.
+    pub fn decode(&mut self, data: &[u8]) -> Decoded {
+        match data.is_empty() {
+            true => Decoded::Incomplete,
+            false => Decoded::Refused(Refusal {
+                code: 425,
+                message: "a data connection takes no commands".to_owned(),
+                skip: None,
+            }),
+        }
+    }
+
+    /// Notes what the answer to its request means for the control
+    /// connection; writes nothing on the data connection.
+    pub fn encode(&mut self, reply: &Reply) {
+        match reply {
+            Reply::File { .. } | Reply::Listing { .. } | Reply::GoAhead if !self.began => {
+                self.began = true;
+                self.relay = Some(Relay::Began);
+            }
+            Reply::Failed(failure) => {
+                self.ended = true;
+                self.relay = Some(Relay::Ended(Some(failure.clone())));
+            }
+            // An upload is whole once it is stored.
+            Reply::Stored { .. } => {
+                self.ended = true;
+                self.relay = Some(Relay::Ended(None));
+            }
+            _ => {}
+        }
+    }
+
+    /// It answered its one request: the connection ends once what it
+    /// sends is out.
+    pub fn is_closing(&self) -> bool {
+        self.began || self.ended
+    }
+
+    /// What it has to report, once.
+    pub fn take_relay(&mut self) -> Option<Relay> {
+        self.relay.take()
+    }
+
+    /// What it reports as it closes: the transfer is whole if it began
+    /// and what it sent is all out (`whole`), else cut. Nothing if its end
+    /// is reported already.
+    pub fn closing_relay(&mut self, whole: bool) -> Option<Relay> {
+        if self.ended {
+            return None;
+        }
+        self.ended = true;
+        Some(match self.began && whole {
+            true => Relay::Ended(None),
+            false => Relay::Cut,
+        })
+    }
+}

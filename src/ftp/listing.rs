@@ -1,0 +1,94 @@
+//! FTP's listings, written as a folder is walked (the serve layer's
+//! listing spool, as every protocol's): `LIST` in the `ls -l` form that
+//! clients parse (curl, lftp, ftplib, FileZilla), `NLST` a name a line.
+//! Names are the entries' own (no folder before them), as they are.
+//!
+//! ```text
+//! drwxr-xr-x 1 ferry ferry        0 Nov 26 08:00 photos
+//! -rw-r--r-- 1 ferry ferry     4096 Nov 26 08:01 a.jpg
+//! -rw-r--r-- 1 ferry ferry      512 Jan  3  2024 old.csv     (over six months ago: the year)
+//! ```
+
+use crate::serve::terms::Piece;
+
+/// Six months, in seconds: older entries show their year, as `ls` does.
+const RECENT: i64 = 182 * 86_400;
+
+/// `LIST`: one `ls -l` line an entry.
+pub fn ls_line(prefix: &str, piece: Piece<'_>, out: &mut Vec<u8>) {
+    let (kind, name, size, mtime) = match piece {
+        Piece::Directory { name, mtime, .. } => ('d', name, 0, mtime),
+        Piece::File { entry, .. } | Piece::Only(entry) => {
+            ('-', entry.name.as_str(), entry.info.size, entry.info.mtime)
+        }
+        _ => return,
+    };
+    let mode = match kind {
+        'd' => "rwxr-xr-x",
+        _ => "rw-r--r--",
+    };
+    let line = format!(
+        "{kind}{mode} 1 ferry ferry {size:>12} {} {}\r\n",
+        when(mtime, now()),
+        leaf(prefix, name)
+    );
+    out.extend_from_slice(line.as_bytes());
+}
+
+/// `NLST`: one name a line.
+pub fn nlst_line(prefix: &str, piece: Piece<'_>, out: &mut Vec<u8>) {
+    let name = match piece {
+        Piece::Directory { name, .. } => name,
+        Piece::File { entry, .. } | Piece::Only(entry) => entry.name.as_str(),
+        _ => return,
+    };
+    out.extend_from_slice(leaf(prefix, name).as_bytes());
+    out.extend_from_slice(b"\r\n");
+}
+
+/// An entry's own name: its full name without the listed folder, nor a
+/// folder's `/`.
+fn leaf<'a>(prefix: &str, name: &'a str) -> &'a str {
+    let name = name.strip_prefix(prefix).unwrap_or(name);
+    name.strip_suffix('/').unwrap_or(name)
+}
+
+/// `ls`'s time: month, day and time, or the year for an old entry.
+fn when(mtime: i64, now: i64) -> String {
+    let Ok(at) = time::OffsetDateTime::from_unix_timestamp(mtime) else {
+        return "Jan  1  1970".to_owned();
+    };
+    let month = &format!("{}", at.month())[..3];
+    match (now - mtime).abs() < RECENT {
+        true => format!(
+            "{month} {:>2} {:02}:{:02}",
+            at.day(),
+            at.hour(),
+            at.minute()
+        ),
+        false => format!("{month} {:>2}  {}", at.day(), at.year()),
+    }
+}
+
+fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_are_as_ls_shows_them() {
+        let now = 1_764_115_200; // 2025-11-26 00:00 UTC
+        assert_eq!(when(now - 3_600, now), "Nov 25 23:00");
+        assert_eq!(when(1_704_240_000, now), "Jan  3  2024");
+    }
+
+    #[test]
+    fn names_are_the_entries_own() {
+        assert_eq!(leaf("photos/", "photos/a.jpg"), "a.jpg");
+        assert_eq!(leaf("photos/", "photos/sub/"), "sub");
+        assert_eq!(leaf("", "top"), "top");
+    }
+}

@@ -1,0 +1,292 @@
+//! Links between connections of one reactor (FTP's control connection and
+//! its data connection): the passive listener a control connection asks
+//! for (`PASV`), bound on this reactor so the data connection lands here
+//! too and is paired by its slab key; the transfer the control connection
+//! hands over, parked until its data connection is there; and what the
+//! data connection reports back (`150`, `226`, `426`), queued on the
+//! control connection.
+//!
+//! ```text
+//! control: PASV -> Link::Listen -> bind <its local address>:0, register -> 227
+//! client connects -> accepted after the event batch, from the control's address only
+//! control: RETR -> Link::Hand(request) -> the data connection serves it
+//! data: 150 as it begins, 226 / 426 / 550 as it ends -> the control
+//! ```
+//!
+//! One data connection per `PASV`: the listener goes once it is taken.
+//! A connection from another address is refused and the listener waits on
+//! (no passive hijack). Closing the control connection closes its link.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Instant;
+
+use log::{debug, warn};
+use mio::net::TcpListener;
+use mio::{Interest, Token};
+
+use super::Reactor;
+use crate::access::Principal;
+use crate::connection::codec::Codec;
+use crate::serve::Request;
+use crate::serve::decoded::{Link, Relay};
+
+/// Tokens of the passive listeners: this plus the control connection's
+/// slab key (below the scrapers' and the listeners' ranges).
+const LINK_TOKENS: usize = usize::MAX / 4;
+
+/// The links of this reactor, by their control connection's slab key.
+#[derive(Default)]
+pub(super) struct Links {
+    by_control: HashMap<usize, DataLink>,
+}
+
+/// One control connection's data connection, to be or open.
+struct DataLink {
+    /// The control connection's id (its slab key may be taken again).
+    control_id: u64,
+    /// Whom the data connection must come from.
+    peer: IpAddr,
+    /// Listening for it (until it comes).
+    listener: Option<TcpListener>,
+    /// The listener has an event: accept after the batch.
+    pending: bool,
+    /// It came: `(slab key, id)`.
+    data: Option<(usize, u64)>,
+    /// A transfer handed over before it came, with the token to serve it
+    /// with.
+    parked: Option<(Box<Request>, Option<Arc<Principal>>)>,
+}
+
+impl Links {
+    /// Whether `token` is a passive listener's.
+    pub(super) fn owns(token: Token) -> bool {
+        (LINK_TOKENS..usize::MAX / 2).contains(&token.0)
+    }
+
+    /// A passive listener has an event.
+    pub(super) fn listener_event(&mut self, token: Token) {
+        if let Some(link) = self.by_control.get_mut(&(token.0 - LINK_TOKENS)) {
+            link.pending = true;
+        }
+    }
+
+    /// Whether a listener waits to accept.
+    pub(super) fn pending(&self) -> bool {
+        self.by_control.values().any(|link| link.pending)
+    }
+}
+
+impl Reactor {
+    /// After the connection at `key` was driven: the link it asked for is
+    /// made, what it reports goes to the connection it serves for.
+    pub(super) fn links_after_drive(&mut self, key: usize) {
+        let Some(conn) = self.connections.get_mut(key) else {
+            return;
+        };
+        let link = conn.take_link();
+        let report = conn.linked_to().zip(conn.take_relay());
+        if let Some(link) = link {
+            self.make_link(key, link);
+        }
+        if let Some((control, relay)) = report {
+            self.report(control, relay);
+        }
+    }
+
+    /// After the connection at `key` closed: what it reported as it closed
+    /// goes to the connection it served for; a link it had goes.
+    pub(super) fn links_after_close(&mut self, key: usize, report: Option<((usize, u64), Relay)>) {
+        if let Some((control, relay)) = report {
+            self.report(control, relay);
+        }
+        self.drop_link(key);
+    }
+
+    /// Makes the link the control connection at `key` asked for.
+    pub(super) fn make_link(&mut self, key: usize, link: Link) {
+        match link {
+            Link::Listen { .. } => {
+                let relay = match self.listen_for_data(key) {
+                    Ok(addr) => Relay::Listening(addr),
+                    Err(err) => {
+                        warn!("passive listener: {err}");
+                        Relay::Refused("no data connection can be listened for now".into())
+                    }
+                };
+                self.relay_to(key, None, relay);
+            }
+            Link::Hand(request) => self.hand_over(key, request),
+        }
+    }
+
+    /// A new passive listener for the control connection at `key`, on the
+    /// address the client reached it at; the old link goes.
+    fn listen_for_data(&mut self, key: usize) -> std::io::Result<SocketAddr> {
+        self.drop_link(key);
+        let Some(control) = self.connections.get(key) else {
+            return Err(std::io::Error::other("the control connection is gone"));
+        };
+        let (control_id, peer) = (control.id(), control.peer());
+        let local = control.local_addr()?;
+        let mut listener = TcpListener::bind(SocketAddr::new(local.ip(), 0))?;
+        self.poll.registry().register(
+            &mut listener,
+            Token(LINK_TOKENS + key),
+            Interest::READABLE,
+        )?;
+        let addr = listener.local_addr()?;
+        let link = DataLink {
+            control_id,
+            peer,
+            listener: Some(listener),
+            pending: false,
+            data: None,
+            parked: None,
+        };
+        self.links.by_control.insert(key, link);
+        Ok(addr)
+    }
+
+    /// A transfer for the control connection at `key`'s data connection:
+    /// handed to it, or parked until it comes.
+    fn hand_over(&mut self, key: usize, request: Box<Request>) {
+        let held = self.connections.get(key).and_then(|c| c.held_token());
+        let Some(link) = self.links.by_control.get_mut(&key) else {
+            let refused = Relay::Refused("PASV or EPSV first".into());
+            return self.relay_to(key, None, refused);
+        };
+        match link.data {
+            Some((data, id)) => {
+                let handed = self
+                    .connections
+                    .get_mut(data)
+                    .filter(|conn| conn.id() == id)
+                    .is_some_and(|conn| conn.hand(request, held));
+                match handed {
+                    true => self.drive(data, Some(id)),
+                    false => self.relay_to(
+                        key,
+                        None,
+                        Relay::Refused("the data connection is used".into()),
+                    ),
+                }
+            }
+            None => link.parked = Some((request, held)),
+        }
+    }
+
+    /// Accepts the data connections waiting on passive listeners (after
+    /// the event batch, as every accept).
+    pub(super) fn accept_links(&mut self, now: Instant) {
+        let pending: Vec<usize> = (self.links.by_control.iter())
+            .filter(|(_, link)| link.pending)
+            .map(|(key, _)| *key)
+            .collect();
+        for key in pending {
+            self.accept_link(key, now);
+        }
+    }
+
+    fn accept_link(&mut self, key: usize, now: Instant) {
+        let Some(link) = self.links.by_control.get_mut(&key) else {
+            return;
+        };
+        link.pending = false;
+        let Some(listener) = &link.listener else {
+            return;
+        };
+        let (stream, from) = loop {
+            match listener.accept() {
+                Ok((stream, from)) if from.ip() == link.peer => break (stream, from),
+                Ok((_, from)) => {
+                    warn!(
+                        "a data connection from {from}, not the control connection's {}: refused",
+                        link.peer
+                    );
+                }
+                Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => return,
+                Err(err) => {
+                    debug!("passive accept: {err}");
+                    return;
+                }
+            }
+        };
+        // One data connection per PASV.
+        if let Some(mut listener) = link.listener.take() {
+            let _ = self.poll.registry().deregister(&mut listener);
+        }
+        let control = (key, link.control_id);
+        if self.hub.admit(Some(from.ip())).is_err() {
+            self.metrics.refused_busy.add(1);
+            return self.relay_to(key, None, Relay::Refused("too many connections".into()));
+        }
+        let id = self.hub.client_id();
+        let conn = (stream, None, Codec::ftp_data(control));
+        let Some(data) = self.insert(conn, (from, Some(from.ip()), false), id, now) else {
+            return self.relay_to(
+                key,
+                None,
+                Relay::Refused("the data connection failed".into()),
+            );
+        };
+        let parked = self.links.by_control.get_mut(&key).and_then(|link| {
+            link.data = Some((data, id));
+            link.parked.take()
+        });
+        if let Some((request, held)) = parked
+            && let Some(conn) = self.connections.get_mut(data)
+        {
+            conn.hand(request, held);
+        }
+        self.drive(data, Some(id));
+    }
+
+    /// Queues `relay` on the control connection at `key` (if it is still
+    /// the one with `id`) and gives it a turn.
+    pub(super) fn relay_to(&mut self, key: usize, id: Option<u64>, relay: Relay) {
+        let Some(conn) = self.connections.get_mut(key) else {
+            return;
+        };
+        if id.is_some_and(|id| id != conn.id()) {
+            return;
+        }
+        conn.relayed(relay);
+        if !conn.is_queued() {
+            conn.set_queued(true);
+            self.ready.push_back((key, conn.id()));
+        }
+    }
+
+    /// `relay`, from a data connection, for its control connection
+    /// (`(slab key, id)`).
+    fn report(&mut self, control: (usize, u64), relay: Relay) {
+        if matches!(relay, Relay::Ended(_) | Relay::Cut)
+            && let Some(link) = self.links.by_control.get_mut(&control.0)
+            && link.control_id == control.1
+        {
+            link.data = None;
+        }
+        self.relay_to(control.0, Some(control.1), relay);
+    }
+
+    /// The control connection at `key` goes: its listener and its data
+    /// connection with it.
+    fn drop_link(&mut self, key: usize) {
+        let Some(mut link) = self.links.by_control.remove(&key) else {
+            return;
+        };
+        if let Some(listener) = &mut link.listener {
+            let _ = self.poll.registry().deregister(listener);
+        }
+        if let Some((data, id)) = link.data
+            && self
+                .connections
+                .get(data)
+                .is_some_and(|conn| conn.id() == id)
+        {
+            self.close(data);
+        }
+    }
+}

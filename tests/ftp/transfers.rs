@@ -1,0 +1,211 @@
+//! FTP's data connection: `PASV`/`EPSV`, then `RETR` (from `REST`'s
+//! offset), `LIST` and `NLST` on it, answered `150` as it begins and
+//! `226` once it is whole; a data connection from another address is
+//! refused; a transfer without `PASV` is `425`.
+
+use crate::support;
+
+use std::io::Read;
+use std::net::{SocketAddr, TcpStream};
+
+use support::{Raw, TestServer, listen_ftp, pattern};
+
+fn connect(server: &TestServer) -> Raw {
+    let mut raw = Raw::connect(server.ftp.expect("an FTP listener"));
+    assert!(line(&mut raw).starts_with("220 "));
+    raw
+}
+
+fn line(raw: &mut Raw) -> String {
+    let line = raw.line();
+    line.strip_suffix('\r').expect("CRLF").to_owned()
+}
+
+fn ask(raw: &mut Raw, command: &str) -> String {
+    raw.send(format!("{command}\r\n"));
+    line(raw)
+}
+
+/// `PASV`: the address its answer names.
+fn passive(raw: &mut Raw) -> SocketAddr {
+    let answer = ask(raw, "PASV");
+    let numbers = answer
+        .strip_prefix("227 Entering Passive Mode (")
+        .and_then(|rest| rest.strip_suffix(')'))
+        .unwrap_or_else(|| panic!("{answer}"));
+    let n: Vec<u16> = numbers.split(',').map(|n| n.parse().unwrap()).collect();
+    let ip = std::net::Ipv4Addr::new(n[0] as u8, n[1] as u8, n[2] as u8, n[3] as u8);
+    SocketAddr::from((ip, n[4] * 256 + n[5]))
+}
+
+/// Runs `command` over a new data connection: its bytes, and the control
+/// connection's two answers.
+fn transfer(raw: &mut Raw, command: &str) -> (Vec<u8>, String, String) {
+    let addr = passive(raw);
+    let mut data = TcpStream::connect(addr).unwrap();
+    data.set_read_timeout(Some(support::PATIENCE)).unwrap();
+    let began = ask(raw, command);
+    let mut bytes = Vec::new();
+    data.read_to_end(&mut bytes).unwrap();
+    let ended = line(raw);
+    (bytes, began, ended)
+}
+
+fn logged_in() -> (TestServer, Raw) {
+    let server = TestServer::start_with(listen_ftp);
+    let mut raw = connect(&server);
+    assert!(ask(&mut raw, "USER me").starts_with("331 "));
+    assert!(ask(&mut raw, "PASS x").starts_with("230 "));
+    (server, raw)
+}
+
+#[test]
+fn retr_sends_a_file_whole_or_from_rest() {
+    let (server, mut raw) = logged_in();
+    let body = pattern(300_000, 7);
+    std::fs::create_dir(server.root.path().join("dcim")).unwrap();
+    std::fs::write(server.root.path().join("dcim/big.bin"), &body).unwrap();
+    std::fs::write(server.root.path().join("dcim/small.txt"), b"hello").unwrap();
+    let (bytes, began, ended) = transfer(&mut raw, "RETR dcim/big.bin");
+    assert!(began.starts_with("150 "), "{began}");
+    assert_eq!(ended, "226 done");
+    assert!(bytes == body, "the file whole");
+    let (bytes, _, ended) = transfer(&mut raw, "RETR /dcim/small.txt");
+    assert_eq!(
+        (bytes.as_slice(), ended.as_str()),
+        (&b"hello"[..], "226 done")
+    );
+    assert!(ask(&mut raw, "REST 100000").starts_with("350 "));
+    let (bytes, _, _) = transfer(&mut raw, "RETR dcim/big.bin");
+    assert!(bytes == body[100_000..], "from REST's offset");
+    // Refused on the data connection: its code, no 150.
+    let addr = passive(&mut raw);
+    let data = TcpStream::connect(addr).unwrap();
+    let missing = ask(&mut raw, "RETR dcim/none");
+    assert!(missing.starts_with("550 "), "{missing}");
+    drop(data);
+    assert!(
+        ask(&mut raw, "RETR dcim/small.txt").starts_with("425 "),
+        "PASV first"
+    );
+    assert_eq!(ask(&mut raw, "NOOP"), "200 ok");
+    // A data connection opened and left, no transfer asked: nothing is
+    // said of it on the control connection.
+    let addr = passive(&mut raw);
+    drop(TcpStream::connect(addr).unwrap());
+    let (bytes, began, ended) = transfer(&mut raw, "RETR dcim/small.txt");
+    assert_eq!(bytes, b"hello");
+    assert!(
+        began.starts_with("150 ") && ended == "226 done",
+        "{began} {ended}"
+    );
+    assert_eq!(ask(&mut raw, "NOOP"), "200 ok");
+}
+
+#[test]
+fn list_and_nlst_name_a_folders_entries() {
+    let (server, mut raw) = logged_in();
+    std::fs::create_dir_all(server.root.path().join("logs/2026")).unwrap();
+    std::fs::write(server.root.path().join("logs/a.csv"), b"1,2\n").unwrap();
+    let (bytes, began, ended) = transfer(&mut raw, "LIST -la logs");
+    assert!(
+        began.starts_with("150 ") && ended == "226 done",
+        "{began} {ended}"
+    );
+    let listing = String::from_utf8(bytes).unwrap();
+    let lines: Vec<&str> = listing.lines().collect();
+    assert_eq!(lines.len(), 2, "{listing}");
+    assert!(
+        lines[0].starts_with("drwxr-xr-x 1 ferry ferry ") && lines[0].ends_with(" 2026"),
+        "{listing}"
+    );
+    assert!(
+        lines[1].starts_with("-rw-r--r-- 1 ferry ferry            4 ")
+            && lines[1].ends_with(" a.csv"),
+        "{listing}"
+    );
+    assert!(ask(&mut raw, "CWD logs").starts_with("250 "));
+    let (bytes, _, _) = transfer(&mut raw, "NLST");
+    assert_eq!(String::from_utf8(bytes).unwrap(), "2026\r\na.csv\r\n");
+    let addr = passive(&mut raw);
+    let mut data = TcpStream::connect(addr).unwrap();
+    let refused = ask(&mut raw, "LIST /nowhere");
+    assert!(refused.starts_with("550 "), "{refused}");
+    let mut bytes = Vec::new();
+    data.read_to_end(&mut bytes).unwrap();
+    assert!(bytes.is_empty());
+    assert_eq!(ask(&mut raw, "NOOP"), "200 ok", "nothing more was said");
+}
+
+#[test]
+fn a_data_connection_from_another_address_is_refused() {
+    let (server, mut raw) = logged_in();
+    std::fs::write(server.root.path().join("secret"), b"mine").unwrap();
+    let addr = passive(&mut raw);
+    let mut thief = Raw::connect_from(addr, "127.0.0.2".parse().unwrap());
+    thief.expect_closed();
+    // The listener waits on for the client's own.
+    let mut data = TcpStream::connect(addr).unwrap();
+    assert!(ask(&mut raw, "RETR secret").starts_with("150 "));
+    let mut bytes = Vec::new();
+    data.read_to_end(&mut bytes).unwrap();
+    assert_eq!(bytes, b"mine");
+    assert_eq!(line(&mut raw), "226 done");
+}
+
+/// Runs `STOR name` with `body` over a new data connection: the control
+/// connection's two answers.
+fn store(raw: &mut Raw, name: &str, body: &[u8]) -> (String, String) {
+    use std::io::Write;
+    let addr = passive(raw);
+    let mut data = TcpStream::connect(addr).unwrap();
+    let began = ask(raw, &format!("STOR {name}"));
+    if !began.starts_with("150 ") {
+        return (began, String::new());
+    }
+    data.write_all(body).unwrap();
+    drop(data);
+    (began, line(raw))
+}
+
+#[test]
+fn stor_stores_a_file_whole_and_a_cut_one_leaves_the_old() {
+    let (server, mut raw) = logged_in();
+    std::fs::create_dir(server.root.path().join("dcim")).unwrap();
+    let body = pattern(3 << 20, 9);
+    let (began, ended) = store(&mut raw, "dcim/shot.jpg", &body);
+    assert!(began.starts_with("150 "), "{began}");
+    assert_eq!(ended, "226 done");
+    assert!(std::fs::read(server.root.path().join("dcim/shot.jpg")).unwrap() == body);
+    let (bytes, _, _) = transfer(&mut raw, "RETR dcim/shot.jpg");
+    assert!(bytes == body, "read back whole");
+    let (_, ended) = store(&mut raw, "dcim/empty", b"");
+    assert_eq!(ended, "226 done");
+    assert_eq!(
+        std::fs::read(server.root.path().join("dcim/empty")).unwrap(),
+        b""
+    );
+
+    // Cut: the data connection reset midway; the old file stays.
+    let addr = passive(&mut raw);
+    let data = TcpStream::connect(addr).unwrap();
+    assert!(ask(&mut raw, "STOR dcim/shot.jpg").starts_with("150 "));
+    {
+        use std::io::Write;
+        let mut data = data;
+        data.write_all(&[1u8; 100_000]).unwrap();
+        // SO_LINGER 0: the close is a reset, not the stream's end.
+        rustix::net::sockopt::set_socket_linger(&data, Some(std::time::Duration::ZERO)).unwrap();
+        drop(data);
+    }
+    let cut = line(&mut raw);
+    assert!(cut.starts_with("426 "), "{cut}");
+    assert!(std::fs::read(server.root.path().join("dcim/shot.jpg")).unwrap() == body);
+    // Its folder must be there.
+    let (refused, _) = store(&mut raw, "nowhere/x", b"x");
+    assert!(refused.starts_with("550 "), "{refused}");
+    assert_eq!(
+        server.settled_files_on_disk(),
+        ["dcim/empty", "dcim/shot.jpg"]
+    );
+}
