@@ -90,9 +90,14 @@ fn retr_sends_a_file_whole_or_from_rest() {
     );
     assert_eq!(ask(&mut raw, "NOOP"), "200 ok");
     // A data connection opened and left, no transfer asked: nothing is
-    // said of it on the control connection.
+    // said of it on the control connection; a transfer asked after it
+    // went is refused, not left waiting.
     let addr = passive(&mut raw);
-    drop(TcpStream::connect(addr).unwrap());
+    let mut left = Raw::connect(addr);
+    left.finish_sending();
+    left.expect_closed();
+    let gone = ask(&mut raw, "RETR dcim/small.txt");
+    assert!(gone.starts_with("425 "), "{gone}");
     let (bytes, began, ended) = transfer(&mut raw, "RETR dcim/small.txt");
     assert_eq!(bytes, b"hello");
     assert!(

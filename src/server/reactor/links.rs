@@ -173,7 +173,13 @@ impl Reactor {
                     ),
                 }
             }
-            None => link.parked = Some((request, held)),
+            // Its data connection is still to come.
+            None if link.listener.is_some() => link.parked = Some((request, held)),
+            // It came and went (or was refused): nothing to hand it to.
+            None => {
+                let gone = Relay::Refused("the data connection is gone: PASV again".into());
+                self.relay_to(key, None, gone);
+            }
         }
     }
 
