@@ -89,6 +89,14 @@ pub(super) fn staged_parts(dir: &OwnedFd, id: &str) -> Result<Vec<Part>, Storage
     Ok(found)
 }
 
+/// The bytes multipart upload `id`'s parts hold (its data file holds some
+/// of them in their slots, gaps and all: its length is not what is
+/// staged); `None` for a session that is no multipart upload.
+pub(super) fn parts_staged(dir: &OwnedFd, id: &str) -> Option<u64> {
+    let parts = staged_parts(dir, id).ok()?;
+    Some(parts.iter().map(|part| part.size).sum())
+}
+
 /// Part `number`'s description, from its footer or slot record.
 pub(super) fn read_part(parts: &OwnedFd, number: u32) -> Result<Option<Part>, StorageError> {
     match open_part(parts, number) {

@@ -56,8 +56,8 @@ impl Storage {
         if let Ok(dir) = self.sessions_dir() {
             for session in listed.iter_mut() {
                 // Only a multipart upload has a parts folder to read.
-                if let Ok(parts) = super::parts_folder::staged_parts(&dir, &session.info.id) {
-                    session.info.received = parts.iter().map(|part| part.size).sum();
+                if let Some(staged) = super::parts_folder::parts_staged(&dir, &session.info.id) {
+                    session.info.received = staged;
                 }
             }
         }

@@ -21,7 +21,7 @@ use rustix::io::Errno;
 use std::os::fd::OwnedFd;
 use std::sync::Arc;
 
-use super::parts_folder::{has_parts, staged_parts};
+use super::parts_folder::parts_staged;
 use super::session_files as files;
 use super::sessions::SessionInfo;
 use super::usage::{Account, Change, Ledger, Usage};
@@ -132,13 +132,9 @@ pub(super) fn token_of(owner: Option<&str>) -> Option<String> {
 }
 
 /// What session `id` of the sessions directory `dir` has staged: its
-/// parts' bytes (a multipart upload: its data file holds some of them in
-/// their places, gaps and all), else its data file's.
+/// parts' bytes (a multipart upload), else its data file's.
 pub(super) fn staged_in(dir: &OwnedFd, id: &str) -> u64 {
-    match has_parts(dir, id) {
-        true => staged_parts(dir, id).map_or(0, |parts| parts.iter().map(|part| part.size).sum()),
-        false => files::staged_bytes(dir, id).unwrap_or(0),
-    }
+    parts_staged(dir, id).unwrap_or_else(|| files::staged_bytes(dir, id).unwrap_or(0))
 }
 
 /// Where an upload session's staged bytes count (see the module's

@@ -40,6 +40,9 @@ const LINK_TOKENS: usize = usize::MAX / 4;
 #[derive(Default)]
 pub(super) struct Links {
     by_control: HashMap<usize, DataLink>,
+    /// The control connections whose listener had an event this turn:
+    /// accepted after the batch, without a look at every link.
+    pending: Vec<usize>,
 }
 
 /// One control connection's data connection, to be or open.
@@ -50,8 +53,6 @@ struct DataLink {
     peer: IpAddr,
     /// Listening for it (until it comes).
     listener: Option<TcpListener>,
-    /// The listener has an event: accept after the batch.
-    pending: bool,
     /// It came: `(slab key, id)`.
     data: Option<(usize, u64)>,
     /// A transfer handed over before it came, with the token to serve it
@@ -67,14 +68,12 @@ impl Links {
 
     /// A passive listener has an event.
     pub(super) fn listener_event(&mut self, token: Token) {
-        if let Some(link) = self.by_control.get_mut(&(token.0 - LINK_TOKENS)) {
-            link.pending = true;
-        }
+        self.pending.push(token.0 - LINK_TOKENS);
     }
 
     /// Whether a listener waits to accept.
     pub(super) fn pending(&self) -> bool {
-        self.by_control.values().any(|link| link.pending)
+        !self.pending.is_empty()
     }
 }
 
@@ -141,7 +140,6 @@ impl Reactor {
             control_id,
             peer,
             listener: Some(listener),
-            pending: false,
             data: None,
             parked: None,
         };
@@ -186,20 +184,17 @@ impl Reactor {
     /// Accepts the data connections waiting on passive listeners (after
     /// the event batch, as every accept).
     pub(super) fn accept_links(&mut self, now: Instant) {
-        let pending: Vec<usize> = (self.links.by_control.iter())
-            .filter(|(_, link)| link.pending)
-            .map(|(key, _)| *key)
-            .collect();
-        for key in pending {
+        for key in std::mem::take(&mut self.links.pending) {
             self.accept_link(key, now);
         }
     }
 
     fn accept_link(&mut self, key: usize, now: Instant) {
+        // A link made again since its event has a listener with no
+        // connection waiting: its accept finds none.
         let Some(link) = self.links.by_control.get_mut(&key) else {
             return;
         };
-        link.pending = false;
         let Some(listener) = &link.listener else {
             return;
         };
