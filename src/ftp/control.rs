@@ -2,7 +2,7 @@
 //! each command as an operation for the serve layer (so grants, locks,
 //! quotas, hooks, logs and metrics are every protocol's) or answered
 //! here where it asks nothing of the root (`SYST`, `FEAT`, `NOOP`,
-//! `TYPE`, `PWD`, `RNFR`).
+//! `TYPE`, `PWD`).
 //!
 //! ```text
 //! 220 greeting
@@ -10,7 +10,7 @@
 //! PASS <token>         Auth -> 230 | 530       with access control off: 230
 //! CWD <folder>         DF -> 250               the folder must be there, within a grant
 //! DELE / MKD / RMD     Delete / MakeFolder / RemoveFolder -> 250 | 257
-//! RNFR + RNTO          MoveFile -> 350, 250
+//! RNFR + RNTO          Get (is it there?) + MoveFile | MoveFolder -> 350, 250
 //! SIZE / MDTM / MLST   Get (the description) -> 213, 250
 //! PASV / EPSV          Link::Listen -> 227 | 229 (the reactor listens: links.rs)
 //! RETR / LIST / NLST   Get / List, handed to the data connection -> 150, 226
@@ -27,7 +27,7 @@ use super::listing::{ls_line, nlst_line};
 use super::path::{file_name, folder_prefix, quoted, resolve};
 use super::reply::{failed, mdtm, mlst_lines, one_line, passive_line};
 use crate::access::{Login, Secret};
-use crate::name::Name;
+use crate::name::{Name, Prefix};
 use crate::serve::decoded::{Decoded, Link, Refusal, Relay};
 use crate::serve::ops::{self, Request};
 use crate::serve::terms::PlainFormat;
@@ -53,8 +53,8 @@ pub struct Control {
     logged_in: bool,
     /// The working folder, as a ferry path (`""`: the root).
     cwd: String,
-    /// What `RNFR` named, for the `RNTO` that follows.
-    rename_from: Option<Name>,
+    /// What `RNFR` named (found there), for the `RNTO` that follows.
+    rename_from: Option<Renaming>,
     /// A data connection is listened for or open (`PASV`, `EPSV`), for
     /// the next transfer.
     passive: bool,
@@ -66,6 +66,13 @@ pub struct Control {
     answer: Vec<u8>,
     /// The last answer ends the connection.
     closing: bool,
+}
+
+/// What `RNFR` found: `RNTO` moves a file, or a folder whole.
+#[derive(Debug)]
+enum Renaming {
+    File(Name),
+    Folder(Name),
 }
 
 /// The command whose operation is being served, and what its answer says.
@@ -80,6 +87,8 @@ enum Pending {
     /// `MKD` of this folder.
     MakeFolder(String),
     RemoveFolder,
+    /// `RNFR` of this name: is it there, a file or a folder?
+    RenameFrom(Name),
     Rename,
     Size,
     Mdtm,
@@ -170,11 +179,9 @@ impl Control {
             "RMD" | "XRMD" => self.on_file(&arg, used, Pending::RemoveFolder, |name| {
                 Operation::RemoveFolder(ops::RemoveFolder { name })
             }),
+            // Answered once it is found there (RFC 959: 350, else 550).
             "RNFR" => match file_name(&resolve(&self.cwd, &arg)) {
-                Some(name) => {
-                    self.rename_from = Some(name);
-                    self.answer(used, "350 ready for RNTO")
-                }
+                Some(name) => self.request(used, Pending::RenameFrom(name.clone()), describe(name)),
                 None => self.answer(used, "553 not a name ferry takes"),
             },
             "RNTO" => self.rename(&arg, used),
@@ -409,13 +416,18 @@ impl Control {
         let Some(from) = self.rename_from.take() else {
             return self.answer(used, "503 RNFR first");
         };
-        self.on_file(arg, used, Pending::Rename, |to| {
-            Operation::MoveFile(ops::MoveFile {
+        self.on_file(arg, used, Pending::Rename, |to| match from {
+            Renaming::File(from) => Operation::MoveFile(ops::MoveFile {
                 from,
                 to,
                 overwrite: crate::serve::Overwrite::Files,
                 folders: Folders::Explicit,
-            })
+            }),
+            Renaming::Folder(from) => Operation::MoveFolder(ops::MoveFolder {
+                from: Prefix::of_folder(&from),
+                to: Prefix::of_folder(&to),
+                overwrite: false,
+            }),
         })
     }
 
@@ -440,6 +452,14 @@ impl Control {
                 line
             }
             (Pending::MakeFolder(path), _) => format!("257 {} made", quoted(&path)),
+            (Pending::RenameFrom(name), Reply::Directory { .. }) => {
+                self.rename_from = Some(Renaming::Folder(name));
+                "350 ready for RNTO".to_owned()
+            }
+            (Pending::RenameFrom(name), _) => {
+                self.rename_from = Some(Renaming::File(name));
+                "350 ready for RNTO".to_owned()
+            }
             (Pending::Delete | Pending::RemoveFolder | Pending::Rename, _) => "250 done".to_owned(),
             (Pending::Size, Reply::File { version, .. }) => format!("213 {}", version.info.size),
             (Pending::Mdtm, Reply::File { version, .. }) => {

@@ -73,7 +73,16 @@ fn a_token_logs_in_and_each_command_is_an_operation_on_the_root() {
     // Relative to the working folder, once.
     assert_eq!(ask(&mut raw, "MKD sub"), "257 \"/photos/sub\" made");
     assert!(server.root.path().join("photos/sub").is_dir());
-    assert_eq!(ask(&mut raw, "RMD sub"), "250 done");
+    // A folder renamed whole; a name not there is no rename.
+    assert_eq!(ask(&mut raw, "RNFR sub"), "350 ready for RNTO");
+    assert_eq!(ask(&mut raw, "RNTO renamed"), "250 done");
+    assert!(server.root.path().join("photos/renamed").is_dir());
+    assert!(ask(&mut raw, "RNFR sub").starts_with("550 "));
+    assert!(
+        ask(&mut raw, "RNTO other").starts_with("503 "),
+        "RNFR first"
+    );
+    assert_eq!(ask(&mut raw, "RMD renamed"), "250 done");
     std::fs::write(server.root.path().join("photos/a.jpg"), b"hello").unwrap();
     assert_eq!(ask(&mut raw, "SIZE a.jpg"), "213 5");
     let mdtm = ask(&mut raw, "MDTM /photos/a.jpg");
