@@ -8,6 +8,7 @@
 //! reply.rs     the words of replies: codes, addresses, facts, times
 //! control.rs   the control connection's codec: login, commands as operations
 //! listing.rs   LIST (`ls -l`) and NLST lines
+//! transfer.rs  its transfers handed to the data connection, and what comes back
 //! data.rs      a data connection's codec: the transfer it is handed, reported back
 //! ```
 //!
@@ -23,6 +24,7 @@ pub mod data;
 pub mod listing;
 pub mod path;
 mod reply;
+mod transfer;
 
 pub use control::{Control, holds_whole_head};
 pub use data::Data;

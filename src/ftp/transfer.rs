@@ -1,0 +1,106 @@
+//! The control connection's transfers (`control.rs`'s codec): `RETR`,
+//! `STOR`, `LIST`, `NLST` as operations handed to the data connection
+//! (`Link::Hand`, which the reactor pairs: `server/reactor/links.rs`), and
+//! what comes back of it (`150`, `226`, `426`, a refusal) as reply lines.
+
+use super::control::Control;
+use super::path::{file_name, folder_prefix, resolve};
+use super::reply::{failed, one_line, passive_line};
+use crate::serve::decoded::{Decoded, Link, Relay};
+use crate::serve::ops::{self, Request};
+use crate::serve::terms::PlainFormat;
+use crate::serve::{Body, BodyLength, Operation};
+use crate::storage::Folders;
+
+impl Control {
+    /// A transfer on the data connection: handed to it by the reactor.
+    pub(super) fn transfer(&mut self, used: usize, operation: Operation) -> Decoded {
+        if !self.passive {
+            return self.answer(used, "425 PASV or EPSV first");
+        }
+        self.passive = false;
+        let request = Box::new(Request::new(operation, None));
+        Decoded::Link(Link::Hand(request), used)
+    }
+
+    /// `RETR`: the file, from where `REST` said.
+    pub(super) fn retrieve(&mut self, arg: &str, used: usize) -> Decoded {
+        let Some(name) = file_name(&resolve(&self.cwd, arg)) else {
+            return self.answer(used, "553 not a name ferry takes");
+        };
+        let offset = std::mem::take(&mut self.rest);
+        let want = crate::serve::Want::Span {
+            offset,
+            length: None,
+        };
+        self.transfer(used, Operation::Get(ops::Get { name, want }))
+    }
+
+    /// `STOR`: a file, from the data connection's bytes to its end: a
+    /// ferry upload (a temp file renamed into place once whole; a cut
+    /// data connection leaves the file as it was). Its folder must be
+    /// there (folders are things of their own: `MKD`).
+    pub(super) fn store(&mut self, arg: &str, used: usize) -> Decoded {
+        let Some(name) = file_name(&resolve(&self.cwd, arg)) else {
+            return self.answer(used, "553 not a name ferry takes");
+        };
+        if self.rest != 0 {
+            self.rest = 0;
+            return self.answer(
+                used,
+                "504 REST before STOR is not served yet: STOR it whole",
+            );
+        }
+        let body = Body {
+            length: BodyLength::UntilEof,
+            awaits_go_ahead: false,
+        };
+        let put = ops::Put {
+            name,
+            body,
+            crc: None,
+            mtime: None,
+            trailer: None,
+            digests: None,
+            folders: Folders::Explicit,
+            props: None,
+            preconditions: None,
+        };
+        self.transfer(used, Operation::Put(put))
+    }
+
+    /// `LIST`, `NLST`: a folder's entries in `format` (options such as
+    /// `-la`, which clients send, are taken as asked).
+    pub(super) fn list(&mut self, arg: &str, used: usize, format: PlainFormat) -> Decoded {
+        let words = arg.split(' ').filter(|w| !w.is_empty());
+        let path: Vec<&str> = words.skip_while(|w| w.starts_with('-')).collect();
+        let path = resolve(&self.cwd, &path.join(" "));
+        let Some(prefix) = folder_prefix(&path) else {
+            return self.answer(used, "550 not a folder name ferry takes");
+        };
+        let list = ops::List {
+            prefix,
+            scope: crate::serve::Scope::Directory,
+            format: Box::new(format),
+            body: true,
+        };
+        self.transfer(used, Operation::List(list))
+    }
+
+    /// Queues what the reactor relays of the data connection.
+    pub fn relayed(&mut self, relay: &Relay, out: &mut Vec<u8>) {
+        let line = match relay {
+            Relay::Listening(addr) => {
+                self.passive = true;
+                passive_line(*addr)
+            }
+            Relay::Refused(why) => format!("425 {}", one_line(why)),
+            Relay::Began => "150 here it comes".to_owned(),
+            Relay::Ended(None) => "226 done".to_owned(),
+            Relay::Ended(Some(failure)) => failed(failure),
+            Relay::Cut => "426 the data connection closed: transfer aborted".to_owned(),
+        };
+        out.extend_from_slice(line.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+}
