@@ -123,6 +123,9 @@ pub struct Config {
     /// Holds chosen storage calls until a test lets them go (tests only).
     #[doc(hidden)]
     pub gate: Option<Arc<Gate>>,
+    /// The FTP listeners' terms: passive ports, the address told to
+    /// clients, whether FTPS is required (`docs/ftp.md`).
+    pub ftp: FtpConfig,
     /// Seconds added to the clock WebDAV locks expire by (tests only:
     /// a lock's timeout passes without waiting for it).
     #[doc(hidden)]
@@ -369,8 +372,24 @@ impl Default for Config {
             hooks: crate::hooks::HookConfig::default(),
             gate: None,
             lock_clock: None,
+            ftp: FtpConfig::default(),
         }
     }
+}
+
+/// What the FTP listeners serve beyond their addresses (`--ftp-*`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FtpConfig {
+    /// The ports passive data connections are listened for on
+    /// (`--ftp-passive-ports LO-HI`); `None`: any the system picks.
+    pub passive_ports: Option<std::ops::RangeInclusive<u16>>,
+    /// The address `PASV` tells clients to connect to
+    /// (`--ftp-public-address`, behind NAT); `None`: the one the client
+    /// reached the server at.
+    pub public_address: Option<std::net::Ipv4Addr>,
+    /// No login, and no transfer, without TLS (`--ftp-require-tls`:
+    /// `AUTH TLS` before `USER`, `PROT P` before a transfer).
+    pub require_tls: bool,
 }
 
 /// What the HTTP listener lets a browser do (`http/origin.rs` applies it).

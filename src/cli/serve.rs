@@ -197,6 +197,20 @@ pub struct ServeArgs {
     /// The private key of --tls-cert (PEM).
     #[arg(long, value_name = "PEM", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+    /// The ports FTP's passive data connections are listened for on
+    /// (LO-HI, e.g. 50000-50100: the range a firewall lets through);
+    /// default: any the system picks.
+    #[arg(long, value_name = "LO-HI", value_parser = crate::ftp::parse_port_range)]
+    ftp_passive_ports: Option<std::ops::RangeInclusive<u16>>,
+    /// The IPv4 address FTP's PASV tells clients to connect to, where
+    /// they reach the server through NAT; default: the address each
+    /// client reached it at.
+    #[arg(long, value_name = "IP")]
+    ftp_public_address: Option<std::net::Ipv4Addr>,
+    /// Refuse FTP logins and transfers without TLS: AUTH TLS before USER,
+    /// PROT P before a transfer (needs --tls-cert; docs/ftp.md, FTPS).
+    #[arg(long, requires = "tls_cert")]
+    ftp_require_tls: bool,
     /// A load balancer (IP or IP/bits; repeatable) whose connections
     /// begin with a PROXY header (v1 or v2, e.g. HAProxy's send-proxy-v2):
     /// the client address in it counts for per-client limits, the AUTH
@@ -437,6 +451,11 @@ fn serve(args: ServeArgs) -> ExitCode {
         },
         gate: test_gate(),
         lock_clock: None,
+        ftp: crate::config::FtpConfig {
+            passive_ports: args.ftp_passive_ports,
+            public_address: args.ftp_public_address,
+            require_tls: args.ftp_require_tls,
+        },
     };
     // Said plainly here: creating it would fail with "File exists".
     if config.root.exists() && !config.root.is_dir() {

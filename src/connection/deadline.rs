@@ -16,7 +16,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::{Connection, State};
+use super::{Connection, State, Wait};
 use crate::config::Config;
 
 /// What a connection is doing, as far as its deadlines care.
@@ -111,6 +111,11 @@ impl Connection {
                 Phase::PartialHeader
             }
             State::AwaitHeader if self.bytes_in == 0 => Phase::Fresh,
+            // The client owes the data connection its command needs: it is
+            // the rest of that request.
+            // (A link asked for this turn is taken by the reactor once the
+            // turn ends: it is waited on from now.)
+            State::Waiting(Wait::Link(_) | Wait::Linked) => Phase::PartialHeader,
             State::Waiting(_) if self.codec.fills() => Phase::Filling,
             State::AwaitHeader | State::Waiting(_) => Phase::BetweenRequests,
             State::ReceivingBody(_)
@@ -153,8 +158,20 @@ impl Connection {
             self.codec.fill(&mut self.output);
             self.timing.clock = Clock::Filling(now);
         }
+        if let (State::Waiting(Wait::Linked), Clock::Header(started)) =
+            (&self.state, self.timing.clock)
+            && now >= started + config.header_timeout
+        {
+            // No data connection came: the transfer is refused, the
+            // control connection goes on (the reactor takes the link).
+            self.abandon_link();
+            self.timing.progressed(now, 0);
+            self.timing.enter(Phase::BetweenRequests, now);
+            return None;
+        }
         let timing = &mut self.timing;
         let server_is_slow = match &self.state {
+            State::Waiting(Wait::Linked) => false,
             State::Waiting(_) => true,
             // Its body waits for the disk, not for the client.
             State::ReceivingBody(receive) => receive.waits_for_write(),

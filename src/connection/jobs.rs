@@ -22,8 +22,14 @@ pub(super) enum Wait {
     },
     /// Work beyond the connection, until the reactor takes it (`link.rs`).
     Link(Link),
-    /// The reactor's answer to its link (FTP's data connection's report).
+    /// The reactor's answer to its link (FTP's passive listener, or its
+    /// data connection to come): the client owes it, so the request
+    /// deadline runs (`deadline.rs`).
     Linked,
+    /// The transfer it handed on is under way on its data connection,
+    /// which reports its end: the control connection waits on it as on
+    /// the I/O pool, with no deadline of its own.
+    Transfer,
     /// A request handed to it by another connection (FTP's control
     /// connection hands its data connection a transfer), to serve.
     Handed(Box<Request>),

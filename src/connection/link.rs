@@ -30,12 +30,22 @@ impl Connection {
     /// unasked: a data connection that closes with no transfer handed to
     /// it (its client opened it and went) tells its client nothing.
     pub fn relayed(&mut self, relay: Relay) {
-        if !matches!(self.state, State::Waiting(Wait::Linked)) {
+        if !matches!(self.state, State::Waiting(Wait::Linked | Wait::Transfer)) {
             return;
         }
         self.codec.relayed(&relay, &mut self.output);
-        if !matches!(relay, Relay::Began) {
-            self.state = self.enter(crate::serve::Next::Request);
+        self.state = match relay {
+            Relay::Began => State::Waiting(Wait::Transfer),
+            _ => self.enter(crate::serve::Next::Request),
+        };
+    }
+
+    /// Its client never came for the link it waits on (FTP's data
+    /// connection, by the request deadline): the reactor is asked to let
+    /// it go ([`Link::Abandon`]), which refuses the transfer.
+    pub(super) fn abandon_link(&mut self) {
+        if let State::Waiting(wait @ Wait::Linked) = &mut self.state {
+            *wait = Wait::Link(Link::Abandon);
         }
     }
 

@@ -28,7 +28,7 @@ use super::path::{file_name, folder_prefix, quoted, resolve};
 use super::reply::{failed, mdtm, mlst_lines, one_line};
 use crate::access::{Login, Secret};
 use crate::name::{Name, Prefix};
-use crate::serve::decoded::{Decoded, Link, Refusal};
+use crate::serve::decoded::{Decoded, Refusal};
 use crate::serve::ops::{self, Request};
 use crate::serve::{Body, ErrorKind, Operation, Reply};
 use crate::storage::Folders;
@@ -57,6 +57,9 @@ pub struct Control {
     /// A data connection is listened for or open (`PASV`, `EPSV`), for
     /// the next transfer.
     pub(super) passive: bool,
+    /// The passive listener was asked for by `EPSV`: its answer names the
+    /// port alone (RFC 2428).
+    pub(super) extended: bool,
     /// Where the next `RETR` begins (`REST`).
     pub(super) rest: u64,
     /// The command whose operation is being served.
@@ -184,10 +187,8 @@ impl Control {
                 None => self.answer(used, "553 not a name ferry takes"),
             },
             "RNTO" => self.rename(&arg, used),
-            "PASV" => Decoded::Link(Link::Listen { extended: false }, used),
-            "EPSV" if arg.is_empty() || arg == "1" || arg == "2" => {
-                Decoded::Link(Link::Listen { extended: true }, used)
-            }
+            "PASV" => self.listen(used, false),
+            "EPSV" if arg.is_empty() || arg == "1" || arg == "2" => self.listen(used, true),
             "EPSV" if arg.eq_ignore_ascii_case("ALL") => self.answer(used, "200 EPSV only"),
             "EPSV" => self.answer(used, "522 only EPSV itself: (1,2)"),
             "REST" => match arg.parse::<u64>() {

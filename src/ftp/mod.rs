@@ -10,6 +10,7 @@
 //! listing.rs   LIST (`ls -l`) and NLST lines
 //! transfer.rs  its transfers handed to the data connection, and what comes back
 //! data.rs      a data connection's codec: the transfer it is handed, reported back
+//! passive.rs   the passive port range and the order its ports are tried in
 //! ```
 //!
 //! A codec like FERRY/1's and HTTP's: commands become the serve layer's
@@ -22,9 +23,11 @@ pub mod command;
 pub mod control;
 pub mod data;
 pub mod listing;
+pub mod passive;
 pub mod path;
 mod reply;
 mod transfer;
 
 pub use control::{Control, holds_whole_head};
 pub use data::Data;
+pub use passive::parse_port_range;

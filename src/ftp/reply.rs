@@ -33,16 +33,17 @@ pub(super) fn one_line(message: &str) -> String {
 }
 
 /// `PASV`'s answer (RFC 959: the address and port as six numbers), or
-/// `EPSV`'s (RFC 2428: the port alone) for an address `PASV` cannot say.
-pub(super) fn passive_line(addr: std::net::SocketAddr) -> String {
+/// `EPSV`'s (RFC 2428: the port alone) where `extended` or for an address
+/// `PASV` cannot say.
+pub(super) fn passive_line(addr: std::net::SocketAddr, extended: bool) -> String {
     let port = addr.port();
     match addr.ip() {
-        std::net::IpAddr::V4(ip) => {
+        std::net::IpAddr::V4(ip) if !extended => {
             let [a, b, c, d] = ip.octets();
             let (high, low) = (port >> 8, port & 0xff);
             format!("227 Entering Passive Mode ({a},{b},{c},{d},{high},{low})")
         }
-        std::net::IpAddr::V6(_) => format!("229 Entering Extended Passive Mode (|||{port}|)"),
+        _ => format!("229 Entering Extended Passive Mode (|||{port}|)"),
     }
 }
 

@@ -23,6 +23,13 @@ impl Control {
         Decoded::Link(Link::Hand(request), used)
     }
 
+    /// `PASV` (or `EPSV` where `extended`): the reactor listens for the
+    /// data connection and says where ([`Relay::Listening`]).
+    pub(super) fn listen(&mut self, used: usize, extended: bool) -> Decoded {
+        self.extended = extended;
+        Decoded::Link(Link::Listen { extended }, used)
+    }
+
     /// `RETR`: the file, from where `REST` said.
     pub(super) fn retrieve(&mut self, arg: &str, used: usize) -> Decoded {
         let Some(name) = file_name(&resolve(&self.cwd, arg)) else {
@@ -92,7 +99,7 @@ impl Control {
         let line = match relay {
             Relay::Listening(addr) => {
                 self.passive = true;
-                passive_line(*addr)
+                passive_line(*addr, self.extended)
             }
             Relay::Refused(why) => format!("425 {}", one_line(why)),
             Relay::Began => "150 here it comes".to_owned(),

@@ -41,6 +41,10 @@ pub enum Link {
     },
     /// Serve `request` on the data connection, which reports back.
     Hand(Box<Request>),
+    /// Its client did not open the data connection in time (the request
+    /// deadline): the listener and the transfer waiting for it go, and
+    /// the transfer is refused.
+    Abandon,
 }
 
 /// What the reactor tells a connection that asked it for a [`Link`].

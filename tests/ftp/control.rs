@@ -4,37 +4,9 @@
 
 use crate::support;
 
-use support::{Raw, TestServer, listen_ftp};
+use support::{TestServer, listen_ftp};
 
-/// A control connection to `server`, its greeting read.
-fn connect(server: &TestServer) -> Raw {
-    let mut raw = Raw::connect(server.ftp.expect("an FTP listener"));
-    let greeting = line(&mut raw);
-    assert!(greeting.starts_with("220 "), "{greeting}");
-    raw
-}
-
-/// Sends `command` and returns the answer's line.
-fn ask(raw: &mut Raw, command: &str) -> String {
-    raw.send(format!("{command}\r\n"));
-    line(raw)
-}
-
-/// The next reply line, which must end in CRLF, without it.
-fn line(raw: &mut Raw) -> String {
-    let line = raw.line();
-    match line.strip_suffix('\r') {
-        Some(line) => line.to_owned(),
-        None => panic!("a reply line without its CR: {line:?}"),
-    }
-}
-
-/// Logs in as `user` with `password`, which must succeed.
-fn log_in(raw: &mut Raw, user: &str, password: &str) {
-    assert!(ask(raw, &format!("USER {user}")).starts_with("331 "));
-    let logged = ask(raw, &format!("PASS {password}"));
-    assert!(logged.starts_with("230 "), "{logged}");
-}
+use super::wire::{ask, connect, line, log_in};
 
 #[test]
 fn a_token_logs_in_and_each_command_is_an_operation_on_the_root() {

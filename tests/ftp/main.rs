@@ -3,7 +3,10 @@
 //! - `control`: the control connection byte for byte: the login by token,
 //!   the working folder, the commands that change the root, grants on
 //!   each, garbage and an endless line;
-//! - `transfers`: the data connection (`PASV`, `RETR`, `LIST`, `NLST`).
+//! - `transfers`: the data connection (`PASV`, `RETR`, `LIST`, `NLST`);
+//! - `passive`: where it is listened for (the port range, the address
+//!   behind NAT) and a data connection that never comes;
+//! - `wire`: the tests' one FTP client.
 //!
 //! The real clients (Python's ftplib): `tests/clients/ftp.rs`.
 
@@ -11,4 +14,6 @@
 mod support;
 
 mod control;
+mod passive;
 mod transfers;
+mod wire;

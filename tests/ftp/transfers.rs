@@ -6,58 +6,10 @@
 use crate::support;
 
 use std::io::Read;
-use std::net::{SocketAddr, TcpStream};
+use std::net::TcpStream;
 
-use support::{Raw, TestServer, listen_ftp, pattern};
-
-fn connect(server: &TestServer) -> Raw {
-    let mut raw = Raw::connect(server.ftp.expect("an FTP listener"));
-    assert!(line(&mut raw).starts_with("220 "));
-    raw
-}
-
-fn line(raw: &mut Raw) -> String {
-    let line = raw.line();
-    line.strip_suffix('\r').expect("CRLF").to_owned()
-}
-
-fn ask(raw: &mut Raw, command: &str) -> String {
-    raw.send(format!("{command}\r\n"));
-    line(raw)
-}
-
-/// `PASV`: the address its answer names.
-fn passive(raw: &mut Raw) -> SocketAddr {
-    let answer = ask(raw, "PASV");
-    let numbers = answer
-        .strip_prefix("227 Entering Passive Mode (")
-        .and_then(|rest| rest.strip_suffix(')'))
-        .unwrap_or_else(|| panic!("{answer}"));
-    let n: Vec<u16> = numbers.split(',').map(|n| n.parse().unwrap()).collect();
-    let ip = std::net::Ipv4Addr::new(n[0] as u8, n[1] as u8, n[2] as u8, n[3] as u8);
-    SocketAddr::from((ip, n[4] * 256 + n[5]))
-}
-
-/// Runs `command` over a new data connection: its bytes, and the control
-/// connection's two answers.
-fn transfer(raw: &mut Raw, command: &str) -> (Vec<u8>, String, String) {
-    let addr = passive(raw);
-    let mut data = TcpStream::connect(addr).unwrap();
-    data.set_read_timeout(Some(support::PATIENCE)).unwrap();
-    let began = ask(raw, command);
-    let mut bytes = Vec::new();
-    data.read_to_end(&mut bytes).unwrap();
-    let ended = line(raw);
-    (bytes, began, ended)
-}
-
-fn logged_in() -> (TestServer, Raw) {
-    let server = TestServer::start_with(listen_ftp);
-    let mut raw = connect(&server);
-    assert!(ask(&mut raw, "USER me").starts_with("331 "));
-    assert!(ask(&mut raw, "PASS x").starts_with("230 "));
-    (server, raw)
-}
+use super::wire::{ask, line, logged_in, passive, store, transfer};
+use support::{Raw, pattern};
 
 #[test]
 fn retr_sends_a_file_whole_or_from_rest() {
@@ -156,21 +108,6 @@ fn a_data_connection_from_another_address_is_refused() {
     data.read_to_end(&mut bytes).unwrap();
     assert_eq!(bytes, b"mine");
     assert_eq!(line(&mut raw), "226 done");
-}
-
-/// Runs `STOR name` with `body` over a new data connection: the control
-/// connection's two answers.
-fn store(raw: &mut Raw, name: &str, body: &[u8]) -> (String, String) {
-    use std::io::Write;
-    let addr = passive(raw);
-    let mut data = TcpStream::connect(addr).unwrap();
-    let began = ask(raw, &format!("STOR {name}"));
-    if !began.starts_with("150 ") {
-        return (began, String::new());
-    }
-    data.write_all(body).unwrap();
-    drop(data);
-    (began, line(raw))
 }
 
 #[test]

@@ -19,6 +19,7 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
+use std::ops::RangeInclusive;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -29,6 +30,7 @@ use mio::{Interest, Token};
 use super::Reactor;
 use crate::access::Principal;
 use crate::connection::codec::Codec;
+use crate::ftp::passive::{MAX_TRIES, PortCycle};
 use crate::serve::Request;
 use crate::serve::decoded::{Link, Relay};
 
@@ -37,12 +39,14 @@ use crate::serve::decoded::{Link, Relay};
 const LINK_TOKENS: usize = usize::MAX / 4;
 
 /// The links of this reactor, by their control connection's slab key.
-#[derive(Default)]
 pub(super) struct Links {
     by_control: HashMap<usize, DataLink>,
     /// The control connections whose listener had an event this turn:
     /// accepted after the batch, without a look at every link.
     pending: Vec<usize>,
+    /// Where in `--ftp-passive-ports` the next listener is tried; `None`:
+    /// the system picks a port.
+    ports: Option<PortCycle>,
 }
 
 /// One control connection's data connection, to be or open.
@@ -61,6 +65,16 @@ struct DataLink {
 }
 
 impl Links {
+    /// No links yet; passive listeners on `ports` if given, the reactor
+    /// numbered `index` starting its own stretch of them.
+    pub(super) fn new(ports: Option<RangeInclusive<u16>>, index: usize) -> Links {
+        Links {
+            by_control: HashMap::new(),
+            pending: Vec::new(),
+            ports: ports.map(|range| PortCycle::new(range, index * MAX_TRIES)),
+        }
+    }
+
     /// Whether `token` is a passive listener's.
     pub(super) fn owns(token: Token) -> bool {
         (LINK_TOKENS..usize::MAX / 2).contains(&token.0)
@@ -74,6 +88,27 @@ impl Links {
     /// Whether a listener waits to accept.
     pub(super) fn pending(&self) -> bool {
         !self.pending.is_empty()
+    }
+
+    /// A passive listener on `ip`: on the next free port of the range, or
+    /// one the system picks.
+    ///
+    /// # Errors
+    /// No port of those tried is free (`AddrInUse`), or the socket fails.
+    fn bind(&mut self, ip: IpAddr) -> std::io::Result<TcpListener> {
+        let Some(ports) = &mut self.ports else {
+            return TcpListener::bind(SocketAddr::new(ip, 0));
+        };
+        for port in ports.candidates() {
+            match TcpListener::bind(SocketAddr::new(ip, port)) {
+                Err(err) if err.kind() == std::io::ErrorKind::AddrInUse => continue,
+                bound => return bound,
+            }
+        }
+        Err(std::io::Error::new(
+            std::io::ErrorKind::AddrInUse,
+            "every passive port tried is taken",
+        ))
     }
 }
 
@@ -117,6 +152,12 @@ impl Reactor {
                 self.relay_to(key, None, relay);
             }
             Link::Hand(request) => self.hand_over(key, request),
+            Link::Abandon => {
+                self.drop_link(key);
+                let secs = self.shared.config.header_timeout.as_secs_f64();
+                let why = format!("no data connection came in {secs:.0} s");
+                self.relay_to(key, None, Relay::Refused(why));
+            }
         }
     }
 
@@ -129,13 +170,18 @@ impl Reactor {
         };
         let (control_id, peer) = (control.id(), control.peer());
         let local = control.local_addr()?;
-        let mut listener = TcpListener::bind(SocketAddr::new(local.ip(), 0))?;
+        let mut listener = self.links.bind(local.ip())?;
         self.poll.registry().register(
             &mut listener,
             Token(LINK_TOKENS + key),
             Interest::READABLE,
         )?;
-        let addr = listener.local_addr()?;
+        let mut addr = listener.local_addr()?;
+        if let Some(public) = self.shared.config.ftp.public_address {
+            // Behind NAT: where clients reach it (PASV's answer; EPSV's
+            // names the port alone).
+            addr.set_ip(IpAddr::V4(public));
+        }
         let link = DataLink {
             control_id,
             peer,

@@ -120,6 +120,7 @@ impl Reactor {
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         let index = worker.map_or(0, |worker| worker - 1);
         let metrics = hub.metrics.get(index).cloned().unwrap_or_default();
+        let shared_ports = shared.config.ftp.passive_ports.clone();
         let reactor = Reactor {
             worker,
             poll,
@@ -139,7 +140,7 @@ impl Reactor {
             backlog: VecDeque::new(),
             metrics,
             scrape: None,
-            links: Links::default(),
+            links: Links::new(shared_ports, index),
         };
         Ok((reactor, waker))
     }

@@ -122,6 +122,9 @@ impl Reactor {
                     let deadline = deadline.max(now + Duration::from_millis(1));
                     let next = self.timers.push(deadline, key, conn.id());
                     conn.set_scheduled(next);
+                    // A link its client never came for (FTP's data
+                    // connection) goes now.
+                    self.links_after_drive(key);
                 }
             }
         }

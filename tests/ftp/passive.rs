@@ -1,0 +1,103 @@
+//! Where data connections are listened for: `--ftp-passive-ports`
+//! (taken ports skipped, none free a `425`), `--ftp-public-address` (what
+//! `PASV` names behind NAT), and the request deadline for a data
+//! connection that never comes (`425`, and the control connection goes
+//! on), which a transfer under way is not held to.
+
+use std::io::Write;
+use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::time::Duration;
+
+use super::wire::{ask, line, logged_in_with, passive, transfer};
+
+#[test]
+fn passive_listeners_take_a_free_port_of_the_range() {
+    // A port of our own, held: the range's one port is taken.
+    let held = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = held.local_addr().unwrap().port();
+    let (server, mut raw) = logged_in_with(|config| {
+        config.ftp.passive_ports = Some(port..=port);
+    });
+    let taken = ask(&mut raw, "PASV");
+    assert!(taken.starts_with("425 "), "{taken}");
+    assert_eq!(ask(&mut raw, "NOOP"), "200 ok");
+    drop(held);
+    let addr = passive(&mut raw);
+    assert_eq!(addr.port(), port, "the range's port, free now");
+    std::fs::write(server.root.path().join("a.txt"), b"hello").unwrap();
+    let data = TcpStream::connect(addr).unwrap();
+    drop(data);
+    let answer = ask(&mut raw, "RETR a.txt");
+    assert!(
+        answer.starts_with("150 ") || answer.starts_with("426 "),
+        "{answer}"
+    );
+}
+
+#[test]
+fn pasv_names_the_public_address_and_epsv_the_port() {
+    let public = Ipv4Addr::new(203, 0, 113, 7);
+    let (server, mut raw) = logged_in_with(|config| {
+        config.ftp.public_address = Some(public);
+    });
+    let addr = passive(&mut raw);
+    assert_eq!(addr.ip(), public);
+    std::fs::write(server.root.path().join("a.txt"), b"hello").unwrap();
+    // What EPSV names is the port alone; the client keeps the address it
+    // reached the server at.
+    let answer = ask(&mut raw, "EPSV");
+    let port: u16 = answer
+        .strip_prefix("229 Entering Extended Passive Mode (|||")
+        .and_then(|rest| rest.strip_suffix("|)"))
+        .and_then(|port| port.parse().ok())
+        .unwrap_or_else(|| panic!("{answer}"));
+    let mut data = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    assert!(ask(&mut raw, "RETR a.txt").starts_with("150 "));
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut data, &mut bytes).unwrap();
+    assert_eq!(
+        (bytes.as_slice(), line(&mut raw).as_str()),
+        (&b"hello"[..], "226 done")
+    );
+}
+
+#[test]
+fn a_data_connection_that_never_comes_is_refused_by_the_request_deadline() {
+    let (server, mut raw) = logged_in_with(|config| {
+        config.header_timeout = Duration::from_secs(1);
+    });
+    std::fs::write(server.root.path().join("a.txt"), b"hello").unwrap();
+    let addr = passive(&mut raw);
+    raw.send("RETR a.txt\r\n");
+    let refused = line(&mut raw);
+    assert_eq!(refused, "425 no data connection came in 1 s");
+    assert_eq!(
+        ask(&mut raw, "NOOP"),
+        "200 ok",
+        "the control connection goes on"
+    );
+    assert!(TcpStream::connect(addr).is_err(), "its listener is gone");
+    let (bytes, _, ended) = transfer(&mut raw, "RETR a.txt");
+    assert_eq!(
+        (bytes.as_slice(), ended.as_str()),
+        (&b"hello"[..], "226 done")
+    );
+}
+
+#[test]
+fn a_transfer_under_way_outlasts_the_request_deadline() {
+    let (server, mut raw) = logged_in_with(|config| {
+        config.header_timeout = Duration::from_secs(1);
+    });
+    let addr = passive(&mut raw);
+    let mut data = TcpStream::connect(addr).unwrap();
+    assert!(ask(&mut raw, "STOR slow.bin").starts_with("150 "));
+    data.write_all(b"first half, ").unwrap();
+    // A slow device: its next bytes come after the request deadline.
+    std::thread::sleep(Duration::from_millis(1500));
+    data.write_all(b"second half").unwrap();
+    drop(data);
+    assert_eq!(line(&mut raw), "226 done");
+    let stored = std::fs::read(server.root.path().join("slow.bin")).unwrap();
+    assert_eq!(stored, b"first half, second half");
+}

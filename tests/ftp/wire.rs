@@ -1,0 +1,102 @@
+//! The FTP tests' one client: a control connection read line by line
+//! (each reply must end in CRLF), the login, `PASV`, and a transfer over
+//! a data connection.
+
+use crate::support;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+
+use support::{Raw, TestServer, listen_ftp};
+
+/// A control connection to `server`, its greeting read.
+pub fn connect(server: &TestServer) -> Raw {
+    let mut raw = Raw::connect(server.ftp.expect("an FTP listener"));
+    let greeting = line(&mut raw);
+    assert!(greeting.starts_with("220 "), "{greeting}");
+    raw
+}
+
+/// The next reply line, which must end in CRLF, without it.
+pub fn line(raw: &mut Raw) -> String {
+    let line = raw.line();
+    match line.strip_suffix('\r') {
+        Some(line) => line.to_owned(),
+        None => panic!("a reply line without its CR: {line:?}"),
+    }
+}
+
+/// Sends `command` and returns the answer's line.
+pub fn ask(raw: &mut Raw, command: &str) -> String {
+    raw.send(format!("{command}\r\n"));
+    line(raw)
+}
+
+/// Logs in as `user` with `password`, which must succeed.
+pub fn log_in(raw: &mut Raw, user: &str, password: &str) {
+    assert!(ask(raw, &format!("USER {user}")).starts_with("331 "));
+    let logged = ask(raw, &format!("PASS {password}"));
+    assert!(logged.starts_with("230 "), "{logged}");
+}
+
+/// A server with an FTP listener (its config adjusted by `adjust`), and a
+/// control connection logged in to it (no access control: any password).
+pub fn logged_in_with(adjust: impl FnOnce(&mut ferry::config::Config)) -> (TestServer, Raw) {
+    let server = TestServer::start_with(|config| {
+        listen_ftp(config);
+        adjust(config);
+    });
+    let mut raw = connect(&server);
+    log_in(&mut raw, "me", "x");
+    (server, raw)
+}
+
+/// [`logged_in_with`] the default config.
+pub fn logged_in() -> (TestServer, Raw) {
+    logged_in_with(|_| {})
+}
+
+/// `PASV`: the address its answer names.
+pub fn passive(raw: &mut Raw) -> SocketAddr {
+    let answer = ask(raw, "PASV");
+    let numbers = answer
+        .strip_prefix("227 Entering Passive Mode (")
+        .and_then(|rest| rest.strip_suffix(')'))
+        .unwrap_or_else(|| panic!("{answer}"));
+    let n: Vec<u16> = numbers.split(',').map(|n| n.parse().unwrap()).collect();
+    let ip = std::net::Ipv4Addr::new(n[0] as u8, n[1] as u8, n[2] as u8, n[3] as u8);
+    SocketAddr::from((ip, n[4] * 256 + n[5]))
+}
+
+/// Runs `command` over a new data connection: its bytes, and the control
+/// connection's two answers.
+pub fn transfer(raw: &mut Raw, command: &str) -> (Vec<u8>, String, String) {
+    let addr = passive(raw);
+    let mut data = TcpStream::connect(addr).unwrap();
+    data.set_read_timeout(Some(support::PATIENCE)).unwrap();
+    let began = ask(raw, command);
+    let mut bytes = Vec::new();
+    data.read_to_end(&mut bytes).unwrap();
+    let ended = line(raw);
+    (bytes, began, ended)
+}
+
+/// Runs `command` (`STOR`, `APPE`) with `body` over a new data
+/// connection: the control connection's two answers (the second empty if
+/// the first refused).
+pub fn store_with(raw: &mut Raw, command: &str, body: &[u8]) -> (String, String) {
+    let addr = passive(raw);
+    let mut data = TcpStream::connect(addr).unwrap();
+    let began = ask(raw, command);
+    if !began.starts_with("150 ") {
+        return (began, String::new());
+    }
+    data.write_all(body).unwrap();
+    drop(data);
+    (began, line(raw))
+}
+
+/// `STOR name` with `body`: [`store_with`].
+pub fn store(raw: &mut Raw, name: &str, body: &[u8]) -> (String, String) {
+    store_with(raw, &format!("STOR {name}"), body)
+}
