@@ -99,6 +99,8 @@ pub fn self_signed(params: &rcgen::CertificateParams) -> io::Result<(String, Str
 #[derive(Clone)]
 pub struct ServerTls {
     config: Arc<ServerConfig>,
+    /// `config` for FTP's data connections: no session tickets.
+    data_config: Arc<ServerConfig>,
     certificates: Arc<Certificates>,
     /// Reloads under way and asked for.
     reloads: Arc<Serial>,
@@ -132,8 +134,16 @@ impl ServerTls {
             .map_err(io::Error::other)?
             .with_no_client_auth()
             .with_cert_resolver(Arc::clone(&certificates) as Arc<dyn ResolvesServerCert>);
+        // FTP's data connections resume the sessions the control
+        // connections began (one cache, shared by the clone) but issue no
+        // tickets: an uploading client never reads them, and a socket
+        // closed with them unread is reset, which can cut the upload's
+        // last bytes (curl before 8.9).
+        let mut data_config = config.clone();
+        data_config.send_tls13_tickets = 0;
         Ok(ServerTls {
             config: Arc::new(config),
+            data_config: Arc::new(data_config),
             certificates,
             reloads: Arc::default(),
         })
@@ -145,6 +155,16 @@ impl ServerTls {
     /// Only if rustls cannot set up a session (out of memory, in effect).
     pub fn session(&self) -> Result<UnbufferedServerConnection, rustls::Error> {
         UnbufferedServerConnection::new(Arc::clone(&self.config))
+    }
+
+    /// A server session for an FTP data connection: as [`Self::session`],
+    /// resuming what the control connection began, but issuing no
+    /// session tickets of its own.
+    ///
+    /// # Errors
+    /// As [`Self::session`].
+    pub fn data_session(&self) -> Result<UnbufferedServerConnection, rustls::Error> {
+        UnbufferedServerConnection::new(Arc::clone(&self.data_config))
     }
 
     /// Re-reads the certificate and key on a thread of its own; the old

@@ -376,6 +376,15 @@ impl ServeArgs {
     }
 }
 
+/// What rustls logs at `level`: its errors, and all it says when
+/// debugging (its warnings are each client's quirks, a line a connection).
+fn rustls_level(level: LevelFilter) -> LevelFilter {
+    match level >= LevelFilter::Debug {
+        true => level,
+        false => level.min(LevelFilter::Error),
+    }
+}
+
 /// Sets up the logger, then serves until shut down by a signal.
 fn serve(args: ServeArgs) -> ExitCode {
     // Only fails if a logger is already set, which nothing here does.
@@ -387,6 +396,9 @@ fn serve(args: ServeArgs) -> ExitCode {
             crate::server::SERVING_TARGET,
             args.log_level.max(LevelFilter::Info),
         )
+        // rustls warns of each client's quirks (lftp names an IP address
+        // in SNI): one line a connection, telling the operator nothing.
+        .with_module_level("rustls", rustls_level(args.log_level))
         .with_utc_timestamps()
         .env()
         .init();

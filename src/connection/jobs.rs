@@ -30,6 +30,9 @@ pub(super) enum Wait {
     /// which reports its end: the control connection waits on it as on
     /// the I/O pool, with no deadline of its own.
     Transfer,
+    /// The TLS session its `AUTH TLS` asked for (FTP's), begun once the
+    /// answer (`234`) is out in plaintext.
+    Securing(Box<rustls::server::UnbufferedServerConnection>),
     /// A request handed to it by another connection (FTP's control
     /// connection hands its data connection a transfer), to serve.
     Handed(Box<Request>),

@@ -7,6 +7,8 @@
 use std::mem;
 use std::sync::Arc;
 
+use rustls::server::UnbufferedServerConnection;
+
 use super::{Connection, State, Wait};
 use crate::access::Principal;
 use crate::serve::Request;
@@ -38,6 +40,30 @@ impl Connection {
             Relay::Began => State::Waiting(Wait::Transfer),
             _ => self.enter(crate::serve::Next::Request),
         };
+    }
+
+    /// The TLS session its link asked for (FTP's `AUTH TLS`): its answer
+    /// is queued, and the session begins once that is out (`turn.rs`).
+    pub fn secure(&mut self, session: UnbufferedServerConnection) {
+        if !matches!(self.state, State::Waiting(Wait::Linked)) {
+            return;
+        }
+        self.codec.relayed(&Relay::Secured, &mut self.output);
+        self.state = State::Waiting(Wait::Securing(Box::new(session)));
+    }
+
+    /// Begins the TLS session its answer went out ahead of. Plaintext read
+    /// behind the command that asked for it is refused, not taken as the
+    /// client's (a command injected before the handshake would pass for
+    /// its: CVE-2011-0411): the connection closes. (What is still in the
+    /// socket is the handshake's to read: plaintext there fails it.)
+    pub(super) fn begin_tls(&mut self, session: UnbufferedServerConnection) -> State {
+        if !self.input.is_empty() {
+            log::warn!("#{} plaintext after AUTH TLS: closed", self.id);
+            return State::Done;
+        }
+        self.transport.begin_tls(session);
+        State::AwaitHeader
     }
 
     /// Its client never came for the link it waits on (FTP's data

@@ -56,6 +56,13 @@ impl Transport {
         self.tls.as_ref().is_some_and(|tls| tls.is_handshaking())
     }
 
+    /// Begins `session` on a connection that spoke plaintext so far (FTP's
+    /// `AUTH TLS`): the next bytes read are its handshake.
+    pub(super) fn begin_tls(&mut self, session: UnbufferedServerConnection) {
+        debug_assert!(self.tls.is_none(), "TLS begun twice");
+        self.tls = Some(Box::new(TlsSession::new(session)));
+    }
+
     /// The peer spoke plaintext to a TLS port: forget the session, so the
     /// connection can tell it so in plaintext and close.
     pub(super) fn drop_tls(&mut self) {

@@ -17,6 +17,10 @@ use super::{
 use crate::serve;
 use crate::wire::socket::{self, Outcome};
 
+/// What a read made only to move a TLS handshake on takes of data that
+/// may follow it (kept as input for the state).
+const HANDSHAKE_ROOM: usize = 4096;
+
 impl Connection {
     /// Makes as much progress as the socket, the disk and this turn's
     /// budget allow. `scratch` is the reactor-wide I/O buffer.
@@ -76,6 +80,21 @@ impl Connection {
         if (self.sent as usize) < self.output.len() {
             return self.flush();
         }
+        if self.transport.is_handshaking()
+            && matches!(
+                self.state,
+                State::SendingBody(_) | State::Waiting(_) | State::Done | State::Ended
+            )
+        {
+            if let Some(moved) = self.shake_hands(scratch) {
+                return moved;
+            }
+            if matches!(self.state, State::Done | State::Ended) && self.transport.is_handshaking() {
+                // Its last answer, sealed once the handshake is through,
+                // goes before the goodbye.
+                return Err(Step::Wait(Interest::READABLE));
+            }
+        }
         match self.state {
             State::Done => self.after_last_answer(),
             State::Lingering { .. } if env.shutting_down => Err(Step::Close),
@@ -99,6 +118,16 @@ impl Connection {
                     unreachable!("matched above");
                 };
                 self.state = self.serve_request(*request, env);
+                Ok(0)
+            }
+            // The answer that TLS begins after is out.
+            State::Waiting(Wait::Securing(_)) => {
+                let State::Waiting(Wait::Securing(session)) =
+                    mem::replace(&mut self.state, State::Done)
+                else {
+                    unreachable!("matched above");
+                };
+                self.state = self.begin_tls(*session);
                 Ok(0)
             }
             // Nothing to do until the I/O pool (or the reactor) reports back.
@@ -125,6 +154,24 @@ impl Connection {
             }
             State::Ended => self.end_after_last(scratch),
             _ => self.pump_input(scratch, env),
+        }
+    }
+
+    /// A TLS handshake goes on by reading, even where the state reads
+    /// nothing: a download may begin before its client's handshake is
+    /// through (an FTP data connection's, handed its `RETR` as it
+    /// connects). `None` when nothing more has come: the state's turn.
+    /// Bytes of data that follow the handshake are kept for the state.
+    fn shake_hands(&mut self, scratch: &mut [u8]) -> Option<Result<usize, Step>> {
+        let (room, spare) = scratch.split_at_mut(scratch.len() / 2);
+        match self.transport.read(&mut room[..HANDSHAKE_ROOM], spare) {
+            Outcome::Done(n) => {
+                self.bytes_in += n as u64;
+                self.input.extend_from_slice(&room[..n]);
+                Some(Ok(n))
+            }
+            Outcome::WouldBlock => None,
+            other => Some(Err(self.socket_failed(other))),
         }
     }
 

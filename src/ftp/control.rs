@@ -23,9 +23,10 @@
 //! does not serve yet (`APPE`, FTPS, active mode) is answered 502.
 
 use super::command::{Command, LineError, parse_command};
-use super::listing::{ls_line, nlst_line};
+use super::listing::{ls_line, mlsd_line, nlst_line};
 use super::path::{file_name, folder_prefix, quoted, resolve};
-use super::reply::{failed, mdtm, mlst_lines, one_line};
+use super::reply::{facts, failed, mdtm, mlst_lines, one_line, parse_mdtm};
+use super::security::{Security, TLS_FEATURES, TlsOffer};
 use crate::access::{Login, Secret};
 use crate::name::{Name, Prefix};
 use crate::serve::decoded::{Decoded, Refusal};
@@ -38,9 +39,8 @@ use crate::storage::Folders;
 const ANONYMOUS: [&str; 2] = ["anonymous", "ftp"];
 
 /// What `FEAT` lists (RFC 2389): what this server serves of the
-/// extensions.
-const FEATURES: &str =
-    "211-Features:\r\n UTF8\r\n SIZE\r\n MDTM\r\n MLST type*;size*;modify*;\r\n211 End\r\n";
+/// extensions (and [`TLS_FEATURES`] where TLS is offered).
+const FEATURES: &str = " UTF8\r\n SIZE\r\n MDTM\r\n MFMT\r\n MLST type*;size*;modify*;\r\n";
 
 /// A control connection's state between its commands.
 #[derive(Debug, Default)]
@@ -62,6 +62,8 @@ pub struct Control {
     pub(super) extended: bool,
     /// Where the next `RETR` begins (`REST`).
     pub(super) rest: u64,
+    /// FTPS: offered, begun, for the data connections too.
+    pub(super) security: Security,
     /// The command whose operation is being served.
     pending: Pending,
     /// Lines answered here, for the connection to send.
@@ -96,10 +98,25 @@ enum Pending {
     Mdtm,
     /// `MLST` of this path.
     Mlst(String),
+    /// `MFMT` of this path, to this time (as given).
+    Mfmt(String, String),
     Quit,
 }
 
 impl Control {
+    /// A control connection offered `tls`.
+    pub fn new(tls: TlsOffer) -> Control {
+        Control {
+            security: Security::offered(tls),
+            ..Control::default()
+        }
+    }
+
+    /// Whether its client is logged in.
+    pub(super) fn is_logged_in(&self) -> bool {
+        self.logged_in
+    }
+
     /// The greeting; `login`: how clients log in (remembered: a password
     /// is a token where access control is on, and `anonymous` logs in
     /// only where some `--anonymous` grant is given).
@@ -139,7 +156,17 @@ impl Control {
     fn command(&mut self, Command { verb, arg }: Command, used: usize) -> Decoded {
         let before_login = matches!(
             verb.as_str(),
-            "USER" | "PASS" | "QUIT" | "SYST" | "FEAT" | "NOOP" | "OPTS" | "HELP" | "AUTH"
+            "USER"
+                | "PASS"
+                | "QUIT"
+                | "SYST"
+                | "FEAT"
+                | "NOOP"
+                | "OPTS"
+                | "HELP"
+                | "AUTH"
+                | "PBSZ"
+                | "PROT"
         );
         if !self.logged_in && !before_login {
             return self.answer(used, "530 log in with USER and PASS first");
@@ -149,10 +176,10 @@ impl Control {
             "PASS" => self.pass(arg, used),
             "QUIT" => self.request(used, Pending::Quit, Operation::Quit(ops::Quit)),
             "SYST" => self.answer(used, "215 UNIX Type: L8"),
-            "FEAT" => {
-                self.answer.extend_from_slice(FEATURES.as_bytes());
-                Decoded::Answered(used)
-            }
+            "FEAT" => self.features(used),
+            "AUTH" => self.auth(&arg, used),
+            "PBSZ" => self.pbsz(used),
+            "PROT" => self.prot(&arg, used),
             "OPTS" if arg.eq_ignore_ascii_case("UTF8 ON") => self.answer(used, "200 UTF-8 always"),
             "OPTS" => self.answer(used, "501 no such option"),
             "NOOP" => self.answer(used, "200 ok"),
@@ -177,6 +204,7 @@ impl Control {
             "SIZE" => self.on_file(&arg, used, Pending::Size, describe),
             "MDTM" => self.on_file(&arg, used, Pending::Mdtm, describe),
             "MLST" => self.mlst(&arg, used),
+            "MFMT" => self.mfmt(&arg, used),
             "MKD" | "XMKD" => self.make_folder(&arg, used),
             "RMD" | "XRMD" => self.on_file(&arg, used, Pending::RemoveFolder, |name| {
                 Operation::RemoveFolder(ops::RemoveFolder { name })
@@ -202,11 +230,10 @@ impl Control {
             "RETR" => self.retrieve(&arg, used),
             "LIST" => self.list(&arg, used, ls_line),
             "NLST" => self.list(&arg, used, nlst_line),
+            "MLSD" => self.list(&arg, used, mlsd_line),
             "PORT" | "EPRT" => self.answer(used, "502 active mode is off: use PASV or EPSV"),
             "STOR" => self.store(&arg, used),
-            "MLSD" | "STOU" | "APPE" | "ABOR" | "AUTH" | "PBSZ" | "PROT" | "STAT" => {
-                self.answer(used, "502 not served yet")
-            }
+            "STOU" | "APPE" | "ABOR" | "STAT" | "CCC" => self.answer(used, "502 not served yet"),
             _ => self.answer(used, "500 unknown command"),
         }
     }
@@ -224,9 +251,23 @@ impl Control {
         Decoded::Request(Request::new(operation, None), used)
     }
 
+    /// `FEAT` (RFC 2389).
+    fn features(&mut self, used: usize) -> Decoded {
+        self.answer.extend_from_slice(b"211-Features:\r\n");
+        self.answer.extend_from_slice(FEATURES.as_bytes());
+        if self.security.offer != TlsOffer::Off {
+            self.answer.extend_from_slice(TLS_FEATURES.as_bytes());
+        }
+        self.answer.extend_from_slice(b"211 End\r\n");
+        Decoded::Answered(used)
+    }
+
     fn user(&mut self, name: String, used: usize) -> Decoded {
         if self.logged_in {
             return self.answer(used, "530 logged in already: QUIT to log in again");
+        }
+        if let Some(refused) = self.login_needs_tls() {
+            return self.answer(used, refused);
         }
         self.user = Some(name);
         match self.login.tokens {
@@ -238,6 +279,9 @@ impl Control {
     /// The password: a token, with access control on (the per-address
     /// throttle of failed logins is every protocol's, in `Auth`).
     fn pass(&mut self, password: String, used: usize) -> Decoded {
+        if let Some(refused) = self.login_needs_tls() {
+            return self.answer(used, refused);
+        }
         let Some(user) = &self.user else {
             return self.answer(used, "503 USER first");
         };
@@ -305,10 +349,35 @@ impl Control {
     fn mlst(&mut self, arg: &str, used: usize) -> Decoded {
         let path = resolve(&self.cwd, arg);
         if path.is_empty() {
-            let lines = mlst_lines("type=dir;", "");
+            let lines = mlst_lines(&facts(None), "");
             return self.answer(used, &lines);
         }
         self.on_file(arg, used, Pending::Mlst(path), describe)
+    }
+
+    /// `MFMT <time> <file>` (draft-somers-ftp-mfxx): sets a file's time,
+    /// as WebDAV's `PROPPATCH` of `getlastmodified` does (what rclone and
+    /// lftp send after an upload, to keep its time).
+    fn mfmt(&mut self, arg: &str, used: usize) -> Decoded {
+        let (time, name) = arg.split_once(' ').unwrap_or((arg, ""));
+        let Some(mtime) = parse_mdtm(time) else {
+            return self.answer(used, "501 MFMT takes YYYYMMDDHHMMSS and a file");
+        };
+        let path = resolve(&self.cwd, name);
+        let pending = Pending::Mfmt(time.to_owned(), path);
+        self.on_file(name, used, pending, |name| {
+            Operation::PropPatch(ops::PropPatch {
+                target: crate::serve::PropTarget {
+                    name: Some(name),
+                    folder: false,
+                },
+                updates: vec![crate::serve::PropUpdate {
+                    ns: String::new(),
+                    local: "modify".to_owned(),
+                    change: crate::serve::Change::Mtime(mtime),
+                }],
+            })
+        })
     }
 
     fn make_folder(&mut self, arg: &str, used: usize) -> Decoded {
@@ -376,14 +445,24 @@ impl Control {
             }
             (Pending::Size | Pending::Mdtm, _) => "550 not a file".to_owned(),
             (Pending::Mlst(path), Reply::File { version, .. }) => {
-                let facts = format!(
-                    "type=file;size={};modify={};",
-                    version.info.size,
-                    mdtm(version.info.mtime)
-                );
-                mlst_lines(&facts, &path)
+                let file = (version.info.size, version.info.mtime);
+                mlst_lines(&facts(Some(file)), &path)
             }
-            (Pending::Mlst(path), _) => mlst_lines("type=dir;", &path),
+            (Pending::Mlst(path), _) => mlst_lines(&facts(None), &path),
+            (Pending::Mfmt(time, path), Reply::Patched(patched)) => {
+                let failed_kind = patched
+                    .changes
+                    .iter()
+                    .find_map(|(_, _, status)| match status {
+                        crate::serve::PatchStatus::Failed(kind) => Some(*kind),
+                        _ => None,
+                    });
+                match failed_kind {
+                    None => format!("213 Modify={time}; /{path}"),
+                    Some(kind) => failed(&crate::serve::Failure::new(kind, "its time was not set")),
+                }
+            }
+            (Pending::Mfmt(..), _) => "550 not a file".to_owned(),
             (Pending::Quit, _) => {
                 self.closing = true;
                 "221 goodbye".to_owned()

@@ -1,6 +1,7 @@
 //! FTP's listings, written as a folder is walked (the serve layer's
 //! listing spool, as every protocol's): `LIST` in the `ls -l` form that
-//! clients parse (curl, lftp, ftplib, FileZilla), `NLST` a name a line.
+//! clients parse (curl, lftp, ftplib, FileZilla), `NLST` a name a line,
+//! `MLSD` each entry's facts (RFC 3659: what lftp and rclone read).
 //! Names are the entries' own (no folder before them), as they are.
 //!
 //! ```text
@@ -9,6 +10,7 @@
 //! -rw-r--r-- 1 ferry ferry      512 Jan  3  2024 old.csv     (over six months ago: the year)
 //! ```
 
+use super::reply::facts;
 use crate::serve::terms::Piece;
 
 /// Six months, in seconds: older entries show their year, as `ls` does.
@@ -44,6 +46,20 @@ pub fn nlst_line(prefix: &str, piece: Piece<'_>, out: &mut Vec<u8>) {
     };
     out.extend_from_slice(leaf(prefix, name).as_bytes());
     out.extend_from_slice(b"\r\n");
+}
+
+/// `MLSD` (RFC 3659 §7): an entry's facts, a space, its name.
+pub fn mlsd_line(prefix: &str, piece: Piece<'_>, out: &mut Vec<u8>) {
+    let (file, name) = match piece {
+        Piece::Directory { name, .. } => (None, name),
+        Piece::File { entry, .. } | Piece::Only(entry) => {
+            let file = (entry.info.size, entry.info.mtime);
+            (Some(file), entry.name.as_str())
+        }
+        _ => return,
+    };
+    let line = format!("{} {}\r\n", facts(file), leaf(prefix, name));
+    out.extend_from_slice(line.as_bytes());
 }
 
 /// An entry's own name: its full name without the listed folder, nor a

@@ -11,6 +11,7 @@
 //! transfer.rs  its transfers handed to the data connection, and what comes back
 //! data.rs      a data connection's codec: the transfer it is handed, reported back
 //! passive.rs   the passive port range and the order its ports are tried in
+//! security.rs  FTPS: AUTH TLS, PBSZ, PROT, and --ftp-require-tls
 //! ```
 //!
 //! A codec like FERRY/1's and HTTP's: commands become the serve layer's
@@ -26,8 +27,10 @@ pub mod listing;
 pub mod passive;
 pub mod path;
 mod reply;
+mod security;
 mod transfer;
 
 pub use control::{Control, holds_whole_head};
 pub use data::Data;
 pub use passive::parse_port_range;
+pub use security::TlsOffer;

@@ -47,10 +47,40 @@ pub(super) fn passive_line(addr: std::net::SocketAddr, extended: bool) -> String
     }
 }
 
+/// An entry's facts (RFC 3659 §7.5), as `MLST` and `MLSD` give them: a
+/// file's type, size and time (`None`: a folder, whose type alone is
+/// said).
+pub(super) fn facts(file: Option<(u64, i64)>) -> String {
+    match file {
+        Some((size, mtime)) => format!("type=file;size={size};modify={};", mdtm(mtime)),
+        None => "type=dir;".to_owned(),
+    }
+}
+
 /// `MLST`'s answer: `facts` of `path` (RFC 3659 §7.2: the entry's line
 /// begins with a space).
 pub(super) fn mlst_lines(facts: &str, path: &str) -> String {
     format!("250-Listing /{path}\r\n {facts} /{path}\r\n250 End")
+}
+
+/// A time as `MFMT` gives it (`YYYYMMDDHHMMSS`, UTC; a fraction of a
+/// second after a `.` is dropped): Unix seconds, or `None` if it is not
+/// one.
+pub(super) fn parse_mdtm(text: &str) -> Option<i64> {
+    let whole = text.split_once('.').map_or(text, |(whole, _)| whole);
+    if whole.len() != 14 || !whole.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let number = |range: std::ops::Range<usize>| whole[range].parse::<u16>().ok();
+    let month = time::Month::try_from(number(4..6)? as u8).ok()?;
+    let date = time::Date::from_calendar_date(i32::from(number(0..4)?), month, number(6..8)? as u8);
+    let time = time::Time::from_hms(
+        number(8..10)? as u8,
+        number(10..12)? as u8,
+        number(12..14)? as u8,
+    );
+    let at = time::PrimitiveDateTime::new(date.ok()?, time.ok()?);
+    Some(at.assume_utc().unix_timestamp())
 }
 
 /// MDTM's time (RFC 3659 §2.3): `YYYYMMDDHHMMSS`, UTC.
@@ -77,5 +107,21 @@ mod tests {
     fn mdtm_is_utc_to_the_second() {
         assert_eq!(mdtm(0), "19700101000000");
         assert_eq!(mdtm(1_764_115_200), "20251126000000");
+    }
+
+    #[test]
+    fn mfmt_times_read_back_as_written() {
+        assert_eq!(parse_mdtm("20251126000000"), Some(1_764_115_200));
+        assert_eq!(parse_mdtm("20251126000000.123"), Some(1_764_115_200));
+        assert_eq!(parse_mdtm(&mdtm(1_700_000_000)), Some(1_700_000_000));
+        for bad in [
+            "",
+            "2025112600000",
+            "20251326000000",
+            "2025112600000x",
+            "20250230000000",
+        ] {
+            assert_eq!(parse_mdtm(bad), None, "{bad}");
+        }
     }
 }

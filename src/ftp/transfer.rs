@@ -15,6 +15,9 @@ use crate::storage::Folders;
 impl Control {
     /// A transfer on the data connection: handed to it by the reactor.
     pub(super) fn transfer(&mut self, used: usize, operation: Operation) -> Decoded {
+        if let Some(refused) = self.transfer_needs_tls() {
+            return self.answer(used, refused);
+        }
         if !self.passive {
             return self.answer(used, "425 PASV or EPSV first");
         }
@@ -27,7 +30,8 @@ impl Control {
     /// data connection and says where ([`Relay::Listening`]).
     pub(super) fn listen(&mut self, used: usize, extended: bool) -> Decoded {
         self.extended = extended;
-        Decoded::Link(Link::Listen { extended }, used)
+        let private = self.security.private;
+        Decoded::Link(Link::Listen { private }, used)
     }
 
     /// `RETR`: the file, from where `REST` said.
@@ -97,6 +101,8 @@ impl Control {
     /// Queues what the reactor relays of the data connection.
     pub fn relayed(&mut self, relay: &Relay, out: &mut Vec<u8>) {
         let line = match relay {
+            Relay::Secured => self.secured(),
+            Relay::Refused(why) if self.securing() => format!("431 TLS could not begin: {why}"),
             Relay::Listening(addr) => {
                 self.passive = true;
                 passive_line(*addr, self.extended)

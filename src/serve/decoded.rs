@@ -33,14 +33,17 @@ pub enum Decoded {
 /// data connection).
 #[derive(Debug)]
 pub enum Link {
-    /// Listen for the client's data connection (FTP's `PASV`, or `EPSV`
-    /// where `extended`): the reactor says where.
+    /// Listen for the client's data connection (FTP's `PASV`, `EPSV`):
+    /// the reactor says where.
     Listen {
-        /// The answer names the port alone (RFC 2428).
-        extended: bool,
+        /// The data connection is under TLS (FTP's `PROT P`).
+        private: bool,
     },
     /// Serve `request` on the data connection, which reports back.
     Hand(Box<Request>),
+    /// Turn this connection to TLS (FTP's `AUTH TLS`): the reactor makes
+    /// the session, the connection begins it once its answer is out.
+    Tls,
     /// Its client did not open the data connection in time (the request
     /// deadline): the listener and the transfer waiting for it go, and
     /// the transfer is refused.
@@ -52,6 +55,8 @@ pub enum Link {
 pub enum Relay {
     /// It listens for the data connection at this address.
     Listening(std::net::SocketAddr),
+    /// TLS begins once this answer is out ([`Link::Tls`]).
+    Secured,
     /// No data connection can be had (the listener could not be made,
     /// nothing was listening for one): the reason.
     Refused(String),

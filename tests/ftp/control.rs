@@ -1,6 +1,6 @@
 //! The FTP control connection byte for byte: a login is a token, each
 //! command an operation under that token's grants, answered with RFC
-//! 959's codes; what needs a data connection is not served yet (502).
+//! 959's codes (RFC 3659's for a file's facts).
 
 use crate::support;
 
@@ -73,6 +73,15 @@ fn a_token_logs_in_and_each_command_is_an_operation_on_the_root() {
         "{entry:?}"
     );
     assert_eq!(entry[2], "250 End");
+    // MFMT sets the time MDTM and MLST read back (rclone and lftp keep a
+    // file's time so).
+    assert_eq!(
+        ask(&mut raw, "MFMT 20240103040506 a.jpg"),
+        "213 Modify=20240103040506; /photos/a.jpg"
+    );
+    assert_eq!(ask(&mut raw, "MDTM a.jpg"), "213 20240103040506");
+    assert!(ask(&mut raw, "MFMT yesterday a.jpg").starts_with("501 "));
+    assert!(ask(&mut raw, "MFMT 20240103040506 none.jpg").starts_with("550 "));
     raw.send("MLST /photos\r\n");
     let entry = [line(&mut raw), line(&mut raw), line(&mut raw)];
     assert_eq!(entry[1], " type=dir; /photos", "{entry:?}");
@@ -122,6 +131,7 @@ fn a_tokens_grants_hold_for_every_command() {
         "RMD /pub",
         "CWD /secret",
         "SIZE /secret/s",
+        "MFMT 20240103040506 a",
     ] {
         let answer = ask(&mut raw, refused);
         assert!(answer.starts_with("550 "), "{refused}: {answer}");
@@ -171,6 +181,7 @@ fn feat_lists_what_is_served() {
             " UTF8",
             " SIZE",
             " MDTM",
+            " MFMT",
             " MLST type*;size*;modify*;",
             "211 End"
         ]

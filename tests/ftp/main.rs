@@ -6,6 +6,7 @@
 //! - `transfers`: the data connection (`PASV`, `RETR`, `LIST`, `NLST`);
 //! - `passive`: where it is listened for (the port range, the address
 //!   behind NAT) and a data connection that never comes;
+//! - `tls`: FTPS (`AUTH TLS`, `PROT P`, `--ftp-require-tls`);
 //! - `wire`: the tests' one FTP client.
 //!
 //! The real clients (Python's ftplib): `tests/clients/ftp.rs`.
@@ -15,5 +16,6 @@ mod support;
 
 mod control;
 mod passive;
+mod tls;
 mod transfers;
 mod wire;

@@ -1,5 +1,5 @@
 //! FTP's data connection: `PASV`/`EPSV`, then `RETR` (from `REST`'s
-//! offset), `LIST` and `NLST` on it, answered `150` as it begins and
+//! offset), `LIST`, `NLST` and `MLSD` on it, answered `150` as it begins and
 //! `226` once it is whole; a data connection from another address is
 //! refused; a transfer without `PASV` is `425`.
 
@@ -84,6 +84,16 @@ fn list_and_nlst_name_a_folders_entries() {
     assert!(ask(&mut raw, "CWD logs").starts_with("250 "));
     let (bytes, _, _) = transfer(&mut raw, "NLST");
     assert_eq!(String::from_utf8(bytes).unwrap(), "2026\r\na.csv\r\n");
+    // MLSD: each entry's facts (RFC 3659 §7), what lftp and rclone read.
+    let (bytes, _, ended) = transfer(&mut raw, "MLSD");
+    let facts = String::from_utf8(bytes).unwrap();
+    let lines: Vec<&str> = facts.lines().collect();
+    assert_eq!(lines[0], "type=dir; 2026", "{facts}");
+    assert!(
+        lines[1].starts_with("type=file;size=4;modify=20") && lines[1].ends_with("; a.csv"),
+        "{facts}"
+    );
+    assert_eq!((lines.len(), ended.as_str()), (2, "226 done"));
     let addr = passive(&mut raw);
     let mut data = TcpStream::connect(addr).unwrap();
     let refused = ask(&mut raw, "LIST /nowhere");

@@ -58,7 +58,11 @@ pub fn logged_in() -> (TestServer, Raw) {
 
 /// `PASV`: the address its answer names.
 pub fn passive(raw: &mut Raw) -> SocketAddr {
-    let answer = ask(raw, "PASV");
+    pasv_address(&ask(raw, "PASV"))
+}
+
+/// The address a `227` answer names.
+pub fn pasv_address(answer: &str) -> SocketAddr {
     let numbers = answer
         .strip_prefix("227 Entering Passive Mode (")
         .and_then(|rest| rest.strip_suffix(')'))
@@ -99,4 +103,51 @@ pub fn store_with(raw: &mut Raw, command: &str, body: &[u8]) -> (String, String)
 /// `STOR name` with `body`: [`store_with`].
 pub fn store(raw: &mut Raw, name: &str, body: &[u8]) -> (String, String) {
     store_with(raw, &format!("STOR {name}"), body)
+}
+
+/// A connection read a byte at a time (nothing is read past a line: a
+/// control connection turns to TLS right after one), plain or under TLS.
+pub struct Lines<S> {
+    pub stream: S,
+}
+
+impl<S: std::io::Read + Write> Lines<S> {
+    /// The next reply line, without its CRLF.
+    pub fn line(&mut self) -> String {
+        let mut line = Vec::new();
+        let mut byte = [0u8];
+        while !line.ends_with(b"\r\n") {
+            match self.stream.read(&mut byte) {
+                Ok(1) => line.push(byte[0]),
+                other => panic!("the line ended early: {other:?} after {line:?}"),
+            }
+        }
+        line.truncate(line.len() - 2);
+        String::from_utf8(line).expect("UTF-8")
+    }
+
+    /// Sends `command`; the answer's line.
+    pub fn ask(&mut self, command: &str) -> String {
+        self.stream
+            .write_all(format!("{command}\r\n").as_bytes())
+            .unwrap();
+        self.stream.flush().unwrap();
+        self.line()
+    }
+
+    /// `PASV`'s address, from its answer.
+    pub fn passive(&mut self) -> SocketAddr {
+        pasv_address(&self.ask("PASV"))
+    }
+}
+
+/// A plain control connection to `server` (its greeting read), to turn
+/// to TLS.
+pub fn connect_lines(server: &TestServer) -> Lines<TcpStream> {
+    let stream = TcpStream::connect(server.ftp.expect("an FTP listener")).unwrap();
+    stream.set_read_timeout(Some(support::PATIENCE)).unwrap();
+    let mut lines = Lines { stream };
+    let greeting = lines.line();
+    assert!(greeting.starts_with("220 "), "{greeting}");
+    lines
 }

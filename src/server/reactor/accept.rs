@@ -28,6 +28,7 @@ use rustls::server::UnbufferedServerConnection;
 use super::Reactor;
 use crate::connection::Connection;
 use crate::connection::codec::Codec;
+use crate::ftp::TlsOffer;
 use crate::server::Busy;
 use crate::tls::ServerTls;
 use crate::wire::Protocol;
@@ -259,7 +260,12 @@ impl Reactor {
             .config
             .address_of(Protocol::Http)
             .map(|a| a.port());
-        let codec = Codec::new(protocol, http_port);
+        let ftp_tls = match (&self.hub.tls, self.shared.config.ftp.require_tls) {
+            (None, _) => TlsOffer::Off,
+            (Some(_), false) => TlsOffer::Offered,
+            (Some(_), true) => TlsOffer::Required,
+        };
+        let codec = Codec::new(protocol, http_port, ftp_tls);
         let conn = (stream, tls, codec);
         if let Some(key) = self.insert(conn, (peer, client, proxied), id, now) {
             self.drive(key, None);
@@ -318,7 +324,7 @@ fn refuse_busy(stream: &TcpStream, protocol: Protocol, plain: bool) {
         return;
     }
     let mut answer = Vec::new();
-    Codec::new(protocol, None).busy(&mut answer);
+    Codec::new(protocol, None, TlsOffer::Off).busy(&mut answer);
     let _ = crate::wire::socket::write(stream, &answer, false);
 }
 

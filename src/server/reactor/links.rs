@@ -33,6 +33,7 @@ use crate::connection::codec::Codec;
 use crate::ftp::passive::{MAX_TRIES, PortCycle};
 use crate::serve::Request;
 use crate::serve::decoded::{Link, Relay};
+use crate::tls::ServerTls;
 
 /// Tokens of the passive listeners: this plus the control connection's
 /// slab key (below the scrapers' and the listeners' ranges).
@@ -57,6 +58,8 @@ struct DataLink {
     peer: IpAddr,
     /// Listening for it (until it comes).
     listener: Option<TcpListener>,
+    /// It is under TLS (`PROT P`).
+    private: bool,
     /// It came: `(slab key, id)`.
     data: Option<(usize, u64)>,
     /// A transfer handed over before it came, with the token to serve it
@@ -141,8 +144,8 @@ impl Reactor {
     /// Makes the link the control connection at `key` asked for.
     pub(super) fn make_link(&mut self, key: usize, link: Link) {
         match link {
-            Link::Listen { .. } => {
-                let relay = match self.listen_for_data(key) {
+            Link::Listen { private } => {
+                let relay = match self.listen_for_data(key, private) {
                     Ok(addr) => Relay::Listening(addr),
                     Err(err) => {
                         warn!("passive listener: {err}");
@@ -152,6 +155,24 @@ impl Reactor {
                 self.relay_to(key, None, relay);
             }
             Link::Hand(request) => self.hand_over(key, request),
+            Link::Tls => {
+                let session = self.hub.tls.as_ref().map(ServerTls::session);
+                match (session, self.connections.get_mut(key)) {
+                    (Some(Ok(session)), Some(conn)) => {
+                        conn.secure(session);
+                        self.wake(key);
+                    }
+                    (Some(Err(err)), _) => {
+                        warn!("TLS session for FTP's AUTH TLS: {err}");
+                        self.relay_to(key, None, Relay::Refused(err.to_string()));
+                    }
+                    (None, _) => {
+                        let why = "the server has no certificate".into();
+                        self.relay_to(key, None, Relay::Refused(why));
+                    }
+                    (_, None) => {}
+                }
+            }
             Link::Abandon => {
                 self.drop_link(key);
                 let secs = self.shared.config.header_timeout.as_secs_f64();
@@ -163,7 +184,7 @@ impl Reactor {
 
     /// A new passive listener for the control connection at `key`, on the
     /// address the client reached it at; the old link goes.
-    fn listen_for_data(&mut self, key: usize) -> std::io::Result<SocketAddr> {
+    fn listen_for_data(&mut self, key: usize, private: bool) -> std::io::Result<SocketAddr> {
         self.drop_link(key);
         let Some(control) = self.connections.get(key) else {
             return Err(std::io::Error::other("the control connection is gone"));
@@ -186,6 +207,7 @@ impl Reactor {
             control_id,
             peer,
             listener: Some(listener),
+            private,
             data: None,
             parked: None,
         };
@@ -270,7 +292,25 @@ impl Reactor {
             return self.relay_to(key, None, Relay::Refused("too many connections".into()));
         }
         let id = self.hub.client_id();
-        let conn = (stream, None, Codec::ftp_data(control));
+        let tls = match link.private {
+            true => self
+                .hub
+                .tls
+                .as_ref()
+                .map(ServerTls::data_session)
+                .transpose(),
+            false => Ok(None),
+        };
+        let tls = match tls {
+            Ok(tls) => tls,
+            Err(err) => {
+                warn!("#{id} TLS session for a data connection: {err}");
+                self.hub.release(Some(from.ip()));
+                let why = "the data connection's TLS failed".into();
+                return self.relay_to(key, None, Relay::Refused(why));
+            }
+        };
+        let conn = (stream, tls, Codec::ftp_data(control));
         let Some(data) = self.insert(conn, (from, Some(from.ip()), false), id, now) else {
             return self.relay_to(
                 key,
@@ -300,7 +340,14 @@ impl Reactor {
             return;
         }
         conn.relayed(relay);
-        if !conn.is_queued() {
+        self.wake(key);
+    }
+
+    /// Gives the connection at `key` a turn (what it was told goes out).
+    fn wake(&mut self, key: usize) {
+        if let Some(conn) = self.connections.get_mut(key)
+            && !conn.is_queued()
+        {
             conn.set_queued(true);
             self.ready.push_back((key, conn.id()));
         }

@@ -1,0 +1,166 @@
+//! FTPS (RFC 4217) on the wire: `AUTH TLS` turns the control connection
+//! to TLS, `PROT P` its data connections, each ended with `close_notify`
+//! (clients check it); plaintext sent behind `AUTH TLS` is not taken as
+//! the client's; `--ftp-require-tls` refuses a login and a transfer
+//! without TLS; a server without a certificate offers none.
+
+use crate::support;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+
+use super::wire::{Lines, connect_lines};
+use support::tls::{self_signed, tls_over};
+use support::{TestServer, listen_ftp, pattern};
+
+type Secure = Lines<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>;
+
+/// A server with a certificate (and `adjust`ed), and the certificate's
+/// folder.
+fn with_tls(adjust: impl FnOnce(&mut ferry::config::Config)) -> (TestServer, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let files = self_signed(dir.path(), "server");
+    let server = TestServer::start_with(|config| {
+        listen_ftp(config);
+        config.tls = Some(files);
+        adjust(config);
+    });
+    (server, dir)
+}
+
+/// `AUTH TLS` on a new control connection, and the handshake.
+fn secured(server: &TestServer, certs: &tempfile::TempDir) -> Secure {
+    let mut plain = connect_lines(server);
+    assert_eq!(plain.ask("AUTH TLS"), "234 AUTH TLS ok: TLS begins");
+    let ca = certs.path().join("server-cert.pem");
+    Lines {
+        stream: tls_over(plain.stream, &ca),
+    }
+}
+
+/// A data connection to `addr`, under TLS.
+fn data_over_tls(
+    addr: std::net::SocketAddr,
+    certs: &tempfile::TempDir,
+) -> rustls::StreamOwned<rustls::ClientConnection, TcpStream> {
+    let tcp = TcpStream::connect(addr).unwrap();
+    tcp.set_read_timeout(Some(support::PATIENCE)).unwrap();
+    tls_over(tcp, &certs.path().join("server-cert.pem"))
+}
+
+#[test]
+fn auth_tls_secures_the_login_and_prot_p_the_transfers() {
+    let (server, certs) = with_tls(|_| {});
+    let mut plain = connect_lines(&server);
+    let feat = {
+        plain.stream.write_all(b"FEAT\r\n").unwrap();
+        let mut lines = vec![plain.line()];
+        while !lines.last().unwrap().starts_with("211 ") {
+            lines.push(plain.line());
+        }
+        lines
+    };
+    assert!(feat.iter().any(|l| l == " AUTH TLS"), "{feat:?}");
+    drop(plain);
+    let mut control = secured(&server, &certs);
+    assert_eq!(control.ask("USER me"), "331 any password");
+    assert_eq!(control.ask("PASS x"), "230 logged in");
+    assert_eq!(control.ask("PBSZ 0"), "200 PBSZ=0");
+    assert_eq!(control.ask("PROT P"), "200 data connections go over TLS");
+    let body = pattern(500_000, 4);
+    std::fs::write(server.root.path().join("big.bin"), &body).unwrap();
+
+    // A download: the file, then close_notify (read_to_end fails on a
+    // TLS stream cut without it).
+    let mut data = data_over_tls(control.passive(), &certs);
+    assert!(control.ask("RETR big.bin").starts_with("150 "));
+    let mut got = Vec::new();
+    data.read_to_end(&mut got)
+        .expect("the whole file and close_notify");
+    assert!(got == body, "the file whole");
+    assert_eq!(control.line(), "226 done");
+
+    // An upload ended by the client's close_notify, answered by the
+    // server's (Python's ftplib waits for it).
+    let mut data = data_over_tls(control.passive(), &certs);
+    assert!(control.ask("STOR up.bin").starts_with("150 "));
+    data.write_all(&body[..300_000]).unwrap();
+    data.conn.send_close_notify();
+    data.flush().unwrap();
+    let mut rest = Vec::new();
+    data.read_to_end(&mut rest)
+        .expect("the server's close_notify");
+    assert_eq!(control.line(), "226 done");
+    let stored = std::fs::read(server.root.path().join("up.bin")).unwrap();
+    assert!(stored == body[..300_000], "stored whole");
+
+    // A listing, short enough to be queued before the handshake ends.
+    let mut data = data_over_tls(control.passive(), &certs);
+    assert!(control.ask("NLST").starts_with("150 "));
+    let mut names = String::new();
+    data.read_to_string(&mut names).unwrap();
+    assert_eq!(names, "big.bin\r\nup.bin\r\n");
+    assert_eq!(control.line(), "226 done");
+    assert_eq!(control.ask("QUIT"), "221 goodbye");
+}
+
+#[test]
+fn plaintext_behind_auth_tls_is_not_taken_as_the_clients() {
+    let (server, _certs) = with_tls(|_| {});
+    let mut plain = connect_lines(&server);
+    // An attacker's command rides behind the client's AUTH TLS.
+    plain
+        .stream
+        .write_all(b"AUTH TLS\r\nDELE precious\r\n")
+        .unwrap();
+    std::fs::write(server.root.path().join("precious"), b"keep").unwrap();
+    assert_eq!(plain.line(), "234 AUTH TLS ok: TLS begins");
+    let mut rest = Vec::new();
+    let _ = plain.stream.read_to_end(&mut rest);
+    assert!(rest.is_empty(), "closed, nothing more said");
+    assert!(server.root.path().join("precious").exists());
+}
+
+#[test]
+fn require_tls_refuses_a_login_and_a_transfer_without_it() {
+    let (server, certs) = with_tls(|config| config.ftp.require_tls = true);
+    let mut plain = connect_lines(&server);
+    let refused = plain.ask("USER me");
+    assert!(
+        refused.starts_with("530 ") && refused.contains("TLS"),
+        "{refused}"
+    );
+    assert!(plain.ask("PASS x").starts_with("530 "));
+    drop(plain);
+    let mut control = secured(&server, &certs);
+    assert_eq!(control.ask("USER me"), "331 any password");
+    assert_eq!(control.ask("PASS x"), "230 logged in");
+    std::fs::write(server.root.path().join("a.txt"), b"hello").unwrap();
+    let _listening = control.passive();
+    let refused = control.ask("RETR a.txt");
+    assert!(refused.starts_with("521 "), "{refused}");
+    assert!(control.ask("PROT C").starts_with("534 "));
+    assert_eq!(control.ask("PROT P"), "200 data connections go over TLS");
+    let mut data = data_over_tls(control.passive(), &certs);
+    assert!(control.ask("RETR a.txt").starts_with("150 "));
+    let mut got = Vec::new();
+    data.read_to_end(&mut got).unwrap();
+    assert_eq!(got, b"hello");
+    assert_eq!(control.line(), "226 done");
+}
+
+#[test]
+fn without_a_certificate_no_tls_is_offered() {
+    let server = TestServer::start_with(listen_ftp);
+    let mut plain = connect_lines(&server);
+    plain.stream.write_all(b"FEAT\r\n").unwrap();
+    let mut line = plain.line();
+    while !line.starts_with("211 ") {
+        assert!(!line.contains("AUTH"), "{line}");
+        line = plain.line();
+    }
+    assert!(plain.ask("AUTH TLS").starts_with("534 "));
+    assert!(plain.ask("PBSZ 0").starts_with("503 "));
+    assert!(plain.ask("PROT P").starts_with("503 "));
+    assert!(plain.ask("AUTH KERBEROS").starts_with("504 "));
+}
