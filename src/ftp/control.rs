@@ -26,7 +26,7 @@ use super::command::{Command, LineError, parse_command};
 use super::listing::{ls_line, mlsd_line, nlst_line};
 use super::path::{file_name, folder_prefix, quoted, resolve};
 use super::reply::{facts, failed, mdtm, mlst_lines, one_line, parse_mdtm};
-use super::security::{Security, TLS_FEATURES, TlsOffer};
+use super::tls_offer::{Security, TLS_FEATURES, TlsOffer};
 use crate::access::{Login, Secret};
 use crate::name::{Name, Prefix};
 use crate::serve::decoded::{Decoded, Refusal};

@@ -12,6 +12,7 @@
 //! data.rs      a data connection's codec: the transfer it is handed, reported back
 //! passive.rs   the passive port range and the order its ports are tried in
 //! security.rs  FTPS: AUTH TLS, PBSZ, PROT, and --ftp-require-tls
+//! tls_offer.rs what a control connection is offered of TLS, and where it stands
 //! ```
 //!
 //! A codec like FERRY/1's and HTTP's: commands become the serve layer's
@@ -28,9 +29,10 @@ pub mod passive;
 pub mod path;
 mod reply;
 mod security;
+mod tls_offer;
 mod transfer;
 
 pub use control::{Control, holds_whole_head};
 pub use data::Data;
 pub use passive::parse_port_range;
-pub use security::TlsOffer;
+pub use tls_offer::TlsOffer;
