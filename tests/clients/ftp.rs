@@ -2,8 +2,9 @@
 //! `ftplib` (a login by token, the working folder, the commands that
 //! change the root, a download and listings over passive data
 //! connections, an upload) and curl (`-T`, a download and a listing,
-//! EPSV first, as curl does). Each is skipped, saying so, where its
-//! client is missing.
+//! EPSV first, as curl does), each plain and over FTPS (`FTP_TLS`,
+//! `--ssl-reqd`). Each is skipped, saying so, where its client is
+//! missing.
 
 use crate::support;
 
@@ -13,9 +14,13 @@ use support::listen_ftp;
 use support::tools::{have, python};
 
 const SESSION: &str = r#"
-import ftplib, sys
-host, port, token = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-ftp = ftplib.FTP()
+import ftplib, ssl, sys
+host, port, token, ca = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+if ca:
+    # FTPS: AUTH TLS at the login, then PBSZ 0 and PROT P.
+    ftp = ftplib.FTP_TLS(context=ssl.create_default_context(cafile=ca))
+else:
+    ftp = ftplib.FTP()
 ftp.connect(host, port, timeout=30)
 print(ftp.getwelcome())
 try:
@@ -23,6 +28,8 @@ try:
 except ftplib.error_perm as refused:
     print("refused:", str(refused)[:3])
 print(ftp.login("cam", token)[:3])
+if ca:
+    ftp.prot_p()
 print(ftp.pwd())
 print(ftp.mkd("empty"))
 ftp.cwd("dcim")
@@ -50,7 +57,7 @@ print(ftp.quit()[:3])
 "#;
 
 #[test]
-fn ftplib_logs_in_with_a_token_and_changes_the_root() {
+fn ftplib_logs_in_with_a_token_and_changes_the_root_plain_and_over_ftps() {
     if !have(
         "python3",
         &["-c", "import ftplib"],
@@ -58,8 +65,19 @@ fn ftplib_logs_in_with_a_token_and_changes_the_root() {
     ) {
         return;
     }
+    for tls in [false, true] {
+        ftplib_session(tls);
+    }
+}
+
+/// Python's ftplib through [`SESSION`], over FTPS where `tls`.
+fn ftplib_session(tls: bool) {
     let holders: &[(&str, &[&str])] = &[("cam", &["write:/", "read:/", "delete:/"])];
-    let (server, tokens, _dir) = support::tokens::guarded_with(holders, &[], listen_ftp);
+    let (server, tokens, dir) = guarded_ftp(holders, tls);
+    let ca = match tls {
+        true => dir.path().join("server-cert.pem").display().to_string(),
+        false => String::new(),
+    };
     let ftp = server.ftp.unwrap();
     std::fs::create_dir(server.root.path().join("dcim")).unwrap();
     std::fs::write(server.root.path().join("dcim/shot.jpg"), b"jpeg!").unwrap();
@@ -67,6 +85,7 @@ fn ftplib_logs_in_with_a_token_and_changes_the_root() {
         ftp.ip().to_string(),
         ftp.port().to_string(),
         tokens[0].clone(),
+        ca,
     ];
     let args: Vec<&OsStr> = args.iter().map(OsStr::new).collect();
     let printed = python(SESSION, &args);
@@ -99,13 +118,42 @@ fn ftplib_logs_in_with_a_token_and_changes_the_root() {
     );
 }
 
+/// A server with an FTP listener that requires a token of `holders`, with
+/// a certificate (`server-cert.pem` in the folder returned) where `tls`.
+fn guarded_ftp(
+    holders: &[(&str, &[&str])],
+    tls: bool,
+) -> (support::TestServer, Vec<String>, tempfile::TempDir) {
+    support::tokens::guarded_with(holders, &[], |config| {
+        listen_ftp(config);
+        // The tokens' folder holds the certificate too.
+        if tls && let Some(tokens) = &config.access.tokens {
+            let dir = tokens.parent().expect("a folder");
+            config.tls = Some(support::tls::self_signed(dir, "server"));
+        }
+    })
+}
+
 #[test]
-fn curl_uploads_downloads_and_lists() {
+fn curl_uploads_downloads_and_lists_plain_and_with_ssl_reqd() {
     if !have("curl", &["--version"], "apt-get install curl") {
         return;
     }
+    for tls in [false, true] {
+        curl_session(tls);
+    }
+}
+
+/// curl's upload, download and listing, over FTPS (`--ssl-reqd`) where
+/// `tls`.
+fn curl_session(tls: bool) {
     let holders: &[(&str, &[&str])] = &[("cam", &["read:/", "write:/"])];
-    let (server, tokens, _dir) = support::tokens::guarded_with(holders, &[], listen_ftp);
+    let (server, tokens, dir) = guarded_ftp(holders, tls);
+    let ca = dir.path().join("server-cert.pem");
+    let secure: Vec<&std::ffi::OsStr> = match tls {
+        true => vec!["--ssl-reqd".as_ref(), "--cacert".as_ref(), ca.as_os_str()],
+        false => Vec::new(),
+    };
     let ftp = server.ftp.unwrap();
     std::fs::create_dir(server.root.path().join("dcim")).unwrap();
     let body = support::pattern(1 << 20, 3);
@@ -116,6 +164,7 @@ fn curl_uploads_downloads_and_lists() {
         let output = std::process::Command::new("curl")
             .args(["-sS", "--max-time", "60", "--user"])
             .arg(format!("cam:{}", tokens[0]))
+            .args(&secure)
             .args(extra)
             .arg(format!("ftp://{ftp}{path}"))
             .output()

@@ -8,7 +8,9 @@
 //!   cadaver against a server that requires a token;
 //! - `tus`: tuspy (PyPI) and tus-js-client (`npm ci` here);
 //! - `python`: ferry's own Python client (`clients/python/`);
-//! - `ftp`: Python's ftplib (the standard library).
+//! - `ftp`: Python's ftplib (the standard library, plain and `FTP_TLS`) and
+//!   curl (plain and `--ssl-reqd`);
+//! - `ftp_trees`: lftp, wget and rclone syncing folder trees (Debian).
 //!
 //! All of them: `cargo test --test clients -- --nocapture`.
 
@@ -16,6 +18,7 @@
 mod support;
 
 mod ftp;
+mod ftp_trees;
 mod python;
 mod s3;
 mod tus;

@@ -1,0 +1,181 @@
+//! Folder trees by FTP with the tools that sync them: lftp (`mirror -R`
+//! up and `mirror` back, plain and over FTPS), wget (`-r` down) and
+//! rclone's ftp backend (`copy`, `check`, `sync` both ways, plain and with
+//! explicit TLS), each logging in with a token, each tree read back byte
+//! for byte. Each is skipped, saying so, where its tool is missing
+//! (Debian: `apt-get install -y lftp wget rclone`; `.ci/run` installs
+//! them).
+
+use crate::support;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use support::tools::{check, have};
+use support::{TestServer, listen_ftp};
+
+/// Longest one tool's run may take (it ends by itself well before).
+const STEP: &str = "120";
+
+/// A server with an FTP listener (and a certificate where `tls`) that
+/// requires a token; the token, and the folders of the certificate and
+/// of the token file (kept while the server runs).
+fn server(tls: bool) -> (TestServer, String, [tempfile::TempDir; 2]) {
+    let certs = tempfile::tempdir().unwrap();
+    let files = tls.then(|| support::tls::self_signed(certs.path(), "server"));
+    let holders: &[(&str, &[&str])] = &[("sync", &["read:/", "write:/", "delete:/"])];
+    let (server, tokens, tokens_dir) = support::tokens::guarded_with(holders, &[], |config| {
+        listen_ftp(config);
+        config.tls = files;
+    });
+    (server, tokens[0].clone(), [certs, tokens_dir])
+}
+
+/// A tree to sync: nested folders, an empty file, a file of 3 MiB.
+fn tree(dir: &Path) {
+    std::fs::create_dir_all(dir.join("a/b")).unwrap();
+    std::fs::create_dir_all(dir.join("c")).unwrap();
+    std::fs::write(dir.join("a/one.txt"), b"one\n").unwrap();
+    std::fs::write(dir.join("a/b/big.bin"), support::pattern(3 << 20, 5)).unwrap();
+    std::fs::write(dir.join("c/three.txt"), b"three\n").unwrap();
+    std::fs::write(dir.join("empty"), b"").unwrap();
+}
+
+/// Every file under `dir`, by its path from `dir`, with its bytes.
+fn files(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut found = BTreeMap::new();
+    let mut folders = vec![dir.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            let path = entry.unwrap().path();
+            match path.is_dir() {
+                true => folders.push(path),
+                false => {
+                    let bytes = std::fs::read(&path).unwrap();
+                    found.insert(path.strip_prefix(dir).unwrap().to_path_buf(), bytes);
+                }
+            }
+        }
+    }
+    found
+}
+
+fn assert_same_tree(left: &Path, right: &Path) {
+    let (left, right) = (files(left), files(right));
+    assert_eq!(
+        left.keys().collect::<Vec<_>>(),
+        right.keys().collect::<Vec<_>>()
+    );
+    assert!(left == right, "the same bytes");
+}
+
+/// `program` with `args`, bounded by [`STEP`]; its stdout, once it
+/// succeeded.
+fn run(program: &str, args: &[&str], env: &[(&str, &str)]) -> String {
+    let output = Command::new("timeout")
+        .args(["-k", "5", STEP, program])
+        .args(args)
+        .envs(env.iter().copied())
+        .output()
+        .expect("timeout runs");
+    check(&output, program)
+}
+
+#[test]
+fn lftp_mirrors_a_tree_up_and_back_plain_and_over_ftps() {
+    if !have("lftp", &["--version"], "apt-get install lftp") {
+        return;
+    }
+    for tls in [false, true] {
+        let (server, token, certs) = server(tls);
+        let here = tempfile::tempdir().unwrap();
+        tree(&here.path().join("tree"));
+        let ca = certs[0].path().join("server-cert.pem");
+        let security = match tls {
+            // Its certificate is the test's own, for 127.0.0.1.
+            true => format!(
+                "set ftp:ssl-force yes; set ftp:ssl-protect-data yes; \
+                 set ssl:ca-file {}; set ssl:check-hostname no;",
+                ca.display()
+            ),
+            false => "set ftp:ssl-allow no;".to_owned(),
+        };
+        let local = here.path().display();
+        let script = format!(
+            "{security} set net:max-retries 1; set net:timeout 20; \
+             mirror -R {local}/tree up; mirror up {local}/back; bye"
+        );
+        let url = format!("ftp://{}", server.ftp.unwrap());
+        run(
+            "lftp",
+            &["-u", &format!("sync,{token}"), "-e", &script, &url],
+            &[],
+        );
+        assert_same_tree(&here.path().join("tree"), &server.root.path().join("up"));
+        assert_same_tree(&here.path().join("tree"), &here.path().join("back"));
+    }
+}
+
+#[test]
+fn wget_fetches_a_tree_recursively() {
+    if !have("wget", &["--version"], "apt-get install wget") {
+        return;
+    }
+    let (server, token, _certs) = server(false);
+    tree(&server.root.path().join("pub"));
+    let here = tempfile::tempdir().unwrap();
+    let url = format!("ftp://sync:{token}@{}/pub/", server.ftp.unwrap());
+    let into = here.path().display().to_string();
+    run(
+        "wget",
+        &["-q", "-r", "-np", "-nH", "--tries=1", "-P", &into, &url],
+        &[],
+    );
+    assert_same_tree(&server.root.path().join("pub"), &here.path().join("pub"));
+}
+
+#[test]
+fn rclone_copies_checks_and_syncs_plain_and_over_explicit_tls() {
+    if !have("rclone", &["version"], "apt-get install rclone") {
+        return;
+    }
+    for tls in [false, true] {
+        let (server, token, _certs) = server(tls);
+        let here = tempfile::tempdir().unwrap();
+        let local = here.path().join("tree");
+        tree(&local);
+        let obscured = run("rclone", &["obscure", &token], &[]);
+        let ftp = server.ftp.unwrap();
+        let port = ftp.port().to_string();
+        let tls = if tls { "true" } else { "false" };
+        let env = [
+            ("RCLONE_CONFIG", "/nonexistent"),
+            ("RCLONE_CONFIG_FERRY_TYPE", "ftp"),
+            ("RCLONE_CONFIG_FERRY_HOST", "127.0.0.1"),
+            ("RCLONE_CONFIG_FERRY_PORT", port.as_str()),
+            ("RCLONE_CONFIG_FERRY_USER", "sync"),
+            ("RCLONE_CONFIG_FERRY_PASS", obscured.trim()),
+            ("RCLONE_CONFIG_FERRY_EXPLICIT_TLS", tls),
+            ("RCLONE_CONFIG_FERRY_NO_CHECK_CERTIFICATE", "true"),
+        ];
+        let once = ["--retries", "1", "--low-level-retries", "1"];
+        let rclone = |args: &[&str]| {
+            let mut all = args.to_vec();
+            all.extend(once);
+            run("rclone", &all, &env)
+        };
+        let local_str = local.display().to_string();
+        rclone(&["copy", &local_str, "ferry:up"]);
+        assert_same_tree(&local, &server.root.path().join("up"));
+        rclone(&["check", &local_str, "ferry:up"]);
+        // A change and a removal, synced up; then the whole tree back.
+        std::fs::write(local.join("c/three.txt"), b"three, changed\n").unwrap();
+        std::fs::remove_file(local.join("a/one.txt")).unwrap();
+        rclone(&["sync", &local_str, "ferry:up"]);
+        assert_same_tree(&local, &server.root.path().join("up"));
+        let back = here.path().join("back").display().to_string();
+        rclone(&["sync", "ferry:up", &back]);
+        assert_same_tree(&local, &here.path().join("back"));
+    }
+}
