@@ -51,7 +51,7 @@ pub fn parse_command(buf: &[u8]) -> Result<Option<(Command, usize)>, LineError> 
         };
     };
     let used = end + 1;
-    let line = &buf[..end];
+    let line = without_telnet_signals(&buf[..end]);
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     let Ok(line) = std::str::from_utf8(line) else {
         return Err(LineError::Garbled(used));
@@ -65,6 +65,24 @@ pub fn parse_command(buf: &[u8]) -> Result<Option<(Command, usize)>, LineError> 
         arg: arg.to_owned(),
     };
     Ok(Some((command, used)))
+}
+
+/// `line` without the Telnet signals a client may put before a command
+/// (RFC 959 §4.1.3: `ABOR` after "Interrupt Process" and "Synch", as
+/// Python's ftplib sends it: `IAC IP IAC DM`, the `DM` urgent and so
+/// perhaps dropped from the stream).
+fn without_telnet_signals(mut line: &[u8]) -> &[u8] {
+    const IAC: u8 = 0xff;
+    const DATA_MARK: u8 = 0xf2;
+    loop {
+        line = match line {
+            // A Telnet command is a byte from 0xf0; an IAC whose command
+            // was taken out of the stream (urgent data) stands alone.
+            [IAC, 0xf0..=0xfe, rest @ ..] => rest,
+            [IAC, rest @ ..] | [DATA_MARK, rest @ ..] => rest,
+            _ => return line,
+        };
+    }
 }
 
 #[cfg(test)]
@@ -99,6 +117,14 @@ mod tests {
             parse_command(b"CWD  two spaces\r\n"),
             Ok(Some((command("CWD", " two spaces"), 17)))
         );
+    }
+
+    #[test]
+    fn telnet_signals_before_a_command_are_dropped() {
+        for line in [&b"\xff\xf4\xff\xf2ABOR\r\n"[..], b"\xff\xf4\xffABOR\r\n"] {
+            let parsed = parse_command(line).unwrap().unwrap();
+            assert_eq!(parsed, (command("ABOR", ""), line.len()));
+        }
     }
 
     #[test]

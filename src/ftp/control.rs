@@ -233,7 +233,10 @@ impl Control {
             "MLSD" => self.list(&arg, used, mlsd_line),
             "PORT" | "EPRT" => self.answer(used, "502 active mode is off: use PASV or EPSV"),
             "STOR" => self.store(&arg, used),
-            "STOU" | "APPE" | "ABOR" | "STAT" | "CCC" => self.answer(used, "502 not served yet"),
+            "ABOR" => self.answer(used, "225 no transfer under way"),
+            "STAT" if arg.is_empty() => self.status(used),
+            "STAT" => self.answer(used, "504 STAT of a path is not served: LIST it"),
+            "STOU" | "APPE" | "CCC" => self.answer(used, "502 not served yet"),
             _ => self.answer(used, "500 unknown command"),
         }
     }
@@ -249,6 +252,23 @@ impl Control {
     fn request(&mut self, used: usize, pending: Pending, operation: Operation) -> Decoded {
         self.pending = pending;
         Decoded::Request(Request::new(operation, None), used)
+    }
+
+    /// `STAT` (RFC 959): where the session stands, on the control
+    /// connection. (A transfer under way is answered once it ends: the
+    /// control connection waits for its data connection meanwhile.)
+    fn status(&mut self, used: usize) -> Decoded {
+        let user = self.user.as_deref().unwrap_or("-");
+        let tls = match (self.security.secured, self.security.private) {
+            (false, _) => "control and data in the clear",
+            (true, false) => "control over TLS, data in the clear",
+            (true, true) => "control and data over TLS",
+        };
+        let lines = format!(
+            "211-ferry FTP status\r\n logged in as {user}\r\n working folder {}\r\n {tls}\r\n211 End",
+            quoted(&self.cwd)
+        );
+        self.answer(used, &lines)
     }
 
     /// `FEAT` (RFC 2389).

@@ -45,6 +45,14 @@ impl Protocol {
         self != Protocol::Ftp
     }
 
+    /// Whether its connections keep urgent data in the stream: FTP's
+    /// clients send `ABOR` urgent (Telnet's Synch, RFC 959 §4.1.3; Python's
+    /// ftplib sends the whole line so), whose last byte would otherwise be
+    /// taken out of the line.
+    pub fn urgent_inline(self) -> bool {
+        self == Protocol::Ftp
+    }
+
     /// Its place in per-protocol tables (such as connection counters).
     pub fn index(self) -> usize {
         self as usize

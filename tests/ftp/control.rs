@@ -108,6 +108,13 @@ fn a_token_logs_in_and_each_command_is_an_operation_on_the_root() {
     assert!(ask(&mut raw, "RETR x").starts_with("425 "), "PASV first");
     assert!(ask(&mut raw, "STOR x").starts_with("425 "), "PASV first");
     assert!(ask(&mut raw, "APPE x").starts_with("502 "));
+    assert_eq!(ask(&mut raw, "ABOR"), "225 no transfer under way");
+    raw.send("STAT\r\n");
+    let status = [line(&mut raw), line(&mut raw), line(&mut raw)];
+    assert_eq!(status[0], "211-ferry FTP status");
+    assert_eq!(status[2], " working folder \"/\"");
+    assert_eq!(line(&mut raw), " control and data in the clear");
+    assert_eq!(line(&mut raw), "211 End");
     assert!(ask(&mut raw, "XYZZY").starts_with("500 "));
     assert_eq!(ask(&mut raw, "QUIT"), "221 goodbye");
     raw.expect_closed();

@@ -285,6 +285,11 @@ impl Reactor {
             debug!("set_nodelay for {peer}: {err}");
         }
         let protocol = codec.protocol();
+        if protocol.urgent_inline()
+            && let Err(err) = rustix::net::sockopt::set_socket_oobinline(&stream, true)
+        {
+            debug!("SO_OOBINLINE for {peer}: {err}");
+        }
         let login = self.hub.access.login();
         let entry = self.connections.vacant_entry();
         let key = entry.key();
