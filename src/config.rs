@@ -387,6 +387,10 @@ pub struct FtpConfig {
     /// (`--ftp-public-address`, behind NAT); `None`: the one the client
     /// reached the server at.
     pub public_address: Option<std::net::Ipv4Addr>,
+    /// Active mode (`PORT`, `EPRT`: the server connects to the client)
+    /// is served (`--ftp-active`), to the control connection's own
+    /// address and ports from 1024 only (no FTP bounce, RFC 2577).
+    pub active: bool,
     /// No login, and no transfer, without TLS (`--ftp-require-tls`:
     /// `AUTH TLS` before `USER`, `PROT P` before a transfer).
     pub require_tls: bool,

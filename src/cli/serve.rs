@@ -207,6 +207,11 @@ pub struct ServeArgs {
     /// client reached it at.
     #[arg(long, value_name = "IP")]
     ftp_public_address: Option<std::net::Ipv4Addr>,
+    /// Serve FTP's active mode (PORT, EPRT: the server connects to the
+    /// client), for old devices that know nothing else; only to the
+    /// client's own address and ports from 1024 (no FTP bounce).
+    #[arg(long)]
+    ftp_active: bool,
     /// Refuse FTP logins and transfers without TLS: AUTH TLS before USER,
     /// PROT P before a transfer (needs --tls-cert; docs/ftp.md, FTPS).
     #[arg(long, requires = "tls_cert")]
@@ -467,6 +472,7 @@ fn serve(args: ServeArgs) -> ExitCode {
             passive_ports: args.ftp_passive_ports,
             public_address: args.ftp_public_address,
             require_tls: args.ftp_require_tls,
+            active: args.ftp_active,
         },
     };
     // Said plainly here: creating it would fail with "File exists".

@@ -48,13 +48,13 @@ impl Codec {
 
     /// The codec for `protocol`; `http_port`: where the server's HTTP
     /// listener is, if it has one (for a FERRY/1 peer that speaks HTTP);
-    /// `ftp_tls`: what an FTP control connection is offered of TLS.
-    pub fn new(protocol: Protocol, http_port: Option<u16>, ftp_tls: ftp::TlsOffer) -> Codec {
+    /// `ftp`: what an FTP control connection is offered.
+    pub fn new(protocol: Protocol, http_port: Option<u16>, ftp: ftp::Terms) -> Codec {
         match protocol {
             Protocol::Ferry => Codec::Ferry(ferry::Ferry::new(http_port)),
             // S3 is HTTP/1.1 whose listener serves S3's dialect alone.
             Protocol::Http | Protocol::S3 => Codec::Http(Exchange::new(protocol)),
-            Protocol::Ftp => Codec::Ftp(Box::new(Control::new(ftp_tls))),
+            Protocol::Ftp => Codec::Ftp(Box::new(Control::new(ftp))),
         }
     }
 

@@ -26,7 +26,7 @@ use super::command::{Command, LineError, parse_command};
 use super::listing::{ls_line, mlsd_line, nlst_line};
 use super::path::{file_name, folder_prefix, quoted, resolve};
 use super::reply::{facts, failed, mdtm, mlst_lines, one_line, parse_mdtm};
-use super::tls_offer::{Security, TLS_FEATURES, TlsOffer};
+use super::terms::{Security, TLS_FEATURES, Terms, TlsOffer};
 use crate::access::{Login, Secret};
 use crate::name::{Name, Prefix};
 use crate::serve::decoded::{Decoded, Refusal};
@@ -62,8 +62,12 @@ pub struct Control {
     pub(super) extended: bool,
     /// Where the next `RETR` begins (`REST`).
     pub(super) rest: u64,
+    /// What it is offered (TLS, active mode) and its client's address.
+    pub(super) terms: Terms,
     /// FTPS: offered, begun, for the data connections too.
     pub(super) security: Security,
+    /// `PORT`/`EPRT`: where the next transfer's data connection goes.
+    pub(super) active: Option<std::net::SocketAddr>,
     /// The command whose operation is being served.
     pending: Pending,
     /// Lines answered here, for the connection to send.
@@ -104,10 +108,11 @@ enum Pending {
 }
 
 impl Control {
-    /// A control connection offered `tls`.
-    pub fn new(tls: TlsOffer) -> Control {
+    /// A control connection offered `terms`.
+    pub fn new(terms: Terms) -> Control {
         Control {
-            security: Security::offered(tls),
+            security: Security::offered(terms.tls),
+            terms,
             ..Control::default()
         }
     }
@@ -231,7 +236,8 @@ impl Control {
             "LIST" => self.list(&arg, used, ls_line),
             "NLST" => self.list(&arg, used, nlst_line),
             "MLSD" => self.list(&arg, used, mlsd_line),
-            "PORT" | "EPRT" => self.answer(used, "502 active mode is off: use PASV or EPSV"),
+            "PORT" => self.port(&arg, used, false),
+            "EPRT" => self.port(&arg, used, true),
             "STOR" => self.store(&arg, used),
             "ABOR" => self.answer(used, "225 no transfer under way"),
             "STAT" if arg.is_empty() => self.status(used),

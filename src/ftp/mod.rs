@@ -12,7 +12,8 @@
 //! data.rs      a data connection's codec: the transfer it is handed, reported back
 //! passive.rs   the passive port range and the order its ports are tried in
 //! security.rs  FTPS: AUTH TLS, PBSZ, PROT, and --ftp-require-tls
-//! tls_offer.rs what a control connection is offered of TLS, and where it stands
+//! terms.rs     what a control connection is offered (TLS, active mode), where its TLS stands
+//! active.rs    active mode: PORT and EPRT, to the client's own address only
 //! ```
 //!
 //! A codec like FERRY/1's and HTTP's: commands become the serve layer's
@@ -21,6 +22,7 @@
 //! handed to the data connection, which the reactor pairs with its control
 //! connection (`server/reactor/links.rs`).
 
+mod active;
 pub mod command;
 pub mod control;
 pub mod data;
@@ -29,10 +31,10 @@ pub mod passive;
 pub mod path;
 mod reply;
 mod security;
-mod tls_offer;
+mod terms;
 mod transfer;
 
 pub use control::{Control, holds_whole_head};
 pub use data::Data;
 pub use passive::parse_port_range;
-pub use tls_offer::TlsOffer;
+pub use terms::{Terms, TlsOffer};

@@ -20,7 +20,7 @@
 //! curl, lftp and FileZilla offer it; none is required).
 
 use super::control::Control;
-use super::tls_offer::TlsOffer;
+use super::terms::TlsOffer;
 use crate::serve::decoded::{Decoded, Link};
 
 impl Control {

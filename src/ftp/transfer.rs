@@ -6,7 +6,7 @@
 use super::control::Control;
 use super::path::{file_name, folder_prefix, resolve};
 use super::reply::{failed, one_line, passive_line};
-use crate::serve::decoded::{Decoded, Link, Relay};
+use crate::serve::decoded::{Connect, Decoded, Link, Relay};
 use crate::serve::ops::{self, Request};
 use crate::serve::terms::PlainFormat;
 use crate::serve::{Body, BodyLength, Operation};
@@ -18,18 +18,28 @@ impl Control {
         if let Some(refused) = self.transfer_needs_tls() {
             return self.answer(used, refused);
         }
+        let request = Request::new(operation, None);
+        if let Some(to) = self.active.take() {
+            let private = self.security.private;
+            let connect = Connect {
+                to,
+                private,
+                request,
+            };
+            return Decoded::Link(Link::Connect(Box::new(connect)), used);
+        }
         if !self.passive {
             return self.answer(used, "425 PASV or EPSV first");
         }
         self.passive = false;
-        let request = Box::new(Request::new(operation, None));
-        Decoded::Link(Link::Hand(request), used)
+        Decoded::Link(Link::Hand(Box::new(request)), used)
     }
 
     /// `PASV` (or `EPSV` where `extended`): the reactor listens for the
     /// data connection and says where ([`Relay::Listening`]).
     pub(super) fn listen(&mut self, used: usize, extended: bool) -> Decoded {
         self.extended = extended;
+        self.active = None;
         let private = self.security.private;
         Decoded::Link(Link::Listen { private }, used)
     }

@@ -41,6 +41,9 @@ pub enum Link {
     },
     /// Serve `request` on the data connection, which reports back.
     Hand(Box<Request>),
+    /// Connect to the client (FTP's active mode) and serve the transfer
+    /// on that data connection (boxed: a waiting connection stays small).
+    Connect(Box<Connect>),
     /// Turn this connection to TLS (FTP's `AUTH TLS`): the reactor makes
     /// the session, the connection begins it once its answer is out.
     Tls,
@@ -48,6 +51,17 @@ pub enum Link {
     /// deadline): the listener and the transfer waiting for it go, and
     /// the transfer is refused.
     Abandon,
+}
+
+/// A transfer over a data connection the server opens ([`Link::Connect`]).
+#[derive(Debug)]
+pub struct Connect {
+    /// Where the client listens.
+    pub to: std::net::SocketAddr,
+    /// The data connection is under TLS (FTP's `PROT P`).
+    pub private: bool,
+    /// The transfer.
+    pub request: Request,
 }
 
 /// What the reactor tells a connection that asked it for a [`Link`].

@@ -191,3 +191,28 @@ fn curl_session(tls: bool) {
     assert!(listing.trim_end().ends_with(" shot.jpg"), "{listing}");
     assert!(listing.contains(" 1048576 "), "{listing}");
 }
+
+#[test]
+fn curl_in_active_mode_where_it_is_served() {
+    if !have("curl", &["--version"], "apt-get install curl") {
+        return;
+    }
+    let server = support::TestServer::start_with(|config| {
+        listen_ftp(config);
+        config.ftp.active = true;
+    });
+    let ftp = server.ftp.unwrap();
+    std::fs::write(server.root.path().join("log.csv"), b"t,v\n1,2\n").unwrap();
+    // `--ftp-port`: curl listens and sends EPRT (then PORT).
+    let output = std::process::Command::new("curl")
+        .args(["-sS", "--max-time", "60", "--ftp-port", "127.0.0.1"])
+        .arg(format!("ftp://{ftp}/log.csv"))
+        .output()
+        .expect("curl runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(output.stdout, b"t,v\n1,2\n");
+}

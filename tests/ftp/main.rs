@@ -6,6 +6,7 @@
 //! - `transfers`: the data connection (`PASV`, `RETR`, `LIST`, `NLST`);
 //! - `passive`: where it is listened for (the port range, the address
 //!   behind NAT) and a data connection that never comes;
+//! - `active`: active mode (`PORT`, `EPRT`) and the FTP bounce refused;
 //! - `tls`: FTPS (`AUTH TLS`, `PROT P`, `--ftp-require-tls`);
 //! - `wire`: the tests' one FTP client.
 //!
@@ -14,6 +15,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod active;
 mod control;
 mod passive;
 mod tls;

@@ -28,7 +28,7 @@ use rustls::server::UnbufferedServerConnection;
 use super::Reactor;
 use crate::connection::Connection;
 use crate::connection::codec::Codec;
-use crate::ftp::TlsOffer;
+use crate::ftp::{Terms, TlsOffer};
 use crate::server::Busy;
 use crate::tls::ServerTls;
 use crate::wire::Protocol;
@@ -265,7 +265,12 @@ impl Reactor {
             (Some(_), false) => TlsOffer::Offered,
             (Some(_), true) => TlsOffer::Required,
         };
-        let codec = Codec::new(protocol, http_port, ftp_tls);
+        let terms = Terms {
+            tls: ftp_tls,
+            active: self.shared.config.ftp.active,
+            client: peer.ip(),
+        };
+        let codec = Codec::new(protocol, http_port, terms);
         let conn = (stream, tls, codec);
         if let Some(key) = self.insert(conn, (peer, client, proxied), id, now) {
             self.drive(key, None);
@@ -329,7 +334,7 @@ fn refuse_busy(stream: &TcpStream, protocol: Protocol, plain: bool) {
         return;
     }
     let mut answer = Vec::new();
-    Codec::new(protocol, None, TlsOffer::Off).busy(&mut answer);
+    Codec::new(protocol, None, Terms::default()).busy(&mut answer);
     let _ = crate::wire::socket::write(stream, &answer, false);
 }
 

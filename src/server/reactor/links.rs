@@ -24,7 +24,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use log::{debug, warn};
-use mio::net::TcpListener;
+use mio::net::{TcpListener, TcpStream};
 use mio::{Interest, Token};
 
 use super::Reactor;
@@ -32,7 +32,7 @@ use crate::access::Principal;
 use crate::connection::codec::Codec;
 use crate::ftp::passive::{MAX_TRIES, PortCycle};
 use crate::serve::Request;
-use crate::serve::decoded::{Link, Relay};
+use crate::serve::decoded::{Connect, Link, Relay};
 use crate::tls::ServerTls;
 
 /// Tokens of the passive listeners: this plus the control connection's
@@ -155,6 +155,7 @@ impl Reactor {
                 self.relay_to(key, None, relay);
             }
             Link::Hand(request) => self.hand_over(key, request),
+            Link::Connect(connect) => self.connect_for_data(key, *connect),
             Link::Tls => {
                 let session = self.hub.tls.as_ref().map(ServerTls::session);
                 match (session, self.connections.get_mut(key)) {
@@ -286,13 +287,23 @@ impl Reactor {
         if let Some(mut listener) = link.listener.take() {
             let _ = self.poll.registry().deregister(&mut listener);
         }
-        let control = (key, link.control_id);
+        self.open_data(key, stream, from, now);
+    }
+
+    /// Makes `stream`, a data connection with the client at `from`, the
+    /// link of the control connection at `key` (under TLS where the link
+    /// says), and hands it the transfer parked for it.
+    fn open_data(&mut self, key: usize, stream: TcpStream, from: SocketAddr, now: Instant) {
+        let Some(link) = self.links.by_control.get(&key) else {
+            return;
+        };
+        let (control, private) = ((key, link.control_id), link.private);
         if self.hub.admit(Some(from.ip())).is_err() {
             self.metrics.refused_busy.add(1);
             return self.relay_to(key, None, Relay::Refused("too many connections".into()));
         }
         let id = self.hub.client_id();
-        let tls = match link.private {
+        let tls = match private {
             true => self
                 .hub
                 .tls
@@ -328,6 +339,35 @@ impl Reactor {
             conn.hand(request, held);
         }
         self.drive(data, Some(id));
+    }
+
+    /// Active mode: connects to the client where the control connection
+    /// at `key` said (`PORT`, checked there: its own address, a port from
+    /// 1024) and serves the transfer on that data connection.
+    fn connect_for_data(&mut self, key: usize, connect: Connect) {
+        self.drop_link(key);
+        let Some(control) = self.connections.get(key) else {
+            return;
+        };
+        let held = control.held_token();
+        let link = DataLink {
+            control_id: control.id(),
+            peer: control.peer(),
+            listener: None,
+            private: connect.private,
+            data: None,
+            parked: Some((Box::new(connect.request), held)),
+        };
+        self.links.by_control.insert(key, link);
+        match TcpStream::connect(connect.to) {
+            Ok(stream) => self.open_data(key, stream, connect.to, Instant::now()),
+            Err(err) => {
+                debug!("active mode: connecting to {}: {err}", connect.to);
+                self.drop_link(key);
+                let why = format!("could not connect to {}", connect.to);
+                self.relay_to(key, None, Relay::Refused(why));
+            }
+        }
     }
 
     /// Queues `relay` on the control connection at `key` (if it is still

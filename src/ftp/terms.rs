@@ -1,6 +1,30 @@
-//! What a control connection is offered of FTPS and where its TLS stands
-//! (the state `security.rs`'s commands change; apart from them so the
-//! control connection's codec can hold it without importing them).
+//! What a control connection is offered (FTPS, active mode) and where
+//! its TLS stands: the state `security.rs`'s and `active.rs`'s commands
+//! read and change, apart from them so the control connection's codec can
+//! hold it without importing them.
+
+use std::net::IpAddr;
+
+/// What a control connection is offered, from the server's settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Terms {
+    /// What it is offered of TLS.
+    pub tls: TlsOffer,
+    /// Active mode (`PORT`, `EPRT`) is served (`--ftp-active`).
+    pub active: bool,
+    /// Its client's address: the only one active mode connects to.
+    pub client: IpAddr,
+}
+
+impl Default for Terms {
+    fn default() -> Terms {
+        Terms {
+            tls: TlsOffer::Off,
+            active: false,
+            client: IpAddr::from([0, 0, 0, 0]),
+        }
+    }
+}
 
 /// What a control connection is offered of TLS.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
