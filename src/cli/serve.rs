@@ -1,4 +1,7 @@
 //! `ferry serve`: flags, logger set-up, and the server's lifetime.
+//!
+//! Why it is long: every flag of `ferry serve` is declared here, with the
+//! help text clap shows for it, so the command line is read in one place.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -25,7 +25,7 @@
 use super::command::{Command, LineError, parse_command};
 use super::listing::{ls_line, mlsd_line, nlst_line};
 use super::path::{file_name, folder_prefix, quoted, resolve};
-use super::reply::{facts, failed, mdtm, mlst_lines, one_line, parse_mdtm};
+use super::reply::{facts, failed, mdtm, mlst_lines, one_line};
 use super::terms::{Security, TLS_FEATURES, Terms, TlsOffer};
 use crate::access::{Login, Secret};
 use crate::name::{Name, Prefix};
@@ -48,7 +48,7 @@ pub struct Control {
     /// How clients log in (access control, anonymous grants).
     login: Login,
     /// The name `USER` gave, until the login ends.
-    user: Option<String>,
+    pub(super) user: Option<String>,
     logged_in: bool,
     /// The working folder, as a ferry path (`""`: the root).
     pub(super) cwd: String,
@@ -85,7 +85,7 @@ enum Renaming {
 
 /// The command whose operation is being served, and what its answer says.
 #[derive(Debug, Default)]
-enum Pending {
+pub(super) enum Pending {
     #[default]
     Nothing,
     Pass,
@@ -206,8 +206,8 @@ impl Control {
                     folders: Folders::Explicit,
                 })
             }),
-            "SIZE" => self.on_file(&arg, used, Pending::Size, describe),
-            "MDTM" => self.on_file(&arg, used, Pending::Mdtm, describe),
+            "SIZE" => self.on_file(&arg, used, Pending::Size, Self::describe),
+            "MDTM" => self.on_file(&arg, used, Pending::Mdtm, Self::describe),
             "MLST" => self.mlst(&arg, used),
             "MFMT" => self.mfmt(&arg, used),
             "MKD" | "XMKD" => self.make_folder(&arg, used),
@@ -216,7 +216,11 @@ impl Control {
             }),
             // Answered once it is found there (RFC 959: 350, else 550).
             "RNFR" => match file_name(&resolve(&self.cwd, &arg)) {
-                Some(name) => self.request(used, Pending::RenameFrom(name.clone()), describe(name)),
+                Some(name) => self.request(
+                    used,
+                    Pending::RenameFrom(name.clone()),
+                    Self::describe(name),
+                ),
                 None => self.answer(used, "553 not a name ferry takes"),
             },
             "RNTO" => self.rename(&arg, used),
@@ -255,26 +259,14 @@ impl Control {
     }
 
     /// `operation`, to be served, answered as `pending` says.
-    fn request(&mut self, used: usize, pending: Pending, operation: Operation) -> Decoded {
+    pub(super) fn request(
+        &mut self,
+        used: usize,
+        pending: Pending,
+        operation: Operation,
+    ) -> Decoded {
         self.pending = pending;
         Decoded::Request(Request::new(operation, None), used)
-    }
-
-    /// `STAT` (RFC 959): where the session stands, on the control
-    /// connection. (A transfer under way is answered once it ends: the
-    /// control connection waits for its data connection meanwhile.)
-    fn status(&mut self, used: usize) -> Decoded {
-        let user = self.user.as_deref().unwrap_or("-");
-        let tls = match (self.security.secured, self.security.private) {
-            (false, _) => "control and data in the clear",
-            (true, false) => "control over TLS, data in the clear",
-            (true, true) => "control and data over TLS",
-        };
-        let lines = format!(
-            "211-ferry FTP status\r\n logged in as {user}\r\n working folder {}\r\n {tls}\r\n211 End",
-            quoted(&self.cwd)
-        );
-        self.answer(used, &lines)
     }
 
     /// `FEAT` (RFC 2389).
@@ -357,7 +349,7 @@ impl Control {
 
     /// A command on the file (or folder) `arg` names, from the working
     /// folder.
-    fn on_file(
+    pub(super) fn on_file(
         &mut self,
         arg: &str,
         used: usize,
@@ -368,42 +360,6 @@ impl Control {
             Some(name) => self.request(used, pending, operation(name)),
             None => self.answer(used, "553 not a name ferry takes"),
         }
-    }
-
-    /// `MLST` (RFC 3659 §7): one entry's facts, on the control connection;
-    /// the root (no file's name) is a folder.
-    fn mlst(&mut self, arg: &str, used: usize) -> Decoded {
-        let path = resolve(&self.cwd, arg);
-        if path.is_empty() {
-            let lines = mlst_lines(&facts(None), "");
-            return self.answer(used, &lines);
-        }
-        self.on_file(arg, used, Pending::Mlst(path), describe)
-    }
-
-    /// `MFMT <time> <file>` (draft-somers-ftp-mfxx): sets a file's time,
-    /// as WebDAV's `PROPPATCH` of `getlastmodified` does (what rclone and
-    /// lftp send after an upload, to keep its time).
-    fn mfmt(&mut self, arg: &str, used: usize) -> Decoded {
-        let (time, name) = arg.split_once(' ').unwrap_or((arg, ""));
-        let Some(mtime) = parse_mdtm(time) else {
-            return self.answer(used, "501 MFMT takes YYYYMMDDHHMMSS and a file");
-        };
-        let path = resolve(&self.cwd, name);
-        let pending = Pending::Mfmt(time.to_owned(), path);
-        self.on_file(name, used, pending, |name| {
-            Operation::PropPatch(ops::PropPatch {
-                target: crate::serve::PropTarget {
-                    name: Some(name),
-                    folder: false,
-                },
-                updates: vec![crate::serve::PropUpdate {
-                    ns: String::new(),
-                    local: "modify".to_owned(),
-                    change: crate::serve::Change::Mtime(mtime),
-                }],
-            })
-        })
     }
 
     fn make_folder(&mut self, arg: &str, used: usize) -> Decoded {
@@ -504,14 +460,6 @@ impl Control {
         let line = format!("{} {}\r\n", refusal.code, refusal.message);
         out.extend_from_slice(line.as_bytes());
     }
-}
-
-/// `name` described, its bytes not sent (SIZE, MDTM, MLST): a `Get` of
-/// its description, which never waits for a checksum (a `Stat` would
-/// compute the CRC-32C of a file placed by other means).
-fn describe(name: Name) -> Operation {
-    let want = crate::serve::Want::Whole { body: false };
-    Operation::Get(ops::Get { name, want })
 }
 
 /// Whether `input` holds a whole command line (the header deadline's

@@ -7,6 +7,7 @@
 //! path.rs      FTP paths as ferry names (the working folder, `..`)
 //! reply.rs     the words of replies: codes, addresses, facts, times
 //! control.rs   the control connection's codec: login, commands as operations
+//! facts.rs     SIZE, MDTM, MLST, MFMT and STAT: facts without a data connection
 //! listing.rs   LIST (`ls -l`) and NLST lines
 //! transfer.rs  its transfers handed to the data connection, and what comes back
 //! data.rs      a data connection's codec: the transfer it is handed, reported back
@@ -26,6 +27,7 @@ mod active;
 pub mod command;
 pub mod control;
 pub mod data;
+mod facts;
 pub mod listing;
 pub mod passive;
 pub mod path;
