@@ -204,6 +204,7 @@ impl Control {
                 Operation::Delete(ops::Delete {
                     name,
                     folders: Folders::Explicit,
+                    folder_whole: false,
                 })
             }),
             "SIZE" => self.on_file(&arg, used, Pending::Size, Self::describe),

@@ -5,8 +5,8 @@
 //! connection tells the client: `150` as the transfer begins, `226` once
 //! it is whole, `426` if it was cut, the refusal's code if it was refused.
 
-use crate::serve::Reply;
 use crate::serve::decoded::{Decoded, Refusal, Relay};
+use crate::serve::{ErrorKind, Failure, Reply};
 
 /// A data connection: the control connection it serves, and what it has
 /// to report.
@@ -54,22 +54,33 @@ impl Data {
     /// Notes what the answer to its request means for the control
     /// connection; writes nothing on the data connection.
     pub fn encode(&mut self, reply: &Reply) {
-        match reply {
+        let ended = match reply {
             Reply::File { .. } | Reply::Listing { .. } | Reply::GoAhead if !self.began => {
                 self.began = true;
                 self.relay = Some(Relay::Began);
+                return;
             }
-            Reply::Failed(failure) => {
-                self.ended = true;
-                self.relay = Some(Relay::Ended(Some(failure.clone())));
-            }
+            Reply::Failed(failure) => Some(failure.clone()),
             // An upload is whole once it is stored.
-            Reply::Stored { .. } => {
-                self.ended = true;
-                self.relay = Some(Relay::Ended(None));
+            Reply::Stored { .. } => None,
+            // Interim, or the transfer's own bytes under way.
+            Reply::Nothing | Reply::More(_) => return,
+            _ if self.began || self.ended => return,
+            // `RETR` of a folder: a folder's description, not a file's bytes.
+            Reply::Directory { .. } => Some(Failure::new(
+                ErrorKind::NotFound,
+                "a folder, not a file: LIST it, or CWD into it",
+            )),
+            // Any other answer moves no bytes: refused, so that its control
+            // connection is never left waiting for a transfer that will not
+            // come.
+            other => {
+                debug_assert!(false, "a data connection answered {other:?}");
+                Some(Failure::new(ErrorKind::BadRequest, "not a transfer"))
             }
-            _ => {}
-        }
+        };
+        self.ended = true;
+        self.relay = Some(Relay::Ended(ended));
     }
 
     /// It answered its one request: the connection ends once what it

@@ -190,6 +190,7 @@ fn operation(request: Request) -> Operation {
         Request::Del { name } => Operation::Delete(ops::Delete {
             name,
             folders: FOLDERS,
+            folder_whole: true,
         }),
         Request::DelFolder { folder } => Operation::DeleteFolder(ops::DeleteFolder {
             prefix: folder,

@@ -27,6 +27,12 @@ fn retr_sends_a_file_whole_or_from_rest() {
         (bytes.as_slice(), ended.as_str()),
         (&b"hello"[..], "226 done")
     );
+    // A folder is no file: refused, and nothing is left waiting.
+    let addr = passive(&mut raw);
+    let _data = TcpStream::connect(addr).unwrap();
+    let folder = ask(&mut raw, "RETR dcim");
+    assert!(folder.starts_with("550 "), "{folder}");
+    assert_eq!(ask(&mut raw, "NOOP"), "200 ok");
     assert!(ask(&mut raw, "REST 100000").starts_with("350 "));
     let (bytes, _, _) = transfer(&mut raw, "RETR dcim/big.bin");
     assert!(bytes == body[100_000..], "from REST's offset");

@@ -4,7 +4,8 @@
 //! `MOVE /g/sub/` onto `/g/` that used to delete the tree), a grant on a
 //! folder covers what is inside it and not the folder itself, a copy makes
 //! no folder its token may not write, answers never name what their token
-//! may not read, and a collection's URL without its `/` names it.
+//! may not read, a collection's URL without its `/` names it, and FTP's
+//! `DELE` takes no folder.
 #![cfg(all(feature = "webdav", feature = "s3"))] // built with what it tests (Cargo.toml [features])
 
 use crate::support;
@@ -409,4 +410,52 @@ fn every_s3_write_honours_a_lock() {
     refused(completed, "CompleteMultipartUpload");
     assert_eq!(std::fs::read(s.server.path("bkt/locked")).unwrap(), b"old");
     assert!(!s.server.path("bkt/locked2").exists());
+}
+
+// ---------------------------------------------------------------------------
+// Found by the model once FTP joined it
+// ---------------------------------------------------------------------------
+
+/// FTP's `DELE` of a folder's name used to remove the folder and all it
+/// held (the HTTP rule for a folder's URL without its `/`); FTP's `DELE`
+/// takes a file alone (`RMD` an empty folder). And `RETR` of a folder's
+/// name used to leave its client waiting for a transfer that never came.
+#[test]
+fn ftp_dele_and_retr_of_a_folder_are_refused_and_nothing_is_lost() {
+    use std::io::{BufRead, BufReader, Write};
+    let server = TestServer::start_with(support::listen_ftp);
+    write_files(&server, &["b/s/g", "b/s/t/h"]);
+    let stream = std::net::TcpStream::connect(server.ftp.unwrap()).unwrap();
+    stream.set_read_timeout(Some(support::PATIENCE)).unwrap();
+    let mut writer = stream.try_clone().unwrap();
+    let mut reader = BufReader::new(stream);
+    let mut line = || {
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        line
+    };
+    assert!(line().starts_with("220 "), "the greeting");
+    let mut ask = |command: &str| {
+        writer
+            .write_all(format!("{command}\r\n").as_bytes())
+            .unwrap();
+        line()
+    };
+    assert!(ask("USER any").starts_with("331 "));
+    assert!(ask("PASS any").starts_with("230 "));
+    let refused = ask("DELE /b/s");
+    assert!(refused.starts_with("550 "), "{refused}");
+    assert!(server.path("b/s/g").exists() && server.path("b/s/t/h").exists());
+    let answer = ask("PASV");
+    let numbers = answer.trim_end().trim_end_matches(')');
+    let n: Vec<u16> = numbers
+        .rsplit('(')
+        .next()
+        .unwrap()
+        .split(',')
+        .map(|n| n.parse().unwrap())
+        .collect();
+    let _data = std::net::TcpStream::connect(("127.0.0.1", n[4] * 256 + n[5])).unwrap();
+    let refused = ask("RETR /b/s");
+    assert!(refused.starts_with("550 "), "{refused}");
 }

@@ -2,7 +2,7 @@
 //! 49; `serve/invariants.rs`):
 //!
 //! - `model`: random sequences of operations through FERRY/1, HTTP,
-//!   WebDAV, S3 and tus, each step checked against a small model of the
+//!   WebDAV, S3, tus and FTP, each step checked against a small model of the
 //!   files, grants and locks (`FERRY_MODEL_CASES` for a longer run);
 //! - `cases`: the rules case by case over real sockets, and what the
 //!   model found, kept by name.

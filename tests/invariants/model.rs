@@ -1,6 +1,7 @@
 //! The model test (issue 49; STYLE.md item 17): random sequences of
 //! operations through FERRY/1, ferry's HTTP, WebDAV, S3 (objects and
-//! multipart uploads) and tus against one live server, by three tokens of
+//! multipart uploads), tus and FTP (STOR, RETR, DELE) against one live
+//! server, by three tokens of
 //! different grants, each step checked against a small in-memory model of
 //! the files, the grants and the locks:
 //!
@@ -82,6 +83,7 @@ enum Via {
     Ferry,
     Http,
     S3,
+    Ftp,
 }
 
 /// One step of a sequence.
@@ -130,7 +132,12 @@ fn name() -> impl Strategy<Value = usize> {
 }
 
 fn via() -> impl Strategy<Value = Via> {
-    prop_oneof![Just(Via::Ferry), Just(Via::Http), Just(Via::S3)]
+    prop_oneof![
+        Just(Via::Ferry),
+        Just(Via::Http),
+        Just(Via::S3),
+        Just(Via::Ftp)
+    ]
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -310,6 +317,75 @@ impl World {
         (answer, body)
     }
 
+    /// One FTP command after the login (`USER`, the token as `PASS`): a
+    /// transfer (`RETR`, `STOR` with `upload`) over a passive data
+    /// connection, or a command alone. `200` where it succeeded (`226`,
+    /// `250`), else its code; the bytes it read, or the lines it was
+    /// answered.
+    fn ftp(&self, who: Who, command: &str, upload: Option<&[u8]>) -> (u16, Vec<u8>) {
+        let stream = TcpStream::connect(self.s.server.ftp.unwrap()).unwrap();
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(3)))
+            .unwrap();
+        let mut writer = stream.try_clone().unwrap();
+        let mut reader = std::io::BufReader::new(stream);
+        let mut line = || {
+            let mut line = String::new();
+            std::io::BufRead::read_line(&mut reader, &mut line).unwrap();
+            line.trim_end().to_owned()
+        };
+        let mut said = Vec::new();
+        let mut ask = |writer: &mut TcpStream, text: &str, line: &mut dyn FnMut() -> String| {
+            writer.write_all(format!("{text}\r\n").as_bytes()).unwrap();
+            let answer = line();
+            said.push(answer.clone());
+            answer
+        };
+        let _greeting = line();
+        ask(&mut writer, "USER model", &mut line);
+        ask(
+            &mut writer,
+            &format!("PASS {}", self.s.tokens[who]),
+            &mut line,
+        );
+        let transfer = command.starts_with("RETR") || command.starts_with("STOR");
+        let mut data = None;
+        if transfer {
+            let answer = ask(&mut writer, "PASV", &mut line);
+            let numbers = answer
+                .strip_prefix("227 Entering Passive Mode (")
+                .and_then(|rest| rest.strip_suffix(')'))
+                .unwrap();
+            let n: Vec<u16> = numbers.split(',').map(|n| n.parse().unwrap()).collect();
+            let port = n[4] * 256 + n[5];
+            data = Some(TcpStream::connect(("127.0.0.1", port)).unwrap());
+        }
+        let answer = ask(&mut writer, command, &mut line);
+        let mut bytes = Vec::new();
+        let code = match (answer.starts_with("150 "), data) {
+            (true, Some(mut data)) => {
+                match upload {
+                    Some(upload) => data.write_all(upload).unwrap(),
+                    None => drop(data.read_to_end(&mut bytes)),
+                }
+                drop(data);
+                let ended = line();
+                said.push(ended.clone());
+                ended
+            }
+            _ => answer,
+        };
+        let succeeded = code.starts_with("226 ") || code.starts_with("250 ");
+        let status = match succeeded {
+            true => 200,
+            false => code.get(..3).and_then(|c| c.parse().ok()).unwrap_or(500),
+        };
+        if !succeeded || upload.is_some() {
+            bytes = said.join("\n").into_bytes();
+        }
+        (status, bytes)
+    }
+
     fn s3(
         &self,
         who: Who,
@@ -473,6 +549,7 @@ impl World {
                         let answer = self.s3(who, "PUT", &format!("/{name}"), &[], &bytes);
                         (answer.status, answer.body)
                     }
+                    Via::Ftp => self.ftp(who, &format!("STOR /{name}"), Some(&bytes)),
                 };
                 let forbidden = !allows(who, "write", name) || model.locked(Touch::Name(name));
                 if ok(status) {
@@ -496,6 +573,7 @@ impl World {
                         let answer = self.s3(who, "GET", &format!("/{name}"), &[], b"");
                         (answer.status, answer.body)
                     }
+                    Via::Ftp => self.ftp(who, &format!("RETR /{name}"), None),
                 };
                 let readable = allows(who, "read", name);
                 match model.files.get(name) {
@@ -515,8 +593,9 @@ impl World {
                 }
                 // A bucket's name is its listing (S3), a folder's its page.
                 let hidden = !readable && status == 200 && name.contains('/');
-                let absent =
-                    matches!(via, Via::Ferry) && !model.files.contains_key(name) && status == 200;
+                let absent = matches!(via, Via::Ferry | Via::Ftp)
+                    && !model.files.contains_key(name)
+                    && status == 200;
                 done(false, hidden || absent, who, body, name)
             }
             Step::Delete(via, who, n) => {
@@ -534,6 +613,7 @@ impl World {
                         let answer = self.s3(who, "DELETE", &format!("/{name}"), &[], b"");
                         (answer.status, answer.body)
                     }
+                    Via::Ftp => self.ftp(who, &format!("DELE /{name}"), None),
                 };
                 let forbidden = !allows(who, "delete", name) || model.locked(Touch::Whole(name));
                 if ok(status) {
@@ -818,7 +898,10 @@ impl World {
 
 /// Runs `steps` on a fresh server: the first failure, if any.
 fn run(steps: &[Step]) -> Result<(), TestCaseError> {
-    let s = S3Server::start_with(HOLDERS, &[], |config| config.fsync = false);
+    let s = S3Server::start_with(HOLDERS, &[], |config| {
+        config.fsync = false;
+        support::listen_ftp(config);
+    });
     for name in START {
         std::fs::create_dir_all(s.server.path(name).parent().unwrap()).unwrap();
         std::fs::write(s.server.path(name), first(name)).unwrap();

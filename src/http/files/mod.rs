@@ -148,6 +148,7 @@ fn operation(request: HttpRequest, resume: &Resume) -> Result<Operation, Refused
         (Method::Delete, Target::File(name)) => Operation::Delete(ops::Delete {
             name,
             folders: FOLDERS,
+            folder_whole: true,
         }),
         (Method::Delete, Target::Listing(prefix)) => Operation::DeleteFolder(ops::DeleteFolder {
             prefix,

@@ -242,6 +242,7 @@ fn object_request(
             Operation::Delete(ops::Delete {
                 name,
                 folders: Folders::Keys,
+                folder_whole: true,
             }),
             Asked::DeleteObject,
         ),

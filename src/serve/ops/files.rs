@@ -200,6 +200,11 @@ pub struct Delete {
     pub name: Name,
     /// Whether the folders it leaves empty go with it.
     pub folders: Folders,
+    /// A folder of that name goes whole, where folders are things of
+    /// their own (HTTP's DELETE of a folder's URL without its slash, RFC
+    /// 4918 9.6.1); `false`: a folder's name is refused (FTP's `DELE`
+    /// takes a file alone: `RMD` an empty folder).
+    pub folder_whole: bool,
 }
 
 impl Operate for Delete {
@@ -215,14 +220,21 @@ impl Operate for Delete {
     }
 }
 
-fn delete(who: Who, Delete { name, folders }: Delete) -> Outcome {
+fn delete(
+    who: Who,
+    Delete {
+        name,
+        folders,
+        folder_whole,
+    }: Delete,
+) -> Outcome {
     Outcome::on_pool(move |ctx| match ctx.storage.delete(&name, folders) {
         Ok(()) => {
             debug!("#{} DELETE {name}", ctx.client);
             super::locks::release(ctx, name.as_str(), false);
             Outcome::answer(Reply::Done)
         }
-        Err(StorageError::IsDirectory) if own_folders(folders) => {
+        Err(StorageError::IsDirectory) if folder_whole && own_folders(folders) => {
             let prefix = Prefix::of_folder(&name);
             DeleteFolder { prefix, folders }.serve(ctx, who)
         }
