@@ -1,6 +1,6 @@
 //! The model test (issue 49; STYLE.md item 17): random sequences of
 //! operations through FERRY/1, ferry's HTTP, WebDAV, S3 (objects and
-//! multipart uploads), tus and FTP (STOR, RETR, DELE) against one live
+//! multipart uploads), tus and FTP (STOR, RETR, DELE, RNFR+RNTO) against one live
 //! server, by three tokens of
 //! different grants, each step checked against a small in-memory model of
 //! the files, the grants and the locks:
@@ -86,6 +86,14 @@ enum Via {
     Ftp,
 }
 
+/// Who moves a file or folder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum MoveVia {
+    Ferry,
+    Dav,
+    Ftp,
+}
+
 /// One step of a sequence.
 #[derive(Debug, Clone)]
 enum Step {
@@ -94,9 +102,11 @@ enum Step {
     Delete(Via, Who, usize),
     /// WebDAV's DELETE of `name/`.
     DeleteFolder(Who, usize),
-    /// WebDAV's MOVE (`folder`: of `from/` to `to/`), or FERRY/1's.
+    /// WebDAV's MOVE (`folder`: of `from/` to `to/`), FERRY/1's, or
+    /// FTP's RNFR + RNTO (a file, replacing a file there; or a folder,
+    /// onto no name taken).
     Move {
-        ferry: bool,
+        via: MoveVia,
         who: Who,
         from: usize,
         to: usize,
@@ -142,7 +152,7 @@ fn via() -> impl Strategy<Value = Via> {
 
 fn step() -> impl Strategy<Value = Step> {
     let moves = (
-        any::<bool>(),
+        prop_oneof![Just(MoveVia::Ferry), Just(MoveVia::Dav), Just(MoveVia::Ftp)],
         who(),
         name(),
         name(),
@@ -155,8 +165,8 @@ fn step() -> impl Strategy<Value = Step> {
         3 => (via(), who(), name()).prop_map(|(v, w, n)| Step::Get(v, w, n)),
         2 => (via(), who(), name()).prop_map(|(v, w, n)| Step::Delete(v, w, n)),
         1 => (who(), name()).prop_map(|(w, n)| Step::DeleteFolder(w, n)),
-        3 => moves.prop_map(|(ferry, who, from, to, folder, overwrite)| Step::Move {
-            ferry, who, from, to, folder, overwrite,
+        3 => moves.prop_map(|(via, who, from, to, folder, overwrite)| Step::Move {
+            via, who, from, to, folder, overwrite,
         }),
         2 => copies.prop_map(|(who, from, to, folder, overwrite)| Step::Copy {
             who, from, to, folder, overwrite,
@@ -322,7 +332,7 @@ impl World {
     /// connection, or a command alone. `200` where it succeeded (`226`,
     /// `250`), else its code; the bytes it read, or the lines it was
     /// answered.
-    fn ftp(&self, who: Who, command: &str, upload: Option<&[u8]>) -> (u16, Vec<u8>) {
+    fn ftp(&self, who: Who, commands: &[&str], upload: Option<&[u8]>) -> (u16, Vec<u8>) {
         let stream = TcpStream::connect(self.s.server.ftp.unwrap()).unwrap();
         stream
             .set_read_timeout(Some(std::time::Duration::from_secs(3)))
@@ -348,6 +358,18 @@ impl World {
             &format!("PASS {}", self.s.tokens[who]),
             &mut line,
         );
+        // All but the last must be taken (350: RNFR's), else the last is
+        // not sent.
+        let (command, before) = commands.split_last().unwrap();
+        for command in before {
+            let answer = ask(&mut writer, command, &mut line);
+            if !answer.starts_with("350 ") {
+                return (
+                    answer[..3].parse().unwrap_or(500),
+                    said.join("\n").into_bytes(),
+                );
+            }
+        }
         let transfer = command.starts_with("RETR") || command.starts_with("STOR");
         let mut data = None;
         if transfer {
@@ -549,7 +571,7 @@ impl World {
                         let answer = self.s3(who, "PUT", &format!("/{name}"), &[], &bytes);
                         (answer.status, answer.body)
                     }
-                    Via::Ftp => self.ftp(who, &format!("STOR /{name}"), Some(&bytes)),
+                    Via::Ftp => self.ftp(who, &[&format!("STOR /{name}")], Some(&bytes)),
                 };
                 let forbidden = !allows(who, "write", name) || model.locked(Touch::Name(name));
                 if ok(status) {
@@ -573,7 +595,7 @@ impl World {
                         let answer = self.s3(who, "GET", &format!("/{name}"), &[], b"");
                         (answer.status, answer.body)
                     }
-                    Via::Ftp => self.ftp(who, &format!("RETR /{name}"), None),
+                    Via::Ftp => self.ftp(who, &[&format!("RETR /{name}")], None),
                 };
                 let readable = allows(who, "read", name);
                 match model.files.get(name) {
@@ -613,7 +635,7 @@ impl World {
                         let answer = self.s3(who, "DELETE", &format!("/{name}"), &[], b"");
                         (answer.status, answer.body)
                     }
-                    Via::Ftp => self.ftp(who, &format!("DELE /{name}"), None),
+                    Via::Ftp => self.ftp(who, &[&format!("DELE /{name}")], None),
                 };
                 let forbidden = !allows(who, "delete", name) || model.locked(Touch::Whole(name));
                 if ok(status) {
@@ -636,7 +658,7 @@ impl World {
                 done(ok(answer.status), forbidden, who, answer.body, name)
             }
             Step::Move {
-                ferry,
+                via,
                 who,
                 from,
                 to,
@@ -644,10 +666,23 @@ impl World {
                 overwrite,
             } => {
                 let (from, to) = (NAMES[from], NAMES[to]);
-                let (status, body) = if ferry {
+                let as_folder = !model.files.contains_key(from);
+                // FTP asks whether it is a folder, and moves a file onto a
+                // file there, a folder onto no name taken.
+                let (folder, overwrite) = match via {
+                    MoveVia::Ftp => (as_folder, !as_folder),
+                    _ => (folder, overwrite),
+                };
+                let (status, body) = if via == MoveVia::Ferry {
                     let (line, _) =
                         self.ferry(who, format!("MOVE {from} {to}\n").as_bytes(), false);
                     (u16::from(line.starts_with("OK")) * 200, line.into_bytes())
+                } else if via == MoveVia::Ftp {
+                    self.ftp(
+                        who,
+                        &[&format!("RNFR /{from}"), &format!("RNTO /{to}")],
+                        None,
+                    )
                 } else {
                     let slash = if folder { "/" } else { "" };
                     let flag = if overwrite { "T" } else { "F" };
@@ -655,11 +690,10 @@ impl World {
                     let answer = self.http(who, "MOVE", &format!("/{from}{slash}"), &fields, b"");
                     (answer.status, answer.body)
                 };
-                let as_folder = !model.files.contains_key(from);
                 let forbidden = nested(from, to)
                     || !allows(who, "delete", from)
                     || !allows(who, "write", to)
-                    || (!ferry && !overwrite && from != to && model.has(to))
+                    || (via != MoveVia::Ferry && !overwrite && from != to && model.has(to))
                     || model.locked(Touch::Whole(from))
                     || model.locked(Touch::Whole(to));
                 if ok(status) && from != to {
