@@ -164,21 +164,12 @@ fn curl_session(tls: bool) {
     let here = tempfile::tempdir().unwrap();
     let local = here.path().join("shot.jpg");
     std::fs::write(&local, &body).unwrap();
+    let user = format!("cam:{}", tokens[0]);
     let curl_with = |path: &str, extra: &[&std::ffi::OsStr]| {
-        let output = std::process::Command::new("curl")
-            .args(["-sS", "--max-time", "60", "--user"])
-            .arg(format!("cam:{}", tokens[0]))
-            .args(&secure)
-            .args(extra)
-            .arg(format!("ftp://{ftp}{path}"))
-            .output()
-            .expect("curl runs");
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        output.stdout
+        let mut args: Vec<&std::ffi::OsStr> = vec!["--user".as_ref(), user.as_ref()];
+        args.extend(&secure);
+        args.extend(extra);
+        curl(&args, &format!("ftp://{ftp}{path}"))
     };
     let curl = |path: &str| curl_with(path, &[]);
     // `curl -T`: STOR, as a camera's upload.
@@ -204,9 +195,16 @@ fn curl_in_active_mode_where_it_is_served() {
     let ftp = server.ftp.unwrap();
     std::fs::write(server.root.path().join("log.csv"), b"t,v\n1,2\n").unwrap();
     // `--ftp-port`: curl listens and sends EPRT (then PORT).
+    let args = ["--ftp-port".as_ref(), "127.0.0.1".as_ref()];
+    assert_eq!(curl(&args, &format!("ftp://{ftp}/log.csv")), b"t,v\n1,2\n");
+}
+
+/// What `curl -sS` with `args` prints of `url`, once it succeeded.
+fn curl(args: &[&std::ffi::OsStr], url: &str) -> Vec<u8> {
     let output = std::process::Command::new("curl")
-        .args(["-sS", "--max-time", "60", "--ftp-port", "127.0.0.1"])
-        .arg(format!("ftp://{ftp}/log.csv"))
+        .args(["-sS", "--max-time", "60"])
+        .args(args)
+        .arg(url)
         .output()
         .expect("curl runs");
     assert!(
@@ -214,5 +212,5 @@ fn curl_in_active_mode_where_it_is_served() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    assert_eq!(output.stdout, b"t,v\n1,2\n");
+    output.stdout
 }

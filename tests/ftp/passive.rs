@@ -8,7 +8,7 @@ use std::io::Write;
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
 use std::time::Duration;
 
-use super::wire::{ask, line, logged_in_with, passive, transfer};
+use super::wire::{ask, line, logged_in_with, passive, transfer, transfer_at};
 
 #[test]
 fn passive_listeners_take_a_free_port_of_the_range() {
@@ -25,12 +25,9 @@ fn passive_listeners_take_a_free_port_of_the_range() {
     let addr = passive(&mut raw);
     assert_eq!(addr.port(), port, "the range's port, free now");
     std::fs::write(server.root.path().join("a.txt"), b"hello").unwrap();
-    let mut data = TcpStream::connect(addr).unwrap();
-    assert!(ask(&mut raw, "RETR a.txt").starts_with("150 "));
-    let mut bytes = Vec::new();
-    std::io::Read::read_to_end(&mut data, &mut bytes).unwrap();
+    let (bytes, _, ended) = transfer_at(&mut raw, addr, "RETR a.txt");
     assert_eq!(
-        (bytes.as_slice(), line(&mut raw).as_str()),
+        (bytes.as_slice(), ended.as_str()),
         (&b"hello"[..], "226 done")
     );
     // Its one data connection came: the port is free again for the next.
@@ -54,12 +51,10 @@ fn pasv_names_the_public_address_and_epsv_the_port() {
         .and_then(|rest| rest.strip_suffix("|)"))
         .and_then(|port| port.parse().ok())
         .unwrap_or_else(|| panic!("{answer}"));
-    let mut data = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    assert!(ask(&mut raw, "RETR a.txt").starts_with("150 "));
-    let mut bytes = Vec::new();
-    std::io::Read::read_to_end(&mut data, &mut bytes).unwrap();
+    let at = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let (bytes, _, ended) = transfer_at(&mut raw, at, "RETR a.txt");
     assert_eq!(
-        (bytes.as_slice(), line(&mut raw).as_str()),
+        (bytes.as_slice(), ended.as_str()),
         (&b"hello"[..], "226 done")
     );
 }

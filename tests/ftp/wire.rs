@@ -76,6 +76,12 @@ pub fn pasv_address(answer: &str) -> SocketAddr {
 /// connection's two answers.
 pub fn transfer(raw: &mut Raw, command: &str) -> (Vec<u8>, String, String) {
     let addr = passive(raw);
+    transfer_at(raw, addr, command)
+}
+
+/// Runs `command` over a data connection to `addr` (where `PASV` or
+/// `EPSV` said): its bytes, and the control connection's two answers.
+pub fn transfer_at(raw: &mut Raw, addr: SocketAddr, command: &str) -> (Vec<u8>, String, String) {
     let mut data = TcpStream::connect(addr).unwrap();
     data.set_read_timeout(Some(support::PATIENCE)).unwrap();
     let began = ask(raw, command);
