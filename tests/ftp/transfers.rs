@@ -167,3 +167,40 @@ fn stor_stores_a_file_whole_and_a_cut_one_leaves_the_old() {
         ["dcim/empty", "dcim/shot.jpg"]
     );
 }
+
+/// Paths stay inside the root whatever they say: `..` above the root is
+/// the root, ferry's own folders are no names, a link out of the root is
+/// not followed.
+#[test]
+fn traversal_stays_inside_the_root() {
+    let (server, mut raw) = logged_in();
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("secret"), b"outside").unwrap();
+    std::os::unix::fs::symlink(outside.path(), server.root.path().join("link")).unwrap();
+    std::fs::write(server.root.path().join("mine"), b"inside").unwrap();
+    // `..` above the root stays at the root: the root's own file.
+    let (bytes, _, ended) = transfer(&mut raw, "RETR ../../../mine");
+    assert_eq!(
+        (bytes.as_slice(), ended.as_str()),
+        (&b"inside"[..], "226 done")
+    );
+    for refused in [
+        "SIZE /link/secret",
+        "SIZE link/../../secret",
+        "MKD .ferry-uploads/x",
+    ] {
+        let answer = ask(&mut raw, refused);
+        assert!(
+            answer.starts_with("550 ") || answer.starts_with("553 "),
+            "{refused}: {answer}"
+        );
+    }
+    let addr = passive(&mut raw);
+    let _data = TcpStream::connect(addr).unwrap();
+    let refused = ask(&mut raw, "RETR /link/secret");
+    assert!(refused.starts_with("550 "), "{refused}");
+    let (refused, _) = store(&mut raw, "link/planted", b"x");
+    assert!(refused.starts_with("550 "), "{refused}");
+    assert!(!outside.path().join("planted").exists());
+    assert!(ask(&mut raw, "CWD /link").starts_with("550 "));
+}
