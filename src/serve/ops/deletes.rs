@@ -1,5 +1,5 @@
-//! Many files deleted in one request (S3's DeleteObjects), each by the
-//! rules of a DELETE: its `delete` grant, the WebDAV locks on it (a file
+//! Deleting files: one (`DELETE`, `DEL`, FTP's `DELE`), or many in one
+//! request (S3's DeleteObjects), each by the rules of a DELETE: its `delete` grant, the WebDAV locks on it (a file
 //! a lock guards is left, told as locked), a file already gone counted as
 //! deleted (S3's DELETE is idempotent), and the folders it leaves empty
 //! pruned as its `Folders` say. One request, one log line and one
@@ -8,12 +8,70 @@
 
 use log::debug;
 
+use super::files::own_folders;
+use super::folders::DeleteFolder;
 use crate::access::{Perm, Who};
 use crate::name::{Name, Prefix};
 use crate::serve::operate::{Aim, Needs, Operate};
 use crate::serve::terms::Folders;
-use crate::serve::{Ctx, Failure, Outcome, Reply, access, locks};
+use crate::serve::{Ctx, Failure, Outcome, Reply, access, locks, storage_refusal};
 use crate::storage::{DavLock, StorageError};
+
+/// Remove `name`.
+#[derive(Debug)]
+pub struct Delete {
+    /// File to remove.
+    pub name: Name,
+    /// Whether the folders it leaves empty go with it.
+    pub folders: Folders,
+    /// A folder of that name goes whole, where folders are things of
+    /// their own (HTTP's DELETE of a folder's URL without its slash, RFC
+    /// 4918 9.6.1); `false`: a folder's name is refused (FTP's `DELE`
+    /// takes a file alone: `RMD` an empty folder).
+    pub folder_whole: bool,
+}
+
+impl Operate for Delete {
+    fn aim(&self) -> Aim<'_> {
+        Aim::at(self.name.as_str(), Needs::Delete(self.name.as_str()))
+    }
+
+    /// On the pool; the folders it leaves empty go with it only where
+    /// `folders` are implicit (FERRY/1): over HTTP a folder a user emptied
+    /// is still there, as in a file manager (docs/webdav.md (e)).
+    fn serve(self, _ctx: &Ctx<'_>, who: Who) -> Outcome {
+        delete(who, self)
+    }
+}
+
+fn delete(
+    who: Who,
+    Delete {
+        name,
+        folders,
+        folder_whole,
+    }: Delete,
+) -> Outcome {
+    Outcome::on_pool(move |ctx| match ctx.storage.delete(&name, folders) {
+        Ok(()) => {
+            debug!("#{} DELETE {name}", ctx.client);
+            super::locks::release(ctx, name.as_str(), false);
+            Outcome::answer(Reply::Done)
+        }
+        Err(StorageError::IsDirectory) if folder_whole && own_folders(folders) => {
+            let prefix = Prefix::of_folder(&name);
+            DeleteFolder { prefix, folders }.serve(ctx, who)
+        }
+        // A lock-null name (a lock's reservation, nothing written): its
+        // DELETE, by the lock's holder (the lock rule let it through), is
+        // the lock's end (RFC 2518 7.4).
+        Err(StorageError::NotFound) if super::locks::reserved(ctx, name.as_str()) => {
+            super::locks::release(ctx, name.as_str(), false);
+            Outcome::answer(Reply::Done)
+        }
+        Err(err) => storage_refusal(ctx, "DELETE", name.as_str(), err),
+    })
+}
 
 /// Remove each of `names`, all in the folder `prefix`, that the client
 /// may delete, as `Delete` would, telling each one's outcome (S3's

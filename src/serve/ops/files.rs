@@ -5,7 +5,7 @@
 use log::debug;
 
 use super::folder_copy::CopyFolder;
-use super::folders::{DeleteFolder, MoveFolder};
+use super::folders::MoveFolder;
 use super::get::{NOT_AS_CONDITIONED, version_of, with_checksum};
 use crate::access::{Owner, Who};
 use crate::name::{Name, Prefix};
@@ -193,69 +193,13 @@ fn stated(ctx: &Ctx<'_>, name: Name, found: Result<OpenFile, StorageError>) -> O
     }
 }
 
-/// Remove `name`.
-#[derive(Debug)]
-pub struct Delete {
-    /// File to remove.
-    pub name: Name,
-    /// Whether the folders it leaves empty go with it.
-    pub folders: Folders,
-    /// A folder of that name goes whole, where folders are things of
-    /// their own (HTTP's DELETE of a folder's URL without its slash, RFC
-    /// 4918 9.6.1); `false`: a folder's name is refused (FTP's `DELE`
-    /// takes a file alone: `RMD` an empty folder).
-    pub folder_whole: bool,
-}
-
-impl Operate for Delete {
-    fn aim(&self) -> Aim<'_> {
-        Aim::at(self.name.as_str(), Needs::Delete(self.name.as_str()))
-    }
-
-    /// On the pool; the folders it leaves empty go with it only where
-    /// `folders` are implicit (FERRY/1): over HTTP a folder a user emptied
-    /// is still there, as in a file manager (docs/webdav.md (e)).
-    fn serve(self, _ctx: &Ctx<'_>, who: Who) -> Outcome {
-        delete(who, self)
-    }
-}
-
-fn delete(
-    who: Who,
-    Delete {
-        name,
-        folders,
-        folder_whole,
-    }: Delete,
-) -> Outcome {
-    Outcome::on_pool(move |ctx| match ctx.storage.delete(&name, folders) {
-        Ok(()) => {
-            debug!("#{} DELETE {name}", ctx.client);
-            super::locks::release(ctx, name.as_str(), false);
-            Outcome::answer(Reply::Done)
-        }
-        Err(StorageError::IsDirectory) if folder_whole && own_folders(folders) => {
-            let prefix = Prefix::of_folder(&name);
-            DeleteFolder { prefix, folders }.serve(ctx, who)
-        }
-        // A lock-null name (a lock's reservation, nothing written): its
-        // DELETE, by the lock's holder (the lock rule let it through), is
-        // the lock's end (RFC 2518 7.4).
-        Err(StorageError::NotFound) if super::locks::reserved(ctx, name.as_str()) => {
-            super::locks::release(ctx, name.as_str(), false);
-            Outcome::answer(Reply::Done)
-        }
-        Err(err) => storage_refusal(ctx, "DELETE", name.as_str(), err),
-    })
-}
-
 /// Whether folders are things of their own where `folders` says how they
 /// come and go (HTTP's, WebDAV's): then a folder's URL without its `/`
 /// still names the folder (RFC 4918 servers take `DELETE /wc` as `DELETE
 /// /wc/`; webdavclient3's `clean` sends it), served as its folder
 /// operation once the pool has found a folder there. Its grants were
 /// judged for the name, which covers what the folder's would.
-fn own_folders(folders: Folders) -> bool {
+pub(super) fn own_folders(folders: Folders) -> bool {
     folders.pruned_below().is_none()
 }
 

@@ -35,8 +35,8 @@ use crate::serve::{Body, Ctx, Outcome};
 
 pub use crate::serve::terms::FirstBytes;
 pub use archive::ArchiveFolder;
-pub use deletes::DeleteEach;
-pub use files::{CopyFile, Delete, MoveFile, Put, Stat};
+pub use deletes::{Delete, DeleteEach};
+pub use files::{CopyFile, MoveFile, Put, Stat};
 pub use folder_copy::CopyFolder;
 pub use folders::{DeleteFolder, MakeFolder, MoveFolder, RemoveFolder};
 pub use free_space::FreeSpace;
