@@ -247,6 +247,12 @@ impl Control {
             "ABOR" => self.answer(used, "225 no transfer under way"),
             "STAT" if arg.is_empty() => self.status(used),
             "STAT" => self.answer(used, "504 STAT of a path is not served: LIST it"),
+            // lftp's mirror sends SITE CHMOD (and UTIME): a file's mode is the
+            // server's, so the command is superfluous here (RFC 959's 202).
+            "SITE" => self.answer(
+                used,
+                "202 SITE commands are not served: modes are the server's",
+            ),
             "STOU" | "APPE" | "CCC" => self.answer(used, "502 not served yet"),
             _ => self.answer(used, "500 unknown command"),
         }
