@@ -192,9 +192,10 @@ pub struct ServeArgs {
     /// through a visitor's browser. Repeatable (docs/http.md, "CORS").
     #[arg(long, value_name = "ORIGIN", value_parser = crate::http::cors::parse_origin)]
     cors_origin: Vec<String>,
-    /// Serve FERRY/1 and HTTP over TLS with this certificate chain (PEM,
-    /// leaf first; `ferry cert` makes one to try it out); re-read on
-    /// SIGHUP. Needs --tls-key.
+    /// Serve FERRY/1, HTTP and S3 over TLS, and offer FTPS (AUTH TLS) on
+    /// the FTP listeners, with this certificate chain (PEM, leaf first;
+    /// `ferry cert` makes one to try it out); re-read on SIGHUP. Needs
+    /// --tls-key.
     #[arg(long, value_name = "PEM", requires = "tls_key")]
     tls_cert: Option<PathBuf>,
     /// The private key of --tls-cert (PEM).
