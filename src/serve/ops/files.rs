@@ -142,7 +142,7 @@ fn begin_put(
         .begin_upload(name, folders)
         .map_err(|err| match err {
             StorageError::NotFound if !folders.made() => {
-                let missing = "the parent folder does not exist (make it with MKCOL)";
+                let missing = "the parent folder does not exist: make it first (MKCOL over WebDAV, MKD over FTP)";
                 Failure::new(ErrorKind::Conflict, missing)
             }
             err => err.into(),
