@@ -68,7 +68,7 @@ fn ftplib_logs_in_with_a_token_and_changes_the_root_plain_and_over_ftps() {
     ) {
         return;
     }
-    for tls in [false, true] {
+    for tls in support::with_tls_where_built() {
         ftplib_session(tls);
     }
 }
@@ -133,7 +133,7 @@ fn guarded_ftp(
         // The tokens' folder holds the certificate too.
         if tls && let Some(tokens) = &config.access.tokens {
             let dir = tokens.parent().expect("a folder");
-            config.tls = Some(support::tls::self_signed(dir, "server"));
+            config.tls = support::certificate_in(dir);
         }
     })
 }
@@ -143,7 +143,7 @@ fn curl_uploads_downloads_and_lists_plain_and_with_ssl_reqd() {
     if !have("curl", &["--version"], "apt-get install curl") {
         return;
     }
-    for tls in [false, true] {
+    for tls in support::with_tls_where_built() {
         curl_session(tls);
     }
 }

@@ -23,7 +23,7 @@ const STEP: &str = "120";
 /// of the token file (kept while the server runs).
 fn server(tls: bool) -> (TestServer, String, [tempfile::TempDir; 2]) {
     let certs = tempfile::tempdir().unwrap();
-    let files = tls.then(|| support::tls::self_signed(certs.path(), "server"));
+    let files = tls.then(|| support::certificate_in(certs.path())).flatten();
     let holders: &[(&str, &[&str])] = &[("sync", &["read:/", "write:/", "delete:/"])];
     let (server, tokens, tokens_dir) = support::tokens::guarded_with(holders, &[], |config| {
         listen_ftp(config);
@@ -87,7 +87,7 @@ fn lftp_mirrors_a_tree_up_and_back_plain_and_over_ftps() {
     if !have("lftp", &["--version"], "apt-get install lftp") {
         return;
     }
-    for tls in [false, true] {
+    for tls in support::with_tls_where_built() {
         let (server, token, certs) = server(tls);
         let here = tempfile::tempdir().unwrap();
         tree(&here.path().join("tree"));
@@ -140,7 +140,7 @@ fn rclone_copies_checks_and_syncs_plain_and_over_explicit_tls() {
     if !have("rclone", &["version"], "apt-get install rclone") {
         return;
     }
-    for tls in [false, true] {
+    for tls in support::with_tls_where_built() {
         let (server, token, _certs) = server(tls);
         let here = tempfile::tempdir().unwrap();
         let local = here.path().join("tree");

@@ -3,6 +3,7 @@
 //! (clients check it); plaintext sent behind `AUTH TLS` is not taken as
 //! the client's; `--ftp-require-tls` refuses a login and a transfer
 //! without TLS; a server without a certificate offers none.
+#![cfg(any(feature = "tls-aws-lc", feature = "tls-ring"))] // built with what it tests (Cargo.toml [features])
 
 use crate::support;
 

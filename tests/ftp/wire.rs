@@ -113,10 +113,12 @@ pub fn store(raw: &mut Raw, name: &str, body: &[u8]) -> (String, String) {
 
 /// A connection read a byte at a time (nothing is read past a line: a
 /// control connection turns to TLS right after one), plain or under TLS.
+#[cfg(any(feature = "tls-aws-lc", feature = "tls-ring"))]
 pub struct Lines<S> {
     pub stream: S,
 }
 
+#[cfg(any(feature = "tls-aws-lc", feature = "tls-ring"))]
 impl<S: std::io::Read + Write> Lines<S> {
     /// The next reply line, without its CRLF.
     pub fn line(&mut self) -> String {
@@ -149,6 +151,7 @@ impl<S: std::io::Read + Write> Lines<S> {
 
 /// A plain control connection to `server` (its greeting read), to turn
 /// to TLS.
+#[cfg(any(feature = "tls-aws-lc", feature = "tls-ring"))]
 pub fn connect_lines(server: &TestServer) -> Lines<TcpStream> {
     let stream = TcpStream::connect(server.ftp.expect("an FTP listener")).unwrap();
     stream.set_read_timeout(Some(support::PATIENCE)).unwrap();

@@ -15,6 +15,34 @@ pub mod tls;
 pub mod tokens;
 pub mod tools;
 
+/// Whether this build has TLS (a test of TLS runs its plain part alone
+/// where it has not, and says so: [`with_tls_where_built`]).
+pub const HAS_TLS: bool = cfg!(any(feature = "tls-aws-lc", feature = "tls-ring"));
+
+/// `[false, true]`: a test's plain run, then its run over TLS, the
+/// latter only where this build has TLS (else said skipped).
+pub fn with_tls_where_built() -> Vec<bool> {
+    if !HAS_TLS {
+        eprintln!("skipped: the runs over TLS (built without a TLS feature)");
+    }
+    [false, true]
+        .into_iter()
+        .filter(|&tls| !tls || HAS_TLS)
+        .collect()
+}
+
+/// A self-signed certificate for 127.0.0.1 written into `dir` (as
+/// `server-cert.pem` and its key); `None` in a build without TLS.
+pub fn certificate_in(dir: &Path) -> Option<ferry::tls::TlsFiles> {
+    #[cfg(any(feature = "tls-aws-lc", feature = "tls-ring"))]
+    return Some(tls::self_signed(dir, "server"));
+    #[cfg(not(any(feature = "tls-aws-lc", feature = "tls-ring")))]
+    {
+        let _ = dir;
+        None
+    }
+}
+
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
