@@ -490,24 +490,17 @@ fi
 
 declare -A I_FIRST=() I_NEXT=() I_RSS=() I_PTE=() I_STACK=() I_PROCS=()
 I_BAD=0
-mem_sum() { # field(Pss|Rss) pids...: kB from smaps_rollup, summed
-  local field=$1 total=0 p v
-  shift
+proc_sum() { # file field pids...: a field of /proc/<pid>/<file> summed (a process gone counts 0)
+  local file=$1 field=$2 total=0 p v
+  shift 2
   for p in "$@"; do
-    v=$(awk -v f="$field:" '$1 == f {print $2}' "/proc/$p/smaps_rollup" 2>/dev/null || true)
+    v=$(awk -v f="$field:" '$1 == f {print $2}' "/proc/$p/$file" 2>/dev/null || true)
     total=$((total + ${v:-0}))
   done
   echo "$total"
 }
-status_sum() { # field pids...: a /proc/<pid>/status field summed (a process gone counts 0)
-  local field=$1 total=0 p v
-  shift
-  for p in "$@"; do
-    v=$(awk -v f="$field:" '$1 == f {print $2}' "/proc/$p/status" 2>/dev/null || true)
-    total=$((total + ${v:-0}))
-  done
-  echo "$total"
-}
+mem_sum() { proc_sum smaps_rollup "$@"; }  # field(Pss|Rss) pids...: kB, summed
+status_sum() { proc_sum status "$@"; }     # field pids...: a status field, summed
 snapshot() { # server: "pss rss pte threads processes" (kB, kB, kB, n, n)
   local pids
   mapfile -t pids < <(tree_pids "${PID[$1]}")

@@ -66,6 +66,12 @@ impl Connection {
         State::AwaitHeader
     }
 
+    /// Whether it asks the reactor for a link not yet taken (one a
+    /// deadline asked for waits for the connection's next turn).
+    pub fn has_link(&self) -> bool {
+        matches!(self.state, State::Waiting(Wait::Link(_)))
+    }
+
     /// Its client never came for the link it waits on (FTP's data
     /// connection, by the request deadline): the reactor is asked to let
     /// it go ([`Link::Abandon`]), which refuses the transfer.

@@ -6,7 +6,7 @@
 use std::io::{Read, Write};
 use std::net::TcpListener;
 
-use super::wire::{ask, line, logged_in, logged_in_with};
+use crate::support::ftp::{ask, line, logged_in, logged_in_with};
 
 /// `PORT`'s argument for `addr` (IPv4).
 fn port_arg(addr: std::net::SocketAddr) -> String {

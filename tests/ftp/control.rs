@@ -6,7 +6,7 @@ use crate::support;
 
 use support::{TestServer, listen_ftp};
 
-use super::wire::{ask, connect, line, log_in};
+use crate::support::ftp::{ask, connect, line, log_in};
 
 #[test]
 fn a_token_logs_in_and_each_command_is_an_operation_on_the_root() {

@@ -3,14 +3,16 @@
 //! - `control`: the control connection byte for byte: the login by token,
 //!   the working folder, the commands that change the root, grants on
 //!   each, garbage and an endless line;
-//! - `transfers`: the data connection (`PASV`, `RETR`, `LIST`, `NLST`);
+//! - `transfers`: the data connection (`PASV`, `RETR`, `STOR`, `LIST`,
+//!   `NLST`, `MLSD`), traversal;
 //! - `passive`: where it is listened for (the port range, the address
 //!   behind NAT) and a data connection that never comes;
 //! - `active`: active mode (`PORT`, `EPRT`) and the FTP bounce refused;
-//! - `tls`: FTPS (`AUTH TLS`, `PROT P`, `--ftp-require-tls`);
-//! - `wire`: the tests' one FTP client.
+//! - `tls`: FTPS (`AUTH TLS`, `PROT P`, `--ftp-require-tls`).
 //!
-//! The real clients (Python's ftplib): `tests/clients/ftp.rs`.
+//! The tests' one FTP client is `tests/support/ftp.rs`; the real clients
+//! (ftplib, curl, lftp, wget, rclone): `tests/clients/ftp.rs`,
+//! `tests/clients/ftp_trees.rs`.
 
 #[path = "../support/mod.rs"]
 mod support;
@@ -20,4 +22,3 @@ mod control;
 mod passive;
 mod tls;
 mod transfers;
-mod wire;

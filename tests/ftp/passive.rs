@@ -8,7 +8,7 @@ use std::io::Write;
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
 use std::time::Duration;
 
-use super::wire::{ask, line, logged_in_with, passive, transfer, transfer_at};
+use crate::support::ftp::{ask, line, logged_in_with, passive, transfer, transfer_at};
 
 #[test]
 fn passive_listeners_take_a_free_port_of_the_range() {

@@ -10,7 +10,7 @@ use crate::support;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 
-use super::wire::{Lines, connect_lines};
+use crate::support::ftp::{Lines, connect_lines};
 use support::tls::{self_signed, tls_over};
 use support::{TestServer, listen_ftp, pattern};
 

@@ -8,7 +8,7 @@ use crate::support;
 use std::io::Read;
 use std::net::TcpStream;
 
-use super::wire::{ask, line, logged_in, passive, store, transfer};
+use crate::support::ftp::{ask, line, logged_in, passive, store, transfer};
 use support::{Raw, pattern};
 
 #[test]

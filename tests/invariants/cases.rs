@@ -422,40 +422,15 @@ fn every_s3_write_honours_a_lock() {
 /// name used to leave its client waiting for a transfer that never came.
 #[test]
 fn ftp_dele_and_retr_of_a_folder_are_refused_and_nothing_is_lost() {
-    use std::io::{BufRead, BufReader, Write};
+    use support::ftp::{ask, connect, log_in, passive};
     let server = TestServer::start_with(support::listen_ftp);
     write_files(&server, &["b/s/g", "b/s/t/h"]);
-    let stream = std::net::TcpStream::connect(server.ftp.unwrap()).unwrap();
-    stream.set_read_timeout(Some(support::PATIENCE)).unwrap();
-    let mut writer = stream.try_clone().unwrap();
-    let mut reader = BufReader::new(stream);
-    let mut line = || {
-        let mut line = String::new();
-        reader.read_line(&mut line).unwrap();
-        line
-    };
-    assert!(line().starts_with("220 "), "the greeting");
-    let mut ask = |command: &str| {
-        writer
-            .write_all(format!("{command}\r\n").as_bytes())
-            .unwrap();
-        line()
-    };
-    assert!(ask("USER any").starts_with("331 "));
-    assert!(ask("PASS any").starts_with("230 "));
-    let refused = ask("DELE /b/s");
+    let mut raw = connect(&server);
+    log_in(&mut raw, "any", "any");
+    let refused = ask(&mut raw, "DELE /b/s");
     assert!(refused.starts_with("550 "), "{refused}");
     assert!(server.path("b/s/g").exists() && server.path("b/s/t/h").exists());
-    let answer = ask("PASV");
-    let numbers = answer.trim_end().trim_end_matches(')');
-    let n: Vec<u16> = numbers
-        .rsplit('(')
-        .next()
-        .unwrap()
-        .split(',')
-        .map(|n| n.parse().unwrap())
-        .collect();
-    let _data = std::net::TcpStream::connect(("127.0.0.1", n[4] * 256 + n[5])).unwrap();
-    let refused = ask("RETR /b/s");
+    let _data = std::net::TcpStream::connect(passive(&mut raw)).unwrap();
+    let refused = ask(&mut raw, "RETR /b/s");
     assert!(refused.starts_with("550 "), "{refused}");
 }

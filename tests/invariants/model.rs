@@ -333,79 +333,40 @@ impl World {
     /// `250`), else its code; the bytes it read, or the lines it was
     /// answered.
     fn ftp(&self, who: Who, commands: &[&str], upload: Option<&[u8]>) -> (u16, Vec<u8>) {
-        let stream = TcpStream::connect(self.s.server.ftp.unwrap()).unwrap();
-        stream
-            .set_read_timeout(Some(std::time::Duration::from_secs(3)))
-            .unwrap();
-        let mut writer = stream.try_clone().unwrap();
-        let mut reader = std::io::BufReader::new(stream);
-        let mut line = || {
-            let mut line = String::new();
-            std::io::BufRead::read_line(&mut reader, &mut line).unwrap();
-            line.trim_end().to_owned()
-        };
+        use support::ftp::{ask, connect, line, log_in, passive};
+        let mut raw = connect(&self.s.server);
+        log_in(&mut raw, "model", &self.s.tokens[who]);
+        let code = |answer: &str| answer.get(..3).and_then(|c| c.parse().ok()).unwrap_or(500);
         let mut said = Vec::new();
-        let mut ask = |writer: &mut TcpStream, text: &str, line: &mut dyn FnMut() -> String| {
-            writer.write_all(format!("{text}\r\n").as_bytes()).unwrap();
-            let answer = line();
-            said.push(answer.clone());
-            answer
-        };
-        let _greeting = line();
-        ask(&mut writer, "USER model", &mut line);
-        ask(
-            &mut writer,
-            &format!("PASS {}", self.s.tokens[who]),
-            &mut line,
-        );
         // All but the last must be taken (350: RNFR's), else the last is
         // not sent.
         let (command, before) = commands.split_last().unwrap();
         for command in before {
-            let answer = ask(&mut writer, command, &mut line);
+            let answer = ask(&mut raw, command);
+            said.push(answer.clone());
             if !answer.starts_with("350 ") {
-                return (
-                    answer[..3].parse().unwrap_or(500),
-                    said.join("\n").into_bytes(),
-                );
+                return (code(&answer), said.join("\n").into_bytes());
             }
         }
         let transfer = command.starts_with("RETR") || command.starts_with("STOR");
-        let mut data = None;
-        if transfer {
-            let answer = ask(&mut writer, "PASV", &mut line);
-            let numbers = answer
-                .strip_prefix("227 Entering Passive Mode (")
-                .and_then(|rest| rest.strip_suffix(')'))
-                .unwrap();
-            let n: Vec<u16> = numbers.split(',').map(|n| n.parse().unwrap()).collect();
-            let port = n[4] * 256 + n[5];
-            data = Some(TcpStream::connect(("127.0.0.1", port)).unwrap());
-        }
-        let answer = ask(&mut writer, command, &mut line);
+        let data = transfer.then(|| TcpStream::connect(passive(&mut raw)).unwrap());
+        let mut answer = ask(&mut raw, command);
+        said.push(answer.clone());
         let mut bytes = Vec::new();
-        let code = match (answer.starts_with("150 "), data) {
-            (true, Some(mut data)) => {
-                match upload {
-                    Some(upload) => data.write_all(upload).unwrap(),
-                    None => drop(data.read_to_end(&mut bytes)),
-                }
-                drop(data);
-                let ended = line();
-                said.push(ended.clone());
-                ended
+        if let (true, Some(mut data)) = (answer.starts_with("150 "), data) {
+            match upload {
+                Some(upload) => data.write_all(upload).unwrap(),
+                None => drop(data.read_to_end(&mut bytes)),
             }
-            _ => answer,
-        };
-        let succeeded = code.starts_with("226 ") || code.starts_with("250 ");
-        let status = match succeeded {
-            true => 200,
-            false => code.get(..3).and_then(|c| c.parse().ok()).unwrap_or(500),
-        };
+            drop(data);
+            answer = line(&mut raw);
+            said.push(answer.clone());
+        }
+        let succeeded = answer.starts_with("226 ") || answer.starts_with("250 ");
         if !succeeded || upload.is_some() {
             bytes = said.join("\n").into_bytes();
         }
-        (status, bytes)
+        (if succeeded { 200 } else { code(&answer) }, bytes)
     }
 
     fn s3(

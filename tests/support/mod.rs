@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each test crate uses a different subset
 
 pub mod dav;
+pub mod ftp;
 pub mod http;
 pub mod process;
 pub mod proxy;

@@ -108,9 +108,10 @@ impl Reactor {
                     self.close(key);
                 }
                 None => {
-                    // What a deadline queued (an early answer's filler)
-                    // goes out on the connection's next turn.
-                    if conn.has_output() && !conn.is_queued() {
+                    // What a deadline queued (an early answer's filler,
+                    // a link given up: FTP's data connection that never
+                    // came) is done on the connection's next turn.
+                    if (conn.has_output() || conn.has_link()) && !conn.is_queued() {
                         conn.set_queued(true);
                         self.ready.push_back((key, conn.id()));
                     }
@@ -122,9 +123,6 @@ impl Reactor {
                     let deadline = deadline.max(now + Duration::from_millis(1));
                     let next = self.timers.push(deadline, key, conn.id());
                     conn.set_scheduled(next);
-                    // A link its client never came for (FTP's data
-                    // connection) goes now.
-                    self.links_after_drive(key);
                 }
             }
         }

@@ -1,13 +1,11 @@
-//! The FTP tests' one client: a control connection read line by line
+//! The tests' one FTP client (tests/ftp/, the model test): a control connection read line by line
 //! (each reply must end in CRLF), the login, `PASV`, and a transfer over
 //! a data connection.
-
-use crate::support;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 
-use support::{Raw, TestServer, listen_ftp};
+use super::{Raw, TestServer, listen_ftp};
 
 /// A control connection to `server`, its greeting read.
 pub fn connect(server: &TestServer) -> Raw {
@@ -83,7 +81,7 @@ pub fn transfer(raw: &mut Raw, command: &str) -> (Vec<u8>, String, String) {
 /// `EPSV` said): its bytes, and the control connection's two answers.
 pub fn transfer_at(raw: &mut Raw, addr: SocketAddr, command: &str) -> (Vec<u8>, String, String) {
     let mut data = TcpStream::connect(addr).unwrap();
-    data.set_read_timeout(Some(support::PATIENCE)).unwrap();
+    data.set_read_timeout(Some(super::PATIENCE)).unwrap();
     let began = ask(raw, command);
     let mut bytes = Vec::new();
     data.read_to_end(&mut bytes).unwrap();
@@ -154,7 +152,7 @@ impl<S: std::io::Read + Write> Lines<S> {
 #[cfg(any(feature = "tls-aws-lc", feature = "tls-ring"))]
 pub fn connect_lines(server: &TestServer) -> Lines<TcpStream> {
     let stream = TcpStream::connect(server.ftp.expect("an FTP listener")).unwrap();
-    stream.set_read_timeout(Some(support::PATIENCE)).unwrap();
+    stream.set_read_timeout(Some(super::PATIENCE)).unwrap();
     let mut lines = Lines { stream };
     let greeting = lines.line();
     assert!(greeting.starts_with("220 "), "{greeting}");
