@@ -66,11 +66,12 @@ impl Connection {
         }
     }
 
-    /// The connection is closing: a job that drops the upload it was
-    /// receiving (removing the temp file is disk work, for the pool).
-    pub fn abandon_upload(&mut self) -> Option<Job> {
+    /// The connection is closing: the upload it was receiving, for the
+    /// reactor to end on the pool (`serve::discard`: removing a temp file
+    /// is disk work; a `STOR`'s bytes are kept).
+    pub fn abandon_upload(&mut self) -> Option<Box<serve::Receive>> {
         match mem::replace(&mut self.state, State::Done) {
-            State::ReceivingBody(receive) => Some(serve::discard(receive)),
+            State::ReceivingBody(receive) => Some(receive),
             other => {
                 self.state = other;
                 None

@@ -11,16 +11,18 @@
 //! CWD <folder>         DF -> 250               the folder must be there, within a grant
 //! DELE / MKD / RMD     Delete / MakeFolder / RemoveFolder -> 250 | 257
 //! RNFR + RNTO          Get (is it there?) + MoveFile | MoveFolder -> 350, 250
-//! SIZE / MDTM / MLST   Get (the description) -> 213, 250
+//! MDTM / MLST          Get (the description) -> 213, 250
 //! PASV / EPSV          Link::Listen -> 227 | 229 (the reactor listens: links.rs)
 //! RETR / LIST / NLST   Get / List, handed to the data connection -> 150, 226
 //! STOR                 Put (the body ends at the data connection's end) -> 150, 226
+//! REST n + STOR, APPE  Resume (goes on with the upload kept of a STOR cut off) -> 150, 226
+//! SIZE                 ResumeFrom (the bytes kept of a STOR cut off, else the file's) -> 213
 //! QUIT                 Quit -> 221, closed
 //! ```
 //!
 //! Before a login only the commands of the login itself and those that
 //! tell nothing of the root are taken (530 otherwise). What the server
-//! does not serve yet (`APPE`, FTPS, active mode) is answered 502.
+//! does not serve (`STOU`, `CCC`) is answered 502.
 
 use super::command::{Command, LineError, parse_command};
 use super::listing::{ls_line, mlsd_line, nlst_line};
@@ -40,7 +42,8 @@ const ANONYMOUS: [&str; 2] = ["anonymous", "ftp"];
 
 /// What `FEAT` lists (RFC 2389): what this server serves of the
 /// extensions (and [`TLS_FEATURES`] where TLS is offered).
-const FEATURES: &str = " UTF8\r\n SIZE\r\n MDTM\r\n MFMT\r\n MLST type*;size*;modify*;\r\n";
+const FEATURES: &str =
+    " UTF8\r\n SIZE\r\n MDTM\r\n MFMT\r\n REST STREAM\r\n MLST type*;size*;modify*;\r\n";
 
 /// A control connection's state between its commands.
 #[derive(Debug, Default)]
@@ -60,7 +63,7 @@ pub struct Control {
     /// The passive listener was asked for by `EPSV`: its answer names the
     /// port alone (RFC 2428).
     pub(super) extended: bool,
-    /// Where the next `RETR` begins (`REST`).
+    /// Where the next `RETR` or `STOR` begins (`REST`).
     pub(super) rest: u64,
     /// What it is offered (TLS, active mode) and its client's address.
     pub(super) terms: Terms,
@@ -207,7 +210,9 @@ impl Control {
                     folder_whole: false,
                 })
             }),
-            "SIZE" => self.on_file(&arg, used, Pending::Size, Self::describe),
+            "SIZE" => self.on_file(&arg, used, Pending::Size, |name| {
+                Operation::ResumeFrom(ops::ResumeFrom { name })
+            }),
             "MDTM" => self.on_file(&arg, used, Pending::Mdtm, Self::describe),
             "MLST" => self.mlst(&arg, used),
             "MFMT" => self.mfmt(&arg, used),
@@ -232,7 +237,7 @@ impl Control {
             "REST" => match arg.parse::<u64>() {
                 Ok(offset) => {
                     self.rest = offset;
-                    let line = format!("350 the next RETR begins at byte {offset}");
+                    let line = format!("350 the next RETR or STOR begins at byte {offset}");
                     self.answer(used, &line)
                 }
                 Err(_) => self.answer(used, "501 REST takes a byte offset"),
@@ -244,6 +249,7 @@ impl Control {
             "PORT" => self.port(&arg, used, false),
             "EPRT" => self.port(&arg, used, true),
             "STOR" => self.store(&arg, used),
+            "APPE" => self.append(&arg, used),
             "ABOR" => self.answer(used, "225 no transfer under way"),
             "STAT" if arg.is_empty() => self.status(used),
             "STAT" => self.answer(used, "504 STAT of a path is not served: LIST it"),
@@ -253,7 +259,7 @@ impl Control {
                 used,
                 "202 SITE commands are not served: modes are the server's",
             ),
-            "STOU" | "APPE" | "CCC" => self.answer(used, "502 not served yet"),
+            "STOU" | "CCC" => self.answer(used, "502 not served yet"),
             _ => self.answer(used, "500 unknown command"),
         }
     }
@@ -428,7 +434,9 @@ impl Control {
                 "350 ready for RNTO".to_owned()
             }
             (Pending::Delete | Pending::RemoveFolder | Pending::Rename, _) => "250 done".to_owned(),
-            (Pending::Size, Reply::File { version, .. }) => format!("213 {}", version.info.size),
+            (Pending::Size, Reply::Stat { version }) => format!("213 {}", version.info.size),
+            // What is kept of an upload cut off: where it goes on from.
+            (Pending::Size, Reply::Session(kept)) => format!("213 {}", kept.received),
             (Pending::Mdtm, Reply::File { version, .. }) => {
                 format!("213 {}", mdtm(version.info.mtime))
             }

@@ -1,5 +1,5 @@
 //! The control connection's transfers (`control.rs`'s codec): `RETR`,
-//! `STOR`, `LIST`, `NLST` as operations handed to the data connection
+//! `STOR`, `APPE`, `LIST`, `NLST` as operations handed to the data connection
 //! (`Link::Hand`, which the reactor pairs: `server/reactor/links.rs`), and
 //! what comes back of it (`150`, `226`, `426`, a refusal) as reply lines.
 
@@ -59,18 +59,21 @@ impl Control {
 
     /// `STOR`: a file, from the data connection's bytes to its end: a
     /// ferry upload (a temp file renamed into place once whole; a cut
-    /// data connection leaves the file as it was). Its folder must be
-    /// there (folders are things of their own: `MKD`).
+    /// data connection leaves the file as it was, and what it sent is
+    /// kept for `REST` + `STOR` or `APPE` to go on with). Its folder must
+    /// be there (folders are things of their own: `MKD`). After `REST`,
+    /// the upload goes on from there ([`Control::append`]).
     pub(super) fn store(&mut self, arg: &str, used: usize) -> Decoded {
         let Some(name) = file_name(&resolve(&self.cwd, arg)) else {
             return self.answer(used, "553 not a name ferry takes");
         };
-        if self.rest != 0 {
-            self.rest = 0;
-            return self.answer(
-                used,
-                "504 REST before STOR is not served yet: STOR it whole",
-            );
+        let rest = std::mem::take(&mut self.rest);
+        if rest != 0 {
+            let resume = ops::Resume {
+                name,
+                offset: Some(rest),
+            };
+            return self.transfer(used, Operation::Resume(resume));
         }
         let body = Body {
             length: BodyLength::UntilEof,
@@ -88,6 +91,18 @@ impl Control {
             preconditions: None,
         };
         self.transfer(used, Operation::Put(put))
+    }
+
+    /// `APPE`: the data connection's bytes added to the end of the upload
+    /// kept of a `STOR` cut off, else of the file (made if there is none),
+    /// committed whole at their end: as `REST` + `STOR` from there.
+    pub(super) fn append(&mut self, arg: &str, used: usize) -> Decoded {
+        let Some(name) = file_name(&resolve(&self.cwd, arg)) else {
+            return self.answer(used, "553 not a name ferry takes");
+        };
+        self.rest = 0;
+        let resume = ops::Resume { name, offset: None };
+        self.transfer(used, Operation::Resume(resume))
     }
 
     /// `LIST`, `NLST`: a folder's entries in `format` (options such as

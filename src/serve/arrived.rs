@@ -34,6 +34,7 @@ pub fn finish_receive(receive: Box<Receive>, client: u64) -> Outcome {
         };
         let sink = receive.take_sink();
         let trailer = receive.take_trailer();
+        let declare = receive.ends_at_eof();
         let Receive {
             name,
             mut size,
@@ -65,6 +66,7 @@ pub fn finish_receive(receive: Box<Receive>, client: u64) -> Outcome {
                     name,
                     size,
                     commit_at,
+                    declare,
                     user,
                     piece,
                 };
@@ -173,10 +175,11 @@ pub fn abandon(receive: Box<Receive>, failure: Failure, next: Next) -> Outcome {
     })
 }
 
-/// Ends a receive on the pool, for a connection that has gone.
+/// Ends a receive on the pool, for a connection that has gone: a `STOR`
+/// cut off is kept to go on with ([`keep_cut`](super::ops::resume::keep_cut)).
 pub fn discard(receive: Box<Receive>) -> super::Job {
-    super::Job::new(move |_| {
-        receive.settle();
+    super::Job::new(move |ctx| {
+        super::ops::resume::keep_cut(ctx, receive);
         Outcome::answer(Reply::Nothing)
     })
 }

@@ -64,6 +64,14 @@ pub struct Receive {
     /// A body that ends with its stream (FTP's `STOR`): whether the end
     /// has come (`size` then counts up; `left` is `u64::MAX` until then).
     until_eof: Option<bool>,
+    /// Where such a body's bytes begin in their file (a resumed upload's):
+    /// held to the size limit with them.
+    from: u64,
+    /// Whose upload such a body is, cut off, kept for (a token's name;
+    /// `None` without access control): `ops/resume.rs`.
+    kept_for: Option<String>,
+    /// Such a body into a session commits it, as `user`'s, at its end.
+    commit_at_eof: bool,
     /// Body bytes gathered, newest, not yet written (page-aligned, as
     /// the file's pages are: see `page_buf.rs`).
     pending: PageBuf,
@@ -105,12 +113,47 @@ const GATHER_LIMIT: usize = 64 * 1024;
 impl Receive {
     /// A body that ends with its stream (FTP's `STOR`), for `name`, going
     /// to `sink`: its size counts up as it arrives, held to the size
-    /// limit; it is whole once [`Receive::reach_eof`] says so.
-    pub fn until_eof(sink: Sink, name: Name) -> Box<Receive> {
+    /// limit; it is whole once [`Receive::reach_eof`] says so. Cut off, it
+    /// is kept for `kept_for` ([`Receive::take_cut_file`]).
+    pub fn until_eof(sink: Sink, name: Name, kept_for: Option<String>) -> Box<Receive> {
         let mut receive = Receive::new(sink, name, Some(0), None);
         receive.left = u64::MAX;
         receive.until_eof = Some(false);
+        receive.kept_for = kept_for;
         receive
+    }
+
+    /// Its bytes go on from `offset` of their file (a resumed upload).
+    pub fn from(mut self: Box<Self>, offset: u64) -> Box<Receive> {
+        self.from = offset;
+        self
+    }
+
+    /// Commits the session it stages into, as `user`'s, once its stream
+    /// ends: its size is then what the session holds (a resumed `STOR`).
+    pub fn commit_at_eof(&mut self, user: Option<Owner>) {
+        self.commit_at_eof = true;
+        self.user = user;
+    }
+
+    /// Whose upload it is kept for, cut off ([`Receive::until_eof`]).
+    pub fn kept_for(&self) -> Option<&str> {
+        self.kept_for.as_deref()
+    }
+
+    /// A body that ends with its stream, cut off before its end, going to
+    /// a temp file: its bytes written, the upload and how much of it
+    /// arrived (length and CRC-32C), to be kept. `None` for any other
+    /// (or if what was gathered cannot be written: it goes then).
+    pub fn take_cut_file(&mut self) -> Option<(crate::storage::Upload, (u64, u32))> {
+        if self.until_eof.is_none() || !matches!(self.sink, Some(Sink::File(_))) {
+            return None;
+        }
+        self.flush().ok()?;
+        match self.sink.take() {
+            Some(Sink::File(upload)) => Some((upload, (self.size, self.crc))),
+            _ => None,
+        }
     }
 
     /// Whether it ends with its stream ([`Receive::until_eof`]).
@@ -123,6 +166,9 @@ impl Receive {
         if self.until_eof.is_some() {
             self.until_eof = Some(true);
             self.left = 0;
+            if self.commit_at_eof {
+                self.commit_at = Some(self.from + self.size);
+            }
         }
     }
 
@@ -160,6 +206,9 @@ impl Receive {
             refused: None,
             preconditions: None,
             until_eof: None,
+            from: 0,
+            kept_for: None,
+            commit_at_eof: false,
         })
     }
 
@@ -193,7 +242,7 @@ impl Receive {
         self.left -= take as u64;
         if self.until_eof.is_some() {
             self.size += take as u64;
-            if let Err(failure) = super::check_size(config, self.size) {
+            if let Err(failure) = super::check_size(config, self.from + self.size) {
                 warn!("#{client} PUT {}: {failure}", self.name);
                 return (take, Err(super::abandon(self, failure, Next::Close)));
             }
@@ -581,10 +630,14 @@ impl Receive {
     /// buffer, for a body written behind the connection with nothing to
     /// take off its bytes first (a fixed length, no coding, no trailer),
     /// whose buffer is large enough to be page-aligned (see
-    /// [`crate::wire::page_buf::ALIGNED_FROM`]). `None` for every other body: it
+    /// [`crate::wire::page_buf::ALIGNED_FROM`]). `None` for every other body
+    /// (one to its stream's end too): it
     /// goes through [`Receive::feed`].
     pub fn read_target(&mut self) -> Option<&mut [u8]> {
+        // A body to its stream's end counts up and is held to the size
+        // limit as it is fed.
         let plain = self.defer
+            && self.until_eof.is_none()
             && self.chunked.is_none()
             && self.coded.is_none()
             && self.trailer.is_none()

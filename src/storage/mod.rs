@@ -81,6 +81,7 @@ mod session_commit;
 mod session_expiry;
 mod session_files;
 mod session_index;
+mod session_kept;
 mod session_list;
 mod session_state;
 mod sessions;

@@ -182,6 +182,22 @@ impl Storage {
     }
 }
 
+impl Storage {
+    /// Declares the size of session `id`, begun without one, on its own
+    /// (not with an APPEND's bytes: an FTP upload kept to go on with,
+    /// whose size is what it holds once its stream ends).
+    ///
+    /// # Errors
+    /// As [`declare_size`]'s; the session is unknown.
+    pub fn declare_session_size(&self, id: &str, size: u64) -> Result<(), StorageError> {
+        check_id(id)?;
+        let dir = self.sessions_dir()?;
+        let _books = self.sessions.bookkeeping(&dir)?;
+        let mut info = self.session_in(&dir, id)?;
+        declare_size(&dir, &mut info, size)
+    }
+}
+
 /// Declares `info`'s size, begun with [`DEFERRED_SIZE`] (tus's
 /// creation-defer-length); declaring the size it has already is no
 /// change. Under the bookkeeping lock: two declarations at once, the

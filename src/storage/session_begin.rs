@@ -152,7 +152,10 @@ impl Storage {
 
     /// The sessions directory and its bookkeeping, held, the index loaded
     /// and expired sessions removed: where a session is begun.
-    fn books_to_begin(&self, ttl: SessionTtl) -> Result<(OwnedFd, Books<'_>), StorageError> {
+    pub(super) fn books_to_begin(
+        &self,
+        ttl: SessionTtl,
+    ) -> Result<(OwnedFd, Books<'_>), StorageError> {
         self.pause(Point::Session);
         let dir = self.sessions_dir()?;
         let mut index = self.sessions.bookkeeping(&dir)?;
@@ -163,7 +166,7 @@ impl Storage {
 
     /// Makes session `id` for `(name, size, crc, meta)` within `limits`,
     /// in place of whatever was left under its id.
-    fn create_session(
+    pub(super) fn create_session(
         &self,
         dir: &OwnedFd,
         index: &mut Index,
@@ -200,7 +203,7 @@ const ID_PROBES: u32 = 4;
 
 /// Whether `limits` leave room for one more session: the server's cap,
 /// the client address's and the owner's (one home for the rule).
-fn check_room(index: &Index, limits: &SessionLimits) -> Result<(), StorageError> {
+pub(super) fn check_room(index: &Index, limits: &SessionLimits) -> Result<(), StorageError> {
     if index.len() >= limits.total {
         return Err(StorageError::TooManySessions(SessionCap::Server));
     }

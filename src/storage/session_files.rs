@@ -511,7 +511,7 @@ pub(super) fn create(
     record: &Record,
     durable: bool,
 ) -> Result<(), StorageError> {
-    let (data, meta) = (data_name(id), meta_name(id));
+    let data = data_name(id);
     let created = (|| -> Result<(), StorageError> {
         // Created with the mode a PUT gives, since COMMIT renames it into
         // place; the 0700 sessions folder keeps it private until then.
@@ -521,23 +521,39 @@ pub(super) fn create(
             create_flags(),
             stored_file_mode(),
         )?);
-        let file = File::from(rustix::fs::openat(
-            dir,
-            meta.as_str(),
-            create_flags(),
-            record_mode(),
-        )?);
-        (&file).write_all(record.text().as_bytes())?;
-        if durable {
-            file.sync_all()?;
-            rustix::fs::fsync(dir)?;
-        }
-        Ok(())
+        write_record(dir, id, record, durable)
     })();
     if created.is_err() {
         remove(dir, id);
     }
     created
+}
+
+/// Writes session `id`'s record, its data file there already (made by
+/// [`create`], or a cut upload's temp file moved in: `session_kept.rs`).
+/// `durable` (`--fsync`): the record and both names are flushed too.
+///
+/// # Errors
+/// A record of that id exists, or the file system's; the caller removes
+/// what is left.
+pub(super) fn write_record(
+    dir: &OwnedFd,
+    id: &str,
+    record: &Record,
+    durable: bool,
+) -> Result<(), StorageError> {
+    let file = File::from(rustix::fs::openat(
+        dir,
+        meta_name(id).as_str(),
+        create_flags(),
+        record_mode(),
+    )?);
+    (&file).write_all(record.text().as_bytes())?;
+    if durable {
+        file.sync_all()?;
+        rustix::fs::fsync(dir)?;
+    }
+    Ok(())
 }
 
 /// Declares the size of session `id`, begun without one: a line added to

@@ -3,7 +3,7 @@
 //! change the root, a download and listings over passive data
 //! connections, an upload) and curl (`-T`, a download and a listing,
 //! EPSV first, as curl does), each plain and over FTPS (`FTP_TLS`,
-//! `--ssl-reqd`). Each is skipped, saying so, where its client is
+//! `--ssl-reqd`); curl's `-C -` going on with an upload cut off. Each is skipped, saying so, where its client is
 //! missing.
 
 use crate::support;
@@ -181,6 +181,52 @@ fn curl_session(tls: bool) {
     let listing = String::from_utf8(curl("/dcim/")).unwrap();
     assert!(listing.trim_end().ends_with(" shot.jpg"), "{listing}");
     assert!(listing.contains(" 1048576 "), "{listing}");
+}
+
+/// `curl -C - -T`: an upload cut off (its data connection reset) goes on
+/// where the server kept it (`SIZE`, then `APPE` of the rest), and so
+/// does one whose stream ended early (the file then holds what came).
+#[test]
+fn curl_goes_on_with_an_upload_cut_off() {
+    if !have("curl", &["--version"], "apt-get install curl") {
+        return;
+    }
+    let holders: &[(&str, &[&str])] = &[("cam", &["read:/", "write:/"])];
+    let (server, tokens, _dir) = guarded_ftp(holders, false);
+    let root = server.root.path();
+    let body = support::pattern(3 << 20, 4);
+    let here = tempfile::tempdir().unwrap();
+    let local = here.path().join("backup.tar");
+    std::fs::write(&local, &body).unwrap();
+    let mut raw = support::ftp::connect(&server);
+    support::ftp::log_in(&mut raw, "cam", &tokens[0]);
+    support::ftp::cut_after(&mut raw, "STOR backup.tar", &body[..1 << 20], (root, 1));
+    let kept = support::ftp::size(&mut raw, "backup.tar");
+    assert!(kept > 0 && !root.join("backup.tar").exists());
+    let user = format!("cam:{}", tokens[0]);
+    let resume = |name: &str| {
+        let args = [
+            "--user".as_ref(),
+            user.as_ref(),
+            "-C".as_ref(),
+            "-".as_ref(),
+        ];
+        let upload = [&args[..], &["-T".as_ref(), local.as_os_str()]].concat();
+        curl(&upload, &format!("ftp://{}/{name}", server.ftp.unwrap()));
+    };
+    resume("backup.tar");
+    assert!(
+        std::fs::read(root.join("backup.tar")).unwrap() == body,
+        "whole"
+    );
+    // A stream that ended early stored its start: curl adds the rest.
+    let (_, ended) = support::ftp::store(&mut raw, "second.tar", &body[..123_456]);
+    assert_eq!(ended, "226 done");
+    resume("second.tar");
+    assert!(
+        std::fs::read(root.join("second.tar")).unwrap() == body,
+        "whole"
+    );
 }
 
 #[test]

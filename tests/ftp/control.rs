@@ -107,7 +107,8 @@ fn a_token_logs_in_and_each_command_is_an_operation_on_the_root() {
 
     assert!(ask(&mut raw, "RETR x").starts_with("425 "), "PASV first");
     assert!(ask(&mut raw, "STOR x").starts_with("425 "), "PASV first");
-    assert!(ask(&mut raw, "APPE x").starts_with("502 "));
+    assert!(ask(&mut raw, "APPE x").starts_with("425 "), "PASV first");
+    assert!(ask(&mut raw, "STOU").starts_with("502 "));
     assert!(ask(&mut raw, "SITE CHMOD 644 x").starts_with("202 "));
     assert_eq!(ask(&mut raw, "ABOR"), "225 no transfer under way");
     raw.send("STAT\r\n");
@@ -190,6 +191,7 @@ fn feat_lists_what_is_served() {
             " SIZE",
             " MDTM",
             " MFMT",
+            " REST STREAM",
             " MLST type*;size*;modify*;",
             "211 End"
         ]

@@ -7,6 +7,8 @@
 //!   `NLST`, `MLSD`), traversal;
 //! - `passive`: where it is listened for (the port range, the address
 //!   behind NAT) and a data connection that never comes;
+//! - `resume`: a `STOR` cut off kept, and `REST` + `STOR`, `APPE`, `SIZE`
+//!   going on with it;
 //! - `active`: active mode (`PORT`, `EPRT`) and the FTP bounce refused;
 //! - `tls`: FTPS (`AUTH TLS`, `PROT P`, `--ftp-require-tls`).
 //!
@@ -20,5 +22,6 @@ mod support;
 mod active;
 mod control;
 mod passive;
+mod resume;
 mod tls;
 mod transfers;

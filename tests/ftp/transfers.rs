@@ -1,7 +1,8 @@
 //! FTP's data connection: `PASV`/`EPSV`, then `RETR` (from `REST`'s
 //! offset), `LIST`, `NLST` and `MLSD` on it, answered `150` as it begins and
 //! `226` once it is whole; a data connection from another address is
-//! refused; a transfer without `PASV` is `425`.
+//! refused; a transfer without `PASV` is `425`; what one protocol
+//! stores the others read.
 
 use crate::support;
 
@@ -162,10 +163,14 @@ fn stor_stores_a_file_whole_and_a_cut_one_leaves_the_old() {
     // Its folder must be there.
     let (refused, _) = store(&mut raw, "nowhere/x", b"x");
     assert!(refused.starts_with("550 "), "{refused}");
-    assert_eq!(
-        server.settled_files_on_disk(),
-        ["dcim/empty", "dcim/shot.jpg"]
-    );
+    // What the cut one sent is kept to go on with (tests/ftp/resume.rs),
+    // as a session; no temp file is left.
+    let files = server.settled_files_on_disk();
+    let stored: Vec<_> = files
+        .iter()
+        .filter(|f| !f.starts_with(".ferry-uploads/"))
+        .collect();
+    assert_eq!(stored, ["dcim/empty", "dcim/shot.jpg"]);
 }
 
 /// Paths stay inside the root whatever they say: `..` above the root is
@@ -203,4 +208,40 @@ fn traversal_stays_inside_the_root() {
     assert!(refused.starts_with("550 "), "{refused}");
     assert!(!outside.path().join("planted").exists());
     assert!(ask(&mut raw, "CWD /link").starts_with("550 "));
+}
+
+/// One root whatever the protocol: a `STOR` by FTP is a `GET` by HTTP
+/// and a line of `ferry ls` (FERRY/1), a `PUT` by HTTP is a `RETR`.
+#[test]
+fn a_file_stored_by_one_protocol_is_read_by_the_others() {
+    let (server, mut raw) = crate::support::ftp::logged_in_with(support::listen_http);
+    let http = server.http.unwrap();
+    let body = pattern(700_000, 11);
+    let (_, ended) = store(&mut raw, "from-ftp.bin", &body);
+    assert_eq!(ended, "226 done");
+    let got = support::http::exchange(http, "GET", "/from-ftp.bin", "Host: localhost\r\n", b"");
+    assert_eq!(got.status, 200);
+    assert!(got.body == body, "HTTP reads what FTP stored");
+    let listed = std::process::Command::new(env!("CARGO_BIN_EXE_ferry"))
+        .args(["ls", "--server", &server.addr.to_string()])
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&listed.stdout).into_owned();
+    assert!(
+        listed.lines().any(|l| l.ends_with("  from-ftp.bin")),
+        "{listed}"
+    );
+    let put = support::http::exchange(
+        http,
+        "PUT",
+        "/from-http.txt",
+        "Host: localhost\r\n",
+        b"put by HTTP",
+    );
+    assert!(put.status == 201 || put.status == 204, "{}", put.status);
+    let (bytes, _, ended) = transfer(&mut raw, "RETR from-http.txt");
+    assert_eq!(
+        (bytes.as_slice(), ended.as_str()),
+        (&b"put by HTTP"[..], "226 done")
+    );
 }

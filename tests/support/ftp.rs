@@ -9,7 +9,12 @@ use super::{Raw, TestServer, listen_ftp};
 
 /// A control connection to `server`, its greeting read.
 pub fn connect(server: &TestServer) -> Raw {
-    let mut raw = Raw::connect(server.ftp.expect("an FTP listener"));
+    connect_to(server.ftp.expect("an FTP listener"))
+}
+
+/// A control connection to the FTP listener at `addr`, its greeting read.
+pub fn connect_to(addr: SocketAddr) -> Raw {
+    let mut raw = Raw::connect(addr);
     let greeting = line(&mut raw);
     assert!(greeting.starts_with("220 "), "{greeting}");
     raw
@@ -107,6 +112,64 @@ pub fn store_with(raw: &mut Raw, command: &str, body: &[u8]) -> (String, String)
 /// `STOR name` with `body`: [`store_with`].
 pub fn store(raw: &mut Raw, name: &str, body: &[u8]) -> (String, String) {
     store_with(raw, &format!("STOR {name}"), body)
+}
+
+/// Sends `sent` as `command`'s data (`STOR`), then resets the data
+/// connection once the server has written at least `seen` bytes of it to
+/// `temp_dir` (the upload's temp file there: more than a write behind
+/// gathers, 512 KiB, must be sent for that): the control connection says
+/// `426`.
+pub fn cut_after(
+    raw: &mut Raw,
+    command: &str,
+    sent: &[u8],
+    (temp_dir, seen): (&std::path::Path, u64),
+) {
+    let addr = passive(raw);
+    let mut data = TcpStream::connect(addr).unwrap();
+    assert!(ask(raw, command).starts_with("150 "));
+    data.write_all(sent).unwrap();
+    wait_for_temp_file(temp_dir, seen);
+    // SO_LINGER 0: the close is a reset, not the stream's end.
+    rustix::net::sockopt::set_socket_linger(&data, Some(std::time::Duration::ZERO)).unwrap();
+    drop(data);
+    let cut = line(raw);
+    assert!(cut.starts_with("426 "), "{cut}");
+}
+
+/// Waits until a temp file in `dir` holds `seen` bytes: the server has
+/// them, whatever the reset drops of what is still on its way. (Nothing
+/// tells a client how far the server has read: this polls, within
+/// [`PATIENCE`](super::PATIENCE).)
+fn wait_for_temp_file(dir: &std::path::Path, seen: u64) {
+    let deadline = std::time::Instant::now() + super::PATIENCE;
+    loop {
+        let written = std::fs::read_dir(dir)
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().contains(".ferry-tmp-"))
+            .filter_map(|e| e.metadata().ok())
+            .map(|m| m.len())
+            .max();
+        if written.is_some_and(|n| n >= seen) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the upload never reached {seen} bytes"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
+/// `SIZE name`'s number.
+pub fn size(raw: &mut Raw, name: &str) -> u64 {
+    let answer = ask(raw, &format!("SIZE {name}"));
+    answer
+        .strip_prefix("213 ")
+        .unwrap_or_else(|| panic!("{answer}"))
+        .parse()
+        .unwrap()
 }
 
 /// A connection read a byte at a time (nothing is read past a line: a

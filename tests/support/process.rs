@@ -148,6 +148,11 @@ impl Process {
         self.listener_addr("S3")
     }
 
+    /// The FTP listener's address (started with `--ftp 127.0.0.1:0`).
+    pub fn ftp_addr(&self) -> SocketAddr {
+        self.listener_addr("FTP")
+    }
+
     /// The address of the listener of `protocol` (as the start-up line
     /// names it: `(S3 on 127.0.0.1:PORT)`).
     fn listener_addr(&self, protocol: &str) -> SocketAddr {

@@ -101,11 +101,17 @@ fn put(ctx: &Ctx<'_>, who: Who, put: Put) -> Outcome {
     Outcome::on_pool(
         move |ctx| match begin_put(ctx, &who, &name, size, folders) {
             Ok(mut upload) => {
+                if until_eof {
+                    super::resume::start_over(ctx, &who, &name);
+                }
                 upload.set_mtime(mtime);
                 upload.set_props(props);
                 create_only_if_required(&mut upload, preconditions.as_deref());
                 let receive = match until_eof {
-                    true => Receive::until_eof(Sink::File(upload), name),
+                    true => {
+                        let kept_for = who.owner().map(|owner| owner.as_str().to_owned());
+                        Receive::until_eof(Sink::File(upload), name, kept_for)
+                    }
                     false => Receive::new(Sink::File(upload), name, size, crc),
                 };
                 let receive = receive

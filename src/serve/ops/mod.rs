@@ -23,6 +23,7 @@ pub(in crate::serve) mod listing;
 pub mod locks;
 pub mod multipart;
 pub(in crate::serve) mod props;
+pub(in crate::serve) mod resume;
 pub(in crate::serve) mod session_admin;
 pub(in crate::serve) mod sessions;
 pub(in crate::serve) mod talk;
@@ -46,6 +47,7 @@ pub use listing::List;
 pub use locks::{Lock, Unlock};
 pub use multipart::{AbortParts, BeginParts, CompleteParts, CopyPart, ListParts, PutPart};
 pub use props::PropPatch;
+pub use resume::{Resume, ResumeFrom};
 pub use session_admin::{Abort, Progress, Sessions};
 pub use sessions::{Append, Commit, Upload};
 pub use talk::{Auth, Echo, Options, Quit};
@@ -213,6 +215,11 @@ operations! {
     Health: Health,
     /// The room a client has to write (FERRY/1's `DF`).
     FreeSpace: FreeSpace,
+    /// Store the bytes to the stream's end, going on with a kept upload
+    /// (FTP's `REST` + `STOR`, `APPE`).
+    Resume: Append,
+    /// Where an upload would go on from (FTP's `SIZE`).
+    ResumeFrom: Stat,
 }
 
 /// An operation as the serve layer sees it before running it.

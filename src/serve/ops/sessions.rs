@@ -354,6 +354,9 @@ pub(in crate::serve) struct AppendEnd {
     pub(in crate::serve) size: u64,
     /// Commit the session once it holds this many bytes (tus).
     pub(in crate::serve) commit_at: Option<u64>,
+    /// Its size is declared as it commits: what it holds once its
+    /// stream ended (a resumed FTP upload: `resume.rs`).
+    pub(in crate::serve) declare: bool,
     /// Whose upload it is, for the hooks of that commit.
     pub(in crate::serve) user: Option<Owner>,
     /// The checksum its bytes must match (tus's `Upload-Checksum`).
@@ -374,6 +377,7 @@ pub(in crate::serve) fn finish_append(
         name,
         size,
         commit_at,
+        declare,
         user,
         piece,
     } = end;
@@ -398,6 +402,13 @@ pub(in crate::serve) fn finish_append(
     // Records the CRC on the staged bytes; with --fsync, the answer waits
     // for them to be on stable storage.
     match appender.finish(ctx.config.fsync) {
+        Ok(received) if declare && commit_at == Some(received) => {
+            debug!("#{client} APPEND {name} {size} bytes, its end: committing {received}");
+            match ctx.storage.declare_session_size(&id, received) {
+                Ok(()) => commit_session(ctx, &id, None, user),
+                Err(err) => Outcome::failed(err.into(), Next::Request),
+            }
+        }
         Ok(received) if commit_at == Some(received) => {
             debug!("#{client} APPEND {name} {size} bytes, now whole: committing");
             commit_session(ctx, &id, None, user)

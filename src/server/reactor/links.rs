@@ -395,7 +395,7 @@ impl Reactor {
 
     /// `relay`, from a data connection, for its control connection
     /// (`(slab key, id)`).
-    fn report(&mut self, control: (usize, u64), relay: Relay) {
+    pub(super) fn report(&mut self, control: (usize, u64), relay: Relay) {
         if matches!(relay, Relay::Ended(_) | Relay::Cut)
             && let Some(link) = self.links.by_control.get_mut(&control.0)
             && link.control_id == control.1

@@ -51,6 +51,7 @@ const SCRATCH_SIZE: usize = 256 * 1024;
 
 /// One event loop and the connections it serves.
 pub(super) mod accept;
+mod cuts;
 mod links;
 #[cfg(feature = "metrics")]
 mod scrape;
@@ -85,7 +86,7 @@ pub(super) struct Reactor {
     shutdowns_seen: usize,
     shutdown_deadline: Option<Instant>,
     /// Finished jobs come back here.
-    inbox: Inbox,
+    pub(super) inbox: Inbox,
     pub(super) signals: Option<signal_hook_mio::v1_0::Signals>,
     /// Jobs waiting for room in the pool's queue, oldest first.
     backlog: VecDeque<Task>,
@@ -96,6 +97,8 @@ pub(super) struct Reactor {
     pub(super) scrape: Option<Scrape>,
     /// Links between its connections (FTP's data connections).
     links: Links,
+    /// Uploads cut off with their connections, until they are ended.
+    cuts: cuts::Cuts,
 }
 
 impl Reactor {
@@ -141,6 +144,7 @@ impl Reactor {
             metrics,
             scrape: None,
             links: Links::new(shared_ports, index),
+            cuts: cuts::Cuts::new(),
         };
         Ok((reactor, waker))
     }
@@ -332,7 +336,7 @@ impl Reactor {
     /// runner instead, whose queue takes one per waiting connection, one
     /// that computes a checksum to the checksum threads likewise, and one
     /// that waits for a durable commit's flush to the group commit.
-    fn submit(&mut self, mut task: Task) {
+    pub(super) fn submit(&mut self, mut task: Task) {
         if let Some(owed) = task.job.take_flush() {
             // No thread waits for the batch: the flusher answers.
             task.after_flush(&self.shared, owed);
@@ -363,6 +367,9 @@ impl Reactor {
                     self.drive(done.key, Some(done.id));
                 }
                 _ => {
+                    let Some(done) = self.cut_job_done(done) else {
+                        continue;
+                    };
                     debug!("#{} gone before its I/O finished", done.id);
                     // What it holds is released on the pool where that is
                     // disk work (an upload's temp file), else here.
@@ -387,19 +394,11 @@ impl Reactor {
             return;
         }
         let mut conn = self.connections.remove(key);
-        let report = conn.linked_to().zip(conn.closing_relay());
+        let mut report = conn.linked_to().zip(conn.closing_relay());
         self.hub.release(super::counted_client(&conn));
         self.metrics.closed[conn.protocol().index()].add(1);
-        if let Some(job) = conn.abandon_upload() {
-            self.submit(Task {
-                reply: Arc::clone(self.inbox.mailbox()),
-                key,
-                id: conn.id(),
-                peer: conn.peer(),
-                protocol: conn.protocol(),
-                job,
-                asked: Instant::now(),
-            });
+        if let Some(receive) = conn.abandon_upload() {
+            report = self.cut_off(&conn, receive, report);
         }
         self.held_input = self.held_input.saturating_sub(conn.held_input());
         if let Err(err) = self.poll.registry().deregister(conn.stream_mut()) {

@@ -1,0 +1,158 @@
+//! Uploads that go on where they stopped (FTP's `REST` + `STOR`, `APPE`,
+//! and the `SIZE` that tells a client where): [`Resume`] streams the bytes
+//! to the stream's end into the upload kept for the token and name
+//! (`storage/session_kept.rs`) and commits it at that end, through the
+//! same commit as every session's; [`ResumeFrom`] says where it would go
+//! on from; [`keep_cut`] keeps what a `STOR` cut off had sent, for them.
+//!
+//! Must never let a resumed upload grow past the size limit, nor let one
+//! token go on with another's bytes (the kept upload's id is keyed by
+//! its owner).
+
+use log::{info, warn};
+
+use super::sessions::session_limits;
+use crate::access::Who;
+use crate::name::Name;
+use crate::serve::operate::{Aim, Needs, Operate};
+use crate::serve::{
+    Body, BodyLength, Ctx, Failure, Next, Outcome, Receive, Reply, Sink, check_space, refuse,
+    storage_refusal, user_of,
+};
+use crate::storage::{Appending, DEFERRED_SIZE, StorageError};
+
+/// Store the bytes to the stream's end as `name`, going on from `offset`
+/// of the upload kept for the client's token (`None`: from its end, or
+/// the file's end where none is kept: `APPE`).
+#[derive(Debug)]
+pub struct Resume {
+    /// Target name.
+    pub name: Name,
+    /// Where the bytes go (`REST`), or `None` for the end (`APPE`).
+    pub offset: Option<u64>,
+}
+
+impl Operate for Resume {
+    fn aim(&self) -> Aim<'_> {
+        Aim::at(self.name.as_str(), Needs::Write(self.name.as_str()))
+    }
+
+    fn body(&self) -> Body {
+        Body {
+            length: BodyLength::UntilEof,
+            awaits_go_ahead: false,
+        }
+    }
+
+    /// On the pool: finds (or makes, from the file as it is) the kept
+    /// upload, cut back to `offset`, and streams the body into it; it is
+    /// committed at the stream's end, its size then known.
+    fn serve(self, ctx: &Ctx<'_>, who: Who) -> Outcome {
+        let user = user_of(ctx, &who);
+        let owner = owner_of(&who);
+        let Resume { name, offset } = self;
+        Outcome::on_pool(move |ctx| {
+            let limits = session_limits(ctx, owner.clone());
+            let resumed = check_space(ctx, &who, name.as_str(), 0).and_then(|()| {
+                let session = ctx.storage.resume_upload(&name, offset, &limits)?;
+                let asked = Appending {
+                    offset: session.received,
+                    len: DEFERRED_SIZE - session.received,
+                    ttl: None,
+                    size: None,
+                };
+                ctx.storage
+                    .append(&session.id, asked, |_| Ok::<(), Failure>(()))
+            });
+            match resumed {
+                Ok((appender, session)) => {
+                    let from = session.received;
+                    let mut receive =
+                        Receive::until_eof(Sink::Session(appender), session.name, owner)
+                            .from(from)
+                            .deferred(ctx.config.pool_writes.on(ctx.storage, false));
+                    receive.commit_at_eof(user);
+                    Outcome::new(Reply::GoAhead, Next::Receive(receive))
+                }
+                Err(failure) => refuse(ctx, "APPEND", name.as_str(), failure, Next::Close),
+            }
+        })
+    }
+}
+
+/// Where an upload of `name` goes on from: the bytes kept for the
+/// client's token (a `STOR` cut off), else the file's size (FTP's `SIZE`,
+/// which curl's and lftp's resume ask first).
+#[derive(Debug)]
+pub struct ResumeFrom {
+    /// The file.
+    pub name: Name,
+}
+
+impl Operate for ResumeFrom {
+    fn aim(&self) -> Aim<'_> {
+        Aim::at(self.name.as_str(), Needs::Read(self.name.as_str()))
+    }
+
+    /// On the pool: the kept upload's session ([`Reply::Session`]), else
+    /// the file's description ([`Reply::Stat`], its checksum not
+    /// computed).
+    fn serve(self, _ctx: &Ctx<'_>, who: Who) -> Outcome {
+        let owner = owner_of(&who);
+        let name = self.name;
+        Outcome::on_pool(move |ctx| {
+            match ctx.storage.kept_upload(owner.as_deref(), &name) {
+                Ok(Some(kept)) => return Outcome::answer(Reply::Session(Box::new(kept))),
+                Ok(None) => {}
+                Err(err) => return storage_refusal(ctx, "STAT", name.as_str(), err),
+            }
+            match ctx.storage.stat(&name) {
+                Ok(found) => Outcome::answer(Reply::Stat {
+                    version: super::get::version_of(&found),
+                }),
+                Err(err) => storage_refusal(ctx, "STAT", name.as_str(), err),
+            }
+        })
+    }
+}
+
+/// Whose kept uploads `who` goes on with: its token's name (`None`
+/// without access control), as the sessions' caps count them.
+fn owner_of(who: &Who) -> Option<String> {
+    who.owner().map(|owner| owner.as_str().to_owned())
+}
+
+/// A `STOR` whose connection was cut (reset, not ended: an end is the
+/// file's end) keeps what it had sent as the upload kept for its token
+/// and name, for `REST` + `STOR` or `APPE` to go on with; where it cannot
+/// be kept (the caps, the disk), it goes as any cut upload's. Any other
+/// receive ends as a cut one does. On the pool.
+pub(in crate::serve) fn keep_cut(ctx: &Ctx<'_>, mut receive: Box<Receive>) {
+    let Some((upload, staged)) = receive.take_cut_file() else {
+        receive.settle();
+        return;
+    };
+    let name = receive.name.clone();
+    let limits = session_limits(ctx, receive.kept_for().map(str::to_owned));
+    match ctx.storage.keep_upload(upload, &name, staged, &limits) {
+        Ok(id) => info!(
+            "#{} STOR {name} cut off after {} bytes: kept as upload session {id} (REST or APPE go on with it)",
+            ctx.client, staged.0
+        ),
+        Err(err) => warn!(
+            "#{} STOR {name} cut off after {} bytes, not kept: {err}",
+            ctx.client, staged.0
+        ),
+    }
+}
+
+/// A fresh `STOR` of `name` (no `REST`) starts over: what was kept of an
+/// earlier one for `who` goes. On the pool.
+pub(in crate::serve) fn start_over(ctx: &Ctx<'_>, who: &Who, name: &Name) {
+    if let Err(err) = ctx.storage.drop_kept_upload(owner_of(who).as_deref(), name) {
+        match err {
+            StorageError::SessionBusy | StorageError::InUseElsewhere => {}
+            err => warn!("#{} STOR {name}: the kept upload stays: {err}", ctx.client),
+        }
+    }
+}

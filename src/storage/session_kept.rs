@@ -1,0 +1,317 @@
+//! Uploads kept to go on with (FTP's resume): a `STOR` cut off keeps
+//! what arrived as an upload session of its token and name, which
+//! `REST` and `STOR`, or `APPE`, go on with and `SIZE` reports, on any
+//! node of the root. A kept upload is a session like every other (the caps, the TTL,
+//! the usage ledger, the commit), of a size still to come, found again
+//! by an id keyed from whose it is and its name.
+//!
+//! Must never let one token's kept bytes be found by another's, keep
+//! bytes past the caps a new session would pass, or touch a kept upload
+//! that an APPEND streams into.
+
+use std::fs::File;
+use std::os::fd::OwnedFd;
+
+use rustix::fs::{Mode, OFlags};
+use rustix::io::Errno;
+use siphasher::sip128::{Hasher128, SipHasher24};
+
+use super::session_files::{self as files, Record, now_seconds};
+use super::session_index::{BegunBy, Index};
+use super::sessions::{DEFERRED_SIZE, SessionInfo, SessionLimits};
+use super::upload::Staged;
+use super::usage::Change;
+use super::{DIR, Storage, StorageError, Upload};
+use crate::name::Name;
+
+/// What a kept upload's record says of it (where a tus upload keeps its
+/// client's metadata): no client sends it, so no other session is
+/// taken for one.
+const KEPT: &str = "ferry-kept";
+
+impl Storage {
+    /// The upload of `name` kept for `owner` (a token's name; `None`
+    /// without access control), if there is one.
+    ///
+    /// # Errors
+    /// The sessions folder or the record cannot be read.
+    pub fn kept_upload(
+        &self,
+        owner: Option<&str>,
+        name: &Name,
+    ) -> Result<Option<SessionInfo>, StorageError> {
+        // Looked up where it would be, never made: a look must not write
+        // (a read-only root has no sessions folder to make).
+        let dir = match rustix::fs::openat(&self.root, files::SESSIONS_DIR, DIR, Mode::empty()) {
+            Ok(dir) => dir,
+            Err(Errno::NOENT) => return Ok(None),
+            Err(errno) => return Err(errno.into()),
+        };
+        let id = self.kept_id(&dir, owner, name)?;
+        self.kept_in(&dir, &id, (owner, name))
+    }
+
+    /// Keeps `upload`, cut off after `staged` (its length and CRC-32C), as
+    /// the upload of `name` kept for `limits.owner`, in place of one kept
+    /// before: its temp file becomes the session's data file.
+    ///
+    /// # Errors
+    /// The caps of `limits` ([`StorageError::TooManySessions`]); the kept
+    /// upload it would replace is being streamed into, or committed; the
+    /// file system's (the temp file then goes as a dropped upload's does).
+    pub fn keep_upload(
+        &self,
+        upload: Upload,
+        name: &Name,
+        staged: (u64, u32),
+        limits: &SessionLimits,
+    ) -> Result<String, StorageError> {
+        let (dir, mut index) = self.books_to_begin(limits.ttl)?;
+        let id = self.kept_id(&dir, limits.owner.as_deref(), name)?;
+        self.make_way(&dir, &mut index, &id, (limits.owner.as_deref(), name))?;
+        super::session_begin::check_room(&index, limits)?;
+        let file = move_temp_file(upload, &dir, &files::data_name(&id))?;
+        files::record_staged(&file, staged.0, staged.1);
+        let record = kept_record(name, limits);
+        if let Err(err) = files::write_record(&dir, &id, &record, limits.durable) {
+            files::remove(&dir, &id);
+            return Err(err);
+        }
+        index.insert(&id, now_seconds(), record.begun_by, staged.0 == 0);
+        self.count_kept(&dir, &id, staged.0);
+        Ok(id)
+    }
+
+    /// The kept upload of `name` for `limits.owner`, to take bytes from
+    /// `offset` (`None`: from its end, `APPE`): the one kept, cut back to
+    /// `offset` if that is before its end; else a new one, holding the
+    /// first `offset` bytes of the file `name` is now (a `STOR` whose end
+    /// came early stored what came: the rest is appended to that).
+    ///
+    /// # Errors
+    /// [`StorageError::PastEnd`] if `offset` is past what is kept (or the
+    /// file's end); the caps of `limits`; the kept upload is streamed
+    /// into or committed; the file system's.
+    pub fn resume_upload(
+        &self,
+        name: &Name,
+        offset: Option<u64>,
+        limits: &SessionLimits,
+    ) -> Result<SessionInfo, StorageError> {
+        let (dir, mut index) = self.books_to_begin(limits.ttl)?;
+        let whose = (limits.owner.as_deref(), name);
+        let id = self.kept_id(&dir, whose.0, name)?;
+        if let Some(mut kept) = self.kept_in(&dir, &id, whose)? {
+            let at = offset.unwrap_or(kept.received);
+            if at > kept.received {
+                return Err(StorageError::PastEnd(kept.received));
+            }
+            if at < kept.received {
+                self.cut_back(&dir, &kept, at)?;
+                kept.received = at;
+            }
+            super::sessions::touch(&dir, &mut index, &id);
+            return Ok(kept);
+        }
+        let current = match self.stat(name) {
+            Ok(found) => found.info.size,
+            Err(StorageError::NotFound) => 0,
+            Err(err) => return Err(err),
+        };
+        let at = offset.unwrap_or(current);
+        if at > current {
+            return Err(StorageError::PastEnd(current));
+        }
+        let upload = (name, DEFERRED_SIZE, None, Some(KEPT));
+        let mut info = self.create_session(&dir, &mut index, &id, upload, limits)?;
+        if at > 0 {
+            if let Err(err) = self.seed(&dir, &id, name, at) {
+                self.remove_session(&dir, &mut index, &id);
+                return Err(err);
+            }
+            index.mark_staged(&id);
+            info.received = at;
+        }
+        Ok(info)
+    }
+
+    /// Drops the upload of `name` kept for `owner`, if there is one (a
+    /// fresh `STOR` starts over).
+    ///
+    /// # Errors
+    /// It is streamed into or committed; the file system's.
+    pub fn drop_kept_upload(&self, owner: Option<&str>, name: &Name) -> Result<(), StorageError> {
+        if self.kept_upload(owner, name)?.is_none() {
+            return Ok(());
+        }
+        let dir = self.sessions_dir()?;
+        let mut index = self.sessions.bookkeeping(&dir)?;
+        self.load_index(&dir, &mut index);
+        let id = self.kept_id(&dir, owner, name)?;
+        self.make_way(&dir, &mut index, &id, (owner, name))
+    }
+
+    /// The id of the upload of `name` kept for `owner`: one per token and
+    /// name, keyed as every session id is (see `session_files.rs`).
+    fn kept_id(
+        &self,
+        dir: &OwnedFd,
+        owner: Option<&str>,
+        name: &Name,
+    ) -> Result<String, StorageError> {
+        let key = self.sessions.key(dir)?;
+        let mut hasher = SipHasher24::new_with_key(&key.0);
+        for part in [KEPT, owner.unwrap_or(""), name.as_str()] {
+            std::hash::Hasher::write(&mut hasher, part.as_bytes());
+            std::hash::Hasher::write(&mut hasher, &[0]);
+        }
+        Ok(format!("{:016x}", hasher.finish128().h1))
+    }
+
+    /// Session `id`, if it is the upload of `name` kept for `owner`.
+    fn kept_in(
+        &self,
+        dir: &OwnedFd,
+        id: &str,
+        (owner, name): (Option<&str>, &Name),
+    ) -> Result<Option<SessionInfo>, StorageError> {
+        match self.session_in(dir, id) {
+            Ok(info)
+                if !info.stored
+                    && info.meta.as_deref() == Some(KEPT)
+                    && info.owner.as_deref() == owner
+                    && info.name == *name =>
+            {
+                Ok(Some(info))
+            }
+            Ok(_) | Err(StorageError::NoSuchUpload) => Ok(None),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// Removes what has id `id` for a kept upload to take its place: the
+    /// one kept before, unless an APPEND streams into it or it is being
+    /// committed (here or on another node); never another upload's
+    /// session (an id taken by it: one chance in 2^64).
+    fn make_way(
+        &self,
+        dir: &OwnedFd,
+        index: &mut Index,
+        id: &str,
+        whose: (Option<&str>, &Name),
+    ) -> Result<(), StorageError> {
+        if self.sessions.get(id).is_some_and(|live| live.busy()) || self.sessions.is_committing(id)
+        {
+            return Err(StorageError::SessionBusy);
+        }
+        if self.kept_in(dir, id, whose)?.is_none() {
+            return match files::read_record(dir, id) {
+                Ok(Some(_)) => Err(StorageError::SessionBusy),
+                // A leftover half, or nothing.
+                _ => {
+                    self.remove_session(dir, index, id);
+                    Ok(())
+                }
+            };
+        }
+        match files::try_lock_session(dir, id) {
+            Ok(Some(_held)) => {
+                self.remove_session(dir, index, id);
+                Ok(())
+            }
+            Ok(None) => Err(StorageError::InUseElsewhere),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// Cuts kept upload `kept` back to its first `at` bytes (`REST` to
+    /// before its end): what was recorded of its CRC goes with them.
+    fn cut_back(&self, dir: &OwnedFd, kept: &SessionInfo, at: u64) -> Result<(), StorageError> {
+        let id = kept.id.as_str();
+        let live = self.sessions.get_or_new(id);
+        let mut held = live.held();
+        if live.busy() || live.is_committing() {
+            return Err(StorageError::SessionBusy);
+        }
+        super::session_state::Live::hold(&mut held, dir, id)?;
+        let flags = OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let opened = rustix::fs::openat(dir, files::data_name(id), flags, Mode::empty());
+        let cut = opened.map_err(StorageError::from).and_then(|fd| {
+            let file = File::from(fd);
+            file.set_len(at)?;
+            Ok(file)
+        });
+        *held = None;
+        let file = cut?;
+        // What was recorded of its CRC stood for bytes cut off: it now
+        // stands for none (the CRC of nothing), so none is trusted.
+        files::record_staged(&file, 0, 0);
+        *live.progress.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        if let Some(count) = self.staged_count(kept) {
+            count.count_replaced(kept.received, at);
+        }
+        Ok(())
+    }
+
+    /// Copies the first `at` bytes of file `name` into new kept upload
+    /// `id` (the kernel copies them: `copy_file_range`).
+    fn seed(&self, dir: &OwnedFd, id: &str, name: &Name, at: u64) -> Result<(), StorageError> {
+        let found = self.open_read_unchecked(name)?;
+        let flags = OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let mut data = File::from(rustix::fs::openat(
+            dir,
+            files::data_name(id),
+            flags,
+            Mode::empty(),
+        )?);
+        let copied = std::io::copy(&mut std::io::Read::take(&found.file, at), &mut data)?;
+        if copied < at {
+            // Shorter since it was looked at.
+            return Err(StorageError::PastEnd(copied));
+        }
+        self.count_kept(dir, id, at);
+        Ok(())
+    }
+
+    /// Counts `bytes` newly staged by kept upload `id` in the ledger.
+    fn count_kept(&self, dir: &OwnedFd, id: &str, bytes: u64) {
+        if let Ok(info) = self.session_in(dir, id)
+            && let Some(count) = self.staged_count(&info)
+        {
+            count.count(Change::staged(bytes, 1));
+        }
+    }
+}
+
+/// Moves `upload`'s temp file to `name` in `dir` instead of committing
+/// it: the upload is over, its file now the caller's.
+///
+/// # Errors
+/// It is not a temp file, or the rename failed (the temp file then
+/// goes, as a dropped upload's does).
+fn move_temp_file(mut upload: Upload, dir: &OwnedFd, name: &str) -> Result<File, StorageError> {
+    let Staged::Temp(temp) = &upload.staged else {
+        return Err(StorageError::Io(std::io::Error::other(
+            "only a temp file moves",
+        )));
+    };
+    rustix::fs::renameat(&upload.dir, temp.as_str(), dir, name)?;
+    upload.committed = true;
+    Ok(upload.file.try_clone()?)
+}
+
+/// The record of an upload of `name` kept within `limits`.
+fn kept_record(name: &Name, limits: &SessionLimits) -> Record {
+    Record {
+        name: name.clone(),
+        size: DEFERRED_SIZE,
+        crc: None,
+        begun_by: BegunBy {
+            client: Some(limits.client),
+            owner: limits.owner.clone(),
+        },
+        begun: Some(now_seconds()),
+        meta: Some(KEPT.to_owned()),
+        completed: None,
+    }
+}

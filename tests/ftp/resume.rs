@@ -1,0 +1,172 @@
+//! Resume over FTP (docs/ftp.md): a `STOR` whose data connection is cut
+//! (reset) leaves the file as it was and keeps what arrived, which `SIZE`
+//! reports and `REST` + `STOR` or `APPE` go on with, on any node of the
+//! root; a `STOR` whose stream ended early stored what came, and `APPE`
+//! adds the rest to it. Kept bytes are the token's own; a fresh `STOR`
+//! starts over; the size limit holds for the whole file.
+
+use crate::support;
+
+use std::net::SocketAddr;
+
+use crate::support::ftp::{ask, connect, connect_to, cut_after, log_in, logged_in};
+use crate::support::ftp::{logged_in_with, size, store, store_with, transfer};
+use support::{Raw, listen_ftp, pattern};
+
+#[test]
+fn a_cut_stor_is_kept_and_rest_stor_goes_on_with_it() {
+    let (server, mut raw) = logged_in();
+    let dcim = server.root.path().join("dcim");
+    std::fs::create_dir(&dcim).unwrap();
+    std::fs::write(dcim.join("shot.jpg"), b"the old one").unwrap();
+    let body = pattern(2 << 20, 3);
+    cut_after(
+        &mut raw,
+        "STOR dcim/shot.jpg",
+        &body[..1 << 20],
+        (&dcim, 4096),
+    );
+    // The old file stays; what arrived is kept, where SIZE says.
+    assert_eq!(
+        std::fs::read(dcim.join("shot.jpg")).unwrap(),
+        b"the old one"
+    );
+    let kept = size(&mut raw, "dcim/shot.jpg");
+    assert!((4096..=1 << 20).contains(&kept), "{kept}");
+    // REST back to before the end cuts the kept bytes back; past it is refused.
+    let past = format!("REST {}", kept + 1);
+    assert!(ask(&mut raw, &past).starts_with("350 "));
+    let (refused, _) = store(&mut raw, "dcim/shot.jpg", b"x");
+    assert!(refused.starts_with("5"), "{refused}");
+    let back = kept / 2;
+    assert!(ask(&mut raw, &format!("REST {back}")).starts_with("350 "));
+    let (began, ended) = store(&mut raw, "dcim/shot.jpg", &body[back as usize..]);
+    assert!(began.starts_with("150 "), "{began}");
+    assert_eq!(ended, "226 done");
+    assert!(
+        std::fs::read(dcim.join("shot.jpg")).unwrap() == body,
+        "whole"
+    );
+    // Committed: nothing is kept any more, SIZE is the file's.
+    assert_eq!(size(&mut raw, "dcim/shot.jpg"), body.len() as u64);
+    assert_eq!(server.settled_files_on_disk(), ["dcim/shot.jpg"]);
+}
+
+#[test]
+fn appe_goes_on_with_the_kept_bytes_or_the_file() {
+    let (server, mut raw) = logged_in();
+    let root = server.root.path();
+    let body = pattern(1 << 20, 5);
+    // As curl's `-C -` does: SIZE, then APPE of the rest.
+    cut_after(&mut raw, "STOR log.bin", &body[..600_000], (root, 1));
+    let kept = size(&mut raw, "log.bin") as usize;
+    assert!(!root.join("log.bin").exists(), "nothing stored yet");
+    let (_, ended) = store_with(&mut raw, "APPE log.bin", &body[kept..]);
+    assert_eq!(ended, "226 done");
+    assert!(std::fs::read(root.join("log.bin")).unwrap() == body);
+    // A STOR whose stream ended early stored what came: APPE adds to it.
+    let (_, ended) = store(&mut raw, "notes.txt", b"hello ");
+    assert_eq!(ended, "226 done");
+    let (_, ended) = store_with(&mut raw, "APPE notes.txt", b"world");
+    assert_eq!(ended, "226 done");
+    assert_eq!(
+        std::fs::read(root.join("notes.txt")).unwrap(),
+        b"hello world"
+    );
+    let (bytes, _, _) = transfer(&mut raw, "RETR notes.txt");
+    assert_eq!(bytes, b"hello world");
+    // APPE of a file that is not there makes it.
+    let (_, ended) = store_with(&mut raw, "APPE new.txt", b"fresh");
+    assert_eq!(ended, "226 done");
+    assert_eq!(std::fs::read(root.join("new.txt")).unwrap(), b"fresh");
+    // REST past a file's end is refused; the file stays.
+    assert!(ask(&mut raw, "REST 100").starts_with("350 "));
+    let (refused, _) = store(&mut raw, "notes.txt", b"x");
+    assert!(refused.starts_with("5"), "{refused}");
+    assert_eq!(
+        std::fs::read(root.join("notes.txt")).unwrap(),
+        b"hello world"
+    );
+    assert_eq!(
+        server.settled_files_on_disk(),
+        ["log.bin", "new.txt", "notes.txt"]
+    );
+}
+
+#[test]
+fn a_fresh_stor_starts_over() {
+    let (server, mut raw) = logged_in();
+    let root = server.root.path();
+    cut_after(&mut raw, "STOR a.bin", &pattern(600_000, 1), (root, 1));
+    assert!(size(&mut raw, "a.bin") > 0);
+    let (_, ended) = store(&mut raw, "a.bin", b"short");
+    assert_eq!(ended, "226 done");
+    assert_eq!(size(&mut raw, "a.bin"), 5, "the file's, nothing kept");
+    assert_eq!(server.settled_files_on_disk(), ["a.bin"]);
+}
+
+#[test]
+fn kept_bytes_are_the_tokens_own() {
+    let holders: &[(&str, &[&str])] = &[
+        ("cam", &["write:/", "read:/"]),
+        ("other", &["write:/", "read:/"]),
+    ];
+    let (server, tokens, _dir) = support::tokens::guarded_with(holders, &[], listen_ftp);
+    let root = server.root.path();
+    let mut cam = connect(&server);
+    log_in(&mut cam, "cam", &tokens[0]);
+    cut_after(&mut cam, "STOR up.bin", &pattern(600_000, 2), (root, 1));
+    assert!(size(&mut cam, "up.bin") > 0);
+    let mut other = connect(&server);
+    log_in(&mut other, "other", &tokens[1]);
+    // Not its upload: nothing to go on with, nothing to tell.
+    assert!(ask(&mut other, "SIZE up.bin").starts_with("550 "));
+    let (_, ended) = store_with(&mut other, "APPE up.bin", b"mine");
+    assert_eq!(ended, "226 done");
+    assert_eq!(std::fs::read(root.join("up.bin")).unwrap(), b"mine");
+}
+
+#[test]
+fn the_size_limit_holds_for_the_whole_file() {
+    let (server, mut raw) = logged_in_with(|config| config.max_file_size = Some(1000));
+    let root = server.root.path();
+    let (_, ended) = store(&mut raw, "big.bin", &[7u8; 2000]);
+    assert!(ended.starts_with("5"), "{ended}");
+    let (_, ended) = store(&mut raw, "log.txt", &[1u8; 900]);
+    assert_eq!(ended, "226 done");
+    let (_, ended) = store_with(&mut raw, "APPE log.txt", &[2u8; 200]);
+    assert!(ended.starts_with("5"), "{ended}");
+    assert_eq!(std::fs::read(root.join("log.txt")).unwrap(), [1u8; 900]);
+}
+
+/// A `STOR` cut off on one node goes on through another (two processes
+/// on one root).
+#[test]
+fn a_cut_stor_goes_on_through_another_node() {
+    let root = tempfile::tempdir().unwrap();
+    let args = |node| ["--node-id", node, "--workers", "1", "--ftp", "127.0.0.1:0"];
+    let a = support::process::Process::start(root.path(), &args("node-a"));
+    let b = support::process::Process::start(root.path(), &args("node-b"));
+    let body = pattern(1 << 20, 8);
+    let mut on_a = logged_in_at(a.ftp_addr());
+    cut_after(
+        &mut on_a,
+        "STOR far.bin",
+        &body[..600_000],
+        (root.path(), 1),
+    );
+    let mut on_b = logged_in_at(b.ftp_addr());
+    let kept = size(&mut on_b, "far.bin");
+    assert!(kept > 0);
+    assert!(ask(&mut on_b, &format!("REST {kept}")).starts_with("350 "));
+    let (_, ended) = store(&mut on_b, "far.bin", &body[kept as usize..]);
+    assert_eq!(ended, "226 done");
+    assert!(std::fs::read(root.path().join("far.bin")).unwrap() == body);
+}
+
+/// A control connection to `addr`, logged in (no access control).
+fn logged_in_at(addr: SocketAddr) -> Raw {
+    let mut raw = connect_to(addr);
+    log_in(&mut raw, "me", "x");
+    raw
+}
