@@ -175,6 +175,12 @@ impl Codec {
         }
     }
 
+    /// Whether `input`, read while a transfer this connection handed on is
+    /// under way, asks to stop it (FTP's `ABOR`).
+    pub fn interrupts(&self, input: &[u8]) -> bool {
+        matches!(self, Codec::Ftp(_)) && ftp::is_abort(input)
+    }
+
     /// The server is shutting down: whatever is answered next is the
     /// connection's last, and says so where the protocol can.
     pub fn answer_is_last(&mut self) {

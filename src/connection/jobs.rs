@@ -28,7 +28,8 @@ pub(super) enum Wait {
     Linked,
     /// The transfer it handed on is under way on its data connection,
     /// which reports its end: the control connection waits on it as on
-    /// the I/O pool, with no deadline of its own.
+    /// the I/O pool, with no deadline of its own, reading only for a
+    /// command that stops it (FTP's `ABOR`: `turn.rs`).
     Transfer,
     /// The TLS session its `AUTH TLS` asked for (FTP's), begun once the
     /// answer (`234`) is out in plaintext.

@@ -2,17 +2,26 @@
 //! data connection): the link it asked for, taken once; the reactor's
 //! answers to it; a request another connection hands it; what a linked
 //! connection reports back, as it goes and as it closes. Each is a call
-//! of the reactor's, between turns, as `jobs.rs`'s are.
+//! of the reactor's, between turns, as `jobs.rs`'s are; but for the read
+//! of a connection waiting on its transfer, for a command that stops it
+//! (`turn.rs` calls it).
 
 use std::mem;
 use std::sync::Arc;
 
+use mio::Interest;
 use rustls::server::UnbufferedServerConnection;
 
-use super::{Connection, State, Wait};
+use super::{Connection, PEER_EOF, State, Step, Wait};
 use crate::access::Principal;
 use crate::serve::Request;
 use crate::serve::decoded::{Link, Relay};
+use crate::wire::socket::Outcome;
+
+/// Most bytes a connection holds, read while a transfer it handed on is
+/// under way ([`Connection::read_for_interrupt`]): more than a command
+/// that stops one.
+const INTERRUPT_ROOM: usize = 1024;
 
 impl Connection {
     /// The link this connection waits for, once: the reactor makes it
@@ -126,5 +135,37 @@ impl Connection {
             State::Ended | State::Done | State::Lingering { .. }
         ) && self.sent as usize == self.output.len();
         self.codec.closing_relay(whole)
+    }
+
+    /// Reads while a transfer this connection handed on is under way, for
+    /// a command that stops it (FTP's `ABOR`: the reactor then cuts the
+    /// data connection, [`Link::Interrupt`]); what else comes waits in
+    /// `input` for the transfer's end, [`INTERRUPT_ROOM`] bytes at most
+    /// (the rest in the socket).
+    pub(super) fn read_for_interrupt(&mut self, scratch: &mut [u8]) -> Result<usize, Step> {
+        let room = INTERRUPT_ROOM.saturating_sub(self.input.len());
+        if room == 0 || self.flag(PEER_EOF) {
+            return Err(Step::Wait(self.interest));
+        }
+        let (into, spare) = scratch.split_at_mut(scratch.len() / 2);
+        match self
+            .transport
+            .read(&mut into[..room.min(spare.len())], spare)
+        {
+            Outcome::Done(n) => {
+                self.bytes_in += n as u64;
+                self.input.extend_from_slice(&into[..n]);
+                if self.codec.interrupts(&self.input) {
+                    self.state = State::Waiting(Wait::Link(Link::Interrupt));
+                }
+                Ok(n)
+            }
+            Outcome::WouldBlock => Err(Step::Wait(Interest::READABLE)),
+            Outcome::Eof => {
+                self.set_flag(PEER_EOF, true);
+                Err(Step::Wait(self.interest))
+            }
+            other => Err(self.socket_failed(other)),
+        }
     }
 }

@@ -67,6 +67,12 @@ pub fn parse_command(buf: &[u8]) -> Result<Option<(Command, usize)>, LineError> 
     Ok(Some((command, used)))
 }
 
+/// Whether `buf` begins with an `ABOR` line: what a control connection
+/// reads while a transfer is under way, to stop it (RFC 959 §4.1.3).
+pub fn is_abort(buf: &[u8]) -> bool {
+    matches!(parse_command(buf), Ok(Some((command, _))) if command.verb == "ABOR")
+}
+
 /// `line` without the Telnet signals a client may put before a command
 /// (RFC 959 §4.1.3: `ABOR` after "Interrupt Process" and "Synch", as
 /// Python's ftplib sends it: `IAC IP IAC DM`, the `DM` urgent and so

@@ -71,6 +71,9 @@ pub struct Control {
     pub(super) security: Security,
     /// `PORT`/`EPRT`: where the next transfer's data connection goes.
     pub(super) active: Option<std::net::SocketAddr>,
+    /// The last transfer was cut (`426`): an `ABOR` that follows says it
+    /// is aborted.
+    pub(super) cut: bool,
     /// The command whose operation is being served.
     pending: Pending,
     /// Lines answered here, for the connection to send.
@@ -250,7 +253,12 @@ impl Control {
             "EPRT" => self.port(&arg, used, true),
             "STOR" => self.store(&arg, used),
             "APPE" => self.append(&arg, used),
-            "ABOR" => self.answer(used, "225 no transfer under way"),
+            // After the cut it asked for (RFC 959: 426 for the transfer,
+            // then 226 for ABOR).
+            "ABOR" => match std::mem::take(&mut self.cut) {
+                true => self.answer(used, "226 the transfer is aborted"),
+                false => self.answer(used, "225 no transfer under way"),
+            },
             "STAT" if arg.is_empty() => self.status(used),
             "STAT" => self.answer(used, "504 STAT of a path is not served: LIST it"),
             // lftp's mirror sends SITE CHMOD (and UTIME): a file's mode is the

@@ -36,6 +36,7 @@ mod security;
 mod terms;
 mod transfer;
 
+pub use command::is_abort;
 pub use control::{Control, holds_whole_head};
 pub use data::Data;
 pub use passive::parse_port_range;

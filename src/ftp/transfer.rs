@@ -136,7 +136,10 @@ impl Control {
             Relay::Began => "150 here it comes".to_owned(),
             Relay::Ended(None) => "226 done".to_owned(),
             Relay::Ended(Some(failure)) => failed(failure),
-            Relay::Cut => "426 the data connection closed: transfer aborted".to_owned(),
+            Relay::Cut => {
+                self.cut = true;
+                "426 the data connection closed: transfer aborted".to_owned()
+            }
         };
         out.extend_from_slice(line.as_bytes());
         out.extend_from_slice(b"\r\n");

@@ -51,6 +51,9 @@ pub enum Link {
     /// deadline): the listener and the transfer waiting for it go, and
     /// the transfer is refused.
     Abandon,
+    /// Its client stops the transfer under way (FTP's `ABOR`): the data
+    /// connection is cut, as if its client had reset it.
+    Interrupt,
 }
 
 /// A transfer over a data connection the server opens ([`Link::Connect`]).

@@ -170,3 +170,51 @@ fn logged_in_at(addr: SocketAddr) -> Raw {
     log_in(&mut raw, "me", "x");
     raw
 }
+
+/// `ABOR` while a transfer is under way stops it (RFC 959 §4.1.3): the
+/// data connection is cut, `426` for the transfer, then `226` for the
+/// `ABOR`; a `STOR` so stopped leaves the file as it was and keeps what
+/// arrived, as a reset does.
+#[test]
+fn abor_stops_a_transfer_under_way() {
+    use std::io::{Read, Write};
+    let (server, mut raw) = logged_in();
+    let root = server.root.path();
+    let big = pattern(32 << 20, 6);
+    std::fs::write(root.join("big.bin"), &big).unwrap();
+    // A download its client stops reading.
+    let addr = crate::support::ftp::passive(&mut raw);
+    let mut data = std::net::TcpStream::connect(addr).unwrap();
+    assert!(ask(&mut raw, "RETR big.bin").starts_with("150 "));
+    let mut first = [0u8; 4096];
+    data.read_exact(&mut first).unwrap();
+    // As ftplib sends it: Telnet's Interrupt Process and Synch first.
+    raw.send(b"\xff\xf4\xff\xf2ABOR\r\n");
+    let cut = crate::support::ftp::line(&mut raw);
+    assert!(cut.starts_with("426 "), "{cut}");
+    assert_eq!(
+        crate::support::ftp::line(&mut raw),
+        "226 the transfer is aborted"
+    );
+    drop(data);
+    // An upload stopped the same way.
+    std::fs::write(root.join("up.bin"), b"the old one").unwrap();
+    let addr = crate::support::ftp::passive(&mut raw);
+    let mut data = std::net::TcpStream::connect(addr).unwrap();
+    assert!(ask(&mut raw, "STOR up.bin").starts_with("150 "));
+    data.write_all(&big[..1 << 20]).unwrap();
+    crate::support::ftp::wait_for_temp_file(root, 1);
+    raw.send("ABOR\r\n");
+    let cut = crate::support::ftp::line(&mut raw);
+    assert!(cut.starts_with("426 "), "{cut}");
+    assert_eq!(
+        crate::support::ftp::line(&mut raw),
+        "226 the transfer is aborted"
+    );
+    assert_eq!(std::fs::read(root.join("up.bin")).unwrap(), b"the old one");
+    let kept = size(&mut raw, "up.bin");
+    assert!(kept >= 1, "{kept}");
+    // With nothing under way, nothing to abort.
+    assert_eq!(ask(&mut raw, "ABOR"), "225 no transfer under way");
+    assert_eq!(ask(&mut raw, "NOOP"), "200 ok");
+}

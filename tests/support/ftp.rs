@@ -141,7 +141,7 @@ pub fn cut_after(
 /// them, whatever the reset drops of what is still on its way. (Nothing
 /// tells a client how far the server has read: this polls, within
 /// [`PATIENCE`](super::PATIENCE).)
-fn wait_for_temp_file(dir: &std::path::Path, seen: u64) {
+pub fn wait_for_temp_file(dir: &std::path::Path, seen: u64) {
     let deadline = std::time::Instant::now() + super::PATIENCE;
     loop {
         let written = std::fs::read_dir(dir)

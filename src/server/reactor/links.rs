@@ -174,12 +174,40 @@ impl Reactor {
                     (_, None) => {}
                 }
             }
+            Link::Interrupt => self.interrupt_transfer(key),
             Link::Abandon => {
                 self.drop_link(key);
                 let secs = self.shared.config.header_timeout.as_secs_f64();
                 let why = format!("no data connection came in {secs:.0} s");
                 self.relay_to(key, None, Relay::Refused(why));
             }
+        }
+    }
+
+    /// The control connection at `key` stops its transfer (`ABOR`): its
+    /// data connection is cut as if its client had reset it, which
+    /// reports how it ended (`426`; a `STOR`'s bytes kept first:
+    /// `cuts.rs`); with none open, the control connection hears the cut
+    /// at once.
+    fn interrupt_transfer(&mut self, key: usize) {
+        let control_id = self.connections.get(key).map(|conn| conn.id());
+        let data = self
+            .links
+            .by_control
+            .get(&key)
+            .filter(|link| Some(link.control_id) == control_id)
+            .and_then(|link| link.data);
+        match data {
+            Some((data_key, data_id))
+                if self
+                    .connections
+                    .get(data_key)
+                    .is_some_and(|conn| conn.id() == data_id) =>
+            {
+                debug!("#{data_id} cut: its client sent ABOR");
+                self.close(data_key);
+            }
+            _ => self.relay_to(key, None, Relay::Cut),
         }
     }
 
