@@ -63,6 +63,7 @@
 mod advance;
 pub mod codec;
 mod deadline;
+mod farewell;
 mod jobs;
 mod link;
 mod note;
@@ -132,6 +133,9 @@ const PEER_EOF: u8 = 1;
 /// The server is shutting down and a request had begun to arrive: that
 /// one is still served, then the connection ends.
 const LAST_REQUEST_DUE: u8 = 2;
+/// Told `503` as the grace period ended mid-upload: it lingers through
+/// the reactor's farewell (`farewell.rs`) though the server is stopping.
+const FAREWELL: u8 = 4;
 /// On the reactor's ready list (see [`Connection::set_queued`]).
 const QUEUED: u8 = 4;
 

@@ -10,9 +10,9 @@ use log::{debug, warn};
 use mio::Interest;
 
 use super::{
-    Connection, Env, HEADER_READ, HELD_INPUT_BUDGET, KEEP_CAPACITY, LAST_REQUEST_DUE, LEAN_READ,
-    LINGER_LIMIT, MIN_OPERATION_COST, PEER_EOF, REQUEST_COST, SEND_CHUNK, State, Step, TURN_BUDGET,
-    Wait, clamp_to,
+    Connection, Env, FAREWELL, HEADER_READ, HELD_INPUT_BUDGET, KEEP_CAPACITY, LAST_REQUEST_DUE,
+    LEAN_READ, LINGER_LIMIT, MIN_OPERATION_COST, PEER_EOF, REQUEST_COST, SEND_CHUNK, State, Step,
+    TURN_BUDGET, Wait, clamp_to,
 };
 use crate::serve;
 use crate::wire::socket::{self, Outcome};
@@ -97,7 +97,9 @@ impl Connection {
         }
         match self.state {
             State::Done => self.after_last_answer(),
-            State::Lingering { .. } if env.shutting_down => Err(Step::Close),
+            State::Lingering { .. } if env.shutting_down && !self.flag(FAREWELL) => {
+                Err(Step::Close)
+            }
             State::Lingering { left } => self.linger(scratch, left),
             // A walk nobody will read is dropped: a client that reset the
             // connection has gone (one that half-closed still reads its

@@ -211,3 +211,91 @@ fn a_closed_log_pipe_never_ends_the_server() {
     let status = child.wait().unwrap();
     assert!(status.success(), "exit status 0, not {status}");
 }
+
+/// An upload still arriving when the grace period ends is answered `503`
+/// (try again) before its connection closes, whatever the protocol, not
+/// left with a broken pipe and no status (issue 57 item 3); the file
+/// stays as it was.
+#[test]
+fn an_upload_cut_by_the_grace_periods_end_is_told_503() {
+    use rustix::process::Signal;
+    use std::io::{Read, Write};
+    let root = tempfile::tempdir().unwrap();
+    std::fs::write(root.path().join("kept"), b"version 1").unwrap();
+    let mut server = Process::start(
+        root.path(),
+        &["--grace-period", "1", "--http", "127.0.0.1:0"],
+    );
+    let mut ferry = Raw::connect(server.addr);
+    ferry.line();
+    ferry.send("PUT kept 10000000\n");
+    ferry.send(pattern(100_000, 1));
+    let mut http = std::net::TcpStream::connect(server.http_addr()).unwrap();
+    http.set_read_timeout(Some(support::PATIENCE)).unwrap();
+    let head = "PUT /kept HTTP/1.1\r\nHost: localhost\r\nContent-Length: 10000000\r\n\r\n";
+    http.write_all(head.as_bytes()).unwrap();
+    http.write_all(&pattern(100_000, 2)).unwrap();
+    // curl, sending slowly: it used to say "(55) Send failure: Broken
+    // pipe" with no status.
+    let here = tempfile::tempdir().unwrap();
+    let source = here.path().join("20MiB.bin");
+    let curl = support::tools::have("curl", &["--version"], "apt-get install curl").then(|| {
+        std::fs::write(&source, pattern(20 << 20, 3)).unwrap();
+        let url = format!("http://{}/kept", server.http_addr());
+        std::process::Command::new("curl")
+            .args([
+                "-sS",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                "--limit-rate",
+                "1M",
+                "-T",
+            ])
+            .arg(&source)
+            .arg(url)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    });
+    let uploads = 2 + usize::from(curl.is_some());
+    // Both bodies have begun arriving: each has its temp file (nothing
+    // else tells a client the server has read its head: this polls).
+    let temp_files = || {
+        std::fs::read_dir(root.path())
+            .unwrap()
+            .filter(|e| {
+                let name = e.as_ref().unwrap().file_name();
+                name.to_string_lossy().starts_with(".ferry-tmp-")
+            })
+            .count()
+    };
+    let deadline = std::time::Instant::now() + support::PATIENCE;
+    while temp_files() < uploads {
+        assert!(std::time::Instant::now() < deadline, "no temp files");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    server.signal(Signal::TERM);
+    assert!(
+        ferry.line().starts_with("ERR 503 "),
+        "FERRY/1 told to try again"
+    );
+    let mut answer = String::new();
+    http.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 503 "), "{answer}");
+    assert!(answer.contains("Retry-After: 1\r\n"), "{answer}");
+    if let Some(curl) = curl {
+        let said = curl.wait_with_output().unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&said.stdout),
+            "503",
+            "curl's status"
+        );
+    }
+    assert!(server.wait().success());
+    assert_eq!(
+        std::fs::read(root.path().join("kept")).unwrap(),
+        b"version 1"
+    );
+}

@@ -15,7 +15,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::Reactor;
-use crate::connection::Connection;
 use crate::pool::{Finished, Task};
 use crate::serve::decoded::Relay;
 use crate::serve::{self, Next, Receive};
@@ -39,12 +38,13 @@ pub(super) struct Cut {
 pub(super) type Cuts = HashMap<u64, Cut>;
 
 impl Reactor {
-    /// `conn`, closing, was receiving `receive`: it is ended on the pool.
+    /// The connection `(id, peer, protocol)`, closing, was receiving
+    /// `receive`: it is ended on the pool.
     /// Returns the report to send now, or `None` where it waits for the
     /// end (a body to its stream's end: a `STOR`).
     pub(super) fn cut_off(
         &mut self,
-        conn: &Connection,
+        (id, peer, protocol): (u64, IpAddr, Protocol),
         receive: Box<Receive>,
         report: Option<Report>,
     ) -> Option<Report> {
@@ -52,16 +52,16 @@ impl Reactor {
         let cut = Cut {
             receive: Some(receive),
             report,
-            peer: conn.peer(),
-            protocol: conn.protocol(),
+            peer,
+            protocol,
         };
         match keeps {
             true => {
-                self.end_cut(conn.id(), cut);
+                self.end_cut(id, cut);
                 None
             }
             false => {
-                let cut = self.end_at_once(conn.id(), cut);
+                let cut = self.end_at_once(id, cut);
                 cut.report
             }
         }

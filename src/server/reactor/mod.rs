@@ -49,6 +49,10 @@ use timers::Timers;
 /// The reactor-wide buffer every body passes through.
 const SCRATCH_SIZE: usize = 256 * 1024;
 
+/// How long an upload told `503` as the grace period ended may linger to
+/// read it (`say_farewell`).
+const FAREWELL: Duration = Duration::from_secs(1);
+
 /// One event loop and the connections it serves.
 pub(super) mod accept;
 mod cuts;
@@ -99,6 +103,8 @@ pub(super) struct Reactor {
     links: Links,
     /// Uploads cut off with their connections, until they are ended.
     cuts: cuts::Cuts,
+    /// The grace period is over: what is left has its farewell.
+    farewell: bool,
 }
 
 impl Reactor {
@@ -145,6 +151,7 @@ impl Reactor {
             scrape: None,
             links: Links::new(shared_ports, index),
             cuts: cuts::Cuts::new(),
+            farewell: false,
         };
         Ok((reactor, waker))
     }
@@ -398,7 +405,8 @@ impl Reactor {
         self.hub.release(super::counted_client(&conn));
         self.metrics.closed[conn.protocol().index()].add(1);
         if let Some(receive) = conn.abandon_upload() {
-            report = self.cut_off(&conn, receive, report);
+            let whose = (conn.id(), conn.peer(), conn.protocol());
+            report = self.cut_off(whose, receive, report);
         }
         self.held_input = self.held_input.saturating_sub(conn.held_input());
         if let Err(err) = self.poll.registry().deregister(conn.stream_mut()) {
@@ -443,15 +451,45 @@ impl Reactor {
         if self.connections.is_empty() {
             return true;
         }
-        if requests > 1 || now >= deadline {
+        if requests > 1 || (now >= deadline && self.farewell) {
             let keys: Vec<usize> = self.connections.iter().map(|(key, _)| key).collect();
-            warn!("closing {} unfinished connections", keys.len());
             for key in keys {
                 self.close(key);
             }
             return true;
         }
+        if now >= deadline {
+            self.say_farewell(now);
+            return self.connections.is_empty();
+        }
         false
+    }
+
+    /// The grace period is over: an upload still arriving is told `503`
+    /// and its connection lingers for [`FAREWELL`] to let it read that
+    /// (its upload ended as a cut one); every other connection closes.
+    fn say_farewell(&mut self, now: Instant) {
+        let keys: Vec<usize> = self.connections.iter().map(|(key, _)| key).collect();
+        warn!("closing {} unfinished connections", keys.len());
+        self.farewell = true;
+        self.shutdown_deadline = Some(now + FAREWELL);
+        for key in keys {
+            let Some(conn) = self.connections.get_mut(key) else {
+                continue;
+            };
+            let id = conn.id();
+            match conn.refuse_unfinished_upload() {
+                Some(receive) => {
+                    let report = conn.linked_to().zip(conn.closing_relay());
+                    let whose = (id, conn.peer(), conn.protocol());
+                    if let Some(report) = self.cut_off(whose, receive, report) {
+                        self.report(report.0, report.1);
+                    }
+                    self.drive(key, Some(id));
+                }
+                None => self.close(key),
+            }
+        }
     }
 
     fn begin_shutdown(&mut self, now: Instant) {
