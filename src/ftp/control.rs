@@ -25,7 +25,7 @@
 //! does not serve (`STOU`, `CCC`) is answered 502.
 
 use super::command::{Command, LineError, parse_command};
-use super::listing::{ls_line, mlsd_line, nlst_line};
+use super::listing::{Mlsd, ls_line, nlst_line};
 use super::path::{file_name, folder_prefix, quoted, resolve};
 use super::reply::{facts, failed, mdtm, mlst_lines, one_line};
 use super::terms::{Security, TLS_FEATURES, Terms, TlsOffer};
@@ -33,6 +33,7 @@ use crate::access::{Login, Secret};
 use crate::name::{Name, Prefix};
 use crate::serve::decoded::{Decoded, Refusal};
 use crate::serve::ops::{self, Request};
+use crate::serve::terms::PlainFormat;
 use crate::serve::{Body, ErrorKind, Operation, Reply};
 use crate::storage::Folders;
 
@@ -246,9 +247,9 @@ impl Control {
                 Err(_) => self.answer(used, "501 REST takes a byte offset"),
             },
             "RETR" => self.retrieve(&arg, used),
-            "LIST" => self.list(&arg, used, ls_line),
-            "NLST" => self.list(&arg, used, nlst_line),
-            "MLSD" => self.list(&arg, used, mlsd_line),
+            "LIST" => self.list(&arg, used, Box::new(ls_line as PlainFormat)),
+            "NLST" => self.list(&arg, used, Box::new(nlst_line as PlainFormat)),
+            "MLSD" => self.list(&arg, used, Box::<Mlsd>::default()),
             "PORT" => self.port(&arg, used, false),
             "EPRT" => self.port(&arg, used, true),
             "STOR" => self.store(&arg, used),

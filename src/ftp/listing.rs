@@ -1,7 +1,8 @@
 //! FTP's listings, written as a folder is walked (the serve layer's
 //! listing spool, as every protocol's): `LIST` in the `ls -l` form that
 //! clients parse (curl, lftp, ftplib, FileZilla), `NLST` a name a line,
-//! `MLSD` each entry's facts (RFC 3659: what lftp and rclone read).
+//! `MLSD` each entry's facts (RFC 3659: what lftp and rclone read), its
+//! `perm` among them.
 //! Names are the entries' own (no folder before them), as they are.
 //!
 //! ```text
@@ -11,7 +12,8 @@
 //! ```
 
 use super::reply::facts;
-use crate::serve::terms::Piece;
+use crate::serve::Rights;
+use crate::serve::terms::{Format, Piece};
 
 /// Six months, in seconds: older entries show their year, as `ls` does.
 const RECENT: i64 = 182 * 86_400;
@@ -48,18 +50,79 @@ pub fn nlst_line(prefix: &str, piece: Piece<'_>, out: &mut Vec<u8>) {
     out.extend_from_slice(b"\r\n");
 }
 
-/// `MLSD` (RFC 3659 §7): an entry's facts, a space, its name.
-pub fn mlsd_line(prefix: &str, piece: Piece<'_>, out: &mut Vec<u8>) {
-    let (file, name) = match piece {
-        Piece::Directory { name, .. } => (None, name),
-        Piece::File { entry, .. } | Piece::Only(entry) => {
-            let file = (entry.info.size, entry.info.mtime);
-            (Some(file), entry.name.as_str())
-        }
-        _ => return,
-    };
-    let line = format!("{} {}\r\n", facts(file), leaf(prefix, name));
-    out.extend_from_slice(line.as_bytes());
+/// `MLSD` (RFC 3659 §7): an entry's facts, a space, its name; among the
+/// facts `perm` (§7.5.5), what the client's token may do with the entry,
+/// from the rights the listing is told (the web page's, `serve/access.rs`):
+/// the listed folder's, or a folder's own where a grant lies below.
+#[derive(Debug, Default)]
+pub struct Mlsd {
+    /// What the token may do in the listed folder.
+    rights: Rights,
+    /// What it may do in the next folder listed, where that differs.
+    row: Option<Rights>,
+}
+
+impl Format for Mlsd {
+    fn put(&mut self, prefix: &str, piece: Piece<'_>, out: &mut Vec<u8>) {
+        let (file, name, perm) = match piece {
+            Piece::Directory { name, .. } => {
+                let rights = self.row.take().unwrap_or(self.rights);
+                (None, name, folder_perm(rights))
+            }
+            Piece::File { entry, .. } | Piece::Only(entry) => {
+                let file = (entry.info.size, entry.info.mtime);
+                (Some(file), entry.name.as_str(), file_perm(self.rights))
+            }
+            _ => return,
+        };
+        let line = format!("{}perm={perm}; {}\r\n", facts(file), leaf(prefix, name));
+        out.extend_from_slice(line.as_bytes());
+    }
+
+    fn rights(&mut self, rights: Rights) {
+        self.rights = rights;
+    }
+
+    fn row_rights(&mut self, rights: Rights) {
+        self.row = Some(rights);
+    }
+}
+
+/// A listed file's `perm`: read it (`r`; a file listed is readable),
+/// write and append to it (`w`, `a`), delete it (`d`), rename it (`f`:
+/// a rename needs both).
+fn file_perm(rights: Rights) -> String {
+    let mut perm = String::from("r");
+    if rights.write {
+        perm.push_str("aw");
+    }
+    if rights.delete {
+        perm.push('d');
+    }
+    if rights.write && rights.delete {
+        perm.push('f');
+    }
+    perm
+}
+
+/// A listed folder's `perm`: enter and list it (`e`, `l`), make files
+/// and folders in it (`c`, `m`), delete it and what is in it (`d`, `p`),
+/// rename it (`f`).
+fn folder_perm(rights: Rights) -> String {
+    let mut perm = String::new();
+    if rights.read {
+        perm.push_str("el");
+    }
+    if rights.write {
+        perm.push_str("cm");
+    }
+    if rights.delete {
+        perm.push_str("dp");
+    }
+    if rights.write && rights.delete {
+        perm.push('f');
+    }
+    perm
 }
 
 /// An entry's own name: its full name without the listed folder, nor a

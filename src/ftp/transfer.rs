@@ -8,7 +8,7 @@ use super::path::{file_name, folder_prefix, resolve};
 use super::reply::{failed, one_line, passive_line};
 use crate::serve::decoded::{Connect, Decoded, Link, Relay};
 use crate::serve::ops::{self, Request};
-use crate::serve::terms::PlainFormat;
+use crate::serve::terms::ListingFormat;
 use crate::serve::{Body, BodyLength, Operation};
 use crate::storage::Folders;
 
@@ -107,7 +107,7 @@ impl Control {
 
     /// `LIST`, `NLST`: a folder's entries in `format` (options such as
     /// `-la`, which clients send, are taken as asked).
-    pub(super) fn list(&mut self, arg: &str, used: usize, format: PlainFormat) -> Decoded {
+    pub(super) fn list(&mut self, arg: &str, used: usize, format: ListingFormat) -> Decoded {
         let words = arg.split(' ').filter(|w| !w.is_empty());
         let path: Vec<&str> = words.skip_while(|w| w.starts_with('-')).collect();
         let path = resolve(&self.cwd, &path.join(" "));
@@ -117,7 +117,7 @@ impl Control {
         let list = ops::List {
             prefix,
             scope: crate::serve::Scope::Directory,
-            format: Box::new(format),
+            format,
             body: true,
         };
         self.transfer(used, Operation::List(list))

@@ -126,7 +126,7 @@ fn a_token_logs_in_and_each_command_is_an_operation_on_the_root() {
 fn a_tokens_grants_hold_for_every_command() {
     let holders: &[(&str, &[&str])] = &[("reader", &["read:/pub/"])];
     let (server, tokens, _dir) = support::tokens::guarded_with(holders, &[], listen_ftp);
-    std::fs::create_dir_all(server.root.path().join("pub")).unwrap();
+    std::fs::create_dir_all(server.root.path().join("pub/in")).unwrap();
     std::fs::create_dir_all(server.root.path().join("secret")).unwrap();
     std::fs::write(server.root.path().join("pub/a"), b"a").unwrap();
     std::fs::write(server.root.path().join("secret/s"), b"s").unwrap();
@@ -147,6 +147,12 @@ fn a_tokens_grants_hold_for_every_command() {
     }
     assert_eq!(ask(&mut raw, "RNFR a"), "350 ready for RNTO");
     assert!(ask(&mut raw, "RNTO b").starts_with("550 "));
+    // MLSD's perm facts say as much: read and enter, nothing more.
+    let (bytes, _, _) = crate::support::ftp::transfer(&mut raw, "MLSD");
+    let facts = String::from_utf8(bytes).unwrap();
+    let lines: Vec<&str> = facts.lines().collect();
+    assert_eq!(lines[0], "type=dir;perm=el; in", "{facts}");
+    assert!(lines[1].ends_with(";perm=r; a"), "{facts}");
     assert!(server.root.path().join("pub/a").exists());
     assert!(server.root.path().join("secret/s").exists());
 }

@@ -91,13 +91,15 @@ fn list_and_nlst_name_a_folders_entries() {
     assert!(ask(&mut raw, "CWD logs").starts_with("250 "));
     let (bytes, _, _) = transfer(&mut raw, "NLST");
     assert_eq!(String::from_utf8(bytes).unwrap(), "2026\r\na.csv\r\n");
-    // MLSD: each entry's facts (RFC 3659 §7), what lftp and rclone read.
+    // MLSD: each entry's facts (RFC 3659 §7), what lftp and rclone read;
+    // `perm`: without access control, everything.
     let (bytes, _, ended) = transfer(&mut raw, "MLSD");
     let facts = String::from_utf8(bytes).unwrap();
     let lines: Vec<&str> = facts.lines().collect();
-    assert_eq!(lines[0], "type=dir; 2026", "{facts}");
+    assert_eq!(lines[0], "type=dir;perm=elcmdpf; 2026", "{facts}");
     assert!(
-        lines[1].starts_with("type=file;size=4;modify=20") && lines[1].ends_with("; a.csv"),
+        lines[1].starts_with("type=file;size=4;modify=20")
+            && lines[1].ends_with(";perm=rawdf; a.csv"),
         "{facts}"
     );
     assert_eq!((lines.len(), ended.as_str()), (2, "226 done"));
