@@ -110,14 +110,22 @@ pub fn bad_name(err: NameError) -> Refused {
 /// characters and `/`.
 pub fn url_path(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
+    push_url_path(text, &mut out);
+    out
+}
+
+/// Appends [`url_path`] of `text` to `out`.
+pub fn push_url_path(text: &str, out: &mut String) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
     for byte in text.bytes() {
         if byte.is_ascii_alphanumeric() || b"-._~/".contains(&byte) {
             out.push(byte as char);
         } else {
-            out.push_str(&format!("%{byte:02X}"));
+            out.push('%');
+            out.push(char::from(HEX[usize::from(byte >> 4)]));
+            out.push(char::from(HEX[usize::from(byte & 0xf)]));
         }
     }
-    out
 }
 
 /// Decodes what [`url_path`] encodes (for tests and clients).

@@ -235,10 +235,38 @@ pub fn etag(version: &Version) -> String {
 
 /// A Unix time as an HTTP date.
 pub fn http_date(unix_seconds: i64) -> String {
-    OffsetDateTime::from_unix_timestamp(unix_seconds)
-        .ok()
-        .and_then(|t| t.format(HTTP_DATE).ok())
-        .unwrap_or_default()
+    let mut out = String::with_capacity(29);
+    write_http_date(unix_seconds, &mut out);
+    out
+}
+
+/// Appends a Unix time as an HTTP date (nothing for a time `time` cannot
+/// hold): written by hand, not through a format description, since a
+/// listing writes one per entry.
+pub fn write_http_date(unix_seconds: i64, out: &mut String) {
+    const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let Ok(at) = OffsetDateTime::from_unix_timestamp(unix_seconds) else {
+        return;
+    };
+    if !(0..=9999).contains(&at.year()) {
+        return;
+    }
+    let day = DAYS[usize::from(at.weekday().number_days_from_monday())];
+    let month = MONTHS[usize::from(u8::from(at.month()) - 1)];
+    let _ = std::fmt::Write::write_fmt(
+        out,
+        format_args!(
+            "{day}, {:02} {month} {:04} {:02}:{:02}:{:02} GMT",
+            at.day(),
+            at.year(),
+            at.hour(),
+            at.minute(),
+            at.second()
+        ),
+    );
 }
 
 /// The current time as an HTTP date, formatted once per second.

@@ -143,17 +143,56 @@ pub fn escape(text: &str) -> std::borrow::Cow<'_, str> {
 /// for `property`: WebDAV's with the `D:` prefix the multistatus declares,
 /// another namespace's declared on the element itself.
 pub fn element(property: &Property, value: Option<&str>, out: &mut String) {
+    element_with(property, out, |out| {
+        out.push_str(value.unwrap_or_default());
+        true
+    });
+}
+
+/// As [`element`], its value written by `value` straight into `out` (no
+/// string of its own: a listing writes several per entry); `<name/>`
+/// where it writes nothing. If `value` says there is none (`false`),
+/// nothing is appended and `false` returned.
+pub fn element_with(
+    property: &Property,
+    out: &mut String,
+    value: impl FnOnce(&mut String) -> bool,
+) -> bool {
+    let start = out.len();
     let local = quick_xml::escape::escape(&property.local);
-    let name = match property.ns.as_str() {
-        DAV => format!("D:{local}"),
-        "" => format!("{local} xmlns=\"\""),
-        ns => format!("x:{local} xmlns:x=\"{}\"", quick_xml::escape::escape(ns)),
+    let prefix = match property.ns.as_str() {
+        DAV => "D:",
+        "" => "",
+        _ => "x:",
     };
-    let close = name.split(' ').next().unwrap_or_default();
-    match value {
-        None => out.push_str(&format!("<{name}/>")),
-        Some(value) => out.push_str(&format!("<{name}>{value}</{close}>")),
+    out.push('<');
+    out.push_str(prefix);
+    out.push_str(&local);
+    match property.ns.as_str() {
+        DAV => {}
+        "" => out.push_str(" xmlns=\"\""),
+        ns => {
+            out.push_str(" xmlns:x=\"");
+            out.push_str(&quick_xml::escape::escape(ns));
+            out.push('"');
+        }
     }
+    out.push('>');
+    let content = out.len();
+    if !value(out) {
+        out.truncate(start);
+        return false;
+    }
+    if out.len() == content {
+        out.truncate(content - 1);
+        out.push_str("/>");
+    } else {
+        out.push_str("</");
+        out.push_str(prefix);
+        out.push_str(&local);
+        out.push('>');
+    }
+    true
 }
 
 /// A multistatus of members that a request left as they were (a

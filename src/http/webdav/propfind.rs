@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use super::lock;
-use crate::http::fields::url_path;
+use crate::http::fields::{push_url_path, url_path};
 use crate::http::response::{self, MediaType};
 use crate::http::xml::{self, DAV, MULTISTATUS, Property, Propfind};
 use crate::serve::Piece;
@@ -71,8 +71,11 @@ impl Item {
             crc: None,
             md5: None,
         };
+        let mut href = String::with_capacity(name.len() + 1);
+        href.push('/');
+        push_url_path(name, &mut href);
         Item {
-            href: format!("/{}", url_path(name)),
+            href,
             display: leaf(name).to_owned(),
             file: Some((
                 info.size,
@@ -85,30 +88,40 @@ impl Item {
         }
     }
 
-    /// The value of live property `local` (XML), if it has one here.
-    fn live(&self, local: &str) -> Option<String> {
-        let rfc3339 = |t: i64| {
-            time::OffsetDateTime::from_unix_timestamp(t)
-                .ok()?
-                .format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        };
+    /// Appends the value of live property `local` (XML) to `out`, if it
+    /// has one here (`false` if not): written in place, as a listing
+    /// writes several per entry.
+    fn write_live(&self, local: &str, out: &mut String) -> bool {
+        use std::fmt::Write;
         let space = self.details.space;
-        Some(match (local, &self.file) {
-            ("resourcetype", None) => "<D:collection/>".to_owned(),
-            ("resourcetype", Some(_)) => String::new(),
-            ("displayname", _) if !self.display.is_empty() => xml::escape(&self.display).into(),
-            ("getcontentlength", Some((size, ..))) => size.to_string(),
-            ("getcontenttype", Some((_, media, _))) => (*media).to_owned(),
-            ("getetag", Some((.., etag))) => xml::escape(etag).into(),
-            ("getlastmodified", _) => response::http_date(self.mtime?),
-            ("creationdate", _) => rfc3339(self.mtime?)?,
-            ("supportedlock", _) => lock::SUPPORTED.to_owned(),
-            ("lockdiscovery", _) => self.locks.clone(),
-            ("quota-available-bytes", _) => space?.available.to_string(),
-            ("quota-used-bytes", _) => space?.used.to_string(),
-            _ => return None,
-        })
+        match (local, &self.file) {
+            ("resourcetype", None) => out.push_str("<D:collection/>"),
+            ("resourcetype", Some(_)) => {}
+            ("displayname", _) if !self.display.is_empty() => {
+                out.push_str(&xml::escape(&self.display));
+            }
+            ("getcontentlength", Some((size, ..))) => {
+                let _ = write!(out, "{size}");
+            }
+            ("getcontenttype", Some((_, media, _))) => out.push_str(media),
+            ("getetag", Some((.., etag))) => out.push_str(&xml::escape(etag)),
+            ("getlastmodified", _) if let Some(mtime) = self.mtime => {
+                response::write_http_date(mtime, out);
+            }
+            ("creationdate", _) if let Some(created) = self.mtime.and_then(rfc3339) => {
+                out.push_str(&created);
+            }
+            ("supportedlock", _) => out.push_str(lock::SUPPORTED),
+            ("lockdiscovery", _) => out.push_str(&self.locks),
+            ("quota-available-bytes", _) if let Some(space) = space => {
+                let _ = write!(out, "{}", space.available);
+            }
+            ("quota-used-bytes", _) if let Some(space) = space => {
+                let _ = write!(out, "{}", space.used);
+            }
+            _ => return false,
+        }
+        true
     }
 
     /// Its dead property `property`, as kept (the element itself).
@@ -121,27 +134,57 @@ impl Item {
     }
 }
 
+/// A time as RFC 3339 (`creationdate`).
+fn rfc3339(unix_seconds: i64) -> Option<String> {
+    time::OffsetDateTime::from_unix_timestamp(unix_seconds)
+        .ok()?
+        .format(&time::format_description::well_known::Rfc3339)
+        .ok()
+}
+
+/// The live properties as `allprop` and `propname` name them.
+static LIVE_PROPERTIES: std::sync::LazyLock<Vec<Property>> = std::sync::LazyLock::new(|| {
+    LIVE.iter()
+        .map(|local| Property {
+            ns: DAV.to_owned(),
+            local: (*local).to_owned(),
+        })
+        .collect()
+});
+
+/// The two propstats of a response, as it is written (kept between
+/// responses: a listing writes one per entry).
+#[derive(Debug, Default)]
+struct Propstats {
+    /// What the entry has of what was asked.
+    found: String,
+    /// What it lacks.
+    missing: String,
+}
+
 /// Appends one `<D:response>` for `item`: what it has of what was asked in
 /// a `200` propstat, what it lacks in a `404` one. `allprop` and
 /// `propname` give the live properties (not the quota: RFC 4331 3) and
 /// the dead ones.
-fn response_of(asked: &Propfind, item: &Item, out: &mut String) {
+fn response_of(asked: &Propfind, item: &Item, out: &mut String, stats: &mut Propstats) {
     out.push_str("<D:response><D:href>");
     out.push_str(&xml::escape(&item.href));
     out.push_str("</D:href>");
-    let dav = |local: &str| Property {
-        ns: DAV.to_owned(),
-        local: local.to_owned(),
-    };
-    let (mut found, mut missing) = (String::new(), String::new());
+    let Propstats { found, missing } = stats;
+    found.clear();
+    missing.clear();
     match asked {
         Propfind::AllProp | Propfind::PropName => {
             let values = matches!(asked, Propfind::AllProp);
-            for local in LIVE {
-                if let Some(value) = item.live(local) {
-                    let value = values.then_some(value.as_str());
-                    xml::element(&dav(local), value.filter(|v| !v.is_empty()), &mut found);
-                }
+            for property in LIVE_PROPERTIES.iter() {
+                xml::element_with(property, found, |out| {
+                    let start = out.len();
+                    let has = item.write_live(&property.local, out);
+                    if !values {
+                        out.truncate(start);
+                    }
+                    has
+                });
             }
             for dead in &item.details.props {
                 match values {
@@ -151,33 +194,34 @@ fn response_of(asked: &Propfind, item: &Item, out: &mut String) {
                             ns: dead.ns.clone(),
                             local: dead.local.clone(),
                         };
-                        xml::element(&name, None, &mut found);
+                        xml::element(&name, None, found);
                     }
                 }
             }
         }
         Propfind::Prop(list) => {
             for property in list {
-                let live = (property.ns == DAV)
-                    .then(|| item.live(&property.local))
-                    .flatten();
-                match (live, item.dead(property)) {
-                    (Some(value), _) => xml::element(
-                        property,
-                        Some(&value).filter(|v| !v.is_empty()).map(|v| v.as_str()),
-                        &mut found,
-                    ),
-                    (None, Some(dead)) => found.push_str(dead),
-                    (None, None) => xml::element(property, None, &mut missing),
+                let live = property.ns == DAV
+                    && xml::element_with(property, found, |out| {
+                        item.write_live(&property.local, out)
+                    });
+                if live {
+                    continue;
+                }
+                match item.dead(property) {
+                    Some(dead) => found.push_str(dead),
+                    None => xml::element(property, None, missing),
                 }
             }
         }
     }
-    for (props, status) in [(found, "200 OK"), (missing, "404 Not Found")] {
+    for (props, status) in [(&*found, "200 OK"), (&*missing, "404 Not Found")] {
         if !props.is_empty() {
-            out.push_str(&format!(
-                "<D:propstat><D:prop>{props}</D:prop><D:status>HTTP/1.1 {status}</D:status></D:propstat>"
-            ));
+            out.push_str("<D:propstat><D:prop>");
+            out.push_str(props);
+            out.push_str("</D:prop><D:status>HTTP/1.1 ");
+            out.push_str(status);
+            out.push_str("</D:status></D:propstat>");
         }
     }
     out.push_str("</D:response>\n");
@@ -194,6 +238,10 @@ pub(super) struct Multistatus {
     locks: Option<(Arc<[DavLock]>, i64)>,
     /// What the walk read for the next piece.
     next: Details,
+    /// The propstats being written, kept between entries.
+    stats: Propstats,
+    /// The piece being written, kept between entries.
+    text: String,
 }
 
 impl Multistatus {
@@ -204,15 +252,17 @@ impl Multistatus {
             depth,
             locks: None,
             next: Details::default(),
+            stats: Propstats::default(),
+            text: String::new(),
         }
     }
 
     /// Appends `item`'s response, with the locks covering `name`.
-    fn respond(&self, mut item: Item, name: &str, text: &mut String) {
+    fn respond(&mut self, mut item: Item, name: &str, text: &mut String) {
         if let Some((locks, now)) = &self.locks {
             item.locks = lock::discovery(locks, *now, name.trim_end_matches('/'));
         }
-        response_of(&self.asked, &item, text);
+        response_of(&self.asked, &item, text, &mut self.stats);
     }
 }
 
@@ -255,7 +305,8 @@ impl Format for Multistatus {
     }
 
     fn put(&mut self, prefix: &str, piece: Piece<'_>, out: &mut Vec<u8>) {
-        let mut text = String::new();
+        let mut text = std::mem::take(&mut self.text);
+        text.clear();
         let details = std::mem::take(&mut self.next);
         match piece {
             Piece::Start => {
@@ -283,5 +334,6 @@ impl Format for Multistatus {
             Piece::Directory { .. } | Piece::File { .. } | Piece::Files => {}
         }
         out.extend_from_slice(text.as_bytes());
+        self.text = text;
     }
 }
