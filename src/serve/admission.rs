@@ -37,7 +37,8 @@ pub(super) fn admitted(
         }
         return operation.serve(ctx, who);
     }
-    Outcome::on_pool(move |ctx| judged(ctx, who, operation, conditions))
+    // A read of the lock folder, a look at the target: brief.
+    Outcome::brief(move |ctx| judged(ctx, who, operation, conditions))
 }
 
 /// What of `declared` the lock rule judges: a write's needs. LOCK and

@@ -12,7 +12,7 @@ use crate::storage::StorageError;
 /// A whole body has arrived: on the pool, write what is gathered, then
 /// commit the PUT or report the APPEND.
 pub fn finish_receive(receive: Box<Receive>, client: u64) -> Outcome {
-    Outcome::on_pool(move |ctx| {
+    Outcome::brief(move |ctx| {
         let mut receive = receive;
         if let Err(err) = receive.flush() {
             log::log!(

@@ -30,6 +30,9 @@ type Continuation = dyn FnOnce(&Ctx<'_>, Result<(), StorageError>) -> Outcome + 
 enum Kind {
     /// The I/O pool.
     Io,
+    /// The I/O pool, or in place on a memory file system (see
+    /// [`Job::brief`]).
+    Brief,
     /// The pool's listing threads (see [`Job::is_long`]), with the flag set
     /// once nobody waits for it (see [`Ticket`]).
     Long(Arc<AtomicBool>),
@@ -78,6 +81,21 @@ impl Job {
     /// `work` as a job.
     pub fn new(work: impl FnOnce(&Ctx<'_>) -> Outcome + std::marker::Send + 'static) -> Job {
         Job::of(Kind::Io, work)
+    }
+
+    /// `work` as a job of a few file-system calls on one name (a PUT's
+    /// temp file made, an upload committed, a file opened): the I/O pool
+    /// runs it where a call may wait on a device; on a memory file system,
+    /// where none does, the reactor runs it in place (as it writes an
+    /// upload's bytes there: `config.rs`'s `PoolWrites`), saving the two
+    /// thread switches of a round trip through the pool.
+    pub fn brief(work: impl FnOnce(&Ctx<'_>) -> Outcome + std::marker::Send + 'static) -> Job {
+        Job::of(Kind::Brief, work)
+    }
+
+    /// Whether the job is [`Job::brief`].
+    pub fn is_brief(&self) -> bool {
+        matches!(self.0.kind, Kind::Brief)
     }
 
     /// `work` as a job that waits for a hook: it runs on the hook runner

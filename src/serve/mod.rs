@@ -208,6 +208,12 @@ impl Outcome {
         Outcome::new(Reply::Nothing, Next::Pool(Job::new(work)))
     }
 
+    /// As [`Outcome::on_pool`], for a few file-system calls on one name
+    /// ([`Job::brief`]: in place on a memory file system).
+    pub fn brief(work: impl FnOnce(&Ctx<'_>) -> Outcome + std::marker::Send + 'static) -> Outcome {
+        Outcome::new(Reply::Nothing, Next::Pool(Job::brief(work)))
+    }
+
     /// Nothing to say yet: `work` runs on the hook runner (it waits for a
     /// before-commit hook) and its outcome is the answer.
     pub fn on_hook(

@@ -309,6 +309,13 @@ impl Storage {
         self.in_memory
     }
 
+    /// Whether brief file-system work may run in place, on the reactor
+    /// (`serve::Job::brief`): on a memory file system, unless a test holds
+    /// calls at a gate (which would then hold the reactor).
+    pub fn runs_brief_work_in_place(&self) -> bool {
+        self.in_memory && self.gate.is_none()
+    }
+
     /// Whether the root directory was removed under the server (its
     /// directory has no links left): then a "not found" is the storage's
     /// failure, not the name's. One `fstat` of the held root.

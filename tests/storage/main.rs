@@ -9,6 +9,7 @@
 //! - `write_behind`: bodies written by the I/O pool behind the connection;
 //! - `checksums`: CRC-32C computed off the hot path;
 //! - `listing_costs`: a listing's cost in directory entries read;
+//! - `memory`: a root on tmpfs, whose brief file work runs on the reactor;
 //! - `quotas`: folders' and tokens' quotas, counted in the root's ledger.
 //! - `reserve`: `--min-free`, a write into the disk's reserve refused.
 //!
@@ -26,6 +27,7 @@ mod durability;
 mod failures;
 mod jail;
 mod listing_costs;
+mod memory;
 mod quotas;
 mod reserve;
 mod stalls;

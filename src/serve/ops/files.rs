@@ -98,7 +98,7 @@ fn put(ctx: &Ctx<'_>, who: Who, put: Put) -> Outcome {
         // Reading a body we refuse could take forever: close instead.
         return refuse(ctx, "PUT", name.as_str(), failure, Next::Close);
     }
-    Outcome::on_pool(
+    Outcome::brief(
         move |ctx| match begin_put(ctx, &who, &name, size, folders) {
             Ok(mut upload) => {
                 if until_eof {
@@ -174,7 +174,7 @@ impl Operate for Stat {
         let name = self.name;
         match ctx.storage.open_read_cached(&name) {
             Ok(Some(found)) => stated(ctx, name, Ok(found)),
-            Ok(None) => Outcome::on_pool(move |ctx| {
+            Ok(None) => Outcome::brief(move |ctx| {
                 let found = ctx.storage.stat(&name);
                 stated(ctx, name, found)
             }),

@@ -43,7 +43,7 @@ impl Operate for Get {
 
 fn get(ctx: &Ctx<'_>, name: Name, want: Want) -> Outcome {
     let on_pool = |name: Name, want: Want| {
-        Outcome::on_pool(move |ctx| match ctx.storage.open_read(&name) {
+        Outcome::brief(move |ctx| match ctx.storage.open_read(&name) {
             Ok(found) => {
                 let (checksum, parts) = (want.wants_checksum(), want.wants_part_sizes());
                 let records = Records {
