@@ -120,6 +120,27 @@ impl Task {
         flushed: Result<(), StorageError>,
         done: impl FnOnce(Instant),
     ) {
+        if let Some((reply, finished)) = self.finish(shared, flushed, done) {
+            reply.deliver(finished);
+        }
+    }
+
+    /// As [`Task::run`], on the reactor that asked (a brief job where no
+    /// call waits on a device, `serve::Job::brief`): its outcome is handed
+    /// back instead of mailed, unless it went on to the flusher.
+    pub fn run_here(self, shared: &Arc<Shared>) -> Option<Finished> {
+        self.finish(shared, Ok(()), |_| {})
+            .map(|(_, finished)| finished)
+    }
+
+    /// Runs the job; its outcome for the reactor, with the reactor's
+    /// mailbox, or `None` where it went on to the flusher.
+    fn finish(
+        self,
+        shared: &Arc<Shared>,
+        flushed: Result<(), StorageError>,
+        done: impl FnOnce(Instant),
+    ) -> Option<(Arc<Mailbox>, Finished)> {
         let ctx = Ctx {
             storage: &shared.storage,
             config: &shared.config,
@@ -140,12 +161,16 @@ impl Task {
                     ..self
                 };
                 next.after_flush(shared, owed);
+                None
             }
-            Handoff::Reactor(outcome) => self.reply.deliver(Finished {
-                key: self.key,
-                id: self.id,
-                outcome,
-            }),
+            Handoff::Reactor(outcome) => {
+                let finished = Finished {
+                    key: self.key,
+                    id: self.id,
+                    outcome,
+                };
+                Some((self.reply, finished))
+            }
         }
     }
 

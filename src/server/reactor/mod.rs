@@ -38,7 +38,7 @@ use slab::Slab;
 use super::{Hub, SIGNALS, WAKER, listener_index, listener_token};
 use crate::connection::{Connection, Counted, Env, Step};
 use crate::metrics::{self, ReactorMetrics};
-use crate::pool::{Inbox, Shared, Task};
+use crate::pool::{Finished, Inbox, Shared, Task};
 use crate::request_log;
 use crate::wire::page_buf::PageBuf;
 use accept::{AcceptState, Listener};
@@ -102,6 +102,9 @@ pub(super) struct Reactor {
     cuts: cuts::Cuts,
     /// The grace period is over: what is left has its farewell.
     farewell: bool,
+    /// Brief jobs run here (a memory file system's), their outcomes to be
+    /// taken with the pool's.
+    done_here: Vec<Finished>,
 }
 
 impl Reactor {
@@ -149,6 +152,7 @@ impl Reactor {
             links: Links::new(shared_ports, index),
             cuts: cuts::Cuts::new(),
             farewell: false,
+            done_here: Vec::new(),
         };
         Ok((reactor, waker))
     }
@@ -187,6 +191,9 @@ impl Reactor {
                 }
             }
             self.drive_ready();
+            if !self.done_here.is_empty() {
+                self.finish_jobs();
+            }
             let now = Instant::now();
             if self.listeners.iter().any(|l| l.pending)
                 && self.accepting.paused_until.is_none_or(|until| now >= until)
@@ -208,7 +215,10 @@ impl Reactor {
 
     fn poll_timeout(&self, now: Instant) -> Option<Duration> {
         let accepting = self.listeners.iter().any(|l| l.pending);
-        if !self.ready.is_empty() || (accepting && self.accepting.paused_until.is_none()) {
+        if !self.ready.is_empty()
+            || !self.done_here.is_empty()
+            || (accepting && self.accepting.paused_until.is_none())
+        {
             return Some(Duration::ZERO);
         }
         let deadlines = [
@@ -276,10 +286,10 @@ impl Reactor {
                 asked: Instant::now(),
             };
             // On a memory file system no call waits on a device: a brief
-            // job runs here, its outcome back through the mailbox as a
-            // pool's would come (`serve::Job::brief`).
+            // job runs here, its outcome taken with the pool's next
+            // (`serve::Job::brief`).
             match task.job.is_brief() && self.shared.storage.runs_brief_work_in_place() {
-                true => task.run(&self.shared, |_| {}),
+                true => self.done_here.extend(task.run_here(&self.shared)),
                 false => self.submit(task),
             }
         }
@@ -366,7 +376,8 @@ impl Reactor {
     /// Hands finished I/O jobs to their connections and drives them, then
     /// moves waiting jobs into the room that made in the pool's queue.
     fn finish_jobs(&mut self) {
-        let finished: Vec<_> = self.inbox.finished().collect();
+        let mut finished = std::mem::take(&mut self.done_here);
+        finished.extend(self.inbox.finished());
         for done in finished {
             match self.connections.get_mut(done.key) {
                 Some(conn) if conn.id() == done.id => {
