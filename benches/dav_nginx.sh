@@ -248,15 +248,6 @@ fi
 say "server CPU: $CPU_METHOD"
 CLK_TCK=$(getconf CLK_TCK)
 
-tree_pids() { # pid: it and its descendants, one a line
-  ps -e -o pid=,ppid= | awk -v root="$1" '
-    { parent[$1] = $2 }
-    END {
-      want[root] = 1; n = 1
-      while (n) { n = 0; for (p in parent) if (!(p in want) && (parent[p] in want)) { want[p] = 1; n = 1 } }
-      for (p in want) print p
-    }'
-}
 cpu_of() { # server: its CPU seconds so far
   local key=$1 p t=0
   case $CG_KIND in

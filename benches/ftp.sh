@@ -239,15 +239,6 @@ cpu_of() { # server: its CPU seconds so far
     none) ticks_all "${PID[$key]}" ;;
   esac
 }
-tree_pids() { # pid: it and its descendants, one a line
-  ps -e -o pid=,ppid= | awk -v root="$1" '
-    { parent[$1] = $2 }
-    END {
-      want[root] = 1; n = 1
-      while (n) { n = 0; for (p in parent) if (!(p in want) && (parent[p] in want)) { want[p] = 1; n = 1 } }
-      for (p in want) print p
-    }'
-}
 settle() { # server: until its sessions' processes are gone (vsftpd; 20 s at most)
   local key=$1 i
   kill -0 "${PID[$key]}" 2>/dev/null || die "${LABEL[$key]} has exited (log: $WORK/$key.log)"

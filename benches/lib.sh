@@ -341,3 +341,15 @@ cost_option() { # flag value: 0 if taken (the value with it), 1 if not ours
     *) return 1 ;;
   esac
 }
+
+# A process and its descendants (benches/ftp.sh, benches/dav_nginx.sh: a
+# server's processes where no cgroup holds them).
+tree_pids() { # pid: it and its descendants, one a line
+  ps -e -o pid=,ppid= | awk -v root="$1" '
+    { parent[$1] = $2 }
+    END {
+      want[root] = 1; n = 1
+      while (n) { n = 0; for (p in parent) if (!(p in want) && (parent[p] in want)) { want[p] = 1; n = 1 } }
+      for (p in want) print p
+    }'
+}
