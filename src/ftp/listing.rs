@@ -89,40 +89,38 @@ impl Format for Mlsd {
 }
 
 /// A listed file's `perm`: read it (`r`; a file listed is readable),
-/// write and append to it (`w`, `a`), delete it (`d`), rename it (`f`:
+/// write and append to it (`a`, `w`), delete it (`d`), rename it (`f`:
 /// a rename needs both).
 fn file_perm(rights: Rights) -> String {
-    let mut perm = String::from("r");
-    if rights.write {
-        perm.push_str("aw");
-    }
-    if rights.delete {
-        perm.push('d');
-    }
-    if rights.write && rights.delete {
-        perm.push('f');
-    }
-    perm
+    let (write, delete) = (rights.write, rights.delete);
+    perm(&[
+        (true, "r"),
+        (write, "aw"),
+        (delete, "d"),
+        (write && delete, "f"),
+    ])
 }
 
 /// A listed folder's `perm`: enter and list it (`e`, `l`), make files
 /// and folders in it (`c`, `m`), delete it and what is in it (`d`, `p`),
 /// rename it (`f`).
 fn folder_perm(rights: Rights) -> String {
-    let mut perm = String::new();
-    if rights.read {
-        perm.push_str("el");
-    }
-    if rights.write {
-        perm.push_str("cm");
-    }
-    if rights.delete {
-        perm.push_str("dp");
-    }
-    if rights.write && rights.delete {
-        perm.push('f');
-    }
-    perm
+    let (write, delete) = (rights.write, rights.delete);
+    perm(&[
+        (rights.read, "el"),
+        (write, "cm"),
+        (delete, "dp"),
+        (write && delete, "f"),
+    ])
+}
+
+/// The letters of those that hold.
+fn perm(letters: &[(bool, &str)]) -> String {
+    letters
+        .iter()
+        .filter(|(holds, _)| *holds)
+        .map(|(_, l)| *l)
+        .collect()
 }
 
 /// An entry's own name: its full name without the listed folder, nor a

@@ -70,8 +70,6 @@ pub struct Receive {
     /// Whose upload such a body is, cut off, kept for (a token's name;
     /// `None` without access control): `ops/resume.rs`.
     kept_for: Option<String>,
-    /// Such a body into a session commits it, as `user`'s, at its end.
-    commit_at_eof: bool,
     /// Body bytes gathered, newest, not yet written (page-aligned, as
     /// the file's pages are: see `page_buf.rs`).
     pending: PageBuf,
@@ -113,8 +111,9 @@ const GATHER_LIMIT: usize = 64 * 1024;
 impl Receive {
     /// A body that ends with its stream (FTP's `STOR`), for `name`, going
     /// to `sink`: its size counts up as it arrives, held to the size
-    /// limit; it is whole once [`Receive::reach_eof`] says so. Cut off, it
-    /// is kept for `kept_for` ([`Receive::take_cut_file`]).
+    /// limit; it is whole once [`Receive::reach_eof`] says so (into a
+    /// session: then committed). Cut off, a temp file's is kept for
+    /// `kept_for` ([`Receive::take_cut_file`]).
     pub fn until_eof(sink: Sink, name: Name, kept_for: Option<String>) -> Box<Receive> {
         let mut receive = Receive::new(sink, name, Some(0), None);
         receive.left = u64::MAX;
@@ -127,13 +126,6 @@ impl Receive {
     pub fn from(mut self: Box<Self>, offset: u64) -> Box<Receive> {
         self.from = offset;
         self
-    }
-
-    /// Commits the session it stages into, as `user`'s, once its stream
-    /// ends: its size is then what the session holds (a resumed `STOR`).
-    pub fn commit_at_eof(&mut self, user: Option<Owner>) {
-        self.commit_at_eof = true;
-        self.user = user;
     }
 
     /// Whose upload it is kept for, cut off ([`Receive::until_eof`]).
@@ -166,7 +158,9 @@ impl Receive {
         if self.until_eof.is_some() {
             self.until_eof = Some(true);
             self.left = 0;
-            if self.commit_at_eof {
+            // Into a session (a resumed `STOR`): committed, as its user's,
+            // with what the session then holds.
+            if self.resumable {
                 self.commit_at = Some(self.from + self.size);
             }
         }
@@ -208,7 +202,6 @@ impl Receive {
             until_eof: None,
             from: 0,
             kept_for: None,
-            commit_at_eof: false,
         })
     }
 

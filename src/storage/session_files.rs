@@ -277,12 +277,26 @@ fn hex(bytes: &[u8]) -> String {
 /// name, size and CRC; `probe` picks the next candidate should an id be
 /// taken by another upload (a one-in-2^64 chance).
 pub fn session_id(key: &IdKey, name: &Name, size: u64, crc: u32, probe: u32) -> String {
+    keyed_id(
+        key,
+        &[
+            name.as_str().as_bytes(),
+            &[0],
+            &size.to_le_bytes(),
+            &crc.to_le_bytes(),
+            &probe.to_le_bytes(),
+        ],
+    )
+}
+
+/// 16 hex digits keyed by `key` over `parts`, one after the other: every
+/// id that finds its session again by what it is for ([`session_id`], an
+/// FTP upload kept: `session_kept.rs`).
+pub(super) fn keyed_id(key: &IdKey, parts: &[&[u8]]) -> String {
     let mut hasher = SipHasher24::new_with_key(&key.0);
-    std::hash::Hasher::write(&mut hasher, name.as_str().as_bytes());
-    std::hash::Hasher::write(&mut hasher, &[0]);
-    std::hash::Hasher::write(&mut hasher, &size.to_le_bytes());
-    std::hash::Hasher::write(&mut hasher, &crc.to_le_bytes());
-    std::hash::Hasher::write(&mut hasher, &probe.to_le_bytes());
+    for part in parts {
+        std::hash::Hasher::write(&mut hasher, part);
+    }
     format!("{:016x}", hasher.finish128().h1)
 }
 

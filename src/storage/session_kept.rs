@@ -14,7 +14,6 @@ use std::os::fd::OwnedFd;
 
 use rustix::fs::{Mode, OFlags};
 use rustix::io::Errno;
-use siphasher::sip128::{Hasher128, SipHasher24};
 
 use super::session_files::{self as files, Record, now_seconds};
 use super::session_index::{BegunBy, Index};
@@ -160,12 +159,9 @@ impl Storage {
         name: &Name,
     ) -> Result<String, StorageError> {
         let key = self.sessions.key(dir)?;
-        let mut hasher = SipHasher24::new_with_key(&key.0);
-        for part in [KEPT, owner.unwrap_or(""), name.as_str()] {
-            std::hash::Hasher::write(&mut hasher, part.as_bytes());
-            std::hash::Hasher::write(&mut hasher, &[0]);
-        }
-        Ok(format!("{:016x}", hasher.finish128().h1))
+        let (owner, name) = (owner.unwrap_or("").as_bytes(), name.as_str().as_bytes());
+        let parts: [&[u8]; 6] = [KEPT.as_bytes(), &[0], owner, &[0], name, &[0]];
+        Ok(files::keyed_id(&key, &parts))
     }
 
     /// Session `id`, if it is the upload of `name` kept for `owner`.
@@ -175,6 +171,11 @@ impl Storage {
         id: &str,
         (owner, name): (Option<&str>, &Name),
     ) -> Result<Option<SessionInfo>, StorageError> {
+        // No record: nothing kept (the common answer, one failed open; the
+        // description would look for a stored upload's mark too).
+        if matches!(files::read_record(dir, id), Err(Errno::NOENT)) {
+            return Ok(None);
+        }
         match self.session_in(dir, id) {
             Ok(info)
                 if !info.stored

@@ -67,11 +67,11 @@ impl Operate for Resume {
             match resumed {
                 Ok((appender, session)) => {
                     let from = session.received;
-                    let mut receive =
-                        Receive::until_eof(Sink::Session(appender), session.name, owner)
-                            .from(from)
-                            .deferred(ctx.config.pool_writes.on(ctx.storage, false));
-                    receive.commit_at_eof(user);
+                    // Committed, as `user`'s, once its stream ends.
+                    let receive = Receive::until_eof(Sink::Session(appender), session.name, owner)
+                        .from(from)
+                        .by(user)
+                        .deferred(ctx.config.pool_writes.on(ctx.storage, false));
                     Outcome::new(Reply::GoAhead, Next::Receive(receive))
                 }
                 Err(failure) => refuse(ctx, "APPEND", name.as_str(), failure, Next::Close),
