@@ -85,16 +85,19 @@ impl Storage {
     /// `offset` (`None`: from its end, `APPE`): the one kept, cut back to
     /// `offset` if that is before its end; else a new one, holding the
     /// first `offset` bytes of the file `name` is now (a `STOR` whose end
-    /// came early stored what came: the rest is appended to that).
+    /// came early stored what came: the rest is appended to that). A
+    /// client that may not `read` the file goes on from it only at its
+    /// end (`APPE`): an offset into it would tell its size.
     ///
     /// # Errors
     /// [`StorageError::PastEnd`] if `offset` is past what is kept (or the
-    /// file's end); the caps of `limits`; the kept upload is streamed
-    /// into or committed; the file system's.
+    /// file's end; for a client that may not read it, any offset but 0);
+    /// the caps of `limits`; the kept upload is streamed into or
+    /// committed; the file system's.
     pub fn resume_upload(
         &self,
         name: &Name,
-        offset: Option<u64>,
+        (offset, read): (Option<u64>, bool),
         limits: &SessionLimits,
     ) -> Result<SessionInfo, StorageError> {
         let (dir, mut index) = self.books_to_begin(limits.ttl)?;
@@ -118,6 +121,9 @@ impl Storage {
             Err(err) => return Err(err),
         };
         let at = offset.unwrap_or(current);
+        if !read && offset.is_some_and(|at| at > 0) {
+            return Err(StorageError::PastEnd(0));
+        }
         if at > current {
             return Err(StorageError::PastEnd(current));
         }

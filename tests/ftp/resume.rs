@@ -218,3 +218,27 @@ fn abor_stops_a_transfer_under_way() {
     assert_eq!(ask(&mut raw, "ABOR"), "225 no transfer under way");
     assert_eq!(ask(&mut raw, "NOOP"), "200 ok");
 }
+
+/// A token that may write a file but not read it goes on from it only at
+/// its end (`APPE`, a data logger's drop box): `REST` into it is refused
+/// without telling its size, which probing offsets would otherwise tell.
+#[test]
+fn a_token_that_may_not_read_a_file_learns_nothing_of_its_size() {
+    let holders: &[(&str, &[&str])] = &[("logger", &["write:/"])];
+    let (server, tokens, _dir) = support::tokens::guarded_with(holders, &[], listen_ftp);
+    let root = server.root.path();
+    std::fs::write(root.join("log.csv"), [b'x'; 1234]).unwrap();
+    let mut raw = connect(&server);
+    log_in(&mut raw, "logger", &tokens[0]);
+    assert!(ask(&mut raw, "SIZE log.csv").starts_with("550 "));
+    for offset in [1, 1234, 99_999] {
+        assert!(ask(&mut raw, &format!("REST {offset}")).starts_with("350 "));
+        let (refused, _) = store(&mut raw, "log.csv", b"y");
+        assert!(refused.starts_with("501 "), "{refused}");
+        assert!(!refused.contains("1234"), "{refused}");
+    }
+    let (_, ended) = store_with(&mut raw, "APPE log.csv", b"y,1\n");
+    assert_eq!(ended, "226 done");
+    let log = std::fs::read(root.join("log.csv")).unwrap();
+    assert_eq!((log.len(), &log[1234..]), (1238, &b"y,1\n"[..]));
+}

@@ -5,14 +5,14 @@
 //! same commit as every session's; [`ResumeFrom`] says where it would go
 //! on from; [`keep_cut`] keeps what a `STOR` cut off had sent, for them.
 //!
-//! Must never let a resumed upload grow past the size limit, nor let one
+//! Must never let a resumed upload grow past the size limit, let one
 //! token go on with another's bytes (the kept upload's id is keyed by
-//! its owner).
+//! its owner), nor tell a token the size of a file it may not read.
 
 use log::{info, warn};
 
 use super::sessions::session_limits;
-use crate::access::Who;
+use crate::access::{Perm, Who};
 use crate::name::Name;
 use crate::serve::operate::{Aim, Needs, Operate};
 use crate::serve::{
@@ -54,7 +54,8 @@ impl Operate for Resume {
         Outcome::on_pool(move |ctx| {
             let limits = session_limits(ctx, owner.clone());
             let resumed = check_space(ctx, &who, name.as_str(), 0).and_then(|()| {
-                let session = ctx.storage.resume_upload(&name, offset, &limits)?;
+                let read = who.allows(Perm::Read, name.as_str());
+                let session = ctx.storage.resume_upload(&name, (offset, read), &limits)?;
                 let asked = Appending {
                     offset: session.received,
                     len: DEFERRED_SIZE - session.received,
