@@ -266,6 +266,36 @@ fn a_restart_a_second_node_and_a_recount_see_the_same_usage() {
     assert!(put(&mut raw, "box/b", 5).starts_with("OK"));
 }
 
+/// Each node judges a write by the ledger as it is, not by what it
+/// counted itself: what another node wrote since is refused (nothing
+/// stored), and room another node freed is found.
+#[test]
+fn what_another_node_wrote_or_freed_is_judged_on_the_ledger() {
+    let first = TestServer::start_with(box_quota);
+    let root = first.root.path().to_path_buf();
+    let second = TestServer::start_with(move |config: &mut Config| {
+        box_quota(config);
+        config.root = root;
+        config.node_id = "second".to_owned();
+    });
+    let (mut here, mut there) = (first.raw(), second.raw());
+    assert!(put(&mut here, "box/a", 60).starts_with("OK"));
+    assert!(put(&mut there, "box/b", 30).starts_with("OK"));
+    // The first node counted 60 itself; the ledger holds 90.
+    let over = put(&mut here, "box/c", 20);
+    assert!(
+        over.starts_with(
+            "ERR 507 quota: 20 more bytes would pass the 100-byte quota of folder box/ (90 used)"
+        ),
+        "{over}"
+    );
+    assert_eq!(first.settled_files_on_disk(), ["box/a", "box/b"]);
+    // Freed on the second node: the first finds the room.
+    raw_delete(&second, "box/a");
+    assert!(put(&mut here, "box/c", 50).starts_with("OK"));
+    assert_eq!(df(&mut here, "box"), [20, 80, 1, 2]);
+}
+
 #[test]
 fn a_tokens_quota_counts_its_own_uploads_wherever_they_are_and_whoever_removes_them() {
     let holders: &[(&str, &[&str])] = &[
