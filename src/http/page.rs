@@ -1,8 +1,8 @@
 //! The HTML listing page a browser gets for a folder: a table that works
 //! without JavaScript (links, exact sizes, UTC times), made into the web
 //! interface by the stylesheet and script embedded below (human sizes,
-//! local times, sorting, counts, upload, delete, rename, `.zip`/`.tar`
-//! download, folders renamed, moved and deleted, a search of the
+//! local times, sorting, counts, type icons, upload, each row's actions,
+//! `.zip`/`.tar` download, one field to filter the rows or search the
 //! folder's tree, previews of images, text, PDF, sound and video).
 //!
 //! Written piece by piece like every listing (a [`ListingFormat`](crate::serve::ListingFormat)),
@@ -360,9 +360,10 @@ const WRITE_TOOLS: &str = "<button type=\"button\" id=\"new-folder\" hidden>New 
 <button type=\"button\" id=\"upload-folder\" aria-controls=\"pick-folder\" hidden>Upload folder</button>\
 <input id=\"pick-folder\" type=\"file\" webkitdirectory multiple hidden tabindex=\"-1\" aria-label=\"Folder to upload\">";
 
-/// The filter box and what can be done with the rows ticked, shown by the
-/// script (they do nothing without it).
-const SELECTION: &str = "<input id=\"filter\" type=\"search\" placeholder=\"Filter (press /)\" aria-label=\"Filter this folder\" hidden>\
+/// The one search field (typing narrows the rows, Enter searches below:
+/// `ui/search.js`) and the ticked rows' tools, shown by the script.
+const SELECTION: &str = "<input id=\"filter\" type=\"search\" placeholder=\"Filter, Enter: search below\" \
+aria-label=\"Filter this folder; Enter searches it and below\" title=\"/ comes here from anywhere\" autocomplete=\"off\" hidden>\
 <span id=\"selected\" hidden><span id=\"count\"></span> \
 <button type=\"button\" id=\"copy-links\">Copy link</button>\
 <button type=\"button\" id=\"download-selected\">Download</button>\
@@ -400,6 +401,7 @@ fn start(
     }
     let tools = if tools { WRITE_TOOLS } else { "" };
     let _ = write!(text, "</nav>\n<div class=\"tools\">{ARCHIVES}{tools}</div>");
+    text.push_str(read_only_note(rights));
     if let Some(space) = space {
         room(space, text);
     }
@@ -411,6 +413,17 @@ fn start(
     );
     if !prefix.is_empty() {
         text.push_str("<tr class=\"up\"><td class=\"n\"><a href=\"../\">../</a><td><td><td>\n");
+    }
+}
+
+/// What says, without JavaScript too, that nothing can be changed here (a
+/// read-only server; no write nor delete in this folder, though a row may
+/// say it may write below: `data-may`). Empty where something can be.
+fn read_only_note(rights: Rights) -> &'static str {
+    match (rights.read_only, rights.write || rights.delete) {
+        (true, _) => "<p id=\"read-only\">Read-only server</p>",
+        (false, false) => "<p id=\"read-only\">Read-only here</p>",
+        (false, true) => "",
     }
 }
 
@@ -568,6 +581,27 @@ mod tests {
         assert!(!plain.contains("<script") && !plain.contains("id=\"filter\""));
         assert_eq!(plain.matches("<tr class=\"file\">").count(), ROWS_UP_TO);
         assert!(plain.ends_with("</tbody></table>\n</main>\n</body></html>\n"));
+    }
+
+    #[test]
+    fn a_client_that_can_change_nothing_here_is_told_so() {
+        let page = |rights| {
+            let mut text = String::new();
+            start("", (rights, None), false, &mut text);
+            text
+        };
+        let none = Rights::default();
+        assert!(page(none).contains("<p id=\"read-only\">Read-only here</p>"));
+        let server = Rights {
+            read_only: true,
+            ..none
+        };
+        assert!(page(server).contains("<p id=\"read-only\">Read-only server</p>"));
+        let deleter = Rights {
+            delete: true,
+            ..none
+        };
+        assert!(!page(deleter).contains("id=\"read-only\""));
     }
 
     #[test]

@@ -10,9 +10,10 @@ pub const STYLE_SOURCE: &str = concat!(
     include_str!("ui/preview.css"),
     include_str!("ui/qr.css")
 );
-/// The page's script, embedded: `ui/page.js` (the listing, uploads,
-/// a file's rename and delete), `ui/folders.js` (a folder's rename, move
-/// and delete), `ui/search.js` (the search of the folder's tree),
+/// The page's script, embedded: `ui/page.js` (the listing, type icons,
+/// each row's actions and keys, uploads, a file's rename and delete),
+/// `ui/folders.js` (a folder's rename, move and delete), `ui/search.js`
+/// (Enter in the one field: the search of the folder's tree),
 /// `ui/preview.js` (previews), `ui/qr.js` (the share dialog's QR code),
 /// one script so that one hash in the policy allows it.
 pub const SCRIPT_SOURCE: &str = concat!(

@@ -1,8 +1,8 @@
 //! The page's folders and search in a real browser (headless Chromium
 //! through chromedriver, as tests/browser/actions.rs): a folder renamed through
 //! its row's prompt, a folder with files deleted after its confirmation,
-//! what a token could not delete told on the page, and the search box
-//! finding a file deep down and following a result.
+//! what a token could not delete told on the page, and the one search
+//! field, Enter pressed, finding a file deep down and following a result.
 //!
 //! Skipped, with a message, where Chromium or chromedriver is not
 //! installed (`apt-get install chromium chromium-driver`).
@@ -122,8 +122,8 @@ fn the_search_box_finds_a_name_deep_down_and_goes_there() {
     ]);
     let base = format!("http://{}", server.http.unwrap());
     browser.open(&format!("{base}/s/"));
-    let input = browser.element("return document.getElementById('search-term')", json!([]));
-    browser.send_keys(&input, "NEEDLE");
+    let input = browser.by_id("filter");
+    browser.send_keys(&input, "NEEDLE\u{E007}"); // Enter: below too.
     let shown = browser.wait_for("the results", || {
         let shown = browser.run(
             "if (document.body.dataset.state !== 'idle') return null; \

@@ -11,7 +11,10 @@
 //! - `folders`: a folder renamed and deleted, the search box;
 //! - `big_folder`: a big folder's rows built from data;
 //! - `share`: the QR code and the multi-select download;
-//! - `previews`: a preview of each kind, labels, focus order, contrast.
+//! - `previews`: a preview of each kind, labels, focus order, contrast;
+//! - `rows`: each row's actions per the rights (a menu on a phone), the
+//!   keyboard, type icons, the one search field, no sideways scroll on a
+//!   phone, the read-only note.
 //!
 //! `cargo test --test browser -- --nocapture` shows what was skipped.
 
@@ -26,4 +29,5 @@ mod big_folder;
 mod folders;
 mod page;
 mod previews;
+mod rows;
 mod share;

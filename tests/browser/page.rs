@@ -1,5 +1,6 @@
 //! The web page acting on what the server tells it, in headless Chromium
-//! (as `tests/browser/actions.rs`): a read-only server's page offers no writes, a
+//! (as `tests/browser/actions.rs`): a read-only server's page offers no
+//! writes and says it is read-only, a
 //! token that may write but not delete sees no Delete, a missing folder
 //! is a page with a way back; a new folder, a selection of files and a
 //! folder deleted at once (and what could not be, reported) or
@@ -34,14 +35,14 @@ fn rows(browser: &Browser) -> Vec<String> {
 }
 
 /// The labels of the page's visible controls: the tools at the top and
-/// each row's buttons (made when a row is pointed at or focused: every
-/// row is focused first).
+/// each row's buttons (their accessible names; made when a row is seen,
+/// pointed at or focused: every row is focused first).
 fn controls(browser: &Browser) -> Value {
     browser.run(
         "for (const a of document.querySelectorAll('#listing tbody td.n a')) a.focus(); \
          const shown = (e) => e.offsetParent !== null; \
          return { tools: Array.from(document.querySelectorAll('header button, header label'), (e) => e).filter(shown).map((e) => e.textContent), \
-                  rows: Array.from(document.querySelectorAll('#listing td.o button')).filter(shown).map((b) => b.textContent) }",
+                  rows: Array.from(document.querySelectorAll('#listing td.o button')).filter(shown).map((b) => b.getAttribute('aria-label')) }",
         json!([]),
     )
 }
@@ -69,8 +70,11 @@ fn a_read_only_server_offers_no_writes() {
     let shown = controls(&browser);
     assert_eq!(
         shown,
-        json!({"tools": ["Download folder (.zip)", ".tar", "Share"], "rows": ["Download .zip"]}),
+        json!({"tools": ["Download folder (.zip)", ".tar", "Share"],
+               "rows": ["Download .zip", "Share", "Download", "Share"]}),
     );
+    let note = "const n = document.getElementById('read-only'); return n && n.offsetParent !== null ? n.textContent : null";
+    assert_eq!(browser.run(note, json!([])), json!("Read-only server"));
     // Selecting can still download, never delete.
     tick(&browser, &["notes.txt"]);
     let offered = "return ['download-selected', 'delete-selected'].map((id) => document.getElementById(id).offsetParent !== null)";
@@ -102,8 +106,12 @@ fn a_token_that_may_not_delete_is_offered_no_delete() {
     let tools = shown["tools"].as_array().unwrap();
     assert!(tools.contains(&json!("Upload files")), "{shown}");
     assert!(tools.contains(&json!("New folder")), "{shown}");
-    // No Delete, and no Rename (a rename deletes the old name).
-    assert_eq!(shown["rows"], json!([]), "{shown}");
+    // No Delete, and no Rename (a rename deletes the old name): what
+    // only reads.
+    assert_eq!(shown["rows"], json!(["Download", "Share"]), "{shown}");
+    // It may write: no read-only note.
+    let note = "return document.getElementById('read-only')";
+    assert_eq!(browser.run(note, json!([])), json!(null));
 }
 
 /// A folder's row offers Delete where the token may delete the folder
@@ -131,7 +139,7 @@ fn a_folder_row_offers_delete_where_the_token_may_delete_the_folder() {
     let offered = browser.run(
         "return Array.from(document.querySelectorAll('#listing tr[data-name]'), (r) => { \
            r.querySelector('td.n a').focus(); \
-           return [r.dataset.name, Array.from(r.querySelectorAll('td.o button'), (b) => b.textContent)]; })",
+           return [r.dataset.name, Array.from(r.querySelectorAll('td.o .acts button'), (b) => b.getAttribute('aria-label'))]; })",
         json!([]),
     );
     // No Rename: that needs write here, for the new name; no Delete:
@@ -139,9 +147,9 @@ fn a_folder_row_offers_delete_where_the_token_may_delete_the_folder() {
     assert_eq!(
         offered,
         json!([
-            ["top/only/", ["Download .zip"]],
-            ["top/other/", ["Download .zip"]],
-            ["top/note.txt", []]
+            ["top/only/", ["Download .zip", "Share"]],
+            ["top/other/", ["Download .zip", "Share"]],
+            ["top/note.txt", ["Download", "Share"]]
         ])
     );
     // And the server agrees: asked, it empties the folder and keeps it.

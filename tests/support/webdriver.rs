@@ -178,6 +178,19 @@ impl Browser {
         self.session_call("POST", "/alert/accept", Some(json!({})));
     }
 
+    /// Dismisses the open dialog (`confirm` answered Cancel).
+    #[allow(dead_code)] // Not every test file that drives a browser cancels.
+    pub fn dismiss_dialog(&self) {
+        self.session_call("POST", "/alert/dismiss", Some(json!({})));
+    }
+
+    /// Whether a dialog (`alert`, `confirm`, `prompt`) is open now.
+    #[allow(dead_code)] // Not every test file that drives a browser asks.
+    pub fn dialog_open(&self) -> bool {
+        self.try_call("GET", &self.path("/alert/text"), None)
+            .is_ok()
+    }
+
     /// Limits how fast the browser sends request bodies to
     /// `bytes_per_second` (Chromium's network emulation, which holds the
     /// bytes back in the browser), or lifts the limit (`None`).
@@ -274,13 +287,14 @@ impl Browser {
         serde_json::from_value(names).expect("names")
     }
 
-    /// The button labelled `label` on the row of `name` (its buttons are
-    /// made when the row is first focused, `ui/page.js` activate).
+    /// The button named `label` (its `aria-label`) on the row of `name`
+    /// (its buttons are made when the row is first seen or focused,
+    /// `ui/page.js` activate).
     pub fn row_button(&self, label: &str, name: &str) -> String {
         self.element(
             "const row = Array.from(document.querySelectorAll('#listing tr[data-name]')).find((r) => r.dataset.name === arguments[0]); \
              row.querySelector('td.n a').focus(); \
-             return Array.from(row.querySelectorAll('button')).find((b) => b.textContent === arguments[1])",
+             return Array.from(row.querySelectorAll('button')).find((b) => b.getAttribute('aria-label') === arguments[1])",
             json!([name, label]),
         )
     }

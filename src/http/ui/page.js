@@ -13,11 +13,16 @@
 // each name once (page_data.rs, the #entries block), and the script
 // builds the rows from it in one pass (build). The script reads the name
 // (row.dataset.name), the size and the time (row.size, row.mtime) from
-// the server's rows once (a built row has them from the start), and makes a row's action
-// buttons only when the row is first pointed at or focused (activate);
-// one listener on the table runs every row's buttons (data-act, a key of
-// ferry.acts) and boxes, so a folder of 5,000 files costs no listener per
-// row (benches/page.sh measures it).
+// the server's rows once (a built row has them from the start), and
+// gives a row its type's icon (inline SVG, cloned: nothing is fetched)
+// and its action buttons (download, rename, delete, share: icons named
+// by aria-label) only when the row first comes into view, is pointed at
+// or focused (activate), so a folder of 5,000 files makes those of the
+// few dozen rows seen; one listener on the table runs
+// every row's buttons (data-act, a key of ferry.acts) and boxes, so no
+// row costs a listener (benches/page.sh measures it). On a narrow screen
+// (page.css, 600px) a row's buttons fold into one menu (its "more"
+// button); the keyboard reaches the same buttons (Delete, F2).
 //
 // It offers only what the server says the client may do here: <body>'s
 // data-may ("write", "delete") and data-read-only come from the serve
@@ -30,9 +35,13 @@
 //   ferry.rowRights(row)  the same for what a folder's row names
 //   ferry.acts         data-act -> function (name, row): a row button's
 //                      action; ferry.actionButton(label, act, title)
-//                      makes such a button
-//   ferry.folderRow    functions (row, cell, rights) adding buttons to a
-//                      folder's row when it is activated
+//                      makes such a button (its icon: the label's first
+//                      word, ICONS)
+//   ferry.kindOf(name) what a file holds, by its extension: image, text,
+//                      pdf, audio, video, archive (icons, previews)
+//   ferry.folderRow    functions (row, acts, rights) adding buttons to a
+//                      folder's row (to its actions, `acts`) when it is
+//                      activated
 //   ferry.refresh()    the listing again from the server, in place
 //   ferry.report(name, status, reason)  a failure shown in words
 //                      (`ten.bin: not enough space on the server (507)`)
@@ -72,9 +81,57 @@
   // and search.js build on (folderRow: what each adds to a folder's row).
   const ferry = window.ferry = {
     prefix, rights, rowRights, send, say, explain, refresh, report, selection, urlOf, humanSize,
-    actionButton, acts: {}, folderRow: [],
+    actionButton, kindOf, acts: {}, folderRow: [],
   };
   const table = document.getElementById('listing');
+
+  // What a file holds, by its extension: its icon, and whether and how
+  // preview.js shows it (it previews all but archives).
+  const KINDS = {};
+  const kind = (name, extensions) => { for (const e of extensions.split(' ')) KINDS[e] = name; };
+  kind('image', 'png jpg jpeg gif webp avif svg');
+  kind('text', 'txt log md csv json xml html htm css js mjs ts rs py sh c h cc cpp hpp go java rb pl lua sql toml yaml yml ini conf cfg diff patch');
+  kind('pdf', 'pdf');
+  kind('audio', 'wav mp3 ogg oga opus flac m4a');
+  kind('video', 'webm mp4 m4v ogv mov');
+  kind('archive', 'zip tar gz tgz bz2 xz zst 7z rar');
+  function kindOf(name) {
+    const dot = name.lastIndexOf('.');
+    return dot < 0 ? undefined : KINDS[name.slice(dot + 1).toLowerCase()];
+  }
+  // Icons: one path each on a 24-unit grid, stroked in the text's colour
+  // (page.css, svg.ic). Made once, then cloned: inline SVG, so the page
+  // still fetches nothing and the policy needs no img-src for them.
+  const ICONS = {
+    folder: 'M3 6h6l2 2h10v11H3z',
+    file: 'M6 3h8l4 4v14H6zM14 3v4h4',
+    text: 'M6 3h8l4 4v14H6zM9 12h6M9 16h6',
+    image: 'M4 5h16v14H4zM4 16l5-5 4 4 3-3 4 4M15 9h.01',
+    video: 'M3 6h13v12H3zM16 10l5-3v10l-5-3z',
+    audio: 'M9 17V5l10-2v12M6 20a3 3 0 1 0 0-6 3 3 0 0 0 0 6M16 18a3 3 0 1 0 0-6 3 3 0 0 0 0 6',
+    archive: 'M4 4h16v4H4zM5 8v12h14V8M10 12h4',
+    pdf: 'M6 3h8l4 4v14H6zM14 3v4h4M8 12h8v5H8z',
+    download: 'M12 4v11M7 10l5 5 5-5M5 20h14',
+    rename: 'M4 20h4L19 9l-4-4L4 16zM13 7l4 4',
+    delete: 'M4 7h16M9 7V4h6v3M6 7l1 13h10l1-13',
+    share: 'M12 15V3M7 8l5-5 5 5M5 13v7h14v-7',
+  };
+  const drawn = {};
+  function icon(name) {
+    if (!drawn[name]) {
+      const NS = 'http://www.w3.org/2000/svg';
+      const svg = document.createElementNS(NS, 'svg');
+      svg.setAttribute('viewBox', '0 0 24 24');
+      svg.setAttribute('class', 'ic ic-' + name);
+      svg.setAttribute('aria-hidden', 'true');
+      const path = document.createElementNS(NS, 'path');
+      path.setAttribute('d', ICONS[name]);
+      svg.append(path);
+      drawn[name] = svg;
+    }
+    return drawn[name].cloneNode(true);
+  }
+  const typeOf = (row) => row.size < 0 ? 'folder' : kindOf(row.dataset.name) || 'file';
 
   const units = ['KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB'];
   function humanSize(n) {
@@ -145,18 +202,35 @@
   const NAMES = new Intl.Collator(undefined, { numeric: true });
   // A time as the server writes it: UTC, to the second.
   const UTC = /^(\d{4})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d)$/;
+  // On a phone (the width at which page.css folds a row's buttons into a
+  // menu) a time is compact, so that the Modified column fits: the time
+  // of day for today, the day for this year, else the month.
+  const phone = matchMedia('(max-width: 600px)');
+  const COMPACT = [{ hour: '2-digit', minute: '2-digit' }, { day: 'numeric', month: 'short' },
+    { year: 'numeric', month: 'short' }].map((o) => new Intl.DateTimeFormat(undefined, o));
+  function compact(date) {
+    const now = new Date();
+    if (date.toDateString() === now.toDateString()) return COMPACT[0].format(date);
+    return COMPACT[date.getFullYear() === now.getFullYear() ? 1 : 2].format(date);
+  }
   // A time in the browser's zone, to the minute: formatted once a
-  // minute (a folder's files often share one).
+  // minute (a folder's files often share one), for the width in force
+  // (a phone's texts under negative keys, apart from the others).
   const minutes = new Map();
   function local(seconds) {
     const minute = Math.floor(seconds / 60);
-    let text = minutes.get(minute);
+    const key = phone.matches ? -1 - minute : minute;
+    let text = minutes.get(key);
     if (text === undefined) {
-      text = DATE.format(new Date(minute * 60000));
-      minutes.set(minute, text);
+      const date = new Date(minute * 60000);
+      text = phone.matches ? compact(date) : DATE.format(date);
+      minutes.set(key, text);
     }
     return text;
   }
+  phone.addEventListener('change', () => {
+    for (const row of rows()) if (row.mtime) row.cells[2].textContent = local(row.mtime);
+  });
   // Each row's box: one made, the rest cloned from it.
   const PICK = document.createElement('input');
   PICK.type = 'checkbox';
@@ -206,11 +280,13 @@
   }
   function decorate() {
     let dirs = 0, files = 0, bytes = 0;
+    if (inView) inView.disconnect();
     for (const row of rows()) {
       if (row.size === undefined) read(row);
       const box = PICK.cloneNode();
       box.setAttribute('aria-label', 'Select ' + row.dataset.name);
       row.cells[0].prepend(box);
+      if (inView) inView.observe(row);
       if (row.size < 0) {
         dirs++;
         continue;
@@ -219,12 +295,17 @@
       bytes += row.size;
     }
     const plural = (n, word) => n + ' ' + word + (n === 1 ? '' : 's');
-    summary.textContent = plural(dirs, 'folder') + ', ' + plural(files, 'file') + ', ' + humanSize(bytes) +
-      (rights.readOnly ? ' \u00b7 read-only server' : '');
+    summary.textContent = plural(dirs, 'folder') + ', ' + plural(files, 'file') + ', ' + humanSize(bytes);
     sort();
     narrow();
     ticked();
+    // The rows a window shows first get their icon and buttons before the
+    // table is first laid out (page.rs, HOLD), so the observer has nothing
+    // to add to them and the table is not laid out again for it; once the
+    // scripts after this one have run (folders.js' hook for folder rows).
+    queueMicrotask(() => { for (const row of rows().slice(0, FIRST_SEEN)) activate(row); });
   }
+  const FIRST_SEEN = 60;
 
   // What the client may do to what a folder's row names: its own
   // data-may where the server wrote one, else the folder's.
@@ -234,48 +315,113 @@
     const w = words.split(' ');
     return { ...rights, write: w.includes('write'), delete: w.includes('delete') };
   }
+  // A row's button: its icon (ICONS, named by the label's first word)
+  // and its label, which page.css shows only in a row's menu; the label
+  // is its name for a screen reader, the title says on what it acts.
   function actionButton(label, act, title) {
     const b = document.createElement('button');
     b.type = 'button';
-    b.textContent = label;
+    const words = document.createElement('span');
+    words.textContent = label;
+    b.append(icon(label.split(' ')[0].toLowerCase()), words);
+    b.setAttribute('aria-label', label);
     b.dataset.act = act;
     if (title) b.title = title;
     return b;
   }
-  // A row's buttons, made the first time it is pointed at (a tap too) or
-  // focused (Tab reaches its box, then its link, then these), with the
-  // exact size and time as tooltips.
+  // A row's icon and buttons, made the first time it comes into view
+  // (inView), is pointed at (a tap too) or focused (Tab reaches its box,
+  // then its link, then these), with the exact size and time as
+  // tooltips: 5,000 rows' icons made at once would double the time the
+  // table takes to be laid out (benches/page.sh). What
+  // it offers follows the rights: a file's Rename and Delete here, a
+  // folder's by its own (folders.js); Download and Share only read.
   function activate(row) {
     if (!row || row.activated || row.size === undefined) return;
     row.activated = true;
     const cells = row.cells;
     const name = row.dataset.name;
+    cells[0].lastElementChild.before(icon(typeOf(row)));
     if (row.size >= 0) cells[1].title = row.size + ' bytes';
     cells[2].title = new Date(row.mtime * 1000).toISOString();
-    if (row.classList.contains('dir')) {
+    const acts = document.createElement('span');
+    acts.className = 'acts';
+    if (row.size < 0) {
       // A button, not a link: crawlers and `wget -r` follow links, and
       // each folder's archive would fetch everything below it again.
       const zip = actionButton('Download .zip', 'zip', 'Download ' + name + ' as one .zip file');
       zip.className = 'archive';
       zip.dataset.href = urlOf(name) + '?zip';
-      cells[3].append(zip);
-      for (const hook of ferry.folderRow) hook(row, cells[3], rowRights(row));
-      return;
+      acts.append(zip);
+      for (const hook of ferry.folderRow) hook(row, acts, rowRights(row));
+    } else {
+      acts.append(actionButton('Download', 'download', 'Download ' + name));
+      // A rename is a delete of the old name and a write of the new.
+      if (rights.write && rights.delete) acts.append(actionButton('Rename', 'rename', 'Rename or move ' + name));
+      if (rights.delete) acts.append(actionButton('Delete', 'delete', 'Delete ' + name));
     }
-    // A rename is a delete of the old name and a write of the new.
-    if (rights.write && rights.delete) cells[3].append(actionButton('Rename', 'rename'));
-    if (rights.delete) cells[3].append(actionButton('Delete', 'delete'));
+    acts.append(actionButton('Share', 'share', 'A QR code and the link of ' + name));
+    // The menu a narrow screen shows instead of the row's buttons.
+    const more = document.createElement('button');
+    more.type = 'button';
+    more.className = 'more';
+    more.textContent = '\u22ef';
+    more.dataset.act = 'more';
+    more.setAttribute('aria-label', 'Actions');
+    more.title = 'What can be done with ' + name;
+    more.setAttribute('aria-haspopup', 'true');
+    more.setAttribute('aria-expanded', 'false');
+    cells[3].append(more, acts);
   }
-  ferry.acts.zip = (name) => location.assign(urlOf(name) + '?zip');
+  // Rows come into view as they scroll, are filtered in or are laid out
+  // once the page has loaded (page.rs, HOLD): then their buttons are made.
+  const inView = window.IntersectionObserver ? new IntersectionObserver((seen) => {
+    for (const entry of seen) {
+      if (!entry.isIntersecting) continue;
+      inView.unobserve(entry.target);
+      activate(entry.target);
+    }
+  }, { rootMargin: '200px' }) : null;
+  // The row whose menu is open (a narrow screen), if any.
+  let menuRow = null;
+  // Opens `row`'s menu, or closes it if open; null closes any.
+  function menu(row) {
+    const was = menuRow;
+    const mark = (r, open) => {
+      r.classList.toggle('menu', open);
+      r.querySelector('button.more').setAttribute('aria-expanded', String(open));
+    };
+    if (was) mark(was, false);
+    menuRow = row && row !== was ? row : null;
+    if (menuRow) mark(menuRow, true);
+  }
+  // Saves `name`: a file as it is, a folder as its .zip.
+  function save(name) {
+    const link = document.createElement('a');
+    link.href = urlOf(name) + (name.endsWith('/') ? '?zip' : '');
+    link.download = '';
+    link.click();
+  }
+  ferry.acts.zip = save;
+  ferry.acts.download = save;
   ferry.acts.rename = (name) => rename(name);
   ferry.acts.delete = (name) => remove(name);
+  ferry.acts.share = (name) => ferry.share(location.origin + urlOf(name));
+  ferry.acts.more = (name, row) => menu(row);
+  // Runs a row's button; the menu it was in closes first.
+  function run(button) {
+    const row = button.closest('tr');
+    const act = ferry.acts[button.dataset.act];
+    if (button.dataset.act !== 'more') menu(null);
+    return act && row ? act(row.dataset.name, row) : undefined;
+  }
   const rowOf = (e) => e.target.closest && e.target.closest('#listing tbody tr');
   table.addEventListener('pointerover', (e) => activate(rowOf(e)));
   table.addEventListener('focusin', (e) => activate(rowOf(e)));
-  table.addEventListener('click', (e) => {
-    const b = e.target.closest && e.target.closest('td.o button[data-act]');
-    const act = b && ferry.acts[b.dataset.act];
-    if (act) act(rowOf(e).dataset.name, rowOf(e));
+  document.addEventListener('click', (e) => {
+    const b = e.target.closest && e.target.closest('#listing td.o button[data-act]');
+    if (b) run(b);
+    else if (menuRow && !menuRow.contains(e.target)) menu(null);
   });
   table.addEventListener('change', (e) => { if (e.target.classList.contains('pick')) ticked(); });
 
@@ -424,12 +570,7 @@
     await refresh();
   });
   document.getElementById('download-selected').addEventListener('click', () => {
-    for (const name of selection()) {
-      const link = document.createElement('a');
-      link.href = urlOf(name) + (name.endsWith('/') ? '?zip' : '');
-      link.download = '';
-      link.click();
-    }
+    for (const name of selection()) save(name);
   });
 
   // The filter: the rows whose name holds what is typed (any case); `/`
@@ -447,26 +588,48 @@
       row.hidden = wanted !== '' && !own.includes(wanted);
     }
   }
+  // The one search field: typing narrows the rows at once (here), Enter
+  // searches the folder's tree (search.js), and cleared, the rows are back.
   filter.addEventListener('input', () => { narrow(); ticked(); });
-  // Keys: `/` to the filter; from it, from `../` or from a row, the arrows
-  // move through the rows shown (Enter opens one: its link has the focus).
-  // `../` is not among them: it is no entry of the folder, the filter never
-  // hides it, and Down from a filter should land on the first match (Tab
-  // and the breadcrumbs reach it).
+  // Keys, for the row that holds the focus (the selection: page.css,
+  // tr:focus-within). The arrows move it through the rows shown, from the
+  // field, from `../` or from a row (its box, link or a button); Enter
+  // opens it (its link has the focus); Delete and F2 press the row's own
+  // Delete and Rename (offered, and asking, as the buttons do). `/`
+  // anywhere but in a text field goes to the field; Escape closes a
+  // row's menu, else clears the field. `../` is no entry of the folder,
+  // the filter never hides it, and Down from the field should land on the
+  // first match (Tab and the breadcrumbs reach it).
+  const KEYED = { Delete: 'delete', F2: 'rename' };
   document.addEventListener('keydown', (e) => {
     const focused = document.activeElement;
-    const typing = /^(INPUT|TEXTAREA|SELECT)$/.test(focused.tagName);
+    const typing = focused.matches('textarea, select, input:not([type=checkbox])');
+    const row = focused.closest('#listing tbody tr[data-name]');
     if (e.key === '/' && !typing && !e.ctrlKey && !e.metaKey && !e.altKey) { e.preventDefault(); filter.focus(); }
-    if (e.key === 'Escape' && focused === filter) { filter.value = ''; narrow(); ticked(); }
+    if (e.key === 'Escape' && menuRow) { menuRow.querySelector('button.more').focus(); menu(null); return; }
+    if (e.key === 'Escape' && focused === filter) { filter.value = ''; filter.dispatchEvent(new Event('input')); }
+    if (KEYED[e.key] && row && !typing) { e.preventDefault(); press(row, KEYED[e.key]); }
     if (e.key !== 'ArrowDown' && e.key !== 'ArrowUp') return;
-    const links = rows().filter((row) => !row.hidden).map((row) => row.querySelector('td.n a'));
-    const at = links.indexOf(focused);
+    const shown = rows().filter((r) => !r.hidden);
+    const at = shown.indexOf(row);
     if (at < 0 && focused !== filter && !focused.closest('tr.up')) return;
     e.preventDefault();
     const next = at < 0 ? 0 : at + (e.key === 'ArrowDown' ? 1 : -1);
     if (next < 0) filter.focus();
-    else if (links[next]) links[next].focus();
+    else if (shown[next]) shown[next].querySelector('td.n a').focus();
   });
+  // Presses `row`'s button whose act starts with `what` (a folder's is
+  // `delete-folder`), if it has one; then the selection stays where it
+  // was (the rows shown may have been built again).
+  async function press(row, what) {
+    const button = row.querySelector('button[data-act^="' + what + '"]');
+    if (!button) return;
+    const at = rows().filter((r) => !r.hidden).indexOf(row);
+    await run(button);
+    const shown = rows().filter((r) => !r.hidden);
+    const to = shown[Math.min(at, shown.length - 1)];
+    if (to) to.querySelector('td.n a').focus();
+  }
 
   // Share: the ticked items' addresses, to the clipboard where the
   // browser allows (a secure origin), else shown to be copied by hand.

@@ -1,7 +1,7 @@
 // Previews (embedded by src/http/page.rs after page.js, in the same script
 // element): a click on a file's name opens it in a dialog instead of
-// leaving the page, for the kinds in KINDS (by extension); others keep
-// their plain link. Ctrl-, Shift- or middle-click opens the link as
+// leaving the page, for the kinds in SHOWN (page.js' ferry.kindOf, by
+// extension, which the icons use too); others keep their plain link. Ctrl-, Shift- or middle-click opens the link as
 // usual, and the dialog has a Download link.
 //
 // Nothing the user stored runs here. Text (code, HTML, SVG source...) is
@@ -14,23 +14,18 @@
 // folder's previewable files in the order shown; Escape closes.
 'use strict';
 (() => {
-  const KINDS = {};
-  const kind = (name, extensions) => { for (const e of extensions.split(' ')) KINDS[e] = name; };
-  kind('image', 'png jpg jpeg gif webp avif svg');
-  kind('text', 'txt log md csv json xml html htm css js mjs ts rs py sh c h cc cpp hpp go java rb pl lua sql toml yaml yml ini conf cfg diff patch');
-  kind('pdf', 'pdf');
-  kind('audio', 'wav mp3 ogg oga opus flac m4a');
-  kind('video', 'webm mp4 m4v ogv mov');
+  const SHOWN = new Set(['image', 'text', 'pdf', 'audio', 'video']);
   // Text beyond this is not fetched: a preview, not a download.
   const TEXT_CAP = 256 * 1024;
 
   const table = document.getElementById('listing');
-  if (!table) return;
+  const ferry = window.ferry;
+  if (!table || !ferry) return;
   const kindOf = (name) => {
-    const dot = name.lastIndexOf('.');
-    return dot < 0 ? undefined : KINDS[name.slice(dot + 1).toLowerCase()];
+    const kind = ferry.kindOf(name);
+    return SHOWN.has(kind) ? kind : undefined;
   };
-  const urlOf = (name) => '/' + name.split('/').map(encodeURIComponent).join('/');
+  const urlOf = ferry.urlOf;
   // The previewable files, in the order the table shows them.
   const previewable = () => Array.from(table.querySelectorAll('tr.file'), (row) => row.dataset.name).filter(kindOf);
 

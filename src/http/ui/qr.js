@@ -217,7 +217,7 @@
     el.setAttribute('viewBox', '0 0 ' + size + ' ' + size);
     el.setAttribute('shape-rendering', 'crispEdges');
     el.setAttribute('role', 'img');
-    el.setAttribute('aria-label', 'QR code of this page\u2019s address');
+    el.setAttribute('aria-label', 'QR code of the address');
     const back = document.createElementNS(NS, 'rect');
     back.setAttribute('width', size); back.setAttribute('height', size); back.setAttribute('fill', '#fff');
     let d = '';
