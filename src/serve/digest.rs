@@ -215,9 +215,18 @@ pub struct BodyDigests {
 enum Summing {
     Crc32(crc32fast::Hasher),
     Crc32c,
-    Crc64Nvme(Box<crc_fast::Digest>),
+    Crc64Nvme(Crc64Nvme),
     Sha1(Box<sha1::Sha1>),
     Sha256(Box<Sha256>),
+}
+
+/// A CRC-64/NVME as it runs (its crate's digest is not `Debug`).
+struct Crc64Nvme(crc64fast_nvme::Digest);
+
+impl std::fmt::Debug for Crc64Nvme {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Crc64Nvme({:016x})", self.0.sum64())
+    }
 }
 
 impl Summing {
@@ -225,9 +234,7 @@ impl Summing {
         match algorithm {
             Algorithm::Crc32 => Summing::Crc32(crc32fast::Hasher::new()),
             Algorithm::Crc32c => Summing::Crc32c,
-            Algorithm::Crc64Nvme => Summing::Crc64Nvme(Box::new(crc_fast::Digest::new(
-                crc_fast::CrcAlgorithm::Crc64Nvme,
-            ))),
+            Algorithm::Crc64Nvme => Summing::Crc64Nvme(Crc64Nvme(crc64fast_nvme::Digest::new())),
             Algorithm::Sha1 => Summing::Sha1(Box::default()),
             Algorithm::Sha256 => Summing::Sha256(Box::default()),
         }
@@ -236,7 +243,7 @@ impl Summing {
     fn update(&mut self, data: &[u8]) {
         match self {
             Summing::Crc32(crc) => crc.update(data),
-            Summing::Crc64Nvme(crc) => crc.update(data),
+            Summing::Crc64Nvme(crc) => crc.0.write(data),
             Summing::Sha1(sha1) => sha1.update(data),
             Summing::Sha256(sha256) => sha256.update(data),
             Summing::Crc32c => {}
@@ -248,7 +255,7 @@ impl Summing {
         match self {
             Summing::Crc32(crc32) => crc32.finalize().to_be_bytes().to_vec(),
             Summing::Crc32c => crc.to_be_bytes().to_vec(),
-            Summing::Crc64Nvme(crc) => crc.finalize().to_be_bytes().to_vec(),
+            Summing::Crc64Nvme(crc) => crc.0.sum64().to_be_bytes().to_vec(),
             Summing::Sha1(sha1) => sha1.finalize().to_vec(),
             Summing::Sha256(sha256) => sha256.finalize().to_vec(),
         }

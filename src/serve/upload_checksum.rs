@@ -18,6 +18,7 @@
 
 use super::digest::{Algorithm, Checksum};
 use super::{ErrorKind, Failure};
+use crate::formats::crc_combine::{self, Reflected};
 use crate::storage::Part;
 
 /// A completion names a part that is not staged, or not with its ETag
@@ -123,11 +124,12 @@ impl UploadChecksum {
                     let part = value_of(&checksum.value);
                     Some(match whole {
                         None => part,
-                        Some(before) => crc_fast::checksum_combine(crc, before, part, *len),
+                        Some(before) => crc.combine(before, part, *len),
                     })
                 });
-                // No part: the CRC of nothing (a completion lists one at least).
-                let whole = whole.unwrap_or_else(|| crc_fast::checksum(crc, b""));
+                // No part: the CRC of nothing, 0 for each of these (a
+                // completion lists one part at least).
+                let whole = whole.unwrap_or(0);
                 // CRC-32s are 4 bytes, CRC-64/NVME's 8, big-endian as S3 states them.
                 let width = match self.algorithm {
                     Algorithm::Crc64Nvme => 8,
@@ -230,12 +232,12 @@ pub fn of_completion(
     Ok(Some(object))
 }
 
-/// crc-fast's name of a CRC algorithm.
-fn crc_of(algorithm: Algorithm) -> crc_fast::CrcAlgorithm {
+/// A CRC algorithm, as combining needs it.
+fn crc_of(algorithm: Algorithm) -> Reflected {
     match algorithm {
-        Algorithm::Crc32 => crc_fast::CrcAlgorithm::Crc32IsoHdlc,
-        Algorithm::Crc32c => crc_fast::CrcAlgorithm::Crc32Iscsi,
-        _ => crc_fast::CrcAlgorithm::Crc64Nvme,
+        Algorithm::Crc32 => crc_combine::CRC32,
+        Algorithm::Crc32c => crc_combine::CRC32C,
+        _ => crc_combine::CRC64_NVME,
     }
 }
 
