@@ -408,7 +408,7 @@ fn start(
     let _ = write!(
         text,
         "</header>\n\
-<main id=\"drop\"><div class=\"bar\"><p id=\"summary\"></p>{selection}</div><div id=\"message\" role=\"alert\" hidden></div><div id=\"uploads\"></div>\n\
+<main><div class=\"bar\"><p id=\"summary\"></p>{selection}</div><div id=\"message\" role=\"alert\" hidden></div><div id=\"uploads\"></div>\n\
 <table id=\"listing\"><thead><tr><th data-key=\"name\">Name</th><th data-key=\"size\">Size</th><th data-key=\"mtime\">Modified <span class=\"utc\">(UTC)</span></th><th></th></tr></thead>\n<tbody>\n",
     );
     if !prefix.is_empty() {

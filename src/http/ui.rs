@@ -12,12 +12,16 @@ pub const STYLE_SOURCE: &str = concat!(
 );
 /// The page's script, embedded: `ui/page.js` (the listing, type icons,
 /// each row's actions and keys, uploads, a file's rename and delete),
+/// `ui/queue.js` (the upload queue: pickers, the drop overlay, pause,
+/// resume, cancel), `ui/grid.js` (the list/grid toggle, thumbnails),
 /// `ui/folders.js` (a folder's rename, move and delete), `ui/search.js`
 /// (Enter in the one field: the search of the folder's tree),
 /// `ui/preview.js` (previews), `ui/qr.js` (the share dialog's QR code),
 /// one script so that one hash in the policy allows it.
 pub const SCRIPT_SOURCE: &str = concat!(
     include_str!("ui/page.js"),
+    include_str!("ui/queue.js"),
+    include_str!("ui/grid.js"),
     include_str!("ui/folders.js"),
     include_str!("ui/search.js"),
     include_str!("ui/preview.js"),

@@ -14,7 +14,12 @@
 //! - `previews`: a preview of each kind, labels, focus order, contrast;
 //! - `rows`: each row's actions per the rights (a menu on a phone), the
 //!   keyboard, type icons, the one search field, no sideways scroll on a
-//!   phone, the read-only note.
+//!   phone, the read-only note;
+//! - `queue`: files dropped anywhere on the page (the overlay), the
+//!   upload queue's pause, resume and cancel (no staged bytes left);
+//! - `grid`: the list/grid toggle, thumbnails of images, remembered;
+//! - `dufs`: the same folder in ferry and in dufs, screenshots for
+//!   docs/http.md (skipped where dufs is not installed).
 //!
 //! `cargo test --test browser -- --nocapture` shows what was skipped.
 
@@ -26,8 +31,11 @@ mod webdriver;
 
 mod actions;
 mod big_folder;
+mod dufs;
 mod folders;
+mod grid;
 mod page;
 mod previews;
+mod queue;
 mod rows;
 mod share;

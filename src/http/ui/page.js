@@ -1,7 +1,8 @@
 // The listing page's script (embedded by src/http/page.rs). It turns the
 // plain table into the web interface: local times, sorting (folders
-// first), counts, upload (picker, folder picker, drag and drop) with
-// progress, delete, rename, a .zip button per folder, and refresh.
+// first), counts, uploads by tus (sendFile; what is sent and when, the
+// pickers, the drop overlay and the queue, are queue.js'), delete,
+// rename, a .zip button per folder, and refresh.
 // Names come only from the links' addresses (decoded) and reach the page
 // only through textContent, so no name is ever parsed as markup.
 // body.dataset.state is "busy" while
@@ -42,6 +43,12 @@
 //   ferry.folderRow    functions (row, acts, rights) adding buttons to a
 //                      folder's row (to its actions, `acts`) when it is
 //                      activated
+//   ferry.rowShown     functions (row) run on every row once activated
+//                      (grid.js: an image's thumbnail)
+//   ferry.sendFile(item, show)  one file ({file, path}) sent by tus;
+//                      ferry.terminate(item) ends what the server holds
+//                      of it (a cancel); ferry.busy(+1/-1) counts work
+//                      in body.dataset.state
 //   ferry.refresh()    the listing again from the server, in place
 //   ferry.report(name, status, reason)  a failure shown in words
 //                      (`ten.bin: not enough space on the server (507)`)
@@ -61,13 +68,12 @@
 // binary and sent with every listing page), would bring a build step to
 // pin and embed it, and serves much that ferry does not (concatenation,
 // deferred lengths, other storages for its URLs); the page needs only
-// creation, HEAD and PATCH.
+// creation, HEAD, PATCH and termination (DELETE: a cancel).
 'use strict';
 (() => {
   const body = document.body;
   const prefix = body.dataset.prefix || '';
   const message = document.getElementById('message');
-  const uploads = document.getElementById('uploads');
   const summary = document.getElementById('summary');
   const sorting = { key: 'name', order: 1 };
   let tbody = document.querySelector('#listing tbody');
@@ -81,7 +87,7 @@
   // and search.js build on (folderRow: what each adds to a folder's row).
   const ferry = window.ferry = {
     prefix, rights, rowRights, send, say, explain, refresh, report, selection, urlOf, humanSize,
-    actionButton, kindOf, acts: {}, folderRow: [],
+    actionButton, kindOf, acts: {}, folderRow: [], rowShown: [], busy, sendFile, terminate, forgetOld,
   };
   const table = document.getElementById('listing');
 
@@ -115,6 +121,10 @@
     rename: 'M4 20h4L19 9l-4-4L4 16zM13 7l4 4',
     delete: 'M4 7h16M9 7V4h6v3M6 7l1 13h10l1-13',
     share: 'M12 15V3M7 8l5-5 5 5M5 13v7h14v-7',
+    pause: 'M8 5v14M16 5v14',
+    resume: 'M7 4l12 8-12 8z',
+    cancel: 'M6 6l12 12M18 6L6 18',
+    grid: 'M4 4h7v7H4zM13 4h7v7h-7zM4 13h7v7H4zM13 13h7v7h-7z',
   };
   const drawn = {};
   function icon(name) {
@@ -183,9 +193,11 @@
       xhr.open(method, url);
       for (const [name, value] of Object.entries(opts.headers || {})) xhr.setRequestHeader(name, value);
       if (opts.progress) xhr.upload.onprogress = (e) => opts.progress(e.loaded);
+      // `control.abort()` cuts the request off (a paused or cancelled upload).
+      if (opts.control) opts.control.abort = () => xhr.abort();
       const header = (name) => xhr.getResponseHeader(name);
       xhr.onload = () => resolve({ status: xhr.status, text: xhr.responseText, header });
-      xhr.onerror = () => resolve({ status: 0, text: '', header: () => null });
+      xhr.onerror = xhr.onabort = () => resolve({ status: 0, text: '', header: () => null });
       busy(1);
       xhr.send(opts.body === undefined ? null : opts.body);
     }).finally(() => busy(-1));
@@ -372,6 +384,7 @@
     more.setAttribute('aria-haspopup', 'true');
     more.setAttribute('aria-expanded', 'false');
     cells[3].append(more, acts);
+    for (const hook of ferry.rowShown) hook(row);
   }
   // Rows come into view as they scroll, are filtered in or are laid out
   // once the page has loaded (page.rs, HOLD): then their buttons are made.
@@ -695,15 +708,19 @@
   const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
 
   // Sends one file by tus; resolves with null once it is stored, or the
-  // refusal ({status, text}) that ended it. `show(offset, loaded, state)`
-  // draws its progress: `offset` bytes stored and `loaded` more on their
-  // way, `state` for its state cell.
+  // refusal ({status, text}) that ended it, or STOPPED once `item.stop`
+  // is set (queue.js: pause or cancel; the PATCH in flight is cut off,
+  // item.abort). A stopped upload stays on the server and remembered
+  // (item.key), to go on from the server's offset when sent again, or to
+  // be ended by terminate. `show(offset, loaded, state)` draws its
+  // progress: `offset` bytes stored and `loaded` more on their way,
+  // `state` for its state cell.
   async function sendFile(item, show) {
     const file = item.file;
     const target = prefix + item.path;
     const slash = target.lastIndexOf('/');
     const folder = slash < 0 ? '/' : urlOf(target.slice(0, slash)) + '/';
-    const key = REMEMBERED + JSON.stringify([target, file.size, file.lastModified]);
+    const key = item.key = REMEMBERED + JSON.stringify([target, file.size, file.lastModified]);
     const metadata = 'filename ' + base64(target.slice(slash + 1)) +
       ',mtime ' + base64(String(Math.floor(file.lastModified / 1000)));
     let location = recall(key);
@@ -712,7 +729,7 @@
     let giveUp = Date.now() + RETRY_FOR;
     // Whether to try again after `answer`, having waited; false: it ends.
     const again = async (answer) => {
-      if (!passes(answer.status) || Date.now() > giveUp) return false;
+      if (item.stop || !passes(answer.status) || Date.now() > giveUp) return false;
       show(offset, 0, 'retrying\u2026');
       await sleep(pause);
       pause = Math.min(pause * 2, PAUSES[1]);
@@ -723,6 +740,7 @@
       offset = to;
     };
     for (;;) {
+      if (item.stop) return STOPPED;
       if (location) {
         // How far it got: the upload may be gone (expired, or finished
         // elsewhere), or kept more than the last answer said.
@@ -739,7 +757,7 @@
         } else if (await again(answer)) {
           continue;
         } else {
-          return answer;
+          return item.stop ? STOPPED : answer;
         }
       }
       if (!location) {
@@ -750,19 +768,21 @@
         const created = answer.status === 201 && answer.header('Location');
         if (!created) {
           if (await again(answer)) continue;
-          return answer;
+          return item.stop ? STOPPED : answer;
         }
         location = created;
         offset = Number(answer.header('Upload-Offset')) || 0;
         if (offset >= file.size) { forget(key); return null; }
+        // Remembered before anything else: a cancel now finds it to end.
         remember(key, location);
       }
-      while (offset < file.size) {
+      while (offset < file.size && !item.stop) {
         const end = Math.min(offset + CHUNK, file.size);
         const answer = await send('PATCH', location, {
           body: file.slice(offset, end),
           headers: { ...TUS, 'Content-Type': 'application/offset+octet-stream', 'Upload-Offset': String(offset) },
           progress: (loaded) => show(offset, loaded, 'sending'),
+          control: item,
         });
         const at = Number(answer.header('Upload-Offset'));
         if (answer.status === 204 && Number.isSafeInteger(at) && at > offset) {
@@ -777,6 +797,7 @@
           break;
         }
         if (await again(answer)) break;
+        if (item.stop) return STOPPED;
         // Refused for good: forgotten. Out of time: kept, for another try.
         if (!passes(answer.status)) forget(key);
         return answer;
@@ -784,118 +805,23 @@
       if (location && offset >= file.size) { forget(key); return null; }
     }
   }
+  const STOPPED = { status: 0, text: 'stopped' };
 
-  // Uploads: one file at a time, a bar each and one for all.
-  async function upload(items) {
-    if (items.length === 0) return;
-    busy(1);
-    forgetOld();
-    const total = items.reduce((sum, item) => sum + item.file.size, 0) || 1;
-    let done = 0;
-    const overall = document.createElement('progress');
-    overall.max = total;
-    overall.value = 0;
-    overall.id = 'overall';
-    uploads.replaceChildren(overall);
-    const bars = items.map((item) => {
-      const line = document.createElement('div');
-      line.className = 'upload';
-      const label = document.createElement('span');
-      label.textContent = item.path;
-      const bar = document.createElement('progress');
-      bar.max = item.file.size || 1;
-      bar.value = 0;
-      const state = document.createElement('span');
-      state.className = 'state';
-      state.textContent = 'waiting';
-      line.append(label, bar, state);
-      uploads.appendChild(line);
-      return { line, bar, state };
-    });
-    const failures = [];
-    for (const [at, item] of items.entries()) {
-      const { line, bar, state } = bars[at];
-      let stored = 0;
-      const refused = await sendFile(item, (offset, loaded, text) => {
-        stored = offset;
-        bar.value = offset + loaded;
-        overall.value = done + offset + loaded;
-        state.textContent = text;
-      });
-      if (refused === null) {
-        done += item.file.size;
-        bar.value = bar.max;
-        state.textContent = 'done';
-      } else {
-        // Only what the server kept: a failed file's bars are not full.
-        done += stored;
-        bar.value = stored;
-        line.classList.add('failed');
-        state.textContent = 'failed';
-        failures.push(explain(item.path, refused.status, refused.text));
-      }
-      overall.value = done;
+  // Ends the upload the server holds for `item`, if one is remembered
+  // (tus termination: its staged bytes are freed), then forgets it;
+  // resolves with null, or the refusal that kept it. A request cut off
+  // just before may still hold the upload for a moment: what can pass is
+  // tried again, as in sendFile.
+  async function terminate(item) {
+    const location = item.key && recall(item.key);
+    for (let pause = PAUSES[0], giveUp = Date.now() + RETRY_FOR; location; pause = Math.min(pause * 2, PAUSES[1])) {
+      const answer = await send('DELETE', location, { headers: TUS });
+      if (answer.status === 204 || answer.status === 404 || answer.status === 410) break;
+      if (!passes(answer.status) || Date.now() > giveUp) return answer;
+      await sleep(pause);
     }
-    if (failures.length) say(failures.join('\n'));
-    else {
-      overall.value = overall.max;
-      say('Uploaded ' + items.length + (items.length === 1 ? ' file' : ' files'), true);
-    }
-    await refresh();
-    busy(-1);
-  }
-
-  function picked(input, pathOf) {
-    input.addEventListener('change', () => {
-      const items = Array.from(input.files, (file) => ({ file, path: pathOf(file) }));
-      input.value = '';
-      upload(items);
-    });
-  }
-  // The pickers are there only where the client may write; each hidden
-  // input is opened by its button.
-  const opens = (id, input) => {
-    const b = document.getElementById(id);
-    b.hidden = false;
-    b.addEventListener('click', () => input.click());
-  };
-  const pickFiles = document.getElementById('pick-files');
-  const pickFolder = document.getElementById('pick-folder');
-  if (pickFiles) { picked(pickFiles, (file) => file.name); opens('upload-files', pickFiles); }
-  if (pickFolder) { picked(pickFolder, (file) => file.webkitRelativePath || file.name); opens('upload-folder', pickFolder); }
-
-  // Drag and drop, dropped folders included (walked with webkitGetAsEntry).
-  const drop = document.getElementById('drop');
-  drop.addEventListener('dragover', (e) => { e.preventDefault(); drop.classList.add('dragging'); });
-  drop.addEventListener('dragleave', () => drop.classList.remove('dragging'));
-  drop.addEventListener('drop', async (e) => {
-    e.preventDefault();
-    drop.classList.remove('dragging');
-    if (!rights.write) {
-      say(explain('Upload', 403, rights.readOnly ? 'the server is read-only' : 'no uploads here with this token'));
-      return;
-    }
-    const entries = Array.from(e.dataTransfer.items || [], (item) => item.webkitGetAsEntry && item.webkitGetAsEntry()).filter(Boolean);
-    const items = [];
-    if (entries.length === 0) {
-      for (const file of e.dataTransfer.files) items.push({ file, path: file.name });
-    }
-    for (const entry of entries) await walk(entry, '', items);
-    upload(items);
-  });
-  async function walk(entry, path, items) {
-    if (entry.isFile) {
-      const file = await new Promise((ok, fail) => entry.file(ok, fail)).catch(() => null);
-      if (file) items.push({ file, path: path + entry.name });
-      return;
-    }
-    const reader = entry.createReader();
-    for (;;) {
-      // readEntries answers in batches: call it until it answers none.
-      const batch = await new Promise((ok) => reader.readEntries(ok, () => ok([])));
-      if (batch.length === 0) break;
-      for (const child of batch) await walk(child, path + entry.name + '/', items);
-    }
+    if (item.key) forget(item.key);
+    return null;
   }
 
   function report(name, status, reason) { say(explain(name, status, reason)); }
