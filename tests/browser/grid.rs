@@ -14,34 +14,12 @@
 //! installed (`apt-get install chromium chromium-driver`).
 #![cfg(feature = "web")] // built with what it tests (Cargo.toml [features])
 
-use std::path::PathBuf;
-
 use serde_json::{Value, json};
 
 use crate::support;
 use crate::webdriver;
 use support::TestServer;
-use webdriver::Browser;
-
-/// The two windows: a desktop's and a phone's.
-const SIZES: [(u32, u32, bool); 2] = [(1280, 900, false), (390, 844, true)];
-
-/// Opens `url` in a viewport of `size`, once the page is idle.
-fn open(browser: &Browser, url: &str, (width, height, mobile): (u32, u32, bool)) {
-    browser.viewport(width, height, mobile);
-    browser.open(url);
-    browser.when_idle("the page", "return true", json!([]));
-}
-
-/// What the window shows, as `target/web2-<name>-<width>.png`.
-fn shot(browser: &Browser, name: &str, width: u32) {
-    let target = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
-    let file = target
-        .parent()
-        .expect("the target directory")
-        .join(format!("web2-{name}-{width}.png"));
-    std::fs::write(file, browser.screenshot()).expect("the screenshot written");
-}
+use webdriver::{Browser, SIZES};
 
 /// An image `width` × `height` pixels, RGB, as a PNG: each pixel from
 /// `seed`'s pseudo-random bytes (so it compresses as a photo does not:
@@ -140,9 +118,9 @@ fn the_grid_shows_thumbnails_of_images_only_and_is_remembered() {
         ["pics/cliff.PNG", "lazy", true, true],
     ]);
     for size @ (width, _, _) in SIZES {
-        open(&browser, &url, size);
+        browser.open_in(&url, size);
         browser.run("localStorage.clear()", json!([]));
-        open(&browser, &url, size);
+        browser.open_in(&url, size);
         assert_eq!(
             browser.run(GRID, json!([])),
             json!([false, "false", [], true]),
@@ -176,7 +154,7 @@ fn the_grid_shows_thumbnails_of_images_only_and_is_remembered() {
             ]),
             "{width}px"
         );
-        shot(&browser, "grid", width);
+        browser.shot("grid", width);
         // A search's results hide the grid as they hide the list.
         browser.run("document.getElementById('filter').focus()", json!([]));
         browser.type_keys("beach\u{E007}");
@@ -193,7 +171,7 @@ fn the_grid_shows_thumbnails_of_images_only_and_is_remembered() {
             (grid[0] == json!(true) && grid[2].as_array()?.len() == 3).then_some(())
         });
         // Remembered: a load shows the grid again, then the list.
-        open(&browser, &url, size);
+        browser.open_in(&url, size);
         let again = browser.wait_for("the grid again", || {
             let grid = browser.run(GRID, json!([]));
             (grid[0] == json!(true) && grid[2].as_array()?.len() == 3).then_some(grid)
@@ -202,7 +180,7 @@ fn the_grid_shows_thumbnails_of_images_only_and_is_remembered() {
         browser.click(&browser.by_id("view"));
         let hidden = "return Array.from(document.querySelectorAll('img.thumb'), (i) => i.offsetParent === null)";
         assert_eq!(browser.run(hidden, json!([])), json!([true, true, true]));
-        open(&browser, &url, size);
+        browser.open_in(&url, size);
         assert_eq!(
             browser.run(GRID, json!([])),
             json!([false, "false", [], true])
@@ -281,14 +259,14 @@ fn grid_of_500_photos_measured() {
     let url = format!("http://{}/photos/", server.http.unwrap());
     for size @ (width, _, _) in SIZES {
         for view in ["list", "grid"] {
-            open(&browser, &url, size);
+            browser.open_in(&url, size);
             browser.run(
                 "localStorage.setItem('ferry-view', arguments[0])",
                 json!([view]),
             );
             // Nothing from the cache: each view fetches what it shows.
             browser.cdp("Network.clearBrowserCache", json!({}));
-            open(&browser, &url, size);
+            browser.open_in(&url, size);
             // Every fetch counted (Resource Timing keeps 250 by default).
             browser.run("performance.setResourceTimingBufferSize(5000)", json!([]));
             // Settled: the lazy images near the window have loaded.

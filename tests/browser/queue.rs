@@ -12,7 +12,7 @@
 //! installed (`apt-get install chromium chromium-driver`).
 #![cfg(feature = "web")] // built with what it tests (Cargo.toml [features])
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use base64::Engine as _;
 use serde_json::{Value, json};
@@ -21,27 +21,7 @@ use crate::support;
 use crate::webdriver;
 use support::TestServer;
 use support::tokens::guarded;
-use webdriver::Browser;
-
-/// The two windows: a desktop's and a phone's.
-const SIZES: [(u32, u32, bool); 2] = [(1280, 900, false), (390, 844, true)];
-
-/// Opens `url` in a viewport of `size`, once the page is idle.
-fn open(browser: &Browser, url: &str, (width, height, mobile): (u32, u32, bool)) {
-    browser.viewport(width, height, mobile);
-    browser.open(url);
-    browser.when_idle("the page", "return true", json!([]));
-}
-
-/// What the window shows, as `target/web2-<name>-<width>.png`.
-fn shot(browser: &Browser, name: &str, width: u32) {
-    let target = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
-    let file = target
-        .parent()
-        .expect("the target directory")
-        .join(format!("web2-{name}-{width}.png"));
-    std::fs::write(file, browser.screenshot()).expect("the screenshot written");
-}
+use webdriver::{Browser, SIZES};
 
 /// Starts dragging a file named `name` holding `content` over the
 /// element `over` picks (a `DataTransfer` holding a `File` made in the
@@ -70,12 +50,6 @@ fn drag(browser: &Browser, over: &str, name: &str, content: &[u8]) -> Value {
 /// Whether the overlay shows.
 const OVERLAY: &str = "return !document.getElementById('overlay').hidden";
 
-/// Waits for the page to say `words` (an earlier message may still show
-/// while the request that answers it runs).
-fn said(browser: &Browser, words: &str) {
-    browser.wait_for(words, || (browser.message() == words).then_some(()));
-}
-
 #[test]
 fn files_dropped_anywhere_on_the_page_are_uploaded_into_its_folder() {
     let Some(browser) = Browser::start_or_skip() else {
@@ -88,8 +62,7 @@ fn files_dropped_anywhere_on_the_page_are_uploaded_into_its_folder() {
     server.write_files(&["d/already.txt"]);
     let addr = server.http.unwrap();
     for (at, (width, height, mobile)) in SIZES.into_iter().enumerate() {
-        open(
-            &browser,
+        browser.open_in(
             &format!("http://t:{}@{addr}/d/", tokens[0]),
             (width, height, mobile),
         );
@@ -102,7 +75,7 @@ fn files_dropped_anywhere_on_the_page_are_uploaded_into_its_folder() {
             json!([true, "Drop files here to upload them to /d/"]),
             "{width}px"
         );
-        shot(&browser, "drop-overlay", width);
+        browser.shot("drop-overlay", width);
         // Left without a drop: gone again.
         browser.run("fire('dragleave')", json!([]));
         assert_eq!(browser.run(OVERLAY, json!([])), json!(false));
@@ -110,16 +83,15 @@ fn files_dropped_anywhere_on_the_page_are_uploaded_into_its_folder() {
         assert!(!drag(&browser, "#summary", &name, &content).is_null());
         browser.run("fire('drop')", json!([]));
         assert_eq!(browser.run(OVERLAY, json!([])), json!(false));
-        said(&browser, "Uploaded 1 file");
+        browser.said("Uploaded 1 file");
         let stored = server.path(&format!("d/{name}"));
         assert_eq!(std::fs::read(&stored).unwrap(), content, "{width}px");
         assert!(browser.names("tr.file").contains(&format!("d/{name}")));
-        shot(&browser, "dropped", width);
+        browser.shot("dropped", width);
 
         // A token that may not write here: no overlay, and a drop is
         // refused in words, nothing stored.
-        open(
-            &browser,
+        browser.open_in(
             &format!("http://t:{}@{addr}/d/", tokens[1]),
             (width, height, mobile),
         );
@@ -225,20 +197,20 @@ fn a_paused_upload_resumes_from_the_servers_offset() {
         let content = support::pattern(BIG, 50 + at as u64);
         let file = local.path().join(&name);
         std::fs::write(&file, &content).unwrap();
-        open(&browser, &format!("http://{}/", server.http.unwrap()), size);
+        browser.open_in(&format!("http://{}/", server.http.unwrap()), size);
         browser.throttle_uploads(Some(RATE));
         pick(&browser, &[&file]);
         under_way(&browser, server.root.path(), BIG as u64);
         press(&browser, "Pause", &name);
         reaches(&browser, &name, "paused");
-        said(&browser, "Uploads: 1 paused");
+        browser.said("Uploads: 1 paused");
         // Stopped midway: the server keeps what it has, the page the
         // upload's Location.
         let held = under_way(&browser, server.root.path(), BIG as u64);
         let location = browser.run(REMEMBERED, json!([]));
         assert_eq!(location.as_array().map(Vec::len), Some(1), "{location}");
         assert!(!server.path(&name).exists());
-        shot(&browser, "queue-paused", size.0);
+        browser.shot("queue-paused", size.0);
         let buttons = "return Array.from(document.querySelectorAll('.upload button'), \
             (b) => b.getAttribute('aria-label'))";
         assert_eq!(
@@ -263,7 +235,7 @@ fn a_paused_upload_resumes_from_the_servers_offset() {
         );
         browser.throttle_uploads(None);
         press(&browser, "Resume", &name);
-        said(&browser, "Uploaded 1 file");
+        browser.said("Uploaded 1 file");
         assert_eq!(std::fs::read(server.path(&name)).unwrap(), content);
         // Resumed: first asked how far the upload got, then sent the rest
         // from there (past what was staged before the pause); no new
@@ -303,7 +275,7 @@ fn cancelled_uploads_leave_no_staged_bytes_and_no_file() {
     for size in SIZES {
         let w = size.0;
         let [first, second, third] = [1, 2, 3].map(|n| format!("cancel-{n}-{w}.bin"));
-        open(&browser, &format!("http://{}/", server.http.unwrap()), size);
+        browser.open_in(&format!("http://{}/", server.http.unwrap()), size);
         browser.throttle_uploads(Some(RATE));
         // Two at once: the first is sent, the second waits.
         pick(&browser, &[&write(&first, 60), &write(&second, 61)]);
@@ -311,20 +283,20 @@ fn cancelled_uploads_leave_no_staged_bytes_and_no_file() {
         assert_eq!(state(&browser, &second), json!("waiting"));
         press(&browser, "Cancel", &second);
         reaches(&browser, &second, "cancelled");
-        shot(&browser, "queue", w);
+        browser.shot("queue", w);
         // The first paused, then cancelled: its staged bytes are freed.
         press(&browser, "Pause", &first);
-        said(&browser, "Uploads: 1 paused, 1 cancelled");
+        browser.said("Uploads: 1 paused, 1 cancelled");
         assert!(!staged(server.root.path()).is_empty());
         press(&browser, "Cancel", &first);
         reaches(&browser, &first, "cancelled");
-        said(&browser, "Uploads: 2 cancelled");
+        browser.said("Uploads: 2 cancelled");
         assert_eq!(staged(server.root.path()), []);
         // A third cancelled while it is sent.
         pick(&browser, &[&write(&third, 62)]);
         under_way(&browser, server.root.path(), BIG as u64);
         press(&browser, "Cancel", &third);
-        said(&browser, "Uploads: 1 cancelled");
+        browser.said("Uploads: 1 cancelled");
         assert_eq!(state(&browser, &third), json!("cancelled"));
         assert_eq!(browser.run(REMEMBERED, json!([])), json!([]));
         browser.throttle_uploads(None);

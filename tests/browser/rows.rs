@@ -13,19 +13,13 @@
 //! installed (`apt-get install chromium chromium-driver`).
 #![cfg(feature = "web")] // built with what it tests (Cargo.toml [features])
 
-use std::path::PathBuf;
-
 use crate::support;
 use crate::webdriver;
 
 use serde_json::{Value, json};
 use support::TestServer;
 use support::tokens::guarded;
-use webdriver::Browser;
-
-/// The two windows: a desktop's and a phone's (`mobile`: the viewport
-/// is laid out as a phone lays it out).
-const SIZES: [(u32, u32, bool); 2] = [(1280, 900, false), (390, 844, true)];
+use webdriver::{Browser, SIZES};
 
 const DELETE: &str = "\u{E017}";
 const F2: &str = "\u{E032}";
@@ -44,16 +38,6 @@ fn open(browser: &Browser, url: &str, (width, height, mobile): (u32, u32, bool))
          return rows.every((r) => r.querySelector('td.o .acts')) || null",
         json!([]),
     );
-}
-
-/// What the window shows, as `target/web2-<name>-<width>.png`.
-fn shot(browser: &Browser, name: &str, width: u32) {
-    let target = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
-    let file = target
-        .parent()
-        .expect("the target directory")
-        .join(format!("web2-{name}-{width}.png"));
-    std::fs::write(file, browser.screenshot()).expect("the screenshot written");
 }
 
 /// Each row's actions (their accessible names), and how they are shown:
@@ -86,12 +70,6 @@ fn act(browser: &Browser, name: &str, label: &str, mobile: bool) {
         browser.click(&more);
     }
     browser.click(&browser.row_button(label, name));
-}
-
-/// Waits for the page to say `words` (an earlier message may still show
-/// while the request that answers it runs).
-fn said(browser: &Browser, words: &str) {
-    browser.wait_for(words, || (browser.message() == words).then_some(()));
 }
 
 /// The read-only note's words, where it is shown.
@@ -127,7 +105,7 @@ fn each_rows_actions_are_in_sight_as_the_rights_allow() {
             "{width}px"
         );
         assert_eq!(browser.run(NOTE, json!([])), json!(null));
-        shot(&browser, "row-actions", width);
+        browser.shot("row-actions", width);
         // Usable: Download takes the file, Share shows its link.
         browser.run(
             "window.taken = []; HTMLAnchorElement.prototype.click = function () { \
@@ -161,7 +139,7 @@ fn each_rows_actions_are_in_sight_as_the_rights_allow() {
                     ["Download", "Rename", "Delete", "Share"]
                 ])
             );
-            shot(&browser, "row-menu", width);
+            browser.shot("row-menu", width);
             browser.type_keys("\u{E00C}"); // Escape: closed.
             assert_eq!(
                 browser.run(
@@ -195,7 +173,7 @@ fn each_rows_actions_are_in_sight_as_the_rights_allow() {
         open(&browser, &url(&tokens[2]), (width, height, mobile));
         assert_eq!(offered(&browser), reads, "{width}px");
         assert_eq!(browser.run(NOTE, json!([])), json!("Read-only here"));
-        shot(&browser, "read-only-token", width);
+        browser.shot("read-only-token", width);
     }
 }
 
@@ -216,7 +194,7 @@ fn a_folder_is_renamed_from_its_row() {
         let new = format!("renamed at {width}");
         browser.answer_dialog(&new);
         browser.accept_dialog();
-        said(&browser, &format!("Renamed top/{name} to top/{new}"));
+        browser.said(&format!("Renamed top/{name} to top/{new}"));
         assert_eq!(browser.names("#listing tr.dir"), [format!("top/{new}/")]);
         // The folder and what it holds, under the new name on disk.
         assert!(!server.path(&format!("top/{name}")).exists());
@@ -271,17 +249,17 @@ fn the_keyboard_selects_deletes_after_asking_renames_and_opens() {
         browser.type_keys(DELETE);
         assert_eq!(browser.dialog_text(), format!("Delete {a}?"));
         browser.accept_dialog();
-        said(&browser, &format!("Deleted {a}"));
+        browser.said(&format!("Deleted {a}"));
         assert!(!server.path(&a).exists());
         // The selection stays in place: the next row.
         assert_eq!(selected(&browser), b);
-        shot(&browser, "keyboard-deleted", width);
+        browser.shot("keyboard-deleted", width);
         // F2 renames, through the same prompt as the button.
         browser.type_keys(F2);
         browser.dialog_text();
         browser.answer_dialog("b2.txt");
         browser.accept_dialog();
-        said(&browser, &format!("Renamed {b} to {dir}/b2.txt"));
+        browser.said(&format!("Renamed {b} to {dir}/b2.txt"));
         assert!(!server.path(&b).exists());
         assert_eq!(
             std::fs::read(server.path(&format!("{dir}/b2.txt"))).unwrap(),
@@ -358,7 +336,7 @@ fn each_type_has_its_icon_and_nothing_is_fetched() {
             json!([]),
         );
         assert_eq!(fetched, json!([]));
-        shot(&browser, "icons", size.0);
+        browser.shot("icons", size.0);
     }
 }
 
@@ -410,7 +388,7 @@ fn one_search_field_narrows_the_rows_then_searches_below() {
                 true
             ])
         );
-        shot(&browser, "search", size.0);
+        browser.shot("search", size.0);
         // Cleared: the folder's rows again, all of them.
         browser.send_keys(&field, &BACKSPACE.repeat("needle".len()));
         assert_eq!(browser.run(results, json!([])), json!(true));
@@ -468,5 +446,5 @@ fn a_phone_never_scrolls_sideways_and_its_times_are_compact() {
     );
     let [scroll, inner]: [u64; 2] = serde_json::from_value(browser.run(fits, json!([]))).unwrap();
     assert!(scroll <= inner, "with the menu open: {scroll} > {inner}");
-    shot(&browser, "phone-fits", 390);
+    browser.shot("phone-fits", 390);
 }

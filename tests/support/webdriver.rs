@@ -310,6 +310,11 @@ impl Browser {
     }
 }
 
+/// The two windows the page is tested in: a desktop's and a phone's
+/// (width, height, whether it is a phone).
+#[allow(dead_code)] // not every browser test uses all of it
+pub const SIZES: [(u32, u32, bool); 2] = [(1280, 900, false), (390, 844, true)];
+
 /// What the preview and accessibility tests add (`tests/browser/previews.rs`):
 /// a start that skips, DevTools commands, screenshots.
 #[allow(dead_code)] // not every browser test uses all of it
@@ -354,6 +359,31 @@ impl Browser {
     /// The folder downloads land in.
     pub fn downloads(&self) -> PathBuf {
         self._profile.path().join("downloads")
+    }
+
+    /// What the window shows, as `target/web2-<name>-<width>.png` (kept
+    /// as CI's artifacts).
+    pub fn shot(&self, name: &str, width: u32) {
+        let target = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+        let file = target
+            .parent()
+            .expect("the target directory")
+            .join(format!("web2-{name}-{width}.png"));
+        std::fs::write(file, self.screenshot()).expect("the screenshot written");
+    }
+
+    /// Opens `url` in a viewport of `size` (one of [`SIZES`]), once the
+    /// page is idle.
+    pub fn open_in(&self, url: &str, (width, height, mobile): (u32, u32, bool)) {
+        self.viewport(width, height, mobile);
+        self.open(url);
+        self.when_idle("the page", "return true", json!([]));
+    }
+
+    /// Waits for the page to say `words` (an earlier message may still
+    /// show while the request that answers it runs).
+    pub fn said(&self, words: &str) {
+        self.wait_for(words, || (self.message() == words).then_some(()));
     }
 
     /// A PNG of the viewport, as WebDriver takes it.
