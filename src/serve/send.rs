@@ -164,7 +164,8 @@ fn read_if_cached(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<b
         match rustix::io::preadv2(file, &mut slices, at, ReadWriteFlags::NOWAIT) {
             Ok(0) => return Ok(false), // past the end, or nothing cached
             Ok(n) => done += n,
-            Err(Errno::AGAIN | Errno::OPNOTSUPP) => return Ok(false),
+            // NOSYS: no preadv2 (a kernel before 4.6, qemu-user 7): the pool reads.
+            Err(Errno::AGAIN | Errno::OPNOTSUPP | Errno::NOSYS) => return Ok(false),
             Err(Errno::INTR) => {}
             Err(errno) => return Err(errno.into()),
         }

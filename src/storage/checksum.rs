@@ -22,6 +22,7 @@
 //! who waits (a range was served) is queued for those threads once.
 
 use std::collections::{HashMap, HashSet};
+use std::ffi::c_ulong;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -203,7 +204,8 @@ struct Known {
     wanted: HashSet<Key>,
 }
 
-type Key = (u64, u64, i64, (i64, u64), (i64, u64));
+/// Nanoseconds are a `c_ulong` in `Stat`: 32 bits on 32-bit ARM.
+type Key = (u64, u64, i64, (i64, c_ulong), (i64, c_ulong));
 
 /// Entries kept before the cache starts over.
 const CACHE_ENTRIES: usize = 16 * 1024;

@@ -174,10 +174,13 @@ impl Level {
             "" => rustix::fs::openat(&*storage.root, ".", DIR, Mode::empty())?,
             path => super::open_dir_at(&storage.root, path)?,
         };
-        let mut dir = Dir::new(fd)?;
+        // Back to where the last read stopped: the folder's offset set
+        // before reading (getdents64 goes on from it, as `seekdir` does;
+        // rustix's `Dir::seek` is on 64-bit targets only).
         if let Some(cookie) = self.cookie {
-            dir.seek(cookie)?;
+            rustix::fs::seek(&fd, rustix::fs::SeekFrom::Start(cookie.cast_unsigned()))?;
         }
+        let mut dir = Dir::new(fd)?;
         let mut read = 0;
         while self.ahead.len() < BATCH {
             let Some(entry) = dir.read() else {

@@ -405,6 +405,7 @@ fn parse(text: &str) -> Option<(u64, Vec<DeadProperty>)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::storage::no_openat2::without_openat2;
 
     #[test]
     fn records_read_back_for_their_inode_only() {
@@ -446,7 +447,7 @@ mod tests {
         storage
             .write_dead_properties(holder, 7, std::slice::from_ref(&prop))
             .unwrap();
-        super::super::no_openat2::without_openat2(|| {
+        without_openat2("records_are_read_where_openat2_is_refused", || {
             assert_eq!(storage.dead_properties(holder, 7).unwrap(), vec![prop]);
             let none = storage.dead_properties(Holder::File("b/g"), 8).unwrap();
             assert_eq!(none, Vec::new());

@@ -414,6 +414,7 @@ fn cache_by_sendfile(file: &File, offset: u64, len: u64) -> io::Result<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::storage::no_openat2::without_openat2;
 
     /// Without `openat2` (`open_beneath` then goes one segment at a time)
     /// the jail holds as with it: a file is read, a symlinked folder on the
@@ -430,7 +431,7 @@ mod tests {
         std::os::unix::fs::symlink(outside.path().join("f"), dir.path().join("a/l")).unwrap();
         let storage = Storage::open(dir.path(), "n1", false).unwrap();
         let name = |text: &str| Name::new(text.to_owned()).unwrap();
-        super::super::no_openat2::without_openat2(|| {
+        without_openat2("the_jail_holds_where_openat2_is_refused", || {
             let found = storage.open_read(&name("a/b/f")).unwrap();
             assert_eq!(found.info.size, 5);
             for (text, refused) in [
