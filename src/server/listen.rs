@@ -45,12 +45,25 @@ pub(super) fn bind_groups(config: &Config, reactors: usize) -> io::Result<Groups
         let addr = listen.addr;
         // Named here: with several listeners, the error alone does not say
         // which address is taken.
-        let group = bind_group(addr, reactors)
-            .map_err(|err| io::Error::new(err.kind(), format!("cannot listen on {addr}: {err}")))?;
+        let group = bind_group(addr, reactors).map_err(|err| cannot_listen(addr, &err))?;
         let addr = group[0].local_addr()?;
         groups.push((Listen { addr, ..listen }, group));
     }
     Ok(groups)
+}
+
+/// `addr` could not be bound: the address named (with several
+/// listeners, the error alone does not say which is taken) and, where
+/// another program holds it (a second ferry, say: README's Quick start),
+/// the way out.
+pub(super) fn cannot_listen(addr: SocketAddr, err: &io::Error) -> io::Error {
+    let hint = match err.kind() {
+        io::ErrorKind::AddrInUse => {
+            ": another program holds that port; give this listener another (port 0: any free one)"
+        }
+        _ => "",
+    };
+    io::Error::new(err.kind(), format!("cannot listen on {addr}: {err}{hint}"))
 }
 
 /// Serves the listeners systemd passed instead of the configured addresses,

@@ -417,8 +417,7 @@ impl Server {
 /// The `--metrics` listener, bound on the first reactor: a scrape is
 /// rare and cheap.
 fn bind_metrics(addr: SocketAddr) -> io::Result<mio::net::TcpListener> {
-    mio::net::TcpListener::bind(addr)
-        .map_err(|err| io::Error::new(err.kind(), format!("cannot listen on {addr}: {err}")))
+    mio::net::TcpListener::bind(addr).map_err(|err| listen::cannot_listen(addr, &err))
 }
 
 /// What the reactors share, its threads started: the I/O pool, the access

@@ -226,6 +226,8 @@ fn serve_start_up_errors_name_what_is_wrong() {
         line.contains(&format!("cannot listen on {}: ", busy.1)),
         "{line}"
     );
+    // Taken by another program: the way out is named.
+    assert!(line.ends_with("(port 0: any free one)"), "{line}");
 
     fs::write(root.path().join("file"), "").unwrap();
     let output = ferry(root.path())
