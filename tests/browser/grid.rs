@@ -58,28 +58,10 @@ fn png(width: u32, height: u32, seed: u64) -> Vec<u8> {
         let start = out.len();
         out.extend(kind);
         out.extend(data);
-        let crc = crc32(&out[start..]);
+        let crc = crc32fast::hash(&out[start..]);
         out.extend(crc.to_be_bytes());
     }
     out
-}
-
-/// The CRC-32 (IEEE) of PNG's chunks.
-fn crc32(bytes: &[u8]) -> u32 {
-    let table: Vec<u32> = (0..256u32)
-        .map(|n| {
-            (0..8).fold(n, |c, _| {
-                if c & 1 == 1 {
-                    0xEDB8_8320 ^ (c >> 1)
-                } else {
-                    c >> 1
-                }
-            })
-        })
-        .collect();
-    !bytes.iter().fold(!0u32, |c, &b| {
-        table[((c ^ u32::from(b)) & 0xFF) as usize] ^ (c >> 8)
-    })
 }
 
 /// The grid's state: whether it shows, the toggle's `aria-pressed`, the
