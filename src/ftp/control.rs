@@ -11,7 +11,8 @@
 //! CWD <folder>         DF -> 250               the folder must be there, within a grant
 //! DELE / MKD / RMD     Delete / MakeFolder / RemoveFolder -> 250 | 257
 //! RNFR + RNTO          Get (is it there?) + MoveFile | MoveFolder -> 350, 250
-//! MDTM / MLST          Get (the description) -> 213, 250
+//! MDTM                 Get (the description) -> 213
+//! MLST, STAT <path>    List (the name alone, sent here) -> 250, 213
 //! PASV / EPSV          Link::Listen -> 227 | 229 (the reactor listens: links.rs)
 //! RETR / LIST / NLST   Get / List, handed to the data connection -> 150, 226
 //! STOR                 Put (the body ends at the data connection's end) -> 150, 226
@@ -27,7 +28,7 @@
 use super::command::{Command, LineError, parse_command};
 use super::listing::{Mlsd, ls_line, nlst_line};
 use super::path::{file_name, folder_prefix, quoted, resolve};
-use super::reply::{facts, failed, mdtm, mlst_lines, one_line};
+use super::reply::{failed, mdtm, one_line};
 use super::terms::{Security, TLS_FEATURES, Terms, TlsOffer};
 use crate::access::{Login, Secret};
 use crate::name::{Name, Prefix};
@@ -44,7 +45,7 @@ const ANONYMOUS: [&str; 2] = ["anonymous", "ftp"];
 /// What `FEAT` lists (RFC 2389): what this server serves of the
 /// extensions (and [`TLS_FEATURES`] where TLS is offered).
 const FEATURES: &str =
-    " UTF8\r\n SIZE\r\n MDTM\r\n MFMT\r\n REST STREAM\r\n MLST type*;size*;modify*;\r\n";
+    " UTF8\r\n SIZE\r\n MDTM\r\n MFMT\r\n REST STREAM\r\n MLST type*;size*;modify*;perm*;\r\n";
 
 /// A control connection's state between its commands.
 #[derive(Debug, Default)]
@@ -109,6 +110,8 @@ pub(super) enum Pending {
     Mdtm,
     /// `MLST` of this path.
     Mlst(String),
+    /// `STAT` of this path.
+    StatOf(String),
     /// `MFMT` of this path, to this time (as given).
     Mfmt(String, String),
     Quit,
@@ -261,7 +264,7 @@ impl Control {
                 false => self.answer(used, "225 no transfer under way"),
             },
             "STAT" if arg.is_empty() => self.status(used),
-            "STAT" => self.answer(used, "504 STAT of a path is not served: LIST it"),
+            "STAT" => self.status_of(&arg, used),
             // lftp's mirror sends SITE CHMOD (and UTIME): a file's mode is the
             // server's, so the command is superfluous here (RFC 959's 202).
             "SITE" => self.answer(
@@ -450,11 +453,13 @@ impl Control {
                 format!("213 {}", mdtm(version.info.mtime))
             }
             (Pending::Size | Pending::Mdtm, _) => "550 not a file".to_owned(),
-            (Pending::Mlst(path), Reply::File { version, .. }) => {
-                let file = (version.info.size, version.info.mtime);
-                mlst_lines(&facts(Some(file)), &path)
+            // The entry's lines, and the reply's end, follow as the
+            // listing's body.
+            (Pending::Mlst(path), Reply::Listing { .. }) => format!("250-Listing /{path}"),
+            (Pending::StatOf(path), Reply::Listing { .. }) => {
+                format!("213-Status of {}:", quoted(&path))
             }
-            (Pending::Mlst(path), _) => mlst_lines(&facts(None), &path),
+            (Pending::Mlst(_) | Pending::StatOf(_), _) => "550 not there".to_owned(),
             (Pending::Mfmt(time, path), Reply::Patched(patched)) => {
                 let failed_kind = patched
                     .changes

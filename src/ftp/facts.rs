@@ -1,26 +1,40 @@
 //! What the control connection says of files and of itself without a
 //! data connection: a file's facts (`SIZE`, `MDTM`, `MLST`, RFC 3659), its
-//! time set (`MFMT`), and the session's status (`STAT`). Each fact is a
-//! `Get` of the file's description, never its bytes.
+//! time set (`MFMT`), the session's status (`STAT`) and a listing's
+//! (`STAT <path>`). A fact is a `Get` of the file's description, never
+//! its bytes; `MLST` and `STAT <path>` are listings of the one name,
+//! sent on the control connection as a reply's lines.
 
 use super::control::{Control, Pending};
-use super::path::{quoted, resolve};
-use super::reply::{facts, mlst_lines, parse_mdtm};
+use super::listing::{Mlst, StatLines};
+use super::path::{folder_prefix, quoted, resolve};
+use super::reply::parse_mdtm;
 use crate::name::Name;
 use crate::serve::Operation;
 use crate::serve::decoded::Decoded;
 use crate::serve::ops;
+use crate::serve::terms::ListingFormat;
 
 impl Control {
-    /// `MLST` (RFC 3659 §7): one entry's facts, on the control connection;
-    /// the root (no file's name) is a folder.
+    /// `MLST` (RFC 3659 §7): one entry's facts, `perm` among them, on the
+    /// control connection: a listing of the name alone ([`Mlst`]), so
+    /// that it knows what the token may do there.
     pub(super) fn mlst(&mut self, arg: &str, used: usize) -> Decoded {
         let path = resolve(&self.cwd, arg);
-        if path.is_empty() {
-            let lines = mlst_lines(&facts(None), "");
-            return self.answer(used, &lines);
+        match named(&path, Box::<Mlst>::default()) {
+            Some(list) => self.request(used, Pending::Mlst(path), list),
+            None => self.answer(used, "553 not a name ferry takes"),
         }
-        self.on_file(arg, used, Pending::Mlst(path), Self::describe)
+    }
+
+    /// `STAT <path>` (RFC 959): what `LIST` would send, on the control
+    /// connection ([`StatLines`]); a file named is its one line.
+    pub(super) fn status_of(&mut self, arg: &str, used: usize) -> Decoded {
+        let path = self.listed_path(arg);
+        match named(&path, Box::new(StatLines)) {
+            Some(list) => self.request(used, Pending::StatOf(path), list),
+            None => self.answer(used, "553 not a name ferry takes"),
+        }
     }
 
     /// `MFMT <time> <file>` (draft-somers-ftp-mfxx): sets a file's time,
@@ -72,4 +86,16 @@ impl Control {
         let want = crate::serve::Want::Whole { body: false };
         Operation::Get(ops::Get { name, want })
     }
+}
+
+/// A listing of the name `path` alone in `format`, sent on the control
+/// connection; `None` if ferry takes no such name.
+fn named(path: &str, format: ListingFormat) -> Option<Operation> {
+    let list = ops::List {
+        prefix: folder_prefix(path)?,
+        scope: crate::serve::Scope::Named,
+        format,
+        body: true,
+    };
+    Some(Operation::List(list))
 }

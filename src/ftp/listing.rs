@@ -2,7 +2,8 @@
 //! listing spool, as every protocol's): `LIST` in the `ls -l` form that
 //! clients parse (curl, lftp, ftplib, FileZilla), `NLST` a name a line,
 //! `MLSD` each entry's facts (RFC 3659: what lftp and rclone read), its
-//! `perm` among them.
+//! `perm` among them; and the two listings answered on the control
+//! connection, `MLST`'s one entry and `STAT <path>`'s `LIST`.
 //! Names are the entries' own (no folder before them), as they are.
 //!
 //! ```text
@@ -13,7 +14,7 @@
 
 use super::reply::facts;
 use crate::serve::Rights;
-use crate::serve::terms::{Format, Piece};
+use crate::serve::terms::{Format, Piece, Wants};
 
 /// Six months, in seconds: older entries show their year, as `ls` does.
 const RECENT: i64 = 182 * 86_400;
@@ -85,6 +86,60 @@ impl Format for Mlsd {
 
     fn row_rights(&mut self, rights: Rights) {
         self.row = Some(rights);
+    }
+}
+
+/// `MLST` (RFC 3659 §7.2): the one entry it names, its facts (`perm`
+/// among them, as [`Mlsd`] gives it) on a line that begins with a space,
+/// then the reply's end; the codec writes the reply's first line. A
+/// folder is the folder alone (its members are never read).
+#[derive(Debug, Default)]
+pub struct Mlst {
+    /// What the token may do with the entry named.
+    rights: Rights,
+}
+
+impl Format for Mlst {
+    fn put(&mut self, prefix: &str, piece: Piece<'_>, out: &mut Vec<u8>) {
+        let (file, path, perm) = match piece {
+            Piece::Start => (None, prefix.trim_end_matches('/'), folder_perm(self.rights)),
+            Piece::Only(entry) => {
+                let file = (entry.info.size, entry.info.mtime);
+                (Some(file), entry.name.as_str(), file_perm(self.rights))
+            }
+            _ => return,
+        };
+        let lines = format!(" {}perm={perm}; /{path}\r\n250 End\r\n", facts(file));
+        out.extend_from_slice(lines.as_bytes());
+    }
+
+    fn rights(&mut self, rights: Rights) {
+        self.rights = rights;
+    }
+
+    fn wants(&self) -> Wants {
+        Wants {
+            itself: true,
+            ..Wants::default()
+        }
+    }
+}
+
+/// `STAT <path>` (RFC 959): `LIST`'s lines, sent on the control
+/// connection inside a `213` reply, whose last line this writes after
+/// the entries (the codec writes the first). An `ls -l` line never
+/// begins with a digit, so none is taken for the reply's end.
+#[derive(Debug, Default)]
+pub struct StatLines;
+
+impl Format for StatLines {
+    fn put(&mut self, prefix: &str, piece: Piece<'_>, out: &mut Vec<u8>) {
+        // A file named is the listing's one piece: nothing follows it.
+        let last = matches!(piece, Piece::End | Piece::Only(_));
+        ls_line(prefix, piece, out);
+        if last {
+            out.extend_from_slice(b"213 End of status\r\n");
+        }
     }
 }
 

@@ -57,12 +57,6 @@ pub(super) fn facts(file: Option<(u64, i64)>) -> String {
     }
 }
 
-/// `MLST`'s answer: `facts` of `path` (RFC 3659 §7.2: the entry's line
-/// begins with a space).
-pub(super) fn mlst_lines(facts: &str, path: &str) -> String {
-    format!("250-Listing /{path}\r\n {facts} /{path}\r\n250 End")
-}
-
 /// A time as `MFMT` gives it (`YYYYMMDDHHMMSS`, UTC; a fraction of a
 /// second after a `.` is dropped): Unix seconds, or `None` if it is not
 /// one.

@@ -108,9 +108,7 @@ impl Control {
     /// `LIST`, `NLST`: a folder's entries in `format` (options such as
     /// `-la`, which clients send, are taken as asked).
     pub(super) fn list(&mut self, arg: &str, used: usize, format: ListingFormat) -> Decoded {
-        let words = arg.split(' ').filter(|w| !w.is_empty());
-        let path: Vec<&str> = words.skip_while(|w| w.starts_with('-')).collect();
-        let path = resolve(&self.cwd, &path.join(" "));
+        let path = self.listed_path(arg);
         let Some(prefix) = folder_prefix(&path) else {
             return self.answer(used, "550 not a folder name ferry takes");
         };
@@ -121,6 +119,14 @@ impl Control {
             body: true,
         };
         self.transfer(used, Operation::List(list))
+    }
+
+    /// The path a listing's argument names from the working folder, its
+    /// options (`-la`, which clients send) left out.
+    pub(super) fn listed_path(&self, arg: &str) -> String {
+        let words = arg.split(' ').filter(|w| !w.is_empty());
+        let path: Vec<&str> = words.skip_while(|w| w.starts_with('-')).collect();
+        resolve(&self.cwd, &path.join(" "))
     }
 
     /// Queues what the reactor relays of the data connection.

@@ -40,7 +40,9 @@ pub enum Scope {
     /// found". Nothing below the subdirectories is read.
     Directory,
     /// The one name the prefix is, without its `/` (WebDAV's `PROPFIND`
-    /// of a name): a folder's listing as for [`Scope::Directory`], or the
+    /// of a name): a folder's listing as for [`Scope::Directory`] (or
+    /// the folder alone, where its format wants only that:
+    /// [`Wants::itself`]), or the
     /// file of that name alone ([`Piece::Only`]), spooled like any
     /// listing so that the answer holds nothing of it.
     Named,
@@ -235,6 +237,10 @@ pub struct Wants {
     /// A one-level listing's files are not shown (S3's ListBuckets): the
     /// walk skips them by their directory entry, never `lstat`ing one.
     pub no_files: bool,
+    /// A [`Scope::Named`] listing of a folder is the folder alone (FTP's
+    /// `MLST`, WebDAV's `PROPFIND` at depth 0): it is looked up, its
+    /// members never read, so a folder of any size costs one lookup.
+    pub itself: bool,
 }
 
 impl Wants {
@@ -246,6 +252,7 @@ impl Wants {
         space: true,
         md5: false,
         no_files: false,
+        itself: false,
     };
 }
 

@@ -6,7 +6,7 @@ use crate::support;
 
 use support::{TestServer, listen_ftp};
 
-use crate::support::ftp::{ask, connect, line, log_in};
+use crate::support::ftp::{ask, connect, line, log_in, reply};
 
 #[test]
 fn a_token_logs_in_and_each_command_is_an_operation_on_the_root() {
@@ -69,7 +69,7 @@ fn a_token_logs_in_and_each_command_is_an_operation_on_the_root() {
     assert_eq!(entry[0], "250-Listing /photos/a.jpg");
     assert!(
         entry[1].starts_with(" type=file;size=5;modify=20")
-            && entry[1].ends_with("; /photos/a.jpg"),
+            && entry[1].ends_with(";perm=rawdf; /photos/a.jpg"),
         "{entry:?}"
     );
     assert_eq!(entry[2], "250 End");
@@ -84,7 +84,12 @@ fn a_token_logs_in_and_each_command_is_an_operation_on_the_root() {
     assert!(ask(&mut raw, "MFMT 20240103040506 none.jpg").starts_with("550 "));
     raw.send("MLST /photos\r\n");
     let entry = [line(&mut raw), line(&mut raw), line(&mut raw)];
-    assert_eq!(entry[1], " type=dir; /photos", "{entry:?}");
+    assert_eq!(entry[1], " type=dir;perm=elcmdpf; /photos", "{entry:?}");
+    assert_eq!(
+        reply_to(&mut raw, "MLST /"),
+        ["250-Listing /", " type=dir;perm=elcmdpf; /", "250 End"]
+    );
+    assert!(ask(&mut raw, "MLST /photos/none.jpg").starts_with("550 "));
     assert_eq!(ask(&mut raw, "RNFR a.jpg"), "350 ready for RNTO");
     assert_eq!(ask(&mut raw, "RNTO b.jpg"), "250 done");
     assert!(server.root.path().join("photos/b.jpg").exists());
@@ -153,6 +158,26 @@ fn a_tokens_grants_hold_for_every_command() {
     let lines: Vec<&str> = facts.lines().collect();
     assert_eq!(lines[0], "type=dir;perm=el; in", "{facts}");
     assert!(lines[1].ends_with(";perm=r; a"), "{facts}");
+    // MLST says the same of one entry; STAT lists what LIST would, on
+    // the control connection; what it may not read is not there.
+    let file = reply_to(&mut raw, "MLST a");
+    assert!(file[1].ends_with(";perm=r; /pub/a"), "{file:?}");
+    assert_eq!(
+        reply_to(&mut raw, "MLST in")[1],
+        " type=dir;perm=el; /pub/in"
+    );
+    let status = reply_to(&mut raw, "STAT .");
+    assert_eq!(status.len(), 4, "{status:?}");
+    assert!(status[2].ends_with(" a"), "{status:?}");
+    for refused in [
+        "MLST /secret/s",
+        "MLST /secret",
+        "STAT /secret",
+        "STAT /secret/s",
+    ] {
+        let answer = ask(&mut raw, refused);
+        assert!(answer.starts_with("550 "), "{refused}: {answer}");
+    }
     assert!(server.root.path().join("pub/a").exists());
     assert!(server.root.path().join("secret/s").exists());
 }
@@ -198,11 +223,60 @@ fn feat_lists_what_is_served() {
             " MDTM",
             " MFMT",
             " REST STREAM",
-            " MLST type*;size*;modify*;",
+            " MLST type*;size*;modify*;perm*;",
             "211 End"
         ]
     );
     assert_eq!(ask(&mut raw, "OPTS UTF8 ON"), "200 UTF-8 always");
+}
+
+/// `STAT <path>` (RFC 959): `LIST`'s lines on the control connection,
+/// between `213-` and `213 `: a folder's entries, a file's one line, any
+/// size of folder (sent as any listing is), and the next command read.
+#[test]
+fn stat_of_a_path_lists_it_on_the_control_connection() {
+    let (server, mut raw) = crate::support::ftp::logged_in();
+    let photos = server.root.path().join("photos");
+    std::fs::create_dir_all(photos.join("sub")).unwrap();
+    std::fs::write(photos.join("a.jpg"), b"hello").unwrap();
+    let status = reply_to(&mut raw, "STAT photos");
+    assert_eq!(status[0], "213-Status of \"/photos\":");
+    assert!(
+        status[1].starts_with("drwxr-xr-x 1 ferry ferry ") && status[1].ends_with(" sub"),
+        "{status:?}"
+    );
+    assert!(
+        status[2].starts_with("-rw-r--r-- 1 ferry ferry            5 ")
+            && status[2].ends_with(" a.jpg"),
+        "{status:?}"
+    );
+    assert_eq!(status[3], "213 End of status");
+    assert_eq!(status.len(), 4);
+    // The options clients send before a path are left out, as LIST's.
+    assert_eq!(reply_to(&mut raw, "STAT -la /photos"), status);
+    let file = reply_to(&mut raw, "STAT /photos/a.jpg");
+    assert_eq!(file.len(), 3, "{file:?}");
+    assert!(file[1].ends_with(" photos/a.jpg"), "{file:?}");
+    assert!(ask(&mut raw, "STAT nowhere").starts_with("550 "));
+
+    // Bigger than a reply sent inline: 2,000 lines, all there, in order.
+    let many = server.root.path().join("many");
+    std::fs::create_dir(&many).unwrap();
+    for i in 0..2000 {
+        std::fs::write(many.join(format!("file-{i:04}.csv")), b"x").unwrap();
+    }
+    let status = reply_to(&mut raw, "STAT many");
+    assert_eq!(status.len(), 2002);
+    for (i, line) in status[1..2001].iter().enumerate() {
+        assert!(line.ends_with(&format!(" file-{i:04}.csv")), "{line}");
+    }
+    assert_eq!(ask(&mut raw, "NOOP"), "200 ok");
+}
+
+/// Sends `command` and reads its reply, of one line or several.
+fn reply_to(raw: &mut crate::support::Raw, command: &str) -> Vec<String> {
+    raw.send(format!("{command}\r\n"));
+    reply(raw)
 }
 
 /// Garbage is answered and the next command read; a line without end is

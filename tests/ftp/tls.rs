@@ -102,6 +102,16 @@ fn auth_tls_secures_the_login_and_prot_p_the_transfers() {
     data.read_to_string(&mut names).unwrap();
     assert_eq!(names, "big.bin\r\nup.bin\r\n");
     assert_eq!(control.line(), "226 done");
+
+    // A listing on the control connection itself (STAT), over TLS,
+    // bigger than one TLS record.
+    for i in 0..500 {
+        std::fs::write(server.root.path().join(format!("n{i:03}")), b"").unwrap();
+    }
+    assert_eq!(control.ask("STAT /"), "213-Status of \"/\":");
+    let lines: Vec<String> = (0..502).map(|_| control.line()).collect();
+    assert!(lines[0].ends_with(" big.bin") && lines[501].ends_with(" up.bin"));
+    assert_eq!(control.line(), "213 End of status");
     assert_eq!(control.ask("QUIT"), "221 goodbye");
 }
 

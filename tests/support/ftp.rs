@@ -29,6 +29,20 @@ pub fn line(raw: &mut Raw) -> String {
     }
 }
 
+/// A reply of one line or several (RFC 959 4.2: `213-` begins it, the
+/// line that begins with `213 ` ends it), each without its CRLF.
+pub fn reply(raw: &mut Raw) -> Vec<String> {
+    let first = line(raw);
+    let mut lines = vec![first.clone()];
+    if first.as_bytes().get(3) == Some(&b'-') {
+        let end = format!("{} ", &first[..3]);
+        while !lines.last().is_some_and(|l| l.starts_with(&end)) {
+            lines.push(line(raw));
+        }
+    }
+    lines
+}
+
 /// Sends `command` and returns the answer's line.
 pub fn ask(raw: &mut Raw, command: &str) -> String {
     raw.send(format!("{command}\r\n"));

@@ -281,7 +281,7 @@ impl Format for Multistatus {
 
     /// Dead properties where some may be asked for (not for a `prop` of
     /// live ones alone), members' only at depth 1; the space for a quota
-    /// property named.
+    /// property named; at depth 0, a folder alone.
     fn wants(&self) -> Wants {
         let (dead, space) = match &self.asked {
             Propfind::Prop(list) => (
@@ -296,6 +296,8 @@ impl Format for Multistatus {
             own: true,
             members: dead && self.depth > 0,
             space,
+            // At depth 0 a folder is answered alone: its members unread.
+            itself: self.depth == 0,
             ..Wants::default()
         }
     }

@@ -413,9 +413,16 @@ fn spool_named(
     prefix: &Prefix,
     mut spool: Spool<'_>,
 ) -> Result<(File, u64, u64), StorageError> {
-    match ctx.storage.list_directory(prefix, true) {
-        Err(StorageError::NotFound) => {}
-        listed => return spool_directory(ctx, who, listed?, spool),
+    if spool.format.wants().itself {
+        match find_folder(ctx, prefix) {
+            Err(StorageError::NotFound) => {}
+            found => return found.and_then(|()| spool_folder_alone(ctx, who, spool)),
+        }
+    } else {
+        match ctx.storage.list_directory(prefix, true) {
+            Err(StorageError::NotFound) => {}
+            listed => return spool_directory(ctx, who, listed?, spool),
+        }
     }
     let name = prefix.as_str().strip_suffix('/').unwrap_or_default();
     let name = Name::new(name.to_owned()).map_err(|_| StorageError::NotFound)?;
@@ -438,6 +445,33 @@ fn spool_named(
     }
     spool.put(Piece::Only(&entry))?;
     spool.finish(1)
+}
+
+/// Whether the folder `prefix` names is there (the root always is).
+fn find_folder(ctx: &Ctx<'_>, prefix: &Prefix) -> Result<(), StorageError> {
+    match prefix.as_str().strip_suffix('/') {
+        None => Ok(()),
+        Some(name) => {
+            let name = Name::new(name.to_owned()).map_err(|_| StorageError::NotFound)?;
+            ctx.storage.find_folder(&name)
+        }
+    }
+}
+
+/// The folder a [`Scope::Named`] listing names, alone ([`Wants::itself`]):
+/// its own details, between `Start` and `End`, and none of its members.
+fn spool_folder_alone(
+    ctx: &Ctx<'_>,
+    who: &Who,
+    mut spool: Spool<'_>,
+) -> Result<(File, u64, u64), StorageError> {
+    let path = spool.prefix.trim_end_matches('/');
+    if let Some(describer) = Describer::new(ctx, (who, spool.format.wants()), path) {
+        spool.format.details(describer.folder(ctx.storage, path));
+    }
+    spool.put(Piece::Start)?;
+    spool.put(Piece::End)?;
+    spool.finish(0)
 }
 
 /// The directory of `listing`, one level: its subdirectories, then its
