@@ -28,7 +28,7 @@
 use super::command::{Command, LineError, parse_command};
 use super::listing::{Mlsd, ls_line, nlst_line};
 use super::path::{file_name, folder_prefix, quoted, resolve};
-use super::reply::{failed, mdtm, one_line};
+use super::reply::{Facts, failed, mdtm, one_line};
 use super::terms::{Security, TLS_FEATURES, Terms, TlsOffer};
 use crate::access::{Login, Secret};
 use crate::name::{Name, Prefix};
@@ -44,8 +44,7 @@ const ANONYMOUS: [&str; 2] = ["anonymous", "ftp"];
 
 /// What `FEAT` lists (RFC 2389): what this server serves of the
 /// extensions (and [`TLS_FEATURES`] where TLS is offered).
-const FEATURES: &str =
-    " UTF8\r\n SIZE\r\n MDTM\r\n MFMT\r\n REST STREAM\r\n MLST type*;size*;modify*;perm*;\r\n";
+const FEATURES: &str = " UTF8\r\n SIZE\r\n MDTM\r\n MFMT\r\n REST STREAM\r\n";
 
 /// A control connection's state between its commands.
 #[derive(Debug, Default)]
@@ -67,6 +66,8 @@ pub struct Control {
     pub(super) extended: bool,
     /// Where the next `RETR` or `STOR` begins (`REST`).
     pub(super) rest: u64,
+    /// The facts `MLST` and `MLSD` give (`OPTS MLST`).
+    pub(super) facts: Facts,
     /// What it is offered (TLS, active mode) and its client's address.
     pub(super) terms: Terms,
     /// FTPS: offered, begun, for the data connections too.
@@ -195,8 +196,7 @@ impl Control {
             "AUTH" => self.auth(&arg, used),
             "PBSZ" => self.pbsz(used),
             "PROT" => self.prot(&arg, used),
-            "OPTS" if arg.eq_ignore_ascii_case("UTF8 ON") => self.answer(used, "200 UTF-8 always"),
-            "OPTS" => self.answer(used, "501 no such option"),
+            "OPTS" => self.options(&arg, used),
             "NOOP" => self.answer(used, "200 ok"),
             "HELP" => self.answer(used, "214 see docs/ftp.md"),
             "TYPE" => self.type_(&arg, used),
@@ -252,7 +252,7 @@ impl Control {
             "RETR" => self.retrieve(&arg, used),
             "LIST" => self.list(&arg, used, Box::new(ls_line as PlainFormat)),
             "NLST" => self.list(&arg, used, Box::new(nlst_line as PlainFormat)),
-            "MLSD" => self.list(&arg, used, Box::<Mlsd>::default()),
+            "MLSD" => self.list(&arg, used, Box::new(Mlsd::giving(self.facts))),
             "PORT" => self.port(&arg, used, false),
             "EPRT" => self.port(&arg, used, true),
             "STOR" => self.store(&arg, used),
@@ -298,11 +298,28 @@ impl Control {
     fn features(&mut self, used: usize) -> Decoded {
         self.answer.extend_from_slice(b"211-Features:\r\n");
         self.answer.extend_from_slice(FEATURES.as_bytes());
+        let mlst = format!(" MLST {}\r\n", self.facts.feature());
+        self.answer.extend_from_slice(mlst.as_bytes());
         if self.security.offer != TlsOffer::Off {
             self.answer.extend_from_slice(TLS_FEATURES.as_bytes());
         }
         self.answer.extend_from_slice(b"211 End\r\n");
         Decoded::Answered(used)
+    }
+
+    /// `OPTS` (RFC 2389): `UTF8 ON` (names are always UTF-8), and
+    /// `MLST` with the facts to give (RFC 3659 §7.9).
+    fn options(&mut self, arg: &str, used: usize) -> Decoded {
+        let (option, value) = arg.split_once(' ').unwrap_or((arg, ""));
+        match option.to_ascii_uppercase().as_str() {
+            "UTF8" if value.eq_ignore_ascii_case("ON") => self.answer(used, "200 UTF-8 always"),
+            "MLST" => {
+                self.facts = Facts::chosen(value);
+                let line = format!("200 MLST OPTS {}", self.facts.given());
+                self.answer(used, line.trim_end())
+            }
+            _ => self.answer(used, "501 no such option"),
+        }
     }
 
     fn user(&mut self, name: String, used: usize) -> Decoded {

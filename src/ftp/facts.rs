@@ -21,7 +21,7 @@ impl Control {
     /// that it knows what the token may do there.
     pub(super) fn mlst(&mut self, arg: &str, used: usize) -> Decoded {
         let path = resolve(&self.cwd, arg);
-        match named(&path, Box::<Mlst>::default()) {
+        match named(&path, Box::new(Mlst::giving(self.facts))) {
             Some(list) => self.request(used, Pending::Mlst(path), list),
             None => self.answer(used, "553 not a name ferry takes"),
         }

@@ -12,7 +12,7 @@
 //! -rw-r--r-- 1 ferry ferry      512 Jan  3  2024 old.csv     (over six months ago: the year)
 //! ```
 
-use super::reply::facts;
+use super::reply::Facts;
 use crate::serve::Rights;
 use crate::serve::terms::{Format, Piece, Wants};
 
@@ -57,26 +57,39 @@ pub fn nlst_line(prefix: &str, piece: Piece<'_>, out: &mut Vec<u8>) {
 /// the listed folder's, or a folder's own where a grant lies below.
 #[derive(Debug, Default)]
 pub struct Mlsd {
+    /// The facts given (`OPTS MLST`).
+    facts: Facts,
     /// What the token may do in the listed folder.
     rights: Rights,
     /// What it may do in the next folder listed, where that differs.
     row: Option<Rights>,
 }
 
+impl Mlsd {
+    /// A listing that gives `facts`.
+    pub(super) fn giving(facts: Facts) -> Mlsd {
+        Mlsd {
+            facts,
+            ..Mlsd::default()
+        }
+    }
+}
+
 impl Format for Mlsd {
     fn put(&mut self, prefix: &str, piece: Piece<'_>, out: &mut Vec<u8>) {
-        let (file, name, perm) = match piece {
+        let (file, name, rights) = match piece {
             Piece::Directory { name, .. } => {
                 let rights = self.row.take().unwrap_or(self.rights);
-                (None, name, folder_perm(rights))
+                (None, name, rights)
             }
             Piece::File { entry, .. } | Piece::Only(entry) => {
                 let file = (entry.info.size, entry.info.mtime);
-                (Some(file), entry.name.as_str(), file_perm(self.rights))
+                (Some(file), entry.name.as_str(), self.rights)
             }
             _ => return,
         };
-        let line = format!("{}perm={perm}; {}\r\n", facts(file), leaf(prefix, name));
+        let facts = self.facts.of(file, || perm_of(file.is_some(), rights));
+        let line = format!("{facts} {}\r\n", leaf(prefix, name));
         out.extend_from_slice(line.as_bytes());
     }
 
@@ -95,21 +108,34 @@ impl Format for Mlsd {
 /// folder is the folder alone (its members are never read).
 #[derive(Debug, Default)]
 pub struct Mlst {
+    /// The facts given (`OPTS MLST`).
+    facts: Facts,
     /// What the token may do with the entry named.
     rights: Rights,
 }
 
+impl Mlst {
+    /// The entry, with `facts`.
+    pub(super) fn giving(facts: Facts) -> Mlst {
+        Mlst {
+            facts,
+            ..Mlst::default()
+        }
+    }
+}
+
 impl Format for Mlst {
     fn put(&mut self, prefix: &str, piece: Piece<'_>, out: &mut Vec<u8>) {
-        let (file, path, perm) = match piece {
-            Piece::Start => (None, prefix.trim_end_matches('/'), folder_perm(self.rights)),
+        let (file, path) = match piece {
+            Piece::Start => (None, prefix.trim_end_matches('/')),
             Piece::Only(entry) => {
                 let file = (entry.info.size, entry.info.mtime);
-                (Some(file), entry.name.as_str(), file_perm(self.rights))
+                (Some(file), entry.name.as_str())
             }
             _ => return,
         };
-        let lines = format!(" {}perm={perm}; /{path}\r\n250 End\r\n", facts(file));
+        let facts = self.facts.of(file, || perm_of(file.is_some(), self.rights));
+        let lines = format!(" {facts} /{path}\r\n250 End\r\n");
         out.extend_from_slice(lines.as_bytes());
     }
 
@@ -140,6 +166,14 @@ impl Format for StatLines {
         if last {
             out.extend_from_slice(b"213 End of status\r\n");
         }
+    }
+}
+
+/// An entry's `perm`: a file's or a folder's, with `rights`.
+fn perm_of(file: bool, rights: Rights) -> String {
+    match file {
+        true => file_perm(rights),
+        false => folder_perm(rights),
     }
 }
 

@@ -47,13 +47,73 @@ pub(super) fn passive_line(addr: std::net::SocketAddr, extended: bool) -> String
     }
 }
 
-/// An entry's facts (RFC 3659 §7.5), as `MLST` and `MLSD` give them: a
-/// file's type, size and time (`None`: a folder, whose type alone is
-/// said).
-pub(super) fn facts(file: Option<(u64, i64)>) -> String {
-    match file {
-        Some((size, mtime)) => format!("type=file;size={size};modify={};", mdtm(mtime)),
-        None => "type=dir;".to_owned(),
+/// The facts `MLST` and `MLSD` give (RFC 3659 §7.5), in this order.
+const FACT_NAMES: [&str; 4] = ["type", "size", "modify", "perm"];
+
+/// Which of the facts an entry's line gives: all of them until
+/// `OPTS MLST` (§7.9) chooses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Facts([bool; 4]);
+
+impl Default for Facts {
+    fn default() -> Self {
+        Facts([true; 4])
+    }
+}
+
+impl Facts {
+    /// `OPTS MLST`'s list (`type;size;`): the facts it names, case aside;
+    /// a fact not served is left out (§7.9), an empty list gives none.
+    pub(super) fn chosen(list: &str) -> Facts {
+        let named: Vec<&str> = list.split(';').map(str::trim).collect();
+        Facts(FACT_NAMES.map(|fact| named.iter().any(|n| n.eq_ignore_ascii_case(fact))))
+    }
+
+    /// As `FEAT` lists them: every fact served, a `*` after each given.
+    pub(super) fn feature(self) -> String {
+        let star = |given| if given { "*;" } else { ";" };
+        FACT_NAMES
+            .iter()
+            .zip(self.0)
+            .map(|(name, given)| format!("{name}{}", star(given)))
+            .collect()
+    }
+
+    /// The facts given, as `OPTS MLST` answers them (`type;size;`).
+    pub(super) fn given(self) -> String {
+        FACT_NAMES
+            .iter()
+            .zip(self.0)
+            .filter(|(_, given)| *given)
+            .map(|(name, _)| format!("{name};"))
+            .collect()
+    }
+
+    /// An entry's facts, those given: a file's type, size and time
+    /// (`file`; `None`: a folder, which says its type), and `perm` (worked
+    /// out only where it is given).
+    pub(super) fn of(self, file: Option<(u64, i64)>, perm: impl FnOnce() -> String) -> String {
+        let [kind, size, modify, given_perm] = self.0;
+        let mut out = String::new();
+        if kind {
+            out.push_str(if file.is_some() {
+                "type=file;"
+            } else {
+                "type=dir;"
+            });
+        }
+        if let Some((bytes, mtime)) = file {
+            if size {
+                out.push_str(&format!("size={bytes};"));
+            }
+            if modify {
+                out.push_str(&format!("modify={};", mdtm(mtime)));
+            }
+        }
+        if given_perm {
+            out.push_str(&format!("perm={};", perm()));
+        }
+        out
     }
 }
 

@@ -228,6 +228,38 @@ fn feat_lists_what_is_served() {
         ]
     );
     assert_eq!(ask(&mut raw, "OPTS UTF8 ON"), "200 UTF-8 always");
+    assert!(ask(&mut raw, "OPTS MODE Z").starts_with("501 "));
+}
+
+/// `OPTS MLST` (RFC 3659 §7.9) chooses the facts `MLST` and `MLSD` give:
+/// those served among the names (case aside), said back; `FEAT` stars
+/// them; none at all is a choice too.
+#[test]
+fn opts_mlst_chooses_the_facts_given() {
+    let (server, mut raw) = crate::support::ftp::logged_in();
+    std::fs::write(server.root.path().join("a.csv"), b"12345").unwrap();
+    assert_eq!(
+        ask(&mut raw, "OPTS MLST Size;unix.mode;PERM;"),
+        "200 MLST OPTS size;perm;"
+    );
+    let feat = reply_to(&mut raw, "FEAT");
+    assert!(
+        feat.contains(&" MLST type;size*;modify;perm*;".to_owned()),
+        "{feat:?}"
+    );
+    assert_eq!(
+        reply_to(&mut raw, "MLST a.csv")[1],
+        " size=5;perm=rawdf; /a.csv"
+    );
+    let (listed, _, _) = crate::support::ftp::transfer(&mut raw, "MLSD");
+    assert_eq!(listed, b"size=5;perm=rawdf; a.csv\r\n");
+    assert_eq!(ask(&mut raw, "OPTS MLST"), "200 MLST OPTS");
+    assert_eq!(reply_to(&mut raw, "MLST /")[1], "  /");
+    assert_eq!(
+        ask(&mut raw, "OPTS MLST type;size;modify;perm;"),
+        "200 MLST OPTS type;size;modify;perm;"
+    );
+    assert!(reply_to(&mut raw, "MLST a.csv")[1].starts_with(" type=file;size=5;modify="));
 }
 
 /// `STAT <path>` (RFC 959): `LIST`'s lines on the control connection,
