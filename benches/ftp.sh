@@ -11,7 +11,20 @@
 #   benches/ftp.sh [--quick] [--reps N] [--size BYTES] [--sessions N]
 #                  [--files N] [--idle N] [--no-durable]
 #                  [--vsftpd-opt KEY=VALUE]... [--sections "1 2 3"]
-#                  [FERRY_BINARY]
+#                  [--veth] [--pace BYTES_PER_SECOND] [FERRY_BINARY]
+#
+# --veth: the client in a network namespace of its own behind a veth pair
+# (the servers on 10.77.53.1, the client on 10.77.53.2), pinned to the
+# second CPU with its receive processing steered there (RPS), the servers
+# pinned to the first. Over loopback the kernel's receive work for a
+# client (TCP, the copy's setup) runs in the softirq of whichever side
+# sent, so a fast sender is charged for its reader's work; behind the
+# veth pair each side's cgroup pays its own. Needs 2 CPUs and `ip`.
+#
+# --pace: section 1's RETRs read no faster than that, so that the servers
+# send at one pace: a sender's CPU per byte falls as its reader slows (the
+# kernel sends fuller segments, for fewer wake-ups), so a server that
+# keeps ahead of the disk pays more per byte than one its reader waits for.
 #
 # Builds nothing: the ferry binary is the argument, else $FERRY_BIN, else
 # target/release/ferry. Needs root (vsftpd chroots and drops to its `ftp`
@@ -104,7 +117,7 @@ SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$SCRIPT_DIR/.." && pwd)
 CLIENT="$SCRIPT_DIR/ftp_client.py"
 
-QUICK=0 DURABLE=1 NREPS="" SIZE="" SESSIONS="" FILES=20 IDLE="" SECTIONS="1 2 3"
+QUICK=0 DURABLE=1 NREPS="" SIZE="" SESSIONS="" FILES=20 IDLE="" SECTIONS="1 2 3" VETH=0 PACE=0
 BINARY="" VSFTPD_OPTS=()
 while [[ $# -gt 0 ]]; do
   case $1 in
@@ -117,6 +130,8 @@ while [[ $# -gt 0 ]]; do
     --idle) IDLE=${2:?--idle needs a number}; shift ;;
     --sections) SECTIONS=${2:?--sections needs a list}; shift ;;
     --vsftpd-opt) VSFTPD_OPTS+=("${2:?--vsftpd-opt needs KEY=VALUE}"); shift ;;
+    --veth) VETH=1 ;;
+    --pace) PACE=${2:?--pace needs bytes a second}; shift ;;
     -h | --help)
       sed -n '2,/^$/p' "$0" | sed 's/^# \{0,1\}//'
       exit 0
@@ -154,7 +169,7 @@ SAY_FD=1 # progress goes to standard output, with the table
 # ---------------------------------------------------------------- cleanup
 
 declare -A PID=() CG=() PORT=() ROOT=()
-CG_KIND="" CG_BASE="" IDLE_A="" IDLE_B=""
+CG_KIND="" CG_BASE="" IDLE_A="" IDLE_B="" NETNS=""
 PID_VARS=(IDLE_A IDLE_B)
 release() { # at exit (lib.sh's cleanup): every server, then the cgroups
   local key i
@@ -163,6 +178,8 @@ release() { # at exit (lib.sh's cleanup): every server, then the cgroups
     for ((i = 0; i < 50 && $(wc -l <"${CG[$key]}/cgroup.procs") > 0; i++)); do sleep 0.1; done
     rmdir "${CG[$key]}" 2>/dev/null || say "could not remove the cgroup ${CG[$key]}"
   done
+  # The namespace takes its end of the veth pair, and the pair, with it.
+  [[ -z $NETNS ]] || ip netns del "$NETNS" 2>/dev/null || say "could not remove the namespace $NETNS"
 }
 clean_up_at_exit "$MAX_SECONDS"
 
@@ -213,6 +230,35 @@ case $CG_KIND in
   none) CPU_METHOD="utime+stime+cutime+cstime of the server's main process (no cgroup could be made)" ;;
 esac
 say "server CPU: $CPU_METHOD"
+
+# Where the servers listen and how each side runs: over loopback, or
+# (--veth) across a veth pair, each side on a CPU of its own.
+HOST=127.0.0.1 CLIENT_RUN=() SERVER_RUN=()
+if [[ $VETH -eq 1 ]]; then
+  (($(nproc) >= 2)) || die "--veth needs 2 CPUs"
+  command -v ip >/dev/null || install_missing iproute2
+  NETNS=ferry-ftp-bench-$$
+  host_if=fbh$$ client_if=fbc$$
+  ip netns add "$NETNS"
+  ip link add "$host_if" type veth peer name "$client_if"
+  ip link set "$client_if" netns "$NETNS"
+  ip addr add 10.77.53.1/30 dev "$host_if"
+  ip link set "$host_if" up
+  ip netns exec "$NETNS" ip addr add 10.77.53.2/30 dev "$client_if"
+  ip netns exec "$NETNS" ip link set "$client_if" up
+  ip netns exec "$NETNS" ip link set lo up
+  # What the client sends is taken in on the servers' CPU, what the
+  # servers send on the client's (CPU masks: 1 is the first, 2 the second).
+  echo 1 >"/sys/class/net/$host_if/queues/rx-0/rps_cpus"
+  ip netns exec "$NETNS" sh -c "echo 2 >/sys/class/net/$client_if/queues/rx-0/rps_cpus"
+  HOST=10.77.53.1
+  CLIENT_RUN=(ip netns exec "$NETNS" taskset -c 1)
+  SERVER_RUN=(taskset -c 0)
+  export BENCH_HOST=$HOST
+  say "network: the client in namespace $NETNS on CPU 1, behind a veth pair; the servers on $HOST, CPU 0"
+else
+  say "network: loopback (127.0.0.1)"
+fi
 
 SRC="$WORK/source.bin"
 if has 1; then
@@ -276,7 +322,10 @@ start_server() { # server: a fresh one on an empty root
     ferry | durable)
       local flags=()
       [[ $key == ferry ]] && flags+=(--no-fsync)
-      launch "PID[$key]" "$log" cg_exec "$key" "$FERRY" serve --ftp 127.0.0.1:0 \
+      # The veth's address is not loopback: ferry serves it open only when
+      # told (only this machine's namespaces reach it).
+      [[ $VETH -eq 0 ]] || flags+=(--no-auth)
+      launch "PID[$key]" "$log" cg_exec "$key" "${SERVER_RUN[@]}" "$FERRY" serve --ftp "$HOST:0" \
         --root "${ROOT[$key]}" "${flags[@]}" --log-file "$WORK/$key.access.log" \
         --max-connections-per-client 0 --idle-timeout 300 --ftp-passive-ports "${PASV[$key]}"
       PORT[$key]=$(port_of FERRY "$SERVED")
@@ -291,7 +340,7 @@ start_server() { # server: a fresh one on an empty root
       cat >"$conf" <<EOF
 listen=YES
 listen_ipv6=NO
-listen_address=127.0.0.1
+listen_address=$HOST
 listen_port=${PORT[$key]}
 background=NO
 anonymous_enable=YES
@@ -316,7 +365,7 @@ use_localtime=YES
 EOF
       local opt
       for opt in "${VSFTPD_OPTS[@]}"; do echo "$opt" >>"$conf"; done
-      spawn "PID[$key]" "${PORT[$key]}" "$log" cg_exec "$key" "$VSFTPD" "$conf"
+      spawn "PID[$key]" "${PORT[$key]}" "$log" cg_exec "$key" "${SERVER_RUN[@]}" "$VSFTPD" "$conf"
       ;;
   esac
 }
@@ -387,10 +436,10 @@ big() { # server op(stor|warm|cold) rep
   esac
   measure_start "$key"
   if [[ $op == stor ]]; then
-    timeout 600 python3 "$CLIENT" big --port "${PORT[$key]}" --op stor --file "$SRC" \
+    timeout 600 "${CLIENT_RUN[@]}" python3 "$CLIENT" --host "$HOST" big --port "${PORT[$key]}" --op stor --file "$SRC" \
       --name up/big.bin >"$out" 2>>"$WORK/client.err" || die "STOR to ${LABEL[$key]} failed (see $WORK/client.err)"
   else
-    timeout 600 python3 "$CLIENT" big --port "${PORT[$key]}" --op retr \
+    timeout 600 "${CLIENT_RUN[@]}" python3 "$CLIENT" --host "$HOST" big --port "${PORT[$key]}" --op retr --pace "$PACE" \
       --name up/big.bin >"$out" 2>>"$WORK/client.err" || die "RETR from ${LABEL[$key]} failed (see $WORK/client.err)"
   fi
   measure_end "$key"
@@ -456,7 +505,7 @@ if has 2; then
     for key in "${ORDER[@]}"; do
       out="$WORK/load.$key.$rep.json"
       measure_start "$key"
-      timeout 600 python3 "$CLIENT" load --port "${PORT[$key]}" --sessions "$SESSIONS" \
+      timeout 600 "${CLIENT_RUN[@]}" python3 "$CLIENT" --host "$HOST" load --port "${PORT[$key]}" --sessions "$SESSIONS" \
         --files "$FILES" --folder "up/round-$rep" --seed "$rep" >"$out" 2>>"$WORK/client.err" ||
         die "the load against ${LABEL[$key]} failed (see $WORK/client.err)"
       measure_end "$key"
@@ -500,7 +549,7 @@ snapshot() { # server: "pss rss pte threads processes" (kB, kB, kB, n, n)
 hold() { # server tag: IDLE more idle sessions, held by a client in the background until $WORK/idle.stop
   local key=$1 tag=$2 ready="$WORK/idle.$2.ready" i
   rm -f -- "$ready"
-  timeout 600 python3 "$CLIENT" idle --port "${PORT[$key]}" --count "$IDLE" \
+  timeout 600 "${CLIENT_RUN[@]}" python3 "$CLIENT" --host "$HOST" idle --port "${PORT[$key]}" --count "$IDLE" \
     --ready-file "$ready" --stop-file "$WORK/idle.stop" >"$WORK/idle.$tag.json" 2>>"$WORK/client.err" &
   printf -v "IDLE_$tag" '%s' "$!"
   for ((i = 0; i < 1200; i++)); do
@@ -522,7 +571,7 @@ per_session() { # server before after: bytes per session (ferry: RSS; vsftpd: PS
 idle() { # server rep
   local key=$1 rep=$2 s0 s1 s2 a b alive
   start_server "$key"
-  timeout 120 python3 "$CLIENT" load --port "${PORT[$key]}" --sessions 4 --files 2 \
+  timeout 120 "${CLIENT_RUN[@]}" python3 "$CLIENT" --host "$HOST" load --port "${PORT[$key]}" --sessions 4 --files 2 \
     --folder up/warm >/dev/null 2>>"$WORK/client.err" || die "warm-up of ${LABEL[$key]} failed"
   settle "$key"
   sleep 1

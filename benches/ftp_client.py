@@ -151,6 +151,11 @@ def cmd_big(a):
             if not n:
                 break
             moved += n
+            # --pace: no faster than that, so that servers are compared at
+            # one pace (a sender's CPU per byte depends on its reader's).
+            ahead = moved / a.pace - (time.perf_counter() - t0) if a.pace else 0
+            if ahead > 0:
+                time.sleep(ahead)
         data.close()
     c.expect(226)
     seconds = time.perf_counter() - t0
@@ -348,13 +353,16 @@ def cmd_idle(a):
 
 
 def main():
+    global HOST
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--host", default=HOST, help="the servers' address (default %(default)s)")
     sub = ap.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("big")
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--op", choices=("stor", "retr"), required=True)
     p.add_argument("--file", help="the file to upload (stor)")
     p.add_argument("--name", required=True, help="the path on the server")
+    p.add_argument("--pace", type=float, default=0, help="RETR: read no faster than this many bytes a second (0: as fast as it can)")
     p.set_defaults(fn=cmd_big)
     p = sub.add_parser("load")
     p.add_argument("--port", type=int, required=True)
@@ -376,6 +384,7 @@ def main():
     p.add_argument("--connect-gate", type=int, default=16, help="most sessions connecting and logging in at once")
     p.set_defaults(fn=cmd_idle)
     a = ap.parse_args()
+    HOST = a.host  # before any process of `load` is made: they inherit it
     a.fn(a)
 
 

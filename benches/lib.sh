@@ -161,13 +161,14 @@ spawn() {
 
 wait_port() { # port: until something accepts on it (10 s at most)
   local i
+  local host=${BENCH_HOST:-127.0.0.1}
   for ((i = 0; i < 100; i++)); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then
+    if (exec 3<>"/dev/tcp/$host/$1") 2>/dev/null; then
       return 0
     fi
     sleep 0.1
   done
-  die "nothing listens on 127.0.0.1:$1"
+  die "nothing listens on $host:$1"
 }
 cpu_ticks() { # pids...: utime+stime summed, in clock ticks
   local total=0 pid t
@@ -253,9 +254,9 @@ free_port() { free_ports 1; }
 # (default 120 s: a server under valgrind takes tens of seconds to start
 # on a busy machine).
 served() {
-  local log=$1 pid=$2 limit=${3:-120} i line
+  local log=$1 pid=$2 limit=${3:-120} i line host=${BENCH_HOST:-127.0.0.1}
   for ((i = 0; i < limit * 10; i++)); do
-    line=$(grep -m 1 -E ' serving .* on 127\.0\.0\.1:[0-9]+' "$log" 2>/dev/null || true)
+    line=$(grep -m 1 -E " serving .* on ${host//./\\.}:[0-9]+" "$log" 2>/dev/null || true)
     if [[ -n $line ]]; then
       echo "$line"
       return 0
@@ -267,13 +268,16 @@ served() {
 }
 
 # port_of <FERRY|HTTP|S3|METRICS> <line>: that listener's port in a
-# `served` line (FERRY: the first listener, --listen).
+# `served` line (FERRY: the first listener, --listen). served, port_of and
+# wait_port look on 127.0.0.1, or on $BENCH_HOST where a script serves on
+# another address (benches/ftp.sh --veth).
 port_of() {
-  local port
+  local port host=${BENCH_HOST:-127.0.0.1}
+  host=${host//./\\.}
   case $1 in
-    FERRY) port=$(grep -oE ' on 127\.0\.0\.1:[0-9]+' <<<"$2" | head -n 1) ;;
-    METRICS) port=$(grep -oE '\(metrics on http://127\.0\.0\.1:[0-9]+' <<<"$2" | head -n 1) ;;
-    *) port=$(grep -oE "\\($1 on 127\\.0\\.0\\.1:[0-9]+" <<<"$2" | head -n 1) ;;
+    FERRY) port=$(grep -oE " on $host:[0-9]+" <<<"$2" | head -n 1) ;;
+    METRICS) port=$(grep -oE "\\(metrics on http://$host:[0-9]+" <<<"$2" | head -n 1) ;;
+    *) port=$(grep -oE "\\($1 on $host:[0-9]+" <<<"$2" | head -n 1) ;;
   esac
   [[ -n $port ]] || die "no $1 listener in: $2"
   echo "${port##*:}"
