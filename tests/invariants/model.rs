@@ -221,8 +221,8 @@ enum Touch<'a> {
 #[derive(Debug, Default, Clone)]
 struct Model {
     files: BTreeMap<String, Vec<u8>>,
-    /// Live locks: their names and tokens (exclusive, Depth 0).
-    locks: Vec<(String, String)>,
+    /// Live locks: their names, tokens and holders (exclusive, Depth 0).
+    locks: Vec<(String, String, Who)>,
 }
 
 impl Model {
@@ -242,9 +242,9 @@ impl Model {
             Touch::Name(name) => (name, false),
             Touch::Whole(name) => (name, true),
         };
-        self.locks
-            .iter()
-            .any(|(root, _)| root == name || root == parent(name) || (whole && below(root, name)))
+        self.locks.iter().any(|(root, _, _)| {
+            root == name || root == parent(name) || (whole && below(root, name))
+        })
     }
 
     /// Whether anything has `name`: a file, or a folder holding files.
@@ -740,17 +740,22 @@ impl World {
                     "Depth: 0\r\n",
                     body.as_bytes(),
                 );
-                let forbidden =
-                    !allows(who, "write", name) || model.locks.iter().any(|(r, _)| r == name);
+                // A name only reserved (nothing has it) by `who`'s own
+                // lock is taken over by its new one (serve/ops/reservations.rs).
+                let own = |(r, _, h): &(String, String, Who)| r == name && *h == who;
+                let reserved_by_who = !model.has(name) && model.locks.iter().any(own);
+                let forbidden = !allows(who, "write", name)
+                    || (!reserved_by_who && model.locks.iter().any(|(r, _, _)| r == name));
                 if ok(answer.status) {
                     let token = answer.header("Lock-Token").unwrap_or_default();
                     let token = token.trim_matches(|c| c == '<' || c == '>').to_owned();
-                    model.locks.push((name.to_owned(), token));
+                    model.locks.retain(|lock| !own(lock));
+                    model.locks.push((name.to_owned(), token, who));
                 }
                 done(ok(answer.status), forbidden, who, answer.body, name)
             }
             Step::Unlock(at) => {
-                let Some((name, token)) = model.locks.get(at).cloned() else {
+                let Some((name, token, _)) = model.locks.get(at).cloned() else {
                     return Ok(done(false, false, 0, Vec::new(), ""));
                 };
                 let fields = format!("Lock-Token: <{token}>\r\n");

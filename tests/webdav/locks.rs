@@ -607,3 +607,228 @@ fn locks_need_the_write_grant_and_a_writable_server() {
     let unlock = "Lock-Token: <opaquelocktoken:x>\r\n";
     assert_eq!(send(addr, "UNLOCK", "/g", unlock, "").status, 403);
 }
+
+/// The LOCK body davfs2 1.6.1 (neon 0.32) sends, byte for byte.
+const DAVFS2_LOCKINFO: &str = "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<lockinfo xmlns='DAV:'>\n <lockscope><exclusive/></lockscope>\n<locktype><write/></locktype><owner>me</owner>\n</lockinfo>\n";
+
+/// What a reader sees of `name` that nobody has written: nothing, by
+/// every way of looking (no 0-byte file, no listing entry).
+fn unseen(server: &TestServer, name: &str) {
+    let addr = server.http.unwrap();
+    let target = format!("/{name}");
+    assert_eq!(send(addr, "GET", &target, "", "").status, 404, "{name}");
+    assert_eq!(send(addr, "HEAD", &target, "", "").status, 404, "{name}");
+    let listed = send(addr, "PROPFIND", "/", "Depth: 1\r\n", "");
+    assert_eq!(listed.status, 207);
+    let href = format!(">{target}<");
+    assert!(!listed.text().contains(&href), "{}", listed.text());
+    let listing = send(addr, "GET", "/?format=json", "", "");
+    assert_eq!(listing.status, 200);
+    let quoted = format!("\"{name}\"");
+    assert!(!listing.text().contains(&quoted), "{}", listing.text());
+    assert!(!server.path(name).exists(), "{name} is on disk");
+}
+
+/// `cp f mnt/a; mv mnt/a mnt/b` on a davfs2 mount (its default
+/// `delay_upload 10`), as it went over the wire: LOCK of the new name,
+/// the MOVE before any PUT, then (davfs2 forgets a lock a MOVE took
+/// along, RFC 4918 7.5) a LOCK of the destination afresh, and at the
+/// upload HEAD, UNLOCK, PUT. The reservation moves with its lock: the
+/// MOVE is 201, others' writes to `b` are refused meanwhile, readers see
+/// neither name until the PUT, and `b` ends with the bytes, `a` gone.
+#[test]
+fn davfs2_moves_a_file_it_has_not_sent_yet() {
+    let (server, _) = server();
+    let addr = server.http.unwrap();
+    let davfs2 = "Depth: 0\r\nTimeout: Second-1800\r\nContent-Type: application/xml\r\n";
+    let locked = send(addr, "LOCK", "/a", davfs2, DAVFS2_LOCKINFO);
+    assert_eq!(locked.status, 201, "{}", locked.head);
+    let first = locked
+        .header("Lock-Token")
+        .unwrap()
+        .trim_matches(['<', '>']);
+    assert_eq!(send(addr, "HEAD", "/a", "", "").status, 404);
+    let moving = format!(
+        "Destination: http://localhost/b\r\nOverwrite: T\r\nIf: <http://localhost/a> (<{first}>)\r\n"
+    );
+    let moved = send(addr, "MOVE", "/a", &moving, "");
+    assert_eq!(moved.status, 201, "{}", moved.head);
+    // Nobody but the holder writes b; nobody sees a 0-byte a or b.
+    assert_eq!(put(addr, "/b", "", "not theirs"), 423);
+    for name in ["a", "b"] {
+        unseen(&server, name);
+    }
+    let mut raw = server.raw();
+    raw.send("LIST\n");
+    assert_eq!(raw.line(), "OK 0");
+    // a is free again: its lock went with the reservation.
+    assert_eq!(put(addr, "/a", "", "theirs"), 201);
+    assert_eq!(send(addr, "DELETE", "/a", "", "").status, 204);
+
+    // davfs2 LOCKs b anew, without the token it dropped: its own
+    // reservation is taken over (201), under a new token.
+    let relocked = send(addr, "LOCK", "/b", davfs2, DAVFS2_LOCKINFO);
+    assert_eq!(relocked.status, 201, "{}", relocked.head);
+    let second = relocked
+        .header("Lock-Token")
+        .unwrap()
+        .trim_matches(['<', '>']);
+    assert_ne!(first, second);
+    assert_eq!(put(addr, "/b", &format!("If: (<{first}>)\r\n"), "x"), 412);
+    assert_eq!(put(addr, "/b", "", "not theirs"), 423);
+    unseen(&server, "b");
+    // The upload (on umount): HEAD, UNLOCK, PUT.
+    assert_eq!(send(addr, "HEAD", "/b", "", "").status, 404);
+    let unlock = format!("Lock-Token: <{second}>\r\n");
+    assert_eq!(send(addr, "UNLOCK", "/b", &unlock, "").status, 204);
+    assert_eq!(put(addr, "/b", "", "the bytes"), 201);
+    assert_eq!(std::fs::read(server.path("b")).unwrap(), b"the bytes");
+    assert!(!server.path("a").exists());
+    let lock_dir = server.path(".ferry-dav/locks");
+    let records = std::fs::read_dir(lock_dir).unwrap().count();
+    assert_eq!(records, 0, "a lock record stayed");
+}
+
+/// A client that keeps its token PUTs the moved name with it. Onto a
+/// file (`Overwrite: T`) the reservation replaces nothing yet: readers
+/// read the old bytes until the PUT (204 then), nobody else writes it,
+/// and a LOCK there finds the lock (davfs2 then refreshes it by its
+/// `lockdiscovery`, as it does); `Overwrite: F`, a folder, or no parent
+/// folder there are refused, the reservation kept.
+#[test]
+fn a_moved_reservation_keeps_its_token_and_replaces_a_file_only_once_written() {
+    let (server, _) = server();
+    let addr = server.http.unwrap();
+    assert_eq!(put(addr, "/old", "", "old bytes"), 201);
+    assert_eq!(send(addr, "MKCOL", "/dir/", "", "").status, 201);
+    let (locked, token) = lock(addr, "/new", "exclusive", "");
+    assert_eq!(locked.status, 201);
+    let submit = format!("If: (<{token}>)\r\n");
+    let onto = |to: &str, overwrite: &str| {
+        let fields = format!("Destination: {to}\r\nOverwrite: {overwrite}\r\n{submit}");
+        send(addr, "MOVE", "/new", &fields, "").status
+    };
+    assert_eq!(onto("/old", "F"), 412);
+    assert_eq!(onto("/dir", "T"), 409);
+    assert!(server.path("dir").is_dir());
+    assert_eq!(onto("/nowhere/x", "T"), 409);
+    // Still reserved where it was.
+    assert_eq!(put(addr, "/new", "", "x"), 423);
+
+    assert_eq!(onto("/old", "T"), 204);
+    assert_eq!(send(addr, "GET", "/old", "", "").body, b"old bytes");
+    unseen(&server, "new");
+    assert_eq!(put(addr, "/old", "", "theirs"), 423);
+    let (again, _) = lock(addr, "/old", "exclusive", "");
+    assert_eq!(again.status, 423, "{}", again.head);
+    let locks = discovered(addr, "/old");
+    assert_eq!(locks.len(), 1);
+    assert_eq!(text(&locks[0], "locktoken/href"), Some(token.as_str()));
+    assert_eq!(text(&locks[0], "lockroot/href"), Some("/old"));
+    assert_eq!(put(addr, "/old", &submit, "new bytes"), 204);
+    assert_eq!(std::fs::read(server.path("old")).unwrap(), b"new bytes");
+
+    // Moved whole or not at all: onto itself nothing moves (204, as a
+    // file's), and the lock stays where it is.
+    let (_, token) = lock(addr, "/self", "exclusive", "");
+    let fields = format!("Destination: /self\r\nIf: (<{token}>)\r\n");
+    assert_eq!(send(addr, "MOVE", "/self", &fields, "").status, 204);
+    let fields = format!("Destination: /self/inside\r\nIf: (<{token}>)\r\n");
+    assert_eq!(send(addr, "MOVE", "/self", &fields, "").status, 409);
+    assert_eq!(put(addr, "/self", "", "x"), 423);
+    assert_eq!(
+        put(addr, "/self", &format!("If: (<{token}>)\r\n"), "x"),
+        201
+    );
+}
+
+/// A reservation's MOVE is any MOVE to the rules: without its token
+/// `423`, with a token not live `412`, without the `delete` grant at the
+/// source or `write` at the destination `403`, its lock run out `404`.
+/// Each refusal leaves it reserved where it was. Its COPY is `404`, as
+/// every read of it: a copy of nothing would be a 0-byte file.
+#[test]
+fn a_reservations_move_needs_its_token_and_both_grants() {
+    let holders: &[(&str, &[&str])] = &[
+        ("all", &["read:/", "write:/", "delete:/"]),
+        ("keeps", &["read:/", "write:/"]),
+        ("inside", &["read:/", "write:in/", "delete:/"]),
+    ];
+    let clock = Arc::new(AtomicI64::new(0));
+    let (server, tokens, _dir) = support::tokens::guarded_with(holders, &[], {
+        let clock = Arc::clone(&clock);
+        move |c| c.lock_clock = Some(clock)
+    });
+    let addr = server.http.unwrap();
+    let [all, keeps, inside] = [0, 1, 2].map(|n| bearer(&tokens[n]));
+    std::fs::create_dir(server.path("in")).unwrap();
+    let reserve = |name: &str, who: &str| {
+        let (answer, token) = lock(addr, name, "exclusive", who);
+        assert_eq!(answer.status, 201, "{name}: {}", answer.head);
+        token
+    };
+    let moving = |from: &str, to: &str, who: &str, token: Option<&str>| {
+        let submit = token.map_or(String::new(), |t| format!("If: (<{t}>)\r\n"));
+        let fields = format!("Destination: {to}\r\n{who}{submit}");
+        send(addr, "MOVE", from, &fields, "").status
+    };
+
+    let token = reserve("/r", &all);
+    assert_eq!(moving("/r", "/s", &all, None), 423);
+    assert_eq!(moving("/r", "/s", &all, Some("opaquelocktoken:nope")), 412);
+    let token_keeps = reserve("/k", &keeps);
+    assert_eq!(moving("/k", "/s", &keeps, Some(&token_keeps)), 403);
+    let token_inside = reserve("/in/r", &inside);
+    assert_eq!(moving("/in/r", "/s", &inside, Some(&token_inside)), 403);
+    for (name, who, token, to) in [
+        ("/r", &all, &token, "/c"),
+        ("/k", &keeps, &token_keeps, "/c"),
+        ("/in/r", &inside, &token_inside, "/in/c"),
+    ] {
+        assert_eq!(put(addr, name, &all, "x"), 423, "{name}");
+        let submit = format!("{who}If: (<{token}>)\r\n");
+        let copy = send(
+            addr,
+            "COPY",
+            name,
+            &format!("Destination: {to}\r\n{submit}"),
+            "",
+        );
+        assert_eq!(copy.status, 404, "{name}: {}", copy.head);
+    }
+    for left in ["s", "c", "in/c"] {
+        assert!(!server.path(left).exists(), "{left}");
+    }
+    // Once its lock has run out, nothing is there to move.
+    let timeout = i64::try_from(ferry::serve::locks::MAX_TIMEOUT).unwrap();
+    clock.fetch_add(timeout + 1, Ordering::Relaxed);
+    assert_eq!(moving("/r", "/s", &all, None), 404);
+    assert_eq!(moving("/in/r", "/in/s", &inside, None), 404);
+}
+
+/// A new LOCK of a reservation takes it over only for the holder whose
+/// lock makes it, and only while nothing has the name: another token's
+/// LOCK is refused (423), as is the holder's own once the name was
+/// written.
+#[test]
+fn only_its_holder_takes_a_reservation_over() {
+    let holders: &[(&str, &[&str])] = &[
+        ("one", &["read:/", "write:/", "delete:/"]),
+        ("two", &["read:/", "write:/", "delete:/"]),
+    ];
+    let (server, tokens, _dir) = guarded(holders, &[]);
+    let addr = server.http.unwrap();
+    let [one, two] = [0, 1].map(|n| bearer(&tokens[n]));
+    let (first, token) = lock(addr, "/n", "exclusive", &one);
+    assert_eq!(first.status, 201);
+    assert_eq!(lock(addr, "/n", "exclusive", &two).0.status, 423);
+    assert_eq!(lock(addr, "/n", "shared", &two).0.status, 423);
+    let (again, token2) = lock(addr, "/n", "exclusive", &one);
+    assert_eq!(again.status, 201, "{}", again.head);
+    let stale = format!("{one}If: (<{token}>)\r\n");
+    assert_eq!(put(addr, "/n", &stale, "x"), 412);
+    let fresh = format!("{one}If: (<{token2}>)\r\n");
+    assert_eq!(put(addr, "/n", &fresh, "x"), 201);
+    // Written: a lock like any other, its holder's second LOCK refused.
+    assert_eq!(lock(addr, "/n", "exclusive", &one).0.status, 423);
+}

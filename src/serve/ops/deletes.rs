@@ -65,7 +65,7 @@ fn delete(
         // A lock-null name (a lock's reservation, nothing written): its
         // DELETE, by the lock's holder (the lock rule let it through), is
         // the lock's end (RFC 2518 7.4).
-        Err(StorageError::NotFound) if super::locks::reserved(ctx, name.as_str()) => {
+        Err(StorageError::NotFound) if super::reservations::reserved(ctx, name.as_str()) => {
             super::locks::release(ctx, name.as_str(), false);
             Outcome::answer(Reply::Done)
         }

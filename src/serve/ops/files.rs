@@ -264,6 +264,11 @@ fn rename(ctx: &Ctx<'_>, who: Who, op: MoveFile) -> Outcome {
         }
         .serve(ctx, who);
     }
+    // A name reserved by a lock, nothing written yet (davfs2 renames a
+    // file it has not sent): the reservation moves, nothing is made.
+    if super::reservations::is_reservation(ctx, &from, found.as_ref()) {
+        return super::reservations::move_reserved(ctx, (&from, &to), overwrite);
+    }
     let mut cleared = false;
     // WebDAV's MOVE (RFC 4918 9.9): a parent folder to land in, and
     // whatever has the name kept (`Overwrite: F`) or replaced.

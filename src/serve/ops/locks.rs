@@ -19,6 +19,7 @@
 
 use log::debug;
 
+use super::reservations;
 use crate::access::Who;
 use crate::name::Name;
 use crate::serve::conditions::Conditions;
@@ -300,7 +301,10 @@ fn refresh(
 /// Nothing is made where nothing has the name (its folder must exist:
 /// `409`): a lock-null resource (RFC 2518 7.4, as Apache keeps them), a
 /// name reserved for the lock's holder that nobody reads, lists or
-/// copies until a `PUT` or `MKCOL` gives it content, gone with the lock.
+/// copies until a `PUT` or `MKCOL` gives it content, gone with the lock
+/// (`reservations.rs`). A reservation `holder` made already is taken
+/// over, not in conflict: its lock goes, the new one reserves the name
+/// (`reservations::taken_over`: a holder that lost its token).
 fn take(
     ctx: &Ctx<'_>,
     (table, now): (&[DavLock], i64),
@@ -308,14 +312,6 @@ fn take(
     (shared, deep, owner, timeout): (bool, bool, &str, Option<u64>),
 ) -> Result<(Granted, Edit), Failure> {
     check_caps(table, now, holder)?;
-    let conflicts = |lock: &&DavLock| {
-        (lock.covers(name.as_str()) || (deep && is_below(&lock.root, name.as_str())))
-            && !(shared && lock.shared)
-    };
-    if let Some(lock) = table.iter().find(conflicts) {
-        let message = format!("/{} holds a conflicting lock", lock.root);
-        return Err(Failure::new(ErrorKind::Locked, message));
-    }
     let (created, folder) = match ctx.storage.occupant(name) {
         Ok(Occupant::Nothing) => (true, false),
         Ok(occupant) => (false, occupant == Occupant::Folder),
@@ -325,6 +321,19 @@ fn take(
         }
         Err(err) => return Err(err.into()),
     };
+    let in_the_way = |lock: &DavLock| {
+        (lock.covers(name.as_str()) || (deep && is_below(&lock.root, name.as_str())))
+            && !(shared && lock.shared)
+    };
+    // Those in the way that `holder`'s own reservation makes go instead.
+    let taken = |lock: &&DavLock| {
+        in_the_way(lock) && created && reservations::taken_over(lock, name.as_str(), holder)
+    };
+    let conflicts = |lock: &&DavLock| in_the_way(lock) && !taken(lock);
+    if let Some(lock) = table.iter().find(conflicts) {
+        let message = format!("/{} holds a conflicting lock", lock.root);
+        return Err(Failure::new(ErrorKind::Locked, message));
+    }
     let timeout = granted_timeout(timeout);
     let lock = DavLock {
         token: new_token()?,
@@ -342,9 +351,14 @@ fn take(
         created,
         new: true,
     };
+    let remove = table
+        .iter()
+        .filter(taken)
+        .map(|lock| lock.token.clone())
+        .collect();
     let edit = Edit {
         write: vec![lock],
-        remove: Vec::new(),
+        remove,
     };
     Ok((granted, edit))
 }
@@ -398,18 +412,6 @@ fn unlock(name: Name, token: String) -> Outcome {
             }
             Err(failure) => refuse(ctx, "UNLOCK", name.as_str(), failure, Next::Request),
         }
-    })
-}
-
-/// Whether a live lock is rooted at `name` (on the pool): where nothing
-/// has the name, it is a lock-null resource ([`take`]).
-pub(in crate::serve) fn reserved(ctx: &Ctx<'_>, name: &str) -> bool {
-    let locks = ctx.storage.dav_locks();
-    let now = locks.now();
-    locks.current().is_ok_and(|table| {
-        table
-            .iter()
-            .any(|lock| lock.root == name && lock.expires > now)
     })
 }
 

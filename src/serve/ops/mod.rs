@@ -23,6 +23,7 @@ pub(in crate::serve) mod listing;
 pub mod locks;
 pub mod multipart;
 pub(in crate::serve) mod props;
+pub(in crate::serve) mod reservations;
 pub(in crate::serve) mod resume;
 pub(in crate::serve) mod session_admin;
 pub(in crate::serve) mod sessions;
