@@ -8,7 +8,10 @@
 //! - **davfs2** (`mount -t davfs`, FUSE): a tree copied into the mount is
 //!   on ferry's root byte for byte after `umount`, read back identical
 //!   through a second mount with an empty cache, moved (a folder and a
-//!   file), removed with `rm -r`, unmounted.
+//!   file), removed with `rm -r`, unmounted; with its default
+//!   `delay_upload 10`, files renamed before they are sent (`cp f a; mv a
+//!   b`, an editor's save over a file) end on ferry's root under their
+//!   new names.
 //! - **cadaver**: a script on its standard input (`mkcol`, `put`, `ls`,
 //!   `get`, `move`, `delete`), its credentials from `~/.netrc`.
 //!
@@ -334,7 +337,16 @@ impl Mount {
     /// Mounts `url` logging in with `token`, on a fresh mount point and a
     /// fresh cache below `work` (`tag` tells several mounts apart): what is
     /// read through it comes from the server, not an earlier mount's cache.
+    /// Files are sent as they are closed (`delay_upload 0`).
     fn new(work: &Path, url: &str, token: &str, gid: u32, tag: &str) -> Mount {
+        let at_close = "# Upload on close, so `umount` and the root agree at once.\n\
+                        delay_upload 0\n";
+        Mount::configured(work, url, token, gid, tag, at_close)
+    }
+
+    /// [`Mount::new`], with `more` lines in davfs2's configuration (none:
+    /// its defaults, `delay_upload 10` among them).
+    fn configured(work: &Path, url: &str, token: &str, gid: u32, tag: &str, more: &str) -> Mount {
         let point = work.join(format!("mnt-{tag}"));
         let cache = work.join(format!("cache-{tag}"));
         std::fs::create_dir(&point).unwrap();
@@ -355,11 +367,10 @@ impl Mount {
                  cache_dir {}\n\
                  # Without it `ls` fails with EINVAL on recent kernels (davfs2 #22).\n\
                  buf_size 64\n\
-                 # Upload on close, so `umount` and the root agree at once.\n\
-                 delay_upload 0\n\
                  # davfs2 LOCKs each file it opens for writing (and a new\n\
                  # name first, expecting 201): ferry's locks are real.\n\
-                 use_locks 1\n",
+                 use_locks 1\n\
+                 {more}",
                 secrets.display(),
                 cache.display()
             ),
@@ -517,6 +528,64 @@ fn davfs2_mounts_copies_moves_and_removes() {
         files_below(server.root.path()).keys().collect::<Vec<_>>()
     );
     assert!(!server.path("tree").exists(), "the tree's folder stayed");
+}
+
+/// With davfs2's default `delay_upload 10`, a file is sent up to 10 s
+/// after it is closed, and its new name only LOCKed meanwhile (a
+/// reservation: nothing on ferry's root). `cp f mnt/a; mv mnt/a mnt/b`
+/// then MOVEs the reservation before any PUT (it was "Input/output
+/// error" while ferry answered that MOVE 404), and an editor's save (a
+/// temporary file renamed over the file) MOVEs one onto a file. After
+/// `umount` (which sends what davfs2 still holds) the new names have the
+/// bytes and the old ones are gone; meanwhile no reader sees a 0-byte
+/// or partial version of either destination.
+#[test]
+fn davfs2_renames_files_it_has_not_sent_yet() {
+    let Some(gid) = davfs2_ready() else {
+        return;
+    };
+    let (server, token, _tokens) = dav_server();
+    let http = server.http.unwrap();
+    let headers = format!("Host: {http}\r\n{}", bearer(&token));
+    let old = exchange(http, "PUT", "/saved.txt", &headers, b"the version before");
+    assert_eq!(old.status, 201, "{}", old.head);
+    let work = work_dir();
+    let (copied, saved) = (pattern(100_000, 3), pattern(5000, 4));
+    std::fs::write(work.path().join("f"), &copied).unwrap();
+    std::fs::write(work.path().join("edit"), &saved).unwrap();
+    let url = format!("http://{http}/");
+    let mount = Mount::configured(work.path(), &url, &token, gid, "delayed", "");
+    on_mount("cp", &[&work.path().join("f"), &mount.path("a")]);
+    on_mount("mv", &[&mount.path("a"), &mount.path("b")]);
+    on_mount(
+        "cp",
+        &[&work.path().join("edit"), &mount.path(".saved.txt.tmp")],
+    );
+    on_mount(
+        "mv",
+        &[&mount.path(".saved.txt.tmp"), &mount.path("saved.txt")],
+    );
+    // Sent or not yet (davfs2's 10 s may have passed on a slow machine),
+    // never a 0-byte or partial version.
+    for (name, whole, before) in [
+        ("/b", &copied, None),
+        ("/saved.txt", &saved, Some(&b"the version before"[..])),
+    ] {
+        let got = exchange(http, "GET", name, &headers, b"");
+        let seen = got.status == 200 && (got.body == *whole || Some(&got.body[..]) == before);
+        let unsent = got.status == 404 && before.is_none();
+        assert!(
+            seen || unsent,
+            "{name}: {} {} bytes",
+            got.status,
+            got.body.len()
+        );
+    }
+    mount.unmount();
+    let want: BTreeMap<String, Vec<u8>> = [("b", copied), ("saved.txt", saved)]
+        .map(|(name, bytes)| (name.to_owned(), bytes))
+        .into();
+    assert_same_tree(&files_below(server.root.path()), &want);
 }
 
 /// davfs2's `df` on a mount shows the token's quota (RFC 4331's
