@@ -100,17 +100,24 @@ impl Name {
     /// # Errors
     /// Any rule in the module docs that the name breaks.
     pub fn new(name: String) -> Result<Name, NameError> {
+        Name::check(&name)?;
+        Ok(Name(name))
+    }
+
+    /// Whether `name` would make a [`Name`], without making one (a walk
+    /// asks it of every entry it reads).
+    ///
+    /// # Errors
+    /// Any rule in the module docs that the name breaks.
+    pub fn check(name: &str) -> Result<(), NameError> {
         if name.is_empty() {
             return Err(NameError::Empty);
         }
         if name.len() > MAX_NAME {
             return Err(NameError::TooLong);
         }
-        check_text(&name)?;
-        for segment in name.split('/') {
-            check_segment(segment)?;
-        }
-        Ok(Name(name))
+        check_text(name)?;
+        name.split('/').try_for_each(check_segment)
     }
 
     /// The decoded name.
@@ -198,6 +205,13 @@ impl Prefix {
 }
 
 fn check_text(text: &str) -> Result<(), NameError> {
+    // Direction controls are not ASCII: most names need one pass of bytes.
+    if text.is_ascii() {
+        return match text.bytes().any(|b| b.is_ascii_control()) {
+            true => Err(NameError::ControlCharacter),
+            false => Ok(()),
+        };
+    }
     if text.chars().any(char::is_control) {
         return Err(NameError::ControlCharacter);
     }

@@ -8,6 +8,7 @@ use time::format_description::BorrowedFormatItem;
 use time::macros::format_description;
 
 use crate::serve::Version;
+use crate::storage::{FileInfo, Stamp};
 
 /// The IMF-fixdate of RFC 9110 (`Sun, 06 Nov 1994 08:49:37 GMT`).
 const HTTP_DATE: &[BorrowedFormatItem<'static>] = format_description!(
@@ -226,11 +227,33 @@ pub fn if_range_holds(if_range: Option<&str>, etag: &str, mtime: i64) -> bool {
 /// device: nodes sharing a root over NFS see one file under different
 /// device numbers, and must give it one tag.
 pub fn etag(version: &Version) -> String {
-    let (info, stamp) = (&version.info, &version.stamp);
-    format!(
-        "\"{:x}-{:x}.{:x}-{:x}\"",
-        info.size, info.mtime, stamp.nanos, stamp.inode
-    )
+    let mut tag = String::with_capacity(40);
+    write_etag(&version.info, &version.stamp, &mut tag);
+    tag
+}
+
+/// Appends [`etag`] of the version `info` and `stamp` tell (a listing
+/// writes one per entry: no string of its own).
+pub fn write_etag(info: &FileInfo, stamp: &Stamp, out: &mut String) {
+    out.push('"');
+    push_hex(info.size, out);
+    out.push('-');
+    // As `{:x}` writes an i64: its two's complement.
+    push_hex(info.mtime.cast_unsigned(), out);
+    out.push('.');
+    push_hex(u64::from(stamp.nanos), out);
+    out.push('-');
+    push_hex(stamp.inode, out);
+    out.push('"');
+}
+
+/// Appends `value` in lowercase hex, without leading zeros.
+fn push_hex(value: u64, out: &mut String) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let digits = (64 - value.leading_zeros()).div_ceil(4).max(1);
+    for at in (0..digits).rev() {
+        out.push(char::from(HEX[((value >> (at * 4)) & 0xf) as usize]));
+    }
 }
 
 /// A Unix time as an HTTP date.
@@ -240,33 +263,106 @@ pub fn http_date(unix_seconds: i64) -> String {
     out
 }
 
-/// Appends a Unix time as an HTTP date (nothing for a time `time` cannot
-/// hold): written by hand, not through a format description, since a
-/// listing writes one per entry.
+/// Appends a Unix time as an HTTP date (nothing for a time outside the
+/// years 0 to 9999): written by hand, not through a format description,
+/// since a listing writes one per entry.
 pub fn write_http_date(unix_seconds: i64, out: &mut String) {
     const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
     const MONTHS: [&str; 12] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ];
-    let Ok(at) = OffsetDateTime::from_unix_timestamp(unix_seconds) else {
+    let Some(at) = Civil::of(unix_seconds) else {
         return;
     };
-    if !(0..=9999).contains(&at.year()) {
-        return;
+    out.push_str(DAYS[at.weekday]);
+    out.push_str(", ");
+    push_digits(at.day, 2, out);
+    out.push(' ');
+    out.push_str(MONTHS[at.month as usize - 1]);
+    out.push(' ');
+    push_digits(at.year, 4, out);
+    out.push(' ');
+    push_clock(&at, out);
+    out.push_str(" GMT");
+}
+
+/// Appends a Unix time as RFC 3339 in UTC (`1994-11-06T08:49:37Z`,
+/// WebDAV's `creationdate`); `false`, and nothing appended, for a time
+/// outside the years 0 to 9999.
+pub fn write_rfc3339(unix_seconds: i64, out: &mut String) -> bool {
+    let Some(at) = Civil::of(unix_seconds) else {
+        return false;
+    };
+    push_digits(at.year, 4, out);
+    out.push('-');
+    push_digits(at.month, 2, out);
+    out.push('-');
+    push_digits(at.day, 2, out);
+    out.push('T');
+    push_clock(&at, out);
+    out.push('Z');
+    true
+}
+
+/// A Unix time's date and time of day in UTC, by the proleptic Gregorian
+/// calendar (Howard Hinnant's `civil_from_days`).
+struct Civil {
+    year: u32,
+    month: u32,
+    day: u32,
+    /// Monday is 0.
+    weekday: usize,
+    /// Seconds since midnight.
+    clock: u32,
+}
+
+impl Civil {
+    /// `None` outside the years 0 to 9999 (four digits, as both formats
+    /// write them).
+    fn of(unix_seconds: i64) -> Option<Civil> {
+        let days = unix_seconds.div_euclid(86_400);
+        let clock = unix_seconds.rem_euclid(86_400) as u32;
+        let z = days + 719_468;
+        let era = z.div_euclid(146_097);
+        let day_of_era = z.rem_euclid(146_097);
+        let year_of_era =
+            (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+        let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+        let shifted_month = (5 * day_of_year + 2) / 153;
+        let day = day_of_year - (153 * shifted_month + 2) / 5 + 1;
+        let month = if shifted_month < 10 {
+            shifted_month + 3
+        } else {
+            shifted_month - 9
+        };
+        let year = year_of_era + era * 400 + i64::from(month <= 2);
+        // 1970-01-01 was a Thursday.
+        let weekday = (days + 3).rem_euclid(7) as usize;
+        Some(Civil {
+            year: u32::try_from(year).ok().filter(|year| *year <= 9_999)?,
+            month: month as u32,
+            day: day as u32,
+            weekday,
+            clock,
+        })
     }
-    let day = DAYS[usize::from(at.weekday().number_days_from_monday())];
-    let month = MONTHS[usize::from(u8::from(at.month()) - 1)];
-    let _ = std::fmt::Write::write_fmt(
-        out,
-        format_args!(
-            "{day}, {:02} {month} {:04} {:02}:{:02}:{:02} GMT",
-            at.day(),
-            at.year(),
-            at.hour(),
-            at.minute(),
-            at.second()
-        ),
-    );
+}
+
+/// Appends `value` in `width` decimal digits, zeros before it.
+fn push_digits(value: u32, width: u32, out: &mut String) {
+    for at in (0..width).rev() {
+        let digit = value / 10u32.pow(at) % 10;
+        out.push(char::from(b'0' + digit as u8));
+    }
+}
+
+/// Appends `HH:MM:SS`.
+fn push_clock(at: &Civil, out: &mut String) {
+    push_digits(at.clock / 3_600, 2, out);
+    out.push(':');
+    push_digits(at.clock / 60 % 60, 2, out);
+    out.push(':');
+    push_digits(at.clock % 60, 2, out);
 }
 
 /// The current time as an HTTP date, formatted once per second.
@@ -370,6 +466,60 @@ impl MediaType {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Times across the range both formats write, and past its ends.
+    fn times() -> impl Iterator<Item = i64> {
+        let edges = [
+            i64::MIN,
+            -62_167_219_201, // 0000-01-01 one second before midnight: year -1
+            -62_167_219_200, // 0000-01-01T00:00:00Z
+            -1,
+            0,
+            951_782_400,     // 2000-02-29
+            253_402_300_799, // 9999-12-31T23:59:59Z
+            253_402_300_800,
+            i64::MAX,
+        ];
+        // A spread of seconds over the years 0 to 9999, odd strides.
+        let spread = (0..20_000).map(|i| -62_167_219_200 + i * 15_778_463_777 % 315_537_897_599);
+        edges.into_iter().chain(spread)
+    }
+
+    /// The dates written by hand are those the `time` crate formats.
+    #[test]
+    fn dates_by_hand_are_times() {
+        let rfc3339 = &time::format_description::well_known::Rfc3339;
+        for unix in times() {
+            let at = OffsetDateTime::from_unix_timestamp(unix)
+                .ok()
+                .filter(|at| (0..=9999).contains(&at.year()));
+            let mut http = String::new();
+            write_http_date(unix, &mut http);
+            let want = at.map(|at| at.format(HTTP_DATE).unwrap());
+            assert_eq!(Some(http).filter(|h| !h.is_empty()), want, "{unix}");
+            let mut created = String::new();
+            let written = write_rfc3339(unix, &mut created);
+            let want = at.map(|at| at.format(rfc3339).unwrap());
+            assert_eq!(written.then_some(created), want, "{unix}");
+        }
+    }
+
+    /// The entity tag written by hand is the one `format!` wrote.
+    #[test]
+    fn etags_by_hand_are_the_formatted_ones() {
+        for (size, mtime, nanos, inode) in [
+            (0, 0, 0, 0),
+            (4096, 1_700_000_000, 999_999_999, 12_345_678),
+            (u64::MAX, -1, u32::MAX, u64::MAX),
+            (1, i64::MIN, 1, 16),
+        ] {
+            let info = FileInfo { size, mtime };
+            let stamp = Stamp { inode, nanos };
+            let mut tag = String::new();
+            write_etag(&info, &stamp, &mut tag);
+            assert_eq!(tag, format!("\"{size:x}-{mtime:x}.{nanos:x}-{inode:x}\""));
+        }
+    }
 
     /// Every status a dialect sends has its own phrase, and no phrase is
     /// another status's (WebDAV's 207 once went out as "207 Internal

@@ -165,9 +165,7 @@ impl Storage {
                     could_contain(path, prefix.as_str()) && wanted(&format!("{path}/"))
                 }
                 FileType::RegularFile => {
-                    path.starts_with(prefix.as_str())
-                        && wanted(path)
-                        && Name::new(path.to_owned()).is_ok()
+                    path.starts_with(prefix.as_str()) && wanted(path) && Name::check(path).is_ok()
                 }
                 _ => false,
             },
@@ -218,7 +216,7 @@ impl Storage {
             |path, kind| match kind {
                 _ if is_reserved(path) => false,
                 FileType::Directory => true,
-                FileType::RegularFile => files && Name::new(path.to_owned()).is_ok(),
+                FileType::RegularFile => files && Name::check(path).is_ok(),
                 _ => false,
             },
             |visit| {
@@ -346,7 +344,8 @@ impl Storage {
             };
             let path = match level.path.as_str() {
                 "" => seen.leaf.clone(),
-                dir => format!("{dir}/{}", seen.leaf),
+                // Not `format!`: a walk makes one per entry.
+                dir => [dir, "/", &seen.leaf].concat(),
             };
             let kind = seen.kind;
             let descend = visit(&mut Visit {

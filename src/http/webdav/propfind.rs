@@ -8,11 +8,10 @@
 use std::sync::Arc;
 
 use super::lock;
-use crate::http::fields::{push_url_path, url_path};
+use crate::http::fields::push_url_path;
 use crate::http::response::{self, MediaType};
 use crate::http::xml::{self, DAV, MULTISTATUS, Property, Propfind};
 use crate::serve::Piece;
-use crate::serve::Version;
 use crate::serve::terms::{Details, Format, Wants};
 use crate::storage::{DavLock, FileInfo, Stamp};
 
@@ -35,16 +34,18 @@ pub(super) const QUOTA: [&str; 2] = ["quota-available-bytes", "quota-used-bytes"
 /// The last segment of a name or folder name (without its `/`).
 fn leaf(name: &str) -> &str {
     let name = name.strip_suffix('/').unwrap_or(name);
-    name.rsplit('/').next().unwrap_or(name)
+    name.rfind('/').map_or(name, |at| &name[at + 1..])
 }
 
-/// What a response tells of one file or folder.
-struct Item {
-    /// Its URL path, percent-encoded (a folder's ends in `/`).
-    href: String,
-    display: String,
-    /// A file's size and type, and its version's tag.
-    file: Option<(u64, &'static str, String)>,
+/// What a response tells of one file or folder: what the walk gave, each
+/// property written from it only when asked (a listing writes thousands:
+/// nothing is formatted or allocated for one not asked).
+struct Item<'a> {
+    /// Its name from the root (a folder's ends in `/`; the root's is
+    /// empty), which its `href` and `displayname` are written from.
+    name: &'a str,
+    /// A file's facts and version stamp (`None`: a folder).
+    file: Option<(FileInfo, Stamp)>,
     mtime: Option<i64>,
     /// Its `lockdiscovery` (the live locks covering it), as XML.
     locks: String,
@@ -52,11 +53,10 @@ struct Item {
     details: Details,
 }
 
-impl Item {
-    fn folder(href: String, display: &str, mtime: Option<i64>, details: Details) -> Item {
+impl<'a> Item<'a> {
+    fn folder(name: &'a str, mtime: Option<i64>, details: Details) -> Item<'a> {
         Item {
-            href,
-            display: display.to_owned(),
+            name,
             file: None,
             mtime: mtime.or(details.mtime),
             locks: String::new(),
@@ -64,28 +64,21 @@ impl Item {
         }
     }
 
-    fn file(name: &str, info: FileInfo, stamp: Stamp, details: Details) -> Item {
-        let version = Version {
-            info,
-            stamp,
-            crc: None,
-            md5: None,
-        };
-        let mut href = String::with_capacity(name.len() + 1);
-        href.push('/');
-        push_url_path(name, &mut href);
+    fn file(name: &'a str, info: FileInfo, stamp: Stamp, details: Details) -> Item<'a> {
         Item {
-            href,
-            display: leaf(name).to_owned(),
-            file: Some((
-                info.size,
-                MediaType::of(name).as_str(),
-                response::etag(&version),
-            )),
+            name,
+            file: Some((info, stamp)),
             mtime: Some(info.mtime),
             locks: String::new(),
             details,
         }
+    }
+
+    /// Appends its `href` (`/` and its name, percent-encoded: nothing in it
+    /// is XML's to escape).
+    fn write_href(&self, out: &mut String) {
+        out.push('/');
+        push_url_path(self.name, out);
     }
 
     /// Appends the value of live property `local` (XML) to `out`, if it
@@ -97,19 +90,22 @@ impl Item {
         match (local, &self.file) {
             ("resourcetype", None) => out.push_str("<D:collection/>"),
             ("resourcetype", Some(_)) => {}
-            ("displayname", _) if !self.display.is_empty() => {
-                out.push_str(&xml::escape(&self.display));
+            ("displayname", _) if !self.name.is_empty() => {
+                out.push_str(&xml::escape(leaf(self.name)));
             }
-            ("getcontentlength", Some((size, ..))) => {
-                let _ = write!(out, "{size}");
+            ("getcontentlength", Some((info, _))) => {
+                let _ = write!(out, "{}", info.size);
             }
-            ("getcontenttype", Some((_, media, _))) => out.push_str(media),
-            ("getetag", Some((.., etag))) => out.push_str(&xml::escape(etag)),
+            ("getcontenttype", Some(_)) => out.push_str(MediaType::of(self.name).as_str()),
+            // Quotes, hex digits, `-` and `.`: nothing XML escapes in text.
+            ("getetag", Some((info, stamp))) => response::write_etag(info, stamp, out),
             ("getlastmodified", _) if let Some(mtime) = self.mtime => {
                 response::write_http_date(mtime, out);
             }
-            ("creationdate", _) if let Some(created) = self.mtime.and_then(rfc3339) => {
-                out.push_str(&created);
+            ("creationdate", _) => {
+                return self
+                    .mtime
+                    .is_some_and(|mtime| response::write_rfc3339(mtime, out));
             }
             ("supportedlock", _) => out.push_str(lock::SUPPORTED),
             ("lockdiscovery", _) => out.push_str(&self.locks),
@@ -132,14 +128,6 @@ impl Item {
             .map(|p| p.value.as_str())
             .next()
     }
-}
-
-/// A time as RFC 3339 (`creationdate`).
-fn rfc3339(unix_seconds: i64) -> Option<String> {
-    time::OffsetDateTime::from_unix_timestamp(unix_seconds)
-        .ok()?
-        .format(&time::format_description::well_known::Rfc3339)
-        .ok()
 }
 
 /// The live properties as `allprop` and `propname` name them.
@@ -168,7 +156,7 @@ struct Propstats {
 /// the dead ones.
 fn response_of(asked: &Propfind, item: &Item, out: &mut String, stats: &mut Propstats) {
     out.push_str("<D:response><D:href>");
-    out.push_str(&xml::escape(&item.href));
+    item.write_href(out);
     out.push_str("</D:href>");
     let Propstats { found, missing } = stats;
     found.clear();
@@ -313,13 +301,11 @@ impl Format for Multistatus {
         match piece {
             Piece::Start => {
                 text.push_str(MULTISTATUS);
-                let href = format!("/{}", url_path(prefix));
-                let item = Item::folder(href, leaf(prefix), None, details);
+                let item = Item::folder(prefix, None, details);
                 self.respond(item, prefix, &mut text);
             }
             Piece::Directory { name, mtime, .. } if self.depth > 0 => {
-                let href = format!("/{}", url_path(name));
-                let item = Item::folder(href, leaf(name), Some(mtime), details);
+                let item = Item::folder(name, Some(mtime), details);
                 self.respond(item, name, &mut text);
             }
             Piece::File { entry, .. } if self.depth > 0 => {
