@@ -158,6 +158,14 @@ fn each_rows_actions_are_in_sight_as_the_rights_allow() {
             text.as_str().map(str::to_owned)
         });
         assert!(shared.ends_with(&format!("{addr}/d/photo.png")), "{shared}");
+        // Named after the row, not the page.
+        assert_eq!(
+            browser.run(
+                "return document.getElementById('share').getAttribute('aria-label')",
+                json!([])
+            ),
+            json!("Share photo.png")
+        );
         browser.run("document.getElementById('share').close()", json!([]));
 
         // May write, not delete: nothing that deletes (a rename does).

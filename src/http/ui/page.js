@@ -419,7 +419,7 @@
   ferry.acts.download = save;
   ferry.acts.rename = (name) => rename(name);
   ferry.acts.delete = (name) => remove(name);
-  ferry.acts.share = (name) => ferry.share(location.origin + urlOf(name));
+  ferry.acts.share = (name) => ferry.share(location.origin + urlOf(name), name.replace(/\/$/, '').split('/').pop());
   ferry.acts.more = (name, row) => menu(row);
   // Runs a row's button; the menu it was in closes first.
   function run(button) {

@@ -230,9 +230,10 @@
 
   const dialog = document.createElement('dialog');
   dialog.id = 'share';
-  dialog.setAttribute('aria-label', 'Share this page');
-  // Opens the dialog for `url` (a modal <dialog>: Escape closes it too).
-  function share(url) {
+  // Opens the dialog for `url` (a modal <dialog>: Escape closes it too),
+  // named after `what` it shares (a row's name), else this page.
+  function share(url, what) {
+    dialog.setAttribute('aria-label', what ? 'Share ' + what : 'Share this page');
     const matrix = qr(url);
     const shown = document.createElement('p');
     shown.textContent = url;
