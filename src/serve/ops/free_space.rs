@@ -14,7 +14,7 @@ use super::folders::folder_name;
 use crate::access::Who;
 use crate::name::Prefix;
 use crate::serve::operate::{Aim, Needs, Operate};
-use crate::serve::{Ctx, Outcome, Reply, room_for, storage_refusal};
+use crate::serve::{Ctx, Outcome, Reply, folder_refusal, room_for};
 use crate::storage::{Space, StorageError};
 
 /// The room to write in folder `prefix`.
@@ -38,7 +38,7 @@ impl Operate for FreeSpace {
                     debug!("#{} DF {folder:?}: {} free", ctx.client, room.available);
                     Outcome::answer(Reply::Space(Box::new(room)))
                 }
-                Err(err) => storage_refusal(ctx, "DF", folder, err),
+                Err(err) => folder_refusal(ctx, "DF", folder, err),
             }
         })
     }
