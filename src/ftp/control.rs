@@ -29,7 +29,7 @@ use super::command::{Command, LineError, parse_command};
 use super::listing::{Mlsd, ls_line, nlst_line};
 use super::path::{file_name, folder_prefix, quoted, resolve};
 use super::reply::{Facts, failed, mdtm, one_line};
-use super::terms::{Security, TLS_FEATURES, Terms, TlsOffer};
+use super::terms::{Security, Terms};
 use crate::access::{Login, Secret};
 use crate::name::{Name, Prefix};
 use crate::serve::decoded::{Decoded, Refusal};
@@ -41,10 +41,6 @@ use crate::storage::Folders;
 /// The user names that log in without a token (RFC 1635), to what the
 /// server's `--anonymous` grants allow.
 const ANONYMOUS: [&str; 2] = ["anonymous", "ftp"];
-
-/// What `FEAT` lists (RFC 2389): what this server serves of the
-/// extensions (and [`TLS_FEATURES`] where TLS is offered).
-const FEATURES: &str = " UTF8\r\n SIZE\r\n MDTM\r\n MFMT\r\n REST STREAM\r\n";
 
 /// A control connection's state between its commands.
 #[derive(Debug, Default)]
@@ -292,34 +288,6 @@ impl Control {
     ) -> Decoded {
         self.pending = pending;
         Decoded::Request(Request::new(operation, None), used)
-    }
-
-    /// `FEAT` (RFC 2389).
-    fn features(&mut self, used: usize) -> Decoded {
-        self.answer.extend_from_slice(b"211-Features:\r\n");
-        self.answer.extend_from_slice(FEATURES.as_bytes());
-        let mlst = format!(" MLST {}\r\n", self.facts.feature());
-        self.answer.extend_from_slice(mlst.as_bytes());
-        if self.security.offer != TlsOffer::Off {
-            self.answer.extend_from_slice(TLS_FEATURES.as_bytes());
-        }
-        self.answer.extend_from_slice(b"211 End\r\n");
-        Decoded::Answered(used)
-    }
-
-    /// `OPTS` (RFC 2389): `UTF8 ON` (names are always UTF-8), and
-    /// `MLST` with the facts to give (RFC 3659 §7.9).
-    fn options(&mut self, arg: &str, used: usize) -> Decoded {
-        let (option, value) = arg.split_once(' ').unwrap_or((arg, ""));
-        match option.to_ascii_uppercase().as_str() {
-            "UTF8" if value.eq_ignore_ascii_case("ON") => self.answer(used, "200 UTF-8 always"),
-            "MLST" => {
-                self.facts = Facts::chosen(value);
-                let line = format!("200 MLST OPTS {}", self.facts.given());
-                self.answer(used, line.trim_end())
-            }
-            _ => self.answer(used, "501 no such option"),
-        }
     }
 
     fn user(&mut self, name: String, used: usize) -> Decoded {

@@ -1,4 +1,4 @@
-//! FTP (RFC 959, with RFC 2389's FEAT and RFC 3659's SIZE and MDTM): the
+//! FTP (RFC 959, with RFC 2389's FEAT and RFC 3659's SIZE, MDTM and MLST): the
 //! protocol of cameras, scanners, data loggers and old scripts, on the
 //! same reactors as every other listener (`ferry serve --ftp ADDR`).
 //!
@@ -7,8 +7,9 @@
 //! path.rs      FTP paths as ferry names (the working folder, `..`)
 //! reply.rs     the words of replies: codes, addresses, facts, times
 //! control.rs   the control connection's codec: login, commands as operations
+//! extensions.rs FEAT and OPTS: the extensions offered, and their options chosen
 //! facts.rs     SIZE, MDTM, MLST, MFMT and STAT: facts without a data connection
-//! listing.rs   LIST (`ls -l`) and NLST lines
+//! listing.rs   LIST (`ls -l`), NLST and MLSD lines; MLST's and STAT <path>'s
 //! transfer.rs  its transfers handed to the data connection, and what comes back
 //! data.rs      a data connection's codec: the transfer it is handed, reported back
 //! passive.rs   the passive port range and the order its ports are tried in
@@ -27,6 +28,7 @@ mod active;
 pub mod command;
 pub mod control;
 pub mod data;
+mod extensions;
 mod facts;
 pub mod listing;
 pub mod passive;

@@ -11,18 +11,17 @@ use std::fs::File;
 
 use log::debug;
 
-use super::props::Describer;
 use crate::access::{Perm, Who};
-use crate::name::{Name, Prefix};
+use crate::name::Prefix;
 use crate::serve::operate::{Aim, Needs, Operate};
 use crate::serve::spool::Spool;
+use crate::serve::terms::Details;
 use crate::serve::terms::Page;
-use crate::serve::terms::{Details, Wants};
 use crate::serve::walk_permit;
 use crate::serve::{
     Ctx, ListingFormat, Next, Outcome, Piece, Reply, Scope, Send, Source, abandoned, refuse,
 };
-use crate::storage::{DirectoryListing, FileInfo, ListEntry, Md5Tag, Stamp, StorageError};
+use crate::storage::{FileInfo, ListEntry, Md5Tag, Stamp, StorageError};
 
 /// The files whose names start with `prefix`.
 #[derive(Debug)]
@@ -93,8 +92,10 @@ fn list(
             Scope::Directory => ctx
                 .storage
                 .list_directory(&prefix, files)
-                .and_then(|listing| spool_directory(ctx, &who, listing, spool)),
-            Scope::Named => spool_named(ctx, &who, &prefix, spool),
+                .and_then(|listing| {
+                    super::listing_folder::spool_directory(ctx, &who, listing, spool)
+                }),
+            Scope::Named => super::listing_folder::spool_named(ctx, &who, &prefix, spool),
             Scope::Keys(page) => spool_keys(ctx, &who, &prefix, &page, spool),
             Scope::Search(search) => {
                 crate::serve::search::spool(ctx, &who, &prefix, &search, spool)
@@ -403,132 +404,4 @@ impl Paging<'_> {
             first: false,
         })
     }
-}
-
-/// The name `prefix` is without its `/`: the folder's listing, one
-/// level, or that file alone, if `who` may read it.
-fn spool_named(
-    ctx: &Ctx<'_>,
-    who: &Who,
-    prefix: &Prefix,
-    mut spool: Spool<'_>,
-) -> Result<(File, u64, u64), StorageError> {
-    if spool.format.wants().itself {
-        match find_folder(ctx, prefix) {
-            Err(StorageError::NotFound) => {}
-            found => return found.and_then(|()| spool_folder_alone(ctx, who, spool)),
-        }
-    } else {
-        match ctx.storage.list_directory(prefix, true) {
-            Err(StorageError::NotFound) => {}
-            listed => return spool_directory(ctx, who, listed?, spool),
-        }
-    }
-    let name = prefix.as_str().strip_suffix('/').unwrap_or_default();
-    let name = Name::new(name.to_owned()).map_err(|_| StorageError::NotFound)?;
-    // As a listing shows it: what the token may not read is not there.
-    if !who.allows(Perm::Read, name.as_str()) {
-        return Err(StorageError::NotFound);
-    }
-    let found = ctx.storage.stat(&name)?;
-    let entry = ListEntry {
-        name: name.as_str().to_owned(),
-        info: found.info,
-        stamp: found.stamp,
-    };
-    let wants = Wants {
-        members: false,
-        ..spool.format.wants()
-    };
-    if let Some(describer) = Describer::new(ctx, (who, wants), name.as_str()) {
-        spool.format.details(describer.only(ctx.storage, &entry));
-    }
-    spool.put(Piece::Only(&entry))?;
-    spool.finish(1)
-}
-
-/// Whether the folder `prefix` names is there (the root always is).
-fn find_folder(ctx: &Ctx<'_>, prefix: &Prefix) -> Result<(), StorageError> {
-    match prefix.as_str().strip_suffix('/') {
-        None => Ok(()),
-        Some(name) => {
-            let name = Name::new(name.to_owned()).map_err(|_| StorageError::NotFound)?;
-            ctx.storage.find_folder(&name)
-        }
-    }
-}
-
-/// The folder a [`Scope::Named`] listing names, alone ([`Wants::itself`]):
-/// its own details, between `Start` and `End`, and none of its members.
-fn spool_folder_alone(
-    ctx: &Ctx<'_>,
-    who: &Who,
-    mut spool: Spool<'_>,
-) -> Result<(File, u64, u64), StorageError> {
-    let path = spool.prefix.trim_end_matches('/');
-    if let Some(describer) = Describer::new(ctx, (who, spool.format.wants()), path) {
-        spool.format.details(describer.folder(ctx.storage, path));
-    }
-    spool.put(Piece::Start)?;
-    spool.put(Piece::End)?;
-    spool.finish(0)
-}
-
-/// The directory of `listing`, one level: its subdirectories, then its
-/// files.
-fn spool_directory(
-    ctx: &Ctx<'_>,
-    who: &Who,
-    listing: DirectoryListing,
-    mut spool: Spool<'_>,
-) -> Result<(File, u64, u64), StorageError> {
-    let (storage, path) = (ctx.storage, spool.prefix.trim_end_matches('/'));
-    // Only for a format that shows more than names and sizes (PROPFIND).
-    let describer = Describer::new(ctx, (who, spool.format.wants()), path);
-    if let Some(describer) = &describer {
-        spool.format.details(describer.folder(storage, path));
-    }
-    spool
-        .format
-        .entries(listing.dirs.len() + listing.files.len());
-    spool.put(Piece::Start)?;
-    let writable = crate::serve::check_writable(ctx.config).is_ok();
-    let listed = crate::serve::access::rights(who, spool.prefix, writable);
-    let dirs = listing.dirs.iter().filter(|(dir, ..)| who.may_list(dir));
-    for (at, (name, mtime, inode)) in dirs.enumerate() {
-        if let Some(describer) = &describer {
-            spool
-                .format
-                .details(describer.subfolder(storage, name, *inode));
-        }
-        // A few comparisons per grant: the same as `listed` unless a
-        // grant lies below the listed folder.
-        let rights = crate::serve::access::folder_rights(who, name, writable);
-        if rights != listed {
-            spool.format.row_rights(rights);
-        }
-        spool.put(Piece::Directory {
-            name,
-            mtime: *mtime,
-            first: at == 0,
-        })?;
-    }
-    spool.put(Piece::Files)?;
-    let files = listing
-        .files
-        .iter()
-        .filter(|entry| who.allows(Perm::Read, &entry.name));
-    let mut count = 0;
-    for (at, entry) in files.enumerate() {
-        if let Some(describer) = &describer {
-            spool.format.details(describer.file(storage, entry));
-        }
-        spool.put(Piece::File {
-            entry,
-            first: at == 0,
-        })?;
-        count += 1;
-    }
-    spool.put(Piece::End)?;
-    spool.finish(count)
 }

@@ -20,6 +20,7 @@ pub(in crate::serve) mod free_space;
 pub(in crate::serve) mod get;
 pub(in crate::serve) mod health;
 pub(in crate::serve) mod listing;
+mod listing_folder;
 pub mod locks;
 pub mod multipart;
 pub(in crate::serve) mod props;
