@@ -415,5 +415,8 @@ fn df_shows_the_room_above_the_reserve() {
     assert!(room["free"].as_u64().unwrap() > 0, "{json}");
     assert!(room["files_used"].as_u64().unwrap() > 0, "{json}");
     let missing = failure(&run(dir.path(), server.addr, &["df", "nosuch"]), 1);
-    assert!(missing.contains("df \"nosuch\": no such folder"), "{missing}");
+    assert!(
+        missing.contains("df \"nosuch\": no such folder"),
+        "{missing}"
+    );
 }
