@@ -174,9 +174,17 @@ pub(super) struct Ledger {
     pub(super) drift: AtomicU64,
 }
 
+/// An account as the ledger finds it: a quota'd folder by its place in
+/// [`Ledger::folders`], a token by name. A write names its accounts so,
+/// found once, and no folder's prefix is compared again under the lock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Slot<'a> {
+    Folder(usize),
+    Token(&'a str),
+}
+
 /// Something kept per account: per quota'd folder by its place in
-/// [`Ledger::folders`] (found by a few comparisons, no hashing: every
-/// write asks), per token by name.
+/// [`Ledger::folders`] (no hashing: every write asks), per token by name.
 #[derive(Debug, Default)]
 struct Accounts<T> {
     folders: Vec<T>,
@@ -191,23 +199,21 @@ impl<T: Default> Accounts<T> {
         }
     }
 
-    /// `account`'s slot (made for a token first met); `None` for a folder
-    /// without a quota, which has no account.
-    fn slot(&mut self, names: &[String], account: Account<'_>) -> Option<&mut T> {
-        match account {
-            Account::Folder(prefix) => {
-                // Mostly the ledger's own string: known by its address.
-                let same = |name: &String| std::ptr::eq(name.as_str(), prefix) || name == prefix;
-                let at = names.iter().position(same)?;
-                self.folders.get_mut(at)
-            }
-            Account::Token(name) => {
-                if !self.tokens.contains_key(name) {
-                    self.tokens.insert(name.to_owned(), T::default());
-                }
-                self.tokens.get_mut(name)
-            }
+    /// `slot`'s value (inlined: a folder's is an index into a vector).
+    #[inline]
+    fn slot(&mut self, slot: Slot<'_>) -> Option<&mut T> {
+        match slot {
+            Slot::Folder(at) => self.folders.get_mut(at),
+            Slot::Token(name) => self.token(name),
         }
+    }
+
+    /// Token `name`'s value, made for a token first met.
+    fn token(&mut self, name: &str) -> Option<&mut T> {
+        if !self.tokens.contains_key(name) {
+            self.tokens.insert(name.to_owned(), T::default());
+        }
+        self.tokens.get_mut(name)
     }
 }
 
@@ -232,30 +238,64 @@ impl Ledger {
         })
     }
 
+    /// Where `account` is kept; an error for a folder without a quota,
+    /// which has no account.
+    pub(super) fn find<'a>(&self, account: Account<'a>) -> io::Result<Slot<'a>> {
+        match account {
+            Account::Token(name) => Ok(Slot::Token(name)),
+            Account::Folder(prefix) => self
+                .folders
+                .iter()
+                .position(|name| name == prefix)
+                .map(Slot::Folder)
+                .ok_or_else(|| io::Error::other(format!("{account:?} has no quota to count for"))),
+        }
+    }
+
+    /// The account kept at `slot`.
+    pub(super) fn account<'a>(&'a self, slot: Slot<'a>) -> Account<'a> {
+        match slot {
+            Slot::Folder(at) => Account::Folder(self.folders.get(at).map_or("", String::as_str)),
+            Slot::Token(name) => Account::Token(name),
+        }
+    }
+
     /// What `account` holds (nothing if it was never counted).
     pub(super) fn read(&self, account: Account<'_>) -> io::Result<Usage> {
-        self.with_file(account, |fd| read_usage(fd).map(|now| (now, None)))
+        self.read_at(self.find(account)?)
+    }
+
+    /// What the account at `slot` holds (inlined: a write's check before
+    /// its body asks it of each account).
+    #[inline]
+    pub(super) fn read_at(&self, slot: Slot<'_>) -> io::Result<Usage> {
+        self.with_file(slot, |fd| read_usage(fd).map(|now| (now, None)))
     }
 
     /// Adds `change` to `account`, at once for every process on the root.
     pub(super) fn change(&self, account: Account<'_>, change: Change) -> io::Result<Usage> {
-        self.with_file(account, |fd| {
+        self.change_at(self.find(account)?, change)
+    }
+
+    /// Adds `change` to the account at `slot`.
+    pub(super) fn change_at(&self, slot: Slot<'_>, change: Change) -> io::Result<Usage> {
+        self.with_file(slot, |fd| {
             let now = read_usage(fd)?.changed(change);
             write_usage(fd, now).map(|()| (now, Some(now)))
         })
     }
 
-    /// Adds `change` to `account` unless `refuse` refuses it by what the
-    /// account holds (a quota: `usage_limit.rs`): judged and changed under
-    /// one lock, so that writes side by side, here or on other nodes,
-    /// cannot together pass it. Returns the refusal.
+    /// Adds `change` to the account at `slot` unless `refuse` refuses it
+    /// by what the account holds (a quota: `usage_limit.rs`): judged and
+    /// changed under one lock, so that writes side by side, here or on
+    /// other nodes, cannot together pass it. Returns the refusal.
     pub(super) fn change_within<T>(
         &self,
-        account: Account<'_>,
+        slot: Slot<'_>,
         change: Change,
         refuse: impl FnOnce(Usage) -> Option<T>,
     ) -> io::Result<Option<T>> {
-        self.with_file(account, |fd| {
+        self.with_file(slot, |fd| {
             let now = read_usage(fd)?;
             if let Some(refused) = refuse(now) {
                 return Ok((Some(refused), None));
@@ -270,7 +310,7 @@ impl Ledger {
 
     /// Sets `account` to `usage` (a recount's); returns what it held.
     pub(super) fn set(&self, account: Account<'_>, usage: Usage) -> io::Result<Usage> {
-        self.with_file(account, |fd| {
+        self.with_file(self.find(account)?, |fd| {
             let was = read_usage(fd)?;
             write_usage(fd, usage).map(|()| (was, Some(usage)))
         })
@@ -304,24 +344,22 @@ impl Ledger {
         folders.chain(tokens).collect()
     }
 
-    /// Runs `body` on `account`'s ledger file, holding this process's
-    /// lock and the file's `flock`; `body` returns its answer and, where
-    /// it changed the account, what it holds now (for [`Ledger::seen`]).
+    /// Runs `body` on the ledger file of the account at `slot`, holding
+    /// this process's lock and the file's `flock`; `body` returns its
+    /// answer and, where it changed the account, what it holds now (for
+    /// [`Ledger::seen`]).
     fn with_file<T>(
         &self,
-        account: Account<'_>,
+        slot: Slot<'_>,
         body: impl FnOnce(&OwnedFd) -> io::Result<(T, Option<Usage>)>,
     ) -> io::Result<T> {
         let mut files = self.files.lock().unwrap_or_else(PoisonError::into_inner);
-        let no_account = || io::Error::other(format!("{account:?} has no quota to count for"));
-        let slot = files.slot(&self.folders, account).ok_or_else(no_account)?;
-        if slot.is_none() {
-            let flags = OFlags::RDWR | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-            let key = account.key();
-            let mode = Mode::from_raw_mode(0o600);
-            *slot = Some(rustix::fs::openat(&self.dir, key.as_str(), flags, mode)?);
+        let no_account = || io::Error::other(format!("{slot:?} has no account"));
+        let file = files.slot(slot).ok_or_else(no_account)?;
+        if file.is_none() {
+            *file = Some(self.open_file(slot)?);
         }
-        let Some(fd) = slot.as_ref() else {
+        let Some(fd) = file.as_ref() else {
             unreachable!("opened just above");
         };
         rustix::fs::flock(fd, FlockOperation::LockExclusive)?;
@@ -331,74 +369,43 @@ impl Ledger {
         let (answer, now) = done?;
         if let Some(now) = now {
             let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
-            if let Some(usage) = seen.slot(&self.folders, account) {
+            if let Some(usage) = seen.slot(slot) {
                 *usage = Some(now);
             }
         }
         Ok(answer)
     }
 
+    /// Opens (making it) the ledger file of the account at `slot`: once
+    /// per account and run, so out of the way of every later write.
+    #[cold]
+    fn open_file(&self, slot: Slot<'_>) -> io::Result<OwnedFd> {
+        let flags = OFlags::RDWR | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let key = self.account(slot).key();
+        let mode = Mode::from_raw_mode(0o600);
+        Ok(rustix::fs::openat(&self.dir, key.as_str(), flags, mode)?)
+    }
+
     /// What a removal of the file `leaf` of `dir` (as `stat` found it)
     /// takes from the ledger: its size, and its owner where tokens are
-    /// counted, asked before it goes.
+    /// counted, asked before it goes. Always inlined: every commit over a
+    /// file asks it (through [`Ledger::replacing`]), and a call costs more
+    /// than its two lines where tokens are not counted.
+    #[inline(always)]
     pub(super) fn going(&self, dir: impl AsFd, leaf: &str, stat: &Stat) -> (u64, Option<String>) {
         let owner = self.tokens.then(|| owner_of(dir, leaf)).flatten();
         (u64::try_from(stat.st_size).unwrap_or(0), owner)
     }
 
     /// Before a rename over `leaf` of `dir`: what it replaces there (size
-    /// and owner, as [`Ledger::going`]), if a file is there.
+    /// and owner, as [`Ledger::going`]), if a file is there. Inlined
+    /// into the commit, its one caller.
+    #[inline]
     pub(super) fn replacing(&self, dir: impl AsFd, leaf: &str) -> Option<(u64, Option<String>)> {
         let dir = dir.as_fd();
         let stat = rustix::fs::statat(dir, leaf, AtFlags::SYMLINK_NOFOLLOW).ok()?;
         (rustix::fs::FileType::from_raw_mode(stat.st_mode) == rustix::fs::FileType::RegularFile)
             .then(|| self.going(dir, leaf, &stat))
-    }
-
-    /// The accounts a file at `path`, stored by `owner`, counts in.
-    fn accounts<'a>(
-        &'a self,
-        path: &'a str,
-        owner: Option<&'a str>,
-    ) -> impl Iterator<Item = Account<'a>> + 'a {
-        let folders = self
-            .folders
-            .iter()
-            .filter(move |prefix| path.starts_with(prefix.as_str()));
-        let token = owner.filter(|_| self.tokens).map(Account::Token);
-        folders.map(|prefix| Account::Folder(prefix)).chain(token)
-    }
-
-    /// Counts `change` for the file at `path` stored by `owner`: in its
-    /// owner's account and every quota'd folder above it.
-    pub(super) fn count(&self, path: &str, owner: Option<&str>, change: Change) {
-        for account in self.accounts(path, owner) {
-            if let Err(err) = self.change(account, change) {
-                log::warn!(
-                    "could not count {change:?} for {path:?} in {account:?} (the recount will): {err}"
-                );
-            }
-        }
-    }
-
-    /// Counts a file of `size` bytes moved from `from` to `to`: its owner
-    /// keeps it; the folders it left lose it and those it entered gain it.
-    pub(super) fn count_move(&self, from: &str, to: &str, size: u64) {
-        for prefix in &self.folders {
-            let change = match (
-                from.starts_with(prefix.as_str()),
-                to.starts_with(prefix.as_str()),
-            ) {
-                (true, false) => Change::file(size, -1),
-                (false, true) => Change::file(size, 1),
-                _ => continue,
-            };
-            if let Err(err) = self.change(Account::Folder(prefix), change) {
-                log::warn!(
-                    "could not count the move of {from:?} in {prefix:?} (the recount will): {err}"
-                );
-            }
-        }
     }
 }
 

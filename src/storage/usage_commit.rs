@@ -18,7 +18,7 @@
 
 use std::sync::Arc;
 
-use super::usage::{Account, Change, Ledger, Usage};
+use super::usage::{Account, Change, Ledger, Slot, Usage};
 use super::usage_limit::{OverQuota, over_quota};
 use super::{StorageError, Upload};
 use crate::access::quota::Quota;
@@ -85,26 +85,29 @@ impl Counted {
                 .saturating_sub(self.unstaged.as_ref().map_or(0, |s| s.1)),
             files: 1,
         };
+        let sum = changes.sum();
         let mut admitted = 0;
-        for (place, prefix) in self.folders_above(at) {
-            let account = Account::Folder(prefix);
-            let quota = self.ledger.limits[place];
-            let judged = (self.ledger).change_within(account, changes.sum(), |used| {
+        for (place, prefix) in self.ledger.folders.iter().enumerate() {
+            if !joined_starts_with(at, prefix) {
+                continue;
+            }
+            let (account, quota) = (Account::Folder(prefix), self.ledger.limits[place]);
+            let judged = (self.ledger).change_within(Slot::Folder(place), sum, |used| {
                 over_quota(quota, used, more, account)
             });
             if let Err(refused) = refusal(judged) {
-                self.take_back(at, changes.sum(), admitted);
+                self.take_back(at, sum, admitted);
                 return Err(refused);
             }
             admitted += 1;
         }
         if let Some(token) = self.owner.as_deref().filter(|_| self.ledger.tokens) {
             let (account, quota) = (Account::Token(token), self.quota.unwrap_or_default());
-            let judged = (self.ledger).change_within(account, changes.writer, |used| {
+            let judged = (self.ledger).change_within(Slot::Token(token), changes.writer, |used| {
                 over_quota(quota, used, more, account)
             });
             if let Err(refused) = refusal(judged) {
-                self.take_back(at, changes.sum(), admitted);
+                self.take_back(at, sum, admitted);
                 return Err(refused);
             }
         }
@@ -143,23 +146,24 @@ impl Counted {
 
     /// Takes `change` back from the first `admitted` folders above `at`.
     fn take_back(&self, at: (&str, &str), change: Change, admitted: usize) {
-        for (_, prefix) in self.folders_above(at).take(admitted) {
-            self.count_in(Account::Folder(prefix), change.negated());
+        for (place, _) in self.folders_above(at).take(admitted) {
+            self.count_in(Slot::Folder(place), change.negated());
         }
     }
 
     fn count_token(&self, token: &str, change: Change) {
         if self.ledger.tokens {
-            self.count_in(Account::Token(token), change);
+            self.count_in(Slot::Token(token), change);
         }
     }
 
     /// Best effort, as every count after the fact: the recount heals.
-    fn count_in(&self, account: Account<'_>, change: Change) {
+    fn count_in(&self, slot: Slot<'_>, change: Change) {
         if change.is_nothing() {
             return;
         }
-        if let Err(err) = self.ledger.change(account, change) {
+        if let Err(err) = self.ledger.change_at(slot, change) {
+            let account = self.ledger.account(slot);
             log::warn!("could not count {change:?} in {account:?} (the recount will): {err}");
         }
     }
@@ -213,11 +217,17 @@ fn joined_starts_with((dir, leaf): (&str, &str), prefix: &str) -> bool {
     if dir.is_empty() {
         return leaf.starts_with(prefix);
     }
-    match prefix.strip_prefix(dir) {
-        _ if prefix.len() <= dir.len() => dir.starts_with(prefix),
-        Some(rest) => rest
-            .strip_prefix('/')
-            .is_some_and(|rest| leaf.starts_with(rest)),
+    if prefix.len() <= dir.len() {
+        return dir.starts_with(prefix);
+    }
+    // Longer than the folder: the folder, a `/`, then the leaf's start
+    // (nothing of it, mostly: a file right in the quota'd folder).
+    match prefix
+        .strip_prefix(dir)
+        .and_then(|rest| rest.strip_prefix('/'))
+    {
+        Some("") => true,
+        Some(rest) => leaf.starts_with(rest),
         None => false,
     }
 }

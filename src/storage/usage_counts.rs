@@ -24,7 +24,7 @@ use std::sync::Arc;
 use super::parts_folder::parts_staged;
 use super::session_files as files;
 use super::sessions::SessionInfo;
-use super::usage::{Account, Change, Ledger, Usage};
+use super::usage::{Account, Change, Ledger, Slot, Usage};
 use super::{Storage, StorageError};
 use crate::access::quota::FolderQuota;
 
@@ -119,6 +119,55 @@ impl Storage {
             && let Some(count) = self.staged_count(&session)
         {
             count.count(Change::staged(staged_in(dir, id), -1));
+        }
+    }
+}
+
+/// What a single write or removal counts, by the file's path: in its
+/// owner's account and the quota'd folders above it.
+impl Ledger {
+    /// The accounts a file at `path`, stored by `owner`, counts in.
+    fn accounts<'a>(
+        &'a self,
+        path: &'a str,
+        owner: Option<&'a str>,
+    ) -> impl Iterator<Item = Slot<'a>> + 'a {
+        let folders = self.folders.iter().enumerate();
+        let folders = folders.filter(move |(_, prefix)| path.starts_with(prefix.as_str()));
+        let token = owner.filter(|_| self.tokens).map(Slot::Token);
+        folders.map(|(at, _)| Slot::Folder(at)).chain(token)
+    }
+
+    /// Counts `change` for the file at `path` stored by `owner`: in its
+    /// owner's account and every quota'd folder above it.
+    pub(super) fn count(&self, path: &str, owner: Option<&str>, change: Change) {
+        for slot in self.accounts(path, owner) {
+            if let Err(err) = self.change_at(slot, change) {
+                let account = self.account(slot);
+                log::warn!(
+                    "could not count {change:?} for {path:?} in {account:?} (the recount will): {err}"
+                );
+            }
+        }
+    }
+
+    /// Counts a file of `size` bytes moved from `from` to `to`: its owner
+    /// keeps it; the folders it left lose it and those it entered gain it.
+    pub(super) fn count_move(&self, from: &str, to: &str, size: u64) {
+        for (at, prefix) in self.folders.iter().enumerate() {
+            let change = match (
+                from.starts_with(prefix.as_str()),
+                to.starts_with(prefix.as_str()),
+            ) {
+                (true, false) => Change::file(size, -1),
+                (false, true) => Change::file(size, 1),
+                _ => continue,
+            };
+            if let Err(err) = self.change_at(Slot::Folder(at), change) {
+                log::warn!(
+                    "could not count the move of {from:?} in {prefix:?} (the recount will): {err}"
+                );
+            }
         }
     }
 }
