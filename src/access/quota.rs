@@ -2,7 +2,7 @@
 //! in bytes and in files; as the tokens file, `ferry token` and
 //! `ferry serve --quota` write them. What is used is counted by the
 //! storage's ledger (`storage/usage.rs`); the rule that compares the two
-//! is `serve/room.rs`.
+//! is `serve/room.rs`, its arithmetic `storage/usage_limit.rs`.
 //!
 //! Sizes are read as people write them ([`parse_size`]: `512K`, `10G`),
 //! here and on the command line.
@@ -75,13 +75,19 @@ pub struct FolderQuota {
     pub limit: Quota,
 }
 
+/// Whether the folder `prefix` (ending in `/`, `""` for the root) holds
+/// `path` or is it ([`FolderQuota::covers`]): also asked of the storage's
+/// ledger, which keeps the prefixes alone.
+pub fn covers(prefix: &str, path: &str) -> bool {
+    prefix.is_empty() || path.starts_with(prefix) || prefix.strip_suffix('/') == Some(path)
+}
+
 impl FolderQuota {
     /// Whether its folder holds `path` (a name from the root, a file's or
     /// a folder's, with or without its `/`), or is it: what a write or a
     /// listing there counts in.
     pub fn covers(&self, path: &str) -> bool {
-        let prefix = self.prefix.as_str();
-        prefix.is_empty() || path.starts_with(prefix) || prefix.strip_suffix('/') == Some(path)
+        covers(&self.prefix, path)
     }
 
     /// Reads `PREFIX=QUOTA`: `sensors/=10G,files=1000`, `/=1T` for the

@@ -188,14 +188,12 @@ fn check_quota_for(
     if !ctx.storage.counts_usage() {
         return Ok(());
     }
-    if let (Some(token), Some(quota)) = writer {
-        let used = ctx.storage.usage(Account::Token(token))?;
-        judge(quota, used, more, Account::Token(token))?;
+    // The storage's ledger keeps the folders' quotas (`--quota`, as
+    // configured): it judges them where it reads them.
+    match ctx.storage.quota_refuses(writer, name, more)? {
+        Some(over) => Err(Failure::new(ErrorKind::OverQuota, over.to_string())),
+        None => Ok(()),
     }
-    let above = ctx.config.quotas.iter();
-    above
-        .filter(|folder| folder.covers(name))
-        .try_for_each(|folder| judge_folder(ctx, folder, more))
 }
 
 /// Refuses a move of `from` to `to` (files, or folders ending in `/`)

@@ -7,8 +7,9 @@
 
 use std::fmt;
 
-use super::usage::{Account, Usage};
-use crate::access::quota::Quota;
+use super::usage::{Account, Slot, Usage};
+use super::{Storage, StorageError};
+use crate::access::quota::{Quota, covers};
 
 /// A write a quota refuses: whose quota, its limit, what the account
 /// holds and what the write would add.
@@ -26,8 +27,50 @@ pub struct OverQuota {
     pub more: Usage,
 }
 
+impl Storage {
+    /// Refuses a write of `more` bytes and files to `name` by `writer`
+    /// (its token and that token's quota) where it would pass a quota as
+    /// the ledger counts now: the token's, then each quota'd folder's that
+    /// holds `name`. Asked before a write's body, where its size is known
+    /// (`serve/room.rs`); its commit is judged again, under the lock.
+    /// Nothing is refused where usage is not counted.
+    ///
+    /// The folders are the ledger's, found by their places in it: each is
+    /// read without its prefix compared again (a write asks this first).
+    ///
+    /// # Errors
+    /// The ledger cannot be read.
+    pub fn quota_refuses(
+        &self,
+        (token, quota): (Option<&str>, Option<Quota>),
+        name: &str,
+        more: Usage,
+    ) -> Result<Option<OverQuota>, StorageError> {
+        let Some(ledger) = &self.usage else {
+            return Ok(None);
+        };
+        if let (Some(token), Some(quota)) = (token, quota) {
+            let used = ledger.read_at(Slot::Token(token))?;
+            if let Some(over) = over_quota(quota, used, more, Account::Token(token)) {
+                return Ok(Some(over));
+            }
+        }
+        for (place, prefix) in ledger.folders.iter().enumerate() {
+            if !covers(prefix, name) {
+                continue;
+            }
+            let (used, quota) = (ledger.read_at(Slot::Folder(place))?, ledger.limits[place]);
+            if let Some(over) = over_quota(quota, used, more, Account::Folder(prefix)) {
+                return Ok(Some(over));
+            }
+        }
+        Ok(None)
+    }
+}
+
 /// Refuses `more` bytes and files beside `used` where they would pass
 /// `quota` (of `account`): bytes first, then files.
+#[inline]
 pub fn over_quota(
     quota: Quota,
     used: Usage,
@@ -40,12 +83,19 @@ pub fn over_quota(
     let files_over = quota
         .files
         .is_some_and(|limit| used.files.saturating_add(more.files) > limit);
-    (bytes_over || files_over).then(|| OverQuota {
+    (bytes_over || files_over).then(|| refusal(quota, used, more, account))
+}
+
+/// The words of a refusal: apart, as a refusal is rare and every write
+/// judged asks [`over_quota`].
+#[cold]
+fn refusal(quota: Quota, used: Usage, more: Usage, account: Account<'_>) -> OverQuota {
+    OverQuota {
         whose: whose(account),
         quota,
         used,
         more,
-    })
+    }
 }
 
 /// Whose quota `account` is, as a refusal names it.
