@@ -20,6 +20,7 @@ use super::dead_props::NewProps;
 use super::gate::{Gate, Point};
 use super::session_state::Staging;
 use super::unflushed::Unflushed;
+use super::usage_commit::Counted;
 use super::{FileInfo, Stamp, StorageError, checksum, prune_empty_dirs};
 
 /// What a committed file is: its size and time, its inode and the time's
@@ -77,9 +78,9 @@ pub struct Upload {
     /// Dead properties the new version is written with (S3's object
     /// metadata), recorded for its inode just before the commit.
     pub(super) props: Option<Box<NewProps>>,
-    /// The ledger's part in its commit, where usage is counted (boxed:
-    /// not every server counts).
-    pub(super) counted: Option<Box<super::usage_commit::Counted>>,
+    /// The ledger's part in its commit, where usage is counted (32 bytes,
+    /// not boxed: see [`Counted`]).
+    pub(super) counted: Option<Counted>,
     /// Renamed into place only where no file has the name
     /// ([`Upload::create_only`]).
     pub(super) create_only: bool,
@@ -188,11 +189,7 @@ impl Upload {
     /// (the records name the time).
     fn record(&self, stat: &rustix::fs::Stat, crc: u32) {
         checksum::record_as(&self.file, stat, crc);
-        if let Some(owner) = self
-            .counted
-            .as_ref()
-            .and_then(|counted| counted.owner.as_deref())
-        {
+        if let Some(owner) = self.counted.as_ref().and_then(Counted::owner) {
             super::usage::record_owner(&self.file, owner);
         }
         if let Some(tag) = &self.md5 {

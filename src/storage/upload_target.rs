@@ -128,7 +128,7 @@ impl Storage {
         let target = self.with_target(name, folders, Ok)?;
         let mut upload = self.upload(target, Staged::Session(staging), file);
         if let Some(counted) = &mut upload.counted {
-            counted.unstaged = Some((token_of(session.owner.as_deref()), staged));
+            counted.unstaged = Some(Box::new((token_of(session.owner.as_deref()), staged)));
         }
         Ok(upload)
     }
@@ -145,15 +145,15 @@ impl Storage {
             floor: target.floor,
             replaces: target.replaces,
             gate: self.gate.clone(),
-            counted: self.usage.as_ref().map(|ledger| {
-                Box::new(super::usage_commit::Counted {
+            counted: self
+                .usage
+                .as_ref()
+                .map(|ledger| super::usage_commit::Counted {
                     ledger: Arc::clone(ledger),
-                    owner: None,
-                    quota: None,
                     size: 0,
+                    writer: None,
                     unstaged: None,
-                })
-            }),
+                }),
             mtime: None,
             md5: None,
             stated: None,

@@ -31,8 +31,10 @@ impl Upload {
     /// usage is not counted.
     pub fn set_owner(&mut self, owner: Option<&str>, quota: Option<Quota>) {
         if let Some(counted) = &mut self.counted {
-            counted.owner = owner.map(str::to_owned);
-            counted.quota = quota;
+            counted.writer = owner.map(|owner| {
+                let owner = owner.to_owned();
+                Box::new(Writer { owner, quota })
+            });
         }
     }
 
@@ -41,30 +43,47 @@ impl Upload {
     pub fn counted_already(&self) -> u64 {
         self.counted
             .as_ref()
-            .and_then(|counted| counted.unstaged.as_ref())
+            .and_then(|counted| counted.unstaged.as_deref())
             .map_or(0, |(_, staged)| *staged)
     }
 }
 
 /// What an upload's commit counts: the ledger, and whose upload it is.
+/// Kept in the upload itself, not boxed (every write of a server that
+/// counts has one: a box was an allocation and a free a write); what
+/// only some writes have is boxed in it.
 #[derive(Debug)]
 pub(super) struct Counted {
     pub(super) ledger: Arc<Ledger>,
-    pub(super) owner: Option<String>,
-    /// The owner's quota, judged at the commit.
-    pub(super) quota: Option<Quota>,
     /// The file's size, as its commit found it before the rename.
     pub(super) size: u64,
+    /// The token whose upload it is, where a token writes.
+    pub(super) writer: Option<Box<Writer>>,
     /// A session's commit: the token that began it and the bytes it had
     /// staged (counted already: they leave the session's count as the
     /// file's come in).
-    pub(super) unstaged: Option<(Option<String>, u64)>,
+    pub(super) unstaged: Option<Box<(Option<String>, u64)>>,
+}
+
+// Small enough to sit in every upload of a server that counts nothing.
+const _: () = assert!(std::mem::size_of::<Option<Counted>>() <= 32);
+
+/// The token writing an upload, and its quota (judged at the commit).
+#[derive(Debug)]
+pub(super) struct Writer {
+    owner: String,
+    quota: Option<Quota>,
 }
 
 /// A file replaced by a commit: its size and owner.
 pub(super) type Replaced = Option<(u64, Option<String>)>;
 
 impl Counted {
+    /// The token whose upload it is.
+    pub(super) fn owner(&self) -> Option<&str> {
+        self.writer.as_deref().map(|writer| writer.owner.as_str())
+    }
+
     /// Before the rename of the file `leaf` of folder `dir` (replacing
     /// `replaced`): counts it in the writer's accounts, each judged
     /// against its quota first (see the module's header). Returns the
@@ -101,8 +120,9 @@ impl Counted {
             }
             admitted += 1;
         }
-        if let Some(token) = self.owner.as_deref().filter(|_| self.ledger.tokens) {
-            let (account, quota) = (Account::Token(token), self.quota.unwrap_or_default());
+        if let Some(writer) = self.writer.as_deref().filter(|_| self.ledger.tokens) {
+            let (token, quota) = (writer.owner.as_str(), writer.quota.unwrap_or_default());
+            let account = Account::Token(token);
             let judged = (self.ledger).change_within(Slot::Token(token), changes.writer, |used| {
                 over_quota(quota, used, more, account)
             });
@@ -117,7 +137,7 @@ impl Counted {
     /// The rename failed: what [`Counted::admit`] counted is taken back.
     pub(super) fn undo(&self, at: (&str, &str), changes: &Changes<'_>) {
         self.take_back(at, changes.sum(), usize::MAX);
-        if let Some(token) = self.owner.as_deref() {
+        if let Some(token) = self.owner() {
             self.count_token(token, changes.writer.negated());
         }
     }
@@ -171,7 +191,7 @@ impl Counted {
     /// The commit's changes (the new file, what it replaced, what its
     /// session had staged), the writer's apart from other owners'.
     fn changes<'a>(&'a self, replaced: &'a Replaced) -> Changes<'a> {
-        let mine = self.owner.as_deref();
+        let mine = self.owner();
         let mut changes = Changes {
             writer: Change::file(self.size, 1),
             others: [None, None],
@@ -179,7 +199,7 @@ impl Counted {
         if let Some((old, owner)) = replaced {
             changes.add(mine, owner.as_deref(), Change::file(*old, -1));
         }
-        if let Some((owner, staged)) = &self.unstaged {
+        if let Some((owner, staged)) = self.unstaged.as_deref() {
             changes.add(mine, owner.as_deref(), Change::staged(*staged, -1));
         }
         changes
