@@ -117,15 +117,22 @@ pub fn url_path(text: &str) -> String {
 /// Appends [`url_path`] of `text` to `out`.
 pub fn push_url_path(text: &str, out: &mut String) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~/".contains(&byte) {
-            out.push(byte as char);
-        } else {
-            out.push('%');
-            out.push(char::from(HEX[usize::from(byte >> 4)]));
-            out.push(char::from(HEX[usize::from(byte & 0xf)]));
+    let kept = |byte: u8| byte.is_ascii_alphanumeric() || b"-._~/".contains(&byte);
+    // Runs of bytes kept as they are go in whole (a listing writes a URL
+    // per entry). A run is ASCII, every byte of a multi-byte character
+    // being escaped, so it begins and ends on characters' boundaries.
+    let mut run = 0;
+    for (at, byte) in text.bytes().enumerate() {
+        if kept(byte) {
+            continue;
         }
+        out.push_str(text.get(run..at).unwrap_or_default());
+        out.push('%');
+        out.push(char::from(HEX[usize::from(byte >> 4)]));
+        out.push(char::from(HEX[usize::from(byte & 0xf)]));
+        run = at + 1;
     }
+    out.push_str(text.get(run..).unwrap_or_default());
 }
 
 /// Decodes what [`url_path`] encodes (for tests and clients).
@@ -145,5 +152,29 @@ mod tests {
         let encoded = url_path(name);
         assert!(!encoded.contains(' ') && !encoded.contains('?') && !encoded.contains('#'));
         assert_eq!(url_decode(&encoded).as_deref(), Some(name));
+        // Runs and escapes at either end, multi-byte characters back to back.
+        for name in [
+            "",
+            "ü",
+            "üü/ü",
+            "a",
+            " a ",
+            "日本語/x y",
+            "a&b<c>",
+            "\u{1F600}z",
+        ] {
+            let encoded = url_path(name);
+            let byte_by_byte: String = name
+                .bytes()
+                .map(
+                    |b| match b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
+                        true => char::from(b).to_string(),
+                        false => format!("%{b:02X}"),
+                    },
+                )
+                .collect();
+            assert_eq!(encoded, byte_by_byte, "{name:?}");
+            assert_eq!(url_decode(&encoded).as_deref(), Some(name));
+        }
     }
 }

@@ -136,7 +136,24 @@ pub fn namespace(ns: ResolveResult<'_>) -> Result<String, String> {
 /// `text` with `<`, `>` and `&` escaped, for element content (quotes stay
 /// as they are: an ETag reads as its field does).
 pub fn escape(text: &str) -> std::borrow::Cow<'_, str> {
+    // Most text has nothing to escape: one pass over its bytes says so
+    // (a listing asks it of every entry's name).
+    if !text.bytes().any(|b| matches!(b, b'<' | b'>' | b'&')) {
+        return std::borrow::Cow::Borrowed(text);
+    }
     quick_xml::escape::partial_escape(text)
+}
+
+/// `text` with quotes escaped too, for attributes and names; borrowed
+/// where nothing needs it, as [`escape`].
+fn escape_all(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text
+        .bytes()
+        .any(|b| matches!(b, b'<' | b'>' | b'&' | b'"' | b'\''))
+    {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    quick_xml::escape::escape(text)
 }
 
 /// Appends `<name/>` (or `<name>value</name>`, `value` being XML already)
@@ -159,7 +176,7 @@ pub fn element_with(
     value: impl FnOnce(&mut String) -> bool,
 ) -> bool {
     let start = out.len();
-    let local = quick_xml::escape::escape(&property.local);
+    let local = escape_all(&property.local);
     let prefix = match property.ns.as_str() {
         DAV => "D:",
         "" => "",
@@ -173,7 +190,7 @@ pub fn element_with(
         "" => out.push_str(" xmlns=\"\""),
         ns => {
             out.push_str(" xmlns:x=\"");
-            out.push_str(&quick_xml::escape::escape(ns));
+            out.push_str(&escape_all(ns));
             out.push('"');
         }
     }
