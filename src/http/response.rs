@@ -448,13 +448,33 @@ pub struct MediaType(u8);
 impl MediaType {
     /// The media type of a file called `name`.
     pub fn of(name: &str) -> MediaType {
-        let extension = name.rsplit_once('.').map_or("", |(_, ext)| ext);
-        let found = MEDIA_TYPES.iter().position(|(_, extensions)| {
-            extensions
-                .iter()
-                .any(|known| known.eq_ignore_ascii_case(extension))
+        /// Each extension known (lowercase, packed as [`key`] packs it)
+        /// and its type's place in [`MEDIA_TYPES`], in key order.
+        static BY_KEY: std::sync::LazyLock<Vec<(u32, u8)>> = std::sync::LazyLock::new(|| {
+            let mut keys: Vec<(u32, u8)> = (0u8..)
+                .zip(MEDIA_TYPES.iter())
+                .flat_map(|(at, (_, extensions))| extensions.iter().map(move |e| (key(e), at)))
+                .collect();
+            keys.sort_unstable();
+            keys
         });
-        MediaType(found.and_then(|at| u8::try_from(at).ok()).unwrap_or(0))
+        /// Up to 4 bytes, lowercased, in one number (a name holds no
+        /// NUL, so no two extensions pack alike).
+        fn key(extension: &str) -> u32 {
+            let mut bytes = [0u8; 4];
+            for (into, byte) in bytes.iter_mut().zip(extension.bytes()) {
+                *into = byte.to_ascii_lowercase();
+            }
+            u32::from_le_bytes(bytes)
+        }
+        let extension = name.rsplit_once('.').map_or("", |(_, ext)| ext);
+        // Every extension known is 2 to 4 characters (a listing asks this
+        // of every entry: one search of a sorted table, not a scan).
+        if !(2..=4).contains(&extension.len()) {
+            return MediaType(0);
+        }
+        let found = BY_KEY.binary_search_by_key(&key(extension), |(key, _)| *key);
+        MediaType(found.map_or(0, |at| BY_KEY[at].1))
     }
 
     /// The header value.
@@ -501,6 +521,42 @@ mod tests {
             let written = write_rfc3339(unix, &mut created);
             let want = at.map(|at| at.format(rfc3339).unwrap());
             assert_eq!(written.then_some(created), want, "{unix}");
+        }
+    }
+
+    /// Every extension known gives its type whatever its case, and
+    /// nothing else does.
+    #[test]
+    fn media_types_by_extension() {
+        assert!(
+            MEDIA_TYPES
+                .iter()
+                .flat_map(|(_, extensions)| extensions.iter())
+                .all(|e| (2..=4).contains(&e.len()) && e.bytes().all(|b| !b.is_ascii_uppercase())),
+            "MediaType::of looks only for 2 to 4 lowercase characters"
+        );
+        for (at, (media, extensions)) in MEDIA_TYPES.iter().enumerate().skip(1) {
+            for extension in extensions.iter() {
+                for name in [
+                    format!("a/b.{extension}"),
+                    format!("X.{}", extension.to_uppercase()),
+                ] {
+                    assert_eq!(MediaType::of(&name), MediaType(at as u8), "{name}");
+                    assert_eq!(MediaType::of(&name).as_str(), *media);
+                }
+            }
+        }
+        for other in [
+            "a",
+            "a.",
+            "a.b",
+            "a.jpegg",
+            "a.jpg.bin",
+            ".tar.gzz",
+            "ü.ß",
+            "a.pnğ",
+        ] {
+            assert_eq!(MediaType::of(other), MediaType(0), "{other}");
         }
     }
 
