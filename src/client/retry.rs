@@ -117,17 +117,32 @@ impl Backoff {
     }
 }
 
-/// An address for messages: what it resolves to, or a placeholder.
-fn describe(addr: &(impl ToSocketAddrs + ?Sized)) -> String {
+/// An address for messages: as the user gave it, and what it resolves to
+/// where that differs (`localhost:5010 (127.0.0.1:5010)`).
+fn describe(addr: &str) -> String {
     match addr.to_socket_addrs().map(|mut all| all.next()) {
-        Ok(Some(first)) => first.to_string(),
-        _ => "the server".to_owned(),
+        Ok(Some(first)) if first.to_string() != addr => format!("{addr} ({first})"),
+        _ => addr.to_owned(),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A server is named as it was given, with its address where a name
+    /// resolved to one.
+    #[test]
+    fn a_server_is_named_as_given() {
+        assert_eq!(describe("127.0.0.1:5010"), "127.0.0.1:5010");
+        assert!(
+            describe("localhost:5010").starts_with("localhost:5010 ("),
+            "{}",
+            describe("localhost:5010")
+        );
+        // Not an address at all (no port): as given, no lookup made.
+        assert_eq!(describe("no-port-here"), "no-port-here");
+    }
 
     #[test]
     fn delays_double_up_to_the_cap() {
