@@ -412,7 +412,7 @@ fn changed_at(dir: &OwnedFd) -> Result<(i64, i64), Errno> {
     let stat = rustix::fs::fstat(dir)?;
     Ok((
         stat.st_ctime,
-        i64::try_from(stat.st_ctime_nsec).unwrap_or(0),
+        i64::from(super::file_info::nanos(stat.st_ctime_nsec)),
     ))
 }
 

@@ -38,11 +38,17 @@ pub struct Stamp {
     pub nanos: u32,
 }
 
+/// Nanoseconds of a `stat` time, whatever integer the target gives them
+/// (`i64` on 64-bit Linux, `u32` on 32-bit ARM); 0 if out of range.
+pub(super) fn nanos(nsec: impl TryInto<u32>) -> u32 {
+    nsec.try_into().unwrap_or(0)
+}
+
 impl Stamp {
     pub(super) fn of(stat: &Stat) -> Stamp {
         Stamp {
             inode: stat.st_ino,
-            nanos: u32::try_from(stat.st_mtime_nsec).unwrap_or(0),
+            nanos: nanos(stat.st_mtime_nsec),
         }
     }
 }
