@@ -7,6 +7,7 @@ use time::OffsetDateTime;
 use time::format_description::BorrowedFormatItem;
 use time::macros::format_description;
 
+use crate::formats::calendar::Civil;
 use crate::serve::Version;
 use crate::storage::{FileInfo, Stamp};
 
@@ -302,50 +303,6 @@ pub fn write_rfc3339(unix_seconds: i64, out: &mut String) -> bool {
     push_clock(&at, out);
     out.push('Z');
     true
-}
-
-/// A Unix time's date and time of day in UTC, by the proleptic Gregorian
-/// calendar (Howard Hinnant's `civil_from_days`).
-struct Civil {
-    year: u32,
-    month: u32,
-    day: u32,
-    /// Monday is 0.
-    weekday: usize,
-    /// Seconds since midnight.
-    clock: u32,
-}
-
-impl Civil {
-    /// `None` outside the years 0 to 9999 (four digits, as both formats
-    /// write them).
-    fn of(unix_seconds: i64) -> Option<Civil> {
-        let days = unix_seconds.div_euclid(86_400);
-        let clock = unix_seconds.rem_euclid(86_400) as u32;
-        let z = days + 719_468;
-        let era = z.div_euclid(146_097);
-        let day_of_era = z.rem_euclid(146_097);
-        let year_of_era =
-            (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-        let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-        let shifted_month = (5 * day_of_year + 2) / 153;
-        let day = day_of_year - (153 * shifted_month + 2) / 5 + 1;
-        let month = if shifted_month < 10 {
-            shifted_month + 3
-        } else {
-            shifted_month - 9
-        };
-        let year = year_of_era + era * 400 + i64::from(month <= 2);
-        // 1970-01-01 was a Thursday.
-        let weekday = (days + 3).rem_euclid(7) as usize;
-        Some(Civil {
-            year: u32::try_from(year).ok().filter(|year| *year <= 9_999)?,
-            month: month as u32,
-            day: day as u32,
-            weekday,
-            clock,
-        })
-    }
 }
 
 /// Appends `value` in `width` decimal digits, zeros before it.

@@ -7,9 +7,10 @@
 
 use std::fs::File;
 
+use super::folders::folder_name;
 use super::props::Describer;
 use crate::access::{Perm, Who};
-use crate::name::{Name, Prefix};
+use crate::name::Prefix;
 use crate::serve::spool::Spool;
 use crate::serve::terms::Wants;
 use crate::serve::{Ctx, Piece};
@@ -34,8 +35,7 @@ pub(super) fn spool_named(
             listed => return spool_directory(ctx, who, listed?, spool),
         }
     }
-    let name = prefix.as_str().strip_suffix('/').unwrap_or_default();
-    let name = Name::new(name.to_owned()).map_err(|_| StorageError::NotFound)?;
+    let name = folder_name(prefix).ok_or(StorageError::NotFound)?;
     // As a listing shows it: what the token may not read is not there.
     if !who.allows(Perm::Read, name.as_str()) {
         return Err(StorageError::NotFound);
@@ -59,13 +59,11 @@ pub(super) fn spool_named(
 
 /// Whether the folder `prefix` names is there (the root always is).
 fn find_folder(ctx: &Ctx<'_>, prefix: &Prefix) -> Result<(), StorageError> {
-    match prefix.as_str().strip_suffix('/') {
-        None => Ok(()),
-        Some(name) => {
-            let name = Name::new(name.to_owned()).map_err(|_| StorageError::NotFound)?;
-            ctx.storage.find_folder(&name)
-        }
+    if prefix.as_str().is_empty() {
+        return Ok(());
     }
+    let name = folder_name(prefix).ok_or(StorageError::NotFound)?;
+    ctx.storage.find_folder(&name)
 }
 
 /// The folder a [`Scope::Named`] listing names, alone ([`Wants::itself`]):
