@@ -217,21 +217,22 @@ fn publish(ctx: &Ctx<'_>, commit: Commit) -> Outcome {
     // inode: it appears with them.
     let landed = ctx.storage.record_props(&mut upload);
     match (landed, ctx.config.fsync) {
-        (Ok(()), true) => match (upload.commit_durably(crc), ctx.storage.lone_commit()) {
-            (Ok((durable, owed)), Some(lone)) => {
-                published.landed(durable.landed());
-                let committed = commit_alone(ctx, &lone, (durable, owed), &published);
+        (Ok(()), true) => match ctx.storage.lone_commit() {
+            Some(lone) => {
+                let committed = commit_alone(ctx, &lone, upload, crc, &mut published);
                 drop(lone);
                 published.answer(ctx, committed)
             }
-            (Ok((durable, owed)), None) => {
-                published.landed(durable.landed());
-                Outcome::new(
-                    Reply::Nothing,
-                    Next::Pool(step_after_flush(durable, owed, published)),
-                )
-            }
-            (Err(err), _) => published.answer(ctx, Err(refusal_of(err))),
+            None => match upload.commit_durably(crc) {
+                Ok((durable, owed)) => {
+                    published.landed(durable.landed());
+                    Outcome::new(
+                        Reply::Nothing,
+                        Next::Pool(step_after_flush(durable, owed, published)),
+                    )
+                }
+                Err(err) => published.answer(ctx, Err(refusal_of(err))),
+            },
         },
         (Ok(()), false) => {
             let committed = upload.commit(crc).map(|landed| published.landed(landed));
@@ -270,16 +271,14 @@ fn refusal_of(err: StorageError) -> Failure {
 fn commit_alone(
     ctx: &Ctx<'_>,
     lone: &LoneCommit<'_>,
-    (mut durable, mut owed): (Durable, Unflushed),
-    published: &Published,
+    upload: Upload,
+    crc: u32,
+    published: &mut Published,
 ) -> Result<(), Failure> {
-    loop {
-        lone.flush(owed).map_err(refusal_of)?;
-        match published.step(ctx, &mut durable)? {
-            Some(next) => owed = next,
-            None => return Ok(()),
-        }
-    }
+    let mut durable = upload.commit_alone(crc, lone).map_err(refusal_of)?;
+    published.landed(durable.landed());
+    while published.step_alone(ctx, &mut durable, lone)? {}
+    Ok(())
 }
 
 /// The job that waits for the group commit to flush `owed`, then takes
@@ -350,10 +349,28 @@ impl Published {
     /// judged once more (a flush is long enough for another writer to
     /// store the name), and the file is not renamed if they fail.
     fn step(&self, ctx: &Ctx<'_>, durable: &mut Durable) -> Result<Option<Unflushed>, Failure> {
-        if durable.renames_next() {
-            still_hold(ctx, self.preconditions.as_deref())?;
-        }
+        self.before_step(ctx, durable)?;
         durable.step().map_err(refusal_of)
+    }
+
+    /// As [`Published::step`] for a commit alone: the step's flush made
+    /// here too. Returns whether a step is left.
+    fn step_alone(
+        &self,
+        ctx: &Ctx<'_>,
+        durable: &mut Durable,
+        lone: &LoneCommit<'_>,
+    ) -> Result<bool, Failure> {
+        self.before_step(ctx, durable)?;
+        durable.step_alone(lone).map_err(refusal_of)
+    }
+
+    /// Before the rename, the preconditions judged once more.
+    fn before_step(&self, ctx: &Ctx<'_>, durable: &Durable) -> Result<(), Failure> {
+        match durable.renames_next() {
+            true => still_hold(ctx, self.preconditions.as_deref()),
+            false => Ok(()),
+        }
     }
 
     /// The answer, given how the commit (and its flush) went; queues the

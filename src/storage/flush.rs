@@ -59,7 +59,7 @@
 //! a batch is flushed are one mechanism, here.
 
 use std::collections::HashMap;
-use std::os::fd::OwnedFd;
+use std::os::fd::{BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -69,7 +69,10 @@ use log::debug;
 use rustix::io::Errno;
 
 use super::StorageError;
-use super::unflushed::{Key, Unflushed};
+use super::unflushed::{Key, Kind, Unflushed};
+use super::volume_sync::sync_volumes;
+#[cfg(test)]
+use super::volume_sync::{VOLUME_SYNC_FILE_SYSTEMS, syncfs_reports_errors};
 
 /// How long the flusher thread waits for an ask before it ends.
 const FLUSHER_IDLE: Duration = Duration::from_secs(5);
@@ -86,22 +89,6 @@ type Answer = Box<dyn FnOnce(Result<(), Errno>) + Send>;
 pub(super) struct DirFlusher {
     inner: Arc<Inner>,
 }
-
-/// `statfs` magic numbers of file systems whose `syncfs` makes every
-/// file's bytes and every directory entry on them durable in one journal
-/// commit: ext4 (and ext2/3, served by its driver) and XFS (see
-/// [`DirFlusher::by_volume`]).
-const VOLUME_SYNC_FILE_SYSTEMS: [u64; 2] = [0xef53, 0x5846_5342];
-
-/// Files of one device a batch holds before it is one `syncfs`: a lone
-/// file's `fdatasync`, or a batch of directories alone (whose changes
-/// share the journal's running transaction: the first `fsync` commits it,
-/// the others find it committed), costs one journal commit either way,
-/// where a `syncfs` also writes back every metadata block the journal has
-/// checkpointed meanwhile: one connection's durable PUTs on a slow-flush
-/// disk ran at 0.66x the rate of per-file flushes with a `syncfs` per
-/// batch (docs/reliability.md, "What `--fsync` costs").
-const VOLUME_SYNC_FILES: usize = 2;
 
 /// How long the batch after a batch of many asks may wait for them to ask
 /// again, as a share of that batch's flush: a quarter of it, and at most
@@ -333,6 +320,36 @@ impl LoneCommit<'_> {
         batch.take(owed);
         Ok(self.flusher.inner.flush_batch(&batch, 1)?)
     }
+
+    /// Flushes, on this thread, now, as a batch of its own, what `each`
+    /// gives (a file's bytes or a directory's entries, in the order they
+    /// are to be flushed), through the caller's own descriptors: nothing
+    /// is duplicated or stat'ed to key it, as a batch shared with others
+    /// must be ([`LoneCommit::flush`]). Stops at the first that fails.
+    /// Blocks: an I/O thread's call.
+    ///
+    /// # Errors
+    /// A flush failed.
+    pub(super) fn flush_each(
+        &self,
+        each: impl FnOnce(
+            &mut dyn FnMut(Kind, BorrowedFd<'_>) -> Result<(), Errno>,
+        ) -> Result<(), Errno>,
+    ) -> Result<(), StorageError> {
+        let mut dirs = 0;
+        let flushed = each(&mut |kind, fd| match kind {
+            Kind::File => rustix::fs::fdatasync(fd),
+            Kind::Dir => {
+                dirs += 1;
+                rustix::fs::fsync(fd)
+            }
+        });
+        let inner = &self.flusher.inner;
+        inner.flushes.fetch_add(dirs, Ordering::Relaxed);
+        inner.batches.fetch_add(1, Ordering::Relaxed);
+        inner.asks.fetch_add(1, Ordering::Relaxed);
+        Ok(flushed?)
+    }
 }
 
 impl Drop for LoneCommit<'_> {
@@ -397,7 +414,7 @@ impl Inner {
     fn flush_batch(&self, batch: &Batch, asks: usize) -> Result<(), Errno> {
         let mut failure = None;
         let synced = match self.by_volume {
-            true => sync_volumes(batch, &mut failure),
+            true => sync_volumes(&batch.files, &mut failure),
             false => Vec::new(),
         };
         let owed = |key: &&Key| !synced.contains(&key.0);
@@ -438,46 +455,6 @@ fn refill_wait(state: &State) -> Option<Duration> {
     until
         .checked_duration_since(Instant::now())
         .filter(|left| !left.is_zero())
-}
-
-/// Whether this kernel's `syncfs` reports writeback errors (Linux 5.8 and
-/// later; before, it could succeed over data that never reached the
-/// disk, which an `fdatasync` would have reported). Read once, when a
-/// root is opened.
-pub(super) fn syncfs_reports_errors() -> bool {
-    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
-    let mut numbers = release
-        .split(|c: char| !c.is_ascii_digit())
-        .map(|n| n.parse::<u32>().unwrap_or(0));
-    let (major, minor) = (numbers.next().unwrap_or(0), numbers.next().unwrap_or(0));
-    (major, minor) >= (5, 8)
-}
-
-/// `syncfs` once for each device of `batch` that holds at least
-/// [`VOLUME_SYNC_FILES`] of its files and whose file system makes that
-/// enough ([`VOLUME_SYNC_FILE_SYSTEMS`]): the devices it synced (failed
-/// or not: a failure fails the batch, noted in `failure`).
-fn sync_volumes(batch: &Batch, failure: &mut Option<Errno>) -> Vec<u64> {
-    let mut seen = Vec::new();
-    let mut synced = Vec::new();
-    for ((dev, _), fd) in &batch.files {
-        if seen.contains(dev) {
-            continue;
-        }
-        seen.push(*dev);
-        let files = batch.files.keys().filter(|(d, _)| d == dev).count();
-        if files < VOLUME_SYNC_FILES {
-            continue;
-        }
-        let kind = rustix::fs::fstatfs(fd).map_or(0, |fs| fs.f_type as u64);
-        if VOLUME_SYNC_FILE_SYSTEMS.contains(&kind) {
-            if let Err(errno) = rustix::fs::syncfs(fd) {
-                failure.get_or_insert(errno);
-            }
-            synced.push(*dev);
-        }
-    }
-    synced
 }
 
 #[cfg(test)]
@@ -637,9 +614,9 @@ mod tests {
         let mut failure = None;
         // One file and its folder: each flushed on its own, as a commit
         // alone was before group commit.
-        assert_eq!(sync_volumes(&batch, &mut failure), Vec::<u64>::new());
+        assert_eq!(sync_volumes(&batch.files, &mut failure), Vec::<u64>::new());
         add(&mut batch, "two");
-        let synced = sync_volumes(&batch, &mut failure);
+        let synced = sync_volumes(&batch.files, &mut failure);
         assert_eq!(failure, None);
         match VOLUME_SYNC_FILE_SYSTEMS.contains(&kind) {
             true => assert_eq!(synced.len(), 1, "two files: one syncfs"),

@@ -54,6 +54,7 @@ mod cursor;
 mod dav_locks;
 mod dead_props;
 mod durability;
+mod durable_commit;
 mod error;
 mod file_info;
 mod flush;
@@ -97,6 +98,7 @@ mod usage_counts;
 mod usage_limit;
 mod usage_recount;
 mod version_record;
+mod volume_sync;
 mod zip_crc;
 
 pub use checksum::{Ahead, Later, Md5Tag, record_md5_tag};
@@ -104,6 +106,7 @@ pub use copy::{Copied, Member, Occupant};
 pub use cursor::{Found, TreeCursor};
 pub use dav_locks::{DavLock, DavLocks, Edit, LOCKS_DIR, is_below, new_token};
 pub use dead_props::{DeadProperty, Holder, MAX_RECORD, NewProps, PROPS_DIR, Recorded};
+pub use durable_commit::Durable;
 pub use error::{NO_BUCKET, STORAGE_FAILURES, StorageError, storage_failures};
 pub use file_info::{FileInfo, Stamp};
 pub use flush::LoneCommit;
@@ -124,7 +127,7 @@ pub use sessions::{DEFERRED_SIZE, SessionCap, SessionInfo, SessionLimits, fits_a
 pub use sweep::SweepReport;
 pub use tree::{DirectoryListing, ListEntry};
 pub use unflushed::Unflushed;
-pub use upload::{Durable, Landed, Upload};
+pub use upload::{Landed, Upload};
 pub use usage::{Account, USAGE_DIR, Usage};
 pub use usage_counts::UsageSeen;
 pub use usage_limit::{OverQuota, over_quota};
@@ -253,7 +256,9 @@ impl Storage {
             later: OnceLock::new(),
             gate: None,
             durable: false,
-            flusher: Arc::new(flush::DirFlusher::by_volume(flush::syncfs_reports_errors())),
+            flusher: Arc::new(flush::DirFlusher::by_volume(
+                volume_sync::syncfs_reports_errors(),
+            )),
             read_only,
             unrecorded: unrecorded::Absences::default(),
             usage: None,

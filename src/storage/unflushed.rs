@@ -3,7 +3,7 @@
 //! entries must be flushed, opened and keyed where the change is made,
 //! for the flusher's batches (`flush.rs`) to take without a system call.
 
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 use rustix::io::Errno;
 
@@ -23,15 +23,36 @@ pub(super) fn with_ancestors(
     dir_path: &str,
 ) -> Result<Vec<OwnedFd>, StorageError> {
     let mut dirs = vec![rustix::io::fcntl_dupfd_cloexec(dir, 0)?];
-    let mut path = dir_path;
-    while !path.is_empty() {
-        path = path.rsplit_once('/').map_or("", |(parent, _)| parent);
-        dirs.push(match path {
-            "" => rustix::io::fcntl_dupfd_cloexec(root, 0)?,
-            path => open_dir_beneath(root, path)?,
-        });
+    dirs.extend(between(root, dir_path)?);
+    if !dir_path.is_empty() {
+        dirs.push(rustix::io::fcntl_dupfd_cloexec(root, 0)?);
     }
     Ok(dirs)
+}
+
+/// The directories strictly between directory `dir_path` (beneath
+/// `root`) and the root, opened, nearest first: those of
+/// [`with_ancestors`] that are neither `dir` nor the root, which a caller
+/// holding those two already need not duplicate.
+///
+/// # Errors
+/// A directory cannot be opened.
+pub(super) fn between(root: &OwnedFd, dir_path: &str) -> Result<Vec<OwnedFd>, StorageError> {
+    let mut dirs = Vec::new();
+    let mut path = dir_path;
+    while let Some((parent, _)) = path.rsplit_once('/') {
+        dirs.push(open_dir_beneath(root, parent)?);
+        path = parent;
+    }
+    Ok(dirs)
+}
+
+/// Whether a descriptor owed to the disk is a file's, whose bytes are
+/// flushed (`fdatasync`), or a directory's, whose entries are (`fsync`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Kind {
+    File,
+    Dir,
 }
 
 /// What a durable change still owes the disk before its next step: files
@@ -58,6 +79,22 @@ fn keyed(fds: impl IntoIterator<Item = OwnedFd>) -> Result<Vec<(Key, OwnedFd)>, 
 }
 
 impl Unflushed {
+    /// Adds a copy of `fd` (a duplicate of the descriptor, keyed), owed as
+    /// `kind`: the caller keeps its own.
+    ///
+    /// # Errors
+    /// `fd` cannot be duplicated or stat'ed.
+    pub(super) fn push_copy(&mut self, kind: Kind, fd: BorrowedFd<'_>) -> Result<(), Errno> {
+        let copy = rustix::io::fcntl_dupfd_cloexec(fd, 0)?;
+        let stat = rustix::fs::fstat(&copy)?;
+        let keyed = ((stat.st_dev, stat.st_ino), copy);
+        match kind {
+            Kind::File => self.files.push(keyed),
+            Kind::Dir => self.dirs.push(keyed),
+        }
+        Ok(())
+    }
+
     /// Directories `dirs`, keyed.
     ///
     /// # Errors
@@ -74,6 +111,7 @@ impl Unflushed {
     ///
     /// # Errors
     /// `file` cannot be duplicated, or it or a directory stat'ed.
+    #[cfg(test)]
     pub(super) fn data_and(file: impl AsFd, dirs: Vec<OwnedFd>) -> Result<Unflushed, Errno> {
         Ok(Unflushed {
             files: keyed([rustix::io::fcntl_dupfd_cloexec(file, 0)?])?,

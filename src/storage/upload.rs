@@ -19,7 +19,6 @@ use super::checksum::Md5Tag;
 use super::dead_props::NewProps;
 use super::gate::{Gate, Point};
 use super::session_state::Staging;
-use super::unflushed::Unflushed;
 use super::usage_commit::Counted;
 use super::{FileInfo, Stamp, StorageError, checksum, prune_empty_dirs};
 
@@ -269,7 +268,7 @@ impl Upload {
     /// records, and with `sync` its bytes flushed. Returns the version it
     /// becomes, as the records name it (`None` where it could not be
     /// stat'ed: then it has no records either).
-    fn land(&mut self, crc: u32, sync: bool) -> Result<Option<Landed>, StorageError> {
+    pub(super) fn land(&mut self, crc: u32, sync: bool) -> Result<Option<Landed>, StorageError> {
         self.pause(Point::Commit);
         self.stamp()?;
         let stat = rustix::fs::fstat(&self.file).ok();
@@ -295,42 +294,10 @@ impl Upload {
         self.rename_into_place()
     }
 
-    /// Begins a durable commit ([`Durable`]): the file's time and records
-    /// set, the directories it will flush opened (running out of
-    /// descriptors must fail the commit before it happens, not after).
-    /// Returns it with what must be on the disk before its first step (the
-    /// rename): the file's bytes, and for a session's, whose bytes come
-    /// from another folder, the folders above the target (see
-    /// `DirFlusher::flush_above`).
-    ///
-    /// # Errors
-    /// As [`Upload::commit`]; nothing is renamed.
-    pub fn commit_durably(mut self, crc: u32) -> Result<(Durable, Unflushed), StorageError> {
-        let landed = self.land(crc, false)?;
-        let mut dirs = super::unflushed::with_ancestors(&self.root, &self.dir, &self.dir_path)?;
-        let sessions = match &self.staged {
-            Staged::Session(staging) => Some(rustix::io::fcntl_dupfd_cloexec(&staging.dir, 0)?),
-            Staged::Temp(_) => None,
-        };
-        let above = match sessions {
-            Some(_) => dirs.split_off(1.min(dirs.len())),
-            None => Vec::new(),
-        };
-        let owed = Unflushed::data_and(&self.file, above)?;
-        let durable = Durable {
-            upload: self,
-            landed,
-            dirs,
-            sessions,
-            step: Step::Rename,
-        };
-        Ok((durable, owed))
-    }
-
     /// The one step that commits, counted in the usage ledger around it
     /// where usage is counted (`usage_commit.rs`): refused there where it
     /// would pass a quota.
-    fn rename_into_place(&mut self) -> Result<(), StorageError> {
+    pub(super) fn rename_into_place(&mut self) -> Result<(), StorageError> {
         let renamed = match &self.counted {
             None => self.rename_staged(),
             Some(counted) => {
@@ -367,104 +334,10 @@ impl Upload {
         Ok(())
     }
 
-    fn forget_session(&self) {
+    pub(super) fn forget_session(&self) {
         if let Staged::Session(staging) = &self.staged {
             self.pause(Point::Forget);
             staging.forget();
-        }
-    }
-}
-
-/// A durable commit (`--fsync`), in steps that each wait for the group
-/// commit to flush what the one before changed (`flush.rs`), so that no
-/// thread waits for the disk: the file's bytes (and a session's folders
-/// above the target), then the rename, then its folder and those above
-/// (folders this upload may have made), then for a session its going,
-/// then the sessions folder. Only once the file is durably in place does
-/// the session go: a cut before leaves it, and its bytes, where they
-/// were; its going is flushed too, else a power cut brings back the
-/// record of a session committed and acknowledged, which a client
-/// starting the same upload again would be given as its own.
-///
-/// Dropped before its end: not yet renamed, it is an [`Upload`] dropped
-/// (its temp file goes); renamed, the file stays and a session goes, as
-/// when its flush fails.
-#[derive(Debug)]
-pub struct Durable {
-    upload: Upload,
-    /// The version it becomes ([`Upload::commit`]'s answer).
-    landed: Option<Landed>,
-    /// The target's folder and those above, for the flush after the
-    /// rename.
-    dirs: Vec<OwnedFd>,
-    /// A session's folder, for the flush after its going.
-    sessions: Option<OwnedFd>,
-    step: Step,
-}
-
-/// The next step of a [`Durable`] commit.
-#[derive(Debug, PartialEq, Eq)]
-enum Step {
-    Rename,
-    Forget,
-    Done,
-}
-
-impl Durable {
-    /// The version the file becomes, as [`Upload::commit`] returns it.
-    pub fn landed(&self) -> Option<Landed> {
-        self.landed
-    }
-
-    /// Whether the commit is durable, once what its last step returned is
-    /// on the disk: no step is left (a [`Durable::step`] now would change
-    /// nothing and return `None`).
-    pub fn is_durable(&self) -> bool {
-        self.step == Step::Done
-    }
-
-    /// Whether its next step is the rename (what was owed before it, the
-    /// file's bytes, being flushed): the last moment to judge a write's
-    /// preconditions again.
-    pub fn renames_next(&self) -> bool {
-        self.step == Step::Rename
-    }
-
-    /// The next step, once what the one before returned is on the disk:
-    /// returns what this one owes the disk before the next, or `None` when
-    /// the commit is durable. Changes the file system, briefly: call it on
-    /// an I/O thread.
-    ///
-    /// # Errors
-    /// As [`Upload::commit`] (the rename), or a folder cannot be stat'ed.
-    pub fn step(&mut self) -> Result<Option<Unflushed>, StorageError> {
-        match self.step {
-            Step::Rename => {
-                let owed = Unflushed::of(std::mem::take(&mut self.dirs))?;
-                self.upload.rename_into_place()?;
-                self.step = match self.sessions {
-                    Some(_) => Step::Forget,
-                    None => Step::Done,
-                };
-                Ok(Some(owed))
-            }
-            Step::Forget => {
-                self.step = Step::Done;
-                self.upload.forget_session();
-                let owed = self.sessions.take().map(|dir| Unflushed::of(vec![dir]));
-                owed.transpose().map_err(StorageError::from)
-            }
-            Step::Done => Ok(None),
-        }
-    }
-}
-
-impl Drop for Durable {
-    fn drop(&mut self) {
-        // Renamed, its flush failed or was never waited for: the file is
-        // in place, so the session that held it goes.
-        if self.step == Step::Forget {
-            self.upload.forget_session();
         }
     }
 }

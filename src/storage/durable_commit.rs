@@ -1,0 +1,342 @@
+//! A durable commit (`--fsync`) in steps ([`Durable`]), each after the
+//! flush of what the one before changed: by the group commit's batches
+//! (`flush.rs`), which flush copies of the descriptors owed, or by a
+//! commit alone on its I/O thread ([`LoneCommit`]), which flushes the
+//! upload's own. Which files and folders a step owes is decided here, once,
+//! for both.
+//!
+//! The upload it commits, and the rename itself, are `upload.rs`'s.
+
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+
+use rustix::io::Errno;
+
+use super::unflushed::{Kind, Unflushed, between};
+use super::upload::{Landed, Staged, Upload};
+use super::{LoneCommit, StorageError};
+
+/// A durable commit (`--fsync`), in steps that each wait for the group
+/// commit to flush what the one before changed (`flush.rs`), so that no
+/// thread waits for the disk: the file's bytes (and a session's folders
+/// above the target), then the rename, then its folder and those above
+/// (folders this upload may have made), then for a session its going,
+/// then the sessions folder. Only once the file is durably in place does
+/// the session go: a cut before leaves it, and its bytes, where they
+/// were; its going is flushed too, else a power cut brings back the
+/// record of a session committed and acknowledged, which a client
+/// starting the same upload again would be given as its own.
+///
+/// Dropped before its end: not yet renamed, it is an [`Upload`] dropped
+/// (its temp file goes); renamed, the file stays and a session goes, as
+/// when its flush fails.
+#[derive(Debug)]
+pub struct Durable {
+    upload: Upload,
+    /// The version it becomes ([`Upload::commit`]'s answer).
+    landed: Option<Landed>,
+    /// The folders between the target's and the root, opened (the upload
+    /// holds those two).
+    between: Vec<OwnedFd>,
+    /// A session's folder, for the flush after its going.
+    sessions: Option<OwnedFd>,
+    step: Step,
+    /// What the last step (or the start, for the first) left owed.
+    owes: Option<Owes>,
+}
+
+/// The next step of a [`Durable`] commit.
+#[derive(Debug, PartialEq, Eq)]
+enum Step {
+    Rename,
+    Forget,
+    Done,
+}
+
+/// What a [`Durable`] commit owes the disk before its next step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Owes {
+    /// Before the rename: the file's bytes, and for a session's, whose
+    /// bytes come from another folder, the folders above the target (see
+    /// `DirFlusher::flush_above`).
+    Bytes,
+    /// After the rename: the target's folder, and for a temp file the
+    /// folders above it (folders this upload may have made).
+    Entries,
+    /// After a session's going: the sessions folder.
+    Going,
+}
+
+impl Upload {
+    /// Begins a durable commit ([`Durable`]): the file's time and records
+    /// set, the folders it will flush opened (running out of descriptors
+    /// must fail the commit before it happens, not after). Returns it with
+    /// copies of what must be on the disk before its first step (the
+    /// rename), for the group commit's batch.
+    ///
+    /// # Errors
+    /// As [`Upload::commit`]; nothing is renamed.
+    pub fn commit_durably(self, crc: u32) -> Result<(Durable, Unflushed), StorageError> {
+        let durable = self.durable(crc)?;
+        let owed = durable.copies(Owes::Bytes)?;
+        Ok((durable, owed))
+    }
+
+    /// As [`Upload::commit_durably`], for a commit alone
+    /// ([`LoneCommit`]): what it owes before its first step is flushed
+    /// here, on this thread, through the upload's own descriptors.
+    ///
+    /// # Errors
+    /// As [`Upload::commit`], or the flush failed; nothing is renamed.
+    pub fn commit_alone(self, crc: u32, lone: &LoneCommit<'_>) -> Result<Durable, StorageError> {
+        let durable = self.durable(crc)?;
+        durable.flush_alone(lone)?;
+        Ok(durable)
+    }
+
+    fn durable(mut self, crc: u32) -> Result<Durable, StorageError> {
+        let landed = self.land(crc, false)?;
+        let between = between(&self.root, &self.dir_path)?;
+        let sessions = match &self.staged {
+            Staged::Session(staging) => Some(rustix::io::fcntl_dupfd_cloexec(&staging.dir, 0)?),
+            Staged::Temp(_) => None,
+        };
+        Ok(Durable {
+            upload: self,
+            landed,
+            between,
+            sessions,
+            step: Step::Rename,
+            owes: Some(Owes::Bytes),
+        })
+    }
+}
+
+impl Durable {
+    /// The version the file becomes, as [`Upload::commit`] returns it.
+    pub fn landed(&self) -> Option<Landed> {
+        self.landed
+    }
+
+    /// Whether the commit is durable, once what its last step returned is
+    /// on the disk: no step is left (a [`Durable::step`] now would change
+    /// nothing and return `None`).
+    pub fn is_durable(&self) -> bool {
+        self.step == Step::Done
+    }
+
+    /// Whether its next step is the rename (what was owed before it, the
+    /// file's bytes, being flushed): the last moment to judge a write's
+    /// preconditions again.
+    pub fn renames_next(&self) -> bool {
+        self.step == Step::Rename
+    }
+
+    /// The next step, once what the one before returned is on the disk:
+    /// returns copies of what this one owes the disk before the next (made
+    /// before it changes anything), for the group commit's batch, or
+    /// `None` when the commit is durable. Changes the file system,
+    /// briefly: call it on an I/O thread.
+    ///
+    /// # Errors
+    /// As [`Upload::commit`] (the rename), or a folder cannot be copied.
+    pub fn step(&mut self) -> Result<Option<Unflushed>, StorageError> {
+        let owed = self.will_owe().map(|owes| self.copies(owes)).transpose()?;
+        self.take_step()?;
+        Ok(owed)
+    }
+
+    /// As [`Durable::step`] for a commit alone ([`LoneCommit`]): then
+    /// flushes what the step owes, here. Returns whether a step is left.
+    ///
+    /// # Errors
+    /// As [`Durable::step`], or the flush failed.
+    pub fn step_alone(&mut self, lone: &LoneCommit<'_>) -> Result<bool, StorageError> {
+        self.take_step()?;
+        self.flush_alone(lone)?;
+        Ok(!self.is_durable())
+    }
+
+    /// What the next step will owe once taken.
+    fn will_owe(&self) -> Option<Owes> {
+        match self.step {
+            Step::Rename => Some(Owes::Entries),
+            Step::Forget => self.sessions.as_ref().map(|_| Owes::Going),
+            Step::Done => None,
+        }
+    }
+
+    fn take_step(&mut self) -> Result<(), StorageError> {
+        let owes = self.will_owe();
+        match self.step {
+            Step::Rename => {
+                self.upload.rename_into_place()?;
+                self.step = match self.sessions {
+                    Some(_) => Step::Forget,
+                    None => Step::Done,
+                };
+            }
+            Step::Forget => {
+                self.step = Step::Done;
+                self.upload.forget_session();
+            }
+            Step::Done => {}
+        }
+        self.owes = owes;
+        Ok(())
+    }
+
+    /// Gives `visit` each descriptor `owes` names, with what to flush of
+    /// it, in the order to flush them; stops at the first error.
+    fn each_owed(
+        &self,
+        owes: Owes,
+        visit: &mut dyn FnMut(Kind, BorrowedFd<'_>) -> Result<(), Errno>,
+    ) -> Result<(), Errno> {
+        let session = matches!(self.upload.staged, Staged::Session(_));
+        let above = |visit: &mut dyn FnMut(Kind, BorrowedFd<'_>) -> Result<(), Errno>| {
+            for dir in &self.between {
+                visit(Kind::Dir, dir.as_fd())?;
+            }
+            match self.upload.dir_path.is_empty() {
+                true => Ok(()),
+                false => visit(Kind::Dir, self.upload.root.as_fd()),
+            }
+        };
+        match owes {
+            Owes::Bytes => {
+                visit(Kind::File, self.upload.file.as_fd())?;
+                if session {
+                    above(visit)?;
+                }
+            }
+            Owes::Entries => {
+                visit(Kind::Dir, self.upload.dir.as_fd())?;
+                if !session {
+                    above(visit)?;
+                }
+            }
+            Owes::Going => {
+                if let Some(dir) = &self.sessions {
+                    visit(Kind::Dir, dir.as_fd())?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Copies of what `owes` names, keyed for a batch.
+    fn copies(&self, owes: Owes) -> Result<Unflushed, StorageError> {
+        let mut owed = Unflushed::default();
+        self.each_owed(owes, &mut |kind, fd| owed.push_copy(kind, fd))?;
+        Ok(owed)
+    }
+
+    /// Flushes what the last step left owed, here.
+    fn flush_alone(&self, lone: &LoneCommit<'_>) -> Result<(), StorageError> {
+        match self.owes {
+            Some(owes) => lone.flush_each(|visit| self.each_owed(owes, visit)),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Durable {
+    fn drop(&mut self) {
+        // Renamed, its flush failed or was never waited for: the file is
+        // in place, so the session that held it goes.
+        if self.step == Step::Forget {
+            self.upload.forget_session();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Folders, Storage};
+    use super::*;
+
+    fn durable_storage(root: &std::path::Path) -> Storage {
+        let mut storage = Storage::open(root, "test", false).unwrap();
+        storage.set_durable(true);
+        storage
+    }
+
+    fn upload(storage: &Storage, path: &str) -> Upload {
+        let name = crate::name::Name::new(path.to_owned()).unwrap();
+        let mut upload = storage.begin_upload(&name, Folders::Implicit).unwrap();
+        upload.write(b"bytes").unwrap();
+        upload
+    }
+
+    /// The directory flushes a commit of a new file in `a/b/` made: its
+    /// folder, the one above it and the root.
+    const OWED_DIRS: u64 = 3;
+
+    #[test]
+    fn a_commit_alone_flushes_its_folder_and_those_above_through_its_own_descriptors() {
+        let root = tempfile::tempdir().unwrap();
+        let storage = durable_storage(root.path());
+        let upload = upload(&storage, "a/b/f.bin");
+        let lone = storage.lone_commit().expect("nothing else in flight");
+        let before = (storage.dir_flushes(), storage.flush_batches());
+        let mut durable = upload.commit_alone(0, &lone).unwrap();
+        assert!(durable.renames_next());
+        assert!(
+            !durable.step_alone(&lone).unwrap(),
+            "a temp file's commit: one step"
+        );
+        assert!(durable.is_durable());
+        drop(lone);
+        assert_eq!(
+            (
+                storage.dir_flushes() - before.0,
+                storage.flush_batches() - before.1
+            ),
+            (OWED_DIRS, 2),
+            "the bytes, then the folders: each a batch of its own"
+        );
+        assert_eq!(
+            std::fs::read(root.path().join("a/b/f.bin")).unwrap(),
+            b"bytes"
+        );
+    }
+
+    #[test]
+    fn a_batched_commit_owes_what_a_commit_alone_flushes() {
+        let root = tempfile::tempdir().unwrap();
+        let storage = durable_storage(root.path());
+        let (mut durable, first) = upload(&storage, "a/b/f.bin").commit_durably(0).unwrap();
+        assert_eq!(
+            (first.files.len(), first.dirs.len()),
+            (1, 0),
+            "the bytes alone"
+        );
+        let owed = durable
+            .step()
+            .unwrap()
+            .expect("the folders, after the rename");
+        assert!(durable.is_durable());
+        assert_eq!((owed.files.len(), owed.dirs.len() as u64), (0, OWED_DIRS));
+        assert!(durable.step().unwrap().is_none(), "nothing is left");
+        assert_eq!(
+            std::fs::read(root.path().join("a/b/f.bin")).unwrap(),
+            b"bytes"
+        );
+    }
+
+    #[test]
+    fn a_commit_alone_dropped_before_its_rename_leaves_no_file() {
+        let root = tempfile::tempdir().unwrap();
+        let storage = durable_storage(root.path());
+        let lone = storage.lone_commit().unwrap();
+        let durable = upload(&storage, "f.bin").commit_alone(0, &lone).unwrap();
+        drop(durable);
+        assert!(!root.path().join("f.bin").exists());
+        let left = std::fs::read_dir(root.path()).unwrap().flatten();
+        assert!(
+            !left
+                .into_iter()
+                .any(|e| e.file_name().to_string_lossy().starts_with(".ferry-tmp"))
+        );
+    }
+}
