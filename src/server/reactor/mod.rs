@@ -49,6 +49,13 @@ use timers::Timers;
 /// The reactor-wide buffer every body passes through.
 const SCRATCH_SIZE: usize = 256 * 1024;
 
+/// Rounds of brief jobs' outcomes taken in the turn that made them
+/// (`serve::Job::brief`): a request's chain of brief steps (a PUT's
+/// open, then its commit) is answered without a poll between steps, while
+/// a connection whose chain goes on (pipelined requests) yields to the
+/// others after this many.
+const BRIEF_ROUNDS: usize = 4;
+
 /// One event loop and the connections it serves.
 pub(super) mod accept;
 mod cuts;
@@ -191,7 +198,10 @@ impl Reactor {
                 }
             }
             self.drive_ready();
-            if !self.done_here.is_empty() {
+            for _ in 0..BRIEF_ROUNDS {
+                if self.done_here.is_empty() {
+                    break;
+                }
                 self.finish_jobs();
             }
             let now = Instant::now();
