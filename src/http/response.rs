@@ -109,10 +109,19 @@ pub struct Head<'a> {
 impl<'a> Head<'a> {
     /// Starts a response with `status`.
     pub fn new(out: &'a mut Vec<u8>, status: u16) -> Head<'a> {
-        // Writing into a Vec cannot fail.
-        let _ = write!(out, "HTTP/1.1 {status} {}\r\n", reason(status));
+        // Every answer's first lines, written without `fmt`: a small
+        // request's answer is mostly these.
+        // Room for the status line, the date and a few fields at once.
+        out.reserve(160);
+        out.extend_from_slice(b"HTTP/1.1 ");
+        out.extend_from_slice(itoa::Buffer::new().format(status).as_bytes());
+        out.push(b' ');
+        out.extend_from_slice(reason(status).as_bytes());
+        out.extend_from_slice(b"\r\n");
         if status >= 200 {
-            let _ = write!(out, "Date: {}\r\n", now_http_date());
+            out.extend_from_slice(b"Date: ");
+            with_http_date_now(|date| out.extend_from_slice(date.as_bytes()));
+            out.extend_from_slice(b"\r\n");
         }
         Head { out, status }
     }
@@ -130,10 +139,12 @@ impl<'a> Head<'a> {
     /// or script (see [`super::origin`]).
     pub fn finish(self, content_length: u64, persistence: Persistence) {
         if !matches!(self.status, 204 | 304) {
-            let _ = write!(
-                self.out,
-                "X-Content-Type-Options: nosniff\r\nContent-Length: {content_length}\r\n"
-            );
+            self.out
+                .extend_from_slice(b"X-Content-Type-Options: nosniff\r\nContent-Length: ");
+            let mut digits = itoa::Buffer::new();
+            self.out
+                .extend_from_slice(digits.format(content_length).as_bytes());
+            self.out.extend_from_slice(b"\r\n");
         }
         self.out.extend_from_slice(match persistence {
             Persistence::Open => b"\r\n".as_slice(),
@@ -322,8 +333,9 @@ fn push_clock(at: &Civil, out: &mut String) {
     push_digits(at.clock % 60, 2, out);
 }
 
-/// The current time as an HTTP date, formatted once per second.
-fn now_http_date() -> String {
+/// The current time as an HTTP date (formatted once per second), given
+/// to `then`.
+fn with_http_date_now(then: impl FnOnce(&str)) {
     thread_local! {
         static CACHED: std::cell::RefCell<(i64, String)> = const { std::cell::RefCell::new((i64::MIN, String::new())) };
     }
@@ -333,7 +345,7 @@ fn now_http_date() -> String {
         if cached.0 != now {
             *cached = (now, http_date(now));
         }
-        cached.1.clone()
+        then(&cached.1);
     })
 }
 

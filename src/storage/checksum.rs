@@ -55,7 +55,13 @@ pub(super) fn record(file: &File, crc: u32) {
 
 /// As [`record`], for a caller that has `file`'s `stat` as it is now.
 pub(super) fn record_as(file: &File, stat: &Stat, crc: u32) {
-    write_record(file, stat, ATTRIBUTE, &format!("{crc:08x}"));
+    // Eight hex digits, written without `fmt`: every upload records one.
+    let mut hex = [0u8; 8];
+    for (i, digit) in hex.iter_mut().enumerate() {
+        *digit = b"0123456789abcdef"[(crc >> (28 - 4 * i) & 0xf) as usize];
+    }
+    let hex = std::str::from_utf8(&hex).unwrap_or_default();
+    write_record(file, stat, ATTRIBUTE, hex);
 }
 
 /// Records `tag` (S3's `ETag`: docs/s3.md "ETags") with `file` as it is
@@ -456,6 +462,21 @@ mod tests {
         assert_eq!(cache.cached(&reborn), None);
         cache.forget(&old);
         assert_eq!(cache.cached(&old), None);
+    }
+
+    /// The CRC's record is the eight lower-case hex digits `format!`
+    /// would write, every digit's place tried.
+    #[test]
+    fn a_crc_is_recorded_as_eight_hex_digits() {
+        let file = tempfile_in(&std::env::temp_dir());
+        let stat = rustix::fs::fstat(&file).unwrap();
+        for crc in [0, 1, 0xf, 0xa0b1_c2d3, 0x1234_5678, 0xdead_beef, u32::MAX] {
+            super::record_as(&file, &stat, crc);
+            let Some(value) = super::recorded_value(&file, &stat, super::ATTRIBUTE) else {
+                return; // a file system without user extended attributes
+            };
+            assert_eq!(value, format!("{crc:08x}"));
+        }
     }
 
     fn tempfile_in(dir: &std::path::Path) -> std::fs::File {

@@ -158,6 +158,9 @@ pub struct Storage {
     /// Names this process's temp files apart from those of earlier runs,
     /// which the start-up sweep removes while new uploads are under way.
     run: String,
+    /// The prefix of this process's temp files (see `nodes.rs`), made
+    /// once: `.ferry-tmp-<node>-<run>-`, a serial after it.
+    temp_prefix: String,
     temp_serial: AtomicU64,
     /// `.ferry-nodes`, and this run's journal of directories with temp
     /// files; `None` for a read-only server, which makes none.
@@ -244,6 +247,7 @@ impl Storage {
             round_trips: ROUND_TRIP_FILE_SYSTEMS.contains(&kind),
             root,
             node: node.to_owned(),
+            temp_prefix: format!("{RESERVED_PREFIX}tmp-{node}-{run}-"),
             run,
             temp_serial: AtomicU64::new(0),
             walked: AtomicU64::new(0),
@@ -329,8 +333,8 @@ impl Storage {
     }
 
     /// The prefix of this process's temp files (see `nodes.rs`).
-    fn temp_prefix(&self) -> String {
-        format!("{RESERVED_PREFIX}tmp-{}-{}-", self.node, self.run)
+    fn temp_prefix(&self) -> &str {
+        &self.temp_prefix
     }
 }
 

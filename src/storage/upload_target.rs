@@ -45,7 +45,9 @@ impl Storage {
     /// # Errors
     /// As [`Storage::write_dead_properties`]: then nothing is committed.
     pub fn record_props(&self, upload: &mut Upload) -> Result<(), StorageError> {
-        let name = match upload.dir_path.as_str() {
+        // Made only where there is a record to write or to remove: most
+        // uploads, new files without properties, have neither.
+        let name = |upload: &Upload| match upload.dir_path.as_str() {
             "" => upload.leaf.clone(),
             dir => format!("{dir}/{}", upload.leaf),
         };
@@ -54,8 +56,8 @@ impl Storage {
             // by the rename, may be the next version's, whose record it
             // would then seem to be (S3 metadata of a PUT long replaced
             // coming back). Nothing recorded costs nothing.
-            if upload.replaces && !self.surely_unrecorded(&name) {
-                let owed = self.remove_records(Holder::File(&name));
+            if upload.replaces && !self.surely_unrecorded(&name(upload)) {
+                let owed = self.remove_records(Holder::File(&name(upload)));
                 if !owed.is_empty() {
                     self.flusher.flush(owed)?;
                 }
@@ -63,7 +65,7 @@ impl Storage {
             return Ok(());
         };
         let inode = rustix::fs::fstat(&upload.file)?.st_ino;
-        self.record_new_version(&name, inode, &props)
+        self.record_new_version(&name(upload), inode, &props)
     }
 
     /// Starts an upload to `name`, creating missing parent directories
@@ -104,7 +106,8 @@ impl Storage {
             let mut tries = 0;
             loop {
                 let serial = self.temp_serial.fetch_add(1, Ordering::Relaxed) + 1;
-                let temp = format!("{}{serial}", self.temp_prefix());
+                let mut temp = self.temp_prefix().to_owned();
+                temp.push_str(itoa::Buffer::new().format(serial));
                 match rustix::fs::openat(&target.dir, temp.as_str(), flags, stored_file_mode()) {
                     Ok(fd) => return Ok(self.upload(target, Staged::Temp(temp), File::from(fd))),
                     Err(Errno::EXIST) if tries + 1 < TRIES => tries += 1,

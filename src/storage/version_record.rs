@@ -13,14 +13,29 @@ use rustix::fs::{Stat, XattrFlags};
 /// `"<size> <mtime seconds>.<nanoseconds>"`: the version of a file
 /// every record names, so that one left by an older version is not read.
 pub(super) fn version_text(stat: &Stat) -> String {
-    format!("{} {}.{}", stat.st_size, stat.st_mtime, stat.st_mtime_nsec)
+    let mut text = String::with_capacity(48);
+    push_version(&mut text, stat);
+    text
+}
+
+/// Appends [`version_text`] to `text`.
+fn push_version(text: &mut String, stat: &Stat) {
+    let mut digits = itoa::Buffer::new();
+    text.push_str(digits.format(stat.st_size));
+    text.push(' ');
+    text.push_str(digits.format(stat.st_mtime));
+    text.push('.');
+    text.push_str(digits.format(stat.st_mtime_nsec));
 }
 
 /// Writes record `attribute` of `file` as it is now (`stat`):
 /// `"<size> <mtime> <value>"`, which [`recorded_value`] reads back only
 /// while the file is that version. Best effort, as `checksum::record`.
 pub(super) fn write_record(file: &File, stat: &Stat, attribute: &str, value: &str) {
-    let text = format!("{} {value}", version_text(stat));
+    let mut text = String::with_capacity(48 + value.len());
+    push_version(&mut text, stat);
+    text.push(' ');
+    text.push_str(value);
     let _ = rustix::fs::fsetxattr(file, attribute, text.as_bytes(), XattrFlags::empty());
 }
 
@@ -43,4 +58,31 @@ pub(super) fn recorded_in<'a>(
     let text = std::str::from_utf8(&buf[..len]).ok()?;
     let (prefix, value) = text.rsplit_once(' ')?;
     (prefix == version_text(stat)).then_some(value)
+}
+
+#[cfg(test)]
+mod tests {
+    /// A version's text is what `format!` wrote before it was written by
+    /// hand, for a file whose time has nanoseconds and for one whose time
+    /// has none.
+    #[test]
+    fn a_version_reads_as_size_seconds_and_nanoseconds() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        std::fs::write(&path, b"some bytes").unwrap();
+        for mtime in [None, Some(0), Some(1_795_720_416)] {
+            if let Some(seconds) = mtime {
+                let time = std::time::UNIX_EPOCH + std::time::Duration::from_secs(seconds);
+                std::fs::File::options()
+                    .write(true)
+                    .open(&path)
+                    .unwrap()
+                    .set_modified(time)
+                    .unwrap();
+            }
+            let stat = rustix::fs::stat(&path).unwrap();
+            let expected = format!("{} {}.{}", stat.st_size, stat.st_mtime, stat.st_mtime_nsec);
+            assert_eq!(super::version_text(&stat), expected);
+        }
+    }
 }

@@ -170,14 +170,22 @@ pub fn interpret(head: &Head<'_>, resume: &Resume) -> Result<HttpRequest, Refuse
         return refuse(400, "only PUT may carry a body");
     }
     request.target = parse_target(head.target)?;
-    request.wants_json |= query_has(head.target, "format=json");
+    // The query's switches, where a link or a tool cannot set `Accept`:
+    // `format=json` for a listing; `tar`, `zip`, `format=tar` or
+    // `format=zip` for the folder as an archive; `plain`.
+    let query = head.target.split_once('?').map_or("", |(_, query)| query);
+    let has = |pair: &str| !query.is_empty() && query.split('&').any(|p| p == pair);
+    request.wants_json |= has("format=json");
     request.wants_archive = [ArchiveFormat::Tar, ArchiveFormat::Zip]
         .into_iter()
         .find(|format| {
             let ext = format.extension();
-            query_has(head.target, ext) || query_has(head.target, &format!("format={ext}"))
+            has(ext)
+                || query
+                    .split('&')
+                    .any(|p| p.strip_prefix("format=") == Some(ext))
         });
-    request.plain = query_has(head.target, "plain");
+    request.plain = has("plain");
     request.search = super::search::term(head.target)?;
     // A search is of a folder, so `/dir?q=` is `/dir/?q=`, answered as it
     // is rather than redirected: a redirect would have to carry the term,
@@ -272,15 +280,6 @@ fn hex_crc(digits: &[u8]) -> Option<u32> {
         return None;
     }
     u32::from_str_radix(std::str::from_utf8(digits).ok()?, 16).ok()
-}
-
-/// Whether a target's query has `pair` (`format=json` for a listing, where
-/// a link or a tool cannot set `Accept`; `tar`, `zip`, `format=tar` or
-/// `format=zip` for the folder as an archive).
-fn query_has(target: &str, pair: &str) -> bool {
-    target
-        .split_once('?')
-        .is_some_and(|(_, query)| query.split('&').any(|p| p == pair))
 }
 
 #[cfg(test)]
