@@ -100,6 +100,31 @@ fn a_checksum_of_a_file_placed_by_other_means_stalls_only_its_own_client() {
     assert!(line.ends_with(&crc_hex(&data)), "{line}");
 }
 
+/// A cold file several read-ahead windows long (8 MiB each,
+/// `serve/send.rs`) arrives whole; so does it with only a stretch inside a
+/// window dropped from the page cache (the window's first and last bytes
+/// still cached), whichever bytes the reactor sends and the pool reads in.
+#[test]
+fn a_cold_download_of_several_read_ahead_windows_arrives_whole() {
+    use rustix::fs::{Advice, fadvise};
+    let server = TestServer::start();
+    let data = pattern(21 << 20, 5);
+    let mut raw = server.raw();
+    put(&mut raw, "long.bin", &data);
+    raw.send("STAT long.bin\n");
+    assert!(raw.line().starts_with("OK "));
+    let file = fs::File::open(server.path("long.bin")).unwrap();
+    file.sync_all().unwrap();
+    let crc = crc_hex(&data);
+    let stretch = std::num::NonZeroU64::new(4 << 20);
+    for (from, len) in [(0, None), (9 << 20, stretch)] {
+        fadvise(&file, from, len, Advice::DontNeed).unwrap();
+        raw.send("GET long.bin\n");
+        assert_eq!(raw.get_line(), format!("OK {0} {0} {crc}", data.len()));
+        assert_eq!(raw.bytes(data.len()), data, "dropped from {from}");
+    }
+}
+
 #[test]
 fn a_download_not_in_the_page_cache_is_read_in_on_the_pool() {
     let (server, gate) = started(Point::ReadAhead, |_| {});
