@@ -43,6 +43,11 @@ pub struct Config {
     /// Listings and folder archives one client address may have queued or
     /// running at once; more get `503`. 0: no cap.
     pub max_walks_per_client: usize,
+    /// Memory the server may hold listings' answers in (all of them
+    /// together, a listing an eighth at most) while they are sent; what
+    /// does not fit is written to a spool file first. 0: every listing
+    /// goes through its file.
+    pub listing_memory: usize,
     /// Time without progress (idle, half-sent header, stalled body) after
     /// which a connection is closed.
     pub idle_timeout: Duration,
@@ -343,6 +348,7 @@ impl Default for Config {
             max_connections: 10_000,
             max_connections_per_client: 256,
             max_walks_per_client: crate::access::per_client::DEFAULT_WALKS_PER_CLIENT,
+            listing_memory: crate::storage::DEFAULT_LISTING_MEMORY,
             idle_timeout: Duration::from_secs(60),
             first_byte_timeout: Duration::from_secs(10),
             header_timeout: Duration::from_secs(20),

@@ -424,6 +424,7 @@ fn serve(args: ServeArgs) -> ExitCode {
         max_connections: args.max_connections,
         max_connections_per_client: args.max_connections_per_client,
         max_walks_per_client: args.max_walks_per_client,
+        listing_memory: crate::storage::DEFAULT_LISTING_MEMORY,
         idle_timeout: args.idle_timeout,
         first_byte_timeout: args.first_byte_timeout,
         header_timeout: args.header_timeout,

@@ -100,6 +100,7 @@ impl Connection {
             }
             state @ (State::ProxyHeader
             | State::SendingBody(_)
+            | State::SendingHeld(_)
             | State::Waiting(_)
             | State::Ended
             | State::Done
@@ -239,6 +240,8 @@ impl Connection {
                 None => State::ReceivingBody(receive),
             },
             Next::Send(send) => self.start_send(send),
+            Next::Held(held) if held.left() == 0 => self.enter(Next::Request),
+            Next::Held(held) => State::SendingHeld(held),
             Next::Echo { left } => State::EchoingBody { left },
             Next::Drain { left } => State::DrainingBody { left },
             Next::Pool(job) => State::Waiting(Wait::Job(job)),

@@ -120,6 +120,7 @@ impl Connection {
             State::AwaitHeader | State::Waiting(_) => Phase::BetweenRequests,
             State::ReceivingBody(_)
             | State::SendingBody(_)
+            | State::SendingHeld(_)
             | State::DrainingBody { .. }
             | State::EchoingBody { .. } => Phase::Body,
             State::Ended | State::Done | State::Lingering { .. } => Phase::Closing,

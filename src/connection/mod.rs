@@ -9,6 +9,7 @@
 //!   +----> AwaitHeader --PUT, APPEND--> ReceivingBody ---+
 //!   |        |  |  |                   (fixed, chunked)  |
 //!   |        |  |  \--GET (> 16 KiB)--> SendingBody -----+
+//!   |        |  |  \--a listing held---> SendingHeld -----+
 //!   |        |  \-----ECHO------------> EchoingBody -----+
 //!   |        \--------refused body----> DrainingBody ----+
 //!   |                                                    |
@@ -85,7 +86,7 @@ use rustls::server::UnbufferedServerConnection;
 use crate::access::{Access, Principal};
 use crate::config::Config;
 use crate::connection::codec::Codec;
-use crate::serve::{Receive, Send};
+use crate::serve::{Held, Receive, Send};
 use crate::storage::Storage;
 use deadline::Timing;
 use jobs::Wait;
@@ -178,6 +179,8 @@ enum State {
     AwaitHeader,
     ReceivingBody(Box<Receive>),
     SendingBody(Box<Send>),
+    /// A listing's answer held in memory, going out after its head.
+    SendingHeld(Box<Held>),
     EchoingBody {
         left: u64,
     },

@@ -122,6 +122,9 @@ impl Connection {
         {
             bytes = bytes.saturating_sub(send.left);
         }
+        if let State::SendingHeld(held) = &self.state {
+            bytes = bytes.saturating_sub(held.left());
+        }
         request_log::record_here(&Entry {
             peer: self.peer(),
             client: self.id,

@@ -146,6 +146,7 @@ impl Connection {
                 Err(Step::Wait(self.interest))
             }
             State::SendingBody(_) => self.send_body(scratch),
+            State::SendingHeld(_) => self.send_held(),
             State::AwaitHeader | State::ProxyHeader
                 if env.shutting_down && !self.flag(LAST_REQUEST_DUE) =>
             {
@@ -218,7 +219,7 @@ impl Connection {
 
     /// Sends queued output. `Ok(bytes)` on progress.
     fn flush(&mut self) -> Result<usize, Step> {
-        let more = matches!(self.state, State::SendingBody(_));
+        let more = matches!(self.state, State::SendingBody(_) | State::SendingHeld(_));
         debug_assert!(
             u32::try_from(self.output.len()).is_ok(),
             "output over 4 GiB"
@@ -236,6 +237,30 @@ impl Connection {
                     if self.output.capacity() > KEEP_CAPACITY {
                         self.output = Vec::new();
                     }
+                }
+                Ok(n)
+            }
+            Outcome::WouldBlock => Err(Step::Wait(Interest::WRITABLE)),
+            other => Err(self.socket_failed(other)),
+        }
+    }
+
+    /// Sends what is left of a listing's answer held in memory; once it
+    /// is out, its room is given back and the next request is welcome.
+    fn send_held(&mut self) -> Result<usize, Step> {
+        let State::SendingHeld(held) = &mut self.state else {
+            unreachable!("send_held outside SendingHeld");
+        };
+        let rest = held.rest();
+        match self
+            .transport
+            .write(&rest[..rest.len().min(TURN_BUDGET)], false)
+        {
+            Outcome::Done(n) => {
+                held.advance(n);
+                self.bytes_out += n as u64;
+                if held.left() == 0 {
+                    self.state = self.enter(serve::Next::Request);
                 }
                 Ok(n)
             }

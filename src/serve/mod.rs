@@ -84,6 +84,7 @@ use room::{
 };
 pub use send::{Send, Source, read_ahead};
 pub use sink::{Sink, WriteBehind};
+pub use spool::Held;
 pub use terms::{
     Body, BodyLength, CopyTime, Folders, ListingFormat, Making, Overwrite, Page, Piece, Scope,
     Search, Selection, Trailer, Version, Want,
@@ -146,6 +147,9 @@ pub enum Next {
     Receive(Box<Receive>),
     /// Send a file range.
     Send(Send),
+    /// Send these bytes held in memory (a listing's answer), then the
+    /// next request.
+    Held(Box<Held>),
     /// Send back this many body bytes.
     Echo {
         /// Bytes still to echo.

@@ -14,9 +14,8 @@
 //! of 100,000 files is a sixth of what it was (`benches/search.sh`).
 
 use std::cell::{Cell, RefCell};
-use std::fs::File;
 
-use super::spool::Spool;
+use super::spool::{Spool, Spooled};
 use super::terms::Search;
 use super::{Ctx, Piece};
 use crate::access::{Perm, Who};
@@ -35,7 +34,7 @@ pub(super) fn spool(
     prefix: &Prefix,
     search: &Search,
     mut spool: Spool<'_>,
-) -> Result<(File, u64, u64), StorageError> {
+) -> Result<Spooled, StorageError> {
     // A folder that is not there is "not found", not an empty result.
     if let Ok(folder) = Name::new(prefix.as_str().trim_end_matches('/').to_owned()) {
         ctx.storage.find_folder(&folder)?;

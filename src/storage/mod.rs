@@ -86,6 +86,7 @@ mod session_kept;
 mod session_list;
 mod session_state;
 mod sessions;
+mod spool_room;
 mod sweep;
 mod tree;
 mod unflushed;
@@ -124,6 +125,7 @@ pub use session_files::{IdKey, SESSIONS_DIR, session_id};
 pub use session_list::ListedSession;
 pub use session_state::Appender;
 pub use sessions::{DEFERRED_SIZE, SessionCap, SessionInfo, SessionLimits, fits_a_record};
+pub use spool_room::{DEFAULT_LISTING_MEMORY, Room};
 pub use sweep::SweepReport;
 pub use tree::{DirectoryListing, ListEntry};
 pub use unflushed::Unflushed;
@@ -201,6 +203,8 @@ pub struct Storage {
     unrecorded: unrecorded::Absences,
     /// The usage ledger, where usage is counted (`usage.rs`).
     usage: Option<Arc<usage::Ledger>>,
+    /// The memory listings' answers may be held in (`spool_room.rs`).
+    spool_room: Arc<spool_room::SpoolRoom>,
 }
 
 impl Storage {
@@ -266,6 +270,7 @@ impl Storage {
             read_only,
             unrecorded: unrecorded::Absences::default(),
             usage: None,
+            spool_room: Arc::default(),
         })
     }
 

@@ -4,6 +4,7 @@
 //!   `DELETE`, `COPY` and `MOVE`, Finder's and Explorer's side files;
 //! - `locks`: `LOCK` and `UNLOCK` (class 2);
 //! - `props`: `PROPPATCH` and dead properties;
+//! - `held`: listings answered from memory, or spilled to their spool;
 //! - `semantics`: what folders are to each kind of client, a DAV client's
 //!   `PUT` and `MOVE`, `Depth`, `Destination`.
 //!
@@ -13,6 +14,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod held;
 mod locks;
 mod methods;
 mod props;

@@ -7,14 +7,13 @@
 //! announce before the body.
 
 use std::cell::RefCell;
-use std::fs::File;
 
 use log::debug;
 
 use crate::access::{Perm, Who};
 use crate::name::Prefix;
 use crate::serve::operate::{Aim, Needs, Operate};
-use crate::serve::spool::Spool;
+use crate::serve::spool::{Body, Spool, Spooled};
 use crate::serve::terms::Details;
 use crate::serve::terms::Page;
 use crate::serve::walk_permit;
@@ -87,7 +86,8 @@ fn list(
             }
         }
         let files = !format.wants().no_files;
-        let spooled = Spool::new(ctx, &prefix, format).and_then(|spool| match scope {
+        let spool = Spool::new(ctx, &prefix, format);
+        let spooled = match scope {
             Scope::Tree => spool_tree(ctx, &who, &prefix, spool),
             Scope::Directory => ctx
                 .storage
@@ -100,23 +100,34 @@ fn list(
             Scope::Search(search) => {
                 crate::serve::search::spool(ctx, &who, &prefix, &search, spool)
             }
-        });
-        let (file, len, files) = match spooled {
+        };
+        let Spooled {
+            body: spooled,
+            len,
+            files,
+        } = match spooled {
             Ok(spooled) => spooled,
             Err(_) if ctx.is_abandoned() => return abandoned(ctx, "LIST", prefix.as_str()),
             Err(err) => return crate::serve::folder_refusal(ctx, "LIST", prefix.as_str(), err),
         };
+        let held = matches!(spooled, Body::Held(_));
         debug!(
-            "#{} LIST {:?} {files} files, {len} bytes",
+            "#{} LIST {:?} {files} files, {len} bytes{}",
             ctx.client,
-            prefix.as_str()
+            prefix.as_str(),
+            if held { ", held" } else { "" }
         );
         let reply = Reply::Listing { len };
         if !body || len == 0 {
             return Outcome::answer(reply);
         }
-        let send = Send::new(file, Source::Listing(prefix), 0, len, (false, false));
-        Outcome::new(reply, Next::Send(send))
+        match spooled {
+            Body::Held(held) => Outcome::new(reply, Next::Held(Box::new(held))),
+            Body::File(file) => {
+                let send = Send::new(file, Source::Listing(prefix), 0, len, (false, false));
+                Outcome::new(reply, Next::Send(send))
+            }
+        }
     };
     // Reading a big tree or folder is CPU work (its directories are
     // usually cached): the pool runs few listings at once.
@@ -133,7 +144,7 @@ fn spool_tree(
     who: &Who,
     prefix: &Prefix,
     mut spool: Spool<'_>,
-) -> Result<(File, u64, u64), StorageError> {
+) -> Result<Spooled, StorageError> {
     spool.put(Piece::Start)?;
     spool.put(Piece::Files)?;
     let mut files = 0;
@@ -165,7 +176,7 @@ fn spool_keys(
     prefix: &Prefix,
     page: &Page,
     mut spool: Spool<'_>,
-) -> Result<(File, u64, u64), StorageError> {
+) -> Result<Spooled, StorageError> {
     if let Some(folder) = &page.within {
         ctx.storage.find_folder(folder)?;
     }
@@ -376,7 +387,7 @@ impl Paging<'_> {
     ///
     /// # Errors
     /// The spool's.
-    fn end(mut self) -> Result<(File, u64, u64), StorageError> {
+    fn end(mut self) -> Result<Spooled, StorageError> {
         self.spool.put(Piece::End)?;
         self.spool.finish(self.found as u64)
     }

@@ -5,13 +5,11 @@
 //! `Wants::itself`), else the file of that name alone. Spooled like any
 //! listing (`listing.rs`), so that an answer holds nothing of it.
 
-use std::fs::File;
-
 use super::folders::folder_name;
 use super::props::Describer;
 use crate::access::{Perm, Who};
 use crate::name::Prefix;
-use crate::serve::spool::Spool;
+use crate::serve::spool::{Spool, Spooled};
 use crate::serve::terms::Wants;
 use crate::serve::{Ctx, Piece};
 use crate::storage::{DirectoryListing, ListEntry, StorageError};
@@ -23,7 +21,7 @@ pub(super) fn spool_named(
     who: &Who,
     prefix: &Prefix,
     mut spool: Spool<'_>,
-) -> Result<(File, u64, u64), StorageError> {
+) -> Result<Spooled, StorageError> {
     if spool.format.wants().itself {
         match find_folder(ctx, prefix) {
             Err(StorageError::NotFound) => {}
@@ -72,7 +70,7 @@ fn spool_folder_alone(
     ctx: &Ctx<'_>,
     who: &Who,
     mut spool: Spool<'_>,
-) -> Result<(File, u64, u64), StorageError> {
+) -> Result<Spooled, StorageError> {
     let path = spool.prefix.trim_end_matches('/');
     if let Some(describer) = Describer::new(ctx, (who, spool.format.wants()), path) {
         spool.format.details(describer.folder(ctx.storage, path));
@@ -89,7 +87,7 @@ pub(super) fn spool_directory(
     who: &Who,
     listing: DirectoryListing,
     mut spool: Spool<'_>,
-) -> Result<(File, u64, u64), StorageError> {
+) -> Result<Spooled, StorageError> {
     let (storage, path) = (ctx.storage, spool.prefix.trim_end_matches('/'));
     // Only for a format that shows more than names and sizes (PROPFIND).
     let describer = Describer::new(ctx, (who, spool.format.wants()), path);
