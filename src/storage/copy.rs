@@ -237,7 +237,7 @@ impl Storage {
             start,
             |_, _| true,
             |visit| {
-                let (path, kind) = (visit.path, visit.kind);
+                let (path, kind) = (visit.path.as_str(), visit.kind);
                 let copy = format!("{}{}", to.as_str(), &path[start.len()..]);
                 match kind {
                     _ if super::tree::is_reserved(path) => {}

@@ -177,7 +177,7 @@ impl Storage {
             start,
             |_, _| true,
             |visit| {
-                let (path, kind) = (visit.path, visit.kind);
+                let (path, kind) = (visit.path.as_str(), visit.kind);
                 match kind {
                     // Ferry's own (temp files, records): never the
                     // client's to remove; their folder stays.

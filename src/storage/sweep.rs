@@ -317,7 +317,7 @@ impl Storage {
             "",
             |_, _| true,
             |visit| {
-                let (path, kind) = (visit.path, visit.kind);
+                let (path, kind) = (visit.path.as_str(), visit.kind);
                 let (dir, leaf) = path.rsplit_once('/').unwrap_or(("", path));
                 match kind {
                     FileType::Directory => return Ok(!leaf.starts_with(RESERVED_PREFIX)),

@@ -32,7 +32,11 @@ pub struct DirectoryListing {
 /// (`d_type`; from an `lstat` only where the file system does not say),
 /// its size and time only once the walk's caller asks ([`Visit::stat`]).
 struct Seen {
-    leaf: String,
+    /// Its path from the root, made once as its directory is read and
+    /// handed on whole (one allocation per entry, not three).
+    path: String,
+    /// Where its last segment begins in `path`.
+    leaf_at: usize,
     kind: FileType,
     /// The `lstat` made to learn the kind, kept for [`Visit::stat`].
     stat: Option<(FileInfo, Stamp)>,
@@ -53,7 +57,11 @@ impl Seen {
         } else {
             b""
         };
-        self.leaf.bytes().chain(slash.iter().copied())
+        self.leaf().bytes().chain(slash.iter().copied())
+    }
+
+    fn leaf(&self) -> &str {
+        &self.path[self.leaf_at..]
     }
 }
 
@@ -70,8 +78,10 @@ struct Level {
 
 /// An entry the walk visits ([`Storage::walk_tree`]).
 pub(super) struct Visit<'a> {
-    /// Its path from the root.
-    pub path: &'a str,
+    /// Its path from the root. A visitor may take it (once it has asked
+    /// for [`Visit::stat`]) where it does not descend into it.
+    pub path: String,
+    leaf_at: usize,
     /// Its kind as its directory told it.
     pub kind: FileType,
     seen: Seen,
@@ -98,7 +108,7 @@ impl Visit<'_> {
                 Err(errno) => return Err(errno),
             },
         };
-        match lstat(dir, &self.seen.leaf) {
+        match lstat(dir, &self.path[self.leaf_at..]) {
             Ok(stat) if FileType::from_raw_mode(stat.st_mode) == self.kind => {
                 let found = (FileInfo::of(&stat), Stamp::of(&stat));
                 self.seen.stat = Some(found);
@@ -177,7 +187,7 @@ impl Storage {
                     return enter(&format!("{}/", visit.path), &info).or_else(&mut stop);
                 }
                 let entry = ListEntry {
-                    name: visit.path.to_owned(),
+                    name: std::mem::take(&mut visit.path),
                     info,
                     stamp,
                 };
@@ -223,7 +233,7 @@ impl Storage {
                 let Some((info, stamp)) = visit.stat()? else {
                     return Ok(false);
                 };
-                let name = visit.path.to_owned();
+                let name = std::mem::take(&mut visit.path);
                 match visit.kind {
                     FileType::Directory => listing.dirs.push((name + "/", info.mtime, stamp.inode)),
                     _ => listing.files.push(ListEntry { name, info, stamp }),
@@ -338,25 +348,26 @@ impl Storage {
             let Some(level) = levels.last_mut() else {
                 return Ok(());
             };
-            let Some(seen) = level.entries.next() else {
+            let Some(mut seen) = level.entries.next() else {
                 levels.pop();
                 continue;
             };
-            let path = match level.path.as_str() {
-                "" => seen.leaf.clone(),
-                // Not `format!`: a walk makes one per entry.
-                dir => [dir, "/", &seen.leaf].concat(),
-            };
             let kind = seen.kind;
-            let descend = visit(&mut Visit {
-                path: &path,
+            let mut visiting = Visit {
+                path: std::mem::take(&mut seen.path),
+                leaf_at: seen.leaf_at,
                 kind,
                 seen,
                 level,
                 root: &self.root,
-            })?;
+            };
+            let descend = visit(&mut visiting)?;
             if descend && kind == FileType::Directory {
-                next = Some(path);
+                debug_assert!(
+                    !visiting.path.is_empty(),
+                    "a path taken is not descended into"
+                );
+                next = Some(visiting.path);
             }
         }
     }
@@ -403,7 +414,8 @@ impl Storage {
             full.push_str(leaf);
             if keep(&full, kind) {
                 seen.push(Seen {
-                    leaf: leaf.to_owned(),
+                    path: full.clone(),
+                    leaf_at: base,
                     kind,
                     stat,
                 });

@@ -202,8 +202,8 @@ impl Storage {
                 FileType::Directory => Ok(true),
                 FileType::RegularFile => {
                     if let Some((info, _)) = visit.stat()? {
-                        let owner = owners.then(|| owner_of(&*self.root, visit.path));
-                        each(visit.path, info.size, owner.flatten());
+                        let owner = owners.then(|| owner_of(&*self.root, &visit.path));
+                        each(&visit.path, info.size, owner.flatten());
                     }
                     Ok(false)
                 }
