@@ -120,6 +120,26 @@ impl Name {
         name.split('/').try_for_each(check_segment)
     }
 
+    /// Whether `path` would make a [`Name`], where its part before
+    /// `leaf_at` (a folder's name and its `/`; nothing at the root) is one
+    /// already: only its length and its last segment are looked at (a
+    /// one-level listing asks it of every entry).
+    ///
+    /// # Errors
+    /// As [`Name::check`]'s.
+    pub fn check_leaf(path: &str, leaf_at: usize) -> Result<(), NameError> {
+        debug_assert!(leaf_at == 0 || Name::check(&path[..leaf_at - 1]).is_ok());
+        let leaf = path.get(leaf_at..).unwrap_or_default();
+        if leaf.is_empty() {
+            return Err(NameError::Empty);
+        }
+        if path.len() > MAX_NAME {
+            return Err(NameError::TooLong);
+        }
+        check_text(leaf)?;
+        leaf.split('/').try_for_each(check_segment)
+    }
+
     /// The decoded name.
     pub fn as_str(&self) -> &str {
         &self.0
@@ -281,6 +301,40 @@ pub fn encode(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A leaf checked in a folder that is a name says what the whole
+    /// path checked says.
+    #[test]
+    fn a_leaf_checked_alone_agrees_with_the_whole_name() {
+        let long = "x".repeat(MAX_NAME);
+        let leaves = [
+            "a.txt",
+            "a b",
+            "x&y",
+            "<tag>",
+            "é ü 名",
+            "",
+            ".",
+            "..",
+            ".ferry-tmp-x",
+            "bell\u{7}",
+            "rtl\u{202e}txt",
+            &long,
+        ];
+        for dir in ["", "docs", "docs/deep er"] {
+            for leaf in leaves {
+                let (path, at) = match dir {
+                    "" => (leaf.to_owned(), 0),
+                    dir => (format!("{dir}/{leaf}"), dir.len() + 1),
+                };
+                assert_eq!(
+                    Name::check_leaf(&path, at).is_ok(),
+                    Name::check(&path).is_ok(),
+                    "{path:?}"
+                );
+            }
+        }
+    }
 
     fn name(s: &str) -> Result<Name, NameError> {
         Name::decode(s.as_bytes())

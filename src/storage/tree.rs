@@ -221,12 +221,14 @@ impl Storage {
         self.pause(Point::Walk);
         let start = prefix.dir_segments().collect::<Vec<_>>().join("/");
         let mut listing = DirectoryListing::default();
+        // The folder's name is a name already: each entry's leaf is checked.
+        let leaf_at = if start.is_empty() { 0 } else { start.len() + 1 };
         let walked = self.walk_tree(
             &start,
             |path, kind| match kind {
                 _ if is_reserved(path) => false,
                 FileType::Directory => true,
-                FileType::RegularFile => files && Name::check(path).is_ok(),
+                FileType::RegularFile => files && Name::check_leaf(path, leaf_at).is_ok(),
                 _ => false,
             },
             |visit| {
