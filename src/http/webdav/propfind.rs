@@ -140,13 +140,11 @@ static LIVE_PROPERTIES: std::sync::LazyLock<Vec<Property>> = std::sync::LazyLock
         .collect()
 });
 
-/// The two propstats of a response, as it is written (kept between
+/// The `404` propstat of a response, as it is written (kept between
 /// responses: a listing writes one per entry).
 #[derive(Debug, Default)]
 struct Propstats {
-    /// What the entry has of what was asked.
-    found: String,
-    /// What it lacks.
+    /// What it lacks of what was asked (what it has is written in place).
     missing: String,
 }
 
@@ -158,9 +156,14 @@ fn response_of(asked: &Propfind, item: &Item, out: &mut String, stats: &mut Prop
     out.push_str("<D:response><D:href>");
     item.write_href(out);
     out.push_str("</D:href>");
-    let Propstats { found, missing } = stats;
-    found.clear();
+    let Propstats { missing } = stats;
     missing.clear();
+    // What it has goes straight into the answer, in a propstat taken
+    // back if it stays empty; what it lacks is gathered for the next.
+    let propstat = out.len();
+    out.push_str("<D:propstat><D:prop>");
+    let props = out.len();
+    let found = &mut *out;
     match asked {
         Propfind::AllProp | Propfind::PropName => {
             let values = matches!(asked, Propfind::AllProp);
@@ -203,14 +206,14 @@ fn response_of(asked: &Propfind, item: &Item, out: &mut String, stats: &mut Prop
             }
         }
     }
-    for (props, status) in [(&*found, "200 OK"), (&*missing, "404 Not Found")] {
-        if !props.is_empty() {
-            out.push_str("<D:propstat><D:prop>");
-            out.push_str(props);
-            out.push_str("</D:prop><D:status>HTTP/1.1 ");
-            out.push_str(status);
-            out.push_str("</D:status></D:propstat>");
-        }
+    match out.len() == props {
+        true => out.truncate(propstat),
+        false => out.push_str("</D:prop><D:status>HTTP/1.1 200 OK</D:status></D:propstat>"),
+    }
+    if !missing.is_empty() {
+        out.push_str("<D:propstat><D:prop>");
+        out.push_str(missing);
+        out.push_str("</D:prop><D:status>HTTP/1.1 404 Not Found</D:status></D:propstat>");
     }
     out.push_str("</D:response>\n");
 }
