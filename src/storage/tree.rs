@@ -48,7 +48,14 @@ impl Seen {
     /// `a/`, since `.` < `/`), which makes a depth-first walk in this order
     /// visit the whole tree in the order of its full names.
     fn order(&self, other: &Seen) -> Ordering {
-        self.key().cmp(other.key())
+        // The leaves' common length compared at once (one `memcmp`, not a
+        // byte at a time), then what follows it, `/` included.
+        let (a, b) = (self.leaf().as_bytes(), other.leaf().as_bytes());
+        let common = a.len().min(b.len());
+        match a[..common].cmp(&b[..common]) {
+            Ordering::Equal => self.key().skip(common).cmp(other.key().skip(common)),
+            unequal => unequal,
+        }
     }
 
     fn key(&self) -> impl Iterator<Item = u8> + '_ {
@@ -491,6 +498,31 @@ mod tests {
         assert!(!could_contain("logs", "logsx"));
         assert!(!could_contain("other", "logs/"));
         assert!(could_contain("logs/a", "logs/"));
+    }
+
+    /// The quick order is the order of the keys, a leaf and its `/`.
+    #[test]
+    fn entries_sort_as_their_keys() {
+        let leaves = ["a", "a.txt", "a0", "a/", "ab", "b", "é", "a b", "a-", ""];
+        let seen = |leaf: &str, kind| Seen {
+            path: format!("dir/{leaf}"),
+            leaf_at: 4,
+            kind,
+            stat: None,
+        };
+        for x in leaves {
+            for y in leaves {
+                for (kx, ky) in [
+                    (FileType::RegularFile, FileType::Directory),
+                    (FileType::Directory, FileType::RegularFile),
+                    (FileType::Directory, FileType::Directory),
+                    (FileType::RegularFile, FileType::RegularFile),
+                ] {
+                    let (a, b) = (seen(x, kx), seen(y, ky));
+                    assert_eq!(a.order(&b), a.key().cmp(b.key()), "{x:?} {y:?}");
+                }
+            }
+        }
     }
 
     fn lstats() -> u64 {
