@@ -34,7 +34,12 @@ pub(super) const QUOTA: [&str; 2] = ["quota-available-bytes", "quota-used-bytes"
 /// The last segment of a name or folder name (without its `/`).
 fn leaf(name: &str) -> &str {
     let name = name.strip_suffix('/').unwrap_or(name);
-    name.rfind('/').map_or(name, |at| &name[at + 1..])
+    // A plain scan of the bytes: `rfind`'s searcher costs several times
+    // that on a short name, and a listing asks it of every entry.
+    match name.bytes().rposition(|b| b == b'/') {
+        Some(at) => &name[at + 1..],
+        None => name,
+    }
 }
 
 /// What a response tells of one file or folder: what the walk gave, each
