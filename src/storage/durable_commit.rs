@@ -40,8 +40,6 @@ pub struct Durable {
     /// A session's folder, for the flush after its going.
     sessions: Option<OwnedFd>,
     step: Step,
-    /// What the last step (or the start, for the first) left owed.
-    owes: Option<Owes>,
 }
 
 /// The next step of a [`Durable`] commit.
@@ -106,7 +104,6 @@ impl Upload {
             between,
             sessions,
             step: Step::Rename,
-            owes: Some(Owes::Bytes),
         })
     }
 }
@@ -151,6 +148,9 @@ impl Durable {
     /// # Errors
     /// As [`Durable::step`], or the flush failed.
     pub fn step_alone(&mut self, lone: &LoneCommit<'_>) -> Result<bool, StorageError> {
+        if self.is_durable() {
+            return Ok(false);
+        }
         self.take_step()?;
         self.flush_alone(lone)?;
         Ok(!self.is_durable())
@@ -165,8 +165,18 @@ impl Durable {
         }
     }
 
+    /// What the last step (or the start, for the first) left owed: derived
+    /// from the step next, and for a finished commit from what it staged.
+    fn owes_now(&self) -> Owes {
+        match self.step {
+            Step::Rename => Owes::Bytes,
+            Step::Forget => Owes::Entries,
+            Step::Done if self.sessions.is_some() => Owes::Going,
+            Step::Done => Owes::Entries,
+        }
+    }
+
     fn take_step(&mut self) -> Result<(), StorageError> {
-        let owes = self.will_owe();
         match self.step {
             Step::Rename => {
                 self.upload.rename_into_place()?;
@@ -181,7 +191,6 @@ impl Durable {
             }
             Step::Done => {}
         }
-        self.owes = owes;
         Ok(())
     }
 
@@ -233,10 +242,8 @@ impl Durable {
 
     /// Flushes what the last step left owed, here.
     fn flush_alone(&self, lone: &LoneCommit<'_>) -> Result<(), StorageError> {
-        match self.owes {
-            Some(owes) => lone.flush_each(|visit| self.each_owed(owes, visit)),
-            None => Ok(()),
-        }
+        let owes = self.owes_now();
+        lone.flush_each(|visit| self.each_owed(owes, visit))
     }
 }
 
