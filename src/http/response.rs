@@ -8,6 +8,7 @@ use time::format_description::BorrowedFormatItem;
 use time::macros::format_description;
 
 use crate::formats::calendar::Civil;
+use crate::formats::hex::{CrcHex, push_hex};
 use crate::serve::Version;
 use crate::storage::{FileInfo, Stamp};
 
@@ -100,6 +101,50 @@ impl Framing {
     };
 }
 
+/// A header's value, written without `fmt` (a small answer's head was
+/// mostly its machinery): text as it is, numbers in decimal, a CRC in its
+/// eight hex digits.
+pub trait FieldValue {
+    /// Appends the value to `out`.
+    fn put(&self, out: &mut Vec<u8>);
+}
+
+impl FieldValue for str {
+    fn put(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(self.as_bytes());
+    }
+}
+
+impl FieldValue for String {
+    fn put(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(self.as_bytes());
+    }
+}
+
+impl FieldValue for CrcHex {
+    fn put(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(self.as_str().as_bytes());
+    }
+}
+
+impl<T: FieldValue + ?Sized> FieldValue for &T {
+    fn put(&self, out: &mut Vec<u8>) {
+        (**self).put(out);
+    }
+}
+
+/// Integers in decimal.
+macro_rules! decimal_field_values {
+    ($($int:ty),*) => {$(
+        impl FieldValue for $int {
+            fn put(&self, out: &mut Vec<u8>) {
+                out.extend_from_slice(itoa::Buffer::new().format(*self).as_bytes());
+            }
+        }
+    )*};
+}
+decimal_field_values!(u8, u16, u32, u64, usize, i32, i64);
+
 /// A response head under construction: the status line, then headers.
 pub struct Head<'a> {
     out: &'a mut Vec<u8>,
@@ -112,7 +157,7 @@ impl<'a> Head<'a> {
         // Every answer's first lines, written without `fmt`: a small
         // request's answer is mostly these.
         // Room for the status line, the date and a few fields at once.
-        out.reserve(160);
+        out.reserve(256);
         out.extend_from_slice(b"HTTP/1.1 ");
         out.extend_from_slice(itoa::Buffer::new().format(status).as_bytes());
         out.push(b' ');
@@ -127,8 +172,11 @@ impl<'a> Head<'a> {
     }
 
     /// Adds a header.
-    pub fn header(self, name: &str, value: impl std::fmt::Display) -> Head<'a> {
-        let _ = write!(self.out, "{name}: {value}\r\n");
+    pub fn header(self, name: &str, value: impl FieldValue) -> Head<'a> {
+        self.out.extend_from_slice(name.as_bytes());
+        self.out.extend_from_slice(b": ");
+        value.put(self.out);
+        self.out.extend_from_slice(b"\r\n");
         self
     }
 
@@ -257,15 +305,6 @@ pub fn write_etag(info: &FileInfo, stamp: &Stamp, out: &mut String) {
     out.push('-');
     push_hex(stamp.inode, out);
     out.push('"');
-}
-
-/// Appends `value` in lowercase hex, without leading zeros.
-fn push_hex(value: u64, out: &mut String) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let digits = (64 - value.leading_zeros()).div_ceil(4).max(1);
-    for at in (0..digits).rev() {
-        out.push(char::from(HEX[((value >> (at * 4)) & 0xf) as usize]));
-    }
 }
 
 /// A Unix time as an HTTP date.

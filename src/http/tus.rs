@@ -47,6 +47,7 @@ use super::message::{Head, Refused, Resume};
 use super::origin::{self, Provenance, Site};
 use super::response::{self, Framing, Head as ResponseHead};
 use crate::access::Secret;
+use crate::formats::hex::CrcHex;
 use crate::formats::upload_metadata;
 use crate::name::Name;
 use crate::serve::ops::FirstBytes;
@@ -410,7 +411,7 @@ impl Answer for TusAnswer {
                 .header("Tus-Resumable", VERSION)
                 .header("Location", upload_path(id))
                 .header("Upload-Offset", size)
-                .header("X-Checksum-Crc32c", format!("{crc:08x}"))
+                .header("X-Checksum-Crc32c", CrcHex::of(*crc))
                 .finish(0, persistence),
             (Asked::Progress, Reply::Session(session)) => {
                 progress(session, out).finish(0, persistence)
@@ -430,7 +431,7 @@ impl Answer for TusAnswer {
             (Asked::Append, Reply::Stored { size, crc, .. }) => ResponseHead::new(out, 204)
                 .header("Tus-Resumable", VERSION)
                 .header("Upload-Offset", size)
-                .header("X-Checksum-Crc32c", format!("{crc:08x}"))
+                .header("X-Checksum-Crc32c", CrcHex::of(*crc))
                 .finish(0, persistence),
             (Asked::Terminate, Reply::Done) => ResponseHead::new(out, 204)
                 .header("Tus-Resumable", VERSION)

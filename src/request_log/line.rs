@@ -4,6 +4,7 @@
 
 use std::cell::RefCell;
 use std::fmt::Write as _;
+use std::net::IpAddr;
 use std::time::{Duration, SystemTime};
 
 use super::{Entry, Format};
@@ -20,7 +21,7 @@ pub(super) fn format_entry(line: &mut String, format: Format, entry: &Entry<'_>,
         Format::Text => {
             write_time(line, since_epoch);
             line.push(' ');
-            let _ = write!(line, "{}", entry.peer);
+            push_address(line, entry.peer);
             line.push_str(" #");
             push_number(line, entry.client);
             line.push(' ');
@@ -46,7 +47,9 @@ pub(super) fn format_entry(line: &mut String, format: Format, entry: &Entry<'_>,
         Format::Json => {
             line.push_str("{\"time\":\"");
             write_time(line, since_epoch);
-            let _ = write!(line, "\",\"peer\":\"{}\",\"client\":", entry.peer);
+            line.push_str("\",\"peer\":\"");
+            push_address(line, entry.peer);
+            line.push_str("\",\"client\":");
             push_number(line, entry.client);
             line.push_str(",\"user\":");
             match user {
@@ -70,6 +73,24 @@ pub(super) fn format_entry(line: &mut String, format: Format, entry: &Entry<'_>,
             line.push_str(",\"seconds\":");
             push_seconds(line, entry.took);
             line.push_str("}\n");
+        }
+    }
+}
+
+/// `peer` as `Display` writes it: an IPv4 address (nearly every line's)
+/// by hand, an IPv6 one through `fmt`.
+fn push_address(line: &mut String, peer: IpAddr) {
+    match peer {
+        IpAddr::V4(v4) => {
+            for (i, octet) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    line.push('.');
+                }
+                push_number(line, u64::from(octet));
+            }
+        }
+        IpAddr::V6(v6) => {
+            let _ = write!(line, "{v6}");
         }
     }
 }
@@ -206,6 +227,25 @@ mod tests {
             line.ends_with(" - ferry put \"x\" -> \"y\" 404 4096 0.000512\n"),
             "{line}"
         );
+    }
+
+    /// The peer as `Display` writes it, IPv4 by hand at every width of
+    /// octet, IPv6 as it was.
+    #[test]
+    fn addresses_are_written_as_display_writes_them() {
+        for text in [
+            "0.0.0.0",
+            "127.0.0.1",
+            "10.200.3.45",
+            "255.255.255.255",
+            "::1",
+            "2001:db8::8:1",
+        ] {
+            let peer: IpAddr = text.parse().unwrap();
+            let mut line = String::new();
+            push_address(&mut line, peer);
+            assert_eq!(line, peer.to_string());
+        }
     }
 
     #[test]

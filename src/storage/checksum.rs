@@ -33,6 +33,7 @@ use rustix::fs::Stat;
 pub use super::md5_tag::Md5Tag;
 use super::version_record::{recorded_value, write_record};
 use super::zip_crc;
+use crate::formats::hex::CrcHex;
 use crate::wire::page_buf::PageBuf;
 
 const ATTRIBUTE: &str = "user.ferry.crc32c";
@@ -55,13 +56,7 @@ pub(super) fn record(file: &File, crc: u32) {
 
 /// As [`record`], for a caller that has `file`'s `stat` as it is now.
 pub(super) fn record_as(file: &File, stat: &Stat, crc: u32) {
-    // Eight hex digits, written without `fmt`: every upload records one.
-    let mut hex = [0u8; 8];
-    for (i, digit) in hex.iter_mut().enumerate() {
-        *digit = b"0123456789abcdef"[(crc >> (28 - 4 * i) & 0xf) as usize];
-    }
-    let hex = std::str::from_utf8(&hex).unwrap_or_default();
-    write_record(file, stat, ATTRIBUTE, hex);
+    write_record(file, stat, ATTRIBUTE, CrcHex::of(crc).as_str());
 }
 
 /// Records `tag` (S3's `ETag`: docs/s3.md "ETags") with `file` as it is

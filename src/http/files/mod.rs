@@ -12,6 +12,7 @@
 pub mod request;
 mod search;
 
+use crate::formats::hex::CrcHex;
 use crate::http::dialect::{Answer, Asked, Decision, Dialect, Message};
 use crate::http::fields::{Target, url_path};
 use crate::http::listing;
@@ -276,7 +277,7 @@ impl FilesAnswer {
         // Only when known: a range or a HEAD of a file placed by other
         // means does not wait for a read of all of it.
         if let Some(crc) = version.crc {
-            head = head.header("X-Checksum-Crc32c", format!("{crc:08x}"));
+            head = head.header("X-Checksum-Crc32c", CrcHex::of(crc));
         }
         if part {
             head = head.header(
@@ -346,7 +347,7 @@ impl Answer for FilesAnswer {
                 ..
             } => {
                 let head = ResponseHead::new(out, if *replaced { 204 } else { 201 })
-                    .header("X-Checksum-Crc32c", format!("{crc:08x}"));
+                    .header("X-Checksum-Crc32c", CrcHex::of(*crc));
                 match version {
                     Some(version) => head.header("ETag", response::etag(version)),
                     None => head,
