@@ -170,6 +170,9 @@ pub struct Env<'a> {
     /// [`HELD_INPUT_BUDGET`]); during a connection's drive, by the others
     /// (what it may add to), and it adds its own back at the end.
     pub held_input: &'a mut usize,
+    /// When the reactor's turn began: the time deadlines and progress are
+    /// kept by (one read of the clock a turn, not one a move).
+    pub now: Instant,
 }
 
 enum State {

@@ -4,7 +4,6 @@
 //! read, a body received or sent, a closing connection's last bytes).
 
 use std::mem;
-use std::time::Instant;
 
 use log::{debug, warn};
 use mio::Interest;
@@ -37,7 +36,7 @@ impl Connection {
                 other => other,
             },
         };
-        self.note_phase(Instant::now());
+        self.note_phase(env.now);
         if self.output.is_empty() && self.output.capacity() > 0 {
             // Nothing queued: an idle connection keeps no buffer at all.
             self.output = Vec::new();
@@ -61,7 +60,7 @@ impl Connection {
                 Err(step) => return step,
             };
             if moved > 0 {
-                self.timing.progressed(Instant::now(), moved);
+                self.timing.progressed(env.now, moved);
             }
             // Work, not only bytes: a buffer of small pipelined requests is
             // many system calls for few bytes.

@@ -85,6 +85,12 @@ pub(super) struct Reactor {
     scratch: PageBuf,
     /// Connection deadlines.
     pub(super) timers: Timers,
+    /// When this turn began (poll returned): what the connections'
+    /// deadlines and progress are kept by, instead of a read of the clock
+    /// at each move, as nginx caches its time per turn. A turn is a
+    /// bounded amount of work; the deadlines are seconds. (Metrics of
+    /// time read the clock.)
+    turn_began: Instant,
     /// Connections that used their budget with work left: `(key, id)`.
     pub(super) ready: VecDeque<(usize, u64)>,
     /// Input buffered by this reactor's connections (kept by
@@ -146,6 +152,7 @@ impl Reactor {
             connections: Slab::new(),
             scratch: PageBuf::with_capacity(SCRATCH_SIZE),
             timers: Timers::new(Instant::now()),
+            turn_began: Instant::now(),
             ready: VecDeque::new(),
             held_input: 0,
             accepting: AcceptState::default(),
@@ -182,6 +189,7 @@ impl Reactor {
             }
             // The turn starts when poll returns: the stall detector.
             let turn = Instant::now();
+            self.turn_began = turn;
             for event in events.iter() {
                 match event.token() {
                     WAKER => self.finish_jobs(),
@@ -276,6 +284,7 @@ impl Reactor {
             walks: &self.shared.walks,
             shutting_down: self.shutdown_deadline.is_some(),
             held_input: &mut self.held_input,
+            now: self.turn_began,
         };
         let before = conn.traffic();
         let mut step = conn.drive(self.scratch.all_mut(), &mut env);
