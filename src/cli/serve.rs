@@ -77,6 +77,13 @@ pub struct ServeArgs {
     /// more get 503. 0: no cap.
     #[arg(long, value_name = "N", default_value_t = crate::access::per_client::DEFAULT_WALKS_PER_CLIENT)]
     max_walks_per_client: usize,
+    /// Memory the server may hold listings' answers in while they are
+    /// sent (PROPFIND, folder pages, LIST; all together, one listing an
+    /// eighth of it), in bytes (suffixes K, M, G, T); what does not fit
+    /// goes through a spool file on the root's file system. 0: every
+    /// listing goes through its file.
+    #[arg(long, value_name = "BYTES", default_value = "64M", value_parser = parse_size)]
+    listing_memory: u64,
     /// Seconds without progress before a connection is closed.
     #[arg(long, default_value = "60", value_parser = parse_seconds)]
     idle_timeout: Duration,
@@ -424,7 +431,7 @@ fn serve(args: ServeArgs) -> ExitCode {
         max_connections: args.max_connections,
         max_connections_per_client: args.max_connections_per_client,
         max_walks_per_client: args.max_walks_per_client,
-        listing_memory: crate::storage::DEFAULT_LISTING_MEMORY,
+        listing_memory: usize::try_from(args.listing_memory).unwrap_or(usize::MAX),
         idle_timeout: args.idle_timeout,
         first_byte_timeout: args.first_byte_timeout,
         header_timeout: args.header_timeout,
@@ -576,6 +583,24 @@ mod tests {
             served(&["--listen", "127.0.0.1:0", "--http", "127.0.0.1:8080"]),
             ["ferry 127.0.0.1:0", "http 127.0.0.1:8080"]
         );
+    }
+
+    /// `--listing-memory` takes a size, 64 MiB when not given, the
+    /// server-wide room `storage::DEFAULT_LISTING_MEMORY` names.
+    #[test]
+    fn listing_memory_is_a_size_defaulting_to_the_storage_room() {
+        for (given, bytes) in [
+            (&[][..], crate::storage::DEFAULT_LISTING_MEMORY as u64),
+            (&["--listing-memory", "0"][..], 0),
+            (&["--listing-memory", "8M"][..], 8 << 20),
+        ] {
+            let cli = Cli::try_parse_from([&["ferry", "serve"][..], given].concat()).unwrap();
+            let Command::Serve(args) = cli.command else {
+                panic!("not serve");
+            };
+            assert_eq!(args.listing_memory, bytes, "{given:?}");
+        }
+        assert!(Cli::try_parse_from(["ferry", "serve", "--listing-memory", "lots"]).is_err());
     }
 
     #[test]
