@@ -290,6 +290,7 @@ fn commit_alone(
 fn step_after_flush(mut durable: Durable, owed: Unflushed, published: Published) -> Job {
     Job::after_flush(owed, move |ctx, flushed| {
         if flushed.is_ok() && durable.is_durable() {
+            durable.flushed();
             return published.answer(ctx, Ok(()));
         }
         let step = Job::new(move |ctx| {

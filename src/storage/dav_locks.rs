@@ -35,7 +35,7 @@
 //! change time too close to the moment it was read is not trusted (two
 //! changes within one tick of the file system's clock would share it, as
 //! git's "racy" index entries do): the table is read again on the pool
-//! until its folder has been still for [`SETTLED`]. Changes are made
+//! until its folder has been still for a second (`settled.rs`). Changes are made
 //! under an exclusive `flock` of the folder, reading the records fresh,
 //! so two nodes never both take a conflicting lock. Expired records are
 //! ignored, and removed when the table is read. Reading the table again
@@ -52,13 +52,11 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use rustix::fs::{AtFlags, FlockOperation, Mode, OFlags};
 use rustix::io::Errno;
 
+use super::settled::{changed_at, is_settled, system_now};
 use super::{DIR, Storage, StorageError, stored_file_mode};
 
 /// The folder of the records, in the root.
 pub const LOCKS_DIR: &str = ".ferry-dav/locks";
-/// How long the records' folder must have been unchanged before its
-/// change time is trusted to reveal the next change (nanoseconds).
-const SETTLED: i128 = 1_000_000_000;
 /// The largest record read: a lock's owner is at most a LOCK body.
 const MAX_RECORD: u64 = 128 * 1024;
 
@@ -281,11 +279,10 @@ impl DavLocks {
         let Some(dir) = self.dir()? else {
             return Ok(Arc::from([]));
         };
-        let (wall, _) = system_now();
+        let wall = (system_now().0, 0);
         let changed = changed_at(dir)?;
         let locks: Arc<[DavLock]> = self.read_all(dir)?.into();
-        let settled = i128::from(changed.0) * 1_000_000_000 + i128::from(changed.1) + SETTLED
-            < i128::from(wall) * 1_000_000_000;
+        let settled = is_settled(changed, wall);
         let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
         *cache = Cache {
             seen: Some(changed),
@@ -405,26 +402,6 @@ fn read_record(dir: &OwnedFd, file: &str) -> Result<Option<DavLock>, Errno> {
         .take(MAX_RECORD)
         .read_to_string(&mut text);
     Ok(read.ok().and_then(|_| DavLock::decode(&text)))
-}
-
-/// The change time of `dir`: seconds and nanoseconds.
-fn changed_at(dir: &OwnedFd) -> Result<(i64, i64), Errno> {
-    let stat = rustix::fs::fstat(dir)?;
-    Ok((
-        stat.st_ctime,
-        i64::from(super::file_info::nanos(stat.st_ctime_nsec)),
-    ))
-}
-
-/// The system's time: Unix seconds and nanoseconds past them.
-fn system_now() -> (i64, i64) {
-    let since = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    (
-        i64::try_from(since.as_secs()).unwrap_or(i64::MAX),
-        i64::from(since.subsec_nanos()),
-    )
 }
 
 /// A new lock token: `opaquelocktoken:` and a random (version 4) uuid.

@@ -11,6 +11,7 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 use rustix::io::Errno;
 
+use super::settled::{Seen, system_now};
 use super::unflushed::{Kind, Unflushed, between};
 use super::upload::{Landed, Staged, Upload};
 use super::{LoneCommit, StorageError};
@@ -35,8 +36,15 @@ pub struct Durable {
     /// The version it becomes ([`Upload::commit`]'s answer).
     landed: Option<Landed>,
     /// The folders between the target's and the root, opened (the upload
-    /// holds those two).
+    /// holds those two), that it owes a flush: not those whose entries are
+    /// durable already ([`SettledDirs`](super::settled::SettledDirs)).
     between: Vec<OwnedFd>,
+    /// Whether it owes the root a flush (the target's folder is another),
+    /// as for `between`.
+    root_owed: bool,
+    /// The folders above it owes, as they were before their flush, for
+    /// the settled folders to know once it is done.
+    seen: Vec<Seen>,
     /// A session's folder, for the flush after its going.
     sessions: Option<OwnedFd>,
     step: Step,
@@ -93,7 +101,11 @@ impl Upload {
 
     fn durable(mut self, crc: u32) -> Result<Durable, StorageError> {
         let landed = self.land(crc, false)?;
-        let between = between(&self.root, &self.dir_path)?;
+        let mut between = between(&self.root, &self.dir_path)?;
+        let mut seen = Vec::new();
+        let mut owed = |dir: BorrowedFd<'_>| self.owes_above(dir, &mut seen);
+        between.retain(|dir| owed(dir.as_fd()));
+        let root_owed = !self.dir_path.is_empty() && owed(self.root.as_fd());
         let sessions = match &self.staged {
             Staged::Session(staging) => Some(rustix::io::fcntl_dupfd_cloexec(&staging.dir, 0)?),
             Staged::Temp(_) => None,
@@ -102,9 +114,30 @@ impl Upload {
             upload: self,
             landed,
             between,
+            root_owed,
+            seen,
             sessions,
             step: Step::Rename,
         })
+    }
+
+    /// Whether the commit owes folder `dir`, above its target's, a flush:
+    /// not where a flush made its entries durable and no name changed in
+    /// it since ([`SettledDirs`](super::settled::SettledDirs)). A folder
+    /// owed whose change time is settled goes into `seen`, to be known
+    /// once flushed.
+    fn owes_above(&self, dir: BorrowedFd<'_>, seen: &mut Vec<Seen>) -> bool {
+        let Some(settled) = &self.settled else {
+            return true;
+        };
+        match Seen::of(dir, system_now()) {
+            Some(folder) if settled.unchanged(folder) => false,
+            Some(folder) => {
+                seen.push(folder);
+                true
+            }
+            None => true,
+        }
     }
 }
 
@@ -137,6 +170,7 @@ impl Durable {
     /// # Errors
     /// As [`Upload::commit`] (the rename), or a folder cannot be copied.
     pub fn step(&mut self) -> Result<Option<Unflushed>, StorageError> {
+        self.flushed();
         let owed = self.will_owe().map(|owes| self.copies(owes)).transpose()?;
         self.take_step()?;
         Ok(owed)
@@ -154,6 +188,21 @@ impl Durable {
         self.take_step()?;
         self.flush_alone(lone)?;
         Ok(!self.is_durable())
+    }
+
+    /// Tells the commit that what its last step owed is on the disk (a
+    /// step after it says so itself): the folders above its target it
+    /// flushed are known to have durable entries from now on.
+    pub fn flushed(&self) {
+        let session = matches!(self.upload.staged, Staged::Session(_));
+        let above = match self.owes_now() {
+            Owes::Bytes => session,
+            Owes::Entries => !session,
+            Owes::Going => false,
+        };
+        if let (true, Some(settled)) = (above, &self.upload.settled) {
+            settled.flushed(&self.seen);
+        }
     }
 
     /// What the next step will owe once taken.
@@ -206,9 +255,9 @@ impl Durable {
             for dir in &self.between {
                 visit(Kind::Dir, dir.as_fd())?;
             }
-            match self.upload.dir_path.is_empty() {
-                true => Ok(()),
-                false => visit(Kind::Dir, self.upload.root.as_fd()),
+            match self.root_owed {
+                true => visit(Kind::Dir, self.upload.root.as_fd()),
+                false => Ok(()),
             }
         };
         match owes {
@@ -243,7 +292,9 @@ impl Durable {
     /// Flushes what the last step left owed, here.
     fn flush_alone(&self, lone: &LoneCommit<'_>) -> Result<(), StorageError> {
         let owes = self.owes_now();
-        lone.flush_each(|visit| self.each_owed(owes, visit))
+        lone.flush_each(|visit| self.each_owed(owes, visit))?;
+        self.flushed();
+        Ok(())
     }
 }
 
@@ -329,6 +380,38 @@ mod tests {
             std::fs::read(root.path().join("a/b/f.bin")).unwrap(),
             b"bytes"
         );
+    }
+
+    /// On a file system whose change times the kernel keeps, a commit
+    /// below folders whose entries a flush made durable, unchanged since,
+    /// flushes its file's folder alone; a name made in one of them since
+    /// makes it owe that one again.
+    #[test]
+    fn folders_flushed_and_unchanged_since_are_not_flushed_again() {
+        let root = tempfile::tempdir().unwrap();
+        let storage = durable_storage(root.path());
+        if storage.settled.is_none() {
+            eprintln!("skipped: the temp folder's file system keeps no change times ferry trusts");
+            return;
+        }
+        let dirs_flushed = |name: &str| {
+            let lone = storage.lone_commit().unwrap();
+            let before = storage.dir_flushes();
+            let mut durable = upload(&storage, name).commit_alone(0, &lone).unwrap();
+            while durable.step_alone(&lone).unwrap() {}
+            storage.dir_flushes() - before
+        };
+        assert_eq!(dirs_flushed("a/b/1"), OWED_DIRS, "all made just now");
+        // Seconds on, the folders' changes are settled: flushed once more
+        // and known, then left alone while unchanged.
+        super::super::settled::AHEAD.with(|ahead| ahead.set(5));
+        assert_eq!(dirs_flushed("a/b/2"), OWED_DIRS);
+        assert_eq!(dirs_flushed("a/b/3"), 1, "its folder alone");
+        std::fs::create_dir(root.path().join("c")).unwrap();
+        assert_eq!(dirs_flushed("a/b/4"), 2, "its folder and the root, changed");
+        assert_eq!(dirs_flushed("a/b/5"), 1);
+        assert_eq!(dirs_flushed("a/6"), 1, "a, its folder");
+        super::super::settled::AHEAD.with(|ahead| ahead.set(0));
     }
 
     #[test]

@@ -86,6 +86,7 @@ mod session_kept;
 mod session_list;
 mod session_state;
 mod sessions;
+mod settled;
 mod spool_room;
 mod sweep;
 mod tree;
@@ -192,6 +193,10 @@ pub struct Storage {
     /// The root is on a file system where each call is a round trip
     /// (FUSE, NFS...).
     round_trips: bool,
+    /// Folders above a commit's target whose entries are durable already
+    /// (`settled.rs`); `None` where the root's file system is not one
+    /// whose change times the kernel keeps itself, or is in memory.
+    settled: Option<Arc<settled::SettledDirs>>,
     /// Directory entries read by walks (listings, archives, sweeps): what
     /// listing costs, for `ferry_walk_entries_total`.
     walked: AtomicU64,
@@ -249,6 +254,7 @@ impl Storage {
             _lock: lock,
             in_memory: MEMORY_FILE_SYSTEMS.contains(&kind),
             round_trips: ROUND_TRIP_FILE_SYSTEMS.contains(&kind),
+            settled: SETTLED_FILE_SYSTEMS.contains(&kind).then(Arc::default),
             root,
             node: node.to_owned(),
             temp_prefix: format!("{RESERVED_PREFIX}tmp-{node}-{run}-"),
@@ -379,6 +385,11 @@ const ROUND_TRIP_FILE_SYSTEMS: [u64; 8] = [
     0x5346_414f,
     0x7375_7245,
 ];
+
+/// `statfs` magic numbers of local file systems whose change times the
+/// kernel keeps itself, so that a folder's tells of every name changed in
+/// it (`settled.rs`): ext4 (and ext2/3), XFS, btrfs, f2fs.
+const SETTLED_FILE_SYSTEMS: [u64; 4] = [0xef53, 0x5846_5342, 0x9123_683e, 0xf2f5_2010];
 
 /// An id for this run of the server: the process id alone repeats (a
 /// server in a container is always process 1), so the start time joins it.

@@ -60,6 +60,8 @@ pub struct Upload {
     pub(super) replaces: bool,
     /// A test's hold on commits (see [`super::gate`]).
     pub(super) gate: Option<Arc<Gate>>,
+    /// Folders whose entries are durable already ([`super::settled`]).
+    pub(super) settled: Option<Arc<super::settled::SettledDirs>>,
     /// The modification time (Unix seconds) the client asked for, set on
     /// the staged file just before the commit.
     pub(super) mtime: Option<i64>,

@@ -148,6 +148,7 @@ impl Storage {
             floor: target.floor,
             replaces: target.replaces,
             gate: self.gate.clone(),
+            settled: self.settled.clone(),
             counted: self
                 .usage
                 .as_ref()
