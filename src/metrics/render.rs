@@ -64,8 +64,9 @@ pub struct Stored {
     pub walked: u64,
     /// CRC-32Cs computed from files' bytes.
     pub checksums: u64,
-    /// Durable changes' flush batches, and the waits they answered.
-    pub flushes: (u64, u64),
+    /// Durable changes' flush batches, the waits they answered, and the
+    /// folders they flushed.
+    pub flushes: (u64, u64, u64),
     /// Storage failures met, by kind (`crate::storage::storage_failures`).
     pub failures: [(&'static str, u64); crate::storage::STORAGE_FAILURES.len()],
     /// Quota accounts' usage as this node last saw it, and the recounts.
@@ -295,6 +296,11 @@ fn render_totals(
             "ferry_flush_waits_total",
             "Durable changes' waits for a flush batch (an upload waits for two or more); waits per batch is how many changes shared each.",
             storage.flushes.1,
+        ),
+        (
+            "ferry_folder_flushes_total",
+            "Folders flushed for durable changes (--fsync): each change's own, and those above it whose entries are not known durable yet.",
+            storage.flushes.2,
         ),
     ];
     for (name, help, value) in counters {

@@ -331,3 +331,52 @@ fn durable_uploads_count_their_flush_batches_and_the_waits_they_share() {
         "{batches} {waits}"
     );
 }
+
+/// A durable upload flushes its folder and, of the folders above it,
+/// those whose entries are not known durable: all of them where they were
+/// just made; on a file system whose change times the kernel keeps, not
+/// once a flush made them durable at a settled change time and nothing
+/// changed in them since (`storage/settled.rs`).
+#[test]
+fn durable_uploads_flush_the_folders_above_only_until_they_are_known_durable() {
+    let server = TestServer::start_with(|config| {
+        config.fsync = true;
+        config.metrics_listen = Some("127.0.0.1:0".parse().unwrap());
+    });
+    let root = server.root.path();
+    let kind = rustix::fs::statfs(root).unwrap().f_type as u64;
+    let keeps_times = [0xef53, 0x5846_5342, 0x9123_683e, 0xf2f5_2010].contains(&kind);
+    let mut raw = Raw::connect(server.addr);
+    raw.line();
+    let mut folders_flushed = |name: &str| {
+        let before = sample(&scrape(&server), "ferry_folder_flushes_total");
+        raw.send(format!("PUT {name} 5\nbytes"));
+        assert!(raw.line().starts_with("OK 5 "));
+        sample(&scrape(&server), "ferry_folder_flushes_total") - before
+    };
+    assert_eq!(
+        folders_flushed("a/b/1"),
+        3,
+        "a/b, a and the root: all just made"
+    );
+    // A change time is trusted once a second old (the kernel stamps with
+    // a coarse clock): the time itself is what is waited for.
+    let changed = |path: &std::path::Path| {
+        let stat = rustix::fs::stat(path).unwrap();
+        std::time::UNIX_EPOCH
+            + Duration::new(stat.st_ctime as u64, 0)
+            + Duration::from_millis(2_100)
+    };
+    let settled = changed(root).max(changed(&root.join("a")));
+    while std::time::SystemTime::now() < settled {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        folders_flushed("a/b/2"),
+        3,
+        "not yet known: flushed and known"
+    );
+    let expected = if keeps_times { 1 } else { 3 };
+    assert_eq!(folders_flushed("a/b/3"), expected, "kind {kind:#x}");
+    assert!(server.path("a/b/3").exists());
+}

@@ -152,7 +152,11 @@ impl Reactor {
                     sessions: storage.upload_sessions(),
                     walked: storage.walked_entries(),
                     checksums: storage.checksums_computed(),
-                    flushes: (storage.flush_batches(), storage.flush_waits()),
+                    flushes: (
+                        storage.flush_batches(),
+                        storage.flush_waits(),
+                        storage.dir_flushes(),
+                    ),
                     failures: crate::storage::storage_failures(),
                     usage: storage.usage_seen(),
                 },
