@@ -110,14 +110,8 @@ impl Name {
     /// # Errors
     /// Any rule in the module docs that the name breaks.
     pub fn check(name: &str) -> Result<(), NameError> {
-        if name.is_empty() {
-            return Err(NameError::Empty);
-        }
-        if name.len() > MAX_NAME {
-            return Err(NameError::TooLong);
-        }
-        check_text(name)?;
-        name.split('/').try_for_each(check_segment)
+        // All of it is the leaf: no part is a name already.
+        Name::check_leaf(name, 0)
     }
 
     /// Whether `path` would make a [`Name`], where its part before

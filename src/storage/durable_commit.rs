@@ -11,7 +11,7 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 use rustix::io::Errno;
 
-use super::settled::{Seen, system_now};
+use super::settled::{Changed, Seen, system_now};
 use super::unflushed::{Kind, Unflushed, between};
 use super::upload::{Landed, Staged, Upload};
 use super::{LoneCommit, StorageError};
@@ -103,7 +103,8 @@ impl Upload {
         let landed = self.land(crc, false)?;
         let mut between = between(&self.root, &self.dir_path)?;
         let mut seen = Vec::new();
-        let mut owed = |dir: BorrowedFd<'_>| self.owes_above(dir, &mut seen);
+        let now = system_now();
+        let mut owed = |dir: BorrowedFd<'_>| self.owes_above(dir, now, &mut seen);
         between.retain(|dir| owed(dir.as_fd()));
         let root_owed = !self.dir_path.is_empty() && owed(self.root.as_fd());
         let sessions = match &self.staged {
@@ -123,14 +124,14 @@ impl Upload {
 
     /// Whether the commit owes folder `dir`, above its target's, a flush:
     /// not where a flush made its entries durable and no name changed in
-    /// it since ([`SettledDirs`](super::settled::SettledDirs)). A folder
-    /// owed whose change time is settled goes into `seen`, to be known
-    /// once flushed.
-    fn owes_above(&self, dir: BorrowedFd<'_>, seen: &mut Vec<Seen>) -> bool {
+    /// it since ([`SettledDirs`](super::settled::SettledDirs)), judged at
+    /// `now`. A folder owed whose change time is settled goes into
+    /// `seen`, to be known once flushed.
+    fn owes_above(&self, dir: BorrowedFd<'_>, now: Changed, seen: &mut Vec<Seen>) -> bool {
         let Some(settled) = &self.settled else {
             return true;
         };
-        match Seen::of(dir, system_now()) {
+        match Seen::of(dir, now) {
             Some(folder) if settled.unchanged(folder) => false,
             Some(folder) => {
                 seen.push(folder);

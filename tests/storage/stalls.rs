@@ -100,6 +100,23 @@ fn a_checksum_of_a_file_placed_by_other_means_stalls_only_its_own_client() {
     assert!(line.ends_with(&crc_hex(&data)), "{line}");
 }
 
+/// `data` stored as `name` and opened and checksummed once (its GETs
+/// are answered on the reactor from then on), then written back to the
+/// disk, so that it can be dropped from the page cache: the file, opened.
+fn stored_and_written_back(
+    server: &TestServer,
+    raw: &mut Raw,
+    name: &str,
+    data: &[u8],
+) -> fs::File {
+    put(raw, name, data);
+    raw.send(format!("STAT {name}\n"));
+    assert!(raw.line().starts_with("OK "));
+    let file = fs::File::open(server.path(name)).unwrap();
+    file.sync_all().unwrap();
+    file
+}
+
 /// A cold file several read-ahead windows long (8 MiB each,
 /// `serve/send.rs`) arrives whole; so does it with only a stretch inside a
 /// window dropped from the page cache (the window's first and last bytes
@@ -110,11 +127,7 @@ fn a_cold_download_of_several_read_ahead_windows_arrives_whole() {
     let server = TestServer::start();
     let data = pattern(21 << 20, 5);
     let mut raw = server.raw();
-    put(&mut raw, "long.bin", &data);
-    raw.send("STAT long.bin\n");
-    assert!(raw.line().starts_with("OK "));
-    let file = fs::File::open(server.path("long.bin")).unwrap();
-    file.sync_all().unwrap();
+    let file = stored_and_written_back(&server, &mut raw, "long.bin", &data);
     let crc = crc_hex(&data);
     let stretch = std::num::NonZeroU64::new(4 << 20);
     for (from, len) in [(0, None), (9 << 20, stretch)] {
@@ -130,13 +143,8 @@ fn a_download_not_in_the_page_cache_is_read_in_on_the_pool() {
     let (server, gate) = started(Point::ReadAhead, |_| {});
     let data = pattern(6 << 20, 3);
     let mut slow = server.raw();
-    put(&mut slow, "cold.bin", &data);
-    // Opened and checksummed once: the GET is answered on the reactor.
-    slow.send("STAT cold.bin\n");
-    assert!(slow.line().starts_with("OK "));
     // Out of the page cache: written back, then dropped.
-    let file = fs::File::open(server.path("cold.bin")).unwrap();
-    file.sync_all().unwrap();
+    let file = stored_and_written_back(&server, &mut slow, "cold.bin", &data);
     rustix::fs::fadvise(&file, 0, None, rustix::fs::Advice::DontNeed).unwrap();
     let mut one = [0u8; 1];
     let mut byte = [std::io::IoSliceMut::new(&mut one)];
