@@ -101,12 +101,17 @@ impl Upload {
 
     fn durable(mut self, crc: u32) -> Result<Durable, StorageError> {
         let landed = self.land(crc, false)?;
-        let mut between = between(&self.root, &self.dir_path)?;
+        let mut between = match self.memory_dev {
+            // In memory: no folder above is owed a flush (`each_owed`).
+            Some(_) => Vec::new(),
+            None => between(&self.root, &self.dir_path)?,
+        };
         let mut seen = Vec::new();
         let now = system_now();
         let mut owed = |dir: BorrowedFd<'_>| self.owes_above(dir, now, &mut seen);
         between.retain(|dir| owed(dir.as_fd()));
-        let root_owed = !self.dir_path.is_empty() && owed(self.root.as_fd());
+        let root_owed =
+            self.memory_dev.is_none() && !self.dir_path.is_empty() && owed(self.root.as_fd());
         let sessions = match &self.staged {
             Staged::Session(staging) => Some(rustix::io::fcntl_dupfd_cloexec(&staging.dir, 0)?),
             Staged::Temp(_) => None,
@@ -251,6 +256,12 @@ impl Durable {
         owes: Owes,
         visit: &mut dyn FnMut(Kind, BorrowedFd<'_>) -> Result<(), Errno>,
     ) -> Result<(), Errno> {
+        if self.upload.memory_dev.is_some() {
+            // A file in memory (tmpfs, ramfs): a flush there returns at
+            // once, having nothing to write, so none is owed. The steps
+            // still go in their order.
+            return Ok(());
+        }
         let session = matches!(self.upload.staged, Staged::Session(_));
         let above = |visit: &mut dyn FnMut(Kind, BorrowedFd<'_>) -> Result<(), Errno>| {
             for dir in &self.between {

@@ -336,18 +336,24 @@ impl LoneCommit<'_> {
             &mut dyn FnMut(Kind, BorrowedFd<'_>) -> Result<(), Errno>,
         ) -> Result<(), Errno>,
     ) -> Result<(), StorageError> {
-        let mut dirs = 0;
+        let (mut files, mut dirs) = (0, 0);
         let flushed = each(&mut |kind, fd| match kind {
-            Kind::File => rustix::fs::fdatasync(fd),
+            Kind::File => {
+                files += 1;
+                rustix::fs::fdatasync(fd)
+            }
             Kind::Dir => {
                 dirs += 1;
                 rustix::fs::fsync(fd)
             }
         });
-        let inner = &self.flusher.inner;
-        inner.flushes.fetch_add(dirs, Ordering::Relaxed);
-        inner.batches.fetch_add(1, Ordering::Relaxed);
-        inner.asks.fetch_add(1, Ordering::Relaxed);
+        if files + dirs > 0 {
+            // Nothing owed (a file in memory) is no batch.
+            let inner = &self.flusher.inner;
+            inner.flushes.fetch_add(dirs, Ordering::Relaxed);
+            inner.batches.fetch_add(1, Ordering::Relaxed);
+            inner.asks.fetch_add(1, Ordering::Relaxed);
+        }
         Ok(flushed?)
     }
 }

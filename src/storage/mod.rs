@@ -186,10 +186,12 @@ pub struct Storage {
     flusher: Arc<flush::DirFlusher>,
     /// Nothing may be written, not even a checksum record.
     read_only: bool,
-    /// The root is on a memory file system (tmpfs, ramfs): its files'
-    /// bytes are read without asking whether they are cached (tmpfs cannot
-    /// say). A file system mounted beneath the root is taken to be alike.
-    in_memory: bool,
+    /// The root's device, where it is on a memory file system (tmpfs,
+    /// ramfs): its files' bytes are read without asking whether they are
+    /// cached (tmpfs cannot say), and a file on that device owes no flush
+    /// (`Upload::land`). A file system mounted beneath the root is taken
+    /// to be alike for the first, not the second.
+    memory_dev: Option<u64>,
     /// The root is on a file system where each call is a round trip
     /// (FUSE, NFS...).
     round_trips: bool,
@@ -252,7 +254,10 @@ impl Storage {
         Ok(Storage {
             dav_locks,
             _lock: lock,
-            in_memory: MEMORY_FILE_SYSTEMS.contains(&kind),
+            memory_dev: MEMORY_FILE_SYSTEMS
+                .contains(&kind)
+                .then(|| rustix::fs::fstat(&*root).ok().map(|stat| stat.st_dev))
+                .flatten(),
             round_trips: ROUND_TRIP_FILE_SYSTEMS.contains(&kind),
             settled: SETTLED_FILE_SYSTEMS.contains(&kind).then(Arc::default),
             root,
@@ -326,14 +331,14 @@ impl Storage {
     /// Whether the root is on a memory file system (tmpfs, ramfs): writing
     /// there never waits on a device.
     pub fn is_in_memory(&self) -> bool {
-        self.in_memory
+        self.memory_dev.is_some()
     }
 
     /// Whether brief file-system work may run in place, on the reactor
     /// (`serve::Job::brief`): on a memory file system, unless a test holds
     /// calls at a gate (which would then hold the reactor).
     pub fn runs_brief_work_in_place(&self) -> bool {
-        self.in_memory && self.gate.is_none()
+        self.is_in_memory() && self.gate.is_none()
     }
 
     /// Whether the root directory was removed under the server (its

@@ -151,7 +151,7 @@ impl Storage {
             stamp: Stamp::of(&stat),
             crc: Some(tags.crc),
             md5: tags.md5,
-            in_memory: self.in_memory,
+            in_memory: self.is_in_memory(),
             round_trips: self.round_trips,
         }))
     }
@@ -182,7 +182,7 @@ impl Storage {
             stamp: Stamp::of(&stat),
             crc: tags.map(|t| t.crc),
             md5: tags.and_then(|t| t.md5),
-            in_memory: self.in_memory,
+            in_memory: self.is_in_memory(),
             round_trips: self.round_trips,
         })
     }

@@ -62,6 +62,11 @@ pub struct Upload {
     pub(super) gate: Option<Arc<Gate>>,
     /// Folders whose entries are durable already ([`super::settled`]).
     pub(super) settled: Option<Arc<super::settled::SettledDirs>>,
+    /// The root's device where the root is in memory (tmpfs, ramfs); once
+    /// the upload has landed ([`Upload::land`]), kept only where its file
+    /// is on that device: then a flush of it or of its folders would do
+    /// nothing, and a durable commit owes none (`durable_commit.rs`).
+    pub(super) memory_dev: Option<u64>,
     /// The modification time (Unix seconds) the client asked for, set on
     /// the staged file just before the commit.
     pub(super) mtime: Option<i64>,
@@ -274,6 +279,9 @@ impl Upload {
         self.pause(Point::Commit);
         self.stamp()?;
         let stat = rustix::fs::fstat(&self.file).ok();
+        if stat.as_ref().map(|stat| stat.st_dev) != self.memory_dev {
+            self.memory_dev = None;
+        }
         if let Some(stat) = &stat {
             self.record(stat, crc);
             if let Some(counted) = &mut self.counted {

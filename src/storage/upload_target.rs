@@ -149,6 +149,7 @@ impl Storage {
             replaces: target.replaces,
             gate: self.gate.clone(),
             settled: self.settled.clone(),
+            memory_dev: self.memory_dev,
             counted: self
                 .usage
                 .as_ref()

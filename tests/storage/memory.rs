@@ -1,8 +1,9 @@
 //! A root on a memory file system (tmpfs, here `/dev/shm`): no call there
 //! waits on a device, so a PUT's and a GET's few file-system calls run on
 //! the reactor in place of a round trip through the I/O pool
-//! (`serve::Job::brief`), durable acknowledgements (the default) and all;
-//! every file still lands whole, under concurrent uploads too.
+//! (`serve::Job::brief`), durable acknowledgements (the default) and all,
+//! with no flush made (one returns at once there, having nothing to
+//! write); every file still lands whole, under concurrent uploads too.
 
 use crate::support;
 
@@ -35,6 +36,7 @@ fn puts_and_gets_on_a_memory_root_skip_the_pool_and_land_whole() {
     };
     let (http, metrics) = (server.http.unwrap(), server.metrics.unwrap());
     let jobs_before = metric(metrics, "ferry_io_jobs_total");
+    let flushes_before = flushes(metrics);
     for i in 0..50 {
         let body = pattern(4096 + i, i as u64);
         let put = exchange(
@@ -58,6 +60,8 @@ fn puts_and_gets_on_a_memory_root_skip_the_pool_and_land_whole() {
     // most, not two for every PUT.
     let jobs = metric(metrics, "ferry_io_jobs_total") - jobs_before;
     assert!(jobs < 10, "{jobs} I/O jobs for 50 PUTs and GETs");
+    // Durable, and nothing flushed: in memory a flush has nothing to write.
+    assert_eq!(flushes(metrics), flushes_before, "flush batches, folders");
     // Concurrent uploads over FERRY/1, each from its own thread.
     let uploads: Vec<_> = (0..8)
         .map(|t| {
@@ -82,4 +86,12 @@ fn puts_and_gets_on_a_memory_root_skip_the_pool_and_land_whole() {
             assert!(bytes == pattern(10_000 + t * 100 + i, (t + i) as u64));
         }
     }
+}
+
+/// Flush batches and folder flushes made for durable changes so far.
+fn flushes(metrics: std::net::SocketAddr) -> (u64, u64) {
+    (
+        metric(metrics, "ferry_flush_batches_total"),
+        metric(metrics, "ferry_folder_flushes_total"),
+    )
 }
