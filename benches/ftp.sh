@@ -675,6 +675,9 @@ if ((${#CPU_ROWS[@]} > 0)); then
   ((${#ratios[@]} == 0)) || echo "vsftpd's CPU, its master's utime+stime+cutime+cstime over the cgroup's: $(spread 2 "${ratios[@]}") (${#ratios[@]} measurements)."
 fi
 echo "ferry's log: $WARNS WARN/ERROR lines."
+if ((WARNS > 0)); then
+  cat "$WORK"/ferry*.log "$WORK"/durable*.log 2>/dev/null | grep -E ' (ERROR|WARN) ' | head -n 5
+fi
 if [[ -s $WORK/client.err ]]; then
   echo "Client errors (first lines):"
   head -n 5 "$WORK/client.err"
