@@ -65,6 +65,7 @@ mod advance;
 pub mod codec;
 mod deadline;
 mod farewell;
+mod flags;
 mod jobs;
 mod link;
 mod note;
@@ -73,6 +74,8 @@ mod tls_held;
 mod tls_session;
 mod transport;
 mod turn;
+
+use flags::{FAREWELL, LAST_REQUEST_DUE, PEER_EOF};
 
 use std::net::{IpAddr, Ipv6Addr};
 use std::sync::Arc;
@@ -128,17 +131,6 @@ const REQUEST_COST: usize = 16 * 1024;
 const KEEP_CAPACITY: usize = 4 * 1024;
 /// Most bytes discarded while lingering before closing anyway.
 const LINGER_LIMIT: u64 = 16 * 1024 * 1024;
-
-/// [`Connection::flags`]: the peer has ended its side (`Ok(0)` read).
-const PEER_EOF: u8 = 1;
-/// The server is shutting down and a request had begun to arrive: that
-/// one is still served, then the connection ends.
-const LAST_REQUEST_DUE: u8 = 2;
-/// Told `503` as the grace period ended mid-upload: it lingers through
-/// the reactor's farewell (`farewell.rs`) though the server is stopping.
-const FAREWELL: u8 = 4;
-/// On the reactor's ready list (see [`Connection::set_queued`]).
-const QUEUED: u8 = 4;
 
 /// What the reactor should do with a connection after [`Connection::drive`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -240,8 +232,9 @@ pub struct Connection {
     /// Bytes of `output` sent (output stays far below 4 GiB: new requests
     /// wait above [`OUTPUT_HIGH_WATER`], and bodies go out from files).
     sent: u32,
-    /// `PEER_EOF`, `LAST_REQUEST_DUE`, `QUEUED`: one byte, not three, which
-    /// with `opened`'s 4 bytes keeps the small fields within 16.
+    /// `PEER_EOF`, `LAST_REQUEST_DUE`, `FAREWELL`, `QUEUED` (`flags.rs`):
+    /// one byte, not four, which with `opened`'s 4 bytes keeps the small
+    /// fields within 16.
     flags: u8,
     /// Where it stands in the server's per-client connection cap.
     counted: Counted,
@@ -335,18 +328,6 @@ impl Connection {
         true
     }
 
-    fn flag(&self, flag: u8) -> bool {
-        self.flags & flag != 0
-    }
-
-    fn set_flag(&mut self, flag: u8, on: bool) {
-        if on {
-            self.flags |= flag;
-        } else {
-            self.flags &= !flag;
-        }
-    }
-
     /// The client id sent in the greeting.
     pub fn id(&self) -> u64 {
         self.id
@@ -381,18 +362,6 @@ impl Connection {
     /// ([`serve::Receive::waits_for_write`]).
     pub fn waits_for_write(&self) -> bool {
         matches!(&self.state, State::ReceivingBody(receive) if receive.waits_for_write())
-    }
-
-    /// Whether the connection is on the reactor's ready list.
-    pub fn is_queued(&self) -> bool {
-        self.flag(QUEUED)
-    }
-
-    /// Records whether the connection is on the reactor's ready list: it
-    /// is there at most once, and an event for it meanwhile waits for its
-    /// turn there rather than earning it a second share of the turn.
-    pub fn set_queued(&mut self, queued: bool) {
-        self.set_flag(QUEUED, queued);
     }
 
     /// The server is shutting down: whatever this connection answers next
