@@ -200,11 +200,16 @@ fn host_allowed(host: &str, allowed: &[String]) -> bool {
     if name.is_empty() {
         return false;
     }
-    let lower = name.to_ascii_lowercase();
-    lower.parse::<std::net::IpAddr>().is_ok()
-        || lower == "localhost"
-        || lower.ends_with(".localhost")
-        || allowed.iter().any(|a| a.eq_ignore_ascii_case(&lower))
+    // Compared without a lowercased copy: every request asks.
+    let below_localhost = name
+        .len()
+        .checked_sub(".localhost".len())
+        .and_then(|at| name.get(at..))
+        .is_some_and(|tail| tail.eq_ignore_ascii_case(".localhost"));
+    name.parse::<std::net::IpAddr>().is_ok()
+        || name.eq_ignore_ascii_case("localhost")
+        || below_localhost
+        || allowed.iter().any(|a| a.eq_ignore_ascii_case(name))
 }
 
 /// The name of a `Host` value: `[::1]:80` gives `::1`, `a.b:80` gives `a.b`
@@ -284,7 +289,9 @@ mod tests {
             "localhost",
             "LOCALHOST:1",
             "app.localhost:9",
+            "App.LocalHost.",
             "[::1]:80",
+            "[FE80::AB]:80",
             "10.1.2.3",
             "files.example:8080",
             "Files.Example.",
