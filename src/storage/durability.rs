@@ -42,9 +42,15 @@ impl Storage {
     /// A hold under which a durable commit flushes its steps itself, on
     /// this I/O thread, when no other durable change is being flushed or
     /// waits for a batch; `None` then: it joins the batches
-    /// ([`Storage::flush_then`]). See `flush.rs`.
+    /// ([`Storage::flush_then`]). See `flush.rs`. On a memory root always
+    /// one, shared: a commit there owes no flush (`durable_commit.rs`;
+    /// a disk mounted beneath flushes its own), so joining a batch would
+    /// only hand nothing to the flusher thread and back.
     pub fn lone_commit(&self) -> Option<LoneCommit<'_>> {
-        self.flusher.alone()
+        match self.is_in_memory() {
+            true => Some(self.flusher.beside_others()),
+            false => self.flusher.alone(),
+        }
     }
 
     /// Directory flushes durable commits have made since the start (group

@@ -283,7 +283,20 @@ impl DirFlusher {
             return None;
         }
         state.alone = true;
-        Some(LoneCommit { flusher: self })
+        Some(LoneCommit {
+            flusher: self,
+            holds: true,
+        })
+    }
+
+    /// A commit's flushing on its own thread that holds nothing: commits
+    /// alone and batches may go on beside it (one that owes no flush,
+    /// `Storage::lone_commit`).
+    pub(super) fn beside_others(&self) -> LoneCommit<'_> {
+        LoneCommit {
+            flusher: self,
+            holds: false,
+        }
     }
 
     /// Directory flushes made since the start.
@@ -307,6 +320,8 @@ impl DirFlusher {
 #[derive(Debug)]
 pub struct LoneCommit<'a> {
     flusher: &'a DirFlusher,
+    /// It holds the flusher's one lone commit ([`DirFlusher::alone`]).
+    holds: bool,
 }
 
 impl LoneCommit<'_> {
@@ -360,7 +375,9 @@ impl LoneCommit<'_> {
 
 impl Drop for LoneCommit<'_> {
     fn drop(&mut self) {
-        self.flusher.inner.lock().alone = false;
+        if self.holds {
+            self.flusher.inner.lock().alone = false;
+        }
     }
 }
 

@@ -86,6 +86,10 @@ fn puts_and_gets_on_a_memory_root_skip_the_pool_and_land_whole() {
             assert!(bytes == pattern(10_000 + t * 100 + i, (t + i) as u64));
         }
     }
+    // Nor for concurrent commits, which take their steps beside each
+    // other rather than through the flusher's batches.
+    assert_eq!(flushes(metrics), flushes_before, "flush batches, folders");
+    assert_eq!(metric(metrics, "ferry_flush_waits_total"), 0);
 }
 
 /// Flush batches and folder flushes made for durable changes so far.
