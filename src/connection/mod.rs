@@ -266,7 +266,7 @@ impl Connection {
         login: crate::access::Login,
     ) -> Connection {
         let mut conn = Connection {
-            transport: Transport::new(stream, tls),
+            transport: Transport::new(stream, tls, codec.protocol().urgent_inline()),
             id,
             peer: mapped(peer),
             codec,
@@ -364,6 +364,12 @@ impl Connection {
         matches!(&self.state, State::ReceivingBody(receive) if receive.waits_for_write())
     }
 
+    /// Its socket had an event: bytes may have arrived since its last
+    /// read. `closing`: the peer closed its side, or the socket failed.
+    pub fn socket_event(&mut self, closing: bool) {
+        self.transport.event(closing);
+    }
+
     /// The server is shutting down: whatever this connection answers next
     /// (the request in flight, or the one that has begun to arrive) is its
     /// last, and an HTTP answer says so.
@@ -447,10 +453,11 @@ fn clamp_to(left: u64, available: usize) -> usize {
 }
 
 /// A connection at rest must stay small: thousands of them are the point.
-// 224 bytes in a debug build (where mio keeps a selector id in each
-// stream), 216 in a release build: the token a FERRY/1 connection holds
-// (`held`), the transport's pointer to a TLS session (the transport is
-// socket + pointer, 16 bytes with padding) and the access log's pointer to
+// 232 bytes in a debug build (where mio keeps a selector id in each
+// stream, and so the transport's `arrived` takes 8 bytes more), 216 in a
+// release build: the token a FERRY/1 connection holds (`held`), the
+// transport's pointer to a TLS session and its `arrived` (socket +
+// pointer + flag, 16 bytes with padding) and the access log's pointer to
 // its note (`note`, 8 bytes: a request's name and start would be 40 more
 // inline) included; `opened` is 4 bytes, not an `Instant`'s 16 (see
 // [`Opened`]). The TLS session itself (rustls state and a 4 KiB receive
@@ -458,6 +465,6 @@ fn clamp_to(left: u64, available: usize) -> usize {
 // answered with the access log on. Per idle connection the reactor adds
 // its timer-heap entry (16 bytes): docs/performance.md, "Idle connections".
 #[cfg(debug_assertions)]
-const _: () = assert!(std::mem::size_of::<Connection>() <= 224);
+const _: () = assert!(std::mem::size_of::<Connection>() <= 232);
 #[cfg(not(debug_assertions))]
 const _: () = assert!(std::mem::size_of::<Connection>() <= 216);

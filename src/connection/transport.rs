@@ -27,17 +27,61 @@ use super::tls_session::TlsSession;
 use crate::tls::SEND_BUFFER_LIMIT;
 use crate::wire::socket::{self, Outcome};
 
+/// What a plain socket may hold for a read, as its last read and events
+/// tell (nginx's `rev->ready` and `pending_eof`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Arrived {
+    /// Bytes may be waiting: a read asks the kernel.
+    Maybe,
+    /// The last read took all that had arrived (it came back short, or
+    /// would have blocked): until the socket's next event a read answers
+    /// `WouldBlock` without asking the kernel for an `EAGAIN`. Under
+    /// edge-triggered polling every arrival after that read brings an
+    /// event, and so does registering for reading again with bytes
+    /// waiting.
+    Nothing,
+    /// Every read asks: a short read proves nothing. The peer has closed
+    /// its side or the socket failed (its end, or error, waits behind any
+    /// bytes, and no event will say so again), or urgent data stays in
+    /// its stream (FTP's `ABOR`: a read stops short at the urgent mark
+    /// with the rest waiting, and no event to come).
+    Always,
+}
+
 /// A socket, with or without a TLS session on it.
 pub(super) struct Transport {
     stream: TcpStream,
+    /// What a plain read may find ([`Arrived`]).
+    arrived: Arrived,
     tls: Option<Box<TlsSession>>,
 }
 
 impl Transport {
-    pub(super) fn new(stream: TcpStream, tls: Option<UnbufferedServerConnection>) -> Transport {
+    /// `urgent_inline`: the socket keeps urgent data in its stream
+    /// (`SO_OOBINLINE`).
+    pub(super) fn new(
+        stream: TcpStream,
+        tls: Option<UnbufferedServerConnection>,
+        urgent_inline: bool,
+    ) -> Transport {
         Transport {
             stream,
+            arrived: match urgent_inline {
+                true => Arrived::Always,
+                false => Arrived::Maybe,
+            },
             tls: tls.map(|session| Box::new(TlsSession::new(session))),
+        }
+    }
+
+    /// The socket had an event: what has arrived since the last read is
+    /// read. `closing`: the event says the peer closed its side (or the
+    /// socket failed).
+    pub(super) fn event(&mut self, closing: bool) {
+        if closing {
+            self.arrived = Arrived::Always;
+        } else if self.arrived == Arrived::Nothing {
+            self.arrived = Arrived::Maybe;
         }
     }
 
@@ -116,7 +160,19 @@ impl Transport {
     /// `buf`.
     pub(super) fn read(&mut self, buf: &mut [u8], spare: &mut [u8]) -> Outcome {
         match &mut self.tls {
-            None => socket::read(&mut self.stream, buf),
+            None if self.arrived == Arrived::Nothing => Outcome::WouldBlock,
+            None => {
+                let outcome = socket::read(&mut self.stream, buf);
+                let all_taken = match outcome {
+                    Outcome::Done(n) => n < buf.len(),
+                    Outcome::WouldBlock => true,
+                    _ => false,
+                };
+                if all_taken && self.arrived == Arrived::Maybe {
+                    self.arrived = Arrived::Nothing;
+                }
+                outcome
+            }
             Some(tls) => tls.read(&self.stream, buf, spare),
         }
     }

@@ -202,7 +202,12 @@ impl Reactor {
                     }
                     token if Scrape::owns(token) => self.scrape_event(token, turn),
                     token if Links::owns(token) => self.links.listener_event(token),
-                    Token(key) => self.drive(key, None),
+                    Token(key) => {
+                        if let Some(conn) = self.connections.get_mut(key) {
+                            conn.socket_event(event.is_read_closed() || event.is_error());
+                        }
+                        self.drive(key, None);
+                    }
                 }
             }
             self.drive_ready();
