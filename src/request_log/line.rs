@@ -104,37 +104,17 @@ fn push_outcome(line: &mut String, code: Option<u16>) {
 }
 
 /// `n` in decimal.
-fn push_number(line: &mut String, mut n: u64) {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    for &digit in &digits[at..] {
-        line.push(char::from(digit));
-    }
+fn push_number(line: &mut String, n: u64) {
+    line.push_str(itoa::Buffer::new().format(n));
 }
 
-/// `n` in decimal, zero-padded to `width` digits.
+/// `n` in decimal, zero-padded to `width` digits (all of them where it
+/// is wider).
 fn push_padded(line: &mut String, n: u64, width: usize) {
-    let mut digits = [b'0'; 20];
-    let mut rest = n;
-    for slot in digits[20 - width..].iter_mut().rev() {
-        *slot = b'0' + (rest % 10) as u8;
-        rest /= 10;
-    }
-    if rest > 0 {
-        push_number(line, n); // wider than asked: all of it
-        return;
-    }
-    for &digit in &digits[20 - width..] {
-        line.push(char::from(digit));
-    }
+    let mut digits = itoa::Buffer::new();
+    let digits = digits.format(n);
+    line.extend(std::iter::repeat_n('0', width.saturating_sub(digits.len())));
+    line.push_str(digits);
 }
 
 /// `took` in seconds, to the microsecond: `0.000512`.
