@@ -3,7 +3,7 @@
 # (its dav module with dav_ext) and Apache (mod_dav, mod_dav_fs), side by
 # side on 127.0.0.1 (issue 54, "Done when" part 1).
 #
-#   benches/dav_nginx.sh [--quick] [--reps N] [--dir DIR] [--no-strace]
+#   benches/dav_nginx.sh [--quick] [--reps N] [--dir DIR] [--no-count]
 #
 # Mode: ferry runs as shipped, `ferry serve --root R --listen 127.0.0.1:0
 # --http 127.0.0.1:0`: durable acknowledgements (a PUT is answered once its
@@ -65,11 +65,16 @@
 # ferry / apache are taken within each repetition, then their median. The
 # targets of issue 54 are in the table: rows 1-3 server CPU ≤ 1.0× nginx's,
 # row 4 requests/s ≥ 1.0× nginx's and CPU per request ≤ nginx's.
-# Then (unless --no-strace) a counting pass: `strace -f -c` of a fresh
-# ferry alone taking 1 PUT and, in another run, 201 PUTs (row 1's client):
-# the difference over 200 is the system calls per durable 4 KiB PUT, by
-# kind, start-up and shut-down cancelled out (strace slows the server, so
-# it may batch less than untraced).
+# Then (unless --no-count) a counting pass: the system calls per durable
+# 4 KiB PUT of each server, by kind, over 2,000 PUTs on one connection
+# (row 1's client, new names), counted by perf's syscall tracepoints
+# (`perf stat` of `raw_syscalls:sys_enter` and ~50 calls' own
+# `syscalls:sys_enter_*` on the server's processes), which do not stop
+# the server. Where perf cannot read them (no perf, no
+# tracefs), `strace -f -c` of a fresh ferry alone taking 1 PUT and, in
+# another run, 201 PUTs: the difference over 200. strace stops the
+# server at every call, so it is slowed until the client's next request
+# waits at each read: its counts miss the reads that find nothing.
 #
 # Progress goes to standard error, the markdown tables to standard
 # output. A default run takes about 3 minutes on 2 cores (--reps 3 about
@@ -81,7 +86,7 @@
 #   --quick               1 repetition
 #   --reps N              repetitions (default 5)
 #   --dir DIR             roots in a new folder in DIR (a disk, not a tmpfs)
-#   --no-strace           leave out the strace counting pass
+#   --no-count            leave out the counting pass (--no-strace: the same)
 #   DAV_NGINX_MAX_SECONDS the watchdog's limit (default 1200)
 #   FERRY_BIN             the ferry binary (else a release build)
 #   CARGO_TARGET_DIR      as for cargo, when building
@@ -99,7 +104,7 @@ while [[ $# -gt 0 ]]; do
     --quick) QUICK=1 ;;
     --reps) NREPS=${2:?--reps needs a number}; shift ;;
     --dir) DIR=${2:?--dir needs a folder}; shift ;;
-    --no-strace) STRACE=0 ;;
+    --no-count | --no-strace) STRACE=0 ;;
     -h | --help)
       sed -n '2,/^$/p' "$0" | sed 's/^# \{0,1\}//'
       exit 0
@@ -114,7 +119,7 @@ done
 if [[ $QUICK -eq 1 ]]; then NREPS=${NREPS:-1}; else NREPS=${NREPS:-5}; fi
 [[ $NREPS =~ ^[1-9][0-9]*$ ]] || { echo "dav_nginx.sh: --reps takes a positive integer" >&2; exit 2; }
 PUTS=2000 PUT_SIZE=4096 FILES=10000 PROPFINDS=5 BIG_MIB=256 WRK_SECS=5 WRK_CONNS=100
-STRACE_PUTS=200
+STRACE_PUTS=200 COUNT_PUTS=2000
 MAX_SECONDS=${DAV_NGINX_MAX_SECONDS:-1200}
 
 STARTED=$SECONDS
@@ -167,7 +172,18 @@ command -v nginx >/dev/null 2>&1 || [[ -x /usr/sbin/nginx ]] || need+=(nginx-lig
 [[ -f /usr/lib/nginx/modules/ngx_http_dav_ext_module.so ]] || need+=(libnginx-mod-http-dav-ext)
 command -v apache2 >/dev/null 2>&1 || [[ -x /usr/sbin/apache2 ]] || need+=(apache2)
 for tool in wrk curl python3; do command -v "$tool" >/dev/null 2>&1 || need+=("$tool"); done
-[[ $STRACE -eq 0 ]] || command -v strace >/dev/null 2>&1 || need+=(strace)
+# perf's syscall tracepoints count without slowing the servers; strace
+# is the fallback where they cannot be read.
+COUNTER=none
+if [[ $STRACE -eq 1 ]]; then
+  if command -v perf >/dev/null 2>&1 &&
+    perf stat -x, -e syscalls:sys_enter_close -o /dev/null -- true >/dev/null 2>&1; then
+    COUNTER=perf
+  else
+    COUNTER=strace
+    command -v strace >/dev/null 2>&1 || need+=(strace)
+  fi
+fi
 if [[ ${#need[@]} -gt 0 ]]; then
   # Debian starts a service its package installs (on port 80) unless
   # policy-rc.d says no: the benchmark starts its own.
@@ -218,7 +234,7 @@ for i in range(files):
         f.write(b"%063d\n" % i)
 with open(os.path.join(seed, "small.bin"), "wb") as f:
     f.write(os.urandom(4096))
-for name in ["big", "puts-warm"] + [f"puts-{r}" for r in range(reps)]:
+for name in ["big", "puts-warm", "puts-count"] + [f"puts-{r}" for r in range(reps)]:
     os.makedirs(os.path.join(seed, name))
 EOF
 head -c $((BIG_MIB << 20)) /dev/urandom >"$WORK/src/big.bin"
@@ -512,8 +528,60 @@ done
 
 # ---------------------------------------------------------------- strace counting pass
 
-STRACE_ROWS=()
-if [[ $STRACE -eq 1 ]]; then
+# The calls counted one by one (all of them, `raw_syscalls:sys_enter`,
+# give the total): one perf event per call and thread each, so not all
+# ~350 (Apache's threads would run perf out of descriptors).
+COUNT_EVENTS=raw_syscalls:sys_enter
+for call in read write readv writev pread64 pwrite64 preadv pwritev recvfrom sendto \
+  recvmsg sendmsg sendfile64 splice epoll_wait epoll_pwait epoll_ctl poll accept4 \
+  openat openat2 close newfstat newfstatat statx fstatfs fsync fdatasync rename \
+  renameat renameat2 unlink unlinkat chmod fchmod ioctl fcntl fsetxattr setxattr \
+  fgetxattr getxattr futex mmap munmap brk getdents64 lseek ftruncate fallocate \
+  setsockopt getsockopt shutdown mkdirat flock; do
+  for events in /sys/kernel/tracing/events /sys/kernel/debug/tracing/events; do
+    if [[ -d $events/syscalls/sys_enter_$call ]]; then
+      COUNT_EVENTS+=",syscalls:sys_enter_$call"
+      break
+    fi
+  done
+done
+
+# perf_count <server>: "<call> <per PUT>" lines, "(other) <per PUT>" for
+# calls not in COUNT_EVENTS, and "(all) <per PUT>", of COUNT_PUTS PUTs on
+# one connection into a folder of new names.
+perf_count() {
+  local key=$1 pids out=$CONF/perf.$1.txt
+  alive "$key"
+  if [[ -n ${CG[$key]:-} ]]; then
+    pids=$(paste -sd, "${CG[$key]}/cgroup.procs")
+  else
+    pids=$(pgrep -d, -g "$(ps -o pgid= "${PID[$key]}" | tr -d ' ')")
+  fi
+  perf stat -x, -e "$COUNT_EVENTS" -p "$pids" -o "$out" -- \
+    timeout 300 python3 "$CLIENT" puts --port "${PORT[$key]}" --folder puts-count \
+    --count "$COUNT_PUTS" --size "$PUT_SIZE" >/dev/null 2>>"$CONF/client.err" ||
+    die "the PUTs counted by perf failed: $(tail -n 1 "$CONF/client.err")"
+  awk -F, -v n="$COUNT_PUTS" '
+    $3 == "raw_syscalls:sys_enter" { all = $1; next }
+    $1 ~ /^[0-9]+$/ && $1 > 0 { sub(/^syscalls:sys_enter_/, "", $3); named += $1
+      if ($1 / n >= 0.05) printf "%s %.2f\n", $3, $1 / n }
+    END { if ((all - named) / n >= 0.05) printf "(other) %.2f\n", (all - named) / n
+          printf "(all) %.2f\n", all / n }' "$out"
+}
+
+STRACE_ROWS=() COUNT_CALLS=()
+declare -A COUNTED=()
+if [[ $COUNTER == perf ]]; then
+  say "perf's syscall tracepoints: $(commas "$COUNT_PUTS") PUTs on one connection, each server"
+  for key in "${SERVERS[@]}"; do
+    perf_count "$key" >"$CONF/counted.$key"
+    while read -r call per; do
+      COUNTED[$key,$call]=$per
+      [[ " ${COUNT_CALLS[*]:-} " == *" $call "* ]] || COUNT_CALLS+=("$call")
+    done <"$CONF/counted.$key"
+  done
+fi
+if [[ $COUNTER == strace ]]; then
   for key in "${SERVERS[@]}"; do stop_server "$key"; done
   # strace_run <tag> <puts>: a fresh ferry under `strace -f -c`, <puts>
   # PUTs on one connection, then SIGTERM to ferry; strace writes its
@@ -594,6 +662,19 @@ for key in "${SERVERS[@]}"; do
 done
 WARNS=$(grep -c -E ' (ERROR|WARN) ' "$CONF/ferry.log" 2>/dev/null || true)
 echo "ferry's log: ${WARNS:-0} WARN/ERROR lines."
+if [[ $COUNTER == perf ]]; then
+  echo
+  echo "System calls per durable 4 KiB PUT (perf's syscall tracepoints on each server's processes over $(commas "$COUNT_PUTS") PUTs on one keep-alive connection, new names; at least 0.05 per PUT):"
+  echo
+  echo "| system call | ferry | nginx | apache |"
+  echo "|---|---:|---:|---:|"
+  for call in "${COUNT_CALLS[@]}"; do
+    [[ $call != "(all)" && $call != "(other)" ]] || continue
+    echo "| $call | ${COUNTED[ferry,$call]:-} | ${COUNTED[nginx,$call]:-} | ${COUNTED[apache,$call]:-} |"
+  done | sort -t'|' -k3,3gr -k4,4gr
+  echo "| others | ${COUNTED[ferry,(other)]:-} | ${COUNTED[nginx,(other)]:-} | ${COUNTED[apache,(other)]:-} |"
+  echo "| all system calls | ${COUNTED[ferry,(all)]:-?} | ${COUNTED[nginx,(all)]:-?} | ${COUNTED[apache,(all)]:-?} |"
+fi
 if ((${#STRACE_ROWS[@]} > 0)); then
   echo
   echo "System calls per durable 4 KiB PUT (ferry alone under strace -f -c, one keep-alive connection: ($((STRACE_PUTS + 1)) PUTs − 1 PUT) / $STRACE_PUTS; at least 0.05 per PUT):"
