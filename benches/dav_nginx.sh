@@ -555,7 +555,8 @@ perf_count() {
   if [[ -n ${CG[$key]:-} ]]; then
     pids=$(paste -sd, "${CG[$key]}/cgroup.procs")
   else
-    pids=$(pgrep -d, -g "$(ps -o pgid= "${PID[$key]}" | tr -d ' ')")
+    # The server and its workers (it shares this script's process group).
+    pids=$({ echo "${PID[$key]}"; pgrep -P "${PID[$key]}" || true; } | paste -sd,)
   fi
   perf stat -x, -e "$COUNT_EVENTS" -p "$pids" -o "$out" -- \
     timeout 300 python3 "$CLIENT" puts --port "${PORT[$key]}" --folder puts-count \
