@@ -235,7 +235,10 @@ fn publish(ctx: &Ctx<'_>, commit: Commit) -> Outcome {
             },
         },
         (Ok(()), false) => {
-            let committed = upload.commit(crc).map(|landed| published.landed(landed));
+            let committed = upload.commit(crc).map(|committed| {
+                published.landed(committed.landed);
+                published.found(committed.replaced);
+            });
             published.answer(ctx, committed.map_err(refusal_of))
         }
         (Err(err), _) => published.answer(ctx, Err(refusal_of(err))),
@@ -287,7 +290,7 @@ fn commit_alone(
 /// failed, is file-system work), until it is durable; then the answer,
 /// given on the flusher thread once the last flush is done (nothing is
 /// left to do on the disk: a trip through the pool would only delay it).
-fn step_after_flush(mut durable: Durable, owed: Unflushed, published: Published) -> Job {
+fn step_after_flush(mut durable: Durable, owed: Unflushed, mut published: Published) -> Job {
     Job::after_flush(owed, move |ctx, flushed| {
         if flushed.is_ok() && durable.is_durable() {
             durable.flushed();
@@ -345,25 +348,41 @@ impl Published {
         }
     }
 
+    /// Whether the commit replaced a file, as its rename found (an
+    /// upload that looked at its begin knew already: see
+    /// `storage::Look`).
+    fn found(&mut self, replaced: bool) {
+        if let Reply::Stored {
+            replaced: answer, ..
+        } = &mut self.stored
+        {
+            *answer = replaced;
+        }
+    }
+
     /// Takes `durable`'s next step, its bytes (or what the step before
     /// changed) being flushed; before the rename, its preconditions are
     /// judged once more (a flush is long enough for another writer to
     /// store the name), and the file is not renamed if they fail.
-    fn step(&self, ctx: &Ctx<'_>, durable: &mut Durable) -> Result<Option<Unflushed>, Failure> {
+    fn step(&mut self, ctx: &Ctx<'_>, durable: &mut Durable) -> Result<Option<Unflushed>, Failure> {
         self.before_step(ctx, durable)?;
-        durable.step().map_err(refusal_of)
+        let owed = durable.step().map_err(refusal_of)?;
+        self.found(durable.replaced());
+        Ok(owed)
     }
 
     /// As [`Published::step`] for a commit alone: the step's flush made
     /// here too. Returns whether a step is left.
     fn step_alone(
-        &self,
+        &mut self,
         ctx: &Ctx<'_>,
         durable: &mut Durable,
         lone: &LoneCommit<'_>,
     ) -> Result<bool, Failure> {
         self.before_step(ctx, durable)?;
-        durable.step_alone(lone).map_err(refusal_of)
+        let left = durable.step_alone(lone).map_err(refusal_of)?;
+        self.found(durable.replaced());
+        Ok(left)
     }
 
     /// Before the rename, the preconditions judged once more.

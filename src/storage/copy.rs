@@ -15,7 +15,7 @@ use rustix::io::Errno;
 use super::dead_props::Holder;
 use super::remove::Left;
 use super::unflushed::with_ancestors;
-use super::{Folders, OpenFile, Storage, StorageError, Upload, check_regular};
+use super::{Folders, Look, OpenFile, Storage, StorageError, Upload, check_regular};
 use crate::name::{Name, Prefix};
 
 /// The folders a durable copy made (`--fsync`): each with the folder
@@ -166,7 +166,7 @@ impl Storage {
     ) -> Result<((Upload, u64, u32, i64), Vec<OwnedFd>), E> {
         let found = self.open_read(from)?;
         admit(&found)?;
-        let mut upload = self.begin_upload(to, folders)?;
+        let mut upload = self.begin_upload(to, folders, Look::AtBegin)?;
         let mut buf = vec![0; 256 * 1024];
         let (mut size, mut crc) = (0u64, 0u32);
         loop {

@@ -343,8 +343,7 @@ impl Storage {
 
     /// Unlinks `leaf` of mirror folder `dir`.
     pub(super) fn unlink_record(&self, dir: &str, leaf: &str) -> Result<(), Errno> {
-        let fd = open_dir_at(&self.root, dir)?;
-        rustix::fs::unlinkat(&fd, leaf, AtFlags::empty())
+        unlink_record_at(&self.root, dir, leaf).map(drop)
     }
 
     /// The entries of mirror folder `dir` with their types.
@@ -362,6 +361,14 @@ impl Storage {
         }
         Ok(entries)
     }
+}
+
+/// Unlinks `leaf` of mirror folder `dir` of root `root`; returns the
+/// folder, changed (for a flush).
+pub(super) fn unlink_record_at(root: &OwnedFd, dir: &str, leaf: &str) -> Result<OwnedFd, Errno> {
+    let fd = open_dir_at(root, dir)?;
+    rustix::fs::unlinkat(&fd, leaf, AtFlags::empty())?;
+    Ok(fd)
 }
 
 /// A record's text.

@@ -153,6 +153,13 @@ impl Durable {
         self.landed
     }
 
+    /// Whether it replaces a file of that name: as its upload's begin
+    /// looked, and once renamed as the rename found
+    /// ([`Upload::replaces_existing`]).
+    pub fn replaced(&self) -> bool {
+        self.upload.replaces_existing()
+    }
+
     /// Whether the commit is durable, once what its last step returned is
     /// on the disk: no step is left (a [`Durable::step`] now would change
     /// nothing and return `None`).
@@ -234,7 +241,7 @@ impl Durable {
     fn take_step(&mut self) -> Result<(), StorageError> {
         match self.step {
             Step::Rename => {
-                self.upload.rename_into_place()?;
+                self.upload.rename_into_place(true)?;
                 self.step = match self.sessions {
                     Some(_) => Step::Forget,
                     None => Step::Done,
@@ -333,7 +340,9 @@ mod tests {
 
     fn upload(storage: &Storage, path: &str) -> Upload {
         let name = crate::name::Name::new(path.to_owned()).unwrap();
-        let mut upload = storage.begin_upload(&name, Folders::Implicit).unwrap();
+        let mut upload = storage
+            .begin_upload(&name, Folders::Implicit, super::super::Look::AtBegin)
+            .unwrap();
         upload.write(b"bytes").unwrap();
         upload
     }

@@ -11,7 +11,7 @@
 
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
-use rustix::fs::{FileType, Mode, OFlags, ResolveFlags, Stat};
+use rustix::fs::{AtFlags, FileType, Mode, OFlags, ResolveFlags, Stat};
 use rustix::io::Errno;
 
 use super::{Storage, StorageError};
@@ -113,6 +113,25 @@ pub(super) fn check_regular(stat: &Stat) -> Result<(), StorageError> {
         FileType::Directory => Err(StorageError::IsDirectory),
         FileType::Symlink => Err(StorageError::Symlink),
         _ => Err(StorageError::NotFound),
+    }
+}
+
+/// Whether `leaf` of `dir` is a file an upload may replace (`false`:
+/// nothing has the name). The one home of what an upload may replace.
+///
+/// # Errors
+/// 409 for a directory or special file, 403 for a symlink; what `statat`
+/// fails with.
+pub(super) fn looks_replaceable(dir: impl AsFd, leaf: &str) -> Result<bool, StorageError> {
+    match rustix::fs::statat(dir, leaf, AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(stat) => check_regular(&stat)
+            .map(|()| true)
+            .map_err(|err| match err {
+                StorageError::NotFound => StorageError::NotRegular,
+                other => other,
+            }),
+        Err(Errno::NOENT) => Ok(false),
+        Err(errno) => Err(errno.into()),
     }
 }
 

@@ -130,7 +130,8 @@ pub use spool_room::{DEFAULT_LISTING_MEMORY, Room};
 pub use sweep::SweepReport;
 pub use tree::{DirectoryListing, ListEntry};
 pub use unflushed::Unflushed;
-pub use upload::{Landed, Upload};
+pub use upload::{Committed, Landed, Upload};
+pub use upload_target::Look;
 pub use usage::{Account, USAGE_DIR, Usage};
 pub use usage_counts::UsageSeen;
 pub use usage_limit::{OverQuota, over_quota};
@@ -143,8 +144,8 @@ use file_info::{mtime_only, stored_file_mode};
 use folders::prune_empty_dirs;
 use gate::Gate;
 use jail::{
-    BENEATH, DIR, READ_FILE, check_regular, dir_at, dir_of, open_beneath, open_dir_at,
-    open_dir_beneath,
+    BENEATH, DIR, READ_FILE, check_regular, dir_at, dir_of, looks_replaceable, open_beneath,
+    open_dir_at, open_dir_beneath,
 };
 use lock::NodeLock;
 

@@ -46,7 +46,8 @@ impl Storage {
             return Ok(true);
         }
         let mut flush = None;
-        let replaced = self.with_target(to, folders, |target| {
+        let replaced = self.with_target(to, folders, |mut target| {
+            let replaces = target.look()?;
             // `--fsync`: the new name's directories, opened before the
             // rename (see `unflushed::with_ancestors`).
             if self.durable {
@@ -69,9 +70,9 @@ impl Storage {
                 if let Some(going) = replaced {
                     self.count_gone(to.as_str(), going);
                 }
-                return Ok(target.replaces);
+                return Ok(replaces);
             }
-            if target.replaces {
+            if replaces {
                 return Err(StorageError::Exists);
             }
             // Never replacing a file made since the look above.

@@ -16,7 +16,7 @@ use rustix::fs::AtFlags;
 use rustix::io::Errno;
 
 use super::checksum::Md5Tag;
-use super::dead_props::NewProps;
+use super::dead_props::{Holder, NewProps};
 use super::gate::{Gate, Point};
 use super::session_state::Staging;
 use super::usage_commit::Counted;
@@ -25,6 +25,16 @@ use super::{FileInfo, Stamp, StorageError, checksum, prune_empty_dirs};
 /// What a committed file is: its size and time, its inode and the time's
 /// nanoseconds (what an HTTP `ETag` is made of), as its records name it.
 pub type Landed = (FileInfo, Stamp);
+
+/// What a plain commit ([`Upload::commit`]) made.
+#[derive(Debug)]
+pub struct Committed {
+    /// The version the file became (`None` where it could not be
+    /// stat'ed: then it has no records either).
+    pub landed: Option<Landed>,
+    /// Whether it replaced a file of that name (HTTP's `204`, not `201`).
+    pub replaced: bool,
+}
 
 /// Where an upload's bytes wait for the commit.
 #[derive(Debug)]
@@ -56,8 +66,10 @@ pub struct Upload {
     /// Leading segments of `dir_path` an upload undone never prunes: those
     /// it found rather than made (0 where folders are implicit).
     pub(super) floor: usize,
-    /// A file of that name existed when the upload began.
-    pub(super) replaces: bool,
+    /// Whether a file has the name, as looked at the upload's begin
+    /// ([`Look`](super::Look)), and once committed as its rename found;
+    /// `None` until looked.
+    pub(super) replaces: Option<bool>,
     /// A test's hold on commits (see [`super::gate`]).
     pub(super) gate: Option<Arc<Gate>>,
     /// Folders whose entries are durable already ([`super::settled`]).
@@ -224,15 +236,26 @@ impl Upload {
         Ok(())
     }
 
-    /// Whether a file of the target's name existed when the upload began.
+    /// Whether the upload replaces a file of the target's name: as its
+    /// begin looked, or once committed as its rename found (an upload
+    /// that looks at its commit, [`Look::AtCommit`](super::Look), says
+    /// `false` until then).
     pub fn replaces_existing(&self) -> bool {
-        self.replaces
+        self.replaces == Some(true)
     }
 
     /// Says the upload replaces what had its name, gone since it began (a
     /// folder a WebDAV COPY removed first): its answer is "replaced".
     pub fn note_replacing(&mut self) {
-        self.replaces = true;
+        self.replaces = Some(true);
+    }
+
+    /// The target's name from the root.
+    pub(super) fn name(&self) -> String {
+        match self.dir_path.as_str() {
+            "" => self.leaf.clone(),
+            dir => format!("{dir}/{}", self.leaf),
+        }
     }
 
     /// Where the staged bytes are, relative to the root: a PUT's temp
@@ -257,18 +280,22 @@ impl Upload {
 
     /// Records the upload's CRC-32C with it and renames the staged bytes
     /// over the target: the upload becomes visible, in one step, to every
-    /// later reader. Returns the version it became ([`Landed`]).
+    /// later reader. Returns the version it became, and whether it
+    /// replaced a file ([`Committed`]).
     ///
     /// # Errors
-    /// 409 if the target became a directory meanwhile,
-    /// [`StorageError::TempFileRemoved`] if another process removed the
-    /// temp file, 500 otherwise; a temp file is removed either way, a
-    /// session stays.
-    pub fn commit(mut self, crc: u32) -> Result<Option<Landed>, StorageError> {
+    /// 409 if the target became a directory meanwhile (or was one, for an
+    /// upload that had not looked), [`StorageError::TempFileRemoved`] if
+    /// another process removed the temp file, 500 otherwise; a temp file
+    /// is removed either way, a session stays.
+    pub fn commit(mut self, crc: u32) -> Result<Committed, StorageError> {
         let landed = self.land(crc, false)?;
-        self.rename_into_place()?;
+        self.rename_into_place(false)?;
         self.forget_session();
-        Ok(landed)
+        Ok(Committed {
+            landed,
+            replaced: self.replaces_existing(),
+        })
     }
 
     /// What every commit does before its rename: the file's time and
@@ -301,22 +328,22 @@ impl Upload {
     pub(super) fn commit_unflushed_name(mut self, crc: u32) -> Result<(), StorageError> {
         debug_assert!(matches!(self.staged, Staged::Temp(_)), "a copy's upload");
         self.land(crc, true)?;
-        self.rename_into_place()
+        self.rename_into_place(true)
     }
 
     /// The one step that commits, counted in the usage ledger around it
     /// where usage is counted (`usage_commit.rs`): refused there where it
-    /// would pass a quota.
-    pub(super) fn rename_into_place(&mut self) -> Result<(), StorageError> {
+    /// would pass a quota. `durable`: a record it removes is flushed.
+    pub(super) fn rename_into_place(&mut self, durable: bool) -> Result<(), StorageError> {
         let renamed = match &self.counted {
-            None => self.rename_staged(),
+            None => self.rename_staged(durable),
             Some(counted) => {
                 let replaced = counted.ledger.replacing(&self.dir, &self.leaf);
                 let at = (self.dir_path.as_str(), self.leaf.as_str());
                 counted.admit(at, &replaced).and_then(|changes| {
-                    let renamed = self.rename_staged();
+                    let renamed = self.rename_staged(durable);
                     match &renamed {
-                        Ok(()) => counted.settle(&changes),
+                        Ok(_) => counted.settle(&changes),
                         Err(_) => counted.undo(at, &changes),
                     }
                     renamed
@@ -324,22 +351,65 @@ impl Upload {
             }
         };
         self.committed = renamed.is_ok();
-        renamed
+        self.replaces = Some(renamed?);
+        Ok(())
     }
 
-    /// The rename itself.
-    fn rename_staged(&self) -> Result<(), StorageError> {
+    /// The rename itself. Returns whether it replaced a file: as looked at
+    /// the begin, or for an upload that has not looked, as the rename
+    /// finds (`RENAME_NOREPLACE` first: a new file, the most of them,
+    /// takes no look at all).
+    fn rename_staged(&self, durable: bool) -> Result<bool, StorageError> {
         let to = self.leaf.as_str();
         match &self.staged {
-            Staged::Temp(temp) if self.create_only => {
-                super::rename::rename_no_replace((&self.dir, temp.as_str()), (&self.dir, to))
-                    .map_err(|err| self.vanished_or(err))?;
+            Staged::Temp(temp) if self.create_only || self.replaces.is_none() => {
+                match super::rename::rename_no_replace((&self.dir, temp.as_str()), (&self.dir, to))
+                {
+                    Ok(()) => Ok(false),
+                    Err(StorageError::Exists) if !self.create_only => {
+                        self.replace_found(temp, durable)
+                    }
+                    Err(err) => Err(self.vanished_or(err)),
+                }
             }
-            Staged::Temp(temp) => rustix::fs::renameat(&self.dir, temp.as_str(), &self.dir, to)
-                .map_err(|errno| self.vanished_or(errno.into()))?,
+            Staged::Temp(temp) => {
+                rustix::fs::renameat(&self.dir, temp.as_str(), &self.dir, to)
+                    .map_err(|errno| self.vanished_or(errno.into()))?;
+                Ok(self.replaces_existing())
+            }
             Staged::Session(staging) => {
                 rustix::fs::renameat(&staging.dir, staging.data_name(), &self.dir, to)?;
+                Ok(self.replaces_existing())
             }
+        }
+    }
+
+    /// The rename of an upload that had not looked, its name found taken:
+    /// what has it is judged as a begin's look judges it (a folder, symlink
+    /// or special file refused), a file's dead-property record goes as
+    /// [`Storage::record_props`](super::Storage::record_props) removes it
+    /// for an upload that looked, then the rename replaces it.
+    fn replace_found(&self, temp: &str, durable: bool) -> Result<bool, StorageError> {
+        let replaces = super::looks_replaceable(&self.dir, &self.leaf)?;
+        if replaces {
+            self.forget_replaced_record(durable)?;
+        }
+        rustix::fs::renameat(&self.dir, temp, &self.dir, self.leaf.as_str())
+            .map_err(|errno| self.vanished_or(errno.into()))?;
+        Ok(replaces)
+    }
+
+    /// Removes the record of the file the commit replaces, before the
+    /// rename, and where the commit is `durable` flushes its folder then
+    /// (here, on this I/O thread: a record to remove is rare, and its
+    /// removal must be on the disk before the inode it names is freed).
+    fn forget_replaced_record(&self, durable: bool) -> Result<(), StorageError> {
+        let name = self.name();
+        let (dir, _, leaf) = Holder::File(&name).record();
+        match super::dead_props::unlink_record_at(&self.root, &dir, &leaf) {
+            Ok(mirror) if durable && self.memory_dev.is_none() => rustix::fs::fsync(&mirror)?,
+            Ok(_) | Err(Errno::NOENT | Errno::NOTDIR) => {}
+            Err(errno) => log::warn!("the dead properties of {name} stay: {errno}"),
         }
         Ok(())
     }

@@ -2,6 +2,14 @@
 //! and checking that the name can become a file, the same for a PUT, a
 //! copy and a session's COMMIT; and the dead properties an upload records
 //! for its new inode just before its commit.
+//!
+//! The check is a look at what has the name ([`Look`]): at the begin, so
+//! that a folder or special file there is refused before a body is
+//! taken; or, for a small body the caller holds already, left to the
+//! commit's rename (`upload.rs`), which then looks only where a file is
+//! in the way. A new file's upload, most of them, spares the look: on a
+//! tmpfs a name that misses is the dearest lookup there is (the kernel
+//! makes a negative entry and frees it at once).
 
 use std::fs::File;
 use std::os::fd::OwnedFd;
@@ -16,21 +24,47 @@ use super::gate::Point;
 use super::session_state::Staging;
 use super::sessions::SessionInfo;
 use super::usage_counts::token_of;
-use super::{
-    DIR, Folders, Storage, StorageError, check_regular, prune_empty_dirs, stored_file_mode,
-};
+use super::{DIR, Folders, Storage, StorageError, prune_empty_dirs, stored_file_mode};
 use crate::name::Name;
 
 use super::upload::{Staged, Upload};
 
 /// Where an upload lands: the directory, its path from the root ("" for
-/// the root), the file's name in it, and whether one exists already.
+/// the root), the file's name in it, and, once looked at
+/// ([`Target::look`]), whether a file has that name already.
 pub(super) struct Target {
     pub(super) dir: OwnedFd,
     pub(super) dir_path: String,
     floor: usize,
     pub(super) leaf: String,
-    pub(super) replaces: bool,
+    replaces: Option<bool>,
+}
+
+/// When an upload looks at what has its target's name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Look {
+    /// At its begin: a folder, symlink or special file there is refused
+    /// before the body.
+    AtBegin,
+    /// At its commit, by the rename (`RENAME_NOREPLACE`, a look only
+    /// where that finds a name taken): for a body held already, whose
+    /// refusal after it costs nothing worth a look at every new file.
+    /// Not for an upload given dead properties: their record is written
+    /// before the commit knows what it replaces.
+    AtCommit,
+}
+
+impl Target {
+    /// Looks at what has the target's name: returns whether it is a file
+    /// (that the upload will replace).
+    ///
+    /// # Errors
+    /// As [`super::looks_replaceable`].
+    pub(super) fn look(&mut self) -> Result<bool, StorageError> {
+        let replaces = super::looks_replaceable(&self.dir, &self.leaf)?;
+        self.replaces = Some(replaces);
+        Ok(replaces)
+    }
 }
 
 impl Storage {
@@ -47,16 +81,15 @@ impl Storage {
     pub fn record_props(&self, upload: &mut Upload) -> Result<(), StorageError> {
         // Made only where there is a record to write or to remove: most
         // uploads, new files without properties, have neither.
-        let name = |upload: &Upload| match upload.dir_path.as_str() {
-            "" => upload.leaf.clone(),
-            dir => format!("{dir}/{}", upload.leaf),
-        };
+        let name = Upload::name;
         let Some(props) = upload.props.take() else {
             // The replaced version's record goes with it: its inode, freed
             // by the rename, may be the next version's, whose record it
             // would then seem to be (S3 metadata of a PUT long replaced
-            // coming back). Nothing recorded costs nothing.
-            if upload.replaces && !self.surely_unrecorded(&name(upload)) {
+            // coming back). Nothing recorded costs nothing. An upload that
+            // has not looked ([`Look::AtCommit`]) removes it as its rename
+            // finds the file (`Upload::replace_found`).
+            if upload.replaces == Some(true) && !self.surely_unrecorded(&name(upload)) {
                 let owed = self.remove_records(Holder::File(&name(upload)));
                 if !owed.is_empty() {
                     self.flusher.flush(owed)?;
@@ -64,27 +97,40 @@ impl Storage {
             }
             return Ok(());
         };
+        debug_assert!(
+            upload.replaces.is_some(),
+            "props given to an upload that has not looked"
+        );
         let inode = rustix::fs::fstat(&upload.file)?.st_ino;
         self.record_new_version(&name(upload), inode, &props)
     }
 
     /// Starts an upload to `name`, creating missing parent directories
-    /// where `folders` are made. Dropped uncommitted, it removes those it
-    /// created (if empty; where folders are implicit, any it empties).
+    /// where `folders` are made, looking at what has the name when `look`
+    /// says. Dropped uncommitted, it removes those it created (if empty;
+    /// where folders are implicit, any it empties).
     ///
     /// # Errors
-    /// 409 if `name` is a directory or special file or a parent is not a
-    /// directory; [`StorageError::NotFound`] for a missing parent where
-    /// folders are not made; 403 if it is a symlink; 507, 503 or 500 if
-    /// the temp file cannot be created.
-    pub fn begin_upload(&self, name: &Name, folders: Folders) -> Result<Upload, StorageError> {
+    /// 409 if `name` is a directory or special file (looked at now) or a
+    /// parent is not a directory; [`StorageError::NotFound`] for a missing
+    /// parent where folders are not made; 403 if it is a symlink (looked
+    /// at now); 507, 503 or 500 if the temp file cannot be created.
+    pub fn begin_upload(
+        &self,
+        name: &Name,
+        folders: Folders,
+        look: Look,
+    ) -> Result<Upload, StorageError> {
         /// Names tried before giving up: another process making a file of
         /// this run's next name is a fluke (a copied root, a clock gone
         /// back), not a reason to fail the upload.
         const TRIES: usize = 4;
         self.pause(Point::Create);
         self.injected_fault(Point::Create)?;
-        self.with_target(name, folders, |target| {
+        self.with_target(name, folders, |mut target| {
+            if look == Look::AtBegin {
+                target.look()?;
+            }
             // Journaled before the file exists: a crash in between leaves
             // a directory to look into, never a file nobody looks for.
             if let Some(Err(err)) = self
@@ -128,7 +174,10 @@ impl Storage {
         file: File,
         (staging, session, staged): (Staging, &SessionInfo, u64),
     ) -> Result<Upload, StorageError> {
-        let target = self.with_target(name, folders, Ok)?;
+        let target = self.with_target(name, folders, |mut target| {
+            target.look()?;
+            Ok(target)
+        })?;
         let mut upload = self.upload(target, Staged::Session(staging), file);
         if let Some(counted) = &mut upload.counted {
             counted.unstaged = Some(Box::new((token_of(session.owner.as_deref()), staged)));
@@ -203,9 +252,8 @@ impl Storage {
         }
     }
 
-    /// One try of [`Storage::with_target`]'s walk: the target's directory
-    /// and whether a file of that name exists (a special file or a
-    /// directory there is refused).
+    /// One try of [`Storage::with_target`]'s walk: the target's directory,
+    /// not yet looked in.
     fn target(&self, name: &Name, folders: Folders) -> Result<Target, StorageError> {
         let (dirs, leaf) = name.split_parent();
         let (dir, found) = match folders.made() {
@@ -219,23 +267,12 @@ impl Storage {
             None => rustix::io::fcntl_dupfd_cloexec(&*self.root, 0)?,
         };
         let floor = folders.pruned_below().unwrap_or(found);
-        let replaces = match rustix::fs::statat(&dir, leaf, AtFlags::SYMLINK_NOFOLLOW) {
-            Ok(stat) => {
-                check_regular(&stat).map_err(|err| match err {
-                    StorageError::NotFound => StorageError::NotRegular,
-                    other => other,
-                })?;
-                true
-            }
-            Err(Errno::NOENT) => false,
-            Err(errno) => return Err(errno.into()),
-        };
         Ok(Target {
             dir,
             dir_path: super::dir_of(name).to_owned(),
             floor,
             leaf: leaf.to_owned(),
-            replaces,
+            replaces: None,
         })
     }
 
@@ -270,13 +307,105 @@ impl Storage {
                 Err(errno) => return Err(errno.into()),
             }
         }
-        match rustix::fs::statat(self.fd(&current), leaf, AtFlags::SYMLINK_NOFOLLOW) {
-            Ok(stat) => check_regular(&stat).map_err(|err| match err {
-                StorageError::NotFound => StorageError::NotRegular,
-                other => other,
-            }),
-            Err(Errno::NOENT) => Ok(()),
-            Err(errno) => Err(errno.into()),
+        super::looks_replaceable(self.fd(&current), leaf).map(drop)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fs;
+    use std::os::unix::fs::MetadataExt;
+
+    use super::super::{DeadProperty, Folders, Holder, Storage, StorageError};
+    use super::*;
+
+    /// Uploads `body` to `name`, looking as `look` says: whether it
+    /// replaced a file.
+    fn put(storage: &Storage, name: &str, look: Look, body: &[u8]) -> Result<bool, StorageError> {
+        let name = Name::new(name.to_owned()).unwrap();
+        let mut upload = storage.begin_upload(&name, Folders::Made, look)?;
+        upload.write(body)?;
+        storage.record_props(&mut upload)?;
+        upload.commit(crc32c::crc32c(body)).map(|c| c.replaced)
+    }
+
+    #[test]
+    fn an_upload_its_commit_looks_for_is_answered_as_one_looked_at_its_begin() {
+        let root = tempfile::tempdir().unwrap();
+        let storage = Storage::open(root.path(), "test", false).unwrap();
+        let at = |name: &str| root.path().join(name);
+        fs::create_dir(at("dir")).unwrap();
+        fs::write(at("dir/inner"), b"kept").unwrap();
+        std::os::unix::fs::symlink("dir/inner", at("link")).unwrap();
+        let _socket = std::os::unix::net::UnixListener::bind(at("socket")).unwrap();
+        for look in [Look::AtBegin, Look::AtCommit] {
+            let new = format!("new-{look:?}");
+            assert!(
+                matches!(put(&storage, &new, look, b"1"), Ok(false)),
+                "{look:?}"
+            );
+            assert!(
+                matches!(put(&storage, &new, look, b"2"), Ok(true)),
+                "{look:?}"
+            );
+            assert_eq!(fs::read(at(&new)).unwrap(), b"2");
+            let refused = [
+                ("dir", put(&storage, "dir", look, b"x")),
+                ("link", put(&storage, "link", look, b"x")),
+                ("socket", put(&storage, "socket", look, b"x")),
+            ];
+            assert!(
+                matches!(
+                    refused,
+                    [
+                        (_, Err(StorageError::IsDirectory)),
+                        (_, Err(StorageError::Symlink)),
+                        (_, Err(StorageError::NotRegular)),
+                    ]
+                ),
+                "{look:?}: {refused:?}"
+            );
+        }
+        // What was refused is as it was, and no temp file stays.
+        assert_eq!(fs::read(at("dir/inner")).unwrap(), b"kept");
+        assert!(fs::symlink_metadata(at("link")).unwrap().is_symlink());
+        let mut names: Vec<_> = fs::read_dir(root.path())
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+            .filter(|name| !name.starts_with(".ferry") || name.starts_with(".ferry-tmp"))
+            .collect();
+        names.sort();
+        let kept = ["dir", "link", "new-AtBegin", "new-AtCommit", "socket"];
+        assert_eq!(names, kept);
+    }
+
+    /// The record of a file an upload replaces goes with it, whichever
+    /// looked (see `record_props`): durable or not.
+    #[test]
+    fn a_replaced_files_record_goes_when_its_commit_finds_the_file() {
+        for durable in [false, true] {
+            let root = tempfile::tempdir().unwrap();
+            let mut storage = Storage::open(root.path(), "test", false).unwrap();
+            storage.set_durable(durable);
+            let prop = DeadProperty {
+                ns: "urn:x".into(),
+                local: "a".into(),
+                value: "<x:a xmlns:x=\"urn:x\">1</x:a>".into(),
+            };
+            for look in [Look::AtBegin, Look::AtCommit] {
+                fs::create_dir_all(root.path().join("d")).unwrap();
+                fs::write(root.path().join("d/f"), b"old").unwrap();
+                let inode = fs::metadata(root.path().join("d/f")).unwrap().ino();
+                let holder = Holder::File("d/f");
+                storage
+                    .write_dead_properties(holder, inode, std::slice::from_ref(&prop))
+                    .unwrap();
+                let (dir, _, leaf) = holder.record();
+                let record = root.path().join(dir).join(leaf);
+                assert!(record.exists());
+                assert!(matches!(put(&storage, "d/f", look, b"new"), Ok(true)));
+                assert!(!record.exists(), "durable {durable}, {look:?}");
+            }
         }
     }
 }

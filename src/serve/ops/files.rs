@@ -19,7 +19,7 @@ use crate::serve::{
     Selection, Sink, Trailer, check_move, check_size, check_space, file_moved, refuse, skip_body,
     storage_refusal, user_of,
 };
-use crate::storage::{NewProps, Occupant, OpenFile, StorageError, Upload};
+use crate::storage::{Look, NewProps, Occupant, OpenFile, StorageError, Upload};
 
 /// Store the body that follows as `name`, atomically.
 #[derive(Debug)]
@@ -98,8 +98,9 @@ fn put(ctx: &Ctx<'_>, who: Who, put: Put) -> Outcome {
         // Reading a body we refuse could take forever: close instead.
         return refuse(ctx, "PUT", name.as_str(), failure, Next::Close);
     }
+    let look = look_for(ctx, size, props.is_some(), preconditions.is_some());
     Outcome::brief(
-        move |ctx| match begin_put(ctx, &who, &name, size, folders) {
+        move |ctx| match begin_put(ctx, &who, &name, (size, look), folders) {
             Ok(mut upload) => {
                 if until_eof {
                     super::resume::start_over(ctx, &who, &name);
@@ -134,18 +135,40 @@ fn put(ctx: &Ctx<'_>, who: Who, put: Put) -> Outcome {
     )
 }
 
+/// The largest body whose PUT leaves the look at its target to the
+/// commit ([`Look::AtCommit`]): one this small comes with its request or
+/// just after it, so that refusing a PUT onto a folder after its body
+/// costs less than a look at every new file's name before it.
+const LOOKED_AT_COMMIT: u64 = 64 << 10;
+
+/// When a PUT of `size` bytes looks at what has its name: at the commit
+/// for a small body, but at the begin where a refusal must come before
+/// anything else is done: a before-commit hook would be run for a PUT
+/// bound to fail, dead properties (`props`) are recorded before the
+/// rename, and a precondition's `412` must not hide a folder's `409`.
+fn look_for(ctx: &Ctx<'_>, size: Option<u64>, props: bool, preconditions: bool) -> Look {
+    match size {
+        Some(size)
+            if size <= LOOKED_AT_COMMIT && !props && !preconditions && !ctx.hooks.vetoes() =>
+        {
+            Look::AtCommit
+        }
+        _ => Look::AtBegin,
+    }
+}
+
 /// A PUT's temp file, where there is room for its `size` bytes (0 for a
 /// length still to come: the reserve must not be eaten into already).
 fn begin_put(
     ctx: &Ctx<'_>,
     who: &Who,
     name: &Name,
-    size: Option<u64>,
+    (size, look): (Option<u64>, Look),
     folders: Folders,
 ) -> Result<Upload, Failure> {
     check_space(ctx, who, name.as_str(), size.unwrap_or(0))?;
     ctx.storage
-        .begin_upload(name, folders)
+        .begin_upload(name, folders, look)
         .map_err(|err| match err {
             StorageError::NotFound if !folders.made() => {
                 let missing = "the parent folder does not exist: make it first (MKCOL over WebDAV, MKD over FTP)";
