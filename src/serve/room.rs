@@ -29,19 +29,25 @@ use crate::storage::{Space, Storage, StorageError};
 /// the reserve free is refused, so logs, the system and crash recovery
 /// keep their room. A delete needs no room and is never refused for it.
 /// With no reserve (`--min-free 0`) nothing is asked: a full disk is then
-/// the file system's `ENOSPC`, answered as every storage failure.
+/// the file system's `ENOSPC`, answered as every storage failure. A write
+/// that fits in half the room a look less than a second ago found is
+/// admitted without asking again (`storage/headroom.rs`).
 ///
 /// # Errors
 /// 507 where the write does not fit above the reserve; the file system
 /// could not be asked (a storage failure).
 pub(super) fn check_room(ctx: &Ctx<'_>, size: u64) -> Result<(), Failure> {
-    if ctx.config.min_free.is_off() {
+    if ctx.config.min_free.is_off() || ctx.storage.spend_headroom(size) {
         return Ok(());
     }
     let space = ctx.storage.space()?;
     let reserve = ctx.config.min_free.bytes(space.size);
     match fits_above(space.available, reserve, size) {
-        true => Ok(()),
+        true => {
+            ctx.storage
+                .note_headroom(space.available.saturating_sub(reserve + size));
+            Ok(())
+        }
         false => Err(Failure::new(
             ErrorKind::NoSpace,
             format!(

@@ -60,6 +60,7 @@ mod file_info;
 mod flush;
 mod folders;
 pub mod gate;
+mod headroom;
 mod health;
 mod jail;
 mod lock;
@@ -205,6 +206,9 @@ pub struct Storage {
     walked: AtomicU64,
     /// What the last probe of the storage said (`health.rs`).
     health: health::Health,
+    /// The room above the disk reserve a recent look found
+    /// (`headroom.rs`).
+    headroom: headroom::Headroom,
     /// WebDAV's locks (`dav_locks.rs`).
     dav_locks: DavLocks,
     /// Files known to have no dead-property record (`unrecorded.rs`).
@@ -281,6 +285,7 @@ impl Storage {
             )),
             read_only,
             unrecorded: unrecorded::Absences::default(),
+            headroom: headroom::Headroom::default(),
             usage: None,
             spool_room: Arc::default(),
         })
