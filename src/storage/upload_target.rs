@@ -152,8 +152,12 @@ impl Storage {
             let mut tries = 0;
             loop {
                 let serial = self.temp_serial.fetch_add(1, Ordering::Relaxed) + 1;
-                let mut temp = self.temp_prefix().to_owned();
-                temp.push_str(itoa::Buffer::new().format(serial));
+                let mut digits = itoa::Buffer::new();
+                let digits = digits.format(serial);
+                // Made at its length: one allocation, not two.
+                let mut temp = String::with_capacity(self.temp_prefix().len() + digits.len());
+                temp.push_str(self.temp_prefix());
+                temp.push_str(digits);
                 match rustix::fs::openat(&target.dir, temp.as_str(), flags, stored_file_mode()) {
                     Ok(fd) => return Ok(self.upload(target, Staged::Temp(temp), File::from(fd))),
                     Err(Errno::EXIST) if tries + 1 < TRIES => tries += 1,
