@@ -6,9 +6,12 @@
 //!
 //! Why a remembered answer is safe to admit against:
 //! - Only half the room a look found is spent. The other half is left for
-//!   what no count here sees: other processes and nodes on the same file
-//!   system, appends, and the data of writes admitted before their length
-//!   was known.
+//!   what no count here sees: other processes on the same file system
+//!   (another node spends half of its own look's room, so three or more
+//!   writing at once can reach into the reserve within a second, as
+//!   concurrent uploads that each fit already can: docs/reliability.md),
+//!   appends, and the data of writes admitted before their length was
+//!   known.
 //! - A look is trusted for [`TRUSTED_FOR`] only. After it, or for a write
 //!   larger than what is left, the file system is asked again.
 //! - Near the reserve, the room left is small, so every write of any size
