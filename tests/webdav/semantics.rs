@@ -105,6 +105,35 @@ fn a_dav_clients_put_without_its_parent_is_409_a_plain_put_makes_it() {
     assert_eq!(std::fs::read(server.path("made/deep/x")).unwrap(), b"abc");
 }
 
+/// A PUT onto a folder (`409`) or a symlink (`403`) is refused whatever
+/// its size: a small body's commit looks at the name, a large one's begin
+/// does (`storage::Look`). Nothing is changed or left behind, and a new
+/// name's PUT is `201`, the same name's again `204`.
+#[test]
+fn a_put_onto_what_is_not_a_file_is_refused_small_or_large() {
+    let server = TestServer::start_http();
+    let addr = server.http.unwrap();
+    std::fs::create_dir_all(server.path("d/inner")).unwrap();
+    std::os::unix::fs::symlink("d", server.path("link")).unwrap();
+    for size in [3, 100 << 10] {
+        let body = support::pattern(size, 1);
+        for (name, status) in [("/d", 409), ("/link", 403)] {
+            // A fresh connection each: a large refused body may close it.
+            let refused = Conn::open(addr).ask("PUT", name, "", &body);
+            assert_eq!(refused.status, status, "{name}, {size} B: {}", refused.head);
+        }
+    }
+    assert!(server.path("d/inner").is_dir());
+    let link = std::fs::symlink_metadata(server.path("link")).unwrap();
+    assert!(link.is_symlink());
+    let mut conn = Conn::open(addr);
+    assert_eq!(conn.ask("PUT", "/f", "", b"one").status, 201);
+    assert_eq!(conn.ask("PUT", "/f", "", b"two").status, 204);
+    let left = server.settled_files_on_disk();
+    assert!(left.iter().all(|f| !f.contains(".ferry-tmp-")), "{left:?}");
+    assert_eq!(std::fs::read(server.path("f")).unwrap(), b"two");
+}
+
 #[test]
 fn a_dav_clients_move_of_a_file_without_the_parent_is_409() {
     let server = TestServer::start_http();
