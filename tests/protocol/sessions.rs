@@ -341,7 +341,7 @@ fn an_empty_session_expires_sooner_than_one_with_bytes_staged() {
     let data = pattern(1000, 13);
     let mut raw = server.raw();
     // The staged one first: were it empty while the empty one's TTL ran
-    // out (expiry counts whole seconds, so that can be 1 ms after it
+    // out (which may be as soon as the next second but one after it
     // began), it would rightly go too.
     let (staged, _) = upload(&mut raw, "staged", &data);
     assert_eq!(append(&mut raw, &staged, 0, &data[..10]), "OK 10");
