@@ -49,8 +49,9 @@ pub enum Look {
     /// At its commit, by the rename (`RENAME_NOREPLACE`, a look only
     /// where that finds a name taken): for a body held already, whose
     /// refusal after it costs nothing worth a look at every new file.
-    /// Not for an upload given dead properties: their record is written
-    /// before the commit knows what it replaces.
+    /// An upload given dead properties looks when it records them
+    /// ([`Storage::record_props`]): their record is written before the
+    /// rename.
     AtCommit,
 }
 
@@ -81,7 +82,6 @@ impl Storage {
     pub fn record_props(&self, upload: &mut Upload) -> Result<(), StorageError> {
         // Made only where there is a record to write or to remove: most
         // uploads, new files without properties, have neither.
-        let name = Upload::name;
         let Some(props) = upload.props.take() else {
             // The replaced version's record goes with it: its inode, freed
             // by the rename, may be the next version's, whose record it
@@ -89,20 +89,21 @@ impl Storage {
             // coming back). Nothing recorded costs nothing. An upload that
             // has not looked ([`Look::AtCommit`]) removes it as its rename
             // finds the file (`Upload::replace_found`).
-            if upload.replaces == Some(true) && !self.surely_unrecorded(&name(upload)) {
-                let owed = self.remove_records(Holder::File(&name(upload)));
+            if upload.replaces == Some(true) && !self.surely_unrecorded(&upload.name()) {
+                let owed = self.remove_records(Holder::File(&upload.name()));
                 if !owed.is_empty() {
                     self.flusher.flush(owed)?;
                 }
             }
             return Ok(());
         };
-        debug_assert!(
-            upload.replaces.is_some(),
-            "props given to an upload that has not looked"
-        );
+        // The new record is written now: a commit that found the name
+        // taken only then would remove it as the replaced file's.
+        if upload.replaces.is_none() {
+            upload.replaces = Some(super::looks_replaceable(&upload.dir, &upload.leaf)?);
+        }
         let inode = rustix::fs::fstat(&upload.file)?.st_ino;
-        self.record_new_version(&name(upload), inode, &props)
+        self.record_new_version(&upload.name(), inode, &props)
     }
 
     /// Starts an upload to `name`, creating missing parent directories
@@ -320,7 +321,7 @@ mod tests {
     use std::fs;
     use std::os::unix::fs::MetadataExt;
 
-    use super::super::{DeadProperty, Folders, Holder, Storage, StorageError};
+    use super::super::{DeadProperty, Folders, Holder, NewProps, Storage, StorageError};
     use super::*;
 
     /// Uploads `body` to `name`, looking as `look` says: whether it
@@ -410,6 +411,41 @@ mod tests {
                 assert!(matches!(put(&storage, "d/f", look, b"new"), Ok(true)));
                 assert!(!record.exists(), "durable {durable}, {look:?}");
             }
+        }
+    }
+
+    /// An upload given dead properties keeps its own new record when it
+    /// replaces a file, whichever look it was begun with: it looks as it
+    /// records them, so its commit never takes that record for the
+    /// replaced file's.
+    #[test]
+    fn a_replacing_uploads_own_properties_stay() {
+        let root = tempfile::tempdir().unwrap();
+        let storage = Storage::open(root.path(), "test", false).unwrap();
+        let prop = |value: &str| DeadProperty {
+            ns: "urn:x".into(),
+            local: "a".into(),
+            value: format!("<x:a xmlns:x=\"urn:x\">{value}</x:a>"),
+        };
+        for look in [Look::AtBegin, Look::AtCommit] {
+            fs::write(root.path().join("f"), b"old").unwrap();
+            let old = fs::metadata(root.path().join("f")).unwrap().ino();
+            storage
+                .write_dead_properties(Holder::File("f"), old, &[prop("old")])
+                .unwrap();
+            let name = Name::new("f".to_owned()).unwrap();
+            let mut upload = storage.begin_upload(&name, Folders::Made, look).unwrap();
+            upload.write(b"new").unwrap();
+            let given = NewProps {
+                ns: "urn:x".into(),
+                props: vec![prop("new")],
+            };
+            upload.set_props(Some(Box::new(given)));
+            storage.record_props(&mut upload).unwrap();
+            assert!(upload.commit(crc32c::crc32c(b"new")).unwrap().replaced);
+            let new = fs::metadata(root.path().join("f")).unwrap().ino();
+            let kept = storage.dead_properties(Holder::File("f"), new).unwrap();
+            assert_eq!(kept, vec![prop("new")], "{look:?}");
         }
     }
 }
