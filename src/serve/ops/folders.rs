@@ -280,21 +280,12 @@ pub(in crate::serve) fn clear(
     overwrite: bool,
     file_source: bool,
 ) -> Result<bool, Box<Outcome>> {
-    let occupant = match ctx.storage.occupant(to) {
+    let occupant = match super::destination::destination(ctx, to, overwrite) {
         Ok(occupant) => occupant,
-        Err(StorageError::NotFound) => {
-            let missing = "the destination's parent folder does not exist";
-            let failure = Failure::new(ErrorKind::Conflict, missing);
-            return Err(refused(ctx, verb, to.as_str(), failure));
-        }
-        Err(err) => return Err(Box::new(storage_refusal(ctx, verb, to.as_str(), err))),
+        Err(failure) => return Err(refused(ctx, verb, to.as_str(), failure)),
     };
     match occupant {
         Occupant::Nothing => Ok(false),
-        _ if !overwrite => {
-            let failure = Failure::new(ErrorKind::Exists, "the destination exists (Overwrite: F)");
-            Err(refused(ctx, verb, to.as_str(), failure))
-        }
         Occupant::File if file_source => Ok(true),
         Occupant::File => {
             if !who.allows(Perm::Delete, to.as_str()) {

@@ -13,6 +13,7 @@
 
 pub(in crate::serve) mod archive;
 pub(in crate::serve) mod deletes;
+pub(in crate::serve) mod destination;
 pub(in crate::serve) mod files;
 pub(in crate::serve) mod folder_copy;
 pub(in crate::serve) mod folders;

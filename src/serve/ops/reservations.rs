@@ -81,22 +81,14 @@ pub(super) fn move_reserved(ctx: &Ctx<'_>, (from, to): (&Name, &Name), ow: Overw
     }
     let subject = format!("{from} -> {to}");
     let refused = |failure| refuse(ctx, "MOVE", &subject, failure, Next::Request);
-    let replaced = match ctx.storage.occupant(to) {
+    let replaced = match super::destination::destination(ctx, to, ow != Overwrite::Nothing) {
         Ok(Occupant::Nothing) => false,
-        Ok(_) if ow == Overwrite::Nothing => {
-            let exists = "the destination exists (Overwrite: F)";
-            return refused(Failure::new(ErrorKind::Exists, exists));
-        }
         Ok(Occupant::File) => true,
         Ok(Occupant::Folder) => {
             let folder = "a name reserved by a lock, with nothing written yet, does not replace a folder: PUT it first";
             return refused(Failure::new(ErrorKind::Conflict, folder));
         }
-        Err(StorageError::NotFound) => {
-            let missing = "the destination's parent folder does not exist";
-            return refused(Failure::new(ErrorKind::Conflict, missing));
-        }
-        Err(err) => return refused(err.into()),
+        Err(failure) => return refused(failure),
     };
     let moved = ctx.storage.dav_locks().change(|table, _| {
         let (from, to) = (from.as_str(), to.as_str());
