@@ -245,10 +245,12 @@ fn curl_in_active_mode_where_it_is_served() {
     assert_eq!(curl(&args, &format!("ftp://{ftp}/log.csv")), b"t,v\n1,2\n");
 }
 
-/// What `curl -sS` with `args` prints of `url`, once it succeeded.
+/// What `curl -sS` with `args` prints of `url`, once it succeeded. `-v`:
+/// where it fails, its stderr holds the whole exchange (a refusal's
+/// reason is on its reply line, which `-sS` alone leaves out).
 fn curl(args: &[&std::ffi::OsStr], url: &str) -> Vec<u8> {
     let output = std::process::Command::new("curl")
-        .args(["-sS", "--max-time", "60"])
+        .args(["-sS", "-v", "--max-time", "60"])
         .args(args)
         .arg(url)
         .output()
