@@ -60,6 +60,9 @@ pub struct Control {
     /// The passive listener was asked for by `EPSV`: its answer names the
     /// port alone (RFC 2428).
     pub(super) extended: bool,
+    /// `EPSV ALL` was sent (RFC 2428 §4: a client behind a NAT that
+    /// rewrites nothing): every other way to a data connection is refused.
+    epsv_only: bool,
     /// Where the next `RETR` or `STOR` begins (`REST`).
     pub(super) rest: u64,
     /// The facts `MLST` and `MLSD` give (`OPTS MLST`).
@@ -233,9 +236,15 @@ impl Control {
                 None => self.answer(used, "553 not a name ferry takes"),
             },
             "RNTO" => self.rename(&arg, used),
+            "PASV" | "PORT" | "EPRT" if self.epsv_only => {
+                self.answer(used, "503 EPSV ALL was sent: EPSV only")
+            }
             "PASV" => self.listen(used, false),
             "EPSV" if arg.is_empty() || arg == "1" || arg == "2" => self.listen(used, true),
-            "EPSV" if arg.eq_ignore_ascii_case("ALL") => self.answer(used, "200 EPSV only"),
+            "EPSV" if arg.eq_ignore_ascii_case("ALL") => {
+                self.epsv_only = true;
+                self.answer(used, "200 EPSV only from now on")
+            }
             "EPSV" => self.answer(used, "522 only EPSV itself: (1,2)"),
             "REST" => match arg.parse::<u64>() {
                 Ok(offset) => {

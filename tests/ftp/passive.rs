@@ -57,6 +57,14 @@ fn pasv_names_the_public_address_and_epsv_the_port() {
         (bytes.as_slice(), ended.as_str()),
         (&b"hello"[..], "226 done")
     );
+    // After `EPSV ALL` (RFC 2428 §4) every other way to a data
+    // connection is refused; EPSV itself goes on.
+    assert!(ask(&mut raw, "EPSV ALL").starts_with("200 "));
+    for other in ["PASV", "PORT 127,0,0,1,4,1", "EPRT |1|127.0.0.1|1025|"] {
+        let refused = ask(&mut raw, other);
+        assert!(refused.starts_with("503 "), "{other}: {refused}");
+    }
+    assert!(ask(&mut raw, "EPSV").starts_with("229 "));
 }
 
 #[test]
