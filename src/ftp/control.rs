@@ -26,7 +26,7 @@
 //! does not serve (`STOU`, `CCC`) is answered 502.
 
 use super::command::{Command, LineError, parse_command};
-use super::listing::{Mlsd, ls_line, nlst_line};
+use super::listing::{Listed, Mlsd};
 use super::path::{file_name, folder_prefix, quoted, resolve};
 use super::reply::{Facts, failed, mdtm, one_line};
 use super::terms::{Security, Terms};
@@ -34,7 +34,6 @@ use crate::access::{Login, Secret};
 use crate::name::{Name, Prefix};
 use crate::serve::decoded::{Decoded, Refusal};
 use crate::serve::ops::{self, Request};
-use crate::serve::terms::PlainFormat;
 use crate::serve::{Body, ErrorKind, Operation, Reply};
 use crate::storage::Folders;
 
@@ -255,9 +254,9 @@ impl Control {
                 Err(_) => self.answer(used, "501 REST takes a byte offset"),
             },
             "RETR" => self.retrieve(&arg, used),
-            "LIST" => self.list(&arg, used, Box::new(ls_line as PlainFormat)),
-            "NLST" => self.list(&arg, used, Box::new(nlst_line as PlainFormat)),
-            "MLSD" => self.list(&arg, used, Box::new(Mlsd::giving(self.facts))),
+            "LIST" => self.list(&arg, used, Listed::ls),
+            "NLST" => self.list(&arg, used, Listed::nlst),
+            "MLSD" => self.list_folder(&arg, used, Box::new(Mlsd::giving(self.facts))),
             "PORT" => self.port(&arg, used, false),
             "EPRT" => self.port(&arg, used, true),
             "STOR" => self.store(&arg, used),

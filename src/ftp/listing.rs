@@ -4,7 +4,10 @@
 //! `MLSD` each entry's facts (RFC 3659: what lftp and rclone read), its
 //! `perm` among them; and the two listings answered on the control
 //! connection, `MLST`'s one entry and `STAT <path>`'s `LIST`.
-//! Names are the entries' own (no folder before them), as they are.
+//! Names are the entries' own (no folder before them), as they are,
+//! but for `NLST`'s, which begin with the folder the client wrote (each
+//! a path `RETR` takes: [`Asked`]); a file named alone is shown as
+//! written. A wildcard leaves out the entries it does not match.
 //!
 //! ```text
 //! drwxr-xr-x 1 ferry ferry        0 Nov 26 08:00 photos
@@ -12,6 +15,7 @@
 //! -rw-r--r-- 1 ferry ferry      512 Jan  3  2024 old.csv     (over six months ago: the year)
 //! ```
 
+use super::glob::Pattern;
 use super::reply::Facts;
 use crate::serve::Rights;
 use crate::serve::terms::{Format, Piece, Wants};
@@ -19,36 +23,137 @@ use crate::serve::terms::{Format, Piece, Wants};
 /// Six months, in seconds: older entries show their year, as `ls` does.
 const RECENT: i64 = 182 * 86_400;
 
-/// `LIST`: one `ls -l` line an entry.
+/// `LIST`'s line of `piece`: `ls -l`'s, with the entry's own name.
 pub fn ls_line(prefix: &str, piece: Piece<'_>, out: &mut Vec<u8>) {
-    let (kind, name, size, mtime) = match piece {
-        Piece::Directory { name, mtime, .. } => ('d', name, 0, mtime),
-        Piece::File { entry, .. } | Piece::Only(entry) => {
-            ('-', entry.name.as_str(), entry.info.size, entry.info.mtime)
-        }
-        _ => return,
-    };
-    let mode = match kind {
-        'd' => "rwxr-xr-x",
-        _ => "rw-r--r--",
-    };
-    let line = format!(
-        "{kind}{mode} 1 ferry ferry {size:>12} {} {}\r\n",
-        when(mtime, now()),
-        leaf(prefix, name)
-    );
-    out.extend_from_slice(line.as_bytes());
+    if let Some(entry) = Entry::of(prefix, piece) {
+        entry.ls(entry.leaf, out);
+    }
 }
 
-/// `NLST`: one name a line.
-pub fn nlst_line(prefix: &str, piece: Piece<'_>, out: &mut Vec<u8>) {
-    let name = match piece {
-        Piece::Directory { name, .. } => name,
-        Piece::File { entry, .. } | Piece::Only(entry) => entry.name.as_str(),
-        _ => return,
-    };
-    out.extend_from_slice(leaf(prefix, name).as_bytes());
-    out.extend_from_slice(b"\r\n");
+/// What `LIST` and `NLST` were asked, as the client wrote it (its
+/// options left out): the one file it names is shown so, and `NLST`'s
+/// names begin with the folder written, so that each is a path a `RETR`
+/// takes from the same working folder (vsftpd's and ProFTPD's answer,
+/// what `mget` relies on). With a wildcard in its last step
+/// ([`Pattern`]), only the entries it matches.
+#[derive(Debug)]
+pub struct Asked {
+    /// The path written (`photos`, `photos/*.jpg`, `a.jpg`, or nothing).
+    pub written: String,
+    /// The pattern of its last step, if it has one.
+    pub pattern: Option<Pattern>,
+}
+
+impl Asked {
+    /// What a folder's entry is shown under in `NLST`: the folder as
+    /// written, with its `/` (nothing for the working folder).
+    fn folder(&self) -> &str {
+        match (&self.pattern, self.written.as_str()) {
+            (Some(_), written) => &written[..written.rfind('/').map_or(0, |at| at + 1)],
+            (None, "" | ".") => "",
+            (None, written) => written,
+        }
+    }
+}
+
+/// `LIST` (`ls -l` lines) or `NLST` (a name a line) of what was [`Asked`].
+#[derive(Debug)]
+pub struct Listed {
+    /// `NLST`'s names, not `LIST`'s lines.
+    names: bool,
+    asked: Asked,
+}
+
+impl Listed {
+    /// `LIST` of `asked`.
+    pub(super) fn ls(asked: Asked) -> Listed {
+        Listed {
+            names: false,
+            asked,
+        }
+    }
+
+    /// `NLST` of `asked`.
+    pub(super) fn nlst(asked: Asked) -> Listed {
+        Listed { names: true, asked }
+    }
+}
+
+impl Format for Listed {
+    fn put(&mut self, prefix: &str, piece: Piece<'_>, out: &mut Vec<u8>) {
+        let only = matches!(piece, Piece::Only(_));
+        let Some(entry) = Entry::of(prefix, piece) else {
+            return;
+        };
+        if let Some(pattern) = &self.asked.pattern
+            && !pattern.matches(entry.leaf)
+        {
+            return;
+        }
+        let written = self.asked.written.as_str();
+        let shown = match only && !written.is_empty() {
+            true => written,
+            false => entry.leaf,
+        };
+        if !self.names {
+            return entry.ls(shown, out);
+        }
+        if !only {
+            let folder = self.asked.folder();
+            out.extend_from_slice(folder.as_bytes());
+            if !folder.is_empty() && !folder.ends_with('/') {
+                out.push(b'/');
+            }
+        }
+        out.extend_from_slice(shown.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
+/// A listed entry, as `LIST` and `NLST` write it.
+struct Entry<'a> {
+    folder: bool,
+    /// Its own name ([`leaf`]).
+    leaf: &'a str,
+    size: u64,
+    mtime: i64,
+}
+
+impl<'a> Entry<'a> {
+    /// The entry `piece` is, if it is one.
+    fn of(prefix: &str, piece: Piece<'a>) -> Option<Entry<'a>> {
+        let (folder, name, size, mtime) = match piece {
+            Piece::Directory { name, mtime, .. } => (true, name, 0, mtime),
+            Piece::File { entry, .. } | Piece::Only(entry) => (
+                false,
+                entry.name.as_str(),
+                entry.info.size,
+                entry.info.mtime,
+            ),
+            _ => return None,
+        };
+        let leaf = leaf(prefix, name);
+        Some(Entry {
+            folder,
+            leaf,
+            size,
+            mtime,
+        })
+    }
+
+    /// Its `ls -l` line, showing it as `shown`.
+    fn ls(&self, shown: &str, out: &mut Vec<u8>) {
+        let mode = match self.folder {
+            true => "drwxr-xr-x",
+            false => "-rw-r--r--",
+        };
+        let line = format!(
+            "{mode} 1 ferry ferry {:>12} {} {shown}\r\n",
+            self.size,
+            when(self.mtime, now()),
+        );
+        out.extend_from_slice(line.as_bytes());
+    }
 }
 
 /// `MLSD` (RFC 3659 §7): an entry's facts, a space, its name; among the

@@ -10,6 +10,7 @@
 //! extensions.rs FEAT and OPTS: the extensions offered, and their options chosen
 //! facts.rs     SIZE, MDTM, MLST, MFMT and STAT: facts without a data connection
 //! listing.rs   LIST (`ls -l`), NLST and MLSD lines; MLST's and STAT <path>'s
+//! glob.rs      LIST's and NLST's wildcards (`NLST *.csv`: mget's)
 //! transfer.rs  its transfers handed to the data connection, and what comes back
 //! data.rs      a data connection's codec: the transfer it is handed, reported back
 //! passive.rs   the passive port range and the order its ports are tried in
@@ -30,6 +31,7 @@ pub mod control;
 pub mod data;
 mod extensions;
 mod facts;
+mod glob;
 pub mod listing;
 pub mod passive;
 pub mod path;

@@ -4,6 +4,8 @@
 //! what comes back of it (`150`, `226`, `426`, a refusal) as reply lines.
 
 use super::control::Control;
+use super::glob;
+use super::listing::{Asked, Listed};
 use super::path::{file_name, folder_prefix, resolve};
 use super::reply::{failed, one_line, passive_line};
 use crate::serve::decoded::{Connect, Decoded, Link, Relay};
@@ -105,9 +107,39 @@ impl Control {
         self.transfer(used, Operation::Resume(resume))
     }
 
-    /// `LIST`, `NLST`: a folder's entries in `format` (options such as
-    /// `-la`, which clients send, are taken as asked).
-    pub(super) fn list(&mut self, arg: &str, used: usize, format: ListingFormat) -> Decoded {
+    /// `LIST`, `NLST`: a folder's entries, or the one file named (RFC 959:
+    /// "current information on the file"), or the entries of a folder a
+    /// wildcard in the last step matches (`NLST *.csv`), in the format
+    /// `listed` makes of what was [`Asked`] (options such as `-la`, which
+    /// clients send, are taken as asked).
+    pub(super) fn list(&mut self, arg: &str, used: usize, listed: fn(Asked) -> Listed) -> Decoded {
+        let written = written_path(arg);
+        let (folder, pattern) = match glob::split(&written) {
+            Some((folder, pattern)) => (folder, Some(pattern)),
+            None => (written.as_str(), None),
+        };
+        let Some(prefix) = folder_prefix(&resolve(&self.cwd, folder)) else {
+            return self.answer(used, "550 not a name ferry takes");
+        };
+        let scope = match pattern {
+            Some(_) => crate::serve::Scope::Directory,
+            None => crate::serve::Scope::Named,
+        };
+        let asked = Asked {
+            written: written.clone(),
+            pattern,
+        };
+        let list = ops::List {
+            prefix,
+            scope,
+            format: Box::new(listed(asked)),
+            body: true,
+        };
+        self.transfer(used, Operation::List(list))
+    }
+
+    /// `MLSD` (RFC 3659 §7.2: of a folder only): its entries in `format`.
+    pub(super) fn list_folder(&mut self, arg: &str, used: usize, format: ListingFormat) -> Decoded {
         let path = self.listed_path(arg);
         let Some(prefix) = folder_prefix(&path) else {
             return self.answer(used, "550 not a folder name ferry takes");
@@ -124,9 +156,7 @@ impl Control {
     /// The path a listing's argument names from the working folder, its
     /// options (`-la`, which clients send) left out.
     pub(super) fn listed_path(&self, arg: &str) -> String {
-        let words = arg.split(' ').filter(|w| !w.is_empty());
-        let path: Vec<&str> = words.skip_while(|w| w.starts_with('-')).collect();
-        resolve(&self.cwd, &path.join(" "))
+        resolve(&self.cwd, &written_path(arg))
     }
 
     /// Queues what the reactor relays of the data connection.
@@ -150,4 +180,11 @@ impl Control {
         out.extend_from_slice(line.as_bytes());
         out.extend_from_slice(b"\r\n");
     }
+}
+
+/// A listing's argument as written, its options (`-la`) left out.
+fn written_path(arg: &str) -> String {
+    let words = arg.split(' ').filter(|w| !w.is_empty());
+    let path: Vec<&str> = words.skip_while(|w| w.starts_with('-')).collect();
+    path.join(" ")
 }

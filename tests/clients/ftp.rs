@@ -3,8 +3,9 @@
 //! change the root, a download and listings over passive data
 //! connections, an upload) and curl (`-T`, a download and a listing,
 //! EPSV first, as curl does), each plain and over FTPS (`FTP_TLS`,
-//! `--ssl-reqd`); curl's `-C -` going on with an upload cut off. Each is skipped, saying so, where its client is
-//! missing.
+//! `--ssl-reqd`); curl's `-C -` going on with an upload cut off; the
+//! classic `ftp` client's `mget`, `mput` and `mdelete` by wildcard. Each
+//! is skipped, saying so, where its client is missing.
 
 use crate::support;
 
@@ -243,6 +244,66 @@ fn curl_in_active_mode_where_it_is_served() {
     // `--ftp-port`: curl listens and sends EPRT (then PORT).
     let args = ["--ftp-port".as_ref(), "127.0.0.1".as_ref()];
     assert_eq!(curl(&args, &format!("ftp://{ftp}/log.csv")), b"t,v\n1,2\n");
+}
+
+/// The classic `ftp` client (Debian's tnftp), as old scripts drive it:
+/// `mget` of a wildcard (its `NLST logs/*.csv`, each name it answers then
+/// a `RETR`), from the root and from a folder; `mput` of local files;
+/// `mdelete` of a wildcard.
+#[test]
+fn the_classic_ftp_client_gets_puts_and_deletes_by_wildcard() {
+    if !have("ftp", &["-n"], "apt-get install ftp") {
+        return;
+    }
+    let holders: &[(&str, &[&str])] = &[("logger", &["read:/", "write:/", "delete:/"])];
+    let (server, tokens, _dir) = guarded_ftp(holders, false);
+    let root = server.root.path();
+    std::fs::create_dir(root.join("logs")).unwrap();
+    for day in 1..=3 {
+        let rows = format!("t,v\n{day},{}\n", day * 10);
+        std::fs::write(root.join(format!("logs/day{day}.csv")), rows).unwrap();
+    }
+    std::fs::write(root.join("logs/notes.txt"), b"keep out of mget").unwrap();
+    let here = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(here.path().join("logs")).unwrap();
+    std::fs::create_dir(here.path().join("cwd")).unwrap();
+    std::fs::write(here.path().join("shot1.jpg"), support::pattern(70_000, 1)).unwrap();
+    std::fs::write(here.path().join("shot2.jpg"), support::pattern(5_000, 2)).unwrap();
+    let ftp = server.ftp.unwrap();
+    let script = format!(
+        "user logger {token}\nbinary\nprompt off\nlcd {here}\nmget logs/*.csv\n\
+         mput shot*.jpg\ncd logs\nlcd cwd\nmget day?.csv\nmdelete *.txt\nbye\n",
+        token = tokens[0],
+        here = here.path().display(),
+    );
+    let mut child = std::process::Command::new("ftp")
+        .args(["-n", "-v", &ftp.ip().to_string(), &ftp.port().to_string()])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("ftp runs");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(script.as_bytes()).unwrap();
+    }
+    let output = child.wait_with_output().unwrap();
+    let said = support::tools::check(&output, "ftp");
+    for day in 1..=3 {
+        let stored = std::fs::read(root.join(format!("logs/day{day}.csv"))).unwrap();
+        for got in [format!("logs/day{day}.csv"), format!("cwd/day{day}.csv")] {
+            let got = std::fs::read(here.path().join(&got));
+            assert!(got.is_ok_and(|got| got == stored), "{said}");
+        }
+    }
+    assert!(!here.path().join("logs/notes.txt").exists(), "{said}");
+    for shot in ["shot1.jpg", "shot2.jpg"] {
+        let sent = std::fs::read(here.path().join(shot)).unwrap();
+        assert!(std::fs::read(root.join(shot)).unwrap() == sent, "{said}");
+    }
+    assert!(!root.join("logs/notes.txt").exists(), "{said}");
+    assert!(root.join("logs/day1.csv").exists());
 }
 
 /// What `curl -sS` with `args` prints of `url`, once it succeeded. `-v`:

@@ -113,6 +113,76 @@ fn list_and_nlst_name_a_folders_entries() {
     assert_eq!(ask(&mut raw, "NOOP"), "200 ok", "nothing more was said");
 }
 
+/// `LIST` and `NLST` of a file are that file (RFC 959); a wildcard in the
+/// last step lists what it matches (`mget *.csv`, as vsftpd and ProFTPD
+/// answer it); `NLST`'s names begin with the folder written, so each is
+/// a path `RETR` takes.
+#[test]
+fn a_listing_names_a_file_or_what_a_wildcard_matches() {
+    let (server, mut raw) = logged_in();
+    let root = server.root.path();
+    std::fs::create_dir_all(root.join("logs/2026")).unwrap();
+    for name in [
+        "logs/a.csv",
+        "logs/b.csv",
+        "logs/notes.txt",
+        "logs/.hidden.csv",
+    ] {
+        std::fs::write(root.join(name), b"1,2\n").unwrap();
+    }
+    let text = |raw: &mut Raw, command: &str| {
+        let (bytes, began, ended) = transfer(raw, command);
+        assert!(
+            began.starts_with("150 ") && ended == "226 done",
+            "{command}: {began} {ended}"
+        );
+        String::from_utf8(bytes).unwrap()
+    };
+    let file = text(&mut raw, "LIST logs/a.csv");
+    assert!(
+        file.starts_with("-rw-r--r-- 1 ferry ferry            4 ")
+            && file.ends_with(" logs/a.csv\r\n")
+            && file.lines().count() == 1,
+        "{file}"
+    );
+    assert_eq!(text(&mut raw, "NLST logs/a.csv"), "logs/a.csv\r\n");
+    assert_eq!(
+        text(&mut raw, "NLST logs"),
+        "logs/2026\r\nlogs/.hidden.csv\r\nlogs/a.csv\r\nlogs/b.csv\r\nlogs/notes.txt\r\n"
+    );
+    assert_eq!(
+        text(&mut raw, "NLST logs/*.csv"),
+        "logs/a.csv\r\nlogs/b.csv\r\n",
+        "a leading dot is matched only by a dot"
+    );
+    let listed = text(&mut raw, "LIST -la /logs/?.csv");
+    let names: Vec<&str> = listed
+        .lines()
+        .map(|l| l.rsplit(' ').next().unwrap())
+        .collect();
+    assert_eq!(names, ["a.csv", "b.csv"], "{listed}");
+    assert!(ask(&mut raw, "CWD logs").starts_with("250 "));
+    assert_eq!(text(&mut raw, "NLST *.txt"), "notes.txt\r\n");
+    assert_eq!(text(&mut raw, "NLST *.none"), "", "nothing matches");
+    // Each name NLST gave is a path RETR takes from the same folder.
+    assert!(ask(&mut raw, "CWD /").starts_with("250 "));
+    for name in text(&mut raw, "NLST logs/*.csv").lines() {
+        let (bytes, _, ended) = transfer(&mut raw, &format!("RETR {name}"));
+        assert_eq!(
+            (bytes.as_slice(), ended.as_str()),
+            (&b"1,2\n"[..], "226 done")
+        );
+    }
+    // A wildcard in a folder that is not there, or not in the last step.
+    for missing in ["NLST nowhere/*.csv", "NLST l*/a.csv", "LIST logs/none.csv"] {
+        let addr = passive(&mut raw);
+        let _data = TcpStream::connect(addr).unwrap();
+        let refused = ask(&mut raw, missing);
+        assert!(refused.starts_with("550 "), "{missing}: {refused}");
+    }
+    assert_eq!(ask(&mut raw, "NOOP"), "200 ok");
+}
+
 #[test]
 fn a_data_connection_from_another_address_is_refused() {
     let (server, mut raw) = logged_in();
