@@ -18,7 +18,8 @@ use crate::serve::terms::Details;
 use crate::serve::terms::Page;
 use crate::serve::walk_permit;
 use crate::serve::{
-    Ctx, ListingFormat, Next, Outcome, Piece, Reply, Scope, Send, Source, abandoned, refuse,
+    Ctx, ErrorKind, Failure, ListingFormat, Next, Outcome, Piece, Reply, Scope, Send, Source,
+    abandoned, refuse,
 };
 use crate::storage::{FileInfo, ListEntry, Md5Tag, Stamp, StorageError};
 
@@ -87,6 +88,7 @@ fn list(
         }
         let files = !format.wants().no_files;
         let spool = Spool::new(ctx, &prefix, format);
+        let named = matches!(scope, Scope::Named);
         let spooled = match scope {
             Scope::Tree => spool_tree(ctx, &who, &prefix, spool),
             Scope::Directory => ctx
@@ -108,6 +110,11 @@ fn list(
         } = match spooled {
             Ok(spooled) => spooled,
             Err(_) if ctx.is_abandoned() => return abandoned(ctx, "LIST", prefix.as_str()),
+            // A name listed alone may have been meant as a file.
+            Err(StorageError::NotFound) if named => {
+                let missing = Failure::new(ErrorKind::NotFound, "no such file or folder");
+                return refuse(ctx, "LIST", prefix.as_str(), missing, Next::Request);
+            }
             Err(err) => return crate::serve::folder_refusal(ctx, "LIST", prefix.as_str(), err),
         };
         let held = matches!(spooled, Body::Held(_));
