@@ -109,6 +109,10 @@ fn a_token_logs_in_and_each_command_is_an_operation_on_the_root() {
     );
     assert_eq!(ask(&mut raw, "RMD photos"), "250 done");
     assert!(!server.root.path().join("photos").exists());
+    // RMD takes folders only: a file is not one.
+    std::fs::write(server.root.path().join("note.txt"), b"x").unwrap();
+    assert_eq!(ask(&mut raw, "RMD note.txt"), "550 no such folder");
+    assert!(server.root.path().join("note.txt").exists());
 
     assert!(ask(&mut raw, "RETR x").starts_with("425 "), "PASV first");
     assert!(ask(&mut raw, "STOR x").starts_with("425 "), "PASV first");

@@ -433,6 +433,6 @@ fn remove_folder(name: Name) -> Outcome {
             debug!("#{} RMDIR {name}", ctx.client);
             Outcome::answer(Reply::Done)
         }
-        Err(err) => storage_refusal(ctx, "RMDIR", name.as_str(), err),
+        Err(err) => crate::serve::folder_refusal(ctx, "RMDIR", name.as_str(), err),
     })
 }
