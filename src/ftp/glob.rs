@@ -7,7 +7,12 @@
 //!
 //! Must never take time beyond the name's length times the pattern's: a
 //! pattern such as `*a*a*a*b` against a long name is matched by the
-//! linear-backtracking walk below, never by recursion.
+//! linear-backtracking walk below, never by recursion; and a pattern is
+//! no longer than a name may be (255 bytes), so that a folder's walk
+//! costs at most 255 × 255 steps an entry, whatever a client sends.
+
+/// The longest name a folder's entry has (Linux's `NAME_MAX`), in bytes.
+const MAX_LEAF: usize = 255;
 
 /// A last step with `*` or `?` in it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,9 +22,9 @@ pub struct Pattern {
 
 impl Pattern {
     /// The pattern `step` is, if it holds a wildcard; `None` for a plain
-    /// name (listed as itself).
+    /// name (listed as itself), as for one longer than any name may be.
     pub fn of(step: &str) -> Option<Pattern> {
-        step.contains(['*', '?']).then(|| Pattern {
+        (step.len() <= MAX_LEAF && step.contains(['*', '?'])).then(|| Pattern {
             chars: step.chars().collect(),
         })
     }
@@ -111,6 +116,14 @@ mod tests {
     fn a_pattern_built_to_backtrack_ends_at_once() {
         let name = "a".repeat(10_000);
         assert!(!matches("*a*a*a*a*a*a*a*a*b", &name));
+        let longest = format!("*{}b", "a".repeat(MAX_LEAF - 2));
+        assert!(!matches(&longest, &"a".repeat(MAX_LEAF)));
+    }
+
+    #[test]
+    fn a_pattern_longer_than_any_name_is_none() {
+        assert!(Pattern::of(&"*".repeat(MAX_LEAF)).is_some());
+        assert!(Pattern::of(&"*".repeat(MAX_LEAF + 1)).is_none());
     }
 
     #[test]
