@@ -221,6 +221,14 @@ impl Codec {
         }
     }
 
+    /// The connection a linked one serves for has let it go: it reports
+    /// nothing more.
+    pub fn let_go(&mut self) {
+        if let Codec::FtpData(link) = self {
+            link.let_go();
+        }
+    }
+
     /// What a linked connection has to report, once.
     pub fn take_relay(&mut self) -> Option<Relay> {
         match self {

@@ -127,6 +127,13 @@ impl Connection {
         self.codec.take_relay()
     }
 
+    /// The connection it serves for has let it go (FTP's control
+    /// connection, asking for another data connection): it reports
+    /// nothing more, as it closes or before.
+    pub fn let_go(&mut self) {
+        self.codec.let_go();
+    }
+
     /// What it reports as it closes: whether what it sent or received is
     /// whole (all of it out, the peer's end reached) or was cut.
     pub fn closing_relay(&mut self) -> Option<Relay> {

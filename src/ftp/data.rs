@@ -94,6 +94,14 @@ impl Data {
         self.relay.take()
     }
 
+    /// Its control connection has let it go (a new `PASV`, or its own
+    /// end): nothing is reported of it, so that the control connection
+    /// never takes its end for the answer to what it asked next.
+    pub fn let_go(&mut self) {
+        self.ended = true;
+        self.relay = None;
+    }
+
     /// What it reports as it closes: the transfer is whole if it began
     /// and what it sent is all out (`whole`), else cut. Nothing if its end
     /// is reported already.

@@ -119,7 +119,7 @@ impl Control {
             None => (written.as_str(), None),
         };
         let Some(prefix) = folder_prefix(&resolve(&self.cwd, folder)) else {
-            return self.answer(used, "550 not a name ferry takes");
+            return self.answer(used, "553 not a name ferry takes");
         };
         let scope = match pattern {
             Some(_) => crate::serve::Scope::Directory,
@@ -142,7 +142,7 @@ impl Control {
     pub(super) fn list_folder(&mut self, arg: &str, used: usize, format: ListingFormat) -> Decoded {
         let path = self.listed_path(arg);
         let Some(prefix) = folder_prefix(&path) else {
-            return self.answer(used, "550 not a folder name ferry takes");
+            return self.answer(used, "553 not a folder name ferry takes");
         };
         let list = ops::List {
             prefix,

@@ -8,7 +8,7 @@ use std::io::Write;
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
 use std::time::Duration;
 
-use crate::support::ftp::{ask, line, logged_in_with, passive, transfer, transfer_at};
+use crate::support::ftp::{ask, line, logged_in, logged_in_with, passive, transfer, transfer_at};
 
 #[test]
 fn passive_listeners_take_a_free_port_of_the_range() {
@@ -65,6 +65,30 @@ fn pasv_names_the_public_address_and_epsv_the_port() {
         assert!(refused.starts_with("503 "), "{other}: {refused}");
     }
     assert!(ask(&mut raw, "EPSV").starts_with("229 "));
+}
+
+/// A transfer refused before its data connection is used (a name ferry
+/// does not take) leaves that connection; the next `PASV` or `EPSV` lets
+/// it go and is answered itself (it was answered `426`, the old data
+/// connection's end, and its own `229` was lost).
+#[test]
+fn a_new_pasv_lets_an_unused_data_connection_go_quietly() {
+    let (server, mut raw) = logged_in();
+    std::fs::write(server.root.path().join("a.txt"), b"hello").unwrap();
+    for refused in ["RETR .ferry-x", "LIST .ferry-x/", "STOR .ferry-x"] {
+        let addr = passive(&mut raw);
+        let _data = std::net::TcpStream::connect(addr).unwrap();
+        let answer = ask(&mut raw, refused);
+        assert!(answer.starts_with("553 "), "{refused}: {answer}");
+        let next = ask(&mut raw, "EPSV");
+        assert!(next.starts_with("229 "), "after {refused}: {next}");
+    }
+    let (bytes, _, ended) = transfer(&mut raw, "RETR a.txt");
+    assert_eq!(
+        (bytes.as_slice(), ended.as_str()),
+        (&b"hello"[..], "226 done")
+    );
+    assert_eq!(ask(&mut raw, "NOOP"), "200 ok", "nothing more was said");
 }
 
 #[test]

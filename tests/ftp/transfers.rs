@@ -180,6 +180,12 @@ fn a_listing_names_a_file_or_what_a_wildcard_matches() {
         let refused = ask(&mut raw, missing);
         assert!(refused.starts_with("550 "), "{missing}: {refused}");
     }
+    // A pattern longer than any name may be is no pattern (its walk's
+    // cost is bounded), nor a name.
+    let addr = passive(&mut raw);
+    let _data = TcpStream::connect(addr).unwrap();
+    let long = ask(&mut raw, &format!("NLST logs/{}", "*".repeat(300)));
+    assert_eq!(long, "553 not a name ferry takes");
     let addr = passive(&mut raw);
     let _data = TcpStream::connect(addr).unwrap();
     let file = ask(&mut raw, "LIST logs/none.csv");

@@ -433,8 +433,13 @@ impl Reactor {
         self.relay_to(control.0, Some(control.1), relay);
     }
 
-    /// The control connection at `key` goes: its listener and its data
-    /// connection with it.
+    /// The control connection at `key` lets its link go (it goes, asks
+    /// for another, or none came): the listener and the data connection
+    /// with it. That data connection reports nothing: its control
+    /// connection is gone, or waits for something else (a new `PASV`'s
+    /// `227`: it reads no command but `ABOR` during a transfer, so a new
+    /// `PASV` never cuts one). A `STOR` cut by its control connection's
+    /// end is still kept (`cuts.rs`).
     fn drop_link(&mut self, key: usize) {
         let Some(mut link) = self.links.by_control.remove(&key) else {
             return;
@@ -443,11 +448,10 @@ impl Reactor {
             let _ = self.poll.registry().deregister(listener);
         }
         if let Some((data, id)) = link.data
-            && self
-                .connections
-                .get(data)
-                .is_some_and(|conn| conn.id() == id)
+            && let Some(conn) = self.connections.get_mut(data)
+            && conn.id() == id
         {
+            conn.let_go();
             self.close(data);
         }
     }
