@@ -71,6 +71,12 @@ impl Data {
                 ErrorKind::NotFound,
                 "a folder, not a file: LIST it, or CWD into it",
             )),
+            // `REST` past the file's end, then `RETR` (at its end: nothing
+            // to send, and `226`).
+            Reply::Unsatisfiable { size } => Some(Failure::new(
+                ErrorKind::BadRequest,
+                format!("REST is past the file's end: it holds {size} bytes"),
+            )),
             // Any other answer moves no bytes: refused, so that its control
             // connection is never left waiting for a transfer that will not
             // come.

@@ -113,6 +113,8 @@ impl Control {
     /// `listed` makes of what was [`Asked`] (options such as `-la`, which
     /// clients send, are taken as asked).
     pub(super) fn list(&mut self, arg: &str, used: usize, listed: fn(Asked) -> Listed) -> Decoded {
+        // A `REST` is for the transfer that follows it, not the one after.
+        self.rest = 0;
         let written = written_path(arg);
         let (folder, pattern) = match glob::split(&written) {
             Some((folder, pattern)) => (folder, Some(pattern)),
@@ -140,6 +142,7 @@ impl Control {
 
     /// `MLSD` (RFC 3659 §7.2: of a folder only): its entries in `format`.
     pub(super) fn list_folder(&mut self, arg: &str, used: usize, format: ListingFormat) -> Decoded {
+        self.rest = 0;
         let path = self.listed_path(arg);
         let Some(prefix) = folder_prefix(&path) else {
             return self.answer(used, "553 not a folder name ferry takes");

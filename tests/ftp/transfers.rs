@@ -37,6 +37,22 @@ fn retr_sends_a_file_whole_or_from_rest() {
     assert!(ask(&mut raw, "REST 100000").starts_with("350 "));
     let (bytes, _, _) = transfer(&mut raw, "RETR dcim/big.bin");
     assert!(bytes == body[100_000..], "from REST's offset");
+    // At the file's end: nothing to send. Past it: refused, and the
+    // server serves on (a debug build's assertion took it down).
+    assert!(ask(&mut raw, "REST 5").starts_with("350 "));
+    let (bytes, _, ended) = transfer(&mut raw, "RETR dcim/small.txt");
+    assert_eq!((bytes.len(), ended.as_str()), (0, "226 done"));
+    assert!(ask(&mut raw, "REST 6").starts_with("350 "));
+    let addr = passive(&mut raw);
+    let _data = TcpStream::connect(addr).unwrap();
+    let past = ask(&mut raw, "RETR dcim/small.txt");
+    assert_eq!(past, "501 REST is past the file's end: it holds 5 bytes");
+    assert_eq!(ask(&mut raw, "NOOP"), "200 ok");
+    // A REST is for the transfer that follows it: a listing takes it.
+    assert!(ask(&mut raw, "REST 2").starts_with("350 "));
+    let _ = transfer(&mut raw, "LIST dcim");
+    let (bytes, _, _) = transfer(&mut raw, "RETR dcim/small.txt");
+    assert_eq!(bytes, b"hello", "whole");
     // Refused on the data connection: its code, no 150.
     let addr = passive(&mut raw);
     let data = TcpStream::connect(addr).unwrap();
