@@ -271,6 +271,26 @@ fn stor_stores_a_file_whole_and_a_cut_one_leaves_the_old() {
     assert_eq!(stored, ["dcim/empty", "dcim/shot.jpg"]);
 }
 
+/// `QUIT` during a `STOR` (RFC 959): the transfer goes on to its data
+/// connection's end, its `226` is sent, then `221`, and the file is whole.
+#[test]
+fn a_stor_outlives_a_quit_sent_midway() {
+    use std::io::Write;
+    let (server, mut raw) = logged_in();
+    let body = pattern(3 << 20, 4);
+    let addr = passive(&mut raw);
+    let mut data = TcpStream::connect(addr).unwrap();
+    assert!(ask(&mut raw, "STOR log.bin").starts_with("150 "));
+    data.write_all(&body[..1 << 20]).unwrap();
+    raw.send("QUIT\r\n");
+    data.write_all(&body[1 << 20..]).unwrap();
+    drop(data);
+    assert_eq!(line(&mut raw), "226 done");
+    assert_eq!(line(&mut raw), "221 goodbye");
+    raw.expect_closed();
+    assert!(std::fs::read(server.root.path().join("log.bin")).unwrap() == body);
+}
+
 /// Paths stay inside the root whatever they say: `..` above the root is
 /// the root, ferry's own folders are no names, a link out of the root is
 /// not followed.

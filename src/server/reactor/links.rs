@@ -436,10 +436,10 @@ impl Reactor {
     /// The control connection at `key` lets its link go (it goes, asks
     /// for another, or none came): the listener and the data connection
     /// with it. That data connection reports nothing: its control
-    /// connection is gone, or waits for something else (a new `PASV`'s
-    /// `227`: it reads no command but `ABOR` during a transfer, so a new
-    /// `PASV` never cuts one). A `STOR` cut by its control connection's
-    /// end is still kept (`cuts.rs`).
+    /// connection waits for something else (a new `PASV`'s `227`: it
+    /// reads no command but `ABOR` during a transfer), or is gone (cut:
+    /// a transfer it leaves is cut as any, a `STOR`'s bytes kept by
+    /// `cuts.rs`; an orderly end waits for the transfer's).
     fn drop_link(&mut self, key: usize) {
         let Some(mut link) = self.links.by_control.remove(&key) else {
             return;
