@@ -109,6 +109,9 @@ fn a_token_logs_in_and_each_command_is_an_operation_on_the_root() {
     );
     assert_eq!(ask(&mut raw, "RMD photos"), "250 done");
     assert!(!server.root.path().join("photos").exists());
+    // MKD makes one folder, in a folder that is there.
+    let nested = ask(&mut raw, "MKD x/y/z");
+    assert_eq!(nested, "550 the parent folder does not exist");
     // RMD takes folders only: a file is not one.
     std::fs::write(server.root.path().join("note.txt"), b"x").unwrap();
     assert_eq!(ask(&mut raw, "RMD note.txt"), "550 no such folder");

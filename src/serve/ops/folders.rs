@@ -415,7 +415,15 @@ fn make_folder(who: &Who, name: Name, making: Making) -> Outcome {
             },
         }
         .map_or_else(
-            |err| storage_refusal(ctx, "MKCOL", name.as_str(), err),
+            |err| match (making, err) {
+                // Made alone, its parent must be there: that is what is not.
+                (Making::Alone, StorageError::NotFound) => {
+                    let missing = "the parent folder does not exist";
+                    let failure = Failure::new(ErrorKind::NotFound, missing);
+                    refuse(ctx, "MKCOL", name.as_str(), failure, Next::Request)
+                }
+                (_, err) => storage_refusal(ctx, "MKCOL", name.as_str(), err),
+            },
             |()| {
                 debug!("#{} MKCOL {name}", ctx.client);
                 Outcome::answer(Reply::Done)
