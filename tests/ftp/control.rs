@@ -185,6 +185,18 @@ fn a_tokens_grants_hold_for_every_command() {
         let answer = ask(&mut raw, refused);
         assert!(answer.starts_with("550 "), "{refused}: {answer}");
     }
+    // A wildcard or a file named lists only what the token may read: of
+    // the root, the folder its grant is in; nothing of /secret.
+    let (bytes, _, _) = crate::support::ftp::transfer(&mut raw, "NLST /*");
+    assert_eq!(String::from_utf8(bytes).unwrap(), "/pub\r\n");
+    let (bytes, _, _) = crate::support::ftp::transfer(&mut raw, "NLST a*");
+    assert_eq!(String::from_utf8(bytes).unwrap(), "a\r\n");
+    for refused in ["NLST /secret/*", "LIST /secret/s", "NLST /secret/s"] {
+        let addr = crate::support::ftp::passive(&mut raw);
+        let _data = std::net::TcpStream::connect(addr).unwrap();
+        let answer = ask(&mut raw, refused);
+        assert!(answer.starts_with("550 "), "{refused}: {answer}");
+    }
     assert!(server.root.path().join("pub/a").exists());
     assert!(server.root.path().join("secret/s").exists());
 }
