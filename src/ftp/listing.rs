@@ -15,7 +15,7 @@
 //! -rw-r--r-- 1 ferry ferry      512 Jan  3  2024 old.csv     (over six months ago: the year)
 //! ```
 
-use super::glob::Pattern;
+use super::glob::{self, Pattern};
 use super::reply::Facts;
 use crate::serve::Rights;
 use crate::serve::terms::{Format, Piece, Wants};
@@ -39,20 +39,44 @@ pub fn ls_line(prefix: &str, piece: Piece<'_>, out: &mut Vec<u8>) {
 #[derive(Debug)]
 pub struct Asked {
     /// The path written (`photos`, `photos/*.jpg`, `a.jpg`, or nothing).
-    pub written: String,
+    written: String,
+    /// What a folder's entry is shown under in `NLST`: the folder as
+    /// written, with its `/` (nothing for the working folder).
+    under: String,
     /// The pattern of its last step, if it has one.
-    pub pattern: Option<Pattern>,
+    pattern: Option<Pattern>,
 }
 
 impl Asked {
-    /// What a folder's entry is shown under in `NLST`: the folder as
-    /// written, with its `/` (nothing for the working folder).
-    fn folder(&self) -> &str {
-        match (&self.pattern, self.written.as_str()) {
-            (Some(_), written) => &written[..written.rfind('/').map_or(0, |at| at + 1)],
-            (None, "" | ".") => "",
-            (None, written) => written,
+    /// What the path `written` asks.
+    pub(super) fn new(written: String) -> Asked {
+        let (under, pattern) = match glob::split(&written) {
+            Some((folder, pattern)) => (folder.to_owned(), Some(pattern)),
+            None => match written.as_str() {
+                "" | "." => (String::new(), None),
+                folder if folder.ends_with('/') => (folder.to_owned(), None),
+                folder => (format!("{folder}/"), None),
+            },
+        };
+        Asked {
+            written,
+            under,
+            pattern,
         }
+    }
+
+    /// The path the listing walks, as written: the folder a pattern is
+    /// matched in, else the path itself (a folder, or a file alone).
+    pub(super) fn path(&self) -> &str {
+        match self.pattern {
+            Some(_) => &self.under,
+            None => &self.written,
+        }
+    }
+
+    /// Whether only the entries a pattern matches are listed.
+    pub(super) fn is_pattern(&self) -> bool {
+        self.pattern.is_some()
     }
 }
 
@@ -99,11 +123,7 @@ impl Format for Listed {
             return entry.ls(shown, out);
         }
         if !only {
-            let folder = self.asked.folder();
-            out.extend_from_slice(folder.as_bytes());
-            if !folder.is_empty() && !folder.ends_with('/') {
-                out.push(b'/');
-            }
+            out.extend_from_slice(self.asked.under.as_bytes());
         }
         out.extend_from_slice(shown.as_bytes());
         out.extend_from_slice(b"\r\n");

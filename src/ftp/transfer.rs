@@ -4,7 +4,6 @@
 //! what comes back of it (`150`, `226`, `426`, a refusal) as reply lines.
 
 use super::control::Control;
-use super::glob;
 use super::listing::{Asked, Listed};
 use super::path::{file_name, folder_prefix, resolve};
 use super::reply::{failed, one_line, passive_line};
@@ -115,21 +114,13 @@ impl Control {
     pub(super) fn list(&mut self, arg: &str, used: usize, listed: fn(Asked) -> Listed) -> Decoded {
         // A `REST` is for the transfer that follows it, not the one after.
         self.rest = 0;
-        let written = written_path(arg);
-        let (folder, pattern) = match glob::split(&written) {
-            Some((folder, pattern)) => (folder, Some(pattern)),
-            None => (written.as_str(), None),
-        };
-        let Some(prefix) = folder_prefix(&resolve(&self.cwd, folder)) else {
+        let asked = Asked::new(written_path(arg));
+        let Some(prefix) = folder_prefix(&resolve(&self.cwd, asked.path())) else {
             return self.answer(used, "553 not a name ferry takes");
         };
-        let scope = match pattern {
-            Some(_) => crate::serve::Scope::Directory,
-            None => crate::serve::Scope::Named,
-        };
-        let asked = Asked {
-            written: written.clone(),
-            pattern,
+        let scope = match asked.is_pattern() {
+            true => crate::serve::Scope::Directory,
+            false => crate::serve::Scope::Named,
         };
         let list = ops::List {
             prefix,
