@@ -65,6 +65,7 @@ mod health;
 mod jail;
 mod lock;
 mod md5_tag;
+mod name_locks;
 mod nodes;
 mod part_footer;
 mod part_sizes;

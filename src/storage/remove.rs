@@ -114,6 +114,12 @@ impl Storage {
         let (dirs, leaf) = name.split_parent();
         let dir = self.walk(dirs)?;
         let parent = self.fd(&dir);
+        // Counted: what it takes off is what it removes, no commit over
+        // the name between the look and the count (`name_locks.rs`).
+        let _name = match &self.usage {
+            Some(ledger) => Some(ledger.names.hold((dir_of(name), leaf))?),
+            None => None,
+        };
         let stat = rustix::fs::statat(parent, leaf, AtFlags::SYMLINK_NOFOLLOW)?;
         check_regular(&stat)?;
         // Its dead properties first: a crash between the two leaves a

@@ -40,6 +40,13 @@ impl Storage {
         self.pause(Point::Commit);
         let (dirs, leaf) = from.split_parent();
         let source = self.walk(dirs)?;
+        // Counted: both names held from their looks to their counts
+        // (`name_locks.rs`), so that the size moved and the size replaced
+        // are those the rename moved and replaced.
+        let _names = match &self.usage {
+            Some(ledger) => Some(ledger.names.hold_two(from.as_str(), to.as_str())?),
+            None => None,
+        };
         let stat = rustix::fs::statat(self.fd(&source), leaf, AtFlags::SYMLINK_NOFOLLOW)?;
         check_regular(&stat)?;
         if from == to {

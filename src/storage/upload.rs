@@ -338,8 +338,12 @@ impl Upload {
         let renamed = match &self.counted {
             None => self.rename_staged(durable),
             Some(counted) => {
-                let replaced = counted.ledger.replacing(&self.dir, &self.leaf);
                 let at = (self.dir_path.as_str(), self.leaf.as_str());
+                // What it replaces is what the rename replaces: no other
+                // commit or delete of the name between the look and the
+                // count (`name_locks.rs`).
+                let _name = counted.ledger.names.hold(at)?;
+                let replaced = counted.ledger.replacing(&self.dir, &self.leaf);
                 counted.admit(at, &replaced).and_then(|changes| {
                     let renamed = self.rename_staged(durable);
                     match &renamed {

@@ -9,7 +9,13 @@
 //! .ferry-quota/
 //!   token.<name>     <bytes: u64 LE><files: u64 LE>
 //!   folder.<hex>     the same, for the folder <prefix> (folder.root: the root)
+//!   name.<nn>        the locks of the names whose change is counted
 //! ```
+//!
+//! A change that must see what a name holds and count it in one step (a
+//! commit over a file, a delete, a move) holds that name's lock
+//! (`name_locks.rs`) from its look to its count, so that what it takes
+//! off is what it removed, whatever else runs beside it.
 //!
 //! A file's owner (the token whose upload stored it) is an extended
 //! attribute of the file, `user.ferry.owner`, written with its other
@@ -34,6 +40,7 @@ use rustix::fs::{AtFlags, FlockOperation, Mode, OFlags, Stat};
 use rustix::io::Errno;
 
 use super::DIR;
+use super::name_locks::NameLocks;
 use crate::access::quota::{FolderQuota, Quota};
 
 /// The ledger's folder in the root.
@@ -172,6 +179,8 @@ pub(super) struct Ledger {
     /// Recounts done, and the bytes by which they found the ledger off.
     pub(super) recounts: AtomicU64,
     pub(super) drift: AtomicU64,
+    /// The locks of names whose change is counted (`name_locks.rs`).
+    pub(super) names: NameLocks,
 }
 
 /// An account as the ledger finds it: a quota'd folder by its place in
@@ -227,6 +236,7 @@ impl Ledger {
         }
         let dir = rustix::fs::openat(root, USAGE_DIR, DIR | OFlags::NOFOLLOW, Mode::empty())?;
         Ok(Ledger {
+            names: NameLocks::new(rustix::io::fcntl_dupfd_cloexec(&dir, 0)?),
             dir,
             files: Mutex::new(Accounts::new(folders.len())),
             seen: Mutex::new(Accounts::new(folders.len())),

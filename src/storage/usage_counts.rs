@@ -82,6 +82,7 @@ impl Storage {
         let Some(ledger) = &self.usage else {
             return self.unlink_file(dir, leaf);
         };
+        let _name = ledger.names.hold((dir, leaf)).map_err(lock_errno)?;
         let dir = super::dir_at(&self.root, dir)?;
         let stat = rustix::fs::statat(&dir, leaf, AtFlags::SYMLINK_NOFOLLOW)?;
         let (size, owner) = ledger.going(&dir, leaf, &stat);
@@ -170,6 +171,13 @@ impl Ledger {
             }
         }
     }
+}
+
+/// A name's lock that could not be taken, as the errno of the unlink it
+/// was for.
+fn lock_errno(err: io::Error) -> Errno {
+    err.raw_os_error()
+        .map_or(Errno::IO, Errno::from_raw_os_error)
 }
 
 /// The token a session's recorded owner names: none for a client without

@@ -29,6 +29,7 @@ mod jail;
 mod listing_costs;
 mod memory;
 mod quotas;
+mod races;
 mod reserve;
 mod stalls;
 mod write_behind;

@@ -23,7 +23,7 @@ fn box_quota(config: &mut Config) {
 }
 
 /// A FERRY/1 PUT of `len` bytes to `name`: its answer line.
-fn put(raw: &mut Raw, name: &str, len: usize) -> String {
+pub(crate) fn put(raw: &mut Raw, name: &str, len: usize) -> String {
     raw.send(format!("PUT {name} {len}\n"));
     raw.send(vec![b'x'; len]);
     raw.line()
@@ -335,7 +335,7 @@ fn a_tokens_quota_counts_its_own_uploads_wherever_they_are_and_whoever_removes_t
 
 /// `DF`'s answer for `folder` (the root for `""`): `[free, used, files
 /// free, files used]`.
-fn df(raw: &mut Raw, folder: &str) -> [u64; 4] {
+pub(crate) fn df(raw: &mut Raw, folder: &str) -> [u64; 4] {
     match folder {
         "" => raw.send("DF\n"),
         folder => raw.send(format!("DF {folder}\n")),
