@@ -248,40 +248,7 @@ impl Config {
     }
 }
 
-/// The reserve no write may eat into (`--min-free`): a write that would
-/// leave the root's file system with less free is refused (507) before
-/// its bytes are taken, so the disk never fills to the brim.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum MinFree {
-    /// The default: 1 % of the file system's size, at most 1 GiB (a
-    /// 32 GB card keeps 320 MB; a large disk, 1 GiB).
-    #[default]
-    Default,
-    /// This many bytes (`--min-free 2G`; 0 turns the reserve off).
-    Bytes(u64),
-    /// This share of the file system's size, in percent (`--min-free 5%`).
-    Percent(u8),
-}
-
-/// The most the default reserve keeps: 1 GiB.
-pub const DEFAULT_MIN_FREE_CAP: u64 = 1 << 30;
-
-impl MinFree {
-    /// Whether there is no reserve (`--min-free 0`): writes are not
-    /// judged for room at all, and a full disk is the file system's.
-    pub fn is_off(self) -> bool {
-        matches!(self, MinFree::Bytes(0) | MinFree::Percent(0))
-    }
-
-    /// The reserve in bytes on a file system of `size` bytes.
-    pub fn bytes(self, size: u64) -> u64 {
-        match self {
-            MinFree::Default => (size / 100).min(DEFAULT_MIN_FREE_CAP),
-            MinFree::Bytes(bytes) => bytes,
-            MinFree::Percent(percent) => size / 100 * u64::from(percent),
-        }
-    }
-}
+pub use crate::storage::{DEFAULT_MIN_FREE_CAP, MinFree};
 
 /// Whether upload bodies are written by the I/O pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]

@@ -352,7 +352,7 @@ impl From<&StorageError> for ErrorKind {
             | StorageError::NotEmpty
             | StorageError::Stored(_) => ErrorKind::Conflict,
             StorageError::Symlink => ErrorKind::Forbidden,
-            StorageError::NoSpace => ErrorKind::NoSpace,
+            StorageError::NoSpace | StorageError::NoRoom(_) => ErrorKind::NoSpace,
             StorageError::OverQuota(_) => ErrorKind::OverQuota,
             StorageError::Unavailable(..) => ErrorKind::Unavailable,
             StorageError::Busy | StorageError::TooManySessions(_) | StorageError::Committing => {

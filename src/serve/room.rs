@@ -23,38 +23,15 @@ use crate::name::Name;
 use crate::storage::{Account, Usage, over_quota};
 use crate::storage::{Space, Storage, StorageError};
 
-/// The disk reserve (`--min-free`): one home for the rule, checked on the
-/// pool (it asks the file system) before a write's `size` bytes are
-/// taken: a write that would leave the root's file system with less than
-/// the reserve free is refused, so logs, the system and crash recovery
-/// keep their room. A delete needs no room and is never refused for it.
-/// With no reserve (`--min-free 0`) nothing is asked: a full disk is then
-/// the file system's `ENOSPC`, answered as every storage failure. A write
-/// that fits in half the room a look less than a second ago found is
-/// admitted without asking again (`storage/headroom.rs`).
+/// The disk reserve (`--min-free`), before a write's `size` bytes are
+/// taken: the rule's home is `storage/reserve.rs` (it asks the file
+/// system, so on the pool).
 ///
 /// # Errors
 /// 507 where the write does not fit above the reserve; the file system
 /// could not be asked (a storage failure).
 pub(super) fn check_room(ctx: &Ctx<'_>, size: u64) -> Result<(), Failure> {
-    if ctx.config.min_free.is_off() || ctx.storage.spend_headroom(size) {
-        return Ok(());
-    }
-    let space = ctx.storage.space()?;
-    let reserve = ctx.config.min_free.bytes(space.size);
-    match fits_above(space.available, reserve, size) {
-        true => {
-            ctx.storage
-                .note_headroom(space.available.saturating_sub(reserve + size));
-            Ok(())
-        }
-        false => Err(Failure::new(
-            ErrorKind::NoSpace,
-            format!(
-                "no room: {size} more bytes would leave less than the {reserve}-byte reserve free (--min-free)"
-            ),
-        )),
-    }
+    Ok(ctx.storage.take_room(size)?)
 }
 
 /// Room for a write of `size` bytes to `name` by `who`: the reserve
@@ -157,13 +134,6 @@ fn narrow(space: &mut Space, quota: Quota, used: Usage) {
     }
 }
 
-/// Whether `size` more bytes leave `reserve` of `available` free.
-fn fits_above(available: u64, reserve: u64, size: u64) -> bool {
-    available
-        .checked_sub(size)
-        .is_some_and(|left| left >= reserve)
-}
-
 /// The token writing, by name, and its quota (`None`s for a client with
 /// no token, or where access control is off).
 pub(super) type Writer<'a> = (Option<&'a str>, Option<Quota>);
@@ -254,17 +224,6 @@ fn judge(quota: Quota, used: Usage, more: Usage, account: Account<'_>) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_write_fits_only_above_the_reserve() {
-        assert!(fits_above(100, 40, 60));
-        assert!(!fits_above(100, 40, 61));
-        assert!(fits_above(100, 0, 100));
-        assert!(!fits_above(100, 0, 101));
-        // Below the reserve already: not even an empty write.
-        assert!(!fits_above(30, 40, 0));
-        assert!(!fits_above(0, 0, u64::MAX));
-    }
 
     #[test]
     fn the_tightest_of_the_disk_and_a_quota_is_told() {

@@ -249,6 +249,7 @@ impl Server {
         let mut storage = Storage::open_claimed(claim)?;
         storage.set_gate(config.gate.clone());
         storage.set_durable(config.fsync);
+        storage.keep_reserve(config.min_free);
         storage.set_listing_memory(config.listing_memory);
         storage.count_usage(&config.quotas, config.access.tokens.is_some())?;
         if let Some(offset) = &config.lock_clock {

@@ -31,6 +31,9 @@ pub enum StorageError {
     Symlink,
     /// The disk or quota is full.
     NoSpace,
+    /// A write would leave less than the disk reserve free
+    /// (`reserve.rs`): nothing of it is stored.
+    NoRoom(super::reserve::NoRoom),
     /// A commit would pass a quota (`usage_limit.rs`): nothing of it is
     /// stored.
     OverQuota(Box<super::usage_limit::OverQuota>),
@@ -253,6 +256,7 @@ impl fmt::Display for StorageError {
             StorageError::NotRegular => f.write_str("not a regular file"),
             StorageError::Symlink => f.write_str("symlinks are not followed"),
             StorageError::NoSpace => f.write_str("no space left on device"),
+            StorageError::NoRoom(no_room) => no_room.fmt(f),
             StorageError::OverQuota(over) => over.fmt(f),
             StorageError::Busy => f.write_str("server out of file descriptors"),
             StorageError::Unavailable(errno, _) => write!(

@@ -1,7 +1,7 @@
 //! The room a recent look at the root's file system left above the disk
 //! reserve (`--min-free`), spent by the writes admitted against it: a
 //! stream of small writes asks the file system (`fstatvfs`) about once a
-//! second, not once each. The reserve's rule is `serve/room.rs`'s; this
+//! second, not once each. The reserve's rule is `reserve.rs`'s; this
 //! only remembers its last answer.
 //!
 //! Why a remembered answer is safe to admit against:
@@ -9,9 +9,8 @@
 //!   what no count here sees: other processes on the same file system
 //!   (another node spends half of its own look's room, so three or more
 //!   writing at once can reach into the reserve within a second, as
-//!   concurrent uploads that each fit already can: docs/reliability.md),
-//!   appends, and the data of writes admitted before their length was
-//!   known.
+//!   concurrent uploads that each fit already can: docs/reliability.md)
+//!   and appends.
 //! - A look is trusted for [`TRUSTED_FOR`] only. After it, or for a write
 //!   larger than what is left, the file system is asked again.
 //! - Near the reserve, the room left is small, so every write of any size
@@ -20,8 +19,6 @@
 
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
-
-use super::Storage;
 
 /// How long a look's room may be spent.
 pub(super) const TRUSTED_FOR: Duration = Duration::from_secs(1);
@@ -58,21 +55,6 @@ impl Headroom {
             bytes: room / 2,
             until: now + TRUSTED_FOR,
         });
-    }
-}
-
-impl Storage {
-    /// Admits a write of `size` bytes against the room the last look at
-    /// the file system left above the reserve: `false` where it must ask
-    /// ([`Storage::space`]) again.
-    pub fn spend_headroom(&self, size: u64) -> bool {
-        self.headroom.spend(size, Instant::now())
-    }
-
-    /// Notes the room a look just found above the reserve, the write it
-    /// admitted taken.
-    pub fn note_headroom(&self, room: u64) {
-        self.headroom.note(room, Instant::now());
     }
 }
 

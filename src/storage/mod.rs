@@ -47,6 +47,7 @@ use rustix::fs::Mode;
 use rustix::io::Errno;
 
 use crate::name::RESERVED_PREFIX;
+use resource::space_of;
 
 mod checksum;
 mod copy;
@@ -77,6 +78,7 @@ mod prop_moves;
 mod read;
 mod remove;
 mod rename;
+mod reserve;
 mod resource;
 mod session_append;
 mod session_begin;
@@ -121,6 +123,7 @@ pub use part_slots::SMALLEST_PART;
 pub use parts::{Part, PartUpload};
 pub use read::{OpenFile, VersionRecords};
 pub use remove::{Left, MAX_NAMED, Removal};
+pub use reserve::{DEFAULT_MIN_FREE_CAP, MinFree, NoRoom, ReserveAsWritten};
 pub use resource::{Resource, Space};
 pub use session_append::Appending;
 pub use session_expiry::SessionTtl;
@@ -207,9 +210,9 @@ pub struct Storage {
     walked: AtomicU64,
     /// What the last probe of the storage said (`health.rs`).
     health: health::Health,
-    /// The room above the disk reserve a recent look found
-    /// (`headroom.rs`).
-    headroom: headroom::Headroom,
+    /// The disk reserve, and the room above it a recent look found
+    /// (`reserve.rs`).
+    reserve: Arc<reserve::Reserve>,
     /// WebDAV's locks (`dav_locks.rs`).
     dav_locks: DavLocks,
     /// Files known to have no dead-property record (`unrecorded.rs`).
@@ -257,6 +260,7 @@ impl Storage {
         let run = run_id();
         let root = Arc::new(root);
         let dav_locks = DavLocks::new(Arc::clone(&root), read_only, format!("{node}-{run}-"));
+        let reserve = Arc::new(reserve::Reserve::new(MinFree::Default, Arc::clone(&root)));
         Ok(Storage {
             dav_locks,
             _lock: lock,
@@ -286,7 +290,7 @@ impl Storage {
             )),
             read_only,
             unrecorded: unrecorded::Absences::default(),
-            headroom: headroom::Headroom::default(),
+            reserve,
             usage: None,
             spool_room: Arc::default(),
         })

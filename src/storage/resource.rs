@@ -4,6 +4,8 @@
 //! `getlastmodified`), and the space of the root's file system (RFC
 //! 4331's quota properties). Blocks on the disk: for the I/O pool.
 
+use std::os::fd::OwnedFd;
+
 use rustix::fs::{AtFlags, FileType};
 
 use super::checksum::Kept;
@@ -119,16 +121,24 @@ impl Storage {
     /// # Errors
     /// `fstatvfs` failed.
     pub fn space(&self) -> Result<Space, StorageError> {
-        let fs = rustix::fs::fstatvfs(&*self.root)?;
-        Ok(Space {
-            available: fs.f_bavail.saturating_mul(fs.f_frsize),
-            used: fs
-                .f_blocks
-                .saturating_sub(fs.f_bfree)
-                .saturating_mul(fs.f_frsize),
-            size: fs.f_blocks.saturating_mul(fs.f_frsize),
-            files_available: fs.f_favail,
-            files_used: fs.f_files.saturating_sub(fs.f_ffree),
-        })
+        space_of(&self.root)
     }
+}
+
+/// The space of the file system of `root` (see [`Storage::space`]).
+///
+/// # Errors
+/// `fstatvfs` failed.
+pub(super) fn space_of(root: &OwnedFd) -> Result<Space, StorageError> {
+    let fs = rustix::fs::fstatvfs(root)?;
+    Ok(Space {
+        available: fs.f_bavail.saturating_mul(fs.f_frsize),
+        used: fs
+            .f_blocks
+            .saturating_sub(fs.f_bfree)
+            .saturating_mul(fs.f_frsize),
+        size: fs.f_blocks.saturating_mul(fs.f_frsize),
+        files_available: fs.f_favail,
+        files_used: fs.f_files.saturating_sub(fs.f_ffree),
+    })
 }

@@ -14,6 +14,7 @@ use std::os::fd::OwnedFd;
 use rustix::fs::{Mode, OFlags};
 
 use super::gate::Point;
+use super::reserve::ReserveAsWritten;
 use super::session_expiry::SessionTtl;
 use super::session_files::{self as files, check_id, now_seconds};
 use super::session_state::{Appender, Live, RECORD_EVERY};
@@ -134,6 +135,7 @@ impl Storage {
             gate: self.gate.clone(),
             counted: self.staged_count(&info),
             cut: false,
+            reserve: ReserveAsWritten::default(),
         };
         Ok((appender, info))
     }

@@ -16,6 +16,7 @@ use super::StorageError;
 #[cfg(doc)]
 use super::Upload;
 use super::gate::{Gate, Point};
+use super::reserve::ReserveAsWritten;
 use super::session_files::{self as files, BookkeepingLock, IdKey, SessionLock, now_seconds};
 use super::session_index::Index;
 use super::usage_counts::StagedCount;
@@ -185,6 +186,9 @@ pub struct Appender {
     /// A write failed: some of its bytes may have been staged all the
     /// same (the data file says how many).
     pub(super) cut: bool,
+    /// Where a length to come takes room for each write
+    /// ([`Appender::reserve_as_written`]).
+    pub(super) reserve: ReserveAsWritten,
 }
 
 impl Appender {
@@ -200,6 +204,8 @@ impl Appender {
         if !self.owns_session() {
             return Err(StorageError::Superseded);
         }
+        // Refused before a byte of it is written: what is staged stands.
+        self.reserve.take(data.len())?;
         let injected = self.gate.as_ref().and_then(|gate| gate.fault(Point::Write));
         let written = match injected {
             Some(errno) => Err(std::io::Error::from(errno)),
@@ -227,6 +233,13 @@ impl Appender {
             self.record();
         }
         written.map_err(StorageError::from)
+    }
+
+    /// Makes an APPEND of a length to come (a resumed `STOR`) take room
+    /// from the disk reserve for each write before it makes it
+    /// (`reserve.rs`).
+    pub fn reserve_as_written(&mut self, reserve: ReserveAsWritten) {
+        self.reserve = reserve;
     }
 
     fn owns_session(&self) -> bool {

@@ -18,6 +18,7 @@ use rustix::io::Errno;
 use super::checksum::Md5Tag;
 use super::dead_props::{Holder, NewProps};
 use super::gate::{Gate, Point};
+use super::reserve::ReserveAsWritten;
 use super::session_state::Staging;
 use super::usage_commit::Counted;
 use super::{FileInfo, Stamp, StorageError, checksum, prune_empty_dirs};
@@ -102,6 +103,9 @@ pub struct Upload {
     /// Renamed into place only where no file has the name
     /// ([`Upload::create_only`]).
     pub(super) create_only: bool,
+    /// Where a length to come takes room for each write
+    /// ([`Upload::reserve_as_written`]).
+    pub(super) reserve: ReserveAsWritten,
 }
 
 /// What is recorded of the parts a multipart upload's object was
@@ -119,13 +123,22 @@ impl Upload {
     /// Appends body bytes to the temp file.
     ///
     /// # Errors
-    /// [`StorageError::NoSpace`] on a full disk, [`StorageError::Io`] on
-    /// other I/O errors.
+    /// [`StorageError::NoRoom`] where an upload of a length to come would
+    /// write into the disk reserve, [`StorageError::NoSpace`] on a full
+    /// disk, [`StorageError::Io`] on other I/O errors.
     pub fn write(&mut self, data: &[u8]) -> Result<(), StorageError> {
         self.pause(Point::Write);
+        self.reserve.take(data.len())?;
         self.file
             .write_all(data)
             .map_err(|err| self.vanished_or(StorageError::from(err)))
+    }
+
+    /// Makes an upload of a length to come take room from the disk
+    /// reserve for each write before it makes it (`reserve.rs`): its
+    /// size was judged for nothing at its begin.
+    pub fn reserve_as_written(&mut self, reserve: ReserveAsWritten) {
+        self.reserve = reserve;
     }
 
     /// A PUT's temp file that a file system reports gone (`ENOENT`, or

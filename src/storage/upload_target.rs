@@ -21,6 +21,7 @@ use rustix::io::Errno;
 
 use super::dead_props::Holder;
 use super::gate::Point;
+use super::reserve::ReserveAsWritten;
 use super::session_state::Staging;
 use super::sessions::SessionInfo;
 use super::usage_counts::token_of;
@@ -219,6 +220,7 @@ impl Storage {
             parts: None,
             props: None,
             create_only: false,
+            reserve: ReserveAsWritten::default(),
         }
     }
 

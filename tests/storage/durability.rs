@@ -10,48 +10,8 @@ use std::process::Command;
 
 use ferry::client::ClientError;
 use ferry::config::MinFree;
+use support::tmpfs::Tmpfs;
 use support::{Raw, TestServer, crc_hex, pattern};
-
-/// A tmpfs mounted for one test; unmounted on drop.
-struct Tmpfs {
-    dir: tempfile::TempDir,
-}
-
-impl Tmpfs {
-    /// Mounts a tmpfs of `size` (e.g. "2m") with extra `options`, or
-    /// returns None (and says why) where this process may not mount.
-    fn mount(size: &str, options: &str) -> Option<Tmpfs> {
-        let dir = tempfile::tempdir().unwrap();
-        let status = Command::new("mount")
-            .args([
-                "-t",
-                "tmpfs",
-                "-o",
-                &format!("size={size}{options}"),
-                "tmpfs",
-            ])
-            .arg(dir.path())
-            .stderr(std::process::Stdio::null())
-            .status();
-        match status {
-            Ok(status) if status.success() => Some(Tmpfs { dir }),
-            _ => {
-                eprintln!("skipping: cannot mount a tmpfs here (needs root)");
-                None
-            }
-        }
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(self.dir.path()).status();
-    }
-}
 
 /// A server whose root is `fs`, whatever `fs` is, that lets the disk
 /// itself fill (no reserve kept above it: `--min-free 0`).

@@ -12,6 +12,7 @@
 //! - `memory`: a root on tmpfs, whose brief file work runs on the reactor;
 //! - `quotas`: folders' and tokens' quotas, counted in the root's ledger.
 //! - `reserve`: `--min-free`, a write into the disk's reserve refused.
+//! - `races`: shared state under requests side by side (the ledger).
 //!
 //! How loudly failures are logged is a program of its own
 //! (`tests/storage_failure_logs.rs`). One module alone: `cargo test --test

@@ -211,3 +211,118 @@ fn webdav_tells_the_room_above_the_reserve() {
     assert!(text.contains("quota-available-bytes>0<"), "{text}");
     assert!(!text.contains("quota-used-bytes>0<"), "{text}");
 }
+
+/// Uploads of a length to come (FERRY/1's `PUT name * -`, which `ferry
+/// put -` sends; an HTTP chunked PUT; FTP's `STOR`) take room from the
+/// reserve write by write: on a 16 MiB disk keeping 8 MiB free, one of
+/// 12 MiB is refused once it reaches the reserve, nothing of it is kept,
+/// and the reserve is still free; one of 2 MiB lands. Before, they were
+/// judged for nothing at their begin and wrote into the reserve (issue
+/// 75: a camera's FTP upload filled it).
+#[test]
+fn uploads_of_a_length_to_come_stop_at_the_reserve() {
+    use std::io::Write;
+    let Some(fs) = support::tmpfs::Tmpfs::mount("16m", "") else {
+        return;
+    };
+    const RESERVE: u64 = 8 << 20;
+    let root = tempfile::Builder::new().tempdir_in(fs.path()).unwrap();
+    let server = TestServer::start_in(root, |c| {
+        listen_http(c);
+        support::listen_ftp(c);
+        c.min_free = MinFree::Bytes(RESERVE);
+    });
+    let free = || {
+        let fs = rustix::fs::statvfs(server.root.path()).unwrap();
+        fs.f_bavail * fs.f_frsize
+    };
+    let (big, small) = (pattern(12 << 20, 1), pattern(2 << 20, 2));
+    // Sends `body`, then the stream's end, beside the answer's read: the
+    // server may answer, and stop reading, before it is all sent. Ended
+    // by `done` once the answer is in.
+    let aside = |stream: &std::net::TcpStream, body: Vec<u8>| {
+        let mut stream = stream.try_clone().unwrap();
+        std::thread::spawn(move || {
+            let _ = stream.write_all(&body);
+            let _ = stream.shutdown(std::net::Shutdown::Write);
+        })
+    };
+    let done = |stream: &std::net::TcpStream, sender: std::thread::JoinHandle<()>| {
+        let _ = stream.shutdown(std::net::Shutdown::Both);
+        sender.join().unwrap();
+    };
+    let streamed = |name: &str, body: &[u8]| {
+        let mut raw = server.raw();
+        raw.send(format!("PUT {name} * -\n"));
+        let mut chunks = Vec::new();
+        for piece in body.chunks(1 << 20) {
+            chunks.extend(format!("{:x}\r\n", piece.len()).as_bytes());
+            chunks.extend(piece);
+            chunks.extend(b"\r\n");
+        }
+        chunks.extend(format!("0\r\nCRC {}\r\n\r\n", crc_hex(body)).as_bytes());
+        let sender = aside(&raw.stream, chunks);
+        let answer = raw.line();
+        done(&raw.stream, sender);
+        answer
+    };
+    let refused = streamed("ferry-big", &big);
+    assert!(refused.starts_with("ERR 507 no room"), "{refused}");
+    assert!(streamed("ferry-small", &small).starts_with("OK "));
+
+    let http = server.http.unwrap();
+    let chunked = |name: &str, body: &[u8]| {
+        let mut conn = std::net::TcpStream::connect(http).unwrap();
+        conn.write_all(
+            format!("PUT /{name} HTTP/1.1\r\nHost: {http}\r\nTransfer-Encoding: chunked\r\n\r\n")
+                .as_bytes(),
+        )
+        .unwrap();
+        let mut chunks = Vec::new();
+        for piece in body.chunks(1 << 20) {
+            chunks.extend(format!("{:x}\r\n", piece.len()).as_bytes());
+            chunks.extend(piece);
+            chunks.extend(b"\r\n");
+        }
+        chunks.extend(b"0\r\n\r\n");
+        let sender = aside(&conn, chunks);
+        let answer = support::http::read_answer(&mut conn);
+        done(&conn, sender);
+        answer.status
+    };
+    assert_eq!(chunked("http-big", &big), 507);
+    assert_eq!(chunked("http-small", &small), 201);
+
+    let mut ftp = support::ftp::connect(&server);
+    support::ftp::log_in(&mut ftp, "me", "x");
+    let mut stor = |name: &str, body: &[u8]| {
+        let addr = support::ftp::passive(&mut ftp);
+        let data = std::net::TcpStream::connect(addr).unwrap();
+        let began = support::ftp::ask(&mut ftp, &format!("STOR {name}"));
+        assert!(began.starts_with("150 "), "{began}");
+        let sender = aside(&data, body.to_vec());
+        let answer = support::ftp::line(&mut ftp);
+        done(&data, sender);
+        answer
+    };
+    let refused = stor("ftp-big", &big);
+    assert!(refused.starts_with("552 no room"), "{refused}");
+    assert!(stor("ftp-small", &small).starts_with("226 "));
+
+    assert_eq!(
+        server.settled_files_on_disk(),
+        ["ferry-small", "ftp-small", "http-small"]
+    );
+    assert!(free() >= RESERVE, "{} bytes free", free());
+    // Nothing of the refused ones is kept for a resume either.
+    let mut raw = server.raw();
+    raw.send("SESSIONS\n");
+    assert_eq!(raw.line(), "OK 0");
+    // A refused upload's temp file goes as its request ends, maybe just
+    // after the answer.
+    let deadline = std::time::Instant::now() + support::PATIENCE;
+    while !support::temp_files(server.root.path()).is_empty() {
+        assert!(std::time::Instant::now() < deadline, "temp files left");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}

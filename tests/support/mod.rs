@@ -10,6 +10,7 @@ pub mod proxy;
 #[cfg(feature = "s3")]
 pub mod s3;
 pub mod tar;
+pub mod tmpfs;
 // Certificates need a provider: with the TLS features only.
 #[cfg(any(feature = "tls-aws-lc", feature = "tls-ring"))]
 pub mod tls;

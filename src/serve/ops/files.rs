@@ -105,6 +105,11 @@ fn put(ctx: &Ctx<'_>, who: Who, put: Put) -> Outcome {
                 if until_eof {
                     super::resume::start_over(ctx, &who, &name);
                 }
+                if size.is_none() {
+                    // Judged for nothing at its begin: each write takes
+                    // its room from the reserve.
+                    upload.reserve_as_written(ctx.storage.reserve_as_written());
+                }
                 upload.set_mtime(mtime);
                 upload.set_props(props);
                 create_only_if_required(&mut upload, preconditions.as_deref());

@@ -66,8 +66,9 @@ impl Operate for Resume {
                     .append(&session.id, asked, |_| Ok::<(), Failure>(()))
             });
             match resumed {
-                Ok((appender, session)) => {
+                Ok((mut appender, session)) => {
                     let from = session.received;
+                    appender.reserve_as_written(ctx.storage.reserve_as_written());
                     // Committed, as `user`'s, once its stream ends.
                     let receive = Receive::until_eof(Sink::Session(appender), session.name, owner)
                         .from(from)
