@@ -79,8 +79,7 @@ pub use ops::{Declared, Operation, Request, Verb, locks, multipart};
 pub use receive::Receive;
 pub use reply::{ErrorKind, Failure, PartsKept, Reply};
 use room::{
-    check_move, check_quota, check_room, check_space, check_space_for, file_moved, quota_applies,
-    room_for,
+    check_move, check_room, check_space, check_space_for, file_moved, quota_applies, room_for,
 };
 pub use send::{Send, Source, read_ahead};
 pub use sink::{Sink, WriteBehind};

@@ -1,6 +1,6 @@
 //! Room for a write, one home for both rules every protocol's writes
 //! pass: the disk reserve (`--min-free`, [`check_room`]) and the quotas
-//! ([`check_quota`]), judged together where a write's size is known
+//! ([`check_quota_for`]), judged together where a write's size is known
 //! ([`check_space`]).
 //!
 //! The quota rule: a write of `size` more
@@ -35,7 +35,7 @@ pub(super) fn check_room(ctx: &Ctx<'_>, size: u64) -> Result<(), Failure> {
 }
 
 /// Room for a write of `size` bytes to `name` by `who`: the reserve
-/// ([`check_room`]) and the quotas ([`check_quota`]), judged where the
+/// ([`check_room`]) and the quotas ([`check_quota_for`]), judged where the
 /// size is known, before its bytes are taken.
 ///
 /// # Errors
@@ -138,23 +138,13 @@ fn narrow(space: &mut Space, quota: Quota, used: Usage) {
 /// no token, or where access control is off).
 pub(super) type Writer<'a> = (Option<&'a str>, Option<Quota>);
 
-/// Refuses a write of `size` bytes to `name` by `writer` that would pass a
-/// quota (see the module's header).
+/// Refuses a write of `more` bytes and files to `name` by `writer` that
+/// would pass a quota (see the module's header).
 ///
 /// # Errors
 /// 507 `quota …` naming the quota (the token's own or the folder's, never
 /// anything the token could not see); the ledger could not be read (a
 /// storage failure).
-pub(super) fn check_quota(
-    ctx: &Ctx<'_>,
-    writer: Writer<'_>,
-    name: &str,
-    size: u64,
-) -> Result<(), Failure> {
-    check_quota_for(ctx, writer, name, one_file(size))
-}
-
-/// As [`check_quota`], for `more` bytes and files at once.
 fn check_quota_for(
     ctx: &Ctx<'_>,
     writer: Writer<'_>,
@@ -179,7 +169,7 @@ fn check_quota_for(
 /// quota changes.
 ///
 /// # Errors
-/// As [`check_quota`]; a source that cannot be read is the move's to
+/// As [`check_quota_for`]; a source that cannot be read is the move's to
 /// answer for.
 pub(super) fn check_move(
     ctx: &Ctx<'_>,

@@ -19,7 +19,9 @@ use super::session_expiry::SessionTtl;
 use super::session_files::{self as files, check_id, now_seconds};
 use super::session_state::{Appender, Live, RECORD_EVERY};
 use super::sessions::{DEFERRED_SIZE, SessionInfo, touch};
+use super::usage::Change;
 use super::{Storage, StorageError};
+use crate::access::quota::Quota;
 
 /// What an APPEND asks of its session ([`Storage::append`]).
 #[derive(Debug, Clone, Copy)]
@@ -34,6 +36,11 @@ pub struct Appending {
     /// The upload's size, declared by this APPEND (tus's
     /// creation-defer-length).
     pub size: Option<u64>,
+    /// Its `len` bytes are counted in the ledger before they arrive,
+    /// judged against this quota of the writing token's (and the folders'
+    /// above): [`Storage::count_staged_ahead`]. `None` for a length to
+    /// come (a resumed `STOR`), counted as it ends.
+    pub ahead: Option<Quota>,
 }
 
 impl Storage {
@@ -63,7 +70,7 @@ impl Storage {
         let mut index = self.sessions.bookkeeping(&dir)?;
         let live = self.sessions.get_or_new(id);
         let Appending { offset, .. } = asked;
-        let (ticket, took_over, info) = {
+        let (ticket, took_over, (info, ahead)) = {
             let mut held = live.held();
             if live.is_committing() {
                 return Err(StorageError::Committing.into());
@@ -81,12 +88,19 @@ impl Storage {
                     let appendable = self.appendable(&dir, &live, info, asked);
                     expired = matches!(appendable, Err(StorageError::Expired));
                     Ok(appendable?)
+                })
+                .and_then(|info| match asked.ahead {
+                    Some(quota) => {
+                        let counted = self.count_staged_ahead(&info, asked.len, quota)?;
+                        Ok((info, counted))
+                    }
+                    None => Ok((info, 0)),
                 });
             match checked {
-                Ok(info) => {
+                Ok(checked) => {
                     self.sessions.keep(id, &live);
                     let (ticket, took_over) = live.take_over();
-                    (ticket, took_over, info)
+                    (ticket, took_over, checked)
                 }
                 Err(err) => {
                     if expired {
@@ -113,6 +127,9 @@ impl Storage {
             Ok(fd) => File::from(fd),
             Err(errno) => {
                 live.release(ticket);
+                if let Some(count) = self.staged_count(&info) {
+                    count.count(Change::staged(ahead, -1));
+                }
                 return Err(StorageError::from(errno).into());
             }
         };
@@ -134,6 +151,7 @@ impl Storage {
             shared: self.round_trips,
             gate: self.gate.clone(),
             counted: self.staged_count(&info),
+            ahead,
             cut: false,
             reserve: ReserveAsWritten::default(),
         };
@@ -156,6 +174,7 @@ impl Storage {
             len,
             ttl,
             size,
+            ..
         } = asked;
         if info.stored {
             return Err(StorageError::Stored(info.size));

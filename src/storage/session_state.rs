@@ -183,6 +183,10 @@ pub struct Appender {
     /// Where its bytes count in the usage ledger, until they are counted
     /// (when it ends); `None` where usage is not counted.
     pub(super) counted: Option<StagedCount>,
+    /// Bytes counted in the ledger before they arrived (its length, for
+    /// an APPEND of a known one): netted against what it staged as it
+    /// ends.
+    pub(super) ahead: u64,
     /// A write failed: some of its bytes may have been staged all the
     /// same (the data file says how many).
     pub(super) cut: bool,
@@ -329,15 +333,18 @@ impl Drop for Appender {
 
 impl Appender {
     /// Counts the bytes it staged in the usage ledger, once: when it ends
-    /// (on the I/O pool), or is dropped cut off. Counted once, not per
-    /// write: a ledger change is a locked read and write per account.
+    /// (on the I/O pool), or is dropped cut off, less those counted ahead
+    /// (what a cut or refused APPEND did not stage is given back). Counted
+    /// once, not per write: a ledger change is a locked read and write
+    /// per account.
     fn count_staged(&mut self) {
         if let Some(counted) = self.counted.take() {
             let staged = match self.cut {
                 true => self.staged().saturating_sub(self.start),
                 false => self.written,
             };
-            counted.count(super::usage::Change::staged(staged, 1));
+            let change = super::usage::Change::staged(staged, 1);
+            counted.count(change.plus(super::usage::Change::staged(self.ahead, -1)));
         }
     }
 }

@@ -104,39 +104,17 @@ impl Counted {
                 .saturating_sub(self.unstaged.as_ref().map_or(0, |s| s.1)),
             files: 1,
         };
-        let sum = changes.sum();
-        let mut admitted = 0;
-        for (place, prefix) in self.ledger.folders.iter().enumerate() {
-            if !joined_starts_with(at, prefix) {
-                continue;
-            }
-            let (account, quota) = (Account::Folder(prefix), self.ledger.limits[place]);
-            let judged = (self.ledger).change_within(Slot::Folder(place), sum, |used| {
-                over_quota(quota, used, more, account)
-            });
-            if let Err(refused) = refusal(judged) {
-                self.take_back(at, sum, admitted);
-                return Err(refused);
-            }
-            admitted += 1;
-        }
-        if let Some(writer) = self.writer.as_deref().filter(|_| self.ledger.tokens) {
-            let (token, quota) = (writer.owner.as_str(), writer.quota.unwrap_or_default());
-            let account = Account::Token(token);
-            let judged = (self.ledger).change_within(Slot::Token(token), changes.writer, |used| {
-                over_quota(quota, used, more, account)
-            });
-            if let Err(refused) = refusal(judged) {
-                self.take_back(at, sum, admitted);
-                return Err(refused);
-            }
-        }
+        let writer = self.writer.as_deref().map(|writer| {
+            let quota = writer.quota.unwrap_or_default();
+            (writer.owner.as_str(), quota, changes.writer)
+        });
+        self.ledger.admit(at, (changes.sum(), writer), more)?;
         Ok(changes)
     }
 
     /// The rename failed: what [`Counted::admit`] counted is taken back.
     pub(super) fn undo(&self, at: (&str, &str), changes: &Changes<'_>) {
-        self.take_back(at, changes.sum(), usize::MAX);
+        self.ledger.take_back(at, changes.sum(), usize::MAX);
         if let Some(token) = self.owner() {
             self.count_token(token, changes.writer.negated());
         }
@@ -152,39 +130,9 @@ impl Counted {
         }
     }
 
-    /// The quota'd folders above the file `leaf` of folder `dir`, with
-    /// their places in the ledger.
-    fn folders_above<'a>(
-        &'a self,
-        (dir, leaf): (&'a str, &'a str),
-    ) -> impl Iterator<Item = (usize, &'a str)> + 'a {
-        let folders = self.ledger.folders.iter().enumerate();
-        folders
-            .filter(move |(_, prefix)| joined_starts_with((dir, leaf), prefix))
-            .map(|(place, prefix)| (place, prefix.as_str()))
-    }
-
-    /// Takes `change` back from the first `admitted` folders above `at`.
-    fn take_back(&self, at: (&str, &str), change: Change, admitted: usize) {
-        for (place, _) in self.folders_above(at).take(admitted) {
-            self.count_in(Slot::Folder(place), change.negated());
-        }
-    }
-
     fn count_token(&self, token: &str, change: Change) {
         if self.ledger.tokens {
-            self.count_in(Slot::Token(token), change);
-        }
-    }
-
-    /// Best effort, as every count after the fact: the recount heals.
-    fn count_in(&self, slot: Slot<'_>, change: Change) {
-        if change.is_nothing() {
-            return;
-        }
-        if let Err(err) = self.ledger.change_at(slot, change) {
-            let account = self.ledger.account(slot);
-            log::warn!("could not count {change:?} in {account:?} (the recount will): {err}");
+            self.ledger.count_in(Slot::Token(token), change);
         }
     }
 
@@ -203,6 +151,75 @@ impl Counted {
             changes.add(mine, owner.as_deref(), Change::staged(*staged, -1));
         }
         changes
+    }
+}
+
+/// A write's part in the ledger, judged: the one home of "checked and
+/// counted in one step per account" (a commit's, an APPEND's staged bytes
+/// counted before they arrive).
+impl Ledger {
+    /// Counts a write of the file `leaf` of folder `dir` (`at`): `change`
+    /// in every quota'd folder above it and, where tokens are counted,
+    /// the writer's change in its token's account, each judged first
+    /// against its quota by what the write adds (`more`), under that
+    /// account's lock: writes side by side, on this node or another,
+    /// cannot together pass a quota.
+    ///
+    /// # Errors
+    /// [`StorageError::OverQuota`] (what was counted taken back: nothing
+    /// counted); the ledger cannot be read or written.
+    pub(super) fn admit(
+        &self,
+        at: (&str, &str),
+        (change, writer): (Change, Option<(&str, Quota, Change)>),
+        more: Usage,
+    ) -> Result<(), StorageError> {
+        let mut admitted = 0;
+        for (place, prefix) in self.folders.iter().enumerate() {
+            if !joined_starts_with(at, prefix) {
+                continue;
+            }
+            let (account, quota) = (Account::Folder(prefix), self.limits[place]);
+            let judged = self.change_within(Slot::Folder(place), change, |used| {
+                over_quota(quota, used, more, account)
+            });
+            if let Err(refused) = refusal(judged) {
+                self.take_back(at, change, admitted);
+                return Err(refused);
+            }
+            admitted += 1;
+        }
+        if let Some((token, quota, mine)) = writer.filter(|_| self.tokens) {
+            let account = Account::Token(token);
+            let judged = self.change_within(Slot::Token(token), mine, |used| {
+                over_quota(quota, used, more, account)
+            });
+            if let Err(refused) = refusal(judged) {
+                self.take_back(at, change, admitted);
+                return Err(refused);
+            }
+        }
+        Ok(())
+    }
+
+    /// Takes `change` back from the first `admitted` folders above `at`.
+    pub(super) fn take_back(&self, at: (&str, &str), change: Change, admitted: usize) {
+        let folders = self.folders.iter().enumerate();
+        let above = folders.filter(|(_, prefix)| joined_starts_with(at, prefix));
+        for (place, _) in above.take(admitted) {
+            self.count_in(Slot::Folder(place), change.negated());
+        }
+    }
+
+    /// Best effort, as every count after the fact: the recount heals.
+    pub(super) fn count_in(&self, slot: Slot<'_>, change: Change) {
+        if change.is_nothing() {
+            return;
+        }
+        if let Err(err) = self.change_at(slot, change) {
+            let account = self.account(slot);
+            log::warn!("could not count {change:?} in {account:?} (the recount will): {err}");
+        }
     }
 }
 

@@ -70,3 +70,49 @@ fn overwrites_and_deletes_of_one_name_side_by_side_leave_the_ledger_exact() {
     let [_, used, _, files] = df(&mut raw, "box");
     assert_eq!((used, files), (1, 1));
 }
+
+/// APPENDs to sessions of one quota'd folder, side by side: the first is
+/// held as it writes; each of the others is refused at once, since the
+/// first one's bytes were counted before they arrived. Before, a session's
+/// bytes counted only as its APPEND ended: 8 APPENDs of 90 KB each passed
+/// the check against a 100 KB quota and staged 180–540 KB. (Without the
+/// fix the second APPEND is held at the gate too, and its answer never
+/// comes: the test fails on its read's time limit.)
+#[test]
+fn appends_side_by_side_cannot_together_stage_past_a_quota() {
+    const LEN: usize = 90_000;
+    let gate = Arc::new(Gate::new(Point::Write));
+    let server = TestServer::start_with(|config| {
+        config.quotas = vec![FolderQuota::parse("box/=100000,files=10").unwrap()];
+        config.gate = Some(Arc::clone(&gate));
+        config.pool_writes = ferry::config::PoolWrites::Always;
+    });
+    std::fs::create_dir(server.path("box")).unwrap();
+    let body = support::pattern(LEN, 1);
+    let mut raw = server.raw();
+    let ids: Vec<String> = (0..8)
+        .map(|n| support::upload(&mut raw, &format!("box/f{n}"), &body).0)
+        .collect();
+    let mut first = server.raw();
+    first.send(format!("APPEND {} 0 {LEN}\n", ids[0]));
+    first.send(&body);
+    gate.wait_for_arrivals(1);
+    for id in &ids[1..] {
+        let refused = support::append(&mut raw, id, 0, &body);
+        assert!(
+            refused.starts_with(
+                "ERR 507 quota: 90000 more bytes would pass the 100000-byte quota of folder box/ (90000 used)"
+            ),
+            "{refused}"
+        );
+    }
+    gate.open();
+    assert_eq!(first.line(), format!("OK {LEN}"));
+    let [_, used, ..] = df(&mut raw, "box");
+    assert_eq!(used, LEN as u64);
+    // A refused APPEND counts nothing; the one that staged, its bytes.
+    raw.send(format!("COMMIT {}\n", ids[0]));
+    assert!(raw.line().starts_with("OK 90000 "));
+    let [_, used, _, files] = df(&mut raw, "box");
+    assert_eq!((used, files), (LEN as u64, 1));
+}

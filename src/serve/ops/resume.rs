@@ -61,6 +61,8 @@ impl Operate for Resume {
                     len: DEFERRED_SIZE - session.received,
                     ttl: None,
                     size: None,
+                    // A length to come: counted as it ends.
+                    ahead: None,
                 };
                 ctx.storage
                     .append(&session.id, asked, |_| Ok::<(), Failure>(()))

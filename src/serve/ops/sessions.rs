@@ -18,8 +18,8 @@ use crate::serve::operate::{Aim, Needs, Operate};
 use crate::serve::piece::{PieceCheck, PieceChecksum};
 use crate::serve::terms::FirstBytes;
 use crate::serve::{
-    Body, Ctx, ErrorKind, Failure, Next, Outcome, Receive, Reply, Sink, check_quota, check_room,
-    check_size, check_space, refuse, skip_body,
+    Body, Ctx, ErrorKind, Failure, Next, Outcome, Receive, Reply, Sink, check_room, check_size,
+    check_space, refuse, skip_body,
 };
 use crate::storage::{Appender, Appending, SessionInfo, SessionLimits, StorageError};
 
@@ -119,6 +119,7 @@ fn upload(ctx: &Ctx<'_>, who: &Who, upload: Upload) -> Outcome {
                     len: first.len,
                     ttl: None,
                     size: None,
+                    ahead: Some(writer.quota().unwrap_or_default()),
                 };
                 let (checksum, commit) = (first.checksum, Some(user));
                 append_now(ctx, &session.id, asked, checksum, commit, |_| Ok(()))
@@ -275,19 +276,19 @@ impl Operate for Append {
                 return refuse(ctx, "APPEND", &id, failure, skip_body(body, ctx.config));
             }
             let ttl = Some(ctx.config.session_ttl());
+            // The session's bytes count before they are staged: this
+            // APPEND's are judged against the quotas with what is stored
+            // and staged already, and counted in the same step (a size to
+            // come has no other check).
             let asked = Appending {
                 offset,
                 len,
                 ttl,
                 size,
+                ahead: Some(who.quota().unwrap_or_default()),
             };
-            // The session's bytes count as they are staged: this APPEND's
-            // are judged against the quotas with what is stored and staged
-            // already (a size to come has no other check).
             append_now(ctx, &id, asked, checksum, commit, |session| {
-                let name = session.name.as_str();
-                authorize_session(&who, name)
-                    .and_then(|()| check_quota(ctx, (who.name(), who.quota()), name, len))
+                authorize_session(&who, session.name.as_str())
             })
         })
     }
