@@ -154,6 +154,7 @@ impl Storage {
             ahead,
             cut: false,
             reserve: ReserveAsWritten::default(),
+            ahead_quota: None,
         };
         Ok((appender, info))
     }

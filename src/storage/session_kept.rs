@@ -141,19 +141,21 @@ impl Storage {
     }
 
     /// Drops the upload of `name` kept for `owner`, if there is one (a
-    /// fresh `STOR` starts over).
+    /// fresh `STOR` starts over; a delete of the name frees its bytes).
+    /// Returns whether there was one.
     ///
     /// # Errors
     /// It is streamed into or committed; the file system's.
-    pub fn drop_kept_upload(&self, owner: Option<&str>, name: &Name) -> Result<(), StorageError> {
+    pub fn drop_kept_upload(&self, owner: Option<&str>, name: &Name) -> Result<bool, StorageError> {
         if self.kept_upload(owner, name)?.is_none() {
-            return Ok(());
+            return Ok(false);
         }
         let dir = self.sessions_dir()?;
         let mut index = self.sessions.bookkeeping(&dir)?;
         self.load_index(&dir, &mut index);
         let id = self.kept_id(&dir, owner, name)?;
-        self.make_way(&dir, &mut index, &id, (owner, name))
+        self.make_way(&dir, &mut index, &id, (owner, name))?;
+        Ok(true)
     }
 
     /// The id of the upload of `name` kept for `owner`: one per token and

@@ -20,6 +20,7 @@ use super::reserve::ReserveAsWritten;
 use super::session_files::{self as files, BookkeepingLock, IdKey, SessionLock, now_seconds};
 use super::session_index::Index;
 use super::usage_counts::StagedCount;
+use crate::access::quota::Quota;
 
 /// How often a long APPEND records the CRC of what it has staged, in
 /// bytes: what a COMMIT after a crash reads again at most.
@@ -193,6 +194,10 @@ pub struct Appender {
     /// Where a length to come takes room for each write
     /// ([`Appender::reserve_as_written`]).
     pub(super) reserve: ReserveAsWritten,
+    /// A length to come counts each write in the ledger before it is
+    /// made, judged against this quota of the writing token's (and the
+    /// folders' above): [`Appender::count_as_written`].
+    pub(super) ahead_quota: Option<Quota>,
 }
 
 impl Appender {
@@ -209,7 +214,7 @@ impl Appender {
             return Err(StorageError::Superseded);
         }
         // Refused before a byte of it is written: what is staged stands.
-        self.reserve.take(data.len())?;
+        self.take_room(data.len())?;
         let injected = self.gate.as_ref().and_then(|gate| gate.fault(Point::Write));
         let written = match injected {
             Some(errno) => Err(std::io::Error::from(errno)),
@@ -244,6 +249,26 @@ impl Appender {
     /// (`reserve.rs`).
     pub fn reserve_as_written(&mut self, reserve: ReserveAsWritten) {
         self.reserve = reserve;
+    }
+
+    /// Makes an APPEND of a length to come (a resumed `STOR`) count each
+    /// write in the usage ledger before it makes it, judged against
+    /// `quota` (the writing token's) and the folders' above: it stops at
+    /// a quota, keeping nothing past it. Nothing where usage is not
+    /// counted.
+    pub fn count_as_written(&mut self, quota: Quota) {
+        self.ahead_quota = Some(quota);
+    }
+
+    /// Room for `len` more bytes: the disk reserve's, and where counted
+    /// ahead, the quotas'.
+    fn take_room(&mut self, len: usize) -> Result<(), StorageError> {
+        self.reserve.take(len)?;
+        if let (Some(quota), Some(counted)) = (self.ahead_quota, &self.counted) {
+            counted.count_ahead(len as u64, quota)?;
+            self.ahead += len as u64;
+        }
+        Ok(())
     }
 
     fn owns_session(&self) -> bool {

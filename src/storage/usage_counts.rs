@@ -127,20 +127,10 @@ impl Storage {
         len: u64,
         quota: Quota,
     ) -> Result<u64, StorageError> {
-        let Some(count) = self.staged_count(session) else {
-            return Ok(0);
-        };
-        let change = Change::staged(len, 1);
-        let at = count.path.rsplit_once('/').unwrap_or(("", &count.path));
-        let writer = count.owner.as_deref().map(|owner| (owner, quota, change));
-        // Judged as the file it will become (a file limit reached refuses
-        // it now, not at its commit), counted as bytes alone.
-        let more = Usage {
-            bytes: len,
-            files: 1,
-        };
-        count.ledger.admit(at, (change, writer), more)?;
-        Ok(len)
+        match self.staged_count(session) {
+            Some(count) => count.count_ahead(len, quota).map(|()| len),
+            None => Ok(0),
+        }
     }
 
     /// Takes what session `id` of the sessions directory `dir` has staged
@@ -245,6 +235,26 @@ impl StagedCount {
         if !change.is_nothing() {
             self.ledger.count(&self.path, self.owner.as_deref(), change);
         }
+    }
+
+    /// Counts `len` bytes before they are staged, judged against the
+    /// quotas of the accounts they count in (`quota`: the writing
+    /// token's) in the same step ([`Ledger::admit`]).
+    ///
+    /// # Errors
+    /// [`StorageError::OverQuota`], nothing counted; the ledger cannot be
+    /// read or written.
+    pub(super) fn count_ahead(&self, len: u64, quota: Quota) -> Result<(), StorageError> {
+        let change = Change::staged(len, 1);
+        let at = self.path.rsplit_once('/').unwrap_or(("", &self.path));
+        let writer = self.owner.as_deref().map(|owner| (owner, quota, change));
+        // Judged as the file it will become (a file limit reached refuses
+        // it now, not at its commit), counted as bytes alone.
+        let more = Usage {
+            bytes: len,
+            files: 1,
+        };
+        self.ledger.admit(at, (change, writer), more)
     }
 
     /// Counts `now` bytes staged where `was` were (a part sent again).

@@ -242,3 +242,51 @@ fn a_token_that_may_not_read_a_file_learns_nothing_of_its_size() {
     let log = std::fs::read(root.join("log.csv")).unwrap();
     assert_eq!((log.len(), &log[1234..]), (1238, &b"y,1\n"[..]));
 }
+
+/// A token with a 100 KB quota: an `APPE` of 264,800 bytes is refused
+/// (552) and keeps nothing past the quota; `DELE` of the name frees what
+/// it kept (there is no file: it answers 250 all the same), and a fresh
+/// `STOR` of the name starts over; the token is never locked out, and
+/// the ledger counts what is on the disk. Before, the refused `APPE`'s
+/// bytes stayed counted as a kept upload for a day (`--upload-ttl`):
+/// every `STOR`, even of 10 bytes, was refused, and nothing over FTP
+/// could free them.
+#[test]
+fn kept_bytes_never_lock_a_token_out_of_its_quota() {
+    use ferry::access::quota::Quota;
+    use ferry::access::tokens::TokensFile;
+    let holders: &[(&str, &[&str])] = &[("cam", &["write:/", "read:/", "delete:/"])];
+    let (server, tokens, _dir) = support::tokens::guarded_with(holders, &[], |config| {
+        listen_ftp(config);
+        let path = config.access.tokens.clone().unwrap();
+        let mut file = TokensFile::parse(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        file.entries[0].quota = Some(Quota::parse("100000").unwrap());
+        std::fs::write(&path, file.render()).unwrap();
+    });
+    let mut cam = connect(&server);
+    log_in(&mut cam, "cam", &tokens[0]);
+    let used = || {
+        let mut raw = server.raw();
+        raw.send(format!("AUTH {}\nDF\n", tokens[0]));
+        assert!(raw.line().starts_with("OK"));
+        let line = raw.line();
+        let fields: Vec<u64> = line[3..].split(' ').map(|n| n.parse().unwrap()).collect();
+        fields[1]
+    };
+    let big = pattern(264_800, 3);
+    let (_, refused) = store_with(&mut cam, "APPE big.bin", &big);
+    assert!(refused.starts_with("552 quota"), "{refused}");
+    assert!(used() <= 100_000, "{} counted", used());
+    let deleted = ask(&mut cam, "DELE big.bin");
+    assert!(deleted.starts_with("250 "), "{deleted}");
+    assert_eq!(used(), 0);
+    let (_, stored) = store(&mut cam, "small.txt", &[1u8; 10]);
+    assert_eq!(stored, "226 done");
+
+    let (_, refused) = store_with(&mut cam, "APPE big.bin", &big);
+    assert!(refused.starts_with("552 quota"), "{refused}");
+    let (_, stored) = store(&mut cam, "big.bin", &big[..50_000]);
+    assert_eq!(stored, "226 done");
+    assert_eq!(used(), 50_010);
+    assert_eq!(server.settled_files_on_disk(), ["big.bin", "small.txt"]);
+}

@@ -52,7 +52,23 @@ fn delete(
         folder_whole,
     }: Delete,
 ) -> Outcome {
-    Outcome::on_pool(move |ctx| match ctx.storage.delete(&name, folders) {
+    Outcome::on_pool(move |ctx| {
+        // What a cut `STOR` of the name kept for the token goes with it,
+        // so that every protocol can free those bytes.
+        let kept = super::resume::start_over(ctx, &who, &name);
+        deleted(ctx, who, (name, folders, folder_whole), kept)
+    })
+}
+
+/// What a delete of `name` came to, `kept` telling whether it dropped an
+/// upload kept for the client (then a name with no file is deleted too).
+fn deleted(
+    ctx: &Ctx<'_>,
+    who: Who,
+    (name, folders, folder_whole): (Name, Folders, bool),
+    kept: bool,
+) -> Outcome {
+    match ctx.storage.delete(&name, folders) {
         Ok(()) => {
             debug!("#{} DELETE {name}", ctx.client);
             super::locks::release(ctx, name.as_str(), false);
@@ -69,8 +85,9 @@ fn delete(
             super::locks::release(ctx, name.as_str(), false);
             Outcome::answer(Reply::Done)
         }
+        Err(StorageError::NotFound) if kept => Outcome::answer(Reply::Done),
         Err(err) => storage_refusal(ctx, "DELETE", name.as_str(), err),
-    })
+    }
 }
 
 /// Remove each of `names`, all in the folder `prefix`, that the client

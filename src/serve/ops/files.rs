@@ -99,12 +99,16 @@ fn put(ctx: &Ctx<'_>, who: Who, put: Put) -> Outcome {
         return refuse(ctx, "PUT", name.as_str(), failure, Next::Close);
     }
     let look = look_for(ctx, size, props.is_some(), preconditions.is_some());
-    Outcome::brief(
-        move |ctx| match begin_put(ctx, &who, &name, (size, look), folders) {
+    Outcome::brief(move |ctx| {
+        if until_eof {
+            // A fresh `STOR` starts over: what was kept of an earlier one
+            // for the token goes first, so that its bytes no longer count
+            // against the quota this one is judged by (else they locked
+            // the token out until they expired).
+            let _ = super::resume::start_over(ctx, &who, &name);
+        }
+        match begin_put(ctx, &who, &name, (size, look), folders) {
             Ok(mut upload) => {
-                if until_eof {
-                    super::resume::start_over(ctx, &who, &name);
-                }
                 if size.is_none() {
                     // Judged for nothing at its begin: each write takes
                     // its room from the reserve.
@@ -136,8 +140,8 @@ fn put(ctx: &Ctx<'_>, who: Who, put: Put) -> Outcome {
                 failure,
                 skip_body(framing, ctx.config),
             ),
-        },
-    )
+        }
+    })
 }
 
 /// The largest body whose PUT leaves the look at its target to the

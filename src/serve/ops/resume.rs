@@ -61,7 +61,7 @@ impl Operate for Resume {
                     len: DEFERRED_SIZE - session.received,
                     ttl: None,
                     size: None,
-                    // A length to come: counted as it ends.
+                    // A length to come: counted write by write.
                     ahead: None,
                 };
                 ctx.storage
@@ -71,6 +71,7 @@ impl Operate for Resume {
                 Ok((mut appender, session)) => {
                     let from = session.received;
                     appender.reserve_as_written(ctx.storage.reserve_as_written());
+                    appender.count_as_written(who.quota().unwrap_or_default());
                     // Committed, as `user`'s, once its stream ends.
                     let receive = Receive::until_eof(Sink::Session(appender), session.name, owner)
                         .from(from)
@@ -150,13 +151,17 @@ pub(in crate::serve) fn keep_cut(ctx: &Ctx<'_>, mut receive: Box<Receive>) {
     }
 }
 
-/// A fresh `STOR` of `name` (no `REST`) starts over: what was kept of an
-/// earlier one for `who` goes. On the pool.
-pub(in crate::serve) fn start_over(ctx: &Ctx<'_>, who: &Who, name: &Name) {
-    if let Err(err) = ctx.storage.drop_kept_upload(owner_of(who).as_deref(), name) {
-        match err {
-            StorageError::SessionBusy | StorageError::InUseElsewhere => {}
-            err => warn!("#{} STOR {name}: the kept upload stays: {err}", ctx.client),
+/// A fresh `STOR` of `name` (no `REST`) starts over, and a delete of the
+/// name ends it: what was kept of an earlier one for `who` goes, its bytes
+/// no longer counted against a quota. Returns whether something was
+/// kept. On the pool.
+pub(in crate::serve) fn start_over(ctx: &Ctx<'_>, who: &Who, name: &Name) -> bool {
+    match ctx.storage.drop_kept_upload(owner_of(who).as_deref(), name) {
+        Ok(dropped) => dropped,
+        Err(StorageError::SessionBusy | StorageError::InUseElsewhere) => false,
+        Err(err) => {
+            warn!("#{} {name}: the kept upload stays: {err}", ctx.client);
+            false
         }
     }
 }
