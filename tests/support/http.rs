@@ -152,7 +152,12 @@ pub struct Conn {
 
 impl Conn {
     pub fn open(addr: SocketAddr) -> Conn {
-        let stream = TcpStream::connect(addr).unwrap();
+        Conn::on(TcpStream::connect(addr).unwrap())
+    }
+
+    /// Over `stream`, connected already (from another address:
+    /// [`super::Raw::connect_from`]).
+    pub fn on(stream: TcpStream) -> Conn {
         stream.set_read_timeout(Some(PATIENCE)).unwrap();
         let reader = BufReader::new(stream.try_clone().unwrap());
         Conn { stream, reader }

@@ -832,3 +832,49 @@ fn only_its_holder_takes_a_reservation_over() {
     // Written: a lock like any other, its holder's second LOCK refused.
     assert_eq!(lock(addr, "/n", "exclusive", &one).0.status, 423);
 }
+
+/// The clients without a token (`--anonymous write:anon/`) count together
+/// as one holder (docs/security.md): two addresses share one holder's
+/// `MAX_LOCKS_PER_HOLDER`, and a token's holder still locks. Before, each
+/// address had its own: ten strangers filled the root's 10,000 and every
+/// token holder's LOCK was refused for an hour.
+#[test]
+fn clients_without_a_token_share_one_holders_lock_caps() {
+    use ferry::serve::locks::MAX_LOCKS_PER_HOLDER;
+    let holders: &[(&str, &[&str])] = &[("owner", &["write:/", "read:/"])];
+    let (server, tokens, _dir) = guarded(holders, &["write:anon/", "read:anon/"]);
+    let addr = server.http.unwrap();
+    std::fs::create_dir(server.path("anon")).unwrap();
+    let body = lockinfo("shared");
+    let from = |source: [u8; 4]| {
+        support::http::Conn::on(support::Raw::connect_from(addr, source.into()).stream)
+    };
+    // Each request in one write (see the test above).
+    let ask = |conn: &mut support::http::Conn, target: &str| {
+        let head = format!(
+            "LOCK {target} HTTP/1.1\r\n{HOST}Content-Length: {}\r\n\r\n",
+            body.len()
+        );
+        conn.send(format!("{head}{body}"));
+        conn.reply()
+    };
+    let (mut one, mut two) = (from([127, 0, 0, 1]), from([127, 0, 0, 2]));
+    let half = MAX_LOCKS_PER_HOLDER / 2;
+    for n in 0..MAX_LOCKS_PER_HOLDER {
+        let stream = if n < half { &mut one } else { &mut two };
+        let answer = ask(stream, &format!("/anon/f{n}"));
+        assert_eq!(answer.status, 201, "lock {n}: {}", answer.head);
+    }
+    for stream in [&mut one, &mut two, &mut from([127, 0, 0, 3])] {
+        let over = ask(stream, "/anon/one-more");
+        assert_eq!(over.status, 503, "{}", over.head);
+        assert!(
+            over.text()
+                .contains("the clients without a token hold 1000 locks"),
+            "{}",
+            over.text()
+        );
+    }
+    let (theirs, _) = lock(addr, "/mine", "exclusive", &bearer(&tokens[0]));
+    assert_eq!(theirs.status, 201, "{}", theirs.head);
+}

@@ -35,8 +35,8 @@ pub const MAX_TIMEOUT: u64 = 3600;
 /// Why a request is refused whose conditions require a version of a name
 /// that nothing has (`If-Match` on it): `412`, which S3 answers `404`.
 pub const NOTHING_THERE: &str = "the conditions name a version, and nothing has the name";
-/// The most live locks one holder (a token, or a client address without
-/// one) may hold at once: more than any file manager takes (davfs2 locks
+/// The most live locks one holder (a token; the clients without one
+/// together; without access control, a client address) may hold at once: more than any file manager takes (davfs2 locks
 /// each file it has open for writing), few enough that one client cannot
 /// make every lock check and every `lockdiscovery` of the others slow.
 pub const MAX_LOCKS_PER_HOLDER: usize = 1000;
@@ -232,10 +232,7 @@ fn lock(
     }: Lock,
 ) -> Outcome {
     let name = &name;
-    let holder = match who.name() {
-        Some(token) => token.to_owned(),
-        None => format!("addr {}", ctx.peer),
-    };
+    let holder = holder_of(who, ctx.peer);
     let locks = ctx.storage.dav_locks();
     let changed = locks.change(|table, now| match &*ask {
         LockAsk::Refresh { timeout } => {
@@ -363,6 +360,33 @@ fn take(
     Ok((granted, edit))
 }
 
+/// Who holds the locks `who` takes from `peer`: a token's name; a client
+/// without a token where tokens are asked for (`--anonymous` grants),
+/// [`STRANGERS`] and its address, so that only that address takes its
+/// lock-null reservations over (`reservations.rs`) while the caps count
+/// every such client as one ([`counted_as`], docs/security.md); without
+/// access control, the client's address.
+fn holder_of(who: &Who, peer: std::net::IpAddr) -> String {
+    match who {
+        Who::Holder(_) => who.name().unwrap_or_default().to_owned(),
+        Who::Anonymous(_) => format!("{STRANGERS} addr {peer}"),
+        Who::Everyone => format!("addr {peer}"),
+    }
+}
+
+/// The holder the clients without a token hold their locks as, where
+/// tokens are asked for: `(anonymous)`, a name no token can have.
+const STRANGERS: &str = crate::access::Owner::ANONYMOUS;
+
+/// Whose share of the caps a lock of `holder` takes: the clients without
+/// a token share one.
+fn counted_as(holder: &str) -> &str {
+    match holder.strip_prefix(STRANGERS) {
+        Some(_) => STRANGERS,
+        None => holder,
+    }
+}
+
 /// Refuses a new lock for `holder` that would pass a cap: its own
 /// ([`MAX_LOCKS_PER_HOLDER`]) or the root's ([`MAX_LOCKS`]). Live locks
 /// only (`now`).
@@ -372,10 +396,15 @@ fn take(
 /// back or run out).
 fn check_caps(table: &[DavLock], now: i64, holder: &str) -> Result<(), Failure> {
     let live = || table.iter().filter(|lock| lock.expires > now);
-    if live().filter(|lock| lock.holder == holder).count() >= MAX_LOCKS_PER_HOLDER {
-        let message = format!(
-            "this client holds {MAX_LOCKS_PER_HOLDER} locks, the most one may: unlock some first"
-        );
+    let counted = counted_as(holder);
+    let held = live().filter(|lock| counted_as(&lock.holder) == counted);
+    if held.count() >= MAX_LOCKS_PER_HOLDER {
+        let who = match counted {
+            STRANGERS => "the clients without a token hold",
+            _ => "this client holds",
+        };
+        let message =
+            format!("{who} {MAX_LOCKS_PER_HOLDER} locks, the most one may: unlock some first");
         return Err(Failure::new(ErrorKind::Busy, message));
     }
     if live().count() >= MAX_LOCKS {
