@@ -19,6 +19,7 @@
 //!     owner
 //!     <the owner's XML, as the client gave it, to the end of the file>
 //! .ferry-dav/locks/tmp-<...>     a record being written
+//! .ferry-dav/locks/.lock         empty: its flock is held by every change
 //! ```
 //!
 //! The folder is made when a (writable) server opens the root, and held
@@ -36,8 +37,10 @@
 //! changes within one tick of the file system's clock would share it, as
 //! git's "racy" index entries do): the table is read again on the pool
 //! until its folder has been still for a second (`settled.rs`). Changes are made
-//! under an exclusive `flock` of the folder, reading the records fresh,
-//! so two nodes never both take a conflicting lock. Expired records are
+//! under an exclusive `flock` of a regular file in the folder (`.lock`:
+//! a shared file system forwards a file's lock to every mount, not
+//! always a folder's), reading the records fresh, so two nodes never
+//! both take a conflicting lock. Expired records are
 //! ignored, and removed when the table is read. Reading the table again
 //! reads only the records this node has not read yet (by name and inode,
 //! from the folder's entries: a refresh is a new inode), so a flood of
@@ -57,6 +60,9 @@ use super::{DIR, Storage, StorageError, stored_file_mode};
 
 /// The folder of the records, in the root.
 pub const LOCKS_DIR: &str = ".ferry-dav/locks";
+/// The file whose `flock` every change of the records holds (a dot
+/// name: never taken for a record).
+const TABLE_LOCK: &str = ".lock";
 /// The largest record read: a lock's owner is at most a LOCK body.
 const MAX_RECORD: u64 = 128 * 1024;
 
@@ -304,7 +310,13 @@ impl DavLocks {
         decide: impl FnOnce(&[DavLock], i64) -> Result<(T, Edit), E>,
     ) -> Result<T, E> {
         let dir = self.made_dir()?;
-        let held = rustix::fs::openat(dir, ".", DIR, Mode::empty()).map_err(StorageError::from)?;
+        // A regular file's `flock`, opened anew for each change: JuiceFS
+        // forwards a file's to its metadata service, never a folder's
+        // (which held on one mount only: nodes granted two exclusive
+        // locks on one name, issue 75), and NFS a file's as a POSIX lock.
+        let flags = OFlags::RDWR | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let held = rustix::fs::openat(dir, TABLE_LOCK, flags, Mode::from_raw_mode(0o600))
+            .map_err(StorageError::from)?;
         rustix::fs::flock(&held, FlockOperation::LockExclusive).map_err(StorageError::from)?;
         let locks = self.read_all(dir)?;
         let (answer, edit) = decide(&locks, self.now())?;
@@ -456,6 +468,38 @@ mod tests {
             expires: 100,
             holder: "t".into(),
         }
+    }
+
+    /// Every change holds the flock of `.lock`, a regular file (what a
+    /// shared file system forwards to its other mounts): while another
+    /// process (here, another descriptor) holds it, no change is made.
+    #[test]
+    fn a_change_waits_for_the_table_files_lock() {
+        let root = tempfile::tempdir().unwrap();
+        let fd = Arc::new(rustix::fs::open(root.path(), DIR, Mode::empty()).unwrap());
+        let locks = Arc::new(DavLocks::new(fd, false, "t-".into()));
+        let file = root.path().join(LOCKS_DIR).join(TABLE_LOCK);
+        let held = std::fs::File::create(&file).unwrap();
+        rustix::fs::flock(&held, FlockOperation::LockExclusive).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let changer = std::thread::spawn({
+            let locks = Arc::clone(&locks);
+            move || {
+                let made = locks.change(|_, _| {
+                    let edit = Edit {
+                        write: vec![lock("x", false)],
+                        remove: vec![],
+                    };
+                    Ok::<_, StorageError>(((), edit))
+                });
+                tx.send(made.is_ok()).unwrap();
+            }
+        });
+        let waited = rx.recv_timeout(std::time::Duration::from_millis(200));
+        assert!(waited.is_err(), "changed while the table's lock was held");
+        rustix::fs::flock(&held, FlockOperation::Unlock).unwrap();
+        assert!(rx.recv().unwrap());
+        changer.join().unwrap();
     }
 
     #[test]
