@@ -221,8 +221,12 @@ impl IdKey {
                 rustix::rand::getrandom(&mut key[filled..], rustix::rand::GetRandomFlags::empty())?;
         }
         // Written aside and linked into place: the key file is whole or
-        // absent, and if another process made one meanwhile, theirs wins.
-        let temp = format!("{KEY_FILE}.{}", std::process::id());
+        // absent, and if another process or thread made one meanwhile,
+        // theirs wins. The aside name is this call's own (the key's first
+        // bytes beside the process id): with the process id alone, two
+        // threads making the key at once removed each other's, and one
+        // request failed "no such file" (found by the history test).
+        let temp = format!("{KEY_FILE}.{}.{}", std::process::id(), hex(&key[..4]));
         let _ = rustix::fs::unlinkat(dir, temp.as_str(), AtFlags::empty());
         let file = File::from(rustix::fs::openat(
             dir,

@@ -5,10 +5,13 @@
 //!   WebDAV, S3, tus and FTP, each step checked against a small model of the
 //!   files, grants and locks (`FERRY_MODEL_CASES` for a longer run);
 //! - `cases`: the rules case by case over real sockets, and what the
-//!   model found, kept by name.
+//!   model found, kept by name;
+//! - `history`: many clients at once on one node and two, every answer
+//!   recorded, then checked: quotas, ledgers, locks, acknowledged bytes.
 
 #[path = "../support/mod.rs"]
 mod support;
 
 mod cases;
+mod history;
 mod model;

@@ -116,3 +116,39 @@ fn appends_side_by_side_cannot_together_stage_past_a_quota() {
     let [_, used, _, files] = df(&mut raw, "box");
     assert_eq!((used, files), (LEN as u64, 1));
 }
+
+/// Sessions begun beside deletes on a fresh root, where the first of
+/// them makes the key session ids are made with (a delete looks for an
+/// upload kept for its name): every session begins, every delete is
+/// answered. Before, threads making the key at once wrote it aside under
+/// one name (the process id's) and removed each other's: an UPLOAD failed
+/// `ERR 404 no such file` (found by the history test,
+/// `tests/invariants/history.rs`).
+#[test]
+fn sessions_begun_beside_deletes_on_a_fresh_root_all_begin() {
+    const CLIENTS: usize = 8;
+    for round in 0..20 {
+        let server = TestServer::start();
+        let ready = Arc::new(std::sync::Barrier::new(CLIENTS));
+        let clients: Vec<_> = (0..CLIENTS)
+            .map(|n| {
+                let (mut raw, ready) = (server.raw(), Arc::clone(&ready));
+                std::thread::spawn(move || {
+                    let body = support::pattern(10, n as u64);
+                    let line = match n % 2 {
+                        0 => format!("UPLOAD f{n} 10 {}\n", support::crc_hex(&body)),
+                        _ => format!("DEL f{n}\n"),
+                    };
+                    ready.wait();
+                    raw.send(line);
+                    (n, raw.line())
+                })
+            })
+            .collect();
+        for client in clients {
+            let (n, answer) = client.join().unwrap();
+            let expected = if n % 2 == 0 { "OK " } else { "ERR 404 " };
+            assert!(answer.starts_with(expected), "round {round}: {answer}");
+        }
+    }
+}

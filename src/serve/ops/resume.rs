@@ -158,7 +158,11 @@ pub(in crate::serve) fn keep_cut(ctx: &Ctx<'_>, mut receive: Box<Receive>) {
 pub(in crate::serve) fn start_over(ctx: &Ctx<'_>, who: &Who, name: &Name) -> bool {
     match ctx.storage.drop_kept_upload(owner_of(who).as_deref(), name) {
         Ok(dropped) => dropped,
-        Err(StorageError::SessionBusy | StorageError::InUseElsewhere) => false,
+        // Busy: a STOR of it under way (it keeps its own); gone: nothing
+        // kept.
+        Err(StorageError::SessionBusy | StorageError::InUseElsewhere | StorageError::NotFound) => {
+            false
+        }
         Err(err) => {
             warn!("#{} {name}: the kept upload stays: {err}", ctx.client);
             false
