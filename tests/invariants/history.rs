@@ -34,10 +34,10 @@ use support::{Raw, TestServer, crc_hex, pattern};
 const QUOTA_BYTES: u64 = 200_000;
 const QUOTA_FILES: u64 = 6;
 /// The names uploads and deletes take (more than the file limit).
-const NAMES: usize = 8;
+const NAMES: usize = 4;
 /// Names locked exclusively.
 const LOCKED: &[&str] = &["l/a", "l/b"];
-const CLIENTS: u64 = 6;
+const CLIENTS: u64 = 8;
 const HOST: &str = "Host: localhost\r\n";
 
 /// One node's addresses.
@@ -113,15 +113,21 @@ fn a_concurrent_history_on_two_nodes_of_one_root_keeps_every_promise() {
 
 /// Runs the clients against `nodes` (on `server`'s root), then checks.
 fn run(server: &TestServer, nodes: &[Node]) {
-    std::fs::create_dir_all(server.path("q")).unwrap();
+    // A file nobody deletes keeps the folder there for DF (a FERRY/1
+    // DEL of the last file would prune it).
+    assert!(ferry_put(nodes[0].ferry, "q/keep", b"k"));
     std::fs::create_dir_all(server.path("l")).unwrap();
     for name in LOCKED {
         std::fs::write(server.path(name), b"locked").unwrap();
     }
     let seed = env("FERRY_HISTORY_SEED", 0x5eed_f00d);
-    let ops = env("FERRY_HISTORY_OPS", 25);
+    let ops = env("FERRY_HISTORY_OPS", 60);
     eprintln!("history: seed {seed:#x}, {CLIENTS} clients x {ops} requests");
-    let history = Arc::new(Mutex::new(History::default()));
+    let mut begun = History::default();
+    begun
+        .acknowledged
+        .insert("q/keep".into(), [crc_hex(b"k")].into());
+    let history = Arc::new(Mutex::new(begun));
     let done = Arc::new(AtomicBool::new(false));
     let monitor = {
         let (done, ferry) = (Arc::clone(&done), nodes[0].ferry);
