@@ -116,7 +116,7 @@ impl Storage {
         let parent = self.fd(&dir);
         // Counted: what it takes off is what it removes, no commit over
         // the name between the look and the count (`name_locks.rs`).
-        let _name = match &self.usage {
+        let name_held = match &self.usage {
             Some(ledger) => Some(ledger.names.hold((dir_of(name), leaf))?),
             None => None,
         };
@@ -133,6 +133,9 @@ impl Storage {
         if let Some(going) = going {
             self.count_gone(name.as_str(), going);
         }
+        // Counted: the flushes below need no other delete or commit of
+        // the name kept waiting.
+        drop(name_held);
         self.checksums.forget(&stat);
         let pruned = folders
             .pruned_below()

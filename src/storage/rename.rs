@@ -43,7 +43,7 @@ impl Storage {
         // Counted: both names held from their looks to their counts
         // (`name_locks.rs`), so that the size moved and the size replaced
         // are those the rename moved and replaced.
-        let _names = match &self.usage {
+        let names_held = match &self.usage {
             Some(ledger) => Some(ledger.names.hold_two(from.as_str(), to.as_str())?),
             None => None,
         };
@@ -90,6 +90,9 @@ impl Storage {
             let size = u64::try_from(stat.st_size).unwrap_or(0);
             ledger.count_move(from.as_str(), to.as_str(), size);
         }
+        // Counted: the flushes below keep no other change of the names
+        // waiting.
+        drop(names_held);
         if let Some(dirs) = &mut flush {
             // The new name first, then the old one's removal: a power cut
             // in between leaves the file under both names (where each
