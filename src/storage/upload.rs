@@ -106,6 +106,11 @@ pub struct Upload {
     /// Where a length to come takes room for each write
     /// ([`Upload::reserve_as_written`]).
     pub(super) reserve: ReserveAsWritten,
+    /// A length to come counts each write in the usage ledger before it
+    /// is made ([`Upload::count_as_written`]); `ahead` is what is counted
+    /// so, netted by the commit, given back if there is none.
+    pub(super) counts_ahead: bool,
+    pub(super) ahead: u64,
 }
 
 /// What is recorded of the parts a multipart upload's object was
@@ -124,11 +129,15 @@ impl Upload {
     ///
     /// # Errors
     /// [`StorageError::NoRoom`] where an upload of a length to come would
-    /// write into the disk reserve, [`StorageError::NoSpace`] on a full
+    /// write into the disk reserve, [`StorageError::OverQuota`] where it
+    /// would pass a quota, [`StorageError::NoSpace`] on a full
     /// disk, [`StorageError::Io`] on other I/O errors.
     pub fn write(&mut self, data: &[u8]) -> Result<(), StorageError> {
         self.pause(Point::Write);
         self.reserve.take(data.len())?;
+        if self.counts_ahead {
+            self.count_ahead(data.len() as u64)?;
+        }
         self.file
             .write_all(data)
             .map_err(|err| self.vanished_or(StorageError::from(err)))
@@ -357,16 +366,22 @@ impl Upload {
                 // count (`name_locks.rs`).
                 let _name = counted.ledger.names.hold(at)?;
                 let replaced = counted.ledger.replacing(&self.dir, &self.leaf);
-                counted.admit(at, &replaced).and_then(|changes| {
-                    let renamed = self.rename_staged(durable);
-                    match &renamed {
-                        Ok(_) => counted.settle(&changes),
-                        Err(_) => counted.undo(at, &changes),
-                    }
-                    renamed
-                })
+                counted
+                    .admit(at, &replaced, self.ahead)
+                    .and_then(|changes| {
+                        let renamed = self.rename_staged(durable);
+                        match &renamed {
+                            Ok(_) => counted.settle(&changes),
+                            Err(_) => counted.undo(at, &changes),
+                        }
+                        renamed
+                    })
             }
         };
+        if renamed.is_ok() {
+            // Netted by the commit's count.
+            self.ahead = 0;
+        }
         self.committed = renamed.is_ok();
         self.replaces = Some(renamed?);
         Ok(())
@@ -449,6 +464,7 @@ impl Upload {
 
 impl Drop for Upload {
     fn drop(&mut self) {
+        self.give_back_ahead();
         if self.committed {
             return;
         }

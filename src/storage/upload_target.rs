@@ -221,6 +221,8 @@ impl Storage {
             props: None,
             create_only: false,
             reserve: ReserveAsWritten::default(),
+            counts_ahead: false,
+            ahead: 0,
         }
     }
 

@@ -38,6 +38,59 @@ impl Upload {
         }
     }
 
+    /// Makes an upload of a length to come count each write in the usage
+    /// ledger before it makes it, as token `owner`'s, judged against its
+    /// `quota` and the quotas of the folders above its name: it is
+    /// refused ([`StorageError::OverQuota`]) at the write that would pass
+    /// one, not only at its commit. Its commit nets what was counted so;
+    /// an upload that ends without one gives it back. Nothing where usage
+    /// is not counted.
+    pub fn count_as_written(&mut self, owner: Option<&str>, quota: Option<Quota>) {
+        self.set_owner(owner, quota);
+        self.counts_ahead = self.counted.is_some();
+    }
+
+    /// Counts `len` bytes about to be written (see
+    /// [`Upload::count_as_written`]).
+    pub(super) fn count_ahead(&mut self, len: u64) -> Result<(), StorageError> {
+        let Some(counted) = &self.counted else {
+            return Ok(());
+        };
+        let change = Change::staged(len, 1);
+        let writer = counted.writer.as_deref().map(|writer| {
+            let quota = writer.quota.unwrap_or_default();
+            (writer.owner.as_str(), quota, change)
+        });
+        let more = Usage {
+            bytes: len,
+            files: 1,
+        };
+        let at = (self.dir_path.as_str(), self.leaf.as_str());
+        counted.ledger.admit(at, (change, writer), more)?;
+        self.ahead += len;
+        Ok(())
+    }
+
+    /// Gives back what was counted ahead and not netted by a commit (the
+    /// upload was refused, cut off, or kept as a session, which counts
+    /// its bytes anew). Best effort, as every count after the fact.
+    pub(super) fn give_back_ahead(&mut self) {
+        let (ahead, Some(counted)) = (std::mem::take(&mut self.ahead), &self.counted) else {
+            return;
+        };
+        if ahead == 0 {
+            return;
+        }
+        let path = match self.dir_path.as_str() {
+            "" => self.leaf.clone(),
+            dir => format!("{dir}/{}", self.leaf),
+        };
+        let owner = counted.owner();
+        counted
+            .ledger
+            .count(&path, owner, Change::staged(ahead, -1));
+    }
+
     /// The bytes of it counted in the ledger already: a session's, as
     /// they were staged.
     pub fn counted_already(&self) -> u64 {
@@ -96,12 +149,17 @@ impl Counted {
         &'a self,
         at: (&str, &str),
         replaced: &'a Replaced,
+        ahead: u64,
     ) -> Result<Changes<'a>, StorageError> {
-        let changes = self.changes(replaced);
+        let mut changes = self.changes(replaced);
+        if ahead > 0 {
+            // Counted as its bytes were written: netted now.
+            let mine = self.owner();
+            changes.add(mine, mine, Change::staged(ahead, -1));
+        }
+        let counted = self.unstaged.as_ref().map_or(0, |s| s.1) + ahead;
         let more = Usage {
-            bytes: self
-                .size
-                .saturating_sub(self.unstaged.as_ref().map_or(0, |s| s.1)),
+            bytes: self.size.saturating_sub(counted),
             files: 1,
         };
         let writer = self.writer.as_deref().map(|writer| {

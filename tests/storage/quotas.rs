@@ -526,3 +526,75 @@ fn raw_delete(server: &TestServer, name: &str) {
     raw.send(format!("DEL {name}\n"));
     assert_eq!(raw.line(), "OK");
 }
+
+/// Uploads of a length to come (an HTTP chunked PUT, FTP's `STOR`) count
+/// their bytes as they are written: one past the folder's quota is
+/// refused at the write that would pass it (507, 552), its bytes given
+/// back; one that fits is counted once, its bytes netted at its commit;
+/// a cut `STOR` kept to go on with counts what it kept.
+#[test]
+fn uploads_of_a_length_to_come_count_as_written() {
+    use std::io::Write;
+    let server = TestServer::start_with(|config| {
+        listen_http(config);
+        support::listen_ftp(config);
+        config.quotas = vec![FolderQuota::parse("box/=1000000,files=10").unwrap()];
+    });
+    std::fs::create_dir(server.path("box")).unwrap();
+    let http = server.http.unwrap();
+    let (big, small) = (support::pattern(3 << 20, 1), support::pattern(200_000, 2));
+    // Sends the chunked body beside the answer's read: a refusal may come
+    // before it is all sent. Without its last chunk where `whole` is not
+    // set: then only a refusal as the bytes are written answers.
+    let chunked = |name: &str, body: &[u8], whole: bool| {
+        let mut conn = std::net::TcpStream::connect(http).unwrap();
+        let head =
+            format!("PUT /{name} HTTP/1.1\r\nHost: {http}\r\nTransfer-Encoding: chunked\r\n\r\n");
+        conn.write_all(head.as_bytes()).unwrap();
+        let mut chunks = Vec::new();
+        for piece in body.chunks(64 << 10) {
+            chunks.extend(format!("{:x}\r\n", piece.len()).as_bytes());
+            chunks.extend(piece);
+            chunks.extend(b"\r\n");
+        }
+        if whole {
+            chunks.extend(b"0\r\n\r\n");
+        }
+        let mut sending = conn.try_clone().unwrap();
+        let sender = std::thread::spawn(move || {
+            let _ = sending.write_all(&chunks);
+        });
+        let answer = Conn::on(conn.try_clone().unwrap()).reply();
+        let _ = conn.shutdown(std::net::Shutdown::Both);
+        sender.join().unwrap();
+        answer
+    };
+    // 1.5 MB of a body of a length to come, and no end: past the 1 MB
+    // quota already, it is refused as it is written.
+    let refused = chunked("box/big", &big[..1_500_000], false);
+    assert_eq!(refused.status, 507, "{}", refused.head);
+    assert!(
+        refused.text().contains("quota of folder box/"),
+        "{}",
+        refused.text()
+    );
+    assert_eq!(df(&mut server.raw(), "box")[1], 0, "nothing counted");
+    assert_eq!(chunked("box/small", &small, true).status, 201);
+    assert_eq!(df(&mut server.raw(), "box")[1..], [200_000, 9, 1]);
+
+    let mut ftp = support::ftp::connect(&server);
+    support::ftp::log_in(&mut ftp, "me", "x");
+    let (_, stored) = support::ftp::store(&mut ftp, "box/ftp-small", &small);
+    assert_eq!(stored, "226 done");
+    assert_eq!(df(&mut server.raw(), "box")[1], 400_000);
+    let root = server.path("box");
+    support::ftp::cut_after(&mut ftp, "STOR box/cut", &big[..600_000], (&root, 1));
+    let kept = support::ftp::size(&mut ftp, "box/cut");
+    assert!(kept > 0);
+    assert_eq!(
+        df(&mut server.raw(), "box")[1],
+        400_000 + kept,
+        "what was kept"
+    );
+    assert!(support::temp_files(server.root.path()).is_empty());
+}

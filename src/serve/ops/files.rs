@@ -111,8 +111,9 @@ fn put(ctx: &Ctx<'_>, who: Who, put: Put) -> Outcome {
             Ok(mut upload) => {
                 if size.is_none() {
                     // Judged for nothing at its begin: each write takes
-                    // its room from the reserve.
+                    // its room from the reserve and the quotas.
                     upload.reserve_as_written(ctx.storage.reserve_as_written());
+                    upload.count_as_written(who.name(), who.quota());
                 }
                 upload.set_mtime(mtime);
                 upload.set_props(props);
