@@ -4,8 +4,10 @@
 //! died since and removes their temp files (`storage/sweep.rs`), so a dead
 //! node's leftovers go without any node restarting, and expires the upload
 //! sessions it knows of that outlived their TTL (as every `UPLOAD` does:
-//! this is for a node that gets none); and counts quota usage afresh at
-//! start-up and every hour (`storage/usage_recount.rs`). Never on an event
+//! this is for a node that gets none); counts quota usage afresh at
+//! start-up and every hour (`storage/usage_recount.rs`); and reads the
+//! ledger's accounts afresh each period for the metrics, so that every
+//! node's show what any node counted. Never on an event
 //! loop: a pass reads journals and unlinks files, each a round trip on a
 //! network file system.
 //!
@@ -19,7 +21,7 @@
 //!            recount usage                                  -> StartupSweep done
 //! then       wait period ±20% (or stop) -> try each other node's lock ->
 //!            gone: remove its journaled temp files, release ->
-//!            expire sessions -> wait ...
+//!            expire sessions -> read the usage metrics -> wait ...
 //! ```
 
 use std::sync::{Arc, Condvar, Mutex};
@@ -197,6 +199,11 @@ fn sweep_periodically(shared: &Shared, stop: &Stop) {
         if recounted.elapsed() >= RECOUNT_PERIOD {
             recount_usage(shared);
             recounted = Instant::now();
+        }
+        // What other nodes counted (their writes, their recounts) shows
+        // in this node's metrics too.
+        if let Err(err) = shared.storage.refresh_usage_seen() {
+            warn!("the usage metrics could not be read afresh: {err}");
         }
         let swept = shared.storage.remove_gone_nodes_temp_files();
         match swept.gone.is_empty() {

@@ -326,6 +326,24 @@ impl Ledger {
         })
     }
 
+    /// Reads every account afresh into what the metrics show
+    /// ([`Ledger::seen`]): what other nodes counted since (their writes, a
+    /// recount run there) shows here too. Returns how many were read.
+    pub(super) fn refresh_seen(&self) -> io::Result<usize> {
+        let tokens = match self.tokens {
+            true => self.token_accounts()?,
+            false => Vec::new(),
+        };
+        let folders = (0..self.folders.len()).map(Slot::Folder);
+        let slots = folders.chain(tokens.iter().map(|token| Slot::Token(token)));
+        let mut read = 0;
+        for slot in slots {
+            self.with_file(slot, |fd| read_usage(fd).map(|now| ((), Some(now))))?;
+            read += 1;
+        }
+        Ok(read)
+    }
+
     /// The tokens with an account, by name (for the recount to zero those
     /// that hold nothing any more).
     pub(super) fn token_accounts(&self) -> io::Result<Vec<String>> {

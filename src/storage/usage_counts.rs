@@ -59,6 +59,20 @@ impl Storage {
         }
     }
 
+    /// Reads every account of the ledger afresh into what this node's
+    /// metrics show, so that every node's show what any node counted (a
+    /// write there, a recount there) within a sweep period. Nothing where
+    /// usage is not counted. Blocks on the disk: the sweep thread's.
+    ///
+    /// # Errors
+    /// The ledger cannot be read.
+    pub fn refresh_usage_seen(&self) -> Result<usize, StorageError> {
+        match &self.usage {
+            Some(ledger) => Ok(ledger.refresh_seen()?),
+            None => Ok(0),
+        }
+    }
+
     /// Whether usage is counted (there is something to count it for).
     pub fn counts_usage(&self) -> bool {
         self.usage.is_some()

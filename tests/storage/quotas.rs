@@ -598,3 +598,31 @@ fn uploads_of_a_length_to_come_count_as_written() {
     );
     assert!(support::temp_files(server.root.path()).is_empty());
 }
+
+/// Every node's metrics show the ledger as every node counts it: what
+/// one node wrote shows in another's `ferry_quota_used_bytes` within a
+/// sweep period (each reads the accounts afresh then). Before, a node
+/// showed what it had counted itself, until it was restarted.
+#[test]
+fn every_nodes_metrics_show_what_any_node_counted() {
+    let first = TestServer::start_with(box_quota);
+    let root = first.root.path().to_path_buf();
+    let second = TestServer::start_with(move |config| {
+        box_quota(config);
+        config.root = root;
+        config.node_id = "second".to_owned();
+        config.metrics_listen = Some("127.0.0.1:0".parse().unwrap());
+        config.sweep_period = std::time::Duration::from_millis(50);
+    });
+    // Its start-up recount over (it found nothing) before the write.
+    second.wait_for_sweep();
+    assert!(put(&mut first.raw(), "box/a", 60).starts_with("OK"));
+    let metrics = second.metrics.unwrap();
+    let used = || support::http::metric(metrics, "ferry_quota_used_bytes{folder=\"box/\"}");
+    // A sweep period or two: polled, the period being the event.
+    let deadline = std::time::Instant::now() + support::PATIENCE;
+    while used() != 60 {
+        assert!(std::time::Instant::now() < deadline, "still {}", used());
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
