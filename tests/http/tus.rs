@@ -838,3 +838,55 @@ fn an_upload_of_a_length_to_come_is_held_to_the_size_limit_at_every_patch() {
     assert_eq!(first.status, 413, "{}", first.head);
     assert_eq!(sessions(&server), 0);
 }
+
+/// Completing PATCHes of uploads in one quota'd folder, side by side: the
+/// first is held as it writes; each of the others is refused at once
+/// (507), since the first one's bytes were counted before they arrived.
+/// Before, each PATCH passed its check while the others were in flight,
+/// and together they staged past the quota (issue 75). Without the fix
+/// the second PATCH is held at the gate too and its answer never comes.
+#[test]
+fn completing_patches_side_by_side_cannot_together_pass_a_quota() {
+    const LEN: usize = 90_000;
+    let gate = Arc::new(Gate::new(Point::Write));
+    let server = TestServer::start_with(|config| {
+        support::listen_http(config);
+        let quota = ferry::access::quota::FolderQuota::parse("box/=100000,files=10").unwrap();
+        config.quotas = vec![quota];
+        config.gate = Some(Arc::clone(&gate));
+        config.pool_writes = ferry::config::PoolWrites::Always;
+    });
+    let http = server.http.unwrap();
+    std::fs::create_dir(server.path("box")).unwrap();
+    let body = pattern(LEN, 7);
+    let urls: Vec<String> = (0..4)
+        .map(|n| {
+            location(&create(
+                http,
+                "/box/",
+                format!("f{n}").as_bytes(),
+                LEN as u64,
+                "",
+            ))
+        })
+        .collect();
+    let first = {
+        let (url, body) = (urls[0].clone(), body.clone());
+        std::thread::spawn(move || patch(http, &url, 0, &body, ""))
+    };
+    gate.wait_for_arrivals(1);
+    for url in &urls[1..] {
+        let refused = patch(http, url, 0, &body, "");
+        assert_eq!(refused.status, 507, "{}", refused.head);
+        assert!(
+            refused.text().contains("quota of folder box/"),
+            "{}",
+            refused.text()
+        );
+    }
+    gate.open();
+    assert_eq!(first.join().unwrap().status, 204);
+    assert_eq!(std::fs::read(server.path("box/f0")).unwrap(), body);
+    // The refused ones stay, empty, to go on once there is room.
+    assert_eq!(support::entries(&server.path("box")), ["f0"]);
+}
