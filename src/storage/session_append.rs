@@ -39,7 +39,8 @@ pub struct Appending {
     /// Its `len` bytes are counted in the ledger before they arrive,
     /// judged against this quota of the writing token's (and the folders'
     /// above): [`Storage::count_staged_ahead`]. `None` for a length to
-    /// come (a resumed `STOR`), counted as it ends.
+    /// come (a resumed `STOR`), counted write by write instead
+    /// ([`Appender::count_as_written`]).
     pub ahead: Option<Quota>,
 }
 

@@ -56,17 +56,12 @@ impl Upload {
         let Some(counted) = &self.counted else {
             return Ok(());
         };
-        let change = Change::staged(len, 1);
-        let writer = counted.writer.as_deref().map(|writer| {
-            let quota = writer.quota.unwrap_or_default();
-            (writer.owner.as_str(), quota, change)
-        });
-        let more = Usage {
-            bytes: len,
-            files: 1,
-        };
+        let writer = counted
+            .writer
+            .as_deref()
+            .map(|writer| (writer.owner.as_str(), writer.quota.unwrap_or_default()));
         let at = (self.dir_path.as_str(), self.leaf.as_str());
-        counted.ledger.admit(at, (change, writer), more)?;
+        counted.ledger.count_ahead(at, writer, len)?;
         self.ahead += len;
         Ok(())
     }
@@ -258,6 +253,30 @@ impl Ledger {
             }
         }
         Ok(())
+    }
+
+    /// Counts `len` bytes before they are written or staged at `at` (the
+    /// file `leaf` of folder `dir`), in `writer`'s token (with its quota)
+    /// and the quota'd folders above, each judged first: the one home of
+    /// bytes counted ahead (an APPEND's, a length to come's writes).
+    /// Judged as the file they will become (a file limit reached refuses
+    /// them now, not at the commit), counted as bytes alone.
+    ///
+    /// # Errors
+    /// As [`Ledger::admit`]: nothing counted then.
+    pub(super) fn count_ahead(
+        &self,
+        at: (&str, &str),
+        writer: Option<(&str, Quota)>,
+        len: u64,
+    ) -> Result<(), StorageError> {
+        let change = Change::staged(len, 1);
+        let writer = writer.map(|(owner, quota)| (owner, quota, change));
+        let more = Usage {
+            bytes: len,
+            files: 1,
+        };
+        self.admit(at, (change, writer), more)
     }
 
     /// Takes `change` back from the first `admitted` folders above `at`.

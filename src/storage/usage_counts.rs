@@ -5,8 +5,8 @@
 //! I/O pool (the metrics' snapshot never does).
 //!
 //! An upload session's staged bytes (an APPEND's, a tus PATCH's, an S3
-//! part's) count as they are staged (an APPEND of a known length's before
-//! they arrive: [`Storage::count_staged_ahead`]), in the accounts its file will count
+//! part's) count as they are staged (an APPEND's before they arrive:
+//! [`Storage::count_staged_ahead`]), in the accounts its file will count
 //! in (the token that began it, the quota'd folders above its name), as
 //! bytes but not yet as a file ([`StagedCount`]); its commit turns them
 //! into the file (one more file, the same bytes: [`Counted::landed`]),
@@ -253,22 +253,15 @@ impl StagedCount {
 
     /// Counts `len` bytes before they are staged, judged against the
     /// quotas of the accounts they count in (`quota`: the writing
-    /// token's) in the same step ([`Ledger::admit`]).
+    /// token's) in the same step ([`Ledger::count_ahead`]).
     ///
     /// # Errors
     /// [`StorageError::OverQuota`], nothing counted; the ledger cannot be
     /// read or written.
     pub(super) fn count_ahead(&self, len: u64, quota: Quota) -> Result<(), StorageError> {
-        let change = Change::staged(len, 1);
         let at = self.path.rsplit_once('/').unwrap_or(("", &self.path));
-        let writer = self.owner.as_deref().map(|owner| (owner, quota, change));
-        // Judged as the file it will become (a file limit reached refuses
-        // it now, not at its commit), counted as bytes alone.
-        let more = Usage {
-            bytes: len,
-            files: 1,
-        };
-        self.ledger.admit(at, (change, writer), more)
+        let writer = self.owner.as_deref().map(|owner| (owner, quota));
+        self.ledger.count_ahead(at, writer, len)
     }
 
     /// Counts `now` bytes staged where `was` were (a part sent again).

@@ -118,8 +118,8 @@ fn appends_side_by_side_cannot_together_stage_past_a_quota() {
 }
 
 /// Sessions begun beside deletes on a fresh root, where the first of
-/// them makes the key session ids are made with (a delete looks for an
-/// upload kept for its name): every session begins, every delete is
+/// them makes the key session ids are made with (a delete, where usage
+/// is counted, looks for an upload kept for its name): every session begins, every delete is
 /// answered. Before, threads making the key at once wrote it aside under
 /// one name (the process id's) and removed each other's: an UPLOAD failed
 /// `ERR 404 no such file` (found by the history test,
@@ -128,7 +128,10 @@ fn appends_side_by_side_cannot_together_stage_past_a_quota() {
 fn sessions_begun_beside_deletes_on_a_fresh_root_all_begin() {
     const CLIENTS: usize = 8;
     for round in 0..20 {
-        let server = TestServer::start();
+        // Counted (a quota), a delete looks for an upload kept for its name.
+        let server = TestServer::start_with(|config| {
+            config.quotas = vec![FolderQuota::parse("/=1G").unwrap()];
+        });
         let ready = Arc::new(std::sync::Barrier::new(CLIENTS));
         let clients: Vec<_> = (0..CLIENTS)
             .map(|n| {

@@ -54,8 +54,10 @@ fn delete(
 ) -> Outcome {
     Outcome::on_pool(move |ctx| {
         // What a cut `STOR` of the name kept for the token goes with it,
-        // so that every protocol can free those bytes.
-        let kept = super::resume::start_over(ctx, &who, &name);
+        // so that every protocol can free the bytes it counts against a
+        // quota (where none is counted, it is left to expire: no look
+        // into the sessions on every delete).
+        let kept = ctx.storage.counts_usage() && super::resume::drop_kept(ctx, &who, &name);
         deleted(ctx, who, (name, folders, folder_whole), kept)
     })
 }

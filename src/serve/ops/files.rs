@@ -105,7 +105,7 @@ fn put(ctx: &Ctx<'_>, who: Who, put: Put) -> Outcome {
             // for the token goes first, so that its bytes no longer count
             // against the quota this one is judged by (else they locked
             // the token out until they expired).
-            let _ = super::resume::start_over(ctx, &who, &name);
+            let _ = super::resume::drop_kept(ctx, &who, &name);
         }
         match begin_put(ctx, &who, &name, (size, look), folders) {
             Ok(mut upload) => {

@@ -36,9 +36,10 @@ pub const MAX_TIMEOUT: u64 = 3600;
 /// that nothing has (`If-Match` on it): `412`, which S3 answers `404`.
 pub const NOTHING_THERE: &str = "the conditions name a version, and nothing has the name";
 /// The most live locks one holder (a token; the clients without one
-/// together; without access control, a client address) may hold at once: more than any file manager takes (davfs2 locks
-/// each file it has open for writing), few enough that one client cannot
-/// make every lock check and every `lockdiscovery` of the others slow.
+/// together; without access control, a client address) may hold at
+/// once: more than any file manager takes (davfs2 locks each file it has
+/// open for writing), few enough that one client cannot make every lock
+/// check and every `lockdiscovery` of the others slow.
 pub const MAX_LOCKS_PER_HOLDER: usize = 1000;
 /// The most live locks on the root at once, whoever holds them: the
 /// table every check reads stays small whatever many holders do.

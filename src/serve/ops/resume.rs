@@ -3,7 +3,8 @@
 //! to the stream's end into the upload kept for the token and name
 //! (`storage/session_kept.rs`) and commits it at that end, through the
 //! same commit as every session's; [`ResumeFrom`] says where it would go
-//! on from; [`keep_cut`] keeps what a `STOR` cut off had sent, for them.
+//! on from; [`keep_cut`] keeps what a `STOR` cut off had sent, for them,
+//! and [`drop_kept`] drops it.
 //!
 //! Must never let a resumed upload grow past the size limit, let one
 //! token go on with another's bytes (the kept upload's id is keyed by
@@ -151,11 +152,11 @@ pub(in crate::serve) fn keep_cut(ctx: &Ctx<'_>, mut receive: Box<Receive>) {
     }
 }
 
-/// A fresh `STOR` of `name` (no `REST`) starts over, and a delete of the
-/// name ends it: what was kept of an earlier one for `who` goes, its bytes
-/// no longer counted against a quota. Returns whether something was
-/// kept. On the pool.
-pub(in crate::serve) fn start_over(ctx: &Ctx<'_>, who: &Who, name: &Name) -> bool {
+/// Drops what was kept of a cut `STOR` of `name` for `who`: a fresh
+/// `STOR` (no `REST`) starts over, and a delete of the name ends it, so
+/// that its bytes no longer count against a quota. Returns whether
+/// something was kept. On the pool.
+pub(in crate::serve) fn drop_kept(ctx: &Ctx<'_>, who: &Who, name: &Name) -> bool {
     match ctx.storage.drop_kept_upload(owner_of(who).as_deref(), name) {
         Ok(dropped) => dropped,
         // Busy: a STOR of it under way (it keeps its own); gone: nothing
