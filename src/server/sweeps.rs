@@ -176,13 +176,27 @@ fn recount_usage(shared: &Shared) {
     }
     match shared.storage.recount_usage() {
         Ok(recount) if recount.drift > 0 => info!(
-            "usage recounted: {} accounts, off by {} bytes before",
-            recount.accounts, recount.drift
+            "usage recounted: {} accounts, off by {} bytes before{}",
+            recount.accounts,
+            recount.drift,
+            busy(recount.busy)
         ),
-        Ok(recount) => debug!("usage recounted: {} accounts, none off", recount.accounts),
+        Ok(recount) => info!(
+            "usage recounted: {} accounts, none off{}",
+            recount.accounts,
+            busy(recount.busy)
+        ),
         Err(err) => {
             warn!("usage could not be recounted (quotas go by the counts as they are): {err}")
         }
+    }
+}
+
+/// What a recount's line says of the accounts it left (busy meanwhile).
+fn busy(accounts: usize) -> String {
+    match accounts {
+        0 => String::new(),
+        n => format!("; {n} left as counted (changed during the walk: the next recount sets them)"),
     }
 }
 

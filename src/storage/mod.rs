@@ -102,6 +102,7 @@ mod usage;
 mod usage_commit;
 mod usage_counts;
 mod usage_limit;
+mod usage_record;
 mod usage_recount;
 mod version_record;
 mod volume_sync;

@@ -129,7 +129,7 @@ impl Storage {
             Err(errno) => {
                 live.release(ticket);
                 if let Some(count) = self.staged_count(&info) {
-                    count.count(Change::staged(ahead, -1));
+                    count.count(Change::reserved(ahead, -1));
                 }
                 return Err(StorageError::from(errno).into());
             }

@@ -369,7 +369,7 @@ impl Appender {
                 false => self.written,
             };
             let change = super::usage::Change::staged(staged, 1);
-            counted.count(change.plus(super::usage::Change::staged(self.ahead, -1)));
+            counted.count(change.plus(super::usage::Change::reserved(self.ahead, -1)));
         }
     }
 }

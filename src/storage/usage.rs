@@ -9,7 +9,11 @@
 //! .ferry-quota/
 //!   token.<name>     <bytes: u64 LE><files: u64 LE>
 //!   folder.<hex>     the same, for the folder <prefix> (folder.root: the root)
+//!                    (each then the changes landed and the bytes reserved
+//!                    per server run: `usage_record.rs`)
 //!   name.<nn>        the locks of the names whose change is counted
+//!   runs/<node>.<run>  one per server run that counts: whose reservations
+//!                    a recount keeps while its node lives
 //! ```
 //!
 //! A change that must see what a name holds and count it in one step (a
@@ -41,6 +45,9 @@ use rustix::io::Errno;
 
 use super::DIR;
 use super::name_locks::NameLocks;
+pub(super) use super::usage_record::Change;
+pub use super::usage_record::Usage;
+use super::usage_record::{Record, run_tag};
 use crate::access::quota::{FolderQuota, Quota};
 
 /// The ledger's folder in the root.
@@ -48,31 +55,6 @@ pub const USAGE_DIR: &str = ".ferry-quota";
 
 /// The extended attribute naming the token that stored a file.
 pub(super) const OWNER_ATTRIBUTE: &str = "user.ferry.owner";
-
-/// What an account holds.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Usage {
-    /// Bytes of its files.
-    pub bytes: u64,
-    /// Its files.
-    pub files: u64,
-}
-
-impl Usage {
-    /// One more file of `size` bytes.
-    pub(super) fn add_file(&mut self, size: u64) {
-        self.bytes = self.bytes.saturating_add(size);
-        self.files = self.files.saturating_add(1);
-    }
-
-    /// With `change`, never below nothing.
-    pub(super) fn changed(self, change: Change) -> Usage {
-        Usage {
-            bytes: self.bytes.saturating_add_signed(change.bytes),
-            files: self.files.saturating_add_signed(change.files),
-        }
-    }
-}
 
 /// Whose usage: a token's uploads, or a folder's contents.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,68 +92,27 @@ impl Account<'_> {
     }
 }
 
-/// A change to an account: bytes and files added (or, negative, taken).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct Change {
-    pub(super) bytes: i64,
-    pub(super) files: i64,
-}
-
-impl Change {
-    /// No change.
-    pub(super) const NOTHING: Change = Change { bytes: 0, files: 0 };
-
-    /// A file of `size` bytes came (`sign` 1) or went (`sign` -1).
-    pub(super) fn file(size: u64, sign: i64) -> Change {
-        Change {
-            bytes: sign * i64::try_from(size).unwrap_or(i64::MAX),
-            files: sign,
-        }
-    }
-
-    /// `bytes` staged (`sign` 1) or no longer (`sign` -1): no file.
-    pub(super) fn staged(bytes: u64, sign: i64) -> Change {
-        Change {
-            files: 0,
-            ..Change::file(bytes, sign)
-        }
-    }
-
-    /// This and `other` at once.
-    pub(super) fn plus(self, other: Change) -> Change {
-        Change {
-            bytes: self.bytes.saturating_add(other.bytes),
-            files: self.files.saturating_add(other.files),
-        }
-    }
-
-    /// What takes this back.
-    pub(super) fn negated(self) -> Change {
-        Change {
-            bytes: self.bytes.saturating_neg(),
-            files: self.files.saturating_neg(),
-        }
-    }
-
-    pub(super) fn is_nothing(self) -> bool {
-        self == Change::NOTHING
-    }
-}
-
 /// The ledger: its folder, the accounts it keeps, the files it has open.
 #[derive(Debug)]
 pub(super) struct Ledger {
-    dir: OwnedFd,
+    pub(super) dir: OwnedFd,
     /// The folders with a quota, each ending in `/` (`""`: the root).
     pub(super) folders: Vec<String>,
     /// Their quotas, in the same order.
     pub(super) limits: Vec<Quota>,
     /// Whether tokens' uploads are counted (access control is on).
     pub(super) tokens: bool,
-    /// The ledger files, opened once each. The lock also keeps this
-    /// process's threads apart, which `flock` on one shared descriptor
-    /// does not (it keeps processes apart: other nodes).
+    /// The ledger files, opened once each, on a local file system. The
+    /// lock also keeps this process's threads apart, which `flock` on one
+    /// shared descriptor does not (it keeps processes apart: other nodes).
     files: Mutex<Accounts<Option<OwnedFd>>>,
+    /// Whether each change opens its account's file afresh and closes it
+    /// after: on a file system shared by hosts (JuiceFS, NFS, CephFS),
+    /// whose promise is close-to-open, a descriptor kept open reads what
+    /// its host cached and writes what only its close (or a sync) shows
+    /// other hosts. A local file system has one page cache for every
+    /// process, so a kept descriptor is exact there, and cheaper.
+    reopen: bool,
     /// What each account held when this node last changed or recounted
     /// it, for the metrics: locked only to copy a value in or out, never
     /// across a call that may wait (a scrape reads it on an event loop).
@@ -181,7 +122,14 @@ pub(super) struct Ledger {
     pub(super) drift: AtomicU64,
     /// The locks of names whose change is counted (`name_locks.rs`).
     pub(super) names: NameLocks,
+    /// This run's tag in the records' reservations, and its name in
+    /// `runs/` (`<node>.<run id>`).
+    pub(super) run: u64,
+    pub(super) run_name: String,
 }
+
+/// The folder in the ledger's of the runs that count.
+pub(super) const RUNS_DIR: &str = "runs";
 
 /// An account as the ledger finds it: a quota'd folder by its place in
 /// [`Ledger::folders`], a token by name. A write names its accounts so,
@@ -228,17 +176,45 @@ impl<T: Default> Accounts<T> {
 
 impl Ledger {
     /// Opens (making it if missing) the ledger of the root `root`.
-    pub(super) fn open(root: &OwnedFd, quotas: &[FolderQuota], tokens: bool) -> io::Result<Ledger> {
+    /// `reopen`: see [`Ledger::reopen`]; `run`: this server run's name
+    /// (`<node>.<run id>`), registered in `runs/` before it reserves.
+    pub(super) fn open(
+        root: &OwnedFd,
+        quotas: &[FolderQuota],
+        tokens: bool,
+        (reopen, run): (bool, &str),
+    ) -> io::Result<Ledger> {
         let folders: Vec<String> = quotas.iter().map(|quota| quota.prefix.clone()).collect();
+        // Two quotas of one folder would share its account: each file
+        // counted twice. The operator meant one of them.
+        if let Some(twice) = folders
+            .iter()
+            .enumerate()
+            .find(|(at, f)| folders[..*at].contains(f))
+        {
+            let shown = if twice.1.is_empty() {
+                "/"
+            } else {
+                twice.1.as_str()
+            };
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("--quota names the folder {shown} twice: give each folder one quota"),
+            ));
+        }
         match rustix::fs::mkdirat(root, USAGE_DIR, Mode::from_raw_mode(0o700)) {
             Ok(()) | Err(Errno::EXIST) => {}
             Err(errno) => return Err(errno.into()),
         }
         let dir = rustix::fs::openat(root, USAGE_DIR, DIR | OFlags::NOFOLLOW, Mode::empty())?;
+        register_run(&dir, run)?;
         Ok(Ledger {
+            run: run_tag(run),
+            run_name: run.to_owned(),
             names: NameLocks::new(rustix::io::fcntl_dupfd_cloexec(&dir, 0)?),
             dir,
             files: Mutex::new(Accounts::new(folders.len())),
+            reopen,
             seen: Mutex::new(Accounts::new(folders.len())),
             folders,
             limits: quotas.iter().map(|quota| quota.limit).collect(),
@@ -279,7 +255,7 @@ impl Ledger {
     /// its body asks it of each account).
     #[inline]
     pub(super) fn read_at(&self, slot: Slot<'_>) -> io::Result<Usage> {
-        self.with_file(slot, |fd| read_usage(fd).map(|now| (now, None)))
+        self.with_file(slot, |fd| Record::read(fd).map(|now| (now.usage, None)))
     }
 
     /// Adds `change` to `account`, at once for every process on the root.
@@ -290,8 +266,11 @@ impl Ledger {
     /// Adds `change` to the account at `slot`.
     pub(super) fn change_at(&self, slot: Slot<'_>, change: Change) -> io::Result<Usage> {
         self.with_file(slot, |fd| {
-            let now = read_usage(fd)?.changed(change);
-            write_usage(fd, now).map(|()| (now, Some(now)))
+            let mut record = Record::read(fd)?;
+            record.apply(change, self.run);
+            record
+                .write(fd)
+                .map(|()| (record.usage, Some(record.usage)))
         })
     }
 
@@ -306,23 +285,30 @@ impl Ledger {
         refuse: impl FnOnce(Usage) -> Option<T>,
     ) -> io::Result<Option<T>> {
         self.with_file(slot, |fd| {
-            let now = read_usage(fd)?;
-            if let Some(refused) = refuse(now) {
+            let mut record = Record::read(fd)?;
+            if let Some(refused) = refuse(record.usage) {
                 return Ok((Some(refused), None));
             }
             if change.is_nothing() {
                 return Ok((None, None));
             }
-            let now = now.changed(change);
-            write_usage(fd, now).map(|()| (None, Some(now)))
+            record.apply(change, self.run);
+            record.write(fd).map(|()| (None, Some(record.usage)))
         })
     }
 
-    /// Sets `account` to `usage` (a recount's); returns what it held.
+    /// Sets `account` to `usage` and its reservations (a folder's move
+    /// counted afresh); returns what it held.
     pub(super) fn set(&self, account: Account<'_>, usage: Usage) -> io::Result<Usage> {
         self.with_file(self.find(account)?, |fd| {
-            let was = read_usage(fd)?;
-            write_usage(fd, usage).map(|()| (was, Some(usage)))
+            let mut record = Record::read(fd)?;
+            let was = record.usage;
+            record.usage = Usage {
+                bytes: usage.bytes.saturating_add(record.reserved()),
+                ..usage
+            };
+            record.landed = record.landed.wrapping_add(1);
+            record.write(fd).map(|()| (was, Some(record.usage)))
         })
     }
 
@@ -338,7 +324,7 @@ impl Ledger {
         let slots = folders.chain(tokens.iter().map(|token| Slot::Token(token)));
         let mut read = 0;
         for slot in slots {
-            self.with_file(slot, |fd| read_usage(fd).map(|now| ((), Some(now))))?;
+            self.with_file(slot, |fd| Record::read(fd).map(|now| ((), Some(now.usage))))?;
             read += 1;
         }
         Ok(read)
@@ -373,13 +359,33 @@ impl Ledger {
     }
 
     /// Runs `body` on the ledger file of the account at `slot`, holding
-    /// this process's lock and the file's `flock`; `body` returns its
+    /// the file's `flock` (and, on a kept descriptor, this process's
+    /// lock); `body` returns its
     /// answer and, where it changed the account, what it holds now (for
     /// [`Ledger::seen`]).
-    fn with_file<T>(
+    pub(super) fn with_file<T>(
         &self,
         slot: Slot<'_>,
         body: impl FnOnce(&OwnedFd) -> io::Result<(T, Option<Usage>)>,
+    ) -> io::Result<T> {
+        let (answer, now) = match self.reopen {
+            true => self.with_fresh_file(slot, body)?,
+            false => self.with_kept_file(slot, body)?,
+        };
+        if let Some(now) = now {
+            let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some(usage) = seen.slot(slot) {
+                *usage = Some(now);
+            }
+        }
+        Ok(answer)
+    }
+
+    /// [`Ledger::with_file`] on a descriptor kept from the first change.
+    fn with_kept_file<T>(
+        &self,
+        slot: Slot<'_>,
+        body: impl FnOnce(&OwnedFd) -> io::Result<T>,
     ) -> io::Result<T> {
         let mut files = self.files.lock().unwrap_or_else(PoisonError::into_inner);
         let no_account = || io::Error::other(format!("{slot:?} has no account"));
@@ -393,20 +399,27 @@ impl Ledger {
         rustix::fs::flock(fd, FlockOperation::LockExclusive)?;
         let done = body(fd);
         let _ = rustix::fs::flock(fd, FlockOperation::Unlock);
-        drop(files);
-        let (answer, now) = done?;
-        if let Some(now) = now {
-            let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
-            if let Some(usage) = seen.slot(slot) {
-                *usage = Some(now);
-            }
-        }
-        Ok(answer)
+        done
+    }
+
+    /// [`Ledger::with_file`] on the file opened afresh: its `flock` keeps
+    /// this process's threads apart too (each opening is its own), and
+    /// its close publishes what was written before it lets the lock go
+    /// (a close flushes, then releases: never an unlock before it).
+    fn with_fresh_file<T>(
+        &self,
+        slot: Slot<'_>,
+        body: impl FnOnce(&OwnedFd) -> io::Result<T>,
+    ) -> io::Result<T> {
+        let fd = self.open_file(slot)?;
+        rustix::fs::flock(&fd, FlockOperation::LockExclusive)?;
+        let done = body(&fd);
+        drop(fd);
+        done
     }
 
     /// Opens (making it) the ledger file of the account at `slot`: once
-    /// per account and run, so out of the way of every later write.
-    #[cold]
+    /// per account and run where it is kept, for each change where not.
     fn open_file(&self, slot: Slot<'_>) -> io::Result<OwnedFd> {
         let flags = OFlags::RDWR | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::CLOEXEC;
         let key = self.account(slot).key();
@@ -437,35 +450,16 @@ impl Ledger {
     }
 }
 
-fn read_usage(fd: &OwnedFd) -> io::Result<Usage> {
-    let mut buf = [0u8; 16];
-    let mut got = 0;
-    while got < buf.len() {
-        match rustix::io::pread(fd, &mut buf[got..], got as u64)? {
-            0 => break,
-            n => got += n,
-        }
+/// Registers server run `run` in the ledger's `runs/` (made if missing):
+/// a recount on any node keeps its reservations while its node lives.
+fn register_run(dir: &OwnedFd, run: &str) -> io::Result<()> {
+    match rustix::fs::mkdirat(dir, RUNS_DIR, Mode::from_raw_mode(0o700)) {
+        Ok(()) | Err(Errno::EXIST) => {}
+        Err(errno) => return Err(errno.into()),
     }
-    // A file never written (or cut short) holds nothing yet.
-    if got < buf.len() {
-        return Ok(Usage::default());
-    }
-    let (bytes, files) = buf.split_at(8);
-    let word = |half: &[u8]| u64::from_le_bytes(half.try_into().unwrap_or_default());
-    Ok(Usage {
-        bytes: word(bytes),
-        files: word(files),
-    })
-}
-
-fn write_usage(fd: &OwnedFd, usage: Usage) -> io::Result<()> {
-    let mut buf = [0u8; 16];
-    buf[..8].copy_from_slice(&usage.bytes.to_le_bytes());
-    buf[8..].copy_from_slice(&usage.files.to_le_bytes());
-    let mut put = 0;
-    while put < buf.len() {
-        put += rustix::io::pwrite(fd, &buf[put..], put as u64)?;
-    }
+    let runs = rustix::fs::openat(dir, RUNS_DIR, DIR | OFlags::NOFOLLOW, Mode::empty())?;
+    let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    rustix::fs::openat(&runs, run, flags, Mode::from_raw_mode(0o600))?;
     Ok(())
 }
 
@@ -498,10 +492,17 @@ mod tests {
 
     #[test]
     fn accounts_are_kept_apart_and_add_up() {
+        // Descriptors kept (a local file system), or opened per change.
+        for reopen in [false, true] {
+            accounts_add_up(reopen);
+        }
+    }
+
+    fn accounts_add_up(reopen: bool) {
         let root = tempfile::tempdir().unwrap();
         let fd = rustix::fs::open(root.path(), DIR, Mode::empty()).unwrap();
         let quotas = ["a/=1T", "/=1T"].map(|q| FolderQuota::parse(q).unwrap());
-        let ledger = Ledger::open(&fd, &quotas, true).unwrap();
+        let ledger = Ledger::open(&fd, &quotas, true, (reopen, "n.1")).unwrap();
         ledger.count("a/x", Some("t1"), Change::file(100, 1));
         ledger.count("b/y", Some("t2"), Change::file(7, 1));
         ledger.count("a/x", Some("t1"), Change::file(40, -1));
@@ -535,7 +536,7 @@ mod tests {
         ledger.count("a/z", None, Change::file(5, -1));
         assert_eq!(usage(Account::Folder("a/")), Usage::default());
         // Another opening (another node) sees the same.
-        let again = Ledger::open(&fd, &[], true).unwrap();
+        let again = Ledger::open(&fd, &[], true, (reopen, "n.2")).unwrap();
         assert_eq!(again.read(Account::Token("t2")).unwrap().bytes, 7);
         let mut tokens = again.token_accounts().unwrap();
         tokens.sort();

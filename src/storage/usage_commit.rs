@@ -83,7 +83,7 @@ impl Upload {
         let owner = counted.owner();
         counted
             .ledger
-            .count(&path, owner, Change::staged(ahead, -1));
+            .count(&path, owner, Change::reserved(ahead, -1));
     }
 
     /// The bytes of it counted in the ledger already: a session's, as
@@ -150,7 +150,7 @@ impl Counted {
         if ahead > 0 {
             // Counted as its bytes were written: netted now.
             let mine = self.owner();
-            changes.add(mine, mine, Change::staged(ahead, -1));
+            changes.add(mine, mine, Change::reserved(ahead, -1));
         }
         let counted = self.unstaged.as_ref().map_or(0, |s| s.1) + ahead;
         let more = Usage {
@@ -270,7 +270,7 @@ impl Ledger {
         writer: Option<(&str, Quota)>,
         len: u64,
     ) -> Result<(), StorageError> {
-        let change = Change::staged(len, 1);
+        let change = Change::reserved(len, 1);
         let writer = writer.map(|(owner, quota)| (owner, quota, change));
         let more = Usage {
             bytes: len,

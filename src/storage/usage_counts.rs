@@ -41,7 +41,10 @@ impl Storage {
         if self.read_only || (folders.is_empty() && !tokens) {
             return Ok(());
         }
-        self.usage = Some(Arc::new(Ledger::open(&self.root, folders, tokens)?));
+        // Where hosts share the root, each change opens its file afresh.
+        let run = format!("{}.{}", self.node, self.run);
+        let ledger = Ledger::open(&self.root, folders, tokens, (self.round_trips, &run))?;
+        self.usage = Some(Arc::new(ledger));
         Ok(())
     }
 

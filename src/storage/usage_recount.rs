@@ -10,14 +10,18 @@
 //! pool, never the reactor. Writes during a walk may leave the ledger off
 //! by what they changed; the next recount heals that too.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::io;
+use std::os::fd::OwnedFd;
 
-use super::usage::{Account, Usage, owner_of};
+use super::usage::{Account, Ledger, RUNS_DIR, Slot, Usage, owner_of};
 use super::usage_counts::{staged_in, token_of};
-use rustix::fs::FileType;
+use super::usage_record::Record;
+use super::usage_record::run_tag;
+use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 use rustix::io::Errno;
 
-use super::{Storage, StorageError};
+use super::{DIR, Storage, StorageError};
 use crate::name::{Name, Prefix};
 
 /// What a recount did.
@@ -25,6 +29,9 @@ use crate::name::{Name, Prefix};
 pub struct Recount {
     /// Accounts set.
     pub accounts: usize,
+    /// Accounts not set: a change landed in them during the walk (their
+    /// reservations of dead runs were dropped all the same).
+    pub busy: usize,
     /// Bytes by which the ledger was off, summed over accounts (either
     /// way): what the counts of single writes had missed.
     pub drift: u64,
@@ -40,6 +47,17 @@ impl Storage {
         let Some(ledger) = &self.usage else {
             return Ok(Recount::default());
         };
+        // What had landed in each account before the walk: one that
+        // changes meanwhile is not set from it (the walk may have passed
+        // the change's folder before it, or after).
+        let folder_marks = (0..ledger.folders.len())
+            .map(|place| ledger.landed_at(Slot::Folder(place)))
+            .collect::<std::io::Result<Vec<u64>>>()?;
+        let mut token_marks = HashMap::new();
+        for name in ledger.token_accounts()? {
+            let landed = ledger.landed_at(Slot::Token(&name))?;
+            token_marks.insert(name, landed);
+        }
         let mut folders: HashMap<&str, Usage> = HashMap::new();
         let mut tokens: HashMap<String, Usage> = HashMap::new();
         self.walk_usage(ledger.tokens, &Prefix::root(), |name, size, owner| {
@@ -68,24 +86,29 @@ impl Storage {
                 staged(tokens.entry(owner).or_default());
             }
         })?;
-        for name in ledger.token_accounts()? {
-            tokens.entry(name).or_default();
+        for name in token_marks.keys() {
+            tokens.entry(name.clone()).or_default();
         }
+        let live = self.live_runs(ledger)?;
+        let live = |tag: u64| live.contains(&tag);
         let mut recount = Recount::default();
-        let mut set = |account: Account<'_>, usage: Usage| -> Result<(), StorageError> {
-            let was = ledger.set(account, usage)?;
-            recount.accounts += 1;
-            recount.drift += was.bytes.abs_diff(usage.bytes);
-            Ok(())
+        let mut set = |slot: Slot<'_>, walked: Usage, mark: Option<u64>| {
+            // An account made during the walk had changes land in it.
+            let landed = mark.unwrap_or(u64::MAX);
+            let done = ledger.recount_at(slot, (walked, landed), &live)?;
+            match done.quiet {
+                true => recount.accounts += 1,
+                false => recount.busy += 1,
+            }
+            recount.drift += done.was.bytes.abs_diff(done.now.bytes);
+            Ok::<_, StorageError>(())
         };
-        for prefix in &ledger.folders {
-            set(
-                Account::Folder(prefix),
-                folders.get(prefix.as_str()).copied().unwrap_or_default(),
-            )?;
+        for (place, prefix) in ledger.folders.iter().enumerate() {
+            let walked = folders.get(prefix.as_str()).copied().unwrap_or_default();
+            set(Slot::Folder(place), walked, Some(folder_marks[place]))?;
         }
         for (name, usage) in &tokens {
-            set(Account::Token(name), *usage)?;
+            set(Slot::Token(name), *usage, token_marks.get(name).copied())?;
         }
         ledger
             .recounts
@@ -127,6 +150,7 @@ impl Storage {
                     let change = super::usage::Change {
                         bytes: sign * i64::try_from(usage.bytes).unwrap_or(i64::MAX),
                         files: sign * i64::try_from(usage.files).unwrap_or(i64::MAX),
+                        ahead: 0,
                     };
                     Ok(ledger.change(Account::Folder(prefix), change).map(drop)?)
                 })
@@ -217,5 +241,150 @@ impl Storage {
             },
         );
         Ok(walked?)
+    }
+}
+
+/// The ledger's side of a recount: marks before the walk, the setting
+/// after it, the runs registered.
+impl Ledger {
+    /// The changes landed in the account at `slot` so far (see
+    /// `usage_record.rs`): a recount's mark before its walk.
+    pub(super) fn landed_at(&self, slot: Slot<'_>) -> io::Result<u64> {
+        self.with_file(slot, |fd| Record::read(fd).map(|now| (now.landed, None)))
+    }
+
+    /// A recount's setting of the account at `slot` (`usage_recount.rs`):
+    /// the reservations of runs `live` does not name are dropped; then,
+    /// unless a change landed in it since `landed` (its walk may have
+    /// missed it), it is set to `walked` and the reservations kept.
+    pub(super) fn recount_at(
+        &self,
+        slot: Slot<'_>,
+        (walked, landed): (Usage, u64),
+        live: &dyn Fn(u64) -> bool,
+    ) -> io::Result<RecountSet> {
+        self.with_file(slot, |fd| {
+            let mut record = Record::read(fd)?;
+            let was = record.usage;
+            let dropped = record.drop_dead_runs(live);
+            let quiet = record.landed == landed;
+            if quiet {
+                record.usage = Usage {
+                    bytes: walked.bytes.saturating_add(record.reserved()),
+                    ..walked
+                };
+            }
+            let now = record.usage;
+            let set = RecountSet { was, now, quiet };
+            if !quiet && dropped == 0 {
+                return Ok((set, None));
+            }
+            record.write(fd).map(|()| (set, Some(now)))
+        })
+    }
+
+    /// The ledger's folder of runs (`runs/`), opened.
+    pub(super) fn runs_dir(&self) -> io::Result<OwnedFd> {
+        let flags = DIR | OFlags::NOFOLLOW;
+        Ok(rustix::fs::openat(
+            &self.dir,
+            RUNS_DIR,
+            flags,
+            Mode::empty(),
+        )?)
+    }
+}
+
+/// What a recount's setting of an account found.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct RecountSet {
+    /// What it held before, and holds now.
+    pub(super) was: Usage,
+    pub(super) now: Usage,
+    /// No change landed in it during the walk: it was set.
+    pub(super) quiet: bool,
+}
+
+/// The runs whose reservations a recount keeps (`usage_record.rs`).
+impl Storage {
+    /// This run, and each run registered in the ledger's `runs/` whose
+    /// node lives (holds its lock) and is not this node (whose live run
+    /// is this one), by tag; the others are removed from `runs/`.
+    fn live_runs(&self, ledger: &Ledger) -> Result<HashSet<u64>, StorageError> {
+        let mut live = HashSet::from([run_tag(&ledger.run_name)]);
+        let runs = ledger.runs_dir()?;
+        for entry in rustix::fs::Dir::read_from(&runs)? {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy();
+            // `.`, `..` and anything not a run's are no one's.
+            let Some((node, _)) = name.split_once('.') else {
+                continue;
+            };
+            if name == ledger.run_name || crate::node::parse_node_id(node).is_err() {
+                continue;
+            }
+            let lives = node != self.node && self.node_lives(node);
+            match lives {
+                true => live.insert(run_tag(&name)),
+                false => match rustix::fs::unlinkat(&runs, name.as_ref(), AtFlags::empty()) {
+                    Ok(()) | Err(Errno::NOENT) => false,
+                    Err(errno) => return Err(errno.into()),
+                },
+            };
+        }
+        Ok(live)
+    }
+
+    /// Whether node `node` serves: its lock file is there and its lock
+    /// held (taken at once here where it is not, and let go).
+    fn node_lives(&self, node: &str) -> bool {
+        let Some(nodes) = &self.nodes else {
+            return true;
+        };
+        let lock = super::lock::lock_file(node);
+        match rustix::fs::statat(nodes, lock.as_str(), AtFlags::SYMLINK_NOFOLLOW) {
+            Err(Errno::NOENT) => false,
+            _ => super::lock::claim(nodes, &lock).is_none(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::usage::Change;
+    use super::*;
+    use crate::access::quota::FolderQuota;
+
+    #[test]
+    fn a_recount_keeps_what_live_runs_reserved_and_drops_what_dead_ones_did() {
+        let root = tempfile::tempdir().unwrap();
+        let mut storage = Storage::open(root.path(), "n1", false).unwrap();
+        let quotas = [FolderQuota::parse("q/=1M").unwrap()];
+        storage.count_usage(&quotas, false).unwrap();
+        let Some(ours) = storage.usage.clone() else {
+            panic!("no ledger");
+        };
+        // Reservations of a run of a node that never served here, and of
+        // this node's earlier run, beside this run's own.
+        for (run, bytes) in [("gone.1", 5), ("n1.0", 7)] {
+            let theirs = Ledger::open(&storage.root, &quotas, false, (false, run)).unwrap();
+            theirs
+                .change_at(Slot::Folder(0), Change::reserved(bytes, 1))
+                .unwrap();
+        }
+        ours.change_at(Slot::Folder(0), Change::reserved(10, 1))
+            .unwrap();
+        assert_eq!(ours.read_at(Slot::Folder(0)).unwrap().bytes, 22);
+        let recount = storage.recount_usage().unwrap();
+        assert_eq!((recount.accounts, recount.busy, recount.drift), (1, 0, 12));
+        assert_eq!(ours.read_at(Slot::Folder(0)).unwrap().bytes, 10);
+        let runs = std::fs::read_dir(root.path().join(".ferry-quota/runs")).unwrap();
+        let runs: Vec<_> = runs.map(|entry| entry.unwrap().file_name()).collect();
+        assert_eq!(runs, [ours.run_name.as_str()]);
+        // Released, it is gone from the account and a recount agrees.
+        ours.change_at(Slot::Folder(0), Change::reserved(10, -1))
+            .unwrap();
+        storage.recount_usage().unwrap();
+        assert_eq!(ours.read_at(Slot::Folder(0)).unwrap().bytes, 0);
     }
 }
