@@ -158,6 +158,23 @@ impl Storage {
         }
     }
 
+    /// Adds to the index the sessions other nodes began since it was
+    /// loaded (a listing through any node shows every session), where
+    /// other nodes share the root: a scan of the sessions directory.
+    pub(super) fn take_in_others_sessions(&self, dir: &OwnedFd, index: &mut Index) {
+        let shared = self.nodes.as_ref().is_some_and(|nodes| {
+            super::nodes::other_nodes(nodes, &self.node).is_ok_and(|others| !others.is_empty())
+        });
+        if !shared {
+            return;
+        }
+        for found in files::scan(dir) {
+            if !found.stored && index.used(&found.id).is_none() {
+                index.insert(&found.id, found.used, found.begun_by, found.empty);
+            }
+        }
+    }
+
     /// Removes sessions last used before `ttl` ago, found in the index:
     /// those with staged bytes after `ttl.staged`, those without after
     /// `ttl.empty`; returns how many. Busy sessions are left alone. The

@@ -81,6 +81,7 @@ impl Storage {
         let dir = self.sessions_dir()?;
         let mut index = self.sessions.bookkeeping(&dir)?;
         self.load_index(&dir, &mut index);
+        self.take_in_others_sessions(&dir, &mut index);
         self.expire_sessions(&dir, &mut index, ttl);
         let now = now_seconds();
         for (id, used) in index.newest_first() {

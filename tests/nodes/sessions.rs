@@ -154,3 +154,34 @@ fn the_same_resumable_upload_racing_through_two_nodes_ends_in_one_clean_file() {
     assert!(commits >= 1);
     assert_eq!(committed, 1, "one commit between the two nodes");
 }
+
+/// `SESSIONS` through any node lists the sessions begun through every
+/// node (a client's resume looks through whichever node the balancer
+/// picks). Issue 75's history on the cluster: a node listed only those
+/// it had seen begin, from its index made at its first listing, so a
+/// session another node began later was never shown (nor aborted) there.
+#[test]
+fn sessions_begun_on_one_node_are_listed_by_every_node() {
+    let root = tempfile::tempdir().unwrap();
+    let (a, b) = two_nodes(root.path());
+    let mut on_a = greeted(a.addr);
+    let mut on_b = greeted(b.addr);
+    let listed = |raw: &mut Raw| {
+        raw.send("SESSIONS\n");
+        let answer = raw.line();
+        let len = answer.strip_prefix("OK ").unwrap().parse().unwrap();
+        String::from_utf8(raw.bytes(len)).unwrap()
+    };
+    // Node b's index is made now, before the session exists.
+    assert_eq!(listed(&mut on_b), "");
+    let data = pattern(1_000, 5);
+    let (id, _) = upload(&mut on_a, "later.bin", &data);
+    let sessions = listed(&mut on_b);
+    assert!(
+        sessions.starts_with(&format!("{id} 0 1000 ")),
+        "{sessions:?}"
+    );
+    on_b.send(format!("ABORT {id}\n"));
+    assert_eq!(on_b.line(), "OK");
+    assert_eq!(listed(&mut on_a), "");
+}
