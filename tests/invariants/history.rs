@@ -7,7 +7,8 @@
 //!
 //! - the quota'd folder's ledger never passes its quota (sampled all
 //!   along through DF), and once everything has ended it equals the files
-//!   on the disk, bytes and files, with no session or temp file left;
+//!   on the disk, bytes and files, through every node, with no session
+//!   or temp file left;
 //! - every file left holds the bytes of an upload of its name that was
 //!   acknowledged: never a refused one's, never a mix;
 //! - no two clients ever held an exclusive lock on one name at once (a
@@ -590,13 +591,17 @@ fn check(target: &Target, history: &History) {
         files += 1;
     }
     assert!(bytes <= QUOTA_BYTES && files <= QUOTA_FILES);
+    // Every node tells the same usage: the shared ledger's.
+    for node in &target.nodes {
+        let [_, used, _, counted] = df(&mut greeted(node.ferry));
+        assert_eq!(
+            (used, counted),
+            (bytes, files),
+            "the ledger through {} against the disk",
+            node.ferry
+        );
+    }
     let first = target.nodes[0].ferry;
-    let [_, used, _, counted] = df(&mut greeted(first));
-    assert_eq!(
-        (used, counted),
-        (bytes, files),
-        "the ledger against the disk"
-    );
     assert_eq!(support::temp_files(&target.root), Vec::<String>::new());
     let mut raw = greeted(first);
     raw.send("SESSIONS\n");
