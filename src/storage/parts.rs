@@ -51,8 +51,10 @@ use super::parts_folder::{has_parts, parts_name, read_part, staged_parts};
 use super::session_files::check_id;
 use super::session_state::{Live, Staging};
 use super::sessions::{SessionInfo, SessionLimits, touch};
+use super::usage::Change;
 use super::usage_counts::StagedCount;
 use super::{DIR, Folders, Storage, StorageError, Upload};
+use crate::access::quota::Quota;
 use crate::name::Name;
 
 /// The buffer a part copied from an object is read through.
@@ -82,6 +84,9 @@ pub struct PartUpload {
     written: u64,
     /// Where its bytes count in the usage ledger once it is staged.
     counted: Option<StagedCount>,
+    /// Its bytes counted before they arrive (where its length is known
+    /// and usage counted): netted as it is staged, given back if not.
+    ahead: u64,
 }
 
 impl PartUpload {
@@ -195,7 +200,8 @@ impl PartUpload {
         )?;
         self.done = true;
         if let Some(counted) = &self.counted {
-            counted.count_replaced(replaced, self.written);
+            let ahead = std::mem::take(&mut self.ahead);
+            counted.count_replaced(replaced, self.written, ahead);
         }
         if durable {
             rustix::fs::fsync(&self.parts)?;
@@ -210,6 +216,9 @@ impl Drop for PartUpload {
     fn drop(&mut self) {
         if !self.done {
             let _ = rustix::fs::unlinkat(&self.parts, self.temp.as_str(), AtFlags::empty());
+        }
+        if let (Some(counted), 1..) = (&self.counted, self.ahead) {
+            counted.count(Change::reserved(self.ahead, -1));
         }
     }
 }
@@ -263,24 +272,55 @@ impl Storage {
 
     /// Begins receiving part `number` of multipart upload `id` (for
     /// `name`), of `len` bytes if known (then it may be written in its
-    /// slot: `part_slots.rs`); the upload counts as used now.
+    /// slot: `part_slots.rs`); the upload counts as used now. Where usage
+    /// is counted and `len` known, its bytes are counted before they
+    /// arrive, judged against `quota` (the writing token's) and the
+    /// folders' above (`Ledger::count_ahead`): parts side by side, here or
+    /// on other nodes, cannot together stage past a quota.
     ///
     /// # Errors
     /// No such upload, [`StorageError::Committing`] while it is
-    /// completed; the temp file cannot be made.
+    /// completed; [`StorageError::OverQuota`]; the temp file cannot be
+    /// made.
     pub fn begin_part(
         &self,
         id: &str,
         name: &Name,
-        (number, len): (u32, Option<u64>),
+        (number, len, quota): (u32, Option<u64>, Quota),
     ) -> Result<PartUpload, StorageError> {
         self.pause(Point::Session);
         let upload = self.multipart(id, name)?;
         let counted = self.staged_count(&upload);
-        let meta = upload.meta;
         if self.sessions.is_committing(id) {
             return Err(StorageError::Committing);
         }
+        let ahead = match (&counted, len) {
+            (Some(count), Some(len)) => count.count_ahead(len, quota).map(|()| len)?,
+            _ => 0,
+        };
+        let begun = self.part_file(id, (number, len), (upload.meta, counted.clone()));
+        match begun {
+            Ok(mut part) => {
+                part.ahead = ahead;
+                Ok(part)
+            }
+            Err(err) => {
+                if let (Some(count), 1..) = (&counted, ahead) {
+                    count.count(Change::reserved(ahead, -1));
+                }
+                Err(err)
+            }
+        }
+    }
+
+    /// [`Storage::begin_part`]'s file: a slot in the data file, or a temp
+    /// file in the parts folder.
+    fn part_file(
+        &self,
+        id: &str,
+        (number, len): (u32, Option<u64>),
+        (meta, counted): (Option<String>, Option<StagedCount>),
+    ) -> Result<PartUpload, StorageError> {
         let dir = self.sessions_dir()?;
         {
             let mut index = self.sessions.bookkeeping(&dir)?;
@@ -304,6 +344,7 @@ impl Storage {
                 meta,
                 written: 0,
                 counted,
+                ahead: 0,
             });
         }
         let create = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | flags;
@@ -318,6 +359,7 @@ impl Storage {
             meta,
             written: 0,
             counted,
+            ahead: 0,
         })
     }
 

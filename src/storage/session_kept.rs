@@ -257,7 +257,7 @@ impl Storage {
         files::record_staged(&file, 0, 0);
         *live.progress.lock().unwrap_or_else(|e| e.into_inner()) = None;
         if let Some(count) = self.staged_count(kept) {
-            count.count_replaced(kept.received, at);
+            count.count_replaced(kept.received, at, 0);
         }
         Ok(())
     }

@@ -267,9 +267,11 @@ impl StagedCount {
         self.ledger.count_ahead(at, writer, len)
     }
 
-    /// Counts `now` bytes staged where `was` were (a part sent again).
-    pub(super) fn count_replaced(&self, was: u64, now: u64) {
-        self.count(Change::staged(now, 1).plus(Change::staged(was, -1)));
+    /// Counts `now` bytes staged where `was` were (a part sent again),
+    /// netting the `ahead` counted before they arrived.
+    pub(super) fn count_replaced(&self, was: u64, now: u64, ahead: u64) {
+        let staged = Change::staged(now, 1).plus(Change::staged(was, -1));
+        self.count(staged.plus(Change::reserved(ahead, -1)));
     }
 }
 

@@ -1361,3 +1361,47 @@ fn a_completion_from_fewer_parts_frees_the_rest_of_the_quota() {
     let over = me.simple(s.s3, "PUT", "/bkt/more", b"1");
     assert_eq!(code(&over), "QuotaExceeded", "counted once: 8 + 12");
 }
+
+/// Parts of two uploads sent side by side, each within the quota alone:
+/// the second is refused while the first is on its way, its bytes
+/// counted before they arrive (issue 75: each was judged by what was
+/// staged before it began, and both were staged, past the quota).
+#[test]
+fn parts_side_by_side_cannot_together_stage_past_a_quota() {
+    let s = S3Server::start_with(&[("owner", support::s3::ALL)], &[], |c| {
+        c.quotas = vec![ferry::access::quota::FolderQuota::parse("bkt/=20").unwrap()];
+    });
+    let me = &s.signers[0];
+    let (first, second) = (begin(&s, me, "one"), begin(&s, me, "two"));
+    let body = b"twelve bytes";
+    let query = [("partNumber", "1"), ("uploadId", first.as_str())];
+    let (target, lines) = me.signed("PUT", ("/bkt/one", &query), &[], body, Payload::Signed);
+    let mut on_its_way = TcpStream::connect(s.s3).unwrap();
+    let head = format!(
+        "PUT {target} HTTP/1.1\r\nConnection: close\r\nContent-Length: {}\r\n{lines}\r\n",
+        body.len()
+    );
+    on_its_way.write_all(head.as_bytes()).unwrap();
+    on_its_way.write_all(&body[..1]).unwrap();
+    // Its 12 bytes counted before they arrive (DF tells the ledger).
+    let mut raw = s.server.raw();
+    raw.send(format!("AUTH {}\n", s.tokens[0]));
+    assert!(raw.line().starts_with("OK"));
+    let deadline = std::time::Instant::now() + support::PATIENCE;
+    loop {
+        raw.send("DF bkt\n");
+        if raw.line().split(' ').nth(2) == Some("12") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "never counted ahead");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let refused = part_answer(&s, me, "two", &second, 1, body, &[]);
+    assert_eq!(refused.status, 403, "{}", refused.head);
+    assert_eq!(code(&refused), "QuotaExceeded");
+    on_its_way.write_all(&body[1..]).unwrap();
+    let answer = support::http::read_answer(&mut on_its_way);
+    assert_eq!(answer.status, 200, "{}", answer.head);
+    let over = me.simple(s.s3, "PUT", "/bkt/obj", b"nine byte");
+    assert_eq!(code(&over), "QuotaExceeded", "12 staged: 8 left");
+}

@@ -220,7 +220,7 @@ fn put_part(ctx: &Ctx<'_>, who: Who, name: Name, ask: Box<PartAsk>) -> Outcome {
     };
     Outcome::on_pool(move |ctx| {
         let begun = check_space(ctx, &who, name.as_str(), part_len.unwrap_or(0)).and_then(|()| {
-            let asked = (ask.number, part_len);
+            let asked = (ask.number, part_len, who.quota().unwrap_or_default());
             Ok(ctx.storage.begin_part(&ask.id, &name, asked)?)
         });
         match begun {
@@ -295,9 +295,11 @@ fn copied_part(
     let (start, len) = crate::serve::ops::files::source_span(ask.source.as_ref(), &found)?;
     check_size(ctx.config, len)?;
     check_space(ctx, who, name.as_str(), len)?;
-    let mut part = ctx
-        .storage
-        .begin_part(&ask.id, name, (ask.number, Some(len)))?;
+    let mut part = ctx.storage.begin_part(
+        &ask.id,
+        name,
+        (ask.number, Some(len), who.quota().unwrap_or_default()),
+    )?;
     let (mut md5, mut crc) = (Md5::new(), 0u32);
     let upload = UploadChecksum::of_meta(part.upload_meta());
     let mut running = upload.map(|upload| crate::serve::digest::Running::new(upload.algorithm));
