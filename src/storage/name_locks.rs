@@ -90,6 +90,17 @@ impl NameLocks {
         Ok((first, Some(second)))
     }
 
+    /// Waits out every change that holds a name's lock now: each lock
+    /// taken and let go in turn. A recount's, once it has read what had
+    /// landed: a commit counted before that has renamed its file by the
+    /// time its name's lock is free, so the walk after sees it.
+    pub(super) fn barrier(&self) -> io::Result<()> {
+        for at in 0..LOCKS {
+            drop(self.hold_at(at)?);
+        }
+        Ok(())
+    }
+
     fn hold_at(&self, at: usize) -> io::Result<NameHold<'_>> {
         let Some(slot) = self.files.get(at) else {
             unreachable!("a lock's number is taken modulo their count");

@@ -238,8 +238,11 @@ impl Storage {
 
     /// Removes session `id`, its staged bytes taken from the ledger.
     pub(super) fn remove_session(&self, dir: &OwnedFd, index: &mut Index, id: &str) {
-        self.count_unstaged(dir, id);
+        let unstaged = self.unstaged(dir, id);
         files::remove(dir, id);
+        if let Some((count, change)) = unstaged {
+            count.count(change);
+        }
         self.sessions.live().remove(id);
         index.remove(id);
     }

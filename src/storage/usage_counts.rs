@@ -150,18 +150,17 @@ impl Storage {
         }
     }
 
-    /// Takes what session `id` of the sessions directory `dir` has staged
-    /// from the ledger: it is about to be removed.
-    pub(super) fn count_unstaged(&self, dir: &OwnedFd, id: &str) {
-        if self.usage.is_none() {
-            return;
-        }
-        if let Ok(session) = self.session_in(dir, id)
-            && !session.stored
-            && let Some(count) = self.staged_count(&session)
-        {
-            count.count(Change::staged(staged_in(dir, id), -1));
-        }
+    /// What taking session `id` of the sessions directory `dir` away
+    /// takes from the ledger (what it staged), asked before it is removed
+    /// and counted after ([`StagedCount::count`]): a recount's walk never
+    /// finds its bytes on the disk and off the ledger (they would be
+    /// counted twice once it goes), and a crash between leaves the
+    /// ledger high, never low.
+    pub(super) fn unstaged(&self, dir: &OwnedFd, id: &str) -> Option<(StagedCount, Change)> {
+        self.usage.as_ref()?;
+        let session = self.session_in(dir, id).ok().filter(|s| !s.stored)?;
+        let count = self.staged_count(&session)?;
+        Some((count, Change::staged(staged_in(dir, id), -1)))
     }
 }
 

@@ -217,30 +217,21 @@ impl Record {
         }
     }
 
-    /// The bytes reserved by the runs `live` says live; those of the
-    /// others are taken out of the account (their runs ended without
-    /// giving them back: killed). Returns the bytes taken out.
-    pub(super) fn drop_dead_runs(&mut self, live: impl Fn(u64) -> bool) -> u64 {
-        let mut dropped = 0u64;
-        let mut kept = 0;
-        for k in 0..self.len {
-            let (tag, reserved) = self.runs[k];
-            if live(tag) && reserved > 0 {
-                self.runs[kept] = (tag, reserved);
-                kept += 1;
-            } else {
-                dropped = dropped.saturating_add(reserved);
-            }
-        }
-        self.len = kept;
-        self.usage.bytes = self.usage.bytes.saturating_sub(dropped);
-        dropped
+    /// The bytes reserved in it by the runs `live` says live.
+    pub(super) fn reserved_by(&self, live: impl Fn(u64) -> bool) -> u64 {
+        let runs = self.runs[..self.len].iter().filter(|(tag, _)| live(*tag));
+        runs.fold(0u64, |sum, (_, reserved)| sum.saturating_add(*reserved))
     }
 
     /// The bytes reserved in it, by every run it names.
     pub(super) fn reserved(&self) -> u64 {
-        let runs = self.runs[..self.len].iter();
-        runs.fold(0u64, |sum, (_, reserved)| sum.saturating_add(*reserved))
+        self.reserved_by(|_| true)
+    }
+
+    /// Forgets every run's reservation (a recount that walked what they
+    /// landed: their runs ended without giving the rest back).
+    pub(super) fn clear_runs(&mut self) {
+        self.len = 0;
     }
 }
 
@@ -264,7 +255,7 @@ mod tests {
     }
 
     #[test]
-    fn reservations_are_kept_per_run_and_dropped_with_dead_runs() {
+    fn reservations_are_kept_per_run_and_cut_away_when_cleared() {
         let (_dir, fd) = file();
         let mut record = Record::read(&fd).unwrap();
         record.apply(Change::file(100, 1), 1);
@@ -283,8 +274,10 @@ mod tests {
             (2, 0, 130)
         );
         again.apply(Change::reserved(9, 1), 7);
-        assert_eq!(again.drop_dead_runs(|tag| tag != 7), 9);
-        assert_eq!((again.usage.bytes, again.reserved()), (130, 0));
+        assert_eq!(again.reserved_by(|tag| tag != 7), 0);
+        assert_eq!(again.reserved_by(|tag| tag == 7), 9);
+        again.clear_runs();
+        assert_eq!(again.reserved(), 0);
         again.write(&fd).unwrap();
         // Cut to its length: no entry of a dropped run read back.
         assert_eq!(Record::read(&fd).unwrap().reserved(), 0);

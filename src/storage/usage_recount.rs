@@ -58,6 +58,10 @@ impl Storage {
             let landed = ledger.landed_at(Slot::Token(&name))?;
             token_marks.insert(name, landed);
         }
+        // A commit counts before its rename: one counted before the marks
+        // may not have renamed yet. Its name's lock, held from its count
+        // to its rename, tells when it has.
+        ledger.names.barrier()?;
         let mut folders: HashMap<&str, Usage> = HashMap::new();
         let mut tokens: HashMap<String, Usage> = HashMap::new();
         self.walk_usage(ledger.tokens, &Prefix::root(), |name, size, owner| {
@@ -253,10 +257,13 @@ impl Ledger {
         self.with_file(slot, |fd| Record::read(fd).map(|now| (now.landed, None)))
     }
 
-    /// A recount's setting of the account at `slot` (`usage_recount.rs`):
-    /// the reservations of runs `live` does not name are dropped; then,
-    /// unless a change landed in it since `landed` (its walk may have
-    /// missed it), it is set to `walked` and the reservations kept.
+    /// A recount's setting of the account at `slot`: to `walked`, its
+    /// reservations gone (their runs died: `live` names none of them),
+    /// where nothing moves in it. Left as it is where a change landed in
+    /// it since `landed` (the walk may have passed the change's folder
+    /// before it, or after), or a live run holds a reservation in it (an
+    /// upload in flight: the walk saw part of its bytes, which the
+    /// reservation counts too, and would count them twice).
     pub(super) fn recount_at(
         &self,
         slot: Slot<'_>,
@@ -266,20 +273,18 @@ impl Ledger {
         self.with_file(slot, |fd| {
             let mut record = Record::read(fd)?;
             let was = record.usage;
-            let dropped = record.drop_dead_runs(live);
-            let quiet = record.landed == landed;
-            if quiet {
-                record.usage = Usage {
-                    bytes: walked.bytes.saturating_add(record.reserved()),
-                    ..walked
-                };
-            }
-            let now = record.usage;
-            let set = RecountSet { was, now, quiet };
-            if !quiet && dropped == 0 {
+            let quiet = record.landed == landed && record.reserved_by(live) == 0;
+            let set = RecountSet {
+                was,
+                now: if quiet { walked } else { was },
+                quiet,
+            };
+            if !quiet {
                 return Ok((set, None));
             }
-            record.write(fd).map(|()| (set, Some(now)))
+            record.usage = walked;
+            record.clear_runs();
+            record.write(fd).map(|()| (set, Some(walked)))
         })
     }
 
@@ -356,7 +361,7 @@ mod tests {
     use crate::access::quota::FolderQuota;
 
     #[test]
-    fn a_recount_keeps_what_live_runs_reserved_and_drops_what_dead_ones_did() {
+    fn a_recount_leaves_what_live_runs_reserved_and_drops_what_dead_ones_did() {
         let root = tempfile::tempdir().unwrap();
         let mut storage = Storage::open(root.path(), "n1", false).unwrap();
         let quotas = [FolderQuota::parse("q/=1M").unwrap()];
@@ -375,16 +380,20 @@ mod tests {
         ours.change_at(Slot::Folder(0), Change::reserved(10, 1))
             .unwrap();
         assert_eq!(ours.read_at(Slot::Folder(0)).unwrap().bytes, 22);
+        // An upload of this run in flight: the account is left as it is
+        // (the walk cannot tell its bytes landed from those to come); the
+        // dead runs are forgotten.
         let recount = storage.recount_usage().unwrap();
-        assert_eq!((recount.accounts, recount.busy, recount.drift), (1, 0, 12));
-        assert_eq!(ours.read_at(Slot::Folder(0)).unwrap().bytes, 10);
+        assert_eq!((recount.accounts, recount.busy, recount.drift), (0, 1, 0));
+        assert_eq!(ours.read_at(Slot::Folder(0)).unwrap().bytes, 22);
         let runs = std::fs::read_dir(root.path().join(".ferry-quota/runs")).unwrap();
         let runs: Vec<_> = runs.map(|entry| entry.unwrap().file_name()).collect();
         assert_eq!(runs, [ours.run_name.as_str()]);
-        // Released, it is gone from the account and a recount agrees.
+        // Its upload ended: the dead runs' reservations go with the walk.
         ours.change_at(Slot::Folder(0), Change::reserved(10, -1))
             .unwrap();
-        storage.recount_usage().unwrap();
+        let recount = storage.recount_usage().unwrap();
+        assert_eq!((recount.accounts, recount.busy, recount.drift), (1, 0, 12));
         assert_eq!(ours.read_at(Slot::Folder(0)).unwrap().bytes, 0);
     }
 }
