@@ -42,6 +42,9 @@ pub enum Point {
     Create,
     /// Renaming a finished upload over its target.
     Commit,
+    /// A counted commit between its count and its rename (where usage is
+    /// counted).
+    Rename,
     /// Removing the record of a session whose data a COMMIT has just put
     /// in place.
     Forget,

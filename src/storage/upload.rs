@@ -369,9 +369,10 @@ impl Upload {
                 counted
                     .admit(at, &replaced, self.ahead)
                     .and_then(|changes| {
+                        self.pause(Point::Rename);
                         let renamed = self.rename_staged(durable);
                         match &renamed {
-                            Ok(_) => counted.settle(&changes),
+                            Ok(_) => counted.settle(at, &changes),
                             Err(_) => counted.undo(at, &changes),
                         }
                         renamed

@@ -7,9 +7,16 @@
 //!          and changed under the account's lock; refused, nothing counted
 //!          and nothing renamed (507, or S3's QuotaExceeded)
 //! rename   failed: what was admitted is taken back (undo)
-//! settle   after it: the other owners' tokens (the replaced file's, a
-//!          session's begun by another token) lose their bytes
+//! settle   after it: the other owners' tokens (a session's begun by
+//!          another token) lose their bytes, and the replaced file
+//!          leaves its folders and its owner's token
 //! ```
+//!
+//! What the file replaces is taken off only once the rename has replaced
+//! it: a crash between the two leaves the ledger counting both files
+//! (high, healed by a recount), never the new file alone while the old
+//! one is still there (low: a quota passed). The judgement already asks
+//! room for both.
 //!
 //! Judged and counted in one step per account, commits side by side, on
 //! this node or another, cannot together pass a quota; a write is judged
@@ -173,13 +180,22 @@ impl Counted {
         }
     }
 
-    /// After the rename: the other owners' tokens (the replaced file's, a
-    /// session's begun by another) lose their bytes.
-    pub(super) fn settle(&self, changes: &Changes<'_>) {
+    /// After the rename of the file `leaf` of folder `dir` (`at`): the
+    /// other owners' tokens (a session's begun by another) lose their
+    /// bytes, and the file it replaced leaves its accounts.
+    pub(super) fn settle(&self, at: (&str, &str), changes: &Changes<'_>) {
         for (owner, change) in changes.others.iter().flatten() {
             if let Some(token) = owner {
                 self.count_token(token, *change);
             }
+        }
+        if let Some((owner, change)) = changes.replaced {
+            let path = match at {
+                ("", leaf) => leaf.to_owned(),
+                (dir, leaf) => format!("{dir}/{leaf}"),
+            };
+            self.ledger
+                .count(&path, owner.filter(|_| self.ledger.tokens), change);
         }
     }
 
@@ -189,17 +205,18 @@ impl Counted {
         }
     }
 
-    /// The commit's changes (the new file, what it replaced, what its
-    /// session had staged), the writer's apart from other owners'.
+    /// The commit's changes (the new file, what its session had staged;
+    /// what it replaced, for after the rename), the writer's apart from
+    /// other owners'.
     fn changes<'a>(&'a self, replaced: &'a Replaced) -> Changes<'a> {
         let mine = self.owner();
         let mut changes = Changes {
             writer: Change::file(self.size, 1),
             others: [None, None],
+            replaced: replaced
+                .as_ref()
+                .map(|(old, owner)| (owner.as_deref(), Change::file(*old, -1))),
         };
-        if let Some((old, owner)) = replaced {
-            changes.add(mine, owner.as_deref(), Change::file(*old, -1));
-        }
         if let Some((owner, staged)) = self.unstaged.as_deref() {
             changes.add(mine, owner.as_deref(), Change::staged(*staged, -1));
         }
@@ -307,6 +324,8 @@ impl Ledger {
 pub(super) struct Changes<'a> {
     writer: Change,
     others: [Option<(Option<&'a str>, Change)>; 2],
+    /// The file it replaces, whose owner's: counted after the rename.
+    replaced: Option<(Option<&'a str>, Change)>,
 }
 
 impl<'a> Changes<'a> {
