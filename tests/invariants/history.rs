@@ -1,14 +1,16 @@
 //! The history test (issue 75; STYLE.md item 19): many clients at once,
 //! through FERRY/1 (PUT, UPLOAD + APPEND + COMMIT, DEL), HTTP (PUT with a
 //! length and chunked, DELETE), FTP (STOR) and WebDAV (exclusive LOCK and
-//! UNLOCK), on one node and on two nodes sharing one root, every request
-//! and answer recorded; then a checker proves what the shared state
-//! promises, whatever ran beside what:
+//! UNLOCK), on one node and on two nodes sharing one root, writing with
+//! two tokens that each have a quota of their own beside the folder's,
+//! every request and answer recorded; then a checker proves what the
+//! shared state promises, whatever ran beside what:
 //!
-//! - the quota'd folder's ledger never passes its quota (sampled all
-//!   along through DF), and once everything has ended it equals the files
-//!   on the disk, bytes and files, through every node, with no session
-//!   or temp file left;
+//! - no account (the quota'd folder's, each token's) ever passes its
+//!   quota in the ledger (sampled all along through DF), and once
+//!   everything has ended each equals its files on the disk (a token's:
+//!   those whose owner it is), bytes and files, through every node, with
+//!   no session or temp file left;
 //! - every file left holds the bytes of an upload of its name that was
 //!   acknowledged: never a refused one's, never a mix;
 //! - no two clients ever held an exclusive lock on one name at once (a
@@ -21,8 +23,7 @@
 //! On the cluster recipe (three nodes on JuiceFS, `deploy/cluster/
 //! history.sh`, which `.ci/run` runs where JuiceFS installs) the same
 //! clients run with faults injected along the way (`FERRY_HISTORY_FAULTS`:
-//! a node killed and started again, a JuiceFS client killed, Redis
-//! paused). A request cut by a fault has an unknown outcome: its bytes
+//! nodes killed and started again, Redis paused). A request cut by a fault has an unknown outcome: its bytes
 //! may be on the disk or not, never anything else. Once the faults are
 //! healed (`FERRY_HISTORY_HEAL`: the cluster whole again, a node
 //! restarted, which recounts), the same checks hold.
@@ -37,7 +38,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use ferry::access::quota::FolderQuota;
+use ferry::access::AccessConfig;
+use ferry::access::quota::{FolderQuota, Quota};
+use ferry::access::tokens::TokensFile;
 use ferry::config::Config;
 use support::http::{exchange, exchange_chunked};
 use support::{Raw, TestServer, crc_hex, pattern};
@@ -45,6 +48,10 @@ use support::{Raw, TestServer, crc_hex, pattern};
 /// The quota'd folder's limits.
 const QUOTA_BYTES: u64 = 200_000;
 const QUOTA_FILES: u64 = 6;
+/// Each writing token's own limits (two of them: together past the
+/// folder's).
+const TOKEN_BYTES: u64 = 120_000;
+const TOKEN_FILES: u64 = 4;
 /// The names uploads and deletes take (more than the file limit).
 const NAMES: usize = 4;
 /// Names locked exclusively.
@@ -70,8 +77,40 @@ struct Node {
 struct Target {
     nodes: Vec<Node>,
     root: PathBuf,
+    tokens: Tokens,
     faults: Vec<String>,
     heal: Option<String>,
+}
+
+/// The tokens the clients hold: two writers, each with its own quota
+/// (the folder's they share), and a watcher that only reads, whose DF of
+/// the folder tells the folder's account (a writer's tells the tighter of
+/// its own and the folder's).
+#[derive(Clone)]
+struct Tokens {
+    /// Each writer's name and token.
+    writers: Vec<(String, String)>,
+    watcher: String,
+}
+
+/// Writes the tokens file of [`Tokens`] into `dir`.
+fn tokens_in(dir: &Path) -> (PathBuf, Tokens) {
+    let write: &[&str] = &["read:/", "write:/", "delete:/"];
+    let holders = [("t0", write), ("t1", write), ("watch", &["read:/"][..])];
+    let (path, tokens) = support::tokens::tokens_in(dir, &holders);
+    let mut file = TokensFile::parse(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let limit = Quota::parse(&format!("{TOKEN_BYTES},files={TOKEN_FILES}")).unwrap();
+    for writer in &mut file.entries[..2] {
+        writer.quota = Some(limit);
+    }
+    std::fs::write(&path, file.render()).unwrap();
+    let writers = ["t0", "t1"].iter().zip(&tokens);
+    let writers = writers.map(|(name, token)| (name.to_string(), token.clone()));
+    let tokens = Tokens {
+        writers: writers.collect(),
+        watcher: tokens[2].clone(),
+    };
+    (path, tokens)
 }
 
 /// What the history recorded.
@@ -106,11 +145,17 @@ fn env(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-fn quota(config: &mut Config) {
+/// The folder's quota, and access control by the tokens file `tokens`.
+fn quota(config: &mut Config, tokens: &Path) {
     support::listen_http(config);
     support::listen_ftp(config);
     let limit = format!("q/={QUOTA_BYTES},files={QUOTA_FILES}");
     config.quotas = vec![FolderQuota::parse(&limit).unwrap()];
+    config.access = AccessConfig {
+        tokens: Some(tokens.to_path_buf()),
+        anonymous: Vec::new(),
+        no_auth: false,
+    };
 }
 
 fn node(server: &TestServer) -> Node {
@@ -123,10 +168,11 @@ fn node(server: &TestServer) -> Node {
 }
 
 /// Test servers of this process on `first`'s root.
-fn servers(first: &TestServer, nodes: &[&TestServer]) -> Target {
+fn servers(first: &TestServer, nodes: &[&TestServer], tokens: Tokens) -> Target {
     Target {
         nodes: nodes.iter().map(|server| node(server)).collect(),
         root: first.root.path().to_path_buf(),
+        tokens,
         faults: Vec::new(),
         heal: None,
     }
@@ -134,25 +180,31 @@ fn servers(first: &TestServer, nodes: &[&TestServer]) -> Target {
 
 #[test]
 fn a_concurrent_history_on_one_node_keeps_every_promise() {
-    let server = TestServer::start_with(quota);
-    run(&servers(&server, &[&server]));
+    let dir = tempfile::tempdir().unwrap();
+    let (file, tokens) = tokens_in(dir.path());
+    let server = TestServer::start_with(|config| quota(config, &file));
+    run(&servers(&server, &[&server], tokens));
 }
 
 #[test]
 fn a_concurrent_history_on_two_nodes_of_one_root_keeps_every_promise() {
-    let first = TestServer::start_with(quota);
+    let dir = tempfile::tempdir().unwrap();
+    let (file, tokens) = tokens_in(dir.path());
+    let first = TestServer::start_with(|config| quota(config, &file));
     let root = first.root.path().to_path_buf();
-    let second = TestServer::start_with(move |config| {
-        quota(config);
+    let second = TestServer::start_with(|config| {
+        quota(config, &file);
         config.root = root;
         config.node_id = "second".to_owned();
     });
-    run(&servers(&first, &[&first, &second]));
+    run(&servers(&first, &[&first, &second], tokens));
 }
 
 /// The cluster recipe's nodes, with faults or without (see the module's
 /// header): `FERRY_HISTORY_CLUSTER` names its state folder (`cluster.sh`'s
-/// `FERRY_CLUSTER_DIR`), whose nodes serve with the quota of [`quota`].
+/// `FERRY_CLUSTER_DIR`), whose nodes serve with the quota of [`quota`]
+/// and the tokens of [`Tokens`] (`FERRY_HISTORY_TOKENS`: t0's, t1's and
+/// the watcher's, in that order).
 #[test]
 fn a_concurrent_history_on_the_cluster_keeps_every_promise() {
     let Some(state) = std::env::var_os("FERRY_HISTORY_CLUSTER") else {
@@ -187,6 +239,11 @@ fn cluster(state: &Path) -> Target {
         lines.map(str::to_owned).collect::<Vec<_>>()
     };
     let faults = lines("FERRY_HISTORY_FAULTS");
+    let tokens = std::env::var("FERRY_HISTORY_TOKENS").expect("FERRY_HISTORY_TOKENS");
+    let tokens: Vec<&str> = tokens.split_whitespace().collect();
+    let [t0, t1, watcher] = tokens[..] else {
+        panic!("FERRY_HISTORY_TOKENS: three tokens, not {tokens:?}");
+    };
     Target {
         nodes: (1..=nodes)
             .map(|k| Node {
@@ -197,6 +254,10 @@ fn cluster(state: &Path) -> Target {
             })
             .collect(),
         root: state.join("mnt/node1/data"),
+        tokens: Tokens {
+            writers: vec![("t0".into(), t0.into()), ("t1".into(), t1.into())],
+            watcher: watcher.into(),
+        },
         faults,
         heal: lines("FERRY_HISTORY_HEAL").pop(),
     }
@@ -215,9 +276,23 @@ fn shell(command: &str) {
 /// Runs the clients against the target's nodes, then checks.
 fn run(target: &Target) {
     let nodes = &target.nodes;
+    let writers = &target.tokens.writers;
     // A file nobody deletes keeps the folder there for DF (a FERRY/1
-    // DEL of the last file would prune it).
-    assert!(ferry_put(nodes[0].ferry, "q/keep", b"k"));
+    // DEL of the last file would prune it); what a run before left (on
+    // the cluster) is deleted through the server, so that it counts.
+    let first = (nodes[0].ferry, writers[0].1.as_str());
+    let left = std::fs::read_dir(target.root.join("q"))
+        .into_iter()
+        .flatten();
+    for name in left.map(|entry| entry.unwrap().file_name()) {
+        let name = name.to_string_lossy();
+        if name != "keep" {
+            let mut raw = greeted(first);
+            raw.send(format!("DEL q/{name}\n"));
+            assert_eq!(raw.line(), "OK");
+        }
+    }
+    assert!(ferry_put(first, "q/keep", b"k"));
     std::fs::create_dir_all(target.root.join("l")).unwrap();
     for name in LOCKED {
         std::fs::write(target.root.join(name), b"locked").unwrap();
@@ -232,14 +307,16 @@ fn run(target: &Target) {
     let history = Arc::new(Mutex::new(begun));
     let done = Arc::new(AtomicBool::new(false));
     let monitor = {
-        let (done, node) = (Arc::clone(&done), nodes[0]);
-        std::thread::spawn(move || watch_ledger(&done, node))
+        let (done, node, tokens) = (Arc::clone(&done), nodes[0], target.tokens.clone());
+        std::thread::spawn(move || watch_ledger(&done, node, &tokens))
     };
     let faults = Faults::inject(&target.faults, CLIENTS * ops);
     let clients: Vec<_> = (0..CLIENTS)
         .map(|client| {
             let (history, nodes) = (Arc::clone(&history), nodes.to_vec());
             let faults = Arc::clone(&faults);
+            // Half the clients write with each token.
+            let token = writers[(client % 2) as usize].1.clone();
             let seed = seed ^ (client + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
             std::thread::spawn(move || {
                 let mut rng = Rng(seed | 1);
@@ -248,7 +325,7 @@ fn run(target: &Target) {
                 let mut op = 0;
                 while op < ops || !faults.injected() {
                     let at = nodes[rng.below(nodes.len() as u64) as usize];
-                    step(&mut rng, at, (client, op), &history);
+                    step(&mut rng, (at, &token), (client, op), &history);
                     faults.made.fetch_add(1, Ordering::Relaxed);
                     op += 1;
                 }
@@ -263,7 +340,7 @@ fn run(target: &Target) {
     let history = history.lock().unwrap();
     eprintln!("history: {:?}; {samples} ledger samples", history.answers);
     if let Some(heal) = &target.heal {
-        abort_sessions_left(nodes[0], &history);
+        abort_sessions_left((nodes[0].ferry, &writers[0].1), &history);
         ledger_covers_the_disk(target);
         shell(heal);
     }
@@ -304,27 +381,35 @@ impl Faults {
     }
 }
 
-/// One request, chosen by `rng`, by `client` through `node`, recorded.
-fn step(rng: &mut Rng, node: Node, (client, op): (u64, u64), history: &Mutex<History>) {
+/// One request, chosen by `rng`, by `client` with `token` through
+/// `node`, recorded.
+fn step(
+    rng: &mut Rng,
+    (node, token): (Node, &str),
+    (client, op): (u64, u64),
+    history: &Mutex<History>,
+) {
+    let head = format!("{HOST}Authorization: Bearer {token}\r\n");
     let name = format!("q/n{}", rng.below(NAMES as u64));
     let body = pattern(1 + rng.below(60_000) as usize, client * 10_000 + op);
     let choice = rng.below(9);
     let locked = LOCKED[rng.below(LOCKED.len() as u64) as usize];
+    let at = (node.ferry, token);
     let request = || match (choice, node.ftp) {
-        (0 | 1, _) | (5, None) => Some(("ferry put", ferry_put(node.ferry, &name, &body))),
-        (2, _) => Some(("ferry session", ferry_session(node.ferry, &name, &body))),
+        (0 | 1, _) | (5, None) => Some(("ferry put", ferry_put(at, &name, &body))),
+        (2, _) => Some(("ferry session", ferry_session(at, &name, &body))),
         (3, _) => {
-            let put = exchange(node.http, "PUT", &format!("/{name}"), HOST, &body);
+            let put = exchange(node.http, "PUT", &format!("/{name}"), &head, &body);
             Some(("http put", acknowledged(put.status, &put.head)))
         }
         (4, _) => {
             let target = format!("/{name}");
-            let put = exchange_chunked(node.http, ("PUT", &target), HOST, &body, 16 << 10);
+            let put = exchange_chunked(node.http, ("PUT", &target), &head, &body, 16 << 10);
             Some(("http chunked put", acknowledged(put.status, &put.head)))
         }
-        (5, Some(ftp)) => Some(("ftp stor", ftp_stor(ftp, &name, &body))),
+        (5, Some(ftp)) => Some(("ftp stor", ftp_stor((ftp, token), &name, &body))),
         (6, _) => {
-            let mut raw = greeted(node.ferry);
+            let mut raw = greeted(at);
             raw.send(format!("DEL {name}\n"));
             let answer = raw.line();
             record(
@@ -335,7 +420,7 @@ fn step(rng: &mut Rng, node: Node, (client, op): (u64, u64), history: &Mutex<His
             None
         }
         _ => {
-            lock_and_unlock(node.http, locked, client, history);
+            lock_and_unlock((node.http, &head), locked, client, history);
             None
         }
     };
@@ -389,16 +474,16 @@ fn acknowledged(status: u16, head: &str) -> bool {
 
 /// A FERRY/1 PUT: whether it was acknowledged (else a refusal for the
 /// quota: anything else fails the test).
-fn ferry_put(addr: SocketAddr, name: &str, body: &[u8]) -> bool {
-    let mut raw = greeted(addr);
+fn ferry_put(at: (SocketAddr, &str), name: &str, body: &[u8]) -> bool {
+    let mut raw = greeted(at);
     raw.send(format!("PUT {name} {}\n", body.len()));
     raw.send(body);
     judged(&raw.line(), "PUT")
 }
 
 /// An UPLOAD, its bytes in one APPEND, a COMMIT; aborted where refused.
-fn ferry_session(addr: SocketAddr, name: &str, body: &[u8]) -> bool {
-    let mut raw = greeted(addr);
+fn ferry_session(at: (SocketAddr, &str), name: &str, body: &[u8]) -> bool {
+    let mut raw = greeted(at);
     raw.send(format!("UPLOAD {name} {} {}\n", body.len(), crc_hex(body)));
     let begun = raw.line();
     let Some(id) = begun
@@ -425,11 +510,15 @@ fn ferry_session(addr: SocketAddr, name: &str, body: &[u8]) -> bool {
     true
 }
 
-/// A FERRY/1 connection to `addr`, its greeting read.
-fn greeted(addr: SocketAddr) -> Raw {
+/// A FERRY/1 connection to `addr`, its greeting read, authenticated by
+/// `token`.
+fn greeted((addr, token): (SocketAddr, &str)) -> Raw {
     let mut raw = Raw::connect(addr);
     let greeting = raw.line();
     assert!(greeting.starts_with("OK FERRY/1 "), "{greeting}");
+    raw.send(format!("AUTH {token}\n"));
+    let authed = raw.line();
+    assert!(authed.starts_with("OK"), "{authed}");
     raw
 }
 
@@ -442,10 +531,10 @@ fn judged(answer: &str, asked: &str) -> bool {
     false
 }
 
-/// An FTP STOR (no access control: any password).
-fn ftp_stor(addr: SocketAddr, name: &str, body: &[u8]) -> bool {
+/// An FTP STOR, the token its password.
+fn ftp_stor((addr, token): (SocketAddr, &str), name: &str, body: &[u8]) -> bool {
     let mut raw = support::ftp::connect_to(addr);
-    support::ftp::log_in(&mut raw, "me", "x");
+    support::ftp::log_in(&mut raw, "me", token);
     let (began, ended) = support::ftp::store(&mut raw, name, body);
     let answer = if began.starts_with("150 ") {
         ended
@@ -460,10 +549,15 @@ fn ftp_stor(addr: SocketAddr, name: &str, body: &[u8]) -> bool {
 }
 
 /// An exclusive LOCK of `name`; if granted, its span, then its UNLOCK.
-fn lock_and_unlock(http: SocketAddr, name: &str, client: u64, history: &Mutex<History>) {
+fn lock_and_unlock(
+    (http, head): (SocketAddr, &str),
+    name: &str,
+    client: u64,
+    history: &Mutex<History>,
+) {
     let body = "<?xml version=\"1.0\"?><D:lockinfo xmlns:D=\"DAV:\"><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype></D:lockinfo>";
     let target = format!("/{name}");
-    let headers = format!("{HOST}Timeout: Second-60\r\n");
+    let headers = format!("{head}Timeout: Second-60\r\n");
     let granted = exchange(http, "LOCK", &target, &headers, body.as_bytes());
     if granted.status != 201 && granted.status != 200 {
         assert_eq!(granted.status, 423, "{}", granted.head);
@@ -473,7 +567,7 @@ fn lock_and_unlock(http: SocketAddr, name: &str, client: u64, history: &Mutex<Hi
     let from = Instant::now();
     let token = granted.header("Lock-Token").unwrap().to_owned();
     let to = Instant::now();
-    let headers = format!("{HOST}Lock-Token: {token}\r\n");
+    let headers = format!("{head}Lock-Token: {token}\r\n");
     let unlock = exchange(http, "UNLOCK", &target, &headers, b"");
     assert_eq!(unlock.status, 204, "{}", unlock.head);
     record(history, "lock", "ok");
@@ -482,51 +576,109 @@ fn lock_and_unlock(http: SocketAddr, name: &str, client: u64, history: &Mutex<Hi
     spans.push((from, to, client));
 }
 
-/// Samples the quota'd folder's ledger (DF) until `done`: it never holds
-/// more than the quota. Returns how many samples were taken.
-/// Under faults a sample that fails is skipped, on a new connection.
-fn watch_ledger(done: &AtomicBool, node: Node) -> u64 {
-    let mut raw = None;
+/// An account the history checks: the folder's (asked by the watcher)
+/// or a writer's (asked by itself), and its limits.
+struct Watched<'a> {
+    token: &'a str,
+    /// What DF asks: the folder, or the root (a writer's own account).
+    folder: &'static str,
+    /// Whose files it counts (a writer's), or all the folder's.
+    owner: Option<&'a str>,
+    limits: (u64, u64),
+}
+
+impl Watched<'_> {
+    fn all(tokens: &Tokens) -> Vec<Watched<'_>> {
+        let folder = Watched {
+            token: &tokens.watcher,
+            folder: "q",
+            owner: None,
+            limits: (QUOTA_BYTES, QUOTA_FILES),
+        };
+        let writers = tokens.writers.iter().map(|(name, token)| Watched {
+            token,
+            folder: "",
+            owner: Some(name),
+            limits: (TOKEN_BYTES, TOKEN_FILES),
+        });
+        std::iter::once(folder).chain(writers).collect()
+    }
+
+    fn name(&self) -> String {
+        self.owner
+            .map_or("folder q/".into(), |owner| format!("token {owner}"))
+    }
+
+    /// What the ledger says through `node`: bytes and files.
+    fn ledger(&self, raw: &mut Raw) -> (u64, u64) {
+        match self.folder {
+            "" => raw.send("DF\n"),
+            folder => raw.send(format!("DF {folder}\n")),
+        }
+        let line = raw.line();
+        let fields = line.strip_prefix("OK ").unwrap_or_else(|| panic!("{line}"));
+        let numbers: Vec<u64> = fields
+            .split(' ')
+            .map(|n| n.parse().unwrap_or_else(|_| panic!("{line}")))
+            .collect();
+        (numbers[1], numbers[3])
+    }
+
+    /// What its files on the shared disk hold: bytes and files.
+    fn on_disk(&self, root: &Path) -> (u64, u64) {
+        let mut held = (0, 0);
+        for entry in std::fs::read_dir(root.join("q")).unwrap() {
+            let path = entry.unwrap().path();
+            let mut owner = [0u8; 64];
+            let len = rustix::fs::getxattr(&path, "user.ferry.owner", &mut owner).unwrap_or(0);
+            if self
+                .owner
+                .is_none_or(|name| name.as_bytes() == &owner[..len])
+            {
+                held.0 += std::fs::metadata(&path).unwrap().len();
+                held.1 += 1;
+            }
+        }
+        held
+    }
+}
+
+/// Samples the ledger's accounts (DF) until `done`: none ever holds more
+/// than its quota. Returns how many samples were taken. Under faults a
+/// sample that fails is skipped, on a new connection.
+fn watch_ledger(done: &AtomicBool, node: Node, tokens: &Tokens) -> u64 {
+    let watched = Watched::all(tokens);
+    let mut raws: Vec<Option<Raw>> = watched.iter().map(|_| None).collect();
     let mut samples = 0;
     while !done.load(Ordering::Relaxed) {
-        let mut sample = || df(raw.get_or_insert_with(|| greeted(node.ferry)));
-        let sampled = match node.faulty {
-            true => catch_unwind(AssertUnwindSafe(sample)).ok(),
-            false => Some(sample()),
-        };
-        if let Some([_, used, _, files]) = sampled {
-            assert!(used <= QUOTA_BYTES, "the ledger holds {used} bytes");
-            assert!(files <= QUOTA_FILES, "the ledger holds {files} files");
+        for (account, raw) in watched.iter().zip(&mut raws) {
+            let mut sample =
+                || account.ledger(raw.get_or_insert_with(|| greeted((node.ferry, account.token))));
+            let sampled = match node.faulty {
+                true => catch_unwind(AssertUnwindSafe(sample)).ok(),
+                false => Some(sample()),
+            };
+            let Some((used, files)) = sampled else {
+                *raw = None;
+                continue;
+            };
+            let (bytes, most) = account.limits;
+            let name = account.name();
+            assert!(used <= bytes, "the ledger holds {used} bytes for {name}");
+            assert!(files <= most, "the ledger holds {files} files for {name}");
             samples += 1;
-        } else {
-            raw = None;
         }
-        // Paced, not synchronised: a sample a millisecond is plenty.
+        // Paced, not synchronised: a round a millisecond is plenty.
         std::thread::sleep(std::time::Duration::from_millis(1));
     }
     samples
 }
 
-fn df(raw: &mut Raw) -> [u64; 4] {
-    raw.send("DF q\n");
-    let line = raw.line();
-    let fields = line.strip_prefix("OK ").unwrap_or_else(|| panic!("{line}"));
-    let numbers = fields
-        .split(' ')
-        .map(|n| n.parse().unwrap_or_else(|_| panic!("{line}")));
-    numbers.collect::<Vec<u64>>().try_into().unwrap()
-}
-
 /// Aborts the sessions faults left (resumable, as they should be: a
 /// client would resume or abort them), at most one per session cut.
-fn abort_sessions_left(node: Node, history: &History) {
-    let mut raw = greeted(node.ferry);
-    raw.send("SESSIONS\n");
-    let answer = raw.line();
-    let listed = answer
-        .strip_prefix("OK ")
-        .unwrap_or_else(|| panic!("{answer}"));
-    let lines = String::from_utf8(raw.bytes(listed.parse().unwrap())).unwrap();
+fn abort_sessions_left(at: (SocketAddr, &str), history: &History) {
+    let mut raw = greeted(at);
+    let lines = sessions(&mut raw);
     let ids: Vec<_> = lines
         .lines()
         .filter_map(|line| line.split(' ').next())
@@ -547,39 +699,42 @@ fn abort_sessions_left(node: Node, history: &History) {
     }
 }
 
-/// What the files on the quota'd folder's disk hold: bytes and files.
-fn on_disk(root: &Path) -> (u64, u64) {
-    let sizes = std::fs::read_dir(root.join("q"))
-        .unwrap()
-        .map(|entry| entry.unwrap().metadata().unwrap().len());
-    sizes.fold((0, 0), |(bytes, files), size| (bytes + size, files + 1))
+/// The `SESSIONS` listing's lines.
+fn sessions(raw: &mut Raw) -> String {
+    raw.send("SESSIONS\n");
+    let answer = raw.line();
+    let listed = answer
+        .strip_prefix("OK ")
+        .unwrap_or_else(|| panic!("{answer}"));
+    String::from_utf8(raw.bytes(listed.parse().unwrap())).unwrap()
 }
 
-/// Before faults are healed by a recount: the ledger counts at least
+/// Before faults are healed by a recount: each account counts at least
 /// what the disk holds. A fault may leave it high (bytes counted before
 /// they landed, for an upload that died), never low: a ledger that
 /// counts less than the disk lets a quota be passed.
 fn ledger_covers_the_disk(target: &Target) {
-    let (bytes, files) = on_disk(&target.root);
-    let [_, used, _, counted] = df(&mut greeted(target.nodes[0].ferry));
-    eprintln!(
-        "history: before the recount, the ledger {used} bytes in {counted} files, the disk {bytes} in {files}"
-    );
-    assert!(
-        used >= bytes && counted >= files,
-        "the ledger ({used} bytes, {counted} files) counts less than the disk ({bytes}, {files})"
-    );
+    for account in Watched::all(&target.tokens) {
+        let (bytes, files) = account.on_disk(&target.root);
+        let at = (target.nodes[0].ferry, account.token);
+        let (used, counted) = account.ledger(&mut greeted(at));
+        let name = account.name();
+        eprintln!(
+            "history: before the recount, {name}: the ledger {used} bytes in {counted} files, the disk {bytes} in {files}"
+        );
+        assert!(
+            used >= bytes && counted >= files,
+            "{name}: the ledger ({used} bytes, {counted} files) counts less than the disk ({bytes}, {files})"
+        );
+    }
 }
 
 /// The checks once everything has ended (see the module's header).
 fn check(target: &Target, history: &History) {
-    let mut bytes = 0;
-    let mut files = 0;
     for entry in std::fs::read_dir(target.root.join("q")).unwrap() {
         let entry = entry.unwrap();
         let name = format!("q/{}", entry.file_name().to_string_lossy());
-        let data = std::fs::read(entry.path()).unwrap();
-        let crc = crc_hex(&data);
+        let crc = crc_hex(&std::fs::read(entry.path()).unwrap());
         let sent = |seen: &BTreeMap<String, BTreeSet<String>>| {
             seen.get(&name).is_some_and(|crcs| crcs.contains(&crc))
         };
@@ -587,34 +742,29 @@ fn check(target: &Target, history: &History) {
             sent(&history.acknowledged) || sent(&history.unknown),
             "{name} holds bytes no acknowledged (or cut) upload sent"
         );
-        bytes += data.len() as u64;
-        files += 1;
     }
-    assert!(bytes <= QUOTA_BYTES && files <= QUOTA_FILES);
-    // Every node tells the same usage: the shared ledger's.
-    for node in &target.nodes {
-        let [_, used, _, counted] = df(&mut greeted(node.ferry));
-        assert_eq!(
-            (used, counted),
-            (bytes, files),
-            "the ledger through {} against the disk",
-            node.ferry
+    for account in Watched::all(&target.tokens) {
+        let (bytes, files) = account.on_disk(&target.root);
+        let name = account.name();
+        assert!(
+            bytes <= account.limits.0 && files <= account.limits.1,
+            "{name} past its quota"
         );
+        // Every node tells the same usage: the shared ledger's.
+        for node in &target.nodes {
+            let counted = account.ledger(&mut greeted((node.ferry, account.token)));
+            assert_eq!(
+                counted,
+                (bytes, files),
+                "{name}: the ledger through {} against the disk",
+                node.ferry
+            );
+        }
     }
-    let first = target.nodes[0].ferry;
     assert_eq!(support::temp_files(&target.root), Vec::<String>::new());
-    let mut raw = greeted(first);
-    raw.send("SESSIONS\n");
-    let answer = raw.line();
-    let listed = answer
-        .strip_prefix("OK ")
-        .unwrap_or_else(|| panic!("{answer}"));
-    let lines = raw.bytes(listed.parse().unwrap());
-    assert!(
-        lines.is_empty(),
-        "sessions left: {}",
-        String::from_utf8_lossy(&lines)
-    );
+    let writer = &target.tokens.writers[0].1;
+    let left = sessions(&mut greeted((target.nodes[0].ferry, writer)));
+    assert!(left.is_empty(), "sessions left: {left}");
     for (name, spans) in &history.held {
         let mut spans = spans.clone();
         spans.sort();
