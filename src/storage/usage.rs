@@ -124,7 +124,7 @@ pub(super) struct Ledger {
     pub(super) names: NameLocks,
     /// This run's tag in the records' reservations, and its name in
     /// `runs/` (`<node>.<run id>`).
-    pub(super) run: u64,
+    run: u64,
     pub(super) run_name: String,
 }
 
@@ -199,7 +199,7 @@ impl Ledger {
             };
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
-                format!("--quota names the folder {shown} twice: give each folder one quota"),
+                format!("two quotas name the folder {shown}: give each folder one"),
             ));
         }
         match rustix::fs::mkdirat(root, USAGE_DIR, Mode::from_raw_mode(0o700)) {
@@ -541,6 +541,16 @@ mod tests {
         let mut tokens = again.token_accounts().unwrap();
         tokens.sort();
         assert_eq!(tokens, ["t1", "t2"]);
+    }
+
+    #[test]
+    fn two_quotas_of_one_folder_are_refused() {
+        let root = tempfile::tempdir().unwrap();
+        let fd = rustix::fs::open(root.path(), DIR, Mode::empty()).unwrap();
+        let quotas = ["a/=1T", "b/=1T", "a/=2T"].map(|q| FolderQuota::parse(q).unwrap());
+        let refused = Ledger::open(&fd, &quotas, false, (false, "n.1")).unwrap_err();
+        assert_eq!(refused.kind(), io::ErrorKind::InvalidInput);
+        assert!(refused.to_string().contains("folder a/"), "{refused}");
     }
 
     #[test]
