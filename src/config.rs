@@ -27,6 +27,9 @@ pub struct Config {
     /// Address of the Prometheus metrics listener (`GET /metrics`);
     /// `None` for none.
     pub metrics_listen: Option<SocketAddr>,
+    /// Connections the kernel queues on each listener before they are
+    /// accepted; `None`: as many as it allows (`net.core.somaxconn`).
+    pub backlog: Option<u32>,
     /// Directory that holds the files; created if missing.
     pub root: PathBuf,
     /// This server's name among the servers sharing `root` (see
@@ -310,6 +313,7 @@ impl Default for Config {
                 SocketAddr::from(([127, 0, 0, 1], 5010)),
             )],
             metrics_listen: None,
+            backlog: None,
             root: PathBuf::from("./ferry-data"),
             node_id: crate::node::default_node_id(),
             max_connections: 10_000,

@@ -64,6 +64,11 @@ pub struct ServeArgs {
     /// safe and cut to 32), else the start of /etc/machine-id, else `node`.
     #[arg(long, value_name = "ID", value_parser = crate::node::parse_node_id)]
     node_id: Option<String>,
+    /// Connections the kernel may queue on each listener before ferry
+    /// accepts them (a connection storm); the default is the kernel's
+    /// most (net.core.somaxconn), which also caps a larger N.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=65535))]
+    backlog: Option<u32>,
     /// Most connections served at once; more get `ERR 503 busy`.
     #[arg(long, default_value_t = 10_000)]
     max_connections: usize,
@@ -426,6 +431,7 @@ fn serve(args: ServeArgs) -> ExitCode {
     let config = Config {
         listeners: listeners(args.listen, args.http, (&args.s3, &args.ftp), tls.is_some()),
         metrics_listen: args.metrics,
+        backlog: args.backlog,
         root: args.root,
         node_id: args.node_id.unwrap_or_else(crate::node::default_node_id),
         max_connections: args.max_connections,

@@ -220,10 +220,11 @@ impl Server {
         let claim = Claim::take(&config.root, &config.node_id, config.read_only)?;
         let workers = config.workers.max(1);
         // One socket per reactor for each address: `groups[a].1[r]`.
+        listen::Backlog::check(config.backlog);
         let groups = if inherited.is_empty() {
             bind_groups(&config, workers)?
         } else {
-            adopt_groups(inherited, workers, config.tls.is_some())?
+            adopt_groups(inherited, workers, (config.tls.is_some(), config.backlog))?
         };
         // The addresses really served (port 0 bound, or sockets handed
         // over): for `Server::address_of`, and for a FERRY/1 client that
@@ -233,7 +234,10 @@ impl Server {
         // Bound here even under socket activation, and not in the exposure
         // check: it serves no file, and who may read the counters is the
         // operator's choice, as for any exporter.
-        let metrics_listener = config.metrics_listen.map(bind_metrics).transpose()?;
+        let metrics_listener = config
+            .metrics_listen
+            .map(|addr| bind_metrics(addr, config.backlog))
+            .transpose()?;
         let metrics_addr = metrics_listener
             .as_ref()
             .map(mio::net::TcpListener::local_addr)
@@ -418,8 +422,10 @@ impl Server {
 
 /// The `--metrics` listener, bound on the first reactor: a scrape is
 /// rare and cheap.
-fn bind_metrics(addr: SocketAddr) -> io::Result<mio::net::TcpListener> {
-    mio::net::TcpListener::bind(addr).map_err(|err| listen::cannot_listen(addr, &err))
+fn bind_metrics(addr: SocketAddr, backlog: Option<u32>) -> io::Result<mio::net::TcpListener> {
+    let backlog = listen::Backlog::configured(backlog);
+    listen::bind_one(addr, listen::Sharing::Alone, backlog)
+        .map_err(|err| listen::cannot_listen(addr, &err))
 }
 
 /// What the reactors share, its threads started: the I/O pool, the access
