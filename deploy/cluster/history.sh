@@ -10,6 +10,7 @@
 #   node 2 is killed (-9), then started again (it recounts at start);
 #   Redis is paused (SIGSTOP) for 3 s;
 #   node 3 is killed (-9), then started again;
+#   node 3's JuiceFS client is killed, then the cluster made whole (`up`);
 #
 # then the ledger must count at least what the disk holds, the cluster
 # is made whole (`up`), node 1 restarted (a recount) and the checker
@@ -105,15 +106,16 @@ history
 redis_pid="\$(cat '$FERRY_CLUSTER_DIR/pids/redis.pid')"
 # One command a line, each run once a further share of the requests has
 # been made; each must succeed.
-# Not yet among them: node 3's JuiceFS client killed, then `up` (about a
-# minute more). Before a commit took what it replaces off after its
-# rename, the folder's ledger was once seen 3 KB past its quota with it
-# (1 run in 3); since, 4 of 4 passed (docs/quotas.md).
+# Node 3's JuiceFS client killed, then `up`, last: the requests go on
+# while `up` waits for the dead client's session to let go of the
+# node's flocks.
 export FERRY_HISTORY_FAULTS="'$CLUSTER' node kill 2
 '$CLUSTER' node start 2
 kill -STOP $redis_pid && sleep 3 && kill -CONT $redis_pid
 '$CLUSTER' node kill 3
-'$CLUSTER' node start 3"
+'$CLUSTER' node start 3
+'$CLUSTER' mount kill 3
+'$CLUSTER' up"
 export FERRY_HISTORY_HEAL="'$HERE/history.sh' heal"
 echo "history.sh: three nodes, with faults"
 history
