@@ -12,6 +12,13 @@ use crate::storage::gate::Gate;
 use crate::tls::TlsFiles;
 use crate::wire::Protocol;
 
+/// How long a connection must have sent nothing before a newcomer may
+/// take its place at `--max-connections` (`Config::bare_grace`): far
+/// longer than an honest client takes to send its first request once
+/// connected (a round trip, or a TLS handshake's two), so only clients
+/// that hold a connection without using it give way.
+pub const BARE_GRACE: Duration = Duration::from_secs(1);
+
 /// How long an answer that may begin early waits before it begins, and
 /// between its fillers (`Config::early_answer`): well inside the 60 s
 /// read timeout of botocore and the AWS CLI.
@@ -55,8 +62,11 @@ pub struct Config {
     /// which a connection is closed.
     pub idle_timeout: Duration,
     /// Longest a new connection may send nothing (the idle timeout if that
-    /// is shorter): bare connections are cut sooner than idle ones.
+    /// is shorter).
     pub first_byte_timeout: Duration,
+    /// How long a connection must have sent nothing before a newcomer may
+    /// take its place when the server is full ([`BARE_GRACE`]).
+    pub bare_grace: Duration,
     /// Longest a request line may take to arrive once it has begun.
     pub header_timeout: Duration,
     /// How long a request whose answer may begin early (S3's
@@ -321,7 +331,8 @@ impl Default for Config {
             max_walks_per_client: crate::access::per_client::DEFAULT_WALKS_PER_CLIENT,
             listing_memory: crate::storage::DEFAULT_LISTING_MEMORY,
             idle_timeout: Duration::from_secs(60),
-            first_byte_timeout: Duration::from_secs(10),
+            first_byte_timeout: Duration::from_secs(60),
+            bare_grace: BARE_GRACE,
             header_timeout: Duration::from_secs(20),
             early_answer: EARLY_ANSWER,
             min_rate: 500,

@@ -93,8 +93,10 @@ pub struct ServeArgs {
     #[arg(long, default_value = "60", value_parser = parse_seconds)]
     idle_timeout: Duration,
     /// Seconds a new connection may send nothing before it is closed
-    /// (the idle timeout if that is shorter).
-    #[arg(long, default_value = "10", value_parser = parse_seconds)]
+    /// (the idle timeout if that is shorter). At --max-connections a
+    /// newcomer takes the place of the oldest connection that has sent
+    /// nothing for a second, whatever this is.
+    #[arg(long, default_value = "60", value_parser = parse_seconds)]
     first_byte_timeout: Duration,
     /// Seconds a request line may take to arrive once it has begun.
     #[arg(long, default_value = "20", value_parser = parse_seconds)]
@@ -440,6 +442,7 @@ fn serve(args: ServeArgs) -> ExitCode {
         listing_memory: usize::try_from(args.listing_memory).unwrap_or(usize::MAX),
         idle_timeout: args.idle_timeout,
         first_byte_timeout: args.first_byte_timeout,
+        bare_grace: crate::config::BARE_GRACE,
         header_timeout: args.header_timeout,
         early_answer: crate::config::EARLY_ANSWER,
         min_rate: args.min_rate,

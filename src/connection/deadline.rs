@@ -133,6 +133,16 @@ impl Connection {
         self.codec.holds_whole_head(&self.input)
     }
 
+    /// Since when the connection has received nothing at all (since it
+    /// opened, or since its TLS handshake), if it has not: a bare
+    /// connection, which a newcomer may displace when the server is full.
+    pub fn bare_since(&self) -> Option<Instant> {
+        match self.timing.clock {
+            Clock::FirstByte(since) => Some(since),
+            _ => None,
+        }
+    }
+
     /// The earliest moment one of this connection's deadlines can pass.
     pub fn deadline(&self, config: &Config) -> Instant {
         let timing = &self.timing;

@@ -200,6 +200,13 @@ fn render_connections(out: &mut String, reactors: &[Arc<ReactorMetrics>]) {
         "Connections refused: over --max-connections or --max-connections-per-client (busy), or out of descriptors.",
         &refused,
     );
+    family(
+        out,
+        "ferry_connections_displaced_total",
+        "counter",
+        "Connections that had sent nothing, closed to make room for a newcomer at --max-connections.",
+        &[(String::new(), sum(reactors, &|r| r.displaced_bare.get()))],
+    );
 }
 
 /// Requests by operation and outcome; returns the uploads committed and

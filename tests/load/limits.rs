@@ -82,8 +82,18 @@ fn a_reader_that_never_reads_does_not_hold_up_others() {
 
 #[test]
 fn beyond_max_connections_clients_get_503_until_a_slot_frees() {
-    let server = TestServer::start_with(|c| c.max_connections = 3);
-    let held: Vec<Raw> = (0..3).map(|_| server.raw()).collect();
+    let server = TestServer::start_with(|c| {
+        c.max_connections = 3;
+        c.bare_grace = Duration::from_secs(3600);
+    });
+    let mut held: Vec<Raw> = (0..3).map(|_| server.raw()).collect();
+    // Two have spoken; the third is bare, but has not been for the grace
+    // period: none gives way.
+    for raw in &mut held[..2] {
+        raw.send("ECHO 2\nok");
+        assert_eq!(raw.line(), "OK 2");
+        assert_eq!(raw.bytes(2), b"ok");
+    }
     let mut extra = Raw::connect(server.addr);
     assert_eq!(extra.line(), "ERR 503 busy");
     extra.expect_closed();
@@ -103,6 +113,47 @@ fn beyond_max_connections_clients_get_503_until_a_slot_frees() {
         assert_eq!(line, "ERR 503 busy");
         assert!(Instant::now() < deadline, "slots never freed");
         std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn at_max_connections_a_newcomer_takes_the_place_of_the_oldest_bare_connection() {
+    let server = TestServer::start_with(|c| {
+        c.max_connections = 3;
+        c.bare_grace = Duration::ZERO;
+        // A reactor displaces only its own connections: with workers the
+        // newcomer may be hashed to one that holds none (docs/security.md).
+        c.workers = 1;
+        c.metrics_listen = Some("127.0.0.1:0".parse().unwrap());
+    });
+    let echo = |raw: &mut Raw| {
+        raw.send("ECHO 2\nok");
+        assert_eq!(raw.line(), "OK 2");
+        assert_eq!(raw.bytes(2), b"ok");
+    };
+    let mut spoken = server.raw();
+    echo(&mut spoken);
+    let mut oldest_bare = server.raw();
+    let mut younger_bare = server.raw();
+    // Full: the newcomer is greeted and served in the place of the oldest
+    // connection that has sent nothing.
+    let mut newcomer = server.raw();
+    echo(&mut newcomer);
+    oldest_bare.expect_closed();
+    // The one that spoke, though older, and the younger bare one are left.
+    echo(&mut spoken);
+    echo(&mut younger_bare);
+    // Every place is now held by a client that has spoken: refused.
+    let mut extra = Raw::connect(server.addr);
+    assert_eq!(extra.line(), "ERR 503 busy");
+    extra.expect_closed();
+    if cfg!(feature = "metrics") {
+        let addr = server.metrics.expect("a metrics listener");
+        let scrape = support::http::send_raw(addr, b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert!(
+            scrape.contains("\nferry_connections_displaced_total 1\n"),
+            "{scrape}"
+        );
     }
 }
 

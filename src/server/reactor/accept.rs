@@ -1,7 +1,9 @@
 //! Accepting connections without ever taking the server down.
 //!
-//! Accepts are bounded per turn. Over `--max-connections`, or over
-//! `--max-connections-per-client` from its address, a newcomer gets
+//! Accepts are bounded per turn. Over `--max-connections` a newcomer
+//! takes the place of the oldest connection that has sent nothing
+//! (`bare.rs`); where there is none, or over
+//! `--max-connections-per-client` from its address, it gets
 //! `ERR 503 busy` (a 503 on HTTP), and is closed. When the process runs out of descriptors, the server
 //! closes a spare descriptor it keeps for the purpose, accepts the waiting
 //! connection, answers `ERR 503 busy`, closes it and takes the spare back
@@ -230,7 +232,14 @@ impl Reactor {
         // header names, once it has (see `Hub::admit`).
         let proxied = self.shared.config.is_trusted_proxy(peer.ip());
         let client = (!proxied).then_some(peer.ip());
-        if let Err(busy) = self.hub.admit(client) {
+        let mut admitted = self.hub.admit(client);
+        // A full server makes room by closing its oldest bare connection.
+        if let Err(Busy::Server) = admitted
+            && self.displace_bare(now)
+        {
+            admitted = self.hub.admit(client);
+        }
+        if let Err(busy) = admitted {
             self.metrics.refused_busy.add(1);
             refuse_busy(&stream, protocol, !tls);
             match busy {
@@ -273,6 +282,7 @@ impl Reactor {
         let codec = Codec::new(protocol, http_port, terms);
         let conn = (stream, tls, codec);
         if let Some(key) = self.insert(conn, (peer, client, proxied), id, now) {
+            self.note_bare(key, id);
             self.drive(key, None);
         }
     }

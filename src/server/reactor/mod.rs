@@ -61,6 +61,7 @@ const BRIEF_ROUNDS: usize = 4;
 const SPARE_FINISHED: usize = 64;
 
 pub(super) mod accept;
+mod bare;
 mod cuts;
 mod links;
 #[cfg(feature = "metrics")]
@@ -117,6 +118,8 @@ pub(super) struct Reactor {
     links: Links,
     /// Uploads cut off with their connections, until they are ended.
     cuts: cuts::Cuts,
+    /// Connections that may not have sent anything yet, oldest first.
+    bare: bare::Bare,
     /// The grace period is over: what is left has its farewell.
     farewell: bool,
     /// Brief jobs run here (a memory file system's), their outcomes to be
@@ -173,6 +176,7 @@ impl Reactor {
             scrape: None,
             links: Links::new(shared_ports, index),
             cuts: cuts::Cuts::new(),
+            bare: bare::Bare::default(),
             farewell: false,
             done_here: Vec::new(),
             finishing: Vec::new(),
