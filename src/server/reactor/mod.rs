@@ -46,8 +46,11 @@ use links::Links;
 use scrape::Scrape;
 use timers::Timers;
 
-/// The reactor-wide buffer every body passes through.
-const SCRATCH_SIZE: usize = 256 * 1024;
+/// The reactor-wide buffer every body passes through: a busy upload is
+/// taken in reads of this much, a quarter of the system calls of 256 KiB
+/// ones (docs/performance.md, "A 1 MiB scratch"); one per reactor, its
+/// pages resident only once a large read has touched them.
+const SCRATCH_SIZE: usize = 1024 * 1024;
 
 /// Rounds of brief jobs' outcomes taken in the turn that made them
 /// (`serve::Job::brief`): a request's chain of brief steps (a PUT's

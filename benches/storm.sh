@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# benches/storm.sh: connection storms against ferry and nginx, issue 76.
+# benches/storm.c (built here with cc) opens N connections at once from
+# source addresses 127.0.1.x (200 each, under ferry's per-address cap)
+# and on each GETs a 1 MiB file over HTTP, in two patterns:
+#
+#   at once   each GET sent as soon as its connection is up (devices
+#             reconnecting after an outage);
+#   later     every connection opened first, the GETs sent LATER seconds
+#             after the last is up (a pool or proxy that opens its
+#             connections and uses them afterwards; default 15 s, past
+#             the 10 s first-byte deadline ferry had before).
+#
+# Servers, each with its defaults: nginx (`worker_processes auto`, its
+# default backlog of 511, sendfile), `ferry serve` (one loop per core)
+# and `ferry serve --workers 1` (the small host's setting); the root on
+# tmpfs. Each repetition runs every server in turn (interleaved); the
+# table gives medians of the seconds from the first connect to the last
+# answer, GETs answered, and the server's peak memory during the storm
+# (VmHWM, reset before each storm; nginx's workers and master summed).
+#
+#   benches/storm.sh [--reps N] [--connections N] [--later SECONDS]
+#
+# FERRY_BIN, CARGO_TARGET_DIR: as for compare.sh. Needs nginx and a C
+# compiler (installed from Debian if missing, as root) and an open-files
+# limit of N+500 (raised here to the hard limit). Bounded (20
+# minutes); servers and files go on exit.
+
+set -euo pipefail
+shopt -s inherit_errexit
+
+SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$SCRIPT_DIR/.." && pwd)
+NAME=storm.sh
+STARTED=$SECONDS
+# shellcheck source=benches/lib.sh
+source "$SCRIPT_DIR/lib.sh"
+
+REPS=5 N=10000 LATER=15
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --reps) REPS=${2:?}; shift ;;
+    --connections) N=${2:?}; shift ;;
+    --later) LATER=${2:?}; shift ;;
+    -h | --help) sed -n '2,/^$/p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) die "unknown argument: $1 (try --help)" ;;
+  esac
+  shift
+done
+
+WORK="" MOUNTED=0 PIDS=() PID_VARS=(NGINX FERRY_PID)
+NGINX="" FERRY_PID=""
+clean_up_at_exit 1200
+ulimit -n "$(ulimit -Hn)"
+(( $(ulimit -n) >= N + 500 )) || die "open-files limit $(ulimit -n) is below $((N + 500))"
+install_missing nginx cc
+find_ferry
+make_work storm "" 256M
+head -c $((1 << 20)) /dev/urandom >"$WORK/big"
+mkdir "$WORK/root" && mv "$WORK/big" "$WORK/root/big"
+cc -O2 -o "$WORK/storm" "$SCRIPT_DIR/storm.c"
+
+NGINX_PORT=18171 FERRY_PORT=18172
+cat >"$WORK/nginx.conf" <<EOF
+worker_processes auto;
+worker_rlimit_nofile $((N + 500));
+daemon off;
+pid $WORK/nginx.pid;
+error_log $WORK/nginx.err;
+events { worker_connections $((N + 100)); }
+http {
+  access_log off;
+  sendfile on;
+  server { listen 127.0.0.1:$NGINX_PORT; root $WORK/root; }
+}
+EOF
+
+# Starts server $1 (nginx, ferry or ferry1); sets NGINX or FERRY_PID and
+# SERVER_PIDS (the processes whose memory counts).
+start() {
+  case $1 in
+    nginx)
+      spawn NGINX "$NGINX_PORT" "$WORK/nginx.log" nginx -c "$WORK/nginx.conf"
+      SERVER_PIDS=("$NGINX" $(pgrep -P "$NGINX")) PORT=$NGINX_PORT ;;
+    ferry | ferry1)
+      local workers=()
+      [[ $1 == ferry1 ]] && workers=(--workers 1)
+      spawn FERRY_PID "$FERRY_PORT" "$WORK/ferry.log" "$FERRY" serve --root "$WORK/root" \
+        --listen 127.0.0.1:0 --http "127.0.0.1:$FERRY_PORT" --no-fsync --log-level warn \
+        "${workers[@]}"
+      SERVER_PIDS=("$FERRY_PID") PORT=$FERRY_PORT ;;
+  esac
+}
+
+stop() { stop_pid "$NGINX"; stop_pid "$FERRY_PID"; NGINX="" FERRY_PID=""; }
+
+# One storm against a fresh server: "seconds answered peak_kib".
+storm() { # server pattern
+  start "$1"
+  local pid later=()
+  [[ $2 == later ]] && later=("$LATER")
+  for pid in "${SERVER_PIDS[@]}"; do echo 5 >"/proc/$pid/clear_refs"; done
+  local line
+  line=$("$WORK/storm" "$PORT" "$N" /big "${later[@]}")
+  local peak
+  peak=$(status_kb VmHWM "${SERVER_PIDS[@]}")
+  stop
+  awk -v peak="$peak" '{ print $10, $6, peak }' <<<"${line//,/}"
+}
+
+declare -A SECONDS_OF ANSWERED PEAK
+SERVERS=(nginx ferry ferry1) PATTERNS=("at once" later)
+for ((r = 1; r <= REPS; r++)); do
+  for pattern in "${PATTERNS[@]}"; do
+    for server in "${SERVERS[@]}"; do
+      read -r s a p <<<"$(storm "$server" "${pattern% *}")"
+      SECONDS_OF[$server,$pattern]+="$s " ANSWERED[$server,$pattern]+="$a " PEAK[$server,$pattern]+="$p "
+    done
+  done
+  say "repetition $r of $REPS done"
+done
+
+echo
+echo "$N connections at once, one 1 MiB GET each over HTTP, root on tmpfs; medians of $REPS interleaved repetitions"
+echo "(later: the GETs sent $LATER s after every connection was up; seconds include that wait)"
+echo
+echo "| pattern | server | seconds | × nginx | answered (min) | peak memory MiB | × nginx |"
+echo "|---|---|---:|---:|---:|---:|---:|"
+for pattern in "${PATTERNS[@]}"; do
+  # shellcheck disable=SC2086 # word lists
+  for server in "${SERVERS[@]}"; do
+    s=$(median ${SECONDS_OF[$server,$pattern]}) ns=$(median ${SECONDS_OF[nginx,$pattern]})
+    p=$(median ${PEAK[$server,$pattern]}) np=$(median ${PEAK[nginx,$pattern]})
+    a=$(printf '%s\n' ${ANSWERED[$server,$pattern]} | sort -g | head -n 1)
+    label=$server
+    [[ $server == ferry1 ]] && label="ferry --workers 1"
+    echo "| $pattern | $label | $(calc "$s" 2) | $(calc "$s / $ns" 2) | $a of $N | $(calc "$p / 1024" 1) | $(calc "$p / $np" 2) |"
+  done
+done
