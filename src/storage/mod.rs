@@ -65,6 +65,7 @@ mod headroom;
 mod health;
 mod jail;
 mod lock;
+mod lock_scope;
 mod md5_tag;
 mod name_locks;
 mod nodes;
@@ -256,6 +257,9 @@ impl Storage {
             .transpose()?;
         session_files::check_sessions_dir(&root, path)?;
         let kind = rustix::fs::fstatfs(&root).map_or(0, |fs| fs.f_type as u64);
+        if ROUND_TRIP_FILE_SYSTEMS.contains(&kind) {
+            lock_scope::check(&root, path);
+        }
         // Now, while descriptors are plenty (see `read::dev_null`).
         read::dev_null();
         let run = run_id();
