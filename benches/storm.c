@@ -5,7 +5,10 @@
  * Opens N connections to 127.0.0.1:PORT at once (nonblocking connects,
  * as fast as they can be issued), from source addresses 127.0.1.1,
  * 127.0.1.2, ... (200 connections each, under ferry's per-address cap of
- * 256), and on each sends one `GET PATH` and reads the whole answer:
+ * 256), and on each sends one `GET PATH` and reads the whole answer (or,
+ * where PATH is `ftp`, logs in to an FTP server and quits: `USER`,
+ * `PASS`, `QUIT`, everything read to the server's close, answered if a
+ * `230` came):
  *
  * - without LATER, each as soon as its connect completes (devices
  *   reconnecting after an outage);
@@ -51,6 +54,7 @@ static double now(void) {
 static char request[1024];
 static size_t request_len;
 static int failed;
+static int ftp; /* FTP logins rather than GETs */
 
 static void fail(struct conn *c) {
   if (c->state != FAILED && c->state != DONE) {
@@ -94,8 +98,38 @@ static void on_head(struct conn *c) {
   c->state = BODY;
 }
 
+/* FTP: reads the replies until the server closes after QUIT; true if
+ * the login was answered 230. A reply split across reads is kept whole:
+ * only the first HEAD_MAX bytes are looked at, which hold the 230. */
+static int on_ftp_readable(struct conn *c) {
+  for (;;) {
+    char sink[4096];
+    size_t room = HEAD_MAX - 1 - c->head_len;
+    char *into = room ? c->head + c->head_len : sink;
+    ssize_t n = recv(c->fd, into, room ? room : sizeof sink, 0);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) return 0;
+    if (n < 0) {
+      fail(c);
+      return 0;
+    }
+    if (n == 0) {
+      c->head[c->head_len] = 0;
+      int in = strncmp(c->head, "230", 3) == 0 || strstr(c->head, "\n230") != NULL;
+      if (!in) {
+        fail(c);
+        return 0;
+      }
+      close(c->fd);
+      c->state = DONE;
+      return 1;
+    }
+    if (room) c->head_len += (size_t)n;
+  }
+}
+
 /* Reads what has arrived; true once the answer is whole. */
 static int on_readable(struct conn *c, char *scratch, size_t room) {
+  if (ftp) return on_ftp_readable(c);
   for (;;) {
     char *into = c->state == BODY ? scratch : c->head + c->head_len;
     size_t want = c->state == BODY ? room : HEAD_MAX - c->head_len;
@@ -128,8 +162,12 @@ int main(int argc, char **argv) {
   int port = atoi(argv[1]);
   size_t n = (size_t)atol(argv[2]);
   double later = argc > 4 ? atof(argv[4]) : -1;
-  request_len = (size_t)snprintf(request, sizeof request,
-                                 "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", argv[3]);
+  ftp = strcmp(argv[3], "ftp") == 0;
+  if (ftp)
+    request_len = (size_t)snprintf(request, sizeof request, "USER storm\r\nPASS storm\r\nQUIT\r\n");
+  else
+    request_len = (size_t)snprintf(request, sizeof request,
+                                   "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", argv[3]);
   struct conn *conns = calloc(n, sizeof *conns);
   static char scratch[1 << 20];
   int ep = epoll_create1(0);

@@ -9,7 +9,11 @@
 #   later     every connection opened first, the GETs sent LATER seconds
 #             after the last is up (a pool or proxy that opens its
 #             connections and uses them afterwards; default 15 s, past
-#             the 10 s first-byte deadline ferry had before).
+#             the 10 s first-byte deadline ferry had before);
+#   ftp       FTP control connections opened first, then LATER seconds
+#             on each logs in and quits (`USER`, `PASS`, `QUIT`; answered
+#             if `230` came): devices that connect and log in later.
+#             ferry only (no FTP server to compare with is installed).
 #
 # Servers, each with its defaults: nginx (`worker_processes auto`, its
 # default backlog of 511, sendfile), `ferry serve` (one loop per core)
@@ -60,7 +64,7 @@ head -c $((1 << 20)) /dev/urandom >"$WORK/big"
 mkdir "$WORK/root" && mv "$WORK/big" "$WORK/root/big"
 cc -O2 -o "$WORK/storm" "$SCRIPT_DIR/storm.c"
 
-NGINX_PORT=18171 FERRY_PORT=18172
+NGINX_PORT=18171 FERRY_PORT=18172 FTP_PORT=18173
 cat >"$WORK/nginx.conf" <<EOF
 worker_processes auto;
 worker_rlimit_nofile $((N + 500));
@@ -86,8 +90,8 @@ start() {
       local workers=()
       [[ $1 == ferry1 ]] && workers=(--workers 1)
       spawn FERRY_PID "$FERRY_PORT" "$WORK/ferry.log" "$FERRY" serve --root "$WORK/root" \
-        --listen 127.0.0.1:0 --http "127.0.0.1:$FERRY_PORT" --no-fsync --log-level warn \
-        "${workers[@]}"
+        --listen 127.0.0.1:0 --http "127.0.0.1:$FERRY_PORT" --ftp "127.0.0.1:$FTP_PORT" \
+        --no-fsync --log-level warn "${workers[@]}"
       SERVER_PIDS=("$FERRY_PID") PORT=$FERRY_PORT ;;
   esac
 }
@@ -97,11 +101,12 @@ stop() { stop_pid "$NGINX"; stop_pid "$FERRY_PID"; NGINX="" FERRY_PID=""; }
 # One storm against a fresh server: "seconds answered peak_kib".
 storm() { # server pattern
   start "$1"
-  local pid later=()
-  [[ $2 == later ]] && later=("$LATER")
+  local pid later=() path=/big
+  [[ $2 == later || $2 == ftp ]] && later=("$LATER")
+  [[ $2 == ftp ]] && PORT=$FTP_PORT path=ftp
   for pid in "${SERVER_PIDS[@]}"; do echo 5 >"/proc/$pid/clear_refs"; done
   local line
-  line=$("$WORK/storm" "$PORT" "$N" /big "${later[@]}")
+  line=$("$WORK/storm" "$PORT" "$N" "$path" "${later[@]}")
   local peak
   peak=$(status_kb VmHWM "${SERVER_PIDS[@]}")
   stop
@@ -109,10 +114,12 @@ storm() { # server pattern
 }
 
 declare -A SECONDS_OF ANSWERED PEAK
-SERVERS=(nginx ferry ferry1) PATTERNS=("at once" later)
+SERVERS=(nginx ferry ferry1) PATTERNS=("at once" later ftp)
+# Who serves a pattern: FTP is ferry's alone.
+servers_of() { if [[ $1 == ftp ]]; then echo ferry ferry1; else echo "${SERVERS[@]}"; fi; }
 for ((r = 1; r <= REPS; r++)); do
   for pattern in "${PATTERNS[@]}"; do
-    for server in "${SERVERS[@]}"; do
+    for server in $(servers_of "$pattern"); do
       read -r s a p <<<"$(storm "$server" "${pattern% *}")"
       SECONDS_OF[$server,$pattern]+="$s " ANSWERED[$server,$pattern]+="$a " PEAK[$server,$pattern]+="$p "
     done
@@ -122,18 +129,22 @@ done
 
 echo
 echo "$N connections at once, one 1 MiB GET each over HTTP, root on tmpfs; medians of $REPS interleaved repetitions"
-echo "(later: the GETs sent $LATER s after every connection was up; seconds include that wait)"
+echo "(later: the GETs sent $LATER s after every connection was up; ftp: FTP logins instead, as late; seconds include that wait)"
 echo
 echo "| pattern | server | seconds | × nginx | answered (min) | peak memory MiB | × nginx |"
 echo "|---|---|---:|---:|---:|---:|---:|"
 for pattern in "${PATTERNS[@]}"; do
   # shellcheck disable=SC2086 # word lists
-  for server in "${SERVERS[@]}"; do
-    s=$(median ${SECONDS_OF[$server,$pattern]}) ns=$(median ${SECONDS_OF[nginx,$pattern]})
-    p=$(median ${PEAK[$server,$pattern]}) np=$(median ${PEAK[nginx,$pattern]})
+  for server in $(servers_of "$pattern"); do
+    s=$(median ${SECONDS_OF[$server,$pattern]}) p=$(median ${PEAK[$server,$pattern]})
     a=$(printf '%s\n' ${ANSWERED[$server,$pattern]} | sort -g | head -n 1)
     label=$server
     [[ $server == ferry1 ]] && label="ferry --workers 1"
-    echo "| $pattern | $label | $(calc "$s" 2) | $(calc "$s / $ns" 2) | $a of $N | $(calc "$p / 1024" 1) | $(calc "$p / $np" 2) |"
+    ts="—" tp="—"
+    if [[ $pattern != ftp ]]; then
+      ts=$(calc "$s / $(median ${SECONDS_OF[nginx,$pattern]})" 2)
+      tp=$(calc "$p / $(median ${PEAK[nginx,$pattern]})" 2)
+    fi
+    echo "| $pattern | $label | $(calc "$s" 2) | $ts | $a of $N | $(calc "$p / 1024" 1) | $tp |"
   done
 done
