@@ -35,8 +35,8 @@
 #      table last): ferry --workers 1 and 2 against nginx with 1 and 2
 #      workers, 4 KiB and 1 MiB GETs over 100 keep-alive connections
 #      (requests/s, server CPU per request), and short connections (one
-#      4 KiB GET each) for each accept strategy: SO_REUSEPORT, nginx
-#      reuseport, nginx's shared socket with EPOLLEXCLUSIVE.
+#      4 KiB GET each) for each accept strategy: ferry's and nginx's
+#      shared socket with EPOLLEXCLUSIVE, nginx reuseport.
 #
 # Every figure is the median of the repetitions (default 5), taken in
 # interleaved order so both servers see the same machine noise; a markdown

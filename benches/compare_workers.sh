@@ -12,8 +12,8 @@
 # Installs nginx and wrk with apt-get where missing (needs root), builds
 # ferry in release mode, and serves a 4 KiB and a 1 MiB file from five
 # servers that run side by side for the whole run (an idle one costs
-# nothing): ferry --workers 1, ferry --workers 2 (a SO_REUSEPORT listener
-# per worker), nginx 1 worker, nginx 2 workers with `listen ... reuseport`,
+# nothing): ferry --workers 1, ferry --workers 2 (one socket polled by both
+# loops with EPOLLEXCLUSIVE), nginx 1 worker, nginx 2 workers with `listen ... reuseport`,
 # and nginx 2 workers sharing one listening socket (nginx's default: every
 # worker waits on it with EPOLLEXCLUSIVE, accept_mutex off). The same client
 # drives all of them: wrk -t2 -c100. Measures:
@@ -27,7 +27,7 @@
 #      per request.
 #   2. short connections, one 4 KiB GET each (wrk -H 'Connection: close'):
 #      connections/s and server CPU per connection for each accept strategy
-#      (ferry w1, nginx w1, ferry w2 SO_REUSEPORT, nginx w2 reuseport,
+#      (ferry w1, nginx w1, ferry w2 shared socket, nginx w2 reuseport,
 #      nginx w2 one shared socket with EPOLLEXCLUSIVE).
 #
 # For every 2-worker run the report also gives the busiest worker's share
@@ -319,7 +319,7 @@ short_row() { # key label
 }
 short_row f1 "ferry w1: one listener, one reactor"
 short_row n1 "nginx w1: one listener, one worker"
-short_row f2 "ferry w2: SO_REUSEPORT, a listener per reactor"
+short_row f2 "ferry w2: one shared socket, EPOLLEXCLUSIVE"
 short_row n2 "nginx w2 \`listen ... reuseport\`: a listener per worker"
 short_row n2s "nginx w2, one shared listener (EPOLLEXCLUSIVE, accept_mutex off)"
 echo

@@ -113,8 +113,9 @@ pub struct Config {
     /// and removes their temp files ([`SWEEP_PERIOD`]; tests set it
     /// short).
     pub sweep_period: Duration,
-    /// Event loops, each on a thread of its own with its own listeners
-    /// (`SO_REUSEPORT`) and connections; 1 is a single loop on the thread
+    /// Event loops, each on a thread of its own with its own connections,
+    /// taking new ones from the shared listeners when free (`EPOLLEXCLUSIVE`);
+    /// 1 is a single loop on the thread
     /// that calls [`crate::Server::run`].
     pub workers: usize,
     /// Threads that make the file-system calls (see [`crate::pool`]),

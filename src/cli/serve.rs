@@ -153,9 +153,9 @@ pub struct ServeArgs {
     /// scratch space; one connection's small uploads are many times faster.
     #[arg(long, overrides_with = "fsync")]
     no_fsync: bool,
-    /// Event loops, each a thread with its own listeners (SO_REUSEPORT)
-    /// and connections; the default is one per available core. 1 serves
-    /// everything from one thread.
+    /// Event loops, each a thread with its own connections, taking new
+    /// ones from the shared listeners as it is free to; the default is one
+    /// per available core. 1 serves everything from one thread.
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=1024))]
     workers: Option<u16>,
     /// Most threads that make the file-system calls, so the event loop

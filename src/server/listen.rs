@@ -1,36 +1,43 @@
-//! Listening sockets: one per address for one reactor, or one per address
-//! *per reactor* with `SO_REUSEPORT` for `--workers N`.
+//! Listening sockets: one per address, polled by every reactor.
 //!
-//! With `SO_REUSEPORT` the kernel spreads new connections over the N
-//! sockets by a hash of their addresses, so each reactor accepts only its
-//! own share, with no lock and no hand-off (nginx's `reuseport`). The
-//! alternatives, and why not (measured: docs/performance.md, "Workers"):
+//! Each reactor registers its own duplicate of the address's one socket
+//! with `EPOLLEXCLUSIVE` (nginx's default): a new connection wakes one
+//! reactor that waits in `epoll_wait`, and a reactor busy with a long turn
+//! only finds the socket marked ready when it comes back (mostly nothing
+//! left to take). So connections go to the loop that is free to serve them
+//! now. The alternatives, and why not (measured: docs/performance.md,
+//! "Workers"):
 //!
+//! - A `SO_REUSEPORT` socket per reactor (ferry until issue 76) spreads
+//!   connections by a fixed hash of their addresses, free or not: on a
+//!   2-core host where the client takes a core, two loops served 0.95x
+//!   what one did, where a shared socket serves more than one.
 //! - One accepting thread handing sockets to the reactors costs a hand-off
 //!   (a channel and a wake-up) per connection and a thread of its own, and
 //!   that thread becomes the ceiling for short connections on many cores.
-//! - One shared socket in every reactor's epoll with `EPOLLEXCLUSIVE`
-//!   (nginx's default) measured the same or slightly dearer per connection
-//!   on nginx, spreads as evenly, and mio does not expose the flag.
 //!
-//! The price of `SO_REUSEPORT`: a reactor stuck in a long turn delays the
-//! connections hashed to it, and any process of the same user could join
-//! the group. The second is checked before the group is made: the address
-//! is first bound plainly, so a port some other process holds (a second
-//! ferry, with or without workers) is refused as it always was.
+//! mio does not expose `EPOLLEXCLUSIVE`, so `watch` adds the socket to the
+//! reactor's epoll itself, with the token as mio stores it (the event's
+//! `u64`), and `unwatch` removes it. Systemd's sockets are shared the same
+//! way. One socket also means a port another process holds is refused by
+//! the plain `bind`, as it always was.
 //!
-//! Every listening socket, one or a group, queues as many connections as
-//! the kernel allows (`net.core.somaxconn`, 4,096 on current kernels) or
-//! `--backlog N`: a storm of connects (10,000 devices after a network
-//! outage, a pool opening its connections at once) waits in the queue for
-//! the accept loop instead of losing SYNs and retrying a second later.
-//! std's and mio's `bind` queue 128, nginx 511.
+//! Every listening socket queues as many connections as the kernel allows
+//! (`net.core.somaxconn`, 4,096 on current kernels) or `--backlog N`: a
+//! storm of connects (10,000 devices after a network outage, a pool
+//! opening its connections at once) waits in the queue for the accept loop
+//! instead of losing SYNs and retrying a second later. std's and mio's
+//! `bind` queue 128, nginx 511.
 
 use std::io;
 use std::net::SocketAddr;
 
-use log::{info, warn};
+use std::os::fd::{AsRawFd, BorrowedFd};
+
+use log::{debug, info, warn};
 use mio::net::TcpListener;
+use mio::{Registry, Token};
+use rustix::event::epoll::{self, EventData, EventFlags};
 use rustix::net::{AddressFamily, SocketFlags, SocketType};
 
 use super::systemd::Inherited;
@@ -75,10 +82,8 @@ pub(super) fn cannot_listen(addr: SocketAddr, err: &io::Error) -> io::Error {
 }
 
 /// Serves the listeners systemd passed instead of the configured addresses,
-/// each over TLS if `tls` (a certificate is configured). Every reactor
-/// polls the one socket (a duplicate each): a new connection wakes them
-/// all and one wins the accept, a small cost with few workers, and the
-/// price of letting systemd hold the port. Their queue is the unit's
+/// each over TLS if `tls` (a certificate is configured), shared by the
+/// reactors as bound ones are. Their queue is the unit's
 /// `Backlog=` unless `--backlog` (`backlog`) is given: then it is that
 /// (`listen` again on a listening socket sets its queue anew).
 ///
@@ -102,11 +107,7 @@ pub(super) fn adopt_groups(
         if backlog.is_some() {
             rustix::net::listen(&socket, Backlog::configured(backlog).0)?;
         }
-        let mut group = Vec::with_capacity(reactors);
-        for _ in 1..reactors {
-            group.push(TcpListener::from_std(socket.try_clone()?));
-        }
-        group.push(TcpListener::from_std(socket));
+        let group = share(socket, reactors)?;
         groups.push((
             Listen {
                 addr,
@@ -152,52 +153,35 @@ pub(super) fn kernel_most() -> Option<u32> {
     text.trim().parse().ok()
 }
 
-/// Binds `addr` once per reactor: a plain socket for one, a
-/// `SO_REUSEPORT` group for more (port 0 picks one free port for all).
+/// Binds `addr` once and gives each of `reactors` a duplicate of the
+/// socket (port 0 picks one free port for all).
 ///
 /// # Errors
-/// The address is in use or cannot be bound.
+/// The address is in use or cannot be bound, or a descriptor cannot be
+/// duplicated.
 pub(super) fn bind_group(
     addr: SocketAddr,
     reactors: usize,
     backlog: Backlog,
 ) -> io::Result<Vec<TcpListener>> {
-    if reactors <= 1 {
-        return Ok(vec![bind_one(addr, Sharing::Alone, backlog)?]);
-    }
-    let addr = match addr.port() {
-        0 => addr,
-        // Refused here if anyone holds the port; the group joins it after.
-        _ => std::net::TcpListener::bind(addr)?.local_addr()?,
-    };
-    let first = bind_one(addr, Sharing::Group, backlog)?;
-    // Port 0 was chosen by the first bind: the others join that port.
-    let addr = first.local_addr()?;
-    let mut group = vec![first];
-    for _ in 1..reactors {
-        group.push(bind_one(addr, Sharing::Group, backlog)?);
-    }
-    Ok(group)
+    share(bind_one(addr, backlog)?.into(), reactors)
 }
 
-/// Whether other sockets of this process may bind a listener's address.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Sharing {
-    /// No: the port is this socket's.
-    Alone,
-    /// Yes (`SO_REUSEPORT`): one socket of a reactor group.
-    Group,
+/// `socket` as `reactors` listeners, duplicates of one open socket.
+fn share(socket: std::net::TcpListener, reactors: usize) -> io::Result<Vec<TcpListener>> {
+    let mut group = Vec::with_capacity(reactors);
+    for _ in 1..reactors {
+        group.push(TcpListener::from_std(socket.try_clone()?));
+    }
+    group.push(TcpListener::from_std(socket));
+    Ok(group)
 }
 
 /// A nonblocking listener on `addr` queuing `backlog` connections.
 ///
 /// # Errors
 /// The address is in use or cannot be bound.
-pub(super) fn bind_one(
-    addr: SocketAddr,
-    sharing: Sharing,
-    backlog: Backlog,
-) -> io::Result<TcpListener> {
+pub(super) fn bind_one(addr: SocketAddr, backlog: Backlog) -> io::Result<TcpListener> {
     let family = match addr {
         SocketAddr::V4(_) => AddressFamily::INET,
         SocketAddr::V6(_) => AddressFamily::INET6,
@@ -207,12 +191,38 @@ pub(super) fn bind_one(
     // As std's bind: a port whose old connections linger in TIME_WAIT
     // can be bound again at once.
     rustix::net::sockopt::set_socket_reuseaddr(&socket, true)?;
-    if sharing == Sharing::Group {
-        rustix::net::sockopt::set_socket_reuseport(&socket, true)?;
-    }
     rustix::net::bind(&socket, &addr)?;
     rustix::net::listen(&socket, backlog.0)?;
     Ok(TcpListener::from_std(std::net::TcpListener::from(socket)))
+}
+
+/// Polls `socket`, this reactor's duplicate of a shared listener, as
+/// `token` with `EPOLLEXCLUSIVE`: of the reactors waiting for work, one is
+/// woken per new connection (see the module's header). Edge-triggered, as
+/// mio registers everything, so the accept loop drains until `WouldBlock`.
+///
+/// # Errors
+/// `epoll_ctl` fails (a kernel before 4.5 has no `EPOLLEXCLUSIVE`).
+pub(super) fn watch(registry: &Registry, socket: &TcpListener, token: Token) -> io::Result<()> {
+    let flags = EventFlags::IN | EventFlags::ET | EventFlags::EXCLUSIVE;
+    // mio reads an event's token back from its `u64` (its epoll selector).
+    let data = EventData::new_u64(usize::from(token) as u64);
+    Ok(epoll::add(poll_fd(registry), socket, data, flags)?)
+}
+
+/// Stops polling `socket` (registered by `watch`, which mio's `deregister`
+/// does not know of). The other reactors' duplicates keep the socket open,
+/// so closing this one would not remove it from this reactor's epoll.
+pub(super) fn unwatch(registry: &Registry, socket: &TcpListener) {
+    if let Err(err) = epoll::delete(poll_fd(registry), socket) {
+        debug!("stop polling a listener: {err}");
+    }
+}
+
+/// The epoll descriptor behind mio's `registry`.
+fn poll_fd(registry: &Registry) -> BorrowedFd<'_> {
+    // SAFETY: the registry owns the descriptor and outlives the borrow.
+    unsafe { BorrowedFd::borrow_raw(registry.as_raw_fd()) }
 }
 
 #[cfg(test)]
@@ -243,18 +253,53 @@ mod tests {
             return;
         }
         let storm = most.min(600) as usize;
-        for sharing in [Sharing::Alone, Sharing::Group] {
-            let addr = "127.0.0.1:0".parse().unwrap();
-            let listener = bind_one(addr, sharing, Backlog::configured(None)).unwrap();
-            let addr = listener.local_addr().unwrap();
-            // A dropped SYN is retried after a second: each connect
-            // would wait out its bound instead of completing at once.
-            let patience = std::time::Duration::from_secs(5);
-            let queued: Vec<_> = (0..storm)
-                .map(|n| std::net::TcpStream::connect_timeout(&addr, patience).map_err(|e| (n, e)))
-                .collect::<Result<_, _>>()
-                .unwrap();
-            assert_eq!(queued.len(), storm);
+        let addr = "127.0.0.1:0".parse().unwrap();
+        let listener = bind_one(addr, Backlog::configured(None)).unwrap();
+        let addr = listener.local_addr().unwrap();
+        // A dropped SYN is retried after a second: each connect would
+        // wait out its bound instead of completing at once.
+        let patience = std::time::Duration::from_secs(5);
+        let queued: Vec<_> = (0..storm)
+            .map(|n| std::net::TcpStream::connect_timeout(&addr, patience).map_err(|e| (n, e)))
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(queued.len(), storm);
+    }
+
+    /// A watched duplicate reports a new connection under its token to
+    /// each reactor's poll (neither waits here, so both are told: the
+    /// exclusive wake-up picks among waiters only), and one accepts it.
+    #[test]
+    fn every_reactor_watching_a_shared_listener_hears_of_a_connection_and_one_takes_it() {
+        let group = bind_group("127.0.0.1:0".parse().unwrap(), 2, Backlog::configured(None));
+        let group = group.unwrap();
+        let polls = [mio::Poll::new().unwrap(), mio::Poll::new().unwrap()];
+        for (poll, socket) in polls.iter().zip(&group) {
+            watch(poll.registry(), socket, Token(7)).unwrap();
         }
+        let _client = std::net::TcpStream::connect(group[0].local_addr().unwrap()).unwrap();
+        let mut polls = polls;
+        let mut events = mio::Events::with_capacity(4);
+        let mut heard = |poll: &mut mio::Poll, wait: u64| {
+            let wait = std::time::Duration::from_secs(wait);
+            poll.poll(&mut events, Some(wait)).unwrap();
+            events
+                .iter()
+                .map(|e| (e.token(), e.is_readable()))
+                .collect::<Vec<_>>()
+        };
+        for poll in &mut polls {
+            assert_eq!(heard(poll, 10), [(Token(7), true)]);
+        }
+        assert!(group[1].accept().is_ok());
+        let taken = group[0].accept().unwrap_err();
+        assert_eq!(taken.kind(), io::ErrorKind::WouldBlock);
+
+        // Unwatched, the first reactor hears of no more connections, though
+        // its duplicate stays open.
+        unwatch(polls[0].registry(), &group[0]);
+        let _another = std::net::TcpStream::connect(group[0].local_addr().unwrap()).unwrap();
+        assert_eq!(heard(&mut polls[1], 10), [(Token(7), true)]);
+        assert_eq!(heard(&mut polls[0], 0), []);
     }
 }

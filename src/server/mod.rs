@@ -1,8 +1,9 @@
 //! The server: N reactors (`--workers`, one thread each, see `reactor.rs`)
 //! over one root, one I/O pool and one set of shared limits.
 //!
-//! Each reactor is a single-threaded `mio` loop with listeners of its own
-//! (`SO_REUSEPORT`, see `listen.rs`) and its own slab, so reactors never
+//! Each reactor is a single-threaded `mio` loop that polls every listening
+//! socket (shared: the free reactor takes a new connection, see
+//! `listen.rs`) and owns its slab, so reactors never
 //! touch each other's connections and a connection's whole life is on one
 //! thread. What they share is explicit and small, the [`Hub`] (`hub.rs`): the I/O pool
 //! (each job answers the reactor that asked), access control and the TLS
@@ -193,8 +194,8 @@ pub struct Server {
 }
 
 impl Server {
-    /// Raises the open-files limit, binds the listeners (a `SO_REUSEPORT`
-    /// group per address with several workers), then creates, opens and
+    /// Raises the open-files limit, binds the listeners (one socket per
+    /// address, shared by the workers), then creates, opens and
     /// locks the root and starts the I/O pool and the reactors; stale temp
     /// files and expired upload sessions are swept in the background.
     ///
@@ -424,8 +425,7 @@ impl Server {
 /// rare and cheap.
 fn bind_metrics(addr: SocketAddr, backlog: Option<u32>) -> io::Result<mio::net::TcpListener> {
     let backlog = listen::Backlog::configured(backlog);
-    listen::bind_one(addr, listen::Sharing::Alone, backlog)
-        .map_err(|err| listen::cannot_listen(addr, &err))
+    listen::bind_one(addr, backlog).map_err(|err| listen::cannot_listen(addr, &err))
 }
 
 /// What the reactors share, its threads started: the I/O pool, the access

@@ -1,5 +1,5 @@
-//! `--workers N`: N event loops, each with its own listeners
-//! (`SO_REUSEPORT`) and connections, sharing the I/O pool, the connection
+//! `--workers N`: N event loops polling the shared listeners, each with
+//! its own connections, sharing the I/O pool, the connection
 //! cap, client ids and shutdown. One worker is the single loop of before.
 
 use crate::support;

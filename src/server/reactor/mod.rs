@@ -32,10 +32,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use log::{debug, error, info};
-use mio::{Events, Interest, Poll, Token, Waker};
+use mio::{Events, Poll, Token, Waker};
 use slab::Slab;
 
-use super::{Hub, SIGNALS, WAKER, listener_index, listener_token};
+use super::{Hub, SIGNALS, WAKER, listen, listener_index, listener_token};
 use crate::connection::{Connection, Counted, Env, Step};
 use crate::metrics::{self, ReactorMetrics};
 use crate::pool::{Finished, Inbox, Shared, Task};
@@ -147,10 +147,9 @@ impl Reactor {
     ) -> io::Result<(Reactor, Arc<Waker>)> {
         let poll = Poll::new()?;
         let mut listeners = Vec::new();
-        for mut listener in sockets {
+        for listener in sockets {
             let token = listener_token(listeners.len());
-            poll.registry()
-                .register(&mut listener.socket, token, Interest::READABLE)?;
+            listen::watch(poll.registry(), &listener.socket, token)?;
             listeners.push(listener);
         }
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use log::{debug, info, warn};
 
 use super::Reactor;
+use crate::server::listen;
 
 /// How long an upload told `503` as the grace period ended may linger to
 /// read it (`say_farewell`).
@@ -71,8 +72,8 @@ impl Reactor {
     }
 
     fn begin_shutdown(&mut self, now: Instant) {
-        for mut listener in self.listeners.drain(..) {
-            let _ = self.poll.registry().deregister(&mut listener.socket);
+        for listener in self.listeners.drain(..) {
+            listen::unwatch(self.poll.registry(), &listener.socket);
         }
         if let Some(mut scrape) = self.scrape.take() {
             let _ = self.poll.registry().deregister(scrape.listener_mut());
