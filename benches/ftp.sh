@@ -11,7 +11,8 @@
 #   benches/ftp.sh [--quick] [--reps N] [--size BYTES] [--sessions N]
 #                  [--files N] [--idle N] [--no-durable]
 #                  [--vsftpd-opt KEY=VALUE]... [--sections "1 2 3"]
-#                  [--veth] [--pace BYTES_PER_SECOND] [FERRY_BINARY]
+#                  [--veth] [--pace BYTES_PER_SECOND] [--stor-block BYTES]
+#                  [FERRY_BINARY]
 #
 # --veth: the client in a network namespace of its own behind a veth pair
 # (the servers on 10.77.53.1, the client on 10.77.53.2), pinned to the
@@ -20,6 +21,10 @@
 # client (TCP, the copy's setup) runs in the softirq of whichever side
 # sent, so a fast sender is charged for its reader's work; behind the
 # veth pair each side's cgroup pays its own. Needs 2 CPUs and `ip`.
+#
+# --stor-block: section 1's STORs sent in sends of that many bytes read
+# from the file, as Python's ftplib sends (8192), instead of sendfile: a
+# server then reads many small pieces, which costs per piece.
 #
 # --pace: section 1's RETRs read no faster than that, so that the servers
 # send at one pace: a sender's CPU per byte falls as its reader slows (the
@@ -117,7 +122,7 @@ SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$SCRIPT_DIR/.." && pwd)
 CLIENT="$SCRIPT_DIR/ftp_client.py"
 
-QUICK=0 DURABLE=1 NREPS="" SIZE="" SESSIONS="" FILES=20 IDLE="" SECTIONS="1 2 3" VETH=0 PACE=0
+QUICK=0 DURABLE=1 NREPS="" SIZE="" SESSIONS="" FILES=20 IDLE="" SECTIONS="1 2 3" VETH=0 PACE=0 BLOCK=0
 BINARY="" VSFTPD_OPTS=()
 while [[ $# -gt 0 ]]; do
   case $1 in
@@ -132,6 +137,7 @@ while [[ $# -gt 0 ]]; do
     --vsftpd-opt) VSFTPD_OPTS+=("${2:?--vsftpd-opt needs KEY=VALUE}"); shift ;;
     --veth) VETH=1 ;;
     --pace) PACE=${2:?--pace needs bytes a second}; shift ;;
+    --stor-block) BLOCK=${2:?--stor-block needs a size}; shift ;;
     -h | --help)
       sed -n '2,/^$/p' "$0" | sed 's/^# \{0,1\}//'
       exit 0
@@ -437,7 +443,7 @@ big() { # server op(stor|warm|cold) rep
   measure_start "$key"
   if [[ $op == stor ]]; then
     timeout 600 "${CLIENT_RUN[@]}" python3 "$CLIENT" --host "$HOST" big --port "${PORT[$key]}" --op stor --file "$SRC" \
-      --name up/big.bin >"$out" 2>>"$WORK/client.err" || die "STOR to ${LABEL[$key]} failed (see $WORK/client.err)"
+      --block "$BLOCK" --name up/big.bin >"$out" 2>>"$WORK/client.err" || die "STOR to ${LABEL[$key]} failed (see $WORK/client.err)"
   else
     timeout 600 "${CLIENT_RUN[@]}" python3 "$CLIENT" --host "$HOST" big --port "${PORT[$key]}" --op retr --pace "$PACE" \
       --name up/big.bin >"$out" 2>>"$WORK/client.err" || die "RETR from ${LABEL[$key]} failed (see $WORK/client.err)"
