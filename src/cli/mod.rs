@@ -29,6 +29,8 @@ mod df;
 #[cfg(feature = "client")]
 mod interrupt;
 #[cfg(feature = "client")]
+mod landing;
+#[cfg(feature = "client")]
 mod ls;
 #[cfg(feature = "client")]
 mod mv;

@@ -9,6 +9,7 @@ use clap::Args;
 use super::Failure;
 use super::args::ClientArgs;
 use super::output::ProgressMode;
+use super::remote_name::{as_folder, join};
 use super::tree::{self, Edit, Lanes};
 use crate::client::{Client, ClientError};
 
@@ -43,7 +44,7 @@ pub fn run(args: &MvArgs) -> Result<(), Failure> {
         .next()
         .unwrap_or(from);
     let dest = if into {
-        tree::join(&tree::as_folder(&args.to), leaf)
+        join(&as_folder(&args.to), leaf)
     } else {
         args.to.clone()
     };
@@ -64,8 +65,8 @@ pub fn run(args: &MvArgs) -> Result<(), Failure> {
             Err(err) => Err(why_not(from, &dest, err)),
         };
     }
-    let folder = tree::as_folder(from);
-    let target = tree::as_folder(&dest);
+    let folder = as_folder(from);
+    let target = as_folder(&dest);
     if target.starts_with(&folder) {
         return Err(Failure::usage(
             from,

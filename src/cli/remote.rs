@@ -44,7 +44,7 @@ pub struct RmArgs {
     #[arg(long, requires = "recursive")]
     pub no_preserve_root: bool,
     #[command(flatten)]
-    pub filter: super::tree::FilterArgs,
+    pub filter: super::tree::filter::FilterArgs,
     #[command(flatten)]
     pub client: ClientArgs,
 }

@@ -1,6 +1,7 @@
 //! Remote names as the command line gives them: a leading `/` is the
 //! root, for every command ([`parse_name`]); how a name reads as a
-//! listing's prefix or a folder; and the check that one is not empty.
+//! listing's prefix or a folder, and joins one; and the check that one is
+//! not empty.
 
 use super::Failure;
 
@@ -50,6 +51,16 @@ pub(super) fn check_remote_name(name: &str) -> Result<(), Failure> {
     Ok(())
 }
 
+/// `prefix` and a relative name joined with one `/` (none for an empty
+/// prefix or one that ends in `/`).
+pub fn join(prefix: &str, relative: &str) -> String {
+    if prefix.is_empty() || prefix.ends_with('/') {
+        format!("{prefix}{relative}")
+    } else {
+        format!("{prefix}/{relative}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -70,5 +81,12 @@ mod tests {
         assert_eq!(as_folder(&parsed("/")), "");
         assert_eq!(as_folder(&parsed("/in")), "in/");
         assert_eq!(prefix(&parsed("/in")), "in");
+    }
+
+    #[test]
+    fn prefixes_join_with_one_slash() {
+        assert_eq!(join("", "a/b"), "a/b");
+        assert_eq!(join("backup", "a/b"), "backup/a/b");
+        assert_eq!(join("backup/", "a"), "backup/a");
     }
 }

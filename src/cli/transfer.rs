@@ -10,7 +10,9 @@ use std::path::{Path, PathBuf};
 use super::Failure;
 use super::args::{ClientArgs, GetArgs, PutArgs};
 use super::interrupt::Discard;
+use super::landing::{keep_mtime, partial_path};
 use super::output::{Counted, Output};
+use super::remote_name::{as_folder, join};
 use crate::client::resume::{self, FileVersion, Upload};
 use crate::client::retry::{Backoff, RetryPolicy};
 use crate::client::{ClientError, crc_of, unix_mtime};
@@ -23,9 +25,7 @@ pub fn put(args: &PutArgs) -> Result<(), Failure> {
     let local = args.local.as_path();
     let remote = match args.remote.as_deref() {
         // Like cp and scp: a name ending in `/` is a folder to put it into.
-        Some(folder) if folder.ends_with('/') => {
-            super::tree::join(&super::tree::as_folder(folder), &last_component(local)?)
-        }
+        Some(folder) if folder.ends_with('/') => join(&as_folder(folder), &last_component(local)?),
         Some(remote) => remote.to_owned(),
         None => last_component(local)?,
     };
@@ -389,29 +389,6 @@ pub(super) fn local_checksum(path: &Path) -> Result<Option<(u64, u32)>, Failure>
         Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(err) => Err(Failure::local(path, err)),
     }
-}
-
-/// Gives a downloaded file the modification time it has on the server
-/// (as uploads keep the local one), when the server said it.
-pub(super) fn keep_mtime(file: &File, mtime: Option<i64>) -> io::Result<()> {
-    let Some(mtime) = mtime else {
-        return Ok(());
-    };
-    let when = match u64::try_from(mtime) {
-        Ok(after) => std::time::UNIX_EPOCH + std::time::Duration::from_secs(after),
-        Err(_) => std::time::UNIX_EPOCH - std::time::Duration::from_secs(mtime.unsigned_abs()),
-    };
-    file.set_modified(when)
-}
-
-/// Where a download of `target` is written until it is complete and
-/// verified: `.<name>.ferry-part` beside it.
-pub(super) fn partial_path(target: &Path) -> PathBuf {
-    let name = target
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    target.with_file_name(format!(".{name}.ferry-part"))
 }
 
 /// Where a `--resume` download keeps, beside its partial file, which

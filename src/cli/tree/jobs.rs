@@ -144,7 +144,7 @@ pub struct GetJob<'a> {
 impl<'a> GetJob<'a> {
     pub fn new(name: String, target: PathBuf, size: u64, show: Show<'a>) -> GetJob<'a> {
         GetJob {
-            partial: crate::cli::transfer::partial_path(&target),
+            partial: crate::cli::landing::partial_path(&target),
             name,
             target,
             size,
@@ -201,7 +201,7 @@ impl Exchange for GetJob<'_> {
             Ok(download.mtime)
         });
         let result = result.and_then(|mtime| match self.file.as_ref() {
-            Some(file) => crate::cli::transfer::keep_mtime(file, mtime).map_err(ClientError::Local),
+            Some(file) => crate::cli::landing::keep_mtime(file, mtime).map_err(ClientError::Local),
             None => Ok(()),
         });
         let outcome = result

@@ -16,6 +16,8 @@ use std::io;
 use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
 
+use crate::cli::landing::PARTIAL_SUFFIX;
+use crate::cli::remote_name::join;
 use crate::name::Name;
 
 /// A local file to upload.
@@ -27,19 +29,6 @@ pub struct LocalFile {
     pub name: String,
     /// Its size when the folder was read.
     pub size: u64,
-}
-
-/// Suffix of the temporary files downloads write (see `transfer.rs`).
-const PARTIAL_SUFFIX: &str = ".ferry-part";
-
-/// `prefix` and a relative name joined with one `/` (none for an empty
-/// prefix or one that ends in `/`).
-pub fn join(prefix: &str, relative: &str) -> String {
-    if prefix.is_empty() || prefix.ends_with('/') {
-        format!("{prefix}{relative}")
-    } else {
-        format!("{prefix}/{relative}")
-    }
 }
 
 /// Every regular file below `root`, sorted by remote name, named under
@@ -128,13 +117,6 @@ pub fn local_path(target: &Path, prefix: &str, name: &str) -> Option<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn prefixes_join_with_one_slash() {
-        assert_eq!(join("", "a/b"), "a/b");
-        assert_eq!(join("backup", "a/b"), "backup/a/b");
-        assert_eq!(join("backup/", "a"), "backup/a");
-    }
 
     #[test]
     fn remote_names_keep_what_follows_the_prefix_folder() {
