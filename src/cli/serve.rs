@@ -410,27 +410,60 @@ fn rustls_level(level: LevelFilter) -> LevelFilter {
 
 /// Sets up the logger, then serves until shut down by a signal.
 fn serve(args: ServeArgs) -> ExitCode {
+    init_logger(args.log_level);
+    let config = config_of(args);
+    // Said plainly here: creating it would fail with "File exists".
+    if config.root.exists() && !config.root.is_dir() {
+        eprintln!("ferry: {} is not a directory", config.root.display());
+        return ExitCode::from(1);
+    }
+    let started = Server::bind(config.clone()).and_then(|mut server| {
+        server.handle_signals()?;
+        Ok(server)
+    });
+    let server = match started {
+        Ok(server) => server,
+        Err(err) => {
+            match crate::storage::root_in_use(&err) {
+                Some(in_use) => eprintln!("ferry: {in_use}"),
+                None => eprintln!("ferry: cannot serve {}: {err}", config.root.display()),
+            }
+            return ExitCode::from(1);
+        }
+    };
+    match server.run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("ferry: server failed: {err}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Logs at `level` to stderr, UTC-stamped (`RUST_LOG` may say more).
+fn init_logger(level: LevelFilter) {
     // Only fails if a logger is already set, which nothing here does.
     let _ = simple_logger::SimpleLogger::new()
-        .with_level(args.log_level)
+        .with_level(level)
         // Where it serves is said at any level: scripts read their ports
         // from that line.
-        .with_module_level(
-            crate::server::SERVING_TARGET,
-            args.log_level.max(LevelFilter::Info),
-        )
+        .with_module_level(crate::server::SERVING_TARGET, level.max(LevelFilter::Info))
         // rustls warns of each client's quirks (lftp names an IP address
         // in SNI): one line a connection, telling the operator nothing.
-        .with_module_level("rustls", rustls_level(args.log_level))
+        .with_module_level("rustls", rustls_level(level))
         .with_utc_timestamps()
         .env()
         .init();
+}
+
+/// The server's configuration, as the flags say.
+fn config_of(args: ServeArgs) -> Config {
     let durable = args.durable();
     let tls = args
         .tls_cert
         .zip(args.tls_key)
         .map(|(cert, key)| TlsFiles { cert, key });
-    let config = Config {
+    Config {
         listeners: listeners(args.listen, args.http, (&args.s3, &args.ftp), tls.is_some()),
         metrics_listen: args.metrics,
         backlog: args.backlog,
@@ -495,32 +528,6 @@ fn serve(args: ServeArgs) -> ExitCode {
             require_tls: args.ftp_require_tls,
             active: args.ftp_active,
         },
-    };
-    // Said plainly here: creating it would fail with "File exists".
-    if config.root.exists() && !config.root.is_dir() {
-        eprintln!("ferry: {} is not a directory", config.root.display());
-        return ExitCode::from(1);
-    }
-    let started = Server::bind(config.clone()).and_then(|mut server| {
-        server.handle_signals()?;
-        Ok(server)
-    });
-    let server = match started {
-        Ok(server) => server,
-        Err(err) => {
-            match crate::storage::root_in_use(&err) {
-                Some(in_use) => eprintln!("ferry: {in_use}"),
-                None => eprintln!("ferry: cannot serve {}: {err}", config.root.display()),
-            }
-            return ExitCode::from(1);
-        }
-    };
-    match server.run() {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("ferry: server failed: {err}");
-            ExitCode::from(1)
-        }
     }
 }
 

@@ -6,7 +6,8 @@
 //! command.rs   a command line, parsed sans-IO
 //! path.rs      FTP paths as ferry names (the working folder, `..`)
 //! reply.rs     the words of replies: codes, addresses, facts, times
-//! control.rs   the control connection's codec: login, commands as operations
+//! control/     the control connection's codec: login, commands as operations
+//!   verbs.rs   which method serves each verb, and what a login gates
 //! extensions.rs FEAT and OPTS: the extensions offered, and their options chosen
 //! facts.rs     SIZE, MDTM, MLST, MFMT and STAT: facts without a data connection
 //! listing.rs   LIST (`ls -l`), NLST and MLSD lines; MLST's and STAT <path>'s

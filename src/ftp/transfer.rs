@@ -1,4 +1,4 @@
-//! The control connection's transfers (`control.rs`'s codec): `RETR`,
+//! The control connection's transfers (`control/`'s codec): `RETR`,
 //! `STOR`, `APPE`, `LIST`, `NLST` as operations handed to the data connection
 //! (`Link::Hand`, which the reactor pairs: `server/reactor/links.rs`), and
 //! what comes back of it (`150`, `226`, `426`, a refusal) as reply lines.

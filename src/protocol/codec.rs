@@ -133,39 +133,26 @@ fn operation(request: Request) -> Operation {
             crc,
             mtime,
             crc_follows,
-        } => Operation::Put(ops::Put {
-            name,
-            body: Body::fixed(size),
-            crc,
-            mtime,
-            trailer: crc_follows.then_some(Trailer {
+        } => {
+            let trailer = crc_follows.then_some(Trailer {
                 len: CRC_TRAILER,
                 parse: parse_crc_trailer,
-            }),
-            digests: None,
-            folders: FOLDERS,
-            props: None,
-            preconditions: None,
-        }),
+            });
+            Operation::Put(put(name, Body::fixed(size), (crc, mtime), trailer))
+        }
         // The chunked coding is HTTP's, and so is its decoder; the CRC
         // comes in the chunked trailer section, which adds no length.
-        Request::PutStream { name, mtime } => Operation::Put(ops::Put {
-            name,
-            body: Body {
+        Request::PutStream { name, mtime } => {
+            let body = Body {
                 length: BodyLength::Chunked,
                 awaits_go_ahead: false,
-            },
-            crc: None,
-            mtime,
-            trailer: Some(Trailer {
+            };
+            let trailer = Trailer {
                 len: 0,
                 parse: parse_stream_trailer,
-            }),
-            digests: None,
-            folders: FOLDERS,
-            props: None,
-            preconditions: None,
-        }),
+            };
+            Operation::Put(put(name, body, (None, mtime), Some(trailer)))
+        }
         Request::Get {
             name,
             offset,
@@ -225,6 +212,27 @@ fn operation(request: Request) -> Operation {
         Request::Quit => Operation::Quit(ops::Quit),
         Request::Health => Operation::Health(ops::Health),
         Request::Df { folder } => Operation::FreeSpace(ops::FreeSpace { prefix: folder }),
+    }
+}
+
+/// A FERRY/1 upload of `name`: its body, the CRC and mtime its request
+/// line gave, and the trailer that follows the body, if any.
+fn put(
+    name: crate::name::Name,
+    body: Body,
+    (crc, mtime): (Option<u32>, Option<i64>),
+    trailer: Option<Trailer>,
+) -> ops::Put {
+    ops::Put {
+        name,
+        body,
+        crc,
+        mtime,
+        trailer,
+        digests: None,
+        folders: FOLDERS,
+        props: None,
+        preconditions: None,
     }
 }
 

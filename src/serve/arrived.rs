@@ -4,6 +4,7 @@
 
 use log::warn;
 
+use super::coded::CodedEnd;
 use super::commit::{Commit, commit_now};
 use super::ops::sessions::AppendEnd;
 use super::{ErrorKind, Failure, Next, Outcome, Receive, Reply, Sink, WriteBehind};
@@ -14,20 +15,9 @@ use crate::storage::StorageError;
 pub fn finish_receive(receive: Box<Receive>, client: u64) -> Outcome {
     Outcome::brief(move |ctx| {
         let mut receive = receive;
-        if let Err(err) = receive.flush() {
-            log::log!(
-                err.log_level(),
-                "#{client} upload of {} failed: {err}",
-                receive.name
-            );
-            let failure = receive.failure(err);
-            drop(receive);
-            return Outcome::failed(failure, Next::Request);
-        }
-        let coded = match receive.coded.as_ref().map(|coded| coded.end()).transpose() {
+        let coded = match flush(&mut receive, client) {
             Ok(coded) => coded,
             Err(failure) => {
-                warn!("#{client} PUT {}: {}", receive.name, failure.message);
                 drop(receive);
                 return Outcome::failed(failure, Next::Request);
             }
@@ -111,6 +101,19 @@ pub fn finish_receive(receive: Box<Receive>, client: u64) -> Outcome {
         commit.preconditions = preconditions;
         commit_now(ctx, commit)
     })
+}
+
+/// Writes what `receive` has gathered and ends its transfer coding (an
+/// aws-chunked body's payload size and trailers, if it has one). The
+/// failure, logged, if either fails.
+fn flush(receive: &mut Receive, client: u64) -> Result<Option<CodedEnd>, Failure> {
+    if let Err(err) = receive.flush() {
+        let name = &receive.name;
+        log::log!(err.log_level(), "#{client} upload of {name} failed: {err}");
+        return Err(receive.failure(err));
+    }
+    let coded = receive.coded.as_ref().map(|coded| coded.end()).transpose();
+    coded.inspect_err(|failure| warn!("#{client} PUT {}: {}", receive.name, failure.message))
 }
 
 /// The write the I/O pool makes behind `receive` while its connection

@@ -13,9 +13,10 @@ fn n(s: &str) -> Name {
     Name::decode(s.as_bytes()).unwrap()
 }
 
+/// PUT with a CRC, an mtime, a trailing CRC (`-`), without either.
 #[test]
-fn parses_every_verb() {
-    let cases = vec![
+fn parses_every_form_of_put() {
+    parses_as(vec![
         (
             "PUT a/b.csv 12 0000abcd\n",
             Request::Put {
@@ -66,6 +67,13 @@ fn parses_every_verb() {
                 crc_follows: false,
             },
         ),
+    ]);
+}
+
+/// Reads, removals, listings, moves and ECHO.
+#[test]
+fn parses_every_verb_on_files_and_folders() {
+    parses_as(vec![
         (
             "GET x\n",
             Request::Get {
@@ -128,6 +136,13 @@ fn parses_every_verb() {
             },
         ),
         ("ECHO 3\n", Request::Echo { size: 3 }),
+    ]);
+}
+
+/// Resumable sessions, and the connection's own verbs.
+#[test]
+fn parses_every_session_and_connection_verb() {
+    parses_as(vec![
         (
             "UPLOAD big.iso 1000 0000abcd\n",
             Request::Upload {
@@ -167,7 +182,11 @@ fn parses_every_verb() {
         ("QUIT\n", Request::Quit),
         ("HEALTH\n", Request::Health),
         ("SESSIONS\n", Request::Sessions),
-    ];
+    ]);
+}
+
+/// Each line parses whole as its request.
+fn parses_as(cases: Vec<(&str, Request)>) {
     for (line, want) in cases {
         assert_eq!(parse(line), Ok(Some((want, line.len()))), "{line:?}");
     }

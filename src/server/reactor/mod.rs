@@ -1,6 +1,6 @@
 //! One reactor: one thread, one `mio::Poll`, every connection in a slab.
 //!
-//! Owns its listeners (its share of each address, see `listen.rs`), the
+//! Owns its listeners (a duplicate of each shared socket, see `listen.rs`), the
 //! slab of [`Connection`]s (slab key = `Token`), the idle-timeout heap, the
 //! list of connections that still have work after using their share of a
 //! turn, the reactor-wide scratch buffer, its inbox from the I/O pool, and
@@ -31,12 +31,12 @@ use std::io::{self, ErrorKind};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use log::{debug, error, info};
+use log::{debug, info};
 use mio::{Events, Poll, Token, Waker};
 use slab::Slab;
 
 use super::{Hub, SIGNALS, WAKER, listen, listener_index, listener_token};
-use crate::connection::{Connection, Counted, Env, Step};
+use crate::connection::Connection;
 use crate::metrics::{self, ReactorMetrics};
 use crate::pool::{Finished, Inbox, Shared, Task};
 use crate::request_log;
@@ -66,6 +66,7 @@ const SPARE_FINISHED: usize = 64;
 pub(super) mod accept;
 mod bare;
 mod cuts;
+mod drive;
 mod links;
 #[cfg(feature = "metrics")]
 mod scrape;
@@ -270,125 +271,6 @@ impl Reactor {
             .flatten()
             .min()
             .map(|at| at.saturating_duration_since(now))
-    }
-
-    fn drive_ready(&mut self) {
-        for _ in 0..self.ready.len() {
-            if let Some((key, id)) = self.ready.pop_front() {
-                match self.connections.get_mut(key) {
-                    Some(conn) if conn.id() == id => conn.set_queued(false),
-                    _ => continue,
-                }
-                self.drive(key, Some(id));
-            }
-        }
-    }
-
-    /// Drives the connection at `key` (if it is still the one with `id`)
-    /// and acts on the step it returns.
-    pub(super) fn drive(&mut self, key: usize, id: Option<u64>) {
-        let Some(conn) = self.connections.get_mut(key) else {
-            return; // an event for a connection already closed
-        };
-        if id.is_some_and(|id| id != conn.id()) {
-            return;
-        }
-        if id.is_none() && conn.is_queued() {
-            return; // an event; its turn comes on the ready list
-        }
-        let mut env = Env {
-            storage: &self.shared.storage,
-            config: &self.shared.config,
-            access: &self.hub.access,
-            hooks: &self.shared.hooks,
-            walks: &self.shared.walks,
-            shutting_down: self.shutdown_deadline.is_some(),
-            held_input: &mut self.held_input,
-            now: self.turn_began,
-        };
-        let before = conn.traffic();
-        let mut step = conn.drive(self.scratch.all_mut(), &mut env);
-        let after = conn.traffic();
-        self.metrics.bytes_received.add(after.0 - before.0);
-        self.metrics.bytes_sent.add(after.1 - before.1);
-        let was_full = conn.waits_for_write();
-        if let Some(job) = conn.take_job() {
-            let (id, peer, protocol) = (conn.id(), conn.peer(), conn.protocol());
-            let reply = Arc::clone(self.inbox.mailbox());
-            let task = Task {
-                reply,
-                key,
-                id,
-                peer,
-                protocol,
-                job,
-                asked: Instant::now(),
-            };
-            // On a memory file system no call waits on a device: a brief
-            // job runs here, its outcome taken with the pool's next
-            // (`serve::Job::brief`).
-            match task.job.is_brief() && self.shared.storage.runs_brief_work_in_place() {
-                true => self.done_here.extend(task.run_here(&self.shared)),
-                false => self.submit(task),
-            }
-        }
-        self.links_after_drive(key);
-        let Some(conn) = self.connections.get_mut(key) else {
-            unreachable!("the connection was just driven");
-        };
-        // A write handed to the pool that left room to read into (its full
-        // buffer waits behind it while another gathers) needs another
-        // turn: no event comes for bytes that have already arrived, and
-        // the rate window would judge a client the server was not reading.
-        if was_full && !conn.waits_for_write() && matches!(step, Step::Wait(_)) {
-            step = Step::Yield;
-        }
-        if conn.counted() == Counted::Named {
-            if self.hub.admit_named(conn.peer()) {
-                conn.set_counted();
-            } else {
-                self.metrics.refused_busy.add(1);
-                debug!(
-                    "#{} refused {}: {} connections open from its address",
-                    conn.id(),
-                    conn.peer(),
-                    self.hub.per_client.cap()
-                );
-                if !conn.refuse_busy(self.hub.tls.is_none()) {
-                    self.close(key);
-                    return;
-                }
-            }
-        }
-        match step {
-            Step::Wait(interest) => {
-                if interest != conn.interest() {
-                    let id = conn.id();
-                    match self
-                        .poll
-                        .registry()
-                        .reregister(conn.stream_mut(), Token(key), interest)
-                    {
-                        Ok(()) => conn.set_interest(interest),
-                        Err(err) => {
-                            error!("#{id} reregister failed: {err}");
-                            self.close(key);
-                        }
-                    }
-                }
-            }
-            Step::Yield => {
-                if !conn.is_queued() {
-                    conn.set_queued(true);
-                    self.ready.push_back((key, conn.id()));
-                }
-            }
-            Step::Close => {
-                self.close(key);
-                return;
-            }
-        }
-        self.reschedule(key);
     }
 
     /// Queues a job for the pool, behind any backlog: jobs start in the

@@ -21,12 +21,13 @@
 //! QUIT                 Quit -> 221, closed
 //! ```
 //!
-//! Before a login only the commands of the login itself and those that
-//! tell nothing of the root are taken (530 otherwise). What the server
-//! does not serve (`STOU`, `CCC`) is answered 502.
+//! Which method serves each verb, and what is taken before a login:
+//! `verbs.rs`. What the server does not serve (`STOU`, `CCC`) is answered
+//! 502.
 
-use super::command::{Command, LineError, parse_command};
-use super::listing::{Listed, Mlsd};
+mod verbs;
+
+use super::command::{LineError, parse_command};
 use super::path::{file_name, folder_prefix, quoted, resolve};
 use super::reply::{Facts, failed, mdtm, one_line};
 use super::terms::{Security, Terms};
@@ -165,119 +166,6 @@ impl Control {
     /// Whether the last answer ended the connection.
     pub fn is_closing(&self) -> bool {
         self.closing
-    }
-
-    fn command(&mut self, Command { verb, arg }: Command, used: usize) -> Decoded {
-        let before_login = matches!(
-            verb.as_str(),
-            "USER"
-                | "PASS"
-                | "QUIT"
-                | "SYST"
-                | "FEAT"
-                | "NOOP"
-                | "OPTS"
-                | "HELP"
-                | "AUTH"
-                | "PBSZ"
-                | "PROT"
-        );
-        if !self.logged_in && !before_login {
-            return self.answer(used, "530 log in with USER and PASS first");
-        }
-        match verb.as_str() {
-            "USER" => self.user(arg, used),
-            "PASS" => self.pass(arg, used),
-            "QUIT" => self.request(used, Pending::Quit, Operation::Quit(ops::Quit)),
-            "SYST" => self.answer(used, "215 UNIX Type: L8"),
-            "FEAT" => self.features(used),
-            "AUTH" => self.auth(&arg, used),
-            "PBSZ" => self.pbsz(used),
-            "PROT" => self.prot(&arg, used),
-            "OPTS" => self.options(&arg, used),
-            "NOOP" => self.answer(used, "200 ok"),
-            "HELP" => self.answer(used, "214 see docs/ftp.md"),
-            "TYPE" => self.type_(&arg, used),
-            "MODE" if arg.eq_ignore_ascii_case("S") => self.answer(used, "200 stream mode"),
-            "STRU" if arg.eq_ignore_ascii_case("F") => self.answer(used, "200 file structure"),
-            "MODE" | "STRU" => self.answer(used, "504 only MODE S and STRU F"),
-            "ALLO" => self.answer(used, "202 no storage to allocate"),
-            "PWD" | "XPWD" => {
-                let line = format!("257 {} is the working folder", quoted(&self.cwd));
-                self.answer(used, &line)
-            }
-            "CWD" | "XCWD" => self.cwd(&arg, used),
-            "CDUP" | "XCUP" => self.cwd("..", used),
-            "DELE" => self.on_file(&arg, used, Pending::Delete, |name| {
-                Operation::Delete(ops::Delete {
-                    name,
-                    folders: Folders::Explicit,
-                    folder_whole: false,
-                })
-            }),
-            "SIZE" => self.on_file(&arg, used, Pending::Size, |name| {
-                Operation::ResumeFrom(ops::ResumeFrom { name })
-            }),
-            "MDTM" => self.on_file(&arg, used, Pending::Mdtm, Self::describe),
-            "MLST" => self.mlst(&arg, used),
-            "MFMT" => self.mfmt(&arg, used),
-            "MKD" | "XMKD" => self.make_folder(&arg, used),
-            "RMD" | "XRMD" => self.on_file(&arg, used, Pending::RemoveFolder, |name| {
-                Operation::RemoveFolder(ops::RemoveFolder { name })
-            }),
-            // Answered once it is found there (RFC 959: 350, else 550).
-            "RNFR" => match file_name(&resolve(&self.cwd, &arg)) {
-                Some(name) => self.request(
-                    used,
-                    Pending::RenameFrom(name.clone()),
-                    Self::describe(name),
-                ),
-                None => self.answer(used, "553 not a name ferry takes"),
-            },
-            "RNTO" => self.rename(&arg, used),
-            "PASV" | "PORT" | "EPRT" if self.epsv_only => {
-                self.answer(used, "503 EPSV ALL was sent: EPSV only")
-            }
-            "PASV" => self.listen(used, false),
-            "EPSV" if arg.is_empty() || arg == "1" || arg == "2" => self.listen(used, true),
-            "EPSV" if arg.eq_ignore_ascii_case("ALL") => {
-                self.epsv_only = true;
-                self.answer(used, "200 EPSV only from now on")
-            }
-            "EPSV" => self.answer(used, "522 only EPSV itself: (1,2)"),
-            "REST" => match arg.parse::<u64>() {
-                Ok(offset) => {
-                    self.rest = offset;
-                    let line = format!("350 the next RETR or STOR begins at byte {offset}");
-                    self.answer(used, &line)
-                }
-                Err(_) => self.answer(used, "501 REST takes a byte offset"),
-            },
-            "RETR" => self.retrieve(&arg, used),
-            "LIST" => self.list(&arg, used, Listed::ls),
-            "NLST" => self.list(&arg, used, Listed::nlst),
-            "MLSD" => self.list_folder(&arg, used, Box::new(Mlsd::giving(self.facts))),
-            "PORT" => self.port(&arg, used, false),
-            "EPRT" => self.port(&arg, used, true),
-            "STOR" => self.store(&arg, used),
-            "APPE" => self.append(&arg, used),
-            // After the cut it asked for (RFC 959: 426 for the transfer,
-            // then 226 for ABOR).
-            "ABOR" => match std::mem::take(&mut self.cut) {
-                true => self.answer(used, "226 the transfer is aborted"),
-                false => self.answer(used, "225 no transfer under way"),
-            },
-            "STAT" if arg.is_empty() => self.status(used),
-            "STAT" => self.status_of(&arg, used),
-            // lftp's mirror sends SITE CHMOD (and UTIME): a file's mode is the
-            // server's, so the command is superfluous here (RFC 959's 202).
-            "SITE" => self.answer(
-                used,
-                "202 SITE commands are not served: modes are the server's",
-            ),
-            "STOU" | "CCC" => self.answer(used, "502 not served yet"),
-            _ => self.answer(used, "500 unknown command"),
-        }
     }
 
     /// A line answered here.
