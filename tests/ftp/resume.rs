@@ -253,26 +253,14 @@ fn a_token_that_may_not_read_a_file_learns_nothing_of_its_size() {
 /// could free them.
 #[test]
 fn kept_bytes_never_lock_a_token_out_of_its_quota() {
-    use ferry::access::quota::Quota;
-    use ferry::access::tokens::TokensFile;
     let holders: &[(&str, &[&str])] = &[("cam", &["write:/", "read:/", "delete:/"])];
     let (server, tokens, _dir) = support::tokens::guarded_with(holders, &[], |config| {
         listen_ftp(config);
-        let path = config.access.tokens.clone().unwrap();
-        let mut file = TokensFile::parse(&std::fs::read_to_string(&path).unwrap()).unwrap();
-        file.entries[0].quota = Some(Quota::parse("100000").unwrap());
-        std::fs::write(&path, file.render()).unwrap();
+        support::tokens::set_quota(config, 0, "100000");
     });
     let mut cam = connect(&server);
     log_in(&mut cam, "cam", &tokens[0]);
-    let used = || {
-        let mut raw = server.raw();
-        raw.send(format!("AUTH {}\nDF\n", tokens[0]));
-        assert!(raw.line().starts_with("OK"));
-        let line = raw.line();
-        let fields: Vec<u64> = line[3..].split(' ').map(|n| n.parse().unwrap()).collect();
-        fields[1]
-    };
+    let used = || support::tokens::used_by(&server, &tokens[0]);
     let big = pattern(264_800, 3);
     let (_, refused) = store_with(&mut cam, "APPE big.bin", &big);
     assert!(refused.starts_with("552 quota"), "{refused}");
@@ -289,4 +277,37 @@ fn kept_bytes_never_lock_a_token_out_of_its_quota() {
     assert_eq!(stored, "226 done");
     assert_eq!(used(), 50_010);
     assert_eq!(server.settled_files_on_disk(), ["big.bin", "small.txt"]);
+}
+
+/// A file moved onto a name ends what a cut `STOR` of that name kept for
+/// the token, as a fresh `STOR` or a `DELE` of it does: the name holds
+/// the moved file now, and the kept bytes no longer count against the
+/// quota. (A camera that uploads to a temporary name and renames it over
+/// the name a cut upload left behind.)
+#[test]
+fn a_file_moved_onto_a_name_frees_what_a_cut_stor_kept_of_it() {
+    let holders: &[(&str, &[&str])] = &[("cam", &["write:/", "read:/", "delete:/"])];
+    let (server, tokens, _dir) = support::tokens::guarded_with(holders, &[], |config| {
+        listen_ftp(config);
+        support::tokens::set_quota(config, 0, "10M");
+    });
+    let used = || support::tokens::used_by(&server, &tokens[0]);
+    let dcim = server.root.path().join("dcim");
+    std::fs::create_dir(&dcim).unwrap();
+    let mut cam = connect(&server);
+    log_in(&mut cam, "cam", &tokens[0]);
+    cut_after(
+        &mut cam,
+        "STOR dcim/shot.jpg",
+        &pattern(1 << 20, 5),
+        (&dcim, 4096),
+    );
+    assert!(used() >= 4096, "the cut STOR keeps what arrived");
+
+    let (_, stored) = store(&mut cam, "dcim/shot.tmp", b"0123456789");
+    assert_eq!(stored, "226 done");
+    assert!(ask(&mut cam, "RNFR dcim/shot.tmp").starts_with("350 "));
+    assert!(ask(&mut cam, "RNTO dcim/shot.jpg").starts_with("250 "));
+    assert_eq!(used(), 10, "the kept bytes went when the name was taken");
+    assert_eq!(size(&mut cam, "dcim/shot.jpg"), 10);
 }

@@ -326,3 +326,36 @@ fn buckets_are_listed_by_pages() {
     assert_eq!(texts(&root(&[("prefix", "bb")]).body, "Name"), ["bbb"]);
     assert_eq!(root(&[("max-buckets", "0")]).status, 400);
 }
+
+/// What a token's cut FTP upload kept of a name counts
+/// against its quota until something ends it; a DeleteObjects of the name
+/// by the same token (its S3 key) ends it, as FTP's `DELE` and a plain
+/// DELETE do, so every protocol can free the bytes. Before, only the
+/// single-name delete dropped them: the batch left the token locked out
+/// of its quota until the kept upload expired (`--upload-ttl`, a day).
+#[test]
+fn delete_objects_frees_what_a_cut_ftp_upload_kept_of_the_name() {
+    use support::ftp::{connect, cut_after, log_in};
+    let s = S3Server::start_with(&[("cam", &["write:/", "read:/", "delete:/"])], &[], |c| {
+        support::listen_ftp(c);
+        support::tokens::set_quota(c, 0, "10M");
+    });
+    let used = || support::tokens::used_by(&s.server, &s.tokens[0]);
+    let cams = s.server.root.path().join("cams");
+    std::fs::create_dir(&cams).unwrap();
+    let mut cam = connect(&s.server);
+    log_in(&mut cam, "cam", &s.tokens[0]);
+    cut_after(
+        &mut cam,
+        "STOR cams/big.bin",
+        &[7u8; 1 << 20],
+        (&cams, 4096),
+    );
+    assert!(used() >= 4096, "the cut STOR keeps what arrived");
+
+    let body = b"<Delete><Object><Key>big.bin</Key></Object></Delete>";
+    let answer = delete_objects(&s, "cams", body);
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert_eq!(texts(&answer.body, "Key"), ["big.bin"]);
+    assert_eq!(used(), 0, "the kept bytes went with the name");
+}

@@ -10,8 +10,7 @@
 
 use crate::support;
 
-use ferry::access::quota::{FolderQuota, Quota};
-use ferry::access::tokens::TokensFile;
+use ferry::access::quota::FolderQuota;
 use ferry::config::Config;
 use support::http::{Conn, exchange};
 use support::{Raw, TestServer, crc_hex, listen_http};
@@ -303,10 +302,7 @@ fn a_tokens_quota_counts_its_own_uploads_wherever_they_are_and_whoever_removes_t
         ("admin", &["write:/", "read:/", "delete:/"]),
     ];
     let (server, tokens, _dir) = support::tokens::guarded_with(holders, &[], |config| {
-        let path = config.access.tokens.clone().unwrap();
-        let mut file = TokensFile::parse(&std::fs::read_to_string(&path).unwrap()).unwrap();
-        file.entries[0].quota = Some(Quota::parse("100").unwrap());
-        std::fs::write(&path, file.render()).unwrap();
+        support::tokens::set_quota(config, 0, "100");
     });
     let http = server.http.unwrap();
     let as_cam = format!("Host: {http}\r\nAuthorization: Bearer {}\r\n", tokens[0]);
@@ -355,10 +351,7 @@ fn df_webdav_listings_and_the_metrics_tell_the_tightest_quota() {
     let (server, tokens, _dir) = support::tokens::guarded_with(holders, &[], |config| {
         box_quota(config);
         config.metrics_listen = Some("127.0.0.1:0".parse().unwrap());
-        let path = config.access.tokens.clone().unwrap();
-        let mut file = TokensFile::parse(&std::fs::read_to_string(&path).unwrap()).unwrap();
-        file.entries[0].quota = Some(Quota::parse("1000,files=50").unwrap());
-        std::fs::write(&path, file.render()).unwrap();
+        support::tokens::set_quota(config, 0, "1000,files=50");
     });
     let mut raw = server.raw();
     raw.send(format!("AUTH {}\n", tokens[0]));
@@ -417,10 +410,7 @@ fn df_webdav_listings_and_the_metrics_tell_the_tightest_quota() {
 fn a_folder_copy_is_judged_whole_and_its_copies_are_the_copiers() {
     let holders: &[(&str, &[&str])] = &[("cam", &["write:/", "read:/"])];
     let (server, tokens, _dir) = support::tokens::guarded_with(holders, &[], |config| {
-        let path = config.access.tokens.clone().unwrap();
-        let mut file = TokensFile::parse(&std::fs::read_to_string(&path).unwrap()).unwrap();
-        file.entries[0].quota = Some(Quota::parse("100").unwrap());
-        std::fs::write(&path, file.render()).unwrap();
+        support::tokens::set_quota(config, 0, "100");
     });
     // Stored behind the server's back: nobody's.
     std::fs::create_dir_all(server.path("src/in")).unwrap();

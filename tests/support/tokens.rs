@@ -66,3 +66,23 @@ pub fn guarded_with(
     });
     (server, tokens, dir)
 }
+
+/// Gives holder `index` of the tokens file `config` names the quota
+/// `quota` (`quota:` of `ferry token add`: `100000`, `10M,files=50`).
+pub fn set_quota(config: &Config, index: usize, quota: &str) {
+    use ferry::access::quota::Quota;
+    let path = config.access.tokens.clone().expect("a tokens file");
+    let mut file = TokensFile::parse(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    file.entries[index].quota = Some(Quota::parse(quota).unwrap());
+    std::fs::write(&path, file.render()).unwrap();
+}
+
+/// The bytes `token`'s quota counts (`DF`'s used, over FERRY/1).
+pub fn used_by(server: &TestServer, token: &str) -> u64 {
+    let mut raw = server.raw();
+    raw.send(format!("AUTH {token}\nDF\n"));
+    assert!(raw.line().starts_with("OK"));
+    let line = raw.line();
+    let fields: Vec<u64> = line[3..].split(' ').map(|n| n.parse().unwrap()).collect();
+    fields[1]
+}

@@ -160,6 +160,10 @@ fn delete_one(
         return Err(access::refusal(who, Perm::Delete, name.as_str()));
     }
     locks::check(table, now, Needs::Delete(name.as_str()), &[])?;
+    // As one name's delete: what a cut `STOR` kept of it goes too.
+    if ctx.storage.counts_usage() {
+        super::resume::drop_kept(ctx, who, name);
+    }
     match ctx.storage.delete(name, folders) {
         Ok(()) | Err(StorageError::NotFound) => {
             locks::release(ctx, name.as_str(), false);

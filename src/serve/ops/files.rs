@@ -330,6 +330,11 @@ fn rename(ctx: &Ctx<'_>, who: Who, op: MoveFile) -> Outcome {
         Ok(replaced) => {
             debug!("#{} MOVE {from} -> {to}", ctx.client);
             super::locks::release(ctx, from.as_str(), false);
+            // The name holds the moved file now: what a cut `STOR` of it
+            // kept for the client ends, as a fresh `STOR` would end it.
+            if ctx.storage.counts_usage() {
+                super::resume::drop_kept(ctx, &who, &to);
+            }
             let replaced = replaced || cleared;
             Outcome::answer(Reply::Moved { replaced })
         }
