@@ -280,6 +280,77 @@ fn a_source_file_over_the_limit_says_why_in_its_header() {
     );
 }
 
+/// The longest a function may be, from its `fn` line to its closing
+/// brace (STYLE.md: functions that fit on a screen, or two).
+const MAX_FUNCTION_LINES: usize = 100;
+
+/// Each function of `text` longer than [`MAX_FUNCTION_LINES`]: its name
+/// and length. A function starts at a line whose code begins with `fn`
+/// (after `pub`, `const`, `unsafe`…) and ends at the first line after it
+/// that is its indentation and a `}`, as rustfmt writes them.
+fn long_functions(text: &str) -> Vec<(String, usize)> {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut long = Vec::new();
+    for (at, line) in lines.iter().enumerate() {
+        let code = line.trim_start();
+        let indent = &line[..line.len() - code.len()];
+        let words: Vec<&str> = code.split_whitespace().collect();
+        let Some(fn_at) = words.iter().position(|w| *w == "fn") else {
+            continue;
+        };
+        let qualifiers = ["pub", "const", "unsafe", "async", "extern"];
+        if !words[..fn_at]
+            .iter()
+            .all(|w| qualifiers.iter().any(|q| w.starts_with(q)))
+        {
+            continue;
+        }
+        // A declaration without a body (in a trait) ends at its `;`.
+        let opens = lines[at..]
+            .iter()
+            .map(|l| l.trim_end())
+            .find(|l| l.ends_with(['{', ';']));
+        if opens.is_none_or(|l| l.ends_with(';')) {
+            continue;
+        }
+        let close = format!("{indent}}}");
+        let Some(end) = lines[at..].iter().position(|l| *l == close) else {
+            continue;
+        };
+        if end + 1 > MAX_FUNCTION_LINES {
+            let name = words.get(fn_at + 1).unwrap_or(&"?");
+            let name = name.split(['(', '<']).next().unwrap_or(name);
+            long.push((name.to_owned(), end + 1));
+        }
+    }
+    long
+}
+
+#[test]
+fn every_function_fits_in_a_hundred_lines() {
+    let mut long = Vec::new();
+    for file in source_files() {
+        for (name, lines) in long_functions(&source(&file)) {
+            long.push(format!("{}: {name} ({lines} lines)", file.display()));
+        }
+    }
+    assert!(
+        long.is_empty(),
+        "functions over {MAX_FUNCTION_LINES} lines (split them by what they do): {long:#?}"
+    );
+}
+
+#[test]
+fn the_function_measure_sees_bodies_and_skips_declarations() {
+    let body = "    x();\n".repeat(MAX_FUNCTION_LINES);
+    let text = format!(
+        "trait T {{\n    fn declared(&self);\n    fn given(&self) {{\n    }}\n}}\n\n\
+         pub(crate) fn long() {{\n{body}}}\n\nfn short() {{\n}}\n"
+    );
+    let long = long_functions(&text);
+    assert_eq!(long, [("long".to_owned(), MAX_FUNCTION_LINES + 2)]);
+}
+
 #[test]
 fn the_map_reader_and_the_line_counter_see_what_they_should() {
     let named = named_in("  serve/           rules\n    op.rs   one\n    ls.rs, mv.rs  two\n");

@@ -1,6 +1,9 @@
 //! The request grammar's tests: every verb parsed, the refusals and how the
 //! connection goes on after each, the exact bytes the encoder writes, and
 //! properties over random input (no panic, fragmentation, round trips).
+//!
+//! Why it is long: the grammar's cases are tables, a line or a request
+//! each, and every verb and refusal is one of them.
 
 use super::*;
 use crate::access::Secret;
