@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use super::{Connection, State, Wait};
 use crate::config::Config;
+use crate::wire::Protocol;
 
 /// What a connection is doing, as far as its deadlines care.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,6 +28,8 @@ enum Phase {
     Fresh,
     /// Waiting for a request, nothing of it received yet.
     BetweenRequests,
+    /// Between requests with every answer out: nothing owed either way.
+    Resting,
     /// Part of a request line received.
     PartialHeader,
     /// A body moving in either direction.
@@ -51,6 +54,9 @@ enum Clock {
     /// An answer that may begin early waits: since this instant, when the
     /// wait began or its last filler was queued (`Config::early_answer`).
     Filling(Instant),
+    /// Resting between requests since this instant (the idle timeout
+    /// alone applies; a newcomer may displace it, `Connection::resting_since`).
+    Resting(Instant),
 }
 
 /// The times a connection's deadlines are computed from.
@@ -93,6 +99,8 @@ impl Timing {
             },
             (Phase::Filling, clock @ Clock::Filling(_)) => clock,
             (Phase::Filling, _) => Clock::Filling(now),
+            (Phase::Resting, clock @ Clock::Resting(_)) => clock,
+            (Phase::Resting, _) => Clock::Resting(now),
             (Phase::BetweenRequests | Phase::Closing, _) => Clock::Off,
         };
     }
@@ -111,6 +119,7 @@ impl Connection {
                 Phase::PartialHeader
             }
             State::AwaitHeader if self.bytes_in == 0 => Phase::Fresh,
+            State::AwaitHeader if self.input.is_empty() && !self.has_output() => Phase::Resting,
             // The client owes the data connection its command needs: it is
             // the rest of that request.
             // (A link asked for this turn is taken by the reactor once the
@@ -139,6 +148,23 @@ impl Connection {
     pub fn bare_since(&self) -> Option<Instant> {
         match self.timing.clock {
             Clock::FirstByte(since) => Some(since),
+            _ => None,
+        }
+    }
+
+    /// Since when an HTTP connection has rested between requests, every
+    /// answer out and nothing of the next request in, if it has: one a
+    /// newcomer may displace when the server is full. HTTP/1.1 lets a
+    /// server close an idle persistent connection at any time, and its
+    /// clients open another (RFC 9112 9.3, 9.8; nginx drains them so);
+    /// FERRY/1 and FTP sessions hold a login and a place a close would
+    /// lose, and rest until the idle timeout.
+    pub fn resting_since(&self) -> Option<Instant> {
+        let http = matches!(self.protocol(), Protocol::Http | Protocol::S3);
+        match self.timing.clock {
+            Clock::Resting(since) if http && self.input.is_empty() && !self.has_output() => {
+                Some(since)
+            }
             _ => None,
         }
     }

@@ -59,8 +59,8 @@ pub struct ReactorMetrics {
     pub refused_busy: Counter,
     /// Connections refused for want of a descriptor.
     pub refused_descriptors: Counter,
-    /// Bare connections closed to make room for a newcomer.
-    pub displaced_bare: Counter,
+    /// Bare or resting connections closed to make room for a newcomer.
+    pub displaced: Counter,
     /// Bytes read from connections.
     pub bytes_received: Counter,
     /// Bytes written to connections.

@@ -165,8 +165,8 @@ pub struct ReactorMetrics {
     pub refused_busy: Counter,
     /// Connections refused for want of a descriptor.
     pub refused_descriptors: Counter,
-    /// Bare connections closed to make room for a newcomer.
-    pub displaced_bare: Counter,
+    /// Bare or resting connections closed to make room for a newcomer.
+    pub displaced: Counter,
     /// Answered requests by operation and outcome.
     requests: [[Counter; OUTCOMES.len() + 1]; Verb::ALL.len() + 1],
     /// Bytes read from and written to connections (TLS records included).

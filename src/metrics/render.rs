@@ -204,8 +204,8 @@ fn render_connections(out: &mut String, reactors: &[Arc<ReactorMetrics>]) {
         out,
         "ferry_connections_displaced_total",
         "counter",
-        "Connections that had sent nothing, closed to make room for a newcomer at --max-connections.",
-        &[(String::new(), sum(reactors, &|r| r.displaced_bare.get()))],
+        "Connections that had sent nothing, or HTTP connections resting between requests, closed to make room for a newcomer at --max-connections.",
+        &[(String::new(), sum(reactors, &|r| r.displaced.get()))],
     );
 }
 

@@ -122,7 +122,7 @@ fn at_max_connections_a_newcomer_takes_the_place_of_the_oldest_bare_connection()
         c.max_connections = 3;
         c.bare_grace = Duration::ZERO;
         // A reactor displaces only its own connections: with workers the
-        // newcomer may be hashed to one that holds none (docs/security.md).
+        // newcomer may go to one that holds none (docs/security.md).
         c.workers = 1;
         c.metrics_listen = Some("127.0.0.1:0".parse().unwrap());
     });
@@ -155,6 +155,41 @@ fn at_max_connections_a_newcomer_takes_the_place_of_the_oldest_bare_connection()
             "{scrape}"
         );
     }
+}
+
+/// Full of HTTP keep-alive connections that rest between requests, the
+/// server serves a newcomer in the place of the one that has rested
+/// longest (HTTP/1.1 lets a server close an idle connection; its client
+/// opens another), as nginx does; a request the resting ones send later
+/// is served. Before, the newcomer was refused 503 until one timed out.
+#[test]
+fn at_max_connections_a_newcomer_takes_the_place_of_the_longest_resting_http_connection() {
+    use support::http::Conn;
+    let server = TestServer::start_with(|c| {
+        c.max_connections = 3;
+        c.bare_grace = Duration::ZERO;
+        c.workers = 1;
+        support::listen_http(c);
+    });
+    let http = server.http.unwrap();
+    let served = |conn: &mut Conn| assert_eq!(conn.ask("GET", "/", "", b"").status, 200);
+    let mut rested: Vec<Conn> = (0..3).map(|_| Conn::open(http)).collect();
+    for conn in &mut rested {
+        served(conn);
+    }
+    let mut newcomer = Conn::open(http);
+    served(&mut newcomer);
+    rested[0].expect_closed();
+    served(&mut rested[1]);
+    served(&mut rested[2]);
+    served(&mut newcomer);
+    // Each request starts its rest anew: the next newcomer takes the place
+    // of the one asked longest ago.
+    let mut next = Conn::open(http);
+    served(&mut next);
+    rested[1].expect_closed();
+    served(&mut rested[2]);
+    served(&mut newcomer);
 }
 
 /// Connects from `source` and reads the first line: the greeting, or the

@@ -233,9 +233,10 @@ impl Reactor {
         let proxied = self.shared.config.is_trusted_proxy(peer.ip());
         let client = (!proxied).then_some(peer.ip());
         let mut admitted = self.hub.admit(client);
-        // A full server makes room by closing its oldest bare connection.
+        // A full server makes room by closing its oldest bare connection,
+        // else the HTTP connection that has rested longest.
         if let Err(Busy::Server) = admitted
-            && self.displace_bare(now)
+            && (self.displace_bare(now) || self.displace_resting(now))
         {
             admitted = self.hub.admit(client);
         }

@@ -86,6 +86,21 @@ impl Reactor {
         }
         if self.follow(key, step) {
             self.reschedule(key);
+            self.note_if_resting(key);
+        }
+    }
+
+    /// Queues the connection at `key` among those a newcomer may displace
+    /// if it began to rest between requests this turn.
+    fn note_if_resting(&mut self, key: usize) {
+        let Some(conn) = self.connections.get(key) else {
+            return;
+        };
+        if let Some(since) = conn.resting_since()
+            && since == self.turn_began
+        {
+            let id = conn.id();
+            self.note_resting(key, id, since);
         }
     }
 
