@@ -236,7 +236,7 @@ impl Reactor {
         // A full server makes room by closing its oldest bare connection,
         // else the HTTP connection that has rested longest.
         if let Err(Busy::Server) = admitted
-            && (self.displace_bare(now) || self.displace_resting(now))
+            && self.displace_idle(now)
         {
             admitted = self.hub.admit(client);
         }
@@ -283,7 +283,7 @@ impl Reactor {
         let codec = Codec::new(protocol, http_port, terms);
         let conn = (stream, tls, codec);
         if let Some(key) = self.insert(conn, (peer, client, proxied), id, now) {
-            self.note_bare(key, id);
+            self.note_bare(key, id, now);
             self.drive(key, None);
         }
     }

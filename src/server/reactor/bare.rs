@@ -27,106 +27,134 @@
 //! than that.
 
 use std::collections::VecDeque;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use log::debug;
+use slab::Slab;
 
 use super::Reactor;
 #[cfg(doc)]
 use crate::config::Config;
 use crate::connection::Connection;
 
-/// Connections accepted by this reactor, oldest first, some of which may
-/// still be bare.
+/// One queue entry: a connection's slab key and id, and the instant it
+/// was noted at (its accept; or when it began to rest).
+type Entry = (usize, u64, Instant);
+
+/// Connections a newcomer may displace, each queue oldest first.
 #[derive(Debug, Default)]
 pub(in crate::server) struct Bare {
-    queue: VecDeque<(usize, u64)>,
-    /// HTTP connections that began to rest between requests: key, id and
-    /// since when, oldest first.
-    resting: VecDeque<(usize, u64, Instant)>,
+    /// Connections accepted by this reactor, some of which may still be
+    /// bare.
+    queue: VecDeque<Entry>,
+    /// HTTP connections that began to rest between requests.
+    resting: VecDeque<Entry>,
 }
 
 impl Reactor {
-    /// Notes connection `key`/`id`, just accepted, as bare.
-    pub(super) fn note_bare(&mut self, key: usize, id: u64) {
-        let connections = &self.connections;
-        let queue = &mut self.bare.queue;
-        if queue.len() > 2 * connections.len() + 64 {
-            queue.retain(|&(key, id)| bare_since(connections.get(key), id).is_some());
-        }
-        queue.push_back((key, id));
+    /// Notes connection `key`/`id`, just accepted at `now`, as bare.
+    pub(super) fn note_bare(&mut self, key: usize, id: u64, now: Instant) {
+        push_swept(
+            &mut self.bare.queue,
+            &self.connections,
+            (key, id, now),
+            bare,
+        );
     }
 
-    /// Closes the oldest bare connection if it has been bare for the
-    /// grace period at `now`; whether it did. (Younger ones are left
-    /// alone: a client that has just connected has had no time to speak.)
-    pub(super) fn displace_bare(&mut self, now: Instant) -> bool {
-        while let Some(&(key, id)) = self.bare.queue.front() {
-            let Some(since) = bare_since(self.connections.get(key), id) else {
-                self.bare.queue.pop_front();
-                continue;
-            };
-            if now < since + self.shared.config.bare_grace {
-                return false;
-            }
-            self.bare.queue.pop_front();
-            debug!(
-                "#{id} sent nothing in {} ms: closed for a newcomer (server full)",
-                now.duration_since(since).as_millis()
-            );
-            self.metrics.displaced.add(1);
-            self.close(key);
-            return true;
-        }
-        false
-    }
-}
-
-impl Reactor {
     /// Notes connection `key`/`id` as resting between requests since
     /// `since` (an HTTP connection whose answers are all out).
     pub(super) fn note_resting(&mut self, key: usize, id: u64, since: Instant) {
+        push_swept(
+            &mut self.bare.resting,
+            &self.connections,
+            (key, id, since),
+            resting,
+        );
+    }
+
+    /// Closes the oldest bare connection if it has been bare for the grace
+    /// period at `now`, else the HTTP connection that has rested longest if
+    /// it has rested as long; whether it closed one. (Younger ones are left
+    /// alone: a client that has just connected, or just been answered, has
+    /// had no time to speak.)
+    pub(super) fn displace_idle(&mut self, now: Instant) -> bool {
+        let waited = (now, self.shared.config.bare_grace);
         let connections = &self.connections;
-        let resting = &mut self.bare.resting;
-        if resting.len() > 2 * connections.len() + 64 {
-            resting.retain(|&(key, id, since)| rests(connections.get(key), id, since));
-        }
-        resting.push_back((key, id, since));
-    }
-
-    /// Closes the HTTP connection that has rested longest if it has
-    /// rested for the grace period at `now`; whether it did.
-    pub(super) fn displace_resting(&mut self, now: Instant) -> bool {
-        while let Some(&(key, id, since)) = self.bare.resting.front() {
-            if !rests(self.connections.get(key), id, since) {
-                self.bare.resting.pop_front();
-                continue;
-            }
-            if now < since + self.shared.config.bare_grace {
-                return false;
-            }
-            self.bare.resting.pop_front();
-            debug!(
-                "#{id} rested {} ms between requests: closed for a newcomer (server full)",
-                now.duration_since(since).as_millis()
-            );
-            self.metrics.displaced.add(1);
-            self.close(key);
-            return true;
-        }
-        false
+        let victim = oldest(&mut self.bare.queue, connections, waited, bare)
+            .map(|found| (found, "sent nothing"))
+            .or_else(|| {
+                let found = oldest(&mut self.bare.resting, connections, waited, resting);
+                found.map(|found| (found, "rested between requests"))
+            });
+        let Some(((key, id, idle), what)) = victim else {
+            return false;
+        };
+        debug!(
+            "#{id} {what} for {} ms: closed for a newcomer (server full)",
+            idle.as_millis()
+        );
+        self.metrics.displaced.add(1);
+        self.close(key);
+        true
     }
 }
 
-/// Whether `conn`, if it is connection `id`, still rests since `since`.
-fn rests(conn: Option<&Connection>, id: u64, since: Instant) -> bool {
-    conn.filter(|conn| conn.id() == id)
-        .and_then(Connection::resting_since)
-        == Some(since)
+/// Since when `conn` has been bare, whenever it was noted.
+fn bare(conn: &Connection, _noted: Instant) -> Option<Instant> {
+    conn.bare_since()
 }
 
-/// Since when `conn`, if it is connection `id`, has been bare.
-fn bare_since(conn: Option<&Connection>, id: u64) -> Option<Instant> {
-    conn.filter(|conn| conn.id() == id)
-        .and_then(Connection::bare_since)
+/// Since when `conn` has rested, if it still rests since it was noted
+/// (a request since then began another rest, noted anew).
+fn resting(conn: &Connection, noted: Instant) -> Option<Instant> {
+    conn.resting_since().filter(|&since| since == noted)
+}
+
+/// Whether the connection of `entry` is still there and still idle as
+/// `idle_since` sees it; since when, if so.
+fn idle_since(
+    connections: &Slab<Connection>,
+    (key, id, noted): Entry,
+    idle_since: fn(&Connection, Instant) -> Option<Instant>,
+) -> Option<Instant> {
+    let conn = connections.get(key).filter(|conn| conn.id() == id)?;
+    idle_since(conn, noted)
+}
+
+/// Queues `entry`, first sweeping out entries no longer idle if the queue
+/// has grown past twice the connections.
+fn push_swept(
+    queue: &mut VecDeque<Entry>,
+    connections: &Slab<Connection>,
+    entry: Entry,
+    idle: fn(&Connection, Instant) -> Option<Instant>,
+) {
+    if queue.len() > 2 * connections.len() + 64 {
+        queue.retain(|&entry| idle_since(connections, entry, idle).is_some());
+    }
+    queue.push_back(entry);
+}
+
+/// The oldest connection of `queue` still idle, taken off the queue if it
+/// has been idle for the grace period at `now` (`waited`): its key, id
+/// and how long. Entries no longer idle are dropped on the way.
+fn oldest(
+    queue: &mut VecDeque<Entry>,
+    connections: &Slab<Connection>,
+    (now, grace): (Instant, Duration),
+    idle: fn(&Connection, Instant) -> Option<Instant>,
+) -> Option<(usize, u64, Duration)> {
+    while let Some(&entry) = queue.front() {
+        let Some(since) = idle_since(connections, entry, idle) else {
+            queue.pop_front();
+            continue;
+        };
+        if now < since + grace {
+            return None;
+        }
+        queue.pop_front();
+        return Some((entry.0, entry.1, now.duration_since(since)));
+    }
+    None
 }
