@@ -294,6 +294,7 @@ fn a_file_moved_onto_a_name_frees_what_a_cut_stor_kept_of_it() {
     let used = || support::tokens::used_by(&server, &tokens[0]);
     let dcim = server.root.path().join("dcim");
     std::fs::create_dir(&dcim).unwrap();
+    std::fs::write(dcim.join("shot.jpg"), b"the old one").unwrap();
     let mut cam = connect(&server);
     log_in(&mut cam, "cam", &tokens[0]);
     cut_after(
@@ -302,7 +303,12 @@ fn a_file_moved_onto_a_name_frees_what_a_cut_stor_kept_of_it() {
         &pattern(1 << 20, 5),
         (&dcim, 4096),
     );
-    assert!(used() >= 4096, "the cut STOR keeps what arrived");
+    let kept = used();
+    assert!(kept >= 4096, "the cut STOR keeps what arrived");
+    // Onto itself nothing moves, and what was kept stays.
+    assert!(ask(&mut cam, "RNFR dcim/shot.jpg").starts_with("350 "));
+    assert!(ask(&mut cam, "RNTO dcim/shot.jpg").starts_with("250 "));
+    assert_eq!(used(), kept);
 
     let (_, stored) = store(&mut cam, "dcim/shot.tmp", b"0123456789");
     assert_eq!(stored, "226 done");

@@ -331,8 +331,9 @@ fn rename(ctx: &Ctx<'_>, who: Who, op: MoveFile) -> Outcome {
             debug!("#{} MOVE {from} -> {to}", ctx.client);
             super::locks::release(ctx, from.as_str(), false);
             // The name holds the moved file now: what a cut `STOR` of it
-            // kept for the client ends, as a fresh `STOR` would end it.
-            if ctx.storage.counts_usage() {
+            // kept for the client ends, as a fresh `STOR` would end it
+            // (onto itself nothing moved, and what was kept stays).
+            if from != to && ctx.storage.counts_usage() {
                 super::resume::drop_kept(ctx, &who, &to);
             }
             let replaced = replaced || cleared;
