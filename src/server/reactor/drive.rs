@@ -58,7 +58,6 @@ impl Reactor {
         if let Some(job) = conn.take_job() {
             let (id, peer, protocol) = (conn.id(), conn.peer(), conn.protocol());
             let reply = Arc::clone(self.inbox.mailbox());
-            let asked = Instant::now();
             let task = Task {
                 reply,
                 key,
@@ -66,7 +65,7 @@ impl Reactor {
                 peer,
                 protocol,
                 job,
-                asked,
+                asked: Instant::now(),
             };
             self.start_job(task);
         }
