@@ -5,8 +5,10 @@
 //! reactor that waits in `epoll_wait`, and a reactor busy with a long turn
 //! only finds the socket marked ready when it comes back (mostly nothing
 //! left to take). So connections go to the loop that is free to serve them
-//! now. The alternatives, and why not (measured: docs/performance.md,
-//! "Workers"):
+//! now. A reactor that took connections moves to the back of the
+//! socket's wait queue (`requeue`), so that an idle reactor first in the
+//! queue does not take every connection opened one after another. The
+//! alternatives, and why not (measured: docs/performance.md, "Workers"):
 //!
 //! - A `SO_REUSEPORT` socket per reactor (ferry until issue 76) spreads
 //!   connections by a fixed hash of their addresses, free or not: on a
@@ -217,6 +219,21 @@ pub(super) fn unwatch(registry: &Registry, socket: &TcpListener) {
     if let Err(err) = epoll::delete(poll_fd(registry), socket) {
         debug!("stop polling a listener: {err}");
     }
+}
+
+/// Polls `socket` anew (removed and added again): this reactor's entry
+/// goes to the back of the socket's wait queue, and the kernel wakes the
+/// first waiter of that queue, so the next connection wakes another
+/// reactor if one waits. Without it an idle reactor first in the queue
+/// takes every connection opened one after another, and connections stay
+/// where they were accepted. Nothing is lost in between: adding a socket
+/// that is ready reports it at once.
+///
+/// # Errors
+/// `epoll_ctl` fails.
+pub(super) fn requeue(registry: &Registry, socket: &TcpListener, token: Token) -> io::Result<()> {
+    epoll::delete(poll_fd(registry), socket)?;
+    watch(registry, socket, token)
 }
 
 /// The epoll descriptor behind mio's `registry`.

@@ -22,7 +22,7 @@ use std::sync::RwLock;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use log::{debug, info, warn};
+use log::{debug, error, info, warn};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Interest, Token};
 use rustls::server::UnbufferedServerConnection;
@@ -31,7 +31,7 @@ use super::Reactor;
 use crate::connection::Connection;
 use crate::connection::codec::Codec;
 use crate::ftp::{Terms, TlsOffer};
-use crate::server::Busy;
+use crate::server::{Busy, listen, listener_token};
 use crate::tls::ServerTls;
 use crate::wire::Protocol;
 
@@ -144,6 +144,7 @@ impl Reactor {
     /// Accepts from one listener until it is empty or this turn's share is
     /// used; false if accepting had to pause.
     fn accept_from(&mut self, index: usize, now: Instant) -> bool {
+        let mut accepted = false;
         for _ in 0..ACCEPTS_PER_TURN {
             let listener = &mut self.listeners[index];
             let (protocol, tls) = (listener.protocol, listener.tls);
@@ -151,9 +152,13 @@ impl Reactor {
                 Ok((stream, peer)) => {
                     self.end_shedding();
                     self.admit(stream, peer, (protocol, tls), now);
+                    accepted = true;
                 }
                 Err(err) if err.kind() == ErrorKind::WouldBlock => {
                     listener.pending = false;
+                    if accepted {
+                        self.give_way(index);
+                    }
                     return true;
                 }
                 Err(err) if is_out_of_descriptors(&err) => match self.shed_one(index) {
@@ -169,6 +174,21 @@ impl Reactor {
             }
         }
         true
+    }
+
+    /// Having taken connections from listener `index`, lets the other
+    /// reactors be woken first for the next ones (`listen::requeue`), so
+    /// that connections opened one after another, which an idle reactor
+    /// would all take, are spread over the idle ones.
+    fn give_way(&mut self, index: usize) {
+        if self.shared.config.workers < 2 {
+            return;
+        }
+        let socket = &self.listeners[index].socket;
+        let token = listener_token(index);
+        if let Err(err) = listen::requeue(self.poll.registry(), socket, token) {
+            error!("listener {index} could not be polled again: {err}");
+        }
     }
 
     /// Neither accepting nor refusing is possible: waits for a connection to
