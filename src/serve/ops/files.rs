@@ -330,9 +330,8 @@ fn rename(ctx: &Ctx<'_>, who: Who, op: MoveFile) -> Outcome {
         Ok(replaced) => {
             debug!("#{} MOVE {from} -> {to}", ctx.client);
             super::locks::release(ctx, from.as_str(), false);
-            // The name holds the moved file now: what a cut `STOR` of it
-            // kept for the client ends, as a fresh `STOR` would end it
-            // (onto itself nothing moved, and what was kept stays).
+            // The name holds the moved file now (unless moved onto itself):
+            // what a cut `STOR` of it kept for the client ends, as a fresh `STOR`'s.
             if from != to && ctx.storage.counts_usage() {
                 super::resume::drop_kept(ctx, &who, &to);
             }
