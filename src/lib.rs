@@ -70,6 +70,7 @@ pub mod metrics;
 pub mod metrics;
 pub mod name;
 pub mod node;
+pub mod node_rules;
 pub mod pool;
 pub mod protocol;
 pub mod proxy;

@@ -29,6 +29,7 @@ use crate::access::per_client::PerClient;
 use crate::access::{self, Access};
 use crate::config::{Config, Listen};
 use crate::hooks::{Hooks, Runner};
+use crate::node_rules::{self, NodeRules};
 use crate::pool::checksums::Checksums;
 use crate::pool::{Pool, Shared};
 use crate::request_log::RequestLog;
@@ -218,7 +219,9 @@ impl Server {
         check_listeners(&config)?;
         // Before any port is bound: a server refused for a root in use
         // never holds a connection unanswered. It creates nothing yet.
-        let claim = Claim::take(&config.root, &config.node_id, config.read_only)?;
+        let mut claim = Claim::take(&config.root, &config.node_id, config.read_only)?;
+        let rules = NodeRules::of(&config);
+        node_rules::check(&rules, &claim.agree(&rules.to_text())?).map_err(io::Error::other)?;
         let workers = config.workers.max(1);
         // One socket per reactor for each address: `groups[a].1[r]`.
         listen::Backlog::check(config.backlog);

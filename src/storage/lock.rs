@@ -311,6 +311,9 @@ pub struct Claim {
     /// a lock there; the open creates and locks them) or the check met an
     /// error the open reports.
     pub(super) held: Option<Held>,
+    /// This node's rules (`crate::node_rules`), once [`Claim::agree`]
+    /// has them: written beside its lock, now or when the open makes it.
+    pub(super) rules: Option<String>,
 }
 
 /// A root opened and locked without creating anything in it.
@@ -339,6 +342,7 @@ impl Claim {
             node: node.to_owned(),
             read_only,
             held,
+            rules: None,
         })
     }
 }

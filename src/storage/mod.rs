@@ -81,6 +81,7 @@ mod remove;
 mod rename;
 mod reserve;
 mod resource;
+mod rules_file;
 mod session_append;
 mod session_begin;
 mod session_commit;
@@ -248,7 +249,13 @@ impl Storage {
     pub fn open_claimed(claim: Claim) -> io::Result<Storage> {
         let (root, lock, nodes, first_node_start) = match claim.held {
             Some(held) => (held.root, held.lock, held.nodes, false),
-            None => Storage::create_and_lock(&claim.path, &claim.node, claim.read_only)?,
+            None => {
+                let made = Storage::create_and_lock(&claim.path, &claim.node, claim.read_only)?;
+                if let (Some(dir), Some(rules)) = (&made.2, &claim.rules) {
+                    rules_file::write_rules(dir, &claim.node, rules)?;
+                }
+                made
+            }
         };
         let (path, node, read_only) = (claim.path.as_path(), claim.node.as_str(), claim.read_only);
         let journal = nodes

@@ -158,7 +158,7 @@ pub(super) fn read_journal(nodes: &OwnedFd, name: &str, into: &mut Journaled) ->
 }
 
 /// The whole of file `name` in `nodes`, `None` if there is none.
-fn read_file(nodes: &OwnedFd, name: &str) -> io::Result<Option<String>> {
+pub(super) fn read_file(nodes: &OwnedFd, name: &str) -> io::Result<Option<String>> {
     let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
     let fd = match rustix::fs::openat(nodes, name, flags, Mode::empty()) {
         Ok(fd) => fd,

@@ -159,6 +159,7 @@ impl Storage {
         // of that node meanwhile waits for it (`lock.rs`), and must never
         // find it journaling into a directory being swept.
         let _gone = lock::claim(dir, &lock::lock_file(other))?;
+        super::rules_file::forget_rules(dir, other);
         let files = nodes::journal_files(other);
         let journaled = read_journals(dir, &files);
         if journaled.dirs.is_empty() && !journaled.everywhere {

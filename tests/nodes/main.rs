@@ -6,6 +6,7 @@
 //! - `sessions`: upload sessions across nodes;
 //! - `one_server_per_root`: a second server with a node id already
 //!   serving the root is refused;
+//! - `rules`: a node whose rules differ from a live node's is refused;
 //! - `cluster`: the JuiceFS and HAProxy cluster of `deploy/cluster/`,
 //!   only when asked: `FERRY_CLUSTER_TEST=1 cargo test --release --test
 //!   nodes cluster:: -- --nocapture`.
@@ -15,5 +16,6 @@ mod support;
 
 mod cluster;
 mod one_server_per_root;
+mod rules;
 mod sessions;
 mod shared_root;

@@ -18,7 +18,7 @@ use support::{PATIENCE, Raw, crc_hex, pattern};
 
 /// Runs `ferry serve` with `args` to its end (within [`PATIENCE`]; one
 /// still running then fails the test); its exit code and stderr.
-fn serve_to_the_end(args: &[&str], root: &Path) -> (Option<i32>, String) {
+pub(crate) fn serve_to_the_end(args: &[&str], root: &Path) -> (Option<i32>, String) {
     serve_to_the_end_watching(args, root, || {})
 }
 
