@@ -10,7 +10,9 @@
 //! - `resume`: a `STOR` cut off kept, and `REST` + `STOR`, `APPE`, `SIZE`
 //!   going on with it;
 //! - `active`: active mode (`PORT`, `EPRT`) and the FTP bounce refused;
-//! - `tls`: FTPS (`AUTH TLS`, `PROT P`, `--ftp-require-tls`).
+//! - `tls`: FTPS (`AUTH TLS`, `PROT P`, `--ftp-require-tls`);
+//! - `balancer`: control and data connections through a load balancer
+//!   (PROXY headers), a data connection naming another client refused.
 //!
 //! The tests' one FTP client is `tests/support/ftp.rs`; the real clients
 //! (ftplib, curl, lftp, wget, rclone): `tests/clients/ftp.rs`,
@@ -20,6 +22,7 @@
 mod support;
 
 mod active;
+mod balancer;
 mod control;
 mod passive;
 mod resume;

@@ -80,7 +80,7 @@ impl Reactor {
         if was_full && !conn.waits_for_write() && matches!(step, Step::Wait(_)) {
             step = Step::Yield;
         }
-        if conn.counted() == Counted::Named && !self.count_named(key) {
+        if conn.counted() == Counted::Named && !(self.count_named(key) && self.data_named(key)) {
             return;
         }
         if self.follow(key, step) {

@@ -8,14 +8,16 @@
 //!
 //! ```text
 //! control: PASV -> Link::Listen -> bind <its local address>:0, register -> 227
-//! client connects -> accepted after the event batch, from the control's address only
+//! client connects -> accepted after the event batch (link_arrival.rs), from the
+//!                    control's address, or its balancer's naming it in a PROXY header
 //! control: RETR -> Link::Hand(request) -> the data connection serves it
 //! data: 150 as it begins, 226 / 426 / 550 as it ends -> the control
 //! ```
 //!
 //! One data connection per `PASV`: the listener goes once it is taken.
 //! A connection from another address is refused and the listener waits on
-//! (no passive hijack). Closing the control connection closes its link.
+//! (no passive hijack); one through a trusted balancer that names another
+//! client is closed and the transfer refused. Closing the control connection closes its link.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -29,7 +31,6 @@ use mio::{Interest, Token};
 
 use super::Reactor;
 use crate::access::Principal;
-use crate::connection::codec::Codec;
 use crate::ftp::passive::{MAX_TRIES, PortCycle};
 use crate::serve::Request;
 use crate::serve::decoded::{Connect, Link, Relay};
@@ -41,30 +42,38 @@ const LINK_TOKENS: usize = usize::MAX / 4;
 
 /// The links of this reactor, by their control connection's slab key.
 pub(super) struct Links {
-    by_control: HashMap<usize, DataLink>,
+    pub(super) by_control: HashMap<usize, DataLink>,
     /// The control connections whose listener had an event this turn:
     /// accepted after the batch, without a look at every link.
-    pending: Vec<usize>,
+    pub(super) pending: Vec<usize>,
     /// Where in `--ftp-passive-ports` the next listener is tried; `None`:
     /// the system picks a port.
     ports: Option<PortCycle>,
 }
 
 /// One control connection's data connection, to be or open.
-struct DataLink {
+pub(super) struct DataLink {
     /// The control connection's id (its slab key may be taken again).
-    control_id: u64,
+    pub(super) control_id: u64,
     /// Whom the data connection must come from.
-    peer: IpAddr,
+    pub(super) peer: IpAddr,
     /// Listening for it (until it comes).
-    listener: Option<TcpListener>,
+    pub(super) listener: Option<TcpListener>,
     /// It is under TLS (`PROT P`).
-    private: bool,
+    pub(super) private: bool,
     /// It came: `(slab key, id)`.
-    data: Option<(usize, u64)>,
+    pub(super) data: Option<(usize, u64)>,
+    /// The data connection is known to be the control connection's
+    /// client's: it came from its address, or through a trusted balancer
+    /// whose PROXY header (read after it came) named that address.
+    /// Nothing is handed to it before.
+    pub(super) named: bool,
+    /// Its data connection was refused, named another client by its
+    /// balancer: what a transfer asked later is told.
+    pub(super) refused: bool,
     /// A transfer handed over before it came, with the token to serve it
     /// with.
-    parked: Option<(Box<Request>, Option<Arc<Principal>>)>,
+    pub(super) parked: Option<(Box<Request>, Option<Arc<Principal>>)>,
 }
 
 impl Links {
@@ -238,6 +247,8 @@ impl Reactor {
             listener: Some(listener),
             private,
             data: None,
+            named: false,
+            refused: false,
             parked: None,
         };
         self.links.by_control.insert(key, link);
@@ -253,6 +264,8 @@ impl Reactor {
             return self.relay_to(key, None, refused);
         };
         match link.data {
+            // Its PROXY header still to be read: the transfer waits.
+            Some(_) if !link.named => link.parked = Some((request, held)),
             Some((data, id)) => {
                 let handed = self
                     .connections
@@ -272,101 +285,13 @@ impl Reactor {
             None if link.listener.is_some() => link.parked = Some((request, held)),
             // It came and went (or was refused): nothing to hand it to.
             None => {
-                let gone = Relay::Refused("the data connection is gone: PASV again".into());
-                self.relay_to(key, None, gone);
+                let why = match link.refused {
+                    true => "the data connection came from another address: PASV again",
+                    false => "the data connection is gone: PASV again",
+                };
+                self.relay_to(key, None, Relay::Refused(why.into()));
             }
         }
-    }
-
-    /// Accepts the data connections waiting on passive listeners (after
-    /// the event batch, as every accept).
-    pub(super) fn accept_links(&mut self, now: Instant) {
-        for key in std::mem::take(&mut self.links.pending) {
-            self.accept_link(key, now);
-        }
-    }
-
-    fn accept_link(&mut self, key: usize, now: Instant) {
-        // A link made again since its event has a listener with no
-        // connection waiting: its accept finds none.
-        let Some(link) = self.links.by_control.get_mut(&key) else {
-            return;
-        };
-        let Some(listener) = &link.listener else {
-            return;
-        };
-        let (stream, from) = loop {
-            match listener.accept() {
-                Ok((stream, from)) if from.ip() == link.peer => break (stream, from),
-                Ok((_, from)) => {
-                    warn!(
-                        "a data connection from {from}, not the control connection's {}: refused",
-                        link.peer
-                    );
-                }
-                Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => return,
-                Err(err) => {
-                    debug!("passive accept: {err}");
-                    return;
-                }
-            }
-        };
-        // One data connection per PASV.
-        if let Some(mut listener) = link.listener.take() {
-            let _ = self.poll.registry().deregister(&mut listener);
-        }
-        self.open_data(key, stream, from, now);
-    }
-
-    /// Makes `stream`, a data connection with the client at `from`, the
-    /// link of the control connection at `key` (under TLS where the link
-    /// says), and hands it the transfer parked for it.
-    fn open_data(&mut self, key: usize, stream: TcpStream, from: SocketAddr, now: Instant) {
-        let Some(link) = self.links.by_control.get(&key) else {
-            return;
-        };
-        let (control, private) = ((key, link.control_id), link.private);
-        if self.hub.admit(Some(from.ip())).is_err() {
-            self.metrics.refused_busy.add(1);
-            return self.relay_to(key, None, Relay::Refused("too many connections".into()));
-        }
-        let id = self.hub.client_id();
-        let tls = match private {
-            true => self
-                .hub
-                .tls
-                .as_ref()
-                .map(ServerTls::data_session)
-                .transpose(),
-            false => Ok(None),
-        };
-        let tls = match tls {
-            Ok(tls) => tls,
-            Err(err) => {
-                warn!("#{id} TLS session for a data connection: {err}");
-                self.hub.release(Some(from.ip()));
-                let why = "the data connection's TLS failed".into();
-                return self.relay_to(key, None, Relay::Refused(why));
-            }
-        };
-        let conn = (stream, tls, Codec::ftp_data(control));
-        let Some(data) = self.insert(conn, (from, Some(from.ip()), false), id, now) else {
-            return self.relay_to(
-                key,
-                None,
-                Relay::Refused("the data connection failed".into()),
-            );
-        };
-        let parked = self.links.by_control.get_mut(&key).and_then(|link| {
-            link.data = Some((data, id));
-            link.parked.take()
-        });
-        if let Some((request, held)) = parked
-            && let Some(conn) = self.connections.get_mut(data)
-        {
-            conn.hand(request, held);
-        }
-        self.drive(data, Some(id));
     }
 
     /// Active mode: connects to the client where the control connection
@@ -384,11 +309,13 @@ impl Reactor {
             listener: None,
             private: connect.private,
             data: None,
+            named: false,
+            refused: false,
             parked: Some((Box::new(connect.request), held)),
         };
         self.links.by_control.insert(key, link);
         match TcpStream::connect(connect.to) {
-            Ok(stream) => self.open_data(key, stream, connect.to, Instant::now()),
+            Ok(stream) => self.open_data(key, (stream, connect.to, false), Instant::now()),
             Err(err) => {
                 debug!("active mode: connecting to {}: {err}", connect.to);
                 self.drop_link(key);
@@ -412,7 +339,7 @@ impl Reactor {
     }
 
     /// Gives the connection at `key` a turn (what it was told goes out).
-    fn wake(&mut self, key: usize) {
+    pub(super) fn wake(&mut self, key: usize) {
         if let Some(conn) = self.connections.get_mut(key)
             && !conn.is_queued()
         {

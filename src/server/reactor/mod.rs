@@ -67,6 +67,7 @@ pub(super) mod accept;
 mod bare;
 mod cuts;
 mod drive;
+mod link_arrival;
 mod links;
 #[cfg(feature = "metrics")]
 mod scrape;
