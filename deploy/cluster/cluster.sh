@@ -19,10 +19,22 @@
 #   deploy/cluster/cluster.sh mount kill K     SIGKILL node K's JuiceFS client (for tests:
 #                                              its storage dies under a running node)
 #   deploy/cluster/cluster.sh env              the addresses as shell assignments
+#   deploy/cluster/cluster.sh settings         the serve settings every node starts with
+#   deploy/cluster/cluster.sh settings set ARG...   new settings; running nodes are
+#                                              restarted with them (all stopped first:
+#                                              ferry refuses a node whose rules differ
+#                                              from a running one's)
+#
+# The cluster's serve settings live in one file, <state>/serve.args (one
+# argument per line), written by the first `up` from FERRY_SERVE_ARGS and
+# read by every node start, never the environment: a node started from
+# another shell serves by the cluster's rules. Each node's own addresses
+# (FERRY/1, HTTP, S3, FTP and its passive range, metrics) are derived per
+# node, never copied.
 #
 # Environment: FERRY_CLUSTER_DIR (state, default /tmp/ferry-cluster),
-# FERRY_BIN (default <repo>/target/release/ferry), FERRY_SERVE_ARGS (extra
-# arguments for every `ferry serve`, split on spaces; the nodes acknowledge
+# FERRY_BIN (default <repo>/target/release/ferry), FERRY_SERVE_ARGS (the
+# serve settings of a new cluster, split on spaces; the nodes acknowledge
 # durably by default, `--no-fsync` as docs/scaling.md measured them),
 # FERRY_CLUSTER_KEEP_FAILED
 # (set: a failed `up` leaves what it started running, for a look),
@@ -39,6 +51,12 @@ STATE=${FERRY_CLUSTER_DIR:-/tmp/ferry-cluster}
 FERRY_BIN=${FERRY_BIN:-$REPO/target/release/ferry}
 MARK=.ferry-cluster   # a state directory has this file; `down` removes nothing else
 VOLUME=ferry
+SETTINGS=serve.args   # the cluster's serve settings, one argument per line
+# Ports of each node's FTP passive range (each node its own: the port in a
+# PASV answer is what tells the balancer which node listens on it).
+PASSIVE_PORTS=16
+# The arguments cluster.sh sets per node; the shared settings may not.
+PER_NODE_ARGS=" --root --listen --http --s3 --ftp --ftp-passive-ports --ftp-public-address --metrics --node-id --trusted-proxy "
 
 # How each node mounts the volume: what ferry needs from the file system,
 # in one place (see docs/scaling.md).
@@ -305,16 +323,22 @@ start_node() {
     done
 }
 
-# Starts node $1 on ports $2 (FERRY/1) and $3 (HTTP); fails if it does not
-# greet within 30 s.
+# Starts node $1 on ports $2 (FERRY/1) and $3 (HTTP), with its other
+# addresses from cluster.env and the cluster's settings; fails if it does
+# not greet within 30 s.
 start_node_once() {
-    local k=$1 port=$2 http=$3 args pid
-    # Each node its own id (its temp files and lock); HAProxy connects from
-    # 127.0.0.2 and names each client in a PROXY header (haproxy.cfg).
+    local k=$1 port=$2 http=$3 args pid settings
+    # Each node its own id (its temp files and lock) and addresses; its FTP
+    # on a loopback address of its own (127.0.1.K), as a host of its own
+    # would have, so that the balancer forwards the node's passive range
+    # on the same ports. HAProxy connects from 127.0.0.2 and names each
+    # client in a PROXY header (haproxy.cfg).
     args=(serve --root "$STATE/mnt/node$k/data" --listen "127.0.0.1:$port" --http "127.0.0.1:$http"
-        --node-id "node$k" --trusted-proxy 127.0.0.2)
-    # shellcheck disable=SC2206 # extra arguments are split on spaces on purpose
-    args+=(${FERRY_SERVE_ARGS:-})
+        --s3 "127.0.0.1:$(node_var "$k" S3)" --ftp "$(node_ip "$k"):$(node_var "$k" FTP)"
+        --ftp-passive-ports "$(node_var "$k" PASV)" --ftp-public-address "${LB_FTP%:*}"
+        --metrics "127.0.0.1:$(node_var "$k" METRICS)" --node-id "node$k" --trusted-proxy 127.0.0.2)
+    mapfile -t settings < <(grep -v '^$' "$STATE/$SETTINGS" || true)
+    args+=("${settings[@]}")
     echo "--- $(date -u +%FT%TZ) ferry ${args[*]}" >>"$STATE/logs/ferry-node$k.log"
     # setsid: the node is no child of the shell that started it, so a
     # terminal's Ctrl-C or a test's timeout does not reach it; `down` does.
@@ -324,34 +348,133 @@ start_node_once() {
     wait_greeting "$port" 30 "$pid" && alive "$pid"
 }
 
+# Node $1's value of per-node setting $2 (PORT, HTTP, S3, FTP, METRICS, PASV).
+node_var() { local v="NODE${1}_$2"; echo "${!v}"; }
+# Node $1's own loopback address, where its FTP listens.
+node_ip() { echo "127.0.1.$1"; }
+
+# Writes the cluster's settings (<state>/serve.args) from $@ unless they
+# exist; refuses per-node arguments, which cluster.sh derives.
+init_settings() {
+    [ -f "$STATE/$SETTINGS" ] && return 0
+    write_settings "$@"
+}
+
+# Writes $@ as the cluster's settings, one argument per line (none: empty).
+write_settings() {
+    check_settings "$@"
+    if [ $# -gt 0 ]; then printf '%s\n' "$@"; fi >"$STATE/$SETTINGS.new"
+    mv "$STATE/$SETTINGS.new" "$STATE/$SETTINGS"
+}
+
+check_settings() {
+    local arg
+    for arg in "$@"; do
+        [[ "$PER_NODE_ARGS" == *" ${arg%%=*} "* ]] \
+            && die "settings: $arg is set per node by cluster.sh, not in the cluster's settings"
+    done
+    return 0
+}
+
+# Says so when FERRY_SERVE_ARGS differs from the cluster's settings: they
+# are the cluster's, and a node never starts from the environment.
+warn_env_settings() {
+    local have
+    [ -n "${FERRY_SERVE_ARGS+set}" ] && [ -f "$STATE/$SETTINGS" ] || return 0
+    have=$(tr '\n' ' ' <"$STATE/$SETTINGS")
+    # shellcheck disable=SC2086 # split on spaces, as the first up did
+    [ "$(printf '%s ' $FERRY_SERVE_ARGS)" = "$have" ] && return 0
+    say "FERRY_SERVE_ARGS ($FERRY_SERVE_ARGS) is not the cluster's settings (${have% }) and is ignored: $0 settings set ... changes them"
+}
+
+# Prints the settings; with "set ARG...", replaces them and restarts the
+# running nodes with them: all stopped first (ferry refuses a node whose
+# rules differ from a running node's), then started again.
+settings() {
+    load_env
+    if [ "${1:-}" != set ]; then
+        echo "settings: $STATE/$SETTINGS"
+        sed 's/^/  /' "$STATE/$SETTINGS"
+        return 0
+    fi
+    shift
+    write_settings "$@"
+    local i running=()
+    # shellcheck disable=SC2153 # NODES is from load_env
+    for ((i = 1; i <= NODES; i++)); do
+        alive "$(pid_of "node$i")" && running+=("$i")
+    done
+    [ ${#running[@]} -gt 0 ] || { say "settings written; no node runs"; return 0; }
+    say "settings written; restarting node(s) ${running[*]} with them"
+    for i in "${running[@]}"; do stop_pid "node$i" TERM 15; done
+    for i in "${running[@]}"; do start_node "$i"; done
+}
+
+# A run of PASSIVE_PORTS ports, from a random start below the ephemeral
+# range, free on 127.0.0.1 (the balancer) and $1 (the node) and clear of
+# the ranges in $2.. ("lo-hi" each).
+free_range() {
+    python3 - "$PASSIVE_PORTS" "$@" <<'EOF'
+import random, socket, sys
+size, ip = int(sys.argv[1]), sys.argv[2]
+taken = [tuple(map(int, r.split("-"))) for r in sys.argv[3:]]
+def free(port):
+    for addr in ("127.0.0.1", ip):
+        with socket.socket() as s:
+            try:
+                s.bind((addr, port))
+            except OSError:
+                return False
+    return True
+for _ in range(200):
+    lo = random.randrange(20000, 32000 - size)
+    hi = lo + size - 1
+    if any(lo <= b and a <= hi for a, b in taken):
+        continue
+    if all(free(p) for p in range(lo, hi + 1)):
+        print(f"{lo}-{hi}")
+        sys.exit(0)
+sys.exit("no free run of %d ports below 32000" % size)
+EOF
+}
+
 # Writes <state>/cluster.env for $1 nodes: the ports a cluster already has
 # are kept (clients and HAProxy keep their addresses across down and up),
-# new ones are picked for what it lacks.
+# new ones are picked for what it lacks (a cluster made by an older
+# cluster.sh gains its S3, FTP and metrics ports).
 write_env() {
-    local nodes=$1 need=0 i p h ports next=0
-    [ -n "${REDIS_PORT:-}" ] || need=$((need + 3))
-    for ((i = 1; i <= nodes; i++)); do
-        p=NODE${i}_PORT
-        [ -n "${!p:-}" ] || need=$((need + 2))
+    local nodes=$1 i var vars=() ports next=0 ranges=()
+    for var in REDIS_PORT LB_FERRY LB_HTTP LB_S3 LB_FTP; do
+        [ -n "${!var:-}" ] || vars+=("$var")
     done
-    read -r -a ports <<<"$(free_ports "$need")"
-    if [ -z "${REDIS_PORT:-}" ]; then
-        REDIS_PORT=${ports[0]} LB_FERRY=127.0.0.1:${ports[1]} LB_HTTP=127.0.0.1:${ports[2]}
-        next=3
-    fi
+    for ((i = 1; i <= nodes; i++)); do
+        for var in PORT HTTP S3 FTP METRICS; do
+            var=NODE${i}_$var
+            [ -n "${!var:-}" ] || vars+=("$var")
+        done
+    done
+    read -r -a ports <<<"$(free_ports "${#vars[@]}")"
+    for var in "${vars[@]}"; do
+        case $var in
+        LB_*) printf -v "$var" '127.0.0.1:%s' "${ports[next]}" ;;
+        *) printf -v "$var" '%s' "${ports[next]}" ;;
+        esac
+        next=$((next + 1))
+    done
+    for ((i = 1; i <= nodes; i++)); do
+        var=NODE${i}_PASV
+        [ -n "${!var:-}" ] || printf -v "$var" '%s' "$(free_range "$(node_ip "$i")" "${ranges[@]}")"
+        ranges+=("${!var}")
+    done
     {
         echo "NODES=$nodes"
-        echo "REDIS_PORT=$REDIS_PORT"
-        echo "LB_FERRY=$LB_FERRY"
-        echo "LB_HTTP=$LB_HTTP"
+        for var in REDIS_PORT LB_FERRY LB_HTTP LB_S3 LB_FTP; do echo "$var=${!var}"; done
         for ((i = 1; i <= nodes; i++)); do
-            p=NODE${i}_PORT h=NODE${i}_HTTP
-            if [ -n "${!p:-}" ]; then
-                echo "$p=${!p}"; echo "$h=${!h}"
-            else
-                echo "$p=${ports[next]}"; echo "$h=${ports[next + 1]}"
-                next=$((next + 2))
-            fi
+            for var in PORT HTTP S3 FTP METRICS PASV; do
+                var=NODE${i}_$var
+                echo "$var=${!var}"
+            done
+            echo "NODE${i}_IP=$(node_ip "$i")"
         done
         echo "META=redis://127.0.0.1:$REDIS_PORT/1"
     } >"$STATE/cluster.env.new"
@@ -363,22 +486,35 @@ write_env() {
 # (-W) starts a worker with the new one and lets the old one finish its
 # connections.
 haproxy_up() {
-    local ferry_servers="" http_servers="" i p h pid
+    local ferry_servers="" http_servers="" s3_servers="" ftp_servers="" passive="" i p h pid
+    # Every check goes with a PROXY header (the nodes require one of
+    # 127.0.0.2); S3's and FTP's are HTTP's health check, on the node's
+    # HTTP port.
+    local proxied="send-proxy-v2 check-send-proxy"
     # shellcheck disable=SC2153 # NODES is from load_env
     for ((i = 1; i <= NODES; i++)); do
-        p=NODE${i}_PORT; h=NODE${i}_HTTP
-        ferry_servers+="    server node$i 127.0.0.1:${!p} check send-proxy-v2 check-send-proxy"$'\n'
-        http_servers+="    server node$i 127.0.0.1:${!h} check send-proxy-v2 check-send-proxy"$'\n'
+        p=$(node_var "$i" PORT) h=$(node_var "$i" HTTP)
+        ferry_servers+="    server node$i 127.0.0.1:$p check $proxied"$'\n'
+        http_servers+="    server node$i 127.0.0.1:$h check $proxied"$'\n'
+        s3_servers+="    server node$i 127.0.0.1:$(node_var "$i" S3) check port $h $proxied"$'\n'
+        ftp_servers+="    server node$i $(node_ip "$i"):$(node_var "$i" FTP) check addr 127.0.0.1 port $h $proxied"$'\n'
+        passive+=$'\n'"frontend ftp_passive_node$i"$'\n'"    mode tcp"$'\n'
+        passive+="    bind ${LB_FTP%:*}:$(node_var "$i" PASV)"$'\n'"    default_backend ftp_passive_node$i"$'\n'
+        passive+=$'\n'"backend ftp_passive_node$i"$'\n'"    mode tcp"$'\n'"    source 127.0.0.2"$'\n'
+        # No port: the port the client connected to, the node's own.
+        passive+="    server node$i $(node_ip "$i") send-proxy-v2"$'\n'
     done
-    python3 - "$HERE/haproxy.cfg" "$STATE/haproxy.cfg.new" "$STATE" "${LB_FERRY##*:}" "${LB_HTTP##*:}" \
-        "$ferry_servers" "$http_servers" <<'PY'
+    python3 - "$HERE/haproxy.cfg" "$STATE/haproxy.cfg.new" "$STATE" "$LB_FERRY" "$LB_HTTP" "$LB_S3" "$LB_FTP" \
+        "$ferry_servers" "$http_servers" "$s3_servers" "$ftp_servers" "$passive" <<'PY'
 import sys
-src, dst, state, lbf, lbh, fs, hs = sys.argv[1:]
+src, dst, state, lbf, lbh, lbs, lbftp, fs, hs, ss, ftps, passive = sys.argv[1:]
 text = open(src).read()
-for k, v in {"@STATE@": state, "@LB_FERRY_PORT@": lbf, "@LB_HTTP_PORT@": lbh,
-             "@FERRY_SERVERS@": fs.rstrip("\n"), "@HTTP_SERVERS@": hs.rstrip("\n")}.items():
-    text = text.replace(k, v)
-open(dst, "w").write(text)
+fields = {"@STATE@": state, "@LB_FERRY@": lbf, "@LB_HTTP@": lbh, "@LB_S3@": lbs,
+          "@LB_FTP@": lbftp, "@FERRY_SERVERS@": fs, "@HTTP_SERVERS@": hs,
+          "@S3_SERVERS@": ss, "@FTP_SERVERS@": ftps, "@FTP_PASSIVE@": passive}
+for k, v in fields.items():
+    text = text.replace(k, v.rstrip("\n"))
+open(dst, "w").write(text + "\n")
 PY
     haproxy -c -q -f "$STATE/haproxy.cfg.new" >>"$STATE/logs/haproxy.log" 2>&1
     pid=$(pid_of haproxy)
@@ -429,6 +565,9 @@ up() {
 
     write_env "$nodes"
     load_env
+    warn_env_settings
+    # shellcheck disable=SC2086 # split on spaces on purpose
+    init_settings ${FERRY_SERVE_ARGS:-}
     start_redis
     format_volume
     for ((i = 1; i <= nodes; i++)); do mount_node "$i"; done
@@ -450,10 +589,11 @@ up() {
         unmount "$STATE/mnt/node$i"
         stop_jfs "$i"
     done
-    # Wait for the health checks to see every node up ("UP 1/2" is a server
-    # HAProxy has not checked twice yet: rise 2 x inter 1 s).
+    # Wait for the health checks to see every node up in the four checked
+    # backends ("UP 1/2" is a server HAProxy has not checked twice yet:
+    # rise 2 x inter 1 s).
     for _ in $(seq 100); do
-        [ "$(backend_states | grep -c ' UP$')" -ge $((2 * nodes)) ] && break
+        [ "$(backend_states | grep -c ' UP$')" -ge $((4 * nodes)) ] && break
         sleep 0.1
     done
 
@@ -484,10 +624,30 @@ for line in data.decode().splitlines():
 PY
 }
 
+# Node $1's answer to GET /.ferry-health, and the version its Server
+# field names.
+node_health() {
+    python3 - "$(node_var "$1" HTTP)" <<'PY' || echo "health: no answer"
+import http.client, sys
+c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=5)
+c.request("GET", "/.ferry-health")
+r = c.getresponse()
+print("health: %d %s, %s" % (r.status, r.read().decode(errors="replace").strip()[:60], r.getheader("Server", "no Server field")))
+PY
+}
+
+# A digest of the rules node $1 recorded when it started (beside its lock):
+# the same for every node, or ferry would have refused one.
+node_rules() {
+    local file="$STATE/mnt/node$1/data/.ferry-nodes/node$1.rules"
+    if [ -r "$file" ]; then sha256sum "$file" | cut -c1-16; else echo "not recorded"; fi
+}
+
 status() {
     load_env
     local ok=0 i pid
     echo "state:    $STATE"
+    echo "settings: $(tr '\n' ' ' <"$STATE/$SETTINGS" 2>/dev/null)($STATE/$SETTINGS)"
     pid=$(pid_of redis)
     if alive "$pid"; then
         echo "redis:    pid $pid, 127.0.0.1:$REDIS_PORT ($META), append-only file in $STATE/redis"
@@ -504,6 +664,8 @@ status() {
         pid=$(pid_of "node$i")
         if alive "$pid"; then
             echo "node$i:    pid $pid, ferry 127.0.0.1:${!p}, http 127.0.0.1:${!h}, root $m/data"
+            echo "          s3 127.0.0.1:$(node_var "$i" S3), ftp $(node_ip "$i"):$(node_var "$i" FTP) (passive $(node_var "$i" PASV)), metrics http://127.0.0.1:$(node_var "$i" METRICS)/metrics"
+            echo "          $(node_health "$i"), rules $(node_rules "$i")"
         else
             echo "node$i:    NOT RUNNING (ferry 127.0.0.1:${!p}, http 127.0.0.1:${!h}; log $STATE/logs/ferry-node$i.log)"
             ok=1
@@ -515,6 +677,8 @@ status() {
         backend_states | sed 's/^/  check:  /'
         echo "balancer: ferry $LB_FERRY   (ferry --server $LB_FERRY put ...)"
         echo "balancer: http  http://$LB_HTTP/"
+        echo "balancer: s3    http://$LB_S3/"
+        echo "balancer: ftp   ftp://$LB_FTP/"
     else
         echo "haproxy:  NOT RUNNING"; ok=1
     fi
@@ -575,6 +739,7 @@ down)
     esac
     ;;
 status) status ;;
+settings) settings "$@" ;;
 env) load_env; cat "$STATE/cluster.env"; echo "STATE=$STATE" ;;
 node | mount)
     action=${1:-}; k=${2:-}
@@ -598,7 +763,7 @@ node | mount)
     esac
     ;;
 *)
-    sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//' >&2
+    awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0" >&2
     exit 2
     ;;
 esac

@@ -35,6 +35,16 @@
 #   k  node 2 killed (-9) mid-upload, leaving its temp file: node 1 removes
 #      it within a minute (its periodic sweep, every 30 s +-20%), with no
 #      node restarted; then node 2 starts again
+#   l  S3: a multipart upload's parts through node 1, node 2 and the
+#      balancer, completed through the balancer, read whole through each node
+#   m  FTP: six sessions through the balancer (PASV and EPSV), their data
+#      connections through it too, spread over both nodes
+#   n  WebDAV: an exclusive lock taken through node 1 holds on node 2
+#   o  tus: an upload begun through node 1 goes on through node 2
+#      (l to o: deploy/cluster/protocols.py)
+#   p  node 2 started from a shell with other FERRY_SERVE_ARGS serves by
+#      the cluster's settings; a ferry started by hand on the shared root
+#      with other rules refuses to serve, naming the rule
 #
 # Usage: deploy/cluster/test.sh [a b c ...]   (default: all)
 # Environment: FERRY_BIN (the ferry binary), FERRY_CLUSTER_TEST_TIMEOUT,
@@ -513,10 +523,46 @@ EOF
     result k 0 "node 2's temp file removed by node 1 ${gone_after} s after node 2 died, no restart; node 2 started again"
 }
 
+# One check of protocols.py (its PASS or FAIL line is this scenario's; a
+# SKIP, a client not installed, passes with the reason).
+protocol_check() {
+    local out verdict
+    out=$(timeout 300 python3 "$HERE/protocols.py" "$FERRY_CLUSTER_DIR/cluster.env" "$2" 2>&1 | tail -n 1)
+    verdict=${out%% *}
+    case "$verdict" in
+    PASS | SKIP) result "$1" 0 "${out#* "$2": }" ;;
+    *) result "$1" 1 "${out#* "$2": }" ;;
+    esac
+}
+scenario_l() { protocol_check l s3; }
+scenario_m() { protocol_check m ftp; }
+scenario_n() { protocol_check n webdav; }
+scenario_o() { protocol_check o tus; }
+
+scenario_p() {
+    # A node started from a shell with other settings serves by the
+    # cluster's (cluster.sh reads <state>/serve.args, not the environment).
+    local want got code err
+    want=$(tr '\n' ' ' <"$FERRY_CLUSTER_DIR/serve.args")
+    "$CLUSTER" node stop 2 >/dev/null 2>&1
+    FERRY_SERVE_ARGS="--min-free 0 --upload-ttl 60" "$CLUSTER" node start 2 >"$WORK/p.start" 2>&1 \
+        || { result p 1 "node 2 did not start: $(tail -n 2 "$WORK/p.start")"; return; }
+    got=$(grep '^--- .* ferry serve ' "$(node_log 2)" | tail -n 1)
+    [[ "$got " == *" --trusted-proxy 127.0.0.2 $want" ]] \
+        || { result p 1 "node 2 started with '$got', not the cluster's settings '$want'"; return; }
+    # A ferry started on the shared root by hand with other rules refuses,
+    # naming the rule, and binds no port.
+    err=$(timeout 30 "$FERRY_BIN" serve --root "$ROOT2" --node-id stray --listen 127.0.0.1:0 \
+        --http 127.0.0.1:0 --min-free 7M 2>&1 >/dev/null) && code=0 || code=$?
+    [ "$code" = 1 ] && [[ "$err" == *"serves this root with min-free = "*"this server would serve it with min-free = 7340032"* ]] \
+        || { result p 1 "a stray node with other rules: exit $code, $err"; return; }
+    result p 0 "node 2 started from a shell with other FERRY_SERVE_ARGS serves by the cluster's settings; a stray node with another reserve refused: ${err#ferry: }"
+}
+
 scenarios=("$@")
-[ ${#scenarios[@]} -gt 0 ] || scenarios=(a b c d e f g h i j k)
+[ ${#scenarios[@]} -gt 0 ] || scenarios=(a b c d e f g h i j k l m n o p)
 for s in "${scenarios[@]}"; do
-    declare -F "scenario_$s" >/dev/null || { echo "test.sh: no scenario $s (a to k)" >&2; exit 2; }
+    declare -F "scenario_$s" >/dev/null || { echo "test.sh: no scenario $s (a to p)" >&2; exit 2; }
     # Each scenario checks what it runs and says PASS or FAIL itself; in a
     # subshell, so that a stray failure ends only that scenario.
     ( set +e; "scenario_$s" ) | tee "$WORK/result.$s" || true
