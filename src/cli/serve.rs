@@ -274,6 +274,10 @@ pub struct ServeArgs {
     /// Keep no access log (diagnostics still go to stderr).
     #[arg(long, conflicts_with_all = ["log_file", "log_format"])]
     no_access_log: bool,
+    /// Log health checks (HEALTH, GET /.ferry-health) in the access log
+    /// too; without it they are only counted in the metrics.
+    #[arg(long, conflicts_with = "no_access_log")]
+    log_health_checks: bool,
 }
 
 /// A grant given on the command line.
@@ -513,6 +517,7 @@ fn config_of(args: ServeArgs) -> Config {
         access_log: (!args.no_access_log).then_some(Settings {
             format: args.log_format,
             file: args.log_file,
+            health_checks: args.log_health_checks,
         }),
         hooks: HookConfig {
             on_upload: args.on_upload,

@@ -240,6 +240,7 @@ mod tests {
             &[reactor],
             (&PoolMetrics::default(), PoolThreads::default()),
             Stored::default(),
+            "node",
         );
         assert_lines(
             &text,
@@ -266,10 +267,16 @@ mod tests {
             &reactors,
             (&PoolMetrics::default(), PoolThreads { short: 3, long: 1 }),
             Stored::default(),
+            "web-1",
         );
         assert_lines(
             &text,
             &[
+                concat!(
+                    "ferry_node_info{node=\"web-1\",version=\"",
+                    env!("CARGO_PKG_VERSION"),
+                    "\"} 1"
+                ),
                 "ferry_requests_total{operation=\"get\",outcome=\"ok\"} 2",
                 "ferry_requests_total{operation=\"get\",outcome=\"404\"} 2",
                 "ferry_requests_total{operation=\"put\",outcome=\"other\"} 2",

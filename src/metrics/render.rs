@@ -89,8 +89,22 @@ pub fn render(
     reactors: &[Arc<ReactorMetrics>],
     pool: (&PoolMetrics, PoolThreads),
     storage: Stored,
+    node: &str,
 ) -> String {
     let mut out = String::with_capacity(16 * 1024);
+    // The node as a label of one sample (Prometheus's "info" pattern, as
+    // node_exporter's `node_uname_info`), not of every series: joined on
+    // `instance` where several nodes' figures are summed or compared.
+    let info = [(
+        format!(
+            "{},{}",
+            label("node", node),
+            label("version", env!("CARGO_PKG_VERSION"))
+        ),
+        1,
+    )];
+    let help = "This server: its node id (--node-id) and version; always 1.";
+    family(&mut out, "ferry_node_info", "gauge", help, &info);
     render_connections(&mut out, reactors);
     let uploads = render_requests(&mut out, reactors);
     render_usage(&mut out, &storage.usage);

@@ -9,10 +9,15 @@ use std::time::{Duration, SystemTime};
 
 use super::{Entry, Format};
 
-/// Appends the line of `entry`, made at `now`, to `line`. Written by
-/// hand, piece by piece: `format!` machinery (padding, float formatting)
-/// was most of a line's cost.
-pub(super) fn format_entry(line: &mut String, format: Format, entry: &Entry<'_>, now: SystemTime) {
+/// Appends the line of `entry`, made at `now` by node `node`, to `line`.
+/// Written by hand, piece by piece: `format!` machinery (padding, float
+/// formatting) was most of a line's cost.
+pub(super) fn format_entry(
+    line: &mut String,
+    (format, node): (Format, &str),
+    entry: &Entry<'_>,
+    now: SystemTime,
+) {
     let since_epoch = now
         .duration_since(SystemTime::UNIX_EPOCH)
         .unwrap_or_default();
@@ -42,6 +47,8 @@ pub(super) fn format_entry(line: &mut String, format: Format, entry: &Entry<'_>,
             push_number(line, entry.bytes);
             line.push(' ');
             push_seconds(line, entry.took);
+            line.push(' ');
+            line.push_str(node);
             line.push('\n');
         }
         Format::Json => {
@@ -72,7 +79,9 @@ pub(super) fn format_entry(line: &mut String, format: Format, entry: &Entry<'_>,
             push_number(line, entry.bytes);
             line.push_str(",\"seconds\":");
             push_seconds(line, entry.took);
-            line.push_str("}\n");
+            line.push_str(",\"node\":\"");
+            line.push_str(node);
+            line.push_str("\"}\n");
         }
     }
 }
@@ -190,21 +199,21 @@ mod tests {
         let mut line = String::new();
         format_entry(
             &mut line,
-            Format::Text,
+            (Format::Text, "web-1"),
             &entry("a b/\"c\".txt", Some("alice")),
             at(),
         );
         assert_eq!(
             line,
-            "2026-11-23T17:03:14.740Z 127.0.0.1 #3 alice ferry put \"a b/\\\"c\\\".txt\" ok 4096 0.000512\n"
+            "2026-11-23T17:03:14.740Z 127.0.0.1 #3 alice ferry put \"a b/\\\"c\\\".txt\" ok 4096 0.000512 web-1\n"
         );
         let mut refused = entry("x", None);
         refused.code = Some(404);
         refused.to = Some("y");
         line.clear();
-        format_entry(&mut line, Format::Text, &refused, at());
+        format_entry(&mut line, (Format::Text, "web-1"), &refused, at());
         assert!(
-            line.ends_with(" - ferry put \"x\" -> \"y\" 404 4096 0.000512\n"),
+            line.ends_with(" - ferry put \"x\" -> \"y\" 404 4096 0.000512 web-1\n"),
             "{line}"
         );
     }
@@ -247,7 +256,7 @@ mod tests {
         let mut odd = entry("tab\there \"q\" \\ é \u{1}", None);
         odd.to = Some("new");
         odd.code = Some(507);
-        format_entry(&mut line, Format::Json, &odd, at());
+        format_entry(&mut line, (Format::Json, "web-1"), &odd, at());
         assert!(line.ends_with("}\n"));
         let value: serde_json::Value = serde_json::from_str(&line).unwrap();
         assert_eq!(value["name"], "tab\there \"q\" \\ é \u{1}");
@@ -257,5 +266,6 @@ mod tests {
         assert_eq!(value["bytes"], 4096);
         assert_eq!(value["client"], 3);
         assert_eq!(value["time"], "2026-11-23T17:03:14.740Z");
+        assert_eq!(value["node"], "web-1");
     }
 }

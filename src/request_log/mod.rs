@@ -12,10 +12,10 @@
 //! stalled loop: past [`MOST_HELD`] bytes waiting, new lines are dropped.
 //!
 //! ```text
-//! text: 2026-11-23T17:03:14.740Z 127.0.0.1 #3 alice ferry put "a/b.txt" ok 4096 0.000512
+//! text: 2026-11-23T17:03:14.740Z 127.0.0.1 #3 alice ferry put "a/b.txt" ok 4096 0.000512 web-1
 //! json: {"time":"2026-11-23T17:03:14.740Z","peer":"127.0.0.1","client":3,"user":"alice",
 //!        "protocol":"ferry","operation":"put","name":"a/b.txt","outcome":"ok",
-//!        "bytes":4096,"seconds":0.000512}
+//!        "bytes":4096,"seconds":0.000512,"node":"web-1"}
 //! ```
 //!
 //! Names are quoted, `"`, `\\` and control characters escaped as JSON
@@ -25,8 +25,17 @@
 //! `outcome` is `ok` or the status code sent, as in the request metrics;
 //! `bytes` is the file bytes moved (stored, or sent: none for a HEAD, what
 //! went of a download cut short; an APPEND's or tus PATCH's body); `seconds` runs from the request's head to the
-//! end of its exchange (a download's last byte handed to the kernel). A
-//! line is written when the exchange ends (`connection/note.rs`).
+//! end of its exchange (a download's last byte handed to the kernel);
+//! `node` is the server's `--node-id`, so that the lines of several nodes
+//! gathered in one place still say which node served each. A line is
+//! written when the exchange ends (`connection/note.rs`).
+//!
+//! Health checks (`HEALTH`, `GET /.ferry-health`: a balancer's, every
+//! second per node and protocol) are left out unless
+//! `--log-health-checks`: they were a sixth of a cluster node's log. So
+//! is the `QUIT` that ends a connection whose request before it was a
+//! health check left out (HAProxy's FERRY/1 check sends both). They are
+//! counted all the same in the request metrics (`operation="health"`).
 //!
 //! With `--log-file` the log is appended to a file, which SIGHUP reopens
 //! (after logrotate has moved it away); otherwise it goes to stderr, beside
@@ -80,6 +89,8 @@ pub struct Settings {
     pub format: Format,
     /// The file to append to (reopened on SIGHUP); stderr when `None`.
     pub file: Option<PathBuf>,
+    /// Log health checks too (`--log-health-checks`).
+    pub health_checks: bool,
 }
 
 /// One answered request.
@@ -119,6 +130,9 @@ struct Shared {
     held: Mutex<Held>,
     wake: Condvar,
     format: Format,
+    /// The server's node id, on every line.
+    node: String,
+    health_checks: bool,
 }
 
 /// The access log of one server: cloned into each event loop's thread.
@@ -128,16 +142,19 @@ pub struct RequestLog {
 }
 
 impl RequestLog {
-    /// Opens the destination and starts the writer thread.
+    /// Opens the destination and starts the writer thread; `node` is the
+    /// server's node id, which every line names.
     ///
     /// # Errors
     /// The file cannot be opened for appending, or the thread not started.
-    pub fn start(settings: &Settings) -> io::Result<Arc<RequestLog>> {
+    pub fn start(settings: &Settings, node: &str) -> io::Result<Arc<RequestLog>> {
         let sink = Sink::open(settings.file.clone())?;
         let shared = Arc::new(Shared {
             held: Mutex::new(Held::default()),
             wake: Condvar::new(),
             format: settings.format,
+            node: node.to_owned(),
+            health_checks: settings.health_checks,
         });
         let writer = {
             let shared = Arc::clone(&shared);
@@ -152,12 +169,17 @@ impl RequestLog {
         }))
     }
 
-    /// Adds the line of `entry`.
+    /// Adds the line of `entry`, unless it is a health check's (and
+    /// those are not logged).
     pub fn record(&self, entry: &Entry<'_>) {
+        if !self.shared.health_checks && is_health_check(entry) {
+            return;
+        }
         LINE.with(|line| {
             let mut line = line.borrow_mut();
             line.clear();
-            format_entry(&mut line, self.shared.format, entry, SystemTime::now());
+            let format = (self.shared.format, self.shared.node.as_str());
+            format_entry(&mut line, format, entry, SystemTime::now());
             let mut held = self.shared.lock();
             if held.lines.len() + line.len() > MOST_HELD {
                 held.dropped += 1;
@@ -203,7 +225,28 @@ impl Shared {
     }
 }
 
+/// Whether `entry` is a health check's: `HEALTH` or `GET /.ferry-health`,
+/// or the `QUIT` of the connection whose last request on this thread was
+/// one (a connection's requests are answered on one thread, in order).
+fn is_health_check(entry: &Entry<'_>) -> bool {
+    LAST_HEALTH_CHECK.with(|last| match entry.operation {
+        "health" => {
+            last.set(Some(entry.client));
+            true
+        }
+        "quit" => last.take() == Some(entry.client),
+        _ => {
+            if last.get() == Some(entry.client) {
+                last.set(None);
+            }
+            false
+        }
+    })
+}
+
 thread_local! {
+    /// The connection whose last request on this thread was a health check.
+    static LAST_HEALTH_CHECK: std::cell::Cell<Option<u64>> = const { std::cell::Cell::new(None) };
     /// A line being formatted, kept between lines (no allocation each).
     static LINE: RefCell<String> = const { RefCell::new(String::new()) };
     /// The access log of the event loop running on this thread. Lines are

@@ -443,7 +443,7 @@ fn start_hub(
     let threads = shared.config.io_threads;
     let pool = Pool::start(threads, threads * POOL_QUEUE_PER_THREAD, Arc::clone(shared))?;
     let request_log = match &shared.config.access_log {
-        Some(settings) => Some(RequestLog::start(settings)?),
+        Some(settings) => Some(RequestLog::start(settings, &shared.config.node_id)?),
         None => None,
     };
     let hook_runner = Runner::start(&shared.hooks)?;

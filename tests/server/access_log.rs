@@ -1,7 +1,7 @@
 //! The access log of `ferry serve`: one line per answered request over
 //! both protocols, complete once the server has stopped; text or JSON;
 //! appended to `--log-file` and reopened there on SIGHUP; none with
-//! `--no-access-log`.
+//! `--no-access-log`; health checks left out unless asked for.
 
 use crate::support;
 
@@ -66,14 +66,21 @@ fn every_request_has_a_text_line_in_the_file_once_the_server_stops() {
     let (root, _dir, log) = root_and_log("access.log");
     let mut server = Process::start(
         root.path(),
-        &["--http", "127.0.0.1:0", "--log-file", log.to_str().unwrap()],
+        &[
+            "--http",
+            "127.0.0.1:0",
+            "--log-file",
+            log.to_str().unwrap(),
+            "--node-id",
+            "web-1",
+        ],
     );
     workload(&server);
     stop(&mut server);
     let lines = lines(&log);
     let fields: Vec<Vec<&str>> = lines.iter().map(|l| l.split(' ').collect()).collect();
-    // time peer #client user protocol operation name... outcome bytes seconds
-    let tail = |l: &[&str]| l[l.len() - 3..].join(" ");
+    // time peer #client user protocol operation name... outcome bytes seconds node
+    let tail = |l: &[&str]| l[l.len() - 4..l.len() - 1].join(" ");
     assert_eq!(lines.len(), 5, "{lines:#?}");
     assert!(lines[0].contains(" ferry put \"dir/a \\\"quoted\\\" $(name).txt\" ok 5 "));
     assert!(lines[1].contains(" ferry stat \"missing\" 404 0 "));
@@ -84,6 +91,7 @@ fn every_request_has_a_text_line_in_the_file_once_the_server_stops() {
         assert!(fields[0].ends_with('Z') && fields[0].len() == 24, "{line}");
         assert_eq!((fields[1], fields[3]), ("127.0.0.1", "-"), "{line}");
         assert!(fields[2].starts_with('#'), "{line}");
+        assert_eq!(fields.last(), Some(&"web-1"), "{line}");
         let seconds: f64 = tail(fields).rsplit(' ').next().unwrap().parse().unwrap();
         assert!(seconds >= 0.0);
     }
@@ -221,7 +229,7 @@ fn a_download_cut_short_logs_the_bytes_that_went() {
     let lines = lines(&log);
     let bytes_of = |line: &str| -> usize {
         let fields: Vec<&str> = line.split(' ').collect();
-        fields[fields.len() - 2].parse().unwrap()
+        fields[fields.len() - 3].parse().unwrap()
     };
     let gets: Vec<&String> = lines
         .iter()
@@ -317,4 +325,64 @@ fn tus_patch_lines_count_the_bytes_patched() {
     assert_eq!(appends.len(), 2, "{appends:#?}");
     assert!(appends[0].contains(" ok 4 "), "{appends:#?}");
     assert!(appends[1].contains(" ok 6 "), "{appends:#?}");
+}
+
+/// A balancer's checks: `HEALTH` then `QUIT` over FERRY/1 (HAProxy's), and
+/// `GET /.ferry-health`, with an ordinary request after each.
+fn health_checks(server: &Process) {
+    let mut check = Raw::connect(server.addr);
+    check.line();
+    check.send("HEALTH\nQUIT\n");
+    assert_eq!((check.line(), check.line()), ("OK".into(), "OK".into()));
+    let mut web = Raw::connect(server.http_addr());
+    web.send(
+        "GET /.ferry-health HTTP/1.1\r\nHost: localhost\r\n\r\nGET /absent HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+    );
+    let mut answer = String::new();
+    std::io::Read::read_to_string(&mut web.stream, &mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+    let mut client = Raw::connect(server.addr);
+    client.line();
+    client.send("STAT absent\nQUIT\n");
+    assert!(client.line().starts_with("ERR 404 "));
+    client.line();
+}
+
+#[test]
+fn health_checks_are_left_out_unless_asked_for() {
+    for (asked, expected) in [
+        (
+            false,
+            &[
+                " http get \"absent\" 404 ",
+                " ferry stat \"absent\" 404 ",
+                " ferry quit ",
+            ][..],
+        ),
+        (
+            true,
+            &[
+                " ferry health \"\" ok ",
+                " ferry quit ",
+                " http health \"\" ok ",
+                " http get \"absent\" 404 ",
+                " ferry stat \"absent\" 404 ",
+                " ferry quit ",
+            ][..],
+        ),
+    ] {
+        let (root, _dir, log) = root_and_log("access.log");
+        let mut args = vec!["--http", "127.0.0.1:0", "--log-file", log.to_str().unwrap()];
+        if asked {
+            args.push("--log-health-checks");
+        }
+        let mut server = Process::start(root.path(), &args);
+        health_checks(&server);
+        stop(&mut server);
+        let lines = lines(&log);
+        assert_eq!(lines.len(), expected.len(), "{lines:#?}");
+        for (line, part) in lines.iter().zip(expected) {
+            assert!(line.contains(part), "{part} in {line}");
+        }
+    }
 }

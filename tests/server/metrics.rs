@@ -106,6 +106,28 @@ fn check_counts(workers: usize) {
 }
 
 #[test]
+fn the_node_is_named_and_health_checks_are_counted() {
+    let server = TestServer::start_with(|config| {
+        config.metrics_listen = Some("127.0.0.1:0".parse().unwrap());
+        config.listen(ferry::wire::Protocol::Http, "127.0.0.1:0".parse().unwrap());
+        config.node_id = "web-7".into();
+    });
+    let mut raw = Raw::connect(server.addr);
+    raw.line();
+    raw.send("HEALTH\n");
+    assert_eq!(raw.line(), "OK");
+    let get = "GET /.ferry-health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+    assert!(send_raw(server.http.unwrap(), get.as_bytes()).starts_with("HTTP/1.1 200"));
+    let text = scrape(&server);
+    let version = env!("CARGO_PKG_VERSION");
+    let info = format!("ferry_node_info{{node=\"web-7\",version=\"{version}\"}}");
+    assert_eq!(sample(&text, &info), 1, "{text}");
+    // Left out of the access log by default, never out of the counts.
+    let health = "ferry_requests_total{operation=\"health\",outcome=\"ok\"}";
+    assert_eq!(sample(&text, health), 2, "{text}");
+}
+
+#[test]
 fn a_scrape_counts_a_known_workload_exactly() {
     check_counts(1);
 }

@@ -35,7 +35,9 @@ fn answer(health: Result<(), String>) -> Outcome {
     match health {
         Ok(()) => Outcome::answer(Reply::Done),
         Err(reason) => {
-            log::warn!("health check: not ready: {reason}");
+            // Logged by the storage when its failures begin and end, not
+            // at every check.
+            log::debug!("health check: not ready: {reason}");
             let failure = Failure::new(ErrorKind::Unavailable, format!("not ready: {reason}"));
             Outcome::failed(failure, Next::Request)
         }

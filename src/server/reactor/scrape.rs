@@ -138,6 +138,7 @@ impl Reactor {
         let key = token.0 - SCRAPER_TOKENS;
         let hub = &self.hub;
         let storage = &self.shared.storage;
+        let node = &self.shared.config.node_id;
         let Some(scrape) = &mut self.scrape else {
             return;
         };
@@ -160,6 +161,7 @@ impl Reactor {
                     failures: crate::storage::storage_failures(),
                     usage: storage.usage_seen(),
                 },
+                node,
             )
         }) {
             Progress::Wait(interest) => self
