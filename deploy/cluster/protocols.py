@@ -15,6 +15,12 @@ deploy/cluster/test.sh: each check prints one line, "PASS <name>: ..." or
           with it and the UNLOCK are served there
   tus     an upload created and half sent through node 1, its offset seen
           and the rest sent through node 2, read back through the balancer
+  rolling a rolling restart (each node stopped with SIGTERM and started
+          again, one after the other) under uploads through the balancer
+          over FERRY/1, HTTP, WebDAV, tus, S3 and FTP at once: every
+          acknowledged upload reads back intact, and every failure a
+          client saw is one it may retry (a 5xx, FTP's 4xx, a connection
+          refused or cut)
 
   deploy/cluster/protocols.py ENV_FILE CHECK...
 
@@ -31,6 +37,8 @@ import re
 import socket
 import sys
 import time
+
+import rolling
 
 
 def env(path):
@@ -228,9 +236,12 @@ def check_tus(e):
 
 def main():
     e = env(sys.argv[1])
+    e["_file"] = sys.argv[1]
     logs = os.path.join(os.path.dirname(sys.argv[1]), "logs")
+    cluster = os.path.join(os.path.dirname(os.path.abspath(__file__)), "cluster.sh")
     checks = {"s3": lambda: check_s3(e), "ftp": lambda: check_ftp(e, logs),
-              "webdav": lambda: check_webdav(e), "tus": lambda: check_tus(e)}
+              "webdav": lambda: check_webdav(e), "tus": lambda: check_tus(e),
+              "rolling": lambda: rolling.check(e, cluster)}
     failed = 0
     for name in sys.argv[2:]:
         try:

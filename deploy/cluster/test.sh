@@ -45,6 +45,10 @@
 #   p  node 2 started from a shell with other FERRY_SERVE_ARGS serves by
 #      the cluster's settings; a ferry started by hand on the shared root
 #      with other rules refuses to serve, naming the rule
+#   q  a rolling restart (each node stopped with SIGTERM and started again)
+#      under uploads through the balancer over FERRY/1, HTTP, WebDAV, tus,
+#      S3 and FTP at once: every acknowledged upload intact, every failure
+#      a retryable one (protocols.py rolling)
 #
 # Usage: deploy/cluster/test.sh [a b c ...]   (default: all)
 # Environment: FERRY_BIN (the ferry binary), FERRY_CLUSTER_TEST_TIMEOUT,
@@ -354,7 +358,8 @@ seed() {
     printf '%s 0 0 0\n' $(seq "$2") >"$WORK/$1.log"
 }
 
-# Waits up to $3 s for node $1 to be $2 (UP, DOWN) in both backends; prints
+# Waits up to $3 s for node $1 to be $2 (UP, DOWN) in every checked
+# backend (FERRY/1, HTTP, S3, FTP); prints
 # the seconds since unix time $4 at which it was, or fails.
 lb_wait() {
     python3 - "$FERRY_CLUSTER_DIR/haproxy.sock" "node$1" "$2" "$3" "$4" <<'EOF'
@@ -372,11 +377,14 @@ while time.time() < end:
             data += chunk
     except OSError:
         data = b""
+    checked = set()
     for line in data.decode(errors="replace").splitlines():
         f = line.split(",")
-        if len(f) > 17 and f[1] == node and f[17].split(" ")[0] == want:
-            seen.setdefault(f[0], time.time() - since)
-    if len(seen) == 2:
+        if len(f) > 17 and f[1] == node and not f[17].startswith("no check"):
+            checked.add(f[0])
+            if f[17].split(" ")[0] == want:
+                seen.setdefault(f[0], time.time() - since)
+    if checked and checked <= set(seen):
         print(" ".join("%s %.2f" % kv for kv in sorted(seen.items())))
         sys.exit(0)
     time.sleep(0.05)
@@ -538,6 +546,7 @@ scenario_l() { protocol_check l s3; }
 scenario_m() { protocol_check m ftp; }
 scenario_n() { protocol_check n webdav; }
 scenario_o() { protocol_check o tus; }
+scenario_q() { protocol_check q rolling; }
 
 scenario_p() {
     # A node started from a shell with other settings serves by the
@@ -560,9 +569,9 @@ scenario_p() {
 }
 
 scenarios=("$@")
-[ ${#scenarios[@]} -gt 0 ] || scenarios=(a b c d e f g h i j k l m n o p)
+[ ${#scenarios[@]} -gt 0 ] || scenarios=(a b c d e f g h i j k l m n o p q)
 for s in "${scenarios[@]}"; do
-    declare -F "scenario_$s" >/dev/null || { echo "test.sh: no scenario $s (a to p)" >&2; exit 2; }
+    declare -F "scenario_$s" >/dev/null || { echo "test.sh: no scenario $s (a to q)" >&2; exit 2; }
     # Each scenario checks what it runs and says PASS or FAIL itself; in a
     # subshell, so that a stray failure ends only that scenario.
     ( set +e; "scenario_$s" ) | tee "$WORK/result.$s" || true
