@@ -32,7 +32,12 @@
 # (FERRY/1, HTTP, S3, FTP and its passive range, metrics) are derived per
 # node, never copied.
 #
-# Environment: FERRY_CLUSTER_DIR (state, default /tmp/ferry-cluster),
+# Environment: FERRY_CLUSTER_DIR (state, default $TMPDIR/ferry-cluster,
+# /tmp without TMPDIR; cluster.sh writes nothing outside it), the ports of
+# a new cluster where the caller chooses them (LB_FERRY, LB_HTTP, LB_S3,
+# LB_FTP as 127.0.0.1:PORT, NODEk_PORT, NODEk_HTTP, NODEk_S3, NODEk_FTP,
+# NODEk_METRICS as ports, NODEk_PASV as LO-HI, REDIS_PORT: any not set
+# is picked free),
 # FERRY_BIN (default <repo>/target/release/ferry), FERRY_SERVE_ARGS (the
 # serve settings of a new cluster, split on spaces; the nodes acknowledge
 # durably by default, `--no-fsync` as docs/scaling.md measured them),
@@ -47,7 +52,7 @@ set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
-STATE=${FERRY_CLUSTER_DIR:-/tmp/ferry-cluster}
+STATE=${FERRY_CLUSTER_DIR:-${TMPDIR:-/tmp}/ferry-cluster}
 FERRY_BIN=${FERRY_BIN:-$REPO/target/release/ferry}
 MARK=.ferry-cluster   # a state directory has this file; `down` removes nothing else
 VOLUME=ferry
@@ -624,15 +629,17 @@ for line in data.decode().splitlines():
 PY
 }
 
-# Node $1's answer to GET /.ferry-health, and the version its Server
-# field names.
+# Node $1's answer to GET /.ferry-health, and the version of the binary
+# its process $2 runs (the one it started from, even if replaced since).
 node_health() {
-    python3 - "$(node_var "$1" HTTP)" <<'PY' || echo "health: no answer"
+    local version
+    version=$("/proc/$2/exe" --version 2>/dev/null || echo "version unknown")
+    python3 - "$(node_var "$1" HTTP)" "$version" <<'PY' || echo "health: no answer, $version"
 import http.client, sys
 c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=5)
 c.request("GET", "/.ferry-health")
 r = c.getresponse()
-print("health: %d %s, %s" % (r.status, r.read().decode(errors="replace").strip()[:60], r.getheader("Server", "no Server field")))
+print("health: %d %s, %s" % (r.status, r.read().decode(errors="replace").strip()[:60], sys.argv[2]))
 PY
 }
 
@@ -647,7 +654,9 @@ status() {
     load_env
     local ok=0 i pid
     echo "state:    $STATE"
-    echo "settings: $(tr '\n' ' ' <"$STATE/$SETTINGS" 2>/dev/null)($STATE/$SETTINGS)"
+    local settings
+    settings=$(tr '\n' ' ' <"$STATE/$SETTINGS" 2>/dev/null)
+    echo "settings: ${settings:-(none) }($STATE/$SETTINGS; cluster.sh settings set ... changes them)"
     pid=$(pid_of redis)
     if alive "$pid"; then
         echo "redis:    pid $pid, 127.0.0.1:$REDIS_PORT ($META), append-only file in $STATE/redis"
@@ -665,7 +674,7 @@ status() {
         if alive "$pid"; then
             echo "node$i:    pid $pid, ferry 127.0.0.1:${!p}, http 127.0.0.1:${!h}, root $m/data"
             echo "          s3 127.0.0.1:$(node_var "$i" S3), ftp $(node_ip "$i"):$(node_var "$i" FTP) (passive $(node_var "$i" PASV)), metrics http://127.0.0.1:$(node_var "$i" METRICS)/metrics"
-            echo "          $(node_health "$i"), rules $(node_rules "$i")"
+            echo "          $(node_health "$i" "$pid"), rules $(node_rules "$i")"
         else
             echo "node$i:    NOT RUNNING (ferry 127.0.0.1:${!p}, http 127.0.0.1:${!h}; log $STATE/logs/ferry-node$i.log)"
             ok=1

@@ -41,7 +41,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 CLUSTER="$HERE/cluster.sh"
 export FERRY_BIN=${FERRY_BIN:-$REPO/target/debug/ferry}
-export FERRY_CLUSTER_DIR=${FERRY_CLUSTER_DIR:-/tmp/ferry-history.$$}
+export FERRY_CLUSTER_DIR=${FERRY_CLUSTER_DIR:-${TMPDIR:-/tmp}/ferry-history.$$}
 # `history.sh heal` (the test runs it once its clients have ended): the
 # cluster made whole, node 1 restarted, and back once its start-up
 # recount is done (its log says so), up to a minute.
@@ -68,7 +68,7 @@ fi
 # their own each, a watcher that only reads; their tokens go to the test
 # in FERRY_HISTORY_TOKENS.
 if [ -z "${FERRY_HISTORY_TOKENS:-}" ]; then
-    tokens=$(mktemp -d /tmp/ferry-history-tokens.XXXXXX)/tokens
+    tokens=$(mktemp -d -t ferry-history-tokens.XXXXXX)/tokens
     add() { "$FERRY_BIN" token add --tokens "$tokens" "$@" 2>/dev/null | head -n 1; }
     writer=(--grant read:/ --grant write:/ --grant delete:/ --quota-bytes 120000 --quota-files 4)
     FERRY_HISTORY_TOKENS="$(add "${writer[@]}" t0) $(add "${writer[@]}" t1) $(add --grant read:/ watch)"
@@ -87,12 +87,11 @@ cleanup() {
 trap cleanup EXIT
 trap 'echo "history.sh: interrupted (time limit?)" >&2; exit 124' TERM INT
 
-"$CLUSTER" up --nodes 3 >"/tmp/ferry-history-up.$$" 2>&1 || {
-    cat "/tmp/ferry-history-up.$$" >&2
+up_log=$("$CLUSTER" up --nodes 3 2>&1) || {
+    echo "$up_log" >&2
     echo "history.sh: the cluster did not start" >&2
     exit 1
 }
-rm -f "/tmp/ferry-history-up.$$"
 
 cd "$REPO"
 export FERRY_HISTORY_CLUSTER=$FERRY_CLUSTER_DIR

@@ -68,9 +68,11 @@ fi
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 export FERRY_BIN=${FERRY_BIN:-$REPO/target/release/ferry}
-export FERRY_CLUSTER_DIR=${FERRY_CLUSTER_DIR:-/tmp/ferry-cluster-test.$$}
+# Everything this test writes is under the cluster's state folder (its
+# work files in work/, made once the cluster is up), itself in TMPDIR.
+export FERRY_CLUSTER_DIR=${FERRY_CLUSTER_DIR:-${TMPDIR:-/tmp}/ferry-cluster-test.$$}
 CLUSTER="$HERE/cluster.sh"
-WORK=$(mktemp -d /tmp/ferry-cluster-work.XXXXXX)
+WORK=$FERRY_CLUSTER_DIR/work
 
 cleanup() {
     if [ -n "${FERRY_CLUSTER_TEST_KEEP:-}" ]; then
@@ -79,7 +81,7 @@ cleanup() {
         # --purge: this run's cluster and its files are of no use to anyone.
         "$CLUSTER" down --purge >/dev/null 2>&1 || "$CLUSTER" down --purge || true
     fi
-    if [ -n "${FERRY_CLUSTER_TEST_KEEP:-}" ]; then echo "test.sh: work files in $WORK" >&2; else rm -rf "$WORK"; fi
+    if [ -n "${FERRY_CLUSTER_TEST_KEEP:-}" ]; then echo "test.sh: work files in $WORK" >&2; fi
 }
 trap cleanup EXIT
 trap 'echo "test.sh: interrupted (time limit?)" >&2; exit 124' TERM INT
@@ -95,7 +97,8 @@ result() { # name status detail
     fi
 }
 
-"$CLUSTER" up --nodes 2 >"$WORK/up.log" 2>&1 || { cat "$WORK/up.log" >&2; echo "0 passed, 1 failed (cluster did not start)"; exit 1; }
+up_log=$("$CLUSTER" up --nodes 2 2>&1) || { echo "$up_log" >&2; echo "0 passed, 1 failed (cluster did not start)"; exit 1; }
+mkdir -p "$WORK"
 # shellcheck source=/dev/null # written by cluster.sh up
 . "$FERRY_CLUSTER_DIR/cluster.env"
 N1=127.0.0.1:$NODE1_PORT N2=127.0.0.1:$NODE2_PORT
