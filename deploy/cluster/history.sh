@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The history test (tests/invariants/history.rs) on three nodes of the
 # cluster recipe (cluster.sh: JuiceFS + Redis + HAProxy), twice: eight
-# clients at once through FERRY/1, HTTP and WebDAV, spread over the
-# nodes, writing with two tokens that each have a quota of their own
+# clients at once through FERRY/1, HTTP, WebDAV, tus, S3 and FTP (its
+# passive data through the balancer), spread over the nodes, writing with two tokens that each have a quota of their own
 # beside the folder's (`--quota q/=200000,files=6`), first without faults (every answer must be an acknowledgement
 # or a quota's refusal, the ledger exact at the end), then with faults,
 # injected one after another as the requests go on:
@@ -66,13 +66,23 @@ fi
 # (QUOTA_BYTES, QUOTA_FILES): the same on every node.
 # And its tokens (TOKEN_BYTES, TOKEN_FILES): two writers with a quota of
 # their own each, a watcher that only reads; their tokens go to the test
-# in FERRY_HISTORY_TOKENS.
+# in FERRY_HISTORY_TOKENS, the writers' S3 keys (ID:SECRET) in
+# FERRY_HISTORY_S3_KEYS.
 if [ -z "${FERRY_HISTORY_TOKENS:-}" ]; then
     tokens=$(mktemp -d -t ferry-history-tokens.XXXXXX)/tokens
-    add() { "$FERRY_BIN" token add --tokens "$tokens" "$@" 2>/dev/null | head -n 1; }
-    writer=(--grant read:/ --grant write:/ --grant delete:/ --quota-bytes 120000 --quota-files 4)
-    FERRY_HISTORY_TOKENS="$(add "${writer[@]}" t0) $(add "${writer[@]}" t1) $(add --grant read:/ watch)"
-    export FERRY_HISTORY_TOKENS
+    writer=(--grant read:/ --grant write:/ --grant delete:/ --quota-bytes 120000 --quota-files 4 --s3)
+    # A writer's token and S3 key, "TOKEN ID:SECRET" (token add prints
+    # them as shell assignments with --s3).
+    add_writer() {
+        local out
+        out=$("$FERRY_BIN" token add --tokens "$tokens" "${writer[@]}" "$1" 2>/dev/null)
+        echo "$(sed -n 's/^FERRY_TOKEN=//p' <<<"$out")" \
+            "$(sed -n 's/^AWS_ACCESS_KEY_ID=//p' <<<"$out"):$(sed -n 's/^AWS_SECRET_ACCESS_KEY=//p' <<<"$out")"
+    }
+    read -r t0 k0 <<<"$(add_writer t0)"
+    read -r t1 k1 <<<"$(add_writer t1)"
+    watch=$("$FERRY_BIN" token add --tokens "$tokens" --grant read:/ watch 2>/dev/null | head -n 1)
+    export FERRY_HISTORY_TOKENS="$t0 $t1 $watch" FERRY_HISTORY_S3_KEYS="$k0 $k1"
     export FERRY_SERVE_ARGS="--quota q/=200000,files=6 --tokens $tokens ${FERRY_SERVE_ARGS:-}"
 fi
 

@@ -1,7 +1,9 @@
 //! The history test (issue 75; STYLE.md item 19): many clients at once,
 //! through FERRY/1 (PUT, UPLOAD + APPEND + COMMIT, DEL), HTTP (PUT with a
-//! length and chunked, DELETE), FTP (STOR) and WebDAV (exclusive LOCK and
-//! UNLOCK), on one node and on two nodes sharing one root, writing with
+//! length and chunked, DELETE), tus (creation, PATCH, termination where
+//! refused), S3 (PutObject, signed with each token's key), FTP (STOR)
+//! and WebDAV (exclusive LOCK and UNLOCK), on one
+//! node and on two nodes sharing one root, writing with
 //! two tokens that each have a quota of their own beside the folder's,
 //! every request and answer recorded; then a checker proves what the
 //! shared state promises, whatever ran beside what:
@@ -40,9 +42,10 @@ use std::time::Instant;
 
 use ferry::access::AccessConfig;
 use ferry::access::quota::{FolderQuota, Quota};
-use ferry::access::tokens::TokensFile;
+use ferry::access::tokens::{S3Key, TokensFile};
 use ferry::config::Config;
 use support::http::{exchange, exchange_chunked};
+use support::s3::Signer;
 use support::{Raw, TestServer, crc_hex, pattern};
 
 /// The quota'd folder's limits.
@@ -64,8 +67,11 @@ const HOST: &str = "Host: localhost\r\n";
 struct Node {
     ferry: SocketAddr,
     http: SocketAddr,
-    /// The cluster recipe's nodes serve no FTP (yet: issue 78).
+    /// Its FTP listener (the cluster recipe's nodes: on their own
+    /// loopback address, their passive data through the balancer).
     ftp: Option<SocketAddr>,
+    /// Its S3 listener.
+    s3: Option<SocketAddr>,
     /// Faults are injected: a request that fails in any way (a refused
     /// connection, a reset, a 5xx, a timeout) has an unknown outcome.
     faulty: bool,
@@ -90,6 +96,8 @@ struct Target {
 struct Tokens {
     /// Each writer's name and token.
     writers: Vec<(String, String)>,
+    /// Each writer's S3 key, in the same order.
+    keys: Vec<Signer>,
     watcher: String,
 }
 
@@ -100,14 +108,19 @@ fn tokens_in(dir: &Path) -> (PathBuf, Tokens) {
     let (path, tokens) = support::tokens::tokens_in(dir, &holders);
     let mut file = TokensFile::parse(&std::fs::read_to_string(&path).unwrap()).unwrap();
     let limit = Quota::parse(&format!("{TOKEN_BYTES},files={TOKEN_FILES}")).unwrap();
+    let mut keys = Vec::new();
     for writer in &mut file.entries[..2] {
         writer.quota = Some(limit);
+        let key = S3Key::new().unwrap();
+        keys.push(Signer::new(&key.id, &key.secret));
+        writer.s3 = Some(key);
     }
     std::fs::write(&path, file.render()).unwrap();
     let writers = ["t0", "t1"].iter().zip(&tokens);
     let writers = writers.map(|(name, token)| (name.to_string(), token.clone()));
     let tokens = Tokens {
         writers: writers.collect(),
+        keys,
         watcher: tokens[2].clone(),
     };
     (path, tokens)
@@ -149,6 +162,7 @@ fn env(name: &str, default: u64) -> u64 {
 fn quota(config: &mut Config, tokens: &Path) {
     support::listen_http(config);
     support::listen_ftp(config);
+    config.listen(ferry::wire::Protocol::S3, "127.0.0.1:0".parse().unwrap());
     let limit = format!("q/={QUOTA_BYTES},files={QUOTA_FILES}");
     config.quotas = vec![FolderQuota::parse(&limit).unwrap()];
     config.access = AccessConfig {
@@ -163,6 +177,7 @@ fn node(server: &TestServer) -> Node {
         ferry: server.addr,
         http: server.http.unwrap(),
         ftp: server.ftp,
+        s3: server.s3,
         faulty: false,
     }
 }
@@ -232,6 +247,10 @@ fn cluster(state: &Path) -> Target {
             .to_owned()
     };
     let port = |key: &str| SocketAddr::from(([127, 0, 0, 1], value(key).parse().unwrap()));
+    let ftp = |k: u64| {
+        let ip: std::net::IpAddr = value(&format!("NODE{k}_IP")).parse().unwrap();
+        SocketAddr::new(ip, value(&format!("NODE{k}_FTP")).parse().unwrap())
+    };
     let nodes: u64 = value("NODES").parse().unwrap();
     let lines = |name: &str| {
         let text = std::env::var(name).unwrap_or_default();
@@ -244,18 +263,28 @@ fn cluster(state: &Path) -> Target {
     let [t0, t1, watcher] = tokens[..] else {
         panic!("FERRY_HISTORY_TOKENS: three tokens, not {tokens:?}");
     };
+    // The writers' S3 keys, `ID:SECRET` each, in the same order.
+    let keys = std::env::var("FERRY_HISTORY_S3_KEYS").expect("FERRY_HISTORY_S3_KEYS");
+    let keys = keys.split_whitespace().map(|key| {
+        let (id, secret) = key
+            .split_once(':')
+            .expect("FERRY_HISTORY_S3_KEYS: ID:SECRET");
+        Signer::new(id, secret)
+    });
     Target {
         nodes: (1..=nodes)
             .map(|k| Node {
                 ferry: port(&format!("NODE{k}_PORT")),
                 http: port(&format!("NODE{k}_HTTP")),
-                ftp: None,
+                ftp: Some(ftp(k)),
+                s3: Some(port(&format!("NODE{k}_S3"))),
                 faulty: !faults.is_empty(),
             })
             .collect(),
         root: state.join("mnt/node1/data"),
         tokens: Tokens {
             writers: vec![("t0".into(), t0.into()), ("t1".into(), t1.into())],
+            keys: keys.collect(),
             watcher: watcher.into(),
         },
         faults,
@@ -317,6 +346,7 @@ fn run(target: &Target) {
             let faults = Arc::clone(&faults);
             // Half the clients write with each token.
             let token = writers[(client % 2) as usize].1.clone();
+            let key = target.tokens.keys[(client % 2) as usize].clone();
             let seed = seed ^ (client + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
             std::thread::spawn(move || {
                 let mut rng = Rng(seed | 1);
@@ -325,7 +355,7 @@ fn run(target: &Target) {
                 let mut op = 0;
                 while op < ops || !faults.injected() {
                     let at = nodes[rng.below(nodes.len() as u64) as usize];
-                    step(&mut rng, (at, &token), (client, op), &history);
+                    step(&mut rng, (at, &token, &key), (client, op), &history);
                     faults.made.fetch_add(1, Ordering::Relaxed);
                     op += 1;
                 }
@@ -385,14 +415,14 @@ impl Faults {
 /// `node`, recorded.
 fn step(
     rng: &mut Rng,
-    (node, token): (Node, &str),
+    (node, token, key): (Node, &str, &Signer),
     (client, op): (u64, u64),
     history: &Mutex<History>,
 ) {
     let head = format!("{HOST}Authorization: Bearer {token}\r\n");
     let name = format!("q/n{}", rng.below(NAMES as u64));
     let body = pattern(1 + rng.below(60_000) as usize, client * 10_000 + op);
-    let choice = rng.below(9);
+    let choice = rng.below(11);
     let locked = LOCKED[rng.below(LOCKED.len() as u64) as usize];
     let at = (node.ferry, token);
     let request = || match (choice, node.ftp) {
@@ -408,7 +438,9 @@ fn step(
             Some(("http chunked put", acknowledged(put.status, &put.head)))
         }
         (5, Some(ftp)) => Some(("ftp stor", ftp_stor((ftp, token), &name, &body))),
-        (6, _) => {
+        (6, _) => Some(("tus", tus_upload((node.http, &head), &name, &body))),
+        (7, _) => Some(("s3 put", s3_put((node.s3, key), &name, &body))),
+        (8, _) => {
             let mut raw = greeted(at);
             raw.send(format!("DEL {name}\n"));
             let answer = raw.line();
@@ -433,8 +465,8 @@ fn step(
         Ok(Some((kind, stored))) => (kind, Some(stored)),
         Ok(None) => return,
         Err(2) => ("ferry session", None),
-        Err(0..=5) => ("upload", None),
-        Err(6) => ("ferry del", None),
+        Err(0..=7) => ("upload", None),
+        Err(8) => ("ferry del", None),
         Err(_) => ("lock", None),
     };
     let mut history = history.lock().unwrap();
@@ -445,7 +477,7 @@ fn step(
     let seen = match stored {
         Some(true) => &mut history.acknowledged,
         Some(false) => return,
-        None if choice <= 5 => &mut history.unknown,
+        None if choice <= 7 => &mut history.unknown,
         None => return,
     };
     seen.entry(name).or_default().insert(crc_hex(&body));
@@ -545,6 +577,63 @@ fn ftp_stor((addr, token): (SocketAddr, &str), name: &str, body: &[u8]) -> bool 
         return true;
     }
     assert!(answer.starts_with("552 quota"), "{answer}");
+    false
+}
+
+/// A tus upload of `name`: created with its length, its bytes in one
+/// `PATCH`; terminated where refused (a refusal must be the quota's).
+fn tus_upload((http, head): (SocketAddr, &str), name: &str, body: &[u8]) -> bool {
+    use base64::Engine as _;
+    let (folder, leaf) = name.rsplit_once('/').unwrap();
+    let meta = base64::engine::general_purpose::STANDARD.encode(leaf);
+    let tus = format!("{head}Tus-Resumable: 1.0.0\r\n");
+    let creation = format!(
+        "{tus}Upload-Length: {}\r\nUpload-Metadata: filename {meta}\r\n",
+        body.len()
+    );
+    let created = exchange(http, "POST", &format!("/{folder}/"), &creation, b"");
+    if created.status == 507 {
+        return false;
+    }
+    assert_eq!(created.status, 201, "{}", created.head);
+    let location = created.header("Location").unwrap();
+    let upload = match location.find("/.ferry-uploads/") {
+        Some(at) => location[at..].to_owned(),
+        None => panic!("Location {location}"),
+    };
+    let patch =
+        format!("{tus}Upload-Offset: 0\r\nContent-Type: application/offset+octet-stream\r\n");
+    let patched = exchange(http, "PATCH", &upload, &patch, body);
+    if patched.status == 204 {
+        return true;
+    }
+    assert_eq!(patched.status, 507, "{}", patched.head);
+    let gone = exchange(http, "DELETE", &upload, &tus, b"");
+    assert_eq!(gone.status, 204, "{}", gone.head);
+    false
+}
+
+/// An S3 PutObject of `name` (its first folder the bucket), signed with
+/// `key`: whether it was acknowledged (a refusal must be a quota's).
+fn s3_put((s3, key): (Option<SocketAddr>, &Signer), name: &str, body: &[u8]) -> bool {
+    let answer = key.simple(
+        s3.expect("an S3 listener"),
+        "PUT",
+        &format!("/{name}"),
+        body,
+    );
+    if answer.status == 200 {
+        return true;
+    }
+    // A quota's refusal is S3's `QuotaExceeded` (403, as MinIO's); the
+    // reserve's would be a 507.
+    let code = support::s3::code(&answer);
+    assert_eq!(
+        (answer.status, code.as_str()),
+        (403, "QuotaExceeded"),
+        "{}",
+        answer.head
+    );
     false
 }
 
