@@ -8,15 +8,20 @@ use super::terms::{TLS_FEATURES, TlsOffer};
 use crate::serve::decoded::Decoded;
 
 /// What `FEAT` lists (RFC 2389) of the extensions served, before `MLST`
-/// and its facts (the connection's choice) and [`TLS_FEATURES`] where TLS
-/// is offered.
-const FEATURES: &str = " UTF8\r\n SIZE\r\n MDTM\r\n MFMT\r\n REST STREAM\r\n";
+/// and its facts (the connection's choice), `EPRT` where active mode is
+/// served and [`TLS_FEATURES`] where TLS is offered. `EPSV` (RFC 2428)
+/// is listed as vsftpd and ProFTPD list it: clients that read `FEAT`
+/// (lftp, FileZilla) try it first.
+const FEATURES: &str = " UTF8\r\n SIZE\r\n MDTM\r\n MFMT\r\n REST STREAM\r\n EPSV\r\n";
 
 impl Control {
     /// `FEAT` (RFC 2389).
     pub(super) fn features(&mut self, used: usize) -> Decoded {
         let mut lines = String::from("211-Features:\r\n");
         lines.push_str(FEATURES);
+        if self.terms.active {
+            lines.push_str(" EPRT\r\n");
+        }
         lines.push_str(&format!(" MLST {}\r\n", self.facts.feature()));
         if self.security.offer != TlsOffer::Off {
             lines.push_str(TLS_FEATURES);

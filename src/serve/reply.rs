@@ -350,6 +350,7 @@ impl From<&StorageError> for ErrorKind {
             | StorageError::InUseElsewhere
             | StorageError::Superseded
             | StorageError::NotEmpty
+            | StorageError::FolderMoved
             | StorageError::Stored(_) => ErrorKind::Conflict,
             StorageError::Symlink => ErrorKind::Forbidden,
             StorageError::NoSpace | StorageError::NoRoom(_) => ErrorKind::NoSpace,

@@ -340,6 +340,15 @@ impl Storage {
         let (dirs, new) = to.split_parent();
         let target_dir = self.walk(dirs)?;
         let (old_fd, new_fd) = (self.fd(&source_dir), self.fd(&target_dir));
+        // Counted: no commit, delete or move of a name below it between
+        // the rename and the count (a commit into it after would count
+        // under its old name what the count moved under the new one),
+        // and each commit under way finds its folder gone from its name
+        // (`Upload::still_named`).
+        let names_held = match &self.usage {
+            Some(ledger) => Some(ledger.names.hold_all()?),
+            None => None,
+        };
         // `--fsync`: opened before the rename, as a file's move does.
         let flush = match self.durable {
             true => Some(with_ancestors(&self.root, new_fd, super::dir_of(to))?),
@@ -347,6 +356,7 @@ impl Storage {
         };
         super::rename::rename_no_replace((old_fd, leaf), (new_fd, new))?;
         self.count_folder_move(from, to);
+        drop(names_held);
         // Its members' records are in its mirror: one more rename.
         let records =
             self.move_records(Holder::Folder(source.as_str()), Holder::Folder(to.as_str()));

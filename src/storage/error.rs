@@ -81,6 +81,10 @@ pub enum StorageError {
     TempFileRemoved,
     /// Something has the name already (a folder to be made).
     Exists,
+    /// The folder an upload was made in was moved or removed while it
+    /// arrived: committed there, it would land under another name than
+    /// the one asked (and acknowledged).
+    FolderMoved,
     /// The folder to be removed holds something.
     NotEmpty,
     /// Anything else the filesystem said.
@@ -306,6 +310,9 @@ impl fmt::Display for StorageError {
             StorageError::TempFileRemoved => {
                 f.write_str("temp file removed by another process; upload discarded")
             }
+            StorageError::FolderMoved => f.write_str(
+                "its folder was moved or removed while it was uploaded; nothing stored: send it again",
+            ),
             StorageError::Io(err) => write!(f, "I/O error: {err}"),
         }
     }

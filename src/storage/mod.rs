@@ -99,6 +99,7 @@ mod tree;
 mod unflushed;
 mod unrecorded;
 mod upload;
+mod upload_landing;
 mod upload_target;
 mod usage;
 mod usage_commit;

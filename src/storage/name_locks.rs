@@ -90,6 +90,16 @@ impl NameLocks {
         Ok((first, Some(second)))
     }
 
+    /// Holds every name's lock, in order: a folder's move, which changes
+    /// the names of everything below it, excludes every commit, delete and
+    /// move of a name from its rename to its count.
+    ///
+    /// # Errors
+    /// As [`NameLocks::hold`]; nothing is held then.
+    pub(super) fn hold_all(&self) -> io::Result<Vec<NameHold<'_>>> {
+        (0..LOCKS).map(|at| self.hold_at(at)).collect()
+    }
+
     /// Waits out every change that holds a name's lock now: each lock
     /// taken and let go in turn. A recount's, once it has read what had
     /// landed: a commit counted before that has renamed its file by the

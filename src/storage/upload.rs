@@ -4,7 +4,8 @@
 //! them in place. Dropping an [`Upload`] uncommitted removes a PUT's temp
 //! file (a session keeps its data) and any directories left empty.
 //!
-//! Where an upload begins (its target found or made) is `upload_target.rs`.
+//! Where an upload begins (its target found or made) is `upload_target.rs`;
+//! the commit's rename itself, checked and counted, `upload_landing.rs`.
 
 use std::fs::File;
 use std::io::Write;
@@ -16,7 +17,7 @@ use rustix::fs::AtFlags;
 use rustix::io::Errno;
 
 use super::checksum::Md5Tag;
-use super::dead_props::{Holder, NewProps};
+use super::dead_props::NewProps;
 use super::gate::{Gate, Point};
 use super::reserve::ReserveAsWritten;
 use super::session_state::Staging;
@@ -154,7 +155,7 @@ impl Upload {
     /// `ESTALE` on a network file system) was removed by another process:
     /// say so, rather than "no such file" about a name the client is
     /// creating.
-    fn vanished_or(&self, err: StorageError) -> StorageError {
+    pub(super) fn vanished_or(&self, err: StorageError) -> StorageError {
         match (&self.staged, err) {
             (Staged::Temp(_), StorageError::NotFound) => StorageError::TempFileRemoved,
             (_, err) => err,
@@ -353,100 +354,6 @@ impl Upload {
         self.rename_into_place(true)
     }
 
-    /// The one step that commits, counted in the usage ledger around it
-    /// where usage is counted (`usage_commit.rs`): refused there where it
-    /// would pass a quota. `durable`: a record it removes is flushed.
-    pub(super) fn rename_into_place(&mut self, durable: bool) -> Result<(), StorageError> {
-        let renamed = match &self.counted {
-            None => self.rename_staged(durable),
-            Some(counted) => {
-                let at = (self.dir_path.as_str(), self.leaf.as_str());
-                // What it replaces is what the rename replaces: no other
-                // commit or delete of the name between the look and the
-                // count (`name_locks.rs`).
-                let _name = counted.ledger.names.hold(at)?;
-                let replaced = counted.ledger.replacing(&self.dir, &self.leaf);
-                counted
-                    .admit(at, &replaced, self.ahead)
-                    .and_then(|changes| {
-                        self.pause(Point::Rename);
-                        let renamed = self.rename_staged(durable);
-                        match &renamed {
-                            Ok(_) => counted.settle(at, &changes),
-                            Err(_) => counted.undo(at, &changes),
-                        }
-                        renamed
-                    })
-            }
-        };
-        if renamed.is_ok() {
-            // Netted by the commit's count.
-            self.ahead = 0;
-        }
-        self.committed = renamed.is_ok();
-        self.replaces = Some(renamed?);
-        Ok(())
-    }
-
-    /// The rename itself. Returns whether it replaced a file: as looked at
-    /// the begin, or for an upload that has not looked, as the rename
-    /// finds (`RENAME_NOREPLACE` first: a new file, the most of them,
-    /// takes no look at all).
-    fn rename_staged(&self, durable: bool) -> Result<bool, StorageError> {
-        let to = self.leaf.as_str();
-        match &self.staged {
-            Staged::Temp(temp) if self.create_only || self.replaces.is_none() => {
-                match super::rename::rename_no_replace((&self.dir, temp.as_str()), (&self.dir, to))
-                {
-                    Ok(()) => Ok(false),
-                    Err(StorageError::Exists) if !self.create_only => {
-                        self.replace_found(temp, durable)
-                    }
-                    Err(err) => Err(self.vanished_or(err)),
-                }
-            }
-            Staged::Temp(temp) => {
-                rustix::fs::renameat(&self.dir, temp.as_str(), &self.dir, to)
-                    .map_err(|errno| self.vanished_or(errno.into()))?;
-                Ok(self.replaces_existing())
-            }
-            Staged::Session(staging) => {
-                rustix::fs::renameat(&staging.dir, staging.data_name(), &self.dir, to)?;
-                Ok(self.replaces_existing())
-            }
-        }
-    }
-
-    /// The rename of an upload that had not looked, its name found taken:
-    /// what has it is judged as a begin's look judges it (a folder, symlink
-    /// or special file refused), a file's dead-property record goes as
-    /// [`Storage::record_props`](super::Storage::record_props) removes it
-    /// for an upload that looked, then the rename replaces it.
-    fn replace_found(&self, temp: &str, durable: bool) -> Result<bool, StorageError> {
-        let replaces = super::looks_replaceable(&self.dir, &self.leaf)?;
-        if replaces {
-            self.forget_replaced_record(durable)?;
-        }
-        rustix::fs::renameat(&self.dir, temp, &self.dir, self.leaf.as_str())
-            .map_err(|errno| self.vanished_or(errno.into()))?;
-        Ok(replaces)
-    }
-
-    /// Removes the record of the file the commit replaces, before the
-    /// rename, and where the commit is `durable` flushes its folder then
-    /// (here, on this I/O thread: a record to remove is rare, and its
-    /// removal must be on the disk before the inode it names is freed).
-    fn forget_replaced_record(&self, durable: bool) -> Result<(), StorageError> {
-        let name = self.name();
-        let (dir, _, leaf) = Holder::File(&name).record();
-        match super::dead_props::unlink_record_at(&self.root, &dir, &leaf) {
-            Ok(mirror) if durable && self.memory_dev.is_none() => rustix::fs::fsync(&mirror)?,
-            Ok(_) | Err(Errno::NOENT | Errno::NOTDIR) => {}
-            Err(errno) => log::warn!("the dead properties of {name} stay: {errno}"),
-        }
-        Ok(())
-    }
-
     pub(super) fn forget_session(&self) {
         if let Staged::Session(staging) = &self.staged {
             self.pause(Point::Forget);
@@ -456,7 +363,7 @@ impl Upload {
 }
 
 impl Upload {
-    fn pause(&self, point: Point) {
+    pub(super) fn pause(&self, point: Point) {
         if let Some(gate) = &self.gate {
             gate.pass(point);
         }

@@ -21,12 +21,28 @@ fn port_arg(addr: std::net::SocketAddr) -> String {
     )
 }
 
+/// `FEAT`'s lines, without the first and the last.
+fn features(raw: &mut crate::support::Raw) -> Vec<String> {
+    raw.send("FEAT\r\n");
+    let mut lines = vec![line(raw)];
+    while !lines.last().unwrap().starts_with("211 ") {
+        lines.push(line(raw));
+    }
+    lines[1..lines.len() - 1].to_vec()
+}
+
 #[test]
 fn active_mode_is_off_unless_asked_for() {
     let (_server, mut raw) = logged_in();
     let refused = ask(&mut raw, "PORT 127,0,0,1,195,80");
     assert!(refused.starts_with("502 "), "{refused}");
     assert!(ask(&mut raw, "EPRT |1|127.0.0.1|50000|").starts_with("502 "));
+    // FEAT lists EPSV, and EPRT only where it is served.
+    let listed = features(&mut raw);
+    assert!(listed.contains(&" EPSV".to_owned()), "{listed:?}");
+    assert!(!listed.contains(&" EPRT".to_owned()), "{listed:?}");
+    let (_server, mut raw) = logged_in_with(|config| config.ftp.active = true);
+    assert!(features(&mut raw).contains(&" EPRT".to_owned()));
 }
 
 #[test]

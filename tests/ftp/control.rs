@@ -242,6 +242,7 @@ fn feat_lists_what_is_served() {
             " MDTM",
             " MFMT",
             " REST STREAM",
+            " EPSV",
             " MLST type*;size*;modify*;perm*;",
             "211 End"
         ]
@@ -352,4 +353,27 @@ fn garbage_and_an_endless_line_are_answered_and_others_are_served() {
     assert_eq!(ask(&mut other, "NOOP"), "200 ok");
     assert_eq!(line(&mut endless), "500 command line too long");
     endless.expect_closed();
+}
+
+/// Failed logins share the per-address throttle: past the free ones, a
+/// login is answered `421` and the control connection closed, as RFC 959
+/// says of 421 (it stayed open before); the address's other connections
+/// are refused alike until the throttle lets go.
+#[test]
+fn a_throttled_login_is_answered_421_and_the_connection_closed() {
+    let holders: &[(&str, &[&str])] = &[("cam", &["write:/"])];
+    let (server, _tokens, _dir) =
+        crate::support::tokens::guarded_with(holders, &[], crate::support::listen_ftp);
+    let mut raw = connect(&server);
+    for _ in 0..ferry::access::throttle::FREE_FAILURES {
+        assert!(ask(&mut raw, "USER cam").starts_with("331 "));
+        let refused = ask(&mut raw, "PASS ferry_guess");
+        assert!(refused.starts_with("530 "), "{refused}");
+    }
+    assert!(ask(&mut raw, "USER cam").starts_with("331 "));
+    let throttled = ask(&mut raw, "PASS ferry_guess");
+    assert!(throttled.starts_with("421 "), "{throttled}");
+    let mut rest = Vec::new();
+    std::io::Read::read_to_end(&mut raw.stream, &mut rest).unwrap();
+    assert!(rest.is_empty(), "{}", String::from_utf8_lossy(&rest));
 }

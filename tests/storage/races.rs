@@ -185,3 +185,63 @@ fn a_commit_takes_what_it_replaces_off_only_once_it_has_replaced_it() {
     assert!(smaller.join().unwrap().starts_with("OK"));
     assert_eq!(df(&mut server.raw(), "box")[1..], [1000, 99, 1]);
 }
+
+/// A folder moved while an upload into it arrives: the upload is refused
+/// (`409`, send it again), nothing lands under the folder's new name nor
+/// its old, no temp file stays, and the quotas of both folders count what
+/// is on the disk; with usage counted and without. Before, the commit
+/// followed the open folder: `PUT q/a/x` answered `201` and the file was
+/// at `r/x`, counted in `q/`.
+#[test]
+fn an_upload_whose_folder_moves_meanwhile_is_refused_and_lands_nowhere() {
+    for counted in [false, true] {
+        let server = TestServer::start_with(|config| {
+            support::listen_http(config);
+            if counted {
+                config.quotas = ["q/=10M,files=100", "r/=10M,files=100"]
+                    .map(|quota| FolderQuota::parse(quota).unwrap())
+                    .to_vec();
+            }
+        });
+        let mut raw = server.raw();
+        assert!(put(&mut raw, "q/a/kept", 1000).starts_with("OK"));
+        assert!(put(&mut raw, "q/stays", 10).starts_with("OK"));
+        std::fs::create_dir(server.path("r")).unwrap();
+        let http = server.http.unwrap();
+        // Past what the server gathers before a write (512 KiB), so that
+        // half of it is in the temp file.
+        let body = support::pattern(2 << 20, 3);
+        let mut upload = support::Raw::connect(http);
+        upload.send(format!(
+            "PUT /q/a/x HTTP/1.1\r\nHost: localhost\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        ));
+        upload.send(&body[..1 << 20]);
+        support::ftp::wait_for_temp_file(&server.path("q/a"), 1);
+        let moved = support::http::exchange(
+            http,
+            "MOVE",
+            "/q/a/",
+            "Host: localhost\r\nDestination: /r/a/\r\n",
+            b"",
+        );
+        assert_eq!(moved.status, 201, "{}", moved.head);
+        upload.send(&body[1 << 20..]);
+        let answer = upload.line();
+        assert_eq!(answer, "HTTP/1.1 409 Conflict\r", "counted: {counted}");
+        assert!(server.path("r/a/kept").exists());
+        assert!(!server.path("r/a/x").exists() && !server.path("q/a").exists());
+        assert_eq!(
+            support::temp_files(server.root.path()),
+            Vec::<String>::new()
+        );
+        if counted {
+            assert_eq!(
+                df(&mut raw, "r")[1..],
+                [1000, 99, 1],
+                "r/ counts what moved in"
+            );
+            assert_eq!(df(&mut raw, "q")[1..], [10, 99, 1], "q/ what stayed");
+        }
+    }
+}

@@ -307,7 +307,12 @@ impl Control {
             (Pending::Pass, Reply::Failed(failure)) if failure.kind != ErrorKind::Throttled => {
                 format!("530 {}", one_line(&failure.message))
             }
-            (_, Reply::Failed(failure)) => failed(failure),
+            (_, Reply::Failed(failure)) => {
+                // 421 is "closing the control connection" (RFC 959
+                // §4.2): a throttled login is answered, then let go.
+                self.closing |= failure.kind == ErrorKind::Throttled;
+                failed(failure)
+            }
             (Pending::Pass, _) => {
                 self.logged_in = true;
                 "230 logged in".to_owned()

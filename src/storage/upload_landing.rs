@@ -1,0 +1,133 @@
+//! An upload's landing: the one rename that puts it in place, checked
+//! (its folder still at its name, what it replaces still replaceable)
+//! and counted in the usage ledger around it where usage is counted
+//! (`usage_commit.rs`). What comes before (its time, records, flush) is
+//! `upload.rs`'s; the flushes after, `durable_commit.rs`'s.
+
+use rustix::fs::AtFlags;
+use rustix::io::Errno;
+
+use super::StorageError;
+use super::dead_props::Holder;
+use super::gate::Point;
+use super::upload::{Staged, Upload};
+
+impl Upload {
+    /// The one step that commits, counted in the usage ledger around it
+    /// where usage is counted (`usage_commit.rs`): refused there where it
+    /// would pass a quota. `durable`: a record it removes is flushed.
+    pub(super) fn rename_into_place(&mut self, durable: bool) -> Result<(), StorageError> {
+        let renamed = match &self.counted {
+            None => self
+                .still_named()
+                .and_then(|()| self.rename_staged(durable)),
+            Some(counted) => {
+                let at = (self.dir_path.as_str(), self.leaf.as_str());
+                // What it replaces is what the rename replaces: no other
+                // commit or delete of the name between the look and the
+                // count (`name_locks.rs`); nor a folder's move, which
+                // holds every name's lock.
+                let _name = counted.ledger.names.hold(at)?;
+                self.still_named()?;
+                let replaced = counted.ledger.replacing(&self.dir, &self.leaf);
+                counted
+                    .admit(at, &replaced, self.ahead)
+                    .and_then(|changes| {
+                        self.pause(Point::Rename);
+                        let renamed = self.rename_staged(durable);
+                        match &renamed {
+                            Ok(_) => counted.settle(at, &changes),
+                            Err(_) => counted.undo(at, &changes),
+                        }
+                        renamed
+                    })
+            }
+        };
+        if renamed.is_ok() {
+            // Netted by the commit's count.
+            self.ahead = 0;
+        }
+        self.committed = renamed.is_ok();
+        self.replaces = Some(renamed?);
+        Ok(())
+    }
+
+    /// Whether the upload's folder is still at its name: one moved or
+    /// removed while the upload arrived took the open folder along, and
+    /// the rename would land the file under another name than the one
+    /// asked and acknowledged ([`StorageError::FolderMoved`]). Where usage
+    /// is counted it is asked under the name's lock, which a folder's move
+    /// holds too (`copy.rs`), so no move comes between it and the rename;
+    /// elsewhere a move in the microseconds between is not excluded.
+    fn still_named(&self) -> Result<(), StorageError> {
+        let here = rustix::fs::fstat(&self.dir)?;
+        let named = match self.dir_path.as_str() {
+            "" => rustix::fs::fstat(&*self.root),
+            path => rustix::fs::statat(&*self.root, path, AtFlags::SYMLINK_NOFOLLOW),
+        };
+        match named {
+            Ok(named) if (named.st_dev, named.st_ino) == (here.st_dev, here.st_ino) => Ok(()),
+            Ok(_) | Err(Errno::NOENT | Errno::NOTDIR) => Err(StorageError::FolderMoved),
+            Err(errno) => Err(errno.into()),
+        }
+    }
+
+    /// The rename itself. Returns whether it replaced a file: as looked at
+    /// the begin, or for an upload that has not looked, as the rename
+    /// finds (`RENAME_NOREPLACE` first: a new file, the most of them,
+    /// takes no look at all).
+    fn rename_staged(&self, durable: bool) -> Result<bool, StorageError> {
+        let to = self.leaf.as_str();
+        match &self.staged {
+            Staged::Temp(temp) if self.create_only || self.replaces.is_none() => {
+                match super::rename::rename_no_replace((&self.dir, temp.as_str()), (&self.dir, to))
+                {
+                    Ok(()) => Ok(false),
+                    Err(StorageError::Exists) if !self.create_only => {
+                        self.replace_found(temp, durable)
+                    }
+                    Err(err) => Err(self.vanished_or(err)),
+                }
+            }
+            Staged::Temp(temp) => {
+                rustix::fs::renameat(&self.dir, temp.as_str(), &self.dir, to)
+                    .map_err(|errno| self.vanished_or(errno.into()))?;
+                Ok(self.replaces_existing())
+            }
+            Staged::Session(staging) => {
+                rustix::fs::renameat(&staging.dir, staging.data_name(), &self.dir, to)?;
+                Ok(self.replaces_existing())
+            }
+        }
+    }
+
+    /// The rename of an upload that had not looked, its name found taken:
+    /// what has it is judged as a begin's look judges it (a folder, symlink
+    /// or special file refused), a file's dead-property record goes as
+    /// [`Storage::record_props`](super::Storage::record_props) removes it
+    /// for an upload that looked, then the rename replaces it.
+    fn replace_found(&self, temp: &str, durable: bool) -> Result<bool, StorageError> {
+        let replaces = super::looks_replaceable(&self.dir, &self.leaf)?;
+        if replaces {
+            self.forget_replaced_record(durable)?;
+        }
+        rustix::fs::renameat(&self.dir, temp, &self.dir, self.leaf.as_str())
+            .map_err(|errno| self.vanished_or(errno.into()))?;
+        Ok(replaces)
+    }
+
+    /// Removes the record of the file the commit replaces, before the
+    /// rename, and where the commit is `durable` flushes its folder then
+    /// (here, on this I/O thread: a record to remove is rare, and its
+    /// removal must be on the disk before the inode it names is freed).
+    fn forget_replaced_record(&self, durable: bool) -> Result<(), StorageError> {
+        let name = self.name();
+        let (dir, _, leaf) = Holder::File(&name).record();
+        match super::dead_props::unlink_record_at(&self.root, &dir, &leaf) {
+            Ok(mirror) if durable && self.memory_dev.is_none() => rustix::fs::fsync(&mirror)?,
+            Ok(_) | Err(Errno::NOENT | Errno::NOTDIR) => {}
+            Err(errno) => log::warn!("the dead properties of {name} stay: {errno}"),
+        }
+        Ok(())
+    }
+}
