@@ -146,7 +146,7 @@ pub(super) fn authorize(who: &Who, declared: Declared<'_>) -> Result<(), Failure
     let (perm, subject) = match declared.needs {
         Needs::Read(name) => (Perm::Read, name),
         Needs::Write(name) => (Perm::Write, name),
-        // The serve function makes the folder only with the first.
+        // A folder made by the grant on what it will hold.
         Needs::WriteOrWithin(name) if !who.allows(Perm::Write, name) => {
             return match who.reaches(Perm::Write, &format!("{name}/")) {
                 true => Ok(()),

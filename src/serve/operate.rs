@@ -79,8 +79,8 @@ pub enum Needs<'a> {
     Read(&'a str),
     /// To write the file.
     Write(&'a str),
-    /// To write the folder's own name, or something within it (S3's
-    /// CreateBucket: its serve function makes nothing without the first).
+    /// To write the folder's own name, or something within it (a
+    /// folder's making: a grant on `a/` makes `a`).
     WriteOrWithin(&'a str),
     /// To delete the file.
     Delete(&'a str),

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use base64::Engine as _;
 use ferry::storage::gate::{Gate, Point};
 use rustix::io::Errno;
-use support::http::{bearer, exchange_on};
+use support::http::{bearer, exchange, exchange_on};
 use support::tokens::{guarded, guarded_with};
 use support::{Raw, TestServer, append, crc_hex, upload};
 
@@ -527,4 +527,35 @@ fn move_needs_delete_on_the_source_and_write_on_the_target() {
     let (status, _, _) = http(&server, "MOVE", "/out/b", "Destination: /in/b\r\n", b"");
     assert_eq!(status, 401);
     assert!(server.path("out/a").exists() && server.path("out/b").exists());
+}
+
+/// A grant on a folder makes the folder: WebDAV's MKCOL and FTP's MKD
+/// (curl `--ftp-create-dirs`, davfs2 mounting the folder) make `cams`
+/// for a token granted `write:cams/`, as its first upload there would;
+/// never anything beside it, and never its removal (`delete` is on the
+/// folder's own name). Before, MKCOL was 403 and MKD 550 `may not write
+/// "cams"`, while an HTTP PUT of `cams/x` made it.
+#[test]
+fn a_grant_on_a_folder_makes_the_folder_but_never_removes_it() {
+    let holders: &[(&str, &[&str])] = &[("cam", &["write:cams/", "delete:cams/", "write:inbox/"])];
+    let (server, tokens, _dir) = support::tokens::guarded_with(holders, &[], support::listen_ftp);
+    let http = server.http.unwrap();
+    let head = format!("Host: localhost\r\n{}", bearer(&tokens[0]));
+    let made = exchange(http, "MKCOL", "/cams/", &head, b"");
+    assert_eq!(made.status, 201, "{}", made.head);
+    assert!(server.path("cams").is_dir());
+    let beside = exchange(http, "MKCOL", "/camsx/", &head, b"");
+    assert_eq!(beside.status, 403, "{}", beside.head);
+    let removal = exchange(http, "DELETE", "/cams/", &head, b"");
+    assert!(server.path("cams").is_dir(), "{}", removal.head);
+    let mut ftp = support::ftp::connect(&server);
+    support::ftp::log_in(&mut ftp, "cam", &tokens[0]);
+    assert_eq!(
+        support::ftp::ask(&mut ftp, "MKD inbox"),
+        "257 \"/inbox\" made"
+    );
+    let refused = support::ftp::ask(&mut ftp, "RMD inbox");
+    assert!(refused.starts_with("550 "), "{refused}");
+    assert!(support::ftp::ask(&mut ftp, "MKD other").starts_with("550 "));
+    assert!(server.path("inbox").is_dir() && !server.path("other").exists());
 }

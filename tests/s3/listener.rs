@@ -117,11 +117,13 @@ fn a_bucket_outlives_its_last_object_and_an_emptied_prefix_does_not() {
 }
 
 /// A key limited to one bucket (grants on `bkt/` only) that calls
-/// CreateBucket of it, as rclone does before every copy, is told it is
-/// there (200) and makes nothing; a bucket it may not write in, or one
-/// not there, stays 403 (it may not make one, nor learn which exist).
+/// CreateBucket of it, as rclone does before every copy and `restic
+/// init` on a fresh root, is told it is there (200), and makes it where
+/// it is not (a grant on a folder makes the folder); a bucket it may not
+/// write in stays 403, there or not (it learns nothing of which exist),
+/// and DeleteBucket needs `delete` on the bucket's own name.
 #[test]
-fn create_bucket_of_an_existing_bucket_is_200_to_a_key_that_may_write_in_it() {
+fn create_bucket_is_200_to_a_key_that_may_write_in_it_and_makes_it_where_missing() {
     let s = S3Server::start(
         &[
             ("scoped", &["read:bkt/", "write:bkt/"]),
@@ -129,11 +131,18 @@ fn create_bucket_of_an_existing_bucket_is_200_to_a_key_that_may_write_in_it() {
         ],
         &[],
     );
-    std::fs::create_dir(s.server.path("bkt")).unwrap();
     std::fs::create_dir(s.server.path("other")).unwrap();
     let (scoped, reader) = (&s.signers[0], &s.signers[1]);
     let made = scoped.simple(s.s3, "PUT", "/bkt", b"");
     assert_eq!(made.status, 200, "{}", made.head);
+    assert!(s.server.path("bkt").is_dir());
+    let again = scoped.simple(s.s3, "PUT", "/bkt", b"");
+    assert_eq!(again.status, 200, "{}", again.head);
+    let removal = scoped.simple(s.s3, "DELETE", "/bkt", b"");
+    assert_eq!(
+        (removal.status, code(&removal)),
+        (403, "AccessDenied".into())
+    );
     for (who, bucket) in [(scoped, "/other"), (scoped, "/new"), (reader, "/bkt")] {
         let refused = who.simple(s.s3, "PUT", bucket, b"");
         assert_eq!(

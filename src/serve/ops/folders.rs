@@ -13,7 +13,6 @@ use log::debug;
 
 use crate::access::{Perm, Who};
 use crate::name::{Name, Prefix};
-use crate::serve::access::refusal;
 use crate::serve::operate::{Aim, Needs, Operate};
 use crate::serve::walk_permit;
 use crate::serve::{
@@ -58,17 +57,17 @@ pub struct MakeFolder {
 }
 
 impl Operate for MakeFolder {
+    /// `write` on the folder's name, or anywhere within it: a token
+    /// granted `cams/` makes `cams` (MKCOL, MKD, CreateBucket), as its
+    /// first upload there would make it (FERRY/1's folders); never
+    /// removes it (that is `delete` on the name itself).
     fn aim(&self) -> Aim<'_> {
         let name = self.name.as_str();
-        let needs = match self.making {
-            Making::Bucket => Needs::WriteOrWithin(name),
-            Making::Alone | Making::WithParents => Needs::Write(name),
-        };
-        Aim::at(name, needs)
+        Aim::at(name, Needs::WriteOrWithin(name))
     }
 
-    fn serve(self, _ctx: &Ctx<'_>, who: Who) -> Outcome {
-        make_folder(&who, self.name, self.making)
+    fn serve(self, _ctx: &Ctx<'_>, _who: Who) -> Outcome {
+        make_folder(self.name, self.making)
     }
 }
 
@@ -398,21 +397,13 @@ pub(in crate::serve) fn refused(
 /// (`access.rs`). S3's bucket is made only by `who` with that permission
 /// on its name; one that may write only within it is told it is there,
 /// or refused as the grant check would have refused it.
-fn make_folder(who: &Who, name: Name, making: Making) -> Outcome {
-    let may_make = who.allows(Perm::Write, name.as_str());
-    let refused = (!may_make).then(|| refusal(who, Perm::Write, name.as_str()));
+fn make_folder(name: Name, making: Making) -> Outcome {
     Outcome::on_pool(move |ctx| {
-        match (making, refused) {
-            (Making::Alone, _) => ctx.storage.make_folder(&name),
+        match making {
+            Making::Alone => ctx.storage.make_folder(&name),
             // A marker's bucket is made by CreateBucket only.
-            (Making::WithParents, _) => ctx.storage.make_folders(&name, 1),
-            (Making::Bucket, None) => ctx.storage.make_folders(&name, 0),
-            (Making::Bucket, Some(refused)) => match ctx.storage.find_folder(&name) {
-                Err(StorageError::NotFound) => {
-                    return refuse(ctx, "MKCOL", name.as_str(), refused, Next::Request);
-                }
-                found => found,
-            },
+            Making::WithParents => ctx.storage.make_folders(&name, 1),
+            Making::Bucket => ctx.storage.make_folders(&name, 0),
         }
         .map_or_else(
             |err| match (making, err) {
