@@ -377,3 +377,36 @@ fn a_throttled_login_is_answered_421_and_the_connection_closed() {
     std::io::Read::read_to_end(&mut raw.stream, &mut rest).unwrap();
     assert!(rest.is_empty(), "{}", String::from_utf8_lossy(&rest));
 }
+
+/// A write-only camera renames its own upload (Axis cameras upload to a
+/// temporary name, then RNFR/RNTO): RNFR of a name its token may not read
+/// is `350` without a look (it learns nothing of what is there), and RNTO
+/// is judged as HTTP's and FERRY/1's MOVE are, by `delete` on the old name
+/// and `write` on the new. Before, RNFR needed `read` (`550 may not
+/// read`).
+#[test]
+fn a_write_only_token_renames_its_upload() {
+    let holders: &[(&str, &[&str])] = &[("cam", &["write:cams/", "delete:cams/"])];
+    let (server, tokens, _dir) = support::tokens::guarded_with(holders, &[], listen_ftp);
+    std::fs::create_dir(server.path("cams")).unwrap();
+    let mut raw = connect(&server);
+    log_in(&mut raw, "cam", &tokens[0]);
+    let (began, ended) = crate::support::ftp::store(&mut raw, "cams/.upload.jpg", b"jpeg");
+    assert!(
+        began.starts_with("150 ") && ended.starts_with("226 "),
+        "{ended}"
+    );
+    assert_eq!(ask(&mut raw, "RNFR cams/.upload.jpg"), "350 ready for RNTO");
+    assert_eq!(ask(&mut raw, "RNTO cams/front.jpg"), "250 done");
+    assert_eq!(
+        std::fs::read(server.path("cams/front.jpg")).unwrap(),
+        b"jpeg"
+    );
+    // A name that is not there: the same 350, then RNTO's refusal.
+    assert_eq!(ask(&mut raw, "RNFR cams/none.jpg"), "350 ready for RNTO");
+    assert!(ask(&mut raw, "RNTO cams/x.jpg").starts_with("550 "));
+    // Out of its grants, RNTO is refused and nothing moves.
+    assert_eq!(ask(&mut raw, "RNFR cams/front.jpg"), "350 ready for RNTO");
+    assert!(ask(&mut raw, "RNTO elsewhere.jpg").starts_with("550 "));
+    assert!(server.path("cams/front.jpg").exists());
+}

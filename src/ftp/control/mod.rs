@@ -307,6 +307,16 @@ impl Control {
             (Pending::Pass, Reply::Failed(failure)) if failure.kind != ErrorKind::Throttled => {
                 format!("530 {}", one_line(&failure.message))
             }
+            // A token that may not read the name (a write-only camera
+            // renaming its upload, as Axis cameras do) is not told whether
+            // it is there: RNTO's move is judged by its own grants
+            // (`delete` here, `write` there), as HTTP's and FERRY/1's MOVE.
+            (Pending::RenameFrom(name), Reply::Failed(failure))
+                if matches!(failure.kind, ErrorKind::Forbidden | ErrorKind::Unauthorized) =>
+            {
+                self.rename_from = Some(Renaming::File(name));
+                "350 ready for RNTO".to_owned()
+            }
             (_, Reply::Failed(failure)) => {
                 // 421 is "closing the control connection" (RFC 959
                 // §4.2): a throttled login is answered, then let go.
