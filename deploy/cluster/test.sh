@@ -453,9 +453,16 @@ redis_fault() {
         log "$name: Redis paused 5 s"
     fi
     t_back=$(date +%s.%N)
-    # After Redis is back: 10 s more of uploads; those begun 3 s after it
-    # returned (the balancer's checks need two passes) must all succeed.
-    sleep 10
+    # After Redis is back: uploads go on until five have ended that began
+    # 3 s after it returned (the balancer's checks need two passes), at
+    # most 30 s; those must all succeed. A fixed 10 s saw none begin in
+    # two CI runs: one upload, retrying while the JuiceFS clients found
+    # Redis again, took the whole window.
+    local i
+    for i in $(seq 300); do
+        [ "$(awk -v t="$t_back" '$2 > t + 3' "$WORK/$name.log" | wc -l)" -ge 5 ] && break
+        sleep 0.1
+    done
     stop_uploads "$name" "$pid"
     total=$(wc -l <"$WORK/$name.log")
     failed=$(awk '$4 != 0' "$WORK/$name.log" | wc -l)
