@@ -39,6 +39,7 @@ import sys
 import time
 
 import rolling
+from rolling import host_port
 
 
 def env(path):
@@ -47,11 +48,6 @@ def env(path):
         key, _, value = line.strip().partition("=")
         values[key] = value
     return values
-
-
-def host_port(addr):
-    host, _, port = addr.rpartition(":")
-    return host, int(port)
 
 
 def request(addr, method, path, body=None, headers=None):
