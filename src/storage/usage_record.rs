@@ -223,6 +223,11 @@ impl Record {
         runs.fold(0u64, |sum, (_, reserved)| sum.saturating_add(*reserved))
     }
 
+    /// Whether every run it names a reservation of is one `known` knows.
+    pub(super) fn names_only(&self, known: impl Fn(u64) -> bool) -> bool {
+        self.runs[..self.len].iter().all(|(tag, _)| known(*tag))
+    }
+
     /// The bytes reserved in it, by every run it names.
     pub(super) fn reserved(&self) -> u64 {
         self.reserved_by(|_| true)

@@ -29,8 +29,9 @@ use crate::name::{Name, Prefix};
 pub struct Recount {
     /// Accounts set.
     pub accounts: usize,
-    /// Accounts not set: a change landed in them during the walk (their
-    /// reservations of dead runs were dropped all the same).
+    /// Accounts not set: a change landed in them during the walk, or a
+    /// live run holds a reservation in them (reservations of dead runs
+    /// stay counted there until a recount finds the account quiet).
     pub busy: usize,
     /// Bytes by which the ledger was off, summed over accounts (either
     /// way): what the counts of single writes had missed.
@@ -93,13 +94,13 @@ impl Storage {
         for name in token_marks.keys() {
             tokens.entry(name.clone()).or_default();
         }
-        let live = self.live_runs(ledger)?;
-        let live = |tag: u64| live.contains(&tag);
+        let mut live = self.live_runs(ledger)?;
         let mut recount = Recount::default();
         let mut set = |slot: Slot<'_>, walked: Usage, mark: Option<u64>| {
             // An account made during the walk had changes land in it.
             let landed = mark.unwrap_or(u64::MAX);
-            let done = ledger.recount_at(slot, (walked, landed), &live)?;
+            let reread = || self.live_runs(ledger);
+            let done = ledger.recount_at(slot, (walked, landed), (&mut live, &reread))?;
             match done.quiet {
                 true => recount.accounts += 1,
                 false => recount.busy += 1,
@@ -264,14 +265,23 @@ impl Ledger {
     /// before it, or after), or a live run holds a reservation in it (an
     /// upload in flight: the walk saw part of its bytes, which the
     /// reservation counts too, and would count them twice).
+    ///
+    /// `live` was read before the walk: a run the record names that it
+    /// does not know may have begun since (a node started meanwhile), and
+    /// `live` is read again (`reread`) before the record is judged. A run
+    /// registers before it reserves, so no live run is taken for dead.
     pub(super) fn recount_at(
         &self,
         slot: Slot<'_>,
         (walked, landed): (Usage, u64),
-        live: &dyn Fn(u64) -> bool,
+        (live, reread): (&mut HashSet<u64>, &dyn Fn() -> io::Result<HashSet<u64>>),
     ) -> io::Result<RecountSet> {
         self.with_file(slot, |fd| {
             let mut record = Record::read(fd)?;
+            if !record.names_only(|tag| live.contains(&tag)) {
+                *live = reread()?;
+            }
+            let live = |tag: u64| live.contains(&tag);
             let was = record.usage;
             let quiet = record.landed == landed && record.reserved_by(live) == 0;
             let set = RecountSet {
@@ -315,7 +325,7 @@ impl Storage {
     /// This run, and each run registered in the ledger's `runs/` whose
     /// node lives (holds its lock) and is not this node (whose live run
     /// is this one), by tag; the others are removed from `runs/`.
-    fn live_runs(&self, ledger: &Ledger) -> Result<HashSet<u64>, StorageError> {
+    fn live_runs(&self, ledger: &Ledger) -> io::Result<HashSet<u64>> {
         let mut live = HashSet::from([run_tag(&ledger.run_name)]);
         let runs = ledger.runs_dir()?;
         for entry in rustix::fs::Dir::read_from(&runs)? {
@@ -395,5 +405,43 @@ mod tests {
         let recount = storage.recount_usage().unwrap();
         assert_eq!((recount.accounts, recount.busy, recount.drift), (1, 0, 12));
         assert_eq!(ours.read_at(Slot::Folder(0)).unwrap().bytes, 0);
+    }
+
+    /// A node started during a recount's walk registers its run after the
+    /// recount read which runs live: its reservation is not taken for a
+    /// dead run's and dropped (its release would then take the bytes off a
+    /// second time, the account below its files).
+    #[test]
+    fn a_run_begun_during_a_recount_keeps_its_reservation() {
+        let root = tempfile::tempdir().unwrap();
+        let quotas = [FolderQuota::parse("q/=1M").unwrap()];
+        let mut storage = Storage::open(root.path(), "n1", false).unwrap();
+        storage.count_usage(&quotas, false).unwrap();
+        let Some(ours) = storage.usage.clone() else {
+            panic!("no ledger");
+        };
+        let mark = ours.landed_at(Slot::Folder(0)).unwrap();
+        let mut live = storage.live_runs(&ours).unwrap();
+        // Node n2 starts, registers its run and reserves, after the read.
+        let mut other = Storage::open(root.path(), "n2", false).unwrap();
+        other.count_usage(&quotas, false).unwrap();
+        let Some(theirs) = other.usage.clone() else {
+            panic!("no ledger");
+        };
+        theirs
+            .change_at(Slot::Folder(0), Change::reserved(9, 1))
+            .unwrap();
+        let reread = || storage.live_runs(&ours);
+        let reread: &dyn Fn() -> io::Result<HashSet<u64>> = &reread;
+        let walked = (Usage::default(), mark);
+        let set = ours
+            .recount_at(Slot::Folder(0), walked, (&mut live, reread))
+            .unwrap();
+        assert!(
+            !set.quiet,
+            "n2's upload in flight was taken for a dead run's"
+        );
+        assert_eq!(ours.read_at(Slot::Folder(0)).unwrap().bytes, 9);
+        drop(other);
     }
 }
