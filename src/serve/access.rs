@@ -146,6 +146,8 @@ pub(super) fn authorize(who: &Who, declared: Declared<'_>) -> Result<(), Failure
     let (perm, subject) = match declared.needs {
         Needs::Read(name) => (Perm::Read, name),
         Needs::Write(name) => (Perm::Write, name),
+        Needs::ReadOrWrite(name) if who.allows(Perm::Write, name) => return Ok(()),
+        Needs::ReadOrWrite(name) => (Perm::Read, name),
         // A folder made by the grant on what it will hold.
         Needs::WriteOrWithin(name) if !who.allows(Perm::Write, name) => {
             return match who.reaches(Perm::Write, &format!("{name}/")) {

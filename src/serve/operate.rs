@@ -79,6 +79,9 @@ pub enum Needs<'a> {
     Read(&'a str),
     /// To write the file.
     Write(&'a str),
+    /// To read the file or to write it: what a writer that may not read
+    /// it learns (only of its own upload) is the serve function's to say.
+    ReadOrWrite(&'a str),
     /// To write the folder's own name, or something within it (a
     /// folder's making: a grant on `a/` makes `a`).
     WriteOrWithin(&'a str),

@@ -28,6 +28,21 @@ use crate::name::Name;
 /// taken for one.
 const KEPT: &str = "ferry-kept";
 
+/// The same, for one begun from the bytes of a file its token may not
+/// read (an `APPE` onto it): its size would tell that file's
+/// ([`SessionInfo::holds_unread_bytes`]).
+const KEPT_ONTO: &str = "ferry-kept-onto";
+
+impl SessionInfo {
+    /// It is an upload kept for a token that began it from the bytes of a
+    /// file that token may not read (`APPE` onto it): how many bytes it
+    /// holds is told to clients that may read the file, not to its owner
+    /// (who goes on from its end, never from an offset into it).
+    pub fn holds_unread_bytes(&self) -> bool {
+        self.meta.as_deref() == Some(KEPT_ONTO)
+    }
+}
+
 impl Storage {
     /// The upload of `name` kept for `owner` (a token's name; `None`
     /// without access control), if there is one.
@@ -104,6 +119,9 @@ impl Storage {
         let whose = (limits.owner.as_deref(), name);
         let id = self.kept_id(&dir, whose.0, name)?;
         if let Some(mut kept) = self.kept_in(&dir, &id, whose)? {
+            if !read && kept.holds_unread_bytes() && offset.is_some_and(|at| at > 0) {
+                return Err(StorageError::PastEnd(0));
+            }
             let at = offset.unwrap_or(kept.received);
             if at > kept.received {
                 return Err(StorageError::PastEnd(kept.received));
@@ -127,7 +145,8 @@ impl Storage {
         if at > current {
             return Err(StorageError::PastEnd(current));
         }
-        let upload = (name, DEFERRED_SIZE, None, Some(KEPT));
+        let meta = if read || at == 0 { KEPT } else { KEPT_ONTO };
+        let upload = (name, DEFERRED_SIZE, None, Some(meta));
         let mut info = self.create_session(&dir, &mut index, &id, upload, limits)?;
         if at > 0 {
             if let Err(err) = self.seed(&dir, &id, name, at) {
@@ -187,7 +206,7 @@ impl Storage {
         match self.session_in(dir, id) {
             Ok(info)
                 if !info.stored
-                    && info.meta.as_deref() == Some(KEPT)
+                    && matches!(info.meta.as_deref(), Some(KEPT | KEPT_ONTO))
                     && info.owner.as_deref() == owner
                     && info.name == *name =>
             {

@@ -317,3 +317,77 @@ fn a_file_moved_onto_a_name_frees_what_a_cut_stor_kept_of_it() {
     assert_eq!(used(), 10, "the kept bytes went when the name was taken");
     assert_eq!(size(&mut cam, "dcim/shot.jpg"), 10);
 }
+
+/// A write-only camera (`write:cams/`) goes on with its own cut upload as
+/// curl's `-C -` does (`SIZE`, then `APPE` of the rest): `SIZE` tells it
+/// the bytes it sent. Of a file it may not read it learns nothing, not
+/// even through an upload it began from that file's bytes (`APPE` onto
+/// it): `SIZE` and `REST` answer as for a name with no file, and FERRY/1's
+/// `SESSIONS` does not list that upload.
+#[test]
+fn a_write_only_camera_resumes_its_own_upload_and_learns_nothing_of_others() {
+    let holders: &[(&str, &[&str])] = &[("cam", &["write:cams/"])];
+    let (server, tokens, _dir) = support::tokens::guarded_with(holders, &[], listen_ftp);
+    let cams = server.root.path().join("cams");
+    std::fs::create_dir(&cams).unwrap();
+    let mut cam = connect(&server);
+    log_in(&mut cam, "cam", &tokens[0]);
+    let body = pattern(1 << 20, 9);
+    cut_after(&mut cam, "STOR cams/a.jpg", &body[..1 << 19], (&cams, 4096));
+    let kept = size(&mut cam, "cams/a.jpg");
+    assert!((4096..=1 << 19).contains(&kept), "{kept}");
+    let (_, ended) = store_with(&mut cam, "APPE cams/a.jpg", &body[kept as usize..]);
+    assert_eq!(ended, "226 done");
+    assert!(std::fs::read(cams.join("a.jpg")).unwrap() == body, "whole");
+
+    // Someone else's file: the camera's APPE onto it keeps, once cut,
+    // an upload holding the file's bytes; none of its size is told.
+    std::fs::write(cams.join("log.csv"), [b'x'; 1234]).unwrap();
+    let missing = ask(&mut cam, "SIZE cams/none.csv");
+    assert!(missing.starts_with("550 "), "{missing}");
+    let addr = support::ftp::passive(&mut cam);
+    let mut data = std::net::TcpStream::connect(addr).unwrap();
+    assert!(ask(&mut cam, "APPE cams/log.csv").starts_with("150 "));
+    std::io::Write::write_all(&mut data, &[b'y'; 5000]).unwrap();
+    wait_for_staged(&server.root.path().join(".ferry-uploads"), 1234 + 5000);
+    rustix::net::sockopt::set_socket_linger(&data, Some(std::time::Duration::ZERO)).unwrap();
+    drop(data);
+    assert!(support::ftp::line(&mut cam).starts_with("426 "));
+    for name in ["cams/log.csv", "cams/none.csv"] {
+        let answer = ask(&mut cam, &format!("SIZE {name}"));
+        assert_eq!(answer, missing.replace("none.csv", &name[5..]), "{name}");
+        assert!(ask(&mut cam, "REST 1000").starts_with("350 "));
+        let (refused, _) = store(&mut cam, name, b"z");
+        assert!(refused.starts_with("501 "), "{refused}");
+        assert!(!refused.contains("6234"), "{refused}");
+    }
+    let mut ferry = server.raw();
+    ferry.send(format!("AUTH {}\n", tokens[0]));
+    assert!(ferry.line().starts_with("OK"));
+    ferry.send("SESSIONS\n");
+    assert_eq!(ferry.line(), "OK 0");
+    // It goes on from the end all the same, as an APPE does.
+    let (_, ended) = store_with(&mut cam, "APPE cams/log.csv", b",end");
+    assert_eq!(ended, "226 done");
+    let log = std::fs::read(cams.join("log.csv")).unwrap();
+    assert_eq!((log.len(), &log[6234..]), (6238, &b",end"[..]));
+}
+
+/// Waits (within `PATIENCE`) until an upload session's data file in
+/// `dir` holds `seen` bytes.
+fn wait_for_staged(dir: &std::path::Path, seen: u64) {
+    let deadline = std::time::Instant::now() + support::PATIENCE;
+    let staged = || {
+        let entries = std::fs::read_dir(dir).ok()?;
+        let data = entries
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".data"));
+        data.filter_map(|e| e.metadata().ok())
+            .map(|m| m.len())
+            .max()
+    };
+    while staged().is_none_or(|n| n < seen) {
+        assert!(std::time::Instant::now() < deadline, "never staged {seen}");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}

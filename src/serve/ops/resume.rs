@@ -88,7 +88,10 @@ impl Operate for Resume {
 
 /// Where an upload of `name` goes on from: the bytes kept for the
 /// client's token (a `STOR` cut off), else the file's size (FTP's `SIZE`,
-/// which curl's and lftp's resume ask first).
+/// which curl's and lftp's resume ask first). A token that may write the
+/// file but not read it (a camera's) is told of its own kept upload
+/// only: of the file, or of an upload begun from the file's bytes,
+/// nothing (refused as a read, whether the file is there or not).
 #[derive(Debug)]
 pub struct ResumeFrom {
     /// The file.
@@ -97,7 +100,7 @@ pub struct ResumeFrom {
 
 impl Operate for ResumeFrom {
     fn aim(&self) -> Aim<'_> {
-        Aim::at(self.name.as_str(), Needs::Read(self.name.as_str()))
+        Aim::at(self.name.as_str(), Needs::ReadOrWrite(self.name.as_str()))
     }
 
     /// On the pool: the kept upload's session ([`Reply::Session`]), else
@@ -106,11 +109,18 @@ impl Operate for ResumeFrom {
     fn serve(self, _ctx: &Ctx<'_>, who: Who) -> Outcome {
         let owner = owner_of(&who);
         let name = self.name;
+        let reads = who.allows(Perm::Read, name.as_str());
         Outcome::on_pool(move |ctx| {
             match ctx.storage.kept_upload(owner.as_deref(), &name) {
-                Ok(Some(kept)) => return Outcome::answer(Reply::Session(Box::new(kept))),
-                Ok(None) => {}
+                Ok(Some(kept)) if reads || !kept.holds_unread_bytes() => {
+                    return Outcome::answer(Reply::Session(Box::new(kept)));
+                }
+                Ok(_) => {}
                 Err(err) => return storage_refusal(ctx, "STAT", name.as_str(), err),
+            }
+            if !reads {
+                let refused = crate::serve::access::refusal(&who, Perm::Read, name.as_str());
+                return Outcome::failed(refused, Next::Request);
             }
             match ctx.storage.stat(&name) {
                 Ok(found) => Outcome::answer(Reply::Stat {

@@ -6,11 +6,12 @@
 use log::debug;
 
 use super::sessions::on_own_session;
-use crate::access::Who;
+use crate::access::{Perm, Who};
 use crate::name::Name;
 use crate::serve::access::authorize_session;
 use crate::serve::operate::{Aim, Needs, Operate};
 use crate::serve::{Ctx, Next, Outcome, Reply, refuse};
+use crate::storage::SessionInfo;
 
 /// How far upload `id` has come (tus's `HEAD`), for a client that may
 /// write it.
@@ -48,9 +49,10 @@ impl Operate for Sessions {
         Aim::none(Needs::Token)
     }
 
-    /// The sessions whose files `who` may write, most recently used first.
-    /// Allowed on a read-only server (it writes nothing), where there is
-    /// nothing to list but what an earlier run left.
+    /// The sessions whose files `who` may write, most recently used first
+    /// (of those it may not read, only its own: [`told`]). Allowed on a
+    /// read-only server (it writes nothing), where there is nothing to
+    /// list but what an earlier run left.
     fn serve(self, _ctx: &Ctx<'_>, who: Who) -> Outcome {
         Outcome::on_pool(move |ctx| {
             let may_write = |name: &Name| authorize_session(&who, name.as_str()).is_ok();
@@ -59,11 +61,24 @@ impl Operate for Sessions {
                 .storage
                 .list_sessions(ttl, MAX_LISTED_SESSIONS, &may_write)
             {
-                Ok(sessions) => Outcome::answer(Reply::Sessions(sessions)),
+                Ok(mut sessions) => {
+                    let owner = who.owner().map(|owner| owner.as_str().to_owned());
+                    sessions.retain(|listed| told(&who, owner.as_deref(), &listed.info));
+                    Outcome::answer(Reply::Sessions(sessions))
+                }
                 Err(err) => refuse(ctx, "SESSIONS", "", err.into(), Next::Request),
             }
         })
     }
+}
+
+/// Whether `session` is listed to `who` (whose token is `owner`), which
+/// may write its file: a session staged by someone else, or begun from
+/// the bytes of a file (FTP's `APPE`), tells how far the file has come,
+/// which only a client that may read it may learn.
+fn told(who: &Who, owner: Option<&str>, session: &SessionInfo) -> bool {
+    who.allows(Perm::Read, session.name.as_str())
+        || (session.owner.as_deref() == owner && !session.holds_unread_bytes())
 }
 
 /// Discard an upload.
