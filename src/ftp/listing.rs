@@ -204,7 +204,7 @@ impl Format for Mlsd {
     fn put(&mut self, prefix: &str, piece: Piece<'_>, out: &mut Vec<u8>) {
         let (file, name, rights) = match piece {
             Piece::Directory { name, .. } => {
-                let rights = self.row.take().unwrap_or(self.rights);
+                let rights = self.row.take().unwrap_or(self.rights.inherited());
                 (None, name, rights)
             }
             Piece::File { entry, .. } | Piece::Only(entry) => {
@@ -316,15 +316,16 @@ fn file_perm(rights: Rights) -> String {
 }
 
 /// A listed folder's `perm`: enter and list it (`e`, `l`), make files
-/// and folders in it (`c`, `m`), delete it and what is in it (`d`, `p`),
-/// rename it (`f`).
+/// and folders in it (`c`, `m`), delete it (`d`: by the grant on its
+/// name, as `RMD` is judged) and what is in it (`p`), rename it (`f`).
 fn folder_perm(rights: Rights) -> String {
-    let (write, delete) = (rights.write, rights.delete);
+    let (write, remove) = (rights.write, rights.remove);
     perm(&[
         (rights.read, "el"),
         (write, "cm"),
-        (delete, "dp"),
-        (write && delete, "f"),
+        (remove, "d"),
+        (rights.delete, "p"),
+        (write && remove, "f"),
     ])
 }
 

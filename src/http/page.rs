@@ -25,7 +25,7 @@ use time::OffsetDateTime;
 use time::macros::format_description;
 
 use super::fields::url_path;
-use super::page_data::{Entries, may_words};
+use super::page_data::{Entries, may_words, row_words};
 use crate::serve::terms::{Details, Format, Wants};
 use crate::serve::{Piece, Rights};
 use crate::storage::{ListEntry, Space};
@@ -142,8 +142,8 @@ pub const ROWS_UP_TO: usize = 200;
 #[derive(Debug, Default)]
 pub struct Page {
     rights: Rights,
-    /// The next folder row's own rights, where they differ.
-    row: Option<Rights>,
+    /// The next folder row's own `data-may` words, where they differ.
+    row: Option<&'static str>,
     kind: Kind,
     /// The room to write here (the disk's, or the tightest quota's), for
     /// the usage bar; told before the walk.
@@ -185,7 +185,7 @@ impl Format for Page {
     }
 
     fn row_rights(&mut self, rights: Rights) {
-        self.row = Some(rights);
+        self.row = row_words(rights, self.rights);
     }
 
     fn entries(&mut self, count: usize) {
@@ -207,7 +207,7 @@ impl Page {
     /// Appends `piece` of the listing of `prefix` (empty for the root,
     /// else ending in `/`) as HTML, as rows or as data ([`Kind`]).
     fn html(&mut self, prefix: &str, piece: Piece<'_>, text: &mut String) {
-        let row = self.row.take().map(may_words);
+        let row = self.row.take();
         match (piece, &mut self.kind) {
             (Piece::Start, kind) => {
                 let scripted = !matches!(kind, Kind::Plain);

@@ -109,6 +109,17 @@ pub fn may_words(rights: Rights) -> &'static str {
     }
 }
 
+/// What a folder's row offers (writes in it, its own removal and
+/// rename) as `data-may` words, where that differs from what `listed`,
+/// the listed folder's rights, offer every row.
+pub fn row_words(row: Rights, listed: Rights) -> Option<&'static str> {
+    let own = may_words(Rights {
+        delete: row.remove,
+        ..row
+    });
+    (own != may_words(listed)).then_some(own)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -258,8 +258,23 @@ pub struct Rights {
     pub write: bool,
     /// It may delete what is in it (a rename needs this and `write`).
     pub delete: bool,
+    /// It may remove (or rename away) the folder itself, by the grant on
+    /// its name, as the server judges a folder's DELETE and MOVE (a grant
+    /// on `a/` is on what it holds, not on `a`); never the root.
+    pub remove: bool,
     /// The server is read-only (`--read-only`): nobody may write.
     pub read_only: bool,
+}
+
+impl Rights {
+    /// What may be done with a folder listed in this one where no grant
+    /// lies below it: the same in it, and its removal a deletion here.
+    pub fn inherited(self) -> Rights {
+        Rights {
+            remove: self.delete,
+            ..self
+        }
+    }
 }
 
 /// What `who` may do in the folder `prefix` (empty for the root, else
@@ -269,18 +284,10 @@ pub(super) fn rights(who: &Who, prefix: &str, writable: bool) -> Rights {
         read: who.may_list(prefix),
         write: writable && who.allows(Perm::Write, prefix),
         delete: writable && who.allows(Perm::Delete, prefix),
+        remove: writable
+            && !prefix.is_empty()
+            && who.allows(Perm::Delete, prefix.trim_end_matches('/')),
         read_only: !writable,
-    }
-}
-
-/// What `who` may do to the folder `name` (ending in `/`) as its row on
-/// a page offers it: [`rights`] in it, but its own removal (or rename) by
-/// the grant on its name, as the server judges a folder's DELETE and
-/// MOVE (a grant on `name/` is on what it holds, not on the folder).
-pub(super) fn folder_rights(who: &Who, name: &str, writable: bool) -> Rights {
-    Rights {
-        delete: writable && who.allows(Perm::Delete, name.trim_end_matches('/')),
-        ..rights(who, name, writable)
     }
 }
 

@@ -87,8 +87,9 @@ fn a_token_logs_in_and_each_command_is_an_operation_on_the_root() {
     assert_eq!(entry[1], " type=dir;perm=elcmdpf; /photos", "{entry:?}");
     assert_eq!(
         reply_to(&mut raw, "MLST /"),
-        ["250-Listing /", " type=dir;perm=elcmdpf; /", "250 End"]
+        ["250-Listing /", " type=dir;perm=elcmp; /", "250 End"]
     );
+    assert!(ask(&mut raw, "RMD /").starts_with("5"), "the root stays");
     assert!(ask(&mut raw, "MLST /photos/none.jpg").starts_with("550 "));
     assert_eq!(ask(&mut raw, "RNFR a.jpg"), "350 ready for RNTO");
     assert_eq!(ask(&mut raw, "RNTO b.jpg"), "250 done");
@@ -409,4 +410,34 @@ fn a_write_only_token_renames_its_upload() {
     assert_eq!(ask(&mut raw, "RNFR cams/front.jpg"), "350 ready for RNTO");
     assert!(ask(&mut raw, "RNTO elsewhere.jpg").starts_with("550 "));
     assert!(server.path("cams/front.jpg").exists());
+}
+
+/// A grant on `team/` is on what the folder holds, not on `team`: `RMD
+/// team` is refused, and `MLST team` says so (`perm` without `d` and
+/// `f`) exactly as `MLSD` of the root lists it, while `p` says what is in
+/// it may go. Before, MLST claimed `elcmdpf` where MLSD said `elcmp`.
+#[test]
+fn mlst_of_a_folder_says_what_mlsd_says_of_it() {
+    let holders: &[(&str, &[&str])] = &[("team", &["read:team/", "write:team/", "delete:team/"])];
+    let (server, tokens, _dir) = support::tokens::guarded_with(holders, &[], listen_ftp);
+    std::fs::create_dir_all(server.root.path().join("team/sub")).unwrap();
+    let mut raw = connect(&server);
+    log_in(&mut raw, "team", &tokens[0]);
+    let (bytes, _, _) = crate::support::ftp::transfer(&mut raw, "MLSD /");
+    let listed = String::from_utf8(bytes).unwrap();
+    assert_eq!(listed, "type=dir;perm=elcmp; team\r\n");
+    assert_eq!(
+        reply_to(&mut raw, "MLST /team")[1],
+        " type=dir;perm=elcmp; /team"
+    );
+    assert!(ask(&mut raw, "RMD /team").starts_with("550 "));
+    // Within it, a folder may go: MLSD and MLST agree on that too.
+    let (bytes, _, _) = crate::support::ftp::transfer(&mut raw, "MLSD /team");
+    let listed = String::from_utf8(bytes).unwrap();
+    assert_eq!(listed, "type=dir;perm=elcmdpf; sub\r\n");
+    assert_eq!(
+        reply_to(&mut raw, "MLST /team/sub")[1],
+        " type=dir;perm=elcmdpf; /team/sub"
+    );
+    assert!(ask(&mut raw, "RMD /team/sub").starts_with("250 "));
 }

@@ -107,10 +107,10 @@ pub(super) fn spool_directory(
                 .format
                 .details(describer.subfolder(storage, name, *inode));
         }
-        // A few comparisons per grant: the same as `listed` unless a
+        // A few comparisons per grant: what `listed` gives it unless a
         // grant lies below the listed folder.
-        let rights = crate::serve::access::folder_rights(who, name, writable);
-        if rights != listed {
+        let rights = crate::serve::access::rights(who, name, writable);
+        if rights != listed.inherited() {
             spool.format.row_rights(rights);
         }
         spool.put(Piece::Directory {
