@@ -29,8 +29,8 @@ use crate::wire::Protocol;
 pub struct ServeArgs {
     /// Serve FERRY/1 on this address (port 0 picks a free port; without a
     /// port, 5010). Without --listen, FERRY/1 is served on 127.0.0.1:5010
-    /// only where no --http or --s3 is given: a server asked for HTTP or
-    /// S3 alone serves only those.
+    /// only where no --http, --s3 or --ftp is given: a server asked for
+    /// HTTP, S3 or FTP alone serves only those.
     #[arg(long, value_parser = resolve_listen)]
     listen: Option<SocketAddr>,
     /// Serve HTTP/1.1 (ferry's HTTP, WebDAV, tus, the web page) on this
@@ -138,7 +138,8 @@ pub struct ServeArgs {
     /// clients without a token count as one token); with access control.
     #[arg(long, default_value_t = 1_024)]
     max_upload_sessions_per_token: usize,
-    /// Refuse PUT and DEL.
+    /// Refuse every change (uploads, deletes, moves, new folders, times
+    /// set) over every protocol.
     #[arg(long)]
     read_only: bool,
     /// Durable acknowledgements, the default (kept for scripts): a PUT,

@@ -9,7 +9,8 @@
 //! - `resume`: `--resume` through a proxy that cuts connections;
 //!   `verify`: every download checked against the server's CRC-32C;
 //! - `progress`: bars and `--verbose`; `sessions`: `ferry sessions`;
-//! - `bench`: `ferry bench` against tokens and TLS.
+//! - `bench`: `ferry bench` against tokens and TLS;
+//! - `serve_doc`: docs/serve.md against `serve --help`, flag by flag.
 //!
 //! Built with the `client` feature only. One module alone: `cargo test
 //! --test cli resume::`.
@@ -27,6 +28,7 @@ mod misuse;
 mod more_edges;
 mod progress;
 mod resume;
+mod serve_doc;
 mod sessions;
 mod sync;
 mod transfers;
