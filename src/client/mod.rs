@@ -12,6 +12,7 @@
 //! - [`resume`]: uploads and downloads that reconnect and carry on;
 //! - [`retry`]: how often and how patiently to reconnect;
 //! - `probe`: what a port that does not greet speaks (HTTP, TLS);
+//! - `tls_failure`: a failed TLS handshake in one sentence and the way out;
 //! - `endpoint`, `remote`, `checks`: where a server is, what its replies
 //!   say of its files, and the CRC-32C the client takes itself.
 //!
@@ -31,6 +32,7 @@ pub mod resume;
 pub mod retry;
 pub mod sessions;
 pub mod stream;
+mod tls_failure;
 pub mod wire;
 
 use std::io::{self, Read, Write};

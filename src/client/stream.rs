@@ -35,6 +35,8 @@ pub enum Trust {
 #[derive(Clone)]
 pub struct ClientTls {
     config: Arc<ClientConfig>,
+    /// The `--ca` file trusted, if any: named when a handshake fails.
+    ca: Option<Arc<Path>>,
 }
 
 impl std::fmt::Debug for ClientTls {
@@ -67,8 +69,13 @@ impl ClientTls {
                 .with_root_certificates(system_roots()?)
                 .with_no_client_auth(),
         };
+        let ca = match trust {
+            Trust::Ca(path) => Some(Arc::from(path.as_path())),
+            Trust::System | Trust::Insecure => None,
+        };
         Ok(ClientTls {
             config: Arc::new(config),
+            ca,
         })
     }
 
@@ -78,8 +85,7 @@ impl ClientTls {
     /// # Errors
     /// `host` is not a valid name or address.
     pub(crate) fn session(&self, addr: &str) -> io::Result<ClientConnection> {
-        let host = addr.rsplit_once(':').map_or(addr, |(host, _port)| host);
-        let name = ServerName::try_from(host.trim_start_matches('[').trim_end_matches(']'))
+        let name = ServerName::try_from(host_of(addr))
             .map_err(|err| io::Error::new(io::ErrorKind::InvalidInput, err))?
             .to_owned();
         ClientConnection::new(Arc::clone(&self.config), name).map_err(io::Error::other)
@@ -94,9 +100,9 @@ impl ClientTls {
     pub(crate) fn handshake(&self, mut tcp: TcpStream, addr: &str) -> io::Result<Halves> {
         let mut session = self.session(addr)?;
         while session.is_handshaking() {
-            session
-                .complete_io(&mut tcp)
-                .map_err(|err| handshake_error(&err))?;
+            session.complete_io(&mut tcp).map_err(|err| {
+                super::tls_failure::handshake_failure(&err, host_of(addr), self.ca.as_deref())
+            })?;
         }
         let shared = Arc::new(Shared {
             session: Mutex::new(session),
@@ -114,18 +120,11 @@ impl ClientTls {
     }
 }
 
-/// A failed handshake, said so that the usual causes show.
-fn handshake_error(err: &io::Error) -> io::Error {
-    let text = err.to_string();
-    let hint = if text.contains("InvalidContentType") || text.contains("corrupt message") {
-        " (the server answered in plaintext: is it serving TLS?)"
-    } else if text.contains("invalid peer certificate") {
-        " (the server's certificate is not signed by an authority trusted here, \
-         or not for this host: --ca <pem> trusts a private one)"
-    } else {
-        ""
-    };
-    io::Error::new(err.kind(), format!("TLS handshake failed: {err}{hint}"))
+/// The host of `addr` (`host:port`, `[v6]:port`), as the server's
+/// certificate must name it.
+fn host_of(addr: &str) -> &str {
+    let host = addr.rsplit_once(':').map_or(addr, |(host, _port)| host);
+    host.trim_start_matches('[').trim_end_matches(']')
 }
 
 /// Both halves of one connection.

@@ -10,7 +10,8 @@
 //!   `verify`: every download checked against the server's CRC-32C;
 //! - `progress`: bars and `--verbose`; `sessions`: `ferry sessions`;
 //! - `bench`: `ferry bench` against tokens and TLS;
-//! - `serve_doc`: docs/serve.md against `serve --help`, flag by flag.
+//! - `serve_doc`: docs/serve.md against `serve --help`, flag by flag;
+//! - `tls_errors`: a certificate the client cannot accept, in words.
 //!
 //! Built with the `client` feature only. One module alone: `cargo test
 //! --test cli resume::`.
@@ -31,5 +32,6 @@ mod resume;
 mod serve_doc;
 mod sessions;
 mod sync;
+mod tls_errors;
 mod transfers;
 mod verify;
