@@ -82,13 +82,13 @@ impl Codec {
 
     /// The answer, in plaintext, for a client that spoke plaintext to a
     /// TLS port (the connection then closes).
-    pub fn plaintext_on_tls_port(&self, out: &mut Vec<u8>) {
+    pub fn plaintext_on_tls_port(&mut self, out: &mut Vec<u8>) {
         match self {
             Codec::Ferry(_) => ferry::plaintext_on_tls_port(out),
             Codec::Http(_) => http::plaintext_on_tls_port(out),
             // An FTP listener is never TLS from the first byte (`Config::listen`).
             Codec::Ftp(_) => out.extend_from_slice(b"421 this port speaks TLS\r\n"),
-            Codec::FtpData(_) => {}
+            Codec::FtpData(link) => link.spoke_plaintext(),
         }
     }
 

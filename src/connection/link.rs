@@ -140,7 +140,8 @@ impl Connection {
         let whole = matches!(
             self.state,
             State::Ended | State::Done | State::Lingering { .. }
-        ) && self.sent as usize == self.output.len();
+        ) && self.sent as usize == self.output.len()
+            && !self.transport.holds_output();
         self.codec.closing_relay(whole)
     }
 

@@ -10,8 +10,8 @@ use mio::Interest;
 
 use super::{
     Connection, Env, FAREWELL, HEADER_READ, HELD_INPUT_BUDGET, KEEP_CAPACITY, LAST_REQUEST_DUE,
-    LEAN_READ, LINGER_LIMIT, MIN_OPERATION_COST, PEER_EOF, REQUEST_COST, SEND_CHUNK, State, Step,
-    TURN_BUDGET, Wait, clamp_to,
+    LEAN_READ, MIN_OPERATION_COST, PEER_EOF, REQUEST_COST, SEND_CHUNK, State, Step, TURN_BUDGET,
+    Wait,
 };
 use crate::serve;
 use crate::wire::socket::{self, Outcome};
@@ -176,44 +176,28 @@ impl Connection {
                 Some(Ok(n))
             }
             Outcome::WouldBlock => None,
+            // An FTP data connection's (PROT P), whose transfer was handed
+            // to it before its client said a word.
+            Outcome::NotTls => {
+                self.spoke_plaintext();
+                Some(Ok(0))
+            }
             other => Some(Err(self.socket_failed(other))),
         }
     }
 
-    /// `Done`: the last answer is out. Close, or if the peer may still be
-    /// sending, say so with a FIN and linger over what it sends.
-    fn after_last_answer(&mut self) -> Result<usize, Step> {
-        match self.transport.finish() {
-            Outcome::Done(_) => {}
-            Outcome::WouldBlock => return Err(Step::Wait(Interest::WRITABLE)),
-            _ => return Err(Step::Close),
-        }
-        if self.flag(PEER_EOF) {
-            return Err(Step::Close);
-        }
-        // The peer then sees our FIN after the last byte.
-        let _ = self.transport.stream().shutdown(std::net::Shutdown::Write);
-        self.state = State::Lingering { left: LINGER_LIMIT };
-        Ok(0)
-    }
-
-    /// `Ended`: the answer said it was the last (HTTP's `Connection:
-    /// close`). Nothing unread: closing now sends no reset; something
-    /// after all: linger over it, as `Done` does.
-    fn end_after_last(&mut self, scratch: &mut [u8]) -> Result<usize, Step> {
-        match self.transport.finish() {
-            Outcome::Done(_) => {}
-            Outcome::WouldBlock => return Err(Step::Wait(Interest::WRITABLE)),
-            _ => return Err(Step::Close),
-        }
-        match self.transport.read_raw(scratch) {
-            Outcome::Done(n) => {
-                self.bytes_in += n as u64;
-                self.state = State::Done;
-                Ok(n)
-            }
-            _ => Err(Step::Close),
-        }
+    /// The peer spoke plaintext where TLS was due: whatever the state was
+    /// about ends unanswered in TLS (nothing sealed goes out in the
+    /// clear), and the codec says why in plaintext, which is what the
+    /// peer understands.
+    fn spoke_plaintext(&mut self) {
+        debug!("#{} spoke plaintext to a TLS port", self.id);
+        self.transport.drop_tls();
+        // What was queued to be sealed (a listing's lines) is dropped.
+        self.output.clear();
+        self.sent = 0;
+        self.codec.plaintext_on_tls_port(&mut self.output);
+        self.state = State::Done;
     }
 
     /// Sends queued output. `Ok(bytes)` on progress.
@@ -299,25 +283,6 @@ impl Connection {
             }
             Outcome::WouldBlock => Err(Step::Wait(Interest::WRITABLE)),
             other => Err(self.socket_failed(other)),
-        }
-    }
-
-    /// Reads and discards input until the peer closes or `left` runs out.
-    fn linger(&mut self, scratch: &mut [u8], left: u64) -> Result<usize, Step> {
-        let want = clamp_to(left, scratch.len());
-        if want == 0 {
-            return Err(Step::Close);
-        }
-        match self.transport.read_raw(&mut scratch[..want]) {
-            Outcome::Done(n) => {
-                self.bytes_in += n as u64;
-                self.state = State::Lingering {
-                    left: left - n as u64,
-                };
-                Ok(n)
-            }
-            Outcome::WouldBlock => Err(Step::Wait(Interest::READABLE)),
-            _ => Err(Step::Close),
         }
     }
 
@@ -410,11 +375,7 @@ impl Connection {
                 Ok(0)
             }
             Outcome::NotTls => {
-                // Told in plaintext, which is what it understands.
-                debug!("#{} spoke plaintext to a TLS port", self.id);
-                self.transport.drop_tls();
-                self.codec.plaintext_on_tls_port(&mut self.output);
-                self.state = State::Done;
+                self.spoke_plaintext();
                 Ok(0)
             }
             // Shutting down, all that has arrived is in, and what seemed a

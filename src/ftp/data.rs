@@ -89,6 +89,17 @@ impl Data {
         self.relay = Some(Relay::Ended(ended));
     }
 
+    /// Its peer spoke plaintext where `PROT P` asked for TLS: nothing is
+    /// transferred (the upload goes unstored, the file unsent), and the
+    /// control connection says so (`425`), whatever had begun.
+    pub fn spoke_plaintext(&mut self) {
+        if !self.ended {
+            self.ended = true;
+            let why = "the data connection did not begin TLS (PROT P): nothing was transferred";
+            self.relay = Some(Relay::Refused(why.into()));
+        }
+    }
+
     /// It answered its one request: the connection ends once what it
     /// sends is out.
     pub fn is_closing(&self) -> bool {

@@ -175,3 +175,61 @@ fn without_a_certificate_no_tls_is_offered() {
     assert!(plain.ask("PROT P").starts_with("503 "));
     assert!(plain.ask("AUTH KERBEROS").starts_with("504 "));
 }
+
+/// Under `PROT P` a data connection that sends plaintext (or anything
+/// but a TLS handshake) is no transfer: the STOR is answered `425`,
+/// nothing is stored and nothing is kept, and a RETR sends nothing; the
+/// control connection goes on. vsftpd answers so; before, the STOR was
+/// answered `226 done` with nothing stored.
+#[test]
+fn under_prot_p_a_data_connection_in_the_clear_transfers_nothing() {
+    let (server, certs) = with_tls(|_| {});
+    let mut control = secured(&server, &certs);
+    assert_eq!(control.ask("USER me"), "331 any password");
+    assert_eq!(control.ask("PASS x"), "230 logged in");
+    assert_eq!(control.ask("PBSZ 0"), "200 PBSZ=0");
+    assert_eq!(control.ask("PROT P"), "200 data connections go over TLS");
+    let mut data = TcpStream::connect(control.passive()).unwrap();
+    data.set_read_timeout(Some(support::PATIENCE)).unwrap();
+    assert!(control.ask("STOR clear.txt").starts_with("150 "));
+    data.write_all(b"these bytes are in the clear\r\n").unwrap();
+    data.shutdown(std::net::Shutdown::Write).unwrap();
+    let ended = control.line();
+    assert!(
+        ended.starts_with("425 ") || ended.starts_with("426 "),
+        "{ended}"
+    );
+    let mut rest = Vec::new();
+    let _ = data.read_to_end(&mut rest);
+    assert!(!server.root.path().join("clear.txt").exists());
+    assert_eq!(server.settled_files_on_disk(), Vec::<String>::new());
+    // RETR of a file: nothing in the clear.
+    std::fs::write(server.root.path().join("secret.txt"), b"not for the wire").unwrap();
+    let mut data = TcpStream::connect(control.passive()).unwrap();
+    data.set_read_timeout(Some(support::PATIENCE)).unwrap();
+    assert!(control.ask("RETR secret.txt").starts_with("150 "));
+    data.write_all(b"GET / HTTP/1.0\r\n\r\n").unwrap();
+    let mut got = Vec::new();
+    let _ = data.read_to_end(&mut got);
+    assert!(!String::from_utf8_lossy(&got).contains("not for the wire"));
+    let ended = control.line();
+    assert!(
+        ended.starts_with("425 ") || ended.starts_with("426 "),
+        "{ended}"
+    );
+    // A listing, short enough to be queued whole before the handshake:
+    // none of it goes out in the clear either.
+    let mut data = TcpStream::connect(control.passive()).unwrap();
+    data.set_read_timeout(Some(support::PATIENCE)).unwrap();
+    assert!(control.ask("NLST").starts_with("150 "));
+    data.write_all(b"hello\r\n").unwrap();
+    let mut got = Vec::new();
+    let _ = data.read_to_end(&mut got);
+    assert!(!String::from_utf8_lossy(&got).contains("secret"), "{got:?}");
+    let ended = control.line();
+    assert!(
+        ended.starts_with("425 ") || ended.starts_with("426 "),
+        "{ended}"
+    );
+    assert_eq!(control.ask("NOOP"), "200 ok");
+}
