@@ -178,9 +178,13 @@ fn a_full_disk_is_said_in_words_and_its_file_marked_failed() {
     std::fs::write(&file, [7u8; 10_000]).unwrap();
     let input = browser.by_id("pick-files");
     browser.send_keys(&input, file.to_str().unwrap());
-    assert_eq!(
-        browser.message(),
-        "ten.bin: not enough space on the server (507)"
+    // In the server's words (what it staged, how to free it), not the
+    // status's canned meaning.
+    let said = browser.message();
+    assert!(
+        said.starts_with("ten.bin: disk full: 0 bytes staged for ten.bin;")
+            && said.ends_with(" (507)"),
+        "{said}"
     );
     let shown = browser.run(
         "const line = document.querySelector('.upload'); \
@@ -230,6 +234,80 @@ fn a_refused_upload_is_shown_to_the_user() {
         json!([]),
     );
     assert_eq!(shown, json!([[0, 0], "failed"]));
+}
+
+#[test]
+fn a_refusal_is_shown_in_the_servers_own_words() {
+    use support::http::{bearer, exchange};
+    let Some(browser) = Browser::start_or_skip() else {
+        return;
+    };
+    // A token whose quota counts 2 files, both uploaded already.
+    let (server, tokens, _dir) =
+        support::tokens::guarded_with(&[("qb", &["read:/", "write:/"])], &[], |config| {
+            support::tokens::set_quota(config, 0, "1000000,files=2");
+        });
+    let addr = server.http.unwrap();
+    let auth = format!("Host: {addr}\r\n{}", bearer(&tokens[0]));
+    for name in ["/one.txt", "/two.txt"] {
+        assert_eq!(exchange(addr, "PUT", name, &auth, b"x").status, 201);
+    }
+    let said = exchange(addr, "PUT", "/three.txt", &auth, b"x");
+    assert_eq!(said.status, 507);
+    let reason = "quota: token qb holds its 2 files already";
+    assert!(said.text().contains(reason), "{}", said.text());
+
+    // The page's upload is refused with the same words, not a status's
+    // canned meaning ("not enough space on the server").
+    browser.open(&format!("http://qb:{}@{addr}/", tokens[0]));
+    let local = tempfile::tempdir().unwrap();
+    let file = local.path().join("three.txt");
+    std::fs::write(&file, b"x").unwrap();
+    browser.send_keys(&browser.by_id("pick-files"), file.to_str().unwrap());
+    assert_eq!(browser.message(), format!("three.txt: {reason} (507)"));
+    assert!(!server.path("three.txt").exists());
+
+    // A preview refused (its file gone behind the page's back) says why.
+    std::fs::remove_file(server.path("two.txt")).unwrap();
+    let link = browser.element(
+        "return Array.from(document.querySelectorAll('td.n a')).find((a) => a.textContent === 'two.txt')",
+        json!([]),
+    );
+    browser.click(&link);
+    let shown = browser.wait_for("the preview's refusal", || {
+        let text = browser.run(
+            "const d = document.getElementById('preview'); \
+             return d.dataset.state === 'failed' ? d.querySelector('pre').textContent : null",
+            json!([]),
+        );
+        text.as_str().map(str::to_owned)
+    });
+    assert_eq!(shown, "Not shown: no such file (404)");
+
+    // An answer without a reason in text (a proxy's HTML page, say) is
+    // told by its status alone; a reason is shown as text, whatever it
+    // holds, never parsed as markup.
+    let shown = browser.run(
+        "const page = '<b>busy</b>'; \
+         const header = (name) => name === 'Content-Type' ? 'text/html' : null; \
+         const text = () => 'text/plain; charset=utf-8'; \
+         window.ferry.say(window.ferry.explain('Refresh', \
+           {status: 409, text: '409 Conflict: <img src=x> in the way\\n', header: text})); \
+         const m = document.getElementById('message'); \
+         return [window.ferry.explain('Refresh', {status: 503, text: page, header}), \
+                 window.ferry.explain('Refresh', {status: 507, text: '', header: text}), \
+                 m.textContent, m.children.length]",
+        json!([]),
+    );
+    assert_eq!(
+        shown,
+        json!([
+            "Refresh: the server is busy, try again later (503)",
+            "Refresh: not enough space on the server (507)",
+            "Refresh: <img src=x> in the way (409)",
+            0
+        ])
+    );
 }
 
 /// What a hostile uploader's page would do with its viewer's rights: copy

@@ -1,6 +1,6 @@
 //! The page's folders and search in a real browser (headless Chromium
 //! through chromedriver, as tests/browser/actions.rs): a folder renamed through
-//! its row's prompt, a folder with files deleted after its confirmation,
+//! its row's prompt (onto a name taken: refused in the server's words), a folder with files deleted after its confirmation,
 //! what a token could not delete told on the page, and the one search
 //! field, Enter pressed, finding a file deep down and following a result.
 //!
@@ -53,6 +53,17 @@ fn folders_are_renamed_moved_and_deleted_from_the_page() {
         std::fs::read(server.path("top/new name/sub/b.txt")).unwrap(),
         b"top/old/sub/b.txt"
     );
+
+    // Onto a name taken: refused, in the server's words, the target named.
+    browser.click(&browser.row_button("Rename", "top/new name/"));
+    browser.dialog_text();
+    browser.answer_dialog("gone");
+    browser.accept_dialog();
+    assert_eq!(
+        browser.message(),
+        "Rename top/new name to top/gone: the destination exists (Overwrite: F) (412)"
+    );
+    assert!(server.path("top/new name/a.txt").exists());
 
     // Moved elsewhere with a path from the top.
     browser.click(&browser.row_button("Rename", "top/new name/"));

@@ -264,7 +264,10 @@ fn what_a_selection_could_not_delete_is_reported() {
     // Removed behind the page's back: its DELETE finds nothing.
     std::fs::remove_file(server.path("gone.txt")).unwrap();
     browser.confirm(&browser.by_id("delete-selected"));
-    assert_eq!(browser.message(), "Not deleted:\ngone.txt: not found (404)");
+    assert_eq!(
+        browser.message(),
+        "Not deleted:\ngone.txt: no such file (404)"
+    );
     assert_eq!(rows(&browser), Vec::<String>::new());
 
     // Download takes each ticked one: a file as it is, a folder as .zip.

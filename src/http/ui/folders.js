@@ -25,7 +25,7 @@
     let report;
     try { report = JSON.parse(answer.text); } catch (_) { report = null; }
     const failed = (report && Array.isArray(report.failed)) ? report.failed : [];
-    const lines = failed.map((f) => ferry.explain(String(f.name), Number(f.status), String(f.reason || '')));
+    const lines = failed.map((f) => ferry.explain(String(f.name), { status: Number(f.status), text: String(f.reason || '') }));
     const more = report && report.more > 0 ? ['and ' + report.more + ' more'] : [];
     return [what + ', but some of it stayed:'].concat(lines, more).join('\n');
   }
@@ -35,7 +35,7 @@
     const answer = await ferry.send('DELETE', ferry.urlOf(name), { headers: JSON_ONLY });
     if (answer.status === 207) ferry.say(remained('Deleted ' + shown(name), answer));
     else if (answer.status >= 200 && answer.status < 300) ferry.say('Deleted ' + shown(name), true);
-    else ferry.say(ferry.explain('Delete ' + shown(name), answer.status, answer.text));
+    else ferry.say(ferry.explain('Delete ' + shown(name), answer));
     await ferry.refresh();
   }
 
@@ -52,8 +52,8 @@
     const what = 'Rename ' + shown(name);
     if (answer.status === 207) ferry.say(remained(what, answer));
     else if (answer.status >= 200 && answer.status < 300) ferry.say('Renamed ' + shown(name) + ' to ' + target, true);
-    else if (answer.status === 412) ferry.say(what + ': ' + target + ' exists already (412)');
-    else ferry.say(ferry.explain(what, answer.status, answer.text));
+    // Named, for a name taken (412: `the destination exists`).
+    else ferry.say(ferry.explain(what + ' to ' + target, answer));
     await ferry.refresh();
   }
 

@@ -50,8 +50,10 @@
 //                      of it (a cancel); ferry.busy(+1/-1) counts work
 //                      in body.dataset.state
 //   ferry.refresh()    the listing again from the server, in place
+//   ferry.explain(what, answer)  a refusal in words, with the server's
+//                      reason (`ten.bin: quota: token qb holds its 10
+//                      files already (507)`)
 //   ferry.report(name, status, reason)  a failure shown in words
-//                      (`ten.bin: not enough space on the server (507)`)
 //   ferry.selection()  the names (data-name) of the rows ticked
 //   ferry.send(method, url, {headers, body})  one request, counted in
 //                      body.dataset.state; resolves {status, text, header}
@@ -162,8 +164,17 @@
     message.className = ok ? 'ok' : '';
     message.textContent = text;
   }
-  // What a failed request means to a person, in words, with its status:
-  // `ten.bin: not enough space on the server (507)`.
+  // What a failed request means to a person, in words: what was asked,
+  // the server's own reason, the status. The one place a refusal
+  // becomes words: every caller hands it the answer as send resolved it
+  // ({status, text, header}), or {status, text} for a reason the server
+  // gave inside a report (a folder's 207). The reason is the first line
+  // of a text answer (response.rs, error: `507 Insufficient Storage:
+  // quota: token qb holds its 10 files already`) without its status
+  // words: `ten.bin: quota: token qb holds its 10 files already (507)`.
+  // An answer without one (empty, or not text: a proxy's HTML page, XML)
+  // says what its status means: `ten.bin: not enough space on the server
+  // (507)`. Shown by say, through textContent: never parsed as markup.
   const MEANINGS = {
     404: 'not found', 405: 'not allowed here', 408: 'the server stopped waiting',
     409: 'in the way of something already there', 410: 'gone', 412: 'changed meanwhile',
@@ -171,17 +182,26 @@
     500: 'the server failed', 503: 'the server is busy, try again later',
     507: 'not enough space on the server',
   };
-  // Where the words alone say less than the server's reason does.
-  const REASON_MATTERS = new Set([400, 409, 413, 415, 422]);
-  function explain(what, status, text) {
-    // The server's one-line reason, without the status line it starts with.
-    const reason = (text || '').trim().replace(/^\d{3}( [A-Za-z -]+)?: */, '');
+  // A reason longer than this (a proxy's page sent as text) is cut.
+  const LONGEST = 300;
+  function reasonOf(answer) {
+    const type = answer.header ? answer.header('Content-Type') || '' : 'text/plain';
+    if (!/^text\/plain\b/i.test(type)) return '';
+    const line = String(answer.text || '').trim().split('\n')[0]
+      .replace(/^\d{3}( [A-Za-z' -]+)?: */, '').trim();
+    return line.length > LONGEST ? line.slice(0, LONGEST - 1) + '\u2026' : line;
+  }
+  function explain(what, answer) {
+    const status = answer.status;
     if (status === 0) return what + ': the server could not be reached';
-    if (status === 401) return what + ': not signed in (reload the page to sign in: any name, the token as password)';
+    const reason = reasonOf(answer);
+    if (status === 401) {
+      return what + ': not signed in (' + (reason ? reason + '; ' : '') +
+        'reload the page to sign in: any name, the token as password)';
+    }
     if (status === 403) return what + ': not permitted (' + (reason || 'forbidden') + ')';
     const meaning = MEANINGS[status] || (status >= 500 ? 'the server failed' : 'refused');
-    const why = reason && (REASON_MATTERS.has(status) || !MEANINGS[status]) ? ': ' + reason : '';
-    return what + ': ' + meaning + ' (' + status + ')' + why;
+    return what + ': ' + (reason || meaning) + ' (' + status + ')';
   }
 
   // One request; resolves with {status, text, header(name)} (status 0:
@@ -486,7 +506,7 @@
     // No `Accept: text/html`: a refusal comes as one line of text to
     // explain, not as the page a person's navigation gets.
     const answer = await send('GET', location.pathname);
-    if (answer.status !== 200) { say(explain('Refresh', answer.status, answer.text)); return; }
+    if (answer.status !== 200) { say(explain('Refresh', answer)); return; }
     const page = new DOMParser().parseFromString(answer.text, 'text/html');
     const fresh = page.querySelector('#listing tbody');
     if (!fresh) return;
@@ -501,7 +521,7 @@
     if (!confirm('Delete ' + name + '?')) return;
     const answer = await send('DELETE', urlOf(name));
     if (succeeded(answer)) say('Deleted ' + name, true);
-    else say(explain('Delete ' + name, answer.status, answer.text));
+    else say(explain('Delete ' + name, answer));
     await refresh();
   }
 
@@ -511,7 +531,7 @@
     const target = wanted.startsWith('/') ? wanted.slice(1) : prefix + wanted;
     const answer = await send('MOVE', urlOf(name), { headers: { Destination: urlOf(target) } });
     if (succeeded(answer)) say('Renamed ' + name + ' to ' + target, true);
-    else say(explain('Rename ' + name, answer.status, answer.text));
+    else say(explain('Rename ' + name, answer));
     await refresh();
   }
 
@@ -537,7 +557,7 @@
       const name = prefix + wanted.replace(/^\/+|\/+$/g, '') + '/';
       const answer = await send('MKCOL', urlOf(name));
       if (succeeded(answer)) say('Made ' + name, true);
-      else say(explain('New folder ' + name, answer.status, answer.text));
+      else say(explain('New folder ' + name, answer));
       await refresh();
     });
   }
@@ -576,7 +596,7 @@
     for (const name of names) {
       const answer = await send('DELETE', urlOf(name));
       if (answer.status === 207) failures.push(...leftovers(answer));
-      else if (!succeeded(answer)) failures.push(explain(name, answer.status, answer.text));
+      else if (!succeeded(answer)) failures.push(explain(name, answer));
     }
     if (failures.length) say('Not deleted:\n' + failures.join('\n'));
     else say('Deleted ' + names.length + (names.length === 1 ? ' item' : ' items'), true);
@@ -824,7 +844,7 @@
     return null;
   }
 
-  function report(name, status, reason) { say(explain(name, status, reason)); }
+  function report(name, status, reason) { say(explain(name, { status, text: reason })); }
 
   body.dataset.state = 'idle';
   const entries = document.getElementById('entries');

@@ -107,7 +107,10 @@
     xhr.setRequestHeader('Range', 'bytes=0-' + (TEXT_CAP - 1));
     xhr.onload = () => {
       if (xhr.status !== 200 && xhr.status !== 206) {
-        pre.textContent = 'Not shown: the server answered ' + xhr.status + '.';
+        // The refusal in the server's words (page.js, explain).
+        const reason = new TextDecoder().decode(xhr.response || new ArrayBuffer(0));
+        const header = (field) => xhr.getResponseHeader(field);
+        pre.textContent = ferry.explain('Not shown', { status: xhr.status, text: reason, header });
         failed();
         return;
       }
@@ -120,7 +123,7 @@
       }
       ready();
     };
-    xhr.onerror = () => { pre.textContent = 'Not shown: the server could not be reached.'; failed(); };
+    xhr.onerror = () => { pre.textContent = ferry.explain('Not shown', { status: 0 }); failed(); };
     xhr.send();
     return xhr;
   }

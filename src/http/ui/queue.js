@@ -114,7 +114,7 @@
       // Only what the server kept: a failed file's bar is not full.
       item.bar.value = item.stored;
       item.line.classList.add('failed');
-      item.failure = explain(item.path, refused.status, refused.text);
+      item.failure = explain(item.path, refused);
       status(item, 'failed');
     }
     drawOverall();
@@ -126,7 +126,7 @@
     const kept = await ferry.terminate(item);
     item.stored = 0;
     item.bar.value = 0;
-    if (kept) item.failure = explain('Cancel ' + item.path, kept.status, kept.text);
+    if (kept) item.failure = explain('Cancel ' + item.path, kept);
     status(item, 'cancelled');
     drawOverall();
   }

@@ -58,7 +58,7 @@
     try { body = answer.status === 200 ? JSON.parse(answer.text) : null; } catch (_) { body = null; }
     if (!body || !Array.isArray(body.results)) {
       list.replaceChildren();
-      summary.textContent = ferry.explain('Search', answer.status, answer.text);
+      summary.textContent = ferry.explain('Search', answer);
       return;
     }
     const n = body.results.length;
