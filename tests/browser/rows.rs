@@ -3,7 +3,8 @@
 //! phone at 390×844: each row's actions in sight (download, rename,
 //! delete, share; on a phone folded into one "⋯" menu) only where the
 //! token's rights allow them, a folder renamed from its row, the keyboard
-//! (arrows, Delete after asking, F2, Enter), an icon per type, the one
+//! (arrows, Down on a page just loaded to the first row, Delete after
+//! asking, F2, Enter), an icon per type, the one
 //! search field (typing narrows, Enter searches below, cleared: the
 //! rows again), no sideways scrolling on a phone, and the read-only
 //! note. Screenshots for a person to look at go to
@@ -290,6 +291,56 @@ fn the_keyboard_selects_deletes_after_asking_renames_and_opens() {
         browser.type_keys(&format!("{DELETE}{F2}"));
         assert!(!browser.dialog_open());
         assert!(server.path(&c).exists() && server.path(&format!("{dir}/b2.txt")).exists());
+    }
+}
+
+#[test]
+fn down_on_a_page_just_loaded_selects_the_first_row() {
+    let Some(browser) = Browser::start_or_skip() else {
+        return;
+    };
+    let server = TestServer::start_http();
+    server.write_files(&["d/b.txt", "d/a.txt", "d/c.txt", "d/sub/in.txt"]);
+    let page = format!("http://{}/d/", server.http.unwrap());
+    let nothing_focused = "return document.activeElement === document.body";
+    for size in SIZES {
+        open(&browser, &page, size);
+        // Nothing has the focus yet: Down goes to the page's body, and
+        // selects the first row (folders first), as file managers do.
+        assert_eq!(browser.run(nothing_focused, json!([])), json!(true));
+        browser.type_keys(DOWN);
+        assert_eq!(selected(&browser), "d/sub/");
+        browser.type_keys(DOWN);
+        assert_eq!(selected(&browser), "d/a.txt");
+
+        // In the search field Down is as it was: it leaves the field for
+        // the first row it shows, what was typed kept.
+        open(&browser, &page, size);
+        browser.type_keys(&format!("/c{DOWN}"));
+        assert_eq!(selected(&browser), "d/c.txt");
+        assert_eq!(
+            browser.run("return document.getElementById('filter').value", json!([])),
+            json!("c")
+        );
+
+        // Any other text field keeps its arrows (as a rename's input
+        // would): not taken by the page's keys (seen after them, on the
+        // window).
+        open(&browser, &page, size);
+        browser.run(
+            "const field = document.createElement('input'); field.id = 'other'; \
+             document.querySelector('main').prepend(field); field.focus(); \
+             window.addEventListener('keydown', (e) => { window.taken = e.defaultPrevented; })",
+            json!([]),
+        );
+        browser.type_keys(DOWN);
+        assert_eq!(
+            browser.run(
+                "return [document.activeElement.id, window.taken]",
+                json!([])
+            ),
+            json!(["other", false])
+        );
     }
 }
 

@@ -626,7 +626,9 @@
   filter.addEventListener('input', () => { narrow(); ticked(); });
   // Keys, for the row that holds the focus (the selection: page.css,
   // tr:focus-within). The arrows move it through the rows shown, from the
-  // field, from `../` or from a row (its box, link or a button); Enter
+  // field, from `../` or from a row (its box, link or a button), and Down
+  // where nothing has the focus (a page just loaded, or a click beside
+  // the rows) selects the first row, as file managers do; Enter
   // opens it (its link has the focus); Delete and F2 press the row's own
   // Delete and Rename (offered, and asking, as the buttons do). `/`
   // anywhere but in a text field goes to the field; Escape closes a
@@ -645,7 +647,10 @@
     if (e.key !== 'ArrowDown' && e.key !== 'ArrowUp') return;
     const shown = rows().filter((r) => !r.hidden);
     const at = shown.indexOf(row);
-    if (at < 0 && focused !== filter && !focused.closest('tr.up')) return;
+    // Nothing focused: the body (a text field or a dialog would have
+    // it); the page scrolls as before where no row is there to select.
+    const nowhere = focused === body && e.key === 'ArrowDown' && shown.length > 0 && !table.hidden;
+    if (at < 0 && focused !== filter && !focused.closest('tr.up') && !nowhere) return;
     e.preventDefault();
     const next = at < 0 ? 0 : at + (e.key === 'ArrowDown' ? 1 : -1);
     if (next < 0) filter.focus();
