@@ -89,7 +89,10 @@ impl Storage {
             let Ok((info, record)) = self.described(&dir, id) else {
                 continue;
             };
-            if !include(&info.name) {
+            // Stored already (a tus upload's mark, kept for a client that
+            // lost the last answer): no session to list. The node that
+            // committed it forgot it; another may have indexed it open.
+            if info.stored || !include(&info.name) {
                 continue;
             }
             // A multipart upload's parts may all be staged apart from its

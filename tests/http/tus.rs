@@ -541,6 +541,37 @@ fn an_upload_begun_on_a_node_killed_mid_patch_is_finished_on_another() {
     );
 }
 
+/// A stored upload is no open session on any node: a node that indexed
+/// it while it was open (a `SESSIONS` through it) lists it no more once
+/// another node stored it, though the mark kept for a client that lost
+/// the last answer is still there. (Issue 75's history test on two nodes
+/// found it left over, about one run in four.)
+#[test]
+fn an_upload_stored_through_one_node_is_listed_by_none() {
+    let root = tempfile::tempdir().unwrap();
+    let node = |id: &str| {
+        let args = ["--node-id", id, "--workers", "1", "--http", "127.0.0.1:0"];
+        support::process::Process::start(root.path(), &args)
+    };
+    let (a, b) = (node("node-a"), node("node-b"));
+    let sessions = |node: &support::process::Process| {
+        let mut raw = support::Raw::connect(node.addr);
+        assert!(raw.line().starts_with("OK FERRY/1 "));
+        raw.send("SESSIONS\n");
+        let answer = raw.line();
+        let len = answer.strip_prefix("OK ").unwrap().parse().unwrap();
+        String::from_utf8(raw.bytes(len)).unwrap()
+    };
+    let url = location(&create(a.http_addr(), "/", b"done.bin", 6, ""));
+    let id = url.rsplit('/').next().unwrap().to_owned();
+    assert!(sessions(&b).starts_with(&id), "node b lists it open");
+    let stored = patch(a.http_addr(), &url, 0, b"abcdef", "");
+    assert_eq!(stored.status, 204, "{}", stored.head);
+    assert_eq!(marks_in(root.path()).len(), 1);
+    assert_eq!(sessions(&b), "", "a stored upload listed as open");
+    assert_eq!(sessions(&a), "");
+}
+
 #[test]
 fn a_piece_that_does_not_match_its_checksum_is_taken_back() {
     let server = TestServer::start_http();
