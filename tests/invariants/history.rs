@@ -38,7 +38,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use ferry::access::AccessConfig;
 use ferry::access::quota::{FolderQuota, Quota};
@@ -144,6 +144,17 @@ struct History {
 struct Rng(u64);
 
 impl Rng {
+    /// Client `client`'s generator for the run `seed`: the two mixed
+    /// (SplitMix64's finalizer), so that every bit of the seed tells (an
+    /// odd number made of `seed` alone made seeds 2 and 3 one history),
+    /// and never 0, where xorshift would stay.
+    fn of_client(seed: u64, client: u64) -> Rng {
+        let mut mixed = seed ^ (client + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        mixed = (mixed ^ (mixed >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        mixed = (mixed ^ (mixed >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        Rng((mixed ^ (mixed >> 31)).max(1))
+    }
+
     fn below(&mut self, n: u64) -> u64 {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 7;
@@ -348,9 +359,8 @@ fn run(target: &Target) {
             // Half the clients write with each token.
             let token = writers[(client % 2) as usize].1.clone();
             let key = target.tokens.keys[(client % 2) as usize].clone();
-            let seed = seed ^ (client + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
             std::thread::spawn(move || {
-                let mut rng = Rng(seed | 1);
+                let mut rng = Rng::of_client(seed, client);
                 // Until the client's requests are made and every fault
                 // has been injected among requests.
                 let mut op = 0;
@@ -398,7 +408,7 @@ impl Faults {
             for (k, command) in (1..).zip(&commands) {
                 // Paced by the clients' progress, a poll a few ms.
                 while injector.made.load(Ordering::Relaxed) < k * every {
-                    std::thread::sleep(std::time::Duration::from_millis(5));
+                    std::thread::sleep(Duration::from_millis(5));
                 }
                 shell(command);
                 injector.left.fetch_sub(1, Ordering::Relaxed);
@@ -425,6 +435,11 @@ fn step(
     let body = pattern(1 + rng.below(60_000) as usize, client * 10_000 + op);
     let choice = rng.below(11);
     let locked = LOCKED[rng.below(LOCKED.len() as u64) as usize];
+    // A lock is held a while, as a client's is (an editor's, davfs2's
+    // upload): a second grant of it through another node then overlaps
+    // the first, where one an instant long would seldom be seen.
+    let hold = Duration::from_millis(5 + rng.below(46));
+    let past_quota = rng.below(4) == 0;
     let at = (node.ferry, token);
     let request = || match (choice, node.ftp) {
         (0 | 1, _) | (5, None) => Some(("ferry put", ferry_put(at, &name, &body))),
@@ -432,6 +447,10 @@ fn step(
         (3, _) => {
             let put = exchange(node.http, "PUT", &format!("/{name}"), &head, &body);
             Some(("http put", acknowledged(put.status, &put.head)))
+        }
+        (4, _) if past_quota => {
+            let refused = chunked_past_quota((node.http, &head), &name, client * 10_000 + op);
+            Some(("http chunked put past its quota", refused))
         }
         (4, _) => {
             let target = format!("/{name}");
@@ -453,7 +472,7 @@ fn step(
             None
         }
         _ => {
-            lock_and_unlock((node.http, &head), locked, client, history);
+            lock_and_unlock((node.http, &head), (locked, hold), client, history);
             None
         }
     };
@@ -657,10 +676,51 @@ fn s3_put((s3, key): (Option<SocketAddr>, &Signer), name: &str, body: &[u8]) -> 
     false
 }
 
+/// A chunked PUT of `name` bigger than a writer's quota (and than the
+/// buffer a PUT's bytes gather in before a write), its end held back: it
+/// is refused (507) as its bytes are written, each counted before it is
+/// made, and never acknowledged (its answer is `false`). Without that
+/// count nothing answers it until its end.
+fn chunked_past_quota((http, head): (SocketAddr, &str), name: &str, seed: u64) -> bool {
+    use std::io::Write;
+    let body = pattern(700_000, seed);
+    let stream = std::net::TcpStream::connect(http).unwrap();
+    let head = format!("PUT /{name} HTTP/1.1\r\nTransfer-Encoding: chunked\r\n{head}\r\n");
+    let mut request = head.into_bytes();
+    for piece in body.chunks(64 << 10) {
+        request.extend(format!("{:x}\r\n", piece.len()).as_bytes());
+        request.extend(piece);
+        request.extend(b"\r\n");
+    }
+    let mut sending = stream.try_clone().unwrap();
+    let sender = std::thread::spawn(move || {
+        let _ = sending.write_all(&request);
+    });
+    let mut waiting = [rustix::event::PollFd::new(
+        &stream,
+        rustix::event::PollFlags::IN,
+    )];
+    let patience = rustix::event::Timespec::try_from(support::PATIENCE).unwrap();
+    let ready = rustix::event::poll(&mut waiting, Some(&patience)).unwrap();
+    assert_eq!(
+        ready, 1,
+        "a chunked PUT past its quota, its end held back, was not answered: its bytes must be counted (and refused) as they are written"
+    );
+    let answer = support::http::Conn::on(stream.try_clone().unwrap()).reply();
+    let _ = stream.shutdown(std::net::Shutdown::Both);
+    sender.join().unwrap();
+    assert_eq!(
+        answer.status, 507,
+        "a chunked PUT past its quota, its end held back, must be refused as it is written: {}",
+        answer.head
+    );
+    false
+}
+
 /// An exclusive LOCK of `name`; if granted, its span, then its UNLOCK.
 fn lock_and_unlock(
     (http, head): (SocketAddr, &str),
-    name: &str,
+    (name, hold): (&str, Duration),
     client: u64,
     history: &Mutex<History>,
 ) {
@@ -675,6 +735,7 @@ fn lock_and_unlock(
     }
     let from = Instant::now();
     let token = granted.header("Lock-Token").unwrap().to_owned();
+    std::thread::sleep(hold);
     let to = Instant::now();
     let headers = format!("{head}Lock-Token: {token}\r\n");
     let unlock = exchange(http, "UNLOCK", &target, &headers, b"");
