@@ -151,6 +151,11 @@ impl Connection {
     /// `input` for the transfer's end, [`INTERRUPT_ROOM`] bytes at most
     /// (the rest in the socket).
     pub(super) fn read_for_interrupt(&mut self, scratch: &mut [u8]) -> Result<usize, Step> {
+        // Read already, behind the command that began the wait.
+        if self.codec.interrupts(&self.input) {
+            self.state = State::Waiting(Wait::Link(Link::Interrupt));
+            return Ok(0);
+        }
         let room = INTERRUPT_ROOM.saturating_sub(self.input.len());
         if room == 0 || self.flag(PEER_EOF) {
             return Err(Step::Wait(self.interest));

@@ -131,9 +131,10 @@ impl Connection {
                 self.state = self.begin_tls(*session);
                 Ok(0)
             }
-            // A transfer under way on its data connection: what comes is
-            // read (a line's worth at most) for a command that stops it.
-            State::Waiting(Wait::Transfer) => self.read_for_interrupt(scratch),
+            // A transfer under way on its data connection, or waiting for
+            // it to come: what comes is read (a line's worth at most) for
+            // a command that stops it.
+            State::Waiting(Wait::Transfer | Wait::Linked) => self.read_for_interrupt(scratch),
             // Nothing to do until the I/O pool (or the reactor) reports back.
             State::Waiting(_) => Err(Step::Wait(self.interest)),
             // A peer that has gone waits too while a write is away: its

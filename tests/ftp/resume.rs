@@ -391,3 +391,34 @@ fn wait_for_staged(dir: &std::path::Path, seen: u64) {
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
 }
+
+/// `ABOR` while a transfer waits for its data connection (the client
+/// asked `STOR` or `RETR` and never connected) ends that wait at once:
+/// the transfer is `426` (nothing stored), then the `ABOR` `226`, and the
+/// control connection goes on; before, the `ABOR` waited with the
+/// transfer for the data connection's 20 s.
+#[test]
+fn abor_ends_a_transfer_that_waits_for_its_data_connection() {
+    let (server, mut raw) = logged_in();
+    std::fs::write(server.root.path().join("there.bin"), b"bytes").unwrap();
+    for asked in ["STOR never.bin", "RETR there.bin"] {
+        let _ = crate::support::ftp::passive(&mut raw);
+        raw.send(format!("{asked}\r\n"));
+        raw.send("ABOR\r\n");
+        let mut lines = vec![crate::support::ftp::line(&mut raw)];
+        if lines[0].starts_with("150 ") {
+            lines.push(crate::support::ftp::line(&mut raw));
+        }
+        let cut = lines.last().unwrap().clone();
+        assert!(
+            cut.starts_with("426 ") || cut.starts_with("425 "),
+            "{asked}: {lines:?}"
+        );
+        assert_eq!(
+            crate::support::ftp::line(&mut raw),
+            "226 the transfer is aborted"
+        );
+        assert_eq!(ask(&mut raw, "NOOP"), "200 ok");
+    }
+    assert!(!server.root.path().join("never.bin").exists());
+}

@@ -196,8 +196,9 @@ impl Reactor {
     /// The control connection at `key` stops its transfer (`ABOR`): its
     /// data connection is cut as if its client had reset it, which
     /// reports how it ended (`426`; a `STOR`'s bytes kept first:
-    /// `cuts.rs`); with none open, the control connection hears the cut
-    /// at once.
+    /// `cuts.rs`); with none open (a transfer waiting for it), the link
+    /// goes with the transfer parked on it, and the control connection
+    /// hears the cut at once.
     fn interrupt_transfer(&mut self, key: usize) {
         let control_id = self.connections.get(key).map(|conn| conn.id());
         let data = self
@@ -216,7 +217,10 @@ impl Reactor {
                 debug!("#{data_id} cut: its client sent ABOR");
                 self.close(data_key);
             }
-            _ => self.relay_to(key, None, Relay::Cut),
+            _ => {
+                self.drop_link(key);
+                self.relay_to(key, None, Relay::Cut);
+            }
         }
     }
 
@@ -266,6 +270,13 @@ impl Reactor {
         match link.data {
             // Its PROXY header still to be read: the transfer waits.
             Some(_) if !link.named => link.parked = Some((request, held)),
+            // Its data connection is still to come: the transfer waits, and
+            // the control connection looks at once at what its client sent
+            // behind it (an `ABOR` ends the wait).
+            None if link.listener.is_some() => {
+                link.parked = Some((request, held));
+                self.wake(key);
+            }
             Some((data, id)) => {
                 let handed = self
                     .connections
@@ -281,8 +292,6 @@ impl Reactor {
                     ),
                 }
             }
-            // Its data connection is still to come.
-            None if link.listener.is_some() => link.parked = Some((request, held)),
             // It came and went (or was refused): nothing to hand it to.
             None => {
                 let why = match link.refused {
