@@ -23,6 +23,7 @@ impl Connection {
     /// `503` and lingers. `None` (and nothing changed) for any other.
     pub fn refuse_unfinished_upload(&mut self) -> Option<Box<Receive>> {
         let receive = self.abandon_upload()?;
+        self.note_cut(503, receive.progress().0);
         let refusal = Refusal {
             code: 503,
             message: "the server is shutting down: send it again".to_owned(),

@@ -97,6 +97,18 @@ impl Connection {
         note.answer = Some((code, bytes));
     }
 
+    /// The upload being received ends unanswered: its client went (`code`
+    /// 499, as nginx logs it; an FTP data connection's 426, what its
+    /// control connection is told) or the server is shutting down (503).
+    /// Its line says so, with the body bytes that arrived (which a cut FTP
+    /// upload keeps for `REST` or `APPE`), in place of any interim answer
+    /// noted (FTP's `150`).
+    pub fn note_cut(&mut self, code: u16, arrived: u64) {
+        if let Some(note) = self.note.as_mut() {
+            note.answer = Some((Some(code), arrived));
+        }
+    }
+
     /// The body the answer announced does not go after all (it could not
     /// be read): the line says no bytes were sent.
     pub(super) fn nothing_sent(&mut self) {

@@ -386,3 +386,53 @@ fn health_checks_are_left_out_unless_asked_for() {
         }
     }
 }
+
+/// A cut upload has its line too (vsftpd's xferlog marks an incomplete
+/// transfer): an HTTP PUT whose client reset it midway (`499`, as nginx
+/// logs it), an FTP STOR whose data connection was reset (`426`, what its
+/// control connection is told; its bytes are kept), each with the body
+/// bytes that arrived. Before, neither had a line.
+#[test]
+fn a_cut_upload_has_its_line_with_the_bytes_that_arrived() {
+    let (root, _dir, log) = root_and_log("access.log");
+    let args = ["--http", "127.0.0.1:0", "--ftp", "127.0.0.1:0"];
+    let mut server = Process::start(
+        root.path(),
+        &[&args[..], &["--log-file", log.to_str().unwrap()]].concat(),
+    );
+    let body = support::pattern(1 << 20, 4);
+    let mut put = Raw::connect(server.http_addr());
+    put.send(format!(
+        "PUT /cut.bin HTTP/1.1\r\nHost: localhost\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    ));
+    put.send(&body[..300_000]);
+    // SO_LINGER 0: the close is a reset, not the body's end.
+    rustix::net::sockopt::set_socket_linger(&put.stream, Some(std::time::Duration::ZERO)).unwrap();
+    drop(put);
+    let mut ftp = support::ftp::connect_to(server.ftp_addr());
+    support::ftp::log_in(&mut ftp, "me", "x");
+    support::ftp::cut_after(
+        &mut ftp,
+        "STOR kept.bin",
+        &body[..600_000],
+        (root.path(), 1),
+    );
+    let kept = support::ftp::size(&mut ftp, "kept.bin");
+    stop(&mut server);
+    let lines = lines(&log);
+    let line_of = |what: &str| {
+        let found = lines.iter().find(|line| line.contains(what));
+        found
+            .unwrap_or_else(|| panic!("no line with {what}: {lines:#?}"))
+            .clone()
+    };
+    let put = line_of(" http put \"cut.bin\" 499 ");
+    let arrived: u64 = put.split(' ').rev().nth(2).unwrap().parse().unwrap();
+    assert!(arrived <= 300_000, "{put}");
+    let stor = line_of(" ftp put \"kept.bin\" 426 ");
+    assert!(
+        stor.contains(&format!(" 426 {kept} ")),
+        "{stor}, {kept} kept"
+    );
+}
