@@ -52,8 +52,9 @@ def tokens(binary, folder):
             [binary, "token", "add", "--tokens", path, "--grant", "write:/",
              "--grant", "read:/", "--grant", "delete:/", name],
             capture_output=True, text=True, check=True).stdout
-        # The token is the first line printed, shown only then.
-        made[name] = out.splitlines()[0].strip()
+        # The token is the first line printed (FERRY_TOKEN=...), shown
+        # only then.
+        made[name] = out.splitlines()[0].strip().removeprefix("FERRY_TOKEN=")
     return path, made
 
 

@@ -72,7 +72,7 @@ if [ -z "${FERRY_HISTORY_TOKENS:-}" ]; then
     tokens=$(mktemp -d -t ferry-history-tokens.XXXXXX)/tokens
     writer=(--grant read:/ --grant write:/ --grant delete:/ --quota-bytes 120000 --quota-files 4 --s3)
     # A writer's token and S3 key, "TOKEN ID:SECRET" (token add prints
-    # them as shell assignments with --s3).
+    # them as shell assignments).
     add_writer() {
         local out
         out=$("$FERRY_BIN" token add --tokens "$tokens" "${writer[@]}" "$1" 2>/dev/null)
@@ -81,7 +81,7 @@ if [ -z "${FERRY_HISTORY_TOKENS:-}" ]; then
     }
     read -r t0 k0 <<<"$(add_writer t0)"
     read -r t1 k1 <<<"$(add_writer t1)"
-    watch=$("$FERRY_BIN" token add --tokens "$tokens" --grant read:/ watch 2>/dev/null | head -n 1)
+    watch=$("$FERRY_BIN" token add --tokens "$tokens" --grant read:/ watch 2>/dev/null | sed -n 's/^FERRY_TOKEN=//p')
     export FERRY_HISTORY_TOKENS="$t0 $t1 $watch" FERRY_HISTORY_S3_KEYS="$k0 $k1"
     export FERRY_SERVE_ARGS="--quota q/=200000,files=6 --tokens $tokens ${FERRY_SERVE_ARGS:-}"
 fi

@@ -185,17 +185,17 @@ fn add(
         grants: Grants::new(grants),
     });
     write(path, &file)?;
+    // Shell assignments, one shape with an S3 key or without, so that
+    // `eval "$(ferry token add ...)"` works either way: FERRY_TOKEN is
+    // what the client reads.
+    print_line(&format!("FERRY_TOKEN={token}"));
     let Some(key) = key else {
-        print_line(&token);
         to_stderr(&format!(
-            "added {name}: the line above is its token, shown only now; \
+            "added {name}: its token is above, shown only now; \
              send the server SIGHUP to apply"
         ));
         return Ok(());
     };
-    // Shell assignments, so that `eval "$(ferry token add ...)"` works: the
-    // token too, as a variable of its own.
-    print_line(&format!("FERRY_TOKEN={token}"));
     print_line(&format!("AWS_ACCESS_KEY_ID={}", key.id));
     print_line(&format!("AWS_SECRET_ACCESS_KEY={}", key.secret));
     to_stderr(&format!(

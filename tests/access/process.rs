@@ -172,7 +172,8 @@ fn the_client_authenticates_with_token_or_ferry_token() {
     let root = tempfile::tempdir().unwrap();
     let work = tempfile::tempdir().unwrap();
     let tokens_path = work.path().join("tokens");
-    // Made as a user would: `ferry token add`, the token on stdout alone.
+    // Made as a user would: `ferry token add`, the token on stdout alone,
+    // as the shell assignment it prints with or without an S3 key.
     let added = ferry(work.path())
         .args(["token", "add", "uploader", "--tokens"])
         .arg(&tokens_path)
@@ -180,7 +181,12 @@ fn the_client_authenticates_with_token_or_ferry_token() {
         .output()
         .unwrap();
     assert!(added.status.success(), "{}", stderr(&added));
-    let token = stdout(&added).trim().to_owned();
+    let printed = stdout(&added);
+    let token = printed
+        .trim()
+        .strip_prefix("FERRY_TOKEN=")
+        .unwrap_or_else(|| panic!("{printed}"))
+        .to_owned();
     assert!(
         token.starts_with("ferry_") && token.len() >= 6 + 32,
         "{token}"
