@@ -215,6 +215,11 @@ impl ResolvesServerCert for Certificates {
 
 fn read_certified_key(files: &TlsFiles, provider: &CryptoProvider) -> io::Result<CertifiedKey> {
     let chain = read_certificates(&files.cert)?;
+    info!(
+        "TLS certificate {}: SHA-256 fingerprint {}",
+        files.cert.display(),
+        fingerprint(&chain[0])
+    );
     let key = PrivateKeyDer::from_pem_file(&files.key)
         .map_err(|err| pem_error(&files.key, "a private key", err))?;
     CertifiedKey::from_der(chain, key, provider).map_err(|err| {
@@ -227,6 +232,17 @@ fn read_certified_key(files: &TlsFiles, provider: &CryptoProvider) -> io::Result
             ),
         )
     })
+}
+
+/// A certificate's SHA-256 fingerprint as `openssl x509 -fingerprint
+/// -sha256` shows it (`AB:CD:...`): what `ferry cert` prints, the server
+/// logs at its start, and a client names when it does not trust the
+/// certificate a server presented, so that a person can compare them.
+pub fn fingerprint(der: &[u8]) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(der);
+    let hex: Vec<String> = digest.iter().map(|byte| format!("{byte:02X}")).collect();
+    hex.join(":")
 }
 
 /// Every certificate in the PEM file at `path`, in order.

@@ -7,6 +7,8 @@ use std::path::PathBuf;
 
 use clap::Args;
 use rcgen::CertificateParams;
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
 use time::{Duration, OffsetDateTime};
 
 use super::Failure;
@@ -60,16 +62,20 @@ pub fn run(args: &CertArgs) -> Result<(), Failure> {
     let (cert, key) =
         crate::tls::self_signed(&params).map_err(|err| Failure::usage("cert", err.to_string()))?;
     super::replace_private_file(&args.key, key.as_bytes())?;
-    std::fs::write(&args.cert, cert).map_err(|err| Failure::local(&args.cert, err))?;
+    std::fs::write(&args.cert, &cert).map_err(|err| Failure::local(&args.cert, err))?;
+    let der = CertificateDer::from_pem_slice(cert.as_bytes())
+        .map_err(|err| Failure::usage("cert", err.to_string()))?;
     super::lines::to_stderr(&format!(
         "wrote {} and {} for {}, valid {VALID_DAYS} days; \
-         serve with --tls-cert {} --tls-key {}, trust with --ca {}",
+         serve with --tls-cert {} --tls-key {}, trust with --ca {}; \
+         its SHA-256 fingerprint is {}",
         args.cert.display(),
         args.key.display(),
         args.hosts.join(", "),
         args.cert.display(),
         args.key.display(),
-        args.cert.display()
+        args.cert.display(),
+        crate::tls::fingerprint(&der)
     ));
     Ok(())
 }

@@ -24,6 +24,7 @@ mod checks;
 mod endpoint;
 mod error;
 pub mod pipeline;
+mod presented;
 mod probe;
 pub mod rate;
 mod remote;

@@ -37,6 +37,9 @@ pub struct ClientTls {
     config: Arc<ClientConfig>,
     /// The `--ca` file trusted, if any: named when a handshake fails.
     ca: Option<Arc<Path>>,
+    /// The certificate check, which keeps the fingerprint of what the
+    /// server presented for a refusal to name (`None` with `--insecure`).
+    presented: Option<Arc<super::presented::Presented>>,
 }
 
 impl std::fmt::Debug for ClientTls {
@@ -57,18 +60,26 @@ impl ClientTls {
         let builder = ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .map_err(io::Error::other)?;
-        let config = match trust {
-            Trust::Insecure => builder
-                .dangerous()
-                .with_custom_certificate_verifier(Arc::new(insecure::AnyCertificate(algorithms)))
-                .with_no_client_auth(),
-            Trust::Ca(path) => builder
-                .with_root_certificates(roots_from(path)?)
-                .with_no_client_auth(),
-            Trust::System => builder
-                .with_root_certificates(system_roots()?)
-                .with_no_client_auth(),
+        let roots = match trust {
+            Trust::Insecure => None,
+            Trust::Ca(path) => Some(roots_from(path)?),
+            Trust::System => Some(system_roots()?),
         };
+        let presented = match roots {
+            Some(roots) => Some(Arc::new(super::presented::Presented::new(
+                roots,
+                crate::tls::provider()?,
+            )?)),
+            None => None,
+        };
+        let verifier: Arc<dyn rustls::client::danger::ServerCertVerifier> = match &presented {
+            Some(presented) => Arc::clone(presented) as _,
+            None => Arc::new(insecure::AnyCertificate(algorithms)),
+        };
+        let config = builder
+            .dangerous()
+            .with_custom_certificate_verifier(verifier)
+            .with_no_client_auth();
         let ca = match trust {
             Trust::Ca(path) => Some(Arc::from(path.as_path())),
             Trust::System | Trust::Insecure => None,
@@ -76,6 +87,7 @@ impl ClientTls {
         Ok(ClientTls {
             config: Arc::new(config),
             ca,
+            presented,
         })
     }
 
@@ -101,7 +113,9 @@ impl ClientTls {
         let mut session = self.session(addr)?;
         while session.is_handshaking() {
             session.complete_io(&mut tcp).map_err(|err| {
-                super::tls_failure::handshake_failure(&err, host_of(addr), self.ca.as_deref())
+                let presented = self.presented.as_ref().and_then(|check| check.last());
+                let trusted = (self.ca.as_deref(), presented.as_deref());
+                super::tls_failure::handshake_failure(&err, host_of(addr), trusted)
             })?;
         }
         let shared = Arc::new(Shared {

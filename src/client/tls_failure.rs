@@ -25,14 +25,29 @@ const NAME_CHARS: usize = 64;
 /// The error a handshake with `host` (the name the certificate is checked
 /// against) failed with, in words: `TLS handshake failed: ` and one
 /// sentence with the way out. `ca` is the `--ca` file the client trusts,
-/// `None` where it trusts the system's authorities. The error's kind is
-/// kept.
-pub(crate) fn handshake_failure(err: &io::Error, host: &str, ca: Option<&Path>) -> io::Error {
+/// `None` where it trusts the system's authorities; `presented`, the
+/// SHA-256 fingerprint of the certificate the server presented, if one
+/// was. The error's kind is kept.
+pub(crate) fn handshake_failure(
+    err: &io::Error,
+    host: &str,
+    (ca, presented): (Option<&Path>, Option<&str>),
+) -> io::Error {
     let rustls = err
         .get_ref()
         .and_then(|inner| inner.downcast_ref::<rustls::Error>());
     let words = match rustls {
-        Some(rustls::Error::InvalidCertificate(cert)) => certificate(cert, host, ca),
+        Some(rustls::Error::InvalidCertificate(cert)) => {
+            let mut words = certificate(cert, host, ca);
+            if let Some(fingerprint) = presented {
+                words.push_str(&format!(
+                    " (the certificate it presented has the SHA-256 fingerprint \
+                     {fingerprint}: compare it with what ferry cert printed or the \
+                     server logged as it started)"
+                ));
+            }
+            words
+        }
         Some(other) => handshake(other),
         None => match err.kind() {
             io::ErrorKind::UnexpectedEof | io::ErrorKind::ConnectionReset => {
@@ -194,7 +209,7 @@ mod tests {
         handshake_failure(
             &io::Error::new(io::ErrorKind::InvalidData, err),
             "127.0.0.1",
-            ca,
+            (ca, None),
         )
         .to_string()
     }

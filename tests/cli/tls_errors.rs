@@ -68,10 +68,18 @@ fn a_certificate_not_trusted_names_ca_as_the_way_out() {
     let dir = tempfile::tempdir().unwrap();
     let files = self_signed(dir.path(), "server");
     let other = self_signed(dir.path(), "other");
+    let der = ferry::tls::read_certificates(&files.cert).unwrap();
+    let fingerprint = ferry::tls::fingerprint(&der[0]);
     let server = TestServer::start_with(|c| c.serve_tls(files));
 
     // --tls: the system's authorities, which never signed a self-signed one.
     let line = refused(dir.path(), &server, &["--tls"]);
+    // The certificate the server presented, by its fingerprint: what
+    // `ferry cert` printed and the server logged, for a person to compare.
+    assert!(
+        line.contains(&format!("SHA-256 fingerprint {fingerprint}")),
+        "{line}"
+    );
     assert!(
         line.contains("not signed by an authority this system trusts"),
         "{line}"

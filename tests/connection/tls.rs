@@ -120,6 +120,16 @@ fn ferry_cert_makes_a_pair_the_server_serves_and_the_client_trusts() {
         dir.path().join("ferry-cert.pem"),
         dir.path().join("ferry-key.pem"),
     );
+    // Its fingerprint is told, as the server logs it and a client names
+    // it when it does not trust it: a person compares the three.
+    let der = ferry::tls::read_certificates(&cert).unwrap();
+    let fingerprint = ferry::tls::fingerprint(&der[0]);
+    assert_eq!(fingerprint.len(), 32 * 3 - 1, "{fingerprint}");
+    let told = String::from_utf8_lossy(&made.stderr);
+    assert!(
+        told.contains(&format!("SHA-256 fingerprint is {fingerprint}")),
+        "{told}"
+    );
     use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(&key).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o600, "the key is its owner's only");
@@ -140,6 +150,8 @@ fn ferry_cert_makes_a_pair_the_server_serves_and_the_client_trusts() {
             key.to_str().unwrap(),
         ],
     );
+    let logged = server.wait_for_log("TLS certificate");
+    assert!(logged.contains(&fingerprint), "{logged}");
     for host in ["localhost", "127.0.0.1"] {
         let mut client = endpoint(&format!("{host}:{}", server.addr.port()), &cert)
             .connect()
