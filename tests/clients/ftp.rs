@@ -3,9 +3,12 @@
 //! change the root, a download and listings over passive data
 //! connections, an upload) and curl (`-T`, a download and a listing,
 //! EPSV first, as curl does), each plain and over FTPS (`FTP_TLS`,
-//! `--ssl-reqd`); curl's `-C -` going on with an upload cut off; the
-//! classic `ftp` client's `mget`, `mput` and `mdelete` by wildcard. Each
-//! is skipped, saying so, where its client is missing.
+//! `--ssl-reqd`); curl's `-C -` going on with an upload cut off; a
+//! camera's write-only token (`write:cams/`) with curl: `--ftp-create-dirs`
+//! making `cams` and the folders below it on an empty root, `-C -` going
+//! on with its own cut upload; the classic `ftp` client's `mget`, `mput`
+//! and `mdelete` by wildcard. Each is skipped, saying so, where its
+//! client is missing.
 
 use crate::support;
 
@@ -228,6 +231,111 @@ fn curl_goes_on_with_an_upload_cut_off() {
         std::fs::read(root.join("second.tar")).unwrap() == body,
         "whole"
     );
+}
+
+/// A camera's token granted only `write:cams/`, on a root where `cams`
+/// is not: `curl --ftp-create-dirs -T` makes `cams`, `cams/2026` and
+/// `cams/2026/11` (`cams` by the grant on what it holds) and stores the
+/// shot there, plain and over FTPS; nothing else is made. A token
+/// granted another folder makes nothing: curl fails, the root stays
+/// empty.
+#[test]
+fn curl_makes_the_folders_of_a_write_only_grant() {
+    if !have("curl", &["--version"], "apt-get install curl") {
+        return;
+    }
+    for tls in support::with_tls_where_built() {
+        let holders: &[(&str, &[&str])] =
+            &[("cam", &["write:cams/"]), ("logger", &["write:logs/"])];
+        let (server, tokens, dir) = guarded_ftp(holders, tls);
+        let root = server.root.path();
+        assert_eq!(support::names_under(root), Vec::<String>::new());
+        let body = support::pattern(200_000, 6);
+        let here = tempfile::tempdir().unwrap();
+        let local = here.path().join("a.jpg");
+        std::fs::write(&local, &body).unwrap();
+        let url = format!("ftp://{}/cams/2026/11/a.jpg", server.ftp.unwrap());
+        let ca = dir.path().join("server-cert.pem");
+        let upload = |user: &str, token: &str| {
+            let mut command = std::process::Command::new("curl");
+            command.args(["-sS", "-v", "--max-time", "60", "--ftp-create-dirs"]);
+            if tls {
+                command.arg("--ssl-reqd").arg("--cacert").arg(&ca);
+            }
+            let user = format!("{user}:{token}");
+            let output = command.args(["--user", &user, "-T"]).arg(&local).arg(&url);
+            output.output().expect("curl runs")
+        };
+        let refused = upload("logger", &tokens[1]);
+        let said = String::from_utf8_lossy(&refused.stderr);
+        assert!(!refused.status.success(), "{said}");
+        assert!(said.contains("< 550 "), "{said}");
+        assert_eq!(support::names_under(root), Vec::<String>::new());
+        support::tools::check(&upload("cam", &tokens[0]), "curl --ftp-create-dirs");
+        assert_eq!(
+            support::names_under(root),
+            ["cams/", "cams/2026/", "cams/2026/11/", "cams/2026/11/a.jpg"]
+        );
+        assert!(std::fs::read(root.join("cams/2026/11/a.jpg")).unwrap() == body);
+    }
+}
+
+/// The same camera's upload cut off midway goes on with `curl -C - -T`:
+/// its token may not read, yet it is told its own kept bytes (`SIZE`)
+/// and curl sends only the rest (`APPE`); the file is whole. The cut is
+/// the server's: its minimum rate gives up on a stalled upload (curl
+/// held to `--limit-rate` under it), as on a link that stopped moving,
+/// and keeps what came.
+#[test]
+fn curl_goes_on_with_a_write_only_cameras_cut_upload() {
+    if !have("curl", &["--version"], "apt-get install curl") {
+        return;
+    }
+    let holders: &[(&str, &[&str])] = &[("cam", &["write:cams/"])];
+    let (server, tokens, _dir) = support::tokens::guarded_with(holders, &[], |config| {
+        listen_ftp(config);
+        // Under 256 KiB/s over 2 s: cut. curl sends 32 KiB/s first, then
+        // at loopback's rate.
+        config.min_rate = 256 << 10;
+        config.rate_window = std::time::Duration::from_secs(2);
+    });
+    let root = server.root.path();
+    let body = support::pattern(3 << 20, 8);
+    let here = tempfile::tempdir().unwrap();
+    let local = here.path().join("a.jpg");
+    std::fs::write(&local, &body).unwrap();
+    let user = format!("cam:{}", tokens[0]);
+    let url = format!("ftp://{}/cams/a.jpg", server.ftp.unwrap());
+    let curl = |extra: &[&str]| {
+        std::process::Command::new("curl")
+            .args(["-sS", "-v", "--max-time", "60", "--ftp-create-dirs"])
+            .args(["--user", &user])
+            .args(extra)
+            .arg("-T")
+            .arg(&local)
+            .arg(&url)
+            .output()
+            .expect("curl runs")
+    };
+    let cut = curl(&["--limit-rate", "32K"]);
+    let said = String::from_utf8_lossy(&cut.stderr);
+    assert!(!cut.status.success(), "curl was not cut: {said}");
+    assert!(!root.join("cams/a.jpg").exists(), "{said}");
+    let mut raw = support::ftp::connect(&server);
+    support::ftp::log_in(&mut raw, "cam", &tokens[0]);
+    let kept = support::ftp::size(&mut raw, "cams/a.jpg");
+    assert!(kept > 0 && kept < body.len() as u64, "{kept} kept");
+    let resumed = curl(&["-C", "-"]);
+    let said = support::tools::check(&resumed, "curl -C - -T");
+    let told = String::from_utf8_lossy(&resumed.stderr);
+    let line = |want: &str| told.lines().any(|line| line.trim_end() == want);
+    assert!(line(&format!("< 213 {kept}")), "{said}{told}");
+    assert!(line("> APPE a.jpg"), "{told}");
+    assert!(
+        std::fs::read(root.join("cams/a.jpg")).unwrap() == body,
+        "whole"
+    );
+    assert_eq!(support::names_under(root), ["cams/", "cams/a.jpg"]);
 }
 
 #[test]

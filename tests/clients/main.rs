@@ -8,8 +8,9 @@
 //!   cadaver against a server that requires a token;
 //! - `tus`: tuspy (PyPI) and tus-js-client (`npm ci` here);
 //! - `python`: ferry's own Python client (`clients/python/`);
-//! - `ftp`: Python's ftplib (the standard library, plain and `FTP_TLS`) and
-//!   curl (plain and `--ssl-reqd`);
+//! - `ftp`: Python's ftplib (the standard library, plain and `FTP_TLS`),
+//!   curl (plain and `--ssl-reqd`; a write-only camera's
+//!   `--ftp-create-dirs` and `-C -`) and the classic `ftp` (tnftp);
 //! - `ftp_trees`: lftp, wget and rclone syncing folder trees (Debian).
 //!
 //! All of them: `cargo test --test clients -- --nocapture`.

@@ -434,6 +434,33 @@ pub fn entries(dir: &Path) -> Vec<String> {
     found
 }
 
+/// Every name under a server's `root`, folders with a trailing `/`,
+/// sorted, but for ferry's own folders and files at the top (`.ferry-*`:
+/// bookkeeping, kept uploads, locks): what a client made there, to show
+/// that it made nothing else.
+pub fn names_under(root: &Path) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut folders = vec![root.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.strip_prefix(root).unwrap().to_string_lossy();
+            if folder == root && name.starts_with(".ferry-") {
+                continue;
+            }
+            match path.is_dir() {
+                true => {
+                    found.push(format!("{name}/"));
+                    folders.push(path);
+                }
+                false => found.push(name.into_owned()),
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
 /// Deterministic pseudo-random bytes (xorshift), so tests need no RNG crate.
 pub fn pattern(len: usize, seed: u64) -> Vec<u8> {
     let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
