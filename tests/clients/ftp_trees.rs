@@ -1,5 +1,6 @@
 //! Folder trees by FTP with the tools that sync them: lftp (`mirror -R`
-//! up and `mirror` back, plain and over FTPS), wget (`-r` down) and
+//! up and `mirror` back, plain and over FTPS; into a folder its token's
+//! grant makes), wget (`-r` down) and
 //! rclone's ftp backend (`copy`, `check`, `sync` both ways, plain and with
 //! explicit TLS), each logging in with a token, each tree read back byte
 //! for byte. Each is skipped, saying so, where its tool is missing
@@ -22,9 +23,14 @@ const STEP: &str = "120";
 /// requires a token; the token, and the folders of the certificate and
 /// of the token file (kept while the server runs).
 fn server(tls: bool) -> (TestServer, String, [tempfile::TempDir; 2]) {
+    server_granting(tls, &["read:/", "write:/", "delete:/"])
+}
+
+/// [`server`], its token holding `grants`.
+fn server_granting(tls: bool, grants: &[&str]) -> (TestServer, String, [tempfile::TempDir; 2]) {
     let certs = tempfile::tempdir().unwrap();
     let files = tls.then(|| support::certificate_in(certs.path())).flatten();
-    let holders: &[(&str, &[&str])] = &[("sync", &["read:/", "write:/", "delete:/"])];
+    let holders: &[(&str, &[&str])] = &[("sync", grants)];
     let (server, tokens, tokens_dir) = support::tokens::guarded_with(holders, &[], |config| {
         listen_ftp(config);
         config.tls = files;
@@ -91,16 +97,7 @@ fn lftp_mirrors_a_tree_up_and_back_plain_and_over_ftps() {
         let (server, token, certs) = server(tls);
         let here = tempfile::tempdir().unwrap();
         tree(&here.path().join("tree"));
-        let ca = certs[0].path().join("server-cert.pem");
-        let security = match tls {
-            // Its certificate is the test's own, for 127.0.0.1.
-            true => format!(
-                "set ftp:ssl-force yes; set ftp:ssl-protect-data yes; \
-                 set ssl:ca-file {}; set ssl:check-hostname no;",
-                ca.display()
-            ),
-            false => "set ftp:ssl-allow no;".to_owned(),
-        };
+        let security = lftp_security(tls, &certs[0]);
         let local = here.path().display();
         let script = format!(
             "{security} set net:max-retries 1; set net:timeout 20; \
@@ -114,6 +111,75 @@ fn lftp_mirrors_a_tree_up_and_back_plain_and_over_ftps() {
         );
         assert_same_tree(&here.path().join("tree"), &server.root.path().join("up"));
         assert_same_tree(&here.path().join("tree"), &here.path().join("back"));
+    }
+}
+
+/// lftp's settings for a session plain or (`tls`) over FTPS, trusting
+/// the certificate in `certs`.
+fn lftp_security(tls: bool, certs: &tempfile::TempDir) -> String {
+    let ca = certs.path().join("server-cert.pem");
+    match tls {
+        // Its certificate is the test's own, for 127.0.0.1.
+        true => format!(
+            "set ftp:ssl-force yes; set ftp:ssl-protect-data yes; \
+             set ssl:ca-file {}; set ssl:check-hostname no;",
+            ca.display()
+        ),
+        false => "set ftp:ssl-allow no;".to_owned(),
+    }
+}
+
+/// A token granted only `up/`, on a root where `up` is not: lftp's
+/// `mirror -R` makes `up` (`MKD up`, by the grant on what it will hold)
+/// and the tree in it, `put` adds a file there, `mirror` brings it all
+/// back, plain and over FTPS; nothing but `up` is made on the root, and
+/// `mkdir` beside it is refused.
+#[test]
+fn lftp_mirrors_into_a_granted_folder_it_makes() {
+    if !have("lftp", &["--version"], "apt-get install lftp") {
+        return;
+    }
+    for tls in support::with_tls_where_built() {
+        let grants = ["read:up/", "write:up/", "delete:up/"];
+        let (server, token, certs) = server_granting(tls, &grants);
+        let root = server.root.path();
+        assert_eq!(support::names_under(root), Vec::<String>::new());
+        let here = tempfile::tempdir().unwrap();
+        tree(&here.path().join("tree"));
+        std::fs::write(here.path().join("extra.csv"), b"t,v\n1,2\n").unwrap();
+        let security = lftp_security(tls, &certs[0]);
+        let local = here.path().display();
+        let url = format!("ftp://{}", server.ftp.unwrap());
+        let user = format!("sync,{token}");
+        let lftp = |commands: &str| {
+            let script =
+                format!("{security} set net:max-retries 1; set net:timeout 20; {commands}");
+            Command::new("timeout")
+                .args(["-k", "5", STEP, "lftp", "-u", &user, "-e", &script, &url])
+                .output()
+                .expect("timeout runs")
+        };
+        // One run for the refusal: lftp exits with its last command's
+        // status.
+        let refused = lftp("mkdir beside; bye");
+        let said = String::from_utf8_lossy(&refused.stderr);
+        assert!(!refused.status.success() && said.contains("550"), "{said}");
+        check(
+            &lftp(&format!(
+                "mirror -R {local}/tree up; put {local}/extra.csv -o up/extra.csv; \
+                 mirror up {local}/back; bye"
+            )),
+            "lftp",
+        );
+        std::fs::copy(
+            here.path().join("extra.csv"),
+            here.path().join("tree/extra.csv"),
+        )
+        .unwrap();
+        assert_same_tree(&here.path().join("tree"), &root.join("up"));
+        assert_same_tree(&here.path().join("tree"), &here.path().join("back"));
+        let made = support::names_under(root);
+        assert!(made.iter().all(|name| name.starts_with("up/")), "{made:?}");
     }
 }
 

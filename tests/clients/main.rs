@@ -11,7 +11,8 @@
 //! - `ftp`: Python's ftplib (the standard library, plain and `FTP_TLS`),
 //!   curl (plain and `--ssl-reqd`; a write-only camera's
 //!   `--ftp-create-dirs` and `-C -`) and the classic `ftp` (tnftp);
-//! - `ftp_trees`: lftp, wget and rclone syncing folder trees (Debian).
+//! - `ftp_trees`: lftp, wget and rclone syncing folder trees (Debian);
+//!   lftp into a folder its token's grant makes.
 //!
 //! All of them: `cargo test --test clients -- --nocapture`.
 
