@@ -7,7 +7,8 @@
 //! camera's write-only token (`write:cams/`) with curl: `--ftp-create-dirs`
 //! making `cams` and the folders below it on an empty root, `-C -` going
 //! on with its own cut upload; the classic `ftp` client's `mget`, `mput`
-//! and `mdelete` by wildcard. Each is skipped, saying so, where its
+//! and `mdelete` by wildcard, and the same camera's `mkdir`, `cd` and
+//! `put` into its granted folder. Each is skipped, saying so, where its
 //! client is missing.
 
 use crate::support;
@@ -377,27 +378,13 @@ fn the_classic_ftp_client_gets_puts_and_deletes_by_wildcard() {
     std::fs::create_dir(here.path().join("cwd")).unwrap();
     std::fs::write(here.path().join("shot1.jpg"), support::pattern(70_000, 1)).unwrap();
     std::fs::write(here.path().join("shot2.jpg"), support::pattern(5_000, 2)).unwrap();
-    let ftp = server.ftp.unwrap();
     let script = format!(
         "user logger {token}\nbinary\nprompt off\nlcd {here}\nmget logs/*.csv\n\
          mput shot*.jpg\ncd logs\nlcd cwd\nmget day?.csv\nmdelete *.txt\nbye\n",
         token = tokens[0],
         here = here.path().display(),
     );
-    let mut child = std::process::Command::new("ftp")
-        .args(["-n", "-v", &ftp.ip().to_string(), &ftp.port().to_string()])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("ftp runs");
-    {
-        use std::io::Write;
-        let mut stdin = child.stdin.take().unwrap();
-        stdin.write_all(script.as_bytes()).unwrap();
-    }
-    let output = child.wait_with_output().unwrap();
-    let said = support::tools::check(&output, "ftp");
+    let said = classic_ftp(&server, &script);
     for day in 1..=3 {
         let stored = std::fs::read(root.join(format!("logs/day{day}.csv"))).unwrap();
         for got in [format!("logs/day{day}.csv"), format!("cwd/day{day}.csv")] {
@@ -412,6 +399,59 @@ fn the_classic_ftp_client_gets_puts_and_deletes_by_wildcard() {
     }
     assert!(!root.join("logs/notes.txt").exists(), "{said}");
     assert!(root.join("logs/day1.csv").exists());
+}
+
+/// The classic `ftp` client with a camera's write-only token
+/// (`write:cams/`) on a root where `cams` is not, from a script: `mkdir
+/// cams` (`MKD`, by the grant on what it will hold), `cd cams`, `put`;
+/// the shot lands, nothing else is made, and `mkdir` beside the grant is
+/// refused.
+#[test]
+fn the_classic_ftp_client_puts_into_a_folder_its_grant_makes() {
+    if !have("ftp", &["-n"], "apt-get install ftp") {
+        return;
+    }
+    let holders: &[(&str, &[&str])] = &[("cam", &["write:cams/"])];
+    let (server, tokens, _dir) = guarded_ftp(holders, false);
+    let root = server.root.path();
+    let here = tempfile::tempdir().unwrap();
+    let shot = support::pattern(90_000, 5);
+    std::fs::write(here.path().join("shot.jpg"), &shot).unwrap();
+    let script = format!(
+        "user cam {token}\nbinary\nlcd {here}\nmkdir beside\nmkdir cams\ncd cams\n\
+         put shot.jpg\nbye\n",
+        token = tokens[0],
+        here = here.path().display(),
+    );
+    let said = classic_ftp(&server, &script);
+    assert!(
+        std::fs::read(root.join("cams/shot.jpg")).unwrap() == shot,
+        "{said}"
+    );
+    assert_eq!(support::names_under(root), ["cams/", "cams/shot.jpg"]);
+    let mkdirs: Vec<&str> = said.lines().filter(|l| l.contains("beside")).collect();
+    assert!(mkdirs.iter().any(|l| l.starts_with("550 ")), "{said}");
+}
+
+/// The classic `ftp` client (`-n -v`) run on `server`'s FTP listener with
+/// `script` on its standard input; what it printed, once it exited 0.
+fn classic_ftp(server: &support::TestServer, script: &str) -> String {
+    let ftp = server.ftp.unwrap();
+    let mut child = std::process::Command::new("timeout")
+        .args(["-k", "5", "120", "ftp", "-n", "-v"])
+        .args([ftp.ip().to_string(), ftp.port().to_string()])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("timeout runs");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(script.as_bytes()).unwrap();
+    }
+    let output = child.wait_with_output().unwrap();
+    support::tools::check(&output, "ftp")
 }
 
 /// What `curl -sS` with `args` prints of `url`, once it succeeded. `-v`:
