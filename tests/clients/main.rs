@@ -2,7 +2,8 @@
 //! drive it, from the scripts beside this file. Each test is skipped,
 //! saying so, where its client is missing (`.ci/run` installs them):
 //!
-//! - `s3`: boto3, the AWS CLI, s3cmd (PyPI), rclone and restic (Debian);
+//! - `s3`: boto3, the AWS CLI, s3cmd (PyPI), rclone and restic (Debian;
+//!   restic's `init` with a key granted one bucket, on a fresh root);
 //! - `webdav`: litmus's suites (Debian `litmus`);
 //! - `webdav_mounts`: rclone, a davfs2 mount (root and `/dev/fuse`) and
 //!   cadaver against a server that requires a token;

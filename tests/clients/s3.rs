@@ -8,7 +8,8 @@
 //! the last in parts, both ways, `ls`, `rm`; `cp` over HTTPS, aws-chunked;
 //! `sync` both ways with `--delete`, `rm --recursive`, `s3api head-object`
 //! and `get-object --range`), restic (minio-go: every chunk signed;
-//! `init`, `backup` of 200 files, `check --read-data`, `restore`), rclone
+//! `init`, `backup` of 200 files, `check --read-data`, `restore`; `init`
+//! with a key granted one bucket, which makes it), rclone
 //! (`copy` of 50 files and one of 30 MiB in 8 MiB parts, `check`, `sync`
 //! with a deletion, times kept) and s3cmd (`mb`, `put`, `ls`, `get`,
 //! `del`, `sync`). Each is skipped, saying so, where it is missing (`pip
@@ -234,19 +235,7 @@ fn restic_backs_up_checks_and_restores_through_signed_chunks() {
         let data = support::pattern(1000 + n * 997, n as u64);
         std::fs::write(dir.join(format!("f{n}.bin")), data).unwrap();
     }
-    let signer = &s.signers[0];
-    let repo = format!("s3:http://{}/restic", s.s3);
-    let restic = |args: &[&str]| {
-        Command::new("restic")
-            .args(["--repo", &repo, "--no-cache"])
-            .args(args)
-            .env("AWS_ACCESS_KEY_ID", &signer.id)
-            .env("AWS_SECRET_ACCESS_KEY", signer.secret())
-            .env("RESTIC_PASSWORD", "test password")
-            .env("HOME", work.path())
-            .output()
-            .unwrap()
-    };
+    let restic = restic_for(&s, "restic", work.path());
     check(&restic(&["init"]), "restic init");
     assert!(s.server.path("restic/config").is_file());
     check(
@@ -271,6 +260,76 @@ fn restic_backs_up_checks_and_restores_through_signed_chunks() {
             "{name}"
         );
     }
+}
+
+/// restic with the repository `bucket` on `s`'s S3 listener, signing
+/// with the first holder's key, its home in `home`.
+fn restic_for<'a>(
+    s: &'a S3Server,
+    bucket: &str,
+    home: &'a Path,
+) -> impl Fn(&[&str]) -> Output + 'a {
+    let repo = format!("s3:http://{}/{bucket}", s.s3);
+    move |args: &[&str]| {
+        let signer = &s.signers[0];
+        Command::new("restic")
+            .args(["--repo", &repo, "--no-cache"])
+            .args(args)
+            .env("AWS_ACCESS_KEY_ID", &signer.id)
+            .env("AWS_SECRET_ACCESS_KEY", signer.secret())
+            .env("RESTIC_PASSWORD", "test password")
+            .env("HOME", home)
+            .output()
+            .unwrap()
+    }
+}
+
+/// `restic init` on a fresh root with a key granted only `backups/`:
+/// minio-go's MakeBucket (CreateBucket) makes `backups`, by the grant on
+/// what it will hold; then a backup and `check --read-data`. Nothing but
+/// `backups` is made, and a repository beside the grant is refused.
+#[test]
+fn restic_inits_a_bucket_its_key_is_granted_on_a_fresh_root() {
+    if !have("restic", &["version"], "apt-get install restic") {
+        return;
+    }
+    let grants: &[&str] = &["read:backups/", "write:backups/", "delete:backups/"];
+    let s = S3Server::start(&[("host-7", grants)], &[]);
+    let root = s.server.root.path();
+    assert_eq!(support::names_under(root), Vec::<String>::new());
+    let work = tempfile::tempdir().unwrap();
+    let source = work.path().join("source");
+    std::fs::create_dir(&source).unwrap();
+    for n in 0..20 {
+        let data = support::pattern(500 + n * 3001, n as u64);
+        std::fs::write(source.join(format!("f{n}.bin")), data).unwrap();
+    }
+    let beside = restic_for(&s, "elsewhere", work.path())(&["init"]);
+    let said = String::from_utf8_lossy(&beside.stderr);
+    assert!(
+        !beside.status.success() && said.contains("Access Denied"),
+        "{said}"
+    );
+    assert_eq!(support::names_under(root), Vec::<String>::new());
+    let restic = restic_for(&s, "backups", work.path());
+    check(&restic(&["init"]), "restic init");
+    assert!(s.server.path("backups/config").is_file());
+    check(
+        &restic(&["backup", source.to_str().unwrap()]),
+        "restic backup",
+    );
+    check(
+        &restic(&["check", "--read-data"]),
+        "restic check --read-data",
+    );
+    let made = support::names_under(root);
+    assert!(
+        made.iter().all(|name| name.starts_with("backups/")),
+        "{made:?}"
+    );
+    let snapshots = check(&restic(&["snapshots", "--json"]), "restic snapshots");
+    let snapshots: Vec<serde_json::Value> = serde_json::from_str(&snapshots).unwrap();
+    assert_eq!(snapshots.len(), 1, "{snapshots:?}");
 }
 
 /// A tree of `count` small files with times on whole seconds (ferry keeps
