@@ -5,8 +5,9 @@
 //! - `s3`: boto3, the AWS CLI, s3cmd (PyPI), rclone and restic (Debian;
 //!   restic's `init` with a key granted one bucket, on a fresh root);
 //! - `webdav`: litmus's suites (Debian `litmus`);
-//! - `webdav_mounts`: rclone, a davfs2 mount (root and `/dev/fuse`) and
-//!   cadaver against a server that requires a token;
+//! - `webdav_mounts`: rclone, a davfs2 mount (root and `/dev/fuse`; one
+//!   of a folder its token's grant makes) and cadaver against a server
+//!   that requires a token;
 //! - `tus`: tuspy (PyPI) and tus-js-client (`npm ci` here);
 //! - `python`: ferry's own Python client (`clients/python/`);
 //! - `ftp`: Python's ftplib (the standard library, plain and `FTP_TLS`),

@@ -11,7 +11,8 @@
 //!   file), removed with `rm -r`, unmounted; with its default
 //!   `delay_upload 10`, files renamed before they are sent (`cp f a; mv a
 //!   b`, an editor's save over a file) end on ferry's root under their
-//!   new names.
+//!   new names; a token granted only `team/` makes `team` (`mkdir` on a
+//!   mount of the root) and then mounts `/team/` itself.
 //! - **cadaver**: a script on its standard input (`mkcol`, `put`, `ls`,
 //!   `get`, `move`, `delete`), its credentials from `~/.netrc`.
 //!
@@ -528,6 +529,69 @@ fn davfs2_mounts_copies_moves_and_removes() {
         files_below(server.root.path()).keys().collect::<Vec<_>>()
     );
     assert!(!server.path("tree").exists(), "the tree's folder stayed");
+}
+
+/// davfs2 with a token granted only `team/` (read, write, delete), on a
+/// root where `team` is not. davfs2 makes no folder at its mount point's
+/// URL (a mount of `/team/` before `team` is there fails: its PROPFIND
+/// is 404), so the holder mounts the root: `mkdir team` makes it (MKCOL,
+/// by the grant on what it will hold), a file copied in lands, and
+/// `mkdir` beside the grant is refused. Then `/team/` itself mounts with
+/// an empty cache: the file reads back, another goes in. After `umount`
+/// both are on ferry's root, and nothing else is.
+#[test]
+fn davfs2_makes_and_mounts_a_folder_its_grant_holds() {
+    let Some(gid) = davfs2_ready() else {
+        return;
+    };
+    let holders: &[(&str, &[&str])] = &[("team", &["read:team/", "write:team/", "delete:team/"])];
+    let (server, tokens, _tokens) = guarded_with(holders, &[], |_| {});
+    let root = server.root.path();
+    assert_eq!(support::names_under(root), Vec::<String>::new());
+    let work = work_dir();
+    let (report, notes) = (pattern(2 << 20, 11), pattern(3000, 12));
+    std::fs::write(work.path().join("report.bin"), &report).unwrap();
+    std::fs::write(work.path().join("notes.txt"), &notes).unwrap();
+    let http = server.http.unwrap();
+
+    let mount = Mount::new(
+        work.path(),
+        &format!("http://{http}/"),
+        &tokens[0],
+        gid,
+        "root",
+    );
+    on_mount("mkdir", &[&mount.path("team")]);
+    on_mount(
+        "cp",
+        &[&work.path().join("report.bin"), &mount.path("team")],
+    );
+    let beside = bounded(STEP, "mkdir")
+        .arg(mount.path("other"))
+        .output()
+        .unwrap();
+    assert!(!beside.status.success(), "mkdir beside the grant");
+    mount.unmount();
+    assert_eq!(support::names_under(root), ["team/", "team/report.bin"]);
+
+    let url = format!("http://{http}/team/");
+    let mount = Mount::new(work.path(), &url, &tokens[0], gid, "team");
+    let back = work.path().join("back.bin");
+    on_mount("cp", &[&mount.path("report.bin"), &back]);
+    assert!(std::fs::read(&back).unwrap() == report, "read back whole");
+    on_mount(
+        "cp",
+        &[&work.path().join("notes.txt"), &mount.path("notes.txt")],
+    );
+    mount.unmount();
+    let want: BTreeMap<String, Vec<u8>> = [("notes.txt", notes), ("report.bin", report)]
+        .map(|(name, bytes)| (name.to_owned(), bytes))
+        .into();
+    assert_same_tree(&files_below(&server.path("team")), &want);
+    assert_eq!(
+        support::names_under(root),
+        ["team/", "team/notes.txt", "team/report.bin"]
+    );
 }
 
 /// With davfs2's default `delay_upload 10`, a file is sent up to 10 s
