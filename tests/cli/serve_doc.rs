@@ -25,13 +25,7 @@ const CLAP_OWN: &[&str] = &["--help", "--version"];
 /// with its flag (`      --listen <LISTEN>`, `  -h, --help`); flags named
 /// in other options' descriptions are not options of their own.
 fn help_flags() -> BTreeSet<String> {
-    let work = tempfile::tempdir().unwrap();
-    let help = success(
-        &ferry(work.path())
-            .args(["serve", "--help"])
-            .output()
-            .unwrap(),
-    );
+    let help = serve_help();
     help.lines()
         .filter_map(|line| {
             let line = line.trim_start();
@@ -128,13 +122,7 @@ fn docs_serve_md_lists_every_flag_of_serve_help_and_no_other() {
 /// alone, as docs/serve.md says).
 #[test]
 fn listen_help_names_every_listener_that_turns_the_default_off() {
-    let work = tempfile::tempdir().unwrap();
-    let help = success(
-        &ferry(work.path())
-            .args(["serve", "--help"])
-            .output()
-            .unwrap(),
-    );
+    let help = serve_help();
     let listen: String = help
         .split("\n      --listen")
         .nth(1)
@@ -149,4 +137,15 @@ fn listen_help_names_every_listener_that_turns_the_default_off() {
             "--listen's help forgets {flag}: {listen}"
         );
     }
+}
+
+/// What `ferry serve --help` prints.
+fn serve_help() -> String {
+    let work = tempfile::tempdir().unwrap();
+    success(
+        &ferry(work.path())
+            .args(["serve", "--help"])
+            .output()
+            .unwrap(),
+    )
 }
