@@ -7,7 +7,8 @@
 #   idle RSS    resident memory of an idle server with one worker (median),
 #               and where it lies (/proc/<pid>/smaps: the binary's own
 #               pages, the shared libraries, the main stack, anonymous
-#               memory: heap, malloc's arenas, threads' stacks)
+#               memory: heap, malloc's arenas, threads' stacks); then
+#               the same server's with --no-fsync
 #   threads     the idle server's threads
 #   1000 conns  resident memory with 1000 idle FERRY/1 clients
 #   CPU per GET the server's CPU time (utime+stime) per 4 KiB GET over a
@@ -15,9 +16,10 @@
 #               median of 3 rounds in alternation with the first binary
 #               given, which the others are compared with
 #
-# Mode: ferry runs with --no-fsync (where the binary takes it): this bench
-# is not about durability. What durable acknowledgements (ferry's default)
-# cost: benches/durable.sh.
+# Mode: ferry runs with its default settings (durable acknowledgements):
+# the ceilings (docs/operating.md, "Footprint") are the default's. An idle
+# server with --no-fsync is measured beside it, where the binary takes
+# that flag. What durable writes cost: benches/durable.sh.
 #
 #   benches/footprint.sh [[NAME=]path/to/ferry ...]
 #       default: default=target/release/ferry, and embedded=target/embedded/ferry,
@@ -77,17 +79,16 @@ from procs import free_port, rss_kib
 def help_of(binary, *command):
     return subprocess.run([binary, *command, "--help"], capture_output=True, text=True)
 
-# Without flushes, as measured before durable acknowledgements became the
-# default (a binary from before knows no --no-fsync and never flushes).
-no_fsync = {path: ["--no-fsync"] if "--no-fsync" in help_of(path, "serve").stdout else []
-            for _, path in builds}
+# Whether the binary takes --no-fsync (one from before durable
+# acknowledgements knows no such flag and never flushes).
+takes_no_fsync = {path: "--no-fsync" in help_of(path, "serve").stdout for _, path in builds}
 if not client:
     client = next((path for _, path in builds if help_of(path, "bench").returncode == 0), "")
 
-def serve(root, port, binary):
+def serve(root, port, binary, *flags):
     return subprocess.Popen([binary, "serve", "--workers", "1", "--root", root,
                              "--listen", f"127.0.0.1:{port}", "--log-level", "warn",
-                             "--max-connections-per-client", "0", *no_fsync[binary]],
+                             "--max-connections-per-client", "0", *flags],
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 def greeted(port, proc):
@@ -100,11 +101,11 @@ def greeted(port, proc):
                 sys.exit(f"the server exited ({proc.returncode})")
             time.sleep(0.0002)
 
-def start(root, binary):
+def start(root, binary, *flags):
     """One start on `root`: (ms to the first greeting, the process, its port)."""
     port = free_port()
     began = time.monotonic()
-    proc = serve(root, port, binary)
+    proc = serve(root, port, binary, *flags)
     greeted(port, proc)
     return (time.monotonic() - began) * 1000, proc, port
 
@@ -132,13 +133,21 @@ def where(pid, binary):
                 kinds[kind] += int(head[1])
     return kinds
 
+def fresh_root():
+    root = os.path.join(work, f"root-{len(os.listdir(work))}")
+    os.mkdir(root)  # an empty root that exists: a first start's creation aside
+    return root
+
 def footprint(binary):
     """Starts, idle memory and 1000 idle connections of one build."""
-    starts, idles, counts, loaded, kinds = [], [], [], [], []
+    starts, idles, counts, loaded, kinds, idles_no_fsync = [], [], [], [], [], []
     for run in range(runs):
-        root = os.path.join(work, f"root-{len(os.listdir(work))}")
-        os.mkdir(root)  # an empty root that exists: a first start's creation aside
-        took, proc, port = start(root, binary)
+        if takes_no_fsync[binary]:
+            _, proc, _ = start(fresh_root(), binary, "--no-fsync")
+            time.sleep(0.3)
+            idles_no_fsync.append(rss_kib(proc.pid))
+            proc.terminate(); proc.wait()
+        took, proc, port = start(fresh_root(), binary)
         starts.append(took)
         time.sleep(0.3)  # the start-up sweep has ended
         idles.append(rss_kib(proc.pid))
@@ -154,7 +163,8 @@ def footprint(binary):
         proc.terminate(); proc.wait()
     middle = sorted(kinds, key=lambda k: sum(k.values()))[len(kinds) // 2]
     return {"starts": starts, "idle": statistics.median(idles), "threads": statistics.median(counts),
-            "loaded": statistics.median(loaded), "where": middle}
+            "loaded": statistics.median(loaded), "where": middle,
+            "idle_no_fsync": statistics.median(idles_no_fsync) if idles_no_fsync else None}
 
 results = {path: footprint(path) for _, path in builds}
 
@@ -222,6 +232,8 @@ for name, binary in builds:
         print(f"start, {files} files {statistics.median(r['big_starts']):.1f} ms (median of {runs}, max {max(r['big_starts']):.1f})")
     print(f"idle RSS        {r['idle'] / 1024:.2f} MiB (median of {runs}); " +
           ", ".join(f"{kind} {kib / 1024:.2f}" for kind, kib in r["where"].items()) + " MiB")
+    if r["idle_no_fsync"] is not None:
+        print(f"  --no-fsync    {r['idle_no_fsync'] / 1024:.2f} MiB idle (median of {runs})")
     print(f"idle threads    {r['threads']:.0f}")
     per = (r["loaded"] - r["idle"]) * 1024 / 1000
     print(f"1000 idle conns {r['loaded'] / 1024:.2f} MiB ({per:.0f} bytes per connection)")
