@@ -57,7 +57,7 @@ impl ClientTls {
     pub fn new(trust: &Trust) -> io::Result<ClientTls> {
         let provider = crate::tls::provider()?;
         let algorithms = provider.signature_verification_algorithms;
-        let builder = ClientConfig::builder_with_provider(provider)
+        let builder = ClientConfig::builder_with_provider(Arc::clone(&provider))
             .with_safe_default_protocol_versions()
             .map_err(io::Error::other)?;
         let roots = match trust {
@@ -66,10 +66,7 @@ impl ClientTls {
             Trust::System => Some(system_roots()?),
         };
         let presented = match roots {
-            Some(roots) => Some(Arc::new(super::presented::Presented::new(
-                roots,
-                crate::tls::provider()?,
-            )?)),
+            Some(roots) => Some(Arc::new(super::presented::Presented::new(roots, provider)?)),
             None => None,
         };
         let verifier: Arc<dyn rustls::client::danger::ServerCertVerifier> = match &presented {

@@ -68,6 +68,16 @@ impl Codec {
         }
     }
 
+    /// What the access log says of an upload whose client went before its
+    /// body ended: 499, as nginx logs it; an FTP data connection's 426,
+    /// what its control connection is told.
+    pub fn cut_code(&self) -> u16 {
+        match self {
+            Codec::FtpData(_) => 426,
+            Codec::Ferry(_) | Codec::Http(_) | Codec::Ftp(_) => 499,
+        }
+    }
+
     /// The answer for a connection refused because the server is full.
     pub fn busy(&self, out: &mut Vec<u8>) {
         match self {

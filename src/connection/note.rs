@@ -13,6 +13,8 @@ use crate::serve::ops;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+#[cfg(doc)]
+use super::codec::Codec;
 use super::{Connection, State};
 use crate::access::Principal;
 use crate::request_log::{self, Entry};
@@ -97,13 +99,18 @@ impl Connection {
         note.answer = Some((code, bytes));
     }
 
-    /// The upload being received ends unanswered: its client went (`code`
-    /// 499, as nginx logs it; an FTP data connection's 426, what its
-    /// control connection is told) or the server is shutting down (503).
-    /// Its line says so, with the body bytes that arrived (which a cut FTP
-    /// upload keeps for `REST` or `APPE`), in place of any interim answer
-    /// noted (FTP's `150`).
-    pub fn note_cut(&mut self, code: u16, arrived: u64) {
+    /// The upload being received ends unanswered: its client went, with
+    /// `arrived` body bytes in (the codec's code: [`Codec::cut_code`]).
+    pub fn note_client_went(&mut self, arrived: u64) {
+        self.note_cut(self.codec.cut_code(), arrived);
+    }
+
+    /// The upload being received ends unanswered with `code`: its client
+    /// went ([`Connection::note_client_went`]) or the server is shutting
+    /// down (503). Its line says so, with the body bytes that arrived
+    /// (which a cut FTP upload keeps for `REST` or `APPE`), in place of
+    /// any interim answer noted (FTP's `150`).
+    pub(super) fn note_cut(&mut self, code: u16, arrived: u64) {
         if let Some(note) = self.note.as_mut() {
             note.answer = Some((Some(code), arrived));
         }

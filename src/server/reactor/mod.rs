@@ -346,11 +346,7 @@ impl Reactor {
         self.hub.release(super::counted_client(&conn));
         self.metrics.closed[conn.protocol().index()].add(1);
         if let Some(receive) = conn.abandon_upload() {
-            let cut = match conn.protocol() {
-                crate::wire::Protocol::Ftp => 426,
-                _ => 499,
-            };
-            conn.note_cut(cut, receive.progress().0);
+            conn.note_client_went(receive.progress().0);
             let whose = (conn.id(), conn.peer(), conn.protocol());
             report = self.cut_off(whose, receive, report);
         }
