@@ -383,6 +383,11 @@ pub struct FtpConfig {
     /// No login, and no transfer, without TLS (`--ftp-require-tls`:
     /// `AUTH TLS` before `USER`, `PROT P` before a transfer).
     pub require_tls: bool,
+    /// FTPS data connections may begin TLS sessions of their own
+    /// (`--ftp-tls-reuse-optional`); by default each must resume its
+    /// control connection's, as vsftpd's `require_ssl_reuse`
+    /// (`tls_login.rs`).
+    pub tls_reuse_optional: bool,
 }
 
 /// What the HTTP listener lets a browser do (`http/origin.rs` applies it).

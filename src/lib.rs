@@ -37,7 +37,8 @@
 //! - [`formats`]: tar, zip, the chunked and aws-chunked body codings, JSON
 //!   strings, upload metadata, MD5 (all sans-IO).
 //! - [`tls`]: certificates and the rustls set-up of both listeners (the
-//!   connection's transport drives the sessions).
+//!   connection's transport drives the sessions); [`tls_login`]: an FTPS
+//!   login's sessions, which its data connections must resume.
 //! - [`connection`]: the per-connection state machine, which only moves
 //!   bytes (reads, writes, sendfile, deadlines, lingering), and the one
 //!   place that picks its codec.
@@ -80,6 +81,7 @@ pub mod server;
 pub mod storage;
 pub mod threads;
 pub mod tls;
+pub mod tls_login;
 pub mod wire;
 
 pub use client::Client;

@@ -32,6 +32,7 @@ use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 
 use crate::threads::reload::Serial;
+use crate::tls_login::LoginTls;
 
 /// Ciphertext (and early plaintext) one TLS connection may hold unsent:
 /// four full records. Beyond it the connection waits for the socket, as a
@@ -99,7 +100,8 @@ pub fn self_signed(params: &rcgen::CertificateParams) -> io::Result<(String, Str
 #[derive(Clone)]
 pub struct ServerTls {
     config: Arc<ServerConfig>,
-    /// `config` for FTP's data connections: no session tickets.
+    /// `config` for FTP's data connections: no session tickets (each
+    /// login's copy keeps its own sessions).
     data_config: Arc<ServerConfig>,
     certificates: Arc<Certificates>,
     /// Reloads under way and asked for.
@@ -134,11 +136,11 @@ impl ServerTls {
             .map_err(io::Error::other)?
             .with_no_client_auth()
             .with_cert_resolver(Arc::clone(&certificates) as Arc<dyn ResolvesServerCert>);
-        // FTP's data connections resume the sessions the control
-        // connections began (one cache, shared by the clone) but issue no
-        // tickets: an uploading client never reads them, and a socket
-        // closed with them unread is reset, which can cut the upload's
-        // last bytes (curl before 8.9).
+        // FTP's data connections resume the sessions their control
+        // connection began (`tls_login.rs`) but issue no tickets: an
+        // uploading client never reads them, and a socket closed with them
+        // unread is reset, which can cut the upload's last bytes (curl
+        // before 8.9).
         let mut data_config = config.clone();
         data_config.send_tls13_tickets = 0;
         Ok(ServerTls {
@@ -157,14 +159,14 @@ impl ServerTls {
         UnbufferedServerConnection::new(Arc::clone(&self.config))
     }
 
-    /// A server session for an FTP data connection: as [`Self::session`],
-    /// resuming what the control connection began, but issuing no
-    /// session tickets of its own.
+    /// The session of an FTP control connection (`AUTH TLS`) and the
+    /// terms its data connections' sessions are made on: they resume the
+    /// control connection's session, and no other (`tls_login.rs`).
     ///
     /// # Errors
     /// As [`Self::session`].
-    pub fn data_session(&self) -> Result<UnbufferedServerConnection, rustls::Error> {
-        UnbufferedServerConnection::new(Arc::clone(&self.data_config))
+    pub fn login(&self) -> Result<(UnbufferedServerConnection, LoginTls), rustls::Error> {
+        LoginTls::begin(&self.config, &self.data_config)
     }
 
     /// Re-reads the certificate and key on a thread of its own; the old

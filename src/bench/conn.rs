@@ -323,6 +323,7 @@ fn lost(outcome: Outcome) -> String {
         Outcome::Closed => "connection reset by the server".into(),
         Outcome::Error(err) => err.to_string(),
         Outcome::NotTls => "the server does not speak TLS".into(),
+        Outcome::NotResumed => "a TLS session was not resumed".into(),
         Outcome::Done(_) | Outcome::WouldBlock => "no error".into(),
     }
 }

@@ -235,6 +235,12 @@ pub struct ServeArgs {
     /// PROT P before a transfer (needs --tls-cert; docs/ftp.md, FTPS).
     #[arg(long, requires = "tls_cert")]
     ftp_require_tls: bool,
+    /// Let FTPS data connections begin TLS sessions of their own: by
+    /// default each must resume its control connection's (as vsftpd's
+    /// require_ssl_reuse), which curl, lftp, rclone and FileZilla do and
+    /// Python's ftplib does not (docs/ftp.md, FTPS).
+    #[arg(long, requires = "tls_cert")]
+    ftp_tls_reuse_optional: bool,
     /// A load balancer (IP or IP/bits; repeatable) whose connections
     /// begin with a PROXY header (v1 or v2, e.g. HAProxy's send-proxy-v2):
     /// the client address in it counts for per-client limits, the AUTH
@@ -532,6 +538,7 @@ fn config_of(args: ServeArgs) -> Config {
             passive_ports: args.ftp_passive_ports,
             public_address: args.ftp_public_address,
             require_tls: args.ftp_require_tls,
+            tls_reuse_optional: args.ftp_tls_reuse_optional,
             active: args.ftp_active,
         },
     }

@@ -102,6 +102,14 @@ impl Codec {
         }
     }
 
+    /// Its TLS session did not resume the one it had to (only an FTPS
+    /// data connection is asked to): the connection then closes.
+    pub fn tls_not_resumed(&mut self) {
+        if let Codec::FtpData(link) = self {
+            link.not_resumed();
+        }
+    }
+
     /// Decodes the request at the front of `data`; `site`: the web
     /// origin's rules, `room`: the most bytes of a large request body it
     /// may hold in hand now (HTTP's alone: FERRY/1 holds none).

@@ -61,6 +61,13 @@ impl Connection {
         self.state = State::Waiting(Wait::Securing(Box::new(session)));
     }
 
+    /// Its TLS session must resume one its control connection began (an
+    /// FTPS data connection's, `tls_login.rs`): a full handshake ends the
+    /// connection, its transfer refused, before any data moves.
+    pub fn require_tls_resumption(&mut self) {
+        self.transport.require_resumption();
+    }
+
     /// Begins the TLS session its answer went out ahead of. Plaintext read
     /// behind the command that asked for it is refused, not taken as the
     /// client's (a command injected before the handshake would pass for

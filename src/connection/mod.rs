@@ -71,6 +71,7 @@ mod link;
 mod note;
 mod proxied;
 mod tls_held;
+mod tls_records;
 mod tls_session;
 mod transport;
 mod turn;

@@ -20,9 +20,10 @@
 //!   soon as it does.
 //!
 //! Every call processes what the session has in hand through
-//! [`process`], which answers each rustls state the same way wherever it
-//! comes up. Kernel TLS would take over from here after the handshake
-//! (rustls's `dangerous_into_kernel_connection`), with `sendfile` back.
+//! `tls_records.rs`'s `process`, which answers each rustls state the same
+//! way wherever it comes up. Kernel TLS would take over from here after
+//! the handshake (rustls's `dangerous_into_kernel_connection`), with
+//! `sendfile` back.
 //!
 //! What the session holds between calls, and how records are written into
 //! it, is `tls_held.rs`'s; the session's whole loop (handshake, records in
@@ -36,6 +37,7 @@ use rustls::server::UnbufferedServerConnection;
 use rustls::unbuffered::{ConnectionState, UnbufferedStatus};
 
 use super::tls_held::{Decrypted, Held, tls_error};
+use super::tls_records::{Resumption, Seal, process};
 use crate::tls::SEND_BUFFER_LIMIT;
 use crate::wire::socket::{self, Outcome, retry};
 
@@ -53,14 +55,8 @@ pub(super) struct TlsSession {
     first_read: bool,
     /// `close_notify` is queued (or could not be: the handshake never ended).
     closing: bool,
-}
-
-/// What to seal once the session may: `data` (of which `taken` so far),
-/// then `close_notify` if `close`.
-struct Seal<'a> {
-    data: &'a [u8],
-    taken: usize,
-    close: bool,
+    /// Whether the session must resume one begun before.
+    resumption: Resumption,
 }
 
 impl TlsSession {
@@ -70,7 +66,14 @@ impl TlsSession {
             held: Held::default(),
             first_read: true,
             closing: false,
+            resumption: Resumption::Any,
         }
+    }
+
+    /// The handshake must resume a session begun before; a full one ends
+    /// the connection ([`Outcome::NotResumed`]) before any data moves.
+    pub(super) fn require_resumption(&mut self) {
+        self.resumption = Resumption::Required;
     }
 
     /// Whether the handshake is still going on.
@@ -131,7 +134,7 @@ impl TlsSession {
         let outcome = loop {
             let mut nothing = Seal::nothing();
             let processed = process(
-                &mut self.session,
+                (&mut self.session, &mut self.resumption),
                 &mut self.held,
                 &mut spare[start..end],
                 &mut out,
@@ -143,6 +146,9 @@ impl TlsSession {
                     self.send_alert(stream);
                     break Outcome::Error(err);
                 }
+            }
+            if self.take_refusal() {
+                break Outcome::NotResumed;
             }
             // Handshake flights, and what was sealed once the handshake
             // allowed it, go out before anything waits.
@@ -201,6 +207,9 @@ impl TlsSession {
         if let Err(err) = self.process_held(&mut seal) {
             self.send_alert(stream);
             return Outcome::Error(err);
+        }
+        if self.take_refusal() {
+            return Outcome::NotResumed;
         }
         if seal.taken == 0 && self.session.is_handshaking() {
             // Sealed once the handshake allows (FERRY/1's greeting).
@@ -265,7 +274,7 @@ impl TlsSession {
             filled: 0,
         };
         let processed = process(
-            &mut self.session,
+            (&mut self.session, &mut self.resumption),
             &mut self.held,
             &mut incoming,
             &mut no_room,
@@ -291,6 +300,16 @@ impl TlsSession {
         }
     }
 
+    /// Whether the handshake just proved not to resume as it had to: true
+    /// once, after which the session only says goodbye.
+    fn take_refusal(&mut self) -> bool {
+        let refused = self.resumption == Resumption::NotResumed;
+        if refused {
+            self.resumption = Resumption::Told;
+        }
+        refused
+    }
+
     /// After a TLS error: the alert that explains it, best effort, so the
     /// peer can say why it was refused.
     fn send_alert(&mut self, stream: &TcpStream) {
@@ -307,85 +326,6 @@ impl TlsSession {
             }
         }
         let _ = self.send_held(stream);
-    }
-}
-
-impl Seal<'_> {
-    fn nothing() -> Seal<'static> {
-        Seal {
-            data: &[],
-            taken: 0,
-            close: false,
-        }
-    }
-}
-
-/// Processes the complete records at the front of `buf`, answering each
-/// state rustls comes to: decrypted data goes to `out`, records to send
-/// to `held.outgoing`, and once the session may seal, what was handed over
-/// early and then `seal`. Returns how many bytes of `buf` are done with,
-/// once the session needs more from the peer to go on (or is closed).
-///
-/// # Errors
-/// A TLS failure (a bad record, a refused handshake); the session then
-/// holds the alert that says why ([`TlsSession::send_alert`]).
-fn process(
-    session: &mut UnbufferedServerConnection,
-    held: &mut Held,
-    buf: &mut [u8],
-    out: &mut Decrypted<'_>,
-    seal: &mut Seal<'_>,
-) -> io::Result<usize> {
-    let mut used = 0;
-    loop {
-        let UnbufferedStatus { mut discard, state } = session.process_tls_records(&mut buf[used..]);
-        let stopped = match state.map_err(tls_error)? {
-            ConnectionState::ReadTraffic(mut traffic) => {
-                while let Some(record) = traffic.next_record() {
-                    let record = record.map_err(tls_error)?;
-                    discard += record.discard;
-                    held.deliver(record.payload, out);
-                }
-                false
-            }
-            ConnectionState::EncodeTlsData(mut encode) => {
-                held.append_encoded(|buf| encode.encode(buf))?;
-                false
-            }
-            ConnectionState::TransmitTlsData(transmit) => {
-                // Kept in order in `outgoing`; sent by the caller.
-                transmit.done();
-                false
-            }
-            ConnectionState::BlockedHandshake => true,
-            ConnectionState::WriteTraffic(mut traffic) => {
-                if !held.early.is_empty() {
-                    let early = mem::take(&mut held.early);
-                    held.append_sealed(|buf| traffic.encrypt(&early, buf), early.len())?;
-                }
-                if !seal.data.is_empty() && seal.taken == 0 {
-                    held.append_sealed(|buf| traffic.encrypt(seal.data, buf), seal.data.len())?;
-                    seal.taken = seal.data.len();
-                }
-                if seal.close {
-                    held.append_sealed(|buf| traffic.queue_close_notify(buf), 0)?;
-                    seal.close = false;
-                }
-                true
-            }
-            // Reported once; data may still be sent after it.
-            ConnectionState::PeerClosed => {
-                held.peer_closed = true;
-                false
-            }
-            ConnectionState::Closed => true,
-            // Early data is never offered (`max_early_data_size` is 0).
-            _ => return Err(tls_error("unexpected TLS state")),
-        };
-        used += discard;
-        if stopped {
-            return Ok(used);
-        }
     }
 }
 

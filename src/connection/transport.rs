@@ -107,6 +107,14 @@ impl Transport {
         self.tls = Some(Box::new(TlsSession::new(session)));
     }
 
+    /// The TLS session must be a resumed one (`TlsSession`'s
+    /// `must_resume`).
+    pub(super) fn require_resumption(&mut self) {
+        if let Some(tls) = &mut self.tls {
+            tls.require_resumption();
+        }
+    }
+
     /// The peer spoke plaintext to a TLS port: forget the session, so the
     /// connection can tell it so in plaintext and close.
     pub(super) fn drop_tls(&mut self) {

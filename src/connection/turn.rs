@@ -201,6 +201,19 @@ impl Connection {
         self.state = State::Done;
     }
 
+    /// The peer's TLS session did not resume the one it had to (an FTPS
+    /// data connection's): whatever the state was about ends with nothing
+    /// moved, the codec says why (to the control connection), and the
+    /// session ends with `close_notify` as any, so the client reads a
+    /// clean end and then the reason.
+    fn not_resumed(&mut self) {
+        warn!("#{} TLS session not resumed where it had to be", self.id);
+        self.output.clear();
+        self.sent = 0;
+        self.codec.tls_not_resumed();
+        self.state = State::Done;
+    }
+
     /// Sends queued output. `Ok(bytes)` on progress.
     fn flush(&mut self) -> Result<usize, Step> {
         let more = matches!(self.state, State::SendingBody(_) | State::SendingHeld(_));
@@ -437,7 +450,8 @@ impl Connection {
         usize::try_from(body_left).unwrap_or(usize::MAX).max(ahead)
     }
 
-    /// Logs a socket failure and says to close.
+    /// Logs a socket failure and says to close (a TLS session that did not
+    /// resume as it had to says goodbye first).
     pub(super) fn socket_failed(&mut self, outcome: Outcome) -> Step {
         let busy = !matches!(
             self.state,
@@ -449,6 +463,11 @@ impl Connection {
         );
         match outcome {
             Outcome::Error(err) => warn!("#{} socket error: {err}", self.id),
+            Outcome::NotResumed => {
+                self.not_resumed();
+                // Its goodbye (`close_notify`, then the linger) next turn.
+                return Step::Yield;
+            }
             _ if busy => warn!("#{} peer went away mid-request", self.id),
             _ => debug!("#{} peer went away", self.id),
         }

@@ -93,9 +93,23 @@ impl Data {
     /// transferred (the upload goes unstored, the file unsent), and the
     /// control connection says so (`425`), whatever had begun.
     pub fn spoke_plaintext(&mut self) {
+        self.refuse("the data connection did not begin TLS (PROT P): nothing was transferred");
+    }
+
+    /// Its TLS session did not resume the control connection's, which
+    /// the server requires unless `--ftp-tls-reuse-optional`: nothing is
+    /// transferred, and the control connection says so (`425`).
+    pub fn not_resumed(&mut self) {
+        self.refuse(
+            "the data connection's TLS did not resume the control connection's session, \
+             which this server requires (unless --ftp-tls-reuse-optional): \
+             nothing was transferred",
+        );
+    }
+
+    fn refuse(&mut self, why: &str) {
         if !self.ended {
             self.ended = true;
-            let why = "the data connection did not begin TLS (PROT P): nothing was transferred";
             self.relay = Some(Relay::Refused(why.into()));
         }
     }

@@ -26,6 +26,9 @@ pub enum Outcome {
     Error(io::Error),
     /// The peer spoke plaintext to a TLS port (TLS transports only).
     NotTls,
+    /// The peer's TLS session did not resume one begun before, where it
+    /// had to (an FTPS data connection's; TLS transports only).
+    NotResumed,
 }
 
 /// The outcome an error from a socket call stands for.

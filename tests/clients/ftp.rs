@@ -3,7 +3,9 @@
 //! change the root, a download and listings over passive data
 //! connections, an upload) and curl (`-T`, a download and a listing,
 //! EPSV first, as curl does), each plain and over FTPS (`FTP_TLS`,
-//! `--ssl-reqd`); curl's `-C -` going on with an upload cut off; a
+//! `--ssl-reqd`; ftplib's data connections resuming the control
+//! connection's TLS session as the server requires, or as it comes with
+//! `--ftp-tls-reuse-optional`); curl's `-C -` going on with an upload cut off; a
 //! camera's write-only token (`write:cams/`) with curl: `--ftp-create-dirs`
 //! making `cams` and the folders below it on an empty root, `-C -` going
 //! on with its own cut upload; the classic `ftp` client's `mget`, `mput`
@@ -20,10 +22,22 @@ use support::tools::{have, python};
 
 const SESSION: &str = r#"
 import ftplib, ssl, sys
-host, port, token, ca = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+host, port, token, ca, tls = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+
+class Resuming(ftplib.FTP_TLS):
+    # Data connections resume the control connection's TLS session, as
+    # servers that require it (vsftpd, ProFTPD, ferry) want.
+    def ntransfercmd(self, cmd, rest=None):
+        conn, size = ftplib.FTP.ntransfercmd(self, cmd, rest)
+        if self._prot_p:
+            conn = self.context.wrap_socket(
+                conn, server_hostname=self.host, session=self.sock.session)
+        return conn, size
+
 if ca:
     # FTPS: AUTH TLS at the login, then PBSZ 0 and PROT P.
-    ftp = ftplib.FTP_TLS(context=ssl.create_default_context(cafile=ca))
+    kind = Resuming if tls == "resuming" else ftplib.FTP_TLS
+    ftp = kind(context=ssl.create_default_context(cafile=ca))
 else:
     ftp = ftplib.FTP()
 ftp.connect(host, port, timeout=30)
@@ -73,16 +87,23 @@ fn ftplib_logs_in_with_a_token_and_changes_the_root_plain_and_over_ftps() {
     ) {
         return;
     }
-    for tls in support::with_tls_where_built() {
-        ftplib_session(tls);
+    ftplib_session(None);
+    if support::with_tls_where_built().contains(&true) {
+        ftplib_session(Some("resuming"));
+        // Stock FTP_TLS never resumes: served where the server allows.
+        ftplib_session(Some("stock"));
     }
 }
 
-/// Python's ftplib through [`SESSION`], over FTPS where `tls`.
-fn ftplib_session(tls: bool) {
+/// Python's ftplib through [`SESSION`], over FTPS where `tls` names its
+/// data connections' kind of TLS session.
+fn ftplib_session(tls: Option<&str>) {
     let holders: &[(&str, &[&str])] = &[("cam", &["write:/", "read:/", "delete:/"])];
-    let (server, tokens, dir) = guarded_ftp(holders, tls);
-    let ca = match tls {
+    let (server, tokens, dir) = support::tokens::guarded_with(holders, &[], |config| {
+        certified_ftp(config, tls.is_some());
+        config.ftp.tls_reuse_optional = tls == Some("stock");
+    });
+    let ca = match tls.is_some() {
         true => dir.path().join("server-cert.pem").display().to_string(),
         false => String::new(),
     };
@@ -94,6 +115,7 @@ fn ftplib_session(tls: bool) {
         ftp.port().to_string(),
         tokens[0].clone(),
         ca,
+        tls.unwrap_or("plain").to_owned(),
     ];
     let args: Vec<&OsStr> = args.iter().map(OsStr::new).collect();
     let printed = python(SESSION, &args);
@@ -133,14 +155,17 @@ fn guarded_ftp(
     holders: &[(&str, &[&str])],
     tls: bool,
 ) -> (support::TestServer, Vec<String>, tempfile::TempDir) {
-    support::tokens::guarded_with(holders, &[], |config| {
-        listen_ftp(config);
-        // The tokens' folder holds the certificate too.
-        if tls && let Some(tokens) = &config.access.tokens {
-            let dir = tokens.parent().expect("a folder");
-            config.tls = support::certificate_in(dir);
-        }
-    })
+    support::tokens::guarded_with(holders, &[], |config| certified_ftp(config, tls))
+}
+
+/// An FTP listener, with a certificate where `tls`.
+fn certified_ftp(config: &mut ferry::config::Config, tls: bool) {
+    listen_ftp(config);
+    // The tokens' folder holds the certificate too.
+    if tls && let Some(tokens) = &config.access.tokens {
+        let dir = tokens.parent().expect("a folder");
+        config.tls = support::certificate_in(dir);
+    }
 }
 
 #[test]

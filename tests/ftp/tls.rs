@@ -2,19 +2,24 @@
 //! to TLS, `PROT P` its data connections, each ended with `close_notify`
 //! (clients check it); plaintext sent behind `AUTH TLS` is not taken as
 //! the client's; `--ftp-require-tls` refuses a login and a transfer
-//! without TLS; a server without a certificate offers none.
+//! without TLS; a server without a certificate offers none; a data
+//! connection must resume its control connection's TLS session
+//! (`--ftp-tls-reuse-optional` aside).
 #![cfg(any(feature = "tls-aws-lc", feature = "tls-ring"))] // built with what it tests (Cargo.toml [features])
 
 use crate::support;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
+use std::sync::Arc;
 
 use crate::support::ftp::{Lines, connect_lines};
-use support::tls::{self_signed, tls_over};
+use support::tls::{client_config, self_signed, tls_with};
 use support::{TestServer, listen_ftp, pattern};
 
 type Secure = Lines<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>;
+/// A client's TLS set-up: one per login, shared by its data connections.
+type Client = Arc<rustls::ClientConfig>;
 
 /// A server with a certificate (and `adjust`ed), and the certificate's
 /// folder.
@@ -29,24 +34,53 @@ fn with_tls(adjust: impl FnOnce(&mut ferry::config::Config)) -> (TestServer, tem
     (server, dir)
 }
 
-/// `AUTH TLS` on a new control connection, and the handshake.
-fn secured(server: &TestServer, certs: &tempfile::TempDir) -> Secure {
+/// A client's TLS set-up trusting the test certificate, on TLS 1.3 and
+/// 1.2 (a data connection resumes a TLS 1.3 session with a ticket, each
+/// good for one: the control connection gets two).
+fn client(certs: &tempfile::TempDir) -> Client {
+    client_config(
+        &certs.path().join("server-cert.pem"),
+        rustls::DEFAULT_VERSIONS,
+    )
+}
+
+/// A client's TLS set-up on TLS 1.2 only, whose session every data
+/// connection of a login may resume.
+fn client_tls12(certs: &tempfile::TempDir) -> Client {
+    client_config(
+        &certs.path().join("server-cert.pem"),
+        &[&rustls::version::TLS12],
+    )
+}
+
+/// `AUTH TLS` on a new control connection, and the handshake: `client`'s
+/// session, which its data connections resume.
+fn secured(server: &TestServer, client: &Client) -> Secure {
     let mut plain = connect_lines(server);
     assert_eq!(plain.ask("AUTH TLS"), "234 AUTH TLS ok: TLS begins");
-    let ca = certs.path().join("server-cert.pem");
     Lines {
-        stream: tls_over(plain.stream, &ca),
+        stream: tls_with(plain.stream, client),
     }
 }
 
-/// A data connection to `addr`, under TLS.
+/// `secured`, logged in with `PROT P`.
+fn logged_in(server: &TestServer, client: &Client) -> Secure {
+    let mut control = secured(server, client);
+    assert_eq!(control.ask("USER me"), "331 any password");
+    assert_eq!(control.ask("PASS x"), "230 logged in");
+    assert_eq!(control.ask("PBSZ 0"), "200 PBSZ=0");
+    assert_eq!(control.ask("PROT P"), "200 data connections go over TLS");
+    control
+}
+
+/// A data connection to `addr`, under TLS on `client`'s terms.
 fn data_over_tls(
     addr: std::net::SocketAddr,
-    certs: &tempfile::TempDir,
+    client: &Client,
 ) -> rustls::StreamOwned<rustls::ClientConnection, TcpStream> {
     let tcp = TcpStream::connect(addr).unwrap();
     tcp.set_read_timeout(Some(support::PATIENCE)).unwrap();
-    tls_over(tcp, &certs.path().join("server-cert.pem"))
+    tls_with(tcp, client)
 }
 
 #[test]
@@ -63,17 +97,16 @@ fn auth_tls_secures_the_login_and_prot_p_the_transfers() {
     };
     assert!(feat.iter().any(|l| l == " AUTH TLS"), "{feat:?}");
     drop(plain);
-    let mut control = secured(&server, &certs);
-    assert_eq!(control.ask("USER me"), "331 any password");
-    assert_eq!(control.ask("PASS x"), "230 logged in");
-    assert_eq!(control.ask("PBSZ 0"), "200 PBSZ=0");
-    assert_eq!(control.ask("PROT P"), "200 data connections go over TLS");
+    // Three transfers resume the control connection's session: TLS 1.2's
+    // session id, good for any number (TLS 1.3: the next test).
+    let client = client_tls12(&certs);
+    let mut control = logged_in(&server, &client);
     let body = pattern(500_000, 4);
     std::fs::write(server.root.path().join("big.bin"), &body).unwrap();
 
     // A download: the file, then close_notify (read_to_end fails on a
     // TLS stream cut without it).
-    let mut data = data_over_tls(control.passive(), &certs);
+    let mut data = data_over_tls(control.passive(), &client);
     assert!(control.ask("RETR big.bin").starts_with("150 "));
     let mut got = Vec::new();
     data.read_to_end(&mut got)
@@ -83,7 +116,7 @@ fn auth_tls_secures_the_login_and_prot_p_the_transfers() {
 
     // An upload ended by the client's close_notify, answered by the
     // server's (Python's ftplib waits for it).
-    let mut data = data_over_tls(control.passive(), &certs);
+    let mut data = data_over_tls(control.passive(), &client);
     assert!(control.ask("STOR up.bin").starts_with("150 "));
     data.write_all(&body[..300_000]).unwrap();
     data.conn.send_close_notify();
@@ -96,7 +129,7 @@ fn auth_tls_secures_the_login_and_prot_p_the_transfers() {
     assert!(stored == body[..300_000], "stored whole");
 
     // A listing, short enough to be queued before the handshake ends.
-    let mut data = data_over_tls(control.passive(), &certs);
+    let mut data = data_over_tls(control.passive(), &client);
     assert!(control.ask("NLST").starts_with("150 "));
     let mut names = String::new();
     data.read_to_string(&mut names).unwrap();
@@ -143,7 +176,8 @@ fn require_tls_refuses_a_login_and_a_transfer_without_it() {
     );
     assert!(plain.ask("PASS x").starts_with("530 "));
     drop(plain);
-    let mut control = secured(&server, &certs);
+    let client = client(&certs);
+    let mut control = secured(&server, &client);
     assert_eq!(control.ask("USER me"), "331 any password");
     assert_eq!(control.ask("PASS x"), "230 logged in");
     std::fs::write(server.root.path().join("a.txt"), b"hello").unwrap();
@@ -152,7 +186,7 @@ fn require_tls_refuses_a_login_and_a_transfer_without_it() {
     assert!(refused.starts_with("521 "), "{refused}");
     assert!(control.ask("PROT C").starts_with("534 "));
     assert_eq!(control.ask("PROT P"), "200 data connections go over TLS");
-    let mut data = data_over_tls(control.passive(), &certs);
+    let mut data = data_over_tls(control.passive(), &client);
     assert!(control.ask("RETR a.txt").starts_with("150 "));
     let mut got = Vec::new();
     data.read_to_end(&mut got).unwrap();
@@ -184,11 +218,7 @@ fn without_a_certificate_no_tls_is_offered() {
 #[test]
 fn under_prot_p_a_data_connection_in_the_clear_transfers_nothing() {
     let (server, certs) = with_tls(|_| {});
-    let mut control = secured(&server, &certs);
-    assert_eq!(control.ask("USER me"), "331 any password");
-    assert_eq!(control.ask("PASS x"), "230 logged in");
-    assert_eq!(control.ask("PBSZ 0"), "200 PBSZ=0");
-    assert_eq!(control.ask("PROT P"), "200 data connections go over TLS");
+    let mut control = logged_in(&server, &client(&certs));
     let mut data = TcpStream::connect(control.passive()).unwrap();
     data.set_read_timeout(Some(support::PATIENCE)).unwrap();
     assert!(control.ask("STOR clear.txt").starts_with("150 "));
@@ -232,4 +262,100 @@ fn under_prot_p_a_data_connection_in_the_clear_transfers_nothing() {
         "{ended}"
     );
     assert_eq!(control.ask("NOOP"), "200 ok");
+}
+
+/// TLS 1.3: each data connection resumes with a ticket of the control
+/// connection's (rustls's client spends one per connection).
+#[test]
+fn data_connections_resume_the_control_connections_tls13_session() {
+    let (server, certs) = with_tls(|_| {});
+    let client = client(&certs);
+    let mut control = logged_in(&server, &client);
+    let body = pattern(100_000, 7);
+    let mut data = data_over_tls(control.passive(), &client);
+    assert!(control.ask("STOR t.bin").starts_with("150 "));
+    data.write_all(&body).unwrap();
+    data.conn.send_close_notify();
+    data.flush().unwrap();
+    let _ = data.read_to_end(&mut Vec::new());
+    assert_eq!(control.line(), "226 done");
+    assert_eq!(
+        data.conn.handshake_kind(),
+        Some(rustls::HandshakeKind::Resumed)
+    );
+    let mut data = data_over_tls(control.passive(), &client);
+    assert!(control.ask("RETR t.bin").starts_with("150 "));
+    let mut got = Vec::new();
+    data.read_to_end(&mut got).unwrap();
+    assert!(got == body, "the file whole");
+    assert_eq!(control.line(), "226 done");
+}
+
+/// As vsftpd's `require_ssl_reuse`: a data connection whose TLS session
+/// is new, or another login's, moves nothing (whoever reaches a passive
+/// port first from the client's address cannot take or feed the
+/// transfer); its handshake ends, it is told goodbye with `close_notify`,
+/// and the control connection says why with `425`, then goes on.
+#[test]
+fn a_data_connection_that_does_not_resume_its_logins_session_moves_nothing() {
+    let (server, certs) = with_tls(|_| {});
+    let client = client_tls12(&certs);
+    let mut control = logged_in(&server, &client);
+    let other_client = client_tls12(&certs);
+    let mut other_login = logged_in(&server, &other_client);
+    assert_eq!(other_login.ask("NOOP"), "200 ok");
+    let not_resumed = |control: &mut Secure| {
+        let ended = control.line();
+        assert!(
+            ended.starts_with("425 ") && ended.contains("did not resume"),
+            "{ended}"
+        );
+    };
+    // An upload on a session of its own: nothing stored or kept.
+    let mut data = data_over_tls(control.passive(), &client_tls12(&certs));
+    assert!(control.ask("STOR fresh.txt").starts_with("150 "));
+    let _ = data.write_all(b"bytes from a stranger");
+    let _ = data.flush();
+    not_resumed(&mut control);
+    let _ = data.read_to_end(&mut Vec::new());
+    assert!(!server.root.path().join("fresh.txt").exists());
+    assert_eq!(server.settled_files_on_disk(), Vec::<String>::new());
+    // A download on another login's session: nothing sent, a clean end.
+    std::fs::write(server.root.path().join("secret.txt"), b"not for them").unwrap();
+    let mut data = data_over_tls(control.passive(), &other_client);
+    assert!(control.ask("RETR secret.txt").starts_with("150 "));
+    let mut got = Vec::new();
+    data.read_to_end(&mut got).expect("close_notify");
+    assert!(got.is_empty(), "{got:?}");
+    assert_ne!(
+        data.conn.handshake_kind(),
+        Some(rustls::HandshakeKind::Resumed)
+    );
+    not_resumed(&mut control);
+    // The login's own session goes on as ever.
+    let mut data = data_over_tls(control.passive(), &client);
+    assert!(control.ask("RETR secret.txt").starts_with("150 "));
+    let mut got = Vec::new();
+    data.read_to_end(&mut got).unwrap();
+    assert_eq!(got, b"not for them");
+    assert_eq!(control.line(), "226 done");
+}
+
+/// `--ftp-tls-reuse-optional`, for clients that never resume (Python's
+/// ftplib): a data connection's own session transfers.
+#[test]
+fn reuse_optional_lets_a_session_of_its_own_transfer() {
+    let (server, certs) = with_tls(|config| config.ftp.tls_reuse_optional = true);
+    let mut control = logged_in(&server, &client(&certs));
+    let mut data = data_over_tls(control.passive(), &client(&certs));
+    assert!(control.ask("STOR own.txt").starts_with("150 "));
+    data.write_all(b"mine").unwrap();
+    data.conn.send_close_notify();
+    data.flush().unwrap();
+    let _ = data.read_to_end(&mut Vec::new());
+    assert_eq!(control.line(), "226 done");
+    assert_eq!(
+        std::fs::read(server.root.path().join("own.txt")).unwrap(),
+        b"mine"
+    );
 }

@@ -38,8 +38,18 @@ pub fn tls_over(
     tcp: TcpStream,
     ca: &std::path::Path,
 ) -> rustls::StreamOwned<rustls::ClientConnection, TcpStream> {
+    tls_with(tcp, &client_config(ca, rustls::DEFAULT_VERSIONS))
+}
+
+/// A TLS client set-up trusting only `ca` and offering `versions`. Its
+/// connections share a session cache: those after the first resume its
+/// session (an FTPS login's data connections, as curl and lftp do).
+pub fn client_config(
+    ca: &Path,
+    versions: &[&'static rustls::SupportedProtocolVersion],
+) -> Arc<rustls::ClientConfig> {
+    use rustls::pki_types::CertificateDer;
     use rustls::pki_types::pem::PemObject;
-    use rustls::pki_types::{CertificateDer, ServerName};
     let mut roots = rustls::RootCertStore::empty();
     for cert in CertificateDer::pem_file_iter(ca).unwrap() {
         roots.add(cert.unwrap()).unwrap();
@@ -47,11 +57,21 @@ pub fn tls_over(
     let config = rustls::ClientConfig::builder_with_provider(
         ferry::tls::provider().expect("built with TLS"),
     )
-    .with_safe_default_protocol_versions()
+    .with_protocol_versions(versions)
     .unwrap()
     .with_root_certificates(roots)
     .with_no_client_auth();
-    let name = ServerName::try_from("127.0.0.1").unwrap().to_owned();
-    let session = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
+    Arc::new(config)
+}
+
+/// A TLS client over `tcp` on `config`'s terms, for 127.0.0.1.
+pub fn tls_with(
+    tcp: TcpStream,
+    config: &Arc<rustls::ClientConfig>,
+) -> rustls::StreamOwned<rustls::ClientConnection, TcpStream> {
+    let name = rustls::pki_types::ServerName::try_from("127.0.0.1")
+        .unwrap()
+        .to_owned();
+    let session = rustls::ClientConnection::new(Arc::clone(config), name).unwrap();
     rustls::StreamOwned::new(session, tcp)
 }

@@ -15,7 +15,6 @@ use mio::net::TcpStream;
 use super::Reactor;
 use crate::connection::codec::Codec;
 use crate::serve::decoded::Relay;
-use crate::tls::ServerTls;
 
 impl Reactor {
     /// Accepts the data connections waiting on passive listeners (after
@@ -84,14 +83,11 @@ impl Reactor {
             return self.relay_to(key, None, Relay::Refused("too many connections".into()));
         }
         let id = self.hub.client_id();
-        let tls = match private {
-            true => self
-                .hub
-                .tls
-                .as_ref()
-                .map(ServerTls::data_session)
-                .transpose(),
-            false => Ok(None),
+        let tls = match (private, self.links.logins.get(&key)) {
+            (false, _) => Ok(None),
+            (true, Some(login)) => login.data_session().map(Some),
+            // `PROT P` follows `AUTH TLS` alone, which made the login's.
+            (true, None) => Err(rustls::Error::General("the login has no TLS".into())),
         };
         let tls = match tls {
             Ok(tls) => tls,
@@ -110,6 +106,12 @@ impl Reactor {
                 Relay::Refused("the data connection failed".into()),
             );
         };
+        if private
+            && !self.shared.config.ftp.tls_reuse_optional
+            && let Some(conn) = self.connections.get_mut(data)
+        {
+            conn.require_tls_resumption();
+        }
         let parked = self.links.by_control.get_mut(&key).and_then(|link| {
             link.data = Some((data, id));
             link.named = !proxied;

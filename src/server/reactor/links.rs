@@ -35,6 +35,7 @@ use crate::ftp::passive::{MAX_TRIES, PortCycle};
 use crate::serve::Request;
 use crate::serve::decoded::{Connect, Link, Relay};
 use crate::tls::ServerTls;
+use crate::tls_login::LoginTls;
 
 /// Tokens of the passive listeners: this plus the control connection's
 /// slab key (below the scrapers' and the listeners' ranges).
@@ -43,6 +44,9 @@ const LINK_TOKENS: usize = usize::MAX / 4;
 /// The links of this reactor, by their control connection's slab key.
 pub(super) struct Links {
     pub(super) by_control: HashMap<usize, DataLink>,
+    /// The TLS of each control connection under `AUTH TLS`, which its
+    /// data connections' sessions are made with (`tls_login.rs`).
+    pub(super) logins: HashMap<usize, LoginTls>,
     /// The control connections whose listener had an event this turn:
     /// accepted after the batch, without a look at every link.
     pub(super) pending: Vec<usize>,
@@ -82,6 +86,7 @@ impl Links {
     pub(super) fn new(ports: Option<RangeInclusive<u16>>, index: usize) -> Links {
         Links {
             by_control: HashMap::new(),
+            logins: HashMap::new(),
             pending: Vec::new(),
             ports: ports.map(|range| PortCycle::new(range, index * MAX_TRIES)),
         }
@@ -147,6 +152,7 @@ impl Reactor {
         if let Some((control, relay)) = report {
             self.report(control, relay);
         }
+        self.links.logins.remove(&key);
         self.drop_link(key);
     }
 
@@ -166,10 +172,11 @@ impl Reactor {
             Link::Hand(request) => self.hand_over(key, request),
             Link::Connect(connect) => self.connect_for_data(key, *connect),
             Link::Tls => {
-                let session = self.hub.tls.as_ref().map(ServerTls::session);
+                let session = self.hub.tls.as_ref().map(ServerTls::login);
                 match (session, self.connections.get_mut(key)) {
-                    (Some(Ok(session)), Some(conn)) => {
+                    (Some(Ok((session, login))), Some(conn)) => {
                         conn.secure(session);
+                        self.links.logins.insert(key, login);
                         self.wake(key);
                     }
                     (Some(Err(err)), _) => {
