@@ -19,6 +19,7 @@
 
 use std::fmt;
 use std::io;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, PoisonError, RwLock};
 
@@ -32,7 +33,7 @@ use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 
 use crate::threads::reload::Serial;
-use crate::tls_login::LoginTls;
+use crate::tls_login::{LoginTls, Logins};
 
 /// Ciphertext (and early plaintext) one TLS connection may hold unsent:
 /// four full records. Beyond it the connection waits for the socket, as a
@@ -104,6 +105,8 @@ pub struct ServerTls {
     /// login's copy keeps its own sessions).
     data_config: Arc<ServerConfig>,
     certificates: Arc<Certificates>,
+    /// The FTPS logins, whose sessions their data connections resume.
+    logins: Arc<Logins>,
     /// Reloads under way and asked for.
     reloads: Arc<Serial>,
 }
@@ -147,6 +150,7 @@ impl ServerTls {
             config: Arc::new(config),
             data_config: Arc::new(data_config),
             certificates,
+            logins: Arc::default(),
             reloads: Arc::default(),
         })
     }
@@ -159,14 +163,20 @@ impl ServerTls {
         UnbufferedServerConnection::new(Arc::clone(&self.config))
     }
 
-    /// The session of an FTP control connection (`AUTH TLS`) and the
-    /// terms its data connections' sessions are made on: they resume the
-    /// control connection's session, and no other (`tls_login.rs`).
+    /// The session of an FTP control connection (`AUTH TLS`) from
+    /// `client` (its address, and whether the server is open: see
+    /// [`LoginTls::begin`]) and the terms its data connections' sessions are made
+    /// on: they resume the control connection's session, or a sibling
+    /// login's under the same token, and no other (`tls_login.rs`).
     ///
     /// # Errors
     /// As [`Self::session`].
-    pub fn login(&self) -> Result<(UnbufferedServerConnection, LoginTls), rustls::Error> {
-        LoginTls::begin(&self.config, &self.data_config)
+    pub fn login(
+        &self,
+        client: (IpAddr, bool),
+    ) -> Result<(UnbufferedServerConnection, LoginTls), rustls::Error> {
+        let terms = (&*self.config, &*self.data_config);
+        LoginTls::begin(terms, &self.logins, client)
     }
 
     /// Re-reads the certificate and key on a thread of its own; the old

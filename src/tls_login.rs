@@ -1,25 +1,29 @@
 //! One FTPS login's TLS: the control connection's session and the
-//! configuration its data connections' sessions are made with, sharing a
-//! session store of the login's own.
+//! configuration its data connections' sessions are made with, and which
+//! sessions those may resume.
 //!
 //! vsftpd requires a data connection to resume the control connection's
 //! TLS session (`require_ssl_reuse`, on by default), and so does ferry:
 //! otherwise whoever reaches a passive port first (anyone able to connect
 //! from the client's address: a NAT's other users, a client's other
 //! programs) could take or feed the transfer with a TLS session of its
-//! own. Because the store holds only the sessions this login's control
-//! connection began, a data connection that resumed at all resumed one of
-//! them: rustls's unbuffered API tells resumed from full handshakes and
-//! nothing more, which is all the check needs. The check itself is the
-//! data connection's (`connection/tls_session.rs`), unless
+//! own, begun by an `AUTH TLS` that needs no password. Each login keeps
+//! the sessions its control connection began in a store of its own; its
+//! data connections resume from that store, or from the store of another
+//! login from the same address under the same token (a client's parallel
+//! logins share one session cache: rclone's do), and from no other. So a
+//! data connection that resumed at all resumed one of those: rustls's
+//! unbuffered API tells resumed from full handshakes and nothing more,
+//! which is all the check needs. The check itself is the data
+//! connection's (`connection/tls_records.rs`), unless
 //! `--ftp-tls-reuse-optional` lets clients that never resume (Python's
 //! ftplib) through.
 //!
 //! A client that opens a new control connection begins a new session in
 //! full: a login's sessions are not offered to the next one.
 
-use std::collections::VecDeque;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 
 use rustls::ServerConfig;
 use rustls::server::{StoresServerSessions, UnbufferedServerConnection};
@@ -29,76 +33,154 @@ use rustls::server::{StoresServerSessions, UnbufferedServerConnection};
 const LOGIN_SESSIONS: usize = 4;
 
 /// The configuration an FTPS login's data connections are served with.
-#[derive(Clone)]
 pub struct LoginTls {
     data: Arc<ServerConfig>,
+    sessions: Arc<LoginSessions>,
+    logins: Arc<Logins>,
 }
 
 impl LoginTls {
-    /// The control connection's session (`AUTH TLS`) on `control`'s
-    /// terms, and what its data connections' sessions will be made with
-    /// (`data`'s terms); both keep sessions in a new store of their own.
+    /// The control connection's session (`AUTH TLS`) from `address` on
+    /// `control`'s terms, and what its data connections' sessions will
+    /// be made with (`data`'s terms), the login counted among `logins`.
+    /// `open`: the server checks no tokens (anyone may log in as anyone),
+    /// so every login from an address is every other's sibling.
     ///
     /// # Errors
     /// Only if rustls cannot set up a session (out of memory, in effect).
     pub fn begin(
-        control: &ServerConfig,
-        data: &ServerConfig,
+        (control, data): (&ServerConfig, &ServerConfig),
+        logins: &Arc<Logins>,
+        (address, open): (IpAddr, bool),
     ) -> Result<(UnbufferedServerConnection, LoginTls), rustls::Error> {
-        let store: Arc<dyn StoresServerSessions> = Arc::new(LoginSessions::default());
+        let sessions = Arc::new(LoginSessions::from(address));
+        if open {
+            *lock(&sessions.holder) = Some(String::new());
+        }
         let mut control = control.clone();
-        control.session_storage = Arc::clone(&store);
+        control.session_storage = Arc::clone(&sessions) as Arc<dyn StoresServerSessions>;
         let mut data = data.clone();
-        data.session_storage = store;
+        data.session_storage = Arc::new(Resumable {
+            own: Arc::clone(&sessions),
+            logins: Arc::clone(logins),
+        });
         let session = UnbufferedServerConnection::new(Arc::new(control))?;
-        Ok((
-            session,
-            LoginTls {
-                data: Arc::new(data),
-            },
-        ))
+        logins.join(&sessions);
+        let login = LoginTls {
+            data: Arc::new(data),
+            sessions,
+            logins: Arc::clone(logins),
+        };
+        Ok((session, login))
     }
 
-    /// A session for one of the login's data connections: it may resume
-    /// the control connection's session, and no other.
+    /// A session for one of the login's data connections.
     ///
     /// # Errors
     /// As [`LoginTls::begin`].
     pub fn data_session(&self) -> Result<UnbufferedServerConnection, rustls::Error> {
         UnbufferedServerConnection::new(Arc::clone(&self.data))
     }
+
+    /// The login is (now) under the token named `holder` (`None`: no
+    /// token, whose logins share nothing).
+    pub fn held_by(&self, holder: Option<&str>) {
+        let mut owner = lock(&self.sessions.holder);
+        if owner.as_deref() != holder {
+            *owner = holder.map(str::to_owned);
+        }
+    }
 }
 
-/// The sessions of one login, oldest first.
+impl Drop for LoginTls {
+    fn drop(&mut self) {
+        self.logins.leave();
+    }
+}
+
+/// Every FTPS login of the server, for its siblings' data connections.
+/// (A list, not a map by address: the small build's size, and a lookup
+/// only where a data connection offers a session not its login's.)
 #[derive(Debug, Default)]
+pub struct Logins {
+    all: Mutex<Vec<Weak<LoginSessions>>>,
+    /// Logins ended since the list was last swept.
+    ended: std::sync::atomic::AtomicUsize,
+}
+
+impl Logins {
+    fn join(&self, sessions: &Arc<LoginSessions>) {
+        lock(&self.all).push(Arc::downgrade(sessions));
+    }
+
+    /// A login ended: once as many have as are listed live, the list is
+    /// swept (each ending pays for one entry's look, not the list's).
+    fn leave(&self) {
+        use std::sync::atomic::Ordering;
+        let ended = self.ended.fetch_add(1, Ordering::Relaxed) + 1;
+        let mut all = lock(&self.all);
+        if ended * 2 >= all.len() {
+            all.retain(|login| login.strong_count() > 0);
+            self.ended.store(0, Ordering::Relaxed);
+        }
+    }
+
+    /// The session stored under `key` by a login other than `own` from
+    /// its address, held by the same token.
+    fn sibling_session(&self, own: &Arc<LoginSessions>, key: &[u8]) -> Option<Vec<u8>> {
+        let holder = lock(&own.holder).clone()?;
+        let all = lock(&self.all);
+        all.iter()
+            .filter_map(Weak::upgrade)
+            .filter(|login| login.address == own.address && !Arc::ptr_eq(login, own))
+            .filter(|login| lock(&login.holder).as_deref() == Some(holder.as_str()))
+            .find_map(|login| login.get(key))
+    }
+}
+
+/// The sessions of one login, oldest first, and whose they are.
+#[derive(Debug)]
 struct LoginSessions {
-    held: Mutex<VecDeque<(Vec<u8>, Vec<u8>)>>,
+    held: Mutex<Vec<(Vec<u8>, Vec<u8>)>>,
+    address: IpAddr,
+    /// The token the login is under, once logged in with one.
+    holder: Mutex<Option<String>>,
+}
+
+impl From<IpAddr> for LoginSessions {
+    fn from(address: IpAddr) -> LoginSessions {
+        LoginSessions {
+            held: Mutex::default(),
+            address,
+            holder: Mutex::default(),
+        }
+    }
 }
 
 impl StoresServerSessions for LoginSessions {
     fn put(&self, key: Vec<u8>, value: Vec<u8>) -> bool {
-        let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut held = lock(&self.held);
         held.retain(|(old, _)| *old != key);
         if held.len() == LOGIN_SESSIONS {
-            held.pop_front();
+            held.remove(0);
         }
-        held.push_back((key, value));
+        held.push((key, value));
         true
     }
 
     fn get(&self, key: &[u8]) -> Option<Vec<u8>> {
-        let held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
-        held.iter()
+        lock(&self.held)
+            .iter()
             .find(|(old, _)| old == key)
             .map(|(_, value)| value.clone())
     }
 
     /// Leaves the session in place: a TLS 1.3 ticket is for one use in
     /// rustls's own store, but the data connections issue none (an
-    /// uploading client never reads them), so each transfer of the login
-    /// resumes from the control connection's two. Reuse is safe here: no
-    /// early data is taken, so a replayed hello replays nothing, and
-    /// finishing the handshake still needs the session's secret.
+    /// uploading client never reads them, `tls.rs`), so each transfer of
+    /// the login resumes from the control connection's two. Reuse is safe
+    /// here: no early data is taken, so a replayed hello replays nothing,
+    /// and finishing the handshake still needs the session's secret.
     fn take(&self, key: &[u8]) -> Option<Vec<u8>> {
         self.get(key)
     }
@@ -108,13 +190,45 @@ impl StoresServerSessions for LoginSessions {
     }
 }
 
+/// What a login's data connections may resume: its own sessions, then
+/// its siblings'.
+#[derive(Debug)]
+struct Resumable {
+    own: Arc<LoginSessions>,
+    logins: Arc<Logins>,
+}
+
+impl StoresServerSessions for Resumable {
+    fn put(&self, key: Vec<u8>, value: Vec<u8>) -> bool {
+        self.own.put(key, value)
+    }
+
+    fn get(&self, key: &[u8]) -> Option<Vec<u8>> {
+        self.own
+            .get(key)
+            .or_else(|| self.logins.sibling_session(&self.own, key))
+    }
+
+    fn take(&self, key: &[u8]) -> Option<Vec<u8>> {
+        self.get(key)
+    }
+
+    fn can_cache(&self) -> bool {
+        true
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn a_login_keeps_its_newest_sessions_and_each_resumes_again() {
-        let store = LoginSessions::default();
+        let store = LoginSessions::from(IpAddr::from([127, 0, 0, 1]));
         for n in 0..=LOGIN_SESSIONS as u8 {
             assert!(store.put(vec![n], vec![n, n]));
         }
@@ -122,5 +236,39 @@ mod tests {
         let last = [LOGIN_SESSIONS as u8];
         assert_eq!(store.take(&last), Some(vec![last[0], last[0]]));
         assert_eq!(store.take(&last), Some(vec![last[0], last[0]]));
+    }
+
+    #[test]
+    fn a_login_resumes_its_siblings_under_the_same_token_only() {
+        let logins = Arc::new(Logins::default());
+        let login = |address: [u8; 4], holder: Option<&str>| {
+            let sessions = Arc::new(LoginSessions::from(IpAddr::from(address)));
+            *lock(&sessions.holder) = holder.map(str::to_owned);
+            logins.join(&sessions);
+            sessions
+        };
+        let own = login([10, 0, 0, 1], Some("sync"));
+        let sibling = login([10, 0, 0, 1], Some("sync"));
+        let stranger = login([10, 0, 0, 1], Some("other"));
+        let elsewhere = login([10, 0, 0, 2], Some("sync"));
+        let anonymous = login([10, 0, 0, 1], None);
+        for (n, store) in [&sibling, &stranger, &elsewhere, &anonymous]
+            .into_iter()
+            .enumerate()
+        {
+            store.put(vec![n as u8], vec![1]);
+        }
+        let resumable = Resumable {
+            own: Arc::clone(&own),
+            logins: Arc::clone(&logins),
+        };
+        assert!(resumable.take(&[0]).is_some(), "the same token's");
+        for key in 1..4 {
+            assert_eq!(resumable.take(&[key]), None, "key {key}");
+        }
+        drop(sibling);
+        assert_eq!(resumable.take(&[0]), None, "gone with its login");
+        *lock(&own.holder) = None;
+        assert_eq!(resumable.take(&[3]), None, "no token: its own alone");
     }
 }

@@ -237,8 +237,8 @@ pub struct ServeArgs {
     ftp_require_tls: bool,
     /// Let FTPS data connections begin TLS sessions of their own: by
     /// default each must resume its control connection's (as vsftpd's
-    /// require_ssl_reuse), which curl, lftp, rclone and FileZilla do and
-    /// Python's ftplib does not (docs/ftp.md, FTPS).
+    /// require_ssl_reuse), which lftp and rclone do, curl 7.x for its
+    /// first transfer alone and Python's ftplib never (docs/ftp.md, FTPS).
     #[arg(long, requires = "tls_cert")]
     ftp_tls_reuse_optional: bool,
     /// A load balancer (IP or IP/bits; repeatable) whose connections

@@ -2,10 +2,9 @@
 //! up and `mirror` back, plain and over FTPS; into a folder its token's
 //! grant makes), wget (`-r` down) and
 //! rclone's ftp backend (`copy`, `check`, `sync` both ways, plain and with
-//! explicit TLS: its control connections in parallel share one TLS session
-//! cache, so a data connection may offer another login's session, which
-//! the server takes only with `--ftp-tls-reuse-optional`; with one
-//! connection it needs nothing), each logging in with a token, each tree read back byte
+//! explicit TLS: its parallel logins share one TLS session cache, so a
+//! data connection resumes a sibling login's session, which the server
+//! takes under the same token), each logging in with a token, each tree read back byte
 //! for byte. Each is skipped, saying so, where its tool is missing
 //! (Debian: `apt-get install -y lftp wget rclone`; `.ci/run` installs
 //! them).
@@ -31,22 +30,12 @@ fn server(tls: bool) -> (TestServer, String, [tempfile::TempDir; 2]) {
 
 /// [`server`], its token holding `grants`.
 fn server_granting(tls: bool, grants: &[&str]) -> (TestServer, String, [tempfile::TempDir; 2]) {
-    server_with(tls, grants, |_| {})
-}
-
-/// [`server_granting`], `adjust`ed.
-fn server_with(
-    tls: bool,
-    grants: &[&str],
-    adjust: impl FnOnce(&mut ferry::config::Config),
-) -> (TestServer, String, [tempfile::TempDir; 2]) {
     let certs = tempfile::tempdir().unwrap();
     let files = tls.then(|| support::certificate_in(certs.path())).flatten();
     let holders: &[(&str, &[&str])] = &[("sync", grants)];
     let (server, tokens, tokens_dir) = support::tokens::guarded_with(holders, &[], |config| {
         listen_ftp(config);
         config.tls = files;
-        adjust(config);
     });
     (server, tokens[0].clone(), [certs, tokens_dir])
 }
@@ -220,10 +209,7 @@ fn rclone_copies_checks_and_syncs_plain_and_over_explicit_tls() {
         return;
     }
     for tls in support::with_tls_where_built() {
-        let grants = ["read:/", "write:/", "delete:/"];
-        let (server, token, _certs) = server_with(tls, &grants, |config| {
-            config.ftp.tls_reuse_optional = true;
-        });
+        let (server, token, _certs) = server(tls);
         let here = tempfile::tempdir().unwrap();
         let local = here.path().join("tree");
         tree(&local);

@@ -292,18 +292,16 @@ fn data_connections_resume_the_control_connections_tls13_session() {
 }
 
 /// As vsftpd's `require_ssl_reuse`: a data connection whose TLS session
-/// is new, or another login's, moves nothing (whoever reaches a passive
-/// port first from the client's address cannot take or feed the
-/// transfer); its handshake ends, it is told goodbye with `close_notify`,
-/// and the control connection says why with `425`, then goes on.
+/// is new moves nothing (whoever reaches a passive port first from the
+/// client's address cannot take or feed the transfer); its handshake
+/// ends, it is told goodbye with `close_notify`, and the control
+/// connection says why with `425`, then goes on. (Another token's login:
+/// the next test but one.)
 #[test]
-fn a_data_connection_that_does_not_resume_its_logins_session_moves_nothing() {
+fn a_data_connection_that_does_not_resume_moves_nothing() {
     let (server, certs) = with_tls(|_| {});
     let client = client_tls12(&certs);
     let mut control = logged_in(&server, &client);
-    let other_client = client_tls12(&certs);
-    let mut other_login = logged_in(&server, &other_client);
-    assert_eq!(other_login.ask("NOOP"), "200 ok");
     let not_resumed = |control: &mut Secure| {
         let ended = control.line();
         assert!(
@@ -320,9 +318,9 @@ fn a_data_connection_that_does_not_resume_its_logins_session_moves_nothing() {
     let _ = data.read_to_end(&mut Vec::new());
     assert!(!server.root.path().join("fresh.txt").exists());
     assert_eq!(server.settled_files_on_disk(), Vec::<String>::new());
-    // A download on another login's session: nothing sent, a clean end.
+    // A download: nothing sent, a clean end.
     std::fs::write(server.root.path().join("secret.txt"), b"not for them").unwrap();
-    let mut data = data_over_tls(control.passive(), &other_client);
+    let mut data = data_over_tls(control.passive(), &client_tls12(&certs));
     assert!(control.ask("RETR secret.txt").starts_with("150 "));
     let mut got = Vec::new();
     data.read_to_end(&mut got).expect("close_notify");
@@ -358,4 +356,53 @@ fn reuse_optional_lets_a_session_of_its_own_transfer() {
         std::fs::read(server.root.path().join("own.txt")).unwrap(),
         b"mine"
     );
+}
+
+/// A client's parallel logins share one session cache (rclone's do): a
+/// data connection may resume a sibling login's session, from the same
+/// address under the same token, and never another token's nor one of a
+/// control connection that never logged in (`AUTH TLS` needs no token).
+#[test]
+fn a_data_connection_may_resume_a_sibling_login_of_the_same_token() {
+    let holders: &[(&str, &[&str])] = &[("sync", &["read:/"]), ("other", &["read:/"])];
+    let (server, tokens, dir) = support::tokens::guarded_with(holders, &[], |config| {
+        listen_ftp(config);
+        config.tls =
+            support::certificate_in(config.access.tokens.as_ref().unwrap().parent().unwrap());
+    });
+    std::fs::write(server.root.path().join("f.txt"), b"shared").unwrap();
+    let ca = dir.path().join("server-cert.pem");
+    let login = |client: &Client, (user, token): (&str, &str)| {
+        let mut control = secured(&server, client);
+        assert!(control.ask(&format!("USER {user}")).starts_with("331 "));
+        assert!(control.ask(&format!("PASS {token}")).starts_with("230 "));
+        assert_eq!(control.ask("PROT P"), "200 data connections go over TLS");
+        control
+    };
+    let (mine, sibling, other) = (
+        client_config(&ca, &[&rustls::version::TLS12]),
+        client_config(&ca, &[&rustls::version::TLS12]),
+        client_config(&ca, &[&rustls::version::TLS12]),
+    );
+    let mut control = login(&mine, ("sync", &tokens[0]));
+    let _sibling = login(&sibling, ("sync", &tokens[0]));
+    let _other = login(&other, ("other", &tokens[1]));
+    let stranger = client_config(&ca, &[&rustls::version::TLS12]);
+    let mut unnamed = secured(&server, &stranger);
+    assert_eq!(unnamed.ask("NOOP"), "200 ok");
+    let mut data = data_over_tls(control.passive(), &sibling);
+    assert!(control.ask("RETR f.txt").starts_with("150 "));
+    let mut got = Vec::new();
+    data.read_to_end(&mut got).unwrap();
+    assert_eq!(got, b"shared");
+    assert_eq!(control.line(), "226 done");
+    for not_mine in [&other, &stranger] {
+        let mut data = data_over_tls(control.passive(), not_mine);
+        assert!(control.ask("RETR f.txt").starts_with("150 "));
+        let mut got = Vec::new();
+        let _ = data.read_to_end(&mut got);
+        assert!(got.is_empty(), "{got:?}");
+        let ended = control.line();
+        assert!(ended.starts_with("425 "), "{ended}");
+    }
 }

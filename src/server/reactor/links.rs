@@ -31,10 +31,10 @@ use mio::{Interest, Token};
 
 use super::Reactor;
 use crate::access::Principal;
+use crate::connection::Connection;
 use crate::ftp::passive::{MAX_TRIES, PortCycle};
 use crate::serve::Request;
 use crate::serve::decoded::{Connect, Link, Relay};
-use crate::tls::ServerTls;
 use crate::tls_login::LoginTls;
 
 /// Tokens of the passive listeners: this plus the control connection's
@@ -136,6 +136,14 @@ impl Reactor {
         let Some(conn) = self.connections.get_mut(key) else {
             return;
         };
+        if !self.links.logins.is_empty()
+            && self.shared.config.access.tokens.is_some()
+            && let Some(login) = self.links.logins.get(&key)
+        {
+            // Its data connections may resume its siblings' sessions.
+            let holder = conn.held_token();
+            login.held_by(holder.as_ref().map(|held| held.entry.name.as_str()));
+        }
         let link = conn.take_link();
         let report = conn.linked_to().zip(conn.take_relay());
         if let Some(link) = link {
@@ -172,7 +180,10 @@ impl Reactor {
             Link::Hand(request) => self.hand_over(key, request),
             Link::Connect(connect) => self.connect_for_data(key, *connect),
             Link::Tls => {
-                let session = self.hub.tls.as_ref().map(ServerTls::login);
+                let open = self.shared.config.access.tokens.is_none();
+                let peer = self.connections.get(key).map(Connection::peer);
+                let session =
+                    (self.hub.tls.as_ref().zip(peer)).map(|(tls, peer)| tls.login((peer, open)));
                 match (session, self.connections.get_mut(key)) {
                     (Some(Ok((session, login))), Some(conn)) => {
                         conn.secure(session);
