@@ -142,8 +142,8 @@ impl ServerTls {
         // FTP's data connections resume the sessions their control
         // connection began (`tls_login.rs`) but issue no tickets: an
         // uploading client never reads them, and a socket closed with them
-        // unread is reset, which can cut the upload's last bytes (curl
-        // before 8.9).
+        // unread is reset, which drops what it had not sent yet (lftp
+        // 4.9.2's STORs were cut at 160 KiB, measured with one ticket).
         let mut data_config = config.clone();
         data_config.send_tls13_tickets = 0;
         Ok(ServerTls {

@@ -53,6 +53,11 @@ impl LoginTls {
         logins: &Arc<Logins>,
         (address, open): (IpAddr, bool),
     ) -> Result<(UnbufferedServerConnection, LoginTls), rustls::Error> {
+        // What "resumed" proves rests on these: sessions only in the
+        // stores (no stateless tickets any server could decrypt), and no
+        // early data (`take` leaves a session for the next transfer).
+        debug_assert!(!control.ticketer.enabled() && !data.ticketer.enabled());
+        debug_assert!(control.max_early_data_size == 0 && data.max_early_data_size == 0);
         let sessions = Arc::new(LoginSessions::from(address));
         if open {
             *lock(&sessions.holder) = Some(String::new());
@@ -176,11 +181,11 @@ impl StoresServerSessions for LoginSessions {
     }
 
     /// Leaves the session in place: a TLS 1.3 ticket is for one use in
-    /// rustls's own store, but the data connections issue none (an
-    /// uploading client never reads them, `tls.rs`), so each transfer of
-    /// the login resumes from the control connection's two. Reuse is safe
-    /// here: no early data is taken, so a replayed hello replays nothing,
-    /// and finishing the handshake still needs the session's secret.
+    /// rustls's own store, but the data connections issue none (why:
+    /// `tls.rs`), so each transfer of the login resumes from the control
+    /// connection's two. Reuse is safe here: no early data is taken, so a
+    /// replayed hello replays nothing, and finishing the handshake still
+    /// needs the session's secret.
     fn take(&self, key: &[u8]) -> Option<Vec<u8>> {
         self.get(key)
     }
@@ -198,9 +203,13 @@ struct Resumable {
     logins: Arc<Logins>,
 }
 
+/// Read-only: a data connection's own session is never kept, or a full
+/// TLS 1.2 handshake (refused, but only once through) would leave a
+/// session id its client could resume on the next data connection, and
+/// push the control connection's out.
 impl StoresServerSessions for Resumable {
-    fn put(&self, key: Vec<u8>, value: Vec<u8>) -> bool {
-        self.own.put(key, value)
+    fn put(&self, _key: Vec<u8>, _value: Vec<u8>) -> bool {
+        false
     }
 
     fn get(&self, key: &[u8]) -> Option<Vec<u8>> {
@@ -214,7 +223,7 @@ impl StoresServerSessions for Resumable {
     }
 
     fn can_cache(&self) -> bool {
-        true
+        false
     }
 }
 

@@ -11,8 +11,9 @@ use std::io;
 use std::mem;
 
 use rustls::HandshakeKind;
+use rustls::server::ServerConnectionData;
 use rustls::server::UnbufferedServerConnection;
-use rustls::unbuffered::{ConnectionState, UnbufferedStatus};
+use rustls::unbuffered::{ConnectionState, UnbufferedStatus, WriteTraffic};
 
 use super::tls_held::{Decrypted, Held, tls_error};
 
@@ -60,7 +61,7 @@ impl Seal<'_> {
 ///
 /// # Errors
 /// A TLS failure (a bad record, a refused handshake); the session then
-/// holds the alert that says why ([`TlsSession::send_alert`]).
+/// holds the alert that says why (`TlsSession::send_alert`).
 pub(super) fn process(
     (session, resumption): (&mut UnbufferedServerConnection, &mut Resumption),
     held: &mut Held,
@@ -72,8 +73,10 @@ pub(super) fn process(
     loop {
         if *resumption == Resumption::Required {
             judge_resumption(session, resumption);
-            // Still handshaking: what it may seal waits for the client's
-            // Finished (this round's; it may not have come yet).
+            // Still handshaking after a round that offered sealing: stop
+            // for more from the peer. (rustls offers that only once the
+            // handshake is through, unless half-RTT data, which ferry
+            // never turns on, is allowed: a guard, not a path.)
             if *resumption == Resumption::NotResumed
                 || (*resumption == Resumption::Required && write_waits)
             {
@@ -109,20 +112,8 @@ pub(super) fn process(
             }
             ConnectionState::BlockedHandshake => true,
             ConnectionState::WriteTraffic(mut traffic) => {
-                if *resumption != Resumption::Any {
-                    held.early.clear();
-                } else if !held.early.is_empty() {
-                    let early = mem::take(&mut held.early);
-                    held.append_sealed(|buf| traffic.encrypt(&early, buf), early.len())?;
-                }
-                if !seal.data.is_empty() && seal.taken == 0 && *resumption == Resumption::Any {
-                    held.append_sealed(|buf| traffic.encrypt(seal.data, buf), seal.data.len())?;
-                    seal.taken = seal.data.len();
-                }
-                if seal.close {
-                    held.append_sealed(|buf| traffic.queue_close_notify(buf), 0)?;
-                    seal.close = false;
-                }
+                let data_moves = *resumption == Resumption::Any;
+                seal_what_waits(&mut traffic, held, seal, data_moves)?;
                 true
             }
             // Reported once; data may still be sent after it.
@@ -139,6 +130,32 @@ pub(super) fn process(
             return Ok(used);
         }
     }
+}
+
+/// Seals what waits (what was handed over early, then `seal`'s data, then
+/// `close_notify`); where `data_moves` is false (a session refused for
+/// not resuming), only the `close_notify`, the rest dropped.
+fn seal_what_waits(
+    traffic: &mut WriteTraffic<'_, ServerConnectionData>,
+    held: &mut Held,
+    seal: &mut Seal<'_>,
+    data_moves: bool,
+) -> io::Result<()> {
+    if !data_moves {
+        held.early.clear();
+    } else if !held.early.is_empty() {
+        let early = mem::take(&mut held.early);
+        held.append_sealed(|buf| traffic.encrypt(&early, buf), early.len())?;
+    }
+    if data_moves && !seal.data.is_empty() && seal.taken == 0 {
+        held.append_sealed(|buf| traffic.encrypt(seal.data, buf), seal.data.len())?;
+        seal.taken = seal.data.len();
+    }
+    if seal.close {
+        held.append_sealed(|buf| traffic.queue_close_notify(buf), 0)?;
+        seal.close = false;
+    }
+    Ok(())
 }
 
 /// Judges a session that must resume once its handshake is through (not

@@ -288,9 +288,12 @@ impl TlsSession {
     }
 
     /// Reads ciphertext from the socket, telling plaintext from TLS by the
-    /// first byte of the connection.
+    /// first byte of the connection. A peer that ends its side before the
+    /// handshake is through never spoke TLS either: its end is no end of
+    /// anything sent in TLS (an FTP upload's, which an end completes).
     fn read_ciphertext(&mut self, stream: &TcpStream, buf: &mut [u8]) -> Outcome {
         match retry(|| (&mut &*stream).read(buf)) {
+            Ok(0) if self.session.is_handshaking() => Outcome::NotTls,
             Ok(0) => Outcome::Eof,
             Ok(_) if mem::take(&mut self.first_read) && buf[0] != HANDSHAKE_RECORD => {
                 Outcome::NotTls

@@ -107,8 +107,8 @@ impl Transport {
         self.tls = Some(Box::new(TlsSession::new(session)));
     }
 
-    /// The TLS session must be a resumed one (`TlsSession`'s
-    /// `must_resume`).
+    /// The TLS session must be a resumed one
+    /// (`TlsSession::require_resumption`).
     pub(super) fn require_resumption(&mut self) {
         if let Some(tls) = &mut self.tls {
             tls.require_resumption();

@@ -76,23 +76,35 @@ impl Connection {
     /// One move: queued output first, else what the state asks for.
     /// `Ok(bytes moved)`, or the step that ends this turn.
     fn move_once(&mut self, scratch: &mut [u8], env: &mut Env<'_>) -> Result<usize, Step> {
-        if (self.sent as usize) < self.output.len() {
-            return self.flush();
-        }
+        let unsent = (self.sent as usize) < self.output.len();
+        // Output queued during a handshake waits in the session, which
+        // holds only so much: the handshake is read first, or output that
+        // fills it (a big listing handed before it) would wait forever.
         if self.transport.is_handshaking()
-            && matches!(
-                self.state,
-                State::SendingBody(_) | State::Waiting(_) | State::Done | State::Ended
-            )
+            && (unsent
+                || matches!(
+                    self.state,
+                    State::SendingBody(_)
+                        | State::SendingHeld(_)
+                        | State::Waiting(_)
+                        | State::Done
+                        | State::Ended
+                ))
         {
             if let Some(moved) = self.shake_hands(scratch) {
                 return moved;
             }
-            if matches!(self.state, State::Done | State::Ended) && self.transport.is_handshaking() {
+            if !unsent
+                && matches!(self.state, State::Done | State::Ended)
+                && self.transport.is_handshaking()
+            {
                 // Its last answer, sealed once the handshake is through,
                 // goes before the goodbye.
                 return Err(Step::Wait(Interest::READABLE));
             }
+        }
+        if unsent {
+            return self.flush();
         }
         match self.state {
             State::Done => self.after_last_answer(),
@@ -187,12 +199,16 @@ impl Connection {
         }
     }
 
-    /// The peer spoke plaintext where TLS was due: whatever the state was
+    /// The peer spoke plaintext where TLS was due (or ended before its
+    /// handshake was through): whatever the state was
     /// about ends unanswered in TLS (nothing sealed goes out in the
     /// clear), and the codec says why in plaintext, which is what the
     /// peer understands.
     fn spoke_plaintext(&mut self) {
-        debug!("#{} spoke plaintext to a TLS port", self.id);
+        debug!(
+            "#{} spoke plaintext to a TLS port, or left mid-handshake",
+            self.id
+        );
         self.transport.drop_tls();
         // What was queued to be sealed (a listing's lines) is dropped.
         self.output.clear();

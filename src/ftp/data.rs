@@ -89,11 +89,15 @@ impl Data {
         self.relay = Some(Relay::Ended(ended));
     }
 
-    /// Its peer spoke plaintext where `PROT P` asked for TLS: nothing is
+    /// Its peer spoke plaintext where `PROT P` asked for TLS, or ended
+    /// before its handshake was through: nothing is
     /// transferred (the upload goes unstored, the file unsent), and the
     /// control connection says so (`425`), whatever had begun.
     pub fn spoke_plaintext(&mut self) {
-        self.refuse("the data connection did not begin TLS (PROT P): nothing was transferred");
+        self.refuse(
+            "the data connection did not begin TLS, or ended before its handshake was through \
+             (PROT P): nothing was transferred",
+        );
     }
 
     /// Its TLS session did not resume the control connection's, which

@@ -24,7 +24,8 @@ pub enum Outcome {
     Closed,
     /// Any other error; the connection cannot go on.
     Error(io::Error),
-    /// The peer spoke plaintext to a TLS port (TLS transports only).
+    /// The peer spoke plaintext to a TLS port, or ended its side before
+    /// its handshake was through (TLS transports only).
     NotTls,
     /// The peer's TLS session did not resume one begun before, where it
     /// had to (an FTPS data connection's; TLS transports only).

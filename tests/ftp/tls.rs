@@ -309,8 +309,11 @@ fn a_data_connection_that_does_not_resume_moves_nothing() {
             "{ended}"
         );
     };
-    // An upload on a session of its own: nothing stored or kept.
-    let mut data = data_over_tls(control.passive(), &client_tls12(&certs));
+    // An upload on a session of its own: nothing stored or kept. (TLS
+    // 1.2, whose full handshake would leave a session id the intruder
+    // could resume next time, were it kept: the download below.)
+    let intruder = client_tls12(&certs);
+    let mut data = data_over_tls(control.passive(), &intruder);
     assert!(control.ask("STOR fresh.txt").starts_with("150 "));
     let _ = data.write_all(b"bytes from a stranger");
     let _ = data.flush();
@@ -320,7 +323,7 @@ fn a_data_connection_that_does_not_resume_moves_nothing() {
     assert_eq!(server.settled_files_on_disk(), Vec::<String>::new());
     // A download: nothing sent, a clean end.
     std::fs::write(server.root.path().join("secret.txt"), b"not for them").unwrap();
-    let mut data = data_over_tls(control.passive(), &client_tls12(&certs));
+    let mut data = data_over_tls(control.passive(), &intruder);
     assert!(control.ask("RETR secret.txt").starts_with("150 "));
     let mut got = Vec::new();
     data.read_to_end(&mut got).expect("close_notify");
@@ -330,6 +333,18 @@ fn a_data_connection_that_does_not_resume_moves_nothing() {
         Some(rustls::HandshakeKind::Resumed)
     );
     not_resumed(&mut control);
+    // A client that finishes its handshake before it asks: the transfer
+    // asked is told why all the same.
+    let mut data = data_over_tls(control.passive(), &client_tls12(&certs));
+    while data.conn.is_handshaking() {
+        data.conn.complete_io(&mut data.sock).unwrap();
+    }
+    let _ = data.read_to_end(&mut Vec::new());
+    let refused = control.ask("RETR secret.txt");
+    assert!(
+        refused.starts_with("425 ") && refused.contains("did not resume"),
+        "{refused}"
+    );
     // The login's own session goes on as ever.
     let mut data = data_over_tls(control.passive(), &client);
     assert!(control.ask("RETR secret.txt").starts_with("150 "));
@@ -405,4 +420,52 @@ fn a_data_connection_may_resume_a_sibling_login_of_the_same_token() {
         let ended = control.line();
         assert!(ended.starts_with("425 "), "{ended}");
     }
+}
+
+/// Under `PROT P` a data connection that ends before its TLS handshake
+/// is through (a FIN at once, or part of a hello) is no upload: the file
+/// it names keeps its content, nothing is kept, and the `STOR` is `425`.
+#[test]
+fn a_data_connection_that_ends_before_its_handshake_stores_nothing() {
+    let (server, certs) = with_tls(|_| {});
+    let mut control = logged_in(&server, &client(&certs));
+    let keep = server.root.path().join("keep.txt");
+    std::fs::write(&keep, b"precious").unwrap();
+    for sent in [&b""[..], &[0x16, 0x03, 0x01, 0x00]] {
+        let mut data = TcpStream::connect(control.passive()).unwrap();
+        data.set_read_timeout(Some(support::PATIENCE)).unwrap();
+        assert!(control.ask("STOR keep.txt").starts_with("150 "));
+        data.write_all(sent).unwrap();
+        data.shutdown(std::net::Shutdown::Write).unwrap();
+        let ended = control.line();
+        let _ = data.read_to_end(&mut Vec::new());
+        assert_eq!(std::fs::read(&keep).unwrap(), b"precious", "{ended}");
+        assert!(ended.starts_with("425 "), "{ended}");
+        assert_eq!(server.settled_files_on_disk(), vec!["keep.txt".to_owned()]);
+    }
+    assert_eq!(control.ask("NOOP"), "200 ok");
+}
+
+/// A listing bigger than a TLS session holds before its handshake ends
+/// (64 KiB), asked before the client begins TLS on its data connection:
+/// the handshake goes on while the listing waits, and all of it comes.
+#[test]
+fn a_big_listing_asked_before_the_handshake_comes_whole() {
+    let (server, certs) = with_tls(|_| {});
+    let names: Vec<String> = (0..4000)
+        .map(|i| format!("a-long-enough-name-{i:05}"))
+        .collect();
+    for name in &names {
+        std::fs::write(server.root.path().join(name), b"").unwrap();
+    }
+    let client = client(&certs);
+    let mut control = logged_in(&server, &client);
+    let tcp = TcpStream::connect(control.passive()).unwrap();
+    tcp.set_read_timeout(Some(support::PATIENCE)).unwrap();
+    assert!(control.ask("NLST").starts_with("150 "));
+    let mut data = tls_with(tcp, &client);
+    let mut listing = String::new();
+    data.read_to_string(&mut listing).unwrap();
+    assert_eq!(listing.lines().count(), names.len());
+    assert_eq!(control.line(), "226 done");
 }

@@ -155,7 +155,8 @@ impl Reactor {
             );
             // Its transfer, if asked, is refused here (one asked later
             // finds the link gone): the connection reports nothing.
-            (link.data, link.refused) = (None, true);
+            let why = "the data connection came from another address";
+            (link.data, link.refused) = (None, Some(why.into()));
             let asked = link.parked.take().is_some();
             if let Some(conn) = self.connections.get_mut(key) {
                 conn.let_go();

@@ -72,9 +72,10 @@ pub(super) struct DataLink {
     /// whose PROXY header (read after it came) named that address.
     /// Nothing is handed to it before.
     pub(super) named: bool,
-    /// Its data connection was refused, named another client by its
-    /// balancer: what a transfer asked later is told.
-    pub(super) refused: bool,
+    /// Why its data connection was refused (named another client by its
+    /// balancer, or its TLS did not resume): what a transfer asked later
+    /// is told.
+    pub(super) refused: Option<String>,
     /// A transfer handed over before it came, with the token to serve it
     /// with.
     pub(super) parked: Option<(Box<Request>, Option<Arc<Principal>>)>,
@@ -270,7 +271,7 @@ impl Reactor {
             private,
             data: None,
             named: false,
-            refused: false,
+            refused: None,
             parked: None,
         };
         self.links.by_control.insert(key, link);
@@ -312,11 +313,11 @@ impl Reactor {
             }
             // It came and went (or was refused): nothing to hand it to.
             None => {
-                let why = match link.refused {
-                    true => "the data connection came from another address: PASV again",
-                    false => "the data connection is gone: PASV again",
+                let why = match &link.refused {
+                    Some(refused) => format!("{refused}: PASV again"),
+                    None => "the data connection is gone: PASV again".into(),
                 };
-                self.relay_to(key, None, Relay::Refused(why.into()));
+                self.relay_to(key, None, Relay::Refused(why));
             }
         }
     }
@@ -337,7 +338,7 @@ impl Reactor {
             private: connect.private,
             data: None,
             named: false,
-            refused: false,
+            refused: None,
             parked: Some((Box::new(connect.request), held)),
         };
         self.links.by_control.insert(key, link);
@@ -378,11 +379,16 @@ impl Reactor {
     /// `relay`, from a data connection, for its control connection
     /// (`(slab key, id)`).
     pub(super) fn report(&mut self, control: (usize, u64), relay: Relay) {
-        if matches!(relay, Relay::Ended(_) | Relay::Cut)
-            && let Some(link) = self.links.by_control.get_mut(&control.0)
+        if let Some(link) = self.links.by_control.get_mut(&control.0)
             && link.control_id == control.1
         {
-            link.data = None;
+            match &relay {
+                Relay::Ended(_) | Relay::Cut => link.data = None,
+                // Refused before a transfer came to it (its client began
+                // TLS first): the transfer asked next is told why.
+                Relay::Refused(why) => (link.data, link.refused) = (None, Some(why.clone())),
+                _ => {}
+            }
         }
         self.relay_to(control.0, Some(control.1), relay);
     }
