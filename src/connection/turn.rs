@@ -77,19 +77,20 @@ impl Connection {
     /// `Ok(bytes moved)`, or the step that ends this turn.
     fn move_once(&mut self, scratch: &mut [u8], env: &mut Env<'_>) -> Result<usize, Step> {
         let unsent = (self.sent as usize) < self.output.len();
-        // Output queued during a handshake waits in the session, which
-        // holds only so much: the handshake is read first, or output that
-        // fills it (a big listing handed before it) would wait forever.
+        // States that may send before the client's handshake is through
+        // (an FTP data connection's, handed its transfer as it connects):
+        // the handshake is read first, since output sealed early waits in
+        // the session, which holds only so much (a big listing would wait
+        // forever). (Not the PROXY header's: it comes before TLS.)
         if self.transport.is_handshaking()
-            && (unsent
-                || matches!(
-                    self.state,
-                    State::SendingBody(_)
-                        | State::SendingHeld(_)
-                        | State::Waiting(_)
-                        | State::Done
-                        | State::Ended
-                ))
+            && matches!(
+                self.state,
+                State::SendingBody(_)
+                    | State::SendingHeld(_)
+                    | State::Waiting(_)
+                    | State::Done
+                    | State::Ended
+            )
         {
             if let Some(moved) = self.shake_hands(scratch) {
                 return moved;
