@@ -7,7 +7,11 @@
 # side by side; each repetition uploads SIZE bytes (default 1 GiB) once to
 # each, in turn, with curl -T (HTTP) and with benches/compare_client.py
 # (FERRY/1, sendfile from the page cache), and reads the server's
-# utime+stime (/proc/PID/stat, all its threads) before and after. Then
+# utime+stime (/proc/PID/stat, all its threads) before and after. The
+# sink takes both curl's upload and the same Python client's (an HTTP PUT
+# it sends the same way, `sendfile`): a receiver's cost per byte moves
+# with how its sender sends, so each ferry row is compared with the sink
+# row of the same sender ("× sink"). Then
 # one counting pass per server and client under `strace -c -f` (slower,
 # so only the counts are kept): system calls, writes and futex calls per
 # GiB. Prints a table of medians.
@@ -99,10 +103,11 @@ if [[ -n $SINK_OFFSET ]]; then
   SINKS+=(sink_off)
 fi
 
-# The runs: "<server> <client>" pairs; the sink speaks HTTP only.
+# The runs: "<server> <client>" pairs; the sink speaks HTTP only, which
+# the Python client sends as it sends FERRY/1 ("pyhttp").
 RUNS=()
 for s in "${SERVERS[@]}"; do RUNS+=("$s http" "$s ferry"); done
-for s in "${SINKS[@]}"; do RUNS+=("$s http"); done
+for s in "${SINKS[@]}"; do RUNS+=("$s http" "$s pyhttp"); done
 
 put() { # server client: one upload of big.bin
   local server=$1 client=$2 port
@@ -110,6 +115,10 @@ put() { # server client: one upload of big.bin
     port="HTTP_$server"
     timeout 120 curl -sf -o /dev/null -H 'Expect:' -T "$WORK/big.bin" \
       "http://127.0.0.1:${!port}/up.bin"
+  elif [[ $client == pyhttp ]]; then
+    port="HTTP_$server"
+    timeout 120 python3 "$CLIENT" xfer --proto http --op put --port "${!port}" \
+      --name up.bin --file "$WORK/big.bin" >/dev/null
   else
     port="PORT_$server"
     timeout 120 python3 "$CLIENT" xfer --proto ferry --op put --port "${!port}" \
@@ -160,14 +169,18 @@ for run in "${RUNS[@]}"; do
   FUTEX[$run]=$(per_gib "$(awk '$NF == "futex" {print $4}' "$out")")
 done
 
-# The sink's total, the yardstick.
-# shellcheck disable=SC2086 # the lists are space-separated on purpose
-sink_total=$(calc "$(median ${USER["sink http"]}) + $(median ${SYS["sink http"]})" 3)
+# The sink's totals, the yardsticks: one per sender.
+sink_total() { # client: the sink's server CPU per GiB with that sender
+  local run="sink $1"
+  [[ $1 == ferry ]] && run="sink pyhttp"
+  # shellcheck disable=SC2086 # the lists are space-separated on purpose
+  calc "$(median ${USER[$run]}) + $(median ${SYS[$run]})" 3
+}
 echo
 echo "PUT of $SIZE bytes, root on $(stat -f -c %T "$WORK"), medians of $REPS interleaved repetitions,"
 echo "server CPU per GiB (s; utime+stime of every thread), system calls per GiB (one strace -c -f pass)"
 echo
-echo "| server | client | user | system | total | × sink | syscalls | writes | futex |"
+echo "| server | client | user | system | total | × sink (same sender) | syscalls | writes | futex |"
 echo "|---|---|---|---|---|---|---|---|---|"
 for run in "${RUNS[@]}"; do
   read -r server client <<<"$run"
@@ -180,6 +193,11 @@ for run in "${RUNS[@]}"; do
     base_*) label="ferry (baseline build) --pool-writes ${server#base_}" ;;
     *) label="ferry --pool-writes $server" ;;
   esac
-  [[ $client == http ]] && client="curl -T" || client="FERRY/1 (python)"
-  echo "| $label | $client | $u | $s | $total | $(calc "$total / $sink_total" 2) | ${CALLS[$run]} | ${WRITES[$run]} | ${FUTEX[$run]} |"
+  yardstick=$(sink_total "$client")
+  case $client in
+    http) client="curl -T" ;;
+    pyhttp) client="HTTP (python, sendfile)" ;;
+    *) client="FERRY/1 (python, sendfile)" ;;
+  esac
+  echo "| $label | $client | $u | $s | $total | $(calc "$total / $yardstick" 2) | ${CALLS[$run]} | ${WRITES[$run]} | ${FUTEX[$run]} |"
 done
