@@ -433,11 +433,20 @@ os.close(fd)' "$1"
 
 declare -A B_GBPS=() B_CPU=() B_CCPU=() B_SUM=()
 MISMATCH=0
+# Before each STOR the same number of bytes is written into the server's
+# folder and removed: the page cache the STOR fills then lands on pages
+# this VM backs already. Without it the first writer after a removal paid
+# up to ×6 the CPU per GiB for fresh pages (dd against itself), whichever
+# server that was (docs/performance.md, "STOR in 8 KiB sends").
+warm_pages() { # dir
+  dd if=/dev/zero of="$1/.warm-pages" bs=1M count=$((SIZE >> 20)) status=none
+  rm -f -- "$1/.warm-pages"
+}
 big() { # server op(stor|warm|cold) rep
   local key=$1 op=$2 rep=$3 out="$WORK/big.$1.$2.$3.json" stored
   stored="${ROOT[$key]}/up/big.bin"
   case $op in
-    stor) rm -f -- "$stored"; sync -f "$WORK" ;;
+    stor) rm -f -- "$stored"; warm_pages "${ROOT[$key]}"; sync -f "$WORK" ;;
     cold) evict "$stored" ;;
   esac
   measure_start "$key"
