@@ -49,6 +49,9 @@
 #   --no-tls           leave out the TLS rows (7)
 #   --no-workers       leave out the workers rows (8)
 #   --big-only         rows 1 and 2 only (the 1 GiB GET and PUT)
+#   --ferry-workers N  ferry's event loops for rows 1 to 8 (default 1, as
+#                      nginx's one worker here; ferry's own default is one
+#                      per core: compare the ratios of a run with each)
 #   --fs LIST          file systems for rows 1 and 2, comma-separated, of
 #                      disk and tmpfs (or COMPARE_FS); default disk,tmpfs
 #                      (tmpfs left out when /dev/shm lacks the room)
@@ -69,6 +72,7 @@ CLIENT="$SCRIPT_DIR/compare_client.py"
 
 QUICK=0
 BIG_ONLY=0
+FERRY_WORKERS=1
 FS_ARG=${COMPARE_FS:-disk,tmpfs}
 TLS=1
 WORKERS=1
@@ -79,6 +83,11 @@ while [[ $# -gt 0 ]]; do
     --no-tls) TLS=0 ;;
     --no-workers) WORKERS=0 ;;
     --big-only) BIG_ONLY=1 TLS=0 WORKERS=0 ;;
+    --ferry-workers)
+      [[ $# -ge 2 ]] || { echo "compare.sh: --ferry-workers needs a number" >&2; exit 2; }
+      FERRY_WORKERS=$2
+      shift
+      ;;
     --fs)
       [[ $# -ge 2 ]] || { echo "compare.sh: --fs needs a list" >&2; exit 2; }
       FS_ARG=$2
@@ -280,7 +289,7 @@ EOF
 start_ferry() {
   spawn FERRY_PID "$FERRY_PORT" "$WORK/ferry.log" \
     "$FERRY" serve --listen "127.0.0.1:$FERRY_PORT" --http "127.0.0.1:$FERRY_HTTP_PORT" $(no_fsync "$FERRY") \
-    --root "$FILES" --log-level warn --workers 1
+    --root "$FILES" --log-level warn --workers "$FERRY_WORKERS"
 }
 stop_ferry() {
   stop_pid "$FERRY_PID"
@@ -468,7 +477,7 @@ big_table() { # the table of rows 1 and 2
   echo
   echo "- date: $(date -u '+%Y-%m-%d %H:%M:%S UTC'); load average at start: $LOAD_START, now: $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) CPUs"
   echo "- $REPS repetitions, each client in turn (rotated per repetition); GET: ${GET_COUNT}× warm, 1× cold per measurement;"
-  echo "  PUT: ${PUT_COUNT}× with a sync before each; ferry --no-fsync --workers 1, nginx 1 worker, sendfile on, tcp_nopush on"
+  echo "  PUT: ${PUT_COUNT}× with a sync before each; ferry --no-fsync --workers $FERRY_WORKERS, nginx 1 worker, sendfile on, tcp_nopush on"
   for fs in "${FS_LIST[@]}"; do
     echo "- $fs: ${FS_ROOT[$fs]} ($(stat -f -c %T "$(dirname "${FS_ROOT[$fs]}")"))$([[ $fs == disk ]] && echo ", $(df -P "$(dirname "${FS_ROOT[$fs]}")" | awk 'NR==2 {print $1}')")"
   done
