@@ -83,6 +83,17 @@ fn data_over_tls(
     tls_with(tcp, client)
 }
 
+/// `RETR name` over a data connection on `client`'s TLS: the file's
+/// bytes, the transfer answered `226`.
+fn retr_over_tls(control: &mut Secure, client: &Client, name: &str) -> Vec<u8> {
+    let mut data = data_over_tls(control.passive(), client);
+    assert!(control.ask(&format!("RETR {name}")).starts_with("150 "));
+    let mut got = Vec::new();
+    data.read_to_end(&mut got).unwrap();
+    assert_eq!(control.line(), "226 done");
+    got
+}
+
 #[test]
 fn auth_tls_secures_the_login_and_prot_p_the_transfers() {
     let (server, certs) = with_tls(|_| {});
@@ -186,12 +197,7 @@ fn require_tls_refuses_a_login_and_a_transfer_without_it() {
     assert!(refused.starts_with("521 "), "{refused}");
     assert!(control.ask("PROT C").starts_with("534 "));
     assert_eq!(control.ask("PROT P"), "200 data connections go over TLS");
-    let mut data = data_over_tls(control.passive(), &client);
-    assert!(control.ask("RETR a.txt").starts_with("150 "));
-    let mut got = Vec::new();
-    data.read_to_end(&mut got).unwrap();
-    assert_eq!(got, b"hello");
-    assert_eq!(control.line(), "226 done");
+    assert_eq!(retr_over_tls(&mut control, &client, "a.txt"), b"hello");
 }
 
 #[test]
@@ -346,12 +352,10 @@ fn a_data_connection_that_does_not_resume_moves_nothing() {
         "{refused}"
     );
     // The login's own session goes on as ever.
-    let mut data = data_over_tls(control.passive(), &client);
-    assert!(control.ask("RETR secret.txt").starts_with("150 "));
-    let mut got = Vec::new();
-    data.read_to_end(&mut got).unwrap();
-    assert_eq!(got, b"not for them");
-    assert_eq!(control.line(), "226 done");
+    assert_eq!(
+        retr_over_tls(&mut control, &client, "secret.txt"),
+        b"not for them"
+    );
 }
 
 /// `--ftp-tls-reuse-optional`, for clients that never resume (Python's
@@ -405,12 +409,7 @@ fn a_data_connection_may_resume_a_sibling_login_of_the_same_token() {
     let stranger = client_config(&ca, &[&rustls::version::TLS12]);
     let mut unnamed = secured(&server, &stranger);
     assert_eq!(unnamed.ask("NOOP"), "200 ok");
-    let mut data = data_over_tls(control.passive(), &sibling);
-    assert!(control.ask("RETR f.txt").starts_with("150 "));
-    let mut got = Vec::new();
-    data.read_to_end(&mut got).unwrap();
-    assert_eq!(got, b"shared");
-    assert_eq!(control.line(), "226 done");
+    assert_eq!(retr_over_tls(&mut control, &sibling, "f.txt"), b"shared");
     for not_mine in [&other, &stranger] {
         let mut data = data_over_tls(control.passive(), not_mine);
         assert!(control.ask("RETR f.txt").starts_with("150 "));
