@@ -19,7 +19,6 @@
 
 use std::fmt;
 use std::io;
-use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, PoisonError, RwLock};
 
@@ -33,7 +32,7 @@ use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 
 use crate::threads::reload::Serial;
-use crate::tls_login::{LoginTls, Logins};
+use crate::tls_login::{LoginTerms, LoginTls, Logins};
 
 /// Ciphertext (and early plaintext) one TLS connection may hold unsent:
 /// four full records. Beyond it the connection waits for the socket, as a
@@ -163,9 +162,8 @@ impl ServerTls {
         UnbufferedServerConnection::new(Arc::clone(&self.config))
     }
 
-    /// The session of an FTP control connection (`AUTH TLS`) from
-    /// `client` (its address, and whether the server is open: see
-    /// [`LoginTls::begin`]) and the terms its data connections' sessions are made
+    /// The session of an FTP control connection (`AUTH TLS`) of a login
+    /// on `terms` and the terms its data connections' sessions are made
     /// on: they resume the control connection's session, or a sibling
     /// login's under the same token, and no other (`tls_login.rs`).
     ///
@@ -173,10 +171,10 @@ impl ServerTls {
     /// As [`Self::session`].
     pub fn login(
         &self,
-        client: (IpAddr, bool),
+        terms: LoginTerms,
     ) -> Result<(UnbufferedServerConnection, LoginTls), rustls::Error> {
-        let terms = (&*self.config, &*self.data_config);
-        LoginTls::begin(terms, &self.logins, client)
+        let configs = (&*self.config, &*self.data_config);
+        LoginTls::begin(configs, &self.logins, terms)
     }
 
     /// Re-reads the certificate and key on a thread of its own; the old

@@ -32,34 +32,47 @@ use rustls::server::{StoresServerSessions, UnbufferedServerConnection};
 /// tickets, or a TLS 1.2 session id) with room to spare.
 const LOGIN_SESSIONS: usize = 4;
 
+/// Who an FTPS login is, and on what terms its data connections are
+/// served.
+#[derive(Clone, Copy, Debug)]
+pub struct LoginTerms {
+    /// The client's address.
+    pub address: IpAddr,
+    /// The server checks no tokens (anyone may log in as anyone), so
+    /// every login from an address is every other's sibling.
+    pub open: bool,
+    /// Data connections must resume a session (not with
+    /// `--ftp-tls-reuse-optional`).
+    pub must_resume: bool,
+}
+
 /// The configuration an FTPS login's data connections are served with.
 pub struct LoginTls {
     data: Arc<ServerConfig>,
+    must_resume: bool,
     sessions: Arc<LoginSessions>,
     logins: Arc<Logins>,
 }
 
 impl LoginTls {
-    /// The control connection's session (`AUTH TLS`) from `address` on
-    /// `control`'s terms, and what its data connections' sessions will
-    /// be made with (`data`'s terms), the login counted among `logins`.
-    /// `open`: the server checks no tokens (anyone may log in as anyone),
-    /// so every login from an address is every other's sibling.
+    /// The control connection's session (`AUTH TLS`) on `control`'s
+    /// terms, and what its data connections' sessions will be made with
+    /// (`data`'s terms), the login counted among `logins`.
     ///
     /// # Errors
     /// Only if rustls cannot set up a session (out of memory, in effect).
     pub fn begin(
         (control, data): (&ServerConfig, &ServerConfig),
         logins: &Arc<Logins>,
-        (address, open): (IpAddr, bool),
+        terms: LoginTerms,
     ) -> Result<(UnbufferedServerConnection, LoginTls), rustls::Error> {
         // What "resumed" proves rests on these: sessions only in the
         // stores (no stateless tickets any server could decrypt), and no
         // early data (`take` leaves a session for the next transfer).
         debug_assert!(!control.ticketer.enabled() && !data.ticketer.enabled());
         debug_assert!(control.max_early_data_size == 0 && data.max_early_data_size == 0);
-        let sessions = Arc::new(LoginSessions::from(address));
-        if open {
+        let sessions = Arc::new(LoginSessions::from(terms.address));
+        if terms.open {
             *lock(&sessions.holder) = Some(String::new());
         }
         let mut control = control.clone();
@@ -73,18 +86,21 @@ impl LoginTls {
         logins.join(&sessions);
         let login = LoginTls {
             data: Arc::new(data),
+            must_resume: terms.must_resume,
             sessions,
             logins: Arc::clone(logins),
         };
         Ok((session, login))
     }
 
-    /// A session for one of the login's data connections.
+    /// A session for one of the login's data connections, and whether it
+    /// must resume one (`TlsSession::require_resumption`).
     ///
     /// # Errors
     /// As [`LoginTls::begin`].
-    pub fn data_session(&self) -> Result<UnbufferedServerConnection, rustls::Error> {
-        UnbufferedServerConnection::new(Arc::clone(&self.data))
+    pub fn data_session(&self) -> Result<(UnbufferedServerConnection, bool), rustls::Error> {
+        let session = UnbufferedServerConnection::new(Arc::clone(&self.data))?;
+        Ok((session, self.must_resume))
     }
 
     /// The login is (now) under the token named `holder` (`None`: no

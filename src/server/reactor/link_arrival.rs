@@ -84,12 +84,12 @@ impl Reactor {
         }
         let id = self.hub.client_id();
         let tls = match (private, self.links.logins.get(&key)) {
-            (false, _) => Ok(None),
-            (true, Some(login)) => login.data_session().map(Some),
+            (false, _) => Ok((None, false)),
+            (true, Some(login)) => login.data_session().map(|(tls, must)| (Some(tls), must)),
             // `PROT P` follows `AUTH TLS` alone, which made the login's.
             (true, None) => Err(rustls::Error::General("the login has no TLS".into())),
         };
-        let tls = match tls {
+        let (tls, must_resume) = match tls {
             Ok(tls) => tls,
             Err(err) => {
                 warn!("#{id} TLS session for a data connection: {err}");
@@ -106,10 +106,7 @@ impl Reactor {
                 Relay::Refused("the data connection failed".into()),
             );
         };
-        if private
-            && !self.shared.config.ftp.tls_reuse_optional
-            && let Some(conn) = self.connections.get_mut(data)
-        {
+        if must_resume && let Some(conn) = self.connections.get_mut(data) {
             conn.require_tls_resumption();
         }
         let parked = self.links.by_control.get_mut(&key).and_then(|link| {

@@ -31,11 +31,10 @@ use mio::{Interest, Token};
 
 use super::Reactor;
 use crate::access::Principal;
-use crate::connection::Connection;
 use crate::ftp::passive::{MAX_TRIES, PortCycle};
 use crate::serve::Request;
 use crate::serve::decoded::{Connect, Link, Relay};
-use crate::tls_login::LoginTls;
+use crate::tls_login::{LoginTerms, LoginTls};
 
 /// Tokens of the passive listeners: this plus the control connection's
 /// slab key (below the scrapers' and the listeners' ranges).
@@ -181,10 +180,14 @@ impl Reactor {
             Link::Hand(request) => self.hand_over(key, request),
             Link::Connect(connect) => self.connect_for_data(key, *connect),
             Link::Tls => {
-                let open = self.shared.config.access.tokens.is_none();
-                let peer = self.connections.get(key).map(Connection::peer);
+                let config = &self.shared.config;
+                let terms = self.connections.get(key).map(|conn| LoginTerms {
+                    address: conn.peer(),
+                    open: config.access.tokens.is_none(),
+                    must_resume: !config.ftp.tls_reuse_optional,
+                });
                 let session =
-                    (self.hub.tls.as_ref().zip(peer)).map(|(tls, peer)| tls.login((peer, open)));
+                    (self.hub.tls.as_ref().zip(terms)).map(|(tls, terms)| tls.login(terms));
                 match (session, self.connections.get_mut(key)) {
                     (Some(Ok((session, login))), Some(conn)) => {
                         conn.secure(session);
