@@ -76,6 +76,7 @@ impl NodeRules {
             ("fsync", on(config.fsync)),
             ("upload-ttl", config.upload_ttl.as_secs().to_string()),
             ("ftp-require-tls", on(config.ftp.require_tls)),
+            ("ftp-tls-reuse-optional", on(config.ftp.tls_reuse_optional)),
         ];
         NodeRules(rules.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
     }
