@@ -23,10 +23,12 @@
 //! full: a login's sessions are not offered to the next one.
 
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::sync::{Arc, Mutex, Weak};
 
 use rustls::ServerConfig;
 use rustls::server::{StoresServerSessions, UnbufferedServerConnection};
+
+use crate::threads::lock;
 
 /// Sessions one login keeps: the control connection's (two TLS 1.3
 /// tickets, or a TLS 1.2 session id) with room to spare.
@@ -241,10 +243,6 @@ impl StoresServerSessions for Resumable {
     fn can_cache(&self) -> bool {
         false
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 #[cfg(test)]

@@ -25,6 +25,7 @@ use std::sync::{Condvar, Mutex};
 
 use super::retry::{Backoff, RetryPolicy};
 use super::{Client, ClientError, Endpoint, Replies, Requests, Result};
+use crate::threads::lock;
 
 /// What one connection may have unanswered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -352,12 +353,4 @@ impl Unanswered {
         lock(&self.state).1 = true;
         self.changed.notify_all();
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // A panic elsewhere cannot leave these half-changed: every change under
-    // them is one push, pop or assignment.
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }

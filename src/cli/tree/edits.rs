@@ -4,11 +4,12 @@
 
 use std::sync::Mutex;
 
-use super::{Lanes, lock};
+use super::Lanes;
 use crate::cli::output::Output;
 use crate::cli::{Failure, exit_code};
 use crate::client::pipeline::Exchange;
 use crate::client::{Endpoint, Replies, Requests, Result};
+use crate::threads::lock;
 
 /// One change to a remote file.
 pub struct Edit {

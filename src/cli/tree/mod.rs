@@ -34,6 +34,7 @@ use crate::cli::remote_name::join;
 use crate::client::pipeline::{self, Exchange, Window};
 use crate::client::retry::RetryPolicy;
 use crate::client::{self, Client, ClientError, Endpoint, RemoteFile};
+use crate::threads::lock;
 pub use edits::{Edit, apply as apply_edits};
 pub use filter::FilterArgs;
 pub use jobs::StatJob;
@@ -381,12 +382,4 @@ fn folder_name(root: &Path) -> Result<String, Failure> {
             )
         }),
     }
-}
-
-pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // Every update under these locks is a few plain assignments: a panic
-    // elsewhere cannot leave them half-done.
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }

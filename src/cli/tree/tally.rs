@@ -6,10 +6,10 @@ use std::time::Instant;
 
 use indicatif::ProgressBar;
 
-use super::lock;
 use crate::cli::output::{Output, human_size};
 use crate::cli::{Failure, exit_code};
 use crate::client::{self, ClientError};
+use crate::threads::lock;
 
 /// Counts a batch's outcomes and reports each failure as it happens.
 pub(super) struct Tally<'a> {
