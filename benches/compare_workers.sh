@@ -7,7 +7,7 @@
 # servers it is compared with run: none of them flushes before answering.
 # What durable acknowledgements (ferry's default) cost: benches/durable.sh.
 #
-#   benches/compare_workers.sh [--quick] [--reps N]
+#   benches/compare_workers.sh [--quick] [--reps N] [--wrk-threads N]
 #
 # Installs nginx and wrk with apt-get where missing (needs root), builds
 # ferry in release mode, and serves a 4 KiB and a 1 MiB file from five
@@ -16,7 +16,7 @@
 # loops with EPOLLEXCLUSIVE), nginx 1 worker, nginx 2 workers with `listen ... reuseport`,
 # and nginx 2 workers sharing one listening socket (nginx's default: every
 # worker waits on it with EPOLLEXCLUSIVE, accept_mutex off). The same client
-# drives all of them: wrk -t2 -c100. Measures:
+# drives all of them: wrk -t2 -c100 (--wrk-threads: -tN). Measures:
 #
 #   1. 4 KiB and 1 MiB GETs over 100 keep-alive connections, ferry wN
 #      against nginx wN (the reuseport nginx for N = 2, so both spread
@@ -24,7 +24,10 @@
 #      request (utime+stime from /proc/<pid>/stat; ferry is one process,
 #      whose figures count all its threads; nginx: master + workers).
 #      Target (issue 13): ferry wN >= nginx wN in requests/s and <= in CPU
-#      per request.
+#      per request. On 2 CPUs also each with its defaults (ferry w2, nginx
+#      w2 on one shared socket) and ferry w2 against w1 (issue 76: a second
+#      loop never serves less; `--wrk-threads 1` leaves wrk one core, the
+#      load where a fixed hash of connections to loops fell behind).
 #   2. short connections, one 4 KiB GET each (wrk -H 'Connection: close'):
 #      connections/s and server CPU per connection for each accept strategy
 #      (ferry w1, nginx w1, ferry w2 shared socket, nginx w2 reuseport,
@@ -50,13 +53,14 @@ SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$SCRIPT_DIR/.." && pwd)
 CLIENT="$SCRIPT_DIR/compare_client.py"
 
-QUICK=0
+QUICK=0 WRK_THREADS=2
 REPS=${COMPARE_REPS:-}
 while [[ $# -gt 0 ]]; do
   case $1 in
     --quick) QUICK=1 ;;
     --reps) REPS=${2:?--reps needs a number}; shift ;;
     --reps=*) REPS=${1#--reps=} ;;
+    --wrk-threads) WRK_THREADS=${2:?--wrk-threads needs a number}; shift ;;
     -h | --help) sed -n '2,/^$/p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "compare_workers.sh: unknown argument: $1 (try --help)" >&2; exit 2 ;;
   esac
@@ -227,7 +231,7 @@ run() {
   # shellcheck disable=SC2046 # word splitting of the pid list is intended
   before=$(cpu_ticks $(pids_of "$key"))
   wb=$(worker_ticks "$key")
-  timeout $((SECS + 60)) wrk -t2 -c100 -d"${SECS}s" "$@" \
+  timeout $((SECS + 60)) wrk -t"$WRK_THREADS" -c100 -d"${SECS}s" "$@" \
     "http://127.0.0.1:${PORT[$key]}/$file" >"$out" 2>&1 || true
   # shellcheck disable=SC2046
   after=$(cpu_ticks $(pids_of "$key"))
@@ -254,13 +258,13 @@ say "repetitions: $REPS$([[ $QUICK -eq 1 ]] && echo ' (quick)') of ${SECS}s runs
 say "warming up (1 s of each file on each server)"
 for key in "${SERVERS[@]}"; do
   for file in small.bin medium.bin; do
-    timeout 60 wrk -t2 -c100 -d1s "http://127.0.0.1:${PORT[$key]}/$file" >/dev/null 2>&1 || true
+    timeout 60 wrk -t"$WRK_THREADS" -c100 -d1s "http://127.0.0.1:${PORT[$key]}/$file" >/dev/null 2>&1 || true
   done
 done
 
 for ((r = 0; r < REPS; r++)); do
   for file in small.bin medium.bin; do
-    for key in $(rotated "$r" f1 n1 f2 n2); do run "$key" "$file" "$file"; done
+    for key in $(rotated "$r" f1 n1 f2 n2 n2s); do run "$key" "$file" "$file"; done
   done
   # one GET per connection: the server closes after its answer
   for key in $(rotated "$r" f1 n1 f2 n2 n2s); do
@@ -287,7 +291,7 @@ echo "## ferry --workers N vs nginx worker_processes N"
 echo
 echo "- date: $(date -u '+%Y-%m-%d %H:%M:%S UTC'); $(nproc) CPUs, $(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)," \
   "kernel $(uname -r)"
-echo "- $(nginx -v 2>&1 | sed 's/^nginx version: //'), $(wrk -v 2>&1 | head -n 1 | cut -d' ' -f1-2) -t2 -c100 (the same client for every server)"
+echo "- $(nginx -v 2>&1 | sed 's/^nginx version: //'), $(wrk -v 2>&1 | head -n 1 | cut -d' ' -f1-2) -t$WRK_THREADS -c100 (the same client for every server)"
 echo "- files on $(stat -f -c %T "$WORK") ($BASE); repetitions: $REPS of ${SECS}s runs$([[ $QUICK -eq 1 ]] && echo ' (--quick)');" \
   "load average at start / end: $LOAD_START / $LOAD_END; run took $((SECONDS - STARTED))s"
 echo
@@ -296,6 +300,20 @@ echo "Target (issue 13): ferry wN ≥ nginx wN in requests/s and ≤ in CPU per 
 echo
 echo "| measurement | workers | ferry | nginx | ratio (ferry / nginx) | target | result |"
 echo "|---|---|---|---|---|---|---|"
+# Each server with its defaults on this machine: ferry one loop per core,
+# nginx `worker_processes auto` on one shared socket (n2s); and ferry's
+# second loop against its first (issue 76: never less than one).
+defaults_rows() { # file label
+  local file=$1 label=$2 rd r21 what
+  [[ $(nproc) -eq 2 ]] || return 0 # w2 is each one's default only on 2 CPUs
+  rd=$(ratio_of "${RPS[$file-f2]}" "${RPS[$file-n2s]}")
+  r21=$(ratio_of "${RPS[$file-f2]}" "${RPS[$file-f1]}")
+  echo "| $label GET: requests/s, each with its defaults (nginx: one shared socket) | 2 | $(cell 0 "${RPS[$file-f2]}") | $(cell 0 "${RPS[$file-n2s]}") | ×$rd | ≥1.0× | $(verdict "$rd >= 1.0") |"
+  echo "| $label GET: requests/s, ferry 2 loops / 1 loop | 2 / 1 | $(cell 0 "${RPS[$file-f2]}") | $(cell 0 "${RPS[$file-f1]}") (ferry w1) | ×$r21 | ≥1.0× | $(verdict "$r21 >= 1.0") |"
+  what="$label GET, keep-alive, wrk -t$WRK_THREADS -c100: requests/s"
+  headline "$what, each with its defaults" "$(cell 0 "${RPS[$file-f2]}")" "nginx $(cell 0 "${RPS[$file-n2s]}")" "×$rd" "≥1.0×" "$(verdict "$rd >= 1.0")"
+  headline "$what, ferry 2 loops / 1" "$(cell 0 "${RPS[$file-f2]}")" "ferry w1 $(cell 0 "${RPS[$file-f1]}")" "×$r21" "≥1.0×" "$(verdict "$r21 >= 1.0")"
+}
 for file in small.bin medium.bin; do
   label=$([[ $file == small.bin ]] && echo "4 KiB" || echo "1 MiB")
   for n in 1 2; do
@@ -304,6 +322,7 @@ for file in small.bin medium.bin; do
     echo "| $label GET: requests/s | $n | $(cell 0 "${RPS[$f]}") | $(cell 0 "${RPS[$g]}") | ×$rr | ≥1.0× | $(verdict "$rr >= 1.0") |"
     echo "| $label GET: server CPU per request (µs) | $n | $(cell 2 "${CPU[$f]}") | $(cell 2 "${CPU[$g]}") | ×$rc | ≤1.0× | $(verdict "$rc <= 1.0") |"
   done
+  defaults_rows "$file" "$label"
 done
 echo
 echo "Short connections (one 4 KiB GET per connection, \`Connection: close\`, 100 at a time):"

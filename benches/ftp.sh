@@ -241,26 +241,7 @@ say "server CPU: $CPU_METHOD"
 # (--veth) across a veth pair, each side on a CPU of its own.
 HOST=127.0.0.1 CLIENT_RUN=() SERVER_RUN=()
 if [[ $VETH -eq 1 ]]; then
-  (($(nproc) >= 2)) || die "--veth needs 2 CPUs"
-  command -v ip >/dev/null || install_missing iproute2
-  NETNS=ferry-ftp-bench-$$
-  host_if=fbh$$ client_if=fbc$$
-  ip netns add "$NETNS"
-  ip link add "$host_if" type veth peer name "$client_if"
-  ip link set "$client_if" netns "$NETNS"
-  ip addr add 10.77.53.1/30 dev "$host_if"
-  ip link set "$host_if" up
-  ip netns exec "$NETNS" ip addr add 10.77.53.2/30 dev "$client_if"
-  ip netns exec "$NETNS" ip link set "$client_if" up
-  ip netns exec "$NETNS" ip link set lo up
-  # What the client sends is taken in on the servers' CPU, what the
-  # servers send on the client's (CPU masks: 1 is the first, 2 the second).
-  echo 1 >"/sys/class/net/$host_if/queues/rx-0/rps_cpus"
-  ip netns exec "$NETNS" sh -c "echo 2 >/sys/class/net/$client_if/queues/rx-0/rps_cpus"
-  HOST=10.77.53.1
-  CLIENT_RUN=(ip netns exec "$NETNS" taskset -c 1)
-  SERVER_RUN=(taskset -c 0)
-  export BENCH_HOST=$HOST
+  veth_split ftp-bench 10.77.53
   say "network: the client in namespace $NETNS on CPU 1, behind a veth pair; the servers on $HOST, CPU 0"
 else
   say "network: loopback (127.0.0.1)"
@@ -647,6 +628,11 @@ big_rows() { # op label
   echo "| 1 | $what: server CPU per GiB (s) | $(spread 3 ${B_CPU[ferry.$op]}) | $(spread 3 ${B_CPU[vsftpd.$op]}) | ×$c | ≤ 1.0× | $(verdict "$c <= 1.0") |"
   echo "| 1 | $what: client CPU per GiB (s) | $(spread 2 ${B_CCPU[ferry.$op]}) | $(spread 2 ${B_CCPU[vsftpd.$op]}) | | | |"
   echo "| 1 | $what: server + client CPU per GiB (s) | $(spread 2 ${B_SUM[ferry.$op]}) | $(spread 2 ${B_SUM[vsftpd.$op]}) | ×$(ratio_of "${B_SUM[ferry.$op]}" "${B_SUM[vsftpd.$op]}") | | |"
+  [[ $op == stor ]] || return 0
+  local sent="sendfile"
+  ((BLOCK == 0)) || sent="$BLOCK-byte sends, as ftplib's"
+  headline "FTP $what ($sent): GB/s" "$(spread 3 ${B_GBPS[ferry.$op]})" "vsftpd $(spread 3 ${B_GBPS[vsftpd.$op]})" "×$r" "≥1.0×" "$(verdict "$r >= 1.0")"
+  headline "FTP $what: server CPU per GiB (s)" "$(spread 3 ${B_CPU[ferry.$op]})" "vsftpd $(spread 3 ${B_CPU[vsftpd.$op]})" "×$c" "≤1.0×" "$(verdict "$c <= 1.0")"
 }
 MIB=$(calc "$SIZE / 1048576" 0)
 if has 1; then

@@ -357,3 +357,46 @@ tree_pids() { # pid: it and its descendants, one a line
       for (p in want) print p
     }'
 }
+
+# veth_split <name> <prefix>: the client in a network namespace of its own
+# behind a veth pair, each side on a CPU of its own (benches/ftp.sh --veth,
+# benches/get_segments.sh). Over loopback the kernel's receive work for a
+# client (TCP, the copy's setup) runs in the softirq of whichever side
+# sent, so a fast sender is charged for its reader's work, and a 64 KiB
+# MTU makes segments no real link has; behind the pair each side pays its
+# own and the MTU is Ethernet's 1,500. The servers listen on <prefix>.1,
+# the client is <prefix>.2. Sets NETNS (the caller's release deletes it:
+# `ip netns del "$NETNS"`, which takes the pair with it), HOST,
+# BENCH_HOST, CLIENT_RUN and SERVER_RUN (command prefixes). Needs 2 CPUs.
+veth_split() {
+  local name=$1 prefix=$2 host_if="${1:0:6}h$$" client_if="${1:0:6}c$$"
+  (($(nproc) >= 2)) || die "a veth split needs 2 CPUs"
+  command -v ip >/dev/null || install_missing iproute2
+  NETNS=ferry-$name-$$
+  ip netns add "$NETNS"
+  ip link add "$host_if" type veth peer name "$client_if"
+  ip link set "$client_if" netns "$NETNS"
+  ip addr add "$prefix.1/30" dev "$host_if"
+  ip link set "$host_if" up
+  ip netns exec "$NETNS" ip addr add "$prefix.2/30" dev "$client_if"
+  ip netns exec "$NETNS" ip link set "$client_if" up
+  ip netns exec "$NETNS" ip link set lo up
+  # What the client sends is taken in on the servers' CPU, what the
+  # servers send on the client's (CPU masks: 1 is the first, 2 the second).
+  echo 1 >"/sys/class/net/$host_if/queues/rx-0/rps_cpus"
+  ip netns exec "$NETNS" sh -c "echo 2 >/sys/class/net/$client_if/queues/rx-0/rps_cpus"
+  HOST=$prefix.1
+  BENCH_HOST=$HOST
+  export BENCH_HOST
+  CLIENT_RUN=(ip netns exec "$NETNS" taskset -c 1)
+  SERVER_RUN=(taskset -c 0)
+}
+
+# headline <measurement> <ferry> <other> <ratio> <target> <result>: one
+# row of docs/performance.md's headline table, appended to $HEADLINE_FILE
+# when benches/headline.sh runs the script (nothing otherwise), so the
+# table comes from one run of every script that measures a row of it.
+headline() {
+  [[ -n ${HEADLINE_FILE:-} ]] || return 0
+  printf '| %s | %s | %s | %s | %s | %s |\n' "$@" >>"$HEADLINE_FILE"
+}

@@ -200,4 +200,9 @@ for run in "${RUNS[@]}"; do
     *) client="FERRY/1 (python, sendfile)" ;;
   esac
   echo "| $label | $client | $u | $s | $total | $(calc "$total / $yardstick" 2) | ${CALLS[$run]} | ${WRITES[$run]} | ${FUTEX[$run]} |"
+  if [[ $server == auto ]]; then # ferry's default
+    x=$(calc "$total / $yardstick" 2)
+    headline "PUT $(calc "$SIZE / 1048576" 0) MiB, $client: server CPU per GiB (s)" "$total" \
+      "the C sink $yardstick (same sender)" "×$x" "≤1.1×" "$(verdict "$x <= 1.1")"
+  fi
 done

@@ -131,6 +131,25 @@ echo
 echo "$N connections at once, one 1 MiB GET each over HTTP, root on tmpfs; medians of $REPS interleaved repetitions"
 echo "(later: the GETs sent $LATER s after every connection was up; ftp: FTP logins instead, as late; seconds include that wait)"
 echo
+# The headline table's rows (benches/headline.sh): issue 76's targets.
+storm_headline() { # pattern label seconds answered peak_kib ×time ×memory
+  local pattern=$1 label=$2 s=$3 a=$4 p=$5 ts=$6 tp=$7 all nginx
+  all="$a of $N in $(calc "$s" 1) s"
+  # shellcheck disable=SC2086 # word lists
+  if [[ $pattern == "at once" ]]; then
+    headline "storm: $N connect at once, a 1 MiB GET each, $label: seconds" "$(calc "$s" 2)" \
+      "nginx $(calc "$(median ${SECONDS_OF[nginx,$pattern]})" 2)" "×$ts" "≤1.0×, all answered" "$(verdict "$ts <= 1.0 && $a == $N")"
+    headline "storm: the same, $label: peak memory (MiB)" "$(calc "$p / 1024" 1)" \
+      "nginx $(calc "$(median ${PEAK[nginx,$pattern]}) / 1024" 1)" "×$tp" "≤0.2×" "$(verdict "$tp <= 0.2")"
+    return
+  fi
+  nginx="—"
+  # shellcheck disable=SC2086 # word lists
+  [[ $pattern == ftp ]] || nginx="nginx $(printf '%s\n' ${ANSWERED[nginx,$pattern]} | sort -g | head -n 1) of $N"
+  local what="storm: $N connections opened first, a GET on each $LATER s later"
+  [[ $pattern == ftp ]] && what="storm: $N FTP control connections opened first, a login on each $LATER s later"
+  headline "$what, $label: answered" "$all" "$nginx" "" "all, within 60 s" "$(verdict "$a == $N && $s <= 60")"
+}
 echo "| pattern | server | seconds | × nginx | answered (min) | peak memory MiB | × nginx |"
 echo "|---|---|---:|---:|---:|---:|---:|"
 for pattern in "${PATTERNS[@]}"; do
@@ -146,5 +165,6 @@ for pattern in "${PATTERNS[@]}"; do
       tp=$(calc "$p / $(median ${PEAK[nginx,$pattern]})" 2)
     fi
     echo "| $pattern | $label | $(calc "$s" 2) | $ts | $a of $N | $(calc "$p / 1024" 1) | $tp |"
+    [[ $server == nginx ]] || storm_headline "$pattern" "$label" "$s" "$a" "$p" "$ts" "$tp"
   done
 done
