@@ -26,7 +26,7 @@
 #
 # --serve-args 'ARGS': more flags for every `ferry serve` measured (split
 # on spaces), e.g. '--quota bench/=1T' for what quota accounting costs
-# (docs/performance.md, issue 52).
+# (benches/notes/quota.md, issue 52).
 
 set -euo pipefail
 shopt -s inherit_errexit

@@ -418,7 +418,7 @@ MISMATCH=0
 # folder and removed: the page cache the STOR fills then lands on pages
 # this VM backs already. Without it the first writer after a removal paid
 # up to ×6 the CPU per GiB for fresh pages (dd against itself), whichever
-# server that was (docs/performance.md, "STOR in 8 KiB sends").
+# server that was (benches/notes/ftp.md, "STOR in 8 KiB sends").
 warm_pages() { # dir
   dd if=/dev/zero of="$1/.warm-pages" bs=1M count=$((SIZE >> 20)) status=none
   rm -f -- "$1/.warm-pages"

@@ -80,7 +80,7 @@ echo "## Headline ($(date -u '+%Y-%m-%d %H:%M UTC'))"
 echo
 echo "- $(nproc) CPUs, $(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo), kernel $(uname -r);" \
   "load average at start / end: $LOAD_START / $(cut -d' ' -f1-3 /proc/loadavg); run took $((SECONDS - STARTED)) s"
-echo "- ferry $("$FERRY" --version 2>/dev/null | head -n 1) ($(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?'))," \
+echo "- $("$FERRY" --version 2>/dev/null | head -n 1) ($(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?'))," \
   "$(nginx -v 2>&1 | sed 's/^nginx version: //'), vsftpd $(dpkg-query -W -f '${Version}' vsftpd 2>/dev/null || echo '?')"
 echo "- $REPS repetitions each (storm.sh $(((REPS + 1) / 2))), interleaved; cells: median [min–max]; ratios: medians of the per-repetition ratios"
 echo "- each script's own tables: $OUT"

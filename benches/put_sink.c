@@ -14,7 +14,7 @@
  * The buffer starts OFFSET bytes (default 0) past a page boundary: 16 is
  * where a heap allocation this large lands with glibc (its mmap'd chunk
  * header comes first), which is what showed that the kernel's copies in
- * and out cost more from a misaligned buffer (docs/performance.md).
+ * and out cost more from a misaligned buffer (benches/notes/put_cpu.md).
  *
  * Prints the port it listens on (127.0.0.1, chosen by the kernel), then
  * serves until killed. */

@@ -66,7 +66,7 @@ pub const FLUSH_EVERY: Duration = Duration::from_secs(1);
 /// two batch buffers the writer swaps grows to about twice this in a burst
 /// and keeps that capacity: 32 KiB (~300 lines per `write`) keeps the log's
 /// high-water mark near 128 KiB, where 256 KiB made it 1 MiB, which 10,000
-/// connections answering a request each reached (docs/performance.md,
+/// connections answering a request each reached (benches/notes/storm.md,
 /// "Idle connections").
 const FLUSH_AT: usize = 32 * 1024;
 /// Held bytes past which new lines are dropped (the writer is stuck).

@@ -48,7 +48,7 @@ pub struct Send {
 /// and the trips to the pool cost little per byte. 8 MiB, not the 2 MiB of
 /// a `sendfile` (connection/mod.rs's `SEND_CHUNK`): a cold GiB sent to a
 /// reader at 0.6 GB/s cost 10-35 ms less of server CPU with the larger
-/// window (docs/performance.md, issue 53); a pool trip then holds its
+/// window (benches/notes/ftp.md, issue 53); a pool trip then holds its
 /// thread for one 8 MiB read at most.
 const READ_AHEAD_WINDOW: u64 = 8 * 1024 * 1024;
 

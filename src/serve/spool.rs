@@ -11,7 +11,7 @@
 //! Memory first because the file costs more than the bytes: a 2.3 MB
 //! PROPFIND spooled on a tmpfs root had its pages allocated, written, sent
 //! and freed each time (`write`, `sendfile` and the file's `close` took 17 %
-//! of the server's CPU for it; docs/performance.md, issue 54).
+//! of the server's CPU for it; benches/notes/dav_nginx.md, issue 54).
 
 use std::fs::File;
 use std::io::Write;

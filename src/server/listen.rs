@@ -8,7 +8,7 @@
 //! now. A reactor that took connections moves to the back of the
 //! socket's wait queue (`requeue`), so that an idle reactor first in the
 //! queue does not take every connection opened one after another. The
-//! alternatives, and why not (measured: docs/performance.md, "Workers"):
+//! alternatives, and why not (measured: benches/notes/workers.md):
 //!
 //! - A `SO_REUSEPORT` socket per reactor (ferry until issue 76) spreads
 //!   connections by a fixed hash of their addresses, free or not: on a

@@ -11,9 +11,9 @@
 //! allocation of 256 KiB starts 16 bytes past a page (glibc puts its
 //! header first): a first zip's CRC-32 threads spent ~22 % of the server's
 //! CPU in that copy against ~3 % computing the CRC (`perf`, 1 GiB in 1,000
-//! files on tmpfs; docs/performance.md, "Folder archives"), and a PUT's
+//! files on tmpfs; benches/notes/archive.md), and a PUT's
 //! receive buffer the same way cost ~×1.2 the system time of a bare
-//! recv+write loop ("PUT: server CPU per GiB"). Alignment is had without
+//! recv+write loop (benches/notes/put_cpu.md). Alignment is had without
 //! `unsafe`: the allocation is one page larger and the buffer starts at
 //! its first page boundary.
 

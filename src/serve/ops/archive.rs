@@ -367,7 +367,7 @@ impl Archive {
     /// That read overlaps this member's send, and the next send finds its
     /// file cached, with no trip to the pool to read it in (from a cold
     /// disk, 1,000 files of 1 MiB: a tar 1.3-1.5 -> 2.3-2.4 GB/s, a first
-    /// zip 0.9 -> 2.2 GB/s; docs/performance.md). A file larger than
+    /// zip 0.9 -> 2.2 GB/s; benches/notes/archive.md). A file larger than
     /// [`LOOK_AHEAD_SIZE`] is left to its turn, so that its read cannot
     /// evict it before its send on a host with little memory. Not for a
     /// file in memory (tmpfs), nor one found cached: there is no disk read

@@ -48,7 +48,7 @@ use timers::Timers;
 
 /// The reactor-wide buffer every body passes through: a busy upload is
 /// taken in reads of this much, a quarter of the system calls of 256 KiB
-/// ones (docs/performance.md, "A 1 MiB scratch"); one per reactor, its
+/// ones (benches/notes/put_cpu.md, "A 1 MiB scratch"); one per reactor, its
 /// pages resident only once a large read has touched them.
 const SCRATCH_SIZE: usize = 1024 * 1024;
 
